@@ -1,0 +1,450 @@
+"""The one typed config model that drives every job, loaded from YAML.
+
+Rules:
+- Unknown keys are rejected (``extra="forbid"``) and every error names the key's dotted path
+  and the file, e.g. ``conf/x.yaml: datasets.0.genotypes.format: Input should be 'vcf', ...``.
+- Relative local paths are resolved against the directory of the config file, so a config
+  means the same thing wherever it is run from. URIs (``gs://``, ``hdfs://``, ``file://``) are
+  kept as given.
+- Concept sets and the trait panel are separate YAML files referenced by path; they are
+  loaded and validated with the config so that a TRD definition naming an unknown concept set
+  fails at load time, before any Spark work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trd_spark.errors import ConfigError
+
+REPO_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+DEFAULT_CONFIG = REPO_CONF_DIR / "toy.yaml"
+
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def is_uri(path: str) -> bool:
+    """True for ``gs://...``, ``hdfs://...``, ``file://...`` (not resolved locally)."""
+    return bool(_URI.match(path))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Spark / session
+# --------------------------------------------------------------------------------------------
+class SparkSettings(_Strict):
+    """How the Spark + Hail session is created (see ``trd_spark.session``)."""
+
+    master: str = "local[2]"
+    app_name: str = "trd-spark"
+    driver_memory: str = "4g"
+    executor_memory: str = "2g"
+    executor_cores: int = Field(1, ge=1)
+    shuffle_partitions: int = Field(8, ge=1)
+    tmp_dir: str = "/tmp/trd-spark"
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    bind_loopback: bool = True
+    extra_conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, v: str) -> str:
+        if not re.match(r"^(local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://.+|yarn)$", v):
+            raise ValueError(
+                "master must be local[N], local-cluster[W,C,M], spark://host:port or yarn"
+            )
+        return v
+
+    @field_validator("driver_memory", "executor_memory")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        if not re.match(r"^\d+[kmgt]$", v.lower()):
+            raise ValueError("memory must look like 512m or 4g")
+        return v
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+class GenotypeSource(_Strict):
+    """Where one dataset's genotypes are and how to read them."""
+
+    format: Literal["vcf", "mt", "vds", "plink", "bgen"] = "vcf"
+    path: str
+    reference_genome: Literal["GRCh38", "GRCh37"] = "GRCh38"
+    # VCF only: the FORMAT field carrying dosages when present (else GT is used).
+    dosage_field: str | None = None
+
+
+class Dataset(_Strict):
+    """One genotyped dataset analysed on its own (discovery or replication)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    role: Literal["discovery", "replication"]
+    genotypes: GenotypeSource
+
+
+class AncestryInput(_Strict):
+    """AoU-shaped ancestry predictions (``research_id``, ``ancestry_pred``, ``pca_features``)."""
+
+    path: str
+    # Persons flagged for removal to get a maximal unrelated set (one ``sample_id`` column).
+    related_samples_to_remove: str | None = None
+
+
+class PgsSettings(_Strict):
+    scoring_files: list[str] = Field(min_length=1)
+    trait_panel: str
+    min_overlap: float = Field(0.75, ge=0.0, le=1.0)
+    keep_ambiguous: bool = False
+    missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute"
+    duplicate_variants: Literal["error", "first"] = "error"
+    standardise_within: Literal["dataset", "dataset_ancestry"] = "dataset"
+
+
+class OmopInput(_Strict):
+    format: Literal["parquet", "csv", "bigquery"] = "parquet"
+    # Parquet/CSV: a directory with one sub-directory (or file) per table.
+    # BigQuery: ``project.dataset``.
+    path: str
+    data_cutoff_date: dt.date
+
+
+# --------------------------------------------------------------------------------------------
+# Phenotypes
+# --------------------------------------------------------------------------------------------
+class MddSettings(_Strict):
+    concept_set: str = "mdd"
+    min_diagnoses: int = Field(2, ge=1)
+    min_age_at_index: int = Field(18, ge=0)
+    exclude_concept_sets: list[str] = Field(default_factory=lambda: ["bipolar", "schizophrenia_spectrum"])
+    # Controls have no diagnosis in this set and no antidepressant exposure ever.
+    control_exclusion_concept_set: str = "depression_spectrum"
+
+
+class TrialSettings(_Strict):
+    concept_set: str = "antidepressants"
+    default_days_supply: int = Field(30, ge=1)
+    persistence_gap_days: int = Field(30, ge=0)
+    min_trial_days: int = Field(42, ge=1)
+    # Trials may start this many days before the MDD index and still count.
+    pre_index_window_days: int = Field(0, ge=0)
+
+
+class TrdDefinition(_Strict):
+    """A named TRD definition; ``rule`` picks the logic, the other fields parameterise it."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    rule: Literal["antidepressant_sequence", "augmentation", "somatic"]
+    # antidepressant_sequence: TRD at the start of the n-th distinct adequate trial.
+    # augmentation: this many adequate trials, then an augmentation agent.
+    n_trials: int = Field(3, ge=1)
+    augmentation_concept_set: str | None = None
+    somatic_concept_sets: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rule_fields(self) -> "TrdDefinition":
+        if self.rule == "augmentation" and not self.augmentation_concept_set:
+            raise ValueError("rule 'augmentation' needs augmentation_concept_set")
+        if self.rule == "somatic" and not self.somatic_concept_sets:
+            raise ValueError("rule 'somatic' needs somatic_concept_sets")
+        return self
+
+
+class PhenotypeSettings(_Strict):
+    concept_sets: str
+    mdd: MddSettings = MddSettings()
+    trials: TrialSettings = TrialSettings()
+    trd_definitions: list[TrdDefinition] = Field(min_length=1)
+    primary_definition: str
+    trmdd_min_followup_days: int = Field(180, ge=0)
+
+    @model_validator(mode="after")
+    def _definitions(self) -> "PhenotypeSettings":
+        names = [d.name for d in self.trd_definitions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"trd_definitions names must be unique, got {names}")
+        if self.primary_definition not in names:
+            raise ValueError(f"primary_definition {self.primary_definition!r} is not one of {names}")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Cohort, models, report
+# --------------------------------------------------------------------------------------------
+class CovariateSettings(_Strict):
+    n_pcs: int = Field(10, ge=0, le=16)
+    age: bool = True
+    sex: bool = True
+
+
+Contrast = Literal["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_nonmdd"]
+
+
+class ModelSettings(_Strict):
+    contrasts: list[Contrast] = Field(
+        default_factory=lambda: ["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_nonmdd"]
+    )
+    cox: bool = True
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_cases: int = Field(5, ge=1)
+
+
+class ReportSettings(_Strict):
+    # Counts from 1 to (small_count_threshold - 1) are shown as "<threshold" in exports.
+    small_count_threshold: int = Field(20, ge=1)
+
+
+class ToyDataSettings(_Strict):
+    """When set, ``trd-spark run`` generates toy data here if it is absent."""
+
+    dir: str
+    persons: int = Field(3000, ge=50)
+    variants: int = Field(2000, ge=200)
+    seed: int = 42
+
+
+# --------------------------------------------------------------------------------------------
+# Concept sets and trait panel (separate files)
+# --------------------------------------------------------------------------------------------
+class ConceptRef(_Strict):
+    """A concept by ID, or by vocabulary + code (resolved in the data's ``concept`` table)."""
+
+    concept_id: int | None = None
+    vocabulary_id: str | None = None
+    concept_code: str | None = None
+    name: str
+    descendants: bool = True
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "ConceptRef":
+        by_id = self.concept_id is not None
+        by_code = self.vocabulary_id is not None and self.concept_code is not None
+        if by_id == by_code:
+            raise ValueError("give either concept_id or vocabulary_id + concept_code")
+        return self
+
+
+class ConceptSet(_Strict):
+    description: str = ""
+    domain: Literal["condition", "drug", "procedure"]
+    include: list[ConceptRef] = Field(min_length=1)
+    exclude: list[ConceptRef] = Field(default_factory=list)
+
+
+class ConceptSets(_Strict):
+    concept_sets: dict[str, ConceptSet]
+
+
+class TraitPanelEntry(_Strict):
+    pgs_id: str
+    trait: str
+    domain: str
+
+
+class TraitPanel(_Strict):
+    domains: list[str] = Field(min_length=1)
+    scores: list[TraitPanelEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _domains_known(self) -> "TraitPanel":
+        for s in self.scores:
+            if s.domain not in self.domains:
+                raise ValueError(f"score {s.pgs_id}: domain {s.domain!r} is not in domains {self.domains}")
+        ids = [s.pgs_id for s in self.scores]
+        if len(set(ids)) != len(ids):
+            raise ValueError("pgs_id values in the trait panel must be unique")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Top level
+# --------------------------------------------------------------------------------------------
+class Config(_Strict):
+    release: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    output_root: str
+    spark: SparkSettings = SparkSettings()
+    toy_data: ToyDataSettings | None = None
+    datasets: list[Dataset] = Field(min_length=1)
+    ancestry: AncestryInput
+    pgs: PgsSettings
+    omop: OmopInput
+    phenotypes: PhenotypeSettings
+    covariates: CovariateSettings = CovariateSettings()
+    models: ModelSettings = ModelSettings()
+    report: ReportSettings = ReportSettings()
+
+    # Filled by load_config, not from YAML.
+    source_path: str | None = Field(None, exclude=True)
+    concept_sets: ConceptSets | None = Field(None, exclude=True)
+    trait_panel: TraitPanel | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _datasets(self) -> "Config":
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"dataset names must be unique, got {names}")
+        if sum(d.role == "discovery" for d in self.datasets) != 1:
+            raise ValueError("exactly one dataset must have role 'discovery'")
+        return self
+
+    def dataset(self, name: str) -> Dataset:
+        for d in self.datasets:
+            if d.name == name:
+                return d
+        raise ConfigError(f"no dataset named {name!r}", where="datasets")
+
+    def definition(self, name: str) -> TrdDefinition:
+        for d in self.phenotypes.trd_definitions:
+            if d.name == name:
+                return d
+        raise ConfigError(f"no TRD definition named {name!r}", where="phenotypes.trd_definitions")
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the resolved config, concept sets and trait panel (for manifests)."""
+        payload = {
+            "config": self.model_dump(mode="json"),
+            "concept_sets": self.concept_sets.model_dump(mode="json") if self.concept_sets else None,
+            "trait_panel": self.trait_panel.model_dump(mode="json") if self.trait_panel else None,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def _format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("file not found", where=str(path)) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", where=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"invalid YAML: {problem}", where=where) from None
+
+
+def _resolve(path: str, base: Path) -> str:
+    if is_uri(path):
+        return path
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+# Dotted locations of every path field (``*`` = each list element).
+_PATH_FIELDS = [
+    ("output_root",),
+    ("spark", "tmp_dir"),
+    ("toy_data", "dir"),
+    ("datasets", "*", "genotypes", "path"),
+    ("ancestry", "path"),
+    ("ancestry", "related_samples_to_remove"),
+    ("pgs", "scoring_files", "*"),
+    ("pgs", "trait_panel"),
+    ("omop", "path"),
+    ("phenotypes", "concept_sets"),
+]
+
+
+def _resolve_paths(raw: Any, base: Path) -> Any:
+    def walk(node: Any, keys: tuple[str, ...]) -> Any:
+        if not keys:
+            return _resolve(node, base) if isinstance(node, str) else node
+        head, rest = keys[0], keys[1:]
+        if head == "*" and isinstance(node, list):
+            return [walk(x, rest) for x in node]
+        if isinstance(node, dict) and head in node and node[head] is not None:
+            node = dict(node)
+            node[head] = walk(node[head], rest)
+        return node
+
+    if not isinstance(raw, dict):
+        return raw
+    for keys in _PATH_FIELDS:
+        # BigQuery OMOP "paths" are table references, not files.
+        if keys == ("omop", "path") and isinstance(raw.get("omop"), dict) and raw["omop"].get("format") == "bigquery":
+            continue
+        raw = walk(raw, keys)
+    return raw
+
+
+def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping at the top level", where=where)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e), where=where) from None
+
+
+def _check_references(cfg: Config, where: str) -> None:
+    sets = cfg.concept_sets.concept_sets if cfg.concept_sets else {}
+
+    def need(name: str, key: str) -> None:
+        if name not in sets:
+            raise ConfigError(
+                f"{key}: unknown concept set {name!r} (known: {sorted(sets)})", where=where
+            )
+
+    ph = cfg.phenotypes
+    need(ph.mdd.concept_set, "phenotypes.mdd.concept_set")
+    need(ph.mdd.control_exclusion_concept_set, "phenotypes.mdd.control_exclusion_concept_set")
+    for i, name in enumerate(ph.mdd.exclude_concept_sets):
+        need(name, f"phenotypes.mdd.exclude_concept_sets.{i}")
+    need(ph.trials.concept_set, "phenotypes.trials.concept_set")
+    for i, d in enumerate(ph.trd_definitions):
+        if d.augmentation_concept_set:
+            need(d.augmentation_concept_set, f"phenotypes.trd_definitions.{i}.augmentation_concept_set")
+        for j, name in enumerate(d.somatic_concept_sets):
+            need(name, f"phenotypes.trd_definitions.{i}.somatic_concept_sets.{j}")
+
+
+def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
+    """Load, resolve and validate a config file (default: the embedded ``conf/toy.yaml``).
+
+    ``overrides`` are top-level keys replacing the file's (e.g. ``{"release": "r2"}``).
+    Raises ``ConfigError`` naming the file and the key path of the first problem.
+    """
+    cfg_path = Path(path).resolve() if path else DEFAULT_CONFIG
+    raw = _read_yaml(cfg_path)
+    if isinstance(raw, dict) and overrides:
+        raw = {**raw, **overrides}
+    raw = _resolve_paths(raw, cfg_path.parent)
+    cfg: Config = _validate(Config, raw, str(cfg_path))
+
+    concept_path = Path(cfg.phenotypes.concept_sets)
+    concept_sets = _validate(ConceptSets, _read_yaml(concept_path), str(concept_path))
+    panel_path = Path(cfg.pgs.trait_panel)
+    panel = _validate(TraitPanel, _read_yaml(panel_path), str(panel_path))
+    cfg = cfg.model_copy(
+        update={"source_path": str(cfg_path), "concept_sets": concept_sets, "trait_panel": panel}
+    )
+    _check_references(cfg, str(cfg_path))
+    return cfg

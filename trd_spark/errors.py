@@ -1,0 +1,54 @@
+"""One exception hierarchy; each class carries the process exit code the CLI returns.
+
+Exit codes (documented in README, used by schedulers):
+  0 done, 1 unexpected failure, 2 config error, 3 input data error, 4 match-rate failure,
+  5 model error, 6 another run holds the lock, 7 nothing to do.
+"""
+
+from __future__ import annotations
+
+
+class TrdSparkError(Exception):
+    """Base class: a failure we understand and can explain in one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None):
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigError(TrdSparkError):
+    """The config file is invalid (unknown key, wrong type, missing path, contradiction)."""
+
+    exit_code = 2
+
+
+class InputDataError(TrdSparkError):
+    """An input file (genotypes, scoring file, OMOP table, ancestry file) is malformed."""
+
+    exit_code = 3
+
+
+class MatchRateError(TrdSparkError):
+    """A score's matched fraction is below `min_overlap` in some dataset."""
+
+    exit_code = 4
+
+
+class ModelError(TrdSparkError):
+    """The model grid could not be assembled (not a single failed fit: those are rows)."""
+
+    exit_code = 5
+
+
+class LockedError(TrdSparkError):
+    """Another run holds the lock on this release."""
+
+    exit_code = 6
+
+
+class NothingToDo(TrdSparkError):
+    """Every requested stage is already complete for this release (not a failure)."""
+
+    exit_code = 7

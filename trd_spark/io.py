@@ -1,0 +1,125 @@
+"""Reading and writing at the edges: files on any Hadoop filesystem (local, gs://, hdfs://).
+
+Transforms never call this module; jobs and the layout do. Small text files (manifests,
+TSV, HTML) go through the JVM's Hadoop FileSystem so that the same code works for local
+paths and object stores.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from trd_spark.config import is_uri
+from trd_spark.errors import InputDataError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+class Fs:
+    """A few filesystem operations through Hadoop's FileSystem API."""
+
+    def __init__(self, spark: "SparkSession"):
+        self._jvm = spark.sparkContext._jvm  # noqa: SLF001
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
+
+    def _path(self, path: str):
+        uri = path if is_uri(path) else "file://" + str(Path(path).absolute())
+        jpath = self._jvm.org.apache.hadoop.fs.Path(uri)
+        return jpath.getFileSystem(self._conf), jpath
+
+    def exists(self, path: str) -> bool:
+        fs, p = self._path(path)
+        return bool(fs.exists(p))
+
+    def mkdirs(self, path: str) -> None:
+        fs, p = self._path(path)
+        fs.mkdirs(p)
+
+    def delete(self, path: str) -> None:
+        fs, p = self._path(path)
+        if fs.exists(p):
+            fs.delete(p, True)
+
+    def rename(self, src: str, dst: str) -> None:
+        fs, s = self._path(src)
+        _, d = self._path(dst)
+        if not fs.rename(s, d):
+            raise OSError(f"could not rename {src} to {dst}")
+
+    def listdir(self, path: str) -> list[str]:
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return []
+        return sorted(str(st.getPath().getName()) for st in fs.listStatus(p))
+
+    def write_text(self, path: str, text: str) -> None:
+        fs, p = self._path(path)
+        out = fs.create(p, True)
+        try:
+            data = text.encode("utf-8")
+            out.write(bytearray(data))
+        finally:
+            out.close()
+
+    def read_text(self, path: str) -> str:
+        fs, p = self._path(path)
+        stream = fs.open(p)
+        try:
+            buf = io.BytesIO()
+            jbuf = self._jvm.java.io.ByteArrayOutputStream()
+            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, jbuf, 65536, False)
+            buf.write(bytes(jbuf.toByteArray()))
+            return buf.getvalue().decode("utf-8")
+        finally:
+            stream.close()
+
+    def fingerprint(self, path: str) -> dict[str, object]:
+        """Size and modification time of a file, or of every file under a directory."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return {"path": path, "exists": False}
+        files = fs.listFiles(p, True)
+        size, mtime, n = 0, 0, 0
+        while files.hasNext():
+            st = files.next()
+            size += int(st.getLen())
+            mtime = max(mtime, int(st.getModificationTime()))
+            n += 1
+        return {"path": path, "exists": True, "files": n, "bytes": size, "mtime_ms": mtime}
+
+
+def expand_paths(patterns: list[str], what: str) -> list[str]:
+    """Expand local globs (sorted, deduplicated); URIs are kept as given."""
+    out: list[str] = []
+    for pat in patterns:
+        if is_uri(pat):
+            out.append(pat)
+            continue
+        hits = sorted(glob.glob(pat))
+        if not hits:
+            raise InputDataError(f"no file matches {pat}", where=what)
+        out.extend(hits)
+    return list(dict.fromkeys(out))
+
+
+def write_table(df: "DataFrame", path: str) -> int:
+    """Write a Spark DataFrame as Parquet (overwrite) and return its row count."""
+    df.write.mode("overwrite").parquet(path)
+    return df.sparkSession.read.parquet(path).count()
+
+
+def write_pandas(spark: "SparkSession", pdf: pd.DataFrame, path: str) -> int:
+    """Write a small pandas frame as Parquet through Spark (so gs:// works too)."""
+    sdf = spark.createDataFrame(pdf) if len(pdf) else spark.createDataFrame(pdf.astype(object))
+    sdf.coalesce(1).write.mode("overwrite").parquet(path)
+    return len(pdf)
+
+
+def read_table(spark: "SparkSession", path: str) -> "DataFrame":
+    return spark.read.parquet(path)

@@ -1,0 +1,155 @@
+"""Where every output lives, and how a stage publishes it atomically with a manifest.
+
+``{output_root}/{release}/{stage}/`` holds one stage's outputs: Parquet tables
+(``<name>.parquet/``), small text files, ``_manifest.json`` and ``_SUCCESS``. A stage is
+written into ``{output_root}/{release}/.{stage}.inprogress-<id>/`` and renamed into place
+only after the manifest and success marker are written, so a crashed or killed run never
+leaves a directory that looks complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import pandas as pd
+
+from trd_spark.config import Config
+from trd_spark.io import Fs, write_pandas, write_table
+from trd_spark.schemas import TableSchema, check_pandas, check_spark
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
+SUCCESS = "_SUCCESS"
+MANIFEST = "_manifest.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Maps (release, stage, name) to a path; the only place paths are built."""
+
+    output_root: str
+    release: str
+
+    @classmethod
+    def of(cls, cfg: Config) -> "Layout":
+        return cls(cfg.output_root.rstrip("/"), cfg.release)
+
+    @property
+    def release_dir(self) -> str:
+        return f"{self.output_root}/{self.release}"
+
+    def stage_dir(self, stage: str) -> str:
+        return f"{self.release_dir}/{stage}"
+
+    def table(self, stage: str, name: str) -> str:
+        return f"{self.stage_dir(stage)}/{name}.parquet"
+
+    def file(self, stage: str, name: str) -> str:
+        return f"{self.stage_dir(stage)}/{name}"
+
+    def is_complete(self, fs: Fs, stage: str) -> bool:
+        return fs.exists(f"{self.stage_dir(stage)}/{SUCCESS}")
+
+    def manifest(self, fs: Fs, stage: str) -> dict | None:
+        path = f"{self.stage_dir(stage)}/{MANIFEST}"
+        return json.loads(fs.read_text(path)) if fs.exists(path) else None
+
+
+@dataclass
+class StageWriter:
+    """Collects one stage's outputs in its in-progress directory."""
+
+    spark: "SparkSession"
+    fs: Fs
+    stage: str
+    dir: str
+    tables: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    inputs: dict[str, object] = field(default_factory=dict)
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def table_path(self, name: str) -> str:
+        return f"{self.dir}/{name}.parquet"
+
+    def write_table(self, name: str, df: "DataFrame", schema: TableSchema | None = None, *, extra_ok: bool = False) -> int:
+        if schema is not None:
+            df = check_spark(df, schema, extra_ok=extra_ok)
+        n = write_table(df, self.table_path(name))
+        self.tables[name] = n
+        log.info("  wrote %s (%d rows)", name, n)
+        return n
+
+    def write_pandas(self, name: str, pdf: pd.DataFrame, columns: list[str] | None = None) -> int:
+        if columns is not None:
+            pdf = check_pandas(pdf, columns, name)
+        n = write_pandas(self.spark, pdf, self.table_path(name))
+        self.tables[name] = n
+        log.info("  wrote %s (%d rows)", name, n)
+        return n
+
+    def write_text(self, name: str, text: str) -> str:
+        path = f"{self.dir}/{name}"
+        self.fs.write_text(path, text)
+        self.files.append(name)
+        return path
+
+
+@contextmanager
+def publish_stage(
+    spark: "SparkSession", cfg: Config, stage: str, *, fingerprint_inputs: dict[str, str] | None = None
+) -> Iterator[StageWriter]:
+    """Write a stage into a temporary directory and publish it atomically on success.
+
+    The previous complete output of the stage (if any) is replaced only after the new one is
+    complete; on any exception the temporary directory is removed and nothing is published.
+    """
+    from trd_spark.session import versions
+
+    fs = Fs(spark)
+    layout = Layout.of(cfg)
+    fs.mkdirs(layout.release_dir)
+    tmp = f"{layout.release_dir}/.{stage}.inprogress-{uuid.uuid4().hex[:8]}"
+    writer = StageWriter(spark, fs, stage, tmp)
+    started = time.time()
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        for name, path in (fingerprint_inputs or {}).items():
+            writer.inputs[name] = fs.fingerprint(path)
+        yield writer
+        manifest = {
+            "stage": stage,
+            "release": cfg.release,
+            "config_hash": cfg.fingerprint(),
+            "config_path": cfg.source_path,
+            "versions": versions(),
+            "started_at": started_at,
+            "seconds": round(time.time() - started, 2),
+            "tables": writer.tables,
+            "files": writer.files,
+            "inputs": writer.inputs,
+            "notes": writer.notes,
+        }
+        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        fs.write_text(f"{tmp}/{SUCCESS}", "")
+        final = layout.stage_dir(stage)
+        if fs.exists(final):
+            trash = f"{layout.release_dir}/.{stage}.replaced-{uuid.uuid4().hex[:8]}"
+            fs.rename(final, trash)
+            fs.rename(tmp, final)
+            fs.delete(trash)
+        else:
+            fs.rename(tmp, final)
+    except BaseException:
+        fs.delete(tmp)
+        raise

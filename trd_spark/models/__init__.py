@@ -1,0 +1,1 @@
+"""Models stage: logistic regression and Cox PH per PGS, as tidy result rows."""

@@ -1,0 +1,1 @@
+"""PGS stage: scoring files, matching against genotypes in Hail, one-pass scoring."""

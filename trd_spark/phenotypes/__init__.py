@@ -1,0 +1,1 @@
+"""Phenotype stage: OMOP CDM -> MDD, antidepressant trials, TRD definitions, follow-up."""

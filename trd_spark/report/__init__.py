@@ -1,0 +1,1 @@
+"""Report stage: results tables, small-count suppression, a self-contained HTML page."""

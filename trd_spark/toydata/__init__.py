@@ -1,0 +1,1 @@
+"""Toy data: synthetic genomes, PGS Catalog scoring files and OMOP tables with planted effects."""
