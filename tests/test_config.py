@@ -1,0 +1,103 @@
+"""Config loading: the embedded default, path resolution, and errors that name the key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trd_spark.config import DEFAULT_CONFIG, load_config
+from trd_spark.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_config(tmp_path: Path, mutate=None) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
+    if mutate:
+        mutate(raw)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_embedded_default_loads_and_resolves_relative_paths():
+    cfg = load_config()
+    assert cfg.source_path == str(DEFAULT_CONFIG)
+    assert cfg.output_root == str((REPO / "out" / "toy" / "results").resolve())
+    assert [d.name for d in cfg.datasets] == ["discovery", "replication_wgs", "replication_array"]
+    assert cfg.phenotypes.primary_definition == "ad3"
+    assert {"mdd", "antidepressants", "ect"} <= set(cfg.concept_sets.concept_sets)
+    assert len(cfg.trait_panel.domains) == 7
+
+
+def test_every_shipped_config_is_valid(monkeypatch):
+    monkeypatch.setenv("WORKSPACE_BUCKET", "gs://fc-secure-x")
+    monkeypatch.setenv("WORKSPACE_CDR", "fc-aou-cdr-prod-ct.C2022Q4R9")
+    for name in ("toy.yaml", "dataproc.yaml", "aou.yaml"):
+        cfg = load_config(REPO / "conf" / name)
+        assert cfg.release
+
+
+def test_uris_are_kept(tmp_path):
+    def mutate(raw):
+        raw["output_root"] = "gs://bucket/results"
+    cfg = load_config(write_config(tmp_path, mutate))
+    assert cfg.output_root == "gs://bucket/results"
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda r: r.update(colour="blue"), "colour: unknown key"),
+        (lambda r: r["spark"].update(master="mesos://x"), "spark.master"),
+        (lambda r: r["pgs"].update(min_overlap=1.5), "pgs.min_overlap"),
+        (lambda r: r["datasets"][1]["genotypes"].update(format="cram"), "datasets.1.genotypes.format"),
+        (lambda r: r.pop("omop"), "omop: Field required"),
+        (lambda r: r["phenotypes"].update(primary_definition="nope"), "primary_definition 'nope'"),
+        (lambda r: r["phenotypes"]["trd_definitions"][1].update(augmentation_concept_set="lithium_only"),
+         "phenotypes.trd_definitions.1.augmentation_concept_set: unknown concept set 'lithium_only'"),
+        (lambda r: r["datasets"][1].update(role="discovery"), "exactly one dataset"),
+    ],
+    ids=["unknown-key", "bad-master", "out-of-range", "bad-enum", "missing-section",
+         "unknown-primary", "unknown-concept-set", "two-discovery"],
+)
+def test_bad_config_names_the_key(tmp_path, mutate, expected):
+    path = write_config(tmp_path, mutate)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("release: r1\noutput_root: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml:\d+: invalid YAML"):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_fingerprint_changes_with_content(tmp_path):
+    a = load_config(write_config(tmp_path))
+    b = load_config(write_config(tmp_path, lambda r: r["pgs"].update(min_overlap=0.5)))
+    assert a.fingerprint() != b.fingerprint()
+    assert a.fingerprint() == load_config(write_config(tmp_path)).fingerprint()
+
+
+def test_env_vars_expand_and_unset_ones_are_named(tmp_path, monkeypatch):
+    def mutate(raw):
+        raw["output_root"] = "${TRD_TEST_BUCKET}/results"
+    path = write_config(tmp_path, mutate)
+    monkeypatch.delenv("TRD_TEST_BUCKET", raising=False)
+    with pytest.raises(ConfigError, match="output_root: environment variable TRD_TEST_BUCKET is not set"):
+        load_config(path)
+    monkeypatch.setenv("TRD_TEST_BUCKET", "gs://b")
+    assert load_config(path).output_root == "gs://b/results"

@@ -1,0 +1,156 @@
+"""`trd-spark` command line: run the pipeline, one stage, or make toy data.
+
+Exit codes: 0 done; 1 unexpected failure; 2 config error; 3 input data error; 4 match-rate
+failure; 5 model error; 6 locked; 7 nothing to do (see trd_spark.errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+from trd_spark.errors import TrdSparkError
+from trd_spark.layout import STAGES
+
+log = logging.getLogger("trd_spark")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="config YAML (default: the embedded toy config conf/toy.yaml)")
+    p.add_argument("--release", help="override the config's release name")
+    p.add_argument("--output-root", help="override the config's output_root")
+    p.add_argument("--master", help="override spark.master (local[N], local-cluster[..], spark://h:p, yarn)")
+    p.add_argument("--force", action="store_true", help="rerun stages even if their outputs are up to date")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trd-spark", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run all stages (or --stages ...) in order")
+    _common(p)
+    p.add_argument("--stages", nargs="+", choices=STAGES, help="only these stages")
+    for stage in STAGES:
+        _common(sub.add_parser(stage, help=f"run the {stage} stage only"))
+
+    p = sub.add_parser("toy-data", help="write deterministic toy data (VCF, scoring files, OMOP)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--persons", type=int, default=3000)
+    p.add_argument("--variants", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    p = sub.add_parser("check-config", help="validate a config and print what it resolves to")
+    p.add_argument("--config")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    p = sub.add_parser("java", help="print the JAVA_HOME the pipeline uses (system 11/17 or bundled)")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from trd_spark.config import load_config
+
+    overrides: dict = {}
+    if getattr(args, "release", None):
+        overrides["release"] = args.release
+    if getattr(args, "output_root", None):
+        overrides["output_root"] = str(Path(args.output_root).resolve())
+    cfg = load_config(args.config, overrides=overrides)
+    if getattr(args, "master", None):
+        cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})
+    return cfg
+
+
+def _fmt(x: float, nd: int = 2) -> str:
+    return "NA" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def headline_table(spark, cfg, truth: dict | None) -> str:
+    """The primary result: discovery dataset, primary definition, TRD vs non-MDD, per PGS."""
+    from trd_spark.layout import Layout
+
+    df = spark.read.parquet(Layout.of(cfg).table("models", "logistic")).toPandas()
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    sel = df[(df.dataset == discovery) & (df.definition == cfg.phenotypes.primary_definition) & (df.contrast == "trd_vs_nonmdd")]
+    effects = (truth or {}).get("effects", {})
+    lines = [
+        f"Logistic regression, {discovery}, TRD ({cfg.phenotypes.primary_definition}) vs non-MDD, OR per SD of PGS:",
+        f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'OR':>6} {'95% CI':>15} {'p':>9}" + ("  truth OR" if effects else ""),
+    ]
+    for r in sel.itertuples():
+        line = (f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} {_fmt(r.odds_ratio):>6} "
+                f"{'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}")
+        if effects:
+            t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
+            line += f"  {math.exp(t):8.2f}" if t is not None else ""
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
+    from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
+    from trd_spark.session import start_session
+
+    cfg = _load(args)
+    log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
+    ensure_toy_data(cfg)
+    spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
+    t0 = time.time()
+    results = run_stages(spark, cfg, stages, force=args.force)
+    print(f"\nSummary (release {cfg.release}, {time.time() - t0:.1f}s):", file=sys.stderr)
+    for r in results:
+        tables = ", ".join(f"{k}={v}" for k, v in r.tables.items())
+        print(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  {tables}", file=sys.stderr)
+    print(f"  outputs under {cfg.output_root}/{cfg.release}/", file=sys.stderr)
+    if any(r.stage == "models" for r in results) or (stages is None):
+        print()
+        print(headline_table(spark, cfg, load_truth(cfg)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trd_spark.logs import configure_logging
+
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        if args.command == "toy-data":
+            from trd_spark.toydata import generate_toy_data
+
+            truth = generate_toy_data(args.out, persons=args.persons, variants=args.variants, seed=args.seed)
+            log.info("toy data written to %s (%s)", args.out,
+                     ", ".join(f"{k}={v}" for k, v in truth.get("datasets", {}).items()))
+            return 0
+        if args.command == "check-config":
+            cfg = _load(args)
+            print(f"config {cfg.source_path} is valid: release {cfg.release}, "
+                  f"{len(cfg.datasets)} datasets, {len(cfg.phenotypes.trd_definitions)} TRD definitions, "
+                  f"{len(cfg.trait_panel.scores)} scores in the trait panel")
+            return 0
+        if args.command == "java":
+            from trd_spark.session import find_java
+
+            java = find_java()
+            print(java.home)
+            log.info("Java %s (%s)", java.major, java.source)
+            return 0
+        if args.command == "run":
+            return _run(args, args.stages)
+        return _run(args, [args.command])
+    except TrdSparkError as e:
+        log.error("%s: %s", type(e).__name__, e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cohort stage: PGS per SD + covariates + outcomes, one analysis frame per dataset."""

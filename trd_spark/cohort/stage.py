@@ -1,0 +1,77 @@
+"""Cohort stage: read PGS, phenotypes and ancestry; write the analysis frame per dataset."""
+
+from __future__ import annotations
+
+import logging
+from functools import reduce
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from trd_spark.cohort.frame import (
+    count_by_status,
+    derive_analysis_frame,
+    derive_ancestry,
+    derive_pgs_wide,
+    derive_unrelated,
+    standardise_pgs,
+)
+from trd_spark.config import Config
+from trd_spark.errors import InputDataError
+from trd_spark.layout import Layout, publish_stage
+from trd_spark.schemas import ANALYSIS_FRAME_FIXED
+
+log = logging.getLogger(__name__)
+
+
+def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> DataFrame:
+    """A tab-separated file with a header, all columns as strings; required columns checked."""
+    try:
+        df = spark.read.csv(path, sep="\t", header=True, inferSchema=False)
+    except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
+        raise InputDataError(f"cannot read: {e}", where=path) from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputDataError(f"missing column(s) {missing} (has {df.columns})", where=f"{what} {path}")
+    return df
+
+
+def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
+    """Scores in trait-panel order, then any others found in the PGS output."""
+    panel = [s.pgs_id for s in cfg.trait_panel.scores] if cfg.trait_panel else []
+    return [p for p in panel if p in available] + sorted(p for p in available if p not in panel)
+
+
+def run(spark: SparkSession, cfg: Config) -> None:
+    layout = Layout.of(cfg)
+    n_pcs = cfg.covariates.n_pcs
+    scores = spark.read.parquet(layout.table("pgs", "scores"))
+    phenotypes = spark.read.parquet(layout.table("phenotypes", "phenotypes"))
+    persons = spark.read.parquet(layout.table("phenotypes", "persons"))
+    available = [r.pgs_id for r in scores.select("pgs_id").distinct().collect()]
+    pgs_ids = pgs_ids_in_order(cfg, available)
+
+    ancestry_raw = read_tsv(spark, cfg.ancestry.path, ["research_id", "ancestry_pred", "pca_features"], "ancestry")
+    ancestry = derive_ancestry(ancestry_raw, n_pcs)
+    flagged = None
+    if cfg.ancestry.related_samples_to_remove:
+        flagged = read_tsv(spark, cfg.ancestry.related_samples_to_remove, ["sample_id"], "related samples")
+
+    frames = []
+    for ds in cfg.datasets:
+        wide = derive_pgs_wide(scores, ds.name, pgs_ids)
+        unrelated = derive_unrelated(wide, flagged)
+        # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
+        with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry"), "person_id")
+        within = ["ancestry"] if cfg.pgs.standardise_within == "dataset_ancestry" else []
+        per_sd = standardise_pgs(with_ancestry, pgs_ids, within).drop("ancestry")
+        frames.append(derive_analysis_frame(per_sd, ancestry, persons, phenotypes, ds.name, n_pcs, pgs_ids))
+        log.info("  cohort: dataset %s assembled", ds.name)
+
+    frame = reduce(DataFrame.unionByName, frames)
+    with publish_stage(spark, cfg, "cohort", fingerprint_inputs={"ancestry": cfg.ancestry.path}) as out:
+        out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
+        written = spark.read.parquet(out.table_path("analysis_frame"))
+        out.write_table("cohort_counts", count_by_status(written).orderBy("dataset", "definition", "status"))
+        out.notes["pgs_ids"] = pgs_ids
+        out.notes["n_pcs"] = n_pcs

@@ -1,0 +1,227 @@
+"""Logistic regression of case status on one PGS (per SD), adjusted for age, sex and PCs.
+
+One fit = one (dataset, definition, contrast, pgs_id) group. ``fit_logistic`` is pure and
+works on a pandas frame, so the later distributed version can call it from
+``applyInPandas`` grouped by (dataset, definition) via ``logistic_group``. A fit that cannot
+be made (too few cases, separation, no convergence, singular design) is a row with
+``converged=False`` and the reason in ``note``; it never raises.
+
+Notes never contain counts (a count below the small-cell threshold must not leave the
+workbench through a free-text field).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+)
+
+from trd_spark.config import Config, TraitPanelEntry
+from trd_spark.errors import ModelError
+from trd_spark.models.covariates import (
+    MDD_STATUSES,
+    complete_cases,
+    covariate_columns,
+    is_constant,
+    join_notes,
+    split_constant,
+)
+from trd_spark.models.multiple_testing import adjust_within_families
+from trd_spark.schemas import LOGISTIC_RESULTS_COLUMNS
+
+log = logging.getLogger(__name__)
+
+# contrast -> (statuses coded 1, statuses coded 0); other statuses are left out of the fit.
+CONTRASTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "trd_vs_nonmdd": (("TRD",), ("non_MDD",)),
+    "trmdd_vs_nonmdd": (("trMDD",), ("non_MDD",)),
+    "trd_vs_trmdd": (("TRD",), ("trMDD",)),
+    "mdd_vs_nonmdd": (MDD_STATUSES, ("non_MDD",)),
+}
+
+OUTCOME = "case"
+FAMILY = ["dataset", "definition", "contrast"]
+_Z95 = float(stats.norm.ppf(0.975))
+_MAXITER = 100
+# Fitted probabilities this close to the observed 0/1 outcome count as separated.
+_SEPARATION_TOL = 1e-6
+
+
+def contrast_frame(frame: pd.DataFrame, contrast: str) -> pd.DataFrame:
+    """Rows of ``frame`` in the contrast, with ``case`` = 1 (cases) / 0 (controls).
+
+    ``frame`` needs a ``status`` column (TRD | trMDD | MDD_other | non_MDD).
+    """
+    if contrast not in CONTRASTS:
+        raise ModelError(f"unknown contrast {contrast!r} (known: {sorted(CONTRASTS)})", where="models.contrasts")
+    cases, controls = CONTRASTS[contrast]
+    sub = frame[frame["status"].isin(cases + controls)].copy()
+    sub[OUTCOME] = sub["status"].isin(cases).astype(int)
+    return sub
+
+
+def _failed(n: int, n_cases: int, note: str) -> dict:
+    return {
+        "n": int(n), "n_cases": int(n_cases), "beta": np.nan, "se": np.nan, "odds_ratio": np.nan,
+        "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "converged": False, "note": note,
+    }
+
+
+def _separation_note(y: np.ndarray, fitted: np.ndarray) -> str | None:
+    """Name the kind of separation shown by the fitted probabilities, if any.
+
+    When the linear predictor classifies every person correctly the MLE does not exist
+    (complete separation); fitted probabilities of exactly 0/1 for some persons only mean
+    quasi-complete separation.
+    """
+    if ((fitted > 0.5) == (y > 0.5)).all():
+        return "perfect separation (the predictors classify every person exactly)"
+    if (np.abs(y - fitted) < _SEPARATION_TOL).any():
+        return "quasi-complete separation (some persons classified exactly)"
+    return None
+
+
+def fit_logistic(
+    frame: pd.DataFrame,
+    pgs_col: str,
+    covariates: list[str],
+    *,
+    outcome: str = OUTCOME,
+    min_cases: int = 5,
+) -> dict:
+    """Fit ``outcome ~ 1 + pgs + covariates`` by maximum likelihood (statsmodels ``Logit``).
+
+    ``frame``: one row per person of one (dataset, definition, contrast) with a 0/1
+    ``outcome``, the PGS (per SD) and the covariates. Persons with a missing value in any
+    of them are left out (complete cases). A covariate constant in the remaining rows is
+    dropped and named in ``note``. Returns ``n``, ``n_cases``, ``beta`` (log-odds per SD),
+    ``se``, ``odds_ratio``, Wald 95% ``ci_low``/``ci_high`` (exp scale), Wald ``p``,
+    ``converged`` and ``note``; estimates are NaN when ``converged`` is False.
+    Fewer than ``min_cases`` cases or controls is a failed row, not an error.
+    """
+    missing = [c for c in (outcome, *covariates) if c not in frame.columns]
+    if missing:
+        raise ModelError(f"columns {missing} are not in the model frame", where="fit_logistic")
+    if pgs_col not in frame.columns:
+        return _failed(0, 0, "PGS column absent from the analysis frame")
+
+    data = complete_cases(frame, [outcome, pgs_col, *covariates])
+    notes: list[str] = []
+    if len(data) < len(frame):
+        notes.append("persons with missing values left out")
+    y = data[outcome].to_numpy()
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ModelError(f"outcome {outcome!r} must be 0/1", where="fit_logistic")
+    n, n_cases = len(y), int(y.sum())
+    if n_cases < min_cases:
+        return _failed(n, n_cases, join_notes(*notes, f"too few cases (fewer than min_cases={min_cases})"))
+    if n - n_cases < min_cases:
+        return _failed(n, n_cases, join_notes(*notes, f"too few controls (fewer than min_cases={min_cases})"))
+    if is_constant(data[pgs_col]):
+        return _failed(n, n_cases, join_notes(*notes, "PGS has zero variance"))
+
+    kept, dropped = split_constant(data, covariates)
+    if dropped:
+        notes.append(f"dropped constant covariate(s): {', '.join(dropped)}")
+    x = np.column_stack([np.ones(n), data[[pgs_col, *kept]].to_numpy()])
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        return _failed(n, n_cases, join_notes(*notes, "singular design matrix (collinear covariates)"))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = sm.Logit(y, x).fit(method="newton", maxiter=_MAXITER, disp=0)
+        except np.linalg.LinAlgError:
+            return _failed(n, n_cases, join_notes(*notes, "singular information matrix"))
+        except PerfectSeparationError:
+            return _failed(n, n_cases, join_notes(*notes, "perfect separation"))
+        separation = _separation_note(y, res.predict(x))
+    separation_warned = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+    converged = bool(res.mle_retvals.get("converged", False))
+    converged = converged and not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    if separation_warned or (separation and separation.startswith("perfect")):
+        return _failed(n, n_cases, join_notes(*notes, separation or "perfect separation"))
+    if not converged:
+        # Quasi-complete separation is the usual reason a logistic fit does not converge.
+        reason = separation or f"did not converge in {_MAXITER} Newton iterations"
+        return _failed(n, n_cases, join_notes(*notes, reason))
+
+    beta, se, p = float(res.params[1]), float(res.bse[1]), float(res.pvalues[1])
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+        return _failed(n, n_cases, join_notes(*notes, "non-finite estimate or standard error"))
+    return {
+        "n": n, "n_cases": n_cases, "beta": beta, "se": se, "odds_ratio": float(np.exp(beta)),
+        "ci_low": float(np.exp(beta - _Z95 * se)), "ci_high": float(np.exp(beta + _Z95 * se)),
+        "p": p, "converged": True, "note": join_notes(*notes),
+    }
+
+
+def logistic_group(
+    frame: pd.DataFrame,
+    *,
+    contrasts: Iterable[str],
+    panel: Iterable[TraitPanelEntry],
+    covariates: list[str],
+    min_cases: int,
+) -> pd.DataFrame:
+    """All fits for one (dataset, definition) slice of the analysis frame.
+
+    Returns LOGISTIC_RESULTS_COLUMNS without the multiple-testing columns filled
+    (``p_bonferroni``/``q_fdr`` are NaN: they are computed across the family afterwards).
+    """
+    dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
+    rows = []
+    for contrast in contrasts:
+        sub = contrast_frame(frame, contrast)
+        for entry in panel:
+            fit = fit_logistic(sub, entry.pgs_id, covariates, min_cases=min_cases)
+            rows.append({
+                "dataset": dataset, "definition": definition, "contrast": contrast,
+                "pgs_id": entry.pgs_id, "trait": entry.trait, "domain": entry.domain,
+                "p_bonferroni": np.nan, "q_fdr": np.nan, **fit,
+            })
+    return pd.DataFrame(rows, columns=LOGISTIC_RESULTS_COLUMNS)
+
+
+def check_analysis_frame(frame: pd.DataFrame, covariates: list[str], extra: Iterable[str] = ()) -> None:
+    """Raise ModelError when the analysis frame lacks a column every model needs."""
+    need = ["dataset", "definition", "status", *covariates, *extra]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise ModelError(f"analysis frame is missing columns {missing}", where="cohort/analysis_frame")
+    unknown = sorted(set(frame["status"].dropna()) - {*MDD_STATUSES, "non_MDD"})
+    if unknown:
+        raise ModelError(f"unknown status values {unknown}", where="cohort/analysis_frame.status")
+
+
+def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Every (dataset, definition, contrast, pgs_id) fit, with Bonferroni and BH corrections.
+
+    ``frame``: the analysis frame (ANALYSIS_FRAME_FIXED + pc1..pcK + one column per pgs_id).
+    Corrections are within each family (dataset, definition, contrast) across the PGS
+    panel; failed fits are not counted as tests. Columns: LOGISTIC_RESULTS_COLUMNS.
+    """
+    covariates = covariate_columns(cfg)
+    check_analysis_frame(frame, covariates)
+    panel = cfg.trait_panel.scores if cfg.trait_panel else []
+    if not panel:
+        raise ModelError("the trait panel has no scores", where="pgs.trait_panel")
+    parts = [
+        logistic_group(g, contrasts=cfg.models.contrasts, panel=panel, covariates=covariates,
+                       min_cases=cfg.models.min_cases)
+        for _, g in frame.groupby(["dataset", "definition"], sort=True)
+    ]
+    if not parts:
+        return pd.DataFrame(columns=LOGISTIC_RESULTS_COLUMNS)
+    results = adjust_within_families(pd.concat(parts, ignore_index=True), FAMILY)
+    return results[LOGISTIC_RESULTS_COLUMNS]

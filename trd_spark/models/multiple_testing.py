@@ -1,0 +1,50 @@
+"""Multiple-testing corrections across the PGS panel, within one family of tests.
+
+A family is one (dataset, definition, contrast): the study corrects across its ~61 PGS.
+Failed fits (``p`` is NaN) are not tests: they get NaN and do not count in ``m``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def bonferroni(p: np.ndarray) -> np.ndarray:
+    """min(1, p * m) with m = number of finite p-values; NaN stays NaN."""
+    p = np.asarray(p, dtype=float)
+    m = int(np.isfinite(p).sum())
+    return np.minimum(1.0, p * m)
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (step-up, monotone, capped at 1); NaN stays NaN.
+
+    q_(i) = min over j >= i of p_(j) * m / j for p sorted ascending (as
+    ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]``).
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="mergesort")]
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out[order] = np.minimum(1.0, q)
+    return out
+
+
+def adjust_within_families(results: pd.DataFrame, family: list[str], p_col: str = "p") -> pd.DataFrame:
+    """Add ``p_bonferroni`` and ``q_fdr`` computed within each ``family`` group of ``results``."""
+    out = results.copy()
+    out["p_bonferroni"] = np.nan
+    out["q_fdr"] = np.nan
+    if out.empty:
+        return out
+    for _, idx in out.groupby(family, sort=False, dropna=False).groups.items():
+        p = out.loc[idx, p_col].to_numpy(dtype=float)
+        out.loc[idx, "p_bonferroni"] = bonferroni(p)
+        out.loc[idx, "q_fdr"] = benjamini_hochberg(p)
+    return out

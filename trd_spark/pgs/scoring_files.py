@@ -1,0 +1,316 @@
+"""Read and validate PGS Catalog scoring files (format 2.0), before any Spark work.
+
+A scoring file is ``#key=value`` header lines, one tab-separated column-header line, then one
+row per variant. We return a typed header and a pandas frame of variants:
+
+    chrom (str: 1..22, X, Y, MT; no ``chr`` prefix; null when the variant has no position on
+    the target build), pos (Int64, 1-based, null likewise), effect_allele (str),
+    other_allele (str or null), effect_weight (float64), line (int: 1-based line in the file)
+
+Positions come from the harmonised ``hm_chr``/``hm_pos`` columns when ``#HmPOS_build`` is the
+dataset's build, else from ``chr_name``/``chr_position`` when ``#genome_build`` is. Every
+problem raises ``InputDataError`` with ``where="<file>:<line>"``.
+
+Why our own parser and not ``pgscatalog.core`` (installed, 1.1.1): its ``ScoringFile``
+parses the header well, but variant errors surface as bare pydantic ValidationErrors with no
+file line, non-Catalog headers drop ``weight_type``/``variants_number``, invalid alleles
+(e.g. ``X``) are accepted, and one pydantic object per row is slow for million-variant
+scores. A vectorised pandas parser gives line-precise errors and stays fast.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.errors import InputDataError
+
+VARIANT_COLUMNS = ["chrom", "pos", "effect_allele", "other_allele", "effect_weight", "line"]
+
+_BUILD_ALIASES = {
+    "grch38": "GRCh38", "hg38": "GRCh38",
+    "grch37": "GRCh37", "hg19": "GRCh37",
+    "ncbi36": "NCBI36", "hg18": "NCBI36",
+}
+_CHROM_ALIASES = {"23": "X", "24": "Y", "M": "MT", "26": "MT"}
+_ALLELE = re.compile(r"^[ACGT]+$")
+# Columns that mean the score is not a plain additive sum of weight x dosage.
+_NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
+_DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
+
+
+@dataclass(frozen=True)
+class ScoreHeader:
+    """The header fields we use; ``None`` when absent or ``NR`` (not reported)."""
+
+    pgs_id: str
+    pgs_name: str | None
+    trait_reported: str | None
+    genome_build: str | None
+    weight_type: str | None
+    variants_number: int | None
+    HmPOS_build: str | None
+
+
+@dataclass(frozen=True)
+class ScoringFile:
+    """One parsed scoring file: its header, variants (see module doc) and what was done."""
+
+    path: str
+    header: ScoreHeader
+    variants: pd.DataFrame
+    positions_from: Literal["harmonised", "author"]
+    n_duplicates_dropped: int = 0
+    n_unplaced: int = 0  # rows without a position on the target build (kept; never match)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pgs_id(self) -> str:
+        return self.header.pgs_id
+
+
+def normalise_build(value: str | None) -> str | None:
+    """``hg38``/``GRCh38`` -> ``GRCh38`` etc.; ``NR``/empty -> None; unknown kept as given."""
+    if value is None:
+        return None
+    v = value.strip()
+    if not v or v.upper() == "NR":
+        return None
+    return _BUILD_ALIASES.get(v.lower(), v)
+
+
+def normalise_chrom(chrom: pd.Series) -> pd.Series:
+    """``chr1``/``1`` -> ``1``; ``23``/``chrX`` -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls kept)."""
+    out = chrom.astype("string").str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
+    return out.replace(_CHROM_ALIASES)
+
+
+def _open_text(path: str) -> str:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputDataError("scoring file not found", where=path) from None
+    except OSError as e:
+        raise InputDataError(f"cannot read scoring file: {e.strerror}", where=path) from None
+    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise InputDataError(f"corrupt gzip data: {e}", where=path) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputDataError(f"not UTF-8 text: {e}", where=path) from None
+
+
+def read_scoring_file(
+    path: str,
+    *,
+    target_build: str = "GRCh38",
+    duplicate_variants: Literal["error", "first"] = "error",
+) -> ScoringFile:
+    """Read a local scoring file (plain or gzip) and validate it; see ``parse_scoring_file``."""
+    return parse_scoring_file(
+        _open_text(path), source=path, target_build=target_build, duplicate_variants=duplicate_variants
+    )
+
+
+def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
+    """``{key: (value, line_no)}`` from ``#key=value`` lines, and the column-header line index."""
+    meta: dict[str, tuple[str, int]] = {}
+    for i, line in enumerate(lines):
+        if not line.startswith("#"):
+            return meta, i
+        body = line.lstrip("#").strip()
+        if "=" in body:
+            key, value = body.split("=", 1)
+            meta[key.strip()] = (value.strip(), i + 1)
+    raise InputDataError("no column header line after the # header", where=f"{source}:{len(lines)}")
+
+
+def parse_scoring_file(
+    text: str,
+    *,
+    source: str,
+    target_build: str = "GRCh38",
+    duplicate_variants: Literal["error", "first"] = "error",
+) -> ScoringFile:
+    """Parse and validate scoring-file text; ``source`` names the file in errors."""
+    lines = text.splitlines()
+    meta, col_idx = _parse_header(lines, source)
+    col_line = col_idx + 1
+
+    def value(key: str) -> str | None:
+        v = meta.get(key, (None, 0))[0]
+        return None if v is None or v == "" or v.upper() == "NR" else v
+
+    def where_key(key: str) -> str:
+        return f"{source}:{meta[key][1]}" if key in meta else f"{source}:1"
+
+    pgs_id = value("pgs_id")
+    if not pgs_id:
+        raise InputDataError("header has no #pgs_id", where=f"{source}:1")
+    variants_number = None
+    if value("variants_number") is not None:
+        try:
+            variants_number = int(value("variants_number"))  # type: ignore[arg-type]
+        except ValueError:
+            raise InputDataError(
+                f"#variants_number is not an integer: {value('variants_number')!r}", where=where_key("variants_number")
+            ) from None
+    header = ScoreHeader(
+        pgs_id=pgs_id,
+        pgs_name=value("pgs_name"),
+        trait_reported=value("trait_reported"),
+        genome_build=normalise_build(value("genome_build")),
+        weight_type=value("weight_type"),
+        variants_number=variants_number,
+        HmPOS_build=normalise_build(value("HmPOS_build")),
+    )
+
+    columns = [c.strip() for c in lines[col_idx].split("\t")]
+    if len(set(columns)) != len(columns):
+        raise InputDataError(f"duplicate column names in {columns}", where=f"{source}:{col_line}")
+    body = "\n".join(lines[col_idx + 1 :])
+    if body.strip():
+        try:
+            df = pd.read_csv(
+                io.StringIO(body), sep="\t", header=None, names=columns, dtype=str,
+                keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c",
+            )
+        except pd.errors.ParserError as e:
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+            if m:
+                raise InputDataError(
+                    f"expected {len(columns)} tab-separated fields, saw {m.group(3)}",
+                    where=f"{source}:{col_line + int(m.group(2))}",
+                ) from None
+            raise InputDataError(f"cannot parse variant rows: {e}", where=source) from None
+    else:
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    df["line"] = np.arange(col_line + 1, col_line + 1 + len(df))
+    # A blank line reads as an all-null row: drop trailing blanks, reject interior ones.
+    blank = df[columns].isna().all(axis=1)
+    if blank.any():
+        last_real = (~blank).to_numpy().nonzero()[0]
+        cut = last_real[-1] + 1 if len(last_real) else 0
+        if blank.iloc[:cut].any():
+            raise InputDataError("blank line inside the variant rows", where=f"{source}:{int(df.loc[blank.iloc[:cut][blank.iloc[:cut]].index[0], 'line'])}")
+        df = df.iloc[:cut]
+
+    def fail_at(mask: pd.Series, column: str, problem: str) -> None:
+        if mask.any():
+            row = df[mask].iloc[0]
+            shown = row[column] if column in df.columns else None
+            raise InputDataError(
+                f"column {column}: {problem} (value {shown!r}; {int(mask.sum())} such rows)",
+                where=f"{source}:{int(row['line'])}",
+            )
+
+    # ---- required columns and positions on the target build
+    for col in ("effect_allele", "effect_weight"):
+        if col not in df.columns:
+            raise InputDataError(f"required column {col} is missing (columns: {columns})", where=f"{source}:{col_line}")
+    has_hm = {"hm_chr", "hm_pos"} <= set(df.columns)
+    has_author = {"chr_name", "chr_position"} <= set(df.columns)
+    if has_hm and header.HmPOS_build == target_build:
+        chrom_col, pos_col, positions_from = "hm_chr", "hm_pos", "harmonised"
+    elif has_author and header.genome_build == target_build:
+        chrom_col, pos_col, positions_from = "chr_name", "chr_position", "author"
+    elif not has_hm and not has_author:
+        raise InputDataError(
+            "no positions: need chr_name/chr_position or hm_chr/hm_pos (rsID-only files are not "
+            "supported; download the harmonised file for the dataset's build)",
+            where=f"{source}:{col_line}",
+        )
+    else:
+        raise InputDataError(
+            f"scoring file is on build {header.genome_build or 'not reported'}"
+            f"{f' (harmonised to {header.HmPOS_build})' if header.HmPOS_build else ''} but the dataset "
+            f"is {target_build}; use the PGS Catalog file harmonised to {target_build} (hm_chr/hm_pos)",
+            where=where_key("HmPOS_build" if "HmPOS_build" in meta else "genome_build"),
+        )
+
+    # ---- additive scores only (plink2 --score semantics)
+    for col in _NON_ADDITIVE_FLAGS:
+        if col in df.columns:
+            fail_at(df[col].fillna("").str.strip().str.lower().isin(["true", "1", "yes"]), col,
+                    "non-additive variants are not supported")
+    for col in _DOSAGE_WEIGHTS:
+        if col in df.columns:
+            fail_at(df[col].notna(), col, "dosage-specific weights are not supported")
+
+    # ---- weights
+    weight = pd.to_numeric(df["effect_weight"], errors="coerce")
+    fail_at(~np.isfinite(weight.astype("float64")), "effect_weight", "weight is not a finite number")
+
+    # ---- alleles
+    effect = df["effect_allele"].astype("string").str.strip().str.upper()
+    fail_at(effect.isna(), "effect_allele", "effect allele is missing")
+    fail_at(~effect.str.fullmatch(_ALLELE), "effect_allele", "allele must contain only A/C/G/T")
+    if "other_allele" in df.columns:
+        other = df["other_allele"].astype("string").str.strip().str.upper()
+        fail_at(other.notna() & ~other.str.fullmatch(_ALLELE).fillna(False), "other_allele",
+                "allele must contain only A/C/G/T")
+    else:
+        other = pd.Series(pd.NA, index=df.index, dtype="string")
+
+    # ---- positions (null when the harmonisation could not place the variant)
+    chrom = normalise_chrom(df[chrom_col])
+    pos_num = pd.to_numeric(df[pos_col], errors="coerce")
+    fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
+            "position must be a positive integer")
+    fail_at(chrom.isna() != df[pos_col].isna(), chrom_col, "chromosome and position must both be given or both be empty")
+    if positions_from == "author":
+        fail_at(chrom.isna(), chrom_col, "chromosome/position missing")
+
+    variants = pd.DataFrame({
+        "chrom": chrom.astype(object).where(chrom.notna(), None),
+        "pos": pos_num.astype("Int64"),
+        "effect_allele": effect.astype(object),
+        "other_allele": other.astype(object).where(other.notna(), None),
+        "effect_weight": weight.astype("float64"),
+        "line": df["line"].astype("int64"),
+    }).reset_index(drop=True)
+
+    if header.variants_number is not None and header.variants_number != len(variants):
+        raise InputDataError(
+            f"#variants_number says {header.variants_number} but the file has {len(variants)} variant rows "
+            "(truncated or edited file?)",
+            where=where_key("variants_number"),
+        )
+
+    # ---- duplicates: same position and alleles twice in one score
+    key = ["chrom", "pos", "effect_allele", "other_allele"]
+    placed = variants["chrom"].notna()
+    dup = placed & variants.assign(other_allele=variants["other_allele"].fillna("")).duplicated(subset=key, keep="first")
+    n_dup = int(dup.sum())
+    if n_dup and duplicate_variants == "error":
+        row = variants[dup].iloc[0]
+        raise InputDataError(
+            f"duplicate variant {row['chrom']}:{row['pos']} {row['effect_allele']}/{row['other_allele']} "
+            f"({n_dup} duplicate rows; set pgs.duplicate_variants: first to keep the first)",
+            where=f"{source}:{int(row['line'])}",
+        )
+    if n_dup:
+        variants = variants[~dup].reset_index(drop=True)
+
+    n_unplaced = int(variants["chrom"].isna().sum())
+    notes = []
+    if n_dup:
+        notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")
+    if n_unplaced:
+        notes.append(f"{n_unplaced} variants have no position on {target_build} (counted as not found)")
+    return ScoringFile(
+        path=source, header=header, variants=variants[VARIANT_COLUMNS], positions_from=positions_from,
+        n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
+    )
+

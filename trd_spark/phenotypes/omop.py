@@ -1,0 +1,126 @@
+"""Reading OMOP CDM v5.4 tables (Parquet or CSV exports) at the edge of the phenotype stage.
+
+Each table is returned with only the columns the study uses, lower-cased and cast to the
+declared types below (IDs ``long``, dates ``date``), so that every transform downstream can
+rely on one shape whatever the export wrote (e.g. ``int`` person_id, timestamp dates, CSV
+strings). A missing table or column is an ``InputDataError`` naming the table and column.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from trd_spark.config import OmopInput
+from trd_spark.errors import InputDataError
+from trd_spark.io import Fs
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_L, _I, _S, _D = T.LongType(), T.IntegerType(), T.StringType(), T.DateType()
+
+# The columns we read from each table, with the type we cast them to.
+OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
+    "person": (
+        ("person_id", _L),
+        ("gender_concept_id", _L),
+        ("year_of_birth", _I),
+        ("month_of_birth", _I),
+        ("day_of_birth", _I),
+    ),
+    "observation_period": (
+        ("person_id", _L),
+        ("observation_period_start_date", _D),
+        ("observation_period_end_date", _D),
+    ),
+    "condition_occurrence": (
+        ("person_id", _L),
+        ("condition_concept_id", _L),
+        ("condition_start_date", _D),
+    ),
+    "drug_exposure": (
+        ("person_id", _L),
+        ("drug_concept_id", _L),
+        ("drug_exposure_start_date", _D),
+        ("drug_exposure_end_date", _D),
+        ("days_supply", _I),
+    ),
+    "procedure_occurrence": (
+        ("person_id", _L),
+        ("procedure_concept_id", _L),
+        ("procedure_date", _D),
+    ),
+    "death": (
+        ("person_id", _L),
+        ("death_date", _D),
+    ),
+    "concept": (
+        ("concept_id", _L),
+        ("concept_name", _S),
+        ("domain_id", _S),
+        ("vocabulary_id", _S),
+        ("concept_class_id", _S),
+        ("standard_concept", _S),
+        ("concept_code", _S),
+    ),
+    "concept_ancestor": (
+        ("ancestor_concept_id", _L),
+        ("descendant_concept_id", _L),
+        ("min_levels_of_separation", _I),
+        ("max_levels_of_separation", _I),
+    ),
+}
+
+
+def omop_schema(table: str) -> T.StructType:
+    """The declared (read) schema of an OMOP table."""
+    if table not in OMOP_COLUMNS:
+        raise InputDataError(f"unknown OMOP table {table!r} (known: {sorted(OMOP_COLUMNS)})", where="omop")
+    return T.StructType([T.StructField(n, t, True) for n, t in OMOP_COLUMNS[table]])
+
+
+def conform_omop_table(df: "DataFrame", table: str, *, where: str) -> "DataFrame":
+    """Lower-case column names, check the required columns exist, cast and select them."""
+    schema = omop_schema(table)
+    df = df.toDF(*[c.lower() for c in df.columns])
+    missing = [f.name for f in schema.fields if f.name not in df.columns]
+    if missing:
+        raise InputDataError(
+            f"OMOP table {table} is missing required column(s) {', '.join(missing)}", where=where
+        )
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
+    for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
+        if fs.exists(candidate):
+            return candidate
+    raise InputDataError(
+        f"OMOP table {table} not found (looked for {table}.{suffix} and {table}/)", where=base
+    )
+
+
+def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
+    """Read one OMOP table from ``omop.path`` (``{path}/{table}.parquet|csv`` or ``{path}/{table}/``).
+
+    Returns the declared columns of ``OMOP_COLUMNS[table]`` with declared types.
+    """
+    omop_schema(table)  # unknown table names fail before touching the filesystem
+    base = omop.path.rstrip("/")
+    if omop.format == "bigquery":
+        raise InputDataError(
+            "reading OMOP from BigQuery is not yet supported; export the tables to Parquet "
+            "and set omop.format: parquet",
+            where="omop.format",
+        )
+    fs = Fs(spark)
+    if omop.format == "parquet":
+        path = _locate(fs, base, table, "parquet")
+        df = spark.read.parquet(path)
+    else:  # csv: read as text and cast to the declared types (no schema inference)
+        path = _locate(fs, base, table, "csv")
+        df = spark.read.option("header", True).option("inferSchema", False).csv(path)
+    return conform_omop_table(df, table, where=path)

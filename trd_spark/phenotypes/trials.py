@@ -1,0 +1,123 @@
+"""drug_exposure -> per-ingredient antidepressant exposures -> treatment episodes (trials).
+
+Real-data quirk handled here: OMOP v5.4 makes ``drug_exposure_end_date`` mandatory, so ETLs
+fill it in, and EHR prescription rows very often have end == start (one order) with the
+true length only in ``days_supply``. Trusting end dates would find almost no adequate trial,
+so an exposure's end is:
+
+1. ``drug_exposure_end_date`` when it is AFTER the start;
+2. else start + ``days_supply`` - 1 when days_supply > 0;
+3. else start + ``default_days_supply`` - 1.
+
+Exposures of one ingredient are merged into one episode (trial) when the gap between the
+running end of the episode and the next start is <= ``persistence_gap_days``; the gap is the
+number of uncovered days in between (``datediff(next_start, end) - 1``), so back-to-back
+exposures have gap 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from trd_spark.config import TrialSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+
+def exposure_end_expr(start: "Column", end: "Column", days_supply: "Column", default_days_supply: int) -> "Column":
+    """Effective end date of one exposure (inclusive); see the module docstring."""
+    return (
+        F.when(end > start, end)
+        .when(days_supply > 0, F.date_add(start, days_supply - 1))
+        .otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
+    )
+
+
+def derive_ingredient_exposures(
+    drug_exposure: "DataFrame", ingredients: "DataFrame", default_days_supply: int
+) -> "DataFrame":
+    """Exposures mapped to ingredients, one row per (person_id, ingredient_concept_id, exposure_start_date).
+
+    ``ingredients`` is ``concepts.ingredient_map`` output. Rows repeating the same person,
+    ingredient and start (order + dispensing of one prescription, or a product mapping twice)
+    are one exposure; the longest end is kept.
+    Output: person_id, ingredient_concept_id, ingredient_name, exposure_start_date, exposure_end_date.
+    """
+    start = F.col("drug_exposure_start_date")
+    return (
+        drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
+        .select(
+            "person_id",
+            "ingredient_concept_id",
+            "ingredient_name",
+            start.alias("exposure_start_date"),
+            exposure_end_expr(
+                start, F.col("drug_exposure_end_date"), F.col("days_supply"), default_days_supply
+            ).alias("exposure_end_date"),
+        )
+        .groupBy("person_id", "ingredient_concept_id", "exposure_start_date")
+        .agg(F.max("exposure_end_date").alias("exposure_end_date"), F.first("ingredient_name").alias("ingredient_name"))
+    )
+
+
+def derive_episodes(exposures: "DataFrame", persistence_gap_days: int) -> "DataFrame":
+    """Merge one ingredient's exposures into episodes (window functions, no per-person loop).
+
+    Running max of earlier ends -> new-episode flag when the gap exceeds the persistence
+    window -> cumulative sum numbers the episodes.
+    Output: person_id, ingredient_concept_id, ingredient_name, trial_start_date, trial_end_date.
+    """
+    order = Window.partitionBy("person_id", "ingredient_concept_id").orderBy(
+        "exposure_start_date", "exposure_end_date"
+    )
+    before = order.rowsBetween(Window.unboundedPreceding, -1)
+    upto = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    prev_end = F.max("exposure_end_date").over(before)
+    gap = F.datediff(F.col("exposure_start_date"), prev_end) - 1
+    new_episode = F.when(prev_end.isNull() | (gap > persistence_gap_days), 1).otherwise(0)
+    return (
+        exposures.withColumn("_new", new_episode)
+        .withColumn("_episode", F.sum("_new").over(upto))
+        .groupBy("person_id", "ingredient_concept_id", "_episode")
+        .agg(
+            F.first("ingredient_name").alias("ingredient_name"),
+            F.min("exposure_start_date").alias("trial_start_date"),
+            F.max("exposure_end_date").alias("trial_end_date"),
+        )
+        .drop("_episode")
+    )
+
+
+def derive_antidepressant_trials(
+    exposures: "DataFrame", mdd: "DataFrame", settings: TrialSettings
+) -> "DataFrame":
+    """ANTIDEPRESSANT_TRIALS from ingredient exposures and MDD index dates.
+
+    ``mdd`` needs person_id, mdd_index_date (null when not MDD). A trial is adequate when it
+    lasts >= ``min_trial_days`` (inclusive day count) and starts on/after
+    index - ``pre_index_window_days``; trials of persons without an index are never adequate.
+    """
+    trials = derive_episodes(exposures, settings.persistence_gap_days)
+    trial_days = (F.datediff("trial_end_date", "trial_start_date") + 1).cast("int")
+    after_index = F.col("trial_start_date") >= F.date_sub(F.col("mdd_index_date"), settings.pre_index_window_days)
+    return (
+        trials.join(mdd.select("person_id", "mdd_index_date"), "person_id", "left")
+        .withColumn("trial_days", trial_days)
+        .withColumn(
+            "adequate",
+            F.coalesce((F.col("trial_days") >= settings.min_trial_days) & after_index, F.lit(False)),
+        )
+        .select(
+            "person_id",
+            "ingredient_concept_id",
+            "ingredient_name",
+            "trial_start_date",
+            "trial_end_date",
+            "trial_days",
+            "adequate",
+        )
+    )
