@@ -1,0 +1,101 @@
+"""The cohort-flow (attrition) table: counts per step, shared steps and per TRD definition.
+
+Steps with definition ``all`` (before any TRD definition):
+  all_persons, with_mdd_diagnosis (>= 1 MDD-set record), mdd_min_distinct_dates
+  (>= min_diagnoses distinct dates), after_exclusion_<reason> for each MDD exclusion in
+  precedence order (each removes persons whose first reason it is), mdd_included,
+  non_MDD, and the non-MDD persons left out of the controls (excluded_<reason>).
+Per definition: mdd_included, with_adequate_trial, TRD, trMDD, MDD_other_no_adequate_trial,
+  MDD_other_short_followup, non_MDD.
+
+Only small aggregates (one row, or one row per definition x status) reach the driver.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from trd_spark.phenotypes.mdd import ANTIDEPRESSANT_NO_MDD, DEPRESSION_NOT_MDD, MDD, NON_MDD, UNDER_AGE
+from trd_spark.phenotypes.trd import MDD_OTHER, NO_ADEQUATE_TRIAL, SHORT_FOLLOWUP, TRD, TRMDD
+from trd_spark.schemas import COHORT_FLOW
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+ALL = "all"
+
+
+def cohort_flow_rows(
+    mdd: "DataFrame", phenotypes: "DataFrame", *, exclusion_sets: list[str], min_diagnoses: int
+) -> list[tuple[str, int, str, int]]:
+    """(definition, step_order, step, n) rows; see the module docstring for the steps."""
+    meets = F.col("n_mdd_dates") >= min_diagnoses
+    mdd_reasons = [*exclusion_sets, UNDER_AGE]
+    non_mdd_reasons = [DEPRESSION_NOT_MDD, *exclusion_sets, ANTIDEPRESSANT_NO_MDD]
+
+    def n_where(cond, alias: str):
+        return F.sum(F.when(cond, 1).otherwise(0)).alias(alias)
+
+    aggs = [
+        F.count(F.lit(1)).alias("all_persons"),
+        n_where(F.col("has_mdd_diagnosis"), "with_mdd_diagnosis"),
+        n_where(meets, "mdd_min_distinct_dates"),
+        n_where(F.col("mdd_status") == MDD, "mdd_included"),
+        n_where(F.col("mdd_status") == NON_MDD, "non_mdd"),
+        *[n_where(meets & (F.col("exclusion_reason") == r), f"mdd_excl_{i}") for i, r in enumerate(mdd_reasons)],
+        *[n_where(~meets & (F.col("exclusion_reason") == r), f"other_excl_{i}") for i, r in enumerate(non_mdd_reasons)],
+    ]
+    shared = mdd.agg(*aggs).first().asDict()
+
+    rows: list[tuple[str, int, str, int]] = []
+
+    def add(definition: str, step: str, n: int) -> None:
+        order = sum(1 for r in rows if r[0] == definition) + 1
+        rows.append((definition, order, step, int(n or 0)))
+
+    add(ALL, "all_persons", shared["all_persons"])
+    add(ALL, "with_mdd_diagnosis", shared["with_mdd_diagnosis"])
+    add(ALL, "mdd_min_distinct_dates", shared["mdd_min_distinct_dates"])
+    remaining = int(shared["mdd_min_distinct_dates"] or 0)
+    for i, r in enumerate(mdd_reasons):
+        remaining -= int(shared[f"mdd_excl_{i}"] or 0)
+        add(ALL, f"after_exclusion_{r}", remaining)
+    add(ALL, "mdd_included", shared["mdd_included"])
+    add(ALL, "non_MDD", shared["non_mdd"])
+    for i, r in enumerate(non_mdd_reasons):
+        add(ALL, f"excluded_{r}" if r in (DEPRESSION_NOT_MDD, ANTIDEPRESSANT_NO_MDD) else f"excluded_{r}_without_mdd",
+            shared[f"other_excl_{i}"])
+
+    per_def = (
+        phenotypes.groupBy("definition")
+        .agg(
+            n_where(F.col("status").isin(TRD, TRMDD, MDD_OTHER), "mdd_included"),
+            n_where(F.col("status").isin(TRD, TRMDD, MDD_OTHER) & (F.col("n_adequate_trials") >= 1), "with_adequate_trial"),
+            n_where(F.col("status") == TRD, "trd"),
+            n_where(F.col("status") == TRMDD, "trmdd"),
+            n_where((F.col("status") == MDD_OTHER) & (F.col("exclusion_reason") == NO_ADEQUATE_TRIAL), "other_no_trial"),
+            n_where((F.col("status") == MDD_OTHER) & (F.col("exclusion_reason") == SHORT_FOLLOWUP), "other_short"),
+            n_where(F.col("status") == NON_MDD, "non_mdd"),
+        )
+        .collect()
+    )
+    for row in sorted(per_def, key=lambda r: r["definition"]):
+        d = row["definition"]
+        add(d, "mdd_included", row["mdd_included"])
+        add(d, "with_adequate_trial", row["with_adequate_trial"])
+        add(d, TRD, row["trd"])
+        add(d, TRMDD, row["trmdd"])
+        add(d, f"{MDD_OTHER}_{NO_ADEQUATE_TRIAL}", row["other_no_trial"])
+        add(d, f"{MDD_OTHER}_{SHORT_FOLLOWUP}", row["other_short"])
+        add(d, NON_MDD, row["non_mdd"])
+    return rows
+
+
+def derive_cohort_flow(
+    mdd: "DataFrame", phenotypes: "DataFrame", *, exclusion_sets: list[str], min_diagnoses: int
+) -> "DataFrame":
+    """COHORT_FLOW as a (tiny) Spark DataFrame."""
+    rows = cohort_flow_rows(mdd, phenotypes, exclusion_sets=exclusion_sets, min_diagnoses=min_diagnoses)
+    return mdd.sparkSession.createDataFrame(rows, COHORT_FLOW.struct)

@@ -1,0 +1,182 @@
+"""The phenotype stage: read OMOP, derive persons / MDD / trials / TRD per definition, publish.
+
+``derive_phenotype_tables`` is the pure chain (OMOP DataFrames in, stage DataFrames out);
+``run`` reads at the edge, persists what several outputs reuse, and writes through
+``publish_stage(spark, cfg, "phenotypes")``. Logs carry counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import reduce
+from typing import TYPE_CHECKING
+
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+
+from trd_spark.config import Config, ConceptSet, TrdDefinition
+from trd_spark.errors import ConfigError
+from trd_spark.layout import publish_stage
+from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_map
+from trd_spark.phenotypes.flow import derive_cohort_flow
+from trd_spark.phenotypes.mdd import derive_mdd
+from trd_spark.phenotypes.omop import OMOP_COLUMNS, read_omop_table
+from trd_spark.phenotypes.persons import derive_persons, restrict_to_followup
+from trd_spark.phenotypes.trd import (
+    augmentation_onset,
+    count_adequate_trials,
+    derive_phenotypes,
+    sequence_onset,
+    somatic_onset,
+)
+from trd_spark.phenotypes.trials import derive_antidepressant_trials, derive_ingredient_exposures
+from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+STAGE = "phenotypes"
+OMOP_TABLES = tuple(OMOP_COLUMNS)
+
+
+@dataclass(frozen=True)
+class PhenotypeTables:
+    persons: "DataFrame"  # PERSONS
+    mdd: "DataFrame"  # per person MDD group (mdd.derive_mdd), internal
+    trials: "DataFrame"  # ANTIDEPRESSANT_TRIALS
+    phenotypes: "DataFrame"  # PHENOTYPES, all definitions
+
+
+def _concept_set(cfg: Config, name: str) -> ConceptSet:
+    sets = cfg.concept_sets.concept_sets if cfg.concept_sets else {}
+    if name not in sets:
+        raise ConfigError(f"unknown concept set {name!r}", where="phenotypes")
+    return sets[name]
+
+
+def _events(df: "DataFrame", date_col: str) -> "DataFrame":
+    return df.select("person_id", F.col(date_col).alias("event_date"))
+
+
+def _drug_events(drugs: "DataFrame", concept_ids: "DataFrame") -> "DataFrame":
+    ids = concept_ids.select(F.col("concept_id").alias("drug_concept_id")).distinct()
+    return _events(drugs.join(F.broadcast(ids), "drug_concept_id"), "drug_exposure_start_date")
+
+
+def _onset(
+    d: TrdDefinition,
+    cfg: Config,
+    omop: dict[str, "DataFrame"],
+    drugs: "DataFrame",
+    procedures: "DataFrame",
+    mdd: "DataFrame",
+    trials: "DataFrame",
+) -> "DataFrame":
+    concept, ancestor = omop["concept"], omop["concept_ancestor"]
+    if d.rule == "antidepressant_sequence":
+        return sequence_onset(trials, d.n_trials)
+    if d.rule == "augmentation":
+        # Any exposure to an agent of the set, products reaching it through concept_ancestor.
+        agents = expand_concept_set(_concept_set(cfg, d.augmentation_concept_set), concept, ancestor)
+        return augmentation_onset(trials, _drug_events(drugs, agents), d.n_trials)
+    events = []
+    for name in d.somatic_concept_sets:
+        cs = _concept_set(cfg, name)
+        ids = expand_concept_set(cs, concept, ancestor)
+        if cs.domain == "procedure":
+            ids = ids.select(F.col("concept_id").alias("procedure_concept_id"))
+            events.append(_events(procedures.join(F.broadcast(ids), "procedure_concept_id"), "procedure_date"))
+        elif cs.domain == "drug":
+            events.append(_drug_events(drugs, ids))
+        else:
+            raise ConfigError(
+                f"somatic concept set {name!r} has domain {cs.domain!r}; expected procedure or drug",
+                where=f"phenotypes.trd_definitions.{d.name}",
+            )
+    mdd_cases = mdd.where(F.col("mdd_index_date").isNotNull())
+    return somatic_onset(mdd_cases, reduce(lambda a, b: a.unionByName(b), events))
+
+
+def derive_phenotype_tables(omop: dict[str, "DataFrame"], cfg: Config) -> PhenotypeTables:
+    """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns)."""
+    ph = cfg.phenotypes
+    concept, ancestor = omop["concept"], omop["concept_ancestor"]
+    persons = derive_persons(omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date)
+    conditions = restrict_to_followup(omop["condition_occurrence"], persons, "condition_start_date")
+    drugs = restrict_to_followup(omop["drug_exposure"], persons, "drug_exposure_start_date")
+    procedures = restrict_to_followup(omop["procedure_occurrence"], persons, "procedure_date")
+
+    antidepressants = ingredient_map(_concept_set(cfg, ph.trials.concept_set), concept, ancestor)
+    mdd = derive_mdd(
+        persons,
+        conditions,
+        drugs,
+        mdd_concepts=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), concept, ancestor),
+        depression_concepts=expand_concept_set(
+            _concept_set(cfg, ph.mdd.control_exclusion_concept_set), concept, ancestor
+        ),
+        exclusion_concepts={
+            name: expand_concept_set(_concept_set(cfg, name), concept, ancestor) for name in ph.mdd.exclude_concept_sets
+        },
+        antidepressant_concepts=antidepressants.select(F.col("drug_concept_id").alias("concept_id")),
+        settings=ph.mdd,
+    )
+    exposures = derive_ingredient_exposures(drugs, antidepressants, ph.trials.default_days_supply)
+    trials = derive_antidepressant_trials(exposures, mdd, ph.trials)
+    n_adequate = count_adequate_trials(trials)
+    per_definition = [
+        derive_phenotypes(
+            persons,
+            mdd,
+            n_adequate,
+            _onset(d, cfg, omop, drugs, procedures, mdd, trials),
+            definition=d.name,
+            trmdd_min_followup_days=ph.trmdd_min_followup_days,
+        )
+        for d in ph.trd_definitions
+    ]
+    phenotypes = reduce(lambda a, b: a.unionByName(b), per_definition)
+    return PhenotypeTables(persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes)
+
+
+def read_omop(spark: "SparkSession", cfg: Config) -> dict[str, "DataFrame"]:
+    return {t: read_omop_table(spark, cfg.omop, t) for t in OMOP_TABLES}
+
+
+def run(spark: "SparkSession", cfg: Config) -> None:
+    """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
+    log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
+    omop = read_omop(spark, cfg)
+    tables = derive_phenotype_tables(omop, cfg)
+    # Reused by several outputs and by every definition: compute once.
+    persons = tables.persons.persist(StorageLevel.MEMORY_AND_DISK)
+    mdd = tables.mdd.persist(StorageLevel.MEMORY_AND_DISK)
+    trials = tables.trials.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with publish_stage(spark, cfg, STAGE, fingerprint_inputs={"omop": cfg.omop.path}) as out:
+            out.write_table("persons", persons, PERSONS)
+            out.write_table("antidepressant_trials", trials, ANTIDEPRESSANT_TRIALS)
+            n = out.write_table("phenotypes", tables.phenotypes, PHENOTYPES)
+            phenotypes = spark.read.parquet(out.table_path("phenotypes"))
+            flow = derive_cohort_flow(
+                mdd,
+                phenotypes,
+                exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
+                min_diagnoses=cfg.phenotypes.mdd.min_diagnoses,
+            )
+            out.write_table("cohort_flow", flow.coalesce(1), COHORT_FLOW)
+            counts = {
+                (r["definition"], r["status"]): r["n"]
+                for r in phenotypes.groupBy("definition", "status").agg(F.count(F.lit(1)).alias("n")).collect()
+            }
+            for d in cfg.phenotypes.trd_definitions:
+                summary = ", ".join(f"{s} {c}" for (dn, s), c in sorted(counts.items()) if dn == d.name)
+                log.info("phenotypes: %s: %s", d.name, summary)
+            out.notes["phenotype_rows"] = n
+            out.notes["primary_definition"] = cfg.phenotypes.primary_definition
+    finally:
+        for df in (persons, mdd, trials):
+            df.unpersist()
