@@ -1,0 +1,82 @@
+"""Simulated analysis frames for the models/report tests (numpy, fixed seed; no Spark).
+
+Not a test module: imported by tests/test_models_*.py and tests/test_report_*.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PGS_IDS = [f"PGS9000{i:02d}" for i in range(1, 11)]  # the toy trait panel's ids
+# Person ids far from any number the report prints, so a leak is detectable as a substring.
+PERSON_ID_BASE = 7_310_000_000
+
+
+def simulate_frame(
+    seed: int = 7,
+    n: int = 400,
+    datasets: tuple[str, ...] = ("discovery",),
+    definitions: tuple[str, ...] = ("ad3",),
+    n_pcs: int = 2,
+    pgs_ids: list[str] = PGS_IDS,
+) -> pd.DataFrame:
+    """An analysis frame (ANALYSIS_FRAME_FIXED + pc1..pcK + one column per pgs_id).
+
+    MDD risk rises with the 3rd PGS, TRD risk (within MDD) with the 4th; MDD persons get a
+    time to TRD (event) or to censoring; non-MDD persons have null time/event.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    pid = PERSON_ID_BASE
+    for dataset in datasets:
+        for definition in definitions:
+            pgs = rng.normal(size=(n, len(pgs_ids)))
+            age = rng.uniform(20, 80, n).round(1)
+            sex = rng.integers(0, 2, n)
+            mdd = rng.uniform(size=n) < 1 / (1 + np.exp(-(-0.2 + 0.6 * pgs[:, 2])))
+            trd = mdd & (rng.uniform(size=n) < 1 / (1 + np.exp(-(-0.8 + 0.7 * pgs[:, 3]))))
+            other = mdd & ~trd & (rng.uniform(size=n) < 0.25)
+            status = np.where(~mdd, "non_MDD", np.where(trd, "TRD", np.where(other, "MDD_other", "trMDD")))
+            onset = rng.exponential(700 * np.exp(-0.3 * pgs[:, 3]), n)
+            censor = rng.uniform(200, 2000, n)
+            time = np.where(trd, np.minimum(onset, censor - 1), censor).round()
+            frame = pd.DataFrame({
+                "dataset": dataset,
+                "definition": definition,
+                "person_id": np.arange(pid, pid + n, dtype=np.int64),
+                "status": status,
+                "ancestry": rng.choice(["eur", "afr", "amr"], n),
+                "age": age,
+                "sex_female": sex.astype(np.int32),
+                "time_to_trd_days": np.where(mdd, time, np.nan),
+                "trd_event": np.where(mdd, trd.astype(float), np.nan),
+            })
+            for k in range(1, n_pcs + 1):
+                frame[f"pc{k}"] = rng.normal(size=n)
+            for j, pgs_id in enumerate(pgs_ids):
+                frame[pgs_id] = pgs[:, j]
+            parts.append(frame)
+            pid += n
+    return pd.concat(parts, ignore_index=True)
+
+
+def to_spark(spark, frame: pd.DataFrame):
+    """The frame as a Spark DataFrame with the analysis-frame types (ANALYSIS_FRAME_FIXED + doubles)."""
+    from pyspark.sql import types as T
+
+    from trd_spark.schemas import ANALYSIS_FRAME_FIXED
+
+    fixed = ANALYSIS_FRAME_FIXED.struct
+    extra = [T.StructField(c, T.DoubleType(), True) for c in frame.columns if c not in fixed.names]
+    schema = T.StructType([*fixed.fields, *extra])
+    frame = frame[schema.names]
+    integral = [isinstance(f.dataType, (T.IntegerType, T.LongType)) for f in schema.fields]
+
+    def cell(v, is_int):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        return int(v) if is_int else (float(v) if isinstance(v, (int, float)) else v)
+
+    rows = [tuple(cell(v, k) for v, k in zip(rec, integral)) for rec in frame.itertuples(index=False, name=None)]
+    return spark.createDataFrame(rows, schema)

@@ -1,0 +1,89 @@
+"""Cox fits among MDD persons: estimates pinned to direct lifelines calls; failures are rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+from models_sim import PGS_IDS, simulate_frame
+
+from trd_spark.config import load_config
+from trd_spark.models.cox import cox_grid, fit_cox, mdd_frame
+from trd_spark.schemas import COX_RESULTS_COLUMNS
+
+COVS = ["age", "sex_female", "pc1", "pc2"]
+T, E = "time_to_trd_days", "trd_event"
+
+
+@pytest.fixture(scope="module")
+def mdd() -> pd.DataFrame:
+    return mdd_frame(simulate_frame(seed=21, n=500)).copy()
+
+
+def reference_cox(data: pd.DataFrame, pgs: str, covs: list[str]) -> pd.Series:
+    """CoxPHFitter().fit(data[[T, E, pgs, *covs]].dropna(), duration_col=T, event_col=E).summary.loc[pgs]."""
+    d = data[[T, E, pgs, *covs]].astype(float).dropna()
+    return CoxPHFitter().fit(d, duration_col=T, event_col=E).summary.loc[pgs]
+
+
+def test_mdd_frame_keeps_the_three_mdd_statuses():
+    f = pd.DataFrame({"status": ["TRD", "trMDD", "MDD_other", "non_MDD"]})
+    assert mdd_frame(f)["status"].tolist() == ["TRD", "trMDD", "MDD_other"]
+
+
+def test_estimates_equal_direct_lifelines_fit(mdd):
+    got = fit_cox(mdd, "PGS900004", COVS)
+    ref = reference_cox(mdd, "PGS900004", COVS)
+    assert got["converged"] is True and got["note"] == ""
+    assert got["beta"] == pytest.approx(ref["coef"], rel=1e-6)
+    assert got["se"] == pytest.approx(ref["se(coef)"], rel=1e-6)
+    assert got["hazard_ratio"] == pytest.approx(ref["exp(coef)"], rel=1e-6)
+    assert got["ci_low"] == pytest.approx(ref["exp(coef) lower 95%"], rel=1e-6)
+    assert got["ci_high"] == pytest.approx(ref["exp(coef) upper 95%"], rel=1e-6)
+    assert got["p"] == pytest.approx(ref["p"], rel=1e-5)
+    assert got["n"] == len(mdd) and got["n_events"] == int((mdd["status"] == "TRD").sum())
+
+
+def test_too_few_events_is_a_failed_row(mdd):
+    sub = mdd.copy()
+    sub[E] = 0.0
+    sub.iloc[:3, sub.columns.get_loc(E)] = 1.0
+    got = fit_cox(sub, "PGS900004", COVS, min_events=5)
+    assert got["converged"] is False and got["n_events"] == 3
+    assert got["note"].startswith("too few events") and "3" not in got["note"]
+
+
+def test_complete_separation_is_a_failed_row(mdd):
+    """Every person has the event, in exact order of the PGS: the partial likelihood has no maximum."""
+    sub = mdd.copy()
+    sub[E] = 1.0
+    sub[T] = sub["PGS900001"].rank(ascending=False).astype(float)
+    got = fit_cox(sub, "PGS900001", COVS)
+    assert got["converged"] is False and "separation" in got["note"]
+    assert np.isnan(got["hazard_ratio"])
+
+
+def test_constant_covariate_dropped_and_negative_time_left_out(mdd):
+    """Equals the direct fit without sex_female, on persons with time >= 0."""
+    sub = mdd.copy()
+    sub["sex_female"] = 0
+    sub.iloc[0, sub.columns.get_loc(T)] = -5.0
+    got = fit_cox(sub, "PGS900004", COVS)
+    ref = reference_cox(sub[sub[T] >= 0], "PGS900004", ["age", "pc1", "pc2"])
+    assert got["converged"] is True and got["n"] == len(sub) - 1
+    assert "dropped constant covariate(s): sex_female" in got["note"]
+    assert "negative time_to_trd_days" in got["note"]
+    assert got["beta"] == pytest.approx(ref["coef"], rel=1e-6)
+
+
+def test_grid_columns_and_rows():
+    cfg = load_config(overrides={"covariates": {"n_pcs": 2}})
+    frame = simulate_frame(seed=4, n=300, definitions=("ad3", "somatic"))
+    grid = cox_grid(frame, cfg)
+    assert list(grid.columns) == COX_RESULTS_COLUMNS
+    assert len(grid) == 2 * len(PGS_IDS)
+    row = grid[(grid.definition == "ad3") & (grid.pgs_id == "PGS900003")]
+    assert row["trait"].item() == "Neuroticism"
+    ref = reference_cox(mdd_frame(frame[frame.definition == "ad3"]), "PGS900003", COVS)
+    assert row["beta"].item() == pytest.approx(ref["coef"], rel=1e-6)
