@@ -1,0 +1,96 @@
+"""Cohort transforms on hand-made inputs: PC parsing, unrelated set, PGS per SD, the join."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from pyspark.sql import Row
+
+from trd_spark.cohort.frame import (
+    derive_analysis_frame,
+    derive_ancestry,
+    derive_pgs_wide,
+    derive_unrelated,
+    standardise_pgs,
+)
+from trd_spark.schemas import ANALYSIS_FRAME_FIXED, PERSONS, PHENOTYPES
+
+
+@pytest.fixture()
+def inputs(spark):
+    scores = spark.createDataFrame(
+        [("discovery", pid, pgs, float(v), 4, float(v) / 4, 0)
+         for pid, a, b in [(1, 1.0, 10.0), (2, 2.0, 20.0), (3, 3.0, 60.0), (4, 100.0, 0.0)]
+         for pgs, v in (("PGS1", a), ("PGS2", b))]
+        + [("other", 9, "PGS1", 5.0, 4, 1.25, 0), ("other", 9, "PGS2", 5.0, 4, 1.25, 0)],
+        "dataset string, person_id long, pgs_id string, score_sum double, allele_count long, score_avg double, n_missing long",
+    )
+    ancestry = spark.createDataFrame(
+        [(str(i), "eur" if i < 3 else "afr", f"[{i}.5, -{i}.25, 0.0]") for i in (1, 2, 3, 4, 9)],
+        "research_id string, ancestry_pred string, pca_features string",
+    )
+    flagged = spark.createDataFrame([("4",)], "sample_id string")
+    d = dt.date(2020, 1, 1)
+    persons = spark.createDataFrame(
+        [(1, "female", 1960, d, d, 60.0), (2, "male", 1970, d, d, 50.0), (3, "other", 1980, d, d, 40.0),
+         (4, "female", 1990, d, d, 30.0)],
+        PERSONS.struct,
+    )
+    phenotypes = spark.createDataFrame(
+        [(1, "ad3", "TRD", None, d, d, d, 100, 1, 3), (2, "ad3", "excluded", "bipolar", None, None, d, None, None, 0),
+         (1, "somatic", "trMDD", None, d, None, d, 400, 0, 1), (3, "ad3", "non_MDD", None, None, None, d, None, None, 0),
+         (2, "somatic", "non_MDD", None, None, None, d, None, None, 0)],
+        PHENOTYPES.struct,
+    )
+    return scores, ancestry, flagged, persons, phenotypes
+
+
+def test_derive_ancestry_parses_pcs(inputs):
+    ancestry = derive_ancestry(inputs[1], n_pcs=2)
+    row = ancestry.where("person_id = 3").first()
+    assert (row.person_id, row.ancestry, row.pc1, row.pc2) == (3, "afr", 3.5, -3.25)
+    assert ancestry.columns == ["person_id", "ancestry", "pc1", "pc2"]
+
+
+def test_unrelated_and_standardised(inputs):
+    scores, _, flagged, _, _ = inputs
+    wide = derive_pgs_wide(scores, "discovery", ["PGS1", "PGS2"])
+    unrelated = derive_unrelated(wide, flagged)
+    assert sorted(r.person_id for r in unrelated.collect()) == [1, 2, 3]
+    per_sd = {r.person_id: r for r in standardise_pgs(unrelated, ["PGS1", "PGS2"]).collect()}
+    # PGS1 over persons 1..3 = 1, 2, 3: mean 2, sample SD 1.
+    assert [per_sd[i].PGS1 for i in (1, 2, 3)] == pytest.approx([-1.0, 0.0, 1.0])
+    # PGS2 = 10, 20, 60: mean 30, SD sqrt(700).
+    assert per_sd[3].PGS2 == pytest.approx(30 / math.sqrt(700))
+
+
+def test_zero_variance_score_becomes_null(spark):
+    df = spark.createDataFrame([(1, 2.0), (2, 2.0)], "person_id long, PGS1 double")
+    assert [r.PGS1 for r in standardise_pgs(df, ["PGS1"]).collect()] == [None, None]
+
+
+def test_standardise_within_groups(spark):
+    df = spark.createDataFrame([(1, "a", 1.0), (2, "a", 3.0), (3, "b", 10.0), (4, "b", 30.0)],
+                               "person_id long, ancestry string, PGS1 double")
+    got = {r.person_id: r.PGS1 for r in standardise_pgs(df, ["PGS1"], ["ancestry"]).collect()}
+    s = 1 / math.sqrt(2)
+    assert got == pytest.approx({1: -s, 2: s, 3: -s, 4: s})
+
+
+def test_analysis_frame_join(inputs):
+    scores, ancestry_raw, flagged, persons, phenotypes = inputs
+    wide = derive_unrelated(derive_pgs_wide(scores, "discovery", ["PGS1", "PGS2"]), flagged)
+    per_sd = standardise_pgs(wide, ["PGS1", "PGS2"])
+    frame = derive_analysis_frame(per_sd, derive_ancestry(ancestry_raw, 2), persons, phenotypes,
+                                  "discovery", 2, ["PGS1", "PGS2"])
+    assert frame.columns == ANALYSIS_FRAME_FIXED.names + ["pc1", "pc2", "PGS1", "PGS2"]
+    rows = sorted(frame.collect(), key=lambda r: (r.person_id, r.definition))
+    # Person 2 is excluded under ad3 but a control under somatic; person 3 has sex "other";
+    # person 4 is flagged as related; person 9 belongs to another dataset.
+    assert [(r.person_id, r.definition, r.status) for r in rows] == [
+        (1, "ad3", "TRD"), (1, "somatic", "trMDD"), (2, "somatic", "non_MDD")]
+    assert (rows[0].sex_female, rows[2].sex_female, rows[0].age) == (1, 0, 60.0)
+    assert (rows[0].time_to_trd_days, rows[0].trd_event, rows[0].pc1) == (100, 1, 1.5)
+    assert rows[0].PGS1 == pytest.approx(-1.0)
