@@ -39,7 +39,7 @@ S, L, D, I, B, Dt = T.StringType(), T.LongType(), T.DoubleType(), T.IntegerType(
 
 # ---------------------------------------------------------------------------- pgs stage
 PGS_SCORES = _s(
-    "pgs_scores",
+    "scores",
     ("dataset", "person_id", "pgs_id"),
     ("dataset", S, "dataset name from the config"),
     ("person_id", L, "OMOP person_id (the genotype sample ID as a number)"),
@@ -51,7 +51,7 @@ PGS_SCORES = _s(
 )
 
 PGS_MATCH_SUMMARY = _s(
-    "pgs_match_summary",
+    "match_summary",
     ("dataset", "pgs_id"),
     ("dataset", S, "dataset name"),
     ("pgs_id", S, "score identifier"),
@@ -68,7 +68,7 @@ PGS_MATCH_SUMMARY = _s(
 )
 
 PGS_VARIANT_MATCHES = _s(
-    "pgs_variant_matches",
+    "variant_matches",
     ("dataset", "pgs_id", "chrom", "pos", "effect_allele"),
     ("dataset", S, "dataset name"),
     ("pgs_id", S, "score identifier"),
@@ -179,3 +179,79 @@ def check_pandas(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFram
     if missing:
         raise TrdSparkError(f"table {name} is missing columns {missing}")
     return df[columns]
+
+
+LOGISTIC_RESULTS = _s(
+    "logistic",
+    ("dataset", "definition", "contrast", "pgs_id"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition"),
+    ("contrast", S, "trd_vs_nonmdd | trmdd_vs_nonmdd | trd_vs_trmdd | mdd_vs_nonmdd"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait (trait panel)"),
+    ("domain", S, "domain (trait panel)"),
+    ("n", L, "persons in the model"),
+    ("n_cases", L, "persons with outcome 1"),
+    ("beta", D, "log odds ratio per SD of PGS, adjusted for the covariates"),
+    ("se", D, "standard error of beta"),
+    ("odds_ratio", D, "exp(beta)"),
+    ("ci_low", D, "lower 95% Wald confidence limit of the odds ratio"),
+    ("ci_high", D, "upper 95% Wald confidence limit of the odds ratio"),
+    ("p", D, "Wald p-value"),
+    ("p_bonferroni", D, "Bonferroni-adjusted p within (dataset, definition, contrast)"),
+    ("q_fdr", D, "Benjamini-Hochberg q-value within (dataset, definition, contrast)"),
+    ("converged", B, "false when the fit failed (then estimates are null)"),
+    ("note", S, "why a fit failed or what was adjusted (e.g. a constant covariate dropped)"),
+)
+COX_RESULTS = _s(
+    "cox",
+    ("dataset", "definition", "pgs_id"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait (trait panel)"),
+    ("domain", S, "domain (trait panel)"),
+    ("n", L, "MDD persons in the model"),
+    ("n_events", L, "persons reaching TRD during follow-up"),
+    ("beta", D, "log hazard ratio per SD of PGS, adjusted for the covariates"),
+    ("se", D, "standard error of beta"),
+    ("hazard_ratio", D, "exp(beta)"),
+    ("ci_low", D, "lower 95% confidence limit of the hazard ratio"),
+    ("ci_high", D, "upper 95% confidence limit of the hazard ratio"),
+    ("p", D, "Wald p-value"),
+    ("converged", B, "false when the fit failed"),
+    ("note", S, "why a fit failed"),
+)
+COHORT_COUNTS = _s(
+    "cohort_counts",
+    ("dataset", "definition", "status"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition"),
+    ("status", S, "TRD | trMDD | MDD_other | non_MDD"),
+    ("n", L, "persons in the analysis frame"),
+)
+
+# Every documented table, by stage (README's "Outputs" section is checked against this).
+TABLES_BY_STAGE = {
+    "pgs": [PGS_SCORES, PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES],
+    "phenotypes": [PERSONS, ANTIDEPRESSANT_TRIALS, PHENOTYPES, COHORT_FLOW],
+    "cohort": [ANALYSIS_FRAME_FIXED, COHORT_COUNTS],
+    "models": [LOGISTIC_RESULTS, COX_RESULTS],
+}
+assert LOGISTIC_RESULTS.names == LOGISTIC_RESULTS_COLUMNS and COX_RESULTS.names == COX_RESULTS_COLUMNS
+
+
+def markdown() -> str:
+    """The README's column tables, generated from the declared schemas."""
+    out = []
+    for stage, tables in TABLES_BY_STAGE.items():
+        for t in tables:
+            out.append(f"**`{stage}/{t.name}.parquet`** (key: {', '.join(t.key)})\n")
+            out.append("| column | type | meaning |\n|---|---|---|")
+            out.extend(f"| `{n}` | {typ.simpleString()} | {desc} |" for n, typ, desc in t.columns)
+            out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown())

@@ -19,7 +19,7 @@ from trd_spark.cohort.frame import (
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.layout import Layout, publish_stage
-from trd_spark.schemas import ANALYSIS_FRAME_FIXED
+from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,6 @@ def run(spark: SparkSession, cfg: Config) -> None:
     with publish_stage(spark, cfg, "cohort", fingerprint_inputs={"ancestry": cfg.ancestry.path}) as out:
         out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
         written = spark.read.parquet(out.table_path("analysis_frame"))
-        out.write_table("cohort_counts", count_by_status(written).orderBy("dataset", "definition", "status"))
+        out.write_table("cohort_counts", count_by_status(written).orderBy("dataset", "definition", "status"), COHORT_COUNTS)
         out.notes["pgs_ids"] = pgs_ids
         out.notes["n_pcs"] = n_pcs
