@@ -80,3 +80,23 @@ def to_spark(spark, frame: pd.DataFrame):
 
     rows = [tuple(cell(v, k) for v, k in zip(rec, integral)) for rec in frame.itertuples(index=False, name=None)]
     return spark.createDataFrame(rows, schema)
+
+
+def make_config(tmp_dir, n_pcs: int = 2, **overrides):
+    """A config like conf/toy.yaml writing under ``tmp_dir`` (concept sets/trait panel from conf/)."""
+    from pathlib import Path
+
+    import yaml
+
+    from trd_spark.config import REPO_CONF_DIR, load_config
+
+    raw = yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())
+    raw.pop("toy_data", None)
+    raw["output_root"] = str(Path(tmp_dir) / "results")
+    raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
+    raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
+    raw["covariates"] = {"n_pcs": n_pcs}
+    raw.update(overrides)
+    path = Path(tmp_dir) / "test.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_config(path)

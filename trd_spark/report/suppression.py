@@ -33,18 +33,22 @@ def suppress_small_counts(df: pd.DataFrame, count_columns: list[str], threshold:
     return out
 
 
+COMPLEMENT_LABEL = "suppressed"
+
+
 def suppress_complement(
-    df: pd.DataFrame, total: str, part: str, threshold: int = 20
+    df: pd.DataFrame, total: str, part: str, threshold: int = 20, label: str = COMPLEMENT_LABEL
 ) -> pd.DataFrame:
-    """Suppress ``total`` where ``total - part`` is a small count (it could be derived).
+    """Hide ``total`` (as ``label``) where ``total - part`` is a small count that could be derived.
 
     E.g. n and n_cases would reveal n_controls = n - n_cases; call this before
-    ``suppress_small_counts`` so both columns are still numbers.
+    ``suppress_small_counts`` so both columns are still numbers. The total itself is not
+    small, so it is not labelled "<threshold".
     """
     out = df.copy()
     t = pd.to_numeric(out[total], errors="coerce")
     rest = t - pd.to_numeric(out[part], errors="coerce")
     small = (rest > 0) & (rest < threshold)
     out[total] = out[total].astype(object)
-    out.loc[small, total] = suppressed_label(threshold)
+    out.loc[small, total] = label
     return out

@@ -1,0 +1,64 @@
+"""models.stage.run: analysis frame parquet in, logistic/cox parquet + TSV published."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from models_sim import PGS_IDS, make_config, simulate_frame, to_spark
+
+from trd_spark.errors import InputDataError
+from trd_spark.layout import Layout, publish_stage
+from trd_spark.models import stage
+from trd_spark.models.logistic import contrast_frame, fit_logistic
+from trd_spark.schemas import COX_RESULTS_COLUMNS, LOGISTIC_RESULTS_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory):
+    cfg = make_config(tmp_path_factory.mktemp("models_stage"))
+    frame = simulate_frame(seed=5, n=250, datasets=("discovery", "replication_wgs"))
+    with publish_stage(spark, cfg, "cohort") as w:
+        w.write_table("analysis_frame", to_spark(spark, frame))
+    written = stage.run(spark, cfg)
+    return cfg, frame, written
+
+
+def test_tables_have_schema_columns_and_one_row_per_fit(spark, published):
+    cfg, frame, written = published
+    layout = Layout.of(cfg)
+    logistic = spark.read.parquet(layout.table("models", "logistic")).toPandas()
+    cox = spark.read.parquet(layout.table("models", "cox")).toPandas()
+    assert list(logistic.columns) == LOGISTIC_RESULTS_COLUMNS
+    assert list(cox.columns) == COX_RESULTS_COLUMNS
+    assert written == {"logistic": 2 * 4 * len(PGS_IDS), "cox": 2 * len(PGS_IDS)}
+    assert len(logistic) == written["logistic"] and len(cox) == written["cox"]
+
+
+def test_published_estimate_equals_the_direct_fit(spark, published):
+    cfg, frame, _ = published
+    logistic = spark.read.parquet(Layout.of(cfg).table("models", "logistic")).toPandas()
+    row = logistic[(logistic.dataset == "replication_wgs") & (logistic.contrast == "trd_vs_nonmdd")
+                   & (logistic.pgs_id == "PGS900004")]
+    sub = contrast_frame(frame[frame.dataset == "replication_wgs"], "trd_vs_nonmdd")
+    ref = fit_logistic(sub, "PGS900004", ["age", "sex_female", "pc1", "pc2"])
+    assert row["beta"].item() == pytest.approx(ref["beta"], rel=1e-9)
+    assert row["n_cases"].item() == ref["n_cases"]
+
+
+def test_tsv_copies_and_manifest(published):
+    cfg, _, _ = published
+    layout = Layout.of(cfg)
+    tsv = pd.read_csv(layout.file("models", "logistic.tsv"), sep="\t")
+    assert list(tsv.columns) == LOGISTIC_RESULTS_COLUMNS and len(tsv) == 2 * 4 * len(PGS_IDS)
+    assert list(pd.read_csv(layout.file("models", "cox.tsv"), sep="\t").columns) == COX_RESULTS_COLUMNS
+    manifest = json.loads(open(layout.file("models", "_manifest.json")).read())
+    assert set(manifest["tables"]) == {"logistic", "cox"}
+    assert manifest["notes"]["logistic_failed"] == int((~tsv["converged"]).sum())
+
+
+def test_missing_analysis_frame_is_an_input_error(spark, tmp_path):
+    cfg = make_config(tmp_path)
+    with pytest.raises(InputDataError, match="analysis frame not found"):
+        stage.run(spark, cfg)
