@@ -1,0 +1,81 @@
+"""Concept-set expansion against a tiny vocabulary (real IDs + synthetic descendants)."""
+
+from __future__ import annotations
+
+from test_phenotypes_support import (
+    ARIPIPRAZOLE_TAB,
+    BIPOLAR_DEPRESSION,
+    CONCEPTS,
+    DEPRESSIVE_DISORDER,
+    DYSTHYMIA,
+    DYSTHYMIA_CHILD,
+    ECT_CPT4,
+    ECT_SNOMED,
+    FLUOXETINE,
+    FLUOXETINE_CAP,
+    MDD_CHILD,
+    MDD_CONCEPT,
+    OLANZAPINE_FLUOXETINE,
+    SERTRALINE,
+    SERTRALINE_TAB,
+    concept_set,
+    omop_tables,
+)
+
+from trd_spark.config import ConceptRef, ConceptSet
+from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_map
+
+
+def _ids(df) -> set[int]:
+    return {r.concept_id for r in df.collect()}
+
+
+def _vocab(spark):
+    t = omop_tables(spark)
+    return t["concept"], t["concept_ancestor"]
+
+
+def test_mdd_set_keeps_mdd_descendants_and_drops_excluded_branches(spark):
+    concept, ancestor = _vocab(spark)
+    ids = _ids(expand_concept_set(concept_set("mdd"), concept, ancestor))
+    assert {DEPRESSIVE_DISORDER, MDD_CONCEPT, MDD_CHILD} <= ids
+    # dysthymia and its descendant; the bipolar-depression child of the bipolar branch
+    assert DYSTHYMIA not in ids
+    assert DYSTHYMIA_CHILD not in ids
+    assert BIPOLAR_DEPRESSION not in ids
+
+
+def test_depression_spectrum_includes_dysthymia_branch(spark):
+    concept, ancestor = _vocab(spark)
+    ids = _ids(expand_concept_set(concept_set("depression_spectrum"), concept, ancestor))
+    assert {DEPRESSIVE_DISORDER, DYSTHYMIA, DYSTHYMIA_CHILD, MDD_CHILD, BIPOLAR_DEPRESSION} <= ids
+
+
+def test_descendants_false_keeps_only_the_concept(spark):
+    concept, ancestor = _vocab(spark)
+    cs = ConceptSet(domain="condition", include=[ConceptRef(concept_id=MDD_CONCEPT, name="MDD", descendants=False)])
+    assert _ids(expand_concept_set(cs, concept, ancestor)) == {MDD_CONCEPT}
+
+
+def test_code_reference_resolves_in_concept_table(spark):
+    """ECT set: SNOMED by ID, CPT4 90870 by vocabulary + code (synthetic ID in this vocabulary)."""
+    concept, ancestor = _vocab(spark)
+    ids = _ids(expand_concept_set(concept_set("ect"), concept, ancestor))
+    assert ECT_CPT4 in ids and ECT_SNOMED in ids
+    # TMS codes are absent from this vocabulary: the set resolves to nothing, without error.
+    assert _ids(expand_concept_set(concept_set("tms"), concept, ancestor)) == set()
+
+
+def test_ingredient_map_products_reach_their_ingredient(spark):
+    concept, ancestor = _vocab(spark)
+    rows = ingredient_map(concept_set("antidepressants"), concept, ancestor).collect()
+    m = {(r.drug_concept_id, r.ingredient_concept_id): r.ingredient_name for r in rows}
+    assert m[(SERTRALINE_TAB, SERTRALINE)] == "sertraline"
+    assert m[(SERTRALINE, SERTRALINE)] == "sertraline"
+    assert m[(FLUOXETINE_CAP, FLUOXETINE)] == "fluoxetine"
+    # combination olanzapine/fluoxetine maps to fluoxetine only (olanzapine is not an antidepressant)
+    assert [k for k in m if k[0] == OLANZAPINE_FLUOXETINE] == [(OLANZAPINE_FLUOXETINE, FLUOXETINE)]
+    # an antidepressant absent from `concept` keeps the name written in the concept set
+    assert m[(715939, 715939)] == "escitalopram"
+    assert all(k[0] != ARIPIPRAZOLE_TAB for k in m)
+    assert len({c[0] for c in CONCEPTS}) == len(CONCEPTS)

@@ -1,0 +1,141 @@
+"""Tiny hand-made OMOP tables for the phenotype tests (no tests here; imported by them).
+
+Real concept IDs come from conf/concept_sets.yaml; descendants are synthetic IDs
+>= 2_000_000_000 placed in a tiny concept / concept_ancestor vocabulary below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trd_spark.config import load_config
+from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema
+
+# Real standard concepts (conf/concept_sets.yaml)
+DEPRESSIVE_DISORDER = 440383
+MDD_CONCEPT = 4152280
+DYSTHYMIA = 433440
+BIPOLAR = 436665
+SCHIZOPHRENIA = 435783
+SERTRALINE = 739138
+FLUOXETINE = 755695
+CITALOPRAM = 797617
+BUPROPION = 750982
+OLANZAPINE = 785788
+ARIPIPRAZOLE = 757688
+ECT_SNOMED = 4030840
+
+# Synthetic descendants
+DYSTHYMIA_CHILD = 2_000_000_001  # under dysthymia (excluded branch of the MDD set)
+MDD_CHILD = 2_000_000_002  # e.g. recurrent MDD, under MDD
+BIPOLAR_DEPRESSION = 2_000_000_302  # under depressive disorder AND bipolar disorder
+SERTRALINE_TAB = 2_000_000_101
+FLUOXETINE_CAP = 2_000_000_102
+OLANZAPINE_FLUOXETINE = 2_000_000_103  # combination product: two ingredients
+ARIPIPRAZOLE_TAB = 2_000_000_201
+ECT_CPT4 = 2_000_000_401  # CPT4 90870: resolved by vocabulary + code, not by ID
+
+CONCEPTS = [
+    # concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, standard_concept, concept_code
+    (DEPRESSIVE_DISORDER, "Depressive disorder", "Condition", "SNOMED", "Clinical Finding", "S", "35489007"),
+    (MDD_CONCEPT, "Major depressive disorder", "Condition", "SNOMED", "Clinical Finding", "S", "370143000"),
+    (DYSTHYMIA, "Dysthymia", "Condition", "SNOMED", "Clinical Finding", "S", "78667006"),
+    (BIPOLAR, "Bipolar disorder", "Condition", "SNOMED", "Clinical Finding", "S", "13746004"),
+    (SCHIZOPHRENIA, "Schizophrenia", "Condition", "SNOMED", "Clinical Finding", "S", "58214004"),
+    (SERTRALINE, "sertraline", "Drug", "RxNorm", "Ingredient", "S", "36437"),
+    (FLUOXETINE, "fluoxetine", "Drug", "RxNorm", "Ingredient", "S", "4493"),
+    (CITALOPRAM, "citalopram", "Drug", "RxNorm", "Ingredient", "S", "2556"),
+    (BUPROPION, "bupropion", "Drug", "RxNorm", "Ingredient", "S", "42347"),
+    (OLANZAPINE, "olanzapine", "Drug", "RxNorm", "Ingredient", "S", "61381"),
+    (ARIPIPRAZOLE, "aripiprazole", "Drug", "RxNorm", "Ingredient", "S", "89013"),
+    (SERTRALINE_TAB, "sertraline 50 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug", "S", "x1"),
+    (FLUOXETINE_CAP, "fluoxetine 20 MG Oral Capsule", "Drug", "RxNorm", "Clinical Drug", "S", "x2"),
+    (OLANZAPINE_FLUOXETINE, "olanzapine / fluoxetine Oral Capsule", "Drug", "RxNorm", "Clinical Drug", "S", "x3"),
+    (ARIPIPRAZOLE_TAB, "aripiprazole 5 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug", "S", "x4"),
+    (ECT_SNOMED, "Electroconvulsive therapy", "Procedure", "SNOMED", "Procedure", "S", "23835007"),
+    (ECT_CPT4, "Electroconvulsive therapy", "Procedure", "CPT4", "CPT4", "S", "90870"),
+]
+
+# ancestor, descendant (a transitive closure, as concept_ancestor is); self rows deliberately
+# absent for most concepts (expansion must keep the concept itself anyway).
+ANCESTRY = [
+    (DEPRESSIVE_DISORDER, MDD_CONCEPT),
+    (DEPRESSIVE_DISORDER, DYSTHYMIA),
+    (DEPRESSIVE_DISORDER, DYSTHYMIA_CHILD),
+    (DEPRESSIVE_DISORDER, MDD_CHILD),
+    (DEPRESSIVE_DISORDER, BIPOLAR_DEPRESSION),
+    (DYSTHYMIA, DYSTHYMIA_CHILD),
+    (MDD_CONCEPT, MDD_CHILD),
+    (BIPOLAR, BIPOLAR_DEPRESSION),
+    (SERTRALINE, SERTRALINE),
+    (SERTRALINE, SERTRALINE_TAB),
+    (FLUOXETINE, FLUOXETINE_CAP),
+    (FLUOXETINE, OLANZAPINE_FLUOXETINE),
+    (OLANZAPINE, OLANZAPINE_FLUOXETINE),
+    (ARIPIPRAZOLE, ARIPIPRAZOLE_TAB),
+]
+
+
+def d(s: str) -> dt.date:
+    return dt.date.fromisoformat(s)
+
+
+def days(a: str, b: str) -> int:
+    """b - a in days (hand-computed expectations without Spark)."""
+    return (d(b) - d(a)).days
+
+
+def person(pid: int, year: int = 1970, month: int | None = 1, day: int | None = 1, gender: int = 8532):
+    return (pid, gender, year, month, day)
+
+
+def obs(pid: int, start: str = "2000-01-01", end: str = "2023-12-31"):
+    return (pid, d(start), d(end))
+
+
+def cond(pid: int, concept: int, date: str):
+    return (pid, concept, d(date))
+
+
+def drug(pid: int, concept: int, start: str, *, end: str | None = None, days_supply: int | None = None):
+    return (pid, concept, d(start), d(end or start), days_supply)
+
+
+def proc(pid: int, concept: int, date: str):
+    return (pid, concept, d(date))
+
+
+def death(pid: int, date: str):
+    return (pid, d(date))
+
+
+def frame(spark, table: str, rows: list):
+    return spark.createDataFrame(rows, omop_schema(table))
+
+
+def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), drugs=(), procedures=(), deaths=()):
+    """Every table of OMOP_COLUMNS as a DataFrame (vocabulary from CONCEPTS/ANCESTRY)."""
+    rows = {
+        "person": list(persons),
+        "observation_period": list(observation_periods),
+        "condition_occurrence": list(conditions),
+        "drug_exposure": list(drugs),
+        "procedure_occurrence": list(procedures),
+        "death": list(deaths),
+        "concept": CONCEPTS,
+        "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
+    }
+    assert set(rows) == set(OMOP_COLUMNS)
+    return {t: frame(spark, t, r) for t, r in rows.items()}
+
+
+def toy_config(**omop_updates):
+    """The embedded toy config (cutoff 2023-07-01; ad3, ad2_augmentation, somatic)."""
+    cfg = load_config()
+    if omop_updates:
+        cfg = cfg.model_copy(update={"omop": cfg.omop.model_copy(update=omop_updates)})
+    return cfg
+
+
+def concept_set(name: str):
+    return load_config().concept_sets.concept_sets[name]
