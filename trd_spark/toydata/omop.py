@@ -1,0 +1,512 @@
+"""Toy OMOP CDM v5.4 tables: persons, a status drawn from the true PGS, and EHR timelines.
+
+Status (one per person) is drawn first; then each status group's records are generated at once
+with numpy (no per-person Python loops), so 300k persons take seconds. All dates are held as
+int64 days since 1970-01-01 and written as date32. Every clinical date lies inside the person's
+observation period and before death; the phenotype rules the pipeline applies by default
+(see /work/notes/toydata.md) reproduce the drawn status:
+
+- non_MDD: no depression code, no antidepressant.
+- MDD_other: 2-4 MDD diagnoses; none or one 30-day antidepressant fill (not an adequate trial).
+- trMDD: 2-4 MDD diagnoses; 1-2 adequate trials (2-6 consecutive 30-day fills) of distinct
+  ingredients, ~15% one trial + augmentation; >= 1 year follow-up after the index.
+- TRD: 2-4 MDD diagnoses; three sequential adequate trials of distinct ingredients, onset
+  (3rd trial start) 200-1500 days after index; ~60% augmentation during the 2nd trial; ~10% ECT
+  after the 2nd trial.
+- noise_single_diagnosis: one depression diagnosis only (neither case nor control).
+- excluded_bipolar: MDD plus a bipolar diagnosis. excluded_young_index: MDD index at age < 18.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trd_spark.toydata import vocabulary as voc
+
+STATUSES: tuple[str, ...] = (
+    "non_MDD", "trMDD", "TRD", "MDD_other",
+    "noise_single_diagnosis", "excluded_bipolar", "excluded_young_index",
+)
+NON_MDD, TRMDD, TRD, MDD_OTHER, NOISE_SINGLE, EXCL_BIPOLAR, EXCL_YOUNG = range(7)
+# Share of all persons per status; the first four are reached through the multinomial logit.
+STATUS_TARGETS = {"non_MDD": 0.60, "trMDD": 0.18, "TRD": 0.12, "MDD_other": 0.06}
+NOISE_SHARES = {NOISE_SINGLE: 0.02, EXCL_BIPOLAR: 0.01, EXCL_YOUNG: 0.01}
+DATASETS: tuple[str, ...] = ("discovery", "replication_wgs", "replication_array")
+DATASET_SHARES = (0.45, 0.35, 0.20)
+NO_GENOME_RATE = 0.01
+ANCESTRY_GROUPS: tuple[str, ...] = ("eur", "afr", "amr")
+ANCESTRY_SHARES = (0.60, 0.25, 0.15)
+FEMALE_RATE = 0.60
+FEMALE_LOG_OR = 0.3  # on every MDD category vs non_MDD
+AGE_LOG_OR_PER_YEAR = -0.005  # ditto, age at the data cutoff, centred at 50
+AGE_CENTRE = 50.0
+FILL_DAYS = 30
+DEATH_RATE = 0.02
+TWO_PERIOD_RATE = 0.02
+DUPLICATE_DRUG_RATE = 0.03
+END_EQUALS_START_RATE = 0.5  # the EHR "single order" quirk: end = start, length in days_supply
+
+GENDER_MALE, GENDER_FEMALE = 8507, 8532
+CONDITION_TYPE_EHR = 32817
+DRUG_TYPE_EHR = 32838
+PERIOD_TYPE_EHR = 44814724
+ROUTE_UNKNOWN = 0  # OMOP "no matching concept"; the pipeline does not use route
+# Common OMOP Race / Ethnicity concepts (not used by the pipeline; shape only).
+RACE_BY_GROUP = np.array([8527, 8516, 8527])
+ETHNICITY_HISPANIC, ETHNICITY_NOT_HISPANIC = 38003563, 38003564
+
+SOURCE_VALUES = {
+    voc.MDD: "F32.9", voc.RECURRENT_MDD: "F33.9", voc.SINGLE_EPISODE_MDD: "F32.0",
+    voc.SEVERE_MDD: "F32.2", voc.DEPRESSIVE_DISORDER: "F32.A", voc.DYSTHYMIA: "F34.1",
+    voc.BIPOLAR: "F31.9", voc.BIPOLAR_I: "F31.9", voc.BIPOLAR_I_DEPRESSED: "F31.30",
+    voc.ESSENTIAL_HYPERTENSION: "I10", voc.TYPE2_DIABETES: "E11.9", voc.ASTHMA: "J45.909",
+}
+
+
+def day(iso: str) -> int:
+    """Days since 1970-01-01 of an ISO date."""
+    return int(np.datetime64(iso, "D").astype(np.int64))
+
+
+DATA_CUTOFF = day("2023-07-01")
+LAST_DAY = day("2023-06-30")
+INDEX_FIRST, INDEX_LAST = day("2012-01-01"), day("2020-12-31")
+
+
+def _between(rng: np.random.Generator, lo, hi, size: int | tuple | None = None) -> np.ndarray:
+    """Uniform integers in [lo, hi] (inclusive), lo/hi scalars or arrays."""
+    lo = np.asarray(lo, dtype=np.int64)
+    hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
+    if size is None:
+        size = np.broadcast(lo, hi).shape
+    return lo + np.floor(rng.random(size) * (hi - lo + 1)).astype(np.int64)
+
+
+def _pick(rng: np.random.Generator, options, size: int) -> np.ndarray:
+    return np.asarray(options, dtype=np.int64)[rng.integers(0, len(options), size)]
+
+
+def _distinct_ingredients(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """(n, k) distinct trial ingredients per person (argsort of uniforms = random permutation)."""
+    perm = np.argsort(rng.random((n, len(voc.TRIAL_INGREDIENTS))), axis=1)[:, :k]
+    return np.asarray(voc.TRIAL_INGREDIENTS, dtype=np.int64)[perm]
+
+
+@dataclass(frozen=True)
+class Persons:
+    """One row per OMOP person. dataset indexes DATASETS (-1: no genome); group ANCESTRY_GROUPS."""
+
+    person_id: np.ndarray
+    dataset: np.ndarray
+    group: np.ndarray
+    female: np.ndarray
+    birth: np.ndarray  # days since epoch
+
+    @property
+    def n(self) -> int:
+        return len(self.person_id)
+
+
+def draw_persons(rng: np.random.Generator, n: int) -> Persons:
+    """Person IDs 1_000_001.., dataset, ancestry group, sex, birth date (age 20-85 at the cutoff)."""
+    person_id = 1_000_001 + np.arange(n, dtype=np.int64)
+    dataset = rng.choice(len(DATASETS), size=n, p=DATASET_SHARES)
+    dataset[rng.random(n) < NO_GENOME_RATE] = -1
+    group = rng.choice(len(ANCESTRY_GROUPS), size=n, p=ANCESTRY_SHARES)
+    female = rng.random(n) < FEMALE_RATE
+    age_days = np.floor(rng.uniform(20.0, 85.0, n) * 365.25).astype(np.int64)
+    return Persons(person_id, dataset, group, female, DATA_CUTOFF - age_days)
+
+
+def age_at_cutoff(birth: np.ndarray) -> np.ndarray:
+    return (DATA_CUTOFF - birth) / 365.25
+
+
+def status_probabilities(lin_trd: np.ndarray, lin_trmdd: np.ndarray, lin_other: np.ndarray,
+                         intercepts: np.ndarray) -> np.ndarray:
+    """(n, 4) probabilities of non_MDD, trMDD, TRD, MDD_other under the multinomial logit."""
+    eta = np.stack([np.zeros_like(lin_trd), intercepts[0] + lin_trmdd,
+                    intercepts[1] + lin_trd, intercepts[2] + lin_other], axis=1)
+    eta -= eta.max(axis=1, keepdims=True)
+    p = np.exp(eta)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def draw_statuses(
+    rng: np.random.Generator, persons: Persons, pgs_z: np.ndarray,
+    log_or_trd: np.ndarray, log_or_trmdd: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status per person, birth dates (young-index noise persons made young) and intercepts.
+
+    pgs_z: (n_scores, n) standardised true PGS. Noise persons are set aside first (exact counts);
+    the others get a multinomial-logit status whose intercepts are calibrated so the overall
+    shares match STATUS_TARGETS.
+    """
+    n = persons.n
+    status = np.full(n, -1)
+    birth = persons.birth.copy()
+    order = rng.permutation(n)
+    start = 0
+    for code, share in NOISE_SHARES.items():
+        k = max(1, int(round(share * n)))
+        status[order[start:start + k]] = code
+        start += k
+    young = status == EXCL_YOUNG
+    birth[young] = DATA_CUTOFF - np.floor(rng.uniform(20.5, 26.0, young.sum()) * 365.25).astype(np.int64)
+
+    eligible = status < 0
+    covariate = FEMALE_LOG_OR * persons.female + AGE_LOG_OR_PER_YEAR * (age_at_cutoff(birth) - AGE_CENTRE)
+    lin_trd = (log_or_trd @ pgs_z + covariate)[eligible]
+    lin_trmdd = (log_or_trmdd @ pgs_z + covariate)[eligible]
+    eligible_share = 1.0 - sum(NOISE_SHARES.values())
+    target = np.array([STATUS_TARGETS[s] for s in ("non_MDD", "trMDD", "TRD", "MDD_other")]) / eligible_share
+    intercepts = np.log(target[1:] / target[0])
+    for _ in range(50):  # fixed-point calibration of the intercepts to the target shares
+        mean_p = status_probabilities(lin_trd, lin_trmdd, lin_trmdd, intercepts).mean(axis=0)
+        intercepts += np.log(target[1:] / mean_p[1:]) - np.log(target[0] / mean_p[0])
+    p = status_probabilities(lin_trd, lin_trmdd, lin_trmdd, intercepts)
+    u = rng.random(len(p))[:, None]
+    status[eligible] = (u > np.cumsum(p, axis=1)).sum(axis=1).clip(0, 3)
+    return status, birth, intercepts
+
+
+@dataclass
+class _Records:
+    """Clinical records gathered across status groups (person index, concept, date)."""
+
+    cond: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    fills: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    proc: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add_course(self, who: np.ndarray, ingredient: np.ndarray, start: np.ndarray, n_fills: np.ndarray) -> None:
+        """Consecutive 30-day fills: fill j of a course starts at start + 30 j."""
+        rep = np.repeat(np.arange(len(who)), n_fills)
+        j = np.arange(len(rep)) - np.repeat(np.cumsum(n_fills) - n_fills, n_fills)
+        self.fills.append((who[rep], ingredient[rep], start[rep] + FILL_DAYS * j))
+
+
+def _mdd_diagnoses(rng: np.random.Generator, rec: _Records, who: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """2-4 MDD diagnoses on distinct dates, the first on the index date; returns the last date."""
+    k = rng.integers(2, 5, len(who))
+    dates = index[:, None] + np.concatenate(
+        [np.zeros((len(who), 1), np.int64), np.cumsum(_between(rng, 7, 240, (len(who), 3)), axis=1)], axis=1)
+    keep = np.arange(4)[None, :] < k[:, None]
+    rows = np.broadcast_to(who[:, None], keep.shape)[keep]
+    rec.cond.append((rows, _pick(rng, voc.MDD_DIAGNOSES, keep.sum()), dates[keep]))
+    return dates[np.arange(len(who)), k - 1]
+
+
+@dataclass
+class _Timeline:
+    """Per-person anchors filled in by the status generators (days since epoch; -1 = none)."""
+
+    index: np.ndarray
+    onset: np.ndarray
+    first_event: np.ndarray
+    min_end: np.ndarray
+
+
+def _trd(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+    m = len(who)
+    gap = _between(rng, 200, 1500, m)  # index -> TRD onset
+    index = _between(rng, INDEX_FIRST, np.minimum(INDEX_LAST, LAST_DAY - gap - 240))
+    off1 = _between(rng, 0, np.minimum(90, gap - 200))
+    s1, window = index + off1, gap - off1  # window >= 200 days holds trials 1 and 2
+    n1 = np.minimum(rng.integers(2, 7, m), window // FILL_DAYS - 2)
+    n2 = np.minimum(rng.integers(2, 7, m), window // FILL_DAYS - n1)
+    s2 = s1 + FILL_DAYS * n1 + _between(rng, 0, window - FILL_DAYS * (n1 + n2))
+    s3 = index + gap
+    n3 = rng.integers(2, 7, m)
+    ing = _distinct_ingredients(rng, m, 3)
+    for c, s, nf in ((0, s1, n1), (1, s2, n2), (2, s3, n3)):
+        rec.add_course(who, ing[:, c], s, nf)
+    end = s3 + FILL_DAYS * n3
+
+    aug = rng.random(m) < 0.6
+    a_start = s2 + _between(rng, 0, FILL_DAYS * n2 - 1)
+    a_n = rng.integers(2, 4, m)
+    rec.add_course(who[aug], _pick(rng, voc.TRIAL_AUGMENTATION, m)[aug], a_start[aug], a_n[aug])
+    end = np.where(aug, np.maximum(end, a_start + FILL_DAYS * a_n), end)
+
+    ect = rng.random(m) < 0.10
+    ect_day = s2 + FILL_DAYS * n2 + _between(rng, 0, 60, m)
+    sessions = rng.integers(1, 4, m)
+    ect_concept = _pick(rng, voc.ECT_PROCEDURES, m)
+    rep = np.repeat(np.flatnonzero(ect), sessions[ect])
+    j = np.arange(len(rep)) - np.repeat(np.cumsum(sessions[ect]) - sessions[ect], sessions[ect])
+    rec.proc.append((who[rep], ect_concept[rep], ect_day[rep] + 3 * j))
+    end = np.where(ect, np.maximum(end, ect_day + 3 * (sessions - 1)), end)
+
+    last_dx = _mdd_diagnoses(rng, rec, who, index)
+    tl.index[who], tl.onset[who], tl.first_event[who] = index, s3, index
+    tl.min_end[who] = np.maximum.reduce([end, last_dx, index + 365]) + 1
+    return {"trd_with_augmentation": int(aug.sum()), "trd_with_ect": int(ect.sum())}
+
+
+def _trmdd(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+    m = len(who)
+    index = _between(rng, INDEX_FIRST, INDEX_LAST, m)
+    one_aug = rng.random(m) < 0.15
+    two = (rng.random(m) < 0.5) & ~one_aug
+    ing = _distinct_ingredients(rng, m, 2)
+    s1 = index + _between(rng, 0, 180, m)
+    n1 = rng.integers(2, 7, m)
+    s2 = s1 + FILL_DAYS * n1 + _between(rng, 0, 120, m)
+    n2 = rng.integers(2, 7, m)
+    rec.add_course(who, ing[:, 0], s1, n1)
+    rec.add_course(who[two], ing[two, 1], s2[two], n2[two])
+    end = np.where(two, s2 + FILL_DAYS * n2, s1 + FILL_DAYS * n1)
+    a_start = s1 + _between(rng, 0, FILL_DAYS * n1 - 1)
+    a_n = rng.integers(2, 4, m)
+    rec.add_course(who[one_aug], _pick(rng, voc.TRIAL_AUGMENTATION, m)[one_aug], a_start[one_aug], a_n[one_aug])
+    end = np.where(one_aug, np.maximum(end, a_start + FILL_DAYS * a_n), end)
+    last_dx = _mdd_diagnoses(rng, rec, who, index)
+    tl.index[who], tl.first_event[who] = index, index
+    tl.min_end[who] = np.maximum.reduce([end, last_dx, index + 365]) + 1
+    return {"trmdd_two_trials": int(two.sum()), "trmdd_one_trial_augmentation": int(one_aug.sum())}
+
+
+def _mdd_other(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+    m = len(who)
+    index = _between(rng, INDEX_FIRST, INDEX_LAST, m)
+    short = rng.random(m) < 0.5
+    start = index + _between(rng, 0, 180, m)
+    rec.add_course(who[short], _pick(rng, voc.TRIAL_INGREDIENTS, m)[short], start[short], np.ones(short.sum(), np.int64))
+    last_dx = _mdd_diagnoses(rng, rec, who, index)
+    tl.index[who], tl.first_event[who] = index, index
+    tl.min_end[who] = np.maximum(last_dx, np.where(short, start + FILL_DAYS, 0)) + 1
+    return {"mdd_other_one_short_fill": int(short.sum())}
+
+
+def _noise_single(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+    m = len(who)
+    date = _between(rng, INDEX_FIRST, INDEX_LAST, m)
+    rec.cond.append((who, _pick(rng, voc.MDD_DIAGNOSES + (voc.DYSTHYMIA,), m), date))
+    tl.first_event[who], tl.min_end[who] = date, date + 1
+    return {}
+
+
+def _one_trial_some(rng, rec: _Records, who: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Half of the persons get one adequate trial after the index; returns its end (or index)."""
+    m = len(who)
+    treated = rng.random(m) < 0.5
+    start = index + _between(rng, 0, 90, m)
+    n = rng.integers(2, 5, m)
+    rec.add_course(who[treated], _pick(rng, voc.TRIAL_INGREDIENTS, m)[treated], start[treated], n[treated])
+    return np.where(treated, start + FILL_DAYS * n, index)
+
+
+def _excluded_bipolar(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+    m = len(who)
+    index = _between(rng, INDEX_FIRST, INDEX_LAST, m)
+    bipolar_day = index + _between(rng, -365, 700, m)
+    rec.cond.append((who, _pick(rng, voc.BIPOLAR_DIAGNOSES, m), bipolar_day))
+    end = _one_trial_some(rng, rec, who, index)
+    last_dx = _mdd_diagnoses(rng, rec, who, index)
+    tl.index[who], tl.first_event[who] = index, np.minimum(index, bipolar_day)
+    tl.min_end[who] = np.maximum.reduce([end, last_dx, bipolar_day]) + 1
+    return {}
+
+
+def _excluded_young(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) -> dict[str, int]:
+    m = len(who)
+    # Index between the 14th birthday and 18th birthday minus ~2 months: always age < 18.
+    index = birth[who] + _between(rng, 14 * 365, 17 * 365 + 300, m)
+    end = _one_trial_some(rng, rec, who, index)
+    last_dx = _mdd_diagnoses(rng, rec, who, index)
+    tl.index[who], tl.first_event[who] = index, index
+    tl.min_end[who] = np.maximum(end, last_dx) + 1
+    return {}
+
+
+def _date32(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    return pa.array(days.astype(np.int32), type=pa.int32(), mask=None if valid is None else ~valid).cast(pa.date32())
+
+
+def _write(out_dir: Path, name: str, table: pa.Table) -> None:
+    pq.write_table(table, out_dir / f"{name}.parquet", compression="snappy")
+
+
+def _sorted_frame(cols: dict[str, np.ndarray], keys: list[str]) -> dict[str, np.ndarray]:
+    order = np.lexsort([cols[k] for k in reversed(keys)])
+    return {k: v[order] for k, v in cols.items()}
+
+
+def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_or_trd: np.ndarray,
+                  log_or_trmdd: np.ndarray, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Draw statuses from `pgs_z` (n_scores x persons) and write the OMOP tables to `out_dir`.
+
+    Returns (per-person truth frame: person_id, status, mdd_index_date, trd_onset_date,
+    birth_date; summary dict with status counts and record counts). Vectorised per status.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 11])
+    n = persons.n
+    status, birth, intercepts = draw_statuses(rng, persons, pgs_z, log_or_trd, log_or_trmdd)
+    none = np.full(n, -1, np.int64)
+    tl = _Timeline(index=none.copy(), onset=none.copy(), first_event=np.full(n, LAST_DAY),
+                   min_end=np.zeros(n, np.int64))
+    rec = _Records()
+    extra: dict[str, int] = {}
+    groups = {TRD: _trd, TRMDD: _trmdd, MDD_OTHER: _mdd_other, NOISE_SINGLE: _noise_single,
+              EXCL_BIPOLAR: _excluded_bipolar}
+    for code, fn in groups.items():
+        extra.update(fn(rng, rec, tl, np.flatnonzero(status == code)))
+    extra.update(_excluded_young(rng, rec, tl, np.flatnonzero(status == EXCL_YOUNG), birth))
+
+    # Observation: starts 2010-2016 before the first clinical record, ends 2021 - 2023-06-30
+    # after every record (and >= 1 year after an MDD index for trMDD/TRD).
+    start_hi = np.minimum(day("2016-12-31"), tl.first_event - 30)
+    obs_start = _between(rng, np.minimum(day("2010-01-01"), start_hi - 365), start_hi)
+    end_lo = np.clip(np.maximum(tl.min_end, day("2021-01-01")), None, LAST_DAY)
+    obs_end = _between(rng, end_lo, LAST_DAY)
+    died = rng.random(n) < DEATH_RATE
+    death = _between(rng, end_lo, obs_end)
+    last_alive = np.where(died, death, obs_end)
+
+    # Unrelated background records for everyone, inside observation and before death.
+    k = rng.integers(0, 4, n)
+    rows = np.repeat(np.arange(n), k)
+    rec.cond.append((rows, _pick(rng, voc.UNRELATED_CONDITIONS, len(rows)),
+                     _between(rng, obs_start[rows], last_alive[rows])))
+    k = rng.integers(0, 3, n)
+    rows = np.repeat(np.arange(n), k)
+    rec.fills.append((rows, _pick(rng, voc.UNRELATED_DRUG_INGREDIENTS, len(rows)),
+                      _between(rng, obs_start[rows], last_alive[rows] - FILL_DAYS)))
+
+    pid = persons.person_id
+    # --- person
+    birth_dt = birth.astype("datetime64[D]")
+    years = birth_dt.astype("datetime64[Y]")
+    months = birth_dt.astype("datetime64[M]")
+    hispanic = (persons.group == 2) & (rng.random(n) < 0.8)
+    _write(out, "person", pa.table({
+        "person_id": pa.array(pid, pa.int64()),
+        "gender_concept_id": pa.array(np.where(persons.female, GENDER_FEMALE, GENDER_MALE), pa.int64()),
+        "year_of_birth": pa.array(years.astype(np.int64) + 1970, pa.int64()),
+        "month_of_birth": pa.array((months - years).astype(np.int64) + 1, pa.int64()),
+        "day_of_birth": pa.array((birth_dt - months).astype(np.int64) + 1, pa.int64()),
+        "birth_datetime": pa.array(birth_dt.astype("datetime64[us]"), pa.timestamp("us")),
+        "race_concept_id": pa.array(RACE_BY_GROUP[persons.group], pa.int64()),
+        "ethnicity_concept_id": pa.array(np.where(hispanic, ETHNICITY_HISPANIC, ETHNICITY_NOT_HISPANIC), pa.int64()),
+    }))
+
+    # --- observation_period (a few persons also have an earlier, record-free period)
+    two = np.flatnonzero(rng.random(n) < TWO_PERIOD_RATE)
+    early_end = obs_start[two] - _between(rng, 100, 400, len(two))
+    early_start = early_end - _between(rng, 300, 1000, len(two))
+    op = _sorted_frame({
+        "person_id": np.concatenate([pid, pid[two]]),
+        "start": np.concatenate([obs_start, early_start]),
+        "end": np.concatenate([obs_end, early_end]),
+    }, ["person_id", "start"])
+    _write(out, "observation_period", pa.table({
+        "observation_period_id": pa.array(np.arange(1, len(op["start"]) + 1), pa.int64()),
+        "person_id": pa.array(op["person_id"], pa.int64()),
+        "observation_period_start_date": _date32(op["start"]),
+        "observation_period_end_date": _date32(op["end"]),
+        "period_type_concept_id": pa.array(np.full(len(op["start"]), PERIOD_TYPE_EHR), pa.int64()),
+    }))
+
+    # --- death
+    _write(out, "death", pa.table({
+        "person_id": pa.array(pid[died], pa.int64()), "death_date": _date32(death[died]),
+    }))
+
+    # --- condition_occurrence
+    c = _sorted_frame({
+        "person_id": pid[np.concatenate([r[0] for r in rec.cond])],
+        "concept": np.concatenate([r[1] for r in rec.cond]),
+        "date": np.concatenate([r[2] for r in rec.cond]),
+    }, ["person_id", "date", "concept"])
+    n_c = len(c["date"])
+    source = pd.Series(c["concept"]).map(SOURCE_VALUES).to_numpy(object)
+    _write(out, "condition_occurrence", pa.table({
+        "condition_occurrence_id": pa.array(np.arange(1, n_c + 1), pa.int64()),
+        "person_id": pa.array(c["person_id"], pa.int64()),
+        "condition_concept_id": pa.array(c["concept"], pa.int64()),
+        "condition_start_date": _date32(c["date"]),
+        "condition_end_date": _date32(c["date"]),
+        "condition_type_concept_id": pa.array(np.full(n_c, CONDITION_TYPE_EHR), pa.int64()),
+        "condition_source_value": pa.array(source, pa.string()),
+    }))
+
+    # --- drug_exposure: products mostly, some ingredient-level rows; the end = start quirk;
+    # ~3% duplicated rows (order + dispensing).
+    who = np.concatenate([r[0] for r in rec.fills])
+    ingredient = np.concatenate([r[1] for r in rec.fills])
+    start = np.concatenate([r[2] for r in rec.fills])
+    m = len(start)
+    as_ingredient = rng.random(m) < 0.10
+    concept = np.where(as_ingredient, ingredient, voc.product_ids(ingredient, rng.random(m) < 0.33))
+    quirk = rng.random(m) < END_EQUALS_START_RATE
+    end = np.where(quirk, start, start + FILL_DAYS - 1)
+    supply_known = quirk | (rng.random(m) >= 0.2)
+    verbatim = ~quirk & (rng.random(m) < 0.05)
+    dup = np.sort(rng.choice(m, size=int(round(DUPLICATE_DRUG_RATE * m)), replace=False))
+    take = np.concatenate([np.arange(m), dup])
+    d = _sorted_frame({
+        "person_id": pid[who][take], "concept": concept[take], "start": start[take], "end": end[take],
+        "supply_known": supply_known[take], "verbatim": verbatim[take],
+    }, ["person_id", "start", "concept", "end", "supply_known", "verbatim"])
+    n_d = len(d["start"])
+    _write(out, "drug_exposure", pa.table({
+        "drug_exposure_id": pa.array(np.arange(1, n_d + 1), pa.int64()),
+        "person_id": pa.array(d["person_id"], pa.int64()),
+        "drug_concept_id": pa.array(d["concept"], pa.int64()),
+        "drug_exposure_start_date": _date32(d["start"]),
+        "drug_exposure_end_date": _date32(d["end"]),
+        "verbatim_end_date": _date32(d["end"], d["verbatim"]),
+        "days_supply": pa.array(np.full(n_d, FILL_DAYS), pa.int64(), mask=~d["supply_known"]),
+        "quantity": pa.array(np.full(n_d, 30.0), pa.float64()),
+        "refills": pa.array(np.zeros(n_d, np.int64), pa.int64()),
+        "drug_type_concept_id": pa.array(np.full(n_d, DRUG_TYPE_EHR), pa.int64()),
+        "route_concept_id": pa.array(np.full(n_d, ROUTE_UNKNOWN), pa.int64()),
+    }))
+
+    # --- procedure_occurrence
+    p = _sorted_frame({
+        "person_id": pid[np.concatenate([r[0] for r in rec.proc])],
+        "concept": np.concatenate([r[1] for r in rec.proc]),
+        "date": np.concatenate([r[2] for r in rec.proc]),
+    }, ["person_id", "date", "concept"])
+    _write(out, "procedure_occurrence", pa.table({
+        "procedure_occurrence_id": pa.array(np.arange(1, len(p["date"]) + 1), pa.int64()),
+        "person_id": pa.array(p["person_id"], pa.int64()),
+        "procedure_concept_id": pa.array(p["concept"], pa.int64()),
+        "procedure_date": _date32(p["date"]),
+    }))
+
+    _write(out, "concept", voc.concept_table())
+    _write(out, "concept_ancestor", voc.concept_ancestor_table())
+
+    epoch = np.datetime64("1970-01-01", "D")
+    truth = pd.DataFrame({
+        "person_id": pid,
+        "status": np.asarray(STATUSES)[status],
+        "birth_date": epoch + birth,
+        "mdd_index_date": pd.Series(epoch + tl.index).where(tl.index >= 0),
+        "trd_onset_date": pd.Series(epoch + tl.onset).where(tl.onset >= 0),
+        "death_date": pd.Series(epoch + death).where(died),
+        "observation_end_date": epoch + obs_end,
+    })
+    summary = {
+        "status_counts": {s: int((status == i).sum()) for i, s in enumerate(STATUSES)},
+        "status_intercepts": {"trMDD": float(intercepts[0]), "TRD": float(intercepts[1]),
+                              "MDD_other": float(intercepts[2])},
+        "record_counts": {
+            "condition_occurrence": n_c, "drug_exposure": n_d, "procedure_occurrence": len(p["date"]),
+            "drug_exposure_duplicates": int(len(dup)),
+            "drug_exposure_end_equals_start": int((d["end"] == d["start"]).sum()),
+            "deaths": int(died.sum()), "persons_with_two_observation_periods": int(len(two)),
+        },
+        "subgroups": extra,
+    }
+    return truth, summary
