@@ -1,0 +1,66 @@
+"""PERSONS: sex, birth-date defaults, end of follow-up (observation, death, cutoff), age."""
+
+from __future__ import annotations
+
+import pytest
+from test_phenotypes_support import cond, d, days, death, frame, obs, person
+
+from trd_spark.phenotypes.persons import derive_persons, restrict_to_followup
+from trd_spark.schemas import PERSONS, check_spark
+
+CUTOFF = d("2023-07-01")
+
+
+@pytest.fixture(scope="module")
+def persons(spark):
+    people = [
+        person(1, 1980, 3, 15, gender=8507),
+        person(2, 1990, None, None, gender=8532),
+        person(3, 1990, 2, None, gender=0),
+        person(4, 1990, 2, 30, gender=8532),  # invalid day -> 1st of the month
+    ]
+    periods = [obs(1, "2010-01-01", "2015-12-31"), obs(1, "2016-01-01", "2022-12-31"),
+               obs(2, "2000-01-01", "2024-01-01"), obs(3, "2000-01-01", "2025-01-01")]
+    deaths = [death(2, "2021-05-05")]
+    df = derive_persons(frame(spark, "person", people), frame(spark, "observation_period", periods),
+                        frame(spark, "death", deaths), CUTOFF)
+    check_spark(df, PERSONS)
+    return {r.person_id: r for r in df.collect()}
+
+
+def test_sex_from_gender_concept(persons):
+    assert [persons[i].sex_at_birth for i in (1, 2, 3, 4)] == ["male", "female", "other", "female"]
+
+
+def test_birth_date_defaults(persons):
+    assert persons[1].birth_date == d("1980-03-15")
+    assert persons[2].birth_date == d("1990-07-01")  # no month/day -> 1 July
+    assert persons[3].birth_date == d("1990-02-01")  # no day -> 1st
+    assert persons[4].birth_date == d("1990-02-01")  # 30 Feb -> 1st
+
+
+def test_end_of_followup_is_min_of_observation_death_cutoff(persons):
+    assert persons[1].observation_end_date == d("2022-12-31")  # last of two periods
+    assert persons[2].observation_end_date == d("2021-05-05")  # death
+    assert persons[3].observation_end_date == CUTOFF  # period runs past the cutoff
+    assert persons[4].observation_end_date == CUTOFF  # no period at all
+
+
+def test_age_at_end_of_followup(persons):
+    assert persons[1].age_at_cutoff == pytest.approx(days("1980-03-15", "2022-12-31") / 365.25)
+    assert persons[2].age_at_cutoff == pytest.approx(days("1990-07-01", "2021-05-05") / 365.25)
+
+
+def test_events_outside_followup_are_dropped(spark, persons):
+    p = derive_persons(frame(spark, "person", [person(2, 1990, None, None)]), frame(spark, "observation_period", []),
+                       frame(spark, "death", [death(2, "2021-05-05")]), CUTOFF)
+    events = frame(spark, "condition_occurrence", [
+        cond(2, 1, "1989-12-31"),  # before birth year
+        cond(2, 2, "1990-03-01"),  # before the imputed 1 July birth date, kept
+        cond(2, 3, "2021-05-05"),  # day of death, kept
+        cond(2, 4, "2021-05-06"),  # after death
+        cond(9, 5, "2010-01-01"),  # unknown person
+    ])
+    kept = restrict_to_followup(events, p, "condition_start_date")
+    assert sorted(r.condition_concept_id for r in kept.collect()) == [2, 3]
+    assert kept.columns == events.columns
