@@ -75,7 +75,9 @@ def run(spark: "SparkSession", cfg: Config) -> dict[str, str]:
     logistic = _read(spark, paths["logistic"], "logistic results")[LOGISTIC_RESULTS_COLUMNS]
     cox = _read(spark, paths["cox"], "Cox results")[COX_RESULTS_COLUMNS] if cfg.models.cox else None
     flow = _read(spark, paths["cohort_flow"], "cohort flow")[COHORT_FLOW.names]
-    flow = flow.sort_values(["definition", "step_order"], kind="mergesort")
+    # Steps shared by all definitions first, then each definition's steps in order.
+    flow = flow.assign(_later=flow["definition"] != "all")
+    flow = flow.sort_values(["_later", "definition", "step_order"], kind="mergesort").drop(columns="_later")
     match = _read(spark, paths["match_summary"], "PGS match summary")[PGS_MATCH_SUMMARY.names]
     match = match.sort_values(["dataset", "pgs_id"], kind="mergesort")
 

@@ -1,0 +1,90 @@
+"""report.stage.run: suppressed TSVs and a self-contained report.html from published stages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from models_sim import PGS_IDS, make_config, simulate_frame, to_spark
+
+from trd_spark.layout import Layout, publish_stage
+from trd_spark.models import stage as models_stage
+from trd_spark.report import stage as report_stage
+from trd_spark.schemas import COHORT_FLOW, LOGISTIC_RESULTS_COLUMNS, PGS_MATCH_SUMMARY
+
+FLOW = [
+    ("all", 1, "persons with EHR and genomes", 1000),
+    ("ad3", 2, "TRD", 12),
+    ("ad3", 3, "trMDD", 0),
+    ("ad3", 4, "non_MDD", 20),
+]
+
+
+@pytest.fixture(scope="module")
+def report(spark, tmp_path_factory):
+    cfg = make_config(tmp_path_factory.mktemp("report_stage"))
+    big = simulate_frame(seed=8, n=300, datasets=("discovery",))
+    small = simulate_frame(seed=9, n=70, datasets=("replication_wgs",))  # gives counts < 20
+    frame = pd.concat([big, small], ignore_index=True)
+    frame["person_id"] = frame["person_id"].iloc[0] + frame.index.to_numpy() * 7
+    with publish_stage(spark, cfg, "cohort") as w:
+        w.write_table("analysis_frame", to_spark(spark, frame))
+    models_stage.run(spark, cfg)
+    with publish_stage(spark, cfg, "phenotypes") as w:
+        w.write_table("cohort_flow", spark.createDataFrame(FLOW, COHORT_FLOW.struct), COHORT_FLOW)
+    match = [
+        (ds, p, "trait", "sleep", 100, 90, 80, 10, 0, 5, 5, 0.9)
+        for ds in ("discovery", "replication_wgs") for p in PGS_IDS
+    ]
+    with publish_stage(spark, cfg, "pgs") as w:
+        w.write_table("match_summary", spark.createDataFrame(match, PGS_MATCH_SUMMARY.struct), PGS_MATCH_SUMMARY)
+    files = report_stage.run(spark, cfg)
+    logistic = spark.read.parquet(Layout.of(cfg).table("models", "logistic")).toPandas()
+    return cfg, frame, files, logistic
+
+
+def _text(files, name):
+    return open(files[name]).read()
+
+
+def test_all_files_published(report):
+    cfg, _, files, _ = report
+    assert set(files) == {"results.tsv", "cox.tsv", "cohort_flow.tsv", "report.html"}
+    assert Layout.of(cfg).stage_dir("report") + "/report.html" == files["report.html"]
+    assert open(Layout.of(cfg).file("report", "_SUCCESS")).read() == ""
+
+
+def test_results_counts_are_suppressed(report):
+    _, _, files, logistic = report
+    tsv = pd.read_csv(files["results.tsv"], sep="\t", dtype={"n": str, "n_cases": str})
+    assert list(tsv.columns) == LOGISTIC_RESULTS_COLUMNS
+    small = logistic["n_cases"].between(1, 19)
+    assert small.any()  # the small dataset must exercise suppression
+    assert (tsv.loc[small, "n_cases"] == "<20").all()
+    big = logistic["n_cases"] >= 20
+    assert (tsv.loc[big, "n_cases"] == logistic.loc[big, "n_cases"].astype(str)).all()
+    controls = logistic["n"] - logistic["n_cases"]
+    assert (tsv.loc[controls.between(1, 19), "n"] != logistic.loc[controls.between(1, 19), "n"].astype(str)).all()
+
+
+def test_cohort_flow_is_suppressed(report):
+    _, _, files, _ = report
+    flow = pd.read_csv(files["cohort_flow.tsv"], sep="\t", dtype={"n": str})
+    assert flow["n"].tolist() == ["1000", "<20", "0", "20"]
+
+
+def test_html_has_forest_plot_of_the_primary_discovery_results(report):
+    cfg, _, files, logistic = report
+    page = _text(files, "report.html")
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="forest"' in page
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    shown = logistic[(logistic.dataset == "discovery") & (logistic.definition == cfg.phenotypes.primary_definition)
+                     & (logistic.contrast == "trd_vs_nonmdd")]
+    assert svg.count("<rect") == int(shown["converged"].sum()) > 0
+    assert "&lt;20" in page  # suppressed counts appear, escaped
+
+
+def test_no_person_id_in_any_output(report):
+    _, frame, files, _ = report
+    texts = [_text(files, name) for name in files]
+    leaked = [pid for pid in frame["person_id"].astype(str) for t in texts if pid in t]
+    assert leaked == []
