@@ -191,11 +191,20 @@ class _Records:
         self.fills.append((who[rep], ingredient[rep], start[rep] + FILL_DAYS * j))
 
 
+def _adult_from(birth: np.ndarray) -> np.ndarray:
+    """Earliest MDD index for an adult case: a month after the 18th birthday."""
+    return birth + int(np.ceil(18 * 365.25)) + 30
+
+
 def _mdd_diagnoses(rng: np.random.Generator, rec: _Records, who: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """2-4 MDD diagnoses on distinct dates, the first on the index date; returns the last date."""
+    """2-4 MDD diagnoses on distinct dates, the first on the index date; returns the last date.
+
+    Gaps of 7-240 days, shrunk for late indexes so that every diagnosis precedes LAST_DAY - 10."""
     k = rng.integers(2, 5, len(who))
-    dates = index[:, None] + np.concatenate(
-        [np.zeros((len(who), 1), np.int64), np.cumsum(_between(rng, 7, 240, (len(who), 3)), axis=1)], axis=1)
+    gaps = _between(rng, 7, 240, (len(who), 3))
+    scale = np.clip((LAST_DAY - 10 - index) / 720.0, 0.0, 1.0)[:, None]
+    gaps = np.maximum(1, np.floor(gaps * scale)).astype(np.int64)
+    dates = index[:, None] + np.concatenate([np.zeros((len(who), 1), np.int64), np.cumsum(gaps, axis=1)], axis=1)
     keep = np.arange(4)[None, :] < k[:, None]
     rows = np.broadcast_to(who[:, None], keep.shape)[keep]
     rec.cond.append((rows, _pick(rng, voc.MDD_DIAGNOSES, keep.sum()), dates[keep]))
@@ -212,10 +221,13 @@ class _Timeline:
     min_end: np.ndarray
 
 
-def _trd(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+def _trd(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) -> dict[str, int]:
     m = len(who)
-    gap = _between(rng, 200, 1500, m)  # index -> TRD onset
-    index = _between(rng, INDEX_FIRST, np.minimum(INDEX_LAST, LAST_DAY - gap - 240))
+    lo = np.maximum(INDEX_FIRST, _adult_from(birth[who]))
+    # index -> TRD onset; the youngest persons (adult only from 2021) get a shorter gap so that
+    # the third trial still fits before LAST_DAY.
+    gap = np.minimum(_between(rng, 200, 1500, m), LAST_DAY - 240 - lo)
+    index = _between(rng, lo, np.maximum(np.minimum(INDEX_LAST, LAST_DAY - gap - 240), lo))
     off1 = _between(rng, 0, np.minimum(90, gap - 200))
     s1, window = index + off1, gap - off1  # window >= 200 days holds trials 1 and 2
     n1 = np.minimum(rng.integers(2, 7, m), window // FILL_DAYS - 2)
@@ -249,9 +261,15 @@ def _trd(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
     return {"trd_with_augmentation": int(aug.sum()), "trd_with_ect": int(ect.sum())}
 
 
-def _trmdd(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+def _index_dates(rng: np.random.Generator, who: np.ndarray, birth: np.ndarray) -> np.ndarray:
+    """MDD index 2012-2020, at adult age (after 2020 for the few adults only from 2021)."""
+    lo = np.maximum(INDEX_FIRST, _adult_from(birth[who]))
+    return _between(rng, lo, np.maximum(INDEX_LAST, lo))
+
+
+def _trmdd(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) -> dict[str, int]:
     m = len(who)
-    index = _between(rng, INDEX_FIRST, INDEX_LAST, m)
+    index = _index_dates(rng, who, birth)
     one_aug = rng.random(m) < 0.15
     two = (rng.random(m) < 0.5) & ~one_aug
     ing = _distinct_ingredients(rng, m, 2)
@@ -272,9 +290,9 @@ def _trmdd(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]
     return {"trmdd_two_trials": int(two.sum()), "trmdd_one_trial_augmentation": int(one_aug.sum())}
 
 
-def _mdd_other(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+def _mdd_other(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) -> dict[str, int]:
     m = len(who)
-    index = _between(rng, INDEX_FIRST, INDEX_LAST, m)
+    index = _index_dates(rng, who, birth)
     short = rng.random(m) < 0.5
     start = index + _between(rng, 0, 180, m)
     rec.add_course(who[short], _pick(rng, voc.TRIAL_INGREDIENTS, m)[short], start[short], np.ones(short.sum(), np.int64))
@@ -284,7 +302,7 @@ def _mdd_other(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, 
     return {"mdd_other_one_short_fill": int(short.sum())}
 
 
-def _noise_single(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+def _noise_single(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) -> dict[str, int]:
     m = len(who)
     date = _between(rng, INDEX_FIRST, INDEX_LAST, m)
     rec.cond.append((who, _pick(rng, voc.MDD_DIAGNOSES + (voc.DYSTHYMIA,), m), date))
@@ -302,10 +320,10 @@ def _one_trial_some(rng, rec: _Records, who: np.ndarray, index: np.ndarray) -> n
     return np.where(treated, start + FILL_DAYS * n, index)
 
 
-def _excluded_bipolar(rng, rec: _Records, tl: _Timeline, who: np.ndarray) -> dict[str, int]:
+def _excluded_bipolar(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) -> dict[str, int]:
     m = len(who)
-    index = _between(rng, INDEX_FIRST, INDEX_LAST, m)
-    bipolar_day = index + _between(rng, -365, 700, m)
+    index = _index_dates(rng, who, birth)
+    bipolar_day = np.minimum(index + _between(rng, -365, 700, m), LAST_DAY - 10)
     rec.cond.append((who, _pick(rng, voc.BIPOLAR_DIAGNOSES, m), bipolar_day))
     end = _one_trial_some(rng, rec, who, index)
     last_dx = _mdd_diagnoses(rng, rec, who, index)
@@ -356,10 +374,9 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
     rec = _Records()
     extra: dict[str, int] = {}
     groups = {TRD: _trd, TRMDD: _trmdd, MDD_OTHER: _mdd_other, NOISE_SINGLE: _noise_single,
-              EXCL_BIPOLAR: _excluded_bipolar}
+              EXCL_BIPOLAR: _excluded_bipolar, EXCL_YOUNG: _excluded_young}
     for code, fn in groups.items():
-        extra.update(fn(rng, rec, tl, np.flatnonzero(status == code)))
-    extra.update(_excluded_young(rng, rec, tl, np.flatnonzero(status == EXCL_YOUNG), birth))
+        extra.update(fn(rng, rec, tl, np.flatnonzero(status == code), birth))
 
     # Observation: starts 2010-2016 before the first clinical record, ends 2021 - 2023-06-30
     # after every record (and >= 1 year after an MDD index for trMDD/TRD).
