@@ -216,6 +216,9 @@ def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     panel = cfg.trait_panel.scores if cfg.trait_panel else []
     if not panel:
         raise ModelError("the trait panel has no scores", where="pgs.trait_panel")
+    absent = [e.pgs_id for e in panel if e.pgs_id not in frame.columns]
+    if absent:
+        log.warning("PGS in the trait panel but not in the analysis frame (failed rows): %s", absent)
     parts = [
         logistic_group(g, contrasts=cfg.models.contrasts, panel=panel, covariates=covariates,
                        min_cases=cfg.models.min_cases)
