@@ -1,0 +1,240 @@
+"""Match every score's variants to a dataset's genotypes, logging each case (Hail).
+
+Score variants come from ``scoring_files`` (one row per score variant); genotypes from
+``genotypes.read_genotypes`` (rows keyed by ``locus``/``alleles = [ref, alt]``, biallelic).
+For each score variant, at its locus, the first rule that holds wins:
+
+    ref_alt            effect == alt and other == ref          dosage = n alt alleles
+    alt_ref            effect == ref and other == alt          dosage = 2 - n alt
+    ref_alt_flipped    as ref_alt after complementing both (SNVs only)
+    alt_ref_flipped    as alt_ref after complementing both (SNVs only)
+    ambiguous_dropped  a direct match, but the pair is A/T or C/G (strand cannot be told)
+                       and ``keep_ambiguous`` is off; ambiguous pairs are never flipped
+    not_found          none of the above (also: no position on the build, or no other
+                       allele and the locus is multi-allelic)
+
+A score variant without ``other_allele`` is matched on the effect allele alone when the
+locus has exactly one alt allele in the genotypes (its ambiguity is then judged on the
+genotyped ref/alt pair).
+
+The match table is computed before scoring so that a stage can write the log, then call
+``check_match_rates`` (which raises ``MatchRateError``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import pandas as pd
+from pyspark.sql import types as T
+
+from trd_spark.errors import InputDataError, MatchRateError
+from trd_spark.pgs.scoring_files import ScoringFile
+from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
+
+if TYPE_CHECKING:
+    import hail as hl_types
+    from pyspark.sql import DataFrame, SparkSession
+
+MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "ambiguous_dropped", "not_found")
+USED_MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped")
+EFFECT_IS_REF_TYPES = ("alt_ref", "alt_ref_flipped")
+UNASSIGNED_DOMAIN = "unassigned"
+
+_COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
+
+_SCORE_VARIANT_SPARK = T.StructType([
+    T.StructField("pgs_id", T.StringType(), False),
+    T.StructField("score_index", T.IntegerType(), False),
+    T.StructField("chrom", T.StringType(), True),
+    T.StructField("pos", T.IntegerType(), True),
+    T.StructField("effect_allele", T.StringType(), False),
+    T.StructField("other_allele", T.StringType(), True),
+    T.StructField("effect_weight", T.DoubleType(), False),
+    T.StructField("line", T.LongType(), False),
+])
+
+
+def reference_contig(chrom: pd.Series, reference_genome: str) -> pd.Series:
+    """Scoring-file chromosome (``1``, ``X``, ``MT``) -> the reference's contig name."""
+    if reference_genome == "GRCh38":
+        return chrom.map(lambda c: None if c is None or pd.isna(c) else ("chrM" if c == "MT" else f"chr{c}"))
+    return chrom
+
+
+def score_variants_table(
+    hl: "hl_types", spark: "SparkSession", scoring_files: Sequence[ScoringFile], reference_genome: str
+) -> "hl_types.Table":
+    """One row per score variant (unkeyed): pgs_id, score_index (position in
+    ``scoring_files``), chrom (reference contig name), pos, locus (missing when the position
+    is not valid on the reference), effect_allele, other_allele, effect_weight, line."""
+    ids = [sf.pgs_id for sf in scoring_files]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise InputDataError(f"pgs_id {dup} appears in more than one scoring file",
+                             where="pgs.scoring_files")
+    frames = []
+    for k, sf in enumerate(scoring_files):
+        v = sf.variants
+        frames.append(pd.DataFrame({
+            "pgs_id": sf.pgs_id,
+            "score_index": k,
+            "chrom": reference_contig(v["chrom"], reference_genome).astype(object),
+            "pos": v["pos"].astype(object).where(v["pos"].notna(), None),
+            "effect_allele": v["effect_allele"],
+            "other_allele": v["other_allele"],
+            "effect_weight": v["effect_weight"],
+            "line": v["line"],
+        }))
+    pdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_SCORE_VARIANT_SPARK.names)
+    rows = [tuple(None if (x is None or x is pd.NA) else x for x in r) for r in pdf.itertuples(index=False)]
+    # Score variants are small (driver-side data read from files); person data never passes here.
+    sdf = spark.createDataFrame(rows, schema=_SCORE_VARIANT_SPARK)
+    ht = hl.Table.from_spark(sdf)
+    valid = hl.is_defined(ht.chrom) & hl.is_defined(ht.pos)
+    valid = valid & hl.is_valid_contig(hl.or_else(ht.chrom, ""), reference_genome)
+    ht = ht.annotate(locus=hl.or_missing(
+        valid & hl.is_valid_locus(hl.or_else(ht.chrom, "chr1"), hl.or_else(ht.pos, 1), reference_genome),
+        hl.locus(ht.chrom, ht.pos, reference_genome),
+    ))
+    return ht
+
+
+def _complement(hl: "hl_types", allele):
+    comp = hl.literal(_COMPLEMENT)
+    return hl.or_missing(hl.len(allele) == 1, comp.get(allele))
+
+
+def _palindromic(hl: "hl_types", a, b):
+    return hl.or_else((hl.len(a) == 1) & (_complement(hl, a) == b), False)
+
+
+def match_variants(
+    hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
+) -> "hl_types.Table":
+    """Add to each score variant: ``match_type`` (see module doc), ``matched_alleles``
+    (the genotype row's ``[ref, alt]`` it scores against, missing unless used) and
+    ``effect_is_ref`` (True for alt_ref / alt_ref_flipped)."""
+    sv = score_variants
+    loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
+    rows = mt.rows().select()
+    rows = rows.filter(hl.is_defined(loci[rows.locus]))
+    sites = rows.group_by(rows.locus).aggregate(pairs=hl.agg.collect(rows.alleles))
+    sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
+
+    ea, oa, pairs = sv.effect_allele, sv.other_allele, sv._pairs
+    has_oa = hl.is_defined(oa)
+    by_effect_only = ~has_oa & (hl.len(pairs) == 1)
+
+    def first(pred):
+        return hl.find(lambda p: hl.or_else(pred(p[0], p[1]), False), pairs)
+
+    def rule(with_oa, effect_only):
+        return first(lambda ref, alt: hl.if_else(has_oa, with_oa(ref, alt), by_effect_only & effect_only(ref, alt)))
+
+    c_ea, c_oa = _complement(hl, ea), _complement(hl, oa)
+    direct_ra = rule(lambda ref, alt: (ea == alt) & (oa == ref), lambda ref, alt: ea == alt)
+    direct_ar = rule(lambda ref, alt: (ea == ref) & (oa == alt), lambda ref, alt: ea == ref)
+    flip_ra = rule(lambda ref, alt: (c_ea == alt) & (c_oa == ref), lambda ref, alt: c_ea == alt)
+    flip_ar = rule(lambda ref, alt: (c_ea == ref) & (c_oa == alt), lambda ref, alt: c_ea == ref)
+
+    sv = sv.annotate(_dra=direct_ra, _dar=direct_ar, _fra=flip_ra, _far=flip_ar)
+    ea, oa, has_oa = sv.effect_allele, sv.other_allele, hl.is_defined(sv.other_allele)
+
+    def ambiguous(pair):
+        return hl.if_else(has_oa, _palindromic(hl, ea, oa), _palindromic(hl, pair[0], pair[1]))
+
+    drop_ambiguous = hl.literal(not keep_ambiguous)
+    match_type = (
+        hl.case()
+        .when(hl.is_defined(sv._dra) & ambiguous(sv._dra) & drop_ambiguous, "ambiguous_dropped")
+        .when(hl.is_defined(sv._dar) & ambiguous(sv._dar) & drop_ambiguous, "ambiguous_dropped")
+        .when(hl.is_defined(sv._dra), "ref_alt")
+        .when(hl.is_defined(sv._dar), "alt_ref")
+        .when(hl.is_defined(sv._fra) & ~ambiguous(sv._fra), "ref_alt_flipped")
+        .when(hl.is_defined(sv._far) & ~ambiguous(sv._far), "alt_ref_flipped")
+        .default("not_found")
+    )
+    sv = sv.annotate(match_type=match_type)
+    matched = (
+        hl.case()
+        .when(sv.match_type == "ref_alt", sv._dra)
+        .when(sv.match_type == "alt_ref", sv._dar)
+        .when(sv.match_type == "ref_alt_flipped", sv._fra)
+        .when(sv.match_type == "alt_ref_flipped", sv._far)
+        .or_missing()
+    )
+    sv = sv.annotate(
+        matched_alleles=matched,
+        effect_is_ref=hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type),
+    )
+    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
+
+
+@dataclass(frozen=True)
+class ScoreLabel:
+    """What the summary says about a score: its trait and domain."""
+
+    trait: str
+    domain: str
+
+
+def summarise_matches(
+    hl: "hl_types", matches: "hl_types.Table", dataset: str, pgs_ids: Sequence[str], labels: dict[str, ScoreLabel]
+) -> pd.DataFrame:
+    """Per-score match counts (one small row per score; PGS_MATCH_SUMMARY columns)."""
+    counts = matches.group_by(matches.pgs_id).aggregate(
+        n_variants=hl.agg.count(),
+        **{f"n_{t}": hl.agg.count_where(matches.match_type == t) for t in MATCH_TYPES},
+    ).to_pandas()
+    counts = counts.set_index("pgs_id").reindex(list(pgs_ids)).fillna(0).astype("int64")
+    out = pd.DataFrame({
+        "dataset": dataset,
+        "pgs_id": list(pgs_ids),
+        "trait": [labels[p].trait for p in pgs_ids],
+        "domain": [labels[p].domain for p in pgs_ids],
+        "n_variants": counts["n_variants"].to_numpy(),
+        "n_matched": counts[[f"n_{t}" for t in USED_MATCH_TYPES]].sum(axis=1).to_numpy(),
+        "n_matched_ref_alt": counts["n_ref_alt"].to_numpy(),
+        "n_matched_alt_ref": counts["n_alt_ref"].to_numpy(),
+        "n_matched_flipped": (counts["n_ref_alt_flipped"] + counts["n_alt_ref_flipped"]).to_numpy(),
+        "n_ambiguous_dropped": counts["n_ambiguous_dropped"].to_numpy(),
+        "n_not_found": counts["n_not_found"].to_numpy(),
+    })
+    out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
+    return out[PGS_MATCH_SUMMARY.names]
+
+
+def variant_matches_frame(hl: "hl_types", matches: "hl_types.Table", dataset: str) -> "DataFrame":
+    """The per-variant match log as a Spark DataFrame with the PGS_VARIANT_MATCHES schema."""
+    matches = matches.key_by()
+    log = matches.select(
+        dataset=hl.literal(dataset),
+        pgs_id=matches.pgs_id,
+        chrom=matches.chrom,
+        pos=matches.pos,
+        effect_allele=matches.effect_allele,
+        other_allele=matches.other_allele,
+        effect_weight=matches.effect_weight,
+        match_type=matches.match_type,
+    )
+    return log.to_spark().select(*PGS_VARIANT_MATCHES.names)
+
+
+def match_rate_failures(summary: pd.DataFrame, min_overlap: float) -> list[str]:
+    """One message per (dataset, score) whose matched fraction is below ``min_overlap``."""
+    low = summary[summary["matched_fraction"] < min_overlap]
+    return [
+        f"score {r.pgs_id} in dataset {r.dataset}: matched {r.n_matched}/{r.n_variants} variants "
+        f"({r.matched_fraction:.1%}) < pgs.min_overlap {min_overlap:.0%} "
+        f"(not found {r.n_not_found}, ambiguous dropped {r.n_ambiguous_dropped})"
+        for r in low.itertuples(index=False)
+    ]
+
+
+def check_match_rates(summary: pd.DataFrame, min_overlap: float) -> None:
+    """Raise MatchRateError naming every score and dataset below ``min_overlap``."""
+    failures = match_rate_failures(summary, min_overlap)
+    if failures:
+        raise MatchRateError("; ".join(failures), where="pgs.min_overlap")
