@@ -179,12 +179,21 @@ def parse_scoring_file(
     columns = [c.strip() for c in lines[col_idx].split("\t")]
     if len(set(columns)) != len(columns):
         raise InputDataError(f"duplicate column names in {columns}", where=f"{source}:{col_line}")
-    body = "\n".join(lines[col_idx + 1 :])
+    body_lines = lines[col_idx + 1 :]
+    # Check field counts ourselves: pandas silently turns an extra first-row field into an index.
+    n_tabs = len(columns) - 1
+    for i, line in enumerate(body_lines):
+        if line.count("\t") != n_tabs and line.strip():
+            raise InputDataError(
+                f"expected {len(columns)} tab-separated fields, saw {line.count(chr(9)) + 1}",
+                where=f"{source}:{col_line + 1 + i}",
+            )
+    body = "\n".join(body_lines)
     if body.strip():
         try:
             df = pd.read_csv(
                 io.StringIO(body), sep="\t", header=None, names=columns, dtype=str,
-                keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c",
+                keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c", index_col=False,
             )
         except pd.errors.ParserError as e:
             m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))

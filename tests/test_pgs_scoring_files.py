@@ -1,0 +1,132 @@
+"""Scoring-file parsing and validation (pure pandas, no Spark)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trd_spark.errors import InputDataError
+from trd_spark.pgs.scoring_files import normalise_chrom, parse_scoring_file, read_scoring_file
+
+DATA = Path(__file__).parent / "data" / "pgs"
+
+HEADER = "#pgs_id=PGS000777\n#pgs_name=t\n#trait_reported=Height\n#weight_type=beta\n#genome_build=GRCh38\n"
+COLS = "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+ROWS = "rs1\t1\t100\tA\tG\t0.5\nrs2\tchr2\t200\tc\t\t-1e-3\nrs3\t23\t300\tC\tT\t2\n"
+
+
+def parse(text: str, **kw):
+    return parse_scoring_file(text, source="s.txt", **kw)
+
+
+def test_fixture_file_header_and_variants():
+    sf = read_scoring_file(str(DATA / "PGS000901.txt"))
+    h = sf.header
+    assert (h.pgs_id, h.pgs_name, h.trait_reported, h.genome_build, h.weight_type, h.variants_number, h.HmPOS_build) == (
+        "PGS000901", "tiny_test_score", "Tiny trait", "GRCh38", "beta", 9, None)
+    assert sf.positions_from == "author"
+    v = sf.variants
+    assert len(v) == 9
+    assert v.loc[0].to_dict() == {"chrom": "1", "pos": 100, "effect_allele": "G", "other_allele": "A",
+                                  "effect_weight": 0.5, "line": 16}
+    # rs900 has an empty other_allele
+    assert v.loc[6, "other_allele"] is None and v.loc[6, "line"] == 22
+
+
+def test_gzip_file_reads_like_plain(tmp_path):
+    gz = tmp_path / "PGS000901.txt.gz"
+    gz.write_bytes(gzip.compress((DATA / "PGS000901.txt").read_bytes()))
+    plain = read_scoring_file(str(DATA / "PGS000901.txt"))
+    zipped = read_scoring_file(str(gz))
+    pd.testing.assert_frame_equal(plain.variants, zipped.variants)
+    assert zipped.header == plain.header
+
+
+def test_chromosomes_and_alleles_normalised():
+    v = parse(HEADER + COLS + ROWS).variants
+    assert v["chrom"].tolist() == ["1", "2", "X"]
+    assert v["effect_allele"].tolist() == ["A", "C", "C"]
+    assert v["other_allele"].tolist() == ["G", None, "T"]
+    assert v["effect_weight"].tolist() == [0.5, -0.001, 2.0]
+    assert normalise_chrom(pd.Series(["chrM", "MT", "24", "chrX"])).tolist() == ["MT", "MT", "Y", "X"]
+
+
+def test_harmonised_positions_used_when_on_target_build():
+    text = (
+        "#pgs_id=PGS000778\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n"
+        "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n"
+        "1\t1000\tA\tG\t0.5\t1\t2000\n"
+        "1\t1100\tC\tT\t0.1\t\t\n"  # harmonisation failed: kept, unplaced
+    )
+    sf = parse(text)
+    assert sf.positions_from == "harmonised"
+    assert sf.variants["pos"].tolist()[0] == 2000
+    assert sf.variants["chrom"].isna().tolist() == [False, True]
+    assert sf.n_unplaced == 1
+
+
+def test_build_mismatch_names_header_line():
+    text = HEADER.replace("GRCh38", "GRCh37") + COLS + ROWS
+    with pytest.raises(InputDataError, match=r"^s\.txt:5: scoring file is on build GRCh37"):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    "bad_rows, where, message",
+    [
+        pytest.param("rs1\t1\t100\tA\tG\tabc\n", "s.txt:7", "column effect_weight: weight is not a finite number", id="weight-text"),
+        pytest.param("rs1\t1\t100\tA\tG\tinf\n", "s.txt:7", "column effect_weight", id="weight-inf"),
+        pytest.param("rs1\t1\t100\tN\tG\t1\n", "s.txt:7", "column effect_allele: allele must contain only A/C/G/T", id="effect-N"),
+        pytest.param("rs1\t1\t100\tA\t<DEL>\t1\n", "s.txt:7", "column other_allele", id="other-symbolic"),
+        pytest.param("rs1\t1\t-5\tA\tG\t1\n", "s.txt:7", "column chr_position: position must be a positive integer", id="negative-pos"),
+        pytest.param("rs1\t1\t100\tA\tG\t1\textra\n", "s.txt:7", "expected 6 tab-separated fields, saw 7", id="extra-field"),
+    ],
+)
+def test_row_errors_name_file_and_line(bad_rows, where, message):
+    # 5 header lines + the column line, so the bad row (first) is line 7 and a good row follows.
+    text = HEADER + COLS + bad_rows + "rs9\t1\t900\tA\tG\t1\n"
+    with pytest.raises(InputDataError) as e:
+        parse(text)
+    assert str(e.value).startswith(f"{where}: ")
+    assert message in str(e.value)
+
+
+def test_missing_required_column_names_column_line():
+    text = HEADER + "chr_name\tchr_position\teffect_allele\tother_allele\n1\t100\tA\tG\n"
+    with pytest.raises(InputDataError, match=r"^s\.txt:6: required column effect_weight is missing"):
+        parse(text)
+
+
+def test_variants_number_mismatch():
+    text = HEADER + "#variants_number=4\n" + COLS + ROWS
+    with pytest.raises(InputDataError, match=r"^s\.txt:6: #variants_number says 4 but the file has 3"):
+        parse(text)
+
+
+def test_duplicates_error_or_keep_first():
+    text = HEADER + COLS + ROWS + "rs1b\t1\t100\tA\tG\t9.0\n"
+    with pytest.raises(InputDataError, match=r"^s\.txt:10: duplicate variant 1:100 A/G"):
+        parse(text)
+    sf = parse(text, duplicate_variants="first")
+    assert sf.n_duplicates_dropped == 1
+    assert sf.variants["effect_weight"].tolist() == [0.5, -0.001, 2.0]
+
+
+def test_non_additive_rows_rejected():
+    text = HEADER + COLS.replace("\n", "\tis_haplotype\n") + "rs1\t1\t100\tA\tG\t0.5\tTrue\n"
+    with pytest.raises(InputDataError, match=r"^s\.txt:7: column is_haplotype: non-additive"):
+        parse(text)
+
+
+def test_rsid_only_file_rejected():
+    text = HEADER + "rsID\teffect_allele\teffect_weight\nrs1\tA\t0.5\n"
+    with pytest.raises(InputDataError, match=r"^s\.txt:6: no positions"):
+        parse(text)
+
+
+def test_missing_file_names_path(tmp_path):
+    with pytest.raises(InputDataError, match="scoring file not found"):
+        read_scoring_file(str(tmp_path / "nope.txt"))

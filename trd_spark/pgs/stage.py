@@ -1,0 +1,167 @@
+"""The PGS stage: for each dataset, read genotypes, match every score, score in one pass.
+
+Writes through ``publish_stage(spark, cfg, "pgs")``:
+  scores           PGS_SCORES           one row per dataset x person x score
+  match_summary    PGS_MATCH_SUMMARY    one row per dataset x score (+ match_summary.tsv)
+  variant_matches  PGS_VARIANT_MATCHES  one row per dataset x score variant
+
+If any score matches fewer than ``pgs.min_overlap`` of its variants in any dataset, nothing is
+published: the match logs go to ``{release_dir}/pgs_failed_match/`` and MatchRateError is
+raised naming every failing score and dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import reduce
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from trd_spark.config import Config
+from trd_spark.errors import InputDataError, MatchRateError
+from trd_spark.io import Fs, expand_paths, write_pandas, write_table
+from trd_spark.layout import Layout, publish_stage
+from trd_spark.pgs.genotypes import read_genotypes
+from trd_spark.pgs.matching import (
+    UNASSIGNED_DOMAIN,
+    ScoreLabel,
+    match_rate_failures,
+    match_variants,
+    score_variants_table,
+    summarise_matches,
+    variant_matches_frame,
+)
+from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
+from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_file
+from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
+
+if TYPE_CHECKING:
+    import hail as hl_types
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+FAILED_MATCH_DIR = "pgs_failed_match"
+
+
+@dataclass
+class DatasetMatches:
+    """One dataset's genotypes and matching result, kept until scoring."""
+
+    dataset: str
+    mt: "hl_types.MatrixTable"
+    matches: "hl_types.Table"
+    summary: pd.DataFrame
+    scoring_files: list[ScoringFile]
+
+
+def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, ScoreLabel]:
+    """Trait and domain per pgs_id from the trait panel; scores not in it get the header's
+    trait and domain ``unassigned`` (with a warning)."""
+    panel = {e.pgs_id: e for e in (cfg.trait_panel.scores if cfg.trait_panel else [])}
+    labels = {}
+    for sf in scoring_files:
+        entry = panel.get(sf.pgs_id)
+        if entry is None:
+            log.warning("score %s is not in the trait panel: trait from its header, domain %r",
+                        sf.pgs_id, UNASSIGNED_DOMAIN)
+            labels[sf.pgs_id] = ScoreLabel(sf.header.trait_reported or sf.pgs_id, UNASSIGNED_DOMAIN)
+        else:
+            labels[sf.pgs_id] = ScoreLabel(entry.trait, entry.domain)
+    return labels
+
+
+def load_scoring_files(cfg: Config, reference_genome: str) -> list[ScoringFile]:
+    """Parse and validate every configured scoring file for one build (no Spark)."""
+    files = []
+    for path in expand_paths(cfg.pgs.scoring_files, "pgs.scoring_files"):
+        sf = read_scoring_file(path, target_build=reference_genome, duplicate_variants=cfg.pgs.duplicate_variants)
+        for note in sf.notes:
+            log.warning("%s: %s", sf.pgs_id, note)
+        files.append(sf)
+    return files
+
+
+def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_name: str,
+                  scoring_files: list[ScoringFile]) -> DatasetMatches:
+    """Read one dataset's genotypes and match every score (match table checkpointed)."""
+    ds = cfg.dataset(dataset_name)
+    mt = read_genotypes(hl, ds.genotypes)
+    n_bad_ids = mt.aggregate_cols(hl.agg.count_where(hl.is_missing(hl.parse_int64(mt.s))))
+    if n_bad_ids:
+        raise InputDataError(
+            f"{n_bad_ids} sample IDs are not integers (they must be the OMOP person_id as text)",
+            where=f"datasets.{dataset_name}.genotypes {ds.genotypes.path}",
+        )
+    sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome)
+    matches = match_variants(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
+    matches = matches.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_matches_{dataset_name}", extension="ht"))
+    pgs_ids = [sf.pgs_id for sf in scoring_files]
+    summary = summarise_matches(hl, matches, dataset_name, pgs_ids, score_labels(cfg, scoring_files))
+    for r in summary.itertuples(index=False):
+        log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
+                 dataset_name, r.pgs_id, r.n_matched, r.n_variants, 100 * r.matched_fraction,
+                 r.n_matched_flipped, r.n_ambiguous_dropped, r.n_not_found)
+    return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
+
+
+def summary_tsv(summary: pd.DataFrame) -> str:
+    """The match summary as a TSV a human can read (fractions to 4 decimals)."""
+    return summary.to_csv(sep="\t", index=False, float_format="%.4f")
+
+
+def _union(frames: list["DataFrame"]) -> "DataFrame":
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def run(spark: "SparkSession", cfg: Config) -> None:
+    """Run the PGS stage for every dataset in ``cfg.datasets`` (see module doc)."""
+    import hail as hl
+
+    fs, layout = Fs(spark), Layout.of(cfg)
+    files_by_build: dict[str, list[ScoringFile]] = {}
+    results: list[DatasetMatches] = []
+    for ds in cfg.datasets:
+        build = ds.genotypes.reference_genome
+        if build not in files_by_build:
+            files_by_build[build] = load_scoring_files(cfg, build)
+            log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
+        log.info("pgs: matching %d scores in dataset %s", len(files_by_build[build]), ds.name)
+        results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build]))
+
+    summary = pd.concat([r.summary for r in results], ignore_index=True)[PGS_MATCH_SUMMARY.names]
+    variant_matches = _union([variant_matches_frame(hl, r.matches, r.dataset) for r in results])
+    failed_dir = f"{layout.release_dir}/{FAILED_MATCH_DIR}"
+    failures = match_rate_failures(summary, cfg.pgs.min_overlap)
+    if failures:
+        # Nothing is published, so the logs the user needs to see why go beside the release.
+        fs.delete(failed_dir)
+        write_table(variant_matches.select(*PGS_VARIANT_MATCHES.names), f"{failed_dir}/variant_matches.parquet")
+        write_pandas(spark, summary, f"{failed_dir}/match_summary.parquet")
+        fs.write_text(f"{failed_dir}/match_summary.tsv", summary_tsv(summary))
+        log.error("pgs: %d score(s) below min_overlap; match logs in %s", len(failures), failed_dir)
+        raise MatchRateError(f"{'; '.join(failures)} (match logs: {failed_dir})", where="pgs.min_overlap")
+
+    inputs = {f"scoring_file:{sf.pgs_id}": sf.path for files in files_by_build.values() for sf in files}
+    inputs.update({f"genotypes:{d.name}": d.genotypes.path for d in cfg.datasets if "*" not in d.genotypes.path})
+    with publish_stage(spark, cfg, "pgs", fingerprint_inputs=inputs) as writer:
+        writer.write_table("variant_matches", variant_matches, PGS_VARIANT_MATCHES)
+        writer.write_pandas("match_summary", summary, PGS_MATCH_SUMMARY.names)
+        writer.write_text("match_summary.tsv", summary_tsv(summary))
+        score_frames = []
+        for r in results:
+            log.info("pgs: scoring %d scores in dataset %s (one pass)", len(r.scoring_files), r.dataset)
+            weights = score_weights_table(hl, r.matches, len(r.scoring_files))
+            scores = compute_scores(
+                hl, r.mt, weights, [sf.pgs_id for sf in r.scoring_files], r.summary["n_matched"].tolist(),
+                missing_genotypes=cfg.pgs.missing_genotypes,
+            )
+            score_frames.append(scores_frame(hl, scores, r.dataset))
+        writer.write_table("scores", _union(score_frames), PGS_SCORES)
+        writer.notes["scoring_file_notes"] = {
+            sf.pgs_id: sf.notes for files in files_by_build.values() for sf in files if sf.notes
+        }
+    fs.delete(failed_dir)  # a stale failure log would contradict the published stage
+    log.info("pgs: published %s", layout.stage_dir("pgs"))
