@@ -12,13 +12,15 @@ from trd_spark.errors import InputDataError
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.models import stage
 from trd_spark.models.logistic import contrast_frame, fit_logistic
-from trd_spark.schemas import COX_RESULTS_COLUMNS, LOGISTIC_RESULTS_COLUMNS
+from trd_spark.schemas import COX_RESULTS, COX_RESULTS_COLUMNS, LOGISTIC_RESULTS, LOGISTIC_RESULTS_COLUMNS, check_spark
 
 
 @pytest.fixture(scope="module")
 def published(spark, tmp_path_factory):
     cfg = make_config(tmp_path_factory.mktemp("models_stage"))
     frame = simulate_frame(seed=5, n=250, datasets=("discovery", "replication_wgs"))
+    # One PGS without variance in one dataset: its fits fail and must be stored as rows.
+    frame.loc[frame.dataset == "replication_wgs", "PGS900010"] = 0.0
     with publish_stage(spark, cfg, "cohort") as w:
         w.write_table("analysis_frame", to_spark(spark, frame))
     written = stage.run(spark, cfg)
@@ -34,6 +36,18 @@ def test_tables_have_schema_columns_and_one_row_per_fit(spark, published):
     assert list(cox.columns) == COX_RESULTS_COLUMNS
     assert written == {"logistic": 2 * 4 * len(PGS_IDS), "cox": 2 * len(PGS_IDS)}
     assert len(logistic) == written["logistic"] and len(cox) == written["cox"]
+
+
+def test_parquet_types_match_the_declared_schemas_and_failed_fits_are_null(spark, published):
+    cfg, _, _ = published
+    layout = Layout.of(cfg)
+    logistic = check_spark(spark.read.parquet(layout.table("models", "logistic")), LOGISTIC_RESULTS)
+    check_spark(spark.read.parquet(layout.table("models", "cox")), COX_RESULTS)
+    failed = logistic.filter(~logistic.converged)
+    assert failed.count() == 4  # PGS900010 in replication_wgs, one per contrast
+    assert failed.filter(failed.pgs_id != "PGS900010").count() == 0
+    assert failed.filter(failed.beta.isNull() & failed.p.isNull() & failed.q_fdr.isNull()).count() == 4
+    assert {r.note for r in failed.select("note").collect()} == {"PGS has zero variance"}
 
 
 def test_published_estimate_equals_the_direct_fit(spark, published):

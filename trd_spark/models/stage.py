@@ -18,10 +18,10 @@ from trd_spark.io import Fs, read_table
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.models.cox import cox_grid
 from trd_spark.models.logistic import logistic_grid
-from trd_spark.schemas import COX_RESULTS_COLUMNS, LOGISTIC_RESULTS_COLUMNS
+from trd_spark.schemas import COX_RESULTS, LOGISTIC_RESULTS, TableSchema
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 def to_tsv(results: pd.DataFrame) -> str:
     """Tab-separated text with a header; NaN as empty, full float precision."""
     return results.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n")
+
+
+def results_to_spark(spark: "SparkSession", results: pd.DataFrame, schema: TableSchema) -> "DataFrame":
+    """A (small) result frame as a Spark DataFrame with the declared types; NaN -> null.
+
+    Failed fits have null estimates in Parquet (NaN would poison Spark aggregates).
+    """
+    pdf = results[schema.names].astype(object)
+    pdf = pdf.where(pdf.notna(), None)
+    return spark.createDataFrame(list(pdf.itertuples(index=False, name=None)), schema.struct)
 
 
 def _log_fits(what: str, results: pd.DataFrame) -> None:
@@ -65,10 +75,11 @@ def run(spark: "SparkSession", cfg: Config) -> dict[str, int]:
     written: dict[str, int] = {}
     path = Layout.of(cfg).table("cohort", "analysis_frame")
     with publish_stage(spark, cfg, "models", fingerprint_inputs={"analysis_frame": path}) as writer:
-        written["logistic"] = writer.write_pandas("logistic", logistic, LOGISTIC_RESULTS_COLUMNS)
+        written["logistic"] = writer.write_table(
+            "logistic", results_to_spark(spark, logistic, LOGISTIC_RESULTS).coalesce(1), LOGISTIC_RESULTS)
         writer.write_text("logistic.tsv", to_tsv(logistic))
         if cox is not None:
-            written["cox"] = writer.write_pandas("cox", cox, COX_RESULTS_COLUMNS)
+            written["cox"] = writer.write_table("cox", results_to_spark(spark, cox, COX_RESULTS).coalesce(1), COX_RESULTS)
             writer.write_text("cox.tsv", to_tsv(cox))
         writer.notes["logistic_failed"] = int((~logistic["converged"].astype(bool)).sum())
         if cox is not None:
