@@ -1,0 +1,143 @@
+"""TRD per definition, trMDD follow-up rule, censoring and time to TRD, on drawn timelines.
+
+All persons: born 1970, observed 2000-01-01..2023-12-31, cutoff 2023-07-01, MDD codes on
+2015-01-01 and 2015-02-01 (index 2015-01-01) unless noted. Toy definitions: ad3
+(3 distinct adequate trials), ad2_augmentation (augmentation after the 2nd), somatic.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_phenotypes_support import (
+    ARIPIPRAZOLE_TAB,
+    CITALOPRAM,
+    ECT_CPT4,
+    ECT_SNOMED,
+    FLUOXETINE_CAP,
+    MDD_CONCEPT,
+    SERTRALINE_TAB,
+    cond,
+    d,
+    days,
+    death,
+    drug,
+    obs,
+    omop_tables,
+    person,
+    proc,
+    toy_config,
+)
+
+from trd_spark.phenotypes.flow import cohort_flow_rows
+from trd_spark.phenotypes.stage import derive_phenotype_tables
+from trd_spark.schemas import PHENOTYPES, check_spark
+
+INDEX = "2015-01-01"
+CUTOFF = "2023-07-01"
+MDD_PEOPLE = [1, 2, 3, 4, 5, 6, 7]
+
+
+def trd_omop(spark):
+    persons = [person(i) for i in range(1, 9)]
+    conditions = [c for i in MDD_PEOPLE for c in (cond(i, MDD_CONCEPT, INDEX), cond(i, MDD_CONCEPT, "2015-02-01"))]
+    drugs = [
+        # 1: sertraline, fluoxetine, sertraline re-started, citalopram -> ad3 onset at citalopram
+        drug(1, SERTRALINE_TAB, "2015-03-01", days_supply=60), drug(1, FLUOXETINE_CAP, "2015-06-01", days_supply=60),
+        drug(1, SERTRALINE_TAB, "2016-01-01", days_supply=60), drug(1, CITALOPRAM, "2016-06-01", days_supply=60),
+        # 2: two trials; aripiprazole before the 2nd trial (ignored) and after it (onset)
+        drug(2, SERTRALINE_TAB, "2015-03-01", days_supply=60), drug(2, FLUOXETINE_CAP, "2015-06-01", days_supply=60),
+        drug(2, ARIPIPRAZOLE_TAB, "2015-05-01", days_supply=30), drug(2, ARIPIPRAZOLE_TAB, "2015-07-15", days_supply=30),
+        # 4, 5: one adequate trial, death at 151 / 180 days of follow-up
+        drug(4, SERTRALINE_TAB, "2015-01-10", days_supply=60), drug(5, SERTRALINE_TAB, "2015-01-10", days_supply=60),
+        # 6: two trials, the third starts after the cutoff
+        drug(6, SERTRALINE_TAB, "2015-03-01", days_supply=60), drug(6, FLUOXETINE_CAP, "2015-06-01", days_supply=60),
+        drug(6, CITALOPRAM, "2023-08-01", days_supply=60),
+    ]
+    procedures = [
+        proc(3, ECT_SNOMED, "2014-06-01"),  # before index: ignored
+        proc(3, ECT_CPT4, "2018-02-02"),  # CPT4 90870 resolved by code
+        proc(7, ECT_SNOMED, INDEX),  # ECT on the index date: prevalent TRD
+    ]
+    deaths = [death(4, "2015-06-01"), death(5, "2015-06-30")]
+    return omop_tables(spark, persons=persons, observation_periods=[obs(i) for i in range(1, 9)],
+                       conditions=conditions, drugs=drugs, procedures=procedures, deaths=deaths)
+
+
+@pytest.fixture(scope="module")
+def tables(spark):
+    return derive_phenotype_tables(trd_omop(spark), toy_config())
+
+
+@pytest.fixture(scope="module")
+def ph(tables):
+    df = check_spark(tables.phenotypes, PHENOTYPES)
+    return {(r.person_id, r.definition): r for r in df.collect()}
+
+
+def test_every_person_once_per_definition(ph):
+    assert sorted(ph) == sorted((p, dn) for p in range(1, 9) for dn in ("ad3", "ad2_augmentation", "somatic"))
+
+
+def test_ad3_onset_is_third_distinct_ingredient(ph):
+    r = ph[(1, "ad3")]
+    assert (r.status, r.trd_onset_date, r.trd_event) == ("TRD", d("2016-06-01"), 1)
+    assert r.time_to_trd_days == days(INDEX, "2016-06-01")
+    assert r.n_adequate_trials == 3 and r.mdd_index_date == d(INDEX)
+    # two trials only: treated, followed long enough, not TRD
+    assert ph[(2, "ad3")].status == "trMDD"
+
+
+def test_augmentation_after_second_trial(ph):
+    r = ph[(2, "ad2_augmentation")]
+    assert (r.status, r.trd_onset_date, r.time_to_trd_days) == ("TRD", d("2015-07-15"), days(INDEX, "2015-07-15"))
+    # person 1 has no augmentation agent
+    assert ph[(1, "ad2_augmentation")].status == "trMDD"
+
+
+def test_somatic_via_procedure_on_or_after_index(ph):
+    r = ph[(3, "somatic")]
+    assert (r.status, r.trd_onset_date) == ("TRD", d("2018-02-02"))
+    assert (ph[(3, "ad3")].status, ph[(3, "ad3")].exclusion_reason) == ("MDD_other", "no_adequate_trial")
+
+
+def test_prevalent_trd_on_index_date_gets_one_day(ph):
+    r = ph[(7, "somatic")]
+    assert (r.status, r.trd_onset_date, r.time_to_trd_days, r.trd_event) == ("TRD", d(INDEX), 1, 1)
+
+
+def test_trmdd_needs_minimum_followup(ph):
+    short, enough = ph[(4, "ad3")], ph[(5, "ad3")]
+    assert (short.status, short.exclusion_reason) == ("MDD_other", "short_followup")
+    assert (enough.status, enough.exclusion_reason) == ("trMDD", None)
+    assert days(INDEX, "2015-06-30") == 180
+
+
+def test_censoring_at_death_and_cutoff(ph):
+    r = ph[(4, "ad3")]
+    assert (r.followup_end_date, r.time_to_trd_days, r.trd_event) == (d("2015-06-01"), days(INDEX, "2015-06-01"), 0)
+    r = ph[(6, "ad3")]  # third trial after the cutoff is not seen
+    assert (r.status, r.followup_end_date, r.trd_onset_date) == ("trMDD", d(CUTOFF), None)
+    assert (r.time_to_trd_days, r.trd_event, r.n_adequate_trials) == (days(INDEX, CUTOFF), 0, 2)
+
+
+def test_non_mdd_has_no_time_or_index(ph):
+    r = ph[(8, "ad3")]
+    assert (r.status, r.mdd_index_date, r.time_to_trd_days, r.trd_event, r.n_adequate_trials) == ("non_MDD", None, None, None, 0)
+
+
+def test_cohort_flow_per_definition(tables):
+    rows = cohort_flow_rows(tables.mdd, tables.phenotypes, exclusion_sets=["bipolar", "schizophrenia_spectrum"], min_diagnoses=2)
+    flow = {(dn, step): n for dn, _, step, n in rows}
+    expected = {  # definition: (TRD, trMDD, no adequate trial, short follow-up)
+        "ad3": (1, 3, 2, 1),  # TRD 1; trMDD 2,5,6; no trial 3,7; short 4
+        "ad2_augmentation": (1, 3, 2, 1),  # TRD 2; trMDD 1,5,6
+        "somatic": (2, 4, 0, 1),  # TRD 3,7; trMDD 1,2,5,6
+    }
+    for dn, (trd, trmdd, no_trial, short) in expected.items():
+        assert flow[(dn, "mdd_included")] == 7
+        assert flow[(dn, "with_adequate_trial")] == 5
+        assert (flow[(dn, "TRD")], flow[(dn, "trMDD")]) == (trd, trmdd)
+        assert (flow[(dn, "MDD_other_no_adequate_trial")], flow[(dn, "MDD_other_short_followup")]) == (no_trial, short)
+        assert flow[(dn, "non_MDD")] == 1
+    orders = [o for dn, o, _, _ in rows if dn == "ad3"]
+    assert orders == list(range(1, 8))
