@@ -1,0 +1,109 @@
+"""One-pass scoring on the tiny VCF with sums computed by hand.
+
+Samples 101..104. Matched variants of PGS000901 and the effect-allele dosage per sample
+(alt count n from tests/data/pgs/tiny.vcf; "m" = missing GT):
+
+    rs100 G/A  w  0.5  ref_alt          n = 0 1 2 1         d = n        = 0 1 2 1
+    rs200 C/T  w -1.0  alt_ref          n = 1 m 2 0         d = 2 - n    = 1 (2-1) 0 2
+                                        (mean n over called = 3/3 = 1, so imputed d = 1)
+    rs300 A/G  w  2.0  ref_alt (G>A of G>A,C; 1/2 -> one A) n = 1 0 1 0  d = 1 0 1 0
+    rs500 G/A  w 0.25  ref_alt_flipped  n = 2 1 0 1         d = 2 1 0 1
+    rs600 C/A  w  3.0  alt_ref_flipped  n = 0 0 1 2         d = 2 2 1 0
+    rs900 G/-  w  1.5  ref_alt          n = 1 2 0 m         d = 1 2 0 (mean 3/3 = 1)
+
+    SUM: 101 = 0 - 1 + 2 + 0.5 + 6 + 1.5 = 9.0
+         102 = 0.5 - 1 + 0 + 0.25 + 6 + 3 = 8.75
+         103 = 1 + 0 + 2 + 0 + 3 + 0 = 6.0
+         104 = 0.5 - 2 + 0 + 0.25 + 0 + 1.5 = 0.25
+    ALLELE_CT = 2 x called matched variants = 12, 10, 12, 10; AVG = SUM / 12.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pysam
+import pytest
+
+from trd_spark.config import GenotypeSource
+from trd_spark.pgs.genotypes import read_genotypes
+from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
+from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
+from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
+from trd_spark.schemas import PGS_SCORES, check_spark
+
+DATA = Path(__file__).parent / "data" / "pgs"
+
+
+@pytest.fixture(scope="module")
+def tiny_mt(hl, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pgs_vcf") / "tiny.vcf.bgz"
+    pysam.tabix_compress(str(DATA / "tiny.vcf"), str(path), force=True)
+    return read_genotypes(hl, GenotypeSource(format="vcf", path=str(path)))
+
+
+def run_scores(hl, spark, mt, scoring_files, *, keep_ambiguous=False, missing_genotypes="mean_impute"):
+    sv = score_variants_table(hl, spark, scoring_files, "GRCh38")
+    m = match_variants(hl, mt, sv, keep_ambiguous=keep_ambiguous)
+    ids = [sf.pgs_id for sf in scoring_files]
+    summary = summarise_matches(hl, m, "discovery", ids, {i: ScoreLabel("t", "d") for i in ids})
+    w = score_weights_table(hl, m, len(ids))
+    scores = compute_scores(hl, mt, w, ids, summary["n_matched"].tolist(), missing_genotypes=missing_genotypes)
+    df = check_spark(scores_frame(hl, scores, "discovery"), PGS_SCORES)
+    # 4 persons x few scores: a tiny aggregated result, fine to bring to the driver in a test.
+    return {(r.person_id, r.pgs_id): r for r in df.collect()}
+
+
+def test_sum_allele_count_avg_match_hand_computation(hl, spark, tiny_mt):
+    got = run_scores(hl, spark, tiny_mt, [read_scoring_file(str(DATA / "PGS000901.txt"))])
+    expected = {101: (9.0, 12, 0), 102: (8.75, 10, 1), 103: (6.0, 12, 0), 104: (0.25, 10, 1)}
+    assert set(got) == {(p, "PGS000901") for p in expected}
+    for person, (score_sum, allele_count, n_missing) in expected.items():
+        r = got[(person, "PGS000901")]
+        assert r.dataset == "discovery"
+        assert r.score_sum == pytest.approx(score_sum, abs=1e-12)
+        assert r.allele_count == allele_count
+        assert r.n_missing == n_missing
+        assert r.score_avg == pytest.approx(score_sum / 12, abs=1e-12)
+
+
+def test_zero_imputation_drops_missing_contributions(hl, spark, tiny_mt):
+    got = run_scores(hl, spark, tiny_mt, [read_scoring_file(str(DATA / "PGS000901.txt"))], missing_genotypes="zero")
+    # 102 loses rs200's imputed -1.0; 104 loses rs900's imputed 1.5.
+    assert got[(102, "PGS000901")].score_sum == pytest.approx(9.75, abs=1e-12)
+    assert got[(104, "PGS000901")].score_sum == pytest.approx(-1.25, abs=1e-12)
+    assert got[(101, "PGS000901")].score_sum == pytest.approx(9.0, abs=1e-12)
+
+
+def test_keep_ambiguous_adds_the_palindrome(hl, spark, tiny_mt):
+    got = run_scores(hl, spark, tiny_mt, [read_scoring_file(str(DATA / "PGS000901.txt"))], keep_ambiguous=True)
+    # rs400 A/T w 10, effect = REF: n = 1 0 2 1 -> d = 1 2 0 1; 7 matched variants, AVG = SUM / 14.
+    for person, base, extra in [(101, 9.0, 10), (102, 8.75, 20), (103, 6.0, 0), (104, 0.25, 10)]:
+        r = got[(person, "PGS000901")]
+        assert r.score_sum == pytest.approx(base + extra, abs=1e-12)
+        assert r.score_avg == pytest.approx((base + extra) / 14, abs=1e-12)
+
+
+def test_several_scores_in_one_pass_share_a_site(hl, spark, tiny_mt):
+    # Two scores on the same genotype rows, one with the opposite orientation at 100 and an
+    # extra variant at 700 (C>A, all samples 0/1).
+    a = parse_scoring_file("#pgs_id=PGS000910\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                           "1\t100\tG\tA\t1.0\n", source="a.txt")
+    b = parse_scoring_file("#pgs_id=PGS000911\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                           "1\t100\tA\tG\t2.0\n1\t700\tA\tC\t-0.5\n", source="b.txt")
+    got = run_scores(hl, spark, tiny_mt, [a, b])
+    # n at 100 = 0 1 2 1. PGS000910 = n; PGS000911 = 2 x (2 - n) - 0.5 x 1.
+    for person, n in zip([101, 102, 103, 104], [0, 1, 2, 1]):
+        assert got[(person, "PGS000910")].score_sum == pytest.approx(n, abs=1e-12)
+        assert got[(person, "PGS000910")].allele_count == 2
+        assert got[(person, "PGS000911")].score_sum == pytest.approx(2 * (2 - n) - 0.5, abs=1e-12)
+        assert got[(person, "PGS000911")].allele_count == 4
+        assert got[(person, "PGS000911")].score_avg == pytest.approx((2 * (2 - n) - 0.5) / 4, abs=1e-12)
+
+
+def test_score_without_any_match_is_zero_with_missing_avg(hl, spark, tiny_mt):
+    a = parse_scoring_file("#pgs_id=PGS000920\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                           "1\t5000\tG\tA\t1.0\n", source="a.txt")
+    got = run_scores(hl, spark, tiny_mt, [a])
+    r = got[(101, "PGS000920")]
+    assert (r.score_sum, r.allele_count, r.score_avg, r.n_missing) == (0.0, 0, None, 0)
