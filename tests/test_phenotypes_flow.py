@@ -1,0 +1,33 @@
+"""Shared cohort-flow steps (definition 'all') on the MDD/exclusion timelines of test_phenotypes_mdd."""
+
+from __future__ import annotations
+
+from test_phenotypes_mdd import mdd_omop
+from test_phenotypes_support import toy_config
+
+from trd_spark.phenotypes.flow import derive_cohort_flow
+from trd_spark.phenotypes.stage import derive_phenotype_tables
+from trd_spark.schemas import COHORT_FLOW, check_spark
+
+
+def test_shared_steps_count_each_exclusion_in_order(spark):
+    tables = derive_phenotype_tables(mdd_omop(spark), toy_config())
+    flow = check_spark(
+        derive_cohort_flow(tables.mdd, tables.phenotypes, exclusion_sets=["bipolar", "schizophrenia_spectrum"], min_diagnoses=2),
+        COHORT_FLOW,
+    )
+    shared = [(r.step_order, r.step, r.n) for r in flow.where("definition = 'all'").orderBy("step_order").collect()]
+    assert shared == [
+        (1, "all_persons", 11),
+        (2, "with_mdd_diagnosis", 6),  # 1, 2, 3, 4, 9, 11
+        (3, "mdd_min_distinct_dates", 4),  # 2, 3, 4, 9
+        (4, "after_exclusion_bipolar", 2),  # minus 3, 9
+        (5, "after_exclusion_schizophrenia_spectrum", 2),  # 9 already gone
+        (6, "after_exclusion_under_18_at_index", 1),  # minus 4
+        (7, "mdd_included", 1),
+        (8, "non_MDD", 1),  # 5
+        (9, "excluded_depression_not_mdd", 4),  # 1, 6, 10, 11
+        (10, "excluded_bipolar_without_mdd", 0),
+        (11, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
+        (12, "excluded_antidepressant_no_mdd", 1),  # 7
+    ]
