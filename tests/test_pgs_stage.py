@@ -1,0 +1,108 @@
+"""``pgs.stage.run`` end to end on a tiny config: two datasets, two scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pysam
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.errors import MatchRateError
+from trd_spark.layout import Layout
+from trd_spark.pgs import stage
+from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
+
+DATA = Path(__file__).parent / "data" / "pgs"
+REPO = Path(__file__).resolve().parent.parent
+
+# A second score, not in the trait panel: one variant at 700 (C>A, every sample 0/1), one missing.
+EXTRA_SCORE = """#pgs_id=PGS000950
+#trait_reported=Something else
+#genome_build=GRCh38
+chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight
+1\t700\tA\tC\t4.0
+1\t7000\tA\tC\t1.0
+"""
+
+
+def write_config(tmp: Path, min_overlap: float) -> Path:
+    bgz = tmp / "tiny.vcf.bgz"
+    pysam.tabix_compress(str(DATA / "tiny.vcf"), str(bgz), force=True)
+    scores = tmp / "scores"
+    scores.mkdir(exist_ok=True)
+    (scores / "PGS000901.txt").write_text((DATA / "PGS000901.txt").read_text())
+    (scores / "PGS000950.txt").write_text(EXTRA_SCORE)
+    (tmp / "panel.yaml").write_text(
+        "domains: [physical]\nscores:\n  - {pgs_id: PGS000901, trait: Tiny trait, domain: physical}\n"
+    )
+    cfg = f"""
+release: t1
+output_root: {tmp}/out
+datasets:
+  - {{name: discovery, role: discovery, genotypes: {{format: vcf, path: {bgz}}}}}
+  - {{name: replication_wgs, role: replication, genotypes: {{format: vcf, path: {DATA / 'tiny.vcf'}}}}}
+ancestry: {{path: {tmp}/ancestry.tsv}}
+pgs:
+  scoring_files: ["{scores}/*.txt"]
+  trait_panel: {tmp}/panel.yaml
+  min_overlap: {min_overlap}
+omop: {{path: {tmp}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {REPO / 'conf' / 'concept_sets.yaml'}
+  primary_definition: ad3
+  trd_definitions:
+    - {{name: ad3, rule: antidepressant_sequence, n_trials: 3}}
+"""
+    path = tmp / "pgs.yaml"
+    path.write_text(cfg)
+    return path
+
+
+def test_run_publishes_scores_and_match_logs(spark, tmp_path):
+    cfg = load_config(write_config(tmp_path, min_overlap=0.5))
+    stage.run(spark, cfg)
+    layout = Layout.of(cfg)
+    out = Path(layout.stage_dir("pgs"))
+    assert (out / "_SUCCESS").exists()
+    manifest = json.loads((out / "_manifest.json").read_text())
+    # 2 datasets x 4 persons x 2 scores; 2 datasets x (9 + 2) variants; 2 x 2 summary rows
+    assert manifest["tables"] == {"variant_matches": 22, "match_summary": 4, "scores": 16}
+
+    scores = spark.read.parquet(layout.table("pgs", "scores"))
+    assert scores.columns == PGS_SCORES.names
+    s = {(r.dataset, r.person_id, r.pgs_id): r for r in scores.collect()}  # 16 rows
+    assert s[("discovery", 102, "PGS000901")].score_sum == pytest.approx(8.75, abs=1e-12)
+    assert s[("replication_wgs", 104, "PGS000901")].score_sum == pytest.approx(0.25, abs=1e-12)
+    assert s[("discovery", 103, "PGS000950")].score_sum == pytest.approx(4.0, abs=1e-12)
+    assert s[("discovery", 103, "PGS000950")].score_avg == pytest.approx(4.0 / 2, abs=1e-12)
+
+    summary = spark.read.parquet(layout.table("pgs", "match_summary")).toPandas()
+    assert summary.columns.tolist() == PGS_MATCH_SUMMARY.names
+    extra = summary[(summary.pgs_id == "PGS000950") & (summary.dataset == "discovery")].iloc[0]
+    assert (extra.trait, extra.domain, extra.n_matched, extra.n_not_found) == ("Something else", "unassigned", 1, 1)
+    tsv = (out / "match_summary.tsv").read_text().splitlines()
+    assert tsv[0].split("\t") == PGS_MATCH_SUMMARY.names
+    assert "discovery\tPGS000901\tTiny trait\tphysical\t9\t6\t" in "\n".join(tsv)
+
+    matches = spark.read.parquet(layout.table("pgs", "variant_matches"))
+    assert matches.columns == PGS_VARIANT_MATCHES.names
+    assert matches.filter("match_type = 'ambiguous_dropped'").count() == 2  # rs400 in each dataset
+    assert not (Path(layout.release_dir) / stage.FAILED_MATCH_DIR).exists()
+
+
+def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path):
+    cfg = load_config(write_config(tmp_path, min_overlap=0.75))
+    with pytest.raises(MatchRateError) as e:
+        stage.run(spark, cfg)
+    msg = str(e.value)
+    # PGS000901 matches 6/9 and PGS000950 1/2, in both datasets
+    for ds in ("discovery", "replication_wgs"):
+        assert f"score PGS000901 in dataset {ds}: matched 6/9" in msg
+        assert f"score PGS000950 in dataset {ds}: matched 1/2" in msg
+    layout = Layout.of(cfg)
+    assert not Path(layout.stage_dir("pgs")).exists()
+    failed = Path(layout.release_dir) / stage.FAILED_MATCH_DIR
+    assert spark.read.parquet(str(failed / "variant_matches.parquet")).count() == 22
+    assert "PGS000950" in (failed / "match_summary.tsv").read_text()
