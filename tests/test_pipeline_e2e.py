@@ -1,0 +1,100 @@
+"""End to end: `trd-spark run` on the default toy data (what README command (1) runs).
+
+Slow (a few minutes): it generates the default-size toy data and runs every stage on the
+shared session, then checks the study's headline against the planted effects in truth.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from trd_spark.cli import main
+from trd_spark.config import DEFAULT_CONFIG
+from trd_spark.schemas import TABLES_BY_STAGE, check_spark
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+RISK = {"PGS900003": "Neuroticism", "PGS900004": "Insomnia"}
+PROTECTIVE = {"PGS900001": "Educational attainment", "PGS900002": "Intelligence"}
+
+
+@pytest.fixture(scope="module")
+def toy_run(spark, tmp_path_factory):
+    """The default toy config, redirected to a temporary directory, run once for the module."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    text = yaml.safe_dump(raw).replace("../out/toy", str(tmp))
+    raw = yaml.safe_load(text)
+    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
+    config = tmp / "toy.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["run", "--config", str(config)]) == 0
+    release = tmp / "results" / raw["release"]
+    truth = json.loads((tmp / "data" / "truth.json").read_text())
+    return config, release, truth
+
+
+def test_every_stage_published_with_declared_columns(spark, toy_run):
+    _, release, _ = toy_run
+    for stage in ("pgs", "phenotypes", "cohort", "models", "report"):
+        assert (release / stage / "_SUCCESS").exists(), stage
+        manifest = json.loads((release / stage / "_manifest.json").read_text())
+        assert manifest["stage"] == stage
+    for stage, tables in TABLES_BY_STAGE.items():
+        for schema in tables:
+            df = spark.read.parquet(str(release / stage / f"{schema.name}.parquet"))
+            check_spark(df, schema, extra_ok=(schema.name == "analysis_frame"))
+            assert df.count() > 0, schema.name
+    assert not [p.name for p in release.iterdir() if p.name.startswith(".")]
+
+
+def test_planted_effects_recovered_in_discovery(toy_run):
+    _, release, truth = toy_run
+    res = pd.read_parquet(release / "models" / "logistic.parquet")
+    sel = res[(res.dataset == "discovery") & (res.definition == "ad3") & (res.contrast == "trd_vs_nonmdd")]
+    sel = sel.set_index("pgs_id")
+    assert sel.converged.all()
+    for pgs_id in {**RISK, **PROTECTIVE}:
+        true_or = math.exp(truth["effects"][pgs_id]["log_or_trd_vs_nonmdd"])
+        row = sel.loc[pgs_id]
+        assert row.ci_low <= true_or <= row.ci_high, (pgs_id, row.ci_low, true_or, row.ci_high)
+        assert (row.odds_ratio > 1) == (pgs_id in RISK), pgs_id
+    nulls = [p for p, e in truth["effects"].items() if e["log_or_trd_vs_nonmdd"] == 0]
+    covering = [p for p in nulls if sel.loc[p].ci_low <= 1 <= sel.loc[p].ci_high]
+    # 95% intervals: most null traits cover OR = 1 (one miss in five happens by chance).
+    assert len(covering) >= len(nulls) - 1, covering
+
+
+def test_phenotype_counts_match_truth(toy_run):
+    _, release, truth = toy_run
+    ph = pd.read_parquet(release / "phenotypes" / "phenotypes.parquet")
+    got = ph[ph.definition == "ad3"].status.value_counts().to_dict()
+    for status in ("TRD", "trMDD", "MDD_other", "non_MDD"):
+        assert got[status] == truth["status_counts"][status], status
+
+
+def test_report_written_and_counts_suppressed(toy_run):
+    _, release, _ = toy_run
+    html = (release / "report" / "report.html").read_text()
+    assert "<svg" in html and "Insomnia" in html
+    results = pd.read_csv(release / "report" / "results.tsv", sep="\t", dtype=str)
+    for col in ("n", "n_cases"):
+        small = pd.to_numeric(results[col], errors="coerce").between(1, 19)
+        assert not small.any(), col
+
+
+def test_rerun_skips_complete_stages(toy_run, capsys):
+    config, release, _ = toy_run
+    before = (release / "models" / "_manifest.json").read_text()
+    assert main(["run", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") >= 5
+    assert (release / "models" / "_manifest.json").read_text() == before
