@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_phenotypes_support import cond, d, days, death, frame, obs, person
 
-from trd_spark.phenotypes.persons import derive_persons, restrict_to_followup
+from trd_spark.phenotypes.persons import derive_persons, followup_date_counts, restrict_to_followup
 from trd_spark.schemas import PERSONS, check_spark
 
 CUTOFF = d("2023-07-01")
@@ -64,3 +64,6 @@ def test_events_outside_followup_are_dropped(spark, persons):
     kept = restrict_to_followup(events, p, "condition_start_date")
     assert sorted(r.condition_concept_id for r in kept.collect()) == [2, 3]
     assert kept.columns == events.columns
+    counts = followup_date_counts(events, p, "condition_start_date").first().asDict()
+    assert counts == {"n_records": 5, "n_unknown_person": 1, "n_missing_date": 0,
+                      "n_before_birth_year": 1, "n_after_followup_end": 1, "n_kept": 2}

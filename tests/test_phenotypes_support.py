@@ -34,6 +34,8 @@ FLUOXETINE_CAP = 2_000_000_102
 OLANZAPINE_FLUOXETINE = 2_000_000_103  # combination product: two ingredients
 ARIPIPRAZOLE_TAB = 2_000_000_201
 ECT_CPT4 = 2_000_000_401  # CPT4 90870: resolved by vocabulary + code, not by ID
+ESKETAMINE = 1366610
+ESKETAMINE_SPRAY = 2_000_000_501
 
 CONCEPTS = [
     # concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, standard_concept, concept_code
@@ -73,6 +75,7 @@ ANCESTRY = [
     (FLUOXETINE, OLANZAPINE_FLUOXETINE),
     (OLANZAPINE, OLANZAPINE_FLUOXETINE),
     (ARIPIPRAZOLE, ARIPIPRAZOLE_TAB),
+    (ESKETAMINE, ESKETAMINE_SPRAY),
 ]
 
 

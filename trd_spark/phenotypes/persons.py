@@ -94,3 +94,32 @@ def restrict_to_followup(events: "DataFrame", persons: "DataFrame", date_col: st
         .where((F.col(date_col) >= F.col("_birth")) & (F.col(date_col) <= F.col("_end")))
         .drop("_birth", "_end")
     )
+
+
+def followup_date_counts(events: "DataFrame", persons: "DataFrame", date_col: str) -> "DataFrame":
+    """One row counting what ``restrict_to_followup`` keeps and drops, and why.
+
+    Columns: n_records, n_unknown_person, n_before_birth_year, n_after_followup_end,
+    n_missing_date, n_kept (long). Aggregates only, for the manifest and the log.
+    """
+    window = persons.select(
+        "person_id",
+        F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
+        F.col("observation_end_date").alias("_end"),
+        F.lit(True).alias("_known"),
+    )
+    date = F.col(date_col)
+    joined = events.select("person_id", date_col).join(window, "person_id", "left")
+
+    def n(cond) -> "Column":
+        return F.sum(F.when(cond, 1).otherwise(0)).cast("long")
+
+    known = F.col("_known").isNotNull()
+    return joined.agg(
+        F.count(F.lit(1)).cast("long").alias("n_records"),
+        n(~known).alias("n_unknown_person"),
+        n(known & date.isNull()).alias("n_missing_date"),
+        n(known & (date < F.col("_birth"))).alias("n_before_birth_year"),
+        n(known & (date > F.col("_end"))).alias("n_after_followup_end"),
+        n(known & (date >= F.col("_birth")) & (date <= F.col("_end"))).alias("n_kept"),
+    )

@@ -22,7 +22,7 @@ from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_map
 from trd_spark.phenotypes.flow import derive_cohort_flow
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, read_omop_table
-from trd_spark.phenotypes.persons import derive_persons, restrict_to_followup
+from trd_spark.phenotypes.persons import derive_persons, followup_date_counts, restrict_to_followup
 from trd_spark.phenotypes.trd import (
     augmentation_onset,
     count_adequate_trials,
@@ -42,8 +42,17 @@ STAGE = "phenotypes"
 OMOP_TABLES = tuple(OMOP_COLUMNS)
 
 
+# (OMOP table, concept column, date column) of the event tables the study reads.
+EVENT_TABLES = {
+    "condition": ("condition_occurrence", "condition_concept_id", "condition_start_date"),
+    "drug": ("drug_exposure", "drug_concept_id", "drug_exposure_start_date"),
+    "procedure": ("procedure_occurrence", "procedure_concept_id", "procedure_date"),
+}
+
+
 @dataclass(frozen=True)
 class PhenotypeTables:
+    study_events: dict[str, "DataFrame"]  # per domain: rows in any study concept set, all dates
     persons: "DataFrame"  # PERSONS
     mdd: "DataFrame"  # per person MDD group (mdd.derive_mdd), internal
     trials: "DataFrame"  # ANTIDEPRESSANT_TRIALS
@@ -100,14 +109,48 @@ def _onset(
     return somatic_onset(mdd_cases, reduce(lambda a, b: a.unionByName(b), events))
 
 
+def study_concept_set_names(cfg: Config) -> list[str]:
+    """Every concept set the phenotype definitions use (config order, distinct)."""
+    ph = cfg.phenotypes
+    names = [ph.mdd.concept_set, ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets, ph.trials.concept_set]
+    for d in ph.trd_definitions:
+        names += [d.augmentation_concept_set] if d.augmentation_concept_set else []
+        names += d.somatic_concept_sets
+    return list(dict.fromkeys(names))
+
+
+def derive_study_events(omop: dict[str, "DataFrame"], cfg: Config) -> dict[str, "DataFrame"]:
+    """Condition / drug / procedure rows whose concept is in any study concept set of that domain.
+
+    Filtering by a broadcast semi-join first shrinks hundreds of millions of drug_exposure
+    rows to the few percent the study uses, before any shuffle. Excludes are ignored here
+    (a superset is fine); each definition applies its own set.
+    """
+    concept, ancestor = omop["concept"], omop["concept_ancestor"]
+    out = {}
+    for domain, (table, concept_col, _) in EVENT_TABLES.items():
+        sets = [_concept_set(cfg, n) for n in study_concept_set_names(cfg)]
+        sets = [cs.model_copy(update={"exclude": []}) for cs in sets if cs.domain == domain]
+        events = omop[table]
+        if not sets:
+            out[domain] = events.limit(0)
+            continue
+        ids = reduce(lambda a, b: a.unionByName(b), [expand_concept_set(cs, concept, ancestor) for cs in sets])
+        ids = ids.distinct().withColumnRenamed("concept_id", concept_col)
+        out[domain] = events.join(F.broadcast(ids), concept_col, "left_semi")
+    return out
+
+
 def derive_phenotype_tables(omop: dict[str, "DataFrame"], cfg: Config) -> PhenotypeTables:
     """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns)."""
     ph = cfg.phenotypes
     concept, ancestor = omop["concept"], omop["concept_ancestor"]
     persons = derive_persons(omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date)
-    conditions = restrict_to_followup(omop["condition_occurrence"], persons, "condition_start_date")
-    drugs = restrict_to_followup(omop["drug_exposure"], persons, "drug_exposure_start_date")
-    procedures = restrict_to_followup(omop["procedure_occurrence"], persons, "procedure_date")
+    events = derive_study_events(omop, cfg)
+    restricted = {
+        domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES
+    }
+    conditions, drugs, procedures = restricted["condition"], restricted["drug"], restricted["procedure"]
 
     antidepressants = ingredient_map(_concept_set(cfg, ph.trials.concept_set), concept, ancestor)
     mdd = derive_mdd(
@@ -139,7 +182,7 @@ def derive_phenotype_tables(omop: dict[str, "DataFrame"], cfg: Config) -> Phenot
         for d in ph.trd_definitions
     ]
     phenotypes = reduce(lambda a, b: a.unionByName(b), per_definition)
-    return PhenotypeTables(persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes)
+    return PhenotypeTables(study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes)
 
 
 def read_omop(spark: "SparkSession", cfg: Config) -> dict[str, "DataFrame"]:
@@ -152,11 +195,20 @@ def run(spark: "SparkSession", cfg: Config) -> None:
     omop = read_omop(spark, cfg)
     tables = derive_phenotype_tables(omop, cfg)
     # Reused by several outputs and by every definition: compute once.
+    events = {k: v.persist(StorageLevel.MEMORY_AND_DISK) for k, v in tables.study_events.items()}
     persons = tables.persons.persist(StorageLevel.MEMORY_AND_DISK)
     mdd = tables.mdd.persist(StorageLevel.MEMORY_AND_DISK)
     trials = tables.trials.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with publish_stage(spark, cfg, STAGE, fingerprint_inputs={"omop": cfg.omop.path}) as out:
+            # Study-concept records outside [birth year, end of follow-up] are dropped: count them.
+            event_dates = {}
+            for domain, df in events.items():
+                counts = followup_date_counts(df, persons, EVENT_TABLES[domain][2]).first().asDict()
+                event_dates[domain] = counts
+                log.info("phenotypes: %s records in study concept sets: %s", domain,
+                         ", ".join(f"{k} {v}" for k, v in counts.items()))
+            out.notes["study_event_dates"] = event_dates
             out.write_table("persons", persons, PERSONS)
             out.write_table("antidepressant_trials", trials, ANTIDEPRESSANT_TRIALS)
             n = out.write_table("phenotypes", tables.phenotypes, PHENOTYPES)
@@ -178,5 +230,5 @@ def run(spark: "SparkSession", cfg: Config) -> None:
             out.notes["phenotype_rows"] = n
             out.notes["primary_definition"] = cfg.phenotypes.primary_definition
     finally:
-        for df in (persons, mdd, trials):
+        for df in (persons, mdd, trials, *events.values()):
             df.unpersist()
