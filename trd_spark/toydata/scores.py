@@ -106,7 +106,8 @@ def draw_score_variants(rng: np.random.Generator, sites: Sites) -> ScoreVariants
         flipped[rng.choice(n_plain, size=n_flip, replace=False)] = True
         effect_base = np.where(flipped, COMPLEMENT[effect_base], effect_base)
         other_base = np.where(flipped, COMPLEMENT[other_base], other_base)
-        case = np.where(flipped, "flipped", np.where(effect_is_alt, "alt_ref", "ref_alt")).astype(object)
+        # Named as the matcher names them: effect = ALT is "ref_alt" (the VCF order REF, ALT).
+        case = np.where(flipped, "flipped", np.where(effect_is_alt, "ref_alt", "alt_ref")).astype(object)
         case[n_plain:] = "ambiguous"
 
         # Multi-allelic: effect allele is the second ALT, other allele REF.
