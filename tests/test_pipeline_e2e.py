@@ -98,3 +98,19 @@ def test_rerun_skips_complete_stages(toy_run, capsys):
     err = capsys.readouterr().err
     assert err.count("skipped") >= 5
     assert (release / "models" / "_manifest.json").read_text() == before
+
+
+def test_match_counts_match_truth(toy_run):
+    _, release, truth = toy_run
+    summary = pd.read_parquet(release / "pgs" / "match_summary.parquet")
+    assert set(summary.dataset) == {"discovery", "replication_wgs", "replication_array"}
+    for row in summary.itertuples():
+        t = truth["score_variants"][row.pgs_id]
+        assert row.n_variants == t["variants"]
+        # The multi-allelic variants' effect allele is the second ALT: ref_alt after splitting.
+        assert row.n_matched_ref_alt == t["ref_alt"] + t["multiallelic"], row
+        assert row.n_matched_alt_ref == t["alt_ref"], row
+        assert row.n_matched_flipped == t["flipped"], row
+        assert row.n_ambiguous_dropped == t["ambiguous"], row
+        assert row.n_not_found == t["absent"], row
+        assert row.n_matched == t["used_in_true_pgs"], row

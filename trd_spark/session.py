@@ -128,11 +128,11 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> "Sp
         tmp_dir=str(tmp / "hail"),
         local_tmpdir=str(tmp / "hail-local"),
         spark_conf=spark_conf(settings),
-        default_reference="GRCh38",
         quiet=True,
         log=hail_log,
         idempotent=True,
     )
+    hl.default_reference("GRCh38")
     spark = SparkSession.builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
