@@ -47,6 +47,8 @@ pip_install --upgrade pip
 if [ "$with_tests" = 1 ]; then
   pip_install -e '.[test]'
   command -v plink2 >/dev/null || apt_install plink2
+  # Headless Chromium: the report-rendering test opens report.html in it.
+  command -v chromium >/dev/null || apt_install chromium
 else
   pip_install -e .
 fi
