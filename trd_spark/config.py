@@ -200,6 +200,18 @@ class ModelSettings(_Strict):
     cox: bool = True
     alpha: float = Field(0.05, gt=0, lt=1)
     min_cases: int = Field(5, ge=1)
+    # A discovery result is "significant" (and checked in each replication dataset) when this
+    # corrected p-value (within its family) is below ``alpha``.
+    discovery_significance: Literal["q_fdr", "p_bonferroni"] = "q_fdr"
+    # Replicated = same direction as discovery and uncorrected p below this in the replication set.
+    replication_alpha: float = Field(0.05, gt=0, lt=1)
+    # Meta-analysis across datasets: fixed-effect inverse-variance always; DerSimonian-Laird
+    # random-effects rows too when true.
+    meta_random_effects: bool = False
+    # Schoenfeld-residual PH test (lifelines proportional_hazard_test): transform of time.
+    ph_time_transform: Literal["rank", "km", "identity", "log"] = "rank"
+    # Kaplan-Meier curves by PGS tertile are stored on a grid of this step (days from index).
+    km_step_days: int = Field(30, ge=1)
 
 
 class ReportSettings(_Strict):
