@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -102,6 +103,9 @@ class AncestryInput(_Strict):
     path: str
     # Persons flagged for removal to get a maximal unrelated set (one ``sample_id`` column).
     related_samples_to_remove: str | None = None
+    # Related pairs (AoU ``relatedness.tsv``: columns ``i.s``, ``j.s``); one of each pair is
+    # dropped by Hail's maximal_independent_set among the samples left after the flagged list.
+    related_pairs: str | None = None
 
 
 class PgsSettings(_Strict):
@@ -111,7 +115,12 @@ class PgsSettings(_Strict):
     keep_ambiguous: bool = False
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute"
     duplicate_variants: Literal["error", "first"] = "error"
-    standardise_within: Literal["dataset", "dataset_ancestry"] = "dataset"
+    # PGS per SD, fitted per dataset on its unrelated samples: ``overall`` z-score,
+    # ``ancestry`` z-score within each genetic ancestry group, or ``pc_adjusted`` (mean
+    # regressed on PCs, variance modelled on PCs with a Gamma log-link GLM, as pgsc_calc).
+    standardisation: Literal["overall", "ancestry", "pc_adjusted"] = "pc_adjusted"
+    # PCs used by ``pc_adjusted`` (pc1..pcN of the ancestry file; <= covariates.n_pcs).
+    standardisation_n_pcs: int = Field(4, ge=1)
 
 
 class OmopInput(_Strict):
@@ -219,6 +228,13 @@ class ReportSettings(_Strict):
     small_count_threshold: int = Field(20, ge=1)
 
 
+class ToyRelease(_Strict):
+    """Per-release toy sizes/seed (to simulate a new data release with other persons)."""
+
+    persons: int | None = Field(None, ge=50)
+    seed: int | None = None
+
+
 class ToyDataSettings(_Strict):
     """When set, ``trd-spark run`` generates toy data here if it is absent."""
 
@@ -226,6 +242,21 @@ class ToyDataSettings(_Strict):
     persons: int = Field(3000, ge=50)
     variants: int = Field(2000, ge=200)
     seed: int = 42
+    # Overrides of persons/seed for a given release name (others use the values above).
+    releases: dict[str, ToyRelease] = Field(default_factory=dict)
+
+
+class ReleaseSettings(_Strict):
+    """Data releases for scheduled reruns (``trd-spark releases``, ``run --release latest``).
+
+    Each sub-directory of ``input_root`` whose name is a valid release name is a release;
+    input paths name it with the ``{release}`` placeholder. Newest = last in natural sort
+    order of the names (C2022Q4R9 < C2024Q3R5; r2 < r10).
+    """
+
+    input_root: str | None = None
+    # A lock older than this (hours) is considered left by a killed run and is taken over.
+    lock_stale_hours: float = Field(24.0, gt=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,20 +292,38 @@ class ConceptSets(_Strict):
 
 
 class TraitPanelEntry(_Strict):
-    pgs_id: str
+    # Empty/absent: a trait still to curate (listed and skipped with a warning).
+    pgs_id: str | None = None
     trait: str
     domain: str
 
 
 class TraitPanel(_Strict):
+    """Scores to analyse. Entries without a ``pgs_id`` are moved to ``to_curate`` on load
+    (logged with a warning and skipped), so ``scores`` only holds entries with an ID."""
+
     domains: list[str] = Field(min_length=1)
     scores: list[TraitPanelEntry] = Field(min_length=1)
+    to_curate: list[TraitPanelEntry] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_uncurated(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("scores"), list):
+            def has_id(e: Any) -> bool:
+                return not isinstance(e, dict) or bool(e.get("pgs_id"))
+            data = dict(data)
+            data["to_curate"] = [*data.get("to_curate", []), *(e for e in data["scores"] if not has_id(e))]
+            data["scores"] = [e for e in data["scores"] if has_id(e)]
+        return data
 
     @model_validator(mode="after")
     def _domains_known(self) -> "TraitPanel":
-        for s in self.scores:
+        for s in [*self.scores, *self.to_curate]:
             if s.domain not in self.domains:
-                raise ValueError(f"score {s.pgs_id}: domain {s.domain!r} is not in domains {self.domains}")
+                raise ValueError(f"score {s.pgs_id or s.trait}: domain {s.domain!r} is not in domains {self.domains}")
+        if not self.scores:
+            raise ValueError("no score in the trait panel has a pgs_id")
         ids = [s.pgs_id for s in self.scores]
         if len(set(ids)) != len(ids):
             raise ValueError("pgs_id values in the trait panel must be unique")
@@ -297,6 +346,7 @@ class Config(_Strict):
     covariates: CovariateSettings = CovariateSettings()
     models: ModelSettings = ModelSettings()
     report: ReportSettings = ReportSettings()
+    releases: ReleaseSettings = ReleaseSettings()
 
     # Filled by load_config, not from YAML.
     source_path: str | None = Field(None, exclude=True)
@@ -310,6 +360,11 @@ class Config(_Strict):
             raise ValueError(f"dataset names must be unique, got {names}")
         if sum(d.role == "discovery" for d in self.datasets) != 1:
             raise ValueError("exactly one dataset must have role 'discovery'")
+        if self.pgs.standardisation == "pc_adjusted" and self.pgs.standardisation_n_pcs > self.covariates.n_pcs:
+            raise ValueError(
+                f"pgs.standardisation_n_pcs ({self.pgs.standardisation_n_pcs}) must be <= covariates.n_pcs "
+                f"({self.covariates.n_pcs})"
+            )
         return self
 
     def dataset(self, name: str) -> Dataset:
@@ -379,10 +434,12 @@ _PATH_FIELDS = [
     ("datasets", "*", "genotypes", "path"),
     ("ancestry", "path"),
     ("ancestry", "related_samples_to_remove"),
+    ("ancestry", "related_pairs"),
     ("pgs", "scoring_files", "*"),
     ("pgs", "trait_panel"),
     ("omop", "path"),
     ("phenotypes", "concept_sets"),
+    ("releases", "input_root"),
 ]
 
 
@@ -428,6 +485,22 @@ def _expand_env(node: Any, where: str, key: str = "") -> Any:
     return node
 
 
+def _substitute_release(raw: Any) -> Any:
+    """Replace ``{release}`` in every string value with the config's release name."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("release"), str):
+        return raw
+    release = raw["release"]
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node.replace("{release}", release) if isinstance(node, str) else node
+
+    return walk(raw)
+
+
 def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping at the top level", where=where)
@@ -470,6 +543,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     if isinstance(raw, dict) and overrides:
         raw = {**raw, **overrides}
     raw = _expand_env(raw, str(cfg_path))
+    raw = _substitute_release(raw)
     raw = _resolve_paths(raw, cfg_path.parent)
     cfg: Config = _validate(Config, raw, str(cfg_path))
 
@@ -477,6 +551,10 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     concept_sets = _validate(ConceptSets, _read_yaml(concept_path), str(concept_path))
     panel_path = Path(cfg.pgs.trait_panel)
     panel = _validate(TraitPanel, _read_yaml(panel_path), str(panel_path))
+    if panel.to_curate:
+        logging.getLogger(__name__).warning(
+            "trait panel %s: %d trait(s) without a pgs_id are skipped (to curate): %s", panel_path,
+            len(panel.to_curate), ", ".join(f"{e.trait} ({e.domain})" for e in panel.to_curate))
     cfg = cfg.model_copy(
         update={"source_path": str(cfg_path), "concept_sets": concept_sets, "trait_panel": panel}
     )
