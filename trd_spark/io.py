@@ -52,6 +52,29 @@ class Fs:
         if not fs.rename(s, d):
             raise OSError(f"could not rename {src} to {dst}")
 
+    def create_new(self, path: str, text: str) -> bool:
+        """Create ``path`` with ``text`` only if it does not exist (atomic on local disks,
+        HDFS and GCS); False when it already exists."""
+        fs, p = self._path(path)
+        try:
+            out = fs.create(p, False)
+        except Exception as e:  # py4j wraps FileAlreadyExistsException
+            if "FileAlreadyExists" in str(e) or fs.exists(p):
+                return False
+            raise
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+        return True
+
+    def listdirs(self, path: str) -> list[str]:
+        """Names of the sub-directories of ``path`` (empty when it does not exist)."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return []
+        return sorted(str(st.getPath().getName()) for st in fs.listStatus(p) if st.isDirectory())
+
     def listdir(self, path: str) -> list[str]:
         fs, p = self._path(path)
         if not fs.exists(p):
