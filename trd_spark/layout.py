@@ -10,12 +10,15 @@ leaves a directory that looks complete.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+import subprocess
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import pandas as pd
@@ -30,8 +33,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
+# Published by the report stage next to report/: the only folder meant to leave the cluster.
+EXPORT = "export"
 SUCCESS = "_SUCCESS"
 MANIFEST = "_manifest.json"
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """``git describe --tags --always --dirty`` of the checkout when available, else the
+    package version. Computed once per process so one run records one version."""
+    import trd_spark
+
+    repo = Path(trd_spark.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--tags", "--always", "--dirty"], cwd=repo,
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        if out and (repo / ".git").exists():
+            return f"{trd_spark.__version__}+git.{out}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return trd_spark.__version__
 
 
 @dataclass(frozen=True)
@@ -132,8 +156,10 @@ def publish_stage(
             "release": cfg.release,
             "config_hash": cfg.fingerprint(),
             "config_path": cfg.source_path,
+            "code_version": code_version(),
             "versions": versions(),
             "started_at": started_at,
+            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.time() - started, 2),
             "tables": writer.tables,
             "files": writer.files,

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 
 from trd_spark.config import Config
 from trd_spark.io import Fs
-from trd_spark.layout import STAGES, Layout
+from trd_spark.layout import EXPORT, STAGES, Layout, code_version
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,12 @@ def _up_to_date(fs: Fs, layout: Layout, cfg: Config, stage: str, rerun: set[str]
         return False
     manifest = layout.manifest(fs, stage) or {}
     if manifest.get("config_hash") != cfg.fingerprint():
+        return False
+    if manifest.get("code_version") != code_version():
+        log.info("  %s: code version changed (%s -> %s)", stage, manifest.get("code_version"), code_version())
+        return False
+    # The report stage also publishes the export folder.
+    if stage == "report" and not layout.is_complete(fs, EXPORT):
         return False
     # Inputs recorded by the stage must be unchanged (size + modification time).
     for name, old in (manifest.get("inputs") or {}).items():
@@ -98,9 +104,13 @@ def ensure_toy_data(cfg: Config) -> None:
         return
     from trd_spark.toydata import generate_toy_data
 
+    toy = cfg.toy_data
+    per_release = toy.releases.get(cfg.release)
+    persons = per_release.persons if per_release and per_release.persons else toy.persons
+    seed = per_release.seed if per_release and per_release.seed is not None else toy.seed
     log.info("toy data not found: generating %d persons x %d variants (seed %d) in %s",
-             cfg.toy_data.persons, cfg.toy_data.variants, cfg.toy_data.seed, cfg.toy_data.dir)
-    generate_toy_data(cfg.toy_data.dir, persons=cfg.toy_data.persons, variants=cfg.toy_data.variants, seed=cfg.toy_data.seed)
+             persons, toy.variants, seed, toy.dir)
+    generate_toy_data(toy.dir, persons=persons, variants=toy.variants, seed=seed)
 
 
 def load_truth(cfg: Config) -> dict | None:
