@@ -1,0 +1,134 @@
+"""Releases, lock and scheduler exit codes (no Spark: local filesystem only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from trd_spark.cli import main
+from trd_spark.config import load_config
+from trd_spark.errors import LockedError, NothingToDo
+from trd_spark.layout import EXPORT, STAGES, code_version
+from trd_spark.releases import LocalFs, ReleaseLock, found_releases, latest_incomplete, natural_key, statuses
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    inputs = tmp_path / "inputs"
+    for name in ("C2022Q4R9", "C2024Q3R5", "C2023Q2R1", ".hidden", "not a release"):
+        (inputs / name).mkdir(parents=True)
+    (inputs / "README.txt").write_text("not a release directory either\n")
+    return load_config(None, overrides={"output_root": str(tmp_path / "results"),
+                                        "releases": {"input_root": str(inputs)}, "toy_data": None})
+
+
+def _complete(cfg, release, stages=(*STAGES, EXPORT)):
+    for s in stages:
+        d = os.path.join(cfg.output_root, release, s)
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, "_SUCCESS"), "w").close()
+
+
+def test_natural_order():
+    assert sorted(["r10", "r2", "r1"], key=natural_key) == ["r1", "r2", "r10"]
+    assert sorted(["C2024Q3R5", "C2022Q4R9", "C2023Q2R1"], key=natural_key) == ["C2022Q4R9", "C2023Q2R1", "C2024Q3R5"]
+
+
+def test_releases_listed_oldest_first_with_state(cfg):
+    fs = LocalFs()
+    assert found_releases(cfg, fs) == ["C2022Q4R9", "C2023Q2R1", "C2024Q3R5"]
+    _complete(cfg, "C2022Q4R9")
+    _complete(cfg, "C2023Q2R1", ("pgs", "phenotypes"))
+    got = {s.release: s.state for s in statuses(cfg, fs)}
+    assert got == {"C2022Q4R9": "complete", "C2023Q2R1": "partial", "C2024Q3R5": "not run"}
+
+
+def test_latest_is_newest_incomplete_else_nothing_to_do(cfg):
+    fs = LocalFs()
+    assert latest_incomplete(cfg, fs) == "C2024Q3R5"
+    _complete(cfg, "C2024Q3R5")
+    with pytest.raises(NothingToDo):
+        latest_incomplete(cfg, fs)
+    assert latest_incomplete(cfg, fs, force=True) == "C2024Q3R5"
+    # Missing only the export: not complete.
+    os.remove(os.path.join(cfg.output_root, "C2024Q3R5", EXPORT, "_SUCCESS"))
+    assert latest_incomplete(cfg, fs) == "C2024Q3R5"
+
+
+def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    raw = json.loads(json.dumps(cfg.model_dump(mode="json")))
+    raw["phenotypes"]["concept_sets"] = cfg.phenotypes.concept_sets
+    import yaml
+
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["releases", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("C2022Q4R9") < out.index("C2023Q2R1") < out.index("C2024Q3R5")
+    assert "not run" in out
+    for r in ("C2022Q4R9", "C2023Q2R1", "C2024Q3R5"):
+        _complete(cfg, r)
+    # Nothing to do: exit 7 before any Spark work.
+    assert main(["run", "--config", str(config), "--release", "latest"]) == 7
+    # Locked: exit 6 (the lock is taken before any stage runs).
+    _complete(cfg, "C2024Q3R5", ())
+    os.remove(os.path.join(cfg.output_root, "C2024Q3R5", "report", "_SUCCESS"))
+    held = ReleaseLock(cfg.model_copy(update={"release": "C2024Q3R5"}), LocalFs())
+    with held:
+        rc = subprocess.run([sys.executable, "-m", "trd_spark.cli", "run", "--config", str(config),
+                             "--release", "latest", "--master", "local[1]"],
+                            capture_output=True, text=True, timeout=300)
+    assert rc.returncode == 6, rc.stderr[-2000:]
+    assert "LockedError" in rc.stderr
+
+
+def test_lock_is_exclusive_and_released(cfg):
+    fs = LocalFs()
+    a = ReleaseLock(cfg, fs)
+    with a:
+        with pytest.raises(LockedError, match="another run holds the lock"):
+            ReleaseLock(cfg, fs).acquire()
+    # Released on exit: can be taken again.
+    with ReleaseLock(cfg, fs):
+        pass
+    assert not os.path.exists(a.path)
+
+
+def test_stale_lock_taken_over(cfg, caplog):
+    fs = LocalFs()
+    lock = ReleaseLock(cfg, fs)
+    os.makedirs(os.path.dirname(lock.path), exist_ok=True)
+    # A dead process on this host.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with open(lock.path, "w") as f:
+        json.dump({"host": lock.owner["host"], "pid": dead.pid, "started": time.time()}, f)
+    with ReleaseLock(cfg, fs):
+        pass
+    assert "stale lock" in caplog.text
+    # Too old, other host.
+    with open(lock.path, "w") as f:
+        json.dump({"host": "elsewhere", "pid": 1, "started": time.time() - 25 * 3600}, f)
+    with ReleaseLock(cfg, fs):
+        pass
+    # Recent, other host: respected.
+    with open(lock.path, "w") as f:
+        json.dump({"host": "elsewhere", "pid": 1, "started": time.time() - 60}, f)
+    with pytest.raises(LockedError):
+        ReleaseLock(cfg, fs).acquire()
+
+
+def test_release_placeholder_in_input_paths(tmp_path):
+    c = load_config(None, overrides={"release": "C2024Q3R5", "omop": {
+        "format": "parquet", "path": str(tmp_path / "{release}" / "omop"), "data_cutoff_date": "2024-07-01"}})
+    assert c.omop.path == str(tmp_path / "C2024Q3R5" / "omop")
+
+
+def test_code_version_recorded():
+    v = code_version()
+    assert v.startswith("0.") and v == code_version()

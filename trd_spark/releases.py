@@ -1,0 +1,199 @@
+"""Data releases and scheduled reruns: which releases exist, which are done, and the lock.
+
+A release is a sub-directory of ``releases.input_root`` (input paths name it with the
+``{release}`` placeholder); toy configs also know the releases listed under
+``toy_data.releases`` (generated on first run). Its outputs live under
+``{output_root}/{release}/``; a release is *complete* when every stage and the export have a
+success marker.
+
+Lock: ``{output_root}/{release}/.lock`` is created atomically (``O_EXCL`` locally,
+create-without-overwrite on HDFS/GCS) and holds host, pid and start time. A second run on the
+same release raises ``LockedError`` (exit 6). A lock is *stale* (left by a killed run) when it
+is older than ``releases.lock_stale_hours`` or when it names this host and a process that no
+longer exists; a stale lock is taken over with a warning. Remove it by hand only when sure no
+run is alive.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from trd_spark.config import Config, is_uri
+from trd_spark.errors import ConfigError, LockedError, NothingToDo
+from trd_spark.layout import EXPORT, STAGES, SUCCESS
+
+log = logging.getLogger(__name__)
+
+LOCK = ".lock"
+_RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class FsLike(Protocol):
+    def exists(self, path: str) -> bool: ...
+    def listdirs(self, path: str) -> list[str]: ...
+    def read_text(self, path: str) -> str: ...
+    def delete(self, path: str) -> None: ...
+    def create_new(self, path: str, text: str) -> bool: ...
+
+
+class LocalFs:
+    """The few operations releases need, on local paths, without a Spark session."""
+
+    def exists(self, path: str) -> bool:
+        return Path(path).exists()
+
+    def listdirs(self, path: str) -> list[str]:
+        p = Path(path)
+        return sorted(x.name for x in p.iterdir() if x.is_dir()) if p.is_dir() else []
+
+    def read_text(self, path: str) -> str:
+        return Path(path).read_text()
+
+    def delete(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+
+    def create_new(self, path: str, text: str) -> bool:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return True
+
+
+def needs_spark_fs(cfg: Config) -> bool:
+    """True when the output or input root is a URI (gs://, hdfs://): use Hadoop's FileSystem."""
+    return is_uri(cfg.output_root) or bool(cfg.releases.input_root and is_uri(cfg.releases.input_root))
+
+
+def natural_key(name: str) -> list:
+    """Sort key treating digit runs as numbers: r2 < r10, C2022Q4R9 < C2024Q3R5."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def found_releases(cfg: Config, fs: FsLike) -> list[str]:
+    """Release names under ``releases.input_root`` plus the toy releases, oldest first."""
+    names: set[str] = set()
+    root = cfg.releases.input_root
+    if root:
+        names |= {n for n in fs.listdirs(root) if _RELEASE_NAME.match(n) and not n.startswith(".")}
+    if cfg.toy_data is not None:
+        names |= set(cfg.toy_data.releases)
+    if not names and not root:
+        raise ConfigError("releases.input_root is not set (and no toy_data.releases): cannot list releases",
+                          where=cfg.source_path)
+    return sorted(names, key=natural_key)
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    release: str
+    complete_stages: tuple[str, ...]
+    locked: bool
+
+    @property
+    def complete(self) -> bool:
+        return set(self.complete_stages) >= {*STAGES, EXPORT}
+
+    @property
+    def state(self) -> str:
+        if self.locked:
+            return "running"
+        if self.complete:
+            return "complete"
+        return "partial" if self.complete_stages else "not run"
+
+
+def release_status(cfg: Config, fs: FsLike, release: str) -> ReleaseStatus:
+    base = f"{cfg.output_root.rstrip('/')}/{release}"
+    done = tuple(s for s in (*STAGES, EXPORT) if fs.exists(f"{base}/{s}/{SUCCESS}"))
+    return ReleaseStatus(release, done, fs.exists(f"{base}/{LOCK}"))
+
+
+def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
+    return [release_status(cfg, fs, r) for r in found_releases(cfg, fs)]
+
+
+def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False) -> str:
+    """The newest release whose outputs are not complete (with ``force``: the newest).
+
+    Raises ``NothingToDo`` (exit 7) when the newest release is complete: a scheduler polling
+    for new releases then knows there is nothing to run. Older incomplete releases are not
+    picked up automatically (run them with ``--release NAME``).
+    """
+    found = statuses(cfg, fs)
+    if not found:
+        raise NothingToDo(f"no release found under {cfg.releases.input_root}")
+    newest = found[-1]
+    if newest.complete and not force:
+        raise NothingToDo(f"newest release {newest.release} is complete")
+    return newest.release
+
+
+def format_statuses(found: list[ReleaseStatus]) -> str:
+    lines = [f"{'release':<20} {'state':<10} complete stages"]
+    for s in found:
+        lines.append(f"{s.release:<20} {s.state:<10} {', '.join(s.complete_stages) or '-'}")
+    return "\n".join(lines)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ReleaseLock:
+    """Context manager holding ``{output_root}/{release}/.lock`` for one run."""
+
+    def __init__(self, cfg: Config, fs: FsLike):
+        self.path = f"{cfg.output_root.rstrip('/')}/{cfg.release}/{LOCK}"
+        self.release = cfg.release
+        self.stale_seconds = cfg.releases.lock_stale_hours * 3600
+        self.fs = fs
+        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+
+    def _stale(self) -> bool:
+        try:
+            held = json.loads(self.fs.read_text(self.path))
+        except Exception:  # unreadable or half-written lock: judge by age alone below
+            held = {}
+        age = time.time() - float(held.get("started", time.time()))
+        if age > self.stale_seconds:
+            return True
+        return held.get("host") == self.owner["host"] and not _pid_alive(int(held.get("pid", -1)))
+
+    def acquire(self) -> None:
+        text = json.dumps(self.owner)
+        if self.fs.create_new(self.path, text):
+            return
+        if self._stale():
+            log.warning("release %s: taking over a stale lock %s (left by a killed run)", self.release, self.path)
+            self.fs.delete(self.path)
+            if self.fs.create_new(self.path, text):
+                return
+        raise LockedError(f"another run holds the lock on release {self.release}", where=self.path)
+
+    def release_lock(self) -> None:
+        self.fs.delete(self.path)
+
+    def __enter__(self) -> "ReleaseLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release_lock()
