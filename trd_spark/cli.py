@@ -1,12 +1,14 @@
 """`trd-spark` command line: run the pipeline, one stage, or make toy data.
 
 Exit codes: 0 done; 1 unexpected failure; 2 config error; 3 input data error; 4 match-rate
-failure; 5 model error; 6 locked; 7 nothing to do (see trd_spark.errors).
+failure; 5 model error; 6 locked (another run holds the release); 7 nothing to do (`run
+--release latest` when the newest release is complete). See trd_spark.errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import sys
@@ -21,7 +23,8 @@ log = logging.getLogger("trd_spark")
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="config YAML (default: the embedded toy config conf/toy.yaml)")
-    p.add_argument("--release", help="override the config's release name")
+    p.add_argument("--release", help="override the config's release name; 'latest' = the newest "
+                   "release under releases.input_root whose outputs are incomplete (exit 7 if none)")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master (local[N], local-cluster[..], spark://h:p, yarn)")
     p.add_argument("--force", action="store_true", help="rerun stages even if their outputs are up to date")
@@ -45,6 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
+    p = sub.add_parser("releases", help="list the releases found under releases.input_root and their state")
+    p.add_argument("--config")
+    p.add_argument("--output-root", help="override the config's output_root")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    p = sub.add_parser("compare-releases", help="compare two releases' results (cohort sizes, PGS, ORs/HRs)")
+    p.add_argument("release_a")
+    p.add_argument("release_b")
+    p.add_argument("--config")
+    p.add_argument("--output-root", help="override the config's output_root")
+    p.add_argument("--master", help="override spark.master")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
     p = sub.add_parser("check-config", help="validate a config and print what it resolves to")
     p.add_argument("--config")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -58,7 +74,14 @@ def _load(args: argparse.Namespace):
     from trd_spark.config import load_config
 
     overrides: dict = {}
-    if getattr(args, "release", None):
+    if getattr(args, "release", None) == "latest":
+        from trd_spark.releases import LocalFs, latest_incomplete, needs_spark_fs
+
+        base = _load(argparse.Namespace(**{**vars(args), "release": None}))
+        fs = _spark_fs(base) if needs_spark_fs(base) else LocalFs()
+        overrides["release"] = latest_incomplete(base, fs, force=getattr(args, "force", False))
+        log.info("release latest -> %s", overrides["release"])
+    elif getattr(args, "release", None):
         overrides["release"] = args.release
     if getattr(args, "output_root", None):
         overrides["output_root"] = str(Path(args.output_root).resolve())
@@ -66,6 +89,13 @@ def _load(args: argparse.Namespace):
     if getattr(args, "master", None):
         cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})
     return cfg
+
+
+def _spark_fs(cfg):
+    from trd_spark.io import Fs
+    from trd_spark.session import start_session
+
+    return Fs(start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir))))
 
 
 def _fmt(x: float, nd: int = 2) -> str:
@@ -95,15 +125,23 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
 
 
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
+    from trd_spark.io import Fs
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
+    from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
     from trd_spark.session import start_session
 
     cfg = _load(args)
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
-    ensure_toy_data(cfg)
-    spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
-    t0 = time.time()
-    results = run_stages(spark, cfg, stages, force=args.force)
+    with contextlib.ExitStack() as stack:
+        # Local outputs: take the release lock before paying for a Spark session.
+        if not needs_spark_fs(cfg):
+            stack.enter_context(ReleaseLock(cfg, LocalFs()))
+        ensure_toy_data(cfg)
+        spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
+        if needs_spark_fs(cfg):
+            stack.enter_context(ReleaseLock(cfg, Fs(spark)))
+        t0 = time.time()
+        results = run_stages(spark, cfg, stages, force=args.force)
     print(f"\nSummary (release {cfg.release}, {time.time() - t0:.1f}s):", file=sys.stderr)
     for r in results:
         tables = ", ".join(f"{k}={v}" for k, v in r.tables.items())
@@ -133,6 +171,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config {cfg.source_path} is valid: release {cfg.release}, "
                   f"{len(cfg.datasets)} datasets, {len(cfg.phenotypes.trd_definitions)} TRD definitions, "
                   f"{len(cfg.trait_panel.scores)} scores in the trait panel")
+            return 0
+        if args.command == "releases":
+            from trd_spark.releases import LocalFs, format_statuses, needs_spark_fs, statuses
+
+            cfg = _load(args)
+            fs = _spark_fs(cfg) if needs_spark_fs(cfg) else LocalFs()
+            print(format_statuses(statuses(cfg, fs)))
+            return 0
+        if args.command == "compare-releases":
+            from trd_spark.report.compare import compare_releases_job
+
+            cfg = _load(args)
+            print(compare_releases_job(cfg, args.release_a, args.release_b))
             return 0
         if args.command == "java":
             from trd_spark.session import find_java
