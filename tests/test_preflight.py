@@ -1,0 +1,55 @@
+"""Preflight: missing inputs and unwritable output roots fail before any Spark work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.errors import ConfigError
+from trd_spark.preflight import check_inputs, check_output_root, missing_inputs
+
+
+@pytest.fixture()
+def cfg(tmp_path):
+    return load_config(overrides={"output_root": str(tmp_path / "results")})
+
+
+def test_missing_inputs_name_the_config_key(cfg, tmp_path):
+    cfg = cfg.model_copy(update={"toy_data": None})
+    ds = cfg.datasets[1].model_copy(update={"genotypes": cfg.datasets[1].genotypes.model_copy(
+        update={"path": str(tmp_path / "absent.vcf.bgz")})})
+    cfg = cfg.model_copy(update={"datasets": [cfg.datasets[0], ds, cfg.datasets[2]]})
+    keys = [k for k, _ in missing_inputs(cfg, ["pgs", "phenotypes", "cohort"])]
+    assert "datasets.1.genotypes.path" in keys
+    with pytest.raises(ConfigError, match=r"toy.yaml: datasets\.\d\.genotypes\.path: no such file"):
+        check_inputs(cfg, ["pgs"])
+
+
+def test_present_inputs_pass(cfg, tmp_path):
+    omop = tmp_path / "omop"
+    omop.mkdir()
+    cfg = cfg.model_copy(update={"omop": cfg.omop.model_copy(update={"path": str(omop)})})
+    check_inputs(cfg, ["phenotypes"])  # raises if the directory were not found
+    assert missing_inputs(cfg, ["phenotypes"]) == []
+
+
+def test_uris_are_left_to_the_readers(cfg):
+    cfg = cfg.model_copy(update={"omop": cfg.omop.model_copy(update={"path": "gs://bucket/omop"})})
+    assert missing_inputs(cfg, ["phenotypes"]) == []
+
+
+def test_output_root_that_is_a_file(cfg, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cfg = cfg.model_copy(update={"output_root": str(blocker / "results")})
+    with pytest.raises(ConfigError, match="output_root: cannot write to"):
+        check_output_root(cfg)
+
+
+def test_too_little_free_space(cfg):
+    with pytest.raises(ConfigError, match="output_root: only .* MB free"):
+        check_output_root(cfg, min_free_bytes=1 << 60)
+    check_output_root(cfg)
+    assert Path(cfg.output_root).is_dir()

@@ -1,0 +1,81 @@
+"""Checks run before any Spark work: inputs exist, the output root is writable, disk has room.
+
+Each failure is one ConfigError naming the config key (and the file) so a user can fix it
+without reading a stack trace, and nothing has been written yet when it is raised.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from trd_spark.config import Config, is_uri
+from trd_spark.errors import ConfigError
+
+# Below this much free space on a local output root we refuse to start (a toy run needs
+# ~50 MB; real runs write to object stores, which are not checked).
+MIN_FREE_BYTES = 200 * 1024 * 1024
+
+# Inputs each stage reads: (config key, path getter).
+_STAGE_INPUTS = {
+    "pgs": lambda cfg: [
+        *[(f"datasets.{i}.genotypes.path", d.genotypes.path) for i, d in enumerate(cfg.datasets)],
+        *[(f"pgs.scoring_files.{i}", p) for i, p in enumerate(cfg.pgs.scoring_files)],
+    ],
+    "phenotypes": lambda cfg: [] if cfg.omop.format == "bigquery" else [("omop.path", cfg.omop.path)],
+    "cohort": lambda cfg: [
+        ("ancestry.path", cfg.ancestry.path),
+        *([("ancestry.related_samples_to_remove", cfg.ancestry.related_samples_to_remove)]
+          if cfg.ancestry.related_samples_to_remove else []),
+    ],
+}
+
+
+def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
+    """(config key, path) of every local input path or glob that matches nothing."""
+    out = []
+    for stage in stages:
+        for key, path in _STAGE_INPUTS.get(stage, lambda _: [])(cfg):
+            if is_uri(path):
+                continue  # object stores are checked by the reader, with the same key in its error
+            if not glob.glob(path):
+                out.append((key, path))
+    return out
+
+
+def check_inputs(cfg: Config, stages: list[str]) -> None:
+    missing = missing_inputs(cfg, stages)
+    if missing:
+        key, path = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ConfigError(f"{key}: no such file or directory: {path}{more}", where=cfg.source_path)
+
+
+def check_output_root(cfg: Config, min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    """The output root can be created and written, and (local) has room for a run."""
+    root = cfg.output_root
+    if is_uri(root) and not root.startswith("file://"):
+        return
+    path = Path(root.removeprefix("file://"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{uuid.uuid4().hex[:8]}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output_root: cannot write to {root}: {e.strerror or e}", where=cfg.source_path) from None
+    free = shutil.disk_usage(path).free
+    if free < min_free_bytes:
+        raise ConfigError(
+            f"output_root: only {free // (1024 * 1024)} MB free at {root} (need at least "
+            f"{min_free_bytes // (1024 * 1024)} MB)", where=cfg.source_path)
+    tmp = Path(cfg.spark.tmp_dir)
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        if not os.access(tmp, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise ConfigError(f"spark.tmp_dir: cannot write to {tmp}: {e.strerror or e}", where=cfg.source_path) from None
