@@ -116,7 +116,10 @@ PHENOTYPES = _s(
     ("followup_end_date", Dt, "end of observation (censoring date)"),
     ("time_to_trd_days", I, "days from MDD index to TRD onset or censoring (MDD only)"),
     ("trd_event", I, "1 if TRD onset observed, 0 if censored (MDD only)"),
-    ("n_adequate_trials", I, "adequate antidepressant trials (distinct ingredients)"),
+    ("n_adequate_trials", I, "adequate antidepressant trials (distinct ingredients; MDD only)"),
+    ("sex_at_birth", S, "male | female | other (as in persons)"),
+    ("age_at_index", D, "age in years at the MDD index (MDD only)"),
+    ("age_at_followup_end", D, "age in years at followup_end_date"),
 )
 
 COHORT_FLOW = _s(
