@@ -96,7 +96,20 @@ def make_config(tmp_dir, n_pcs: int = 2, **overrides):
     raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
     raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
     raw["covariates"] = {"n_pcs": n_pcs}
+    raw["pgs"]["standardisation_n_pcs"] = max(1, min(n_pcs, raw["pgs"].get("standardisation_n_pcs", 4)))
     raw.update(overrides)
     path = Path(tmp_dir) / "test.yaml"
     path.write_text(yaml.safe_dump(raw))
     return load_config(path)
+
+
+def grid_config(n_pcs: int = 2, **models):
+    """The embedded toy config with ``n_pcs`` PCs (and matching PGS standardisation PCs) and
+    ``models`` settings overridden; no files written (for pandas-only grid tests)."""
+    import yaml
+
+    from trd_spark.config import REPO_CONF_DIR, load_config
+
+    raw = yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())
+    pgs = {**raw["pgs"], "standardisation_n_pcs": max(1, min(n_pcs, raw["pgs"].get("standardisation_n_pcs", 4)))}
+    return load_config(overrides={"covariates": {"n_pcs": n_pcs}, "pgs": pgs, "models": models})

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
-from models_sim import PGS_IDS, simulate_frame
+from models_sim import PGS_IDS, grid_config, simulate_frame
 
-from trd_spark.config import load_config
 from trd_spark.models.cox import cox_grid, fit_cox, mdd_frame
 from trd_spark.schemas import COX_RESULTS_COLUMNS
 
@@ -78,7 +77,7 @@ def test_constant_covariate_dropped_and_negative_time_left_out(mdd):
 
 
 def test_grid_columns_and_rows():
-    cfg = load_config(overrides={"covariates": {"n_pcs": 2}})
+    cfg = grid_config()
     frame = simulate_frame(seed=4, n=300, definitions=("ad3", "somatic"))
     grid = cox_grid(frame, cfg)
     assert list(grid.columns) == COX_RESULTS_COLUMNS

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from models_sim import PGS_IDS, simulate_frame
+from models_sim import PGS_IDS, grid_config, simulate_frame
 
-from trd_spark.config import load_config
 from trd_spark.models.logistic import contrast_frame, fit_logistic, logistic_grid
 
 COVS = ["age", "sex_female", "pc1", "pc2"]
@@ -120,7 +119,7 @@ def test_absent_pgs_column_is_a_failed_row(frame):
 
 
 def test_grid_columns_rows_and_panel_labels():
-    cfg = load_config(overrides={"covariates": {"n_pcs": 2}})
+    cfg = grid_config()
     frame = simulate_frame(seed=3, n=300, definitions=("ad3", "somatic"))
     grid = logistic_grid(frame, cfg)
     from trd_spark.schemas import LOGISTIC_RESULTS_COLUMNS

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from lifelines.statistics import proportional_hazard_test
 
 from trd_spark.config import Config, TraitPanelEntry
 from trd_spark.errors import ModelError
@@ -27,7 +28,7 @@ from trd_spark.models.covariates import (
     join_notes,
     split_constant,
 )
-from trd_spark.models.logistic import check_analysis_frame
+from trd_spark.models.logistic import check_analysis_frame, finish_order, in_person_order, model_panel
 from trd_spark.schemas import COX_RESULTS_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ _FATAL_WARNINGS = ("failed to converge", "complete separation")
 def _failed(n: int, n_events: int, note: str) -> dict:
     return {
         "n": int(n), "n_events": int(n_events), "beta": np.nan, "se": np.nan, "hazard_ratio": np.nan,
-        "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "converged": False, "note": note,
+        "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "ph_statistic": np.nan, "ph_p": np.nan,
+        "converged": False, "note": note,
     }
 
 
@@ -59,14 +61,17 @@ def fit_cox(
     duration: str = DURATION,
     event: str = EVENT,
     min_events: int = 5,
+    ph_time_transform: str = "rank",
 ) -> dict:
     """Fit ``CoxPHFitter().fit(data, duration, event)`` on pgs + covariates (Efron ties).
 
     ``frame``: MDD persons of one (dataset, definition). Complete cases only; persons with a
     negative duration are left out (noted). A covariate constant in the remaining rows is
     dropped (noted). Returns ``n``, ``n_events``, ``beta`` (log-hazard per SD), ``se``,
-    ``hazard_ratio``, 95% ``ci_low``/``ci_high`` (exp scale), Wald ``p``, ``converged``,
-    ``note``; estimates are NaN when ``converged`` is False.
+    ``hazard_ratio``, 95% ``ci_low``/``ci_high`` (exp scale), Wald ``p``, the PGS term's
+    Schoenfeld-residual proportional-hazards test (``ph_statistic``, chi-square 1 df, and
+    ``ph_p``; lifelines ``proportional_hazard_test`` with ``ph_time_transform``),
+    ``converged``, ``note``; estimates are NaN when ``converged`` is False.
     """
     missing = [c for c in (duration, event, *covariates) if c not in frame.columns]
     if missing:
@@ -114,23 +119,35 @@ def fit_cox(
     beta, se, p = float(row["coef"]), float(row["se(coef)"]), float(row["p"])
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
         return _failed(n, n_events, join_notes(*notes, "non-finite estimate or standard error"))
+    ph_statistic, ph_p = np.nan, np.nan
+    try:
+        ph = proportional_hazard_test(cph, model_data, time_transform=ph_time_transform).summary
+        ph_statistic, ph_p = float(ph.loc[pgs_col, "test_statistic"]), float(ph.loc[pgs_col, "p"])
+    except (ValueError, np.linalg.LinAlgError, KeyError):
+        notes.append("proportional-hazards test failed")
     return {
         "n": n, "n_events": n_events, "beta": beta, "se": se, "hazard_ratio": float(np.exp(beta)),
         "ci_low": float(row["exp(coef) lower 95%"]), "ci_high": float(row["exp(coef) upper 95%"]),
-        "p": p, "converged": True, "note": join_notes(*notes),
+        "p": p, "ph_statistic": ph_statistic, "ph_p": ph_p, "converged": True, "note": join_notes(*notes),
     }
 
 
 def cox_group(
-    frame: pd.DataFrame, *, panel: Iterable[TraitPanelEntry], covariates: list[str], min_events: int
+    frame: pd.DataFrame,
+    *,
+    panel: Iterable[TraitPanelEntry],
+    covariates: list[str],
+    min_events: int,
+    ph_time_transform: str = "rank",
 ) -> pd.DataFrame:
-    """All Cox fits for one (dataset, definition) slice of the analysis frame."""
+    """All Cox fits for one (dataset, definition) slice: the unit of distributed work."""
     dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
-    mdd = mdd_frame(frame)
+    mdd = mdd_frame(in_person_order(frame))
     rows = [
         {
             "dataset": dataset, "definition": definition, "pgs_id": e.pgs_id, "trait": e.trait,
-            "domain": e.domain, **fit_cox(mdd, e.pgs_id, covariates, min_events=min_events),
+            "domain": e.domain,
+            **fit_cox(mdd, e.pgs_id, covariates, min_events=min_events, ph_time_transform=ph_time_transform),
         }
         for e in panel
     ]
@@ -141,13 +158,13 @@ def cox_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """Every (dataset, definition, pgs_id) Cox fit among MDD persons. Columns: COX_RESULTS_COLUMNS."""
     covariates = covariate_columns(cfg)
     check_analysis_frame(frame, covariates, extra=(DURATION, EVENT))
-    panel = cfg.trait_panel.scores if cfg.trait_panel else []
-    if not panel:
-        raise ModelError("the trait panel has no scores", where="pgs.trait_panel")
+    panel = model_panel(cfg)
     parts = [
-        cox_group(g, panel=panel, covariates=covariates, min_events=cfg.models.min_cases)
+        cox_group(g, panel=panel, covariates=covariates, min_events=cfg.models.min_cases,
+                  ph_time_transform=cfg.models.ph_time_transform)
         for _, g in frame.groupby(["dataset", "definition"], sort=True)
     ]
     if not parts:
         return pd.DataFrame(columns=COX_RESULTS_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[COX_RESULTS_COLUMNS]
+    return finish_order(pd.concat(parts, ignore_index=True)[COX_RESULTS_COLUMNS], cfg,
+                        ["dataset", "definition", "pgs_id"])

@@ -166,6 +166,42 @@ def fit_logistic(
     }
 
 
+def in_person_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by ``person_id`` so a fit sees the same row order on the driver and on an
+    executor (floating-point sums depend on order; serial and distributed must agree)."""
+    if "person_id" not in frame.columns:
+        return frame
+    return frame.sort_values("person_id", kind="mergesort", ignore_index=True)
+
+
+def logistic_task(
+    frame: pd.DataFrame,
+    contrast: str,
+    *,
+    panel: Iterable[TraitPanelEntry],
+    covariates: list[str],
+    min_cases: int,
+) -> pd.DataFrame:
+    """All PGS fits for one (dataset, definition, contrast): the unit of distributed work.
+
+    ``frame``: the analysis-frame rows of one (dataset, definition) (other statuses than the
+    contrast's are dropped here). Returns LOGISTIC_RESULTS_COLUMNS with ``p_bonferroni`` and
+    ``q_fdr`` NaN (they are computed across the family afterwards).
+    """
+    dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
+    sub = contrast_frame(in_person_order(frame), contrast)
+    rows = [
+        {
+            "dataset": dataset, "definition": definition, "contrast": contrast,
+            "pgs_id": entry.pgs_id, "trait": entry.trait, "domain": entry.domain,
+            "p_bonferroni": np.nan, "q_fdr": np.nan,
+            **fit_logistic(sub, entry.pgs_id, covariates, min_cases=min_cases),
+        }
+        for entry in panel
+    ]
+    return pd.DataFrame(rows, columns=LOGISTIC_RESULTS_COLUMNS)
+
+
 def logistic_group(
     frame: pd.DataFrame,
     *,
@@ -174,32 +210,50 @@ def logistic_group(
     covariates: list[str],
     min_cases: int,
 ) -> pd.DataFrame:
-    """All fits for one (dataset, definition) slice of the analysis frame.
+    """All fits for one (dataset, definition) slice: ``logistic_task`` per contrast, stacked."""
+    panel = list(panel)
+    parts = [logistic_task(frame, c, panel=panel, covariates=covariates, min_cases=min_cases) for c in contrasts]
+    return pd.concat(parts, ignore_index=True)
 
-    Returns LOGISTIC_RESULTS_COLUMNS without the multiple-testing columns filled
-    (``p_bonferroni``/``q_fdr`` are NaN: they are computed across the family afterwards).
-    """
-    dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
-    rows = []
-    for contrast in contrasts:
-        sub = contrast_frame(frame, contrast)
-        for entry in panel:
-            fit = fit_logistic(sub, entry.pgs_id, covariates, min_cases=min_cases)
-            rows.append({
-                "dataset": dataset, "definition": definition, "contrast": contrast,
-                "pgs_id": entry.pgs_id, "trait": entry.trait, "domain": entry.domain,
-                "p_bonferroni": np.nan, "q_fdr": np.nan, **fit,
-            })
-    return pd.DataFrame(rows, columns=LOGISTIC_RESULTS_COLUMNS)
+
+def model_panel(cfg: Config) -> list[TraitPanelEntry]:
+    """Trait-panel entries that name a score (entries still to curate have no pgs_id)."""
+    panel = [e for e in (cfg.trait_panel.scores if cfg.trait_panel else []) if e.pgs_id]
+    if not panel:
+        raise ModelError("the trait panel has no scores", where="pgs.trait_panel")
+    return panel
+
+
+def finish_order(results: pd.DataFrame, cfg: Config, keys: list[str]) -> pd.DataFrame:
+    """Rows in the grid's canonical order: dataset, definition sorted; contrast and pgs_id in
+    config/panel order (the serial loop's order, so serial and distributed results compare)."""
+    rank = {
+        "contrast": {c: i for i, c in enumerate(cfg.models.contrasts)},
+        "pgs_id": {e.pgs_id: i for i, e in enumerate(model_panel(cfg))},
+    }
+    sort = results.assign(**{
+        f"__{k}": results[k].map(rank[k]) if k in rank else results[k] for k in keys
+    })
+    return sort.sort_values([f"__{k}" for k in keys], kind="mergesort").drop(
+        columns=[f"__{k}" for k in keys]).reset_index(drop=True)
 
 
 def check_analysis_frame(frame: pd.DataFrame, covariates: list[str], extra: Iterable[str] = ()) -> None:
     """Raise ModelError when the analysis frame lacks a column every model needs."""
+    check_analysis_columns(frame.columns, frame["status"].dropna().unique() if "status" in frame else [],
+                           covariates, extra)
+
+
+def check_analysis_columns(
+    columns: Iterable[str], statuses: Iterable[str], covariates: list[str], extra: Iterable[str] = ()
+) -> None:
+    """``check_analysis_frame`` on the column names and distinct statuses (pandas or Spark)."""
+    columns = set(columns)
     need = ["dataset", "definition", "status", *covariates, *extra]
-    missing = [c for c in need if c not in frame.columns]
+    missing = [c for c in need if c not in columns]
     if missing:
         raise ModelError(f"analysis frame is missing columns {missing}", where="cohort/analysis_frame")
-    unknown = sorted(set(frame["status"].dropna()) - {*MDD_STATUSES, "non_MDD"})
+    unknown = sorted(set(statuses) - {*MDD_STATUSES, "non_MDD"})
     if unknown:
         raise ModelError(f"unknown status values {unknown}", where="cohort/analysis_frame.status")
 
@@ -213,12 +267,8 @@ def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """
     covariates = covariate_columns(cfg)
     check_analysis_frame(frame, covariates)
-    panel = cfg.trait_panel.scores if cfg.trait_panel else []
-    if not panel:
-        raise ModelError("the trait panel has no scores", where="pgs.trait_panel")
-    absent = [e.pgs_id for e in panel if e.pgs_id not in frame.columns]
-    if absent:
-        log.warning("PGS in the trait panel but not in the analysis frame (failed rows): %s", absent)
+    panel = model_panel(cfg)
+    warn_absent(panel, frame.columns)
     parts = [
         logistic_group(g, contrasts=cfg.models.contrasts, panel=panel, covariates=covariates,
                        min_cases=cfg.models.min_cases)
@@ -226,5 +276,18 @@ def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     ]
     if not parts:
         return pd.DataFrame(columns=LOGISTIC_RESULTS_COLUMNS)
-    results = adjust_within_families(pd.concat(parts, ignore_index=True), FAMILY)
-    return results[LOGISTIC_RESULTS_COLUMNS]
+    return finish_logistic(pd.concat(parts, ignore_index=True), cfg)
+
+
+def warn_absent(panel: list[TraitPanelEntry], columns: Iterable[str]) -> None:
+    """Log the panel scores missing from the analysis frame (their fits are failed rows)."""
+    columns = set(columns)
+    absent = [e.pgs_id for e in panel if e.pgs_id not in columns]
+    if absent:
+        log.warning("PGS in the trait panel but not in the analysis frame (failed rows): %s", absent)
+
+
+def finish_logistic(results: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Family-wise corrections added, columns and rows in canonical order."""
+    results = adjust_within_families(results, FAMILY)
+    return finish_order(results[LOGISTIC_RESULTS_COLUMNS], cfg, [*FAMILY, "pgs_id"])

@@ -1,0 +1,105 @@
+"""The model grids on Spark: one ``applyInPandas`` task per group, the same pure fit functions.
+
+Logistic: groups (dataset, definition, contrast), made by cross-joining the analysis frame with
+the configured contrasts, so a contrast with no persons still gives its failed rows as in the
+serial loop. Cox and Kaplan-Meier: groups (dataset, definition). Each group arrives on an
+executor as a pandas frame, is put in person_id order (as the serial path does) and handed to
+``logistic_task`` / ``cox_group`` / ``km_group``; the small result tables come back to the
+driver, where the family-wise corrections are made. Results equal ``logistic_grid`` /
+``cox_grid`` on the same frame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from trd_spark.config import Config
+from trd_spark.models.covariates import covariate_columns
+from trd_spark.models.cox import DURATION, EVENT, cox_group
+from trd_spark.models.km import km_group
+from trd_spark.models.logistic import (
+    check_analysis_columns,
+    finish_logistic,
+    finish_order,
+    logistic_task,
+    model_panel,
+    warn_absent,
+)
+from trd_spark.schemas import COX_RESULTS, KM_CURVES, LOGISTIC_RESULTS, TableSchema
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+GROUP = ["dataset", "definition"]
+
+
+def _model_columns(frame: "DataFrame", cfg: Config, extra: tuple[str, ...] = ()) -> list[str]:
+    """Check the frame (columns, status values) and return the columns the models read."""
+    covariates = covariate_columns(cfg)
+    statuses = [r[0] for r in frame.select("status").distinct().collect() if r[0] is not None] \
+        if "status" in frame.columns else []
+    check_analysis_columns(frame.columns, statuses, covariates, extra)
+    panel = model_panel(cfg)
+    warn_absent(panel, frame.columns)
+    pgs = [e.pgs_id for e in panel if e.pgs_id in frame.columns]
+    keep = [*GROUP, "person_id", "status", *extra, *covariates, *pgs]
+    return [c for c in dict.fromkeys(keep) if c in frame.columns]
+
+
+def _collect(df: "DataFrame", schema: TableSchema) -> pd.DataFrame:
+    """Collect a small result DataFrame; nulls in double columns as NaN, declared column order."""
+    out = df.toPandas()
+    for name, typ, _ in schema.columns:
+        if typ.simpleString() == "double":
+            out[name] = out[name].astype(float)
+    return out[schema.names]
+
+
+def logistic_grid_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
+    """``logistic_grid`` for a Spark analysis frame, fits spread over executors."""
+    from pyspark.sql import functions as F
+
+    columns = _model_columns(frame, cfg)
+    covariates, panel, min_cases = covariate_columns(cfg), model_panel(cfg), cfg.models.min_cases
+    spark = frame.sparkSession
+    contrasts = spark.createDataFrame([(c,) for c in cfg.models.contrasts], "contrast string")
+    tasks = frame.select(*columns).crossJoin(F.broadcast(contrasts))
+
+    def fit(pdf: pd.DataFrame) -> pd.DataFrame:
+        contrast = pdf["contrast"].iloc[0]
+        return logistic_task(pdf.drop(columns="contrast"), contrast, panel=panel, covariates=covariates,
+                             min_cases=min_cases)
+
+    results = tasks.groupBy(*GROUP, "contrast").applyInPandas(fit, schema=LOGISTIC_RESULTS.struct)
+    return finish_logistic(_collect(results, LOGISTIC_RESULTS), cfg)
+
+
+def cox_grid_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
+    """``cox_grid`` for a Spark analysis frame, one task per (dataset, definition)."""
+    columns = _model_columns(frame, cfg, extra=(DURATION, EVENT))
+    covariates, panel = covariate_columns(cfg), model_panel(cfg)
+    min_events, transform = cfg.models.min_cases, cfg.models.ph_time_transform
+
+    def fit(pdf: pd.DataFrame) -> pd.DataFrame:
+        return cox_group(pdf, panel=panel, covariates=covariates, min_events=min_events,
+                         ph_time_transform=transform)
+
+    results = frame.select(*columns).groupBy(*GROUP).applyInPandas(fit, schema=COX_RESULTS.struct)
+    return finish_order(_collect(results, COX_RESULTS), cfg, ["dataset", "definition", "pgs_id"])
+
+
+def km_curves_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
+    """Kaplan-Meier curves by PGS tertile (KM_CURVES) for every (dataset, definition, pgs_id)."""
+    panel = model_panel(cfg)
+    pgs = [e.pgs_id for e in panel if e.pgs_id in frame.columns]
+    step = cfg.models.km_step_days
+
+    def curves(pdf: pd.DataFrame) -> pd.DataFrame:
+        return km_group(pdf, panel=panel, duration=DURATION, event=EVENT, step_days=step)
+
+    cols = [*GROUP, "person_id", "status", DURATION, EVENT, *pgs]
+    results = frame.select(*cols).groupBy(*GROUP).applyInPandas(curves, schema=KM_CURVES.struct)
+    out = _collect(results, KM_CURVES)
+    return finish_order(out, cfg, ["dataset", "definition", "pgs_id", "tertile", "time_days"])

@@ -1,0 +1,210 @@
+"""Results across models: TRD-vs-trMDD difference test, replication, meta-analysis, consistency.
+
+Pure pandas functions on the logistic table (LOGISTIC_RESULTS_COLUMNS); failed fits
+(``converged`` false, NaN estimates) are never pooled or tested.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from trd_spark.config import Config
+from trd_spark.models.multiple_testing import adjust_within_families
+from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
+
+_Z95 = float(stats.norm.ppf(0.975))
+LABELS = ["pgs_id", "trait", "domain"]
+
+
+def _ok(results: pd.DataFrame) -> pd.DataFrame:
+    """Converged rows with a finite beta and positive se."""
+    r = results
+    return r[r["converged"].astype(bool) & np.isfinite(r["beta"].astype(float)) & (r["se"].astype(float) > 0)]
+
+
+def two_sided_p(z: np.ndarray) -> np.ndarray:
+    """2 * P(Z > |z|) for a standard normal Z (NaN stays NaN)."""
+    return 2.0 * stats.norm.sf(np.abs(np.asarray(z, dtype=float)))
+
+
+# ------------------------------------------------------------------ TRD vs trMDD difference
+def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
+    """Is the PGS association stronger for TRD than for trMDD (both vs non-MDD)?
+
+    Per (dataset, definition, pgs_id): z = (beta_trd - beta_trmdd) / sqrt(se_trd^2 + se_trmdd^2),
+    two-sided normal p, Bonferroni/BH within (dataset, definition); the direct TRD vs trMDD
+    model's estimate alongside. Rows exist when both contrasts were fitted. Columns: DIFFERENCE.
+    """
+    key = ["dataset", "definition", "pgs_id"]
+    pick = {
+        "trd_vs_nonmdd": "trd", "trmdd_vs_nonmdd": "trmdd", "trd_vs_trmdd": "trd_vs_trmdd",
+    }
+    parts = {}
+    for contrast, tag in pick.items():
+        sub = logistic[logistic["contrast"] == contrast]
+        ok = sub["converged"].astype(bool)
+        parts[tag] = pd.DataFrame({
+            **{k: sub[k] for k in [*key, "trait", "domain"]},
+            f"beta_{tag}": sub["beta"].where(ok).astype(float), f"se_{tag}": sub["se"].where(ok).astype(float),
+            f"p_{tag}": sub["p"].where(ok).astype(float),
+        })
+    if parts["trd"].empty or parts["trmdd"].empty:
+        return pd.DataFrame(columns=DIFFERENCE.names)
+    out = parts["trd"].drop(columns="p_trd").merge(
+        parts["trmdd"].drop(columns=["p_trmdd", "trait", "domain"]), on=key, how="inner")
+    direct = parts["trd_vs_trmdd"][[*key, "beta_trd_vs_trmdd", "p_trd_vs_trmdd"]]
+    out = out.merge(direct, on=key, how="left")
+    out["beta_diff"] = out["beta_trd"] - out["beta_trmdd"]
+    out["se_diff"] = np.sqrt(out["se_trd"] ** 2 + out["se_trmdd"] ** 2)
+    out["z"] = out["beta_diff"] / out["se_diff"]
+    out["p"] = two_sided_p(out["z"])
+    out["note"] = np.where(np.isfinite(out["z"]), "", "a TRD or trMDD vs non-MDD fit failed")
+    out = adjust_within_families(out, ["dataset", "definition"])
+    return out[DIFFERENCE.names].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ replication
+def replication_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Discovery-significant results looked up in each replication dataset.
+
+    Significant: the family-corrected p named by ``models.discovery_significance`` below
+    ``models.alpha`` in the discovery dataset. Replicated: same sign of beta and uncorrected
+    p < ``models.replication_alpha``. One row per (replication dataset, significant result).
+    Columns: REPLICATION.
+    """
+    m = cfg.models
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    replications = [d.name for d in cfg.datasets if d.role == "replication"]
+    key = ["definition", "contrast", "pgs_id"]
+    disc = _ok(logistic[logistic["dataset"] == discovery])
+    disc = disc[disc[m.discovery_significance].astype(float) < m.alpha]
+    disc = disc[[*key, "trait", "domain", "beta", m.discovery_significance]].rename(
+        columns={"beta": "beta_discovery", m.discovery_significance: "p_adjusted_discovery"})
+    rows = []
+    for ds in replications:
+        rep = logistic[logistic["dataset"] == ds][[*key, "beta", "se", "p", "converged", "note"]]
+        joined = disc.merge(rep, on=key, how="left").assign(dataset=ds)
+        ok = joined["converged"].fillna(False).astype(bool) & np.isfinite(joined["beta"].astype(float))
+        for c in ("beta", "se", "p"):
+            joined[c] = joined[c].astype(float).where(ok)
+        same = np.sign(joined["beta"]) == np.sign(joined["beta_discovery"])
+        joined["same_direction"] = same.where(ok, None).astype(object)
+        joined["replicated"] = ok & same & (joined["p"] < m.replication_alpha)
+        joined["note"] = np.where(ok, "", np.where(joined["converged"].isna(), "not fitted in this dataset",
+                                                   "replication fit failed: " + joined["note"].fillna("")))
+        rows.append(joined)
+    if not rows:
+        return pd.DataFrame(columns=REPLICATION.names)
+    out = pd.concat(rows, ignore_index=True)
+    return out[REPLICATION.names].sort_values(["dataset", *key], kind="mergesort").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ meta-analysis
+def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dict:
+    """Inverse-variance meta-analysis of k estimates (log scale).
+
+    fixed: w_i = 1/se_i^2, beta = sum w_i beta_i / sum w_i, se = 1/sqrt(sum w_i).
+    random (DerSimonian-Laird): tau^2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w)),
+    w*_i = 1/(se_i^2 + tau^2). Q = sum w_i (beta_i - beta_fixed)^2 on k-1 df, I^2 =
+    max(0, (Q - (k-1))/Q). Returns k, beta, se, p, cochran_q, q_p, i2, tau2 (NaN when k = 0;
+    Q/I^2 NaN when k < 2).
+    """
+    if method not in ("fixed", "random"):
+        raise ValueError(f"unknown meta-analysis method {method!r}")
+    beta, se = np.asarray(beta, dtype=float), np.asarray(se, dtype=float)
+    k = len(beta)
+    nan = float("nan")
+    if k == 0:
+        return {"k": 0, "beta": nan, "se": nan, "p": nan, "cochran_q": nan, "q_p": nan, "i2": nan, "tau2": nan}
+    w = 1.0 / se**2
+    b_fixed = float(np.sum(w * beta) / np.sum(w))
+    q = float(np.sum(w * (beta - b_fixed) ** 2)) if k > 1 else nan
+    df = k - 1
+    q_p = float(stats.chi2.sf(q, df)) if k > 1 else nan
+    i2 = (max(0.0, (q - df) / q) if q > 0 else 0.0) if k > 1 else nan
+    tau2 = 0.0
+    if method == "random" and k > 1:
+        c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+        tau2 = max(0.0, (q - df) / c) if c > 0 else 0.0
+    w_star = 1.0 / (se**2 + tau2)
+    b = float(np.sum(w_star * beta) / np.sum(w_star))
+    s = float(1.0 / np.sqrt(np.sum(w_star)))
+    return {"k": k, "beta": b, "se": s, "p": float(two_sided_p(b / s)), "cochran_q": q, "q_p": q_p,
+            "i2": i2, "tau2": tau2}
+
+
+def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Meta-analysis across datasets per (definition, contrast, pgs_id), converged fits only.
+
+    Fixed-effect rows always; DerSimonian-Laird rows too when ``models.meta_random_effects``.
+    Bonferroni/BH within (method, definition, contrast). Columns: META.
+    """
+    methods = ["fixed", "random"] if cfg.models.meta_random_effects else ["fixed"]
+    key = ["definition", "contrast", "pgs_id"]
+    ok = _ok(logistic)
+    labels = logistic.drop_duplicates(key)[[*key, "trait", "domain"]]
+    rows = []
+    for method in methods:
+        for (definition, contrast, pgs_id), g in labels.groupby(key, sort=False):
+            fits = ok[(ok["definition"] == definition) & (ok["contrast"] == contrast) & (ok["pgs_id"] == pgs_id)]
+            fits = fits.sort_values("dataset")
+            res = meta_analyse(fits["beta"].to_numpy(float), fits["se"].to_numpy(float), method)
+            rows.append({
+                "method": method, "definition": definition, "contrast": contrast, "pgs_id": pgs_id,
+                "trait": g["trait"].iloc[0], "domain": g["domain"].iloc[0], **res,
+                "odds_ratio": np.exp(res["beta"]), "ci_low": np.exp(res["beta"] - _Z95 * res["se"]),
+                "ci_high": np.exp(res["beta"] + _Z95 * res["se"]), "datasets": ",".join(fits["dataset"]),
+            })
+    if not rows:
+        return pd.DataFrame(columns=META.names)
+    out = adjust_within_families(pd.DataFrame(rows), ["method", "definition", "contrast"])
+    return out[META.names]
+
+
+# ------------------------------------------------------------------ consistency
+def consistency_table(meta: pd.DataFrame) -> pd.DataFrame:
+    """How alike are the PGS effect sizes under different TRD definitions (fixed-effect meta)?
+
+    Per contrast: squared Pearson correlation of the log ORs over the PGS estimated under both
+    definitions, for each pair; and an overall row (definition_a = definition_b = 'all'): the
+    share of the variance of all definitions' log ORs explained by the PGS (one-way ANOVA R^2
+    over the PGS estimated under every definition). NaN when fewer than 3 PGS (or no
+    variance). Columns: CONSISTENCY.
+    """
+    fixed = meta[(meta["method"] == "fixed") & np.isfinite(meta["beta"].astype(float))]
+    rows = []
+    for contrast, g in fixed.groupby("contrast", sort=False):
+        wide = g.pivot(index="pgs_id", columns="definition", values="beta")
+        defs = sorted(wide.columns)
+        for a, b in combinations(defs, 2):
+            pair = wide[[a, b]].dropna()
+            rows.append({"contrast": contrast, "definition_a": a, "definition_b": b, "n_pgs": len(pair),
+                         "r2": _r2_pair(pair[a].to_numpy(), pair[b].to_numpy())})
+        if len(defs) >= 2:
+            full = wide[defs].dropna()
+            rows.append({"contrast": contrast, "definition_a": "all", "definition_b": "all",
+                         "n_pgs": len(full), "r2": _r2_between(full.to_numpy())})
+    if not rows:
+        return pd.DataFrame(columns=CONSISTENCY.names)
+    return pd.DataFrame(rows)[CONSISTENCY.names]
+
+
+def _r2_pair(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1] ** 2)
+
+
+def _r2_between(values: np.ndarray) -> float:
+    """values: (n_pgs, n_definitions). Between-PGS sum of squares / total sum of squares."""
+    if values.shape[0] < 3:
+        return float("nan")
+    total = float(np.sum((values - values.mean()) ** 2))
+    if total == 0:
+        return float("nan")
+    between = float(values.shape[1] * np.sum((values.mean(axis=1) - values.mean()) ** 2))
+    return between / total
