@@ -156,7 +156,7 @@ LOGISTIC_RESULTS_COLUMNS = [
 ]
 COX_RESULTS_COLUMNS = [
     "dataset", "definition", "pgs_id", "trait", "domain", "n", "n_events",
-    "beta", "se", "hazard_ratio", "ci_low", "ci_high", "p", "converged", "note",
+    "beta", "se", "hazard_ratio", "ci_low", "ci_high", "p", "ph_statistic", "ph_p", "converged", "note",
 ]
 
 
@@ -222,8 +222,101 @@ COX_RESULTS = _s(
     ("ci_low", D, "lower 95% confidence limit of the hazard ratio"),
     ("ci_high", D, "upper 95% confidence limit of the hazard ratio"),
     ("p", D, "Wald p-value"),
+    ("ph_statistic", D, "proportional-hazards test of the PGS term: chi-square (1 df) on scaled Schoenfeld "
+                        "residuals vs transformed time (lifelines proportional_hazard_test, models.ph_time_transform)"),
+    ("ph_p", D, "p-value of that test (small: the PGS hazard ratio changes over follow-up)"),
     ("converged", B, "false when the fit failed"),
     ("note", S, "why a fit failed"),
+)
+DIFFERENCE = _s(
+    "difference",
+    ("dataset", "definition", "pgs_id"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait (trait panel)"),
+    ("domain", S, "domain (trait panel)"),
+    ("beta_trd", D, "log OR per SD, TRD vs non-MDD (logistic table)"),
+    ("se_trd", D, "its standard error"),
+    ("beta_trmdd", D, "log OR per SD, trMDD vs non-MDD"),
+    ("se_trmdd", D, "its standard error"),
+    ("beta_diff", D, "beta_trd - beta_trmdd"),
+    ("se_diff", D, "sqrt(se_trd^2 + se_trmdd^2) (treats the two estimates as independent; they share "
+                   "the controls, so the test is conservative)"),
+    ("z", D, "beta_diff / se_diff"),
+    ("p", D, "two-sided normal p-value of z"),
+    ("p_bonferroni", D, "Bonferroni-adjusted p within (dataset, definition)"),
+    ("q_fdr", D, "Benjamini-Hochberg q-value within (dataset, definition)"),
+    ("beta_trd_vs_trmdd", D, "log OR per SD of the direct TRD vs trMDD model (logistic table)"),
+    ("p_trd_vs_trmdd", D, "its Wald p-value"),
+    ("note", S, "why the test is missing (a fit failed)"),
+)
+REPLICATION = _s(
+    "replication",
+    ("dataset", "definition", "contrast", "pgs_id"),
+    ("dataset", S, "replication dataset name"),
+    ("definition", S, "TRD definition"),
+    ("contrast", S, "model contrast"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait (trait panel)"),
+    ("domain", S, "domain (trait panel)"),
+    ("beta_discovery", D, "log OR per SD in the discovery dataset"),
+    ("p_adjusted_discovery", D, "the discovery corrected p-value that made it significant "
+                                "(models.discovery_significance: q_fdr or p_bonferroni)"),
+    ("beta", D, "log OR per SD in this replication dataset"),
+    ("se", D, "its standard error"),
+    ("p", D, "its Wald p-value (uncorrected)"),
+    ("same_direction", B, "sign(beta) = sign(beta_discovery) (null when the replication fit failed)"),
+    ("replicated", B, "same_direction and p < models.replication_alpha (false when the fit failed)"),
+    ("note", S, "why the replication estimate is missing"),
+)
+META = _s(
+    "meta",
+    ("method", "definition", "contrast", "pgs_id"),
+    ("method", S, "fixed (inverse-variance) | random (DerSimonian-Laird)"),
+    ("definition", S, "TRD definition"),
+    ("contrast", S, "model contrast"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait (trait panel)"),
+    ("domain", S, "domain (trait panel)"),
+    ("k", I, "datasets with a converged fit (the studies pooled)"),
+    ("beta", D, "pooled log OR per SD"),
+    ("se", D, "its standard error"),
+    ("odds_ratio", D, "exp(beta)"),
+    ("ci_low", D, "lower 95% confidence limit of the odds ratio"),
+    ("ci_high", D, "upper 95% confidence limit of the odds ratio"),
+    ("p", D, "two-sided normal p-value of beta/se"),
+    ("p_bonferroni", D, "Bonferroni-adjusted p within (method, definition, contrast)"),
+    ("q_fdr", D, "Benjamini-Hochberg q-value within (method, definition, contrast)"),
+    ("cochran_q", D, "Cochran's Q = sum w_i (beta_i - beta_fixed)^2, w_i = 1/se_i^2"),
+    ("q_p", D, "p-value of Q on k - 1 degrees of freedom (null when k < 2)"),
+    ("i2", D, "I^2 = max(0, (Q - (k - 1)) / Q) (0 when Q = 0; null when k < 2)"),
+    ("tau2", D, "DerSimonian-Laird between-dataset variance (0 for fixed)"),
+    ("datasets", S, "the datasets pooled, comma-separated"),
+)
+CONSISTENCY = _s(
+    "consistency",
+    ("contrast", "definition_a", "definition_b"),
+    ("contrast", S, "model contrast"),
+    ("definition_a", S, "TRD definition (or 'all' for the overall row)"),
+    ("definition_b", S, "TRD definition (or 'all' for the overall row)"),
+    ("n_pgs", I, "PGS with a fixed-effect meta estimate under both (all) definitions"),
+    ("r2", D, "pair: squared Pearson correlation of the meta log ORs; overall: share of the variance of "
+              "all definitions' log ORs explained by the PGS (between-PGS sum of squares / total)"),
+)
+KM_CURVES = _s(
+    "km_curves",
+    ("dataset", "definition", "pgs_id", "tertile", "time_days"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition"),
+    ("pgs_id", S, "score identifier"),
+    ("trait", S, "trait (trait panel)"),
+    ("tertile", I, "PGS tertile among the MDD persons (1 lowest, 3 highest)"),
+    ("time_days", I, "days since the MDD index (grid of models.km_step_days)"),
+    ("n_at_risk", L, "persons still followed and TRD-free at time_days (a count: suppress 1-19 in exports)"),
+    ("survival", D, "Kaplan-Meier probability of remaining TRD-free at time_days"),
+    ("ci_low", D, "lower 95% limit (lifelines, log(-log) transform)"),
+    ("ci_high", D, "upper 95% limit"),
 )
 COHORT_COUNTS = _s(
     "cohort_counts",
@@ -239,7 +332,7 @@ TABLES_BY_STAGE = {
     "pgs": [PGS_SCORES, PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES],
     "phenotypes": [PERSONS, ANTIDEPRESSANT_TRIALS, PHENOTYPES, COHORT_FLOW],
     "cohort": [ANALYSIS_FRAME_FIXED, COHORT_COUNTS],
-    "models": [LOGISTIC_RESULTS, COX_RESULTS],
+    "models": [LOGISTIC_RESULTS, COX_RESULTS, DIFFERENCE, REPLICATION, META, CONSISTENCY, KM_CURVES],
 }
 assert LOGISTIC_RESULTS.names == LOGISTIC_RESULTS_COLUMNS and COX_RESULTS.names == COX_RESULTS_COLUMNS
 
