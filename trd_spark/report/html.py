@@ -24,7 +24,14 @@ th{background:#f3f3f3}td.t{text-align:left}
 caption{text-align:left;font-weight:bold;padding:4px 0}
 .meta{color:#555;font-size:.9em}.fail{color:#a00}
 svg text{font-family:system-ui,Helvetica,Arial,sans-serif}
+nav{background:#f7f7f7;border:1px solid #ddd;padding:.5em 1em;font-size:.9em}
+nav a{margin-right:1em;white-space:nowrap}
+.figs{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0 0 1em 0}figcaption{font-size:.85em;color:#555;max-width:760px}
+.note{color:#555;font-size:.85em}
+dl.methods dt{font-weight:bold;margin-top:.4em}dl.methods dd{margin-left:1.5em}
 """
+PALETTE = ["#1f5fa8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#666666"]
 
 
 def _esc(value: object) -> str:
@@ -126,33 +133,212 @@ def forest_plot_svg(
     return "".join(parts)
 
 
-def render_report(
-    *,
-    release: str,
-    forest_title: str,
-    forest_svg: str,
-    results: pd.DataFrame,
-    cox: pd.DataFrame | None,
-    cohort_flow: pd.DataFrame,
-    match_summary: pd.DataFrame,
-    threshold: int,
-    meta: dict[str, str] | None = None,
+def _svg_open(cls: str, width: int, height: int, title: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="{cls}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">'
+            f'<text x="10" y="18" font-size="13" font-weight="bold">{_esc(title)}</text>')
+
+
+def _legend(items: list[tuple[str, str]], x: float, y: float) -> str:
+    out = []
+    for i, (label, colour) in enumerate(items):
+        out.append(f'<rect x="{x:.0f}" y="{y + 14 * i - 8:.0f}" width="10" height="10" fill="{colour}"/>'
+                   f'<text x="{x + 14:.0f}" y="{y + 14 * i + 1:.0f}" font-size="11">{_esc(label)}</text>')
+    return "".join(out)
+
+
+def significance_svg(
+    results: pd.DataFrame, *, domains: list[str], contrasts: list[str], bonferroni_p: float, title: str,
+    width: int = 900,
 ) -> str:
-    """The whole report page. Count columns must already be suppressed by the caller."""
-    meta_items = "".join(f"<li>{_esc(k)}: {_esc(v)}</li>" for k, v in (meta or {}).items())
-    cox_html = html_table(cox, "Cox PH: time from MDD index to TRD, per SD of PGS") if cox is not None \
-        else "<p>Cox models were not run (models.cox is false).</p>"
+    """-log10(p) of every PGS (x, grouped by domain) for each contrast (colour), with a dashed
+    Bonferroni line at -log10(``bonferroni_p``). ``results``: pgs_id, trait, domain, contrast, p."""
+    res = results[results["p"].notna()].copy()
+    res["_d"] = res["domain"].map(lambda d: domains.index(d) if d in domains else len(domains))
+    pgs = res.drop_duplicates("pgs_id").sort_values(["_d", "domain", "trait", "pgs_id"])[["pgs_id", "trait", "domain"]]
+    left, top, bottom = 50, 40, 150
+    plot_w = width - left - 170
+    height = top + 260 + bottom
+    ymax = max(float(-np.log10(res["p"].clip(lower=1e-300)).max()) if len(res) else 1.0,
+               -math.log10(bonferroni_p)) * 1.1
+    colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(contrasts)}
+    step = plot_w / max(len(pgs), 1)
+    xs = {p: left + step * (i + 0.5) for i, p in enumerate(pgs["pgs_id"])}
+
+    def y(v: float) -> float:
+        return top + 260 - v / ymax * 260
+
+    parts = [_svg_open("significance", width, height, title)]
+    # Domain bands.
+    for i, (domain, grp) in enumerate(pgs.groupby("domain", sort=False)):
+        x0 = min(xs[p] for p in grp["pgs_id"]) - step / 2
+        x1 = max(xs[p] for p in grp["pgs_id"]) + step / 2
+        if i % 2 == 0:
+            parts.append(f'<rect x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" height="260" fill="#f2f2f2"/>')
+        parts.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{top + 12}" font-size="10" text-anchor="middle" '
+                     f'fill="#555">{_esc(domain)}</text>')
+    parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + 260}" stroke="#333"/>'
+                 f'<line x1="{left}" y1="{top + 260}" x2="{left + plot_w}" y2="{top + 260}" stroke="#333"/>')
+    for t in range(0, int(ymax) + 1, max(1, int(ymax) // 6 or 1)):
+        parts.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" text-anchor="end">{t}</text>')
+    parts.append(f'<text x="14" y="{top + 130}" font-size="11" transform="rotate(-90 14 {top + 130})" '
+                 'text-anchor="middle">-log10(p)</text>')
+    by = y(-math.log10(bonferroni_p))
+    parts.append(f'<line class="bonferroni" x1="{left}" y1="{by:.1f}" x2="{left + plot_w}" y2="{by:.1f}" '
+                 f'stroke="#a00" stroke-dasharray="5,4"/><text x="{left + plot_w + 4}" y="{by + 4:.1f}" '
+                 f'font-size="10" fill="#a00">Bonferroni p={bonferroni_p:.2g}</text>')
+    offsets = {c: (i - (len(contrasts) - 1) / 2) * min(6.0, step / (len(contrasts) + 1)) for i, c in enumerate(contrasts)}
+    for r in res.itertuples(index=False):
+        cx = xs[r.pgs_id] + offsets.get(r.contrast, 0)
+        cy = y(-math.log10(max(r.p, 1e-300)))
+        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{colours.get(r.contrast, "#000")}">'
+                     f'<title>{_esc(r.trait)} {_esc(r.contrast)} p={r.p:.2g}</title></circle>')
+    for p in pgs.itertuples(index=False):
+        x0 = xs[p.pgs_id]
+        parts.append(f'<text x="{x0:.1f}" y="{top + 270}" font-size="10" text-anchor="end" '
+                     f'transform="rotate(-45 {x0:.1f} {top + 270})">{_esc(p.trait)}</text>')
+    parts.append(_legend([(c, colours[c]) for c in contrasts], left + plot_w + 10, top + 20))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def distribution_svg(dist: pd.DataFrame, *, title: str, traits: dict[str, str], width: int = 760) -> str:
+    """Box plots of the PGS (per SD) by ancestry group: whiskers p05-p95, box p25-p75, median.
+
+    ``dist``: pgs_id, ancestry, p05, p25, p50, p75, p95 (aggregates only; rows without
+    quantiles, i.e. groups too small to show, are left out)."""
+    d = dist.dropna(subset=["p50"])
+    groups = sorted(d["ancestry"].unique())
+    pgs_ids = list(dict.fromkeys(d["pgs_id"]))
+    colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    left, right, top = 190, width - 110, 40
+    row_h = max(14, 8 * len(groups) + 6)
+    height = top + row_h * len(pgs_ids) + 40
+    lo = float(min(d["p05"].min(), -2.0)) if len(d) else -2.0
+    hi = float(max(d["p95"].max(), 2.0)) if len(d) else 2.0
+
+    def x(v: float) -> float:
+        return left + (v - lo) / (hi - lo) * (right - left)
+
+    parts = [_svg_open("distribution", width, height, title)]
+    for i, p in enumerate(pgs_ids):
+        y0 = top + i * row_h
+        if i % 2 == 0:
+            parts.append(f'<rect x="{left}" y="{y0}" width="{right - left}" height="{row_h}" fill="#f6f6f6"/>')
+        parts.append(f'<text x="{left - 6}" y="{y0 + row_h / 2 + 4:.1f}" font-size="11" text-anchor="end">'
+                     f'{_esc(traits.get(p, p))}</text>')
+        for j, g in enumerate(groups):
+            r = d[(d["pgs_id"] == p) & (d["ancestry"] == g)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            cy = y0 + 5 + j * 8
+            c = colours[g]
+            parts.append(
+                f'<line x1="{x(r.p05):.1f}" y1="{cy}" x2="{x(r.p95):.1f}" y2="{cy}" stroke="{c}"/>'
+                f'<rect x="{x(r.p25):.1f}" y="{cy - 3}" width="{max(x(r.p75) - x(r.p25), 1):.1f}" height="6" '
+                f'fill="{c}" fill-opacity="0.35" stroke="{c}"/>'
+                f'<line x1="{x(r.p50):.1f}" y1="{cy - 3}" x2="{x(r.p50):.1f}" y2="{cy + 3}" stroke="#000"/>')
+    axis_y = top + row_h * len(pgs_ids)
+    parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{right}" y2="{axis_y}" stroke="#333"/>')
+    for t in range(math.ceil(lo), math.floor(hi) + 1):
+        parts.append(f'<line x1="{x(t):.1f}" y1="{top}" x2="{x(t):.1f}" y2="{axis_y}" stroke="#ddd"/>'
+                     f'<text x="{x(t):.1f}" y="{axis_y + 14}" font-size="10" text-anchor="middle">{t}</text>')
+    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{axis_y + 28}" font-size="11" text-anchor="middle">'
+                 "PGS per SD (whiskers 5th-95th, box 25th-75th percentile, line median)</text>")
+    parts.append(_legend([(g, colours[g]) for g in groups], right + 10, top + 10))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def scatter_svg(xv: np.ndarray, yv: np.ndarray, *, labels: list[str], x_label: str, y_label: str,
+                r2: float | None, title: str, size: int = 300) -> str:
+    """Scatter of effect sizes (log OR) under two definitions, identity line, R^2 in the title."""
+    xv, yv = np.asarray(xv, float), np.asarray(yv, float)
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    vals = np.concatenate([xv[ok], yv[ok]]) if ok.any() else np.array([-0.1, 0.1])
+    m = max(float(np.abs(vals).max()) * 1.15, 0.05)
+    pad, top = 45, 30
+    w = size - pad - 10
+
+    def sx(v: float) -> float:
+        return pad + (v + m) / (2 * m) * w
+
+    def sy(v: float) -> float:
+        return top + w - (v + m) / (2 * m) * w
+
+    head = title + (f" (R\u00b2 = {r2:.2f})" if r2 is not None and np.isfinite(r2) else "")
+    parts = [_svg_open("scatter", size, top + w + 40, head)]
+    parts.append(f'<rect x="{pad}" y="{top}" width="{w}" height="{w}" fill="none" stroke="#333"/>'
+                 f'<line x1="{sx(-m):.1f}" y1="{sy(-m):.1f}" x2="{sx(m):.1f}" y2="{sy(m):.1f}" stroke="#bbb" stroke-dasharray="3,3"/>'
+                 f'<line x1="{sx(0):.1f}" y1="{top}" x2="{sx(0):.1f}" y2="{top + w}" stroke="#eee"/>'
+                 f'<line x1="{pad}" y1="{sy(0):.1f}" x2="{pad + w}" y2="{sy(0):.1f}" stroke="#eee"/>')
+    for xi, yi, lab in zip(xv[ok], yv[ok], np.asarray(labels, dtype=object)[ok]):
+        parts.append(f'<circle cx="{sx(xi):.1f}" cy="{sy(yi):.1f}" r="3.5" fill="#1f5fa8">'
+                     f'<title>{_esc(lab)}</title></circle>')
+    parts.append(f'<text x="{pad + w / 2:.0f}" y="{top + w + 16}" font-size="10" text-anchor="middle">'
+                 f'{_esc(x_label)}</text><text x="12" y="{top + w / 2:.0f}" font-size="10" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {top + w / 2:.0f})">{_esc(y_label)}</text>'
+                 f'<text x="{pad}" y="{top + w + 30}" font-size="9" fill="#555">axes: log OR per SD, '
+                 f'{-m:.2f} to {m:.2f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def km_svg(curves: pd.DataFrame, *, title: str, width: int = 300, height: int = 220) -> str:
+    """Kaplan-Meier step curves (TRD-free probability) per PGS tertile.
+
+    ``curves``: tertile, time_days, survival (points with enough persons at risk only)."""
+    left, top, right, bottom = 40, 28, width - 10, height - 34
+    tmax = float(curves["time_days"].max()) if len(curves) else 1.0
+    smin = min(float(curves["survival"].min()) if len(curves) else 0.0, 0.9)
+    smin = math.floor(smin * 10) / 10
+
+    def x(t: float) -> float:
+        return left + t / max(tmax, 1.0) * (right - left)
+
+    def y(s: float) -> float:
+        return top + (1 - s) / (1 - smin) * (bottom - top)
+
+    names = {1: "low", 2: "middle", 3: "high"}
+    parts = [_svg_open("km", width, height, title)]
+    parts.append(f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none" stroke="#333"/>')
+    for s in np.arange(smin, 1.0001, 0.1 if 1 - smin <= 0.5 else 0.2):
+        parts.append(f'<text x="{left - 4}" y="{y(s) + 3:.1f}" font-size="9" text-anchor="end">{s:.1f}</text>')
+    for k, grp in curves.groupby("tertile", sort=True):
+        grp = grp.sort_values("time_days")
+        pts, prev = [], None
+        for t, s in zip(grp["time_days"], grp["survival"]):
+            if prev is not None:
+                pts.append(f"{x(t):.1f},{y(prev):.1f}")
+            pts.append(f"{x(t):.1f},{y(s):.1f}")
+            prev = s
+        colour = PALETTE[(int(k) - 1) % len(PALETTE)]
+        parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 18}" font-size="10" text-anchor="middle">'
+                 f'days since MDD index (0-{tmax:.0f})</text>')
+    parts.append(_legend([(f"PGS {names.get(int(k), k)} third", PALETTE[(int(k) - 1) % len(PALETTE)])
+                          for k in sorted(curves["tertile"].unique())], left + 8, bottom - 36))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{_esc(caption)}</figcaption></figure>"
+
+
+def render_page(*, release: str, sections: list[tuple[str, str, str]], meta: dict[str, str], threshold: int) -> str:
+    """The whole report page: header, table of contents, then each (id, title, html) section."""
+    meta_items = "".join(f"<li>{_esc(k)}: {_esc(v)}</li>" for k, v in meta.items())
+    nav = "".join(f'<a href="#{_esc(sid)}">{_esc(title)}</a>' for sid, title, _ in sections)
+    body = "".join(f'<section id="{_esc(sid)}"><h2>{_esc(title)}</h2>{content}</section>'
+                   for sid, title, content in sections)
     return "".join([
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>trd-spark report {_esc(release)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Polygenic scores and treatment-resistant depression: release {_esc(release)}</h1>",
         f'<ul class="meta">{meta_items}<li>counts from 1 to {threshold - 1} are shown as '
-        f"&lt;{threshold} (dissemination policy); participant identifiers are never shown</li></ul>",
-        f"<h2>{_esc(forest_title)}</h2>", forest_svg,
-        "<h2>Logistic regression results</h2>",
-        html_table(results, "PGS per SD vs case status (adjusted); corrections within dataset x definition x contrast"),
-        "<h2>Progression from MDD to TRD</h2>", cox_html,
-        "<h2>Cohort flow</h2>", html_table(cohort_flow, "Persons remaining after each step"),
-        "<h2>PGS variant matching</h2>", html_table(match_summary, "Scoring-file variants matched per dataset (variant counts)"),
-        "</body></html>\n",
+        f"&lt;{threshold}; further counts that would reveal one are shown as &quot;suppressed&quot; "
+        "(dissemination policy); no participant identifier or individual date is shown</li></ul>",
+        f"<nav>{nav}</nav>", body, "</body></html>\n",
     ])
