@@ -1,0 +1,122 @@
+"""PGS standardisation (overall, ancestry, PC-adjusted) and sample QC before it.
+
+The PC-adjusted fit is checked against statsmodels called directly on the same data (OLS for
+the mean, Gamma GLM with log link on squared residuals for the variance, as pgsc_calc does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import yaml
+from pyspark.sql import functions as F
+
+from trd_spark.config import TraitPanel
+from trd_spark.errors import InputDataError
+from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
+from trd_spark.pgs.standardise import standardise
+
+
+def _frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    pcs = rng.normal(size=(n, 3)) * [0.05, 0.03, 0.02]  # AoU-like small PC scales
+    # Score mean and SD both depend on the PCs (ancestry-structured score).
+    mean = 1.0 + 20 * pcs[:, 0] - 10 * pcs[:, 1]
+    sd = np.exp(0.3 + 8 * pcs[:, 0] + 5 * pcs[:, 2])
+    df = pd.DataFrame(pcs, columns=["pc1", "pc2", "pc3"])
+    df.insert(0, "person_id", np.arange(1, n + 1, dtype="int64"))
+    df["ancestry"] = np.where(pcs[:, 0] > 0, "eur", "afr")
+    df["PGS_A"] = mean + sd * rng.normal(size=n)
+    df["PGS_B"] = 3.0 - 5 * pcs[:, 2] + rng.standard_t(5, size=n)
+    return df
+
+
+def _statsmodels_z(df: pd.DataFrame, score: str, pcs: list[str]) -> np.ndarray:
+    X = sm.add_constant(df[pcs].to_numpy())
+    ols = sm.OLS(df[score].to_numpy(), X).fit()
+    resid = df[score].to_numpy() - ols.predict(X)
+    gamma = sm.GLM(resid ** 2, X, family=sm.families.Gamma(link=sm.families.links.Log())).fit(tol=1e-12)
+    return resid / np.sqrt(gamma.predict(X))
+
+
+def test_pc_adjusted_equals_statsmodels(spark):
+    df = _frame()
+    pcs = ["pc1", "pc2", "pc3"]
+    out, info = standardise(spark.createDataFrame(df), ["PGS_A", "PGS_B"], "pc_adjusted", pcs=pcs)
+    got = out.toPandas().set_index("person_id").loc[df["person_id"]]
+    for score in ("PGS_A", "PGS_B"):
+        want = _statsmodels_z(df, score, pcs)
+        np.testing.assert_allclose(got[score].to_numpy(), want, rtol=1e-6, atol=1e-8)
+    assert info["method"] == "pc_adjusted" and info["pcs"] == pcs
+    assert all(info["irls_iterations"][s] >= 2 for s in ("PGS_A", "PGS_B"))
+    # The adjusted score no longer depends on the PCs, in mean or in spread.
+    z = got["PGS_A"].to_numpy()
+    assert abs(np.corrcoef(df["PGS_A"], df["pc1"])[0, 1]) > 0.3 and abs(np.corrcoef(z, df["pc1"])[0, 1]) < 0.1
+    raw_ratio = df["PGS_A"][df.pc1 > 0].std() / df["PGS_A"][df.pc1 <= 0].std()
+    adj_ratio = z[df.pc1 > 0].std() / z[df.pc1 <= 0].std()
+    assert raw_ratio > 1.5 and abs(adj_ratio - 1) < 0.25
+
+
+def test_pc_adjusted_drops_persons_without_pcs_and_nulls_constant_scores(spark):
+    df = _frame(n=60)
+    df["PGS_C"] = 2.5
+    sdf = spark.createDataFrame(df).withColumn("pc2", F.expr("CASE WHEN person_id = 7 THEN NULL ELSE pc2 END"))
+    out, info = standardise(sdf, ["PGS_A", "PGS_C"], "pc_adjusted", pcs=["pc1", "pc2"])
+    rows = out.toPandas()
+    assert 7 not in set(rows.person_id) and len(rows) == 59
+    assert rows["PGS_C"].isna().all() and info["null_scores"] == ["PGS_C"]
+    assert rows["PGS_A"].notna().all()
+
+
+def test_overall_and_ancestry_methods(spark):
+    df = _frame(n=40)
+    sdf = spark.createDataFrame(df)
+    overall, info = standardise(sdf, ["PGS_A"], "overall")
+    z = overall.toPandas().set_index("person_id").loc[df.person_id, "PGS_A"]
+    np.testing.assert_allclose(z, (df.PGS_A - df.PGS_A.mean()) / df.PGS_A.std(), rtol=1e-9)
+    assert info == {"method": "overall"}
+    within, info = standardise(sdf, ["PGS_A"], "ancestry")
+    got = within.toPandas().set_index("person_id").loc[df.person_id, "PGS_A"].to_numpy()
+    g = df.groupby("ancestry")["PGS_A"]
+    np.testing.assert_allclose(got, ((df.PGS_A - g.transform("mean")) / g.transform("std")).to_numpy(), rtol=1e-9)
+    assert info["method"] == "ancestry"
+
+
+def test_pc_adjusted_errors_are_clear(spark):
+    df = _frame(n=30)
+    df["pc3"] = 2 * df["pc1"]  # collinear
+    with pytest.raises(InputDataError, match="collinear"):
+        standardise(spark.createDataFrame(df), ["PGS_A"], "pc_adjusted", pcs=["pc1", "pc3"])
+    with pytest.raises(InputDataError, match="missing"):
+        standardise(spark.createDataFrame(df), ["PGS_A"], "pc_adjusted", pcs=["pc9"])
+    with pytest.raises(InputDataError, match="cannot fit"):
+        standardise(spark.createDataFrame(df.head(3)), ["PGS_A"], "pc_adjusted", pcs=["pc1", "pc2"])
+
+
+def test_related_pairs_maximal_independent_set(spark, hl):
+    raw = spark.createDataFrame(
+        [("1", "2"), ("2", "3"), ("4", "5"), ("6", "99"), ("8", "8")], "`i.s` string, `j.s` string")
+    samples = spark.createDataFrame([(i,) for i in range(1, 9)], "person_id long")
+    drop = {r.person_id for r in related_pairs_to_remove(hl, parse_related_pairs(raw), samples).collect()}
+    # The chain 1-2-3 is resolved by dropping 2 alone; one of 4/5 goes; 99 is not a sample so
+    # 6 stays; a self pair is ignored.
+    assert 2 in drop and len(drop & {4, 5}) == 1 and len(drop) == 2
+    none = spark.createDataFrame([], "person_id_1 long, person_id_2 long")
+    assert related_pairs_to_remove(hl, none, samples).count() == 0
+
+
+def test_trait_panel_entries_without_id_are_to_curate():
+    panel = TraitPanel.model_validate(yaml.safe_load("""
+domains: [sleep, cognition]
+scores:
+  - {pgs_id: PGS000001, trait: insomnia, domain: sleep}
+  - {pgs_id: null, trait: chronotype, domain: sleep}
+  - {trait: intelligence, domain: cognition}
+"""))
+    assert [e.pgs_id for e in panel.scores] == ["PGS000001"]
+    assert [e.trait for e in panel.to_curate] == ["chronotype", "intelligence"]
+    with pytest.raises(ValueError, match="domain"):
+        TraitPanel.model_validate({"domains": ["sleep"], "scores": [
+            {"pgs_id": "PGS1", "trait": "x", "domain": "sleep"}, {"trait": "y", "domain": "nope"}]})

@@ -1,0 +1,46 @@
+"""Sample QC before standardisation: drop flagged samples, then one of each related pair.
+
+AoU ships both a list of samples flagged for removal (a maximal unrelated set already chosen)
+and the related pairs themselves. The flagged list is applied first; any pair whose two
+members are both still present is then resolved with Hail's ``maximal_independent_set``
+(greedy; removes the fewest samples it can find), computed per dataset so that only that
+dataset's samples count.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+if TYPE_CHECKING:
+    import hail as hl_types
+
+
+def related_pairs_to_remove(hl: "hl_types", pairs: DataFrame, samples: DataFrame) -> DataFrame:
+    """``person_id`` (long) of samples to drop so that no related pair remains among ``samples``.
+
+    ``pairs``: ``person_id_1, person_id_2`` (long); ``samples``: ``person_id`` of the dataset's
+    samples left after the flagged list. Pairs with a member outside ``samples`` are ignored.
+    """
+    ids = samples.select("person_id").distinct()
+    inside = (
+        pairs.join(ids.withColumnRenamed("person_id", "person_id_1"), "person_id_1", "left_semi")
+        .join(ids.withColumnRenamed("person_id", "person_id_2"), "person_id_2", "left_semi")
+        .where(F.col("person_id_1") != F.col("person_id_2"))
+        .select("person_id_1", "person_id_2")
+    )
+    ht = hl.Table.from_spark(inside)
+    drop = hl.maximal_independent_set(ht.person_id_1, ht.person_id_2, keep=False)
+    drop = drop.key_by()
+    out = drop.select(person_id=drop.node).to_spark()
+    return out.select(F.col("person_id").cast("long"))
+
+
+def parse_related_pairs(raw: DataFrame) -> DataFrame:
+    """AoU ``relatedness.tsv`` (``i.s``, ``j.s`` as text) -> ``person_id_1, person_id_2``."""
+    return raw.select(
+        F.col("`i.s`").cast("long").alias("person_id_1"),
+        F.col("`j.s`").cast("long").alias("person_id_2"),
+    )

@@ -1,0 +1,189 @@
+"""PGS per SD, three ways, as pure Spark transforms (no person-level collect).
+
+Input: a wide frame, one row per person of one dataset (``person_id``, one double column per
+pgs_id, and ``ancestry`` / ``pc1..pcN`` as the method needs), already restricted to the
+samples that pass sample QC (unrelated, not flagged). Methods (``pgs.standardisation``):
+
+    overall      z = (x - mean) / sd over the dataset
+    ancestry     z within each genetic ancestry group (``ancestry`` column)
+    pc_adjusted  pgsc_calc's ancestry normalisation (Khan et al. 2022), fitted on the dataset
+                 itself rather than a reference panel:
+                   mean:     x = b0 + sum_j b_j pc_j + r              (OLS)
+                   variance: r^2 ~ Gamma, log E[r^2] = g0 + sum_j g_j pc_j  (GLM, IRLS)
+                   z = r / sqrt(exp(g0 + sum_j g_j pc_j))
+
+The fits use only aggregates: X'X ((N+1) x (N+1), shared by all scores) and X'y per score
+(one Spark aggregation for the mean, one per IRLS iteration for the variance; for the Gamma
+family with log link the IRLS working weights are all 1, so each iteration is an OLS of the
+working response ``eta + (y - mu) / mu`` on the same X). The fitted coefficients are then
+applied as column expressions. A score with zero variance (or zero residual variance) is null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from trd_spark.cohort.frame import standardise_pgs
+from trd_spark.errors import InputDataError
+
+Method = Literal["overall", "ancestry", "pc_adjusted"]
+
+
+@dataclass
+class PcAdjustment:
+    """Fitted coefficients per score: ``mean[pgs]`` and ``log_var[pgs]`` are arrays
+    ``[intercept, pc1, ..., pcN]``; ``log_var`` is None for a score with no residual variance."""
+
+    pcs: list[str]
+    mean: dict[str, np.ndarray] = field(default_factory=dict)
+    log_var: dict[str, np.ndarray | None] = field(default_factory=dict)
+    iterations: dict[str, int] = field(default_factory=dict)
+    n_samples: int = 0
+
+
+def _linear(coef: np.ndarray, pcs: Sequence[str]) -> Column:
+    expr = F.lit(float(coef[0]))
+    for b, pc in zip(coef[1:], pcs):
+        expr = expr + F.lit(float(b)) * F.col(pc)
+    return expr
+
+
+def _design_moments(frame: DataFrame, pcs: Sequence[str]) -> tuple[int, np.ndarray]:
+    """(n, X'X) for X = [1, pcs] over rows of ``frame`` (one Spark aggregation)."""
+    cols = [F.lit(1.0), *[F.col(p) for p in pcs]]
+    p = len(cols)
+    pairs = [(i, j) for i in range(p) for j in range(i, p)]
+    row = frame.agg(F.count(F.lit(1)).alias("n"), *[F.sum(cols[i] * cols[j]).alias(f"xx_{i}_{j}") for i, j in pairs]).first()
+    xtx = np.zeros((p, p))
+    for i, j in pairs:
+        xtx[i, j] = xtx[j, i] = row[f"xx_{i}_{j}"] or 0.0
+    return int(row["n"]), xtx
+
+
+def _cross(frame: DataFrame, pcs: Sequence[str], ys: dict[str, Column]) -> dict[str, np.ndarray]:
+    """X'y for every named response column expression (one Spark aggregation)."""
+    cols = [F.lit(1.0), *[F.col(p) for p in pcs]]
+    aggs = [F.sum(x * y).alias(f"xy_{k}_{i}") for k, (_, y) in enumerate(ys.items()) for i, x in enumerate(cols)]
+    row = frame.agg(*aggs).first()
+    return {name: np.array([row[f"xy_{k}_{i}"] for i in range(len(cols))], dtype=float)
+            for k, name in enumerate(ys)}
+
+
+def _solve(xtx: np.ndarray, xty: np.ndarray, what: str) -> np.ndarray:
+    try:
+        return np.linalg.solve(xtx, xty)
+    except np.linalg.LinAlgError:
+        raise InputDataError(
+            f"{what}: the PCs are collinear or there are too few samples to fit them "
+            "(lower pgs.standardisation_n_pcs or use pgs.standardisation: overall)",
+            where="pgs.standardisation",
+        ) from None
+
+
+def fit_pc_adjustment(
+    frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], *, max_iter: int = 100, tol: float = 1e-10
+) -> PcAdjustment:
+    """Fit the mean (OLS) and variance (Gamma log-link GLM) models of every score on ``pcs``.
+
+    Rows must have no null PC or score (Spark's sums skip nulls, which would make X'X and X'y
+    disagree); ``standardise`` drops persons without PCs. Convergence: max |change| of the variance
+    coefficients < ``tol`` (relative to 1 + |coef|).
+    """
+    pcs = list(pcs)
+    frame = frame.select(*pcs, *pgs_ids).cache()
+    try:
+        n, xtx = _design_moments(frame, pcs)
+        if n <= len(pcs) + 1:
+            raise InputDataError(f"{n} samples cannot fit {len(pcs)} PCs", where="pgs.standardisation")
+        fit = PcAdjustment(pcs=pcs, n_samples=n)
+        xty = _cross(frame, pcs, {p: F.col(p) for p in pgs_ids})
+        for p in pgs_ids:
+            fit.mean[p] = _solve(xtx, xty[p], f"mean model of {p}")
+        resid = {p: F.col(p) - _linear(fit.mean[p], pcs) for p in pgs_ids}
+        # Scores whose residuals are all (numerically) zero get no variance model -> null.
+        rss = frame.agg(*[F.sum(resid[p] * resid[p]).alias(p) for p in pgs_ids]).first()
+        tss = frame.agg(*[F.sum(F.col(p) * F.col(p)).alias(p) for p in pgs_ids]).first()
+        active = []
+        for p in pgs_ids:
+            if rss[p] is not None and rss[p] > 1e-24 * max(tss[p] or 0.0, 1.0):
+                active.append(p)
+                fit.log_var[p] = np.r_[np.log(rss[p] / n), np.zeros(len(pcs))]
+                fit.iterations[p] = 0
+            else:
+                fit.log_var[p] = None
+        # IRLS, all still-moving scores in one aggregation per iteration.
+        for it in range(1, max_iter + 1):
+            if not active:
+                break
+            work = {}
+            for p in active:
+                eta = _linear(fit.log_var[p], pcs)
+                mu = F.exp(eta)
+                work[p] = eta + (resid[p] * resid[p] - mu) / mu
+            xtz = _cross(frame, pcs, work)
+            still = []
+            for p in active:
+                new = _solve(xtx, xtz[p], f"variance model of {p}")
+                step = np.max(np.abs(new - fit.log_var[p]) / (1.0 + np.abs(new)))
+                fit.log_var[p], fit.iterations[p] = new, it
+                if not np.all(np.isfinite(new)):
+                    raise InputDataError(f"variance model of {p} diverged", where="pgs.standardisation")
+                if step >= tol:
+                    still.append(p)
+            active = still
+        if active:
+            raise InputDataError(f"variance model did not converge in {max_iter} iterations for {active}",
+                                 where="pgs.standardisation")
+        return fit
+    finally:
+        frame.unpersist()
+
+
+def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
+    """Replace each fitted score column by its PC-adjusted z (column expressions only)."""
+    out = frame
+    for p, mean in fit.mean.items():
+        log_var = fit.log_var[p]
+        if log_var is None:
+            out = out.withColumn(p, F.lit(None).cast("double"))
+        else:
+            r = F.col(p) - _linear(mean, fit.pcs)
+            out = out.withColumn(p, r / F.sqrt(F.exp(_linear(log_var, fit.pcs))))
+    return out
+
+
+def standardise(
+    frame: DataFrame, pgs_ids: Sequence[str], method: Method, *, pcs: Sequence[str] = ()
+) -> tuple[DataFrame, dict]:
+    """PGS per SD by ``method`` (see module doc). Returns the frame (same columns, score
+    columns replaced) and a JSON-able description of what was done, for the stage manifest."""
+    pgs_ids = list(pgs_ids)
+    if method == "overall":
+        return standardise_pgs(frame, pgs_ids), {"method": method}
+    if method == "ancestry":
+        if "ancestry" not in frame.columns:
+            raise InputDataError("standardisation by ancestry needs an ancestry column", where="pgs.standardisation")
+        return standardise_pgs(frame, pgs_ids, ["ancestry"]), {"method": method, "groups": "ancestry"}
+    if method == "pc_adjusted":
+        missing = [p for p in pcs if p not in frame.columns]
+        if not pcs or missing:
+            raise InputDataError(f"PC adjustment needs PC columns (missing {missing or 'all'})",
+                                 where="pgs.standardisation")
+        # Scores are never null (one pass scores everyone); persons without PCs cannot be adjusted.
+        complete = frame.dropna(subset=list(pcs))
+        fit = fit_pc_adjustment(complete, pgs_ids, pcs)
+        info = {
+            "method": method,
+            "pcs": list(pcs),
+            "mean_model": "OLS on PCs",
+            "variance_model": "Gamma GLM (log link) of squared residuals on PCs",
+            "irls_iterations": {p: fit.iterations.get(p, 0) for p in pgs_ids},
+            "null_scores": [p for p in pgs_ids if fit.log_var[p] is None],
+        }
+        return apply_pc_adjustment(complete, fit), info
+    raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
