@@ -14,11 +14,12 @@ from trd_spark.cohort.frame import (
     derive_ancestry,
     derive_pgs_wide,
     derive_unrelated,
-    standardise_pgs,
 )
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.layout import Layout, publish_stage
+from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
+from trd_spark.pgs.standardise import standardise
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,24 @@ def run(spark: SparkSession, cfg: Config) -> None:
     flagged = None
     if cfg.ancestry.related_samples_to_remove:
         flagged = read_tsv(spark, cfg.ancestry.related_samples_to_remove, ["sample_id"], "related samples")
+    pairs = None
+    if cfg.ancestry.related_pairs:
+        pairs = parse_related_pairs(read_tsv(spark, cfg.ancestry.related_pairs, ["i.s", "j.s"], "related pairs"))
 
     frames = []
+    standardisation = {}
+    std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     for ds in cfg.datasets:
         wide = derive_pgs_wide(scores, ds.name, pgs_ids)
         unrelated = derive_unrelated(wide, flagged)
+        if pairs is not None:
+            import hail as hl
+
+            unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
-        with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry"), "person_id")
-        within = ["ancestry"] if cfg.pgs.standardise_within == "dataset_ancestry" else []
-        per_sd = standardise_pgs(with_ancestry, pgs_ids, within).drop("ancestry")
+        with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
+        per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs)
+        per_sd = per_sd.drop("ancestry", *std_pcs)
         frames.append(derive_analysis_frame(per_sd, ancestry, persons, phenotypes, ds.name, n_pcs, pgs_ids))
         log.info("  cohort: dataset %s assembled", ds.name)
 
@@ -75,3 +85,4 @@ def run(spark: SparkSession, cfg: Config) -> None:
         out.write_table("cohort_counts", count_by_status(written).orderBy("dataset", "definition", "status"), COHORT_COUNTS)
         out.notes["pgs_ids"] = pgs_ids
         out.notes["n_pcs"] = n_pcs
+        out.notes["pgs_standardisation"] = standardisation
