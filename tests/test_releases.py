@@ -52,6 +52,9 @@ def test_latest_is_newest_incomplete_else_nothing_to_do(cfg):
     fs = LocalFs()
     assert latest_incomplete(cfg, fs) == "C2024Q3R5"
     _complete(cfg, "C2024Q3R5")
+    assert latest_incomplete(cfg, fs) == "C2023Q2R1"  # then back-fill, newest first
+    _complete(cfg, "C2023Q2R1")
+    _complete(cfg, "C2022Q4R9")
     with pytest.raises(NothingToDo):
         latest_incomplete(cfg, fs)
     assert latest_incomplete(cfg, fs, force=True) == "C2024Q3R5"

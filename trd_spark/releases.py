@@ -127,17 +127,19 @@ def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
 def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False) -> str:
     """The newest release whose outputs are not complete (with ``force``: the newest).
 
-    Raises ``NothingToDo`` (exit 7) when the newest release is complete: a scheduler polling
-    for new releases then knows there is nothing to run. Older incomplete releases are not
-    picked up automatically (run them with ``--release NAME``).
+    Raises ``NothingToDo`` (exit 7) when every release is complete, so a scheduler polling
+    for new releases knows there is nothing to run. A newer release is always taken first;
+    older incomplete ones are run by later calls (back-fill).
     """
     found = statuses(cfg, fs)
     if not found:
         raise NothingToDo(f"no release found under {cfg.releases.input_root}")
-    newest = found[-1]
-    if newest.complete and not force:
-        raise NothingToDo(f"newest release {newest.release} is complete")
-    return newest.release
+    if force:
+        return found[-1].release
+    todo = [s for s in found if not s.complete]
+    if not todo:
+        raise NothingToDo(f"every release is complete (newest: {found[-1].release})")
+    return todo[-1].release
 
 
 def format_statuses(found: list[ReleaseStatus]) -> str:

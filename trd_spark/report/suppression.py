@@ -125,17 +125,20 @@ def audit_suppression(
 
 
 def chain_relations(cells: list, values: dict, prefix: tuple) -> tuple[dict, list[dict]]:
-    """Implicit differences of consecutive cells (``prefix + (k,)`` = cells[k-1] - cells[k]).
+    """Implicit differences of ordered cells (``prefix + (i, k)`` = cells[i] - cells[k], i < k).
 
     Returns (implicit cell values, relations). Used for cohort-flow steps; a negative
     difference is sensitive when its size is 1..threshold-1 (values hold the absolute value;
     the relation keeps the sign).
     """
     implicit, relations = {}, []
-    for k in range(1, len(cells)):
-        a, b = cells[k - 1], cells[k]
+    # Every pair, not only neighbours: persons excluded by several consecutive steps together
+    # are a group too (1000, [hidden], 985 would reveal 15).
+    pairs = [(i, k) for k in range(1, len(cells)) for i in range(k)]
+    for i, k in pairs:
+        a, b = cells[i], cells[k]
         d = values[a] - values[b]
-        key = prefix + (k,)
+        key = prefix + (i, k)
         sign = 1 if d >= 0 else -1
         implicit[key] = abs(d)
         relations.append({a: 1, b: -1, key: -sign})

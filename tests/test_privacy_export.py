@@ -1,0 +1,270 @@
+"""Two small toy releases run from the CLI as a scheduler would; the export is checked for
+privacy (no identifier, no individual date, no recoverable small count), the report is
+opened in headless Chromium, and the two releases are compared.
+
+One module-scoped run (600 and 700 toy persons, 400 variants) is shared by every test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from trd_spark.cli import main
+from trd_spark.config import DEFAULT_CONFIG
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+COUNT_COLUMNS = {"n", "n_cases", "n_events", "n_at_risk", "n_both", "n_a", "n_b",
+                 "TRD", "trMDD", "MDD_other", "non_MDD"}
+RELEASES = {"toy-r1": 600, "toy-r2": 700}
+
+
+@pytest.fixture(scope="module")
+def toy_releases(spark, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("releases")
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw = yaml.safe_load(yaml.safe_dump(raw).replace("../out/toy/data", str(tmp / "inputs" / "{release}"))
+                         .replace("../out/toy", str(tmp)))
+    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
+    raw["toy_data"].update(persons=600, variants=400,
+                           releases={r: {"persons": n, "seed": 42} for r, n in RELEASES.items()})
+    raw["releases"] = {"input_root": str(tmp / "inputs")}
+    config = tmp / "toy_releases.yaml"
+    config.write_text(yaml.safe_dump(raw))
+
+    # Capture everything the pipeline logs or prints.
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    codes = []
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            for _ in range(3):  # newest first (toy-r2), then toy-r1, then nothing to do
+                codes.append(main(["run", "--config", str(config), "--release", "latest"]))
+            main(["releases", "--config", str(config)])
+            codes.append(main(["compare-releases", "toy-r1", "toy-r2", "--config", str(config)]))
+    finally:
+        root.removeHandler(handler)
+    logs = buf.getvalue() + out.getvalue() + err.getvalue()
+    return tmp, config, codes, logs, out.getvalue()
+
+
+def _input_ids(tmp: Path) -> set[str]:
+    """Every person ID and genotype sample ID of the inputs, as text."""
+    ids: set[str] = set()
+    for rel in RELEASES:
+        d = tmp / "inputs" / rel
+        ids |= set(pd.read_parquet(d / "omop" / "person").person_id.astype(str))
+        for vcf in (d / "genotypes").glob("*.vcf.bgz"):
+            out = subprocess.run(f"zcat {vcf} | grep -m1 '^#CHROM'", shell=True, capture_output=True, text=True)
+            ids |= set(out.stdout.split()[9:])
+        anc = pd.read_csv(d / "ancestry" / "ancestry_preds.tsv", sep="\t", dtype=str)
+        ids |= set(anc.iloc[:, 0])
+    return ids
+
+
+def _export_texts(tmp: Path) -> dict[str, str]:
+    files = {}
+    for rel in RELEASES:
+        for p in sorted((tmp / "results" / rel / "export").iterdir()):
+            files[f"{rel}/{p.name}"] = p.read_text()
+    for p in sorted((tmp / "results" / "compare").rglob("*.tsv")):
+        files[str(p.relative_to(tmp))] = p.read_text()
+    return files
+
+
+def test_scheduler_sequence_and_exit_codes(toy_releases):
+    tmp, _, codes, _, stdout = toy_releases
+    assert codes == [0, 0, 7, 0]
+    for rel in RELEASES:
+        for stage in ("pgs", "phenotypes", "cohort", "models", "report", "export"):
+            assert (tmp / "results" / rel / stage / "_SUCCESS").exists(), (rel, stage)
+        assert not (tmp / "results" / rel / ".lock").exists()
+    assert re.search(r"toy-r1\s+complete", stdout) and re.search(r"toy-r2\s+complete", stdout)
+
+
+def test_manifest_records_versions_timings_counts_inputs(toy_releases):
+    tmp = toy_releases[0]
+    m = json.loads((tmp / "results" / "toy-r2" / "pgs" / "_manifest.json").read_text())
+    assert m["code_version"].startswith("0.") and m["config_hash"] and m["release"] == "toy-r2"
+    assert {"hail", "pyspark"} <= set(m["versions"])
+    assert m["seconds"] > 0 and m["finished_at"] >= m["started_at"]
+    assert m["tables"]["scores"] > 0
+    assert all(v["exists"] and "toy-r2" in v["path"] for v in m["inputs"].values())
+
+
+def test_no_identifier_in_export_or_logs(toy_releases):
+    tmp, _, _, logs, _ = toy_releases
+    ids = _input_ids(tmp)
+    assert len(ids) >= sum(RELEASES.values())
+    texts = {**_export_texts(tmp), "logs": logs}
+    leaks = {name: sorted(set(re.findall(r"\d+", t)) & ids)[:5] for name, t in texts.items()}
+    assert {k: v for k, v in leaks.items() if v} == {}
+
+
+def test_no_individual_date_in_export(toy_releases):
+    tmp, config, _, logs, _ = toy_releases
+    cutoff = str(yaml.safe_load(config.read_text())["omop"]["data_cutoff_date"])
+    for name, text in _export_texts(tmp).items():
+        if name.endswith("_manifest.json"):
+            continue  # run timestamps only (checked by key below)
+        assert set(re.findall(r"\d{4}-\d{2}-\d{2}", text)) <= {cutoff}, name
+    for rel in RELEASES:
+        m = json.loads((tmp / "results" / rel / "export" / "_manifest.json").read_text())
+        dated = {k for k, v in m.items() if re.search(r"\d{4}-\d{2}-\d{2}", json.dumps(v))}
+        assert dated <= {"started_at", "finished_at", "inputs", "config_path"}
+    assert not re.findall(r"\b(19|20)\d\d-\d\d-\d\d\b(?!T)", logs.replace(cutoff, ""))
+
+
+class _Tables(HTMLParser):
+    """Header and cell texts of every <table> in a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._row = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"head": [], "rows": []})
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append((tag, self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            t = self.tables[-1]
+            if all(k == "th" for k, _ in self._row):
+                t["head"] = [c for _, c in self._row]
+            else:
+                t["rows"].append([c for _, c in self._row])
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def _small(v: str) -> bool:
+    return v.isdigit() and 1 <= int(v) <= 19
+
+
+def test_no_unsuppressed_small_count_in_export(toy_releases):
+    tmp = toy_releases[0]
+    suppressed_seen = 0
+    for name, text in _export_texts(tmp).items():
+        if name.endswith(".tsv"):
+            df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+            tables = [(list(df.columns), df.values.tolist())]
+        elif name.endswith(".html"):
+            parser = _Tables()
+            parser.feed(text)
+            tables = [(t["head"], t["rows"]) for t in parser.tables]
+        else:
+            continue
+        for head, rows in tables:
+            for col in COUNT_COLUMNS & set(head):
+                i = head.index(col)
+                vals = [r[i] for r in rows]
+                assert not [v for v in vals if _small(v)], (name, col)
+                suppressed_seen += sum(v.startswith("<") or v == "suppressed" for v in vals)
+    assert suppressed_seen > 0  # the small toy run must exercise suppression
+
+
+def test_suppressed_counts_not_recoverable_from_totals_or_steps(toy_releases):
+    tmp = toy_releases[0]
+    for rel in RELEASES:
+        exp = tmp / "results" / rel / "export"
+        read = lambda n: pd.read_csv(exp / n, sep="\t", dtype=str, keep_default_na=False)  # noqa: E731
+        flow = read("cohort_flow.tsv")
+        for definition, g in flow.groupby("definition"):
+            shown = [int(v) for v in g.sort_values("step_order", key=lambda s: s.astype(int))["n"] if v.isdigit()]
+            diffs = [abs(a - b) for i, a in enumerate(shown) for b in shown[i + 1:]]
+            assert not [d for d in diffs if 1 <= d <= 19], (rel, definition)
+        for name, total, part in (("results.tsv", "n", "n_cases"), ("cox.tsv", "n", "n_events")):
+            t = read(name)
+            both = t[t[total].str.isdigit() & t[part].str.isdigit()]
+            rest = both[total].astype(int) - both[part].astype(int)
+            assert not rest.between(1, 19).any(), (rel, name)
+        # A model's n minus a shown status count must not reveal a small hidden group.
+        cc = read("cohort_counts.tsv")
+        status = {(r.dataset, r.definition, r.status): r.n for r in cc.itertuples()}
+        res = read("results.tsv")
+        for r in res[res.contrast == "trd_vs_nonmdd"].drop_duplicates(["dataset", "definition"]).itertuples():
+            trd, non = status[(r.dataset, r.definition, "TRD")], status[(r.dataset, r.definition, "non_MDD")]
+            if r.n.isdigit() and (trd.isdigit() != non.isdigit()):
+                known = int(trd if trd.isdigit() else non)
+                assert not 1 <= int(r.n) - known <= 19, (rel, r.dataset, r.definition)
+
+
+def test_compare_releases(toy_releases, spark):
+    tmp = toy_releases[0]
+    d = tmp / "results" / "compare" / "toy-r1_vs_toy-r2"
+    sizes = pd.read_csv(d / "cohort_sizes.tsv", sep="\t", dtype=str, keep_default_na=False)
+    first = sizes[(sizes.definition == "all") & (sizes.step_order == "1")].iloc[0]
+    assert (int(first.n_a), int(first.n_b), int(first.change)) == (600, 700, 100)
+    corr = pd.read_csv(d / "pgs_correlation.tsv", sep="\t")
+    # Oracle: the same correlation from the two releases' score tables with pandas.
+    a = pd.read_parquet(tmp / "results" / "toy-r1" / "pgs" / "scores.parquet")
+    b = pd.read_parquet(tmp / "results" / "toy-r2" / "pgs" / "scores.parquet")
+    j = a.merge(b, on=["dataset", "person_id", "pgs_id"])
+    for r in corr.dropna(subset=["correlation"]).itertuples():
+        g = j[(j.dataset == r.dataset) & (j.pgs_id == r.pgs_id)]
+        assert abs(g.score_sum_x.corr(g.score_sum_y) - r.correlation) < 1e-9
+    assert len(corr.dropna(subset=["correlation"])) > 0
+    est = pd.read_csv(d / "estimates.tsv", sep="\t")
+    assert {"logistic", "cox"} <= set(est.model)
+    flagged = est[est.ci_overlap == False]  # noqa: E712
+    assert ((flagged.ci_high_a < flagged.ci_low_b) | (flagged.ci_high_b < flagged.ci_low_a)).all()
+    ok = est[est.ci_overlap == True]  # noqa: E712
+    assert not ((ok.ci_high_a < ok.ci_low_b) | (ok.ci_high_b < ok.ci_low_a)).any()
+
+
+FIGURE_CLASSES = ("forest", "significance", "distribution", "scatter", "km")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (scripts/install.sh --test)")
+def test_report_renders_in_headless_chromium(toy_releases, tmp_path):
+    tmp = toy_releases[0]
+    page = tmp / "results" / "toy-r2" / "export" / "report.html"
+    shot = tmp_path / "report.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}"]
+    r = subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1280,4000", page.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert shot.exists(), r.stderr[-2000:]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    console = [ln for ln in (r.stderr + dom.stderr).splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert console == []
+    for cls in FIGURE_CLASSES:
+        assert f'class="{cls}"' in dom.stdout, cls
+    html = page.read_text()
+    assert dom.stdout.count("<svg") == html.count("<svg") >= 10
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    lo, hi = img.getextrema()
+    assert hi - lo > 100  # not blank
+    # Keep a copy to look at (the layout check is done by eye).
+    shutil.copy(shot, REPO / "out" / "report_screenshot.png") if (REPO / "out").is_dir() else None

@@ -1,0 +1,144 @@
+"""`trd-spark compare-releases A B`: what changed between two releases' results.
+
+Writes ``{output_root}/compare/{A}_vs_{B}/`` with
+- ``cohort_sizes.tsv``: each cohort-flow step's count in A and B as already exported (so the
+  suppression is the one each release's export applied), and the change when both are shown;
+- ``pgs_correlation.tsv``: per dataset x PGS, the Pearson correlation of the raw score
+  (score_sum) between releases for persons in both, computed in Spark (only the correlation
+  and the suppressed number of persons leave the executors);
+- ``estimates.tsv``: ORs (logistic) and HRs (Cox) side by side, ``ci_overlap`` false where the
+  95% CIs no longer overlap.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from trd_spark.config import Config
+from trd_spark.errors import InputDataError
+from trd_spark.io import Fs
+from trd_spark.layout import EXPORT, Layout
+from trd_spark.models.stage import to_tsv
+from trd_spark.report.suppression import suppress_count
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+KEYS = {"logistic": ["dataset", "definition", "contrast", "pgs_id"], "cox": ["dataset", "definition", "pgs_id"]}
+EFFECT = {"logistic": "odds_ratio", "cox": "hazard_ratio"}
+
+
+def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame) -> pd.DataFrame:
+    """Exported (already suppressed, as text) cohort-flow counts of A and B side by side."""
+    a = flow_a.rename(columns={"n": "n_a"})[["definition", "step_order", "step", "n_a"]]
+    b = flow_b.rename(columns={"n": "n_b"})[["definition", "step", "n_b"]]
+    out = a.merge(b, on=["definition", "step"], how="outer")
+
+    def change(x, y):
+        if isinstance(x, str) and isinstance(y, str) and x.isdigit() and y.isdigit():
+            return str(int(y) - int(x))
+        return ""
+
+    out["change"] = [change(x, y) for x, y in zip(out["n_a"], out["n_b"])]
+    return out.sort_values(["definition", "step_order"], kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def score_correlation(scores_a: "DataFrame", scores_b: "DataFrame", threshold: int) -> pd.DataFrame:
+    """Per dataset x pgs_id: persons scored in both releases (suppressed) and the Pearson
+    correlation of score_sum between releases (null when fewer than ``threshold`` persons)."""
+    from pyspark.sql import functions as F
+
+    a = scores_a.select("dataset", "person_id", "pgs_id", F.col("score_sum").alias("a"))
+    b = scores_b.select("dataset", "person_id", "pgs_id", F.col("score_sum").alias("b"))
+    agg = (a.join(b, ["dataset", "person_id", "pgs_id"])
+           .groupBy("dataset", "pgs_id").agg(F.count("*").alias("n_both"), F.corr("a", "b").alias("correlation"))
+           .toPandas().sort_values(["dataset", "pgs_id"]).reset_index(drop=True))
+    small = agg["n_both"] < threshold
+    agg.loc[small, "correlation"] = float("nan")
+    agg["n_both"] = agg["n_both"].astype(object).map(lambda v: suppress_count(v, threshold))
+    return agg
+
+
+def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Effects and 95% CIs of A and B per model key; ``ci_overlap`` false when the CIs are disjoint."""
+    keys, eff = KEYS[model], EFFECT[model]
+    cols = keys + ["trait", eff, "ci_low", "ci_high", "p"]
+    m = res_a[cols].merge(res_b[cols].drop(columns="trait"), on=keys, how="outer", suffixes=("_a", "_b"))
+    m.insert(0, "model", model)
+    both = m[[f"{eff}_a", f"{eff}_b"]].notna().all(axis=1)
+    disjoint = (m["ci_high_a"] < m["ci_low_b"]) | (m["ci_high_b"] < m["ci_low_a"])
+    m["ci_overlap"] = pd.Series([None if not k else not d for k, d in zip(both, disjoint)], dtype=object)
+    return m.rename(columns={f"{eff}_a": "effect_a", f"{eff}_b": "effect_b"})
+
+
+def compare_releases(spark: "SparkSession", cfg: Config, release_a: str, release_b: str) -> dict[str, pd.DataFrame]:
+    fs = Fs(spark)
+    threshold = cfg.report.small_count_threshold
+    la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
+    for lay in (la, lb):
+        for stage in ("pgs", "models", EXPORT):
+            if not lay.is_complete(fs, stage):
+                raise InputDataError(f"release {lay.release} has no complete {stage} output (run it first)",
+                                     where=lay.stage_dir(stage))
+
+    def exported(lay: Layout, name: str) -> pd.DataFrame:
+        return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
+
+    flows = [exported(lay, "cohort_flow.tsv") for lay in (la, lb)]
+    for f in flows:
+        f["step_order"] = f["step_order"].astype(int)
+    out = {"cohort_sizes": cohort_size_changes(*flows)}
+    out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
+                                               spark.read.parquet(lb.table("pgs", "scores")), threshold)
+    parts = []
+    for model in ("logistic", "cox"):
+        if fs.exists(la.table("models", model)) and fs.exists(lb.table("models", model)):
+            parts.append(estimates_side_by_side(spark.read.parquet(la.table("models", model)).toPandas(),
+                                                spark.read.parquet(lb.table("models", model)).toPandas(), model))
+    out["estimates"] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return out
+
+
+def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str, out_dir: str) -> str:
+    sizes = tables["cohort_sizes"]
+    est = tables["estimates"]
+    corr = tables["pgs_correlation"]
+    lines = [f"Release {release_a} -> {release_b}", "Cohort (shared steps):"]
+    for r in sizes[sizes["definition"] == "all"].itertuples(index=False):
+        lines.append(f"  {r.step:<45} {r.n_a!s:>8} -> {r.n_b!s:>8}  {r.change}")
+    lines.append("PGS correlation between releases (persons in both), per dataset:")
+    for ds, g in corr.groupby("dataset", sort=True):
+        vals = g["correlation"].dropna()
+        lines.append(f"  {ds:<20} min {vals.min():.3f}  median {vals.median():.3f}" if len(vals) else f"  {ds:<20} n/a")
+    if len(est):
+        flagged = est[est["ci_overlap"] == False]  # noqa: E712 (None = not comparable)
+        lines.append(f"Estimates compared: {int(est['ci_overlap'].notna().sum())}; "
+                     f"CIs no longer overlapping: {len(flagged)}")
+        for r in flagged.head(20).itertuples(index=False):
+            lines.append(f"  {r.model} {r.dataset} {r.definition} {getattr(r, 'contrast', '') or ''} {r.pgs_id}: "
+                         f"{r.effect_a:.2f} ({r.ci_low_a:.2f}-{r.ci_high_a:.2f}) -> "
+                         f"{r.effect_b:.2f} ({r.ci_low_b:.2f}-{r.ci_high_b:.2f})")
+    lines.append(f"Tables in {out_dir}/")
+    return "\n".join(lines)
+
+
+def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
+    """CLI entry: compare, write the TSVs, return the printed summary."""
+    from trd_spark.session import start_session
+
+    spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
+    tables = compare_releases(spark, cfg, release_a, release_b)
+    out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
+    fs = Fs(spark)
+    fs.mkdirs(out_dir)
+    for name, df in tables.items():
+        fs.write_text(f"{out_dir}/{name}.tsv", to_tsv(df))
+    log.info("compare-releases: wrote %s", ", ".join(f"{n}.tsv" for n in tables))
+    return summary_text(tables, release_a, release_b, out_dir)
