@@ -12,7 +12,18 @@ from trd_spark.errors import InputDataError
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.models import stage
 from trd_spark.models.logistic import contrast_frame, fit_logistic
-from trd_spark.schemas import COX_RESULTS, COX_RESULTS_COLUMNS, LOGISTIC_RESULTS, LOGISTIC_RESULTS_COLUMNS, check_spark
+from trd_spark.schemas import (
+    CONSISTENCY,
+    COX_RESULTS,
+    COX_RESULTS_COLUMNS,
+    DIFFERENCE,
+    KM_CURVES,
+    LOGISTIC_RESULTS,
+    LOGISTIC_RESULTS_COLUMNS,
+    META,
+    REPLICATION,
+    check_spark,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +45,10 @@ def test_tables_have_schema_columns_and_one_row_per_fit(spark, published):
     cox = spark.read.parquet(layout.table("models", "cox")).toPandas()
     assert list(logistic.columns) == LOGISTIC_RESULTS_COLUMNS
     assert list(cox.columns) == COX_RESULTS_COLUMNS
-    assert written == {"logistic": 2 * 4 * len(PGS_IDS), "cox": 2 * len(PGS_IDS)}
+    assert written["logistic"] == 2 * 4 * len(PGS_IDS) and written["cox"] == 2 * len(PGS_IDS)
+    assert written["difference"] == 2 * len(PGS_IDS) and written["meta"] == 4 * len(PGS_IDS)
+    assert written["consistency"] == 0  # one definition: nothing to compare
+    assert written["km_curves"] > 0
     assert len(logistic) == written["logistic"] and len(cox) == written["cox"]
 
 
@@ -68,8 +82,19 @@ def test_tsv_copies_and_manifest(published):
     assert list(tsv.columns) == LOGISTIC_RESULTS_COLUMNS and len(tsv) == 2 * 4 * len(PGS_IDS)
     assert list(pd.read_csv(layout.file("models", "cox.tsv"), sep="\t").columns) == COX_RESULTS_COLUMNS
     manifest = json.loads(open(layout.file("models", "_manifest.json")).read())
-    assert set(manifest["tables"]) == {"logistic", "cox"}
+    assert set(manifest["tables"]) == {"logistic", "cox", "difference", "replication", "meta", "consistency",
+                                       "km_curves"}
     assert manifest["notes"]["logistic_failed"] == int((~tsv["converged"]).sum())
+
+
+def test_new_tables_have_the_declared_types(spark, published):
+    cfg, _, written = published
+    layout = Layout.of(cfg)
+    for schema in (DIFFERENCE, REPLICATION, META, CONSISTENCY, KM_CURVES):
+        df = check_spark(spark.read.parquet(layout.table("models", schema.name)), schema)
+        assert df.count() == written[schema.name]
+    rep = spark.read.parquet(layout.table("models", "replication")).toPandas()
+    assert set(rep["dataset"]) <= {"replication_wgs"}
 
 
 def test_missing_analysis_frame_is_an_input_error(spark, tmp_path):

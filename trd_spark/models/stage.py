@@ -1,8 +1,10 @@
-"""Models stage: analysis frame -> ``logistic`` and ``cox`` result tables (+ TSV copies).
+"""Models stage: analysis frame -> model tables (+ TSV copies of the main ones).
 
-Reads ``{release}/cohort/analysis_frame.parquet`` and publishes ``{release}/models/`` with
-``logistic.parquet``, ``cox.parquet`` (when ``cfg.models.cox``), ``logistic.tsv`` and
-``cox.tsv``.
+Reads ``{release}/cohort/analysis_frame.parquet`` and publishes ``{release}/models/``:
+``logistic`` (+ .tsv), ``difference``, ``replication``, ``meta``, ``consistency`` and, when
+``cfg.models.cox``, ``cox`` (+ .tsv) and ``km_curves``. The fits run on the executors
+(models/distributed.py); the cross-model tables are computed on the driver from the small
+logistic table (models/synthesis.py).
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
 from trd_spark.layout import Layout, publish_stage
-from trd_spark.models.cox import cox_grid
-from trd_spark.models.logistic import logistic_grid
-from trd_spark.schemas import COX_RESULTS, LOGISTIC_RESULTS, TableSchema
+from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark
+from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
+from trd_spark.schemas import (
+    CONSISTENCY,
+    COX_RESULTS,
+    DIFFERENCE,
+    KM_CURVES,
+    LOGISTIC_RESULTS,
+    META,
+    REPLICATION,
+    TableSchema,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -48,40 +59,46 @@ def _log_fits(what: str, results: pd.DataFrame) -> None:
         log.info("  %s failures: %d x %s", what, k, note)
 
 
-def load_analysis_frame(spark: "SparkSession", cfg: Config) -> pd.DataFrame:
-    """The cohort stage's analysis frame as pandas (aggregated, model-ready: small)."""
+def load_analysis_frame(spark: "SparkSession", cfg: Config) -> "DataFrame":
+    """The cohort stage's analysis frame (Spark; the fits read it group by group)."""
     path = Layout.of(cfg).table("cohort", "analysis_frame")
     if not Fs(spark).exists(path):
         raise InputDataError("analysis frame not found (run the cohort stage first)", where=path)
-    frame = read_table(spark, path).toPandas()
-    if frame.empty:
+    frame = read_table(spark, path)
+    if frame.limit(1).count() == 0:
         raise InputDataError("analysis frame has no rows", where=path)
     return frame
 
 
 def run(spark: "SparkSession", cfg: Config) -> dict[str, int]:
-    """Fit the logistic (and Cox) grids and publish the models stage; returns rows per table."""
+    """Fit the logistic (and Cox) grids, derive the cross-model tables, publish; rows per table."""
     frame = load_analysis_frame(spark, cfg)
-    log.info(
-        "models: analysis frame with %d rows, %d datasets, %d definitions",
-        len(frame), frame["dataset"].nunique(), frame["definition"].nunique(),
-    )
-    logistic = logistic_grid(frame, cfg)
+    logistic = logistic_grid_spark(frame, cfg)
+    log.info("models: %d datasets, %d definitions", logistic["dataset"].nunique(), logistic["definition"].nunique())
     _log_fits("logistic", logistic)
-    cox = cox_grid(frame, cfg) if cfg.models.cox else None
-    if cox is not None:
+    tables: dict[str, tuple[pd.DataFrame, TableSchema]] = {"logistic": (logistic, LOGISTIC_RESULTS)}
+    meta = meta_table(logistic, cfg)
+    tables.update({
+        "difference": (difference_table(logistic), DIFFERENCE),
+        "replication": (replication_table(logistic, cfg), REPLICATION),
+        "meta": (meta, META),
+        "consistency": (consistency_table(meta), CONSISTENCY),
+    })
+    if cfg.models.cox:
+        cox = cox_grid_spark(frame, cfg)
         _log_fits("cox", cox)
+        tables["cox"] = (cox, COX_RESULTS)
+        tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 
     written: dict[str, int] = {}
     path = Layout.of(cfg).table("cohort", "analysis_frame")
     with publish_stage(spark, cfg, "models", fingerprint_inputs={"analysis_frame": path}) as writer:
-        written["logistic"] = writer.write_table(
-            "logistic", results_to_spark(spark, logistic, LOGISTIC_RESULTS).coalesce(1), LOGISTIC_RESULTS)
+        for name, (table, schema) in tables.items():
+            written[name] = writer.write_table(name, results_to_spark(spark, table, schema).coalesce(1), schema)
         writer.write_text("logistic.tsv", to_tsv(logistic))
-        if cox is not None:
-            written["cox"] = writer.write_table("cox", results_to_spark(spark, cox, COX_RESULTS).coalesce(1), COX_RESULTS)
-            writer.write_text("cox.tsv", to_tsv(cox))
         writer.notes["logistic_failed"] = int((~logistic["converged"].astype(bool)).sum())
-        if cox is not None:
+        if "cox" in tables:
+            cox = tables["cox"][0]
+            writer.write_text("cox.tsv", to_tsv(cox))
             writer.notes["cox_failed"] = int((~cox["converged"].astype(bool)).sum())
     return written

@@ -78,7 +78,8 @@ def replication_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """
     m = cfg.models
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
-    replications = [d.name for d in cfg.datasets if d.role == "replication"]
+    present = set(logistic["dataset"])
+    replications = [d.name for d in cfg.datasets if d.role == "replication" and d.name in present]
     key = ["definition", "contrast", "pgs_id"]
     disc = _ok(logistic[logistic["dataset"] == discovery])
     disc = disc[disc[m.discovery_significance].astype(float) < m.alpha]
