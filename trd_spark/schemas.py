@@ -48,6 +48,7 @@ PGS_SCORES = _s(
     ("allele_count", L, "2 x matched variants with a non-missing genotype (plink2 ALLELE_CT)"),
     ("score_avg", D, "score_sum / (2 x matched variants) (plink2 SCORE_AVG with mean imputation)"),
     ("n_missing", L, "matched variants with a missing genotype (mean-imputed or zero, per config)"),
+    ("n_matched", L, "score variants matched in this dataset (plink2 DENOM = 2 x n_matched)"),
 )
 
 PGS_MATCH_SUMMARY = _s(
