@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from trd_spark.report.html import forest_plot_svg, html_table, render_report
+from trd_spark.report.html import (
+    distribution_svg, forest_plot_svg, html_table, km_svg, render_page, scatter_svg, significance_svg,
+)
 
 
 def forest_input() -> pd.DataFrame:
@@ -54,8 +56,30 @@ def test_table_escapes_suppressed_counts_and_formats_numbers():
 
 def test_report_is_self_contained():
     svg = forest_plot_svg(forest_input(), domains=["sleep"], title="t")
-    empty = pd.DataFrame({"a": []})
-    page = render_report(release="r1", forest_title="t", forest_svg=svg, results=empty, cox=None,
-                         cohort_flow=empty, match_summary=empty, threshold=20)
+    page = render_page(release="r1", sections=[("forest", "Forest", svg), ("t", "Table", html_table(
+        pd.DataFrame({"a": []}), "empty"))], meta={"config hash": "abc"}, threshold=20)
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<style>" in page
+    assert '<a href="#forest">Forest</a>' in page and '<section id="forest">' in page
     assert not re.search(r"<script|<link|<img|src=|@import|url\(", page)
+
+
+def test_significance_overview_draws_every_estimate_and_the_bonferroni_line():
+    res = pd.DataFrame({"pgs_id": ["a", "b", "a", "b"], "trait": ["A", "B", "A", "B"], "domain": ["x", "y", "x", "y"],
+                        "contrast": ["c1", "c1", "c2", "c2"], "p": [1e-6, 0.5, 0.01, np.nan]})
+    svg = significance_svg(res, domains=["x", "y"], contrasts=["c1", "c2"], bonferroni_p=0.025, title="t")
+    assert svg.count("<circle") == 3  # the missing p is not drawn
+    y_line = float(re.search(r'class="bonferroni" x1="[-0-9.]+" y1="([-0-9.]+)"', svg).group(1))
+    ys = {float(v) for v in re.findall(r'<circle cx="[-0-9.]+" cy="([-0-9.]+)"', svg)}
+    assert min(ys) < y_line < max(ys)  # p=1e-6 above the line (smaller y), p=0.5 below
+
+
+def test_other_figures_render_aggregates():
+    dist = pd.DataFrame({"pgs_id": ["a", "a"], "ancestry": ["eur", "afr"], "p05": [-1.6, -1.7], "p25": [-.7, -.6],
+                         "p50": [0., .1], "p75": [.7, .8], "p95": [1.6, 1.7]})
+    svg = distribution_svg(dist, title="d", traits={"a": "A"})
+    assert svg.count('fill-opacity="0.35"') == 2 and ">eur<" in svg and ">afr<" in svg
+    sc = scatter_svg(np.array([.1, -.1, np.nan]), np.array([.12, -.08, .3]), labels=["A", "B", "C"],
+                     x_label="x", y_label="y", r2=0.81, title="a vs b")
+    assert sc.count("<circle") == 2 and "R\u00b2 = 0.81" in sc
+    km = pd.DataFrame({"tertile": [1, 1, 2, 2], "time_days": [0, 30, 0, 30], "survival": [1, .9, 1, .8]})
+    assert km_svg(km, title="k").count("<polyline") == 2

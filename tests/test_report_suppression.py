@@ -36,3 +36,52 @@ def test_complement_hides_a_total_that_reveals_a_small_difference():
     df = pd.DataFrame({"n": [105, 100, 200], "n_cases": [100, 100, 100]})
     out = suppress_complement(df, "n", "n_cases", threshold=20)
     assert out["n"].tolist() == ["suppressed", 100, 200]
+
+
+# ---------------------------------------------------------------------------- secondary suppression
+from trd_spark.report.suppression import audit_suppression, chain_relations  # noqa: E402
+from trd_spark.report.tables import ReleaseCounts, suppress_release  # noqa: E402
+
+
+def test_total_and_parts_hide_a_second_part():
+    # 100 = 95 + 5: hiding 5 alone is undone by 100 - 95.
+    hide = audit_suppression({"t": 100, "a": 95, "b": 5}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}])
+    assert hide == {"b": "<20", "a": "suppressed"}
+
+
+def test_no_secondary_when_nothing_is_recoverable():
+    # 100 = 60 + 40: nothing small; 100 = 50 + 0 + 50: zeros are not sensitive.
+    assert audit_suppression({"t": 100, "a": 60, "b": 40}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}]) == {}
+
+
+def test_two_small_parts_protect_each_other():
+    hide = audit_suppression({"t": 100, "a": 85, "b": 7, "c": 8}, {"t", "a", "b", "c"},
+                             [{"t": 1, "a": -1, "b": -1, "c": -1}])
+    assert hide == {"b": "<20", "c": "<20"}
+
+
+def test_flow_steps_small_difference_hidden_including_across_a_hidden_step():
+    values = {("s", 0): 1000, ("s", 1): 990, ("s", 2): 985, ("s", 3): 900}
+    cells = list(values)
+    implicit, rels = chain_relations(cells, values, ("d",))
+    hide = audit_suppression({**values, **implicit}, set(values), rels)
+    shown = [values[c] for c in cells if c not in hide]
+    # No two shown steps differ by 1..19 (1000 -> 990 -> 985 would reveal 10, 5 and 15).
+    assert all(not 1 <= abs(a - b) <= 19 for i, a in enumerate(shown) for b in shown[i + 1:])
+    assert 1000 in shown and 900 in shown
+
+
+def test_release_audit_links_models_to_status_counts():
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [500]})
+    counts = pd.DataFrame({"dataset": ["d"] * 4, "definition": ["x"] * 4,
+                           "status": ["TRD", "trMDD", "MDD_other", "non_MDD"], "n": [12, 200, 50, 238]})
+    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
+                             "n": [250], "n_cases": [12]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
+                       pgs_distribution=None, primary_definition="x")
+    out = suppress_release(rc, 20)
+    assert out["logistic"]["n_cases"].tolist() == ["<20"]
+    # 250 - 238 = 12: n and non_MDD cannot both be shown.
+    status = dict(zip(out["cohort_counts"]["status"], out["cohort_counts"]["n"]))
+    assert status["TRD"] == "<20"
+    assert not (out["logistic"]["n"].iloc[0] == 250 and status["non_MDD"] == 238)
