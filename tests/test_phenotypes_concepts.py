@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from test_phenotypes_support import (
     ARIPIPRAZOLE_TAB,
     BIPOLAR_DEPRESSION,
@@ -23,21 +24,21 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.config import ConceptRef, ConceptSet
-from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_map
+from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_frame, ingredient_map, load_vocabulary
+
+ALL_SETS = ("mdd", "depression_spectrum", "ect", "tms", "antidepressants")
 
 
-def _ids(df) -> set[int]:
-    return {r.concept_id for r in df.collect()}
-
-
-def _vocab(spark):
+@pytest.fixture(scope="module")
+def vocab(spark):
+    """The vocabulary slice of the sets used here, collected once (three small queries)."""
     t = omop_tables(spark)
-    return t["concept"], t["concept_ancestor"]
+    extra = ConceptSet(domain="condition", include=[ConceptRef(concept_id=MDD_CONCEPT, name="MDD", descendants=False)])
+    return load_vocabulary([*(concept_set(n) for n in ALL_SETS), extra], t["concept"], t["concept_ancestor"])
 
 
-def test_mdd_set_keeps_mdd_descendants_and_drops_excluded_branches(spark):
-    concept, ancestor = _vocab(spark)
-    ids = _ids(expand_concept_set(concept_set("mdd"), concept, ancestor))
+def test_mdd_set_keeps_mdd_descendants_and_drops_excluded_branches(vocab):
+    ids = expand_concept_set(concept_set("mdd"), vocab)
     assert {DEPRESSIVE_DISORDER, MDD_CONCEPT, MDD_CHILD} <= ids
     # dysthymia and its descendant; the bipolar-depression child of the bipolar branch
     assert DYSTHYMIA not in ids
@@ -45,31 +46,29 @@ def test_mdd_set_keeps_mdd_descendants_and_drops_excluded_branches(spark):
     assert BIPOLAR_DEPRESSION not in ids
 
 
-def test_depression_spectrum_includes_dysthymia_branch(spark):
-    concept, ancestor = _vocab(spark)
-    ids = _ids(expand_concept_set(concept_set("depression_spectrum"), concept, ancestor))
+def test_depression_spectrum_includes_dysthymia_branch(vocab):
+    ids = expand_concept_set(concept_set("depression_spectrum"), vocab)
     assert {DEPRESSIVE_DISORDER, DYSTHYMIA, DYSTHYMIA_CHILD, MDD_CHILD, BIPOLAR_DEPRESSION} <= ids
 
 
-def test_descendants_false_keeps_only_the_concept(spark):
-    concept, ancestor = _vocab(spark)
+def test_descendants_false_keeps_only_the_concept(vocab):
     cs = ConceptSet(domain="condition", include=[ConceptRef(concept_id=MDD_CONCEPT, name="MDD", descendants=False)])
-    assert _ids(expand_concept_set(cs, concept, ancestor)) == {MDD_CONCEPT}
+    assert expand_concept_set(cs, vocab) == {MDD_CONCEPT}
 
 
-def test_code_reference_resolves_in_concept_table(spark):
+def test_code_reference_resolves_in_concept_table(vocab):
     """ECT set: SNOMED by ID, CPT4 90870 by vocabulary + code (synthetic ID in this vocabulary)."""
-    concept, ancestor = _vocab(spark)
-    ids = _ids(expand_concept_set(concept_set("ect"), concept, ancestor))
+    ids = expand_concept_set(concept_set("ect"), vocab)
     assert ECT_CPT4 in ids and ECT_SNOMED in ids
     # TMS codes are absent from this vocabulary: the set resolves to nothing, without error.
-    assert _ids(expand_concept_set(concept_set("tms"), concept, ancestor)) == set()
+    assert expand_concept_set(concept_set("tms"), vocab) == set()
 
 
-def test_ingredient_map_products_reach_their_ingredient(spark):
-    concept, ancestor = _vocab(spark)
-    rows = ingredient_map(concept_set("antidepressants"), concept, ancestor).collect()
-    m = {(r.drug_concept_id, r.ingredient_concept_id): r.ingredient_name for r in rows}
+def test_ingredient_map_products_reach_their_ingredient(spark, vocab):
+    rows = ingredient_map(concept_set("antidepressants"), vocab)
+    # the Spark frame built from the rows carries them unchanged
+    assert sorted(tuple(r) for r in ingredient_frame(spark, rows).collect()) == rows
+    m = {(d, i): n for d, i, n in rows}
     assert m[(SERTRALINE_TAB, SERTRALINE)] == "sertraline"
     assert m[(SERTRALINE, SERTRALINE)] == "sertraline"
     assert m[(FLUOXETINE_CAP, FLUOXETINE)] == "fluoxetine"

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
 from trd_spark.config import load_config
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema
 
@@ -112,8 +115,26 @@ def death(pid: int, date: str):
     return (pid, d(date))
 
 
+def literal_frame(spark, rows: list, schema: T.StructType):
+    """A tiny DataFrame built from literals inside the JVM.
+
+    ``spark.createDataFrame(list)`` goes through a Python RDD: every scan of it starts Python
+    workers, and the phenotype plans scan each input several times. Literal rows keep the
+    tests' plans JVM-only (a LocalRelation after optimisation).
+    """
+    if not rows:
+        return spark.range(0).select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in schema.fields])
+    structs = [
+        F.struct(*[F.lit(v).cast(f.dataType).alias(f.name) for v, f in zip(row, schema.fields, strict=True)])
+        for row in rows
+    ]
+    return spark.range(1).select(F.inline(F.array(*structs))).select(
+        *[F.col(f.name).cast(f.dataType) for f in schema.fields]
+    )
+
+
 def frame(spark, table: str, rows: list):
-    return spark.createDataFrame(rows, omop_schema(table))
+    return literal_frame(spark, rows, omop_schema(table))
 
 
 def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), drugs=(), procedures=(), deaths=()):

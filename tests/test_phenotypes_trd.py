@@ -122,7 +122,15 @@ def test_censoring_at_death_and_cutoff(ph):
 
 def test_non_mdd_has_no_time_or_index(ph):
     r = ph[(8, "ad3")]
-    assert (r.status, r.mdd_index_date, r.time_to_trd_days, r.trd_event, r.n_adequate_trials) == ("non_MDD", None, None, None, 0)
+    assert (r.status, r.mdd_index_date, r.time_to_trd_days, r.trd_event, r.n_adequate_trials) == ("non_MDD", None, None, None, None)
+    assert (r.sex_at_birth, r.age_at_index) == ("female", None)
+    assert r.age_at_followup_end == pytest.approx(days("1970-01-01", CUTOFF) / 365.25)
+
+
+def test_age_at_index_for_mdd(ph):
+    r = ph[(1, "ad3")]
+    assert r.age_at_index == pytest.approx(days("1970-01-01", INDEX) / 365.25)
+    assert r.sex_at_birth == "female"
 
 
 def test_cohort_flow_per_definition(tables):

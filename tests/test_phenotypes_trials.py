@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pyspark.sql import types as T
 from test_phenotypes_support import (
     FLUOXETINE,
     FLUOXETINE_CAP,
@@ -15,23 +16,34 @@ from test_phenotypes_support import (
     d,
     drug,
     frame,
+    literal_frame,
     omop_tables,
 )
 
 from trd_spark.config import TrialSettings
-from trd_spark.phenotypes.concepts import ingredient_map
+from trd_spark.phenotypes.concepts import ingredient_frame, ingredient_map, load_vocabulary
 from trd_spark.phenotypes.trials import derive_antidepressant_trials, derive_ingredient_exposures
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, check_spark
 
 E = d("2020-01-30")  # end of a 30-day exposure started 2020-01-01
 
 
-def _trials(spark, drugs, index="2019-01-01", settings=TrialSettings()):
+@pytest.fixture(scope="module")
+def ingredients(spark):
     t = omop_tables(spark)
-    ingredients = ingredient_map(concept_set("antidepressants"), t["concept"], t["concept_ancestor"])
-    exposures = derive_ingredient_exposures(frame(spark, "drug_exposure", drugs), ingredients, settings.default_days_supply)
+    cs = concept_set("antidepressants")
+    return ingredient_map(cs, load_vocabulary([cs], t["concept"], t["concept_ancestor"]))
+
+
+MDD_SCHEMA = T.StructType([T.StructField("person_id", T.LongType()), T.StructField("mdd_index_date", T.DateType()),
+                           T.StructField("followup_end_date", T.DateType())])
+
+
+def _trials(spark, ingredients, drugs, index="2019-01-01", settings=TrialSettings(), followup_end="2023-07-01"):
+    exposures = derive_ingredient_exposures(frame(spark, "drug_exposure", drugs), ingredient_frame(spark, ingredients),
+                                            settings.default_days_supply)
     pids = sorted({r[0] for r in drugs})
-    mdd = spark.createDataFrame([(p, d(index) if index else None) for p in pids], "person_id long, mdd_index_date date")
+    mdd = literal_frame(spark, [(p, d(index) if index else None, d(followup_end)) for p in pids], MDD_SCHEMA)
     return check_spark(derive_antidepressant_trials(exposures, mdd, settings), ANTIDEPRESSANT_TRIALS)
 
 
@@ -51,19 +63,19 @@ def _rows(df):
     ],
     ids=["end_eq_start_ds30", "end_after_start", "ds_null", "ds_zero", "end_before_start"],
 )
-def test_exposure_end(spark, end, days_supply, expected_end):
-    rows = _rows(_trials(spark, [drug(1, SERTRALINE_TAB, "2020-01-01", end=end, days_supply=days_supply)]))
+def test_exposure_end(spark, ingredients, end, days_supply, expected_end):
+    rows = _rows(_trials(spark, ingredients, [drug(1, SERTRALINE_TAB, "2020-01-01", end=end, days_supply=days_supply)]))
     assert [(r[2], r[3]) for r in rows] == [(d("2020-01-01"), d(expected_end))]
 
 
-def test_gap_of_30_days_merges_and_31_splits(spark):
+def test_gap_of_30_days_merges_and_31_splits(spark, ingredients):
     merge_start = E + dt.timedelta(days=31)  # 30 uncovered days between E and this start
     split_start = E + dt.timedelta(days=32)  # 31 uncovered days
     drugs = [
         drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30), drug(1, SERTRALINE_TAB, str(merge_start), days_supply=30),
         drug(2, SERTRALINE_TAB, "2020-01-01", days_supply=30), drug(2, SERTRALINE_TAB, str(split_start), days_supply=30),
     ]
-    rows = _rows(_trials(spark, drugs))
+    rows = _rows(_trials(spark, ingredients, drugs))
     merged_end = merge_start + dt.timedelta(days=29)
     split_end = split_start + dt.timedelta(days=29)
     assert rows == [
@@ -73,46 +85,53 @@ def test_gap_of_30_days_merges_and_31_splits(spark):
     ]
 
 
-def test_running_max_end_bridges_a_nested_exposure(spark):
+def test_running_max_end_bridges_a_nested_exposure(spark, ingredients):
     drugs = [
         drug(1, SERTRALINE_TAB, "2020-01-01", end="2020-06-30"),
         drug(1, SERTRALINE_TAB, "2020-02-01", end="2020-02-28"),  # nested inside the first
         drug(1, SERTRALINE_TAB, "2020-07-15", days_supply=30),  # 14 days after 06-30, not after 02-28
     ]
-    rows = _rows(_trials(spark, drugs))
+    rows = _rows(_trials(spark, ingredients, drugs))
     assert [(r[2], r[3]) for r in rows] == [(d("2020-01-01"), d("2020-08-13"))]
 
 
-def test_41_day_trial_is_not_adequate_42_is(spark):
+def test_41_day_trial_is_not_adequate_42_is(spark, ingredients):
     drugs = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=41), drug(2, SERTRALINE_TAB, "2020-01-01", days_supply=42)]
-    rows = _rows(_trials(spark, drugs))
+    rows = _rows(_trials(spark, ingredients, drugs))
     assert [(r[0], r[4], r[5]) for r in rows] == [(1, 41, False), (2, 42, True)]
 
 
-def test_duplicate_exposures_are_one_with_the_longest_end(spark):
+def test_duplicate_exposures_are_one_with_the_longest_end(spark, ingredients):
     drugs = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30)] * 2 + [drug(1, SERTRALINE, "2020-01-01", days_supply=60)]
-    rows = _rows(_trials(spark, drugs))
+    rows = _rows(_trials(spark, ingredients, drugs))
     assert [(r[2], r[3], r[4]) for r in rows] == [(d("2020-01-01"), d("2020-02-29"), 60)]
 
 
-def test_products_reach_their_ingredient(spark):
+def test_products_reach_their_ingredient(spark, ingredients):
     drugs = [drug(1, FLUOXETINE_CAP, "2020-01-01", days_supply=60),
              drug(2, OLANZAPINE_FLUOXETINE, "2020-01-01", days_supply=60)]
     # (pyspark.testing.assertDataFrameEqual cannot be imported with numpy 2: pyspark.pandas uses np.NaN)
-    got = sorted(tuple(r) for r in _trials(spark, drugs).select("person_id", "ingredient_concept_id", "ingredient_name").collect())
+    got = sorted(tuple(r) for r in _trials(spark, ingredients, drugs).select("person_id", "ingredient_concept_id", "ingredient_name").collect())
     assert got == [(1, FLUOXETINE, "fluoxetine"), (2, FLUOXETINE, "fluoxetine")]
 
 
-def test_adequacy_needs_start_on_or_after_index_minus_window(spark):
+def test_adequacy_needs_start_on_or_after_index_minus_window(spark, ingredients):
     drugs = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=60)]
-    assert _rows(_trials(spark, drugs, index="2020-01-01"))[0][5] is True
-    assert _rows(_trials(spark, drugs, index="2020-01-11"))[0][5] is False
-    assert _rows(_trials(spark, drugs, index="2020-01-11", settings=TrialSettings(pre_index_window_days=10)))[0][5] is True
-    assert _rows(_trials(spark, drugs, index=None))[0][5] is False
+    assert _rows(_trials(spark, ingredients, drugs, index="2020-01-01"))[0][5] is True
+    assert _rows(_trials(spark, ingredients, drugs, index="2020-01-11"))[0][5] is False
+    assert _rows(_trials(spark, ingredients, drugs, index="2020-01-11", settings=TrialSettings(pre_index_window_days=10)))[0][5] is True
+    assert _rows(_trials(spark, ingredients, drugs, index=None))[0][5] is False
 
 
-def test_no_person_level_python_in_the_plan(spark):
+def test_trial_end_is_clipped_at_end_of_followup(spark, ingredients):
+    """A 60-day supply started 35 days before death is a 36-day (inadequate) trial."""
+    drugs = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=60)]
+    rows = _rows(_trials(spark, ingredients, drugs, followup_end="2020-02-05"))
+    assert [(r[3], r[4], r[5]) for r in rows] == [(d("2020-02-05"), 36, False)]
+
+
+def test_no_person_level_python_in_the_plan(spark, ingredients):
     """Trials are built from window functions and joins only (no Python UDF in the plan)."""
-    plan = _trials(spark, [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=60)])._jdf.queryExecution().toString()
+    plan = _trials(spark, ingredients, [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=60)])._jdf.queryExecution().toString()
     assert "BatchEvalPython" not in plan and "ArrowEvalPython" not in plan
     assert "Window" in plan

@@ -4,95 +4,139 @@ A ``ConceptSet`` (trd_spark.config) lists ancestors by ``concept_id`` or by
 ``vocabulary_id`` + ``concept_code`` (resolved in ``concept``). With ``descendants: true``
 each is expanded through ``concept_ancestor``; the concept itself is always kept even when
 the (possibly trimmed) ancestor table lacks its level-0 self row. Excludes are expanded the
-same way and removed. Nothing here collects data: results are small lazy DataFrames.
+same way and removed.
+
+``load_vocabulary`` runs (at most) three small Spark queries for ALL study concept sets and
+collects only the vocabulary rows they reach: its size is that of the concept sets (thousands
+of IDs on RxNorm/SNOMED), never of the person-level data. Downstream the IDs become ``isin``
+filters, which Spark pushes into the Parquet scan of the event tables instead of joining
+them with vocabulary tables again and again.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
 
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from trd_spark.config import ConceptRef, ConceptSet
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
-_REF_SCHEMA = T.StructType(
-    [
-        T.StructField("ref_concept_id", T.LongType(), True),
-        T.StructField("vocabulary_id", T.StringType(), True),
-        T.StructField("concept_code", T.StringType(), True),
-        T.StructField("ref_name", T.StringType(), True),
-        T.StructField("descendants", T.BooleanType(), False),
-    ]
-)
+    from pyspark.sql import DataFrame, SparkSession
 
 
-def _refs_df(refs: list[ConceptRef], concept: "DataFrame") -> "DataFrame":
-    """Resolve refs to (root_concept_id, ref_name, descendants); codes are looked up in ``concept``."""
-    spark = concept.sparkSession
-    rows = [(r.concept_id, r.vocabulary_id, r.concept_code, r.name, r.descendants) for r in refs]
-    refs_df = spark.createDataFrame(rows, _REF_SCHEMA)
-    by_id = refs_df.where(F.col("ref_concept_id").isNotNull()).select(
-        F.col("ref_concept_id").alias("root_concept_id"), "ref_name", "descendants"
-    )
-    # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
-    by_code = (
-        refs_df.where(F.col("ref_concept_id").isNull())
-        .join(concept.select("concept_id", "vocabulary_id", "concept_code"), ["vocabulary_id", "concept_code"])
-        .select(F.col("concept_id").alias("root_concept_id"), "ref_name", "descendants")
-    )
-    return by_id.unionByName(by_code)
+@dataclass(frozen=True)
+class Vocabulary:
+    """The slice of ``concept``/``concept_ancestor`` the study's concept sets reach.
+
+    ``codes``: (vocabulary_id, concept_code) -> concept_id of the sets' code references;
+    ``descendants``: root concept_id -> its descendants (self row not required);
+    ``names``: concept_id -> concept_name for every root.
+    """
+
+    codes: dict[tuple[str, str], int]
+    descendants: dict[int, frozenset[int]]
+    names: dict[int, str]
 
 
-def _expand_refs(refs: list[ConceptRef], concept: "DataFrame", concept_ancestor: "DataFrame") -> "DataFrame":
-    """(root_concept_id, ref_name, concept_id): every root with itself and, if asked, its descendants."""
-    roots = _refs_df(refs, concept)
-    itself = roots.select("root_concept_id", "ref_name", F.col("root_concept_id").alias("concept_id"))
-    below = roots.where("descendants").join(
-        concept_ancestor.select(
-            F.col("ancestor_concept_id").alias("root_concept_id"),
-            F.col("descendant_concept_id").alias("concept_id"),
-        ),
-        "root_concept_id",
-    ).select("root_concept_id", "ref_name", "concept_id")
-    return itself.unionByName(below).distinct()
+def load_vocabulary(
+    concept_sets: Iterable[ConceptSet], concept: "DataFrame", concept_ancestor: "DataFrame"
+) -> Vocabulary:
+    """Collect the vocabulary rows reached by ``concept_sets`` (includes and excludes)."""
+    refs = [r for cs in concept_sets for r in (*cs.include, *cs.exclude)]
+    code_refs = sorted({(r.vocabulary_id, r.concept_code) for r in refs if r.concept_id is None})
+    codes: dict[tuple[str, str], int] = {}
+    if code_refs:
+        wanted = F.lit(False)
+        for vocab, code in code_refs:
+            wanted = wanted | ((F.col("vocabulary_id") == vocab) & (F.col("concept_code") == code))
+        # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
+        for row in concept.where(wanted).select("vocabulary_id", "concept_code", "concept_id").collect():
+            codes[(row.vocabulary_id, row.concept_code)] = int(row.concept_id)
+    roots = sorted({i for r in refs if (i := _root(r, codes)) is not None})
+    descendants: dict[int, set[int]] = {}
+    expand = sorted({i for r in refs if r.descendants and (i := _root(r, codes)) is not None})
+    if expand:
+        rows = (
+            concept_ancestor.where(F.col("ancestor_concept_id").isin(expand))
+            .select("ancestor_concept_id", "descendant_concept_id")
+            .distinct()
+            .collect()
+        )
+        for row in rows:
+            descendants.setdefault(int(row.ancestor_concept_id), set()).add(int(row.descendant_concept_id))
+    names = {}
+    if roots:
+        rows = concept.where(F.col("concept_id").isin(roots)).select("concept_id", "concept_name").collect()
+        names = {int(r.concept_id): r.concept_name for r in rows if r.concept_name is not None}
+    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names)
 
 
-def expand_concept_set(
-    concept_set: ConceptSet, concept: "DataFrame", concept_ancestor: "DataFrame"
-) -> "DataFrame":
-    """Concept IDs (one column ``concept_id``, distinct) in the set: includes minus excludes."""
-    included = _expand_refs(concept_set.include, concept, concept_ancestor).select("concept_id").distinct()
-    if not concept_set.exclude:
-        return included
-    excluded = _expand_refs(concept_set.exclude, concept, concept_ancestor).select("concept_id")
-    return included.join(excluded, "concept_id", "left_anti")
+def _root(ref: ConceptRef, codes: dict[tuple[str, str], int]) -> int | None:
+    if ref.concept_id is not None:
+        return ref.concept_id
+    return codes.get((ref.vocabulary_id, ref.concept_code))
 
 
-def ingredient_map(
-    concept_set: ConceptSet, concept: "DataFrame", concept_ancestor: "DataFrame"
-) -> "DataFrame":
-    """Drug concept -> ingredient of the set: ``drug_concept_id, ingredient_concept_id, ingredient_name``.
+def _expand_ref(ref: ConceptRef, vocab: Vocabulary) -> frozenset[int]:
+    root = _root(ref, vocab.codes)
+    if root is None:
+        return frozenset()
+    below = vocab.descendants.get(root, frozenset()) if ref.descendants else frozenset()
+    return frozenset({root}) | below
+
+
+def _expand_refs(refs: list[ConceptRef], vocab: Vocabulary) -> frozenset[int]:
+    out: frozenset[int] = frozenset()
+    for r in refs:
+        out |= _expand_ref(r, vocab)
+    return out
+
+
+def expand_concept_set(concept_set: ConceptSet, vocab: Vocabulary) -> frozenset[int]:
+    """Concept IDs in the set: includes (with descendants) minus excludes (with descendants)."""
+    return _expand_refs(concept_set.include, vocab) - _expand_refs(concept_set.exclude, vocab)
+
+
+def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int, int, str]]:
+    """Drug concept -> ingredient of the set: ``(drug_concept_id, ingredient_concept_id, ingredient_name)``.
 
     The set's includes are the ingredients (RxNorm Ingredient concepts); every descendant
     product (clinical/branded drug, pack ...) maps to each included ingredient it descends
     from, so a combination product maps to several rows. The ingredient maps to itself.
     ``ingredient_name`` is the ``concept`` name, else the name written in the concept set.
-    Drug concepts in the set's excludes are removed.
+    Drug concepts in the set's excludes are removed. Sorted, distinct.
     """
-    expanded = _expand_refs(concept_set.include, concept, concept_ancestor)
-    names = concept.select(F.col("concept_id").alias("root_concept_id"), F.col("concept_name"))
-    mapping = (
-        expanded.join(names, "root_concept_id", "left")
-        .groupBy(F.col("concept_id").alias("drug_concept_id"), F.col("root_concept_id").alias("ingredient_concept_id"))
-        .agg(F.first(F.coalesce("concept_name", "ref_name"), ignorenulls=True).alias("ingredient_name"))
-    )
-    if concept_set.exclude:
-        excluded = _expand_refs(concept_set.exclude, concept, concept_ancestor).select(
-            F.col("concept_id").alias("drug_concept_id")
+    excluded = _expand_refs(concept_set.exclude, vocab)
+    rows: dict[tuple[int, int], str] = {}
+    for ref in concept_set.include:
+        root = _root(ref, vocab.codes)
+        if root is None:
+            continue
+        name = vocab.names.get(root, ref.name)
+        for drug in _expand_ref(ref, vocab) - excluded:
+            rows.setdefault((drug, root), name)
+    return sorted((d, i, n) for (d, i), n in rows.items())
+
+
+def ingredient_frame(spark: "SparkSession", rows: list[tuple[int, int, str]]) -> "DataFrame":
+    """``ingredient_map`` rows as a small DataFrame built from array literals.
+
+    Built inside the JVM (no Python worker, no RDD) so a plan that scans it many times stays
+    cheap; columns drug_concept_id (long), ingredient_concept_id (long), ingredient_name.
+    """
+    drugs = F.lit([r[0] for r in rows]).cast("array<long>")
+    ingredients = F.lit([r[1] for r in rows]).cast("array<long>")
+    names = F.lit([r[2] for r in rows]).cast("array<string>")
+    if not rows:
+        return spark.range(0).select(
+            F.lit(None).cast("long").alias("drug_concept_id"),
+            F.lit(None).cast("long").alias("ingredient_concept_id"),
+            F.lit(None).cast("string").alias("ingredient_name"),
         )
-        mapping = mapping.join(excluded, "drug_concept_id", "left_anti")
-    return mapping
+    return (
+        spark.range(1)
+        .select(F.inline(F.arrays_zip(drugs.alias("d"), ingredients.alias("i"), names.alias("n"))))
+        .toDF("drug_concept_id", "ingredient_concept_id", "ingredient_name")
+    )

@@ -38,28 +38,12 @@ UNDER_AGE = "under_18_at_index"
 DEPRESSION_NOT_MDD = "depression_not_mdd"
 ANTIDEPRESSANT_NO_MDD = "antidepressant_no_mdd"
 
-_MDD_TAG = "mdd"
-_DEPRESSION_TAG = "depression"
-
-
 def _excl_col(name: str) -> str:
     return f"has_{name}"
 
 
-def _tagged_concepts(
-    mdd_concepts: "DataFrame", depression_concepts: "DataFrame", exclusion_concepts: dict[str, "DataFrame"]
-) -> "DataFrame":
-    """(condition_concept_id, tag): one small table so condition_occurrence is scanned once."""
-    parts = [mdd_concepts.select("concept_id", F.lit(_MDD_TAG).alias("tag"))]
-    # The MDD set counts as depression too, even if a vocabulary puts it outside the spectrum set.
-    parts.append(mdd_concepts.select("concept_id", F.lit(_DEPRESSION_TAG).alias("tag")))
-    parts.append(depression_concepts.select("concept_id", F.lit(_DEPRESSION_TAG).alias("tag")))
-    for name, df in exclusion_concepts.items():
-        parts.append(df.select("concept_id", F.lit(f"excl:{name}").alias("tag")))
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out.distinct().withColumnRenamed("concept_id", "condition_concept_id")
+def _ids(ids) -> list[int]:
+    return sorted(ids)
 
 
 def derive_mdd(
@@ -67,42 +51,44 @@ def derive_mdd(
     condition_occurrence: "DataFrame",
     drug_exposure: "DataFrame",
     *,
-    mdd_concepts: "DataFrame",
-    depression_concepts: "DataFrame",
-    exclusion_concepts: dict[str, "DataFrame"],
-    antidepressant_concepts: "DataFrame",
+    mdd_ids: frozenset[int],
+    depression_ids: frozenset[int],
+    exclusion_ids: dict[str, frozenset[int]],
+    antidepressant_ids: frozenset[int],
     settings: MddSettings,
 ) -> "DataFrame":
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
     Inputs: ``persons`` (PERSONS), conditions (person_id, condition_concept_id,
-    condition_start_date), drug exposures (person_id, drug_concept_id), concept frames with
-    one ``concept_id`` column; ``exclusion_concepts`` ordered by precedence.
+    condition_start_date), drug exposures (person_id, drug_concept_id), concept-ID sets
+    (``concepts.expand_concept_set``); ``exclusion_ids`` ordered by precedence.
     Output columns: person_id, mdd_status (MDD | non_MDD | excluded), exclusion_reason,
     mdd_index_date (first MDD-set date, set for every person meeting the diagnosis-count
     rule even if later excluded), n_mdd_dates (distinct MDD-set dates), has_mdd_diagnosis,
-    has_<exclusion set> flags.
+    has_<exclusion set> flags, followup_end_date (PERSONS observation_end_date), sex_at_birth,
+    birth_date.
     """
-    tags = _tagged_concepts(mdd_concepts, depression_concepts, exclusion_concepts)
-    tagged = condition_occurrence.join(F.broadcast(tags), "condition_concept_id")
-    is_mdd = F.col("tag") == _MDD_TAG
+    concept = F.col("condition_concept_id")
+    is_mdd = concept.isin(_ids(mdd_ids))
+    # The MDD set counts as depression too, even if a vocabulary puts it outside the spectrum set.
+    is_dep = concept.isin(_ids(mdd_ids | depression_ids))
     aggs = [
         F.countDistinct(F.when(is_mdd, F.col("condition_start_date"))).alias("n_mdd_dates"),
         F.min(F.when(is_mdd, F.col("condition_start_date"))).alias("first_mdd_date"),
-        F.max((F.col("tag") == _DEPRESSION_TAG).cast("int")).alias("_dep"),
-    ] + [F.max((F.col("tag") == f"excl:{n}").cast("int")).alias(_excl_col(n)) for n in exclusion_concepts]
-    per_person_dx = tagged.groupBy("person_id").agg(*aggs)
+        F.max(is_dep.cast("int")).alias("_dep"),
+    ] + [F.max(concept.isin(_ids(ids)).cast("int")).alias(_excl_col(n)) for n, ids in exclusion_ids.items()]
+    per_person_dx = condition_occurrence.groupBy("person_id").agg(*aggs)
+    exclusion_concepts = exclusion_ids
 
-    ad_ids = antidepressant_concepts.select(F.col("concept_id").alias("drug_concept_id")).distinct()
     antidepressant_users = (
-        drug_exposure.join(F.broadcast(ad_ids), "drug_concept_id")
+        drug_exposure.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids)))
         .select("person_id")
         .distinct()
         .withColumn("_ad", F.lit(1))
     )
 
     df = (
-        persons.select("person_id", "birth_date")
+        persons.select("person_id", "sex_at_birth", "birth_date", "observation_end_date")
         .join(per_person_dx, "person_id", "left")
         .join(antidepressant_users, "person_id", "left")
         .fillna(0, subset=["n_mdd_dates", "_dep", "_ad", *[_excl_col(n) for n in exclusion_concepts]])
@@ -139,5 +125,8 @@ def derive_mdd(
             F.col("n_mdd_dates").cast("int").alias("n_mdd_dates"),
             (F.col("n_mdd_dates") > 0).alias("has_mdd_diagnosis"),
             *[(F.col(_excl_col(n)) == 1).alias(_excl_col(n)) for n in exclusion_concepts],
+            F.col("observation_end_date").alias("followup_end_date"),
+            "sex_at_birth",
+            "birth_date",
         )
     )

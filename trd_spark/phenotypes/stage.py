@@ -18,7 +18,13 @@ from pyspark.sql import functions as F
 from trd_spark.config import Config, ConceptSet, TrdDefinition
 from trd_spark.errors import ConfigError
 from trd_spark.layout import publish_stage
-from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_map
+from trd_spark.phenotypes.concepts import (
+    Vocabulary,
+    expand_concept_set,
+    ingredient_frame,
+    ingredient_map,
+    load_vocabulary,
+)
 from trd_spark.phenotypes.flow import derive_cohort_flow
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, read_omop_table
@@ -70,34 +76,35 @@ def _events(df: "DataFrame", date_col: str) -> "DataFrame":
     return df.select("person_id", F.col(date_col).alias("event_date"))
 
 
-def _drug_events(drugs: "DataFrame", concept_ids: "DataFrame") -> "DataFrame":
-    ids = concept_ids.select(F.col("concept_id").alias("drug_concept_id")).distinct()
-    return _events(drugs.join(F.broadcast(ids), "drug_concept_id"), "drug_exposure_start_date")
+def _ids(ids: frozenset[int]) -> list[int]:
+    return sorted(ids)
+
+
+def _drug_events(drugs: "DataFrame", concept_ids: frozenset[int]) -> "DataFrame":
+    return _events(drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids))), "drug_exposure_start_date")
 
 
 def _onset(
     d: TrdDefinition,
     cfg: Config,
-    omop: dict[str, "DataFrame"],
+    vocab: Vocabulary,
     drugs: "DataFrame",
     procedures: "DataFrame",
     mdd: "DataFrame",
     trials: "DataFrame",
 ) -> "DataFrame":
-    concept, ancestor = omop["concept"], omop["concept_ancestor"]
     if d.rule == "antidepressant_sequence":
         return sequence_onset(trials, d.n_trials)
     if d.rule == "augmentation":
         # Any exposure to an agent of the set, products reaching it through concept_ancestor.
-        agents = expand_concept_set(_concept_set(cfg, d.augmentation_concept_set), concept, ancestor)
+        agents = expand_concept_set(_concept_set(cfg, d.augmentation_concept_set), vocab)
         return augmentation_onset(trials, _drug_events(drugs, agents), d.n_trials)
     events = []
     for name in d.somatic_concept_sets:
         cs = _concept_set(cfg, name)
-        ids = expand_concept_set(cs, concept, ancestor)
+        ids = expand_concept_set(cs, vocab)
         if cs.domain == "procedure":
-            ids = ids.select(F.col("concept_id").alias("procedure_concept_id"))
-            events.append(_events(procedures.join(F.broadcast(ids), "procedure_concept_id"), "procedure_date"))
+            events.append(_events(procedures.where(F.col("procedure_concept_id").isin(_ids(ids))), "procedure_date"))
         elif cs.domain == "drug":
             events.append(_drug_events(drugs, ids))
         else:
@@ -119,69 +126,76 @@ def study_concept_set_names(cfg: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def derive_study_events(omop: dict[str, "DataFrame"], cfg: Config) -> dict[str, "DataFrame"]:
-    """Condition / drug / procedure rows whose concept is in any study concept set of that domain.
+def study_vocabulary(omop: dict[str, "DataFrame"], cfg: Config) -> Vocabulary:
+    """The vocabulary slice of every study concept set (small; collected once per run)."""
+    sets = [_concept_set(cfg, n) for n in study_concept_set_names(cfg)]
+    return load_vocabulary(sets, omop["concept"], omop["concept_ancestor"])
 
-    Filtering by a broadcast semi-join first shrinks hundreds of millions of drug_exposure
-    rows to the few percent the study uses, before any shuffle. Excludes are ignored here
-    (a superset is fine); each definition applies its own set.
+
+def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
+    """Per domain: every concept ID of any study concept set of that domain (excludes ignored).
+
+    A superset is fine here (each definition applies its own set); it lets one ``isin`` per
+    event table drop the rows no rule reads before anything else happens.
     """
-    concept, ancestor = omop["concept"], omop["concept_ancestor"]
-    out = {}
-    for domain, (table, concept_col, _) in EVENT_TABLES.items():
-        sets = [_concept_set(cfg, n) for n in study_concept_set_names(cfg)]
-        sets = [cs.model_copy(update={"exclude": []}) for cs in sets if cs.domain == domain]
-        events = omop[table]
-        if not sets:
-            out[domain] = events.limit(0)
-            continue
-        ids = reduce(lambda a, b: a.unionByName(b), [expand_concept_set(cs, concept, ancestor) for cs in sets])
-        ids = ids.distinct().withColumnRenamed("concept_id", concept_col)
-        out[domain] = events.join(F.broadcast(ids), concept_col, "left_semi")
+    out: dict[str, frozenset[int]] = {domain: frozenset() for domain in EVENT_TABLES}
+    for name in study_concept_set_names(cfg):
+        cs = _concept_set(cfg, name)
+        out[cs.domain] |= expand_concept_set(cs.model_copy(update={"exclude": []}), vocab)
     return out
 
 
-def derive_phenotype_tables(omop: dict[str, "DataFrame"], cfg: Config) -> PhenotypeTables:
-    """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns)."""
+def derive_study_events(
+    omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary | None = None
+) -> dict[str, "DataFrame"]:
+    """Condition / drug / procedure rows whose concept is in any study concept set of that domain.
+
+    The filter is an ``isin`` on a literal ID list, which Spark pushes into the Parquet scan
+    (row-group statistics, then a hash set per row): hundreds of millions of drug_exposure
+    rows shrink to the few percent the study uses before any shuffle.
+    """
+    vocab = vocab or study_vocabulary(omop, cfg)
+    ids = study_concept_ids(cfg, vocab)
+    out = {}
+    for domain, (table, concept_col, _) in EVENT_TABLES.items():
+        out[domain] = omop[table].where(F.col(concept_col).isin(_ids(ids[domain])))
+    return out
+
+
+def derive_phenotype_tables(
+    omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary | None = None
+) -> PhenotypeTables:
+    """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns).
+
+    ``vocab`` (``study_vocabulary``) is collected here when not given; everything else is lazy.
+    """
     ph = cfg.phenotypes
-    concept, ancestor = omop["concept"], omop["concept_ancestor"]
+    vocab = vocab or study_vocabulary(omop, cfg)
     persons = derive_persons(omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date)
-    events = derive_study_events(omop, cfg)
+    events = derive_study_events(omop, cfg, vocab)
     restricted = {
         domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES
     }
     conditions, drugs, procedures = restricted["condition"], restricted["drug"], restricted["procedure"]
 
-    antidepressants = ingredient_map(_concept_set(cfg, ph.trials.concept_set), concept, ancestor)
+    antidepressant_set = _concept_set(cfg, ph.trials.concept_set)
+    ingredient_rows = ingredient_map(antidepressant_set, vocab)
     mdd = derive_mdd(
         persons,
         conditions,
         drugs,
-        mdd_concepts=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), concept, ancestor),
-        depression_concepts=expand_concept_set(
-            _concept_set(cfg, ph.mdd.control_exclusion_concept_set), concept, ancestor
-        ),
-        exclusion_concepts={
-            name: expand_concept_set(_concept_set(cfg, name), concept, ancestor) for name in ph.mdd.exclude_concept_sets
-        },
-        antidepressant_concepts=antidepressants.select(F.col("drug_concept_id").alias("concept_id")),
+        mdd_ids=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), vocab),
+        depression_ids=expand_concept_set(_concept_set(cfg, ph.mdd.control_exclusion_concept_set), vocab),
+        exclusion_ids={name: expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.exclude_concept_sets},
+        antidepressant_ids=frozenset(r[0] for r in ingredient_rows),
         settings=ph.mdd,
     )
-    exposures = derive_ingredient_exposures(drugs, antidepressants, ph.trials.default_days_supply)
+    ingredients = ingredient_frame(persons.sparkSession, ingredient_rows)
+    exposures = derive_ingredient_exposures(drugs, ingredients, ph.trials.default_days_supply)
     trials = derive_antidepressant_trials(exposures, mdd, ph.trials)
     n_adequate = count_adequate_trials(trials)
-    per_definition = [
-        derive_phenotypes(
-            persons,
-            mdd,
-            n_adequate,
-            _onset(d, cfg, omop, drugs, procedures, mdd, trials),
-            definition=d.name,
-            trmdd_min_followup_days=ph.trmdd_min_followup_days,
-        )
-        for d in ph.trd_definitions
-    ]
-    phenotypes = reduce(lambda a, b: a.unionByName(b), per_definition)
+    onsets = {d.name: _onset(d, cfg, vocab, drugs, procedures, mdd, trials) for d in ph.trd_definitions}
+    phenotypes = derive_phenotypes(mdd, n_adequate, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
     return PhenotypeTables(study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes)
 
 

@@ -21,9 +21,10 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from trd_spark.phenotypes.mdd import MDD
+from trd_spark.phenotypes.persons import DAYS_PER_YEAR
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 TRD = "TRD"
 TRMDD = "trMDD"
@@ -90,18 +91,20 @@ def count_adequate_trials(trials: "DataFrame") -> "DataFrame":
 
 
 def derive_phenotypes(
-    persons: "DataFrame",
     mdd: "DataFrame",
     n_adequate: "DataFrame",
-    onset: "DataFrame",
+    onsets: dict[str, "DataFrame"],
     *,
-    definition: str,
     trmdd_min_followup_days: int,
 ) -> "DataFrame":
-    """PHENOTYPES rows of one definition: every person in ``persons`` exactly once.
+    """PHENOTYPES rows: every person of ``mdd`` exactly once per definition of ``onsets``.
+
+    ``mdd``: mdd.derive_mdd output (one row per person); ``onsets``: definition name ->
+    (person_id, trd_onset_date). The definitions are joined side by side and exploded, so
+    the person-level inputs appear once in the plan whatever the number of definitions.
 
     - non-MDD and excluded persons keep their MDD-stage status and reason; their index,
-      onset, time and event are null.
+      onset, time, event and n_adequate_trials are null.
     - MDD persons: ``TRD`` when the onset is on/before followup_end_date; else ``trMDD``
       when they have >= 1 adequate trial and followup_end - index >= trmdd_min_followup_days;
       else ``MDD_other`` with reason ``no_adequate_trial`` or ``short_followup``.
@@ -109,18 +112,25 @@ def derive_phenotypes(
       Prevalent-TRD rule: a time of 0 days (onset or censoring on the index date, or an
       onset before the index allowed by ``pre_index_window_days``) is set to 1 day, so every
       duration is positive for the Cox model and such persons count as events at day 1.
+    - age_at_index / age_at_followup_end in years (365.25 days), sex_at_birth from PERSONS.
     """
-    df = (
-        persons.select("person_id", F.col("observation_end_date").alias("followup_end_date"))
-        .join(mdd.select("person_id", "mdd_status", "exclusion_reason", "mdd_index_date"), "person_id", "left")
-        .join(n_adequate, "person_id", "left")
-        .join(onset.select("person_id", "trd_onset_date"), "person_id", "left")
-        .fillna(0, subset=["n_adequate_trials"])
+    df = mdd.select(
+        "person_id", "mdd_status", "exclusion_reason", "mdd_index_date", "followup_end_date", "sex_at_birth", "birth_date"
+    ).join(n_adequate, "person_id", "left")
+    names = list(onsets)
+    for i, name in enumerate(names):
+        df = df.join(onsets[name].select("person_id", F.col("trd_onset_date").alias(f"_onset_{i}")), "person_id", "left")
+    per_definition = F.explode(
+        F.array(*[F.struct(F.lit(n).alias("definition"), F.col(f"_onset_{i}").alias("onset")) for i, n in enumerate(names)])
+    )
+    df = df.select("*", per_definition.alias("_d")).select(
+        "*", F.col("_d.definition").alias("definition"), F.col("_d.onset").alias("trd_onset_date")
     )
     is_mdd = F.col("mdd_status") == MDD
+    n_trials = F.coalesce(F.col("n_adequate_trials"), F.lit(0))
     followup = F.datediff("followup_end_date", "mdd_index_date")
     is_trd = is_mdd & F.col("trd_onset_date").isNotNull() & (F.col("trd_onset_date") <= F.col("followup_end_date"))
-    has_trial = F.col("n_adequate_trials") >= 1
+    has_trial = n_trials >= 1
     long_enough = followup >= trmdd_min_followup_days
     status = (
         F.when(~is_mdd, F.col("mdd_status"))
@@ -137,9 +147,13 @@ def derive_phenotypes(
     onset_date = F.when(is_trd, F.col("trd_onset_date"))
     end = F.coalesce(onset_date, F.col("followup_end_date"))
     time = F.when(is_mdd, F.greatest(F.datediff(end, F.col("mdd_index_date")), F.lit(1)))
+
+    def years(date_col: str) -> "Column":
+        return (F.datediff(F.col(date_col), F.col("birth_date")) / F.lit(DAYS_PER_YEAR)).cast("double")
+
     return df.select(
         "person_id",
-        F.lit(definition).alias("definition"),
+        "definition",
         status.alias("status"),
         reason.alias("exclusion_reason"),
         F.when(is_mdd, F.col("mdd_index_date")).alias("mdd_index_date"),
@@ -147,5 +161,8 @@ def derive_phenotypes(
         "followup_end_date",
         time.cast("int").alias("time_to_trd_days"),
         F.when(is_mdd, is_trd.cast("int")).alias("trd_event"),
-        F.col("n_adequate_trials").cast("int").alias("n_adequate_trials"),
+        F.when(is_mdd, n_trials).cast("int").alias("n_adequate_trials"),
+        "sex_at_birth",
+        F.when(is_mdd, years("mdd_index_date")).alias("age_at_index"),
+        years("followup_end_date").alias("age_at_followup_end"),
     )

@@ -97,15 +97,20 @@ def derive_antidepressant_trials(
 ) -> "DataFrame":
     """ANTIDEPRESSANT_TRIALS from ingredient exposures and MDD index dates.
 
-    ``mdd`` needs person_id, mdd_index_date (null when not MDD). A trial is adequate when it
-    lasts >= ``min_trial_days`` (inclusive day count) and starts on/after
+    ``mdd`` needs person_id, mdd_index_date (null when not MDD) and followup_end_date. A
+    trial's end is clipped at the end of follow-up (death, end of observation or cutoff: a
+    supply running past it is not observed treatment). A trial is adequate when it lasts
+    >= ``min_trial_days`` (inclusive day count, after clipping) and starts on/after
     index - ``pre_index_window_days``; trials of persons without an index are never adequate.
     """
     trials = derive_episodes(exposures, settings.persistence_gap_days)
     trial_days = (F.datediff("trial_end_date", "trial_start_date") + 1).cast("int")
     after_index = F.col("trial_start_date") >= F.date_sub(F.col("mdd_index_date"), settings.pre_index_window_days)
+    # least() skips nulls: a person unknown to ``mdd`` keeps the unclipped end.
+    clipped_end = F.least(F.col("trial_end_date"), F.col("followup_end_date"))
     return (
-        trials.join(mdd.select("person_id", "mdd_index_date"), "person_id", "left")
+        trials.join(mdd.select("person_id", "mdd_index_date", "followup_end_date"), "person_id", "left")
+        .withColumn("trial_end_date", clipped_end)
         .withColumn("trial_days", trial_days)
         .withColumn(
             "adequate",
