@@ -86,3 +86,33 @@ def test_grid_columns_and_rows():
     assert row["trait"].item() == "Neuroticism"
     ref = reference_cox(mdd_frame(frame[frame.definition == "ad3"]), "PGS900003", COVS)
     assert row["beta"].item() == pytest.approx(ref["coef"], rel=1e-6)
+
+
+def test_ph_test_equals_direct_lifelines_call(mdd):
+    """proportional_hazard_test(CoxPHFitter().fit(d, T, E), d, time_transform="rank").summary.loc[pgs]."""
+    from lifelines.statistics import proportional_hazard_test
+
+    got = fit_cox(mdd, "PGS900004", COVS)
+    d = mdd[[T, E, "PGS900004", *COVS]].astype(float)
+    cph = CoxPHFitter().fit(d, duration_col=T, event_col=E)
+    ref = proportional_hazard_test(cph, d, time_transform="rank").summary.loc["PGS900004"]
+    assert got["ph_statistic"] == pytest.approx(ref["test_statistic"], rel=1e-9)
+    assert got["ph_p"] == pytest.approx(ref["p"], rel=1e-9)
+    km = fit_cox(mdd, "PGS900004", COVS, ph_time_transform="km")
+    ref_km = proportional_hazard_test(cph, d, time_transform="km").summary.loc["PGS900004"]
+    assert km["ph_p"] == pytest.approx(ref_km["p"], rel=1e-9)
+
+
+def test_ph_test_detects_a_hazard_ratio_that_changes_over_time():
+    """Weibull times whose shape rises with the PGS: hazards cross, so PH is violated."""
+    rng = np.random.default_rng(4)
+    n = 600
+    x = rng.normal(size=n)
+    t = 300 * rng.exponential(size=n) ** (1 / np.exp(0.8 * x))
+    frame = pd.DataFrame({T: np.minimum(t, 900).round() + 1, E: (t < 900).astype(float), "pgs": x,
+                          "age": rng.uniform(20, 80, n)})
+    got = fit_cox(frame, "pgs", ["age"])
+    assert got["converged"] is True and got["ph_p"] < 1e-4
+    frame[T] = (300 * rng.exponential(size=n) * np.exp(-0.5 * x)).round() + 1  # proportional: exponential
+    frame[E] = 1.0
+    assert fit_cox(frame, "pgs", ["age"])["ph_p"] > 0.001
