@@ -113,3 +113,53 @@ def grid_config(n_pcs: int = 2, **models):
     raw = yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())
     pgs = {**raw["pgs"], "standardisation_n_pcs": max(1, min(n_pcs, raw["pgs"].get("standardisation_n_pcs", 4)))}
     return load_config(overrides={"covariates": {"n_pcs": n_pcs}, "pgs": pgs, "models": models})
+
+
+def toy_status_frame(seed: int, n: int = 3000, dataset: str | None = None, permute: bool = False) -> pd.DataFrame:
+    """An analysis frame whose statuses come from the toy generator's own status model.
+
+    ``omop.draw_persons`` + ``omop.draw_statuses`` (the multinomial logit of the standardised
+    true PGS, sex and age that the toy OMOP data is drawn from, with the planted log-ORs of
+    ``planted_log_ors()``, i.e. truth.json's effects); the true PGS are independent N(0, 1)
+    here instead of genotype sums (the point is the model code, not the genotype pipeline).
+    Only the four analysed statuses are kept. ``permute``: each PGS column shuffled across
+    persons afterwards (no effect left). One dataset (default ``seed<seed>``), definition ad3.
+    """
+    from trd_spark.toydata import omop
+    from trd_spark.toydata.generate import planted_log_ors
+    from trd_spark.toydata.scores import SCORES
+
+    rng = np.random.default_rng([seed, 99])
+    persons = omop.draw_persons(rng, n)
+    z = rng.normal(size=(len(SCORES), n))
+    log_or_trd, log_or_trmdd = planted_log_ors()
+    status, birth, _ = omop.draw_statuses(rng, persons, z, log_or_trd, log_or_trmdd)
+    keep = status <= omop.MDD_OTHER
+    names = np.asarray(omop.STATUSES)
+    frame = pd.DataFrame({
+        "dataset": dataset or f"seed{seed}", "definition": "ad3",
+        "person_id": persons.person_id[keep], "status": names[status[keep]],
+        "ancestry": "eur", "age": omop.age_at_cutoff(birth[keep]),
+        "sex_female": persons.female[keep].astype(np.int32),
+        "time_to_trd_days": np.nan, "trd_event": np.nan,
+    })
+    for i in (1, 2):  # unrelated to status: the models adjust for them as for PCs
+        frame[f"pc{i}"] = rng.normal(size=len(frame))
+    for k, (pgs_id, *_rest) in enumerate(SCORES):
+        values = z[k, keep]
+        frame[pgs_id] = rng.permutation(values) if permute else values
+    return frame
+
+
+def planted_effects() -> dict[tuple[str, str], float]:
+    """(contrast, pgs_id) -> planted log-OR (truth.json's ``effects``), from the toy generator."""
+    from trd_spark.toydata.generate import planted_log_ors
+    from trd_spark.toydata.scores import SCORES
+
+    trd, trmdd = planted_log_ors()
+    out = {}
+    for k, (pgs_id, *_rest) in enumerate(SCORES):
+        out[("trd_vs_nonmdd", pgs_id)] = float(trd[k])
+        out[("trmdd_vs_nonmdd", pgs_id)] = float(trmdd[k])
+        out[("trd_vs_trmdd", pgs_id)] = float(trd[k] - trmdd[k])
+    return out

@@ -26,6 +26,7 @@ from trd_spark.models.covariates import (
     covariate_columns,
     is_constant,
     join_notes,
+    one_blas_thread,
     split_constant,
 )
 from trd_spark.models.logistic import check_analysis_frame, finish_order, in_person_order, model_panel
@@ -143,14 +144,15 @@ def cox_group(
     """All Cox fits for one (dataset, definition) slice: the unit of distributed work."""
     dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
     mdd = mdd_frame(in_person_order(frame))
-    rows = [
-        {
-            "dataset": dataset, "definition": definition, "pgs_id": e.pgs_id, "trait": e.trait,
-            "domain": e.domain,
-            **fit_cox(mdd, e.pgs_id, covariates, min_events=min_events, ph_time_transform=ph_time_transform),
-        }
-        for e in panel
-    ]
+    with one_blas_thread():
+        rows = [
+            {
+                "dataset": dataset, "definition": definition, "pgs_id": e.pgs_id, "trait": e.trait,
+                "domain": e.domain,
+                **fit_cox(mdd, e.pgs_id, covariates, min_events=min_events, ph_time_transform=ph_time_transform),
+            }
+            for e in panel
+        ]
     return pd.DataFrame(rows, columns=COX_RESULTS_COLUMNS)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from trd_spark.config import Config, TraitPanelEntry
-from trd_spark.models.covariates import complete_cases
+from trd_spark.models.covariates import complete_cases, one_blas_thread
 from trd_spark.models.logistic import in_person_order
 from trd_spark.schemas import KM_CURVES
 
@@ -73,11 +73,12 @@ def km_group(
 
     dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
     mdd = mdd_frame(in_person_order(frame))
-    parts = [
-        km_curves_for_pgs(mdd, e.pgs_id, duration=duration, event=event, step_days=step_days).assign(
-            dataset=dataset, definition=definition, pgs_id=e.pgs_id, trait=e.trait)
-        for e in panel
-    ]
+    with one_blas_thread():
+        parts = [
+            km_curves_for_pgs(mdd, e.pgs_id, duration=duration, event=event, step_days=step_days).assign(
+                dataset=dataset, definition=definition, pgs_id=e.pgs_id, trait=e.trait)
+            for e in panel
+        ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=KM_COLUMNS)

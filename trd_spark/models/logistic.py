@@ -34,6 +34,7 @@ from trd_spark.models.covariates import (
     covariate_columns,
     is_constant,
     join_notes,
+    one_blas_thread,
     split_constant,
 )
 from trd_spark.models.multiple_testing import adjust_within_families
@@ -190,15 +191,16 @@ def logistic_task(
     """
     dataset, definition = frame["dataset"].iloc[0], frame["definition"].iloc[0]
     sub = contrast_frame(in_person_order(frame), contrast)
-    rows = [
-        {
-            "dataset": dataset, "definition": definition, "contrast": contrast,
-            "pgs_id": entry.pgs_id, "trait": entry.trait, "domain": entry.domain,
-            "p_bonferroni": np.nan, "q_fdr": np.nan,
-            **fit_logistic(sub, entry.pgs_id, covariates, min_cases=min_cases),
-        }
-        for entry in panel
-    ]
+    with one_blas_thread():
+        rows = [
+            {
+                "dataset": dataset, "definition": definition, "contrast": contrast,
+                "pgs_id": entry.pgs_id, "trait": entry.trait, "domain": entry.domain,
+                "p_bonferroni": np.nan, "q_fdr": np.nan,
+                **fit_logistic(sub, entry.pgs_id, covariates, min_cases=min_cases),
+            }
+            for entry in panel
+        ]
     return pd.DataFrame(rows, columns=LOGISTIC_RESULTS_COLUMNS)
 
 
