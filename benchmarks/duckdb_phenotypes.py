@@ -1,0 +1,259 @@
+"""An independent DuckDB SQL implementation of the phenotype definitions (the Spark stage's oracle).
+
+Written from the definitions (issue #4, trd_spark.phenotypes module docstrings), not from the
+Spark code: concept sets are expanded in SQL through concept_ancestor, exposures merged into
+episodes with SQL window functions, every TRD rule is a SQL query. It reads the same Parquet
+OMOP directory (``{dir}/{table}.parquet`` or ``{dir}/{table}/*.parquet``) and the same
+config, and returns one row per person and definition with the PHENOTYPES decision columns:
+
+  person_id, definition, status, exclusion_reason, mdd_index_date, trd_onset_date,
+  followup_end_date, time_to_trd_days, trd_event, n_adequate_trials
+
+Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from trd_spark.config import Config
+
+DECISION_COLUMNS = [
+    "person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
+    "followup_end_date", "time_to_trd_days", "trd_event", "n_adequate_trials",
+]
+
+
+def _source(omop_dir: str, table: str) -> str:
+    base = Path(omop_dir)
+    if (base / f"{table}.parquet").exists():
+        return f"read_parquet('{base / f'{table}.parquet'}')"
+    return f"read_parquet('{base / table}/*.parquet')"
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _refs_rows(cfg: Config) -> list[tuple]:
+    rows = []
+    for name, cs in cfg.concept_sets.concept_sets.items():
+        for kind, refs in (("include", cs.include), ("exclude", cs.exclude)):
+            for r in refs:
+                rows.append((name, cs.domain, kind, r.concept_id, r.vocabulary_id, r.concept_code, r.descendants))
+    return rows
+
+
+def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: int | None = None) -> int:
+    """Write the PHENOTYPES decision columns by DuckDB SQL to ``out_parquet``; returns the row count."""
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        query = _run(con, omop_dir, cfg)
+        con.execute(f"COPY ({query}) TO {_q(out_parquet)} (FORMAT parquet)")
+        return con.execute(f"SELECT COUNT(*) FROM read_parquet({_q(out_parquet)})").fetchone()[0]
+    finally:
+        con.close()
+
+
+def compare_phenotypes(ours: str, oracle: str, *, examples: int = 5) -> dict:
+    """Row sets of two PHENOTYPES outputs (Parquet file/dir globs) on DECISION_COLUMNS, in DuckDB.
+
+    Returns n_ours, n_oracle, n_only_ours, n_only_oracle and up to ``examples`` differing rows of
+    each side (a check run on the cluster side; nothing person-level is printed by callers).
+    """
+    cols = ", ".join(DECISION_COLUMNS)
+    con = duckdb.connect()
+    try:
+        a = f"(SELECT {cols} FROM read_parquet({_q(ours)}))"
+        b = f"(SELECT {cols} FROM read_parquet({_q(oracle)}))"
+        out = {
+            "n_ours": con.execute(f"SELECT COUNT(*) FROM {a}").fetchone()[0],
+            "n_oracle": con.execute(f"SELECT COUNT(*) FROM {b}").fetchone()[0],
+        }
+        only_a = f"{a} EXCEPT ALL {b}"
+        only_b = f"{b} EXCEPT ALL {a}"
+        out["n_only_ours"] = con.execute(f"SELECT COUNT(*) FROM ({only_a})").fetchone()[0]
+        out["n_only_oracle"] = con.execute(f"SELECT COUNT(*) FROM ({only_b})").fetchone()[0]
+        out["examples_ours"] = con.execute(f"SELECT * FROM ({only_a}) ORDER BY 1, 2 LIMIT {examples}").fetchall()
+        out["examples_oracle"] = con.execute(f"SELECT * FROM ({only_b}) ORDER BY 1, 2 LIMIT {examples}").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
+    """Build the temp tables; return the final SELECT (one row per person and definition)."""
+    ph, mdd_cfg, tr = cfg.phenotypes, cfg.phenotypes.mdd, cfg.phenotypes.trials
+    src = {t: _source(omop_dir, t) for t in (
+        "person", "observation_period", "death", "condition_occurrence", "drug_exposure",
+        "procedure_occurrence", "concept", "concept_ancestor")}
+    cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
+    x = con.execute
+
+    x("CREATE TEMP TABLE refs (set_name VARCHAR, domain VARCHAR, kind VARCHAR, concept_id BIGINT, "
+      "vocabulary_id VARCHAR, concept_code VARCHAR, descendants BOOLEAN)")
+    con.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?)", _refs_rows(cfg))
+    # Concept sets: each root (by ID or by vocabulary + code) with itself and its descendants.
+    x(f"""CREATE TEMP TABLE members AS
+        WITH roots AS (
+          SELECT r.set_name, r.domain, r.kind, r.descendants, COALESCE(r.concept_id, c.concept_id) AS root_id
+          FROM refs r LEFT JOIN {src['concept']} c
+            ON r.concept_id IS NULL AND c.vocabulary_id = r.vocabulary_id AND c.concept_code = r.concept_code
+          WHERE COALESCE(r.concept_id, c.concept_id) IS NOT NULL)
+        SELECT set_name, domain, kind, root_id, root_id AS concept_id FROM roots
+        UNION
+        SELECT r.set_name, r.domain, r.kind, r.root_id, CAST(a.descendant_concept_id AS BIGINT)
+        FROM roots r JOIN {src['concept_ancestor']} a ON a.ancestor_concept_id = r.root_id
+        WHERE r.descendants""")
+    x("""CREATE TEMP TABLE cset AS
+        SELECT DISTINCT i.set_name, i.domain, i.root_id, i.concept_id FROM members i
+        WHERE i.kind = 'include' AND NOT EXISTS (
+          SELECT 1 FROM members e WHERE e.kind = 'exclude' AND e.set_name = i.set_name AND e.concept_id = i.concept_id)""")
+
+    def in_set(col: str, name: str) -> str:
+        return f"{col} IN (SELECT concept_id FROM cset WHERE set_name = {_q(name)})"
+
+    # Persons and end of follow-up.
+    x(f"""CREATE TEMP TABLE persons AS
+        WITH p AS (SELECT CAST(person_id AS BIGINT) AS person_id, ANY_VALUE(gender_concept_id) AS g,
+                          ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d
+                   FROM {src['person']} GROUP BY 1),
+        o AS (SELECT person_id, MAX(observation_period_end_date) AS last_obs FROM {src['observation_period']} GROUP BY 1),
+        dd AS (SELECT person_id, MIN(death_date) AS death_date FROM {src['death']} GROUP BY 1)
+        SELECT p.person_id, CAST(p.y AS INTEGER) AS year_of_birth,
+          CASE WHEN p.m IS NULL OR p.m NOT BETWEEN 1 AND 12 THEN make_date(p.y, 7, 1)
+               WHEN p.d BETWEEN 1 AND day(last_day(make_date(p.y, p.m, 1))) THEN make_date(p.y, p.m, p.d)
+               ELSE make_date(p.y, p.m, 1) END AS birth_date,
+          LEAST(COALESCE(o.last_obs, {cutoff}), COALESCE(dd.death_date, {cutoff}), {cutoff}) AS end_date
+        FROM p LEFT JOIN o USING (person_id) LEFT JOIN dd USING (person_id)""")
+
+    def restricted(table: str, date_col: str, concept_col: str, domain: str) -> str:
+        return f"""SELECT e.person_id, e.{concept_col} AS concept_id, e.{date_col} AS event_date
+            FROM {src[table]} e JOIN persons p ON p.person_id = e.person_id
+            WHERE e.{concept_col} IN (SELECT concept_id FROM cset WHERE domain = '{domain}')
+              AND e.{date_col} >= make_date(p.year_of_birth, 1, 1) AND e.{date_col} <= p.end_date"""
+
+    x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition')}")
+    x(f"CREATE TEMP TABLE proc AS {restricted('procedure_occurrence', 'procedure_date', 'procedure_concept_id', 'procedure')}")
+    x(f"""CREATE TEMP TABLE drugs AS
+        SELECT e.person_id, e.drug_concept_id AS concept_id, e.drug_exposure_start_date AS start_date,
+               e.drug_exposure_end_date AS end_date, e.days_supply
+        FROM {src['drug_exposure']} e JOIN persons p ON p.person_id = e.person_id
+        WHERE e.drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
+          AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
+          AND e.drug_exposure_start_date <= p.end_date""")
+
+    # MDD group per person.
+    excl = list(mdd_cfg.exclude_concept_sets)
+    excl_flags = ", ".join(f"MAX(CASE WHEN {in_set('concept_id', n)} THEN 1 ELSE 0 END) AS x{i}" for i, n in enumerate(excl))
+    mdd_in = in_set("concept_id", mdd_cfg.concept_set)
+    dep_in = in_set("concept_id", mdd_cfg.control_exclusion_concept_set)
+    x(f"""CREATE TEMP TABLE dx AS
+        SELECT person_id,
+          COUNT(DISTINCT CASE WHEN {mdd_in} THEN event_date END) AS n_mdd_dates,
+          MIN(CASE WHEN {mdd_in} THEN event_date END) AS first_mdd,
+          MAX(CASE WHEN {mdd_in} OR {dep_in} THEN 1 ELSE 0 END) AS dep
+          {', ' + excl_flags if excl else ''}
+        FROM cond GROUP BY person_id""")
+    ad = tr.concept_set
+    x(f"""CREATE TEMP TABLE ingredients AS
+        SELECT DISTINCT concept_id AS drug_concept_id, root_id AS ingredient_concept_id FROM cset WHERE set_name = {_q(ad)}""")
+    meets = f"COALESCE(dx.n_mdd_dates, 0) >= {mdd_cfg.min_diagnoses}"
+    under = f"date_diff('day', p.birth_date, dx.first_mdd) / 365.25 < {mdd_cfg.min_age_at_index}"
+    cases = [f"WHEN {meets} AND dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
+    cases += [f"WHEN {meets} AND {under} THEN 'under_18_at_index'", f"WHEN {meets} THEN NULL",
+              "WHEN dx.dep = 1 OR dx.n_mdd_dates > 0 THEN 'depression_not_mdd'"]
+    cases += [f"WHEN dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
+    cases += ["WHEN ad.person_id IS NOT NULL THEN 'antidepressant_no_mdd'"]
+    x(f"""CREATE TEMP TABLE mdd AS
+        WITH r AS (
+          SELECT p.person_id, p.end_date, CASE WHEN {meets} THEN dx.first_mdd END AS index_date,
+                 {meets} AS meets, CASE {' '.join(cases)} END AS reason
+          FROM persons p LEFT JOIN dx USING (person_id)
+          LEFT JOIN (SELECT DISTINCT person_id FROM drugs
+                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients)) ad USING (person_id))
+        SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
+        FROM r""")
+
+    # Exposures -> episodes -> trials.
+    x(f"""CREATE TEMP TABLE trials AS
+        WITH ex AS (
+          SELECT d.person_id, i.ingredient_concept_id AS ing, d.start_date,
+                 MAX(CASE WHEN d.end_date > d.start_date THEN d.end_date
+                          WHEN d.days_supply > 0 THEN d.start_date + CAST(d.days_supply - 1 AS INTEGER)
+                          ELSE d.start_date + {tr.default_days_supply - 1} END) AS end_date
+          FROM drugs d JOIN ingredients i ON i.drug_concept_id = d.concept_id
+          GROUP BY 1, 2, 3),
+        flagged AS (
+          SELECT *, MAX(end_date) OVER (PARTITION BY person_id, ing ORDER BY start_date, end_date
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+          FROM ex),
+        numbered AS (
+          SELECT *, SUM(CASE WHEN prev_end IS NULL OR date_diff('day', prev_end, start_date) - 1 > {tr.persistence_gap_days}
+                             THEN 1 ELSE 0 END)
+                    OVER (PARTITION BY person_id, ing ORDER BY start_date, end_date ROWS UNBOUNDED PRECEDING) AS episode
+          FROM flagged),
+        episodes AS (
+          SELECT person_id, ing, MIN(start_date) AS trial_start, MAX(end_date) AS raw_end
+          FROM numbered GROUP BY person_id, ing, episode)
+        SELECT e.person_id, e.ing, e.trial_start, LEAST(e.raw_end, m.end_date) AS trial_end,
+               date_diff('day', e.trial_start, LEAST(e.raw_end, m.end_date)) + 1 >= {tr.min_trial_days}
+                 AND m.index_date IS NOT NULL
+                 AND e.trial_start >= m.index_date - {tr.pre_index_window_days} AS adequate
+        FROM episodes e JOIN mdd m USING (person_id)""")
+    x("""CREATE TEMP TABLE firsts AS
+        SELECT person_id, ing, MIN(trial_start) AS first_start,
+               ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY MIN(trial_start), ing) AS k
+        FROM trials WHERE adequate GROUP BY person_id, ing""")
+
+    onsets = []
+    for d in ph.trd_definitions:
+        if d.rule == "antidepressant_sequence":
+            sql = f"SELECT person_id, first_start AS onset FROM firsts WHERE k = {d.n_trials}"
+        elif d.rule == "augmentation":
+            sql = f"""SELECT g.person_id, MIN(g.start_date) AS onset
+                FROM drugs g JOIN firsts f ON f.person_id = g.person_id AND f.k = {d.n_trials}
+                WHERE {in_set('g.concept_id', d.augmentation_concept_set)} AND g.start_date >= f.first_start
+                GROUP BY g.person_id"""
+        else:
+            parts = []
+            for name in d.somatic_concept_sets:
+                dom = cfg.concept_sets.concept_sets[name].domain
+                if dom == "procedure":
+                    parts.append(f"SELECT person_id, event_date FROM proc WHERE {in_set('concept_id', name)}")
+                else:
+                    parts.append(f"SELECT person_id, start_date AS event_date FROM drugs WHERE {in_set('concept_id', name)}")
+            sql = f"""SELECT s.person_id, MIN(s.event_date) AS onset
+                FROM ({' UNION ALL '.join(parts)}) s JOIN mdd m ON m.person_id = s.person_id
+                WHERE m.index_date IS NOT NULL AND s.event_date >= m.index_date GROUP BY s.person_id"""
+        onsets.append(f"""SELECT m.person_id, {_q(d.name)} AS definition, o.onset FROM mdd m
+            LEFT JOIN ({sql}) o USING (person_id)""")
+
+    return f"""
+        WITH o AS ({' UNION ALL '.join(onsets)}),
+        n AS (SELECT person_id, COUNT(DISTINCT ing) AS n FROM trials WHERE adequate GROUP BY person_id),
+        j AS (
+          SELECT o.person_id, o.definition, m.mdd_status, m.reason, m.index_date, m.end_date,
+                 COALESCE(n.n, 0) AS n_trials,
+                 m.mdd_status = 'MDD' AND o.onset IS NOT NULL AND o.onset <= m.end_date AS trd,
+                 CASE WHEN m.mdd_status = 'MDD' AND o.onset <= m.end_date THEN o.onset END AS onset
+          FROM o JOIN mdd m USING (person_id) LEFT JOIN n USING (person_id))
+        SELECT person_id, definition,
+          CASE WHEN mdd_status <> 'MDD' THEN mdd_status WHEN trd THEN 'TRD'
+               WHEN n_trials >= 1 AND date_diff('day', index_date, end_date) >= {ph.trmdd_min_followup_days} THEN 'trMDD'
+               ELSE 'MDD_other' END AS status,
+          CASE WHEN mdd_status <> 'MDD' THEN reason WHEN trd THEN NULL
+               WHEN n_trials >= 1 AND date_diff('day', index_date, end_date) >= {ph.trmdd_min_followup_days} THEN NULL
+               WHEN n_trials = 0 THEN 'no_adequate_trial' ELSE 'short_followup' END AS exclusion_reason,
+          CASE WHEN mdd_status = 'MDD' THEN index_date END AS mdd_index_date,
+          onset AS trd_onset_date,
+          end_date AS followup_end_date,
+          CASE WHEN mdd_status = 'MDD' THEN GREATEST(date_diff('day', index_date, COALESCE(onset, end_date)), 1) END
+            AS time_to_trd_days,
+          CASE WHEN mdd_status = 'MDD' THEN CAST(trd AS INTEGER) END AS trd_event,
+          CASE WHEN mdd_status = 'MDD' THEN n_trials END AS n_adequate_trials
+        FROM j"""

@@ -1,0 +1,112 @@
+"""Toy OMOP tables only (no genomes) for the phenotype cross-check and benchmark.
+
+``write_omop(out_dir, persons, seed)`` writes ``{out_dir}/{table}.parquet`` with the toy
+generator's status-driven timelines (trd_spark.toydata.omop) and, with ``edge_rows`` > 0,
+extra random rows aimed at the rules' edges: antidepressant / augmentation / esketamine
+exposures with days_supply near the 30-day gap and 42-day trial thresholds, missing or zero
+supply, end before/after start, exposures past death; MDD / bipolar / schizophrenia codes
+and ECT on random dates (also before birth or after the cutoff). Those rows make the two
+implementations disagree if any rule differs, which the toy timelines alone might not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trd_spark.toydata import omop, vocabulary as voc
+from trd_spark.toydata.generate import planted_log_ors
+from trd_spark.toydata.scores import SCORES
+
+
+def write_omop(out_dir: str | Path, persons: int, seed: int = 7, edge_rows: int = 0) -> dict:
+    """Write the OMOP tables for ``persons`` persons; returns the generator's summary."""
+    out = Path(out_dir)
+    people = omop.draw_persons(np.random.default_rng([seed, 1]), persons)
+    pgs_z = np.random.default_rng([seed, 2]).standard_normal((len(SCORES), persons))
+    log_or_trd, log_or_trmdd = planted_log_ors()
+    _, summary = omop.generate_omop(out, people, pgs_z, log_or_trd, log_or_trmdd, seed)
+    if edge_rows:
+        _add_edge_rows(out, people, np.random.default_rng([seed, 3]), edge_rows)
+    return summary
+
+
+def _append(path: Path, cols: dict[str, pa.Array]) -> None:
+    table = pq.read_table(path)
+    extra = pa.table({name: cols[name].cast(table.schema.field(name).type) if name in cols
+                      else pa.nulls(len(next(iter(cols.values()))), table.schema.field(name).type)
+                      for name in table.schema.names})
+    pq.write_table(pa.concat_tables([table, extra]), path, compression="snappy")
+
+
+def _dates(days: np.ndarray) -> pa.Array:
+    return pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32())
+
+
+def _add_edge_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n: int) -> None:
+    # Concentrate on a few hundred persons so that rows interact (gaps, sequences, exclusions).
+    who = rng.choice(people.person_id[: max(50, min(len(people.person_id), n // 4))], n)
+    lo, hi = omop.day("2008-01-01"), omop.day("2024-06-30")
+    start = rng.integers(lo, hi, n)
+    # Antidepressants (ingredient or product), augmentation agents, esketamine.
+    ingredients = np.array(list(voc.TRIAL_INGREDIENTS[:5]) + list(voc.TRIAL_AUGMENTATION[:2]) + [voc.ESKETAMINE])
+    ingredient = ingredients[rng.integers(0, len(ingredients), n)]
+    as_product = rng.random(n) < 0.7
+    concept = np.where(as_product, voc.product_ids(ingredient, rng.random(n) < 0.3), ingredient)
+    supply_options = np.array([-1, 0, 1, 14, 28, 29, 30, 31, 41, 42, 43, 60, 90])
+    supply = supply_options[rng.integers(0, len(supply_options), n)]
+    end_kind = rng.integers(0, 3, n)  # 0: end = start, 1: end = start + random, 2: end before start
+    end = np.where(end_kind == 0, start, np.where(end_kind == 1, start + rng.integers(1, 70, n), start - 3))
+    _append(out / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(10_000_000_000 + np.arange(n), pa.int64()),
+        "person_id": pa.array(who, pa.int64()),
+        "drug_concept_id": pa.array(concept, pa.int64()),
+        "drug_exposure_start_date": _dates(start),
+        "drug_exposure_end_date": _dates(end),
+        "days_supply": pa.array(supply, pa.int64(), mask=supply < 0),
+    })
+    m = n // 3
+    cond_options = np.array([voc.MDD, voc.RECURRENT_MDD, voc.DEPRESSIVE_DISORDER, voc.DYSTHYMIA, voc.BIPOLAR_I,
+                             voc.SCHIZOPHRENIA, voc.BIPOLAR_I_DEPRESSED, voc.MDD])
+    cwho = rng.choice(who, m)
+    cdate = rng.integers(omop.day("1950-01-01"), hi, m)
+    _append(out / "condition_occurrence.parquet", {
+        "condition_occurrence_id": pa.array(10_000_000_000 + np.arange(m), pa.int64()),
+        "person_id": pa.array(cwho, pa.int64()),
+        "condition_concept_id": pa.array(cond_options[rng.integers(0, len(cond_options), m)], pa.int64()),
+        "condition_start_date": _dates(cdate),
+    })
+    k = n // 10
+    _append(out / "procedure_occurrence.parquet", {
+        "procedure_occurrence_id": pa.array(10_000_000_000 + np.arange(k), pa.int64()),
+        "person_id": pa.array(rng.choice(who, k), pa.int64()),
+        "procedure_concept_id": pa.array(rng.choice(np.array(voc.ECT_PROCEDURES), k), pa.int64()),
+        "procedure_date": _dates(rng.integers(lo, hi, k)),
+    })
+    # More deaths among those persons (exposures running past them get clipped); some die
+    # 60-250 days after an MDD index with a treatment in between (short follow-up cases).
+    death = pq.read_table(out / "death.parquet")
+    dead = set(pc.unique(death["person_id"]).to_pylist())
+    new = np.array(sorted(set(rng.choice(who, max(2, n // 50)).tolist()) - dead), dtype=np.int64)
+    died = rng.integers(omop.day("2012-01-01"), omop.day("2023-06-30"), len(new))
+    short = new[: len(new) // 2]
+    index = died[: len(short)] - rng.integers(60, 250, len(short))
+    _append(out / "condition_occurrence.parquet", {
+        "condition_occurrence_id": pa.array(20_000_000_000 + np.arange(2 * len(short)), pa.int64()),
+        "person_id": pa.array(np.concatenate([short, short]), pa.int64()),
+        "condition_concept_id": pa.array(np.full(2 * len(short), voc.MDD), pa.int64()),
+        "condition_start_date": _dates(np.concatenate([index, index + 10])),
+    })
+    _append(out / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(20_000_000_000 + np.arange(len(short)), pa.int64()),
+        "person_id": pa.array(short, pa.int64()),
+        "drug_concept_id": pa.array(np.full(len(short), voc.TRIAL_INGREDIENTS[0]), pa.int64()),
+        "drug_exposure_start_date": _dates(index + 5),
+        "drug_exposure_end_date": _dates(index + 5),
+        "days_supply": pa.array(np.full(len(short), 50), pa.int64()),
+    })
+    _append(out / "death.parquet", {"person_id": pa.array(new, pa.int64()), "death_date": _dates(died)})
