@@ -1,0 +1,107 @@
+"""The pipeline on a real Spark standalone cluster (loopback only), through scripts/submit.sh.
+
+One master + two workers (1 core, 2g each) from the pip-installed pyspark, shared by the tests
+of this module. The toy data are small (400 persons x 400 variants) and the reference is a
+local-mode run of the same data on the shared in-process session.
+
+- test_pipeline_on_cluster_equals_local: the whole pipeline via spark-submit (Hail on the
+  executors, the library shipped as a zip) publishes the same tables as local mode.
+- test_worker_killed_mid_pgs_run_completes: SIGKILL one worker (and its executor) while a
+  PGS task runs; Spark re-runs the lost work on a spare worker and the results are identical.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from cluster import (StandaloneCluster, assert_same_results, driver_executors, free_port, submit,
+                     toy_config, wait_for)
+from trd_spark.cli import main
+
+pytestmark = pytest.mark.slow
+
+PERSONS, VARIANTS = 400, 400
+RUN_TIMEOUT_S = 1500  # generous: CI machines are shared; a healthy run takes a few minutes
+ALL_STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
+
+
+@pytest.fixture(scope="module")
+def toy(spark, tmp_path_factory):
+    """Toy data and the local-mode reference run (in-process, shared session)."""
+    tmp = tmp_path_factory.mktemp("cluster-toy")
+    config = toy_config(tmp / "local.yaml", tmp / "data", tmp / "local", persons=PERSONS, variants=VARIANTS)
+    assert main(["run", "--config", str(config)]) == 0  # generates the toy data, then runs
+    return tmp, tmp / "local" / "toy-r1"
+
+
+@pytest.fixture(scope="module")
+def cluster(spark, tmp_path_factory):
+    # `spark` first: the in-process session is started (and stopped last) around the cluster.
+    with StandaloneCluster(tmp_path_factory.mktemp("standalone"), workers=2, cores=1, memory="2g") as c:
+        yield c
+
+
+def test_cluster_binds_loopback_only(cluster):
+    state = cluster.state()
+    assert state["status"] == "ALIVE" and state["url"] == cluster.url
+    workers = [w for w in state["workers"] if w["state"] == "ALIVE"]
+    assert len(workers) == 2 and {w["cores"] for w in workers} == {1} and {w["memory"] for w in workers} == {2048}
+    assert {w["host"] for w in workers} == {"127.0.0.1"}
+
+
+def test_pipeline_on_cluster_equals_local(cluster, toy):
+    tmp, local = toy
+    config = toy_config(tmp / "cluster.yaml", tmp / "data", tmp / "cluster", persons=PERSONS, variants=VARIANTS)
+    run = submit(cluster.url, config, tmp / "cluster-logs")
+    rc = run.wait(RUN_TIMEOUT_S)
+    log = run.log()
+    assert rc == 0, log[-5000:]
+    assert f"master {cluster.url}" in log  # the driver really used the cluster, not local mode
+    # Both workers ran executors for this application (so Hail ran on executors, not the driver).
+    apps = {p.parent.parent.name for w in cluster.worker_daemons for p in cluster.executor_logs(w)}
+    assert len(apps) == 1
+    assert all(cluster.executor_logs(w) for w in cluster.worker_daemons)
+    counts = assert_same_results(local, tmp / "cluster" / "toy-r1", ALL_STAGES)
+    assert counts["pgs/scores"] > 0 and counts["models/logistic"] > 0 and counts["cohort/analysis_frame"] > 0
+
+
+def test_worker_killed_mid_pgs_run_completes(cluster, toy):
+    tmp, local = toy
+    ui_port = free_port()
+    spare = cluster.add_worker()  # replaces the worker we kill; idle until then (cores.max=2)
+    config = toy_config(
+        tmp / "kill.yaml", tmp / "data", tmp / "kill", persons=PERSONS, variants=VARIANTS,
+        extra_conf={"spark.ui.enabled": "true", "spark.ui.port": str(ui_port), "spark.cores.max": "2"})
+    run = submit(cluster.url, config, tmp / "kill-logs", "--stages", "pgs", "phenotypes")
+    try:
+        # Mid-stage: PGS has started and finished matching the first dataset ...
+        wait_for(lambda: re.search(r"matching \d+ scores in dataset replication_wgs", run.log()) or run.proc.poll() is not None,
+                 RUN_TIMEOUT_S, "the PGS stage to reach its second dataset")
+        assert run.proc.poll() is None, run.log()[-5000:]
+
+        # ... and an executor is running a task right now: its worker is the one we kill.
+        def busy_executor():
+            return next((e for e in driver_executors(ui_port) if e["id"] != "driver" and e["activeTasks"] > 0), None)
+
+        executor = wait_for(busy_executor, 300, "an executor with an active task", poll_s=0.2)
+        victim = next(w for w in cluster.worker_daemons
+                      if (cluster.work_dir / w.name / executor["app_id"] / executor["id"]).is_dir())
+        assert victim is not spare
+        log_before_kill = run.log()
+        victim.signal_group(signal.SIGKILL)
+        victim.proc.wait(timeout=30)
+        assert "pgs: done" not in log_before_kill  # the kill landed inside the PGS stage
+
+        rc = run.wait(RUN_TIMEOUT_S)
+    finally:
+        run.kill()
+    log = run.log()
+    assert rc == 0, log[-5000:]
+    after_kill = log[len(log_before_kill):]
+    assert re.search(r"Lost executor \d+", after_kill), after_kill[-5000:]  # Spark saw the loss ...
+    assert "pgs: done" in after_kill and "phenotypes: done" in after_kill  # ... and finished the run
+    assert cluster.executor_logs(spare), "the spare worker never got an executor"
+    assert_same_results(local, tmp / "kill" / "toy-r1", ("pgs", "phenotypes"))
