@@ -53,3 +53,24 @@ def test_too_little_free_space(cfg):
         check_output_root(cfg, min_free_bytes=1 << 60)
     check_output_root(cfg)
     assert Path(cfg.output_root).is_dir()
+
+
+def test_cli_run_fails_before_spark_on_missing_input(tmp_path, capsys):
+    """Exit 2 with one line naming the key; nothing is published under the output root."""
+    import yaml
+
+    from trd_spark.cli import main
+    from trd_spark.config import DEFAULT_CONFIG
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw.pop("toy_data")
+    raw["output_root"] = str(tmp_path / "results")
+    raw["omop"]["path"] = str(tmp_path / "no-omop-here")
+    raw["phenotypes"]["concept_sets"] = str(DEFAULT_CONFIG.parent / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(DEFAULT_CONFIG.parent / "trait_panel_toy.yaml")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["phenotypes", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "omop.path: no such file or directory" in err
+    assert not any(p.name != ".trd-spark.lock" for p in (tmp_path / "results").rglob("*") if p.is_file())

@@ -127,16 +127,20 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
+    from trd_spark.preflight import check_inputs, check_output_root
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
     from trd_spark.session import start_session
 
     cfg = _load(args)
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
+    # Fail before any Spark work on an unwritable/full output root or missing inputs.
+    check_output_root(cfg)
     with contextlib.ExitStack() as stack:
         # Local outputs: take the release lock before paying for a Spark session.
         if not needs_spark_fs(cfg):
             stack.enter_context(ReleaseLock(cfg, LocalFs()))
         ensure_toy_data(cfg)
+        check_inputs(cfg, stages or list(STAGES))
         spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
         if needs_spark_fs(cfg):
             stack.enter_context(ReleaseLock(cfg, Fs(spark)))
