@@ -8,7 +8,7 @@ import pytest
 from test_phenotypes_support import drug, frame, toy_config
 
 from trd_spark.errors import InputDataError
-from trd_spark.phenotypes.omop import read_omop_table
+from trd_spark.phenotypes.omop import bigquery_read_options, read_omop_table
 
 
 def test_parquet_round_trip_with_int_ids_and_upper_case_columns(spark, tmp_path):
@@ -35,8 +35,21 @@ def test_missing_column_names_table_and_column(spark, tmp_path):
         read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "death")
 
 
-def test_missing_table_and_bigquery_are_clear_errors(spark, tmp_path):
+def test_missing_table_is_a_clear_error(spark, tmp_path):
     with pytest.raises(InputDataError, match="person not found"):
         read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "person")
-    with pytest.raises(InputDataError, match="not yet supported"):
+
+
+def test_bigquery_reader_options():
+    omop = toy_config(path="my-project.cdr_v7", format="bigquery").omop
+    assert bigquery_read_options(omop, "drug_exposure") == {
+        "table": "my-project.cdr_v7.drug_exposure", "parentProject": "my-project", "viewsEnabled": "true"}
+    with pytest.raises(InputDataError, match="project.dataset"):
+        bigquery_read_options(toy_config(path="/data/omop", format="bigquery").omop, "person")
+
+
+def test_bigquery_without_connector_is_a_clear_error(spark):
+    """This session has no BigQuery connector jar: the error says how to add it (no network used)."""
+    with pytest.raises(InputDataError, match=r"connector is not on the classpath.*submit.sh --bigquery") as e:
         read_omop_table(spark, toy_config(path="proj.dataset", format="bigquery").omop, "person")
+    assert "proj.dataset.person" in str(e.value)

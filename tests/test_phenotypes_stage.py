@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from test_phenotypes_support import toy_config
+from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
@@ -12,9 +12,16 @@ from trd_spark.phenotypes.stage import run
 
 
 def test_run_publishes_the_four_tables(spark, tmp_path):
+    """Also: no death table (optional), a duplicated exposure row and an overlapping period are counted."""
     omop_dir = tmp_path / "omop"
-    for name, df in trd_omop(spark).items():
-        df.coalesce(1).write.parquet(str(omop_dir / f"{name}.parquet"))
+    tables = trd_omop(spark)
+    tables["drug_exposure"] = tables["drug_exposure"].unionByName(
+        frame(spark, "drug_exposure", [drug(1, SERTRALINE_TAB, "2015-03-01", days_supply=60)]))
+    tables["observation_period"] = tables["observation_period"].unionByName(
+        frame(spark, "observation_period", [obs(2, "2005-01-01", "2010-01-01")]))
+    for name, df in tables.items():
+        if name != "death":
+            df.coalesce(1).write.parquet(str(omop_dir / f"{name}.parquet"))
     cfg = toy_config(path=str(omop_dir)).model_copy(update={"output_root": str(tmp_path / "results")})
 
     run(spark, cfg)
@@ -24,9 +31,15 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     # trials: person 1 four, 2 two, 4 one, 5 one, 6 two (the third is after the cutoff)
     assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 33}
     assert manifest["inputs"]["omop"]["exists"] is True
-    # study drug records: 13 rows, one (citalopram, 2023-08-01) after the cutoff
-    drug_dates = manifest["notes"]["study_event_dates"]["drug"]
-    assert (drug_dates["n_records"], drug_dates["n_after_followup_end"], drug_dates["n_kept"]) == (13, 1, 12)
+    # study drug records: 14 rows, one (citalopram, 2023-08-01) after the cutoff
+    notes = manifest["notes"]
+    drug_dates = notes["study_event_dates"]["drug"]
+    assert (drug_dates["n_records"], drug_dates["n_after_followup_end"], drug_dates["n_kept"]) == (14, 1, 13)
+    assert notes["optional_tables_absent"] == ["death"]
+    # 12 antidepressant rows (aripiprazole is not one), one duplicate of person 1's first fill
+    assert notes["quirks"]["antidepressant_exposures"] == {"n_records": 12, "n_exposures": 11, "n_duplicates_removed": 1}
+    assert notes["quirks"]["observation_periods"] == {"n_periods": 9, "n_overlapping_periods": 1,
+                                                      "n_persons_with_overlap": 1}
     flow = spark.read.parquet(f"{stage}/cohort_flow.parquet")
     assert flow.where("definition = 'ad3' and step = 'TRD'").first().n == 1
     assert flow.where("definition = 'all' and step = 'all_persons'").first().n == 8

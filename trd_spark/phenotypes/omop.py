@@ -103,19 +103,52 @@ def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
     )
 
 
-def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
-    """Read one OMOP table from ``omop.path`` (``{path}/{table}.parquet|csv`` or ``{path}/{table}/``).
+BIGQUERY_FORMAT = "bigquery"
 
+
+def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
+    """Options of the Spark BigQuery connector for one OMOP table (``omop.path`` = project.dataset).
+
+    Only the declared columns are requested, so the connector's Storage Read API streams
+    those columns alone (the column projection is pushed to BigQuery).
+    """
+    parts = omop.path.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise InputDataError(
+            f"omop.path must be 'project.dataset' for format bigquery, got {omop.path!r}", where="omop.path"
+        )
+    return {"table": f"{omop.path.strip()}.{table}", "parentProject": parts[0], "viewsEnabled": "true"}
+
+
+def _read_bigquery(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
+    where = f"{omop.path}.{table}"
+    reader = spark.read.format(BIGQUERY_FORMAT).options(**bigquery_read_options(omop, table))
+    try:
+        df = reader.load()
+    except Exception as e:  # py4j / AnalysisException: the connector class is not on the classpath
+        if "DATA_SOURCE_NOT_FOUND" in str(e) or "Failed to find data source" in str(e):
+            raise InputDataError(
+                "the Spark BigQuery connector is not on the classpath; submit with "
+                "scripts/submit.sh --bigquery (adds spark-bigquery-with-dependencies) or add the jar "
+                "through spark.extra_conf spark.jars",
+                where=where,
+            ) from None
+        raise InputDataError(f"reading OMOP table {table} from BigQuery failed: {e}", where=where) from e
+    return df
+
+
+def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
+    """Read one OMOP table from ``omop.path``.
+
+    Parquet / CSV: ``{path}/{table}.parquet|csv`` or ``{path}/{table}/``. BigQuery
+    (``omop.format: bigquery``, path ``project.dataset``, the AoU Workbench CDR): through the
+    Spark BigQuery connector (``scripts/submit.sh --bigquery``).
     Returns the declared columns of ``OMOP_COLUMNS[table]`` with declared types.
     """
     omop_schema(table)  # unknown table names fail before touching the filesystem
     base = omop.path.rstrip("/")
     if omop.format == "bigquery":
-        raise InputDataError(
-            "reading OMOP from BigQuery is not yet supported; export the tables to Parquet "
-            "and set omop.format: parquet",
-            where="omop.format",
-        )
+        return conform_omop_table(_read_bigquery(spark, omop, table), table, where=f"{base}.{table}")
     fs = Fs(spark)
     if omop.format == "parquet":
         path = _locate(fs, base, table, "parquet")

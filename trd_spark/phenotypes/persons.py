@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 if TYPE_CHECKING:
@@ -122,4 +123,26 @@ def followup_date_counts(events: "DataFrame", persons: "DataFrame", date_col: st
         n(known & (date < F.col("_birth"))).alias("n_before_birth_year"),
         n(known & (date > F.col("_end"))).alias("n_after_followup_end"),
         n(known & (date >= F.col("_birth")) & (date <= F.col("_end"))).alias("n_kept"),
+    )
+
+
+def observation_period_overlaps(observation_period: "DataFrame") -> "DataFrame":
+    """One row: n_periods, n_overlapping_periods (starting on/before the end of an earlier
+    period of the same person), n_persons_with_overlap (long). Aggregates only.
+
+    Follow-up uses the last period end whatever the overlaps, so they change nothing
+    downstream; they are counted because they flag ETL problems in a release.
+    """
+    order = Window.partitionBy("person_id").orderBy("observation_period_start_date", "observation_period_end_date")
+    prev_end = F.max("observation_period_end_date").over(order.rowsBetween(Window.unboundedPreceding, -1))
+    flagged = observation_period.select(
+        "person_id", (F.col("observation_period_start_date") <= prev_end).alias("_overlap")
+    ).fillna(False, subset=["_overlap"])
+    per_person = flagged.groupBy("person_id").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(F.col("_overlap").cast("int")).alias("k")
+    )
+    return per_person.agg(
+        F.coalesce(F.sum("n"), F.lit(0)).cast("long").alias("n_periods"),
+        F.coalesce(F.sum("k"), F.lit(0)).cast("long").alias("n_overlapping_periods"),
+        F.sum(F.when(F.col("k") > 0, 1).otherwise(0)).cast("long").alias("n_persons_with_overlap"),
     )

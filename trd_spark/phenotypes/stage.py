@@ -16,7 +16,7 @@ from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from trd_spark.config import Config, ConceptSet, TrdDefinition
-from trd_spark.errors import ConfigError
+from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.layout import publish_stage
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
@@ -27,8 +27,13 @@ from trd_spark.phenotypes.concepts import (
 )
 from trd_spark.phenotypes.flow import derive_cohort_flow
 from trd_spark.phenotypes.mdd import derive_mdd
-from trd_spark.phenotypes.omop import OMOP_COLUMNS, read_omop_table
-from trd_spark.phenotypes.persons import derive_persons, followup_date_counts, restrict_to_followup
+from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, read_omop_table
+from trd_spark.phenotypes.persons import (
+    derive_persons,
+    followup_date_counts,
+    observation_period_overlaps,
+    restrict_to_followup,
+)
 from trd_spark.phenotypes.trd import (
     augmentation_onset,
     count_adequate_trials,
@@ -36,7 +41,11 @@ from trd_spark.phenotypes.trd import (
     sequence_onset,
     somatic_onset,
 )
-from trd_spark.phenotypes.trials import derive_antidepressant_trials, derive_ingredient_exposures
+from trd_spark.phenotypes.trials import (
+    derive_antidepressant_trials,
+    derive_ingredient_exposures,
+    exposure_record_counts,
+)
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 
 if TYPE_CHECKING:
@@ -63,6 +72,7 @@ class PhenotypeTables:
     mdd: "DataFrame"  # per person MDD group (mdd.derive_mdd), internal
     trials: "DataFrame"  # ANTIDEPRESSANT_TRIALS
     phenotypes: "DataFrame"  # PHENOTYPES, all definitions
+    ingredients: "DataFrame"  # drug_concept_id -> ingredient (small, literal)
 
 
 def _concept_set(cfg: Config, name: str) -> ConceptSet:
@@ -196,17 +206,41 @@ def derive_phenotype_tables(
     n_adequate = count_adequate_trials(trials)
     onsets = {d.name: _onset(d, cfg, vocab, drugs, procedures, mdd, trials) for d in ph.trd_definitions}
     phenotypes = derive_phenotypes(mdd, n_adequate, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
-    return PhenotypeTables(study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes)
+    return PhenotypeTables(
+        study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients
+    )
+
+
+# Tables an OMOP release may lack: read as empty (logged and noted in the manifest).
+OPTIONAL_TABLES = ("death",)
 
 
 def read_omop(spark: "SparkSession", cfg: Config) -> dict[str, "DataFrame"]:
-    return {t: read_omop_table(spark, cfg.omop, t) for t in OMOP_TABLES}
+    """Every table of ``OMOP_COLUMNS``; an absent optional table (death) is an empty frame."""
+    out = {}
+    for t in OMOP_TABLES:
+        try:
+            out[t] = read_omop_table(spark, cfg.omop, t)
+        except InputDataError:
+            if t not in OPTIONAL_TABLES or cfg.omop.format == "bigquery":
+                raise
+            log.warning("phenotypes: OMOP table %s not found; treated as empty", t)
+            out[t] = spark.createDataFrame([], omop_schema(t))
+    return out
+
+
+def _quirk_counts(omop: dict[str, "DataFrame"], tables: PhenotypeTables, events: dict[str, "DataFrame"]) -> dict:
+    """Real-data quirks (aggregates only) for the manifest notes and the log."""
+    exposures = exposure_record_counts(events["drug"], tables.ingredients).first().asDict()
+    periods = observation_period_overlaps(omop["observation_period"]).first().asDict()
+    return {"antidepressant_exposures": exposures, "observation_periods": periods}
 
 
 def run(spark: "SparkSession", cfg: Config) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
     omop = read_omop(spark, cfg)
+    absent = [t for t in OPTIONAL_TABLES if omop[t].isEmpty()] if cfg.omop.format != "bigquery" else []
     tables = derive_phenotype_tables(omop, cfg)
     # Reused by several outputs and by every definition: compute once.
     events = {k: v.persist(StorageLevel.MEMORY_AND_DISK) for k, v in tables.study_events.items()}
@@ -214,7 +248,9 @@ def run(spark: "SparkSession", cfg: Config) -> None:
     mdd = tables.mdd.persist(StorageLevel.MEMORY_AND_DISK)
     trials = tables.trials.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        with publish_stage(spark, cfg, STAGE, fingerprint_inputs={"omop": cfg.omop.path}) as out:
+        # A BigQuery dataset has no files to fingerprint; its name is in the config hash.
+        inputs = {"omop": cfg.omop.path} if cfg.omop.format != "bigquery" else None
+        with publish_stage(spark, cfg, STAGE, fingerprint_inputs=inputs) as out:
             # Study-concept records outside [birth year, end of follow-up] are dropped: count them.
             event_dates = {}
             for domain, df in events.items():
@@ -223,6 +259,11 @@ def run(spark: "SparkSession", cfg: Config) -> None:
                 log.info("phenotypes: %s records in study concept sets: %s", domain,
                          ", ".join(f"{k} {v}" for k, v in counts.items()))
             out.notes["study_event_dates"] = event_dates
+            quirks = _quirk_counts(omop, tables, events)
+            for what, counts in quirks.items():
+                log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
+            out.notes["quirks"] = quirks
+            out.notes["optional_tables_absent"] = absent
             out.write_table("persons", persons, PERSONS)
             out.write_table("antidepressant_trials", trials, ANTIDEPRESSANT_TRIALS)
             n = out.write_table("phenotypes", tables.phenotypes, PHENOTYPES)

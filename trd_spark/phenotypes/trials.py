@@ -64,6 +64,26 @@ def derive_ingredient_exposures(
     )
 
 
+def exposure_record_counts(drug_exposure: "DataFrame", ingredients: "DataFrame") -> "DataFrame":
+    """One row: how many antidepressant records collapse into how many exposures.
+
+    Columns (long): n_records (drug_exposure rows x ingredient reached), n_exposures
+    (distinct person, ingredient, start: what ``derive_ingredient_exposures`` keeps),
+    n_duplicates_removed (their difference: order + dispensing rows of one prescription,
+    repeated rows, products of one ingredient started the same day). Aggregates only.
+    """
+    per_start = (
+        drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
+        .groupBy("person_id", "ingredient_concept_id", "drug_exposure_start_date")
+        .agg(F.count(F.lit(1)).alias("n"))
+    )
+    return per_start.agg(
+        F.coalesce(F.sum("n"), F.lit(0)).cast("long").alias("n_records"),
+        F.count(F.lit(1)).cast("long").alias("n_exposures"),
+        F.coalesce(F.sum(F.col("n") - 1), F.lit(0)).cast("long").alias("n_duplicates_removed"),
+    )
+
+
 def derive_episodes(exposures: "DataFrame", persistence_gap_days: int) -> "DataFrame":
     """Merge one ingredient's exposures into episodes (window functions, no per-person loop).
 
