@@ -19,13 +19,14 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}
+.tbl{overflow-x:auto;max-width:100%}
 th{background:#f3f3f3}td.t{text-align:left}
 caption{text-align:left;font-weight:bold;padding:4px 0}
 .meta{color:#555;font-size:.9em}.fail{color:#a00}
 svg text{font-family:system-ui,Helvetica,Arial,sans-serif}
-nav{background:#f7f7f7;border:1px solid #ddd;padding:.5em 1em;font-size:.9em}
-nav a{margin-right:1em;white-space:nowrap}
+nav{background:#f7f7f7;border:1px solid #ddd;padding:.5em 1em;font-size:.9em;display:flex;flex-wrap:wrap;gap:.3em 1.2em}
+nav a{white-space:nowrap}
 .figs{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0 0 1em 0}figcaption{font-size:.85em;color:#555;max-width:760px}
 .note{color:#555;font-size:.85em}
@@ -63,7 +64,8 @@ def html_table(df: pd.DataFrame, caption: str) -> str:
             for c, v in zip(df.columns, rec)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><caption>{_esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="tbl"><table><caption>{_esc(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _ticks(lo: float, hi: float) -> list[float]:
@@ -156,10 +158,10 @@ def significance_svg(
     res = results[results["p"].notna()].copy()
     res["_d"] = res["domain"].map(lambda d: domains.index(d) if d in domains else len(domains))
     pgs = res.drop_duplicates("pgs_id").sort_values(["_d", "domain", "trait", "pgs_id"])[["pgs_id", "trait", "domain"]]
-    left, top, bottom = 50, 40, 150
+    left, top, bottom = 80, 40, 110
     plot_w = width - left - 170
     height = top + 260 + bottom
-    ymax = max(float(-np.log10(res["p"].clip(lower=1e-300)).max()) if len(res) else 1.0,
+    ymax = max(float((-np.log10(res["p"].clip(lower=1e-300))).max()) if len(res) else 1.0,
                -math.log10(bonferroni_p)) * 1.1
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(contrasts)}
     step = plot_w / max(len(pgs), 1)
@@ -179,14 +181,14 @@ def significance_svg(
                      f'fill="#555">{_esc(domain)}</text>')
     parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + 260}" stroke="#333"/>'
                  f'<line x1="{left}" y1="{top + 260}" x2="{left + plot_w}" y2="{top + 260}" stroke="#333"/>')
-    for t in range(0, int(ymax) + 1, max(1, int(ymax) // 6 or 1)):
+    for t in range(0, int(ymax) + 1, max(1, int(ymax) // 6)):
         parts.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" font-size="10" text-anchor="end">{t}</text>')
     parts.append(f'<text x="14" y="{top + 130}" font-size="11" transform="rotate(-90 14 {top + 130})" '
                  'text-anchor="middle">-log10(p)</text>')
     by = y(-math.log10(bonferroni_p))
     parts.append(f'<line class="bonferroni" x1="{left}" y1="{by:.1f}" x2="{left + plot_w}" y2="{by:.1f}" '
-                 f'stroke="#a00" stroke-dasharray="5,4"/><text x="{left + plot_w + 4}" y="{by + 4:.1f}" '
-                 f'font-size="10" fill="#a00">Bonferroni p={bonferroni_p:.2g}</text>')
+                 f'stroke="#a00" stroke-dasharray="5,4"/><text x="{left + plot_w - 4}" y="{by - 4:.1f}" '
+                 f'font-size="10" fill="#a00" text-anchor="end">Bonferroni p = {bonferroni_p:.2g}</text>')
     offsets = {c: (i - (len(contrasts) - 1) / 2) * min(6.0, step / (len(contrasts) + 1)) for i, c in enumerate(contrasts)}
     for r in res.itertuples(index=False):
         cx = xs[r.pgs_id] + offsets.get(r.contrast, 0)
@@ -252,7 +254,7 @@ def distribution_svg(dist: pd.DataFrame, *, title: str, traits: dict[str, str], 
 
 
 def scatter_svg(xv: np.ndarray, yv: np.ndarray, *, labels: list[str], x_label: str, y_label: str,
-                r2: float | None, title: str, size: int = 300) -> str:
+                r2: float | None, title: str, size: int = 330) -> str:
     """Scatter of effect sizes (log OR) under two definitions, identity line, R^2 in the title."""
     xv, yv = np.asarray(xv, float), np.asarray(yv, float)
     ok = np.isfinite(xv) & np.isfinite(yv)

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOREST_CONTRAST = "trd_vs_nonmdd"
+CONTRAST_LABELS = {"trd_vs_nonmdd": "TRD vs non-MDD", "trmdd_vs_nonmdd": "trMDD vs non-MDD",
+                   "trd_vs_trmdd": "TRD vs trMDD", "mdd_vs_nonmdd": "MDD vs non-MDD"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 OPTIONAL_MODEL_TABLES = ("cox", "difference", "replication", "meta", "consistency", "km_curves")
 
@@ -47,7 +49,7 @@ def forest_rows(results: pd.DataFrame, cfg: Config, contrast: str = FOREST_CONTR
     rows = results[
         (results["dataset"] == discovery) & (results["definition"] == definition) & (results["contrast"] == contrast)
     ]
-    title = f"{contrast.replace('_vs_', ' vs ')}: {discovery} dataset, definition {definition}, by domain"
+    title = f"{CONTRAST_LABELS.get(contrast, contrast)}: {discovery} dataset, definition {definition}, by domain"
     return rows, title
 
 
@@ -227,7 +229,10 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
         prog += (f'<p class="note">Kaplan-Meier probability of staying TRD-free by PGS third ({discovery}, '
                  f"definition {primary}); curves end where fewer than {threshold} persons remain at risk.</p>")
     if "cox" in safe:
-        prog += html_table(safe["cox"], "Cox PH: time from MDD index to TRD, per SD of PGS")
+        cox = safe["cox"]
+        main = cox[(cox["dataset"] == discovery) & (cox["definition"] == primary)]
+        prog += html_table(main, f"Cox PH: time from MDD index to TRD per SD of PGS ({discovery}, definition {primary})")
+        prog += _details(html_table(cox, "Cox PH, all datasets and definitions"), f"all {len(cox)} models")
     if prog:
         sections.append(("progression", "Progression from MDD to TRD", prog))
     sections.append(("methods", "Methods", methods_html(cfg, versions, threshold)))

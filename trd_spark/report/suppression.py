@@ -64,8 +64,8 @@ def suppress_complement(
 # 1..threshold-1; published sensitive cells are hidden ("<threshold"), and a hidden sensitive
 # cell must not be exactly recoverable: it is recoverable when its unit vector lies in the
 # row space of the relation matrix restricted to the hidden cells (the known cells are then
-# constants). While one is, the smallest non-zero published cell sharing a relation with the
-# hidden cells is hidden too ("suppressed"). Bounds (counts are >= 0) are not audited: a hidden
+# constants). While one is, a non-zero published cell sharing a relation with the
+# hidden cells is hidden too ("suppressed"; fewest relations first, then smallest). Bounds (counts are >= 0) are not audited: a hidden
 # cell may be known to lie in an interval, never exactly.
 
 SECONDARY_LABEL = "suppressed"
@@ -120,7 +120,10 @@ def audit_suppression(
         if not candidates:  # cannot happen when j is recoverable; guard against a loop
             raise AssertionError(f"suppression audit: cell {exposed[0]} recoverable without published cells")
         nonzero = [k for k in candidates if values[k] > 0] or candidates
-        pick = min(nonzero, key=lambda k: (values[k], str(k)))
+        # Prefer a cell in few relations (a model's n rather than a status count shared by
+        # many tables: hiding that would cascade), then the smallest.
+        degree = {k: int(np.count_nonzero(rel[:, index[k]])) for k in nonzero}
+        pick = min(nonzero, key=lambda k: (degree[k], values[k], str(k)))
         hide[pick] = SECONDARY_LABEL
 
 

@@ -98,6 +98,19 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
         cox = rc.cox.assign(contrast="progression")
         model_cells("cox", cox, "n", "n_events", lambda c: (("TRD",), MDD_STATUSES))
 
+    # The same group counted under several definitions (non-MDD controls do not depend on the
+    # TRD definition; the MDD steps are shared): equal counts of the same status or step are
+    # linked, so hiding one copy while another is shown protects nothing.
+    families: dict = {}
+    for key in list(published):
+        if key[0] == "status":
+            families.setdefault(("status", key[1], key[3], values[key]), []).append(key)
+        elif key[0] == "flow":
+            families.setdefault(("flow", key[2], values[key]), []).append(key)
+    for same in families.values():
+        same = sorted(same, key=str)
+        relations += [{same[0]: 1, other: -1} for other in same[1:]]
+
     if rc.pgs_distribution is not None and len(rc.pgs_distribution):
         groups = rc.pgs_distribution.drop_duplicates(["dataset", "ancestry"])
         for ds, grp in groups.groupby("dataset", sort=True):
