@@ -328,11 +328,22 @@ COHORT_COUNTS = _s(
     ("n", L, "persons in the analysis frame"),
 )
 
+DATASET_FLOW = _s(
+    "dataset_flow",
+    ("dataset", "definition", "step"),
+    ("dataset", S, "dataset name"),
+    ("definition", S, "TRD definition ('all' for steps before the split by definition)"),
+    ("step_order", I, "order of the step within the dataset"),
+    ("step", S, "cohort step: scored, unrelated, with ancestry/PCs, in the analysis frame, then one row "
+                "per status"),
+    ("n", L, "persons after the step / with the status (a count: suppress 1-19 in exports)"),
+)
+
 # Every documented table, by stage (README's "Outputs" section is checked against this).
 TABLES_BY_STAGE = {
     "pgs": [PGS_SCORES, PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES],
     "phenotypes": [PERSONS, ANTIDEPRESSANT_TRIALS, PHENOTYPES, COHORT_FLOW],
-    "cohort": [ANALYSIS_FRAME_FIXED, COHORT_COUNTS],
+    "cohort": [ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW],
     "models": [LOGISTIC_RESULTS, COX_RESULTS, DIFFERENCE, REPLICATION, META, CONSISTENCY, KM_CURVES],
 }
 assert LOGISTIC_RESULTS.names == LOGISTIC_RESULTS_COLUMNS and COX_RESULTS.names == COX_RESULTS_COLUMNS
