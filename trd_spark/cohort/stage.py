@@ -8,6 +8,7 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from trd_spark.cohort.flow import dataset_flow_rows
 from trd_spark.cohort.frame import (
     count_by_status,
     derive_analysis_frame,
@@ -20,7 +21,7 @@ from trd_spark.errors import InputDataError
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
 from trd_spark.pgs.standardise import standardise
-from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS
+from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
 
     frames = []
     standardisation = {}
+    pre_counts: dict[str, list[int]] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     for ds in cfg.datasets:
         wide = derive_pgs_wide(scores, ds.name, pgs_ids)
@@ -73,6 +75,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
             unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
         with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
+        pre_counts[ds.name] = [wide.count(), unrelated.count(), with_ancestry.count()]
         per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs)
         per_sd = per_sd.drop("ancestry", *std_pcs)
         frames.append(derive_analysis_frame(per_sd, ancestry, persons, phenotypes, ds.name, n_pcs, pgs_ids))
@@ -82,7 +85,10 @@ def run(spark: SparkSession, cfg: Config) -> None:
     with publish_stage(spark, cfg, "cohort", fingerprint_inputs={"ancestry": cfg.ancestry.path}) as out:
         out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
         written = spark.read.parquet(out.table_path("analysis_frame"))
-        out.write_table("cohort_counts", count_by_status(written).orderBy("dataset", "definition", "status"), COHORT_COUNTS)
+        counts = count_by_status(written).orderBy("dataset", "definition", "status")
+        out.write_table("cohort_counts", counts, COHORT_COUNTS)
+        flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
+        out.write_table("dataset_flow", spark.createDataFrame(flow, DATASET_FLOW.struct).coalesce(1), DATASET_FLOW)
         out.notes["pgs_ids"] = pgs_ids
         out.notes["n_pcs"] = n_pcs
         out.notes["pgs_standardisation"] = standardisation
