@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import null_space
 
 
 def suppressed_label(threshold: int) -> str:
@@ -71,18 +72,44 @@ def suppress_complement(
 SECONDARY_LABEL = "suppressed"
 
 
-def _recoverable(rel: np.ndarray, hidden: list[int], j: int) -> bool:
-    """True when cell ``j`` (hidden) is a linear function of the published cells."""
-    if rel.size == 0:
-        return False
+def _determined(rel: np.ndarray, hidden: list[int]) -> set[int]:
+    """Hidden cells whose value is fixed by the relations once the published cells are known.
+
+    With published cells as constants the hidden ones solve ``R_H x_H = c``; every solution
+    is ``x0 + N z`` with N a basis of the null space of ``R_H``, so cell j is fixed exactly
+    when row j of N is zero.
+    """
+    if not hidden:
+        return set()
     sub = rel[:, hidden]
     sub = sub[np.any(sub != 0, axis=1)]
     if len(sub) == 0:
-        return False
-    e = np.zeros(len(hidden))
-    e[hidden.index(j)] = 1.0
-    r = np.linalg.matrix_rank(sub)
-    return np.linalg.matrix_rank(np.vstack([sub, e])) == r
+        return set()
+    null = null_space(sub)
+    fixed = np.all(np.abs(null) < 1e-9, axis=1) if null.size else np.ones(len(hidden), dtype=bool)
+    return {hidden[i] for i in np.flatnonzero(fixed)}
+
+
+def _components(n_cells: int, rel: np.ndarray) -> list[list[int]]:
+    """Cells grouped by the relations connecting them (audited independently)."""
+    parent = list(range(n_cells))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for row in rel:
+        nz = np.flatnonzero(row)
+        for other in nz[1:]:
+            ra, rb = find(int(nz[0])), find(int(other))
+            if ra != rb:
+                parent[ra] = rb
+    groups: dict[int, list[int]] = {}
+    for c in range(n_cells):
+        groups.setdefault(find(c), []).append(c)
+    return list(groups.values())
 
 
 def audit_suppression(
@@ -96,35 +123,43 @@ def audit_suppression(
     """
     keys = sorted(values, key=str)
     index = {k: i for i, k in enumerate(keys)}
-    rel = np.array([[float(r.get(k, 0)) for k in keys] for r in relations]) if relations else np.zeros((0, len(keys)))
-    sensitive = {k for k in keys if 0 < values[k] < threshold}
-    hide = {k: suppressed_label(threshold) for k in keys if k in published and k in sensitive}
-    while True:
-        hidden = [index[k] for k in keys if k not in published or k in hide]
-        exposed = [k for k in sorted(sensitive, key=str) if _recoverable(rel, hidden, index[k])]
-        if not exposed:
-            return hide
-        j = index[exposed[0]]
-        # Relations reaching cell j through hidden cells: its connected component.
-        comp, frontier = {j}, [j]
-        while frontier:
-            c = frontier.pop()
-            for row in rel[rel[:, c] != 0]:
-                for other in np.flatnonzero(row):
-                    if other not in comp and (other in hidden):
-                        comp.add(int(other))
-                        frontier.append(int(other))
-        rows = rel[np.any(rel[:, sorted(comp)] != 0, axis=1)]
-        touching = {keys[i] for i in np.flatnonzero(np.any(rows != 0, axis=0))}
-        candidates = [k for k in touching if k in published and k not in hide]
-        if not candidates:  # cannot happen when j is recoverable; guard against a loop
-            raise AssertionError(f"suppression audit: cell {exposed[0]} recoverable without published cells")
-        nonzero = [k for k in candidates if values[k] > 0] or candidates
-        # Prefer a cell in few relations (a model's n rather than a status count shared by
-        # many tables: hiding that would cascade), then the smallest.
-        degree = {k: int(np.count_nonzero(rel[:, index[k]])) for k in nonzero}
-        pick = min(nonzero, key=lambda k: (degree[k], values[k], str(k)))
-        hide[pick] = SECONDARY_LABEL
+    rel_all = (np.array([[float(r.get(k, 0)) for k in keys] for r in relations]) if relations
+               else np.zeros((0, len(keys))))
+    hide = {k: suppressed_label(threshold) for k in keys if k in published and 0 < values[k] < threshold}
+    for comp in _components(len(keys), rel_all):
+        sensitive = {c for c in comp if 0 < values[keys[c]] < threshold}
+        if not sensitive:
+            continue
+        rel = rel_all[np.any(rel_all[:, comp] != 0, axis=1)]
+        while True:
+            hidden = [c for c in comp if keys[c] not in published or keys[c] in hide]
+            exposed = sorted(sensitive & _determined(rel, hidden), key=lambda c: str(keys[c]))
+            if not exposed:
+                break
+            # Candidates: published cells sharing a relation with the hidden cells that
+            # connect to the exposed one.
+            j = exposed[0]
+            reach, frontier = {j}, [j]
+            hidden_set = set(hidden)
+            while frontier:
+                c = frontier.pop()
+                for row in rel[rel[:, c] != 0]:
+                    for other in np.flatnonzero(row):
+                        if int(other) not in reach and int(other) in hidden_set:
+                            reach.add(int(other))
+                            frontier.append(int(other))
+            rows = rel[np.any(rel[:, sorted(reach)] != 0, axis=1)]
+            touching = np.flatnonzero(np.any(rows != 0, axis=0))
+            candidates = [keys[c] for c in touching if keys[c] in published and keys[c] not in hide]
+            if not candidates:  # cannot happen when j is determined; guard against a loop
+                raise AssertionError(f"suppression audit: cell {keys[j]} recoverable without published cells")
+            nonzero = [k for k in candidates if values[k] > 0] or candidates
+            # Prefer a cell in few relations (a model's n rather than a status count shared by
+            # many tables: hiding that would cascade), then the smallest.
+            degree = {k: int(np.count_nonzero(rel[:, index[k]])) for k in nonzero}
+            pick = min(nonzero, key=lambda k: (degree[k], values[k], str(k)))
+            hide[pick] = SECONDARY_LABEL
+    return hide
 
 
 def chain_relations(cells: list, values: dict, prefix: tuple) -> tuple[dict, list[dict]]:
