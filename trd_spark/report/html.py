@@ -302,7 +302,6 @@ def km_svg(curves: pd.DataFrame, *, title: str, width: int = 300, height: int = 
     def y(s: float) -> float:
         return top + (1 - s) / (1 - smin) * (bottom - top)
 
-    names = {1: "low", 2: "middle", 3: "high"}
     parts = [_svg_open("km", width, height, title)]
     parts.append(f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none" stroke="#333"/>')
     for s in np.arange(smin, 1.0001, 0.1 if 1 - smin <= 0.5 else 0.2):
@@ -317,12 +316,23 @@ def km_svg(curves: pd.DataFrame, *, title: str, width: int = 300, height: int = 
             prev = s
         colour = PALETTE[(int(k) - 1) % len(PALETTE)]
         parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 18}" font-size="10" text-anchor="middle">'
-                 f'days since MDD index (0-{tmax:.0f})</text>')
-    parts.append(_legend([(f"PGS {names.get(int(k), k)} third", PALETTE[(int(k) - 1) % len(PALETTE)])
-                          for k in sorted(curves["tertile"].unique())], left + 8, bottom - 36))
+    for year in range(0, int(tmax // 365) + 1):
+        tx = x(year * 365)
+        parts.append(f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#333"/>'
+                     f'<text x="{tx:.1f}" y="{bottom + 14}" font-size="9" text-anchor="middle">{year}</text>')
+    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 8}" font-size="10" text-anchor="middle">'
+                 "years since MDD index</text>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def km_legend() -> str:
+    """One HTML legend for all Kaplan-Meier plots (tertile colours)."""
+    items = "".join(f'<span style="margin-right:1.2em"><span style="display:inline-block;width:10px;height:10px;'
+                    f'background:{PALETTE[k - 1]};margin-right:4px"></span>PGS {name} third</span>'
+                    for k, name in ((1, "lowest"), (2, "middle"), (3, "highest")))
+    return f'<p class="note">{items}</p>'
+
 
 
 def figure(svg: str, caption: str) -> str:

@@ -25,7 +25,7 @@ from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, STAGES, Layout, code_version, publish_stage
 from trd_spark.models.stage import to_tsv
 from trd_spark.report.html import (
-    distribution_svg, figure, forest_plot_svg, html_table, km_svg, render_page, scatter_svg, significance_svg,
+    distribution_svg, figure, forest_plot_svg, html_table, km_legend, km_svg, render_page, scatter_svg, significance_svg,
 )
 from trd_spark.report.tables import ReleaseCounts, km_for_export, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
@@ -224,7 +224,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     prog = ""
     if km is not None and len(km):
         sub = km[(km["dataset"] == discovery) & (km["definition"] == primary)]
-        prog += '<div class="figs">' + "".join(
+        prog += km_legend() + '<div class="figs">' + "".join(
             km_svg(g, title=f"{traits.get(p, p)}") for p, g in sub.groupby("pgs_id", sort=True)) + "</div>"
         prog += (f'<p class="note">Kaplan-Meier probability of staying TRD-free by PGS third ({discovery}, '
                  f"definition {primary}); curves end where fewer than {threshold} persons remain at risk.</p>")
