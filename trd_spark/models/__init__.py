@@ -1,1 +1,2 @@
-"""Models stage: logistic regression and Cox PH per PGS, as tidy result rows."""
+"""Models stage: logistic and Cox grids per PGS (distributed), difference, replication,
+meta-analysis, definition consistency and Kaplan-Meier curves, as tidy tables."""

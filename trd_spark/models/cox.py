@@ -2,8 +2,10 @@
 
 Population: MDD persons (TRD, trMDD, MDD_other) of one (dataset, definition). Duration is
 ``time_to_trd_days`` (to TRD onset, or to censoring at end of follow-up), event
-``trd_event``. ``fit_cox`` is pure (pandas in, dict out) so the distributed version can call
-it from ``applyInPandas``; a fit that cannot be made is a row with ``converged=False``.
+``trd_event``. ``fit_cox`` is pure (pandas in, dict out); ``cox_group`` (all PGS of one
+dataset x definition) is called by the serial ``cox_grid`` and from ``applyInPandas``
+(models/distributed.py). A fit that cannot be made is a row with ``converged=False``. Each
+fit carries the Schoenfeld-residual proportional-hazards test of its PGS term.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Logistic regression of case status on one PGS (per SD), adjusted for age, sex and PCs.
 
 One fit = one (dataset, definition, contrast, pgs_id) group. ``fit_logistic`` is pure and
-works on a pandas frame, so the later distributed version can call it from
-``applyInPandas`` grouped by (dataset, definition) via ``logistic_group``. A fit that cannot
+works on a pandas frame; ``logistic_task`` (all PGS of one dataset x definition x contrast) is
+the unit both the serial ``logistic_grid`` and the Spark ``applyInPandas`` version
+(models/distributed.py) call, so the two give the same rows. A fit that cannot
 be made (too few cases, separation, no convergence, singular design) is a row with
 ``converged=False`` and the reason in ``note``; it never raises.
 
