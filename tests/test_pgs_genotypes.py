@@ -1,7 +1,14 @@
-"""Genotype reading: formats, contig recoding map, clear errors for what is not built yet."""
+"""Genotype reading: every format gives the same dosages and scores as the VCF it came from.
+
+PLINK 1 and BGEN 1.2 files are written from the tiny VCF by plink2 itself (after Hail splits
+the one multi-allelic row, since neither format holds one); the VDS is built from the tiny VCF
+with hom-ref calls as reference blocks, so densifying it must give back the VCF's calls.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,8 +16,20 @@ import pytest
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import contig_recoding, read_genotypes
+from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
+from trd_spark.pgs.scoring import compute_scores, score_weights_table
+from trd_spark.pgs.scoring_files import read_scoring_file
 
 DATA = Path(__file__).parent / "data" / "pgs"
+
+DS_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DS,Number=A,Type=Float,Description="Alt dosage">
+##contig=<ID=chr1,length=248956422>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102
+chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT:DS\t0/1:0.9\t0/0:.
+chr1\t300\t.\tG\tA,C\t.\tPASS\t.\tGT:DS\t1/2:0.8,1.1\t0/0:0.05,0
+"""
 
 
 def test_contig_recoding_maps_other_style_onto_reference():
@@ -21,33 +40,26 @@ def test_contig_recoding_maps_other_style_onto_reference():
     assert (grch37["chr22"], grch37["chrM"]) == ("22", "MT")
 
 
-@pytest.mark.parametrize("fmt", ["plink", "bgen", "vds"])
-def test_unimplemented_formats_fail_clearly(hl, fmt):
-    with pytest.raises(InputDataError, match=f"genotype format '{fmt}' is not implemented yet"):
-        read_genotypes(hl, GenotypeSource(format=fmt, path="/nowhere/x"))
-
-
-def test_dosage_field_is_refused_not_ignored(hl):
-    with pytest.raises(InputDataError, match="dosage_field='DS'"):
-        read_genotypes(hl, GenotypeSource(format="vcf", path=str(DATA / "tiny.vcf"), dosage_field="DS"))
-
-
-def test_missing_vcf_is_input_error(hl, tmp_path):
+def test_missing_inputs_are_input_errors(hl, tmp_path):
     with pytest.raises(InputDataError, match="cannot import VCF"):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "absent.vcf")))
+    with pytest.raises(InputDataError, match="cannot import PLINK"):
+        read_genotypes(hl, GenotypeSource(format="plink", path=str(tmp_path / "absent")))
+    with pytest.raises(InputDataError, match="needs the score loci"):
+        read_genotypes(hl, GenotypeSource(format="vds", path=str(tmp_path / "absent.vds")))
+    with pytest.raises(InputDataError, match="dosage_field applies to vcf and mt only"):
+        read_genotypes(hl, GenotypeSource(format="bgen", path=str(tmp_path / "x.bgen"), dosage_field="DS"))
 
 
-def test_matrix_table_round_trip_keeps_split_rows(hl, tmp_path):
-    """A multi-allelic MT on disk is split on read like a VCF (10 biallelic rows)."""
-    raw = hl.import_vcf(str(DATA / "tiny.vcf"), reference_genome="GRCh38", contig_recoding=contig_recoding("GRCh38"))
-    raw.write(str(tmp_path / "tiny.mt"))
-    mt = read_genotypes(hl, GenotypeSource(format="mt", path=str(tmp_path / "tiny.mt")))
-    assert mt.count() == (10, 4)
-    assert list(mt.entry) == ["GT"]
-    # 1/2 at 300 becomes one A allele on the G>A row
-    row = mt.filter_rows((mt.locus.position == 300) & (mt.alleles[1] == "A"))
-    assert row.aggregate_entries(hl.agg.collect((row.s, row.GT.n_alt_alleles()))) == [
-        ("101", 1), ("102", 0), ("103", 1), ("104", 0)]
+def test_dosage_field_reads_number_a_dosages(hl, tmp_path):
+    (tmp_path / "ds.vcf").write_text(DS_VCF)
+    mt = read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "ds.vcf"), dosage_field="DS"))
+    got = {(r.locus.position, r.alleles[1], r.s): r.DOSAGE for r in mt.entries().collect()}
+    assert got == {(100, "G", "101"): 0.9, (100, "G", "102"): None,
+                   (300, "A", "101"): 0.8, (300, "A", "102"): 0.05,
+                   (300, "C", "101"): 1.1, (300, "C", "102"): 0.0}
+    with pytest.raises(InputDataError, match="no XX entry field"):
+        read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "ds.vcf"), dosage_field="XX"))
 
 
 def test_matrix_table_on_other_build_is_refused(hl, tmp_path):
@@ -55,3 +67,69 @@ def test_matrix_table_on_other_build_is_refused(hl, tmp_path):
     raw.write(str(tmp_path / "b37.mt"))
     with pytest.raises(InputDataError, match="loci are on GRCh37, config says GRCh38"):
         read_genotypes(hl, GenotypeSource(format="mt", path=str(tmp_path / "b37.mt")))
+
+
+def _tiny(hl):
+    mt = hl.import_vcf(str(DATA / "tiny.vcf"), reference_genome="GRCh38", contig_recoding=contig_recoding("GRCh38"))
+    return mt.select_rows().select_entries("GT")
+
+
+def _write_vds(hl, path: str) -> None:
+    """Hom-ref calls become one-base reference blocks; other calls go to the variant data."""
+    mt = _tiny(hl)
+    ref = mt.filter_entries(hl.is_defined(mt.GT) & mt.GT.is_hom_ref())
+    ref = ref.annotate_rows(ref_allele=ref.alleles[0])
+    ref = ref.key_rows_by("locus")
+    ref = ref.select_rows("ref_allele")
+    ref = ref.select_entries(END=ref.locus.position)
+    var = mt.filter_entries(hl.is_defined(mt.GT) & ~mt.GT.is_hom_ref())
+    var = var.select_entries(LGT=var.GT, LA=hl.range(hl.len(var.alleles)))
+    hl.vds.VariantDataset(ref, var).write(path)
+
+
+@pytest.fixture(scope="module")
+def sources(hl, tmp_path_factory):
+    """The tiny genotypes in every format: {format: GenotypeSource}."""
+    tmp = tmp_path_factory.mktemp("formats")
+    plink2 = shutil.which("plink2")
+    assert plink2, "plink2 must be on PATH (apt-get install plink2)"
+    split = hl.split_multi_hts(_tiny(hl))
+    hl.export_vcf(split, str(tmp / "split.vcf"))
+    common = [plink2, "--vcf", str(tmp / "split.vcf"), "--threads", "1", "--out", str(tmp / "t")]
+    subprocess.run([*common, "--make-bed"], check=True, capture_output=True)
+    subprocess.run([*common, "--export", "bgen-1.2", "bits=8"], check=True, capture_output=True)
+    _tiny(hl).write(str(tmp / "t.mt"))
+    _write_vds(hl, str(tmp / "t.vds"))
+    return {
+        "vcf": GenotypeSource(format="vcf", path=str(DATA / "tiny.vcf")),
+        "mt": GenotypeSource(format="mt", path=str(tmp / "t.mt")),
+        "plink": GenotypeSource(format="plink", path=str(tmp / "t")),
+        "bgen": GenotypeSource(format="bgen", path=str(tmp / "t.bgen")),
+        "vds": GenotypeSource(format="vds", path=str(tmp / "t.vds")),
+    }
+
+
+def _scores(hl, spark, source: GenotypeSource) -> tuple[dict, int]:
+    sf = read_scoring_file(str(DATA / "PGS000901.txt"))
+    sv = score_variants_table(hl, spark, [sf], "GRCh38")
+    loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
+    mt = read_genotypes(hl, source, loci=loci)
+    m = match_variants(hl, mt, sv, keep_ambiguous=False)
+    summary = summarise_matches(hl, m, "d", ["PGS000901"], {"PGS000901": ScoreLabel("t", "d")})
+    scores = compute_scores(hl, mt, score_weights_table(hl, m, 1), ["PGS000901"], summary["n_matched"].tolist())
+    return {r.s: (r.score_sum, r.n_missing, r.n_matched) for r in scores.collect()}, mt.count_rows()
+
+
+@pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])
+def test_every_format_scores_like_the_vcf(hl, spark, sources, fmt):
+    want, n_rows = _scores(hl, spark, sources["vcf"])
+    got, n_rows_fmt = _scores(hl, spark, sources[fmt])
+    assert set(got) == {"101", "102", "103", "104"}
+    for s, (score_sum, n_missing, n_matched) in want.items():
+        assert got[s][0] == pytest.approx(score_sum, rel=1e-6, abs=1e-9), (fmt, s)
+        assert got[s][1:] == (n_missing, n_matched)
+    if fmt == "vds":
+        # Only the score loci were densified (v400 and v800 are not in PGS000901).
+        assert n_rows_fmt < n_rows
+    else:
+        assert n_rows_fmt == n_rows == 10

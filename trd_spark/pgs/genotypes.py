@@ -1,9 +1,22 @@
 """Read one dataset's genotypes into a biallelic Hail MatrixTable ready for scoring.
 
-The result is keyed by ``locus``/``alleles`` (``alleles = [ref, alt]`` after
-``split_multi_hts``), has the column key ``s`` (str; the AoU person_id as text) and one entry
-field ``GT``. Contigs are named as the reference genome names them (GRCh38 ``chr1``,
+The result is keyed by ``locus``/``alleles`` (``alleles = [ref, alt]`` after splitting
+multi-allelic rows), has the column key ``s`` (str; the AoU person_id as text) and one entry
+field ``DOSAGE`` (float64: expected count of the row's alt allele, 0..2; missing when the
+genotype is missing). Contigs are named as the reference genome names them (GRCh38 ``chr1``,
 GRCh37 ``1``) whatever the file uses.
+
+Formats (``datasets[].genotypes.format``):
+    vcf    bgzipped/plain VCF (``path`` may glob per-chromosome files); dosage from ``GT``, or
+           from the FORMAT field ``dosage_field`` (e.g. ``DS``, Number=A or 1) when set
+    mt     Hail MatrixTable with ``GT`` (or ``dosage_field``)
+    plink  PLINK 1 bed/bim/fam (``path`` = the common prefix or the .bed); A2 is taken as REF,
+           A1 as ALT (what ``plink2 --make-bed`` writes from a VCF)
+    bgen   BGEN 1.2 with 8-bit probabilities (Hail reads no other; one file; the sample IDs
+           embedded in the file); dosage = Hail's expected alt dosage. Indexed into the Hail temp dir.
+    vds    Hail VariantDataset (AoU srWGS); only the loci scoring needs are densified:
+           variant data is filtered to ``loci`` before ``to_dense_mt``; GT from LGT/LA, so a
+           sample inside a reference block gets 0/0 and one with no coverage is missing.
 """
 
 from __future__ import annotations
@@ -39,57 +52,152 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
                          where="datasets.genotypes.reference_genome")
 
 
-def to_biallelic_gt(hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str) -> "hl_types.MatrixTable":
-    """Keep only ``GT``, split multi-allelic rows, check the keys we rely on."""
-    if "GT" not in mt.entry:
-        raise InputDataError("genotypes have no GT entry field", where=where)
+def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
+    """``contig_recoding`` plus PLINK's numeric codes (23 X, 24 Y, 25 XY/PAR -> X, 26 MT)."""
+    out = contig_recoding(reference_genome)
+    x, y, mt = ("chrX", "chrY", "chrM") if reference_genome == "GRCh38" else ("X", "Y", "MT")
+    out.update({"23": x, "24": y, "25": x, "26": mt, "XY": x})
+    return out
+
+
+def _check_keys(hl: "hl_types", mt: "hl_types.MatrixTable", where: str) -> None:
     if list(mt.row_key) != ["locus", "alleles"]:
         raise InputDataError(f"rows must be keyed by locus, alleles (got {list(mt.row_key)})", where=where)
     if list(mt.col_key) != ["s"] or mt.s.dtype != hl.tstr:
         raise InputDataError(f"columns must be keyed by s: str (got {dict(mt.col_key.dtype)})", where=where)
-    mt = mt.select_entries("GT").select_rows().select_cols()
-    # An already-split MT has only 2 alleles per row; split_multi_hts is then a no-op filter.
-    return hl.split_multi_hts(mt.select_globals())
 
 
-def read_genotypes(hl: "hl_types", source: GenotypeSource) -> "hl_types.MatrixTable":
+def to_biallelic_dosage(
+    hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, dosage_field: str | None = None
+) -> "hl_types.MatrixTable":
+    """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc).
+
+    From ``GT``: copies of the row's alt allele (a ``1/2`` call counts 1 on each split row).
+    From ``dosage_field``: an array (Number=A, one dosage per alt) indexed by the split row's
+    alt, or a number, used only on rows that were biallelic to begin with.
+    """
+    _check_keys(hl, mt, where)
+    field_name = dosage_field or "GT"
+    if field_name not in mt.entry:
+        raise InputDataError(f"genotypes have no {field_name} entry field (has {list(mt.entry)})", where=where)
+    mt = mt.select_entries(field_name).select_rows().select_cols().select_globals()
+    # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
+    # imputed like one, not silently skipped by the aggregations.
+    mt = mt.unfilter_entries()
+    if dosage_field is None:
+        if mt.GT.dtype != hl.tcall:
+            raise InputDataError(f"GT must be a call, got {mt.GT.dtype}", where=where)
+        n_alleles = hl.len(mt.alleles)
+        general = hl.range(1, n_alleles).map(
+            lambda i: hl.float64(hl.range(mt.GT.ploidy).filter(lambda k: mt.GT[k] == i).length()))
+        # Biallelic rows (nearly all) take the cheap path.
+        mt = mt.annotate_entries(_d=hl.if_else(n_alleles == 2, [hl.float64(mt.GT.n_alt_alleles())], general))
+    else:
+        d = mt[dosage_field]
+        if isinstance(d.dtype, hl.tarray) and d.dtype.element_type in (hl.tfloat64, hl.tfloat32):
+            mt = mt.annotate_entries(_d=d.map(hl.float64))
+        elif d.dtype in (hl.tfloat64, hl.tfloat32):
+            # One number for the whole row: meaningful only when there is a single alt allele.
+            mt = mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [hl.float64(d)]))
+        else:
+            raise InputDataError(f"dosage field {dosage_field} must be a float or array of floats, got {d.dtype}",
+                                 where=where)
+    split = hl.split_multi(mt.select_entries("_d"))
+    split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
+    return split.select_rows().select_globals()
+
+
+def to_biallelic_gt(hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str) -> "hl_types.MatrixTable":
+    """Backward-compatible name: ``to_biallelic_dosage`` from GT."""
+    return to_biallelic_dosage(hl, mt, where=where)
+
+
+def _fail(e: Exception, what: str, where: str) -> InputDataError:
+    return InputDataError(f"cannot {what}: {str(e).splitlines()[0]}", where=where)
+
+
+def read_genotypes(
+    hl: "hl_types", source: GenotypeSource, *, loci: "hl_types.Table | None" = None
+) -> "hl_types.MatrixTable":
     """Read genotypes per ``source.format``; see the module doc for the shape returned.
 
-    Implemented: ``vcf`` (plain, .gz or .bgz; ``path`` may be a glob of per-chromosome files)
-    and ``mt``. ``plink``, ``bgen`` and ``vds`` raise InputDataError for now.
+    ``loci``: a Table keyed by ``locus`` of the sites scoring may use. Required for ``vds``
+    (only those are densified); ignored by the other formats (rows are filtered later).
     """
     where = f"genotypes ({source.format}) {source.path}"
-    if source.dosage_field is not None:
-        raise InputDataError(
-            f"dosage_field={source.dosage_field!r}: imputed dosages are not supported yet (GT is used); "
-            "remove dosage_field",
-            where=where,
-        )
+    rg = source.reference_genome
+    dosage_field = source.dosage_field
+    if dosage_field is not None and source.format not in ("vcf", "mt"):
+        raise InputDataError(f"dosage_field applies to vcf and mt only (bgen always uses its dosages)", where=where)
     if source.format == "vcf":
         try:
             mt = hl.import_vcf(
                 source.path,
-                reference_genome=source.reference_genome,
-                contig_recoding=contig_recoding(source.reference_genome),
+                reference_genome=rg,
+                contig_recoding=contig_recoding(rg),
                 force_bgz=source.path.endswith(".gz"),
                 array_elements_required=False,
             )
         except Exception as e:  # Hail raises FatalError/HailException on bad paths or headers
-            raise InputDataError(f"cannot import VCF: {str(e).splitlines()[0]}", where=where) from None
+            raise _fail(e, "import VCF", where) from None
     elif source.format == "mt":
         try:
             mt = hl.read_matrix_table(source.path)
         except Exception as e:
-            raise InputDataError(f"cannot read MatrixTable: {str(e).splitlines()[0]}", where=where) from None
-        rg = mt.locus.dtype.reference_genome.name if "locus" in mt.row else None
-        if rg != source.reference_genome:
-            raise InputDataError(
-                f"MatrixTable loci are on {rg}, config says {source.reference_genome}", where=where
+            raise _fail(e, "read MatrixTable", where) from None
+        rg_found = mt.locus.dtype.reference_genome.name if "locus" in mt.row else None
+        if rg_found != rg:
+            raise InputDataError(f"MatrixTable loci are on {rg_found}, config says {rg}", where=where)
+    elif source.format == "plink":
+        prefix = source.path[:-4] if source.path.endswith(".bed") else source.path
+        try:
+            mt = hl.import_plink(
+                bed=f"{prefix}.bed", bim=f"{prefix}.bim", fam=f"{prefix}.fam", reference_genome=rg,
+                contig_recoding=plink_contig_recoding(rg), a2_reference=True, quant_pheno=False, missing="-9",
             )
-    else:
-        raise InputDataError(
-            f"genotype format {source.format!r} is not implemented yet (vcf and mt are); "
-            "export to VCF or a Hail MatrixTable",
-            where=where,
-        )
-    return to_biallelic_gt(hl, mt, where=where)
+        except Exception as e:
+            raise _fail(e, "import PLINK bed/bim/fam", where) from None
+        mt = mt.key_cols_by(s=mt.s)
+    elif source.format == "bgen":
+        mt = _read_bgen(hl, source.path, rg, where)
+        mt = mt.select_entries(DOSAGE=mt.dosage).unfilter_entries()
+        _check_keys(hl, mt, where)
+        split = hl.split_multi(mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [mt.DOSAGE])))
+        return split.select_entries(DOSAGE=split._d[split.a_index - 1]).select_rows().select_cols().select_globals()
+    elif source.format == "vds":
+        if loci is None:
+            raise InputDataError("reading a VDS needs the score loci (only those are densified)", where=where)
+        try:
+            vds = hl.vds.read_vds(source.path)
+        except Exception as e:
+            raise _fail(e, "read VariantDataset", where) from None
+        _check_build(hl, vds.variant_data.row, rg, where)
+        vd = vds.variant_data
+        vd = vd.filter_rows(hl.is_defined(loci[vd.locus]))
+        dense = hl.vds.to_dense_mt(hl.vds.VariantDataset(vds.reference_data, vd))
+        if "GT" not in dense.entry:
+            dense = dense.annotate_entries(GT=hl.vds.lgt_to_gt(dense.LGT, dense.LA))
+        mt = dense
+    else:  # pragma: no cover - the config Literal forbids anything else
+        raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
+    return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field)
+
+
+def _check_build(hl: "hl_types", row, reference_genome: str, where: str) -> None:
+    rg = row.locus.dtype.reference_genome.name if "locus" in row else None
+    if rg != reference_genome:
+        raise InputDataError(f"loci are on {rg}, config says {reference_genome}", where=where)
+
+
+def _read_bgen(hl: "hl_types", path: str, reference_genome: str, where: str) -> "hl_types.MatrixTable":
+    """Index a BGEN into the Hail temp dir (the source may be read-only) and import dosages."""
+    # Sample IDs embedded in the BGEN are used: plink2's .sample puts FID (often 0) in ID_1,
+    # the column Hail would take.
+    index = hl.utils.new_temp_file(prefix="pgs_bgen", extension="idx2")
+    try:
+        hl.index_bgen(path, index_file_map={path: index}, reference_genome=reference_genome,
+                      contig_recoding=plink_contig_recoding(reference_genome))
+        return hl.import_bgen(path, entry_fields=["dosage"], sample_file=None,
+                              index_file_map={path: index})
+    except Exception as e:
+        raise _fail(e, "import BGEN", where) from None

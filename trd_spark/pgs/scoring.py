@@ -7,10 +7,11 @@ For a person and score with matched variants v (weight w_v, effect-allele dosage
     score_avg    = score_sum / (2 x matched variants)                    (plink2 SCORE_AVG)
     n_missing    = matched variants with a missing GT
 
-d_v is the number of alt alleles when the effect allele is alt, and 2 minus it when the
+d_v is the alt-allele dosage (``DOSAGE``: from GT, a VCF/MT dosage field or BGEN dosages)
+when the effect allele is alt, and 2 minus it when the
 effect allele is ref. A missing GT is imputed with the dataset's mean effect-allele dosage at
 that variant (``mean_impute``, plink2's default) or contributes 0 (``zero``, plink2
-``no-mean-imputation``).
+``no-mean-imputation``). ``n_matched`` is the score's matched variants (plink2 DENOM / 2).
 
 Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offset = 0``
 (effect = alt) or ``slope = -w, offset = 2w`` (effect = ref). Rows carry one slope/offset per
@@ -63,21 +64,22 @@ def compute_scores(
     *,
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
 ) -> "hl_types.Table":
-    """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing.
+    """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
-    ``mt``: rows keyed by locus/alleles (biallelic), entry ``GT``, column key ``s``.
+    ``mt``: rows keyed by locus/alleles (biallelic), entry ``DOSAGE`` (float64 alt dosage,
+    missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``).
     ``weights``: from ``score_weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
     """
     k = len(pgs_ids)
     mt = mt.semi_join_rows(weights)
     mt = mt.annotate_rows(_w=weights[mt.row_key])
-    n_alt = hl.float64(mt.GT.n_alt_alleles())
+    n_alt = mt.DOSAGE
     # Mean alt dosage over called genotypes (NaN when none are called: then impute 0).
     mean_alt = hl.agg.sum(n_alt) / hl.float64(hl.agg.count_where(hl.is_defined(n_alt)))
     mt = mt.annotate_rows(_mean_alt=hl.if_else(hl.is_nan(mean_alt), 0.0, mean_alt))
-    n_alt = hl.float64(mt.GT.n_alt_alleles())
+    n_alt = mt.DOSAGE
     w = mt._w
-    called = hl.is_defined(mt.GT)
+    called = hl.is_defined(n_alt)
     zeros_f = hl.range(k).map(lambda _: 0.0)
     zeros_i = hl.range(k).map(lambda _: hl.int64(0))
 
@@ -111,6 +113,7 @@ def compute_scores(
             allele_count=2 * cols._called[i],
             n_missing=cols._missing[i],
             denom=denom[i],
+            n_matched=hl.int64(denom[i] // 2),
         )
     )
     out = cols.select(_scores=per_score).explode("_scores")
@@ -120,8 +123,9 @@ def compute_scores(
         allele_count=out._scores.allele_count,
         score_avg=hl.or_missing(out._scores.denom > 0, out._scores.score_sum / out._scores.denom),
         n_missing=out._scores.n_missing,
+        n_matched=out._scores.n_matched,
     )
-    return out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing")
+    return out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing", "n_matched")
 
 
 def scores_frame(hl: "hl_types", scores: "hl_types.Table", dataset: str) -> "DataFrame":
@@ -134,5 +138,6 @@ def scores_frame(hl: "hl_types", scores: "hl_types.Table", dataset: str) -> "Dat
         allele_count=scores.allele_count,
         score_avg=scores.score_avg,
         n_missing=scores.n_missing,
+        n_matched=scores.n_matched,
     )
     return out.to_spark().select(*PGS_SCORES.names)

@@ -2,6 +2,8 @@
 
 Writes through ``publish_stage(spark, cfg, "pgs")``:
   scores           PGS_SCORES           one row per dataset x person x score
+  scores_<dataset>.ht  the same rows per dataset as a Hail Table (``s``, pgs_id, score_sum,
+                   allele_count, score_avg, n_missing, n_matched; keyed by s, pgs_id)
   match_summary    PGS_MATCH_SUMMARY    one row per dataset x score (+ match_summary.tsv)
   variant_matches  PGS_VARIANT_MATCHES  one row per dataset x score variant
 
@@ -88,14 +90,15 @@ def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_na
                   scoring_files: list[ScoringFile]) -> DatasetMatches:
     """Read one dataset's genotypes and match every score (match table checkpointed)."""
     ds = cfg.dataset(dataset_name)
-    mt = read_genotypes(hl, ds.genotypes)
+    sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome)
+    loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
+    mt = read_genotypes(hl, ds.genotypes, loci=loci)
     n_bad_ids = mt.aggregate_cols(hl.agg.count_where(hl.is_missing(hl.parse_int64(mt.s))))
     if n_bad_ids:
         raise InputDataError(
             f"{n_bad_ids} sample IDs are not integers (they must be the OMOP person_id as text)",
             where=f"datasets.{dataset_name}.genotypes {ds.genotypes.path}",
         )
-    sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome)
     matches = match_variants(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
     matches = matches.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_matches_{dataset_name}", extension="ht"))
     pgs_ids = [sf.pgs_id for sf in scoring_files]
@@ -158,7 +161,11 @@ def run(spark: "SparkSession", cfg: Config) -> None:
                 hl, r.mt, weights, [sf.pgs_id for sf in r.scoring_files], r.summary["n_matched"].tolist(),
                 missing_genotypes=cfg.pgs.missing_genotypes,
             )
-            score_frames.append(scores_frame(hl, scores, r.dataset))
+            # Computed once into the Hail Table output, then converted for the Parquet table.
+            ht_name = f"scores_{r.dataset}.ht"
+            scores.key_by("s", "pgs_id").write(f"{writer.dir}/{ht_name}")
+            writer.files.append(ht_name)
+            score_frames.append(scores_frame(hl, hl.read_table(f"{writer.dir}/{ht_name}"), r.dataset))
         writer.write_table("scores", _union(score_frames), PGS_SCORES)
         writer.notes["scoring_file_notes"] = {
             sf.pgs_id: sf.notes for files in files_by_build.values() for sf in files if sf.notes
