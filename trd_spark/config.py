@@ -150,6 +150,14 @@ class TrialSettings(_Strict):
     min_trial_days: int = Field(42, ge=1)
     # Trials may start this many days before the MDD index and still count.
     pre_index_window_days: int = Field(0, ge=0)
+    # Per-ingredient rules, by RxNorm ingredient concept_id. Ignored ingredients never form a
+    # trial (e.g. 703547 trazodone where it is mostly a sleep aid); their users are still not
+    # controls. Per-ingredient minimum trial lengths replace min_trial_days (e.g. a longer
+    # minimum for an ingredient often prescribed at sub-therapeutic doses).
+    ignored_ingredient_ids: list[int] = Field(default_factory=list)
+    ingredient_min_trial_days: dict[int, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    # Use drug_exposure.verbatim_end_date (the stop date as recorded) when it is after the start.
+    use_verbatim_end_date: bool = True
 
 
 class TrdDefinition(_Strict):
