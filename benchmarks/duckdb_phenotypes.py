@@ -139,9 +139,11 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
 
     x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition')}")
     x(f"CREATE TEMP TABLE proc AS {restricted('procedure_occurrence', 'procedure_date', 'procedure_concept_id', 'procedure')}")
+    has_verbatim = "verbatim_end_date" in [r[0] for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()]
+    verbatim = "e.verbatim_end_date" if has_verbatim and tr.use_verbatim_end_date else "CAST(NULL AS DATE)"
     x(f"""CREATE TEMP TABLE drugs AS
         SELECT e.person_id, e.drug_concept_id AS concept_id, e.drug_exposure_start_date AS start_date,
-               e.drug_exposure_end_date AS end_date, e.days_supply
+               e.drug_exposure_end_date AS end_date, e.days_supply, {verbatim} AS verbatim_end
         FROM {src['drug_exposure']} e JOIN persons p ON p.person_id = e.person_id
         WHERE e.drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
           AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
@@ -179,14 +181,20 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
         SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
         FROM r""")
 
-    # Exposures -> episodes -> trials.
+    # Exposures -> episodes -> trials (per-ingredient switch and minimum length).
+    ignored = (f"i.ingredient_concept_id NOT IN ({', '.join(str(i) for i in tr.ignored_ingredient_ids)})"
+               if tr.ignored_ingredient_ids else "TRUE")
+    min_days = "CASE " + " ".join(f"WHEN e.ing = {i} THEN {n}" for i, n in tr.ingredient_min_trial_days.items()) \
+        + f" ELSE {tr.min_trial_days} END" if tr.ingredient_min_trial_days else str(tr.min_trial_days)
     x(f"""CREATE TEMP TABLE trials AS
         WITH ex AS (
           SELECT d.person_id, i.ingredient_concept_id AS ing, d.start_date,
-                 MAX(CASE WHEN d.end_date > d.start_date THEN d.end_date
+                 MAX(CASE WHEN d.verbatim_end > d.start_date THEN d.verbatim_end
+                          WHEN d.end_date > d.start_date THEN d.end_date
                           WHEN d.days_supply > 0 THEN d.start_date + CAST(d.days_supply - 1 AS INTEGER)
                           ELSE d.start_date + {tr.default_days_supply - 1} END) AS end_date
           FROM drugs d JOIN ingredients i ON i.drug_concept_id = d.concept_id
+          WHERE {ignored}
           GROUP BY 1, 2, 3),
         flagged AS (
           SELECT *, MAX(end_date) OVER (PARTITION BY person_id, ing ORDER BY start_date, end_date
@@ -201,7 +209,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
           SELECT person_id, ing, MIN(start_date) AS trial_start, MAX(end_date) AS raw_end
           FROM numbered GROUP BY person_id, ing, episode)
         SELECT e.person_id, e.ing, e.trial_start, LEAST(e.raw_end, m.end_date) AS trial_end,
-               date_diff('day', e.trial_start, LEAST(e.raw_end, m.end_date)) + 1 >= {tr.min_trial_days}
+               date_diff('day', e.trial_start, LEAST(e.raw_end, m.end_date)) + 1 >= {min_days}
                  AND m.index_date IS NOT NULL
                  AND e.trial_start >= m.index_date - {tr.pre_index_window_days} AS adequate
         FROM episodes e JOIN mdd m USING (person_id)""")

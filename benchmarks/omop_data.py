@@ -68,6 +68,9 @@ def _add_edge_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
         "drug_exposure_start_date": _dates(start),
         "drug_exposure_end_date": _dates(end),
         "days_supply": pa.array(supply, pa.int64(), mask=supply < 0),
+        # recorded stop dates on a quarter of the rows: before, on or after the start
+        "verbatim_end_date": pa.array((start + rng.integers(-5, 80, n)).astype(np.int32), pa.int32(),
+                                      mask=rng.random(n) >= 0.25).cast(pa.date32()),
     })
     m = n // 3
     cond_options = np.array([voc.MDD, voc.RECURRENT_MDD, voc.DEPRESSIVE_DISORDER, voc.DYSTHYMIA, voc.BIPOLAR_I,
@@ -104,7 +107,7 @@ def _add_edge_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
     _append(out / "drug_exposure.parquet", {
         "drug_exposure_id": pa.array(20_000_000_000 + np.arange(len(short)), pa.int64()),
         "person_id": pa.array(short, pa.int64()),
-        "drug_concept_id": pa.array(np.full(len(short), voc.TRIAL_INGREDIENTS[0]), pa.int64()),
+        "drug_concept_id": pa.array(np.full(len(short), voc.TRIAL_INGREDIENTS[1]), pa.int64()),
         "drug_exposure_start_date": _dates(index + 5),
         "drug_exposure_end_date": _dates(index + 5),
         "days_supply": pa.array(np.full(len(short), 50), pa.int64()),

@@ -18,6 +18,7 @@ from omop_data import write_omop  # noqa: E402
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop  # noqa: E402
 
 PERSONS = 2000
+MIRTAZAPINE, SERTRALINE = 725131, 739138
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,11 @@ def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
     summary = write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
     cfg = toy_config(path=str(base / "omop"))
+    # Non-default trial rules, so that both implementations exercise them too.
+    trials = cfg.phenotypes.trials.model_copy(update={
+        "ignored_ingredient_ids": [MIRTAZAPINE], "ingredient_min_trial_days": {SERTRALINE: 84},
+        "pre_index_window_days": 14})
+    cfg = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
     tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
     tables.phenotypes.select(*DECISION_COLUMNS).write.parquet(str(base / "spark"))
     n = duckdb_phenotypes(str(base / "omop"), cfg, str(base / "duck.parquet"), threads=1)

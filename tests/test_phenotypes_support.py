@@ -103,8 +103,9 @@ def cond(pid: int, concept: int, date: str):
     return (pid, concept, d(date))
 
 
-def drug(pid: int, concept: int, start: str, *, end: str | None = None, days_supply: int | None = None):
-    return (pid, concept, d(start), d(end or start), days_supply)
+def drug(pid: int, concept: int, start: str, *, end: str | None = None, days_supply: int | None = None,
+         verbatim_end: str | None = None):
+    return (pid, concept, d(start), d(end or start), days_supply, d(verbatim_end) if verbatim_end else None)
 
 
 def proc(pid: int, concept: int, date: str):

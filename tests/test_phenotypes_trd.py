@@ -21,6 +21,7 @@ from test_phenotypes_support import (
     days,
     death,
     drug,
+    frame,
     obs,
     omop_tables,
     person,
@@ -149,3 +150,16 @@ def test_cohort_flow_per_definition(tables):
         assert flow[(dn, "non_MDD")] == 1
     orders = [o for dn, o, _, _ in rows if dn == "ad3"]
     assert orders == list(range(1, 8))
+
+
+def test_ignored_ingredient_forms_no_trial_but_its_users_are_not_controls(spark):
+    cfg = toy_config()
+    trials = cfg.phenotypes.trials.model_copy(update={"ignored_ingredient_ids": [CITALOPRAM]})
+    cfg = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
+    omop = trd_omop(spark)
+    omop["drug_exposure"] = omop["drug_exposure"].unionByName(
+        frame(spark, "drug_exposure", [drug(8, CITALOPRAM, "2016-01-01", days_supply=60)]))
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.where("definition = 'ad3' and person_id in (1, 8)").collect()
+    got = {r.person_id: (r.status, r.exclusion_reason, r.n_adequate_trials) for r in rows}
+    # person 1: sertraline, fluoxetine only -> 2 trials; person 8: citalopram user, not a control
+    assert got == {1: ("trMDD", None, 2), 8: ("excluded", "antidepressant_no_mdd", None)}

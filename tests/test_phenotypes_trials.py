@@ -41,7 +41,8 @@ MDD_SCHEMA = T.StructType([T.StructField("person_id", T.LongType()), T.StructFie
 
 def _trials(spark, ingredients, drugs, index="2019-01-01", settings=TrialSettings(), followup_end="2023-07-01"):
     exposures = derive_ingredient_exposures(frame(spark, "drug_exposure", drugs), ingredient_frame(spark, ingredients),
-                                            settings.default_days_supply)
+                                            settings.default_days_supply,
+                                            use_verbatim_end_date=settings.use_verbatim_end_date)
     pids = sorted({r[0] for r in drugs})
     mdd = literal_frame(spark, [(p, d(index) if index else None, d(followup_end)) for p in pids], MDD_SCHEMA)
     return check_spark(derive_antidepressant_trials(exposures, mdd, settings), ANTIDEPRESSANT_TRIALS)
@@ -121,6 +122,22 @@ def test_adequacy_needs_start_on_or_after_index_minus_window(spark, ingredients)
     assert _rows(_trials(spark, ingredients, drugs, index="2020-01-11"))[0][5] is False
     assert _rows(_trials(spark, ingredients, drugs, index="2020-01-11", settings=TrialSettings(pre_index_window_days=10)))[0][5] is True
     assert _rows(_trials(spark, ingredients, drugs, index=None))[0][5] is False
+
+
+def test_verbatim_end_date_wins_when_after_start(spark, ingredients):
+    drugs = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=90, verbatim_end="2020-01-20"),  # stopped early
+             drug(2, SERTRALINE_TAB, "2020-01-01", days_supply=30, verbatim_end="2020-01-01")]  # placeholder: ignored
+    rows = _rows(_trials(spark, ingredients, drugs))
+    assert [(r[0], r[3]) for r in rows] == [(1, d("2020-01-20")), (2, E)]
+    off = _rows(_trials(spark, ingredients, drugs[:1], settings=TrialSettings(use_verbatim_end_date=False)))
+    assert off[0][3] == d("2020-03-30")
+
+
+def test_per_ingredient_minimum_trial_days(spark, ingredients):
+    drugs = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=60), drug(1, FLUOXETINE_CAP, "2020-01-01", days_supply=60)]
+    settings = TrialSettings(ingredient_min_trial_days={SERTRALINE: 84})
+    rows = _rows(_trials(spark, ingredients, drugs, settings=settings))
+    assert [(r[1], r[5]) for r in rows] == [(SERTRALINE, False), (FLUOXETINE, True)]
 
 
 def test_trial_end_is_clipped_at_end_of_followup(spark, ingredients):

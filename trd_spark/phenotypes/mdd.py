@@ -78,7 +78,6 @@ def derive_mdd(
         F.max(is_dep.cast("int")).alias("_dep"),
     ] + [F.max(concept.isin(_ids(ids)).cast("int")).alias(_excl_col(n)) for n, ids in exclusion_ids.items()]
     per_person_dx = condition_occurrence.groupBy("person_id").agg(*aggs)
-    exclusion_concepts = exclusion_ids
 
     antidepressant_users = (
         drug_exposure.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids)))
@@ -91,19 +90,19 @@ def derive_mdd(
         persons.select("person_id", "sex_at_birth", "birth_date", "observation_end_date")
         .join(per_person_dx, "person_id", "left")
         .join(antidepressant_users, "person_id", "left")
-        .fillna(0, subset=["n_mdd_dates", "_dep", "_ad", *[_excl_col(n) for n in exclusion_concepts]])
+        .fillna(0, subset=["n_mdd_dates", "_dep", "_ad", *[_excl_col(n) for n in exclusion_ids]])
     )
     meets_count = F.col("n_mdd_dates") >= settings.min_diagnoses
     index_date = F.when(meets_count, F.col("first_mdd_date"))
     under_age = (F.datediff(index_date, F.col("birth_date")) / F.lit(DAYS_PER_YEAR)) < settings.min_age_at_index
 
     # Reasons in precedence order (see module docstring); the first matching case wins.
-    has = {n: F.col(_excl_col(n)) == 1 for n in exclusion_concepts}
+    has = {n: F.col(_excl_col(n)) == 1 for n in exclusion_ids}
     no_reason = F.lit(None).cast("string")
-    cases = [(meets_count & has[n], F.lit(n)) for n in exclusion_concepts]
+    cases = [(meets_count & has[n], F.lit(n)) for n in exclusion_ids]
     cases += [(meets_count & under_age, F.lit(UNDER_AGE)), (meets_count, no_reason)]
     cases += [((F.col("_dep") == 1) | (F.col("n_mdd_dates") > 0), F.lit(DEPRESSION_NOT_MDD))]
-    cases += [(has[n], F.lit(n)) for n in exclusion_concepts]
+    cases += [(has[n], F.lit(n)) for n in exclusion_ids]
     cases += [(F.col("_ad") == 1, F.lit(ANTIDEPRESSANT_NO_MDD))]
     reason = F.when(*cases[0])
     for cond, value in cases[1:]:
@@ -124,7 +123,7 @@ def derive_mdd(
             index_date.alias("mdd_index_date"),
             F.col("n_mdd_dates").cast("int").alias("n_mdd_dates"),
             (F.col("n_mdd_dates") > 0).alias("has_mdd_diagnosis"),
-            *[(F.col(_excl_col(n)) == 1).alias(_excl_col(n)) for n in exclusion_concepts],
+            *[(F.col(_excl_col(n)) == 1).alias(_excl_col(n)) for n in exclusion_ids],
             F.col("observation_end_date").alias("followup_end_date"),
             "sex_at_birth",
             "birth_date",

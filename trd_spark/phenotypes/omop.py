@@ -47,6 +47,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("drug_exposure_start_date", _D),
         ("drug_exposure_end_date", _D),
         ("days_supply", _I),
+        ("verbatim_end_date", _D),
     ),
     "procedure_occurrence": (
         ("person_id", _L),
@@ -75,6 +76,10 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 }
 
 
+# Columns an export may lack (absent -> null): verbatim_end_date is often not populated.
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"drug_exposure": frozenset({"verbatim_end_date"})}
+
+
 def omop_schema(table: str) -> T.StructType:
     """The declared (read) schema of an OMOP table."""
     if table not in OMOP_COLUMNS:
@@ -86,12 +91,15 @@ def conform_omop_table(df: "DataFrame", table: str, *, where: str) -> "DataFrame
     """Lower-case column names, check the required columns exist, cast and select them."""
     schema = omop_schema(table)
     df = df.toDF(*[c.lower() for c in df.columns])
-    missing = [f.name for f in schema.fields if f.name not in df.columns]
+    optional = OPTIONAL_COLUMNS.get(table, frozenset())
+    missing = [f.name for f in schema.fields if f.name not in df.columns and f.name not in optional]
     if missing:
         raise InputDataError(
             f"OMOP table {table} is missing required column(s) {', '.join(missing)}", where=where
         )
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+    return df.select(*[
+        (F.col(f.name) if f.name in df.columns else F.lit(None)).cast(f.dataType).alias(f.name) for f in schema.fields
+    ])
 
 
 def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:

@@ -200,8 +200,12 @@ def derive_phenotype_tables(
         antidepressant_ids=frozenset(r[0] for r in ingredient_rows),
         settings=ph.mdd,
     )
-    ingredients = ingredient_frame(persons.sparkSession, ingredient_rows)
-    exposures = derive_ingredient_exposures(drugs, ingredients, ph.trials.default_days_supply)
+    # Ignored ingredients still make a person a non-control (above) but form no trial.
+    ignored = set(ph.trials.ignored_ingredient_ids)
+    ingredients = ingredient_frame(persons.sparkSession, [r for r in ingredient_rows if r[1] not in ignored])
+    exposures = derive_ingredient_exposures(
+        drugs, ingredients, ph.trials.default_days_supply, use_verbatim_end_date=ph.trials.use_verbatim_end_date
+    )
     trials = derive_antidepressant_trials(exposures, mdd, ph.trials)
     n_adequate = count_adequate_trials(trials)
     onsets = {d.name: _onset(d, cfg, vocab, drugs, procedures, mdd, trials) for d in ph.trd_definitions}

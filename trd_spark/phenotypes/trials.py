@@ -5,9 +5,16 @@ fill it in, and EHR prescription rows very often have end == start (one order) w
 true length only in ``days_supply``. Trusting end dates would find almost no adequate trial,
 so an exposure's end is:
 
-1. ``drug_exposure_end_date`` when it is AFTER the start;
+0. ``verbatim_end_date`` (the stop date as recorded by the source) when it is AFTER the
+   start and ``use_verbatim_end_date`` is on (it may be earlier than the ETL's end date:
+   a stopped prescription);
+1. else ``drug_exposure_end_date`` when it is AFTER the start;
 2. else start + ``days_supply`` - 1 when days_supply > 0;
 3. else start + ``default_days_supply`` - 1.
+
+Per-ingredient rules (``TrialSettings``): ignored ingredients form no trial (the caller
+drops them from the ingredient map); ``ingredient_min_trial_days`` replaces
+``min_trial_days`` for the listed ingredients.
 
 Exposures of one ingredient are merged into one episode (trial) when the gap between the
 running end of the episode and the next start is <= ``persistence_gap_days``; the gap is the
@@ -28,17 +35,20 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 
-def exposure_end_expr(start: "Column", end: "Column", days_supply: "Column", default_days_supply: int) -> "Column":
+def exposure_end_expr(
+    start: "Column", end: "Column", days_supply: "Column", default_days_supply: int, verbatim_end: "Column | None" = None
+) -> "Column":
     """Effective end date of one exposure (inclusive); see the module docstring."""
+    out = F.when(verbatim_end > start, verbatim_end) if verbatim_end is not None else F
     return (
-        F.when(end > start, end)
+        out.when(end > start, end)
         .when(days_supply > 0, F.date_add(start, days_supply - 1))
         .otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
     )
 
 
 def derive_ingredient_exposures(
-    drug_exposure: "DataFrame", ingredients: "DataFrame", default_days_supply: int
+    drug_exposure: "DataFrame", ingredients: "DataFrame", default_days_supply: int, *, use_verbatim_end_date: bool = True
 ) -> "DataFrame":
     """Exposures mapped to ingredients, one row per (person_id, ingredient_concept_id, exposure_start_date).
 
@@ -56,7 +66,8 @@ def derive_ingredient_exposures(
             "ingredient_name",
             start.alias("exposure_start_date"),
             exposure_end_expr(
-                start, F.col("drug_exposure_end_date"), F.col("days_supply"), default_days_supply
+                start, F.col("drug_exposure_end_date"), F.col("days_supply"), default_days_supply,
+                F.col("verbatim_end_date") if use_verbatim_end_date else None,
             ).alias("exposure_end_date"),
         )
         .groupBy("person_id", "ingredient_concept_id", "exposure_start_date")
@@ -125,6 +136,9 @@ def derive_antidepressant_trials(
     """
     trials = derive_episodes(exposures, settings.persistence_gap_days)
     trial_days = (F.datediff("trial_end_date", "trial_start_date") + 1).cast("int")
+    min_days = F.lit(settings.min_trial_days)
+    for ingredient_id, days in sorted(settings.ingredient_min_trial_days.items(), reverse=True):
+        min_days = F.when(F.col("ingredient_concept_id") == ingredient_id, F.lit(days)).otherwise(min_days)
     after_index = F.col("trial_start_date") >= F.date_sub(F.col("mdd_index_date"), settings.pre_index_window_days)
     # least() skips nulls: a person unknown to ``mdd`` keeps the unclipped end.
     clipped_end = F.least(F.col("trial_end_date"), F.col("followup_end_date"))
@@ -134,7 +148,7 @@ def derive_antidepressant_trials(
         .withColumn("trial_days", trial_days)
         .withColumn(
             "adequate",
-            F.coalesce((F.col("trial_days") >= settings.min_trial_days) & after_index, F.lit(False)),
+            F.coalesce((F.col("trial_days") >= min_days) & after_index, F.lit(False)),
         )
         .select(
             "person_id",
