@@ -1,0 +1,187 @@
+"""Scaling of the PGS and phenotype stages on this machine, printed as ratios.
+
+    python benchmarks/scaling.py                      # default sizes, ~10 minutes on 2 idle cores
+    python benchmarks/scaling.py --samples 2500 5000 10000 20000 --variants 2000 4000 8000
+
+What is timed: one stage's ``run(spark, cfg)`` (read inputs, compute, publish Parquet) on toy
+data (trd_spark.toydata) generated once per size into ``--work-dir``; a warm-up run on the
+smallest data comes first in every Spark session (JVM start, Hail/Spark code generation) and is
+not counted. Each master (local[1], local[2]) runs in its own child process (one Spark session
+per process).
+
+Series (time per unit of work should stay flat as the size grows):
+  pgs        vs samples  (persons in the toy data; variants fixed)    unit: 1000 samples
+  pgs        vs variants (genotyped sites; samples fixed)             unit: 1000 variants
+  pgs        vs scores   (scoring files used; data fixed)             unit: 1 score
+  phenotypes vs persons  (OMOP persons)                               unit: 1000 persons
+  both       local[1] vs local[2] at the middle size                  speedup = t1 / t2
+
+"per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
+which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
+inputs. Ratios are against the first size's value (1.00 = flat; goal within 0.8-1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = 11
+
+
+def _config(work: Path, data: Path, n_scores: int, master: str, tag: str) -> Path:
+    """A toy config over ``data`` using the first ``n_scores`` scoring files."""
+    import yaml
+
+    from trd_spark.config import DEFAULT_CONFIG
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw = yaml.safe_load(yaml.safe_dump(raw).replace("../out/toy/data", str(data)))
+    scores = sorted((data / "scores").glob("*.txt.gz"))[:n_scores]
+    raw.pop("toy_data", None)
+    raw.update(output_root=str(work / "results" / tag), release="bench")
+    raw["pgs"]["scoring_files"] = [str(p) for p in scores]
+    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
+    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
+    raw["spark"].update(master=master, driver_memory="4g", shuffle_partitions=int(master[6:-1]) * 2,
+                        tmp_dir=str(work / "tmp" / tag))
+    path = work / "configs" / f"{tag}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _data(work: Path, persons: int, variants: int) -> Path:
+    """Toy data for (persons, variants), generated once and reused."""
+    from trd_spark.toydata import generate_toy_data
+
+    out = work / "data" / f"p{persons}_v{variants}"
+    if not (out / "truth.json").exists():
+        t0 = time.perf_counter()
+        generate_toy_data(str(out), persons=persons, variants=variants, seed=SEED)
+        print(f"  (generated toy data {persons} persons x {variants} variants in {time.perf_counter() - t0:.0f}s)",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def _child(args: argparse.Namespace) -> None:
+    """Run the measurements of one master in this process; print one JSON line per timing."""
+    import logging
+
+    from trd_spark.config import load_config
+    from trd_spark.pipeline import stage_runner
+    from trd_spark.session import start_session
+
+    logging.getLogger("trd_spark").setLevel(logging.WARNING)
+    work = Path(args.work_dir)
+    plan = json.loads(args.plan)
+    spark = None
+    for i, (stage, persons, variants, n_scores, counted) in enumerate(plan):
+        data = _data(work, persons, variants)
+        # No brackets in paths: Hadoop would read "local[2]" as a glob.
+        tag = f"{args.master.replace('[', '').replace(']', '')}-{i}"
+        cfg = load_config(_config(work, data, n_scores, args.master, tag))
+        if spark is None:
+            spark = start_session(cfg.spark)
+        t0 = time.perf_counter()
+        stage_runner(stage)(spark, cfg)
+        seconds = time.perf_counter() - t0
+        print(json.dumps({"master": args.master, "stage": stage, "persons": persons, "variants": variants,
+                          "scores": n_scores, "seconds": seconds, "counted": counted}), flush=True)
+
+
+def _run_child(work: Path, master: str, plan: list) -> list[dict]:
+    cmd = [sys.executable, __file__, "--child", "--master", master, "--work-dir", str(work), "--plan", json.dumps(plan)]
+    rows = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:  # progress as it comes: a long run shows what it has measured
+            r = json.loads(line)
+            print(f"  {r['master']} {r['stage']:<10} {r['persons']:>6} persons {r['variants']:>6} variants "
+                  f"{r['scores']:>3} scores: {r['seconds']:7.1f}s{'' if r['counted'] else ' (warm-up)'}",
+                  file=sys.stderr, flush=True)
+            rows.append(r)
+    if proc.returncode:
+        raise SystemExit(f"benchmark child for {master} failed (exit {proc.returncode})")
+    return [r for r in rows if r["counted"]]
+
+
+def _series(title: str, unit: str, rows: list[tuple[float, float]], scale: float) -> list[str]:
+    """Lines for one series: size, seconds, per-unit and marginal per-unit with ratios."""
+    lines = [f"{title}", f"  {'size':>8} {'seconds':>8} {'s/' + unit:>12} {'ratio':>6} {'marginal':>10} {'ratio':>6}"]
+    base = base_m = None
+    prev = None
+    for size, sec in rows:
+        per = sec / (size / scale)
+        base = base or per
+        marg = mratio = ""
+        if prev is not None:
+            m = (sec - prev[1]) / ((size - prev[0]) / scale)
+            base_m = base_m or m
+            marg, mratio = f"{m:10.3f}", f"{m / base_m:6.2f}"
+        lines.append(f"  {size:>8g} {sec:8.1f} {per:12.3f} {per / base:6.2f} {marg:>10} {mratio:>6}")
+        prev = (size, sec)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--samples", type=int, nargs="+", default=[1000, 2000, 4000], help="toy persons (pgs, phenotypes)")
+    p.add_argument("--variants", type=int, nargs="+", default=[1000, 2000, 4000], help="toy genotyped sites (pgs)")
+    p.add_argument("--scores", type=int, nargs="+", default=[2, 5, 10], help="scoring files used (toy has 10)")
+    p.add_argument("--work-dir", default=str(REPO / "out" / "bench-scaling"))
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
+    p.add_argument("--plan", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        _child(args)
+        return 0
+
+    work = Path(args.work_dir).resolve()
+    samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
+    mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
+    t_start = time.perf_counter()
+    warm = [["pgs", samples[0], variants[0], max_k, False], ["phenotypes", samples[0], variants[0], max_k, False]]
+    plan2 = (warm
+             + [["pgs", s, mid_v, max_k, True] for s in samples]
+             + [["pgs", mid_s, v, max_k, True] for v in variants if v != mid_v]
+             + [["pgs", mid_s, mid_v, k, True] for k in scores if k != max_k]
+             + [["phenotypes", s, mid_v, max_k, True] for s in samples])
+    plan1 = warm + [["pgs", mid_s, mid_v, max_k, True], ["phenotypes", mid_s, mid_v, max_k, True]]
+    print(f"benchmarks/scaling.py on {platform.node()}: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start", file=sys.stderr, flush=True)
+    r2 = _run_child(work, "local[2]", plan2)
+    r1 = _run_child(work, "local[1]", plan1)
+
+    def pick(rows, stage, **fixed):
+        return [r for r in rows if r["stage"] == stage and all(r[k] == v for k, v in fixed.items())]
+
+    pgs_s = sorted((r["persons"], r["seconds"]) for r in pick(r2, "pgs", variants=mid_v, scores=max_k))
+    pgs_v = sorted((r["variants"], r["seconds"]) for r in pick(r2, "pgs", persons=mid_s, scores=max_k))
+    pgs_k = sorted((r["scores"], r["seconds"]) for r in pick(r2, "pgs", persons=mid_s, variants=mid_v))
+    phe_s = sorted((r["persons"], r["seconds"]) for r in pick(r2, "phenotypes"))
+    lines = [f"Scaling on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}), "
+             f"local[2] unless stated; load average {os.getloadavg()[0]:.1f} at the end", ""]
+    lines += _series(f"pgs vs samples ({mid_v} variants, {max_k} scores)", "1k", pgs_s, 1000) + [""]
+    lines += _series(f"pgs vs variants ({mid_s} samples, {max_k} scores)", "1k", pgs_v, 1000) + [""]
+    lines += _series(f"pgs vs scores ({mid_s} samples, {mid_v} variants)", "score", pgs_k, 1) + [""]
+    lines += _series("phenotypes vs persons", "1k", phe_s, 1000) + [""]
+    lines.append(f"local[1] vs local[2] ({mid_s} samples, {mid_v} variants, {max_k} scores)")
+    for stage in ("pgs", "phenotypes"):
+        t1 = pick(r1, stage, persons=mid_s, variants=mid_v, scores=max_k)[0]["seconds"]
+        t2 = pick(r2, stage, persons=mid_s, variants=mid_v, scores=max_k)[0]["seconds"]
+        lines.append(f"  {stage:<11} local[1] {t1:7.1f}s  local[2] {t2:7.1f}s  speedup {t1 / t2:5.2f}x (goal >= 1.7x)")
+    lines.append(f"\n(total {time.perf_counter() - t_start:.0f}s)")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
