@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +115,9 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> "Sp
         return active
 
     java = use_java()
+    # Python workers (UDFs, applyInPandas) run this interpreter, with its packages, even when
+    # `python3` on PATH is another one (e.g. `.venv/bin/python -m pytest` without activation).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if settings.bind_loopback and not settings.master.startswith("yarn"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     tmp = Path(settings.tmp_dir)
