@@ -130,6 +130,7 @@ def compute_scores(
 
 def scores_frame(hl: "hl_types", scores: "hl_types.Table", dataset: str) -> "DataFrame":
     """The long score table as a Spark DataFrame with the PGS_SCORES schema (person_id from s)."""
+    scores = scores.key_by()  # the Hail Table output is keyed by s, pgs_id
     out = scores.select(
         dataset=hl.literal(dataset),
         person_id=hl.parse_int64(scores.s),
