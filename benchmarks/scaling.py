@@ -34,6 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 11
+MARK = "BENCH "  # prefix of the child's result lines on stdout
 
 
 def _config(work: Path, data: Path, n_scores: int, master: str, tag: str) -> Path:
@@ -93,7 +94,7 @@ def _child(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         stage_runner(stage)(spark, cfg)
         seconds = time.perf_counter() - t0
-        print(json.dumps({"master": args.master, "stage": stage, "persons": persons, "variants": variants,
+        print(MARK + json.dumps({"master": args.master, "stage": stage, "persons": persons, "variants": variants,
                           "scores": n_scores, "seconds": seconds, "counted": counted}), flush=True)
 
 
@@ -102,7 +103,9 @@ def _run_child(work: Path, master: str, plan: list) -> list[dict]:
     rows = []
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:  # progress as it comes: a long run shows what it has measured
-            r = json.loads(line)
+            if not line.startswith(MARK):  # anything else a stage prints
+                continue
+            r = json.loads(line[len(MARK):])
             print(f"  {r['master']} {r['stage']:<10} {r['persons']:>6} persons {r['variants']:>6} variants "
                   f"{r['scores']:>3} scores: {r['seconds']:7.1f}s{'' if r['counted'] else ' (warm-up)'}",
                   file=sys.stderr, flush=True)
