@@ -113,7 +113,7 @@ def test_manifest_records_versions_timings_counts_inputs(toy_releases):
 def test_no_identifier_in_export_or_logs(toy_releases):
     tmp, _, _, logs, _ = toy_releases
     ids = _input_ids(tmp)
-    assert len(ids) >= sum(RELEASES.values())
+    assert len(ids) >= max(RELEASES.values())  # toy releases share the first person IDs
     texts = {**_export_texts(tmp), "logs": logs}
     leaks = {name: sorted(set(re.findall(r"\d+", t)) & ids)[:5] for name, t in texts.items()}
     assert {k: v for k, v in leaks.items() if v} == {}
@@ -229,7 +229,11 @@ def test_compare_releases(toy_releases, spark):
     d = tmp / "results" / "compare" / "toy-r1_vs_toy-r2"
     sizes = pd.read_csv(d / "cohort_sizes.tsv", sep="\t", dtype=str, keep_default_na=False)
     first = sizes[(sizes.definition == "all") & (sizes.step_order == "1")].iloc[0]
-    assert (int(first.n_a), int(first.n_b), int(first.change)) == (600, 700, 100)
+    if first.n_a.isdigit() and first.n_b.isdigit():
+        assert (int(first.n_a), int(first.n_b), int(first.change)) == (600, 700, 100)
+    shown = sizes[sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()]
+    assert len(shown) > 0 and (shown.change.astype(int) == shown.n_b.astype(int) - shown.n_a.astype(int)).all()
+    assert (sizes.loc[~(sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()), "change"] == "").all()
     corr = pd.read_csv(d / "pgs_correlation.tsv", sep="\t")
     # Oracle: the same correlation from the two releases' score tables with pandas.
     a = pd.read_parquet(tmp / "results" / "toy-r1" / "pgs" / "scores.parquet")

@@ -85,3 +85,17 @@ def test_release_audit_links_models_to_status_counts():
     status = dict(zip(out["cohort_counts"]["status"], out["cohort_counts"]["n"]))
     assert status["TRD"] == "<20"
     assert not (out["logistic"]["n"].iloc[0] == 250 and status["non_MDD"] == 238)
+
+
+def test_flow_groups_adding_up_to_a_step_are_audited():
+    # 700 persons = 274 with an MDD diagnosis + 424 non-MDD + 2 excluded: the 2 must not be
+    # recoverable from the three shown counts.
+    flow = pd.DataFrame({"definition": ["all"] * 5, "step_order": [1, 2, 3, 4, 5],
+                         "step": ["all_persons", "with_mdd_diagnosis", "non_MDD", "excluded_other", "excluded_x"],
+                         "n": [700, 274, 424, 2, 0]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=None, logistic=pd.DataFrame(
+        columns=["dataset", "definition", "contrast", "n", "n_cases"]), cox=None, pgs_distribution=None,
+        primary_definition="x")
+    shown = suppress_release(rc, 20)["cohort_flow"].set_index("step")["n"]
+    assert shown["excluded_other"] == "<20"
+    assert not all(isinstance(shown[s], int) for s in ("all_persons", "with_mdd_diagnosis", "non_MDD"))

@@ -11,6 +11,7 @@ n equals TRD + non-MDD in cohort_counts), i.e. the ones an outsider could exploi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import pandas as pd
 
@@ -42,6 +43,24 @@ def _is_int(v) -> bool:
     return v is not None and not (isinstance(v, float) and v != v)
 
 
+def partition_relations(cells: list, values: dict, max_parts: int = 4) -> list[dict]:
+    """``total = part_1 + ... + part_k`` (2 <= k <= max_parts) wherever it holds exactly among
+    the cells: a flow's groups that add up to an earlier step (all persons = MDD diagnosis +
+    non-MDD + excluded ...) let an outsider recover one hidden part. Zero cells are left out
+    (they add nothing); a coincidental sum only makes the audit more cautious."""
+    nonzero = [c for c in cells if values[c] > 0]
+    out = []
+    for total in nonzero:
+        others = [c for c in nonzero if c != total and values[c] < values[total]]
+        for k in range(2, min(max_parts, len(others)) + 1):
+            for parts in combinations(others, k):
+                if sum(values[c] for c in parts) == values[total]:
+                    rel = {total: 1}
+                    rel.update({c: -1 for c in parts})
+                    out.append(rel)
+    return out
+
+
 def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
     """(cell values, published cells, relations) for every participant count of a release."""
     values: dict = {}
@@ -61,6 +80,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
         implicit, rels = chain_relations(cells, values, ("flow_step_diff", definition))
         values.update(implicit)
         relations += rels
+        relations += partition_relations(cells, values)
 
     status: dict = {}
     if rc.cohort_counts is not None:
