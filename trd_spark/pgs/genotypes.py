@@ -107,11 +107,6 @@ def to_biallelic_dosage(
     return split.select_rows().select_globals()
 
 
-def to_biallelic_gt(hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str) -> "hl_types.MatrixTable":
-    """Backward-compatible name: ``to_biallelic_dosage`` from GT."""
-    return to_biallelic_dosage(hl, mt, where=where)
-
-
 def _fail(e: Exception, what: str, where: str) -> InputDataError:
     return InputDataError(f"cannot {what}: {str(e).splitlines()[0]}", where=where)
 
@@ -128,7 +123,7 @@ def read_genotypes(
     rg = source.reference_genome
     dosage_field = source.dosage_field
     if dosage_field is not None and source.format not in ("vcf", "mt"):
-        raise InputDataError(f"dosage_field applies to vcf and mt only (bgen always uses its dosages)", where=where)
+        raise InputDataError("dosage_field applies to vcf and mt only (bgen always uses its dosages)", where=where)
     if source.format == "vcf":
         try:
             mt = hl.import_vcf(
