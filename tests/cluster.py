@@ -62,14 +62,13 @@ def toy_config(path: Path, data_dir: Path, output_root: Path, *, persons: int, v
 
 @dataclass
 class Submitted:
-    """One `scripts/submit.sh` run in its own process group, logs in ``stdout``/``stderr``."""
+    """One `scripts/submit.sh` run in its own process group; stdout and stderr both in ``output``."""
 
     proc: subprocess.Popen
-    stdout: Path
-    stderr: Path
+    output: Path
 
     def log(self) -> str:
-        return self.stderr.read_text(errors="replace")
+        return self.output.read_text(errors="replace")
 
     def wait(self, timeout_s: float) -> int:
         try:
@@ -90,13 +89,14 @@ class Submitted:
 def submit(master: str, config: Path, log_dir: Path, *job_args: str) -> Submitted:
     """Start `scripts/submit.sh --master MASTER --config CONFIG -- JOB_ARGS` (spark-submit mode)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    out, err = log_dir / "submit.out", log_dir / "submit.err"
+    output = log_dir / "submit.log"
     env = {**os.environ, "PYTHON": sys.executable}
-    with open(out, "wb") as o, open(err, "wb") as e:
+    with open(output, "wb") as o:
+        # One file for both streams: which stream the driver's log lines take is not ours to fix.
         proc = subprocess.Popen(["bash", str(SUBMIT), "--master", master, "--config", str(config), "--", *job_args],
-                                stdout=o, stderr=e, stdin=subprocess.DEVNULL, env=env, cwd=REPO,
+                                stdout=o, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO,
                                 start_new_session=True)
-    return Submitted(proc, out, err)
+    return Submitted(proc, output)
 
 
 def driver_executors(ui_port: int) -> list[dict]:
