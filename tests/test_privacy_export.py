@@ -84,6 +84,8 @@ def _export_texts(tmp: Path) -> dict[str, str]:
     files = {}
     for rel in RELEASES:
         for p in sorted((tmp / "results" / rel / "export").iterdir()):
+            if p.name.startswith("."):
+                continue  # Hadoop checksum files (.crc): binary, no content of their own
             files[f"{rel}/{p.name}"] = p.read_text()
     for p in sorted((tmp / "results" / "compare").rglob("*.tsv")):
         files[str(p.relative_to(tmp))] = p.read_text()
