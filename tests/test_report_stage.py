@@ -82,7 +82,8 @@ def test_html_has_forest_plot_of_the_primary_discovery_results(report):
     cfg, _, files, logistic = report
     page = _text(files, "report.html")
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="forest"' in page
-    svg = page[page.index("<svg"):page.index("</svg>")]
+    start = page.index('<svg xmlns="http://www.w3.org/2000/svg" class="forest"')
+    svg = page[start:page.index("</svg>", start)]
     shown = logistic[(logistic.dataset == "discovery") & (logistic.definition == cfg.phenotypes.primary_definition)
                      & (logistic.contrast == "trd_vs_nonmdd")]
     assert svg.count("<rect") == int(shown["converged"].sum()) > 0
