@@ -108,13 +108,31 @@ class AncestryInput(_Strict):
     related_pairs: str | None = None
 
 
+class LiftoverSettings(_Strict):
+    """Lift scoring-file positions from their ``#genome_build`` to the dataset's build (Hail
+    ``hl.liftover``). pip Hail bundles no chain file: on AoU use
+    ``gs://hail-common/references/grch37_to_grch38.over.chain.gz`` (UCSC chain, gzip or plain)."""
+
+    chain_file: str
+    # Minimum fraction of a variant's bases that must lift over (hl.liftover min_match).
+    min_match: float = Field(0.95, gt=0.0, le=1.0)
+
+
 class PgsSettings(_Strict):
+    # Scoring files: local paths/globs, or URIs (gs://, hdfs://, file://; globs and
+    # directories expanded through Hadoop FS).
     scoring_files: list[str] = Field(min_length=1)
     trait_panel: str
     min_overlap: float = Field(0.75, ge=0.0, le=1.0)
     keep_ambiguous: bool = False
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute"
     duplicate_variants: Literal["error", "first"] = "error"
+    # Scoring files on another build than a dataset's (and without harmonised hm_chr/hm_pos for
+    # it) are lifted over with this chain file; without it such a file is an error.
+    liftover: LiftoverSettings | None = None
+    # rsID-only scoring files (no positions) are matched on the genotype rows' rsID (VCF ID,
+    # MT/PLINK/BGEN ``rsid``); off by default: it keeps an rsID per genotype row and joins on it.
+    match_rsid: bool = False
     # PGS per SD, fitted per dataset on its unrelated samples: ``overall`` z-score,
     # ``ancestry`` z-score within each genetic ancestry group, or ``pc_adjusted`` (mean
     # regressed on PCs, variance modelled on PCs with a Gamma log-link GLM, as pgsc_calc).
@@ -445,6 +463,7 @@ _PATH_FIELDS = [
     ("ancestry", "related_pairs"),
     ("pgs", "scoring_files", "*"),
     ("pgs", "trait_panel"),
+    ("pgs", "liftover", "chain_file"),
     ("omop", "path"),
     ("phenotypes", "concept_sets"),
     ("releases", "input_root"),
