@@ -176,6 +176,15 @@ class TrialSettings(_Strict):
     ingredient_min_trial_days: dict[int, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     # Use drug_exposure.verbatim_end_date (the stop date as recorded) when it is after the start.
     use_verbatim_end_date: bool = True
+    # When no usable end date is recorded (end <= start), an exposure with refills > 0 lasts
+    # days_supply x (1 + refills) days: EHR orders carry the course length in days_supply and
+    # refills (data_formats.md), and the episode merge absorbs refills also dispensed as rows.
+    use_refills: bool = True
+    # Minimum daily dose per RxNorm ingredient concept_id, in the drug_strength amount unit
+    # (mg for the oral solid forms of these ingredients). An exposure whose daily dose
+    # quantity x amount_value / days_supply is known and below it forms no trial; unknown
+    # dose (no drug_strength row, no quantity or days_supply) counts. Default: none.
+    ingredient_min_daily_dose: dict[int, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
 class TrdDefinition(_Strict):
@@ -308,8 +317,9 @@ class ConceptRef(_Strict):
 
 class ConceptSet(_Strict):
     description: str = ""
-    domain: Literal["condition", "drug", "procedure"]
-    include: list[ConceptRef] = Field(min_length=1)
+    domain: Literal["condition", "drug", "procedure", "device"]
+    # Empty only for a somatic set awaiting verified IDs (matches nothing; checked on load).
+    include: list[ConceptRef] = Field(default_factory=list)
     exclude: list[ConceptRef] = Field(default_factory=list)
 
 
@@ -547,14 +557,19 @@ def _check_references(cfg: Config, where: str) -> None:
             )
 
     ph = cfg.phenotypes
-    need(ph.mdd.concept_set, "phenotypes.mdd.concept_set")
-    need(ph.mdd.control_exclusion_concept_set, "phenotypes.mdd.control_exclusion_concept_set")
+    def need_members(name: str, key: str) -> None:
+        need(name, key)
+        if not sets[name].include:
+            raise ConfigError(f"{key}: concept set {name!r} includes no concept", where=where)
+
+    need_members(ph.mdd.concept_set, "phenotypes.mdd.concept_set")
+    need_members(ph.mdd.control_exclusion_concept_set, "phenotypes.mdd.control_exclusion_concept_set")
     for i, name in enumerate(ph.mdd.exclude_concept_sets):
-        need(name, f"phenotypes.mdd.exclude_concept_sets.{i}")
-    need(ph.trials.concept_set, "phenotypes.trials.concept_set")
+        need_members(name, f"phenotypes.mdd.exclude_concept_sets.{i}")
+    need_members(ph.trials.concept_set, "phenotypes.trials.concept_set")
     for i, d in enumerate(ph.trd_definitions):
         if d.augmentation_concept_set:
-            need(d.augmentation_concept_set, f"phenotypes.trd_definitions.{i}.augmentation_concept_set")
+            need_members(d.augmentation_concept_set, f"phenotypes.trd_definitions.{i}.augmentation_concept_set")
         for j, name in enumerate(d.somatic_concept_sets):
             need(name, f"phenotypes.trd_definitions.{i}.somatic_concept_sets.{j}")
 
