@@ -31,7 +31,7 @@ def test_fixture_file_header_and_variants():
     v = sf.variants
     assert len(v) == 9
     assert v.loc[0].to_dict() == {"chrom": "1", "pos": 100, "effect_allele": "G", "other_allele": "A",
-                                  "effect_weight": 0.5, "line": 16}
+                                  "effect_weight": 0.5, "line": 16, "rsid": "rs100"}
     # rs900 has an empty other_allele
     assert v.loc[6, "other_allele"] is None and v.loc[6, "line"] == 22
 
@@ -121,10 +121,52 @@ def test_non_additive_rows_rejected():
         parse(text)
 
 
-def test_rsid_only_file_rejected():
+def test_rsid_only_file_rejected_with_fix_unless_match_rsid():
     text = HEADER + "rsID\teffect_allele\teffect_weight\nrs1\tA\t0.5\n"
-    with pytest.raises(InputDataError, match=r"^s\.txt:6: no positions"):
+    with pytest.raises(InputDataError, match=r"^s\.txt:6: rsID-only scoring file .*harmonised to GRCh38.*"
+                       r"pgs\.match_rsid: true"):
         parse(text)
+    no_ids = HEADER + "effect_allele\teffect_weight\nA\t0.5\n"
+    with pytest.raises(InputDataError, match=r"^s\.txt:6: no positions and no rsID column"):
+        parse(no_ids, match_rsid=True)
+
+
+def test_rsid_only_file_parsed_with_match_rsid():
+    text = HEADER + "rsID\teffect_allele\tother_allele\teffect_weight\nrs1\tA\tG\t0.5\nrs2\tC\t\t1\n"
+    sf = parse(text, match_rsid=True)
+    assert sf.positions_from == "rsid" and sf.positions_build is None
+    assert sf.variants["rsid"].tolist() == ["rs1", "rs2"]
+    assert sf.variants["chrom"].isna().all() and sf.variants["pos"].isna().all()
+    assert sf.n_unplaced == 0 and any("rsID-only" in n for n in sf.notes)
+    # a missing rsID names its line; duplicates are judged on rsID + alleles
+    with pytest.raises(InputDataError, match=r"^s\.txt:9: column rsID: rsID missing"):
+        parse(text + "\tA\tG\t1\n", match_rsid=True)
+    with pytest.raises(InputDataError, match=r"^s\.txt:9: duplicate variant rs1 A/G"):
+        parse(text + "rs1\tA\tG\t2\n", match_rsid=True)
+
+
+GRCH37 = HEADER.replace("GRCh38", "GRCh37")
+
+
+def test_build_mismatch_error_names_both_fixes():
+    with pytest.raises(InputDataError, match=r"^s\.txt:5: scoring file is on build GRCh37 but the dataset is "
+                       r"GRCh38; use the PGS Catalog file harmonised to GRCh38 .*hmPOS_GRCh38.*, or set "
+                       r"pgs\.liftover\.chain_file to a GRCh37->GRCh38 chain file"):
+        parse(GRCH37 + COLS + ROWS)
+    # NCBI36 cannot be lifted by Hail: only the harmonised file is offered
+    with pytest.raises(InputDataError, match=r"harmonised to GRCh38 \(\*_hmPOS_GRCh38\.txt\.gz, with hm_chr/hm_pos\)$"):
+        parse(HEADER.replace("GRCh38", "NCBI36") + COLS + ROWS, liftover=True)
+
+
+def test_liftover_keeps_author_positions_on_their_build():
+    sf = parse(GRCH37 + COLS + ROWS, liftover=True)
+    assert (sf.positions_from, sf.positions_build) == ("author", "GRCh37")
+    assert sf.variants["pos"].tolist() == [100, 200, 300]
+    assert any("lifted over to GRCh38" in n for n in sf.notes)
+    # a file on the dataset's build is not lifted, option or not
+    assert parse(HEADER + COLS + ROWS, liftover=True).positions_build == "GRCh38"
+    # GRCh37 dataset, GRCh37 file: author positions as they are
+    assert parse(GRCH37 + COLS + ROWS, target_build="GRCh37").positions_build == "GRCh37"
 
 
 def test_missing_file_names_path(tmp_path):

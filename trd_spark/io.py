@@ -102,6 +102,30 @@ class Fs:
         finally:
             stream.close()
 
+    def read_bytes(self, path: str) -> bytes:
+        """The whole file as bytes (no decompression; one py4j transfer, not line by line)."""
+        fs, p = self._path(path)
+        stream = fs.open(p)
+        try:
+            jbuf = self._jvm.java.io.ByteArrayOutputStream()
+            self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, jbuf, 1 << 20, False)
+            return bytes(jbuf.toByteArray())
+        finally:
+            stream.close()
+
+    def glob_files(self, pattern: str) -> list[str]:
+        """Files matching a Hadoop glob (sorted URIs); a matching directory contributes its
+        files, except hidden and ``_``-prefixed ones (``_SUCCESS``, ``.crc``)."""
+        fs, p = self._path(pattern)
+        out = []
+        for st in fs.globStatus(p) or []:
+            entries = fs.listStatus(st.getPath()) if st.isDirectory() else [st]
+            for e in entries:
+                name = str(e.getPath().getName())
+                if not e.isDirectory() and not name.startswith((".", "_")):
+                    out.append(str(e.getPath().toString()))
+        return sorted(out)
+
     def fingerprint(self, path: str) -> dict[str, object]:
         """Size and modification time of a file, or of every file under a directory."""
         fs, p = self._path(path)

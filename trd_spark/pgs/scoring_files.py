@@ -4,12 +4,21 @@ A scoring file is ``#key=value`` header lines, one tab-separated column-header l
 row per variant. We return a typed header and a pandas frame of variants:
 
     chrom (str: 1..22, X, Y, MT; no ``chr`` prefix; null when the variant has no position on
-    the target build), pos (Int64, 1-based, null likewise), effect_allele (str),
-    other_allele (str or null), effect_weight (float64), line (int: 1-based line in the file)
+    ``positions_build``), pos (Int64, 1-based, null likewise), effect_allele (str),
+    other_allele (str or null), effect_weight (float64), line (int: 1-based line in the file),
+    rsid (str or null: the ``rsID`` column, else ``hm_rsID``)
 
 Positions come from the harmonised ``hm_chr``/``hm_pos`` columns when ``#HmPOS_build`` is the
-dataset's build, else from ``chr_name``/``chr_position`` when ``#genome_build`` is. Every
-problem raises ``InputDataError`` with ``where="<file>:<line>"``.
+dataset's build, else from ``chr_name``/``chr_position`` when ``#genome_build`` is. Otherwise:
+
+- ``liftover=True``: author positions on ``#genome_build`` (GRCh37/GRCh38) are kept with
+  ``positions_build`` set to it, and ``matching.score_variants_table`` lifts them over;
+- ``match_rsid=True`` and an rsID column without positions: ``positions_from="rsid"``, all
+  positions null, matched on the genotypes' rsIDs (``matching.match_variants``);
+- else an error saying how to fix it (the harmonised file, or the config option).
+
+Every problem raises ``InputDataError`` with ``where="<file>:<line>"``. Files are local paths or
+Hadoop FS URIs (``gs://``, ``hdfs://``, ``file://``; read through ``trd_spark.io.Fs``).
 
 Why our own parser and not ``pgscatalog.core`` (installed, 1.1.1): its ``ScoringFile``
 parses the header well, but variant errors surface as bare pydantic ValidationErrors with no
@@ -20,19 +29,29 @@ scores. A vectorised pandas parser gives line-precise errors and stays fast.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
+from trd_spark.config import is_uri
 from trd_spark.errors import InputDataError
+from trd_spark.io import Fs
 
-VARIANT_COLUMNS = ["chrom", "pos", "effect_allele", "other_allele", "effect_weight", "line"]
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from trd_spark.config import PgsSettings
+
+VARIANT_COLUMNS = ["chrom", "pos", "effect_allele", "other_allele", "effect_weight", "line", "rsid"]
+# Builds Hail can place loci on (hl.liftover needs both ends to be Hail reference genomes).
+LIFTOVER_BUILDS = ("GRCh37", "GRCh38")
 
 _BUILD_ALIASES = {
     "grch38": "GRCh38", "hg38": "GRCh38",
@@ -66,7 +85,9 @@ class ScoringFile:
     path: str
     header: ScoreHeader
     variants: pd.DataFrame
-    positions_from: Literal["harmonised", "author"]
+    positions_from: Literal["harmonised", "author", "rsid"]
+    # Build of ``variants.chrom/pos``: the target build, or the one to lift over from.
+    positions_build: str | None = None
     n_duplicates_dropped: int = 0
     n_unplaced: int = 0  # rows without a position on the target build (kept; never match)
     notes: list[str] = field(default_factory=list)
@@ -92,14 +113,30 @@ def normalise_chrom(chrom: pd.Series) -> pd.Series:
     return out.replace(_CHROM_ALIASES)
 
 
-def _open_text(path: str) -> str:
-    p = Path(path)
+def _read_bytes(path: str) -> bytes:
+    if is_uri(path):
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise InputDataError("reading a scoring file from a URI needs the Spark session", where=path)
+        fs = Fs(spark)
+        if not fs.exists(path):
+            raise InputDataError("scoring file not found", where=path)
+        try:
+            return fs.read_bytes(path)
+        except Exception as e:  # py4j wraps the Hadoop IOException
+            raise InputDataError(f"cannot read scoring file: {str(e).splitlines()[0]}", where=path) from None
     try:
-        raw = p.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise InputDataError("scoring file not found", where=path) from None
     except OSError as e:
         raise InputDataError(f"cannot read scoring file: {e.strerror}", where=path) from None
+
+
+def _open_text(path: str) -> str:
+    raw = _read_bytes(path)
     if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
         try:
             raw = gzip.decompress(raw)
@@ -116,11 +153,48 @@ def read_scoring_file(
     *,
     target_build: str = "GRCh38",
     duplicate_variants: Literal["error", "first"] = "error",
+    liftover: bool = False,
+    match_rsid: bool = False,
 ) -> ScoringFile:
-    """Read a local scoring file (plain or gzip) and validate it; see ``parse_scoring_file``."""
+    """Read a scoring file (local path or Hadoop FS URI; plain or gzip) and validate it; see
+    ``parse_scoring_file``."""
     return parse_scoring_file(
-        _open_text(path), source=path, target_build=target_build, duplicate_variants=duplicate_variants
+        _open_text(path), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
+        liftover=liftover, match_rsid=match_rsid,
     )
+
+
+def scoring_file_paths(spark: "SparkSession | None", patterns: list[str], what: str = "pgs.scoring_files") -> list[str]:
+    """Expand ``patterns`` to files (sorted per pattern, deduplicated): local globs, and URIs
+    (globs and directories) through Hadoop FS. A pattern matching nothing is an error."""
+    out: list[str] = []
+    for pat in patterns:
+        if is_uri(pat):
+            if spark is None:
+                raise InputDataError("expanding a URI needs the Spark session", where=what)
+            hits = Fs(spark).glob_files(pat)
+        else:
+            hits = sorted(p for p in glob.glob(pat) if Path(p).is_file())
+            if not hits and Path(pat).is_dir():
+                hits = sorted(str(p) for p in Path(pat).iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+        if not hits:
+            raise InputDataError(f"no file matches {pat}", where=what)
+        out.extend(hits)
+    return list(dict.fromkeys(out))
+
+
+def read_scoring_files(
+    spark: "SparkSession | None",
+    pgs: "PgsSettings",
+    target_build: str,
+) -> list[ScoringFile]:
+    """Every configured scoring file (``pgs.scoring_files``), parsed for ``target_build`` with
+    the config's duplicate, liftover and rsID options."""
+    return [
+        read_scoring_file(path, target_build=target_build, duplicate_variants=pgs.duplicate_variants,
+                          liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid)
+        for path in scoring_file_paths(spark, pgs.scoring_files)
+    ]
 
 
 def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
@@ -142,9 +216,16 @@ def parse_scoring_file(
     source: str,
     target_build: str = "GRCh38",
     duplicate_variants: Literal["error", "first"] = "error",
+    liftover: bool = False,
+    match_rsid: bool = False,
 ) -> ScoringFile:
-    """Parse and validate scoring-file text; ``source`` names the file in errors."""
+    """Parse and validate scoring-file text; ``source`` names the file in errors.
+
+    ``liftover``: a file on another build keeps its author positions for lifting over
+    (``positions_build``); ``match_rsid``: an rsID-only file is accepted (see module doc)."""
     lines = text.splitlines()
+    if not text.strip():
+        raise InputDataError("empty scoring file (no header, no variants)", where=f"{source}:1")
     meta, col_idx = _parse_header(lines, source)
     col_line = col_idx + 1
 
@@ -230,21 +311,41 @@ def parse_scoring_file(
             raise InputDataError(f"required column {col} is missing (columns: {columns})", where=f"{source}:{col_line}")
     has_hm = {"hm_chr", "hm_pos"} <= set(df.columns)
     has_author = {"chr_name", "chr_position"} <= set(df.columns)
+    rsid_col = "rsID" if "rsID" in df.columns else ("hm_rsID" if "hm_rsID" in df.columns else None)
+    harmonised_fix = (f"use the PGS Catalog file harmonised to {target_build} "
+                      f"(*_hmPOS_{target_build}.txt.gz, with hm_chr/hm_pos)")
+    positions_build = target_build
     if has_hm and header.HmPOS_build == target_build:
         chrom_col, pos_col, positions_from = "hm_chr", "hm_pos", "harmonised"
     elif has_author and header.genome_build == target_build:
         chrom_col, pos_col, positions_from = "chr_name", "chr_position", "author"
     elif not has_hm and not has_author:
-        raise InputDataError(
-            "no positions: need chr_name/chr_position or hm_chr/hm_pos (rsID-only files are not "
-            "supported; download the harmonised file for the dataset's build)",
-            where=f"{source}:{col_line}",
-        )
+        if rsid_col is None:
+            raise InputDataError(f"no positions and no rsID column: need chr_name/chr_position or hm_chr/hm_pos; "
+                                 f"{harmonised_fix}", where=f"{source}:{col_line}")
+        if not match_rsid:
+            raise InputDataError(
+                f"rsID-only scoring file (no chr_name/chr_position, no hm_chr/hm_pos): {harmonised_fix}, "
+                "or set pgs.match_rsid: true to match on the genotypes' rsIDs",
+                where=f"{source}:{col_line}",
+            )
+        chrom_col = pos_col = None
+        positions_from, positions_build = "rsid", None
+    elif liftover and has_author and header.genome_build in LIFTOVER_BUILDS:
+        chrom_col, pos_col, positions_from = "chr_name", "chr_position", "author"
+        positions_build = header.genome_build
+    elif liftover and has_hm and header.HmPOS_build in LIFTOVER_BUILDS:
+        chrom_col, pos_col, positions_from = "hm_chr", "hm_pos", "harmonised"
+        positions_build = header.HmPOS_build
     else:
+        on = header.genome_build or "not reported"
+        fixes = harmonised_fix
+        if (header.genome_build or header.HmPOS_build) in LIFTOVER_BUILDS and not liftover:
+            fixes += f", or set pgs.liftover.chain_file to a {header.genome_build or header.HmPOS_build}->{target_build} chain file"
         raise InputDataError(
-            f"scoring file is on build {header.genome_build or 'not reported'}"
+            f"scoring file is on build {on}"
             f"{f' (harmonised to {header.HmPOS_build})' if header.HmPOS_build else ''} but the dataset "
-            f"is {target_build}; use the PGS Catalog file harmonised to {target_build} (hm_chr/hm_pos)",
+            f"is {target_build}; {fixes}",
             where=where_key("HmPOS_build" if "HmPOS_build" in meta else "genome_build"),
         )
 
@@ -272,14 +373,28 @@ def parse_scoring_file(
     else:
         other = pd.Series(pd.NA, index=df.index, dtype="string")
 
+    # ---- rsIDs (kept for rsID matching and the log)
+    if rsid_col is not None:
+        rsid = df[rsid_col].astype("string").str.strip()
+        rsid = rsid.where(rsid.notna() & ~rsid.isin(["", ".", "NR"]))
+    else:
+        rsid = pd.Series(pd.NA, index=df.index, dtype="string")
+    if positions_from == "rsid":
+        fail_at(rsid.isna(), rsid_col, "rsID missing in an rsID-only scoring file")
+
     # ---- positions (null when the harmonisation could not place the variant)
-    chrom = normalise_chrom(df[chrom_col])
-    pos_num = pd.to_numeric(df[pos_col], errors="coerce")
-    fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
-            "position must be a positive integer")
-    fail_at(chrom.isna() != df[pos_col].isna(), chrom_col, "chromosome and position must both be given or both be empty")
-    if positions_from == "author":
-        fail_at(chrom.isna(), chrom_col, "chromosome/position missing")
+    if chrom_col is not None:
+        chrom = normalise_chrom(df[chrom_col])
+        pos_num = pd.to_numeric(df[pos_col], errors="coerce")
+        fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
+                "position must be a positive integer")
+        fail_at(chrom.isna() != df[pos_col].isna(), chrom_col,
+                "chromosome and position must both be given or both be empty")
+        if positions_from == "author":
+            fail_at(chrom.isna(), chrom_col, "chromosome/position missing")
+    else:
+        chrom = pd.Series(pd.NA, index=df.index, dtype="string")
+        pos_num = pd.Series(np.nan, index=df.index)
 
     variants = pd.DataFrame({
         "chrom": chrom.astype(object).where(chrom.notna(), None),
@@ -288,6 +403,7 @@ def parse_scoring_file(
         "other_allele": other.astype(object).where(other.notna(), None),
         "effect_weight": weight.astype("float64"),
         "line": df["line"].astype("int64"),
+        "rsid": rsid.astype(object).where(rsid.notna(), None),
     }).reset_index(drop=True)
 
     if header.variants_number is not None and header.variants_number != len(variants):
@@ -298,28 +414,35 @@ def parse_scoring_file(
         )
 
     # ---- duplicates: same position and alleles twice in one score
-    key = ["chrom", "pos", "effect_allele", "other_allele"]
-    placed = variants["chrom"].notna()
+    if positions_from == "rsid":
+        key, placed = ["rsid", "effect_allele", "other_allele"], variants["rsid"].notna()
+    else:
+        key, placed = ["chrom", "pos", "effect_allele", "other_allele"], variants["chrom"].notna()
     dup = placed & variants.assign(other_allele=variants["other_allele"].fillna("")).duplicated(subset=key, keep="first")
     n_dup = int(dup.sum())
     if n_dup and duplicate_variants == "error":
         row = variants[dup].iloc[0]
+        at = row["rsid"] if positions_from == "rsid" else f"{row['chrom']}:{row['pos']}"
         raise InputDataError(
-            f"duplicate variant {row['chrom']}:{row['pos']} {row['effect_allele']}/{row['other_allele']} "
+            f"duplicate variant {at} {row['effect_allele']}/{row['other_allele']} "
             f"({n_dup} duplicate rows; set pgs.duplicate_variants: first to keep the first)",
             where=f"{source}:{int(row['line'])}",
         )
     if n_dup:
         variants = variants[~dup].reset_index(drop=True)
 
-    n_unplaced = int(variants["chrom"].isna().sum())
+    n_unplaced = 0 if positions_from == "rsid" else int(variants["chrom"].isna().sum())
     notes = []
     if n_dup:
         notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")
     if n_unplaced:
-        notes.append(f"{n_unplaced} variants have no position on {target_build} (counted as not found)")
+        notes.append(f"{n_unplaced} variants have no position on {positions_build} (counted as not found)")
+    if positions_from == "rsid":
+        notes.append(f"rsID-only file: {len(variants)} variants placed by the genotypes' rsIDs")
+    elif positions_build != target_build:
+        notes.append(f"positions on {positions_build} ({positions_from}), lifted over to {target_build}")
     return ScoringFile(
         path=source, header=header, variants=variants[VARIANT_COLUMNS], positions_from=positions_from,
-        n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
+        positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
     )
 
