@@ -126,6 +126,7 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
 
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
+    from trd_spark.logs import OUTSIDE_STAGES, WARNINGS
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
     from trd_spark.preflight import check_inputs, check_output_root
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
@@ -149,7 +150,10 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     print(f"\nSummary (release {cfg.release}, {time.time() - t0:.1f}s):", file=sys.stderr)
     for r in results:
         tables = ", ".join(f"{k}={v}" for k, v in r.tables.items())
-        print(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  {tables}", file=sys.stderr)
+        print(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  warnings {r.warnings:<3} {tables}", file=sys.stderr)
+    outside = WARNINGS.count(OUTSIDE_STAGES)
+    print(f"  warnings: {sum(r.warnings for r in results if r.status == 'ran') + outside} in this run"
+          f"{f' ({outside} outside stages)' if outside else ''}; see the WARNING lines above", file=sys.stderr)
     print(f"  outputs under {cfg.output_root}/{cfg.release}/", file=sys.stderr)
     if any(r.stage == "models" for r in results) or (stages is None):
         print()
@@ -158,10 +162,11 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trd_spark.logs import configure_logging
+    from trd_spark.logs import WARNINGS, configure_logging
 
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
+    WARNINGS.counts.clear()  # one invocation, one count (main may be called again in-process)
     try:
         if args.command == "toy-data":
             from trd_spark.toydata import generate_toy_data

@@ -25,6 +25,7 @@ import pandas as pd
 
 from trd_spark.config import Config
 from trd_spark.io import Fs, write_pandas, write_table
+from trd_spark.logs import WARNINGS
 from trd_spark.schemas import TableSchema, check_pandas, check_spark
 
 if TYPE_CHECKING:
@@ -151,6 +152,8 @@ def publish_stage(
         for name, path in (fingerprint_inputs or {}).items():
             writer.inputs[name] = fs.fingerprint(path)
         yield writer
+        # WARNING records logged while this stage ran (None when run outside run_stages).
+        writer.notes["warnings"] = WARNINGS.count(WARNINGS.stage) if WARNINGS.stage else None
         manifest = {
             "stage": stage,
             "release": cfg.release,

@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 from trd_spark.config import Config
 from trd_spark.io import Fs
 from trd_spark.layout import EXPORT, STAGES, Layout, code_version
+from trd_spark.logs import WARNINGS
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class StageResult:
     status: str  # "ran" | "skipped"
     seconds: float
     tables: dict[str, int]
+    warnings: int = 0  # WARNING records logged by the stage (skipped: those of the run that published it)
 
 
 def _up_to_date(fs: Fs, layout: Layout, cfg: Config, stage: str, rerun: set[str]) -> bool:
@@ -82,16 +84,18 @@ def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None
         if not force and _up_to_date(fs, layout, cfg, stage, rerun):
             log.info("%s: up to date, skipped (use --force to rerun)", prefix)
             manifest = layout.manifest(fs, stage) or {}
-            results.append(StageResult(stage, "skipped", 0.0, manifest.get("tables", {})))
+            results.append(StageResult(stage, "skipped", 0.0, manifest.get("tables", {}),
+                                       (manifest.get("notes") or {}).get("warnings") or 0))
             continue
         log.info("%s: running", prefix)
         t0 = time.time()
-        stage_runner(stage)(spark, cfg)
+        with WARNINGS.stage_scope(stage):
+            stage_runner(stage)(spark, cfg)
         seconds = time.time() - t0
         manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
         rerun.add(stage)
-        results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {})))
+        results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), WARNINGS.count(stage)))
     return results
 
 

@@ -66,8 +66,16 @@ def run(spark: SparkSession, cfg: Config) -> None:
     standardisation = {}
     pre_counts: dict[str, list[int]] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
+    ancestry_ids = ancestry.select("person_id")
     for ds in cfg.datasets:
         wide = derive_pgs_wide(scores, ds.name, pgs_ids)
+        # Every genotyped sample must have ancestry/PCs (AoU's file covers all): a sample
+        # without them would silently leave the analysis, so this is an input error.
+        n_missing = wide.select("person_id").join(ancestry_ids, "person_id", "left_anti").count()
+        if n_missing:
+            raise InputDataError(
+                f"{n_missing} sample(s) of dataset {ds.name} are missing from the ancestry file "
+                "(column research_id); use the ancestry predictions of this release", where=f"ancestry.path {cfg.ancestry.path}")
         unrelated = derive_unrelated(wide, flagged)
         if pairs is not None:
             import hail as hl
