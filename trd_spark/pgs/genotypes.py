@@ -21,9 +21,12 @@ Formats (``datasets[].genotypes.format``):
 
 from __future__ import annotations
 
+import glob
+import gzip
+import zlib
 from typing import TYPE_CHECKING
 
-from trd_spark.config import GenotypeSource
+from trd_spark.config import GenotypeSource, is_uri
 from trd_spark.errors import InputDataError
 
 if TYPE_CHECKING:
@@ -50,6 +53,62 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
         return out
     raise InputDataError(f"no contig recoding for reference genome {reference_genome!r}",
                          where="datasets.genotypes.reference_genome")
+
+
+# The 28-byte empty block every complete BGZF file ends with (SAM/BAM spec 4.1.2): its
+# absence means the file was cut short (an interrupted copy), which Hail would only notice
+# deep inside a job with a stack trace.
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def reference_contigs(reference_genome: str) -> set[str]:
+    """Contig names a VCF may use for ``reference_genome`` (either style, before recoding)."""
+    plain = [*_AUTOSOMES, "X", "Y", "MT", "M"]
+    return {*plain, *(f"chr{c}" for c in plain)}
+
+
+def check_vcf_files(source: GenotypeSource) -> None:
+    """Cheap checks of local VCF files before Hail reads them lazily (header + first record).
+
+    Raises ``InputDataError`` naming the file (and ``:line``) for: a truncated bgzip file (no
+    BGZF end-of-file block), a first record whose FORMAT lacks ``GT`` (or ``dosage_field``),
+    and a first record whose contig matches no name of the reference (e.g. ``chromosome1``).
+    URIs are left to Hail.
+    """
+    if is_uri(source.path):
+        return
+    contigs = reference_contigs(source.reference_genome)
+    wanted = source.dosage_field or "GT"
+    for path in sorted(glob.glob(source.path)):
+        compressed = path.endswith((".gz", ".bgz"))
+        if compressed:
+            with open(path, "rb") as f:
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - len(BGZF_EOF)))
+                if f.read() != BGZF_EOF:
+                    raise InputDataError("truncated bgzip file (no BGZF end-of-file block); copy it again",
+                                         where=path)
+        try:
+            with (gzip.open(path, "rt") if compressed else open(path)) as f:
+                for line_no, line in enumerate(f, 1):
+                    if line.startswith("#"):
+                        continue
+                    fields = line.rstrip("\n").split("\t")
+                    if fields[0] not in contigs:
+                        raise InputDataError(
+                            f"contig {fields[0]!r} is not a {source.reference_genome} contig name "
+                            "(expected chr1..chr22, chrX, chrY, chrM or 1..22, X, Y, MT)",
+                            where=f"{path}:{line_no}")
+                    formats = fields[8].split(":") if len(fields) > 9 else []
+                    if wanted not in formats:
+                        raise InputDataError(
+                            f"FORMAT column has no {wanted} (has {':'.join(formats) or 'no FORMAT/sample columns'}); "
+                            "genotypes need GT, or set dosage_field to the dosage FORMAT field (e.g. DS)",
+                            where=f"{path}:{line_no}")
+                    break
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+            raise InputDataError(f"cannot read VCF: {e}", where=path) from None
 
 
 def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
@@ -125,6 +184,7 @@ def read_genotypes(
     if dosage_field is not None and source.format not in ("vcf", "mt"):
         raise InputDataError("dosage_field applies to vcf and mt only (bgen always uses its dosages)", where=where)
     if source.format == "vcf":
+        check_vcf_files(source)
         try:
             mt = hl.import_vcf(
                 source.path,

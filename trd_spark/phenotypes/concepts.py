@@ -32,12 +32,14 @@ class Vocabulary:
 
     ``codes``: (vocabulary_id, concept_code) -> concept_id of the sets' code references;
     ``descendants``: root concept_id -> its descendants (self row not required);
-    ``names``: concept_id -> concept_name for every root.
+    ``names``: concept_id -> concept_name for every root;
+    ``found``: the roots present in ``concept`` (None: not looked up).
     """
 
     codes: dict[tuple[str, str], int]
     descendants: dict[int, frozenset[int]]
     names: dict[int, str]
+    found: frozenset[int] | None = None
 
 
 def load_vocabulary(
@@ -67,10 +69,28 @@ def load_vocabulary(
         for row in rows:
             descendants.setdefault(int(row.ancestor_concept_id), set()).add(int(row.descendant_concept_id))
     names = {}
+    found: set[int] = set()
     if roots:
         rows = concept.where(F.col("concept_id").isin(roots)).select("concept_id", "concept_name").collect()
         names = {int(r.concept_id): r.concept_name for r in rows if r.concept_name is not None}
-    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names)
+        found = {int(r.concept_id) for r in rows}
+    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found))
+
+
+def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
+    """The set's references (includes and excludes) absent from this release's ``concept``
+    table, as ``concept_id N`` or ``VOCAB code``: they match nothing (a typo, or a vocabulary
+    the release lacks). Empty when ``vocab.found`` was not looked up."""
+    if vocab.found is None:
+        return []
+    out = []
+    for ref in (*concept_set.include, *concept_set.exclude):
+        root = _root(ref, vocab.codes)
+        if root is None:
+            out.append(f"{ref.vocabulary_id} {ref.concept_code} ({ref.name})")
+        elif root not in vocab.found:
+            out.append(f"concept_id {root} ({ref.name})")
+    return out
 
 
 def _root(ref: ConceptRef, codes: dict[tuple[str, str], int]) -> int | None:

@@ -3,7 +3,8 @@
 Each table is returned with only the columns the study uses, lower-cased and cast to the
 declared types below (IDs ``long``, dates ``date``), so that every transform downstream can
 rely on one shape whatever the export wrote (e.g. ``int`` person_id, timestamp dates, CSV
-strings). A missing table or column is an ``InputDataError`` naming the table and column.
+strings). A missing table or column is an ``InputDataError`` naming the table and column;
+so are text dates that do not parse, duplicate ``person_id`` and a missing ``year_of_birth``.
 """
 
 from __future__ import annotations
@@ -88,7 +89,11 @@ def omop_schema(table: str) -> T.StructType:
 
 
 def conform_omop_table(df: "DataFrame", table: str, *, where: str) -> "DataFrame":
-    """Lower-case column names, check the required columns exist, cast and select them."""
+    """Lower-case column names, check the required columns exist, cast and select them.
+
+    Date columns stored as text (CSV exports) are checked first: a value that does not parse
+    as a date would otherwise become null silently (one aggregation, text dates only).
+    """
     schema = omop_schema(table)
     df = df.toDF(*[c.lower() for c in df.columns])
     optional = OPTIONAL_COLUMNS.get(table, frozenset())
@@ -115,11 +120,53 @@ BIGQUERY_FORMAT = "bigquery"
 
 
 def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
+    text_dates = [f.name for f in schema.fields
+                  if f.dataType == _D and f.name in df.columns and isinstance(df.schema[f.name].dataType, T.StringType)]
+    if text_dates:
+        check_date_text(df, table, text_dates, where=where)
     """Options of the Spark BigQuery connector for one OMOP table (``omop.path`` = project.dataset).
 
     Only the declared columns are requested, so the connector's Storage Read API streams
     those columns alone (the column projection is pushed to BigQuery).
     """
+def check_date_text(df: "DataFrame", table: str, columns: list[str], *, where: str) -> None:
+    """Raise ``InputDataError`` naming the first column with non-empty text that is not a date.
+
+    The error shows the count and one offending value (a date string, never an identifier).
+    """
+    bad = {c: F.col(c).isNotNull() & (F.trim(F.col(c)) != "") & F.col(c).cast(_D).isNull() for c in columns}
+    row = df.agg(*[
+        x for c, cond in bad.items()
+        for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
+    ]).first()
+    for c in columns:
+        if row[f"n_{c}"]:
+            raise InputDataError(
+                f"OMOP table {table} column {c}: {row[f'n_{c}']} value(s) are not dates (yyyy-mm-dd), "
+                f"e.g. {row[f'v_{c}']!r}", where=where)
+
+
+def check_person_table(person: "DataFrame", *, where: str) -> None:
+    """OMOP CDM rules the study relies on: ``person_id`` unique, ``year_of_birth`` present.
+
+    One aggregation over ``person`` (one row per participant: small). Counts only in the
+    message, never an ID.
+    """
+    row = person.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.countDistinct("person_id").alias("n_ids"),
+        F.sum(F.col("year_of_birth").isNull().cast("long")).alias("n_no_birth_year"),
+    ).first()
+    if row["n"] != row["n_ids"]:
+        raise InputDataError(
+            f"OMOP table person column person_id: {row['n'] - row['n_ids']} duplicate row(s) "
+            "(person_id must be unique)", where=where)
+    if row["n_no_birth_year"]:
+        raise InputDataError(
+            f"OMOP table person column year_of_birth: {row['n_no_birth_year']} person(s) without a birth year "
+            "(required by the CDM; age cannot be derived)", where=where)
+
+
     parts = omop.path.strip().split(".")
     if len(parts) != 2 or not all(parts):
         raise InputDataError(
@@ -156,12 +203,17 @@ def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "Data
     omop_schema(table)  # unknown table names fail before touching the filesystem
     base = omop.path.rstrip("/")
     if omop.format == "bigquery":
-        return conform_omop_table(_read_bigquery(spark, omop, table), table, where=f"{base}.{table}")
-    fs = Fs(spark)
-    if omop.format == "parquet":
-        path = _locate(fs, base, table, "parquet")
-        df = spark.read.parquet(path)
-    else:  # csv: read as text and cast to the declared types (no schema inference)
-        path = _locate(fs, base, table, "csv")
-        df = spark.read.option("header", True).option("inferSchema", False).csv(path)
-    return conform_omop_table(df, table, where=path)
+        path = f"{base}.{table}"
+        df = conform_omop_table(_read_bigquery(spark, omop, table), table, where=path)
+    else:
+        fs = Fs(spark)
+        if omop.format == "parquet":
+            path = _locate(fs, base, table, "parquet")
+            df = spark.read.parquet(path)
+        else:  # csv: read as text and cast to the declared types (no schema inference)
+            path = _locate(fs, base, table, "csv")
+            df = spark.read.option("header", True).option("inferSchema", False).csv(path)
+        df = conform_omop_table(df, table, where=path)
+    if table == "person":
+        check_person_table(df, where=path)
+    return df
