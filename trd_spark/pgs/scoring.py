@@ -63,67 +63,88 @@ def compute_scores(
     n_matched: Sequence[int],
     *,
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
+    block_size: int = 256,
 ) -> "hl_types.Table":
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
     ``mt``: rows keyed by locus/alleles (biallelic), entry ``DOSAGE`` (float64 alt dosage,
     missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``).
     ``weights``: from ``score_weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
+
+    Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
+    blocks of ``block_size`` rows and scored with two matrix products per block,
+
+        SLOPE.T (k x m) @ DOSE (m x n)          imputed/zeroed dosages
+        [OFFSET | N_VARS].T (2k x m) @ CALLED (m x n)   called indicator
+
+    summed over blocks with ``hl.agg.ndarray_sum``: one pass over the genotypes for all k
+    scores, no per-entry array arithmetic. The k x n result lives on the driver (as Hail's
+    column aggregations do), 8 bytes x k x n: 140 MB for 61 scores x 290k genomes.
     """
     k = len(pgs_ids)
     mt = mt.semi_join_rows(weights)
     mt = mt.annotate_rows(_w=weights[mt.row_key])
-    n_alt = mt.DOSAGE
-    # Mean alt dosage over called genotypes (NaN when none are called: then impute 0).
-    mean_alt = hl.agg.sum(n_alt) / hl.float64(hl.agg.count_where(hl.is_defined(n_alt)))
-    mt = mt.annotate_rows(_mean_alt=hl.if_else(hl.is_nan(mean_alt), 0.0, mean_alt))
-    n_alt = mt.DOSAGE
-    w = mt._w
-    called = hl.is_defined(n_alt)
-    zeros_f = hl.range(k).map(lambda _: 0.0)
-    zeros_i = hl.range(k).map(lambda _: hl.int64(0))
-
-    def contribution(dose):
-        return hl.range(k).map(lambda i: w.offset[i] + w.slope[i] * dose)
-
-    if missing_genotypes == "mean_impute":
-        missing_contribution = contribution(mt._mean_alt)
-    else:
-        missing_contribution = zeros_f
-    mt = mt.annotate_cols(
-        _sum=hl.agg.array_sum(hl.if_else(called, contribution(n_alt), missing_contribution)),
-        _called=hl.agg.array_sum(hl.if_else(called, w.n_vars, zeros_i)),
-        _missing=hl.agg.array_sum(hl.if_else(called, zeros_i, w.n_vars)),
+    rows = mt.localize_entries("_entries", "_cols")
+    dosage = rows._entries.map(lambda e: e.DOSAGE)
+    n_called = hl.len(dosage.filter(hl.is_defined))
+    # Mean alt dosage over called genotypes (0 when none is called): plink2's imputation.
+    mean_alt = hl.if_else(n_called > 0, hl.sum(dosage.map(lambda d: hl.coalesce(d, 0.0))) / n_called, 0.0)
+    fill = mean_alt if missing_genotypes == "mean_impute" else hl.float64(0.0)
+    rows = rows.select(
+        slope=rows._w.slope,
+        offset_n_vars=rows._w.offset.extend(rows._w.n_vars.map(hl.float64)),
+        dose=dosage.map(lambda d: hl.coalesce(d, fill)),
+        called=dosage.map(lambda d: hl.float64(hl.is_defined(d))),
     )
-    cols = mt.cols()
-
-    def full(arr, zeros):
-        # With no matched rows at all the row aggregations are empty (or missing).
-        return hl.if_else(hl.is_defined(arr) & (hl.len(arr) == k), arr, zeros)
-
-    cols = cols.annotate(
-        _sum=full(cols._sum, zeros_f), _called=full(cols._called, zeros_i), _missing=full(cols._missing, zeros_i)
+    blocks = rows._group_within_partitions("_block", block_size)
+    block = blocks._block
+    slope = hl.nd.array(block.map(lambda r: r.slope))
+    offset_n_vars = hl.nd.array(block.map(lambda r: r.offset_n_vars))
+    totals = blocks.aggregate(
+        hl.struct(
+            dose_sum=hl.agg.ndarray_sum(slope.T @ hl.nd.array(block.map(lambda r: r.dose))),
+            called_sum=hl.agg.ndarray_sum(offset_n_vars.T @ hl.nd.array(block.map(lambda r: r.called))),
+            offset_total=hl.agg.array_sum(block.map(lambda r: r.offset_n_vars).fold(
+                lambda acc, x: hl.range(2 * k).map(lambda i: acc[i] + x[i]),
+                hl.range(2 * k).map(lambda _: 0.0))),
+        ),
+        _localize=False,
     )
+    samples = rows.index_globals()._cols.map(lambda c: c.s)
+    n_samples = hl.eval(hl.len(samples))
+    out = hl.utils.range_table(n_samples, n_partitions=max(1, min(64, n_samples // 5000 + 1)))
+    out = out.annotate_globals(_t=totals, _s=samples)
+    t, j = out._t, out.idx
+    empty = hl.is_missing(t.dose_sum)  # no matched rows: every sum is 0
+
+    def at(arr, i):
+        return hl.if_else(empty, 0.0, arr[i, j])
+
+    def total(i):
+        return hl.if_else(empty, 0.0, t.offset_total[i])
+
+    # Every row adds its offset when imputed (mean_impute) or only when called (zero).
+    def score_sum(i):
+        return at(t.dose_sum, i) + (total(i) if missing_genotypes == "mean_impute" else at(t.called_sum, i))
+
     ids = hl.literal(list(pgs_ids))
     denom = hl.literal([2 * int(n) for n in n_matched])
-    per_score = hl.range(k).map(
-        lambda i: hl.struct(
-            pgs_id=ids[i],
-            score_sum=cols._sum[i],
-            allele_count=2 * cols._called[i],
-            n_missing=cols._missing[i],
-            denom=denom[i],
-            n_matched=hl.int64(denom[i] // 2),
-        )
-    )
-    out = cols.select(_scores=per_score).explode("_scores")
+    out = out.annotate(_scores=hl.range(k).map(lambda i: hl.struct(
+        pgs_id=ids[i],
+        score_sum=score_sum(i),
+        called_vars=hl.int64(hl.floor(at(t.called_sum, k + i) + 0.5)),
+        denom=denom[i],
+    )))
+    out = out.explode("_scores")
+    sc = out._scores
     out = out.select(
-        pgs_id=out._scores.pgs_id,
-        score_sum=out._scores.score_sum,
-        allele_count=out._scores.allele_count,
-        score_avg=hl.or_missing(out._scores.denom > 0, out._scores.score_sum / out._scores.denom),
-        n_missing=out._scores.n_missing,
-        n_matched=out._scores.n_matched,
+        s=out._s[out.idx],
+        pgs_id=sc.pgs_id,
+        score_sum=sc.score_sum,
+        allele_count=2 * sc.called_vars,
+        score_avg=hl.or_missing(sc.denom > 0, sc.score_sum / sc.denom),
+        n_missing=hl.int64(sc.denom // 2) - sc.called_vars,
+        n_matched=hl.int64(sc.denom // 2),
     )
     return out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing", "n_matched")
 
