@@ -403,3 +403,19 @@ def test_contrast_with_zero_cases_in_a_dataset_is_a_row(spark, tmp_path):
     assert zero.note.str.contains("too few cases").all()
     other = res[(res.dataset == "discovery") & (res.contrast == "trd_vs_nonmdd")]
     assert other.converged.all()
+
+
+def test_readme_troubleshooting_lists_every_error_class():
+    """Each TrdSparkError subclass appears in README "Troubleshooting" with its exit code."""
+    from trd_spark import errors
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Troubleshooting"):]
+    section = section[: section.index("\n## ", 5)]
+    classes = [c for c in vars(errors).values()
+               if isinstance(c, type) and issubclass(c, errors.TrdSparkError) and c is not errors.TrdSparkError]
+    assert len(classes) >= 6
+    for cls in classes:
+        rows = [line for line in section.splitlines() if line.startswith(f"| `{cls.__name__}")]
+        assert rows, cls.__name__
+        assert all(f"| {cls.exit_code} |" in row for row in rows), (cls.__name__, rows)
