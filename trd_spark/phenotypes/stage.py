@@ -20,6 +20,7 @@ from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.layout import publish_stage
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
+    absent_refs,
     expand_concept_set,
     ingredient_frame,
     ingredient_map,
@@ -233,11 +234,36 @@ def read_omop(spark: "SparkSession", cfg: Config) -> dict[str, "DataFrame"]:
     return out
 
 
+def drug_record_quirks(drugs: "DataFrame") -> "DataFrame":
+    """One row over study drug records: n_end_before_start (drug_exposure_end_date before the
+    start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
+    falls back to days_supply / the default (trials.exposure_end_expr), so they are counted
+    and warned about, not errors."""
+    start = F.col("drug_exposure_start_date")
+    return drugs.agg(
+        F.coalesce(F.sum((F.col("drug_exposure_end_date") < start).cast("long")), F.lit(0)).alias("n_end_before_start"),
+        F.coalesce(F.sum((F.col("days_supply") < 0).cast("long")), F.lit(0)).alias("n_negative_days_supply"),
+    )
+
+
 def _quirk_counts(omop: dict[str, "DataFrame"], tables: PhenotypeTables, events: dict[str, "DataFrame"]) -> dict:
     """Real-data quirks (aggregates only) for the manifest notes and the log."""
     exposures = exposure_record_counts(events["drug"], tables.ingredients).first().asDict()
     periods = observation_period_overlaps(omop["observation_period"]).first().asDict()
-    return {"antidepressant_exposures": exposures, "observation_periods": periods}
+    drug_records = drug_record_quirks(events["drug"]).first().asDict()
+    return {"antidepressant_exposures": exposures, "observation_periods": periods, "drug_records": drug_records}
+
+
+def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]:
+    """Log one warning per study concept set with references absent from ``concept``."""
+    out = {}
+    for name in study_concept_set_names(cfg):
+        absent = absent_refs(_concept_set(cfg, name), vocab)
+        if absent:
+            log.warning("phenotypes: concept set %s: %d reference(s) not in this release's concept table "
+                        "(they match nothing): %s", name, len(absent), ", ".join(absent))
+            out[name] = absent
+    return out
 
 
 def run(spark: "SparkSession", cfg: Config) -> None:
@@ -245,7 +271,9 @@ def run(spark: "SparkSession", cfg: Config) -> None:
     log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
     omop = read_omop(spark, cfg)
     absent = [t for t in OPTIONAL_TABLES if omop[t].isEmpty()] if cfg.omop.format != "bigquery" else []
-    tables = derive_phenotype_tables(omop, cfg)
+    vocab = study_vocabulary(omop, cfg)
+    absent_concepts = warn_absent_concepts(cfg, vocab)
+    tables = derive_phenotype_tables(omop, cfg, vocab)
     # Reused by several outputs and by every definition: compute once.
     events = {k: v.persist(StorageLevel.MEMORY_AND_DISK) for k, v in tables.study_events.items()}
     persons = tables.persons.persist(StorageLevel.MEMORY_AND_DISK)
@@ -266,7 +294,12 @@ def run(spark: "SparkSession", cfg: Config) -> None:
             quirks = _quirk_counts(omop, tables, events)
             for what, counts in quirks.items():
                 log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
+            for what, n in quirks["drug_records"].items():
+                if n:
+                    log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
+                                "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
             out.notes["quirks"] = quirks
+            out.notes["concepts_absent"] = absent_concepts
             out.notes["optional_tables_absent"] = absent
             out.write_table("persons", persons, PERSONS)
             out.write_table("antidepressant_trials", trials, ANTIDEPRESSANT_TRIALS)
