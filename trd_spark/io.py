@@ -123,7 +123,9 @@ class Fs:
             for e in entries:
                 name = str(e.getPath().getName())
                 if not e.isDirectory() and not name.startswith((".", "_")):
-                    out.append(str(e.getPath().toString()))
+                    uri = str(e.getPath().toString())
+                    # Hadoop prints local files as file:/x; keep them recognisable as URIs.
+                    out.append("file://" + uri[5:] if uri.startswith("file:/") and not uri.startswith("file://") else uri)
         return sorted(out)
 
     def fingerprint(self, path: str) -> dict[str, object]:

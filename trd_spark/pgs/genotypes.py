@@ -127,7 +127,8 @@ def _check_keys(hl: "hl_types", mt: "hl_types.MatrixTable", where: str) -> None:
 
 
 def to_biallelic_dosage(
-    hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, dosage_field: str | None = None
+    hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, dosage_field: str | None = None,
+    keep_rsid: bool = False,
 ) -> "hl_types.MatrixTable":
     """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc).
 
@@ -139,7 +140,8 @@ def to_biallelic_dosage(
     field_name = dosage_field or "GT"
     if field_name not in mt.entry:
         raise InputDataError(f"genotypes have no {field_name} entry field (has {list(mt.entry)})", where=where)
-    mt = mt.select_entries(field_name).select_rows().select_cols().select_globals()
+    row_fields = _rsid_fields(mt, keep_rsid, where)
+    mt = mt.select_entries(field_name).select_rows(*row_fields).select_cols().select_globals()
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
     mt = mt.unfilter_entries()
@@ -163,7 +165,17 @@ def to_biallelic_dosage(
                                  where=where)
     split = hl.split_multi(mt.select_entries("_d"))
     split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
-    return split.select_rows().select_globals()
+    return split.select_rows(*row_fields).select_globals()
+
+
+def _rsid_fields(mt: "hl_types.MatrixTable", keep_rsid: bool, where: str) -> list[str]:
+    """``["rsid"]`` when rsIDs are kept (a str row field the reader must provide), else ``[]``."""
+    if not keep_rsid:
+        return []
+    if "rsid" not in mt.row or str(mt.rsid.dtype) != "str":
+        raise InputDataError("rsID matching (pgs.match_rsid) needs an rsid: str row field; these genotypes "
+                             f"have {list(mt.row)}", where=where)
+    return ["rsid"]
 
 
 def _fail(e: Exception, what: str, where: str) -> InputDataError:
@@ -171,12 +183,14 @@ def _fail(e: Exception, what: str, where: str) -> InputDataError:
 
 
 def read_genotypes(
-    hl: "hl_types", source: GenotypeSource, *, loci: "hl_types.Table | None" = None
+    hl: "hl_types", source: GenotypeSource, *, loci: "hl_types.Table | None" = None, keep_rsid: bool = False
 ) -> "hl_types.MatrixTable":
     """Read genotypes per ``source.format``; see the module doc for the shape returned.
 
     ``loci``: a Table keyed by ``locus`` of the sites scoring may use. Required for ``vds``
     (only those are densified); ignored by the other formats (rows are filtered later).
+    ``keep_rsid``: keep the row field ``rsid`` (str; VCF ID, PLINK bim ID, BGEN/MT rsid) for
+    rsID-only scoring files (``pgs.match_rsid``); not available for ``vds``.
     """
     where = f"genotypes ({source.format}) {source.path}"
     rg = source.reference_genome
@@ -217,11 +231,17 @@ def read_genotypes(
         mt = _read_bgen(hl, source.path, rg, where)
         mt = mt.select_entries(DOSAGE=mt.dosage).unfilter_entries()
         _check_keys(hl, mt, where)
+        row_fields = _rsid_fields(mt, keep_rsid, where)
+        mt = mt.select_rows(*row_fields)
         split = hl.split_multi(mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [mt.DOSAGE])))
-        return split.select_entries(DOSAGE=split._d[split.a_index - 1]).select_rows().select_cols().select_globals()
+        split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
+        return split.select_rows(*row_fields).select_cols().select_globals()
     elif source.format == "vds":
         if loci is None:
             raise InputDataError("reading a VDS needs the score loci (only those are densified)", where=where)
+        if keep_rsid:
+            raise InputDataError("rsID matching (pgs.match_rsid) is not available for a VDS (it is densified "
+                                 "at score loci only); use PGS Catalog harmonised scoring files", where=where)
         try:
             vds = hl.vds.read_vds(source.path)
         except Exception as e:
@@ -235,7 +255,7 @@ def read_genotypes(
         mt = dense
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
-    return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field)
+    return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field, keep_rsid=keep_rsid)
 
 
 def _check_build(hl: "hl_types", row, reference_genome: str, where: str) -> None:

@@ -11,7 +11,16 @@ For each score variant, at its locus, the first rule that holds wins:
     ambiguous_dropped  a direct match, but the pair is A/T or C/G (strand cannot be told)
                        and ``keep_ambiguous`` is off; ambiguous pairs are never flipped
     not_found          none of the above (also: no position on the build, or no other
-                       allele and the locus is multi-allelic)
+                       allele and the locus is multi-allelic, or an rsID not in the genotypes)
+    liftover_failed    the variant's position did not lift over to the dataset's build
+                       (counted with not_found in the summary)
+
+Positions: a scoring file on another build (``positions_build``) is lifted over with Hail's
+``hl.liftover`` and the chain file in ``pgs.liftover`` (registered once per session); on a
+negative-strand chain block its alleles are reverse-complemented before matching. rsID-only
+files (``positions_from == "rsid"``) get their locus from the genotype row with the same rsID
+(``rsid`` row field, ``genotypes.read_genotypes(keep_rsid=True)``); an rsID on several loci is
+not_found.
 
 A score variant without ``other_allele`` is matched on the effect allele alone when the
 locus has exactly one alt allele in the genotypes (its ambiguity is then judged on the
@@ -37,7 +46,10 @@ if TYPE_CHECKING:
     import hail as hl_types
     from pyspark.sql import DataFrame, SparkSession
 
-MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "ambiguous_dropped", "not_found")
+    from trd_spark.config import LiftoverSettings
+
+MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "ambiguous_dropped", "not_found",
+               "liftover_failed")
 USED_MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped")
 EFFECT_IS_REF_TYPES = ("alt_ref", "alt_ref_flipped")
 UNASSIGNED_DOMAIN = "unassigned"
@@ -53,6 +65,9 @@ _SCORE_VARIANT_SPARK = T.StructType([
     T.StructField("other_allele", T.StringType(), True),
     T.StructField("effect_weight", T.DoubleType(), False),
     T.StructField("line", T.LongType(), False),
+    T.StructField("rsid", T.StringType(), True),
+    T.StructField("positions_build", T.StringType(), True),
+    T.StructField("by_rsid", T.BooleanType(), False),
 ])
 
 
@@ -63,12 +78,35 @@ def reference_contig(chrom: pd.Series, reference_genome: str) -> pd.Series:
     return chrom
 
 
+def register_liftover(hl: "hl_types", source_build: str, target_build: str, chain_file: str) -> None:
+    """Register ``chain_file`` for ``source_build`` -> ``target_build`` (once per session;
+    a different chain file replaces the registered one)."""
+    src = hl.get_reference(source_build)
+    if src.has_liftover(target_build):
+        if src._liftovers.get(target_build) == chain_file:  # noqa: SLF001 - no public getter
+            return
+        src.remove_liftover(target_build)
+    try:
+        src.add_liftover(chain_file, hl.get_reference(target_build))
+    except Exception as e:  # Hail raises HailException/FatalError for unreadable or bad chains
+        raise InputDataError(f"cannot load the chain file: {str(e).splitlines()[0]}",
+                             where=f"pgs.liftover.chain_file {chain_file}") from None
+
+
 def score_variants_table(
-    hl: "hl_types", spark: "SparkSession", scoring_files: Sequence[ScoringFile], reference_genome: str
+    hl: "hl_types",
+    spark: "SparkSession",
+    scoring_files: Sequence[ScoringFile],
+    reference_genome: str,
+    *,
+    liftover: "LiftoverSettings | None" = None,
 ) -> "hl_types.Table":
     """One row per score variant (unkeyed): pgs_id, score_index (position in
     ``scoring_files``), chrom (reference contig name), pos, locus (missing when the position
-    is not valid on the reference), effect_allele, other_allele, effect_weight, line."""
+    is not valid on the reference), effect_allele, other_allele, effect_weight, line, rsid,
+    positions_build, by_rsid (placed by rsID at matching), lift_negative_strand (alleles to be
+    reverse-complemented), liftover_failed. Positions on another build are lifted over with
+    ``liftover`` (an error without it). Global ``rsid_only_files``: paths of rsID-only files."""
     ids = [sf.pgs_id for sf in scoring_files]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -77,26 +115,55 @@ def score_variants_table(
     frames = []
     for k, sf in enumerate(scoring_files):
         v = sf.variants
+        build = sf.positions_build or reference_genome
         frames.append(pd.DataFrame({
             "pgs_id": sf.pgs_id,
             "score_index": k,
-            "chrom": reference_contig(v["chrom"], reference_genome).astype(object),
+            "chrom": reference_contig(v["chrom"], build).astype(object),
             "pos": v["pos"],
             "effect_allele": v["effect_allele"],
             "other_allele": v["other_allele"],
             "effect_weight": v["effect_weight"],
             "line": v["line"],
+            "rsid": v["rsid"] if "rsid" in v.columns else None,
+            "positions_build": build,
+            "by_rsid": sf.positions_from == "rsid",
         }))
     pdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_SCORE_VARIANT_SPARK.names)
-    pdf = pdf.astype({"score_index": "int32", "pos": "Int32", "line": "int64", "effect_weight": "float64"})
+    pdf = pdf.astype({"score_index": "int32", "pos": "Int32", "line": "int64", "effect_weight": "float64",
+                      "by_rsid": "bool"})
+    other_builds = sorted({sf.positions_build for sf in scoring_files
+                           if sf.positions_from != "rsid" and sf.positions_build != reference_genome})
+    if other_builds and liftover is None:
+        files = [sf.path for sf in scoring_files if sf.positions_build in other_builds]
+        raise InputDataError(f"scoring files on {other_builds} need a chain file to reach {reference_genome}: "
+                             f"{files}", where="pgs.liftover.chain_file")
     sdf = _arrow_frame(spark, pdf)
     ht = hl.Table.from_spark(sdf)
-    valid = hl.is_defined(ht.chrom) & hl.is_defined(ht.pos)
-    valid = valid & hl.is_valid_contig(hl.or_else(ht.chrom, ""), reference_genome)
-    ht = ht.annotate(locus=hl.or_missing(
-        valid & hl.is_valid_locus(hl.or_else(ht.chrom, "chr1"), hl.or_else(ht.pos, 1), reference_genome),
-        hl.locus(ht.chrom, ht.pos, reference_genome),
-    ))
+    ht = ht.annotate_globals(rsid_only_files=hl.literal(
+        [sf.path for sf in scoring_files if sf.positions_from == "rsid"], hl.tarray(hl.tstr)))
+
+    def locus_on(rg: str):
+        valid = hl.is_defined(ht.chrom) & hl.is_defined(ht.pos) & hl.is_valid_contig(hl.or_else(ht.chrom, ""), rg)
+        valid = valid & hl.is_valid_locus(hl.or_else(ht.chrom, "chr1"), hl.or_else(ht.pos, 1), rg)
+        return hl.or_missing(valid, hl.locus(ht.chrom, ht.pos, rg))
+
+    on_target = ht.positions_build == reference_genome
+    ht = ht.annotate(locus=hl.or_missing(on_target, locus_on(reference_genome)),
+                     lift_negative_strand=False, liftover_failed=False)
+    for build in other_builds:  # at most one: Hail places loci on GRCh37 and GRCh38 only
+        register_liftover(hl, build, reference_genome, liftover.chain_file)
+        ht = ht.annotate(_src=hl.or_missing(ht.positions_build == build, locus_on(build)))
+        ht = ht.annotate(_lift=hl.liftover(ht._src, reference_genome, min_match=liftover.min_match,
+                                           include_strand=True))
+        lifted = hl.is_defined(ht._lift)
+        ht = ht.annotate(
+            locus=hl.if_else(lifted, ht._lift.result, ht.locus),
+            chrom=hl.if_else(ht.positions_build == build, hl.or_missing(lifted, ht._lift.result.contig), ht.chrom),
+            pos=hl.if_else(ht.positions_build == build, hl.or_missing(lifted, ht._lift.result.position), ht.pos),
+            lift_negative_strand=hl.or_else(ht._lift.is_negative_strand, False),
+            liftover_failed=ht.liftover_failed | (hl.is_defined(ht._src) & ~lifted),
+        ).drop("_src", "_lift")
     return ht
 
 
@@ -117,6 +184,34 @@ def _complement(hl: "hl_types", allele):
     return hl.or_missing(hl.len(allele) == 1, comp.get(allele))
 
 
+def _reverse_complement(hl: "hl_types", allele):
+    """ACGT string on the other strand (alleles are validated as A/C/G/T only)."""
+    return hl.reversed(allele.translate(_COMPLEMENT))
+
+
+def place_by_rsid(hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table") -> "hl_types.Table":
+    """Give rows of rsID-only files (``by_rsid``) the locus of the genotype row with the same
+    ``rsid`` (missing when the rsID is absent or on several loci); chrom/pos follow."""
+    sv = score_variants
+    files = hl.eval(sv.rsid_only_files)
+    if not files:
+        return sv
+    if "rsid" not in mt.row:
+        raise InputDataError(
+            f"rsID-only scoring files {files} need genotypes read with their rsIDs (pgs.match_rsid: true, "
+            "a VCF ID column or an MT/PLINK/BGEN rsid field), or use the PGS Catalog harmonised files",
+            where="pgs.match_rsid")
+    wanted = sv.filter(sv.by_rsid & hl.is_defined(sv.rsid)).key_by("rsid").select().distinct()
+    rows = mt.rows().select("rsid")
+    rows = rows.filter(hl.is_defined(wanted[rows.rsid]))
+    by_rsid = rows.group_by(rows.rsid).aggregate(loci=hl.agg.collect_as_set(rows.locus))
+    found = by_rsid[sv.rsid].loci
+    locus = hl.or_missing(sv.by_rsid & (hl.len(found) == 1), hl.array(found)[0])
+    sv = sv.annotate(locus=hl.if_else(sv.by_rsid, locus, sv.locus))
+    return sv.annotate(chrom=hl.if_else(sv.by_rsid, sv.locus.contig, sv.chrom),
+                       pos=hl.if_else(sv.by_rsid, sv.locus.position, sv.pos))
+
+
 def _palindromic(hl: "hl_types", a, b):
     return hl.or_else((hl.len(a) == 1) & (_complement(hl, a) == b), False)
 
@@ -126,15 +221,20 @@ def match_variants(
 ) -> "hl_types.Table":
     """Add to each score variant: ``match_type`` (see module doc), ``matched_alleles``
     (the genotype row's ``[ref, alt]`` it scores against, missing unless used) and
-    ``effect_is_ref`` (True for alt_ref / alt_ref_flipped)."""
-    sv = score_variants
+    ``effect_is_ref`` (True for alt_ref / alt_ref_flipped). Rows of rsID-only files are first
+    placed by ``place_by_rsid``; lifted-over alleles on a negative-strand block are
+    reverse-complemented for matching (the log keeps them as in the file)."""
+    sv = place_by_rsid(hl, mt, score_variants)
     loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
     rows = mt.rows().select()
     rows = rows.filter(hl.is_defined(loci[rows.locus]))
     sites = rows.group_by(rows.locus).aggregate(pairs=hl.agg.collect(rows.alleles))
     sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
 
-    ea, oa, pairs = sv.effect_allele, sv.other_allele, sv._pairs
+    neg = sv.lift_negative_strand
+    ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
+    oa = hl.if_else(neg, _reverse_complement(hl, sv.other_allele), sv.other_allele)
+    pairs = sv._pairs
     has_oa = hl.is_defined(oa)
     by_effect_only = ~has_oa & (hl.len(pairs) == 1)
 
@@ -159,6 +259,7 @@ def match_variants(
     drop_ambiguous = hl.literal(not keep_ambiguous)
     match_type = (
         hl.case()
+        .when(sv.liftover_failed, "liftover_failed")
         .when(hl.is_defined(sv._dra) & ambiguous(sv._dra) & drop_ambiguous, "ambiguous_dropped")
         .when(hl.is_defined(sv._dar) & ambiguous(sv._dar) & drop_ambiguous, "ambiguous_dropped")
         .when(hl.is_defined(sv._dra), "ref_alt")
@@ -211,7 +312,7 @@ def summarise_matches(
         "n_matched_alt_ref": counts["n_alt_ref"].to_numpy(),
         "n_matched_flipped": (counts["n_ref_alt_flipped"] + counts["n_alt_ref_flipped"]).to_numpy(),
         "n_ambiguous_dropped": counts["n_ambiguous_dropped"].to_numpy(),
-        "n_not_found": counts["n_not_found"].to_numpy(),
+        "n_not_found": (counts["n_not_found"] + counts["n_liftover_failed"]).to_numpy(),
     })
     out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
     return out[PGS_MATCH_SUMMARY.names]
