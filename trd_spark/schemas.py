@@ -64,7 +64,7 @@ PGS_MATCH_SUMMARY = _s(
     ("n_matched_alt_ref", L, "effect allele = REF"),
     ("n_matched_flipped", L, "matched after complementing both alleles (strand flip)"),
     ("n_ambiguous_dropped", L, "strand-ambiguous A/T or C/G variants dropped"),
-    ("n_not_found", L, "variants absent from the genotypes"),
+    ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover)"),
     ("matched_fraction", D, "n_matched / n_variants"),
 )
 
@@ -78,7 +78,7 @@ PGS_VARIANT_MATCHES = _s(
     ("effect_allele", S, "effect allele from the scoring file"),
     ("other_allele", S, "other allele from the scoring file (null when absent)"),
     ("effect_weight", D, "weight from the scoring file"),
-    ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found"),
+    ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found | liftover_failed"),
 )
 
 # ---------------------------------------------------------------------------- phenotypes stage
