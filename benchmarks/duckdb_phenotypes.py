@@ -9,6 +9,12 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
   person_id, definition, status, exclusion_reason, mdd_index_date, trd_onset_date,
   followup_end_date, time_to_trd_days, trd_event, n_adequate_trials
 
+Rules covered: MDD and exclusions, controls, exposure ends (verbatim end, end date, days_supply
+x (1 + refills), default), the per-ingredient minimum daily dose (quantity x drug_strength
+amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
+three TRD rules with procedure, device and drug somatic events, follow-up and statuses.
+Optional tables (death, device_exposure, drug_strength) may be absent.
+
 Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
 """
 
@@ -24,6 +30,11 @@ DECISION_COLUMNS = [
     "person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
     "followup_end_date", "time_to_trd_days", "trd_event", "n_adequate_trials",
 ]
+
+
+def _exists(omop_dir: str, table: str) -> bool:
+    base = Path(omop_dir)
+    return (base / f"{table}.parquet").exists() or (base / table).is_dir()
 
 
 def _source(omop_dir: str, table: str) -> str:
@@ -91,6 +102,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     src = {t: _source(omop_dir, t) for t in (
         "person", "observation_period", "death", "condition_occurrence", "drug_exposure",
         "procedure_occurrence", "concept", "concept_ancestor")}
+    if not _exists(omop_dir, "death"):
+        src["death"] = "(SELECT CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS DATE) AS death_date WHERE FALSE)"
     cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
     x = con.execute
 
@@ -139,11 +152,23 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
 
     x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition')}")
     x(f"CREATE TEMP TABLE proc AS {restricted('procedure_occurrence', 'procedure_date', 'procedure_concept_id', 'procedure')}")
-    has_verbatim = "verbatim_end_date" in [r[0] for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()]
-    verbatim = "e.verbatim_end_date" if has_verbatim and tr.use_verbatim_end_date else "CAST(NULL AS DATE)"
+    # device_exposure is optional: absent -> no device events.
+    if _exists(omop_dir, "device_exposure"):
+        src["device_exposure"] = _source(omop_dir, "device_exposure")
+        x(f"CREATE TEMP TABLE dev AS {restricted('device_exposure', 'device_exposure_start_date', 'device_concept_id', 'device')}")
+    else:
+        x("CREATE TEMP TABLE dev (person_id BIGINT, concept_id BIGINT, event_date DATE)")
+    drug_cols = [r[0] for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()]
+
+    def drug_col(name: str, on: bool, sql_type: str) -> str:
+        return f"e.{name}" if on and name in drug_cols else f"CAST(NULL AS {sql_type})"
+
     x(f"""CREATE TEMP TABLE drugs AS
         SELECT e.person_id, e.drug_concept_id AS concept_id, e.drug_exposure_start_date AS start_date,
-               e.drug_exposure_end_date AS end_date, e.days_supply, {verbatim} AS verbatim_end
+               e.drug_exposure_end_date AS end_date, e.days_supply,
+               {drug_col('verbatim_end_date', tr.use_verbatim_end_date, 'DATE')} AS verbatim_end,
+               {drug_col('refills', tr.use_refills, 'INTEGER')} AS refills,
+               CAST({drug_col('quantity', True, 'DOUBLE')} AS DOUBLE) AS quantity
         FROM {src['drug_exposure']} e JOIN persons p ON p.person_id = e.person_id
         WHERE e.drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
           AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
@@ -186,15 +211,36 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
                if tr.ignored_ingredient_ids else "TRUE")
     min_days = "CASE " + " ".join(f"WHEN e.ing = {i} THEN {n}" for i, n in tr.ingredient_min_trial_days.items()) \
         + f" ELSE {tr.min_trial_days} END" if tr.ingredient_min_trial_days else str(tr.min_trial_days)
+    # Minimum daily dose: quantity x drug_strength amount / days_supply, known only when all > 0;
+    # a known dose below the ingredient's minimum drops the record, an unknown one keeps it.
+    x("CREATE TEMP TABLE min_dose (ing BIGINT, min_dose DOUBLE)")
+    if tr.ingredient_min_daily_dose:
+        con.executemany("INSERT INTO min_dose VALUES (?, ?)", list(tr.ingredient_min_daily_dose.items()))
+    if tr.ingredient_min_daily_dose and _exists(omop_dir, "drug_strength"):
+        x(f"""CREATE TEMP TABLE strength AS
+            SELECT drug_concept_id, ingredient_concept_id, MAX(amount_value) AS amount
+            FROM {_source(omop_dir, 'drug_strength')} GROUP BY 1, 2""")
+    else:
+        x("CREATE TEMP TABLE strength (drug_concept_id BIGINT, ingredient_concept_id BIGINT, amount DOUBLE)")
     x(f"""CREATE TEMP TABLE trials AS
-        WITH ex AS (
-          SELECT d.person_id, i.ingredient_concept_id AS ing, d.start_date,
-                 MAX(CASE WHEN d.verbatim_end > d.start_date THEN d.verbatim_end
-                          WHEN d.end_date > d.start_date THEN d.end_date
-                          WHEN d.days_supply > 0 THEN d.start_date + CAST(d.days_supply - 1 AS INTEGER)
-                          ELSE d.start_date + {tr.default_days_supply - 1} END) AS end_date
+        WITH dosed AS (
+          SELECT d.*, i.ingredient_concept_id AS ing, m.min_dose,
+                 CASE WHEN d.quantity > 0 AND s.amount > 0 AND d.days_supply > 0
+                      THEN d.quantity * s.amount / d.days_supply END AS daily_dose
           FROM drugs d JOIN ingredients i ON i.drug_concept_id = d.concept_id
-          WHERE {ignored}
+          LEFT JOIN min_dose m ON m.ing = i.ingredient_concept_id
+          LEFT JOIN strength s ON s.drug_concept_id = d.concept_id AND s.ingredient_concept_id = i.ingredient_concept_id
+          WHERE {ignored}),
+        ex AS (
+          SELECT person_id, ing, start_date,
+                 MAX(CASE WHEN verbatim_end > start_date THEN verbatim_end
+                          WHEN end_date > start_date THEN end_date
+                          WHEN days_supply > 0 AND refills > 0
+                            THEN start_date + CAST(days_supply * (refills + 1) - 1 AS INTEGER)
+                          WHEN days_supply > 0 THEN start_date + CAST(days_supply - 1 AS INTEGER)
+                          ELSE start_date + {tr.default_days_supply - 1} END) AS end_date
+          FROM dosed
+          WHERE NOT (min_dose IS NOT NULL AND daily_dose IS NOT NULL AND daily_dose < min_dose)
           GROUP BY 1, 2, 3),
         flagged AS (
           SELECT *, MAX(end_date) OVER (PARTITION BY person_id, ing ORDER BY start_date, end_date
@@ -231,8 +277,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
             parts = []
             for name in d.somatic_concept_sets:
                 dom = cfg.concept_sets.concept_sets[name].domain
-                if dom == "procedure":
-                    parts.append(f"SELECT person_id, event_date FROM proc WHERE {in_set('concept_id', name)}")
+                if dom in ("procedure", "device"):
+                    table = "proc" if dom == "procedure" else "dev"
+                    parts.append(f"SELECT person_id, event_date FROM {table} WHERE {in_set('concept_id', name)}")
                 else:
                     parts.append(f"SELECT person_id, start_date AS event_date FROM drugs WHERE {in_set('concept_id', name)}")
             sql = f"""SELECT s.person_id, MIN(s.event_date) AS onset

@@ -67,7 +67,13 @@ def test_code_reference_resolves_in_concept_table(vocab):
 def test_ingredient_map_products_reach_their_ingredient(spark, vocab):
     rows = ingredient_map(concept_set("antidepressants"), vocab)
     # the Spark frame built from the rows carries them unchanged
-    assert sorted(tuple(r) for r in ingredient_frame(spark, rows).collect()) == rows
+    assert sorted(tuple(r)[:3] for r in ingredient_frame(spark, rows).collect()) == rows
+    # dose columns: the given amount per (drug, ingredient) and minimum per ingredient, else null
+    dosed = ingredient_frame(spark, rows, amounts={(SERTRALINE_TAB, SERTRALINE): 50.0}, min_daily_dose={SERTRALINE: 100.0})
+    got = {(r.drug_concept_id, r.ingredient_concept_id): (r.amount_value, r.min_daily_dose) for r in dosed.collect()}
+    assert got[(SERTRALINE_TAB, SERTRALINE)] == (50.0, 100.0)
+    assert got[(SERTRALINE, SERTRALINE)] == (None, 100.0)
+    assert got[(FLUOXETINE_CAP, FLUOXETINE)] == (None, None)
     m = {(d, i): n for d, i, n in rows}
     assert m[(SERTRALINE_TAB, SERTRALINE)] == "sertraline"
     assert m[(SERTRALINE, SERTRALINE)] == "sertraline"

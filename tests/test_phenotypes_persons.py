@@ -64,6 +64,30 @@ def test_events_outside_followup_are_dropped(spark, persons):
     kept = restrict_to_followup(events, p, "condition_start_date")
     assert sorted(r.condition_concept_id for r in kept.collect()) == [2, 3]
     assert kept.columns == events.columns
-    counts = followup_date_counts(events, p, "condition_start_date").first().asDict()
-    assert counts == {"n_records": 5, "n_unknown_person": 1, "n_missing_date": 0,
-                      "n_before_birth_year": 1, "n_after_followup_end": 1, "n_kept": 2}
+    counts = followup_date_counts(events, p, "condition_start_date", frame(spark, "death", [death(2, "2021-05-05")]),
+                                  CUTOFF).first().asDict()
+    assert counts == {"n_records": 5, "n_unknown_person": 1, "n_missing_date": 0, "n_before_birth_year": 1,
+                      "n_after_followup_end": 1, "n_after_death": 1, "n_after_cutoff": 0,
+                      "n_after_observation_end": 0, "n_kept": 2}
+
+
+def test_records_after_death_cutoff_and_observation_counted_separately(spark):
+    """1 dies 2021-05-05 (observation to 2024); 2 alive, observed to 2024 (cutoff 2023-07-01);
+    3 observed to 2015 only. A record after both death and cutoff counts as after death."""
+    p = derive_persons(frame(spark, "person", [person(i) for i in (1, 2, 3)]),
+                       frame(spark, "observation_period", [obs(1, "2000-01-01", "2024-06-01"),
+                                                           obs(2, "2000-01-01", "2024-06-01"),
+                                                           obs(3, "2000-01-01", "2015-01-01")]),
+                       frame(spark, "death", [death(1, "2021-05-05")]), CUTOFF)
+    events = frame(spark, "condition_occurrence", [
+        cond(1, 1, "2021-06-01"),  # after death, before cutoff
+        cond(1, 2, "2023-08-01"),  # after death and after cutoff: after death
+        cond(2, 3, "2023-07-01"),  # cutoff day: kept
+        cond(2, 4, "2023-07-02"),  # after cutoff
+        cond(3, 5, "2016-01-01"),  # after the last observation period
+        cond(3, 6, "2024-01-01"),  # after observation and after cutoff: after cutoff
+    ])
+    counts = followup_date_counts(events, p, "condition_start_date", frame(spark, "death", [death(1, "2021-05-05")]),
+                                  CUTOFF).first().asDict()
+    assert (counts["n_after_followup_end"], counts["n_after_death"], counts["n_after_cutoff"],
+            counts["n_after_observation_end"], counts["n_kept"]) == (5, 2, 2, 1, 1)

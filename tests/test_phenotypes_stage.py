@@ -35,9 +35,13 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     notes = manifest["notes"]
     drug_dates = notes["study_event_dates"]["drug"]
     assert (drug_dates["n_records"], drug_dates["n_after_followup_end"], drug_dates["n_kept"]) == (14, 1, 13)
+    assert (drug_dates["n_after_cutoff"], drug_dates["n_after_death"]) == (1, 0)
+    assert set(notes["study_event_dates"]) == {"condition", "drug", "procedure", "device"}
+    assert notes["study_event_dates"]["device"]["n_records"] == 0
     assert notes["optional_tables_absent"] == ["death"]
     # 12 antidepressant rows (aripiprazole is not one), one duplicate of person 1's first fill
-    assert notes["quirks"]["antidepressant_exposures"] == {"n_records": 12, "n_exposures": 11, "n_duplicates_removed": 1}
+    assert notes["quirks"]["antidepressant_exposures"] == {"n_records": 12, "n_below_min_dose": 0, "n_dose_unknown": 0,
+                                                          "n_exposures": 11, "n_duplicates_removed": 1}
     assert notes["quirks"]["observation_periods"] == {"n_periods": 9, "n_overlapping_periods": 1,
                                                       "n_persons_with_overlap": 1}
     flow = spark.read.parquet(f"{stage}/cohort_flow.parquet")

@@ -104,8 +104,17 @@ def cond(pid: int, concept: int, date: str):
 
 
 def drug(pid: int, concept: int, start: str, *, end: str | None = None, days_supply: int | None = None,
-         verbatim_end: str | None = None):
-    return (pid, concept, d(start), d(end or start), days_supply, d(verbatim_end) if verbatim_end else None)
+         verbatim_end: str | None = None, quantity: float | None = None, refills: int | None = None):
+    return (pid, concept, d(start), d(end or start), days_supply, d(verbatim_end) if verbatim_end else None,
+            quantity, refills)
+
+
+def device(pid: int, concept: int, date: str):
+    return (pid, concept, d(date))
+
+
+def strength(drug_concept: int, ingredient: int, amount: float | None):
+    return (drug_concept, ingredient, amount)
 
 
 def proc(pid: int, concept: int, date: str):
@@ -138,7 +147,8 @@ def frame(spark, table: str, rows: list):
     return literal_frame(spark, rows, omop_schema(table))
 
 
-def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), drugs=(), procedures=(), deaths=()):
+def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), drugs=(), procedures=(), deaths=(),
+                devices=(), drug_strengths=()):
     """Every table of OMOP_COLUMNS as a DataFrame (vocabulary from CONCEPTS/ANCESTRY)."""
     rows = {
         "person": list(persons),
@@ -147,6 +157,8 @@ def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), dru
         "drug_exposure": list(drugs),
         "procedure_occurrence": list(procedures),
         "death": list(deaths),
+        "device_exposure": list(devices),
+        "drug_strength": list(drug_strengths),
         "concept": CONCEPTS,
         "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
     }

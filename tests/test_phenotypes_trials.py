@@ -42,7 +42,8 @@ MDD_SCHEMA = T.StructType([T.StructField("person_id", T.LongType()), T.StructFie
 def _trials(spark, ingredients, drugs, index="2019-01-01", settings=TrialSettings(), followup_end="2023-07-01"):
     exposures = derive_ingredient_exposures(frame(spark, "drug_exposure", drugs), ingredient_frame(spark, ingredients),
                                             settings.default_days_supply,
-                                            use_verbatim_end_date=settings.use_verbatim_end_date)
+                                            use_verbatim_end_date=settings.use_verbatim_end_date,
+                                            use_refills=settings.use_refills)
     pids = sorted({r[0] for r in drugs})
     mdd = literal_frame(spark, [(p, d(index) if index else None, d(followup_end)) for p in pids], MDD_SCHEMA)
     return check_spark(derive_antidepressant_trials(exposures, mdd, settings), ANTIDEPRESSANT_TRIALS)

@@ -140,23 +140,44 @@ def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int
     return sorted((d, i, n) for (d, i), n in rows.items())
 
 
-def ingredient_frame(spark: "SparkSession", rows: list[tuple[int, int, str]]) -> "DataFrame":
+def ingredient_frame(
+    spark: "SparkSession",
+    rows: list[tuple[int, int, str]],
+    *,
+    amounts: dict[tuple[int, int], float] | None = None,
+    min_daily_dose: dict[int, float] | None = None,
+) -> "DataFrame":
     """``ingredient_map`` rows as a small DataFrame built from array literals.
 
     Built inside the JVM (no Python worker, no RDD) so a plan that scans it many times stays
-    cheap; columns drug_concept_id (long), ingredient_concept_id (long), ingredient_name.
+    cheap; columns drug_concept_id (long), ingredient_concept_id (long), ingredient_name,
+    amount_value (double: ingredient amount per unit of the product, ``amounts`` keyed by
+    (drug, ingredient), from drug_strength) and min_daily_dose (double, per ingredient);
+    both null where not given.
     """
-    drugs = F.lit([r[0] for r in rows]).cast("array<long>")
-    ingredients = F.lit([r[1] for r in rows]).cast("array<long>")
-    names = F.lit([r[2] for r in rows]).cast("array<string>")
+    amounts, min_daily_dose = amounts or {}, min_daily_dose or {}
     if not rows:
         return spark.range(0).select(
             F.lit(None).cast("long").alias("drug_concept_id"),
             F.lit(None).cast("long").alias("ingredient_concept_id"),
             F.lit(None).cast("string").alias("ingredient_name"),
+            F.lit(None).cast("double").alias("amount_value"),
+            F.lit(None).cast("double").alias("min_daily_dose"),
         )
-    return (
-        spark.range(1)
-        .select(F.inline(F.arrays_zip(drugs.alias("d"), ingredients.alias("i"), names.alias("n"))))
-        .toDF("drug_concept_id", "ingredient_concept_id", "ingredient_name")
+    drugs = F.lit([r[0] for r in rows]).cast("array<long>")
+    ingredients = F.lit([r[1] for r in rows]).cast("array<long>")
+    names = F.lit([r[2] for r in rows]).cast("array<string>")
+    cols = [drugs.alias("d"), ingredients.alias("i"), names.alias("n")]
+    # Dose columns as arrays only when given (a null column otherwise keeps the literal small).
+    if amounts:
+        cols.append(F.lit([amounts.get((r[0], r[1])) for r in rows]).cast("array<double>").alias("a"))
+    if min_daily_dose:
+        cols.append(F.lit([min_daily_dose.get(r[1]) for r in rows]).cast("array<double>").alias("m"))
+    out = spark.range(1).select(F.inline(F.arrays_zip(*cols)))
+    return out.select(
+        F.col("d").alias("drug_concept_id"),
+        F.col("i").alias("ingredient_concept_id"),
+        F.col("n").alias("ingredient_name"),
+        (F.col("a") if amounts else F.lit(None).cast("double")).alias("amount_value"),
+        (F.col("m") if min_daily_dose else F.lit(None).cast("double")).alias("min_daily_dose"),
     )

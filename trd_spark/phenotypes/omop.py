@@ -49,6 +49,8 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("drug_exposure_end_date", _D),
         ("days_supply", _I),
         ("verbatim_end_date", _D),
+        ("quantity", T.DoubleType()),  # units dispensed (minimum-dose rule)
+        ("refills", _I),  # authorised refills (exposure end when no end date is recorded)
     ),
     "procedure_occurrence": (
         ("person_id", _L),
@@ -58,6 +60,19 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
     "death": (
         ("person_id", _L),
         ("death_date", _D),
+    ),
+    # Somatic treatment devices (e.g. rTMS); optional table.
+    "device_exposure": (
+        ("person_id", _L),
+        ("device_concept_id", _L),
+        ("device_exposure_start_date", _D),
+    ),
+    # Vocabulary table: amount of an ingredient per unit of a drug product (minimum-dose rule;
+    # optional table, read only when a minimum dose is configured).
+    "drug_strength": (
+        ("drug_concept_id", _L),
+        ("ingredient_concept_id", _L),
+        ("amount_value", T.DoubleType()),
     ),
     "concept": (
         ("concept_id", _L),
@@ -77,8 +92,11 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 }
 
 
-# Columns an export may lack (absent -> null): verbatim_end_date is often not populated.
-OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"drug_exposure": frozenset({"verbatim_end_date"})}
+# Columns an export may lack (absent -> null): verbatim_end_date, quantity and refills are
+# often not populated (absent quantity: dose unknown; absent refills: none).
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
+    "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills"}),
+}
 
 
 def omop_schema(table: str) -> T.StructType:
@@ -102,33 +120,15 @@ def conform_omop_table(df: "DataFrame", table: str, *, where: str) -> "DataFrame
         raise InputDataError(
             f"OMOP table {table} is missing required column(s) {', '.join(missing)}", where=where
         )
+    text_dates = [f.name for f in schema.fields
+                  if f.dataType == _D and f.name in df.columns and isinstance(df.schema[f.name].dataType, T.StringType)]
+    if text_dates:
+        check_date_text(df, table, text_dates, where=where)
     return df.select(*[
         (F.col(f.name) if f.name in df.columns else F.lit(None)).cast(f.dataType).alias(f.name) for f in schema.fields
     ])
 
 
-def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
-    for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
-        if fs.exists(candidate):
-            return candidate
-    raise InputDataError(
-        f"OMOP table {table} not found (looked for {table}.{suffix} and {table}/)", where=base
-    )
-
-
-BIGQUERY_FORMAT = "bigquery"
-
-
-def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
-    text_dates = [f.name for f in schema.fields
-                  if f.dataType == _D and f.name in df.columns and isinstance(df.schema[f.name].dataType, T.StringType)]
-    if text_dates:
-        check_date_text(df, table, text_dates, where=where)
-    """Options of the Spark BigQuery connector for one OMOP table (``omop.path`` = project.dataset).
-
-    Only the declared columns are requested, so the connector's Storage Read API streams
-    those columns alone (the column projection is pushed to BigQuery).
-    """
 def check_date_text(df: "DataFrame", table: str, columns: list[str], *, where: str) -> None:
     """Raise ``InputDataError`` naming the first column with non-empty text that is not a date.
 
@@ -167,6 +167,24 @@ def check_person_table(person: "DataFrame", *, where: str) -> None:
             "(required by the CDM; age cannot be derived)", where=where)
 
 
+def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
+    for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
+        if fs.exists(candidate):
+            return candidate
+    raise InputDataError(
+        f"OMOP table {table} not found (looked for {table}.{suffix} and {table}/)", where=base
+    )
+
+
+BIGQUERY_FORMAT = "bigquery"
+
+
+def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
+    """Options of the Spark BigQuery connector for one OMOP table (``omop.path`` = project.dataset).
+
+    Only the declared columns are requested, so the connector's Storage Read API streams
+    those columns alone (the column projection is pushed to BigQuery).
+    """
     parts = omop.path.strip().split(".")
     if len(parts) != 2 or not all(parts):
         raise InputDataError(

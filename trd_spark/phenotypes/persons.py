@@ -97,33 +97,53 @@ def restrict_to_followup(events: "DataFrame", persons: "DataFrame", date_col: st
     )
 
 
-def followup_date_counts(events: "DataFrame", persons: "DataFrame", date_col: str) -> "DataFrame":
-    """One row counting what ``restrict_to_followup`` keeps and drops, and why.
+def followup_date_counts(
+    events: "DataFrame",
+    persons: "DataFrame",
+    date_col: str,
+    death: "DataFrame",
+    data_cutoff_date: dt.date,
+    *,
+    group_by: tuple[str, ...] = (),
+) -> "DataFrame":
+    """Counts of what ``restrict_to_followup`` keeps and drops, and why (one row per group).
 
-    Columns: n_records, n_unknown_person, n_before_birth_year, n_after_followup_end,
-    n_missing_date, n_kept (long). Aggregates only, for the manifest and the log.
+    Columns (long): n_records, n_unknown_person, n_missing_date, n_before_birth_year,
+    n_after_followup_end and its three reasons, counted separately: n_after_death (after
+    the person's earliest death_date: a data error), n_after_cutoff (not after death, after
+    ``data_cutoff_date``: outside the analysed release), n_after_observation_end (neither:
+    after the last observation period); then n_kept. Aggregates only, for the manifest and
+    the log; ``group_by`` columns of ``events`` (e.g. a domain tag) lead the output.
     """
+    first_death = death.groupBy("person_id").agg(F.min("death_date").alias("_death"))
     window = persons.select(
         "person_id",
         F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
         F.col("observation_end_date").alias("_end"),
         F.lit(True).alias("_known"),
-    )
+    ).join(first_death, "person_id", "left")
     date = F.col(date_col)
-    joined = events.select("person_id", date_col).join(window, "person_id", "left")
+    joined = events.select("person_id", date_col, *group_by).join(window, "person_id", "left")
 
     def n(cond) -> "Column":
         return F.sum(F.when(cond, 1).otherwise(0)).cast("long")
 
     known = F.col("_known").isNotNull()
-    return joined.agg(
+    after_end = known & (date > F.col("_end"))
+    after_death = after_end & F.coalesce(date > F.col("_death"), F.lit(False))
+    after_cutoff = after_end & ~after_death & (date > F.lit(data_cutoff_date).cast("date"))
+    counts = [
         F.count(F.lit(1)).cast("long").alias("n_records"),
         n(~known).alias("n_unknown_person"),
         n(known & date.isNull()).alias("n_missing_date"),
         n(known & (date < F.col("_birth"))).alias("n_before_birth_year"),
-        n(known & (date > F.col("_end"))).alias("n_after_followup_end"),
+        n(after_end).alias("n_after_followup_end"),
+        n(after_death).alias("n_after_death"),
+        n(after_cutoff).alias("n_after_cutoff"),
+        n(after_end & ~after_death & ~after_cutoff).alias("n_after_observation_end"),
         n(known & (date >= F.col("_birth")) & (date <= F.col("_end"))).alias("n_kept"),
-    )
+    ]
+    return joined.groupBy(*group_by).agg(*counts) if group_by else joined.agg(*counts)
 
 
 def observation_period_overlaps(observation_period: "DataFrame") -> "DataFrame":

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from functools import reduce
@@ -63,6 +64,7 @@ EVENT_TABLES = {
     "condition": ("condition_occurrence", "condition_concept_id", "condition_start_date"),
     "drug": ("drug_exposure", "drug_concept_id", "drug_exposure_start_date"),
     "procedure": ("procedure_occurrence", "procedure_concept_id", "procedure_date"),
+    "device": ("device_exposure", "device_concept_id", "device_exposure_start_date"),
 }
 
 
@@ -101,6 +103,7 @@ def _onset(
     vocab: Vocabulary,
     drugs: "DataFrame",
     procedures: "DataFrame",
+    devices: "DataFrame",
     mdd: "DataFrame",
     trials: "DataFrame",
 ) -> "DataFrame":
@@ -114,13 +117,16 @@ def _onset(
     for name in d.somatic_concept_sets:
         cs = _concept_set(cfg, name)
         ids = expand_concept_set(cs, vocab)
-        if cs.domain == "procedure":
-            events.append(_events(procedures.where(F.col("procedure_concept_id").isin(_ids(ids))), "procedure_date"))
-        elif cs.domain == "drug":
+        if cs.domain == "drug":
             events.append(_drug_events(drugs, ids))
+        elif cs.domain in ("procedure", "device"):
+            # procedures (ECT, TMS codes) and devices (e.g. rTMS coils in device_exposure)
+            _, concept_col, date_col = EVENT_TABLES[cs.domain]
+            table = procedures if cs.domain == "procedure" else devices
+            events.append(_events(table.where(F.col(concept_col).isin(_ids(ids))), date_col))
         else:
             raise ConfigError(
-                f"somatic concept set {name!r} has domain {cs.domain!r}; expected procedure or drug",
+                f"somatic concept set {name!r} has domain {cs.domain!r}; expected procedure, device or drug",
                 where=f"phenotypes.trd_definitions.{d.name}",
             )
     mdd_cases = mdd.where(F.col("mdd_index_date").isNotNull())
@@ -173,6 +179,28 @@ def derive_study_events(
     return out
 
 
+def drug_strength_amounts(
+    drug_strength: "DataFrame", ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float]
+) -> dict[tuple[int, int], float]:
+    """(drug_concept_id, ingredient_concept_id) -> amount_value for the products of the
+    ingredients that have a minimum daily dose (collected: the size of the concept set, not of
+    the data). Several rows for one pair (not allowed by the CDM) keep the largest amount.
+    """
+    drugs = sorted({r[0] for r in ingredient_rows if r[1] in min_daily_dose})
+    if not drugs:
+        return {}
+    rows = (
+        drug_strength.where(
+            F.col("drug_concept_id").isin(drugs) & F.col("ingredient_concept_id").isin(sorted(min_daily_dose))
+        )
+        .groupBy("drug_concept_id", "ingredient_concept_id")
+        .agg(F.max("amount_value").alias("amount_value"))
+        .where(F.col("amount_value").isNotNull())
+        .collect()
+    )
+    return {(int(r.drug_concept_id), int(r.ingredient_concept_id)): float(r.amount_value) for r in rows}
+
+
 def derive_phenotype_tables(
     omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary | None = None
 ) -> PhenotypeTables:
@@ -188,6 +216,7 @@ def derive_phenotype_tables(
         domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES
     }
     conditions, drugs, procedures = restricted["condition"], restricted["drug"], restricted["procedure"]
+    devices = restricted["device"]
 
     antidepressant_set = _concept_set(cfg, ph.trials.concept_set)
     ingredient_rows = ingredient_map(antidepressant_set, vocab)
@@ -203,13 +232,21 @@ def derive_phenotype_tables(
     )
     # Ignored ingredients still make a person a non-control (above) but form no trial.
     ignored = set(ph.trials.ignored_ingredient_ids)
-    ingredients = ingredient_frame(persons.sparkSession, [r for r in ingredient_rows if r[1] not in ignored])
+    trial_rows = [r for r in ingredient_rows if r[1] not in ignored]
+    min_dose = dict(ph.trials.ingredient_min_daily_dose)
+    ingredients = ingredient_frame(
+        persons.sparkSession,
+        trial_rows,
+        amounts=drug_strength_amounts(omop["drug_strength"], trial_rows, min_dose) if min_dose else None,
+        min_daily_dose=min_dose,
+    )
     exposures = derive_ingredient_exposures(
-        drugs, ingredients, ph.trials.default_days_supply, use_verbatim_end_date=ph.trials.use_verbatim_end_date
+        drugs, ingredients, ph.trials.default_days_supply,
+        use_verbatim_end_date=ph.trials.use_verbatim_end_date, use_refills=ph.trials.use_refills,
     )
     trials = derive_antidepressant_trials(exposures, mdd, ph.trials)
     n_adequate = count_adequate_trials(trials)
-    onsets = {d.name: _onset(d, cfg, vocab, drugs, procedures, mdd, trials) for d in ph.trd_definitions}
+    onsets = {d.name: _onset(d, cfg, vocab, drugs, procedures, devices, mdd, trials) for d in ph.trd_definitions}
     phenotypes = derive_phenotypes(mdd, n_adequate, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
     return PhenotypeTables(
         study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients
@@ -217,20 +254,30 @@ def derive_phenotype_tables(
 
 
 # Tables an OMOP release may lack: read as empty (logged and noted in the manifest).
-OPTIONAL_TABLES = ("death",)
+OPTIONAL_TABLES = ("death", "device_exposure", "drug_strength")
 
 
-def read_omop(spark: "SparkSession", cfg: Config) -> dict[str, "DataFrame"]:
-    """Every table of ``OMOP_COLUMNS``; an absent optional table (death) is an empty frame."""
+def read_omop(spark: "SparkSession", cfg: Config, absent: list[str] | None = None) -> dict[str, "DataFrame"]:
+    """Every table of ``OMOP_COLUMNS``; an absent optional table (death, device_exposure,
+    drug_strength) is an empty frame and its name is appended to ``absent``.
+
+    drug_strength is read only when a minimum daily dose is configured (else empty, unread).
+    An optional table that exists but lacks a column is still an error.
+    """
     out = {}
     for t in OMOP_TABLES:
+        if t == "drug_strength" and not cfg.phenotypes.trials.ingredient_min_daily_dose:
+            out[t] = spark.createDataFrame([], omop_schema(t))
+            continue
         try:
             out[t] = read_omop_table(spark, cfg.omop, t)
-        except InputDataError:
-            if t not in OPTIONAL_TABLES or cfg.omop.format == "bigquery":
+        except InputDataError as e:
+            if t not in OPTIONAL_TABLES or cfg.omop.format == "bigquery" or "not found" not in str(e):
                 raise
             log.warning("phenotypes: OMOP table %s not found; treated as empty", t)
             out[t] = spark.createDataFrame([], omop_schema(t))
+            if absent is not None:
+                absent.append(t)
     return out
 
 
@@ -246,12 +293,40 @@ def drug_record_quirks(drugs: "DataFrame") -> "DataFrame":
     )
 
 
-def _quirk_counts(omop: dict[str, "DataFrame"], tables: PhenotypeTables, events: dict[str, "DataFrame"]) -> dict:
-    """Real-data quirks (aggregates only) for the manifest notes and the log."""
-    exposures = exposure_record_counts(events["drug"], tables.ingredients).first().asDict()
-    periods = observation_period_overlaps(omop["observation_period"]).first().asDict()
-    drug_records = drug_record_quirks(events["drug"]).first().asDict()
-    return {"antidepressant_exposures": exposures, "observation_periods": periods, "drug_records": drug_records}
+def stage_counts(
+    omop: dict[str, "DataFrame"],
+    persons: "DataFrame",
+    events: dict[str, "DataFrame"],
+    ingredients: "DataFrame",
+    data_cutoff_date: dt.date,
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Follow-up date counts per event domain and the real-data quirk counts, in ONE Spark job.
+
+    Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
+    antidepressant_exposures / observation_periods / drug_records -> counts). The domains'
+    events are tagged and aggregated together; the one-row quirk aggregates are cross-joined
+    onto the (one row per domain) result, so a single collect returns everything (aggregates
+    only: no person-level row reaches the driver).
+    """
+    tagged = reduce(lambda a, b: a.unionByName(b), [
+        events[dom].select("person_id", F.col(date_col).alias("event_date"), F.lit(dom).alias("domain"))
+        for dom, (_, _, date_col) in EVENT_TABLES.items()
+    ])
+    dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
+    date_cols = [c for c in dates.columns if c != "domain"]
+    domains = persons.sparkSession.range(1).select(F.explode(F.array(*[F.lit(d) for d in EVENT_TABLES])).alias("domain"))
+    quirk_parts = {
+        "antidepressant_exposures": exposure_record_counts(events["drug"], ingredients),
+        "observation_periods": observation_period_overlaps(omop["observation_period"]),
+        "drug_records": drug_record_quirks(events["drug"]),
+    }
+    joined = domains.join(dates, "domain", "left")
+    for name, df in quirk_parts.items():
+        joined = joined.crossJoin(df.select(F.struct(*df.columns).alias(name)))
+    rows = joined.collect()
+    event_dates = {r["domain"]: {c: int(r[c] or 0) for c in date_cols} for r in rows}
+    quirks = {name: rows[0][name].asDict() for name in quirk_parts}
+    return {d: event_dates[d] for d in EVENT_TABLES}, quirks
 
 
 def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]:
@@ -269,8 +344,8 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
 def run(spark: "SparkSession", cfg: Config) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
-    omop = read_omop(spark, cfg)
-    absent = [t for t in OPTIONAL_TABLES if omop[t].isEmpty()] if cfg.omop.format != "bigquery" else []
+    absent: list[str] = []
+    omop = read_omop(spark, cfg, absent)
     vocab = study_vocabulary(omop, cfg)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     tables = derive_phenotype_tables(omop, cfg, vocab)
@@ -283,15 +358,13 @@ def run(spark: "SparkSession", cfg: Config) -> None:
         # A BigQuery dataset has no files to fingerprint; its name is in the config hash.
         inputs = {"omop": cfg.omop.path} if cfg.omop.format != "bigquery" else None
         with publish_stage(spark, cfg, STAGE, fingerprint_inputs=inputs) as out:
-            # Study-concept records outside [birth year, end of follow-up] are dropped: count them.
-            event_dates = {}
-            for domain, df in events.items():
-                counts = followup_date_counts(df, persons, EVENT_TABLES[domain][2]).first().asDict()
-                event_dates[domain] = counts
+            # Study-concept records outside [birth year, end of follow-up] are dropped: count
+            # them (after death / after the cutoff / after observation separately), with the quirks.
+            event_dates, quirks = stage_counts(omop, persons, events, tables.ingredients, cfg.omop.data_cutoff_date)
+            for domain, counts in event_dates.items():
                 log.info("phenotypes: %s records in study concept sets: %s", domain,
                          ", ".join(f"{k} {v}" for k, v in counts.items()))
             out.notes["study_event_dates"] = event_dates
-            quirks = _quirk_counts(omop, tables, events)
             for what, counts in quirks.items():
                 log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
             for what, n in quirks["drug_records"].items():

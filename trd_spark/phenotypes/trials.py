@@ -9,8 +9,18 @@ so an exposure's end is:
    start and ``use_verbatim_end_date`` is on (it may be earlier than the ETL's end date:
    a stopped prescription);
 1. else ``drug_exposure_end_date`` when it is AFTER the start;
-2. else start + ``days_supply`` - 1 when days_supply > 0;
+2. else start + ``days_supply`` x (1 + ``refills``) - 1 when days_supply > 0 (refills count
+   only when > 0 and ``use_refills`` is on: an order for 30 days with 2 refills is a 90-day
+   course; refills also recorded as dispensing rows overlap it and merge into one episode);
 3. else start + ``default_days_supply`` - 1.
+
+Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose
+of a record is ``quantity x amount_value / days_supply`` (units dispensed x ingredient amount
+per unit from ``drug_strength`` / days), in the drug_strength amount unit (mg for the oral
+solid forms). A record whose dose is known and below the minimum is dropped before anything
+else (it is no exposure of a trial). A record with unknown dose (no drug_strength amount for
+its product, e.g. an ingredient-level or liquid concept, or quantity / days_supply missing
+or <= 0) counts, and is counted as a quirk (``exposure_record_counts``).
 
 Per-ingredient rules (``TrialSettings``): ignored ingredients form no trial (the caller
 drops them from the ingredient map); ``ingredient_min_trial_days`` replaces
@@ -36,30 +46,67 @@ if TYPE_CHECKING:
 
 
 def exposure_end_expr(
-    start: "Column", end: "Column", days_supply: "Column", default_days_supply: int, verbatim_end: "Column | None" = None
+    start: "Column",
+    end: "Column",
+    days_supply: "Column",
+    default_days_supply: int,
+    verbatim_end: "Column | None" = None,
+    refills: "Column | None" = None,
 ) -> "Column":
-    """Effective end date of one exposure (inclusive); see the module docstring."""
+    """Effective end date of one exposure (inclusive); see the module docstring.
+
+    ``verbatim_end`` / ``refills`` None: that rule is off.
+    """
+    supply = days_supply if refills is None else F.when(refills > 0, days_supply * (refills + 1)).otherwise(days_supply)
     out = F.when(verbatim_end > start, verbatim_end) if verbatim_end is not None else F
     return (
         out.when(end > start, end)
-        .when(days_supply > 0, F.date_add(start, days_supply - 1))
+        .when(days_supply > 0, F.date_add(start, supply - 1))
         .otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
     )
 
 
+def daily_dose_expr(quantity: "Column", amount_value: "Column", days_supply: "Column") -> "Column":
+    """quantity x amount_value / days_supply (amount unit per day); null when any part is missing or <= 0."""
+    known = (quantity > 0) & (amount_value > 0) & (days_supply > 0)
+    return F.when(known, quantity * amount_value / days_supply)
+
+
+def _with_dose_flags(drug_exposure: "DataFrame", ingredients: "DataFrame") -> "DataFrame":
+    """drug_exposure x ingredient rows with ``_below_min_dose`` and ``_dose_unknown`` (booleans).
+
+    Both are false for ingredients without a minimum dose (``min_daily_dose`` null).
+    """
+    dose = daily_dose_expr(F.col("quantity"), F.col("amount_value"), F.col("days_supply"))
+    has_min = F.col("min_daily_dose").isNotNull()
+    return (
+        drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
+        .withColumn("_below_min_dose", F.coalesce(has_min & (dose < F.col("min_daily_dose")), F.lit(False)))
+        .withColumn("_dose_unknown", has_min & dose.isNull())
+    )
+
+
 def derive_ingredient_exposures(
-    drug_exposure: "DataFrame", ingredients: "DataFrame", default_days_supply: int, *, use_verbatim_end_date: bool = True
+    drug_exposure: "DataFrame",
+    ingredients: "DataFrame",
+    default_days_supply: int,
+    *,
+    use_verbatim_end_date: bool = True,
+    use_refills: bool = True,
 ) -> "DataFrame":
     """Exposures mapped to ingredients, one row per (person_id, ingredient_concept_id, exposure_start_date).
 
-    ``ingredients`` is ``concepts.ingredient_map`` output. Rows repeating the same person,
-    ingredient and start (order + dispensing of one prescription, or a product mapping twice)
-    are one exposure; the longest end is kept.
+    ``ingredients`` is ``concepts.ingredient_frame`` output (with ``amount_value`` and
+    ``min_daily_dose`` for the minimum-dose rule). Records below an ingredient's minimum daily
+    dose are dropped. Rows repeating the same person, ingredient and start (order +
+    dispensing of one prescription, or a product mapping twice) are one exposure; the
+    longest end is kept.
     Output: person_id, ingredient_concept_id, ingredient_name, exposure_start_date, exposure_end_date.
     """
     start = F.col("drug_exposure_start_date")
     return (
-        drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
+        _with_dose_flags(drug_exposure, ingredients)
+        .where(~F.col("_below_min_dose"))
         .select(
             "person_id",
             "ingredient_concept_id",
@@ -68,6 +115,7 @@ def derive_ingredient_exposures(
             exposure_end_expr(
                 start, F.col("drug_exposure_end_date"), F.col("days_supply"), default_days_supply,
                 F.col("verbatim_end_date") if use_verbatim_end_date else None,
+                F.col("refills") if use_refills else None,
             ).alias("exposure_end_date"),
         )
         .groupBy("person_id", "ingredient_concept_id", "exposure_start_date")
@@ -78,20 +126,29 @@ def derive_ingredient_exposures(
 def exposure_record_counts(drug_exposure: "DataFrame", ingredients: "DataFrame") -> "DataFrame":
     """One row: how many antidepressant records collapse into how many exposures.
 
-    Columns (long): n_records (drug_exposure rows x ingredient reached), n_exposures
-    (distinct person, ingredient, start: what ``derive_ingredient_exposures`` keeps),
-    n_duplicates_removed (their difference: order + dispensing rows of one prescription,
-    repeated rows, products of one ingredient started the same day). Aggregates only.
+    Columns (long): n_records (drug_exposure rows x ingredient reached), n_below_min_dose
+    (dropped by the minimum-dose rule), n_dose_unknown (kept although an ingredient minimum
+    applies: dose not computable), n_exposures (distinct person, ingredient, start of the
+    kept rows: what ``derive_ingredient_exposures`` keeps), n_duplicates_removed (kept rows
+    minus exposures: order + dispensing rows of one prescription, repeated rows, products of
+    one ingredient started the same day). Aggregates only.
     """
     per_start = (
-        drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
+        _with_dose_flags(drug_exposure, ingredients)
         .groupBy("person_id", "ingredient_concept_id", "drug_exposure_start_date")
-        .agg(F.count(F.lit(1)).alias("n"))
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum(F.col("_below_min_dose").cast("long")).alias("below"),
+            F.sum(F.col("_dose_unknown").cast("long")).alias("unknown"),
+        )
     )
+    kept = F.col("n") - F.col("below")
     return per_start.agg(
         F.coalesce(F.sum("n"), F.lit(0)).cast("long").alias("n_records"),
-        F.count(F.lit(1)).cast("long").alias("n_exposures"),
-        F.coalesce(F.sum(F.col("n") - 1), F.lit(0)).cast("long").alias("n_duplicates_removed"),
+        F.coalesce(F.sum("below"), F.lit(0)).cast("long").alias("n_below_min_dose"),
+        F.coalesce(F.sum("unknown"), F.lit(0)).cast("long").alias("n_dose_unknown"),
+        F.sum(F.when(kept > 0, 1).otherwise(0)).cast("long").alias("n_exposures"),
+        F.coalesce(F.sum(F.when(kept > 0, kept - 1)), F.lit(0)).cast("long").alias("n_duplicates_removed"),
     )
 
 
