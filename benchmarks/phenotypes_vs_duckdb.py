@@ -1,8 +1,11 @@
 """Benchmark: the whole Spark phenotype stage (local[2]) vs the DuckDB SQL version, same Parquet.
 
-    python benchmarks/phenotypes_vs_duckdb.py [--persons 300000] [--data-dir DIR] [--threads 2]
+    python benchmarks/phenotypes_vs_duckdb.py [--persons 300000] [--drug-rows-per-person 300]
+        [--data-dir DIR] [--threads 2]
 
-Generates toy OMOP tables for N persons (benchmarks/omop_data.py; reused when present),
+Generates toy OMOP tables for N persons (benchmarks/omop_data.py; reused when present) plus
+~``--drug-rows-per-person`` non-study drug_exposure rows per person (AoU-like volume: 300k x
+300 = ~90M rows, mostly not antidepressants, so the concept filter at the scan matters),
 starts Spark + Hail, then times (after session start) ``trd_spark.phenotypes.stage.run``:
 read OMOP, derive persons / trials / phenotypes / cohort flow, publish all four tables with
 the manifest. DuckDB then runs benchmarks/duckdb_phenotypes.py (same rules, Parquet in,
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=300_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--drug-rows-per-person", type=int, default=300,
+                    help="non-study drug_exposure rows per person (0: toy rows only)")
     ap.add_argument("--data-dir", default=None, help="OMOP directory (generated when absent)")
     ap.add_argument("--work-dir", default=None, help="outputs and Spark scratch (default: a temp dir)")
     ap.add_argument("--threads", type=int, default=2, help="Spark local[N] and DuckDB threads")
@@ -40,10 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="trd-spark-bench-"))
-    data = Path(args.data_dir or work / f"omop_{args.persons}_{args.seed}")
-    if not (data / "drug_exposure.parquet").exists():
+    data = Path(args.data_dir or work / f"omop_{args.persons}_{args.drug_rows_per_person}_{args.seed}")
+    if not (data / "_GENERATED").exists():
         t = time.perf_counter()
-        summary = write_omop(data, args.persons, seed=args.seed)
+        summary = write_omop(data, args.persons, seed=args.seed, drug_rows_per_person=args.drug_rows_per_person)
+        (data / "_GENERATED").write_text("ok\n")
         print(f"generated OMOP for {args.persons} persons in {time.perf_counter() - t:.1f} s: "
               f"{summary['record_counts']}")
 

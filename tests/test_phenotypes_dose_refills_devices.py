@@ -128,3 +128,23 @@ def test_empty_concept_set_only_for_somatic_sets(tmp_path):
     bad = cfg.model_copy(update={"concept_sets": cfg.concept_sets.model_copy(update={"concept_sets": sets})})
     with pytest.raises(ConfigError, match="phenotypes.mdd.concept_set: concept set 'mdd' includes no concept"):
         _check_references(bad, "toy.yaml")
+
+
+def test_optional_tables_absent_or_broken(spark, tmp_path):
+    """device_exposure and death absent: empty and listed; drug_strength unread without a
+    minimum dose; a device_exposure that exists but lacks a column is an error naming it."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.phenotypes.stage import read_omop
+
+    tables = omop_tables(spark, persons=[person(1)], observation_periods=[obs(1)])
+    for name, df in tables.items():
+        if name not in ("death", "device_exposure", "drug_strength"):
+            df.coalesce(1).write.parquet(str(tmp_path / f"{name}.parquet"))
+    cfg = toy_config(path=str(tmp_path))
+    absent: list[str] = []
+    omop = read_omop(spark, cfg, absent)
+    assert absent == ["death", "device_exposure"]
+    assert omop["device_exposure"].count() == 0 and omop["drug_strength"].count() == 0
+    tables["device_exposure"].drop("device_concept_id").write.parquet(str(tmp_path / "device_exposure.parquet"))
+    with pytest.raises(InputDataError, match="device_exposure is missing required column.*device_concept_id"):
+        read_omop(spark, cfg, [])
