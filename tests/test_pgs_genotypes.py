@@ -58,7 +58,8 @@ def test_dosage_field_reads_number_a_dosages(hl, tmp_path):
     assert got == {(100, "G", "101"): 0.9, (100, "G", "102"): None,
                    (300, "A", "101"): 0.8, (300, "A", "102"): 0.05,
                    (300, "C", "101"): 1.1, (300, "C", "102"): 0.0}
-    with pytest.raises(InputDataError, match="no XX entry field"):
+    # caught by the VCF pre-check (genotypes.check_vcf_files) at the first record, naming file:line
+    with pytest.raises(InputDataError, match=r"ds\.vcf:\d+: FORMAT column has no XX \(has GT:DS\)"):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "ds.vcf"), dosage_field="XX"))
 
 
