@@ -34,9 +34,8 @@ from trd_spark.pgs.matching import (
     match_variants,
     score_variants_table,
     summarise_matches,
-    variant_matches_frame,
 )
-from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
+from trd_spark.pgs.scoring import compute_scores, score_weights_table
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file, read_scoring_files, scoring_file_paths
 
 DATA = Path(__file__).parent / "data" / "pgs"
@@ -70,8 +69,10 @@ def score(hl, spark, mt, files, reference_genome, *, liftover=None, missing="mea
     summary = summarise_matches(hl, m, "d", ids, {i: ScoreLabel("t", "d") for i in ids})
     scores = compute_scores(hl, mt, score_weights_table(hl, m, len(files)), ids, summary["n_matched"].tolist(),
                             missing_genotypes=missing)
-    frame = scores_frame(hl, scores, "d").toPandas().set_index(["person_id", "pgs_id"]).sort_index()
-    return m, summary, frame
+    # Hail's own to_pandas: the Spark conversion (scores_frame) is tested elsewhere.
+    frame = scores.to_pandas()
+    frame["person_id"] = frame["s"].astype("int64")
+    return m, summary, frame.set_index(["person_id", "pgs_id"]).sort_index()
 
 
 def match_types(m) -> list[str]:
@@ -93,8 +94,7 @@ def test_grch37_chr_prefixed_vcf_scores_equal_plink2(hl, spark, tmp_path):
     # Same cases as on GRCh38 (test_pgs_matching.EXPECTED), by line.
     assert match_types(m) == ["ref_alt", "alt_ref", "ref_alt", "ambiguous_dropped", "ref_alt_flipped",
                               "alt_ref_flipped", "ref_alt", "not_found", "not_found"]
-    log = variant_matches_frame(hl, m, "d").toPandas()
-    assert set(log["chrom"]) == {"1"}
+    assert set(m.aggregate(hl.agg.collect_as_set(m.chrom))) == {"1"}
 
     # plink2 on the same chr-prefixed VCF; weights on the VCF strand (flips resolved by hand).
     ids = {100: ("G", 0.5), 200: ("C", -1.0), 300: ("A", 2.0), 500: ("C", 0.25), 600: ("G", 3.0), 900: ("G", 1.5)}
@@ -156,8 +156,8 @@ def test_liftover_grch37_file_scores_like_its_grch38_equivalent(hl, spark, tmp_p
     assert s.loc["PGS000037", "n_matched"] == 4 and s.loc["PGS000037", "n_not_found"] == 1  # failed lift counted
     assert s.loc["PGS000038", "n_matched"] == 4
     # the log keeps the file's alleles (not the reverse-complemented ones)
-    log = variant_matches_frame(hl, m, "d").toPandas()
-    assert set(log.loc[log["pgs_id"] == "PGS000037", "effect_allele"]) == {"G", "C", "A"}
+    lifted_rows = m.filter(m.pgs_id == "PGS000037")
+    assert lifted_rows.aggregate(hl.agg.collect_as_set(lifted_rows.effect_allele)) == {"G", "C", "A"}
     a = scores.xs("PGS000037", level="pgs_id")["score_sum"]
     b = scores.xs("PGS000038", level="pgs_id")["score_sum"]
     assert len(a) == 4 and a.to_numpy() == pytest.approx(b.to_numpy(), rel=1e-12)
