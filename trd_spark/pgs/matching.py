@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import types as T
 
@@ -101,12 +102,19 @@ def score_variants_table(
     *,
     liftover: "LiftoverSettings | None" = None,
 ) -> "hl_types.Table":
-    """One row per score variant (unkeyed): pgs_id, score_index (position in
-    ``scoring_files``), chrom (reference contig name), pos, locus (missing when the position
-    is not valid on the reference), effect_allele, other_allele, effect_weight, line, rsid,
-    positions_build, by_rsid (placed by rsID at matching), lift_negative_strand (alleles to be
-    reverse-complemented), liftover_failed. Positions on another build are lifted over with
-    ``liftover`` (an error without it). Global ``rsid_only_files``: paths of rsID-only files."""
+    """One row per distinct score SITE (unkeyed): chrom (reference contig name), pos, locus
+    (missing when the position is not valid on the reference), effect_allele, other_allele,
+    rsid (rsID-only files only), positions_build, by_rsid (placed by rsID at matching),
+    lift_negative_strand (alleles to be reverse-complemented), liftover_failed, and the score
+    variants at the site as parallel arrays ``member_score_index`` (position in
+    ``scoring_files``), ``member_weight`` and ``member_line``. ``match_variants`` explodes them
+    back to one row per score variant.
+
+    Why sites: scores share most of their variants (61 scores over one HapMap3-like panel are
+    61 rows per site), and every row Hail sorts or joins costs; matching once per site and
+    exploding afterwards is the same result for a fraction of the work. Positions on another
+    build are lifted over with ``liftover`` (an error without it). Globals: ``pgs_ids`` (in
+    ``scoring_files`` order) and ``rsid_only_files`` (paths of rsID-only files)."""
     ids = [sf.pgs_id for sf in scoring_files]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -138,10 +146,13 @@ def score_variants_table(
         files = [sf.path for sf in scoring_files if sf.positions_build in other_builds]
         raise InputDataError(f"scoring files on {other_builds} need a chain file to reach {reference_genome}: "
                              f"{files}", where="pgs.liftover.chain_file")
-    sdf = _arrow_frame(spark, pdf)
-    ht = hl.Table.from_spark(sdf)
-    ht = ht.annotate_globals(rsid_only_files=hl.literal(
-        [sf.path for sf in scoring_files if sf.positions_from == "rsid"], hl.tarray(hl.tstr)))
+    sites = score_sites_frame(pdf)
+    ht = hl.Table.from_spark(_arrow_frame(spark, sites, _SCORE_SITE_SPARK))
+    ht = ht.annotate_globals(
+        pgs_ids=hl.literal(ids, hl.tarray(hl.tstr)),
+        rsid_only_files=hl.literal([sf.path for sf in scoring_files if sf.positions_from == "rsid"],
+                                   hl.tarray(hl.tstr)),
+    )
 
     def locus_on(rg: str):
         valid = hl.is_defined(ht.chrom) & hl.is_defined(ht.pos) & hl.is_valid_contig(hl.or_else(ht.chrom, ""), rg)
@@ -167,14 +178,49 @@ def score_variants_table(
     return ht
 
 
-def _arrow_frame(spark: "SparkSession", pdf: pd.DataFrame) -> "DataFrame":
+SITE_COLUMNS = ("chrom", "pos", "effect_allele", "other_allele", "rsid", "positions_build", "by_rsid")
+
+_SCORE_SITE_SPARK = T.StructType([
+    T.StructField("chrom", T.StringType(), True),
+    T.StructField("pos", T.IntegerType(), True),
+    T.StructField("effect_allele", T.StringType(), False),
+    T.StructField("other_allele", T.StringType(), True),
+    T.StructField("rsid", T.StringType(), True),
+    T.StructField("positions_build", T.StringType(), True),
+    T.StructField("by_rsid", T.BooleanType(), False),
+    T.StructField("member_score_index", T.ArrayType(T.IntegerType(), False), False),
+    T.StructField("member_weight", T.ArrayType(T.DoubleType(), False), False),
+    T.StructField("member_line", T.ArrayType(T.LongType(), False), False),
+])
+
+
+def score_sites_frame(variants: pd.DataFrame) -> pd.DataFrame:
+    """Score variants (one row per file row) -> one row per distinct ``SITE_COLUMNS`` with the
+    member arrays (score_index, weight, line in file order). The rsID is part of a site only
+    for rsID-only rows (elsewhere it is not used for matching)."""
+    v = variants.copy()
+    v["rsid"] = v["rsid"].where(v["by_rsid"], None)
+    if v.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _SCORE_SITE_SPARK.names})
+    site_id = v.groupby(list(SITE_COLUMNS), dropna=False, sort=False).ngroup().to_numpy()
+    order = np.argsort(site_id, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(site_id[order]) != 0])
+    split = starts[1:]
+    sites = v.iloc[order[starts]][list(SITE_COLUMNS)].reset_index(drop=True)
+    sites["member_score_index"] = np.split(v["score_index"].to_numpy(np.int32)[order], split)
+    sites["member_weight"] = np.split(v["effect_weight"].to_numpy(np.float64)[order], split)
+    sites["member_line"] = np.split(v["line"].to_numpy(np.int64)[order], split)
+    return sites
+
+
+def _arrow_frame(spark: "SparkSession", pdf: pd.DataFrame, schema: T.StructType) -> "DataFrame":
     """pandas -> Spark through Arrow (score files can have millions of rows; the row-by-row
     path is ~100x slower). Arrow is switched on for this call only."""
     key = "spark.sql.execution.arrow.pyspark.enabled"
     before = spark.conf.get(key, "false")
     spark.conf.set(key, "true")
     try:
-        return spark.createDataFrame(pdf, schema=_SCORE_VARIANT_SPARK)
+        return spark.createDataFrame(pdf, schema=schema)
     finally:
         spark.conf.set(key, before)
 
@@ -219,16 +265,18 @@ def _palindromic(hl: "hl_types", a, b):
 def match_variants(
     hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
 ) -> "hl_types.Table":
-    """Add to each score variant: ``match_type`` (see module doc), ``matched_alleles``
+    """Match the score sites (``score_variants_table``) and explode them to one row per score
+    variant (keyed by ``locus``), adding ``match_type`` (see module doc), ``matched_alleles``
     (the genotype row's ``[ref, alt]`` it scores against, missing unless used) and
     ``effect_is_ref`` (True for alt_ref / alt_ref_flipped). Rows of rsID-only files are first
     placed by ``place_by_rsid``; lifted-over alleles on a negative-strand block are
     reverse-complemented for matching (the log keeps them as in the file)."""
-    sv = place_by_rsid(hl, mt, score_variants)
-    loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
+    sv = place_by_rsid(hl, mt, score_variants).key_by("locus")
+    loci = sv.filter(hl.is_defined(sv.locus)).select().distinct()
+    # Genotype rows are keyed by (locus, alleles): grouping by the locus prefix needs no shuffle.
     rows = mt.rows().select()
-    rows = rows.filter(hl.is_defined(loci[rows.locus]))
-    sites = rows.group_by(rows.locus).aggregate(pairs=hl.agg.collect(rows.alleles))
+    rows = rows.filter(hl.is_defined(loci[rows.locus])).key_by("locus").collect_by_key("_alleles")
+    sites = rows.select(pairs=rows._alleles.map(lambda r: r.alleles))
     sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
 
     neg = sv.lift_negative_strand
@@ -281,7 +329,23 @@ def match_variants(
         matched_alleles=matched,
         effect_is_ref=hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type),
     )
-    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
+    sv = sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
+    return explode_members(hl, sv)
+
+
+def explode_members(hl: "hl_types", sites: "hl_types.Table") -> "hl_types.Table":
+    """Site rows -> one row per score variant: pgs_id, score_index, effect_weight, line added,
+    the member arrays dropped (no shuffle: the key, if any, is kept)."""
+    members = hl.range(hl.len(sites.member_score_index)).map(lambda i: hl.struct(
+        score_index=sites.member_score_index[i], effect_weight=sites.member_weight[i], line=sites.member_line[i]))
+    out = sites.annotate(_member=members).drop("member_score_index", "member_weight", "member_line")
+    out = out.explode("_member")
+    return out.transmute(
+        pgs_id=out.pgs_ids[out._member.score_index],
+        score_index=out._member.score_index,
+        effect_weight=out._member.effect_weight,
+        line=out._member.line,
+    )
 
 
 @dataclass(frozen=True)
@@ -296,10 +360,13 @@ def summarise_matches(
     hl: "hl_types", matches: "hl_types.Table", dataset: str, pgs_ids: Sequence[str], labels: dict[str, ScoreLabel]
 ) -> pd.DataFrame:
     """Per-score match counts (one small row per score; PGS_MATCH_SUMMARY columns)."""
-    counts = matches.group_by(matches.pgs_id).aggregate(
-        n_variants=hl.agg.count(),
-        **{f"n_{t}": hl.agg.count_where(matches.match_type == t) for t in MATCH_TYPES},
-    ).to_pandas()
+    # One pass, no shuffle: a per-score counter of match types.
+    by_score = matches.aggregate(hl.agg.group_by(matches.pgs_id, hl.agg.counter(matches.match_type)))
+    counts = pd.DataFrame(
+        [{"pgs_id": pgs_id, "n_variants": sum(c.values()), **{f"n_{t}": c.get(t, 0) for t in MATCH_TYPES}}
+         for pgs_id, c in by_score.items()],
+        columns=["pgs_id", "n_variants", *[f"n_{t}" for t in MATCH_TYPES]],
+    )
     counts = counts.set_index("pgs_id").reindex(list(pgs_ids)).fillna(0).astype("int64")
     out = pd.DataFrame({
         "dataset": dataset,

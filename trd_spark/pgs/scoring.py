@@ -34,24 +34,30 @@ if TYPE_CHECKING:
 def score_weights_table(hl: "hl_types", matches: "hl_types.Table", n_scores: int) -> "hl_types.Table":
     """Genotype rows used by any score, keyed by locus/alleles, with per-score arrays
     (length ``n_scores``, indexed by ``score_index``): ``slope``, ``offset`` (float64) and
-    ``n_vars`` (int64, score variants at this row)."""
+    ``n_vars`` (int32, score variants at this row).
+
+    ``matches`` is ``match_variants``' table (keyed by ``locus``): re-keying by locus + alleles
+    only sorts within a locus, and ``collect_by_key`` groups without a shuffle."""
     used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
     w = used.effect_weight
     used = used.select(
-        locus=used.locus,
         alleles=used.matched_alleles,
         score_index=used.score_index,
         slope=hl.if_else(used.effect_is_ref, -w, w),
         offset=hl.if_else(used.effect_is_ref, 2.0 * w, 0.0),
     )
+    grouped = used.key_by("locus", "alleles").collect_by_key("_vars")
+    v = grouped._vars
 
     def spread(value, zero):
-        return hl.range(n_scores).map(lambda k: hl.if_else(k == used.score_index, value, zero))
+        # Two score variants of one score on the same row simply add.
+        return hl.range(n_scores).map(
+            lambda k: v.fold(lambda acc, x: acc + hl.if_else(x.score_index == k, value(x), zero), zero))
 
-    return used.group_by(used.locus, used.alleles).aggregate(
-        slope=hl.agg.array_sum(spread(used.slope, 0.0)),
-        offset=hl.agg.array_sum(spread(used.offset, 0.0)),
-        n_vars=hl.agg.array_sum(spread(hl.int32(1), hl.int32(0))),
+    return grouped.select(
+        slope=spread(lambda x: x.slope, 0.0),
+        offset=spread(lambda x: x.offset, 0.0),
+        n_vars=spread(lambda x: hl.int32(1), hl.int32(0)),
     )
 
 

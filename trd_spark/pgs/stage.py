@@ -23,7 +23,7 @@ import pandas as pd
 
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError, MatchRateError
-from trd_spark.io import Fs, expand_paths, write_pandas, write_table
+from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.pgs.genotypes import read_genotypes
 from trd_spark.pgs.matching import (
@@ -36,7 +36,7 @@ from trd_spark.pgs.matching import (
     variant_matches_frame,
 )
 from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
-from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_file
+from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 
 if TYPE_CHECKING:
@@ -75,14 +75,13 @@ def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, Sco
     return labels
 
 
-def load_scoring_files(cfg: Config, reference_genome: str) -> list[ScoringFile]:
-    """Parse and validate every configured scoring file for one build (no Spark)."""
-    files = []
-    for path in expand_paths(cfg.pgs.scoring_files, "pgs.scoring_files"):
-        sf = read_scoring_file(path, target_build=reference_genome, duplicate_variants=cfg.pgs.duplicate_variants)
+def load_scoring_files(spark: "SparkSession", cfg: Config, reference_genome: str) -> list[ScoringFile]:
+    """Parse and validate every configured scoring file for one build (local paths, globs,
+    directories or Hadoop FS URIs; duplicate, liftover and rsID options from ``cfg.pgs``)."""
+    files = read_scoring_files(spark, cfg.pgs, reference_genome)
+    for sf in files:
         for note in sf.notes:
             log.warning("%s: %s", sf.pgs_id, note)
-        files.append(sf)
     return files
 
 
@@ -90,9 +89,9 @@ def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_na
                   scoring_files: list[ScoringFile]) -> DatasetMatches:
     """Read one dataset's genotypes and match every score (match table checkpointed)."""
     ds = cfg.dataset(dataset_name)
-    sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome)
+    sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
     loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
-    mt = read_genotypes(hl, ds.genotypes, loci=loci)
+    mt = read_genotypes(hl, ds.genotypes, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     n_bad_ids = mt.aggregate_cols(hl.agg.count_where(hl.is_missing(hl.parse_int64(mt.s))))
     if n_bad_ids:
         raise InputDataError(
@@ -129,7 +128,7 @@ def run(spark: "SparkSession", cfg: Config) -> None:
     for ds in cfg.datasets:
         build = ds.genotypes.reference_genome
         if build not in files_by_build:
-            files_by_build[build] = load_scoring_files(cfg, build)
+            files_by_build[build] = load_scoring_files(spark, cfg, build)
             log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
         log.info("pgs: matching %d scores in dataset %s", len(files_by_build[build]), ds.name)
         results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build]))
