@@ -26,6 +26,7 @@ import yaml
 from test_bad_inputs import write_config
 
 from trd_spark.cli import main
+from trd_spark.layout import code_version
 from trd_spark.schemas import TABLES_BY_STAGE
 from trd_spark.toydata import generate_toy_data
 
@@ -78,11 +79,14 @@ def test_sigkill_in_phenotypes_then_resume(tmp_path, capsys):
     held = json.loads((release / ".lock").read_text())
     assert held["pid"] == proc.pid  # the killed run's lock is still there
 
+    # The killed subprocess computed the code version afresh: so must this process (it is
+    # cached per process; a checkout changed in between would rightly rerun every stage).
+    code_version.cache_clear()
     capsys.readouterr()
     assert main(["run", "--stages", *STAGES, "--config", str(config)]) == 0
     err = capsys.readouterr().err
-    assert "taking over a stale lock" in err
-    assert "pgs: up to date, skipped" in err
+    assert "taking over a stale lock" in err, err[-3000:]
+    assert "pgs: up to date, skipped" in err, err[-3000:]
     assert "phenotypes: running" in err and "cohort: running" in err
     assert not (release / ".lock").exists()
     for stage in STAGES:
