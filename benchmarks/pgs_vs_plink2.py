@@ -113,7 +113,7 @@ def run_ours(hl, spark, work: Path, source: str) -> tuple[dict[str, float], pd.D
     (+ checkpoint, summary); score all in one pass + write the Hail Table output."""
     from trd_spark.config import GenotypeSource
     from trd_spark.pgs.genotypes import read_genotypes
-    from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
+    from trd_spark.pgs.matching import ScoreLabel, explode_members, match_sites, score_variants_table, summarise_matches
     from trd_spark.pgs.scoring import compute_scores, score_weights_table
     from trd_spark.pgs.scoring_files import read_scoring_file
 
@@ -128,7 +128,8 @@ def run_ours(hl, spark, work: Path, source: str) -> tuple[dict[str, float], pd.D
     sv = score_variants_table(hl, spark, files, "GRCh38")
     loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
     mt = read_genotypes(hl, src, loci=loci)
-    matches = match_variants(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("bm", "ht"))
+    sites = match_sites(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("bm", "ht"))
+    matches = explode_members(hl, sites)
     summary = summarise_matches(hl, matches, "bench", ids, {i: ScoreLabel("b", "b") for i in ids})
     times["match"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -149,6 +150,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--vcf", action="store_true", help="also compare from a bgzipped VCF (both tools)")
     ap.add_argument("--work-dir", default="/tmp/trd_spark_bench_pgs")
+    ap.add_argument("--prepare-only", action="store_true", help="generate and convert the data, time nothing")
     args = ap.parse_args()
     if not shutil.which("plink2"):
         sys.exit("plink2 is not on PATH (apt-get install plink2)")
@@ -178,6 +180,9 @@ def main() -> None:
                               quant_pheno=True, missing="-9")
         raw.select_entries("GT").select_rows().select_cols().write(str(work / "geno.mt"), overwrite=True)
 
+    if args.prepare_only:
+        print(f"data ready in {work}")
+        return
     rows = []
     for source in (["vcf"] if args.vcf else []) + ["native"]:
         p_time, p_out = run_plink2(work, "vcf" if source == "vcf" else "bed", args.scores)

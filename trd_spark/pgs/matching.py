@@ -265,12 +265,20 @@ def _palindromic(hl: "hl_types", a, b):
 def match_variants(
     hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
 ) -> "hl_types.Table":
-    """Match the score sites (``score_variants_table``) and explode them to one row per score
-    variant (keyed by ``locus``), adding ``match_type`` (see module doc), ``matched_alleles``
-    (the genotype row's ``[ref, alt]`` it scores against, missing unless used) and
-    ``effect_is_ref`` (True for alt_ref / alt_ref_flipped). Rows of rsID-only files are first
-    placed by ``place_by_rsid``; lifted-over alleles on a negative-strand block are
-    reverse-complemented for matching (the log keeps them as in the file)."""
+    """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``."""
+    return explode_members(hl, match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous))
+
+
+def match_sites(
+    hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
+) -> "hl_types.Table":
+    """Match the score sites (``score_variants_table``; keyed by ``locus`` on return), adding
+    ``match_type`` (see module doc), ``matched_alleles`` (the genotype row's ``[ref, alt]``
+    it scores against, missing unless used) and ``effect_is_ref`` (True for alt_ref /
+    alt_ref_flipped). Rows of rsID-only files are first placed by ``place_by_rsid``;
+    lifted-over alleles on a negative-strand block are reverse-complemented for matching (the
+    log keeps them as in the file). Checkpoint this (small) table, not the exploded one.
+    """
     sv = place_by_rsid(hl, mt, score_variants).key_by("locus")
     loci = sv.filter(hl.is_defined(sv.locus)).select().distinct()
     # Genotype rows are keyed by (locus, alleles): grouping by the locus prefix needs no shuffle.
@@ -329,8 +337,7 @@ def match_variants(
         matched_alleles=matched,
         effect_is_ref=hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type),
     )
-    sv = sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
-    return explode_members(hl, sv)
+    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
 
 
 def explode_members(hl: "hl_types", sites: "hl_types.Table") -> "hl_types.Table":

@@ -29,8 +29,9 @@ from trd_spark.pgs.genotypes import read_genotypes
 from trd_spark.pgs.matching import (
     UNASSIGNED_DOMAIN,
     ScoreLabel,
+    explode_members,
     match_rate_failures,
-    match_variants,
+    match_sites,
     score_variants_table,
     summarise_matches,
     variant_matches_frame,
@@ -98,8 +99,9 @@ def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_na
             f"{n_bad_ids} sample IDs are not integers (they must be the OMOP person_id as text)",
             where=f"datasets.{dataset_name}.genotypes {ds.genotypes.path}",
         )
-    matches = match_variants(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
-    matches = matches.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_matches_{dataset_name}", extension="ht"))
+    sites = match_sites(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
+    sites = sites.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_sites_{dataset_name}", extension="ht"))
+    matches = explode_members(hl, sites)
     pgs_ids = [sf.pgs_id for sf in scoring_files]
     summary = summarise_matches(hl, matches, dataset_name, pgs_ids, score_labels(cfg, scoring_files))
     for r in summary.itertuples(index=False):
