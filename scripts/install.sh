@@ -44,6 +44,12 @@ pip_install() {
   rm -f "$log"
 }
 pip_install --upgrade pip
+# Hail's block-wise PGS scoring multiplies matrices through the system BLAS (libblas.so.3):
+# OpenBLAS makes that pass ~1.4x faster than the reference BLAS (benchmarks/RESULTS.md).
+# Optional: without it (or without apt/root) everything still runs, only slower.
+if ! ldconfig -p 2>/dev/null | grep -q "openblas"; then
+  apt_install libopenblas0-pthread || echo "install.sh: OpenBLAS not installed (optional; PGS scoring is slower)" >&2
+fi
 if [ "$with_tests" = 1 ]; then
   pip_install -e '.[test]'
   command -v plink2 >/dev/null || apt_install plink2

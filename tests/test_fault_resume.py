@@ -91,8 +91,9 @@ def test_sigkill_in_phenotypes_then_resume(tmp_path, capsys):
     assert not (release / ".lock").exists()
     for stage in STAGES:
         assert (release / stage / "_SUCCESS").exists()
-    # The killed run's directory was never renamed into place; it is hidden and incomplete.
-    assert all(not (d / "_SUCCESS").exists() for d in release.glob(".phenotypes.inprogress-*"))
+    # The killed run's directory was never renamed into place, and the rerun removed it.
+    assert not list(release.glob(".phenotypes.inprogress-*"))
+    assert "left by an interrupted run" in err
 
     ref_config = write_config(ref_dir, toy)
     assert main(["run", "--stages", *STAGES, "--config", str(ref_config)]) == 0

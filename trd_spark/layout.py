@@ -144,6 +144,12 @@ def publish_stage(
     fs = Fs(spark)
     layout = Layout.of(cfg)
     fs.mkdirs(layout.release_dir)
+    # A killed run leaves its hidden directories behind; this run holds the release lock, so
+    # any of them is stale (never complete: only a rename makes a stage visible).
+    for name in fs.listdir(layout.release_dir):
+        if name.startswith((f".{stage}.inprogress-", f".{stage}.replaced-")):
+            log.info("%s: removing %s left by an interrupted run", stage, name)
+            fs.delete(f"{layout.release_dir}/{name}")
     tmp = f"{layout.release_dir}/.{stage}.inprogress-{uuid.uuid4().hex[:8]}"
     writer = StageWriter(spark, fs, stage, tmp)
     started = time.time()

@@ -92,6 +92,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Parquet dates/timestamps written as-is (no Julian rebase surprises).
         "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
         "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+        # Hail's block-wise PGS products call the system BLAS inside each task: one thread per
+        # task, since Spark already runs one task per core.
+        "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
     }
     if settings.bind_loopback and not settings.master.startswith("yarn"):
         conf["spark.driver.host"] = "127.0.0.1"
@@ -118,6 +121,8 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> "Sp
     # Python workers (UDFs, applyInPandas) run this interpreter, with its packages, even when
     # `python3` on PATH is another one (e.g. `.venv/bin/python -m pytest` without activation).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # In local mode the tasks run in the driver JVM started from this process (see spark_conf).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if settings.bind_loopback and not settings.master.startswith("yarn"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     tmp = Path(settings.tmp_dir)
