@@ -97,9 +97,9 @@ def generate(work: Path, n_samples: int, n_variants: int, n_scores: int, seed: i
     (work / "done").write_text(f"{n_samples} {n_variants} {n_scores} {seed} vcf={with_vcf}\n")
 
 
-def run_plink2(work: Path, source: str, n_scores: int) -> tuple[float, pd.DataFrame]:
+def run_plink2(work: Path, source: str, n_scores: int, threads: int = 2) -> tuple[float, pd.DataFrame]:
     inp = ["--vcf", str(work / "geno.vcf.bgz")] if source == "vcf" else ["--bfile", str(work / "geno")]
-    cmd = ["plink2", *inp, "--threads", "2", "--score", str(work / "plink2_score.tsv"), "1", "2", "header",
+    cmd = ["plink2", *inp, "--threads", str(threads), "--score", str(work / "plink2_score.tsv"), "1", "2", "header",
            "cols=+scoresums", "--score-col-nums", f"3-{2 + n_scores}", "--out", str(work / f"plink2_{source}")]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
@@ -150,6 +150,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--vcf", action="store_true", help="also compare from a bgzipped VCF (both tools)")
     ap.add_argument("--work-dir", default="/tmp/trd_spark_bench_pgs")
+    ap.add_argument("--cores", type=int, default=2, help="Spark local[N] and plink2 --threads")
     ap.add_argument("--prepare-only", action="store_true", help="generate and convert the data, time nothing")
     args = ap.parse_args()
     if not shutil.which("plink2"):
@@ -169,7 +170,7 @@ def main() -> None:
     from trd_spark.session import start_session
 
     t0 = time.perf_counter()
-    spark = start_session(SparkSettings(master="local[2]", driver_memory="8g", shuffle_partitions=8,
+    spark = start_session(SparkSettings(master=f"local[{args.cores}]", driver_memory="8g", shuffle_partitions=8,
                                         tmp_dir=str(work / "tmp")))
     import hail as hl
     jvm = time.perf_counter() - t0
@@ -185,7 +186,7 @@ def main() -> None:
         return
     rows = []
     for source in (["vcf"] if args.vcf else []) + ["native"]:
-        p_time, p_out = run_plink2(work, "vcf" if source == "vcf" else "bed", args.scores)
+        p_time, p_out = run_plink2(work, "vcf" if source == "vcf" else "bed", args.scores, args.cores)
         o_times, o_out = run_ours(hl, spark, work, "vcf" if source == "vcf" else "mt")
         # plink2 names the sums SCORE1_SUM.. in score-column order (= PGS9xxxxx order).
         ids = sorted(o_out.columns)
@@ -194,7 +195,8 @@ def main() -> None:
         rel = np.max(np.abs(o_sum - p_sum) / np.maximum(np.abs(p_sum), 1e-3))
         rows.append((source, p_time, o_times, rel))
     load = os.getloadavg()[0]
-    print(f"\n{args.samples} samples x {args.variants} variants x {args.scores} scores; {os.cpu_count()} cores; "
+    print(f"\n{args.samples} samples x {args.variants} variants x {args.scores} scores; local[{args.cores}] of "
+          f"{os.cpu_count()} cores; "
           f"load average {load:.1f}; JVM+Hail start {jvm:.1f} s")
     print("input   plink2_s  ours_s (parse+match+score)  ratio_in_process  ratio_whole_process  max_rel_diff")
     for source, p_time, t, rel in rows:

@@ -116,3 +116,51 @@ def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path):
     failed = Path(layout.release_dir) / stage.FAILED_MATCH_DIR
     assert spark.read.parquet(str(failed / "variant_matches.parquet")).count() == 22
     assert "PGS000950" in (failed / "match_summary.tsv").read_text()
+
+
+def test_run_wires_liftover_rsid_and_uri_options_from_config(spark, tmp_path):
+    """The stage reads ``pgs.liftover``, ``pgs.match_rsid`` and URI globs from the config: a
+    GRCh37 file lifted with a chain file and an rsID-only file score like their GRCh38
+    positional equivalents (test_pgs_inputs checks the functions; this checks the wiring)."""
+    import gzip
+
+    from test_pgs_inputs import CHAIN, DIRECT_ROWS, LIFT_ROWS, score_text
+
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "PGS000037.txt").write_text(score_text("PGS000037", "GRCh37", LIFT_ROWS))
+    (scores / "PGS000038.txt").write_text(score_text("PGS000038", "GRCh38", DIRECT_ROWS))
+    rsid_only = "".join(f"{r}\t{ea}\t{oa}\t{w}\n" for r, _, ea, oa, w in DIRECT_ROWS)
+    (scores / "PGS000039.txt").write_text(
+        "#pgs_id=PGS000039\n#trait_reported=Tiny trait\n#genome_build=GRCh38\n"
+        "rsID\teffect_allele\tother_allele\teffect_weight\n" + rsid_only)
+    chain = tmp_path / "37to38.over.chain.gz"
+    chain.write_bytes(gzip.compress(CHAIN.encode()))
+    vcf = tmp_path / "ids.vcf.bgz"
+    ids_vcf = tmp_path / "ids.vcf"
+    ids_vcf.write_text((DATA / "tiny.vcf").read_text().replace("\tv", "\trs"))
+    pysam.tabix_compress(str(ids_vcf), str(vcf), force=True)
+
+    text = write_config(tmp_path, min_overlap=0.5).read_text()
+    text = text.replace(f'scoring_files: ["{scores}/*.txt"]', f'scoring_files: ["file://{scores}/PGS00003*.txt"]')
+    text = text.replace("  min_overlap: 0.5\n", f"  min_overlap: 0.5\n  match_rsid: true\n"
+                                                 f"  liftover: {{chain_file: {chain}}}\n")
+    text = text.replace(f"path: {tmp_path / 'tiny.vcf.bgz'}", f"path: {vcf}")
+    text = text.replace(f"  - {{name: replication_wgs, role: replication, genotypes: {{format: vcf, path: {DATA / 'tiny.vcf'}}}}}\n", "")
+    cfg_path = tmp_path / "wired.yaml"
+    cfg_path.write_text(text)
+    cfg = load_config(cfg_path)
+    assert cfg.pgs.match_rsid and cfg.pgs.liftover is not None and len(cfg.datasets) == 1
+    stage.run(spark, cfg)
+
+    layout = Layout.of(cfg)
+    summary = spark.read.parquet(layout.table("pgs", "match_summary")).toPandas().set_index("pgs_id")  # 3 rows
+    assert summary.loc["PGS000037", "n_matched"] == 4 and summary.loc["PGS000037", "n_not_found"] == 1
+    assert summary.loc["PGS000038", "n_matched"] == 4 and summary.loc["PGS000039", "n_matched"] == 4
+    rows = spark.read.parquet(layout.table("pgs", "scores")).collect()  # 4 persons x 3 scores
+    by = {(r.person_id, r.pgs_id): r.score_sum for r in rows}
+    for person in (101, 102, 103, 104):
+        direct = by[(person, "PGS000038")]
+        assert by[(person, "PGS000037")] == pytest.approx(direct, rel=1e-12)
+        assert by[(person, "PGS000039")] == pytest.approx(direct, rel=1e-12)
+    assert any(abs(by[(p, "PGS000038")]) > 0 for p in (101, 102, 103, 104))
