@@ -57,19 +57,9 @@ UNASSIGNED_DOMAIN = "unassigned"
 
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
-_SCORE_VARIANT_SPARK = T.StructType([
-    T.StructField("pgs_id", T.StringType(), False),
-    T.StructField("score_index", T.IntegerType(), False),
-    T.StructField("chrom", T.StringType(), True),
-    T.StructField("pos", T.IntegerType(), True),
-    T.StructField("effect_allele", T.StringType(), False),
-    T.StructField("other_allele", T.StringType(), True),
-    T.StructField("effect_weight", T.DoubleType(), False),
-    T.StructField("line", T.LongType(), False),
-    T.StructField("rsid", T.StringType(), True),
-    T.StructField("positions_build", T.StringType(), True),
-    T.StructField("by_rsid", T.BooleanType(), False),
-])
+# Columns of the per-variant pandas frame that score_sites_frame groups into sites.
+_SCORE_VARIANT_COLUMNS = ("pgs_id", "score_index", "chrom", "pos", "effect_allele", "other_allele",
+                          "effect_weight", "line", "rsid", "positions_build", "by_rsid")
 
 
 def reference_contig(chrom: pd.Series, reference_genome: str) -> pd.Series:
@@ -137,7 +127,7 @@ def score_variants_table(
             "positions_build": build,
             "by_rsid": sf.positions_from == "rsid",
         }))
-    pdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_SCORE_VARIANT_SPARK.names)
+    pdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(_SCORE_VARIANT_COLUMNS))
     pdf = pdf.astype({"score_index": "int32", "pos": "Int32", "line": "int64", "effect_weight": "float64",
                       "by_rsid": "bool"})
     other_builds = sorted({sf.positions_build for sf in scoring_files
