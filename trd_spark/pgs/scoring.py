@@ -15,8 +15,8 @@ that variant (``mean_impute``, plink2's default) or contributes 0 (``zero``, pli
 
 Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offset = 0``
 (effect = alt) or ``slope = -w, offset = 2w`` (effect = ref). Rows carry one slope/offset per
-score (0 where the score has no variant at the row), so all scores are summed together with
-``hl.agg.array_sum`` in one pass; two score variants landing on the same row simply add.
+score (0 where the score has no variant at the row; two score variants of one score on the
+same row add), so all scores are summed together in one block-wise pass (``compute_scores``).
 """
 
 from __future__ import annotations
@@ -80,8 +80,12 @@ def compute_scores(
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
     blocks of ``block_size`` rows and scored with two matrix products per block,
 
-        SLOPE.T (k x m) @ DOSE (m x n)          imputed/zeroed dosages
-        [OFFSET | N_VARS].T (2k x m) @ CALLED (m x n)   called indicator
+        SLOPE.T (k x m) @ DOSE (m x n)                 imputed (or zeroed) dosages
+        COUNTED.T (k or 2k x m) @ CALLED (m x n)       called indicator
+
+    COUNTED is N_VARS (called variants per score); with ``zero`` it is [OFFSET | N_VARS], since
+    a missing genotype then drops its offset too. With ``mean_impute`` every row adds its
+    offset, so the offsets are summed once per row instead.
 
     summed over blocks with ``hl.agg.ndarray_sum``: one pass over the genotypes for all k
     scores, no per-entry array arithmetic. The k x n result lives on the driver (as Hail's
@@ -95,24 +99,27 @@ def compute_scores(
     n_called = hl.len(dosage.filter(hl.is_defined))
     # Mean alt dosage over called genotypes (0 when none is called): plink2's imputation.
     mean_alt = hl.if_else(n_called > 0, hl.sum(dosage.map(lambda d: hl.coalesce(d, 0.0))) / n_called, 0.0)
-    fill = mean_alt if missing_genotypes == "mean_impute" else hl.float64(0.0)
+    impute = missing_genotypes == "mean_impute"
+    fill = mean_alt if impute else hl.float64(0.0)
+    n_vars = rows._w.n_vars.map(hl.float64)
     rows = rows.select(
         slope=rows._w.slope,
-        offset_n_vars=rows._w.offset.extend(rows._w.n_vars.map(hl.float64)),
+        offset=rows._w.offset,
+        counted=n_vars if impute else rows._w.offset.extend(n_vars),
         dose=dosage.map(lambda d: hl.coalesce(d, fill)),
         called=dosage.map(lambda d: hl.float64(hl.is_defined(d))),
     )
     blocks = rows._group_within_partitions("_block", block_size)
     block = blocks._block
-    slope = hl.nd.array(block.map(lambda r: r.slope))
-    offset_n_vars = hl.nd.array(block.map(lambda r: r.offset_n_vars))
+
+    def matrix(field):
+        return hl.nd.array(block.map(lambda r: r[field]))
+
     totals = blocks.aggregate(
         hl.struct(
-            dose_sum=hl.agg.ndarray_sum(slope.T @ hl.nd.array(block.map(lambda r: r.dose))),
-            called_sum=hl.agg.ndarray_sum(offset_n_vars.T @ hl.nd.array(block.map(lambda r: r.called))),
-            offset_total=hl.agg.array_sum(block.map(lambda r: r.offset_n_vars).fold(
-                lambda acc, x: hl.range(2 * k).map(lambda i: acc[i] + x[i]),
-                hl.range(2 * k).map(lambda _: 0.0))),
+            dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ matrix("dose")),
+            called_sum=hl.agg.ndarray_sum(matrix("counted").T @ matrix("called")),
+            offset_total=hl.agg.explode(lambda r: hl.agg.array_sum(r.offset), block),
         ),
         _localize=False,
     )
@@ -131,14 +138,16 @@ def compute_scores(
 
     # Every row adds its offset when imputed (mean_impute) or only when called (zero).
     def score_sum(i):
-        return at(t.dose_sum, i) + (total(i) if missing_genotypes == "mean_impute" else at(t.called_sum, i))
+        return at(t.dose_sum, i) + (total(i) if impute else at(t.called_sum, i))
+
+    n_vars_row = 0 if impute else k  # where N_VARS starts in COUNTED
 
     ids = hl.literal(list(pgs_ids))
     denom = hl.literal([2 * int(n) for n in n_matched])
     out = out.annotate(_scores=hl.range(k).map(lambda i: hl.struct(
         pgs_id=ids[i],
         score_sum=score_sum(i),
-        called_vars=hl.int64(hl.floor(at(t.called_sum, k + i) + 0.5)),
+        called_vars=hl.int64(hl.floor(at(t.called_sum, n_vars_row + i) + 0.5)),
         denom=denom[i],
     )))
     out = out.explode("_scores")
