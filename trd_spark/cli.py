@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from trd_spark.config import is_uri
 from trd_spark.errors import TrdSparkError
 from trd_spark.layout import STAGES
 
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", nargs="+", choices=STAGES, help="only these stages")
     for stage in STAGES:
         _common(sub.add_parser(stage, help=f"run the {stage} stage only"))
+
+    p = sub.add_parser("explain", help="what each stage reads and writes, and whether/why `run` would rerun it")
+    p.add_argument("--config")
+    p.add_argument("--release", help="override the config's release name")
+    p.add_argument("--output-root", help="override the config's output_root")
+    p.add_argument("--stage", choices=STAGES, help="only this stage")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = sub.add_parser("toy-data", help="write deterministic toy data (VCF, scoring files, OMOP)")
     p.add_argument("--out", required=True, help="output directory")
@@ -187,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
             cfg = _load(args)
             fs = _spark_fs(cfg) if needs_spark_fs(cfg) else LocalFs()
             print(format_statuses(statuses(cfg, fs)))
+            return 0
+        if args.command == "explain":
+            from trd_spark.releases import LocalFs, needs_spark_fs
+            from trd_spark.stages import STAGE_SPECS, explain
+
+            cfg = _load(args)
+            uris = any(is_uri(p) for spec in STAGE_SPECS.values() for _, p in spec.external(cfg))
+            fs = _spark_fs(cfg) if needs_spark_fs(cfg) or uris else LocalFs()
+            print(explain(cfg, fs, [args.stage] if args.stage else None))
             return 0
         if args.command == "compare-releases":
             from trd_spark.report.compare import compare_releases_job

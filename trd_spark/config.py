@@ -369,6 +369,11 @@ class TraitPanel(_Strict):
 # --------------------------------------------------------------------------------------------
 # Top level
 # --------------------------------------------------------------------------------------------
+# Top-level keys that change where or how stages run, never what they compute: in no stage's
+# fingerprint, so `--master` or a new output_root reruns nothing.
+RUNTIME_KEYS = ("release", "output_root", "spark", "toy_data", "releases")
+
+
 class Config(_Strict):
     release: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     output_root: str
@@ -416,9 +421,11 @@ class Config(_Strict):
         raise ConfigError(f"no TRD definition named {name!r}", where="phenotypes.trd_definitions")
 
     def fingerprint(self) -> str:
-        """SHA-256 of the resolved config, concept sets and trait panel (for manifests)."""
+        """SHA-256 of the resolved config, concept sets and trait panel, without the
+        ``RUNTIME_KEYS`` (for manifests and the report; reruns use per-stage fingerprints,
+        see trd_spark.stages)."""
         payload = {
-            "config": self.model_dump(mode="json"),
+            "config": self.model_dump(mode="json", exclude=set(RUNTIME_KEYS)),
             "concept_sets": self.concept_sets.model_dump(mode="json") if self.concept_sets else None,
             "trait_panel": self.trait_panel.model_dump(mode="json") if self.trait_panel else None,
         }

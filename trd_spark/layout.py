@@ -101,7 +101,6 @@ class StageWriter:
     dir: str
     tables: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    inputs: dict[str, object] = field(default_factory=dict)
     notes: dict[str, object] = field(default_factory=dict)
 
     def table_path(self, name: str) -> str:
@@ -131,15 +130,18 @@ class StageWriter:
 
 
 @contextmanager
-def publish_stage(
-    spark: "SparkSession", cfg: Config, stage: str, *, fingerprint_inputs: dict[str, str] | None = None
-) -> Iterator[StageWriter]:
+def publish_stage(spark: "SparkSession", cfg: Config, stage: str) -> Iterator[StageWriter]:
     """Write a stage into a temporary directory and publish it atomically on success.
 
-    The previous complete output of the stage (if any) is replaced only after the new one is
-    complete; on any exception the temporary directory is removed and nothing is published.
+    The manifest records the stage's fingerprint (``stages.fingerprint_parts``: config slice,
+    code version, upstream run ids, external input files, taken before the stage writes) and
+    a fresh ``run_id`` that downstream fingerprints refer to. The previous complete output of
+    the stage (if any) is replaced only after the new one is complete; on any exception the
+    temporary directory is removed (best effort: a rerun removes what an interrupted run left)
+    and nothing is published.
     """
     from trd_spark.session import versions
+    from trd_spark.stages import config_slice, fingerprint, fingerprint_parts, spec_for_output
 
     fs = Fs(spark)
     layout = Layout.of(cfg)
@@ -154,9 +156,9 @@ def publish_stage(
     writer = StageWriter(spark, fs, stage, tmp)
     started = time.time()
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    spec = spec_for_output(stage)
+    parts = fingerprint_parts(cfg, spec, fs)
     try:
-        for name, path in (fingerprint_inputs or {}).items():
-            writer.inputs[name] = fs.fingerprint(path)
         yield writer
         # WARNING records logged while this stage ran (None when run outside run_stages).
         writer.notes["warnings"] = WARNINGS.count(WARNINGS.stage) if WARNINGS.stage else None
@@ -164,6 +166,10 @@ def publish_stage(
             "stage": stage,
             "release": cfg.release,
             "config_hash": cfg.fingerprint(),
+            "fingerprint": fingerprint(parts),
+            "fingerprint_parts": parts,
+            "config": config_slice(cfg, spec),
+            "run_id": uuid.uuid4().hex,
             "config_path": cfg.source_path,
             "code_version": code_version(),
             "versions": versions(),
@@ -172,7 +178,7 @@ def publish_stage(
             "seconds": round(time.time() - started, 2),
             "tables": writer.tables,
             "files": writer.files,
-            "inputs": writer.inputs,
+            "inputs": parts["inputs"],
             "notes": writer.notes,
         }
         fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))
@@ -186,5 +192,8 @@ def publish_stage(
         else:
             fs.rename(tmp, final)
     except BaseException:
-        fs.delete(tmp)
+        try:
+            fs.delete(tmp)
+        except Exception:  # noqa: BLE001 - e.g. the JVM is gone after a signal; the next run removes it
+            log.debug("%s: in-progress directory %s left for the next run to remove", stage, tmp)
         raise

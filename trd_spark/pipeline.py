@@ -1,8 +1,7 @@
-"""Runs stages in order, skipping those already complete for the same config and inputs."""
+"""Runs stages in order, skipping those whose published fingerprint is current (trd_spark.stages)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import time
@@ -13,32 +12,18 @@ from typing import Callable
 from pyspark.sql import SparkSession
 
 from trd_spark.config import Config
+from trd_spark.errors import ConfigError
 from trd_spark.io import Fs
-from trd_spark.layout import EXPORT, STAGES, Layout, code_version
+from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import WARNINGS
+from trd_spark.stages import STAGE_SPECS, rerun_reasons
 
 log = logging.getLogger(__name__)
 
-# Stage name -> module with ``run(spark, cfg)``; imported lazily so a stage's heavy imports
-# are paid only when it runs.
-STAGE_MODULES = {
-    "pgs": "trd_spark.pgs.stage",
-    "phenotypes": "trd_spark.phenotypes.stage",
-    "cohort": "trd_spark.cohort.stage",
-    "models": "trd_spark.models.stage",
-    "report": "trd_spark.report.stage",
-}
-UPSTREAM = {
-    "pgs": (),
-    "phenotypes": (),
-    "cohort": ("pgs", "phenotypes"),
-    "models": ("cohort",),
-    "report": ("models", "cohort", "phenotypes", "pgs"),
-}
 
-
-def stage_runner(stage: str) -> Callable[[SparkSession, Config], None]:
-    return importlib.import_module(STAGE_MODULES[stage]).run
+def stage_runner(stage: str) -> Callable[[SparkSession, Config], object]:
+    """The ``run(spark, cfg)`` of ``stage`` (declared in ``stages.STAGE_SPECS``)."""
+    return STAGE_SPECS[stage].runner()
 
 
 @dataclass
@@ -50,51 +35,44 @@ class StageResult:
     warnings: int = 0  # WARNING records logged by the stage (skipped: those of the run that published it)
 
 
-def _up_to_date(fs: Fs, layout: Layout, cfg: Config, stage: str, rerun: set[str]) -> bool:
-    if not layout.is_complete(fs, stage) or any(u in rerun for u in UPSTREAM[stage]):
-        return False
-    manifest = layout.manifest(fs, stage) or {}
-    if manifest.get("config_hash") != cfg.fingerprint():
-        return False
-    if manifest.get("code_version") != code_version():
-        log.info("  %s: code version changed (%s -> %s)", stage, manifest.get("code_version"), code_version())
-        return False
-    # The report stage also publishes the export folder.
-    if stage == "report" and not layout.is_complete(fs, EXPORT):
-        return False
-    # Inputs recorded by the stage must be unchanged (size + modification time).
-    for name, old in (manifest.get("inputs") or {}).items():
-        if fs.fingerprint(old["path"]) != old:
-            log.info("  %s: input %s changed", stage, name)
-            return False
-    return True
+def _check_upstream_complete(fs: Fs, layout: Layout, cfg: Config, todo: list[str]) -> None:
+    """A stage run without its upstream stages reads their published outputs: they must exist."""
+    for stage in todo:
+        for u in STAGE_SPECS[stage].upstream:
+            if u not in todo and not layout.is_complete(fs, u):
+                raise ConfigError(f"stage {stage} reads the {u} outputs, which are not complete in "
+                                  f"{layout.release_dir}: run `trd-spark {u}` (or `run`) first", where=cfg.source_path)
 
 
 def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None, *, force: bool = False) -> list[StageResult]:
-    """Run ``stages`` (default: all, in order). A stage whose outputs are complete for this
-    config and unchanged inputs is skipped unless ``force``; a rerun stage forces its
-    downstream stages to rerun too."""
+    """Run ``stages`` (default: all, in order). A stage is skipped unless ``force`` when its
+    published fingerprint (config slice, code version, upstream run ids, input files; see
+    trd_spark.stages) equals the current one. A stage that runs republishes with a new run id,
+    so every downstream stage's fingerprint changes and it reruns too, in this run or the next.
+
+    Raises ConfigError when a requested stage's upstream stage is neither requested nor complete.
+    """
     fs = Fs(spark)
     layout = Layout.of(cfg)
     todo = [s for s in STAGES if stages is None or s in stages]
-    rerun: set[str] = set()
+    _check_upstream_complete(fs, layout, cfg, todo)
     results = []
     for i, stage in enumerate(todo, 1):
         prefix = f"[{i}/{len(todo)}] {stage}"
-        if not force and _up_to_date(fs, layout, cfg, stage, rerun):
+        reasons = ["--force"] if force else rerun_reasons(cfg, STAGE_SPECS[stage], fs)
+        if not reasons:
             log.info("%s: up to date, skipped (use --force to rerun)", prefix)
             manifest = layout.manifest(fs, stage) or {}
             results.append(StageResult(stage, "skipped", 0.0, manifest.get("tables", {}),
                                        (manifest.get("notes") or {}).get("warnings") or 0))
             continue
-        log.info("%s: running", prefix)
+        log.info("%s: running (%s)", prefix, "; ".join(reasons))
         t0 = time.time()
         with WARNINGS.stage_scope(stage):
             stage_runner(stage)(spark, cfg)
         seconds = time.time() - t0
         manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
-        rerun.add(stage)
         results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), WARNINGS.count(stage)))
     return results
 

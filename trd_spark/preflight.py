@@ -14,31 +14,19 @@ from pathlib import Path
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError
+from trd_spark.stages import STAGE_SPECS
 
 # Below this much free space on a local output root we refuse to start (a toy run needs
 # ~50 MB; real runs write to object stores, which are not checked).
 MIN_FREE_BYTES = 200 * 1024 * 1024
 
-# Inputs each stage reads: (config key, path getter).
-_STAGE_INPUTS = {
-    "pgs": lambda cfg: [
-        *[(f"datasets.{i}.genotypes.path", d.genotypes.path) for i, d in enumerate(cfg.datasets)],
-        *[(f"pgs.scoring_files.{i}", p) for i, p in enumerate(cfg.pgs.scoring_files)],
-    ],
-    "phenotypes": lambda cfg: [] if cfg.omop.format == "bigquery" else [("omop.path", cfg.omop.path)],
-    "cohort": lambda cfg: [
-        ("ancestry.path", cfg.ancestry.path),
-        *([("ancestry.related_samples_to_remove", cfg.ancestry.related_samples_to_remove)]
-          if cfg.ancestry.related_samples_to_remove else []),
-    ],
-}
-
 
 def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
-    """(config key, path) of every local input path or glob that matches nothing."""
+    """(config key, path) of every local external input (``stages.STAGE_SPECS``) of ``stages``
+    whose path or glob matches nothing."""
     out = []
     for stage in stages:
-        for key, path in _STAGE_INPUTS.get(stage, lambda _: [])(cfg):
+        for key, path in STAGE_SPECS[stage].external(cfg):
             if is_uri(path):
                 continue  # object stores are checked by the reader, with the same key in its error
             if not glob.glob(path):

@@ -90,7 +90,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
         log.info("  cohort: dataset %s assembled", ds.name)
 
     frame = reduce(DataFrame.unionByName, frames)
-    with publish_stage(spark, cfg, "cohort", fingerprint_inputs={"ancestry": cfg.ancestry.path}) as out:
+    with publish_stage(spark, cfg, "cohort") as out:
         out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
         written = spark.read.parquet(out.table_path("analysis_frame"))
         counts = count_by_status(written).orderBy("dataset", "definition", "status")

@@ -91,8 +91,7 @@ def run(spark: "SparkSession", cfg: Config) -> dict[str, int]:
         tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 
     written: dict[str, int] = {}
-    path = Layout.of(cfg).table("cohort", "analysis_frame")
-    with publish_stage(spark, cfg, "models", fingerprint_inputs={"analysis_frame": path}) as writer:
+    with publish_stage(spark, cfg, "models") as writer:
         for name, (table, schema) in tables.items():
             written[name] = writer.write_table(name, results_to_spark(spark, table, schema).coalesce(1), schema)
         writer.write_text("logistic.tsv", to_tsv(logistic))

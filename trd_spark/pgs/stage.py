@@ -148,9 +148,7 @@ def run(spark: "SparkSession", cfg: Config) -> None:
         log.error("pgs: %d score(s) below min_overlap; match logs in %s", len(failures), failed_dir)
         raise MatchRateError(f"{'; '.join(failures)} (match logs: {failed_dir})", where="pgs.min_overlap")
 
-    inputs = {f"scoring_file:{sf.pgs_id}": sf.path for files in files_by_build.values() for sf in files}
-    inputs.update({f"genotypes:{d.name}": d.genotypes.path for d in cfg.datasets if "*" not in d.genotypes.path})
-    with publish_stage(spark, cfg, "pgs", fingerprint_inputs=inputs) as writer:
+    with publish_stage(spark, cfg, "pgs") as writer:
         writer.write_table("variant_matches", variant_matches, PGS_VARIANT_MATCHES)
         writer.write_pandas("match_summary", summary, PGS_MATCH_SUMMARY.names)
         writer.write_text("match_summary.tsv", summary_tsv(summary))

@@ -355,9 +355,7 @@ def run(spark: "SparkSession", cfg: Config) -> None:
     mdd = tables.mdd.persist(StorageLevel.MEMORY_AND_DISK)
     trials = tables.trials.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        # A BigQuery dataset has no files to fingerprint; its name is in the config hash.
-        inputs = {"omop": cfg.omop.path} if cfg.omop.format != "bigquery" else None
-        with publish_stage(spark, cfg, STAGE, fingerprint_inputs=inputs) as out:
+        with publish_stage(spark, cfg, STAGE) as out:
             # Study-concept records outside [birth year, end of follow-up] are dropped: count
             # them (after death / after the cutoff / after observation separately), with the quirks.
             event_dates, quirks = stage_counts(omop, persons, events, tables.ingredients, cfg.omop.data_cutoff_date)

@@ -330,7 +330,7 @@ def run(spark: "SparkSession", cfg: Config) -> dict[str, str]:
     files = build_report(cfg, t, _versions(fs, layout))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     for stage in ("report", EXPORT):
-        with publish_stage(spark, cfg, stage, fingerprint_inputs=paths) as writer:
+        with publish_stage(spark, cfg, stage) as writer:
             for name, text in files.items():
                 writer.write_text(name, text)
             writer.notes["small_count_threshold"] = cfg.report.small_count_threshold

@@ -1,0 +1,173 @@
+"""Which stages a run reruns (issue 15): per-stage fingerprints from the stage declarations.
+
+Stages are published with the real ``publish_stage`` (the manifest and run id the runner
+reads; a one-line text output instead of the stage's tables), on small input files; then the
+config or an input changes and ``stages.plan`` (what ``run_stages`` and ``explain`` decide
+with) must name exactly the stages that would rerun, and why.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trd_spark.cli import main
+from trd_spark.config import RUNTIME_KEYS, REPO_CONF_DIR, Config, load_config
+from trd_spark.io import Fs
+from trd_spark.layout import EXPORT, STAGES, publish_stage
+from trd_spark.preflight import missing_inputs
+from trd_spark.releases import LocalFs
+from trd_spark.stages import STAGE_SPECS, config_slice, plan
+
+
+def _config(tmp: Path) -> Path:
+    inputs = tmp / "inputs"
+    for name in ("discovery.vcf", "scores/PGS1.txt", "omop/person.parquet", "ancestry.tsv", "related.tsv"):
+        (inputs / name).parent.mkdir(parents=True, exist_ok=True)
+        (inputs / name).write_text(f"{name}\n")
+    raw = yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())
+    raw.pop("toy_data")
+    raw["output_root"] = str(tmp / "results")
+    raw["spark"]["tmp_dir"] = str(tmp / "tmp")
+    raw["datasets"] = [{"name": "discovery", "role": "discovery",
+                        "genotypes": {"format": "vcf", "path": str(inputs / "discovery.vcf")}}]
+    raw["ancestry"] = {"path": str(inputs / "ancestry.tsv"), "related_samples_to_remove": str(inputs / "related.tsv")}
+    raw["pgs"].update(scoring_files=[str(inputs / "scores" / "*.txt")], trait_panel=str(REPO_CONF_DIR / "trait_panel_toy.yaml"))
+    raw["omop"]["path"] = str(inputs / "omop")
+    raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _publish(spark, cfg: Config, stages=STAGES) -> None:
+    for stage in stages:
+        for out in STAGE_SPECS[stage].outputs:
+            with publish_stage(spark, cfg, out) as writer:
+                writer.write_text("out.txt", f"{out}\n")
+
+
+def _reruns(cfg: Config) -> list[str]:
+    return [s for s, reasons in plan(cfg, LocalFs()).items() if reasons]
+
+
+@pytest.fixture
+def published(spark, tmp_path) -> tuple[Path, Config]:
+    config = _config(tmp_path)
+    cfg = load_config(config)
+    _publish(spark, cfg)
+    assert _reruns(cfg) == []
+    return config, cfg
+
+
+def test_report_only_setting_reruns_only_report(published):
+    _, cfg = published
+    changed = cfg.model_copy(update={"report": cfg.report.model_copy(update={"small_count_threshold": 21})})
+    reasons = plan(changed, LocalFs())
+    assert [s for s, r in reasons.items() if r] == ["report"]
+    assert reasons["report"] == ["config changed: report.small_count_threshold"]
+
+
+def test_runtime_settings_rerun_nothing(published):
+    _, cfg = published
+    spark_settings = cfg.spark.model_copy(update={"master": "yarn", "shuffle_partitions": 999, "driver_memory": "64g"})
+    assert _reruns(cfg.model_copy(update={"spark": spark_settings})) == []
+    assert _reruns(cfg.model_copy(update={"releases": cfg.releases.model_copy(update={"lock_stale_hours": 1})})) == []
+
+
+def test_republished_pgs_reruns_cohort_models_report(spark, published):
+    _, cfg = published
+    _publish(spark, cfg, ["pgs"])  # e.g. `trd-spark pgs` after the scoring file changed
+    reasons = plan(cfg, LocalFs())
+    assert _reruns(cfg) == ["cohort", "models", "report"]
+    assert "upstream pgs was republished" in reasons["cohort"]
+    assert reasons["models"] == ["upstream cohort reruns"]
+
+
+def test_changed_inputs_rerun_their_stage_and_downstream(published, tmp_path):
+    _, cfg = published
+    related = Path(cfg.ancestry.related_samples_to_remove)
+    related.write_text("sample_id\n1001\n")
+    assert _reruns(cfg) == ["cohort", "models", "report"]
+    assert any("input ancestry.related_samples_to_remove changed" in r for r in plan(cfg, LocalFs())["cohort"])
+    # A new scoring file matching the configured glob reruns pgs (and all it feeds).
+    (Path(cfg.pgs.scoring_files[0]).parent / "PGS2.txt").write_text("new\n")
+    assert _reruns(cfg) == ["pgs", "cohort", "models", "report"]
+
+
+def test_pgs_standardisation_is_a_cohort_setting(published):
+    _, cfg = published
+    changed = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"standardisation": "overall"})})
+    reasons = plan(changed, LocalFs())
+    assert _reruns(changed) == ["cohort", "models", "report"]
+    assert reasons["cohort"] == ["config changed: pgs.standardisation"]
+
+
+def test_incomplete_export_reruns_report(published):
+    _, cfg = published
+    (Path(cfg.output_root) / cfg.release / EXPORT / "_SUCCESS").unlink()
+    assert plan(cfg, LocalFs())["report"] == ["no complete output (export)"]
+
+
+def test_every_config_key_is_in_a_stage_slice_or_runtime():
+    """A setting no stage declares would change outputs without a rerun: every key of the
+    config model must be claimed by a slice (or be a runtime key)."""
+    declared = {k for spec in STAGE_SPECS.values() for k in spec.config} | set(RUNTIME_KEYS)
+
+    def covered(key: str) -> bool:
+        return any(key == d or key.startswith(d + ".") for d in declared)
+
+    for top, field in Config.model_fields.items():
+        if field.exclude and top not in ("concept_sets", "trait_panel"):
+            continue
+        sub = getattr(field.annotation, "model_fields", None)
+        keys = [f"{top}.{k}" for k in sub] if sub else [top]
+        assert all(covered(k) for k in keys), [k for k in keys if not covered(k)]
+
+
+def test_slice_uses_loaded_contents_not_paths(published):
+    _, cfg = published
+    got = config_slice(cfg, STAGE_SPECS["phenotypes"])
+    assert "mdd" in got["concept_sets"]["concept_sets"]
+    assert got["omop"]["path"] == cfg.omop.path
+
+
+def test_preflight_checks_every_declared_input(published):
+    _, cfg = published
+    Path(cfg.ancestry.related_samples_to_remove).unlink()
+    assert missing_inputs(cfg, ["pgs", "phenotypes"]) == []
+    assert missing_inputs(cfg, ["cohort"]) == [("ancestry.related_samples_to_remove", cfg.ancestry.related_samples_to_remove)]
+
+
+def test_explain_prints_reads_writes_and_why(published, capsys):
+    config, cfg = published
+    Path(cfg.ancestry.related_samples_to_remove).write_text("sample_id\n")
+    assert main(["explain", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    blocks = dict(re.findall(r"^(\w+): (.*)$", out, flags=re.M))
+    assert blocks["pgs"] == "up to date" and blocks["phenotypes"] == "up to date"
+    assert blocks["cohort"].startswith("would rerun: input ancestry.related_samples_to_remove changed")
+    assert blocks["models"] == "would rerun: upstream cohort reruns"
+    assert f"  reads ancestry.related_samples_to_remove: {cfg.ancestry.related_samples_to_remove}" in out
+    assert "  reads pgs: scores, match_summary, variant_matches" in out
+    assert f"  writes {cfg.output_root}/{cfg.release}/cohort/: analysis_frame.parquet" in out
+    assert f"  writes {cfg.output_root}/{cfg.release}/export/" in out
+
+    assert main(["explain", "--config", str(config), "--stage", "phenotypes"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("phenotypes: up to date\n  config: omop, phenotypes, concept_sets\n")
+    assert "\ncohort:" not in out and "reads ancestry" not in out
+
+
+def test_run_without_complete_upstream_is_one_error(spark, tmp_path, capsys):
+    cfg = load_config(_config(tmp_path))
+    _publish(spark, cfg, ["pgs"])
+    from trd_spark.errors import ConfigError
+    from trd_spark.pipeline import run_stages
+
+    with pytest.raises(ConfigError, match="stage cohort reads the phenotypes outputs, which are not complete"):
+        run_stages(spark, cfg, ["cohort"])
+    assert Fs(spark).exists(f"{cfg.output_root}/{cfg.release}/pgs/_SUCCESS")

@@ -1,0 +1,284 @@
+"""Each stage declared once: its config slice, what it reads and what it writes.
+
+The runner (``pipeline.run_stages``), the preflight input checks, the manifest written by
+``layout.publish_stage`` and ``trd-spark explain`` all derive from ``STAGE_SPECS``; nothing
+else lists what a stage reads (after gnomad_methods' step resource collections and
+gentropy's step configs).
+
+A stage's *fingerprint* is the SHA-256 of:
+
+- its config slice (the values of the dotted config keys it declares; ``concept_sets`` and
+  ``trait_panel`` are the loaded file contents, not their paths),
+- the code version,
+- the ``run_id`` of every upstream stage's published output (a republished upstream, even
+  with the same config, makes every downstream stage rerun),
+- the fingerprint (names, sizes, modification times) of every external input file.
+
+Keys in ``RUNTIME_KEYS`` (Spark settings, output_root, toy-data generation, release
+scheduling) change where or how a stage runs, never what it computes, so they are in no
+slice: ``--master`` or a new ``output_root`` reruns nothing.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from trd_spark.config import RUNTIME_KEYS, Config, is_uri
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version
+from trd_spark.schemas import TABLES_BY_STAGE
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+class FsLike(Protocol):
+    """The file operations the declarations need (``io.Fs`` or ``releases.LocalFs``)."""
+
+    def exists(self, path: str) -> bool: ...
+    def read_text(self, path: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage's declaration.
+
+    ``config``: dotted config keys the stage's outputs depend on (``trait_panel`` and
+    ``concept_sets`` name the loaded files' contents). ``upstream``: stages whose published
+    tables it reads. ``external``: ``cfg -> [(config key, path or glob)]`` of the files it
+    reads from outside the release. ``files``: text / Hail outputs besides the Parquet tables
+    of ``schemas.TABLES_BY_STAGE``. ``publishes``: output folders (the report stage also
+    publishes ``export``).
+    """
+
+    name: str
+    module: str
+    config: tuple[str, ...]
+    upstream: tuple[str, ...] = ()
+    external: Callable[[Config], list[tuple[str, str]]] = lambda cfg: []
+    files: tuple[str, ...] = ()
+    publishes: tuple[str, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Folders under the release this stage publishes (its own first)."""
+        return (self.name, *self.publishes)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Parquet tables it writes, with declared schemas (``schemas.TABLES_BY_STAGE``)."""
+        return tuple(t.name for t in TABLES_BY_STAGE.get(self.name, []))
+
+    def runner(self) -> Callable[["SparkSession", Config], Any]:
+        """The stage's ``run(spark, cfg)``, imported lazily (a stage's heavy imports are paid
+        only when it runs)."""
+        return importlib.import_module(self.module).run
+
+
+def _pgs_inputs(cfg: Config) -> list[tuple[str, str]]:
+    out = [(f"datasets.{i}.genotypes.path", d.genotypes.path) for i, d in enumerate(cfg.datasets)]
+    out += [(f"pgs.scoring_files.{i}", p) for i, p in enumerate(cfg.pgs.scoring_files)]
+    if cfg.pgs.liftover is not None:
+        out.append(("pgs.liftover.chain_file", cfg.pgs.liftover.chain_file))
+    return out
+
+
+def _cohort_inputs(cfg: Config) -> list[tuple[str, str]]:
+    a = cfg.ancestry
+    return [(f"ancestry.{k}", p) for k, p in (("path", a.path), ("related_samples_to_remove", a.related_samples_to_remove),
+                                                  ("related_pairs", a.related_pairs)) if p]
+
+
+STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
+    StageSpec(
+        "pgs", "trd_spark.pgs.stage",
+        config=("datasets", "pgs.scoring_files", "pgs.min_overlap", "pgs.keep_ambiguous", "pgs.missing_genotypes",
+                "pgs.duplicate_variants", "pgs.liftover", "pgs.match_rsid", "trait_panel"),
+        external=_pgs_inputs,
+        files=("match_summary.tsv", "scores_<dataset>.ht"),
+    ),
+    StageSpec(
+        "phenotypes", "trd_spark.phenotypes.stage",
+        config=("omop", "phenotypes", "concept_sets"),
+        # A BigQuery dataset has no files to fingerprint; its name is in the config slice.
+        external=lambda cfg: [] if cfg.omop.format == "bigquery" else [("omop.path", cfg.omop.path)],
+    ),
+    StageSpec(
+        "cohort", "trd_spark.cohort.stage",
+        config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
+                "trait_panel"),
+        upstream=("pgs", "phenotypes"),
+        external=_cohort_inputs,
+    ),
+    StageSpec(
+        "models", "trd_spark.models.stage",
+        config=("datasets", "covariates", "models", "trait_panel"),
+        upstream=("cohort",),
+        files=("logistic.tsv", "cox.tsv"),
+    ),
+    StageSpec(
+        "report", "trd_spark.report.stage",
+        # The report's methods text describes these settings.
+        config=("datasets", "omop.data_cutoff_date", "pgs", "phenotypes", "covariates", "models", "report",
+                "trait_panel"),
+        upstream=("models", "cohort", "phenotypes", "pgs"),
+        files=("report.html", "<table>.tsv"),
+        publishes=(EXPORT,),
+    ),
+)}
+assert tuple(STAGE_SPECS) == STAGES, "declare every stage of layout.STAGES, in run order"
+
+
+def spec_for_output(output: str) -> StageSpec:
+    """The spec of the stage publishing folder ``output`` (``export`` -> report)."""
+    return next(s for s in STAGE_SPECS.values() if output in s.outputs)
+
+
+def _resolved_config(cfg: Config) -> dict[str, Any]:
+    raw = cfg.model_dump(mode="json")
+    raw["concept_sets"] = cfg.concept_sets.model_dump(mode="json") if cfg.concept_sets else None
+    raw["trait_panel"] = cfg.trait_panel.model_dump(mode="json") if cfg.trait_panel else None
+    return raw
+
+
+def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
+    """{dotted key: value} of the config keys ``spec`` declares (JSON-ready)."""
+    raw = _resolved_config(cfg)
+    out = {}
+    for key in spec.config:
+        node: Any = raw
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out[key] = node
+    return out
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _local_files(path: str) -> list[str]:
+    hits = sorted(glob.glob(path)) if glob.has_magic(path) else ([path] if os.path.exists(path) else [])
+    out = []
+    for hit in hits:
+        if os.path.isdir(hit):
+            out += sorted(os.path.join(d, f) for d, _, names in os.walk(hit) for f in names)
+        else:
+            out.append(hit)
+    return out
+
+
+def input_fingerprint(path: str, fs: Any = None) -> dict[str, object]:
+    """Fingerprint of an input file, directory or glob: file count, total bytes and a digest
+    of every file's (name, size, modification time in ns). Local paths are read with ``os``
+    (so ``explain`` needs no Spark); URIs with ``fs`` (``io.Fs``, Hadoop's size + mtime).
+    ``exists`` is False when nothing matches."""
+    if is_uri(path) and not path.startswith("file://"):
+        if fs is None or not hasattr(fs, "fingerprint"):
+            return {"path": path, "exists": None}  # an object store, not reachable without Spark
+        if glob.has_magic(path):
+            parts = [fs.fingerprint(p) for p in fs.glob_files(path)]
+            return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
+        return fs.fingerprint(path)
+    files = _local_files(path.removeprefix("file://"))
+    stats = [(f, st.st_size, st.st_mtime_ns) for f in files for st in [os.stat(f)]]
+    return {"path": path, "exists": bool(files), "files": len(files), "bytes": sum(s[1] for s in stats),
+            "digest": _digest(stats)}
+
+
+def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike) -> dict[str, Any]:
+    """What a stage's fingerprint is made of: config slice digest, code version, upstream run
+    ids (None when an upstream is not complete) and external input fingerprints."""
+    layout = Layout.of(cfg)
+    upstream = {}
+    for u in spec.upstream:
+        m = layout.manifest(fs, u) if layout.is_complete(fs, u) else None
+        upstream[u] = (m or {}).get("run_id")
+    return {
+        "config": _digest(config_slice(cfg, spec)),
+        "code_version": code_version(),
+        "upstream": upstream,
+        "inputs": {key: input_fingerprint(path, fs) for key, path in spec.external(cfg)},
+    }
+
+
+def fingerprint(parts: dict[str, Any]) -> str:
+    """SHA-256 of ``fingerprint_parts``."""
+    return _digest(parts)
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ, descending into mappings (report.small_count_threshold)."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed_keys(a, b, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: set[str] = frozenset()) -> list[str]:
+    """Why ``spec`` must run (empty: its published outputs are up to date).
+
+    ``upstream_reruns``: stages that will run before it in this run (explain's dry run; a real
+    run sees their new run ids in their manifests instead)."""
+    layout = Layout.of(cfg)
+    reasons = [f"upstream {u} reruns" for u in spec.upstream if u in upstream_reruns]
+    missing = [o for o in spec.outputs if not layout.is_complete(fs, o)]
+    if missing:
+        return reasons + [f"no complete output ({', '.join(missing)})"]
+    m = layout.manifest(fs, spec.name) or {}
+    old = m.get("fingerprint_parts")
+    if not old:
+        return reasons + ["published without a stage fingerprint (older version)"]
+    new = fingerprint_parts(cfg, spec, fs)
+    if old["config"] != new["config"]:
+        keys = _changed_keys(m.get("config") or {}, config_slice(cfg, spec))
+        reasons.append(f"config changed: {', '.join(keys) or 'slice'}")
+    if old["code_version"] != new["code_version"]:
+        reasons.append(f"code version changed ({old['code_version']} -> {new['code_version']})")
+    for u, run_id in new["upstream"].items():
+        if u not in upstream_reruns and old["upstream"].get(u) != run_id:
+            reasons.append(f"upstream {u} was republished" if run_id else f"upstream {u} is not complete")
+    for key in sorted(k for k in {*old["inputs"], *new["inputs"]} if old["inputs"].get(k) != new["inputs"].get(k)):
+        reasons.append(f"input {key} changed ({new['inputs'].get(key, {}).get('path', 'removed')})")
+    return reasons
+
+
+def plan(cfg: Config, fs: FsLike) -> dict[str, list[str]]:
+    """{stage: reasons} for a full ``trd-spark run`` now, in run order (empty list: skipped).
+    A stage that would run makes its downstream stages run (``upstream X reruns``)."""
+    out: dict[str, list[str]] = {}
+    for spec in STAGE_SPECS.values():
+        out[spec.name] = rerun_reasons(cfg, spec, fs, upstream_reruns={s for s, r in out.items() if r})
+    return out
+
+
+def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
+    """Text: per stage, whether (and why) ``trd-spark run`` would rerun it, the config keys,
+    upstream tables and external files it reads, and what it writes. Paths only, no data."""
+    layout = Layout.of(cfg)
+    lines: list[str] = []
+    for stage, reasons in plan(cfg, fs).items():
+        spec = STAGE_SPECS[stage]
+        if stages and stage not in stages:
+            continue
+        lines.append(f"{spec.name}: {'would rerun: ' + '; '.join(reasons) if reasons else 'up to date'}")
+        lines.append(f"  config: {', '.join(spec.config)}")
+        for u in spec.upstream:
+            lines.append(f"  reads {u}: {', '.join(STAGE_SPECS[u].tables) or ', '.join(STAGE_SPECS[u].files)}")
+        for key, path in spec.external(cfg):
+            lines.append(f"  reads {key}: {path}")
+        for out in spec.outputs:
+            names = [f"{t}.parquet" for t in spec.tables] + list(spec.files) if out == spec.name else list(spec.files)
+            lines.append(f"  writes {layout.stage_dir(out)}/: {', '.join([*names, MANIFEST, SUCCESS])}")
+    return "\n".join(lines)
