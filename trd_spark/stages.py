@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+# Settings of commands that are not stages (``download-scores``): no stage output depends on them.
+NOT_STAGE_SETTINGS = ("pgs.download",)
+
+
 class FsLike(Protocol):
     """The file operations the declarations need (``io.Fs`` or ``releases.LocalFs``)."""
 
