@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
+    p = sub.add_parser("download-scores", help="fetch the trait panel's harmonised scoring files from the PGS Catalog")
+    p.add_argument("--config")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
     p = sub.add_parser("java", help="print the JAVA_HOME the pipeline uses (system 11/17 or bundled)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -169,6 +173,26 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     return 0
 
 
+def _download_scores(cfg) -> int:
+    """Fetch every panel score with an ID for each build the datasets use (pgs.download)."""
+    from trd_spark.errors import ConfigError
+    from trd_spark.pgs.download import download_scores
+
+    target = cfg.pgs.download.directory or cfg.pgs.scoring_files[0]
+    if is_uri(target) or any(c in target for c in "*?["):
+        raise ConfigError(f"{target} is not a local directory: set pgs.download.directory to one, then copy "
+                          "the files to pgs.scoring_files (e.g. gsutil -m cp DIR/* gs://...)",
+                          where="pgs.download.directory")
+    ids = [s.pgs_id for s in cfg.trait_panel.scores]
+    for entry in cfg.trait_panel.to_curate:
+        log.warning("trait panel: %s (%s) has no pgs_id yet: nothing to download", entry.trait, entry.domain)
+    for build in sorted({d.genotypes.reference_genome for d in cfg.datasets}):
+        report = download_scores(ids, build, Path(target), cfg.pgs.download)
+        log.info("download-scores: %d downloaded, %d already present (%d without a checksum file) in %s",
+                 len(report.downloaded), len(report.present), len(report.unverified), target)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from trd_spark.logs import WARNINGS, configure_logging
 
@@ -211,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = _load(args)
             print(compare_releases_job(cfg, args.release_a, args.release_b))
             return 0
+        if args.command == "download-scores":
+            return _download_scores(_load(args))
         if args.command == "java":
             from trd_spark.session import find_java
 

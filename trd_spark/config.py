@@ -118,6 +118,17 @@ class LiftoverSettings(_Strict):
     min_match: float = Field(0.95, gt=0.0, le=1.0)
 
 
+class PgsDownloadSettings(_Strict):
+    """``trd-spark download-scores``: where the trait panel's harmonised files go and how the
+    PGS Catalog is reached (through its client, pgscatalog-core)."""
+
+    # Local directory for the files; default: the first pgs.scoring_files entry (a directory).
+    directory: str | None = None
+    catalog_api: str = "https://www.pgscatalog.org/rest"
+    attempts: int = Field(3, ge=1)
+    retry_wait_seconds: float = Field(3.0, ge=0.0)
+
+
 class PgsSettings(_Strict):
     # Scoring files: local paths/globs, or URIs (gs://, hdfs://, file://; globs and
     # directories expanded through Hadoop FS).
@@ -139,6 +150,7 @@ class PgsSettings(_Strict):
     standardisation: Literal["overall", "ancestry", "pc_adjusted"] = "pc_adjusted"
     # PCs used by ``pc_adjusted`` (pc1..pcN of the ancestry file; <= covariates.n_pcs).
     standardisation_n_pcs: int = Field(4, ge=1)
+    download: PgsDownloadSettings = Field(default_factory=PgsDownloadSettings)
 
 
 class OmopInput(_Strict):

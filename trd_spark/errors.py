@@ -2,7 +2,7 @@
 
 Exit codes (documented in README, used by schedulers):
   0 done, 1 unexpected failure, 2 config error, 3 input data error, 4 match-rate failure,
-  5 model error, 6 another run holds the lock, 7 nothing to do.
+  5 model error, 6 another run holds the lock, 7 nothing to do, 8 download failed.
 """
 
 from __future__ import annotations
@@ -52,3 +52,10 @@ class NothingToDo(TrdSparkError):
     """Every requested stage is already complete for this release (not a failure)."""
 
     exit_code = 7
+
+
+class DownloadError(TrdSparkError):
+    """A scoring file could not be fetched from the PGS Catalog (no network, HTTP error,
+    checksum mismatch after the configured attempts)."""
+
+    exit_code = 8

@@ -1,0 +1,235 @@
+"""`trd-spark download-scores` end to end against a PGS Catalog stand-in on loopback.
+
+The server answers the Catalog's REST route the client uses (``/rest/score/search?pgs_ids=``,
+JSON with ``ftp_harmonized_scoring_files``) and serves the files and their ``.md5`` in the
+Catalog's layout; nothing leaves the machine. The real client (pgscatalog-core) does the HTTP.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from trd_spark.config import PgsDownloadSettings
+from trd_spark.errors import ConfigError, DownloadError, InputDataError
+from trd_spark.pgs.download import download_scores, scoring_file_name
+
+
+def harmonised_text(pgs_id: str, weights: tuple[float, ...] = (0.5, -0.25)) -> str:
+    rows = "".join(
+        f"rs{i}\t1\t{1000 * i}\tA\tG\t{w}\tENSEMBL\trs{i}\t1\t{1000 * i + 7}\t\n" for i, w in enumerate(weights, 1)
+    )
+    return (
+        "###PGS CATALOG SCORING FILE\n#format_version=2.0\n"
+        f"#pgs_id={pgs_id}\n#trait_reported=test trait\n#genome_build=GRCh37\n"
+        f"#variants_number={len(weights)}\n#weight_type=beta\n#HmPOS_build=GRCh38\n"
+        "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\t"
+        "hm_source\thm_rsID\thm_chr\thm_pos\thm_inferOtherAllele\n" + rows
+    )
+
+
+class Catalog:
+    """State of the stand-in: files by name, md5s by name (overridable), request log."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.md5: dict[str, str] = {}
+        self.requests: list[str] = []
+        self.listed: set[str] = set()  # IDs the API knows
+
+    def add(self, pgs_id: str, text: str | None = None) -> None:
+        name = scoring_file_name(pgs_id, "GRCh38")
+        data = gzip.compress((text or harmonised_text(pgs_id)).encode())
+        self.files[name] = data
+        self.md5[name] = hashlib.md5(data).hexdigest()
+        self.listed.add(pgs_id)
+
+
+@pytest.fixture()
+def catalog():
+    state = Catalog()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+        def _send(self, code: int, body: bytes, ctype: str = "application/octet-stream") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            url = urlparse(self.path)
+            state.requests.append(f"{self.command} {url.path}")
+            base = f"http://127.0.0.1:{self.server.server_port}"
+            if url.path == "/rest/score/search":
+                ids = parse_qs(url.query)["pgs_ids"][0].split(",")
+                results = [
+                    {
+                        "id": i,
+                        "ftp_scoring_file": f"{base}/files/{i}.txt.gz",
+                        "ftp_harmonized_scoring_files": {
+                            "GRCh37": {"positions": f"{base}/files/{i}_hmPOS_GRCh37.txt.gz"},
+                            "GRCh38": {"positions": f"{base}/files/{scoring_file_name(i, 'GRCh38')}"},
+                        },
+                        "license": "test",
+                    }
+                    for i in ids
+                    if i in state.listed
+                ]
+                self._send(200, json.dumps({"count": len(results), "results": results}).encode(), "application/json")
+                return
+            name = url.path.removeprefix("/files/")
+            if name.endswith(".md5") and name[:-4] in state.md5:
+                self._send(200, f"{state.md5[name[:-4]]}  {name[:-4]}\n".encode(), "text/plain")
+            elif name in state.files:
+                self._send(200, state.files[name])
+            else:
+                self._send(404, b"not found")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.api = f"http://127.0.0.1:{server.server_port}/rest"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def settings(api: str, **kw) -> PgsDownloadSettings:
+    return PgsDownloadSettings(catalog_api=api, attempts=2, retry_wait_seconds=0, **kw)
+
+
+def test_fetches_verifies_and_parses(catalog, tmp_path):
+    catalog.add("PGS000001")
+    catalog.add("PGS000002", harmonised_text("PGS000002", (1.0, 2.0, 3.0)))
+    lines: list[str] = []
+    report = download_scores(["PGS000001", "PGS000002"], "GRCh38", tmp_path, settings(catalog.api),
+                             progress=lines.append)
+    assert sorted(report.downloaded) == ["PGS000001", "PGS000002"]
+    for pgs_id in ("PGS000001", "PGS000002"):
+        name = scoring_file_name(pgs_id, "GRCh38")
+        assert (tmp_path / name).read_bytes() == catalog.files[name]
+        assert (tmp_path / f"{name}.md5").read_text().split()[0] == catalog.md5[name]
+    assert lines[0] == "0 of 2 scoring files already present; 2 to download"
+    assert lines[-1].startswith("[2/2] PGS000002:") and "checksum verified" in lines[-1]
+    # no temporary file left beside the downloads
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [n for i in ("PGS000001", "PGS000002") for n in (scoring_file_name(i, "GRCh38"), scoring_file_name(i, "GRCh38") + ".md5")]
+    )
+
+
+def test_skip_if_present_and_refetch_when_corrupt(catalog, tmp_path):
+    catalog.add("PGS000001")
+    catalog.add("PGS000002")
+    download_scores(["PGS000001", "PGS000002"], "GRCh38", tmp_path, settings(catalog.api))
+    catalog.requests.clear()
+
+    again = download_scores(["PGS000001", "PGS000002"], "GRCh38", tmp_path, settings(catalog.api))
+    assert again.downloaded == {} and sorted(again.present) == ["PGS000001", "PGS000002"]
+    assert catalog.requests == []  # nothing asked of the Catalog
+
+    # a truncated copy (interrupted transfer) no longer matches its sidecar: fetched again
+    name = scoring_file_name("PGS000002", "GRCh38")
+    (tmp_path / name).write_bytes(catalog.files[name][:10])
+    third = download_scores(["PGS000001", "PGS000002"], "GRCh38", tmp_path, settings(catalog.api))
+    assert list(third.downloaded) == ["PGS000002"]
+    assert (tmp_path / name).read_bytes() == catalog.files[name]
+
+
+def test_file_without_sidecar_is_kept_and_reported_unverified(catalog, tmp_path):
+    name = scoring_file_name("PGS000003", "GRCh38")
+    (tmp_path / name).write_bytes(gzip.compress(harmonised_text("PGS000003").encode()))
+    report = download_scores(["PGS000003"], "GRCh38", tmp_path, settings(catalog.api))
+    assert report.unverified == ["PGS000003"] and report.downloaded == {}
+
+
+def test_checksum_mismatch_is_one_error_and_leaves_no_file(catalog, tmp_path):
+    catalog.add("PGS000001")
+    name = scoring_file_name("PGS000001", "GRCh38")
+    catalog.md5[name] = "0" * 32
+    with pytest.raises(DownloadError, match=r"checksum mismatch after 2 attempt\(s\)") as e:
+        download_scores(["PGS000001"], "GRCh38", tmp_path, settings(catalog.api))
+    assert name in str(e.value)
+    assert list(tmp_path.iterdir()) == []
+    assert catalog.requests.count(f"GET /files/{name}") == 2  # retried as configured
+
+
+def test_file_not_served_names_the_http_status(catalog, tmp_path):
+    catalog.add("PGS000001")
+    name = scoring_file_name("PGS000001", "GRCh38")
+    # the API still lists the score, but neither the file nor its md5 is served
+    del catalog.files[name], catalog.md5[name]
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_scores(["PGS000001"], "GRCh38", tmp_path, settings(catalog.api))
+
+
+def test_score_unknown_to_the_catalog(catalog, tmp_path):
+    catalog.add("PGS000001")
+    with pytest.raises(ConfigError, match="not in the PGS Catalog: PGS999999"):
+        download_scores(["PGS000001", "PGS999999"], "GRCh38", tmp_path, settings(catalog.api))
+
+
+@pytest.mark.parametrize(
+    "ids, message",
+    [(["PGS1"], "not PGS Catalog score IDs"), (["PGS000001", "PGS000001"], "listed more than once: PGS000001")],
+    ids=["malformed", "duplicated"],
+)
+def test_ids_checked_before_any_request(catalog, tmp_path, ids, message):
+    with pytest.raises(ConfigError, match=message):
+        download_scores(ids, "GRCh38", tmp_path, settings(catalog.api))
+    assert catalog.requests == []
+
+
+def test_no_network_is_one_clear_error(tmp_path):
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DownloadError, match=r"cannot reach the PGS Catalog API .*ConnectError.*copy them into pgs.scoring_files"):
+        download_scores(["PGS000001"], "GRCh38", tmp_path, settings(f"http://127.0.0.1:{port}/rest"))
+
+
+def test_downloaded_file_must_be_the_score_asked_for(catalog, tmp_path):
+    catalog.add("PGS000001", harmonised_text("PGS000009"))
+    with pytest.raises(InputDataError, match="holds PGS000009, expected PGS000001"):
+        download_scores(["PGS000001"], "GRCh38", tmp_path, settings(catalog.api))
+
+
+def test_cli_downloads_the_panel(catalog, tmp_path, monkeypatch):
+    """The command reads the panel's IDs from the config and writes into the configured directory."""
+    import yaml
+
+    from trd_spark.cli import main
+
+    repo = Path(__file__).resolve().parent.parent
+    panel = {"domains": ["sleep"], "scores": [
+        {"pgs_id": "PGS000001", "trait": "Insomnia", "domain": "sleep"},
+        {"pgs_id": None, "trait": "Chronotype", "domain": "sleep"},
+    ]}
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump(panel))
+    cfg = yaml.safe_load((repo / "conf" / "toy.yaml").read_text())
+    cfg["pgs"]["trait_panel"] = str(tmp_path / "panel.yaml")
+    cfg["pgs"]["download"] = {"directory": str(tmp_path / "scores"), "catalog_api": catalog.api,
+                              "attempts": 1, "retry_wait_seconds": 0}
+    cfg["phenotypes"]["concept_sets"] = str(repo / "conf" / cfg["phenotypes"]["concept_sets"])
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    catalog.add("PGS000001")
+    assert main(["download-scores", "--config", str(tmp_path / "c.yaml")]) == 0
+    assert (tmp_path / "scores" / scoring_file_name("PGS000001", "GRCh38")).is_file()
+    catalog.md5.clear()
+    catalog.files.clear()
+    assert main(["download-scores", "--config", str(tmp_path / "c.yaml")]) == 0  # present: skipped
