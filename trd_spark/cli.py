@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config {cfg.source_path} is valid: release {cfg.release}, "
                   f"{len(cfg.datasets)} datasets, {len(cfg.phenotypes.trd_definitions)} TRD definitions, "
                   f"{len(cfg.trait_panel.scores)} scores in the trait panel")
+            print(cfg.trait_panel.summary())
             return 0
         if args.command == "releases":
             from trd_spark.releases import LocalFs, format_statuses, needs_spark_fs, statuses

@@ -373,9 +373,26 @@ class TraitPanel(_Strict):
         if not self.scores:
             raise ValueError("no score in the trait panel has a pgs_id")
         ids = [s.pgs_id for s in self.scores]
-        if len(set(ids)) != len(ids):
-            raise ValueError("pgs_id values in the trait panel must be unique")
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"pgs_id listed more than once in the trait panel: {', '.join(map(str, dupes))}")
         return self
+
+    def summary(self) -> str:
+        """Per domain: traits with a score ID, and traits still to curate (lines for
+        ``check-config``). IDs outside the PGS Catalog's form (``PGS`` + 6 digits) are custom
+        scoring files: named, since ``download-scores`` cannot fetch them."""
+        lines = [f"trait panel: {len(self.scores)} scored traits, {len(self.to_curate)} to curate, "
+                 f"{len(self.domains)} domains"]
+        for domain in self.domains:
+            scored = [s for s in self.scores if s.domain == domain]
+            todo = [s for s in self.to_curate if s.domain == domain]
+            lines.append(f"  {domain:<12} {len(scored):>3} scored  {len(todo):>3} to curate"
+                         + (f"  ({', '.join(f'{s.pgs_id} {s.trait}' for s in scored)})" if scored else ""))
+        custom = [s.pgs_id for s in self.scores if not re.match(r"^PGS\d{6}$", s.pgs_id or "")]
+        if custom:
+            lines.append(f"  custom (not PGS Catalog) IDs: {', '.join(custom)}")
+        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
