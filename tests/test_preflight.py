@@ -74,3 +74,29 @@ def test_cli_run_fails_before_spark_on_missing_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "omop.path: no such file or directory" in err
     assert not any(p.name != ".trd-spark.lock" for p in (tmp_path / "results").rglob("*") if p.is_file())
+
+
+def test_too_long_release_name_is_one_config_error(tmp_path, capsys):
+    """A 300-character release name (valid characters) exceeds the file system's name limit:
+    one ConfigError line naming the key and the path, before any Spark work."""
+    from trd_spark.cli import main
+
+    name = "C" * 300
+    assert main(["run", "--release", name, "--output-root", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, errors
+    assert "ConfigError" in errors[0] and "release: cannot create" in errors[0] and "File name too long" in errors[0]
+    assert str(tmp_path / "out") in errors[0] and "(300 characters)" in errors[0]
+
+
+def test_storage_faults_are_one_line_with_the_path():
+    import errno
+
+    from trd_spark.cli import storage_error
+
+    err = storage_error(OSError(errno.ENOSPC, "No space left on device", "/out/r1/.lock"), where="/out/r1")
+    assert err.exit_code == 9 and str(err) == "/out/r1/.lock: No space left on device"
+    # A Java IOException through Py4J / Hail names no path: the release's output directory.
+    java = RuntimeError("Py4JJavaError: ... java.io.IOException: No space left on device\n\tat org.apache...")
+    assert str(storage_error(java, where="/out/r1")) == "/out/r1: No space left on device"
+    assert storage_error(ValueError("something else"), where="/out/r1") is None

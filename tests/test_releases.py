@@ -135,3 +135,22 @@ def test_release_placeholder_in_input_paths(tmp_path):
 def test_code_version_recorded():
     v = code_version()
     assert v.startswith("0.") and v == code_version()
+
+
+@pytest.mark.parametrize("content", [b"", b'{"host": "elsewh', b"\xff\xfe not json"])
+def test_empty_or_unreadable_lock_goes_stale_by_file_age(cfg, caplog, content):
+    """A run killed while writing its lock leaves it empty or half-written: recent, it is
+    respected (the writer may still be alive); older than lock_stale_hours, taken over."""
+    fs = LocalFs()
+    lock = ReleaseLock(cfg, fs)
+    os.makedirs(os.path.dirname(lock.path), exist_ok=True)
+    with open(lock.path, "wb") as f:
+        f.write(content)
+    with pytest.raises(LockedError):
+        ReleaseLock(cfg, fs).acquire()
+    old = time.time() - (cfg.releases.lock_stale_hours + 1) * 3600
+    os.utime(lock.path, (old, old))
+    with ReleaseLock(cfg, fs):
+        assert json.loads(open(lock.path).read())["pid"] == os.getpid()
+    assert "stale lock" in caplog.text
+    assert not os.path.exists(lock.path)

@@ -2,24 +2,35 @@
 
 Exit codes: 0 done; 1 unexpected failure; 2 config error; 3 input data error; 4 match-rate
 failure; 5 model error; 6 locked (another run holds the release); 7 nothing to do (`run
---release latest` when the newest release is complete). See trd_spark.errors.
+--release latest` when the newest release is complete); 8 download failed; 9 file system error
+(disk full, name too long: one line with the path); 130 / 143 interrupted by SIGINT / SIGTERM
+(in-progress output discarded, lock released, Spark stopped; rerunning resumes). See
+trd_spark.errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import math
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from trd_spark.config import is_uri
-from trd_spark.errors import TrdSparkError
+from trd_spark.errors import Interrupted, StorageError, TrdSparkError
 from trd_spark.layout import STAGES
 
 log = logging.getLogger("trd_spark")
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# File system faults outside the pipeline's control: one StorageError line with the path.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.ENAMETOOLONG, errno.EROFS, errno.EDQUOT, errno.EACCES)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -136,6 +147,65 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     return "\n".join(lines)
 
 
+def storage_error(e: BaseException, *, where: str) -> StorageError | None:
+    """A file system fault (disk full, name too long, read-only, quota) as one StorageError
+    naming the path: Python's OSError carries its own file name; a Java IOException raised
+    through Py4J / Hail does not, so ``where`` (the release's output directory) is used.
+    None for any other exception."""
+    if isinstance(e, OSError) and e.errno in _STORAGE_ERRNOS:
+        return StorageError(e.strerror or str(e), where=str(e.filename or where))
+    text = str(e)
+    for errno_ in _STORAGE_ERRNOS:
+        if os.strerror(errno_) in text:
+            return StorageError(os.strerror(errno_), where=where)
+    return None
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGTERM / SIGINT -> Interrupted in the main thread: the run unwinds (in-progress output
+    removed, lock released, Spark stopped). A second signal ends the process at once."""
+    from trd_spark.logs import WARNINGS
+
+    for s in _SIGNALS:
+        signal.signal(s, signal.SIG_DFL)
+    # After SIGTERM to the process group the JVM is gone too: Py4J's connection errors while
+    # unwinding are expected, and would bury the one line that says what happened.
+    logging.getLogger("py4j").setLevel(logging.CRITICAL + 1)
+    raise Interrupted(signum, WARNINGS.stage)
+
+
+def _handle_signals() -> None:
+    for s in _SIGNALS:
+        signal.signal(s, _on_signal)
+
+
+@contextlib.contextmanager
+def _signals_handled():
+    """Install the handlers for one CLI invocation and restore the previous ones after (main
+    may be called in-process, e.g. by the tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    _handle_signals()
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _stop_spark_quietly() -> None:
+    """Stop Spark + Hail after an interrupt (cancels running jobs, frees cluster resources);
+    the JVM may already be gone, which is fine."""
+    from trd_spark.session import stop_session
+
+    try:
+        stop_session()
+    except Exception:  # noqa: BLE001
+        log.debug("Spark was already stopped")
+
+
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
     from trd_spark.logs import OUTSIDE_STAGES, WARNINGS
@@ -148,17 +218,27 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
     # Fail before any Spark work on an unwritable/full output root or missing inputs.
     check_output_root(cfg)
-    with contextlib.ExitStack() as stack:
-        # Local outputs: take the release lock before paying for a Spark session.
-        if not needs_spark_fs(cfg):
-            stack.enter_context(ReleaseLock(cfg, LocalFs()))
-        ensure_toy_data(cfg)
-        check_inputs(cfg, stages or list(STAGES))
-        spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
-        if needs_spark_fs(cfg):
-            stack.enter_context(ReleaseLock(cfg, Fs(spark)))
-        t0 = time.time()
-        results = run_stages(spark, cfg, stages, force=args.force)
+    try:
+        with contextlib.ExitStack() as stack:
+            # Local outputs: take the release lock before paying for a Spark session.
+            if not needs_spark_fs(cfg):
+                stack.enter_context(ReleaseLock(cfg, LocalFs()))
+            ensure_toy_data(cfg)
+            check_inputs(cfg, stages or list(STAGES))
+            spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
+            _handle_signals()  # again: creating the SparkContext installs PySpark's SIGINT handler
+            if needs_spark_fs(cfg):
+                stack.enter_context(ReleaseLock(cfg, Fs(spark)))
+            t0 = time.time()
+            results = run_stages(spark, cfg, stages, force=args.force)
+    except Interrupted:
+        _stop_spark_quietly()
+        raise
+    except Exception as e:  # noqa: BLE001 - only storage faults are translated; the rest re-raised
+        err = storage_error(e, where=f"{cfg.output_root}/{cfg.release}")
+        if err is None:
+            raise
+        raise err from None
     print(f"\nSummary (release {cfg.release}, {time.time() - t0:.1f}s):", file=sys.stderr)
     for r in results:
         tables = ", ".join(f"{k}={v}" for k, v in r.tables.items())
@@ -199,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     WARNINGS.counts.clear()  # one invocation, one count (main may be called again in-process)
+    with _signals_handled():
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "toy-data":
             from trd_spark.toydata import generate_toy_data
@@ -251,9 +336,18 @@ def main(argv: list[str] | None = None) -> int:
     except TrdSparkError as e:
         log.error("%s: %s", type(e).__name__, e)
         return e.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return 130
+    except (Interrupted, KeyboardInterrupt) as e:
+        if isinstance(e, KeyboardInterrupt):  # before our handler was installed
+            e = Interrupted(signal.SIGINT)
+        log.error("Interrupted: %s; stopped, in-progress output discarded, lock released: rerun the same "
+                  "command to resume after the last complete stage", e)
+        return e.exit_code
+    except OSError as e:
+        err = storage_error(e, where=str(e.filename))
+        if err is None:
+            raise
+        log.error("%s: %s", type(err).__name__, err)
+        return err.exit_code
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Exit codes (documented in README, used by schedulers):
   0 done, 1 unexpected failure, 2 config error, 3 input data error, 4 match-rate failure,
-  5 model error, 6 another run holds the lock, 7 nothing to do, 8 download failed.
+  5 model error, 6 another run holds the lock, 7 nothing to do, 8 download failed, 9 file
+  system error (disk full, name too long), 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
@@ -59,3 +60,24 @@ class DownloadError(TrdSparkError):
     checksum mismatch after the configured attempts)."""
 
     exit_code = 8
+
+
+class StorageError(TrdSparkError):
+    """A file system operation failed for a reason outside the pipeline (disk full, file
+    name too long, permission denied, read-only file system): ``where`` is the path."""
+
+    exit_code = 9
+
+
+class Interrupted(BaseException):
+    """The run received SIGTERM (``timeout``, YARN / Dataproc cancel, Airflow) or SIGINT
+    (Ctrl-C). A BaseException like KeyboardInterrupt, so no ``except Exception`` on the way
+    up swallows it; the exit code is the shell's 128 + signal number (143, 130)."""
+
+    def __init__(self, signum: int, stage: str | None = None):
+        import signal
+
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        self.stage = stage
+        super().__init__(f"{self.signal_name} received" + (f" during stage {stage}" if stage else ""))

@@ -128,6 +128,11 @@ class Fs:
                     out.append("file://" + uri[5:] if uri.startswith("file:/") and not uri.startswith("file://") else uri)
         return sorted(out)
 
+    def mtime(self, path: str) -> float:
+        """Modification time of a file, seconds since the epoch."""
+        fs, p = self._path(path)
+        return int(fs.getFileStatus(p).getModificationTime()) / 1000
+
     def fingerprint(self, path: str) -> dict[str, object]:
         """Size and modification time of a file, or of every file under a directory."""
         fs, p = self._path(path)

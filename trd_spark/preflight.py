@@ -55,6 +55,12 @@ def check_output_root(cfg: Config, min_free_bytes: int = MIN_FREE_BYTES) -> None
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"output_root: cannot write to {root}: {e.strerror or e}", where=cfg.source_path) from None
+    try:
+        (path / cfg.release).mkdir(exist_ok=True)
+    except OSError as e:
+        # e.g. a release name longer than the file system's name limit (255 bytes on ext4).
+        raise ConfigError(f"release: cannot create {path / cfg.release}: {e.strerror or e} "
+                          f"({len(cfg.release)} characters)", where=cfg.source_path) from None
     free = shutil.disk_usage(path).free
     if free < min_free_bytes:
         raise ConfigError(

@@ -10,8 +10,9 @@ Lock: ``{output_root}/{release}/.lock`` is created atomically (``O_EXCL`` locall
 create-without-overwrite on HDFS/GCS) and holds host, pid and start time. A second run on the
 same release raises ``LockedError`` (exit 6). A lock is *stale* (left by a killed run) when it
 is older than ``releases.lock_stale_hours`` or when it names this host and a process that no
-longer exists; a stale lock is taken over with a warning. Remove it by hand only when sure no
-run is alive.
+longer exists; an empty or unreadable lock (a run killed while writing it) is judged by the
+file's modification time. A stale lock is taken over with a warning. Remove it by hand only
+when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class FsLike(Protocol):
     def read_text(self, path: str) -> str: ...
     def delete(self, path: str) -> None: ...
     def create_new(self, path: str, text: str) -> bool: ...
+    def mtime(self, path: str) -> float: ...
 
 
 class LocalFs:
@@ -59,6 +61,10 @@ class LocalFs:
 
     def delete(self, path: str) -> None:
         Path(path).unlink(missing_ok=True)
+
+    def mtime(self, path: str) -> float:
+        """Modification time, seconds since the epoch."""
+        return Path(path).stat().st_mtime
 
     def create_new(self, path: str, text: str) -> bool:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -172,10 +178,14 @@ class ReleaseLock:
     def _stale(self) -> bool:
         try:
             held = json.loads(self.fs.read_text(self.path))
-        except Exception:  # unreadable or half-written lock: judge by age alone below
+            started = float(held["started"])
+        except Exception:  # noqa: BLE001 - empty, half-written or unreadable: the file's age is the clock
             held = {}
-        age = time.time() - float(held.get("started", time.time()))
-        if age > self.stale_seconds:
+            try:
+                started = self.fs.mtime(self.path)
+            except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
+                return False
+        if time.time() - started > self.stale_seconds:
             return True
         return held.get("host") == self.owner["host"] and not _pid_alive(int(held.get("pid", -1)))
 
