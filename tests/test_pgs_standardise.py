@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from trd_spark.config import TraitPanel
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.pgs.standardise import standardise
+from trd_spark.pgs.standardise import FitFailure, apply_pc_adjustment, fit_pc_adjustment, standardise
 
 
 def _frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
@@ -84,15 +84,48 @@ def test_overall_and_ancestry_methods(spark):
     assert info["method"] == "ancestry"
 
 
-def test_pc_adjusted_errors_are_clear(spark):
+def _overall_z(df: pd.DataFrame, score: str) -> np.ndarray:
+    return ((df[score] - df[score].mean()) / df[score].std()).to_numpy()
+
+
+def test_pc_fit_failures_fall_back_to_overall_z_never_abort(spark, caplog):
+    """Collinear PCs or too few samples for the PCs: every score gets the overall z, the
+    reason is in the description (manifest) and one WARNING names the dataset and the fix."""
     df = _frame(n=30)
     df["pc3"] = 2 * df["pc1"]  # collinear
-    with pytest.raises(InputDataError, match="collinear"):
-        standardise(spark.createDataFrame(df), ["PGS_A"], "pc_adjusted", pcs=["pc1", "pc3"])
+    out, info = standardise(spark.createDataFrame(df), ["PGS_A", "PGS_B"], "pc_adjusted", pcs=["pc1", "pc3"],
+                            dataset="replication_array")
+    got = out.toPandas().set_index("person_id").loc[df.person_id]
+    for score in ("PGS_A", "PGS_B"):
+        np.testing.assert_allclose(got[score].to_numpy(), _overall_z(df, score), rtol=1e-9)
+    assert info["fallback"] == {"PGS_A": "collinear_pcs", "PGS_B": "collinear_pcs"}
+    assert "dataset replication_array" in caplog.text and "pgs.standardisation_n_pcs" in caplog.text
+
+    small = df.head(3)
+    out, info = standardise(spark.createDataFrame(small), ["PGS_A"], "pc_adjusted", pcs=["pc1", "pc2"])
+    assert info["fallback"] == {"PGS_A": "too_few_samples"} and info["n_fitted"] == 3
+    got = out.toPandas().set_index("person_id").loc[small.person_id, "PGS_A"].to_numpy()
+    np.testing.assert_allclose(got, _overall_z(small, "PGS_A"), rtol=1e-9)
+    # A missing PC column is a config / input fault, not a fit: still an error.
     with pytest.raises(InputDataError, match="missing"):
         standardise(spark.createDataFrame(df), ["PGS_A"], "pc_adjusted", pcs=["pc9"])
-    with pytest.raises(InputDataError, match="cannot fit"):
-        standardise(spark.createDataFrame(df.head(3)), ["PGS_A"], "pc_adjusted", pcs=["pc1", "pc2"])
+
+
+def test_unconverged_variance_model_falls_back_for_that_score_only(spark):
+    df = _frame(n=120)
+    df["PGS_C"] = 2.5  # no residual variance: null, not a failure
+    sdf = spark.createDataFrame(df)
+    fit = fit_pc_adjustment(sdf, ["PGS_A", "PGS_B", "PGS_C"], ["pc1", "pc2"], max_iter=1)
+    assert fit.failed == {"PGS_A": FitFailure.VARIANCE_NOT_CONVERGED, "PGS_B": FitFailure.VARIANCE_NOT_CONVERGED}
+    assert fit.log_var == {"PGS_C": None}
+    got = apply_pc_adjustment(sdf, fit).toPandas().set_index("person_id").loc[df.person_id]
+    np.testing.assert_allclose(got["PGS_A"].to_numpy(), _overall_z(df, "PGS_A"), rtol=1e-9)
+    assert got["PGS_C"].isna().all()
+    # With the default iterations the same data fits, and matches statsmodels (no fallback).
+    out, info = standardise(sdf, ["PGS_A"], "pc_adjusted", pcs=["pc1", "pc2"])
+    assert info["fallback"] == {} and info["n_without_pcs"] == 0
+    z = out.toPandas().set_index("person_id").loc[df.person_id, "PGS_A"].to_numpy()
+    np.testing.assert_allclose(z, _statsmodels_z(df, "PGS_A", ["pc1", "pc2"]), rtol=1e-6, atol=1e-8)
 
 
 def test_related_pairs_maximal_independent_set(spark, hl):

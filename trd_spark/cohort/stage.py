@@ -84,7 +84,8 @@ def run(spark: SparkSession, cfg: Config) -> None:
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
         with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
         pre_counts[ds.name] = [wide.count(), unrelated.count(), with_ancestry.count()]
-        per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs)
+        per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs,
+                                                   dataset=ds.name)
         per_sd = per_sd.drop("ancestry", *std_pcs)
         frames.append(derive_analysis_frame(per_sd, ancestry, persons, phenotypes, ds.name, n_pcs, pgs_ids))
         log.info("  cohort: dataset %s assembled", ds.name)
@@ -100,3 +101,6 @@ def run(spark: SparkSession, cfg: Config) -> None:
         out.notes["pgs_ids"] = pgs_ids
         out.notes["n_pcs"] = n_pcs
         out.notes["pgs_standardisation"] = standardisation
+        # Scores that fell back to the overall z (a PC fit that failed), per dataset: {pgs_id: reason}.
+        out.notes["pgs_standardisation_fallback"] = {d: info["fallback"] for d, info in standardisation.items()
+                                                     if info.get("fallback")}

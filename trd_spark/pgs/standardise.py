@@ -17,11 +17,19 @@ The fits use only aggregates: X'X ((N+1) x (N+1), shared by all scores) and X'y 
 family with log link the IRLS working weights are all 1, so each iteration is an OLS of the
 working response ``eta + (y - mu) / mu`` on the same X). The fitted coefficients are then
 applied as column expressions. A score with zero variance (or zero residual variance) is null.
+
+A fit never aborts the stage: when the PC model cannot be fitted (too few samples for the PCs,
+collinear PCs: every score) or a score's variance model diverges or does not converge, that
+score falls back to the overall z-score of the dataset. The reason (``FitFailure``) is in the
+description returned for the manifest (``fallback``) and logged as a WARNING naming the
+dataset, the scores and the fix (fewer ``pgs.standardisation_n_pcs``, or ``overall``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal, Sequence
 
 import numpy as np
@@ -31,18 +39,31 @@ from pyspark.sql import functions as F
 from trd_spark.cohort.frame import standardise_pgs
 from trd_spark.errors import InputDataError
 
+log = logging.getLogger(__name__)
+
 Method = Literal["overall", "ancestry", "pc_adjusted"]
+
+
+class FitFailure(str, Enum):
+    """Why a score's PC adjustment could not be fitted (it falls back to the overall z)."""
+
+    TOO_FEW_SAMPLES = "too_few_samples"  # n <= number of PCs + 1
+    COLLINEAR_PCS = "collinear_pcs"  # X'X of [1, PCs] is rank deficient
+    VARIANCE_DIVERGED = "variance_diverged"  # IRLS produced non-finite coefficients
+    VARIANCE_NOT_CONVERGED = "variance_not_converged"  # IRLS still moving after max_iter
 
 
 @dataclass
 class PcAdjustment:
     """Fitted coefficients per score: ``mean[pgs]`` and ``log_var[pgs]`` are arrays
-    ``[intercept, pc1, ..., pcN]``; ``log_var`` is None for a score with no residual variance."""
+    ``[intercept, pc1, ..., pcN]``; ``log_var`` is None for a score with no residual variance.
+    ``failed[pgs]``: why the score could not be fitted (it has no coefficients then)."""
 
     pcs: list[str]
     mean: dict[str, np.ndarray] = field(default_factory=dict)
     log_var: dict[str, np.ndarray | None] = field(default_factory=dict)
     iterations: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, FitFailure] = field(default_factory=dict)
     n_samples: int = 0
 
 
@@ -74,17 +95,6 @@ def _cross(frame: DataFrame, pcs: Sequence[str], ys: dict[str, Column]) -> dict[
             for k, name in enumerate(ys)}
 
 
-def _solve(xtx: np.ndarray, xty: np.ndarray, what: str) -> np.ndarray:
-    try:
-        return np.linalg.solve(xtx, xty)
-    except np.linalg.LinAlgError:
-        raise InputDataError(
-            f"{what}: the PCs are collinear or there are too few samples to fit them "
-            "(lower pgs.standardisation_n_pcs or use pgs.standardisation: overall)",
-            where="pgs.standardisation",
-        ) from None
-
-
 def fit_pc_adjustment(
     frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], *, max_iter: int = 100, tol: float = 1e-10
 ) -> PcAdjustment:
@@ -92,18 +102,23 @@ def fit_pc_adjustment(
 
     Rows must have no null PC or score (Spark's sums skip nulls, which would make X'X and X'y
     disagree); ``standardise`` drops persons without PCs. Convergence: max |change| of the variance
-    coefficients < ``tol`` (relative to 1 + |coef|).
+    coefficients < ``tol`` (relative to 1 + |coef|). Never raises for a fit: scores that cannot
+    be fitted are in ``failed`` with their ``FitFailure``.
     """
     pcs = list(pcs)
     frame = frame.select(*pcs, *pgs_ids).cache()
     try:
         n, xtx = _design_moments(frame, pcs)
-        if n <= len(pcs) + 1:
-            raise InputDataError(f"{n} samples cannot fit {len(pcs)} PCs", where="pgs.standardisation")
         fit = PcAdjustment(pcs=pcs, n_samples=n)
+        if n <= len(pcs) + 1:
+            fit.failed = {p: FitFailure.TOO_FEW_SAMPLES for p in pgs_ids}
+            return fit
+        if np.linalg.matrix_rank(xtx) < len(pcs) + 1:
+            fit.failed = {p: FitFailure.COLLINEAR_PCS for p in pgs_ids}
+            return fit
         xty = _cross(frame, pcs, {p: F.col(p) for p in pgs_ids})
         for p in pgs_ids:
-            fit.mean[p] = _solve(xtx, xty[p], f"mean model of {p}")
+            fit.mean[p] = np.linalg.solve(xtx, xty[p])
         resid = {p: F.col(p) - _linear(fit.mean[p], pcs) for p in pgs_ids}
         # Scores whose residuals are all (numerically) zero get no variance model -> null.
         rss = frame.agg(*[F.sum(resid[p] * resid[p]).alias(p) for p in pgs_ids]).first()
@@ -128,25 +143,29 @@ def fit_pc_adjustment(
             xtz = _cross(frame, pcs, work)
             still = []
             for p in active:
-                new = _solve(xtx, xtz[p], f"variance model of {p}")
-                step = np.max(np.abs(new - fit.log_var[p]) / (1.0 + np.abs(new)))
-                fit.log_var[p], fit.iterations[p] = new, it
+                new = np.linalg.solve(xtx, xtz[p])
+                fit.iterations[p] = it
                 if not np.all(np.isfinite(new)):
-                    raise InputDataError(f"variance model of {p} diverged", where="pgs.standardisation")
+                    fit.failed[p] = FitFailure.VARIANCE_DIVERGED
+                    continue
+                step = np.max(np.abs(new - fit.log_var[p]) / (1.0 + np.abs(new)))
+                fit.log_var[p] = new
                 if step >= tol:
                     still.append(p)
             active = still
-        if active:
-            raise InputDataError(f"variance model did not converge in {max_iter} iterations for {active}",
-                                 where="pgs.standardisation")
+        fit.failed.update({p: FitFailure.VARIANCE_NOT_CONVERGED for p in active})
+        for p in fit.failed:
+            fit.mean.pop(p, None)
+            fit.log_var.pop(p, None)
         return fit
     finally:
         frame.unpersist()
 
 
 def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
-    """Replace each fitted score column by its PC-adjusted z (column expressions only)."""
-    out = frame
+    """Replace each fitted score column by its PC-adjusted z (column expressions only), and
+    each score in ``fit.failed`` by its overall z over ``frame`` (the documented fallback)."""
+    out = standardise_pgs(frame, list(fit.failed)) if fit.failed else frame
     for p, mean in fit.mean.items():
         log_var = fit.log_var[p]
         if log_var is None:
@@ -158,10 +177,14 @@ def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
 
 
 def standardise(
-    frame: DataFrame, pgs_ids: Sequence[str], method: Method, *, pcs: Sequence[str] = ()
+    frame: DataFrame, pgs_ids: Sequence[str], method: Method, *, pcs: Sequence[str] = (), dataset: str = ""
 ) -> tuple[DataFrame, dict]:
     """PGS per SD by ``method`` (see module doc). Returns the frame (same columns, score
-    columns replaced) and a JSON-able description of what was done, for the stage manifest."""
+    columns replaced; pc_adjusted: persons without PCs dropped, counted in ``n_without_pcs``)
+    and a JSON-able description of what was done, for the stage manifest: with pc_adjusted,
+    ``fallback`` maps each score that fell back to the overall z to its ``FitFailure`` value.
+    ``dataset`` names the data in the warning. Raises InputDataError for a missing column
+    (a config / input fault, not a fit)."""
     pgs_ids = list(pgs_ids)
     if method == "overall":
         return standardise_pgs(frame, pgs_ids), {"method": method}
@@ -182,8 +205,19 @@ def standardise(
             "pcs": list(pcs),
             "mean_model": "OLS on PCs",
             "variance_model": "Gamma GLM (log link) of squared residuals on PCs",
+            "n_fitted": fit.n_samples,
+            "n_without_pcs": frame.count() - fit.n_samples,
             "irls_iterations": {p: fit.iterations.get(p, 0) for p in pgs_ids},
-            "null_scores": [p for p in pgs_ids if fit.log_var[p] is None],
+            "null_scores": [p for p in pgs_ids if p in fit.log_var and fit.log_var[p] is None],
+            "fallback": {p: r.value for p, r in fit.failed.items()},
         }
+        if fit.failed:
+            by_reason: dict[str, list[str]] = {}
+            for p, r in fit.failed.items():
+                by_reason.setdefault(r.value, []).append(p)
+            log.warning("dataset %s: PC-adjusted standardisation failed (%s) on %d samples: those scores use the "
+                        "overall z-score instead (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
+                        "overall)", dataset or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()),
+                        fit.n_samples)
         return apply_pc_adjustment(complete, fit), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
