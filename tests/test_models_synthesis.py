@@ -149,3 +149,14 @@ def test_consistency_pairs_and_overall_against_scipy_and_ols():
     fixed = meta[meta.method == "fixed"]
     assert overall["r2"] == pytest.approx(smf.ols("beta ~ C(pgs_id)", fixed).fit().rsquared, rel=1e-10)
     assert overall["n_pgs"] == 5
+
+
+def test_dersimonian_laird_tau2_truncated_at_zero():
+    """Q < k - 1: the DL moment estimate is negative (statsmodels returns it untruncated);
+    tau^2 = 0 and the random-effects estimate equals the fixed-effect one."""
+    beta, se = np.array([0.30, 0.31, 0.29]), np.array([0.1, 0.1, 0.1])
+    r, f = meta_analyse(beta, se, "random"), meta_analyse(beta, se, "fixed")
+    assert combine_effects(beta, se**2, method_re="chi2").tau2 < 0
+    assert r["tau2"] == 0.0 and r["i2"] == 0.0
+    assert r["beta"] == pytest.approx(0.30, rel=1e-12) and r["se"] == pytest.approx(0.1 / np.sqrt(3), rel=1e-12)
+    assert (r["beta"], r["se"]) == (f["beta"], f["se"])

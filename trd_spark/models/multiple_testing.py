@@ -8,32 +8,32 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+
+def _finite_only(p: np.ndarray, method: str) -> np.ndarray:
+    """``statsmodels.stats.multitest.multipletests(p, method)[1]`` over the finite p-values;
+    NaN (a failed fit) stays NaN and does not count in m."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
 
 
 def bonferroni(p: np.ndarray) -> np.ndarray:
     """min(1, p * m) with m = number of finite p-values; NaN stays NaN."""
-    p = np.asarray(p, dtype=float)
-    m = int(np.isfinite(p).sum())
-    return np.minimum(1.0, p * m)
+    return _finite_only(p, "bonferroni")
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg q-values (step-up, monotone, capped at 1); NaN stays NaN.
 
-    q_(i) = min over j >= i of p_(j) * m / j for p sorted ascending (as
-    ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]``).
+    q_(i) = min over j >= i of p_(j) * m / j for p sorted ascending, m = number of finite p
+    (``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]``).
     """
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="mergesort")]
-    ranked = p[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out[order] = np.minimum(1.0, q)
-    return out
+    return _finite_only(p, "fdr_bh")
 
 
 def adjust_within_families(results: pd.DataFrame, family: list[str], p_col: str = "p") -> pd.DataFrame:

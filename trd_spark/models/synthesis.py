@@ -11,6 +11,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.meta_analysis import combine_effects
 
 from trd_spark.config import Config
 from trd_spark.models.multiple_testing import adjust_within_families
@@ -106,13 +107,14 @@ def replication_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ meta-analysis
 def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dict:
-    """Inverse-variance meta-analysis of k estimates (log scale).
+    """Inverse-variance meta-analysis of k estimates (log scale), by
+    ``statsmodels.stats.meta_analysis.combine_effects`` (DerSimonian-Laird: ``method_re="chi2"``).
 
     fixed: w_i = 1/se_i^2, beta = sum w_i beta_i / sum w_i, se = 1/sqrt(sum w_i).
     random (DerSimonian-Laird): tau^2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w)),
     w*_i = 1/(se_i^2 + tau^2). Q = sum w_i (beta_i - beta_fixed)^2 on k-1 df, I^2 =
     max(0, (Q - (k-1))/Q). Returns k, beta, se, p, cochran_q, q_p, i2, tau2 (NaN when k = 0;
-    Q/I^2 NaN when k < 2).
+    Q/I^2 NaN when k < 2). Raises ValueError for an unknown ``method``.
     """
     if method not in ("fixed", "random"):
         raise ValueError(f"unknown meta-analysis method {method!r}")
@@ -121,21 +123,23 @@ def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dic
     nan = float("nan")
     if k == 0:
         return {"k": 0, "beta": nan, "se": nan, "p": nan, "cochran_q": nan, "q_p": nan, "i2": nan, "tau2": nan}
-    w = 1.0 / se**2
-    b_fixed = float(np.sum(w * beta) / np.sum(w))
-    q = float(np.sum(w * (beta - b_fixed) ** 2)) if k > 1 else nan
-    df = k - 1
-    q_p = float(stats.chi2.sf(q, df)) if k > 1 else nan
-    i2 = (max(0.0, (q - df) / q) if q > 0 else 0.0) if k > 1 else nan
-    tau2 = 0.0
-    if method == "random" and k > 1:
-        c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
-        tau2 = max(0.0, (q - df) / c) if c > 0 else 0.0
-    w_star = 1.0 / (se**2 + tau2)
-    b = float(np.sum(w_star * beta) / np.sum(w_star))
-    s = float(1.0 / np.sqrt(np.sum(w_star)))
-    return {"k": k, "beta": b, "se": s, "p": float(two_sided_p(b / s)), "cochran_q": q, "q_p": q_p,
-            "i2": i2, "tau2": tau2}
+    if k == 1:  # no heterogeneity to estimate (statsmodels divides by k - 1 = 0)
+        b, s = float(beta[0]), float(se[0])
+        return {"k": 1, "beta": b, "se": s, "p": float(two_sided_p(b / s)), "cochran_q": nan, "q_p": nan,
+                "i2": nan, "tau2": 0.0}
+    with np.errstate(divide="ignore", invalid="ignore"):  # Q = 0 (identical estimates): I^2 is 0, below
+        res = combine_effects(beta, se**2, method_re="chi2")
+    q = float(res.q)
+    # statsmodels' one-step DL tau^2 is not truncated at 0 (negative when Q < k - 1); truncated,
+    # the random-effects estimate is the fixed-effect one.
+    tau2 = max(0.0, float(res.tau2)) if method == "random" else 0.0
+    if tau2 > 0:
+        b, s = float(res.mean_effect_re), float(res.sd_eff_w_re)
+    else:
+        b, s = float(res.mean_effect_fe), float(res.sd_eff_w_fe)
+    return {"k": k, "beta": b, "se": s, "p": float(two_sided_p(b / s)), "cochran_q": q,
+            "q_p": float(res.test_homogeneity().pvalue), "i2": max(0.0, float(res.i2)) if q > 0 else 0.0,
+            "tau2": tau2}
 
 
 def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
