@@ -1,4 +1,4 @@
-"""The HTML report: an inline SVG forest plot, escaped tables, nothing fetched from a network."""
+"""The HTML report: readable headers and number formats, escaped tables, nothing fetched from a network."""
 
 from __future__ import annotations
 
@@ -8,54 +8,38 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.report.html import (
-    distribution_svg, forest_plot_svg, html_table, km_svg, render_page, scatter_svg, significance_svg,
+    column_label, distribution_svg, format_cell, format_count, format_p, html_table, render_page, scatter_svg,
+    significance_svg,
 )
-
-
-def forest_input() -> pd.DataFrame:
-    return pd.DataFrame({
-        "pgs_id": ["PGS1", "PGS2", "PGS3", "PGS4"],
-        "trait": ["Insomnia", "Educational attainment", "Neuroticism", "Height & <weight>"],
-        "domain": ["sleep", "education", "personality", "physical"],
-        "odds_ratio": [1.11, 0.88, 1.11, np.nan],
-        "ci_low": [1.07, 0.85, 1.07, np.nan],
-        "ci_high": [1.15, 0.91, 1.16, np.nan],
-        "converged": [True, True, True, False],
-    })
-
-
-def test_forest_plot_marks_converged_fits_and_lists_failures():
-    svg = forest_plot_svg(forest_input(), domains=["education", "personality", "sleep", "physical"], title="TRD")
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<rect") == 3  # one point per converged PGS
-    assert svg.count("not estimated") == 1
-    assert "1.11 (1.07-1.15)" in svg and "0.88 (0.85-0.91)" in svg
-    assert "Height &amp; &lt;weight&gt;" in svg  # labels are escaped
-    # domains drawn in the configured order
-    pos = [svg.index(f">{d}<") for d in ("education", "personality", "sleep", "physical")]
-    assert pos == sorted(pos)
-
-
-def test_forest_plot_points_are_on_a_log_scale():
-    """OR 1 is the midpoint between OR 0.5 and OR 2 (log scale)."""
-    df = pd.DataFrame({
-        "pgs_id": ["a", "b", "c"], "trait": ["A", "B", "C"], "domain": ["d", "d", "d"],
-        "odds_ratio": [0.5, 1.0, 2.0], "ci_low": [0.5, 1.0, 2.0], "ci_high": [0.5, 1.0, 2.0],
-        "converged": [True, True, True],
-    })
-    xs = [float(v) + 3 for v in re.findall(r'<rect x="([-0-9.]+)"', forest_plot_svg(df, domains=["d"], title="t"))]
-    assert abs((xs[0] + xs[2]) / 2 - xs[1]) < 0.2
 
 
 def test_table_escapes_suppressed_counts_and_formats_numbers():
     df = pd.DataFrame({"n": ["<20", 35], "p": [1.234e-5, 0.5], "beta": [0.12345, np.nan]})
     out = html_table(df, "caption")
     assert "&lt;20" in out and "<20" not in out.replace("<td", "").replace("</td", "")
-    assert "1.23e-05" in out and "0.123" in out
+    assert "1.2e-05" in out and "0.123" in out
+    assert "<th title=\"n\">N</th>" in out and "<th title=\"beta\">log OR</th>" in out
+
+
+def test_p_values_are_never_shown_as_zero():
+    assert format_p(3.2e-5) == "3.2e-05" and format_p(0.042) == "0.042" and format_p(0.5) == "0.5"
+    assert format_p(0.00099) == "9.9e-04" and format_p(1.0) == "1" and format_p(0.0) == "0"
+    assert format_p(float("nan")) == "" and format_p(None) == ""
+    # Every p / q column of the schemas is formatted as a p-value, quantiles are not.
+    for col in ("p", "p_bonferroni", "q_fdr", "ph_p", "q_p", "p_adjusted_discovery", "p_trd_vs_trmdd"):
+        assert format_cell(col, 1.5e-6) == "1.5e-06", col
+    assert format_cell("p05", -1.2345) == "-1.234" and format_cell("beta", 0.00001) == "0.000"
+
+
+def test_counts_and_headers_are_readable():
+    assert format_count(123456) == "123,456" and format_count("<20") == "<20" and format_count(None) == ""
+    assert format_count(np.int64(20)) == "20" and format_count(1500.0) == "1,500"
+    assert column_label("n_cases") == "Cases" and column_label("p_bonferroni") == "p (Bonferroni)"
+    assert column_label("some_new_column") == "some new column"
 
 
 def test_report_is_self_contained():
-    svg = forest_plot_svg(forest_input(), domains=["sleep"], title="t")
+    svg = scatter_svg(np.array([.1]), np.array([.2]), labels=["A"], x_label="x", y_label="y", r2=None, title="t")
     page = render_page(release="r1", sections=[("forest", "Forest", svg), ("t", "Table", html_table(
         pd.DataFrame({"a": []}), "empty"))], meta={"config hash": "abc"}, threshold=20)
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<style>" in page
@@ -81,5 +65,3 @@ def test_other_figures_render_aggregates():
     sc = scatter_svg(np.array([.1, -.1, np.nan]), np.array([.12, -.08, .3]), labels=["A", "B", "C"],
                      x_label="x", y_label="y", r2=0.81, title="a vs b")
     assert sc.count("<circle") == 2 and "R\u00b2 = 0.81" in sc
-    km = pd.DataFrame({"tertile": [1, 1, 2, 2], "time_days": [0, 30, 0, 30], "survival": [1, .9, 1, .8]})
-    assert km_svg(km, title="k").count("<polyline") == 2

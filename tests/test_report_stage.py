@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from models_sim import PGS_IDS, make_config, simulate_frame, to_spark
@@ -78,16 +80,22 @@ def test_cohort_flow_is_suppressed(report):
     assert flow["n"].tolist() == ["1000", "<20", "0", "20"]
 
 
-def test_html_has_forest_plot_of_the_primary_discovery_results(report):
+def test_html_has_forest_plots_across_datasets(report):
+    """One forest per contrast; every converged primary-definition estimate of every dataset is
+    drawn with its OR (95% CI) text; suppressed counts appear as labels."""
+    import xml.etree.ElementTree as ET
+
     cfg, _, files, logistic = report
     page = _text(files, "report.html")
-    assert '<svg xmlns="http://www.w3.org/2000/svg" class="forest"' in page
-    start = page.index('<svg xmlns="http://www.w3.org/2000/svg" class="forest"')
-    svg = page[start:page.index("</svg>", start)]
-    shown = logistic[(logistic.dataset == "discovery") & (logistic.definition == cfg.phenotypes.primary_definition)
-                     & (logistic.contrast == "trd_vs_nonmdd")]
-    assert svg.count("<rect") == int(shown["converged"].sum()) > 0
-    assert "&lt;20" in page  # suppressed counts appear, escaped
+    svgs = re.findall(r'<svg class="forest".*?</svg>', page, flags=re.S)
+    assert len(svgs) == logistic["contrast"].nunique()
+    texts = ["".join(t.itertext()) for svg in svgs for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+    shown = logistic[(logistic.definition == cfg.phenotypes.primary_definition) & logistic.converged]
+    assert set(shown["dataset"]) == {"discovery", "replication_wgs"}
+    for r in shown.itertuples():
+        assert f"{r.odds_ratio:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" in texts
+    assert "<20" in texts
+    assert "&lt;20" in page  # suppressed counts in tables appear, escaped
 
 
 def test_no_person_id_in_any_output(report):

@@ -1,19 +1,40 @@
-"""A self-contained HTML report: inline CSS, an inline SVG forest plot, result tables.
+"""A self-contained HTML page: inline CSS, inline SVG figures, result tables.
 
 Pure functions from (already suppressed) pandas frames to text: no reading, no network
-(no external fonts, scripts or images). Every value is HTML-escaped.
+(no external fonts, scripts or images). Every value is HTML-escaped. Tables show readable
+column names (``COLUMN_LABELS``) and numbers in the field's formats: p-values as ``0.042`` or
+``3.2e-05`` (never ``0.000``), estimates to 3 decimals, counts with thousands separators.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-_P_COLUMNS = {"p", "p_bonferroni", "q_fdr"}
+# Column id -> table header. Ids not listed are shown with spaces for underscores.
+COLUMN_LABELS = {
+    "dataset": "Dataset", "definition": "TRD definition", "contrast": "Contrast", "pgs_id": "PGS",
+    "trait": "Trait", "domain": "Domain", "n": "N", "n_cases": "Cases", "n_events": "TRD events",
+    "beta": "log OR", "se": "SE", "odds_ratio": "OR", "hazard_ratio": "HR", "ci_low": "95% CI low",
+    "ci_high": "95% CI high", "p": "p", "p_bonferroni": "p (Bonferroni)", "q_fdr": "q (FDR)",
+    "converged": "Converged", "note": "Note", "step_order": "#", "step": "Step", "status": "Status",
+    "ph_statistic": "PH test chi2", "ph_p": "PH test p", "method": "Method", "k": "Datasets (k)",
+    "cochran_q": "Cochran's Q", "q_p": "Q p", "i2": "I\u00b2", "tau2": "\u03c4\u00b2", "datasets": "Datasets pooled",
+    "beta_discovery": "log OR (discovery)", "p_adjusted_discovery": "p adjusted (discovery)",
+    "same_direction": "Same direction", "replicated": "Replicated", "beta_trd": "log OR TRD",
+    "se_trd": "SE TRD", "beta_trmdd": "log OR trMDD", "se_trmdd": "SE trMDD", "beta_diff": "Difference",
+    "se_diff": "SE difference", "z": "z", "beta_trd_vs_trmdd": "log OR TRD vs trMDD",
+    "p_trd_vs_trmdd": "p TRD vs trMDD", "ancestry": "Ancestry group", "mean": "Mean", "sd": "SD",
+    "p05": "5th pct", "p25": "25th pct", "p50": "Median", "p75": "75th pct", "p95": "95th pct",
+    "n_variants": "Variants", "n_matched": "Matched", "matched_fraction": "Matched fraction",
+    "definition_a": "Definition A", "definition_b": "Definition B", "n_pgs": "PGS", "r2": "R\u00b2",
+    "tertile": "PGS third", "time_days": "Day", "n_at_risk": "At risk", "survival": "Survival",
+}
+# Quantile columns hold PGS values, not probabilities.
+_NOT_P = {"p05", "p25", "p50", "p75", "p95"}
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -25,6 +46,7 @@ th{background:#f3f3f3}td.t{text-align:left}
 caption{text-align:left;font-weight:bold;padding:4px 0}
 .meta{color:#555;font-size:.9em}.fail{color:#a00}
 svg text{font-family:system-ui,Helvetica,Arial,sans-serif}
+figure svg{max-width:100%;height:auto}
 nav{background:#f7f7f7;border:1px solid #ddd;padding:.5em 1em;font-size:.9em;display:flex;flex-wrap:wrap;gap:.3em 1.2em}
 nav a{white-space:nowrap}
 .figs{display:flex;flex-wrap:wrap;gap:12px}
@@ -39,22 +61,58 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def is_p_column(column: str) -> bool:
+    """p-value / q-value columns by the schemas' naming: ``p``, ``p_*``, ``*_p``, ``q_*``."""
+    if column in _NOT_P:
+        return False
+    return column in ("p", "q_fdr") or column.startswith(("p_", "q_")) or column.endswith("_p")
+
+
+def format_p(value: object) -> str:
+    """A p-value as a reader expects it: two significant digits, scientific below 0.001
+    (``0.042``, ``3.2e-05``); never ``0.000``. Empty for a missing value."""
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return ""
+    p = float(value)
+    return f"{p:.1e}" if 0 < p < 1e-3 else f"{p:.2g}"
+
+
+def format_count(value: object) -> str:
+    """A (suppressed) count: integers with thousands separators, labels ("<20",
+    "suppressed") as they are, empty for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return f"{int(value):,}"
+    return str(value)
+
+
 def format_cell(column: str, value: object) -> str:
-    """Text for one table cell: p-values in scientific notation, other floats to 3 decimals."""
+    """Text for one table cell: p-values by ``format_p``, counts by ``format_count``, other
+    floats to 3 decimals, booleans as yes/no."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
-        return f"{value:.2e}" if column in _P_COLUMNS else f"{value:.3f}"
+        return format_p(value) if is_p_column(column) else f"{value:.3f}"
+    if isinstance(value, (int, np.integer)):
+        return format_count(value)
     return str(value)
+
+
+def column_label(column: str) -> str:
+    """The header shown for a column id (``COLUMN_LABELS``, else underscores as spaces)."""
+    return COLUMN_LABELS.get(column, str(column).replace("_", " "))
 
 
 def html_table(df: pd.DataFrame, caption: str) -> str:
     """An HTML table of ``df`` (columns in order, numbers right-aligned, text left)."""
     if df.empty:
         return f"<p><b>{_esc(caption)}</b>: no rows.</p>"
-    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
+    head = "".join(f'<th title="{_esc(c)}">{_esc(column_label(c))}</th>' for c in df.columns)
     text_cols = {c for c in df.columns if df[c].dtype == object and not df[c].map(
         lambda v: isinstance(v, (int, np.integer)) or (isinstance(v, str) and v.startswith("<"))).all()}
     body = []
@@ -66,73 +124,6 @@ def html_table(df: pd.DataFrame, caption: str) -> str:
         body.append(f"<tr>{cells}</tr>")
     return (f'<div class="tbl"><table><caption>{_esc(caption)}</caption><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
-
-
-def _ticks(lo: float, hi: float) -> list[float]:
-    candidates = [0.1, 0.2, 0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0]
-    inside = [t for t in candidates if lo <= t <= hi]
-    return inside if len(inside) >= 2 else [lo, 1.0, hi]
-
-
-def forest_plot_svg(
-    results: pd.DataFrame, *, domains: Iterable[str], title: str, width: int = 760
-) -> str:
-    """An inline SVG forest plot of odds ratios with 95% CIs, grouped by domain (log x axis).
-
-    ``results``: rows with trait, domain, pgs_id, odds_ratio, ci_low, ci_high, converged.
-    Domains are drawn in the order given (unknown domains last); failed fits are listed as
-    "not estimated". No counts are drawn.
-    """
-    order = list(domains)
-    res = results.copy()
-    res["_d"] = res["domain"].map(lambda d: order.index(d) if d in order else len(order))
-    res = res.sort_values(["_d", "domain", "trait", "pgs_id"], kind="mergesort")
-    ok = res[res["converged"].astype(bool)]
-    lo = float(min(ok["ci_low"].min(), 0.9)) if len(ok) else 0.9
-    hi = float(max(ok["ci_high"].max(), 1.1)) if len(ok) else 1.1
-    lo, hi = lo / 1.05, hi * 1.05
-    left, right, row_h, top = 300, width - 130, 18, 40
-    n_rows = len(res) + res["domain"].nunique()
-    height = top + row_h * (n_rows + 1) + 30
-
-    def x(v: float) -> float:
-        return left + (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)) * (right - left)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="forest" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">',
-        f'<text x="10" y="20" font-size="14" font-weight="bold">{_esc(title)}</text>',
-        f'<text x="{right + 10}" y="{top - 8}" font-size="11">OR (95% CI)</text>',
-    ]
-    y = top
-    for domain, grp in res.groupby("_d", sort=True):
-        y += row_h
-        parts.append(f'<text x="10" y="{y}" font-size="12" font-weight="bold">{_esc(grp["domain"].iloc[0])}</text>')
-        for rec in grp.itertuples(index=False):
-            y += row_h
-            parts.append(f'<text x="24" y="{y}" font-size="11">{_esc(rec.trait)} ({_esc(rec.pgs_id)})</text>')
-            if bool(rec.converged) and np.isfinite(rec.odds_ratio):
-                cy = y - 4
-                parts.append(
-                    f'<line x1="{x(rec.ci_low):.1f}" y1="{cy}" x2="{x(rec.ci_high):.1f}" y2="{cy}" stroke="#333"/>'
-                    f'<rect x="{x(rec.odds_ratio) - 3:.1f}" y="{cy - 3}" width="6" height="6" fill="#1f5fa8"/>'
-                    f'<text x="{right + 10}" y="{y}" font-size="11">'
-                    f"{rec.odds_ratio:.2f} ({rec.ci_low:.2f}-{rec.ci_high:.2f})</text>"
-                )
-            else:
-                parts.append(f'<text x="{right + 10}" y="{y}" font-size="11" fill="#a00">not estimated</text>')
-    axis_y = y + row_h
-    parts.append(f'<line x1="{x(1.0):.1f}" y1="{top}" x2="{x(1.0):.1f}" y2="{axis_y}" stroke="#999" stroke-dasharray="3,3"/>')
-    parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{right}" y2="{axis_y}" stroke="#333"/>')
-    for t in _ticks(lo, hi):
-        parts.append(
-            f'<line x1="{x(t):.1f}" y1="{axis_y}" x2="{x(t):.1f}" y2="{axis_y + 4}" stroke="#333"/>'
-            f'<text x="{x(t):.1f}" y="{axis_y + 16}" font-size="10" text-anchor="middle">{t:g}</text>'
-        )
-    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{axis_y + 28}" font-size="11" text-anchor="middle">'
-                 "odds ratio per SD of PGS (log scale)</text>")
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _svg_open(cls: str, width: int, height: int, title: str) -> str:
@@ -287,55 +278,8 @@ def scatter_svg(xv: np.ndarray, yv: np.ndarray, *, labels: list[str], x_label: s
     return "".join(parts)
 
 
-def km_svg(curves: pd.DataFrame, *, title: str, width: int = 300, height: int = 220) -> str:
-    """Kaplan-Meier step curves (TRD-free probability) per PGS tertile.
-
-    ``curves``: tertile, time_days, survival (points with enough persons at risk only)."""
-    left, top, right, bottom = 40, 28, width - 10, height - 34
-    tmax = float(curves["time_days"].max()) if len(curves) else 1.0
-    smin = min(float(curves["survival"].min()) if len(curves) else 0.0, 0.9)
-    smin = math.floor(smin * 10) / 10
-
-    def x(t: float) -> float:
-        return left + t / max(tmax, 1.0) * (right - left)
-
-    def y(s: float) -> float:
-        return top + (1 - s) / (1 - smin) * (bottom - top)
-
-    parts = [_svg_open("km", width, height, title)]
-    parts.append(f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none" stroke="#333"/>')
-    for s in np.arange(smin, 1.0001, 0.1 if 1 - smin <= 0.5 else 0.2):
-        parts.append(f'<text x="{left - 4}" y="{y(s) + 3:.1f}" font-size="9" text-anchor="end">{s:.1f}</text>')
-    for k, grp in curves.groupby("tertile", sort=True):
-        grp = grp.sort_values("time_days")
-        pts, prev = [], None
-        for t, s in zip(grp["time_days"], grp["survival"]):
-            if prev is not None:
-                pts.append(f"{x(t):.1f},{y(prev):.1f}")
-            pts.append(f"{x(t):.1f},{y(s):.1f}")
-            prev = s
-        colour = PALETTE[(int(k) - 1) % len(PALETTE)]
-        parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-    for year in range(0, int(tmax // 365) + 1):
-        tx = x(year * 365)
-        parts.append(f'<line x1="{tx:.1f}" y1="{bottom}" x2="{tx:.1f}" y2="{bottom + 4}" stroke="#333"/>'
-                     f'<text x="{tx:.1f}" y="{bottom + 14}" font-size="9" text-anchor="middle">{year}</text>')
-    parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 8}" font-size="10" text-anchor="middle">'
-                 "years since MDD index</text>")
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def km_legend() -> str:
-    """One HTML legend for all Kaplan-Meier plots (tertile colours)."""
-    items = "".join(f'<span style="margin-right:1.2em"><span style="display:inline-block;width:10px;height:10px;'
-                    f'background:{PALETTE[k - 1]};margin-right:4px"></span>PGS {name} third</span>'
-                    for k, name in ((1, "lowest"), (2, "middle"), (3, "highest")))
-    return f'<p class="note">{items}</p>'
-
-
-
 def figure(svg: str, caption: str) -> str:
+    """A ``<figure>`` with inline SVG markup and an escaped caption."""
     return f"<figure>{svg}<figcaption>{_esc(caption)}</figcaption></figure>"
 
 

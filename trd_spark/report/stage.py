@@ -12,6 +12,7 @@ read into the report.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from itertools import combinations
 from typing import TYPE_CHECKING
@@ -24,8 +25,9 @@ from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, STAGES, Layout, code_version, publish_stage
 from trd_spark.models.stage import to_tsv
+from trd_spark.report.figures import attrition_figure, forest_data, forest_figure, km_figure
 from trd_spark.report.html import (
-    distribution_svg, figure, forest_plot_svg, html_table, km_legend, km_svg, render_page, scatter_svg, significance_svg,
+    distribution_svg, figure, html_table, render_page, scatter_svg, significance_svg,
 )
 from trd_spark.report.tables import ReleaseCounts, km_for_export, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
@@ -42,15 +44,51 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 OPTIONAL_MODEL_TABLES = ("cox", "difference", "replication", "meta", "consistency", "km_curves")
 
 
-def forest_rows(results: pd.DataFrame, cfg: Config, contrast: str = FOREST_CONTRAST) -> tuple[pd.DataFrame, str]:
-    """A forest plot's rows: discovery dataset, primary definition, one contrast."""
-    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+def forest_rows(results: pd.DataFrame, meta: pd.DataFrame | None, cfg: Config,
+                contrast: str = FOREST_CONTRAST) -> tuple[pd.DataFrame, str]:
+    """A forest plot's rows (``figures.forest_data``): every dataset (discovery first, then
+    the replications in config order) and the fixed-effect meta-analysis, primary definition,
+    one contrast, grouped by the trait panel's domains."""
     definition = cfg.phenotypes.primary_definition
-    rows = results[
-        (results["dataset"] == discovery) & (results["definition"] == definition) & (results["contrast"] == contrast)
-    ]
-    title = f"{CONTRAST_LABELS.get(contrast, contrast)}: {discovery} dataset, definition {definition}, by domain"
+    datasets = [d.name for d in sorted(cfg.datasets, key=lambda d: d.role != "discovery")]
+    domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
+    rows = forest_data(results, meta, contrast=contrast, definition=definition, datasets=datasets, domains=domains)
+    title = f"{CONTRAST_LABELS.get(contrast, contrast)}: definition {definition}, by domain"
     return rows, title
+
+
+# Readable names of the cohort-flow steps (trd_spark.phenotypes.flow); others: id with spaces.
+FLOW_MAIN_CHAIN = ["all_persons", "with_mdd_diagnosis", "mdd_min_distinct_dates"]
+
+
+def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The inclusion chain of the attrition diagram (all persons to MDD included, through each
+    MDD exclusion in precedence order) and readable labels for every step id in ``steps``."""
+    mdd = cfg.phenotypes.mdd
+    labels = {"all_persons": "All persons in the EHR extract",
+              "with_mdd_diagnosis": "At least one MDD diagnosis",
+              "mdd_min_distinct_dates": f"MDD diagnoses on at least {mdd.min_diagnoses} distinct dates",
+              "mdd_included": "MDD included", "non_MDD": "non-MDD controls",
+              "with_adequate_trial": "with an adequate antidepressant trial", "TRD": "TRD", "trMDD": "trMDD",
+              "MDD_other_no_adequate_trial": "other MDD: no adequate trial",
+              "MDD_other_short_followup": f"other MDD: follow-up < {cfg.phenotypes.trmdd_min_followup_days} days",
+              "no_observation_period": "without an observation period (followed to death or cutoff)",
+              "excluded_outside_followup_only": "excluded only by records outside follow-up"}
+    chain = list(FLOW_MAIN_CHAIN)
+    for step in steps:
+        if step.startswith("after_exclusion_"):
+            labels[step] = f"after excluding {step.removeprefix('after_exclusion_').replace('_', ' ')}"
+            chain.append(step)
+        elif step.startswith("excluded_") and step not in labels:
+            labels[step] = f"controls excluded: {step.removeprefix('excluded_').replace('_', ' ')}"
+    chain.append("mdd_included")
+    return chain, labels
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def pgs_distribution(frame: "DataFrame", pgs_ids: list[str], definition: str) -> pd.DataFrame:
@@ -99,7 +137,7 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
     defs = []
     for d in ph.trd_definitions:
         if d.rule == "antidepressant_sequence":
-            text = f"start of the {d.n_trials}th adequate trial of a distinct antidepressant"
+            text = f"start of the {ordinal(d.n_trials)} adequate trial of a distinct antidepressant"
         elif d.rule == "augmentation":
             text = f"{d.n_trials} adequate trials, then an augmentation agent ({d.augmentation_concept_set})"
         else:
@@ -121,7 +159,7 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
         "trMDD": f"MDD with an adequate trial, not TRD, followed &ge; {ph.trmdd_min_followup_days} days",
         "PGS": (f"scoring files matched by position and alleles (strand-ambiguous "
                 f"{'kept' if cfg.pgs.keep_ambiguous else 'dropped'}), minimum overlap {cfg.pgs.min_overlap:.0%}, "
-                f"missing genotypes {cfg.pgs.missing_genotypes.replace('_', ' ')}; scores per SD"),
+                f"missing genotypes {cfg.pgs.missing_genotypes.replace('_', ' ')}; " + standardisation_text(cfg)),
         "Models": (f"logistic regression per SD of PGS for contrasts {', '.join(cfg.models.contrasts)}, adjusted for "
                    f"{'age, ' if cov.age else ''}{'sex, ' if cov.sex else ''}{cov.n_pcs} PCs; Bonferroni and "
                    f"Benjamini-Hochberg within dataset x definition x contrast, alpha {cfg.models.alpha}"
@@ -133,6 +171,18 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
         "Config hash": cfg.fingerprint()[:16],
     }
     return '<dl class="methods">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items.items()) + "</dl>"
+
+
+def standardisation_text(cfg: Config) -> str:
+    """The PGS standardisation (pgs.standardisation) in words, for the methods."""
+    how = {
+        "overall": "z-score over each dataset's unrelated samples",
+        "ancestry": "z-score within each genetic ancestry group of each dataset",
+        "pc_adjusted": (f"ancestry-adjusted as pgsc_calc (Khan et al. 2022): mean regressed on PCs 1-"
+                        f"{cfg.pgs.standardisation_n_pcs}, variance modelled on the same PCs (Gamma GLM, log "
+                        "link), fitted per dataset on its unrelated samples"),
+    }[cfg.pgs.standardisation]
+    return f"scores per SD: {how}"
 
 
 def _details(inner: str, summary: str) -> str:
@@ -167,7 +217,14 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
         files["km_curves.tsv"] = km
 
     sections: list[tuple[str, str, str]] = []
-    flow_html = html_table(safe["cohort_flow"], "Persons remaining after each step (per TRD definition)")
+    flow = safe["cohort_flow"]
+    chain, labels = flow_labels(cfg, list(flow["step"]))
+    diagram = attrition_figure(flow, main_steps=chain, labels=labels,
+                               definition_order=[d.name for d in cfg.phenotypes.trd_definitions])
+    flow_html = figure(diagram.svg, "Cohort attrition: persons remaining after each step, the persons excluded "
+                       "between steps, and each TRD definition's groups (suppressed counts as shown in the table)")
+    flow_html += _details(html_table(flow.assign(step=[labels.get(s, s) for s in flow["step"]]),
+                                     "Persons remaining after each step (per TRD definition)"), "table")
     if "cohort_counts" in safe:
         cc = safe["cohort_counts"].pivot_table(index=["dataset", "definition"], columns="status", values="n",
                                                aggfunc="first").reset_index().rename_axis(columns=None)
@@ -186,10 +243,12 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     logistic = t["logistic"]
     forests = []
     for contrast in cfg.models.contrasts:
-        rows, title = forest_rows(logistic, cfg, contrast)
+        rows, title = forest_rows(safe["logistic"], t.get("meta"), cfg, contrast)
         if len(rows):
-            forests.append(figure(forest_plot_svg(rows, domains=domains, title=title),
-                                  "Odds ratio per SD of PGS with 95% CI, adjusted for the covariates"))
+            forests.append(figure(forest_figure(rows, title=title).svg,
+                                  "Odds ratio per SD of PGS with 95% CI, adjusted for the covariates, in each dataset "
+                                  "and the fixed-effect meta-analysis (diamond; no pooled N shown); N and cases as "
+                                  "exported (suppressed counts as labels)"))
     sections.append(("forest", "Associations by domain (forest plots)", "".join(forests)))
 
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
@@ -224,10 +283,21 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     prog = ""
     if km is not None and len(km):
         sub = km[(km["dataset"] == discovery) & (km["definition"] == primary)]
-        prog += km_legend() + '<div class="figs">' + "".join(
-            km_svg(g, title=f"{traits.get(p, p)}") for p, g in sub.groupby("pgs_id", sort=True)) + "</div>"
-        prog += (f'<p class="note">Kaplan-Meier probability of staying TRD-free by PGS third ({discovery}, '
-                 f"definition {primary}); curves end where fewer than {threshold} persons remain at risk.</p>")
+        cox_main = safe.get("cox")
+        cox_rows = ({} if cox_main is None else {r["pgs_id"]: r for _, r in cox_main[
+            (cox_main["dataset"] == discovery) & (cox_main["definition"] == primary)].iterrows()})
+        prog += '<div class="figs">' + "".join(
+            km_figure(g, title=f"{traits.get(p, p)} ({p})", cox=cox_rows.get(p)).svg
+            for p, g in sub.groupby("pgs_id", sort=True)) + "</div>"
+        hidden = sorted(set(traits) - set(sub["pgs_id"]))
+        prog += (f'<p class="note">Kaplan-Meier probability of staying TRD-free by PGS third with 95% CI bands '
+                 f"({discovery}, definition {primary}), drawn as steps between the published points: a point is "
+                 f"published only when at least {threshold} events and 0 or at least {threshold} censored persons "
+                 f"lie since the previous one, and curves end where fewer than {threshold} remain at risk. Numbers at "
+                 "risk are those of the published points (the first in each year). Cox HR per SD of PGS from the "
+                 "Cox model below."
+                 + (f" Not shown (disclosure control or too few persons): {', '.join(hidden)}." if hidden else "")
+                 + "</p>")
     if "cox" in safe:
         cox = safe["cox"]
         main = cox[(cox["dataset"] == discovery) & (cox["definition"] == primary)]
@@ -238,7 +308,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     sections.append(("methods", "Methods", methods_html(cfg, versions, threshold)))
 
     page = render_page(release=cfg.release, sections=sections, threshold=threshold,
-                       meta={"config hash": cfg.fingerprint()[:12], "code version": code_version()})
+                       meta={"report date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                             "config hash": cfg.fingerprint()[:12], "code version": code_version()})
     out = {name: to_tsv(df) for name, df in files.items()}
     out["report.html"] = page
     return out
