@@ -33,6 +33,68 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _STORAGE_ERRNOS = (errno.ENOSPC, errno.ENAMETOOLONG, errno.EROFS, errno.EDQUOT, errno.EACCES)
 
 
+# Per sub-command: (description, examples). Shown by `trd-spark COMMAND --help`.
+COMMANDS = {
+    "run": ("Run every stage in order (pgs, phenotypes, cohort, models, report), skipping stages whose outputs "
+            "are complete for the same config and inputs. Without --config: the embedded toy config; toy data "
+            "are generated on first use.",
+            ["trd-spark run", "trd-spark run --config conf/aou.yaml --release latest",
+             "trd-spark run --config conf/aou.yaml --stages models report --force"]),
+    "explain": ("What each stage reads and writes, and whether (and why) `run` would rerun it.",
+                ["trd-spark explain --config conf/aou.yaml", "trd-spark explain --stage models"]),
+    "toy-data": ("Write deterministic toy data: VCFs, PGS Catalog scoring files, OMOP tables, ancestry file and "
+                 "truth.json (the planted effects).",
+                 ["trd-spark toy-data --out /tmp/toy --persons 3000 --variants 2000 --seed 42"]),
+    "releases": ("List the releases under releases.input_root, oldest first, each complete / partial / not run / "
+                 "running (locked).", ["trd-spark releases --config conf/aou.yaml"]),
+    "compare-releases": ("Compare two releases: cohort sizes, per-PGS correlation for persons in both, ORs/HRs "
+                         "side by side (TSVs under {output_root}/compare/A_vs_B/).",
+                         ["trd-spark compare-releases C2022Q4R9 C2024Q3R5 --config conf/aou.yaml"]),
+    "check-config": ("Validate a config (and the concept sets and trait panel it names) and print it resolved: "
+                     "{release} and ${VAR} substituted, relative paths made absolute against the config's "
+                     "directory, defaults filled in; then the trait panel per domain. Starts no Spark.",
+                     ["trd-spark check-config", "WORKSPACE_BUCKET=gs://b trd-spark check-config --config conf/aou.yaml",
+                      "trd-spark check-config --config conf/aou.yaml --release C2024Q3R5"]),
+    "download-scores": ("Fetch the trait panel's harmonised scoring files from the PGS Catalog (md5-verified, files "
+                        "already present are skipped) into pgs.download.directory.",
+                        ["trd-spark download-scores --config conf/aou.yaml"]),
+    "java": ("Print the JAVA_HOME the pipeline uses (system Java 11/17, else the bundled runtime).",
+             ["trd-spark java"]),
+}
+STAGE_HELP = {
+    "pgs": "Hail: match the scoring files to each dataset's genotypes and compute every PGS",
+    "phenotypes": "Spark: MDD, antidepressant trials, TRD / trMDD per definition and the cohort flow from OMOP",
+    "cohort": "Spark: join PGS, phenotypes, ancestry/PCs; drop related samples; standardise the PGS",
+    "models": "statsmodels / lifelines: logistic and Cox models, replication, meta-analysis, Kaplan-Meier",
+    "report": "the self-contained report.html and the suppressed TSVs (report/ and export/)",
+}
+
+
+def exit_codes_help() -> str:
+    """The exit codes, from the exception classes in trd_spark.errors (one source of truth)."""
+    from trd_spark import errors
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    lines = ["exit codes:", "  0        done", "  1        unexpected failure (a bug: the traceback is logged)"]
+    for cls in sorted({c for c in subclasses(errors.TrdSparkError) if c.__module__ == errors.__name__},
+                      key=lambda c: c.exit_code):
+        doc = " ".join((cls.__doc__ or "").replace("``", "").split()).split(". ")[0].rstrip(".")
+        lines.append(f"  {cls.exit_code:<8} {cls.__name__}: {doc}")
+    lines.append("  130/143  interrupted by SIGINT / SIGTERM")
+    return "\n".join(lines)
+
+
+def _epilog(examples: list[str]) -> str:
+    return "examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" + exit_codes_help()
+
+
+def _sub(sub, name: str, help_text: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, description=description, epilog=_epilog(examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="config YAML (default: the embedded toy config conf/toy.yaml)")
     p.add_argument("--release", help="override the config's release name; 'latest' = the newest "
@@ -44,35 +106,47 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trd-spark", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from trd_spark.layout import code_version
 
-    p = sub.add_parser("run", help="run all stages (or --stages ...) in order")
+    parser = argparse.ArgumentParser(
+        prog="trd-spark", description=__doc__.splitlines()[0],
+        epilog="`trd-spark COMMAND --help` describes a command with examples.\n\n" + exit_codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"trd-spark {code_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        description, examples = COMMANDS[name]
+        return _sub(sub, name, help_text, description, examples)
+
+    p = add("run", "run all stages (or --stages ...) in order")
     _common(p)
     p.add_argument("--stages", nargs="+", choices=STAGES, help="only these stages")
     for stage in STAGES:
-        _common(sub.add_parser(stage, help=f"run the {stage} stage only"))
+        _common(_sub(sub, stage, f"run the {stage} stage only",
+                     f"Run the {stage} stage only ({STAGE_HELP.get(stage, stage)}); its upstream stages must be "
+                     "complete.", [f"trd-spark {stage}", f"trd-spark {stage} --config conf/aou.yaml --force"]))
 
-    p = sub.add_parser("explain", help="what each stage reads and writes, and whether/why `run` would rerun it")
+    p = add("explain", "what each stage reads and writes, and whether/why `run` would rerun it")
     p.add_argument("--config")
     p.add_argument("--release", help="override the config's release name")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--stage", choices=STAGES, help="only this stage")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    p = sub.add_parser("toy-data", help="write deterministic toy data (VCF, scoring files, OMOP)")
+    p = add("toy-data", "write deterministic toy data (VCF, scoring files, OMOP)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--persons", type=int, default=3000)
     p.add_argument("--variants", type=int, default=2000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    p = sub.add_parser("releases", help="list the releases found under releases.input_root and their state")
+    p = add("releases", "list the releases found under releases.input_root and their state")
     p.add_argument("--config")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    p = sub.add_parser("compare-releases", help="compare two releases' results (cohort sizes, PGS, ORs/HRs)")
+    p = add("compare-releases", "compare two releases' results (cohort sizes, PGS, ORs/HRs)")
     p.add_argument("release_a")
     p.add_argument("release_b")
     p.add_argument("--config")
@@ -80,15 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master", help="override spark.master")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    p = sub.add_parser("check-config", help="validate a config and print what it resolves to")
+    p = add("check-config", "validate a config and print it resolved (paths after {release} / ${VAR})")
     p.add_argument("--config")
+    p.add_argument("--release", help="override the config's release name (substituted into {release} paths)")
+    p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    p = sub.add_parser("download-scores", help="fetch the trait panel's harmonised scoring files from the PGS Catalog")
+    p = add("download-scores", "fetch the trait panel's harmonised scoring files from the PGS Catalog")
     p.add_argument("--config")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    p = sub.add_parser("java", help="print the JAVA_HOME the pipeline uses (system 11/17 or bundled)")
+    p = add("java", "print the JAVA_HOME the pipeline uses (system 11/17 or bundled)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -112,6 +188,16 @@ def _load(args: argparse.Namespace):
     if getattr(args, "master", None):
         cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})
     return cfg
+
+
+def resolved_yaml(cfg) -> str:
+    """The config as the pipeline uses it, as YAML: every default filled in, ``{release}`` and
+    ``${VAR}`` substituted, relative paths absolute. The concept sets and the trait panel are
+    summarised elsewhere (their files are named under phenotypes / pgs)."""
+    import yaml
+
+    data = cfg.model_dump(mode="json", exclude={"concept_sets", "trait_panel", "source_path"})
+    return "# resolved config\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip()
 
 
 def _spark_fs(cfg):
@@ -297,6 +383,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"config {cfg.source_path} is valid: release {cfg.release}, "
                   f"{len(cfg.datasets)} datasets, {len(cfg.phenotypes.trd_definitions)} TRD definitions, "
                   f"{len(cfg.trait_panel.scores)} scores in the trait panel")
+            print(resolved_yaml(cfg))
             print(cfg.trait_panel.summary())
             return 0
         if args.command == "releases":

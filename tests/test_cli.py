@@ -1,0 +1,99 @@
+"""The command line as a user meets it: --version, described sub-commands with examples, the
+exit codes in --help, check-config printing the resolved config. In-process, no Spark."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+import trd_spark
+from trd_spark import errors
+from trd_spark.cli import COMMANDS, build_parser, main
+from trd_spark.config import DEFAULT_CONFIG, REPO_CONF_DIR
+
+
+def help_text(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--help"])
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"trd-spark {re.escape(trd_spark.__version__)}(\+git\.\S+)?", out), out
+
+
+def test_help_lists_every_exit_code_of_the_error_classes(capsys):
+    out = help_text(capsys)
+    codes = {int(m) for m in re.findall(r"^  (\d+) ", out, re.M)}
+    declared = {c.exit_code for c in vars(errors).values()
+                if isinstance(c, type) and issubclass(c, errors.TrdSparkError)}
+    assert declared - {1} <= codes and {0, 1} <= codes
+    assert "ConfigError" in out and "NothingToDo" in out and "130/143" in out
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_a_description_examples_and_exit_codes(capsys, command):
+    out = help_text(capsys, command)
+    description, examples = COMMANDS[command]
+    assert " ".join(description.split()[:6]) in " ".join(out.split())
+    assert "examples:" in out and all(e in out for e in examples)
+    assert "exit codes:" in out
+
+
+def test_stage_commands_are_described_too(capsys):
+    out = help_text(capsys, "models")
+    assert "Run the models stage only" in out and "trd-spark models --config conf/aou.yaml --force" in out
+
+
+def test_every_example_parses():
+    """Each example is a valid command line for the parser (no stale option names)."""
+    parser = build_parser()
+    for _, examples in COMMANDS.values():
+        for example in examples:
+            words = [w for w in example.split() if "=" not in w or w.startswith("-")]
+            assert words[0] == "trd-spark"
+            parser.parse_args(words[1:])
+
+
+def test_check_config_prints_paths_after_release_and_env_substitution(tmp_path, capsys, monkeypatch):
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["release"] = "C2024Q3R5"
+    raw["output_root"] = "${TRD_TEST_BUCKET}/results"
+    raw["omop"]["path"] = "${TRD_TEST_BUCKET}/{release}/omop"
+    raw["datasets"][0]["genotypes"]["path"] = "data/{release}/discovery.vcf.bgz"  # relative to the config
+    raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
+    raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("TRD_TEST_BUCKET", "gs://my-bucket")
+
+    assert main(["check-config", "--config", str(config), "--release", "C2025Q1R1"]) == 0
+    out = capsys.readouterr().out
+    resolved = yaml.safe_load(out.split("# resolved config\n", 1)[1].split("\ntrait panel:", 1)[0])
+    assert resolved["release"] == "C2025Q1R1"  # --release wins and is substituted everywhere
+    assert resolved["output_root"] == "gs://my-bucket/results"
+    assert resolved["omop"]["path"] == "gs://my-bucket/C2025Q1R1/omop"
+    assert resolved["datasets"][0]["genotypes"]["path"] == str(tmp_path / "data" / "C2025Q1R1" / "discovery.vcf.bgz")
+    assert resolved["covariates"]["n_pcs"] == raw["covariates"]["n_pcs"]
+    assert "{release}" not in out and "${" not in out
+    # The concept sets and panel are named by file, not dumped (the panel summary follows).
+    assert resolved["phenotypes"]["concept_sets"] == str(REPO_CONF_DIR / "concept_sets.yaml")
+    assert "concept_sets" not in resolved and "trait_panel" not in resolved
+
+
+def test_check_config_names_an_unset_variable(tmp_path, capsys, monkeypatch):
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["output_root"] = "${TRD_TEST_UNSET_VAR}/results"
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    monkeypatch.delenv("TRD_TEST_UNSET_VAR", raising=False)
+    assert main(["check-config", "--config", str(config)]) == errors.ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert "output_root: environment variable TRD_TEST_UNSET_VAR is not set" in err
