@@ -3,7 +3,13 @@ exit codes in --help, check-config printing the resolved config. In-process, no 
 
 from __future__ import annotations
 
+import functools
 import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 import yaml
@@ -97,3 +103,63 @@ def test_check_config_names_an_unset_variable(tmp_path, capsys, monkeypatch):
     assert main(["check-config", "--config", str(config)]) == errors.ConfigError.exit_code
     err = capsys.readouterr().err
     assert "output_root: environment variable TRD_TEST_UNSET_VAR is not set" in err
+
+
+# ------------------------------------------------------------------- installed from a wheel
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel_install(tmp_path_factory):
+    """The package built as a wheel and installed with --no-deps into a fresh venv that sees
+    the test venv's dependencies through a .pth file (no network); a work directory outside
+    the checkout. The wheel is built from a copy of the sources (the build writes build/)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    shutil.copytree(REPO / "trd_spark", src / "trd_spark", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "conf", src / "conf")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    run = functools.partial(subprocess.run, check=True, capture_output=True, text=True, timeout=300)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp / "dist"),
+         str(src)])
+    (wheel,) = (tmp / "dist").glob("trd_spark-*.whl")
+    venv = tmp / "venv"
+    run(["python3.11", "-m", "venv", "--without-pip", str(venv)])  # the test venv's pip installs into it
+    site_dir = Path(run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+                    .stdout.strip())
+    (site_dir / "test_venv_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", "--no-index",
+         "-q", str(wheel)])
+    work = tmp / "work"
+    work.mkdir()
+    return venv, site_dir, work
+
+
+def test_wheel_install_check_config_uses_the_shipped_config(wheel_install):
+    venv, site_dir, work = wheel_install
+    r = subprocess.run([str(venv / "bin" / "trd-spark"), "check-config"], cwd=work, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"config {site_dir / 'trd_spark' / 'conf' / 'toy.yaml'} is valid" in r.stdout
+    resolved = yaml.safe_load(r.stdout.split("# resolved config\n", 1)[1].split("\ntrait panel:", 1)[0])
+    # Data and outputs under ./out of the working directory, never inside site-packages.
+    assert resolved["output_root"] == str(work / "out" / "toy" / "results")
+    assert resolved["toy_data"]["dir"] == str(work / "out" / "toy" / "data")
+    assert resolved["omop"]["path"] == str(work / "out" / "toy" / "data" / "omop")
+    # The concept sets and trait panel are read from the package.
+    assert resolved["phenotypes"]["concept_sets"] == str(site_dir / "trd_spark" / "conf" / "concept_sets.yaml")
+    assert str(REPO) not in r.stdout
+
+
+@pytest.mark.slow
+def test_wheel_install_runs_the_toy_pipeline_to_the_report(wheel_install):
+    venv, _, work = wheel_install
+    r = subprocess.run([str(venv / "bin" / "trd-spark"), "run"], cwd=work, capture_output=True, text=True,
+                       timeout=3000)
+    assert r.returncode == 0, r.stderr[-3000:]
+    page = work / "out" / "toy" / "results" / "toy-r1" / "report" / "report.html"
+    assert page.exists()
+    html = page.read_text()
+    assert 'class="forest"' in html and 'class="attrition"' in html

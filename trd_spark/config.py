@@ -27,8 +27,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trd_spark.errors import ConfigError
 
-REPO_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The embedded configs ship inside the package (package data): in a source checkout
+# trd_spark/conf links to the repository's conf/, in an installed wheel it is a directory.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_CONF_DIR = (_PACKAGE_DIR / "conf").resolve()
 DEFAULT_CONFIG = REPO_CONF_DIR / "toy.yaml"
+# The embedded toy config keeps its data and outputs in ``../out`` (``<checkout>/out``).
+# Installed from a wheel that would be inside site-packages, so there they go to ``./out``
+# under the current directory instead.
+EMBEDDED_OUT = REPO_CONF_DIR.parent / "out"
+INSTALLED = REPO_CONF_DIR.parent == _PACKAGE_DIR
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -516,10 +524,19 @@ _PATH_FIELDS = [
 ]
 
 
-def _resolve_paths(raw: Any, base: Path) -> Any:
+def _resolve_paths(raw: Any, base: Path, relocate: tuple[Path, Path] | None = None) -> Any:
+    """Every path field made absolute against ``base``; with ``relocate = (old, new)`` a
+    path under ``old`` is moved under ``new`` (the embedded config's outputs, see
+    ``EMBEDDED_OUT``)."""
+    def place(path: str) -> str:
+        out = _resolve(path, base)
+        if relocate and not is_uri(out) and Path(out).is_relative_to(relocate[0]):
+            return str(relocate[1] / Path(out).relative_to(relocate[0]))
+        return out
+
     def walk(node: Any, keys: tuple[str, ...]) -> Any:
         if not keys:
-            return _resolve(node, base) if isinstance(node, str) else node
+            return place(node) if isinstance(node, str) else node
         head, rest = keys[0], keys[1:]
         if head == "*" and isinstance(node, list):
             return [walk(x, rest) for x in node]
@@ -611,7 +628,8 @@ def _check_references(cfg: Config, where: str) -> None:
 
 
 def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
-    """Load, resolve and validate a config file (default: the embedded ``conf/toy.yaml``).
+    """Load, resolve and validate a config file (default: the embedded ``conf/toy.yaml``;
+    installed from a wheel, its data and outputs go under ``./out``, see ``EMBEDDED_OUT``).
 
     ``overrides`` are top-level keys replacing the file's (e.g. ``{"release": "r2"}``).
     Raises ``ConfigError`` naming the file and the key path of the first problem.
@@ -622,7 +640,8 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
         raw = {**raw, **overrides}
     raw = _expand_env(raw, str(cfg_path))
     raw = _substitute_release(raw)
-    raw = _resolve_paths(raw, cfg_path.parent)
+    relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
+    raw = _resolve_paths(raw, cfg_path.parent, relocate)
     cfg: Config = _validate(Config, raw, str(cfg_path))
 
     concept_path = Path(cfg.phenotypes.concept_sets)
