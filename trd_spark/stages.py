@@ -29,7 +29,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from trd_spark.config import RUNTIME_KEYS, Config, is_uri
+from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, is_uri
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version
 from trd_spark.schemas import TABLES_BY_STAGE
 
@@ -53,18 +53,21 @@ class StageSpec:
     """One stage's declaration.
 
     ``config``: dotted config keys the stage's outputs depend on (``trait_panel`` and
-    ``concept_sets`` name the loaded files' contents). ``upstream``: stages whose published
-    tables it reads. ``external``: ``cfg -> [(config key, path or glob)]`` of the files it
-    reads from outside the release. ``files``: text / Hail outputs besides the Parquet tables
-    of ``schemas.TABLES_BY_STAGE``. ``publishes``: output folders (the report stage also
+    ``concept_sets`` name the loaded files' contents), minus ``config_exclude`` (keys under
+    them that another stage owns: a new key under ``pgs`` then reruns pgs by default, never
+    silently nothing). ``upstream``: stages whose published tables it reads. ``inputs``:
+    prefixes of the config's path fields (``config._PATH_FIELDS``) naming the files it reads
+    from outside the release. ``files``: text / Hail outputs besides the Parquet tables of
+    ``schemas.TABLES_BY_STAGE``. ``publishes``: output folders (the report stage also
     publishes ``export``).
     """
 
     name: str
     module: str
     config: tuple[str, ...]
+    config_exclude: tuple[str, ...] = ()
     upstream: tuple[str, ...] = ()
-    external: Callable[[Config], list[tuple[str, str]]] = lambda cfg: []
+    inputs: tuple[tuple[str, ...], ...] = ()
     files: tuple[str, ...] = ()
     publishes: tuple[str, ...] = ()
 
@@ -78,46 +81,58 @@ class StageSpec:
         """Parquet tables it writes, with declared schemas (``schemas.TABLES_BY_STAGE``)."""
         return tuple(t.name for t in TABLES_BY_STAGE.get(self.name, []))
 
+    def external(self, cfg: Config) -> list[tuple[str, str]]:
+        """[(dotted config key, path or glob)] of the external files this stage reads."""
+        if cfg.omop.format == "bigquery":  # a BigQuery dataset has no files; its name is in the slice
+            fields = [f for f in _PATH_FIELDS if f[:2] != ("omop", "path")]
+        else:
+            fields = list(_PATH_FIELDS)
+        out: list[tuple[str, str]] = []
+        raw = cfg.model_dump(mode="json")
+        for f in fields:
+            if any(f[:len(prefix)] == prefix for prefix in self.inputs):
+                out += _walk_paths(raw, f, "")
+        return out
+
     def runner(self) -> Callable[["SparkSession", Config], Any]:
         """The stage's ``run(spark, cfg)``, imported lazily (a stage's heavy imports are paid
         only when it runs)."""
         return importlib.import_module(self.module).run
 
 
-def _pgs_inputs(cfg: Config) -> list[tuple[str, str]]:
-    out = [(f"datasets.{i}.genotypes.path", d.genotypes.path) for i, d in enumerate(cfg.datasets)]
-    out += [(f"pgs.scoring_files.{i}", p) for i, p in enumerate(cfg.pgs.scoring_files)]
-    if cfg.pgs.liftover is not None:
-        out.append(("pgs.liftover.chain_file", cfg.pgs.liftover.chain_file))
-    return out
-
-
-def _cohort_inputs(cfg: Config) -> list[tuple[str, str]]:
-    a = cfg.ancestry
-    return [(f"ancestry.{k}", p) for k, p in (("path", a.path), ("related_samples_to_remove", a.related_samples_to_remove),
-                                                  ("related_pairs", a.related_pairs)) if p]
+def _walk_paths(node: Any, keys: tuple[str, ...], at: str) -> list[tuple[str, str]]:
+    """(dotted key, value) of every non-null path at ``keys`` (``*`` = each list element)."""
+    if not keys:
+        return [(at, node)] if isinstance(node, str) else []
+    head, rest = keys[0], keys[1:]
+    if head == "*":
+        return [hit for i, x in enumerate(node or []) for hit in _walk_paths(x, rest, f"{at}.{i}")]
+    if not isinstance(node, dict) or node.get(head) is None:
+        return []
+    return _walk_paths(node[head], rest, f"{at}.{head}" if at else head)
 
 
 STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec(
         "pgs", "trd_spark.pgs.stage",
-        config=("datasets", "pgs.scoring_files", "pgs.min_overlap", "pgs.keep_ambiguous", "pgs.missing_genotypes",
-                "pgs.duplicate_variants", "pgs.liftover", "pgs.match_rsid", "trait_panel"),
-        external=_pgs_inputs,
+        config=("datasets", "pgs", "trait_panel"),
+        # The trait panel's content is in the slice (its path is not an output-relevant setting).
+        config_exclude=("pgs.standardisation", "pgs.standardisation_n_pcs", "pgs.trait_panel", *NOT_STAGE_SETTINGS),
+        inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover")),
         files=("match_summary.tsv", "scores_<dataset>.ht"),
     ),
     StageSpec(
         "phenotypes", "trd_spark.phenotypes.stage",
         config=("omop", "phenotypes", "concept_sets"),
-        # A BigQuery dataset has no files to fingerprint; its name is in the config slice.
-        external=lambda cfg: [] if cfg.omop.format == "bigquery" else [("omop.path", cfg.omop.path)],
+        config_exclude=("phenotypes.concept_sets",),
+        inputs=(("omop",),),
     ),
     StageSpec(
         "cohort", "trd_spark.cohort.stage",
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
                 "trait_panel"),
         upstream=("pgs", "phenotypes"),
-        external=_cohort_inputs,
+        inputs=(("ancestry",),),
     ),
     StageSpec(
         "models", "trd_spark.models.stage",
@@ -130,6 +145,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # The report's methods text describes these settings.
         config=("datasets", "omop.data_cutoff_date", "pgs", "phenotypes", "covariates", "models", "report",
                 "trait_panel"),
+        config_exclude=NOT_STAGE_SETTINGS,
         upstream=("models", "cohort", "phenotypes", "pgs"),
         files=("report.html", "<table>.tsv"),
         publishes=(EXPORT,),
@@ -158,8 +174,15 @@ def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
         node: Any = raw
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        out[key] = node
+        out[key] = _without(node, key, spec.config_exclude)
     return out
+
+
+def _without(node: Any, key: str, exclude: tuple[str, ...]) -> Any:
+    """``node`` (the value at dotted ``key``) without the excluded dotted keys below it."""
+    if not isinstance(node, dict):
+        return node
+    return {k: _without(v, f"{key}.{k}", exclude) for k, v in node.items() if f"{key}.{k}" not in exclude}
 
 
 def _digest(obj: Any) -> str:
@@ -277,7 +300,8 @@ def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
         if stages and stage not in stages:
             continue
         lines.append(f"{spec.name}: {'would rerun: ' + '; '.join(reasons) if reasons else 'up to date'}")
-        lines.append(f"  config: {', '.join(spec.config)}")
+        lines.append(f"  config: {', '.join(spec.config)}"
+                     + (f" (except {', '.join(spec.config_exclude)})" if spec.config_exclude else ""))
         for u in spec.upstream:
             lines.append(f"  reads {u}: {', '.join(STAGE_SPECS[u].tables) or ', '.join(STAGE_SPECS[u].files)}")
         for key, path in spec.external(cfg):
