@@ -12,7 +12,10 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
 Rules covered: MDD and exclusions, controls, exposure ends (verbatim end, end date, days_supply
 x (1 + refills), default), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
-three TRD rules with procedure, device and drug somatic events, follow-up and statuses.
+three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
+README "Study rules": controls clean over the whole record (any date), exact calendar ages,
+birth_datetime when the month is known, dates as the export meant them (DATE, naive
+timestamp, ISO text, time-zone-aware timestamp in ``omop.time_zone``).
 Optional tables (death, device_exposure, drug_strength) may be absent.
 
 Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
@@ -46,6 +49,42 @@ def _source(omop_dir: str, table: str) -> str:
 
 def _q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
+
+
+# Date columns the rules read, per table (converted to the calendar date the export meant).
+DATE_COLUMNS = {
+    "person": ("birth_datetime",),
+    "observation_period": ("observation_period_start_date", "observation_period_end_date"),
+    "death": ("death_date",),
+    "condition_occurrence": ("condition_start_date",),
+    "drug_exposure": ("drug_exposure_start_date", "drug_exposure_end_date", "verbatim_end_date"),
+    "procedure_occurrence": ("procedure_date",),
+    "device_exposure": ("device_exposure_start_date",),
+}
+
+
+def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: str | None) -> str:
+    """``source`` with its date columns as DATE: a TIMESTAMPTZ by its local date in ``time_zone``
+    (an error without one), naive TIMESTAMP and ISO text by the written date."""
+    types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    repl = []
+    for c in DATE_COLUMNS.get(table, ()):
+        t = types.get(c)
+        if t is None or t == "DATE":
+            continue
+        if t.startswith("TIMESTAMP WITH TIME ZONE"):
+            if time_zone is None:
+                raise ValueError(f"{table}.{c} is a time-zone-aware timestamp and omop.time_zone is not set")
+            repl.append(f"CAST(timezone({_q(time_zone)}, {c}) AS DATE) AS {c}")
+        elif t.startswith("TIMESTAMP"):
+            repl.append(f"CAST({c} AS DATE) AS {c}")
+        elif t == "VARCHAR":
+            repl.append(f"CAST(NULLIF(left(trim({c}), 10), '') AS DATE) AS {c}")
+        else:
+            raise ValueError(f"{table}.{c} has type {t}, not a date")
+    if not repl:
+        return source
+    return f"(SELECT * REPLACE ({', '.join(repl)}) FROM {source})"
 
 
 def _refs_rows(cfg: Config) -> list[tuple]:
@@ -99,11 +138,13 @@ def compare_phenotypes(ours: str, oracle: str, *, examples: int = 5) -> dict:
 def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     """Build the temp tables; return the final SELECT (one row per person and definition)."""
     ph, mdd_cfg, tr = cfg.phenotypes, cfg.phenotypes.mdd, cfg.phenotypes.trials
-    src = {t: _source(omop_dir, t) for t in (
+    src = {t: _dated(con, _source(omop_dir, t), t, cfg.omop.time_zone) for t in (
         "person", "observation_period", "death", "condition_occurrence", "drug_exposure",
-        "procedure_occurrence", "concept", "concept_ancestor")}
+        "procedure_occurrence", "concept", "concept_ancestor") if t != "death" or _exists(omop_dir, t)}
     if not _exists(omop_dir, "death"):
         src["death"] = "(SELECT CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS DATE) AS death_date WHERE FALSE)"
+    person_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()]
+    birth_datetime = "CAST(birth_datetime AS DATE)" if "birth_datetime" in person_cols else "CAST(NULL AS DATE)"
     cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
     x = con.execute
 
@@ -133,16 +174,24 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     # Persons and end of follow-up.
     x(f"""CREATE TEMP TABLE persons AS
         WITH p AS (SELECT CAST(person_id AS BIGINT) AS person_id, ANY_VALUE(gender_concept_id) AS g,
-                          ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d
+                          ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d,
+                          ANY_VALUE({birth_datetime}) AS bdt
                    FROM {src['person']} GROUP BY 1),
         o AS (SELECT person_id, MAX(observation_period_end_date) AS last_obs FROM {src['observation_period']} GROUP BY 1),
         dd AS (SELECT person_id, MIN(death_date) AS death_date FROM {src['death']} GROUP BY 1)
         SELECT p.person_id, CAST(p.y AS INTEGER) AS year_of_birth,
+          -- year-only births: 1 July whatever birth_datetime holds (a masking placeholder)
           CASE WHEN p.m IS NULL OR p.m NOT BETWEEN 1 AND 12 THEN make_date(p.y, 7, 1)
+               WHEN p.bdt IS NOT NULL THEN p.bdt
                WHEN p.d BETWEEN 1 AND day(last_day(make_date(p.y, p.m, 1))) THEN make_date(p.y, p.m, p.d)
                ELSE make_date(p.y, p.m, 1) END AS birth_date,
           LEAST(COALESCE(o.last_obs, {cutoff}), COALESCE(dd.death_date, {cutoff}), {cutoff}) AS end_date
         FROM p LEFT JOIN o USING (person_id) LEFT JOIN dd USING (person_id)""")
+
+    # Controls are clean over the whole record: study condition codes at any date (or none).
+    x(f"""CREATE TEMP TABLE cond_ever AS
+        SELECT e.person_id, e.condition_concept_id AS concept_id FROM {src['condition_occurrence']} e
+        WHERE e.condition_concept_id IN (SELECT concept_id FROM cset WHERE domain = 'condition')""")
 
     def restricted(table: str, date_col: str, concept_col: str, domain: str) -> str:
         return f"""SELECT e.person_id, e.{concept_col} AS concept_id, e.{date_col} AS event_date
@@ -154,11 +203,14 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     x(f"CREATE TEMP TABLE proc AS {restricted('procedure_occurrence', 'procedure_date', 'procedure_concept_id', 'procedure')}")
     # device_exposure is optional: absent -> no device events.
     if _exists(omop_dir, "device_exposure"):
-        src["device_exposure"] = _source(omop_dir, "device_exposure")
+        src["device_exposure"] = _dated(con, _source(omop_dir, "device_exposure"), "device_exposure", cfg.omop.time_zone)
         x(f"CREATE TEMP TABLE dev AS {restricted('device_exposure', 'device_exposure_start_date', 'device_concept_id', 'device')}")
     else:
         x("CREATE TEMP TABLE dev (person_id BIGINT, concept_id BIGINT, event_date DATE)")
     drug_cols = [r[0] for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()]
+    x(f"""CREATE TEMP TABLE drugs_ever AS
+        SELECT DISTINCT person_id, drug_concept_id AS concept_id FROM {src['drug_exposure']}
+        WHERE drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')""")
 
     def drug_col(name: str, on: bool, sql_type: str) -> str:
         return f"e.{name}" if on and name in drug_cols else f"CAST(NULL AS {sql_type})"
@@ -179,18 +231,24 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     excl_flags = ", ".join(f"MAX(CASE WHEN {in_set('concept_id', n)} THEN 1 ELSE 0 END) AS x{i}" for i, n in enumerate(excl))
     mdd_in = in_set("concept_id", mdd_cfg.concept_set)
     dep_in = in_set("concept_id", mdd_cfg.control_exclusion_concept_set)
+    # MDD count and index within follow-up; depression and exclusion codes over the whole record.
     x(f"""CREATE TEMP TABLE dx AS
-        SELECT person_id,
-          COUNT(DISTINCT CASE WHEN {mdd_in} THEN event_date END) AS n_mdd_dates,
-          MIN(CASE WHEN {mdd_in} THEN event_date END) AS first_mdd,
-          MAX(CASE WHEN {mdd_in} OR {dep_in} THEN 1 ELSE 0 END) AS dep
-          {', ' + excl_flags if excl else ''}
-        FROM cond GROUP BY person_id""")
+        WITH fu AS (
+          SELECT person_id, COUNT(DISTINCT CASE WHEN {mdd_in} THEN event_date END) AS n_mdd_dates,
+                 MIN(CASE WHEN {mdd_in} THEN event_date END) AS first_mdd
+          FROM cond GROUP BY person_id),
+        ever AS (
+          SELECT person_id, MAX(CASE WHEN {mdd_in} OR {dep_in} THEN 1 ELSE 0 END) AS dep
+                 {', ' + excl_flags if excl else ''}
+          FROM cond_ever GROUP BY person_id)
+        SELECT * FROM ever FULL JOIN fu USING (person_id)""")
     ad = tr.concept_set
     x(f"""CREATE TEMP TABLE ingredients AS
         SELECT DISTINCT concept_id AS drug_concept_id, root_id AS ingredient_concept_id FROM cset WHERE set_name = {_q(ad)}""")
     meets = f"COALESCE(dx.n_mdd_dates, 0) >= {mdd_cfg.min_diagnoses}"
-    under = f"date_diff('day', p.birth_date, dx.first_mdd) / 365.25 < {mdd_cfg.min_age_at_index}"
+    # completed years by calendar arithmetic (a 29 February birthday counts from 1 March)
+    under = (f"year(dx.first_mdd) - year(p.birth_date) - CASE WHEN month(dx.first_mdd) * 100 + day(dx.first_mdd) "
+             f"< month(p.birth_date) * 100 + day(p.birth_date) THEN 1 ELSE 0 END < {mdd_cfg.min_age_at_index}")
     cases = [f"WHEN {meets} AND dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
     cases += [f"WHEN {meets} AND {under} THEN 'under_18_at_index'", f"WHEN {meets} THEN NULL",
               "WHEN dx.dep = 1 OR dx.n_mdd_dates > 0 THEN 'depression_not_mdd'"]
@@ -201,7 +259,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
           SELECT p.person_id, p.end_date, CASE WHEN {meets} THEN dx.first_mdd END AS index_date,
                  {meets} AS meets, CASE {' '.join(cases)} END AS reason
           FROM persons p LEFT JOIN dx USING (person_id)
-          LEFT JOIN (SELECT DISTINCT person_id FROM drugs
+          LEFT JOIN (SELECT DISTINCT person_id FROM drugs_ever
                      WHERE concept_id IN (SELECT drug_concept_id FROM ingredients)) ad USING (person_id))
         SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
         FROM r""")

@@ -30,4 +30,6 @@ def test_shared_steps_count_each_exclusion_in_order(spark):
         (10, "excluded_bipolar_without_mdd", 0),
         (11, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
         (12, "excluded_antidepressant_no_mdd", 1),  # 7
+        (13, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
+        (14, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
     ]

@@ -91,3 +91,35 @@ def test_controls_and_non_mdd_exclusions(mdd):
 def test_diagnosis_after_cutoff_does_not_count(mdd):
     assert mdd[11].n_mdd_dates == 1
     assert _group(mdd[11]) == ("excluded", "depression_not_mdd")
+
+
+def test_controls_are_clean_over_the_whole_record(spark):
+    """Evidence outside follow-up (after the last observation period, after death, before the
+    birth year) keeps a person out of the controls, on every table and exclusion set, and is
+    flagged; it never makes anyone MDD. Observed 2000..2015; 24 dies 2014-01-01."""
+    ids = range(21, 29)
+    conditions = [
+        cond(22, SCHIZOPHRENIA, "2020-01-01"),
+        cond(23, MDD_CONCEPT, "2010-01-01"), cond(23, MDD_CONCEPT, "2011-01-01"), cond(23, BIPOLAR, "2019-01-01"),
+        cond(24, DYSTHYMIA_CHILD, "2014-06-01"),
+        cond(26, MDD_CONCEPT, "2016-01-01"), cond(26, MDD_CONCEPT, "2017-01-01"),  # both after the period
+        cond(27, MDD_CONCEPT, "2010-01-01"), cond(27, MDD_CONCEPT, "2011-01-01"),
+    ]
+    drugs = [drug(21, SERTRALINE_TAB, "2018-01-01", days_supply=30), drug(25, SERTRALINE_TAB, "1965-01-01", days_supply=30),
+             drug(27, SERTRALINE_TAB, "2016-01-01", days_supply=90)]
+    omop = omop_tables(spark, persons=[person(i) for i in ids],
+                       observation_periods=[obs(i, "2000-01-01", "2015-12-31") for i in ids],
+                       conditions=conditions, drugs=drugs, deaths=[(24, d("2014-01-01"))])
+    tables = derive_phenotype_tables(omop, toy_config())
+    got = {r.person_id: (r.mdd_status, r.exclusion_reason, r.excluded_outside_followup_only) for r in tables.mdd.collect()}
+    assert got == {
+        21: ("excluded", "antidepressant_no_mdd", True),
+        22: ("excluded", "schizophrenia_spectrum", True),
+        23: ("excluded", "bipolar", True),  # an exclusion diagnosis ever, also for MDD cases
+        24: ("excluded", "depression_not_mdd", True),  # after death
+        25: ("excluded", "antidepressant_no_mdd", True),  # before the birth year
+        26: ("excluded", "depression_not_mdd", True),  # MDD codes outside follow-up make no case
+        27: ("MDD", None, False),  # an antidepressant after follow-up forms no trial
+        28: ("non_MDD", None, False),
+    }
+    assert tables.trials.where("person_id = 27").count() == 0

@@ -46,9 +46,63 @@ def test_end_of_followup_is_min_of_observation_death_cutoff(persons):
     assert persons[4].observation_end_date == CUTOFF  # no period at all
 
 
-def test_age_at_end_of_followup(persons):
-    assert persons[1].age_at_cutoff == pytest.approx(days("1980-03-15", "2022-12-31") / 365.25)
-    assert persons[2].age_at_cutoff == pytest.approx(days("1990-07-01", "2021-05-05") / 365.25)
+def test_age_at_end_of_followup_is_exact(persons):
+    """Completed years + days since the last birthday / days in that year of age (hand-computed)."""
+    assert persons[1].age_at_cutoff == pytest.approx(42 + days("2022-03-15", "2022-12-31") / 365)
+    assert persons[2].age_at_cutoff == pytest.approx(30 + days("2020-07-01", "2021-05-05") / 365)
+    assert persons[2].has_observation_period and not persons[4].has_observation_period
+
+
+@pytest.mark.parametrize(("birth", "on", "age"), [
+    ("2000-07-01", "2018-07-01", 18.0),  # 18th birthday (days/365.25 gives 17.9986)
+    ("2000-07-01", "2018-06-30", 18 - 1 / 365),  # the day before
+    ("2000-01-01", "2018-01-01", 18.0),
+    ("2000-02-29", "2018-02-28", 17 + 364 / 365),  # 29 Feb birthday is 1 March in common years
+    ("2000-02-29", "2018-03-01", 18.0),
+    ("2000-02-29", "2020-02-29", 20.0),
+    ("1999-12-31", "2000-12-30", 365 / 366),  # a year of age spanning a leap day has 366 days
+])
+def test_exact_age_calendar_arithmetic(spark, birth, on, age):
+    from pyspark.sql import functions as F
+
+    from trd_spark.phenotypes.persons import age_years_expr
+    got = spark.range(1).select(age_years_expr(F.lit(d(birth)), F.lit(d(on))).alias("a")).first().a
+    assert got == pytest.approx(age, abs=1e-12)
+
+
+def test_sex_at_birth_column_decides_gender_identity_never(spark):
+    """All of Us: sex_at_birth_concept_id holds sex at birth (45878463 / 45880669), gender_concept_id
+    gender identity; a null sex at birth falls back to OMOP's 8532 / 8507 only."""
+    from trd_spark.config import SexAtBirthMapping
+    people = [
+        person(1, gender=45878463, sex_at_birth=45880669),  # identifies as woman, male at birth
+        person(2, gender=8507, sex_at_birth=903096),  # "prefer not to answer": other, not gender
+        person(3, gender=8507),  # no sex-at-birth answer: OMOP standard gender concept
+        person(4, gender=45878463),  # gender identity only: never read as sex
+        person(5, gender=0, sex_at_birth=45878463),
+    ]
+    p = derive_persons(frame(spark, "person", people), frame(spark, "observation_period", []),
+                       frame(spark, "death", []), CUTOFF)
+    assert {r.person_id: r.sex_at_birth for r in p.collect()} == {
+        1: "male", 2: "other", 3: "male", 4: "other", 5: "female"}
+    # a site's own coding (configurable): 1 = female, 2 = male in the sex-at-birth column
+    site = SexAtBirthMapping(female=[1], male=[2])
+    p = derive_persons(frame(spark, "person", [person(6, gender=8507, sex_at_birth=1), person(7, sex_at_birth=45878463)]),
+                       frame(spark, "observation_period", []), frame(spark, "death", []), CUTOFF, site)
+    assert {r.person_id: r.sex_at_birth for r in p.collect()} == {6: "female", 7: "other"}
+
+
+def test_birth_datetime_used_when_the_month_is_known(spark):
+    people = [
+        person(1, 2000, 3, None, birth_datetime="2000-03-17"),  # day only in birth_datetime
+        person(2, 2000, None, None, birth_datetime="2000-06-15"),  # AoU placeholder: year-only -> 1 July
+        person(3, 2000, 0, 0, birth_datetime="2000-06-15"),  # month 0 = unknown -> 1 July
+        person(4, 2000, 3, 9),  # no birth_datetime
+    ]
+    p = derive_persons(frame(spark, "person", people), frame(spark, "observation_period", []),
+                       frame(spark, "death", []), CUTOFF)
+    assert {r.person_id: r.birth_date for r in p.collect()} == {
+        1: d("2000-03-17"), 2: d("2000-07-01"), 3: d("2000-07-01"), 4: d("2000-03-09")}
 
 
 def test_events_outside_followup_are_dropped(spark, persons):

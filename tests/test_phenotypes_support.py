@@ -91,8 +91,9 @@ def days(a: str, b: str) -> int:
     return (d(b) - d(a)).days
 
 
-def person(pid: int, year: int = 1970, month: int | None = 1, day: int | None = 1, gender: int = 8532):
-    return (pid, gender, year, month, day)
+def person(pid: int, year: int = 1970, month: int | None = 1, day: int | None = 1, gender: int = 8532,
+           sex_at_birth: int | None = None, birth_datetime: str | None = None):
+    return (pid, gender, year, month, day, sex_at_birth, d(birth_datetime) if birth_datetime else None)
 
 
 def obs(pid: int, start: str = "2000-01-01", end: str = "2023-12-31"):

@@ -161,12 +161,53 @@ class PgsSettings(_Strict):
     download: PgsDownloadSettings = Field(default_factory=PgsDownloadSettings)
 
 
+class SexAtBirthMapping(_Strict):
+    """Where ``person`` holds sex at birth, and which concept IDs mean female / male.
+
+    Read from ``column`` when the export has it and the value is not null; every other
+    value (e.g. "prefer not to answer", intersex, a generalised answer) is 'other'. When the
+    column is absent or null, OMOP's standard gender concepts in ``gender_concept_id``
+    (8532 female, 8507 male) are used; any other gender_concept_id (a gender-identity answer,
+    as on the All of Us CDR) is never read as sex. Defaults: the All of Us survey answers
+    (45878463 female, 45880669 male) and the OMOP standard concepts.
+    """
+
+    column: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "sex_at_birth_concept_id"
+    female: list[int] = Field(default_factory=lambda: [45878463, 8532])
+    male: list[int] = Field(default_factory=lambda: [45880669, 8507])
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "SexAtBirthMapping":
+        both = set(self.female) & set(self.male)
+        if both:
+            raise ValueError(f"concept IDs listed as both female and male: {sorted(both)}")
+        return self
+
+
 class OmopInput(_Strict):
     format: Literal["parquet", "csv", "bigquery"] = "parquet"
     # Parquet/CSV: a directory with one sub-directory (or file) per table.
     # BigQuery: ``project.dataset``.
     path: str
     data_cutoff_date: dt.date
+    sex_at_birth: SexAtBirthMapping = SexAtBirthMapping()
+    # IANA zone whose calendar dates a time-zone-aware timestamp column means (e.g.
+    # Europe/Amsterdam, or UTC for BigQuery TIMESTAMP columns). Unset: such a column is an
+    # error naming table and column (a silent UTC cast shifts local midnights by a day).
+    # DATE, naive timestamp and ISO text columns need no zone.
+    time_zone: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(v)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {v!r}") from None
+        return v
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,11 +86,12 @@ PERSONS = _s(
     "persons",
     ("person_id",),
     ("person_id", L, "OMOP person_id"),
-    ("sex_at_birth", S, "male | female | other (from gender_concept_id 8507/8532)"),
+    ("sex_at_birth", S, "male | female | other (omop.sex_at_birth column, else gender_concept_id 8507/8532)"),
     ("year_of_birth", I, "year of birth"),
-    ("birth_date", Dt, "birth date (day/month default to 1 July when absent)"),
+    ("birth_date", Dt, "birth date (birth_datetime when the month is known; year-only births 1 July)"),
     ("observation_end_date", Dt, "end of follow-up: min(last observation_period end, death, data cutoff)"),
-    ("age_at_cutoff", D, "age in years at observation_end_date"),
+    ("has_observation_period", B, "false: no observation_period row (followed to death or the data cutoff)"),
+    ("age_at_cutoff", D, "exact age in years at observation_end_date (calendar arithmetic)"),
 )
 
 ANTIDEPRESSANT_TRIALS = _s(

@@ -4,7 +4,12 @@ Steps with definition ``all`` (before any TRD definition):
   all_persons, with_mdd_diagnosis (>= 1 MDD-set record), mdd_min_distinct_dates
   (>= min_diagnoses distinct dates), after_exclusion_<reason> for each MDD exclusion in
   precedence order (each removes persons whose first reason it is), mdd_included,
-  non_MDD, and the non-MDD persons left out of the controls (excluded_<reason>).
+  non_MDD, and the non-MDD persons left out of the controls (excluded_<reason>); then two
+  counts that cut across the steps: no_observation_period (persons without any
+  observation_period row, followed to death or the data cutoff) and
+  excluded_outside_followup_only (persons excluded only because of records outside their
+  follow-up, e.g. a depression code after the last observation period: controls are clean
+  over the whole record).
 Per definition: mdd_included, with_adequate_trial, TRD, trMDD, MDD_other_no_adequate_trial,
   MDD_other_short_followup, non_MDD.
 
@@ -46,6 +51,8 @@ def cohort_flow_rows(
         n_where(F.col("mdd_status") == NON_MDD, "non_mdd"),
         *[n_where(meets & (F.col("exclusion_reason") == r), f"mdd_excl_{i}") for i, r in enumerate(mdd_reasons)],
         *[n_where(~meets & (F.col("exclusion_reason") == r), f"other_excl_{i}") for i, r in enumerate(non_mdd_reasons)],
+        n_where(~F.col("has_observation_period"), "no_observation_period"),
+        n_where(F.col("excluded_outside_followup_only"), "excluded_outside_followup_only"),
     ]
     shared = mdd.agg(*aggs).first().asDict()
 
@@ -67,6 +74,8 @@ def cohort_flow_rows(
     for i, r in enumerate(non_mdd_reasons):
         add(ALL, f"excluded_{r}" if r in (DEPRESSION_NOT_MDD, ANTIDEPRESSANT_NO_MDD) else f"excluded_{r}_without_mdd",
             shared[f"other_excl_{i}"])
+    add(ALL, "no_observation_period", shared["no_observation_period"])
+    add(ALL, "excluded_outside_followup_only", shared["excluded_outside_followup_only"])
 
     per_def = (
         phenotypes.groupBy("definition")

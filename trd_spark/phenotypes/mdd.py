@@ -16,7 +16,13 @@ One row per person with the person's MDD group before any TRD definition is appl
 - ``non_MDD``: none of the above (no depression code ever, no antidepressant ever, no
   exclusion diagnosis).
 
-Events are expected already restricted to each person's follow-up (``restrict_to_followup``).
+Two views of the events (README "Study rules"): the MDD diagnosis count and index use records
+within follow-up (``restrict_to_followup``); "ever" (exclusion diagnoses, and everything that
+keeps a person out of the controls) means the WHOLE record: any date, before, between or after
+observation periods, after death or after the data cutoff. A depression code or an
+antidepressant outside follow-up cannot make anyone MDD or TRD, but it does make the person
+no control. ``excluded_outside_followup_only`` flags persons whose reason comes only from
+records outside follow-up (counted in the cohort flow).
 """
 
 from __future__ import annotations
@@ -26,10 +32,10 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from trd_spark.config import MddSettings
-from trd_spark.phenotypes.persons import DAYS_PER_YEAR
+from trd_spark.phenotypes.persons import age_years_expr
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 MDD = "MDD"
 NON_MDD = "non_MDD"
@@ -56,57 +62,78 @@ def derive_mdd(
     exclusion_ids: dict[str, frozenset[int]],
     antidepressant_ids: frozenset[int],
     settings: MddSettings,
+    record_conditions: "DataFrame | None" = None,
+    record_drugs: "DataFrame | None" = None,
 ) -> "DataFrame":
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
-    Inputs: ``persons`` (PERSONS), conditions (person_id, condition_concept_id,
-    condition_start_date), drug exposures (person_id, drug_concept_id), concept-ID sets
-    (``concepts.expand_concept_set``); ``exclusion_ids`` ordered by precedence.
+    Inputs: ``persons`` (PERSONS, with ``has_observation_period``), conditions (person_id,
+    condition_concept_id, condition_start_date) and drug exposures (person_id,
+    drug_concept_id) within follow-up; ``record_conditions`` / ``record_drugs``: the same
+    columns over the whole record, any date (None: the follow-up frames, i.e. no records
+    outside follow-up); concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids``
+    ordered by precedence.
     Output columns: person_id, mdd_status (MDD | non_MDD | excluded), exclusion_reason,
     mdd_index_date (first MDD-set date, set for every person meeting the diagnosis-count
     rule even if later excluded), n_mdd_dates (distinct MDD-set dates), has_mdd_diagnosis,
-    has_<exclusion set> flags, followup_end_date (PERSONS observation_end_date), sex_at_birth,
+    has_<exclusion set> flags (whole record), excluded_outside_followup_only,
+    has_observation_period, followup_end_date (PERSONS observation_end_date), sex_at_birth,
     birth_date.
     """
     concept = F.col("condition_concept_id")
     is_mdd = concept.isin(_ids(mdd_ids))
     # The MDD set counts as depression too, even if a vocabulary puts it outside the spectrum set.
     is_dep = concept.isin(_ids(mdd_ids | depression_ids))
-    aggs = [
+
+    def flags(suffix: str) -> list:
+        return [F.max(is_dep.cast("int")).alias(f"_dep{suffix}")] + [
+            F.max(concept.isin(_ids(ids)).cast("int")).alias(_excl_col(n) + suffix) for n, ids in exclusion_ids.items()
+        ]
+
+    in_followup = condition_occurrence.groupBy("person_id").agg(
         F.countDistinct(F.when(is_mdd, F.col("condition_start_date"))).alias("n_mdd_dates"),
         F.min(F.when(is_mdd, F.col("condition_start_date"))).alias("first_mdd_date"),
-        F.max(is_dep.cast("int")).alias("_dep"),
-    ] + [F.max(concept.isin(_ids(ids)).cast("int")).alias(_excl_col(n)) for n, ids in exclusion_ids.items()]
-    per_person_dx = condition_occurrence.groupBy("person_id").agg(*aggs)
-
-    antidepressant_users = (
-        drug_exposure.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids)))
-        .select("person_id")
-        .distinct()
-        .withColumn("_ad", F.lit(1))
+        *flags("_fu"),
     )
+    whole_record = (condition_occurrence if record_conditions is None else record_conditions).groupBy(
+        "person_id").agg(*flags(""))
 
+    def users(drugs: "DataFrame", col: str) -> "DataFrame":
+        return (
+            drugs.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids)))
+            .select("person_id").distinct().withColumn(col, F.lit(1))
+        )
+
+    flag_cols = ["_dep", "_dep_fu", *[_excl_col(n) + s for n in exclusion_ids for s in ("", "_fu")]]
     df = (
-        persons.select("person_id", "sex_at_birth", "birth_date", "observation_end_date")
-        .join(per_person_dx, "person_id", "left")
-        .join(antidepressant_users, "person_id", "left")
-        .fillna(0, subset=["n_mdd_dates", "_dep", "_ad", *[_excl_col(n) for n in exclusion_ids]])
+        persons.select("person_id", "sex_at_birth", "birth_date", "observation_end_date", "has_observation_period")
+        .join(in_followup, "person_id", "left")
+        .join(whole_record, "person_id", "left")
+        .join(users(drug_exposure, "_ad_fu"), "person_id", "left")
+        .join(users(drug_exposure if record_drugs is None else record_drugs, "_ad"), "person_id", "left")
+        .fillna(0, subset=["n_mdd_dates", "_ad", "_ad_fu", *flag_cols])
     )
     meets_count = F.col("n_mdd_dates") >= settings.min_diagnoses
     index_date = F.when(meets_count, F.col("first_mdd_date"))
-    under_age = (F.datediff(index_date, F.col("birth_date")) / F.lit(DAYS_PER_YEAR)) < settings.min_age_at_index
+    under_age = age_years_expr(F.col("birth_date"), index_date) < settings.min_age_at_index
 
-    # Reasons in precedence order (see module docstring); the first matching case wins.
-    has = {n: F.col(_excl_col(n)) == 1 for n in exclusion_ids}
-    no_reason = F.lit(None).cast("string")
-    cases = [(meets_count & has[n], F.lit(n)) for n in exclusion_ids]
-    cases += [(meets_count & under_age, F.lit(UNDER_AGE)), (meets_count, no_reason)]
-    cases += [((F.col("_dep") == 1) | (F.col("n_mdd_dates") > 0), F.lit(DEPRESSION_NOT_MDD))]
-    cases += [(has[n], F.lit(n)) for n in exclusion_ids]
-    cases += [(F.col("_ad") == 1, F.lit(ANTIDEPRESSANT_NO_MDD))]
-    reason = F.when(*cases[0])
-    for cond, value in cases[1:]:
-        reason = reason.when(cond, value)
+    def reason_expr(suffix: str) -> "Column":
+        """Reasons in precedence order (module docstring), from the flags with ``suffix``."""
+        has = {n: F.col(_excl_col(n) + suffix) == 1 for n in exclusion_ids}
+        no_reason = F.lit(None).cast("string")
+        cases = [(meets_count & has[n], F.lit(n)) for n in exclusion_ids]
+        cases += [(meets_count & under_age, F.lit(UNDER_AGE)), (meets_count, no_reason)]
+        cases += [((F.col(f"_dep{suffix}") == 1) | (F.col("n_mdd_dates") > 0), F.lit(DEPRESSION_NOT_MDD))]
+        cases += [(has[n], F.lit(n)) for n in exclusion_ids]
+        cases += [(F.col(f"_ad{suffix}") == 1, F.lit(ANTIDEPRESSANT_NO_MDD))]
+        out = F.when(*cases[0])
+        for cond, value in cases[1:]:
+            out = out.when(cond, value)
+        return out
+
+    reason = reason_expr("")
+    # Excluded only because of records outside follow-up: follow-up records alone give no reason.
+    outside_only = reason.isNotNull() & reason_expr("_fu").isNull()
 
     status = (
         F.when(F.col("exclusion_reason").isNotNull(), F.lit(EXCLUDED))
@@ -115,6 +142,7 @@ def derive_mdd(
     )
     return (
         df.withColumn("exclusion_reason", reason)
+        .withColumn("excluded_outside_followup_only", outside_only)
         .withColumn("mdd_status", status)
         .select(
             "person_id",
@@ -124,6 +152,8 @@ def derive_mdd(
             F.col("n_mdd_dates").cast("int").alias("n_mdd_dates"),
             (F.col("n_mdd_dates") > 0).alias("has_mdd_diagnosis"),
             *[(F.col(_excl_col(n)) == 1).alias(_excl_col(n)) for n in exclusion_ids],
+            "excluded_outside_followup_only",
+            "has_observation_period",
             F.col("observation_end_date").alias("followup_end_date"),
             "sex_at_birth",
             "birth_date",

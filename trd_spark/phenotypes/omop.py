@@ -4,7 +4,15 @@ Each table is returned with only the columns the study uses, lower-cased and cas
 declared types below (IDs ``long``, dates ``date``), so that every transform downstream can
 rely on one shape whatever the export wrote (e.g. ``int`` person_id, timestamp dates, CSV
 strings). A missing table or column is an ``InputDataError`` naming the table and column;
-so are text dates that do not parse, duplicate ``person_id`` and a missing ``year_of_birth``.
+so are text dates or numbers that do not parse (``days_supply`` "90 days" is never a silent
+null), time-zone-aware timestamps without ``omop.time_zone``, a date column of any other
+type, duplicate ``person_id`` and a missing ``year_of_birth``.
+
+Dates are the calendar dates the export meant (``to_omop_date``): DATE as is; a naive
+timestamp (Spark ``timestamp_ntz``) and ISO text (``2019-01-10`` or ``2019-01-10T00:00:00``)
+by their written date; a time-zone-aware timestamp (an instant) as its local date in
+``omop.time_zone``. Casting an instant in the session zone (UTC) would move a local midnight
+east of Greenwich to the previous day.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from trd_spark.errors import InputDataError
 from trd_spark.io import Fs
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 _L, _I, _S, _D = T.LongType(), T.IntegerType(), T.StringType(), T.DateType()
 
@@ -31,6 +39,10 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("year_of_birth", _I),
         ("month_of_birth", _I),
         ("day_of_birth", _I),
+        # optional: All of Us ships sex at birth here (the configured omop.sex_at_birth.column
+        # is read under this name) and gender_concept_id holds gender identity
+        ("sex_at_birth_concept_id", _L),
+        ("birth_datetime", _D),
     ),
     "observation_period": (
         ("person_id", _L),
@@ -96,6 +108,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 # often not populated (absent quantity: dose unknown; absent refills: none).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills"}),
+    "person": frozenset({"sex_at_birth_concept_id", "birth_datetime"}),
 }
 
 
@@ -106,11 +119,39 @@ def omop_schema(table: str) -> T.StructType:
     return T.StructType([T.StructField(n, t, True) for n, t in OMOP_COLUMNS[table]])
 
 
-def conform_omop_table(df: "DataFrame", table: str, *, where: str) -> "DataFrame":
+def to_omop_date(col: "Column", source: T.DataType, table: str, name: str, *, time_zone: str | None,
+                 session_zone: str, where: str) -> "Column":
+    """The calendar date a column of Spark type ``source`` means (see the module docstring).
+
+    Raises ``InputDataError`` naming table and column for a time-zone-aware timestamp when
+    ``time_zone`` is None, and for any type that is not a date, timestamp or text.
+    """
+    if isinstance(source, T.DateType):
+        return col
+    if isinstance(source, T.TimestampNTZType):  # naive: the written wall-clock date
+        return F.to_date(col)
+    if isinstance(source, T.TimestampType):  # an instant: its local date in the configured zone
+        if time_zone is None:
+            raise InputDataError(
+                f"OMOP table {table} column {name} is a time-zone-aware timestamp; set omop.time_zone to the "
+                "zone whose calendar dates the export means (e.g. Europe/Amsterdam, or UTC for BigQuery "
+                "TIMESTAMP columns)", where=where)
+        # instant -> wall clock in the session zone (how Spark holds it) -> wall clock in time_zone
+        wall = F.convert_timezone(F.lit(session_zone), F.lit(time_zone), col.cast(T.TimestampNTZType()))
+        return F.to_date(wall)
+    if isinstance(source, T.StringType):  # 'yyyy-mm-dd' or 'yyyy-mm-ddT...': the written date
+        return col.cast(_D)
+    raise InputDataError(
+        f"OMOP table {table} column {name} is {source.simpleString()}, not a date, timestamp or ISO date text",
+        where=where)
+
+
+def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: str | None = None) -> "DataFrame":
     """Lower-case column names, check the required columns exist, cast and select them.
 
-    Date columns stored as text (CSV exports) are checked first: a value that does not parse
-    as a date would otherwise become null silently (one aggregation, text dates only).
+    Date columns become ``to_omop_date``. Columns stored as text (CSV exports, or a numeric
+    column written as text) are checked first: a value that does not parse as the declared
+    type would otherwise become null silently (one aggregation, text columns only).
     """
     schema = omop_schema(table)
     df = df.toDF(*[c.lower() for c in df.columns])
@@ -120,30 +161,43 @@ def conform_omop_table(df: "DataFrame", table: str, *, where: str) -> "DataFrame
         raise InputDataError(
             f"OMOP table {table} is missing required column(s) {', '.join(missing)}", where=where
         )
-    text_dates = [f.name for f in schema.fields
-                  if f.dataType == _D and f.name in df.columns and isinstance(df.schema[f.name].dataType, T.StringType)]
-    if text_dates:
-        check_date_text(df, table, text_dates, where=where)
-    return df.select(*[
-        (F.col(f.name) if f.name in df.columns else F.lit(None)).cast(f.dataType).alias(f.name) for f in schema.fields
-    ])
+    present = [f for f in schema.fields if f.name in df.columns]
+    text = [f for f in present if isinstance(df.schema[f.name].dataType, T.StringType) and f.dataType != _S]
+    if text:
+        check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where)
+    session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+
+    def conformed(f: T.StructField) -> "Column":
+        if f.name not in df.columns:
+            return F.lit(None).cast(f.dataType)
+        if f.dataType == _D:
+            return to_omop_date(F.col(f.name), df.schema[f.name].dataType, table, f.name,
+                                time_zone=time_zone, session_zone=session_zone, where=where)
+        return F.col(f.name).cast(f.dataType)
+
+    return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
 
 
-def check_date_text(df: "DataFrame", table: str, columns: list[str], *, where: str) -> None:
-    """Raise ``InputDataError`` naming the first column with non-empty text that is not a date.
+def check_text_values(df: "DataFrame", table: str, columns: list[tuple[str, T.DataType]], *, where: str) -> None:
+    """Raise ``InputDataError`` naming the first text column with a non-empty value that does
+    not parse as its declared type (a date: yyyy-mm-dd[T...]; a number: digits, e.g. not
+    "90 days").
 
-    The error shows the count and one offending value (a date string, never an identifier).
+    The error shows the count and one offending value (a date or number string; identifier
+    columns are named but their values are not shown).
     """
-    bad = {c: F.col(c).isNotNull() & (F.trim(F.col(c)) != "") & F.col(c).cast(_D).isNull() for c in columns}
+    bad = {c: F.col(c).isNotNull() & (F.trim(F.col(c)) != "") & F.trim(F.col(c)).cast(t).isNull()
+           for c, t in columns}
     row = df.agg(*[
         x for c, cond in bad.items()
         for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
     ]).first()
-    for c in columns:
+    for c, t in columns:
         if row[f"n_{c}"]:
+            what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
+            example = "" if c.endswith("_id") else f", e.g. {row[f'v_{c}']!r}"
             raise InputDataError(
-                f"OMOP table {table} column {c}: {row[f'n_{c}']} value(s) are not dates (yyyy-mm-dd), "
-                f"e.g. {row[f'v_{c}']!r}", where=where)
+                f"OMOP table {table} column {c}: {row[f'n_{c}']} value(s) are not {what}{example}", where=where)
 
 
 def check_person_table(person: "DataFrame", *, where: str) -> None:
@@ -210,6 +264,15 @@ def _read_bigquery(spark: "SparkSession", omop: OmopInput, table: str) -> "DataF
     return df
 
 
+def _sex_column(df: "DataFrame", omop: OmopInput, table: str) -> "DataFrame":
+    """``person``: the configured sex-at-birth column read as ``sex_at_birth_concept_id``."""
+    column = omop.sex_at_birth.column.lower()
+    if table != "person" or column == "sex_at_birth_concept_id":
+        return df
+    df = df.toDF(*[c.lower() for c in df.columns])
+    return df.drop("sex_at_birth_concept_id").withColumnRenamed(column, "sex_at_birth_concept_id")
+
+
 def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
     """Read one OMOP table from ``omop.path``.
 
@@ -222,7 +285,8 @@ def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "Data
     base = omop.path.rstrip("/")
     if omop.format == "bigquery":
         path = f"{base}.{table}"
-        df = conform_omop_table(_read_bigquery(spark, omop, table), table, where=path)
+        df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, table), omop, table), table,
+                                where=path, time_zone=omop.time_zone)
     else:
         fs = Fs(spark)
         if omop.format == "parquet":
@@ -231,7 +295,7 @@ def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "Data
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, table, "csv")
             df = spark.read.option("header", True).option("inferSchema", False).csv(path)
-        df = conform_omop_table(df, table, where=path)
+        df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone)
     if table == "person":
         check_person_table(df, where=path)
     return df

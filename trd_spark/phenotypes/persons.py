@@ -8,34 +8,71 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from trd_spark.config import SexAtBirthMapping
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
+# OMOP's standard Gender concepts (administrative sex), the only gender_concept_id values
+# read as sex at birth (the All of Us CDR puts gender-identity answers in that column).
 MALE_CONCEPT_ID = 8507
 FEMALE_CONCEPT_ID = 8532
-DAYS_PER_YEAR = 365.25
 
 
-def sex_at_birth_expr(gender_concept_id: "Column") -> "Column":
-    """'male' (8507) | 'female' (8532) | 'other' (anything else, including missing)."""
+def sex_at_birth_expr(
+    sex_at_birth_concept_id: "Column", gender_concept_id: "Column", mapping: SexAtBirthMapping
+) -> "Column":
+    """'female' | 'male' | 'other' (config ``omop.sex_at_birth``; see ``SexAtBirthMapping``).
+
+    A non-null sex-at-birth value decides (unlisted values, e.g. "prefer not to answer", are
+    'other'); when it is null, gender_concept_id 8532 / 8507 gives female / male and any
+    other value (a gender identity) 'other'.
+    """
+    sab = sex_at_birth_concept_id
     return (
-        F.when(gender_concept_id == MALE_CONCEPT_ID, "male")
+        F.when(sab.isin(mapping.female), "female")
+        .when(sab.isin(mapping.male), "male")
+        .when(sab.isNotNull(), "other")
         .when(gender_concept_id == FEMALE_CONCEPT_ID, "female")
+        .when(gender_concept_id == MALE_CONCEPT_ID, "male")
         .otherwise("other")
     )
 
 
-def birth_date_expr(year: "Column", month: "Column", day: "Column") -> "Column":
-    """Birth date; a missing month gives 1 July (mid-year), a missing/invalid day the 1st.
+def birth_date_expr(year: "Column", month: "Column", day: "Column", birth_datetime: "Column | None" = None) -> "Column":
+    """Birth date (study rule, README "Study rules").
 
-    AoU shifts and partly masks birth dates, so month/day are often absent; 1 July keeps the
-    expected error in age at +/- 6 months.
+    Month known (1-12): ``birth_datetime``'s date when present (the export's full-precision
+    birth), else year-month-day with a missing/invalid day read as the 1st. Month absent or
+    invalid (year-only births): 1 July, even when birth_datetime is filled, because exports
+    that mask month and day (All of Us) fill birth_datetime with a placeholder (e.g. 15 June),
+    not a birth date; 1 July keeps the error in age within +/- 6 months.
     """
     mid_year = F.make_date(year, F.lit(7), F.lit(1))
     with_month = F.coalesce(
         F.make_date(year, month, F.coalesce(day, F.lit(1))), F.make_date(year, month, F.lit(1))
     )
-    return F.when(month.isNull(), mid_year).otherwise(F.coalesce(with_month, mid_year))
+    if birth_datetime is not None:
+        with_month = F.coalesce(birth_datetime, with_month)
+    return F.when(month.between(1, 12), with_month).otherwise(mid_year)
+
+
+def birthday_expr(birth_date: "Column", year: "Column") -> "Column":
+    """The birthday in ``year``; a 29 February birthday is 1 March in common years."""
+    return F.date_add(F.make_date(year, F.month(birth_date), F.lit(1)), F.dayofmonth(birth_date) - 1)
+
+
+def age_years_expr(birth_date: "Column", on: "Column") -> "Column":
+    """Exact age in years (double) at date ``on``: completed years by calendar arithmetic
+    (the 18th birthday is 18.0, the day before is 17.99...) plus the elapsed share of the
+    current year of age (days since the last birthday / days to the next). So
+    ``age < 18`` is true exactly before the 18th birthday. Null when either date is null.
+    """
+    before_birthday = (F.month(on) * 100 + F.dayofmonth(on)) < (F.month(birth_date) * 100 + F.dayofmonth(birth_date))
+    completed = F.year(on) - F.year(birth_date) - F.when(before_birthday, 1).otherwise(0)
+    last = birthday_expr(birth_date, F.year(birth_date) + completed)
+    following = birthday_expr(birth_date, F.year(birth_date) + completed + 1)
+    return (completed + F.datediff(on, last) / F.datediff(following, last)).cast("double")
 
 
 def derive_persons(
@@ -43,12 +80,16 @@ def derive_persons(
     observation_period: "DataFrame",
     death: "DataFrame",
     data_cutoff_date: dt.date,
+    sex_at_birth: SexAtBirthMapping | None = None,
 ) -> "DataFrame":
-    """PERSONS: sex, birth date, end of follow-up and age at it, keyed by person_id.
+    """PERSONS (keyed by person_id; see trd_spark.schemas).
 
+    Sex at birth by ``sex_at_birth_expr`` (default mapping when None), birth date by
+    ``birth_date_expr``, age by ``age_years_expr``.
     observation_end_date = min(last observation_period_end_date, earliest death_date,
     data_cutoff_date); a person without any observation period is followed to death or the
-    cutoff (AoU derives periods from EHR records, so such persons have no EHR events anyway).
+    cutoff (AoU derives periods from EHR records, so such persons have few EHR events; they
+    are counted in the cohort flow as ``no_observation_period``).
     Duplicate person rows keep one row per person_id.
     """
     last_obs = observation_period.groupBy("person_id").agg(
@@ -62,19 +103,19 @@ def derive_persons(
         .join(first_death, "person_id", "left")
         .select(
             "person_id",
-            sex_at_birth_expr(F.col("gender_concept_id")).alias("sex_at_birth"),
+            sex_at_birth_expr(
+                F.col("sex_at_birth_concept_id"), F.col("gender_concept_id"), sex_at_birth or SexAtBirthMapping()
+            ).alias("sex_at_birth"),
             F.col("year_of_birth").cast("int").alias("year_of_birth"),
-            birth_date_expr(F.col("year_of_birth"), F.col("month_of_birth"), F.col("day_of_birth")).alias(
-                "birth_date"
-            ),
+            birth_date_expr(
+                F.col("year_of_birth"), F.col("month_of_birth"), F.col("day_of_birth"), F.col("birth_datetime")
+            ).alias("birth_date"),
             # least() skips nulls: no death -> min(observation end, cutoff).
             F.least(F.col("last_observation_date"), F.col("death_date"), cutoff).alias("observation_end_date"),
+            F.col("last_observation_date").isNotNull().alias("has_observation_period"),
         )
     )
-    return persons.withColumn(
-        "age_at_cutoff",
-        (F.datediff("observation_end_date", "birth_date") / F.lit(DAYS_PER_YEAR)).cast("double"),
-    )
+    return persons.withColumn("age_at_cutoff", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
 
 
 def restrict_to_followup(events: "DataFrame", persons: "DataFrame", date_col: str) -> "DataFrame":

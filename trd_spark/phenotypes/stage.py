@@ -210,7 +210,9 @@ def derive_phenotype_tables(
     """
     ph = cfg.phenotypes
     vocab = vocab or study_vocabulary(omop, cfg)
-    persons = derive_persons(omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date)
+    persons = derive_persons(
+        omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth
+    )
     events = derive_study_events(omop, cfg, vocab)
     restricted = {
         domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES
@@ -229,6 +231,9 @@ def derive_phenotype_tables(
         exclusion_ids={name: expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.exclude_concept_sets},
         antidepressant_ids=frozenset(r[0] for r in ingredient_rows),
         settings=ph.mdd,
+        # controls are clean over the whole record (any date), not only within follow-up
+        record_conditions=events["condition"],
+        record_drugs=events["drug"],
     )
     # Ignored ingredients still make a person a non-control (above) but form no trial.
     ignored = set(ph.trials.ignored_ingredient_ids)

@@ -21,7 +21,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from trd_spark.phenotypes.mdd import MDD
-from trd_spark.phenotypes.persons import DAYS_PER_YEAR
+from trd_spark.phenotypes.persons import age_years_expr
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -112,7 +112,8 @@ def derive_phenotypes(
       Prevalent-TRD rule: a time of 0 days (onset or censoring on the index date, or an
       onset before the index allowed by ``pre_index_window_days``) is set to 1 day, so every
       duration is positive for the Cox model and such persons count as events at day 1.
-    - age_at_index / age_at_followup_end in years (365.25 days), sex_at_birth from PERSONS.
+    - age_at_index / age_at_followup_end: exact age in years (``persons.age_years_expr``),
+      sex_at_birth from PERSONS.
     """
     df = mdd.select(
         "person_id", "mdd_status", "exclusion_reason", "mdd_index_date", "followup_end_date", "sex_at_birth", "birth_date"
@@ -149,7 +150,7 @@ def derive_phenotypes(
     time = F.when(is_mdd, F.greatest(F.datediff(end, F.col("mdd_index_date")), F.lit(1)))
 
     def years(date_col: str) -> "Column":
-        return (F.datediff(F.col(date_col), F.col("birth_date")) / F.lit(DAYS_PER_YEAR)).cast("double")
+        return age_years_expr(F.col("birth_date"), F.col(date_col))
 
     return df.select(
         "person_id",

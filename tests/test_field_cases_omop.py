@@ -1,0 +1,143 @@
+"""The four OMOP field cases (tests/data/field_cases/omop/, copied from the shared field cases):
+every expected value per person and TRD definition (status, reason, dates, time to TRD, event,
+adequate trials, age, sex) and every expected trial, through the stage's own reader and chain
+with the project's concept sets and default rules (data cutoff 2023-07-01).
+
+`*` in expected.tsv means "any exclusion reason" (non-null).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_phenotypes_support import toy_config
+
+from trd_spark.errors import InputDataError
+from trd_spark.phenotypes.flow import cohort_flow_rows
+from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
+
+CASES = Path(__file__).parent / "data" / "field_cases" / "omop"
+DATE_COLUMNS = ("mdd_index_date", "trd_onset_date", "followup_end_date")
+INT_COLUMNS = ("time_to_trd_days", "trd_event", "n_adequate_trials")
+
+
+def _expected(case: str, name: str = "expected.tsv") -> pd.DataFrame:
+    return pd.read_csv(CASES / case / name, sep="\t", comment="#", dtype=str, keep_default_na=False)
+
+
+def _run(spark, case: str, **omop):
+    cfg = toy_config(path=str(CASES / case / "omop"), **omop)
+    tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
+    return cfg, tables
+
+
+def _check_phenotypes(tables, expected: pd.DataFrame) -> None:
+    got = {(r.person_id, r.definition): r for r in tables.phenotypes.collect()}
+    assert len(got) == len(expected), "one row per person and definition"
+    for e in expected.to_dict("records"):
+        key = (int(e["person_id"]), e["definition"])
+        r = got[key]
+        assert r.status == e["status"], key
+        if e["exclusion_reason"] == "*":
+            assert r.exclusion_reason is not None, key
+        else:
+            assert r.exclusion_reason == (e["exclusion_reason"] or None), key
+        for c in DATE_COLUMNS:
+            assert r[c] == (dt.date.fromisoformat(e[c]) if e[c] else None), (key, c)
+        for c in INT_COLUMNS:
+            assert r[c] == (int(e[c]) if e[c] else None), (key, c)
+        if "age_at_index" in e:
+            assert (None if r.age_at_index is None else round(r.age_at_index, 2)) == (
+                float(e["age_at_index"]) if e["age_at_index"] else None), key
+        if "sex_at_birth" in e:
+            assert r.sex_at_birth == e["sex_at_birth"], key
+
+
+def _check_trials(tables, expected: pd.DataFrame) -> None:
+    got = {(r.person_id, r.ingredient_concept_id, r.trial_start_date, r.trial_end_date, r.trial_days, r.adequate)
+           for r in tables.trials.collect()}
+    want = {(int(e["person_id"]), int(e["ingredient_concept_id"]), dt.date.fromisoformat(e["trial_start_date"]),
+             dt.date.fromisoformat(e["trial_end_date"]), int(e["trial_days"]), e["adequate"] == "true")
+            for e in expected.to_dict("records")}
+    assert got == want
+
+
+def _flow(cfg, tables) -> dict[str, int]:
+    rows = cohort_flow_rows(tables.mdd, tables.phenotypes, exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
+                            min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
+    return {step: n for definition, _, step, n in rows if definition == "all"}
+
+
+def test_records_outside_observation(spark):
+    """Depression codes / antidepressants after the last observation period make no control
+    (702, 703); records between / before periods count (701, 706); an exposure starting after
+    follow-up is no trial (704); no observation period -> followed to the cutoff (705)."""
+    cfg, tables = _run(spark, "records-outside-observation")
+    _check_phenotypes(tables, _expected("records-outside-observation"))
+    _check_trials(tables, _expected("records-outside-observation", "expected_trials.tsv"))
+    flow = _flow(cfg, tables)
+    assert flow["no_observation_period"] == 1  # 705
+    assert flow["excluded_outside_followup_only"] == 2  # 702, 703
+    assert flow["non_MDD"] == 0
+
+
+def test_age_18th_birthday(spark):
+    _, tables = _run(spark, "age-18th-birthday")
+    _check_phenotypes(tables, _expected("age-18th-birthday"))
+    assert tables.trials.count() == 0
+
+
+def test_aou_sex_at_birth(spark):
+    _, tables = _run(spark, "aou-sex-at-birth")
+    _check_phenotypes(tables, _expected("aou-sex-at-birth"))
+    _check_trials(tables, _expected("aou-sex-at-birth", "expected_trials.tsv"))
+    sexes = {r.person_id: r.sex_at_birth for r in tables.persons.collect()}
+    assert sexes == {1801: "female", 1802: "male", 1803: "male", 1804: "female", 1805: "female"}
+
+
+def test_timezone_timestamps_with_the_declared_zone(spark):
+    """Drug dates are local midnights in Europe/Amsterdam (tz-aware Parquet timestamps),
+    condition dates naive timestamps, observation dates ISO text: all read as written."""
+    _, tables = _run(spark, "timezone-timestamps", time_zone="Europe/Amsterdam")
+    _check_phenotypes(tables, _expected("timezone-timestamps"))
+    _check_trials(tables, _expected("timezone-timestamps", "expected_trials.tsv"))
+
+
+def test_timezone_timestamps_without_a_zone_is_one_clear_error(spark):
+    cfg = toy_config(path=str(CASES / "timezone-timestamps" / "omop"))
+    with pytest.raises(InputDataError, match=r"drug_exposure column drug_exposure_start_date is a time-zone-aware "
+                                             r"timestamp; set omop.time_zone"):
+        read_omop(spark, cfg)
+
+
+@pytest.mark.parametrize(("case", "zone"), [("records-outside-observation", None), ("age-18th-birthday", None),
+                                            ("aou-sex-at-birth", None), ("timezone-timestamps", "Europe/Amsterdam")])
+def test_duckdb_twin_gives_the_expected_values(case, zone, tmp_path):
+    """The independent DuckDB implementation follows the same rules on the field cases (no Spark)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from duckdb_phenotypes import duckdb_phenotypes
+
+    cfg = toy_config(path=str(CASES / case / "omop"), time_zone=zone)
+    out = tmp_path / "duck.parquet"
+    duckdb_phenotypes(str(CASES / case / "omop"), cfg, str(out), threads=1)
+    got = {(r.person_id, r.definition): r for r in pd.read_parquet(out).itertuples()}
+    expected = _expected(case)
+    assert len(got) == len(expected)
+    for e in expected.to_dict("records"):
+        key = (int(e["person_id"]), e["definition"])
+        r = got[key]
+        assert r.status == e["status"], key
+        assert (r.exclusion_reason is not None) if e["exclusion_reason"] == "*" else (
+            r.exclusion_reason == (e["exclusion_reason"] or None)), key
+        for c in DATE_COLUMNS:
+            v = getattr(r, c)
+            assert (None if pd.isna(v) else pd.Timestamp(v).date()) == (
+                dt.date.fromisoformat(e[c]) if e[c] else None), (key, c)
+        for c in INT_COLUMNS:
+            v = getattr(r, c)
+            assert (None if pd.isna(v) else int(v)) == (int(e[c]) if e[c] else None), (key, c)
