@@ -201,3 +201,18 @@ def test_run_without_complete_upstream_is_one_error(spark, tmp_path, capsys):
     with pytest.raises(ConfigError, match="stage cohort reads the phenotypes outputs, which are not complete"):
         run_stages(spark, cfg, ["cohort"])
     assert Fs(spark).exists(f"{cfg.output_root}/{cfg.release}/pgs/_SUCCESS")
+
+
+def test_upstream_table_with_wrong_schema_is_one_error_before_the_stage(spark, tmp_path):
+    cfg = load_config(_config(tmp_path))
+    with publish_stage(spark, cfg, "pgs") as writer:
+        writer.write_table("scores", spark.range(3).withColumnRenamed("id", "person_id"))
+    _publish(spark, cfg, ["phenotypes"])
+    from trd_spark.errors import InputDataError
+    from trd_spark.pipeline import run_stages
+
+    path = f"{cfg.output_root}/{cfg.release}/pgs/scores.parquet"
+    with pytest.raises(InputDataError, match=rf"^{re.escape(path)}: table scores does not match its schema: "
+                                             r"missing column dataset; missing column pgs_id"):
+        run_stages(spark, cfg, ["cohort"])
+    assert not (Path(cfg.output_root) / cfg.release / "cohort").exists()

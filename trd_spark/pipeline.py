@@ -12,10 +12,11 @@ from typing import Callable
 from pyspark.sql import SparkSession
 
 from trd_spark.config import Config
-from trd_spark.errors import ConfigError
+from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs
 from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import WARNINGS
+from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, rerun_reasons
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,23 @@ def _check_upstream_complete(fs: Fs, layout: Layout, cfg: Config, todo: list[str
                                   f"{layout.release_dir}: run `trd-spark {u}` (or `run`) first", where=cfg.source_path)
 
 
+def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: str) -> None:
+    """Every published table of ``stage``'s upstream stages has its declared columns and types
+    (``schemas.TABLES_BY_STAGE``; extra columns allowed), checked from Parquet metadata before
+    the stage reads them. Absent tables (optional ones, e.g. cox with ``models.cox: false``)
+    are left to the stage. Raises InputDataError naming the table's path."""
+    for u in STAGE_SPECS[stage].upstream:
+        for schema in TABLES_BY_STAGE.get(u, []):
+            path = layout.table(u, schema.name)
+            if not fs.exists(path):
+                continue
+            try:
+                check_spark(spark.read.parquet(path), schema, extra_ok=True)
+            except TrdSparkError as e:
+                raise InputDataError(f"{e} (published by another version? rerun `trd-spark {u} --force`)",
+                                     where=path) from None
+
+
 def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None, *, force: bool = False) -> list[StageResult]:
     """Run ``stages`` (default: all, in order). A stage is skipped unless ``force`` when its
     published fingerprint (config slice, code version, upstream run ids, input files; see
@@ -67,6 +85,7 @@ def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None
                                        (manifest.get("notes") or {}).get("warnings") or 0))
             continue
         log.info("%s: running (%s)", prefix, "; ".join(reasons))
+        check_upstream_schemas(spark, fs, layout, stage)
         t0 = time.time()
         with WARNINGS.stage_scope(stage):
             stage_runner(stage)(spark, cfg)
