@@ -26,6 +26,7 @@ class Attacker:
         self.threshold = threshold
         self.bounds: dict = {}
         self.equations: list[tuple[dict, float]] = []
+        self._cache: dict = {}
 
     def cell(self, name, shown=None):
         """A variable; ``shown`` is its exported text (a number, "<T", "suppressed") or None."""
@@ -41,14 +42,21 @@ class Attacker:
         else:
             b = (float(shown), float(shown))
         self.bounds[name] = b
+        self._cache.clear()
         return name
 
     def know(self, coefs: dict, rhs: float = 0.0) -> None:
         for v in coefs:
             self.cell(v)
         self.equations.append((coefs, rhs))
+        self._cache.clear()
 
     def _system(self):
+        if "system" not in self._cache:
+            self._cache["system"] = self._build()
+        return self._cache["system"]
+
+    def _build(self):
         names = sorted(self.bounds, key=str)
         idx = {n: i for i, n in enumerate(names)}
         a = np.zeros((len(self.equations), len(names)))
@@ -61,16 +69,17 @@ class Attacker:
 
     def determined(self, name) -> bool:
         names, idx, a, b = self._system()
-        unknown = [i for i, n in enumerate(names) if self.bounds[n][0] != self.bounds[n][1]]
-        if idx[name] not in unknown:
-            return True
-        sub = a[:, unknown]
-        if not sub.any():
-            return False
-        _, s, vt = np.linalg.svd(sub)
-        rank = int((s > 1e-9 * max(s.max(), 1)).sum())
-        null = vt[rank:].T  # columns span the null space of the hidden part
-        return bool(np.all(np.abs(null[unknown.index(idx[name])]) < 1e-9)) if null.size else True
+        if "null" not in self._cache:
+            unknown = [i for i, n in enumerate(names) if self.bounds[n][0] != self.bounds[n][1]]
+            sub = a[:, unknown]
+            _, s, vt = np.linalg.svd(sub)
+            rank = int((s > 1e-9 * max(s.max(initial=0), 1)).sum())
+            # Rows: unknown cells; columns span the null space of the hidden part.
+            self._cache["null"] = ({i: r for r, i in enumerate(unknown)}, vt[rank:].T)
+        where, null = self._cache["null"]
+        if idx[name] not in where:
+            return True  # shown
+        return bool(np.all(np.abs(null[where[idx[name]]]) < 1e-9)) if null.size else True
 
     def interval(self, name) -> tuple[float, float]:
         names, idx, a, b = self._system()

@@ -45,30 +45,52 @@ from trd_spark.report.tables import ReleaseCounts, suppress_release  # noqa: E40
 
 def test_total_and_parts_hide_a_second_part():
     # 100 = 95 + 5: hiding 5 alone is undone by 100 - 95.
-    hide = audit_suppression({"t": 100, "a": 95, "b": 5}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}])
-    assert hide == {"b": "<20", "a": "suppressed"}
+    audit = audit_suppression({"t": 100, "a": 95, "b": 5}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}])
+    assert audit.hide == {"b": "<20", "a": "suppressed"}
+    assert audit.intervals == {"b": (1.0, 19.0)}  # all the label says, nothing more
 
 
 def test_no_secondary_when_nothing_is_recoverable():
     # 100 = 60 + 40: nothing small; 100 = 50 + 0 + 50: zeros are not sensitive.
-    assert audit_suppression({"t": 100, "a": 60, "b": 40}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}]) == {}
+    assert audit_suppression({"t": 100, "a": 60, "b": 40}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}]).hide == {}
 
 
-def test_two_small_parts_protect_each_other():
-    hide = audit_suppression({"t": 100, "a": 85, "b": 7, "c": 8}, {"t", "a", "b", "c"},
-                             [{"t": 1, "a": -1, "b": -1, "c": -1}])
-    assert hide == {"b": "<20", "c": "<20"}
+def test_two_small_parts_do_not_protect_each_other():
+    # 100 - 85 = 15 = b + c: b is known to lie in [1, 14], narrower than "<20" says; hiding the
+    # 85 (now >= 20) lets b + c range up to 80.
+    audit = audit_suppression({"t": 100, "a": 85, "b": 7, "c": 8}, {"t", "a", "b", "c"},
+                              [{"t": 1, "a": -1, "b": -1, "c": -1}])
+    assert audit.hide == {"b": "<20", "c": "<20", "a": "suppressed"}
+    assert audit.intervals == {"b": (1.0, 19.0), "c": (1.0, 19.0)}
+
+
+def test_an_interval_narrower_than_the_label_is_not_enough():
+    # Hiding the smaller a (as >= 20) would leave b = 30 - a <= 10: bounded, not determined.
+    # Hiding t instead lets b range over the whole 1..19.
+    audit = audit_suppression({"t": 30, "a": 22, "b": 8}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}])
+    assert audit.hide == {"b": "<20", "t": "suppressed"}
+    assert audit.intervals["b"] == (1.0, 19.0)
+
+
+def test_implicit_small_group_is_protected_and_a_relation_that_does_not_hold_is_an_error():
+    # n - n_cases = 5 controls (never shown): n or n_cases must go.
+    audit = audit_suppression({"n": 205, "k": 200, "rest": 5}, {"n", "k"}, [{"n": 1, "k": -1, "rest": -1}])
+    assert len(audit.hide) == 1 and set(audit.hide.values()) == {"suppressed"}
+    lo, hi = audit.intervals["rest"]
+    assert hi - lo >= 18
+    with pytest.raises(AssertionError, match="does not hold"):
+        audit_suppression({"n": 205, "k": 200, "rest": 6}, {"n", "k"}, [{"n": 1, "k": -1, "rest": -1}])
 
 
 def test_flow_steps_small_difference_hidden_including_across_a_hidden_step():
     values = {("s", 0): 1000, ("s", 1): 990, ("s", 2): 985, ("s", 3): 900}
     cells = list(values)
     implicit, rels = chain_relations(cells, values, ("d",))
-    hide = audit_suppression({**values, **implicit}, set(values), rels)
+    hide = audit_suppression({**values, **implicit}, set(values), rels).hide
     shown = [values[c] for c in cells if c not in hide]
     # No two shown steps differ by 1..19 (1000 -> 990 -> 985 would reveal 10, 5 and 15).
     assert all(not 1 <= abs(a - b) <= 19 for i, a in enumerate(shown) for b in shown[i + 1:])
-    assert 1000 in shown and 900 in shown
+    assert len(shown) == 2 and 900 in shown  # two cells hidden, no more
 
 
 def test_release_audit_links_models_to_status_counts():

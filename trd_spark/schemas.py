@@ -315,8 +315,10 @@ KM_CURVES = _s(
     ("trait", S, "trait (trait panel)"),
     ("tertile", I, "PGS tertile among the MDD persons (1 lowest, 3 highest)"),
     ("time_days", I, "days since the MDD index (grid of models.km_step_days)"),
-    ("n_at_risk", L, "persons still followed and TRD-free at time_days (a count: suppress 1-19 in exports)"),
-    ("survival", D, "Kaplan-Meier probability of remaining TRD-free at time_days"),
+    ("n_at_risk", L, "persons still followed and TRD-free at the start of day time_days (a count: audited in exports)"),
+    ("n_events_after", L, "TRD events on day time_days or later (internal, never exported: the export audit "
+                          "derives each step's events from it)"),
+    ("survival", D, "Kaplan-Meier probability of remaining TRD-free up to the start of day time_days"),
     ("ci_low", D, "lower 95% limit (lifelines, log(-log) transform)"),
     ("ci_high", D, "upper 95% limit"),
 )

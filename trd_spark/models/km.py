@@ -3,7 +3,8 @@
 Per (dataset, definition, pgs_id): MDD persons split into tertiles of the PGS (1 = lowest
 third; ties broken by row order after sorting by person_id), one lifelines
 ``KaplanMeierFitter`` per tertile, evaluated on a fixed grid of days (0, step, 2*step, ...
-up to the longest follow-up) so the table is small and holds no individual event times.
+up to the longest follow-up) so the table is small and holds no individual event times. The
+grid table is internal; ``coarsen_km`` keeps the points that may be exported.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from trd_spark.schemas import KM_CURVES
 
 N_GROUPS = 3  # tertiles
 KM_COLUMNS = KM_CURVES.names
+KM_GRID_COLUMNS = ["time_days", "n_at_risk", "n_events_after", "survival", "ci_low", "ci_high"]
 
 
 def pgs_tertile(pgs: pd.Series) -> np.ndarray:
@@ -30,20 +32,62 @@ def pgs_tertile(pgs: pd.Series) -> np.ndarray:
 
 
 def km_on_grid(duration: np.ndarray, event: np.ndarray, grid: np.ndarray) -> pd.DataFrame:
-    """Product-limit survival S(t) at each grid time (right-continuous), with lifelines'
-    log(-log) 95% CI and the number at risk (duration >= t). Columns: time_days, n_at_risk,
+    """Product-limit survival just before each grid day, S(t-), with lifelines' log(-log) 95% CI,
+    the number at risk (duration >= t) and the events from t on (event and duration >= t).
+
+    Everything is taken at the start of day t, so between two grid days a and b the persons
+    leaving the risk set (at risk(a) - at risk(b)) are exactly the events (after(a) - after(b))
+    plus the censored, and S(b-)/S(a-) reflects the same events: the export can coarsen the
+    grid and audit the counts a curve reveals. Columns: time_days, n_at_risk, n_events_after,
     survival, ci_low, ci_high."""
     kmf = KaplanMeierFitter().fit(duration, event_observed=event)
     surv = kmf.survival_function_.iloc[:, 0]
     ci = kmf.confidence_interval_survival_function_
-    # Step functions: value at t = value at the last timeline point <= t.
-    idx = np.searchsorted(surv.index.to_numpy(), grid, side="right") - 1
+    # Step functions: value just before t = value at the last timeline point < t.
+    idx = np.searchsorted(surv.index.to_numpy(), grid, side="left") - 1
     s = np.where(idx >= 0, surv.to_numpy()[np.clip(idx, 0, None)], 1.0)
     lo = np.where(idx >= 0, ci.iloc[:, 0].to_numpy()[np.clip(idx, 0, None)], 1.0)
     hi = np.where(idx >= 0, ci.iloc[:, 1].to_numpy()[np.clip(idx, 0, None)], 1.0)
-    at_risk = (duration[None, :] >= grid[:, None]).sum(axis=1)
+    later = duration[None, :] >= grid[:, None]
+    at_risk = later.sum(axis=1)
+    after = (later & (event[None, :] > 0)).sum(axis=1)
     return pd.DataFrame({"time_days": grid.astype(int), "n_at_risk": at_risk.astype(np.int64),
-                         "survival": s, "ci_low": lo, "ci_high": hi})
+                         "n_events_after": after.astype(np.int64), "survival": s, "ci_low": lo, "ci_high": hi})
+
+
+def coarsen_km(km: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """The points of ``km`` (KM_CURVES rows on the day grid) that may be published.
+
+    Per (dataset, definition, pgs_id) and tertile, the curve starts at its first grid day and
+    keeps a later grid day only when, since the previously kept day, at least ``min_count``
+    events happened, the censored persons are 0 or at least ``min_count``, and at least
+    ``min_count`` persons are still at risk; it ends at the first day with fewer at risk. So
+    every count a reader can take from two consecutive points (events from the survival drop,
+    censored from the at-risk drop) is 0 or >= min_count (the All of Us rule: no step from
+    fewer than 20). A PGS whose smallest tertile has fewer than ``min_count`` persons is left
+    out entirely. Counts left after the last point (and sums across tables) are checked by the
+    export audit (``trd_spark.report.tables``). Same columns as ``km``.
+    """
+    km = km.reset_index(drop=True)  # row labels are used to pick the kept points
+    keep = []
+    for _, curves in km.groupby(["dataset", "definition", "pgs_id"], sort=True):
+        firsts = curves.sort_values("time_days").groupby("tertile").head(1)
+        if len(firsts) < N_GROUPS or (firsts["n_at_risk"] < min_count).any():
+            continue
+        for _, g in curves.groupby("tertile", sort=True):
+            g = g.sort_values("time_days")
+            rows = list(g.itertuples())
+            kept = [rows[0]]
+            for r in rows[1:]:
+                if r.n_at_risk < min_count:
+                    break
+                prev = kept[-1]
+                events = prev.n_events_after - r.n_events_after
+                censored = prev.n_at_risk - r.n_at_risk - events
+                if events >= min_count and (censored == 0 or censored >= min_count):
+                    kept.append(r)
+            keep += [r.Index for r in kept]
+    return km.loc[sorted(keep)].reset_index(drop=True)
 
 
 def km_curves_for_pgs(
@@ -51,11 +95,11 @@ def km_curves_for_pgs(
 ) -> pd.DataFrame:
     """Curves for one PGS among MDD persons: tertile + km_on_grid columns (empty if no data)."""
     if pgs_col not in mdd.columns:
-        return pd.DataFrame(columns=["tertile", "time_days", "n_at_risk", "survival", "ci_low", "ci_high"])
+        return pd.DataFrame(columns=["tertile", *KM_GRID_COLUMNS])
     data = complete_cases(mdd, [duration, event, pgs_col])
     data = data[data[duration] >= 0]
     if len(data) < N_GROUPS:
-        return pd.DataFrame(columns=["tertile", "time_days", "n_at_risk", "survival", "ci_low", "ci_high"])
+        return pd.DataFrame(columns=["tertile", *KM_GRID_COLUMNS])
     tertile = pgs_tertile(data[pgs_col])
     grid = np.arange(0, data[duration].max() + 1, step_days)
     parts = []

@@ -29,7 +29,8 @@ from trd_spark.report.figures import attrition_figure, forest_data, forest_figur
 from trd_spark.report.html import (
     distribution_svg, figure, html_table, render_page, scatter_svg, significance_svg,
 )
-from trd_spark.report.tables import ReleaseCounts, km_for_export, suppress_release
+from trd_spark.models.km import coarsen_km
+from trd_spark.report.tables import ReleaseCounts, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 
 if TYPE_CHECKING:
@@ -198,6 +199,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
         cohort_flow=t["cohort_flow"], cohort_counts=t.get("cohort_counts"), logistic=t["logistic"],
         cox=t.get("cox"), pgs_distribution=t.get("pgs_distribution"),
         primary_definition=cfg.phenotypes.primary_definition,
+        km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
     )
     safe = suppress_release(rc, threshold)
     files: dict[str, pd.DataFrame] = {
@@ -212,7 +214,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     for name in ("difference", "replication", "meta", "consistency"):
         if t.get(name) is not None:
             files[f"{name}.tsv"] = t[name]
-    km = km_for_export(t["km_curves"], threshold) if t.get("km_curves") is not None else None
+    km = safe.get("km_curves")
     if km is not None:
         files["km_curves.tsv"] = km
 

@@ -5,9 +5,12 @@ Zero is allowed to leave the workbench, as are counts >= threshold.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from scipy.linalg import null_space
+from scipy.optimize import linprog
+from scipy.sparse import csr_matrix, hstack, vstack
 
 
 def suppressed_label(threshold: int) -> str:
@@ -56,38 +59,42 @@ def suppress_complement(
 
 
 # --------------------------------------------------------------------------------------------
-# Secondary suppression: a linear audit of the published counts
+# Secondary suppression: an LP audit of everything published (cell suppression as in tau-Argus)
 # --------------------------------------------------------------------------------------------
-# Published counts are linked by exact linear relations an outsider can use: a total and its
-# parts (n = n_cases + controls), consecutive cohort-flow steps (n_{k-1} = n_k + excluded at
-# step k), the same count in two tables. Unpublished quantities in these relations (controls,
-# persons excluded at a step) are *implicit* cells. A cell is sensitive when its value is
-# 1..threshold-1; published sensitive cells are hidden ("<threshold"), and a hidden sensitive
-# cell must not be exactly recoverable: it is recoverable when its unit vector lies in the
-# row space of the relation matrix restricted to the hidden cells (the known cells are then
-# constants). While one is, a non-zero published cell sharing a relation with the
-# hidden cells is hidden too ("suppressed"; fewest relations first, then smallest). Bounds (counts are >= 0) are not audited: a hidden
-# cell may be known to lie in an interval, never exactly.
+# Every published count and every unpublished group an outsider could reason about (controls =
+# n - n_cases, persons excluded between two cohort-flow steps, an MDD total shared by several
+# TRD definitions, Kaplan-Meier events after the last shown time, ...) is a *cell*; exact linear
+# relations ``sum(coef * cell) = 0`` link them. The attacker knows every relation and every shown
+# number, that a "<T" cell lies in [1, T-1], that a "suppressed" cell is >= T (secondary
+# suppression only hides cells of at least T) and that every cell is >= 0. A sensitive cell
+# (true value 1..T-1, shown or not) is *protected* when, over all real non-negative solutions
+# of that system, max - min >= T - 2: as wide as the interval [1, T-1] the "<T" label gives away
+# anyway (for a "<T" cell: the attacker learns nothing beyond the label; in particular it is
+# never determined exactly) -- or, where the labels alone already say more (three "<T" parts
+# of a total: the total is >= 3), as wide as it would be with every non-zero count hidden.
+# Min and max come from two linear programmes per cell (scipy linprog, HiGHS). An unprotected
+# cell gets the classic protection LP of cell suppression (Fischetti & Salazar, as in
+# tau-Argus's optimal method): find the cheapest deviation of the shown counts (each shown
+# cell of at least T may move, staying >= T; zeros stay) that lets the cell reach the low and
+# the high end of its required interval; every cell that had to move is hidden. Both
+# alternative tables then remain consistent with the export, so the cell is protected; the
+# cost (deviation x weight, weight growing slowly with the count) prefers few and small cells.
+# Hiding only relaxes the system, so protected cells stay protected. The integer restriction
+# is relaxed (the real interval contains the integer one).
 
 SECONDARY_LABEL = "suppressed"
+_EPS = 1e-6
 
 
-def _determined(rel: np.ndarray, hidden: list[int]) -> set[int]:
-    """Hidden cells whose value is fixed by the relations once the published cells are known.
+@dataclass
+class AuditResult:
+    """Outcome of ``audit_suppression``: ``hide`` maps a published cell to its label ("<T" or
+    "suppressed"), ``dropped`` lists units removed whole (e.g. a Kaplan-Meier curve set), and
+    ``intervals`` holds each sensitive cell's final (min, max) for an outsider."""
 
-    With published cells as constants the hidden ones solve ``R_H x_H = c``; every solution
-    is ``x0 + N z`` with N a basis of the null space of ``R_H``, so cell j is fixed exactly
-    when row j of N is zero.
-    """
-    if not hidden:
-        return set()
-    sub = rel[:, hidden]
-    sub = sub[np.any(sub != 0, axis=1)]
-    if len(sub) == 0:
-        return set()
-    null = null_space(sub)
-    fixed = np.all(np.abs(null) < 1e-9, axis=1) if null.size else np.ones(len(hidden), dtype=bool)
-    return {hidden[i] for i in np.flatnonzero(fixed)}
+    hide: dict
+    dropped: set
+    intervals: dict
 
 
 def _components(n_cells: int, rel: np.ndarray) -> list[list[int]]:
@@ -112,54 +119,162 @@ def _components(n_cells: int, rel: np.ndarray) -> list[list[int]]:
     return list(groups.values())
 
 
-def audit_suppression(
-    values: dict, published: set, relations: list[dict], threshold: int = 20
-) -> dict:
-    """Which published cells to hide, and how: {cell: "<threshold" | "suppressed"}.
+def feasible_interval(rel, bounds: list[tuple[float, float | None]], j: int) -> tuple[float, float]:
+    """(min, max) of cell ``j`` over real x with ``rel @ x = 0`` and ``bounds`` (None = no upper
+    bound); max is ``inf`` when unbounded. Raises AssertionError when the system has no
+    solution (the relations must hold on the true values)."""
+    c = np.zeros(rel.shape[1])
+    out = []
+    for sign in (1.0, -1.0):
+        c[j] = sign
+        res = linprog(c, A_eq=rel if rel.shape[0] else None, b_eq=np.zeros(rel.shape[0]) if rel.shape[0] else None,
+                      bounds=bounds, method="highs")
+        if res.status == 3:  # unbounded: only possible for the maximum
+            out.append(np.inf)
+        elif res.status != 0:
+            raise AssertionError(f"suppression audit: linear programme failed ({res.message})")
+        else:
+            out.append(sign * res.fun)
+    return out[0], out[1]
 
-    ``values``: every cell (published or implicit) -> its count. ``published``: the cells
-    that would be shown. ``relations``: linear equations ``sum(coef * cell) = 0`` over cells.
-    Deterministic: ties are broken by value, then by the cell's text.
+
+def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j: int,
+                   target: tuple[float | None, float | None]) -> set[int]:
+    """The protection LP: shown cells (``movable``: position -> (value, weight)) that must
+    change, at least weighted total change, for cell ``j`` to lie in ``target`` while every
+    relation holds, a moved cell stays >= its bound in ``bounds`` and the others keep their
+    values. Raises AssertionError when no such table exists."""
+    n, pos = rel.shape[1], sorted(movable)
+    m = len(pos)
+    # Variables: x (n), up (m), down (m); x_k - up_k + down_k = value_k for movable k.
+    link = np.zeros((m, n + 2 * m))
+    for i, k in enumerate(pos):
+        link[i, k], link[i, n + i], link[i, n + m + i] = 1.0, -1.0, 1.0
+    a_eq = vstack([hstack([rel, csr_matrix((rel.shape[0], 2 * m))]), csr_matrix(link)]).tocsr()
+    b_eq = np.concatenate([np.zeros(rel.shape[0]), [movable[k][0] for k in pos]])
+    xb = list(bounds)
+    lo, hi = xb[j]
+    xb[j] = (max(lo, target[0]) if target[0] is not None else lo, target[1] if target[1] is not None else hi)
+    cost = np.concatenate([np.zeros(n), [movable[k][1] for k in pos] * 2])
+    dev_bounds = [(0.0, None)] * (2 * m)
+
+    def solve():
+        return linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=xb + dev_bounds, method="highs")
+
+    res = solve()
+    if res.status != 0:
+        raise AssertionError(f"suppression audit: no consistent table puts the cell in {target} ({res.message})")
+    moved = res.x[n:n + m] + res.x[n + m:]
+    # The LP counts the size of the changes, not the number of cells: keep each moved cell
+    # fixed in turn (smallest change first) when a table with fewer moved cells remains.
+    for i in sorted(np.flatnonzero(moved > 1e-7), key=lambda i: (moved[i], i)):
+        if moved[i] <= 1e-7:
+            continue
+        dev_bounds[i] = dev_bounds[m + i] = (0.0, 0.0)
+        res = solve()
+        new = res.x[n:n + m] + res.x[n + m:] if res.status == 0 else None
+        if new is not None and (new > 1e-7).sum() < (moved > 1e-7).sum():
+            moved = new
+        else:
+            dev_bounds[i] = dev_bounds[m + i] = (0.0, None)
+    return {pos[i] for i in np.flatnonzero(moved > 1e-7)}
+
+
+def audit_suppression(
+    values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None
+) -> AuditResult:
+    """Which published cells to hide so that no sensitive cell can be narrowed down.
+
+    ``values``: every cell (published or implicit) -> its true count (>= 0). ``published``: the
+    cells that would be shown. ``relations``: linear equations ``sum(coef * cell) = 0`` that hold
+    on ``values``. ``units``: published cell -> the unit hidden with it (default: the cell
+    itself); a unit of several cells (a Kaplan-Meier curve set) is dropped whole, its cells then
+    bounded by >= 0 only. Published cells of 1..threshold-1 are hidden as "<threshold" first;
+    secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
+    units, never zeros. Deterministic (cells in text order). Returns ``AuditResult``.
+    Raises AssertionError if the relations do not hold or a cell cannot be protected.
     """
+    units = units or {}
     keys = sorted(values, key=str)
-    index = {k: i for i, k in enumerate(keys)}
     rel_all = (np.array([[float(r.get(k, 0)) for k in keys] for r in relations]) if relations
                else np.zeros((0, len(keys))))
-    hide = {k: suppressed_label(threshold) for k in keys if k in published and 0 < values[k] < threshold}
+    truth = np.array([float(values[k]) for k in keys])
+    if len(rel_all) and np.abs(rel_all @ truth).max() > _EPS:
+        bad = relations[int(np.argmax(np.abs(rel_all @ truth)))]
+        raise AssertionError(f"suppression audit: relation does not hold on the data: {bad}")
+    unit_of = {k: units.get(k, k) for k in published}
+    members: dict = {}
+    for k, u in unit_of.items():
+        members.setdefault(u, []).append(k)
+    hide = {k: suppressed_label(threshold) for k in published if 0 < values[k] < threshold}
+    dropped: set = set()
+    low = threshold - 1
+    top = max(truth.max(initial=1.0), 1.0)
+
+    def shown(k) -> bool:
+        return k in published and k not in hide and unit_of[k] not in dropped
+
+    def bounds_for(comp: list[int], everything_hidden: bool = False) -> list[tuple[float, float | None]]:
+        """The outsider's bounds: shown cells fixed, labels' ranges, >= 0 for the rest."""
+        out = []
+        for c in comp:
+            k = keys[c]
+            if k not in published or unit_of[k] in dropped:
+                out.append((0.0, None))
+            elif k in hide:
+                out.append((1.0, float(low)) if hide[k] != SECONDARY_LABEL else (float(threshold), None))
+            elif everything_hidden and truth[c] > 0:
+                out.append((float(threshold), None) if len(members[unit_of[k]]) == 1 else (0.0, None))
+            else:
+                out.append((truth[c], truth[c]))
+        return out
+
+    def hide_unit(u) -> None:
+        if len(members[u]) > 1:
+            dropped.add(u)
+        else:
+            hide[u] = SECONDARY_LABEL
+
+    intervals: dict = {}
     for comp in _components(len(keys), rel_all):
-        sensitive = {c for c in comp if 0 < values[keys[c]] < threshold}
+        sensitive = [c for c in comp if 0 < truth[c] < threshold]
         if not sensitive:
             continue
-        rel = rel_all[np.any(rel_all[:, comp] != 0, axis=1)]
-        while True:
-            hidden = [c for c in comp if keys[c] not in published or keys[c] in hide]
-            exposed = sorted(sensitive & _determined(rel, hidden), key=lambda c: str(keys[c]))
-            if not exposed:
-                break
-            # Candidates: published cells sharing a relation with the hidden cells that
-            # connect to the exposed one.
-            j = exposed[0]
-            reach, frontier = {j}, [j]
-            hidden_set = set(hidden)
-            while frontier:
-                c = frontier.pop()
-                for row in rel[rel[:, c] != 0]:
-                    for other in np.flatnonzero(row):
-                        if int(other) not in reach and int(other) in hidden_set:
-                            reach.add(int(other))
-                            frontier.append(int(other))
-            rows = rel[np.any(rel[:, sorted(reach)] != 0, axis=1)]
-            touching = np.flatnonzero(np.any(rows != 0, axis=0))
-            candidates = [keys[c] for c in touching if keys[c] in published and keys[c] not in hide]
-            if not candidates:  # cannot happen when j is determined; guard against a loop
-                raise AssertionError(f"suppression audit: cell {keys[j]} recoverable without published cells")
-            nonzero = [k for k in candidates if values[k] > 0] or candidates
-            # Prefer a cell in few relations (a model's n rather than a status count shared by
-            # many tables: hiding that would cascade), then the smallest.
-            degree = {k: int(np.count_nonzero(rel[:, index[k]])) for k in nonzero}
-            pick = min(nonzero, key=lambda k: (degree[k], values[k], str(k)))
-            hide[pick] = SECONDARY_LABEL
-    return hide
+        rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])
+        for c in sorted(sensitive, key=lambda c: str(keys[c])):
+            j = comp.index(c)
+            lo, hi = feasible_interval(rows, bounds_for(comp), j)
+            if hi - lo >= low - 1 - _EPS:
+                intervals[keys[c]] = (lo, hi)
+                continue
+            # What the labels alone leave (every non-zero count hidden) caps the requirement:
+            # three "<T" parts already tell that their total is at least 3.
+            b_lo, b_hi = feasible_interval(rows, bounds_for(comp, everything_hidden=True), j)
+            need = min(low - 1, b_hi - b_lo)
+            if need <= _EPS:
+                raise AssertionError(f"suppression audit: cell {keys[c]} is determined by the labels alone")
+            if hi - lo < need - _EPS:
+                # The required interval: around the true value, inside what is attainable.
+                v = truth[c]
+                t_lo = min(max(v - need / 2, b_lo), b_hi - need)
+                movable = {i: (truth[d], 1.0 + 0.5 * np.log1p(truth[d]) / np.log1p(top))
+                           for i, d in enumerate(comp) if shown(keys[d]) and truth[d] > 0
+                           and (truth[d] >= threshold or len(members[unit_of[keys[d]]]) > 1)}
+                bounds = bounds_for(comp)
+                for i in movable:
+                    k = keys[comp[i]]
+                    bounds[i] = (float(threshold), None) if len(members[unit_of[k]]) == 1 else (0.0, None)
+                moved = _cells_to_move(rows, bounds, movable, j, (t_lo + need, None))
+                # The low end: cells hidden for the high end cost (almost) nothing more.
+                movable.update({i: (movable[i][0], 1e-3) for i in moved})
+                moved |= _cells_to_move(rows, bounds, movable, j, (None, t_lo))
+                for u in sorted({unit_of[keys[comp[i]]] for i in moved}, key=str):
+                    hide_unit(u)
+                lo, hi = feasible_interval(rows, bounds_for(comp), j)
+                if hi - lo < need - _EPS:  # cannot happen: both alternative tables stay feasible
+                    raise AssertionError(f"suppression audit: cell {keys[c]} still narrow after hiding {moved}")
+            intervals[keys[c]] = (lo, hi)
+    return AuditResult(hide=hide, dropped=dropped, intervals=intervals)
 
 
 def chain_relations(cells: list, values: dict, prefix: tuple) -> tuple[dict, list[dict]]:

@@ -25,6 +25,10 @@ CONTRAST_GROUPS = {
     "mdd_vs_nonmdd": (("TRD", "trMDD", "MDD_other"), ("TRD", "trMDD", "MDD_other", "non_MDD")),
 }
 MDD_STATUSES = ("TRD", "trMDD", "MDD_other")
+# Cohort-flow steps (trd_spark.phenotypes.flow) that count a status group of cohort_counts
+# ("MDD": TRD + trMDD + MDD_other).
+FLOW_STATUS = {"mdd_included": "MDD", "TRD": "TRD", "trMDD": "trMDD", "non_MDD": "non_MDD",
+               "MDD_other_no_adequate_trial": "MDD_other"}
 
 
 @dataclass
@@ -37,6 +41,7 @@ class ReleaseCounts:
     cox: pd.DataFrame | None  # ... n, n_events
     pgs_distribution: pd.DataFrame | None  # dataset, ancestry, pgs_id, n, quantiles
     primary_definition: str
+    km_curves: pd.DataFrame | None = None  # KM_CURVES rows already coarsened (models.km.coarsen_km)
 
 
 def _is_int(v) -> bool:
@@ -61,11 +66,67 @@ def partition_relations(cells: list, values: dict, max_parts: int = 4) -> list[d
     return out
 
 
-def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
-    """(cell values, published cells, relations) for every participant count of a release."""
+def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
+    """Audit cells of coarsened Kaplan-Meier curves: (values, published, relations, units).
+
+    Per (dataset, definition, pgs_id, tertile) and shown time t_j: persons at risk (shown) and
+    the events between t_{j-1} and t_j (counted as shown: the survival drop gives them away);
+    the censored between them, the events and censored after the last time and the tertile's
+    events are implicit. Per (dataset, definition, pgs_id) the tertiles add up to the MDD
+    persons (``km_persons``) and TRD events (``km_events``) of the curve set, which
+    ``build_audit`` links to the same groups elsewhere. All shown cells of a curve set form
+    one unit (the audit drops a curve set whole).
+    """
     values: dict = {}
     published: set = set()
     relations: list[dict] = []
+    units: dict = {}
+    for (ds, definition, pgs), curves in km.groupby(["dataset", "definition", "pgs_id"], sort=True):
+        unit = ("km_curve_set", ds, definition, pgs)
+        persons, events = ("km_persons", ds, definition, pgs), ("km_events", ds, definition, pgs)
+        values[persons], values[events] = 0, 0
+        rel_persons, rel_events = {persons: -1}, {events: -1}
+        for k, g in curves.groupby("tertile", sort=True):
+            g = g.sort_values("time_days")
+            base = ("km", ds, definition, pgs, int(k))
+            times, at_risk, after = list(g["time_days"]), list(g["n_at_risk"]), list(g["n_events_after"])
+            cells = [base + ("at_risk", int(t)) for t in times]
+            for c, v in zip(cells, at_risk):
+                values[c] = int(v)
+                published.add(c)
+                units[c] = unit
+            total = base + ("events_total",)
+            values[total] = int(after[0])
+            rel_persons[cells[0]] = 1
+            rel_events[total] = 1
+            values[persons] += int(at_risk[0])
+            values[events] += int(after[0])
+            remaining = {total: 1}  # events_total = sum of step events + events after the end
+            for j in range(1, len(cells)):
+                ev, cens = base + ("events", int(times[j])), base + ("censored", int(times[j]))
+                values[ev] = int(after[j - 1] - after[j])
+                values[cens] = int(at_risk[j - 1] - at_risk[j]) - values[ev]
+                published.add(ev)
+                units[ev] = unit
+                relations.append({cells[j - 1]: 1, cells[j]: -1, ev: -1, cens: -1})
+                remaining[ev] = -1
+            tail_ev, tail_cens = base + ("events_after_end",), base + ("censored_after_end",)
+            values[tail_ev] = int(after[-1])
+            values[tail_cens] = int(at_risk[-1] - after[-1])
+            relations.append({cells[-1]: 1, tail_ev: -1, tail_cens: -1})
+            remaining[tail_ev] = -1
+            relations.append(remaining)
+        relations += [rel_persons, rel_events]
+    return values, published, relations, units
+
+
+def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
+    """(cell values, published cells, relations, units) for every participant count of a
+    release (units: published cell -> what is hidden with it, see ``audit_suppression``)."""
+    values: dict = {}
+    published: set = set()
+    relations: list[dict] = []
+    units: dict = {}
 
     def pub(key, v):
         values[key] = int(v)
@@ -88,15 +149,33 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
             key = ("status", r.dataset, r.definition, r.status)
             pub(key, r.n)
             status[(r.dataset, r.definition, r.status)] = int(r.n)
+        # The MDD persons of a dataset (TRD + trMDD + MDD_other) are an implicit group; it is
+        # the same under every TRD definition, linked below when the totals agree.
+        for ds, definition in sorted({(d, f) for d, f, _ in status}):
+            parts = [(ds, definition, st) for st in MDD_STATUSES]
+            if all(p in status for p in parts):
+                total = ("status_total", ds, definition, "MDD")
+                values[total] = sum(status[p] for p in parts)
+                relations.append({total: 1, **{("status", *p): -1 for p in parts}})
 
     def link(cell, parts: tuple, ds, definition):
-        """Add ``cell = sum(status parts)`` when every part is known and the sum matches."""
+        """``cell`` counts a subset of the status groups ``parts`` (a model or curve leaves out
+        persons lacking a PGS or covariate): ``cell + missing = sum(parts)``, with ``missing``
+        an implicit cell, or without it when nobody is missing (an outsider may assume
+        complete data)."""
         keys = [(ds, definition, s) for s in parts]
-        if all(k in status for k in keys) and sum(status[k] for k in keys) == values[cell]:
-            rel = {cell: 1}
-            for k in keys:
-                rel[("status", *k)] = rel.get(("status", *k), 0) - 1
-            relations.append(rel)
+        if not all(k in status for k in keys):
+            return
+        missing = sum(status[k] for k in keys) - values[cell]
+        if missing < 0:  # not a subset of these groups: no relation an outsider could rely on
+            return
+        rel = {cell: 1}
+        for k in keys:
+            rel[("status", *k)] = rel.get(("status", *k), 0) - 1
+        if missing:
+            values[("missing", cell)] = missing
+            rel[("missing", cell)] = 1
+        relations.append(rel)
 
     def model_cells(table, df, total, part, group_of):
         for (ds, definition, contrast, n, k), _ in df.groupby(
@@ -118,17 +197,38 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
         cox = rc.cox.assign(contrast="progression")
         model_cells("cox", cox, "n", "n_events", lambda c: (("TRD",), MDD_STATUSES))
 
-    # The same group counted under several definitions (non-MDD controls do not depend on the
-    # TRD definition; the MDD steps are shared): equal counts of the same status or step are
-    # linked, so hiding one copy while another is shown protects nothing.
+    if rc.km_curves is not None and len(rc.km_curves):
+        km_values, km_published, km_relations, km_units = km_cells(rc.km_curves)
+        values.update(km_values)
+        published |= km_published
+        relations += km_relations
+        units.update(km_units)
+        for key in km_values:
+            if key[0] == "km_persons":
+                link(key, MDD_STATUSES, key[1], key[2])
+            elif key[0] == "km_events":
+                link(key, ("TRD",), key[1], key[2])
+
+    # The same group counted under several definitions (non-MDD controls and the MDD total do
+    # not depend on the TRD definition; the MDD steps are shared): equal counts of the same
+    # group are linked, so hiding one copy while another is shown protects nothing. A
+    # coincidental equality only makes the audit more cautious.
     families: dict = {}
-    for key in list(published):
+    for key in sorted(values, key=str):
         if key[0] == "status":
             families.setdefault(("status", key[1], key[3], values[key]), []).append(key)
+        elif key[0] == "status_total":
+            families.setdefault(("status", key[1], "MDD", values[key]), []).append(key)
         elif key[0] == "flow":
             families.setdefault(("flow", key[2], values[key]), []).append(key)
+    # A cohort-flow step counting a status group (before genotyping) is the same group as the
+    # analysed status count when everyone was genotyped: linked wherever the counts agree.
+    for key in sorted((k for k in published if k[0] == "flow" and k[2] in FLOW_STATUS), key=str):
+        for family, same in families.items():
+            if family[0] == "status" and family[2:] == (FLOW_STATUS[key[2]], values[key]):
+                same.append(key)
     for same in families.values():
-        same = sorted(same, key=str)
+        same = sorted(set(same), key=str)
         relations += [{same[0]: 1, other: -1} for other in same[1:]]
 
     if rc.pgs_distribution is not None and len(rc.pgs_distribution):
@@ -145,13 +245,18 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict]]:
             # The genotyped persons of a dataset are its statuses under the primary definition.
             everyone = ("TRD", "trMDD", "MDD_other", "non_MDD")
             link(total, everyone, ds, rc.primary_definition)
-    return values, published, relations
+    return values, published, relations, units
 
 
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
-    """The export versions of the count-bearing tables (count columns as objects)."""
-    values, published, relations = build_audit(rc)
-    hide = audit_suppression(values, published, relations, threshold)
+    """The export versions of the count-bearing tables (count columns as objects): cells of
+    1..threshold-1 as "<threshold", further cells hidden by the audit as "suppressed",
+    Kaplan-Meier curve sets the audit dropped left out (and the internal ``n_events_after``
+    column removed). Keys: cohort_flow, logistic, and cohort_counts / cox / pgs_distribution /
+    km_curves when given. Raises AssertionError if the audit cannot protect a cell."""
+    values, published, relations, units = build_audit(rc)
+    audit = audit_suppression(values, published, relations, threshold, units)
+    hide = audit.hide
 
     def shown(key, v):
         if not _is_int(v):
@@ -197,10 +302,9 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         dist.loc[small, stats] = float("nan")
         dist["n"] = pd.Series(labels, index=dist.index, dtype=object)
         out["pgs_distribution"] = dist
+    if rc.km_curves is not None:
+        km = rc.km_curves
+        gone = [("km_curve_set", *k) in audit.dropped for k in zip(km["dataset"], km["definition"], km["pgs_id"])]
+        out["km_curves"] = km[~pd.Series(gone, index=km.index, dtype=bool)].drop(
+            columns="n_events_after").reset_index(drop=True)
     return out
-
-
-def km_for_export(km: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Kaplan-Meier points with at least ``threshold`` persons at risk (the curve is cut where
-    fewer remain, as for published KM plots under small-cell rules)."""
-    return km[km["n_at_risk"] >= threshold].reset_index(drop=True)
