@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.report.figures import (
-    META_SOURCE, at_risk_rows, attrition_figure, forest_data, forest_figure, km_figure,
+    META_SOURCE, at_risk_rows, attrition_figure, distribution_figure, forest_data, forest_figure, km_figure,
+    scatter_figure, significance_figure,
 )
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -171,3 +172,38 @@ def test_attrition_diagram_has_the_chain_exclusions_and_each_definition():
     assert "no observation period: <20" in text  # unlabelled ids shown with spaces
     assert "TRD definition ad3" in text and "TRD definition somatic" in text and "TRD: 31" in text
     assert "snake_case" not in text and "with_mdd_diagnosis" not in text
+
+
+def test_significance_overview_draws_every_p_and_the_bonferroni_line():
+    res = pd.DataFrame({"pgs_id": ["a", "b", "a", "b"], "trait": ["A", "B", "A", "B"], "domain": ["x", "y", "x", "y"],
+                        "contrast": ["c1", "c1", "c2", "c2"], "p": [1e-6, 0.5, 0.01, np.nan]})
+    fig = significance_figure(res, domains=["y", "x"], contrasts=["c1", "c2"], bonferroni_p=0.025, title="t")
+    pts = fig.data["points"]
+    assert len(pts) == 3  # the missing p is not drawn
+    assert np.allclose(sorted(pts["y"]), sorted(-np.log10([1e-6, 0.5, 0.01])))
+    above = pts[pts["y"] > -np.log10(0.025)]
+    assert above[["pgs_id", "contrast"]].values.tolist() == [["a", "c1"], ["a", "c2"]]  # p 1e-6 and 0.01 < 0.025
+    # Domain order as configured: y's PGS b left of x's PGS a.
+    assert pts[pts.pgs_id == "b"]["x"].max() < pts[pts.pgs_id == "a"]["x"].min()
+    texts = svg_texts(fig.svg)
+    assert "Bonferroni p = 0.025" in texts and {"A", "B", "c1", "c2", "x", "y"} <= set(texts)
+
+
+def test_distribution_boxes_are_the_aggregates_and_hidden_groups_are_left_out():
+    dist = pd.DataFrame({"pgs_id": ["a", "a", "a"], "ancestry": ["eur", "afr", "sas"], "p05": [-1.6, -1.7, np.nan],
+                         "p25": [-.7, -.6, np.nan], "p50": [0., .1, np.nan], "p75": [.7, .8, np.nan],
+                         "p95": [1.6, 1.7, np.nan]})
+    fig = distribution_figure(dist, title="d", traits={"a": "Insomnia"})
+    boxes = fig.data["boxes"]
+    assert sorted(boxes["ancestry"]) == ["afr", "eur"]  # sas: quantiles suppressed, not drawn
+    assert boxes.set_index("ancestry").loc["afr", ["p05", "p50", "p95"]].tolist() == [-1.7, .1, 1.7]
+    texts = svg_texts(fig.svg)
+    assert {"Insomnia", "eur", "afr"} <= set(texts) and "sas" not in texts
+
+
+def test_scatter_draws_pairs_with_both_estimates_and_r2():
+    fig = scatter_figure(np.array([.1, -.1, np.nan]), np.array([.12, -.08, .3]), labels=["A", "B", "C"],
+                         x_label="log OR, ad3", y_label="log OR, somatic", r2=0.81, title="ad3 vs somatic")
+    assert fig.data["points"]["label"].tolist() == ["A", "B"]
+    texts = svg_texts(fig.svg)
+    assert "ad3 vs somatic (R\u00b2 = 0.81)" in texts and "log OR, somatic" in texts

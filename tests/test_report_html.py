@@ -7,10 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from trd_spark.report.html import (
-    column_label, distribution_svg, format_cell, format_count, format_p, html_table, render_page, scatter_svg,
-    significance_svg,
-)
+from trd_spark.report.figures import scatter_figure
+from trd_spark.report.html import column_label, format_cell, format_count, format_p, html_table, render_page
 
 
 def test_table_escapes_suppressed_counts_and_formats_numbers():
@@ -39,29 +37,11 @@ def test_counts_and_headers_are_readable():
 
 
 def test_report_is_self_contained():
-    svg = scatter_svg(np.array([.1]), np.array([.2]), labels=["A"], x_label="x", y_label="y", r2=None, title="t")
+    svg = scatter_figure(np.array([.1]), np.array([.2]), labels=["A"], x_label="x", y_label="y", r2=None,
+                         title="t").svg
     page = render_page(release="r1", sections=[("forest", "Forest", svg), ("t", "Table", html_table(
         pd.DataFrame({"a": []}), "empty"))], meta={"config hash": "abc"}, threshold=20)
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<style>" in page
     assert '<a href="#forest">Forest</a>' in page and '<section id="forest">' in page
-    assert not re.search(r"<script|<link|<img|src=|@import|url\(", page)
-
-
-def test_significance_overview_draws_every_estimate_and_the_bonferroni_line():
-    res = pd.DataFrame({"pgs_id": ["a", "b", "a", "b"], "trait": ["A", "B", "A", "B"], "domain": ["x", "y", "x", "y"],
-                        "contrast": ["c1", "c1", "c2", "c2"], "p": [1e-6, 0.5, 0.01, np.nan]})
-    svg = significance_svg(res, domains=["x", "y"], contrasts=["c1", "c2"], bonferroni_p=0.025, title="t")
-    assert svg.count("<circle") == 3  # the missing p is not drawn
-    y_line = float(re.search(r'class="bonferroni" x1="[-0-9.]+" y1="([-0-9.]+)"', svg).group(1))
-    ys = {float(v) for v in re.findall(r'<circle cx="[-0-9.]+" cy="([-0-9.]+)"', svg)}
-    assert min(ys) < y_line < max(ys)  # p=1e-6 above the line (smaller y), p=0.5 below
-
-
-def test_other_figures_render_aggregates():
-    dist = pd.DataFrame({"pgs_id": ["a", "a"], "ancestry": ["eur", "afr"], "p05": [-1.6, -1.7], "p25": [-.7, -.6],
-                         "p50": [0., .1], "p75": [.7, .8], "p95": [1.6, 1.7]})
-    svg = distribution_svg(dist, title="d", traits={"a": "A"})
-    assert svg.count('fill-opacity="0.35"') == 2 and ">eur<" in svg and ">afr<" in svg
-    sc = scatter_svg(np.array([.1, -.1, np.nan]), np.array([.12, -.08, .3]), labels=["A", "B", "C"],
-                     x_label="x", y_label="y", r2=0.81, title="a vs b")
-    assert sc.count("<circle") == 2 and "R\u00b2 = 0.81" in sc
+    # Only in-document references (matplotlib clip paths: url(#id)); nothing fetched.
+    assert not re.search(r"<script|<link|<img|src=|@import|url\((?!#)|href=\"(?!#)", page)

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass, field
 
 import matplotlib
+import matplotlib.patches
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_svg import FigureCanvasSVG
@@ -316,3 +318,117 @@ def attrition_figure(flow: pd.DataFrame, *, main_steps: list[str], labels: dict[
                   for s, n in zip(g["step"], g["n"])]
     return Figure(_svg(fig, "attrition", "cohort attrition"), {"boxes": pd.DataFrame(boxes), "excluded": pd.DataFrame(excluded,
                                                                                       columns=["between", "n_excluded"])})
+
+
+# ------------------------------------------------------------------------ overview figures
+def significance_figure(results: pd.DataFrame, *, domains: list[str], contrasts: list[str], bonferroni_p: float,
+                        title: str) -> Figure:
+    """-log10(p) of every PGS (x, grouped by domain, shaded bands) for each contrast (colour),
+    with a dashed Bonferroni line at -log10(``bonferroni_p``). ``results``: pgs_id, trait,
+    domain, contrast, p (rows without p are not drawn). ``data["points"]``: pgs_id, trait,
+    contrast, p, x, y (= -log10 p)."""
+    res = results[results["p"].notna()].copy()
+    order = {d: i for i, d in enumerate(domains)}
+    res["_d"] = res["domain"].map(lambda d: order.get(d, len(order)))
+    pgs = res.drop_duplicates("pgs_id").sort_values(["_d", "domain", "trait", "pgs_id"])[["pgs_id", "trait", "domain"]]
+    xs = {p: i for i, p in enumerate(pgs["pgs_id"])}
+    fig = _new_figure(10.0, 4.2)
+    ax = fig.add_axes((0.07, 0.38, 0.76, 0.52))
+    for i, (domain, grp) in enumerate(pgs.groupby("domain", sort=False)):
+        x0, x1 = min(xs[p] for p in grp["pgs_id"]) - 0.5, max(xs[p] for p in grp["pgs_id"]) + 0.5
+        if i % 2 == 0:
+            ax.axvspan(x0, x1, color="#f2f2f2", linewidth=0)
+        ax.text((x0 + x1) / 2, 1.01, _text(domain), transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                fontsize=7, color="#555555")
+    width = min(0.6, 0.8 / max(len(contrasts), 1))
+    points = []
+    for j, c in enumerate(contrasts):
+        sub = res[res["contrast"] == c]
+        offset = (j - (len(contrasts) - 1) / 2) * width / max(len(contrasts), 1)
+        x = sub["pgs_id"].map(xs).to_numpy(float) + offset
+        y = -np.log10(sub["p"].clip(lower=1e-300).to_numpy(float))
+        ax.plot(x, y, marker="o", linestyle="none", markersize=4, color=PALETTE[j % len(PALETTE)], label=_text(c))
+        points += [{"pgs_id": p, "trait": t, "contrast": c, "p": pv, "x": xi, "y": yi}
+                   for p, t, pv, xi, yi in zip(sub["pgs_id"], sub["trait"], sub["p"], x, y)]
+    line = -math.log10(bonferroni_p)
+    ax.axhline(line, color="#aa0000", linestyle="--", linewidth=0.8)
+    ax.text(0.99, line, f"Bonferroni p = {bonferroni_p:.2g}", transform=ax.get_yaxis_transform(), ha="right",
+            va="bottom", fontsize=7, color="#aa0000")
+    top = max([line, *(pt["y"] for pt in points)]) * 1.1 if points else line * 1.1
+    ax.set_ylim(0, top)
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+    ax.set_xticks(range(len(xs)))
+    ax.set_xticklabels([_text(t) for t in pgs["trait"]], rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("-log10(p)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7)
+    fig.suptitle(_text(title), x=0.02, ha="left", fontweight="bold", fontsize=10)
+    return Figure(_svg(fig, "significance", title), {"points": pd.DataFrame(
+        points, columns=["pgs_id", "trait", "contrast", "p", "x", "y"])})
+
+
+def distribution_figure(dist: pd.DataFrame, *, title: str, traits: dict[str, str]) -> Figure:
+    """Box plots of the PGS (per SD) by genetic ancestry group, from aggregates only: whiskers
+    5th-95th, box 25th-75th percentile, line at the median. ``dist``: pgs_id, ancestry, p05,
+    p25, p50, p75, p95 (rows without quantiles, i.e. groups hidden by disclosure control, are
+    left out). ``data["boxes"]``: the rows drawn with their y position."""
+    d = dist.dropna(subset=["p50"])
+    groups = sorted(d["ancestry"].unique())
+    pgs_ids = list(dict.fromkeys(d["pgs_id"]))
+    step = 1.0 / (len(groups) + 1)
+    fig = _new_figure(8.0, 0.28 * max(len(pgs_ids), 1) * max(len(groups), 1) * 0.5 + 1.2)
+    ax = fig.add_axes((0.25, 0.12, 0.58, 0.78))
+    drawn = []
+    for i, p in enumerate(pgs_ids):
+        if i % 2 == 0:
+            ax.axhspan(i - 0.5, i + 0.5, color="#f6f6f6", linewidth=0)
+        for j, g in enumerate(groups):
+            r = d[(d["pgs_id"] == p) & (d["ancestry"] == g)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            y = i - 0.5 + step * (j + 1)
+            colour = PALETTE[j % len(PALETTE)]
+            ax.plot([r.p05, r.p95], [y, y], color=colour, linewidth=0.8)
+            ax.add_patch(matplotlib.patches.Rectangle((r.p25, y - step * 0.35), r.p75 - r.p25, step * 0.7,
+                                                      facecolor=colour, alpha=0.35, edgecolor=colour))
+            ax.plot([r.p50, r.p50], [y - step * 0.35, y + step * 0.35], color="#000000", linewidth=1.0)
+            drawn.append({"pgs_id": p, "ancestry": g, "p05": r.p05, "p25": r.p25, "p50": r.p50, "p75": r.p75,
+                          "p95": r.p95, "y": y})
+    lo = float(min(d["p05"].min(), -2.0)) if len(d) else -2.0
+    hi = float(max(d["p95"].max(), 2.0)) if len(d) else 2.0
+    ax.set_xlim(lo - 0.2, hi + 0.2)
+    ax.set_ylim(len(pgs_ids) - 0.5, -0.5)
+    ax.set_yticks(range(len(pgs_ids)))
+    ax.set_yticklabels([_text(traits.get(p, p)) for p in pgs_ids])
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_xlabel("PGS per SD (whiskers 5th-95th, box 25th-75th percentile, line median)")
+    ax.legend(handles=[matplotlib.patches.Patch(facecolor=PALETTE[j % len(PALETTE)], alpha=0.6, label=_text(g))
+                       for j, g in enumerate(groups)], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title="ancestry group", fontsize=7, title_fontsize=7)
+    fig.suptitle(_text(title), x=0.02, ha="left", fontweight="bold", fontsize=10)
+    return Figure(_svg(fig, "distribution", title), {"boxes": pd.DataFrame(
+        drawn, columns=["pgs_id", "ancestry", "p05", "p25", "p50", "p75", "p95", "y"])})
+
+
+def scatter_figure(xv: np.ndarray, yv: np.ndarray, *, labels: list[str], x_label: str, y_label: str,
+                   r2: float | None, title: str) -> Figure:
+    """Effect sizes (log OR) under two definitions, one point per PGS with both estimates, the
+    identity line, R² in the title. ``data["points"]``: label, x, y."""
+    xv, yv = np.asarray(xv, float), np.asarray(yv, float)
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    vals = np.concatenate([xv[ok], yv[ok]]) if ok.any() else np.array([-0.1, 0.1])
+    m = max(float(np.abs(vals).max()) * 1.15, 0.05)
+    fig = _new_figure(3.4, 3.4)
+    ax = fig.add_axes((0.2, 0.16, 0.74, 0.7))
+    ax.plot([-m, m], [-m, m], color="#bbbbbb", linestyle="--", linewidth=0.8)
+    ax.axhline(0, color="#eeeeee", linewidth=0.6)
+    ax.axvline(0, color="#eeeeee", linewidth=0.6)
+    ax.plot(xv[ok], yv[ok], marker="o", linestyle="none", markersize=4, color=PALETTE[0])
+    ax.set_xlim(-m, m)
+    ax.set_ylim(-m, m)
+    ax.set_xlabel(_text(x_label))
+    ax.set_ylabel(_text(y_label))
+    head = title + (f" (R\u00b2 = {r2:.2f})" if r2 is not None and np.isfinite(r2) else "")
+    ax.set_title(_text(head), loc="left", fontweight="bold", fontsize=9)
+    points = pd.DataFrame({"label": np.asarray(labels, dtype=object)[ok], "x": xv[ok], "y": yv[ok]})
+    return Figure(_svg(fig, "scatter", head), {"points": points})

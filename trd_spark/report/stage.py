@@ -25,10 +25,10 @@ from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, STAGES, Layout, code_version, publish_stage
 from trd_spark.models.stage import to_tsv
-from trd_spark.report.figures import attrition_figure, forest_data, forest_figure, km_figure
-from trd_spark.report.html import (
-    distribution_svg, figure, html_table, render_page, scatter_svg, significance_svg,
+from trd_spark.report.figures import (
+    attrition_figure, distribution_figure, forest_data, forest_figure, km_figure, scatter_figure, significance_figure,
 )
+from trd_spark.report.html import figure, html_table, render_page
 from trd_spark.models.km import coarsen_km
 from trd_spark.report.tables import ReleaseCounts, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
@@ -236,7 +236,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
         match_rates(t["match_summary"]), "Variants matched / in the scoring file, per dataset (variant counts)")))
     if "pgs_distribution" in safe:
         dist = safe["pgs_distribution"]
-        figs = "".join(figure(distribution_svg(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits),
+        figs = "".join(figure(distribution_figure(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits).svg,
                               f"{ds}: PGS per SD by ancestry group (groups under {threshold} persons not shown)")
                        for ds, g in dist.groupby("dataset", sort=True))
         sections.append(("distributions", "PGS distributions by ancestry group", figs + _details(
@@ -259,8 +259,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     n_pgs = max(int(sel.groupby("contrast")["pgs_id"].nunique().max()) if len(sel) else 1, 1)
     bonf = cfg.models.alpha / n_pgs
     sections.append(("significance", "Significance overview", figure(
-        significance_svg(sel, domains=domains, contrasts=list(cfg.models.contrasts), bonferroni_p=bonf,
-                         title=f"All PGS by domain: {discovery}, definition {primary}"),
+        significance_figure(sel, domains=domains, contrasts=list(cfg.models.contrasts), bonferroni_p=bonf,
+                            title=f"All PGS by domain: {discovery}, definition {primary}").svg,
         f"-log10 p per PGS and contrast; dashed line: Bonferroni threshold alpha/{n_pgs}")))
     sections.append(("logistic", "Logistic regression results", _details(html_table(
         safe["logistic"], "PGS per SD vs case status; corrections within dataset x definition x contrast"),
@@ -345,8 +345,8 @@ def _consistency_figures(cfg: Config, logistic: pd.DataFrame, meta: pd.DataFrame
         if r2 is None:
             ok = wide[[a, b]].dropna()
             r2 = float(np.corrcoef(ok[a], ok[b])[0, 1] ** 2) if len(ok) > 2 else None
-        figs.append(scatter_svg(wide[a], wide[b], labels=list(wide["trait"]), x_label=f"log OR, {a}",
-                                y_label=f"log OR, {b}", r2=r2, title=f"{a} vs {b}"))
+        figs.append(scatter_figure(wide[a], wide[b], labels=list(wide["trait"]), x_label=f"log OR, {a}",
+                                   y_label=f"log OR, {b}", r2=r2, title=f"{a} vs {b}").svg)
     note = f'<p class="note">Log OR per SD of PGS, TRD vs non-MDD ({what}); dashed: identity line.</p>'
     return ('<div class="figs">' + "".join(figs) + "</div>" + note) if figs else ""
 
