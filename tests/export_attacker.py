@@ -95,3 +95,144 @@ class Attacker:
             assert res.status == 0, res.message  # the equations must hold on the true values
             out.append(sign * res.fun)
         return out[0], out[1]
+
+
+# Which status groups a model contrast counts (study design; README "Study rules").
+CONTRASTS = {
+    "trd_vs_nonmdd": (("TRD",), ("TRD", "non_MDD")),
+    "trmdd_vs_nonmdd": (("trMDD",), ("trMDD", "non_MDD")),
+    "trd_vs_trmdd": (("TRD",), ("TRD", "trMDD")),
+    "mdd_vs_nonmdd": (("TRD", "trMDD", "MDD_other"), ("TRD", "trMDD", "MDD_other", "non_MDD")),
+}
+MDD = ("TRD", "trMDD", "MDD_other")
+STATUSES = (*MDD, "non_MDD")
+FLOW_GROUPS = {"mdd_included": MDD, "TRD": ("TRD",), "trMDD": ("trMDD",), "non_MDD": ("non_MDD",),
+               "MDD_other_no_adequate_trial": ("MDD_other",)}
+
+
+def attack_release(export: dict, internal: dict, persons, primary: str, threshold: int = 20):
+    """The outsider's system for one release. ``export``: exported tables as text (names as in
+    export/: cohort_counts, results, cox, km_curves, pgs_distribution, cohort_flow);
+    ``internal``: the same tables unsuppressed (logistic for results; km_curves with
+    n_events_after) -- used only to decide which design facts hold (a model with complete
+    data, a flow step equal to a status count) and to give the exact events of each shown KM
+    step (a worst case: the survival drop reveals them approximately); ``persons``: the
+    analysis frame (dataset, definition, status, ancestry). Returns (Attacker, targets):
+    targets are the hidden small groups {variable: true value}: status counts, persons left
+    out of a model, ancestry groups, KM events after a curve's end."""
+    a = Attacker(threshold)
+    targets: dict = {}
+    true = persons.groupby(["dataset", "definition", "status"]).size().to_dict()
+    datasets, definitions = sorted(persons.dataset.unique()), sorted(persons.definition.unique())
+
+    def group(ds, definition, statuses) -> int:
+        return sum(true.get((ds, definition, s), 0) for s in statuses)
+
+    def st(ds, definition, s):
+        return ("status", ds, definition, s)
+
+    for r in export["cohort_counts"].itertuples():
+        a.cell(st(r.dataset, r.definition, r.status), r.n)
+    for ds in datasets:
+        for definition in definitions:
+            # Design: the MDD total and non-MDD do not depend on the TRD definition.
+            a.know({("mdd", ds): 1, **{st(ds, definition, s): -1 for s in MDD}})
+            a.know({("non", ds): 1, st(ds, definition, "non_MDD"): -1})
+            if group(ds, definition, ("MDD_other",)) == group(ds, definitions[0], ("MDD_other",)):
+                a.know({("other", ds): 1, st(ds, definition, "MDD_other"): -1})
+    targets.update({st(*k): v for k, v in true.items() if 0 < v < threshold})
+
+    def subset(cell, ds, definition, statuses, true_n, tag):
+        """cell + missing = sum(statuses); missing = 0 when the data say so, else a target."""
+        miss = ("missing", tag)
+        a.know({cell: 1, miss: 1, **{st(ds, definition, s): -1 for s in statuses}})
+        gap = group(ds, definition, statuses) - int(true_n)
+        if gap == 0:
+            a.know({miss: 1})
+        elif 0 < gap < threshold:
+            targets[miss] = gap
+
+    lg = internal["results"].set_index(["dataset", "definition", "contrast", "pgs_id"])
+    for r in export["results"].itertuples():
+        cases, whole = CONTRASTS[r.contrast]
+        key = (r.dataset, r.definition, r.contrast, r.pgs_id)
+        if not str(r.n) or str(r.n) == "nan":
+            continue
+        subset(a.cell(("n",) + key, r.n), r.dataset, r.definition, whole, lg.loc[key, "n"], ("n",) + key)
+        subset(a.cell(("n_cases",) + key, r.n_cases), r.dataset, r.definition, cases, lg.loc[key, "n_cases"],
+               ("n_cases",) + key)
+    if export.get("cox") is not None:
+        cx = internal["cox"].set_index(["dataset", "definition", "pgs_id"])
+        for r in export["cox"].itertuples():
+            key = (r.dataset, r.definition, r.pgs_id)
+            if not str(r.n) or str(r.n) == "nan":
+                continue
+            subset(a.cell(("cox_n",) + key, r.n), r.dataset, r.definition, MDD, cx.loc[key, "n"], ("cox_n",) + key)
+            subset(a.cell(("cox_events",) + key, r.n_events), r.dataset, r.definition, ("TRD",),
+                   cx.loc[key, "n_events"], ("cox_events",) + key)
+    if export.get("km_curves") is not None:
+        km = internal["km_curves"].set_index(["dataset", "definition", "pgs_id", "tertile", "time_days"])
+        for (ds, definition, pgs), curves in export["km_curves"].groupby(["dataset", "definition", "pgs_id"]):
+            key = (ds, definition, pgs)
+            persons_eq, events_eq = {("km_persons",) + key: -1}, {("km_events",) + key: -1}
+            n_all = ev_all = 0
+            for k, g in curves.groupby("tertile"):
+                g = g.sort_values("time_days", key=lambda c: c.astype(int))
+                k, times = int(k), [int(t) for t in g.time_days]
+                risk = [a.cell(("km_risk",) + key + (k, t), v) for t, v in zip(times, g.n_at_risk)]
+                after = [int(km.loc[key + (k, t), "n_events_after"]) for t in times]
+                n_all += int(km.loc[key + (k, times[0]), "n_at_risk"])
+                ev_all += after[0]
+                persons_eq[risk[0]] = 1
+                for j in range(1, len(risk)):
+                    step = ("km_step_events",) + key + (k, j)
+                    a.know({step: 1}, after[j - 1] - after[j])
+                    a.know({risk[j - 1]: 1, risk[j]: -1, step: -1, ("km_cens",) + key + (k, j): -1})
+                    events_eq[step] = 1
+                tail = ("km_tail_events",) + key + (k,)
+                a.know({risk[-1]: 1, tail: -1, ("km_tail_cens",) + key + (k,): -1})
+                events_eq[tail] = 1
+                if 0 < after[-1] < threshold:
+                    targets[tail] = after[-1]
+            a.know(persons_eq)
+            a.know(events_eq)
+            subset(("km_persons",) + key, ds, definition, MDD, n_all, ("km_persons",) + key)
+            subset(("km_events",) + key, ds, definition, ("TRD",), ev_all, ("km_events",) + key)
+    if export.get("pgs_distribution") is not None:
+        dist = export["pgs_distribution"].drop_duplicates(["dataset", "ancestry"])
+        true_dist = internal["pgs_distribution"].drop_duplicates(["dataset", "ancestry"])
+        for ds, g in dist.groupby("dataset"):
+            cells = {a.cell(("anc", ds, r.ancestry), r.n): 1 for r in g.itertuples()}
+            total = int(true_dist[true_dist.dataset == ds].n.sum())
+            a.know({**cells, ("anc_missing", ds): 1, ("mdd", ds): -1, ("non", ds): -1})
+            everyone = group(ds, primary, STATUSES)
+            if everyone == total:
+                a.know({("anc_missing", ds): 1})
+            for r in true_dist[true_dist.dataset == ds].itertuples():
+                if 0 < r.n < threshold:
+                    targets[("anc", ds, r.ancestry)] = int(r.n)
+    flow_true = internal["cohort_flow"]
+    for definition, g in export["cohort_flow"].groupby("definition"):
+        tg = flow_true[flow_true.definition == definition].set_index("step")["n"]
+        g = g.sort_values("step_order", key=lambda c: c.astype(int))
+        s = {r.step: a.cell(("flow", definition, r.step), r.n) for r in g.itertuples()}
+        for step, statuses in FLOW_GROUPS.items():
+            if step not in s:
+                continue
+            for d in ([definition] if definition in definitions else definitions):
+                if sum(group(ds, d, statuses) for ds in datasets) == int(tg[step]):
+                    a.know({s[step]: 1, **{st(ds, d, x): -1 for ds in datasets for x in statuses}})
+        if {"mdd_included", "TRD", "trMDD", "MDD_other_no_adequate_trial"} <= set(s):
+            rest = ("flow_other_rest", definition)
+            a.know({s["mdd_included"]: 1, s["TRD"]: -1, s["trMDD"]: -1, s["MDD_other_no_adequate_trial"]: -1,
+                    rest: -1})
+            gap = int(tg["mdd_included"] - tg["TRD"] - tg["trMDD"] - tg["MDD_other_no_adequate_trial"])
+            if gap == 0:
+                a.know({rest: 1})
+        steps = list(g.step)
+        for x, y in zip(steps, steps[1:]):  # an attrition table only loses persons
+            if int(tg[x]) >= int(tg[y]):
+                a.know({s[x]: 1, s[y]: -1, ("flow_drop", definition, x, y): -1})
+                if 0 < int(tg[x]) - int(tg[y]) < threshold:
+                    targets[("flow_drop", definition, x, y)] = int(tg[x]) - int(tg[y])
+    return a, targets

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from export_attacker import Attacker
+from export_attacker import attack_release
 
 from trd_spark.models.km import coarsen_km, km_curves_for_pgs
 from trd_spark.report.suppression import suppress_small_counts
@@ -93,94 +93,11 @@ def release_from_persons(persons: pd.DataFrame) -> ReleaseCounts:
     )
 
 
-def attack(export: dict[str, pd.DataFrame], rc: ReleaseCounts, persons: pd.DataFrame) -> tuple[Attacker, dict]:
-    """The outsider's system from the exported tables and the study structure. Returns the
-    attacker and the hidden small groups to check {variable: true value}: every status count
-    of 1..19, the persons lacking a PGS, the TRD events left after each KM curve's end."""
-    a = Attacker(T)
-    targets: dict = {}
-    mdd_statuses = ("TRD", "trMDD", "MDD_other")
-    for r in export["cohort_counts"].itertuples():
-        a.cell(("status", r.dataset, r.definition, r.status), r.n)
-    for ds in persons.dataset.unique():
-        for definition in DEFINITIONS:
-            st = {s: ("status", ds, definition, s) for s in STATUSES}
-            # Design: the MDD total, MDD_other and non-MDD do not depend on the TRD definition.
-            a.know({("mdd", ds): 1, **{st[s]: -1 for s in mdd_statuses}})
-            a.know({("other", ds): 1, st["MDD_other"]: -1})
-            a.know({("non", ds): 1, st["non_MDD"]: -1})
-    true = persons.groupby(["dataset", "definition", "status"]).size()
-    for k, v in true.items():
-        if 0 < v < T:
-            targets[("status", *k)] = int(v)
-
-    def missing(ds, definition, pgs, statuses) -> int:
-        g = persons[(persons.dataset == ds) & (persons.definition == definition) & persons.status.isin(statuses)]
-        return int(g[pgs].isna().sum())
-
-    for r in export["results"].itertuples():
-        cases, whole = CONTRAST_GROUPS[r.contrast]
-        key = (r.dataset, r.definition, r.contrast, r.pgs_id)
-        n, k = a.cell(("n",) + key, r.n), a.cell(("n_cases",) + key, r.n_cases)
-        miss_n, miss_k = ("miss_n",) + key, ("miss_cases",) + key
-        a.know({n: 1, miss_n: 1, **{("status", r.dataset, r.definition, s): -1 for s in whole}})
-        a.know({k: 1, miss_k: 1, **{("status", r.dataset, r.definition, s): -1 for s in cases}})
-        # The outsider even knows which models have complete data (a worst case).
-        if missing(r.dataset, r.definition, r.pgs_id, whole) == 0:
-            a.know({miss_n: 1})
-            a.know({miss_k: 1})
-        elif 0 < missing(r.dataset, r.definition, r.pgs_id, whole) < T:
-            targets[miss_n] = missing(r.dataset, r.definition, r.pgs_id, whole)
-    for r in export["cox"].itertuples():
-        key = (r.dataset, r.definition, r.pgs_id)
-        n, e = a.cell(("cox_n",) + key, r.n), a.cell(("cox_events",) + key, r.n_events)
-        a.know({n: 1, ("cox_miss",) + key: 1, ("mdd", r.dataset): -1})
-        a.know({e: 1, ("cox_miss_events",) + key: 1, ("status", r.dataset, r.definition, "TRD"): -1})
-        if missing(r.dataset, r.definition, r.pgs_id, mdd_statuses) == 0:
-            a.know({("cox_miss",) + key: 1})
-            a.know({("cox_miss_events",) + key: 1})
-    # Kaplan-Meier: thirds add up to the MDD persons with the PGS, their events (the survival
-    # drop between two shown times, given exactly here: a worst case) to the TRD persons.
-    internal = rc.km_curves.set_index(["dataset", "definition", "pgs_id", "tertile", "time_days"])["n_events_after"]
-    for (ds, definition, pgs), curves in export["km_curves"].groupby(["dataset", "definition", "pgs_id"]):
-        key = (ds, definition, pgs)
-        persons_eq, events_eq = {("km_miss",) + key: 1, ("mdd", ds): -1}, {("km_miss_ev",) + key: 1,
-                                                                             ("status", ds, definition, "TRD"): -1}
-        for k, g in curves.groupby("tertile"):
-            g = g.sort_values("time_days", key=lambda c: c.astype(int))
-            k, times = int(k), [int(t) for t in g.time_days]
-            risk = [a.cell(("km_risk",) + key + (k, t), v) for t, v in zip(times, g.n_at_risk)]
-            after = [int(internal[key + (k, t)]) for t in times]
-            persons_eq[risk[0]] = 1
-            for j in range(1, len(risk)):
-                cens = ("km_cens",) + key + (k, j)
-                a.know({risk[j - 1]: 1, risk[j]: -1, cens: -1}, after[j - 1] - after[j])
-                events_eq[("km_step_events",) + key + (k, j)] = 1
-                a.know({("km_step_events",) + key + (k, j): 1}, after[j - 1] - after[j])
-            tail = ("km_tail_events",) + key + (k,)
-            a.know({risk[-1]: 1, tail: -1, ("km_tail_cens",) + key + (k,): -1})
-            events_eq[tail] = 1
-            if 0 < after[-1] < T:
-                targets[tail] = after[-1]
-        a.know(persons_eq)
-        a.know(events_eq)
-        if missing(ds, definition, pgs, mdd_statuses) == 0:
-            a.know({("km_miss",) + key: 1})
-            a.know({("km_miss_ev",) + key: 1})
-    dist = export["pgs_distribution"].drop_duplicates(["dataset", "ancestry"])
-    for ds, g in dist.groupby("dataset"):
-        a.know({**{a.cell(("anc", ds, r.ancestry), r.n): 1 for r in g.itertuples()},
-                ("mdd", ds): -1, ("non", ds): -1})
-    for ds, g in persons[persons.definition == "A"].groupby("dataset"):
-        for anc, n in g.ancestry.value_counts().items():
-            if n < T:
-                targets[("anc", ds, anc)] = int(n)
-    for definition, g in export["cohort_flow"].groupby("definition"):
-        s = {r.step: a.cell(("flow", definition, r.step), r.n) for r in g.itertuples()}
-        a.know({s["mdd_included"]: 1, s["TRD"]: -1, s["trMDD"]: -1, s["MDD_other_no_adequate_trial"]: -1})
-        a.know({s["TRD"]: 1, ("status", "big", definition, "TRD"): -1})
-        a.know({s["non_MDD"]: 1, ("non", "big"): -1})
-    return a, targets
+def attack(export: dict[str, pd.DataFrame], rc: ReleaseCounts, persons: pd.DataFrame):
+    """``attack_release`` on a toy export (internal tables only decide which design facts hold)."""
+    internal = {"results": rc.logistic, "cox": rc.cox, "km_curves": rc.km_curves,
+                "pgs_distribution": rc.pgs_distribution, "cohort_flow": rc.cohort_flow}
+    return attack_release(export, internal, persons, rc.primary_definition, T)
 
 
 def exported(safe: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

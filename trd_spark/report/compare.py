@@ -1,8 +1,9 @@
 """`trd-spark compare-releases A B`: what changed between two releases' results.
 
 Writes ``{output_root}/compare/{A}_vs_{B}/`` with
-- ``cohort_sizes.tsv``: each cohort-flow step's count in A and B as already exported (so the
-  suppression is the one each release's export applied), and the change when both are shown;
+- ``cohort_sizes.tsv``: each cohort-flow step's count in A and B and the change, audited as
+  one table (``cohort_size_changes``: a change of 1..threshold-1 is never derivable from it);
+- ``_disclosure.json``: whether the folder may leave the workbench (``for_export``);
 - ``pgs_correlation.tsv``: per dataset x PGS, the Pearson correlation of the raw score
   (score_sum) between releases for persons in both, computed in Spark (only the correlation
   and the suppressed number of persons leave the executors);
@@ -13,6 +14,7 @@ Writes ``{output_root}/compare/{A}_vs_{B}/`` with
 from __future__ import annotations
 
 import io
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +23,13 @@ import pandas as pd
 
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs
+from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, Layout
 from trd_spark.models.stage import to_tsv
-from trd_spark.report.suppression import suppress_count
+from trd_spark.report.suppression import (
+    SECONDARY_LABEL, audit_suppression, chain_relations, suppress_count, suppressed_label,
+)
+from trd_spark.report.tables import partition_relations
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -35,19 +40,58 @@ KEYS = {"logistic": ["dataset", "definition", "contrast", "pgs_id"], "cox": ["da
 EFFECT = {"logistic": "odds_ratio", "cox": "hazard_ratio"}
 
 
-def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame) -> pd.DataFrame:
-    """Exported (already suppressed, as text) cohort-flow counts of A and B side by side."""
-    a = flow_a.rename(columns={"n": "n_a"})[["definition", "step_order", "step", "n_a"]]
-    b = flow_b.rename(columns={"n": "n_b"})[["definition", "step", "n_b"]]
-    out = a.merge(b, on=["definition", "step"], how="outer")
+def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.DataFrame, shown_b: pd.DataFrame,
+                        threshold: int) -> tuple[pd.DataFrame, bool]:
+    """Cohort-flow counts of A and B side by side with the change, audited as one table.
 
-    def change(x, y):
-        if isinstance(x, str) and isinstance(y, str) and x.isdigit() and y.isdigit():
-            return str(int(y) - int(x))
-        return ""
+    ``flow_a``/``flow_b``: the releases' internal cohort_flow (definition, step_order, step,
+    n); ``shown_a``/``shown_b``: the same tables as exported (text). A change is a count too:
+    the audit (``suppression.audit_suppression``, with each release's own flow relations) sees
+    each release's counts as its export shows them and hides further ones here until no change
+    of 1..threshold-1 can be derived. Returns (table with n_a, n_b, change as text,
+    ``for_export``): ``for_export`` is False when this table had to hide a count that a
+    release's export shows, i.e. the two exports together reveal a small change.
+    """
+    values, published, relations, pre = {}, set(), [], {}
+    for tag, flow, shown in (("a", flow_a, shown_a), ("b", flow_b, shown_b)):
+        text = {(d, st): str(v) for d, st, v in zip(shown["definition"], shown["step"], shown["n"])}
+        for definition, grp in flow.groupby("definition", sort=True):
+            grp = grp.sort_values("step_order")
+            cells = [(tag, definition, st) for st in grp["step"]]
+            for c, v in zip(cells, grp["n"]):
+                values[c] = int(v)
+                published.add(c)
+                if not text.get(c[1:], "").isdigit():
+                    pre[c] = text.get(c[1:], SECONDARY_LABEL)
+            implicit, rels = chain_relations(cells, values, ("step_diff", tag, definition))
+            values.update(implicit)
+            relations += rels + partition_relations(cells, values)
+    both = sorted({c[1:] for c in published if c[0] == "a"} & {c[1:] for c in published if c[0] == "b"})
+    for key in both:
+        d = values[("b", *key)] - values[("a", *key)]
+        values[("change", *key)] = abs(d)
+        relations.append({("b", *key): 1, ("a", *key): -1, ("change", *key): -1 if d >= 0 else 1})
+    hide = audit_suppression(values, published, relations, threshold, hidden=pre).hide
 
-    out["change"] = [change(x, y) for x, y in zip(out["n_a"], out["n_b"])]
-    return out.sort_values(["definition", "step_order"], kind="mergesort", na_position="last").reset_index(drop=True)
+    def shown_value(cell):
+        return hide.get(cell, values[cell]) if cell in values else ""
+
+    a = flow_a[["definition", "step_order", "step"]]
+    out = a.merge(flow_b[["definition", "step"]], on=["definition", "step"], how="outer")
+    out["n_a"] = [str(shown_value(("a", d, st))) for d, st in zip(out["definition"], out["step"])]
+    out["n_b"] = [str(shown_value(("b", d, st))) for d, st in zip(out["definition"], out["step"])]
+
+    def change(d, st):
+        if ("change", d, st) not in values:
+            return ""
+        if ("a", d, st) in hide or ("b", d, st) in hide:
+            return suppressed_label(threshold) if 0 < values[("change", d, st)] < threshold else ""
+        return str(values[("b", d, st)] - values[("a", d, st)])
+
+    out["change"] = [change(d, st) for d, st in zip(out["definition"], out["step"])]
+    for_export = set(hide) <= set(pre) | {c for c in published if 0 < values[c] < threshold}
+    out = out.sort_values(["definition", "step_order"], kind="mergesort", na_position="last").reset_index(drop=True)
+    return out[["definition", "step_order", "step", "n_a", "n_b", "change"]], for_export
 
 
 def score_correlation(scores_a: "DataFrame", scores_b: "DataFrame", threshold: int) -> pd.DataFrame:
@@ -78,7 +122,11 @@ def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str)
     return m.rename(columns={f"{eff}_a": "effect_a", f"{eff}_b": "effect_b"})
 
 
-def compare_releases(spark: "SparkSession", cfg: Config, release_a: str, release_b: str) -> dict[str, pd.DataFrame]:
+def compare_releases(
+    spark: "SparkSession", cfg: Config, release_a: str, release_b: str
+) -> tuple[dict[str, pd.DataFrame], bool]:
+    """({cohort_sizes, pgs_correlation, estimates}, for_export) for releases A and B (both
+    need complete pgs, models and export outputs; InputDataError otherwise)."""
     fs = Fs(spark)
     threshold = cfg.report.small_count_threshold
     la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
@@ -91,10 +139,10 @@ def compare_releases(spark: "SparkSession", cfg: Config, release_a: str, release
     def exported(lay: Layout, name: str) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
 
-    flows = [exported(lay, "cohort_flow.tsv") for lay in (la, lb)]
-    for f in flows:
-        f["step_order"] = f["step_order"].astype(int)
-    out = {"cohort_sizes": cohort_size_changes(*flows)}
+    shown = [exported(lay, "cohort_flow.tsv") for lay in (la, lb)]
+    internal = [read_table(spark, lay.table("phenotypes", "cohort_flow")).toPandas() for lay in (la, lb)]
+    sizes, for_export = cohort_size_changes(*internal, *shown, threshold)
+    out = {"cohort_sizes": sizes}
     out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
                                                spark.read.parquet(lb.table("pgs", "scores")), threshold)
     parts = []
@@ -103,7 +151,7 @@ def compare_releases(spark: "SparkSession", cfg: Config, release_a: str, release
             parts.append(estimates_side_by_side(spark.read.parquet(la.table("models", model)).toPandas(),
                                                 spark.read.parquet(lb.table("models", model)).toPandas(), model))
     out["estimates"] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return out
+    return out, for_export
 
 
 def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str, out_dir: str) -> str:
@@ -134,11 +182,25 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
     from trd_spark.session import start_session
 
     spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
-    tables = compare_releases(spark, cfg, release_a, release_b)
+    tables, for_export = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
     fs = Fs(spark)
     fs.mkdirs(out_dir)
     for name, df in tables.items():
         fs.write_text(f"{out_dir}/{name}.tsv", to_tsv(df))
-    log.info("compare-releases: wrote %s", ", ".join(f"{n}.tsv" for n in tables))
-    return summary_text(tables, release_a, release_b, out_dir)
+    fs.write_text(f"{out_dir}/{DISCLOSURE}", json.dumps(disclosure(for_export, cfg), indent=2, sort_keys=True))
+    log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
+             DISCLOSURE, for_export)
+    return summary_text(tables, release_a, release_b, out_dir) + ("" if for_export else f"\n{NOT_FOR_EXPORT}")
+
+
+DISCLOSURE = "_disclosure.json"
+NOT_FOR_EXPORT = ("NOT FOR EXPORT: the two releases' exports together reveal a cohort-size change of fewer "
+                  "than the threshold; this comparison hides it, but must stay on the workbench")
+
+
+def disclosure(for_export: bool, cfg: Config) -> dict:
+    """What ``_disclosure.json`` in a comparison folder says: whether it may leave the
+    workbench, under which threshold, and why not."""
+    return {"for_export": for_export, "small_count_threshold": cfg.report.small_count_threshold,
+            "note": "counts audited like an export" if for_export else NOT_FOR_EXPORT}

@@ -181,7 +181,8 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 
 
 def audit_suppression(
-    values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None
+    values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
+    hidden: dict | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -191,7 +192,8 @@ def audit_suppression(
     itself); a unit of several cells (a Kaplan-Meier curve set) is dropped whole, its cells then
     bounded by >= 0 only. Published cells of 1..threshold-1 are hidden as "<threshold" first;
     secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
-    units, never zeros. Deterministic (cells in text order). Returns ``AuditResult``.
+    units, never zeros. ``hidden``: published cells already hidden elsewhere (cell -> label,
+    e.g. as another export shows them). Deterministic (cells in text order). Returns ``AuditResult``.
     Raises AssertionError if the relations do not hold or a cell cannot be protected.
     """
     units = units or {}
@@ -206,7 +208,7 @@ def audit_suppression(
     members: dict = {}
     for k, u in unit_of.items():
         members.setdefault(u, []).append(k)
-    hide = {k: suppressed_label(threshold) for k in published if 0 < values[k] < threshold}
+    hide = {**(hidden or {}), **{k: suppressed_label(threshold) for k in published if 0 < values[k] < threshold}}
     dropped: set = set()
     low = threshold - 1
     top = max(truth.max(initial=1.0), 1.0)
