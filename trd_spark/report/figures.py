@@ -37,6 +37,9 @@ DAYS_PER_YEAR = 365.25
 # SVG ids and text are deterministic: one report, one byte sequence for the same inputs.
 _RC = {"svg.fonttype": "none", "svg.hashsalt": "trd-spark", "font.size": 8,
        "font.family": ["DejaVu Sans", "Helvetica", "Arial", "sans-serif"]}
+FIGURE_WIDTH_INCHES = 10.0  # wide figures fill the page's 1200 px column
+FOREST_ROW_INCHES = 0.19  # one text line at 8 pt
+FOREST_MARGIN_INCHES = 1.1  # title, column headers and the x axis
 FOREST_COLUMNS = ["domain", "trait", "pgs_id", "source", "kind", "odds_ratio", "ci_low", "ci_high", "p", "n",
                   "n_cases"]
 
@@ -126,8 +129,10 @@ def forest_figure(rows: pd.DataFrame, *, title: str) -> Figure:
             lines.append(("pgs", by_pgs.iloc[0]))
             lines += [("est", r) for _, r in by_pgs.iterrows()]
     n_lines = max(len(lines), 1)
-    fig = _new_figure(10.0, 0.19 * n_lines + 1.1)
-    ax = fig.add_axes((0.40, 0.55 / (0.19 * n_lines + 1.1), 0.33, 0.19 * n_lines / (0.19 * n_lines + 1.1)))
+    height = FOREST_ROW_INCHES * n_lines + FOREST_MARGIN_INCHES
+    fig = _new_figure(FIGURE_WIDTH_INCHES, height)
+    # Text columns left (labels, N, cases) and right (OR, p) of the plot, in axes fractions.
+    ax = fig.add_axes((0.40, FOREST_MARGIN_INCHES / 2 / height, 0.33, FOREST_ROW_INCHES * n_lines / height))
     est = rows[rows["odds_ratio"].notna()]
     lo = float(min(est["ci_low"].min(), 0.9)) / 1.05 if len(est) else 0.85
     hi = float(max(est["ci_high"].max(), 1.1)) * 1.05 if len(est) else 1.15
@@ -280,7 +285,7 @@ def attrition_figure(flow: pd.DataFrame, *, main_steps: list[str], labels: dict[
     defs = [d for d in definition_order if d in set(flow["definition"])]
     boxes, excluded = [], []
     height = 1.2 * len(chain) + 3.2
-    fig = _new_figure(10.0, 0.45 * height + 0.4)
+    fig = _new_figure(FIGURE_WIDTH_INCHES, 0.45 * height + 0.4)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 10)
     ax.set_ylim(height, 0)
@@ -332,7 +337,7 @@ def significance_figure(results: pd.DataFrame, *, domains: list[str], contrasts:
     res["_d"] = res["domain"].map(lambda d: order.get(d, len(order)))
     pgs = res.drop_duplicates("pgs_id").sort_values(["_d", "domain", "trait", "pgs_id"])[["pgs_id", "trait", "domain"]]
     xs = {p: i for i, p in enumerate(pgs["pgs_id"])}
-    fig = _new_figure(10.0, 4.2)
+    fig = _new_figure(FIGURE_WIDTH_INCHES, 4.2)
     ax = fig.add_axes((0.07, 0.38, 0.76, 0.52))
     for i, (domain, grp) in enumerate(pgs.groupby("domain", sort=False)):
         x0, x1 = min(xs[p] for p in grp["pgs_id"]) - 0.5, max(xs[p] for p in grp["pgs_id"]) + 0.5
