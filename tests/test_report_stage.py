@@ -59,6 +59,24 @@ def test_all_files_published(report):
             assert open(Layout.of(cfg).file(stage, name)).read() == open(files[name]).read()
 
 
+def test_export_holds_only_what_may_leave(report):
+    """export/: the report files, a manifest with relative names and SHA-256 (no path), an
+    empty _SUCCESS; no hidden .crc files."""
+    import hashlib
+    import json
+    import os
+
+    cfg, _, files, _ = report
+    exp = Layout.of(cfg).stage_dir("export")
+    names = sorted(os.listdir(exp))
+    assert names == sorted([*files, "_SUCCESS", "_manifest.json"])
+    m = json.loads(open(f"{exp}/_manifest.json").read())
+    assert set(m["files"]) == set(files) and m["small_count_threshold"] == 20
+    for name, entry in m["files"].items():
+        assert entry["sha256"] == hashlib.sha256(open(f"{exp}/{name}", "rb").read()).hexdigest()
+    assert cfg.output_root not in json.dumps(m) and "/" not in "".join(m["files"])
+
+
 def test_results_counts_are_suppressed(report):
     _, _, files, logistic = report
     tsv = pd.read_csv(files["results.tsv"], sep="\t", dtype={"n": str, "n_cases": str})

@@ -5,25 +5,30 @@ or Kaplan-Meier curves are shown when the models stage wrote them and skipped ot
 publishes the same files twice: ``{release}/report/`` and ``{release}/export/``, the only
 folder meant to leave the cluster. Every participant count in them is suppressed and audited
 (``trd_spark.report.tables``); PGS distributions are aggregated in Spark (quantiles per
-dataset x ancestry group, groups under the threshold dropped); Kaplan-Meier curves are cut
-where fewer than the threshold remain at risk. No person ID, sample ID or individual date is
-read into the report.
+dataset x ancestry group, groups under the threshold dropped); Kaplan-Meier curves keep only
+steps of at least the threshold events and at risk (``models.km.coarsen_km``). No person ID,
+sample ID or individual date is read into the report. ``export/`` carries its own manifest
+(relative names and hashes, no paths; ``publish_export``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import uuid
 from itertools import combinations
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from trd_spark.config import Config
+from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
-from trd_spark.layout import EXPORT, STAGES, Layout, code_version, publish_stage
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, publish_stage
 from trd_spark.models.stage import to_tsv
 from trd_spark.report.figures import (
     attrition_figure, distribution_figure, forest_data, forest_figure, km_figure, scatter_figure, significance_figure,
@@ -165,9 +170,12 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
                    f"{'age, ' if cov.age else ''}{'sex, ' if cov.sex else ''}{cov.n_pcs} PCs; Bonferroni and "
                    f"Benjamini-Hochberg within dataset x definition x contrast, alpha {cfg.models.alpha}"
                    + ("; Cox proportional hazards from MDD index to TRD" if cfg.models.cox else "")),
-        "Disclosure control": (f"counts 1-{threshold - 1} shown as &lt;{threshold}; secondary suppression audited "
-                               "against totals, complements and consecutive cohort-flow steps; PGS quantiles only for "
-                               f"groups of &ge; {threshold}; Kaplan-Meier curves cut below {threshold} at risk"),
+        "Disclosure control": (f"counts 1-{threshold - 1} shown as &lt;{threshold}; every count of the export in one "
+                               "linear system (totals, groups shared across TRD definitions, tables and models, "
+                               "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
+                               "programming bounds no hidden small count more tightly than the label does; PGS "
+                               f"quantiles only for groups of &ge; {threshold}; Kaplan-Meier steps only with &ge; "
+                               f"{threshold} events and at risk"),
         "Software": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "Config hash": cfg.fingerprint()[:16],
     }
@@ -402,10 +410,58 @@ def run(spark: "SparkSession", cfg: Config) -> dict[str, str]:
 
     files = build_report(cfg, t, _versions(fs, layout))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
-    for stage in ("report", EXPORT):
-        with publish_stage(spark, cfg, stage) as writer:
-            for name, text in files.items():
-                writer.write_text(name, text)
-            writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
+    with publish_stage(spark, cfg, "report") as writer:
+        for name, text in files.items():
+            writer.write_text(name, text)
+        writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
+    publish_export(fs, cfg, files)
     return {name: layout.file("report", name) for name in files}
+
+
+def export_manifest(cfg: Config, files: dict[str, str]) -> dict:
+    """What ``export/_manifest.json`` says: release, code version, config hash, the
+    suppression threshold and, per exported file (name relative to ``export/``), its SHA-256
+    and size in bytes. No path, host, input fingerprint or run time (unlike the internal
+    stage manifests)."""
+    return {
+        "release": cfg.release,
+        "code_version": code_version(),
+        "config_hash": cfg.fingerprint(),
+        "small_count_threshold": cfg.report.small_count_threshold,
+        "files": {name: {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                         "bytes": len(text.encode("utf-8"))} for name, text in sorted(files.items())},
+    }
+
+
+def publish_export(fs: Fs, cfg: Config, files: dict[str, str]) -> str:
+    """Publish ``{release}/export/`` atomically with only what may leave the workbench: the
+    report files, ``_manifest.json`` (``export_manifest``) and the empty ``_SUCCESS`` marker
+    that completeness checks use. Hadoop's local file system writes a hidden ``.crc`` next to
+    every file; they are removed before the folder becomes visible. Returns the folder."""
+    layout = Layout.of(cfg)
+    final = layout.stage_dir(EXPORT)
+    for name in fs.listdir(layout.release_dir):  # left by an interrupted run (this run holds the lock)
+        if name.startswith((f".{EXPORT}.inprogress-", f".{EXPORT}.replaced-")):
+            fs.delete(f"{layout.release_dir}/{name}")
+    tmp = f"{layout.release_dir}/.{EXPORT}.inprogress-{uuid.uuid4().hex[:8]}"
+    try:
+        for name, text in files.items():
+            fs.write_text(f"{tmp}/{name}", text)
+        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(export_manifest(cfg, files), indent=2, sort_keys=True))
+        fs.write_text(f"{tmp}/{SUCCESS}", "")
+        if not is_uri(tmp):
+            for p in Path(tmp).glob(".*.crc"):
+                p.unlink()
+        if fs.exists(final):
+            trash = f"{layout.release_dir}/.{EXPORT}.replaced-{uuid.uuid4().hex[:8]}"
+            fs.rename(final, trash)
+            fs.rename(tmp, final)
+            fs.delete(trash)
+        else:
+            fs.rename(tmp, final)
+    except BaseException:
+        fs.delete(tmp)
+        raise
+    log.info("export: %d files and %s in %s", len(files), MANIFEST, final)
+    return final
 
