@@ -135,11 +135,11 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
         a.cell(st(r.dataset, r.definition, r.status), r.n)
     for ds in datasets:
         for definition in definitions:
-            # Design: the MDD total and non-MDD do not depend on the TRD definition.
-            a.know({("mdd", ds): 1, **{st(ds, definition, s): -1 for s in MDD}})
-            a.know({("non", ds): 1, st(ds, definition, "non_MDD"): -1})
-            if group(ds, definition, ("MDD_other",)) == group(ds, definitions[0], ("MDD_other",)):
-                a.know({("other", ds): 1, st(ds, definition, "MDD_other"): -1})
+            # Design: the MDD total and non-MDD do not depend on the TRD definition (checked
+            # on the data, as is MDD_other being shared).
+            for var, statuses in ((("mdd", ds), MDD), (("non", ds), ("non_MDD",)), (("other", ds), ("MDD_other",))):
+                if group(ds, definition, statuses) == group(ds, definitions[0], statuses):
+                    a.know({var: 1, **{st(ds, definition, s): -1 for s in statuses}})
     targets.update({st(*k): v for k, v in true.items() if 0 < v < threshold})
 
     def subset(cell, ds, definition, statuses, true_n, tag):
@@ -204,7 +204,7 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
         for ds, g in dist.groupby("dataset"):
             cells = {a.cell(("anc", ds, r.ancestry), r.n): 1 for r in g.itertuples()}
             total = int(true_dist[true_dist.dataset == ds].n.sum())
-            a.know({**cells, ("anc_missing", ds): 1, ("mdd", ds): -1, ("non", ds): -1})
+            a.know({**cells, ("anc_missing", ds): 1, **{st(ds, primary, x): -1 for x in STATUSES}})
             everyone = group(ds, primary, STATUSES)
             if everyone == total:
                 a.know({("anc_missing", ds): 1})
@@ -236,3 +236,21 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
                 if 0 < int(tg[x]) - int(tg[y]) < threshold:
                     targets[("flow_drop", definition, x, y)] = int(tg[x]) - int(tg[y])
     return a, targets
+
+
+def fully_hidden(export: dict, threshold: int = 20) -> dict:
+    """The same exported tables with every non-zero count hidden ("<T" or "suppressed"): what
+    the outsider learns from it is what the labels alone say (the baseline of the check)."""
+    def label(v: str) -> str:
+        if not v.isdigit() or int(v) == 0:
+            return v
+        return f"<{threshold}" if int(v) < threshold else "suppressed"
+
+    out = {}
+    for name, df in export.items():
+        df = df.copy()
+        for col in ("n", "n_cases", "n_events", "n_at_risk"):
+            if col in df:
+                df[col] = df[col].astype(str).map(label)
+        out[name] = df
+    return out
