@@ -68,7 +68,7 @@ class Attacker:
         return names, idx, a, b
 
     def determined(self, name) -> bool:
-        names, idx, a, b = self._system()
+        names, idx, a, _ = self._system()
         if "null" not in self._cache:
             unknown = [i for i, n in enumerate(names) if self.bounds[n][0] != self.bounds[n][1]]
             sub = a[:, unknown]

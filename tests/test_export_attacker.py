@@ -178,7 +178,7 @@ def test_no_hidden_small_group_is_recovered_from_the_audited_export(toy):
 
 
 def test_km_export_keeps_only_steps_of_at_least_20_events(toy):
-    _, rc, safe = toy
+    _, _, safe = toy
     km = safe["km_curves"]
     assert "n_events_after" not in km
     assert len(km) and (km.n_at_risk >= T).all()

@@ -29,12 +29,12 @@ from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, publish_stage
+from trd_spark.models.km import coarsen_km
 from trd_spark.models.stage import to_tsv
 from trd_spark.report.figures import (
     attrition_figure, distribution_figure, forest_data, forest_figure, km_figure, scatter_figure, significance_figure,
 )
 from trd_spark.report.html import figure, html_table, render_page
-from trd_spark.models.km import coarsen_km
 from trd_spark.report.tables import ReleaseCounts, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 

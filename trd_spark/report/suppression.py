@@ -12,6 +12,8 @@ import pandas as pd
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
+from trd_spark.errors import TrdSparkError
+
 
 def suppressed_label(threshold: int) -> str:
     return f"<{threshold}"
@@ -83,6 +85,12 @@ def suppress_complement(
 # is relaxed (the real interval contains the integer one).
 
 SECONDARY_LABEL = "suppressed"
+
+
+def _describe(cell) -> str:
+    """A cell's table and group for an error message, without its count."""
+    return "/".join(str(x) for x in (cell[:4] if isinstance(cell, tuple) else (cell,)))
+
 _EPS = 1e-6
 
 
@@ -121,7 +129,7 @@ def _components(n_cells: int, rel: np.ndarray) -> list[list[int]]:
 
 def feasible_interval(rel, bounds: list[tuple[float, float | None]], j: int) -> tuple[float, float]:
     """(min, max) of cell ``j`` over real x with ``rel @ x = 0`` and ``bounds`` (None = no upper
-    bound); max is ``inf`` when unbounded. Raises AssertionError when the system has no
+    bound); max is ``inf`` when unbounded. Raises TrdSparkError when the system has no
     solution (the relations must hold on the true values)."""
     c = np.zeros(rel.shape[1])
     out = []
@@ -132,7 +140,7 @@ def feasible_interval(rel, bounds: list[tuple[float, float | None]], j: int) -> 
         if res.status == 3:  # unbounded: only possible for the maximum
             out.append(np.inf)
         elif res.status != 0:
-            raise AssertionError(f"suppression audit: linear programme failed ({res.message})")
+            raise TrdSparkError(f"suppression audit: linear programme failed ({res.message}); export not written")
         else:
             out.append(sign * res.fun)
     return out[0], out[1]
@@ -143,7 +151,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
     """The protection LP: shown cells (``movable``: position -> (value, weight)) that must
     change, at least weighted total change, for cell ``j`` to lie in ``target`` while every
     relation holds, a moved cell stays >= its bound in ``bounds`` and the others keep their
-    values. Raises AssertionError when no such table exists."""
+    values. Raises TrdSparkError when no such table exists."""
     n, pos = rel.shape[1], sorted(movable)
     m = len(pos)
     # Variables: x (n), up (m), down (m); x_k - up_k + down_k = value_k for movable k.
@@ -163,7 +171,8 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 
     res = solve()
     if res.status != 0:
-        raise AssertionError(f"suppression audit: no consistent table puts the cell in {target} ({res.message})")
+        raise TrdSparkError(f"suppression audit: no consistent table widens a hidden count ({res.message}); "
+                           "export not written")
     moved = res.x[n:n + m] + res.x[n + m:]
     # The LP counts the size of the changes, not the number of cells: keep each moved cell
     # fixed in turn (smallest change first) when a table with fewer moved cells remains.
@@ -194,7 +203,8 @@ def audit_suppression(
     secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
     units, never zeros. ``hidden``: published cells already hidden elsewhere (cell -> label,
     e.g. as another export shows them). Deterministic (cells in text order). Returns ``AuditResult``.
-    Raises AssertionError if the relations do not hold or a cell cannot be protected.
+    Raises AssertionError if the relations do not hold (a bug in the caller), TrdSparkError
+    (exit code 1) if a cell cannot be protected.
     """
     units = units or {}
     keys = sorted(values, key=str)
@@ -203,7 +213,7 @@ def audit_suppression(
     truth = np.array([float(values[k]) for k in keys])
     if len(rel_all) and np.abs(rel_all @ truth).max() > _EPS:
         bad = relations[int(np.argmax(np.abs(rel_all @ truth)))]
-        raise AssertionError(f"suppression audit: relation does not hold on the data: {bad}")
+        raise AssertionError(f"suppression audit: relation does not hold on the data: {[_describe(k) for k in bad]}")
     unit_of = {k: units.get(k, k) for k in published}
     members: dict = {}
     for k, u in unit_of.items():
@@ -254,7 +264,8 @@ def audit_suppression(
             b_lo, b_hi = feasible_interval(rows, bounds_for(comp, everything_hidden=True), j)
             need = min(low - 1, b_hi - b_lo)
             if need <= _EPS:
-                raise AssertionError(f"suppression audit: cell {keys[c]} is determined by the labels alone")
+                raise TrdSparkError(f"suppression audit: hidden count {_describe(keys[c])} is determined by the labels "
+                                    "alone; export not written")
             if hi - lo < need - _EPS:
                 # The required interval: around the true value, inside what is attainable.
                 v = truth[c]
@@ -274,7 +285,8 @@ def audit_suppression(
                     hide_unit(u)
                 lo, hi = feasible_interval(rows, bounds_for(comp), j)
                 if hi - lo < need - _EPS:  # cannot happen: both alternative tables stay feasible
-                    raise AssertionError(f"suppression audit: cell {keys[c]} still narrow after hiding {moved}")
+                    raise TrdSparkError(f"suppression audit: hidden count {_describe(keys[c])} still narrow; export not "
+                                        "written")
             intervals[keys[c]] = (lo, hi)
     return AuditResult(hide=hide, dropped=dropped, intervals=intervals)
 

@@ -253,7 +253,7 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     1..threshold-1 as "<threshold", further cells hidden by the audit as "suppressed",
     Kaplan-Meier curve sets the audit dropped left out (and the internal ``n_events_after``
     column removed). Keys: cohort_flow, logistic, and cohort_counts / cox / pgs_distribution /
-    km_curves when given. Raises AssertionError if the audit cannot protect a cell."""
+    km_curves when given. Raises TrdSparkError if the audit cannot protect a cell."""
     values, published, relations, units = build_audit(rc)
     audit = audit_suppression(values, published, relations, threshold, units)
     hide = audit.hide
