@@ -121,3 +121,21 @@ def test_flow_groups_adding_up_to_a_step_are_audited():
     shown = suppress_release(rc, 20)["cohort_flow"].set_index("step")["n"]
     assert shown["excluded_other"] == "<20"
     assert not all(isinstance(shown[s], int) for s in ("all_persons", "with_mdd_diagnosis", "non_MDD"))
+
+
+def test_flow_step_equal_to_the_sum_over_datasets_is_linked():
+    # 412 non-MDD persons before genotyping = 400 (big) + 12 (tiny): the flow count minus the
+    # big dataset's count would give the tiny one's 12.
+    flow = pd.DataFrame({"definition": ["all"] * 2, "step_order": [1, 2], "step": ["all_persons", "non_MDD"],
+                         "n": [900, 412]})
+    counts = pd.DataFrame({"dataset": ["big"] * 4 + ["tiny"] * 4, "definition": ["x"] * 8,
+                           "status": ["TRD", "trMDD", "MDD_other", "non_MDD"] * 2,
+                           "n": [60, 150, 90, 400, 25, 30, 40, 12]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=pd.DataFrame(
+        columns=["dataset", "definition", "contrast", "n", "n_cases"]), cox=None, pgs_distribution=None,
+        primary_definition="x")
+    out = suppress_release(rc, 20)
+    status = out["cohort_counts"].set_index(["dataset", "status"])["n"]
+    shown_flow = out["cohort_flow"].set_index("step")["n"]
+    assert status["tiny", "non_MDD"] == "<20"
+    assert not (isinstance(shown_flow["non_MDD"], int) and isinstance(status["big", "non_MDD"], int))

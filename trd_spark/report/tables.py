@@ -227,6 +227,15 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         for family, same in families.items():
             if family[0] == "status" and family[2:] == (FLOW_STATUS[key[2]], values[key]):
                 same.append(key)
+        # ... or the sum over datasets of that group (every person genotyped in one dataset).
+        datasets = sorted({k[0] for k in status})
+        definitions = sorted({k[1] for k in status}) if key[1] == "all" else [key[1]]
+        groups = MDD_STATUSES if FLOW_STATUS[key[2]] == "MDD" else (FLOW_STATUS[key[2]],)
+        for definition in definitions:
+            parts = [(ds, definition, g) for ds in datasets for g in groups]
+            if len(datasets) > 1 and all(p in status for p in parts) and \
+                    sum(status[p] for p in parts) == values[key]:
+                relations.append({key: 1, **{("status", *p): -1 for p in parts}})
     for same in families.values():
         same = sorted(set(same), key=str)
         relations += [{same[0]: 1, other: -1} for other in same[1:]]
