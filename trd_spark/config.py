@@ -137,6 +137,24 @@ class PgsDownloadSettings(_Strict):
     retry_wait_seconds: float = Field(3.0, ge=0.0)
 
 
+class NativeEngineSettings(_Strict):
+    """The native PLINK scoring engine (``trd_spark.pgs.pgen_engine``): pgenlib + numpy in
+    Spark tasks for ``plink`` (bed) and ``pgen`` genotypes. Results equal Hail's; these only
+    trade memory for speed."""
+
+    # ``native``: bed/pgen on local (or mounted) paths are scored natively; ``hail``: force
+    # Hail's pass for bed (for comparison; pgen has no Hail reader).
+    engine: Literal["native", "hail"] = "native"
+    # Memory for one block of genotype rows x all samples in a task (sets the block's rows:
+    # at 250k samples 256 MB is ~110 rows of int8 calls + their float64 copy).
+    block_memory_mb: float = Field(256, gt=0)
+    # Matched genotype rows per Spark task (the unit of parallelism).
+    variants_per_task: int = Field(20_000, ge=1)
+    # Samples per reduction key: partial sums are added per slice, so no task or reducer
+    # holds more than (scores x slice) sums beyond its own partial.
+    sample_slice: int = Field(16_384, ge=1)
+
+
 class PgsSettings(_Strict):
     # Scoring files: local paths/globs, or URIs (gs://, hdfs://, file://; globs and
     # directories expanded through Hadoop FS).
@@ -159,6 +177,7 @@ class PgsSettings(_Strict):
     # PCs used by ``pc_adjusted`` (pc1..pcN of the ancestry file; <= covariates.n_pcs).
     standardisation_n_pcs: int = Field(4, ge=1)
     download: PgsDownloadSettings = Field(default_factory=PgsDownloadSettings)
+    native: NativeEngineSettings = Field(default_factory=NativeEngineSettings)
 
 
 class SexAtBirthMapping(_Strict):

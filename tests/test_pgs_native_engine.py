@@ -1,0 +1,217 @@
+"""The native PLINK engine (pgenlib + numpy in Spark tasks) against Hail's pass and plink2.
+
+Data: tests/data/pgs/tiny.vcf (4 samples, a missing call at 200 and 900, a multi-allelic site
+at 300: G>A,C) converted by plink2 to the formats the native engine reads:
+
+    plink2 --vcf tiny.vcf --make-pgen --out t                  (pgen keeps G>A,C as one row)
+    plink2 --vcf tiny_split.vcf --make-bed --out t             (.bed cannot hold multi-allelic
+                                                               rows: G>A and G>C, split first)
+
+Scores: PGS000901 (flips, an effect-allele-only variant, a palindrome dropped) and a second
+score with a REF effect allele at the multi-allelic site (dosage 2 - all alt copies) and a
+variant on the other alt, so both score arrays, a shared row and the sparse missing-call
+correction are exercised. Cross-engine: Hail's ``compute_scores`` on the same genotypes
+(.bed through ``import_plink``; the pgen's source VCF, as Hail has no pgen reader) agrees to
+1e-9, and plink2 ``--score`` on the same .bed/.pgen is the oracle (frequencies for its mean
+imputation written with --freq and read back, as in test_pgs_plink2_oracle.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pysam
+import pytest
+
+from trd_spark.config import GenotypeSource, NativeEngineSettings
+from trd_spark.errors import InputDataError
+from trd_spark.pgs.genotypes import read_genotypes
+from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
+from trd_spark.pgs.pgen_engine import (
+    PlinkFiles,
+    block_rows,
+    pgen_matrix_table,
+    score,
+    variant_index,
+    weights_frame,
+)
+from trd_spark.pgs.scoring import compute_scores, score_weights_table
+from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
+
+DATA = Path(__file__).parent / "data" / "pgs"
+
+SECOND_SCORE = ("#pgs_id=PGS000912\n#genome_build=GRCh38\n"
+                "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                "1\t300\tG\tA\t0.75\n1\t200\tT\tC\t-2.0\n1\t700\tA\tC\t0.125\n")
+
+
+def split_vcf(src: Path, dst: Path) -> None:
+    """One row per alt allele (a call's copies of that alt; other alts count as REF)."""
+    out = []
+    for line in src.read_text().splitlines():
+        f = line.split("\t")
+        if line.startswith("#") or "," not in f[4]:
+            out.append(line)
+            continue
+        for a, alt in enumerate(f[4].split(","), 1):
+            calls = ["/".join("." if x == "." else ("1" if x == str(a) else "0") for x in gt.split("/"))
+                     for gt in f[9:]]
+            out.append("\t".join([*f[:4], alt, *f[5:9], *calls]))
+    dst.write_text("\n".join(out) + "\n")
+
+
+def plink2(*args: str) -> None:
+    exe = shutil.which("plink2")
+    assert exe, "plink2 must be on PATH (apt-get install plink2)"
+    subprocess.run([exe, "--threads", "1", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """tiny.vcf as bgzipped VCF, .pgen and (split) .bed filesets, variant IDs @:#:$r:$a."""
+    d = tmp_path_factory.mktemp("native")
+    bgz = d / "tiny.vcf.bgz"
+    pysam.tabix_compress(str(DATA / "tiny.vcf"), str(bgz), force=True)
+    split_vcf(DATA / "tiny.vcf", d / "split.vcf")
+    ids = ["--set-all-var-ids", "@:#:$r:$a", "--new-id-max-allele-len", "20"]
+    plink2("--vcf", str(DATA / "tiny.vcf"), *ids, "--make-pgen", "--out", str(d / "t"))
+    plink2("--vcf", str(d / "split.vcf"), *ids, "--make-bed", "--out", str(d / "t"))
+    return {"vcf": bgz, "split_vcf": d / "split.vcf", "prefix": d / "t"}
+
+
+@pytest.fixture(scope="module")
+def scoring_files():
+    return [read_scoring_file(str(DATA / "PGS000901.txt")), parse_scoring_file(SECOND_SCORE, source="b.txt")]
+
+
+@pytest.fixture(scope="module")
+def matched(hl, spark, files, scoring_files):
+    """Per format, matched once (cached): Hail's genotypes and weights (the .bed through
+    ``import_plink``; for pgen, which Hail cannot read, the VCF it was made from) and the native
+    side's weights frame and samples, matched on the fileset's own variant and sample lists."""
+    ids = [sf.pgs_id for sf in scoring_files]
+    cache = {}
+
+    def weights(mt):
+        m = match_variants(hl, mt, score_variants_table(hl, spark, scoring_files, "GRCh38"), keep_ambiguous=False)
+        summary = summarise_matches(hl, m, "d", ids, {i: ScoreLabel("t", "d") for i in ids})
+        w = score_weights_table(hl, m, len(ids)).checkpoint(hl.utils.new_temp_file("native_w", "ht"))
+        return w, summary["n_matched"].tolist()
+
+    def get(fmt):
+        if fmt not in cache:
+            fileset = PlinkFiles(fmt, str(files["prefix"]))
+            if fmt == "plink":
+                hail_mt = native_mt = read_genotypes(hl, GenotypeSource(format="plink", path=fileset.prefix))
+            else:
+                hail_mt = read_genotypes(hl, GenotypeSource(format="vcf", path=str(files["vcf"])))
+                native_mt = pgen_matrix_table(hl, fileset, "GRCh38")
+            hail_w, n_matched = weights(hail_mt)
+            native_w, native_n = weights(native_mt) if native_mt is not hail_mt else (hail_w, n_matched)
+            assert native_n == n_matched
+            cache[fmt] = (fileset, hail_mt, hail_w, weights_frame(hl, native_w), native_mt.s.collect(), n_matched)
+        return cache[fmt]
+
+    return get
+
+
+def plink2_sums(fileset: PlinkFiles, tmp: Path, missing_genotypes: str) -> pd.Series:
+    """plink2 --{bfile|pfile} t --read-freq f.afreq --score s.tsv 1 2 3 header cols=+scoresums
+    [no-mean-imputation]: PGS000901's SUM per IID on the very files the native engine reads."""
+    (tmp / "s.tsv").write_text(PLINK2_SCORE)
+    source = ["--bfile" if fileset.format == "plink" else "--pfile", fileset.prefix]
+    plink2(*source, "--freq", "--out", str(tmp / "f"))
+    modifiers = ["header", "cols=+scoresums"] + ([] if missing_genotypes == "mean_impute" else ["no-mean-imputation"])
+    plink2(*source, "--read-freq", str(tmp / "f.afreq"), "--score", str(tmp / "s.tsv"), "1", "2", "3",
+           *modifiers, "--out", str(tmp / "o"))
+    ref = pd.read_csv(tmp / "o.sscore", sep="\t").rename(columns={"#IID": "IID"})
+    return ref.set_index(ref["IID"].astype(str))["SCORE1_SUM"]
+
+
+# PGS000901's used variants for plink2, effect allele on the genotypes' strand (flips resolved by
+# hand, as in test_pgs_plink2_oracle.py); variant IDs @:#:$r:$a ($a = the first alt: the pgen's
+# G>A,C row and the .bed's split G>A row are both 1:300:G:A).
+PLINK2_SCORE = ("ID\tA1\tW\n1:100:A:G\tG\t0.5\n1:200:C:T\tC\t-1.0\n1:300:G:A\tA\t2.0\n"
+                "1:500:T:C\tC\t0.25\n1:600:G:T\tG\t3.0\n1:900:T:G\tG\t1.5\n")
+
+DEFAULTS = NativeEngineSettings()
+# One row per block (a budget below one row), three rows per task and one sample per reduction
+# key: blocks within a task, partial sums of several tasks and of every slice are added.
+TINY = NativeEngineSettings(block_memory_mb=1e-6, variants_per_task=3, sample_slice=1)
+
+
+@pytest.mark.parametrize(("fmt", "missing_genotypes", "settings"), [
+    ("plink", "mean_impute", TINY), ("plink", "zero", DEFAULTS),
+    ("pgen", "mean_impute", DEFAULTS), ("pgen", "zero", TINY),
+], ids=["bed-mean_impute-tiny", "bed-zero", "pgen-mean_impute", "pgen-zero-tiny"])
+def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_path, fmt, missing_genotypes,
+                                       settings):
+    fileset, hail_mt, hail_w, native_w, samples, n_matched = matched(fmt)
+    ids = [sf.pgs_id for sf in scoring_files]
+    hail = compute_scores(hl, hail_mt, hail_w, ids, n_matched, missing_genotypes=missing_genotypes)
+    native = score(spark, hl, fileset, "GRCh38", native_w, samples, ids, n_matched,
+                   missing_genotypes=missing_genotypes, settings=settings)
+    assert native.row.dtype == hail.row.dtype  # same columns, same types
+    hail = hail.to_pandas().set_index(["s", "pgs_id"]).sort_index()
+    native = native.to_pandas().set_index(["s", "pgs_id"]).sort_index()
+    assert list(native.index) == list(hail.index) and len(native) == 8
+    pd.testing.assert_frame_equal(native[["allele_count", "n_missing", "n_matched"]],
+                                  hail[["allele_count", "n_missing", "n_matched"]])
+    for col in ("score_sum", "score_avg"):
+        assert (native[col] - hail[col]).abs().max() <= 1e-9, col
+    # Not a vacuous comparison: the hand-computed PGS000901 sums (test_pgs_scoring.py) ...
+    ours = native.xs("PGS000901", level="pgs_id")["score_sum"]
+    expected = {"mean_impute": [9.0, 8.75, 6.0, 0.25], "zero": [9.0, 9.75, 6.0, -1.25]}[missing_genotypes]
+    assert ours.tolist() == pytest.approx(expected, abs=1e-12)
+    # ... and plink2 on the same files.
+    ref = plink2_sums(fileset, tmp_path, missing_genotypes)
+    assert sorted(ref.index) == sorted(ours.index)
+    for s in ref.index:
+        assert ours[s] == pytest.approx(ref[s], abs=1e-9)
+
+
+def test_block_rows_fit_the_memory_budget():
+    # The issue's figure: at 250k samples a 1,024-row int8 block alone is 256 MB; with its
+    # float64 copy the budget of 256 MB holds 119 rows.
+    rows = block_rows(250_000, 256, "plink")
+    assert rows * 250_000 * 9 <= 256 * 2**20 < (rows + 1) * 250_000 * 9
+    assert block_rows(250_000, 256, "pgen") == (256 * 2**20) // (250_000 * 8)
+    assert block_rows(10**9, 1, "plink") == 1  # never 0 rows
+
+
+def test_pgen_variant_index_splits_multiallelic_rows(files):
+    index = variant_index(PlinkFiles("pgen", str(files["prefix"])), "GRCh38")
+    at300 = index[index["position"] == 300]
+    assert at300[["contig", "ref", "alt", "variant_idx", "allele_idx"]].values.tolist() == [
+        ["chr1", "G", "A", 2, 1], ["chr1", "G", "C", 2, 2]]
+    assert index.attrs["allele_idx_offsets"].tolist() == [0, 2, 4, 7, 9, 11, 13, 15, 17, 19]
+    bed = variant_index(PlinkFiles("plink", str(files["prefix"])), "GRCh38")
+    assert bed.attrs["allele_idx_offsets"] is None and len(bed) == 10  # 300 split in two rows
+
+
+def test_sample_count_mismatch_is_one_error(hl, spark, files, scoring_files):
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    with pytest.raises(InputDataError, match=r"t\.fam: 4 samples in the file, 3 genotype columns"):
+        score(spark, hl, fileset, "GRCh38", pd.DataFrame(), ["101", "102", "103"], ["PGS000901"], [6],
+              missing_genotypes="mean_impute", settings=NativeEngineSettings())
+
+
+def test_task_partials_are_sample_sliced(files):
+    """The reduction's memory bound: a task emits its sums as (slice, k x slice) pairs, never
+    one k x n array, and the slices cover every sample once (bed rows 0..2, 2 scores)."""
+    import numpy as np
+
+    from trd_spark.pgs.pgen_engine import _score_task, _Task
+
+    slope = np.array([[1.0, 0.0], [0.0, -1.0], [0.5, 0.5]])
+    task = _Task(np.array([0, 1, 2]), np.array([1, 1, 1], dtype=np.int32), slope, np.zeros((3, 2)), np.ones((3, 2)))
+    parts = list(_score_task(PlinkFiles("plink", str(files["prefix"])), 4, None, 2, False, 3, task))
+    assert [(i, p.shape, m.shape) for i, (p, m) in parts] == [(0, (2, 3), (2, 3)), (1, (2, 1), (2, 1))]
+    sums = np.concatenate([p for _, (p, _) in parts], axis=1)
+    missing = np.concatenate([m for _, (_, m) in parts], axis=1)
+    # Alt counts (tiny.vcf): 100: 0 1 2 1; 200: 1 . 2 0; 300 G>A: 1 0 1 0 (zero mode: . -> 0).
+    assert sums.tolist() == [[0.5, 1.0, 2.5, 1.0], [-0.5, 0.0, -1.5, 0.0]]
+    assert missing.tolist() == [[0, 1, 0, 0], [0, 1, 0, 0]]

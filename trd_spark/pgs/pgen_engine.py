@@ -1,0 +1,397 @@
+"""The native scoring engine for PLINK 1 bed and PLINK 2 pgen: pgenlib + numpy in Spark tasks.
+
+Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed without Hail:
+
+1. The weights (``scoring.score_weights_table``: per genotype row ``[ref, alt]`` the per-score
+   ``slope``, ``offset``, ``n_vars``) are joined on the driver to the file's variant list
+   (.bim / .pvar, ``variant_index``): each row gets its variant index in the file and the
+   index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
+2. Rows are cut into ranges of ``pgs.native.variants_per_task`` (one Spark task each). A task
+   reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
+   ``block_rows`` variants x all samples: hard calls as int8 (.bed) or dosages (.pgen, so a
+   dosage pgen scores its dosages as plink2 does), missing = -9.
+3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)`` with missing calls set to 0, then a
+   sparse correction for the few missing calls: ``+ slope x mean alt dosage`` of the row
+   (``mean_impute``: mean over the row's called samples) or ``- offset`` (``zero``: a missing
+   call drops its offset too), and ``n_vars`` of the row subtracted from the sample's called
+   variants. Offsets are summed once (``offset_total``) on the driver.
+4. Each task's k x n partial sums are emitted per slice of ``pgs.native.sample_slice`` samples
+   and summed with ``reduceByKey``: no reducer ever holds more than k x slice numbers, so the
+   reduction stays bounded at 250k samples x 61 scores; the slices become the score rows.
+
+Memory per task: one block (``block_rows x n`` x 9 bytes: the int8/float read buffer and the
+float64 matrix, bounded by ``pgs.native.block_memory_mb``) plus the partial sums, 16 x k x n
+bytes (244 MB at 250k samples x 61 scores). One BLAS thread per task (Spark runs one task per
+core).
+
+Files must be readable by every executor as a local (or mounted, e.g. gcsfuse) path: pgenlib
+does not read gs:// or hdfs:// URIs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.errors import InputDataError
+
+if TYPE_CHECKING:
+    import hail as hl_types
+    from pyspark.sql import SparkSession
+
+    from trd_spark.config import GenotypeSource, NativeEngineSettings
+
+# pgenlib's code for a missing hard call and a missing dosage.
+PGENLIB_MISSING = -9
+# Bytes per genotype entry held in a block: the read buffer (int8 hard calls, or float64
+# dosages read in place) and the float64 matrix multiplied.
+_BLOCK_BYTES_PER_ENTRY = {"plink": 1 + 8, "pgen": 8}
+
+
+
+@dataclass(frozen=True)
+class PlinkFiles:
+    """A PLINK fileset: ``format`` (``plink`` = bed/bim/fam, ``pgen`` = pgen/pvar/psam), the
+    path of the genotype matrix file, and the variant/sample files next to it."""
+
+    format: Literal["plink", "pgen"]
+    prefix: str
+
+    @classmethod
+    def of(cls, source: "GenotypeSource") -> "PlinkFiles":
+        """From a dataset's genotypes (``path`` = the common prefix or the .bed/.pgen file)."""
+        ext = ".bed" if source.format == "plink" else ".pgen"
+        path = source.path
+        return cls(source.format, path[: -len(ext)] if path.endswith(ext) else path)
+
+    @property
+    def matrix(self) -> str:
+        return f"{self.prefix}.{'bed' if self.format == 'plink' else 'pgen'}"
+
+    @property
+    def variants(self) -> str:
+        return f"{self.prefix}.{'bim' if self.format == 'plink' else 'pvar'}"
+
+    @property
+    def samples(self) -> str:
+        return f"{self.prefix}.{'fam' if self.format == 'plink' else 'psam'}"
+
+
+def count_samples(files: PlinkFiles) -> int:
+    """Samples in the .fam (one line each) or .psam (header lines start with ``#``)."""
+    with open(files.samples) as f:
+        return sum(1 for line in f if line.strip() and not line.startswith("#"))
+
+
+def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
+    """The file's variants, one row per ``[ref, alt]`` (multi-allelic .pvar rows split per alt):
+    ``contig`` (the reference's name, as ``genotypes.read_genotypes`` recodes it), ``position``,
+    ``ref``, ``alt``, ``variant_idx`` (0-based row in the file), ``allele_idx`` (1-based alt
+    index in the row; pgenlib's ``allele_idx``). .bim: A2 is REF, A1 ALT (as ``import_plink``
+    with ``a2_reference``). Also returns, as ``attrs["allele_idx_offsets"]``, pgenlib's
+    cumulative allele counts per variant (None when every row is biallelic).
+    Raises InputDataError naming the file for a missing or malformed file."""
+    from trd_spark.pgs.genotypes import plink_contig_recoding
+
+    path = files.variants
+    try:
+        if files.format == "plink":
+            bim = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[0, 3, 4, 5],
+                              names=["chrom", "id", "cm", "pos", "a1", "a2"])
+            table = pd.DataFrame({"chrom": bim["chrom"], "pos": bim["pos"], "ref": bim["a2"], "alt": bim["a1"]})
+        else:
+            table = _read_pvar(path)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise InputDataError(f"cannot read the variant list: {str(e).splitlines()[0]}", where=path) from None
+    table["variant_idx"] = np.arange(len(table), dtype=np.int64)
+    alts = table["alt"].str.split(",")
+    n_alleles = alts.str.len().to_numpy() + 1
+    out = table.assign(alt=alts).explode("alt", ignore_index=True)
+    out["allele_idx"] = out.groupby("variant_idx").cumcount().to_numpy(np.int32) + 1
+    recode = plink_contig_recoding(reference_genome)
+    out["contig"] = out["chrom"].map(lambda c: recode.get(c, c))
+    try:
+        out["position"] = out["pos"].astype(np.int64)
+    except ValueError:
+        raise InputDataError("a position is not an integer", where=path) from None
+    out = out[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]]
+    out.attrs["allele_idx_offsets"] = (
+        None if (n_alleles == 2).all() else np.r_[0, np.cumsum(n_alleles)].astype(np.uintp))
+    return out
+
+
+def _read_pvar(path: str) -> pd.DataFrame:
+    """A .pvar's #CHROM, POS, REF, ALT columns (``##`` meta lines skipped; a headerless pvar
+    is .bim-ordered: CHROM ID CM POS ALT REF)."""
+    with open(path) as f:
+        skip = 0
+        for line in f:
+            if not line.startswith("##"):
+                break
+            skip += 1
+    if line.startswith("#CHROM"):
+        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=["#CHROM", "POS", "REF", "ALT"])
+        return pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt"})
+    pvar = pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=[0, 3, 4, 5],
+                       names=["chrom", "id", "cm", "pos", "alt", "ref"])
+    return pvar[["chrom", "pos", "ref", "alt"]]
+
+
+def psam_samples(files: PlinkFiles) -> list[str]:
+    """Sample IDs (IID) of a .psam in file order (a headerless .psam is .fam-ordered: FID IID ...)."""
+    path = files.samples
+    try:
+        with open(path) as f:
+            header = f.readline()
+        if header.startswith("#"):  # #FID IID ... or #IID ...
+            psam = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+            psam = psam.rename(columns=lambda c: c.lstrip("#"))[["IID"]]
+        else:
+            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[1], names=["FID", "IID"],
+                               keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise InputDataError(f"cannot read the samples: {str(e).splitlines()[0]}", where=path) from None
+    return psam["IID"].tolist()
+
+
+def pgen_matrix_table(hl: "hl_types", files: PlinkFiles, reference_genome: str, *,
+                      keep_rsid: bool = False) -> "hl_types.MatrixTable":
+    """A .pgen fileset's rows and columns for matching (Hail has no pgen reader), shaped as
+    ``genotypes.read_genotypes`` returns: rows keyed by ``locus``/``alleles = [ref, alt]``
+    (multi-allelic .pvar rows split per alt; ``rsid`` = the ID column with ``keep_rsid``),
+    columns keyed by ``s`` (the .psam IID, file order). The entry ``DOSAGE`` is always missing:
+    only the native engine (``score``) reads the genotypes. Contigs are recoded as
+    ``read_genotypes`` does; an unknown contig fails when the rows are first used."""
+    from trd_spark.pgs.genotypes import plink_contig_recoding
+
+    samples = psam_samples(files)
+    # Meta lines start with ##; a multi-character comment is a regular expression to Hail.
+    ht = hl.import_table(files.variants, comment="##.*", impute=False, missing="")
+    if "#CHROM" not in ht.row:
+        raise InputDataError("a .pvar needs its #CHROM header line (plink2 --make-pgen writes it)",
+                             where=files.variants)
+    recode = hl.literal(plink_contig_recoding(reference_genome))
+    chrom = ht["#CHROM"]
+    alts = ht.ALT.split(",")
+    ht = ht.select(locus=hl.locus(recode.get(chrom, chrom), hl.int32(ht.POS), reference_genome),
+                   ref=ht.REF, alts=alts, **({"rsid": ht.ID} if keep_rsid else {}))
+    ht = ht.annotate(alleles=ht.alts.map(lambda a: hl.array([ht.ref, a]))).explode("alleles")
+    ht = ht.drop("ref", "alts")
+    n = ht.count()
+    mt = hl.utils.range_matrix_table(n, len(samples))
+    rows = ht.add_index("_i").key_by("_i")
+    mt = mt.annotate_rows(**rows[hl.int64(mt.row_idx)])
+    mt = mt.annotate_cols(s=hl.literal(samples)[mt.col_idx])
+    mt = mt.key_rows_by("locus", "alleles").key_cols_by("s").drop("row_idx", "col_idx")
+    return mt.select_entries(DOSAGE=hl.missing(hl.tfloat64))
+
+
+def weights_frame(hl: "hl_types", weights: "hl_types.Table") -> pd.DataFrame:
+    """``scoring.score_weights_table`` on the driver: one row per genotype row used by a score,
+    ``contig``, ``position``, ``ref``, ``alt`` and the per-score arrays ``slope``, ``offset``
+    (float64) and ``n_vars`` (int32), each a list of length k. Small: k numbers per matched row.
+    """
+    ht = weights.key_by()
+    ht = ht.select(contig=ht.locus.contig, position=ht.locus.position, ref=ht.alleles[0], alt=ht.alleles[1],
+                   slope=ht.slope, offset=ht.offset, n_vars=ht.n_vars)
+    df = ht.to_spark()
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    spark = df.sparkSession
+    before = spark.conf.get(key, "false")
+    spark.conf.set(key, "true")
+    try:
+        return df.toPandas()
+    finally:
+        spark.conf.set(key, before)
+
+
+def block_rows(n_samples: int, block_memory_mb: float, fmt: Literal["plink", "pgen"]) -> int:
+    """Variants per block so that one block of all samples fits ``block_memory_mb``
+    (at least 1): ``budget / (n_samples x bytes per entry)``."""
+    per_row = max(1, n_samples) * _BLOCK_BYTES_PER_ENTRY[fmt]
+    return max(1, int(block_memory_mb * 2**20) // per_row)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One Spark task's share: rows sorted by file position and their weights."""
+
+    variant_idx: np.ndarray  # int64 (m,)
+    allele_idx: np.ndarray  # int32 (m,)
+    slope: np.ndarray  # float64 (m, k)
+    offset: np.ndarray  # float64 (m, k)
+    n_vars: np.ndarray  # float64 (m, k)
+
+
+def _read_block(reader, fmt: str, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int,
+                buffer: np.ndarray) -> np.ndarray:
+    """The block's dosages (b x n float64; ``PGENLIB_MISSING`` where missing). Rows of the
+    first alt are read in one call; others (multi-allelic .pvar rows) one by one."""
+    b = len(variant_idx)
+    first = allele_idx == 1
+    out = np.empty((b, n), dtype=np.float64)
+    if fmt == "plink":
+        calls = buffer[:b]
+        reader.read_list(variant_idx.astype(np.uint32), calls)
+        out[:] = calls
+        return out
+    idx = np.flatnonzero(first)
+    if idx.size == b:
+        reader.read_dosages_list(variant_idx.astype(np.uint32), out)
+        return out
+    if idx.size:
+        part = np.empty((idx.size, n), dtype=np.float64)
+        reader.read_dosages_list(variant_idx[idx].astype(np.uint32), part)
+        out[idx] = part
+    for r in np.flatnonzero(~first):
+        reader.read_dosages(int(variant_idx[r]), out[r], int(allele_idx[r]))
+    return out
+
+
+def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
+                impute: bool, sample_slice: int, task: _Task) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """Partial sums of one task, per sample slice: (slice index, (score k x s, missing vars k x s)).
+
+    ``score`` = sum over the task's rows of slope x dosage (missing calls corrected as in the
+    module doc, offsets excluded); ``missing vars`` = n_vars summed over the sample's missing calls.
+    """
+    import pgenlib
+    from threadpoolctl import threadpool_limits
+
+    k = task.slope.shape[1]
+    score = np.zeros((k, n_samples), dtype=np.float64)
+    missing_vars = np.zeros((k, n_samples), dtype=np.float64)
+    kwargs = {"raw_sample_ct": n_samples, "variant_ct": None}
+    if allele_idx_offsets is not None:
+        kwargs["allele_idx_offsets"] = allele_idx_offsets
+    buffer = np.empty((min(rows_per_block, len(task.variant_idx)), n_samples), dtype=np.int8) \
+        if files.format == "plink" else None
+    with threadpool_limits(limits=1, user_api="blas"), \
+            pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
+        for lo in range(0, len(task.variant_idx), rows_per_block):
+            hi = min(lo + rows_per_block, len(task.variant_idx))
+            dose = _read_block(reader, files.format, task.variant_idx[lo:hi], task.allele_idx[lo:hi],
+                               n_samples, buffer)
+            missing = dose == PGENLIB_MISSING
+            mis_r, mis_j = np.nonzero(missing)
+            dose[missing] = 0.0
+            slope = task.slope[lo:hi]
+            score += slope.T @ dose
+            if mis_r.size:
+                if impute:
+                    # Mean alt dosage over the row's called samples (0 when none is called).
+                    n_called = n_samples - missing.sum(axis=1)
+                    mean = np.divide(dose.sum(axis=1), n_called, out=np.zeros(hi - lo), where=n_called > 0)
+                    fix = slope[mis_r] * mean[mis_r, None]
+                else:
+                    fix = -task.offset[lo:hi][mis_r]  # a zeroed call drops its offset too
+                np.add.at(score.T, mis_j, fix)
+                np.add.at(missing_vars.T, mis_j, task.n_vars[lo:hi][mis_r])
+    for i, start in enumerate(range(0, n_samples, sample_slice)):
+        stop = min(start + sample_slice, n_samples)
+        yield i, (score[:, start:stop].copy(), missing_vars[:, start:stop].copy())
+
+
+def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum two slices' partials in place (``a`` is the reducer's own deserialised copy)."""
+    np.add(a[0], b[0], out=a[0])
+    np.add(a[1], b[1], out=a[1])
+    return a
+
+
+def score(
+    spark: "SparkSession",
+    hl: "hl_types",
+    files: PlinkFiles,
+    reference_genome: str,
+    weights: pd.DataFrame,
+    samples: Sequence[str],
+    pgs_ids: Sequence[str],
+    n_matched: Sequence[int],
+    *,
+    missing_genotypes: Literal["mean_impute", "zero"],
+    settings: "NativeEngineSettings",
+) -> "hl_types.Table":
+    """Score a PLINK fileset natively; the same unkeyed table as ``scoring.compute_scores``:
+    s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
+    score; sample-major, scores in ``pgs_ids`` order).
+
+    ``weights``: ``weights_frame`` (per genotype row ``[ref, alt]``: slope, offset, n_vars, each
+    length k = ``len(pgs_ids)``); ``samples``: the column keys ``s`` in file order (after
+    ``genotypes.samples_to_persons``); ``n_matched``: per score, in ``pgs_ids`` order.
+    Raises InputDataError naming the file when the sample count differs from ``samples`` or a
+    weighted row is missing from / repeated in the variant list.
+    """
+    k = len(pgs_ids)
+    n = count_samples(files)
+    if n != len(samples):
+        raise InputDataError(f"{n} samples in the file, {len(samples)} genotype columns", where=files.samples)
+    index = variant_index(files, reference_genome)
+    rows = weights.merge(index, on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one") \
+        if not weights.empty else weights.assign(variant_idx=pd.Series(dtype=np.int64),
+                                                 allele_idx=pd.Series(dtype=np.int32))
+    unplaced = int(rows["variant_idx"].isna().sum())
+    if unplaced:
+        raise InputDataError(f"{unplaced} matched genotype rows are not in the variant list (changed since "
+                             "matching?)", where=files.variants)
+    rows = rows.sort_values(["variant_idx", "allele_idx"], kind="stable")
+
+    def matrix(col: str) -> np.ndarray:
+        return np.array(rows[col].tolist(), dtype=np.float64).reshape(len(rows), k)
+
+    slope, offset, n_vars = matrix("slope"), matrix("offset"), matrix("n_vars")
+    variant_idx = rows["variant_idx"].to_numpy(np.int64)
+    allele_idx = rows["allele_idx"].to_numpy(np.int32)
+    per_task = settings.variants_per_task
+    tasks = [_Task(variant_idx[lo:lo + per_task], allele_idx[lo:lo + per_task], slope[lo:lo + per_task],
+                   offset[lo:lo + per_task], n_vars[lo:lo + per_task])
+             for lo in range(0, len(rows), per_task)]
+    offset_total = offset.sum(axis=0)
+    n_vars_total = n_vars.sum(axis=0)
+    rows_per_block = block_rows(n, settings.block_memory_mb, files.format)
+    impute = missing_genotypes == "mean_impute"
+    sample_slice = settings.sample_slice
+    allele_idx_offsets = index.attrs["allele_idx_offsets"]
+    n_slices = max(1, math.ceil(n / sample_slice))
+
+    sc = spark.sparkContext
+    if tasks:
+        partial = sc.parallelize(tasks, len(tasks)).flatMap(
+            lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
+        summed = partial.reduceByKey(_add, numPartitions=min(n_slices, sc.defaultParallelism))
+    else:  # nothing matched: every sum is 0, every matched count 0
+        summed = sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
+                                 for i in range(n_slices)], n_slices)
+    ids = list(pgs_ids)
+    matched = [int(m) for m in n_matched]
+    sample_list = sc.broadcast(list(samples))
+
+    def to_rows(item):
+        i, (part, missing_vars) = item
+        start = i * sample_slice
+        for j in range(part.shape[1]):
+            s = sample_list.value[start + j]
+            for q in range(k):
+                called = int(round(n_vars_total[q] - missing_vars[q, j]))
+                total = float(part[q, j] + offset_total[q])
+                denom = 2 * matched[q]
+                yield (s, ids[q], total, 2 * called, total / denom if denom > 0 else None,
+                       matched[q] - called, matched[q])
+
+    from pyspark.sql import types as T
+
+    schema = T.StructType([
+        T.StructField("s", T.StringType(), False),
+        T.StructField("pgs_id", T.StringType(), False),
+        T.StructField("score_sum", T.DoubleType(), False),
+        T.StructField("allele_count", T.LongType(), False),
+        T.StructField("score_avg", T.DoubleType(), True),
+        T.StructField("n_missing", T.LongType(), False),
+        T.StructField("n_matched", T.LongType(), False),
+    ])
+    df = spark.createDataFrame(summed.flatMap(to_rows), schema)
+    return hl.Table.from_spark(df)
