@@ -73,10 +73,16 @@ def _new_figure(width: float, height: float) -> MplFigure:
         return MplFigure(figsize=(width, height))
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
+def _log_ticks(lo: float, hi: float, max_ticks: int = 7) -> list[float]:
+    """Round odds-ratio ticks inside [lo, hi], always 1, at least 1/``max_ticks`` of the log
+    range apart (so labels do not collide)."""
     candidates = [0.1, 0.2, 0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0]
-    inside = [t for t in candidates if lo <= t <= hi]
-    return inside if len(inside) >= 2 else [lo, 1.0, hi]
+    gap = (math.log(hi) - math.log(lo)) / max_ticks
+    ticks = [1.0] if lo <= 1.0 <= hi else []
+    for t in sorted((t for t in candidates if lo <= t <= hi), key=lambda t: abs(math.log(t))):
+        if all(abs(math.log(t) - math.log(u)) >= gap for u in ticks):
+            ticks.append(t)
+    return sorted(ticks) if len(ticks) >= 2 else [lo, 1.0, hi]
 
 
 # ------------------------------------------------------------------------------------ forest
@@ -232,10 +238,10 @@ def km_figure(curves: pd.DataFrame, *, title: str, cox: pd.Series | None = None)
     ax.set_xlabel("years since MDD index")
     ax.set_ylabel("TRD-free")
     ax.legend(loc="lower left", fontsize=7, frameon=False, title="PGS", title_fontsize=7)
-    ax.set_title(_text(title), loc="left", fontweight="bold", fontsize=9)
+    ax.set_title(_text(title), loc="left", fontweight="bold", fontsize=9, pad=14)
     if cox is not None and pd.notna(cox.get("hazard_ratio")):
-        ax.text(0.99, 0.98, f"Cox HR per SD {cox['hazard_ratio']:.2f} ({cox['ci_low']:.2f}-{cox['ci_high']:.2f}), "
-                f"p = {format_p(cox['p'])}", transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        ax.text(0.0, 1.02, f"Cox HR per SD {cox['hazard_ratio']:.2f} ({cox['ci_low']:.2f}-{cox['ci_high']:.2f}), "
+                f"p = {format_p(cox['p'])}", transform=ax.transAxes, ha="left", va="bottom", fontsize=7)
     risk = at_risk_rows(curves, ticks)
     groups = sorted(curves["tertile"].unique()) if len(curves) else []
     table.set_ylim(len(groups) - 0.5, -0.5)
@@ -247,7 +253,7 @@ def km_figure(curves: pd.DataFrame, *, title: str, cox: pd.Series | None = None)
     table.set_title("number at risk (at published points)", loc="left", fontsize=7)
     row_of = {k: i for i, k in enumerate(groups)}
     for r in risk.itertuples(index=False):
-        table.text(r.time_days, row_of[r.tertile], format_count(r.n_at_risk), ha="center", va="center", fontsize=7,
+        table.text(r.time_days, row_of[r.tertile], format_count(r.n_at_risk), ha="left", va="center", fontsize=7,
                    color=PALETTE[(r.tertile - 1) % len(PALETTE)], clip_on=False)
     return Figure(_svg(fig, "km", title), {"curves": curves.copy(), "at_risk": risk})
 
@@ -300,14 +306,14 @@ def attrition_figure(flow: pd.DataFrame, *, main_steps: list[str], labels: dict[
             gone = (f"{int(prev) - int(cur):,}" if isinstance(prev, (int, np.integer))
                     and isinstance(cur, (int, np.integer)) else "suppressed")
             _arrow(ax, 3.0, y + 0.3, 3.0, y + 0.9)
-            ax.annotate("", xy=(5.0, y + 0.6), xytext=(3.0, y + 0.6),
+            ax.annotate("", xy=(4.9, y + 0.6), xytext=(3.0, y + 0.6),
                         arrowprops={"arrowstyle": "->", "color": "#999999", "linewidth": 0.6})
-            _box(ax, 6.2, y + 0.6, f"excluded: {gone}", colour="#fbf3f3")
+            _box(ax, 5.6, y + 0.6, f"excluded: {gone}", colour="#fbf3f3")
             excluded.append({"between": f"{step} -> {chain[i + 1]}", "n_excluded": gone})
         y += 1.2
     if others:
         text = "\n".join(f"{label(s)}: {format_count(n_of[s])}" for s in others)
-        ax.text(8.9, 0.3, _text(text), ha="center", va="top", fontsize=7,
+        ax.text(6.9, 0.3, _text(text), ha="left", va="top", fontsize=7,
                 bbox={"boxstyle": "round,pad=0.4", "facecolor": "#f7f7f7", "edgecolor": "#999999", "linewidth": 0.6})
         boxes += [{"kind": "other", "definition": "all", "step": s, "label": label(s), "n": format_count(n_of[s])}
                   for s in others]
