@@ -135,3 +135,29 @@ def test_meta_analysis_reproduces_the_study_pattern(toy_run):
     # the toy's somatic definition has few cases, so its pairs agree less).
     primary = consistency[consistency.contrast == "trd_vs_nonmdd"]
     assert len(primary) >= 3 and (primary.r2 > 0.5).all(), primary
+
+
+def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys):
+    """Issue 15: a report setting plus another --master rerun the report alone (the pgs stage
+    is hours at All of Us scale); the other stages keep their published run."""
+    config, release, _ = toy_run
+    raw = yaml.safe_load(config.read_text())
+    raw.setdefault("report", {})["small_count_threshold"] = 25
+    changed = config.parent / "toy_threshold25.yaml"
+    changed.write_text(yaml.safe_dump(raw))
+
+    def run_ids() -> dict[str, str]:
+        return {s: json.loads((release / s / "_manifest.json").read_text())["run_id"]
+                for s in ("pgs", "phenotypes", "cohort", "models", "report", "export")}
+
+    before = run_ids()
+    capsys.readouterr()
+    assert main(["run", "--config", str(changed), "--master", "local[1]"]) == 0
+    err = capsys.readouterr().err
+    for i, stage in enumerate(("pgs", "phenotypes", "cohort", "models"), 1):
+        assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
+    assert "[5/5] report: running (config changed: report.small_count_threshold)" in err
+    after = run_ids()
+    assert {s for s in before if before[s] != after[s]} == {"report", "export"}
+    manifest = json.loads((release / "report" / "_manifest.json").read_text())
+    assert manifest["notes"]["small_count_threshold"] == 25
