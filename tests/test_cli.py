@@ -4,6 +4,7 @@ exit codes in --help, check-config printing the resolved config. In-process, no 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -137,10 +138,15 @@ def wheel_install(tmp_path_factory):
     return venv, site_dir, work
 
 
+def installed_env() -> dict[str, str]:
+    """The environment without PYTHONPATH: the installed wheel, not a source tree, is imported."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def test_wheel_install_check_config_uses_the_shipped_config(wheel_install):
     venv, site_dir, work = wheel_install
     r = subprocess.run([str(venv / "bin" / "trd-spark"), "check-config"], cwd=work, capture_output=True, text=True,
-                       timeout=300)
+                       timeout=300, env=installed_env())
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"config {site_dir / 'trd_spark' / 'conf' / 'toy.yaml'} is valid" in r.stdout
     resolved = yaml.safe_load(r.stdout.split("# resolved config\n", 1)[1].split("\ntrait panel:", 1)[0])
@@ -157,7 +163,7 @@ def test_wheel_install_check_config_uses_the_shipped_config(wheel_install):
 def test_wheel_install_runs_the_toy_pipeline_to_the_report(wheel_install):
     venv, _, work = wheel_install
     r = subprocess.run([str(venv / "bin" / "trd-spark"), "run"], cwd=work, capture_output=True, text=True,
-                       timeout=3000)
+                       timeout=3000, env=installed_env())
     assert r.returncode == 0, r.stderr[-3000:]
     page = work / "out" / "toy" / "results" / "toy-r1" / "report" / "report.html"
     assert page.exists()
