@@ -215,3 +215,27 @@ def test_task_partials_are_sample_sliced(files):
     # Alt counts (tiny.vcf): 100: 0 1 2 1; 200: 1 . 2 0; 300 G>A: 1 0 1 0 (zero mode: . -> 0).
     assert sums.tolist() == [[0.5, 1.0, 2.5, 1.0], [-0.5, 0.0, -1.5, 0.0]]
     assert missing.tolist() == [[0, 1, 0, 0], [0, 1, 0, 0]]
+
+
+@pytest.mark.parametrize(("fmt", "path", "engine", "chosen"), [
+    ("plink", "/data/g", "native", "native"),
+    ("pgen", "/data/g", "native", "native"),
+    ("plink", "/data/g", "hail", "hail"),           # forced, for comparison
+    ("plink", "gs://bucket/g", "native", "hail"),   # pgenlib reads no URIs: Hail's reader does
+    ("vcf", "/data/g.vcf.bgz", "native", "hail"),
+    ("mt", "/data/g.mt", "native", "hail"),
+])
+def test_engine_is_chosen_by_format(fmt, path, engine, chosen):
+    from trd_spark.pgs.engine import engine_for
+
+    assert engine_for(GenotypeSource(format=fmt, path=path), NativeEngineSettings(engine=engine)) == chosen
+
+
+def test_pgen_needs_the_native_engine_and_a_local_path():
+    from trd_spark.errors import ConfigError
+    from trd_spark.pgs.engine import engine_for
+
+    with pytest.raises(ConfigError, match="pgs.native.engine: pgen genotypes are scored by the native engine only"):
+        engine_for(GenotypeSource(format="pgen", path="/data/g"), NativeEngineSettings(engine="hail"))
+    with pytest.raises(InputDataError, match="gs://b/g: pgen genotypes must be a local or mounted path"):
+        engine_for(GenotypeSource(format="pgen", path="gs://b/g"), NativeEngineSettings())
