@@ -280,6 +280,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
             FROM {_source(omop_dir, 'drug_strength')} GROUP BY 1, 2""")
     else:
         x("CREATE TEMP TABLE strength (drug_concept_id BIGINT, ingredient_concept_id BIGINT, amount DOUBLE)")
+    mx = tr.max_days_supply
     x(f"""CREATE TEMP TABLE trials AS
         WITH dosed AS (
           SELECT d.*, i.ingredient_concept_id AS ing, m.min_dose,
@@ -291,11 +292,12 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
           WHERE {ignored}),
         ex AS (
           SELECT person_id, ing, start_date,
-                 MAX(CASE WHEN verbatim_end > start_date THEN verbatim_end
-                          WHEN end_date > start_date THEN end_date
-                          WHEN days_supply > 0 AND refills > 0
+                 -- values implying more than max_days_supply days are implausible: not used
+                 MAX(CASE WHEN verbatim_end > start_date AND verbatim_end - start_date < {mx} THEN verbatim_end
+                          WHEN end_date > start_date AND end_date - start_date < {mx} THEN end_date
+                          WHEN days_supply BETWEEN 1 AND {mx} AND refills > 0
                             THEN start_date + CAST(days_supply * (refills + 1) - 1 AS INTEGER)
-                          WHEN days_supply > 0 THEN start_date + CAST(days_supply - 1 AS INTEGER)
+                          WHEN days_supply BETWEEN 1 AND {mx} THEN start_date + CAST(days_supply - 1 AS INTEGER)
                           ELSE start_date + {tr.default_days_supply - 1} END) AS end_date
           FROM dosed
           WHERE NOT (min_dose IS NOT NULL AND daily_dose IS NOT NULL AND daily_dose < min_dose)

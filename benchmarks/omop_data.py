@@ -131,10 +131,13 @@ def _add_edge_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
     ingredient = ingredients[rng.integers(0, len(ingredients), n)]
     as_product = rng.random(n) < 0.7
     concept = np.where(as_product, voc.product_ids(ingredient, rng.random(n) < 0.3), ingredient)
-    supply_options = np.array([-1, 0, 1, 14, 28, 29, 30, 31, 41, 42, 43, 60, 90])
+    # 400 and 3000: implausible days_supply (typos) that the rules do not use
+    supply_options = np.array([-1, 0, 1, 14, 28, 29, 30, 31, 41, 42, 43, 60, 90, 400, 3000])
     supply = supply_options[rng.integers(0, len(supply_options), n)]
-    end_kind = rng.integers(0, 3, n)  # 0: end = start, 1: end = start + random, 2: end before start
+    # 0: end = start, 1: end = start + random, 2: end before start, 3: a 2099-12-31 placeholder end
+    end_kind = rng.integers(0, 4, n)
     end = np.where(end_kind == 0, start, np.where(end_kind == 1, start + rng.integers(1, 70, n), start - 3))
+    end = np.where(end_kind == 3, omop.day("2099-12-31"), end)
     _append(out / "drug_exposure.parquet", {
         "drug_exposure_id": pa.array(10_000_000_000 + np.arange(n), pa.int64()),
         "person_id": pa.array(who, pa.int64()),

@@ -52,10 +52,15 @@ def test_refills_extend_exposure_without_end(spark, ingredients, end, days_suppl
     assert [(r[2], r[3]) for r in rows] == [(d("2020-01-01"), d(expected_end))]
 
 
-def test_one_refill_makes_a_30_day_order_adequate(spark, ingredients):  # noqa: F811
-    with_refill = _rows(_trials(spark, ingredients, [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30, refills=1)]))
-    without = _rows(_trials(spark, ingredients, [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30)]))
+def test_one_refill_makes_a_30_day_order_adequate_only_when_switched_on(spark, ingredients):  # noqa: F811
+    """Refills are authorised, not dispensed: off by default (README "Study rules")."""
+    order = [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30, refills=1)]
+    with_refill = _rows(_trials(spark, ingredients, order, settings=TrialSettings(use_refills=True)))
+    by_default = _rows(_trials(spark, ingredients, order))
+    without = _rows(_trials(spark, ingredients, [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30)],
+                            settings=TrialSettings(use_refills=True)))
     assert (with_refill[0][4], with_refill[0][5]) == (60, True)
+    assert (by_default[0][4], by_default[0][5]) == (30, False)
     assert (without[0][4], without[0][5]) == (30, False)
 
 

@@ -28,9 +28,10 @@ def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
     summary = write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
     cfg = toy_config(path=str(base / "omop"))
-    # Non-default trial rules, so that both implementations exercise them too (refills are on
+    # Non-default trial rules, so that both implementations exercise them too (refills are off
     # by default); the minimum daily doses sit inside the generated dose range.
     trials = cfg.phenotypes.trials.model_copy(update={
+        "use_refills": True, "max_days_supply": 120,
         "ignored_ingredient_ids": [MIRTAZAPINE], "ingredient_min_trial_days": {SERTRALINE: 84},
         "pre_index_window_days": 14,
         "ingredient_min_daily_dose": {SERTRALINE: 50.0, FLUOXETINE: 20.0, CITALOPRAM: 25.0}})

@@ -58,3 +58,59 @@ def test_bigquery_without_connector_is_a_clear_error(spark):
     with pytest.raises(InputDataError, match=r"connector is not on the classpath.*submit.sh --bigquery") as e:
         read_omop_table(spark, toy_config(path="proj.dataset", format="bigquery").omop, "person")
     assert "proj.dataset.person" in str(e.value)
+
+
+@pytest.mark.parametrize(("arrow_type", "zone", "expected"), [
+    ("timestamp[us]", None, "2019-01-10"),  # naive: the written date
+    ("timestamp[ns]", None, "2019-01-10"),  # pandas' default nanoseconds, naive
+    ("timestamp[ns, tz=Europe/Amsterdam]", "Europe/Amsterdam", "2019-01-10"),  # local midnight = 23:00 UTC the day before
+    ("timestamp[us, tz=America/New_York]", "America/New_York", "2019-01-10"),
+    ("string", None, "2019-01-10"),  # '2019-01-10T00:00:00' text
+])
+def test_death_dates_as_the_export_meant_them(spark, tmp_path, arrow_type, zone, expected):
+    """Another table and column than the field case (death.death_date): every date shape."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = pd.Timestamp("2019-01-10 00:00:00")
+    if arrow_type == "string":
+        values = pa.array(["2019-01-10T00:00:00"])
+    elif "tz=" in arrow_type:
+        tz = arrow_type.split("tz=")[1].rstrip("]")
+        unit = arrow_type[10:12]
+        values = pa.array([local.tz_localize(tz)], pa.timestamp(unit, tz=tz))
+    else:
+        values = pa.array([local], pa.timestamp(arrow_type[10:12]))
+    pq.write_table(pa.table({"person_id": pa.array([1], pa.int64()), "death_date": values}),
+                   str(tmp_path / "death.parquet"))
+    out = read_omop_table(spark, toy_config(path=str(tmp_path), time_zone=zone).omop, "death")
+    assert out.collect()[0].death_date == dt.date.fromisoformat(expected)
+
+
+def test_tz_aware_death_date_without_zone_and_non_date_types_are_errors(spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"person_id": pa.array([1], pa.int64()),
+                             "death_date": pa.array([0], pa.timestamp("ns", tz="UTC"))}), str(tmp_path / "death.parquet"))
+    with pytest.raises(InputDataError, match="death column death_date is a time-zone-aware timestamp; set omop.time_zone"):
+        read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
+    pq.write_table(pa.table({"person_id": pa.array([1], pa.int64()), "death_date": pa.array([20190110], pa.int64())}),
+                   str(tmp_path / "death.parquet"))
+    with pytest.raises(InputDataError, match="death column death_date is bigint, not a date"):
+        read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
+
+
+def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
+    """days_supply "90 days" (a CSV or text column) is never a silent null; ids are named, not shown."""
+    (tmp_path / "drug_exposure.csv").write_text(
+        "person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply\n"
+        "1,2000000101,2020-01-01,2020-01-01,90 days\n1,2000000101,2020-02-01,2020-02-01,30\n")
+    with pytest.raises(InputDataError, match=r"drug_exposure column days_supply: 1 value\(s\) are not int numbers, "
+                                             r"e.g. '90 days'"):
+        read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "drug_exposure")
+    (tmp_path / "person.csv").write_text("person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth\n"
+                                         "P-17,8507,1970,1,1\n")
+    with pytest.raises(InputDataError, match=r"person column person_id: 1 value\(s\) are not bigint numbers$"):
+        read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "person")

@@ -29,7 +29,7 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     stage = Layout.of(cfg).stage_dir("phenotypes")
     manifest = json.loads((tmp_path / "results" / cfg.release / "phenotypes" / "_manifest.json").read_text())
     # trials: person 1 four, 2 two, 4 one, 5 one, 6 two (the third is after the cutoff)
-    assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 33}
+    assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 35}
     assert manifest["inputs"]["omop"]["exists"] is True
     # study drug records: 14 rows, one (citalopram, 2023-08-01) after the cutoff
     notes = manifest["notes"]
@@ -44,6 +44,11 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
                                                           "n_exposures": 11, "n_duplicates_removed": 1}
     assert notes["quirks"]["observation_periods"] == {"n_periods": 9, "n_overlapping_periods": 1,
                                                       "n_persons_with_overlap": 1}
+    # the data-shape gates are measured and stay quiet on ordinary data
+    assert {name: g["level"] for name, g in notes["gates"].items()} == {
+        "sex_other": "ok", "records_after_cutoff": "ok", "records_before_birth": "ok",
+        "implausible_drug_records": "ok", "no_observation_period": "ok"}
+    assert notes["gates"]["sex_other"]["total"] == 8
     flow = spark.read.parquet(f"{stage}/cohort_flow.parquet")
     assert flow.where("definition = 'ad3' and step = 'TRD'").first().n == 1
     assert flow.where("definition = 'all' and step = 'all_persons'").first().n == 8

@@ -125,12 +125,13 @@ def test_non_mdd_has_no_time_or_index(ph):
     r = ph[(8, "ad3")]
     assert (r.status, r.mdd_index_date, r.time_to_trd_days, r.trd_event, r.n_adequate_trials) == ("non_MDD", None, None, None, None)
     assert (r.sex_at_birth, r.age_at_index) == ("female", None)
-    assert r.age_at_followup_end == pytest.approx(days("1970-01-01", CUTOFF) / 365.25)
+    # exact age: 53 completed years + the share of the 54th year of age (365 days) elapsed
+    assert r.age_at_followup_end == pytest.approx(53 + days("2023-01-01", CUTOFF) / 365)
 
 
 def test_age_at_index_for_mdd(ph):
     r = ph[(1, "ad3")]
-    assert r.age_at_index == pytest.approx(days("1970-01-01", INDEX) / 365.25)
+    assert r.age_at_index == 45.0  # the 45th birthday (days / 365.25 would give 44.9999)
     assert r.sex_at_birth == "female"
 
 

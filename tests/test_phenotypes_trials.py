@@ -43,7 +43,8 @@ def _trials(spark, ingredients, drugs, index="2019-01-01", settings=TrialSetting
     exposures = derive_ingredient_exposures(frame(spark, "drug_exposure", drugs), ingredient_frame(spark, ingredients),
                                             settings.default_days_supply,
                                             use_verbatim_end_date=settings.use_verbatim_end_date,
-                                            use_refills=settings.use_refills)
+                                            use_refills=settings.use_refills,
+                                            max_days_supply=settings.max_days_supply)
     pids = sorted({r[0] for r in drugs})
     mdd = literal_frame(spark, [(p, d(index) if index else None, d(followup_end)) for p in pids], MDD_SCHEMA)
     return check_spark(derive_antidepressant_trials(exposures, mdd, settings), ANTIDEPRESSANT_TRIALS)

@@ -12,11 +12,15 @@ Dates are the calendar dates the export meant (``to_omop_date``): DATE as is; a 
 timestamp (Spark ``timestamp_ntz``) and ISO text (``2019-01-10`` or ``2019-01-10T00:00:00``)
 by their written date; a time-zone-aware timestamp (an instant) as its local date in
 ``omop.time_zone``. Casting an instant in the session zone (UTC) would move a local midnight
-east of Greenwich to the previous day.
+east of Greenwich to the previous day. Parquet nanosecond timestamps (pandas' default), which
+Spark 3.5 refuses to read, are read as integers (``spark.sql.legacy.parquet.nanosAsLong``)
+and converted by the same rules: naive ones by their written date, UTC-adjusted ones in
+``omop.time_zone``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
@@ -119,13 +123,25 @@ def omop_schema(table: str) -> T.StructType:
     return T.StructType([T.StructField(n, t, True) for n, t in OMOP_COLUMNS[table]])
 
 
+# Parquet INT64 TIMESTAMP(NANOS, isAdjustedToUTC) read as a long: nanoseconds since the epoch.
+NANOS_NAIVE, NANOS_UTC = "naive", "utc"
+_NANOS_PER_DAY = 86_400 * 10**9
+
+
 def to_omop_date(col: "Column", source: T.DataType, table: str, name: str, *, time_zone: str | None,
-                 session_zone: str, where: str) -> "Column":
+                 session_zone: str, where: str, nanos: str | None = None) -> "Column":
     """The calendar date a column of Spark type ``source`` means (see the module docstring).
 
-    Raises ``InputDataError`` naming table and column for a time-zone-aware timestamp when
-    ``time_zone`` is None, and for any type that is not a date, timestamp or text.
+    ``nanos`` (NANOS_NAIVE / NANOS_UTC): the table's Parquet nanosecond timestamps arrive as
+    ``long`` columns. Raises ``InputDataError`` naming table and column for a time-zone-aware
+    timestamp when ``time_zone`` is None, and for any type that is not a date, timestamp or text.
     """
+    if nanos is not None and isinstance(source, T.LongType):
+        if nanos == NANOS_NAIVE:  # the written wall clock, encoded as if UTC: whole days since the epoch
+            return F.date_from_unix_date(F.floor(col / F.lit(_NANOS_PER_DAY)).cast("int"))
+        instant = F.timestamp_micros(F.floor(col / F.lit(1000)).cast("long"))
+        return to_omop_date(instant, T.TimestampType(), table, name, time_zone=time_zone,
+                            session_zone=session_zone, where=where)
     if isinstance(source, T.DateType):
         return col
     if isinstance(source, T.TimestampNTZType):  # naive: the written wall-clock date
@@ -146,7 +162,8 @@ def to_omop_date(col: "Column", source: T.DataType, table: str, name: str, *, ti
         where=where)
 
 
-def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: str | None = None) -> "DataFrame":
+def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: str | None = None,
+                       nanos: str | None = None) -> "DataFrame":
     """Lower-case column names, check the required columns exist, cast and select them.
 
     Date columns become ``to_omop_date``. Columns stored as text (CSV exports, or a numeric
@@ -172,7 +189,7 @@ def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: st
             return F.lit(None).cast(f.dataType)
         if f.dataType == _D:
             return to_omop_date(F.col(f.name), df.schema[f.name].dataType, table, f.name,
-                                time_zone=time_zone, session_zone=session_zone, where=where)
+                                time_zone=time_zone, session_zone=session_zone, where=where, nanos=nanos)
         return F.col(f.name).cast(f.dataType)
 
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
@@ -264,6 +281,28 @@ def _read_bigquery(spark: "SparkSession", omop: OmopInput, table: str) -> "DataF
     return df
 
 
+def _read_parquet(spark: "SparkSession", path: str) -> tuple["DataFrame", str | None]:
+    """``spark.read.parquet``; a file with INT64 TIMESTAMP(NANOS) columns (which Spark 3.5
+    rejects) is re-read with those columns as ``long`` (returns NANOS_NAIVE / NANOS_UTC from
+    the rejected type's isAdjustedToUTC flag, else None)."""
+    option = "spark.sql.legacy.parquet.nanosAsLong"
+    # A runtime SQL option of the session that only affects columns Spark cannot read
+    # otherwise; off while probing, so that each table's own NANOS flag is seen.
+    was_on = spark.conf.get(option, "false") == "true"
+    spark.conf.unset(option)
+    try:
+        return spark.read.parquet(path), None
+    except Exception as e:  # AnalysisException / Py4JJavaError: Illegal Parquet type: INT64 (TIMESTAMP(NANOS,x))
+        found = re.search(r"TIMESTAMP\(NANOS,(true|false)\)", str(e))
+        if not found:
+            raise
+    finally:
+        if was_on:
+            spark.conf.set(option, "true")
+    spark.conf.set(option, "true")
+    return spark.read.parquet(path), NANOS_UTC if found.group(1) == "true" else NANOS_NAIVE
+
+
 def _sex_column(df: "DataFrame", omop: OmopInput, table: str) -> "DataFrame":
     """``person``: the configured sex-at-birth column read as ``sex_at_birth_concept_id``."""
     column = omop.sex_at_birth.column.lower()
@@ -289,13 +328,14 @@ def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "Data
                                 where=path, time_zone=omop.time_zone)
     else:
         fs = Fs(spark)
+        nanos = None
         if omop.format == "parquet":
             path = _locate(fs, base, table, "parquet")
-            df = spark.read.parquet(path)
+            df, nanos = _read_parquet(spark, path)
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, table, "csv")
             df = spark.read.option("header", True).option("inferSchema", False).csv(path)
-        df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone)
+        df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone, nanos=nanos)
     if table == "person":
         check_person_table(df, where=path)
     return df

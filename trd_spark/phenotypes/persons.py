@@ -153,7 +153,8 @@ def followup_date_counts(
     n_after_followup_end and its three reasons, counted separately: n_after_death (after
     the person's earliest death_date: a data error), n_after_cutoff (not after death, after
     ``data_cutoff_date``: outside the analysed release), n_after_observation_end (neither:
-    after the last observation period); then n_kept. Aggregates only, for the manifest and
+    after the last observation period); n_kept; then n_dated_after_cutoff (known person,
+    dated after ``data_cutoff_date`` whatever the reason above). Aggregates only, for the manifest and
     the log; ``group_by`` columns of ``events`` (e.g. a domain tag) lead the output.
     """
     first_death = death.groupBy("person_id").agg(F.min("death_date").alias("_death"))
@@ -183,6 +184,7 @@ def followup_date_counts(
         n(after_cutoff).alias("n_after_cutoff"),
         n(after_end & ~after_death & ~after_cutoff).alias("n_after_observation_end"),
         n(known & (date >= F.col("_birth")) & (date <= F.col("_end"))).alias("n_kept"),
+        n(known & (date > F.lit(data_cutoff_date).cast("date"))).alias("n_dated_after_cutoff"),
     ]
     return joined.groupBy(*group_by).agg(*counts) if group_by else joined.agg(*counts)
 

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from trd_spark.config import Config, ConceptSet, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
+from trd_spark.gates import check_gate, require_rows
 from trd_spark.layout import publish_stage
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
@@ -47,6 +48,7 @@ from trd_spark.phenotypes.trials import (
     derive_antidepressant_trials,
     derive_ingredient_exposures,
     exposure_record_counts,
+    implausible_record_counts,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 
@@ -248,6 +250,7 @@ def derive_phenotype_tables(
     exposures = derive_ingredient_exposures(
         drugs, ingredients, ph.trials.default_days_supply,
         use_verbatim_end_date=ph.trials.use_verbatim_end_date, use_refills=ph.trials.use_refills,
+        max_days_supply=ph.trials.max_days_supply,
     )
     trials = derive_antidepressant_trials(exposures, mdd, ph.trials)
     n_adequate = count_adequate_trials(trials)
@@ -286,16 +289,86 @@ def read_omop(spark: "SparkSession", cfg: Config, absent: list[str] | None = Non
     return out
 
 
-def drug_record_quirks(drugs: "DataFrame") -> "DataFrame":
-    """One row over study drug records: n_end_before_start (drug_exposure_end_date before the
-    start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
-    falls back to days_supply / the default (trials.exposure_end_expr), so they are counted
-    and warned about, not errors."""
+def drug_record_quirks(drugs: "DataFrame", max_days_supply: int) -> "DataFrame":
+    """One row over study drug records (long): n_records, n_end_before_start
+    (drug_exposure_end_date before the start), n_negative_days_supply, and the implausible
+    values of ``trials.implausible_record_counts`` (n_end_over_max_days, n_days_supply_over_max).
+    All are valid-but-suspicious: the exposure end falls back to days_supply / the default
+    (trials.exposure_end_expr), so they are counted and warned about, not errors."""
     start = F.col("drug_exposure_start_date")
     return drugs.agg(
+        F.count(F.lit(1)).cast("long").alias("n_records"),
         F.coalesce(F.sum((F.col("drug_exposure_end_date") < start).cast("long")), F.lit(0)).alias("n_end_before_start"),
         F.coalesce(F.sum((F.col("days_supply") < 0).cast("long")), F.lit(0)).alias("n_negative_days_supply"),
+        *implausible_record_counts(drugs, max_days_supply),
     )
+
+
+def person_counts(persons: "DataFrame") -> "DataFrame":
+    """One row over PERSONS (long): n_persons, n_sex_other, n_no_observation_period."""
+    return persons.agg(
+        F.count(F.lit(1)).cast("long").alias("n_persons"),
+        F.coalesce(F.sum((F.col("sex_at_birth") == "other").cast("long")), F.lit(0)).alias("n_sex_other"),
+        F.coalesce(F.sum((~F.col("has_observation_period")).cast("long")), F.lit(0)).alias("n_no_observation_period"),
+    )
+
+
+# Tables without which no phenotype can be derived (an empty one is an error, not all-controls).
+REQUIRED_NONEMPTY = ("person", "condition_occurrence", "drug_exposure", "concept", "concept_ancestor")
+
+
+def check_required_tables(omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary) -> None:
+    """Hard gates before any derivation (``InputDataError``, exit 3):
+
+    - an empty person / condition_occurrence / drug_exposure / concept / concept_ancestor
+      (an empty drug_exposure would make every MDD person 'no adequate trial' and every
+      depression-free person a control);
+    - a concept_ancestor that takes no study ingredient to any product (drug_exposure holds
+      clinical / branded drugs; without their ingredient links every antidepressant record is
+      missed and users become controls): empty, a partial vocabulary export, or the wrong table.
+    """
+    empty = [t for t in REQUIRED_NONEMPTY if omop[t].isEmpty()]
+    require_rows(empty, cause="a failed or partial OMOP export (or the wrong omop.path)", where="phenotypes")
+    rows = ingredient_map(_concept_set(cfg, cfg.phenotypes.trials.concept_set), vocab)
+    if not any(drug != ingredient for drug, ingredient, _ in rows):
+        raise InputDataError(
+            f"gate concept_ancestor: none of the {len({r[1] for r in rows})} antidepressant ingredient(s) found reaches "
+            "any drug product through concept_ancestor; likely cause: concept_ancestor is empty, partial (only a "
+            "vocabulary subset was exported) or not the OMOP table", where="phenotypes")
+
+
+def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]]) -> dict:
+    """Apply the configured gates (``phenotypes.gates``) to the stage counts; returns
+    gate name -> ``gates.check_gate`` record (raises ``InputDataError`` at an error threshold)."""
+    g, where = cfg.phenotypes.gates, "phenotypes"
+    people, drugs = quirks["persons"], quirks["drug_records"]
+    n_records = sum(c["n_records"] - c["n_unknown_person"] for c in event_dates.values())
+    return {
+        "sex_other": check_gate(
+            "sex_other", people["n_sex_other"], people["n_persons"], g.sex_other, what="persons with sex 'other'",
+            cause="sex at birth is not in the configured column / concepts (omop.sex_at_birth; on All of Us "
+                  "gender_concept_id holds gender identity)", where=where),
+        "records_after_cutoff": check_gate(
+            "records_after_cutoff", sum(c["n_dated_after_cutoff"] for c in event_dates.values()), n_records,
+            g.records_after_cutoff, what="study records dated after the data cutoff",
+            cause=f"omop.data_cutoff_date ({cfg.omop.data_cutoff_date}) is before most of this release's records",
+            where=where),
+        "records_before_birth": check_gate(
+            "records_before_birth", sum(c["n_before_birth_year"] for c in event_dates.values()), n_records,
+            g.records_before_birth, what="study records dated before the birth year",
+            cause="year_of_birth or the event dates are shifted or wrong (birth after events)", where=where),
+        "implausible_drug_records": check_gate(
+            "implausible_drug_records", drugs["n_end_over_max_days"] + drugs["n_days_supply_over_max"],
+            drugs["n_records"], g.implausible_drug_records,
+            what=f"implausible study drug values (end dates or days_supply beyond "
+                 f"{cfg.phenotypes.trials.max_days_supply} days: {drugs['n_end_over_max_days']} end, "
+                 f"{drugs['n_days_supply_over_max']} days_supply; not used)",
+            cause="placeholder end dates (e.g. 2099-12-31) or days_supply typos in the export", where=where),
+        "no_observation_period": check_gate(
+            "no_observation_period", people["n_no_observation_period"], people["n_persons"], g.no_observation_period,
+            what="persons without an observation period (followed to death or the data cutoff)",
+            cause="observation_period not exported for all persons", where=where),
+    }
 
 
 def stage_counts(
@@ -304,11 +377,12 @@ def stage_counts(
     events: dict[str, "DataFrame"],
     ingredients: "DataFrame",
     data_cutoff_date: dt.date,
+    max_days_supply: int,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE Spark job.
 
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
-    antidepressant_exposures / observation_periods / drug_records -> counts). The domains'
+    antidepressant_exposures / observation_periods / drug_records / persons -> counts). The domains'
     events are tagged and aggregated together; the one-row quirk aggregates are cross-joined
     onto the (one row per domain) result, so a single collect returns everything (aggregates
     only: no person-level row reaches the driver).
@@ -323,14 +397,15 @@ def stage_counts(
     quirk_parts = {
         "antidepressant_exposures": exposure_record_counts(events["drug"], ingredients),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
-        "drug_records": drug_record_quirks(events["drug"]),
+        "drug_records": drug_record_quirks(events["drug"], max_days_supply),
+        "persons": person_counts(persons),
     }
     joined = domains.join(dates, "domain", "left")
     for name, df in quirk_parts.items():
         joined = joined.crossJoin(df.select(F.struct(*df.columns).alias(name)))
     rows = joined.collect()
     event_dates = {r["domain"]: {c: int(r[c] or 0) for c in date_cols} for r in rows}
-    quirks = {name: rows[0][name].asDict() for name in quirk_parts}
+    quirks = {name: {k: int(v or 0) for k, v in rows[0][name].asDict().items()} for name in quirk_parts}
     return {d: event_dates[d] for d in EVENT_TABLES}, quirks
 
 
@@ -352,6 +427,7 @@ def run(spark: "SparkSession", cfg: Config) -> None:
     absent: list[str] = []
     omop = read_omop(spark, cfg, absent)
     vocab = study_vocabulary(omop, cfg)
+    check_required_tables(omop, cfg, vocab)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     tables = derive_phenotype_tables(omop, cfg, vocab)
     # Reused by several outputs and by every definition: compute once.
@@ -363,15 +439,17 @@ def run(spark: "SparkSession", cfg: Config) -> None:
         with publish_stage(spark, cfg, STAGE) as out:
             # Study-concept records outside [birth year, end of follow-up] are dropped: count
             # them (after death / after the cutoff / after observation separately), with the quirks.
-            event_dates, quirks = stage_counts(omop, persons, events, tables.ingredients, cfg.omop.data_cutoff_date)
+            event_dates, quirks = stage_counts(omop, persons, events, tables.ingredients, cfg.omop.data_cutoff_date,
+                                               cfg.phenotypes.trials.max_days_supply)
             for domain, counts in event_dates.items():
                 log.info("phenotypes: %s records in study concept sets: %s", domain,
                          ", ".join(f"{k} {v}" for k, v in counts.items()))
             out.notes["study_event_dates"] = event_dates
             for what, counts in quirks.items():
                 log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
+            out.notes["gates"] = data_gates(cfg, event_dates, quirks)
             for what, n in quirks["drug_records"].items():
-                if n:
+                if n and what in ("n_end_before_start", "n_negative_days_supply"):
                     log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
                                 "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
             out.notes["quirks"] = quirks

@@ -14,6 +14,10 @@ so an exposure's end is:
    course; refills also recorded as dispensing rows overlap it and merge into one episode);
 3. else start + ``default_days_supply`` - 1.
 
+Implausible values are not used (and are counted by the stage, gate
+``implausible_drug_records``): an end date or verbatim end date implying an exposure longer
+than ``max_days_supply`` days (e.g. an end in 2099), and a days_supply above it.
+
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose
 of a record is ``quantity x amount_value / days_supply`` (units dispensed x ingredient amount
 per unit from ``drug_strength`` / days), in the drug_strength amount unit (mg for the oral
@@ -52,18 +56,43 @@ def exposure_end_expr(
     default_days_supply: int,
     verbatim_end: "Column | None" = None,
     refills: "Column | None" = None,
+    max_days_supply: int | None = None,
 ) -> "Column":
     """Effective end date of one exposure (inclusive); see the module docstring.
 
-    ``verbatim_end`` / ``refills`` None: that rule is off.
+    ``verbatim_end`` / ``refills`` None: that rule is off. ``max_days_supply`` None: no
+    plausibility limit.
     """
     supply = days_supply if refills is None else F.when(refills > 0, days_supply * (refills + 1)).otherwise(days_supply)
-    out = F.when(verbatim_end > start, verbatim_end) if verbatim_end is not None else F
+
+    def plausible_end(date: "Column") -> "Column":
+        after = date > start
+        return after if max_days_supply is None else after & (F.datediff(date, start) < max_days_supply)
+
+    plausible_supply = days_supply > 0
+    if max_days_supply is not None:
+        plausible_supply = plausible_supply & (days_supply <= max_days_supply)
+    out = F.when(plausible_end(verbatim_end), verbatim_end) if verbatim_end is not None else F
     return (
-        out.when(end > start, end)
-        .when(days_supply > 0, F.date_add(start, supply - 1))
+        out.when(plausible_end(end), end)
+        .when(plausible_supply, F.date_add(start, supply - 1))
         .otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
     )
+
+
+def implausible_record_counts(drugs: "DataFrame", max_days_supply: int) -> list["Column"]:
+    """Aggregate columns (long) over drug records: n_end_over_max_days (drug_exposure_end_date or
+    verbatim_end_date implying more than ``max_days_supply`` days) and n_days_supply_over_max."""
+    start = F.col("drug_exposure_start_date")
+
+    def too_long(date: str) -> "Column":
+        return F.coalesce(F.datediff(F.col(date), start) >= max_days_supply, F.lit(False))
+
+    return [
+        F.coalesce(F.sum((too_long("drug_exposure_end_date") | too_long("verbatim_end_date")).cast("long")),
+                   F.lit(0)).alias("n_end_over_max_days"),
+        F.coalesce(F.sum((F.col("days_supply") > max_days_supply).cast("long")), F.lit(0)).alias("n_days_supply_over_max"),
+    ]
 
 
 def daily_dose_expr(quantity: "Column", amount_value: "Column", days_supply: "Column") -> "Column":
@@ -92,7 +121,8 @@ def derive_ingredient_exposures(
     default_days_supply: int,
     *,
     use_verbatim_end_date: bool = True,
-    use_refills: bool = True,
+    use_refills: bool = False,
+    max_days_supply: int | None = None,
 ) -> "DataFrame":
     """Exposures mapped to ingredients, one row per (person_id, ingredient_concept_id, exposure_start_date).
 
@@ -116,6 +146,7 @@ def derive_ingredient_exposures(
                 start, F.col("drug_exposure_end_date"), F.col("days_supply"), default_days_supply,
                 F.col("verbatim_end_date") if use_verbatim_end_date else None,
                 F.col("refills") if use_refills else None,
+                max_days_supply,
             ).alias("exposure_end_date"),
         )
         .groupBy("person_id", "ingredient_concept_id", "exposure_start_date")

@@ -500,6 +500,13 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
         "procedure_concept_id": pa.array(p["concept"], pa.int64()),
         "procedure_date": _date32(p["date"]),
     }))
+    # Present (as in an AoU CDR) but without toy events: somatic treatment comes from procedures.
+    _write(out, "device_exposure", pa.table({
+        "device_exposure_id": pa.array([], pa.int64()),
+        "person_id": pa.array([], pa.int64()),
+        "device_concept_id": pa.array([], pa.int64()),
+        "device_exposure_start_date": pa.array([], pa.date32()),
+    }))
 
     _write(out, "concept", voc.concept_table())
     _write(out, "concept_ancestor", voc.concept_ancestor_table())

@@ -1,0 +1,141 @@
+"""Data-shape gates (trd_spark.gates, phenotypes.stage): each one trips on a bad shape (a counted
+WARNING, or one InputDataError naming the gate and the likely cause) and stays quiet on toy data."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from test_phenotypes_support import (
+    MDD_CONCEPT,
+    SERTRALINE_TAB,
+    cond,
+    d,
+    drug,
+    frame,
+    obs,
+    omop_tables,
+    person,
+    toy_config,
+)
+
+from trd_spark.config import GateThreshold
+from trd_spark.errors import InputDataError
+from trd_spark.gates import check_gate
+from trd_spark.phenotypes.stage import (
+    check_required_tables,
+    data_gates,
+    derive_phenotype_tables,
+    read_omop,
+    stage_counts,
+    study_vocabulary,
+)
+
+
+def test_check_gate_levels_and_none_counts(caplog):
+    t = GateThreshold(warn=0.1, error=0.5)
+    with caplog.at_level(logging.WARNING):
+        assert check_gate("g", None, None, t, what="x", cause="c", where="s")["level"] == "ok"  # None counts are 0
+        assert check_gate("g", 1, 20, t, what="x", cause="c", where="s")["level"] == "ok"
+        assert not caplog.records
+        assert check_gate("g", 2, 20, t, what="persons with x", cause="c", where="s") == {
+            "n": 2, "total": 20, "share": 0.1, "level": "warning"}
+    assert "gate g: 2 of 20 persons with x (10.0%); likely cause: c" in caplog.text
+    with pytest.raises(InputDataError, match=r"^s: gate g: 10 of 20 x \(50.0%\); likely cause: c"):
+        check_gate("g", 10, 20, t, what="x", cause="c", where="s")
+    assert check_gate("g", 20, 20, GateThreshold(), what="x", cause="c", where="s")["level"] == "ok"  # gate off
+
+
+def _counts(spark, omop, cfg):
+    tables = derive_phenotype_tables(omop, cfg)
+    return stage_counts(omop, tables.persons, tables.study_events, tables.ingredients, cfg.omop.data_cutoff_date,
+                        cfg.phenotypes.trials.max_days_supply)
+
+
+def test_counts_and_gates_on_bad_shapes(spark, caplog):
+    """10 persons (observed 2000..2023): 6 with sex 'other' (gender identity only), one without an
+    observation period; study records: a 2099 end date, a days_supply of 3000, one before the birth
+    year, four after the cutoff (2023-07-01)."""
+    persons = [person(i, gender=45878463 if i <= 6 else 8532) for i in range(1, 11)]
+    conditions = [cond(1, MDD_CONCEPT, "1965-01-01"), cond(2, MDD_CONCEPT, "2024-01-01"),
+                  cond(3, MDD_CONCEPT, "2024-02-01"), cond(4, MDD_CONCEPT, "2015-01-01")]
+    drugs = [drug(1, SERTRALINE_TAB, "2015-01-01", end="2099-12-31"), drug(2, SERTRALINE_TAB, "2015-01-01", days_supply=3000),
+             drug(3, SERTRALINE_TAB, "2024-01-01", days_supply=30), drug(4, SERTRALINE_TAB, "2025-01-01", days_supply=30)]
+    omop = omop_tables(spark, persons=persons, observation_periods=[obs(i) for i in range(1, 10)],
+                       conditions=conditions, drugs=drugs)
+    cfg = toy_config()
+    event_dates, quirks = _counts(spark, omop, cfg)
+    assert quirks["persons"] == {"n_persons": 10, "n_sex_other": 6, "n_no_observation_period": 1}
+    assert {k: quirks["drug_records"][k] for k in ("n_records", "n_end_over_max_days", "n_days_supply_over_max")} == {
+        "n_records": 4, "n_end_over_max_days": 1, "n_days_supply_over_max": 1}
+    assert sum(c["n_dated_after_cutoff"] for c in event_dates.values()) == 4
+    assert event_dates["condition"]["n_before_birth_year"] == 1
+    # default thresholds: most persons with sex 'other' is an error naming the gate and the cause
+    with pytest.raises(InputDataError, match=r"gate sex_other: 6 of 10 persons with sex 'other'.*omop.sex_at_birth"):
+        data_gates(cfg, event_dates, quirks)
+    # with that gate relaxed, every other gate reaches its warning (records after the cutoff: its error)
+    gates = cfg.phenotypes.gates.model_copy(update={"sex_other": GateThreshold(warn=0.5)})
+    relaxed = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"gates": gates})})
+    with pytest.raises(InputDataError, match=r"gate records_after_cutoff: 4 of 8 study records dated after the data "
+                                             r"cutoff.*2023-07-01"):
+        data_gates(relaxed, event_dates, quirks)
+    gates = gates.model_copy(update={"records_after_cutoff": GateThreshold(warn=0.5)})
+    relaxed = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"gates": gates})})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        result = data_gates(relaxed, event_dates, quirks)
+    assert {k: v["level"] for k, v in result.items()} == {
+        "sex_other": "warning", "records_after_cutoff": "warning", "records_before_birth": "warning",
+        "implausible_drug_records": "warning", "no_observation_period": "warning"}
+    assert result["implausible_drug_records"] == {"n": 2, "total": 4, "share": 0.5, "level": "warning"}
+    assert caplog.text.count("gate ") == 5
+
+
+def test_implausible_values_are_not_used(spark):
+    """A 2099 end date and a days_supply of 3000 fall back to the default 30 days: no adequate trial."""
+    omop = omop_tables(spark, persons=[person(1), person(2)], observation_periods=[obs(1), obs(2)],
+                       conditions=[cond(i, MDD_CONCEPT, day) for i in (1, 2) for day in ("2015-01-01", "2015-02-01")],
+                       drugs=[drug(1, SERTRALINE_TAB, "2015-03-01", end="2099-12-31"),
+                              drug(2, SERTRALINE_TAB, "2015-03-01", days_supply=3000)])
+    trials = derive_phenotype_tables(omop, toy_config()).trials.collect()
+    assert sorted((r.person_id, r.trial_end_date, r.adequate) for r in trials) == [
+        (1, d("2015-03-30"), False), (2, d("2015-03-30"), False)]
+
+
+@pytest.mark.parametrize("table", ["person", "condition_occurrence", "drug_exposure", "concept_ancestor"])
+def test_empty_required_table_is_an_error(spark, table):
+    omop = omop_tables(spark, persons=[person(1)], observation_periods=[obs(1)],
+                       conditions=[cond(1, MDD_CONCEPT, "2015-01-01")], drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
+    omop[table] = frame(spark, table, [])
+    cfg = toy_config()
+    with pytest.raises(InputDataError, match=rf"phenotypes: required table\(s\) {table} have no rows"):
+        check_required_tables(omop, cfg, study_vocabulary(omop, cfg))
+
+
+def test_concept_ancestor_reaching_no_product_is_an_error(spark):
+    """Only self rows (ingredient -> ingredient): products in drug_exposure would reach nothing."""
+    omop = omop_tables(spark, persons=[person(1)], observation_periods=[obs(1)],
+                       conditions=[cond(1, MDD_CONCEPT, "2015-01-01")], drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
+    omop["concept_ancestor"] = frame(spark, "concept_ancestor", [(739138, 739138, 0, 0), (4152280, 4152280, 0, 0)])
+    cfg = toy_config()
+    with pytest.raises(InputDataError, match=r"gate concept_ancestor: none of the \d+ antidepressant ingredient\(s\)"):
+        check_required_tables(omop, cfg, study_vocabulary(omop, cfg))
+
+
+def test_gates_quiet_on_toy_data(spark, tmp_path, caplog):
+    """Toy OMOP (the generator's timelines, no edge rows): every gate ok, no warning logged."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from omop_data import write_omop
+
+    write_omop(tmp_path / "omop", 300, seed=3)
+    cfg = toy_config(path=str(tmp_path / "omop"))
+    with caplog.at_level(logging.WARNING):
+        omop = read_omop(spark, cfg)
+        check_required_tables(omop, cfg, study_vocabulary(omop, cfg))
+        event_dates, quirks = _counts(spark, omop, cfg)
+        result = data_gates(cfg, event_dates, quirks)
+    assert {v["level"] for v in result.values()} == {"ok"}
+    assert result["sex_other"]["total"] == 300
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

@@ -1,0 +1,47 @@
+"""Data-shape gates: one mechanism for every stage to turn an implausible count into a counted
+WARNING or one ``InputDataError`` naming the step and the likely cause.
+
+A stage measures, per gate, how many persons / records a check finds implausible out of how
+many (aggregates only, never an identifier) and calls ``check_gate`` with the configured
+``GateThreshold``; the returned record goes to the stage manifest (``notes.gates``).
+``require_rows`` is the hard gate for tables a stage cannot work without.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from trd_spark.config import GateThreshold
+from trd_spark.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+OK, WARNING = "ok", "warning"
+
+
+def check_gate(
+    name: str, n: int | None, total: int | None, threshold: GateThreshold, *, what: str, cause: str, where: str
+) -> dict:
+    """Compare the share ``n / total`` with ``threshold`` (None counts are 0; an empty total is share 0).
+
+    Returns {"n", "total", "share", "level"} (level ``ok`` or ``warning``; a warning is
+    logged once). Raises ``InputDataError`` (``where``: the stage) when the share reaches
+    ``threshold.error``. ``what`` describes the counted items ("persons with sex 'other'"),
+    ``cause`` the likely cause and fix, both shown in the message.
+    """
+    n, total = int(n or 0), int(total or 0)
+    share = n / total if total else 0.0
+    record = {"n": n, "total": total, "share": round(share, 6), "level": OK}
+    message = f"gate {name}: {n} of {total} {what} ({share:.1%}); likely cause: {cause}"
+    if n and threshold.error is not None and share >= threshold.error:
+        raise InputDataError(f"{message} (error at >= {threshold.error:.0%})", where=where)
+    if n and threshold.warn is not None and share >= threshold.warn:
+        log.warning("%s: %s (warning at >= %.0f%%)", where, message, 100 * threshold.warn)
+        record["level"] = WARNING
+    return record
+
+
+def require_rows(empty: list[str], *, cause: str, where: str) -> None:
+    """Raise ``InputDataError`` when any required table (listed in ``empty``) has no rows."""
+    if empty:
+        raise InputDataError(f"required table(s) {', '.join(empty)} have no rows; likely cause: {cause}", where=where)
