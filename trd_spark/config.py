@@ -256,10 +256,15 @@ class TrialSettings(_Strict):
     ingredient_min_trial_days: dict[int, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     # Use drug_exposure.verbatim_end_date (the stop date as recorded) when it is after the start.
     use_verbatim_end_date: bool = True
-    # When no usable end date is recorded (end <= start), an exposure with refills > 0 lasts
-    # days_supply x (1 + refills) days: EHR orders carry the course length in days_supply and
-    # refills (data_formats.md), and the episode merge absorbs refills also dispensed as rows.
-    use_refills: bool = True
+    # Off by default: OMOP refills are refills AUTHORISED by the prescriber, not dispensings
+    # (a filled refill is its own drug_exposure row and merges into the episode). On: when no
+    # usable end date is recorded (end <= start), an exposure with refills > 0 lasts
+    # days_supply x (1 + refills) days (sources with orders only and no dispensing rows).
+    use_refills: bool = False
+    # A days_supply above this is implausible for one antidepressant order (a typo such as
+    # 3000, or units in the field): it is not used (the exposure end falls back to the
+    # default) and is counted (phenotypes gate implausible_drug_records).
+    max_days_supply: int = Field(365, ge=1)
     # Minimum daily dose per RxNorm ingredient concept_id, in the drug_strength amount unit
     # (mg for the oral solid forms of these ingredients). An exposure whose daily dose
     # quantity x amount_value / days_supply is known and below it forms no trial; unknown
@@ -287,6 +292,30 @@ class TrdDefinition(_Strict):
         return self
 
 
+class GateThreshold(_Strict):
+    """Share (0-1) of a gate's persons / records at or above which a WARNING is logged, and an
+    ``InputDataError`` is raised (None: never)."""
+
+    warn: float | None = Field(None, ge=0, le=1)
+    error: float | None = Field(None, ge=0, le=1)
+
+
+class DataGates(_Strict):
+    """Data-shape gates of the phenotype stage (trd_spark.gates; README "Study rules").
+
+    Each gate measures a share: persons with sex 'other'; study records dated after the data
+    cutoff (a cutoff before most records); study records before the birth year (birth after
+    events); implausible drug records (an end date implying more than trials.max_days_supply
+    days, e.g. 2099-12-31, or a days_supply above it); persons without any observation period.
+    """
+
+    sex_other: GateThreshold = GateThreshold(warn=0.1, error=0.5)
+    records_after_cutoff: GateThreshold = GateThreshold(warn=0.1, error=0.5)
+    records_before_birth: GateThreshold = GateThreshold(warn=0.01, error=0.5)
+    implausible_drug_records: GateThreshold = GateThreshold(warn=0.01, error=None)
+    no_observation_period: GateThreshold = GateThreshold(warn=0.1, error=None)
+
+
 class PhenotypeSettings(_Strict):
     concept_sets: str
     mdd: MddSettings = MddSettings()
@@ -294,6 +323,7 @@ class PhenotypeSettings(_Strict):
     trd_definitions: list[TrdDefinition] = Field(min_length=1)
     primary_definition: str
     trmdd_min_followup_days: int = Field(180, ge=0)
+    gates: DataGates = DataGates()
 
     @model_validator(mode="after")
     def _definitions(self) -> "PhenotypeSettings":
