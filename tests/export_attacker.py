@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linprog
+from scipy.sparse import csr_matrix
 
 
 class Attacker:
@@ -82,7 +83,10 @@ class Attacker:
         return bool(np.all(np.abs(null[where[idx[name]]]) < 1e-9)) if null.size else True
 
     def interval(self, name) -> tuple[float, float]:
-        names, idx, a, b = self._system()
+        names, idx, _, b = self._system()
+        if "sparse" not in self._cache:
+            self._cache["sparse"] = csr_matrix(self._system()[2])
+        a = self._cache["sparse"]
         bounds = [self.bounds[n] for n in names]
         out = []
         for sign in (1.0, -1.0):

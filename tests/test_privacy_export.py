@@ -84,8 +84,6 @@ def _export_texts(tmp: Path) -> dict[str, str]:
     files = {}
     for rel in RELEASES:
         for p in sorted((tmp / "results" / rel / "export").iterdir()):
-            if p.name.startswith("."):
-                continue  # Hadoop checksum files (.crc): binary, no content of their own
             files[f"{rel}/{p.name}"] = p.read_text()
     for p in sorted((tmp / "results" / "compare").rglob("*.tsv")):
         files[str(p.relative_to(tmp))] = p.read_text()
@@ -119,6 +117,25 @@ def test_no_identifier_in_export_or_logs(toy_releases):
     texts = {**_export_texts(tmp), "logs": logs}
     leaks = {name: sorted(set(re.findall(r"\d+", t)) & ids)[:5] for name, t in texts.items()}
     assert {k: v for k, v in leaks.items() if v} == {}
+
+
+def test_export_holds_only_what_may_leave(toy_releases):
+    """No hidden side files, no local path; the manifest names every file relative to export/
+    with its SHA-256."""
+    import hashlib
+
+    tmp = toy_releases[0]
+    for rel in RELEASES:
+        exp = tmp / "results" / rel / "export"
+        names = sorted(p.name for p in exp.iterdir())
+        assert not [n for n in names if n.startswith(".")], names
+        m = json.loads((exp / "_manifest.json").read_text())
+        assert set(m["files"]) == set(names) - {"_manifest.json", "_SUCCESS"}
+        for name, entry in m["files"].items():
+            assert entry["sha256"] == hashlib.sha256((exp / name).read_bytes()).hexdigest(), name
+        assert (exp / "_SUCCESS").read_text() == ""
+        for name in names:
+            assert str(tmp) not in (exp / name).read_text(), name  # output root and inputs live under tmp
 
 
 def test_no_individual_date_in_export(toy_releases):
@@ -226,6 +243,44 @@ def test_suppressed_counts_not_recoverable_from_totals_or_steps(toy_releases):
                 assert non.isdigit() or not 1 <= int(r.n) - int(trd) <= 19, (rel, r.dataset, r.definition)
 
 
+def test_attacker_recovers_no_hidden_small_group_from_the_toy_exports(toy_releases):
+    """tests/export_attacker.py on each toy release's export (see test_export_attacker.py);
+    the internal tables only decide which design facts hold."""
+    from export_attacker import attack_release, fully_hidden
+
+    tmp = toy_releases[0]
+    primary = yaml.safe_load(DEFAULT_CONFIG.read_text())["phenotypes"]["primary_definition"]
+    checked = 0
+    for rel in RELEASES:
+        base = tmp / "results" / rel
+        read = lambda n: pd.read_csv(base / "export" / n, sep="\t", dtype=str, keep_default_na=False)  # noqa: E731
+        export = {n: read(f"{n}.tsv") for n in ("cohort_counts", "results", "cox", "km_curves", "pgs_distribution",
+                                                 "cohort_flow") if (base / "export" / f"{n}.tsv").exists()}
+        frame = pd.read_parquet(base / "cohort" / "analysis_frame.parquet")
+        frame["ancestry"] = frame["ancestry"].fillna("unknown")
+        first_pgs = sorted(export["pgs_distribution"].pgs_id)[0]
+        one = frame[(frame.definition == primary) & frame[first_pgs].notna()]
+        internal = {"results": pd.read_parquet(base / "models" / "logistic.parquet"),
+                    "cox": pd.read_parquet(base / "models" / "cox.parquet"),
+                    "km_curves": pd.read_parquet(base / "models" / "km_curves.parquet"),
+                    "pgs_distribution": one.groupby(["dataset", "ancestry"]).size().rename("n").reset_index(),
+                    "cohort_flow": pd.read_parquet(base / "phenotypes" / "cohort_flow.parquet")}
+        export["pgs_distribution"] = export["pgs_distribution"][export["pgs_distribution"].pgs_id == first_pgs]
+        a, targets = attack_release(export, internal, frame, primary)
+        base, _ = attack_release(fully_hidden(export), internal, frame, primary)
+        assert targets, rel  # the small toy releases have hidden small groups
+        for k, v in sorted(targets.items(), key=str):
+            assert not a.determined(k), (rel, k)
+            lo, hi = a.interval(k)
+            assert lo - 1e-6 <= v <= hi + 1e-6, (rel, k)
+            # As wide as "<20" says, or as the labels alone leave it (README Privacy).
+            if hi - lo < 18 - 1e-6:
+                b_lo, b_hi = base.interval(k)
+                assert hi - lo >= b_hi - b_lo - 1e-6, (rel, k, lo, hi, b_lo, b_hi)
+            checked += 1
+    assert checked > 0
+
+
 def test_compare_releases(toy_releases, spark):
     tmp = toy_releases[0]
     d = tmp / "results" / "compare" / "toy-r1_vs_toy-r2"
@@ -235,7 +290,13 @@ def test_compare_releases(toy_releases, spark):
         assert (int(first.n_a), int(first.n_b), int(first.change)) == (600, 700, 100)
     shown = sizes[sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()]
     assert len(shown) > 0 and (shown.change.astype(int) == shown.n_b.astype(int) - shown.n_a.astype(int)).all()
-    assert (sizes.loc[~(sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()), "change"] == "").all()
+    hidden = sizes.loc[~(sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()), "change"]
+    assert hidden.isin(["", "<20"]).all()
+    # A change is a count: never 1..19 shown or derivable from two shown counts.
+    assert not (shown.change.astype(int).abs().between(1, 19)).any()
+    assert not [p.name for p in d.iterdir() if p.name.startswith(".")]  # no .crc side files
+    disclosure = json.loads((d / "_disclosure.json").read_text())
+    assert disclosure["for_export"] in (True, False) and disclosure["small_count_threshold"] == 20
     corr = pd.read_csv(d / "pgs_correlation.tsv", sep="\t")
     # Oracle: the same correlation from the two releases' score tables with pandas.
     a = pd.read_parquet(tmp / "results" / "toy-r1" / "pgs" / "scores.parquet")

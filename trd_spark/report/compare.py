@@ -179,6 +179,7 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
 
 def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
     """CLI entry: compare, write the TSVs, return the printed summary."""
+    from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import start_session
 
     spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
@@ -189,6 +190,7 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
     for name, df in tables.items():
         fs.write_text(f"{out_dir}/{name}.tsv", to_tsv(df))
     fs.write_text(f"{out_dir}/{DISCLOSURE}", json.dumps(disclosure(for_export, cfg), indent=2, sort_keys=True))
+    drop_checksum_files(out_dir)
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
     return summary_text(tables, release_a, release_b, out_dir) + ("" if for_export else f"\n{NOT_FOR_EXPORT}")

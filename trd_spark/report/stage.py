@@ -433,6 +433,17 @@ def export_manifest(cfg: Config, files: dict[str, str]) -> dict:
     }
 
 
+def drop_checksum_files(folder: str) -> int:
+    """Remove the hidden ``.<name>.crc`` files Hadoop's local file system writes next to each
+    file (other file systems write none); returns how many were removed."""
+    if is_uri(folder):
+        return 0
+    crc = list(Path(folder).glob(".*.crc"))
+    for p in crc:
+        p.unlink()
+    return len(crc)
+
+
 def publish_export(fs: Fs, cfg: Config, files: dict[str, str]) -> str:
     """Publish ``{release}/export/`` atomically with only what may leave the workbench: the
     report files, ``_manifest.json`` (``export_manifest``) and the empty ``_SUCCESS`` marker
@@ -449,9 +460,7 @@ def publish_export(fs: Fs, cfg: Config, files: dict[str, str]) -> str:
             fs.write_text(f"{tmp}/{name}", text)
         fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(export_manifest(cfg, files), indent=2, sort_keys=True))
         fs.write_text(f"{tmp}/{SUCCESS}", "")
-        if not is_uri(tmp):
-            for p in Path(tmp).glob(".*.crc"):
-                p.unlink()
+        drop_checksum_files(tmp)
         if fs.exists(final):
             trash = f"{layout.release_dir}/.{EXPORT}.replaced-{uuid.uuid4().hex[:8]}"
             fs.rename(final, trash)
