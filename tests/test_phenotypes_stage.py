@@ -30,7 +30,7 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     manifest = json.loads((tmp_path / "results" / cfg.release / "phenotypes" / "_manifest.json").read_text())
     # trials: person 1 four, 2 two, 4 one, 5 one, 6 two (the third is after the cutoff)
     assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 35}
-    assert manifest["inputs"]["omop"]["exists"] is True
+    assert manifest["inputs"]["omop.path"]["exists"] is True
     # study drug records: 14 rows, one (citalopram, 2023-08-01) after the cutoff
     notes = manifest["notes"]
     drug_dates = notes["study_event_dates"]["drug"]
