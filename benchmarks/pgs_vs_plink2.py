@@ -1,4 +1,4 @@
-"""PGS scoring: our Hail engine vs plink2 --score on the same data, in one run (issue #3).
+"""PGS scoring: our engines (Hail, and the native PLINK engine) vs plink2 --score on the same data, in one run (issues #3, #16).
 
 Generates (or reuses, in --work-dir) random genotypes (samples x variants, GRCh38 chr1, ~1%
 missing calls) written directly as PLINK 1 bed/bim/fam, converted once (not timed) to a Hail
@@ -11,8 +11,15 @@ half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by pl
                      Hail Table (from the MatrixTable, and from the VCF). JVM/Hail start is
                      printed separately and added for the whole-process ratio.
 
+  native             the native engine (trd_spark.pgs.pgen_engine: pgenlib + numpy in Spark
+                     tasks) on the same .bed and on a .pgen converted from it once (not timed):
+                     parse; read the variant list + match (Hail); score (weights to the driver,
+                     the Spark pass, the Hail Table written).
+
 checks the SUMs agree (relative error <= 1e-6; plink2 prints 6 significant digits, so the
-comparison uses its SUM column at that precision) and prints both times and the ratios.
+comparison uses its SUM column at that precision) and prints both times and the ratios, one
+``ratio=`` line per engine and input (whole process, and the scoring phase alone vs plink2's
+whole run).
 
     python benchmarks/pgs_vs_plink2.py --samples 2000 --variants 10000 --scores 61
 """
@@ -94,11 +101,14 @@ def generate(work: Path, n_samples: int, n_variants: int, n_scores: int, seed: i
                         "--output-chr", "chr26", "--threads", "2", "--out", str(work / "geno")],
                        check=True, capture_output=True)
         (work / "geno.vcf.gz").rename(work / "geno.vcf.bgz")
+    subprocess.run(["plink2", "--bfile", str(work / "geno"), "--make-pgen", "--threads", "2", "--out",
+                    str(work / "geno")], check=True, capture_output=True)
     (work / "done").write_text(f"{n_samples} {n_variants} {n_scores} {seed} vcf={with_vcf}\n")
 
 
 def run_plink2(work: Path, source: str, n_scores: int, threads: int = 2) -> tuple[float, pd.DataFrame]:
-    inp = ["--vcf", str(work / "geno.vcf.bgz")] if source == "vcf" else ["--bfile", str(work / "geno")]
+    inp = {"vcf": ["--vcf", str(work / "geno.vcf.bgz")], "bed": ["--bfile", str(work / "geno")],
+           "pgen": ["--pfile", str(work / "geno")]}[source]
     cmd = ["plink2", *inp, "--threads", str(threads), "--score", str(work / "plink2_score.tsv"), "1", "2", "header",
            "cols=+scoresums", "--score-col-nums", f"3-{2 + n_scores}", "--out", str(work / f"plink2_{source}")]
     t0 = time.perf_counter()
@@ -142,6 +152,44 @@ def run_ours(hl, spark, work: Path, source: str) -> tuple[dict[str, float], pd.D
     return times, df.pivot(index="s", columns="pgs_id", values="score_sum")
 
 
+def run_native(hl, spark, work: Path, fmt: str) -> tuple[dict[str, float], pd.DataFrame]:
+    """The native engine on the .bed (``plink``) or .pgen, timed per phase as ``run_ours``:
+    parse; read the variant list + match (+ checkpoint, summary); score + write the Hail Table."""
+    from trd_spark.config import GenotypeSource, NativeEngineSettings
+    from trd_spark.pgs.genotypes import read_genotypes
+    from trd_spark.pgs.matching import ScoreLabel, explode_members, match_sites, score_variants_table, summarise_matches
+    from trd_spark.pgs.pgen_engine import PlinkFiles, pgen_matrix_table, score, weights_frame
+    from trd_spark.pgs.scoring import score_weights_table
+    from trd_spark.pgs.scoring_files import read_scoring_file
+
+    times = {}
+    t0 = time.perf_counter()
+    files = [read_scoring_file(str(p)) for p in sorted((work / "scores").glob("*.txt.gz"))]
+    ids = [f.pgs_id for f in files]
+    times["parse"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    fileset = PlinkFiles(fmt, str(work / "geno"))
+    sv = score_variants_table(hl, spark, files, "GRCh38")
+    mt = (read_genotypes(hl, GenotypeSource(format="plink", path=fileset.prefix)) if fmt == "plink"
+          else pgen_matrix_table(hl, fileset, "GRCh38"))
+    sites = match_sites(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("bm", "ht"))
+    matches = explode_members(hl, sites)
+    summary = summarise_matches(hl, matches, "bench", ids, {i: ScoreLabel("b", "b") for i in ids})
+    samples = mt.s.collect()
+    times["match"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    weights = weights_frame(hl, score_weights_table(hl, matches, len(ids)))
+    times["weights"] = time.perf_counter() - t2
+    scores = score(spark, hl, fileset, "GRCh38", weights, samples, ids, summary["n_matched"].tolist(),
+                   missing_genotypes="mean_impute", settings=NativeEngineSettings())
+    out = hl.utils.new_temp_file("bm_native", "ht")
+    scores.write(out)
+    times["score"] = time.perf_counter() - t2
+    times["total"] = time.perf_counter() - t0
+    df = hl.read_table(out).to_pandas()
+    return times, df.pivot(index="s", columns="pgs_id", values="score_sum")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=2000)
@@ -151,6 +199,8 @@ def main() -> None:
     ap.add_argument("--vcf", action="store_true", help="also compare from a bgzipped VCF (both tools)")
     ap.add_argument("--work-dir", default="/tmp/trd_spark_bench_pgs")
     ap.add_argument("--cores", type=int, default=2, help="Spark local[N] and plink2 --threads")
+    ap.add_argument("--engines", nargs="*", choices=["hail-vcf", "hail-mt", "native-bed", "native-pgen"],
+                    help="run only these (default: all; hail-vcf needs --vcf)")
     ap.add_argument("--prepare-only", action="store_true", help="generate and convert the data, time nothing")
     args = ap.parse_args()
     if not shutil.which("plink2"):
@@ -184,27 +234,43 @@ def main() -> None:
     if args.prepare_only:
         print(f"data ready in {work}")
         return
+    if not (work / "geno.pgen").exists():  # data generated before the native engine existed
+        subprocess.run(["plink2", "--bfile", str(work / "geno"), "--make-pgen", "--threads", "2", "--out",
+                        str(work / "geno")], check=True, capture_output=True)
     rows = []
-    for source in (["vcf"] if args.vcf else []) + ["native"]:
-        p_time, p_out = run_plink2(work, "vcf" if source == "vcf" else "bed", args.scores, args.cores)
-        o_times, o_out = run_ours(hl, spark, work, "vcf" if source == "vcf" else "mt")
+    # (label, plink2's input, our run): Hail from the VCF / the MatrixTable made from the .bed,
+    # the native engine from the .bed and the .pgen.
+    runs = ([("hail-vcf", "vcf", lambda: run_ours(hl, spark, work, "vcf"))] if args.vcf else []) + [
+        ("hail-mt", "bed", lambda: run_ours(hl, spark, work, "mt")),
+        ("native-bed", "bed", lambda: run_native(hl, spark, work, "plink")),
+        ("native-pgen", "pgen", lambda: run_native(hl, spark, work, "pgen")),
+    ]
+    for label, p_source, ours in runs:
+        if args.engines and label not in args.engines:
+            continue
+        p_time, p_out = run_plink2(work, p_source, args.scores, args.cores)
+        o_times, o_out = ours()
         # plink2 names the sums SCORE1_SUM.. in score-column order (= PGS9xxxxx order).
         ids = sorted(o_out.columns)
         p_sum = p_out[[f"SCORE{k + 1}_SUM" for k in range(len(ids))]].to_numpy()
         o_sum = o_out.loc[[str(s) for s in p_out.index], ids].to_numpy()
         rel = np.max(np.abs(o_sum - p_sum) / np.maximum(np.abs(p_sum), 1e-3))
-        rows.append((source, p_time, o_times, rel))
+        rows.append((label, p_time, o_times, rel))
     load = os.getloadavg()[0]
     print(f"\n{args.samples} samples x {args.variants} variants x {args.scores} scores; local[{args.cores}] of "
           f"{os.cpu_count()} cores; "
           f"load average {load:.1f}; JVM+Hail start {jvm:.1f} s")
-    print("input   plink2_s  ours_s (parse+match+score)  ratio_in_process  ratio_whole_process  max_rel_diff")
-    for source, p_time, t, rel in rows:
-        label = "vcf" if source == "vcf" else "native"
-        print(f"{label:<7} {p_time:8.1f} {t['total']:7.1f} ({t['parse']:.1f}+{t['match']:.1f}+{t['score']:.1f})"
+    print("engine       plink2_s  ours_s (parse+match+score)  ratio_in_process  ratio_whole_process  max_rel_diff")
+    for label, p_time, t, rel in rows:
+        print(f"{label:<12} {p_time:8.1f} {t['total']:7.1f} ({t['parse']:.1f}+{t['match']:.1f}+{t['score']:.1f})"
               f"  {t['total'] / p_time:8.1f}x  {(t['total'] + jvm) / p_time:8.1f}x  {rel:.2e}")
+    for label, p_time, t, rel in rows:
+        print(f"ratio={(t['total'] + jvm) / p_time:.2f} engine={label} phase=whole_process_vs_plink2")
+        print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run"
+              + (f" (weights to driver {t['weights']:.1f} s)" if "weights" in t else ""))
+    for label, _, _, rel in rows:
         if rel > 1e-5:
-            sys.exit(f"results disagree with plink2 ({source}): max relative difference {rel:.2e}")
+            sys.exit(f"results disagree with plink2 ({label}): max relative difference {rel:.2e}")
 
 
 if __name__ == "__main__":

@@ -371,16 +371,25 @@ def score(
     sample_list = sc.broadcast(list(samples))
 
     def to_rows(item):
+        # One slice -> its rows, sample-major (vectorised: the slice is k x slice numbers).
         i, (part, missing_vars) = item
         start = i * sample_slice
-        for j in range(part.shape[1]):
-            s = sample_list.value[start + j]
-            for q in range(k):
-                called = int(round(n_vars_total[q] - missing_vars[q, j]))
-                total = float(part[q, j] + offset_total[q])
-                denom = 2 * matched[q]
-                yield (s, ids[q], total, 2 * called, total / denom if denom > 0 else None,
-                       matched[q] - called, matched[q])
+        n_slice = part.shape[1]
+        called = np.rint(n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
+        total = part + offset_total[:, None]
+        denom = 2 * np.array(matched, dtype=np.int64)
+        has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
+        avg = np.divide(total, denom[:, None], out=np.zeros_like(total), where=has_denom)
+        n_match = np.repeat(np.array(matched, dtype=np.int64)[:, None], n_slice, axis=1)
+        return zip(
+            np.repeat(sample_list.value[start:start + n_slice], k).tolist(),
+            ids * n_slice,
+            total.T.ravel().tolist(),
+            (2 * called).T.ravel().tolist(),
+            [a if ok else None for a, ok in zip(avg.T.ravel().tolist(), has_denom.T.ravel().tolist())],
+            (n_match - called).T.ravel().tolist(),
+            n_match.T.ravel().tolist(),
+        )
 
     from pyspark.sql import types as T
 
