@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pyspark.sql import functions as F
 from test_phenotypes_support import cond, d, days, death, frame, obs, person
 
-from trd_spark.phenotypes.persons import derive_persons, followup_date_counts, restrict_to_followup
+from trd_spark.config import SexAtBirthMapping
+from trd_spark.phenotypes.persons import age_years_expr, derive_persons, followup_date_counts, restrict_to_followup
 from trd_spark.schemas import PERSONS, check_spark
 
 CUTOFF = d("2023-07-01")
@@ -63,9 +65,6 @@ def test_age_at_end_of_followup_is_exact(persons):
     ("1999-12-31", "2000-12-30", 365 / 366),  # a year of age spanning a leap day has 366 days
 ])
 def test_exact_age_calendar_arithmetic(spark, birth, on, age):
-    from pyspark.sql import functions as F
-
-    from trd_spark.phenotypes.persons import age_years_expr
     got = spark.range(1).select(age_years_expr(F.lit(d(birth)), F.lit(d(on))).alias("a")).first().a
     assert got == pytest.approx(age, abs=1e-12)
 
@@ -73,7 +72,6 @@ def test_exact_age_calendar_arithmetic(spark, birth, on, age):
 def test_sex_at_birth_column_decides_gender_identity_never(spark):
     """All of Us: sex_at_birth_concept_id holds sex at birth (45878463 / 45880669), gender_concept_id
     gender identity; a null sex at birth falls back to OMOP's 8532 / 8507 only."""
-    from trd_spark.config import SexAtBirthMapping
     people = [
         person(1, gender=45878463, sex_at_birth=45880669),  # identifies as woman, male at birth
         person(2, gender=8507, sex_at_birth=903096),  # "prefer not to answer": other, not gender
@@ -122,7 +120,7 @@ def test_events_outside_followup_are_dropped(spark, persons):
                                   CUTOFF).first().asDict()
     assert counts == {"n_records": 5, "n_unknown_person": 1, "n_missing_date": 0, "n_before_birth_year": 1,
                       "n_after_followup_end": 1, "n_after_death": 1, "n_after_cutoff": 0,
-                      "n_after_observation_end": 0, "n_kept": 2}
+                      "n_after_observation_end": 0, "n_kept": 2, "n_dated_after_cutoff": 0}
 
 
 def test_records_after_death_cutoff_and_observation_counted_separately(spark):
@@ -145,3 +143,4 @@ def test_records_after_death_cutoff_and_observation_counted_separately(spark):
                                   CUTOFF).first().asDict()
     assert (counts["n_after_followup_end"], counts["n_after_death"], counts["n_after_cutoff"],
             counts["n_after_observation_end"], counts["n_kept"]) == (5, 2, 2, 1, 1)
+    assert counts["n_dated_after_cutoff"] == 3  # whatever the reason they are dropped (gate records_after_cutoff)
