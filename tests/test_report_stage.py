@@ -72,6 +72,7 @@ def test_export_holds_only_what_may_leave(report):
     assert names == sorted([*files, "_SUCCESS", "_manifest.json"])
     m = json.loads(open(f"{exp}/_manifest.json").read())
     assert set(m["files"]) == set(files) and m["small_count_threshold"] == 20
+    assert m["run_id"] == json.loads(open(Layout.of(cfg).file("report", "_manifest.json")).read())["run_id"]
     for name, entry in m["files"].items():
         assert entry["sha256"] == hashlib.sha256(open(f"{exp}/{name}", "rb").read()).hexdigest()
     assert cfg.output_root not in json.dumps(m) and "/" not in "".join(m["files"])

@@ -414,17 +414,19 @@ def run(spark: "SparkSession", cfg: Config) -> dict[str, str]:
         for name, text in files.items():
             writer.write_text(name, text)
         writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
-    publish_export(fs, cfg, files)
+    # The export is part of the report stage's run: it carries that run's id (a random hex).
+    publish_export(fs, cfg, files, run_id=(layout.manifest(fs, "report") or {}).get("run_id"))
     return {name: layout.file("report", name) for name in files}
 
 
-def export_manifest(cfg: Config, files: dict[str, str]) -> dict:
-    """What ``export/_manifest.json`` says: release, code version, config hash, the
-    suppression threshold and, per exported file (name relative to ``export/``), its SHA-256
-    and size in bytes. No path, host, input fingerprint or run time (unlike the internal
-    stage manifests)."""
+def export_manifest(cfg: Config, files: dict[str, str], run_id: str | None = None) -> dict:
+    """What ``export/_manifest.json`` says: release, the report run's id, code version,
+    config hash, the suppression threshold and, per exported file (name relative to
+    ``export/``), its SHA-256 and size in bytes. No path, host, input fingerprint or run time
+    (unlike the internal stage manifests)."""
     return {
         "release": cfg.release,
+        "run_id": run_id,
         "code_version": code_version(),
         "config_hash": cfg.fingerprint(),
         "small_count_threshold": cfg.report.small_count_threshold,
@@ -444,7 +446,7 @@ def drop_checksum_files(folder: str) -> int:
     return len(crc)
 
 
-def publish_export(fs: Fs, cfg: Config, files: dict[str, str]) -> str:
+def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | None = None) -> str:
     """Publish ``{release}/export/`` atomically with only what may leave the workbench: the
     report files, ``_manifest.json`` (``export_manifest``) and the empty ``_SUCCESS`` marker
     that completeness checks use. Hadoop's local file system writes a hidden ``.crc`` next to
@@ -458,7 +460,7 @@ def publish_export(fs: Fs, cfg: Config, files: dict[str, str]) -> str:
     try:
         for name, text in files.items():
             fs.write_text(f"{tmp}/{name}", text)
-        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(export_manifest(cfg, files), indent=2, sort_keys=True))
+        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(export_manifest(cfg, files, run_id), indent=2, sort_keys=True))
         fs.write_text(f"{tmp}/{SUCCESS}", "")
         drop_checksum_files(tmp)
         if fs.exists(final):
