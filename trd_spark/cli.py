@@ -4,7 +4,7 @@ Exit codes: 0 done; 1 unexpected failure; 2 config error; 3 input data error; 4 
 failure; 5 model error; 6 locked (another run holds the release); 7 nothing to do (`run
 --release latest` when the newest release is complete); 8 download failed; 9 file system error
 (disk full, name too long: one line with the path); 130 / 143 interrupted by SIGINT / SIGTERM
-(in-progress output discarded, lock released, Spark stopped; rerunning resumes). See
+(nothing partial published, lock released, Spark stopped; rerunning resumes). See
 trd_spark.errors.
 """
 
@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from trd_spark.config import is_uri
@@ -247,6 +248,18 @@ def storage_error(e: BaseException, *, where: str) -> StorageError | None:
     return None
 
 
+class _Interrupt:
+    """The interrupt of this invocation, once a signal arrived. Unwinding after it may raise
+    other errors (cleanup calls into a JVM that is gone or mid-call): they are all this
+    interrupt, and only our one line is shown."""
+
+    received: Interrupted | None = None
+
+    @staticmethod
+    def only_ours(record: logging.LogRecord) -> bool:
+        return _Interrupt.received is None or record.name.startswith("trd_spark")
+
+
 def _on_signal(signum: int, frame: object) -> None:
     """SIGTERM / SIGINT -> Interrupted in the main thread: the run unwinds (in-progress output
     removed, lock released, Spark stopped). A second signal ends the process at once."""
@@ -254,10 +267,15 @@ def _on_signal(signum: int, frame: object) -> None:
 
     for s in _SIGNALS:
         signal.signal(s, signal.SIG_DFL)
-    # After SIGTERM to the process group the JVM is gone too: Py4J's connection errors while
-    # unwinding are expected, and would bury the one line that says what happened.
-    logging.getLogger("py4j").setLevel(logging.CRITICAL + 1)
-    raise Interrupted(signum, WARNINGS.stage)
+    _Interrupt.received = Interrupted(signum, WARNINGS.stage)
+    # After SIGTERM to the process group the JVM is gone too: Py4J's connection errors (logged,
+    # in threads, or at interpreter exit) are expected and would bury the line that matters.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Interrupt.only_ours)
+    threading.excepthook = lambda args: None
+    sys.unraisablehook = lambda unraisable: None
+    warnings.simplefilter("ignore")  # PySpark's "Unable to cleanly shutdown Spark JVM process"
+    raise _Interrupt.received
 
 
 def _handle_signals() -> None:
@@ -279,17 +297,31 @@ def _signals_handled():
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        for h in logging.getLogger().handlers:
+            h.removeFilter(_Interrupt.only_ours)
+        _Interrupt.received = None
+
+
+# How long an interrupted run waits for Spark to stop before exiting anyway (the JVM of a
+# local run ends with this process; a cluster frees the application when the driver is gone).
+_STOP_WAIT_SECONDS = 30
 
 
 def _stop_spark_quietly() -> None:
     """Stop Spark + Hail after an interrupt (cancels running jobs, frees cluster resources);
-    the JVM may already be gone, which is fine."""
+    the JVM may already be gone, which is fine. Runs in a new thread: with PySpark's pinned
+    threads the main thread's Py4J connection still waits for the interrupted call."""
     from trd_spark.session import stop_session
 
-    try:
-        stop_session()
-    except Exception:  # noqa: BLE001
-        log.debug("Spark was already stopped")
+    def stop() -> None:
+        try:
+            stop_session()
+        except Exception:  # noqa: BLE001
+            log.debug("Spark was already stopped")
+
+    t = threading.Thread(target=stop, daemon=True)
+    t.start()
+    t.join(_STOP_WAIT_SECONDS)
 
 
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
@@ -317,11 +349,11 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
                 stack.enter_context(ReleaseLock(cfg, Fs(spark)))
             t0 = time.time()
             results = run_stages(spark, cfg, stages, force=args.force)
-    except Interrupted:
-        _stop_spark_quietly()
-        raise
-    except Exception as e:  # noqa: BLE001 - only storage faults are translated; the rest re-raised
-        err = storage_error(e, where=f"{cfg.output_root}/{cfg.release}")
+    except BaseException as e:
+        if _Interrupt.received is not None:  # whatever the unwinding raised, it is the interrupt
+            _stop_spark_quietly()
+            raise _Interrupt.received from None
+        err = storage_error(e, where=f"{cfg.output_root}/{cfg.release}") if isinstance(e, Exception) else None
         if err is None:
             raise
         raise err from None
@@ -367,6 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     WARNINGS.counts.clear()  # one invocation, one count (main may be called again in-process)
     with _signals_handled():
         return _dispatch(args)
+
+
+def _report_interrupt() -> int:
+    """The one line an interrupted invocation prints; returns its exit code (143 / 130)."""
+    e = _Interrupt.received
+    assert e is not None
+    log.error("Interrupted: %s; stopped, nothing partial published, lock released: rerun the same "
+              "command to resume after the last complete stage", e)
+    return e.exit_code
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -421,20 +462,26 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _run(args, args.stages)
         return _run(args, [args.command])
     except TrdSparkError as e:
+        if _Interrupt.received is not None:  # raised while unwinding after the signal
+            return _report_interrupt()
         log.error("%s: %s", type(e).__name__, e)
         return e.exit_code
     except (Interrupted, KeyboardInterrupt) as e:
-        if isinstance(e, KeyboardInterrupt):  # before our handler was installed
-            e = Interrupted(signal.SIGINT)
-        log.error("Interrupted: %s; stopped, in-progress output discarded, lock released: rerun the same "
-                  "command to resume after the last complete stage", e)
-        return e.exit_code
+        if isinstance(e, KeyboardInterrupt) and _Interrupt.received is None:  # before our handler was set
+            _Interrupt.received = Interrupted(signal.SIGINT)
+        return _report_interrupt()
     except OSError as e:
         err = storage_error(e, where=str(e.filename))
-        if err is None:
+        if err is None and _Interrupt.received is None:
             raise
+        if err is None:
+            return _report_interrupt()
         log.error("%s: %s", type(err).__name__, err)
         return err.exit_code
+    except BaseException:
+        if _Interrupt.received is None:
+            raise
+        return _report_interrupt()  # an error raised while unwinding after the signal
 
 
 if __name__ == "__main__":

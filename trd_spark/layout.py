@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterator
 import pandas as pd
 
 from trd_spark.config import Config
+from trd_spark.errors import Interrupted
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.logs import WARNINGS
 from trd_spark.schemas import TableSchema, check_pandas, check_spark
@@ -191,9 +192,12 @@ def publish_stage(spark: "SparkSession", cfg: Config, stage: str) -> Iterator[St
             fs.delete(trash)
         else:
             fs.rename(tmp, final)
-    except BaseException:
-        try:
-            fs.delete(tmp)
-        except Exception:  # noqa: BLE001 - e.g. the JVM is gone after a signal; the next run removes it
-            log.debug("%s: in-progress directory %s left for the next run to remove", stage, tmp)
+    except BaseException as e:
+        # After SIGTERM / SIGINT the JVM is gone or its connection still busy with the
+        # interrupted call: leave the hidden directory, the next run removes it.
+        if not isinstance(e, Interrupted):
+            try:
+                fs.delete(tmp)
+            except Exception:  # noqa: BLE001 - the next run removes it
+                log.debug("%s: in-progress directory %s left for the next run to remove", stage, tmp)
         raise
