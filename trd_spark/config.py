@@ -93,8 +93,12 @@ class GenotypeSource(_Strict):
     format: Literal["vcf", "mt", "vds", "plink", "bgen"] = "vcf"
     path: str
     reference_genome: Literal["GRCh38", "GRCh37"] = "GRCh38"
-    # VCF only: the FORMAT field carrying dosages when present (else GT is used).
+    # VCF/MT only: the FORMAT field carrying dosages when present (else GT is used); an entry
+    # without it (or ``.``) falls back to its GT, as plink2 does.
     dosage_field: str | None = None
+    # Sample ID -> person_id map (TSV ``sample_id<TAB>person_id``) for files whose sample IDs are
+    # not the person_id as a plain integer (``HG00096``, ``FID_IID``); looked up exactly as written.
+    sample_map: str | None = None
 
 
 class Dataset(_Strict):
@@ -164,6 +168,9 @@ class PgsSettings(_Strict):
     keep_ambiguous: bool = False
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute"
     duplicate_variants: Literal["error", "first"] = "error"
+    # A scoring-file weight (after OR/HR -> log) larger than this in absolute value is an
+    # error naming file:line: per-allele log-odds/betas of common variants are far below it.
+    max_abs_weight: float = Field(10.0, gt=0.0)
     # Scoring files on another build than a dataset's (and without harmonised hm_chr/hm_pos for
     # it) are lifted over with this chain file; without it such a file is an error.
     liftover: LiftoverSettings | None = None
@@ -602,6 +609,7 @@ _PATH_FIELDS = [
     ("spark", "tmp_dir"),
     ("toy_data", "dir"),
     ("datasets", "*", "genotypes", "path"),
+    ("datasets", "*", "genotypes", "sample_map"),
     ("ancestry", "path"),
     ("ancestry", "related_samples_to_remove"),
     ("ancestry", "related_pairs"),

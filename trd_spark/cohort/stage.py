@@ -38,6 +38,29 @@ def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> 
     return df
 
 
+def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str) -> None:
+    """The ancestry file gives every person once and at least ``n_pcs`` PCs (one pass).
+
+    Raises InputDataError naming ``path`` when a ``research_id`` occurs more than once (the
+    person would be duplicated in the analysis frame) or a ``pca_features`` list has fewer than
+    ``covariates.n_pcs`` values (its PC columns would be null). Counts only, no identifiers.
+    """
+    n_values = F.size(F.split(F.regexp_replace(F.col("pca_features"), r"[\[\]\s]", ""), ","))
+    row = ancestry_preds.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.countDistinct("research_id").alias("n_ids"),
+        F.sum((F.coalesce(n_values, F.lit(0)) < n_pcs).cast("long")).alias("few_pcs"),
+        F.min(n_values).alias("min_pcs"),
+    ).first()
+    if row["n"] != row["n_ids"]:
+        raise InputDataError(f"{row['n'] - row['n_ids']} duplicated research_id row(s): each person must appear "
+                             "once", where=f"ancestry.path {path}")
+    if row["few_pcs"]:
+        raise InputDataError(f"{row['few_pcs']} row(s) have fewer than covariates.n_pcs = {n_pcs} PCs in "
+                             f"pca_features (fewest: {row['min_pcs']}); lower covariates.n_pcs or use the full "
+                             "ancestry file", where=f"ancestry.path {path}")
+
+
 def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
     """Scores in trait-panel order, then any others found in the PGS output."""
     panel = [s.pgs_id for s in cfg.trait_panel.scores] if cfg.trait_panel else []
@@ -54,6 +77,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
     pgs_ids = pgs_ids_in_order(cfg, available)
 
     ancestry_raw = read_tsv(spark, cfg.ancestry.path, ["research_id", "ancestry_pred", "pca_features"], "ancestry")
+    check_ancestry(ancestry_raw, n_pcs, cfg.ancestry.path)
     ancestry = derive_ancestry(ancestry_raw, n_pcs)
     flagged = None
     if cfg.ancestry.related_samples_to_remove:

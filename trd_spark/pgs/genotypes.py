@@ -1,17 +1,30 @@
 """Read one dataset's genotypes into a biallelic Hail MatrixTable ready for scoring.
 
 The result is keyed by ``locus``/``alleles`` (``alleles = [ref, alt]`` after splitting
-multi-allelic rows), has the column key ``s`` (str; the AoU person_id as text) and one entry
-field ``DOSAGE`` (float64: expected count of the row's alt allele, 0..2; missing when the
-genotype is missing). Contigs are named as the reference genome names them (GRCh38 ``chr1``,
-GRCh37 ``1``) whatever the file uses.
+multi-allelic rows; spanning deletions ``*`` are kept as rows of their own so that the REF
+dosage at a multi-allelic site can be ``2 - all alt copies``, see ``matching``), has the
+column key ``s`` (str; the sample ID exactly as in the file) and one entry field ``DOSAGE``
+(float64: expected count of the row's alt allele, 0..2; missing when the genotype is
+missing). Contigs are named as the reference genome names them (GRCh38 ``chr1``, GRCh37
+``1``) whatever the file uses; PLINK's numeric codes ``23`` X, ``24`` Y, ``25`` XY (PAR, as
+X), ``26`` MT are recoded in every format.
+
+Dosage rules (``genotype_dosage``): from ``GT``, the copies of the alt allele; a haploid call
+(male chrX/chrY, chrM) counts as homozygous (``1`` -> 2 copies, ``0`` -> 0), so that the REF
+dosage ``2 - alt`` stays in 0..2 and haploid samples sit on the diploid scale of the weights.
+With ``dosage_field`` (e.g. ``DS``), an entry whose field is absent or ``.`` falls back to its
+GT (plink2 does the same), and only when both are missing is the genotype missing.
 
 Formats (``datasets[].genotypes.format``):
-    vcf    bgzipped/plain VCF (``path`` may glob per-chromosome files); dosage from ``GT``, or
-           from the FORMAT field ``dosage_field`` (e.g. ``DS``, Number=A or 1) when set
+    vcf    BGZF/plain-gzip/uncompressed VCF (``path`` may glob per-chromosome files; a plain
+           gzip file is read serially, with a warning); dosage from ``GT``, or from the
+           FORMAT field ``dosage_field`` (e.g. ``DS``, Number=A or 1) when set
     mt     Hail MatrixTable with ``GT`` (or ``dosage_field``)
     plink  PLINK 1 bed/bim/fam (``path`` = the common prefix or the .bed); A2 is taken as REF,
-           A1 as ALT (what ``plink2 --make-bed`` writes from a VCF)
+           A1 as ALT (what ``plink2 --make-bed`` writes from a VCF); sample ID = the fam IID
+    pgen   PLINK 2 pgen/pvar/psam (``path`` = the prefix or the .pgen): rows and samples only
+           (``pgen_engine.pgen_matrix_table``; ``DOSAGE`` always missing), scored by the native
+           engine (``pgs.engine``), which reads the calls or dosages itself
     bgen   BGEN 1.2 with 8-bit probabilities (Hail reads no other; one file; the sample IDs
            embedded in the file); dosage = Hail's expected alt dosage. Indexed into the Hail temp dir.
     vds    Hail VariantDataset (AoU srWGS); only the loci scoring needs are densified:
@@ -23,6 +36,8 @@ from __future__ import annotations
 
 import glob
 import gzip
+import logging
+import re
 import zlib
 from typing import TYPE_CHECKING
 
@@ -31,6 +46,8 @@ from trd_spark.errors import InputDataError
 
 if TYPE_CHECKING:
     import hail as hl_types
+
+log = logging.getLogger(__name__)
 
 _AUTOSOMES = [str(i) for i in range(1, 23)]
 
@@ -61,36 +78,60 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
+# PLINK's numeric codes for the sex and mitochondrial contigs (25 = XY, the pseudo-autosomal
+# region, which is on X in both references).
+_PLINK_CODES = ("23", "24", "25", "26", "XY")
+
+
 def reference_contigs(reference_genome: str) -> set[str]:
-    """Contig names a VCF may use for ``reference_genome`` (either style, before recoding)."""
+    """Contig names a genotype file may use for ``reference_genome`` (either style, and PLINK's
+    numeric codes, before recoding)."""
     plain = [*_AUTOSOMES, "X", "Y", "MT", "M"]
-    return {*plain, *(f"chr{c}" for c in plain)}
+    return {*plain, *(f"chr{c}" for c in plain), *_PLINK_CODES}
 
 
-def check_vcf_files(source: GenotypeSource) -> None:
+def compression(path: str) -> str:
+    """``bgzf``, ``gzip`` (plain, e.g. ``gzip file.vcf``) or ``none``, from the first bytes.
+
+    BGZF is gzip whose members carry the ``BC`` extra subfield (SAM/BAM spec 4.1): FLG.FEXTRA
+    set, XLEN 6, SI1 SI2 = ``B`` ``C``.
+    """
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:2] != b"\x1f\x8b":
+        return "none"
+    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
+        return "bgzf"
+    return "gzip"
+
+
+def check_vcf_files(source: GenotypeSource) -> bool:
     """Cheap checks of local VCF files before Hail reads them lazily (header + first record).
 
-    Raises ``InputDataError`` naming the file (and ``:line``) for: a truncated bgzip file (no
-    BGZF end-of-file block), a first record whose FORMAT lacks ``GT`` (or ``dosage_field``),
-    and a first record whose contig matches no name of the reference (e.g. ``chromosome1``).
-    URIs are left to Hail.
+    Returns True when some file is plain gzip (not BGZF): Hail then has to read the files
+    serially (``force=True``) instead of splitting them. Raises ``InputDataError`` naming the
+    file (and ``:line``) for: a BGZF file without the end-of-file block (cut short), a first
+    record whose FORMAT lacks ``GT`` (or ``dosage_field``), and a first record whose contig
+    matches no name of the reference (e.g. ``chromosome1``). URIs are left to Hail.
     """
     if is_uri(source.path):
-        return
+        return False
     contigs = reference_contigs(source.reference_genome)
     wanted = source.dosage_field or "GT"
+    plain_gzip = False
     for path in sorted(glob.glob(source.path)):
-        compressed = path.endswith((".gz", ".bgz"))
-        if compressed:
+        kind = compression(path)
+        if kind == "bgzf":
             with open(path, "rb") as f:
                 f.seek(0, 2)
                 size = f.tell()
                 f.seek(max(0, size - len(BGZF_EOF)))
                 if f.read() != BGZF_EOF:
-                    raise InputDataError("truncated bgzip file (no BGZF end-of-file block); copy it again",
+                    raise InputDataError("truncated BGZF file (no BGZF end-of-file block); copy it again",
                                          where=path)
+        plain_gzip = plain_gzip or kind == "gzip"
         try:
-            with (gzip.open(path, "rt") if compressed else open(path)) as f:
+            with (gzip.open(path, "rt") if kind != "none" else open(path)) as f:
                 for line_no, line in enumerate(f, 1):
                     if line.startswith("#"):
                         continue
@@ -98,7 +139,7 @@ def check_vcf_files(source: GenotypeSource) -> None:
                     if fields[0] not in contigs:
                         raise InputDataError(
                             f"contig {fields[0]!r} is not a {source.reference_genome} contig name "
-                            "(expected chr1..chr22, chrX, chrY, chrM or 1..22, X, Y, MT)",
+                            "(expected chr1..chr22, chrX, chrY, chrM, 1..22, X, Y, MT or PLINK's 23..26)",
                             where=f"{path}:{line_no}")
                     formats = fields[8].split(":") if len(fields) > 9 else []
                     if wanted not in formats:
@@ -108,7 +149,9 @@ def check_vcf_files(source: GenotypeSource) -> None:
                             where=f"{path}:{line_no}")
                     break
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
-            raise InputDataError(f"cannot read VCF: {e}", where=path) from None
+            what = {"gzip": "plain gzip (not BGZF)", "bgzf": "BGZF"}.get(kind, "uncompressed")
+            raise InputDataError(f"cannot read VCF ({what}): {e}", where=path) from None
+    return plain_gzip
 
 
 def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
@@ -126,6 +169,18 @@ def _check_keys(hl: "hl_types", mt: "hl_types.MatrixTable", where: str) -> None:
         raise InputDataError(f"columns must be keyed by s: str (got {dict(mt.col_key.dtype)})", where=where)
 
 
+def gt_alt_dosages(hl: "hl_types", gt, n_alleles):
+    """Copies of each alt allele (array of float64, one per alt) in the call ``gt``.
+
+    A haploid call counts as homozygous (``1`` -> 2 copies): the weights are on the diploid
+    scale and the REF dosage ``2 - alt copies`` must stay in 0..2 (module doc). Missing when
+    ``gt`` is missing.
+    """
+    scale = hl.if_else(gt.ploidy == 1, 2.0, 1.0)
+    return hl.range(1, n_alleles).map(
+        lambda i: scale * hl.float64(hl.range(gt.ploidy).filter(lambda k: gt[k] == i).length()))
+
+
 def to_biallelic_dosage(
     hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, dosage_field: str | None = None,
     keep_rsid: bool = False,
@@ -134,36 +189,43 @@ def to_biallelic_dosage(
 
     From ``GT``: copies of the row's alt allele (a ``1/2`` call counts 1 on each split row).
     From ``dosage_field``: an array (Number=A, one dosage per alt) indexed by the split row's
-    alt, or a number, used only on rows that were biallelic to begin with.
+    alt, or a number (used as the dosage of the one alt on biallelic rows); entries without
+    it, or with ``.``, and multi-allelic rows with a single number take the GT's copies.
+    Spanning-deletion (``*``) alts are kept as rows (they never match a scoring allele, but
+    count as "not REF" for a REF effect allele).
     """
     _check_keys(hl, mt, where)
     field_name = dosage_field or "GT"
     if field_name not in mt.entry:
         raise InputDataError(f"genotypes have no {field_name} entry field (has {list(mt.entry)})", where=where)
     row_fields = _rsid_fields(mt, keep_rsid, where)
-    mt = mt.select_entries(field_name).select_rows(*row_fields).select_cols().select_globals()
+    has_gt = "GT" in mt.entry
+    if has_gt and mt.GT.dtype != hl.tcall:
+        raise InputDataError(f"GT must be a call, got {mt.GT.dtype}", where=where)
+    mt = mt.select_entries(*dict.fromkeys([field_name, *(["GT"] if has_gt else [])]))
+    mt = mt.select_rows(*row_fields).select_cols().select_globals()
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
     mt = mt.unfilter_entries()
+    n_alleles = hl.len(mt.alleles)
+    n_alts = n_alleles - 1
+    from_gt = gt_alt_dosages(hl, mt.GT, n_alleles) if has_gt else hl.missing(hl.tarray(hl.tfloat64))
     if dosage_field is None:
-        if mt.GT.dtype != hl.tcall:
-            raise InputDataError(f"GT must be a call, got {mt.GT.dtype}", where=where)
-        n_alleles = hl.len(mt.alleles)
-        general = hl.range(1, n_alleles).map(
-            lambda i: hl.float64(hl.range(mt.GT.ploidy).filter(lambda k: mt.GT[k] == i).length()))
-        # Biallelic rows (nearly all) take the cheap path.
-        mt = mt.annotate_entries(_d=hl.if_else(n_alleles == 2, [hl.float64(mt.GT.n_alt_alleles())], general))
+        mt = mt.annotate_entries(_d=from_gt)
     else:
         d = mt[dosage_field]
         if isinstance(d.dtype, hl.tarray) and d.dtype.element_type in (hl.tfloat64, hl.tfloat32):
-            mt = mt.annotate_entries(_d=d.map(hl.float64))
+            given = hl.or_missing(hl.len(d) == n_alts, d.map(hl.float64))
         elif d.dtype in (hl.tfloat64, hl.tfloat32):
             # One number for the whole row: meaningful only when there is a single alt allele.
-            mt = mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [hl.float64(d)]))
+            given = hl.or_missing(n_alts == 1, [hl.float64(d)])
         else:
             raise InputDataError(f"dosage field {dosage_field} must be a float or array of floats, got {d.dtype}",
                                  where=where)
-    split = hl.split_multi(mt.select_entries("_d"))
+        # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
+        mt = mt.annotate_entries(_d=hl.range(n_alts).map(
+            lambda i: hl.coalesce(given[i], from_gt[i])))
+    split = hl.split_multi(mt.select_entries("_d"), keep_star=True)
     split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
     return split.select_rows(*row_fields).select_globals()
 
@@ -198,13 +260,17 @@ def read_genotypes(
     if dosage_field is not None and source.format not in ("vcf", "mt"):
         raise InputDataError("dosage_field applies to vcf and mt only (bgen always uses its dosages)", where=where)
     if source.format == "vcf":
-        check_vcf_files(source)
+        plain_gzip = check_vcf_files(source)
+        if plain_gzip:
+            log.warning("%s: plain gzip (not BGZF) VCF, read serially by one core; convert it with "
+                        "`zcat f.vcf.gz | bgzip > f.vcf.bgz` to read it in parallel", where)
         try:
             mt = hl.import_vcf(
                 source.path,
                 reference_genome=rg,
-                contig_recoding=contig_recoding(rg),
-                force_bgz=source.path.endswith(".gz"),
+                contig_recoding=plink_contig_recoding(rg),
+                force=plain_gzip,
+                force_bgz=not plain_gzip and source.path.endswith(".gz"),
                 array_elements_required=False,
             )
         except Exception as e:  # Hail raises FatalError/HailException on bad paths or headers
@@ -227,13 +293,20 @@ def read_genotypes(
         except Exception as e:
             raise _fail(e, "import PLINK bed/bim/fam", where) from None
         mt = mt.key_cols_by(s=mt.s)
+    elif source.format == "pgen":
+        # Hail has no pgen reader: rows and samples from the .pvar/.psam, for matching; only the
+        # native engine (pgs.engine) reads the genotypes.
+        from trd_spark.pgs.pgen_engine import PlinkFiles, pgen_matrix_table
+
+        return pgen_matrix_table(hl, PlinkFiles.of(source), rg, keep_rsid=keep_rsid)
     elif source.format == "bgen":
         mt = _read_bgen(hl, source.path, rg, where)
         mt = mt.select_entries(DOSAGE=mt.dosage).unfilter_entries()
         _check_keys(hl, mt, where)
         row_fields = _rsid_fields(mt, keep_rsid, where)
         mt = mt.select_rows(*row_fields)
-        split = hl.split_multi(mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [mt.DOSAGE])))
+        split = hl.split_multi(mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [mt.DOSAGE])),
+                               keep_star=True)
         split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
         return split.select_rows(*row_fields).select_cols().select_globals()
     elif source.format == "vds":
@@ -276,3 +349,92 @@ def _read_bgen(hl: "hl_types", path: str, reference_genome: str, where: str) -> 
                               index_file_map={path: index})
     except Exception as e:
         raise _fail(e, "import BGEN", where) from None
+
+
+# A person_id written as text the way OMOP/AoU write it: no sign, no leading zeros, no spaces.
+_PERSON_ID_TEXT = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def _columns(positions: list[int]) -> str:
+    """Sample positions (0-based) as the 1-based sample numbers a user can look up
+    (``bcftools query -l | sed -n 2p``), at most 5: never the IDs themselves (no
+    participant identifier in any log)."""
+    shown = ", ".join(f"#{p + 1}" for p in positions[:5])
+    return shown + (f" and {len(positions) - 5} more" if len(positions) > 5 else "")
+
+
+def read_sample_map(text: str, where: str) -> dict[str, int]:
+    """Parse a sample -> person mapping: tab-separated, header ``sample_id<TAB>person_id``,
+    one row per genotype sample. Raises InputDataError naming ``where:line`` for a missing
+    column, a person_id that is not a plain integer, or a sample_id listed twice."""
+    lines = text.lstrip("\ufeff").splitlines()
+    header = lines[0].rstrip("\r").split("\t") if lines else []
+    if header[:2] != ["sample_id", "person_id"]:
+        raise InputDataError(f"header must be sample_id<TAB>person_id, got {header}", where=f"{where}:1")
+    out: dict[str, int] = {}
+    for n, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) < 2 or not _PERSON_ID_TEXT.fullmatch(fields[1].strip()):
+            raise InputDataError("person_id must be a plain integer (column 2)", where=f"{where}:{n}")
+        if fields[0] in out:
+            raise InputDataError("sample_id listed twice", where=f"{where}:{n}")
+        out[fields[0]] = int(fields[1])
+    return out
+
+
+def samples_to_persons(
+    hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, sample_map: dict[str, int] | None = None
+) -> "hl_types.MatrixTable":
+    """Re-key the columns ``s`` to the OMOP person_id as text (collected to the driver: one
+    string per sample).
+
+    Without ``sample_map`` every sample ID must already be a person_id written as a plain
+    integer (``1001``; not ``01001``, ``1001.0`` or ``HG00096``): IDs are never re-formatted,
+    because ``01001`` and ``1001`` would silently become one person. With ``sample_map``
+    (``read_sample_map``), each sample ID is looked up exactly as written.
+
+    Raises InputDataError (``where`` = dataset and file) for: a sample ID twice in the file,
+    an ID that is not a plain integer (no map), a sample missing from the map, and two samples
+    mapped to one person. Messages give sample numbers in the file, never the IDs.
+    """
+    # In file order (the cols table itself is sorted by s).
+    cols = mt.add_col_index("_i").cols().collect()
+    ids = [c.s for c in sorted(cols, key=lambda c: c._i)]
+    seen: dict[str, int] = {}
+    repeated = []
+    for i, s in enumerate(ids):
+        if s in seen:
+            repeated.append(i)
+        seen.setdefault(s, i)
+    if repeated:
+        raise InputDataError(f"{len(repeated)} sample ID(s) occur more than once (samples {_columns(repeated)}); "
+                             "each genome must have its own ID", where=where)
+    if sample_map is None:
+        bad = [i for i, s in enumerate(ids) if not _PERSON_ID_TEXT.fullmatch(s)]
+        if bad:
+            as_int: dict[int, int] = {}
+            for i, s in enumerate(ids):
+                if s.strip().isdigit():
+                    as_int[int(s)] = as_int.get(int(s), 0) + 1
+            n_collide = sum(1 for i in bad if ids[i].strip().isdigit() and as_int[int(ids[i])] > 1)
+            collide = f"; {n_collide} of them collide with another sample once read as integers" if n_collide else ""
+            raise InputDataError(
+                f"{len(bad)} sample ID(s) are not a person_id written as a plain integer (samples {_columns(bad)}"
+                f"{collide}; "
+                "e.g. leading zeros, decimals or names like HG00096); IDs are never re-formatted (0042 and 42 "
+                "would become one person): fix the IDs or give datasets[].genotypes.sample_map", where=where)
+        return mt
+    absent = [i for i, s in enumerate(ids) if s not in sample_map]
+    if absent:
+        raise InputDataError(f"{len(absent)} sample(s) are not in the sample map (samples {_columns(absent)})",
+                             where=where)
+    persons = [sample_map[s] for s in ids]
+    first: dict[int, int] = {}
+    clash = [i for i, p in enumerate(persons) if first.setdefault(p, i) != i]
+    if clash:
+        raise InputDataError(f"{len(clash)} sample(s) map to a person_id another sample has (samples "
+                             f"{_columns(clash)}): two genomes cannot be one person", where=where)
+    lookup = hl.literal({s: str(p) for s, p in zip(ids, persons)}, hl.tdict(hl.tstr, hl.tstr))
+    return mt.key_cols_by(s=lookup[mt.s])

@@ -22,6 +22,12 @@ files (``positions_from == "rsid"``) get their locus from the genotype row with 
 (``rsid`` row field, ``genotypes.read_genotypes(keep_rsid=True)``); an rsID on several loci is
 not_found.
 
+Multi-allelic sites (split into one ``[ref, alt]`` row per alt, or given split): an effect
+allele equal to an alt scores that alt's copies; an effect allele equal to REF scores
+``2 - copies of every alt at the locus with that REF`` (``other_alt_rows``), the same for split and unsplit
+inputs in every format. A genotype row repeated at a scored locus is an error
+(``check_genotype_duplicates``).
+
 A score variant without ``other_allele`` is matched on the effect allele alone when the
 locus has exactly one alt allele in the genotypes (its ambiguity is then judged on the
 genotyped ref/alt pair).
@@ -255,8 +261,11 @@ def _palindromic(hl: "hl_types", a, b):
 def match_variants(
     hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
 ) -> "hl_types.Table":
-    """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``."""
-    return explode_members(hl, match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous))
+    """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``,
+    after ``check_genotype_duplicates``."""
+    sites = match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous)
+    check_genotype_duplicates(hl, sites, where="genotypes")
+    return explode_members(hl, sites)
 
 
 def match_sites(
@@ -264,8 +273,10 @@ def match_sites(
 ) -> "hl_types.Table":
     """Match the score sites (``score_variants_table``; keyed by ``locus`` on return), adding
     ``match_type`` (see module doc), ``matched_alleles`` (the genotype row's ``[ref, alt]``
-    it scores against, missing unless used) and ``effect_is_ref`` (True for alt_ref /
-    alt_ref_flipped). Rows of rsID-only files are first placed by ``place_by_rsid``;
+    it scores against, missing unless used), ``effect_is_ref`` (True for alt_ref /
+    alt_ref_flipped), ``other_alt_rows`` (``other_alt_rows``: the other genotype rows whose alt
+    copies a REF effect allele also loses) and ``duplicate_genotype_rows`` (int: genotype rows
+    at the locus repeated; see ``check_genotype_duplicates``). Rows of rsID-only files are first placed by ``place_by_rsid``;
     lifted-over alleles on a negative-strand block are reverse-complemented for matching (the
     log keeps them as in the file). Checkpoint this (small) table, not the exploded one.
     """
@@ -276,6 +287,9 @@ def match_sites(
     rows = rows.filter(hl.is_defined(loci[rows.locus])).key_by("locus").collect_by_key("_alleles")
     sites = rows.select(pairs=rows._alleles.map(lambda r: r.alleles))
     sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
+    # The same [ref, alt] twice at a locus (two files, chunks or rows): its weight would be
+    # applied twice. check_genotype_duplicates turns this into an error.
+    sv = sv.annotate(duplicate_genotype_rows=hl.len(sv._pairs) - hl.len(hl.set(sv._pairs)))
 
     neg = sv.lift_negative_strand
     ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
@@ -323,11 +337,47 @@ def match_sites(
         .when(sv.match_type == "alt_ref_flipped", sv._far)
         .or_missing()
     )
+    effect_is_ref = hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type)
     sv = sv.annotate(
         matched_alleles=matched,
-        effect_is_ref=hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type),
+        effect_is_ref=effect_is_ref,
+        other_alt_rows=other_alt_rows(hl, sv._pairs, matched, effect_is_ref),
     )
     return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
+
+
+def other_alt_rows(hl: "hl_types", pairs, matched, effect_is_ref):
+    """The allele rule at multi-allelic sites: the genotype rows (``[ref, alt]``) at the locus
+    with the same REF, other than ``matched``, whose alt copies also count against a REF
+    effect allele.
+
+    The dosage of a REF effect allele is 2 minus the copies of *every* alt at the site (the
+    other alts, ``*`` spanning deletions included, are "not the effect allele"), not 2 minus
+    the matched alt's copies. Split and unsplit inputs give the same rows, so one rule covers
+    both. Empty when the effect allele is an alt (its dosage is that alt's copies alone) or
+    the site is biallelic. Source: the dosage definition of plink2 ``--score`` on
+    multi-allelic variants (REF dosage = ploidy minus all alt dosages).
+    """
+    # Rows with another REF at the locus (an indel's minimal representation, or a file whose
+    # rows disagree on REF, e.g. a ref-last BGEN) describe other sites: they are left alone.
+    return hl.if_else(effect_is_ref, pairs.filter(lambda p: (p != matched) & (p[0] == matched[0])),
+                      hl.empty_array(hl.tarray(hl.tstr)))
+
+
+def check_genotype_duplicates(hl: "hl_types", sites: "hl_types.Table", where: str) -> None:
+    """Raise InputDataError when a genotype row (locus, ref, alt) used by a score site occurs
+    more than once (``duplicate_genotype_rows`` of ``match_sites``): e.g. one chromosome in two
+    overlapping chunks, or a site both unsplit and split. Its weight would be applied twice.
+    Names up to 3 such loci and their count; ``where`` names the dataset's files."""
+    dup = sites.filter(sites.duplicate_genotype_rows > 0)
+    loci = sorted(dup.aggregate(hl.agg.collect_as_set(hl.str(dup.locus))))
+    if loci:
+        found = {"n": len(loci), "loci": loci[:3]}
+        raise InputDataError(
+            f"{found['n']} scored locus/loci have a genotype row more than once in the genotypes (same locus, REF and ALT), "
+            f"e.g. {', '.join(found['loci'])}: overlapping files/chunks or duplicated rows; remove the duplicates "
+            "(e.g. bcftools norm -d exact) so that no weight is applied twice",
+            where=where)
 
 
 def explode_members(hl: "hl_types", sites: "hl_types.Table") -> "hl_types.Table":

@@ -14,7 +14,9 @@ that variant (``mean_impute``, plink2's default) or contributes 0 (``zero``, pli
 ``no-mean-imputation``). ``n_matched`` is the score's matched variants (plink2 DENOM / 2).
 
 Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offset = 0``
-(effect = alt) or ``slope = -w, offset = 2w`` (effect = ref). Rows carry one slope/offset per
+(effect = alt) or ``slope = -w, offset = 2w`` (effect = ref); at a multi-allelic site a REF
+effect allele also puts ``slope = -w`` (no offset, not counted as a variant) on the rows of the
+site's other alts, so its dosage is ``2 - all alt copies`` (``matching.other_alt_rows``). Rows carry one slope/offset per
 score (0 where the score has no variant at the row; two score variants of one score on the
 same row add), so all scores are summed together in one block-wise pass (``compute_scores``).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Sequence
 
+from trd_spark.errors import InputDataError
 from trd_spark.pgs.matching import USED_MATCH_TYPES
 from trd_spark.schemas import PGS_SCORES
 
@@ -40,11 +43,20 @@ def score_weights_table(hl: "hl_types", matches: "hl_types.Table", n_scores: int
     only sorts within a locus, and ``collect_by_key`` groups without a shuffle."""
     used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
     w = used.effect_weight
+    # A REF effect allele loses the copies of every alt at the site (matching.other_alt_rows):
+    # slope -w on each other alt row too, while the offset and the variant count stay on the
+    # matched row only.
+    rows = hl.array([hl.struct(alleles=used.matched_alleles, is_matched=True)]).extend(
+        used.other_alt_rows.map(lambda a: hl.struct(alleles=a, is_matched=False)))
+    used = used.select(score_index=used.score_index, w=w, effect_is_ref=used.effect_is_ref, target=rows)
+    used = used.explode("target")
+    main = used.target.is_matched
     used = used.select(
-        alleles=used.matched_alleles,
+        alleles=used.target.alleles,
         score_index=used.score_index,
-        slope=hl.if_else(used.effect_is_ref, -w, w),
-        offset=hl.if_else(used.effect_is_ref, 2.0 * w, 0.0),
+        slope=hl.if_else(used.effect_is_ref, -used.w, used.w),
+        offset=hl.if_else(used.effect_is_ref & main, 2.0 * used.w, 0.0),
+        counted=main,
     )
     grouped = used.key_by("locus", "alleles").collect_by_key("_vars")
     v = grouped._vars
@@ -57,7 +69,7 @@ def score_weights_table(hl: "hl_types", matches: "hl_types.Table", n_scores: int
     return grouped.select(
         slope=spread(lambda x: x.slope, 0.0),
         offset=spread(lambda x: x.offset, 0.0),
-        n_vars=spread(lambda x: hl.int32(1), hl.int32(0)),
+        n_vars=spread(lambda x: hl.int32(x.counted), hl.int32(0)),
     )
 
 
@@ -178,3 +190,34 @@ def scores_frame(hl: "hl_types", scores: "hl_types.Table", dataset: str) -> "Dat
         n_matched=scores.n_matched,
     )
     return out.to_spark().select(*PGS_SCORES.names)
+
+
+def check_score_table(hl: "hl_types", scores: "hl_types.Table", where: str) -> None:
+    """Invariants of the long score table, checked before it is published (one pass).
+
+    ``scores``: ``compute_scores``' columns. Raises InputDataError naming ``where`` and the
+    number of offending rows when a (s, pgs_id) key occurs more than once, ``n_missing < 0``
+    or ``allele_count > 2 n_matched`` (a genotype or score variant counted twice), or a
+    score_sum is not finite. No sample ID is printed.
+    """
+    # Keyed by (s, pgs_id) (the written table already is: no shuffle), repeats are adjacent.
+    scores = scores.key_by("s", "pgs_id")
+    n_keys = scores.distinct().count()
+    found = scores.aggregate(hl.struct(
+        n_rows=hl.agg.count(),
+        negative_missing=hl.agg.count_where(scores.n_missing < 0),
+        too_many_alleles=hl.agg.count_where(scores.allele_count > 2 * scores.n_matched),
+        not_finite=hl.agg.count_where(~hl.is_finite(scores.score_sum)),
+    ))
+    problems = []
+    if n_keys != found.n_rows:
+        problems.append(f"{found.n_rows - n_keys} repeated (sample, pgs_id) rows")
+    if found.negative_missing:
+        problems.append(f"{found.negative_missing} rows with n_missing < 0")
+    if found.too_many_alleles:
+        problems.append(f"{found.too_many_alleles} rows with allele_count > 2 x n_matched")
+    if found.not_finite:
+        problems.append(f"{found.not_finite} rows with a non-finite score_sum")
+    if problems:
+        raise InputDataError("score table invariants violated (a genotype or variant counted twice?): "
+                             + "; ".join(problems), where=where)

@@ -65,6 +65,43 @@ _NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dom
 _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
 
 
+# ``#weight_type`` values (case-insensitive, spaces ignored) and what is summed. PGS Catalog:
+# weights are betas or log(OR)/log(HR) unless the header says OR/HR; NR/absent means beta.
+_WEIGHTS_AS_IS = {"beta", "log(or)", "log(hr)", "logor", "loghr", "ln(or)", "ln(hr)", "log_or", "log_hr"}
+_WEIGHTS_TO_LOG = {"or", "hr", "oddsratio", "hazardratio"}
+
+
+def weight_scale(weight_type: str | None) -> Literal["as_is", "log"]:
+    """How a score's weights are summed: ``as_is`` (beta, log(OR), log(HR), not reported) or
+    ``log`` (OR, HR: summed as ln(weight), the PGS Catalog convention). Raises ValueError for
+    any other weight type (e.g. ``Z-score``, ``NES``): it cannot be converted to a per-allele
+    additive effect."""
+    if weight_type is None:
+        return "as_is"
+    key = weight_type.replace(" ", "").lower()
+    if key in _WEIGHTS_AS_IS:
+        return "as_is"
+    if key in _WEIGHTS_TO_LOG:
+        return "log"
+    raise ValueError(f"#weight_type={weight_type} cannot be converted to per-allele log-scale weights "
+                     "(known: beta, log(OR), log(HR), OR, HR, NR)")
+
+
+def duplicate_sites(variants: pd.DataFrame, *, by_rsid: bool) -> pd.Series:
+    """True on every row after the first of its site: same chrom/pos (or rsID for rsID-only
+    files) and the same allele pair in either order (``A/G`` and ``G/A`` are one site).
+    Unplaced rows are never duplicates (they match nothing)."""
+    a = variants["effect_allele"].astype(object)
+    b = variants["other_allele"].astype(object).where(variants["other_allele"].notna(), "")
+    swap = b < a
+    key = variants.assign(_a1=a.where(~swap, b), _a2=b.where(~swap, a))
+    if by_rsid:
+        cols, placed = ["rsid", "_a1", "_a2"], variants["rsid"].notna()
+    else:
+        cols, placed = ["chrom", "pos", "_a1", "_a2"], variants["chrom"].notna()
+    return placed & key.duplicated(subset=cols, keep="first")
+
+
 @dataclass(frozen=True)
 class ScoreHeader:
     """The header fields we use; ``None`` when absent or ``NR`` (not reported)."""
@@ -155,12 +192,13 @@ def read_scoring_file(
     duplicate_variants: Literal["error", "first"] = "error",
     liftover: bool = False,
     match_rsid: bool = False,
+    max_abs_weight: float | None = None,
 ) -> ScoringFile:
     """Read a scoring file (local path or Hadoop FS URI; plain or gzip) and validate it; see
     ``parse_scoring_file``."""
     return parse_scoring_file(
         _open_text(path), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
-        liftover=liftover, match_rsid=match_rsid,
+        liftover=liftover, match_rsid=match_rsid, max_abs_weight=max_abs_weight,
     )
 
 
@@ -192,7 +230,8 @@ def read_scoring_files(
     the config's duplicate, liftover and rsID options."""
     return [
         read_scoring_file(path, target_build=target_build, duplicate_variants=pgs.duplicate_variants,
-                          liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid)
+                          liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid,
+                          max_abs_weight=pgs.max_abs_weight)
         for path in scoring_file_paths(spark, pgs.scoring_files)
     ]
 
@@ -218,11 +257,16 @@ def parse_scoring_file(
     duplicate_variants: Literal["error", "first"] = "error",
     liftover: bool = False,
     match_rsid: bool = False,
+    max_abs_weight: float | None = None,
 ) -> ScoringFile:
     """Parse and validate scoring-file text; ``source`` names the file in errors.
 
     ``liftover``: a file on another build keeps its author positions for lifting over
-    (``positions_build``); ``match_rsid``: an rsID-only file is accepted (see module doc)."""
+    (``positions_build``); ``match_rsid``: an rsID-only file is accepted (see module doc).
+    Weights are converted per ``weight_scale(#weight_type)``; a weight beyond
+    ``max_abs_weight`` (after conversion) is an error naming its line."""
+    # A byte-order mark (spreadsheet exports) before #pgs_id is not part of it.
+    text = text.removeprefix("\ufeff")
     lines = text.splitlines()
     if not text.strip():
         raise InputDataError("empty scoring file (no header, no variants)", where=f"{source}:1")
@@ -358,9 +402,20 @@ def parse_scoring_file(
         if col in df.columns:
             fail_at(df[col].notna(), col, "dosage-specific weights are not supported")
 
-    # ---- weights
+    # ---- weights (PGS Catalog convention: OR/HR are summed on the log scale)
     weight = pd.to_numeric(df["effect_weight"], errors="coerce")
     fail_at(~np.isfinite(weight.astype("float64")), "effect_weight", "weight is not a finite number")
+    try:
+        scale = weight_scale(header.weight_type)
+    except ValueError as e:
+        raise InputDataError(str(e), where=where_key("weight_type")) from None
+    if scale == "log":
+        fail_at(weight <= 0, "effect_weight", f"#weight_type={header.weight_type} needs a positive ratio")
+        weight = np.log(weight.astype("float64"))
+    if max_abs_weight is not None:
+        fail_at(weight.abs() > max_abs_weight, "effect_weight",
+                f"|weight| > pgs.max_abs_weight {max_abs_weight:g}"
+                f"{' after ln()' if scale == 'log' else ''} (a wrong column or weight_type?)")
 
     # ---- alleles
     effect = df["effect_allele"].astype("string").str.strip().str.upper()
@@ -406,26 +461,22 @@ def parse_scoring_file(
         "rsid": rsid.astype(object).where(rsid.notna(), None),
     }).reset_index(drop=True)
 
+    # A file split per chromosome keeps the whole score's count: a counted note, not an error.
+    n_rows_differ = 0
     if header.variants_number is not None and header.variants_number != len(variants):
-        raise InputDataError(
-            f"#variants_number says {header.variants_number} but the file has {len(variants)} variant rows "
-            "(truncated or edited file?)",
-            where=where_key("variants_number"),
-        )
+        n_rows_differ = len(variants) - header.variants_number
 
-    # ---- duplicates: same position and alleles twice in one score
-    if positions_from == "rsid":
-        key, placed = ["rsid", "effect_allele", "other_allele"], variants["rsid"].notna()
-    else:
-        key, placed = ["chrom", "pos", "effect_allele", "other_allele"], variants["chrom"].notna()
-    dup = placed & variants.assign(other_allele=variants["other_allele"].fillna("")).duplicated(subset=key, keep="first")
+    # ---- duplicates: one site (position, or rsID, and its allele pair in EITHER order) listed
+    # twice in one score; the policy (error, or keep the first row) applies to the site.
+    dup = duplicate_sites(variants, by_rsid=positions_from == "rsid")
     n_dup = int(dup.sum())
     if n_dup and duplicate_variants == "error":
         row = variants[dup].iloc[0]
         at = row["rsid"] if positions_from == "rsid" else f"{row['chrom']}:{row['pos']}"
         raise InputDataError(
-            f"duplicate variant {at} {row['effect_allele']}/{row['other_allele']} "
-            f"({n_dup} duplicate rows; set pgs.duplicate_variants: first to keep the first)",
+            f"duplicate variant {at} {row['effect_allele']}/{row['other_allele']}: the same site and allele pair "
+            f"(in either order) as an earlier row ({n_dup} duplicate rows; set pgs.duplicate_variants: first "
+            "to keep the first)",
             where=f"{source}:{int(row['line'])}",
         )
     if n_dup:
@@ -433,6 +484,13 @@ def parse_scoring_file(
 
     n_unplaced = 0 if positions_from == "rsid" else int(variants["chrom"].isna().sum())
     notes = []
+    if scale == "log":
+        notes.append(f"#weight_type={header.weight_type}: weights converted to ln({header.weight_type}) "
+                     "(PGS Catalog convention)")
+    if n_rows_differ:
+        notes.append(f"#variants_number says {header.variants_number} but the file has "
+                     f"{header.variants_number + n_rows_differ} variant rows (a subset such as one chromosome?); "
+                     "all rows are used")
     if n_dup:
         notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")
     if n_unplaced:

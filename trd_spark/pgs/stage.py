@@ -15,6 +15,7 @@ raised naming every failing score and dataset.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING
@@ -22,13 +23,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.config import Config
-from trd_spark.errors import InputDataError, MatchRateError
+from trd_spark.errors import InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.layout import Layout, publish_stage
-from trd_spark.pgs.genotypes import read_genotypes
+from trd_spark.pgs import engine
+from trd_spark.pgs.genotypes import read_genotypes, read_sample_map, samples_to_persons
 from trd_spark.pgs.matching import (
     UNASSIGNED_DOMAIN,
     ScoreLabel,
+    check_genotype_duplicates,
     explode_members,
     match_rate_failures,
     match_sites,
@@ -36,7 +39,11 @@ from trd_spark.pgs.matching import (
     summarise_matches,
     variant_matches_frame,
 )
-from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
+from trd_spark.pgs.scoring import (
+    check_score_table,
+    score_weights_table,
+    scores_frame,
+)
 from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 
@@ -90,17 +97,19 @@ def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_na
                   scoring_files: list[ScoringFile]) -> DatasetMatches:
     """Read one dataset's genotypes and match every score (match table checkpointed)."""
     ds = cfg.dataset(dataset_name)
+    where = genotypes_where(cfg, dataset_name)
     sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
     loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
     mt = read_genotypes(hl, ds.genotypes, loci=loci, keep_rsid=cfg.pgs.match_rsid)
-    n_bad_ids = mt.aggregate_cols(hl.agg.count_where(hl.is_missing(hl.parse_int64(mt.s))))
-    if n_bad_ids:
-        raise InputDataError(
-            f"{n_bad_ids} sample IDs are not integers (they must be the OMOP person_id as text)",
-            where=f"datasets.{dataset_name}.genotypes {ds.genotypes.path}",
-        )
-    sites = match_sites(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
-    sites = sites.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_sites_{dataset_name}", extension="ht"))
+    sample_map = None
+    if ds.genotypes.sample_map:
+        text = Fs(spark).read_text(ds.genotypes.sample_map)
+        sample_map = read_sample_map(text, ds.genotypes.sample_map)
+    with hail_errors(where):
+        mt = samples_to_persons(hl, mt, where=where, sample_map=sample_map)
+        sites = match_sites(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
+        sites = sites.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_sites_{dataset_name}", extension="ht"))
+    check_genotype_duplicates(hl, sites, where)
     matches = explode_members(hl, sites)
     pgs_ids = [sf.pgs_id for sf in scoring_files]
     summary = summarise_matches(hl, matches, dataset_name, pgs_ids, score_labels(cfg, scoring_files))
@@ -109,6 +118,35 @@ def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_na
                  dataset_name, r.pgs_id, r.n_matched, r.n_variants, 100 * r.matched_fraction,
                  r.n_matched_flipped, r.n_ambiguous_dropped, r.n_not_found)
     return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
+
+
+def score_dataset(hl: "hl_types", cfg: Config, r: DatasetMatches) -> "hl_types.Table":
+    """Every score of one matched dataset in one pass (``scoring.compute_scores``' long table;
+    lazy: the caller writes it, inside ``hail_errors``): the native engine for bed/pgen, Hail's
+    pass otherwise (``engine.score``, ``pgs.native``)."""
+    weights = score_weights_table(hl, r.matches, len(r.scoring_files))
+    return engine.score(hl, cfg.dataset(r.dataset).genotypes, r.mt, weights,
+                        [sf.pgs_id for sf in r.scoring_files], r.summary["n_matched"].tolist(),
+                        missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
+
+
+def genotypes_where(cfg: Config, dataset_name: str) -> str:
+    """How errors name a dataset's genotype files: ``datasets.<name>.genotypes <path>``."""
+    return f"datasets.{dataset_name}.genotypes {cfg.dataset(dataset_name).genotypes.path}"
+
+
+@contextmanager
+def hail_errors(where: str):
+    """Turn a Hail/Java exception raised while genotypes are read (Hail reads lazily, so at the
+    first action) into one InputDataError line naming the dataset and its files; our own
+    errors pass through unchanged."""
+    try:
+        yield
+    except TrdSparkError:
+        raise
+    except Exception as e:  # FatalError / HailException / Py4JJavaError: no common base
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise InputDataError(f"reading the genotypes failed: {first[:300]}", where=where) from None
 
 
 def summary_tsv(summary: pd.DataFrame) -> str:
@@ -155,16 +193,15 @@ def run(spark: "SparkSession", cfg: Config) -> None:
         score_frames = []
         for r in results:
             log.info("pgs: scoring %d scores in dataset %s (one pass)", len(r.scoring_files), r.dataset)
-            weights = score_weights_table(hl, r.matches, len(r.scoring_files))
-            scores = compute_scores(
-                hl, r.mt, weights, [sf.pgs_id for sf in r.scoring_files], r.summary["n_matched"].tolist(),
-                missing_genotypes=cfg.pgs.missing_genotypes,
-            )
+            scores = score_dataset(hl, cfg, r)
             # Computed once into the Hail Table output, then converted for the Parquet table.
             ht_name = f"scores_{r.dataset}.ht"
-            scores.key_by("s", "pgs_id").write(f"{writer.dir}/{ht_name}")
+            with hail_errors(genotypes_where(cfg, r.dataset)):
+                scores.key_by("s", "pgs_id").write(f"{writer.dir}/{ht_name}")
             writer.files.append(ht_name)
-            score_frames.append(scores_frame(hl, hl.read_table(f"{writer.dir}/{ht_name}"), r.dataset))
+            written = hl.read_table(f"{writer.dir}/{ht_name}")
+            check_score_table(hl, written, f"pgs scores of dataset {r.dataset}")
+            score_frames.append(scores_frame(hl, written, r.dataset))
         writer.write_table("scores", _union(score_frames), PGS_SCORES)
         writer.notes["scoring_file_notes"] = {
             sf.pgs_id: sf.notes for files in files_by_build.values() for sf in files if sf.notes
