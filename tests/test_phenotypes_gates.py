@@ -68,8 +68,7 @@ def test_counts_and_gates_on_bad_shapes(spark, caplog):
     cfg = toy_config()
     event_dates, quirks = _counts(spark, omop, cfg)
     assert quirks["persons"] == {"n_persons": 10, "n_sex_other": 6, "n_no_observation_period": 1}
-    assert {k: quirks["drug_records"][k] for k in ("n_records", "n_end_over_max_days", "n_days_supply_over_max")} == {
-        "n_records": 4, "n_end_over_max_days": 1, "n_days_supply_over_max": 1}
+    assert quirks["drug_values"] == {"n_records": 4, "n_end_over_max_days": 1, "n_days_supply_over_max": 1}
     assert sum(c["n_dated_after_cutoff"] for c in event_dates.values()) == 4
     assert event_dates["condition"]["n_before_birth_year"] == 1
     # default thresholds: most persons with sex 'other' is an error naming the gate and the cause

@@ -289,19 +289,22 @@ def read_omop(spark: "SparkSession", cfg: Config, absent: list[str] | None = Non
     return out
 
 
-def drug_record_quirks(drugs: "DataFrame", max_days_supply: int) -> "DataFrame":
-    """One row over study drug records (long): n_records, n_end_before_start
-    (drug_exposure_end_date before the start), n_negative_days_supply, and the implausible
-    values of ``trials.implausible_record_counts`` (n_end_over_max_days, n_days_supply_over_max).
-    All are valid-but-suspicious: the exposure end falls back to days_supply / the default
-    (trials.exposure_end_expr), so they are counted and warned about, not errors."""
+def drug_record_quirks(drugs: "DataFrame") -> "DataFrame":
+    """One row over study drug records: n_end_before_start (drug_exposure_end_date before the
+    start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
+    falls back to days_supply / the default (trials.exposure_end_expr), so they are counted
+    and warned about, not errors."""
     start = F.col("drug_exposure_start_date")
     return drugs.agg(
-        F.count(F.lit(1)).cast("long").alias("n_records"),
         F.coalesce(F.sum((F.col("drug_exposure_end_date") < start).cast("long")), F.lit(0)).alias("n_end_before_start"),
         F.coalesce(F.sum((F.col("days_supply") < 0).cast("long")), F.lit(0)).alias("n_negative_days_supply"),
-        *implausible_record_counts(drugs, max_days_supply),
     )
+
+
+def implausible_drug_values(drugs: "DataFrame", max_days_supply: int) -> "DataFrame":
+    """One row over study drug records (long): n_records and the implausible values the rules
+    do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max)."""
+    return drugs.agg(F.count(F.lit(1)).cast("long").alias("n_records"), *implausible_record_counts(drugs, max_days_supply))
 
 
 def person_counts(persons: "DataFrame") -> "DataFrame":
@@ -341,7 +344,7 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
     """Apply the configured gates (``phenotypes.gates``) to the stage counts; returns
     gate name -> ``gates.check_gate`` record (raises ``InputDataError`` at an error threshold)."""
     g, where = cfg.phenotypes.gates, "phenotypes"
-    people, drugs = quirks["persons"], quirks["drug_records"]
+    people, drugs = quirks["persons"], quirks["drug_values"]
     n_records = sum(c["n_records"] - c["n_unknown_person"] for c in event_dates.values())
     return {
         "sex_other": check_gate(
@@ -382,7 +385,7 @@ def stage_counts(
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE Spark job.
 
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
-    antidepressant_exposures / observation_periods / drug_records / persons -> counts). The domains'
+    antidepressant_exposures / observation_periods / drug_records / drug_values / persons -> counts). The domains'
     events are tagged and aggregated together; the one-row quirk aggregates are cross-joined
     onto the (one row per domain) result, so a single collect returns everything (aggregates
     only: no person-level row reaches the driver).
@@ -397,7 +400,8 @@ def stage_counts(
     quirk_parts = {
         "antidepressant_exposures": exposure_record_counts(events["drug"], ingredients),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
-        "drug_records": drug_record_quirks(events["drug"], max_days_supply),
+        "drug_records": drug_record_quirks(events["drug"]),
+        "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
     }
     joined = domains.join(dates, "domain", "left")
@@ -449,7 +453,7 @@ def run(spark: "SparkSession", cfg: Config) -> None:
                 log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
             out.notes["gates"] = data_gates(cfg, event_dates, quirks)
             for what, n in quirks["drug_records"].items():
-                if n and what in ("n_end_before_start", "n_negative_days_supply"):
+                if n:
                     log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
                                 "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
             out.notes["quirks"] = quirks
