@@ -239,3 +239,45 @@ def test_pgen_needs_the_native_engine_and_a_local_path():
         engine_for(GenotypeSource(format="pgen", path="/data/g"), NativeEngineSettings(engine="hail"))
     with pytest.raises(InputDataError, match="gs://b/g: pgen genotypes must be a local or mounted path"):
         engine_for(GenotypeSource(format="pgen", path="gs://b/g"), NativeEngineSettings())
+
+
+def test_stage_scores_bed_and_pgen_with_the_native_engine(hl, spark, files, tmp_path, caplog):
+    """The pgs stage's own steps (``match_dataset`` then ``score_dataset``) on a ``plink`` and a
+    ``pgen`` dataset: the native engine is chosen, pgen rows come from its .pvar, and the sums
+    are the hand-computed ones (test_pgs_scoring.py)."""
+    import logging
+
+    from trd_spark.config import load_config
+    from trd_spark.pgs import stage
+
+    (tmp_path / "panel.yaml").write_text(
+        "domains: [physical]\nscores:\n  - {pgs_id: PGS000901, trait: Tiny trait, domain: physical}\n")
+    prefix = files["prefix"]
+    (tmp_path / "c.yaml").write_text(f"""
+release: t1
+output_root: {tmp_path}/out
+datasets:
+  - {{name: bed, role: discovery, genotypes: {{format: plink, path: {prefix}.bed}}}}
+  - {{name: pgen, role: replication, genotypes: {{format: pgen, path: {prefix}}}}}
+ancestry: {{path: {tmp_path}/ancestry.tsv}}
+pgs:
+  scoring_files: ["{DATA / 'PGS000901.txt'}"]
+  trait_panel: {tmp_path}/panel.yaml
+omop: {{path: {tmp_path}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {Path(__file__).resolve().parent.parent / 'conf' / 'concept_sets.yaml'}
+  primary_definition: ad3
+  trd_definitions:
+    - {{name: ad3, rule: antidepressant_sequence, n_trials: 3}}
+""")
+    cfg = load_config(tmp_path / "c.yaml")
+    scoring_files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    for name in ("bed", "pgen"):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
+            r = stage.match_dataset(hl, spark, cfg, name, scoring_files)
+            scores = stage.score_dataset(hl, cfg, r).to_pandas().set_index("s")
+        assert "pgs: native engine for" in caplog.text, name
+        assert scores["score_sum"].loc[["101", "102", "103", "104"]].tolist() == pytest.approx(
+            [9.0, 8.75, 6.0, 0.25], abs=1e-12), name
+        assert scores["n_missing"].loc[["101", "102", "103", "104"]].tolist() == [0, 1, 0, 1], name

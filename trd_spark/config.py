@@ -90,7 +90,7 @@ class SparkSettings(_Strict):
 class GenotypeSource(_Strict):
     """Where one dataset's genotypes are and how to read them."""
 
-    format: Literal["vcf", "mt", "vds", "plink", "bgen"] = "vcf"
+    format: Literal["vcf", "mt", "vds", "plink", "pgen", "bgen"] = "vcf"
     path: str
     reference_genome: Literal["GRCh38", "GRCh37"] = "GRCh38"
     # VCF/MT only: the FORMAT field carrying dosages when present (else GT is used); an entry

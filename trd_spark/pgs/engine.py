@@ -24,7 +24,6 @@ from trd_spark.pgs.scoring import compute_scores
 
 if TYPE_CHECKING:
     import hail as hl_types
-    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,6 @@ def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Litera
 
 def score(
     hl: "hl_types",
-    spark: "SparkSession",
     source: GenotypeSource,
     mt: "hl_types.MatrixTable",
     weights: "hl_types.Table",
@@ -74,6 +72,10 @@ def score(
     log.info("pgs: %s engine for %s genotypes", engine, source.format)
     if engine == "hail":
         return compute_scores(hl, mt, weights, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
+    from pyspark.sql import SparkSession
+
+    # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
+    spark = SparkSession.builder.getOrCreate()
     files = pgen_engine.PlinkFiles.of(source)
     return pgen_engine.score(
         spark, hl, files, source.reference_genome, pgen_engine.weights_frame(hl, weights), mt.s.collect(),

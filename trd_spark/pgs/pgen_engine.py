@@ -31,6 +31,7 @@ does not read gs:// or hdfs:// URIs.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Literal, Sequence
 
@@ -168,6 +169,9 @@ def pgen_matrix_table(hl: "hl_types", files: PlinkFiles, reference_genome: str, 
     ``read_genotypes`` does; an unknown contig fails when the rows are first used."""
     from trd_spark.pgs.genotypes import plink_contig_recoding
 
+    for path in (files.matrix, files.variants, files.samples):
+        if not os.path.isfile(path):
+            raise InputDataError("file not found (a pgen fileset is .pgen + .pvar + .psam)", where=path)
     samples = psam_samples(files)
     # Meta lines start with ##; a multi-character comment is a regular expression to Hail.
     ht = hl.import_table(files.variants, comment="##.*", impute=False, missing="")
