@@ -1,0 +1,311 @@
+"""The seven PGS field cases (tests/data/field_cases/pgs, copied from the shared folder, see its
+README): each runs through the stage's own read -> match -> score functions and must give its
+expected.tsv (SUM, matched, missing per score and person; hand- and plink2-checked) or the one
+clear error the case calls for. Then the same kinds of fault in other formats (MT, PLINK) and
+shapes (a pre-split copy of a multi-allelic VCF, dosage files, mapped sample IDs).
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.errors import InputDataError
+from trd_spark.pgs import stage
+from trd_spark.pgs.scoring import check_score_table, scores_frame
+from trd_spark.pgs.scoring_files import read_scoring_file
+
+CASES = Path(__file__).parent / "data" / "field_cases" / "pgs"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def case_config(tmp: Path, genotypes: str, scores: str, *, fmt: str = "vcf", extra_genotypes: str = "",
+                extra_pgs: str = ""):
+    """A config with one GRCh38 dataset ``d`` and the README's settings (min_overlap 0)."""
+    (tmp / "panel.yaml").write_text("domains: [physical]\nscores:\n  - {pgs_id: PGS000000, trait: t, domain: physical}\n")
+    (tmp / "c.yaml").write_text(f"""
+release: t1
+output_root: {tmp}/out
+datasets:
+  - {{name: d, role: discovery, genotypes: {{format: {fmt}, path: "{genotypes}"{extra_genotypes}}}}}
+ancestry: {{path: {CASES}/ancestry_preds.tsv}}
+pgs:
+  scoring_files: ["{scores}"]
+  trait_panel: {tmp}/panel.yaml
+  min_overlap: 0
+{extra_pgs}
+omop: {{path: {tmp}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {REPO / 'conf' / 'concept_sets.yaml'}
+  primary_definition: ad3
+  trd_definitions:
+    - {{name: ad3, rule: antidepressant_sequence, n_trials: 3}}
+""")
+    return load_config(tmp / "c.yaml")
+
+
+def run_scores(hl, spark, cfg) -> pd.DataFrame:
+    """pgs_id, person_id, score_sum, n_matched, n_missing, allele_count via the stage's functions."""
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    # As stage.run: the scoring pass (the first to read entries) inside hail_errors.
+    with stage.hail_errors(stage.genotypes_where(cfg, "d")):
+        scores = stage.score_dataset(hl, cfg, r).checkpoint(hl.utils.new_temp_file(prefix="t", extension="ht"))
+    check_score_table(hl, scores, "test")
+    return scores_frame(hl, scores, "d").toPandas()
+
+
+def run_case(hl, spark, tmp: Path, case: str, genotypes: str | None = None, **kw) -> pd.DataFrame:
+    folder = CASES / case
+    files = sorted((folder / "genotypes").iterdir())
+    genotypes = genotypes or str(files[0] if len(files) == 1 else folder / "genotypes" / "*")
+    return run_scores(hl, spark, case_config(tmp, genotypes, f"{folder}/scores/*", **kw))
+
+
+def assert_expected(got: pd.DataFrame, case: str) -> None:
+    exp = pd.read_csv(CASES / case / "expected.tsv", sep="\t", comment="#")
+    assert len(exp) > 0
+    merged = exp.merge(got, on=["pgs_id", "person_id"], how="outer", suffixes=("_exp", ""), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    for r in merged.itertuples(index=False):
+        key = (r.pgs_id, r.person_id)
+        assert r.score_sum == pytest.approx(r.score_sum_exp, abs=1e-9), key
+        assert (r.n_matched, r.n_missing) == (r.n_matched_exp, r.n_missing_exp), key
+        assert r.allele_count == 2 * (r.n_matched - r.n_missing), key
+
+
+# ---- the seven cases -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case, extra", [
+    ("multiallelic-effect-is-ref", ""),
+    ("partial-dosage-field", ", dosage_field: DS"),
+    ("weight-type-odds-ratio", ""),
+    ("plain-gzip-vcf", ""),
+], ids=lambda v: v if isinstance(v, str) and v and not v.startswith(",") else None)
+def test_field_case_scores_equal_expected(hl, spark, tmp_path, case, extra):
+    assert_expected(run_case(hl, spark, tmp_path, case, extra_genotypes=extra), case)
+
+
+def test_duplicate_genotype_rows_across_files_is_one_error(hl, spark, tmp_path):
+    # chr6:3000000 G>A is in chunk1 and chunk2: its weight would be applied twice.
+    with pytest.raises(InputDataError, match=r"chr6:3000000.*more than once|more than once.*chr6:3000000") as e:
+        run_case(hl, spark, tmp_path, "duplicate-genotype-rows")
+    assert "duplicate-genotype-rows/genotypes/*" in str(e.value)  # names the dataset's files
+
+
+def test_scoring_file_swapped_duplicate_is_one_error_naming_the_line(hl, spark, tmp_path):
+    # Line 18 lists 7:1000000 as G/A after line 14 listed it as A/G.
+    with pytest.raises(InputDataError, match=r"PGS910501_hmPOS_GRCh38\.txt\.gz:18: duplicate variant 7:1000000"):
+        run_case(hl, spark, tmp_path, "scoring-file-swapped-duplicate")
+
+
+def test_scoring_file_swapped_duplicate_first_wins_whatever_the_allele_order():
+    path = CASES / "scoring-file-swapped-duplicate" / "scores" / "PGS910501_hmPOS_GRCh38.txt.gz"
+    sf = read_scoring_file(str(path), duplicate_variants="first")
+    v = sf.variants
+    assert (len(v), sf.n_duplicates_dropped) == (4, 1)
+    first = v[v["pos"] == 1000000].iloc[0]
+    assert (first["effect_allele"], first["other_allele"], first["line"]) == ("A", "G", 14)
+    assert any("1 duplicate variant rows dropped" in n for n in sf.notes)
+
+
+def test_sample_ids_with_leading_zeros_are_one_error(hl, spark, tmp_path):
+    # 01001 (sample #2) would become person 1001 (sample #1); 001004 (#5) person 1004.
+    with pytest.raises(InputDataError, match=r"2 sample ID\(s\) are not a person_id.*samples #2, #5.*collide") as e:
+        run_case(hl, spark, tmp_path, "sample-ids-leading-zeros")
+    assert "01001" not in str(e.value) and "001004" not in str(e.value)  # no identifiers in the message
+
+
+def test_plain_gzip_vcf_is_recognised_not_called_truncated(tmp_path):
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.genotypes import check_vcf_files, compression
+
+    path = CASES / "plain-gzip-vcf" / "genotypes" / "data.vcf.gz"
+    assert compression(str(path)) == "gzip"
+    assert check_vcf_files(GenotypeSource(path=str(path))) is True  # read serially
+    # A BGZF file cut short is still called truncated, and says BGZF.
+    bgzf = (CASES / "weight-type-odds-ratio" / "genotypes" / "data.vcf.bgz").read_bytes()
+    (tmp_path / "cut.vcf.bgz").write_bytes(bgzf[:-28])
+    with pytest.raises(InputDataError, match="truncated BGZF file"):
+        check_vcf_files(GenotypeSource(path=str(tmp_path / "cut.vcf.bgz")))
+
+
+# ---- the same kinds in other formats and shapes -----------------------------------------------
+
+def vcf_text(case: str) -> str:
+    """The case's (single) VCF as text."""
+    path = next((CASES / case / "genotypes").iterdir())
+    with gzip.open(path, "rt") as f:
+        return f.read()
+
+
+def split_like_bcftools(text: str) -> str:
+    """``bcftools norm -m-`` by hand: one record per alt; in each, the other alts' copies are
+    written as REF (0), which is what makes a split row's own REF count wrong."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            out.append(line)
+            continue
+        f = line.split("\t")
+        alts = f[4].split(",")
+        for k, alt in enumerate(alts, 1):
+            def recode(gt: str, k: int = k) -> str:
+                return "/".join(a if a == "." else ("1" if a == str(k) else "0") for a in gt.split("/"))
+            out.append("\t".join([*f[:4], alt, *f[5:9], *[recode(g) for g in f[9:]]]))
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("case, shape", [
+    ("multiallelic-effect-is-ref", "mt"),
+    ("multiallelic-effect-is-ref", "split_vcf"),
+    ("partial-dosage-field", "mt"),
+    ("weight-type-odds-ratio", "plink_prefix"),
+])
+def test_field_case_in_other_formats(hl, spark, tmp_path, case, shape):
+    src = next((CASES / case / "genotypes").iterdir())
+    extra = ", dosage_field: DS" if case == "partial-dosage-field" else ""
+    if shape == "mt":
+        mt = hl.import_vcf(str(src), reference_genome="GRCh38", force_bgz=True, array_elements_required=False)
+        mt.write(str(tmp_path / "g.mt"))
+        path, fmt = str(tmp_path / "g.mt"), "mt"
+    elif shape == "split_vcf":
+        (tmp_path / "split.vcf").write_text(split_like_bcftools(vcf_text(case)))
+        path, fmt = str(tmp_path / "split.vcf"), "vcf"
+    else:  # PLINK 1 written by plink2 from the VCF, configured by its prefix (README)
+        subprocess.run([shutil.which("plink2"), "--vcf", str(src), "--make-bed", "--threads", "1",
+                        "--out", str(tmp_path / "g")], check=True, capture_output=True)
+        path, fmt = str(tmp_path / "g"), "plink"
+        from trd_spark.preflight import missing_inputs
+
+        cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt)
+        assert missing_inputs(cfg, ["pgs"]) == []
+    cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt, extra_genotypes=extra)
+    assert_expected(run_scores(hl, spark, cfg), case)
+
+
+def test_duplicate_genotype_rows_in_a_matrix_table_are_one_error(hl, spark, tmp_path):
+    chunks = [hl.import_vcf(str(p), reference_genome="GRCh38", force_bgz=True)
+              for p in sorted((CASES / "duplicate-genotype-rows" / "genotypes").iterdir())]
+    chunks[0].union_rows(chunks[1]).write(str(tmp_path / "g.mt"))
+    cfg = case_config(tmp_path, str(tmp_path / "g.mt"), f"{CASES}/duplicate-genotype-rows/scores/*", fmt="mt")
+    with pytest.raises(InputDataError, match=r"more than once.*chr6:3000000"):
+        run_scores(hl, spark, cfg)
+
+
+def test_sample_map_maps_named_samples_and_refuses_collisions(hl, spark, tmp_path):
+    case = "weight-type-odds-ratio"
+    names = [f"NA2{i:04d}" for i in range(1, 7)]  # 1000 Genomes style, not integers
+    text = vcf_text(case).replace("\t".join(str(1000 + i) for i in range(1, 7)), "\t".join(names))
+    (tmp_path / "g.vcf").write_text(text)
+    scores = f"{CASES / case}/scores/*"
+    (tmp_path / "map.tsv").write_text("sample_id\tperson_id\n" + "".join(f"{n}\t{1000 + i}\n" for i, n in enumerate(names, 1)))
+    cfg = case_config(tmp_path, str(tmp_path / "g.vcf"), scores, extra_genotypes=f", sample_map: {tmp_path}/map.tsv")
+    assert_expected(run_scores(hl, spark, cfg), case)
+    # Without the map: one error, IDs never printed.
+    with pytest.raises(InputDataError, match=r"6 sample ID\(s\) are not a person_id.*#1, #2") as e:
+        run_scores(hl, spark, case_config(tmp_path, str(tmp_path / "g.vcf"), scores))
+    assert "NA2" not in str(e.value)
+    # Two samples mapped to one person.
+    (tmp_path / "map.tsv").write_text("sample_id\tperson_id\n" + "".join(f"{n}\t{1000 + min(i, 5)}\n" for i, n in enumerate(names, 1)))
+    with pytest.raises(InputDataError, match=r"1 sample\(s\) map to a person_id another sample has \(samples #6\)"):
+        run_scores(hl, spark, cfg)
+
+
+def test_duplicated_sample_ids_are_one_error(hl, tmp_path):
+    from trd_spark.pgs.genotypes import samples_to_persons
+
+    text = vcf_text("weight-type-odds-ratio").replace("\t1005\t1006", "\t1005\t1001")
+    (tmp_path / "g.vcf").write_text(text)
+    mt = hl.import_vcf(str(tmp_path / "g.vcf"), reference_genome="GRCh38")
+    with pytest.raises(InputDataError, match=r"1 sample ID\(s\) occur more than once \(samples #6\)"):
+        samples_to_persons(hl, mt, where="g.vcf")
+
+
+def test_numeric_sex_contigs_are_recoded_and_haploid_calls_count_as_homozygous(hl, tmp_path):
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.genotypes import read_genotypes
+
+    (tmp_path / "x.vcf").write_text(
+        "##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+        "##contig=<ID=23>\n##contig=<ID=26>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1\t2\t3\n"
+        "23\t3000000\t.\tA\tG\t.\tPASS\t.\tGT\t1\t0\t0/1\n"
+        "26\t100\t.\tC\tT\t.\tPASS\t.\tGT\t1\t.\t0\n")
+    mt = read_genotypes(hl, GenotypeSource(path=str(tmp_path / "x.vcf")))
+    got = {(r.locus.contig, r.s): r.DOSAGE for r in mt.entries().collect()}
+    assert got == {("chrX", "1"): 2.0, ("chrX", "2"): 0.0, ("chrX", "3"): 1.0,
+                   ("chrM", "1"): 2.0, ("chrM", "2"): None, ("chrM", "3"): 0.0}
+
+
+def test_hail_errors_while_reading_are_one_line_naming_the_dataset(hl, spark, tmp_path):
+    case = "weight-type-odds-ratio"
+    text = vcf_text(case).replace("0/1\t0/0\t1/1\t0/1\t0/0\t0/1", "0/1\t0/0\t1/x\t0/1\t0/0\t0/1")
+    (tmp_path / "g.vcf").write_text(text)
+    cfg = case_config(tmp_path, str(tmp_path / "g.vcf"), f"{CASES / case}/scores/*")
+    with pytest.raises(InputDataError, match=r"^datasets\.d\.genotypes .*g\.vcf: reading the genotypes failed: ") as e:
+        run_scores(hl, spark, cfg)
+    assert "\n" not in str(e.value)
+
+
+# ---- scoring-file rules (no Spark) --------------------------------------------------------------
+
+def score_file(weight_type: str, weights: list[str], *, n: int | None = None, bom: bool = False) -> str:
+    head = f"#pgs_id=PGS999001\n#genome_build=GRCh38\n#weight_type={weight_type}\n"
+    head += f"#variants_number={n if n is not None else len(weights)}\n"
+    rows = "".join(f"1\t{100 * (i + 1)}\tA\tG\t{w}\n" for i, w in enumerate(weights))
+    return ("\ufeff" if bom else "") + head + "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n" + rows
+
+
+def test_weight_types_are_converted_or_rejected(tmp_path):
+    import math
+
+    from trd_spark.pgs.scoring_files import parse_scoring_file, weight_scale
+
+    assert [weight_scale(t) for t in (None, "beta", "log(OR)", "log(HR)", "OR", "HR", "Odds Ratio")] == \
+        ["as_is", "as_is", "as_is", "as_is", "log", "log", "log"]
+    hr = parse_scoring_file(score_file("HR", ["2.0", "0.5"]), source="s.txt")
+    assert hr.variants["effect_weight"].tolist() == pytest.approx([math.log(2.0), math.log(0.5)])
+    assert any("ln(HR)" in n for n in hr.notes)  # said in the log and manifest notes
+    with pytest.raises(InputDataError, match=r"s\.txt:3: #weight_type=Z-score cannot be converted"):
+        parse_scoring_file(score_file("Z-score", ["1.0"]), source="s.txt")
+    with pytest.raises(InputDataError, match=r"s\.txt:7: column effect_weight: #weight_type=OR needs a positive ratio"):
+        parse_scoring_file(score_file("OR", ["1.1", "0"]), source="s.txt")
+
+
+@pytest.mark.parametrize("weight, match", [
+    ("nan", "weight is not a finite number"), ("inf", "weight is not a finite number"), ("-12.5", r"\|weight\| > pgs.max_abs_weight 10"),
+])
+def test_non_finite_or_absurd_weights_name_the_line(weight, match):
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    with pytest.raises(InputDataError, match=rf"s\.txt:7: column effect_weight: {match}"):
+        parse_scoring_file(score_file("beta", ["0.1", weight]), source="s.txt", max_abs_weight=10.0)
+
+
+def test_bom_and_variants_number_subset_are_accepted():
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    sf = parse_scoring_file(score_file("beta", ["0.1", "0.2"], n=1000, bom=True), source="s.txt")
+    assert sf.pgs_id == "PGS999001" and len(sf.variants) == 2
+    assert any("#variants_number says 1000 but the file has 2" in n for n in sf.notes)
+
+
+# ---- covariate inputs ---------------------------------------------------------------------------
+
+def test_ancestry_file_with_too_few_pcs_or_repeated_persons_is_an_error(spark):
+    from trd_spark.cohort.stage import check_ancestry
+
+    ok = [("1", "eur", "[0.1, 0.2, 0.3]"), ("2", "afr", "[0.4, 0.5, 0.6]")]
+    cols = ["research_id", "ancestry_pred", "pca_features"]
+    check_ancestry(spark.createDataFrame(ok, cols), 3, "anc.tsv")
+    with pytest.raises(InputDataError, match=r"ancestry.path anc.tsv: 2 row\(s\) have fewer than covariates.n_pcs = 4"):
+        check_ancestry(spark.createDataFrame(ok, cols), 4, "anc.tsv")
+    with pytest.raises(InputDataError, match=r"ancestry.path anc.tsv: 1 duplicated research_id"):
+        check_ancestry(spark.createDataFrame([*ok, ("2", "afr", "[0.4, 0.5, 0.6]")], cols), 3, "anc.tsv")
