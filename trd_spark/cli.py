@@ -275,7 +275,21 @@ def _on_signal(signum: int, frame: object) -> None:
     threading.excepthook = lambda args: None
     sys.unraisablehook = lambda unraisable: None
     warnings.simplefilter("ignore")  # PySpark's "Unable to cleanly shutdown Spark JVM process"
+    _silence_accumulator_server()
     raise _Interrupt.received
+
+
+def _silence_accumulator_server() -> None:
+    """PySpark's accumulator server (a socketserver thread) prints a traceback when the JVM
+    it serves is gone; after an interrupt that is expected."""
+    try:
+        from pyspark import SparkContext
+
+        server = getattr(SparkContext._active_spark_context, "_accumulatorServer", None)  # noqa: SLF001
+    except ImportError:
+        return
+    if server is not None:
+        server.handle_error = lambda request, client_address: None
 
 
 def _handle_signals() -> None:
