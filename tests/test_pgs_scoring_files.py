@@ -100,10 +100,12 @@ def test_missing_required_column_names_column_line():
         parse(text)
 
 
-def test_variants_number_mismatch():
+def test_variants_number_mismatch_is_a_note_not_an_error():
+    # A per-chromosome subset keeps the whole score's #variants_number (issue 13, item 6).
     text = HEADER + "#variants_number=4\n" + COLS + ROWS
-    with pytest.raises(InputDataError, match=r"^s\.txt:6: #variants_number says 4 but the file has 3"):
-        parse(text)
+    sf = parse(text)
+    assert len(sf.variants) == 3
+    assert any("#variants_number says 4 but the file has 3" in n for n in sf.notes)
 
 
 def test_duplicates_error_or_keep_first():
