@@ -8,6 +8,11 @@ directory unused (it never counts as complete), and produce the same tables as a
 uninterrupted run. Equality is of CONTENT (every table read with pandas, rows sorted):
 byte-identity does not hold, since Parquet part-file names and write metadata differ per run.
 Stages pgs, phenotypes, cohort (models/report add time, not resume logic).
+
+Signals (issue 15): SIGTERM to the run's process group (what `timeout`, YARN and Airflow do:
+the JVM dies too) and SIGINT to it (a terminal's Ctrl-C; PySpark's JVM ignores SIGINT) each
+end the run with one ERROR line, exit 143 / 130, no traceback, the lock released and no
+process left; the next run resumes and ends with the same tables as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -45,32 +50,68 @@ def _tables(release: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def test_sigkill_in_phenotypes_then_resume(tmp_path, capsys):
-    toy = tmp_path / "toy"
-    generate_toy_data(str(toy), persons=60, variants=200, seed=13)
-    killed_dir, ref_dir = tmp_path / "killed", tmp_path / "reference"
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fault_toy")
+    generate_toy_data(str(out), persons=60, variants=200, seed=13)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(toy, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """The tables of an uninterrupted run (in-process, shared session)."""
+    ref_dir = tmp_path_factory.mktemp("reference")
+    ref_config = write_config(ref_dir, toy)
+    assert main(["run", "--stages", *STAGES, "--config", str(ref_config)]) == 0
+    return _tables(Path(yaml.safe_load(ref_config.read_text())["output_root"]) / "toy-r1")
+
+
+def _start(config: Path, log_path: Path) -> subprocess.Popen:
+    """`trd-spark run` in its own process group (driver + its Spark JVM), output to log_path."""
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "trd_spark.cli", "run", "--stages", *STAGES, "--config", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def _signal_mid_phenotypes(proc: subprocess.Popen, release: Path, log_path: Path, sig: int) -> None:
+    """Send ``sig`` to the run's process group once phenotypes opened a new in-progress directory."""
+    before = set(release.glob(".phenotypes.inprogress-*"))
+    try:
+        deadline = time.time() + 1800  # a guard against a hung run only (a loaded machine is slow)
+        while not set(release.glob(".phenotypes.inprogress-*")) - before:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.time() < deadline, "phenotypes never started: " + log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _group_gone(pgid: int) -> bool:
+    """True once no process of the group is left (the JVM exits shortly after the driver)."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigkill_in_phenotypes_then_resume(toy, reference, tmp_path, capsys):
+    killed_dir = tmp_path / "killed"
     killed_dir.mkdir()
-    ref_dir.mkdir()
     config = write_config(killed_dir, toy)
     release = Path(yaml.safe_load(config.read_text())["output_root"]) / "toy-r1"
 
     log_path = tmp_path / "killed_run.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "trd_spark.cli", "run", "--stages", *STAGES, "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        deadline = time.time() + 300
-        while not list(release.glob(".phenotypes.inprogress-*")):
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            assert time.time() < deadline, "phenotypes never started: " + log_path.read_text()[-3000:]
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc = _start(config, log_path)
+    _signal_mid_phenotypes(proc, release, log_path, signal.SIGKILL)  # the driver and its JVM
     assert proc.returncode == -signal.SIGKILL
     assert (release / "pgs" / "_SUCCESS").exists()
     assert not (release / "phenotypes").exists()
@@ -95,10 +136,56 @@ def test_sigkill_in_phenotypes_then_resume(tmp_path, capsys):
     assert not list(release.glob(".phenotypes.inprogress-*"))
     assert "left by an interrupted run" in err
 
-    ref_config = write_config(ref_dir, toy)
-    assert main(["run", "--stages", *STAGES, "--config", str(ref_config)]) == 0
-    ref_release = Path(yaml.safe_load(ref_config.read_text())["output_root"]) / "toy-r1"
-    got, want = _tables(release), _tables(ref_release)
+    _assert_same_tables(_tables(release), reference)
+
+
+def _assert_same_tables(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) -> None:
     assert got.keys() == want.keys() and len(got) >= 6
     for name in want:
         pd.testing.assert_frame_equal(got[name], want[name], check_exact=False, rtol=1e-12, obj=name)
+
+
+def _one_error_line(log_path: Path) -> str:
+    text = log_path.read_text()
+    assert "Traceback" not in text, text[-4000:]
+    errors = [line for line in text.splitlines() if " ERROR " in line or line.startswith("ERROR")]
+    assert len(errors) == 1, (errors, text[-4000:])
+    return errors[0]
+
+
+def test_sigterm_then_sigint_mid_stage_then_resume(toy, reference, tmp_path, capsys):
+    run_dir = tmp_path / "signals"
+    run_dir.mkdir()
+    config = write_config(run_dir, toy)
+    release = Path(yaml.safe_load(config.read_text())["output_root"]) / "toy-r1"
+
+    # SIGTERM to the process group (timeout / YARN / Airflow): the JVM dies with the driver.
+    log_path = tmp_path / "sigterm.log"
+    proc = _start(config, log_path)
+    _signal_mid_phenotypes(proc, release, log_path, signal.SIGTERM)
+    assert proc.returncode == 143, log_path.read_text()[-4000:]
+    line = _one_error_line(log_path)
+    assert "Interrupted: SIGTERM received during stage phenotypes" in line and "lock released" in line
+    assert not (release / ".lock").exists()
+    assert _group_gone(proc.pid)
+    assert (release / "pgs" / "_SUCCESS").exists() and not (release / "phenotypes").exists()
+
+    # SIGINT to the process group (Ctrl-C in a terminal): the next run skips pgs, is stopped too.
+    log_path = tmp_path / "sigint.log"
+    proc = _start(config, log_path)
+    _signal_mid_phenotypes(proc, release, log_path, signal.SIGINT)
+    assert proc.returncode == 130, log_path.read_text()[-4000:]
+    line = _one_error_line(log_path)
+    assert "Interrupted: SIGINT received during stage phenotypes" in line
+    assert "pgs: up to date, skipped" in log_path.read_text()
+    assert not (release / ".lock").exists()
+    assert _group_gone(proc.pid)
+    assert not (release / "phenotypes").exists()
+
+    code_version.cache_clear()  # as in the SIGKILL test: the subprocesses computed it afresh
+    capsys.readouterr()
+    assert main(["run", "--stages", *STAGES, "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "pgs: up to date, skipped" in err and "stale lock" not in err
+    assert not [p.name for p in release.iterdir() if p.name.startswith(".")]
+    _assert_same_tables(_tables(release), reference)
