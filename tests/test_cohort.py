@@ -6,7 +6,6 @@ import datetime as dt
 import math
 
 import pytest
-from pyspark.sql import Row
 
 from trd_spark.cohort.frame import (
     derive_analysis_frame,

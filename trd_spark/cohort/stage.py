@@ -68,6 +68,7 @@ def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
 
 
 def run(spark: SparkSession, cfg: Config) -> None:
+    """Cohort stage: join scores, phenotypes and covariates into the per-dataset analysis frame."""
     layout = Layout.of(cfg)
     n_pcs = cfg.covariates.n_pcs
     scores = spark.read.parquet(layout.table("pgs", "scores"))
