@@ -317,7 +317,8 @@ class DataGates(_Strict):
     Each gate measures a share: persons with sex 'other'; study records dated after the data
     cutoff (a cutoff before most records); study records before the birth year (birth after
     events); implausible drug records (an end date implying more than trials.max_days_supply
-    days, e.g. 2099-12-31, or a days_supply above it); persons without any observation period.
+    days, e.g. 2099-12-31, or a days_supply above it); persons without any observation period;
+    genotyped persons absent from ``person`` (checked by the cohort stage).
     """
 
     sex_other: GateThreshold = GateThreshold(warn=0.1, error=0.5)
@@ -325,6 +326,9 @@ class DataGates(_Strict):
     records_before_birth: GateThreshold = GateThreshold(warn=0.01, error=0.5)
     implausible_drug_records: GateThreshold = GateThreshold(warn=0.01, error=None)
     no_observation_period: GateThreshold = GateThreshold(warn=0.1, error=None)
+    # Checked by the cohort stage: unrelated genotyped persons (with PCs) that have no row in
+    # OMOP ``person`` cannot enter the analysis (genotypes and EHR of different releases?).
+    genotyped_without_person: GateThreshold = GateThreshold(warn=0.01, error=0.5)
 
 
 class PhenotypeSettings(_Strict):

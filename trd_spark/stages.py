@@ -131,7 +131,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec(
         "cohort", "trd_spark.cohort.stage",
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
-                "trait_panel"),
+                "phenotypes.gates.genotyped_without_person", "trait_panel"),
         upstream=("pgs", "phenotypes"),
         inputs=(("ancestry",),),
     ),
