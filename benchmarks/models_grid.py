@@ -67,15 +67,13 @@ def main() -> None:
     ap.add_argument("--n-pcs", type=int, default=10)
     args = ap.parse_args()
 
+    import yaml
     from threadpoolctl import threadpool_limits
 
-    from trd_spark.config import SparkSettings, load_config
+    from trd_spark.config import REPO_CONF_DIR, SparkSettings, load_config
     from trd_spark.models.distributed import logistic_grid_spark
-    from trd_spark.models.logistic import fit_logistic, contrast_frame, logistic_grid
+    from trd_spark.models.logistic import contrast_frame, fit_logistic, logistic_grid
     from trd_spark.session import start_session
-
-    import yaml
-    from trd_spark.config import REPO_CONF_DIR
 
     raw = yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())
     cfg = load_config(overrides={"covariates": {"n_pcs": args.n_pcs},

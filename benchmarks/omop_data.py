@@ -27,10 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trd_spark.toydata import omop, vocabulary as voc
+from trd_spark.toydata import omop
+from trd_spark.toydata import vocabulary as voc
 from trd_spark.toydata.generate import planted_log_ors
 from trd_spark.toydata.scores import SCORES
-
 
 # Synthetic device concepts (rTMS coil, ECT device) for the device_exposure rule's cross-check.
 DEVICE_CONCEPTS = (2_000_900_001, 2_000_900_002)

@@ -37,8 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pysam
-
 
 BED_CODE = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)  # alt count 0, 1, 2, missing (A1 = alt)
 
@@ -264,7 +262,7 @@ def main() -> None:
     for label, p_time, t, rel in rows:
         print(f"{label:<12} {p_time:8.1f} {t['total']:7.1f} ({t['parse']:.1f}+{t['match']:.1f}+{t['score']:.1f})"
               f"  {t['total'] / p_time:8.1f}x  {(t['total'] + jvm) / p_time:8.1f}x  {rel:.2e}")
-    for label, p_time, t, rel in rows:
+    for label, p_time, t, _rel in rows:
         print(f"ratio={(t['total'] + jvm) / p_time:.2f} engine={label} phase=whole_process_vs_plink2")
         print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run"
               + (f" (weights to driver {t['weights']:.1f} s)" if "weights" in t else ""))

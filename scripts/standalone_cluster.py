@@ -122,14 +122,14 @@ class StandaloneCluster:
     _stopped: bool = False
 
     # -- lifecycle -----------------------------------------------------------------------
-    def __enter__(self) -> "StandaloneCluster":
+    def __enter__(self) -> StandaloneCluster:
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "StandaloneCluster":
+    def start(self) -> StandaloneCluster:
         self.work_dir = Path(self.work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         atexit.register(self.stop)

@@ -75,7 +75,7 @@ class Submitted:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"submit.sh still running after {timeout_s:.0f}s; log tail:\n{self.log()[-3000:]}")
+            raise AssertionError(f"submit.sh still running after {timeout_s:.0f}s; log tail:\n{self.log()[-3000:]}") from None
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -16,9 +16,8 @@ import re
 import signal
 
 import pytest
+from cluster import StandaloneCluster, assert_same_results, driver_executors, free_port, submit, toy_config, wait_for
 
-from cluster import (StandaloneCluster, assert_same_results, driver_executors, free_port, submit,
-                     toy_config, wait_for)
 from trd_spark.cli import main
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,6 @@ import datetime as dt
 import math
 
 import pytest
-from pyspark.sql import Row
 
 from trd_spark.cohort.frame import (
     derive_analysis_frame,
@@ -34,8 +33,8 @@ def inputs(spark):
     flagged = spark.createDataFrame([("4",)], "sample_id string")
     d = dt.date(2020, 1, 1)
     persons = spark.createDataFrame(
-        [(1, "female", 1960, d, d, 60.0), (2, "male", 1970, d, d, 50.0), (3, "other", 1980, d, d, 40.0),
-         (4, "female", 1990, d, d, 30.0)],
+        [(1, "female", 1960, d, d, True, 60.0), (2, "male", 1970, d, d, True, 50.0),
+         (3, "other", 1980, d, d, True, 40.0), (4, "female", 1990, d, d, False, 30.0)],
         PERSONS.struct,
     )
     sex = {1: "female", 2: "male", 3: "other"}
@@ -96,3 +95,22 @@ def test_analysis_frame_join(inputs):
     assert (rows[0].sex_female, rows[2].sex_female, rows[0].age) == (1, 0, 60.0)
     assert (rows[0].time_to_trd_days, rows[0].trd_event, rows[0].pc1) == (100, 1, 1.5)
     assert rows[0].PGS1 == pytest.approx(-1.0)
+
+
+def test_genotyped_persons_absent_from_person_are_counted_and_gated(spark, caplog):
+    """Issue 12: genotyped persons without an OMOP person row are counted, warned, or an error."""
+    from trd_spark.cohort.stage import genotyped_without_person_gate
+    from trd_spark.config import GateThreshold
+    from trd_spark.errors import InputDataError
+
+    genotyped = spark.createDataFrame([(i,) for i in range(1, 11)], "person_id long")
+    persons = spark.createDataFrame([(i, 1980) for i in range(1, 10)], "person_id long, year_of_birth int")
+    quiet = genotyped_without_person_gate(genotyped, genotyped.withColumn("x", genotyped.person_id), 10, "d1",
+                                          GateThreshold(warn=0.01, error=0.5))
+    assert quiet == {"n": 0, "total": 10, "share": 0.0, "level": "ok"}
+    with caplog.at_level("WARNING"):
+        warned = genotyped_without_person_gate(genotyped, persons, 10, "d1", GateThreshold(warn=0.05, error=0.5))
+    assert warned == {"n": 1, "total": 10, "share": 0.1, "level": "warning"}
+    assert "1 of 10 unrelated genotyped persons of dataset d1 absent from OMOP person" in caplog.text
+    with pytest.raises(InputDataError, match=r"genotyped_without_person: 1 of 10 .*\(error at >= 10%\)"):
+        genotyped_without_person_gate(genotyped, persons, 10, "d1", GateThreshold(warn=0.01, error=0.1))

@@ -16,7 +16,6 @@ from duckdb_phenotypes import DECISION_COLUMNS, compare_phenotypes, duckdb_pheno
 from omop_data import DEVICE_CONCEPTS, write_omop  # noqa: E402
 
 from trd_spark.config import ConceptRef, ConceptSet  # noqa: E402
-
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop  # noqa: E402
 
 PERSONS = 2000
@@ -26,7 +25,7 @@ MIRTAZAPINE, SERTRALINE, FLUOXETINE, CITALOPRAM = 725131, 739138, 755695, 797617
 @pytest.fixture(scope="module")
 def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
-    summary = write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
+    write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
     cfg = toy_config(path=str(base / "omop"))
     # Non-default trial rules, so that both implementations exercise them too (refills are off
     # by default); the minimum daily doses sit inside the generated dose range.

@@ -39,7 +39,7 @@ MDD_SCHEMA = T.StructType([T.StructField("person_id", T.LongType()), T.StructFie
                            T.StructField("followup_end_date", T.DateType())])
 
 
-def _trials(spark, ingredients, drugs, index="2019-01-01", settings=TrialSettings(), followup_end="2023-07-01"):
+def _trials(spark, ingredients, drugs, index="2019-01-01", settings=TrialSettings(), followup_end="2023-07-01"):  # noqa: B008 (read only)
     exposures = derive_ingredient_exposures(frame(spark, "drug_exposure", drugs), ingredient_frame(spark, ingredients),
                                             settings.default_days_supply,
                                             use_verbatim_end_date=settings.use_verbatim_end_date,

@@ -10,8 +10,15 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.report.figures import (
-    META_SOURCE, at_risk_rows, attrition_figure, distribution_figure, forest_data, forest_figure, km_figure,
-    scatter_figure, significance_figure,
+    META_SOURCE,
+    at_risk_rows,
+    attrition_figure,
+    distribution_figure,
+    forest_data,
+    forest_figure,
+    km_figure,
+    scatter_figure,
+    significance_figure,
 )
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

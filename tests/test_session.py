@@ -1,5 +1,5 @@
-from trd_spark.session import find_java, spark_conf
 from trd_spark.config import SparkSettings
+from trd_spark.session import find_java, spark_conf
 
 
 def test_java_is_supported():

@@ -107,6 +107,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``trd-spark`` argument parser: one sub-command per stage and tool, exit codes in the epilog."""
     from trd_spark.layout import code_version
 
     parser = argparse.ArgumentParser(
@@ -406,6 +407,7 @@ def _download_scores(cfg) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point: run one command; returns the process exit code (see trd_spark.errors)."""
     from trd_spark.logs import WARNINGS, configure_logging
 
     args = build_parser().parse_args(argv)

@@ -160,6 +160,7 @@ class NativeEngineSettings(_Strict):
 
 
 class PgsSettings(_Strict):
+    """``pgs``: scoring files, trait panel, matching rules, engines and standardisation."""
     # Scoring files: local paths/globs, or URIs (gs://, hdfs://, file://; globs and
     # directories expanded through Hadoop FS).
     scoring_files: list[str] = Field(min_length=1)
@@ -203,7 +204,7 @@ class SexAtBirthMapping(_Strict):
     male: list[int] = Field(default_factory=lambda: [45880669, 8507])
 
     @model_validator(mode="after")
-    def _disjoint(self) -> "SexAtBirthMapping":
+    def _disjoint(self) -> SexAtBirthMapping:
         both = set(self.female) & set(self.male)
         if both:
             raise ValueError(f"concept IDs listed as both female and male: {sorted(both)}")
@@ -211,6 +212,7 @@ class SexAtBirthMapping(_Strict):
 
 
 class OmopInput(_Strict):
+    """``omop``: where the OMOP CDM tables are, the data cutoff, and how to read dates and sex."""
     format: Literal["parquet", "csv", "bigquery"] = "parquet"
     # Parquet/CSV: a directory with one sub-directory (or file) per table.
     # BigQuery: ``project.dataset``.
@@ -240,6 +242,7 @@ class OmopInput(_Strict):
 # Phenotypes
 # --------------------------------------------------------------------------------------------
 class MddSettings(_Strict):
+    """``phenotypes.mdd``: the MDD case rule (diagnoses, age at index, exclusions, control rule)."""
     concept_set: str = "mdd"
     min_diagnoses: int = Field(2, ge=1)
     min_age_at_index: int = Field(18, ge=0)
@@ -249,6 +252,7 @@ class MddSettings(_Strict):
 
 
 class TrialSettings(_Strict):
+    """``phenotypes.trials``: how antidepressant exposures become adequate trials."""
     concept_set: str = "antidepressants"
     default_days_supply: int = Field(30, ge=1)
     persistence_gap_days: int = Field(30, ge=0)
@@ -291,7 +295,7 @@ class TrdDefinition(_Strict):
     somatic_concept_sets: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _rule_fields(self) -> "TrdDefinition":
+    def _rule_fields(self) -> TrdDefinition:
         if self.rule == "augmentation" and not self.augmentation_concept_set:
             raise ValueError("rule 'augmentation' needs augmentation_concept_set")
         if self.rule == "somatic" and not self.somatic_concept_sets:
@@ -313,7 +317,8 @@ class DataGates(_Strict):
     Each gate measures a share: persons with sex 'other'; study records dated after the data
     cutoff (a cutoff before most records); study records before the birth year (birth after
     events); implausible drug records (an end date implying more than trials.max_days_supply
-    days, e.g. 2099-12-31, or a days_supply above it); persons without any observation period.
+    days, e.g. 2099-12-31, or a days_supply above it); persons without any observation period;
+    genotyped persons absent from ``person`` (checked by the cohort stage).
     """
 
     sex_other: GateThreshold = GateThreshold(warn=0.1, error=0.5)
@@ -321,9 +326,13 @@ class DataGates(_Strict):
     records_before_birth: GateThreshold = GateThreshold(warn=0.01, error=0.5)
     implausible_drug_records: GateThreshold = GateThreshold(warn=0.01, error=None)
     no_observation_period: GateThreshold = GateThreshold(warn=0.1, error=None)
+    # Checked by the cohort stage: unrelated genotyped persons (with PCs) that have no row in
+    # OMOP ``person`` cannot enter the analysis (genotypes and EHR of different releases?).
+    genotyped_without_person: GateThreshold = GateThreshold(warn=0.01, error=0.5)
 
 
 class PhenotypeSettings(_Strict):
+    """``phenotypes``: concept sets, MDD and trial rules, TRD definitions and gates."""
     concept_sets: str
     mdd: MddSettings = MddSettings()
     trials: TrialSettings = TrialSettings()
@@ -333,7 +342,7 @@ class PhenotypeSettings(_Strict):
     gates: DataGates = DataGates()
 
     @model_validator(mode="after")
-    def _definitions(self) -> "PhenotypeSettings":
+    def _definitions(self) -> PhenotypeSettings:
         names = [d.name for d in self.trd_definitions]
         if len(set(names)) != len(names):
             raise ValueError(f"trd_definitions names must be unique, got {names}")
@@ -346,6 +355,7 @@ class PhenotypeSettings(_Strict):
 # Cohort, models, report
 # --------------------------------------------------------------------------------------------
 class CovariateSettings(_Strict):
+    """``covariates``: age, sex and the number of genetic PCs in every model."""
     n_pcs: int = Field(10, ge=0, le=16)
     age: bool = True
     sex: bool = True
@@ -355,6 +365,7 @@ Contrast = Literal["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_n
 
 
 class ModelSettings(_Strict):
+    """``models``: contrasts, significance levels, minimum cases and Kaplan-Meier grid."""
     contrasts: list[Contrast] = Field(
         default_factory=lambda: ["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_nonmdd"]
     )
@@ -376,6 +387,7 @@ class ModelSettings(_Strict):
 
 
 class ReportSettings(_Strict):
+    """``report``: small-count threshold and report options."""
     # Counts from 1 to (small_count_threshold - 1) are shown as "<threshold" in exports.
     small_count_threshold: int = Field(20, ge=1)
 
@@ -424,7 +436,7 @@ class ConceptRef(_Strict):
     descendants: bool = True
 
     @model_validator(mode="after")
-    def _one_way(self) -> "ConceptRef":
+    def _one_way(self) -> ConceptRef:
         by_id = self.concept_id is not None
         by_code = self.vocabulary_id is not None and self.concept_code is not None
         if by_id == by_code:
@@ -433,6 +445,7 @@ class ConceptRef(_Strict):
 
 
 class ConceptSet(_Strict):
+    """One named concept set: its OMOP domain and concept IDs (with or without descendants)."""
     description: str = ""
     domain: Literal["condition", "drug", "procedure", "device"]
     # Empty only for a somatic set awaiting verified IDs (matches nothing; checked on load).
@@ -441,10 +454,12 @@ class ConceptSet(_Strict):
 
 
 class ConceptSets(_Strict):
+    """The concept-set file: name -> ConceptSet."""
     concept_sets: dict[str, ConceptSet]
 
 
 class TraitPanelEntry(_Strict):
+    """One trait of the panel: PGS Catalog ID (None while to curate), trait and domain."""
     # Empty/absent: a trait still to curate (listed and skipped with a warning).
     pgs_id: str | None = None
     trait: str
@@ -471,7 +486,7 @@ class TraitPanel(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _domains_known(self) -> "TraitPanel":
+    def _domains_known(self) -> TraitPanel:
         for s in [*self.scores, *self.to_curate]:
             if s.domain not in self.domains:
                 raise ValueError(f"score {s.pgs_id or s.trait}: domain {s.domain!r} is not in domains {self.domains}")
@@ -509,6 +524,7 @@ RUNTIME_KEYS = ("release", "output_root", "spark", "toy_data", "releases")
 
 
 class Config(_Strict):
+    """The whole typed config: one model drives every stage and command."""
     release: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     output_root: str
     spark: SparkSettings = SparkSettings()
@@ -529,7 +545,7 @@ class Config(_Strict):
     trait_panel: TraitPanel | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
-    def _datasets(self) -> "Config":
+    def _datasets(self) -> Config:
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names must be unique, got {names}")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class Fs:
     """A few filesystem operations through Hadoop's FileSystem API."""
 
-    def __init__(self, spark: "SparkSession"):
+    def __init__(self, spark: SparkSession):
         self._jvm = spark.sparkContext._jvm  # noqa: SLF001
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
 
@@ -162,18 +162,19 @@ def expand_paths(patterns: list[str], what: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def write_table(df: "DataFrame", path: str) -> int:
+def write_table(df: DataFrame, path: str) -> int:
     """Write a Spark DataFrame as Parquet (overwrite) and return its row count."""
     df.write.mode("overwrite").parquet(path)
     return df.sparkSession.read.parquet(path).count()
 
 
-def write_pandas(spark: "SparkSession", pdf: pd.DataFrame, path: str) -> int:
+def write_pandas(spark: SparkSession, pdf: pd.DataFrame, path: str) -> int:
     """Write a small pandas frame as Parquet through Spark (so gs:// works too)."""
     sdf = spark.createDataFrame(pdf) if len(pdf) else spark.createDataFrame(pdf.astype(object))
     sdf.coalesce(1).write.mode("overwrite").parquet(path)
     return len(pdf)
 
 
-def read_table(spark: "SparkSession", path: str) -> "DataFrame":
+def read_table(spark: SparkSession, path: str) -> DataFrame:
+    """Read a published Parquet table (local path or Hadoop FS URI)."""
     return spark.read.parquet(path)

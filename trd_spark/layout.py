@@ -16,10 +16,11 @@ import logging
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -68,7 +69,7 @@ class Layout:
     release: str
 
     @classmethod
-    def of(cls, cfg: Config) -> "Layout":
+    def of(cls, cfg: Config) -> Layout:
         return cls(cfg.output_root.rstrip("/"), cfg.release)
 
     @property
@@ -96,7 +97,7 @@ class Layout:
 class StageWriter:
     """Collects one stage's outputs in its in-progress directory."""
 
-    spark: "SparkSession"
+    spark: SparkSession
     fs: Fs
     stage: str
     dir: str
@@ -107,7 +108,7 @@ class StageWriter:
     def table_path(self, name: str) -> str:
         return f"{self.dir}/{name}.parquet"
 
-    def write_table(self, name: str, df: "DataFrame", schema: TableSchema | None = None, *, extra_ok: bool = False) -> int:
+    def write_table(self, name: str, df: DataFrame, schema: TableSchema | None = None, *, extra_ok: bool = False) -> int:
         if schema is not None:
             df = check_spark(df, schema, extra_ok=extra_ok)
         n = write_table(df, self.table_path(name))
@@ -131,7 +132,7 @@ class StageWriter:
 
 
 @contextmanager
-def publish_stage(spark: "SparkSession", cfg: Config, stage: str) -> Iterator[StageWriter]:
+def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[StageWriter]:
     """Write a stage into a temporary directory and publish it atomically on success.
 
     The manifest records the stage's fingerprint (``stages.fingerprint_parts``: config slice,
@@ -156,7 +157,7 @@ def publish_stage(spark: "SparkSession", cfg: Config, stage: str) -> Iterator[St
     tmp = f"{layout.release_dir}/.{stage}.inprogress-{uuid.uuid4().hex[:8]}"
     writer = StageWriter(spark, fs, stage, tmp)
     started = time.time()
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     spec = spec_for_output(stage)
     parts = fingerprint_parts(cfg, spec, fs)
     try:
@@ -175,7 +176,7 @@ def publish_stage(spark: "SparkSession", cfg: Config, stage: str) -> Iterator[St
             "code_version": code_version(),
             "versions": versions(),
             "started_at": started_at,
-            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "seconds": round(time.time() - started, 2),
             "tables": writer.tables,
             "files": writer.files,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Warnings raised outside any stage (config loading, preflight) are counted under this key.

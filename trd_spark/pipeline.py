@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pyspark.sql import SparkSession
 
@@ -29,6 +29,7 @@ def stage_runner(stage: str) -> Callable[[SparkSession, Config], object]:
 
 @dataclass
 class StageResult:
+    """What one stage did in a run: ``ran`` or ``skipped``, wall time, rows per table, warnings."""
     stage: str
     status: str  # "ran" | "skipped"
     seconds: float
@@ -115,6 +116,7 @@ def ensure_toy_data(cfg: Config) -> None:
 
 
 def load_truth(cfg: Config) -> dict | None:
+    """The toy data's planted effects (``truth.json``), or None for real data."""
     if cfg.toy_data is None:
         return None
     path = Path(cfg.toy_data.dir) / "truth.json"

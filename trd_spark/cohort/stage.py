@@ -16,8 +16,9 @@ from trd_spark.cohort.frame import (
     derive_pgs_wide,
     derive_unrelated,
 )
-from trd_spark.config import Config
+from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError
+from trd_spark.gates import check_gate
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
 from trd_spark.pgs.standardise import standardise
@@ -67,7 +68,26 @@ def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
     return [p for p in panel if p in available] + sorted(p for p in available if p not in panel)
 
 
+def genotyped_without_person_gate(
+    genotyped: DataFrame, persons: DataFrame, n_genotyped: int, dataset: str, threshold: GateThreshold
+) -> dict:
+    """Gate record for genotyped persons (``person_id``) absent from OMOP ``person``.
+
+    They would leave the analysis silently at the frame's inner join with the EHR covariates;
+    counted here (``n`` of ``n_genotyped``), a WARNING or ``InputDataError`` per ``threshold``
+    (trd_spark.gates.check_gate; config ``phenotypes.gates.genotyped_without_person``).
+    """
+    return check_gate(
+        "genotyped_without_person",
+        genotyped.select("person_id").join(persons.select("person_id"), "person_id", "left_anti").count(),
+        n_genotyped, threshold,
+        what=f"unrelated genotyped persons of dataset {dataset} absent from OMOP person",
+        cause="genotypes and EHR from different releases, or sample IDs that are not the person_id",
+        where="cohort")
+
+
 def run(spark: SparkSession, cfg: Config) -> None:
+    """Cohort stage: join scores, phenotypes and covariates into the per-dataset analysis frame."""
     layout = Layout.of(cfg)
     n_pcs = cfg.covariates.n_pcs
     scores = spark.read.parquet(layout.table("pgs", "scores"))
@@ -89,6 +109,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
     frames = []
     standardisation = {}
     pre_counts: dict[str, list[int]] = {}
+    gates: dict[str, dict] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     ancestry_ids = ancestry.select("person_id")
     for ds in cfg.datasets:
@@ -108,6 +129,8 @@ def run(spark: SparkSession, cfg: Config) -> None:
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
         with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
         pre_counts[ds.name] = [wide.count(), unrelated.count(), with_ancestry.count()]
+        gates[ds.name] = genotyped_without_person_gate(with_ancestry, persons, pre_counts[ds.name][2], ds.name,
+                                                       cfg.phenotypes.gates.genotyped_without_person)
         per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs,
                                                    dataset=ds.name)
         per_sd = per_sd.drop("ancestry", *std_pcs)
@@ -123,6 +146,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
         flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
         out.write_table("dataset_flow", spark.createDataFrame(flow, DATASET_FLOW.struct).coalesce(1), DATASET_FLOW)
         out.notes["pgs_ids"] = pgs_ids
+        out.notes["gates"] = gates
         out.notes["n_pcs"] = n_pcs
         out.notes["pgs_standardisation"] = standardisation
         # Scores that fell back to the overall z (a PC fit that failed), per dataset: {pgs_id: reason}.

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 GROUP = ["dataset", "definition"]
 
 
-def _model_columns(frame: "DataFrame", cfg: Config, extra: tuple[str, ...] = ()) -> list[str]:
+def _model_columns(frame: DataFrame, cfg: Config, extra: tuple[str, ...] = ()) -> list[str]:
     """Check the frame (columns, status values) and return the columns the models read."""
     covariates = covariate_columns(cfg)
     statuses = [r[0] for r in frame.select("status").distinct().collect() if r[0] is not None] \
@@ -48,7 +48,7 @@ def _model_columns(frame: "DataFrame", cfg: Config, extra: tuple[str, ...] = ())
     return [c for c in dict.fromkeys(keep) if c in frame.columns]
 
 
-def _collect(df: "DataFrame", schema: TableSchema) -> pd.DataFrame:
+def _collect(df: DataFrame, schema: TableSchema) -> pd.DataFrame:
     """Collect a small result DataFrame; nulls in double columns as NaN, declared column order."""
     out = df.toPandas()
     for name, typ, _ in schema.columns:
@@ -57,7 +57,7 @@ def _collect(df: "DataFrame", schema: TableSchema) -> pd.DataFrame:
     return out[schema.names]
 
 
-def logistic_grid_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
+def logistic_grid_spark(frame: DataFrame, cfg: Config) -> pd.DataFrame:
     """``logistic_grid`` for a Spark analysis frame, fits spread over executors."""
     from pyspark.sql import functions as F
 
@@ -76,7 +76,7 @@ def logistic_grid_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
     return finish_logistic(_collect(results, LOGISTIC_RESULTS), cfg)
 
 
-def cox_grid_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
+def cox_grid_spark(frame: DataFrame, cfg: Config) -> pd.DataFrame:
     """``cox_grid`` for a Spark analysis frame, one task per (dataset, definition)."""
     columns = _model_columns(frame, cfg, extra=(DURATION, EVENT))
     covariates, panel = covariate_columns(cfg), model_panel(cfg)
@@ -90,7 +90,7 @@ def cox_grid_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
     return finish_order(_collect(results, COX_RESULTS), cfg, ["dataset", "definition", "pgs_id"])
 
 
-def km_curves_spark(frame: "DataFrame", cfg: Config) -> pd.DataFrame:
+def km_curves_spark(frame: DataFrame, cfg: Config) -> pd.DataFrame:
     """Kaplan-Meier curves by PGS tertile (KM_CURVES) for every (dataset, definition, pgs_id)."""
     panel = model_panel(cfg)
     pgs = [e.pgs_id for e in panel if e.pgs_id in frame.columns]

@@ -9,7 +9,7 @@ grid table is internal; ``coarsen_km`` keeps the points that may be exported.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -42,7 +42,7 @@ def to_tsv(results: pd.DataFrame) -> str:
     return results.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n")
 
 
-def results_to_spark(spark: "SparkSession", results: pd.DataFrame, schema: TableSchema) -> "DataFrame":
+def results_to_spark(spark: SparkSession, results: pd.DataFrame, schema: TableSchema) -> DataFrame:
     """A (small) result frame as a Spark DataFrame with the declared types; NaN -> null.
 
     Failed fits have null estimates in Parquet (NaN would poison Spark aggregates).
@@ -59,7 +59,7 @@ def _log_fits(what: str, results: pd.DataFrame) -> None:
         log.info("  %s failures: %d x %s", what, k, note)
 
 
-def load_analysis_frame(spark: "SparkSession", cfg: Config) -> "DataFrame":
+def load_analysis_frame(spark: SparkSession, cfg: Config) -> DataFrame:
     """The cohort stage's analysis frame (Spark; the fits read it group by group)."""
     path = Layout.of(cfg).table("cohort", "analysis_frame")
     if not Fs(spark).exists(path):
@@ -70,7 +70,7 @@ def load_analysis_frame(spark: "SparkSession", cfg: Config) -> "DataFrame":
     return frame
 
 
-def run(spark: "SparkSession", cfg: Config) -> dict[str, int]:
+def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
     """Fit the logistic (and Cox) grids, derive the cross-model tables, publish; rows per table."""
     frame = load_analysis_frame(spark, cfg)
     logistic = logistic_grid_spark(frame, cfg)

@@ -83,7 +83,7 @@ def download_scores(
     pgs_ids: list[str],
     build: str,
     directory: Path,
-    settings: "PgsDownloadSettings",
+    settings: PgsDownloadSettings,
     *,
     progress: Callable[[str], None] = log.info,
 ) -> DownloadReport:
@@ -138,7 +138,7 @@ def download_scores(
     return report
 
 
-def _retry_kwargs(settings: "PgsDownloadSettings") -> dict:
+def _retry_kwargs(settings: PgsDownloadSettings) -> dict:
     """Our retry policy for the client's tenacity-decorated calls (``fn.retry_with``).
 
     The last attempt's exception is re-raised as is (no FTP fallback: see module doc)."""
@@ -151,7 +151,7 @@ def _retry_kwargs(settings: "PgsDownloadSettings") -> dict:
     }
 
 
-def _harmonised_urls(pgs_ids: list[str], build: str, settings: "PgsDownloadSettings") -> dict[str, str]:
+def _harmonised_urls(pgs_ids: list[str], build: str, settings: PgsDownloadSettings) -> dict[str, str]:
     """PGS ID -> URL of its harmonised file for ``build``, from the Catalog's REST API."""
     import httpx
     from pgscatalog.core import CatalogQuery, GenomeBuild
@@ -180,7 +180,7 @@ def _harmonised_urls(pgs_ids: list[str], build: str, settings: "PgsDownloadSetti
     return urls
 
 
-def _fetch(url: str, path: Path, settings: "PgsDownloadSettings") -> None:
+def _fetch(url: str, path: Path, settings: PgsDownloadSettings) -> None:
     """Stream ``url`` to ``path`` with the client's md5 check (``https_download``); the file
     appears only when complete and verified (the client renames a temporary file)."""
     import httpx

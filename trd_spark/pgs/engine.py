@@ -15,7 +15,8 @@ Both take the same matched weights (``scoring.score_weights_table``) and give th
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
@@ -51,16 +52,16 @@ def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Litera
 
 
 def score(
-    hl: "hl_types",
+    hl: hl_types,
     source: GenotypeSource,
-    mt: "hl_types.MatrixTable",
-    weights: "hl_types.Table",
+    mt: hl_types.MatrixTable,
+    weights: hl_types.Table,
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
     *,
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
-) -> "hl_types.Table":
+) -> hl_types.Table:
     """Score every score on one dataset with the engine ``engine_for`` picks.
 
     ``mt``: the genotypes as matched (``genotypes.read_genotypes`` then ``samples_to_persons``;

@@ -162,14 +162,14 @@ def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
     return out
 
 
-def _check_keys(hl: "hl_types", mt: "hl_types.MatrixTable", where: str) -> None:
+def _check_keys(hl: hl_types, mt: hl_types.MatrixTable, where: str) -> None:
     if list(mt.row_key) != ["locus", "alleles"]:
         raise InputDataError(f"rows must be keyed by locus, alleles (got {list(mt.row_key)})", where=where)
     if list(mt.col_key) != ["s"] or mt.s.dtype != hl.tstr:
         raise InputDataError(f"columns must be keyed by s: str (got {dict(mt.col_key.dtype)})", where=where)
 
 
-def gt_alt_dosages(hl: "hl_types", gt, n_alleles):
+def gt_alt_dosages(hl: hl_types, gt, n_alleles):
     """Copies of each alt allele (array of float64, one per alt) in the call ``gt``.
 
     A haploid call counts as homozygous (``1`` -> 2 copies): the weights are on the diploid
@@ -182,9 +182,9 @@ def gt_alt_dosages(hl: "hl_types", gt, n_alleles):
 
 
 def to_biallelic_dosage(
-    hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, dosage_field: str | None = None,
+    hl: hl_types, mt: hl_types.MatrixTable, *, where: str, dosage_field: str | None = None,
     keep_rsid: bool = False,
-) -> "hl_types.MatrixTable":
+) -> hl_types.MatrixTable:
     """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc).
 
     From ``GT``: copies of the row's alt allele (a ``1/2`` call counts 1 on each split row).
@@ -230,7 +230,7 @@ def to_biallelic_dosage(
     return split.select_rows(*row_fields).select_globals()
 
 
-def _rsid_fields(mt: "hl_types.MatrixTable", keep_rsid: bool, where: str) -> list[str]:
+def _rsid_fields(mt: hl_types.MatrixTable, keep_rsid: bool, where: str) -> list[str]:
     """``["rsid"]`` when rsIDs are kept (a str row field the reader must provide), else ``[]``."""
     if not keep_rsid:
         return []
@@ -245,8 +245,8 @@ def _fail(e: Exception, what: str, where: str) -> InputDataError:
 
 
 def read_genotypes(
-    hl: "hl_types", source: GenotypeSource, *, loci: "hl_types.Table | None" = None, keep_rsid: bool = False
-) -> "hl_types.MatrixTable":
+    hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False
+) -> hl_types.MatrixTable:
     """Read genotypes per ``source.format``; see the module doc for the shape returned.
 
     ``loci``: a Table keyed by ``locus`` of the sites scoring may use. Required for ``vds``
@@ -331,13 +331,13 @@ def read_genotypes(
     return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field, keep_rsid=keep_rsid)
 
 
-def _check_build(hl: "hl_types", row, reference_genome: str, where: str) -> None:
+def _check_build(hl: hl_types, row, reference_genome: str, where: str) -> None:
     rg = row.locus.dtype.reference_genome.name if "locus" in row else None
     if rg != reference_genome:
         raise InputDataError(f"loci are on {rg}, config says {reference_genome}", where=where)
 
 
-def _read_bgen(hl: "hl_types", path: str, reference_genome: str, where: str) -> "hl_types.MatrixTable":
+def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> hl_types.MatrixTable:
     """Index a BGEN into the Hail temp dir (the source may be read-only) and import dosages."""
     # Sample IDs embedded in the BGEN are used: plink2's .sample puts FID (often 0) in ID_1,
     # the column Hail would take.
@@ -385,8 +385,8 @@ def read_sample_map(text: str, where: str) -> dict[str, int]:
 
 
 def samples_to_persons(
-    hl: "hl_types", mt: "hl_types.MatrixTable", *, where: str, sample_map: dict[str, int] | None = None
-) -> "hl_types.MatrixTable":
+    hl: hl_types, mt: hl_types.MatrixTable, *, where: str, sample_map: dict[str, int] | None = None
+) -> hl_types.MatrixTable:
     """Re-key the columns ``s`` to the OMOP person_id as text (collected to the driver: one
     string per sample).
 
@@ -415,7 +415,7 @@ def samples_to_persons(
         bad = [i for i, s in enumerate(ids) if not _PERSON_ID_TEXT.fullmatch(s)]
         if bad:
             as_int: dict[int, int] = {}
-            for i, s in enumerate(ids):
+            for s in ids:
                 if s.strip().isdigit():
                     as_int[int(s)] = as_int.get(int(s), 0) + 1
             n_collide = sum(1 for i in bad if ids[i].strip().isdigit() and as_int[int(ids[i])] > 1)

@@ -38,8 +38,9 @@ The match table is computed before scoring so that a stage can write the log, th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ def reference_contig(chrom: pd.Series, reference_genome: str) -> pd.Series:
     return chrom
 
 
-def register_liftover(hl: "hl_types", source_build: str, target_build: str, chain_file: str) -> None:
+def register_liftover(hl: hl_types, source_build: str, target_build: str, chain_file: str) -> None:
     """Register ``chain_file`` for ``source_build`` -> ``target_build`` (once per session;
     a different chain file replaces the registered one)."""
     src = hl.get_reference(source_build)
@@ -91,13 +92,13 @@ def register_liftover(hl: "hl_types", source_build: str, target_build: str, chai
 
 
 def score_variants_table(
-    hl: "hl_types",
-    spark: "SparkSession",
+    hl: hl_types,
+    spark: SparkSession,
     scoring_files: Sequence[ScoringFile],
     reference_genome: str,
     *,
-    liftover: "LiftoverSettings | None" = None,
-) -> "hl_types.Table":
+    liftover: LiftoverSettings | None = None,
+) -> hl_types.Table:
     """One row per distinct score SITE (unkeyed): chrom (reference contig name), pos, locus
     (missing when the position is not valid on the reference), effect_allele, other_allele,
     rsid (rsID-only files only), positions_build, by_rsid (placed by rsID at matching),
@@ -209,7 +210,7 @@ def score_sites_frame(variants: pd.DataFrame) -> pd.DataFrame:
     return sites
 
 
-def _arrow_frame(spark: "SparkSession", pdf: pd.DataFrame, schema: T.StructType) -> "DataFrame":
+def _arrow_frame(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
     """pandas -> Spark through Arrow (score files can have millions of rows; the row-by-row
     path is ~100x slower). Arrow is switched on for this call only."""
     key = "spark.sql.execution.arrow.pyspark.enabled"
@@ -221,17 +222,17 @@ def _arrow_frame(spark: "SparkSession", pdf: pd.DataFrame, schema: T.StructType)
         spark.conf.set(key, before)
 
 
-def _complement(hl: "hl_types", allele):
+def _complement(hl: hl_types, allele):
     comp = hl.literal(_COMPLEMENT)
     return hl.or_missing(hl.len(allele) == 1, comp.get(allele))
 
 
-def _reverse_complement(hl: "hl_types", allele):
+def _reverse_complement(hl: hl_types, allele):
     """ACGT string on the other strand (alleles are validated as A/C/G/T only)."""
     return hl.reversed(allele.translate(_COMPLEMENT))
 
 
-def place_by_rsid(hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table") -> "hl_types.Table":
+def place_by_rsid(hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table) -> hl_types.Table:
     """Give rows of rsID-only files (``by_rsid``) the locus of the genotype row with the same
     ``rsid`` (missing when the rsID is absent or on several loci); chrom/pos follow."""
     sv = score_variants
@@ -254,13 +255,13 @@ def place_by_rsid(hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "h
                        pos=hl.if_else(sv.by_rsid, sv.locus.position, sv.pos))
 
 
-def _palindromic(hl: "hl_types", a, b):
+def _palindromic(hl: hl_types, a, b):
     return hl.or_else((hl.len(a) == 1) & (_complement(hl, a) == b), False)
 
 
 def match_variants(
-    hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
-) -> "hl_types.Table":
+    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
+) -> hl_types.Table:
     """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``,
     after ``check_genotype_duplicates``."""
     sites = match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous)
@@ -269,8 +270,8 @@ def match_variants(
 
 
 def match_sites(
-    hl: "hl_types", mt: "hl_types.MatrixTable", score_variants: "hl_types.Table", *, keep_ambiguous: bool
-) -> "hl_types.Table":
+    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
+) -> hl_types.Table:
     """Match the score sites (``score_variants_table``; keyed by ``locus`` on return), adding
     ``match_type`` (see module doc), ``matched_alleles`` (the genotype row's ``[ref, alt]``
     it scores against, missing unless used), ``effect_is_ref`` (True for alt_ref /
@@ -346,7 +347,7 @@ def match_sites(
     return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
 
 
-def other_alt_rows(hl: "hl_types", pairs, matched, effect_is_ref):
+def other_alt_rows(hl: hl_types, pairs, matched, effect_is_ref):
     """The allele rule at multi-allelic sites: the genotype rows (``[ref, alt]``) at the locus
     with the same REF, other than ``matched``, whose alt copies also count against a REF
     effect allele.
@@ -364,7 +365,7 @@ def other_alt_rows(hl: "hl_types", pairs, matched, effect_is_ref):
                       hl.empty_array(hl.tarray(hl.tstr)))
 
 
-def check_genotype_duplicates(hl: "hl_types", sites: "hl_types.Table", where: str) -> None:
+def check_genotype_duplicates(hl: hl_types, sites: hl_types.Table, where: str) -> None:
     """Raise InputDataError when a genotype row (locus, ref, alt) used by a score site occurs
     more than once (``duplicate_genotype_rows`` of ``match_sites``): e.g. one chromosome in two
     overlapping chunks, or a site both unsplit and split. Its weight would be applied twice.
@@ -380,7 +381,7 @@ def check_genotype_duplicates(hl: "hl_types", sites: "hl_types.Table", where: st
             where=where)
 
 
-def explode_members(hl: "hl_types", sites: "hl_types.Table") -> "hl_types.Table":
+def explode_members(hl: hl_types, sites: hl_types.Table) -> hl_types.Table:
     """Site rows -> one row per score variant: pgs_id, score_index, effect_weight, line added,
     the member arrays dropped (no shuffle: the key, if any, is kept)."""
     members = hl.range(hl.len(sites.member_score_index)).map(lambda i: hl.struct(
@@ -404,7 +405,7 @@ class ScoreLabel:
 
 
 def summarise_matches(
-    hl: "hl_types", matches: "hl_types.Table", dataset: str, pgs_ids: Sequence[str], labels: dict[str, ScoreLabel]
+    hl: hl_types, matches: hl_types.Table, dataset: str, pgs_ids: Sequence[str], labels: dict[str, ScoreLabel]
 ) -> pd.DataFrame:
     """Per-score match counts (one small row per score; PGS_MATCH_SUMMARY columns)."""
     # One pass, no shuffle: a per-score counter of match types.
@@ -432,7 +433,7 @@ def summarise_matches(
     return out[PGS_MATCH_SUMMARY.names]
 
 
-def variant_matches_frame(hl: "hl_types", matches: "hl_types.Table", dataset: str) -> "DataFrame":
+def variant_matches_frame(hl: hl_types, matches: hl_types.Table, dataset: str) -> DataFrame:
     """The per-variant match log as a Spark DataFrame with the PGS_VARIANT_MATCHES schema."""
     matches = matches.key_by()
     log = matches.select(

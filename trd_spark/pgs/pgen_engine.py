@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ class PlinkFiles:
     prefix: str
 
     @classmethod
-    def of(cls, source: "GenotypeSource") -> "PlinkFiles":
+    def of(cls, source: GenotypeSource) -> PlinkFiles:
         """From a dataset's genotypes (``path`` = the common prefix or the .bed/.pgen file)."""
         ext = ".bed" if source.format == "plink" else ".pgen"
         path = source.path
@@ -159,8 +160,8 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     return psam["IID"].tolist()
 
 
-def pgen_matrix_table(hl: "hl_types", files: PlinkFiles, reference_genome: str, *,
-                      keep_rsid: bool = False) -> "hl_types.MatrixTable":
+def pgen_matrix_table(hl: hl_types, files: PlinkFiles, reference_genome: str, *,
+                      keep_rsid: bool = False) -> hl_types.MatrixTable:
     """A .pgen fileset's rows and columns for matching (Hail has no pgen reader), shaped as
     ``genotypes.read_genotypes`` returns: rows keyed by ``locus``/``alleles = [ref, alt]``
     (multi-allelic .pvar rows split per alt; ``rsid`` = the ID column with ``keep_rsid``),
@@ -194,7 +195,7 @@ def pgen_matrix_table(hl: "hl_types", files: PlinkFiles, reference_genome: str, 
     return mt.select_entries(DOSAGE=hl.missing(hl.tfloat64))
 
 
-def weights_frame(hl: "hl_types", weights: "hl_types.Table") -> pd.DataFrame:
+def weights_frame(hl: hl_types, weights: hl_types.Table) -> pd.DataFrame:
     """``scoring.score_weights_table`` on the driver: one row per genotype row used by a score,
     ``contig``, ``position``, ``ref``, ``alt`` and the per-score arrays ``slope``, ``offset``
     (float64) and ``n_vars`` (int32), each a list of length k. Small: k numbers per matched row.
@@ -308,8 +309,8 @@ def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> 
 
 
 def score(
-    spark: "SparkSession",
-    hl: "hl_types",
+    spark: SparkSession,
+    hl: hl_types,
     files: PlinkFiles,
     reference_genome: str,
     weights: pd.DataFrame,
@@ -318,8 +319,8 @@ def score(
     n_matched: Sequence[int],
     *,
     missing_genotypes: Literal["mean_impute", "zero"],
-    settings: "NativeEngineSettings",
-) -> "hl_types.Table":
+    settings: NativeEngineSettings,
+) -> hl_types.Table:
     """Score a PLINK fileset natively; the same unkeyed table as ``scoring.compute_scores``:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score; sample-major, scores in ``pgs_ids`` order).

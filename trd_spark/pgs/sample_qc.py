@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import hail as hl_types
 
 
-def related_pairs_to_remove(hl: "hl_types", pairs: DataFrame, samples: DataFrame) -> DataFrame:
+def related_pairs_to_remove(hl: hl_types, pairs: DataFrame, samples: DataFrame) -> DataFrame:
     """``person_id`` (long) of samples to drop so that no related pair remains among ``samples``.
 
     ``pairs``: ``person_id_1, person_id_2`` (long); ``samples``: ``person_id`` of the dataset's

@@ -23,7 +23,8 @@ same row add), so all scores are summed together in one block-wise pass (``compu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.matching import USED_MATCH_TYPES
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
-def score_weights_table(hl: "hl_types", matches: "hl_types.Table", n_scores: int) -> "hl_types.Table":
+def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) -> hl_types.Table:
     """Genotype rows used by any score, keyed by locus/alleles, with per-score arrays
     (length ``n_scores``, indexed by ``score_index``): ``slope``, ``offset`` (float64) and
     ``n_vars`` (int32, score variants at this row).
@@ -74,15 +75,15 @@ def score_weights_table(hl: "hl_types", matches: "hl_types.Table", n_scores: int
 
 
 def compute_scores(
-    hl: "hl_types",
-    mt: "hl_types.MatrixTable",
-    weights: "hl_types.Table",
+    hl: hl_types,
+    mt: hl_types.MatrixTable,
+    weights: hl_types.Table,
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
     *,
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
     block_size: int = 256,
-) -> "hl_types.Table":
+) -> hl_types.Table:
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
     ``mt``: rows keyed by locus/alleles (biallelic), entry ``DOSAGE`` (float64 alt dosage,
@@ -176,7 +177,7 @@ def compute_scores(
     return out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing", "n_matched")
 
 
-def scores_frame(hl: "hl_types", scores: "hl_types.Table", dataset: str) -> "DataFrame":
+def scores_frame(hl: hl_types, scores: hl_types.Table, dataset: str) -> DataFrame:
     """The long score table as a Spark DataFrame with the PGS_SCORES schema (person_id from s)."""
     scores = scores.key_by()  # the Hail Table output is keyed by s, pgs_id
     out = scores.select(
@@ -192,7 +193,7 @@ def scores_frame(hl: "hl_types", scores: "hl_types.Table", dataset: str) -> "Dat
     return out.to_spark().select(*PGS_SCORES.names)
 
 
-def check_score_table(hl: "hl_types", scores: "hl_types.Table", where: str) -> None:
+def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
     """Invariants of the long score table, checked before it is published (one pass).
 
     ``scores``: ``compute_scores``' columns. Raises InputDataError naming ``where`` and the

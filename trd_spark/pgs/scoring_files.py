@@ -202,7 +202,7 @@ def read_scoring_file(
     )
 
 
-def scoring_file_paths(spark: "SparkSession | None", patterns: list[str], what: str = "pgs.scoring_files") -> list[str]:
+def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: str = "pgs.scoring_files") -> list[str]:
     """Expand ``patterns`` to files (sorted per pattern, deduplicated): local globs, and URIs
     (globs and directories) through Hadoop FS. A pattern matching nothing is an error."""
     out: list[str] = []
@@ -222,8 +222,8 @@ def scoring_file_paths(spark: "SparkSession | None", patterns: list[str], what: 
 
 
 def read_scoring_files(
-    spark: "SparkSession | None",
-    pgs: "PgsSettings",
+    spark: SparkSession | None,
+    pgs: PgsSettings,
     target_build: str,
 ) -> list[ScoringFile]:
     """Every configured scoring file (``pgs.scoring_files``), parsed for ``target_build`` with
@@ -337,7 +337,8 @@ def parse_scoring_file(
         last_real = (~blank).to_numpy().nonzero()[0]
         cut = last_real[-1] + 1 if len(last_real) else 0
         if blank.iloc[:cut].any():
-            raise InputDataError("blank line inside the variant rows", where=f"{source}:{int(df.loc[blank.iloc[:cut][blank.iloc[:cut]].index[0], 'line'])}")
+            first_blank = blank.iloc[:cut][blank.iloc[:cut]].index[0]
+            raise InputDataError("blank line inside the variant rows", where=f"{source}:{int(df.loc[first_blank, 'line'])}")
         df = df.iloc[:cut]
 
     def fail_at(mask: pd.Series, column: str, problem: str) -> None:
@@ -385,7 +386,8 @@ def parse_scoring_file(
         on = header.genome_build or "not reported"
         fixes = harmonised_fix
         if (header.genome_build or header.HmPOS_build) in LIFTOVER_BUILDS and not liftover:
-            fixes += f", or set pgs.liftover.chain_file to a {header.genome_build or header.HmPOS_build}->{target_build} chain file"
+            source_build = header.genome_build or header.HmPOS_build
+            fixes += f", or set pgs.liftover.chain_file to a {source_build}->{target_build} chain file"
         raise InputDataError(
             f"scoring file is on build {on}"
             f"{f' (harmonised to {header.HmPOS_build})' if header.HmPOS_build else ''} but the dataset "

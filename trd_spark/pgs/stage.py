@@ -61,8 +61,8 @@ class DatasetMatches:
     """One dataset's genotypes and matching result, kept until scoring."""
 
     dataset: str
-    mt: "hl_types.MatrixTable"
-    matches: "hl_types.Table"
+    mt: hl_types.MatrixTable
+    matches: hl_types.Table
     summary: pd.DataFrame
     scoring_files: list[ScoringFile]
 
@@ -83,7 +83,7 @@ def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, Sco
     return labels
 
 
-def load_scoring_files(spark: "SparkSession", cfg: Config, reference_genome: str) -> list[ScoringFile]:
+def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str) -> list[ScoringFile]:
     """Parse and validate every configured scoring file for one build (local paths, globs,
     directories or Hadoop FS URIs; duplicate, liftover and rsID options from ``cfg.pgs``)."""
     files = read_scoring_files(spark, cfg.pgs, reference_genome)
@@ -93,7 +93,7 @@ def load_scoring_files(spark: "SparkSession", cfg: Config, reference_genome: str
     return files
 
 
-def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_name: str,
+def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
                   scoring_files: list[ScoringFile]) -> DatasetMatches:
     """Read one dataset's genotypes and match every score (match table checkpointed)."""
     ds = cfg.dataset(dataset_name)
@@ -120,7 +120,7 @@ def match_dataset(hl: "hl_types", spark: "SparkSession", cfg: Config, dataset_na
     return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
 
 
-def score_dataset(hl: "hl_types", cfg: Config, r: DatasetMatches) -> "hl_types.Table":
+def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Table:
     """Every score of one matched dataset in one pass (``scoring.compute_scores``' long table;
     lazy: the caller writes it, inside ``hail_errors``): the native engine for bed/pgen, Hail's
     pass otherwise (``engine.score``, ``pgs.native``)."""
@@ -154,11 +154,11 @@ def summary_tsv(summary: pd.DataFrame) -> str:
     return summary.to_csv(sep="\t", index=False, float_format="%.4f")
 
 
-def _union(frames: list["DataFrame"]) -> "DataFrame":
+def _union(frames: list[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def run(spark: "SparkSession", cfg: Config) -> None:
+def run(spark: SparkSession, cfg: Config) -> None:
     """Run the PGS stage for every dataset in ``cfg.datasets`` (see module doc)."""
     import hail as hl
 

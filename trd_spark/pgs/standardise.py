@@ -28,9 +28,10 @@ dataset, the scores and the fix (fewer ``pgs.standardisation_n_pcs``, or ``overa
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from pyspark.sql import Column, DataFrame

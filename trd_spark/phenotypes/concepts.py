@@ -15,8 +15,9 @@ them with vocabulary tables again and again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
@@ -43,7 +44,7 @@ class Vocabulary:
 
 
 def load_vocabulary(
-    concept_sets: Iterable[ConceptSet], concept: "DataFrame", concept_ancestor: "DataFrame"
+    concept_sets: Iterable[ConceptSet], concept: DataFrame, concept_ancestor: DataFrame
 ) -> Vocabulary:
     """Collect the vocabulary rows reached by ``concept_sets`` (includes and excludes)."""
     refs = [r for cs in concept_sets for r in (*cs.include, *cs.exclude)]
@@ -141,12 +142,12 @@ def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int
 
 
 def ingredient_frame(
-    spark: "SparkSession",
+    spark: SparkSession,
     rows: list[tuple[int, int, str]],
     *,
     amounts: dict[tuple[int, int], float] | None = None,
     min_daily_dose: dict[int, float] | None = None,
-) -> "DataFrame":
+) -> DataFrame:
     """``ingredient_map`` rows as a small DataFrame built from array literals.
 
     Built inside the JVM (no Python worker, no RDD) so a plan that scans it many times stays

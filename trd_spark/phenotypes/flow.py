@@ -33,7 +33,7 @@ ALL = "all"
 
 
 def cohort_flow_rows(
-    mdd: "DataFrame", phenotypes: "DataFrame", *, exclusion_sets: list[str], min_diagnoses: int
+    mdd: DataFrame, phenotypes: DataFrame, *, exclusion_sets: list[str], min_diagnoses: int
 ) -> list[tuple[str, int, str, int]]:
     """(definition, step_order, step, n) rows; see the module docstring for the steps."""
     meets = F.col("n_mdd_dates") >= min_diagnoses
@@ -103,8 +103,8 @@ def cohort_flow_rows(
 
 
 def derive_cohort_flow(
-    mdd: "DataFrame", phenotypes: "DataFrame", *, exclusion_sets: list[str], min_diagnoses: int
-) -> "DataFrame":
+    mdd: DataFrame, phenotypes: DataFrame, *, exclusion_sets: list[str], min_diagnoses: int
+) -> DataFrame:
     """COHORT_FLOW as a (tiny) Spark DataFrame."""
     rows = cohort_flow_rows(mdd, phenotypes, exclusion_sets=exclusion_sets, min_diagnoses=min_diagnoses)
     return mdd.sparkSession.createDataFrame(rows, COHORT_FLOW.struct)

@@ -53,18 +53,18 @@ def _ids(ids) -> list[int]:
 
 
 def derive_mdd(
-    persons: "DataFrame",
-    condition_occurrence: "DataFrame",
-    drug_exposure: "DataFrame",
+    persons: DataFrame,
+    condition_occurrence: DataFrame,
+    drug_exposure: DataFrame,
     *,
     mdd_ids: frozenset[int],
     depression_ids: frozenset[int],
     exclusion_ids: dict[str, frozenset[int]],
     antidepressant_ids: frozenset[int],
     settings: MddSettings,
-    record_conditions: "DataFrame | None" = None,
-    record_drugs: "DataFrame | None" = None,
-) -> "DataFrame":
+    record_conditions: DataFrame | None = None,
+    record_drugs: DataFrame | None = None,
+) -> DataFrame:
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
     Inputs: ``persons`` (PERSONS, with ``has_observation_period``), conditions (person_id,
@@ -98,7 +98,7 @@ def derive_mdd(
     whole_record = (condition_occurrence if record_conditions is None else record_conditions).groupBy(
         "person_id").agg(*flags(""))
 
-    def users(drugs: "DataFrame", col: str) -> "DataFrame":
+    def users(drugs: DataFrame, col: str) -> DataFrame:
         return (
             drugs.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids)))
             .select("person_id").distinct().withColumn(col, F.lit(1))
@@ -117,7 +117,7 @@ def derive_mdd(
     index_date = F.when(meets_count, F.col("first_mdd_date"))
     under_age = age_years_expr(F.col("birth_date"), index_date) < settings.min_age_at_index
 
-    def reason_expr(suffix: str) -> "Column":
+    def reason_expr(suffix: str) -> Column:
         """Reasons in precedence order (module docstring), from the flags with ``suffix``."""
         has = {n: F.col(_excl_col(n) + suffix) == 1 for n in exclusion_ids}
         no_reason = F.lit(None).cast("string")

@@ -128,8 +128,8 @@ NANOS_NAIVE, NANOS_UTC = "naive", "utc"
 _NANOS_PER_DAY = 86_400 * 10**9
 
 
-def to_omop_date(col: "Column", source: T.DataType, table: str, name: str, *, time_zone: str | None,
-                 session_zone: str, where: str, nanos: str | None = None) -> "Column":
+def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time_zone: str | None,
+                 session_zone: str, where: str, nanos: str | None = None) -> Column:
     """The calendar date a column of Spark type ``source`` means (see the module docstring).
 
     ``nanos`` (NANOS_NAIVE / NANOS_UTC): the table's Parquet nanosecond timestamps arrive as
@@ -162,8 +162,8 @@ def to_omop_date(col: "Column", source: T.DataType, table: str, name: str, *, ti
         where=where)
 
 
-def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: str | None = None,
-                       nanos: str | None = None) -> "DataFrame":
+def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str | None = None,
+                       nanos: str | None = None) -> DataFrame:
     """Lower-case column names, check the required columns exist, cast and select them.
 
     Date columns become ``to_omop_date``. Columns stored as text (CSV exports, or a numeric
@@ -184,7 +184,7 @@ def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: st
         check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where)
     session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
 
-    def conformed(f: T.StructField) -> "Column":
+    def conformed(f: T.StructField) -> Column:
         if f.name not in df.columns:
             return F.lit(None).cast(f.dataType)
         if f.dataType == _D:
@@ -195,7 +195,7 @@ def conform_omop_table(df: "DataFrame", table: str, *, where: str, time_zone: st
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
 
 
-def check_text_values(df: "DataFrame", table: str, columns: list[tuple[str, T.DataType]], *, where: str) -> None:
+def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
     not parse as its declared type (a date: yyyy-mm-dd[T...]; a number: digits, e.g. not
     "90 days").
@@ -217,7 +217,7 @@ def check_text_values(df: "DataFrame", table: str, columns: list[tuple[str, T.Da
                 f"OMOP table {table} column {c}: {row[f'n_{c}']} value(s) are not {what}{example}", where=where)
 
 
-def check_person_table(person: "DataFrame", *, where: str) -> None:
+def check_person_table(person: DataFrame, *, where: str) -> None:
     """OMOP CDM rules the study relies on: ``person_id`` unique, ``year_of_birth`` present.
 
     One aggregation over ``person`` (one row per participant: small). Counts only in the
@@ -264,7 +264,7 @@ def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
     return {"table": f"{omop.path.strip()}.{table}", "parentProject": parts[0], "viewsEnabled": "true"}
 
 
-def _read_bigquery(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
+def _read_bigquery(spark: SparkSession, omop: OmopInput, table: str) -> DataFrame:
     where = f"{omop.path}.{table}"
     reader = spark.read.format(BIGQUERY_FORMAT).options(**bigquery_read_options(omop, table))
     try:
@@ -281,7 +281,7 @@ def _read_bigquery(spark: "SparkSession", omop: OmopInput, table: str) -> "DataF
     return df
 
 
-def _read_parquet(spark: "SparkSession", path: str) -> tuple["DataFrame", str | None]:
+def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None]:
     """``spark.read.parquet``; a file with INT64 TIMESTAMP(NANOS) columns (which Spark 3.5
     rejects) is re-read with those columns as ``long`` (returns NANOS_NAIVE / NANOS_UTC from
     the rejected type's isAdjustedToUTC flag, else None)."""
@@ -303,7 +303,7 @@ def _read_parquet(spark: "SparkSession", path: str) -> tuple["DataFrame", str | 
     return spark.read.parquet(path), NANOS_UTC if found.group(1) == "true" else NANOS_NAIVE
 
 
-def _sex_column(df: "DataFrame", omop: OmopInput, table: str) -> "DataFrame":
+def _sex_column(df: DataFrame, omop: OmopInput, table: str) -> DataFrame:
     """``person``: the configured sex-at-birth column read as ``sex_at_birth_concept_id``."""
     column = omop.sex_at_birth.column.lower()
     if table != "person" or column == "sex_at_birth_concept_id":
@@ -312,7 +312,7 @@ def _sex_column(df: "DataFrame", omop: OmopInput, table: str) -> "DataFrame":
     return df.drop("sex_at_birth_concept_id").withColumnRenamed(column, "sex_at_birth_concept_id")
 
 
-def read_omop_table(spark: "SparkSession", omop: OmopInput, table: str) -> "DataFrame":
+def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFrame:
     """Read one OMOP table from ``omop.path``.
 
     Parquet / CSV: ``{path}/{table}.parquet|csv`` or ``{path}/{table}/``. BigQuery

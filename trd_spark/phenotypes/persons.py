@@ -20,8 +20,8 @@ FEMALE_CONCEPT_ID = 8532
 
 
 def sex_at_birth_expr(
-    sex_at_birth_concept_id: "Column", gender_concept_id: "Column", mapping: SexAtBirthMapping
-) -> "Column":
+    sex_at_birth_concept_id: Column, gender_concept_id: Column, mapping: SexAtBirthMapping
+) -> Column:
     """'female' | 'male' | 'other' (config ``omop.sex_at_birth``; see ``SexAtBirthMapping``).
 
     A non-null sex-at-birth value decides (unlisted values, e.g. "prefer not to answer", are
@@ -39,7 +39,7 @@ def sex_at_birth_expr(
     )
 
 
-def birth_date_expr(year: "Column", month: "Column", day: "Column", birth_datetime: "Column | None" = None) -> "Column":
+def birth_date_expr(year: Column, month: Column, day: Column, birth_datetime: Column | None = None) -> Column:
     """Birth date (study rule, README "Study rules").
 
     Month known (1-12): ``birth_datetime``'s date when present (the export's full-precision
@@ -57,12 +57,12 @@ def birth_date_expr(year: "Column", month: "Column", day: "Column", birth_dateti
     return F.when(month.between(1, 12), with_month).otherwise(mid_year)
 
 
-def birthday_expr(birth_date: "Column", year: "Column") -> "Column":
+def birthday_expr(birth_date: Column, year: Column) -> Column:
     """The birthday in ``year``; a 29 February birthday is 1 March in common years."""
     return F.date_add(F.make_date(year, F.month(birth_date), F.lit(1)), F.dayofmonth(birth_date) - 1)
 
 
-def age_years_expr(birth_date: "Column", on: "Column") -> "Column":
+def age_years_expr(birth_date: Column, on: Column) -> Column:
     """Exact age in years (double) at date ``on``: completed years by calendar arithmetic
     (the 18th birthday is 18.0, the day before is 17.99...) plus the elapsed share of the
     current year of age (days since the last birthday / days to the next). So
@@ -76,12 +76,12 @@ def age_years_expr(birth_date: "Column", on: "Column") -> "Column":
 
 
 def derive_persons(
-    person: "DataFrame",
-    observation_period: "DataFrame",
-    death: "DataFrame",
+    person: DataFrame,
+    observation_period: DataFrame,
+    death: DataFrame,
     data_cutoff_date: dt.date,
     sex_at_birth: SexAtBirthMapping | None = None,
-) -> "DataFrame":
+) -> DataFrame:
     """PERSONS (keyed by person_id; see trd_spark.schemas).
 
     Sex at birth by ``sex_at_birth_expr`` (default mapping when None), birth date by
@@ -118,7 +118,7 @@ def derive_persons(
     return persons.withColumn("age_at_cutoff", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
 
 
-def restrict_to_followup(events: "DataFrame", persons: "DataFrame", date_col: str) -> "DataFrame":
+def restrict_to_followup(events: DataFrame, persons: DataFrame, date_col: str) -> DataFrame:
     """Keep events of known persons dated within [1 Jan of year_of_birth, observation_end_date].
 
     Records before birth or after death/cutoff are data errors or outside the analysed
@@ -139,14 +139,14 @@ def restrict_to_followup(events: "DataFrame", persons: "DataFrame", date_col: st
 
 
 def followup_date_counts(
-    events: "DataFrame",
-    persons: "DataFrame",
+    events: DataFrame,
+    persons: DataFrame,
     date_col: str,
-    death: "DataFrame",
+    death: DataFrame,
     data_cutoff_date: dt.date,
     *,
     group_by: tuple[str, ...] = (),
-) -> "DataFrame":
+) -> DataFrame:
     """Counts of what ``restrict_to_followup`` keeps and drops, and why (one row per group).
 
     Columns (long): n_records, n_unknown_person, n_missing_date, n_before_birth_year,
@@ -167,7 +167,7 @@ def followup_date_counts(
     date = F.col(date_col)
     joined = events.select("person_id", date_col, *group_by).join(window, "person_id", "left")
 
-    def n(cond) -> "Column":
+    def n(cond) -> Column:
         return F.sum(F.when(cond, 1).otherwise(0)).cast("long")
 
     known = F.col("_known").isNotNull()
@@ -189,7 +189,7 @@ def followup_date_counts(
     return joined.groupBy(*group_by).agg(*counts) if group_by else joined.agg(*counts)
 
 
-def observation_period_overlaps(observation_period: "DataFrame") -> "DataFrame":
+def observation_period_overlaps(observation_period: DataFrame) -> DataFrame:
     """One row: n_periods, n_overlapping_periods (starting on/before the end of an earlier
     period of the same person), n_persons_with_overlap (long). Aggregates only.
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from trd_spark.config import Config, ConceptSet, TrdDefinition
+from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.layout import publish_stage
@@ -72,12 +72,13 @@ EVENT_TABLES = {
 
 @dataclass(frozen=True)
 class PhenotypeTables:
-    study_events: dict[str, "DataFrame"]  # per domain: rows in any study concept set, all dates
-    persons: "DataFrame"  # PERSONS
-    mdd: "DataFrame"  # per person MDD group (mdd.derive_mdd), internal
-    trials: "DataFrame"  # ANTIDEPRESSANT_TRIALS
-    phenotypes: "DataFrame"  # PHENOTYPES, all definitions
-    ingredients: "DataFrame"  # drug_concept_id -> ingredient (small, literal)
+    """The phenotype stage's outputs (and internal frames) before they are written."""
+    study_events: dict[str, DataFrame]  # per domain: rows in any study concept set, all dates
+    persons: DataFrame  # PERSONS
+    mdd: DataFrame  # per person MDD group (mdd.derive_mdd), internal
+    trials: DataFrame  # ANTIDEPRESSANT_TRIALS
+    phenotypes: DataFrame  # PHENOTYPES, all definitions
+    ingredients: DataFrame  # drug_concept_id -> ingredient (small, literal)
 
 
 def _concept_set(cfg: Config, name: str) -> ConceptSet:
@@ -87,7 +88,7 @@ def _concept_set(cfg: Config, name: str) -> ConceptSet:
     return sets[name]
 
 
-def _events(df: "DataFrame", date_col: str) -> "DataFrame":
+def _events(df: DataFrame, date_col: str) -> DataFrame:
     return df.select("person_id", F.col(date_col).alias("event_date"))
 
 
@@ -95,7 +96,7 @@ def _ids(ids: frozenset[int]) -> list[int]:
     return sorted(ids)
 
 
-def _drug_events(drugs: "DataFrame", concept_ids: frozenset[int]) -> "DataFrame":
+def _drug_events(drugs: DataFrame, concept_ids: frozenset[int]) -> DataFrame:
     return _events(drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids))), "drug_exposure_start_date")
 
 
@@ -103,12 +104,12 @@ def _onset(
     d: TrdDefinition,
     cfg: Config,
     vocab: Vocabulary,
-    drugs: "DataFrame",
-    procedures: "DataFrame",
-    devices: "DataFrame",
-    mdd: "DataFrame",
-    trials: "DataFrame",
-) -> "DataFrame":
+    drugs: DataFrame,
+    procedures: DataFrame,
+    devices: DataFrame,
+    mdd: DataFrame,
+    trials: DataFrame,
+) -> DataFrame:
     if d.rule == "antidepressant_sequence":
         return sequence_onset(trials, d.n_trials)
     if d.rule == "augmentation":
@@ -145,7 +146,7 @@ def study_concept_set_names(cfg: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def study_vocabulary(omop: dict[str, "DataFrame"], cfg: Config) -> Vocabulary:
+def study_vocabulary(omop: dict[str, DataFrame], cfg: Config) -> Vocabulary:
     """The vocabulary slice of every study concept set (small; collected once per run)."""
     sets = [_concept_set(cfg, n) for n in study_concept_set_names(cfg)]
     return load_vocabulary(sets, omop["concept"], omop["concept_ancestor"])
@@ -165,8 +166,8 @@ def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int
 
 
 def derive_study_events(
-    omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary | None = None
-) -> dict[str, "DataFrame"]:
+    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
+) -> dict[str, DataFrame]:
     """Condition / drug / procedure rows whose concept is in any study concept set of that domain.
 
     The filter is an ``isin`` on a literal ID list, which Spark pushes into the Parquet scan
@@ -182,7 +183,7 @@ def derive_study_events(
 
 
 def drug_strength_amounts(
-    drug_strength: "DataFrame", ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float]
+    drug_strength: DataFrame, ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float]
 ) -> dict[tuple[int, int], float]:
     """(drug_concept_id, ingredient_concept_id) -> amount_value for the products of the
     ingredients that have a minimum daily dose (collected: the size of the concept set, not of
@@ -204,7 +205,7 @@ def drug_strength_amounts(
 
 
 def derive_phenotype_tables(
-    omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary | None = None
+    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
 ) -> PhenotypeTables:
     """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns).
 
@@ -265,7 +266,7 @@ def derive_phenotype_tables(
 OPTIONAL_TABLES = ("death", "device_exposure", "drug_strength")
 
 
-def read_omop(spark: "SparkSession", cfg: Config, absent: list[str] | None = None) -> dict[str, "DataFrame"]:
+def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None) -> dict[str, DataFrame]:
     """Every table of ``OMOP_COLUMNS``; an absent optional table (death, device_exposure,
     drug_strength) is an empty frame and its name is appended to ``absent``.
 
@@ -289,7 +290,7 @@ def read_omop(spark: "SparkSession", cfg: Config, absent: list[str] | None = Non
     return out
 
 
-def drug_record_quirks(drugs: "DataFrame") -> "DataFrame":
+def drug_record_quirks(drugs: DataFrame) -> DataFrame:
     """One row over study drug records: n_end_before_start (drug_exposure_end_date before the
     start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
     falls back to days_supply / the default (trials.exposure_end_expr), so they are counted
@@ -301,13 +302,13 @@ def drug_record_quirks(drugs: "DataFrame") -> "DataFrame":
     )
 
 
-def implausible_drug_values(drugs: "DataFrame", max_days_supply: int) -> "DataFrame":
+def implausible_drug_values(drugs: DataFrame, max_days_supply: int) -> DataFrame:
     """One row over study drug records (long): n_records and the implausible values the rules
     do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max)."""
     return drugs.agg(F.count(F.lit(1)).cast("long").alias("n_records"), *implausible_record_counts(drugs, max_days_supply))
 
 
-def person_counts(persons: "DataFrame") -> "DataFrame":
+def person_counts(persons: DataFrame) -> DataFrame:
     """One row over PERSONS (long): n_persons, n_sex_other, n_no_observation_period."""
     return persons.agg(
         F.count(F.lit(1)).cast("long").alias("n_persons"),
@@ -320,7 +321,7 @@ def person_counts(persons: "DataFrame") -> "DataFrame":
 REQUIRED_NONEMPTY = ("person", "condition_occurrence", "drug_exposure", "concept", "concept_ancestor")
 
 
-def check_required_tables(omop: dict[str, "DataFrame"], cfg: Config, vocab: Vocabulary) -> None:
+def check_required_tables(omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary) -> None:
     """Hard gates before any derivation (``InputDataError``, exit 3):
 
     - an empty person / condition_occurrence / drug_exposure / concept / concept_ancestor
@@ -375,10 +376,10 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
 
 
 def stage_counts(
-    omop: dict[str, "DataFrame"],
-    persons: "DataFrame",
-    events: dict[str, "DataFrame"],
-    ingredients: "DataFrame",
+    omop: dict[str, DataFrame],
+    persons: DataFrame,
+    events: dict[str, DataFrame],
+    ingredients: DataFrame,
     data_cutoff_date: dt.date,
     max_days_supply: int,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
@@ -425,7 +426,7 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     return out
 
 
-def run(spark: "SparkSession", cfg: Config) -> None:
+def run(spark: SparkSession, cfg: Config) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
     absent: list[str] = []

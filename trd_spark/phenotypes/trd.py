@@ -33,7 +33,7 @@ NO_ADEQUATE_TRIAL = "no_adequate_trial"
 SHORT_FOLLOWUP = "short_followup"
 
 
-def first_adequate_trial_starts(trials: "DataFrame") -> "DataFrame":
+def first_adequate_trial_starts(trials: DataFrame) -> DataFrame:
     """person_id, ingredient_concept_id, first_start (first adequate trial of each ingredient)."""
     return (
         trials.where(F.col("adequate"))
@@ -42,7 +42,7 @@ def first_adequate_trial_starts(trials: "DataFrame") -> "DataFrame":
     )
 
 
-def sequence_onset(trials: "DataFrame", n_trials: int) -> "DataFrame":
+def sequence_onset(trials: DataFrame, n_trials: int) -> DataFrame:
     """person_id, trd_onset_date: start of the n-th distinct ingredient's first adequate trial.
 
     Ingredients starting on the same day are ordered by concept ID (both count; the date is
@@ -57,7 +57,7 @@ def sequence_onset(trials: "DataFrame", n_trials: int) -> "DataFrame":
     )
 
 
-def augmentation_onset(trials: "DataFrame", augmentation_events: "DataFrame", n_trials: int) -> "DataFrame":
+def augmentation_onset(trials: DataFrame, augmentation_events: DataFrame, n_trials: int) -> DataFrame:
     """person_id, trd_onset_date: first augmentation event on/after the n-th distinct adequate trial.
 
     ``augmentation_events``: person_id, event_date (any exposure to an augmentation agent).
@@ -71,7 +71,7 @@ def augmentation_onset(trials: "DataFrame", augmentation_events: "DataFrame", n_
     )
 
 
-def somatic_onset(mdd: "DataFrame", somatic_events: "DataFrame") -> "DataFrame":
+def somatic_onset(mdd: DataFrame, somatic_events: DataFrame) -> DataFrame:
     """person_id, trd_onset_date: first somatic event (person_id, event_date) on/after the MDD index."""
     return (
         somatic_events.join(mdd.select("person_id", "mdd_index_date"), "person_id")
@@ -81,7 +81,7 @@ def somatic_onset(mdd: "DataFrame", somatic_events: "DataFrame") -> "DataFrame":
     )
 
 
-def count_adequate_trials(trials: "DataFrame") -> "DataFrame":
+def count_adequate_trials(trials: DataFrame) -> DataFrame:
     """person_id, n_adequate_trials (distinct ingredients with an adequate trial)."""
     return (
         trials.where(F.col("adequate"))
@@ -91,12 +91,12 @@ def count_adequate_trials(trials: "DataFrame") -> "DataFrame":
 
 
 def derive_phenotypes(
-    mdd: "DataFrame",
-    n_adequate: "DataFrame",
-    onsets: dict[str, "DataFrame"],
+    mdd: DataFrame,
+    n_adequate: DataFrame,
+    onsets: dict[str, DataFrame],
     *,
     trmdd_min_followup_days: int,
-) -> "DataFrame":
+) -> DataFrame:
     """PHENOTYPES rows: every person of ``mdd`` exactly once per definition of ``onsets``.
 
     ``mdd``: mdd.derive_mdd output (one row per person); ``onsets``: definition name ->
@@ -149,7 +149,7 @@ def derive_phenotypes(
     end = F.coalesce(onset_date, F.col("followup_end_date"))
     time = F.when(is_mdd, F.greatest(F.datediff(end, F.col("mdd_index_date")), F.lit(1)))
 
-    def years(date_col: str) -> "Column":
+    def years(date_col: str) -> Column:
         return age_years_expr(F.col("birth_date"), F.col(date_col))
 
     return df.select(

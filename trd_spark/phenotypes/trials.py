@@ -50,14 +50,14 @@ if TYPE_CHECKING:
 
 
 def exposure_end_expr(
-    start: "Column",
-    end: "Column",
-    days_supply: "Column",
+    start: Column,
+    end: Column,
+    days_supply: Column,
     default_days_supply: int,
-    verbatim_end: "Column | None" = None,
-    refills: "Column | None" = None,
+    verbatim_end: Column | None = None,
+    refills: Column | None = None,
     max_days_supply: int | None = None,
-) -> "Column":
+) -> Column:
     """Effective end date of one exposure (inclusive); see the module docstring.
 
     ``verbatim_end`` / ``refills`` None: that rule is off. ``max_days_supply`` None: no
@@ -65,7 +65,7 @@ def exposure_end_expr(
     """
     supply = days_supply if refills is None else F.when(refills > 0, days_supply * (refills + 1)).otherwise(days_supply)
 
-    def plausible_end(date: "Column") -> "Column":
+    def plausible_end(date: Column) -> Column:
         after = date > start
         return after if max_days_supply is None else after & (F.datediff(date, start) < max_days_supply)
 
@@ -80,12 +80,12 @@ def exposure_end_expr(
     )
 
 
-def implausible_record_counts(drugs: "DataFrame", max_days_supply: int) -> list["Column"]:
+def implausible_record_counts(drugs: DataFrame, max_days_supply: int) -> list[Column]:
     """Aggregate columns (long) over drug records: n_end_over_max_days (drug_exposure_end_date or
     verbatim_end_date implying more than ``max_days_supply`` days) and n_days_supply_over_max."""
     start = F.col("drug_exposure_start_date")
 
-    def too_long(date: str) -> "Column":
+    def too_long(date: str) -> Column:
         return F.coalesce(F.datediff(F.col(date), start) >= max_days_supply, F.lit(False))
 
     return [
@@ -95,13 +95,13 @@ def implausible_record_counts(drugs: "DataFrame", max_days_supply: int) -> list[
     ]
 
 
-def daily_dose_expr(quantity: "Column", amount_value: "Column", days_supply: "Column") -> "Column":
+def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column) -> Column:
     """quantity x amount_value / days_supply (amount unit per day); null when any part is missing or <= 0."""
     known = (quantity > 0) & (amount_value > 0) & (days_supply > 0)
     return F.when(known, quantity * amount_value / days_supply)
 
 
-def _with_dose_flags(drug_exposure: "DataFrame", ingredients: "DataFrame") -> "DataFrame":
+def _with_dose_flags(drug_exposure: DataFrame, ingredients: DataFrame) -> DataFrame:
     """drug_exposure x ingredient rows with ``_below_min_dose`` and ``_dose_unknown`` (booleans).
 
     Both are false for ingredients without a minimum dose (``min_daily_dose`` null).
@@ -116,14 +116,14 @@ def _with_dose_flags(drug_exposure: "DataFrame", ingredients: "DataFrame") -> "D
 
 
 def derive_ingredient_exposures(
-    drug_exposure: "DataFrame",
-    ingredients: "DataFrame",
+    drug_exposure: DataFrame,
+    ingredients: DataFrame,
     default_days_supply: int,
     *,
     use_verbatim_end_date: bool = True,
     use_refills: bool = False,
     max_days_supply: int | None = None,
-) -> "DataFrame":
+) -> DataFrame:
     """Exposures mapped to ingredients, one row per (person_id, ingredient_concept_id, exposure_start_date).
 
     ``ingredients`` is ``concepts.ingredient_frame`` output (with ``amount_value`` and
@@ -154,7 +154,7 @@ def derive_ingredient_exposures(
     )
 
 
-def exposure_record_counts(drug_exposure: "DataFrame", ingredients: "DataFrame") -> "DataFrame":
+def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame) -> DataFrame:
     """One row: how many antidepressant records collapse into how many exposures.
 
     Columns (long): n_records (drug_exposure rows x ingredient reached), n_below_min_dose
@@ -183,7 +183,7 @@ def exposure_record_counts(drug_exposure: "DataFrame", ingredients: "DataFrame")
     )
 
 
-def derive_episodes(exposures: "DataFrame", persistence_gap_days: int) -> "DataFrame":
+def derive_episodes(exposures: DataFrame, persistence_gap_days: int) -> DataFrame:
     """Merge one ingredient's exposures into episodes (window functions, no per-person loop).
 
     Running max of earlier ends -> new-episode flag when the gap exceeds the persistence
@@ -212,8 +212,8 @@ def derive_episodes(exposures: "DataFrame", persistence_gap_days: int) -> "DataF
 
 
 def derive_antidepressant_trials(
-    exposures: "DataFrame", mdd: "DataFrame", settings: TrialSettings
-) -> "DataFrame":
+    exposures: DataFrame, mdd: DataFrame, settings: TrialSettings
+) -> DataFrame:
     """ANTIDEPRESSANT_TRIALS from ingredient exposures and MDD index dates.
 
     ``mdd`` needs person_id, mdd_index_date (null when not MDD) and followup_end_date. A

@@ -27,7 +27,11 @@ from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, Layout
 from trd_spark.models.stage import to_tsv
 from trd_spark.report.suppression import (
-    SECONDARY_LABEL, audit_suppression, chain_relations, suppress_count, suppressed_label,
+    SECONDARY_LABEL,
+    audit_suppression,
+    chain_relations,
+    suppress_count,
+    suppressed_label,
 )
 from trd_spark.report.tables import partition_relations
 
@@ -94,7 +98,7 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
     return out[["definition", "step_order", "step", "n_a", "n_b", "change"]], for_export
 
 
-def score_correlation(scores_a: "DataFrame", scores_b: "DataFrame", threshold: int) -> pd.DataFrame:
+def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int) -> pd.DataFrame:
     """Per dataset x pgs_id: persons scored in both releases (suppressed) and the Pearson
     correlation of score_sum between releases (null when fewer than ``threshold`` persons)."""
     from pyspark.sql import functions as F
@@ -123,7 +127,7 @@ def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str)
 
 
 def compare_releases(
-    spark: "SparkSession", cfg: Config, release_a: str, release_b: str
+    spark: SparkSession, cfg: Config, release_a: str, release_b: str
 ) -> tuple[dict[str, pd.DataFrame], bool]:
     """({cohort_sizes, pgs_correlation, estimates}, for_export) for releases A and B (both
     need complete pgs, models and export outputs; InputDataError otherwise)."""
@@ -155,6 +159,7 @@ def compare_releases(
 
 
 def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str, out_dir: str) -> str:
+    """Human summary of a release comparison (suppressed counts only), ending with where the TSVs are."""
     sizes = tables["cohort_sizes"]
     est = tables["estimates"]
     corr = tables["pgs_correlation"]

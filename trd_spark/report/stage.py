@@ -32,7 +32,13 @@ from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_ver
 from trd_spark.models.km import coarsen_km
 from trd_spark.models.stage import to_tsv
 from trd_spark.report.figures import (
-    attrition_figure, distribution_figure, forest_data, forest_figure, km_figure, scatter_figure, significance_figure,
+    attrition_figure,
+    distribution_figure,
+    forest_data,
+    forest_figure,
+    km_figure,
+    scatter_figure,
+    significance_figure,
 )
 from trd_spark.report.html import figure, html_table, render_page
 from trd_spark.report.tables import ReleaseCounts, suppress_release
@@ -97,7 +103,7 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def pgs_distribution(frame: "DataFrame", pgs_ids: list[str], definition: str) -> pd.DataFrame:
+def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> pd.DataFrame:
     """Per dataset x ancestry group x PGS: n, mean, sd and quantiles of the PGS (per SD),
     computed in Spark (one definition's rows, so each person counts once). Only aggregates
     reach the driver."""
@@ -121,7 +127,7 @@ def pgs_distribution(frame: "DataFrame", pgs_ids: list[str], definition: str) ->
     return pdf.reset_index(drop=True)
 
 
-def _read(spark: "SparkSession", path: str, what: str, required: bool = True) -> pd.DataFrame | None:
+def _read(spark: SparkSession, path: str, what: str, required: bool = True) -> pd.DataFrame | None:
     if not Fs(spark).exists(path):
         if required:
             raise InputDataError(f"{what} not found (run the stage that writes it first)", where=path)
@@ -318,7 +324,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict)
     sections.append(("methods", "Methods", methods_html(cfg, versions, threshold)))
 
     page = render_page(release=cfg.release, sections=sections, threshold=threshold,
-                       meta={"report date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                       meta={"report date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                              "config hash": cfg.fingerprint()[:12], "code version": code_version()})
     out = {name: to_tsv(df) for name, df in files.items()}
     out["report.html"] = page
@@ -370,7 +376,7 @@ def _versions(fs: Fs, layout: Layout) -> dict:
     return out
 
 
-def run(spark: "SparkSession", cfg: Config) -> dict[str, str]:
+def run(spark: SparkSession, cfg: Config) -> dict[str, str]:
     """Build the report from published stage outputs; publish ``report/`` and ``export/``.
 
     Returns {file name: published path under report/}."""

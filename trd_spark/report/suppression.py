@@ -16,6 +16,7 @@ from trd_spark.errors import TrdSparkError
 
 
 def suppressed_label(threshold: int) -> str:
+    """The label shown for a suppressed count, e.g. ``<20``."""
     return f"<{threshold}"
 
 

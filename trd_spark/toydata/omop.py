@@ -125,6 +125,7 @@ def draw_persons(rng: np.random.Generator, n: int) -> Persons:
 
 
 def age_at_cutoff(birth: np.ndarray) -> np.ndarray:
+    """Approximate age in years (days / 365.25) used only to plant toy effects, not for study ages."""
     return (DATA_CUTOFF - birth) / 365.25
 
 
