@@ -221,7 +221,7 @@ def test_genotypes(toy, tmp_path, capsys, case):
         vcf = tmp_path / "discovery.vcf.bgz"
         data = (toy / "genotypes" / "discovery.vcf.bgz").read_bytes()
         vcf.write_bytes(data[: len(data) * 2 // 3])
-        where, message = f"{vcf}: ", "truncated bgzip file"
+        where, message = f"{vcf}: ", "truncated BGZF file (no BGZF end-of-file block)"
     elif case == "no_gt_or_ds":
         vcf = tmp_path / "no_gt.vcf"
         vcf.write_text(TINY_VCF.format(field="AD", contig="chr1"))
