@@ -131,6 +131,19 @@ class StageWriter:
         return path
 
 
+def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
+    """Publish the complete directory ``tmp`` as ``final`` by renames: a previous ``final`` is
+    moved to a hidden ``.<name>.replaced-*`` directory first and deleted only after the new
+    one is in place, so readers never see a half-written output."""
+    if fs.exists(final):
+        trash = f"{release_dir}/.{final.rstrip('/').rsplit('/', 1)[-1]}.replaced-{uuid.uuid4().hex[:8]}"
+        fs.rename(final, trash)
+        fs.rename(tmp, final)
+        fs.delete(trash)
+    else:
+        fs.rename(tmp, final)
+
+
 @contextmanager
 def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[StageWriter]:
     """Write a stage into a temporary directory and publish it atomically on success.
@@ -185,14 +198,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[Stag
         }
         fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))
         fs.write_text(f"{tmp}/{SUCCESS}", "")
-        final = layout.stage_dir(stage)
-        if fs.exists(final):
-            trash = f"{layout.release_dir}/.{stage}.replaced-{uuid.uuid4().hex[:8]}"
-            fs.rename(final, trash)
-            fs.rename(tmp, final)
-            fs.delete(trash)
-        else:
-            fs.rename(tmp, final)
+        swap_in(fs, tmp, layout.stage_dir(stage), layout.release_dir)
     except BaseException as e:
         # After SIGTERM / SIGINT the JVM is gone or its connection still busy with the
         # interrupted call: leave the hidden directory, the next run removes it.

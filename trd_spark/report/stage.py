@@ -28,7 +28,7 @@ import pandas as pd
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, publish_stage
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, publish_stage, swap_in
 from trd_spark.models.km import coarsen_km
 from trd_spark.models.stage import to_tsv
 from trd_spark.report.figures import (
@@ -469,13 +469,7 @@ def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | Non
         fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(export_manifest(cfg, files, run_id), indent=2, sort_keys=True))
         fs.write_text(f"{tmp}/{SUCCESS}", "")
         drop_checksum_files(tmp)
-        if fs.exists(final):
-            trash = f"{layout.release_dir}/.{EXPORT}.replaced-{uuid.uuid4().hex[:8]}"
-            fs.rename(final, trash)
-            fs.rename(tmp, final)
-            fs.delete(trash)
-        else:
-            fs.rename(tmp, final)
+        swap_in(fs, tmp, final, layout.release_dir)
     except BaseException:
         fs.delete(tmp)
         raise
