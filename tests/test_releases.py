@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -76,8 +77,11 @@ def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys):
     assert "not run" in out
     for r in ("C2022Q4R9", "C2023Q2R1", "C2024Q3R5"):
         _complete(cfg, r)
-    # Nothing to do: exit 7 before any Spark work.
+    # Nothing to do: exit 7 before any Spark work, logged as INFO (schedulers grep for ERROR).
+    capsys.readouterr()
     assert main(["run", "--config", str(config), "--release", "latest"]) == 7
+    err = capsys.readouterr().err
+    assert re.search(r"INFO .*NothingToDo: ", err) and "ERROR" not in err, err
     # Locked: exit 6 (the lock is taken before any stage runs).
     _complete(cfg, "C2024Q3R5", ())
     os.remove(os.path.join(cfg.output_root, "C2024Q3R5", "report", "_SUCCESS"))

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 from trd_spark.config import is_uri
-from trd_spark.errors import Interrupted, StorageError, TrdSparkError
+from trd_spark.errors import Interrupted, NothingToDo, StorageError, TrdSparkError
 from trd_spark.layout import STAGES
 
 log = logging.getLogger("trd_spark")
@@ -480,7 +480,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     except TrdSparkError as e:
         if _Interrupt.received is not None:  # raised while unwinding after the signal
             return _report_interrupt()
-        log.error("%s: %s", type(e).__name__, e)
+        # Schedulers grep for ERROR: "nothing to do" is a normal outcome (exit 7), logged as INFO.
+        (log.info if isinstance(e, NothingToDo) else log.error)("%s: %s", type(e).__name__, e)
         return e.exit_code
     except (Interrupted, KeyboardInterrupt) as e:
         if isinstance(e, KeyboardInterrupt) and _Interrupt.received is None:  # before our handler was set
