@@ -50,8 +50,8 @@ def test_end_of_followup_is_min_of_observation_death_cutoff(persons):
 
 def test_age_at_end_of_followup_is_exact(persons):
     """Completed years + days since the last birthday / days in that year of age (hand-computed)."""
-    assert persons[1].age_at_cutoff == pytest.approx(42 + days("2022-03-15", "2022-12-31") / 365)
-    assert persons[2].age_at_cutoff == pytest.approx(30 + days("2020-07-01", "2021-05-05") / 365)
+    assert persons[1].age_at_observation_end == pytest.approx(42 + days("2022-03-15", "2022-12-31") / 365)
+    assert persons[2].age_at_observation_end == pytest.approx(30 + days("2020-07-01", "2021-05-05") / 365)
     assert persons[2].has_observation_period and not persons[4].has_observation_period
 
 

@@ -7,7 +7,6 @@ paths and object stores.
 
 from __future__ import annotations
 
-import glob
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.config import is_uri
-from trd_spark.errors import InputDataError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -25,7 +23,10 @@ class Fs:
     """A few filesystem operations through Hadoop's FileSystem API."""
 
     def __init__(self, spark: SparkSession):
-        self._jvm = spark.sparkContext._jvm  # noqa: SLF001
+        jvm = spark.sparkContext._jvm  # noqa: SLF001
+        # pyspark types _jvm as optional: it is None only before a SparkContext starts.
+        assert jvm is not None, "Fs needs a running SparkSession"
+        self._jvm = jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
 
     def _path(self, path: str):
@@ -146,20 +147,6 @@ class Fs:
             mtime = max(mtime, int(st.getModificationTime()))
             n += 1
         return {"path": path, "exists": True, "files": n, "bytes": size, "mtime_ms": mtime}
-
-
-def expand_paths(patterns: list[str], what: str) -> list[str]:
-    """Expand local globs (sorted, deduplicated); URIs are kept as given."""
-    out: list[str] = []
-    for pat in patterns:
-        if is_uri(pat):
-            out.append(pat)
-            continue
-        hits = sorted(glob.glob(pat))
-        if not hits:
-            raise InputDataError(f"no file matches {pat}", where=what)
-        out.extend(hits)
-    return list(dict.fromkeys(out))
 
 
 def write_table(df: DataFrame, path: str) -> int:

@@ -93,7 +93,7 @@ PERSONS = _s(
     ("birth_date", Dt, "birth date (birth_datetime when the month is known; year-only births 1 July)"),
     ("observation_end_date", Dt, "end of follow-up: min(last observation_period end, death, data cutoff)"),
     ("has_observation_period", B, "false: no observation_period row (followed to death or the data cutoff)"),
-    ("age_at_cutoff", D, "exact age in years at observation_end_date (calendar arithmetic)"),
+    ("age_at_observation_end", D, "exact age in years at observation_end_date (calendar arithmetic)"),
 )
 
 ANTIDEPRESSANT_TRIALS = _s(

@@ -85,7 +85,7 @@ def derive_analysis_frame(
     """
     covars = persons.where(F.col("sex_at_birth").isin("male", "female")).select(
         "person_id",
-        F.col("age_at_cutoff").alias("age"),
+        F.col("age_at_observation_end").alias("age"),
         F.when(F.col("sex_at_birth") == "female", 1).otherwise(0).cast("int").alias("sex_female"),
     )
     outcomes = phenotypes.where(F.col("status").isin(*ANALYSED_STATUSES)).select(

@@ -115,7 +115,7 @@ def derive_persons(
             F.col("last_observation_date").isNotNull().alias("has_observation_period"),
         )
     )
-    return persons.withColumn("age_at_cutoff", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
+    return persons.withColumn("age_at_observation_end", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
 
 
 def restrict_to_followup(events: DataFrame, persons: DataFrame, date_col: str) -> DataFrame:
