@@ -17,6 +17,7 @@ prints both times, the ratio and exits 1 when they disagree.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -31,6 +32,57 @@ from omop_data import write_omop  # noqa: E402
 from trd_spark.config import SparkSettings, load_config  # noqa: E402
 
 
+def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
+    """Lines describing the Spark jobs run between ``t0_ms`` and ``t1_ms`` (epoch ms) from the
+    event log in ``log_dir`` (uncompressed): per job its wall time and call site, and per stage
+    the tasks, summed task run time, input rows and shuffle rows; then the totals and the
+    driver time outside any job (gaps)."""
+    jobs: dict[int, dict] = {}
+    stages: dict[int, dict] = {}
+    task_ms: dict[int, list[int]] = {}
+    for path in sorted(log_dir.iterdir()):
+        for line in path.read_text().splitlines():
+            e = json.loads(line)
+            kind = e["Event"]
+            if kind == "SparkListenerJobStart":
+                props = e.get("Properties") or {}
+                jobs[e["Job ID"]] = {"start": e["Submission Time"], "stages": [s["Stage ID"] for s in e["Stage Infos"]],
+                                     "site": props.get("callSite.short") or e["Stage Infos"][-1]["Stage Name"]}
+            elif kind == "SparkListenerJobEnd":
+                jobs[e["Job ID"]]["end"] = e["Completion Time"]
+            elif kind == "SparkListenerStageCompleted":
+                i = e["Stage Info"]
+                stages[i["Stage ID"]] = {"tasks": i["Number of Tasks"], "ms": i["Completion Time"] - i["Submission Time"],
+                                         "name": i["Stage Name"]}
+            elif kind == "SparkListenerTaskEnd":
+                m = e.get("Task Metrics") or {}
+                acc = task_ms.setdefault(e["Stage ID"], [0, 0, 0, 0])
+                acc[0] += m.get("Executor Run Time", 0)
+                acc[1] += (m.get("Input Metrics") or {}).get("Records Read", 0)
+                acc[2] += (m.get("Shuffle Read Metrics") or {}).get("Total Records Read", 0)
+                acc[3] += (m.get("Shuffle Write Metrics") or {}).get("Shuffle Records Written", 0)
+    lines = [f"{'job':>4} {'wall_s':>7}  call site / stages (tasks, wall s, task s, input rows, shuffle read/write rows)"]
+    busy, prev_end, gaps, task_total = 0.0, t0_ms, 0.0, 0.0
+    for jid in sorted(j for j in jobs if t0_ms <= jobs[j]["start"] <= t1_ms):
+        j = jobs[jid]
+        wall = (j.get("end", j["start"]) - j["start"]) / 1000
+        gaps += max(0.0, j["start"] - prev_end) / 1000
+        prev_end = max(prev_end, j.get("end", j["start"]))
+        busy += wall
+        task_total += sum(task_ms.get(sid, [0])[0] for sid in j["stages"]) / 1000
+        lines.append(f"{jid:>4} {wall:7.2f}  {j['site']}")
+        for sid in j["stages"]:
+            if sid in stages:  # skipped stages (shuffle output reused) never complete
+                st, acc = stages[sid], task_ms.get(sid, [0, 0, 0, 0])
+                lines.append(f"{'':>14}stage {sid}: {st['tasks']} tasks, {st['ms'] / 1000:.2f} s, task {acc[0] / 1000:.2f} s, "
+                             f"in {acc[1]:,}, shuffle {acc[2]:,}/{acc[3]:,}  [{st['name'][:60]}]")
+    gaps += max(0.0, t1_ms - prev_end) / 1000
+    n = sum(1 for j in jobs.values() if t0_ms <= j["start"] <= t1_ms)
+    lines.append(f"{n} jobs (summed job wall {busy:.1f} s: jobs overlap), {task_total:.1f} s of task time, "
+                 f"{(t1_ms - t0_ms) / 1000:.1f} s wall of which {gaps:.1f} s with no job running (driver only)")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=300_000)
@@ -42,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="Spark local[N] and DuckDB threads")
     ap.add_argument("--shuffle-partitions", type=int, default=8)
     ap.add_argument("--driver-memory", default="4g")
+    ap.add_argument("--profile", action="store_true",
+                    help="write a Spark event log and print the stage's jobs / stages / tasks with times")
+    ap.add_argument("--skip-duckdb", action="store_true", help="time the Spark stage only (profiling runs)")
     args = ap.parse_args(argv)
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="trd-spark-bench-"))
@@ -62,14 +117,27 @@ def main(argv: list[str] | None = None) -> int:
         "release": "bench",
         "omop": base.omop.model_copy(update={"path": str(data)}),
     })
+    event_dir = work / "eventlog"
+    extra = {}
+    if args.profile:
+        event_dir.mkdir(parents=True, exist_ok=True)
+        extra = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": event_dir.as_uri(),
+                 "spark.eventLog.compress": "false"}
     spark = start_session(SparkSettings(
         master=f"local[{args.threads}]", driver_memory=args.driver_memory,
-        shuffle_partitions=args.shuffle_partitions, tmp_dir=str(work / "spark"),
+        shuffle_partitions=args.shuffle_partitions, tmp_dir=str(work / "spark"), extra_conf=extra,
     ))
+    t0_ms = time.time() * 1000
     t = time.perf_counter()
     stage.run(spark, cfg)
     spark_s = time.perf_counter() - t
+    t1_ms = time.time() * 1000
     ours = f"{cfg.output_root}/bench/phenotypes/phenotypes.parquet"
+    if args.profile:
+        print("\n".join(event_log_profile(event_dir, t0_ms, t1_ms)))
+    if args.skip_duckdb:
+        print(f"spark phenotype stage (after session start): {spark_s:.1f} s")
+        return 0
 
     t = time.perf_counter()
     n = duckdb_phenotypes(str(data), cfg, str(work / "duckdb_phenotypes.parquet"), threads=args.threads)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from trd_spark.config import ConceptSet, Config, TrdDefinition
@@ -59,6 +58,9 @@ log = logging.getLogger(__name__)
 
 STAGE = "phenotypes"
 OMOP_TABLES = tuple(OMOP_COLUMNS)
+# Intermediate tables of ``run`` (study events, MDD groups), inside the stage's in-progress
+# directory: removed before the stage is published, and with it when the run fails.
+WORK_DIR = "_work"
 
 
 # (OMOP table, concept column, date column) of the event tables the study reads.
@@ -114,6 +116,7 @@ def _onset(
         return sequence_onset(trials, d.n_trials)
     if d.rule == "augmentation":
         # Any exposure to an agent of the set, products reaching it through concept_ancestor.
+        assert d.augmentation_concept_set  # required by the augmentation rule (config validation)
         agents = expand_concept_set(_concept_set(cfg, d.augmentation_concept_set), vocab)
         return augmentation_onset(trials, _drug_events(drugs, agents), d.n_trials)
     events = []
@@ -204,31 +207,26 @@ def drug_strength_amounts(
     return {(int(r.drug_concept_id), int(r.ingredient_concept_id)): float(r.amount_value) for r in rows}
 
 
-def derive_phenotype_tables(
-    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
-) -> PhenotypeTables:
-    """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns).
+def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[str, DataFrame]:
+    """Per domain (``EVENT_TABLES``): the study events within each person's follow-up
+    (``persons.restrict_to_followup``; same columns as ``events``)."""
+    return {domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES}
 
-    ``vocab`` (``study_vocabulary``) is collected here when not given; everything else is lazy.
+
+def derive_mdd_groups(
+    cfg: Config, vocab: Vocabulary, persons: DataFrame, events: dict[str, DataFrame], followup: dict[str, DataFrame]
+) -> DataFrame:
+    """``mdd.derive_mdd`` with the configured concept sets: one row per person of ``persons``.
+
+    ``events``: study events of any date (controls are clean over the whole record);
+    ``followup``: the same within follow-up (``followup_events``).
     """
     ph = cfg.phenotypes
-    vocab = vocab or study_vocabulary(omop, cfg)
-    persons = derive_persons(
-        omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth
-    )
-    events = derive_study_events(omop, cfg, vocab)
-    restricted = {
-        domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES
-    }
-    conditions, drugs, procedures = restricted["condition"], restricted["drug"], restricted["procedure"]
-    devices = restricted["device"]
-
-    antidepressant_set = _concept_set(cfg, ph.trials.concept_set)
-    ingredient_rows = ingredient_map(antidepressant_set, vocab)
-    mdd = derive_mdd(
+    ingredient_rows = ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab)
+    return derive_mdd(
         persons,
-        conditions,
-        drugs,
+        followup["condition"],
+        followup["drug"],
         mdd_ids=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), vocab),
         depression_ids=expand_concept_set(_concept_set(cfg, ph.mdd.control_exclusion_concept_set), vocab),
         exclusion_ids={name: expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.exclude_concept_sets},
@@ -238,25 +236,65 @@ def derive_phenotype_tables(
         record_conditions=events["condition"],
         record_drugs=events["drug"],
     )
-    # Ignored ingredients still make a person a non-control (above) but form no trial.
+
+
+def trial_ingredients(spark: SparkSession, omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary) -> DataFrame:
+    """``concepts.ingredient_frame`` of the antidepressant set without the ignored ingredients
+    (they make a person a non-control but form no trial), with drug_strength amounts when a
+    minimum daily dose is configured (collected: the size of the concept set)."""
+    ph = cfg.phenotypes
     ignored = set(ph.trials.ignored_ingredient_ids)
-    trial_rows = [r for r in ingredient_rows if r[1] not in ignored]
+    trial_rows = [r for r in ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab) if r[1] not in ignored]
     min_dose = dict(ph.trials.ingredient_min_daily_dose)
-    ingredients = ingredient_frame(
-        persons.sparkSession,
+    return ingredient_frame(
+        spark,
         trial_rows,
         amounts=drug_strength_amounts(omop["drug_strength"], trial_rows, min_dose) if min_dose else None,
         min_daily_dose=min_dose,
     )
+
+
+def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame, mdd: DataFrame) -> DataFrame:
+    """ANTIDEPRESSANT_TRIALS from study drug records within follow-up (``trials`` module rules)."""
+    t = cfg.phenotypes.trials
     exposures = derive_ingredient_exposures(
-        drugs, ingredients, ph.trials.default_days_supply,
-        use_verbatim_end_date=ph.trials.use_verbatim_end_date, use_refills=ph.trials.use_refills,
-        max_days_supply=ph.trials.max_days_supply,
+        followup_drugs, ingredients, t.default_days_supply,
+        use_verbatim_end_date=t.use_verbatim_end_date, use_refills=t.use_refills, max_days_supply=t.max_days_supply,
     )
-    trials = derive_antidepressant_trials(exposures, mdd, ph.trials)
-    n_adequate = count_adequate_trials(trials)
-    onsets = {d.name: _onset(d, cfg, vocab, drugs, procedures, devices, mdd, trials) for d in ph.trd_definitions}
-    phenotypes = derive_phenotypes(mdd, n_adequate, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
+    return derive_antidepressant_trials(exposures, mdd, t)
+
+
+def derive_definition_phenotypes(
+    cfg: Config, vocab: Vocabulary, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame
+) -> DataFrame:
+    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``)."""
+    ph = cfg.phenotypes
+    onsets = {
+        d.name: _onset(d, cfg, vocab, followup["drug"], followup["procedure"], followup["device"], mdd, trials)
+        for d in ph.trd_definitions
+    }
+    return derive_phenotypes(mdd, count_adequate_trials(trials), onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
+
+
+def derive_phenotype_tables(
+    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
+) -> PhenotypeTables:
+    """All phenotype-stage tables from OMOP tables (keys of ``OMOP_COLUMNS``, declared columns).
+
+    ``vocab`` (``study_vocabulary``) is collected here when not given; everything else is lazy.
+    ``run`` chains the same steps but writes the study events, persons, MDD groups and trials
+    once and builds the next step on the written files.
+    """
+    vocab = vocab or study_vocabulary(omop, cfg)
+    persons = derive_persons(
+        omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth
+    )
+    events = derive_study_events(omop, cfg, vocab)
+    followup = followup_events(events, persons)
+    mdd = derive_mdd_groups(cfg, vocab, persons, events, followup)
+    ingredients = trial_ingredients(persons.sparkSession, omop, cfg, vocab)
+    trials = derive_trials(cfg, followup["drug"], ingredients, mdd)
+    phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials)
     return PhenotypeTables(
         study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients
     )
@@ -426,6 +464,13 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     return out
 
 
+def _materialize(df: DataFrame, path: str) -> DataFrame:
+    """Write ``df`` as Parquet at ``path`` and return the file read back (same columns and
+    types): its rows are computed once, and queries built on it start at the file."""
+    df.write.mode("overwrite").parquet(path)
+    return df.sparkSession.read.parquet(path)
+
+
 def run(spark: SparkSession, cfg: Config) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
@@ -434,52 +479,58 @@ def run(spark: SparkSession, cfg: Config) -> None:
     vocab = study_vocabulary(omop, cfg)
     check_required_tables(omop, cfg, vocab)
     absent_concepts = warn_absent_concepts(cfg, vocab)
-    tables = derive_phenotype_tables(omop, cfg, vocab)
-    # Reused by several outputs and by every definition: compute once.
-    events = {k: v.persist(StorageLevel.MEMORY_AND_DISK) for k, v in tables.study_events.items()}
-    persons = tables.persons.persist(StorageLevel.MEMORY_AND_DISK)
-    mdd = tables.mdd.persist(StorageLevel.MEMORY_AND_DISK)
-    trials = tables.trials.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        with publish_stage(spark, cfg, STAGE) as out:
-            # Study-concept records outside [birth year, end of follow-up] are dropped: count
-            # them (after death / after the cutoff / after observation separately), with the quirks.
-            event_dates, quirks = stage_counts(omop, persons, events, tables.ingredients, cfg.omop.data_cutoff_date,
-                                               cfg.phenotypes.trials.max_days_supply)
-            for domain, counts in event_dates.items():
-                log.info("phenotypes: %s records in study concept sets: %s", domain,
-                         ", ".join(f"{k} {v}" for k, v in counts.items()))
-            out.notes["study_event_dates"] = event_dates
-            for what, counts in quirks.items():
-                log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
-            out.notes["gates"] = data_gates(cfg, event_dates, quirks)
-            for what, n in quirks["drug_records"].items():
-                if n:
-                    log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
-                                "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
-            out.notes["quirks"] = quirks
-            out.notes["concepts_absent"] = absent_concepts
-            out.notes["optional_tables_absent"] = absent
-            out.write_table("persons", persons, PERSONS)
-            out.write_table("antidepressant_trials", trials, ANTIDEPRESSANT_TRIALS)
-            n = out.write_table("phenotypes", tables.phenotypes, PHENOTYPES)
-            phenotypes = spark.read.parquet(out.table_path("phenotypes"))
-            flow = derive_cohort_flow(
-                mdd,
-                phenotypes,
-                exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
-                min_diagnoses=cfg.phenotypes.mdd.min_diagnoses,
-            )
-            out.write_table("cohort_flow", flow.coalesce(1), COHORT_FLOW)
-            counts = {
-                (r["definition"], r["status"]): r["n"]
-                for r in phenotypes.groupBy("definition", "status").agg(F.count(F.lit(1)).alias("n")).collect()
-            }
-            for d in cfg.phenotypes.trd_definitions:
-                summary = ", ".join(f"{s} {c}" for (dn, s), c in sorted(counts.items()) if dn == d.name)
-                log.info("phenotypes: %s: %s", d.name, summary)
-            out.notes["phenotype_rows"] = n
-            out.notes["primary_definition"] = cfg.phenotypes.primary_definition
-    finally:
-        for df in (persons, mdd, trials, *events.values()):
-            df.unpersist()
+    with publish_stage(spark, cfg, STAGE) as out:
+        work = f"{out.dir}/{WORK_DIR}"
+        # The event tables are scanned once, filtered to the study concept sets with their
+        # columns pruned, and written; persons, MDD groups and trials are written once too.
+        # Every later query starts at those small files: the OMOP read, the date conversions
+        # and the joins before them are not planned, optimised or run again for each output
+        # and each TRD definition (the stage's fixed cost was that planning: benchmarks/RESULTS.md).
+        events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet")
+                  for domain, df in derive_study_events(omop, cfg, vocab).items()}
+        out.write_table("persons", derive_persons(omop["person"], omop["observation_period"], omop["death"],
+                                                  cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth), PERSONS)
+        persons = spark.read.parquet(out.table_path("persons"))
+        followup = followup_events(events, persons)
+        ingredients = trial_ingredients(spark, omop, cfg, vocab)
+        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup), f"{work}/mdd.parquet")
+        # Study-concept records outside [birth year, end of follow-up] are dropped: count
+        # them (after death / after the cutoff / after observation separately), with the quirks.
+        event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
+                                           cfg.phenotypes.trials.max_days_supply)
+        for domain, counts in event_dates.items():
+            log.info("phenotypes: %s records in study concept sets: %s", domain,
+                     ", ".join(f"{k} {v}" for k, v in counts.items()))
+        out.notes["study_event_dates"] = event_dates
+        for what, counts in quirks.items():
+            log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
+        out.notes["gates"] = data_gates(cfg, event_dates, quirks)
+        for what, n in quirks["drug_records"].items():
+            if n:
+                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
+                            "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
+        out.notes["quirks"] = quirks
+        out.notes["concepts_absent"] = absent_concepts
+        out.notes["optional_tables_absent"] = absent
+        out.write_table("antidepressant_trials", derive_trials(cfg, followup["drug"], ingredients, mdd),
+                        ANTIDEPRESSANT_TRIALS)
+        trials = spark.read.parquet(out.table_path("antidepressant_trials"))
+        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials), PHENOTYPES)
+        phenotypes = spark.read.parquet(out.table_path("phenotypes"))
+        flow = derive_cohort_flow(
+            mdd,
+            phenotypes,
+            exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
+            min_diagnoses=cfg.phenotypes.mdd.min_diagnoses,
+        )
+        out.write_table("cohort_flow", flow.coalesce(1), COHORT_FLOW)
+        counts = {
+            (r["definition"], r["status"]): r["n"]
+            for r in phenotypes.groupBy("definition", "status").agg(F.count(F.lit(1)).alias("n")).collect()
+        }
+        for d in cfg.phenotypes.trd_definitions:
+            summary = ", ".join(f"{s} {c}" for (dn, s), c in sorted(counts.items()) if dn == d.name)
+            log.info("phenotypes: %s: %s", d.name, summary)
+        out.notes["phenotype_rows"] = n
+        out.notes["primary_definition"] = cfg.phenotypes.primary_definition
+        out.fs.delete(work)
