@@ -184,3 +184,52 @@ def test_km_export_keeps_only_steps_of_at_least_20_events(toy):
     assert len(km) and (km.n_at_risk >= T).all()
     # Definition B (7 TRD persons): no step can have 20 events, only the starting points remain.
     assert (km[km.definition == "B"].time_days == 0).all()
+
+
+def test_compare_n_both_and_one_release_counts_are_not_recoverable():
+    """compare-releases' pgs_correlation ``n_both`` (persons scored in both releases) against an
+    outsider who knows each release's scored persons per dataset (each export's
+    pgs_distribution adds up to them): ``n_a - n_both`` (e.g. 5 withdrawn persons) and
+    ``n_both`` itself are counts, so none of 1..19 may be derivable."""
+    from export_attacker import Attacker
+
+    from trd_spark.report.compare import pair_counts_shown
+    from trd_spark.report.suppression import suppress_count
+
+    counts = pd.DataFrame([  # dataset, pgs_id, n_a, n_b, n_both
+        ("big", "P1", 400, 398, 395), ("big", "P2", 400, 398, 395),  # 5 left, 3 joined
+        ("same", "P1", 60, 60, 60),                                     # nobody changed: shown
+        ("tiny", "P1", 40, 50, 12),                                     # n_both itself small
+        ("edge", "P1", 30, 45, 25),                                     # 5 left, hiding leaves [0, 10]
+    ], columns=["dataset", "pgs_id", "n_a", "n_b", "n_both"])
+
+    def attack(shown: pd.Series) -> tuple[Attacker, dict]:
+        a, targets = Attacker(T), {}
+        for r, text in zip(counts.itertuples(index=False), shown):
+            both = a.cell(("both", r.dataset, r.pgs_id), str(text))
+            for tag, n in (("a", r.n_a), ("b", r.n_b)):
+                scored = a.cell(("scored", tag, r.dataset, r.pgs_id), str(n))
+                only = a.cell(("only", tag, r.dataset, r.pgs_id))
+                a.know({scored: 1, both: -1, only: -1})
+                if 0 < n - r.n_both < T:
+                    targets[only] = n - r.n_both
+            if 0 < r.n_both < T:
+                targets[both] = r.n_both
+        a.know({("both", "big", "P1"): 1, ("both", "big", "P2"): -1})  # one dataset, the same persons
+        return a, targets
+
+    # Primary suppression alone (what compare-releases did) gives the withdrawn persons away.
+    naive, targets = attack(counts["n_both"].astype(object).map(lambda v: suppress_count(v, T)))
+    assert naive.determined(("only", "a", "big", "P1")) and naive.determined(("only", "a", "edge", "P1"))
+
+    shown = pair_counts_shown(counts, T)
+    assert shown.tolist() == ["suppressed", "suppressed", 60, "<20", "suppressed"]
+    a, targets = attack(shown)
+    assert set(targets) == {("only", t, "big", p) for t in "ab" for p in ("P1", "P2")} | {
+        ("both", "tiny", "P1"), ("only", "a", "edge", "P1")}
+    for k, v in sorted(targets.items(), key=str):
+        assert not a.determined(k), k
+        lo, hi = a.interval(k)
+        assert lo - 1e-6 <= v <= hi + 1e-6, k
+        # As wide as "<20" says, or as the labels alone leave it (edge: n_both >= 20 of 30).
+        assert hi - lo >= (10 if k[2] == "edge" else T - 2) - 1e-6, (k, lo, hi)

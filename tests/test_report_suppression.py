@@ -132,6 +132,29 @@ def test_flow_step_equal_to_the_sum_over_datasets_is_linked():
                            "status": ["TRD", "trMDD", "MDD_other", "non_MDD"] * 2,
                            "n": [60, 150, 90, 400, 25, 30, 40, 12]})
     rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=pd.DataFrame(
+
+
+def test_compare_score_correlation_counts_pairs_and_audits_n_both(spark):
+    """compare-releases' pgs_correlation from two score tables (Spark): n_both and the
+    correlation equal pandas on the same rows; 5 persons scored only in A hide n_both."""
+    from trd_spark.report.compare import score_correlation
+
+    rng = np.random.default_rng(1)
+
+    def scores(persons, shift):
+        return pd.DataFrame([("d", p, pgs, float(p % 7) + shift * rng.normal())
+                             for p in persons for pgs in ("P1", "P2")],
+                            columns=["dataset", "person_id", "pgs_id", "score_sum"])
+
+    a, b = scores(range(100), 0.1), scores(range(5, 130), 0.2)  # 95 in both; 5 only in A
+    b = pd.concat([b, scores(range(60), 0.0).assign(dataset="e")])  # e: only in B
+    out = score_correlation(spark.createDataFrame(a), spark.createDataFrame(b), 20)
+    assert out[["dataset", "pgs_id"]].values.tolist() == [["d", "P1"], ["d", "P2"]]
+    assert out["n_both"].tolist() == ["suppressed", "suppressed"]
+    m = a.merge(b, on=["dataset", "person_id", "pgs_id"])
+    for r in out.itertuples(index=False):
+        g = m[m.pgs_id == r.pgs_id]
+        assert len(g) == 95 and abs(g.score_sum_x.corr(g.score_sum_y) - r.correlation) < 1e-9
         columns=["dataset", "definition", "contrast", "n", "n_cases"]), cox=None, pgs_distribution=None,
         primary_definition="x")
     out = suppress_release(rc, 20)

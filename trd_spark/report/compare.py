@@ -30,7 +30,6 @@ from trd_spark.report.suppression import (
     SECONDARY_LABEL,
     audit_suppression,
     chain_relations,
-    suppress_count,
     suppressed_label,
 )
 from trd_spark.report.tables import partition_relations
@@ -99,19 +98,55 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
 
 
 def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int) -> pd.DataFrame:
-    """Per dataset x pgs_id: persons scored in both releases (suppressed) and the Pearson
-    correlation of score_sum between releases (null when fewer than ``threshold`` persons)."""
+    """Per dataset x pgs_id (those with persons in both releases): ``n_both``, the persons
+    scored in both releases (audited by ``pair_counts_shown``), and the Pearson
+    ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``)."""
     from pyspark.sql import functions as F
 
-    a = scores_a.select("dataset", "person_id", "pgs_id", F.col("score_sum").alias("a"))
-    b = scores_b.select("dataset", "person_id", "pgs_id", F.col("score_sum").alias("b"))
-    agg = (a.join(b, ["dataset", "person_id", "pgs_id"])
-           .groupBy("dataset", "pgs_id").agg(F.count("*").alias("n_both"), F.corr("a", "b").alias("correlation"))
-           .toPandas().sort_values(["dataset", "pgs_id"]).reset_index(drop=True))
-    small = agg["n_both"] < threshold
-    agg.loc[small, "correlation"] = float("nan")
-    agg["n_both"] = agg["n_both"].astype(object).map(lambda v: suppress_count(v, threshold))
-    return agg
+    keys = ["dataset", "person_id", "pgs_id"]
+    a = scores_a.select(*keys, F.col("score_sum").alias("a"), F.lit(1).alias("_in_a"))
+    b = scores_b.select(*keys, F.col("score_sum").alias("b"), F.lit(1).alias("_in_b"))
+    in_both = F.col("_in_a").isNotNull() & F.col("_in_b").isNotNull()
+    agg = (a.join(b, keys, "full").groupBy("dataset", "pgs_id").agg(
+        F.count("_in_a").alias("n_a"), F.count("_in_b").alias("n_b"),
+        F.count(F.when(in_both, 1)).alias("n_both"),
+        F.corr(F.when(in_both, F.col("a")), F.when(in_both, F.col("b"))).alias("correlation"))
+        .where(F.col("n_both") > 0).toPandas().sort_values(["dataset", "pgs_id"]).reset_index(drop=True))
+    agg.loc[agg["n_both"] < threshold, "correlation"] = float("nan")
+    agg["n_both"] = pair_counts_shown(agg, threshold)
+    return agg[["dataset", "pgs_id", "n_both", "correlation"]]
+
+
+def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
+    """``n_both`` as it may leave (object Series: int, "<T" or "suppressed").
+
+    ``counts``: dataset, pgs_id, n_a, n_b (persons scored in release A / B), n_both (in both).
+    ``n_both`` is a count, and so are the persons scored in one release only (``n_a - n_both``,
+    e.g. 5 withdrawn participants): each release's export gives its scored persons away
+    (pgs_distribution adds up to them), so the audit (``suppression.audit_suppression``) takes
+    ``n_a`` and ``n_b`` as known and hides ``n_both`` ("<T" for 1..T-1, else "suppressed")
+    until neither it nor a one-release count of 1..T-1 can be derived. Equal counts of one
+    dataset under several scores (the same persons) are linked: hiding one copy protects nothing.
+    """
+    values: dict = {}
+    published, known, relations = set(), set(), []
+    same: dict = {}
+    for ds, pgs, n_a, n_b, n_both in zip(counts["dataset"], counts["pgs_id"], counts["n_a"], counts["n_b"],
+                                         counts["n_both"]):
+        both = ("pgs_both", ds, pgs)
+        values[both] = int(n_both)
+        published.add(both)
+        same.setdefault((ds, int(n_both)), []).append(both)
+        for tag, n in (("a", n_a), ("b", n_b)):
+            scored, only = ("pgs_scored", tag, ds, pgs), ("pgs_only", tag, ds, pgs)
+            values[scored], values[only] = int(n), int(n) - int(n_both)
+            known.add(scored)
+            relations.append({scored: 1, both: -1, only: -1})
+    for group in same.values():
+        relations += [{group[0]: 1, other: -1} for other in group[1:]]
+    hide = audit_suppression(values, published, relations, threshold, known=known).hide
+    return pd.Series([hide.get(("pgs_both", ds, pgs), int(n)) for ds, pgs, n in
+                      zip(counts["dataset"], counts["pgs_id"], counts["n_both"])], index=counts.index, dtype=object)
 
 
 def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str) -> pd.DataFrame:

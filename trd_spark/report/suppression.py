@@ -192,7 +192,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
-    hidden: dict | None = None,
+    hidden: dict | None = None, known: set | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -203,11 +203,13 @@ def audit_suppression(
     bounded by >= 0 only. Published cells of 1..threshold-1 are hidden as "<threshold" first;
     secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
     units, never zeros. ``hidden``: published cells already hidden elsewhere (cell -> label,
-    e.g. as another export shows them). Deterministic (cells in text order). Returns ``AuditResult``.
+    e.g. as another export shows them). ``known``: unpublished cells an outsider knows
+    exactly from elsewhere (e.g. persons scored in each release of a comparison): fixed in
+    the audit, never hidden. Deterministic (cells in text order). Returns ``AuditResult``.
     Raises AssertionError if the relations do not hold (a bug in the caller), TrdSparkError
     (exit code 1) if a cell cannot be protected.
     """
-    units = units or {}
+    units, known = units or {}, known or set()
     keys = sorted(values, key=str)
     rel_all = (np.array([[float(r.get(k, 0)) for k in keys] for r in relations]) if relations
                else np.zeros((0, len(keys))))
@@ -232,7 +234,9 @@ def audit_suppression(
         out = []
         for c in comp:
             k = keys[c]
-            if k not in published or unit_of[k] in dropped:
+            if k in known:
+                out.append((truth[c], truth[c]))
+            elif k not in published or unit_of[k] in dropped:
                 out.append((0.0, None))
             elif k in hide:
                 out.append((1.0, float(low)) if hide[k] != SECONDARY_LABEL else (float(threshold), None))
