@@ -12,6 +12,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -169,3 +170,29 @@ def test_wheel_install_runs_the_toy_pipeline_to_the_report(wheel_install):
     assert page.exists()
     html = page.read_text()
     assert 'class="forest"' in html and 'class="attrition"' in html
+    _check_progress_and_run_log(r.stdout, r.stderr, work / "out" / "toy")
+
+
+JVM_NOISE = ("NativeCodeLoader", "Setting default log level", "WARN ", "py4j", "UserWarning", "Java 11")
+
+
+def _check_progress_and_run_log(stdout: str, stderr: str, toy: Path) -> None:
+    """Issue 18 on a real `trd-spark run` process (stdout/stderr not a terminal): stdout is the
+    headline table alone; stderr has timed progress lines and ends with the report's path;
+    the JVM's and libraries' output is in the run log, with DEBUG records and no identifier."""
+    release = toy / "results" / "toy-r1"
+    assert stdout.strip().startswith("Logistic regression, discovery"), stdout[:2000]
+    assert not [w for w in JVM_NOISE if w in stdout or w in stderr], (stdout[:2000], stderr[-3000:])
+    assert re.search(r"pgs: wrote scores, [\d,]+ rows \(\d+\.\d s\)", stderr), stderr[-3000:]
+    for i, stage in enumerate(("pgs", "phenotypes", "cohort", "models", "report"), 1):
+        assert re.search(rf"\[{i}/5\] {stage}: done in \d+\.\ds", stderr), stage
+    assert not re.search(r"\r\[Stage \d+", stderr)  # Spark's progress bar: terminals only
+    (log_file,) = (release / "logs").glob("*-run.log")
+    assert stderr.splitlines()[-1].endswith(f"report: {release / 'report' / 'report.html'}"), stderr[-500:]
+    assert f"run log: {log_file}" in stderr
+    text = log_file.read_text()
+    assert " DEBUG " in text and "Logistic regression, discovery" in text
+    assert re.search(r" INFO    jvm: .*(NativeCodeLoader|Setting default log level)", text), text[:3000]
+    assert text.splitlines()[-1].endswith("trd-spark run finished, exit code 0")
+    ids = set(pd.read_parquet(toy / "data" / "omop" / "person.parquet").person_id.astype(str))
+    assert not set(re.findall(r"\d+", text)) & ids

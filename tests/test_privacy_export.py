@@ -80,6 +80,30 @@ def _input_ids(tmp: Path) -> set[str]:
     return ids
 
 
+def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases):
+    """Issue 18: {output_root}/{release}/logs/<timestamp>-run.log, DEBUG records included,
+    ending with the outcome; progress lines carry elapsed times; table rows and person counts
+    from 1 to 19 are shown as "<20" (the toy's somatic definition has fewer cases)."""
+    tmp, _, _, console, _ = toy_releases
+    run_logs = _run_logs(tmp)
+    assert {Path(name).parts[1] for name in run_logs} == set(RELEASES)
+    text = "\n".join(run_logs.values())
+    for name, log_text in run_logs.items():
+        assert re.fullmatch(r"\d{8}T\d{6}Z-run\.log", Path(name).name)
+        assert log_text.splitlines()[-1].endswith("trd-spark run finished, exit code 0"), name
+        assert " DEBUG " in log_text and "# resolved config" in log_text
+    rows = re.findall(r"(\w+): wrote (\w+), ([<\d,]+) rows \(\d+\.\d s\)", text)
+    assert {t for _, t, _ in rows} >= {"scores", "persons", "phenotypes", "analysis_frame", "logistic"}, rows
+    person_lines = re.findall(r"phenotypes: (?:persons|ad3|somatic|ad2_augmentation): .*", text)
+    assert len(person_lines) >= 2 * 4 and "<20" in text
+    shown = [int(n.replace(",", "")) for _, _, n in rows] + [
+        int(n) for line in person_lines for n in re.findall(r"(?<![\w<])\d+\b", line.split(":", 1)[1])]
+    assert not [n for n in shown if 0 < n < 20], [n for n in shown if 0 < n < 20]
+    # The summary and the closing lines are in the log too; the console names the report.
+    assert "Summary (release toy-r1" in text and "report: " in text
+    assert re.search(r"report: \S+/toy-r2/report/report\.html", console)
+
+
 def _export_texts(tmp: Path) -> dict[str, str]:
     files = {}
     for rel in RELEASES:
@@ -110,11 +134,17 @@ def test_manifest_records_versions_timings_counts_inputs(toy_releases):
     assert all(v["exists"] and "toy-r2" in v["path"] for v in m["inputs"].values())
 
 
+def _run_logs(tmp: Path) -> dict[str, str]:
+    """The run log files (every record from DEBUG, the JVM's output) of both releases."""
+    return {str(p.relative_to(tmp)): p.read_text() for rel in RELEASES
+            for p in sorted((tmp / "results" / rel / "logs").glob("*.log"))}
+
+
 def test_no_identifier_in_export_or_logs(toy_releases):
     tmp, _, _, logs, _ = toy_releases
     ids = _input_ids(tmp)
     assert len(ids) >= max(RELEASES.values())  # toy releases share the first person IDs
-    texts = {**_export_texts(tmp), "logs": logs}
+    texts = {**_export_texts(tmp), "logs": logs, **_run_logs(tmp)}
     leaks = {name: sorted(set(re.findall(r"\d+", t)) & ids)[:5] for name, t in texts.items()}
     assert {k: v for k, v in leaks.items() if v} == {}
 

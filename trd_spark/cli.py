@@ -21,11 +21,16 @@ import sys
 import threading
 import time
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trd_spark.config import is_uri
 from trd_spark.errors import Interrupted, NothingToDo, StorageError, TrdSparkError
 from trd_spark.layout import STAGES
+
+if TYPE_CHECKING:
+    from trd_spark.logs import RunLog
 
 log = logging.getLogger("trd_spark")
 
@@ -341,7 +346,7 @@ def _stop_spark_quietly() -> None:
 
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
-    from trd_spark.logs import OUTSIDE_STAGES, WARNINGS
+    from trd_spark.logs import OUTSIDE_STAGES, WARNINGS, count_text
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
     from trd_spark.preflight import check_inputs, check_output_root
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
@@ -351,6 +356,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
     # Fail before any Spark work on an unwritable/full output root or missing inputs.
     check_output_root(cfg)
+    args.run_log = _open_run_log(cfg, args.command)
+    log.debug("%s", resolved_yaml(cfg))
     try:
         with contextlib.ExitStack() as stack:
             # Local outputs: take the release lock before paying for a Spark session.
@@ -358,7 +365,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
                 stack.enter_context(ReleaseLock(cfg, LocalFs()))
             ensure_toy_data(cfg)
             check_inputs(cfg, stages or list(STAGES))
-            spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
+            spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)), capture_jvm_output=True)
             _handle_signals()  # again: creating the SparkContext installs PySpark's SIGINT handler
             if needs_spark_fs(cfg):
                 stack.enter_context(ReleaseLock(cfg, Fs(spark)))
@@ -372,18 +379,62 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
         if err is None:
             raise
         raise err from None
-    print(f"\nSummary (release {cfg.release}, {time.time() - t0:.1f}s):", file=sys.stderr)
+    # Logged, not printed: the run log keeps the summary too.
+    summary = [f"Summary (release {cfg.release}, {time.time() - t0:.1f}s):"]
     for r in results:
-        tables = ", ".join(f"{k}={v}" for k, v in r.tables.items())
-        print(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  warnings {r.warnings:<3} {tables}", file=sys.stderr)
+        # Row counts as in the progress lines: below the small-count threshold suppressed.
+        tables = ", ".join(f"{k}={count_text(v, persons_below=cfg.report.small_count_threshold)}"
+                           for k, v in r.tables.items())
+        summary.append(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  warnings {r.warnings:<3} {tables}")
     outside = WARNINGS.count(OUTSIDE_STAGES)
-    print(f"  warnings: {sum(r.warnings for r in results if r.status == 'ran') + outside} in this run"
-          f"{f' ({outside} outside stages)' if outside else ''}; see the WARNING lines above", file=sys.stderr)
-    print(f"  outputs under {cfg.output_root}/{cfg.release}/", file=sys.stderr)
+    summary.append(f"  warnings: {sum(r.warnings for r in results if r.status == 'ran') + outside} in this run"
+                   f"{f' ({outside} outside stages)' if outside else ''}; see the WARNING lines above")
+    summary.append(f"  outputs under {cfg.output_root}/{cfg.release}/")
+    log.info("%s", "\n".join(summary))
     if any(r.stage == "models" for r in results) or (stages is None):
+        table = headline_table(spark, cfg, load_truth(cfg))
+        log.debug("headline table (stdout):\n%s", table)
         print()
-        print(headline_table(spark, cfg, load_truth(cfg)))
+        print(table)
+    sys.stdout.flush()  # the headline before the closing lines on a shared terminal
+    log.info("run log: %s", args.run_log.destination)
+    if any(r.stage == "report" for r in results):
+        from trd_spark.layout import Layout
+
+        log.info("report: %s", Layout.of(cfg).file("report", "report.html"))
     return 0
+
+
+def _open_run_log(cfg, command: str) -> RunLog:
+    """The run's log under ``{output_root}/{release}/logs/``; for an object-store output root
+    it is written under ``{spark.tmp_dir}/logs/`` and copied there when the run ends."""
+    from trd_spark.logs import open_run_log
+
+    release_dir = f"{cfg.output_root}/{cfg.release}"
+    local_dir = Path(cfg.spark.tmp_dir) / "logs" if is_uri(release_dir) else Path(release_dir) / "logs"
+    run_log = open_run_log(local_dir, command, datetime.now(UTC))
+    run_log.destination = f"{release_dir}/logs/{run_log.path.name}"
+    return run_log
+
+
+def _close_run_log(run_log: RunLog | None, exit_code: int, error: BaseException | None) -> None:
+    """End the run log with the run's outcome (``RunLog.close``); copy it to an object-store
+    output root (a failed copy is a warning: the local copy stays)."""
+    if run_log is None:
+        return
+    if exit_code != 0:
+        log.info("run log: %s", run_log.destination)
+    run_log.close(exit_code, error)
+    if run_log.destination != str(run_log.path):
+        try:
+            from pyspark.sql import SparkSession
+
+            from trd_spark.io import Fs
+
+            Fs(SparkSession.builder.getOrCreate()).write_text(run_log.destination, run_log.path.read_text())
+        except Exception as e:  # noqa: BLE001 - the run's outcome is decided; keep the local log
+            log.warning("run log not copied to %s (%s): it is at %s", run_log.destination, type(e).__name__,
+                        run_log.path)
 
 
 def _download_scores(cfg) -> int:
@@ -413,8 +464,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     WARNINGS.counts.clear()  # one invocation, one count (main may be called again in-process)
+    args.run_log = None  # set by the commands that run stages (_run)
     with _signals_handled():
-        return _dispatch(args)
+        code, error = 1, None
+        try:
+            code = _dispatch(args)
+            return code
+        except BaseException as e:
+            error = e
+            raise
+        finally:
+            _close_run_log(args.run_log, code, error)
 
 
 def _report_interrupt() -> int:

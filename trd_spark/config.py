@@ -392,6 +392,13 @@ class ReportSettings(_Strict):
     small_count_threshold: int = Field(20, ge=1)
 
 
+class LoggingSettings(_Strict):
+    """``logging``: progress while a stage runs (see ``trd_spark.logs``)."""
+    # While a stage runs, a heartbeat line (running Spark job/stage, tasks done/total) at
+    # least this often, so a long stage is never silent (seconds).
+    heartbeat_seconds: float = Field(30.0, gt=0)
+
+
 class ToyRelease(_Strict):
     """Per-release toy sizes/seed (to simulate a new data release with other persons)."""
 
@@ -520,7 +527,7 @@ class TraitPanel(_Strict):
 # --------------------------------------------------------------------------------------------
 # Top-level keys that change where or how stages run, never what they compute: in no stage's
 # fingerprint, so `--master` or a new output_root reruns nothing.
-RUNTIME_KEYS = ("release", "output_root", "spark", "toy_data", "releases")
+RUNTIME_KEYS = ("release", "output_root", "spark", "toy_data", "releases", "logging")
 
 
 class Config(_Strict):
@@ -538,6 +545,7 @@ class Config(_Strict):
     models: ModelSettings = ModelSettings()
     report: ReportSettings = ReportSettings()
     releases: ReleaseSettings = ReleaseSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     # Filled by load_config, not from YAML.
     source_path: str | None = Field(None, exclude=True)

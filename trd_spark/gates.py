@@ -13,6 +13,7 @@ import logging
 
 from trd_spark.config import GateThreshold
 from trd_spark.errors import InputDataError
+from trd_spark.logs import count_text
 
 log = logging.getLogger(__name__)
 
@@ -20,19 +21,23 @@ OK, WARNING = "ok", "warning"
 
 
 def check_gate(
-    name: str, n: int | None, total: int | None, threshold: GateThreshold, *, what: str, cause: str, where: str
+    name: str, n: int | None, total: int | None, threshold: GateThreshold, *, what: str, cause: str, where: str,
+    persons_below: int | None = None,
 ) -> dict:
     """Compare the share ``n / total`` with ``threshold`` (None counts are 0; an empty total is share 0).
 
     Returns {"n", "total", "share", "level"} (level ``ok`` or ``warning``; a warning is
     logged once). Raises ``InputDataError`` (``where``: the stage) when the share reaches
     ``threshold.error``. ``what`` describes the counted items ("persons with sex 'other'"),
-    ``cause`` the likely cause and fix, both shown in the message.
+    ``cause`` the likely cause and fix, both shown in the message. For counts of persons pass
+    ``persons_below`` (``report.small_count_threshold``): the message then shows 1 to
+    threshold-1 as "<threshold" (``logs.count_text``); the record keeps the exact counts.
     """
     n, total = int(n or 0), int(total or 0)
     share = n / total if total else 0.0
     record = {"n": n, "total": total, "share": round(share, 6), "level": OK}
-    message = f"gate {name}: {n} of {total} {what} ({share:.1%}); likely cause: {cause}"
+    shown_n, shown_total = (count_text(c, persons_below=persons_below) for c in (n, total))
+    message = f"gate {name}: {shown_n} of {shown_total} {what} ({share:.1%}); likely cause: {cause}"
     if n and threshold.error is not None and share >= threshold.error:
         raise InputDataError(f"{message} (error at >= {threshold.error:.0%})", where=where)
     if n and threshold.warn is not None and share >= threshold.warn:

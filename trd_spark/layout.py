@@ -27,7 +27,7 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import Interrupted
 from trd_spark.io import Fs, write_pandas, write_table
-from trd_spark.logs import WARNINGS
+from trd_spark.logs import WARNINGS, Steps
 from trd_spark.schemas import TableSchema, check_pandas, check_spark
 
 if TYPE_CHECKING:
@@ -104,6 +104,9 @@ class StageWriter:
     tables: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     notes: dict[str, object] = field(default_factory=dict)
+    # Progress lines "<stage>: wrote <table>, <rows> rows (<s> s)"; row counts below the
+    # small-count threshold are shown as "<threshold" (many tables have a row per person).
+    progress: Steps | None = None
 
     def table_path(self, name: str) -> str:
         return f"{self.dir}/{name}.parquet"
@@ -113,7 +116,7 @@ class StageWriter:
             df = check_spark(df, schema, extra_ok=extra_ok)
         n = write_table(df, self.table_path(name))
         self.tables[name] = n
-        log.info("  wrote %s (%d rows)", name, n)
+        self._wrote(name, n)
         return n
 
     def write_pandas(self, name: str, pdf: pd.DataFrame, columns: list[str] | None = None) -> int:
@@ -121,8 +124,12 @@ class StageWriter:
             pdf = check_pandas(pdf, columns, name)
         n = write_pandas(self.spark, pdf, self.table_path(name))
         self.tables[name] = n
-        log.info("  wrote %s (%d rows)", name, n)
+        self._wrote(name, n)
         return n
+
+    def _wrote(self, name: str, n: int) -> None:
+        if self.progress is not None:
+            self.progress.done(f"wrote {name}", n, "rows", persons=True)
 
     def write_text(self, name: str, text: str) -> str:
         path = f"{self.dir}/{name}"
@@ -168,7 +175,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[Stag
             log.info("%s: removing %s left by an interrupted run", stage, name)
             fs.delete(f"{layout.release_dir}/{name}")
     tmp = f"{layout.release_dir}/.{stage}.inprogress-{uuid.uuid4().hex[:8]}"
-    writer = StageWriter(spark, fs, stage, tmp)
+    writer = StageWriter(spark, fs, stage, tmp, progress=Steps(stage, cfg.report.small_count_threshold))
     started = time.time()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     spec = spec_for_output(stage)

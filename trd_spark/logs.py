@@ -1,4 +1,6 @@
-"""Logging setup, called only from entry points (CLI, jobs), never from library code.
+"""Logging setup, called only from entry points (CLI, jobs), never from library code; the
+run log (``open_run_log``); progress lines of a stage's steps (``Steps``) and the heartbeat
+while a stage runs (``Heartbeat``).
 
 Also counts WARNING records of the ``trd_spark`` loggers per pipeline stage (suspicious but
 valid input: duplicate variants dropped, absent concepts, end dates before starts ...), so a
@@ -11,10 +13,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import Counter
+import threading
+import time
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark import SparkContext
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Warnings raised outside any stage (config loading, preflight) are counted under this key.
@@ -53,11 +62,171 @@ if WARNINGS not in logging.getLogger("trd_spark").handlers:
 
 
 def configure_logging(level: str = "INFO", log_file: str | None = None) -> None:
-    """Human-readable progress on stderr (and optionally a file). Py4J/Spark chatter is muted."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file))
-    logging.basicConfig(level=getattr(logging, level.upper()), format=FORMAT, handlers=handlers, force=True)
-    for noisy in ("py4j", "pyspark", "matplotlib", "urllib3"):
+    """Progress on stderr at ``level``: the ``trd_spark`` loggers, and other libraries' records
+    only from ERROR (their warnings, Python ``warnings`` and the JVM's output are library noise,
+    kept for the run log). Every ``trd_spark`` record from DEBUG is kept too: in ``log_file``
+    when given, else held until ``open_run_log`` (the last ``RUN_LOG_BUFFER`` records)."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(getattr(logging, level.upper()))
+    console.addFilter(_console_filter)
+    keep: logging.Handler = _file_handler(Path(log_file)) if log_file else _Buffer()
+    logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=[console, keep], force=True)
+    logging.getLogger("trd_spark").setLevel(logging.DEBUG)
+    for noisy in ("py4j", "pyspark", "matplotlib", "urllib3", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+
+
+# ---------------------------------------------------------------------------------- run log
+# Records kept before the run log is opened (config loading, `--release latest`); a command
+# that never opens one (check-config, explain) keeps at most this many.
+RUN_LOG_BUFFER = 10_000
+# The logger of the lines the JVM writes to its stderr (log4j console output, Java warnings).
+JVM_LOGGER = "jvm"
+
+
+def _console_filter(record: logging.LogRecord) -> bool:
+    return record.name.startswith("trd_spark") or record.levelno >= logging.ERROR
+
+
+class _Buffer(logging.Handler):
+    """Holds records until ``open_run_log`` replays them into the run log."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: deque[logging.LogRecord] = deque(maxlen=RUN_LOG_BUFFER)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _file_handler(path: Path) -> logging.FileHandler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    return handler
+
+
+class RunLog:
+    """The log file of one run (plink2's ``<out>.log``): every record from DEBUG, the JVM's
+    output and library warnings; its last line says whether the run finished or failed."""
+
+    def __init__(self, path: Path, command: str) -> None:
+        self.path = path
+        self.command = command
+        # Where the run says its log is: ``path``, or the object-store copy (trd_spark.cli).
+        self.destination = str(path)
+        self.handler = _file_handler(path)
+
+    def close(self, exit_code: int, error: BaseException | None = None) -> None:
+        """Write the closing line, ``trd-spark <command> finished|FAILED, exit code N`` (to
+        the file only: the console has the error line already), and detach the file. An
+        unexpected ``error`` (exit code 1) is written with its traceback."""
+        outcome = "finished" if exit_code == 0 else "FAILED"
+        record = logging.LogRecord(
+            "trd_spark", logging.INFO if exit_code == 0 else logging.ERROR, __file__, 0,
+            "trd-spark %s %s, exit code %d", (self.command, outcome, exit_code),
+            (type(error), error, error.__traceback__) if error is not None and exit_code == 1 else None)
+        self.handler.handle(record)
+        logging.getLogger().removeHandler(self.handler)
+        self.handler.close()
+
+
+def open_run_log(directory: Path, command: str, started: datetime) -> RunLog:
+    """Start writing the run log ``<directory>/<started UTC, %Y%m%dT%H%M%SZ>-<command>.log``
+    (directory created): the records held since ``configure_logging`` first, then every
+    record from DEBUG (the ``trd_spark`` loggers; others from INFO) until ``RunLog.close``."""
+    run_log = RunLog(directory / f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{command}.log", command)
+    root = logging.getLogger()
+    for buffer in [h for h in root.handlers if isinstance(h, _Buffer)]:
+        for record in buffer.records:
+            run_log.handler.handle(record)
+        root.removeHandler(buffer)
+    root.addHandler(run_log.handler)
+    return run_log
+
+
+# ---------------------------------------------------------------------------------- progress
+HEARTBEAT_STOP_WAIT_SECONDS = 2.0
+def count_text(n: int, *, persons_below: int | None = None) -> str:
+    """``n`` with thousands separators. For a count of persons pass the small-count
+    threshold (``report.small_count_threshold``) as ``persons_below``: 1 to threshold-1 is
+    then shown as "<threshold" (the suppression rule of the exports, applied to logs)."""
+    if persons_below is not None and 0 < n < persons_below:
+        return f"<{persons_below}"
+    return f"{n:,}"
+
+
+class Steps:
+    """Progress lines of one stage: ``"<stage>: <step>, <count> <unit> (<seconds> s)"``, the
+    time being that since the previous step (or since the stage started)."""
+
+    def __init__(self, stage: str, small_count_threshold: int) -> None:
+        self.stage = stage
+        self.threshold = small_count_threshold
+        self.t0 = time.monotonic()
+        self.log = logging.getLogger(f"trd_spark.{stage}")
+
+    def done(self, step: str, count: int | None = None, unit: str = "records", *, persons: bool = False) -> None:
+        """Log that ``step`` finished; ``count`` of ``unit`` (``persons=True``: suppressed
+        below the threshold, see ``count_text``)."""
+        now = time.monotonic()
+        counted = "" if count is None else f", {count_text(count, persons_below=self.threshold if persons else None)} {unit}"
+        self.log.info("%s: %s%s (%.1f s)", self.stage, step, counted, now - self.t0)
+        self.t0 = now
+
+
+class Heartbeat:
+    """While a stage runs, a line every ``seconds`` from a background thread saying what Spark
+    is doing (active jobs and stages, tasks done/total; ``SparkContext.statusTracker()``), so
+    a long stage is never silent. A context manager: the thread stops when the block ends,
+    normally or by an exception (an interrupt), waiting at most ``HEARTBEAT_STOP_WAIT_SECONDS``
+    for it."""
+
+    def __init__(self, spark_context: SparkContext, label: str, seconds: float) -> None:
+        self.sc = spark_context
+        self.label = label
+        self.seconds = seconds
+        self.log = logging.getLogger("trd_spark.progress")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{label}", daemon=True)
+        self._t0 = time.monotonic()
+
+    def __enter__(self) -> Heartbeat:
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        # A status call into a busy or dead JVM (after an interrupt) must not delay the
+        # stage's end: the thread is a daemon and logs nothing once stopped.
+        self._thread.join(HEARTBEAT_STOP_WAIT_SECONDS)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                status = self.spark_status()
+            except Exception as e:  # noqa: BLE001 - the JVM may be busy or gone (interrupt); never fail a stage
+                status = f"Spark status unavailable ({type(e).__name__})"
+            if not self._stop.is_set():
+                self.log.info("%s: still running (%s elapsed); %s", self.label,
+                              _elapsed(time.monotonic() - self._t0), status)
+
+    def spark_status(self) -> str:
+        """The active Spark jobs and stages with tasks done/total, e.g. ``"Spark job 12,
+        stage 31 (count at ...): 5/8 tasks done, 2 running"``."""
+        tracker = self.sc.statusTracker()
+        stages = [s for s in (tracker.getStageInfo(i) for i in sorted(tracker.getActiveStageIds())) if s]
+        if not stages:
+            return "no Spark job active (work on the driver)"
+        jobs = ", ".join(str(j) for j in sorted(tracker.getActiveJobsIds()))
+        parts = [f"stage {s.stageId} ({s.name}): {s.numCompletedTasks}/{s.numTasks} tasks done, "
+                 f"{s.numActiveTasks} running" for s in stages]
+        return f"Spark job {jobs}, " + "; ".join(parts)
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, s = divmod(int(seconds), 60)
+    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"

@@ -15,7 +15,7 @@ from trd_spark.config import Config
 from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs
 from trd_spark.layout import STAGES, Layout
-from trd_spark.logs import WARNINGS
+from trd_spark.logs import WARNINGS, Heartbeat
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, rerun_reasons
 
@@ -89,7 +89,8 @@ def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None
         check_upstream_schemas(spark, fs, layout, stage)
         t0 = time.time()
         with WARNINGS.stage_scope(stage):
-            stage_runner(stage)(spark, cfg)
+            with Heartbeat(spark.sparkContext, prefix, cfg.logging.heartbeat_seconds):
+                stage_runner(stage)(spark, cfg)
         seconds = time.time() - t0
         manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))

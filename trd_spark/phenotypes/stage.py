@@ -19,6 +19,7 @@ from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.layout import publish_stage
+from trd_spark.logs import count_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -389,7 +390,8 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
         "sex_other": check_gate(
             "sex_other", people["n_sex_other"], people["n_persons"], g.sex_other, what="persons with sex 'other'",
             cause="sex at birth is not in the configured column / concepts (omop.sex_at_birth; on All of Us "
-                  "gender_concept_id holds gender identity)", where=where),
+                  "gender_concept_id holds gender identity)", where=where,
+            persons_below=cfg.report.small_count_threshold),
         "records_after_cutoff": check_gate(
             "records_after_cutoff", sum(c["n_dated_after_cutoff"] for c in event_dates.values()), n_records,
             g.records_after_cutoff, what="study records dated after the data cutoff",
@@ -409,7 +411,8 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
         "no_observation_period": check_gate(
             "no_observation_period", people["n_no_observation_period"], people["n_persons"], g.no_observation_period,
             what="persons without an observation period (followed to death or the data cutoff)",
-            cause="observation_period not exported for all persons", where=where),
+            cause="observation_period not exported for all persons", where=where,
+            persons_below=cfg.report.small_count_threshold),
     }
 
 
@@ -502,8 +505,12 @@ def run(spark: SparkSession, cfg: Config) -> None:
             log.info("phenotypes: %s records in study concept sets: %s", domain,
                      ", ".join(f"{k} {v}" for k, v in counts.items()))
         out.notes["study_event_dates"] = event_dates
+        threshold = cfg.report.small_count_threshold
         for what, counts in quirks.items():
-            log.info("phenotypes: %s: %s", what, ", ".join(f"{k} {v}" for k, v in counts.items()))
+            # Person counts (the persons part, n_persons_*) suppressed below the threshold.
+            log.info("phenotypes: %s: %s", what, ", ".join(
+                f"{k} {count_text(v, persons_below=threshold if what == 'persons' or 'persons' in k else None)}"
+                for k, v in counts.items()))
         out.notes["gates"] = data_gates(cfg, event_dates, quirks)
         for what, n in quirks["drug_records"].items():
             if n:
@@ -524,13 +531,14 @@ def run(spark: SparkSession, cfg: Config) -> None:
             min_diagnoses=cfg.phenotypes.mdd.min_diagnoses,
         )
         out.write_table("cohort_flow", flow.coalesce(1), COHORT_FLOW)
-        counts = {
+        status_counts = {
             (r["definition"], r["status"]): r["n"]
             for r in phenotypes.groupBy("definition", "status").agg(F.count(F.lit(1)).alias("n")).collect()
         }
         for d in cfg.phenotypes.trd_definitions:
-            summary = ", ".join(f"{s} {c}" for (dn, s), c in sorted(counts.items()) if dn == d.name)
-            log.info("phenotypes: %s: %s", d.name, summary)
+            summary = ", ".join(f"{s} {count_text(c, persons_below=threshold)}"
+                                for (dn, s), c in sorted(status_counts.items()) if dn == d.name)
+            log.info("phenotypes: %s: %s persons", d.name, summary)
         out.notes["phenotype_rows"] = n
         out.notes["primary_definition"] = cfg.phenotypes.primary_definition
         out.fs.delete(work)

@@ -1,0 +1,123 @@
+"""Progress and run logs (issue 18): the heartbeat against the real session, the JVM-output
+splitter, person-count suppression in progress lines, and a failed run's log file. Fast: no
+pipeline run (the toy runs of test_cli's wheel install and test_privacy_export check the log
+of a whole run)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trd_spark import errors
+from trd_spark.cli import main
+from trd_spark.config import DEFAULT_CONFIG, REPO_CONF_DIR, GateThreshold
+from trd_spark.gates import check_gate
+from trd_spark.logs import Heartbeat, Steps, configure_logging, count_text, open_run_log
+from trd_spark.session import split_jvm_output
+
+LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
+
+
+def test_heartbeat_reports_the_running_spark_stage_and_stops_with_the_block(spark, caplog):
+    def slow_partition(rows):  # local: pickled by value for the Python workers
+        time.sleep(2.0)
+        yield sum(1 for _ in rows)
+
+    caplog.set_level(logging.INFO, logger="trd_spark")
+    with Heartbeat(spark.sparkContext, "[1/1] slow", seconds=0.4) as beat:
+        assert spark.sparkContext.parallelize(range(8), 2).mapPartitions(slow_partition).collect() == [4, 4]
+    assert not beat._thread.is_alive()  # noqa: SLF001 - stopped when the block ended
+    lines = [r.getMessage() for r in caplog.records if r.name == "trd_spark.progress"]
+    running = [line for line in lines if "tasks done" in line]
+    assert running, lines
+    assert re.fullmatch(r"\[1/1\] slow: still running \(\d+s elapsed\); Spark job \d+, stage \d+ \(.+\): "
+                        r"[0-2]/2 tasks done, [0-2] running", running[0]), running[0]
+    n = len(lines)
+    time.sleep(1.0)
+    assert len([r for r in caplog.records if r.name == "trd_spark.progress"]) == n  # silent after the block
+
+
+def test_heartbeat_says_when_no_spark_job_runs_and_stops_on_an_interrupt(spark, caplog):
+    caplog.set_level(logging.INFO, logger="trd_spark")
+    with pytest.raises(KeyboardInterrupt), Heartbeat(spark.sparkContext, "models", seconds=0.2) as beat:
+        time.sleep(0.7)  # driver-side work, as the models stage does
+        raise KeyboardInterrupt
+    assert not beat._thread.is_alive()  # noqa: SLF001
+    lines = [r.getMessage() for r in caplog.records if r.name == "trd_spark.progress"]
+    assert lines and all(line.startswith("models: still running (0s elapsed); no Spark job active") for line in lines)
+
+
+def test_jvm_output_split_into_lines_and_progress_bar_redraws():
+    text = ("Setting default log level to \"WARN\".\n2026-11-30 WARN NativeCodeLoader:60 - Unable\n"
+            "\r[Stage 1:>          (0 + 2) / 8]\r[Stage 1:=====>    (4 + 2) / 8]\r" + " " * 20 + "\r"
+            "2026-11-30 WARN SparkConf:72 - Note\npartial")
+    lines, progress, rest = split_jvm_output(text)
+    assert lines == ["Setting default log level to \"WARN\".", "2026-11-30 WARN NativeCodeLoader:60 - Unable",
+                     "2026-11-30 WARN SparkConf:72 - Note"]
+    assert progress == "\r[Stage 1:>          (0 + 2) / 8]\r[Stage 1:=====>    (4 + 2) / 8]\r" + " " * 20 + "\r"
+    assert rest == "partial"
+    assert split_jvm_output("\r[Stage 2:>  (0 + 1) / 1]") == ([], "\r[Stage 2:>  (0 + 1) / 1]", "")
+
+
+def test_person_counts_in_progress_lines_and_gates_are_suppressed(caplog):
+    caplog.set_level(logging.INFO, logger="trd_spark")
+    assert [count_text(n, persons_below=20) for n in (0, 1, 19, 20, 12345)] == ["0", "<20", "<20", "20", "12,345"]
+    assert count_text(7) == "7"  # records, variants: never suppressed
+    steps = Steps("phenotypes", small_count_threshold=20)
+    steps.done("wrote persons", 7, "rows", persons=True)
+    steps.done("drug exposures filtered", 12345)
+    gate = check_gate("sex_other", 5, 3000, GateThreshold(warn=0.001), what="persons with sex 'other'", cause="c",
+                      where="phenotypes", persons_below=20)
+    assert gate["n"] == 5  # the manifest keeps the exact count
+    messages = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(r"phenotypes: wrote persons, <20 rows \(\d+\.\d s\)", messages[0]), messages
+    assert re.fullmatch(r"phenotypes: drug exposures filtered, 12,345 records \(\d+\.\d s\)", messages[1])
+    assert "gate sex_other: <20 of 3,000 persons with sex 'other'" in messages[2]
+    assert not any(re.search(r"\b5\b", m) for m in messages)
+
+
+def test_records_before_the_run_log_opens_are_kept_and_debug_goes_to_the_file_only(tmp_path, capsys):
+    configure_logging("INFO")
+    logging.getLogger("trd_spark.test").debug("before the log opened")
+    logging.getLogger("py4j.clientserver").warning("library noise")
+    run_log = open_run_log(tmp_path / "logs", "run", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    logging.getLogger("trd_spark.test").info("progress line")
+    run_log.close(0)
+    assert run_log.path == tmp_path / "logs" / "20260102T030405Z-run.log"
+    text = run_log.path.read_text()
+    assert "DEBUG   trd_spark.test: before the log opened" in text and "library noise" in text
+    assert text.splitlines()[-1].endswith("trd-spark run finished, exit code 0")
+    err = capsys.readouterr().err
+    assert "progress line" in err and "before the log opened" not in err and "library noise" not in err
+
+
+def test_a_failed_run_says_so_on_the_last_line_of_its_log(tmp_path, capsys):
+    """A run failing before Spark starts (a missing input): the log under
+    {output_root}/{release}/logs/ has the resolved config (DEBUG), the error and, last, the
+    outcome; the console names the log."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw.pop("toy_data")
+    raw["output_root"] = str(tmp_path / "results")
+    raw["omop"]["path"] = str(tmp_path / "absent" / "omop")
+    raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
+    raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["run", "--config", str(config)]) == errors.ConfigError.exit_code
+    (log_file,) = (tmp_path / "results" / raw["release"] / "logs").glob("*-run.log")
+    assert re.fullmatch(r"\d{8}T\d{6}Z-run\.log", log_file.name)
+    lines = log_file.read_text().splitlines()
+    assert any(" DEBUG " in line and "# resolved config" in line for line in lines)
+    assert any(" ERROR " in line and "ConfigError" in line and "no such file or directory" in line for line in lines)
+    assert LINE.match(lines[-1]) and lines[-1].endswith("trd-spark run FAILED, exit code 2"), lines[-1]
+    err = capsys.readouterr().err
+    assert f"run log: {log_file}" in err
+    assert "# resolved config" not in err  # DEBUG: the file only
+    assert "FAILED" not in err  # the console has the error line already
+    assert isinstance(log_file, Path)
