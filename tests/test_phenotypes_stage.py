@@ -8,7 +8,7 @@ from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
-from trd_spark.phenotypes.stage import run
+from trd_spark.phenotypes.stage import WORK_DIR, derive_phenotype_tables, read_omop, run
 
 
 def test_run_publishes_the_four_tables(spark, tmp_path):
@@ -52,3 +52,11 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     flow = spark.read.parquet(f"{stage}/cohort_flow.parquet")
     assert flow.where("definition = 'ad3' and step = 'TRD'").first().n == 1
     assert flow.where("definition = 'all' and step = 'all_persons'").first().n == 8
+    # run() writes intermediate tables and builds each step on the files: the published
+    # tables equal the lazy pure chain's, and no intermediate table is published.
+    assert not (tmp_path / "results" / cfg.release / "phenotypes" / WORK_DIR).exists()
+    pure = derive_phenotype_tables(read_omop(spark, cfg), cfg)
+    for name, df in (("persons", pure.persons), ("antidepressant_trials", pure.trials), ("phenotypes", pure.phenotypes)):
+        published = spark.read.parquet(f"{stage}/{name}.parquet")
+        ours = df.select(*published.columns)
+        assert published.exceptAll(ours).count() == 0 and ours.exceptAll(published).count() == 0, name
