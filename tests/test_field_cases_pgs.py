@@ -97,6 +97,10 @@ def test_duplicate_genotype_rows_across_files_is_one_error(hl, spark, tmp_path):
     with pytest.raises(InputDataError, match=r"chr6:3000000.*more than once|more than once.*chr6:3000000") as e:
         run_case(hl, spark, tmp_path, "duplicate-genotype-rows")
     assert "duplicate-genotype-rows/genotypes/*" in str(e.value)  # names the dataset's files
+    # ... and each file and line holding the site (the error's place is the first of them).
+    assert e.value.where.endswith("genotypes/chunk1.vcf.bgz:9")
+    assert "rows at " in str(e.value) and "chunk2.vcf.bgz:7)" in str(e.value)
+    assert str(e.value).count("\n") == 0
 
 
 def test_scoring_file_swapped_duplicate_is_one_error_naming_the_line(hl, spark, tmp_path):
@@ -309,3 +313,74 @@ def test_ancestry_file_with_too_few_pcs_or_repeated_persons_is_an_error(spark):
         check_ancestry(spark.createDataFrame(ok, cols), 4, "anc.tsv")
     with pytest.raises(InputDataError, match=r"ancestry.path anc.tsv: 1 duplicated research_id"):
         check_ancestry(spark.createDataFrame([*ok, ("2", "afr", "[0.4, 0.5, 0.6]")], cols), 3, "anc.tsv")
+
+
+def test_multiallelic_bgen_scores_as_plink2_and_counts_the_skipped_sites(hl, spark, tmp_path, caplog):
+    """The multi-allelic field case as one BGEN 1.2 file holding the unsplit rows (written by
+    Hail's export_bgen; plink2 cannot write one): Hail and plink2 read biallelic BGEN variants
+    only, so the two multi-allelic sites are skipped by both, with a warning, and counted
+    (``n_unreadable``, ``multiallelic_unreadable``), never scored as missing. Oracle:
+
+        plink2 --bgen m.bgen ref-first --sample m.sample --set-all-var-ids @:# [--read-freq] \\
+               --score score.tsv 1 2 header-read cols=+scoresums,+denom --score-col-nums 3-4
+    """
+    import logging
+
+    from test_pgs_plink2_oracle import MULTI_SCORE
+
+    case = "multiallelic-effect-is-ref"
+    mt = hl.import_vcf(str(next((CASES / case / "genotypes").iterdir())), reference_genome="GRCh38", force_bgz=True)
+    # Hard-call probabilities (VCF genotype order), one missing genotype at the biallelic site.
+    n_gp = hl.len(mt.alleles) * (hl.len(mt.alleles) + 1) // 2
+    gp = hl.range(n_gp).map(lambda i: hl.float64(hl.unphased_diploid_gt_index_call(i) == mt.GT))
+    mt = mt.annotate_entries(GP=hl.or_missing((mt.locus.position != 2000000) | (mt.s != "1004"), gp))
+    hl.export_bgen(mt, str(tmp_path / "m"))
+    (tmp_path / "score.tsv").write_text(MULTI_SCORE)
+    common = [shutil.which("plink2"), "--bgen", str(tmp_path / "m.bgen"), "ref-first", "--sample",
+              str(tmp_path / "m.sample"), "--set-all-var-ids", "@:#", "--threads", "1"]
+    subprocess.run([*common, "--freq", "--out", str(tmp_path / "f")], check=True, capture_output=True)
+    plink = subprocess.run([*common, "--read-freq", str(tmp_path / "f.afreq"), "--score", str(tmp_path / "score.tsv"),
+                            "1", "2", "header-read", "cols=+scoresums,+denom", "--score-col-nums", "3-4",
+                            "--out", str(tmp_path / "o")], check=True, capture_output=True, text=True)
+    assert "2 multiallelic variants skipped" in plink.stdout + plink.stderr  # plink2 drops them too
+    ref = pd.read_csv(tmp_path / "o.sscore", sep="\t").set_index("IID")
+
+    cfg = case_config(tmp_path, str(tmp_path / "m.bgen"), f"{CASES / case}/scores/*", fmt="bgen")
+    with caplog.at_level(logging.WARNING):
+        files = stage.load_scoring_files(spark, cfg, "GRCh38")
+        r = stage.match_dataset(hl, spark, cfg, "d", files)
+    assert "2 multi-allelic BGEN variant(s) at 2 locus/loci skipped (e.g. chr4:1000000, chr4:3000000)" in caplog.text
+    assert "PGS910201: 2 variants not scored" in caplog.text
+    summary = r.summary.set_index("pgs_id")
+    assert summary["n_unreadable"].tolist() == [2, 2] and summary["n_matched"].tolist() == [1, 1]
+    assert summary["n_not_found"].tolist() == [0, 0]
+    log = r.matches.filter(r.matches.match_type == "multiallelic_unreadable").count()
+    assert log == 4
+    with stage.hail_errors(stage.genotypes_where(cfg, "d")):
+        scores = stage.score_dataset(hl, cfg, r).checkpoint(hl.utils.new_temp_file(prefix="t", extension="ht"))
+    check_score_table(hl, scores, "test")
+    got = scores_frame(hl, scores, "d").toPandas().set_index(["person_id", "pgs_id"])
+    assert len(got) == 12
+    for person in ref.index:
+        for pgs_id in ("PGS910201", "PGS910202"):
+            row = got.loc[(person, pgs_id)]
+            assert row.score_sum == pytest.approx(ref.loc[person, f"{pgs_id}_SUM"], abs=1e-6), (person, pgs_id)
+            assert row.allele_count == ref.loc[person, "ALLELE_CT"], (person, pgs_id)
+    assert got.loc[(1004, "PGS910201"), "n_missing"] == 1
+
+
+def test_locate_rows_names_file_and_line_in_vcf_bim_and_pvar(tmp_path):
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.genotypes import locate_rows
+
+    (tmp_path / "g.bim").write_text("6\tv1\t0\t1000\tG\tA\n6\tv2\t0\t3000000\tG\tA\n6\tv2b\t0\t3000000\tG\tA\n")
+    (tmp_path / "g.pvar").write_text("##x\n#CHROM\tPOS\tID\tREF\tALT\nchr6\t3000000\tv\tA\tG\n23\t5\tx\tA\tG\n")
+    got = locate_rows(GenotypeSource(format="plink", path=str(tmp_path / "g.bed")), ["chr6:3000000"])
+    assert got == {"chr6:3000000": [f"{tmp_path}/g.bim:2", f"{tmp_path}/g.bim:3"]}
+    got = locate_rows(GenotypeSource(format="pgen", path=str(tmp_path / "g")), ["chr6:3000000", "chrX:5"])
+    assert got == {"chr6:3000000": [f"{tmp_path}/g.pvar:3"], "chrX:5": [f"{tmp_path}/g.pvar:4"]}
+    vcfs = CASES / "duplicate-genotype-rows" / "genotypes"
+    got = locate_rows(GenotypeSource(path=str(vcfs / "*")), ["chr6:3000000", "chr6:4000000"])
+    assert got == {"chr6:3000000": [f"{vcfs}/chunk1.vcf.bgz:9", f"{vcfs}/chunk2.vcf.bgz:7"],
+                   "chr6:4000000": [f"{vcfs}/chunk2.vcf.bgz:8"]}
+    assert locate_rows(GenotypeSource(format="mt", path=str(tmp_path / "x.mt")), ["chr6:3000000"]) == {}

@@ -110,7 +110,7 @@ def test_summary_counts_and_log_schema(hl, spark, tiny_mt):
     assert row == {
         "dataset": "discovery", "pgs_id": "PGS000901", "trait": "Tiny trait", "domain": "physical",
         "n_variants": 9, "n_matched": 6, "n_matched_ref_alt": 3, "n_matched_alt_ref": 1,
-        "n_matched_flipped": 2, "n_ambiguous_dropped": 1, "n_not_found": 2,
+        "n_matched_flipped": 2, "n_ambiguous_dropped": 1, "n_not_found": 2, "n_unreadable": 0,
         "matched_fraction": pytest.approx(6 / 9),
     }
     log = check_spark(variant_matches_frame(hl, m, "discovery"), PGS_VARIANT_MATCHES)

@@ -67,6 +67,7 @@ PGS_MATCH_SUMMARY = _s(
     ("n_matched_flipped", L, "matched after complementing both alleles (strand flip)"),
     ("n_ambiguous_dropped", L, "strand-ambiguous A/T or C/G variants dropped"),
     ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover)"),
+    ("n_unreadable", L, "variants at a locus whose multi-allelic genotype row the reader skips (BGEN; WARNING)"),
     ("matched_fraction", D, "n_matched / n_variants"),
 )
 
@@ -80,7 +81,8 @@ PGS_VARIANT_MATCHES = _s(
     ("effect_allele", S, "effect allele from the scoring file"),
     ("other_allele", S, "other allele from the scoring file (null when absent)"),
     ("effect_weight", D, "weight from the scoring file"),
-    ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found | liftover_failed"),
+    ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found | "
+                      "liftover_failed | multiallelic_unreadable"),
 )
 
 # ---------------------------------------------------------------------------- phenotypes stage

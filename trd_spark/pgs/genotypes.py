@@ -27,6 +27,12 @@ Formats (``datasets[].genotypes.format``):
            engine (``pgs.engine``), which reads the calls or dosages itself
     bgen   BGEN 1.2 with 8-bit probabilities (Hail reads no other; one file; the sample IDs
            embedded in the file); dosage = Hail's expected alt dosage. Indexed into the Hail temp dir.
+           Multi-allelic variants (K > 2 alleles in one row), which Hail and plink2 do not read,
+           are skipped with a WARNING (a local file is copied without them into the Hail temp
+           dir) and their loci listed in the global ``UNREADABLE_LOCI``: matching marks every
+           score variant there ``multiallelic_unreadable`` (match summary ``n_unreadable``).
+           Split rows (one biallelic row per alt, ``bcftools norm -m-`` before conversion) are
+           read and scored by the multi-allelic rule.
     vds    Hail VariantDataset (AoU srWGS); only the loci scoring needs are densified:
            variant data is filtered to ``loci`` before ``to_dense_mt``; GT from LGT/LA, so a
            sample inside a reference block gets 0/0 and one with no coverage is missing.
@@ -70,6 +76,11 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
         return out
     raise InputDataError(f"no contig recoding for reference genome {reference_genome!r}",
                          where="datasets.genotypes.reference_genome")
+
+
+# Global (array<str> of loci, ``chr4:1000000``) naming the sites a reader had to skip; only
+# the BGEN reader sets it (its multi-allelic variants). ``matching.match_sites`` reads it.
+UNREADABLE_LOCI = "unreadable_loci"
 
 
 # The 28-byte empty block every complete BGZF file ends with (SAM/BAM spec 4.1.2): its
@@ -152,6 +163,40 @@ def check_vcf_files(source: GenotypeSource) -> bool:
             what = {"gzip": "plain gzip (not BGZF)", "bgzf": "BGZF"}.get(kind, "uncompressed")
             raise InputDataError(f"cannot read VCF ({what}): {e}", where=path) from None
     return plain_gzip
+
+
+def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]:
+    """Where the genotype rows at ``loci`` (``chr6:3000000``, reference contig names) are:
+    locus -> ``file:line`` of each row, for local text-indexed formats (VCF files of the
+    ``path`` glob, the PLINK .bim, the pgen .pvar); empty for others (MT, VDS, BGEN and URIs:
+    their error names the path). Reads each file once to its end (an error path only).
+    Raises nothing: an unreadable file is left out (the error being reported is the point).
+    """
+    if is_uri(source.path) or source.format not in ("vcf", "plink", "pgen"):
+        return {}
+    if source.format == "vcf":
+        files = sorted(glob.glob(source.path))
+    else:
+        prefix = re.sub(r"\.(bed|pgen)$", "", source.path)
+        files = [f"{prefix}.{'bim' if source.format == 'plink' else 'pvar'}"]
+    recoding = plink_contig_recoding(source.reference_genome)
+    wanted = set(loci)
+    found: dict[str, list[str]] = {}
+    for path in files:
+        try:
+            with (gzip.open(path, "rt") if compression(path) != "none" else open(path)) as f:
+                for line_no, line in enumerate(f, 1):
+                    if line.startswith("#"):
+                        continue
+                    fields = line.split(None, 4) if source.format == "plink" else line.split("\t", 2)
+                    # .bim: chrom, id, cM, pos; VCF/.pvar: chrom, pos
+                    contig, pos = (fields[0], fields[3]) if source.format == "plink" else (fields[0], fields[1])
+                    locus = f"{recoding.get(contig, contig)}:{pos}"
+                    if locus in wanted:
+                        found.setdefault(locus, []).append(f"{path}:{line_no}")
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, IndexError):
+            continue
+    return found
 
 
 def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
@@ -300,15 +345,14 @@ def read_genotypes(
 
         return pgen_matrix_table(hl, PlinkFiles.of(source), rg, keep_rsid=keep_rsid)
     elif source.format == "bgen":
-        mt = _read_bgen(hl, source.path, rg, where)
+        mt, unreadable = _read_bgen(hl, source.path, rg, where)
         mt = mt.select_entries(DOSAGE=mt.dosage).unfilter_entries()
         _check_keys(hl, mt, where)
         row_fields = _rsid_fields(mt, keep_rsid, where)
-        mt = mt.select_rows(*row_fields)
-        split = hl.split_multi(mt.annotate_entries(_d=hl.or_missing(hl.len(mt.alleles) == 2, [mt.DOSAGE])),
-                               keep_star=True)
-        split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
-        return split.select_rows(*row_fields).select_cols().select_globals()
+        # Every row Hail returns is biallelic (multi-allelic ones were skipped and are named
+        # in the UNREADABLE_LOCI global, which matching reads).
+        mt = mt.select_rows(*row_fields).select_cols().select_globals()
+        return mt.annotate_globals(**{UNREADABLE_LOCI: hl.literal(unreadable, hl.tarray(hl.tstr))})
     elif source.format == "vds":
         if loci is None:
             raise InputDataError("reading a VDS needs the score loci (only those are densified)", where=where)
@@ -337,18 +381,125 @@ def _check_build(hl: hl_types, row, reference_genome: str, where: str) -> None:
         raise InputDataError(f"loci are on {rg}, config says {reference_genome}", where=where)
 
 
-def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> hl_types.MatrixTable:
-    """Index a BGEN into the Hail temp dir (the source may be read-only) and import dosages."""
+def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tuple[hl_types.MatrixTable, list[str]]:
+    """Index a BGEN into the Hail temp dir (the source may be read-only) and import dosages.
+
+    Returns the MatrixTable and the loci (``chr4:1000000``, reference contig names) of the
+    multi-allelic variants it could not read (``UNREADABLE_LOCI``). Hail (and plink2) read
+    biallelic BGEN variants only and Hail refuses the whole file otherwise; such a local file is
+    copied without its multi-allelic variants (``drop_multiallelic_bgen_variants``) with a
+    WARNING, and matching counts the score variants at those loci as ``multiallelic_unreadable``.
+    A file on a URI with multi-allelic variants is an InputDataError.
+    """
     # Sample IDs embedded in the BGEN are used: plink2's .sample puts FID (often 0) in ID_1,
     # the column Hail would take.
-    index = hl.utils.new_temp_file(prefix="pgs_bgen", extension="idx2")
+    recoding = plink_contig_recoding(reference_genome)
+    skipped: list[str] = []
     try:
-        hl.index_bgen(path, index_file_map={path: index}, reference_genome=reference_genome,
-                      contig_recoding=plink_contig_recoding(reference_genome))
-        return hl.import_bgen(path, entry_fields=["dosage"], sample_file=None,
-                              index_file_map={path: index})
+        index = _index_bgen(hl, path, reference_genome, recoding)
+    except Exception as e:
+        if _BGEN_MULTIALLELIC_ERROR not in str(e):
+            raise _fail(e, "import BGEN", where) from None
+        copy = _local_temp_file(hl.utils.new_temp_file(prefix="pgs_bgen", extension="bgen"))
+        if is_uri(path) or copy is None:
+            raise InputDataError(
+                "the BGEN has multi-allelic variants, which Hail cannot read; they can be skipped (counted) for "
+                "local files only: copy it locally, or split them before writing the BGEN (bcftools norm -m-)",
+                where=where) from None
+        sites = drop_multiallelic_bgen_variants(path, copy)
+        skipped = sorted({f"{recoding.get(c, c)}:{pos}" for c, pos, _ in sites})
+        log.warning("%s: %d multi-allelic BGEN variant(s) at %d locus/loci skipped (e.g. %s): Hail and plink2 read "
+                    "biallelic BGEN variants only; score variants there are counted in the match summary as "
+                    "n_unreadable (split them before writing the BGEN, e.g. bcftools norm -m-, to score them)",
+                    where, len(sites), len(skipped), ", ".join(skipped[:3]))
+        path = copy
+        try:
+            index = _index_bgen(hl, path, reference_genome, recoding)
+        except Exception as e2:
+            raise _fail(e2, "import BGEN", where) from None
+    try:
+        mt = hl.import_bgen(path, entry_fields=["dosage"], sample_file=None, index_file_map={path: index})
     except Exception as e:
         raise _fail(e, "import BGEN", where) from None
+    return mt, skipped
+
+
+# How Hail's index_bgen refuses a file with a multi-allelic variant (is.hail.io.bgen); the test
+# of the skip path fails if Hail rewords it (the file would then be one InputDataError).
+_BGEN_MULTIALLELIC_ERROR = "Only biallelic variants supported"
+
+
+def _index_bgen(hl: hl_types, path: str, reference_genome: str, recoding: dict[str, str]) -> str:
+    index = hl.utils.new_temp_file(prefix="pgs_bgen", extension="idx2")
+    hl.index_bgen(path, index_file_map={path: index}, reference_genome=reference_genome, contig_recoding=recoding)
+    return index
+
+
+def _local_temp_file(path: str) -> str | None:
+    """A Hail temp path as a local file path (``file:`` scheme stripped), or None on another FS."""
+    if path.startswith("file:"):
+        return "/" + path[len("file:"):].lstrip("/")
+    return None if is_uri(path) else path
+
+
+def drop_multiallelic_bgen_variants(path: str, out: str) -> list[tuple[str, int, list[str]]]:
+    """Copy a BGEN 1.2 (layout 2) file to ``out`` without its multi-allelic variants (K > 2
+    alleles); every other byte is copied as is (the header's variant count M is updated).
+
+    Returns the skipped variants as ``(chromosome as in the file, position, alleles)``.
+    Raises InputDataError naming the file for a file that is not BGEN layout 2 or is cut short.
+    Source: the BGEN format spec (https://www.chg.ox.ac.uk/~gav/bgen_format/spec/latest.html):
+    a 4-byte offset to the first variant block, the header block (LH, M, N, magic, free data,
+    flags: compression in bits 0-1, layout in bits 2-5), and per variant an identifying block
+    (Lid/id, Lrsid/rsid, Lchr/chr as 2-byte lengths + text, 4-byte position, 2-byte K, K
+    alleles as 4-byte length + text) followed by the genotype block whose first 4 bytes C give
+    the length of the rest.
+    """
+    def need(f, n: int) -> bytes:
+        b = f.read(n)
+        if len(b) != n:
+            raise InputDataError("BGEN file ends inside a variant block (cut short?)", where=path)
+        return b
+
+    def u(b: bytes | bytearray) -> int:
+        return int.from_bytes(b, "little")
+
+    skipped: list[tuple[str, int, list[str]]] = []
+    with open(path, "rb") as f, open(out, "wb") as o:
+        offset = u(need(f, 4))
+        head = bytearray(need(f, offset))
+        n_variants, flags = u(head[4:8]), u(head[u(head[0:4]) - 4:u(head[0:4])])
+        if (flags >> 2) & 0xF != 2:
+            raise InputDataError("not a BGEN 1.2 layout 2 file (the only layout Hail reads)", where=path)
+        o.write(b"\0" * (4 + offset))  # header rewritten with the kept count at the end
+        kept = 0
+        for _ in range(n_variants):
+            block = bytearray()
+            fields = []
+            for _field in range(3):  # id, rsid, chromosome
+                n = need(f, 2)
+                text = need(f, u(n))
+                block += n + text
+                fields.append(text)
+            pos_k = need(f, 6)
+            block += pos_k
+            alleles = []
+            for _a in range(u(pos_k[4:6])):
+                n = need(f, 4)
+                text = need(f, u(n))
+                block += n + text
+                alleles.append(text.decode())
+            c = need(f, 4)
+            if len(alleles) > 2:
+                f.seek(u(c), 1)
+                skipped.append((fields[2].decode(), u(pos_k[0:4]), alleles))
+                continue
+            o.write(block + c + need(f, u(c)))
+            kept += 1
+        head[4:8] = kept.to_bytes(4, "little")
+        o.seek(0)
+        o.write(offset.to_bytes(4, "little") + head)
+    return skipped
 
 
 # A person_id written as text the way OMOP/AoU write it: no sign, no leading zeros, no spaces.

@@ -14,6 +14,10 @@ For each score variant, at its locus, the first rule that holds wins:
                        allele and the locus is multi-allelic, or an rsID not in the genotypes)
     liftover_failed    the variant's position did not lift over to the dataset's build
                        (counted with not_found in the summary)
+    multiallelic_unreadable  the genotype reader skipped a multi-allelic row at the locus
+                       (BGEN: Hail and plink2 read biallelic variants only; the global
+                       ``genotypes.UNREADABLE_LOCI``); every score variant at the locus, since
+                       a REF effect allele's dosage needs all alts (``n_unreadable``)
 
 Positions: a scoring file on another build (``positions_build``) is lifted over with Hail's
 ``hl.liftover`` and the chain file in ``pgs.liftover`` (registered once per session); on a
@@ -47,6 +51,7 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError, MatchRateError
+from trd_spark.pgs.genotypes import UNREADABLE_LOCI, locate_rows
 from trd_spark.pgs.scoring_files import ScoringFile
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
@@ -54,10 +59,10 @@ if TYPE_CHECKING:
     import hail as hl_types
     from pyspark.sql import DataFrame, SparkSession
 
-    from trd_spark.config import LiftoverSettings
+    from trd_spark.config import GenotypeSource, LiftoverSettings
 
 MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "ambiguous_dropped", "not_found",
-               "liftover_failed")
+               "liftover_failed", "multiallelic_unreadable")
 USED_MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped")
 EFFECT_IS_REF_TYPES = ("alt_ref", "alt_ref_flipped")
 UNASSIGNED_DOMAIN = "unassigned"
@@ -322,9 +327,12 @@ def match_sites(
         hl.case()
         .when(sv.liftover_failed, "liftover_failed")
         .when(hl.is_defined(sv._dra) & ambiguous(sv._dra) & drop_ambiguous, "ambiguous_dropped")
+    unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
         .when(hl.is_defined(sv._dar) & ambiguous(sv._dar) & drop_ambiguous, "ambiguous_dropped")
         .when(hl.is_defined(sv._dra), "ref_alt")
         .when(hl.is_defined(sv._dar), "alt_ref")
+        .when(hl.or_else(hl.literal(set(unreadable), hl.tset(hl.tstr)).contains(hl.str(sv.locus)), False),
+              "multiallelic_unreadable")
         .when(hl.is_defined(sv._fra) & ~ambiguous(sv._fra), "ref_alt_flipped")
         .when(hl.is_defined(sv._far) & ~ambiguous(sv._far), "alt_ref_flipped")
         .default("not_found")
@@ -365,20 +373,26 @@ def other_alt_rows(hl: hl_types, pairs, matched, effect_is_ref):
                       hl.empty_array(hl.tarray(hl.tstr)))
 
 
-def check_genotype_duplicates(hl: hl_types, sites: hl_types.Table, where: str) -> None:
+def check_genotype_duplicates(
+    hl: hl_types, sites: hl_types.Table, where: str, source: GenotypeSource | None = None
+) -> None:
     """Raise InputDataError when a genotype row (locus, ref, alt) used by a score site occurs
     more than once (``duplicate_genotype_rows`` of ``match_sites``): e.g. one chromosome in two
     overlapping chunks, or a site both unsplit and split. Its weight would be applied twice.
-    Names up to 3 such loci and their count; ``where`` names the dataset's files."""
+    Names up to 3 such loci and their count. ``where`` names the dataset's files; with
+    ``source``, the rows at those loci are located (``genotypes.locate_rows``: ``file:line``
+    for VCF, .bim and .pvar files) and the error names the first file:line as its place."""
     dup = sites.filter(sites.duplicate_genotype_rows > 0)
     loci = sorted(dup.aggregate(hl.agg.collect_as_set(hl.str(dup.locus))))
     if loci:
-        found = {"n": len(loci), "loci": loci[:3]}
+        rows = locate_rows(source, loci[:3]) if source is not None else {}
+        shown = [f"{locus} (rows at {', '.join(rows[locus])})" if rows.get(locus) else locus for locus in loci[:3]]
+        first = next((rows[locus][0] for locus in loci[:3] if rows.get(locus)), None)
         raise InputDataError(
-            f"{found['n']} scored locus/loci have a genotype row more than once in the genotypes (same locus, REF and ALT), "
-            f"e.g. {', '.join(found['loci'])}: overlapping files/chunks or duplicated rows; remove the duplicates "
+            f"{len(loci)} scored locus/loci have a genotype row more than once in the genotypes (same locus, REF and ALT), "
+            f"e.g. {'; '.join(shown)}: overlapping files/chunks or duplicated rows; remove the duplicates "
             "(e.g. bcftools norm -d exact) so that no weight is applied twice",
-            where=where)
+            where=f"{where}: {first}" if first else where)
 
 
 def explode_members(hl: hl_types, sites: hl_types.Table) -> hl_types.Table:
@@ -432,6 +446,7 @@ def summarise_matches(
     out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
     return out[PGS_MATCH_SUMMARY.names]
 
+        "n_unreadable": counts["n_multiallelic_unreadable"].to_numpy(),
 
 def variant_matches_frame(hl: hl_types, matches: hl_types.Table, dataset: str) -> DataFrame:
     """The per-variant match log as a Spark DataFrame with the PGS_VARIANT_MATCHES schema."""

@@ -109,7 +109,7 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
         mt = samples_to_persons(hl, mt, where=where, sample_map=sample_map)
         sites = match_sites(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
         sites = sites.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_sites_{dataset_name}", extension="ht"))
-    check_genotype_duplicates(hl, sites, where)
+    check_genotype_duplicates(hl, sites, where, ds.genotypes)
     matches = explode_members(hl, sites)
     pgs_ids = [sf.pgs_id for sf in scoring_files]
     summary = summarise_matches(hl, matches, dataset_name, pgs_ids, score_labels(cfg, scoring_files))
@@ -118,6 +118,10 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
                  dataset_name, r.pgs_id, r.n_matched, r.n_variants, 100 * r.matched_fraction,
                  r.n_matched_flipped, r.n_ambiguous_dropped, r.n_not_found)
     return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
+        if r.n_unreadable:
+            log.warning("  %s %s: %d variants not scored: their locus has a multi-allelic genotype row the "
+                        "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, r.pgs_id,
+                        r.n_unreadable)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Table:
