@@ -1,7 +1,7 @@
 """Benchmark: the whole Spark phenotype stage (local[2]) vs the DuckDB SQL version, same Parquet.
 
     python benchmarks/phenotypes_vs_duckdb.py [--persons 300000] [--drug-rows-per-person 300]
-        [--data-dir DIR] [--threads 2]
+        [--data-dir DIR] [--threads 2] [--warm-up] [--profile] [--skip-duckdb]
 
 Generates toy OMOP tables for N persons (benchmarks/omop_data.py; reused when present) plus
 ~``--drug-rows-per-person`` non-study drug_exposure rows per person (AoU-like volume: 300k x
@@ -11,7 +11,9 @@ read OMOP, derive persons / trials / phenotypes / cohort flow, publish all four 
 the manifest. DuckDB then runs benchmarks/duckdb_phenotypes.py (same rules, Parquet in,
 Parquet out) with the same number of threads. The two phenotype outputs are compared row
 by row in DuckDB (no person-level data reaches the Spark driver or this log); the script
-prints both times, the ratio and exits 1 when they disagree.
+prints both times, the ratio and exits 1 when they disagree. ``--profile`` writes a Spark
+event log and prints the timed run's jobs, stages and tasks (``event_log_profile``);
+``--warm-up`` runs the stage once untimed first.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--driver-memory", default="4g")
     ap.add_argument("--profile", action="store_true",
                     help="write a Spark event log and print the stage's jobs / stages / tasks with times")
+    ap.add_argument("--warm-up", action="store_true",
+                    help="run the stage once untimed first (JVM class loading / JIT / code generation)")
     ap.add_argument("--skip-duckdb", action="store_true", help="time the Spark stage only (profiling runs)")
     args = ap.parse_args(argv)
 
@@ -127,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         master=f"local[{args.threads}]", driver_memory=args.driver_memory,
         shuffle_partitions=args.shuffle_partitions, tmp_dir=str(work / "spark"), extra_conf=extra,
     ))
+    if args.warm_up:
+        t = time.perf_counter()
+        stage.run(spark, cfg)
+        print(f"warm-up run (not counted): {time.perf_counter() - t:.1f} s")
     t0_ms = time.time() * 1000
     t = time.perf_counter()
     stage.run(spark, cfg)

@@ -16,6 +16,15 @@ Series (time per unit of work should stay flat as the size grows):
   phenotypes vs persons  (OMOP persons)                               unit: 1000 persons
   both       local[1] vs local[2] at the middle size                  speedup = t1 / t2
 
+With ``--omop-persons`` (issue 17) it measures the phenotype stage alone on AoU-like volume
+instead: toy OMOP for each number of persons plus ``--drug-rows-per-person`` non-study
+drug_exposure rows per person (benchmarks/omop_data.py, as phenotypes_vs_duckdb.py), local[2]
+at every size and local[1] at the middle one; it prints seconds per 1M drug_exposure rows
+(goal: flat within 20% from 100k to 1M persons) and the local[1] / local[2] speedup (goal
+>= 1.6x at 300k persons):
+
+    python benchmarks/scaling.py --omop-persons 100000 300000 1000000
+
 "per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
 which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
 inputs. Ratios are against the first size's value (1.00 = flat; goal within 0.8-1.2).
@@ -72,6 +81,35 @@ def _data(work: Path, persons: int, variants: int) -> Path:
     return out
 
 
+def _omop_data(work: Path, persons: int, drug_rows_per_person: int) -> tuple[Path, int]:
+    """Toy OMOP with AoU-like drug volume (generated once); returns (dir, drug_exposure rows)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from omop_data import write_omop
+
+    out = work / "omop" / f"p{persons}_d{drug_rows_per_person}"
+    done = out / "_GENERATED.json"
+    if not done.exists():
+        t0 = time.perf_counter()
+        counts = write_omop(out, persons, seed=SEED, drug_rows_per_person=drug_rows_per_person)["record_counts"]
+        done.write_text(json.dumps({"drug_rows": counts["drug_exposure"] + counts.get("other_drug_exposure", 0)}))
+        print(f"  (generated OMOP {persons} persons in {time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
+    return out, json.loads(done.read_text())["drug_rows"]
+
+
+def _omop_config(work: Path, data: Path, master: str, tag: str):
+    """The default config over the OMOP directory ``data``, outputs under ``work/results/tag``."""
+    from trd_spark.config import load_config
+
+    base = load_config()
+    return base.model_copy(update={
+        "output_root": str(work / "results" / tag), "release": "bench",
+        "omop": base.omop.model_copy(update={"path": str(data)}),
+        "spark": base.spark.model_copy(update={"master": master, "driver_memory": "4g",
+                                               "shuffle_partitions": int(master[6:-1]) * 2,
+                                               "tmp_dir": str(work / "tmp" / tag)}),
+    })
+
+
 def _child(args: argparse.Namespace) -> None:
     """Run the measurements of one master in this process; print one JSON line per timing."""
     import logging
@@ -85,9 +123,20 @@ def _child(args: argparse.Namespace) -> None:
     plan = json.loads(args.plan)
     spark = None
     for i, (stage, persons, variants, n_scores, counted) in enumerate(plan):
-        data = _data(work, persons, variants)
         # No brackets in paths: Hadoop would read "local[2]" as a glob.
         tag = f"{args.master.replace('[', '').replace(']', '')}-{i}"
+        if stage == "phenotypes_omop":  # variants = non-study drug rows per person
+            data, drug_rows = _omop_data(work, persons, variants)
+            cfg = _omop_config(work, data, args.master, tag)
+            if spark is None:
+                spark = start_session(cfg.spark)
+            t0 = time.perf_counter()
+            stage_runner("phenotypes")(spark, cfg)
+            print(MARK + json.dumps({"master": args.master, "stage": stage, "persons": persons, "variants": variants,
+                                     "scores": 0, "drug_rows": drug_rows, "seconds": time.perf_counter() - t0,
+                                     "counted": counted}), flush=True)
+            continue
+        data = _data(work, persons, variants)
         cfg = load_config(_config(work, data, n_scores, args.master, tag))
         if spark is None:
             spark = start_session(cfg.spark)
@@ -133,12 +182,41 @@ def _series(title: str, unit: str, rows: list[tuple[float, float]], scale: float
     return lines
 
 
+def _omop_scaling(work: Path, sizes: list[int], per_person: int) -> int:
+    """The phenotype stage vs persons / drug rows (local[2]) and local[1] vs local[2] at the middle size."""
+    mid = sizes[len(sizes) // 2]
+    t_start = time.perf_counter()
+    print(f"benchmarks/scaling.py --omop-persons on {platform.node()}: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start", file=sys.stderr, flush=True)
+    warm = [["phenotypes_omop", sizes[0], per_person, 0, False]]
+    r2 = _run_child(work, "local[2]", warm + [["phenotypes_omop", n, per_person, 0, True] for n in sizes])
+    r1 = _run_child(work, "local[1]", warm + [["phenotypes_omop", mid, per_person, 0, True]])
+    lines = [f"phenotype stage on toy OMOP + {per_person} non-study drug rows per person, local[2] unless stated "
+             f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the end)",
+             f"  {'persons':>8} {'drug rows':>12} {'seconds':>8} {'s/1M rows':>10} {'ratio':>6}"]
+    base = None
+    for r in sorted(r2, key=lambda r: r["persons"]):
+        per = r["seconds"] / (r["drug_rows"] / 1e6)
+        base = base or per
+        lines.append(f"  {r['persons']:>8} {r['drug_rows']:>12,} {r['seconds']:8.1f} {per:10.3f} {per / base:6.2f}")
+    t1 = next(r["seconds"] for r in r1 if r["persons"] == mid)
+    t2 = next(r["seconds"] for r in r2 if r["persons"] == mid)
+    lines.append(f"local[1] vs local[2] at {mid} persons: local[1] {t1:.1f}s  local[2] {t2:.1f}s  "
+                 f"speedup {t1 / t2:.2f}x (goal >= 1.6x)")
+    lines.append(f"\n(total {time.perf_counter() - t_start:.0f}s)")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, nargs="+", default=[1000, 2000, 4000], help="toy persons (pgs, phenotypes)")
     p.add_argument("--variants", type=int, nargs="+", default=[1000, 2000, 4000], help="toy genotyped sites (pgs)")
     p.add_argument("--scores", type=int, nargs="+", default=[2, 5, 10], help="scoring files used (toy has 10)")
     p.add_argument("--work-dir", default=str(REPO / "out" / "bench-scaling"))
+    p.add_argument("--omop-persons", type=int, nargs="+",
+                   help="phenotype stage only, on toy OMOP with AoU-like drug volume (e.g. 100000 300000 1000000)")
+    p.add_argument("--drug-rows-per-person", type=int, default=300, help="non-study drug rows per person (--omop-persons)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
@@ -148,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     work = Path(args.work_dir).resolve()
+    if args.omop_persons:
+        return _omop_scaling(work, sorted(args.omop_persons), args.drug_rows_per_person)
     samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
     mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
     t_start = time.perf_counter()
