@@ -29,7 +29,7 @@ def dataset_flow_rows(
     ``(dataset, definition, status, n)`` of the analysis frame; per definition one
     IN_FRAME row (their sum) then one row per status in STATUSES order (0 when absent).
     """
-    by = {}
+    by: dict[tuple[str, str], dict[str, int]] = {}
     for dataset, definition, status, n in status_counts:
         by.setdefault((dataset, definition), {})[status] = int(n)
     rows = []

@@ -44,7 +44,7 @@ def derive_pgs_wide(scores: DataFrame, dataset: str, pgs_ids: list[str]) -> Data
     return (
         scores.where(F.col("dataset") == dataset)
         .groupBy("person_id")
-        .pivot("pgs_id", pgs_ids)
+        .pivot("pgs_id", [*pgs_ids])  # a new list: pyspark types values as a list of any literal
         .agg(F.first("score_sum"))
     )
 

@@ -52,7 +52,7 @@ def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str) -> None:
         F.countDistinct("research_id").alias("n_ids"),
         F.sum((F.coalesce(n_values, F.lit(0)) < n_pcs).cast("long")).alias("few_pcs"),
         F.min(n_values).alias("min_pcs"),
-    ).first()
+    ).collect()[0]
     if row["n"] != row["n_ids"]:
         raise InputDataError(f"{row['n'] - row['n_ids']} duplicated research_id row(s): each person must appear "
                              "once", where=f"ancestry.path {path}")

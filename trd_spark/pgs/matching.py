@@ -142,8 +142,8 @@ def score_variants_table(
     pdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(_SCORE_VARIANT_COLUMNS))
     pdf = pdf.astype({"score_index": "int32", "pos": "Int32", "line": "int64", "effect_weight": "float64",
                       "by_rsid": "bool"})
-    other_builds = sorted({sf.positions_build for sf in scoring_files
-                           if sf.positions_from != "rsid" and sf.positions_build != reference_genome})
+    # rsID-only files have no positions_build
+    other_builds = sorted({b for sf in scoring_files if (b := sf.positions_build) is not None and b != reference_genome})
     if other_builds and liftover is None:
         files = [sf.path for sf in scoring_files if sf.positions_build in other_builds]
         raise InputDataError(f"scoring files on {other_builds} need a chain file to reach {reference_genome}: "
@@ -165,6 +165,7 @@ def score_variants_table(
     ht = ht.annotate(locus=hl.or_missing(on_target, locus_on(reference_genome)),
                      lift_negative_strand=False, liftover_failed=False)
     for build in other_builds:  # at most one: Hail places loci on GRCh37 and GRCh38 only
+        assert liftover is not None  # other builds without pgs.liftover raised above
         register_liftover(hl, build, reference_genome, liftover.chain_file)
         ht = ht.annotate(_src=hl.or_missing(ht.positions_build == build, locus_on(build)))
         ht = ht.annotate(_lift=hl.liftover(ht._src, reference_genome, min_match=liftover.min_match,
@@ -201,7 +202,7 @@ def score_sites_frame(variants: pd.DataFrame) -> pd.DataFrame:
     member arrays (score_index, weight, line in file order). The rsID is part of a site only
     for rsID-only rows (elsewhere it is not used for matching)."""
     v = variants.copy()
-    v["rsid"] = v["rsid"].where(v["by_rsid"], None)
+    v["rsid"] = v["rsid"].where(v["by_rsid"], None)  # type: ignore[call-overload]  # stubs reject None
     if v.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _SCORE_SITE_SPARK.names})
     site_id = v.groupby(list(SITE_COLUMNS), dropna=False, sort=False).ngroup().to_numpy()
@@ -209,9 +210,11 @@ def score_sites_frame(variants: pd.DataFrame) -> pd.DataFrame:
     starts = np.flatnonzero(np.r_[True, np.diff(site_id[order]) != 0])
     split = starts[1:]
     sites = v.iloc[order[starts]][list(SITE_COLUMNS)].reset_index(drop=True)
-    sites["member_score_index"] = np.split(v["score_index"].to_numpy(np.int32)[order], split)
-    sites["member_weight"] = np.split(v["effect_weight"].to_numpy(np.float64)[order], split)
-    sites["member_line"] = np.split(v["line"].to_numpy(np.int64)[order], split)
+    for col, values in (("member_score_index", v["score_index"].to_numpy(np.int32)),
+                        ("member_weight", v["effect_weight"].to_numpy(np.float64)),
+                        ("member_line", v["line"].to_numpy(np.int64))):
+        # One array per site (an object column; Arrow writes it as an array column).
+        sites[col] = pd.Series(np.split(values[order], split), index=sites.index, dtype=object)
     return sites
 
 
@@ -220,6 +223,7 @@ def _arrow_frame(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -
     path is ~100x slower). Arrow is switched on for this call only."""
     key = "spark.sql.execution.arrow.pyspark.enabled"
     before = spark.conf.get(key, "false")
+    assert before is not None  # get() with a default never returns None (typed optional by pyspark)
     spark.conf.set(key, "true")
     try:
         return spark.createDataFrame(pdf, schema=schema)

@@ -66,9 +66,12 @@ class PlinkFiles:
     @classmethod
     def of(cls, source: GenotypeSource) -> PlinkFiles:
         """From a dataset's genotypes (``path`` = the common prefix or the .bed/.pgen file)."""
-        ext = ".bed" if source.format == "plink" else ".pgen"
+        fmt = source.format
+        if fmt != "plink" and fmt != "pgen":
+            raise ValueError(f"not a PLINK fileset: genotypes format {fmt}")
+        ext = ".bed" if fmt == "plink" else ".pgen"
         path = source.path
-        return cls(source.format, path[: -len(ext)] if path.endswith(ext) else path)
+        return cls(fmt, path[: -len(ext)] if path.endswith(ext) else path)
 
     @property
     def matrix(self) -> str:
@@ -233,13 +236,15 @@ class _Task:
 
 
 def _read_block(reader, fmt: str, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int,
-                buffer: np.ndarray) -> np.ndarray:
+                buffer: np.ndarray | None) -> np.ndarray:
     """The block's dosages (b x n float64; ``PGENLIB_MISSING`` where missing). Rows of the
-    first alt are read in one call; others (multi-allelic .pvar rows) one by one."""
+    first alt are read in one call; others (multi-allelic .pvar rows) one by one. ``buffer``:
+    int8 calls (at least b x n) for a PLINK .bed, None for a .pgen."""
     b = len(variant_idx)
     first = allele_idx == 1
     out = np.empty((b, n), dtype=np.float64)
     if fmt == "plink":
+        assert buffer is not None
         calls = buffer[:b]
         reader.read_list(variant_idx.astype(np.uint32), calls)
         out[:] = calls

@@ -341,7 +341,7 @@ def parse_scoring_file(
             raise InputDataError("blank line inside the variant rows", where=f"{source}:{int(df.loc[first_blank, 'line'])}")
         df = df.iloc[:cut]
 
-    def fail_at(mask: pd.Series, column: str, problem: str) -> None:
+    def fail_at(mask: pd.Series | np.ndarray, column: str, problem: str) -> None:
         if mask.any():
             row = df[mask].iloc[0]
             shown = row[column] if column in df.columns else None
@@ -359,7 +359,10 @@ def parse_scoring_file(
     rsid_col = "rsID" if "rsID" in df.columns else ("hm_rsID" if "hm_rsID" in df.columns else None)
     harmonised_fix = (f"use the PGS Catalog file harmonised to {target_build} "
                       f"(*_hmPOS_{target_build}.txt.gz, with hm_chr/hm_pos)")
-    positions_build = target_build
+    chrom_col: str | None
+    pos_col: str | None
+    positions_from: Literal["harmonised", "author", "rsid"]
+    positions_build: str | None = target_build
     if has_hm and header.HmPOS_build == target_build:
         chrom_col, pos_col, positions_from = "hm_chr", "hm_pos", "harmonised"
     elif has_author and header.genome_build == target_build:
@@ -413,7 +416,7 @@ def parse_scoring_file(
         raise InputDataError(str(e), where=where_key("weight_type")) from None
     if scale == "log":
         fail_at(weight <= 0, "effect_weight", f"#weight_type={header.weight_type} needs a positive ratio")
-        weight = np.log(weight.astype("float64"))
+        weight = pd.Series(np.log(weight.to_numpy("float64")), index=weight.index)
     if max_abs_weight is not None:
         fail_at(weight.abs() > max_abs_weight, "effect_weight",
                 f"|weight| > pgs.max_abs_weight {max_abs_weight:g}"
@@ -437,10 +440,12 @@ def parse_scoring_file(
     else:
         rsid = pd.Series(pd.NA, index=df.index, dtype="string")
     if positions_from == "rsid":
+        assert rsid_col is not None  # an rsID-only file has one (checked above)
         fail_at(rsid.isna(), rsid_col, "rsID missing in an rsID-only scoring file")
 
     # ---- positions (null when the harmonisation could not place the variant)
     if chrom_col is not None:
+        assert pos_col is not None  # set together with chrom_col
         chrom = normalise_chrom(df[chrom_col])
         pos_num = pd.to_numeric(df[pos_col], errors="coerce")
         fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
@@ -453,18 +458,19 @@ def parse_scoring_file(
         chrom = pd.Series(pd.NA, index=df.index, dtype="string")
         pos_num = pd.Series(np.nan, index=df.index)
 
+    # None (not NaN) for missing text: pandas accepts where(..., None); pandas-stubs do not.
     variants = pd.DataFrame({
-        "chrom": chrom.astype(object).where(chrom.notna(), None),
+        "chrom": chrom.astype(object).where(chrom.notna(), None),  # type: ignore[call-overload]
         "pos": pos_num.astype("Int64"),
         "effect_allele": effect.astype(object),
-        "other_allele": other.astype(object).where(other.notna(), None),
+        "other_allele": other.astype(object).where(other.notna(), None),  # type: ignore[call-overload]
         "effect_weight": weight.astype("float64"),
         "line": df["line"].astype("int64"),
-        "rsid": rsid.astype(object).where(rsid.notna(), None),
+        "rsid": rsid.astype(object).where(rsid.notna(), None),  # type: ignore[call-overload]
     }).reset_index(drop=True)
 
     # A file split per chromosome keeps the whole score's count: a counted note, not an error.
-    n_rows_differ = 0
+    n_variant_rows, n_rows_differ = len(variants), 0
     if header.variants_number is not None and header.variants_number != len(variants):
         n_rows_differ = len(variants) - header.variants_number
 
@@ -491,7 +497,7 @@ def parse_scoring_file(
                      "(PGS Catalog convention)")
     if n_rows_differ:
         notes.append(f"#variants_number says {header.variants_number} but the file has "
-                     f"{header.variants_number + n_rows_differ} variant rows (a subset such as one chromosome?); "
+                     f"{n_variant_rows} variant rows (a subset such as one chromosome?); "
                      "all rows are used")
     if n_dup:
         notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")

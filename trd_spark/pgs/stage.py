@@ -18,7 +18,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -113,6 +113,7 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     matches = explode_members(hl, sites)
     pgs_ids = [sf.pgs_id for sf in scoring_files]
     summary = summarise_matches(hl, matches, dataset_name, pgs_ids, score_labels(cfg, scoring_files))
+    r: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
     for r in summary.itertuples(index=False):
         log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
                  dataset_name, r.pgs_id, r.n_matched, r.n_variants, 100 * r.matched_fraction,

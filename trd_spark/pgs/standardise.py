@@ -80,7 +80,7 @@ def _design_moments(frame: DataFrame, pcs: Sequence[str]) -> tuple[int, np.ndarr
     cols = [F.lit(1.0), *[F.col(p) for p in pcs]]
     p = len(cols)
     pairs = [(i, j) for i in range(p) for j in range(i, p)]
-    row = frame.agg(F.count(F.lit(1)).alias("n"), *[F.sum(cols[i] * cols[j]).alias(f"xx_{i}_{j}") for i, j in pairs]).first()
+    row = frame.agg(F.count(F.lit(1)).alias("n"), *[F.sum(cols[i] * cols[j]).alias(f"xx_{i}_{j}") for i, j in pairs]).collect()[0]
     xtx = np.zeros((p, p))
     for i, j in pairs:
         xtx[i, j] = xtx[j, i] = row[f"xx_{i}_{j}"] or 0.0
@@ -91,7 +91,7 @@ def _cross(frame: DataFrame, pcs: Sequence[str], ys: dict[str, Column]) -> dict[
     """X'y for every named response column expression (one Spark aggregation)."""
     cols = [F.lit(1.0), *[F.col(p) for p in pcs]]
     aggs = [F.sum(x * y).alias(f"xy_{k}_{i}") for k, (_, y) in enumerate(ys.items()) for i, x in enumerate(cols)]
-    row = frame.agg(*aggs).first()
+    row = frame.agg(*aggs).collect()[0]
     return {name: np.array([row[f"xy_{k}_{i}"] for i in range(len(cols))], dtype=float)
             for k, name in enumerate(ys)}
 
@@ -122,8 +122,8 @@ def fit_pc_adjustment(
             fit.mean[p] = np.linalg.solve(xtx, xty[p])
         resid = {p: F.col(p) - _linear(fit.mean[p], pcs) for p in pgs_ids}
         # Scores whose residuals are all (numerically) zero get no variance model -> null.
-        rss = frame.agg(*[F.sum(resid[p] * resid[p]).alias(p) for p in pgs_ids]).first()
-        tss = frame.agg(*[F.sum(F.col(p) * F.col(p)).alias(p) for p in pgs_ids]).first()
+        rss = frame.agg(*[F.sum(resid[p] * resid[p]).alias(p) for p in pgs_ids]).collect()[0]
+        tss = frame.agg(*[F.sum(F.col(p) * F.col(p)).alias(p) for p in pgs_ids]).collect()[0]
         active = []
         for p in pgs_ids:
             if rss[p] is not None and rss[p] > 1e-24 * max(tss[p] or 0.0, 1.0):
@@ -138,7 +138,9 @@ def fit_pc_adjustment(
                 break
             work = {}
             for p in active:
-                eta = _linear(fit.log_var[p], pcs)
+                coef = fit.log_var[p]
+                assert coef is not None  # active scores have a variance model (set above)
+                eta = _linear(coef, pcs)
                 mu = F.exp(eta)
                 work[p] = eta + (resid[p] * resid[p] - mu) / mu
             xtz = _cross(frame, pcs, work)

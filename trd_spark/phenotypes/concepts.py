@@ -97,6 +97,7 @@ def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
 def _root(ref: ConceptRef, codes: dict[tuple[str, str], int]) -> int | None:
     if ref.concept_id is not None:
         return ref.concept_id
+    assert ref.vocabulary_id is not None and ref.concept_code is not None  # ConceptRef._one_way
     return codes.get((ref.vocabulary_id, ref.concept_code))
 
 

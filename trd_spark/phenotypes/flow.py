@@ -54,7 +54,7 @@ def cohort_flow_rows(
         n_where(~F.col("has_observation_period"), "no_observation_period"),
         n_where(F.col("excluded_outside_followup_only"), "excluded_outside_followup_only"),
     ]
-    shared = mdd.agg(*aggs).first().asDict()
+    shared = mdd.agg(*aggs).collect()[0].asDict()
 
     rows: list[tuple[str, int, str, int]] = []
 

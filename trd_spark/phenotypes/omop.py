@@ -183,6 +183,7 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
     if text:
         check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where)
     session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+    assert session_zone is not None  # Spark always has one (default: the JVM's zone); typed optional
 
     def conformed(f: T.StructField) -> Column:
         if f.name not in df.columns:
@@ -208,7 +209,7 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     row = df.agg(*[
         x for c, cond in bad.items()
         for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
-    ]).first()
+    ]).collect()[0]
     for c, t in columns:
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
@@ -227,7 +228,7 @@ def check_person_table(person: DataFrame, *, where: str) -> None:
         F.count(F.lit(1)).alias("n"),
         F.countDistinct("person_id").alias("n_ids"),
         F.sum(F.col("year_of_birth").isNull().cast("long")).alias("n_no_birth_year"),
-    ).first()
+    ).collect()[0]
     if row["n"] != row["n_ids"]:
         raise InputDataError(
             f"OMOP table person column person_id: {row['n'] - row['n_ids']} duplicate row(s) "

@@ -155,7 +155,7 @@ def generate_toy_data(out_dir: str, persons: int = 3000, variants: int = 2000, s
     _write_truth_persons(out / "truth_persons.parquet", people, truth_frame, pgs_z)
 
     dataset_names = np.where(has_genome, np.asarray(omop.DATASETS)[people.dataset.clip(0)], "none")
-    by_dataset = pd.crosstab(dataset_names, truth_frame["status"].to_numpy())
+    n_by_dataset = pd.crosstab(dataset_names, truth_frame["status"].to_numpy()).to_dict("index")
     truth = {
         "seed": seed,
         "persons": persons,
@@ -168,8 +168,8 @@ def generate_toy_data(out_dir: str, persons: int = 3000, variants: int = 2000, s
         "related_pairs": n_pairs,
         "status_counts": omop_summary["status_counts"],
         "status_counts_by_dataset": {
-            d: {s: int(by_dataset.loc[d, s]) if s in by_dataset.columns else 0 for s in omop.STATUSES}
-            for d in (*omop.DATASETS, "none") if d in by_dataset.index
+            d: {s: int(n_by_dataset[d].get(s, 0)) for s in omop.STATUSES}
+            for d in (*omop.DATASETS, "none") if d in n_by_dataset
         },
         "effects": {
             pgs_id: {

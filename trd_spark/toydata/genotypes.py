@@ -180,7 +180,7 @@ def write_genotypes(
     block = max(1, _BLOCK_CELLS // max(n, 1))
     cols = [np.flatnonzero(dataset == d) for d in range(len(dataset_names))]
     paths = [out_dir / f"{name}.vcf.bgz" for name in dataset_names]
-    writers = [pysam.BGZFile(str(p), "wb") for p in paths]
+    writers = [pysam.BGZFile(str(p), "wb", None) for p in paths]  # index None: pysam's stub omits the default
     raw_pgs = np.zeros((effects.n_scores, n))
     pca_dosage = np.zeros((n, len(pca_sites)), dtype=np.int8)
     order = np.argsort(effects.site, kind="stable")
