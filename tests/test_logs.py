@@ -65,6 +65,16 @@ def test_jvm_output_split_into_lines_and_progress_bar_redraws():
     assert split_jvm_output("\r[Stage 2:>  (0 + 1) / 1]") == ([], "\r[Stage 2:>  (0 + 1) / 1]", "")
 
 
+def test_spark_progress_bar_only_on_a_terminal(monkeypatch):
+    """spark.ui.showConsoleProgress (Spark's and so Hail's progress bar) follows stderr."""
+    from trd_spark import session
+    from trd_spark.config import SparkSettings
+
+    for tty in (True, False):
+        monkeypatch.setattr(session, "stderr_is_terminal", lambda tty=tty: tty)
+        assert session.spark_conf(SparkSettings())["spark.ui.showConsoleProgress"] == str(tty).lower()
+
+
 def test_person_counts_in_progress_lines_and_gates_are_suppressed(caplog):
     caplog.set_level(logging.INFO, logger="trd_spark")
     assert [count_text(n, persons_below=20) for n in (0, 1, 19, 20, 12345)] == ["0", "<20", "<20", "20", "12,345"]
@@ -121,3 +131,16 @@ def test_a_failed_run_says_so_on_the_last_line_of_its_log(tmp_path, capsys):
     assert "# resolved config" not in err  # DEBUG: the file only
     assert "FAILED" not in err  # the console has the error line already
     assert isinstance(log_file, Path)
+
+
+def test_an_unexpected_error_keeps_the_failed_line_last(tmp_path):
+    """Exit code 1 (a bug): the traceback goes into the run log before the closing line."""
+    configure_logging("INFO")
+    run_log = open_run_log(tmp_path, "pgs", datetime.now(UTC))
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as e:
+        run_log.close(1, e)
+    lines = run_log.path.read_text().splitlines()
+    assert "Traceback (most recent call last):" in lines and "RuntimeError: boom" in lines
+    assert lines[-1].endswith("trd-spark pgs FAILED, exit code 1")

@@ -122,13 +122,15 @@ class RunLog:
     def close(self, exit_code: int, error: BaseException | None = None) -> None:
         """Write the closing line, ``trd-spark <command> finished|FAILED, exit code N`` (to
         the file only: the console has the error line already), and detach the file. An
-        unexpected ``error`` (exit code 1) is written with its traceback."""
+        unexpected ``error`` (exit code 1) is written with its traceback just before."""
+        if error is not None and exit_code == 1:
+            self.handler.handle(logging.LogRecord(
+                "trd_spark", logging.ERROR, __file__, 0, "unexpected error: %s: %s", (type(error).__name__, error),
+                (type(error), error, error.__traceback__)))
         outcome = "finished" if exit_code == 0 else "FAILED"
-        record = logging.LogRecord(
+        self.handler.handle(logging.LogRecord(
             "trd_spark", logging.INFO if exit_code == 0 else logging.ERROR, __file__, 0,
-            "trd-spark %s %s, exit code %d", (self.command, outcome, exit_code),
-            (type(error), error, error.__traceback__) if error is not None and exit_code == 1 else None)
-        self.handler.handle(record)
+            "trd-spark %s %s, exit code %d", (self.command, outcome, exit_code), None))
         logging.getLogger().removeHandler(self.handler)
         self.handler.close()
 
