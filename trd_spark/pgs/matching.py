@@ -327,16 +327,16 @@ def match_sites(
         return hl.if_else(has_oa, _palindromic(hl, ea, oa), _palindromic(hl, pair[0], pair[1]))
 
     drop_ambiguous = hl.literal(not keep_ambiguous)
+    unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
     match_type = (
         hl.case()
         .when(sv.liftover_failed, "liftover_failed")
+        .when(hl.or_else(hl.literal(set(unreadable), hl.tset(hl.tstr)).contains(hl.str(sv.locus)), False),
+              "multiallelic_unreadable")
         .when(hl.is_defined(sv._dra) & ambiguous(sv._dra) & drop_ambiguous, "ambiguous_dropped")
-    unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
         .when(hl.is_defined(sv._dar) & ambiguous(sv._dar) & drop_ambiguous, "ambiguous_dropped")
         .when(hl.is_defined(sv._dra), "ref_alt")
         .when(hl.is_defined(sv._dar), "alt_ref")
-        .when(hl.or_else(hl.literal(set(unreadable), hl.tset(hl.tstr)).contains(hl.str(sv.locus)), False),
-              "multiallelic_unreadable")
         .when(hl.is_defined(sv._fra) & ~ambiguous(sv._fra), "ref_alt_flipped")
         .when(hl.is_defined(sv._far) & ~ambiguous(sv._far), "alt_ref_flipped")
         .default("not_found")
@@ -446,11 +446,11 @@ def summarise_matches(
         "n_matched_flipped": (counts["n_ref_alt_flipped"] + counts["n_alt_ref_flipped"]).to_numpy(),
         "n_ambiguous_dropped": counts["n_ambiguous_dropped"].to_numpy(),
         "n_not_found": (counts["n_not_found"] + counts["n_liftover_failed"]).to_numpy(),
+        "n_unreadable": counts["n_multiallelic_unreadable"].to_numpy(),
     })
     out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
     return out[PGS_MATCH_SUMMARY.names]
 
-        "n_unreadable": counts["n_multiallelic_unreadable"].to_numpy(),
 
 def variant_matches_frame(hl: hl_types, matches: hl_types.Table, dataset: str) -> DataFrame:
     """The per-variant match log as a Spark DataFrame with the PGS_VARIANT_MATCHES schema."""
