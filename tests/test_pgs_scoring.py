@@ -107,3 +107,22 @@ def test_score_without_any_match_is_zero_with_missing_avg(hl, spark, tiny_mt):
     got = run_scores(hl, spark, tiny_mt, [a])
     r = got[(101, "PGS000920")]
     assert (r.score_sum, r.allele_count, r.score_avg, r.n_missing) == (0.0, 0, None, 0)
+
+
+def test_group_within_partitions_adapter_pins_hails_private_api(hl):
+    """scoring.group_within_partitions wraps Hail's private Table._group_within_partitions:
+    if a Hail upgrade renames it, changes its parameters or its grouping, this fails."""
+    import inspect
+
+    from trd_spark.pgs.scoring import group_within_partitions
+
+    assert list(inspect.signature(hl.Table._group_within_partitions).parameters) == ["self", "name", "n"]
+    t = hl.utils.range_table(10, n_partitions=2)  # keyed by idx; partitions 0..4 and 5..9
+    t = t.annotate(x=t.idx * 10)
+    blocks = group_within_partitions(t, "_block", 3)
+    assert list(blocks.row) == ["idx", "_block"] and list(blocks.key) == ["idx"]
+    got = blocks.collect()
+    # Partitions 0..4 and 5..9, each cut into blocks of at most 3 rows, in order, none spanning two.
+    assert [[r.idx for r in b._block] for b in got] == [[0, 1, 2], [3, 4], [5, 6, 7], [8, 9]]
+    assert [b.idx for b in got] == [0, 3, 5, 8]  # the key of each block's first row
+    assert [r.x for r in got[0]._block] == [0, 10, 20]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, TrdSparkError
 from trd_spark.pgs.matching import USED_MATCH_TYPES
 from trd_spark.schemas import PGS_SCORES
 
@@ -72,6 +72,24 @@ def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) ->
         offset=spread(lambda x: x.offset, 0.0),
         n_vars=spread(lambda x: hl.int32(x.counted), hl.int32(0)),
     )
+
+
+def group_within_partitions(table: hl_types.Table, name: str, block_size: int) -> hl_types.Table:
+    """Rows grouped into blocks of at most ``block_size`` consecutive rows of one partition:
+    one row per block with the key fields of its first row and ``name`` (array of the block's
+    row structs, in partition order); no shuffle, no block spans two partitions.
+
+    The one use of Hail's private ``Table._group_within_partitions`` (Hail has no public
+    equivalent); tests/test_pgs_scoring.py checks its signature and this behaviour, so a Hail
+    upgrade that changes it fails there. Raises TrdSparkError when the Hail installed lacks it.
+    """
+    import hail as hl
+
+    group = getattr(table, "_group_within_partitions", None)
+    if group is None:
+        raise TrdSparkError(f"Hail {hl.version()} has no Table._group_within_partitions (private API used by "
+                            "the block-wise scoring pass); install the Hail version pinned in pyproject.toml")
+    return group(name, block_size)
 
 
 def compute_scores(
@@ -122,7 +140,7 @@ def compute_scores(
         dose=dosage.map(lambda d: hl.coalesce(d, fill)),
         called=dosage.map(lambda d: hl.float64(hl.is_defined(d))),
     )
-    blocks = rows._group_within_partitions("_block", block_size)
+    blocks = group_within_partitions(rows, "_block", block_size)
     block = blocks._block
 
     def matrix(field):
