@@ -118,11 +118,11 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
         log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
                  dataset_name, r.pgs_id, r.n_matched, r.n_variants, 100 * r.matched_fraction,
                  r.n_matched_flipped, r.n_ambiguous_dropped, r.n_not_found)
-    return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
         if r.n_unreadable:
             log.warning("  %s %s: %d variants not scored: their locus has a multi-allelic genotype row the "
                         "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, r.pgs_id,
                         r.n_unreadable)
+    return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Table:
