@@ -80,7 +80,7 @@ def exit_codes_help() -> str:
     """The exit codes, from the exception classes in trd_spark.errors (one source of truth)."""
     from trd_spark import errors
 
-    def subclasses(cls: type) -> list[type]:
+    def subclasses(cls: type[errors.TrdSparkError]) -> list[type[errors.TrdSparkError]]:
         return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
 
     lines = ["exit codes:", "  0        done", "  1        unexpected failure (a bug: the traceback is logged)"]

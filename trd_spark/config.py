@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -367,7 +367,7 @@ Contrast = Literal["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_n
 class ModelSettings(_Strict):
     """``models``: contrasts, significance levels, minimum cases and Kaplan-Meier grid."""
     contrasts: list[Contrast] = Field(
-        default_factory=lambda: ["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_nonmdd"]
+        default_factory=lambda: list(get_args(Contrast))
     )
     cox: bool = True
     alpha: float = Field(0.05, gt=0, lt=1)
@@ -473,12 +473,17 @@ class TraitPanelEntry(_Strict):
     domain: str
 
 
+class ScoredTrait(TraitPanelEntry):
+    """A panel trait with its score: ``TraitPanel.scores`` entries, whose ``pgs_id`` is set."""
+    pgs_id: str
+
+
 class TraitPanel(_Strict):
     """Scores to analyse. Entries without a ``pgs_id`` are moved to ``to_curate`` on load
     (logged with a warning and skipped), so ``scores`` only holds entries with an ID."""
 
     domains: list[str] = Field(min_length=1)
-    scores: list[TraitPanelEntry] = Field(min_length=1)
+    scores: list[ScoredTrait] = Field(min_length=1)
     to_curate: list[TraitPanelEntry] = Field(default_factory=list)
 
     @model_validator(mode="before")

@@ -33,6 +33,8 @@ from trd_spark.schemas import TableSchema, check_pandas, check_spark
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from trd_spark.stages import FsLike
+
 log = logging.getLogger(__name__)
 
 STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
@@ -85,10 +87,10 @@ class Layout:
     def file(self, stage: str, name: str) -> str:
         return f"{self.stage_dir(stage)}/{name}"
 
-    def is_complete(self, fs: Fs, stage: str) -> bool:
+    def is_complete(self, fs: FsLike, stage: str) -> bool:
         return fs.exists(f"{self.stage_dir(stage)}/{SUCCESS}")
 
-    def manifest(self, fs: Fs, stage: str) -> dict | None:
+    def manifest(self, fs: FsLike, stage: str) -> dict | None:
         path = f"{self.stage_dir(stage)}/{MANIFEST}"
         return json.loads(fs.read_text(path)) if fs.exists(path) else None
 

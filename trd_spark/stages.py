@@ -26,7 +26,7 @@ import hashlib
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -254,7 +254,7 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
     return out
 
 
-def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: set[str] = frozenset()) -> list[str]:
+def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: Set[str] = frozenset()) -> list[str]:
     """Why ``spec`` must run (empty: its published outputs are up to date).
 
     ``upstream_reruns``: stages that will run before it in this run (explain's dry run; a real
