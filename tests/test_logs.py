@@ -107,18 +107,38 @@ def test_records_before_the_run_log_opens_are_kept_and_debug_goes_to_the_file_on
     assert "progress line" in err and "before the log opened" not in err and "library noise" not in err
 
 
-def test_a_failed_run_says_so_on_the_last_line_of_its_log(tmp_path, capsys):
-    """A run failing before Spark starts (a missing input): the log under
-    {output_root}/{release}/logs/ has the resolved config (DEBUG), the error and, last, the
-    outcome; the console names the log."""
+def _config_with_a_missing_input(tmp_path: Path, output_root: str) -> tuple[Path, dict]:
+    """The toy config without toy-data generation and with an absent OMOP directory: `run`
+    stops at the input check, before Spark starts (exit 2)."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     raw.pop("toy_data")
-    raw["output_root"] = str(tmp_path / "results")
+    raw["output_root"] = output_root
+    raw["spark"]["tmp_dir"] = str(tmp_path / "tmp")
     raw["omop"]["path"] = str(tmp_path / "absent" / "omop")
     raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
     raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
     config = tmp_path / "study.yaml"
     config.write_text(yaml.safe_dump(raw))
+    return config, raw
+
+
+def test_an_object_store_output_root_gets_a_copy_of_the_run_log(spark, tmp_path, capsys):
+    """A URI output root (file:// here, gs:// on a cluster): the log is written under
+    {spark.tmp_dir}/logs/ and copied to {output_root}/{release}/logs/ through Hadoop's FS."""
+    config, raw = _config_with_a_missing_input(tmp_path, f"file://{tmp_path}/results")
+    assert main(["run", "--config", str(config)]) == errors.ConfigError.exit_code
+    (local,) = (tmp_path / "tmp" / "logs").glob("*-run.log")
+    copy = tmp_path / "results" / raw["release"] / "logs" / local.name
+    assert copy.read_text() == local.read_text()
+    assert copy.read_text().splitlines()[-1].endswith("trd-spark run FAILED, exit code 2")
+    assert f"run log: file://{copy}" in capsys.readouterr().err
+
+
+def test_a_failed_run_says_so_on_the_last_line_of_its_log(tmp_path, capsys):
+    """A run failing before Spark starts (a missing input): the log under
+    {output_root}/{release}/logs/ has the resolved config (DEBUG), the error and, last, the
+    outcome; the console names the log."""
+    config, raw = _config_with_a_missing_input(tmp_path, str(tmp_path / "results"))
     assert main(["run", "--config", str(config)]) == errors.ConfigError.exit_code
     (log_file,) = (tmp_path / "results" / raw["release"] / "logs").glob("*-run.log")
     assert re.fullmatch(r"\d{8}T\d{6}Z-run\.log", log_file.name)

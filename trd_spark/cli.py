@@ -431,7 +431,11 @@ def _close_run_log(run_log: RunLog | None, exit_code: int, error: BaseException 
 
             from trd_spark.io import Fs
 
-            Fs(SparkSession.builder.getOrCreate()).write_text(run_log.destination, run_log.path.read_text())
+        spark = SparkSession.getActiveSession()  # never a new session (after an interrupt Spark is stopped)
+        try:
+            if spark is None:
+                raise RuntimeError("no Spark session")
+            Fs(spark).write_text(run_log.destination, run_log.path.read_text())
         except Exception as e:  # noqa: BLE001 - the run's outcome is decided; keep the local log
             log.warning("run log not copied to %s (%s): it is at %s", run_log.destination, type(e).__name__,
                         run_log.path)
