@@ -426,10 +426,9 @@ def _close_run_log(run_log: RunLog | None, exit_code: int, error: BaseException 
         log.info("run log: %s", run_log.destination)
     run_log.close(exit_code, error)
     if run_log.destination != str(run_log.path):
-        try:
-            from pyspark.sql import SparkSession
+        from pyspark.sql import SparkSession
 
-            from trd_spark.io import Fs
+        from trd_spark.io import Fs
 
         spark = SparkSession.getActiveSession()  # never a new session (after an interrupt Spark is stopped)
         try:
@@ -437,8 +436,7 @@ def _close_run_log(run_log: RunLog | None, exit_code: int, error: BaseException 
                 raise RuntimeError("no Spark session")
             Fs(spark).write_text(run_log.destination, run_log.path.read_text())
         except Exception as e:  # noqa: BLE001 - the run's outcome is decided; keep the local log
-            log.warning("run log not copied to %s (%s): it is at %s", run_log.destination, type(e).__name__,
-                        run_log.path)
+            log.warning("run log not copied to %s (%s): it is at %s", run_log.destination, e, run_log.path)
 
 
 def _download_scores(cfg) -> int:
