@@ -61,16 +61,15 @@ if WARNINGS not in logging.getLogger("trd_spark").handlers:
     logging.getLogger("trd_spark").addHandler(WARNINGS)
 
 
-def configure_logging(level: str = "INFO", log_file: str | None = None) -> None:
+def configure_logging(level: str = "INFO") -> None:
     """Progress on stderr at ``level``: the ``trd_spark`` loggers, and other libraries' records
     only from ERROR (their warnings, Python ``warnings`` and the JVM's output are library noise,
-    kept for the run log). Every ``trd_spark`` record from DEBUG is kept too: in ``log_file``
-    when given, else held until ``open_run_log`` (the last ``RUN_LOG_BUFFER`` records)."""
+    kept for the run log). Every record from DEBUG (``trd_spark``; others from INFO) is held
+    until ``open_run_log`` writes it to the run log (at most the last ``RUN_LOG_BUFFER``)."""
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(getattr(logging, level.upper()))
     console.addFilter(_console_filter)
-    keep: logging.Handler = _file_handler(Path(log_file)) if log_file else _Buffer()
-    logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=[console, keep], force=True)
+    logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=[console, _Buffer()], force=True)
     logging.getLogger("trd_spark").setLevel(logging.DEBUG)
     for noisy in ("py4j", "pyspark", "matplotlib", "urllib3", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -81,7 +80,7 @@ def configure_logging(level: str = "INFO", log_file: str | None = None) -> None:
 # Records kept before the run log is opened (config loading, `--release latest`); a command
 # that never opens one (check-config, explain) keeps at most this many.
 RUN_LOG_BUFFER = 10_000
-# The logger of the lines the JVM writes to its stderr (log4j console output, Java warnings).
+# The logger of the lines the JVM writes to its stdout and stderr (log4j console output, Java warnings).
 JVM_LOGGER = "jvm"
 
 
