@@ -174,3 +174,79 @@ def test_liftover_keeps_author_positions_on_their_build():
 def test_missing_file_names_path(tmp_path):
     with pytest.raises(InputDataError, match="scoring file not found"):
         read_scoring_file(str(tmp_path / "nope.txt"))
+
+
+def _both_paths(text: str, monkeypatch, **kw):
+    """(fast pyarrow path, line-by-line path) results of parsing ``text``: value or error text."""
+    import trd_spark.pgs.scoring_files as sf
+
+    def run():
+        try:
+            return parse(text, **kw)
+        except InputDataError as e:
+            return str(e)
+
+    fast = run()
+    with monkeypatch.context() as m:
+        m.setattr(sf, "read_body_arrow", lambda body, columns: None)
+        slow = run()
+    return fast, slow
+
+
+def _assert_same(fast, slow):
+    if isinstance(slow, str):
+        assert fast == slow
+        return
+    pd.testing.assert_frame_equal(fast.variants, slow.variants)
+    assert (fast.header, fast.notes, fast.positions_from, fast.n_duplicates_dropped, fast.n_unplaced) == (
+        slow.header, slow.notes, slow.positions_from, slow.n_duplicates_dropped, slow.n_unplaced)
+
+
+@pytest.mark.parametrize("rows", [
+    pytest.param(ROWS, id="plain"),
+    pytest.param(ROWS + "\n\n", id="trailing-blank-lines"),
+    pytest.param(ROWS + "rs4\t\t\tA\tG\t1\n", id="unplaced-row"),
+    pytest.param(ROWS + "rs1\t1\t100\tG\tA\t0.5\n", id="swapped-duplicate"),
+    pytest.param(ROWS + "rs5\t1\t500\tN\tG\t1\n", id="bad-allele"),
+    pytest.param(ROWS + "rs5\t1\t500\tA\tG\tNaN\n", id="nan-weight"),
+    pytest.param(ROWS + "rs5\t1\t500\t\tG\t1\n", id="missing-effect-allele"),
+    pytest.param(ROWS + " \t1\t500\tA\tG\t1\n", id="space-rsid"),
+])
+def test_pyarrow_reader_gives_the_same_records_and_errors_as_the_line_parser(rows, monkeypatch):
+    import trd_spark.pgs.scoring_files as sf
+
+    text = HEADER + COLS + rows
+    assert sf.read_body_arrow(text.split(COLS, 1)[1].rstrip("\n"), COLS.strip().split("\t")) is not None
+    _assert_same(*_both_paths(text, monkeypatch))
+
+
+def test_pyarrow_reader_on_the_real_files(monkeypatch):
+    import trd_spark.pgs.scoring_files as sf
+
+    cases = Path(__file__).parent / "data" / "field_cases" / "pgs"
+    for path in [DATA / "PGS000901.txt", *sorted(cases.glob("*/scores/*"))]:
+        text = sf._open_text(str(path))
+        fast, slow = _both_paths(text, monkeypatch, duplicate_variants="first", max_abs_weight=10.0)
+        _assert_same(fast, slow)
+
+
+@pytest.mark.parametrize("rows, where, used_fast", [
+    pytest.param(ROWS + "rs5\t1\t500\tA\tG\t1\textra\n", "s.txt:10", False, id="extra-field"),
+    pytest.param(ROWS + "rs5\t1\t500\tA\n", "s.txt:10", False, id="missing-fields"),
+    pytest.param(ROWS + "\nrs5\t1\t500\tA\tG\t1\n", "s.txt:10", False, id="interior-blank-line"),
+    pytest.param(ROWS.replace("rs2", '"rs2"'), None, False, id="quote"),
+    pytest.param(ROWS.replace("\n", "\r\n"), None, True, id="crlf-read-fast-after-splitlines"),
+])
+def test_malformed_bodies_fall_back_to_the_line_parser(rows, where, used_fast, monkeypatch):
+    """Shapes the pyarrow reader would read differently or could not place by line go through
+    the line-by-line parser: the same result, and errors still name file:line (CRLF line ends
+    are gone after splitlines, so that file takes the fast path)."""
+    import trd_spark.pgs.scoring_files as sf
+
+    text = HEADER + COLS + rows
+    body = "\n".join(text.splitlines()[6:])
+    assert (sf.read_body_arrow(body, COLS.strip().split("\t")) is not None) is used_fast
+    fast, slow = _both_paths(text, monkeypatch)
+    _assert_same(fast, slow)
+    if where:
+        assert isinstance(fast, str) and fast.startswith(f"{where}: "), fast

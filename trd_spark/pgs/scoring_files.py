@@ -24,7 +24,11 @@ Why our own parser and not ``pgscatalog.core`` (installed, 1.1.1): its ``Scoring
 parses the header well, but variant errors surface as bare pydantic ValidationErrors with no
 file line, non-Catalog headers drop ``weight_type``/``variants_number``, invalid alleles
 (e.g. ``X``) are accepted, and one pydantic object per row is slow for million-variant
-scores. A vectorised pandas parser gives line-precise errors and stays fast.
+scores. A vectorised parser gives line-precise errors and stays fast: well-formed variant rows
+are read by pyarrow's CSV reader into Arrow-backed text columns (``read_body_arrow``), any
+other shape by the line-by-line pandas path (the same records; its errors name file:line),
+and the checks run on Arrow strings either way (a million-row file: ~4x faster than on
+Python objects).
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ _BUILD_ALIASES = {
 }
 _CHROM_ALIASES = {"23": "X", "24": "Y", "M": "MT", "26": "MT"}
 _ALLELE = re.compile(r"^[ACGT]+$")
+# Text columns are Arrow-backed: vectorised string operations (the python-object ones were
+# most of the parse time of a million-row file).
+TEXT = pd.StringDtype("pyarrow")
 # Columns that mean the score is not a plain additive sum of weight x dosage.
 _NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
 _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
@@ -146,7 +153,7 @@ def normalise_build(value: str | None) -> str | None:
 
 def normalise_chrom(chrom: pd.Series) -> pd.Series:
     """``chr1``/``1`` -> ``1``; ``23``/``chrX`` -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls kept)."""
-    out = chrom.astype("string").str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
+    out = chrom.astype(TEXT).str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
     return out.replace(_CHROM_ALIASES)
 
 
@@ -236,6 +243,36 @@ def read_scoring_files(
     ]
 
 
+def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
+    """The variant rows of a well-formed scoring file read by pyarrow's multi-threaded CSV
+    reader: every column as text, an empty field missing (NaN), one row per line, exactly as
+    the line-by-line pandas path reads them (tests/test_pgs_scoring_files.py compares both).
+
+    Returns None, so that the caller falls back to that path and its line-precise errors, for
+    an empty body and for any shape it reads differently or reports by line: a quote or CR
+    character, a blank line before the last row, a row with another number of fields (pyarrow
+    raises ArrowInvalid). Source of the speed-up: issue 16 (parsing 8.6 s of a 68x run).
+    """
+    if not body.strip() or '"' in body or "\r" in body or "\n\n" in body.rstrip("\n") or body.startswith("\n"):
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=columns),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False,
+                                             escape_char=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
+                                                 null_values=[""], strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid:
+        return None
+    # Arrow-backed text: the validation's string operations then run in Arrow compute.
+    return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+
+
 def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
     """``{key: (value, line_no)}`` from ``#key=value`` lines, and the column-header line index."""
     meta: dict[str, tuple[str, int]] = {}
@@ -305,16 +342,19 @@ def parse_scoring_file(
     if len(set(columns)) != len(columns):
         raise InputDataError(f"duplicate column names in {columns}", where=f"{source}:{col_line}")
     body_lines = lines[col_idx + 1 :]
-    # Check field counts ourselves: pandas silently turns an extra first-row field into an index.
-    n_tabs = len(columns) - 1
-    for i, line in enumerate(body_lines):
-        if line.count("\t") != n_tabs and line.strip():
-            raise InputDataError(
-                f"expected {len(columns)} tab-separated fields, saw {line.count(chr(9)) + 1}",
-                where=f"{source}:{col_line + 1 + i}",
-            )
     body = "\n".join(body_lines)
-    if body.strip():
+    fast = read_body_arrow(body, columns)
+    if fast is not None:
+        df = fast
+    elif body.strip():
+        # Check field counts ourselves: pandas silently turns an extra first-row field into an index.
+        n_tabs = len(columns) - 1
+        for i, line in enumerate(body_lines):
+            if line.count("\t") != n_tabs and line.strip():
+                raise InputDataError(
+                    f"expected {len(columns)} tab-separated fields, saw {line.count(chr(9)) + 1}",
+                    where=f"{source}:{col_line + 1 + i}",
+                )
         try:
             df = pd.read_csv(
                 io.StringIO(body), sep="\t", header=None, names=columns, dtype=str,
@@ -345,6 +385,7 @@ def parse_scoring_file(
         if mask.any():
             row = df[mask].iloc[0]
             shown = row[column] if column in df.columns else None
+            shown = None if shown is None or shown is pd.NA or shown != shown else shown  # NaN/NA: missing
             raise InputDataError(
                 f"column {column}: {problem} (value {shown!r}; {int(mask.sum())} such rows)",
                 where=f"{source}:{int(row['line'])}",
@@ -408,7 +449,7 @@ def parse_scoring_file(
             fail_at(df[col].notna(), col, "dosage-specific weights are not supported")
 
     # ---- weights (PGS Catalog convention: OR/HR are summed on the log scale)
-    weight = pd.to_numeric(df["effect_weight"], errors="coerce")
+    weight = pd.to_numeric(df["effect_weight"].astype(object), errors="coerce")
     fail_at(~np.isfinite(weight.astype("float64")), "effect_weight", "weight is not a finite number")
     try:
         scale = weight_scale(header.weight_type)
@@ -423,11 +464,11 @@ def parse_scoring_file(
                 f"{' after ln()' if scale == 'log' else ''} (a wrong column or weight_type?)")
 
     # ---- alleles
-    effect = df["effect_allele"].astype("string").str.strip().str.upper()
+    effect = df["effect_allele"].astype(TEXT).str.strip().str.upper()
     fail_at(effect.isna(), "effect_allele", "effect allele is missing")
     fail_at(~effect.str.fullmatch(_ALLELE), "effect_allele", "allele must contain only A/C/G/T")
     if "other_allele" in df.columns:
-        other = df["other_allele"].astype("string").str.strip().str.upper()
+        other = df["other_allele"].astype(TEXT).str.strip().str.upper()
         fail_at(other.notna() & ~other.str.fullmatch(_ALLELE).fillna(False), "other_allele",
                 "allele must contain only A/C/G/T")
     else:
@@ -435,7 +476,7 @@ def parse_scoring_file(
 
     # ---- rsIDs (kept for rsID matching and the log)
     if rsid_col is not None:
-        rsid = df[rsid_col].astype("string").str.strip()
+        rsid = df[rsid_col].astype(TEXT).str.strip()
         rsid = rsid.where(rsid.notna() & ~rsid.isin(["", ".", "NR"]))
     else:
         rsid = pd.Series(pd.NA, index=df.index, dtype="string")
@@ -447,7 +488,7 @@ def parse_scoring_file(
     if chrom_col is not None:
         assert pos_col is not None  # set together with chrom_col
         chrom = normalise_chrom(df[chrom_col])
-        pos_num = pd.to_numeric(df[pos_col], errors="coerce")
+        pos_num = pd.to_numeric(df[pos_col].astype(object), errors="coerce")
         fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
                 "position must be a positive integer")
         fail_at(chrom.isna() != df[pos_col].isna(), chrom_col,
