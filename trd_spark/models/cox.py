@@ -20,7 +20,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from lifelines.statistics import proportional_hazard_test
 
-from trd_spark.config import Config, TraitPanelEntry
+from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
 from trd_spark.models.covariates import (
     MDD_STATUSES,
@@ -138,7 +138,7 @@ def fit_cox(
 def cox_group(
     frame: pd.DataFrame,
     *,
-    panel: Iterable[TraitPanelEntry],
+    panel: Iterable[ScoredTrait],
     covariates: list[str],
     min_events: int,
     ph_time_transform: str = "rank",

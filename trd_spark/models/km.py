@@ -10,12 +10,13 @@ grid table is internal; ``coarsen_km`` keeps the points that may be exported.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
-from trd_spark.config import Config, TraitPanelEntry
+from trd_spark.config import Config, ScoredTrait
 from trd_spark.models.covariates import complete_cases, one_blas_thread
 from trd_spark.models.logistic import in_person_order
 from trd_spark.schemas import KM_CURVES
@@ -76,7 +77,7 @@ def coarsen_km(km: pd.DataFrame, min_count: int) -> pd.DataFrame:
             continue
         for _, g in curves.groupby("tertile", sort=True):
             g = g.sort_values("time_days")
-            rows = list(g.itertuples())
+            rows: list[Any] = list(g.itertuples())  # pandas-stubs type the fields as any scalar
             kept = [rows[0]]
             for r in rows[1:]:
                 if r.n_at_risk < min_count:
@@ -110,7 +111,7 @@ def km_curves_for_pgs(
 
 
 def km_group(
-    frame: pd.DataFrame, *, panel: Iterable[TraitPanelEntry], duration: str, event: str, step_days: int
+    frame: pd.DataFrame, *, panel: Iterable[ScoredTrait], duration: str, event: str, step_days: int
 ) -> pd.DataFrame:
     """KM curves for every panel PGS of one (dataset, definition) slice. Columns: KM_CURVES."""
     from trd_spark.models.cox import mdd_frame

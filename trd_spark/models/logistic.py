@@ -27,7 +27,7 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
-from trd_spark.config import Config, TraitPanelEntry
+from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
 from trd_spark.models.covariates import (
     MDD_STATUSES,
@@ -180,7 +180,7 @@ def logistic_task(
     frame: pd.DataFrame,
     contrast: str,
     *,
-    panel: Iterable[TraitPanelEntry],
+    panel: Iterable[ScoredTrait],
     covariates: list[str],
     min_cases: int,
 ) -> pd.DataFrame:
@@ -209,7 +209,7 @@ def logistic_group(
     frame: pd.DataFrame,
     *,
     contrasts: Iterable[str],
-    panel: Iterable[TraitPanelEntry],
+    panel: Iterable[ScoredTrait],
     covariates: list[str],
     min_cases: int,
 ) -> pd.DataFrame:
@@ -219,7 +219,7 @@ def logistic_group(
     return pd.concat(parts, ignore_index=True)
 
 
-def model_panel(cfg: Config) -> list[TraitPanelEntry]:
+def model_panel(cfg: Config) -> list[ScoredTrait]:
     """Trait-panel entries that name a score (entries still to curate have no pgs_id)."""
     panel = [e for e in (cfg.trait_panel.scores if cfg.trait_panel else []) if e.pgs_id]
     if not panel:
@@ -230,7 +230,7 @@ def model_panel(cfg: Config) -> list[TraitPanelEntry]:
 def finish_order(results: pd.DataFrame, cfg: Config, keys: list[str]) -> pd.DataFrame:
     """Rows in the grid's canonical order: dataset, definition sorted; contrast and pgs_id in
     config/panel order (the serial loop's order, so serial and distributed results compare)."""
-    rank = {
+    rank: dict[str, dict[str, int]] = {
         "contrast": {c: i for i, c in enumerate(cfg.models.contrasts)},
         "pgs_id": {e.pgs_id: i for i, e in enumerate(model_panel(cfg))},
     }
@@ -282,7 +282,7 @@ def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return finish_logistic(pd.concat(parts, ignore_index=True), cfg)
 
 
-def warn_absent(panel: list[TraitPanelEntry], columns: Iterable[str]) -> None:
+def warn_absent(panel: list[ScoredTrait], columns: Iterable[str]) -> None:
     """Log the panel scores missing from the analysis frame (their fits are failed rows)."""
     columns = set(columns)
     absent = [e.pgs_id for e in panel if e.pgs_id not in columns]

@@ -48,7 +48,7 @@ def results_to_spark(spark: SparkSession, results: pd.DataFrame, schema: TableSc
     Failed fits have null estimates in Parquet (NaN would poison Spark aggregates).
     """
     pdf = results[schema.names].astype(object)
-    pdf = pdf.where(pdf.notna(), None)
+    pdf = pdf.where(pdf.notna(), None)  # type: ignore[call-overload]  # pandas accepts None; its stubs do not
     return spark.createDataFrame(list(pdf.itertuples(index=False, name=None)), schema.struct)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
@@ -27,8 +28,8 @@ def _ok(results: pd.DataFrame) -> pd.DataFrame:
     return r[r["converged"].astype(bool) & np.isfinite(r["beta"].astype(float)) & (r["se"].astype(float) > 0)]
 
 
-def two_sided_p(z: np.ndarray) -> np.ndarray:
-    """2 * P(Z > |z|) for a standard normal Z (NaN stays NaN)."""
+def two_sided_p(z: npt.ArrayLike) -> np.ndarray:
+    """2 * P(Z > |z|) for a standard normal Z (NaN stays NaN); same shape as ``z``."""
     return 2.0 * stats.norm.sf(np.abs(np.asarray(z, dtype=float)))
 
 

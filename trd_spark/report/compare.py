@@ -178,9 +178,9 @@ def compare_releases(
     def exported(lay: Layout, name: str) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
 
-    shown = [exported(lay, "cohort_flow.tsv") for lay in (la, lb)]
-    internal = [read_table(spark, lay.table("phenotypes", "cohort_flow")).toPandas() for lay in (la, lb)]
-    sizes, for_export = cohort_size_changes(*internal, *shown, threshold)
+    flow_a, flow_b = (read_table(spark, lay.table("phenotypes", "cohort_flow")).toPandas() for lay in (la, lb))
+    sizes, for_export = cohort_size_changes(flow_a, flow_b, exported(la, "cohort_flow.tsv"),
+                                            exported(lb, "cohort_flow.tsv"), threshold)
     out = {"cohort_sizes": sizes}
     out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
                                                spark.read.parquet(lb.table("pgs", "scores")), threshold)

@@ -18,11 +18,13 @@ import html
 import io
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure as MplFigure
@@ -30,12 +32,15 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from trd_spark.report.html import PALETTE, format_count, format_p
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 META_COLOUR = "#000000"
 META_SOURCE = "meta-analysis (fixed)"
 TERTILE_NAMES = {1: "lowest third", 2: "middle third", 3: "highest third"}
 DAYS_PER_YEAR = 365.25
 # SVG ids and text are deterministic: one report, one byte sequence for the same inputs.
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "trd-spark", "font.size": 8,
+_RC: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "trd-spark", "font.size": 8,
        "font.family": ["DejaVu Sans", "Helvetica", "Arial", "sans-serif"]}
 FIGURE_WIDTH_INCHES = 10.0  # wide figures fill the page's 1200 px column
 FOREST_ROW_INCHES = 0.19  # one text line at 8 pt
@@ -128,7 +133,7 @@ def forest_figure(rows: pd.DataFrame, *, title: str) -> Figure:
     row per dataset / meta-analysis with N, cases, OR (95% CI) and p as text, the point (square;
     diamond for the meta-analysis) and CI on a log axis, a dashed line at OR 1. Rows without an
     estimate say "not estimated". ``data["rows"]`` holds the rows with their y position."""
-    lines: list[tuple[str, object]] = []  # ("domain", name) | ("pgs", row) | ("est", row)
+    lines: list[tuple[str, Any]] = []  # ("domain", name) | ("pgs", row) | ("est", row)
     for domain, by_domain in rows.groupby("domain", sort=False):
         lines.append(("domain", domain))
         for _, by_pgs in by_domain.groupby(["trait", "pgs_id"], sort=False):
@@ -159,7 +164,7 @@ def forest_figure(rows: pd.DataFrame, *, title: str) -> Figure:
                         (1.04, "OR (95% CI)", "left"), (1.50, "p", "left")):
         ax.text(x, head_y, text, transform=label_t, ha=ha, va="center", fontweight="bold", clip_on=False)
     fig.suptitle(_text(title), x=0.02, ha="left", fontweight="bold", fontsize=10)
-    drawn = []
+    drawn: list[dict] = []
     for y, (kind, item) in enumerate(lines):
         if kind == "domain":
             ax.text(-1.20, y, _text(item), transform=label_t, ha="left", va="center", fontweight="bold",
@@ -199,6 +204,7 @@ def at_risk_rows(curves: pd.DataFrame, ticks_days: list[float]) -> pd.DataFrame:
     n_at_risk."""
     out = []
     bounds = [*ticks_days, math.inf]
+    k: Any  # the tertile (pandas-stubs type groupby keys as any scalar)
     for k, g in curves.sort_values("time_days").groupby("tertile", sort=True):
         for a, b in zip(bounds[:-1], bounds[1:]):
             hit = g[(g["time_days"] >= a) & (g["time_days"] < b)]
@@ -223,6 +229,7 @@ def km_figure(curves: pd.DataFrame, *, title: str, cox: pd.Series | None = None)
     tmax = float(curves["time_days"].max()) if len(curves) else DAYS_PER_YEAR
     years = max(int(math.ceil(tmax / DAYS_PER_YEAR)), 1)
     ticks = [y * DAYS_PER_YEAR for y in range(years + 1)]
+    k: Any  # the tertile (pandas-stubs type groupby keys as any scalar)
     for k, g in curves.sort_values("time_days").groupby("tertile", sort=True):
         colour = PALETTE[(int(k) - 1) % len(PALETTE)]
         t = g["time_days"].to_numpy(float)
@@ -252,6 +259,7 @@ def km_figure(curves: pd.DataFrame, *, title: str, cox: pd.Series | None = None)
         table.spines[side].set_visible(False)
     table.set_title("number at risk (at published points)", loc="left", fontsize=7)
     row_of = {k: i for i, k in enumerate(groups)}
+    r: Any  # a row of risk (pandas-stubs type itertuples' fields as any scalar)
     for r in risk.itertuples(index=False):
         table.text(r.time_days, row_of[r.tertile], format_count(r.n_at_risk), ha="left", va="center", fontsize=7,
                    color=PALETTE[(r.tertile - 1) % len(PALETTE)], clip_on=False)
@@ -421,7 +429,7 @@ def distribution_figure(dist: pd.DataFrame, *, title: str, traits: dict[str, str
         drawn, columns=["pgs_id", "ancestry", "p05", "p25", "p50", "p75", "p95", "y"])})
 
 
-def scatter_figure(xv: np.ndarray, yv: np.ndarray, *, labels: list[str], x_label: str, y_label: str,
+def scatter_figure(xv: npt.ArrayLike, yv: npt.ArrayLike, *, labels: list[str], x_label: str, y_label: str,
                    r2: float | None, title: str) -> Figure:
     """Effect sizes (log OR) under two definitions, one point per PGS with both estimates, the
     identity line, R² in the title. ``data["points"]``: label, x, y."""

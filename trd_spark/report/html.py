@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ def is_p_column(column: str) -> bool:
     return column in ("p", "q_fdr") or column.startswith(("p_", "q_")) or column.endswith("_p")
 
 
-def format_p(value: object) -> str:
+def format_p(value: Any) -> str:
     """A p-value as a reader expects it: two significant digits, scientific below 0.001
     (``0.042``, ``3.2e-05``); never ``0.000``. Empty for a missing value."""
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):

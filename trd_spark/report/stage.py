@@ -122,16 +122,14 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
         F.percentile_approx("value", list(QUANTILES), 10000).alias("q"))
     pdf = agg.toPandas()
     for i, name in enumerate(["p05", "p25", "p50", "p75", "p95"]):
-        pdf[name] = pdf["q"].map(lambda q, i=i: float(q[i]) if q is not None else np.nan)
+        pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]
     pdf = pdf.drop(columns="q").sort_values(["dataset", "ancestry", "pgs_id"], kind="mergesort")
     return pdf.reset_index(drop=True)
 
 
-def _read(spark: SparkSession, path: str, what: str, required: bool = True) -> pd.DataFrame | None:
+def _read(spark: SparkSession, path: str, what: str) -> pd.DataFrame:
     if not Fs(spark).exists(path):
-        if required:
-            raise InputDataError(f"{what} not found (run the stage that writes it first)", where=path)
-        return None
+        raise InputDataError(f"{what} not found (run the stage that writes it first)", where=path)
     return read_table(spark, path).toPandas()
 
 
@@ -204,8 +202,9 @@ def _details(inner: str, summary: str) -> str:
     return f"<details><summary>{summary}</summary>{inner}</details>"
 
 
-def build_report(cfg: Config, t: dict[str, pd.DataFrame | None], versions: dict) -> dict[str, str]:
-    """All exported files {name: text} from the release's (internal) tables. Pure."""
+def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict) -> dict[str, str]:
+    """All exported files {name: text} from the release's (internal) tables (``t``: name ->
+    table; an optional table that was not written is absent). Pure."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -389,7 +388,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, str]:
     }
     optional = {name: layout.table("models", name) for name in OPTIONAL_MODEL_TABLES}
     optional["cohort_counts"] = layout.table("cohort", "cohort_counts")
-    t: dict[str, pd.DataFrame | None] = {
+    t: dict[str, pd.DataFrame] = {  # the required tables and the optional ones present
         "logistic": _read(spark, paths["logistic"], "logistic results"),
         "cohort_flow": _read(spark, paths["cohort_flow"], "cohort flow")[COHORT_FLOW.names],
         "match_summary": _read(spark, paths["match_summary"], "PGS match summary")[PGS_MATCH_SUMMARY.names]
@@ -398,8 +397,8 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, str]:
     for name, path in optional.items():
         if name == "cox" and not cfg.models.cox:
             continue
-        t[name] = _read(spark, path, name, required=False)
-        if t[name] is not None:
+        if fs.exists(path):
+            t[name] = _read(spark, path, name)
             paths[name] = path
     flow = t["cohort_flow"]
     flow = flow.assign(_later=flow["definition"] != "all")

@@ -6,6 +6,7 @@ Zero is allowed to leave the workbench, as are counts >= threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,9 @@ def suppressed_label(threshold: int) -> str:
     return f"<{threshold}"
 
 
-def suppress_count(value: object, threshold: int = 20) -> object:
-    """One count: 1..threshold-1 -> "<threshold"; 0, >= threshold and missing unchanged."""
+def suppress_count(value: Any, threshold: int = 20) -> Any:
+    """One count (a frame cell: int, float, None or an already suppressed str): 1..threshold-1
+    -> "<threshold"; 0, >= threshold as int; missing and text unchanged."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return value
     if isinstance(value, str):
@@ -37,27 +39,6 @@ def suppress_small_counts(df: pd.DataFrame, count_columns: list[str], threshold:
     out = df.copy()
     for col in count_columns:
         out[col] = out[col].astype(object).map(lambda v: suppress_count(v, threshold))
-    return out
-
-
-COMPLEMENT_LABEL = "suppressed"
-
-
-def suppress_complement(
-    df: pd.DataFrame, total: str, part: str, threshold: int = 20, label: str = COMPLEMENT_LABEL
-) -> pd.DataFrame:
-    """Hide ``total`` (as ``label``) where ``total - part`` is a small count that could be derived.
-
-    E.g. n and n_cases would reveal n_controls = n - n_cases; call this before
-    ``suppress_small_counts`` so both columns are still numbers. The total itself is not
-    small, so it is not labelled "<threshold".
-    """
-    out = df.copy()
-    t = pd.to_numeric(out[total], errors="coerce")
-    rest = t - pd.to_numeric(out[part], errors="coerce")
-    small = (rest > 0) & (rest < threshold)
-    out[total] = out[total].astype(object)
-    out.loc[small, total] = label
     return out
 
 
@@ -157,15 +138,15 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
     m = len(pos)
     # Variables: x (n), up (m), down (m); x_k - up_k + down_k = value_k for movable k.
     link = np.zeros((m, n + 2 * m))
-    for i, k in enumerate(pos):
-        link[i, k], link[i, n + i], link[i, n + m + i] = 1.0, -1.0, 1.0
+    for r, k in enumerate(pos):
+        link[r, k], link[r, n + r], link[r, n + m + r] = 1.0, -1.0, 1.0
     a_eq = vstack([hstack([rel, csr_matrix((rel.shape[0], 2 * m))]), csr_matrix(link)]).tocsr()
     b_eq = np.concatenate([np.zeros(rel.shape[0]), [movable[k][0] for k in pos]])
     xb = list(bounds)
     lo, hi = xb[j]
     xb[j] = (max(lo, target[0]) if target[0] is not None else lo, target[1] if target[1] is not None else hi)
     cost = np.concatenate([np.zeros(n), [movable[k][1] for k in pos] * 2])
-    dev_bounds = [(0.0, None)] * (2 * m)
+    dev_bounds: list[tuple[float, float | None]] = [(0.0, None)] * (2 * m)
 
     def solve():
         return linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=xb + dev_bounds, method="highs")
@@ -231,7 +212,7 @@ def audit_suppression(
 
     def bounds_for(comp: list[int], everything_hidden: bool = False) -> list[tuple[float, float | None]]:
         """The outsider's bounds: shown cells fixed, labels' ranges, >= 0 for the rest."""
-        out = []
+        out: list[tuple[float, float | None]] = []
         for c in comp:
             k = keys[c]
             if k in known:

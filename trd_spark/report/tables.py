@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import pandas as pd
 
@@ -81,11 +82,13 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
     published: set = set()
     relations: list[dict] = []
     units: dict = {}
+    k: Any  # a tertile label from groupby (pandas-stubs type it as any scalar)
     for (ds, definition, pgs), curves in km.groupby(["dataset", "definition", "pgs_id"], sort=True):
         unit = ("km_curve_set", ds, definition, pgs)
         persons, events = ("km_persons", ds, definition, pgs), ("km_events", ds, definition, pgs)
         values[persons], values[events] = 0, 0
-        rel_persons, rel_events = {persons: -1}, {events: -1}
+        rel_persons: dict[tuple, int] = {persons: -1}
+        rel_events: dict[tuple, int] = {events: -1}
         for k, g in curves.groupby("tertile", sort=True):
             g = g.sort_values("time_days")
             base = ("km", ds, definition, pgs, int(k))
@@ -101,7 +104,7 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
             rel_events[total] = 1
             values[persons] += int(at_risk[0])
             values[events] += int(after[0])
-            remaining = {total: 1}  # events_total = sum of step events + events after the end
+            remaining: dict[tuple, int] = {total: 1}  # events_total = sum of step events + events after the end
             for j in range(1, len(cells)):
                 ev, cens = base + ("events", int(times[j])), base + ("censored", int(times[j]))
                 values[ev] = int(after[j - 1] - after[j])
@@ -127,6 +130,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     published: set = set()
     relations: list[dict] = []
     units: dict = {}
+    key: tuple
+    r: Any  # rows of the count frames (pandas-stubs type itertuples' fields as any scalar)
 
     def pub(key, v):
         values[key] = int(v)
@@ -241,11 +246,11 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         relations += [{same[0]: 1, other: -1} for other in same[1:]]
 
     if rc.pgs_distribution is not None and len(rc.pgs_distribution):
-        groups = rc.pgs_distribution.drop_duplicates(["dataset", "ancestry"])
-        for ds, grp in groups.groupby("dataset", sort=True):
-            total = ("dist_total", ds)
-            values[total] = int(grp["n"].sum())
-            rel = {total: -1}
+        ancestries = rc.pgs_distribution.drop_duplicates(["dataset", "ancestry"])
+        for ds, grp in ancestries.groupby("dataset", sort=True):
+            dist_total = ("dist_total", ds)
+            values[dist_total] = int(grp["n"].sum())
+            rel: dict[tuple, int] = {dist_total: -1}
             for r in grp.itertuples(index=False):
                 key = ("dist", ds, r.ancestry)
                 pub(key, r.n)
@@ -253,7 +258,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
             relations.append(rel)
             # The genotyped persons of a dataset are its statuses under the primary definition.
             everyone = ("TRD", "trMDD", "MDD_other", "non_MDD")
-            link(total, everyone, ds, rc.primary_definition)
+            link(dist_total, everyone, ds, rc.primary_definition)
     return values, published, relations, units
 
 
