@@ -1,4 +1,4 @@
-"""Driver SIGKILL mid-stage, then rerun: the run resumes after the last complete stage.
+"""Signals mid-stage (SIGTERM, SIGINT, SIGKILL), then rerun: the run resumes after the last complete stage.
 
 A `trd-spark run` (subprocess, own process group: Python driver + its Spark JVM) on a tiny
 toy dataset is killed with SIGKILL once the phenotypes stage has opened its in-progress
@@ -103,42 +103,6 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-def test_sigkill_in_phenotypes_then_resume(toy, reference, tmp_path, capsys):
-    killed_dir = tmp_path / "killed"
-    killed_dir.mkdir()
-    config = write_config(killed_dir, toy)
-    release = Path(yaml.safe_load(config.read_text())["output_root"]) / "toy-r1"
-
-    log_path = tmp_path / "killed_run.log"
-    proc = _start(config, log_path)
-    _signal_mid_phenotypes(proc, release, log_path, signal.SIGKILL)  # the driver and its JVM
-    assert proc.returncode == -signal.SIGKILL
-    assert (release / "pgs" / "_SUCCESS").exists()
-    assert not (release / "phenotypes").exists()
-    leftovers = list(release.glob(".phenotypes.inprogress-*"))
-    assert leftovers and not any((d / "_SUCCESS").exists() for d in leftovers)
-    held = json.loads((release / ".lock").read_text())
-    assert held["pid"] == proc.pid  # the killed run's lock is still there
-
-    # The killed subprocess computed the code version afresh: so must this process (it is
-    # cached per process; a checkout changed in between would rightly rerun every stage).
-    code_version.cache_clear()
-    capsys.readouterr()
-    assert main(["run", "--stages", *STAGES, "--config", str(config)]) == 0
-    err = capsys.readouterr().err
-    assert "taking over a stale lock" in err, err[-3000:]
-    assert "pgs: up to date, skipped" in err, err[-3000:]
-    assert "phenotypes: running" in err and "cohort: running" in err
-    assert not (release / ".lock").exists()
-    for stage in STAGES:
-        assert (release / stage / "_SUCCESS").exists()
-    # The killed run's directory was never renamed into place, and the rerun removed it.
-    assert not list(release.glob(".phenotypes.inprogress-*"))
-    assert "left by an interrupted run" in err
-
-    _assert_same_tables(_tables(release), reference)
-
-
 def _assert_same_tables(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) -> None:
     assert got.keys() == want.keys() and len(got) >= 6
     for name in want:
@@ -153,7 +117,9 @@ def _one_error_line(log_path: Path) -> str:
     return errors[0]
 
 
-def test_sigterm_then_sigint_mid_stage_then_resume(toy, reference, tmp_path, capsys):
+def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, capsys):
+    """One output directory, three interrupted runs in a row (one subprocess start each is the
+    cost of this test), then one in-process resume that must equal the uninterrupted run."""
     run_dir = tmp_path / "signals"
     run_dir.mkdir()
     config = write_config(run_dir, toy)
@@ -182,10 +148,32 @@ def test_sigterm_then_sigint_mid_stage_then_resume(toy, reference, tmp_path, cap
     assert _group_gone(proc.pid)
     assert not (release / "phenotypes").exists()
 
-    code_version.cache_clear()  # as in the SIGKILL test: the subprocesses computed it afresh
+    # SIGKILL of the driver and its JVM: nothing can clean up, the lock and the in-progress
+    # directory stay behind.
+    log_path = tmp_path / "killed_run.log"
+    proc = _start(config, log_path)
+    _signal_mid_phenotypes(proc, release, log_path, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    assert (release / "pgs" / "_SUCCESS").exists()
+    assert not (release / "phenotypes").exists()
+    leftovers = list(release.glob(".phenotypes.inprogress-*"))
+    assert leftovers and not any((d / "_SUCCESS").exists() for d in leftovers)
+    held = json.loads((release / ".lock").read_text())
+    assert held["pid"] == proc.pid  # the killed run's lock is still there
+
+    # The killed subprocess computed the code version afresh: so must this process (it is
+    # cached per process; a checkout changed in between would rightly rerun every stage).
+    code_version.cache_clear()
     capsys.readouterr()
     assert main(["run", "--stages", *STAGES, "--config", str(config)]) == 0
     err = capsys.readouterr().err
-    assert "pgs: up to date, skipped" in err and "stale lock" not in err
+    assert "taking over a stale lock" in err, err[-3000:]
+    assert "pgs: up to date, skipped" in err, err[-3000:]
+    assert "phenotypes: running" in err and "cohort: running" in err
+    assert not (release / ".lock").exists()
+    for stage in STAGES:
+        assert (release / stage / "_SUCCESS").exists()
+    # The killed run's directory was never renamed into place, and the rerun removed it.
+    assert "left by an interrupted run" in err
     assert not [p.name for p in release.iterdir() if p.name.startswith(".")]
     _assert_same_tables(_tables(release), reference)
