@@ -162,9 +162,18 @@ def test_wheel_install_check_config_uses_the_shipped_config(wheel_install):
 
 @pytest.mark.slow
 def test_wheel_install_runs_the_toy_pipeline_to_the_report(wheel_install):
-    venv, _, work = wheel_install
-    r = subprocess.run([str(venv / "bin" / "trd-spark"), "run"], cwd=work, capture_output=True, text=True,
-                       timeout=3000, env=installed_env())
+    """The shipped toy config, with smaller toy data (600 persons, 400 variants: the default-size
+    run is covered in-process by test_pipeline_e2e), run by the installed console script."""
+    venv, site_dir, work = wheel_install
+    shipped = site_dir / "trd_spark" / "conf"
+    raw = yaml.safe_load((shipped / "toy.yaml").read_text())
+    raw["toy_data"].update(persons=600, variants=400)
+    raw["phenotypes"]["concept_sets"] = str(shipped / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(shipped / "trait_panel_toy.yaml")
+    (work / "conf").mkdir()
+    (work / "conf" / "small.yaml").write_text(yaml.safe_dump(raw))  # ../out resolves to work/out
+    r = subprocess.run([str(venv / "bin" / "trd-spark"), "run", "--config", "conf/small.yaml"], cwd=work,
+                       capture_output=True, text=True, timeout=3000, env=installed_env())
     assert r.returncode == 0, r.stderr[-3000:]
     page = work / "out" / "toy" / "results" / "toy-r1" / "report" / "report.html"
     assert page.exists()
