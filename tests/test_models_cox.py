@@ -10,6 +10,7 @@ from models_sim import PGS_IDS, grid_config, simulate_frame
 
 from trd_spark.models.cox import cox_grid, fit_cox, mdd_frame
 from trd_spark.schemas import COX_RESULTS_COLUMNS
+from trd_spark.vocabulary import ModelFailure
 
 COVS = ["age", "sex_female", "pc1", "pc2"]
 T, E = "time_to_trd_days", "trd_event"
@@ -34,7 +35,7 @@ def test_mdd_frame_keeps_the_three_mdd_statuses():
 def test_estimates_equal_direct_lifelines_fit(mdd):
     got = fit_cox(mdd, "PGS900004", COVS)
     ref = reference_cox(mdd, "PGS900004", COVS)
-    assert got["converged"] is True and got["note"] == ""
+    assert got["converged"] is True and got["note"] == "" and got["failure_reason"] is None
     assert got["beta"] == pytest.approx(ref["coef"], rel=1e-6)
     assert got["se"] == pytest.approx(ref["se(coef)"], rel=1e-6)
     assert got["hazard_ratio"] == pytest.approx(ref["exp(coef)"], rel=1e-6)
@@ -51,6 +52,7 @@ def test_too_few_events_is_a_failed_row(mdd):
     got = fit_cox(sub, "PGS900004", COVS, min_events=5)
     assert got["converged"] is False and got["n_events"] == 3
     assert got["note"].startswith("too few events") and "3" not in got["note"]
+    assert got["failure_reason"] == ModelFailure.TOO_FEW_EVENTS
 
 
 def test_complete_separation_is_a_failed_row(mdd):
@@ -60,7 +62,19 @@ def test_complete_separation_is_a_failed_row(mdd):
     sub[T] = sub["PGS900001"].rank(ascending=False).astype(float)
     got = fit_cox(sub, "PGS900001", COVS)
     assert got["converged"] is False and "separation" in got["note"]
+    assert got["failure_reason"] == ModelFailure.PERFECT_SEPARATION
     assert np.isnan(got["hazard_ratio"])
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    pytest.param(lambda d: d.assign(PGS900004=1.0), ModelFailure.PGS_ZERO_VARIANCE, id="pgs-constant"),
+    pytest.param(lambda d: d.assign(pc2=d["pc1"] * 2.0), ModelFailure.SINGULAR_DESIGN, id="collinear"),
+    pytest.param(lambda d: d.drop(columns="PGS900004"), ModelFailure.PGS_ABSENT, id="pgs-absent"),
+])
+def test_prefit_failures_are_rows_with_their_reason(mdd, change, reason):
+    """The checks shared with the logistic fitter (covariates.prefit_check) give Cox the same reasons."""
+    got = fit_cox(change(mdd), "PGS900004", COVS)
+    assert got["converged"] is False and got["failure_reason"] == reason and np.isnan(got["beta"])
 
 
 def test_constant_covariate_dropped_and_negative_time_left_out(mdd):

@@ -9,6 +9,7 @@ import statsmodels.api as sm
 from models_sim import PGS_IDS, grid_config, simulate_frame
 
 from trd_spark.models.logistic import contrast_frame, fit_logistic, logistic_grid
+from trd_spark.vocabulary import ModelFailure
 
 COVS = ["age", "sex_female", "pc1", "pc2"]
 
@@ -31,7 +32,7 @@ def test_estimates_equal_direct_statsmodels_logit(frame, contrast):
     got = fit_logistic(sub, "PGS900004", COVS)
     ref = reference_logit(sub, "PGS900004", COVS)
     lo, hi = ref.conf_int().loc["PGS900004"]
-    assert got["converged"] is True and got["note"] == ""
+    assert got["converged"] is True and got["note"] == "" and got["failure_reason"] is None
     assert got["beta"] == pytest.approx(ref.params["PGS900004"], rel=1e-7)
     assert got["se"] == pytest.approx(ref.bse["PGS900004"], rel=1e-6)
     assert got["p"] == pytest.approx(ref.pvalues["PGS900004"], rel=1e-5)
@@ -53,8 +54,8 @@ def test_perfect_separation_is_a_failed_row(frame):
     sub = contrast_frame(frame, "mdd_vs_nonmdd")
     sub["case"] = (sub["PGS900001"] > 0).astype(int)
     got = fit_logistic(sub, "PGS900001", COVS)
-    assert got["converged"] is False
-    assert "separation" in got["note"]
+    assert got["converged"] is False and got["failure_reason"] == ModelFailure.PERFECT_SEPARATION
+    assert "separation" in got["note"] and "PGS900001 alone" in got["note"]  # found before the fit
     assert np.isnan(got["beta"]) and np.isnan(got["p"]) and np.isnan(got["odds_ratio"])
     assert got["n"] == len(sub)
 
@@ -64,7 +65,7 @@ def test_too_few_cases_is_a_failed_row_without_the_count_in_the_note(frame):
     sub["case"] = 0
     sub.iloc[:4, sub.columns.get_loc("case")] = 1
     got = fit_logistic(sub, "PGS900001", COVS, min_cases=5)
-    assert got["converged"] is False and got["n_cases"] == 4
+    assert got["converged"] is False and got["n_cases"] == 4 and got["failure_reason"] == "too_few_cases"
     assert got["note"].startswith("too few cases")
     assert "4" not in got["note"]  # a small count must not leak through the note
 
@@ -75,6 +76,7 @@ def test_too_few_controls_is_a_failed_row(frame):
     sub.iloc[:3, sub.columns.get_loc("case")] = 0
     got = fit_logistic(sub, "PGS900001", COVS, min_cases=5)
     assert got["converged"] is False and "too few controls" in got["note"]
+    assert got["failure_reason"] == ModelFailure.TOO_FEW_CONTROLS
 
 
 def test_constant_covariate_is_dropped_and_noted(frame):
@@ -93,6 +95,7 @@ def test_collinear_covariates_give_singular_note(frame):
     sub["pc2"] = 2.0 * sub["pc1"]
     got = fit_logistic(sub, "PGS900004", COVS)
     assert got["converged"] is False and "singular" in got["note"]
+    assert got["failure_reason"] == ModelFailure.SINGULAR_DESIGN
 
 
 def test_zero_variance_pgs_is_a_failed_row(frame):
@@ -100,6 +103,7 @@ def test_zero_variance_pgs_is_a_failed_row(frame):
     sub["PGS900004"] = 0.5
     got = fit_logistic(sub, "PGS900004", COVS)
     assert got["converged"] is False and got["note"] == "PGS has zero variance"
+    assert got["failure_reason"] == ModelFailure.PGS_ZERO_VARIANCE
 
 
 def test_missing_values_are_left_out(frame):
@@ -115,7 +119,28 @@ def test_missing_values_are_left_out(frame):
 
 def test_absent_pgs_column_is_a_failed_row(frame):
     got = fit_logistic(contrast_frame(frame, "trd_vs_nonmdd"), "PGS999999", COVS)
-    assert got["converged"] is False and "absent" in got["note"]
+    assert got["converged"] is False and "absent" in got["note"] and got["failure_reason"] == "pgs_absent"
+
+
+def test_quasi_separation_by_a_covariate_is_a_failed_row_with_its_reason(frame):
+    """Every female is a case (an empty sex x outcome cell): noted before the fit as a small
+    cell; the MLE of sex_female is infinite, so the fit fails as quasi-complete separation
+    (statsmodels: no convergence, some persons fitted exactly)."""
+    sub = contrast_frame(frame, "trd_vs_nonmdd")
+    sub.loc[sub["sex_female"] == 1, "case"] = 1
+    got = fit_logistic(sub, "PGS900004", COVS)
+    assert got["converged"] is False and np.isnan(got["beta"])
+    assert got["failure_reason"] in (ModelFailure.QUASI_SEPARATION, ModelFailure.NOT_CONVERGED)
+    assert "small cell: no case or no control at one value of sex_female" in got["note"]
+
+
+def test_failure_reason_is_set_exactly_when_a_fit_failed():
+    frame = simulate_frame(seed=5, n=120, definitions=("ad3",)).assign(PGS900002=0.5)  # no variance
+    grid = logistic_grid(frame, grid_config())
+    failed = ~grid["converged"].astype(bool)
+    assert (grid.loc[failed, "pgs_id"] == "PGS900002").all() and failed.sum() == grid["contrast"].nunique()
+    assert grid.loc[~failed, "failure_reason"].isna().all()
+    assert set(grid.loc[failed, "failure_reason"]) == {ModelFailure.PGS_ZERO_VARIANCE}
 
 
 def test_grid_columns_rows_and_panel_labels():

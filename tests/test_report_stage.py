@@ -30,6 +30,8 @@ def report(spark, tmp_path_factory):
     frame["person_id"] = frame["person_id"].iloc[0] + frame.index.to_numpy() * 7
     with publish_stage(spark, cfg, "cohort") as w:
         w.write_table("analysis_frame", to_spark(spark, frame))
+        # As cohort.stage records it: the replication's PC adjustment failed for one score.
+        w.notes["pgs_standardisation_fallback"] = {"replication_wgs": {PGS_IDS[1]: "collinear_pcs"}}
     models_stage.run(spark, cfg)
     with publish_stage(spark, cfg, "phenotypes") as w:
         w.write_table("cohort_flow", spark.createDataFrame(FLOW, COHORT_FLOW.struct), COHORT_FLOW)
@@ -115,6 +117,26 @@ def test_html_has_forest_plots_across_datasets(report):
         assert f"{r.odds_ratio:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" in texts
     assert "<20" in texts
     assert "&lt;20" in page  # suppressed counts in tables appear, escaped
+
+
+def test_html_flags_the_standardisation_fallback(report):
+    """The cohort manifest's fallback (a score whose PC-adjusted standardisation could not be
+    fitted) is a visible warning naming the dataset, the score, the reason and the fix."""
+    _, _, files, _ = report
+    page = _text(files, "report.html")
+    warnings = re.findall(r'<p class="warning">(.*?)</p>', page, flags=re.S)
+    assert len(warnings) == 1
+    assert f"dataset replication_wgs: {PGS_IDS[1]} (collinear_pcs)" in warnings[0]
+    assert "overall z-score" in warnings[0] and "pgs.standardisation_n_pcs" in warnings[0]
+    assert "discovery" not in warnings[0] and PGS_IDS[0] not in warnings[0]
+    assert '<a href="#standardisation">' in page  # listed in the table of contents
+
+
+def test_standardisation_fallback_note_is_empty_without_fallback():
+    assert report_stage.standardisation_fallback_note({}) == ""
+    assert report_stage.standardisation_fallback_note({"discovery": {}}) == ""
+    note = report_stage.standardisation_fallback_note({"b": {"PGS2": "too_few_samples"}, "a": {"PGS1": "x<y"}})
+    assert note.index("dataset a") < note.index("dataset b") and "x&lt;y" in note  # sorted, escaped
 
 
 def test_no_person_id_in_any_output(report):

@@ -20,12 +20,13 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trd_spark.errors import ConfigError
+from trd_spark.vocabulary import Contrast
 
 # The embedded configs ship inside the package (package data): in a source checkout
 # trd_spark/conf links to the repository's conf/, in an installed wheel it is a directory.
@@ -361,13 +362,13 @@ class CovariateSettings(_Strict):
     sex: bool = True
 
 
-Contrast = Literal["trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd", "mdd_vs_nonmdd"]
-
-
 class ModelSettings(_Strict):
     """``models``: contrasts, significance levels, minimum cases and Kaplan-Meier grid."""
+    # Contrasts are checked against the vocabulary but kept as plain str: they go into Spark
+    # rows and result frames, where an enum object cannot travel.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
     contrasts: list[Contrast] = Field(
-        default_factory=lambda: list(get_args(Contrast))
+        default_factory=lambda: list(Contrast), validate_default=True
     )
     cox: bool = True
     alpha: float = Field(0.05, gt=0, lt=1)

@@ -165,3 +165,8 @@ def write_pandas(spark: SparkSession, pdf: pd.DataFrame, path: str) -> int:
 def read_table(spark: SparkSession, path: str) -> DataFrame:
     """Read a published Parquet table (local path or Hadoop FS URI)."""
     return spark.read.parquet(path)
+
+
+def to_tsv(frame: pd.DataFrame) -> str:
+    """A small table as tab-separated text with a header; NaN as empty, full float precision."""
+    return frame.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n")

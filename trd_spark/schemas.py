@@ -158,11 +158,12 @@ ANALYSIS_FRAME_FIXED = _s(
 LOGISTIC_RESULTS_COLUMNS = [
     "dataset", "definition", "contrast", "pgs_id", "trait", "domain", "n", "n_cases",
     "beta", "se", "odds_ratio", "ci_low", "ci_high", "p", "p_bonferroni", "q_fdr",
-    "converged", "note",
+    "converged", "failure_reason", "note",
 ]
 COX_RESULTS_COLUMNS = [
     "dataset", "definition", "pgs_id", "trait", "domain", "n", "n_events",
-    "beta", "se", "hazard_ratio", "ci_low", "ci_high", "p", "ph_statistic", "ph_p", "converged", "note",
+    "beta", "se", "hazard_ratio", "ci_low", "ci_high", "p", "ph_statistic", "ph_p", "converged", "failure_reason",
+    "note",
 ]
 
 
@@ -211,6 +212,8 @@ LOGISTIC_RESULTS = _s(
     ("p_bonferroni", D, "Bonferroni-adjusted p within (dataset, definition, contrast)"),
     ("q_fdr", D, "Benjamini-Hochberg q-value within (dataset, definition, contrast)"),
     ("converged", B, "false when the fit failed (then estimates are null)"),
+    ("failure_reason", S, "why the fit failed (trd_spark.vocabulary.ModelFailure: too_few_cases, "
+                          "perfect_separation, ...); null when it converged"),
     ("note", S, "why a fit failed or what was adjusted (e.g. a constant covariate dropped)"),
 )
 COX_RESULTS = _s(
@@ -233,6 +236,8 @@ COX_RESULTS = _s(
                         "residuals vs transformed time (lifelines proportional_hazard_test, models.ph_time_transform)"),
     ("ph_p", D, "p-value of that test (small: the PGS hazard ratio changes over follow-up)"),
     ("converged", B, "false when the fit failed"),
+    ("failure_reason", S, "why the fit failed (trd_spark.vocabulary.ModelFailure: too_few_events, "
+                          "not_converged, ...); null when it converged"),
     ("note", S, "why a fit failed"),
 )
 DIFFERENCE = _s(

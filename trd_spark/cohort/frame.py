@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-ANALYSED_STATUSES = ("TRD", "trMDD", "MDD_other", "non_MDD")
+from trd_spark.vocabulary import ANALYSED_STATUSES
 
 
 def parse_ancestry_expr(n_pcs: int) -> list:

@@ -16,12 +16,12 @@ from trd_spark.cohort.frame import (
     derive_pgs_wide,
     derive_unrelated,
 )
+from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
+from trd_spark.cohort.standardise import standardise
 from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError
 from trd_spark.gates import check_gate
 from trd_spark.layout import Layout, publish_stage
-from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.pgs.standardise import standardise
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW
 
 log = logging.getLogger(__name__)

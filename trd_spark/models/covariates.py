@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from trd_spark.config import Config
-
-# Statuses in the analysis frame that count as MDD (the Cox population and the MDD cases).
-MDD_STATUSES = ("TRD", "trMDD", "MDD_other")
-STATUSES = (*MDD_STATUSES, "non_MDD")
+from trd_spark.errors import ModelError
+from trd_spark.vocabulary import ModelFailure
 
 
 def pc_columns(n_pcs: int) -> list[str]:
@@ -50,6 +49,100 @@ def complete_cases(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def join_notes(*notes: str | None) -> str:
     """One ``; ``-separated note from the non-empty parts ("" when there is nothing to say)."""
     return "; ".join(n for n in notes if n)
+
+
+@dataclass
+class Prefit:
+    """What ``prefit_check`` found: the complete-case rows and covariates to fit, or why not.
+
+    ``data``: float columns outcome (, duration), PGS and every requested covariate;
+    ``covariates``: those kept (constant ones dropped); ``n`` persons and ``n_cases`` cases
+    (logistic) or events (Cox) in ``data``; ``notes``: what was adjusted; ``failure`` and
+    ``failure_note``: why no fit should be made (None / "" when one can).
+    """
+
+    data: pd.DataFrame
+    covariates: list[str]
+    n: int = 0
+    n_cases: int = 0
+    notes: list[str] = field(default_factory=list)
+    failure: ModelFailure | None = None
+    failure_note: str = ""
+
+    def failed(self, reason: ModelFailure, note: str) -> Prefit:
+        """This check, marked as failed with ``reason`` and its human ``note``."""
+        self.failure, self.failure_note = reason, note
+        return self
+
+
+def prefit_check(
+    frame: pd.DataFrame,
+    pgs_col: str,
+    covariates: list[str],
+    *,
+    outcome: str,
+    min_cases: int,
+    duration: str | None = None,
+    where: str = "models",
+) -> Prefit:
+    """Checks made before a logistic (``duration`` None) or Cox fit, in this order.
+
+    1. the PGS column is in ``frame`` (else ``PGS_ABSENT``);
+    2. complete cases: persons with a missing or non-finite outcome, duration, PGS or
+       covariate are left out (noted); Cox: a negative duration is left out (noted);
+    3. ``outcome`` (case / event indicator) must be 0/1: anything else is a fault in the
+       analysis frame, raised as ModelError (``where`` names the fitter);
+    4. at least ``min_cases`` cases and (logistic) controls, or (Cox) events: else
+       ``TOO_FEW_CASES`` / ``TOO_FEW_CONTROLS`` / ``TOO_FEW_EVENTS``;
+    5. the PGS varies (else ``PGS_ZERO_VARIANCE``); constant covariates are dropped (noted);
+    6. the design [1, PGS, covariates] has full column rank (else ``SINGULAR_DESIGN``);
+    7. logistic: no single predictor separates cases from controls (its ranges do not
+       overlap: the MLE does not exist, ``PERFECT_SEPARATION``); a 0/1 covariate with no case
+       or no control at one of its values is a small cell, noted (the fit decides whether it
+       converges). Separation and small cells follow lifelines' pre-fit checks.
+    Notes never contain counts (they leave the workbench as free text).
+    """
+    if pgs_col not in frame.columns:
+        return Prefit(frame.iloc[0:0], list(covariates)).failed(
+            ModelFailure.PGS_ABSENT, "PGS column absent from the analysis frame")
+    data = complete_cases(frame, [outcome, *([duration] if duration else []), pgs_col, *covariates])
+    check = Prefit(data, list(covariates))
+    if len(data) < len(frame):
+        check.notes.append("persons with missing values left out")
+    if duration is not None:
+        negative = data[duration] < 0
+        if negative.any():
+            check.data = data = data[~negative]
+            check.notes.append(f"persons with a negative {duration} left out")
+    y = data[outcome].to_numpy()
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ModelError(f"{'event' if duration else 'outcome'} {outcome!r} must be 0/1", where=where)
+    check.n, check.n_cases = len(y), int(y.sum())
+    if check.n_cases < min_cases:
+        what, reason = ("events", ModelFailure.TOO_FEW_EVENTS) if duration else ("cases", ModelFailure.TOO_FEW_CASES)
+        return check.failed(reason, f"too few {what} (fewer than min_cases={min_cases})")
+    if duration is None and check.n - check.n_cases < min_cases:
+        return check.failed(ModelFailure.TOO_FEW_CONTROLS, f"too few controls (fewer than min_cases={min_cases})")
+    if is_constant(data[pgs_col]):
+        return check.failed(ModelFailure.PGS_ZERO_VARIANCE, "PGS has zero variance")
+    kept, dropped = split_constant(data, covariates)
+    check.covariates = kept
+    if dropped:
+        check.notes.append(f"dropped constant covariate(s): {', '.join(dropped)}")
+    x = np.column_stack([np.ones(check.n), data[[pgs_col, *kept]].to_numpy()])
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        return check.failed(ModelFailure.SINGULAR_DESIGN, "singular design matrix (collinear covariates)")
+    if duration is None:
+        cases, controls = data[y == 1], data[y == 0]
+        for col in (pgs_col, *kept):
+            if cases[col].min() > controls[col].max() or cases[col].max() < controls[col].min():
+                return check.failed(ModelFailure.PERFECT_SEPARATION,
+                                    f"perfect separation ({col} alone separates cases from controls)")
+        small = [c for c in kept if set(np.unique(data[c])) == {0.0, 1.0}
+                 and (cases[c].nunique() < 2 or controls[c].nunique() < 2)]
+        if small:
+            check.notes.append(f"small cell: no case or no control at one value of {', '.join(small)}")
+    return check
 
 
 @contextmanager

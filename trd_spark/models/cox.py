@@ -22,17 +22,10 @@ from lifelines.statistics import proportional_hazard_test
 
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
-from trd_spark.models.covariates import (
-    MDD_STATUSES,
-    complete_cases,
-    covariate_columns,
-    is_constant,
-    join_notes,
-    one_blas_thread,
-    split_constant,
-)
+from trd_spark.models.covariates import covariate_columns, join_notes, one_blas_thread, prefit_check
 from trd_spark.models.logistic import check_analysis_frame, finish_order, in_person_order, model_panel
 from trd_spark.schemas import COX_RESULTS_COLUMNS
+from trd_spark.vocabulary import MDD_STATUSES, ModelFailure
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +36,12 @@ EVENT = "trd_event"
 _FATAL_WARNINGS = ("failed to converge", "complete separation")
 
 
-def _failed(n: int, n_events: int, note: str) -> dict:
+def _failed(n: int, n_events: int, reason: ModelFailure, note: str) -> dict:
+    # failure_reason as plain str: the rows go to Spark (an enum object cannot travel).
     return {
         "n": int(n), "n_events": int(n_events), "beta": np.nan, "se": np.nan, "hazard_ratio": np.nan,
         "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "ph_statistic": np.nan, "ph_p": np.nan,
-        "converged": False, "note": note,
+        "converged": False, "failure_reason": str(reason), "note": note,
     }
 
 
@@ -74,54 +68,42 @@ def fit_cox(
     ``hazard_ratio``, 95% ``ci_low``/``ci_high`` (exp scale), Wald ``p``, the PGS term's
     Schoenfeld-residual proportional-hazards test (``ph_statistic``, chi-square 1 df, and
     ``ph_p``; lifelines ``proportional_hazard_test`` with ``ph_time_transform``),
-    ``converged``, ``note``; estimates are NaN when ``converged`` is False.
+    ``converged``, ``failure_reason`` (a ``vocabulary.ModelFailure`` value, None when the fit
+    converged), ``note``; estimates are NaN when ``converged`` is False. The checks before the
+    fit are ``covariates.prefit_check`` (shared with the logistic fitter); a fit that cannot be
+    made is a failed row, never an error. Raises ModelError for columns missing from ``frame``
+    or an event that is not 0/1.
     """
     missing = [c for c in (duration, event, *covariates) if c not in frame.columns]
     if missing:
         raise ModelError(f"columns {missing} are not in the model frame", where="fit_cox")
-    if pgs_col not in frame.columns:
-        return _failed(0, 0, "PGS column absent from the analysis frame")
+    check = prefit_check(frame, pgs_col, covariates, outcome=event, duration=duration, min_cases=min_events,
+                         where="fit_cox")
+    notes, n, n_events, kept = check.notes, check.n, check.n_cases, check.covariates
+    if check.failure is not None:
+        return _failed(n, n_events, check.failure, join_notes(*notes, check.failure_note))
 
-    data = complete_cases(frame, [duration, event, pgs_col, *covariates])
-    notes: list[str] = []
-    if len(data) < len(frame):
-        notes.append("persons with missing values left out")
-    negative = data[duration] < 0
-    if negative.any():
-        data = data[~negative]
-        notes.append("persons with a negative time_to_trd_days left out")
-    if not data[event].isin((0.0, 1.0)).all():
-        raise ModelError(f"event {event!r} must be 0/1", where="fit_cox")
-    n, n_events = len(data), int(data[event].sum())
-    if n_events < min_events:
-        return _failed(n, n_events, join_notes(*notes, f"too few events (fewer than min_cases={min_events})"))
-    if is_constant(data[pgs_col]):
-        return _failed(n, n_events, join_notes(*notes, "PGS has zero variance"))
-    kept, dropped = split_constant(data, covariates)
-    if dropped:
-        notes.append(f"dropped constant covariate(s): {', '.join(dropped)}")
-    x = data[[pgs_col, *kept]].to_numpy()
-    if np.linalg.matrix_rank(np.column_stack([np.ones(n), x])) < x.shape[1] + 1:
-        return _failed(n, n_events, join_notes(*notes, "singular design matrix (collinear covariates)"))
-
-    model_data = data[[duration, event, pgs_col, *kept]]
+    model_data = check.data[[duration, event, pgs_col, *kept]]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             cph = CoxPHFitter().fit(model_data, duration_col=duration, event_col=event)
         except ConvergenceError as e:
-            reason = "collinear covariates" if "collinearity" in str(e) else "did not converge"
-            return _failed(n, n_events, join_notes(*notes, f"Cox fit failed: {reason}"))
+            collinear = "collinearity" in str(e)
+            return _failed(n, n_events, ModelFailure.SINGULAR_DESIGN if collinear else ModelFailure.NOT_CONVERGED,
+                           join_notes(*notes, f"Cox fit failed: {'collinear covariates' if collinear else 'did not converge'}"))
     conv_msgs = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     if any(k in m for m in conv_msgs for k in _FATAL_WARNINGS):
-        separation = any("separation" in m for m in conv_msgs)
-        reason = "possible complete separation" if separation else "did not converge"
-        return _failed(n, n_events, join_notes(*notes, f"Cox fit failed: {reason}"))
+        if any("separation" in m for m in conv_msgs):
+            return _failed(n, n_events, ModelFailure.PERFECT_SEPARATION,
+                           join_notes(*notes, "Cox fit failed: possible complete separation"))
+        return _failed(n, n_events, ModelFailure.NOT_CONVERGED, join_notes(*notes, "Cox fit failed: did not converge"))
 
     row = cph.summary.loc[pgs_col]
     beta, se, p = float(row["coef"]), float(row["se(coef)"]), float(row["p"])
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
-        return _failed(n, n_events, join_notes(*notes, "non-finite estimate or standard error"))
+        return _failed(n, n_events, ModelFailure.NON_FINITE_ESTIMATE,
+                       join_notes(*notes, "non-finite estimate or standard error"))
     ph_statistic, ph_p = np.nan, np.nan
     try:
         ph = proportional_hazard_test(cph, model_data, time_transform=ph_time_transform).summary
@@ -131,7 +113,8 @@ def fit_cox(
     return {
         "n": n, "n_events": n_events, "beta": beta, "se": se, "hazard_ratio": float(np.exp(beta)),
         "ci_low": float(row["exp(coef) lower 95%"]), "ci_high": float(row["exp(coef) upper 95%"]),
-        "p": p, "ph_statistic": ph_statistic, "ph_p": ph_p, "converged": True, "note": join_notes(*notes),
+        "p": p, "ph_statistic": ph_statistic, "ph_p": ph_p, "converged": True, "failure_reason": None,
+        "note": join_notes(*notes),
     }
 
 

@@ -29,27 +29,12 @@ from statsmodels.tools.sm_exceptions import (
 
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
-from trd_spark.models.covariates import (
-    MDD_STATUSES,
-    complete_cases,
-    covariate_columns,
-    is_constant,
-    join_notes,
-    one_blas_thread,
-    split_constant,
-)
+from trd_spark.models.covariates import covariate_columns, join_notes, one_blas_thread, prefit_check
 from trd_spark.models.multiple_testing import adjust_within_families
 from trd_spark.schemas import LOGISTIC_RESULTS_COLUMNS
+from trd_spark.vocabulary import ANALYSED_STATUSES, CONTRAST_STATUSES, ModelFailure
 
 log = logging.getLogger(__name__)
-
-# contrast -> (statuses coded 1, statuses coded 0); other statuses are left out of the fit.
-CONTRASTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "trd_vs_nonmdd": (("TRD",), ("non_MDD",)),
-    "trmdd_vs_nonmdd": (("trMDD",), ("non_MDD",)),
-    "trd_vs_trmdd": (("TRD",), ("trMDD",)),
-    "mdd_vs_nonmdd": (MDD_STATUSES, ("non_MDD",)),
-}
 
 OUTCOME = "case"
 FAMILY = ["dataset", "definition", "contrast"]
@@ -64,32 +49,35 @@ def contrast_frame(frame: pd.DataFrame, contrast: str) -> pd.DataFrame:
 
     ``frame`` needs a ``status`` column (TRD | trMDD | MDD_other | non_MDD).
     """
-    if contrast not in CONTRASTS:
-        raise ModelError(f"unknown contrast {contrast!r} (known: {sorted(CONTRASTS)})", where="models.contrasts")
-    cases, controls = CONTRASTS[contrast]
+    if contrast not in CONTRAST_STATUSES:
+        raise ModelError(f"unknown contrast {contrast!r} (known: {sorted(CONTRAST_STATUSES)})",
+                         where="models.contrasts")
+    cases, controls = CONTRAST_STATUSES[contrast]
     sub = frame[frame["status"].isin(cases + controls)].copy()
     sub[OUTCOME] = sub["status"].isin(cases).astype(int)
     return sub
 
 
-def _failed(n: int, n_cases: int, note: str) -> dict:
+def _failed(n: int, n_cases: int, reason: ModelFailure, note: str) -> dict:
+    # failure_reason as plain str: the rows go to Spark (an enum object cannot travel).
     return {
         "n": int(n), "n_cases": int(n_cases), "beta": np.nan, "se": np.nan, "odds_ratio": np.nan,
-        "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "converged": False, "note": note,
+        "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "converged": False, "failure_reason": str(reason),
+        "note": note,
     }
 
 
-def _separation_note(y: np.ndarray, fitted: np.ndarray) -> str | None:
-    """Name the kind of separation shown by the fitted probabilities, if any.
+def _separation(y: np.ndarray, fitted: np.ndarray) -> tuple[ModelFailure, str] | None:
+    """The kind of separation shown by the fitted probabilities, if any, and its note.
 
     When the linear predictor classifies every person correctly the MLE does not exist
     (complete separation); fitted probabilities of exactly 0/1 for some persons only mean
     quasi-complete separation.
     """
     if ((fitted > 0.5) == (y > 0.5)).all():
-        return "perfect separation (the predictors classify every person exactly)"
+        return ModelFailure.PERFECT_SEPARATION, "perfect separation (the predictors classify every person exactly)"
     if (np.abs(y - fitted) < _SEPARATION_TOL).any():
-        return "quasi-complete separation (some persons classified exactly)"
+        return ModelFailure.QUASI_SEPARATION, "quasi-complete separation (some persons classified exactly)"
     return None
 
 
@@ -108,63 +96,51 @@ def fit_logistic(
     of them are left out (complete cases). A covariate constant in the remaining rows is
     dropped and named in ``note``. Returns ``n``, ``n_cases``, ``beta`` (log-odds per SD),
     ``se``, ``odds_ratio``, Wald 95% ``ci_low``/``ci_high`` (exp scale), Wald ``p``,
-    ``converged`` and ``note``; estimates are NaN when ``converged`` is False.
-    Fewer than ``min_cases`` cases or controls is a failed row, not an error.
+    ``converged``, ``failure_reason`` (a ``vocabulary.ModelFailure`` value, None when the fit
+    converged) and ``note``; estimates are NaN when ``converged`` is False. The checks before
+    the fit are ``covariates.prefit_check`` (shared with Cox); a fit that cannot be made is a
+    failed row, never an error. Raises ModelError for columns missing from ``frame`` or an
+    outcome that is not 0/1 (faults of the analysis frame, not of a fit).
     """
     missing = [c for c in (outcome, *covariates) if c not in frame.columns]
     if missing:
         raise ModelError(f"columns {missing} are not in the model frame", where="fit_logistic")
-    if pgs_col not in frame.columns:
-        return _failed(0, 0, "PGS column absent from the analysis frame")
-
-    data = complete_cases(frame, [outcome, pgs_col, *covariates])
-    notes: list[str] = []
-    if len(data) < len(frame):
-        notes.append("persons with missing values left out")
-    y = data[outcome].to_numpy()
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise ModelError(f"outcome {outcome!r} must be 0/1", where="fit_logistic")
-    n, n_cases = len(y), int(y.sum())
-    if n_cases < min_cases:
-        return _failed(n, n_cases, join_notes(*notes, f"too few cases (fewer than min_cases={min_cases})"))
-    if n - n_cases < min_cases:
-        return _failed(n, n_cases, join_notes(*notes, f"too few controls (fewer than min_cases={min_cases})"))
-    if is_constant(data[pgs_col]):
-        return _failed(n, n_cases, join_notes(*notes, "PGS has zero variance"))
-
-    kept, dropped = split_constant(data, covariates)
-    if dropped:
-        notes.append(f"dropped constant covariate(s): {', '.join(dropped)}")
-    x = np.column_stack([np.ones(n), data[[pgs_col, *kept]].to_numpy()])
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        return _failed(n, n_cases, join_notes(*notes, "singular design matrix (collinear covariates)"))
+    check = prefit_check(frame, pgs_col, covariates, outcome=outcome, min_cases=min_cases, where="fit_logistic")
+    notes, n, n_cases = check.notes, check.n, check.n_cases
+    if check.failure is not None:
+        return _failed(n, n_cases, check.failure, join_notes(*notes, check.failure_note))
+    y = check.data[outcome].to_numpy()
+    x = np.column_stack([np.ones(n), check.data[[pgs_col, *check.covariates]].to_numpy()])
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             res = sm.Logit(y, x).fit(method="newton", maxiter=_MAXITER, disp=0)
         except np.linalg.LinAlgError:
-            return _failed(n, n_cases, join_notes(*notes, "singular information matrix"))
+            return _failed(n, n_cases, ModelFailure.SINGULAR_INFORMATION,
+                           join_notes(*notes, "singular information matrix"))
         except PerfectSeparationError:
-            return _failed(n, n_cases, join_notes(*notes, "perfect separation"))
-        separation = _separation_note(y, res.predict(x))
+            return _failed(n, n_cases, ModelFailure.PERFECT_SEPARATION, join_notes(*notes, "perfect separation"))
+        separation = _separation(y, res.predict(x))
     separation_warned = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
     converged = bool(res.mle_retvals.get("converged", False))
     converged = converged and not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    if separation_warned or (separation and separation.startswith("perfect")):
-        return _failed(n, n_cases, join_notes(*notes, separation or "perfect separation"))
+    if separation_warned or (separation and separation[0] is ModelFailure.PERFECT_SEPARATION):
+        reason, note = separation or (ModelFailure.PERFECT_SEPARATION, "perfect separation")
+        return _failed(n, n_cases, reason, join_notes(*notes, note))
     if not converged:
         # Quasi-complete separation is the usual reason a logistic fit does not converge.
-        reason = separation or f"did not converge in {_MAXITER} Newton iterations"
-        return _failed(n, n_cases, join_notes(*notes, reason))
+        reason, note = separation or (ModelFailure.NOT_CONVERGED, f"did not converge in {_MAXITER} Newton iterations")
+        return _failed(n, n_cases, reason, join_notes(*notes, note))
 
     beta, se, p = float(res.params[1]), float(res.bse[1]), float(res.pvalues[1])
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
-        return _failed(n, n_cases, join_notes(*notes, "non-finite estimate or standard error"))
+        return _failed(n, n_cases, ModelFailure.NON_FINITE_ESTIMATE,
+                       join_notes(*notes, "non-finite estimate or standard error"))
     return {
         "n": n, "n_cases": n_cases, "beta": beta, "se": se, "odds_ratio": float(np.exp(beta)),
         "ci_low": float(np.exp(beta - _Z95 * se)), "ci_high": float(np.exp(beta + _Z95 * se)),
-        "p": p, "converged": True, "note": join_notes(*notes),
+        "p": p, "converged": True, "failure_reason": None, "note": join_notes(*notes),
     }
 
 
@@ -256,7 +232,7 @@ def check_analysis_columns(
     missing = [c for c in need if c not in columns]
     if missing:
         raise ModelError(f"analysis frame is missing columns {missing}", where="cohort/analysis_frame")
-    unknown = sorted(set(statuses) - {*MDD_STATUSES, "non_MDD"})
+    unknown = sorted(set(statuses) - set(ANALYSED_STATUSES))
     if unknown:
         raise ModelError(f"unknown status values {unknown}", where="cohort/analysis_frame.status")
 

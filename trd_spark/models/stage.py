@@ -16,7 +16,7 @@ import pandas as pd
 
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, read_table
+from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import Layout, publish_stage
 from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark
 from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
@@ -37,11 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def to_tsv(results: pd.DataFrame) -> str:
-    """Tab-separated text with a header; NaN as empty, full float precision."""
-    return results.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n")
-
-
 def results_to_spark(spark: SparkSession, results: pd.DataFrame, schema: TableSchema) -> DataFrame:
     """A (small) result frame as a Spark DataFrame with the declared types; NaN -> null.
 
@@ -55,8 +50,8 @@ def results_to_spark(spark: SparkSession, results: pd.DataFrame, schema: TableSc
 def _log_fits(what: str, results: pd.DataFrame) -> None:
     failed = results[~results["converged"].astype(bool)]
     log.info("%s: %d fits, %d failed", what, len(results), len(failed))
-    for note, k in failed["note"].value_counts().items():
-        log.info("  %s failures: %d x %s", what, k, note)
+    for reason, k in failed["failure_reason"].value_counts().items():
+        log.info("  %s failures: %d x %s", what, k, reason)
 
 
 def load_analysis_frame(spark: SparkSession, cfg: Config) -> DataFrame:

@@ -17,6 +17,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from trd_spark.config import Config
 from trd_spark.models.multiple_testing import adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
+from trd_spark.vocabulary import Contrast
 
 _Z95 = float(stats.norm.ppf(0.975))
 LABELS = ["pgs_id", "trait", "domain"]
@@ -43,7 +44,7 @@ def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
     """
     key = ["dataset", "definition", "pgs_id"]
     pick = {
-        "trd_vs_nonmdd": "trd", "trmdd_vs_nonmdd": "trmdd", "trd_vs_trmdd": "trd_vs_trmdd",
+        Contrast.TRD_VS_NONMDD: "trd", Contrast.TRMDD_VS_NONMDD: "trmdd", Contrast.TRD_VS_TRMDD: "trd_vs_trmdd",
     }
     parts = {}
     for contrast, tag in pick.items():

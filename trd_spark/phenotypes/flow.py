@@ -22,14 +22,21 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from trd_spark.phenotypes.mdd import ANTIDEPRESSANT_NO_MDD, DEPRESSION_NOT_MDD, MDD, NON_MDD, UNDER_AGE
-from trd_spark.phenotypes.trd import MDD_OTHER, NO_ADEQUATE_TRIAL, SHORT_FOLLOWUP, TRD, TRMDD
 from trd_spark.schemas import COHORT_FLOW
+from trd_spark.vocabulary import (
+    ALL_DEFINITIONS,
+    MDD_STATUSES,
+    ExclusionReason,
+    FlowStep,
+    Status,
+    after_exclusion_step,
+    excluded_step,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-ALL = "all"
+R = ExclusionReason
 
 
 def cohort_flow_rows(
@@ -37,8 +44,8 @@ def cohort_flow_rows(
 ) -> list[tuple[str, int, str, int]]:
     """(definition, step_order, step, n) rows; see the module docstring for the steps."""
     meets = F.col("n_mdd_dates") >= min_diagnoses
-    mdd_reasons = [*exclusion_sets, UNDER_AGE]
-    non_mdd_reasons = [DEPRESSION_NOT_MDD, *exclusion_sets, ANTIDEPRESSANT_NO_MDD]
+    mdd_reasons = [*exclusion_sets, R.UNDER_AGE]
+    non_mdd_reasons = [R.DEPRESSION_NOT_MDD, *exclusion_sets, R.ANTIDEPRESSANT_NO_MDD]
 
     def n_where(cond, alias: str):
         return F.sum(F.when(cond, 1).otherwise(0)).alias(alias)
@@ -47,8 +54,8 @@ def cohort_flow_rows(
         F.count(F.lit(1)).alias("all_persons"),
         n_where(F.col("has_mdd_diagnosis"), "with_mdd_diagnosis"),
         n_where(meets, "mdd_min_distinct_dates"),
-        n_where(F.col("mdd_status") == MDD, "mdd_included"),
-        n_where(F.col("mdd_status") == NON_MDD, "non_mdd"),
+        n_where(F.col("mdd_status") == Status.MDD, "mdd_included"),
+        n_where(F.col("mdd_status") == Status.NON_MDD, "non_mdd"),
         *[n_where(meets & (F.col("exclusion_reason") == r), f"mdd_excl_{i}") for i, r in enumerate(mdd_reasons)],
         *[n_where(~meets & (F.col("exclusion_reason") == r), f"other_excl_{i}") for i, r in enumerate(non_mdd_reasons)],
         n_where(~F.col("has_observation_period"), "no_observation_period"),
@@ -60,45 +67,47 @@ def cohort_flow_rows(
 
     def add(definition: str, step: str, n: int) -> None:
         order = sum(1 for r in rows if r[0] == definition) + 1
-        rows.append((definition, order, step, int(n or 0)))
+        # Plain str: the rows go to createDataFrame (Spark workers cannot unpickle an enum).
+        rows.append((definition, order, str(step), int(n or 0)))
 
-    add(ALL, "all_persons", shared["all_persons"])
-    add(ALL, "with_mdd_diagnosis", shared["with_mdd_diagnosis"])
-    add(ALL, "mdd_min_distinct_dates", shared["mdd_min_distinct_dates"])
+    add(ALL_DEFINITIONS, FlowStep.ALL_PERSONS, shared["all_persons"])
+    add(ALL_DEFINITIONS, FlowStep.WITH_MDD_DIAGNOSIS, shared["with_mdd_diagnosis"])
+    add(ALL_DEFINITIONS, FlowStep.MDD_MIN_DISTINCT_DATES, shared["mdd_min_distinct_dates"])
     remaining = int(shared["mdd_min_distinct_dates"] or 0)
     for i, r in enumerate(mdd_reasons):
         remaining -= int(shared[f"mdd_excl_{i}"] or 0)
-        add(ALL, f"after_exclusion_{r}", remaining)
-    add(ALL, "mdd_included", shared["mdd_included"])
-    add(ALL, "non_MDD", shared["non_mdd"])
+        add(ALL_DEFINITIONS, after_exclusion_step(r), remaining)
+    add(ALL_DEFINITIONS, FlowStep.MDD_INCLUDED, shared["mdd_included"])
+    add(ALL_DEFINITIONS, FlowStep.NON_MDD, shared["non_mdd"])
     for i, r in enumerate(non_mdd_reasons):
-        add(ALL, f"excluded_{r}" if r in (DEPRESSION_NOT_MDD, ANTIDEPRESSANT_NO_MDD) else f"excluded_{r}_without_mdd",
-            shared[f"other_excl_{i}"])
-    add(ALL, "no_observation_period", shared["no_observation_period"])
-    add(ALL, "excluded_outside_followup_only", shared["excluded_outside_followup_only"])
+        add(ALL_DEFINITIONS, excluded_step(r), shared[f"other_excl_{i}"])
+    add(ALL_DEFINITIONS, FlowStep.NO_OBSERVATION_PERIOD, shared["no_observation_period"])
+    add(ALL_DEFINITIONS, FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY, shared["excluded_outside_followup_only"])
 
     per_def = (
         phenotypes.groupBy("definition")
         .agg(
-            n_where(F.col("status").isin(TRD, TRMDD, MDD_OTHER), "mdd_included"),
-            n_where(F.col("status").isin(TRD, TRMDD, MDD_OTHER) & (F.col("n_adequate_trials") >= 1), "with_adequate_trial"),
-            n_where(F.col("status") == TRD, "trd"),
-            n_where(F.col("status") == TRMDD, "trmdd"),
-            n_where((F.col("status") == MDD_OTHER) & (F.col("exclusion_reason") == NO_ADEQUATE_TRIAL), "other_no_trial"),
-            n_where((F.col("status") == MDD_OTHER) & (F.col("exclusion_reason") == SHORT_FOLLOWUP), "other_short"),
-            n_where(F.col("status") == NON_MDD, "non_mdd"),
+            n_where(F.col("status").isin(*MDD_STATUSES), "mdd_included"),
+            n_where(F.col("status").isin(*MDD_STATUSES) & (F.col("n_adequate_trials") >= 1), "with_adequate_trial"),
+            n_where(F.col("status") == Status.TRD, "trd"),
+            n_where(F.col("status") == Status.TRMDD, "trmdd"),
+            n_where((F.col("status") == Status.MDD_OTHER) & (F.col("exclusion_reason") == R.NO_ADEQUATE_TRIAL),
+                    "other_no_trial"),
+            n_where((F.col("status") == Status.MDD_OTHER) & (F.col("exclusion_reason") == R.SHORT_FOLLOWUP),
+                    "other_short"),
+            n_where(F.col("status") == Status.NON_MDD, "non_mdd"),
         )
         .collect()
     )
     for row in sorted(per_def, key=lambda r: r["definition"]):
         d = row["definition"]
-        add(d, "mdd_included", row["mdd_included"])
-        add(d, "with_adequate_trial", row["with_adequate_trial"])
-        add(d, TRD, row["trd"])
-        add(d, TRMDD, row["trmdd"])
-        add(d, f"{MDD_OTHER}_{NO_ADEQUATE_TRIAL}", row["other_no_trial"])
-        add(d, f"{MDD_OTHER}_{SHORT_FOLLOWUP}", row["other_short"])
-        add(d, NON_MDD, row["non_mdd"])
+        add(d, FlowStep.MDD_INCLUDED, row["mdd_included"])
+        add(d, FlowStep.WITH_ADEQUATE_TRIAL, row["with_adequate_trial"])
+        add(d, FlowStep.TRD, row["trd"])
+        add(d, FlowStep.TRMDD, row["trmdd"])
+        add(d, FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL, row["other_no_trial"])
+        add(d, FlowStep.MDD_OTHER_SHORT_FOLLOWUP, row["other_short"])
+        add(d, FlowStep.NON_MDD, row["non_mdd"])
     return rows
 
 

@@ -33,16 +33,11 @@ from pyspark.sql import functions as F
 
 from trd_spark.config import MddSettings
 from trd_spark.phenotypes.persons import age_years_expr
+from trd_spark.vocabulary import ExclusionReason, Status
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-MDD = "MDD"
-NON_MDD = "non_MDD"
-EXCLUDED = "excluded"
-UNDER_AGE = "under_18_at_index"
-DEPRESSION_NOT_MDD = "depression_not_mdd"
-ANTIDEPRESSANT_NO_MDD = "antidepressant_no_mdd"
 
 def _excl_col(name: str) -> str:
     return f"has_{name}"
@@ -122,10 +117,10 @@ def derive_mdd(
         has = {n: F.col(_excl_col(n) + suffix) == 1 for n in exclusion_ids}
         no_reason = F.lit(None).cast("string")
         cases = [(meets_count & has[n], F.lit(n)) for n in exclusion_ids]
-        cases += [(meets_count & under_age, F.lit(UNDER_AGE)), (meets_count, no_reason)]
-        cases += [((F.col(f"_dep{suffix}") == 1) | (F.col("n_mdd_dates") > 0), F.lit(DEPRESSION_NOT_MDD))]
+        cases += [(meets_count & under_age, F.lit(ExclusionReason.UNDER_AGE)), (meets_count, no_reason)]
+        cases += [((F.col(f"_dep{suffix}") == 1) | (F.col("n_mdd_dates") > 0), F.lit(ExclusionReason.DEPRESSION_NOT_MDD))]
         cases += [(has[n], F.lit(n)) for n in exclusion_ids]
-        cases += [(F.col(f"_ad{suffix}") == 1, F.lit(ANTIDEPRESSANT_NO_MDD))]
+        cases += [(F.col(f"_ad{suffix}") == 1, F.lit(ExclusionReason.ANTIDEPRESSANT_NO_MDD))]
         out = F.when(*cases[0])
         for cond, value in cases[1:]:
             out = out.when(cond, value)
@@ -136,9 +131,9 @@ def derive_mdd(
     outside_only = reason.isNotNull() & reason_expr("_fu").isNull()
 
     status = (
-        F.when(F.col("exclusion_reason").isNotNull(), F.lit(EXCLUDED))
-        .when(meets_count, F.lit(MDD))
-        .otherwise(F.lit(NON_MDD))
+        F.when(F.col("exclusion_reason").isNotNull(), F.lit(Status.EXCLUDED))
+        .when(meets_count, F.lit(Status.MDD))
+        .otherwise(F.lit(Status.NON_MDD))
     )
     return (
         df.withColumn("exclusion_reason", reason)

@@ -20,17 +20,11 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from trd_spark.phenotypes.mdd import MDD
 from trd_spark.phenotypes.persons import age_years_expr
+from trd_spark.vocabulary import ExclusionReason, Status
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
-
-TRD = "TRD"
-TRMDD = "trMDD"
-MDD_OTHER = "MDD_other"
-NO_ADEQUATE_TRIAL = "no_adequate_trial"
-SHORT_FOLLOWUP = "short_followup"
 
 
 def first_adequate_trial_starts(trials: DataFrame) -> DataFrame:
@@ -127,7 +121,7 @@ def derive_phenotypes(
     df = df.select("*", per_definition.alias("_d")).select(
         "*", F.col("_d.definition").alias("definition"), F.col("_d.onset").alias("trd_onset_date")
     )
-    is_mdd = F.col("mdd_status") == MDD
+    is_mdd = F.col("mdd_status") == Status.MDD
     n_trials = F.coalesce(F.col("n_adequate_trials"), F.lit(0))
     followup = F.datediff("followup_end_date", "mdd_index_date")
     is_trd = is_mdd & F.col("trd_onset_date").isNotNull() & (F.col("trd_onset_date") <= F.col("followup_end_date"))
@@ -135,15 +129,15 @@ def derive_phenotypes(
     long_enough = followup >= trmdd_min_followup_days
     status = (
         F.when(~is_mdd, F.col("mdd_status"))
-        .when(is_trd, F.lit(TRD))
-        .when(has_trial & long_enough, F.lit(TRMDD))
-        .otherwise(F.lit(MDD_OTHER))
+        .when(is_trd, F.lit(Status.TRD))
+        .when(has_trial & long_enough, F.lit(Status.TRMDD))
+        .otherwise(F.lit(Status.MDD_OTHER))
     )
     reason = (
         F.when(~is_mdd, F.col("exclusion_reason"))
         .when(is_trd | (has_trial & long_enough), F.lit(None).cast("string"))
-        .when(~has_trial, F.lit(NO_ADEQUATE_TRIAL))
-        .otherwise(F.lit(SHORT_FOLLOWUP))
+        .when(~has_trial, F.lit(ExclusionReason.NO_ADEQUATE_TRIAL))
+        .otherwise(F.lit(ExclusionReason.SHORT_FOLLOWUP))
     )
     onset_date = F.when(is_trd, F.col("trd_onset_date"))
     end = F.coalesce(onset_date, F.col("followup_end_date"))

@@ -23,9 +23,8 @@ import pandas as pd
 
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, read_table
+from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import EXPORT, Layout
-from trd_spark.models.stage import to_tsv
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
     audit_suppression,

@@ -53,6 +53,7 @@ nav a{white-space:nowrap}
 .figs{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0 0 1em 0}figcaption{font-size:.85em;color:#555;max-width:760px}
 .note{color:#555;font-size:.85em}
+.warning{color:#8a1c00;background:#fff3e8;border-left:4px solid #d95f02;padding:.4em .7em}
 dl.methods dt{font-weight:bold;margin-top:.4em}dl.methods dd{margin-left:1.5em}
 """
 PALETTE = ["#1f5fa8", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#666666"]
@@ -125,6 +126,11 @@ def html_table(df: pd.DataFrame, caption: str) -> str:
         body.append(f"<tr>{cells}</tr>")
     return (f'<div class="tbl"><table><caption>{_esc(caption)}</caption><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def warning(text: str) -> str:
+    """A visible warning paragraph (escaped text): something the reader must know to read the results."""
+    return f'<p class="warning">{_esc(text)}</p>'
 
 
 def figure(svg: str, caption: str) -> str:

@@ -27,10 +27,9 @@ import pandas as pd
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, read_table
+from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, publish_stage, swap_in
 from trd_spark.models.km import coarsen_km
-from trd_spark.models.stage import to_tsv
 from trd_spark.report.figures import (
     attrition_figure,
     distribution_figure,
@@ -40,18 +39,19 @@ from trd_spark.report.figures import (
     scatter_figure,
     significance_figure,
 )
-from trd_spark.report.html import figure, html_table, render_page
+from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import ReleaseCounts, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
+from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
-FOREST_CONTRAST = "trd_vs_nonmdd"
-CONTRAST_LABELS = {"trd_vs_nonmdd": "TRD vs non-MDD", "trmdd_vs_nonmdd": "trMDD vs non-MDD",
-                   "trd_vs_trmdd": "TRD vs trMDD", "mdd_vs_nonmdd": "MDD vs non-MDD"}
+FOREST_CONTRAST = Contrast.TRD_VS_NONMDD
+CONTRAST_LABELS: dict[str, str] = {Contrast.TRD_VS_NONMDD: "TRD vs non-MDD", Contrast.TRMDD_VS_NONMDD: "trMDD vs non-MDD",
+                   Contrast.TRD_VS_TRMDD: "TRD vs trMDD", Contrast.MDD_VS_NONMDD: "MDD vs non-MDD"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 OPTIONAL_MODEL_TABLES = ("cox", "difference", "replication", "meta", "consistency", "km_curves")
 
@@ -70,30 +70,32 @@ def forest_rows(results: pd.DataFrame, meta: pd.DataFrame | None, cfg: Config,
 
 
 # Readable names of the cohort-flow steps (trd_spark.phenotypes.flow); others: id with spaces.
-FLOW_MAIN_CHAIN = ["all_persons", "with_mdd_diagnosis", "mdd_min_distinct_dates"]
+FLOW_MAIN_CHAIN = [FlowStep.ALL_PERSONS, FlowStep.WITH_MDD_DIAGNOSIS, FlowStep.MDD_MIN_DISTINCT_DATES]
 
 
 def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str]]:
     """The inclusion chain of the attrition diagram (all persons to MDD included, through each
     MDD exclusion in precedence order) and readable labels for every step id in ``steps``."""
     mdd = cfg.phenotypes.mdd
-    labels = {"all_persons": "All persons in the EHR extract",
-              "with_mdd_diagnosis": "At least one MDD diagnosis",
-              "mdd_min_distinct_dates": f"MDD diagnoses on at least {mdd.min_diagnoses} distinct dates",
-              "mdd_included": "MDD included", "non_MDD": "non-MDD controls",
-              "with_adequate_trial": "with an adequate antidepressant trial", "TRD": "TRD", "trMDD": "trMDD",
-              "MDD_other_no_adequate_trial": "other MDD: no adequate trial",
-              "MDD_other_short_followup": f"other MDD: follow-up < {cfg.phenotypes.trmdd_min_followup_days} days",
-              "no_observation_period": "without an observation period (followed to death or cutoff)",
-              "excluded_outside_followup_only": "excluded only by records outside follow-up"}
-    chain = list(FLOW_MAIN_CHAIN)
+    labels: dict[str, str] = {
+        FlowStep.ALL_PERSONS: "All persons in the EHR extract",
+        FlowStep.WITH_MDD_DIAGNOSIS: "At least one MDD diagnosis",
+        FlowStep.MDD_MIN_DISTINCT_DATES: f"MDD diagnoses on at least {mdd.min_diagnoses} distinct dates",
+        FlowStep.MDD_INCLUDED: "MDD included", FlowStep.NON_MDD: "non-MDD controls",
+        FlowStep.WITH_ADEQUATE_TRIAL: "with an adequate antidepressant trial", FlowStep.TRD: "TRD",
+        FlowStep.TRMDD: "trMDD", FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL: "other MDD: no adequate trial",
+        FlowStep.MDD_OTHER_SHORT_FOLLOWUP: f"other MDD: follow-up < {cfg.phenotypes.trmdd_min_followup_days} days",
+        FlowStep.NO_OBSERVATION_PERIOD: "without an observation period (followed to death or cutoff)",
+        FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY: "excluded only by records outside follow-up"}
+    # Plain str: the step ids go into the attrition figure's data table.
+    chain = [str(s) for s in FLOW_MAIN_CHAIN]
     for step in steps:
-        if step.startswith("after_exclusion_"):
-            labels[step] = f"after excluding {step.removeprefix('after_exclusion_').replace('_', ' ')}"
+        if step.startswith(AFTER_EXCLUSION_PREFIX):
+            labels[step] = f"after excluding {step.removeprefix(AFTER_EXCLUSION_PREFIX).replace('_', ' ')}"
             chain.append(step)
-        elif step.startswith("excluded_") and step not in labels:
-            labels[step] = f"controls excluded: {step.removeprefix('excluded_').replace('_', ' ')}"
-    chain.append("mdd_included")
+        elif step.startswith(EXCLUDED_PREFIX) and step not in labels:
+            labels[step] = f"controls excluded: {step.removeprefix(EXCLUDED_PREFIX).replace('_', ' ')}"
+    chain.append(str(FlowStep.MDD_INCLUDED))
     return chain, labels
 
 
@@ -202,9 +204,27 @@ def _details(inner: str, summary: str) -> str:
     return f"<details><summary>{summary}</summary>{inner}</details>"
 
 
-def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict) -> dict[str, str]:
+def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
+    """A visible warning naming each dataset and the scores whose PC-adjusted standardisation
+    could not be fitted and fell back to the overall z-score, with the reason
+    (``vocabulary.FitFailure``). ``fallback``: the cohort manifest's
+    ``notes.pgs_standardisation_fallback``, dataset -> {pgs_id: reason}. "" when nothing fell back."""
+    parts = [f"dataset {ds}: {', '.join(f'{p} ({r})' for p, r in sorted(scores.items()))}"
+             for ds, scores in sorted(fallback.items()) if scores]
+    if not parts:
+        return ""
+    return warning("PC-adjusted standardisation could not be fitted for these scores, which use the overall "
+                   "z-score of the dataset instead (not adjusted for ancestry): " + "; ".join(parts)
+                   + ". Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall.")
+
+
+def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
+                 standardisation_fallback: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
-    table; an optional table that was not written is absent). Pure."""
+    table; an optional table that was not written is absent). Pure.
+
+    ``standardisation_fallback``: the cohort manifest's ``notes.pgs_standardisation_fallback``
+    (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -247,6 +267,9 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict) -> dic
     sections.append(("cohort", "Cohort flow", flow_html))
     sections.append(("matching", "PGS variant matching", html_table(
         match_rates(t["match_summary"]), "Variants matched / in the scoring file, per dataset (variant counts)")))
+    fallback_html = standardisation_fallback_note(standardisation_fallback or {})
+    if fallback_html:
+        sections.append(("standardisation", "PGS standardisation fallback", fallback_html))
     if "pgs_distribution" in safe:
         dist = safe["pgs_distribution"]
         figs = "".join(figure(distribution_figure(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits).svg,
@@ -401,7 +424,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, str]:
             t[name] = _read(spark, path, name)
             paths[name] = path
     flow = t["cohort_flow"]
-    flow = flow.assign(_later=flow["definition"] != "all")
+    flow = flow.assign(_later=flow["definition"] != ALL_DEFINITIONS)
     t["cohort_flow"] = flow.sort_values(["_later", "definition", "step_order"], kind="mergesort").drop(columns="_later")
     frame_path = layout.table("cohort", "analysis_frame")
     if fs.exists(frame_path):
@@ -413,7 +436,9 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, str]:
     if skipped:
         log.info("report: optional tables not present, sections skipped: %s", ", ".join(skipped))
 
-    files = build_report(cfg, t, _versions(fs, layout))
+    cohort_notes = ((layout.manifest(fs, "cohort") or {}).get("notes") or {}) if layout.is_complete(fs, "cohort") \
+        else {}
+    files = build_report(cfg, t, _versions(fs, layout), cohort_notes.get("pgs_standardisation_fallback"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with publish_stage(spark, cfg, "report") as writer:
         for name, text in files.items():

@@ -17,19 +17,32 @@ from typing import Any
 import pandas as pd
 
 from trd_spark.report.suppression import audit_suppression, chain_relations
+from trd_spark.vocabulary import (
+    ALL_DEFINITIONS,
+    ANALYSED_STATUSES,
+    CONTRAST_STATUSES,
+    MDD_STATUSES,
+    FlowStep,
+    Status,
+)
+
+
+def _plain(values) -> tuple[str, ...]:
+    # Audit cell keys are ordered by their text (sorted(key=str) on tuples uses repr), so the
+    # statuses in them stay plain str: an enum member's repr would change the order.
+    return tuple(str(v) for v in values)
+
 
 # Which statuses make a contrast's cases and its whole model sample.
-CONTRAST_GROUPS = {
-    "trd_vs_nonmdd": (("TRD",), ("TRD", "non_MDD")),
-    "trmdd_vs_nonmdd": (("trMDD",), ("trMDD", "non_MDD")),
-    "trd_vs_trmdd": (("TRD",), ("TRD", "trMDD")),
-    "mdd_vs_nonmdd": (("TRD", "trMDD", "MDD_other"), ("TRD", "trMDD", "MDD_other", "non_MDD")),
-}
-MDD_STATUSES = ("TRD", "trMDD", "MDD_other")
+CONTRAST_GROUPS = {str(c): (_plain(cases), _plain((*cases, *controls)))
+                   for c, (cases, controls) in CONTRAST_STATUSES.items()}
+MDD_GROUP = _plain(MDD_STATUSES)
+TRD_GROUP = _plain((Status.TRD,))
 # Cohort-flow steps (trd_spark.phenotypes.flow) that count a status group of cohort_counts
 # ("MDD": TRD + trMDD + MDD_other).
-FLOW_STATUS = {"mdd_included": "MDD", "TRD": "TRD", "trMDD": "trMDD", "non_MDD": "non_MDD",
-               "MDD_other_no_adequate_trial": "MDD_other"}
+FLOW_STATUS = {str(step): str(status) for step, status in (
+    (FlowStep.MDD_INCLUDED, Status.MDD), (FlowStep.TRD, Status.TRD), (FlowStep.TRMDD, Status.TRMDD),
+    (FlowStep.NON_MDD, Status.NON_MDD), (FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL, Status.MDD_OTHER))}
 
 
 @dataclass
@@ -157,9 +170,9 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         # The MDD persons of a dataset (TRD + trMDD + MDD_other) are an implicit group; it is
         # the same under every TRD definition, linked below when the totals agree.
         for ds, definition in sorted({(d, f) for d, f, _ in status}):
-            parts = [(ds, definition, st) for st in MDD_STATUSES]
+            parts = [(ds, definition, st) for st in MDD_GROUP]
             if all(p in status for p in parts):
-                total = ("status_total", ds, definition, "MDD")
+                total = ("status_total", ds, definition, str(Status.MDD))
                 values[total] = sum(status[p] for p in parts)
                 relations.append({total: 1, **{("status", *p): -1 for p in parts}})
 
@@ -200,7 +213,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     model_cells("logistic", rc.logistic, "n", "n_cases", lambda c: CONTRAST_GROUPS.get(c, ((), ())))
     if rc.cox is not None and len(rc.cox):
         cox = rc.cox.assign(contrast="progression")
-        model_cells("cox", cox, "n", "n_events", lambda c: (("TRD",), MDD_STATUSES))
+        model_cells("cox", cox, "n", "n_events", lambda c: (TRD_GROUP, MDD_GROUP))
 
     if rc.km_curves is not None and len(rc.km_curves):
         km_values, km_published, km_relations, km_units = km_cells(rc.km_curves)
@@ -210,9 +223,9 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         units.update(km_units)
         for key in km_values:
             if key[0] == "km_persons":
-                link(key, MDD_STATUSES, key[1], key[2])
+                link(key, MDD_GROUP, key[1], key[2])
             elif key[0] == "km_events":
-                link(key, ("TRD",), key[1], key[2])
+                link(key, TRD_GROUP, key[1], key[2])
 
     # The same group counted under several definitions (non-MDD controls and the MDD total do
     # not depend on the TRD definition; the MDD steps are shared): equal counts of the same
@@ -223,7 +236,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         if key[0] == "status":
             families.setdefault(("status", key[1], key[3], values[key]), []).append(key)
         elif key[0] == "status_total":
-            families.setdefault(("status", key[1], "MDD", values[key]), []).append(key)
+            families.setdefault(("status", key[1], str(Status.MDD), values[key]), []).append(key)
         elif key[0] == "flow":
             families.setdefault(("flow", key[2], values[key]), []).append(key)
     # A cohort-flow step counting a status group (before genotyping) is the same group as the
@@ -234,8 +247,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
                 same.append(key)
         # ... or the sum over datasets of that group (every person genotyped in one dataset).
         datasets = sorted({k[0] for k in status})
-        definitions = sorted({k[1] for k in status}) if key[1] == "all" else [key[1]]
-        groups = MDD_STATUSES if FLOW_STATUS[key[2]] == "MDD" else (FLOW_STATUS[key[2]],)
+        definitions = sorted({k[1] for k in status}) if key[1] == ALL_DEFINITIONS else [key[1]]
+        groups = MDD_GROUP if FLOW_STATUS[key[2]] == Status.MDD else (FLOW_STATUS[key[2]],)
         for definition in definitions:
             parts = [(ds, definition, g) for ds in datasets for g in groups]
             if len(datasets) > 1 and all(p in status for p in parts) and \
@@ -257,7 +270,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
                 rel[key] = 1
             relations.append(rel)
             # The genotyped persons of a dataset are its statuses under the primary definition.
-            everyone = ("TRD", "trMDD", "MDD_other", "non_MDD")
+            everyone = _plain(ANALYSED_STATUSES)
             link(dist_total, everyone, ds, rc.primary_definition)
     return values, published, relations, units
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Literal
 
 import numpy as np
@@ -39,19 +38,11 @@ from pyspark.sql import functions as F
 
 from trd_spark.cohort.frame import standardise_pgs
 from trd_spark.errors import InputDataError
+from trd_spark.vocabulary import FitFailure
 
 log = logging.getLogger(__name__)
 
 Method = Literal["overall", "ancestry", "pc_adjusted"]
-
-
-class FitFailure(str, Enum):
-    """Why a score's PC adjustment could not be fitted (it falls back to the overall z)."""
-
-    TOO_FEW_SAMPLES = "too_few_samples"  # n <= number of PCs + 1
-    COLLINEAR_PCS = "collinear_pcs"  # X'X of [1, PCs] is rank deficient
-    VARIANCE_DIVERGED = "variance_diverged"  # IRLS produced non-finite coefficients
-    VARIANCE_NOT_CONVERGED = "variance_not_converged"  # IRLS still moving after max_iter
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""PGS standardisation (overall, ancestry, PC-adjusted) and sample QC before it.
+"""PGS standardisation (overall, ancestry, PC-adjusted) and sample QC before it (cohort stage).
 
 The PC-adjusted fit is checked against statsmodels called directly on the same data (OLS for
 the mean, Gamma GLM with log link on squared residuals for the variance, as pgsc_calc does).
@@ -13,10 +13,11 @@ import statsmodels.api as sm
 import yaml
 from pyspark.sql import functions as F
 
+from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
+from trd_spark.cohort.standardise import apply_pc_adjustment, fit_pc_adjustment, standardise
 from trd_spark.config import TraitPanel
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.pgs.standardise import FitFailure, apply_pc_adjustment, fit_pc_adjustment, standardise
+from trd_spark.vocabulary import FitFailure
 
 
 def _frame(n: int = 300, seed: int = 1) -> pd.DataFrame:

@@ -1,0 +1,150 @@
+"""The study's vocabulary: statuses, exclusion reasons, contrasts, flow steps, fit failures.
+
+One module of ``StrEnum``s shared by phenotypes, cohort, models and report (the privacy audit
+included), so a status or step is spelled once. A ``StrEnum`` member *is* its string value
+(``Status.TRD == "TRD"``, ``str(Status.TRD) == "TRD"``, f-strings give the value), so written
+tables, manifests and reports carry the same strings as before. Two cautions: rows handed to
+``SparkSession.createDataFrame`` must hold plain ``str`` (``str(member)``; Spark's Python
+workers cannot unpickle an enum), and names from config (exclusion concept-set names such as
+``bipolar``) are exclusion reasons too but are not members here.
+
+A shared module: it imports nothing from the stage packages (tests/test_import_dag.py).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A person's status (PHENOTYPES ``status``, MDD stage ``mdd_status``; README "Study rules")."""
+
+    MDD = "MDD"  # MDD stage only: meets the MDD rule, before any TRD definition
+    NON_MDD = "non_MDD"  # controls
+    EXCLUDED = "excluded"  # flagged with an exclusion reason, never dropped
+    TRD = "TRD"
+    TRMDD = "trMDD"  # MDD with an adequate trial, not TRD, long enough follow-up
+    MDD_OTHER = "MDD_other"  # MDD, neither TRD nor trMDD
+
+
+# The MDD persons under a TRD definition (Cox population, MDD cases), in reporting order.
+MDD_STATUSES: tuple[Status, ...] = (Status.TRD, Status.TRMDD, Status.MDD_OTHER)
+# Statuses that enter the analysis frame (``excluded`` persons do not).
+ANALYSED_STATUSES: tuple[Status, ...] = (*MDD_STATUSES, Status.NON_MDD)
+
+
+class ExclusionReason(StrEnum):
+    """Fixed values of ``exclusion_reason`` (phenotypes.mdd / phenotypes.trd docstrings).
+
+    The names of ``phenotypes.mdd.exclude_concept_sets`` (config) are reasons as well.
+    """
+
+    UNDER_AGE = "under_18_at_index"  # named for the default min_age_at_index of 18
+    DEPRESSION_NOT_MDD = "depression_not_mdd"
+    ANTIDEPRESSANT_NO_MDD = "antidepressant_no_mdd"
+    NO_ADEQUATE_TRIAL = "no_adequate_trial"  # MDD_other
+    SHORT_FOLLOWUP = "short_followup"  # MDD_other
+
+
+class Contrast(StrEnum):
+    """Case-control contrasts of the logistic models (``models.contrasts``)."""
+
+    TRD_VS_NONMDD = "trd_vs_nonmdd"
+    TRMDD_VS_NONMDD = "trmdd_vs_nonmdd"
+    TRD_VS_TRMDD = "trd_vs_trmdd"
+    MDD_VS_NONMDD = "mdd_vs_nonmdd"
+
+
+# contrast -> (statuses coded 1, statuses coded 0); other statuses are left out of the fit.
+# Keyed by the contrast's value, so a plain str from config or a table looks it up.
+CONTRAST_STATUSES: dict[str, tuple[tuple[Status, ...], tuple[Status, ...]]] = {
+    Contrast.TRD_VS_NONMDD: ((Status.TRD,), (Status.NON_MDD,)),
+    Contrast.TRMDD_VS_NONMDD: ((Status.TRMDD,), (Status.NON_MDD,)),
+    Contrast.TRD_VS_TRMDD: ((Status.TRD,), (Status.TRMDD,)),
+    Contrast.MDD_VS_NONMDD: (MDD_STATUSES, (Status.NON_MDD,)),
+}
+
+# The ``definition`` of cohort-flow rows counted before the split by TRD definition.
+ALL_DEFINITIONS = "all"
+
+
+class FlowStep(StrEnum):
+    """Fixed steps of the phenotype stage's cohort flow (phenotypes.flow docstring).
+
+    Steps named after an exclusion reason are built by ``after_exclusion_step`` and
+    ``excluded_step``.
+    """
+
+    ALL_PERSONS = "all_persons"
+    WITH_MDD_DIAGNOSIS = "with_mdd_diagnosis"
+    MDD_MIN_DISTINCT_DATES = "mdd_min_distinct_dates"
+    MDD_INCLUDED = "mdd_included"
+    NON_MDD = "non_MDD"
+    NO_OBSERVATION_PERIOD = "no_observation_period"
+    EXCLUDED_OUTSIDE_FOLLOWUP_ONLY = "excluded_outside_followup_only"
+    WITH_ADEQUATE_TRIAL = "with_adequate_trial"
+    TRD = "TRD"
+    TRMDD = "trMDD"
+    MDD_OTHER_NO_ADEQUATE_TRIAL = "MDD_other_no_adequate_trial"
+    MDD_OTHER_SHORT_FOLLOWUP = "MDD_other_short_followup"
+
+
+AFTER_EXCLUSION_PREFIX = "after_exclusion_"
+EXCLUDED_PREFIX = "excluded_"
+
+
+def after_exclusion_step(reason: str) -> str:
+    """Flow step of the MDD persons left after removing those whose first reason is ``reason``."""
+    return f"{AFTER_EXCLUSION_PREFIX}{reason}"
+
+
+def excluded_step(reason: str) -> str:
+    """Flow step counting non-MDD persons kept out of the controls for ``reason``.
+
+    A config exclusion set (bipolar, ...) gets ``_without_mdd`` so it does not read as the MDD
+    exclusion of the same name.
+    """
+    fixed = reason in (ExclusionReason.DEPRESSION_NOT_MDD, ExclusionReason.ANTIDEPRESSANT_NO_MDD)
+    return f"{EXCLUDED_PREFIX}{reason}" if fixed else f"{EXCLUDED_PREFIX}{reason}_without_mdd"
+
+
+class DatasetFlowStep(StrEnum):
+    """Steps of the cohort stage's per-dataset flow (cohort.flow), before the per-status rows."""
+
+    WITH_PGS = "genotyped persons with PGS"
+    UNRELATED = "after removing related persons"
+    WITH_ANCESTRY = "with genetic ancestry and PCs"
+    IN_FRAME = "in the analysis frame (sex male/female, analysed status)"
+
+
+def status_step(status: str) -> str:
+    """Per-dataset flow step of one analysed status (``status TRD`` ...)."""
+    return f"status {status}"
+
+
+class FitFailure(StrEnum):
+    """Why a score's PC-adjusted standardisation could not be fitted (it falls back to the overall z)."""
+
+    TOO_FEW_SAMPLES = "too_few_samples"  # n <= number of PCs + 1
+    COLLINEAR_PCS = "collinear_pcs"  # X'X of [1, PCs] is rank deficient
+    VARIANCE_DIVERGED = "variance_diverged"  # IRLS produced non-finite coefficients
+    VARIANCE_NOT_CONVERGED = "variance_not_converged"  # IRLS still moving after max_iter
+
+
+class ModelFailure(StrEnum):
+    """Why a logistic or Cox fit gave no estimate: ``failure_reason`` of the model tables.
+
+    Set exactly when ``converged`` is false; the human ``note`` beside it says more (never a count).
+    """
+
+    PGS_ABSENT = "pgs_absent"  # the score is not a column of the analysis frame
+    TOO_FEW_CASES = "too_few_cases"  # fewer than models.min_cases cases (logistic)
+    TOO_FEW_CONTROLS = "too_few_controls"  # fewer than models.min_cases controls (logistic)
+    TOO_FEW_EVENTS = "too_few_events"  # fewer than models.min_cases TRD events (Cox)
+    PGS_ZERO_VARIANCE = "pgs_zero_variance"
+    SINGULAR_DESIGN = "singular_design"  # collinear PGS / covariates
+    PERFECT_SEPARATION = "perfect_separation"  # the MLE does not exist
+    QUASI_SEPARATION = "quasi_separation"  # some persons classified exactly; no convergence
+    NOT_CONVERGED = "not_converged"
+    SINGULAR_INFORMATION = "singular_information"  # information matrix not invertible at the fit
+    NON_FINITE_ESTIMATE = "non_finite_estimate"  # beta or its SE not finite
