@@ -102,6 +102,17 @@ def test_grid_columns_and_rows():
     assert row["beta"].item() == pytest.approx(ref["coef"], rel=1e-6)
 
 
+def test_no_event_at_one_sex_is_a_small_cell_and_a_failed_row(mdd):
+    """Only women reach TRD: noted before the fit (prefit_check), and lifelines cannot bound the
+    sex_female log-HR, so the row fails as separation with the estimate null."""
+    sub = mdd.copy()
+    sub.loc[sub["sex_female"] == 0, E] = 0.0
+    got = fit_cox(sub, "PGS900004", COVS)
+    assert "small cell: no event at one value of sex_female" in got["note"]
+    assert got["converged"] is False and got["failure_reason"] == ModelFailure.PERFECT_SEPARATION
+    assert np.isnan(got["beta"])
+
+
 def test_ph_test_equals_direct_lifelines_call(mdd):
     """proportional_hazard_test(CoxPHFitter().fit(d, T, E), d, time_transform="rank").summary.loc[pgs]."""
     from lifelines.statistics import proportional_hazard_test

@@ -64,7 +64,8 @@ CONTRAST_STATUSES: dict[str, tuple[tuple[Status, ...], tuple[Status, ...]]] = {
     Contrast.MDD_VS_NONMDD: (MDD_STATUSES, (Status.NON_MDD,)),
 }
 
-# The ``definition`` of cohort-flow rows counted before the split by TRD definition.
+# The ``definition`` value meaning every TRD definition at once: cohort-flow rows counted
+# before the split by definition, the consistency row over all definitions.
 ALL_DEFINITIONS = "all"
 
 

@@ -99,7 +99,8 @@ def prefit_check(
     7. logistic: no single predictor separates cases from controls (its ranges do not
        overlap: the MLE does not exist, ``PERFECT_SEPARATION``); a 0/1 covariate with no case
        or no control at one of its values is a small cell, noted (the fit decides whether it
-       converges). Separation and small cells follow lifelines' pre-fit checks.
+       converges); Cox: a 0/1 covariate with no event at one of its values is noted the
+       same way. Separation and small cells follow lifelines' pre-fit checks.
     Notes never contain counts (they leave the workbench as free text).
     """
     if pgs_col not in frame.columns:
@@ -142,6 +143,13 @@ def prefit_check(
                  and (cases[c].nunique() < 2 or controls[c].nunique() < 2)]
         if small:
             check.notes.append(f"small cell: no case or no control at one value of {', '.join(small)}")
+    else:
+        # Cox: a 0/1 covariate whose events all share one value has an infinite log-HR estimate
+        # (lifelines warns of low variance conditioned on the event); the fit decides.
+        events = data[y == 1]
+        small = [c for c in kept if set(np.unique(data[c])) == {0.0, 1.0} and events[c].nunique() < 2]
+        if small:
+            check.notes.append(f"small cell: no event at one value of {', '.join(small)}")
     return check
 
 

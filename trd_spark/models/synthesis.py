@@ -17,7 +17,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from trd_spark.config import Config
 from trd_spark.models.multiple_testing import adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
-from trd_spark.vocabulary import Contrast
+from trd_spark.vocabulary import ALL_DEFINITIONS, Contrast
 
 _Z95 = float(stats.norm.ppf(0.975))
 LABELS = ["pgs_id", "trait", "domain"]
@@ -193,7 +193,7 @@ def consistency_table(meta: pd.DataFrame) -> pd.DataFrame:
                          "r2": _r2_pair(pair[a].to_numpy(), pair[b].to_numpy())})
         if len(defs) >= 2:
             full = wide[defs].dropna()
-            rows.append({"contrast": contrast, "definition_a": "all", "definition_b": "all",
+            rows.append({"contrast": contrast, "definition_a": ALL_DEFINITIONS, "definition_b": ALL_DEFINITIONS,
                          "n_pgs": len(full), "r2": _r2_between(full.to_numpy())})
     if not rows:
         return pd.DataFrame(columns=CONSISTENCY.names)

@@ -32,6 +32,7 @@ from trd_spark.report.suppression import (
     suppressed_label,
 )
 from trd_spark.report.tables import partition_relations
+from trd_spark.vocabulary import ALL_DEFINITIONS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -198,7 +199,7 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
     est = tables["estimates"]
     corr = tables["pgs_correlation"]
     lines = [f"Release {release_a} -> {release_b}", "Cohort (shared steps):"]
-    for r in sizes[sizes["definition"] == "all"].itertuples(index=False):
+    for r in sizes[sizes["definition"] == ALL_DEFINITIONS].itertuples(index=False):
         lines.append(f"  {r.step:<45} {r.n_a!s:>8} -> {r.n_b!s:>8}  {r.change}")
     lines.append("PGS correlation between releases (persons in both), per dataset:")
     for ds, g in corr.groupby("dataset", sort=True):

@@ -31,6 +31,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from trd_spark.report.html import PALETTE, format_count, format_p
+from trd_spark.vocabulary import ALL_DEFINITIONS
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -292,7 +293,7 @@ def attrition_figure(flow: pd.DataFrame, *, main_steps: list[str], labels: dict[
     def label(step: str) -> str:
         return labels.get(step, step.replace("_", " "))
 
-    shared = flow[flow["definition"] == "all"].sort_values("step_order")
+    shared = flow[flow["definition"] == ALL_DEFINITIONS].sort_values("step_order")
     n_of = dict(zip(shared["step"], shared["n"]))
     chain = [s for s in main_steps if s in n_of]
     others = [s for s in shared["step"] if s not in chain]
@@ -307,7 +308,7 @@ def attrition_figure(flow: pd.DataFrame, *, main_steps: list[str], labels: dict[
     y = 0.6
     for i, step in enumerate(chain):
         _box(ax, 3.0, y, f"{label(step)}\nn = {format_count(n_of[step])}")
-        boxes.append({"kind": "chain", "definition": "all", "step": step, "label": label(step),
+        boxes.append({"kind": "chain", "definition": ALL_DEFINITIONS, "step": step, "label": label(step),
                       "n": format_count(n_of[step])})
         if i + 1 < len(chain):
             prev, cur = n_of[step], n_of[chain[i + 1]]
@@ -323,7 +324,7 @@ def attrition_figure(flow: pd.DataFrame, *, main_steps: list[str], labels: dict[
         text = "\n".join(f"{label(s)}: {format_count(n_of[s])}" for s in others)
         ax.text(6.9, 0.3, _text(text), ha="left", va="top", fontsize=7,
                 bbox={"boxstyle": "round,pad=0.4", "facecolor": "#f7f7f7", "edgecolor": "#999999", "linewidth": 0.6})
-        boxes += [{"kind": "other", "definition": "all", "step": s, "label": label(s), "n": format_count(n_of[s])}
+        boxes += [{"kind": "other", "definition": ALL_DEFINITIONS, "step": s, "label": label(s), "n": format_count(n_of[s])}
                   for s in others]
     width = 10.0 / max(len(defs), 1)
     for j, d in enumerate(defs):
