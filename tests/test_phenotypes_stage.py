@@ -8,7 +8,7 @@ from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
-from trd_spark.phenotypes.stage import WORK_DIR, derive_phenotype_tables, read_omop, run
+from trd_spark.phenotypes.stage import WORK_DIR, derive_phenotype_tables, literal_frame, read_omop, run
 
 
 def test_run_publishes_the_four_tables(spark, tmp_path):
@@ -60,3 +60,20 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
         published = spark.read.parquet(f"{stage}/{name}.parquet")
         ours = df.select(*published.columns)
         assert published.exceptAll(ours).count() == 0 and ours.exceptAll(published).count() == 0, name
+
+
+def test_literal_frame_keeps_types_values_and_enum_values(spark):
+    """literal_frame (the cohort_flow write, no Python worker): declared types, enum members as values, empty."""
+    import enum
+
+    from trd_spark.schemas import COHORT_FLOW
+
+    class Status(str, enum.Enum):
+        TRD = "TRD"
+
+    rows = [("all", 1, "all_persons", 8), ("ad3", 2, Status.TRD, 3_000_000_000)]
+    df = literal_frame(spark, rows, COHORT_FLOW.struct)
+    assert [(f.name, f.dataType) for f in df.schema.fields] == [(f.name, f.dataType) for f in COHORT_FLOW.struct.fields]
+    assert [tuple(r) for r in df.collect()] == [("all", 1, "all_persons", 8), ("ad3", 2, "TRD", 3_000_000_000)]
+    empty = literal_frame(spark, [], COHORT_FLOW.struct)
+    assert empty.count() == 0 and empty.schema == COHORT_FLOW.struct
