@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -266,6 +267,9 @@ def main() -> None:
         print(f"ratio={(t['total'] + jvm) / p_time:.2f} engine={label} phase=whole_process_vs_plink2")
         print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run"
               + (f" (weights to driver {t['weights']:.1f} s)" if "weights" in t else ""))
+    for label, p_time, t, _rel in rows:  # machine-readable, for benchmarks/scaling.py --native-samples
+        print("phases=" + json.dumps({"engine": label, "samples": args.samples, "variants": args.variants,
+                                      "scores": args.scores, "cores": args.cores, "plink2": p_time, **t}))
     for label, _, _, rel in rows:
         if rel > 1e-5:
             sys.exit(f"results disagree with plink2 ({label}): max relative difference {rel:.2e}")

@@ -25,6 +25,14 @@ at every size and local[1] at the middle one; it prints seconds per 1M drug_expo
 
     python benchmarks/scaling.py --omop-persons 100000 300000 1000000
 
+With ``--native-samples`` (issue 16) it measures the native PLINK engine's scoring phase
+(pgenlib + numpy in Spark tasks; benchmarks/pgs_vs_plink2.py ``--engines native-bed``, one
+child process and Spark session per size) and prints its time per genotype entry (score phase
+/ (samples x variants); goal: flat within 20% from 2.5k to 20k samples) and, at the middle
+size, local[1] vs local[2] on the scoring phase (goal >= 1.6x):
+
+    python benchmarks/scaling.py --native-samples 2500 5000 10000 20000 --native-variants 20000
+
 "per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
 which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
 inputs. Ratios are against the first size's value (1.00 = flat; goal within 0.8-1.2).
@@ -208,6 +216,44 @@ def _omop_scaling(work: Path, sizes: list[int], per_person: int) -> int:
     return 0
 
 
+def _native_run(work: Path, samples: int, variants: int, scores: int, cores: int) -> dict:
+    """One benchmarks/pgs_vs_plink2.py run (native engine on the .bed) in a child process;
+    its ``phases=`` line (seconds per phase, plink2's whole run)."""
+    cmd = [sys.executable, str(REPO / "benchmarks" / "pgs_vs_plink2.py"), "--samples", str(samples), "--variants",
+           str(variants), "--scores", str(scores), "--cores", str(cores), "--engines", "native-bed",
+           "--work-dir", str(work / "native")]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"native engine run failed ({samples} samples, local[{cores}]): {out.stderr[-2000:]}")
+    r = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("phases="))[len("phases="):])
+    print(f"  native local[{cores}] {samples:>6} samples x {variants} variants x {scores} scores: score phase "
+          f"{r['score']:.1f}s (plink2 {r['plink2']:.1f}s)", file=sys.stderr, flush=True)
+    return r
+
+
+def _native_scaling(work: Path, sizes: list[int], variants: int, scores: int) -> int:
+    """The native engine's per-entry scoring time vs samples (local[2]) and local[1] vs local[2]."""
+    mid = sizes[len(sizes) // 2]
+    t_start = time.perf_counter()
+    print(f"benchmarks/scaling.py --native-samples on {platform.node()}: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start", file=sys.stderr, flush=True)
+    r2 = {n: _native_run(work, n, variants, scores, 2) for n in sizes}
+    r1 = _native_run(work, mid, variants, scores, 1)
+    lines = [f"native engine (bed) scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
+             f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the end)",
+             f"  {'samples':>8} {'score_s':>8} {'ns/entry':>9} {'ratio':>6} {'plink2_s':>9}"]
+    base = None
+    for n in sizes:
+        per = r2[n]["score"] / (n * variants) * 1e9
+        base = base or per
+        lines.append(f"  {n:>8} {r2[n]['score']:8.2f} {per:9.2f} {per / base:6.2f} {r2[n]['plink2']:9.2f}")
+    lines.append(f"local[1] vs local[2] at {mid} samples (score phase): local[1] {r1['score']:.1f}s  local[2] "
+                 f"{r2[mid]['score']:.1f}s  speedup {r1['score'] / r2[mid]['score']:.2f}x (goal >= 1.6x)")
+    lines.append(f"\n(total {time.perf_counter() - t_start:.0f}s)")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, nargs="+", default=[1000, 2000, 4000], help="toy persons (pgs, phenotypes)")
@@ -217,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--omop-persons", type=int, nargs="+",
                    help="phenotype stage only, on toy OMOP with AoU-like drug volume (e.g. 100000 300000 1000000)")
     p.add_argument("--drug-rows-per-person", type=int, default=300, help="non-study drug rows per person (--omop-persons)")
+    p.add_argument("--native-samples", type=int, nargs="+",
+                   help="native PLINK engine only: per-entry scoring time at these sample counts (e.g. 2500 5000 "
+                        "10000 20000)")
+    p.add_argument("--native-variants", type=int, default=20000, help="variants (--native-samples)")
+    p.add_argument("--native-scores", type=int, default=61, help="scores (--native-samples)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
@@ -228,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir).resolve()
     if args.omop_persons:
         return _omop_scaling(work, sorted(args.omop_persons), args.drug_rows_per_person)
+    if args.native_samples:
+        return _native_scaling(work, sorted(args.native_samples), args.native_variants, args.native_scores)
     samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
     mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
     t_start = time.perf_counter()
