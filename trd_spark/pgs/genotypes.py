@@ -407,7 +407,9 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
                 "local files only: copy it locally, or split them before writing the BGEN (bcftools norm -m-)",
                 where=where) from None
         sites = drop_multiallelic_bgen_variants(path, copy)
-        skipped = sorted({f"{recoding.get(c, c)}:{pos}" for c, pos, _ in sites})
+        # Some BGEN writers pad chromosome codes (01..09): the zero is not part of the name.
+        names = {c: (c.lstrip("0") or c) if c.isdigit() else c for c, _, _ in sites}
+        skipped = sorted({f"{recoding.get(names[c], names[c])}:{pos}" for c, pos, _ in sites})
         log.warning("%s: %d multi-allelic BGEN variant(s) at %d locus/loci skipped (e.g. %s): Hail and plink2 read "
                     "biallelic BGEN variants only; score variants there are counted in the match summary as "
                     "n_unreadable (split them before writing the BGEN, e.g. bcftools norm -m-, to score them)",

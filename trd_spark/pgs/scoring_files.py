@@ -245,8 +245,9 @@ def read_scoring_files(
 
 def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
     """The variant rows of a well-formed scoring file read by pyarrow's multi-threaded CSV
-    reader: every column as text, an empty field missing (NaN), one row per line, exactly as
-    the line-by-line pandas path reads them (tests/test_pgs_scoring_files.py compares both).
+    reader: every column as Arrow-backed text (``TEXT``), an empty field missing, one row per
+    line, the same records as the line-by-line pandas path (tests/test_pgs_scoring_files.py
+    compares both).
 
     Returns None, so that the caller falls back to that path and its line-precise errors, for
     an empty body and for any shape it reads differently or reports by line: a quote or CR
