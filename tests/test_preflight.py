@@ -73,7 +73,11 @@ def test_cli_run_fails_before_spark_on_missing_input(tmp_path, capsys):
     assert main(["phenotypes", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "omop.path: no such file or directory" in err
-    assert not any(p.name != ".trd-spark.lock" for p in (tmp_path / "results").rglob("*") if p.is_file())
+    # Nothing but the run log (issue 18), which says the run failed.
+    files = [p for p in (tmp_path / "results").rglob("*") if p.is_file() and p.name != ".trd-spark.lock"]
+    assert files and all(p.parent.name == "logs" for p in files), files
+    (log,) = files
+    assert log.read_text().splitlines()[-1].endswith("FAILED, exit code 2")
 
 
 def test_too_long_release_name_is_one_config_error(tmp_path, capsys):
