@@ -209,9 +209,10 @@ def standardise(
             by_reason: dict[str, list[str]] = {}
             for p, r in fit.failed.items():
                 by_reason.setdefault(r.value, []).append(p)
-            log.warning("dataset %s: PC-adjusted standardisation failed (%s) on %d samples: those scores use the "
+            # No sample count here: fits fail mostly on small datasets, and logs obey the small-count
+            # rule (the count is n_fitted in the cohort manifest).
+            log.warning("dataset %s: PC-adjusted standardisation failed (%s): those scores use the "
                         "overall z-score instead (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
-                        "overall)", dataset or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()),
-                        fit.n_samples)
+                        "overall)", dataset or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()))
         return apply_pc_adjustment(complete, fit), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
