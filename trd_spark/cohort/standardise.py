@@ -113,13 +113,14 @@ def fit_pc_adjustment(
             fit.mean[p] = np.linalg.solve(xtx, xty[p])
         resid = {p: F.col(p) - _linear(fit.mean[p], pcs) for p in pgs_ids}
         # Scores whose residuals are all (numerically) zero get no variance model -> null.
-        rss = frame.agg(*[F.sum(resid[p] * resid[p]).alias(p) for p in pgs_ids]).collect()[0]
-        tss = frame.agg(*[F.sum(F.col(p) * F.col(p)).alias(p) for p in pgs_ids]).collect()[0]
+        sums = frame.agg(*[F.sum(resid[p] * resid[p]).alias(f"rss_{i}") for i, p in enumerate(pgs_ids)],
+                         *[F.sum(F.col(p) * F.col(p)).alias(f"tss_{i}") for i, p in enumerate(pgs_ids)]).collect()[0]
         active = []
-        for p in pgs_ids:
-            if rss[p] is not None and rss[p] > 1e-24 * max(tss[p] or 0.0, 1.0):
+        for i, p in enumerate(pgs_ids):
+            rss, tss = sums[f"rss_{i}"], sums[f"tss_{i}"]
+            if rss is not None and rss > 1e-24 * max(tss or 0.0, 1.0):
                 active.append(p)
-                fit.log_var[p] = np.r_[np.log(rss[p] / n), np.zeros(len(pcs))]
+                fit.log_var[p] = np.r_[np.log(rss / n), np.zeros(len(pcs))]
                 fit.iterations[p] = 0
             else:
                 fit.log_var[p] = None
