@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated OMOP for {args.persons} persons in {time.perf_counter() - t:.1f} s: "
               f"{summary['record_counts']}")
 
-    from trd_spark.phenotypes import stage
+    from trd_spark.pipeline import run_stage
     from trd_spark.session import start_session
 
     base = load_config()
@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     ))
     if args.warm_up:
         t = time.perf_counter()
-        stage.run(spark, cfg)
+        run_stage(spark, cfg, "phenotypes")
         print(f"warm-up run (not counted): {time.perf_counter() - t:.1f} s")
     t0_ms = time.time() * 1000
     t = time.perf_counter()
-    stage.run(spark, cfg)
+    run_stage(spark, cfg, "phenotypes")
     spark_s = time.perf_counter() - t
     t1_ms = time.time() * 1000
     ours = f"{cfg.output_root}/bench/phenotypes/phenotypes.parquet"

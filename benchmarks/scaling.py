@@ -123,7 +123,7 @@ def _child(args: argparse.Namespace) -> None:
     import logging
 
     from trd_spark.config import load_config
-    from trd_spark.pipeline import stage_runner
+    from trd_spark.pipeline import run_stage
     from trd_spark.session import start_session
 
     logging.getLogger("trd_spark").setLevel(logging.WARNING)
@@ -139,7 +139,7 @@ def _child(args: argparse.Namespace) -> None:
             if spark is None:
                 spark = start_session(cfg.spark)
             t0 = time.perf_counter()
-            stage_runner("phenotypes")(spark, cfg)
+            run_stage(spark, cfg, "phenotypes")
             print(MARK + json.dumps({"master": args.master, "stage": stage, "persons": persons, "variants": variants,
                                      "scores": 0, "drug_rows": drug_rows, "seconds": time.perf_counter() - t0,
                                      "counted": counted}), flush=True)
@@ -149,7 +149,7 @@ def _child(args: argparse.Namespace) -> None:
         if spark is None:
             spark = start_session(cfg.spark)
         t0 = time.perf_counter()
-        stage_runner(stage)(spark, cfg)
+        run_stage(spark, cfg, stage)
         seconds = time.perf_counter() - t0
         print(MARK + json.dumps({"master": args.master, "stage": stage, "persons": persons, "variants": variants,
                           "scores": n_scores, "seconds": seconds, "counted": counted}), flush=True)

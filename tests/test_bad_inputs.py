@@ -385,7 +385,7 @@ def test_contrast_with_zero_cases_in_a_dataset_is_a_row(spark, tmp_path):
     from models_sim import make_config, simulate_frame, to_spark
 
     from trd_spark.layout import publish_stage
-    from trd_spark.models import stage
+    from trd_spark.pipeline import run_stage
 
     cfg = make_config(tmp_path, models={"cox": False, "contrasts": ["trd_vs_nonmdd", "mdd_vs_nonmdd"]})
     frame = simulate_frame(seed=3, n=200, datasets=("discovery", "replication_wgs"))
@@ -393,7 +393,7 @@ def test_contrast_with_zero_cases_in_a_dataset_is_a_row(spark, tmp_path):
     frame.loc[repl & (frame.status == "TRD"), "status"] = "MDD_other"
     with publish_stage(spark, cfg, "cohort") as w:
         w.write_table("analysis_frame", to_spark(spark, frame))
-    stage.run(spark, cfg)
+    run_stage(spark, cfg, "models")
     release = Path(cfg.output_root) / cfg.release
     assert (release / "models" / "_SUCCESS").exists()
     res = pd.read_parquet(release / "models" / "logistic.parquet")

@@ -1,4 +1,4 @@
-"""models.stage.run: analysis frame parquet in, logistic/cox parquet + TSV published."""
+"""The models stage (``pipeline.run_stage``): analysis frame parquet in, logistic/cox parquet + TSV published."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from models_sim import PGS_IDS, make_config, simulate_frame, to_spark
 
 from trd_spark.errors import InputDataError
 from trd_spark.layout import Layout, publish_stage
-from trd_spark.models import stage
 from trd_spark.models.logistic import contrast_frame, fit_logistic
+from trd_spark.pipeline import run_stage
 from trd_spark.schemas import (
     CONSISTENCY,
     COX_RESULTS,
@@ -34,7 +34,7 @@ def published(spark, tmp_path_factory):
     frame.loc[frame.dataset == "replication_wgs", "PGS900010"] = 0.0
     with publish_stage(spark, cfg, "cohort") as w:
         w.write_table("analysis_frame", to_spark(spark, frame))
-    written = stage.run(spark, cfg)
+    written = run_stage(spark, cfg, "models")
     return cfg, frame, written
 
 
@@ -100,4 +100,4 @@ def test_new_tables_have_the_declared_types(spark, published):
 def test_missing_analysis_frame_is_an_input_error(spark, tmp_path):
     cfg = make_config(tmp_path)
     with pytest.raises(InputDataError, match="analysis frame not found"):
-        stage.run(spark, cfg)
+        run_stage(spark, cfg, "models")

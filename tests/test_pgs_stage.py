@@ -1,4 +1,4 @@
-"""``pgs.stage.run`` end to end on a tiny config: two datasets, two scores."""
+"""The pgs stage (``pipeline.run_stage``) end to end on a tiny config: two datasets, two scores."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from trd_spark.config import load_config
 from trd_spark.errors import MatchRateError
 from trd_spark.layout import Layout
 from trd_spark.pgs import stage
+from trd_spark.pipeline import run_stage
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 
 DATA = Path(__file__).parent / "data" / "pgs"
@@ -62,7 +63,7 @@ phenotypes:
 
 def test_run_publishes_scores_and_match_logs(spark, tmp_path):
     cfg = load_config(write_config(tmp_path, min_overlap=0.5))
-    stage.run(spark, cfg)
+    run_stage(spark, cfg, "pgs")
     layout = Layout.of(cfg)
     out = Path(layout.stage_dir("pgs"))
     assert (out / "_SUCCESS").exists()
@@ -105,7 +106,7 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
 def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path):
     cfg = load_config(write_config(tmp_path, min_overlap=0.75))
     with pytest.raises(MatchRateError) as e:
-        stage.run(spark, cfg)
+        run_stage(spark, cfg, "pgs")
     msg = str(e.value)
     # PGS000901 matches 6/9 and PGS000950 1/2, in both datasets
     for ds in ("discovery", "replication_wgs"):
@@ -151,7 +152,7 @@ def test_run_wires_liftover_rsid_and_uri_options_from_config(spark, tmp_path):
     cfg_path.write_text(text)
     cfg = load_config(cfg_path)
     assert cfg.pgs.match_rsid and cfg.pgs.liftover is not None and len(cfg.datasets) == 1
-    stage.run(spark, cfg)
+    run_stage(spark, cfg, "pgs")
 
     layout = Layout.of(cfg)
     summary = spark.read.parquet(layout.table("pgs", "match_summary")).toPandas().set_index("pgs_id")  # 3 rows

@@ -8,7 +8,8 @@ from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
-from trd_spark.phenotypes.stage import WORK_DIR, derive_phenotype_tables, literal_frame, read_omop, run
+from trd_spark.phenotypes.stage import WORK_DIR, derive_phenotype_tables, literal_frame, read_omop
+from trd_spark.pipeline import run_stage
 
 
 def test_run_publishes_the_four_tables(spark, tmp_path):
@@ -24,7 +25,7 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
             df.coalesce(1).write.parquet(str(omop_dir / f"{name}.parquet"))
     cfg = toy_config(path=str(omop_dir)).model_copy(update={"output_root": str(tmp_path / "results")})
 
-    run(spark, cfg)
+    run_stage(spark, cfg, "phenotypes")
 
     stage = Layout.of(cfg).stage_dir("phenotypes")
     manifest = json.loads((tmp_path / "results" / cfg.release / "phenotypes" / "_manifest.json").read_text())

@@ -1,4 +1,4 @@
-"""report.stage.run: suppressed TSVs and a self-contained report.html from published stages."""
+"""The report stage (``pipeline.run_stage``): suppressed TSVs and a self-contained report.html from published stages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from models_sim import PGS_IDS, make_config, simulate_frame, to_spark
 
 from trd_spark.layout import Layout, publish_stage
-from trd_spark.models import stage as models_stage
+from trd_spark.pipeline import run_stage
 from trd_spark.report import stage as report_stage
 from trd_spark.schemas import COHORT_FLOW, LOGISTIC_RESULTS_COLUMNS, PGS_MATCH_SUMMARY
 
@@ -32,7 +32,7 @@ def report(spark, tmp_path_factory):
         w.write_table("analysis_frame", to_spark(spark, frame))
         # As cohort.stage records it: the replication's PC adjustment failed for one score.
         w.notes["pgs_standardisation_fallback"] = {"replication_wgs": {PGS_IDS[1]: "collinear_pcs"}}
-    models_stage.run(spark, cfg)
+    run_stage(spark, cfg, "models")
     with publish_stage(spark, cfg, "phenotypes") as w:
         w.write_table("cohort_flow", spark.createDataFrame(FLOW, COHORT_FLOW.struct), COHORT_FLOW)
     match = [
@@ -41,7 +41,7 @@ def report(spark, tmp_path_factory):
     ]
     with publish_stage(spark, cfg, "pgs") as w:
         w.write_table("match_summary", spark.createDataFrame(match, PGS_MATCH_SUMMARY.struct), PGS_MATCH_SUMMARY)
-    files = report_stage.run(spark, cfg)
+    files = run_stage(spark, cfg, "report")
     logistic = spark.read.parquet(Layout.of(cfg).table("models", "logistic")).toPandas()
     return cfg, frame, files, logistic
 

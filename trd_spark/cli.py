@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import logging
 import math
 import os
@@ -30,7 +31,7 @@ from trd_spark.errors import Interrupted, NothingToDo, StorageError, TrdSparkErr
 from trd_spark.layout import STAGES
 
 if TYPE_CHECKING:
-    from trd_spark.logs import RunLog
+    from trd_spark.logs import RunLog, WarningCounter
 
 log = logging.getLogger("trd_spark")
 
@@ -266,14 +267,13 @@ class _Interrupt:
         return _Interrupt.received is None or record.name.startswith("trd_spark")
 
 
-def _on_signal(signum: int, frame: object) -> None:
+def _on_signal(run_warnings: WarningCounter, signum: int, frame: object) -> None:
     """SIGTERM / SIGINT -> Interrupted in the main thread: the run unwinds (in-progress output
-    removed, lock released, Spark stopped). A second signal ends the process at once."""
-    from trd_spark.logs import WARNINGS
-
+    removed, lock released, Spark stopped). A second signal ends the process at once. The
+    message names the stage that was running (from the invocation's ``run_warnings`` counter)."""
     for s in _SIGNALS:
         signal.signal(s, signal.SIG_DFL)
-    _Interrupt.received = Interrupted(signum, WARNINGS.stage)
+    _Interrupt.received = Interrupted(signum, run_warnings.stage)
     # After SIGTERM to the process group the JVM is gone too: Py4J's connection errors (logged,
     # in threads, or at interpreter exit) are expected and would bury the line that matters.
     for handler in logging.getLogger().handlers:
@@ -298,20 +298,20 @@ def _silence_accumulator_server() -> None:
         server.handle_error = lambda request, client_address: None
 
 
-def _handle_signals() -> None:
+def _handle_signals(run_warnings: WarningCounter) -> None:
     for s in _SIGNALS:
-        signal.signal(s, _on_signal)
+        signal.signal(s, functools.partial(_on_signal, run_warnings))
 
 
 @contextlib.contextmanager
-def _signals_handled():
+def _signals_handled(run_warnings: WarningCounter):
     """Install the handlers for one CLI invocation and restore the previous ones after (main
     may be called in-process, e.g. by the tests)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
     previous = {s: signal.getsignal(s) for s in _SIGNALS}
-    _handle_signals()
+    _handle_signals(run_warnings)
     try:
         yield
     finally:
@@ -346,7 +346,7 @@ def _stop_spark_quietly() -> None:
 
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
-    from trd_spark.logs import OUTSIDE_STAGES, WARNINGS, count_text
+    from trd_spark.logs import OUTSIDE_STAGES, count_text
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
     from trd_spark.preflight import check_inputs, check_output_root
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
@@ -366,11 +366,11 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
             ensure_toy_data(cfg)
             check_inputs(cfg, stages or list(STAGES))
             spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)), capture_jvm_output=True)
-            _handle_signals()  # again: creating the SparkContext installs PySpark's SIGINT handler
+            _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
             if needs_spark_fs(cfg):
                 stack.enter_context(ReleaseLock(cfg, Fs(spark)))
             t0 = time.time()
-            results = run_stages(spark, cfg, stages, force=args.force)
+            results = run_stages(spark, cfg, stages, force=args.force, warnings=args.warnings)
     except BaseException as e:
         if _Interrupt.received is not None:  # whatever the unwinding raised, it is the interrupt
             _stop_spark_quietly()
@@ -386,7 +386,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
         tables = ", ".join(f"{k}={count_text(v, persons_below=cfg.report.small_count_threshold)}"
                            for k, v in r.tables.items())
         summary.append(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  warnings {r.warnings:<3} {tables}")
-    outside = WARNINGS.count(OUTSIDE_STAGES)
+    outside = args.warnings.count(OUTSIDE_STAGES)
     summary.append(f"  warnings: {sum(r.warnings for r in results if r.status == 'ran') + outside} in this run"
                    f"{f' ({outside} outside stages)' if outside else ''}; see the WARNING lines above")
     summary.append(f"  outputs under {cfg.output_root}/{cfg.release}/")
@@ -461,13 +461,15 @@ def _download_scores(cfg) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run one command; returns the process exit code (see trd_spark.errors)."""
-    from trd_spark.logs import WARNINGS, configure_logging
+    from trd_spark.logs import WarningCounter, configure_logging
 
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    WARNINGS.counts.clear()  # one invocation, one count (main may be called again in-process)
+    # This invocation's warnings, per stage (the summary, the manifests, the interrupt line);
+    # counted only while it runs (main may be called again in-process).
+    args.warnings = WarningCounter()
     args.run_log = None  # set by the commands that run stages (_run)
-    with _signals_handled():
+    with args.warnings.attached(), _signals_handled(args.warnings):
         code, error = 1, None
         try:
             code = _dispatch(args)

@@ -27,7 +27,7 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import Interrupted
 from trd_spark.io import Fs, write_pandas, write_table
-from trd_spark.logs import WARNINGS, Steps
+from trd_spark.logs import Steps, WarningCounter
 from trd_spark.schemas import TableSchema, check_pandas, check_spark
 
 if TYPE_CHECKING:
@@ -106,6 +106,8 @@ class StageWriter:
     tables: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     notes: dict[str, object] = field(default_factory=dict)
+    # The manifest's run_id, set when the stage is published (downstream fingerprints refer to it).
+    run_id: str | None = None
     # Progress lines "<stage>: wrote <table>, <rows> rows (<s> s)"; row counts below the
     # small-count threshold are shown as "<threshold" (many tables have a row per person).
     progress: Steps | None = None
@@ -154,9 +156,13 @@ def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
 
 
 @contextmanager
-def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[StageWriter]:
+def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: WarningCounter | None = None,
+                  notes: dict[str, object] | None = None) -> Iterator[StageWriter]:
     """Write a stage into a temporary directory and publish it atomically on success.
 
+    ``warnings``: the run's counter; the manifest's ``notes.warnings`` is its count for
+    ``stage`` when the block ends (None without a counter: published outside a pipeline
+    run). ``notes``: the dict the writer's notes start as (``stages.StageContext.notes``).
     The manifest records the stage's fingerprint (``stages.fingerprint_parts``: config slice,
     code version, upstream run ids, external input files, taken before the stage writes) and
     a fresh ``run_id`` that downstream fingerprints refer to. The previous complete output of
@@ -177,15 +183,17 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[Stag
             log.info("%s: removing %s left by an interrupted run", stage, name)
             fs.delete(f"{layout.release_dir}/{name}")
     tmp = f"{layout.release_dir}/.{stage}.inprogress-{uuid.uuid4().hex[:8]}"
-    writer = StageWriter(spark, fs, stage, tmp, progress=Steps(stage, cfg.report.small_count_threshold))
+    writer = StageWriter(spark, fs, stage, tmp, notes={} if notes is None else notes,
+                         progress=Steps(stage, cfg.report.small_count_threshold))
     started = time.time()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     spec = spec_for_output(stage)
     parts = fingerprint_parts(cfg, spec, fs)
     try:
         yield writer
-        # WARNING records logged while this stage ran (None when run outside run_stages).
-        writer.notes["warnings"] = WARNINGS.count(WARNINGS.stage) if WARNINGS.stage else None
+        # WARNING records logged while this stage ran (None when run outside a pipeline run).
+        writer.notes["warnings"] = warnings.count(stage) if warnings is not None else None
+        writer.run_id = uuid.uuid4().hex
         manifest = {
             "stage": stage,
             "release": cfg.release,
@@ -193,7 +201,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str) -> Iterator[Stag
             "fingerprint": fingerprint(parts),
             "fingerprint_parts": parts,
             "config": config_slice(cfg, spec),
-            "run_id": uuid.uuid4().hex,
+            "run_id": writer.run_id,
             "config_path": cfg.source_path,
             "code_version": code_version(),
             "versions": versions(),

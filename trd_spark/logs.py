@@ -4,9 +4,11 @@ while a stage runs (``Heartbeat``).
 
 Also counts WARNING records of the ``trd_spark`` loggers per pipeline stage (suspicious but
 valid input: duplicate variants dropped, absent concepts, end dates before starts ...), so a
-run summary and each stage manifest can say how many warnings a stage raised. The counter is
-attached to the ``trd_spark`` logger on import (``basicConfig(force=True)`` only replaces
-root handlers), so it counts whether or not ``configure_logging`` ran.
+run summary and each stage manifest can say how many warnings a stage raised. There is no
+process-wide counter: each run owns a ``WarningCounter`` (the CLI one per invocation,
+``pipeline.run_stages`` one per call unless given one), attached to the ``trd_spark`` logger
+only while that run lasts (``WarningCounter.attached``), so two runs in one process never
+share counts.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ if TYPE_CHECKING:
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Warnings raised outside any stage (config loading, preflight) are counted under this key.
 OUTSIDE_STAGES = "run"
+# The package's logger: its records are the ones counted (other libraries' warnings are noise).
+TRD_LOGGER = "trd_spark"
 
 
 class WarningCounter(logging.Handler):
-    """Counts WARNING records (not ERROR) by the stage active when they were logged."""
+    """Counts one run's WARNING records (not ERROR) of the ``trd_spark`` loggers, keyed by
+    the stage active when they were logged (``stage_scope``; ``OUTSIDE_STAGES`` otherwise).
+    Counts only while ``attached``."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
@@ -43,7 +49,24 @@ class WarningCounter(logging.Handler):
             self.counts[self.stage or OUTSIDE_STAGES] += 1
 
     def count(self, stage: str) -> int:
+        """WARNING records counted under ``stage`` (or ``OUTSIDE_STAGES``); 0 when none."""
         return self.counts.get(stage, 0)
+
+    @contextmanager
+    def attached(self) -> Iterator[WarningCounter]:
+        """Count the ``trd_spark`` loggers' warnings while the block runs, then detach. Nested
+        use is allowed: only the outermost block attaches and detaches. Attached to the
+        ``trd_spark`` logger, not the root (``configure_logging``'s ``basicConfig(force=True)``
+        replaces root handlers), so it counts whether or not logging was configured."""
+        logger = logging.getLogger(TRD_LOGGER)
+        owner = self not in logger.handlers
+        if owner:
+            logger.addHandler(self)
+        try:
+            yield self
+        finally:
+            if owner:
+                logger.removeHandler(self)
 
     @contextmanager
     def stage_scope(self, stage: str) -> Iterator[None]:
@@ -54,11 +77,6 @@ class WarningCounter(logging.Handler):
             yield
         finally:
             self.stage = previous
-
-
-WARNINGS = WarningCounter()
-if WARNINGS not in logging.getLogger("trd_spark").handlers:
-    logging.getLogger("trd_spark").addHandler(WARNINGS)
 
 
 def configure_logging(level: str = "INFO") -> None:

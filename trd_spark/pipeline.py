@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,16 +14,22 @@ from trd_spark.config import Config
 from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs
 from trd_spark.layout import STAGES, Layout
-from trd_spark.logs import WARNINGS, Heartbeat
+from trd_spark.logs import Heartbeat, WarningCounter
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
-from trd_spark.stages import STAGE_SPECS, rerun_reasons
+from trd_spark.stages import STAGE_SPECS, StageContext, rerun_reasons
 
 log = logging.getLogger(__name__)
 
 
-def stage_runner(stage: str) -> Callable[[SparkSession, Config], object]:
-    """The ``run(spark, cfg)`` of ``stage`` (declared in ``stages.STAGE_SPECS``)."""
-    return STAGE_SPECS[stage].runner()
+def run_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: WarningCounter | None = None) -> object:
+    """Run ``stage`` now, whatever its published state (no fingerprint, upstream or schema
+    check: ``run_stages`` does those), and return what its ``run(ctx)`` returns. The stage
+    gets a ``StageContext`` built from its ``StageSpec``; its WARNING records are counted
+    under its name in ``warnings`` (a fresh counter, attached for this call, when None), so
+    its manifest's ``notes.warnings`` is always a count."""
+    counter = warnings if warnings is not None else WarningCounter()
+    with counter.attached(), counter.stage_scope(stage):
+        return STAGE_SPECS[stage].runner()(StageContext(spark, cfg, STAGE_SPECS[stage], counter))
 
 
 @dataclass
@@ -63,14 +68,25 @@ def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: s
                                      where=path) from None
 
 
-def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None, *, force: bool = False) -> list[StageResult]:
+def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None, *, force: bool = False,
+               warnings: WarningCounter | None = None) -> list[StageResult]:
     """Run ``stages`` (default: all, in order). A stage is skipped unless ``force`` when its
     published fingerprint (config slice, code version, upstream run ids, input files; see
     trd_spark.stages) equals the current one. A stage that runs republishes with a new run id,
     so every downstream stage's fingerprint changes and it reruns too, in this run or the next.
 
+    ``warnings``: the run's counter (the CLI's, which also counts warnings outside stages);
+    None: a counter of this call only, attached while it runs.
+
     Raises ConfigError when a requested stage's upstream stage is neither requested nor complete.
     """
+    counter = warnings if warnings is not None else WarningCounter()
+    with counter.attached():
+        return _run_stages(spark, cfg, stages, force, counter)
+
+
+def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, force: bool,
+                warnings: WarningCounter) -> list[StageResult]:
     fs = Fs(spark)
     layout = Layout.of(cfg)
     todo = [s for s in STAGES if stages is None or s in stages]
@@ -88,13 +104,12 @@ def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None
         log.info("%s: running (%s)", prefix, "; ".join(reasons))
         check_upstream_schemas(spark, fs, layout, stage)
         t0 = time.time()
-        with WARNINGS.stage_scope(stage):
-            with Heartbeat(spark.sparkContext, prefix, cfg.logging.heartbeat_seconds):
-                stage_runner(stage)(spark, cfg)
+        with Heartbeat(spark.sparkContext, prefix, cfg.logging.heartbeat_seconds):
+            run_stage(spark, cfg, stage, warnings=warnings)
         seconds = time.time() - t0
         manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
-        results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), WARNINGS.count(stage)))
+        results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), warnings.count(stage)))
     return results
 
 

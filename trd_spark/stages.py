@@ -1,9 +1,14 @@
 """Each stage declared once: its config slice, what it reads and what it writes.
 
 The runner (``pipeline.run_stages``), the preflight input checks, the manifest written by
-``layout.publish_stage`` and ``trd-spark explain`` all derive from ``STAGE_SPECS``; nothing
-else lists what a stage reads (after gnomad_methods' step resource collections and
-gentropy's step configs).
+``layout.publish_stage``, the upstream tables a stage may read (``StageContext.read``) and
+``trd-spark explain`` all derive from ``STAGE_SPECS``; nothing else lists what a stage reads
+(after gnomad_methods' step resource collections and gentropy's step configs).
+
+A stage's entry point is ``run(ctx: StageContext)``: the runner builds the context from the
+stage's spec (Spark session, config, layout, logger, notes, the run's warning counter); the
+stage reads its declared upstream tables through ``ctx.read`` and publishes through
+``ctx.publish`` (``layout.publish_stage``), so its body stays DataFrame / Table transforms.
 
 A stage's *fingerprint* is the SHA-256 of:
 
@@ -25,17 +30,23 @@ import glob
 import hashlib
 import importlib
 import json
+import logging
 import os
 from collections.abc import Callable, Set
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from trd_spark.config import _PATH_FIELDS, Config, is_uri
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version
+from trd_spark.errors import InputDataError
+from trd_spark.io import Fs, read_table
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, code_version, publish_stage
+from trd_spark.logs import WarningCounter
 from trd_spark.schemas import TABLES_BY_STAGE
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 
 # Settings of commands that are not stages (``download-scores``): no stage output depends on them.
@@ -95,9 +106,9 @@ class StageSpec:
                 out += _walk_paths(raw, f, "")
         return out
 
-    def runner(self) -> Callable[[SparkSession, Config], Any]:
-        """The stage's ``run(spark, cfg)``, imported lazily (a stage's heavy imports are paid
-        only when it runs)."""
+    def runner(self) -> Callable[[StageContext], Any]:
+        """The stage's ``run(ctx)``, imported lazily (a stage's heavy imports are paid only
+        when it runs)."""
         return importlib.import_module(self.module).run
 
 
@@ -153,6 +164,90 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
     ),
 )}
 assert tuple(STAGE_SPECS) == STAGES, "declare every stage of layout.STAGES, in run order"
+
+
+@dataclass
+class StageContext:
+    """What the runner gives a stage's ``run(ctx)``, built from its ``StageSpec``.
+
+    ``spark``: the session; ``cfg``: the run's config (the stage's fingerprint covers only
+    ``spec.config``); ``warnings``: the run's counter (``logs.WarningCounter``; None outside
+    a pipeline run, e.g. a stage called directly: its manifest's ``notes.warnings`` is then
+    None); ``notes``: the stage's manifest notes (``ctx.publish()``'s writer starts with this
+    dict). Upstream inputs come through ``read`` / ``manifest``, which refuse a stage not in
+    ``spec.upstream`` (LookupError: a bug in the stage, exit 1); outputs through ``publish``.
+    """
+
+    spark: SparkSession
+    cfg: Config
+    spec: StageSpec
+    warnings: WarningCounter | None = None
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The stage's name (``pgs`` ...)."""
+        return self.spec.name
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Where the release's outputs live (``layout.Layout.of(cfg)``)."""
+        return Layout.of(self.cfg)
+
+    @cached_property
+    def fs(self) -> Fs:
+        """The Hadoop file system of the session (local paths and object stores)."""
+        return Fs(self.spark)
+
+    @property
+    def log(self) -> logging.Logger:
+        """The stage module's logger (the one its helpers log to: ``trd_spark.<stage>.stage``)."""
+        return logging.getLogger(self.spec.module)
+
+    @property
+    def warning_count(self) -> int | None:
+        """WARNING records logged so far in this stage (None outside a pipeline run)."""
+        return None if self.warnings is None else self.warnings.count(self.name)
+
+    def _check_declared(self, stage: str, table: str | None = None) -> None:
+        if stage not in self.spec.upstream:
+            raise LookupError(f"stage {self.name} reads stage {stage}, which its StageSpec does not declare "
+                              f"upstream ({', '.join(self.spec.upstream) or 'none'}): declare it in stages.STAGE_SPECS")
+        if table is not None and table not in STAGE_SPECS[stage].tables:
+            raise LookupError(f"stage {self.name} reads table {table} of stage {stage}, which declares only "
+                              f"{', '.join(STAGE_SPECS[stage].tables)} (schemas.TABLES_BY_STAGE)")
+
+    def table_path(self, stage: str, table: str) -> str:
+        """Path of the published Parquet table ``table`` of the declared upstream ``stage``."""
+        self._check_declared(stage, table)
+        return self.layout.table(stage, table)
+
+    def read(self, stage: str, table: str) -> DataFrame:
+        """The published table ``table`` of the declared upstream ``stage`` (Spark DataFrame,
+        read lazily). Raises InputDataError naming the path when it is absent, LookupError for
+        a stage not in ``spec.upstream`` or a table that stage does not declare."""
+        df = self.read_optional(stage, table)
+        if df is None:
+            raise InputDataError(f"table {table} not found (run `trd-spark {stage}` first)",
+                                 where=self.layout.table(stage, table))
+        return df
+
+    def read_optional(self, stage: str, table: str) -> DataFrame | None:
+        """As ``read``, but None when the table is absent (tables a stage writes only for some
+        settings, e.g. models/cox with ``models.cox: false``)."""
+        path = self.table_path(stage, table)
+        return read_table(self.spark, path) if self.fs.exists(path) else None
+
+    def manifest(self, stage: str) -> dict[str, Any]:
+        """The published manifest of the declared upstream ``stage`` ({} when it is not
+        complete). Raises LookupError for a stage not in ``spec.upstream``."""
+        self._check_declared(stage)
+        return (self.layout.manifest(self.fs, stage) or {}) if self.layout.is_complete(self.fs, stage) else {}
+
+    def publish(self) -> AbstractContextManager[StageWriter]:
+        """``layout.publish_stage`` of this stage's folder, with the run's warning count and
+        ``notes`` (written atomically with its manifest when the block ends without error)."""
+        return publish_stage(self.spark, self.cfg, self.name, warnings=self.warnings, notes=self.notes)
 
 
 def spec_for_output(output: str) -> StageSpec:

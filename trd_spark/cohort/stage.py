@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import reduce
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -21,8 +22,10 @@ from trd_spark.cohort.standardise import standardise
 from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError
 from trd_spark.gates import check_gate
-from trd_spark.layout import Layout, publish_stage
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW
+
+if TYPE_CHECKING:
+    from trd_spark.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +91,16 @@ def genotyped_without_person_gate(
         where="cohort", persons_below=persons_below)
 
 
-def run(spark: SparkSession, cfg: Config) -> None:
-    """Cohort stage: join scores, phenotypes and covariates into the per-dataset analysis frame."""
-    layout = Layout.of(cfg)
+def run(ctx: StageContext) -> None:
+    """Cohort stage: join scores, phenotypes and covariates into the per-dataset analysis frame.
+
+    Reads pgs/scores, phenotypes/phenotypes and phenotypes/persons (``ctx.read``) and the
+    ancestry files of ``cfg.ancestry``; publishes analysis_frame, cohort_counts, dataset_flow."""
+    spark, cfg = ctx.spark, ctx.cfg
     n_pcs = cfg.covariates.n_pcs
-    scores = spark.read.parquet(layout.table("pgs", "scores"))
-    phenotypes = spark.read.parquet(layout.table("phenotypes", "phenotypes"))
-    persons = spark.read.parquet(layout.table("phenotypes", "persons"))
+    scores = ctx.read("pgs", "scores")
+    phenotypes = ctx.read("phenotypes", "phenotypes")
+    persons = ctx.read("phenotypes", "persons")
     available = [r.pgs_id for r in scores.select("pgs_id").distinct().collect()]
     pgs_ids = pgs_ids_in_order(cfg, available)
 
@@ -141,7 +147,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
         log.info("  cohort: dataset %s assembled", ds.name)
 
     frame = reduce(DataFrame.unionByName, frames)
-    with publish_stage(spark, cfg, "cohort") as out:
+    with ctx.publish() as out:
         out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
         written = spark.read.parquet(out.table_path("analysis_frame"))
         counts = count_by_status(written).orderBy("dataset", "definition", "status")

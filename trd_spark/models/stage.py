@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trd_spark.config import Config
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import Layout, publish_stage
+from trd_spark.io import to_tsv
 from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark
 from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
 from trd_spark.schemas import (
@@ -33,6 +31,8 @@ from trd_spark.schemas import (
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from trd_spark.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +54,22 @@ def _log_fits(what: str, results: pd.DataFrame) -> None:
         log.info("  %s failures: %d x %s", what, k, reason)
 
 
-def load_analysis_frame(spark: SparkSession, cfg: Config) -> DataFrame:
-    """The cohort stage's analysis frame (Spark; the fits read it group by group)."""
-    path = Layout.of(cfg).table("cohort", "analysis_frame")
-    if not Fs(spark).exists(path):
-        raise InputDataError("analysis frame not found (run the cohort stage first)", where=path)
-    frame = read_table(spark, path)
+def load_analysis_frame(ctx: StageContext) -> DataFrame:
+    """The cohort stage's analysis frame (Spark; the fits read it group by group). Raises
+    InputDataError naming its path when it is absent or has no rows."""
+    frame = ctx.read_optional("cohort", "analysis_frame")
+    if frame is None:
+        raise InputDataError("analysis frame not found (run the cohort stage first)",
+                             where=ctx.table_path("cohort", "analysis_frame"))
     if frame.limit(1).count() == 0:
-        raise InputDataError("analysis frame has no rows", where=path)
+        raise InputDataError("analysis frame has no rows", where=ctx.table_path("cohort", "analysis_frame"))
     return frame
 
 
-def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
+def run(ctx: StageContext) -> dict[str, int]:
     """Fit the logistic (and Cox) grids, derive the cross-model tables, publish; rows per table."""
-    frame = load_analysis_frame(spark, cfg)
+    spark, cfg = ctx.spark, ctx.cfg
+    frame = load_analysis_frame(ctx)
     logistic = logistic_grid_spark(frame, cfg)
     log.info("models: %d datasets, %d definitions", logistic["dataset"].nunique(), logistic["definition"].nunique())
     _log_fits("logistic", logistic)
@@ -86,7 +88,7 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, int]:
         tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 
     written: dict[str, int] = {}
-    with publish_stage(spark, cfg, "models") as writer:
+    with ctx.publish() as writer:
         for name, (table, schema) in tables.items():
             written[name] = writer.write_table(name, results_to_spark(spark, table, schema).coalesce(1), schema)
         writer.write_text("logistic.tsv", to_tsv(logistic))

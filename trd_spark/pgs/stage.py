@@ -1,6 +1,6 @@
 """The PGS stage: for each dataset, read genotypes, match every score, score in one pass.
 
-Writes through ``publish_stage(spark, cfg, "pgs")``:
+Writes through ``ctx.publish()`` (``layout.publish_stage``):
   scores           PGS_SCORES           one row per dataset x person x score
   scores_<dataset>.ht  the same rows per dataset as a Hail Table (``s``, pgs_id, score_sum,
                    allele_count, score_avg, n_missing, n_matched; keyed by s, pgs_id)
@@ -25,7 +25,6 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
-from trd_spark.layout import Layout, publish_stage
 from trd_spark.pgs import engine
 from trd_spark.pgs.genotypes import read_genotypes, read_sample_map, samples_to_persons
 from trd_spark.pgs.matching import (
@@ -50,6 +49,8 @@ from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 if TYPE_CHECKING:
     import hail as hl_types
     from pyspark.sql import DataFrame, SparkSession
+
+    from trd_spark.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,11 @@ def _union(frames: list[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def run(spark: SparkSession, cfg: Config) -> None:
+def run(ctx: StageContext) -> None:
     """Run the PGS stage for every dataset in ``cfg.datasets`` (see module doc)."""
     import hail as hl
 
-    fs, layout = Fs(spark), Layout.of(cfg)
+    spark, cfg, fs, layout = ctx.spark, ctx.cfg, ctx.fs, ctx.layout
     files_by_build: dict[str, list[ScoringFile]] = {}
     results: list[DatasetMatches] = []
     for ds in cfg.datasets:
@@ -191,7 +192,7 @@ def run(spark: SparkSession, cfg: Config) -> None:
         log.error("pgs: %d score(s) below min_overlap; match logs in %s", len(failures), failed_dir)
         raise MatchRateError(f"{'; '.join(failures)} (match logs: {failed_dir})", where="pgs.min_overlap")
 
-    with publish_stage(spark, cfg, "pgs") as writer:
+    with ctx.publish() as writer:
         writer.write_table("variant_matches", variant_matches, PGS_VARIANT_MATCHES)
         writer.write_pandas("match_summary", summary, PGS_MATCH_SUMMARY.names)
         writer.write_text("match_summary.tsv", summary_tsv(summary))

@@ -1,8 +1,8 @@
 """The phenotype stage: read OMOP, derive persons / MDD / trials / TRD per definition, publish.
 
 ``derive_phenotype_tables`` is the pure chain (OMOP DataFrames in, stage DataFrames out);
-``run`` reads at the edge, persists what several outputs reuse, and writes through
-``publish_stage(spark, cfg, "phenotypes")``. Logs carry counts only.
+``run(ctx)`` reads at the edge, persists what several outputs reuse, and writes through
+``ctx.publish()`` (``layout.publish_stage``). Logs carry counts only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pyspark.sql import types as T
 from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
-from trd_spark.layout import publish_stage
 from trd_spark.logs import count_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
@@ -57,9 +56,10 @@ from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENO
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from trd_spark.stages import StageContext
+
 log = logging.getLogger(__name__)
 
-STAGE = "phenotypes"
 OMOP_TABLES = tuple(OMOP_COLUMNS)
 # Intermediate tables of ``run`` (study events, MDD groups), inside the stage's in-progress
 # directory: removed before the stage is published, and with it when the run fails.
@@ -495,15 +495,16 @@ def _materialize(df: DataFrame, path: str) -> DataFrame:
     return df.sparkSession.read.parquet(path)
 
 
-def run(spark: SparkSession, cfg: Config) -> None:
+def run(ctx: StageContext) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
+    spark, cfg = ctx.spark, ctx.cfg
     log.info("phenotypes: reading OMOP (%s) from %s", cfg.omop.format, cfg.omop.path)
     absent: list[str] = []
     omop = read_omop(spark, cfg, absent)
     vocab = study_vocabulary(omop, cfg)
     check_required_tables(omop, cfg, vocab)
     absent_concepts = warn_absent_concepts(cfg, vocab)
-    with publish_stage(spark, cfg, STAGE) as out:
+    with ctx.publish() as out:
         work = f"{out.dir}/{WORK_DIR}"
         # The event tables are scanned once, filtered to the study concept sets with their
         # columns pruned, and written; persons, MDD groups and trials are written once too.

@@ -27,8 +27,8 @@ import pandas as pd
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, publish_stage, swap_in
+from trd_spark.io import Fs, to_tsv
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, swap_in
 from trd_spark.models.km import coarsen_km
 from trd_spark.report.figures import (
     attrition_figure,
@@ -45,7 +45,9 @@ from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
+
+    from trd_spark.stages import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +131,13 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     return pdf.reset_index(drop=True)
 
 
-def _read(spark: SparkSession, path: str, what: str) -> pd.DataFrame:
-    if not Fs(spark).exists(path):
-        raise InputDataError(f"{what} not found (run the stage that writes it first)", where=path)
-    return read_table(spark, path).toPandas()
+def _read(ctx: StageContext, stage: str, table: str, what: str) -> pd.DataFrame:
+    """A required upstream table as pandas; InputDataError naming its path when absent."""
+    df = ctx.read_optional(stage, table)
+    if df is None:
+        raise InputDataError(f"{what} not found (run the stage that writes it first)",
+                             where=ctx.table_path(stage, table))
+    return df.toPandas()
 
 
 def match_rates(match: pd.DataFrame) -> pd.DataFrame:
@@ -387,66 +392,57 @@ def _consistency_figures(cfg: Config, logistic: pd.DataFrame, meta: pd.DataFrame
     return ('<div class="figs">' + "".join(figs) + "</div>" + note) if figs else ""
 
 
-def _versions(fs: Fs, layout: Layout) -> dict:
+def _versions(ctx: StageContext) -> dict:
     """Library versions recorded in the upstream stages' manifests (plus this code's version)."""
     out: dict = {}
-    for stage in STAGES:
-        m = layout.manifest(fs, stage) if layout.is_complete(fs, stage) else None
-        if m:
-            out.update(m.get("versions") or {})
+    for stage in (s for s in STAGES if s in ctx.spec.upstream):  # run order: later stages' versions win
+        out.update(ctx.manifest(stage).get("versions") or {})
     out["trd_spark"] = code_version()
     return out
 
 
-def run(spark: SparkSession, cfg: Config) -> dict[str, str]:
+def run(ctx: StageContext) -> dict[str, str]:
     """Build the report from published stage outputs; publish ``report/`` and ``export/``.
 
+    Reads models/logistic, phenotypes/cohort_flow and pgs/match_summary (required), the
+    other models tables and cohort/cohort_counts when present, cohort/analysis_frame (PGS
+    distributions) and the upstream manifests (versions, standardisation fallbacks).
     Returns {file name: published path under report/}."""
-    layout = Layout.of(cfg)
-    fs = Fs(spark)
-    paths = {
-        "logistic": layout.table("models", "logistic"),
-        "cohort_flow": layout.table("phenotypes", "cohort_flow"),
-        "match_summary": layout.table("pgs", "match_summary"),
-    }
-    optional = {name: layout.table("models", name) for name in OPTIONAL_MODEL_TABLES}
-    optional["cohort_counts"] = layout.table("cohort", "cohort_counts")
+    cfg = ctx.cfg
     t: dict[str, pd.DataFrame] = {  # the required tables and the optional ones present
-        "logistic": _read(spark, paths["logistic"], "logistic results"),
-        "cohort_flow": _read(spark, paths["cohort_flow"], "cohort flow")[COHORT_FLOW.names],
-        "match_summary": _read(spark, paths["match_summary"], "PGS match summary")[PGS_MATCH_SUMMARY.names]
+        "logistic": _read(ctx, "models", "logistic", "logistic results"),
+        "cohort_flow": _read(ctx, "phenotypes", "cohort_flow", "cohort flow")[COHORT_FLOW.names],
+        "match_summary": _read(ctx, "pgs", "match_summary", "PGS match summary")[PGS_MATCH_SUMMARY.names]
         .sort_values(["dataset", "pgs_id"], kind="mergesort"),
     }
-    for name, path in optional.items():
+    optional = [("models", name) for name in OPTIONAL_MODEL_TABLES] + [("cohort", "cohort_counts")]
+    for stage, name in optional:
         if name == "cox" and not cfg.models.cox:
             continue
-        if fs.exists(path):
-            t[name] = _read(spark, path, name)
-            paths[name] = path
+        df = ctx.read_optional(stage, name)
+        if df is not None:
+            t[name] = df.toPandas()
     flow = t["cohort_flow"]
     flow = flow.assign(_later=flow["definition"] != ALL_DEFINITIONS)
     t["cohort_flow"] = flow.sort_values(["_later", "definition", "step_order"], kind="mergesort").drop(columns="_later")
-    frame_path = layout.table("cohort", "analysis_frame")
-    if fs.exists(frame_path):
+    frame = ctx.read_optional("cohort", "analysis_frame")
+    if frame is not None:
         pgs_ids = [e.pgs_id for e in cfg.trait_panel.scores] if cfg.trait_panel else []
-        t["pgs_distribution"] = pgs_distribution(read_table(spark, frame_path), pgs_ids,
-                                                 cfg.phenotypes.primary_definition)
-        paths["analysis_frame"] = frame_path
+        t["pgs_distribution"] = pgs_distribution(frame, pgs_ids, cfg.phenotypes.primary_definition)
     skipped = [n for n in OPTIONAL_MODEL_TABLES if t.get(n) is None]
     if skipped:
         log.info("report: optional tables not present, sections skipped: %s", ", ".join(skipped))
 
-    cohort_notes = ((layout.manifest(fs, "cohort") or {}).get("notes") or {}) if layout.is_complete(fs, "cohort") \
-        else {}
-    files = build_report(cfg, t, _versions(fs, layout), cohort_notes.get("pgs_standardisation_fallback"))
+    cohort_notes = ctx.manifest("cohort").get("notes") or {}
+    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
-    with publish_stage(spark, cfg, "report") as writer:
+    with ctx.publish() as writer:
         for name, text in files.items():
             writer.write_text(name, text)
         writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
     # The export is part of the report stage's run: it carries that run's id (a random hex).
-    publish_export(fs, cfg, files, run_id=(layout.manifest(fs, "report") or {}).get("run_id"))
-    return {name: layout.file("report", name) for name in files}
+    publish_export(ctx.fs, cfg, files, run_id=writer.run_id)
+    return {name: ctx.layout.file("report", name) for name in files}
 
 
 def export_manifest(cfg: Config, files: dict[str, str], run_id: str | None = None) -> dict:

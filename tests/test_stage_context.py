@@ -1,0 +1,113 @@
+"""Stages get their inputs through a ``StageContext`` built from their ``StageSpec``, and each
+run counts its own warnings (issue 15 item 1): ``read`` refuses what the spec does not
+declare; a warning logged in a stage lands in that stage's manifest and the run summary; two
+CLI runs in one process do not share counts and leave no counter attached. Small inline
+data on the session fixture; one models stage run on 150 simulated persons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from models_sim import PGS_IDS, make_config, simulate_frame, to_spark
+
+from trd_spark.cli import main
+from trd_spark.errors import InputDataError
+from trd_spark.layout import Layout, publish_stage
+from trd_spark.logs import WarningCounter
+from trd_spark.releases import LOCK
+from trd_spark.stages import STAGE_SPECS, StageContext
+
+PACKAGE = Path(__file__).resolve().parent.parent / "trd_spark"
+
+
+def _counters() -> list[logging.Handler]:
+    return [h for h in logging.getLogger("trd_spark").handlers if isinstance(h, WarningCounter)]
+
+
+def test_read_gives_declared_upstream_tables_and_refuses_the_rest(spark, tmp_path):
+    cfg = make_config(tmp_path)
+    ctx = StageContext(spark, cfg, STAGE_SPECS["models"])
+    path = Layout.of(cfg).table("cohort", "analysis_frame")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(path)}: table analysis_frame not found \(run "
+                                             r"`trd-spark cohort` first\)$"):
+        ctx.read("cohort", "analysis_frame")
+    assert ctx.read_optional("cohort", "analysis_frame") is None
+    assert ctx.manifest("cohort") == {}  # not complete yet
+    with publish_stage(spark, cfg, "cohort") as w:
+        w.write_table("analysis_frame", spark.range(3).withColumnRenamed("id", "person_id"))
+        w.notes["n_pcs"] = 2
+    assert sorted(r.person_id for r in ctx.read("cohort", "analysis_frame").collect()) == [0, 1, 2]
+    assert ctx.manifest("cohort")["notes"]["n_pcs"] == 2
+    # models declares cohort only: pgs is not its input, whether or not it is published.
+    with pytest.raises(LookupError, match="stage models reads stage pgs, which its StageSpec does not declare "
+                                          r"upstream \(cohort\)"):
+        ctx.read("pgs", "scores")
+    with pytest.raises(LookupError, match="does not declare upstream"):
+        ctx.manifest("report")
+    with pytest.raises(LookupError, match="reads table logistic of stage cohort, which declares only "
+                                          "analysis_frame, cohort_counts, dataset_flow"):
+        ctx.read_optional("cohort", "logistic")
+    with pytest.raises(LookupError, match="none"):  # the first stage reads no stage's output
+        StageContext(spark, cfg, STAGE_SPECS["pgs"]).read("phenotypes", "persons")
+
+
+def test_every_stage_entry_point_takes_a_context_and_builds_no_upstream_path():
+    """``run(ctx)``, and no stage module names another stage's table or manifest path itself
+    (those reads go through ``ctx.read`` / ``ctx.manifest``, checked against the spec)."""
+    import inspect
+
+    for spec in STAGE_SPECS.values():
+        assert list(inspect.signature(spec.runner()).parameters) == ["ctx"], spec.name
+        source = (PACKAGE / spec.name / "stage.py").read_text()
+        named = set(re.findall(r"[lL]ayout(?:\.of\(cfg\))?\.(?:table|manifest|stage_dir|file|is_complete)\("
+                               r"(?:fs, )?\"(\w+)\"", source))
+        assert named <= {spec.name}, (spec.name, named)
+        assert "publish_stage(" not in source, spec.name  # ctx.publish() carries the run's warning count
+
+
+@pytest.fixture
+def models_config(spark, tmp_path):
+    """A release whose cohort stage is published with one trait-panel score missing from the
+    analysis frame: the models stage logs a WARNING for it (its fits are failed rows)."""
+    cfg = make_config(tmp_path, models={"cox": False, "contrasts": ["trd_vs_nonmdd"]})
+    frame = simulate_frame(seed=11, n=150).drop(columns=PGS_IDS[-1])
+    with publish_stage(spark, cfg, "cohort") as w:
+        w.write_table("analysis_frame", to_spark(spark, frame))
+    return cfg
+
+
+def test_two_cli_runs_in_one_process_count_their_own_warnings(spark, models_config):
+    """A warning logged in the models stage lands in its manifest and the summary; one
+    outside the stages (a stale lock taken over) only in that run's total."""
+    cfg = models_config
+    config = cfg.source_path
+    release = Path(cfg.output_root) / cfg.release
+    # A lock left by a killed run on another host, decades old: taken over with a WARNING outside the stages.
+    (release / LOCK).write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": 0}))
+
+    def run() -> str:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main(["models", "--config", config]) == 0, err.getvalue()[-3000:]
+        assert _counters() == []  # the invocation's counter went with it
+        return err.getvalue()
+
+    first = run()
+    in_stage = [line for line in first.splitlines() if " WARNING " in line and "trd_spark.models" in line]
+    n = json.loads((release / "models" / "_manifest.json").read_text())["notes"]["warnings"]
+    assert n == len(in_stage) >= 1
+    summary = first[first.index("Summary"):]
+    assert re.search(rf"models\s+ran\s+[\d.]+s\s+warnings {n}\b", summary), summary
+    assert f"warnings: {n + 1} in this run (1 outside stages)" in summary, summary
+    # The second run (models up to date, no stale lock) shows the published count but counts none.
+    second = run()
+    summary = second[second.index("Summary"):]
+    assert re.search(rf"models\s+skipped\s+[\d.]+s\s+warnings {n}\b", summary), summary
+    assert "warnings: 0 in this run;" in summary, summary
