@@ -25,6 +25,10 @@ at every size and local[1] at the middle one; it prints seconds per 1M drug_expo
 
     python benchmarks/scaling.py --omop-persons 100000 300000 1000000
 
+(``--generate-only`` writes those sizes' data into ``--work-dir`` first, without Spark, so that
+the timed run finds it cached; ``benchmarks/phenotypes_vs_duckdb.py --data-dir`` can reuse a
+size's directory, ``{work-dir}/omop/p{persons}_d{rows per person}``.)
+
 With ``--native-samples`` (issue 16) it measures the native PLINK engine's scoring phase
 (pgenlib + numpy in Spark tasks; benchmarks/pgs_vs_plink2.py ``--engines native-bed``, one
 child process and Spark session per size) and prints its time per genotype entry (score phase
@@ -263,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--omop-persons", type=int, nargs="+",
                    help="phenotype stage only, on toy OMOP with AoU-like drug volume (e.g. 100000 300000 1000000)")
     p.add_argument("--drug-rows-per-person", type=int, default=300, help="non-study drug rows per person (--omop-persons)")
+    p.add_argument("--generate-only", action="store_true",
+                   help="--omop-persons: generate (or keep) each size's OMOP data in --work-dir and exit (no Spark)")
     p.add_argument("--native-samples", type=int, nargs="+",
                    help="native PLINK engine only: per-entry scoring time at these sample counts (e.g. 2500 5000 "
                         "10000 20000)")
@@ -277,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     work = Path(args.work_dir).resolve()
+    if args.omop_persons and args.generate_only:
+        for n in sorted(args.omop_persons):
+            data, rows = _omop_data(work, n, args.drug_rows_per_person)
+            print(f"{n} persons: {rows:,} drug_exposure rows in {data}", flush=True)
+        return 0
     if args.omop_persons:
         return _omop_scaling(work, sorted(args.omop_persons), args.drug_rows_per_person)
     if args.native_samples:

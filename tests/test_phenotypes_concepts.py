@@ -24,7 +24,13 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.config import ConceptRef, ConceptSet
-from trd_spark.phenotypes.concepts import expand_concept_set, ingredient_frame, ingredient_map, load_vocabulary
+from trd_spark.phenotypes.concepts import (
+    expand_concept_set,
+    id_frame,
+    ingredient_frame,
+    ingredient_map,
+    load_vocabulary,
+)
 
 ALL_SETS = ("mdd", "depression_spectrum", "ect", "tms", "antidepressants")
 
@@ -84,3 +90,31 @@ def test_ingredient_map_products_reach_their_ingredient(spark, vocab):
     assert m[(715939, 715939)] == "escitalopram"
     assert all(k[0] != ARIPIPRAZOLE_TAB for k in m)
     assert len({c[0] for c in CONCEPTS}) == len(CONCEPTS)
+
+
+def test_id_frame_one_literal_distinct_longs(spark):
+    """id_frame (broadcast side of the study-event filter): each ID once, as long, from ONE
+    literal in the plan (an isin / array of literals holds one expression per ID)."""
+    ids = [40_100_000_123, 5, 5, 1_100_000]
+    df = id_frame(spark, ids, "drug_concept_id")
+    assert df.schema["drug_concept_id"].dataType.simpleString() == "bigint"
+    assert sorted(r.drug_concept_id for r in df.collect()) == [5, 1_100_000, 40_100_000_123]
+    many = id_frame(spark, range(1000, 3000), "drug_concept_id")
+    assert many.count() == 2000
+    # the joined text, the separator and split's limit, whatever the number of IDs
+    assert many._jdf.queryExecution().analyzed().toJSON().count("expressions.Literal") <= 3
+    empty = id_frame(spark, [], "drug_concept_id")
+    assert empty.count() == 0 and empty.columns == ["drug_concept_id"]
+
+
+def test_ingredient_frame_json_literal_keeps_values_exactly(spark):
+    """The JSON literal keeps doubles bit for bit and names with quotes, commas, unicode."""
+    rows = [(1, 10, 'a "quoted", name'), (2, 10, 'a "quoted", name'), (3, 30, "Johanniskraut – ü")]
+    amounts = {(1, 10): 0.1 + 0.2, (3, 30): 1e-7}
+    got = ingredient_frame(spark, rows, amounts=amounts, min_daily_dose={30: 2.5}).collect()
+    assert [tuple(r) for r in sorted(got)] == [
+        (1, 10, 'a "quoted", name', 0.1 + 0.2, None), (2, 10, 'a "quoted", name', None, None),
+        (3, 30, "Johanniskraut – ü", 1e-7, 2.5)]
+    assert [f.dataType.simpleString() for f in ingredient_frame(spark, []).schema.fields] == [
+        "bigint", "bigint", "string", "double", "double"]
+    assert ingredient_frame(spark, []).count() == 0

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 
+from pyspark.sql import functions as F
 from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
-from trd_spark.phenotypes.stage import WORK_DIR, derive_phenotype_tables, literal_frame, read_omop
+from trd_spark.phenotypes.flow import status_counts
+from trd_spark.phenotypes.stage import (
+    EVENT_TABLES,
+    WORK_DIR,
+    by_person,
+    derive_phenotype_tables,
+    derive_study_events,
+    literal_frame,
+    read_omop,
+    study_concept_ids,
+    study_vocabulary,
+)
 from trd_spark.pipeline import run_stage
 
 
@@ -56,6 +68,10 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     # run() writes intermediate tables and builds each step on the files: the published
     # tables equal the lazy pure chain's, and no intermediate table is published.
     assert not (tmp_path / "results" / cfg.release / "phenotypes" / WORK_DIR).exists()
+    # the log's status counts come from the flow rows (no pass over phenotypes): the same as a group-by
+    flow_rows = [(r.definition, r.step_order, r.step, r.n) for r in flow.collect()]
+    grouped = spark.read.parquet(f"{stage}/phenotypes.parquet").groupBy("definition", "status").count().collect()
+    assert status_counts(flow_rows) == {(r.definition, r.status): r["count"] for r in grouped}
     pure = derive_phenotype_tables(read_omop(spark, cfg), cfg)
     for name, df in (("persons", pure.persons), ("antidepressant_trials", pure.trials), ("phenotypes", pure.phenotypes)):
         published = spark.read.parquet(f"{stage}/{name}.parquet")
@@ -78,3 +94,47 @@ def test_literal_frame_keeps_types_values_and_enum_values(spark):
     assert [tuple(r) for r in df.collect()] == [("all", 1, "all_persons", 8), ("ad3", 2, "TRD", 3_000_000_000)]
     empty = literal_frame(spark, [], COHORT_FLOW.struct)
     assert empty.count() == 0 and empty.schema == COHORT_FLOW.struct
+
+
+def test_study_events_broadcast_semi_join_keeps_the_isin_rows(spark):
+    """The study-concept filter: a broadcast left-semi join (the event table is never
+    shuffled) that keeps exactly the rows, columns and duplicates an isin keeps."""
+    tables = trd_omop(spark)
+    n_study = tables["drug_exposure"].count()
+    # a product in no study concept set (an RxNorm-range ID absent from the toy vocabulary)
+    tables["drug_exposure"] = tables["drug_exposure"].unionByName(
+        frame(spark, "drug_exposure", [drug(1, 1_100_001, "2015-03-01", days_supply=30)]))
+    cfg = toy_config(path="unused")
+    vocab = study_vocabulary(tables, cfg)
+    ids = study_concept_ids(cfg, vocab)
+    events = derive_study_events(tables, cfg, vocab)
+    for domain, (table, concept_col, _) in EVENT_TABLES.items():
+        expected = tables[table].where(F.col(concept_col).isin(sorted(ids[domain])))
+        assert events[domain].columns == tables[table].columns
+        assert sorted(map(tuple, events[domain].collect())) == sorted(map(tuple, expected.collect())), domain
+        plan = events[domain]._jdf.queryExecution().executedPlan().toString()
+        if ids[domain]:
+            assert "BroadcastHashJoin" in plan and "LeftSemi" in plan and "hashpartitioning" not in plan, domain
+        else:  # no study concept of the domain (device here): Spark drops the scan altogether
+            assert "LocalTableScan <empty>" in plan, domain
+    assert events["drug"].count() == n_study and events["drug"].where("drug_concept_id = 1100001").count() == 0
+
+
+def test_by_person_writes_whole_persons_per_file(spark, tmp_path):
+    """by_person: hash-partitioned by person_id (AQE decides how many partitions): each
+    written file holds whole persons, so reading back gives one scan task per file."""
+    df = spark.range(4000).select((F.col("id") % 50).alias("person_id"), F.col("id").alias("i"))
+    key = "spark.sql.adaptive.coalescePartitions.minPartitionSize"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "1b")  # tiny data: let AQE keep several partitions
+    try:
+        by_person(df).write.parquet(str(tmp_path / "t.parquet"))
+    finally:
+        spark.conf.set(key, before)
+    back = spark.read.parquet(str(tmp_path / "t.parquet"))
+    files = back.select(F.input_file_name().alias("f"), "person_id").distinct()
+    per_person = files.groupBy("person_id").agg(F.countDistinct("f").alias("n")).collect()
+    assert len(per_person) == 50 and {r.n for r in per_person} == {1}
+    assert files.select("f").distinct().count() > 1
+    assert back.rdd.getNumPartitions() == files.select("f").distinct().count()
+    assert back.count() == 4000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from pyspark.sql import types as T
@@ -22,7 +23,7 @@ from test_phenotypes_support import (
 
 from trd_spark.config import TrialSettings
 from trd_spark.phenotypes.concepts import ingredient_frame, ingredient_map, load_vocabulary
-from trd_spark.phenotypes.trials import derive_antidepressant_trials, derive_ingredient_exposures
+from trd_spark.phenotypes.trials import derive_antidepressant_trials, derive_episodes, derive_ingredient_exposures
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, check_spark
 
 E = d("2020-01-30")  # end of a 30-day exposure started 2020-01-01
@@ -154,3 +155,17 @@ def test_no_person_level_python_in_the_plan(spark, ingredients):
     plan = _trials(spark, ingredients, [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=60)])._jdf.queryExecution().toString()
     assert "BatchEvalPython" not in plan and "ArrowEvalPython" not in plan
     assert "Window" in plan
+
+
+def test_exposure_timeline_one_shuffle_one_sort(spark, ingredients):
+    """drug rows -> exposures -> episodes: ONE exchange (by person_id; the ingredient map is
+    broadcast), ONE sort (the episode window's) and hash aggregates only (no sort aggregate)."""
+    drugs = frame(spark, "drug_exposure", [drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30),
+                                           drug(1, SERTRALINE_TAB, "2020-02-15", days_supply=30)])
+    exposures = derive_ingredient_exposures(drugs, ingredient_frame(spark, ingredients), 30)
+    episodes = derive_episodes(exposures, 30)
+    plan = episodes._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("Exchange hashpartitioning") == 1 and "hashpartitioning(person_id" in plan
+    assert len(re.findall(r"\bSort \[", plan)) == 1 and "SortAggregate" not in plan
+    assert [(r.trial_start_date, r.trial_end_date, r.ingredient_name) for r in episodes.collect()] == [
+        (d("2020-01-01"), d("2020-03-15"), "sertraline")]

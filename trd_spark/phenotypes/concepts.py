@@ -8,18 +8,20 @@ same way and removed.
 
 ``load_vocabulary`` runs (at most) three small Spark queries for ALL study concept sets and
 collects only the vocabulary rows they reach: its size is that of the concept sets (thousands
-of IDs on RxNorm/SNOMED), never of the person-level data. Downstream the IDs become ``isin``
-filters, which Spark pushes into the Parquet scan of the event tables instead of joining
-them with vocabulary tables again and again.
+of IDs on RxNorm/SNOMED), never of the person-level data. Downstream the expanded IDs filter
+the event tables once, as the broadcast side of a semi join (``id_frame``), instead of joining
+them with vocabulary tables again and again; the small filtered frames then use ``isin``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from trd_spark.config import ConceptRef, ConceptSet
 
@@ -142,6 +144,32 @@ def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int
     return sorted((d, i, n) for (d, i), n in rows.items())
 
 
+def id_frame(spark: SparkSession, ids: Iterable[int], column: str) -> DataFrame:
+    """One ``long`` column ``column``, one row per distinct ID of ``ids`` (sorted).
+
+    Built in the JVM from ONE string literal (split, cast): the plan holds a single
+    expression whatever the number of IDs, unlike ``isin`` or an array of literals (one
+    expression per ID, analysed again at every transformation of a plan that uses it), and
+    no Python worker computes it. Meant for concept sets (thousands of IDs) used as the
+    build side of a broadcast join.
+    """
+    values = sorted(set(ids))
+    if not values:
+        return spark.range(0).select(F.lit(None).cast("long").alias(column))
+    text = F.lit(",".join(str(int(v)) for v in values))
+    return spark.range(1).select(F.explode(F.split(text, ",").cast("array<bigint>")).alias(column))
+
+
+# The ingredient_frame columns, in order.
+INGREDIENT_COLUMNS = T.StructType([
+    T.StructField("drug_concept_id", T.LongType()),
+    T.StructField("ingredient_concept_id", T.LongType()),
+    T.StructField("ingredient_name", T.StringType()),
+    T.StructField("amount_value", T.DoubleType()),
+    T.StructField("min_daily_dose", T.DoubleType()),
+])
+
+
 def ingredient_frame(
     spark: SparkSession,
     rows: list[tuple[int, int, str]],
@@ -149,37 +177,21 @@ def ingredient_frame(
     amounts: dict[tuple[int, int], float] | None = None,
     min_daily_dose: dict[int, float] | None = None,
 ) -> DataFrame:
-    """``ingredient_map`` rows as a small DataFrame built from array literals.
+    """``ingredient_map`` rows as a small DataFrame.
 
-    Built inside the JVM (no Python worker, no RDD) so a plan that scans it many times stays
-    cheap; columns drug_concept_id (long), ingredient_concept_id (long), ingredient_name,
-    amount_value (double: ingredient amount per unit of the product, ``amounts`` keyed by
-    (drug, ingredient), from drug_strength) and min_daily_dose (double, per ingredient);
-    both null where not given.
+    Built inside the JVM from ONE JSON string literal (``from_json`` + ``inline``: no Python
+    worker, no RDD, one expression in the plan whatever the number of products), so a plan
+    that scans it many times stays cheap to analyse. Columns drug_concept_id (long),
+    ingredient_concept_id (long), ingredient_name, amount_value (double: ingredient amount
+    per unit of the product, ``amounts`` keyed by (drug, ingredient), from drug_strength) and
+    min_daily_dose (double, per ingredient); both null where not given. JSON numbers keep
+    the doubles exactly (Python writes the shortest repr that reads back to the same double).
     """
     amounts, min_daily_dose = amounts or {}, min_daily_dose or {}
-    if not rows:
-        return spark.range(0).select(
-            F.lit(None).cast("long").alias("drug_concept_id"),
-            F.lit(None).cast("long").alias("ingredient_concept_id"),
-            F.lit(None).cast("string").alias("ingredient_name"),
-            F.lit(None).cast("double").alias("amount_value"),
-            F.lit(None).cast("double").alias("min_daily_dose"),
-        )
-    drugs = F.lit([r[0] for r in rows]).cast("array<long>")
-    ingredients = F.lit([r[1] for r in rows]).cast("array<long>")
-    names = F.lit([r[2] for r in rows]).cast("array<string>")
-    cols = [drugs.alias("d"), ingredients.alias("i"), names.alias("n")]
-    # Dose columns as arrays only when given (a null column otherwise keeps the literal small).
-    if amounts:
-        cols.append(F.lit([amounts.get((r[0], r[1])) for r in rows]).cast("array<double>").alias("a"))
-    if min_daily_dose:
-        cols.append(F.lit([min_daily_dose.get(r[1]) for r in rows]).cast("array<double>").alias("m"))
-    out = spark.range(1).select(F.inline(F.arrays_zip(*cols)))
-    return out.select(
-        F.col("d").alias("drug_concept_id"),
-        F.col("i").alias("ingredient_concept_id"),
-        F.col("n").alias("ingredient_name"),
-        (F.col("a") if amounts else F.lit(None).cast("double")).alias("amount_value"),
-        (F.col("m") if min_daily_dose else F.lit(None).cast("double")).alias("min_daily_dose"),
-    )
+    records = [
+        {"drug_concept_id": d, "ingredient_concept_id": i, "ingredient_name": n,
+         "amount_value": amounts.get((d, i)), "min_daily_dose": min_daily_dose.get(i)}
+        for d, i, n in rows
+    ]
+    parsed = F.from_json(F.lit(json.dumps(records)), T.ArrayType(INGREDIENT_COLUMNS))
+    return spark.range(1 if records else 0).select(F.inline(parsed))

@@ -25,11 +25,12 @@ from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
     expand_concept_set,
+    id_frame,
     ingredient_frame,
     ingredient_map,
     load_vocabulary,
 )
-from trd_spark.phenotypes.flow import cohort_flow_rows
+from trd_spark.phenotypes.flow import cohort_flow_rows, status_counts
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, read_omop_table
 from trd_spark.phenotypes.persons import (
@@ -161,7 +162,7 @@ def study_vocabulary(omop: dict[str, DataFrame], cfg: Config) -> Vocabulary:
 def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
     """Per domain: every concept ID of any study concept set of that domain (excludes ignored).
 
-    A superset is fine here (each definition applies its own set); it lets one ``isin`` per
+    A superset is fine here (each definition applies its own set); it lets one filter per
     event table drop the rows no rule reads before anything else happens.
     """
     out: dict[str, frozenset[int]] = {domain: frozenset() for domain in EVENT_TABLES}
@@ -174,17 +175,24 @@ def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int
 def derive_study_events(
     omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
 ) -> dict[str, DataFrame]:
-    """Condition / drug / procedure rows whose concept is in any study concept set of that domain.
+    """Condition / drug / procedure / device rows whose concept is in any study concept set of
+    that domain (the table's declared columns, ``OMOP_COLUMNS``: pruned at the scan).
 
-    The filter is an ``isin`` on a literal ID list, which Spark pushes into the Parquet scan
-    (row-group statistics, then a hash set per row): hundreds of millions of drug_exposure
-    rows shrink to the few percent the study uses before any shuffle.
+    The filter is a left-semi join with the domain's expanded IDs as a BROADCAST build side
+    (``concepts.id_frame``, one literal in the plan): each scan task probes a hash table of
+    longs, the big table is never shuffled, and hundreds of millions of drug_exposure rows
+    shrink to the few percent the study uses before any shuffle. (An ``isin`` of thousands of
+    literals does the same per row but puts every ID into the plan, which Spark analyses
+    again at each transformation; Parquet gets only its min/max, which the study IDs span.)
     """
     vocab = vocab or study_vocabulary(omop, cfg)
     ids = study_concept_ids(cfg, vocab)
+    spark = omop["person"].sparkSession
     out = {}
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
-        out[domain] = omop[table].where(F.col(concept_col).isin(_ids(ids[domain])))
+        wanted = F.broadcast(id_frame(spark, ids[domain], concept_col))
+        # a join on a column name puts that column first: keep the table's column order
+        out[domain] = omop[table].join(wanted, concept_col, "left_semi").select(*omop[table].columns)
     return out
 
 
@@ -317,7 +325,7 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     out = {}
     for t in OMOP_TABLES:
         if t == "drug_strength" and not cfg.phenotypes.trials.ingredient_min_daily_dose:
-            out[t] = spark.createDataFrame([], omop_schema(t))
+            out[t] = empty_frame(spark, omop_schema(t))
             continue
         try:
             out[t] = read_omop_table(spark, cfg.omop, t)
@@ -325,7 +333,7 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
             if t not in OPTIONAL_TABLES or cfg.omop.format == "bigquery" or "not found" not in str(e):
                 raise
             log.warning("phenotypes: OMOP table %s not found; treated as empty", t)
-            out[t] = spark.createDataFrame([], omop_schema(t))
+            out[t] = empty_frame(spark, omop_schema(t))
             if absent is not None:
                 absent.append(t)
     return out
@@ -469,6 +477,13 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     return out
 
 
+def empty_frame(spark: SparkSession, struct: T.StructType) -> DataFrame:
+    """A DataFrame with no rows and the columns of ``struct`` (types kept, all nullable),
+    planned in the JVM: ``spark.createDataFrame([], struct)`` is a parallelised Python list,
+    whose (empty) partitions a Python worker computes when a query reads it."""
+    return spark.range(0).select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in struct.fields])
+
+
 def literal_frame(spark: SparkSession, rows: list[tuple], struct: T.StructType) -> DataFrame:
     """A one-partition DataFrame of ``rows`` (tuples in ``struct`` field order, enum members
     as their values) held as literals in the plan.
@@ -479,7 +494,7 @@ def literal_frame(spark: SparkSession, rows: list[tuple], struct: T.StructType) 
     few thousand rows: the plan holds every value.
     """
     if not rows:
-        return spark.createDataFrame([], struct)
+        return empty_frame(spark, struct)
     structs = [
         F.struct(*[F.lit(v.value if isinstance(v, Enum) else v).cast(f.dataType).alias(f.name)
                    for v, f in zip(row, struct.fields, strict=True)])
@@ -488,11 +503,31 @@ def literal_frame(spark: SparkSession, rows: list[tuple], struct: T.StructType) 
     return spark.range(1).select(F.inline(F.array(*structs)))
 
 
+def by_person(df: DataFrame) -> DataFrame:
+    """``df`` hash-partitioned by person_id into ``spark.sql.shuffle.partitions`` partitions,
+    which adaptive execution coalesces to its advisory size (no fixed count here).
+
+    Written that way, a table is one file per partition, each holding whole persons: read
+    back, it is as many scan tasks as files (small files are not packed into one task below
+    ``spark.sql.files.openCostInBytes``), so the joins and per-person windows built on it run
+    on every core instead of in the single task a one-file table gives.
+    """
+    return df.repartition("person_id")
+
+
 def _materialize(df: DataFrame, path: str) -> DataFrame:
-    """Write ``df`` as Parquet at ``path`` and return the file read back (same columns and
-    types): its rows are computed once, and queries built on it start at the file."""
-    df.write.mode("overwrite").parquet(path)
-    return df.sparkSession.read.parquet(path)
+    """Write ``df`` as Parquet at ``path``, partitioned by person (``by_person``), and return
+    the file read back (same columns and types): its rows are computed once, and queries
+    built on it start at the file."""
+    by_person(df).write.mode("overwrite").parquet(path)
+    return read_back(df.sparkSession, path, df.schema)
+
+
+def read_back(spark: SparkSession, path: str, struct: T.StructType) -> DataFrame:
+    """A Parquet table this stage wrote with the columns of ``struct``, read with that schema:
+    Spark then skips the schema-inference job it runs for every ``read.parquet`` (its
+    footers are read in a Spark job)."""
+    return spark.read.schema(struct).parquet(path)
 
 
 def run(ctx: StageContext) -> None:
@@ -513,9 +548,9 @@ def run(ctx: StageContext) -> None:
         # and each TRD definition (the stage's fixed cost was that planning: benchmarks/RESULTS.md).
         events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet")
                   for domain, df in derive_study_events(omop, cfg, vocab).items()}
-        out.write_table("persons", derive_persons(omop["person"], omop["observation_period"], omop["death"],
-                                                  cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth), PERSONS)
-        persons = spark.read.parquet(out.table_path("persons"))
+        out.write_table("persons", by_person(derive_persons(omop["person"], omop["observation_period"], omop["death"],
+                                                            cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth)), PERSONS)
+        persons = read_back(spark, out.table_path("persons"), PERSONS.struct)
         followup = followup_events(events, persons)
         ingredients = trial_ingredients(spark, omop, cfg, vocab)
         mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup), f"{work}/mdd.parquet")
@@ -541,11 +576,11 @@ def run(ctx: StageContext) -> None:
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
-        out.write_table("antidepressant_trials", derive_trials(cfg, followup["drug"], ingredients, mdd),
+        out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
                         ANTIDEPRESSANT_TRIALS)
-        trials = spark.read.parquet(out.table_path("antidepressant_trials"))
+        trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
         n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials), PHENOTYPES)
-        phenotypes = spark.read.parquet(out.table_path("phenotypes"))
+        phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
         flow = cohort_flow_rows(
             mdd,
             phenotypes,
@@ -553,13 +588,11 @@ def run(ctx: StageContext) -> None:
             min_diagnoses=cfg.phenotypes.mdd.min_diagnoses,
         )
         out.write_table("cohort_flow", literal_frame(spark, flow, COHORT_FLOW.struct), COHORT_FLOW)
-        status_counts = {
-            (r["definition"], r["status"]): r["n"]
-            for r in phenotypes.groupBy("definition", "status").agg(F.count(F.lit(1)).alias("n")).collect()
-        }
+        # From the flow counts: no second pass over the phenotypes for the log.
+        by_status = status_counts(flow)
         for d in cfg.phenotypes.trd_definitions:
             summary = ", ".join(f"{s} {count_text(c, persons_below=threshold)}"
-                                for (dn, s), c in sorted(status_counts.items()) if dn == d.name)
+                                for (dn, s), c in sorted(by_status.items()) if dn == d.name)
             log.info("phenotypes: %s: %s persons", d.name, summary)
         out.notes["phenotype_rows"] = n
         out.notes["primary_definition"] = cfg.phenotypes.primary_definition

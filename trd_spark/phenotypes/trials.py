@@ -149,8 +149,15 @@ def derive_ingredient_exposures(
                 max_days_supply,
             ).alias("exposure_end_date"),
         )
-        .groupBy("person_id", "ingredient_concept_id", "exposure_start_date")
-        .agg(F.max("exposure_end_date").alias("exposure_end_date"), F.first("ingredient_name").alias("ingredient_name"))
+        # One shuffle for the person's whole exposure timeline: every grouping and window
+        # below is keyed by person_id first, so this partitioning satisfies them all.
+        .repartition("person_id")
+        # ingredient_name is a function of ingredient_concept_id (concepts.ingredient_map), so
+        # grouping by it changes no group; a string key (not a string aggregate such as
+        # first()) lets Spark hash-aggregate instead of sorting the rows for a sort aggregate.
+        .groupBy("person_id", "ingredient_concept_id", "ingredient_name", "exposure_start_date")
+        .agg(F.max("exposure_end_date").alias("exposure_end_date"))
+        .select("person_id", "ingredient_concept_id", "exposure_start_date", "exposure_end_date", "ingredient_name")
     )
 
 
@@ -198,12 +205,14 @@ def derive_episodes(exposures: DataFrame, persistence_gap_days: int) -> DataFram
     prev_end = F.max("exposure_end_date").over(before)
     gap = F.datediff(F.col("exposure_start_date"), prev_end) - 1
     new_episode = F.when(prev_end.isNull() | (gap > persistence_gap_days), 1).otherwise(0)
+    # The window's sort (person, ingredient, start, end) is the one sort of the timeline; the
+    # episode aggregate below hashes on the same person partitioning (ingredient_name is a key,
+    # not a string aggregate, for the reason in derive_ingredient_exposures).
     return (
         exposures.withColumn("_new", new_episode)
         .withColumn("_episode", F.sum("_new").over(upto))
-        .groupBy("person_id", "ingredient_concept_id", "_episode")
+        .groupBy("person_id", "ingredient_concept_id", "ingredient_name", "_episode")
         .agg(
-            F.first("ingredient_name").alias("ingredient_name"),
             F.min("exposure_start_date").alias("trial_start_date"),
             F.max("exposure_end_date").alias("trial_end_date"),
         )
