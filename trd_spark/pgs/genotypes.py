@@ -214,19 +214,21 @@ def _check_keys(hl: hl_types, mt: hl_types.MatrixTable, where: str) -> None:
         raise InputDataError(f"columns must be keyed by s: str (got {dict(mt.col_key.dtype)})", where=where)
 
 
-def gt_copies(hl: hl_types, gt, allele):
-    """Copies of allele index ``allele`` (float64) in the call ``gt``; a haploid call counts as
-    homozygous (``1`` -> 2 copies) so that REF dosages ``2 - alt copies`` stay in 0..2 (module
-    doc). Missing when ``gt`` is missing. Diploid calls take a direct expression (the common
-    case, evaluated once per genotype entry); other ploidies count the call's alleles."""
-    counted = hl.float64(hl.range(gt.ploidy).filter(lambda k: gt[k] == allele).length())
-    return hl.if_else(gt.ploidy == 2, hl.float64(hl.int32(gt[0] == allele) + hl.int32(gt[1] == allele)),
-                      hl.if_else(gt.ploidy == 1, 2.0, 1.0) * counted)
+def gt_alt_dosages(hl: hl_types, gt, n_alleles):
+    """Copies of each alt allele (array of float64, one per alt) in the call ``gt``.
+
+    A haploid call counts as homozygous (``1`` -> 2 copies): the weights are on the diploid
+    scale and the REF dosage ``2 - alt copies`` must stay in 0..2 (module doc). Missing when
+    ``gt`` is missing.
+    """
+    scale = hl.if_else(gt.ploidy == 1, 2.0, 1.0)
+    return hl.range(1, n_alleles).map(
+        lambda i: scale * hl.float64(hl.range(gt.ploidy).filter(lambda k: gt[k] == i).length()))
 
 
 def to_biallelic_dosage(
     hl: hl_types, mt: hl_types.MatrixTable, *, where: str, dosage_field: str | None = None,
-    keep_rsid: bool = False, loci: hl_types.Table | None = None,
+    keep_rsid: bool = False,
 ) -> hl_types.MatrixTable:
     """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc).
 
@@ -236,16 +238,6 @@ def to_biallelic_dosage(
     it, or with ``.``, and multi-allelic rows with a single number take the GT's copies.
     Spanning-deletion (``*``) alts are kept as rows (they never match a scoring allele, but
     count as "not REF" for a REF effect allele).
-
-    ``loci`` (a Table keyed by ``locus``, the score loci): only the split rows whose locus is
-    one of them are kept, and the filter runs before the split, so the rows and genotypes
-    elsewhere are never split nor converted (ignored with ``keep_rsid``: rsID matching needs
-    every row). The split is ``hl.split_multi``'s (``keep_star``): each alt's ``[ref, alt]``
-    is minimally represented (``hl.min_rep``); the rare alt whose minimal representation
-    moves to a later position (e.g. ``AC>A,AT``: ``C>T`` one base on) is placed there, by a
-    rows-only pass that finds such alts and a second read of just their rows (none: no
-    second read). The dosage is computed after the split, once per kept genotype, from the
-    split row's allele index (no per-alt dosage array per genotype).
     """
     _check_keys(hl, mt, where)
     field_name = dosage_field or "GT"
@@ -255,83 +247,32 @@ def to_biallelic_dosage(
     has_gt = "GT" in mt.entry
     if has_gt and mt.GT.dtype != hl.tcall:
         raise InputDataError(f"GT must be a call, got {mt.GT.dtype}", where=where)
-    if dosage_field is not None:
-        d_type = mt[dosage_field].dtype
-        if not ((isinstance(d_type, hl.tarray) and d_type.element_type in (hl.tfloat64, hl.tfloat32))
-                or d_type in (hl.tfloat64, hl.tfloat32)):
-            raise InputDataError(f"dosage field {dosage_field} must be a float or array of floats, got {d_type}",
-                                 where=where)
     mt = mt.select_entries(*dict.fromkeys([field_name, *(["GT"] if has_gt else [])]))
     mt = mt.select_rows(*row_fields).select_cols().select_globals()
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
     mt = mt.unfilter_entries()
-    if loci is not None and not keep_rsid:
-        loci = loci.select()
-    else:
-        loci = None
-    split = _split_rows(hl, mt, loci)
-    a = split._a_index
-    from_gt = gt_copies(hl, split.GT, a) if has_gt else hl.missing(hl.tfloat64)
+    n_alleles = hl.len(mt.alleles)
+    n_alts = n_alleles - 1
+    from_gt = gt_alt_dosages(hl, mt.GT, n_alleles) if has_gt else hl.missing(hl.tarray(hl.tfloat64))
     if dosage_field is None:
-        dosage = from_gt
+        mt = mt.annotate_entries(_d=from_gt)
     else:
-        d = split[dosage_field]
-        n_alts = split._n_alleles - 1
-        if isinstance(d.dtype, hl.tarray):
-            given = hl.or_missing(hl.len(d) == n_alts, hl.float64(d[a - 1]))
-        else:
+        d = mt[dosage_field]
+        if isinstance(d.dtype, hl.tarray) and d.dtype.element_type in (hl.tfloat64, hl.tfloat32):
+            given = hl.or_missing(hl.len(d) == n_alts, d.map(hl.float64))
+        elif d.dtype in (hl.tfloat64, hl.tfloat32):
             # One number for the whole row: meaningful only when there is a single alt allele.
-            given = hl.or_missing(n_alts == 1, hl.float64(d))
-        dosage = hl.coalesce(given, from_gt)  # plink2's fallback: the GT's copies
-    split = split.select_entries(DOSAGE=dosage)
-    return split.select_rows(*row_fields)
-
-
-def _split_rows(hl: hl_types, mt: hl_types.MatrixTable, loci: hl_types.Table | None) -> hl_types.MatrixTable:
-    """``hl.split_multi(mt, keep_star=True)``'s rows (row fields ``_a_index``, ``_n_alleles``
-    added; entries untouched), restricted to ``loci`` when given (see ``to_biallelic_dosage``).
-
-    ``hl.split_multi`` reads its input twice (the alts whose minimal representation stays at
-    the row's locus, and those that move, re-sorted): here the second read happens only when
-    a rows-only pass finds a moved alt (on a score locus, with ``loci``)."""
-    mt = mt.annotate_rows(_n_alleles=hl.len(mt.alleles))
-
-    def alts(row, moved: bool):
-        # Each alt's minimal [ref, alt] (as hl.split_multi), those that stay at (or move from)
-        # the row's locus; ``a`` = the alt's index in the unsplit row.
-        def one(i):
-            v = hl.min_rep(row.locus, [row.alleles[0], row.alleles[i]])
-            return hl.struct(locus=v.locus, alleles=v.alleles, a=i)
-        out = hl.range(1, hl.len(row.alleles)).map(one)
-        return out.filter(lambda v: (v.locus != row.locus) if moved else (v.locus == row.locus))
-
-    def explode(part: hl_types.MatrixTable, moved: bool) -> hl_types.MatrixTable:
-        part = part.annotate_rows(_v=alts(part, moved)).explode_rows("_v")
-        if moved:  # a new locus: re-sorted (these rows are few)
-            part = part.key_rows_by()
-            part = part.annotate_rows(locus=part._v.locus)
-        else:  # same locus: only the alleles change, sorted within the locus (no shuffle)
-            part = part.key_rows_by("locus")
-        part = part.annotate_rows(alleles=part._v.alleles, _a_index=part._v.a).drop("_v")
-        part = part.key_rows_by("locus", "alleles")
-        return part if loci is None or not moved else part.filter_rows(hl.is_defined(loci[part.locus]))
-
-    left = mt if loci is None else mt.filter_rows(hl.is_defined(loci[mt.locus]))
-    # Rows-only: which unsplit rows have an alt that moves (onto a score locus)?
-    rows = mt.rows().select()
-    rows = rows.annotate(_to=alts(rows, True).map(lambda v: v.locus))
-    rows = rows.filter(hl.len(rows._to) > 0)
-    if loci is not None:
-        rows = rows.annotate(_raw=rows.key).explode("_to")
-        rows = rows.key_by(locus=rows._to)  # the moved loci are few: a small sort
-        rows = rows.semi_join(loci)
-        rows = rows.key_by(locus=rows._raw.locus, alleles=rows._raw.alleles).select().distinct()
-    moved_rows = rows.select().checkpoint(hl.utils.new_temp_file(prefix="pgs_moved_alts", extension="ht"))
-    out = explode(left, moved=False)
-    if moved_rows.count() == 0:
-        return out
-    return out.union_rows(explode(mt.semi_join_rows(moved_rows), moved=True))
+            given = hl.or_missing(n_alts == 1, [hl.float64(d)])
+        else:
+            raise InputDataError(f"dosage field {dosage_field} must be a float or array of floats, got {d.dtype}",
+                                 where=where)
+        # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
+        mt = mt.annotate_entries(_d=hl.range(n_alts).map(
+            lambda i: hl.coalesce(given[i], from_gt[i])))
+    split = hl.split_multi(mt.select_entries("_d"), keep_star=True)
+    split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
+    return split.select_rows(*row_fields).select_globals()
 
 
 def _rsid_fields(mt: hl_types.MatrixTable, keep_rsid: bool, where: str) -> list[str]:
@@ -354,9 +295,7 @@ def read_genotypes(
     """Read genotypes per ``source.format``; see the module doc for the shape returned.
 
     ``loci``: a Table keyed by ``locus`` of the sites scoring may use. Required for ``vds``
-    (only those are densified); for vcf, mt and plink only the rows at these loci are kept,
-    filtered before multi-allelic rows are split and dosages computed (``to_biallelic_dosage``;
-    not with ``keep_rsid``, which needs every row). ``bgen`` and ``pgen`` rows are filtered later.
+    (only those are densified); ignored by the other formats (rows are filtered later).
     ``keep_rsid``: keep the row field ``rsid`` (str; VCF ID, PLINK bim ID, BGEN/MT rsid) for
     rsID-only scoring files (``pgs.match_rsid``); not available for ``vds``.
     """
@@ -433,7 +372,7 @@ def read_genotypes(
         mt = dense
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
-    return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field, keep_rsid=keep_rsid, loci=loci)
+    return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field, keep_rsid=keep_rsid)
 
 
 def _check_build(hl: hl_types, row, reference_genome: str, where: str) -> None:

@@ -74,11 +74,6 @@ def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) ->
     )
 
 
-# How a missing genotype is marked in the per-row dosage array of ``compute_scores`` (a valid
-# dosage is 0..2, which the pass checks, so the marker cannot be a genotype).
-MISSING_DOSAGE = -1.0
-
-
 def group_within_partitions(table: hl_types.Table, name: str, block_size: int) -> hl_types.Table:
     """Rows grouped into blocks of at most ``block_size`` consecutive rows of one partition:
     one row per block with the key fields of its first row and ``name`` (array of the block's
@@ -113,49 +108,37 @@ def compute_scores(
     missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``).
     ``weights``: from ``score_weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
 
-    One pass over the genotypes for all k scores. Per row, two row aggregations over its
-    genotypes (the mean alt dosage over called genotypes, for ``mean_impute``; the count of
-    dosages outside 0..2) and one array of its dosages (``MISSING_DOSAGE`` where missing); the
-    rows of each partition are grouped into blocks of ``block_size`` rows (``X``, b x n) and
-    scored with two matrix products per block,
+    Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
+    blocks of ``block_size`` rows and scored with two matrix products per block,
 
-        SLOPE.T (k x b) @ DOSE (b x n)       DOSE = max(X, 0) + MISSING x mean (mean_impute)
-                                             or max(X, 0) (zero): exact, not approximated
-        COUNTED.T (k or 2k x b) @ CALLED     CALLED = 1 - MISSING (MISSING = X == -1)
+        SLOPE.T (k x m) @ DOSE (m x n)                 imputed (or zeroed) dosages
+        COUNTED.T (k or 2k x m) @ CALLED (m x n)       called indicator
 
     COUNTED is N_VARS (called variants per score); with ``zero`` it is [OFFSET | N_VARS], since
     a missing genotype then drops its offset too. With ``mean_impute`` every row adds its
-    offset, so the offsets are summed once per row instead. Block sums are added with
-    ``hl.agg.ndarray_sum``. The k x n result lives on the driver (as Hail's column
-    aggregations do), 8 bytes x k x n: 140 MB for 61 scores x 290k genomes.
+    offset, so the offsets are summed once per row instead.
 
-    A dosage outside 0..2 (only a dosage field can have one) fails the pass with one Hail
-    error naming the count (the stage wraps it into an InputDataError naming the dataset).
+    summed over blocks with ``hl.agg.ndarray_sum``: one pass over the genotypes for all k
+    scores, no per-entry array arithmetic. The k x n result lives on the driver (as Hail's
+    column aggregations do), 8 bytes x k x n: 140 MB for 61 scores x 290k genomes.
     """
     k = len(pgs_ids)
     mt = mt.semi_join_rows(weights)
     mt = mt.annotate_rows(_w=weights[mt.row_key])
-    d = mt.DOSAGE
-    n_called = hl.agg.count_where(hl.is_defined(d))
-    impute = missing_genotypes == "mean_impute"
-    # Row aggregations over the row's genotypes (no per-row dosage array): the mean alt dosage
-    # over called genotypes (0 when none is called; plink2's imputation), and the dosages
-    # outside 0..2, which are bad input (and would collide with the missing marker below).
-    mt = mt.annotate_rows(
-        _mean=hl.if_else(n_called > 0, hl.agg.sum(d) / n_called, 0.0) if impute else hl.float64(0.0),
-        _bad=hl.agg.count_where(hl.is_defined(d) & ~((d >= 0.0) & (d <= 2.0))),
-    )
-    # One array per row: the dosage, MISSING_DOSAGE where the genotype is missing.
-    mt = mt.select_entries(x=hl.or_else(mt.DOSAGE, MISSING_DOSAGE))
     rows = mt.localize_entries("_entries", "_cols")
+    dosage = rows._entries.map(lambda e: e.DOSAGE)
+    n_called = hl.len(dosage.filter(hl.is_defined))
+    # Mean alt dosage over called genotypes (0 when none is called): plink2's imputation.
+    mean_alt = hl.if_else(n_called > 0, hl.sum(dosage.map(lambda d: hl.coalesce(d, 0.0))) / n_called, 0.0)
+    impute = missing_genotypes == "mean_impute"
+    fill = mean_alt if impute else hl.float64(0.0)
     n_vars = rows._w.n_vars.map(hl.float64)
     rows = rows.select(
         slope=rows._w.slope,
         offset=rows._w.offset,
         counted=n_vars if impute else rows._w.offset.extend(n_vars),
-        mean=rows._mean,
-        bad=rows._bad,
-        x=rows._entries.map(lambda e: e.x),
+        dose=dosage.map(lambda d: hl.coalesce(d, fill)),
+        called=dosage.map(lambda d: hl.float64(hl.is_defined(d))),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
     block = blocks._block
@@ -163,23 +146,14 @@ def compute_scores(
     def matrix(field):
         return hl.nd.array(block.map(lambda r: r[field]))
 
-    x = matrix("x")
-    missing = x.map(lambda v: hl.float64(v == MISSING_DOSAGE))
-    # Exact: a called entry is v + 0 x mean = v, a missing one 0 + 1 x mean (or 0 with zero).
-    dose = x.map(lambda v: hl.max(v, 0.0))
-    if impute:
-        dose = dose + missing * matrix("mean").reshape((-1, 1))
     totals = blocks.aggregate(
         hl.struct(
-            dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ dose),
-            called_sum=hl.agg.ndarray_sum(matrix("counted").T @ (1.0 - missing)),
+            dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ matrix("dose")),
+            called_sum=hl.agg.ndarray_sum(matrix("counted").T @ matrix("called")),
             offset_total=hl.agg.explode(lambda r: hl.agg.array_sum(r.offset), block),
-            bad=hl.agg.sum(hl.sum(block.map(lambda r: r.bad))),
         ),
         _localize=False,
     )
-    totals = hl.case().when(totals.bad == 0, totals).or_error(hl.format(
-        "%d genotype dosage(s) outside 0..2 (a dosage field with negative, NaN or too large values?)", totals.bad))
     samples = rows.index_globals()._cols.map(lambda c: c.s)
     n_samples = hl.eval(hl.len(samples))
     out = hl.utils.range_table(n_samples, n_partitions=max(1, min(64, n_samples // 5000 + 1)))
