@@ -58,6 +58,21 @@ def test_read_gives_declared_upstream_tables_and_refuses_the_rest(spark, tmp_pat
         StageContext(spark, cfg, STAGE_SPECS["pgs"]).read("phenotypes", "persons")
 
 
+def test_context_logger_and_warning_count_are_the_stage_modules_and_the_runs(spark, tmp_path):
+    cfg = make_config(tmp_path)
+    counter = WarningCounter()
+    ctx = StageContext(spark, cfg, STAGE_SPECS["cohort"], counter)
+    assert ctx.log is logging.getLogger("trd_spark.cohort.stage")  # the logger its helpers use
+    assert StageContext(spark, cfg, STAGE_SPECS["cohort"]).warning_count is None  # no run
+    with counter.attached(), counter.stage_scope("cohort"):
+        ctx.log.warning("suspicious but valid")
+        ctx.log.error("an ERROR is not a warning")
+        logging.getLogger("py4j").warning("another library's warning")
+        assert ctx.warning_count == 1
+    ctx.log.warning("after the run")  # detached: not this run's
+    assert ctx.warning_count == 1 and counter.stage is None and counter not in _counters()
+
+
 def test_every_stage_entry_point_takes_a_context_and_builds_no_upstream_path():
     """``run(ctx)``, and no stage module names another stage's table or manifest path itself
     (those reads go through ``ctx.read`` / ``ctx.manifest``, checked against the spec)."""
