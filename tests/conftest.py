@@ -9,6 +9,21 @@ import pytest
 from trd_spark.config import SparkSettings
 
 REPO = Path(__file__).resolve().parent.parent
+# Modules that share a session fixture run in one xdist group (one worker), so the fixture
+# runs once: the installed toy run is test_cli's check and test_cluster's reference.
+SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Slow (end-to-end) modules first, module order and test order otherwise unchanged; each
+    module is one xdist group (``--dist loadgroup``: a module's tests, and so its module-scoped
+    fixture, stay on one worker). Long modules started first keep workers busy to the end."""
+    modules = list(dict.fromkeys(item.path.name for item in items))
+    slow = {item.path.name for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.path.name not in slow, modules.index(item.path.name)))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.name, item.path.name)))
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +35,24 @@ def spark(tmp_path_factory):
     settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, tmp_dir=str(tmp))
     session = start_session(settings)
     yield session
+
+
+@pytest.fixture(scope="session")
+def wheel_install(tmp_path_factory):
+    """The package installed from its wheel into a fresh venv (tests/installed.py)."""
+    from installed import build_and_install
+
+    return build_and_install(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def installed_toy_run(wheel_install):
+    """One `trd-spark run` of the installed console script on small toy data: test_cli checks
+    it as a user's first run, test_cluster uses it as the local-mode reference (each pipeline
+    run costs minutes; the suite has a time budget)."""
+    from installed import run_installed_toy
+
+    return run_installed_toy(wheel_install)
 
 
 @pytest.fixture(scope="session")

@@ -3,18 +3,14 @@ exit codes in --help, check-config printing the resolved config. In-process, no 
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from installed import REPO, installed_env
 
 import trd_spark
 from trd_spark import errors
@@ -108,44 +104,11 @@ def test_check_config_names_an_unset_variable(tmp_path, capsys, monkeypatch):
 
 
 # ------------------------------------------------------------------- installed from a wheel
-REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def wheel_install(tmp_path_factory):
-    """The package built as a wheel and installed with --no-deps into a fresh venv that sees
-    the test venv's dependencies through a .pth file (no network); a work directory outside
-    the checkout. The wheel is built from a copy of the sources (the build writes build/)."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    src = tmp / "src"
-    shutil.copytree(REPO / "trd_spark", src / "trd_spark", symlinks=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "conf", src / "conf")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    run = functools.partial(subprocess.run, check=True, capture_output=True, text=True, timeout=300)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp / "dist"),
-         str(src)])
-    (wheel,) = (tmp / "dist").glob("trd_spark-*.whl")
-    venv = tmp / "venv"
-    run(["python3.11", "-m", "venv", "--without-pip", str(venv)])  # the test venv's pip installs into it
-    site_dir = Path(run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
-                    .stdout.strip())
-    (site_dir / "test_venv_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", "--no-index",
-         "-q", str(wheel)])
-    work = tmp / "work"
-    work.mkdir()
-    return venv, site_dir, work
-
-
-def installed_env() -> dict[str, str]:
-    """The environment without PYTHONPATH: the installed wheel, not a source tree, is imported."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+# The wheel_install / installed_toy_run fixtures are in conftest.py (tests/installed.py).
 
 
 def test_wheel_install_check_config_uses_the_shipped_config(wheel_install):
-    venv, site_dir, work = wheel_install
+    venv, site_dir, work = wheel_install.venv, wheel_install.site_dir, wheel_install.work
     r = subprocess.run([str(venv / "bin" / "trd-spark"), "check-config"], cwd=work, capture_output=True, text=True,
                        timeout=300, env=installed_env())
     assert r.returncode == 0, r.stderr[-2000:]
@@ -161,25 +124,16 @@ def test_wheel_install_check_config_uses_the_shipped_config(wheel_install):
 
 
 @pytest.mark.slow
-def test_wheel_install_runs_the_toy_pipeline_to_the_report(wheel_install):
-    """The shipped toy config, with smaller toy data (600 persons, 400 variants: the default-size
-    run is covered in-process by test_pipeline_e2e), run by the installed console script."""
-    venv, site_dir, work = wheel_install
-    shipped = site_dir / "trd_spark" / "conf"
-    raw = yaml.safe_load((shipped / "toy.yaml").read_text())
-    raw["toy_data"].update(persons=600, variants=400)
-    raw["phenotypes"]["concept_sets"] = str(shipped / "concept_sets.yaml")
-    raw["pgs"]["trait_panel"] = str(shipped / "trait_panel_toy.yaml")
-    (work / "conf").mkdir()
-    (work / "conf" / "small.yaml").write_text(yaml.safe_dump(raw))  # ../out resolves to work/out
-    r = subprocess.run([str(venv / "bin" / "trd-spark"), "run", "--config", "conf/small.yaml"], cwd=work,
-                       capture_output=True, text=True, timeout=3000, env=installed_env())
+def test_wheel_install_runs_the_toy_pipeline_to_the_report(installed_toy_run):
+    """The shipped toy config, with small toy data (installed.PERSONS x VARIANTS), run by the
+    installed console script from a directory outside the checkout."""
+    r = installed_toy_run.result
     assert r.returncode == 0, r.stderr[-3000:]
-    page = work / "out" / "toy" / "results" / "toy-r1" / "report" / "report.html"
+    page = installed_toy_run.release / "report" / "report.html"
     assert page.exists()
     html = page.read_text()
     assert 'class="forest"' in html and 'class="attrition"' in html
-    _check_progress_and_run_log(r.stdout, r.stderr, work / "out" / "toy")
+    _check_progress_and_run_log(r.stdout, r.stderr, installed_toy_run.toy)
 
 
 JVM_NOISE = ("NativeCodeLoader", "Setting default log level", "WARN ", "py4j", "UserWarning", "Java 11")

@@ -1,13 +1,15 @@
 """The pipeline on a real Spark standalone cluster (loopback only), through scripts/submit.sh.
 
 One master + two workers (1 core, 2g each) from the pip-installed pyspark, shared by the tests
-of this module. The toy data are small (400 persons x 400 variants) and the reference is a
-local-mode run of the same data on the shared in-process session.
+of this module. The toy data are small (400 persons x 400 variants) and the reference is the
+local-mode run of the same data by the wheel-installed console script (conftest's
+installed_toy_run, also checked by test_cli).
 
-- test_pipeline_on_cluster_equals_local: the whole pipeline via spark-submit (Hail on the
-  executors, the library shipped as a zip) publishes the same tables as local mode.
-- test_worker_killed_mid_pgs_run_completes: SIGKILL one worker (and its executor) while a
-  PGS task runs; Spark re-runs the lost work on a surviving worker and the results are identical.
+- test_pipeline_on_cluster_equals_local_even_after_losing_a_worker: the whole pipeline via
+  spark-submit (Hail on the executors, the library shipped as a zip), with one worker (and its
+  executor) SIGKILLed while a PGS task runs: Spark re-runs the lost work on a surviving worker
+  and every stage publishes the same tables as local mode. One cluster run covers both (each
+  run costs minutes).
 """
 
 from __future__ import annotations
@@ -17,23 +19,21 @@ import signal
 
 import pytest
 from cluster import StandaloneCluster, assert_same_results, driver_executors, free_port, submit, toy_config, wait_for
-
-from trd_spark.cli import main
+from installed import PERSONS, VARIANTS
 
 pytestmark = pytest.mark.slow
 
-PERSONS, VARIANTS = 400, 400
 RUN_TIMEOUT_S = 1500  # generous: CI machines are shared; a healthy run takes a few minutes
 ALL_STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
 
 
 @pytest.fixture(scope="module")
-def toy(spark, tmp_path_factory):
-    """Toy data and the local-mode reference run (in-process, shared session)."""
-    tmp = tmp_path_factory.mktemp("cluster-toy")
-    config = toy_config(tmp / "local.yaml", tmp / "data", tmp / "local", persons=PERSONS, variants=VARIANTS)
-    assert main(["run", "--config", str(config)]) == 0  # generates the toy data, then runs
-    return tmp, tmp / "local" / "toy-r1"
+def toy(installed_toy_run, tmp_path_factory):
+    """A directory for the cluster's configs and outputs, and the local-mode reference: the
+    installed console script's run of the same toy data (conftest.installed_toy_run)."""
+    r = installed_toy_run.result
+    assert r.returncode == 0, r.stderr[-3000:]
+    return tmp_path_factory.mktemp("cluster-toy"), installed_toy_run
 
 
 @pytest.fixture(scope="module")
@@ -51,30 +51,17 @@ def test_cluster_binds_loopback_only(cluster):
     assert {w["host"] for w in workers} == {"127.0.0.1"}
 
 
-def test_pipeline_on_cluster_equals_local(cluster, toy):
-    tmp, local = toy
-    config = toy_config(tmp / "cluster.yaml", tmp / "data", tmp / "cluster", persons=PERSONS, variants=VARIANTS)
-    run = submit(cluster.url, config, tmp / "cluster-logs")
-    rc = run.wait(RUN_TIMEOUT_S)
-    log = run.log()
-    assert rc == 0, log[-5000:]
-    assert f"master {cluster.url}" in log  # the driver really used the cluster, not local mode
-    # Both workers ran executors for this application (so Hail ran on executors, not the driver).
-    apps = {p.parent.parent.name for w in cluster.worker_daemons for p in cluster.executor_logs(w)}
-    assert len(apps) == 1
-    assert all(cluster.executor_logs(w) for w in cluster.worker_daemons)
-    counts = assert_same_results(local, tmp / "cluster" / "toy-r1", ALL_STAGES)
-    assert counts["pgs/scores"] > 0 and counts["models/logistic"] > 0 and counts["cohort/analysis_frame"] > 0
-
-
-def test_worker_killed_mid_pgs_run_completes(cluster, toy):
+def test_pipeline_on_cluster_equals_local_even_after_losing_a_worker(cluster, toy):
+    """The whole pipeline via spark-submit on the cluster, with the worker of a busy executor
+    SIGKILLed mid-PGS: Spark re-runs the lost work on a surviving worker, every stage finishes,
+    and every published table equals the local-mode run (one cluster run covers both)."""
     tmp, local = toy
     ui_port = free_port()
     cluster.add_worker()  # a third worker: room for a replacement executor (cores.max=2)
     config = toy_config(
-        tmp / "kill.yaml", tmp / "data", tmp / "kill", persons=PERSONS, variants=VARIANTS,
+        tmp / "cluster.yaml", local.data_dir, tmp / "cluster", persons=PERSONS, variants=VARIANTS,
         extra_conf={"spark.ui.enabled": "true", "spark.ui.port": str(ui_port), "spark.cores.max": "2"})
-    run = submit(cluster.url, config, tmp / "kill-logs", "--stages", "pgs", "phenotypes")
+    run = submit(cluster.url, config, tmp / "cluster-logs")
     try:
         # Mid-stage: PGS has started and finished matching the first dataset ...
         wait_for(lambda: re.search(r"matching \d+ scores in dataset replication_wgs", run.log()) or run.proc.poll() is not None,
@@ -102,11 +89,16 @@ def test_worker_killed_mid_pgs_run_completes(cluster, toy):
         run.kill()
     log = run.log()
     assert rc == 0, log[-5000:]
+    assert f"master {cluster.url}" in log  # the driver really used the cluster, not local mode
+    # Executors of this one application ran on the workers (so Hail ran on executors, not the driver).
+    apps = {p.parent.parent.name for w in cluster.worker_daemons for p in cluster.executor_logs(w)}
+    assert len(apps) == 1
     after_kill = log[len(log_before_kill):]
     # Spark saw the loss (after Hail starts, Spark's driver log goes to hail.log in spark.tmp_dir) ...
-    hail_log = (tmp / "kill-tmp" / "hail.log").read_text(errors="replace")
+    hail_log = (tmp / "cluster-tmp" / "hail.log").read_text(errors="replace")
     assert re.search(r"Lost executor \d+ on 127\.0\.0\.1: worker lost", hail_log)
-    assert "pgs: done" in after_kill and "phenotypes: done" in after_kill  # ... and finished the run
+    assert all(f"{stage}: done" in after_kill for stage in ALL_STAGES)  # ... and finished the run
     assert any(set(cluster.executor_logs(w)) - executors_before[w.name] for w in survivors), \
         "no surviving worker started a replacement executor"
-    assert_same_results(local, tmp / "kill" / "toy-r1", ("pgs", "phenotypes"))
+    counts = assert_same_results(local.release, tmp / "cluster" / "toy-r1", ALL_STAGES)
+    assert counts["pgs/scores"] > 0 and counts["models/logistic"] > 0 and counts["cohort/analysis_frame"] > 0
