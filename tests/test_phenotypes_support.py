@@ -7,6 +7,7 @@ Real concept IDs come from conf/concept_sets.yaml; descendants are synthetic IDs
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -177,3 +178,17 @@ def toy_config(**omop_updates):
 
 def concept_set(name: str):
     return load_config().concept_sets.concept_sets[name]
+
+
+def spark_jobs(spark, action) -> int:
+    """Spark jobs started by ``action()``: it runs in a job group of its own, whose jobs the
+    status tracker lists (counts jobs, not time)."""
+    sc = spark.sparkContext
+    group = f"test-jobs-{uuid.uuid4().hex}"
+    sc.setJobGroup(group, "jobs of one action")
+    try:
+        action()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]  # None removes it
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
+    return len(sc.statusTracker().getJobIdsForGroup(group))

@@ -8,15 +8,26 @@ paths and object stores.
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from trd_spark.config import is_uri
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Observation, SparkSession
+
+log = logging.getLogger(__name__)
+
+# How long ``observed`` waits, once the observed action has returned, for Spark to deliver the
+# metrics (its listener bus is asynchronous: normally milliseconds). A safeguard, not a tuning
+# knob: an Observation whose node the optimizer removed gets no metrics (Spark 3.5.9 delivers
+# an empty set; other releases may never deliver, and ``Observation.get`` would block
+# forever); then the caller's fallback computes the same values from the written files.
+OBSERVED_METRICS_WAIT_S = 120.0
 
 
 class Fs:
@@ -149,10 +160,47 @@ class Fs:
         return {"path": path, "exists": True, "files": n, "bytes": size, "mtime_ms": mtime}
 
 
+def observed(obs: Observation, spark: SparkSession, fallback: Callable[[], dict[str, Any]], *,
+             wait_s: float = OBSERVED_METRICS_WAIT_S) -> dict[str, Any]:
+    """The metrics of ``obs`` (metric name -> value), once the first action on its observed
+    DataFrame has returned; ``fallback()`` (the same metrics computed another way, e.g. from
+    the written files) when Spark delivers none (the node was optimised away) or none within
+    ``wait_s`` seconds (see ``OBSERVED_METRICS_WAIT_S``). Exact when the observed node runs in
+    the action's final (result) stage: Spark merges a result task's metrics once per
+    partition, whereas a shuffle-map stage that is re-run (a lost executor) would add its rows
+    again.
+    """
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    assert jvm is not None and obs._jo is not None, "observed() needs a running session and an observed DataFrame"  # noqa: SLF001
+    wait = jvm.scala.concurrent.duration.FiniteDuration(int(wait_s * 1000), jvm.java.util.concurrent.TimeUnit.MILLISECONDS)
+    try:
+        jvm.scala.concurrent.Await.ready(obs._jo.future(), wait)  # noqa: SLF001
+    except Exception as e:  # py4j wraps java.util.concurrent.TimeoutException
+        if "TimeoutException" not in str(e):
+            raise
+        log.info("observed metrics not delivered within %.0f s; computed again from the written data", wait_s)
+        return fallback()
+    metrics = dict(obs.get)
+    if not metrics:
+        log.info("no observed metrics (the observed node was optimised away); computed again from the written data")
+        return fallback()
+    return metrics
+
+
 def write_table(df: DataFrame, path: str) -> int:
-    """Write a Spark DataFrame as Parquet (overwrite) and return its row count."""
-    df.write.mode("overwrite").parquet(path)
-    return df.sparkSession.read.parquet(path).count()
+    """Write a Spark DataFrame as Parquet (overwrite) and return its row count.
+
+    The rows are counted while they are written (an ``Observation`` on top of the plan, so in
+    the write job's result stage: exact, see ``observed``), not by a second job reading the
+    files back; the read-back count is only the fallback of ``observed``.
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    obs = Observation()
+    df.observe(obs, F.count(F.lit(1)).alias("n_rows")).write.mode("overwrite").parquet(path)
+    spark = df.sparkSession
+    return int(observed(obs, spark, lambda: {"n_rows": spark.read.parquet(path).count()})["n_rows"])
 
 
 def write_pandas(spark: SparkSession, pdf: pd.DataFrame, path: str) -> int:
