@@ -6,10 +6,12 @@
 Generates toy OMOP tables for N persons (benchmarks/omop_data.py; reused when present) plus
 ~``--drug-rows-per-person`` non-study drug_exposure rows per person (AoU-like volume: 300k x
 300 = ~90M rows, mostly not antidepressants, so the concept filter at the scan matters),
-starts Spark + Hail, then times (after session start) ``trd_spark.phenotypes.stage.run``:
-read OMOP, derive persons / trials / phenotypes / cohort flow, publish all four tables with
-the manifest. DuckDB then runs benchmarks/duckdb_phenotypes.py (same rules, Parquet in,
-Parquet out) with the same number of threads. The two phenotype outputs are compared row
+starts Spark + Hail, then times (after session start) ``pipeline.run_stage(spark, cfg,
+"phenotypes")``: the stage's ``run(ctx)`` (``trd_spark.phenotypes.stage.run``) with its
+``StageContext``, i.e. read OMOP, derive persons / trials / phenotypes / cohort flow, publish
+all four tables with the manifest (no fingerprint or upstream check: ``run_stages`` does
+those). DuckDB then runs benchmarks/duckdb_phenotypes.py (same rules, Parquet in, Parquet
+out) with the same number of threads. The two phenotype outputs are compared row
 by row in DuckDB (no person-level data reaches the Spark driver or this log); the script
 prints both times, the ratio and exits 1 when they disagree. ``--profile`` writes a Spark
 event log and prints the timed run's jobs, stages and tasks (``event_log_profile``);
@@ -79,8 +81,10 @@ def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
                 lines.append(f"{'':>14}stage {sid}: {st['tasks']} tasks, {st['ms'] / 1000:.2f} s, task {acc[0] / 1000:.2f} s, "
                              f"in {acc[1]:,}, shuffle {acc[2]:,}/{acc[3]:,}  [{st['name'][:60]}]")
     gaps += max(0.0, t1_ms - prev_end) / 1000
-    n = sum(1 for j in jobs.values() if t0_ms <= j["start"] <= t1_ms)
-    lines.append(f"{n} jobs (summed job wall {busy:.1f} s: jobs overlap), {task_total:.1f} s of task time, "
+    timed = [j for j in jobs.values() if t0_ms <= j["start"] <= t1_ms]
+    ran = [stages[sid] for sid in sorted({sid for j in timed for sid in j["stages"]}) if sid in stages]
+    lines.append(f"{len(timed)} jobs, {len(ran)} stages of which {sum(st['tasks'] == 1 for st in ran)} run one task "
+                 f"(summed job wall {busy:.1f} s: jobs overlap), {task_total:.1f} s of task time, "
                  f"{(t1_ms - t0_ms) / 1000:.1f} s wall of which {gaps:.1f} s with no job running (driver only)")
     return lines
 

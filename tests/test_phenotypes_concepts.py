@@ -21,10 +21,12 @@ from test_phenotypes_support import (
     SERTRALINE_TAB,
     concept_set,
     omop_tables,
+    spark_jobs,
 )
 
 from trd_spark.config import ConceptRef, ConceptSet
 from trd_spark.phenotypes.concepts import (
+    absent_refs,
     expand_concept_set,
     id_frame,
     ingredient_frame,
@@ -37,7 +39,7 @@ ALL_SETS = ("mdd", "depression_spectrum", "ect", "tms", "antidepressants")
 
 @pytest.fixture(scope="module")
 def vocab(spark):
-    """The vocabulary slice of the sets used here, collected once (three small queries)."""
+    """The vocabulary slice of the sets used here, collected once (two small queries)."""
     t = omop_tables(spark)
     extra = ConceptSet(domain="condition", include=[ConceptRef(concept_id=MDD_CONCEPT, name="MDD", descendants=False)])
     return load_vocabulary([*(concept_set(n) for n in ALL_SETS), extra], t["concept"], t["concept_ancestor"])
@@ -68,6 +70,23 @@ def test_code_reference_resolves_in_concept_table(vocab):
     assert ECT_CPT4 in ids and ECT_SNOMED in ids
     # TMS codes are absent from this vocabulary: the set resolves to nothing, without error.
     assert expand_concept_set(concept_set("tms"), vocab) == set()
+
+
+def test_vocabulary_codes_names_and_found_from_one_concept_query(spark):
+    """concept is queried once for code and ID references together, concept_ancestor once:
+    two Spark jobs. A code root gets its concept's name and counts as found; an ID absent
+    from concept (escitalopram here) and an unresolved code (TMS CPT4) are the absent refs."""
+    t = omop_tables(spark)
+    sets = [concept_set(n) for n in ALL_SETS]
+    got = {}
+    assert spark_jobs(spark, lambda: got.setdefault("v", load_vocabulary(sets, t["concept"], t["concept_ancestor"]))) == 2
+    v = got["v"]
+    assert v.codes == {("CPT4", "90870"): ECT_CPT4}
+    assert v.names[ECT_CPT4] == "Electroconvulsive therapy" and v.names[MDD_CONCEPT] == "Major depressive disorder"
+    assert v.found is not None and {ECT_CPT4, ECT_SNOMED, MDD_CONCEPT, SERTRALINE} <= v.found and 715939 not in v.found
+    assert not [r for r in absent_refs(concept_set("ect"), v) if "90870" in r or str(ECT_SNOMED) in r]
+    assert len(absent_refs(concept_set("tms"), v)) == 3
+    assert [r for r in absent_refs(concept_set("antidepressants"), v) if r.startswith("concept_id 715939 ")]
 
 
 def test_ingredient_map_products_reach_their_ingredient(spark, vocab):

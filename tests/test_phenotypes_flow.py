@@ -5,7 +5,14 @@ from __future__ import annotations
 from test_phenotypes_mdd import mdd_omop
 from test_phenotypes_support import toy_config
 
-from trd_spark.phenotypes.flow import derive_cohort_flow
+from trd_spark.phenotypes.flow import (
+    cohort_flow_rows,
+    definition_counts,
+    definition_flow_columns,
+    derive_cohort_flow,
+    flow_rows,
+    shared_flow_columns,
+)
 from trd_spark.phenotypes.stage import derive_phenotype_tables
 from trd_spark.schemas import COHORT_FLOW, check_spark
 
@@ -33,3 +40,18 @@ def test_shared_steps_count_each_exclusion_in_order(spark):
         (13, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
         (14, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
     ]
+
+
+def test_flow_from_one_row_aggregates_equals_the_group_by(spark):
+    """The one-row aggregates run() observes while writing (no group-by: shared_flow_columns,
+    definition_flow_columns) give the same flow rows as cohort_flow_rows; a configured
+    definition without any PHENOTYPES row is left out, as the group-by leaves it out."""
+    tables = derive_phenotype_tables(mdd_omop(spark), toy_config())
+    args = {"exclusion_sets": ["bipolar", "schizophrenia_spectrum"], "min_diagnoses": 2}
+    definitions = [r.definition for r in tables.phenotypes.select("definition").distinct().collect()]
+    shared = tables.mdd.agg(*shared_flow_columns(**args)).collect()[0].asDict()
+    per_def = tables.phenotypes.agg(*definition_flow_columns([*definitions, "absent"])).collect()[0].asDict()
+    counts = definition_counts(per_def, [*definitions, "absent"])
+    assert set(counts) == set(definitions) and len(definitions) == 3
+    rows = flow_rows(shared, counts, exclusion_sets=args["exclusion_sets"])
+    assert rows == cohort_flow_rows(tables.mdd, tables.phenotypes, **args)

@@ -18,6 +18,7 @@ from test_phenotypes_support import (
     obs,
     omop_tables,
     person,
+    spark_jobs,
     toy_config,
 )
 
@@ -104,7 +105,18 @@ def test_implausible_values_are_not_used(spark):
         (1, d("2015-03-30"), False), (2, d("2015-03-30"), False)]
 
 
-@pytest.mark.parametrize("table", ["person", "condition_occurrence", "drug_exposure", "concept_ancestor"])
+def test_required_tables_vocabulary_tables_seen_by_the_vocabulary_are_not_checked_again(spark):
+    """concept and concept_ancestor rows the vocabulary collected prove them non-empty: only
+    person, condition_occurrence and drug_exposure cost an emptiness job."""
+    omop = omop_tables(spark, persons=[person(1)], observation_periods=[obs(1)],
+                       conditions=[cond(1, MDD_CONCEPT, "2015-01-01")], drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
+    cfg = toy_config()
+    vocab = study_vocabulary(omop, cfg)
+    only_events = spark_jobs(spark, lambda: [omop[t].isEmpty() for t in ("person", "condition_occurrence", "drug_exposure")])
+    assert spark_jobs(spark, lambda: check_required_tables(omop, cfg, vocab)) == only_events
+
+
+@pytest.mark.parametrize("table", ["person", "condition_occurrence", "drug_exposure", "concept", "concept_ancestor"])
 def test_empty_required_table_is_an_error(spark, table):
     omop = omop_tables(spark, persons=[person(1)], observation_periods=[obs(1)],
                        conditions=[cond(1, MDD_CONCEPT, "2015-01-01")], drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from pyspark.sql import functions as F
 from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
-from trd_spark.phenotypes.flow import status_counts
+from trd_spark.phenotypes.flow import cohort_flow_rows, status_counts
 from trd_spark.phenotypes.stage import (
     EVENT_TABLES,
     WORK_DIR,
@@ -18,6 +19,7 @@ from trd_spark.phenotypes.stage import (
     derive_study_events,
     literal_frame,
     read_omop,
+    stage_counts,
     study_concept_ids,
     study_vocabulary,
 )
@@ -72,11 +74,42 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     flow_rows = [(r.definition, r.step_order, r.step, r.n) for r in flow.collect()]
     grouped = spark.read.parquet(f"{stage}/phenotypes.parquet").groupBy("definition", "status").count().collect()
     assert status_counts(flow_rows) == {(r.definition, r.status): r["count"] for r in grouped}
-    pure = derive_phenotype_tables(read_omop(spark, cfg), cfg)
+    omop = read_omop(spark, cfg)
+    pure = derive_phenotype_tables(omop, cfg)
     for name, df in (("persons", pure.persons), ("antidepressant_trials", pure.trials), ("phenotypes", pure.phenotypes)):
         published = spark.read.parquet(f"{stage}/{name}.parquet")
         ours = df.select(*published.columns)
         assert published.exceptAll(ours).count() == 0 and ours.exceptAll(published).count() == 0, name
+    # the counts run() observed while writing (persons, study drug records) and collected in one
+    # query equal stage_counts computing every part over the pure chain (the manifest sorts keys)
+    dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
+                                 cfg.phenotypes.trials.max_days_supply)
+    assert notes["study_event_dates"] == dates and notes["quirks"] == quirks
+    assert quirks["persons"] == {"n_persons": 8, "n_sex_other": 0, "n_no_observation_period": 0}
+    assert quirks["drug_values"]["n_records"] == 14
+    # the cohort flow run() built from counts observed while writing the MDD groups and the
+    # phenotypes equals the flow collected from the pure chain
+    expected_flow = cohort_flow_rows(pure.mdd, pure.phenotypes, exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
+                                     min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
+    assert sorted(flow_rows) == sorted(expected_flow) and len(flow_rows) == 35
+
+
+def test_stage_counts_take_observed_parts_as_given(spark):
+    """A part counted by the caller is not computed again: its values are returned in the part's
+    column order (a missing key is an error, not a silent 0); the other parts are computed."""
+    omop = trd_omop(spark)
+    cfg = toy_config()
+    pure = derive_phenotype_tables(omop, cfg)
+    args = (omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
+            cfg.phenotypes.trials.max_days_supply)
+    dates, quirks = stage_counts(*args)
+    given = {"persons": {"n_no_observation_period": 3, "n_sex_other": 2, "n_persons": 1}}
+    dates_o, quirks_o = stage_counts(*args, observed=given)
+    assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3)]
+    assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {
+        k: v for k, v in quirks.items() if k != "persons"}
+    with pytest.raises(KeyError):
+        stage_counts(*args, observed={"persons": {"n_persons": 1}})
 
 
 def test_literal_frame_keeps_types_values_and_enum_values(spark):

@@ -6,7 +6,7 @@ each is expanded through ``concept_ancestor``; the concept itself is always kept
 the (possibly trimmed) ancestor table lacks its level-0 self row. Excludes are expanded the
 same way and removed.
 
-``load_vocabulary`` runs (at most) three small Spark queries for ALL study concept sets and
+``load_vocabulary`` runs (at most) two small Spark queries for ALL study concept sets and
 collects only the vocabulary rows they reach: its size is that of the concept sets (thousands
 of IDs on RxNorm/SNOMED), never of the person-level data. Downstream the expanded IDs filter
 the event tables once, as the broadcast side of a semi join (``id_frame``), instead of joining
@@ -48,35 +48,43 @@ class Vocabulary:
 def load_vocabulary(
     concept_sets: Iterable[ConceptSet], concept: DataFrame, concept_ancestor: DataFrame
 ) -> Vocabulary:
-    """Collect the vocabulary rows reached by ``concept_sets`` (includes and excludes)."""
+    """Collect the vocabulary rows reached by ``concept_sets`` (includes and excludes).
+
+    Two queries: ``concept`` once for the code references and the ID references together
+    (codes, names, found), then ``concept_ancestor`` for the roots to expand (which the codes
+    resolve first).
+    """
     refs = [r for cs in concept_sets for r in (*cs.include, *cs.exclude)]
     code_refs = sorted({(r.vocabulary_id, r.concept_code) for r in refs if r.concept_id is None})
+    id_roots = sorted({r.concept_id for r in refs if r.concept_id is not None})
     codes: dict[tuple[str, str], int] = {}
-    if code_refs:
-        wanted = F.lit(False)
+    rows = []
+    if code_refs or id_roots:
+        wanted = F.col("concept_id").isin(id_roots) if id_roots else F.lit(False)
         for vocab, code in code_refs:
             wanted = wanted | ((F.col("vocabulary_id") == vocab) & (F.col("concept_code") == code))
+        rows = concept.where(wanted).select("vocabulary_id", "concept_code", "concept_id", "concept_name").collect()
         # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
-        for row in concept.where(wanted).select("vocabulary_id", "concept_code", "concept_id").collect():
-            codes[(row.vocabulary_id, row.concept_code)] = int(row.concept_id)
+        wanted_codes = set(code_refs)
+        for row in rows:
+            if (row.vocabulary_id, row.concept_code) in wanted_codes:
+                codes[(row.vocabulary_id, row.concept_code)] = int(row.concept_id)
     roots = sorted({i for r in refs if (i := _root(r, codes)) is not None})
     descendants: dict[int, set[int]] = {}
     expand = sorted({i for r in refs if r.descendants and (i := _root(r, codes)) is not None})
     if expand:
-        rows = (
+        # No distinct() in Spark (one more shuffle and job): repeated links fall into the sets.
+        links = (
             concept_ancestor.where(F.col("ancestor_concept_id").isin(expand))
             .select("ancestor_concept_id", "descendant_concept_id")
-            .distinct()
             .collect()
         )
-        for row in rows:
+        for row in links:
             descendants.setdefault(int(row.ancestor_concept_id), set()).add(int(row.descendant_concept_id))
-    names = {}
-    found: set[int] = set()
-    if roots:
-        rows = concept.where(F.col("concept_id").isin(roots)).select("concept_id", "concept_name").collect()
-        names = {int(r.concept_id): r.concept_name for r in rows if r.concept_name is not None}
-        found = {int(r.concept_id) for r in rows}
+    # Every root's concept row is among ``rows``: an ID root by its ID, a code root by its code.
+    root_set = set(roots)
+    names = {int(r.concept_id): r.concept_name for r in rows if r.concept_id in root_set and r.concept_name is not None}
+    found = {int(r.concept_id) for r in rows if r.concept_id in root_set}
     return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found))
 
 

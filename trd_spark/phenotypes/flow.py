@@ -34,35 +34,92 @@ from trd_spark.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 R = ExclusionReason
+
+
+def _n_where(cond: Column, alias: str) -> Column:
+    return F.sum(F.when(cond, 1).otherwise(0)).alias(alias)
+
+
+def _mdd_reasons(exclusion_sets: list[str]) -> list[str]:
+    return [*exclusion_sets, R.UNDER_AGE]
+
+
+def _non_mdd_reasons(exclusion_sets: list[str]) -> list[str]:
+    return [R.DEPRESSION_NOT_MDD, *exclusion_sets, R.ANTIDEPRESSANT_NO_MDD]
+
+
+def shared_flow_columns(*, exclusion_sets: list[str], min_diagnoses: int) -> list[Column]:
+    """Aggregates over the MDD groups (one row per person, ``mdd.derive_mdd``) that give the
+    ``all`` steps (``flow_rows``' ``shared``)."""
+    meets = F.col("n_mdd_dates") >= min_diagnoses
+    return [
+        F.count(F.lit(1)).alias("all_persons"),
+        _n_where(F.col("has_mdd_diagnosis"), "with_mdd_diagnosis"),
+        _n_where(meets, "mdd_min_distinct_dates"),
+        _n_where(F.col("mdd_status") == Status.MDD, "mdd_included"),
+        _n_where(F.col("mdd_status") == Status.NON_MDD, "non_mdd"),
+        *[_n_where(meets & (F.col("exclusion_reason") == r), f"mdd_excl_{i}")
+          for i, r in enumerate(_mdd_reasons(exclusion_sets))],
+        *[_n_where(~meets & (F.col("exclusion_reason") == r), f"other_excl_{i}")
+          for i, r in enumerate(_non_mdd_reasons(exclusion_sets))],
+        _n_where(~F.col("has_observation_period"), "no_observation_period"),
+        _n_where(F.col("excluded_outside_followup_only"), "excluded_outside_followup_only"),
+    ]
+
+
+# The per-definition counts, in step order: name -> condition over PHENOTYPES rows.
+def _definition_conditions() -> dict[str, Column]:
+    status, reason = F.col("status"), F.col("exclusion_reason")
+    return {
+        "n_rows": F.lit(True),  # the definition's rows: it is in PHENOTYPES (a group-by would list it)
+        "mdd_included": status.isin(*MDD_STATUSES),
+        "with_adequate_trial": status.isin(*MDD_STATUSES) & (F.col("n_adequate_trials") >= 1),
+        "trd": status == Status.TRD,
+        "trmdd": status == Status.TRMDD,
+        "other_no_trial": (status == Status.MDD_OTHER) & (reason == R.NO_ADEQUATE_TRIAL),
+        "other_short": (status == Status.MDD_OTHER) & (reason == R.SHORT_FOLLOWUP),
+        "non_mdd": status == Status.NON_MDD,
+    }
+
+
+def definition_flow_columns(definitions: list[str]) -> list[Column]:
+    """One-row aggregates over PHENOTYPES giving every definition's steps (``flow_rows``'
+    ``per_definition``): ``<definition>:<count>`` for each count of ``_definition_conditions``.
+    No group-by, so they can be observed while PHENOTYPES is written (``io.observed``)."""
+    return [_n_where((F.col("definition") == d) & cond, f"{d}:{name}")
+            for d in definitions for name, cond in _definition_conditions().items()]
+
+
+def definition_counts(row: dict[str, int], definitions: list[str]) -> dict[str, dict[str, int]]:
+    """``definition_flow_columns`` values (``row``) as definition -> counts, leaving out the
+    definitions without any PHENOTYPES row (as a group-by of PHENOTYPES would)."""
+    out = {d: {name: int(row[f"{d}:{name}"] or 0) for name in _definition_conditions()} for d in definitions}
+    return {d: counts for d, counts in out.items() if counts["n_rows"]}
 
 
 def cohort_flow_rows(
     mdd: DataFrame, phenotypes: DataFrame, *, exclusion_sets: list[str], min_diagnoses: int
 ) -> list[tuple[str, int, str, int]]:
-    """(definition, step_order, step, n) rows; see the module docstring for the steps."""
-    meets = F.col("n_mdd_dates") >= min_diagnoses
-    mdd_reasons = [*exclusion_sets, R.UNDER_AGE]
-    non_mdd_reasons = [R.DEPRESSION_NOT_MDD, *exclusion_sets, R.ANTIDEPRESSANT_NO_MDD]
+    """(definition, step_order, step, n) rows; see the module docstring for the steps.
 
-    def n_where(cond, alias: str):
-        return F.sum(F.when(cond, 1).otherwise(0)).alias(alias)
+    Two small collects (one aggregate row over ``mdd``, one row per definition over
+    ``phenotypes``); ``flow_rows`` assembles the steps.
+    """
+    shared = mdd.agg(*shared_flow_columns(exclusion_sets=exclusion_sets, min_diagnoses=min_diagnoses)).collect()[0]
+    conds = _definition_conditions()
+    per_def = phenotypes.groupBy("definition").agg(*[_n_where(c, name) for name, c in conds.items()]).collect()
+    return flow_rows(shared.asDict(), {r["definition"]: {name: int(r[name] or 0) for name in conds} for r in per_def},
+                     exclusion_sets=exclusion_sets)
 
-    aggs = [
-        F.count(F.lit(1)).alias("all_persons"),
-        n_where(F.col("has_mdd_diagnosis"), "with_mdd_diagnosis"),
-        n_where(meets, "mdd_min_distinct_dates"),
-        n_where(F.col("mdd_status") == Status.MDD, "mdd_included"),
-        n_where(F.col("mdd_status") == Status.NON_MDD, "non_mdd"),
-        *[n_where(meets & (F.col("exclusion_reason") == r), f"mdd_excl_{i}") for i, r in enumerate(mdd_reasons)],
-        *[n_where(~meets & (F.col("exclusion_reason") == r), f"other_excl_{i}") for i, r in enumerate(non_mdd_reasons)],
-        n_where(~F.col("has_observation_period"), "no_observation_period"),
-        n_where(F.col("excluded_outside_followup_only"), "excluded_outside_followup_only"),
-    ]
-    shared = mdd.agg(*aggs).collect()[0].asDict()
 
+def flow_rows(
+    shared: dict[str, int], per_definition: dict[str, dict[str, int]], *, exclusion_sets: list[str]
+) -> list[tuple[str, int, str, int]]:
+    """The cohort-flow rows from the counts: ``shared`` (``shared_flow_columns`` values) and
+    ``per_definition`` (definition -> ``definition_counts`` values); no Spark job."""
     rows: list[tuple[str, int, str, int]] = []
 
     def add(definition: str, step: str, n: int) -> None:
@@ -74,33 +131,18 @@ def cohort_flow_rows(
     add(ALL_DEFINITIONS, FlowStep.WITH_MDD_DIAGNOSIS, shared["with_mdd_diagnosis"])
     add(ALL_DEFINITIONS, FlowStep.MDD_MIN_DISTINCT_DATES, shared["mdd_min_distinct_dates"])
     remaining = int(shared["mdd_min_distinct_dates"] or 0)
-    for i, r in enumerate(mdd_reasons):
+    for i, r in enumerate(_mdd_reasons(exclusion_sets)):
         remaining -= int(shared[f"mdd_excl_{i}"] or 0)
         add(ALL_DEFINITIONS, after_exclusion_step(r), remaining)
     add(ALL_DEFINITIONS, FlowStep.MDD_INCLUDED, shared["mdd_included"])
     add(ALL_DEFINITIONS, FlowStep.NON_MDD, shared["non_mdd"])
-    for i, r in enumerate(non_mdd_reasons):
+    for i, r in enumerate(_non_mdd_reasons(exclusion_sets)):
         add(ALL_DEFINITIONS, excluded_step(r), shared[f"other_excl_{i}"])
     add(ALL_DEFINITIONS, FlowStep.NO_OBSERVATION_PERIOD, shared["no_observation_period"])
     add(ALL_DEFINITIONS, FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY, shared["excluded_outside_followup_only"])
 
-    per_def = (
-        phenotypes.groupBy("definition")
-        .agg(
-            n_where(F.col("status").isin(*MDD_STATUSES), "mdd_included"),
-            n_where(F.col("status").isin(*MDD_STATUSES) & (F.col("n_adequate_trials") >= 1), "with_adequate_trial"),
-            n_where(F.col("status") == Status.TRD, "trd"),
-            n_where(F.col("status") == Status.TRMDD, "trmdd"),
-            n_where((F.col("status") == Status.MDD_OTHER) & (F.col("exclusion_reason") == R.NO_ADEQUATE_TRIAL),
-                    "other_no_trial"),
-            n_where((F.col("status") == Status.MDD_OTHER) & (F.col("exclusion_reason") == R.SHORT_FOLLOWUP),
-                    "other_short"),
-            n_where(F.col("status") == Status.NON_MDD, "non_mdd"),
-        )
-        .collect()
-    )
-    for row in sorted(per_def, key=lambda r: r["definition"]):
-        d = row["definition"]
+    for d in sorted(per_definition):
+        row = per_definition[d]
         add(d, FlowStep.MDD_INCLUDED, row["mdd_included"])
         add(d, FlowStep.WITH_ADEQUATE_TRIAL, row["with_adequate_trial"])
         add(d, FlowStep.TRD, row["trd"])

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import reduce
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
+from trd_spark.io import observed
 from trd_spark.logs import count_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
@@ -30,7 +33,13 @@ from trd_spark.phenotypes.concepts import (
     ingredient_map,
     load_vocabulary,
 )
-from trd_spark.phenotypes.flow import cohort_flow_rows, status_counts
+from trd_spark.phenotypes.flow import (
+    definition_counts,
+    definition_flow_columns,
+    flow_rows,
+    shared_flow_columns,
+    status_counts,
+)
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, read_omop_table
 from trd_spark.phenotypes.persons import (
@@ -55,7 +64,7 @@ from trd_spark.phenotypes.trials import (
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from trd_spark.stages import StageContext
 
@@ -339,31 +348,46 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     return out
 
 
-def drug_record_quirks(drugs: DataFrame) -> DataFrame:
-    """One row over study drug records: n_end_before_start (drug_exposure_end_date before the
+def drug_record_quirk_columns() -> list[Column]:
+    """Aggregates over study drug records: n_end_before_start (drug_exposure_end_date before the
     start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
     falls back to days_supply / the default (trials.exposure_end_expr), so they are counted
     and warned about, not errors."""
     start = F.col("drug_exposure_start_date")
-    return drugs.agg(
+    return [
         F.coalesce(F.sum((F.col("drug_exposure_end_date") < start).cast("long")), F.lit(0)).alias("n_end_before_start"),
         F.coalesce(F.sum((F.col("days_supply") < 0).cast("long")), F.lit(0)).alias("n_negative_days_supply"),
-    )
+    ]
+
+
+def drug_record_quirks(drugs: DataFrame) -> DataFrame:
+    """One row over study drug records: ``drug_record_quirk_columns``."""
+    return drugs.agg(*drug_record_quirk_columns())
+
+
+def implausible_drug_value_columns(drugs: DataFrame, max_days_supply: int) -> list[Column]:
+    """Aggregates over study drug records (long): n_records and the implausible values the rules
+    do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max)."""
+    return [F.count(F.lit(1)).cast("long").alias("n_records"), *implausible_record_counts(drugs, max_days_supply)]
 
 
 def implausible_drug_values(drugs: DataFrame, max_days_supply: int) -> DataFrame:
-    """One row over study drug records (long): n_records and the implausible values the rules
-    do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max)."""
-    return drugs.agg(F.count(F.lit(1)).cast("long").alias("n_records"), *implausible_record_counts(drugs, max_days_supply))
+    """One row over study drug records: ``implausible_drug_value_columns``."""
+    return drugs.agg(*implausible_drug_value_columns(drugs, max_days_supply))
 
 
-def person_counts(persons: DataFrame) -> DataFrame:
-    """One row over PERSONS (long): n_persons, n_sex_other, n_no_observation_period."""
-    return persons.agg(
+def person_count_columns() -> list[Column]:
+    """Aggregates over PERSONS (long): n_persons, n_sex_other, n_no_observation_period."""
+    return [
         F.count(F.lit(1)).cast("long").alias("n_persons"),
         F.coalesce(F.sum((F.col("sex_at_birth") == "other").cast("long")), F.lit(0)).alias("n_sex_other"),
         F.coalesce(F.sum((~F.col("has_observation_period")).cast("long")), F.lit(0)).alias("n_no_observation_period"),
-    )
+    ]
+
+
+def person_counts(persons: DataFrame) -> DataFrame:
+    """One row over PERSONS: ``person_count_columns``."""
+    return persons.agg(*person_count_columns())
 
 
 # Tables without which no phenotype can be derived (an empty one is an error, not all-controls).
@@ -379,8 +403,11 @@ def check_required_tables(omop: dict[str, DataFrame], cfg: Config, vocab: Vocabu
     - a concept_ancestor that takes no study ingredient to any product (drug_exposure holds
       clinical / branded drugs; without their ingredient links every antidepressant record is
       missed and users become controls): empty, a partial vocabulary export, or the wrong table.
+
+    A vocabulary table ``vocab`` collected rows from is not empty: no Spark job checks it again.
     """
-    empty = [t for t in REQUIRED_NONEMPTY if omop[t].isEmpty()]
+    seen = {"concept": bool(vocab.found), "concept_ancestor": bool(vocab.descendants)}
+    empty = [t for t in REQUIRED_NONEMPTY if not seen.get(t) and omop[t].isEmpty()]
     require_rows(empty, cause="a failed or partial OMOP export (or the wrong omop.path)", where="phenotypes")
     rows = ingredient_map(_concept_set(cfg, cfg.phenotypes.trials.concept_set), vocab)
     if not any(drug != ingredient for drug, ingredient, _ in rows):
@@ -433,22 +460,29 @@ def stage_counts(
     ingredients: DataFrame,
     data_cutoff_date: dt.date,
     max_days_supply: int,
+    *,
+    observed: dict[str, dict[str, int]] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-    """Follow-up date counts per event domain and the real-data quirk counts, in ONE Spark job.
+    """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
-    antidepressant_exposures / observation_periods / drug_records / drug_values / persons -> counts). The domains'
-    events are tagged and aggregated together; the one-row quirk aggregates are cross-joined
-    onto the (one row per domain) result, so a single collect returns everything (aggregates
-    only: no person-level row reaches the driver).
+    antidepressant_exposures / observation_periods / drug_records / drug_values / persons -> counts,
+    each in its aggregate's column order). ``observed``: quirk parts already counted by the
+    caller (part -> counts with the part's columns, e.g. observed while ``run`` writes the
+    persons and the study drug records); they are taken as given, not computed again.
+
+    The domains' events are tagged and aggregated together; every aggregate's result is turned
+    into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
+    cross join of the one-row parts cost a broadcast, i.e. one more Spark job under adaptive
+    execution, per part.) Aggregates only: no person-level row reaches the driver.
     """
+    observed = observed or {}
     tagged = reduce(lambda a, b: a.unionByName(b), [
         events[dom].select("person_id", F.col(date_col).alias("event_date"), F.lit(dom).alias("domain"))
         for dom, (_, _, date_col) in EVENT_TABLES.items()
     ])
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
-    domains = persons.sparkSession.range(1).select(F.explode(F.array(*[F.lit(d) for d in EVENT_TABLES])).alias("domain"))
     quirk_parts = {
         "antidepressant_exposures": exposure_record_counts(events["drug"], ingredients),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
@@ -456,13 +490,21 @@ def stage_counts(
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
     }
-    joined = domains.join(dates, "domain", "left")
-    for name, df in quirk_parts.items():
-        joined = joined.crossJoin(df.select(F.struct(*df.columns).alias(name)))
-    rows = joined.collect()
-    event_dates = {r["domain"]: {c: int(r[c] or 0) for c in date_cols} for r in rows}
-    quirks = {name: {k: int(v or 0) for k, v in rows[0][name].asDict().items()} for name in quirk_parts}
-    return {d: event_dates[d] for d in EVENT_TABLES}, quirks
+    long = [_long_counts(dates, "study_event_dates", F.col("domain"))]
+    long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items() if name not in observed]
+    got = {(r.part, r.domain, r.key): r.value for r in reduce(lambda a, b: a.unionByName(b), long).collect()}
+    event_dates = {d: {c: int(got.get(("study_event_dates", d, c)) or 0) for c in date_cols} for d in EVENT_TABLES}
+    quirks = {
+        name: {c: int((observed[name][c] if name in observed else got.get((name, "", c))) or 0) for c in df.columns}
+        for name, df in quirk_parts.items()
+    }
+    return event_dates, quirks
+
+
+def _long_counts(df: DataFrame, part: str, domain: Column) -> DataFrame:
+    """``df``'s count columns (all but ``domain``) as rows part, domain, key, value (long)."""
+    cells = [F.struct(F.lit(c).alias("key"), F.col(c).cast("long").alias("value")) for c in df.columns if c != "domain"]
+    return df.select(F.lit(part).alias("part"), domain.alias("domain"), F.inline(F.array(*cells)))
 
 
 def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]:
@@ -515,11 +557,18 @@ def by_person(df: DataFrame) -> DataFrame:
     return df.repartition("person_id")
 
 
-def _materialize(df: DataFrame, path: str) -> DataFrame:
+def _materialize(df: DataFrame, path: str, observations: Sequence[tuple[Observation, list[Column]]] = ()) -> DataFrame:
     """Write ``df`` as Parquet at ``path``, partitioned by person (``by_person``), and return
     the file read back (same columns and types): its rows are computed once, and queries
-    built on it start at the file."""
-    by_person(df).write.mode("overwrite").parquet(path)
+    built on it start at the file.
+
+    ``observations``: (Observation, aggregate columns) pairs observed on the rows as they are
+    written, on top of the plan (the write's result stage: exact, ``io.observed``).
+    """
+    out = by_person(df)
+    for obs, columns in observations:
+        out = out.observe(obs, *columns)
+    out.write.mode("overwrite").parquet(path)
     return read_back(df.sparkSession, path, df.schema)
 
 
@@ -546,18 +595,38 @@ def run(ctx: StageContext) -> None:
         # Every later query starts at those small files: the OMOP read, the date conversions
         # and the joins before them are not planned, optimised or run again for each output
         # and each TRD definition (the stage's fixed cost was that planning: benchmarks/RESULTS.md).
-        events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet")
-                  for domain, df in derive_study_events(omop, cfg, vocab).items()}
-        out.write_table("persons", by_person(derive_persons(omop["person"], omop["observation_period"], omop["death"],
-                                                            cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth)), PERSONS)
+        # The one-row quirk counts over the study drug records and over the persons are
+        # observed while those rows are written: no query of their own (stage_counts).
+        max_days = cfg.phenotypes.trials.max_days_supply
+        drug_obs, value_obs, person_obs = Observation(), Observation(), Observation()
+        study = derive_study_events(omop, cfg, vocab)
+        observe = {"drug": [(drug_obs, drug_record_quirk_columns()),
+                            (value_obs, implausible_drug_value_columns(study["drug"], max_days))]}
+        events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet", observe.get(domain, ()))
+                  for domain, df in study.items()}
+        persons_df = by_person(derive_persons(omop["person"], omop["observation_period"], omop["death"],
+                                              cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth))
+        out.write_table("persons", persons_df.observe(person_obs, *person_count_columns()), PERSONS)
         persons = read_back(spark, out.table_path("persons"), PERSONS.struct)
+        # Fallbacks (the metrics not delivered, io.observed): the same aggregates over the written files.
+        observed_quirks = {
+            "drug_records": observed(drug_obs, spark, lambda: drug_record_quirks(events["drug"]).collect()[0].asDict()),
+            "drug_values": observed(value_obs, spark,
+                                    lambda: implausible_drug_values(events["drug"], max_days).collect()[0].asDict()),
+            "persons": observed(person_obs, spark, lambda: person_counts(persons).collect()[0].asDict()),
+        }
         followup = followup_events(events, persons)
         ingredients = trial_ingredients(spark, omop, cfg, vocab)
-        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup), f"{work}/mdd.parquet")
+        # The cohort-flow counts are observed while the MDD groups and the phenotypes are written.
+        exclusion_sets = list(cfg.phenotypes.mdd.exclude_concept_sets)
+        shared_columns = shared_flow_columns(exclusion_sets=exclusion_sets, min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
+        shared_obs, definitions_obs = Observation(), Observation()
+        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup), f"{work}/mdd.parquet",
+                           [(shared_obs, shared_columns)])
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
-                                           cfg.phenotypes.trials.max_days_supply)
+                                           max_days, observed=observed_quirks)
         for domain, counts in event_dates.items():
             log.info("phenotypes: %s records in study concept sets: %s", domain,
                      ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -579,14 +648,16 @@ def run(ctx: StageContext) -> None:
         out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
-        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials), PHENOTYPES)
+        definitions = [d.name for d in cfg.phenotypes.trd_definitions]
+        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials).observe(
+            definitions_obs, *definition_flow_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
-        flow = cohort_flow_rows(
-            mdd,
-            phenotypes,
-            exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
-            min_diagnoses=cfg.phenotypes.mdd.min_diagnoses,
-        )
+        # Fallbacks (io.observed): the same aggregates over the written files.
+        shared = observed(shared_obs, spark, lambda: mdd.agg(*shared_columns).collect()[0].asDict())
+        per_definition = observed(definitions_obs, spark, lambda: phenotypes.agg(
+            *definition_flow_columns(definitions)).collect()[0].asDict())
+        flow = flow_rows(shared, definition_counts(per_definition, definitions),
+                         exclusion_sets=exclusion_sets)
         out.write_table("cohort_flow", literal_frame(spark, flow, COHORT_FLOW.struct), COHORT_FLOW)
         # From the flow counts: no second pass over the phenotypes for the log.
         by_status = status_counts(flow)
