@@ -14,16 +14,36 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run"}
 
 
+def pytest_itemcollected(item):
+    """Each module is one xdist group (``--dist loadgroup``: a module's tests, and so its
+    module-scoped fixture, stay on one worker). Marked as each item is collected, before any
+    ``pytest_collection_modifyitems`` (xdist's worker reads the marker in its own)."""
+    item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.name, item.path.name)))
+
+
+class _GroupCheck:
+    """On an xdist worker with ``--dist loadgroup``, every test id must carry its group
+    (``<id>@<group>``): when it does not (pytest 9 with xdist 3.8 ignores the renaming), the
+    module fixtures would silently run once per worker, so the run stops here instead."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if getattr(config.option, "loadgroup", False) and any("@" not in item.nodeid for item in items):
+            raise pytest.UsageError("pytest-xdist --dist loadgroup is not grouping tests on this pytest "
+                                    "version (see the pin in pyproject.toml)")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_GroupCheck(), "trd_group_check")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Slow (end-to-end) modules first, module order and test order otherwise unchanged; each
-    module is one xdist group (``--dist loadgroup``: a module's tests, and so its module-scoped
-    fixture, stay on one worker). Long modules started first keep workers busy to the end."""
+    """Slow (end-to-end) modules first, module order and test order otherwise unchanged: long
+    modules started first keep workers busy to the end."""
     modules = list(dict.fromkeys(item.path.name for item in items))
     slow = {item.path.name for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: (item.path.name not in slow, modules.index(item.path.name)))
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.name, item.path.name)))
 
 
 @pytest.fixture(scope="session")

@@ -126,3 +126,45 @@ def test_two_cli_runs_in_one_process_count_their_own_warnings(spark, models_conf
     summary = second[second.index("Summary"):]
     assert re.search(rf"models\s+skipped\s+[\d.]+s\s+warnings {n}\b", summary), summary
     assert "warnings: 0 in this run;" in summary, summary
+
+
+def test_a_stage_reads_only_the_config_keys_its_spec_declares():
+    """``ctx.cfg`` is the stage's slice: an undeclared or excluded key raises LookupError (a
+    stage depending on it would be skipped as up to date after it changed); declared keys,
+    runtime keys, list elements and config methods read as on the model."""
+    from models_sim import grid_config
+
+    from trd_spark.stages import config_view
+
+    cfg = grid_config()
+    pgs = config_view(cfg, STAGE_SPECS["pgs"])
+    assert pgs.pgs.native == cfg.pgs.native and pgs.pgs.native.engine == cfg.pgs.native.engine
+    assert [d.genotypes.path for d in pgs.datasets] == [d.genotypes.path for d in cfg.datasets]
+    name = cfg.datasets[-1].name
+    assert pgs.dataset(name).genotypes.format == cfg.dataset(name).genotypes.format
+    assert pgs.spark is cfg.spark and pgs.output_root == cfg.output_root  # runtime: where, not what
+    with pytest.raises(LookupError, match=r"^stage pgs reads config key pgs\.standardisation, which its "
+                                          r"StageSpec excludes"):
+        _ = pgs.pgs.standardisation
+    with pytest.raises(LookupError, match=r"^stage pgs reads config key models, which its StageSpec does not "
+                                          r"declare"):
+        _ = pgs.models
+    cohort = config_view(cfg, STAGE_SPECS["cohort"])
+    assert cohort.pgs.standardisation == cfg.pgs.standardisation  # a declared key below an undeclared parent
+    with pytest.raises(LookupError, match=r"config key pgs\.min_overlap,"):
+        _ = cohort.pgs.min_overlap
+    with pytest.raises(LookupError, match=r"config key phenotypes\.primary_definition,"):
+        _ = cohort.phenotypes.primary_definition
+    report = config_view(cfg, STAGE_SPECS["report"])
+    assert report.fingerprint() == cfg.fingerprint()  # provenance of the whole config
+    with pytest.raises(AttributeError):
+        report.release = "other"  # type: ignore[misc]
+
+
+def test_the_context_gives_the_stage_its_view_and_the_runner_the_whole_config(spark, tmp_path):
+    cfg = make_config(tmp_path)
+    ctx = StageContext(spark, cfg, STAGE_SPECS["models"])
+    assert ctx.config is cfg and ctx.cfg.models == cfg.models
+    with pytest.raises(LookupError, match=r"^stage models reads config key omop,"):
+        _ = ctx.cfg.omop
+    assert ctx.layout.release_dir == Layout.of(cfg).release_dir

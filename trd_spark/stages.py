@@ -26,9 +26,11 @@ slice: ``--master`` or a new ``output_root`` reruns nothing.
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import importlib
+import inspect
 import json
 import logging
 import os
@@ -36,9 +38,11 @@ from collections.abc import Callable, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from trd_spark.config import _PATH_FIELDS, Config, is_uri
+from pydantic import BaseModel
+
+from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, code_version, publish_stage
@@ -166,12 +170,110 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
 assert tuple(STAGE_SPECS) == STAGES, "declare every stage of layout.STAGES, in run order"
 
 
+# Keys every stage may read because they shape only log and error messages, never an output
+# (the manifest's gate records keep exact counts): a new threshold reruns only the report.
+MESSAGE_KEYS = ("report.small_count_threshold",)
+# Whole-config values a stage may record without depending on every key (the export
+# manifest's config hash is provenance, not an input of any number).
+PROVENANCE = ("fingerprint",)
+
+
+def _under(key: str, prefixes: tuple[str, ...]) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+
+class ConfigView:
+    """A stage's read-only view of the config: only the keys of its ``StageSpec.config``
+    (minus ``config_exclude``), the ``RUNTIME_KEYS`` and the ``MESSAGE_KEYS``.
+
+    Reading any other key raises LookupError naming it: a stage whose output depended on an
+    undeclared key would be skipped as up to date after that key changed (a stale rerun), so
+    the declaration is enforced where the key is read. Attributes read like the model's
+    (``cfg.pgs.native.engine``, ``cfg.dataset(name)``, ``for d in cfg.datasets``); lists and
+    dicts of models come back as lists / dicts of views; pydantic's own methods
+    (``model_dump``, ``model_copy``) and ``PROVENANCE`` act on the underlying model.
+    """
+
+    __slots__ = ("_node", "_key", "_spec")
+
+    def __init__(self, node: Any, spec: StageSpec, key: str = "") -> None:
+        object.__setattr__(self, "_node", node)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_spec", spec)
+
+    def _check(self, key: str) -> None:
+        spec: StageSpec = self._spec
+        top = key.split(".")[0]
+        if top in RUNTIME_KEYS or top == "source_path":
+            return
+        if _under(key, spec.config_exclude):
+            raise LookupError(f"stage {spec.name} reads config key {key}, which its StageSpec excludes "
+                              f"(another stage owns it): fix the stage or stages.STAGE_SPECS")
+        readable = (*spec.config, *MESSAGE_KEYS)
+        if _under(key, readable) or any(c.startswith(key + ".") for c in readable):
+            return
+        raise LookupError(f"stage {spec.name} reads config key {key}, which its StageSpec does not declare: "
+                          f"add it to its config in stages.STAGE_SPECS (else a change to it would not rerun "
+                          f"the stage)")
+
+    def _wrap(self, value: Any, key: str) -> Any:
+        if isinstance(value, BaseModel):
+            return ConfigView(value, self._spec, key)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._wrap(v, key) for v in value)
+        if isinstance(value, dict):
+            return {k: self._wrap(v, key) for k, v in value.items()}
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Views travel to Python workers inside UDF closures (the models grid): rebuild them there.
+        return (ConfigView, (self._node, self._spec, self._key))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ConfigView.__slots__:  # unset slot (a half-built copy): no recursion
+            raise AttributeError(name)
+        node = self._node
+        key = f"{self._key}.{name}" if self._key else name
+        cls = type(node)
+        if name in cls.model_fields:
+            if not self._key and (name in RUNTIME_KEYS or name == "source_path"):
+                return getattr(node, name)  # where / how it runs: the model itself
+            self._check(key)
+            return self._wrap(getattr(node, name), key)
+        attr = inspect.getattr_static(node, name, None)
+        if name in PROVENANCE or hasattr(BaseModel, name) or attr is None:
+            return getattr(node, name)
+        if isinstance(attr, property):
+            return attr.fget(self) if attr.fget else getattr(node, name)
+        if inspect.isfunction(attr):
+            return functools.partial(attr, self)  # the method reads fields through this view
+        return getattr(node, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("the config is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return self._node == (other._node if isinstance(other, ConfigView) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._node)
+
+    def __repr__(self) -> str:
+        return f"ConfigView({self._spec.name}: {self._key or 'config'})"
+
+
+def config_view(cfg: Config, spec: StageSpec) -> Config:
+    """``cfg`` as stage ``spec`` may read it (``ConfigView``; typed as the Config it reads like)."""
+    return cast(Config, ConfigView(cfg, spec))
+
+
 @dataclass
 class StageContext:
     """What the runner gives a stage's ``run(ctx)``, built from its ``StageSpec``.
 
-    ``spark``: the session; ``cfg``: the run's config (the stage's fingerprint covers only
-    ``spec.config``); ``warnings``: the run's counter (``logs.WarningCounter``; None outside
+    ``spark``: the session; ``config``: the run's whole config (the runner's); ``cfg``: the
+    stage's view of it (``ConfigView``: only ``spec.config`` and the runtime keys, which is
+    what the stage's fingerprint covers); ``warnings``: the run's counter (``logs.WarningCounter``; None outside
     a pipeline run, e.g. a stage called directly: its manifest's ``notes.warnings`` is then
     None); ``notes``: the stage's manifest notes (``ctx.publish()``'s writer starts with this
     dict). Upstream inputs come through ``read`` / ``manifest``, which refuse a stage not in
@@ -179,10 +281,15 @@ class StageContext:
     """
 
     spark: SparkSession
-    cfg: Config
+    config: Config
     spec: StageSpec
     warnings: WarningCounter | None = None
     notes: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def cfg(self) -> Config:
+        """The config as this stage may read it (``config_view``)."""
+        return config_view(self.config, self.spec)
 
     @property
     def name(self) -> str:
@@ -192,7 +299,7 @@ class StageContext:
     @cached_property
     def layout(self) -> Layout:
         """Where the release's outputs live (``layout.Layout.of(cfg)``)."""
-        return Layout.of(self.cfg)
+        return Layout.of(self.config)
 
     @cached_property
     def fs(self) -> Fs:
@@ -247,7 +354,7 @@ class StageContext:
     def publish(self) -> AbstractContextManager[StageWriter]:
         """``layout.publish_stage`` of this stage's folder, with the run's warning count and
         ``notes`` (written atomically with its manifest when the block ends without error)."""
-        return publish_stage(self.spark, self.cfg, self.name, warnings=self.warnings, notes=self.notes)
+        return publish_stage(self.spark, self.config, self.name, warnings=self.warnings, notes=self.notes)
 
 
 def spec_for_output(output: str) -> StageSpec:
