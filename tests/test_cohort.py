@@ -98,19 +98,26 @@ def test_analysis_frame_join(inputs):
 
 
 def test_genotyped_persons_absent_from_person_are_counted_and_gated(spark, caplog):
-    """Issue 12: genotyped persons without an OMOP person row are counted, warned, or an error."""
-    from trd_spark.cohort.stage import genotyped_without_person_gate
+    """Issue 12: genotyped persons without an OMOP person row are counted, warned, or an error;
+    every count of a dataset's way into the cohort comes from one job (``dataset_counts``)."""
+    from trd_spark.cohort.stage import dataset_counts, genotyped_without_person_gate
     from trd_spark.config import GateThreshold
     from trd_spark.errors import InputDataError
 
-    genotyped = spark.createDataFrame([(i,) for i in range(1, 11)], "person_id long")
-    persons = spark.createDataFrame([(i, 1980) for i in range(1, 10)], "person_id long, year_of_birth int")
-    quiet = genotyped_without_person_gate(genotyped, genotyped.withColumn("x", genotyped.person_id), 10, "d1",
-                                          GateThreshold(warn=0.01, error=0.5))
+    genotyped = spark.createDataFrame([(i,) for i in range(1, 13)], "person_id long")
+    unrelated = genotyped.where("person_id <= 11")  # 12 is related
+    ancestry = spark.createDataFrame([(i,) for i in range(2, 13)], "person_id long")  # 1 has no ancestry
+    persons = spark.createDataFrame([(i, 1980) for i in range(1, 11)], "person_id long, year_of_birth int")
+    counts = dataset_counts(genotyped, unrelated, ancestry, persons)
+    # With ancestry and unrelated: 2..11 (10 persons); of them 11 has no person row.
+    assert counts == {"n_genotyped": 12, "n_missing_ancestry": 1, "n_unrelated": 11, "n_with_ancestry": 10,
+                      "n_without_person": 1}
+    quiet = genotyped_without_person_gate(0, 10, "d1", GateThreshold(warn=0.01, error=0.5))
     assert quiet == {"n": 0, "total": 10, "share": 0.0, "level": "ok"}
     with caplog.at_level("WARNING"):
-        warned = genotyped_without_person_gate(genotyped, persons, 10, "d1", GateThreshold(warn=0.05, error=0.5))
+        warned = genotyped_without_person_gate(counts["n_without_person"], counts["n_with_ancestry"], "d1",
+                                               GateThreshold(warn=0.05, error=0.5))
     assert warned == {"n": 1, "total": 10, "share": 0.1, "level": "warning"}
     assert "1 of 10 unrelated genotyped persons of dataset d1 absent from OMOP person" in caplog.text
     with pytest.raises(InputDataError, match=r"genotyped_without_person: 1 of 10 .*\(error at >= 10%\)"):
-        genotyped_without_person_gate(genotyped, persons, 10, "d1", GateThreshold(warn=0.01, error=0.1))
+        genotyped_without_person_gate(1, 10, "d1", GateThreshold(warn=0.01, error=0.1))

@@ -6,7 +6,7 @@ import logging
 from functools import reduce
 from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from trd_spark.cohort.flow import dataset_flow_rows
@@ -71,21 +71,49 @@ def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
     return [p for p in panel if p in available] + sorted(p for p in available if p not in panel)
 
 
+def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFrame, persons: DataFrame) -> dict[str, int]:
+    """The person counts of one dataset's way into the cohort, in ONE Spark job.
+
+    ``wide``: the genotyped persons (``person_id``, one row each); ``unrelated``: those kept
+    after the relatedness filters; ``ancestry_ids`` / ``persons``: ``person_id`` of the
+    ancestry file / OMOP person (each person once: ``check_ancestry``, OMOP's key). Returns
+    {n_genotyped, n_missing_ancestry (genotyped, not in the ancestry file), n_unrelated,
+    n_with_ancestry (unrelated with ancestry: the standardisation set), n_without_person (of
+    those, absent from OMOP person)}. One aggregation over flags joined to the genotyped
+    persons instead of a count per step (each a Spark job: seconds each on a cluster).
+    """
+    def flag(df: DataFrame, name: str) -> DataFrame:
+        return df.select("person_id").distinct().withColumn(name, F.lit(True))
+
+    j = (wide.select("person_id")
+         .join(flag(unrelated, "is_unrelated"), "person_id", "left")
+         .join(flag(ancestry_ids, "has_ancestry"), "person_id", "left")
+         .join(flag(persons, "in_person"), "person_id", "left"))
+    unrel, anc, pers = (F.coalesce(F.col(c), F.lit(False)) for c in ("is_unrelated", "has_ancestry", "in_person"))
+
+    def n(cond: Column) -> Column:
+        return F.sum(cond.cast("long"))
+
+    row = j.agg(F.count(F.lit(1)).alias("n_genotyped"), n(~anc).alias("n_missing_ancestry"),
+                n(unrel).alias("n_unrelated"), n(unrel & anc).alias("n_with_ancestry"),
+                n(unrel & anc & ~pers).alias("n_without_person")).collect()[0]
+    return {k: int(row[k] or 0) for k in row.asDict()}
+
+
 def genotyped_without_person_gate(
-    genotyped: DataFrame, persons: DataFrame, n_genotyped: int, dataset: str, threshold: GateThreshold,
+    n_without_person: int, n_genotyped: int, dataset: str, threshold: GateThreshold,
     persons_below: int | None = None,
 ) -> dict:
-    """Gate record for genotyped persons (``person_id``) absent from OMOP ``person``.
+    """Gate record for genotyped persons absent from OMOP ``person`` (``n_without_person`` of
+    ``n_genotyped``, from ``dataset_counts``).
 
     They would leave the analysis silently at the frame's inner join with the EHR covariates;
-    counted here (``n`` of ``n_genotyped``), a WARNING or ``InputDataError`` per ``threshold``
+    counted here, a WARNING or ``InputDataError`` per ``threshold``
     (trd_spark.gates.check_gate; config ``phenotypes.gates.genotyped_without_person``;
     ``persons_below``: the small-count threshold of the message's person counts).
     """
     return check_gate(
-        "genotyped_without_person",
-        genotyped.select("person_id").join(persons.select("person_id"), "person_id", "left_anti").count(),
-        n_genotyped, threshold,
+        "genotyped_without_person", n_without_person, n_genotyped, threshold,
         what=f"unrelated genotyped persons of dataset {dataset} absent from OMOP person",
         cause="genotypes and EHR from different releases, or sample IDs that are not the person_id",
         where="cohort", persons_below=persons_below)
@@ -122,22 +150,22 @@ def run(ctx: StageContext) -> None:
     ancestry_ids = ancestry.select("person_id")
     for ds in cfg.datasets:
         wide = derive_pgs_wide(scores, ds.name, pgs_ids)
-        # Every genotyped sample must have ancestry/PCs (AoU's file covers all): a sample
-        # without them would silently leave the analysis, so this is an input error.
-        n_missing = wide.select("person_id").join(ancestry_ids, "person_id", "left_anti").count()
-        if n_missing:
-            raise InputDataError(
-                f"{n_missing} sample(s) of dataset {ds.name} are missing from the ancestry file "
-                "(column research_id); use the ancestry predictions of this release", where=f"ancestry.path {cfg.ancestry.path}")
         unrelated = derive_unrelated(wide, flagged)
         if pairs is not None:
             import hail as hl
 
             unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
+        steps = dataset_counts(wide, unrelated, ancestry_ids, persons)
+        # Every genotyped sample must have ancestry/PCs (AoU's file covers all): a sample
+        # without them would silently leave the analysis, so this is an input error.
+        if steps["n_missing_ancestry"]:
+            raise InputDataError(
+                f"{steps['n_missing_ancestry']} sample(s) of dataset {ds.name} are missing from the ancestry file "
+                "(column research_id); use the ancestry predictions of this release", where=f"ancestry.path {cfg.ancestry.path}")
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
         with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
-        pre_counts[ds.name] = [wide.count(), unrelated.count(), with_ancestry.count()]
-        gates[ds.name] = genotyped_without_person_gate(with_ancestry, persons, pre_counts[ds.name][2], ds.name,
+        pre_counts[ds.name] = [steps["n_genotyped"], steps["n_unrelated"], steps["n_with_ancestry"]]
+        gates[ds.name] = genotyped_without_person_gate(steps["n_without_person"], steps["n_with_ancestry"], ds.name,
                                                        cfg.phenotypes.gates.genotyped_without_person,
                                                        persons_below=cfg.report.small_count_threshold)
         per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs,
