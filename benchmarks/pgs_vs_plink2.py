@@ -13,8 +13,8 @@ half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by pl
 
   native             the native engine (trd_spark.pgs.pgen_engine: pgenlib + numpy in Spark
                      tasks) on the same .bed and on a .pgen converted from it once (not timed):
-                     parse; read the variant list + match (Hail); score (weights to the driver,
-                     the Spark pass, the Hail Table written).
+                     parse; read the variant list + match on frames (pandas, no Hail job);
+                     score (weights built as pandas, the Spark pass, the Hail Table written).
 
 checks the SUMs agree (relative error <= 1e-6; plink2 prints 6 significant digits, so the
 comparison uses its SUM column at that precision) and prints both times and the ratios, one
@@ -152,13 +152,20 @@ def run_ours(hl, spark, work: Path, source: str) -> tuple[dict[str, float], pd.D
 
 
 def run_native(hl, spark, work: Path, fmt: str) -> tuple[dict[str, float], pd.DataFrame]:
-    """The native engine on the .bed (``plink``) or .pgen, timed per phase as ``run_ours``:
-    parse; read the variant list + match (+ checkpoint, summary); score + write the Hail Table."""
-    from trd_spark.config import GenotypeSource, NativeEngineSettings
-    from trd_spark.pgs.genotypes import read_genotypes
-    from trd_spark.pgs.matching import ScoreLabel, explode_members, match_sites, score_variants_table, summarise_matches
-    from trd_spark.pgs.pgen_engine import PlinkFiles, pgen_matrix_table, score, weights_frame
-    from trd_spark.pgs.scoring import score_weights_table
+    """The native engine on the .bed (``plink``) or .pgen, timed per phase as the stage runs it
+    (``stage.match_plink``): parse; read the variant list and samples + match on frames (no
+    Hail job); score (weights built as pandas, the Spark pass, the Hail Table written)."""
+    from trd_spark.config import NativeEngineSettings
+    from trd_spark.pgs.matching import (
+        ScoreLabel,
+        check_duplicate_rows_frame,
+        frame_matches,
+        match_sites_frame,
+        score_sites,
+        summarise_frame_matches,
+        weights_from_matches,
+    )
+    from trd_spark.pgs.pgen_engine import PlinkFiles, psam_samples, score, variant_index
     from trd_spark.pgs.scoring_files import read_scoring_file
 
     times = {}
@@ -168,19 +175,18 @@ def run_native(hl, spark, work: Path, fmt: str) -> tuple[dict[str, float], pd.Da
     times["parse"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     fileset = PlinkFiles(fmt, str(work / "geno"))
-    sv = score_variants_table(hl, spark, files, "GRCh38")
-    mt = (read_genotypes(hl, GenotypeSource(format="plink", path=fileset.prefix)) if fmt == "plink"
-          else pgen_matrix_table(hl, fileset, "GRCh38"))
-    sites = match_sites(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("bm", "ht"))
-    matches = explode_members(hl, sites)
-    summary = summarise_matches(hl, matches, "bench", ids, {i: ScoreLabel("b", "b") for i in ids})
-    samples = mt.s.collect()
+    index = variant_index(fileset, "GRCh38")
+    samples = psam_samples(fileset)
+    sites = match_sites_frame(score_sites(hl, spark, files, "GRCh38"), index, keep_ambiguous=False)
+    check_duplicate_rows_frame(sites, "bench")
+    matches = frame_matches(sites, index)
+    summary = summarise_frame_matches(matches, "bench", {i: ScoreLabel("b", "b") for i in ids})
     times["match"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    weights = weights_frame(hl, score_weights_table(hl, matches, len(ids)))
+    weights = weights_from_matches(matches)
     times["weights"] = time.perf_counter() - t2
     scores = score(spark, hl, fileset, "GRCh38", weights, samples, ids, summary["n_matched"].tolist(),
-                   missing_genotypes="mean_impute", settings=NativeEngineSettings())
+                   missing_genotypes="mean_impute", settings=NativeEngineSettings(), index=index)
     out = hl.utils.new_temp_file("bm_native", "ht")
     scores.write(out)
     times["score"] = time.perf_counter() - t2
@@ -266,7 +272,7 @@ def main() -> None:
     for label, p_time, t, _rel in rows:
         print(f"ratio={(t['total'] + jvm) / p_time:.2f} engine={label} phase=whole_process_vs_plink2")
         print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run"
-              + (f" (weights to driver {t['weights']:.1f} s)" if "weights" in t else ""))
+              + (f" (weights {t['weights']:.1f} s)" if "weights" in t else ""))
     for label, p_time, t, _rel in rows:  # machine-readable, for benchmarks/scaling.py --native-samples
         print("phases=" + json.dumps({"engine": label, "samples": args.samples, "variants": args.variants,
                                       "scores": args.scores, "cores": args.cores, "plink2": p_time, **t}))

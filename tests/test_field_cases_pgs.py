@@ -68,14 +68,15 @@ def run_case(hl, spark, tmp: Path, case: str, genotypes: str | None = None, **kw
     return run_scores(hl, spark, case_config(tmp, genotypes, f"{folder}/scores/*", **kw))
 
 
-def assert_expected(got: pd.DataFrame, case: str) -> None:
+def assert_expected(got: pd.DataFrame, case: str, tolerance: float = 1e-9) -> None:
+    """``got`` equals the case's expected.tsv (SUM to ``tolerance``; counts exactly)."""
     exp = pd.read_csv(CASES / case / "expected.tsv", sep="\t", comment="#")
     assert len(exp) > 0
     merged = exp.merge(got, on=["pgs_id", "person_id"], how="outer", suffixes=("_exp", ""), indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
     for r in merged.itertuples(index=False):
         key = (r.pgs_id, r.person_id)
-        assert r.score_sum == pytest.approx(r.score_sum_exp, abs=1e-9), key
+        assert r.score_sum == pytest.approx(r.score_sum_exp, abs=tolerance), key
         assert (r.n_matched, r.n_missing) == (r.n_matched_exp, r.n_missing_exp), key
         assert r.allele_count == 2 * (r.n_matched - r.n_missing), key
 
@@ -166,15 +167,41 @@ def split_like_bcftools(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def plink2_fileset(src: Path, out: Path, fmt: str, *extra: str) -> str:
+    """``plink2 --vcf src [extra] --make-{bed|pgen}``: the fileset prefix (the native engine's
+    input; matched by the frame matcher)."""
+    subprocess.run([shutil.which("plink2"), "--vcf", str(src), *extra, "--make-bed" if fmt == "plink" else "--make-pgen",
+                    "--threads", "1", "--out", str(out)], check=True, capture_output=True)
+    return str(out)
+
+
 @pytest.mark.parametrize("case, shape", [
     ("multiallelic-effect-is-ref", "mt"),
     ("multiallelic-effect-is-ref", "split_vcf"),
+    ("multiallelic-effect-is-ref", "pgen"),
+    ("multiallelic-effect-is-ref", "split_bed"),
     ("partial-dosage-field", "mt"),
+    ("partial-dosage-field", "pgen"),
     ("weight-type-odds-ratio", "plink_prefix"),
+    ("weight-type-odds-ratio", "pgen"),
 ])
 def test_field_case_in_other_formats(hl, spark, tmp_path, case, shape):
+    """bed/pgen shapes go through the native engine and the frame matcher (``stage.match_plink``);
+    a multi-allelic pgen keeps its G>A,C rows whole (the REF effect allele loses every alt),
+    the split .bed has one row per alt; a dosage pgen holds plink2's DS import (GT where DS is
+    absent, as the VCF rule)."""
     src = next((CASES / case / "genotypes").iterdir())
     extra = ", dosage_field: DS" if case == "partial-dosage-field" else ""
+    if shape in ("pgen", "split_bed"):
+        if shape == "split_bed":
+            (tmp_path / "split.vcf").write_text(split_like_bcftools(vcf_text(case)))
+            src = tmp_path / "split.vcf"
+        fmt = "pgen" if shape == "pgen" else "plink"
+        path = plink2_fileset(src, tmp_path / "g", fmt, *(["dosage=DS"] if extra else []))
+        cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt)
+        # A pgen stores dosages in steps of 1/16384 (plink2's format): DS 0.9 is read as 0.90002.
+        assert_expected(run_scores(hl, spark, cfg), case, tolerance=1e-3 if extra else 1e-9)
+        return
     if shape == "mt":
         mt = hl.import_vcf(str(src), reference_genome="GRCh38", force_bgz=True, array_elements_required=False)
         mt.write(str(tmp_path / "g.mt"))
@@ -191,6 +218,40 @@ def test_field_case_in_other_formats(hl, spark, tmp_path, case, shape):
         cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt)
         assert missing_inputs(cfg, ["pgs"]) == []
     cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt, extra_genotypes=extra)
+    assert_expected(run_scores(hl, spark, cfg), case)
+
+
+def test_duplicate_genotype_rows_in_a_bed_are_one_error_naming_the_bim_lines(hl, spark, tmp_path):
+    """The two chunks as one PLINK 1 fileset (.bim lines and .bed records concatenated): the
+    frame matcher finds chr6:3000000 G>A twice and the error names the .bim lines."""
+    chunks = sorted((CASES / "duplicate-genotype-rows" / "genotypes").iterdir())
+    parts = [plink2_fileset(c, tmp_path / f"c{i}", "plink") for i, c in enumerate(chunks)]
+    (tmp_path / "g.fam").write_bytes(Path(parts[0] + ".fam").read_bytes())
+    (tmp_path / "g.bim").write_text("".join(Path(f"{p}.bim").read_text() for p in parts))
+    (tmp_path / "g.bed").write_bytes(b"".join(Path(f"{p}.bed").read_bytes()[(3 if i else 0):] for i, p in enumerate(parts)))
+    cfg = case_config(tmp_path, str(tmp_path / "g"), f"{CASES}/duplicate-genotype-rows/scores/*", fmt="plink")
+    with pytest.raises(InputDataError, match=r"more than once.*chr6:3000000") as e:
+        run_scores(hl, spark, cfg)
+    assert e.value.where.endswith("g.bim:3") and f"{tmp_path}/g.bim:" in str(e.value)
+    assert str(e.value).count("\n") == 0
+
+
+@pytest.mark.parametrize("fmt", ["plink", "pgen"])
+def test_sample_ids_and_sample_map_of_a_plink_fileset(hl, spark, tmp_path, fmt):
+    """The .fam/.psam IIDs follow the person-ID rules of every format: leading zeros are one
+    error naming sample numbers only; a sample map maps named samples."""
+    case = "sample-ids-leading-zeros"
+    path = plink2_fileset(next((CASES / case / "genotypes").iterdir()), tmp_path / "z", fmt)
+    cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt)
+    with pytest.raises(InputDataError, match=r"2 sample ID\(s\) are not a person_id.*samples #2, #5.*collide") as e:
+        run_scores(hl, spark, cfg)
+    assert "01001" not in str(e.value) and "001004" not in str(e.value)
+    case = "weight-type-odds-ratio"
+    names = [f"NA2{i:04d}" for i in range(1, 7)]
+    (tmp_path / "g.vcf").write_text(vcf_text(case).replace("\t".join(str(1000 + i) for i in range(1, 7)), "\t".join(names)))
+    path = plink2_fileset(tmp_path / "g.vcf", tmp_path / "g", fmt)
+    (tmp_path / "map.tsv").write_text("sample_id\tperson_id\n" + "".join(f"{n}\t{1000 + i}\n" for i, n in enumerate(names, 1)))
+    cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt, extra_genotypes=f", sample_map: {tmp_path}/map.tsv")
     assert_expected(run_scores(hl, spark, cfg), case)
 
 
@@ -354,8 +415,10 @@ def test_multiallelic_bgen_scores_as_plink2_and_counts_the_skipped_sites(hl, spa
     summary = r.summary.set_index("pgs_id")
     assert summary["n_unreadable"].tolist() == [2, 2] and summary["n_matched"].tolist() == [1, 1]
     assert summary["n_not_found"].tolist() == [0, 0]
-    log = r.matches.filter(r.matches.match_type == "multiallelic_unreadable").count()
-    assert log == 4
+    from trd_spark.pgs.matching import variant_matches_pandas
+
+    log = variant_matches_pandas(r.frame, "d")
+    assert (log["match_type"] == "multiallelic_unreadable").sum() == 4
     with stage.hail_errors(stage.genotypes_where(cfg, "d")):
         scores = stage.score_dataset(hl, cfg, r).checkpoint(hl.utils.new_temp_file(prefix="t", extension="ht"))
     check_score_table(hl, scores, "test")

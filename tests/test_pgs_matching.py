@@ -2,6 +2,10 @@
 
 Genotyped sites on chr1 (REF>ALT): 100 A>G, 200 C>T, 300 G>A,C (multi-allelic), 400 A>T,
 500 T>C, 600 G>T, 700 C>A, 800 A>C, 900 T>G. The score PGS000901 has one variant per case.
+
+Every rule is checked through both matchers: Hail's (``match_sites``) and the frame matcher
+(``match_sites_frame``) on the same genotype rows collected to pandas; a randomised test
+checks that both give the same sites, column by column, on a few hundred generated cases.
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ from trd_spark.pgs.genotypes import read_genotypes
 from trd_spark.pgs.matching import (
     ScoreLabel,
     check_match_rates,
+    frame_matches,
+    match_sites,
+    match_sites_frame,
     match_variants,
+    score_sites,
     score_variants_table,
+    summarise_frame_matches,
     summarise_matches,
     variant_matches_frame,
+    variant_matches_pandas,
 )
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES, check_spark
@@ -50,10 +60,31 @@ def tiny_mt(hl, tmp_path_factory):
     return read_genotypes(hl, GenotypeSource(format="vcf", path=str(path)))
 
 
-def matched_rows(hl, spark, mt, scoring_files, keep_ambiguous=False) -> pd.DataFrame:
-    sv = score_variants_table(hl, spark, scoring_files, "GRCh38")
-    m = match_variants(hl, mt, sv, keep_ambiguous=keep_ambiguous)
-    return m.key_by().select("pgs_id", "line", "match_type", "matched_alleles", "effect_is_ref").to_pandas()
+def genotype_rows(mt) -> pd.DataFrame:
+    """The MatrixTable's rows as the frame matcher takes them (contig, position, ref, alt)."""
+    rows = mt.rows()
+    rows = rows.select(contig=rows.locus.contig, position=rows.locus.position, ref=rows.alleles[0],
+                       alt=rows.alleles[1]).key_by().drop("locus", "alleles")
+    return rows.to_pandas().astype({"position": "int64"})
+
+
+MATCHERS = ["hail", "frame"]
+
+
+def matched_rows(hl, spark, mt, scoring_files, keep_ambiguous=False, matcher="hail") -> pd.DataFrame:
+    """One row per score variant: pgs_id, line, match_type, matched_alleles, effect_is_ref."""
+    if matcher == "hail":
+        sv = score_variants_table(hl, spark, scoring_files, "GRCh38")
+        m = match_variants(hl, mt, sv, keep_ambiguous=keep_ambiguous)
+        return m.key_by().select("pgs_id", "line", "match_type", "matched_alleles", "effect_is_ref").to_pandas()
+    rows = genotype_rows(mt)
+    fm = frame_matches(match_sites_frame(score_sites(hl, spark, scoring_files, "GRCh38"), rows,
+                                         keep_ambiguous=keep_ambiguous), rows)
+    site = fm.sites.iloc[fm.members["site"].to_numpy()].reset_index(drop=True)
+    pair = [None if r < 0 else [rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in site["matched_row"]]
+    return pd.DataFrame({"pgs_id": [fm.pgs_ids[i] for i in fm.members["score_index"]],
+                         "line": fm.members["line"].to_numpy(), "match_type": site["match_type"],
+                         "matched_alleles": pair, "effect_is_ref": site["effect_is_ref"]})
 
 
 def test_vcf_with_plain_contigs_is_recoded_and_split(hl, tiny_mt):
@@ -74,37 +105,51 @@ def test_chr_prefixed_vcf_reads_the_same(hl, tmp_path):
     assert mt.aggregate_rows(hl.agg.collect_as_set(mt.locus.contig)) == {"chr1"}
 
 
-def test_each_match_type(hl, spark, tiny_mt):
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_each_match_type(hl, spark, tiny_mt, matcher):
     sf = read_scoring_file(str(DATA / "PGS000901.txt"))
-    got = matched_rows(hl, spark, tiny_mt, [sf]).sort_values("line")
+    got = matched_rows(hl, spark, tiny_mt, [sf], matcher=matcher).sort_values("line")
     assert got["match_type"].tolist() == [EXPECTED[r][0] for r in RSIDS]
     alleles = [None if a is None else list(a) for a in got["matched_alleles"]]
     assert alleles == [EXPECTED[r][1] for r in RSIDS]
     assert got["effect_is_ref"].tolist() == [t.startswith("alt_ref") for t in got["match_type"]]
 
 
-def test_keep_ambiguous_matches_palindrome_directly(hl, spark, tiny_mt):
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_keep_ambiguous_matches_palindrome_directly(hl, spark, tiny_mt, matcher):
     sf = read_scoring_file(str(DATA / "PGS000901.txt"))
-    got = matched_rows(hl, spark, tiny_mt, [sf], keep_ambiguous=True).set_index("line")
+    got = matched_rows(hl, spark, tiny_mt, [sf], keep_ambiguous=True, matcher=matcher).set_index("line")
     # rs400: effect A other T at A>T -> effect = REF, matched directly (never flipped)
     assert got.loc[19, "match_type"] == "alt_ref"
     assert list(got.loc[19, "matched_alleles"]) == ["A", "T"]
 
 
-def test_effect_only_not_matched_at_multiallelic_site(hl, spark, tiny_mt):
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_effect_only_not_matched_at_multiallelic_site(hl, spark, tiny_mt, matcher):
     text = "#pgs_id=PGS000902\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\teffect_weight\n1\t300\tA\t1\n1\t700\tA\t1\n1\t400\tT\t1\n"
     sf = parse_scoring_file(text, source="t.txt")
-    got = matched_rows(hl, spark, tiny_mt, [sf]).sort_values("line")
+    got = matched_rows(hl, spark, tiny_mt, [sf], matcher=matcher).sort_values("line")
     # 300 has two ALTs after splitting (cannot tell which allele pair); 700 C>A matches;
     # 400 A>T: with no other allele the genotyped pair A/T decides it is ambiguous.
     assert got["match_type"].tolist() == ["not_found", "ref_alt", "ambiguous_dropped"]
 
 
-def test_summary_counts_and_log_schema(hl, spark, tiny_mt):
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_summary_counts_and_log_schema(hl, spark, tiny_mt, matcher):
     sf = read_scoring_file(str(DATA / "PGS000901.txt"))
-    sv = score_variants_table(hl, spark, [sf], "GRCh38")
-    m = match_variants(hl, tiny_mt, sv, keep_ambiguous=False)
-    summary = summarise_matches(hl, m, "discovery", ["PGS000901"], {"PGS000901": ScoreLabel("Tiny trait", "physical")})
+    labels = {"PGS000901": ScoreLabel("Tiny trait", "physical")}
+    if matcher == "hail":
+        sv = score_variants_table(hl, spark, [sf], "GRCh38")
+        m = match_variants(hl, tiny_mt, sv, keep_ambiguous=False)
+        summary = summarise_matches(hl, m, "discovery", ["PGS000901"], labels)
+        log = variant_matches_frame(hl, m, "discovery")
+    else:
+        from trd_spark.pgs.matching import pandas_to_spark
+
+        rows = genotype_rows(tiny_mt)
+        fm = frame_matches(match_sites_frame(score_sites(hl, spark, [sf], "GRCh38"), rows, keep_ambiguous=False), rows)
+        summary = summarise_frame_matches(fm, "discovery", labels)
+        log = pandas_to_spark(spark, variant_matches_pandas(fm, "discovery"), PGS_VARIANT_MATCHES.struct)
     assert summary.columns.tolist() == PGS_MATCH_SUMMARY.names
     row = summary.iloc[0].to_dict()
     assert row == {
@@ -113,7 +158,7 @@ def test_summary_counts_and_log_schema(hl, spark, tiny_mt):
         "n_matched_flipped": 2, "n_ambiguous_dropped": 1, "n_not_found": 2, "n_unreadable": 0,
         "matched_fraction": pytest.approx(6 / 9),
     }
-    log = check_spark(variant_matches_frame(hl, m, "discovery"), PGS_VARIANT_MATCHES)
+    log = check_spark(log, PGS_VARIANT_MATCHES)
     rows = {(r.chrom, r.pos, r.effect_allele): r.match_type for r in log.collect()}  # 9 score rows, no persons
     assert rows[("chr1", 500, "G")] == "ref_alt_flipped"
     assert rows[("chr1", 1000, "A")] == "not_found"
@@ -134,10 +179,63 @@ def test_min_overlap_failure_names_score_and_dataset(hl, spark, tiny_mt):
     assert e.value.exit_code == 4
 
 
-def test_positions_off_the_reference_are_not_found(hl, spark, tiny_mt):
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_positions_off_the_reference_are_not_found(hl, spark, tiny_mt, matcher):
     # chr1 is 248,956,422 bp on GRCh38, and there is no contig chr99.
     text = ("#pgs_id=PGS000903\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
             "1\t300000000\tA\tG\t1\n99\t5\tA\tG\t1\n1\t100\tG\tA\t1\n")
     sf = parse_scoring_file(text, source="t.txt")
-    got = matched_rows(hl, spark, tiny_mt, [sf]).sort_values("line")
+    got = matched_rows(hl, spark, tiny_mt, [sf], matcher=matcher).sort_values("line")
     assert got["match_type"].tolist() == ["not_found", "not_found", "ref_alt"]
+
+
+def test_frame_matcher_equals_hail_matcher_on_random_sites(hl, spark, tiny_mt):
+    """Both matchers on 400 generated score variants in two scores (every allele pair over
+    A/C/G/T and a few indels, with and without the other allele, at genotyped loci, at the
+    multi-allelic 300, off the genotypes and off the reference, repeated sites) and genotype
+    rows that add a split site with a * allele and an indel: the same match type, matched
+    row, effect_is_ref, other_alt_rows and duplicate count at every site, with and without
+    keep_ambiguous."""
+    import random
+
+    rng = random.Random(16)
+    alleles = ["A", "C", "G", "T", "AT", "GC", "CAG"]
+    positions = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 300000000]
+    texts = []
+    for k in range(2):
+        body = []
+        for _ in range(200):
+            ea = rng.choice(alleles)
+            oa = rng.choice([a for a in alleles if a != ea] + [""])
+            body.append(f"1\t{rng.choice(positions)}\t{ea}\t{oa}\t{rng.uniform(-1, 1):.4f}\n")
+        texts.append(f"#pgs_id=PGS99{k}\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\t"
+                     "effect_weight\n" + "".join(body))
+    files = [parse_scoring_file(t, source=f"r{k}.txt", duplicate_variants="first") for k, t in enumerate(texts)]
+    # tiny.vcf's rows plus, at 700 (C>A), a spanning deletion and two indels, and 800 A>C twice.
+    extra = pd.DataFrame({"contig": "chr1", "position": [700, 700, 700, 800], "ref": ["C", "C", "CA", "A"],
+                          "alt": ["*", "CAG", "C", "C"]})
+    rows = pd.concat([genotype_rows(tiny_mt), extra], ignore_index=True)
+    ht = hl.Table.from_pandas(rows.assign(position=rows["position"].astype("int32"))).add_index("_i").key_by("_i")
+    mt = hl.utils.range_matrix_table(len(rows), 1)
+    mt = mt.annotate_rows(_r=ht[hl.int64(mt.row_idx)])
+    mt = mt.key_rows_by(locus=hl.locus(mt._r.contig, mt._r.position, "GRCh38"), alleles=[mt._r.ref, mt._r.alt])
+    mt = mt.key_cols_by(s=hl.str(mt.col_idx)).select_rows().select_cols()
+    key = ["chrom", "pos", "effect_allele", "other_allele"]
+    for keep in (False, True):
+        hs = match_sites(hl, mt, score_variants_table(hl, spark, files, "GRCh38"), keep_ambiguous=keep)
+        hs = hs.key_by().drop("locus").to_pandas()
+        hs = hs.assign(pos=hs["pos"].astype("Int32")).sort_values(key, na_position="first").reset_index(drop=True)
+        fr = match_sites_frame(score_sites(hl, spark, files, "GRCh38"), rows, keep_ambiguous=keep)
+        fr = fr.sort_values(key, na_position="first").reset_index(drop=True)
+        assert len(hs) == len(fr) > 100
+        assert hs["match_type"].tolist() == fr["match_type"].tolist()
+        assert set(fr["match_type"]) >= {"ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "not_found",
+                                         "ambiguous_dropped" if not keep else "ref_alt"}
+        pair = [None if r < 0 else [rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in fr["matched_row"]]
+        assert [None if a is None else list(a) for a in hs["matched_alleles"]] == pair
+        assert hs["effect_is_ref"].tolist() == fr["effect_is_ref"].tolist()
+        other = [sorted([rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in rs) for rs in fr["other_alt_rows"]]
+        assert [sorted(list(a) for a in x) for x in hs["other_alt_rows"]] == other
+        assert any(other)  # a REF effect allele at the multi-allelic sites
+        assert hs["duplicate_genotype_rows"].tolist() == fr["duplicate_genotype_rows"].tolist()
+        assert fr["duplicate_genotype_rows"].max() == 1  # 800 A>C

@@ -29,11 +29,24 @@ import pytest
 from trd_spark.config import GenotypeSource, NativeEngineSettings
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import read_genotypes
-from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
+from trd_spark.pgs.matching import (
+    ScoreLabel,
+    frame_matches,
+    match_sites_frame,
+    match_variants,
+    score_sites,
+    score_variants_table,
+    summarise_frame_matches,
+    summarise_matches,
+    weights_from_matches,
+)
 from trd_spark.pgs.pgen_engine import (
     PlinkFiles,
     block_rows,
+    check_bed_size,
+    check_variant_loci,
     pgen_matrix_table,
+    psam_samples,
     score,
     variant_index,
     weights_frame,
@@ -91,15 +104,22 @@ def scoring_files():
 def matched(hl, spark, files, scoring_files):
     """Per format, matched once (cached): Hail's genotypes and weights (the .bed through
     ``import_plink``; for pgen, which Hail cannot read, the VCF it was made from) and the native
-    side's weights frame and samples, matched on the fileset's own variant and sample lists."""
+    side's weights frame and samples, matched by the frame matcher on the fileset's own variant
+    and sample lists, as the stage does; Hail's matcher on the same fileset gives the same
+    weights frame and match summary."""
     ids = [sf.pgs_id for sf in scoring_files]
+    labels = {i: ScoreLabel("t", "d") for i in ids}
     cache = {}
 
     def weights(mt):
         m = match_variants(hl, mt, score_variants_table(hl, spark, scoring_files, "GRCh38"), keep_ambiguous=False)
-        summary = summarise_matches(hl, m, "d", ids, {i: ScoreLabel("t", "d") for i in ids})
+        summary = summarise_matches(hl, m, "d", ids, labels)
         w = score_weights_table(hl, m, len(ids)).checkpoint(hl.utils.new_temp_file("native_w", "ht"))
-        return w, summary["n_matched"].tolist()
+        return w, summary
+
+    def sorted_weights(w: pd.DataFrame) -> pd.DataFrame:
+        w = w.sort_values(["contig", "position", "ref", "alt"]).reset_index(drop=True)
+        return w.assign(**{c: w[c].map(list) for c in ("slope", "offset", "n_vars")})
 
     def get(fmt):
         if fmt not in cache:
@@ -109,10 +129,19 @@ def matched(hl, spark, files, scoring_files):
             else:
                 hail_mt = read_genotypes(hl, GenotypeSource(format="vcf", path=str(files["vcf"])))
                 native_mt = pgen_matrix_table(hl, fileset, "GRCh38")
-            hail_w, n_matched = weights(hail_mt)
-            native_w, native_n = weights(native_mt) if native_mt is not hail_mt else (hail_w, n_matched)
-            assert native_n == n_matched
-            cache[fmt] = (fileset, hail_mt, hail_w, weights_frame(hl, native_w), native_mt.s.collect(), n_matched)
+            hail_w, hail_summary = weights(hail_mt)
+            index = variant_index(fileset, "GRCh38")
+            fm = frame_matches(match_sites_frame(score_sites(hl, spark, scoring_files, "GRCh38"), index,
+                                                 keep_ambiguous=False), index)
+            native_w = weights_from_matches(fm)
+            summary = summarise_frame_matches(fm, "d", labels)
+            by_hail_w, by_hail_summary = (hail_w, hail_summary) if native_mt is hail_mt else weights(native_mt)
+            pd.testing.assert_frame_equal(summary, by_hail_summary)
+            pd.testing.assert_frame_equal(summary, hail_summary)
+            got = sorted_weights(native_w)[["contig", "position", "ref", "alt", "slope", "offset", "n_vars"]]
+            pd.testing.assert_frame_equal(got, sorted_weights(weights_frame(hl, by_hail_w)), check_dtype=False)
+            assert len(got) == 8  # 100 200 300:G>A 500 600 700 900, and 300:G>C (PGS000912's REF effect at 300)
+            cache[fmt] = (fileset, hail_mt, hail_w, native_w, psam_samples(fileset), summary["n_matched"].tolist())
         return cache[fmt]
 
     return get
@@ -197,6 +226,26 @@ def test_sample_count_mismatch_is_one_error(hl, spark, files, scoring_files):
     with pytest.raises(InputDataError, match=r"t\.fam: 4 samples in the file, 3 genotype columns"):
         score(spark, hl, fileset, "GRCh38", pd.DataFrame(), ["101", "102", "103"], ["PGS000901"], [6],
               missing_genotypes="mean_impute", settings=NativeEngineSettings())
+
+
+def test_variant_list_off_the_reference_and_bed_of_another_size_are_one_error(files, tmp_path):
+    """A .bim contig or position that is not on the reference names its file:line (Hail's
+    import_plink refused such files; the frame matcher must not skip their rows), and a .bed
+    whose size does not fit the .bim x .fam is refused before pgenlib reads wrong rows."""
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    index = variant_index(fileset, "GRCh38")
+    lengths = {"chr1": 248956422}
+    check_variant_loci(index, lengths, "GRCh38", fileset.variants)
+    with pytest.raises(InputDataError, match=r"t\.bim:1: chr1:100 is not a GRCh38 locus \(10 such variant rows"):
+        check_variant_loci(index, {"chr1": 50}, "GRCh38", fileset.variants)
+    (tmp_path / "g.pvar").write_text("##x\n#CHROM\tPOS\tID\tREF\tALT\n1\t5\trs1\tA\tG\nchr99\t5\trs2\tA\tG,C\n")
+    pvar = variant_index(PlinkFiles("pgen", str(tmp_path / "g")), "GRCh38")
+    assert pvar["rsid"].tolist() == ["rs1", "rs2", "rs2"]
+    with pytest.raises(InputDataError, match=r"g\.pvar:4: chr99:5 is not a GRCh38 locus \(2 such"):
+        check_variant_loci(pvar, lengths, "GRCh38", str(tmp_path / "g.pvar"))
+    check_bed_size(fileset, 10, 4)  # 3 + 10 x 1 bytes
+    with pytest.raises(InputDataError, match=r"t\.bed: 13 bytes, expected 23 for 10 variants x 5 samples"):
+        check_bed_size(fileset, 10, 5)
 
 
 def test_task_partials_are_sample_sliced(files):

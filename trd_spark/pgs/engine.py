@@ -8,8 +8,9 @@
 - Everything else (VCF, MatrixTable, VDS, BGEN), and a bed on a gs:// / hdfs:// URI (pgenlib
   reads local files only): Hail's one-pass ``compute_scores``.
 
-Both take the same matched weights (``scoring.score_weights_table``) and give the same numbers
-(tests/test_pgs_native_engine.py checks them against each other and plink2).
+Both take the same matched weights (``matching.weights_from_matches``; as a Hail Table for
+Hail's pass) and give the same numbers (tests/test_pgs_native_engine.py checks them against
+each other and plink2).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+import pandas as pd
+
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.pgs import pgen_engine
-from trd_spark.pgs.scoring import compute_scores
+from trd_spark.pgs.scoring import compute_scores, weights_table
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -54,30 +57,38 @@ def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Litera
 def score(
     hl: hl_types,
     source: GenotypeSource,
-    mt: hl_types.MatrixTable,
-    weights: hl_types.Table,
+    weights: hl_types.Table | pd.DataFrame,
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
     *,
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
+    mt: hl_types.MatrixTable | None = None,
+    samples: Sequence[str] | None = None,
+    index: pd.DataFrame | None = None,
 ) -> hl_types.Table:
     """Score every score on one dataset with the engine ``engine_for`` picks.
 
-    ``mt``: the genotypes as matched (``genotypes.read_genotypes`` then ``samples_to_persons``;
-    the native engine uses only its column keys ``s``, in file order); ``weights``:
-    ``scoring.score_weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
+    Hail: ``mt`` the genotypes as matched (``genotypes.read_genotypes`` then
+    ``samples_to_persons``) and ``weights`` ``scoring.score_weights_table`` or the pandas frame
+    of ``matching.weights_from_matches`` (made a Hail Table, ``scoring.weights_table``). Native: ``weights``
+    the pandas frame of ``matching.weights_from_matches`` (matched on ``index``, the fileset's
+    ``pgen_engine.variant_index``) and ``samples`` the person IDs in file order; nothing is
+    read through Hail. ``pgs_ids``/``n_matched`` in score_index order.
     Returns ``compute_scores``' table; errors as ``compute_scores`` / ``pgen_engine.score``.
     """
     engine = engine_for(source, settings)
     log.info("pgs: %s engine for %s genotypes", engine, source.format)
     if engine == "hail":
+        assert mt is not None  # the Hail path's input
+        if isinstance(weights, pd.DataFrame):
+            weights = weights_table(hl, weights, source.reference_genome)
         return compute_scores(hl, mt, weights, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
     from pyspark.sql import SparkSession
 
+    assert isinstance(weights, pd.DataFrame) and samples is not None  # the native path's inputs
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     spark = SparkSession.builder.getOrCreate()
-    files = pgen_engine.PlinkFiles.of(source)
     return pgen_engine.score(
-        spark, hl, files, source.reference_genome, pgen_engine.weights_frame(hl, weights), mt.s.collect(),
-        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings)
+        spark, hl, pgen_engine.PlinkFiles.of(source), source.reference_genome, weights, samples,
+        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index)

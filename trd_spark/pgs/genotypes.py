@@ -540,8 +540,20 @@ def read_sample_map(text: str, where: str) -> dict[str, int]:
 def samples_to_persons(
     hl: hl_types, mt: hl_types.MatrixTable, *, where: str, sample_map: dict[str, int] | None = None
 ) -> hl_types.MatrixTable:
-    """Re-key the columns ``s`` to the OMOP person_id as text (collected to the driver: one
-    string per sample).
+    """Re-key the columns ``s`` to the OMOP person_id as text (``sample_persons``; the IDs are
+    collected to the driver: one string per sample). Errors as ``sample_persons``."""
+    # In file order (the cols table itself is sorted by s).
+    cols = mt.add_col_index("_i").cols().collect()
+    ids = [c.s for c in sorted(cols, key=lambda c: c._i)]
+    persons = sample_persons(ids, where=where, sample_map=sample_map)
+    if sample_map is None:
+        return mt
+    lookup = hl.literal(dict(zip(ids, persons)), hl.tdict(hl.tstr, hl.tstr))
+    return mt.key_cols_by(s=lookup[mt.s])
+
+
+def sample_persons(ids: list[str], *, where: str, sample_map: dict[str, int] | None = None) -> list[str]:
+    """The OMOP person_id as text of each genotype sample ID (``ids`` in file order).
 
     Without ``sample_map`` every sample ID must already be a person_id written as a plain
     integer (``1001``; not ``01001``, ``1001.0`` or ``HG00096``): IDs are never re-formatted,
@@ -552,9 +564,6 @@ def samples_to_persons(
     an ID that is not a plain integer (no map), a sample missing from the map, and two samples
     mapped to one person. Messages give sample numbers in the file, never the IDs.
     """
-    # In file order (the cols table itself is sorted by s).
-    cols = mt.add_col_index("_i").cols().collect()
-    ids = [c.s for c in sorted(cols, key=lambda c: c._i)]
     seen: dict[str, int] = {}
     repeated = []
     for i, s in enumerate(ids):
@@ -578,7 +587,7 @@ def samples_to_persons(
                 f"{collide}; "
                 "e.g. leading zeros, decimals or names like HG00096); IDs are never re-formatted (0042 and 42 "
                 "would become one person): fix the IDs or give datasets[].genotypes.sample_map", where=where)
-        return mt
+        return list(ids)
     absent = [i for i, s in enumerate(ids) if s not in sample_map]
     if absent:
         raise InputDataError(f"{len(absent)} sample(s) are not in the sample map (samples {_columns(absent)})",
@@ -589,5 +598,4 @@ def samples_to_persons(
     if clash:
         raise InputDataError(f"{len(clash)} sample(s) map to a person_id another sample has (samples "
                              f"{_columns(clash)}): two genomes cannot be one person", where=where)
-    lookup = hl.literal({s: str(p) for s, p in zip(ids, persons)}, hl.tdict(hl.tstr, hl.tstr))
-    return mt.key_cols_by(s=lookup[mt.s])
+    return [str(p) for p in persons]

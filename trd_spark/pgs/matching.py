@@ -38,6 +38,14 @@ genotyped ref/alt pair).
 
 The match table is computed before scoring so that a stage can write the log, then call
 ``check_match_rates`` (which raises ``MatchRateError``).
+
+Two implementations of these rules: the stage matches every format with the frame matcher
+(``score_sites`` -> ``match_sites_frame`` -> ``frame_matches``: pandas on the driver, against
+the .bim/.pvar variant list or the genotype rows Hail collects at the score loci,
+``genotype_rows_at``); the Hail matcher (``score_variants_table`` -> ``match_sites`` ->
+``explode_members``) stays as the independent oracle the frame matcher is tested against
+(tests/test_pgs_matching.py, tests/test_pgs_native_engine.py) and for the Hail-only
+benchmark path. A liftover is done by Hail either way (``hl.liftover``).
 """
 
 from __future__ import annotations
@@ -96,27 +104,13 @@ def register_liftover(hl: hl_types, source_build: str, target_build: str, chain_
                              where=f"pgs.liftover.chain_file {chain_file}") from None
 
 
-def score_variants_table(
-    hl: hl_types,
-    spark: SparkSession,
-    scoring_files: Sequence[ScoringFile],
-    reference_genome: str,
-    *,
-    liftover: LiftoverSettings | None = None,
-) -> hl_types.Table:
-    """One row per distinct score SITE (unkeyed): chrom (reference contig name), pos, locus
-    (missing when the position is not valid on the reference), effect_allele, other_allele,
-    rsid (rsID-only files only), positions_build, by_rsid (placed by rsID at matching),
-    lift_negative_strand (alleles to be reverse-complemented), liftover_failed, and the score
-    variants at the site as parallel arrays ``member_score_index`` (position in
-    ``scoring_files``), ``member_weight`` and ``member_line``. ``match_variants`` explodes them
-    back to one row per score variant.
-
-    Why sites: scores share most of their variants (61 scores over one HapMap3-like panel are
-    61 rows per site), and every row Hail sorts or joins costs; matching once per site and
-    exploding afterwards is the same result for a fraction of the work. Positions on another
-    build are lifted over with ``liftover`` (an error without it). Globals: ``pgs_ids`` (in
-    ``scoring_files`` order) and ``rsid_only_files`` (paths of rsID-only files)."""
+def score_variants_frame(
+    scoring_files: Sequence[ScoringFile], reference_genome: str, *, liftover: LiftoverSettings | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every score variant as one pandas row (``_SCORE_VARIANT_COLUMNS``; chrom as the
+    reference's contig name on its ``positions_build``) and the builds other than
+    ``reference_genome`` that need lifting over. Raises InputDataError for a pgs_id in two
+    files and for other builds without ``liftover``."""
     ids = [sf.pgs_id for sf in scoring_files]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -148,8 +142,34 @@ def score_variants_table(
         files = [sf.path for sf in scoring_files if sf.positions_build in other_builds]
         raise InputDataError(f"scoring files on {other_builds} need a chain file to reach {reference_genome}: "
                              f"{files}", where="pgs.liftover.chain_file")
+    return pdf, other_builds
+
+
+def score_variants_table(
+    hl: hl_types,
+    spark: SparkSession,
+    scoring_files: Sequence[ScoringFile],
+    reference_genome: str,
+    *,
+    liftover: LiftoverSettings | None = None,
+) -> hl_types.Table:
+    """One row per distinct score SITE (unkeyed): chrom (reference contig name), pos, locus
+    (missing when the position is not valid on the reference), effect_allele, other_allele,
+    rsid (rsID-only files only), positions_build, by_rsid (placed by rsID at matching),
+    lift_negative_strand (alleles to be reverse-complemented), liftover_failed, and the score
+    variants at the site as parallel arrays ``member_score_index`` (position in
+    ``scoring_files``), ``member_weight`` and ``member_line``. ``match_variants`` explodes them
+    back to one row per score variant.
+
+    Why sites: scores share most of their variants (61 scores over one HapMap3-like panel are
+    61 rows per site), and every row Hail sorts or joins costs; matching once per site and
+    exploding afterwards is the same result for a fraction of the work. Positions on another
+    build are lifted over with ``liftover`` (an error without it). Globals: ``pgs_ids`` (in
+    ``scoring_files`` order) and ``rsid_only_files`` (paths of rsID-only files)."""
+    ids = [sf.pgs_id for sf in scoring_files]
+    pdf, other_builds = score_variants_frame(scoring_files, reference_genome, liftover=liftover)
     sites = score_sites_frame(pdf)
-    ht = hl.Table.from_spark(_arrow_frame(spark, sites, _SCORE_SITE_SPARK))
+    ht = hl.Table.from_spark(pandas_to_spark(spark, sites, _SCORE_SITE_SPARK))
     ht = ht.annotate_globals(
         pgs_ids=hl.literal(ids, hl.tarray(hl.tstr)),
         rsid_only_files=hl.literal([sf.path for sf in scoring_files if sf.positions_from == "rsid"],
@@ -218,7 +238,7 @@ def score_sites_frame(variants: pd.DataFrame) -> pd.DataFrame:
     return sites
 
 
-def _arrow_frame(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
+def pandas_to_spark(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
     """pandas -> Spark through Arrow (score files can have millions of rows; the row-by-row
     path is ~100x slower). Arrow is switched on for this call only."""
     key = "spark.sql.execution.arrow.pyspark.enabled"
@@ -249,10 +269,7 @@ def place_by_rsid(hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_typ
     if not files:
         return sv
     if "rsid" not in mt.row:
-        raise InputDataError(
-            f"rsID-only scoring files {files} need genotypes read with their rsIDs (pgs.match_rsid: true, "
-            "a VCF ID column or an MT/PLINK/BGEN rsid field), or use the PGS Catalog harmonised files",
-            where="pgs.match_rsid")
+        raise _no_rsids(files)
     wanted = sv.filter(sv.by_rsid & hl.is_defined(sv.rsid)).key_by("rsid").select().distinct()
     rows = mt.rows().select("rsid")
     rows = rows.filter(hl.is_defined(wanted[rows.rsid]))
@@ -262,6 +279,13 @@ def place_by_rsid(hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_typ
     sv = sv.annotate(locus=hl.if_else(sv.by_rsid, locus, sv.locus))
     return sv.annotate(chrom=hl.if_else(sv.by_rsid, sv.locus.contig, sv.chrom),
                        pos=hl.if_else(sv.by_rsid, sv.locus.position, sv.pos))
+
+
+def _no_rsids(files: list[str]) -> InputDataError:
+    return InputDataError(
+        f"rsID-only scoring files {files} need genotypes read with their rsIDs (pgs.match_rsid: true, "
+        "a VCF ID column or an MT/PLINK/BGEN rsid field), or use the PGS Catalog harmonised files",
+        where="pgs.match_rsid")
 
 
 def _palindromic(hl: hl_types, a, b):
@@ -387,7 +411,12 @@ def check_genotype_duplicates(
     ``source``, the rows at those loci are located (``genotypes.locate_rows``: ``file:line``
     for VCF, .bim and .pvar files) and the error names the first file:line as its place."""
     dup = sites.filter(sites.duplicate_genotype_rows > 0)
-    loci = sorted(dup.aggregate(hl.agg.collect_as_set(hl.str(dup.locus))))
+    raise_duplicate_rows(sorted(dup.aggregate(hl.agg.collect_as_set(hl.str(dup.locus)))), where, source)
+
+
+def raise_duplicate_rows(loci: list[str], where: str, source: GenotypeSource | None) -> None:
+    """The error of ``check_genotype_duplicates`` for the repeated scored ``loci`` (sorted
+    ``chr6:3000000`` strings; nothing when empty)."""
     if loci:
         rows = locate_rows(source, loci[:3]) if source is not None else {}
         shown = [f"{locus} (rows at {', '.join(rows[locus])})" if rows.get(locus) else locus for locus in loci[:3]]
@@ -428,6 +457,13 @@ def summarise_matches(
     """Per-score match counts (one small row per score; PGS_MATCH_SUMMARY columns)."""
     # One pass, no shuffle: a per-score counter of match types.
     by_score = matches.aggregate(hl.agg.group_by(matches.pgs_id, hl.agg.counter(matches.match_type)))
+    return summary_frame(by_score, dataset, pgs_ids, labels)
+
+
+def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Sequence[str],
+                  labels: dict[str, ScoreLabel]) -> pd.DataFrame:
+    """PGS_MATCH_SUMMARY rows (one per score, in ``pgs_ids`` order) from the count of each
+    match type per pgs_id (scores absent from ``by_score`` get zeros)."""
     counts = pd.DataFrame(
         [{"pgs_id": pgs_id, "n_variants": sum(c.values()), **{f"n_{t}": c.get(t, 0) for t in MATCH_TYPES}}
          for pgs_id, c in by_score.items()],
@@ -484,3 +520,341 @@ def check_match_rates(summary: pd.DataFrame, min_overlap: float) -> None:
     failures = match_rate_failures(summary, min_overlap)
     if failures:
         raise MatchRateError("; ".join(failures), where="pgs.min_overlap")
+
+
+# ---- the same rules on pandas frames (no Hail job) ----------------------------------------------
+#
+# Matching is per distinct score site against the target's variant list, both small enough for
+# the driver (a site is a few dozen bytes; 200k sites x 61 scores are 200k rows, not 12M): the
+# bed/pgen variant list (``pgen_engine.variant_index``) or the genotype rows collected at the
+# score loci. Issue 16: 1.8 s instead of 20-28 s of Hail jobs at 2k x 20k x 61.
+
+# Match-type codes of ``MATCH_TYPES`` (int8 per site; counted per score with one bincount).
+_TYPE_CODE = {t: i for i, t in enumerate(MATCH_TYPES)}
+
+
+def score_sites(
+    hl: hl_types,
+    spark: SparkSession,
+    scoring_files: Sequence[ScoringFile],
+    reference_genome: str,
+    *,
+    liftover: LiftoverSettings | None = None,
+) -> pd.DataFrame:
+    """``score_variants_table`` as a pandas frame: one row per distinct score site with
+    ``SITE_COLUMNS``, the member arrays, ``contig``/``position`` (the locus on
+    ``reference_genome``; None/NA when the position is not valid on it or not given),
+    ``lift_negative_strand`` and ``liftover_failed``. ``attrs``: ``pgs_ids`` and
+    ``rsid_only_files``. Without other builds no Hail job runs (contig lengths from the
+    reference); with them the Hail table is built (``hl.liftover``) and collected.
+    Errors as ``score_variants_frame`` / ``register_liftover``."""
+    pdf, other_builds = score_variants_frame(scoring_files, reference_genome, liftover=liftover)
+    if other_builds:
+        ht = score_variants_table(hl, spark, scoring_files, reference_genome, liftover=liftover)
+        ht = ht.select(*SITE_COLUMNS, "member_score_index", "member_weight", "member_line",
+                       contig=ht.locus.contig, position=ht.locus.position,
+                       lift_negative_strand=ht.lift_negative_strand, liftover_failed=ht.liftover_failed)
+        sites = ht.to_pandas()
+        for col in ("member_score_index", "member_weight", "member_line"):
+            dtype = {"member_score_index": np.int32, "member_weight": np.float64, "member_line": np.int64}[col]
+            sites[col] = pd.Series([np.asarray(a, dtype=dtype) for a in sites[col]], index=sites.index, dtype=object)
+        for col in ("chrom", "effect_allele", "other_allele", "rsid", "positions_build", "contig"):
+            sites[col] = sites[col].astype(object).where(sites[col].notna(), None)
+        sites["pos"] = sites["pos"].astype("Int32")
+        sites["position"] = sites["position"].astype("Int64")
+        sites = sites.astype({"by_rsid": bool, "lift_negative_strand": bool, "liftover_failed": bool})
+    else:
+        sites = score_sites_frame(pdf)
+        lengths = hl.get_reference(reference_genome).lengths
+        chrom = sites["chrom"]
+        length = chrom.map(lambda c: lengths.get(c, 0) if isinstance(c, str) else 0).to_numpy(np.int64)
+        pos = sites["pos"].astype("Int64") if len(sites) else pd.Series(dtype="Int64")
+        # hl.is_valid_locus: a contig of the reference and 1 <= pos <= its length.
+        valid = (pos.notna() & (pos >= 1) & (pos <= length)).fillna(False).to_numpy(bool)
+        sites["contig"] = chrom.where(valid, None)  # type: ignore[call-overload]
+        sites["position"] = pos.where(valid)
+        sites["lift_negative_strand"] = False
+        sites["liftover_failed"] = False
+    sites.attrs["pgs_ids"] = [sf.pgs_id for sf in scoring_files]
+    sites.attrs["rsid_only_files"] = [sf.path for sf in scoring_files if sf.positions_from == "rsid"]
+    return sites
+
+
+def _reverse_complement_text(allele: str) -> str:
+    return "".join(_COMPLEMENT[b] for b in reversed(allele))
+
+
+def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise text equality; a missing value (None/NaN) equals nothing."""
+    return np.asarray(pd.Series(a, dtype=object).eq(pd.Series(b, dtype=object)).to_numpy(), dtype=bool) & \
+        pd.notna(a) & pd.notna(b)
+
+
+def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``place_by_rsid`` on frames: rows of rsID-only files (``by_rsid``) get the
+    ``contig``/``position`` (and chrom/pos) of the genotype rows with the same ``rsid``; missing
+    when the rsID is absent or on several loci. ``rows``: the genotype rows (``contig``,
+    ``position``, ``rsid``). Raises InputDataError when rsID-only files meet rows without rsIDs."""
+    files = sites.attrs.get("rsid_only_files", [])
+    by = sites["by_rsid"].to_numpy(bool)
+    if not files or not by.any():
+        return sites
+    if "rsid" not in rows.columns:
+        raise _no_rsids(files)
+    wanted = sites["rsid"][by & sites["rsid"].notna().to_numpy()]
+    hits = rows.loc[rows["rsid"].isin(set(wanted)), ["rsid", "contig", "position"]].drop_duplicates()
+    n_loci = hits.groupby("rsid")["contig"].transform("size")
+    one = hits[n_loci == 1].set_index("rsid")
+    out = sites.copy()
+    contig = out["rsid"].map(one["contig"]).where(by, out["contig"])
+    position = out["rsid"].map(one["position"]).astype("Int64").where(by, out["position"])
+    out["contig"] = contig.astype(object).where(contig.notna(), None)  # type: ignore[call-overload]
+    out["position"] = position
+    out["chrom"] = out["chrom"].where(~by, out["contig"])
+    out["pos"] = out["pos"].astype("Int64").where(~by, position).astype("Int32")
+    return out
+
+
+def match_sites_frame(
+    sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``match_sites`` on frames, with exactly its rules (module doc): ``sites`` from
+    ``score_sites``; ``rows`` the target's genotype rows, one per ``[ref, alt]`` (``contig``,
+    ``position``, ``ref``, ``alt`` [, ``rsid``]; e.g. ``pgen_engine.variant_index``);
+    ``unreadable``: loci (``chr4:1000000``) whose rows the reader skipped.
+
+    Returns ``sites`` (placed by rsID, ``place_sites_by_rsid``) plus ``match_type`` (str),
+    ``matched_row`` (int64: the index into ``rows`` of the genotype row scored against, -1 when
+    not used), ``effect_is_ref`` (bool), ``other_alt_rows`` (tuple of ``rows`` indices: the
+    other alts whose copies a REF effect allele loses, ``other_alt_rows``) and
+    ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the locus)."""
+    s = place_sites_by_rsid(sites, rows).reset_index(drop=True)
+    n = len(s)
+    contig = s["contig"].to_numpy(object)
+    position = s["position"].astype("Int64")
+    placed = np.flatnonzero(pd.notna(contig) & position.notna().to_numpy())
+    left = pd.DataFrame({"site": placed, "contig": contig[placed],
+                         "position": position.to_numpy("int64", na_value=0)[placed]})
+    right = pd.DataFrame({"row": np.arange(len(rows)), "contig": rows["contig"].to_numpy(object),
+                          "position": rows["position"].to_numpy(np.int64),
+                          "ref": rows["ref"].to_numpy(object), "alt": rows["alt"].to_numpy(object)})
+    # Pairs in Hail's key order within a site (alleles sorted): the first that fits a rule wins.
+    pairs = left.merge(right, on=["contig", "position"], how="inner").sort_values(
+        ["site", "ref", "alt"], kind="stable").reset_index(drop=True)
+    site = pairs["site"].to_numpy(np.int64)
+    ref, alt = pairs["ref"].to_numpy(object), pairs["alt"].to_numpy(object)
+    n_pairs = np.bincount(site, minlength=n)
+    n_distinct = np.bincount(pairs.drop_duplicates(["site", "ref", "alt"])["site"].to_numpy(np.int64), minlength=n)
+
+    neg = s["lift_negative_strand"].to_numpy(bool)
+    ea0 = s["effect_allele"].to_numpy(object)
+    oa0 = s["other_allele"].to_numpy(object)
+    ea, oa = ea0.copy(), oa0.copy()
+    for i in np.flatnonzero(neg):  # a lifted site on a negative-strand chain block (rare)
+        ea[i] = _reverse_complement_text(ea[i])
+        oa[i] = None if oa[i] is None or pd.isna(oa[i]) else _reverse_complement_text(oa[i])
+    comp = pd.Series(_COMPLEMENT)
+
+    def complement(a: np.ndarray) -> np.ndarray:
+        # Single bases only (Hail's _complement); anything else has no complement.
+        return pd.Series(a, dtype=object).map(comp).to_numpy(object)
+
+    has_oa = pd.notna(oa)
+    c_ea, c_oa = complement(ea), complement(oa)
+    p_has, p_single = has_oa[site], (n_pairs == 1)[site]
+
+    def rule(e: np.ndarray, o: np.ndarray, effect_is_alt: bool) -> np.ndarray:
+        pe, po = e[site], o[site]
+        other, effect = (ref, alt) if effect_is_alt else (alt, ref)
+        fits = np.where(p_has, _eq(pe, effect) & _eq(po, other), p_single & _eq(pe, effect))
+        first = np.full(n, -1, dtype=np.int64)  # index into pairs of the site's first fit
+        hit = np.flatnonzero(fits)
+        u, at = np.unique(site[hit], return_index=True)
+        first[u] = hit[at]
+        return first
+
+    dra, dar = rule(ea, oa, True), rule(ea, oa, False)
+    fra, far = rule(c_ea, c_oa, True), rule(c_ea, c_oa, False)
+    # Ambiguity from the file's own alleles, or (no other allele) from the genotyped pair.
+    pal_file = has_oa & _eq(complement(ea0), oa0) & (pd.Series(ea0, dtype=object).str.len().to_numpy() == 1)
+    pal_pair = _eq(complement(ref), alt)
+
+    def ambiguous(first: np.ndarray) -> np.ndarray:
+        return np.where(has_oa, pal_file, (first >= 0) & pal_pair[np.maximum(first, 0)] if len(pairs) else False)
+
+    drop = not keep_ambiguous
+    unread = np.zeros(n, dtype=bool)
+    if len(unreadable):
+        skipped = set(unreadable)
+        unread[placed] = [f"{c}:{p}" in skipped for c, p in zip(contig[placed], position.to_numpy()[placed])]
+    conditions = [
+        s["liftover_failed"].to_numpy(bool), unread,
+        (dra >= 0) & ambiguous(dra) & drop, (dar >= 0) & ambiguous(dar) & drop,
+        dra >= 0, dar >= 0, (fra >= 0) & ~ambiguous(fra), (far >= 0) & ~ambiguous(far),
+    ]
+    kinds = ["liftover_failed", "multiallelic_unreadable", "ambiguous_dropped", "ambiguous_dropped",
+             "ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped"]
+    match_type = np.select(conditions, kinds, default="not_found")
+    chosen = np.select([match_type == t for t in USED_MATCH_TYPES], [dra, dar, fra, far], default=-1)
+    pair_row = pairs["row"].to_numpy(np.int64)
+    matched_row = np.where(chosen >= 0, pair_row[np.maximum(chosen, 0)] if len(pairs) else -1, -1)
+    effect_is_ref = np.isin(match_type, EFFECT_IS_REF_TYPES)
+
+    # other_alt_rows: the site's other pairs with the matched REF (REF effect alleles only).
+    other: list[tuple[int, ...]] = [()] * n
+    ref_sites = effect_is_ref[site]
+    if ref_sites.any():
+        m_ref = np.where(chosen >= 0, ref[np.maximum(chosen, 0)], None)[site]
+        m_alt = np.where(chosen >= 0, alt[np.maximum(chosen, 0)], None)[site]
+        keep = ref_sites & _eq(ref, m_ref) & ~(_eq(ref, m_ref) & _eq(alt, m_alt))
+        for k, rows_at in pd.Series(pair_row[keep]).groupby(site[keep]):
+            other[int(k)] = tuple(int(r) for r in rows_at)
+
+    out = s.assign(match_type=match_type, matched_row=matched_row, effect_is_ref=effect_is_ref,
+                   other_alt_rows=pd.Series(other, index=s.index, dtype=object),
+                   duplicate_genotype_rows=n_pairs - n_distinct)
+    out.attrs = dict(s.attrs)
+    return out
+
+
+def check_duplicate_rows_frame(sites: pd.DataFrame, where: str, source: GenotypeSource | None = None) -> None:
+    """``check_genotype_duplicates`` for ``match_sites_frame``'s sites (the same error)."""
+    dup = sites[sites["duplicate_genotype_rows"] > 0]
+    loci = sorted({f"{c}:{p}" for c, p in zip(dup["contig"], dup["position"])})
+    raise_duplicate_rows(loci, where, source)
+
+
+@dataclass(frozen=True)
+class FrameMatches:
+    """A dataset's matches on frames: ``sites`` (``match_sites_frame``), ``rows`` (the genotype
+    rows it indexes) and per score variant ``members`` (site, score_index, effect_weight, line;
+    in site order). ``pgs_ids`` in score_index order."""
+
+    sites: pd.DataFrame
+    rows: pd.DataFrame
+    members: pd.DataFrame
+    pgs_ids: list[str]
+
+
+def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
+    """``explode_members`` on frames: the score variants of each matched site (numeric columns
+    only; the text is taken from the site when a log is written)."""
+    lengths = sites["member_score_index"].map(len).to_numpy(np.int64)
+
+    def flat(col: str, dtype) -> np.ndarray:
+        return np.concatenate([np.asarray(a, dtype=dtype) for a in sites[col]]) if len(sites) else np.empty(0, dtype)
+
+    members = pd.DataFrame({
+        "site": np.repeat(np.arange(len(sites)), lengths),
+        "score_index": flat("member_score_index", np.int32),
+        "effect_weight": flat("member_weight", np.float64),
+        "line": flat("member_line", np.int64),
+    })
+    return FrameMatches(sites, rows, members, list(sites.attrs.get("pgs_ids", [])))
+
+
+def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, ScoreLabel]) -> pd.DataFrame:
+    """``summarise_matches`` for ``FrameMatches`` (the same frame)."""
+    codes = m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int64)[m.members["site"].to_numpy()]
+    k, t = len(m.pgs_ids), len(MATCH_TYPES)
+    counts = np.bincount(m.members["score_index"].to_numpy(np.int64) * t + codes, minlength=k * t).reshape(k, t)
+    by_score = {p: {MATCH_TYPES[j]: int(c) for j, c in enumerate(counts[i]) if c}
+                for i, p in enumerate(m.pgs_ids) if counts[i].any()}
+    return summary_frame(by_score, dataset, m.pgs_ids, labels)
+
+
+def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
+    """The per-variant match log (PGS_VARIANT_MATCHES columns) of ``FrameMatches``: one row per
+    score variant, in site order."""
+    at = m.members["site"].to_numpy()
+    s = m.sites
+
+    def take(col: str) -> np.ndarray:
+        return s[col].to_numpy(object)[at]
+
+    return pd.DataFrame({
+        "dataset": dataset,
+        "pgs_id": np.asarray(m.pgs_ids, dtype=object)[m.members["score_index"].to_numpy()],
+        "chrom": take("chrom"),
+        "pos": s["pos"].astype("Int32").array.take(at),
+        "effect_allele": take("effect_allele"),
+        "other_allele": take("other_allele"),
+        "effect_weight": m.members["effect_weight"].to_numpy(np.float64),
+        "match_type": take("match_type"),
+    })[PGS_VARIANT_MATCHES.names]
+
+
+def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
+    """``score_weights_table`` on frames: one row per genotype row used by any score, with the
+    ``rows`` columns (``contig``, ``position``, ``ref``, ``alt`` and any others, e.g. the
+    pgen engine's ``variant_idx``/``allele_idx``) and per-score arrays ``slope``, ``offset``
+    (float64) and ``n_vars`` (int32), each of length k (``pgen_engine.weights_frame``'s
+    layout; the same rules: a REF effect allele puts -w on its other alt rows too)."""
+    k = len(m.pgs_ids)
+    s, mem = m.sites, m.members
+    used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)
+    mem = mem[used_site[mem["site"].to_numpy()]]
+    site = mem["site"].to_numpy()
+    w = mem["effect_weight"].to_numpy(np.float64)
+    score_index = mem["score_index"].to_numpy(np.int64)
+    eir = s["effect_is_ref"].to_numpy(bool)[site]
+    row = s["matched_row"].to_numpy(np.int64)[site]
+    slope = np.where(eir, -w, w)
+    offset = np.where(eir, 2.0 * w, 0.0)
+    counted = np.ones(len(site))
+    others = s["other_alt_rows"].to_numpy(object)[site]
+    extra = [(r, i, -wt) for rs, i, wt, e in zip(others, score_index, w, eir) if e and rs for r in rs]
+    if extra:
+        x_row, x_score, x_slope = (np.array(v) for v in zip(*extra))
+        row = np.r_[row, x_row.astype(np.int64)]
+        score_index = np.r_[score_index, x_score.astype(np.int64)]
+        slope = np.r_[slope, x_slope.astype(np.float64)]
+        offset = np.r_[offset, np.zeros(len(extra))]
+        counted = np.r_[counted, np.zeros(len(extra))]
+    used_rows, at = np.unique(row, return_inverse=True)
+    mats = {name: np.zeros((len(used_rows), k)) for name in ("slope", "offset", "n_vars")}
+    # Two score variants of one score on the same row simply add.
+    for name, values in (("slope", slope), ("offset", offset), ("n_vars", counted)):
+        np.add.at(mats[name], (at, score_index), values)
+    out = m.rows.iloc[used_rows].reset_index(drop=True)
+    for name, dtype in (("slope", np.float64), ("offset", np.float64), ("n_vars", np.int32)):
+        out[name] = pd.Series(list(mats[name].astype(dtype)), index=out.index, dtype=object)
+    return out
+
+
+def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:
+    """The placed score loci of ``score_sites`` as a Hail Table keyed by ``locus`` (what
+    ``genotypes.read_genotypes`` densifies a VDS at, and what ``genotype_rows_at`` collects)."""
+    placed = sites.loc[sites["contig"].notna() & sites["position"].notna(), ["contig", "position"]]
+    placed = placed.drop_duplicates().astype({"contig": object, "position": "int32"})
+    schema = T.StructType([T.StructField("contig", T.StringType(), False),
+                           T.StructField("position", T.IntegerType(), False)])
+    ht = hl.Table.from_spark(pandas_to_spark(spark, placed, schema))
+    return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome)).select()
+
+
+def genotype_rows_at(hl: hl_types, mt: hl_types.MatrixTable, loci: hl_types.Table,
+                     rsids: Sequence[str] = ()) -> pd.DataFrame:
+    """The genotype rows (``read_genotypes``' biallelic rows) at ``loci``, and those whose
+    ``rsid`` is in ``rsids`` (rsID-only scores), collected once to the driver as the frame
+    matcher takes them: ``contig``, ``position``, ``ref``, ``alt`` [, ``rsid`` when the rows
+    have it]. One Hail job reading the row keys only."""
+    rows = mt.rows()
+    has_rsid = "rsid" in rows.row
+    keep = hl.is_defined(loci[rows.locus])
+    if has_rsid and len(rsids):
+        keep = keep | hl.or_else(hl.literal(set(rsids), hl.tset(hl.tstr)).contains(rows.rsid), False)
+    rows = rows.filter(keep).key_by()
+    rows = rows.select(contig=rows.locus.contig, position=rows.locus.position, ref=rows.alleles[0],
+                       alt=rows.alleles[1], **({"rsid": rows.rsid} if has_rsid else {}))
+    df = rows.to_spark()
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    spark = df.sparkSession
+    before = spark.conf.get(key, "false")
+    assert before is not None  # get() with a default never returns None
+    spark.conf.set(key, "true")
+    try:
+        out = df.toPandas()
+    finally:
+        spark.conf.set(key, before)
+    return out.astype({"position": "int64"})

@@ -95,21 +95,24 @@ def count_samples(files: PlinkFiles) -> int:
 def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
     """The file's variants, one row per ``[ref, alt]`` (multi-allelic .pvar rows split per alt):
     ``contig`` (the reference's name, as ``genotypes.read_genotypes`` recodes it), ``position``,
-    ``ref``, ``alt``, ``variant_idx`` (0-based row in the file), ``allele_idx`` (1-based alt
-    index in the row; pgenlib's ``allele_idx``). .bim: A2 is REF, A1 ALT (as ``import_plink``
-    with ``a2_reference``). Also returns, as ``attrs["allele_idx_offsets"]``, pgenlib's
-    cumulative allele counts per variant (None when every row is biallelic).
+    ``ref``, ``alt``, ``rsid`` (the ID column; None without one), ``variant_idx`` (0-based row
+    in the file), ``allele_idx`` (1-based alt index in the row; pgenlib's ``allele_idx``).
+    .bim: A2 is REF, A1 ALT (as ``import_plink`` with ``a2_reference``). Also returns, as
+    ``attrs["allele_idx_offsets"]``, pgenlib's cumulative allele counts per variant (None when
+    every row is biallelic) and as ``attrs["first_line"]`` the file line of variant 0.
     Raises InputDataError naming the file for a missing or malformed file."""
     from trd_spark.pgs.genotypes import plink_contig_recoding
 
     path = files.variants
+    first_line = 1
     try:
         if files.format == "plink":
-            bim = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[0, 3, 4, 5],
-                              names=["chrom", "id", "cm", "pos", "a1", "a2"])
-            table = pd.DataFrame({"chrom": bim["chrom"], "pos": bim["pos"], "ref": bim["a2"], "alt": bim["a1"]})
+            bim = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[0, 1, 3, 4, 5],
+                              names=["chrom", "id", "cm", "pos", "a1", "a2"], keep_default_na=False)
+            table = pd.DataFrame({"chrom": bim["chrom"], "pos": bim["pos"], "ref": bim["a2"], "alt": bim["a1"],
+                                  "rsid": bim["id"]})
         else:
-            table = _read_pvar(path)
+            table, first_line = _read_pvar(path)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the variant list: {str(e).splitlines()[0]}", where=path) from None
     table["variant_idx"] = np.arange(len(table), dtype=np.int64)
@@ -123,15 +126,17 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
         out["position"] = out["pos"].astype(np.int64)
     except ValueError:
         raise InputDataError("a position is not an integer", where=path) from None
-    out = out[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]]
+    out = out[["contig", "position", "ref", "alt", "rsid", "variant_idx", "allele_idx"]]
     out.attrs["allele_idx_offsets"] = (
         None if (n_alleles == 2).all() else np.r_[0, np.cumsum(n_alleles)].astype(np.uintp))
+    out.attrs["first_line"] = first_line
     return out
 
 
-def _read_pvar(path: str) -> pd.DataFrame:
-    """A .pvar's #CHROM, POS, REF, ALT columns (``##`` meta lines skipped; a headerless pvar
-    is .bim-ordered: CHROM ID CM POS ALT REF)."""
+def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
+    """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns and
+    the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
+    .bim-ordered: CHROM ID CM POS ALT REF)."""
     with open(path) as f:
         skip = 0
         for line in f:
@@ -139,15 +144,47 @@ def _read_pvar(path: str) -> pd.DataFrame:
                 break
             skip += 1
     if line.startswith("#CHROM"):
-        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=["#CHROM", "POS", "REF", "ALT"])
-        return pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt"})
-    pvar = pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=[0, 3, 4, 5],
-                       names=["chrom", "id", "cm", "pos", "alt", "ref"])
-    return pvar[["chrom", "pos", "ref", "alt"]]
+        header = line.rstrip("\n").split("\t")
+        cols = ["#CHROM", "POS", "REF", "ALT", *(["ID"] if "ID" in header else [])]
+        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False)
+        pvar = pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt", "ID": "rsid"})
+        if "rsid" not in pvar.columns:
+            pvar["rsid"] = None
+        return pvar[["chrom", "pos", "ref", "alt", "rsid"]], skip + 2
+    pvar = pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=[0, 1, 3, 4, 5],
+                       names=["chrom", "id", "cm", "pos", "alt", "ref"], keep_default_na=False)
+    return pvar.rename(columns={"id": "rsid"})[["chrom", "pos", "ref", "alt", "rsid"]], skip + 1
+
+
+def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> None:
+    """Raise InputDataError naming ``path:line`` of the first variant whose (recoded) contig is
+    not a contig of ``reference_genome`` or whose position is outside it (``lengths``: contig
+    -> length, ``hl.get_reference(...).lengths``): Hail's ``import_plink`` refused such
+    files, and matching must not silently skip their rows."""
+    length = index["contig"].map(lengths).fillna(0).to_numpy(np.int64)
+    pos = index["position"].to_numpy(np.int64)
+    bad = np.flatnonzero((pos < 1) | (pos > length))
+    if bad.size:
+        r = index.iloc[int(bad[0])]
+        line = int(r["variant_idx"]) + int(index.attrs.get("first_line", 1))
+        raise InputDataError(f"{r['contig']}:{r['position']} is not a {reference_genome} locus ({bad.size} such "
+                             "variant rows; a contig name or build mismatch?)", where=f"{path}:{line}")
+
+
+def check_bed_size(files: PlinkFiles, n_variants: int, n_samples: int) -> None:
+    """Raise InputDataError naming the .bed when its size is not the 3-byte header plus one
+    ``ceil(n_samples / 4)``-byte record per .bim variant (a cut copy or another fileset's .bim
+    or .fam: pgenlib would read wrong rows). Source: the PLINK 1 .bed format (variant-major)."""
+    expected = 3 + n_variants * ((n_samples + 3) // 4)
+    size = os.path.getsize(files.matrix)
+    if size != expected:
+        raise InputDataError(f"{size} bytes, expected {expected} for {n_variants} variants x {n_samples} samples "
+                             "(.bim/.fam from another fileset, or a truncated copy?)", where=files.matrix)
 
 
 def psam_samples(files: PlinkFiles) -> list[str]:
-    """Sample IDs (IID) of a .psam in file order (a headerless .psam is .fam-ordered: FID IID ...)."""
+    """Sample IDs (IID) of a .psam, or of a .fam, in file order (a headerless .psam is
+    .fam-ordered: FID IID ...)."""
     path = files.samples
     try:
         with open(path) as f:
@@ -156,8 +193,8 @@ def psam_samples(files: PlinkFiles) -> list[str]:
             psam = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
             psam = psam.rename(columns=lambda c: c.lstrip("#"))[["IID"]]
         else:
-            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[1], names=["FID", "IID"],
-                               keep_default_na=False)
+            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[1],
+                               keep_default_na=False).set_axis(["IID"], axis=1)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the samples: {str(e).splitlines()[0]}", where=path) from None
     return psam["IID"].tolist()
@@ -325,14 +362,17 @@ def score(
     *,
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
+    index: pd.DataFrame | None = None,
 ) -> hl_types.Table:
     """Score a PLINK fileset natively; the same unkeyed table as ``scoring.compute_scores``:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score; sample-major, scores in ``pgs_ids`` order).
 
-    ``weights``: ``weights_frame`` (per genotype row ``[ref, alt]``: slope, offset, n_vars, each
-    length k = ``len(pgs_ids)``); ``samples``: the column keys ``s`` in file order (after
-    ``genotypes.samples_to_persons``); ``n_matched``: per score, in ``pgs_ids`` order.
+    ``weights``: ``weights_frame`` or ``matching.weights_from_matches`` (per genotype row
+    ``[ref, alt]``: slope, offset, n_vars, each length k = ``len(pgs_ids)``; rows that already
+    carry ``variant_idx``/``allele_idx`` are not looked up again); ``samples``: the person IDs
+    in file order (``genotypes.sample_persons``); ``n_matched``: per score, in ``pgs_ids``
+    order; ``index``: ``variant_index`` when the caller has it (else read here).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
     weighted row is missing from / repeated in the variant list.
     """
@@ -340,10 +380,15 @@ def score(
     n = count_samples(files)
     if n != len(samples):
         raise InputDataError(f"{n} samples in the file, {len(samples)} genotype columns", where=files.samples)
-    index = variant_index(files, reference_genome)
-    rows = weights.merge(index, on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one") \
-        if not weights.empty else weights.assign(variant_idx=pd.Series(dtype=np.int64),
-                                                 allele_idx=pd.Series(dtype=np.int32))
+    if index is None:
+        index = variant_index(files, reference_genome)
+    if {"variant_idx", "allele_idx"} <= set(weights.columns):
+        rows = weights  # matched on this very index (matching.weights_from_matches)
+    elif weights.empty:
+        rows = weights.assign(variant_idx=pd.Series(dtype=np.int64), allele_idx=pd.Series(dtype=np.int32))
+    else:
+        rows = weights.merge(index[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]],
+                             on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one")
     unplaced = int(rows["variant_idx"].isna().sum())
     if unplaced:
         raise InputDataError(f"{unplaced} matched genotype rows are not in the variant list (changed since "

@@ -26,6 +26,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+import pandas as pd
+
 from trd_spark.errors import InputDataError, TrdSparkError
 from trd_spark.pgs.matching import USED_MATCH_TYPES
 from trd_spark.schemas import PGS_SCORES
@@ -72,6 +75,33 @@ def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) ->
         offset=spread(lambda x: x.offset, 0.0),
         n_vars=spread(lambda x: hl.int32(x.counted), hl.int32(0)),
     )
+
+
+def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) -> hl_types.Table:
+    """``matching.weights_from_matches`` (pandas) as ``score_weights_table``'s Hail Table: keyed
+    by locus/alleles, ``slope``/``offset`` (array<float64>) and ``n_vars`` (array<int32>)."""
+    from pyspark.sql import SparkSession
+    from pyspark.sql import types as T
+
+    from trd_spark.pgs.matching import pandas_to_spark
+
+    schema = T.StructType([
+        T.StructField("contig", T.StringType(), False), T.StructField("position", T.IntegerType(), False),
+        T.StructField("ref", T.StringType(), False), T.StructField("alt", T.StringType(), False),
+        T.StructField("slope", T.ArrayType(T.DoubleType(), False), False),
+        T.StructField("offset", T.ArrayType(T.DoubleType(), False), False),
+        T.StructField("n_vars", T.ArrayType(T.IntegerType(), False), False),
+    ])
+    pdf = pd.DataFrame({
+        "contig": weights["contig"].astype(object), "position": weights["position"].astype("int32"),
+        "ref": weights["ref"].astype(object), "alt": weights["alt"].astype(object),
+        **{c: pd.Series([np.asarray(a).tolist() for a in weights[c]], index=weights.index, dtype=object)
+           for c in ("slope", "offset", "n_vars")},
+    })
+    # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
+    ht = hl.Table.from_spark(pandas_to_spark(SparkSession.builder.getOrCreate(), pdf, schema))
+    return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome),
+                     alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars")
 
 
 def group_within_partitions(table: hl_types.Table, name: str, block_size: int) -> hl_types.Table:

@@ -15,6 +15,7 @@ raised naming every failing score and dataset.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
@@ -25,24 +26,25 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
-from trd_spark.pgs import engine
-from trd_spark.pgs.genotypes import read_genotypes, read_sample_map, samples_to_persons
+from trd_spark.pgs import engine, pgen_engine
+from trd_spark.pgs.genotypes import UNREADABLE_LOCI, read_genotypes, read_sample_map, sample_persons, samples_to_persons
 from trd_spark.pgs.matching import (
     UNASSIGNED_DOMAIN,
+    FrameMatches,
     ScoreLabel,
-    check_genotype_duplicates,
-    explode_members,
+    check_duplicate_rows_frame,
+    frame_matches,
+    genotype_rows_at,
+    loci_table,
     match_rate_failures,
-    match_sites,
-    score_variants_table,
-    summarise_matches,
-    variant_matches_frame,
+    match_sites_frame,
+    pandas_to_spark,
+    score_sites,
+    summarise_frame_matches,
+    variant_matches_pandas,
+    weights_from_matches,
 )
-from trd_spark.pgs.scoring import (
-    check_score_table,
-    score_weights_table,
-    scores_frame,
-)
+from trd_spark.pgs.scoring import check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 
@@ -59,13 +61,17 @@ FAILED_MATCH_DIR = "pgs_failed_match"
 
 @dataclass
 class DatasetMatches:
-    """One dataset's genotypes and matching result, kept until scoring."""
+    """One dataset's matching result, kept until scoring: the frames of the one matcher
+    (``frame``: ``matching.FrameMatches`` on the dataset's genotype rows) and either the
+    genotypes for Hail's pass (``mt``) or, for the native engine (bed/pgen), the person IDs
+    in file order (``samples``), with no Hail table at all."""
 
     dataset: str
-    mt: hl_types.MatrixTable
-    matches: hl_types.Table
     summary: pd.DataFrame
     scoring_files: list[ScoringFile]
+    frame: FrameMatches
+    mt: hl_types.MatrixTable | None = None
+    samples: list[str] | None = None
 
 
 def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, ScoreLabel]:
@@ -96,44 +102,101 @@ def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str) 
 
 def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
                   scoring_files: list[ScoringFile]) -> DatasetMatches:
-    """Read one dataset's genotypes and match every score (match table checkpointed)."""
+    """Read one dataset's variant list and samples and match every score with the frame
+    matcher (``matching.match_sites_frame``): bed/pgen scored by the native engine from the
+    .bim/.pvar and .fam/.psam (``match_plink``, no Hail job beyond a liftover), other formats
+    from the genotype rows Hail collects at the score loci (``match_hail``)."""
     ds = cfg.dataset(dataset_name)
-    where = genotypes_where(cfg, dataset_name)
-    sv = score_variants_table(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
-    loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
-    mt = read_genotypes(hl, ds.genotypes, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     sample_map = None
     if ds.genotypes.sample_map:
         text = Fs(spark).read_text(ds.genotypes.sample_map)
         sample_map = read_sample_map(text, ds.genotypes.sample_map)
+    if engine.engine_for(ds.genotypes, cfg.pgs.native) == "native":
+        r = match_plink(hl, spark, cfg, dataset_name, scoring_files, sample_map)
+    else:
+        r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sample_map)
+    row: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
+    for row in r.summary.itertuples(index=False):
+        log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
+                 dataset_name, row.pgs_id, row.n_matched, row.n_variants, 100 * row.matched_fraction,
+                 row.n_matched_flipped, row.n_ambiguous_dropped, row.n_not_found)
+        if row.n_unreadable:
+            log.warning("  %s %s: %d variants not scored: their locus has a multi-allelic genotype row the "
+                        "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, row.pgs_id,
+                        row.n_unreadable)
+    return r
+
+
+def match_plink(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
+                scoring_files: list[ScoringFile], sample_map: dict[str, int] | None) -> DatasetMatches:
+    """Match a bed/pgen dataset on frames: the variant list (``pgen_engine.variant_index``,
+    its loci checked against the reference), the samples (.fam/.psam IIDs through
+    ``genotypes.sample_persons``: the same person-ID rules and errors as Hail's path) and
+    ``matching.match_sites_frame`` (the same rules as ``match_sites``). Raises InputDataError
+    naming the file for a missing file, a locus off the reference, a .bed of the wrong size,
+    and as ``sample_persons`` / ``check_genotype_duplicates``."""
+    source = cfg.dataset(dataset_name).genotypes
+    where = genotypes_where(cfg, dataset_name)
+    rg = source.reference_genome
+    files = pgen_engine.PlinkFiles.of(source)
+    for path in (files.matrix, files.variants, files.samples):
+        if not os.path.isfile(path):
+            kind = "PLINK 1 fileset is .bed + .bim + .fam" if files.format == "plink" else \
+                "pgen fileset is .pgen + .pvar + .psam"
+            raise InputDataError(f"file not found (a {kind})", where=path)
+    index = pgen_engine.variant_index(files, rg)
+    pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants)
+    samples = sample_persons(pgen_engine.psam_samples(files), where=where, sample_map=sample_map)
+    if files.format == "plink":
+        pgen_engine.check_bed_size(files, int(index["variant_idx"].max()) + 1 if len(index) else 0, len(samples))
+    sites = score_sites(hl, spark, scoring_files, rg, liftover=cfg.pgs.liftover)
+    sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous)
+    check_duplicate_rows_frame(sites, where, source)
+    frame = frame_matches(sites, index)
+    summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
+    return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples)
+
+
+def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
+               scoring_files: list[ScoringFile], sample_map: dict[str, int] | None) -> DatasetMatches:
+    """Match a dataset Hail reads (VCF, MatrixTable, VDS, BGEN, a bed on a URI) with the same
+    frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
+    are collected once (``matching.genotype_rows_at``), the MatrixTable is kept for Hail's
+    scoring pass. Errors as ``read_genotypes`` / ``samples_to_persons`` (one line through
+    ``hail_errors``) and ``check_genotype_duplicates``."""
+    source = cfg.dataset(dataset_name).genotypes
+    where = genotypes_where(cfg, dataset_name)
+    rg = source.reference_genome
+    sites = score_sites(hl, spark, scoring_files, rg, liftover=cfg.pgs.liftover)
+    loci = loci_table(hl, spark, sites, rg)
+    mt = read_genotypes(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
+    wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     with hail_errors(where):
         mt = samples_to_persons(hl, mt, where=where, sample_map=sample_map)
-        sites = match_sites(hl, mt, sv, keep_ambiguous=cfg.pgs.keep_ambiguous)
-        sites = sites.checkpoint(hl.utils.new_temp_file(prefix=f"pgs_sites_{dataset_name}", extension="ht"))
-    check_genotype_duplicates(hl, sites, where, ds.genotypes)
-    matches = explode_members(hl, sites)
-    pgs_ids = [sf.pgs_id for sf in scoring_files]
-    summary = summarise_matches(hl, matches, dataset_name, pgs_ids, score_labels(cfg, scoring_files))
-    r: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
-    for r in summary.itertuples(index=False):
-        log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
-                 dataset_name, r.pgs_id, r.n_matched, r.n_variants, 100 * r.matched_fraction,
-                 r.n_matched_flipped, r.n_ambiguous_dropped, r.n_not_found)
-        if r.n_unreadable:
-            log.warning("  %s %s: %d variants not scored: their locus has a multi-allelic genotype row the "
-                        "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, r.pgs_id,
-                        r.n_unreadable)
-    return DatasetMatches(dataset_name, mt, matches, summary, scoring_files)
+        rows = genotype_rows_at(hl, mt, loci, wanted_rsids)
+    unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
+    sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable)
+    check_duplicate_rows_frame(sites, where, source)
+    frame = frame_matches(sites, rows)
+    summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
+    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Table:
     """Every score of one matched dataset in one pass (``scoring.compute_scores``' long table;
-    lazy: the caller writes it, inside ``hail_errors``): the native engine for bed/pgen, Hail's
-    pass otherwise (``engine.score``, ``pgs.native``)."""
-    weights = score_weights_table(hl, r.matches, len(r.scoring_files))
-    return engine.score(hl, cfg.dataset(r.dataset).genotypes, r.mt, weights,
-                        [sf.pgs_id for sf in r.scoring_files], r.summary["n_matched"].tolist(),
-                        missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
+    lazy: the caller writes it, inside ``hail_errors``): the native engine for bed/pgen, with
+    the weights handed over as pandas; Hail's pass otherwise (``engine.score``, ``pgs.native``)."""
+    source = cfg.dataset(r.dataset).genotypes
+    ids = [sf.pgs_id for sf in r.scoring_files]
+    n_matched = r.summary["n_matched"].tolist()
+    common: dict[str, Any] = {"missing_genotypes": cfg.pgs.missing_genotypes, "settings": cfg.pgs.native}
+    return engine.score(hl, source, weights_from_matches(r.frame), ids, n_matched, mt=r.mt, samples=r.samples,
+                        index=r.frame.rows if r.mt is None else None, **common)
+
+
+def variant_matches_of(spark: SparkSession, r: DatasetMatches) -> DataFrame:
+    """The dataset's per-variant match log (PGS_VARIANT_MATCHES) as a Spark DataFrame."""
+    return pandas_to_spark(spark, variant_matches_pandas(r.frame, r.dataset), PGS_VARIANT_MATCHES.struct)
 
 
 def genotypes_where(cfg: Config, dataset_name: str) -> str:
@@ -180,7 +243,7 @@ def run(ctx: StageContext) -> None:
         results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build]))
 
     summary = pd.concat([r.summary for r in results], ignore_index=True)[PGS_MATCH_SUMMARY.names]
-    variant_matches = _union([variant_matches_frame(hl, r.matches, r.dataset) for r in results])
+    variant_matches = _union([variant_matches_of(spark, r) for r in results])
     failed_dir = f"{layout.release_dir}/{FAILED_MATCH_DIR}"
     failures = match_rate_failures(summary, cfg.pgs.min_overlap)
     if failures:
