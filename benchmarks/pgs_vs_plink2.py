@@ -229,7 +229,9 @@ def main() -> None:
                                         tmp_dir=str(work / "tmp")))
     import hail as hl
     jvm = time.perf_counter() - t0
-    if not (work / "geno.mt" / "_SUCCESS").exists():
+    # Only Hail's pass reads the MatrixTable (a long conversion at 20k x 200k): made when needed.
+    need_mt = args.prepare_only or not args.engines or "hail-mt" in args.engines
+    if need_mt and not (work / "geno.mt" / "_SUCCESS").exists():
         from trd_spark.pgs.genotypes import plink_contig_recoding
         raw = hl.import_plink(bed=str(work / "geno.bed"), bim=str(work / "geno.bim"), fam=str(work / "geno.fam"),
                               reference_genome="GRCh38", contig_recoding=plink_contig_recoding("GRCh38"),
