@@ -203,9 +203,6 @@ class ConfigView:
 
     def _check(self, key: str) -> None:
         spec: StageSpec = self._spec
-        top = key.split(".")[0]
-        if top in RUNTIME_KEYS or top == "source_path":
-            return
         if _under(key, spec.config_exclude):
             raise LookupError(f"stage {spec.name} reads config key {key}, which its StageSpec excludes "
                               f"(another stage owns it): fix the stage or stages.STAGE_SPECS")

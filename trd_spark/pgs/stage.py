@@ -101,20 +101,24 @@ def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str) 
 
 
 def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
-                  scoring_files: list[ScoringFile]) -> DatasetMatches:
+                  scoring_files: list[ScoringFile], sites: pd.DataFrame | None = None) -> DatasetMatches:
     """Read one dataset's variant list and samples and match every score with the frame
     matcher (``matching.match_sites_frame``): bed/pgen scored by the native engine from the
     .bim/.pvar and .fam/.psam (``match_plink``, no Hail job beyond a liftover), other formats
-    from the genotype rows Hail collects at the score loci (``match_hail``)."""
+    from the genotype rows Hail collects at the score loci (``match_hail``). ``sites``: the
+    scoring files' ``matching.score_sites`` on the dataset's build (computed when None; the
+    stage computes them once per build and shares them between datasets)."""
     ds = cfg.dataset(dataset_name)
+    if sites is None:
+        sites = score_sites(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
     sample_map = None
     if ds.genotypes.sample_map:
         text = Fs(spark).read_text(ds.genotypes.sample_map)
         sample_map = read_sample_map(text, ds.genotypes.sample_map)
     if engine.engine_for(ds.genotypes, cfg.pgs.native) == "native":
-        r = match_plink(hl, spark, cfg, dataset_name, scoring_files, sample_map)
+        r = match_plink(hl, cfg, dataset_name, scoring_files, sites, sample_map)
     else:
-        r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sample_map)
+        r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sites, sample_map)
     row: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
     for row in r.summary.itertuples(index=False):
         log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
@@ -127,8 +131,8 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     return r
 
 
-def match_plink(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
-                scoring_files: list[ScoringFile], sample_map: dict[str, int] | None) -> DatasetMatches:
+def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: list[ScoringFile],
+                sites: pd.DataFrame, sample_map: dict[str, int] | None) -> DatasetMatches:
     """Match a bed/pgen dataset on frames: the variant list (``pgen_engine.variant_index``,
     its loci checked against the reference), the samples (.fam/.psam IIDs through
     ``genotypes.sample_persons``: the same person-ID rules and errors as Hail's path) and
@@ -149,7 +153,6 @@ def match_plink(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: st
     samples = sample_persons(pgen_engine.psam_samples(files), where=where, sample_map=sample_map)
     if files.format == "plink":
         pgen_engine.check_bed_size(files, int(index["variant_idx"].max()) + 1 if len(index) else 0, len(samples))
-    sites = score_sites(hl, spark, scoring_files, rg, liftover=cfg.pgs.liftover)
     sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous)
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, index)
@@ -158,7 +161,8 @@ def match_plink(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: st
 
 
 def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
-               scoring_files: list[ScoringFile], sample_map: dict[str, int] | None) -> DatasetMatches:
+               scoring_files: list[ScoringFile], sites: pd.DataFrame,
+               sample_map: dict[str, int] | None) -> DatasetMatches:
     """Match a dataset Hail reads (VCF, MatrixTable, VDS, BGEN, a bed on a URI) with the same
     frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
     are collected once (``matching.genotype_rows_at``), the MatrixTable is kept for Hail's
@@ -167,7 +171,6 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
-    sites = score_sites(hl, spark, scoring_files, rg, liftover=cfg.pgs.liftover)
     loci = loci_table(hl, spark, sites, rg)
     mt = read_genotypes(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
@@ -189,9 +192,9 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Tabl
     source = cfg.dataset(r.dataset).genotypes
     ids = [sf.pgs_id for sf in r.scoring_files]
     n_matched = r.summary["n_matched"].tolist()
-    common: dict[str, Any] = {"missing_genotypes": cfg.pgs.missing_genotypes, "settings": cfg.pgs.native}
     return engine.score(hl, source, weights_from_matches(r.frame), ids, n_matched, mt=r.mt, samples=r.samples,
-                        index=r.frame.rows if r.mt is None else None, **common)
+                        index=r.frame.rows if r.mt is None else None,
+                        missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
 
 
 def variant_matches_of(spark: SparkSession, r: DatasetMatches) -> DataFrame:
@@ -233,14 +236,16 @@ def run(ctx: StageContext) -> None:
 
     spark, cfg, fs, layout = ctx.spark, ctx.cfg, ctx.fs, ctx.layout
     files_by_build: dict[str, list[ScoringFile]] = {}
+    sites_by_build: dict[str, pd.DataFrame] = {}  # parsed, deduplicated (and lifted) once per build
     results: list[DatasetMatches] = []
     for ds in cfg.datasets:
         build = ds.genotypes.reference_genome
         if build not in files_by_build:
             files_by_build[build] = load_scoring_files(spark, cfg, build)
             log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
+            sites_by_build[build] = score_sites(hl, spark, files_by_build[build], build, liftover=cfg.pgs.liftover)
         log.info("pgs: matching %d scores in dataset %s", len(files_by_build[build]), ds.name)
-        results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build]))
+        results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build], sites_by_build[build]))
 
     summary = pd.concat([r.summary for r in results], ignore_index=True)[PGS_MATCH_SUMMARY.names]
     variant_matches = _union([variant_matches_of(spark, r) for r in results])
