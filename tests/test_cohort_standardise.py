@@ -12,9 +12,16 @@ import pytest
 import statsmodels.api as sm
 import yaml
 from pyspark.sql import functions as F
+from test_phenotypes_support import spark_jobs
 
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.cohort.standardise import apply_pc_adjustment, fit_pc_adjustment, standardise
+from trd_spark.cohort.standardise import (
+    apply_pc_adjustment,
+    fit_pc_adjustment,
+    fit_pc_adjustments,
+    standardise,
+    standardise_datasets,
+)
 from trd_spark.config import TraitPanel
 from trd_spark.errors import InputDataError
 from trd_spark.vocabulary import FitFailure
@@ -127,6 +134,45 @@ def test_unconverged_variance_model_falls_back_for_that_score_only(spark):
     assert info["fallback"] == {} and info["n_without_pcs"] == 0
     z = out.toPandas().set_index("person_id").loc[df.person_id, "PGS_A"].to_numpy()
     np.testing.assert_allclose(z, _statsmodels_z(df, "PGS_A", ["pc1", "pc2"]), rtol=1e-6, atol=1e-8)
+
+
+def test_datasets_fitted_in_one_job_each_on_its_own(spark, caplog):
+    """The cohort stage standardises every dataset in one call: one Spark action fits all of them
+    (the shuffle by dataset and the fits: two jobs with adaptive query execution, not one per
+    IRLS iteration and dataset),
+    each dataset gets what standardising it alone gives (its own fit, its own fallback), and a
+    dataset without rows is reported as too few samples."""
+    a, b = _frame(n=200, seed=2), _frame(n=90, seed=3)
+    b["pc3"] = 2 * b["pc1"]  # collinear in dataset b only
+    b["person_id"] += 1000
+    both = pd.concat([a.assign(dataset="a"), b.assign(dataset="b")], ignore_index=True)
+    sdf = spark.createDataFrame(both)
+    pcs = ["pc1", "pc2", "pc3"]
+    fits = {}
+    assert spark_jobs(spark, lambda: fits.update(fit_pc_adjustments(sdf, ["PGS_A", "PGS_B"], pcs, "dataset",
+                                                                     ["a", "b", "empty"]))) <= 2
+    assert fits["a"].failed == {} and fits["a"].n_samples == 200
+    assert fits["b"].failed == {"PGS_A": FitFailure.COLLINEAR_PCS, "PGS_B": FitFailure.COLLINEAR_PCS}
+    assert fits["empty"].failed == {"PGS_A": FitFailure.TOO_FEW_SAMPLES, "PGS_B": FitFailure.TOO_FEW_SAMPLES}
+    assert fits["empty"].n_samples == 0
+
+    out, info = standardise_datasets(sdf, ["PGS_A", "PGS_B"], "pc_adjusted", "dataset", ["a", "b"], pcs=pcs)
+    got = out.toPandas().set_index("person_id")
+    for name, df in (("a", a), ("b", b)):
+        alone, alone_info = standardise(spark.createDataFrame(df), ["PGS_A", "PGS_B"], "pc_adjusted", pcs=pcs,
+                                        dataset=name)
+        want = alone.toPandas().set_index("person_id").loc[df.person_id]
+        for score in ("PGS_A", "PGS_B"):
+            np.testing.assert_allclose(got.loc[df.person_id, score].to_numpy(), want[score].to_numpy(), rtol=1e-12)
+        assert info[name] == alone_info
+    np.testing.assert_allclose(got.loc[a.person_id, "PGS_A"].to_numpy(), _statsmodels_z(a, "PGS_A", pcs),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got.loc[b.person_id, "PGS_A"].to_numpy(), _overall_z(b, "PGS_A"), rtol=1e-9)
+    assert "dataset b" in caplog.text and "dataset a:" not in caplog.text
+    # overall / ancestry: within each dataset too.
+    overall, _ = standardise_datasets(sdf, ["PGS_B"], "overall", "dataset", ["a", "b"])
+    z = overall.toPandas().set_index("person_id")
+    np.testing.assert_allclose(z.loc[b.person_id, "PGS_B"].to_numpy(), _overall_z(b, "PGS_B"), rtol=1e-9)
 
 
 def test_related_pairs_maximal_independent_set(spark, hl):

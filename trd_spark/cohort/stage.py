@@ -18,7 +18,7 @@ from trd_spark.cohort.frame import (
     derive_unrelated,
 )
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.cohort.standardise import standardise
+from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError
 from trd_spark.gates import check_gate
@@ -142,12 +142,11 @@ def run(ctx: StageContext) -> None:
     if cfg.ancestry.related_pairs:
         pairs = parse_related_pairs(read_tsv(spark, cfg.ancestry.related_pairs, ["i.s", "j.s"], "related pairs"))
 
-    frames = []
-    standardisation = {}
     pre_counts: dict[str, list[int]] = {}
     gates: dict[str, dict] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     ancestry_ids = ancestry.select("person_id")
+    to_standardise = []
     for ds in cfg.datasets:
         wide = derive_pgs_wide(scores, ds.name, pgs_ids)
         unrelated = derive_unrelated(wide, flagged)
@@ -163,16 +162,21 @@ def run(ctx: StageContext) -> None:
                 f"{steps['n_missing_ancestry']} sample(s) of dataset {ds.name} are missing from the ancestry file "
                 "(column research_id); use the ancestry predictions of this release", where=f"ancestry.path {cfg.ancestry.path}")
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
-        with_ancestry = unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
+        to_standardise.append(unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
+                              .withColumn("dataset", F.lit(ds.name)))
         pre_counts[ds.name] = [steps["n_genotyped"], steps["n_unrelated"], steps["n_with_ancestry"]]
         gates[ds.name] = genotyped_without_person_gate(steps["n_without_person"], steps["n_with_ancestry"], ds.name,
                                                        cfg.phenotypes.gates.genotyped_without_person,
                                                        persons_below=cfg.report.small_count_threshold)
-        per_sd, standardisation[ds.name] = standardise(with_ancestry, pgs_ids, cfg.pgs.standardisation, pcs=std_pcs,
-                                                   dataset=ds.name)
-        per_sd = per_sd.drop("ancestry", *std_pcs)
-        frames.append(derive_analysis_frame(per_sd, ancestry, persons, phenotypes, ds.name, n_pcs, pgs_ids))
-        log.info("  cohort: dataset %s assembled", ds.name)
+    names = [ds.name for ds in cfg.datasets]
+    # Every dataset's standardisation fit in one Spark action (each dataset on its own).
+    per_sd, standardisation = standardise_datasets(reduce(DataFrame.unionByName, to_standardise), pgs_ids,
+                                                   cfg.pgs.standardisation, "dataset", names, pcs=std_pcs)
+    frames = []
+    for name in names:
+        frames.append(derive_analysis_frame(per_sd.where(F.col("dataset") == name).drop("dataset", "ancestry", *std_pcs),
+                                            ancestry, persons, phenotypes, name, n_pcs, pgs_ids))
+        log.info("  cohort: dataset %s assembled", name)
 
     frame = reduce(DataFrame.unionByName, frames)
     with ctx.publish() as out:

@@ -1,26 +1,29 @@
-"""PGS per SD, three ways, as pure Spark transforms (no person-level collect).
+"""PGS per SD, three ways, as Spark transforms (no person-level collect to the driver).
 
-Input: a wide frame, one row per person of one dataset (``person_id``, one double column per
-pgs_id, and ``ancestry`` / ``pc1..pcN`` as the method needs), already restricted to the
-samples that pass sample QC (unrelated, not flagged). Methods (``pgs.standardisation``):
+Input: a wide frame, one row per person (``person_id``, one double column per pgs_id, and
+``ancestry`` / ``pc1..pcN`` as the method needs), already restricted to the samples that pass
+sample QC (unrelated, not flagged). Each dataset is standardised on its own (``by``: the
+column naming the dataset; ``standardise_datasets``). Methods (``pgs.standardisation``):
 
     overall      z = (x - mean) / sd over the dataset
-    ancestry     z within each genetic ancestry group (``ancestry`` column)
+    ancestry     z within each genetic ancestry group (``ancestry`` column) of the dataset
     pc_adjusted  pgsc_calc's ancestry normalisation (Khan et al. 2022), fitted on the dataset
                  itself rather than a reference panel:
                    mean:     x = b0 + sum_j b_j pc_j + r              (OLS)
                    variance: r^2 ~ Gamma, log E[r^2] = g0 + sum_j g_j pc_j  (GLM, IRLS)
                    z = r / sqrt(exp(g0 + sum_j g_j pc_j))
 
-The fits use only aggregates: X'X ((N+1) x (N+1), shared by all scores) and X'y per score
-(one Spark aggregation for the mean, one per iteration for the variance, all scores in it). The
-variance model starts with Fisher scoring (for the Gamma family with log link the expected
+The PC fits of every dataset run in ONE Spark action (a shuffle by dataset, then the fits): the rows are grouped by dataset
+(``applyInPandas``, as the models stage fits its grid) and each group is fitted in numpy on an
+executor (at All of Us scale ~300k rows x 61 scores, ~150 MB per group); only the coefficients
+come back to the driver, and they are applied as column expressions. (Fitting with Spark
+aggregations instead took one Spark job per IRLS iteration and dataset, ~30 jobs per run.)
+The variance model starts with Fisher scoring (for the Gamma family with log link the expected
 weights are all 1: ``b + (X'X)^-1 X'(y/mu - 1)``, robust far from the optimum) and switches to
 Newton-Raphson with the observed information ``X' diag(y/mu) X`` once a score's step is below
 ``NEWTON_SWITCH`` (the log-likelihood ``-y/mu - log mu`` is concave in the coefficients, and
-Newton converges quadratically: ~7 Spark jobs per dataset instead of ~28, same maximum). The
-fitted coefficients are then applied as column expressions. A score with zero variance (or
-zero residual variance) is null.
+Newton converges quadratically; same maximum as statsmodels' GLM, which the tests use as the
+oracle). A score with zero variance (or zero residual variance) is null.
 
 A fit never aborts the stage: when the PC model cannot be fitted (too few samples for the PCs,
 collinear PCs: every score) or a score's variance model diverges or does not converge, that
@@ -34,11 +37,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from trd_spark.cohort.frame import standardise_pgs
 from trd_spark.errors import InputDataError
@@ -50,13 +56,27 @@ Method = Literal["overall", "ancestry", "pc_adjusted"]
 # Relative step below which a variance fit switches from Fisher scoring to Newton-Raphson: a
 # numerical-method constant (not a study setting), like statsmodels' own IRLS defaults.
 NEWTON_SWITCH = 1e-2
+# The group column of the single-dataset helpers (``standardise``, ``fit_pc_adjustment``).
+_ONE = "__dataset"
+_FIT_SCHEMA = T.StructType([
+    T.StructField("group", T.StringType()),
+    T.StructField("pgs_id", T.StringType()),
+    T.StructField("n_rows", T.LongType()),
+    T.StructField("n_samples", T.LongType()),
+    T.StructField("failure", T.StringType()),
+    T.StructField("mean", T.ArrayType(T.DoubleType())),
+    T.StructField("log_var", T.ArrayType(T.DoubleType())),
+    T.StructField("has_variance", T.BooleanType()),
+    T.StructField("iterations", T.IntegerType()),
+])
 
 
 @dataclass
 class PcAdjustment:
     """Fitted coefficients per score: ``mean[pgs]`` and ``log_var[pgs]`` are arrays
     ``[intercept, pc1, ..., pcN]``; ``log_var`` is None for a score with no residual variance.
-    ``failed[pgs]``: why the score could not be fitted (it has no coefficients then)."""
+    ``failed[pgs]``: why the score could not be fitted (it has no coefficients then).
+    ``n_samples``: rows fitted (complete PCs); ``n_rows``: rows of the group, PCs missing or not."""
 
     pcs: list[str]
     mean: dict[str, np.ndarray] = field(default_factory=dict)
@@ -64,6 +84,7 @@ class PcAdjustment:
     iterations: dict[str, int] = field(default_factory=dict)
     failed: dict[str, FitFailure] = field(default_factory=dict)
     n_samples: int = 0
+    n_rows: int = 0
 
 
 def _linear(coef: np.ndarray, pcs: Sequence[str]) -> Column:
@@ -73,112 +94,118 @@ def _linear(coef: np.ndarray, pcs: Sequence[str]) -> Column:
     return expr
 
 
-def _moments(frame: DataFrame, pcs: Sequence[str], ys: dict[str, Column],
-             weights: dict[str, Column]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(X'y for every named response, X' diag(w) X for every named weight), X = [1, pcs], in
-    one Spark aggregation. Responses and weights are projected once per row first, so an
-    expression shared by many sums (``exp(eta)``) is evaluated once."""
-    p = len(pcs) + 1
-    pairs = [(i, j) for i in range(p) for j in range(i, p)]
-    projected = frame.select(
-        F.lit(1.0).alias("_x0"), *[F.col(c).alias(f"_x{i + 1}") for i, c in enumerate(pcs)],
-        *[y.alias(f"_y{k}") for k, y in enumerate(ys.values())],
-        *[w.alias(f"_w{k}") for k, w in enumerate(weights.values())])
-    x = [F.col(f"_x{i}") for i in range(p)]
-    aggs = [F.sum(x[i] * F.col(f"_y{k}")).alias(f"xy_{k}_{i}") for k in range(len(ys)) for i in range(p)]
-    aggs += [F.sum(x[i] * x[j] * F.col(f"_w{k}")).alias(f"xwx_{k}_{i}_{j}")
-             for k in range(len(weights)) for i, j in pairs]
-    row = projected.agg(*aggs).collect()[0]
-    # An empty frame sums to null: zeros (the caller's sample-size check then fails the fit).
-    xty = {name: np.array([row[f"xy_{k}_{i}"] or 0.0 for i in range(p)], dtype=float) for k, name in enumerate(ys)}
-    xwx = {}
-    for k, name in enumerate(weights):
-        m = np.zeros((p, p))
-        for i, j in pairs:
-            m[i, j] = m[j, i] = row[f"xwx_{k}_{i}_{j}"] or 0.0
-        xwx[name] = m
-    return xty, xwx
+def fit_pc_arrays(pcs: np.ndarray, scores: dict[str, np.ndarray], pc_names: Sequence[str], *,
+                  max_iter: int = 100, tol: float = 1e-10) -> PcAdjustment:
+    """Fit the mean (OLS) and variance (Gamma log-link GLM) models of every score on the PCs.
 
-
-def fit_pc_adjustment(
-    frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], *, max_iter: int = 100, tol: float = 1e-10
-) -> PcAdjustment:
-    """Fit the mean (OLS) and variance (Gamma log-link GLM) models of every score on ``pcs``.
-
-    Rows must have no null PC or score (Spark's sums skip nulls, which would make X'X and X'y
-    disagree); ``standardise`` drops persons without PCs. Convergence: max |change| of the variance
-    coefficients < ``tol`` (relative to 1 + |coef|). Never raises for a fit: scores that cannot
-    be fitted are in ``failed`` with their ``FitFailure``.
+    ``pcs``: n x N array without missing values; ``scores``: pgs_id -> length-n array.
+    Convergence: max |change| of the variance coefficients < ``tol`` (relative to 1 + |coef|).
+    Never raises for a fit: scores that cannot be fitted are in ``failed`` with their
+    ``FitFailure``.
     """
-    pcs = list(pcs)
-    frame = frame.select(*pcs, *pgs_ids).cache()
-    try:
-        # One aggregation: X'X (its [0, 0] is n) and every score's X'y for the mean model.
-        xty, design = _moments(frame, pcs, {p: F.col(p) for p in pgs_ids}, {"": F.lit(1.0)})
-        xtx = design[""]
-        n = int(round(xtx[0, 0]))
-        fit = PcAdjustment(pcs=pcs, n_samples=n)
-        if n <= len(pcs) + 1:
-            fit.failed = {p: FitFailure.TOO_FEW_SAMPLES for p in pgs_ids}
-            return fit
-        if np.linalg.matrix_rank(xtx) < len(pcs) + 1:
-            fit.failed = {p: FitFailure.COLLINEAR_PCS for p in pgs_ids}
-            return fit
-        for p in pgs_ids:
-            fit.mean[p] = np.linalg.solve(xtx, xty[p])
-        resid = {p: F.col(p) - _linear(fit.mean[p], pcs) for p in pgs_ids}
-        # Scores whose residuals are all (numerically) zero get no variance model -> null.
-        sums = frame.agg(*[F.sum(resid[p] * resid[p]).alias(f"rss_{i}") for i, p in enumerate(pgs_ids)],
-                         *[F.sum(F.col(p) * F.col(p)).alias(f"tss_{i}") for i, p in enumerate(pgs_ids)]).collect()[0]
-        active = []
-        for i, p in enumerate(pgs_ids):
-            rss, tss = sums[f"rss_{i}"], sums[f"tss_{i}"]
-            if rss is not None and rss > 1e-24 * max(tss or 0.0, 1.0):
-                active.append(p)
-                fit.log_var[p] = np.r_[np.log(rss / n), np.zeros(len(pcs))]
-                fit.iterations[p] = 0
-            else:
-                fit.log_var[p] = None
-        # Fisher scoring, then Newton once close; all still-moving scores in one aggregation
-        # per iteration (score = X'(y/mu - 1); information X'X or X' diag(y/mu) X).
-        newton: set[str] = set()
-        for it in range(1, max_iter + 1):
-            if not active:
-                break
-            score, weight = {}, {}
-            for p in active:
-                coef = fit.log_var[p]
-                assert coef is not None  # active scores have a variance model (set above)
-                ratio = resid[p] * resid[p] / F.exp(_linear(coef, pcs))
-                score[p] = ratio - 1.0
-                if p in newton:
-                    weight[p] = ratio
-            grad, info = _moments(frame, pcs, score, weight)
-            still = []
-            for p in active:
-                fit.iterations[p] = it
-                with np.errstate(all="ignore"):
-                    try:
-                        new = fit.log_var[p] + np.linalg.solve(info.get(p, xtx), grad[p])
-                    except np.linalg.LinAlgError:
-                        new = np.full(len(pcs) + 1, np.nan)
-                if not np.all(np.isfinite(new)):
-                    fit.failed[p] = FitFailure.VARIANCE_DIVERGED
-                    continue
-                step = np.max(np.abs(new - fit.log_var[p]) / (1.0 + np.abs(new)))
-                fit.log_var[p] = new
-                if step < NEWTON_SWITCH:
-                    newton.add(p)
-                if step >= tol:
-                    still.append(p)
-            active = still
-        fit.failed.update({p: FitFailure.VARIANCE_NOT_CONVERGED for p in active})
-        for p in fit.failed:
-            fit.mean.pop(p, None)
-            fit.log_var.pop(p, None)
+    n = pcs.shape[0]
+    x = np.column_stack([np.ones(n), pcs])
+    p = x.shape[1]
+    fit = PcAdjustment(pcs=list(pc_names), n_samples=n, n_rows=n)
+    if n <= p:
+        fit.failed = {s: FitFailure.TOO_FEW_SAMPLES for s in scores}
         return fit
-    finally:
-        frame.unpersist()
+    xtx = x.T @ x
+    if np.linalg.matrix_rank(xtx) < p:
+        fit.failed = {s: FitFailure.COLLINEAR_PCS for s in scores}
+        return fit
+    resid = {}
+    for s, y in scores.items():
+        fit.mean[s] = np.linalg.solve(xtx, x.T @ y)
+        r = y - x @ fit.mean[s]
+        rss, tss = float(r @ r), float(y @ y)
+        # Scores whose residuals are all (numerically) zero get no variance model -> null.
+        if rss > 1e-24 * max(tss, 1.0):
+            resid[s] = r * r
+            fit.log_var[s] = np.r_[np.log(rss / n), np.zeros(p - 1)]
+            fit.iterations[s] = 0
+        else:
+            fit.log_var[s] = None
+    for s, r2 in resid.items():
+        coef = fit.log_var[s]
+        assert coef is not None  # scores with residuals have a variance model (set above)
+        newton, converged = False, False
+        with np.errstate(all="ignore"):
+            for it in range(1, max_iter + 1):
+                fit.iterations[s] = it
+                ratio = r2 / np.exp(x @ coef)
+                # Score X'(y/mu - 1); information X'X (Fisher) or X' diag(y/mu) X (Newton).
+                info = (x.T * ratio) @ x if newton else xtx
+                try:
+                    new = coef + np.linalg.solve(info, x.T @ (ratio - 1.0))
+                except np.linalg.LinAlgError:
+                    new = np.full(p, np.nan)
+                if not np.all(np.isfinite(new)):
+                    fit.failed[s] = FitFailure.VARIANCE_DIVERGED
+                    break
+                step = np.max(np.abs(new - coef) / (1.0 + np.abs(new)))
+                coef = new
+                newton = newton or step < NEWTON_SWITCH
+                if step < tol:
+                    converged = True
+                    break
+        fit.log_var[s] = coef
+        if not converged and s not in fit.failed:
+            fit.failed[s] = FitFailure.VARIANCE_NOT_CONVERGED
+    for s in fit.failed:
+        fit.mean.pop(s, None)
+        fit.log_var.pop(s, None)
+    return fit
+
+
+def fit_pc_adjustments(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], by: str,
+                       groups: Sequence[str], *, max_iter: int = 100, tol: float = 1e-10) -> dict[str, PcAdjustment]:
+    """``fit_pc_arrays`` for every group of ``by`` (a dataset) in ONE Spark action.
+
+    ``frame``: ``by``, ``pcs`` and the ``pgs_ids`` columns (doubles; scores never null). Rows
+    with a missing PC are not fitted (counted: ``n_rows - n_samples``). ``groups``: the groups
+    expected; one without rows gets every score failed with ``TOO_FEW_SAMPLES``. Returns group
+    -> PcAdjustment. Never raises for a fit.
+    """
+    pgs_ids, pcs = list(pgs_ids), list(pcs)
+
+    def fit_group(key: tuple, pdf: pd.DataFrame) -> pd.DataFrame:
+        complete = pdf.dropna(subset=pcs)
+        fit = fit_pc_arrays(complete[pcs].to_numpy(dtype=float),
+                            {s: complete[s].to_numpy(dtype=float) for s in pgs_ids}, pcs, max_iter=max_iter, tol=tol)
+        rows = []
+        for s in pgs_ids:
+            log_var = fit.log_var.get(s)
+            rows.append((key[0], s, len(pdf), fit.n_samples, fit.failed[s].value if s in fit.failed else None,
+                         fit.mean[s].tolist() if s in fit.mean else None,
+                         log_var.tolist() if log_var is not None else None,
+                         s in fit.mean and log_var is not None, fit.iterations.get(s, 0)))
+        return pd.DataFrame(rows, columns=_FIT_SCHEMA.names)
+
+    got = (frame.select(F.col(by).alias("group"), *pcs, *pgs_ids).groupBy("group")
+           .applyInPandas(fit_group, schema=_FIT_SCHEMA).collect())
+    fits = {g: PcAdjustment(pcs=pcs) for g in groups}
+    for g in groups:
+        fits[g].failed = {s: FitFailure.TOO_FEW_SAMPLES for s in pgs_ids}
+    for row in got:
+        fit = fits.setdefault(row["group"], PcAdjustment(pcs=pcs))
+        fit.n_rows, fit.n_samples = row["n_rows"], row["n_samples"]
+        s = row["pgs_id"]
+        fit.iterations[s] = row["iterations"]
+        if row["failure"] is not None:
+            fit.failed[s] = FitFailure(row["failure"])
+            continue
+        fit.failed.pop(s, None)
+        fit.mean[s] = np.array(row["mean"], dtype=float)
+        fit.log_var[s] = np.array(row["log_var"], dtype=float) if row["has_variance"] else None
+    return fits
+
+
+def fit_pc_adjustment(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], *, max_iter: int = 100,
+                      tol: float = 1e-10) -> PcAdjustment:
+    """``fit_pc_adjustments`` of a frame holding one dataset."""
+    return fit_pc_adjustments(frame.withColumn(_ONE, F.lit("")), pgs_ids, pcs, _ONE, [""],
+                              max_iter=max_iter, tol=tol)[""]
 
 
 def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
@@ -195,49 +222,70 @@ def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
     return out
 
 
-def standardise(
-    frame: DataFrame, pgs_ids: Sequence[str], method: Method, *, pcs: Sequence[str] = (), dataset: str = ""
-) -> tuple[DataFrame, dict]:
-    """PGS per SD by ``method`` (see module doc). Returns the frame (same columns, score
-    columns replaced; pc_adjusted: persons without PCs dropped, counted in ``n_without_pcs``)
-    and a JSON-able description of what was done, for the stage manifest: with pc_adjusted,
-    ``fallback`` maps each score that fell back to the overall z to its ``FitFailure`` value.
-    ``dataset`` names the data in the warning. Raises InputDataError for a missing column
-    (a config / input fault, not a fit)."""
+def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str) -> dict:
+    """The manifest's description of one dataset's PC fit; WARNING for the scores that fell back."""
+    info = {
+        "method": "pc_adjusted",
+        "pcs": pcs,
+        "mean_model": "OLS on PCs",
+        "variance_model": "Gamma GLM (log link) of squared residuals on PCs",
+        "n_fitted": fit.n_samples,
+        "n_without_pcs": fit.n_rows - fit.n_samples,
+        "irls_iterations": {p: fit.iterations.get(p, 0) for p in pgs_ids},
+        "null_scores": [p for p in pgs_ids if p in fit.log_var and fit.log_var[p] is None],
+        "fallback": {p: r.value for p, r in fit.failed.items()},
+    }
+    if fit.failed:
+        by_reason: dict[str, list[str]] = {}
+        for p, r in fit.failed.items():
+            by_reason.setdefault(r.value, []).append(p)
+        # No sample count here: fits fail mostly on small datasets, and logs obey the small-count
+        # rule (the count is n_fitted in the cohort manifest).
+        log.warning("dataset %s: PC-adjusted standardisation failed (%s): those scores use the "
+                    "overall z-score instead (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
+                    "overall)", group or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()))
+    return info
+
+
+def standardise_datasets(
+    frame: DataFrame, pgs_ids: Sequence[str], method: Method, by: str, groups: Sequence[str], *,
+    pcs: Sequence[str] = (),
+) -> tuple[DataFrame, dict[str, dict]]:
+    """PGS per SD by ``method`` (see module doc) within each group of ``by`` (a dataset).
+
+    Returns the frame (same columns, score columns replaced; pc_adjusted: persons without PCs
+    dropped, counted in ``n_without_pcs``) and per group of ``groups`` a JSON-able description
+    of what was done, for the stage manifest: with pc_adjusted, ``fallback`` maps each score
+    that fell back to the overall z to its ``FitFailure`` value (one WARNING per dataset names
+    them). pc_adjusted fits every group in one Spark action. Raises InputDataError for a missing
+    column (a config / input fault, not a fit)."""
     pgs_ids = list(pgs_ids)
     if method == "overall":
-        return standardise_pgs(frame, pgs_ids), {"method": method}
+        return standardise_pgs(frame, pgs_ids, [by]), {g: {"method": method} for g in groups}
     if method == "ancestry":
         if "ancestry" not in frame.columns:
             raise InputDataError("standardisation by ancestry needs an ancestry column", where="pgs.standardisation")
-        return standardise_pgs(frame, pgs_ids, ["ancestry"]), {"method": method, "groups": "ancestry"}
+        return (standardise_pgs(frame, pgs_ids, [by, "ancestry"]),
+                {g: {"method": method, "groups": "ancestry"} for g in groups})
     if method == "pc_adjusted":
         missing = [p for p in pcs if p not in frame.columns]
         if not pcs or missing:
             raise InputDataError(f"PC adjustment needs PC columns (missing {missing or 'all'})",
                                  where="pgs.standardisation")
+        fits = fit_pc_adjustments(frame, pgs_ids, pcs, by, groups)
         # Scores are never null (one pass scores everyone); persons without PCs cannot be adjusted.
         complete = frame.dropna(subset=list(pcs))
-        fit = fit_pc_adjustment(complete, pgs_ids, pcs)
-        info = {
-            "method": method,
-            "pcs": list(pcs),
-            "mean_model": "OLS on PCs",
-            "variance_model": "Gamma GLM (log link) of squared residuals on PCs",
-            "n_fitted": fit.n_samples,
-            "n_without_pcs": frame.count() - fit.n_samples,
-            "irls_iterations": {p: fit.iterations.get(p, 0) for p in pgs_ids},
-            "null_scores": [p for p in pgs_ids if p in fit.log_var and fit.log_var[p] is None],
-            "fallback": {p: r.value for p, r in fit.failed.items()},
-        }
-        if fit.failed:
-            by_reason: dict[str, list[str]] = {}
-            for p, r in fit.failed.items():
-                by_reason.setdefault(r.value, []).append(p)
-            # No sample count here: fits fail mostly on small datasets, and logs obey the small-count
-            # rule (the count is n_fitted in the cohort manifest).
-            log.warning("dataset %s: PC-adjusted standardisation failed (%s): those scores use the "
-                        "overall z-score instead (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
-                        "overall)", dataset or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()))
-        return apply_pc_adjustment(complete, fit), info
+        parts = [apply_pc_adjustment(complete.where(F.col(by) == g), fits[g]) for g in groups]
+        info = {g: _describe(fits[g], pgs_ids, list(pcs), g) for g in groups}
+        return reduce(DataFrame.unionByName, parts), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
+
+
+def standardise(
+    frame: DataFrame, pgs_ids: Sequence[str], method: Method, *, pcs: Sequence[str] = (), dataset: str = ""
+) -> tuple[DataFrame, dict]:
+    """``standardise_datasets`` of a frame holding one dataset (``dataset`` names it in the
+    warning). Returns the frame (same columns) and the description."""
+    out, info = standardise_datasets(frame.withColumn(_ONE, F.lit(dataset)), pgs_ids, method, _ONE, [dataset],
+                                     pcs=pcs)
+    return out.drop(_ONE), info[dataset]
