@@ -36,6 +36,7 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,11 @@ _BUILD_ALIASES = {
 }
 _CHROM_ALIASES = {"23": "X", "24": "Y", "M": "MT", "26": "MT"}
 _ALLELE = re.compile(r"^[ACGT]+$")
+# A decimal number (weights, positions), or inf/nan (refused later with their line); RE2 syntax,
+# \d is ASCII only. Anything else reads as not a number.
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?i:inf|infinity|nan)$"
+# Positions become Hail loci (int32 positions): a larger one is an error, not an overflow later.
+MAX_POSITION = 2**31 - 1
 # Text columns are Arrow-backed: vectorised string operations (the python-object ones were
 # most of the parse time of a million-row file).
 TEXT = pd.StringDtype("pyarrow")
@@ -98,15 +104,30 @@ def duplicate_sites(variants: pd.DataFrame, *, by_rsid: bool) -> pd.Series:
     """True on every row after the first of its site: same chrom/pos (or rsID for rsID-only
     files) and the same allele pair in either order (``A/G`` and ``G/A`` are one site).
     Unplaced rows are never duplicates (they match nothing)."""
-    a = variants["effect_allele"].astype(object)
-    b = variants["other_allele"].astype(object).where(variants["other_allele"].notna(), "")
-    swap = b < a
-    key = variants.assign(_a1=a.where(~swap, b), _a2=b.where(~swap, a))
+    # One integer code per allele (a missing other allele is its own code, -1): the unordered
+    # pair is (min, max) of the codes, compared as integers rather than strings.
+    n = len(variants)
+    codes, _ = pd.factorize(np.concatenate([variants["effect_allele"].to_numpy(object),
+                                            variants["other_allele"].to_numpy(object)]))
+    a, b = codes[:n], codes[n:]
+    key = pd.DataFrame({"_a1": np.minimum(a, b), "_a2": np.maximum(a, b)}, index=variants.index)
     if by_rsid:
-        cols, placed = ["rsid", "_a1", "_a2"], variants["rsid"].notna()
+        key["rsid"], placed = variants["rsid"], variants["rsid"].notna()
     else:
-        cols, placed = ["chrom", "pos", "_a1", "_a2"], variants["chrom"].notna()
-    return placed & key.duplicated(subset=cols, keep="first")
+        key["chrom"], key["pos"], placed = variants["chrom"], variants["pos"], variants["chrom"].notna()
+    return placed & key.duplicated(keep="first")
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Text -> float64: NaN where missing or not a decimal number (``_NUMBER``; spaces around
+    it ignored). Correctly rounded (Arrow's parser): pandas' ``to_numeric`` is off by one unit
+    in the last place for many 17-digit weights (``repr`` of a float64)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.utf8_trim_whitespace(pa.array(values.astype(TEXT)))
+    number = pc.if_else(pc.match_substring_regex(text, _NUMBER), text, pa.scalar(None, pa.string()))
+    return pd.Series(pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False), index=values.index)
 
 
 @dataclass(frozen=True)
@@ -234,13 +255,21 @@ def read_scoring_files(
     target_build: str,
 ) -> list[ScoringFile]:
     """Every configured scoring file (``pgs.scoring_files``), parsed for ``target_build`` with
-    the config's duplicate, liftover and rsID options."""
-    return [
-        read_scoring_file(path, target_build=target_build, duplicate_variants=pgs.duplicate_variants,
-                          liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid,
-                          max_abs_weight=pgs.max_abs_weight)
-        for path in scoring_file_paths(spark, pgs.scoring_files)
-    ]
+    the config's duplicate, liftover and rsID options, in file order.
+
+    Files are parsed in a thread per core: the reading and the checks run mostly in Arrow's
+    and numpy's C code, which release the GIL (61 files of 200k variants: issue 16). The first
+    failing file in file order raises its error, as a serial loop would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(path: str) -> ScoringFile:
+        return read_scoring_file(path, target_build=target_build, duplicate_variants=pgs.duplicate_variants,
+                                 liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid,
+                                 max_abs_weight=pgs.max_abs_weight)
+
+    paths = scoring_file_paths(spark, pgs.scoring_files)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+        return list(pool.map(read, paths))
 
 
 def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
@@ -450,8 +479,8 @@ def parse_scoring_file(
             fail_at(df[col].notna(), col, "dosage-specific weights are not supported")
 
     # ---- weights (PGS Catalog convention: OR/HR are summed on the log scale)
-    weight = pd.to_numeric(df["effect_weight"].astype(object), errors="coerce")
-    fail_at(~np.isfinite(weight.astype("float64")), "effect_weight", "weight is not a finite number")
+    weight = parse_numbers(df["effect_weight"])
+    fail_at(~np.isfinite(weight), "effect_weight", "weight is not a finite number")
     try:
         scale = weight_scale(header.weight_type)
     except ValueError as e:
@@ -489,9 +518,10 @@ def parse_scoring_file(
     if chrom_col is not None:
         assert pos_col is not None  # set together with chrom_col
         chrom = normalise_chrom(df[chrom_col])
-        pos_num = pd.to_numeric(df[pos_col].astype(object), errors="coerce")
+        pos_num = parse_numbers(df[pos_col])
         fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
                 "position must be a positive integer")
+        fail_at(pos_num > MAX_POSITION, pos_col, f"position beyond {MAX_POSITION} (not a genome position)")
         fail_at(chrom.isna() != df[pos_col].isna(), chrom_col,
                 "chromosome and position must both be given or both be empty")
         if positions_from == "author":
@@ -500,16 +530,23 @@ def parse_scoring_file(
         chrom = pd.Series(pd.NA, index=df.index, dtype="string")
         pos_num = pd.Series(np.nan, index=df.index)
 
-    # None (not NaN) for missing text: pandas accepts where(..., None); pandas-stubs do not.
+    def as_text(s: pd.Series) -> np.ndarray:
+        """None (not NA/NaN) for missing text; one Python string per distinct value (shared by
+        its rows), so that grouping millions of rows later compares and hashes few objects."""
+        codes, uniques = pd.factorize(s)
+        return np.array([*uniques.to_numpy(dtype=object), None], dtype=object)[codes]  # -1 (missing): None
+
     variants = pd.DataFrame({
-        "chrom": chrom.astype(object).where(chrom.notna(), None),  # type: ignore[call-overload]
-        "pos": pos_num.astype("Int64"),
-        "effect_allele": effect.astype(object),
-        "other_allele": other.astype(object).where(other.notna(), None),  # type: ignore[call-overload]
-        "effect_weight": weight.astype("float64"),
-        "line": df["line"].astype("int64"),
-        "rsid": rsid.astype(object).where(rsid.notna(), None),  # type: ignore[call-overload]
-    }).reset_index(drop=True)
+        "chrom": as_text(chrom),
+        # Whole numbers <= MAX_POSITION (checked above): exact as int64.
+        "pos": pd.arrays.IntegerArray(np.nan_to_num(pos_num.to_numpy("float64")).astype(np.int64),
+                                      pos_num.isna().to_numpy()),
+        "effect_allele": as_text(effect),
+        "other_allele": as_text(other),
+        "effect_weight": weight.to_numpy("float64"),
+        "line": df["line"].to_numpy("int64"),
+        "rsid": as_text(rsid),
+    })
 
     # A file split per chromosome keeps the whole score's count: a counted note, not an error.
     n_variant_rows, n_rows_differ = len(variants), 0
