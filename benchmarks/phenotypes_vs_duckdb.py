@@ -36,6 +36,20 @@ from omop_data import write_omop  # noqa: E402
 from trd_spark.config import SparkSettings, load_config  # noqa: E402
 
 
+def _query_label(plan: str) -> str:
+    """A short name for a SQL execution from its physical plan text (``explain`` formatted
+    mode): the table a write goes to, and the Parquet tables it scans (file names)."""
+    import re
+
+    def name(path: str) -> str:
+        return path.rstrip("/,]").split("/")[-1]
+
+    scans = list(dict.fromkeys(name(p) for p in re.findall(r"Location: \w+ \[([^\],]+)", plan)))
+    reads = f"reads {', '.join(scans[:5])}{' ...' if len(scans) > 5 else ''}" if scans else "no scan"
+    write = re.search(r"InsertIntoHadoopFsRelationCommand.*?Arguments: ([^,\s]+)", plan, re.S)
+    return f"write {name(write.group(1))} ({reads})" if write else reads
+
+
 def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
     """Lines describing the Spark jobs run between ``t0_ms`` and ``t1_ms`` (epoch ms) from the
     event log in ``log_dir`` (uncompressed): per job its wall time and call site, and per stage
@@ -44,14 +58,19 @@ def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
     jobs: dict[int, dict] = {}
     stages: dict[int, dict] = {}
     task_ms: dict[int, list[int]] = {}
+    queries: dict[int, str] = {}  # SQL execution id -> what it computes (_query_label)
     for path in sorted(log_dir.iterdir()):
         for line in path.read_text().splitlines():
             e = json.loads(line)
             kind = e["Event"]
-            if kind == "SparkListenerJobStart":
+            if kind.endswith("SparkListenerSQLExecutionStart"):
+                queries[e["executionId"]] = _query_label(e.get("physicalPlanDescription") or "")
+            elif kind == "SparkListenerJobStart":
                 props = e.get("Properties") or {}
+                site = props.get("callSite.short") or e["Stage Infos"][-1]["Stage Name"]
+                query = props.get("spark.sql.execution.id")
                 jobs[e["Job ID"]] = {"start": e["Submission Time"], "stages": [s["Stage ID"] for s in e["Stage Infos"]],
-                                     "site": props.get("callSite.short") or e["Stage Infos"][-1]["Stage Name"]}
+                                     "site": f"{site} | {queries.get(int(query), '?')}" if query is not None else site}
             elif kind == "SparkListenerJobEnd":
                 jobs[e["Job ID"]]["end"] = e["Completion Time"]
             elif kind == "SparkListenerStageCompleted":
@@ -65,16 +84,23 @@ def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
                 acc[1] += (m.get("Input Metrics") or {}).get("Records Read", 0)
                 acc[2] += (m.get("Shuffle Read Metrics") or {}).get("Total Records Read", 0)
                 acc[3] += (m.get("Shuffle Write Metrics") or {}).get("Shuffle Records Written", 0)
-    lines = [f"{'job':>4} {'wall_s':>7}  call site / stages (tasks, wall s, task s, input rows, shuffle read/write rows)"]
+    lines = [f"{'job':>4} {'wall_s':>7} {'task_s':>7}  call site / stages (tasks, wall s, task s, input rows, "
+             "shuffle read/write rows)"]
     busy, prev_end, gaps, task_total = 0.0, t0_ms, 0.0, 0.0
+    by_site: dict[str, list[float]] = {}
     for jid in sorted(j for j in jobs if t0_ms <= jobs[j]["start"] <= t1_ms):
         j = jobs[jid]
         wall = (j.get("end", j["start"]) - j["start"]) / 1000
         gaps += max(0.0, j["start"] - prev_end) / 1000
         prev_end = max(prev_end, j.get("end", j["start"]))
         busy += wall
-        task_total += sum(task_ms.get(sid, [0])[0] for sid in j["stages"]) / 1000
-        lines.append(f"{jid:>4} {wall:7.2f}  {j['site']}")
+        job_task = sum(task_ms.get(sid, [0])[0] for sid in j["stages"] if sid in stages) / 1000
+        task_total += job_task
+        site = by_site.setdefault(j["site"], [0, 0.0, 0.0])
+        site[0] += 1
+        site[1] += wall
+        site[2] += job_task
+        lines.append(f"{jid:>4} {wall:7.2f} {job_task:7.2f}  {j['site']}")
         for sid in j["stages"]:
             if sid in stages:  # skipped stages (shuffle output reused) never complete
                 st, acc = stages[sid], task_ms.get(sid, [0, 0, 0, 0])
@@ -83,6 +109,14 @@ def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
     gaps += max(0.0, t1_ms - prev_end) / 1000
     timed = [j for j in jobs.values() if t0_ms <= j["start"] <= t1_ms]
     ran = [stages[sid] for sid in sorted({sid for j in timed for sid in j["stages"]}) if sid in stages]
+    lines.append("top stages by task time (stage id, tasks, task s, wall s, name):")
+    ran_ids = sorted({sid for j in timed for sid in j["stages"]} & set(stages), key=lambda sid: -task_ms.get(sid, [0])[0])
+    for sid in ran_ids[:10]:
+        lines.append(f"  stage {sid}: {stages[sid]['tasks']} tasks, task {task_ms.get(sid, [0])[0] / 1000:.2f} s, "
+                     f"wall {stages[sid]['ms'] / 1000:.2f} s  [{stages[sid]['name'][:70]}]")
+    lines.append("jobs by call site (jobs, summed wall s, task s), most task time first:")
+    for name, (n, wall, task) in sorted(by_site.items(), key=lambda kv: -kv[1][2]):
+        lines.append(f"  {n:3d} {wall:7.2f} {task:7.2f}  {name}")
     lines.append(f"{len(timed)} jobs, {len(ran)} stages of which {sum(st['tasks'] == 1 for st in ran)} run one task "
                  f"(summed job wall {busy:.1f} s: jobs overlap), {task_total:.1f} s of task time, "
                  f"{(t1_ms - t0_ms) / 1000:.1f} s wall of which {gaps:.1f} s with no job running (driver only)")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
-from test_phenotypes_support import drug, frame, toy_config
+from test_phenotypes_support import drug, frame, spark_jobs, toy_config
 
 from trd_spark.errors import InputDataError
 from trd_spark.phenotypes.omop import bigquery_read_options, read_omop_table
@@ -114,3 +115,44 @@ def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
                                          "P-17,8507,1970,1,1\n")
     with pytest.raises(InputDataError, match=r"person column person_id: 1 value\(s\) are not bigint numbers$"):
         read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "person")
+
+
+def test_footer_schema_is_what_spark_infers_without_a_job(spark, tmp_path):
+    """footer_schema (read_omop's schema, no Spark job): the schema spark.read.parquet infers,
+    for pyarrow files with timestamps (naive, zoned, nanoseconds read as long), ISO text and
+    upper-case names, a Spark-written directory of part files and a single file; None (Spark
+    infers) for a partitioned layout and a non-Parquet file; NANOS is Spark's own error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trd_spark.phenotypes.omop import footer_schema
+
+    cases = Path(__file__).parent / "data" / "field_cases" / "omop" / "timezone-timestamps" / "omop"
+    paths = [str(cases / f"{t}.parquet") for t in ("drug_exposure", "condition_occurrence", "observation_period")]
+    frame(spark, "drug_exposure", [drug(1, 7, "2020-01-01", days_supply=30)]).repartition(2).write.parquet(
+        str(tmp_path / "dir"))
+    paths.append(str(tmp_path / "dir"))
+    pq.write_table(pa.table({"PERSON_ID": pa.array([1], pa.int32()), "d": pa.array([dt.date(2020, 1, 1)])}),
+                   str(tmp_path / "one.parquet"))
+    paths.append(str(tmp_path / "one.parquet"))
+    got: dict[str, object] = {}
+    for path in paths:
+        assert spark_jobs(spark, lambda p=path: got.update({p: footer_schema(spark, p)})) == 0, path
+        assert got[path] == spark.read.parquet(path).schema, path
+    frame(spark, "drug_exposure", [drug(1, 7, "2020-01-01", days_supply=30)]).write.partitionBy("days_supply").parquet(
+        str(tmp_path / "partitioned"))
+    assert footer_schema(spark, str(tmp_path / "partitioned")) is None
+    (tmp_path / "text.parquet").write_text("not parquet")
+    assert footer_schema(spark, str(tmp_path / "text.parquet")) is None
+    pq.write_table(pa.table({"t": pa.array([0], pa.timestamp("ns"))}), str(tmp_path / "nanos.parquet"))
+    option = "spark.sql.legacy.parquet.nanosAsLong"
+    was = spark.conf.get(option, "false")  # read_omop leaves it on after a NANOS table
+    try:
+        spark.conf.set(option, "false")
+        with pytest.raises(Exception, match=r"TIMESTAMP\(NANOS,false\)"):
+            footer_schema(spark, str(tmp_path / "nanos.parquet"))
+        spark.conf.set(option, "true")
+        assert footer_schema(spark, str(tmp_path / "nanos.parquet")) == spark.read.parquet(
+            str(tmp_path / "nanos.parquet")).schema
+    finally:
+        spark.conf.set(option, was)

@@ -20,6 +20,7 @@ and converted by the same rules: naive ones by their written date, UTC-adjusted 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -282,17 +283,59 @@ def _read_bigquery(spark: SparkSession, omop: OmopInput, table: str) -> DataFram
     return df
 
 
+def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
+    """The schema ``spark.read.parquet(path)`` infers, read on the driver from ONE file's
+    footer: Spark's own rule (``ParquetFileFormat.readSchemaFromFooter``: the Spark schema a
+    Spark writer stored, else the Parquet types converted under the session's settings), for
+    the first data file in name order (Spark also reads one file, the first it lists), but
+    without the one-task Spark job Spark runs to read it (one per OMOP table and run).
+
+    ``path``: a Parquet file or a directory of Parquet files (hidden and ``_`` files skipped,
+    as Spark does). None when Spark should infer it itself: no data file at the top level, a
+    sub-directory (a partitioned layout adds partition columns), or a footer this reader
+    cannot read (Spark then reports the problem). Raises what Spark raises for a Parquet type
+    it rejects (e.g. INT64 TIMESTAMP(NANOS) without ``spark.sql.legacy.parquet.nanosAsLong``).
+    """
+    fs = Fs(spark)
+    files = fs.glob_files(path)
+    if not files or any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):
+        return None
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    assert jvm is not None, "footer_schema needs a running SparkSession"
+    parquet = jvm.org.apache.spark.sql.execution.datasources.parquet
+    file = jvm.org.apache.hadoop.fs.Path(files[0])
+    try:
+        meta = parquet.ParquetFooterReader.readFooter(
+            spark.sparkContext._jsc.hadoopConfiguration(), file,  # noqa: SLF001
+            jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.SKIP_ROW_GROUPS)
+    except Exception:  # py4j: not a Parquet file, unreadable: Spark's own read reports it
+        return None
+    # The converter takes the session's settings (INT96, binary as string, timestamp_ntz
+    # inference, nanosAsLong) when it is built, like Spark's inference.
+    converter = parquet.ParquetToSparkSchemaConverter(spark._jsparkSession.sessionState().conf())  # noqa: SLF001
+    schema = parquet.ParquetFileFormat.readSchemaFromFooter(jvm.org.apache.parquet.hadoop.Footer(file, meta), converter)
+    # Spark reads every file column as nullable, whatever the writer stored.
+    return T.StructType([T.StructField(f.name, f.dataType, True, f.metadata)
+                         for f in T.StructType.fromJson(json.loads(schema.json())).fields])
+
+
 def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None]:
-    """``spark.read.parquet``; a file with INT64 TIMESTAMP(NANOS) columns (which Spark 3.5
-    rejects) is re-read with those columns as ``long`` (returns NANOS_NAIVE / NANOS_UTC from
+    """``spark.read.parquet`` with the schema from ``footer_schema`` (no inference job; Spark
+    infers it when that gives None); a file with INT64 TIMESTAMP(NANOS) columns (which Spark
+    3.5 rejects) is read with those columns as ``long`` (returns NANOS_NAIVE / NANOS_UTC from
     the rejected type's isAdjustedToUTC flag, else None)."""
+
+    def read() -> DataFrame:
+        schema = footer_schema(spark, path)
+        return spark.read.parquet(path) if schema is None else spark.read.schema(schema).parquet(path)
+
     option = "spark.sql.legacy.parquet.nanosAsLong"
     # A runtime SQL option of the session that only affects columns Spark cannot read
     # otherwise; off while probing, so that each table's own NANOS flag is seen.
     was_on = spark.conf.get(option, "false") == "true"
     spark.conf.unset(option)
     try:
-        return spark.read.parquet(path), None
+        return read(), None
     except Exception as e:  # AnalysisException / Py4JJavaError: Illegal Parquet type: INT64 (TIMESTAMP(NANOS,x))
         found = re.search(r"TIMESTAMP\(NANOS,(true|false)\)", str(e))
         if not found:
@@ -300,8 +343,9 @@ def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None
     finally:
         if was_on:
             spark.conf.set(option, "true")
+    # Left on: the scan, run later, must read the columns as long too.
     spark.conf.set(option, "true")
-    return spark.read.parquet(path), NANOS_UTC if found.group(1) == "true" else NANOS_NAIVE
+    return read(), NANOS_UTC if found.group(1) == "true" else NANOS_NAIVE
 
 
 def _sex_column(df: DataFrame, omop: OmopInput, table: str) -> DataFrame:
