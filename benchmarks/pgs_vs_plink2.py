@@ -5,16 +5,16 @@ missing calls) written directly as PLINK 1 bed/bim/fam, converted once (not time
 MatrixTable, and one PGS Catalog scoring file per score (every score weights every variant;
 half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by plink2). Times:
 
-  plink2 --score     whole process, 2 threads, from its native bed (and from the VCF)
-  ours               the PGS stage's steps in-process: parse the scoring files; read genotypes
-                     + match + checkpoint + summary; one-pass block-wise scoring + write the
-                     Hail Table (from the MatrixTable, and from the VCF). JVM/Hail start is
-                     printed separately and added for the whole-process ratio.
-
-  native             the native engine (trd_spark.pgs.pgen_engine: pgenlib + numpy in Spark
-                     tasks) on the same .bed and on a .pgen converted from it once (not timed):
-                     parse; read the variant list + match on frames (pandas, no Hail job);
-                     score (weights built as pandas, the Spark pass, the Hail Table written).
+  plink2 --score     whole process, 2 threads, from the same bed / pgen / VCF
+  ours               the PGS stage's own functions in-process, one dataset per engine
+                     (``run_ours``): parse the scoring files; score sites + match
+                     (``stage.match_dataset``: the .bim/.pvar variant list for bed/pgen, the
+                     genotype rows Hail collects at the score loci for VCF/MatrixTable); score
+                     every score in one pass and write the Hail Table (``stage.score_dataset``):
+                     hail-vcf / hail-mt   Hail's pass (``scoring.compute_scores``)
+                     native-bed / -pgen   the native engine (``pgen_engine``: pgenlib + numpy
+                                          in Spark tasks; the .pgen converted once, not timed)
+                     JVM/Hail start is printed separately and added for the whole-process ratio.
 
 checks the SUMs agree (relative error <= 1e-6; plink2 prints 6 significant digits, so the
 comparison uses its SUM column at that precision) and prints both times and the ratios, one
@@ -117,78 +117,64 @@ def run_plink2(work: Path, source: str, n_scores: int, threads: int = 2) -> tupl
     return took, out.set_index("IID")
 
 
-def run_ours(hl, spark, work: Path, source: str) -> tuple[dict[str, float], pd.DataFrame]:
-    """The PGS stage's own steps, timed per phase: parse scoring files; read genotypes + match
-    (+ checkpoint, summary); score all in one pass + write the Hail Table output."""
-    from trd_spark.config import GenotypeSource
-    from trd_spark.pgs.genotypes import read_genotypes
-    from trd_spark.pgs.matching import ScoreLabel, explode_members, match_sites, score_variants_table, summarise_matches
-    from trd_spark.pgs.scoring import compute_scores, score_weights_table
-    from trd_spark.pgs.scoring_files import read_scoring_file
+GENOTYPES = {  # engine label -> (genotypes format, path below the work dir)
+    "hail-vcf": ("vcf", "geno.vcf.bgz"), "hail-mt": ("mt", "geno.mt"),
+    "native-bed": ("plink", "geno"), "native-pgen": ("pgen", "geno"),
+}
 
+
+def bench_config(work: Path, label: str) -> Path:
+    """A pipeline config with one dataset (the engine's genotypes) and the generated scoring
+    files, so the benchmark runs the stage's own functions (``stage.match_dataset``: the frame
+    matcher, through ``match_plink`` or ``match_hail``; ``stage.score_dataset``)."""
+    fmt, path = GENOTYPES[label]
+    repo = Path(__file__).resolve().parent.parent
+    ids = sorted(f.name.split(".")[0] for f in (work / "scores").glob("*.txt.gz"))
+    panel = work / "panel.yaml"
+    panel.write_text("domains: [benchmark]\nscores:\n" + "".join(
+        f"  - {{pgs_id: {i}, trait: benchmark, domain: benchmark}}\n" for i in ids))
+    cfg = work / f"bench_{label}.yaml"
+    cfg.write_text(f"""release: bench
+output_root: {work}/out
+datasets:
+  - {{name: bench, role: discovery, genotypes: {{format: {fmt}, path: {work / path}}}}}
+ancestry: {{path: {work}/ancestry.tsv}}
+pgs:
+  scoring_files: ["{work}/scores/*.txt.gz"]
+  trait_panel: {panel}
+omop: {{path: {work}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {repo / "conf" / "concept_sets.yaml"}
+  primary_definition: ad3
+  trd_definitions:
+    - {{name: ad3, rule: antidepressant_sequence, n_trials: 3}}
+""")
+    return cfg
+
+
+def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.DataFrame]:
+    """The PGS stage's own steps for one dataset, timed per phase: parse the scoring files
+    (``stage.load_scoring_files``); score sites + read the variant list or genotype rows +
+    match (``matching.score_sites``, ``stage.match_dataset``); score every score in one pass
+    and write the Hail Table (``stage.score_dataset``: the native engine for bed/pgen, Hail's
+    pass for VCF/MatrixTable)."""
+    from trd_spark.config import load_config
+    from trd_spark.pgs import stage
+    from trd_spark.pgs.matching import score_sites
+
+    cfg = load_config(bench_config(work, label))
     times = {}
     t0 = time.perf_counter()
-    files = [read_scoring_file(str(p)) for p in sorted((work / "scores").glob("*.txt.gz"))]
-    ids = [f.pgs_id for f in files]
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
     times["parse"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    src = (GenotypeSource(format="vcf", path=str(work / "geno.vcf.bgz")) if source == "vcf"
-           else GenotypeSource(format="mt", path=str(work / "geno.mt")))
-    sv = score_variants_table(hl, spark, files, "GRCh38")
-    loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
-    mt = read_genotypes(hl, src, loci=loci)
-    sites = match_sites(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("bm", "ht"))
-    matches = explode_members(hl, sites)
-    summary = summarise_matches(hl, matches, "bench", ids, {i: ScoreLabel("b", "b") for i in ids})
+    sites = score_sites(hl, spark, files, "GRCh38", liftover=cfg.pgs.liftover)
+    matched = stage.match_dataset(hl, spark, cfg, "bench", files, sites)
     times["match"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    scores = compute_scores(hl, mt, score_weights_table(hl, matches, len(ids)), ids, summary["n_matched"].tolist())
     out = hl.utils.new_temp_file("bm_scores", "ht")
-    scores.write(out)
-    times["score"] = time.perf_counter() - t2
-    times["total"] = time.perf_counter() - t0
-    df = hl.read_table(out).to_pandas()
-    return times, df.pivot(index="s", columns="pgs_id", values="score_sum")
-
-
-def run_native(hl, spark, work: Path, fmt: str) -> tuple[dict[str, float], pd.DataFrame]:
-    """The native engine on the .bed (``plink``) or .pgen, timed per phase as the stage runs it
-    (``stage.match_plink``): parse; read the variant list and samples + match on frames (no
-    Hail job); score (weights built as pandas, the Spark pass, the Hail Table written)."""
-    from trd_spark.config import NativeEngineSettings
-    from trd_spark.pgs.matching import (
-        ScoreLabel,
-        check_duplicate_rows_frame,
-        frame_matches,
-        match_sites_frame,
-        score_sites,
-        summarise_frame_matches,
-        weights_from_matches,
-    )
-    from trd_spark.pgs.pgen_engine import PlinkFiles, psam_samples, score, variant_index
-    from trd_spark.pgs.scoring_files import read_scoring_file
-
-    times = {}
-    t0 = time.perf_counter()
-    files = [read_scoring_file(str(p)) for p in sorted((work / "scores").glob("*.txt.gz"))]
-    ids = [f.pgs_id for f in files]
-    times["parse"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    fileset = PlinkFiles(fmt, str(work / "geno"))
-    index = variant_index(fileset, "GRCh38")
-    samples = psam_samples(fileset)
-    sites = match_sites_frame(score_sites(hl, spark, files, "GRCh38"), index, keep_ambiguous=False)
-    check_duplicate_rows_frame(sites, "bench")
-    matches = frame_matches(sites, index)
-    summary = summarise_frame_matches(matches, "bench", {i: ScoreLabel("b", "b") for i in ids})
-    times["match"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    weights = weights_from_matches(matches)
-    times["weights"] = time.perf_counter() - t2
-    scores = score(spark, hl, fileset, "GRCh38", weights, samples, ids, summary["n_matched"].tolist(),
-                   missing_genotypes="mean_impute", settings=NativeEngineSettings(), index=index)
-    out = hl.utils.new_temp_file("bm_native", "ht")
-    scores.write(out)
+    with stage.hail_errors("bench"):
+        stage.score_dataset(hl, cfg, matched).write(out)
     times["score"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
     df = hl.read_table(out).to_pandas()
@@ -247,16 +233,13 @@ def main() -> None:
     rows = []
     # (label, plink2's input, our run): Hail from the VCF / the MatrixTable made from the .bed,
     # the native engine from the .bed and the .pgen.
-    runs = ([("hail-vcf", "vcf", lambda: run_ours(hl, spark, work, "vcf"))] if args.vcf else []) + [
-        ("hail-mt", "bed", lambda: run_ours(hl, spark, work, "mt")),
-        ("native-bed", "bed", lambda: run_native(hl, spark, work, "plink")),
-        ("native-pgen", "pgen", lambda: run_native(hl, spark, work, "pgen")),
-    ]
-    for label, p_source, ours in runs:
+    runs = ([("hail-vcf", "vcf")] if args.vcf else []) + [
+        ("hail-mt", "bed"), ("native-bed", "bed"), ("native-pgen", "pgen")]
+    for label, p_source in runs:
         if args.engines and label not in args.engines:
             continue
         p_time, p_out = run_plink2(work, p_source, args.scores, args.cores)
-        o_times, o_out = ours()
+        o_times, o_out = run_ours(hl, spark, work, label)
         # plink2 names the sums SCORE1_SUM.. in score-column order (= PGS9xxxxx order).
         ids = sorted(o_out.columns)
         p_sum = p_out[[f"SCORE{k + 1}_SUM" for k in range(len(ids))]].to_numpy()
@@ -273,8 +256,7 @@ def main() -> None:
               f"  {t['total'] / p_time:8.1f}x  {(t['total'] + jvm) / p_time:8.1f}x  {rel:.2e}")
     for label, p_time, t, _rel in rows:
         print(f"ratio={(t['total'] + jvm) / p_time:.2f} engine={label} phase=whole_process_vs_plink2")
-        print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run"
-              + (f" (weights {t['weights']:.1f} s)" if "weights" in t else ""))
+        print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run")
     for label, p_time, t, _rel in rows:  # machine-readable, for benchmarks/scaling.py --native-samples
         print("phases=" + json.dumps({"engine": label, "samples": args.samples, "variants": args.variants,
                                       "scores": args.scores, "cores": args.cores, "plink2": p_time, **t}))

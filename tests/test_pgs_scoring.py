@@ -24,11 +24,12 @@ from pathlib import Path
 
 import pysam
 import pytest
+from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
 
 from trd_spark.config import GenotypeSource
 from trd_spark.pgs.genotypes import read_genotypes
-from trd_spark.pgs.matching import ScoreLabel, match_variants, score_variants_table, summarise_matches
-from trd_spark.pgs.scoring import compute_scores, score_weights_table, scores_frame
+from trd_spark.pgs.matching import ScoreLabel, score_variants_table
+from trd_spark.pgs.scoring import compute_scores, scores_frame
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
 from trd_spark.schemas import PGS_SCORES, check_spark
 

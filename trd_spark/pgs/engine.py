@@ -70,8 +70,8 @@ def score(
     """Score every score on one dataset with the engine ``engine_for`` picks.
 
     Hail: ``mt`` the genotypes as matched (``genotypes.read_genotypes`` then
-    ``samples_to_persons``) and ``weights`` ``scoring.score_weights_table`` or the pandas frame
-    of ``matching.weights_from_matches`` (made a Hail Table, ``scoring.weights_table``). Native: ``weights``
+    ``samples_to_persons``) and ``weights`` ``scoring.weights_table``'s Hail Table or the pandas frame
+    of ``matching.weights_from_matches`` (made that table here). Native: ``weights``
     the pandas frame of ``matching.weights_from_matches`` (matched on ``index``, the fileset's
     ``pgen_engine.variant_index``) and ``samples`` the person IDs in file order; nothing is
     read through Hail. ``pgs_ids``/``n_matched`` in score_index order.

@@ -22,9 +22,9 @@ Formats (``datasets[].genotypes.format``):
     mt     Hail MatrixTable with ``GT`` (or ``dosage_field``)
     plink  PLINK 1 bed/bim/fam (``path`` = the common prefix or the .bed); A2 is taken as REF,
            A1 as ALT (what ``plink2 --make-bed`` writes from a VCF); sample ID = the fam IID
-    pgen   PLINK 2 pgen/pvar/psam (``path`` = the prefix or the .pgen): rows and samples only
-           (``pgen_engine.pgen_matrix_table``; ``DOSAGE`` always missing), scored by the native
-           engine (``pgs.engine``), which reads the calls or dosages itself
+    pgen   PLINK 2 pgen/pvar/psam: not read here (Hail has no pgen reader); matched on its
+           .pvar/.psam and scored by the native engine (``pgen_engine``), which reads the
+           calls or dosages itself
     bgen   BGEN 1.2 with 8-bit probabilities (Hail reads no other; one file; the sample IDs
            embedded in the file); dosage = Hail's expected alt dosage. Indexed into the Hail temp dir.
            Multi-allelic variants (K > 2 alleles in one row), which Hail and plink2 do not read,
@@ -79,7 +79,7 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
 
 
 # Global (array<str> of loci, ``chr4:1000000``) naming the sites a reader had to skip; only
-# the BGEN reader sets it (its multi-allelic variants). ``matching.match_sites`` reads it.
+# the BGEN reader sets it (its multi-allelic variants). ``stage.match_hail`` reads it.
 UNREADABLE_LOCI = "unreadable_loci"
 
 
@@ -339,11 +339,9 @@ def read_genotypes(
             raise _fail(e, "import PLINK bed/bim/fam", where) from None
         mt = mt.key_cols_by(s=mt.s)
     elif source.format == "pgen":
-        # Hail has no pgen reader: rows and samples from the .pvar/.psam, for matching; only the
-        # native engine (pgs.engine) reads the genotypes.
-        from trd_spark.pgs.pgen_engine import PlinkFiles, pgen_matrix_table
-
-        return pgen_matrix_table(hl, PlinkFiles.of(source), rg, keep_rsid=keep_rsid)
+        # Hail has no pgen reader; the stage matches and scores a pgen natively (engine.engine_for).
+        raise InputDataError("pgen genotypes are read by the native engine only (Hail has no pgen reader)",
+                             where=where)
     elif source.format == "bgen":
         mt, unreadable = _read_bgen(hl, source.path, rg, where)
         mt = mt.select_entries(DOSAGE=mt.dosage).unfilter_entries()

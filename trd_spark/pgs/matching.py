@@ -28,9 +28,11 @@ not_found.
 
 Multi-allelic sites (split into one ``[ref, alt]`` row per alt, or given split): an effect
 allele equal to an alt scores that alt's copies; an effect allele equal to REF scores
-``2 - copies of every alt at the locus with that REF`` (``other_alt_rows``), the same for split and unsplit
-inputs in every format. A genotype row repeated at a scored locus is an error
-(``check_genotype_duplicates``).
+``2 - copies of every alt at the locus with that REF`` (``other_alt_rows`` of
+``match_sites_frame``), the same for split and unsplit inputs in every format. Source: the
+dosage definition of plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus
+all alt dosages). A genotype row repeated at a scored locus is an error
+(``check_duplicate_rows_frame``: its weight would be applied twice).
 
 A score variant without ``other_allele`` is matched on the effect allele alone when the
 locus has exactly one alt allele in the genotypes (its ambiguity is then judged on the
@@ -39,27 +41,26 @@ genotyped ref/alt pair).
 The match table is computed before scoring so that a stage can write the log, then call
 ``check_match_rates`` (which raises ``MatchRateError``).
 
-Two implementations of these rules: the stage matches every format with the frame matcher
-(``score_sites`` -> ``match_sites_frame`` -> ``frame_matches``: pandas on the driver, against
-the .bim/.pvar variant list or the genotype rows Hail collects at the score loci,
-``genotype_rows_at``); the Hail matcher (``score_variants_table`` -> ``match_sites`` ->
-``explode_members``) stays as the independent oracle the frame matcher is tested against
-(tests/test_pgs_matching.py, tests/test_pgs_native_engine.py) and for the Hail-only
-benchmark path. A liftover is done by Hail either way (``hl.liftover``).
+The stage matches every format with the frame matcher (``score_sites`` ->
+``match_sites_frame`` -> ``frame_matches``: pandas on the driver, against the .bim/.pvar
+variant list or the genotype rows Hail collects at the score loci, ``genotype_rows_at``). The
+same rules in Hail expressions (``match_sites``) are the tests' independent oracle, in
+tests/pgs_hail_oracle.py. A liftover is done by Hail (``hl.liftover`` in
+``score_variants_table``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError, MatchRateError
-from trd_spark.pgs.genotypes import UNREADABLE_LOCI, locate_rows
+from trd_spark.pgs.genotypes import locate_rows
 from trd_spark.pgs.scoring_files import ScoringFile
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
@@ -83,9 +84,13 @@ _SCORE_VARIANT_COLUMNS = ("pgs_id", "score_index", "chrom", "pos", "effect_allel
 
 
 def reference_contig(chrom: pd.Series, reference_genome: str) -> pd.Series:
-    """Scoring-file chromosome (``1``, ``X``, ``MT``) -> the reference's contig name."""
+    """Scoring-file chromosome (``1``, ``X``, ``MT``) -> the reference's contig name (missing
+    stays None)."""
     if reference_genome == "GRCh38":
-        return chrom.map(lambda c: None if c is None or pd.isna(c) else ("chrM" if c == "MT" else f"chr{c}"))
+        # Per distinct value (a few dozen), not per row: scores have millions of rows.
+        codes, uniques = pd.factorize(chrom.to_numpy(object))
+        names = np.array([*("chrM" if c == "MT" else f"chr{c}" for c in uniques), None], dtype=object)
+        return pd.Series(names[codes], index=chrom.index)  # code -1 (missing) -> the last: None
     return chrom
 
 
@@ -111,38 +116,63 @@ def score_variants_frame(
     reference's contig name on its ``positions_build``) and the builds other than
     ``reference_genome`` that need lifting over. Raises InputDataError for a pgs_id in two
     files and for other builds without ``liftover``."""
+    columns, other_builds = score_variant_columns(scoring_files, reference_genome, liftover=liftover)
+    return pd.DataFrame(columns), other_builds
+
+
+def score_variant_columns(
+    scoring_files: Sequence[ScoringFile], reference_genome: str, *, liftover: LiftoverSettings | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """``score_variants_frame``'s columns as arrays (no frame: a 12M-row frame with text
+    columns costs seconds to assemble; ``score_sites`` groups the arrays directly)."""
     ids = [sf.pgs_id for sf in scoring_files]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise InputDataError(f"pgs_id {dup} appears in more than one scoring file",
                              where="pgs.scoring_files")
-    frames = []
-    for k, sf in enumerate(scoring_files):
-        v = sf.variants
-        build = sf.positions_build or reference_genome
-        frames.append(pd.DataFrame({
-            "pgs_id": sf.pgs_id,
-            "score_index": k,
-            "chrom": reference_contig(v["chrom"], build).astype(object),
-            "pos": v["pos"],
-            "effect_allele": v["effect_allele"],
-            "other_allele": v["other_allele"],
-            "effect_weight": v["effect_weight"],
-            "line": v["line"],
-            "rsid": v["rsid"] if "rsid" in v.columns else None,
-            "positions_build": build,
-            "by_rsid": sf.positions_from == "rsid",
-        }))
-    pdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(_SCORE_VARIANT_COLUMNS))
-    pdf = pdf.astype({"score_index": "int32", "pos": "Int32", "line": "int64", "effect_weight": "float64",
-                      "by_rsid": "bool"})
+    # Column by column (numpy concatenation), not a frame per file: 61 files of 200k variants
+    # are 12M rows, and concatenating frames with text columns costs seconds (issue 16).
+    sizes = [len(sf.variants) for sf in scoring_files]
+    builds = [sf.positions_build or reference_genome for sf in scoring_files]
+
+    def column(values, dtype) -> np.ndarray:
+        parts = [v.to_numpy() if isinstance(v, pd.Series) else np.asarray(v, dtype=dtype) for v in values]
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+
+    def text(name: str) -> np.ndarray:
+        return column((sf.variants[name] if name in sf.variants.columns else [None] * n
+                       for sf, n in zip(scoring_files, sizes)), object)
+
+    pos = (pd.concat([sf.variants["pos"].astype("Int32") for sf in scoring_files], ignore_index=True)
+           if scoring_files else pd.Series(dtype="Int32"))
+    score_index = np.repeat(np.arange(len(ids), dtype=np.int32), sizes)
+    # Per-file values as categoricals (codes + a few strings), not 12M repeated objects.
+    distinct_builds = sorted(set(builds))
+    build_code = np.repeat(np.array([distinct_builds.index(b) for b in builds], dtype=np.int32), sizes)
+
+    def categorical(codes: np.ndarray, names: list[str]) -> Any:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(names)) if names else np.empty(0, object)  # type: ignore[arg-type]
+
+    columns = {
+        "pgs_id": categorical(score_index, ids),
+        "score_index": score_index,
+        "chrom": column((reference_contig(sf.variants["chrom"], b) for sf, b in zip(scoring_files, builds)), object),
+        "pos": pos.array,
+        "effect_allele": text("effect_allele"),
+        "other_allele": text("other_allele"),
+        "effect_weight": column((sf.variants["effect_weight"] for sf in scoring_files), np.float64),
+        "line": column((sf.variants["line"] for sf in scoring_files), np.int64),
+        "rsid": text("rsid"),
+        "positions_build": categorical(build_code, distinct_builds),
+        "by_rsid": np.repeat(np.array([sf.positions_from == "rsid" for sf in scoring_files], dtype=bool), sizes),
+    }
     # rsID-only files have no positions_build
     other_builds = sorted({b for sf in scoring_files if (b := sf.positions_build) is not None and b != reference_genome})
     if other_builds and liftover is None:
         files = [sf.path for sf in scoring_files if sf.positions_build in other_builds]
         raise InputDataError(f"scoring files on {other_builds} need a chain file to reach {reference_genome}: "
                              f"{files}", where="pgs.liftover.chain_file")
-    return pdf, other_builds
+    return columns, other_builds
 
 
 def score_variants_table(
@@ -221,21 +251,58 @@ def score_sites_frame(variants: pd.DataFrame) -> pd.DataFrame:
     """Score variants (one row per file row) -> one row per distinct ``SITE_COLUMNS`` with the
     member arrays (score_index, weight, line in file order). The rsID is part of a site only
     for rsID-only rows (elsewhere it is not used for matching)."""
-    v = variants.copy()
-    v["rsid"] = v["rsid"].where(v["by_rsid"], None)  # type: ignore[call-overload]  # stubs reject None
-    if v.empty:
+    return _sites_of({c: variants[c].array for c in variants.columns})
+
+
+def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
+    """``score_sites_frame`` on ``score_variant_columns``' arrays."""
+    by_rsid = np.asarray(columns["by_rsid"], dtype=bool)
+    if not len(by_rsid):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _SCORE_SITE_SPARK.names})
-    site_id = v.groupby(list(SITE_COLUMNS), dropna=False, sort=False).ngroup().to_numpy()
+    columns = dict(columns)
+    rsid = np.asarray(columns["rsid"], dtype=object).copy()
+    rsid[~by_rsid] = None  # the rsID places only rsID-only rows
+    columns["rsid"] = rsid
+    site_id = _group_ids([_series(columns[c]) for c in SITE_COLUMNS])
     order = np.argsort(site_id, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(site_id[order]) != 0])
-    split = starts[1:]
-    sites = v.iloc[order[starts]][list(SITE_COLUMNS)].reset_index(drop=True)
-    for col, values in (("member_score_index", v["score_index"].to_numpy(np.int32)),
-                        ("member_weight", v["effect_weight"].to_numpy(np.float64)),
-                        ("member_line", v["line"].to_numpy(np.int64))):
-        # One array per site (an object column; Arrow writes it as an array column).
-        sites[col] = pd.Series(np.split(values[order], split), index=sites.index, dtype=object)
+    ends = np.r_[starts[1:], len(order)]
+    first = order[starts]
+    sites = pd.DataFrame({c: _series(columns[c]).take(first).reset_index(drop=True) for c in SITE_COLUMNS})
+    sites["positions_build"] = sites["positions_build"].astype(object)
+    for col, source, dtype in (("member_score_index", "score_index", np.int32),
+                               ("member_weight", "effect_weight", np.float64), ("member_line", "line", np.int64)):
+        values = np.asarray(columns[source], dtype=dtype)[order]
+        # One array per site (an object column; Arrow writes it as an array column); slices,
+        # not np.split (which costs a swapaxes per piece).
+        sites[col] = pd.Series([values[a:b] for a, b in zip(starts, ends)], index=sites.index, dtype=object)
     return sites
+
+
+def _series(values) -> pd.Series:
+    """A Series over ``values`` without pandas' type inference on object arrays (it scans
+    millions of strings for dates)."""
+    is_object = isinstance(values, np.ndarray) and values.dtype == object
+    return pd.Series(values, dtype=object if is_object else None, copy=False)
+
+
+def _group_ids(columns: list[pd.Series]) -> np.ndarray:
+    """One id per distinct combination of the columns' values (missing values one value per
+    column), numbered in order of first appearance: ``groupby(columns, dropna=False,
+    sort=False).ngroup()``, from integer codes. Each column is factorised once and the codes
+    are packed into one int64 (when their ranges fit, else combined pairwise), which is many
+    times faster than grouping text columns of millions of rows."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1
+    for col in columns:
+        codes, uniques = pd.factorize(col.to_numpy(object) if col.dtype == object else col)
+        width = len(uniques) + 1  # + the missing value's code (-1 -> 0)
+        if size * width >= 2**62:  # the packed key would overflow: renumber what is packed so far
+            key = pd.factorize(key)[0].astype(np.int64)
+            size = int(key.max(initial=-1)) + 1
+        key = key * width + (codes + 1)
+        size *= width
+    return pd.factorize(key)[0]
 
 
 def pandas_to_spark(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
@@ -251,36 +318,6 @@ def pandas_to_spark(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType
         spark.conf.set(key, before)
 
 
-def _complement(hl: hl_types, allele):
-    comp = hl.literal(_COMPLEMENT)
-    return hl.or_missing(hl.len(allele) == 1, comp.get(allele))
-
-
-def _reverse_complement(hl: hl_types, allele):
-    """ACGT string on the other strand (alleles are validated as A/C/G/T only)."""
-    return hl.reversed(allele.translate(_COMPLEMENT))
-
-
-def place_by_rsid(hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table) -> hl_types.Table:
-    """Give rows of rsID-only files (``by_rsid``) the locus of the genotype row with the same
-    ``rsid`` (missing when the rsID is absent or on several loci); chrom/pos follow."""
-    sv = score_variants
-    files = hl.eval(sv.rsid_only_files)
-    if not files:
-        return sv
-    if "rsid" not in mt.row:
-        raise _no_rsids(files)
-    wanted = sv.filter(sv.by_rsid & hl.is_defined(sv.rsid)).key_by("rsid").select().distinct()
-    rows = mt.rows().select("rsid")
-    rows = rows.filter(hl.is_defined(wanted[rows.rsid]))
-    by_rsid = rows.group_by(rows.rsid).aggregate(loci=hl.agg.collect_as_set(rows.locus))
-    found = by_rsid[sv.rsid].loci
-    locus = hl.or_missing(sv.by_rsid & (hl.len(found) == 1), hl.array(found)[0])
-    sv = sv.annotate(locus=hl.if_else(sv.by_rsid, locus, sv.locus))
-    return sv.annotate(chrom=hl.if_else(sv.by_rsid, sv.locus.contig, sv.chrom),
-                       pos=hl.if_else(sv.by_rsid, sv.locus.position, sv.pos))
-
-
 def _no_rsids(files: list[str]) -> InputDataError:
     return InputDataError(
         f"rsID-only scoring files {files} need genotypes read with their rsIDs (pgs.match_rsid: true, "
@@ -288,135 +325,13 @@ def _no_rsids(files: list[str]) -> InputDataError:
         where="pgs.match_rsid")
 
 
-def _palindromic(hl: hl_types, a, b):
-    return hl.or_else((hl.len(a) == 1) & (_complement(hl, a) == b), False)
-
-
-def match_variants(
-    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
-) -> hl_types.Table:
-    """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``,
-    after ``check_genotype_duplicates``."""
-    sites = match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous)
-    check_genotype_duplicates(hl, sites, where="genotypes")
-    return explode_members(hl, sites)
-
-
-def match_sites(
-    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
-) -> hl_types.Table:
-    """Match the score sites (``score_variants_table``; keyed by ``locus`` on return), adding
-    ``match_type`` (see module doc), ``matched_alleles`` (the genotype row's ``[ref, alt]``
-    it scores against, missing unless used), ``effect_is_ref`` (True for alt_ref /
-    alt_ref_flipped), ``other_alt_rows`` (``other_alt_rows``: the other genotype rows whose alt
-    copies a REF effect allele also loses) and ``duplicate_genotype_rows`` (int: genotype rows
-    at the locus repeated; see ``check_genotype_duplicates``). Rows of rsID-only files are first placed by ``place_by_rsid``;
-    lifted-over alleles on a negative-strand block are reverse-complemented for matching (the
-    log keeps them as in the file). Checkpoint this (small) table, not the exploded one.
-    """
-    sv = place_by_rsid(hl, mt, score_variants).key_by("locus")
-    loci = sv.filter(hl.is_defined(sv.locus)).select().distinct()
-    # Genotype rows are keyed by (locus, alleles): grouping by the locus prefix needs no shuffle.
-    rows = mt.rows().select()
-    rows = rows.filter(hl.is_defined(loci[rows.locus])).key_by("locus").collect_by_key("_alleles")
-    sites = rows.select(pairs=rows._alleles.map(lambda r: r.alleles))
-    sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
-    # The same [ref, alt] twice at a locus (two files, chunks or rows): its weight would be
-    # applied twice. check_genotype_duplicates turns this into an error.
-    sv = sv.annotate(duplicate_genotype_rows=hl.len(sv._pairs) - hl.len(hl.set(sv._pairs)))
-
-    neg = sv.lift_negative_strand
-    ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
-    oa = hl.if_else(neg, _reverse_complement(hl, sv.other_allele), sv.other_allele)
-    pairs = sv._pairs
-    has_oa = hl.is_defined(oa)
-    by_effect_only = ~has_oa & (hl.len(pairs) == 1)
-
-    def first(pred):
-        return hl.find(lambda p: hl.or_else(pred(p[0], p[1]), False), pairs)
-
-    def rule(with_oa, effect_only):
-        return first(lambda ref, alt: hl.if_else(has_oa, with_oa(ref, alt), by_effect_only & effect_only(ref, alt)))
-
-    c_ea, c_oa = _complement(hl, ea), _complement(hl, oa)
-    direct_ra = rule(lambda ref, alt: (ea == alt) & (oa == ref), lambda ref, alt: ea == alt)
-    direct_ar = rule(lambda ref, alt: (ea == ref) & (oa == alt), lambda ref, alt: ea == ref)
-    flip_ra = rule(lambda ref, alt: (c_ea == alt) & (c_oa == ref), lambda ref, alt: c_ea == alt)
-    flip_ar = rule(lambda ref, alt: (c_ea == ref) & (c_oa == alt), lambda ref, alt: c_ea == ref)
-
-    sv = sv.annotate(_dra=direct_ra, _dar=direct_ar, _fra=flip_ra, _far=flip_ar)
-    ea, oa, has_oa = sv.effect_allele, sv.other_allele, hl.is_defined(sv.other_allele)
-
-    def ambiguous(pair):
-        return hl.if_else(has_oa, _palindromic(hl, ea, oa), _palindromic(hl, pair[0], pair[1]))
-
-    drop_ambiguous = hl.literal(not keep_ambiguous)
-    unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
-    match_type = (
-        hl.case()
-        .when(sv.liftover_failed, "liftover_failed")
-        .when(hl.or_else(hl.literal(set(unreadable), hl.tset(hl.tstr)).contains(hl.str(sv.locus)), False),
-              "multiallelic_unreadable")
-        .when(hl.is_defined(sv._dra) & ambiguous(sv._dra) & drop_ambiguous, "ambiguous_dropped")
-        .when(hl.is_defined(sv._dar) & ambiguous(sv._dar) & drop_ambiguous, "ambiguous_dropped")
-        .when(hl.is_defined(sv._dra), "ref_alt")
-        .when(hl.is_defined(sv._dar), "alt_ref")
-        .when(hl.is_defined(sv._fra) & ~ambiguous(sv._fra), "ref_alt_flipped")
-        .when(hl.is_defined(sv._far) & ~ambiguous(sv._far), "alt_ref_flipped")
-        .default("not_found")
-    )
-    sv = sv.annotate(match_type=match_type)
-    matched = (
-        hl.case()
-        .when(sv.match_type == "ref_alt", sv._dra)
-        .when(sv.match_type == "alt_ref", sv._dar)
-        .when(sv.match_type == "ref_alt_flipped", sv._fra)
-        .when(sv.match_type == "alt_ref_flipped", sv._far)
-        .or_missing()
-    )
-    effect_is_ref = hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type)
-    sv = sv.annotate(
-        matched_alleles=matched,
-        effect_is_ref=effect_is_ref,
-        other_alt_rows=other_alt_rows(hl, sv._pairs, matched, effect_is_ref),
-    )
-    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
-
-
-def other_alt_rows(hl: hl_types, pairs, matched, effect_is_ref):
-    """The allele rule at multi-allelic sites: the genotype rows (``[ref, alt]``) at the locus
-    with the same REF, other than ``matched``, whose alt copies also count against a REF
-    effect allele.
-
-    The dosage of a REF effect allele is 2 minus the copies of *every* alt at the site (the
-    other alts, ``*`` spanning deletions included, are "not the effect allele"), not 2 minus
-    the matched alt's copies. Split and unsplit inputs give the same rows, so one rule covers
-    both. Empty when the effect allele is an alt (its dosage is that alt's copies alone) or
-    the site is biallelic. Source: the dosage definition of plink2 ``--score`` on
-    multi-allelic variants (REF dosage = ploidy minus all alt dosages).
-    """
-    # Rows with another REF at the locus (an indel's minimal representation, or a file whose
-    # rows disagree on REF, e.g. a ref-last BGEN) describe other sites: they are left alone.
-    return hl.if_else(effect_is_ref, pairs.filter(lambda p: (p != matched) & (p[0] == matched[0])),
-                      hl.empty_array(hl.tarray(hl.tstr)))
-
-
-def check_genotype_duplicates(
-    hl: hl_types, sites: hl_types.Table, where: str, source: GenotypeSource | None = None
-) -> None:
-    """Raise InputDataError when a genotype row (locus, ref, alt) used by a score site occurs
-    more than once (``duplicate_genotype_rows`` of ``match_sites``): e.g. one chromosome in two
-    overlapping chunks, or a site both unsplit and split. Its weight would be applied twice.
-    Names up to 3 such loci and their count. ``where`` names the dataset's files; with
-    ``source``, the rows at those loci are located (``genotypes.locate_rows``: ``file:line``
-    for VCF, .bim and .pvar files) and the error names the first file:line as its place."""
-    dup = sites.filter(sites.duplicate_genotype_rows > 0)
-    raise_duplicate_rows(sorted(dup.aggregate(hl.agg.collect_as_set(hl.str(dup.locus)))), where, source)
-
-
 def raise_duplicate_rows(loci: list[str], where: str, source: GenotypeSource | None) -> None:
-    """The error of ``check_genotype_duplicates`` for the repeated scored ``loci`` (sorted
-    ``chr6:3000000`` strings; nothing when empty)."""
+    """Raise InputDataError for the scored ``loci`` (sorted ``chr6:3000000`` strings; nothing
+    when empty) whose genotype row (locus, ref, alt) occurs more than once, e.g. one chromosome
+    in two overlapping chunks, or a site both unsplit and split. Names up to 3 such loci and
+    their count. ``where`` names the dataset's files; with ``source``, the rows at those loci
+    are located (``genotypes.locate_rows``: ``file:line`` for VCF, .bim and .pvar files) and
+    the error names the first file:line as its place."""
     if loci:
         rows = locate_rows(source, loci[:3]) if source is not None else {}
         shown = [f"{locus} (rows at {', '.join(rows[locus])})" if rows.get(locus) else locus for locus in loci[:3]]
@@ -428,36 +343,12 @@ def raise_duplicate_rows(loci: list[str], where: str, source: GenotypeSource | N
             where=f"{where}: {first}" if first else where)
 
 
-def explode_members(hl: hl_types, sites: hl_types.Table) -> hl_types.Table:
-    """Site rows -> one row per score variant: pgs_id, score_index, effect_weight, line added,
-    the member arrays dropped (no shuffle: the key, if any, is kept)."""
-    members = hl.range(hl.len(sites.member_score_index)).map(lambda i: hl.struct(
-        score_index=sites.member_score_index[i], effect_weight=sites.member_weight[i], line=sites.member_line[i]))
-    out = sites.annotate(_member=members).drop("member_score_index", "member_weight", "member_line")
-    out = out.explode("_member")
-    return out.transmute(
-        pgs_id=out.pgs_ids[out._member.score_index],
-        score_index=out._member.score_index,
-        effect_weight=out._member.effect_weight,
-        line=out._member.line,
-    )
-
-
 @dataclass(frozen=True)
 class ScoreLabel:
     """What the summary says about a score: its trait and domain."""
 
     trait: str
     domain: str
-
-
-def summarise_matches(
-    hl: hl_types, matches: hl_types.Table, dataset: str, pgs_ids: Sequence[str], labels: dict[str, ScoreLabel]
-) -> pd.DataFrame:
-    """Per-score match counts (one small row per score; PGS_MATCH_SUMMARY columns)."""
-    # One pass, no shuffle: a per-score counter of match types.
-    by_score = matches.aggregate(hl.agg.group_by(matches.pgs_id, hl.agg.counter(matches.match_type)))
-    return summary_frame(by_score, dataset, pgs_ids, labels)
 
 
 def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Sequence[str],
@@ -486,22 +377,6 @@ def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Se
     })
     out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
     return out[PGS_MATCH_SUMMARY.names]
-
-
-def variant_matches_frame(hl: hl_types, matches: hl_types.Table, dataset: str) -> DataFrame:
-    """The per-variant match log as a Spark DataFrame with the PGS_VARIANT_MATCHES schema."""
-    matches = matches.key_by()
-    log = matches.select(
-        dataset=hl.literal(dataset),
-        pgs_id=matches.pgs_id,
-        chrom=matches.chrom,
-        pos=matches.pos,
-        effect_allele=matches.effect_allele,
-        other_allele=matches.other_allele,
-        effect_weight=matches.effect_weight,
-        match_type=matches.match_type,
-    )
-    return log.to_spark().select(*PGS_VARIANT_MATCHES.names)
 
 
 def match_rate_failures(summary: pd.DataFrame, min_overlap: float) -> list[str]:
@@ -548,7 +423,7 @@ def score_sites(
     ``rsid_only_files``. Without other builds no Hail job runs (contig lengths from the
     reference); with them the Hail table is built (``hl.liftover``) and collected.
     Errors as ``score_variants_frame`` / ``register_liftover``."""
-    pdf, other_builds = score_variants_frame(scoring_files, reference_genome, liftover=liftover)
+    columns, other_builds = score_variant_columns(scoring_files, reference_genome, liftover=liftover)
     if other_builds:
         ht = score_variants_table(hl, spark, scoring_files, reference_genome, liftover=liftover)
         ht = ht.select(*SITE_COLUMNS, "member_score_index", "member_weight", "member_line",
@@ -564,7 +439,7 @@ def score_sites(
         sites["position"] = sites["position"].astype("Int64")
         sites = sites.astype({"by_rsid": bool, "lift_negative_strand": bool, "liftover_failed": bool})
     else:
-        sites = score_sites_frame(pdf)
+        sites = _sites_of(columns)
         lengths = hl.get_reference(reference_genome).lengths
         chrom = sites["chrom"]
         length = chrom.map(lambda c: lengths.get(c, 0) if isinstance(c, str) else 0).to_numpy(np.int64)
@@ -618,7 +493,7 @@ def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame
 def match_sites_frame(
     sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """``match_sites`` on frames, with exactly its rules (module doc): ``sites`` from
+    """Match score sites to genotype rows by the rules of the module doc: ``sites`` from
     ``score_sites``; ``rows`` the target's genotype rows, one per ``[ref, alt]`` (``contig``,
     ``position``, ``ref``, ``alt`` [, ``rsid``]; e.g. ``pgen_engine.variant_index``);
     ``unreadable``: loci (``chr4:1000000``) whose rows the reader skipped.
@@ -718,7 +593,8 @@ def match_sites_frame(
 
 
 def check_duplicate_rows_frame(sites: pd.DataFrame, where: str, source: GenotypeSource | None = None) -> None:
-    """``check_genotype_duplicates`` for ``match_sites_frame``'s sites (the same error)."""
+    """``raise_duplicate_rows`` for the loci of ``match_sites_frame``'s sites that have a
+    repeated genotype row (``duplicate_genotype_rows`` > 0)."""
     dup = sites[sites["duplicate_genotype_rows"] > 0]
     loci = sorted({f"{c}:{p}" for c, p in zip(dup["contig"], dup["position"])})
     raise_duplicate_rows(loci, where, source)
@@ -737,8 +613,8 @@ class FrameMatches:
 
 
 def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
-    """``explode_members`` on frames: the score variants of each matched site (numeric columns
-    only; the text is taken from the site when a log is written)."""
+    """The score variants (members) of each matched site, one row each (numeric columns only;
+    the text is taken from the site when a log is written)."""
     lengths = sites["member_score_index"].map(len).to_numpy(np.int64)
 
     def flat(col: str, dtype) -> np.ndarray:
@@ -754,7 +630,7 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
 
 
 def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, ScoreLabel]) -> pd.DataFrame:
-    """``summarise_matches`` for ``FrameMatches`` (the same frame)."""
+    """Per-score match counts (one row per score; PGS_MATCH_SUMMARY columns, ``summary_frame``)."""
     codes = m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int64)[m.members["site"].to_numpy()]
     k, t = len(m.pgs_ids), len(MATCH_TYPES)
     counts = np.bincount(m.members["score_index"].to_numpy(np.int64) * t + codes, minlength=k * t).reshape(k, t)
@@ -785,11 +661,12 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
 
 
 def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
-    """``score_weights_table`` on frames: one row per genotype row used by any score, with the
-    ``rows`` columns (``contig``, ``position``, ``ref``, ``alt`` and any others, e.g. the
-    pgen engine's ``variant_idx``/``allele_idx``) and per-score arrays ``slope``, ``offset``
-    (float64) and ``n_vars`` (int32), each of length k (``pgen_engine.weights_frame``'s
-    layout; the same rules: a REF effect allele puts -w on its other alt rows too)."""
+    """The scoring weights of the matched score variants (``scoring`` module doc): one row per
+    genotype row used by any score, with the ``rows`` columns (``contig``, ``position``,
+    ``ref``, ``alt`` and any others, e.g. the pgen engine's ``variant_idx``/``allele_idx``) and
+    per-score arrays ``slope``, ``offset`` (float64) and ``n_vars`` (int32), each of length k
+    (a REF effect allele puts -w on its other alt rows too). tests/pgs_hail_oracle.py's
+    ``score_weights_table`` computes the same in Hail."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)
@@ -802,8 +679,11 @@ def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
     slope = np.where(eir, -w, w)
     offset = np.where(eir, 2.0 * w, 0.0)
     counted = np.ones(len(site))
-    others = s["other_alt_rows"].to_numpy(object)[site]
-    extra = [(r, i, -wt) for rs, i, wt, e in zip(others, score_index, w, eir) if e and rs for r in rs]
+    # Only score variants with a REF effect allele at a site with other alts (rare) are looped.
+    n_other = s["other_alt_rows"].map(len).to_numpy(np.int64)[site]
+    pick = np.flatnonzero(eir & (n_other > 0))
+    others = s["other_alt_rows"].to_numpy(object)[site[pick]]
+    extra = [(r, i, -wt) for rs, i, wt in zip(others, score_index[pick], w[pick]) for r in rs]
     if extra:
         x_row, x_score, x_slope = (np.array(v) for v in zip(*extra))
         row = np.r_[row, x_row.astype(np.int64)]
@@ -811,11 +691,16 @@ def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
         slope = np.r_[slope, x_slope.astype(np.float64)]
         offset = np.r_[offset, np.zeros(len(extra))]
         counted = np.r_[counted, np.zeros(len(extra))]
-    used_rows, at = np.unique(row, return_inverse=True)
-    mats = {name: np.zeros((len(used_rows), k)) for name in ("slope", "offset", "n_vars")}
-    # Two score variants of one score on the same row simply add.
-    for name, values in (("slope", slope), ("offset", offset), ("n_vars", counted)):
-        np.add.at(mats[name], (at, score_index), values)
+    # The used genotype rows in row order and each variant's place among them (np.unique's
+    # result, without sorting 12M indices).
+    used = np.zeros(len(m.rows), dtype=bool)
+    used[row] = True
+    used_rows = np.flatnonzero(used)
+    at = (np.cumsum(used) - 1)[row]
+    # Two score variants of one score on the same row simply add (bincount: a sum per cell).
+    cell = at * k + score_index
+    mats = {name: np.bincount(cell, weights=values, minlength=len(used_rows) * k).reshape(len(used_rows), k)
+            for name, values in (("slope", slope), ("offset", offset), ("n_vars", counted))}
     out = m.rows.iloc[used_rows].reset_index(drop=True)
     for name, dtype in (("slope", np.float64), ("offset", np.float64), ("n_vars", np.int32)):
         out[name] = pd.Series(list(mats[name].astype(dtype)), index=out.index, dtype=object)

@@ -2,7 +2,7 @@
 
 Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed without Hail:
 
-1. The weights (``scoring.score_weights_table``: per genotype row ``[ref, alt]`` the per-score
+1. The weights (``matching.weights_from_matches``: per genotype row ``[ref, alt]`` the per-score
    ``slope``, ``offset``, ``n_vars``) are joined on the driver to the file's variant list
    (.bim / .pvar, ``variant_index``): each row gets its variant index in the file and the
    index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
@@ -10,11 +10,11 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
    ``block_rows`` variants x all samples: hard calls as int8 (.bed) or dosages (.pgen, so a
    dosage pgen scores its dosages as plink2 does), missing = -9.
-3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)`` with missing calls set to 0, then a
-   sparse correction for the few missing calls: ``+ slope x mean alt dosage`` of the row
-   (``mean_impute``: mean over the row's called samples) or ``- offset`` (``zero``: a missing
-   call drops its offset too), and ``n_vars`` of the row subtracted from the sample's called
-   variants. Offsets are summed once (``offset_total``) on the driver.
+3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)``, the few missing calls first set to
+   the row's mean alt dosage over its called samples (``mean_impute``) or to 0 (``zero``),
+   then one sparse product over the missing calls: ``n_vars`` of the row subtracted from the
+   sample's called variants and, for ``zero``, ``- offset`` (a missing call drops its offset
+   too). Offsets are summed once (``offset_total``) on the driver.
 4. Each task's k x n partial sums are emitted per slice of ``pgs.native.sample_slice`` samples
    and summed with ``reduceByKey``: no reducer ever holds more than k x slice numbers, so the
    reduction stays bounded at 250k samples x 61 scores; the slices become the score rows.
@@ -200,60 +200,6 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     return psam["IID"].tolist()
 
 
-def pgen_matrix_table(hl: hl_types, files: PlinkFiles, reference_genome: str, *,
-                      keep_rsid: bool = False) -> hl_types.MatrixTable:
-    """A .pgen fileset's rows and columns for matching (Hail has no pgen reader), shaped as
-    ``genotypes.read_genotypes`` returns: rows keyed by ``locus``/``alleles = [ref, alt]``
-    (multi-allelic .pvar rows split per alt; ``rsid`` = the ID column with ``keep_rsid``),
-    columns keyed by ``s`` (the .psam IID, file order). The entry ``DOSAGE`` is always missing:
-    only the native engine (``score``) reads the genotypes. Contigs are recoded as
-    ``read_genotypes`` does; an unknown contig fails when the rows are first used."""
-    from trd_spark.pgs.genotypes import plink_contig_recoding
-
-    for path in (files.matrix, files.variants, files.samples):
-        if not os.path.isfile(path):
-            raise InputDataError("file not found (a pgen fileset is .pgen + .pvar + .psam)", where=path)
-    samples = psam_samples(files)
-    # Meta lines start with ##; a multi-character comment is a regular expression to Hail.
-    ht = hl.import_table(files.variants, comment="##.*", impute=False, missing="")
-    if "#CHROM" not in ht.row:
-        raise InputDataError("a .pvar needs its #CHROM header line (plink2 --make-pgen writes it)",
-                             where=files.variants)
-    recode = hl.literal(plink_contig_recoding(reference_genome))
-    chrom = ht["#CHROM"]
-    alts = ht.ALT.split(",")
-    ht = ht.select(locus=hl.locus(recode.get(chrom, chrom), hl.int32(ht.POS), reference_genome),
-                   ref=ht.REF, alts=alts, **({"rsid": ht.ID} if keep_rsid else {}))
-    ht = ht.annotate(alleles=ht.alts.map(lambda a: hl.array([ht.ref, a]))).explode("alleles")
-    ht = ht.drop("ref", "alts")
-    n = ht.count()
-    mt = hl.utils.range_matrix_table(n, len(samples))
-    rows = ht.add_index("_i").key_by("_i")
-    mt = mt.annotate_rows(**rows[hl.int64(mt.row_idx)])
-    mt = mt.annotate_cols(s=hl.literal(samples)[mt.col_idx])
-    mt = mt.key_rows_by("locus", "alleles").key_cols_by("s").drop("row_idx", "col_idx")
-    return mt.select_entries(DOSAGE=hl.missing(hl.tfloat64))
-
-
-def weights_frame(hl: hl_types, weights: hl_types.Table) -> pd.DataFrame:
-    """``scoring.score_weights_table`` on the driver: one row per genotype row used by a score,
-    ``contig``, ``position``, ``ref``, ``alt`` and the per-score arrays ``slope``, ``offset``
-    (float64) and ``n_vars`` (int32), each a list of length k. Small: k numbers per matched row.
-    """
-    ht = weights.key_by()
-    ht = ht.select(contig=ht.locus.contig, position=ht.locus.position, ref=ht.alleles[0], alt=ht.alleles[1],
-                   slope=ht.slope, offset=ht.offset, n_vars=ht.n_vars)
-    df = ht.to_spark()
-    key = "spark.sql.execution.arrow.pyspark.enabled"
-    spark = df.sparkSession
-    before = spark.conf.get(key, "false")
-    spark.conf.set(key, "true")
-    try:
-        return df.toPandas()
-    finally:
-        spark.conf.set(key, before)
-
-
 def block_rows(n_samples: int, block_memory_mb: float, fmt: Literal["plink", "pgen"]) -> int:
     """Variants per block so that one block of all samples fits ``block_memory_mb``
     (at least 1): ``budget / (n_samples x bytes per entry)``."""
@@ -273,30 +219,33 @@ class _Task:
 
 
 def _read_block(reader, fmt: str, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int,
-                buffer: np.ndarray | None) -> np.ndarray:
-    """The block's dosages (b x n float64; ``PGENLIB_MISSING`` where missing). Rows of the
-    first alt are read in one call; others (multi-allelic .pvar rows) one by one. ``buffer``:
-    int8 calls (at least b x n) for a PLINK .bed, None for a .pgen."""
+                buffer: np.ndarray | None, dose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block's dosages (b x n float64, ``PGENLIB_MISSING`` where missing; the first b rows
+    of ``dose``, reused between blocks), the missing calls (b x n bool) and the sum of each
+    row's dosages including the missing codes (float64, b). Rows of the first alt are read in
+    one call; others (multi-allelic .pvar rows) one by one. ``buffer``: int8 calls (at least
+    b x n) for a PLINK .bed, None for a .pgen; a .bed's missing calls and sums are taken from
+    the int8 calls (an eighth of the memory traffic, exact integer sums)."""
     b = len(variant_idx)
     first = allele_idx == 1
-    out = np.empty((b, n), dtype=np.float64)
+    out = dose[:b]
     if fmt == "plink":
         assert buffer is not None
         calls = buffer[:b]
         reader.read_list(variant_idx.astype(np.uint32), calls)
-        out[:] = calls
-        return out
+        np.copyto(out, calls)
+        return out, calls == PGENLIB_MISSING, calls.sum(axis=1, dtype=np.int64).astype(np.float64)
     idx = np.flatnonzero(first)
     if idx.size == b:
         reader.read_dosages_list(variant_idx.astype(np.uint32), out)
-        return out
+        return out, out == PGENLIB_MISSING, out.sum(axis=1)
     if idx.size:
         part = np.empty((idx.size, n), dtype=np.float64)
         reader.read_dosages_list(variant_idx[idx].astype(np.uint32), part)
         out[idx] = part
     for r in np.flatnonzero(~first):
         reader.read_dosages(int(variant_idx[r]), out[r], int(allele_idx[r]))
-    return out
+    return out, out == PGENLIB_MISSING, out.sum(axis=1)
 
 
 def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
@@ -307,40 +256,51 @@ def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_
     module doc, offsets excluded); ``missing vars`` = n_vars summed over the sample's missing calls.
     """
     import pgenlib
+    from scipy import sparse
     from threadpoolctl import threadpool_limits
 
     k = task.slope.shape[1]
     score = np.zeros((k, n_samples), dtype=np.float64)
-    missing_vars = np.zeros((k, n_samples), dtype=np.float64)
+    # Sample-major: the layout the sparse product of the missing calls returns.
+    missing_vars = np.zeros((n_samples, k), dtype=np.float64)
     kwargs = {"raw_sample_ct": n_samples, "variant_ct": None}
     if allele_idx_offsets is not None:
         kwargs["allele_idx_offsets"] = allele_idx_offsets
-    buffer = np.empty((min(rows_per_block, len(task.variant_idx)), n_samples), dtype=np.int8) \
-        if files.format == "plink" else None
+    rows = min(rows_per_block, len(task.variant_idx))
+    buffer = np.empty((rows, n_samples), dtype=np.int8) if files.format == "plink" else None
+    dose_buffer = np.empty((rows, n_samples), dtype=np.float64)
     with threadpool_limits(limits=1, user_api="blas"), \
             pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
         for lo in range(0, len(task.variant_idx), rows_per_block):
             hi = min(lo + rows_per_block, len(task.variant_idx))
-            dose = _read_block(reader, files.format, task.variant_idx[lo:hi], task.allele_idx[lo:hi],
-                               n_samples, buffer)
-            missing = dose == PGENLIB_MISSING
-            mis_r, mis_j = np.nonzero(missing)
-            dose[missing] = 0.0
-            slope = task.slope[lo:hi]
-            score += slope.T @ dose
-            if mis_r.size:
+            dose, missing, row_sum = _read_block(reader, files.format, task.variant_idx[lo:hi],
+                                                 task.allele_idx[lo:hi], n_samples, buffer, dose_buffer)
+            n_missing = np.count_nonzero(missing, axis=1)
+            if n_missing.any():
+                mis_r, mis_j = np.nonzero(missing)  # row-major: CSR order
                 if impute:
-                    # Mean alt dosage over the row's called samples (0 when none is called).
-                    n_called = n_samples - missing.sum(axis=1)
-                    mean = np.divide(dose.sum(axis=1), n_called, out=np.zeros(hi - lo), where=n_called > 0)
-                    fix = slope[mis_r] * mean[mis_r, None]
+                    # Mean alt dosage over the row's called samples (0 when none is called), put
+                    # in place of the missing calls so that the one product below includes it.
+                    n_called = n_samples - n_missing
+                    called_sum = row_sum - PGENLIB_MISSING * n_missing
+                    mean = np.divide(called_sum, n_called, out=np.zeros(hi - lo), where=n_called > 0)
+                    dose[mis_r, mis_j] = mean[mis_r]
                 else:
-                    fix = -task.offset[lo:hi][mis_r]  # a zeroed call drops its offset too
-                np.add.at(score.T, mis_j, fix)
-                np.add.at(missing_vars.T, mis_j, task.n_vars[lo:hi][mis_r])
+                    dose[mis_r, mis_j] = 0.0
+                # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
+                # -offset: a zeroed call drops its offset too): one sparse product, as the
+                # missing calls are few (~1% in array data, none in imputed dosages).
+                indicator = sparse.csr_matrix((np.ones(mis_r.size), mis_j, np.r_[0, np.cumsum(n_missing)]),
+                                              shape=(hi - lo, n_samples))
+                per_row = task.n_vars[lo:hi] if impute else np.hstack([task.n_vars[lo:hi], -task.offset[lo:hi]])
+                fix = np.asarray(indicator.T @ per_row)
+                missing_vars += fix[:, :k]
+                if not impute:
+                    score += fix[:, k:].T
+            score += task.slope[lo:hi].T @ dose
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
-        yield i, (score[:, start:stop].copy(), missing_vars[:, start:stop].copy())
+        yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
 
 
 def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -368,7 +328,7 @@ def score(
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score; sample-major, scores in ``pgs_ids`` order).
 
-    ``weights``: ``weights_frame`` or ``matching.weights_from_matches`` (per genotype row
+    ``weights``: ``matching.weights_from_matches`` (per genotype row
     ``[ref, alt]``: slope, offset, n_vars, each length k = ``len(pgs_ids)``; rows that already
     carry ``variant_idx``/``allele_idx`` are not looked up again); ``samples``: the person IDs
     in file order (``genotypes.sample_persons``); ``n_matched``: per score, in ``pgs_ids``
@@ -396,7 +356,9 @@ def score(
     rows = rows.sort_values(["variant_idx", "allele_idx"], kind="stable")
 
     def matrix(col: str) -> np.ndarray:
-        return np.array(rows[col].tolist(), dtype=np.float64).reshape(len(rows), k)
+        # One k-array per row -> (rows x k): np.stack, not a list of lists (200k x 61 floats).
+        return np.stack(list(rows[col])).astype(np.float64).reshape(len(rows), k) if len(rows) \
+            else np.zeros((0, k))
 
     slope, offset, n_vars = matrix("slope"), matrix("offset"), matrix("n_vars")
     variant_idx = rows["variant_idx"].to_numpy(np.int64)
@@ -425,26 +387,34 @@ def score(
     matched = [int(m) for m in n_matched]
     sample_list = sc.broadcast(list(samples))
 
-    def to_rows(item):
-        # One slice -> its rows, sample-major (vectorised: the slice is k x slice numbers).
-        i, (part, missing_vars) = item
-        start = i * sample_slice
-        n_slice = part.shape[1]
-        called = np.rint(n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
-        total = part + offset_total[:, None]
-        denom = 2 * np.array(matched, dtype=np.int64)
-        has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
-        avg = np.divide(total, denom[:, None], out=np.zeros_like(total), where=has_denom)
-        n_match = np.repeat(np.array(matched, dtype=np.int64)[:, None], n_slice, axis=1)
-        return zip(
-            np.repeat(sample_list.value[start:start + n_slice], k).tolist(),
-            ids * n_slice,
-            total.T.ravel().tolist(),
-            (2 * called).T.ravel().tolist(),
-            [a if ok else None for a, ok in zip(avg.T.ravel().tolist(), has_denom.T.ravel().tolist())],
-            (n_match - called).T.ravel().tolist(),
-            n_match.T.ravel().tolist(),
-        )
+    def to_batches(batches):
+        # Each slice -> its rows as one Arrow batch, sample-major (vectorised: k x slice numbers;
+        # the 1.2M rows of 20k samples x 61 scores as Python tuples cost seconds).
+        import pickle
+
+        import pyarrow as pa
+
+        for batch in batches:
+            for i, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                part, missing_vars = pickle.loads(blob)
+                start = i * sample_slice
+                n_slice = part.shape[1]
+                called = np.rint(n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
+                total = part + offset_total[:, None]
+                denom = 2 * np.array(matched, dtype=np.int64)
+                has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
+                avg = np.divide(total, denom[:, None], out=np.zeros_like(total), where=has_denom)
+                n_match = np.repeat(np.array(matched, dtype=np.int64)[:, None], n_slice, axis=1)
+                yield pa.RecordBatch.from_arrays([
+                    pa.array(np.repeat(np.asarray(sample_list.value[start:start + n_slice], dtype=object), k),
+                             pa.string()),
+                    pa.array(np.tile(np.asarray(ids, dtype=object), n_slice), pa.string()),
+                    pa.array(total.T.ravel()),
+                    pa.array((2 * called).T.ravel()),
+                    pa.array(avg.T.ravel(), mask=~has_denom.T.ravel()),
+                    pa.array((n_match - called).T.ravel()),
+                    pa.array(n_match.T.ravel()),
+                ], names=schema.names)
 
     from pyspark.sql import types as T
 
@@ -457,5 +427,9 @@ def score(
         T.StructField("n_missing", T.LongType(), False),
         T.StructField("n_matched", T.LongType(), False),
     ])
-    df = spark.createDataFrame(summed.flatMap(to_rows), schema)
+    import pickle
+
+    slices = spark.createDataFrame(summed.map(lambda kv: (kv[0], bytearray(pickle.dumps(kv[1], protocol=5)))),
+                                   "slice int, partial binary")
+    df = slices.mapInArrow(to_batches, schema)
     return hl.Table.from_spark(df)

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, TrdSparkError
-from trd_spark.pgs.matching import USED_MATCH_TYPES
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -38,47 +37,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
-def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) -> hl_types.Table:
-    """Genotype rows used by any score, keyed by locus/alleles, with per-score arrays
-    (length ``n_scores``, indexed by ``score_index``): ``slope``, ``offset`` (float64) and
-    ``n_vars`` (int32, score variants at this row).
-
-    ``matches`` is ``match_variants``' table (keyed by ``locus``): re-keying by locus + alleles
-    only sorts within a locus, and ``collect_by_key`` groups without a shuffle."""
-    used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
-    w = used.effect_weight
-    # A REF effect allele loses the copies of every alt at the site (matching.other_alt_rows):
-    # slope -w on each other alt row too, while the offset and the variant count stay on the
-    # matched row only.
-    rows = hl.array([hl.struct(alleles=used.matched_alleles, is_matched=True)]).extend(
-        used.other_alt_rows.map(lambda a: hl.struct(alleles=a, is_matched=False)))
-    used = used.select(score_index=used.score_index, w=w, effect_is_ref=used.effect_is_ref, target=rows)
-    used = used.explode("target")
-    main = used.target.is_matched
-    used = used.select(
-        alleles=used.target.alleles,
-        score_index=used.score_index,
-        slope=hl.if_else(used.effect_is_ref, -used.w, used.w),
-        offset=hl.if_else(used.effect_is_ref & main, 2.0 * used.w, 0.0),
-        counted=main,
-    )
-    grouped = used.key_by("locus", "alleles").collect_by_key("_vars")
-    v = grouped._vars
-
-    def spread(value, zero):
-        # Two score variants of one score on the same row simply add.
-        return hl.range(n_scores).map(
-            lambda k: v.fold(lambda acc, x: acc + hl.if_else(x.score_index == k, value(x), zero), zero))
-
-    return grouped.select(
-        slope=spread(lambda x: x.slope, 0.0),
-        offset=spread(lambda x: x.offset, 0.0),
-        n_vars=spread(lambda x: hl.int32(x.counted), hl.int32(0)),
-    )
-
-
 def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) -> hl_types.Table:
-    """``matching.weights_from_matches`` (pandas) as ``score_weights_table``'s Hail Table: keyed
+    """``matching.weights_from_matches`` (pandas) as the Hail Table ``compute_scores`` takes: keyed
     by locus/alleles, ``slope``/``offset`` (array<float64>) and ``n_vars`` (array<int32>)."""
     from pyspark.sql import SparkSession
     from pyspark.sql import types as T
@@ -136,7 +96,7 @@ def compute_scores(
 
     ``mt``: rows keyed by locus/alleles (biallelic), entry ``DOSAGE`` (float64 alt dosage,
     missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``).
-    ``weights``: from ``score_weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
+    ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
 
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
     blocks of ``block_size`` rows and scored with two matrix products per block,

@@ -178,11 +178,12 @@ def normalise_chrom(chrom: pd.Series) -> pd.Series:
     return out.replace(_CHROM_ALIASES)
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(path: str, spark: SparkSession | None = None) -> bytes:
     if is_uri(path):
         from pyspark.sql import SparkSession
 
-        spark = SparkSession.getActiveSession()
+        # The active session is per thread: read_scoring_files' threads are given the session.
+        spark = spark or SparkSession.getActiveSession()
         if spark is None:
             raise InputDataError("reading a scoring file from a URI needs the Spark session", where=path)
         fs = Fs(spark)
@@ -200,8 +201,8 @@ def _read_bytes(path: str) -> bytes:
         raise InputDataError(f"cannot read scoring file: {e.strerror}", where=path) from None
 
 
-def _open_text(path: str) -> str:
-    raw = _read_bytes(path)
+def _open_text(path: str, spark: SparkSession | None = None) -> str:
+    raw = _read_bytes(path, spark)
     if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
         try:
             raw = gzip.decompress(raw)
@@ -221,11 +222,12 @@ def read_scoring_file(
     liftover: bool = False,
     match_rsid: bool = False,
     max_abs_weight: float | None = None,
+    spark: SparkSession | None = None,
 ) -> ScoringFile:
-    """Read a scoring file (local path or Hadoop FS URI; plain or gzip) and validate it; see
-    ``parse_scoring_file``."""
+    """Read a scoring file (local path or Hadoop FS URI, read through ``spark`` or the thread's
+    active session; plain or gzip) and validate it; see ``parse_scoring_file``."""
     return parse_scoring_file(
-        _open_text(path), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
+        _open_text(path, spark), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
         liftover=liftover, match_rsid=match_rsid, max_abs_weight=max_abs_weight,
     )
 
@@ -265,7 +267,7 @@ def read_scoring_files(
     def read(path: str) -> ScoringFile:
         return read_scoring_file(path, target_build=target_build, duplicate_variants=pgs.duplicate_variants,
                                  liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid,
-                                 max_abs_weight=pgs.max_abs_weight)
+                                 max_abs_weight=pgs.max_abs_weight, spark=spark)
 
     paths = scoring_file_paths(spark, pgs.scoring_files)
     with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:

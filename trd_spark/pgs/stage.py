@@ -136,9 +136,9 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     """Match a bed/pgen dataset on frames: the variant list (``pgen_engine.variant_index``,
     its loci checked against the reference), the samples (.fam/.psam IIDs through
     ``genotypes.sample_persons``: the same person-ID rules and errors as Hail's path) and
-    ``matching.match_sites_frame`` (the same rules as ``match_sites``). Raises InputDataError
-    naming the file for a missing file, a locus off the reference, a .bed of the wrong size,
-    and as ``sample_persons`` / ``check_genotype_duplicates``."""
+    ``matching.match_sites_frame``. Raises InputDataError naming the file for a missing file,
+    a locus off the reference, a .bed of the wrong size, and as ``sample_persons`` /
+    ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
@@ -167,7 +167,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
     are collected once (``matching.genotype_rows_at``), the MatrixTable is kept for Hail's
     scoring pass. Errors as ``read_genotypes`` / ``samples_to_persons`` (one line through
-    ``hail_errors``) and ``check_genotype_duplicates``."""
+    ``hail_errors``) and ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome

@@ -1,0 +1,333 @@
+"""The Hail matcher and weights: the tests' independent oracle for the frame matcher.
+
+The pipeline matches every format with ``trd_spark.pgs.matching.match_sites_frame`` (pandas on
+the driver) and hands the native engine pandas weights (``matching.weights_from_matches``).
+This module keeps the earlier implementation of the same rules in Hail expressions (the
+matching rules are in the ``trd_spark.pgs.matching`` module doc), used only by the tests
+(tests/test_pgs_matching.py, test_pgs_native_engine.py, the plink2 oracle tests) to check
+the frame matcher and both scoring engines against a second, independent computation:
+
+    score_variants_table -> match_sites -> explode_members  (= match_variants)
+        -> summarise_matches / variant_matches_frame          (the match logs)
+        -> score_weights_table -> scoring.compute_scores      (Hail's pass)
+
+plus ``pgen_matrix_table`` (a .pgen fileset's rows and samples as a MatrixTable: Hail has no
+pgen reader) and ``weights_frame`` (Hail weights collected as the native engine's frame).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from trd_spark.errors import InputDataError
+from trd_spark.pgs.genotypes import UNREADABLE_LOCI
+from trd_spark.pgs.matching import (
+    _COMPLEMENT,
+    EFFECT_IS_REF_TYPES,
+    USED_MATCH_TYPES,
+    ScoreLabel,
+    _no_rsids,
+    raise_duplicate_rows,
+    summary_frame,
+)
+from trd_spark.pgs.pgen_engine import PlinkFiles, psam_samples
+from trd_spark.schemas import PGS_VARIANT_MATCHES
+
+if TYPE_CHECKING:
+    import hail as hl_types
+    from pyspark.sql import DataFrame
+
+    from trd_spark.config import GenotypeSource
+
+
+def _complement(hl: hl_types, allele):
+    comp = hl.literal(_COMPLEMENT)
+    return hl.or_missing(hl.len(allele) == 1, comp.get(allele))
+
+
+def _reverse_complement(hl: hl_types, allele):
+    """ACGT string on the other strand (alleles are validated as A/C/G/T only)."""
+    return hl.reversed(allele.translate(_COMPLEMENT))
+
+
+def _palindromic(hl: hl_types, a, b):
+    return hl.or_else((hl.len(a) == 1) & (_complement(hl, a) == b), False)
+
+
+def place_by_rsid(hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table) -> hl_types.Table:
+    """Give rows of rsID-only files (``by_rsid``) the locus of the genotype row with the same
+    ``rsid`` (missing when the rsID is absent or on several loci); chrom/pos follow."""
+    sv = score_variants
+    files = hl.eval(sv.rsid_only_files)
+    if not files:
+        return sv
+    if "rsid" not in mt.row:
+        raise _no_rsids(files)
+    wanted = sv.filter(sv.by_rsid & hl.is_defined(sv.rsid)).key_by("rsid").select().distinct()
+    rows = mt.rows().select("rsid")
+    rows = rows.filter(hl.is_defined(wanted[rows.rsid]))
+    by_rsid = rows.group_by(rows.rsid).aggregate(loci=hl.agg.collect_as_set(rows.locus))
+    found = by_rsid[sv.rsid].loci
+    locus = hl.or_missing(sv.by_rsid & (hl.len(found) == 1), hl.array(found)[0])
+    sv = sv.annotate(locus=hl.if_else(sv.by_rsid, locus, sv.locus))
+    return sv.annotate(chrom=hl.if_else(sv.by_rsid, sv.locus.contig, sv.chrom),
+                       pos=hl.if_else(sv.by_rsid, sv.locus.position, sv.pos))
+
+
+def match_variants(
+    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
+) -> hl_types.Table:
+    """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``,
+    after ``check_genotype_duplicates``."""
+    sites = match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous)
+    check_genotype_duplicates(hl, sites, where="genotypes")
+    return explode_members(hl, sites)
+
+
+def match_sites(
+    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
+) -> hl_types.Table:
+    """Match the score sites (``score_variants_table``; keyed by ``locus`` on return), adding
+    ``match_type`` (see module doc), ``matched_alleles`` (the genotype row's ``[ref, alt]``
+    it scores against, missing unless used), ``effect_is_ref`` (True for alt_ref /
+    alt_ref_flipped), ``other_alt_rows`` (``other_alt_rows``: the other genotype rows whose alt
+    copies a REF effect allele also loses) and ``duplicate_genotype_rows`` (int: genotype rows
+    at the locus repeated; see ``check_genotype_duplicates``). Rows of rsID-only files are first placed by ``place_by_rsid``;
+    lifted-over alleles on a negative-strand block are reverse-complemented for matching (the
+    log keeps them as in the file). Checkpoint this (small) table, not the exploded one.
+    """
+    sv = place_by_rsid(hl, mt, score_variants).key_by("locus")
+    loci = sv.filter(hl.is_defined(sv.locus)).select().distinct()
+    # Genotype rows are keyed by (locus, alleles): grouping by the locus prefix needs no shuffle.
+    rows = mt.rows().select()
+    rows = rows.filter(hl.is_defined(loci[rows.locus])).key_by("locus").collect_by_key("_alleles")
+    sites = rows.select(pairs=rows._alleles.map(lambda r: r.alleles))
+    sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
+    # The same [ref, alt] twice at a locus (two files, chunks or rows): its weight would be
+    # applied twice. check_genotype_duplicates turns this into an error.
+    sv = sv.annotate(duplicate_genotype_rows=hl.len(sv._pairs) - hl.len(hl.set(sv._pairs)))
+
+    neg = sv.lift_negative_strand
+    ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
+    oa = hl.if_else(neg, _reverse_complement(hl, sv.other_allele), sv.other_allele)
+    pairs = sv._pairs
+    has_oa = hl.is_defined(oa)
+    by_effect_only = ~has_oa & (hl.len(pairs) == 1)
+
+    def first(pred):
+        return hl.find(lambda p: hl.or_else(pred(p[0], p[1]), False), pairs)
+
+    def rule(with_oa, effect_only):
+        return first(lambda ref, alt: hl.if_else(has_oa, with_oa(ref, alt), by_effect_only & effect_only(ref, alt)))
+
+    c_ea, c_oa = _complement(hl, ea), _complement(hl, oa)
+    direct_ra = rule(lambda ref, alt: (ea == alt) & (oa == ref), lambda ref, alt: ea == alt)
+    direct_ar = rule(lambda ref, alt: (ea == ref) & (oa == alt), lambda ref, alt: ea == ref)
+    flip_ra = rule(lambda ref, alt: (c_ea == alt) & (c_oa == ref), lambda ref, alt: c_ea == alt)
+    flip_ar = rule(lambda ref, alt: (c_ea == ref) & (c_oa == alt), lambda ref, alt: c_ea == ref)
+
+    sv = sv.annotate(_dra=direct_ra, _dar=direct_ar, _fra=flip_ra, _far=flip_ar)
+    ea, oa, has_oa = sv.effect_allele, sv.other_allele, hl.is_defined(sv.other_allele)
+
+    def ambiguous(pair):
+        return hl.if_else(has_oa, _palindromic(hl, ea, oa), _palindromic(hl, pair[0], pair[1]))
+
+    drop_ambiguous = hl.literal(not keep_ambiguous)
+    unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
+    match_type = (
+        hl.case()
+        .when(sv.liftover_failed, "liftover_failed")
+        .when(hl.or_else(hl.literal(set(unreadable), hl.tset(hl.tstr)).contains(hl.str(sv.locus)), False),
+              "multiallelic_unreadable")
+        .when(hl.is_defined(sv._dra) & ambiguous(sv._dra) & drop_ambiguous, "ambiguous_dropped")
+        .when(hl.is_defined(sv._dar) & ambiguous(sv._dar) & drop_ambiguous, "ambiguous_dropped")
+        .when(hl.is_defined(sv._dra), "ref_alt")
+        .when(hl.is_defined(sv._dar), "alt_ref")
+        .when(hl.is_defined(sv._fra) & ~ambiguous(sv._fra), "ref_alt_flipped")
+        .when(hl.is_defined(sv._far) & ~ambiguous(sv._far), "alt_ref_flipped")
+        .default("not_found")
+    )
+    sv = sv.annotate(match_type=match_type)
+    matched = (
+        hl.case()
+        .when(sv.match_type == "ref_alt", sv._dra)
+        .when(sv.match_type == "alt_ref", sv._dar)
+        .when(sv.match_type == "ref_alt_flipped", sv._fra)
+        .when(sv.match_type == "alt_ref_flipped", sv._far)
+        .or_missing()
+    )
+    effect_is_ref = hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type)
+    sv = sv.annotate(
+        matched_alleles=matched,
+        effect_is_ref=effect_is_ref,
+        other_alt_rows=other_alt_rows(hl, sv._pairs, matched, effect_is_ref),
+    )
+    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
+
+
+def other_alt_rows(hl: hl_types, pairs, matched, effect_is_ref):
+    """The allele rule at multi-allelic sites: the genotype rows (``[ref, alt]``) at the locus
+    with the same REF, other than ``matched``, whose alt copies also count against a REF
+    effect allele.
+
+    The dosage of a REF effect allele is 2 minus the copies of *every* alt at the site (the
+    other alts, ``*`` spanning deletions included, are "not the effect allele"), not 2 minus
+    the matched alt's copies. Split and unsplit inputs give the same rows, so one rule covers
+    both. Empty when the effect allele is an alt (its dosage is that alt's copies alone) or
+    the site is biallelic. Source: the dosage definition of plink2 ``--score`` on
+    multi-allelic variants (REF dosage = ploidy minus all alt dosages).
+    """
+    # Rows with another REF at the locus (an indel's minimal representation, or a file whose
+    # rows disagree on REF, e.g. a ref-last BGEN) describe other sites: they are left alone.
+    return hl.if_else(effect_is_ref, pairs.filter(lambda p: (p != matched) & (p[0] == matched[0])),
+                      hl.empty_array(hl.tarray(hl.tstr)))
+
+
+def check_genotype_duplicates(
+    hl: hl_types, sites: hl_types.Table, where: str, source: GenotypeSource | None = None
+) -> None:
+    """Raise InputDataError when a genotype row (locus, ref, alt) used by a score site occurs
+    more than once (``duplicate_genotype_rows`` of ``match_sites``): e.g. one chromosome in two
+    overlapping chunks, or a site both unsplit and split. Its weight would be applied twice.
+    Names up to 3 such loci and their count. ``where`` names the dataset's files; with
+    ``source``, the rows at those loci are located (``genotypes.locate_rows``: ``file:line``
+    for VCF, .bim and .pvar files) and the error names the first file:line as its place."""
+    dup = sites.filter(sites.duplicate_genotype_rows > 0)
+    raise_duplicate_rows(sorted(dup.aggregate(hl.agg.collect_as_set(hl.str(dup.locus)))), where, source)
+
+
+def explode_members(hl: hl_types, sites: hl_types.Table) -> hl_types.Table:
+    """Site rows -> one row per score variant: pgs_id, score_index, effect_weight, line added,
+    the member arrays dropped (no shuffle: the key, if any, is kept)."""
+    members = hl.range(hl.len(sites.member_score_index)).map(lambda i: hl.struct(
+        score_index=sites.member_score_index[i], effect_weight=sites.member_weight[i], line=sites.member_line[i]))
+    out = sites.annotate(_member=members).drop("member_score_index", "member_weight", "member_line")
+    out = out.explode("_member")
+    return out.transmute(
+        pgs_id=out.pgs_ids[out._member.score_index],
+        score_index=out._member.score_index,
+        effect_weight=out._member.effect_weight,
+        line=out._member.line,
+    )
+
+
+def summarise_matches(
+    hl: hl_types, matches: hl_types.Table, dataset: str, pgs_ids: Sequence[str], labels: dict[str, ScoreLabel]
+) -> pd.DataFrame:
+    """Per-score match counts (one small row per score; PGS_MATCH_SUMMARY columns)."""
+    # One pass, no shuffle: a per-score counter of match types.
+    by_score = matches.aggregate(hl.agg.group_by(matches.pgs_id, hl.agg.counter(matches.match_type)))
+    return summary_frame(by_score, dataset, pgs_ids, labels)
+
+
+def variant_matches_frame(hl: hl_types, matches: hl_types.Table, dataset: str) -> DataFrame:
+    """The per-variant match log as a Spark DataFrame with the PGS_VARIANT_MATCHES schema."""
+    matches = matches.key_by()
+    log = matches.select(
+        dataset=hl.literal(dataset),
+        pgs_id=matches.pgs_id,
+        chrom=matches.chrom,
+        pos=matches.pos,
+        effect_allele=matches.effect_allele,
+        other_allele=matches.other_allele,
+        effect_weight=matches.effect_weight,
+        match_type=matches.match_type,
+    )
+    return log.to_spark().select(*PGS_VARIANT_MATCHES.names)
+
+
+def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) -> hl_types.Table:
+    """Genotype rows used by any score, keyed by locus/alleles, with per-score arrays
+    (length ``n_scores``, indexed by ``score_index``): ``slope``, ``offset`` (float64) and
+    ``n_vars`` (int32, score variants at this row).
+
+    ``matches`` is ``match_variants``' table (keyed by ``locus``): re-keying by locus + alleles
+    only sorts within a locus, and ``collect_by_key`` groups without a shuffle."""
+    used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
+    w = used.effect_weight
+    # A REF effect allele loses the copies of every alt at the site (matching.other_alt_rows):
+    # slope -w on each other alt row too, while the offset and the variant count stay on the
+    # matched row only.
+    rows = hl.array([hl.struct(alleles=used.matched_alleles, is_matched=True)]).extend(
+        used.other_alt_rows.map(lambda a: hl.struct(alleles=a, is_matched=False)))
+    used = used.select(score_index=used.score_index, w=w, effect_is_ref=used.effect_is_ref, target=rows)
+    used = used.explode("target")
+    main = used.target.is_matched
+    used = used.select(
+        alleles=used.target.alleles,
+        score_index=used.score_index,
+        slope=hl.if_else(used.effect_is_ref, -used.w, used.w),
+        offset=hl.if_else(used.effect_is_ref & main, 2.0 * used.w, 0.0),
+        counted=main,
+    )
+    grouped = used.key_by("locus", "alleles").collect_by_key("_vars")
+    v = grouped._vars
+
+    def spread(value, zero):
+        # Two score variants of one score on the same row simply add.
+        return hl.range(n_scores).map(
+            lambda k: v.fold(lambda acc, x: acc + hl.if_else(x.score_index == k, value(x), zero), zero))
+
+    return grouped.select(
+        slope=spread(lambda x: x.slope, 0.0),
+        offset=spread(lambda x: x.offset, 0.0),
+        n_vars=spread(lambda x: hl.int32(x.counted), hl.int32(0)),
+    )
+
+
+def pgen_matrix_table(hl: hl_types, files: PlinkFiles, reference_genome: str, *,
+                      keep_rsid: bool = False) -> hl_types.MatrixTable:
+    """A .pgen fileset's rows and columns for matching (Hail has no pgen reader), shaped as
+    ``genotypes.read_genotypes`` returns: rows keyed by ``locus``/``alleles = [ref, alt]``
+    (multi-allelic .pvar rows split per alt; ``rsid`` = the ID column with ``keep_rsid``),
+    columns keyed by ``s`` (the .psam IID, file order). The entry ``DOSAGE`` is always missing:
+    only the native engine (``score``) reads the genotypes. Contigs are recoded as
+    ``read_genotypes`` does; an unknown contig fails when the rows are first used."""
+    from trd_spark.pgs.genotypes import plink_contig_recoding
+
+    for path in (files.matrix, files.variants, files.samples):
+        if not os.path.isfile(path):
+            raise InputDataError("file not found (a pgen fileset is .pgen + .pvar + .psam)", where=path)
+    samples = psam_samples(files)
+    # Meta lines start with ##; a multi-character comment is a regular expression to Hail.
+    ht = hl.import_table(files.variants, comment="##.*", impute=False, missing="")
+    if "#CHROM" not in ht.row:
+        raise InputDataError("a .pvar needs its #CHROM header line (plink2 --make-pgen writes it)",
+                             where=files.variants)
+    recode = hl.literal(plink_contig_recoding(reference_genome))
+    chrom = ht["#CHROM"]
+    alts = ht.ALT.split(",")
+    ht = ht.select(locus=hl.locus(recode.get(chrom, chrom), hl.int32(ht.POS), reference_genome),
+                   ref=ht.REF, alts=alts, **({"rsid": ht.ID} if keep_rsid else {}))
+    ht = ht.annotate(alleles=ht.alts.map(lambda a: hl.array([ht.ref, a]))).explode("alleles")
+    ht = ht.drop("ref", "alts")
+    n = ht.count()
+    mt = hl.utils.range_matrix_table(n, len(samples))
+    rows = ht.add_index("_i").key_by("_i")
+    mt = mt.annotate_rows(**rows[hl.int64(mt.row_idx)])
+    mt = mt.annotate_cols(s=hl.literal(samples)[mt.col_idx])
+    mt = mt.key_rows_by("locus", "alleles").key_cols_by("s").drop("row_idx", "col_idx")
+    return mt.select_entries(DOSAGE=hl.missing(hl.tfloat64))
+
+
+def weights_frame(hl: hl_types, weights: hl_types.Table) -> pd.DataFrame:
+    """``scoring.score_weights_table`` on the driver: one row per genotype row used by a score,
+    ``contig``, ``position``, ``ref``, ``alt`` and the per-score arrays ``slope``, ``offset``
+    (float64) and ``n_vars`` (int32), each a list of length k. Small: k numbers per matched row.
+    """
+    ht = weights.key_by()
+    ht = ht.select(contig=ht.locus.contig, position=ht.locus.position, ref=ht.alleles[0], alt=ht.alleles[1],
+                   slope=ht.slope, offset=ht.offset, n_vars=ht.n_vars)
+    df = ht.to_spark()
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    spark = df.sparkSession
+    before = spark.conf.get(key, "false")
+    spark.conf.set(key, "true")
+    try:
+        return df.toPandas()
+    finally:
+        spark.conf.set(key, before)
