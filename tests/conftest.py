@@ -10,12 +10,14 @@ import pytest
 from trd_spark.config import SparkSettings
 
 REPO = Path(__file__).resolve().parent.parent
-# Every JVM of the suite (the session's, the subprocess runs', the standalone cluster's) is
-# short-lived and works on toy data, so HotSpot's optimising C2 compiler costs more CPU than it
+# The JVMs the tests start (subprocess runs, the standalone cluster's daemons and executors) are
+# short-lived and work on toy data, so HotSpot's optimising C2 compiler costs more CPU than it
 # saves: C1 only and the serial collector cut a toy pipeline run's CPU by about a third (276 ->
-# 189 CPU-seconds measured), and the suite is CPU-bound on 2 cores. Tests only; production JVMs
-# are untouched. (The JVM notes "Picked up JAVA_TOOL_OPTIONS" on stderr: it goes to the run log.)
-os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+# 189 CPU-seconds measured), and the suite is CPU-bound on 2 cores. The shared in-process
+# session's JVM lives for the whole run and keeps C2 (``spark`` fixture). Tests only;
+# production JVMs are untouched. ("Picked up JAVA_TOOL_OPTIONS" on a JVM's stderr goes to the run log.)
+SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
 # Modules that share a session fixture run in one xdist group (one worker), so the fixture
 # runs once: the installed toy run is test_cli's check and test_cluster's reference.
 SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run"}
@@ -60,7 +62,12 @@ def spark(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("spark")
     settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, tmp_dir=str(tmp))
-    session = start_session(settings)
+    options = os.environ.pop("JAVA_TOOL_OPTIONS", None) if os.environ.get("JAVA_TOOL_OPTIONS") == SHORT_LIVED_JVM_OPTIONS else None
+    try:
+        session = start_session(settings)
+    finally:
+        if options is not None:
+            os.environ["JAVA_TOOL_OPTIONS"] = options
     yield session
 
 

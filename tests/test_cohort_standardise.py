@@ -175,6 +175,17 @@ def test_datasets_fitted_in_one_job_each_on_its_own(spark, caplog):
     np.testing.assert_allclose(z.loc[b.person_id, "PGS_B"].to_numpy(), _overall_z(b, "PGS_B"), rtol=1e-9)
 
 
+def test_score_missing_for_a_person_falls_back_not_silently_null(spark, caplog):
+    df = _frame(n=80, seed=5)
+    sdf = spark.createDataFrame(df).withColumn("PGS_B", F.expr("CASE WHEN person_id = 3 THEN NULL ELSE PGS_B END"))
+    out, info = standardise(sdf, ["PGS_A", "PGS_B"], "pc_adjusted", pcs=["pc1", "pc2"], dataset="d1")
+    assert info["fallback"] == {"PGS_B": "missing_scores"} and "dataset d1" in caplog.text
+    got = out.toPandas().set_index("person_id").loc[df.person_id]
+    rest = df[df.person_id != 3]
+    np.testing.assert_allclose(got.loc[rest.person_id, "PGS_B"].to_numpy(), _overall_z(rest, "PGS_B"), rtol=1e-9)
+    assert np.isnan(got.loc[3, "PGS_B"]) and got["PGS_A"].notna().all()
+
+
 def test_related_pairs_maximal_independent_set(spark, hl):
     raw = spark.createDataFrame(
         [("1", "2"), ("2", "3"), ("4", "5"), ("6", "99"), ("8", "8")], "`i.s` string, `j.s` string")

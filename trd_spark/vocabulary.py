@@ -130,6 +130,7 @@ class FitFailure(StrEnum):
     COLLINEAR_PCS = "collinear_pcs"  # X'X of [1, PCs] is rank deficient
     VARIANCE_DIVERGED = "variance_diverged"  # IRLS produced non-finite coefficients
     VARIANCE_NOT_CONVERGED = "variance_not_converged"  # IRLS still moving after max_iter
+    MISSING_SCORES = "missing_scores"  # a person with PCs has no value of the score
 
 
 class ModelFailure(StrEnum):

@@ -116,6 +116,11 @@ def fit_pc_arrays(pcs: np.ndarray, scores: dict[str, np.ndarray], pc_names: Sequ
         return fit
     resid = {}
     for s, y in scores.items():
+        if not np.all(np.isfinite(y)):
+            # Scores are never null from the PGS stage; if one is, fitting it on fewer rows
+            # than X'X describes would be wrong and NaN would null it silently.
+            fit.failed[s] = FitFailure.MISSING_SCORES
+            continue
         fit.mean[s] = np.linalg.solve(xtx, x.T @ y)
         r = y - x @ fit.mean[s]
         rss, tss = float(r @ r), float(y @ y)
@@ -162,8 +167,9 @@ def fit_pc_adjustments(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[s
                        groups: Sequence[str], *, max_iter: int = 100, tol: float = 1e-10) -> dict[str, PcAdjustment]:
     """``fit_pc_arrays`` for every group of ``by`` (a dataset) in ONE Spark action.
 
-    ``frame``: ``by``, ``pcs`` and the ``pgs_ids`` columns (doubles; scores never null). Rows
-    with a missing PC are not fitted (counted: ``n_rows - n_samples``). ``groups``: the groups
+    ``frame``: ``by``, ``pcs`` and the ``pgs_ids`` columns (doubles). Rows with a missing PC
+    are not fitted (counted: ``n_rows - n_samples``); a score missing for a person with PCs is
+    not fitted either (``MISSING_SCORES``: it falls back to the overall z). ``groups``: the groups
     expected; one without rows gets every score failed with ``TOO_FEW_SAMPLES``. Returns group
     -> PcAdjustment. Never raises for a fit.
     """

@@ -188,7 +188,7 @@ def score_variants_table(
     rsid (rsID-only files only), positions_build, by_rsid (placed by rsID at matching),
     lift_negative_strand (alleles to be reverse-complemented), liftover_failed, and the score
     variants at the site as parallel arrays ``member_score_index`` (position in
-    ``scoring_files``), ``member_weight`` and ``member_line``. ``match_variants`` explodes them
+    ``scoring_files``), ``member_weight`` and ``member_line``. ``frame_matches`` flattens them
     back to one row per score variant.
 
     Why sites: scores share most of their variants (61 scores over one HapMap3-like panel are
@@ -466,7 +466,7 @@ def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """``place_by_rsid`` on frames: rows of rsID-only files (``by_rsid``) get the
+    """Rows of rsID-only files (``by_rsid``) get the
     ``contig``/``position`` (and chrom/pos) of the genotype rows with the same ``rsid``; missing
     when the rsID is absent or on several loci. ``rows``: the genotype rows (``contig``,
     ``position``, ``rsid``). Raises InputDataError when rsID-only files meet rows without rsIDs."""

@@ -16,7 +16,8 @@ that variant (``mean_impute``, plink2's default) or contributes 0 (``zero``, pli
 Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offset = 0``
 (effect = alt) or ``slope = -w, offset = 2w`` (effect = ref); at a multi-allelic site a REF
 effect allele also puts ``slope = -w`` (no offset, not counted as a variant) on the rows of the
-site's other alts, so its dosage is ``2 - all alt copies`` (``matching.other_alt_rows``). Rows carry one slope/offset per
+site's other alts, so its dosage is ``2 - all alt copies`` (the ``other_alt_rows`` of
+``matching.match_sites_frame``). Rows carry one slope/offset per
 score (0 where the score has no variant at the row; two score variants of one score on the
 same row add), so all scores are summed together in one block-wise pass (``compute_scores``).
 """

@@ -14,7 +14,7 @@ dataset's build, else from ``chr_name``/``chr_position`` when ``#genome_build`` 
 - ``liftover=True``: author positions on ``#genome_build`` (GRCh37/GRCh38) are kept with
   ``positions_build`` set to it, and ``matching.score_variants_table`` lifts them over;
 - ``match_rsid=True`` and an rsID column without positions: ``positions_from="rsid"``, all
-  positions null, matched on the genotypes' rsIDs (``matching.match_variants``);
+  positions null, matched on the genotypes' rsIDs (``matching.place_sites_by_rsid``);
 - else an error saying how to fix it (the harmonised file, or the config option).
 
 Every problem raises ``InputDataError`` with ``where="<file>:<line>"``. Files are local paths or
@@ -70,6 +70,8 @@ _ALLELE = re.compile(r"^[ACGT]+$")
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?i:inf|infinity|nan)$"
 # Positions become Hail loci (int32 positions): a larger one is an error, not an overflow later.
 MAX_POSITION = 2**31 - 1
+# Files parsed at once (read_scoring_files): bounds the driver's peak memory, not a study setting.
+MAX_PARSE_THREADS = 4
 # Text columns are Arrow-backed: vectorised string operations (the python-object ones were
 # most of the parse time of a million-row file).
 TEXT = pd.StringDtype("pyarrow")
@@ -270,7 +272,11 @@ def read_scoring_files(
                                  max_abs_weight=pgs.max_abs_weight, spark=spark)
 
     paths = scoring_file_paths(spark, pgs.scoring_files)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+    # Threads: the cores this process may use (cgroup/affinity, not the host's count), at most
+    # MAX_PARSE_THREADS: each thread holds one file's parse intermediates on the driver, and
+    # a multi-million-variant score's are large.
+    threads = min(len(paths), len(os.sched_getaffinity(0)), MAX_PARSE_THREADS)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         return list(pool.map(read, paths))
 
 
