@@ -15,16 +15,22 @@ from pyspark.sql import functions as F
 from test_phenotypes_support import spark_jobs
 
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.cohort.standardise import (
-    apply_pc_adjustment,
-    fit_pc_adjustment,
-    fit_pc_adjustments,
-    standardise,
-    standardise_datasets,
-)
+from trd_spark.cohort.standardise import apply_pc_adjustment, fit_pc_adjustments, standardise_datasets
 from trd_spark.config import TraitPanel
 from trd_spark.errors import InputDataError
 from trd_spark.vocabulary import FitFailure
+
+
+def standardise(frame, pgs_ids, method, *, pcs=(), dataset=""):
+    """``standardise_datasets`` of a frame holding one dataset: (frame, its description)."""
+    out, info = standardise_datasets(frame.withColumn("__ds", F.lit(dataset)), pgs_ids, method, "__ds", [dataset],
+                                     pcs=pcs)
+    return out.drop("__ds"), info[dataset]
+
+
+def fit_pc_adjustment(frame, pgs_ids, pcs, **options):
+    """``fit_pc_adjustments`` of a frame holding one dataset."""
+    return fit_pc_adjustments(frame.withColumn("__ds", F.lit("")), pgs_ids, pcs, "__ds", [""], **options)[""]
 
 
 def _frame(n: int = 300, seed: int = 1) -> pd.DataFrame:

@@ -56,8 +56,6 @@ Method = Literal["overall", "ancestry", "pc_adjusted"]
 # Relative step below which a variance fit switches from Fisher scoring to Newton-Raphson: a
 # numerical-method constant (not a study setting), like statsmodels' own IRLS defaults.
 NEWTON_SWITCH = 1e-2
-# The group column of the single-dataset helpers (``standardise``, ``fit_pc_adjustment``).
-_ONE = "__dataset"
 _FIT_SCHEMA = T.StructType([
     T.StructField("group", T.StringType()),
     T.StructField("pgs_id", T.StringType()),
@@ -190,9 +188,7 @@ def fit_pc_adjustments(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[s
 
     got = (frame.select(F.col(by).alias("group"), *pcs, *pgs_ids).groupBy("group")
            .applyInPandas(fit_group, schema=_FIT_SCHEMA).collect())
-    fits = {g: PcAdjustment(pcs=pcs) for g in groups}
-    for g in groups:
-        fits[g].failed = {s: FitFailure.TOO_FEW_SAMPLES for s in pgs_ids}
+    fits = {g: PcAdjustment(pcs=pcs, failed={s: FitFailure.TOO_FEW_SAMPLES for s in pgs_ids}) for g in groups}
     for row in got:
         fit = fits.setdefault(row["group"], PcAdjustment(pcs=pcs))
         fit.n_rows, fit.n_samples = row["n_rows"], row["n_samples"]
@@ -205,13 +201,6 @@ def fit_pc_adjustments(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[s
         fit.mean[s] = np.array(row["mean"], dtype=float)
         fit.log_var[s] = np.array(row["log_var"], dtype=float) if row["has_variance"] else None
     return fits
-
-
-def fit_pc_adjustment(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], *, max_iter: int = 100,
-                      tol: float = 1e-10) -> PcAdjustment:
-    """``fit_pc_adjustments`` of a frame holding one dataset."""
-    return fit_pc_adjustments(frame.withColumn(_ONE, F.lit("")), pgs_ids, pcs, _ONE, [""],
-                              max_iter=max_iter, tol=tol)[""]
 
 
 def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
@@ -286,12 +275,3 @@ def standardise_datasets(
         return reduce(DataFrame.unionByName, parts), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
 
-
-def standardise(
-    frame: DataFrame, pgs_ids: Sequence[str], method: Method, *, pcs: Sequence[str] = (), dataset: str = ""
-) -> tuple[DataFrame, dict]:
-    """``standardise_datasets`` of a frame holding one dataset (``dataset`` names it in the
-    warning). Returns the frame (same columns) and the description."""
-    out, info = standardise_datasets(frame.withColumn(_ONE, F.lit(dataset)), pgs_ids, method, _ONE, [dataset],
-                                     pcs=pcs)
-    return out.drop(_ONE), info[dataset]
