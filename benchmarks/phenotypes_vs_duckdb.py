@@ -52,14 +52,17 @@ def _query_label(plan: str) -> str:
 
 def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
     """Lines describing the Spark jobs run between ``t0_ms`` and ``t1_ms`` (epoch ms) from the
-    event log in ``log_dir`` (uncompressed): per job its wall time and call site, and per stage
-    the tasks, summed task run time, input rows and shuffle rows; then the totals and the
-    driver time outside any job (gaps)."""
+    newest event log in ``log_dir`` (uncompressed; this process's application: stage IDs of
+    earlier runs in the same directory would collide): per job its wall time and call site, and
+    per stage the tasks, summed task run time, input rows and shuffle rows; then the totals and
+    the driver time outside any job (gaps). A stage is counted in the first job that lists it:
+    a later job lists a stage it reuses (skipped, its shuffle output already there) under the
+    same ID, and counting it again would add its task time twice."""
     jobs: dict[int, dict] = {}
     stages: dict[int, dict] = {}
     task_ms: dict[int, list[int]] = {}
     queries: dict[int, str] = {}  # SQL execution id -> what it computes (_query_label)
-    for path in sorted(log_dir.iterdir()):
+    for path in sorted(log_dir.iterdir(), key=lambda p: p.stat().st_mtime)[-1:]:
         for line in path.read_text().splitlines():
             e = json.loads(line)
             kind = e["Event"]
@@ -88,8 +91,11 @@ def event_log_profile(log_dir: Path, t0_ms: float, t1_ms: float) -> list[str]:
              "shuffle read/write rows)"]
     busy, prev_end, gaps, task_total = 0.0, t0_ms, 0.0, 0.0
     by_site: dict[str, list[float]] = {}
+    counted: set[int] = set()  # stages already listed under an earlier job
     for jid in sorted(j for j in jobs if t0_ms <= jobs[j]["start"] <= t1_ms):
         j = jobs[jid]
+        j["stages"] = [sid for sid in j["stages"] if sid not in counted]
+        counted.update(j["stages"])
         wall = (j.get("end", j["start"]) - j["start"]) / 1000
         gaps += max(0.0, j["start"] - prev_end) / 1000
         prev_end = max(prev_end, j.get("end", j["start"]))
