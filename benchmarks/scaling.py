@@ -245,12 +245,17 @@ def _native_scaling(work: Path, sizes: list[int], variants: int, scores: int) ->
     r1 = _native_run(work, mid, variants, scores, 1)
     lines = [f"native engine (bed) scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
              f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the end)",
-             f"  {'samples':>8} {'score_s':>8} {'ns/entry':>9} {'ratio':>6} {'plink2_s':>9}"]
+             f"  {'samples':>8} {'score_s':>8} {'ns/entry':>9} {'ratio':>6} {'marginal':>9} {'plink2_s':>9}"]
     base = None
+    prev = None
     for n in sizes:
         per = r2[n]["score"] / (n * variants) * 1e9
         base = base or per
-        lines.append(f"  {n:>8} {r2[n]['score']:8.2f} {per:9.2f} {per / base:6.2f} {r2[n]['plink2']:9.2f}")
+        # Marginal: the added scoring time per added entry since the previous size (the fixed
+        # per-process part of the phase cancels out).
+        marginal = f"{(r2[n]['score'] - r2[prev]['score']) / ((n - prev) * variants) * 1e9:9.2f}" if prev else f"{'':>9}"
+        lines.append(f"  {n:>8} {r2[n]['score']:8.2f} {per:9.2f} {per / base:6.2f} {marginal} {r2[n]['plink2']:9.2f}")
+        prev = n
     lines.append(f"local[1] vs local[2] at {mid} samples (score phase): local[1] {r1['score']:.1f}s  local[2] "
                  f"{r2[mid]['score']:.1f}s  speedup {r1['score'] / r2[mid]['score']:.2f}x (goal >= 1.6x)")
     lines.append(f"\n(total {time.perf_counter() - t_start:.0f}s)")

@@ -236,3 +236,30 @@ def test_frame_matcher_equals_hail_matcher_on_random_sites(hl, spark, tiny_mt):
         assert any(other)  # a REF effect allele at the multi-allelic sites
         assert hs["duplicate_genotype_rows"].tolist() == fr["duplicate_genotype_rows"].tolist()
         assert fr["duplicate_genotype_rows"].max() == 1  # 800 A>C
+
+
+def test_score_sites_from_parse_codes_equal_sites_from_text(hl, spark):
+    """matching.score_sites groups the score rows on the codes kept from parsing
+    (``ScoringFile.text_codes``); without them it hashes the text: the same sites, column by
+    column (mixed case, chr prefixes, X/MT, a kept duplicate, an unplaced row, rsID-only rows)."""
+    import dataclasses
+
+    header = "#pgs_id={}\n#genome_build=GRCh38\n"
+    cols = "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+    files = [
+        parse_scoring_file(header.format("PGS1") + cols + "rs1\tchr1\t100\ta\tG\t0.5\nrs2\t1\t200\tC\t\t1\n"
+                           "rs3\t23\t300\tC\tT\t2\nrs4\tchrM\t400\tA\tC\t1\nrs6\t1\t100\tG\tA\t4\n",
+                           source="a.txt", duplicate_variants="first"),
+        parse_scoring_file(header.format("PGS2") + cols + "rs1\t1\t100\tA\tG\t-1\nrs7\tX\t300\tT\tC\t2\n",
+                           source="b.txt"),
+        parse_scoring_file(header.format("PGS3") + "rsID\teffect_allele\tother_allele\teffect_weight\n"
+                           "rs100\tG\tA\t1\nrs200\tt\tC\t2\n", source="c.txt", match_rsid=True),
+    ]
+    coded = score_sites(hl, spark, files, "GRCh38")
+    text = score_sites(hl, spark, [dataclasses.replace(f, text_codes=None) for f in files], "GRCh38")
+    # 1:100 A/G (2 rows), 1:200 C, X:300 C/T, MT:400 A/C, X:300 T/C, rs100, rs200
+    assert len(coded) == 7 and files[0].n_duplicates_dropped == 1
+    pd.testing.assert_frame_equal(coded.drop(columns=[c for c in coded if c.startswith("member_")]),
+                                  text.drop(columns=[c for c in text if c.startswith("member_")]))
+    for col in ("member_score_index", "member_weight", "member_line"):
+        assert [a.tolist() for a in coded[col]] == [a.tolist() for a in text[col]], col

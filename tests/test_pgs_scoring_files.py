@@ -354,3 +354,45 @@ def test_numbers_are_read_correctly_rounded_and_odd_text_is_not_a_number():
 def test_position_beyond_int32_names_the_line():
     with pytest.raises(InputDataError, match=r"^s\.txt:8: column chr_position: position beyond 2147483647"):
         parse(HEADER + COLS + ROWS.replace("\t200\t", "\t99999999999999999999\t"))
+
+
+CODED_ROWS = ("rs1\tchr1\t100\ta\tG\t0.5\nrs2\t1\t200\t C \t\t-1e-3\n.\t23\t300\tC\tT\t2\nNR\tchrM\t400\tAC\tt\t1\n"
+              "rs1\t1\t100\tG\tA\t0.25\n")
+
+
+@pytest.mark.parametrize("text, kw", [
+    pytest.param(HEADER + COLS + CODED_ROWS, {"duplicate_variants": "first"}, id="positions"),
+    pytest.param(HEADER + "rsID\teffect_allele\tother_allele\teffect_weight\nrs1\tA\tG\t1\nrs2\tc\t\t2\nrs1\tG\tA\t3\n",
+                 {"match_rsid": True, "duplicate_variants": "first"}, id="rsid-only"),
+    pytest.param(HEADER + "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\t1\n", {}, id="no-other-allele"),
+    pytest.param("#pgs_id=PGS1\n#HmPOS_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight"
+                 "\thm_chr\thm_pos\n1\t9\tA\tG\t1\t1\t10\n1\t8\tA\tG\t1\t\t\n", {}, id="unplaced"),
+])
+def test_text_codes_are_the_variants_text(text, kw, monkeypatch):
+    """``ScoringFile.text_codes`` (what matching.score_sites groups on) decode to the variants'
+    text columns row by row, distinct values once each, on both parse paths."""
+    for sf in _both_paths(text, monkeypatch, **kw):
+        assert sf.n_duplicates_dropped == (1 if "duplicate_variants" in kw else 0)
+        for col in ("chrom", "effect_allele", "other_allele", "rsid"):
+            codes = sf.text_codes[col]
+            assert codes.decoded().tolist() == sf.variants[col].tolist(), col
+            assert len(set(codes.values)) == len(codes.values) and codes.codes.dtype == "int32", col
+
+
+@pytest.mark.parametrize("text", ["#a=1\nc1\tc2\nx\ty\n", "#a=1\nc1\tc2\nx\ty", "#a=1\nc1\tc2\n", "#a=1\nc1",
+                                  "#a\nc\n1\n\n\n", "#a\nc\n\n1\n", "c\n1\n2\n"])
+def test_header_split_equals_splitlines(text):
+    from trd_spark.pgs.scoring_files import _split_head
+
+    lines = text.splitlines()
+    head, body = _split_head(text)
+    n = len(head)
+    assert head == lines[:n] and not head[-1].startswith("#") and all(h.startswith("#") for h in head[:-1])
+    assert body == "\n".join(lines[n:])
+
+
+@pytest.mark.parametrize("text", ["#a\r\nc\r\n1\r\n", "#a\nc\n1\x0c2\n", "#a\nc\n1\u20282\n", "#a\n#b\n"])
+def test_header_split_leaves_other_line_breaks_to_splitlines(text):
+    from trd_spark.pgs.scoring_files import _split_head
+
+    assert _split_head(text) is None

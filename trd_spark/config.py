@@ -151,7 +151,7 @@ class NativeEngineSettings(_Strict):
     # Hail's pass for bed (for comparison; pgen has no Hail reader).
     engine: Literal["native", "hail"] = "native"
     # Memory for one block of genotype rows x all samples in a task (sets the block's rows:
-    # at 250k samples 256 MB is ~110 rows of int8 calls + their float64 copy).
+    # at 250k samples 256 MB is 134 rows of float64 dosages).
     block_memory_mb: float = Field(256, gt=0)
     # Matched genotype rows per Spark task (the unit of parallelism).
     variants_per_task: int = Field(20_000, ge=1)

@@ -61,7 +61,7 @@ from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError, MatchRateError
 from trd_spark.pgs.genotypes import locate_rows
-from trd_spark.pgs.scoring_files import ScoringFile
+from trd_spark.pgs.scoring_files import ScoringFile, TextCodes
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
 if TYPE_CHECKING:
@@ -117,14 +117,16 @@ def score_variants_frame(
     ``reference_genome`` that need lifting over. Raises InputDataError for a pgs_id in two
     files and for other builds without ``liftover``."""
     columns, other_builds = score_variant_columns(scoring_files, reference_genome, liftover=liftover)
-    return pd.DataFrame(columns), other_builds
+    return pd.DataFrame({c: v.decoded() if isinstance(v, TextCodes) else v for c, v in columns.items()}), other_builds
 
 
 def score_variant_columns(
     scoring_files: Sequence[ScoringFile], reference_genome: str, *, liftover: LiftoverSettings | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """``score_variants_frame``'s columns as arrays (no frame: a 12M-row frame with text
-    columns costs seconds to assemble; ``score_sites`` groups the arrays directly)."""
+    columns costs seconds to assemble; ``score_sites`` groups the arrays directly). The text
+    columns (chrom, effect_allele, other_allele, rsid) are ``TextCodes`` over all files when
+    every file kept its parse codes (``ScoringFile.text_codes``), else object arrays."""
     ids = [sf.pgs_id for sf in scoring_files]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -139,9 +141,22 @@ def score_variant_columns(
         parts = [v.to_numpy() if isinstance(v, pd.Series) else np.asarray(v, dtype=dtype) for v in values]
         return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
 
-    def text(name: str) -> np.ndarray:
-        return column((sf.variants[name] if name in sf.variants.columns else [None] * n
-                       for sf, n in zip(scoring_files, sizes)), object)
+    def text(name: str) -> TextCodes | np.ndarray:
+        coded = [sf.text_codes[name] for sf in scoring_files if sf.text_codes is not None]
+        if len(coded) < len(scoring_files):
+            per_file = (reference_contig(sf.variants[name], b) if name == "chrom"
+                        else sf.variants[name] if name in sf.variants.columns else [None] * n
+                        for sf, b, n in zip(scoring_files, builds, sizes))
+            return column(per_file, object)
+        # Each file's few distinct values (their contig names for chrom) numbered once across
+        # files; the rows keep their parse codes, so no score row's text is hashed again.
+        distinct = [reference_contig(pd.Series(c.values, dtype=object), b).to_numpy(object) if name == "chrom"
+                    else c.values for c, b in zip(coded, builds)]
+        joint, values = pd.factorize(np.concatenate(distinct) if distinct else np.empty(0, object))
+        starts = np.cumsum([0, *(len(d) for d in distinct)])
+        codes = [np.append(joint[a:b], -1)[c.codes] for c, a, b in zip(coded, starts[:-1], starts[1:])]
+        return TextCodes(np.concatenate(codes).astype(np.int32) if codes else np.empty(0, np.int32),
+                         np.asarray(values, dtype=object))
 
     pos = (pd.concat([sf.variants["pos"].astype("Int32") for sf in scoring_files], ignore_index=True)
            if scoring_files else pd.Series(dtype="Int32"))
@@ -156,7 +171,7 @@ def score_variant_columns(
     columns = {
         "pgs_id": categorical(score_index, ids),
         "score_index": score_index,
-        "chrom": column((reference_contig(sf.variants["chrom"], b) for sf, b in zip(scoring_files, builds)), object),
+        "chrom": text("chrom"),
         "pos": pos.array,
         "effect_allele": text("effect_allele"),
         "other_allele": text("other_allele"),
@@ -260,15 +275,25 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
     if not len(by_rsid):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _SCORE_SITE_SPARK.names})
     columns = dict(columns)
-    rsid = np.asarray(columns["rsid"], dtype=object).copy()
-    rsid[~by_rsid] = None  # the rsID places only rsID-only rows
-    columns["rsid"] = rsid
-    site_id = _group_ids([_series(columns[c]) for c in SITE_COLUMNS])
+    rsid = columns["rsid"]  # the rsID places only rsID-only rows
+    if isinstance(rsid, TextCodes):
+        columns["rsid"] = TextCodes(np.where(by_rsid, rsid.codes, -1), rsid.values)
+    else:
+        rsid = np.asarray(rsid, dtype=object).copy()
+        rsid[~by_rsid] = None
+        columns["rsid"] = rsid
+    site_id = _group_ids([c if isinstance(c := columns[name], TextCodes) else _series(c) for name in SITE_COLUMNS])
     order = np.argsort(site_id, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(site_id[order]) != 0])
     ends = np.r_[starts[1:], len(order)]
     first = order[starts]
-    sites = pd.DataFrame({c: _series(columns[c]).take(first).reset_index(drop=True) for c in SITE_COLUMNS})
+
+    def first_rows(values) -> pd.Series:
+        if isinstance(values, TextCodes):
+            return pd.Series(values.take(first).decoded(), dtype=object)
+        return _series(values).take(first).reset_index(drop=True)
+
+    sites = pd.DataFrame({c: first_rows(columns[c]) for c in SITE_COLUMNS})
     sites["positions_build"] = sites["positions_build"].astype(object)
     for col, source, dtype in (("member_score_index", "score_index", np.int32),
                                ("member_weight", "effect_weight", np.float64), ("member_line", "line", np.int64)):
@@ -286,17 +311,22 @@ def _series(values) -> pd.Series:
     return pd.Series(values, dtype=object if is_object else None, copy=False)
 
 
-def _group_ids(columns: list[pd.Series]) -> np.ndarray:
+def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     """One id per distinct combination of the columns' values (missing values one value per
     column), numbered in order of first appearance: ``groupby(columns, dropna=False,
     sort=False).ngroup()``, from integer codes. Each column is factorised once and the codes
     are packed into one int64 (when their ranges fit, else combined pairwise), which is many
-    times faster than grouping text columns of millions of rows."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
+    times faster than grouping text columns of millions of rows. ``TextCodes`` columns are
+    taken as coded (their values are distinct: the same grouping)."""
+    key = np.zeros(len(columns[0].codes if isinstance(columns[0], TextCodes) else columns[0]), dtype=np.int64)
     size = 1
     for col in columns:
-        codes, uniques = pd.factorize(col.to_numpy(object) if col.dtype == object else col)
-        width = len(uniques) + 1  # + the missing value's code (-1 -> 0)
+        if isinstance(col, TextCodes):
+            codes, n_values = col.codes.astype(np.int64), len(col.values)
+        else:
+            codes, uniques = pd.factorize(col.to_numpy(object) if col.dtype == object else col)
+            n_values = len(uniques)
+        width = n_values + 1  # + the missing value's code (-1 -> 0)
         if size * width >= 2**62:  # the packed key would overflow: renumber what is packed so far
             key = pd.factorize(key)[0].astype(np.int64)
             size = int(key.max(initial=-1)) + 1
@@ -660,13 +690,31 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
     })[PGS_VARIANT_MATCHES.names]
 
 
-def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
-    """The scoring weights of the matched score variants (``scoring`` module doc): one row per
-    genotype row used by any score, with the ``rows`` columns (``contig``, ``position``,
-    ``ref``, ``alt`` and any others, e.g. the pgen engine's ``variant_idx``/``allele_idx``) and
-    per-score arrays ``slope``, ``offset`` (float64) and ``n_vars`` (int32), each of length k
-    (a REF effect allele puts -w on its other alt rows too). tests/pgs_hail_oracle.py's
-    ``score_weights_table`` computes the same in Hail."""
+@dataclass(frozen=True)
+class WeightMatrices:
+    """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
+    (the ``FrameMatches.rows`` columns, in row order), and per row and score (rows x k)
+    ``slope``, ``offset`` (float64) and ``n_vars`` (int32). ``weights_from_matches`` is the
+    same as one frame with a k-array per row; the native engine takes the matrices as they are."""
+
+    rows: pd.DataFrame
+    slope: np.ndarray
+    offset: np.ndarray
+    n_vars: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """``rows`` plus the per-row k-arrays ``slope``, ``offset``, ``n_vars``."""
+        out = self.rows.copy()
+        for name in ("slope", "offset", "n_vars"):
+            out[name] = pd.Series(list(getattr(self, name)), index=out.index, dtype=object)
+        return out
+
+
+def weight_matrices(m: FrameMatches) -> WeightMatrices:
+    """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
+    row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
+    its other alt rows too). tests/pgs_hail_oracle.py's ``score_weights_table`` computes the
+    same in Hail."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)
@@ -699,12 +747,20 @@ def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
     at = (np.cumsum(used) - 1)[row]
     # Two score variants of one score on the same row simply add (bincount: a sum per cell).
     cell = at * k + score_index
-    mats = {name: np.bincount(cell, weights=values, minlength=len(used_rows) * k).reshape(len(used_rows), k)
-            for name, values in (("slope", slope), ("offset", offset), ("n_vars", counted))}
-    out = m.rows.iloc[used_rows].reset_index(drop=True)
-    for name, dtype in (("slope", np.float64), ("offset", np.float64), ("n_vars", np.int32)):
-        out[name] = pd.Series(list(mats[name].astype(dtype)), index=out.index, dtype=object)
-    return out
+
+    def matrix(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, weights=values, minlength=len(used_rows) * k).reshape(len(used_rows), k)
+
+    return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), matrix(slope), matrix(offset),
+                          matrix(counted).astype(np.int32))
+
+
+def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
+    """``weight_matrices`` as one frame: per genotype row used by any score, the ``rows``
+    columns (``contig``, ``position``, ``ref``, ``alt`` and any others, e.g. the pgen engine's
+    ``variant_idx``/``allele_idx``) and per-score arrays ``slope``, ``offset`` (float64) and
+    ``n_vars`` (int32), each of length k."""
+    return weight_matrices(m).frame()
 
 
 def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:

@@ -8,8 +8,8 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
 2. Rows are cut into ranges of ``pgs.native.variants_per_task`` (one Spark task each). A task
    reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
-   ``block_rows`` variants x all samples: hard calls as int8 (.bed) or dosages (.pgen, so a
-   dosage pgen scores its dosages as plink2 does), missing = -9.
+   ``block_rows`` variants x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2;
+   a dosage .pgen's dosages, as plink2 scores them), missing = -9.
 3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)``, the few missing calls first set to
    the row's mean alt dosage over its called samples (``mean_impute``) or to 0 (``zero``),
    then one sparse product over the missing calls: ``n_vars`` of the row subtracted from the
@@ -19,8 +19,8 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    and summed with ``reduceByKey``: no reducer ever holds more than k x slice numbers, so the
    reduction stays bounded at 250k samples x 61 scores; the slices become the score rows.
 
-Memory per task: one block (``block_rows x n`` x 9 bytes: the int8/float read buffer and the
-float64 matrix, bounded by ``pgs.native.block_memory_mb``) plus the partial sums, 16 x k x n
+Memory per task: one block (``block_rows x n`` x 8 bytes: the float64 dosages, read in place
+and multiplied; bounded by ``pgs.native.block_memory_mb``) plus the partial sums, 16 x k x n
 bytes (244 MB at 250k samples x 61 scores). One BLAS thread per task (Spark runs one task per
 core).
 
@@ -46,12 +46,12 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from trd_spark.config import GenotypeSource, NativeEngineSettings
+    from trd_spark.pgs.matching import WeightMatrices
 
 # pgenlib's code for a missing hard call and a missing dosage.
 PGENLIB_MISSING = -9
-# Bytes per genotype entry held in a block: the read buffer (int8 hard calls, or float64
-# dosages read in place) and the float64 matrix multiplied.
-_BLOCK_BYTES_PER_ENTRY = {"plink": 1 + 8, "pgen": 8}
+# Bytes per genotype entry held in a block: the float64 dosages, read in place and multiplied.
+_BLOCK_BYTES_PER_ENTRY = {"plink": 8, "pgen": 8}
 
 
 
@@ -214,38 +214,29 @@ class _Task:
     variant_idx: np.ndarray  # int64 (m,)
     allele_idx: np.ndarray  # int32 (m,)
     slope: np.ndarray  # float64 (m, k)
-    offset: np.ndarray  # float64 (m, k)
-    n_vars: np.ndarray  # float64 (m, k)
+    offset: np.ndarray | None  # float64 (m, k); None for mean_impute (not used)
+    n_vars: np.ndarray  # unsigned integers (m, k)
 
 
-def _read_block(reader, fmt: str, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int,
-                buffer: np.ndarray | None, dose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The block's dosages (b x n float64, ``PGENLIB_MISSING`` where missing; the first b rows
-    of ``dose``, reused between blocks), the missing calls (b x n bool) and the sum of each
-    row's dosages including the missing codes (float64, b). Rows of the first alt are read in
-    one call; others (multi-allelic .pvar rows) one by one. ``buffer``: int8 calls (at least
-    b x n) for a PLINK .bed, None for a .pgen; a .bed's missing calls and sums are taken from
-    the int8 calls (an eighth of the memory traffic, exact integer sums)."""
+def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:
+    """The block's alt dosages (b x n float64, ``PGENLIB_MISSING`` where missing): the first b
+    rows of ``dose`` (reused between blocks). Read as dosages for .bed and .pgen alike (a
+    .bed's hard calls become 0/1/2 directly; no int8 copy, conversion and second pass). Rows
+    of the first alt are read in one call; others (multi-allelic .pvar rows) one by one."""
     b = len(variant_idx)
     first = allele_idx == 1
     out = dose[:b]
-    if fmt == "plink":
-        assert buffer is not None
-        calls = buffer[:b]
-        reader.read_list(variant_idx.astype(np.uint32), calls)
-        np.copyto(out, calls)
-        return out, calls == PGENLIB_MISSING, calls.sum(axis=1, dtype=np.int64).astype(np.float64)
     idx = np.flatnonzero(first)
     if idx.size == b:
         reader.read_dosages_list(variant_idx.astype(np.uint32), out)
-        return out, out == PGENLIB_MISSING, out.sum(axis=1)
+        return out
     if idx.size:
         part = np.empty((idx.size, n), dtype=np.float64)
         reader.read_dosages_list(variant_idx[idx].astype(np.uint32), part)
         out[idx] = part
     for r in np.flatnonzero(~first):
         reader.read_dosages(int(variant_idx[r]), out[r], int(allele_idx[r]))
-    return out, out == PGENLIB_MISSING, out.sum(axis=1)
+    return out
 
 
 def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
@@ -267,32 +258,38 @@ def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_
     if allele_idx_offsets is not None:
         kwargs["allele_idx_offsets"] = allele_idx_offsets
     rows = min(rows_per_block, len(task.variant_idx))
-    buffer = np.empty((rows, n_samples), dtype=np.int8) if files.format == "plink" else None
     dose_buffer = np.empty((rows, n_samples), dtype=np.float64)
     with threadpool_limits(limits=1, user_api="blas"), \
             pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
         for lo in range(0, len(task.variant_idx), rows_per_block):
             hi = min(lo + rows_per_block, len(task.variant_idx))
-            dose, missing, row_sum = _read_block(reader, files.format, task.variant_idx[lo:hi],
-                                                 task.allele_idx[lo:hi], n_samples, buffer, dose_buffer)
-            n_missing = np.count_nonzero(missing, axis=1)
-            if n_missing.any():
-                mis_r, mis_j = np.nonzero(missing)  # row-major: CSR order
+            dose = _read_block(reader, task.variant_idx[lo:hi], task.allele_idx[lo:hi], n_samples, dose_buffer)
+            # The missing calls as flat positions (one pass over a 1-D mask: np.nonzero on the 2-D
+            # mask cost 3 ns per entry, more than the rest of the block but the product), in
+            # row-major (CSR) order.
+            flat = np.flatnonzero(dose == PGENLIB_MISSING)
+            if flat.size:
+                mis_r, mis_j = np.divmod(flat, n_samples)
+                n_missing = np.bincount(mis_r, minlength=hi - lo)
                 if impute:
                     # Mean alt dosage over the row's called samples (0 when none is called), put
                     # in place of the missing calls so that the one product below includes it.
                     n_called = n_samples - n_missing
-                    called_sum = row_sum - PGENLIB_MISSING * n_missing
+                    called_sum = dose.sum(axis=1) - PGENLIB_MISSING * n_missing
                     mean = np.divide(called_sum, n_called, out=np.zeros(hi - lo), where=n_called > 0)
-                    dose[mis_r, mis_j] = mean[mis_r]
+                    dose.reshape(-1)[flat] = mean[mis_r]
                 else:
-                    dose[mis_r, mis_j] = 0.0
+                    dose.reshape(-1)[flat] = 0.0
                 # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
                 # -offset: a zeroed call drops its offset too): one sparse product, as the
                 # missing calls are few (~1% in array data, none in imputed dosages).
                 indicator = sparse.csr_matrix((np.ones(mis_r.size), mis_j, np.r_[0, np.cumsum(n_missing)]),
                                               shape=(hi - lo, n_samples))
-                per_row = task.n_vars[lo:hi] if impute else np.hstack([task.n_vars[lo:hi], -task.offset[lo:hi]])
+                if impute:
+                    per_row = task.n_vars[lo:hi]
+                else:
+                    assert task.offset is not None  # shipped for zero
+                    per_row = np.hstack([task.n_vars[lo:hi], -task.offset[lo:hi]])
                 fix = np.asarray(indicator.T @ per_row)
                 missing_vars += fix[:, :k]
                 if not impute:
@@ -310,12 +307,47 @@ def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> 
     return a
 
 
+def _placed_weights(weights: pd.DataFrame | WeightMatrices, index: pd.DataFrame, k: int, files: PlinkFiles
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The weighted rows in file order: variant_idx (int64), allele_idx (int32), and slope,
+    offset (float64) and n_vars (integer) as rows x k matrices. ``weights``: ``score``'s.
+    Raises InputDataError naming the variant list when a weighted row is not in it."""
+    from trd_spark.pgs.matching import WeightMatrices
+
+    if isinstance(weights, WeightMatrices):
+        rows = weights.rows
+        slope, offset, n_vars = weights.slope, weights.offset, weights.n_vars
+    else:
+        rows = weights
+        if weights.empty and not {"variant_idx", "allele_idx"} <= set(weights.columns):
+            rows = weights.assign(variant_idx=pd.Series(dtype=np.int64), allele_idx=pd.Series(dtype=np.int32))
+
+        def matrix(col: str) -> np.ndarray:
+            # One k-array per row -> (rows x k): np.stack, not a list of lists (200k x 61 floats).
+            return np.stack(list(rows[col])).reshape(len(rows), k) if len(rows) else np.zeros((0, k))
+
+        slope, offset = matrix("slope").astype(np.float64), matrix("offset").astype(np.float64)
+        n_vars = matrix("n_vars")
+    if not {"variant_idx", "allele_idx"} <= set(rows.columns):  # not matched on this very index
+        rows = rows[["contig", "position", "ref", "alt"]].merge(
+            index[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]],
+            on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one")
+    unplaced = int(rows["variant_idx"].isna().sum())
+    if unplaced:
+        raise InputDataError(f"{unplaced} matched genotype rows are not in the variant list (changed since "
+                             "matching?)", where=files.variants)
+    variant_idx = rows["variant_idx"].to_numpy(np.int64)
+    allele_idx = rows["allele_idx"].to_numpy(np.int32)
+    order = np.lexsort((allele_idx, variant_idx))  # stable: file order, alts in order
+    return variant_idx[order], allele_idx[order], slope[order], offset[order], n_vars[order]
+
+
 def score(
     spark: SparkSession,
     hl: hl_types,
     files: PlinkFiles,
     reference_genome: str,
-    weights: pd.DataFrame,
+    weights: pd.DataFrame | WeightMatrices,
     samples: Sequence[str],
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
@@ -328,9 +360,10 @@ def score(
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score; sample-major, scores in ``pgs_ids`` order).
 
-    ``weights``: ``matching.weights_from_matches`` (per genotype row
-    ``[ref, alt]``: slope, offset, n_vars, each length k = ``len(pgs_ids)``; rows that already
-    carry ``variant_idx``/``allele_idx`` are not looked up again); ``samples``: the person IDs
+    ``weights``: ``matching.weight_matrices`` (rows x k matrices), or its frame
+    ``matching.weights_from_matches`` (per genotype row ``[ref, alt]``: slope, offset, n_vars,
+    each length k = ``len(pgs_ids)``); rows that already carry ``variant_idx``/``allele_idx``
+    (matched on this very index) are not looked up again; ``samples``: the person IDs
     in file order (``genotypes.sample_persons``); ``n_matched``: per score, in ``pgs_ids``
     order; ``index``: ``variant_index`` when the caller has it (else read here).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
@@ -342,35 +375,19 @@ def score(
         raise InputDataError(f"{n} samples in the file, {len(samples)} genotype columns", where=files.samples)
     if index is None:
         index = variant_index(files, reference_genome)
-    if {"variant_idx", "allele_idx"} <= set(weights.columns):
-        rows = weights  # matched on this very index (matching.weights_from_matches)
-    elif weights.empty:
-        rows = weights.assign(variant_idx=pd.Series(dtype=np.int64), allele_idx=pd.Series(dtype=np.int32))
-    else:
-        rows = weights.merge(index[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]],
-                             on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one")
-    unplaced = int(rows["variant_idx"].isna().sum())
-    if unplaced:
-        raise InputDataError(f"{unplaced} matched genotype rows are not in the variant list (changed since "
-                             "matching?)", where=files.variants)
-    rows = rows.sort_values(["variant_idx", "allele_idx"], kind="stable")
-
-    def matrix(col: str) -> np.ndarray:
-        # One k-array per row -> (rows x k): np.stack, not a list of lists (200k x 61 floats).
-        return np.stack(list(rows[col])).astype(np.float64).reshape(len(rows), k) if len(rows) \
-            else np.zeros((0, k))
-
-    slope, offset, n_vars = matrix("slope"), matrix("offset"), matrix("n_vars")
-    variant_idx = rows["variant_idx"].to_numpy(np.int64)
-    allele_idx = rows["allele_idx"].to_numpy(np.int32)
+    variant_idx, allele_idx, slope, offset, n_vars = _placed_weights(weights, index, k, files)
+    impute = missing_genotypes == "mean_impute"
+    # What a task needs, compactly (it is pickled into every task): offsets only for ``zero``
+    # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
+    # type that holds them (counts of score variants per row: exact in any integer type).
+    task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     per_task = settings.variants_per_task
     tasks = [_Task(variant_idx[lo:lo + per_task], allele_idx[lo:lo + per_task], slope[lo:lo + per_task],
-                   offset[lo:lo + per_task], n_vars[lo:lo + per_task])
-             for lo in range(0, len(rows), per_task)]
+                   None if impute else offset[lo:lo + per_task], task_n_vars[lo:lo + per_task])
+             for lo in range(0, len(variant_idx), per_task)]
     offset_total = offset.sum(axis=0)
     n_vars_total = n_vars.sum(axis=0)
     rows_per_block = block_rows(n, settings.block_memory_mb, files.format)
-    impute = missing_genotypes == "mean_impute"
     sample_slice = settings.sample_slice
     allele_idx_offsets = index.attrs["allele_idx_offsets"]
     n_slices = max(1, math.ceil(n / sample_slice))
@@ -385,7 +402,9 @@ def score(
                                  for i in range(n_slices)], n_slices)
     ids = list(pgs_ids)
     matched = [int(m) for m in n_matched]
-    sample_list = sc.broadcast(list(samples))
+    # In the closure below (pickled with the UDF; PySpark broadcasts it when large) rather than an
+    # explicit broadcast: one JVM round trip less (0.6 s on a cold session).
+    sample_ids = np.asarray(list(samples), dtype=object)
 
     def to_batches(batches):
         # Each slice -> its rows as one Arrow batch, sample-major (vectorised: k x slice numbers;
@@ -406,8 +425,7 @@ def score(
                 avg = np.divide(total, denom[:, None], out=np.zeros_like(total), where=has_denom)
                 n_match = np.repeat(np.array(matched, dtype=np.int64)[:, None], n_slice, axis=1)
                 yield pa.RecordBatch.from_arrays([
-                    pa.array(np.repeat(np.asarray(sample_list.value[start:start + n_slice], dtype=object), k),
-                             pa.string()),
+                    pa.array(np.repeat(sample_ids[start:start + n_slice], k), pa.string()),
                     pa.array(np.tile(np.asarray(ids, dtype=object), n_slice), pa.string()),
                     pa.array(total.T.ravel()),
                     pa.array((2 * called).T.ravel()),

@@ -65,6 +65,8 @@ _BUILD_ALIASES = {
 }
 _CHROM_ALIASES = {"23": "X", "24": "Y", "M": "MT", "26": "MT"}
 _ALLELE = re.compile(r"^[ACGT]+$")
+# Line breaks of str.splitlines besides \n in ASCII text (the header/body split must see them).
+_OTHER_ASCII_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 # A decimal number (weights, positions), or inf/nan (refused later with their line); RE2 syntax,
 # \d is ASCII only. Anything else reads as not a number.
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?i:inf|infinity|nan)$"
@@ -102,22 +104,25 @@ def weight_scale(weight_type: str | None) -> Literal["as_is", "log"]:
                      "(known: beta, log(OR), log(HR), OR, HR, NR)")
 
 
-def duplicate_sites(variants: pd.DataFrame, *, by_rsid: bool) -> pd.Series:
+def duplicate_sites(codes: dict[str, TextCodes], pos: np.ndarray, *, by_rsid: bool) -> np.ndarray:
     """True on every row after the first of its site: same chrom/pos (or rsID for rsID-only
     files) and the same allele pair in either order (``A/G`` and ``G/A`` are one site).
-    Unplaced rows are never duplicates (they match nothing)."""
-    # One integer code per allele (a missing other allele is its own code, -1): the unordered
-    # pair is (min, max) of the codes, compared as integers rather than strings.
-    n = len(variants)
-    codes, _ = pd.factorize(np.concatenate([variants["effect_allele"].to_numpy(object),
-                                            variants["other_allele"].to_numpy(object)]))
-    a, b = codes[:n], codes[n:]
-    key = pd.DataFrame({"_a1": np.minimum(a, b), "_a2": np.maximum(a, b)}, index=variants.index)
+    Unplaced rows are never duplicates (they match nothing). ``codes``: the file's
+    ``TextCodes`` of chrom, effect_allele, other_allele and rsid; ``pos``: int64 (any value
+    where the position is missing)."""
+    # One integer code per allele text across both columns (a missing other allele is its own
+    # code, -1): the unordered pair is (min, max) of the codes, compared as integers.
+    effect, other = codes["effect_allele"], codes["other_allele"]
+    joint, _ = pd.factorize(np.concatenate([effect.values, other.values]))
+    n_effect = len(effect.values)
+    a = np.append(joint[:n_effect], -1)[effect.codes]
+    b = np.append(joint[n_effect:], -1)[other.codes]
+    key = {"_a1": np.minimum(a, b), "_a2": np.maximum(a, b)}
     if by_rsid:
-        key["rsid"], placed = variants["rsid"], variants["rsid"].notna()
+        key["rsid"], placed = codes["rsid"].codes, codes["rsid"].codes >= 0
     else:
-        key["chrom"], key["pos"], placed = variants["chrom"], variants["pos"], variants["chrom"].notna()
-    return placed & key.duplicated(keep="first")
+        key["chrom"], key["pos"], placed = codes["chrom"].codes, pos, codes["chrom"].codes >= 0
+    return placed & pd.DataFrame(key).duplicated(keep="first").to_numpy(bool)
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
@@ -130,6 +135,36 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     text = pc.utf8_trim_whitespace(pa.array(values.astype(TEXT)))
     number = pc.if_else(pc.match_substring_regex(text, _NUMBER), text, pa.scalar(None, pa.string()))
     return pd.Series(pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False), index=values.index)
+
+
+@dataclass(frozen=True)
+class TextCodes:
+    """A text column of a scoring file as ``codes`` per row (int32; -1 = missing) into
+    ``values`` (object array of its distinct strings, normalised). ``matching.score_sites``
+    groups millions of score rows on these codes instead of hashing the text again."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, distinct: pd.Series) -> TextCodes:
+        """Rows' ``codes`` into ``distinct`` (raw values) -> codes into the distinct values of
+        ``distinct`` as normalised (equal normalised values merge; NA becomes missing)."""
+        merged, values = pd.factorize(distinct)
+        return cls(np.append(merged, -1)[codes].astype(np.int32), np.asarray(values, dtype=object))
+
+    @classmethod
+    def missing(cls, n: int) -> TextCodes:
+        """A column missing on all ``n`` rows."""
+        return cls(np.full(n, -1, dtype=np.int32), np.empty(0, dtype=object))
+
+    def decoded(self) -> np.ndarray:
+        """One object per row: the shared string of its value, None where missing."""
+        return np.append(self.values, np.array([None], dtype=object))[self.codes]
+
+    def take(self, rows: np.ndarray) -> TextCodes:
+        """The rows selected by ``rows`` (a mask or indices)."""
+        return TextCodes(self.codes[rows], self.values)
 
 
 @dataclass(frozen=True)
@@ -158,6 +193,9 @@ class ScoringFile:
     n_duplicates_dropped: int = 0
     n_unplaced: int = 0  # rows without a position on the target build (kept; never match)
     notes: list[str] = field(default_factory=list)
+    # ``variants``' text columns (chrom, effect_allele, other_allele, rsid) as codes (see
+    # ``TextCodes``); None when the frame was made otherwise (then the text is hashed again).
+    text_codes: dict[str, TextCodes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def pgs_id(self) -> str:
@@ -311,6 +349,27 @@ def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
     return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
 
 
+def _split_head(text: str) -> tuple[list[str], str] | None:
+    """The lines up to the first that does not start with ``#`` (the column header line), and
+    the variant rows after it as ``"\\n".join(text.splitlines()[n:])`` would give them, without
+    splitting the whole text into lines (a 200k-row file's list of lines costs more than the
+    rest of the split). None, and the caller splits every line, when the text has line breaks
+    other than ``\\n`` (CR, and the others ``str.splitlines`` breaks at) or no such line."""
+    # ASCII text: only the ASCII breaks can occur (each test is a fast memchr-like search).
+    if not text.isascii() or any(c in text for c in _OTHER_ASCII_BREAKS):
+        return None
+    lines, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end])
+        start = end + 1
+        if not lines[-1].startswith("#"):
+            rows = text[start:]
+            return lines, rows.removesuffix("\n")
+    return None
+
+
 def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
     """``{key: (value, line_no)}`` from ``#key=value`` lines, and the column-header line index."""
     meta: dict[str, tuple[str, int]] = {}
@@ -342,9 +401,14 @@ def parse_scoring_file(
     ``max_abs_weight`` (after conversion) is an error naming its line."""
     # A byte-order mark (spreadsheet exports) before #pgs_id is not part of it.
     text = text.removeprefix("\ufeff")
-    lines = text.splitlines()
     if not text.strip():
         raise InputDataError("empty scoring file (no header, no variants)", where=f"{source}:1")
+    head = _split_head(text)
+    body: str | None = None
+    if head is None:
+        lines = text.splitlines()
+    else:
+        lines, body = head
     meta, col_idx = _parse_header(lines, source)
     col_line = col_idx + 1
 
@@ -379,8 +443,11 @@ def parse_scoring_file(
     columns = [c.strip() for c in lines[col_idx].split("\t")]
     if len(set(columns)) != len(columns):
         raise InputDataError(f"duplicate column names in {columns}", where=f"{source}:{col_line}")
-    body_lines = lines[col_idx + 1 :]
-    body = "\n".join(body_lines)
+    if body is None:
+        body_lines = lines[col_idx + 1 :]
+        body = "\n".join(body_lines)
+    else:  # split only if the line-by-line parser needs it
+        body_lines = body.split("\n") if body else []
     fast = read_body_arrow(body, columns)
     if fast is not None:
         df = fast
@@ -501,59 +568,73 @@ def parse_scoring_file(
                 f"|weight| > pgs.max_abs_weight {max_abs_weight:g}"
                 f"{' after ln()' if scale == 'log' else ''} (a wrong column or weight_type?)")
 
-    # ---- alleles
-    effect = df["effect_allele"].astype(TEXT).str.strip().str.upper()
-    fail_at(effect.isna(), "effect_allele", "effect allele is missing")
-    fail_at(~effect.str.fullmatch(_ALLELE), "effect_allele", "allele must contain only A/C/G/T")
+    # ---- alleles, rsIDs, chromosomes: normalised and checked once per DISTINCT value (a few
+    # alleles and contigs per file, not 200k rows), rows kept as integer codes (``TextCodes``)
+    def distinct(col: str) -> tuple[np.ndarray, pd.Series]:
+        # Codes per row (-1: missing) into the column's distinct raw values (Arrow's dictionary
+        # encoding).
+        codes, uniques = pd.factorize(df[col].astype(TEXT))
+        return codes, pd.Series(uniques, dtype=TEXT)
+
+    def rows_where(distinct_mask: pd.Series, codes: np.ndarray) -> np.ndarray:
+        """A mask over the distinct values -> the rows holding them (missing rows: False)."""
+        return np.append(distinct_mask.to_numpy(bool), False)[codes]
+
+    e_codes, e_raw = distinct("effect_allele")
+    e_norm = e_raw.str.strip().str.upper()
+    fail_at(e_codes < 0, "effect_allele", "effect allele is missing")
+    fail_at(rows_where(~e_norm.str.fullmatch(_ALLELE), e_codes), "effect_allele", "allele must contain only A/C/G/T")
+    effect = TextCodes.of(e_codes, e_norm)
     if "other_allele" in df.columns:
-        other = df["other_allele"].astype(TEXT).str.strip().str.upper()
-        fail_at(other.notna() & ~other.str.fullmatch(_ALLELE).fillna(False), "other_allele",
+        o_codes, o_raw = distinct("other_allele")
+        o_norm = o_raw.str.strip().str.upper()
+        fail_at(rows_where(~o_norm.str.fullmatch(_ALLELE), o_codes), "other_allele",
                 "allele must contain only A/C/G/T")
+        other = TextCodes.of(o_codes, o_norm)
     else:
-        other = pd.Series(pd.NA, index=df.index, dtype="string")
+        other = TextCodes.missing(len(df))
 
     # ---- rsIDs (kept for rsID matching and the log)
     if rsid_col is not None:
-        rsid = df[rsid_col].astype(TEXT).str.strip()
-        rsid = rsid.where(rsid.notna() & ~rsid.isin(["", ".", "NR"]))
+        r_codes, r_raw = distinct(rsid_col)
+        r_norm = r_raw.str.strip()
+        rsid = TextCodes.of(r_codes, r_norm.where(r_norm.notna() & ~r_norm.isin(["", ".", "NR"])))
     else:
-        rsid = pd.Series(pd.NA, index=df.index, dtype="string")
+        rsid = TextCodes.missing(len(df))
     if positions_from == "rsid":
         assert rsid_col is not None  # an rsID-only file has one (checked above)
-        fail_at(rsid.isna(), rsid_col, "rsID missing in an rsID-only scoring file")
+        fail_at(rsid.codes < 0, rsid_col, "rsID missing in an rsID-only scoring file")
 
     # ---- positions (null when the harmonisation could not place the variant)
     if chrom_col is not None:
         assert pos_col is not None  # set together with chrom_col
-        chrom = normalise_chrom(df[chrom_col])
+        c_codes, c_raw = distinct(chrom_col)
+        chrom = TextCodes.of(c_codes, normalise_chrom(c_raw))
         pos_num = parse_numbers(df[pos_col])
         fail_at(df[pos_col].notna() & (pos_num.isna() | (pos_num < 1) | (pos_num % 1 != 0)), pos_col,
                 "position must be a positive integer")
         fail_at(pos_num > MAX_POSITION, pos_col, f"position beyond {MAX_POSITION} (not a genome position)")
-        fail_at(chrom.isna() != df[pos_col].isna(), chrom_col,
+        fail_at((chrom.codes < 0) != df[pos_col].isna().to_numpy(bool), chrom_col,
                 "chromosome and position must both be given or both be empty")
         if positions_from == "author":
-            fail_at(chrom.isna(), chrom_col, "chromosome/position missing")
+            fail_at(chrom.codes < 0, chrom_col, "chromosome/position missing")
     else:
-        chrom = pd.Series(pd.NA, index=df.index, dtype="string")
+        chrom = TextCodes.missing(len(df))
         pos_num = pd.Series(np.nan, index=df.index)
 
-    def as_text(s: pd.Series) -> np.ndarray:
-        """None (not NA/NaN) for missing text; one Python string per distinct value (shared by
-        its rows), so that grouping millions of rows later compares and hashes few objects."""
-        codes, uniques = pd.factorize(s)
-        return np.array([*uniques.to_numpy(dtype=object), None], dtype=object)[codes]  # -1 (missing): None
-
+    pos_missing = pos_num.isna().to_numpy()
+    # Whole numbers <= MAX_POSITION (checked above): exact as int64.
+    pos = np.nan_to_num(pos_num.to_numpy("float64")).astype(np.int64)
     variants = pd.DataFrame({
-        "chrom": as_text(chrom),
-        # Whole numbers <= MAX_POSITION (checked above): exact as int64.
-        "pos": pd.arrays.IntegerArray(np.nan_to_num(pos_num.to_numpy("float64")).astype(np.int64),
-                                      pos_num.isna().to_numpy()),
-        "effect_allele": as_text(effect),
-        "other_allele": as_text(other),
+        # None (not NA/NaN) for missing text; one Python string per distinct value (shared by
+        # its rows), so that grouping millions of rows later compares and hashes few objects.
+        "chrom": chrom.decoded(),
+        "pos": pd.arrays.IntegerArray(pos, pos_missing),
+        "effect_allele": effect.decoded(),
+        "other_allele": other.decoded(),
         "effect_weight": weight.to_numpy("float64"),
         "line": df["line"].to_numpy("int64"),
-        "rsid": as_text(rsid),
+        "rsid": rsid.decoded(),
     })
 
     # A file split per chromosome keeps the whole score's count: a counted note, not an error.
@@ -563,7 +644,8 @@ def parse_scoring_file(
 
     # ---- duplicates: one site (position, or rsID, and its allele pair in EITHER order) listed
     # twice in one score; the policy (error, or keep the first row) applies to the site.
-    dup = duplicate_sites(variants, by_rsid=positions_from == "rsid")
+    codes = {"chrom": chrom, "effect_allele": effect, "other_allele": other, "rsid": rsid}
+    dup = duplicate_sites(codes, np.where(pos_missing, -1, pos), by_rsid=positions_from == "rsid")
     n_dup = int(dup.sum())
     if n_dup and duplicate_variants == "error":
         row = variants[dup].iloc[0]
@@ -576,6 +658,7 @@ def parse_scoring_file(
         )
     if n_dup:
         variants = variants[~dup].reset_index(drop=True)
+        codes = {name: c.take(~dup) for name, c in codes.items()}
 
     n_unplaced = 0 if positions_from == "rsid" else int(variants["chrom"].isna().sum())
     notes = []
@@ -597,5 +680,6 @@ def parse_scoring_file(
     return ScoringFile(
         path=source, header=header, variants=variants[VARIANT_COLUMNS], positions_from=positions_from,
         positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
+        text_codes=codes,
     )
 

@@ -42,7 +42,7 @@ from trd_spark.pgs.matching import (
     score_sites,
     summarise_frame_matches,
     variant_matches_pandas,
-    weights_from_matches,
+    weight_matrices,
 )
 from trd_spark.pgs.scoring import check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
@@ -188,11 +188,12 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Table:
     """Every score of one matched dataset in one pass (``scoring.compute_scores``' long table;
     lazy: the caller writes it, inside ``hail_errors``): the native engine for bed/pgen, with
-    the weights handed over as pandas; Hail's pass otherwise (``engine.score``, ``pgs.native``)."""
+    the weights handed over as matrices (``matching.weight_matrices``); Hail's pass otherwise
+    (``engine.score``, ``pgs.native``)."""
     source = cfg.dataset(r.dataset).genotypes
     ids = [sf.pgs_id for sf in r.scoring_files]
     n_matched = r.summary["n_matched"].tolist()
-    return engine.score(hl, source, weights_from_matches(r.frame), ids, n_matched, mt=r.mt, samples=r.samples,
+    return engine.score(hl, source, weight_matrices(r.frame), ids, n_matched, mt=r.mt, samples=r.samples,
                         index=r.frame.rows if r.mt is None else None,
                         missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
 
