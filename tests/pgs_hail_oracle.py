@@ -1,7 +1,7 @@
 """The Hail matcher and weights: the tests' independent oracle for the frame matcher.
 
 The pipeline matches every format with ``trd_spark.pgs.matching.match_sites_frame`` (pandas on
-the driver) and hands the native engine pandas weights (``matching.weights_from_matches``).
+the driver) and hands the native engine its weights as matrices (``matching.weight_matrices``).
 This module keeps the earlier implementation of the same rules in Hail expressions (the
 matching rules are in the ``trd_spark.pgs.matching`` module doc), used only by the tests
 (tests/test_pgs_matching.py, test_pgs_native_engine.py, the plink2 oracle tests) to check

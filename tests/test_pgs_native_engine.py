@@ -22,6 +22,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pysam
 import pytest
@@ -32,12 +33,13 @@ from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import read_genotypes
 from trd_spark.pgs.matching import (
     ScoreLabel,
+    WeightMatrices,
     frame_matches,
     match_sites_frame,
     score_sites,
     score_variants_table,
     summarise_frame_matches,
-    weights_from_matches,
+    weight_matrices,
 )
 from trd_spark.pgs.pgen_engine import (
     PlinkFiles,
@@ -130,12 +132,12 @@ def matched(hl, spark, files, scoring_files):
             index = variant_index(fileset, "GRCh38")
             fm = frame_matches(match_sites_frame(score_sites(hl, spark, scoring_files, "GRCh38"), index,
                                                  keep_ambiguous=False), index)
-            native_w = weights_from_matches(fm)
+            native_w = weight_matrices(fm)
             summary = summarise_frame_matches(fm, "d", labels)
             by_hail_w, by_hail_summary = (hail_w, hail_summary) if native_mt is hail_mt else weights(native_mt)
             pd.testing.assert_frame_equal(summary, by_hail_summary)
             pd.testing.assert_frame_equal(summary, hail_summary)
-            got = sorted_weights(native_w)[["contig", "position", "ref", "alt", "slope", "offset", "n_vars"]]
+            got = sorted_weights(native_w.frame())[["contig", "position", "ref", "alt", "slope", "offset", "n_vars"]]
             pd.testing.assert_frame_equal(got, sorted_weights(weights_frame(hl, by_hail_w)), check_dtype=False)
             assert len(got) == 8  # 100 200 300:G>A 500 600 700 900, and 300:G>C (PGS000912's REF effect at 300)
             cache[fmt] = (fileset, hail_mt, hail_w, native_w, psam_samples(fileset), summary["n_matched"].tolist())
@@ -222,7 +224,8 @@ def test_pgen_variant_index_splits_multiallelic_rows(files):
 def test_sample_count_mismatch_is_one_error(hl, spark, files, scoring_files):
     fileset = PlinkFiles("plink", str(files["prefix"]))
     with pytest.raises(InputDataError, match=r"t\.fam: 4 samples in the file, 3 genotype columns"):
-        score(spark, hl, fileset, "GRCh38", pd.DataFrame(), ["101", "102", "103"], ["PGS000901"], [6],
+        no_weights = WeightMatrices(pd.DataFrame(), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros((0, 1), np.int32))
+        score(spark, hl, fileset, "GRCh38", no_weights, ["101", "102", "103"], ["PGS000901"], [6],
               missing_genotypes="mean_impute", settings=NativeEngineSettings())
 
 

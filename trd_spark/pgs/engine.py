@@ -8,7 +8,7 @@
 - Everything else (VCF, MatrixTable, VDS, BGEN), and a bed on a gs:// / hdfs:// URI (pgenlib
   reads local files only): Hail's one-pass ``compute_scores``.
 
-Both take the same matched weights (``matching.weights_from_matches``; as a Hail Table for
+Both take the same matched weights (``matching.weight_matrices``; as a Hail Table for
 Hail's pass) and give the same numbers (tests/test_pgs_native_engine.py checks them against
 each other and plink2).
 """
@@ -58,7 +58,7 @@ def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Litera
 def score(
     hl: hl_types,
     source: GenotypeSource,
-    weights: hl_types.Table | pd.DataFrame | WeightMatrices,
+    weights: WeightMatrices,
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
     *,
@@ -71,25 +71,21 @@ def score(
     """Score every score on one dataset with the engine ``engine_for`` picks.
 
     Hail: ``mt`` the genotypes as matched (``genotypes.read_genotypes`` then
-    ``samples_to_persons``) and ``weights`` ``scoring.weights_table``'s Hail Table, or
-    ``matching.weight_matrices`` / its pandas frame ``matching.weights_from_matches`` (made that
-    table here). Native: ``weights`` ``matching.weight_matrices`` or its frame (matched on
-    ``index``, the fileset's ``pgen_engine.variant_index``) and ``samples`` the person IDs in
-    file order; nothing is read through Hail. ``pgs_ids``/``n_matched`` in score_index order.
+    ``samples_to_persons``), ``weights`` (``matching.weight_matrices``) made
+    ``scoring.weights_table``'s Hail Table here. Native: ``weights`` matched on ``index`` (the
+    fileset's ``pgen_engine.variant_index``) and ``samples`` the person IDs in file order;
+    nothing is read through Hail. ``pgs_ids``/``n_matched`` in score_index order.
     Returns ``compute_scores``' table; errors as ``compute_scores`` / ``pgen_engine.score``.
     """
     engine = engine_for(source, settings)
     log.info("pgs: %s engine for %s genotypes", engine, source.format)
     if engine == "hail":
         assert mt is not None  # the Hail path's input
-        if isinstance(weights, WeightMatrices):
-            weights = weights.frame()
-        if isinstance(weights, pd.DataFrame):
-            weights = weights_table(hl, weights, source.reference_genome)
-        return compute_scores(hl, mt, weights, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
+        table = weights_table(hl, weights.frame(), source.reference_genome)
+        return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
     from pyspark.sql import SparkSession
 
-    assert isinstance(weights, pd.DataFrame | WeightMatrices) and samples is not None  # the native path's inputs
+    assert samples is not None  # the native path's input
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     spark = SparkSession.builder.getOrCreate()
     return pgen_engine.score(

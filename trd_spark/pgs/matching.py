@@ -694,8 +694,8 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
 class WeightMatrices:
     """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
     (the ``FrameMatches.rows`` columns, in row order), and per row and score (rows x k)
-    ``slope``, ``offset`` (float64) and ``n_vars`` (int32). ``weights_from_matches`` is the
-    same as one frame with a k-array per row; the native engine takes the matrices as they are."""
+    ``slope``, ``offset`` (float64) and ``n_vars`` (int32); ``frame()`` is the same as one frame
+    with a k-array per row (Hail's pass takes it as a Table); the native engine takes the matrices."""
 
     rows: pd.DataFrame
     slope: np.ndarray
@@ -753,14 +753,6 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
 
     return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), matrix(slope), matrix(offset),
                           matrix(counted).astype(np.int32))
-
-
-def weights_from_matches(m: FrameMatches) -> pd.DataFrame:
-    """``weight_matrices`` as one frame: per genotype row used by any score, the ``rows``
-    columns (``contig``, ``position``, ``ref``, ``alt`` and any others, e.g. the pgen engine's
-    ``variant_idx``/``allele_idx``) and per-score arrays ``slope``, ``offset`` (float64) and
-    ``n_vars`` (int32), each of length k."""
-    return weight_matrices(m).frame()
 
 
 def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:

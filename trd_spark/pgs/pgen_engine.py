@@ -2,7 +2,7 @@
 
 Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed without Hail:
 
-1. The weights (``matching.weights_from_matches``: per genotype row ``[ref, alt]`` the per-score
+1. The weights (``matching.weight_matrices``: per genotype row ``[ref, alt]`` the per-score
    ``slope``, ``offset``, ``n_vars``) are joined on the driver to the file's variant list
    (.bim / .pvar, ``variant_index``): each row gets its variant index in the file and the
    index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
@@ -313,27 +313,12 @@ def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> 
     return a
 
 
-def _placed_weights(weights: pd.DataFrame | WeightMatrices, index: pd.DataFrame, k: int, files: PlinkFiles
+def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFiles
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The weighted rows in file order: variant_idx (int64), allele_idx (int32), and slope,
     offset (float64) and n_vars (integer) as rows x k matrices. ``weights``: ``score``'s.
     Raises InputDataError naming the variant list when a weighted row is not in it."""
-    from trd_spark.pgs.matching import WeightMatrices
-
-    if isinstance(weights, WeightMatrices):
-        rows = weights.rows
-        slope, offset, n_vars = weights.slope, weights.offset, weights.n_vars
-    else:
-        rows = weights
-        if weights.empty and not {"variant_idx", "allele_idx"} <= set(weights.columns):
-            rows = weights.assign(variant_idx=pd.Series(dtype=np.int64), allele_idx=pd.Series(dtype=np.int32))
-
-        def matrix(col: str) -> np.ndarray:
-            # One k-array per row -> (rows x k): np.stack, not a list of lists (200k x 61 floats).
-            return np.stack(list(rows[col])).reshape(len(rows), k) if len(rows) else np.zeros((0, k))
-
-        slope, offset = matrix("slope").astype(np.float64), matrix("offset").astype(np.float64)
-        n_vars = matrix("n_vars")
+    rows, slope, offset, n_vars = weights.rows, weights.slope, weights.offset, weights.n_vars
     if not {"variant_idx", "allele_idx"} <= set(rows.columns):  # not matched on this very index
         rows = rows[["contig", "position", "ref", "alt"]].merge(
             index[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]],
@@ -353,7 +338,7 @@ def score(
     hl: hl_types,
     files: PlinkFiles,
     reference_genome: str,
-    weights: pd.DataFrame | WeightMatrices,
+    weights: WeightMatrices,
     samples: Sequence[str],
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
@@ -366,10 +351,9 @@ def score(
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score; sample-major, scores in ``pgs_ids`` order).
 
-    ``weights``: ``matching.weight_matrices`` (rows x k matrices), or its frame
-    ``matching.weights_from_matches`` (per genotype row ``[ref, alt]``: slope, offset, n_vars,
-    each length k = ``len(pgs_ids)``); rows that already carry ``variant_idx``/``allele_idx``
-    (matched on this very index) are not looked up again; ``samples``: the person IDs
+    ``weights``: ``matching.weight_matrices`` (per genotype row ``[ref, alt]``: slope, offset,
+    n_vars as rows x k matrices, k = ``len(pgs_ids)``); rows that already carry
+    ``variant_idx``/``allele_idx`` (matched on this very index) are not looked up again; ``samples``: the person IDs
     in file order (``genotypes.sample_persons``); ``n_matched``: per score, in ``pgs_ids``
     order; ``index``: ``variant_index`` when the caller has it (else read here).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
@@ -381,7 +365,7 @@ def score(
         raise InputDataError(f"{n} samples in the file, {len(samples)} genotype columns", where=files.samples)
     if index is None:
         index = variant_index(files, reference_genome)
-    variant_idx, allele_idx, slope, offset, n_vars = _placed_weights(weights, index, k, files)
+    variant_idx, allele_idx, slope, offset, n_vars = _placed_weights(weights, index, files)
     impute = missing_genotypes == "mean_impute"
     # What a task needs, compactly (it is pickled into every task): offsets only for ``zero``
     # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 
 def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) -> hl_types.Table:
-    """``matching.weights_from_matches`` (pandas) as the Hail Table ``compute_scores`` takes: keyed
+    """``matching.WeightMatrices.frame()`` (pandas) as the Hail Table ``compute_scores`` takes: keyed
     by locus/alleles, ``slope``/``offset`` (array<float64>) and ``n_vars`` (array<int32>)."""
     from pyspark.sql import SparkSession
     from pyspark.sql import types as T
