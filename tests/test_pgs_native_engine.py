@@ -204,11 +204,10 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
 def test_block_rows_fit_the_memory_budget():
     # At 250k samples the budget of 256 MB holds 134 rows of float64 dosages (bed and pgen are
     # both read as dosages, 8 bytes per entry).
-    for fmt in ("plink", "pgen"):
-        rows = block_rows(250_000, 256, fmt)
-        assert rows * 250_000 * 8 <= 256 * 2**20 < (rows + 1) * 250_000 * 8
-        assert rows == 134
-    assert block_rows(10**9, 1, "plink") == 1  # never 0 rows
+    rows = block_rows(250_000, 256)
+    assert rows * 250_000 * 8 <= 256 * 2**20 < (rows + 1) * 250_000 * 8
+    assert rows == 134
+    assert block_rows(10**9, 1) == 1  # never 0 rows
 
 
 def test_pgen_variant_index_splits_multiallelic_rows(files):

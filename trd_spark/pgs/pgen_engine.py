@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 # pgenlib's code for a missing hard call and a missing dosage.
 PGENLIB_MISSING = -9
 # Bytes per genotype entry held in a block: the float64 dosages, read in place and multiplied.
-_BLOCK_BYTES_PER_ENTRY = {"plink": 8, "pgen": 8}
+_BLOCK_BYTES_PER_ENTRY = 8
 
 
 
@@ -206,10 +206,10 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     return psam["IID"].tolist()
 
 
-def block_rows(n_samples: int, block_memory_mb: float, fmt: Literal["plink", "pgen"]) -> int:
+def block_rows(n_samples: int, block_memory_mb: float) -> int:
     """Variants per block so that one block of all samples fits ``block_memory_mb``
     (at least 1): ``budget / (n_samples x bytes per entry)``."""
-    per_row = max(1, n_samples) * _BLOCK_BYTES_PER_ENTRY[fmt]
+    per_row = max(1, n_samples) * _BLOCK_BYTES_PER_ENTRY
     return max(1, int(block_memory_mb * 2**20) // per_row)
 
 
@@ -377,7 +377,7 @@ def score(
              for lo in range(0, len(variant_idx), per_task)]
     offset_total = offset.sum(axis=0)
     n_vars_total = n_vars.sum(axis=0)
-    rows_per_block = block_rows(n, settings.block_memory_mb, files.format)
+    rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
     allele_idx_offsets = index.attrs["allele_idx_offsets"]
     n_slices = max(1, math.ceil(n / sample_slice))
