@@ -11,7 +11,9 @@ half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by pl
                      (``stage.match_dataset``: the .bim/.pvar variant list for bed/pgen, the
                      genotype rows Hail collects at the score loci for VCF/MatrixTable); score
                      every score in one pass and write the Hail Table (``stage.score_dataset``):
-                     hail-vcf / hail-mt   Hail's pass (``scoring.compute_scores``)
+                     hail-vcf / hail-mt   Hail reads; hard calls exported as a PLINK 1
+                                          fileset of the matched rows and scored by the
+                                          native engine (``stage.scoring_scratch``)
                      native-bed / -pgen   the native engine (``pgen_engine``: pgenlib + numpy
                                           in Spark tasks; the .pgen converted once, not timed)
                      JVM/Hail start is printed separately and added for the whole-process ratio.
@@ -173,8 +175,8 @@ def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.Da
     times["match"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     out = hl.utils.new_temp_file("bm_scores", "ht")
-    with stage.hail_errors("bench"):
-        stage.score_dataset(hl, cfg, matched).write(out)
+    with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors("bench"):
+        stage.score_dataset(hl, cfg, matched, scratch).write(out)
     times["score"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
     df = hl.read_table(out).to_pandas()

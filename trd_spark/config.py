@@ -158,6 +158,12 @@ class NativeEngineSettings(_Strict):
     # Samples per reduction key: partial sums are added per slice, so no task or reducer
     # holds more than (scores x slice) sums beyond its own partial.
     sample_slice: int = Field(16_384, ge=1)
+    # Hard-call genotypes Hail reads (VCF, MatrixTable, VDS without ``dosage_field``; a bed on a
+    # URI) are scored here too: Hail writes the matched rows once as a temporary PLINK 1 fileset
+    # (same numbers as Hail's pass, several times faster). It goes to this directory, which every
+    # executor must read at the same local or mounted path (e.g. gcsfuse). None: Hail's temp dir
+    # when Spark runs in local mode; on a cluster without it, Hail's pass scores them.
+    export_dir: str | None = None
 
 
 class PgsSettings(_Strict):
@@ -646,6 +652,7 @@ _PATH_FIELDS = [
     ("pgs", "scoring_files", "*"),
     ("pgs", "trait_panel"),
     ("pgs", "liftover", "chain_file"),
+    ("pgs", "native", "export_dir"),
     ("omop", "path"),
     ("phenotypes", "concept_sets"),
     ("releases", "input_root"),

@@ -214,6 +214,13 @@ def _check_keys(hl: hl_types, mt: hl_types.MatrixTable, where: str) -> None:
         raise InputDataError(f"columns must be keyed by s: str (got {dict(mt.col_key.dtype)})", where=where)
 
 
+def hard_calls(source: GenotypeSource) -> bool:
+    """True when ``read_genotypes`` gives hard-call dosages (``DOSAGE`` in {0, 1, 2} or
+    missing, from ``GT`` alone): VCF, MatrixTable, VDS without ``dosage_field`` and PLINK 1
+    bed. False for ``dosage_field`` and BGEN (expected dosages) and for pgen (not read by Hail)."""
+    return source.format in ("vcf", "mt", "vds", "plink") and source.dosage_field is None
+
+
 def gt_alt_dosages(hl: hl_types, gt, n_alleles):
     """Copies of each alt allele (array of float64, one per alt) in the call ``gt``.
 
@@ -398,7 +405,7 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
     except Exception as e:
         if _BGEN_MULTIALLELIC_ERROR not in str(e):
             raise _fail(e, "import BGEN", where) from None
-        copy = _local_temp_file(hl.utils.new_temp_file(prefix="pgs_bgen", extension="bgen"))
+        copy = local_temp_file(hl.utils.new_temp_file(prefix="pgs_bgen", extension="bgen"))
         if is_uri(path) or copy is None:
             raise InputDataError(
                 "the BGEN has multi-allelic variants, which Hail cannot read; they can be skipped (counted) for "
@@ -435,7 +442,7 @@ def _index_bgen(hl: hl_types, path: str, reference_genome: str, recoding: dict[s
     return index
 
 
-def _local_temp_file(path: str) -> str | None:
+def local_temp_file(path: str) -> str | None:
     """A Hail temp path as a local file path (``file:`` scheme stripped), or None on another FS."""
     if path.startswith("file:"):
         return "/" + path[len("file:"):].lstrip("/")

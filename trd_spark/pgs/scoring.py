@@ -65,6 +65,34 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
                      alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars")
 
 
+def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str) -> None:
+    """Write the genotype rows of ``mt`` listed in ``rows`` as a PLINK 1 fileset
+    ``{output}.bed/.bim/.fam`` (one Hail pass, ``hl.export_plink``), for the native engine
+    (``pgen_engine``) to score with Hail's rules.
+
+    ``mt``: ``genotypes.read_genotypes``' biallelic rows with hard-call dosages
+    (``genotypes.hard_calls``: ``DOSAGE`` 0, 1, 2 alt copies or missing), columns keyed by the
+    person ID ``s`` (``genotypes.samples_to_persons``: plain integers, which PLINK's
+    whitespace-separated .fam can hold). ``rows``: ``matching.WeightMatrices.rows`` (``contig``,
+    ``position``, ``ref``, ``alt``): only these rows are written, in ``mt``'s row order, so
+    multi-allelic sites are split exactly as Hail's pass sees them. Each entry becomes the
+    unphased diploid call with ``DOSAGE`` alt copies (a haploid ``1`` was already counted as 2,
+    ``genotypes.gt_alt_dosages``), a missing one a missing call; the .bim has A1 = alt,
+    A2 = ref (what ``pgen_engine.variant_index`` reads). ``output``: a Hadoop path prefix
+    (``file://`` for a local or mounted directory).
+    """
+    wanted = hl.literal(
+        set(zip(rows["contig"].astype(str), rows["position"].astype(int), rows["ref"].astype(str),
+                rows["alt"].astype(str))),
+        hl.tset(hl.ttuple(hl.tstr, hl.tint32, hl.tstr, hl.tstr)))
+    # A set lookup per row (no entries touched): unlike a join with a weights Table, no
+    # Spark-to-Hail conversion and no sort of the weighted rows.
+    mt = mt.filter_rows(wanted.contains(hl.tuple([mt.locus.contig, mt.locus.position, mt.alleles[0],
+                                                  mt.alleles[1]])))
+    mt = mt.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(mt.DOSAGE)))
+    hl.export_plink(mt, output)
+
+
 def group_within_partitions(table: hl_types.Table, name: str, block_size: int) -> hl_types.Table:
     """Rows grouped into blocks of at most ``block_size`` consecutive rows of one partition:
     one row per block with the key fields of its first row and ``name`` (array of the block's

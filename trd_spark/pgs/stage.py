@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
@@ -23,11 +26,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import Config
-from trd_spark.errors import InputDataError, MatchRateError, TrdSparkError
+from trd_spark.config import Config, GenotypeSource, is_uri
+from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
-from trd_spark.pgs.genotypes import UNREADABLE_LOCI, read_genotypes, read_sample_map, sample_persons, samples_to_persons
+from trd_spark.pgs.genotypes import (
+    UNREADABLE_LOCI,
+    hard_calls,
+    local_temp_file,
+    read_genotypes,
+    read_sample_map,
+    sample_persons,
+    samples_to_persons,
+)
 from trd_spark.pgs.matching import (
     UNASSIGNED_DOMAIN,
     FrameMatches,
@@ -44,7 +55,7 @@ from trd_spark.pgs.matching import (
     variant_matches_pandas,
     weight_matrices,
 )
-from trd_spark.pgs.scoring import check_score_table, scores_frame
+from trd_spark.pgs.scoring import check_score_table, export_hard_calls, scores_frame
 from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 
@@ -185,15 +196,31 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt)
 
 
-def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches) -> hl_types.Table:
+def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:
     """Every score of one matched dataset in one pass (``scoring.compute_scores``' long table;
-    lazy: the caller writes it, inside ``hail_errors``): the native engine for bed/pgen, with
-    the weights handed over as matrices (``matching.weight_matrices``); Hail's pass otherwise
-    (``engine.score``, ``pgs.native``)."""
+    lazy: the caller writes it, inside ``hail_errors``, before ``scratch`` is removed): the
+    native engine for bed/pgen, with the weights handed over as matrices
+    (``matching.weight_matrices``). Hard calls Hail reads (``genotypes.hard_calls``) go the
+    same way when ``scratch`` (``scoring_scratch``) is given: the matched rows are exported
+    there as a PLINK 1 fileset (``scoring.export_hard_calls``) and scored natively. Dosages
+    (``dosage_field``, BGEN), ``pgs.native.engine: hail`` and ``scratch`` None keep Hail's
+    pass (``engine.score``). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     ids = [sf.pgs_id for sf in r.scoring_files]
     n_matched = r.summary["n_matched"].tolist()
-    return engine.score(hl, source, weight_matrices(r.frame), ids, n_matched, mt=r.mt, samples=r.samples,
+    weights = weight_matrices(r.frame)
+    if (r.mt is not None and scratch is not None and hard_calls(source) and cfg.pgs.native.engine == "native"
+            and len(weights.rows)):
+        prefix = f"{scratch}/{r.dataset}"
+        with hail_errors(genotypes_where(cfg, r.dataset)):
+            export_hard_calls(hl, r.mt, weights.rows, f"file://{prefix}")
+        log.info("pgs: %d matched %s rows of dataset %s exported as a PLINK 1 fileset for the native engine",
+                 len(weights.rows), source.format, r.dataset)
+        exported = GenotypeSource(format="plink", path=prefix, reference_genome=source.reference_genome)
+        samples = pgen_engine.psam_samples(pgen_engine.PlinkFiles.of(exported))
+        return engine.score(hl, exported, weights, ids, n_matched, samples=samples,
+                            missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
+    return engine.score(hl, source, weights, ids, n_matched, mt=r.mt, samples=r.samples,
                         index=r.frame.rows if r.mt is None else None,
                         missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
 
@@ -206,6 +233,34 @@ def variant_matches_of(spark: SparkSession, r: DatasetMatches) -> DataFrame:
 def genotypes_where(cfg: Config, dataset_name: str) -> str:
     """How errors name a dataset's genotype files: ``datasets.<name>.genotypes <path>``."""
     return f"datasets.{dataset_name}.genotypes {cfg.dataset(dataset_name).genotypes.path}"
+
+
+@contextmanager
+def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[str | None]:
+    """A new empty local directory for the PLINK exports of ``score_dataset``, removed on exit
+    (also when scoring fails: nothing is left that looks like output). Under
+    ``pgs.native.export_dir`` when set (a local or mounted path every executor reads), else in
+    Hail's temp dir when Spark runs in local mode (tasks read the driver's disk); None
+    otherwise (a cluster whose executors cannot read the driver's disk: Hail's pass).
+    Raises ConfigError for an ``export_dir`` URI (pgenlib reads local paths only)."""
+    base = cfg.pgs.native.export_dir
+    if base is not None:
+        if is_uri(base):
+            raise ConfigError("must be a local or mounted path every executor reads (pgenlib reads no URIs)",
+                              where="pgs.native.export_dir")
+        path: str | None = f"{base}/pgs_export_{uuid.uuid4().hex}"
+    elif (spark.sparkContext.master or "").startswith("local"):  # local[N], local-cluster: one machine
+        path = local_temp_file(hl.utils.new_temp_file(prefix="pgs_export"))
+    else:
+        path = None
+    if path is None:
+        yield None
+        return
+    os.makedirs(path)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
@@ -268,11 +323,10 @@ def run(ctx: StageContext) -> None:
         score_frames = []
         for r in results:
             log.info("pgs: scoring %d scores in dataset %s (one pass)", len(r.scoring_files), r.dataset)
-            scores = score_dataset(hl, cfg, r)
             # Computed once into the Hail Table output, then converted for the Parquet table.
             ht_name = f"scores_{r.dataset}.ht"
-            with hail_errors(genotypes_where(cfg, r.dataset)):
-                scores.key_by("s", "pgs_id").write(f"{writer.dir}/{ht_name}")
+            with scoring_scratch(hl, spark, cfg) as scratch, hail_errors(genotypes_where(cfg, r.dataset)):
+                score_dataset(hl, cfg, r, scratch).key_by("s", "pgs_id").write(f"{writer.dir}/{ht_name}")
             writer.files.append(ht_name)
             written = hl.read_table(f"{writer.dir}/{ht_name}")
             check_score_table(hl, written, f"pgs scores of dataset {r.dataset}")
