@@ -16,7 +16,7 @@ from pgs_hail_oracle import match_variants, score_weights_table, summarise_match
 
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.genotypes import contig_recoding, read_genotypes
+from trd_spark.pgs.genotypes import contig_recoding, hard_calls, read_genotypes
 from trd_spark.pgs.matching import ScoreLabel, score_variants_table
 from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import read_scoring_file
@@ -148,7 +148,7 @@ EXPORT_VCF = """##fileformat=VCFv4.2
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102\t103
 chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t./.\t1/1
 chr1\t300\t.\tG\tA,C,*\t.\tPASS\t.\tGT\t1/2\t0/3\t2/2
-chr1\t500\t.\tT\tC\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1
+chr1\t450\t.\tT\tC\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1
 chrX\t2800000\t.\tC\tT\t.\tPASS\t.\tGT\t1\t0/1\t.
 """
 EXPORT_SCORE = """#pgs_id=PGS000960
@@ -162,22 +162,16 @@ X\t2800000\tT\tC\t1.25
 """
 
 
-def _export_config(tmp: Path, sources: dict[str, GenotypeSource]) -> Path:
-    """Datasets: the export VCF, the tiny MatrixTable, the tiny bed on a ``file://`` URI (read
-    by Hail: a local bed is the native engine's own input) and a ``dosage_field`` VCF."""
+def _export_config(tmp: Path) -> Path:
+    """One dataset: the export VCF (the export takes ``read_genotypes``' rows, so every reader
+    feeds it alike; test_every_format_scores_like_the_vcf checks the readers)."""
     (tmp / "scores").mkdir()
     (tmp / "scores" / "PGS000901.txt").write_text((DATA / "PGS000901.txt").read_text())
     (tmp / "scores" / "PGS000960.txt").write_text(EXPORT_SCORE)
     (tmp / "export.vcf").write_text(EXPORT_VCF)
-    (tmp / "ds.vcf").write_text(DS_VCF)
     (tmp / "panel.yaml").write_text("domains: [d]\nscores:\n  - {pgs_id: PGS000901, trait: t, domain: d}\n"
                                     "  - {pgs_id: PGS000960, trait: t, domain: d}\n")
-    genotypes = {"export_vcf": f"{{format: vcf, path: {tmp / 'export.vcf'}}}",
-                 "mt": f"{{format: mt, path: {sources['mt'].path}}}",
-                 "plink": f"{{format: plink, path: 'file://{sources['plink'].path}'}}",
-                 "dosages": f"{{format: vcf, path: {tmp / 'ds.vcf'}, dosage_field: DS}}"}
-    datasets = "".join(f"  - {{name: {n}, role: {'discovery' if n == 'export_vcf' else 'replication'}, "
-                       f"genotypes: {g}}}\n" for n, g in genotypes.items())
+    datasets = f"  - {{name: export_vcf, role: discovery, genotypes: {{format: vcf, path: {tmp / 'export.vcf'}}}}}\n"
     path = tmp / "export.yaml"
     path.write_text(f"""release: t1
 output_root: {tmp}/out
@@ -193,37 +187,31 @@ phenotypes:
     return path
 
 
-def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, sources, tmp_path):
+def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path):
     """The export route (``stage.score_dataset`` with a scratch dir: the matched rows as a PLINK
     1 fileset, scored by the native engine) gives Hail's pass's numbers (to 1e-9; counts equal)
-    for VCF, MatrixTable and a bed Hail reads; ``dosage_field`` keeps Hail's pass. The scratch
-    dir is removed, also when scoring fails."""
+    on hard calls; dosages keep Hail's pass. The scratch dir is removed, also when scoring fails."""
     from trd_spark.config import load_config
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import weight_matrices
 
-    cfg = load_config(_export_config(tmp_path, sources))
-    files = stage.load_scoring_files(spark, cfg, "GRCh38")
-    exported = []
-    for ds in cfg.datasets:
-        r = stage.match_dataset(hl, spark, cfg, ds.name, files)
-        with stage.scoring_scratch(hl, spark, cfg) as scratch:
-            route = stage.score_dataset(hl, cfg, r, scratch)
-            if not (Path(scratch) / f"{ds.name}.bed").exists():
-                continue
-            exported.append(ds.name)
-            # Exactly the weighted rows (with the 300 C and * rows, on which the REF effect G puts -w).
-            assert len((Path(scratch) / f"{ds.name}.bim").read_text().splitlines()) == \
-                len(weight_matrices(r.frame).rows), ds.name
-            got = {(x.s, x.pgs_id): x for x in route.collect()}
-        assert not Path(scratch).exists()  # removed with its exports
-        want = {(x.s, x.pgs_id): x for x in stage.score_dataset(hl, cfg, r).collect()}
-        assert set(got) == set(want) and len(want) == 2 * (3 if ds.name == "export_vcf" else 4)
-        for key, w in want.items():
-            assert got[key].score_sum == pytest.approx(w.score_sum, rel=0, abs=1e-9), (ds.name, key)
-            assert (got[key].allele_count, got[key].n_missing, got[key].n_matched) == \
-                (w.allele_count, w.n_missing, w.n_matched), (ds.name, key)
-    assert exported == ["export_vcf", "mt", "plink"]
+    cfg = load_config(_export_config(tmp_path))
+    r = stage.match_dataset(hl, spark, cfg, "export_vcf", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    with stage.scoring_scratch(hl, spark, cfg) as scratch:
+        route = stage.score_dataset(hl, cfg, r, scratch)
+        # Exactly the weighted rows (with the 300 C and * rows, on which the REF effect G puts -w).
+        bim = (Path(scratch) / "export_vcf.bim").read_text().splitlines()
+        assert len(bim) == len(weight_matrices(r.frame).rows) == 5
+        got = {(x.s, x.pgs_id): x for x in route.collect()}
+    assert not Path(scratch).exists()  # removed with its exports
+    want = {(x.s, x.pgs_id): x for x in stage.score_dataset(hl, cfg, r).collect()}
+    assert set(got) == set(want) and len(want) == 2 * 3
+    for key, w in want.items():
+        assert got[key].score_sum == pytest.approx(w.score_sum, rel=0, abs=1e-9), key
+        assert (got[key].allele_count, got[key].n_missing, got[key].n_matched) == \
+            (w.allele_count, w.n_missing, w.n_matched), key
+    assert not hard_calls(GenotypeSource(format="vcf", path="x.vcf", dosage_field="DS"))
+    assert not hard_calls(GenotypeSource(format="bgen", path="x.bgen"))
     with pytest.raises(RuntimeError), stage.scoring_scratch(hl, spark, cfg) as scratch:
         (Path(scratch) / "x.bed").write_bytes(b"")
         raise RuntimeError("scoring failed")
