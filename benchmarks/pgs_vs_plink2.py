@@ -18,6 +18,11 @@ half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by pl
                                           in Spark tasks; the .pgen converted once, not timed)
                      JVM/Hail start is printed separately and added for the whole-process ratio.
 
+With more than one engine, each engine runs in its own fresh interpreter (this script again with
+``--engines <one>``): an engine run second in a process would skip the process's one-off costs
+(Python workers, cold Spark SQL/Hail code paths) and look 20-30 s faster. ``--one-process`` runs
+them in one process instead (warm, for comparing the per-entry work only).
+
 checks the SUMs agree (relative error <= 1e-6; plink2 prints 6 significant digits, so the
 comparison uses its SUM column at that precision) and prints both times and the ratios, one
 ``ratio=`` line per engine and input (whole process, and the scoring phase alone vs plink2's
@@ -195,6 +200,8 @@ def main() -> None:
     ap.add_argument("--engines", nargs="*", choices=["hail-vcf", "hail-mt", "native-bed", "native-pgen"],
                     help="run only these (default: all; hail-vcf needs --vcf)")
     ap.add_argument("--prepare-only", action="store_true", help="generate and convert the data, time nothing")
+    ap.add_argument("--one-process", action="store_true",
+                    help="run several engines in this process (the later ones warm) instead of one process each")
     args = ap.parse_args()
     if not shutil.which("plink2"):
         sys.exit("plink2 is not on PATH (apt-get install plink2)")
@@ -208,6 +215,10 @@ def main() -> None:
                 f.unlink()
         generate(work, args.samples, args.variants, args.scores, args.seed, args.vcf)
         print(f"generated data in {time.perf_counter() - t0:.1f} s: {work}", flush=True)
+
+    labels = [label for label, _ in engine_runs(args.vcf) if not args.engines or label in args.engines]
+    if len(labels) > 1 and not args.one_process and not args.prepare_only:
+        sys.exit(run_each_in_own_process(args, labels))
 
     from trd_spark.config import SparkSettings
     from trd_spark.session import start_session
@@ -232,13 +243,9 @@ def main() -> None:
     if not (work / "geno.pgen").exists():  # data generated before the native engine existed
         subprocess.run(["plink2", "--bfile", str(work / "geno"), "--make-pgen", "--threads", "2", "--out",
                         str(work / "geno")], check=True, capture_output=True)
-    rows = []
-    # (label, plink2's input, our run): Hail from the VCF / the MatrixTable made from the .bed,
-    # the native engine from the .bed and the .pgen.
-    runs = ([("hail-vcf", "vcf")] if args.vcf else []) + [
-        ("hail-mt", "bed"), ("native-bed", "bed"), ("native-pgen", "pgen")]
-    for label, p_source in runs:
-        if args.engines and label not in args.engines:
+    results = []
+    for label, p_source in engine_runs(args.vcf):
+        if label not in labels:
             continue
         p_time, p_out = run_plink2(work, p_source, args.scores, args.cores)
         o_times, o_out = run_ours(hl, spark, work, label)
@@ -246,25 +253,63 @@ def main() -> None:
         ids = sorted(o_out.columns)
         p_sum = p_out[[f"SCORE{k + 1}_SUM" for k in range(len(ids))]].to_numpy()
         o_sum = o_out.loc[[str(s) for s in p_out.index], ids].to_numpy()
-        rel = np.max(np.abs(o_sum - p_sum) / np.maximum(np.abs(p_sum), 1e-3))
-        rows.append((label, p_time, o_times, rel))
-    load = os.getloadavg()[0]
+        rel = float(np.max(np.abs(o_sum - p_sum) / np.maximum(np.abs(p_sum), 1e-3)))
+        # machine-readable (benchmarks/scaling.py --native-samples, and the one-process-per-engine run)
+        results.append({"engine": label, "samples": args.samples, "variants": args.variants, "scores": args.scores,
+                        "cores": args.cores, "plink2": p_time, **o_times, "jvm": jvm, "max_rel_diff": rel})
+    sys.exit(report(args, results))
+
+
+def engine_runs(vcf: bool) -> list[tuple[str, str]]:
+    """(engine label, plink2's input) in run order: Hail from the VCF / the MatrixTable made from
+    the .bed, the native engine from the .bed and the .pgen."""
+    return ([("hail-vcf", "vcf")] if vcf else []) + [("hail-mt", "bed"), ("native-bed", "bed"), ("native-pgen", "pgen")]
+
+
+def run_each_in_own_process(args: argparse.Namespace, labels: list[str]) -> int | str:
+    """This script once per engine (``--engines <label>``, a fresh interpreter each, one after
+    the other), its output passed through; then every engine's figures together."""
+    argv, skip = [], False
+    for a in sys.argv[1:]:  # the same options without --engines and its values
+        if skip and not a.startswith("--"):
+            continue
+        skip = a == "--engines"
+        if not skip:
+            argv.append(a)
+    results = []
+    for label in labels:
+        cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--engines", label]
+        print(f"--- {label}: {' '.join(cmd[1:])}", flush=True)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        print(out.stdout, end="", flush=True)
+        found = [line for line in out.stdout.splitlines() if line.startswith("phases=")]
+        if not found:
+            return f"{label}: the run failed (exit code {out.returncode}), no figures"
+        results.append(json.loads(found[0][len("phases="):]))
+    print(f"\n--- all engines, each in its own process (load average now {os.getloadavg()[0]:.1f})")
+    return report(args, results)
+
+
+def report(args: argparse.Namespace, results: list[dict]) -> int | str:
+    """Print the table, one ``ratio=`` line per engine and phase and one ``phases=`` line per
+    engine; a message (non-zero exit) when an engine's sums disagree with plink2's."""
+    jvm = ", ".join(f"{r['engine']} {r['jvm']:.1f} s" for r in results)
     print(f"\n{args.samples} samples x {args.variants} variants x {args.scores} scores; local[{args.cores}] of "
-          f"{os.cpu_count()} cores; "
-          f"load average {load:.1f}; JVM+Hail start {jvm:.1f} s")
+          f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; JVM+Hail start {jvm}")
     print("engine       plink2_s  ours_s (parse+match+score)  ratio_in_process  ratio_whole_process  max_rel_diff")
-    for label, p_time, t, rel in rows:
-        print(f"{label:<12} {p_time:8.1f} {t['total']:7.1f} ({t['parse']:.1f}+{t['match']:.1f}+{t['score']:.1f})"
-              f"  {t['total'] / p_time:8.1f}x  {(t['total'] + jvm) / p_time:8.1f}x  {rel:.2e}")
-    for label, p_time, t, _rel in rows:
-        print(f"ratio={(t['total'] + jvm) / p_time:.2f} engine={label} phase=whole_process_vs_plink2")
-        print(f"ratio={t['score'] / p_time:.2f} engine={label} phase=score_vs_plink2_whole_run")
-    for label, p_time, t, _rel in rows:  # machine-readable, for benchmarks/scaling.py --native-samples
-        print("phases=" + json.dumps({"engine": label, "samples": args.samples, "variants": args.variants,
-                                      "scores": args.scores, "cores": args.cores, "plink2": p_time, **t}))
-    for label, _, _, rel in rows:
-        if rel > 1e-5:
-            sys.exit(f"results disagree with plink2 ({label}): max relative difference {rel:.2e}")
+    for t in results:
+        print(f"{t['engine']:<12} {t['plink2']:8.1f} {t['total']:7.1f} ({t['parse']:.1f}+{t['match']:.1f}+"
+              f"{t['score']:.1f})  {t['total'] / t['plink2']:8.1f}x  {(t['total'] + t['jvm']) / t['plink2']:8.1f}x"
+              f"  {t['max_rel_diff']:.2e}")
+    for t in results:
+        print(f"ratio={(t['total'] + t['jvm']) / t['plink2']:.2f} engine={t['engine']} phase=whole_process_vs_plink2")
+        print(f"ratio={t['score'] / t['plink2']:.2f} engine={t['engine']} phase=score_vs_plink2_whole_run")
+    for t in results:
+        print("phases=" + json.dumps(t))
+    bad = [t for t in results if t["max_rel_diff"] > 1e-5]
+    if bad:
+        return f"results disagree with plink2 ({bad[0]['engine']}): max relative difference {bad[0]['max_rel_diff']:.2e}"
+    return 0
 
 
 if __name__ == "__main__":
