@@ -21,6 +21,10 @@ from trd_spark.pgs.matching import ScoreLabel, score_variants_table
 from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import read_scoring_file
 
+# Minutes in all (Hail compiles each format's read and pass): scheduled first with the
+# end-to-end modules (conftest), so it does not start last on one xdist worker.
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data" / "pgs"
 
 DS_VCF = """##fileformat=VCFv4.2
@@ -123,9 +127,15 @@ def _scores(hl, spark, source: GenotypeSource) -> tuple[dict, int]:
     return {r.s: (r.score_sum, r.n_missing, r.n_matched) for r in scores.collect()}, mt.count_rows()
 
 
+@pytest.fixture(scope="module")
+def vcf_scores(hl, spark, sources) -> tuple[dict, int]:
+    """The reference: the VCF's scores and row count, computed once for every format."""
+    return _scores(hl, spark, sources["vcf"])
+
+
 @pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])
-def test_every_format_scores_like_the_vcf(hl, spark, sources, fmt):
-    want, n_rows = _scores(hl, spark, sources["vcf"])
+def test_every_format_scores_like_the_vcf(hl, spark, sources, vcf_scores, fmt):
+    want, n_rows = vcf_scores
     got, n_rows_fmt = _scores(hl, spark, sources[fmt])
     assert set(got) == {"101", "102", "103", "104"}
     for s, (score_sum, n_missing, n_matched) in want.items():
