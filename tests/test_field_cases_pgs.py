@@ -54,9 +54,11 @@ def run_scores(hl, spark, cfg) -> pd.DataFrame:
     """pgs_id, person_id, score_sum, n_matched, n_missing, allele_count via the stage's functions."""
     files = stage.load_scoring_files(spark, cfg, "GRCh38")
     r = stage.match_dataset(hl, spark, cfg, "d", files)
-    # As stage.run: the scoring pass (the first to read entries) inside hail_errors.
-    with stage.hail_errors(stage.genotypes_where(cfg, "d")):
-        scores = stage.score_dataset(hl, cfg, r).checkpoint(hl.utils.new_temp_file(prefix="t", extension="ht"))
+    # As stage.run: the scoring pass (the first to read entries) inside hail_errors, hard calls
+    # Hail reads exported to a scratch PLINK fileset for the native engine.
+    with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors(stage.genotypes_where(cfg, "d")):
+        scores = stage.score_dataset(hl, cfg, r, scratch).checkpoint(
+            hl.utils.new_temp_file(prefix="t", extension="ht"))
     check_score_table(hl, scores, "test")
     return scores_frame(hl, scores, "d").toPandas()
 
