@@ -11,13 +11,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
 
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import contig_recoding, hard_calls, read_genotypes
-from trd_spark.pgs.matching import ScoreLabel, score_variants_table
+from trd_spark.pgs.matching import ScoreLabel, genotype_rows_at, loci_table, score_variants_table
 from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import read_scoring_file
 
@@ -131,6 +132,23 @@ def _scores(hl, spark, source: GenotypeSource) -> tuple[dict, int]:
 def vcf_scores(hl, spark, sources) -> tuple[dict, int]:
     """The reference: the VCF's scores and row count, computed once for every format."""
     return _scores(hl, spark, sources["vcf"])
+
+
+def test_vds_rows_at_score_loci_collect_like_the_vcf(hl, spark, sources):
+    """What the stage's ``match_hail`` collects of a VDS (the loci from the sites frame,
+    ``loci_table``; the rows densified and split there, ``genotype_rows_at``): the VCF's rows
+    at those loci, both alts of the multi-allelic site included. Regression: collecting the
+    rows of a densified VDS failed in Hail's ``to_spark`` ("requirement failed")."""
+    sites = pd.DataFrame({"contig": ["chr1"] * 3, "position": [100, 300, 500]})
+    loci = loci_table(hl, spark, sites, "GRCh38")
+
+    def rows(fmt: str) -> pd.DataFrame:
+        got = genotype_rows_at(hl, read_genotypes(hl, sources[fmt], loci=loci), loci)
+        return got.sort_values(["position", "alt"]).reset_index(drop=True)
+
+    want = rows("vcf")
+    assert list(zip(want.position, want.alt)) == [(100, "G"), (300, "A"), (300, "C"), (500, "C")]
+    pd.testing.assert_frame_equal(rows("vds"), want)
 
 
 @pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])

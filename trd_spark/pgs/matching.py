@@ -777,10 +777,13 @@ def genotype_rows_at(hl: hl_types, mt: hl_types.MatrixTable, loci: hl_types.Tabl
     keep = hl.is_defined(loci[rows.locus])
     if has_rsid and len(rsids):
         keep = keep | hl.or_else(hl.literal(set(rsids), hl.tset(hl.tstr)).contains(rows.rsid), False)
-    rows = rows.filter(keep).key_by()
+    rows = rows.filter(keep)
     rows = rows.select(contig=rows.locus.contig, position=rows.locus.position, ref=rows.alleles[0],
                        alt=rows.alleles[1], **({"rsid": rows.rsid} if has_rsid else {}))
-    df = rows.to_spark()
+    # Still keyed, the key columns dropped in Spark: un-keyed (``key_by()``), the rows of a
+    # densified VDS fail in ``to_spark`` (Hail 0.2.139: "requirement failed" in RVD.union of
+    # split_multi's two parts); keyed they do not.
+    df = rows.to_spark().select("contig", "position", "ref", "alt", *(["rsid"] if has_rsid else []))
     key = "spark.sql.execution.arrow.pyspark.enabled"
     spark = df.sparkSession
     before = spark.conf.get(key, "false")
