@@ -82,8 +82,8 @@ def _tiny(hl):
     return mt.select_rows().select_entries("GT")
 
 
-def _write_vds(hl, path: str) -> None:
-    """Hom-ref calls become one-base reference blocks; other calls go to the variant data."""
+def write_tiny_vds(hl, path: str) -> None:
+    """The tiny VCF as a VDS (also the pgs stage test's VDS dataset). Hom-ref calls become one-base reference blocks; other calls go to the variant data."""
     mt = _tiny(hl)
     ref = mt.filter_entries(hl.is_defined(mt.GT) & mt.GT.is_hom_ref())
     ref = ref.annotate_rows(ref_allele=ref.alleles[0])
@@ -107,7 +107,7 @@ def sources(hl, tmp_path_factory):
     subprocess.run([*common, "--make-bed"], check=True, capture_output=True)
     subprocess.run([*common, "--export", "bgen-1.2", "bits=8"], check=True, capture_output=True)
     _tiny(hl).write(str(tmp / "t.mt"))
-    _write_vds(hl, str(tmp / "t.vds"))
+    write_tiny_vds(hl, str(tmp / "t.vds"))
     return {
         "vcf": GenotypeSource(format="vcf", path=str(DATA / "tiny.vcf")),
         "mt": GenotypeSource(format="mt", path=str(tmp / "t.mt")),

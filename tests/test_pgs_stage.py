@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pysam
 import pytest
+from test_pgs_genotypes import write_tiny_vds
 
 from trd_spark.config import load_config
 from trd_spark.errors import MatchRateError
@@ -28,7 +29,10 @@ chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight
 """
 
 
-def write_config(tmp: Path, min_overlap: float) -> Path:
+def write_config(tmp: Path, min_overlap: float, replication: str | None = None) -> Path:
+    """The tiny config: both datasets hold the tiny VCF (discovery bgzipped); ``replication``:
+    the replication dataset's genotypes as ``{format: ..., path: ...}`` instead."""
+    replication = replication or f"{{format: vcf, path: {DATA / 'tiny.vcf'}}}"
     bgz = tmp / "tiny.vcf.bgz"
     pysam.tabix_compress(str(DATA / "tiny.vcf"), str(bgz), force=True)
     scores = tmp / "scores"
@@ -43,7 +47,7 @@ release: t1
 output_root: {tmp}/out
 datasets:
   - {{name: discovery, role: discovery, genotypes: {{format: vcf, path: {bgz}}}}}
-  - {{name: replication_wgs, role: replication, genotypes: {{format: vcf, path: {DATA / 'tiny.vcf'}}}}}
+  - {{name: replication_wgs, role: replication, genotypes: {replication}}}
 ancestry: {{path: {tmp}/ancestry.tsv}}
 pgs:
   scoring_files: ["{scores}/*.txt"]
@@ -62,7 +66,12 @@ phenotypes:
 
 
 def test_run_publishes_scores_and_match_logs(spark, tmp_path):
-    cfg = load_config(write_config(tmp_path, min_overlap=0.5))
+    """The replication dataset is the discovery VCF as a VDS: the stage densifies it at the
+    score loci and must find the same matches and scores."""
+    import hail as hl
+
+    write_tiny_vds(hl, str(tmp_path / "tiny.vds"))
+    cfg = load_config(write_config(tmp_path, min_overlap=0.5, replication=f"{{format: vds, path: {tmp_path / 'tiny.vds'}}}"))
     run_stage(spark, cfg, "pgs")
     layout = Layout.of(cfg)
     out = Path(layout.stage_dir("pgs"))
@@ -81,8 +90,6 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
     assert (s[("discovery", 102, "PGS000901")].n_matched, s[("discovery", 103, "PGS000950")].n_matched) == (6, 1)
 
     # The same scores per dataset as a Hail Table, keyed by sample and score.
-    import hail as hl
-
     assert "scores_discovery.ht" in manifest["files"]
     ht = hl.read_table(str(out / "scores_discovery.ht"))
     assert list(ht.key) == ["s", "pgs_id"]
