@@ -6,7 +6,10 @@
 - PLINK 1 bed (``plink``) and PLINK 2 ``pgen`` on a local (or mounted) path: the native engine
   (``pgen_engine``: pgenlib + numpy in Spark tasks), unless ``pgs.native.engine: hail``.
 - Everything else (VCF, MatrixTable, VDS, BGEN), and a bed on a gs:// / hdfs:// URI (pgenlib
-  reads local files only): Hail's one-pass ``compute_scores``.
+  reads local files only): Hail's one-pass ``compute_scores``. The pgs stage sends the hard
+  calls among these (``genotypes.hard_calls``) to the native engine instead when it has a
+  scratch directory every task can read (``stage.scoring_scratch``): Hail exports the matched
+  rows as a PLINK 1 fileset (``scoring.export_hard_calls``) and this module scores that bed.
 
 Both take the same matched weights (``matching.weight_matrices``; as a Hail Table for
 Hail's pass) and give the same numbers (tests/test_pgs_native_engine.py checks them against
