@@ -31,7 +31,7 @@ import yaml
 from test_bad_inputs import write_config
 
 from trd_spark.cli import main
-from trd_spark.layout import code_version
+from trd_spark.provenance import code_digests
 from trd_spark.schemas import TABLES_BY_STAGE
 from trd_spark.toydata import generate_toy_data
 
@@ -161,9 +161,9 @@ def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, 
     held = json.loads((release / ".lock").read_text())
     assert held["pid"] == proc.pid  # the killed run's lock is still there
 
-    # The killed subprocess computed the code version afresh: so must this process (it is
-    # cached per process; a checkout changed in between would rightly rerun every stage).
-    code_version.cache_clear()
+    # The killed subprocess read the code afresh: so must this process (the digests are
+    # cached per process; a module changed in between would rightly rerun its stages).
+    code_digests.cache_clear()
     capsys.readouterr()
     assert main(["run", "--stages", *STAGES, "--config", str(config)]) == 0
     err = capsys.readouterr().err

@@ -8,6 +8,7 @@ with) must name exactly the stages that would rerun, and why.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -110,6 +111,36 @@ def test_incomplete_export_reruns_report(published):
     _, cfg = published
     (Path(cfg.output_root) / cfg.release / EXPORT / "_SUCCESS").unlink()
     assert plan(cfg, LocalFs())["report"] == ["no complete output (export)"]
+
+
+def _edit_code_parts(cfg: Config, stage: str, edit) -> None:
+    """Rewrite ``stage``'s published manifest as if published by other code."""
+    path = Path(cfg.output_root) / cfg.release / stage / "_manifest.json"
+    m = json.loads(path.read_text())
+    edit(m["fingerprint_parts"])
+    path.write_text(json.dumps(m))
+
+
+def test_changed_code_reruns_the_stage_that_runs_it_and_downstream_only(published):
+    """The code part is per stage (provenance.code_digests): outputs published by another
+    cox.py rerun models (and the report reading them), not pgs/phenotypes/cohort; another hail
+    version reruns pgs and everything after it."""
+    _, cfg = published
+    _edit_code_parts(cfg, "models", lambda p: p["code"].update({"trd_spark.models.cox": "0" * 16}))
+    reasons = plan(cfg, LocalFs())
+    assert _reruns(cfg) == ["models", "report"]
+    assert reasons["models"] == ["code changed: trd_spark.models.cox"]
+    assert reasons["report"] == ["upstream models reruns"]
+    _edit_code_parts(cfg, "pgs", lambda p: p["code"].update({"lib:hail": "hail==0.2.1"}))
+    assert _reruns(cfg) == ["pgs", "cohort", "models", "report"]
+    assert plan(cfg, LocalFs())["pgs"] == ["code changed: lib:hail"]
+
+
+def test_output_published_without_code_digests_reruns(published):
+    _, cfg = published
+    _edit_code_parts(cfg, "phenotypes", lambda p: p.pop("code"))
+    assert plan(cfg, LocalFs())["phenotypes"] == ["published by an older trd-spark (no per-module code digest)"]
+    assert _reruns(cfg) == ["phenotypes", "cohort", "models", "report"]
 
 
 def test_every_config_key_is_in_a_stage_slice_or_runtime():

@@ -14,7 +14,10 @@ A stage's *fingerprint* is the SHA-256 of:
 
 - its config slice (the values of the dotted config keys it declares; ``concept_sets`` and
   ``trait_panel`` are the loaded file contents, not their paths),
-- the code version,
+- the code it runs (``provenance.code_digests`` of its module: the source of every module of
+  this package it imports, and the versions of the libraries they import; so a change to one
+  stage's code reruns that stage and what reads its outputs, and a checkout outside git still
+  reruns what changed),
 - the ``run_id`` of every upstream stage's published output (a republished upstream, even
   with the same config, makes every downstream stage rerun),
 - the fingerprint (names, sizes, modification times) of every external input file.
@@ -45,8 +48,9 @@ from pydantic import BaseModel
 from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, code_version, publish_stage
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, publish_stage
 from trd_spark.logs import WarningCounter
+from trd_spark.provenance import code_digests
 from trd_spark.schemas import TABLES_BY_STAGE
 
 if TYPE_CHECKING:
@@ -419,7 +423,8 @@ def input_fingerprint(path: str, fs: Any = None) -> dict[str, object]:
 
 
 def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike) -> dict[str, Any]:
-    """What a stage's fingerprint is made of: config slice digest, code version, upstream run
+    """What a stage's fingerprint is made of: config slice digest, the code it runs
+    (``provenance.code_digests``: {module or ``lib:<name>``: digest or version}), upstream run
     ids (None when an upstream is not complete) and external input fingerprints."""
     layout = Layout.of(cfg)
     upstream = {}
@@ -428,7 +433,7 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike) -> dict[str, Any
         upstream[u] = (m or {}).get("run_id")
     return {
         "config": _digest(config_slice(cfg, spec)),
-        "code_version": code_version(),
+        "code": code_digests(spec.module),
         "upstream": upstream,
         "inputs": {key: input_fingerprint(path, fs) for key, path in spec.external(cfg)},
     }
@@ -471,8 +476,10 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     if old["config"] != new["config"]:
         keys = _changed_keys(m.get("config") or {}, config_slice(cfg, spec))
         reasons.append(f"config changed: {', '.join(keys) or 'slice'}")
-    if old["code_version"] != new["code_version"]:
-        reasons.append(f"code version changed ({old['code_version']} -> {new['code_version']})")
+    if "code" not in old:
+        reasons.append("published by an older trd-spark (no per-module code digest)")
+    elif old["code"] != new["code"]:
+        reasons.append(f"code changed: {', '.join(_changed_keys(old['code'], new['code']))}")
     for u, run_id in new["upstream"].items():
         if u not in upstream_reruns and old["upstream"].get(u) != run_id:
             reasons.append(f"upstream {u} was republished" if run_id else f"upstream {u} is not complete")

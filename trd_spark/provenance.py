@@ -1,0 +1,124 @@
+"""What code a stage's outputs depend on: the source of its modules and the libraries they use.
+
+A stage reruns when its code changes (``stages.fingerprint_parts``). Keying that on the
+checkout's ``git describe`` reran every stage on every commit, and outside a git checkout (a
+wheel, the zip ``spark-submit`` ships, a copied tree) it fell back to the package version,
+so a fixed bug did *not* rerun the stages it touched: stale outputs that look current. Instead
+each stage's code is the digest of every module of this package it imports, directly or
+transitively, read from the import statements (anywhere in a file, so lazy imports inside
+functions count) without importing anything, plus the installed version of every
+third-party distribution those modules import. A change to ``models/cox.py`` reruns models
+and what reads its outputs, not the PGS scores.
+
+The import graph is read with ``ast`` (as ``modulefinder`` / pydeps do, but without executing
+imports); the sources are read with ``importlib.resources``, so a zip on ``sys.path`` works.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.metadata
+import importlib.resources
+import sys
+
+__all__ = ["code_digests"]
+
+
+def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Dotted names ``tree`` imports (``from a import b`` gives ``a.b`` and ``a``: ``b`` may be
+    a submodule or an attribute); relative imports resolved against ``module``."""
+    names: set[str] = set()
+    base = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base.split(".")
+                parent = ".".join(parts[: len(parts) - (node.level - 1)])
+                target = f"{parent}.{node.module}" if node.module else parent
+            else:
+                target = node.module or ""
+            names.add(target)
+            names.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def _source(name: str) -> tuple[str, bool] | None:
+    """(source text, is a package) of module ``name`` of its top-level package, found as a
+    file under the package (``importlib.resources``: a directory or a zip), or None when there
+    is none (``name`` is an attribute imported with ``from``). Nothing is imported but the
+    top-level package itself."""
+    top, *rest = name.split(".")
+    try:
+        node = importlib.resources.files(top)
+    except ModuleNotFoundError:
+        return None
+    for part in rest[:-1]:
+        node = node.joinpath(part)
+    if rest:
+        module_file = node.joinpath(f"{rest[-1]}.py")
+        if module_file.is_file():
+            return module_file.read_text(encoding="utf-8"), False
+        node = node.joinpath(rest[-1])
+    init = node.joinpath("__init__.py")
+    return (init.read_text(encoding="utf-8"), True) if init.is_file() else None
+
+
+@functools.cache
+def _distribution_versions() -> dict[str, str]:
+    """{top-level import name: "dist==version"} of the installed distributions."""
+    out: dict[str, str] = {}
+    for top, dists in importlib.metadata.packages_distributions().items():
+        versions = []
+        for dist in sorted(set(dists)):
+            try:
+                versions.append(f"{dist}=={importlib.metadata.version(dist)}")
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        if versions:
+            out[top] = ",".join(versions)
+    return out
+
+
+@functools.cache
+def code_digests(module: str, package: str = "trd_spark") -> dict[str, str]:
+    """The code ``module``'s results depend on, as {name: digest}.
+
+    Keys: every module of ``package`` that ``module`` imports directly or transitively
+    (``module`` included), each mapped to the first 16 hex digits of the SHA-256 of its source;
+    and ``lib:<import name>`` for each third-party top-level module they import that an installed
+    distribution provides, mapped to ``"<dist>==<version>"`` (standard-library modules and
+    imports no installed distribution provides are left out). Imports under ``if
+    TYPE_CHECKING`` count too (harmless: a rerun too many, never one too few). Computed once per
+    process per module (a run records one state of the code).
+
+    Raises ImportError when ``module`` itself cannot be found.
+    """
+    if _source(module) is None:
+        raise ImportError(f"no source for module {module}")
+    digests: dict[str, str] = {}
+    libraries: set[str] = set()
+    parts = module.split(".")
+    todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]  # importing it runs its packages' __init__
+    while todo:
+        name = todo.pop()
+        if name in digests:
+            continue
+        found = _source(name)
+        if found is None:
+            continue
+        text, is_package = found
+        digests[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        for imported in _imported_names(ast.parse(text, filename=name), name, is_package):
+            top = imported.partition(".")[0]
+            if top == package:
+                names = imported.split(".")
+                todo.extend(".".join(names[:i]) for i in range(1, len(names) + 1))
+            elif top and top not in sys.stdlib_module_names:
+                libraries.add(top)
+    versions = _distribution_versions()
+    digests.update({f"lib:{top}": versions[top] for top in sorted(libraries) if top in versions})
+    return dict(sorted(digests.items()))
