@@ -228,7 +228,7 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path)
     with stage.scoring_scratch(hl, spark, cfg) as scratch:
         route = stage.score_dataset(hl, cfg, r, scratch)
         # Exactly the weighted rows (with the 300 C and * rows, on which the REF effect G puts -w).
-        bim = (Path(scratch) / "export_vcf.bim").read_text().splitlines()
+        bim = (Path(scratch) / "hard_calls.bim").read_text().splitlines()
         assert len(bim) == len(weight_matrices(r.frame).rows) == 5
         got = {(x.s, x.pgs_id): x for x in route.collect()}
     assert not Path(scratch).exists()  # removed with its exports

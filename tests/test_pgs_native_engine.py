@@ -280,6 +280,30 @@ def test_engine_is_chosen_by_format(fmt, path, engine, chosen):
     assert engine_for(GenotypeSource(format=fmt, path=path), NativeEngineSettings(engine=engine)) == chosen
 
 
+@pytest.mark.parametrize(("fmt", "path", "extra", "engine", "scratch", "n_rows", "route"), [
+    ("plink", "/data/g", {}, "native", None, 5, "native"),         # native reader: no scratch needed
+    ("plink", "/data/g", {}, "native", "/scratch", 5, "native"),
+    ("pgen", "/data/g", {}, "native", "/scratch", 0, "native"),
+    ("plink", "/data/g", {}, "hail", "/scratch", 5, "hail"),       # forced to Hail's pass
+    ("plink", "gs://bucket/g", {}, "native", "/scratch", 5, "export"),
+    ("plink", "gs://bucket/g", {}, "native", None, 5, "hail"),     # no scratch every task reads
+    ("vcf", "/data/g.vcf.bgz", {}, "native", "/scratch", 5, "export"),
+    ("mt", "/data/g.mt", {}, "native", "/scratch", 5, "export"),
+    ("vds", "/data/g.vds", {}, "native", "/scratch", 5, "export"),
+    ("mt", "/data/g.mt", {}, "native", None, 5, "hail"),
+    ("vcf", "/data/g.vcf.bgz", {}, "hail", "/scratch", 5, "hail"),
+    ("vcf", "/data/g.vcf.bgz", {}, "native", "/scratch", 0, "hail"),  # nothing matched: no export
+    ("vcf", "/data/g.vcf.bgz", {"dosage_field": "DS"}, "native", "/scratch", 5, "hail"),  # dosages
+    ("bgen", "/data/g.bgen", {}, "native", "/scratch", 5, "hail"),
+])
+def test_route_is_chosen_once_by_format_settings_and_scratch(fmt, path, extra, engine, scratch, n_rows, route):
+    """``engine.route_for``: the one place the scoring route is decided (engine.py's doc)."""
+    from trd_spark.pgs.engine import route_for
+
+    source = GenotypeSource(format=fmt, path=path, **extra)
+    assert route_for(source, NativeEngineSettings(engine=engine), scratch, n_rows) == route
+
+
 def test_pgen_needs_the_native_engine_and_a_local_path():
     from trd_spark.errors import ConfigError
     from trd_spark.pgs.engine import engine_for

@@ -1,19 +1,29 @@
-"""One scoring interface, two engines chosen by the genotype format.
+"""One scoring interface; the route (which engine, and whether Hail first exports) is chosen here.
 
     score(...) -> the long score table of ``scoring.compute_scores`` (s, pgs_id, score_sum,
                   allele_count, score_avg, n_missing, n_matched; unkeyed Hail Table)
 
-- PLINK 1 bed (``plink``) and PLINK 2 ``pgen`` on a local (or mounted) path: the native engine
-  (``pgen_engine``: pgenlib + numpy in Spark tasks), unless ``pgs.native.engine: hail``.
-- Everything else (VCF, MatrixTable, VDS, BGEN), and a bed on a gs:// / hdfs:// URI (pgenlib
-  reads local files only): Hail's one-pass ``compute_scores``. The pgs stage sends the hard
-  calls among these (``genotypes.hard_calls``) to the native engine instead when it has a
-  scratch directory every task can read (``stage.scoring_scratch``): Hail exports the matched
-  rows as a PLINK 1 fileset (``scoring.export_hard_calls``) and this module scores that bed.
+The rule (``route_for``: genotype source x ``pgs.native`` settings x scratch directory x
+matched rows), decided once, here:
 
-Both take the same matched weights (``matching.weight_matrices``; as a Hail Table for
-Hail's pass) and give the same numbers (tests/test_pgs_native_engine.py checks them against
-each other and plink2).
+- ``native``: PLINK 1 bed (``plink``) and PLINK 2 ``pgen`` on a local (or mounted) path are
+  read by the native engine (``pgen_engine``: pgenlib + numpy in Spark tasks), unless
+  ``pgs.native.engine: hail`` (bed only; pgen has no Hail reader).
+- ``export``: hard calls Hail reads (``genotypes.hard_calls``: VCF, MatrixTable, VDS without
+  ``dosage_field``, a bed on a gs:// / hdfs:// URI) when the stage has a scratch directory
+  every task can read (``stage.scoring_scratch``) and some row is matched: Hail writes the
+  matched rows once as a PLINK 1 fileset there (``scoring.export_hard_calls``) and the native
+  engine scores that bed.
+- ``hail``: everything else (dosages: ``dosage_field``, BGEN; no scratch directory, e.g. a
+  cluster without ``pgs.native.export_dir``; ``pgs.native.engine: hail``; nothing matched):
+  Hail's one-pass ``compute_scores``.
+
+Which reader the matcher uses (the .bim/.pvar, or the rows Hail collects) is ``engine_for``:
+``native`` for the first route, ``hail`` for the other two.
+
+All routes take the same matched weights (``matching.weight_matrices``; as a Hail Table for
+Hail's pass) and give the same numbers (tests/test_pgs_native_engine.py and
+tests/test_pgs_genotypes.py check them against each other and plink2).
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ import pandas as pd
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.pgs import pgen_engine
+from trd_spark.pgs.genotypes import hard_calls
 from trd_spark.pgs.matching import WeightMatrices
-from trd_spark.pgs.scoring import compute_scores, weights_table
+from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -37,9 +48,16 @@ log = logging.getLogger(__name__)
 
 NATIVE_FORMATS = ("plink", "pgen")
 
+Route = Literal["native", "export", "hail"]
+
+# The fileset ``score`` exports into the scratch directory (``{scratch}/{EXPORT_NAME}.bed``...).
+EXPORT_NAME = "hard_calls"
+
 
 def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Literal["native", "hail"]:
-    """``native`` for bed/pgen on a local path (unless forced to Hail), else ``hail``.
+    """Who reads the genotype files: ``native`` for bed/pgen on a local path (unless forced to
+    Hail), else ``hail``. The stage matches on the .bim/.pvar for ``native`` and on the rows
+    Hail collects for ``hail``.
 
     Raises ConfigError for ``pgen`` with ``pgs.native.engine: hail`` (Hail has no pgen reader)
     and InputDataError for a pgen on a URI (pgenlib reads local or mounted paths only)."""
@@ -58,6 +76,18 @@ def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Litera
     return "native"
 
 
+def route_for(source: GenotypeSource, settings: NativeEngineSettings, scratch: str | None,
+              n_rows: int) -> Route:
+    """The scoring route of the module doc for genotypes ``source`` with ``n_rows`` matched
+    genotype rows and the stage's ``scratch`` directory (None: none every task can read).
+    Errors as ``engine_for``."""
+    if engine_for(source, settings) == "native":
+        return "native"
+    if settings.engine == "native" and scratch is not None and hard_calls(source) and n_rows > 0:
+        return "export"
+    return "hail"
+
+
 def score(
     hl: hl_types,
     source: GenotypeSource,
@@ -67,28 +97,43 @@ def score(
     *,
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
+    scratch: str | None = None,
     mt: hl_types.MatrixTable | None = None,
     samples: Sequence[str] | None = None,
     index: pd.DataFrame | None = None,
 ) -> hl_types.Table:
-    """Score every score on one dataset with the engine ``engine_for`` picks.
+    """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
-    Hail: ``mt`` the genotypes as matched (``genotypes.read_genotypes`` then
-    ``samples_to_persons``), ``weights`` (``matching.weight_matrices``) made
-    ``scoring.weights_table``'s Hail Table here. Native: ``weights`` matched on ``index`` (the
-    fileset's ``pgen_engine.variant_index``) and ``samples`` the person IDs in file order;
-    nothing is read through Hail. ``pgs_ids``/``n_matched`` in score_index order.
-    Returns ``compute_scores``' table; errors as ``compute_scores`` / ``pgen_engine.score``.
+    ``weights`` (``matching.weight_matrices``); ``pgs_ids``/``n_matched`` in score_index order.
+    Routes ``hail`` and ``export`` take ``mt``, the genotypes as matched
+    (``genotypes.read_genotypes`` then ``samples_to_persons``); ``hail`` makes ``weights``
+    ``scoring.weights_table``'s Hail Table, ``export`` writes the rows of ``weights.rows`` to
+    ``{scratch}/hard_calls.bed/.bim/.fam`` (a Hail job, run here) and scores that. ``native``
+    takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
+    ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
+    Lazy apart from the export: the caller writes the table before ``scratch`` is removed.
+    Returns ``compute_scores``' table; errors as ``compute_scores`` / ``pgen_engine.score`` /
+    ``export_hard_calls`` (Hail's, unwrapped: the stage wraps them, ``stage.hail_errors``).
     """
-    engine = engine_for(source, settings)
-    log.info("pgs: %s engine for %s genotypes", engine, source.format)
-    if engine == "hail":
+    route = route_for(source, settings, scratch, len(weights.rows))
+    if route == "hail":
+        log.info("pgs: hail engine for %s genotypes", source.format)
         assert mt is not None  # the Hail path's input
         table = weights_table(hl, weights.frame(), source.reference_genome)
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
+    if route == "export":
+        assert mt is not None and scratch is not None  # the export's input and place
+        prefix = f"{scratch}/{EXPORT_NAME}"
+        export_hard_calls(hl, mt, weights.rows, f"file://{prefix}")
+        log.info("pgs: native engine for %s genotypes: %d matched rows exported by Hail as a PLINK 1 fileset",
+                 source.format, len(weights.rows))
+        source = GenotypeSource(format="plink", path=prefix, reference_genome=source.reference_genome)
+        samples, index = pgen_engine.psam_samples(pgen_engine.PlinkFiles.of(source)), None
+    else:
+        log.info("pgs: native engine for %s genotypes", source.format)
     from pyspark.sql import SparkSession
 
-    assert samples is not None  # the native path's input
+    assert samples is not None  # the native engine's input
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     spark = SparkSession.builder.getOrCreate()
     return pgen_engine.score(

@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import Config, GenotypeSource, is_uri
+from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
-    hard_calls,
     local_temp_file,
     read_genotypes,
     read_sample_map,
@@ -55,7 +54,7 @@ from trd_spark.pgs.matching import (
     variant_matches_pandas,
     weight_matrices,
 )
-from trd_spark.pgs.scoring import check_score_table, export_hard_calls, scores_frame
+from trd_spark.pgs.scoring import check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 
@@ -197,32 +196,18 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:
-    """Every score of one matched dataset in one pass (``scoring.compute_scores``' long table;
-    lazy: the caller writes it, inside ``hail_errors``, before ``scratch`` is removed): the
-    native engine for bed/pgen, with the weights handed over as matrices
-    (``matching.weight_matrices``). Hard calls Hail reads (``genotypes.hard_calls``) go the
-    same way when ``scratch`` (``scoring_scratch``) is given: the matched rows are exported
-    there as a PLINK 1 fileset (``scoring.export_hard_calls``) and scored natively. Dosages
-    (``dosage_field``, BGEN), ``pgs.native.engine: hail`` and ``scratch`` None keep Hail's
-    pass (``engine.score``). Errors of the export as ``hail_errors``."""
+    """Every score of one matched dataset (``scoring.compute_scores``' long table) by the route
+    ``engine.score`` picks (``engine.route_for``: the native engine for bed/pgen; hard calls
+    Hail reads exported to ``scratch``, a ``scoring_scratch`` directory, and scored natively;
+    Hail's pass otherwise), with the weights handed over as matrices
+    (``matching.weight_matrices``). Lazy apart from the export: the caller writes it, inside
+    ``hail_errors``, before ``scratch`` is removed. Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
-    ids = [sf.pgs_id for sf in r.scoring_files]
-    n_matched = r.summary["n_matched"].tolist()
-    weights = weight_matrices(r.frame)
-    if (r.mt is not None and scratch is not None and hard_calls(source) and cfg.pgs.native.engine == "native"
-            and len(weights.rows)):
-        prefix = f"{scratch}/{r.dataset}"
-        with hail_errors(genotypes_where(cfg, r.dataset)):
-            export_hard_calls(hl, r.mt, weights.rows, f"file://{prefix}")
-        log.info("pgs: %d matched %s rows of dataset %s exported as a PLINK 1 fileset for the native engine",
-                 len(weights.rows), source.format, r.dataset)
-        exported = GenotypeSource(format="plink", path=prefix, reference_genome=source.reference_genome)
-        samples = pgen_engine.psam_samples(pgen_engine.PlinkFiles.of(exported))
-        return engine.score(hl, exported, weights, ids, n_matched, samples=samples,
-                            missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
-    return engine.score(hl, source, weights, ids, n_matched, mt=r.mt, samples=r.samples,
-                        index=r.frame.rows if r.mt is None else None,
-                        missing_genotypes=cfg.pgs.missing_genotypes, settings=cfg.pgs.native)
+    with hail_errors(genotypes_where(cfg, r.dataset)):
+        return engine.score(hl, source, weight_matrices(r.frame), [sf.pgs_id for sf in r.scoring_files],
+                            r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
+                            settings=cfg.pgs.native, scratch=scratch, mt=r.mt, samples=r.samples,
+                            index=r.frame.rows if r.mt is None else None)
 
 
 def variant_matches_of(spark: SparkSession, r: DatasetMatches) -> DataFrame:
