@@ -6,7 +6,7 @@ import json
 
 import pytest
 from pyspark.sql import functions as F
-from test_phenotypes_support import SERTRALINE_TAB, drug, frame, obs, toy_config
+from test_phenotypes_support import FLUOXETINE_CAP, SERTRALINE, SERTRALINE_TAB, drug, frame, obs, toy_config
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
@@ -15,13 +15,19 @@ from trd_spark.phenotypes.stage import (
     EVENT_TABLES,
     WORK_DIR,
     by_person,
+    derive_definition_phenotypes,
+    derive_mdd_groups,
     derive_phenotype_tables,
     derive_study_events,
+    derive_trials,
+    followup_events,
     literal_frame,
     read_omop,
     stage_counts,
     study_concept_ids,
     study_vocabulary,
+    trial_ingredients,
+    unread_columns,
 )
 from trd_spark.pipeline import run_stage
 
@@ -143,9 +149,15 @@ def test_study_events_broadcast_semi_join_keeps_the_isin_rows(spark):
     vocab = study_vocabulary(tables, cfg)
     ids = study_concept_ids(cfg, vocab)
     events = derive_study_events(tables, cfg, vocab)
+    unread = unread_columns(cfg)
+    assert unread == {"drug_exposure": frozenset({"quantity", "refills"})}  # the toy config's rules
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
-        expected = tables[table].where(F.col(concept_col).isin(sorted(ids[domain])))
+        skip = unread.get(table, frozenset())
+        expected = tables[table].where(F.col(concept_col).isin(sorted(ids[domain]))).select(*[
+            F.lit(None).cast(f.dataType).alias(f.name) if f.name in skip else F.col(f.name)
+            for f in tables[table].schema.fields])
         assert events[domain].columns == tables[table].columns
+        assert events[domain].schema == expected.schema, domain
         assert sorted(map(tuple, events[domain].collect())) == sorted(map(tuple, expected.collect())), domain
         plan = events[domain]._jdf.queryExecution().executedPlan().toString()
         if ids[domain]:
@@ -153,6 +165,54 @@ def test_study_events_broadcast_semi_join_keeps_the_isin_rows(spark):
         else:  # no study concept of the domain (device here): Spark drops the scan altogether
             assert "LocalTableScan <empty>" in plan, domain
     assert events["drug"].count() == n_study and events["drug"].where("drug_concept_id = 1100001").count() == 0
+
+
+def _scanned_columns(df) -> set[str]:
+    """The columns the Parquet scans of ``df``'s physical plan read (their required schema)."""
+    leaves = df._jdf.queryExecution().sparkPlan().collectLeaves()
+    scans = [leaves.apply(i) for i in range(leaves.size())]
+    return {str(name) for scan in scans if scan.nodeName().startswith("Scan parquet")
+            for name in scan.requiredSchema().fieldNames()}
+
+
+def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_path):
+    """quantity and refills (read only by the minimum-dose and refills rules, both off in the
+    toy config) are not read from the Parquet files: the scan's ReadSchema lacks them and the
+    study events carry nulls. Every output of the chain equals the one built from the study
+    events WITH the file's values, on data where those values would change the trials if a rule
+    read them (refills on orders without an end date, tiny quantities). With the rules on, the
+    columns are read (values kept)."""
+    tables = trd_omop(spark)
+    extra = [drug(1, SERTRALINE_TAB, "2017-01-01", days_supply=30, quantity=0.5, refills=3),
+             drug(6, FLUOXETINE_CAP, "2016-01-01", days_supply=20, quantity=1.0, refills=5)]
+    frame(spark, "drug_exposure", extra).unionByName(tables["drug_exposure"]).write.parquet(str(tmp_path / "drug"))
+    tables["drug_exposure"] = spark.read.parquet(str(tmp_path / "drug"))
+    cfg = toy_config(path="unused")
+    vocab = study_vocabulary(tables, cfg)
+    events = derive_study_events(tables, cfg, vocab)
+    read = _scanned_columns(events["drug"])
+    assert "days_supply" in read and "verbatim_end_date" in read and "quantity" not in read and "refills" not in read
+    assert events["drug"].where("quantity is not null or refills is not null").count() == 0
+    ids = study_concept_ids(cfg, vocab)
+    full = {domain: tables[table].where(F.col(concept_col).isin(sorted(ids[domain])))
+            for domain, (table, concept_col, _) in EVENT_TABLES.items()}
+    assert full["drug"].where("refills = 5").count() == 1  # the values the pruned scan leaves out
+
+    def outputs(study):
+        persons = derive_phenotype_tables(tables, cfg, vocab).persons
+        followup = followup_events(study, persons)
+        mdd = derive_mdd_groups(cfg, vocab, persons, study, followup)
+        trials = derive_trials(cfg, followup["drug"], trial_ingredients(spark, tables, cfg, vocab), mdd)
+        phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials)
+        return [sorted(map(tuple, df.collect()), key=repr) for df in (mdd, trials, phenotypes)]
+
+    assert outputs(events) == outputs(full)
+    trials = cfg.phenotypes.trials.model_copy(update={"use_refills": True, "ingredient_min_daily_dose": {SERTRALINE: 10.0}})
+    on = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
+    assert unread_columns(on) == {}
+    events_on = derive_study_events(tables, on, vocab)
+    assert "quantity" in _scanned_columns(events_on["drug"]) and "refills" in _scanned_columns(events_on["drug"])
+    assert sorted(map(tuple, events_on["drug"].collect())) == sorted(map(tuple, full["drug"].collect()))
 
 
 def test_by_person_writes_whole_persons_per_file(spark, tmp_path):

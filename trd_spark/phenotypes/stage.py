@@ -88,7 +88,7 @@ EVENT_TABLES = {
 @dataclass(frozen=True)
 class PhenotypeTables:
     """The phenotype stage's outputs (and internal frames) before they are written."""
-    study_events: dict[str, DataFrame]  # per domain: rows in any study concept set, all dates
+    study_events: dict[str, DataFrame]  # per domain: rows in any study concept set, all dates (unread_columns null)
     persons: DataFrame  # PERSONS
     mdd: DataFrame  # per person MDD group (mdd.derive_mdd), internal
     trials: DataFrame  # ANTIDEPRESSANT_TRIALS
@@ -181,11 +181,31 @@ def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int
     return out
 
 
+def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
+    """Per OMOP event table: the declared columns no rule of ``cfg`` reads, which
+    ``derive_study_events`` does not read from the files (typed nulls instead).
+
+    drug_exposure ``quantity`` is read only by the minimum-dose rule (``trials.
+    ingredient_min_daily_dose`` non-empty: ``trials.daily_dose_expr``; without a minimum the
+    dose flags are false whatever the quantity) and ``refills`` only by ``trials.use_refills``
+    (``trials.exposure_end_expr``). Every other declared column is read by a rule or a stage
+    count (``verbatim_end_date`` also by the implausible-value count, whatever
+    ``use_verbatim_end_date`` says).
+    """
+    t = cfg.phenotypes.trials
+    drug = {"quantity"} if not t.ingredient_min_daily_dose else set()
+    drug |= {"refills"} if not t.use_refills else set()
+    return {"drug_exposure": frozenset(drug)} if drug else {}
+
+
 def derive_study_events(
     omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
 ) -> dict[str, DataFrame]:
     """Condition / drug / procedure / device rows whose concept is in any study concept set of
-    that domain (the table's declared columns, ``OMOP_COLUMNS``: pruned at the scan).
+    that domain (the table's declared columns, ``OMOP_COLUMNS``, in the table's order: pruned at
+    the scan). The columns of ``unread_columns(cfg)`` are typed nulls, not read: at 91M
+    drug_exposure rows, decoding ``quantity`` and ``refills`` for every row before the filter was
+    ~40% of the scan (benchmarks/RESULTS.md, session 10); no output depends on them then.
 
     The filter is a left-semi join with the domain's expanded IDs as a BROADCAST build side
     (``concepts.id_frame``, one literal in the plan): each scan task probes a hash table of
@@ -197,11 +217,14 @@ def derive_study_events(
     vocab = vocab or study_vocabulary(omop, cfg)
     ids = study_concept_ids(cfg, vocab)
     spark = omop["person"].sparkSession
+    unread = unread_columns(cfg)
     out = {}
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
         wanted = F.broadcast(id_frame(spark, ids[domain], concept_col))
+        src, skip = omop[table], unread.get(table, frozenset())
         # a join on a column name puts that column first: keep the table's column order
-        out[domain] = omop[table].join(wanted, concept_col, "left_semi").select(*omop[table].columns)
+        out[domain] = src.join(wanted, concept_col, "left_semi").select(*[
+            F.lit(None).cast(f.dataType).alias(f.name) if f.name in skip else F.col(f.name) for f in src.schema.fields])
     return out
 
 
