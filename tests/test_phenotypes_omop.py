@@ -89,6 +89,31 @@ def test_death_dates_as_the_export_meant_them(spark, tmp_path, arrow_type, zone,
     assert out.collect()[0].death_date == dt.date.fromisoformat(expected)
 
 
+def test_dates_of_a_non_spark_writer_read_as_written_with_lazy_dictionary_decoding(spark, tmp_path):
+    """A pyarrow DATE column (dictionary-encoded, no Spark writer metadata) reads as written,
+    a date before the 1582 Gregorian switch too: the session reads such files as proleptic
+    Gregorian (``spark.sql.parquet.datetimeRebaseModeInRead`` CORRECTED, session.spark_conf),
+    which also lets Spark decode DATE dictionaries lazily (only the rows a filter keeps). Under
+    Spark's default (EXCEPTION) the old date fails the read with SparkUpgradeException."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dates = [dt.date(1500, 3, 1), dt.date(2019, 1, 10), dt.date(2019, 1, 10), None]
+    pq.write_table(pa.table({"person_id": pa.array([1, 2, 3, 4], pa.int64()), "death_date": pa.array(dates, pa.date32())}),
+                   str(tmp_path / "death.parquet"), use_dictionary=True)
+    assert pq.ParquetFile(str(tmp_path / "death.parquet")).metadata.row_group(0).column(1).encodings.count("RLE_DICTIONARY")
+    out = read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
+    assert sorted((r.person_id, r.death_date) for r in out.collect()) == list(zip([1, 2, 3, 4], dates, strict=True))
+    key = "spark.sql.parquet.datetimeRebaseModeInRead"
+    assert spark.conf.get(key) == "CORRECTED"
+    spark.conf.set(key, "EXCEPTION")  # Spark's default: the same read fails on the 1500 date
+    try:
+        with pytest.raises(Exception, match="INCONSISTENT_BEHAVIOR_CROSS_VERSION|SparkUpgradeException"):
+            read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death").collect()
+    finally:
+        spark.conf.set(key, "CORRECTED")
+
+
 def test_tz_aware_death_date_without_zone_and_non_date_types_are_errors(spark, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

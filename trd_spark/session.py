@@ -100,6 +100,13 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # Parquet dates/timestamps written as-is (no Julian rebase surprises).
         "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
         "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+        # ... and read as-is from files not written by Spark (pyarrow, BigQuery and DuckDB
+        # exports: proleptic Gregorian, the Parquet calendar). Spark's default (EXCEPTION) checks
+        # every DATE value for a pre-1582 date, which also turns off lazy dictionary decoding of
+        # DATE columns: the three dates of all ~91M drug_exposure rows were decoded before the
+        # study-concept filter kept ~1% (benchmarks/RESULTS.md, session 10). A date that reads
+        # at all reads the same; a pre-1582 date is now its written value instead of an error.
+        "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
         # Hail's block-wise PGS products call the system BLAS inside each task: one thread per
         # task, since Spark already runs one task per core.
         "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
