@@ -190,13 +190,44 @@ X\t2800000\tT\tC\t1.25
 """
 
 
-def _export_config(tmp: Path) -> Path:
+# Only biallelic, minimal rows: the export writes the file's calls as they are (no split). A
+# haploid chrX 1 (2 copies) and 0, missing calls (./. and a haploid .), a phased call, a REF
+# effect allele, and a multi-allelic row at a score locus whose alleles no score variant matches
+# (collected by the match, not weighted, so it does not force the split).
+CALLS_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+##contig=<ID=chrX,length=156040895>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102\t103
+chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t./.\t1/1
+chr1\t450\t.\tT\tC\t.\tPASS\t.\tGT\t0|1\t0/0\t1|1
+chr1\t700\t.\tG\tA,C\t.\tPASS\t.\tGT\t1/2\t0/0\t2/2
+chrX\t2800000\t.\tC\tT\t.\tPASS\t.\tGT\t1\t0/1\t.
+chrX\t2900000\t.\tG\tA\t.\tPASS\t.\tGT\t0\t1/1\t1
+"""
+CALLS_SCORE = """#pgs_id=PGS000960
+#trait_reported=Export check
+#genome_build=GRCh38
+chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight
+1\t100\tG\tA\t0.5
+1\t450\tT\tC\t-0.75
+1\t700\tT\tG\t9.0
+X\t2800000\tT\tC\t1.25
+X\t2900000\tG\tA\t0.5
+"""
+# The same plus one biallelic row that is not minimal (CA>TA, which the split writes C>T):
+# matched, so the export must take the split rows.
+NON_MINIMAL_VCF = CALLS_VCF + "chr1\t900\t.\tCA\tTA\t.\tPASS\t.\tGT\t0/1\t1/1\t./.\n"
+NON_MINIMAL_SCORE = CALLS_SCORE + "1\t900\tT\tC\t3.0\n"
+
+
+def _export_config(tmp: Path, vcf: str = EXPORT_VCF, score: str = EXPORT_SCORE) -> Path:
     """One dataset: the export VCF (the export takes ``read_genotypes``' rows, so every reader
     feeds it alike; test_every_format_scores_like_the_vcf checks the readers)."""
     (tmp / "scores").mkdir()
     (tmp / "scores" / "PGS000901.txt").write_text((DATA / "PGS000901.txt").read_text())
-    (tmp / "scores" / "PGS000960.txt").write_text(EXPORT_SCORE)
-    (tmp / "export.vcf").write_text(EXPORT_VCF)
+    (tmp / "scores" / "PGS000960.txt").write_text(score)
+    (tmp / "export.vcf").write_text(vcf)
     (tmp / "panel.yaml").write_text("domains: [d]\nscores:\n  - {pgs_id: PGS000901, trait: t, domain: d}\n"
                                     "  - {pgs_id: PGS000960, trait: t, domain: d}\n")
     datasets = f"  - {{name: export_vcf, role: discovery, genotypes: {{format: vcf, path: {tmp / 'export.vcf'}}}}}\n"
@@ -215,22 +246,34 @@ phenotypes:
     return path
 
 
-def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path):
+@pytest.mark.parametrize(("vcf", "score", "n_rows", "read"), [
+    (EXPORT_VCF, EXPORT_SCORE, 5, "rows split and normalised"),   # + the 300 C and * rows (REF effect G)
+    (CALLS_VCF, CALLS_SCORE, 4, "the file's calls as they are"),
+    (NON_MINIMAL_VCF, NON_MINIMAL_SCORE, 5, "rows split and normalised"),
+], ids=["multiallelic", "biallelic_haploid_missing", "non_minimal"])
+def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path, caplog, vcf, score, n_rows, read):
     """The export route (``stage.score_dataset`` with a scratch dir: the matched rows as a PLINK
     1 fileset, scored by the native engine) gives Hail's pass's numbers (to 1e-9; counts equal)
-    on hard calls; dosages keep Hail's pass. The scratch dir is removed, also when scoring fails."""
+    on hard calls, whether it writes the file's calls as they are (no matched row needs the
+    split: haploid 1 counts 2, missing stays missing) or the split rows (a multi-allelic or
+    non-minimal matched row); dosages keep Hail's pass. The scratch dir is removed, also when
+    scoring fails."""
+    import logging
+
     from trd_spark.config import load_config
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import weight_matrices
 
-    cfg = load_config(_export_config(tmp_path))
+    cfg = load_config(_export_config(tmp_path, vcf, score))
     r = stage.match_dataset(hl, spark, cfg, "export_vcf", stage.load_scoring_files(spark, cfg, "GRCh38"))
-    with stage.scoring_scratch(hl, spark, cfg) as scratch:
+    with stage.scoring_scratch(hl, spark, cfg) as scratch, \
+            caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
         route = stage.score_dataset(hl, cfg, r, scratch)
-        # Exactly the weighted rows (with the 300 C and * rows, on which the REF effect G puts -w).
+        # Exactly the weighted rows.
         bim = (Path(scratch) / "hard_calls.bim").read_text().splitlines()
-        assert len(bim) == len(weight_matrices(r.frame).rows) == 5
+        assert len(bim) == len(weight_matrices(r.frame).rows) == n_rows
         got = {(x.s, x.pgs_id): x for x in route.collect()}
+    assert f"exported by Hail as a PLINK 1 fileset ({read}" in caplog.text
     assert not Path(scratch).exists()  # removed with its exports
     want = {(x.s, x.pgs_id): x for x in stage.score_dataset(hl, cfg, r).collect()}
     assert set(got) == set(want) and len(want) == 2 * 3
@@ -238,6 +281,13 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path)
         assert got[key].score_sum == pytest.approx(w.score_sum, rel=0, abs=1e-9), key
         assert (got[key].allele_count, got[key].n_missing, got[key].n_matched) == \
             (w.allele_count, w.n_missing, w.n_matched), key
+    if vcf is CALLS_VCF:
+        # By hand (mean imputation of the missing calls; 102 at 100: mean 1.5 copies of G):
+        # 101: 0.5*1 - 0.75*(2-1) + 1.25*2 (haploid 1) + 0.5*(2-0) (haploid 0, REF effect G) = 3.25
+        assert got[("101", "PGS000960")].score_sum == pytest.approx(3.25, abs=1e-12)
+        # 103: 0.5*2 - 0.75*0 + 1.25*mean(2, 1) + 0.5*(2-2) = 2.875; 1 missing of 4 matched
+        assert got[("103", "PGS000960")].score_sum == pytest.approx(2.875, abs=1e-12)
+        assert got[("103", "PGS000960")].n_missing == 1
     assert not hard_calls(GenotypeSource(format="vcf", path="x.vcf", dosage_field="DS"))
     assert not hard_calls(GenotypeSource(format="bgen", path="x.bgen"))
     with pytest.raises(RuntimeError), stage.scoring_scratch(hl, spark, cfg) as scratch:

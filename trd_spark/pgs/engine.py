@@ -99,6 +99,7 @@ def score(
     settings: NativeEngineSettings,
     scratch: str | None = None,
     mt: hl_types.MatrixTable | None = None,
+    calls: hl_types.MatrixTable | None = None,
     samples: Sequence[str] | None = None,
     index: pd.DataFrame | None = None,
 ) -> hl_types.Table:
@@ -108,7 +109,9 @@ def score(
     Routes ``hail`` and ``export`` take ``mt``, the genotypes as matched
     (``genotypes.read_genotypes`` then ``samples_to_persons``); ``hail`` makes ``weights``
     ``scoring.weights_table``'s Hail Table, ``export`` writes the rows of ``weights.rows`` to
-    ``{scratch}/hard_calls.bed/.bim/.fam`` (a Hail job, run here) and scores that. ``native``
+    ``{scratch}/hard_calls.bed/.bim/.fam`` (a Hail job, run here; from ``calls``, the file's
+    own rows of ``genotypes.read_calls``, when none of them needs the split, see
+    ``scoring.export_hard_calls``) and scores that. ``native``
     takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
     ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
     Lazy apart from the export: the caller writes the table before ``scratch`` is removed.
@@ -124,9 +127,11 @@ def score(
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         prefix = f"{scratch}/{EXPORT_NAME}"
-        export_hard_calls(hl, mt, weights.rows, f"file://{prefix}")
-        log.info("pgs: native engine for %s genotypes: %d matched rows exported by Hail as a PLINK 1 fileset",
-                 source.format, len(weights.rows))
+        read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls)
+        log.info("pgs: native engine for %s genotypes: %d matched rows exported by Hail as a PLINK 1 fileset "
+                 "(%s)", source.format, len(weights.rows),
+                 "the file's calls as they are: no row needed splitting" if read == "calls" else
+                 "rows split and normalised: some matched row needed it")
         source = GenotypeSource(format="plink", path=prefix, reference_genome=source.reference_genome)
         samples, index = pgen_engine.psam_samples(pgen_engine.PlinkFiles.of(source)), None
     else:

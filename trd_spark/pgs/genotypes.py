@@ -5,9 +5,10 @@ multi-allelic rows; spanning deletions ``*`` are kept as rows of their own so th
 dosage at a multi-allelic site can be ``2 - all alt copies``, see ``matching``), has the
 column key ``s`` (str; the sample ID exactly as in the file) and one entry field ``DOSAGE``
 (float64: expected count of the row's alt allele, 0..2; missing when the genotype is
-missing). Contigs are named as the reference genome names them (GRCh38 ``chr1``, GRCh37
-``1``) whatever the file uses; PLINK's numeric codes ``23`` X, ``24`` Y, ``25`` XY (PAR, as
-X), ``26`` MT are recoded in every format.
+missing), and the row field ``normalised`` (``NORMALISED``: True for a row the split made or
+changed; not for BGEN). Contigs are named as the reference genome names them (GRCh38
+``chr1``, GRCh37 ``1``) whatever the file uses; PLINK's numeric codes ``23`` X, ``24`` Y,
+``25`` XY (PAR, as X), ``26`` MT are recoded in every format.
 
 Dosage rules (``genotype_dosage``): from ``GT``, the copies of the alt allele; a haploid call
 (male chrX/chrY, chrM) counts as homozygous (``1`` -> 2 copies, ``0`` -> 0), so that the REF
@@ -76,6 +77,12 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
         return out
     raise InputDataError(f"no contig recoding for reference genome {reference_genome!r}",
                          where="datasets.genotypes.reference_genome")
+
+
+# Row field of ``read_genotypes``' rows (bool): True when the row is not the file's own row as
+# it is, because ``split_multi`` split it from a multi-allelic row or trimmed its alleles / moved
+# its locus to the minimal representation (``hl.min_rep``). Not set by the BGEN reader.
+NORMALISED = "normalised"
 
 
 # Global (array<str> of loci, ``chr4:1000000``) naming the sites a reader had to skip; only
@@ -221,16 +228,18 @@ def hard_calls(source: GenotypeSource) -> bool:
     return source.format in ("vcf", "mt", "vds", "plink") and source.dosage_field is None
 
 
-def gt_alt_dosages(hl: hl_types, gt, n_alleles):
-    """Copies of each alt allele (array of float64, one per alt) in the call ``gt``.
+def gt_alt_copies(hl: hl_types, gt, i):
+    """Copies of allele ``i`` (int32) in the call ``gt``; a haploid call counts as homozygous
+    (``1`` -> 2 copies): the weights are on the diploid scale and the REF dosage ``2 - alt
+    copies`` must stay in 0..2 (module doc). Missing when ``gt`` is missing."""
+    n = hl.range(gt.ploidy).filter(lambda k: gt[k] == i).length()
+    return hl.if_else(gt.ploidy == 1, 2 * n, n)
 
-    A haploid call counts as homozygous (``1`` -> 2 copies): the weights are on the diploid
-    scale and the REF dosage ``2 - alt copies`` must stay in 0..2 (module doc). Missing when
-    ``gt`` is missing.
-    """
-    scale = hl.if_else(gt.ploidy == 1, 2.0, 1.0)
-    return hl.range(1, n_alleles).map(
-        lambda i: scale * hl.float64(hl.range(gt.ploidy).filter(lambda k: gt[k] == i).length()))
+
+def gt_alt_dosages(hl: hl_types, gt, n_alleles):
+    """Copies of each alt allele (array of float64, one per alt) in the call ``gt``
+    (``gt_alt_copies``: a haploid ``1`` counts 2). Missing when ``gt`` is missing."""
+    return hl.range(1, n_alleles).map(lambda i: hl.float64(gt_alt_copies(hl, gt, i)))
 
 
 def to_biallelic_dosage(
@@ -277,9 +286,15 @@ def to_biallelic_dosage(
         # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
         mt = mt.annotate_entries(_d=hl.range(n_alts).map(
             lambda i: hl.coalesce(given[i], from_gt[i])))
+    # Whether split_multi changes the row (it splits multi-allelic rows and puts every alt in
+    # its minimal representation, hl.min_rep, which may trim alleles or move the locus): a
+    # row it leaves alone is the file's own row, which scoring.export_hard_calls can write as is.
+    alleles = mt.alleles
+    mt = mt.annotate_rows(**{NORMALISED: (hl.len(alleles) > 2) | (
+        hl.min_rep(mt.locus, alleles) != hl.struct(locus=mt.locus, alleles=alleles))})
     split = hl.split_multi(mt.select_entries("_d"), keep_star=True)
     split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
-    return split.select_rows(*row_fields).select_globals()
+    return split.select_rows(*row_fields, NORMALISED).select_globals()
 
 
 def _rsid_fields(mt: hl_types.MatrixTable, keep_rsid: bool, where: str) -> list[str]:
@@ -299,14 +314,43 @@ def _fail(e: Exception, what: str, where: str) -> InputDataError:
 def read_genotypes(
     hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False
 ) -> hl_types.MatrixTable:
-    """Read genotypes per ``source.format``; see the module doc for the shape returned.
+    """Read genotypes per ``source.format``; see the module doc for the shape returned
+    (``read_calls`` then ``biallelic_dosages``).
 
     ``loci``: a Table keyed by ``locus`` of the sites scoring may use. Required for ``vds``
     (only those are densified); ignored by the other formats (rows are filtered later).
     ``keep_rsid``: keep the row field ``rsid`` (str; VCF ID, PLINK bim ID, BGEN/MT rsid) for
     rsID-only scoring files (``pgs.match_rsid``); not available for ``vds``.
     """
-    where = f"genotypes ({source.format}) {source.path}"
+    calls = read_calls(hl, source, loci=loci, keep_rsid=keep_rsid)
+    return biallelic_dosages(hl, source, calls, keep_rsid=keep_rsid)
+
+
+def biallelic_dosages(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixTable, *,
+                      keep_rsid: bool = False) -> hl_types.MatrixTable:
+    """``read_calls``' MatrixTable (columns possibly re-keyed, ``samples_to_persons``) as the
+    module doc's biallelic ``DOSAGE`` rows (``to_biallelic_dosage``; BGEN's already are).
+    Errors as ``to_biallelic_dosage``."""
+    if source.format == "bgen":
+        return calls
+    return to_biallelic_dosage(hl, calls, where=_where(source), dosage_field=source.dosage_field,
+                               keep_rsid=keep_rsid)
+
+
+def _where(source: GenotypeSource) -> str:
+    return f"genotypes ({source.format}) {source.path}"
+
+
+def read_calls(
+    hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False
+) -> hl_types.MatrixTable:
+    """The genotypes as the file has them: rows keyed by ``locus``/``alleles`` (multi-allelic
+    rows as they are, contigs recoded), columns keyed by ``s`` (str), the file's entry fields
+    (``GT``, a ``dosage_field``); for a VDS the dense rows at ``loci`` with ``GT``. BGEN gives
+    ``read_genotypes``' rows already (biallelic ``DOSAGE``, global ``UNREADABLE_LOCI``).
+    Arguments and errors as ``read_genotypes``; also InputDataError for other row/column keys.
+    """
+    where = _where(source)
     rg = source.reference_genome
     dosage_field = source.dosage_field
     if dosage_field is not None and source.format not in ("vcf", "mt"):
@@ -377,7 +421,8 @@ def read_genotypes(
         mt = dense
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
-    return to_biallelic_dosage(hl, mt, where=where, dosage_field=dosage_field, keep_rsid=keep_rsid)
+    _check_keys(hl, mt, where)
+    return mt
 
 
 def _check_build(hl: hl_types, row, reference_genome: str, where: str) -> None:

@@ -60,7 +60,7 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError, MatchRateError
-from trd_spark.pgs.genotypes import locate_rows
+from trd_spark.pgs.genotypes import NORMALISED, locate_rows
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
@@ -771,19 +771,22 @@ def genotype_rows_at(hl: hl_types, mt: hl_types.MatrixTable, loci: hl_types.Tabl
     """The genotype rows (``read_genotypes``' biallelic rows) at ``loci``, and those whose
     ``rsid`` is in ``rsids`` (rsID-only scores), collected once to the driver as the frame
     matcher takes them: ``contig``, ``position``, ``ref``, ``alt`` [, ``rsid`` when the rows
-    have it]. One Hail job reading the row keys only."""
+    have it] [, ``normalised`` (bool) when the rows have it, ``genotypes.NORMALISED``: whether
+    ``scoring.export_hard_calls`` can write the file's own rows]. One Hail job reading the row
+    keys only."""
     rows = mt.rows()
     has_rsid = "rsid" in rows.row
+    extra = [f for f in ("rsid", NORMALISED) if f in rows.row]
     keep = hl.is_defined(loci[rows.locus])
     if has_rsid and len(rsids):
         keep = keep | hl.or_else(hl.literal(set(rsids), hl.tset(hl.tstr)).contains(rows.rsid), False)
     rows = rows.filter(keep)
     rows = rows.select(contig=rows.locus.contig, position=rows.locus.position, ref=rows.alleles[0],
-                       alt=rows.alleles[1], **({"rsid": rows.rsid} if has_rsid else {}))
+                       alt=rows.alleles[1], **{f: rows[f] for f in extra})
     # Still keyed, the key columns dropped in Spark: un-keyed (``key_by()``), the rows of a
     # densified VDS fail in ``to_spark`` (Hail 0.2.139: "requirement failed" in RVD.union of
     # split_multi's two parts); keyed they do not.
-    df = rows.to_spark().select("contig", "position", "ref", "alt", *(["rsid"] if has_rsid else []))
+    df = rows.to_spark().select("contig", "position", "ref", "alt", *extra)
     key = "spark.sql.execution.arrow.pyspark.enabled"
     spark = df.sparkSession
     before = spark.conf.get(key, "false")

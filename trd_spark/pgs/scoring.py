@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, TrdSparkError
+from trd_spark.pgs.genotypes import NORMALISED, gt_alt_copies
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
                      alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars")
 
 
-def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str) -> None:
+def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str, *,
+                      calls: hl_types.MatrixTable | None = None) -> Literal["calls", "split"]:
     """Write the genotype rows of ``mt`` listed in ``rows`` as a PLINK 1 fileset
     ``{output}.bed/.bim/.fam`` (one Hail pass, ``hl.export_plink``), for the native engine
     (``pgen_engine``) to score with Hail's rules.
@@ -73,24 +75,40 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     ``mt``: ``genotypes.read_genotypes``' biallelic rows with hard-call dosages
     (``genotypes.hard_calls``: ``DOSAGE`` 0, 1, 2 alt copies or missing), columns keyed by the
     person ID ``s`` (``genotypes.samples_to_persons``: plain integers, which PLINK's
-    whitespace-separated .fam can hold). ``rows``: ``matching.WeightMatrices.rows`` (``contig``,
-    ``position``, ``ref``, ``alt``): only these rows are written, in ``mt``'s row order, so
-    multi-allelic sites are split exactly as Hail's pass sees them. Each entry becomes the
-    unphased diploid call with ``DOSAGE`` alt copies (a haploid ``1`` was already counted as 2,
-    ``genotypes.gt_alt_dosages``), a missing one a missing call; the .bim has A1 = alt,
-    A2 = ref (what ``pgen_engine.variant_index`` reads). ``output``: a Hadoop path prefix
-    (``file://`` for a local or mounted directory).
+    whitespace-separated .fam can hold). ``calls``: the same genotypes as the file has them
+    (``genotypes.read_calls``, entry ``GT``, columns keyed as ``mt``'s), or None.
+    ``rows``: ``matching.WeightMatrices.rows`` (``contig``, ``position``, ``ref``, ``alt`` [,
+    ``normalised``, ``genotypes.NORMALISED``]): only these rows are written, in row order.
+
+    Returns what was read: ``calls`` when ``calls`` is given and no listed row is ``normalised``
+    (each is then the file's own biallelic row, so ``mt``'s ``split_multi`` and float ``DOSAGE``
+    are skipped: the rows are picked from ``calls`` and each ``GT`` written as the unphased
+    diploid call of its alt copies, ``genotypes.gt_alt_copies``: a haploid ``1`` counts 2,
+    a missing or filtered call is missing); else ``split``: the rows of ``mt``, so multi-allelic
+    sites are split exactly as Hail's pass sees them, each entry the call with ``DOSAGE`` alt
+    copies (the haploid rule already applied). Either way the .bim has A1 = alt, A2 = ref (what
+    ``pgen_engine.variant_index`` reads). ``output``: a Hadoop path prefix (``file://`` for a
+    local or mounted directory).
     """
     wanted = hl.literal(
         set(zip(rows["contig"].astype(str), rows["position"].astype(int), rows["ref"].astype(str),
                 rows["alt"].astype(str))),
         hl.tset(hl.ttuple(hl.tstr, hl.tint32, hl.tstr, hl.tstr)))
-    # A set lookup per row (no entries touched): unlike a join with a weights Table, no
-    # Spark-to-Hail conversion and no sort of the weighted rows.
-    mt = mt.filter_rows(wanted.contains(hl.tuple([mt.locus.contig, mt.locus.position, mt.alleles[0],
-                                                  mt.alleles[1]])))
-    mt = mt.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(mt.DOSAGE)))
-    hl.export_plink(mt, output)
+    as_read = calls is not None and NORMALISED in rows and not rows[NORMALISED].astype(bool).any()
+    if as_read:
+        assert calls is not None  # as_read implies it
+        # A set lookup per row (no entries touched): unlike a join with a weights Table, no
+        # Spark-to-Hail conversion and no sort of the weighted rows.
+        out = calls.filter_rows((hl.len(calls.alleles) == 2) & wanted.contains(hl.tuple(
+            [calls.locus.contig, calls.locus.position, calls.alleles[0], calls.alleles[1]])))
+        out = out.select_rows().select_cols().select_globals().unfilter_entries()
+        out = out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1)))
+    else:
+        out = mt.filter_rows(wanted.contains(hl.tuple([mt.locus.contig, mt.locus.position, mt.alleles[0],
+                                                       mt.alleles[1]])))
+        out = out.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(out.DOSAGE)))
+    hl.export_plink(out, output)
+    return "calls" if as_read else "split"
 
 
 def group_within_partitions(table: hl_types.Table, name: str, block_size: int) -> hl_types.Table:

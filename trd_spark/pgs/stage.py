@@ -32,8 +32,9 @@ from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
+    biallelic_dosages,
     local_temp_file,
-    read_genotypes,
+    read_calls,
     read_sample_map,
     sample_persons,
     samples_to_persons,
@@ -73,8 +74,9 @@ FAILED_MATCH_DIR = "pgs_failed_match"
 class DatasetMatches:
     """One dataset's matching result, kept until scoring: the frames of the one matcher
     (``frame``: ``matching.FrameMatches`` on the dataset's genotype rows) and either the
-    genotypes for Hail's pass (``mt``) or, for the native engine (bed/pgen), the person IDs
-    in file order (``samples``), with no Hail table at all."""
+    genotypes Hail reads (``mt``, as matched, and ``calls``, the same as the file has them:
+    ``genotypes.read_calls``) or, for the native engine (bed/pgen), the person IDs in file
+    order (``samples``), with no Hail table at all."""
 
     dataset: str
     summary: pd.DataFrame
@@ -82,6 +84,7 @@ class DatasetMatches:
     frame: FrameMatches
     mt: hl_types.MatrixTable | None = None
     samples: list[str] | None = None
+    calls: hl_types.MatrixTable | None = None
 
 
 def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, ScoreLabel]:
@@ -176,23 +179,24 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     """Match a dataset Hail reads (VCF, MatrixTable, VDS, BGEN, a bed on a URI) with the same
     frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
     are collected once (``matching.genotype_rows_at``), the MatrixTable is kept for Hail's
-    scoring pass. Errors as ``read_genotypes`` / ``samples_to_persons`` (one line through
+    scoring pass. Errors as ``read_calls`` / ``samples_to_persons`` (one line through
     ``hail_errors``) and ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
     loci = loci_table(hl, spark, sites, rg)
-    mt = read_genotypes(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
+    calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     with hail_errors(where):
-        mt = samples_to_persons(hl, mt, where=where, sample_map=sample_map)
+        calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map)
+        mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows = genotype_rows_at(hl, mt, loci, wanted_rsids)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
     sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable)
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
-    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt)
+    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:
@@ -206,7 +210,7 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | N
     with hail_errors(genotypes_where(cfg, r.dataset)):
         return engine.score(hl, source, weight_matrices(r.frame), [sf.pgs_id for sf in r.scoring_files],
                             r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
-                            settings=cfg.pgs.native, scratch=scratch, mt=r.mt, samples=r.samples,
+                            settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
                             index=r.frame.rows if r.mt is None else None)
 
 
