@@ -80,6 +80,20 @@ def test_yaml_syntax_error_names_line(tmp_path):
         load_config(path)
 
 
+@pytest.mark.parametrize("bad_date", ["2023-13-01", "2023-02-30"], ids=["month-13", "feb-30"])
+def test_impossible_date_is_a_config_error_naming_the_line(tmp_path, bad_date):
+    """A value YAML reads as a date but that is no date (month 13, 30 February) was a bare
+    ValueError from datetime.date (exit 1 with a traceback); it is a ConfigError (exit 2)
+    naming the file, the line and the value."""
+    text = DEFAULT_CONFIG.read_text().replace("data_cutoff_date: 2023-07-01", f"data_cutoff_date: {bad_date}")
+    assert bad_date in text
+    path = tmp_path / "bad_date.yaml"
+    path.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if bad_date in t)
+    with pytest.raises(ConfigError, match=rf"bad_date.yaml:{line}: invalid YAML: invalid date '{bad_date}'"):
+        load_config(path)
+
+
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.yaml")

@@ -616,6 +616,24 @@ def _format_validation_error(err: ValidationError) -> str:
     return "; ".join(lines)
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """yaml.SafeLoader whose dates that look like dates but are not (``2023-13-01``) raise a
+    YAML error with the line, instead of a bare ``ValueError`` from ``datetime.date`` (exit 1
+    with a traceback instead of exit 2 naming the file and line)."""
+
+
+def _construct_timestamp(loader: _ConfigLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as e:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date {node.value!r} ({e})", node.start_mark
+        ) from None
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text()
@@ -624,7 +642,7 @@ def _read_yaml(path: Path) -> Any:
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", where=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
