@@ -319,6 +319,10 @@ def test_hail_errors_while_reading_are_one_line_naming_the_dataset(hl, spark, tm
     with pytest.raises(InputDataError, match=r"^datasets\.d\.genotypes .*g\.vcf: reading the genotypes failed: ") as e:
         run_scores(hl, spark, cfg)
     assert "\n" not in str(e.value)
+    # The bad line is named by where it starts: Hail's byte offset (a plain VCF: the file offset).
+    data = text.encode()
+    bad_line_start = data.rindex(b"\n", 0, data.index(b"1/x")) + 1
+    assert str(e.value).endswith(f"g.vcf:offset {bad_line_start})"), str(e.value)
 
 
 # ---- scoring-file rules (no Spark) --------------------------------------------------------------

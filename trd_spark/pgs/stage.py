@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -256,14 +257,24 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[
 def hail_errors(where: str):
     """Turn a Hail/Java exception raised while genotypes are read (Hail reads lazily, so at the
     first action) into one InputDataError line naming the dataset and its files; our own
-    errors pass through unchanged."""
+    errors pass through unchanged.
+
+    A parse error's first line names no position (``VCFParseError: unexpected end of line``);
+    Hail gives it further down, ``HailException: file:/x.vcf:offset 673639: error while
+    parsing line`` (in a plain VCF the byte offset where the bad line starts; in a compressed
+    file Hail's offset into it, not a line number), so that location is appended:
+    ``(at file:/x.vcf:offset 673639)``."""
     try:
         yield
     except TrdSparkError:
         raise
     except Exception as e:  # FatalError / HailException / Py4JJavaError: no common base
-        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        raise InputDataError(f"reading the genotypes failed: {first[:300]}", where=where) from None
+        text = str(e)
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)[:300]
+        at = re.search(r"HailException: (\S+:offset \d+): error while parsing line", text)
+        if at and at.group(1) not in first:
+            first += f" (at {at.group(1)})"
+        raise InputDataError(f"reading the genotypes failed: {first}", where=where) from None
 
 
 def summary_tsv(summary: pd.DataFrame) -> str:
