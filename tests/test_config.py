@@ -94,6 +94,25 @@ def test_impossible_date_is_a_config_error_naming_the_line(tmp_path, bad_date):
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("config", "release", "warns"),
+    [("toy.yaml", "toy-r9", True), ("toy.yaml", "toy-r1", False), ("toy_releases.yaml", "toy-r9", False)],
+    ids=["no-placeholder-other-release", "no-placeholder-same-release", "placeholder"],
+)
+def test_release_override_without_release_placeholder_warns(caplog, config, release, warns):
+    """--release on a config whose input paths have no {release} would read the file release's
+    inputs and only name the outputs after the new release: a warning says so (conf/toy.yaml);
+    a config with {release} inputs (conf/toy_releases.yaml) or the file's own release is silent."""
+    with caplog.at_level("WARNING", logger="trd_spark.config"):
+        cfg = load_config(REPO / "conf" / config, overrides={"release": release})
+    assert cfg.release == release
+    messages = [r.getMessage() for r in caplog.records if "contains {release}" in r.getMessage()]
+    assert bool(messages) == warns, messages
+    if warns:
+        assert messages == [f"release toy-r9: no input path of {REPO / 'conf' / config} contains {{release}}, "
+                            "so it reads the same inputs as release toy-r1; only its outputs are named toy-r9"]
+
+
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.yaml")

@@ -744,6 +744,30 @@ def _substitute_release(raw: Any) -> Any:
     return walk(raw)
 
 
+def _mentions_release(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(_mentions_release(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_mentions_release(v) for v in node)
+    return isinstance(node, str) and "{release}" in node
+
+
+def _warn_release_names_no_input(raw: Any, file_release: Any, cfg_path: Path) -> None:
+    """Warn when the release (``--release``) is another than the file's ``file_release`` but no
+    input path of the config contains ``{release}`` (keys outside ``RUNTIME_KEYS``, and
+    ``toy_data.dir``): the run would then read the same inputs as the file's release and publish
+    them under the new name, silently (e.g. a typo, ``--release C2024Q3R6``)."""
+    if not isinstance(raw, dict) or raw.get("release") in (None, file_release):
+        return
+    inputs = {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
+    toy_dir = raw["toy_data"].get("dir") if isinstance(raw.get("toy_data"), dict) else None
+    if not _mentions_release(inputs) and not _mentions_release(toy_dir):
+        logging.getLogger(__name__).warning(
+            "release %s: no input path of %s contains {release}, so it reads the same inputs as "
+            "release %s; only its outputs are named %s", raw["release"], cfg_path, file_release,
+            raw["release"])
+
+
 def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping at the top level", where=where)
@@ -789,9 +813,11 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     """
     cfg_path = Path(path).resolve() if path else DEFAULT_CONFIG
     raw = _read_yaml(cfg_path)
+    file_release = raw.get("release") if isinstance(raw, dict) else None
     if isinstance(raw, dict) and overrides:
         raw = {**raw, **overrides}
     raw = _expand_env(raw, str(cfg_path))
+    _warn_release_names_no_input(raw, file_release, cfg_path)
     raw = _substitute_release(raw)
     relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
     raw = _resolve_paths(raw, cfg_path.parent, relocate)
