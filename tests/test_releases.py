@@ -64,13 +64,19 @@ def test_latest_is_newest_incomplete_else_nothing_to_do(cfg):
     assert latest_incomplete(cfg, fs) == "C2024Q3R5"
 
 
-def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys):
-    config = tmp_path / "c.yaml"
-    raw = json.loads(json.dumps(cfg.model_dump(mode="json")))
-    raw["phenotypes"]["concept_sets"] = cfg.phenotypes.concept_sets
+def _write_config(cfg):
     import yaml
 
-    config.write_text(yaml.safe_dump(raw))
+    config = os.path.join(os.path.dirname(cfg.output_root), "c.yaml")
+    raw = json.loads(json.dumps(cfg.model_dump(mode="json")))
+    raw["phenotypes"]["concept_sets"] = cfg.phenotypes.concept_sets
+    with open(config, "w") as f:
+        f.write(yaml.safe_dump(raw))
+    return config
+
+
+def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys):
+    config = _write_config(cfg)
     assert main(["releases", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.index("C2022Q4R9") < out.index("C2023Q2R1") < out.index("C2024Q3R5")
@@ -158,3 +164,52 @@ def test_empty_or_unreadable_lock_goes_stale_by_file_age(cfg, caplog, content):
         assert json.loads(open(lock.path).read())["pid"] == os.getpid()
     assert "stale lock" in caplog.text
     assert not os.path.exists(lock.path)
+
+
+def _publish_consistent(cfg, release):
+    """Success markers and manifests as a complete run writes them: each output records the
+    run id of every upstream output it read (the report's export records the report's)."""
+    from trd_spark.stages import STAGE_SPECS
+
+    _complete(cfg, release)
+    base = os.path.join(cfg.output_root, release)
+    for stage, spec in STAGE_SPECS.items():
+        manifest = {"run_id": f"{stage}-1", "fingerprint_parts": {"upstream": {u: f"{u}-1" for u in spec.upstream}}}
+        with open(os.path.join(base, stage, "_manifest.json"), "w") as f:
+            json.dump(manifest, f)
+    with open(os.path.join(base, EXPORT, "_manifest.json"), "w") as f:
+        json.dump({"run_id": "report-1"}, f)
+
+
+def _republish(cfg, release, stage, run_id):
+    path = os.path.join(cfg.output_root, release, stage, "_manifest.json")
+    with open(path) as f:
+        m = json.load(f)
+    m["run_id"] = run_id
+    with open(path, "w") as f:
+        json.dump(m, f)
+
+
+def test_release_with_outputs_of_an_older_upstream_is_stale_not_complete(cfg, capsys):
+    """An interrupted rerun republished cohort and stopped: models, report and export still
+    have their success markers but were computed from the old cohort. The release is not
+    complete, so `--release latest` reruns it instead of exiting 7 (nothing to do)."""
+    fs = LocalFs()
+    for r in ("C2022Q4R9", "C2023Q2R1", "C2024Q3R5"):
+        _publish_consistent(cfg, r)
+    assert all(s.complete for s in statuses(cfg, fs))
+    with pytest.raises(NothingToDo):
+        latest_incomplete(cfg, fs)
+    _republish(cfg, "C2023Q2R1", "cohort", "cohort-2")
+    got = {s.release: s for s in statuses(cfg, fs)}
+    assert got["C2023Q2R1"].stale_stages == ("models", "report", EXPORT)
+    assert got["C2023Q2R1"].state == "stale" and not got["C2023Q2R1"].complete
+    assert latest_incomplete(cfg, fs) == "C2023Q2R1"
+    # Only the export is stale when another report run wrote the report (and failed to export).
+    _publish_consistent(cfg, "C2023Q2R1")
+    _republish(cfg, "C2024Q3R5", "report", "report-2")
+    assert {s.release: s.stale_stages for s in statuses(cfg, fs)} == {
+        "C2022Q4R9": (), "C2023Q2R1": (), "C2024Q3R5": (EXPORT,)}
+    assert main(["releases", "--config", str(_write_config(cfg))]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"C2024Q3R5\s+stale\s+pgs, phenotypes, cohort, models, report, export \(stale\)", out), out

@@ -2,7 +2,7 @@
 
 Exit codes: 0 done; 1 unexpected failure; 2 config error; 3 input data error; 4 match-rate
 failure; 5 model error; 6 locked (another run holds the release); 7 nothing to do (`run
---release latest` when the newest release is complete); 8 download failed; 9 file system error
+--release latest` when every release is complete and none is stale); 8 download failed; 9 file system error
 (disk full, name too long: one line with the path); 130 / 143 interrupted by SIGINT / SIGTERM
 (nothing partial published, lock released, Spark stopped; rerunning resumes). See
 trd_spark.errors.
@@ -52,7 +52,8 @@ COMMANDS = {
     "toy-data": ("Write deterministic toy data: VCFs, PGS Catalog scoring files, OMOP tables, ancestry file and "
                  "truth.json (the planted effects).",
                  ["trd-spark toy-data --out /tmp/toy --persons 3000 --variants 2000 --seed 42"]),
-    "releases": ("List the releases under releases.input_root, oldest first, each complete / partial / not run / "
+    "releases": ("List the releases under releases.input_root, oldest first, each complete / partial / stale "
+                 "(outputs computed from an upstream output republished since: run again) / not run / "
                  "running (locked).", ["trd-spark releases --config conf/aou.yaml"]),
     "compare-releases": ("Compare two releases: cohort sizes, per-PGS correlation for persons in both, ORs/HRs "
                          "side by side (TSVs under {output_root}/compare/A_vs_B/).",

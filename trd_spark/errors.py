@@ -50,7 +50,7 @@ class LockedError(TrdSparkError):
 
 
 class NothingToDo(TrdSparkError):
-    """Every requested stage is already complete for this release (not a failure)."""
+    """`run --release latest` found no release to run: every release is complete (not a failure)."""
 
     exit_code = 7
 

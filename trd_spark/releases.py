@@ -4,7 +4,8 @@ A release is a sub-directory of ``releases.input_root`` (input paths name it wit
 ``{release}`` placeholder); toy configs also know the releases listed under
 ``toy_data.releases`` (generated on first run). Its outputs live under
 ``{output_root}/{release}/``; a release is *complete* when every stage and the export have a
-success marker.
+success marker and none is *stale* (computed from an upstream output that has since been
+republished: an interrupted rerun, ``stale_outputs``).
 
 Lock: ``{output_root}/{release}/.lock`` is created atomically (``O_EXCL`` locally,
 create-without-overwrite on HDFS/GCS) and holds host, pid and start time. A second run on the
@@ -29,7 +30,7 @@ from typing import Protocol
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, LockedError, NothingToDo
-from trd_spark.layout import EXPORT, STAGES, SUCCESS
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,16 @@ def found_releases(cfg: Config, fs: FsLike) -> list[str]:
 
 @dataclass(frozen=True)
 class ReleaseStatus:
-    """One release's state: its complete stages and whether a run holds its lock."""
+    """One release's state: its complete stages, those of them that are stale (see
+    ``stale_outputs``) and whether a run holds its lock."""
     release: str
     complete_stages: tuple[str, ...]
     locked: bool
+    stale_stages: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        return set(self.complete_stages) >= {*STAGES, EXPORT}
+        return set(self.complete_stages) >= {*STAGES, EXPORT} and not self.stale_stages
 
     @property
     def state(self) -> str:
@@ -119,14 +122,43 @@ class ReleaseStatus:
             return "running"
         if self.complete:
             return "complete"
+        if self.stale_stages:
+            return "stale"
         return "partial" if self.complete_stages else "not run"
 
 
+def stale_outputs(fs: FsLike, base: str, done: tuple[str, ...]) -> tuple[str, ...]:
+    """The published outputs of release directory ``base`` (among ``done``, in run order)
+    that were computed from an upstream output other than the one published now: a stage's
+    manifest records the run id of each upstream output it read (``stages.fingerprint_parts``),
+    and a rerun that republished an upstream stage but stopped before its downstream ones
+    (killed, failed, ``trd-spark cohort`` alone) leaves them stale, each with its own
+    ``_SUCCESS``; ``export/`` is stale when another report run wrote it. Downstream of a stale
+    output is stale too. An output without a readable
+    manifest is taken as it is (nothing to compare)."""
+    manifests: dict[str, dict] = {}
+    for out in done:
+        try:
+            manifests[out] = json.loads(fs.read_text(f"{base}/{out}/{MANIFEST}"))
+        except Exception:  # noqa: BLE001 - no manifest (older layout) or unreadable: nothing to compare
+            continue
+    stale: list[str] = []
+    for out in done:
+        m = manifests.get(out) or {}
+        # export/ is written by the report run whose run id its manifest records.
+        upstream = {"report": m.get("run_id")} if out == EXPORT else (m.get("fingerprint_parts") or {}).get("upstream") or {}
+        if any(u in stale or (u in manifests and manifests[u].get("run_id") != run_id)
+               for u, run_id in upstream.items()):
+            stale.append(out)
+    return tuple(stale)
+
+
 def release_status(cfg: Config, fs: FsLike, release: str) -> ReleaseStatus:
-    """The state of ``release`` under ``cfg.output_root`` (complete stages from their success markers)."""
+    """The state of ``release`` under ``cfg.output_root``: complete stages from their success
+    markers, stale ones from their manifests (``stale_outputs``)."""
     base = f"{cfg.output_root.rstrip('/')}/{release}"
     done = tuple(s for s in (*STAGES, EXPORT) if fs.exists(f"{base}/{s}/{SUCCESS}"))
-    return ReleaseStatus(release, done, fs.exists(f"{base}/{LOCK}"))
+    return ReleaseStatus(release, done, fs.exists(f"{base}/{LOCK}"), stale_outputs(fs, base, done))
 
 
 def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
@@ -135,7 +167,8 @@ def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
 
 
 def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False) -> str:
-    """The newest release whose outputs are not complete (with ``force``: the newest).
+    """The newest release whose outputs are not complete or stale (``ReleaseStatus.complete``;
+    with ``force``: the newest).
 
     Raises ``NothingToDo`` (exit 7) when every release is complete, so a scheduler polling
     for new releases knows there is nothing to run. A newer release is always taken first;
@@ -156,7 +189,8 @@ def format_statuses(found: list[ReleaseStatus]) -> str:
     """A fixed-width table of release states for ``trd-spark releases``."""
     lines = [f"{'release':<20} {'state':<10} complete stages"]
     for s in found:
-        lines.append(f"{s.release:<20} {s.state:<10} {', '.join(s.complete_stages) or '-'}")
+        done = [f"{d} (stale)" if d in s.stale_stages else d for d in s.complete_stages]
+        lines.append(f"{s.release:<20} {s.state:<10} {', '.join(done) or '-'}")
     return "\n".join(lines)
 
 
