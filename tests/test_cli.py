@@ -159,3 +159,19 @@ def _check_progress_and_run_log(stdout: str, stderr: str, toy: Path) -> None:
     assert text.splitlines()[-1].endswith("trd-spark run finished, exit code 0")
     ids = set(pd.read_parquet(toy / "data" / "omop" / "person.parquet").person_id.astype(str))
     assert not set(re.findall(r"\d+", text)) & ids
+
+
+def test_check_config_warns_about_each_missing_input(tmp_path, capsys):
+    """check-config validates values AND says which declared inputs `run` would stop on
+    (found by a new-user pass: it said "valid" with exit 0, then run failed with exit 2)."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw.pop("toy_data")
+    raw["ancestry"]["path"] = str(tmp_path / "no_such_ancestry.tsv")
+    raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
+    raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["check-config", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"inputs: \d+ of the declared local inputs not found", out)
+    assert re.search(r"WARNING .*input ancestry\.path: \S*no_such_ancestry\.tsv not found: .* exit 2", err), err
