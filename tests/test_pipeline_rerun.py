@@ -94,6 +94,9 @@ def test_changed_inputs_rerun_their_stage_and_downstream(published, tmp_path):
     related.write_text("sample_id\n1001\n")
     assert _reruns(cfg) == ["cohort", "models", "report"]
     assert any("input ancestry.related_samples_to_remove changed" in r for r in plan(cfg, LocalFs())["cohort"])
+    related.unlink()  # explain says so (run stops on it in its preflight check)
+    assert plan(cfg, LocalFs())["cohort"] == [f"input ancestry.related_samples_to_remove not found ({related})"]
+    related.write_text("sample_id\n1001\n")
     # A new scoring file matching the configured glob reruns pgs (and all it feeds).
     (Path(cfg.pgs.scoring_files[0]).parent / "PGS2.txt").write_text("new\n")
     assert _reruns(cfg) == ["pgs", "cohort", "models", "report"]

@@ -484,7 +484,9 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
         if u not in upstream_reruns and old["upstream"].get(u) != run_id:
             reasons.append(f"upstream {u} was republished" if run_id else f"upstream {u} is not complete")
     for key in sorted(k for k in {*old["inputs"], *new["inputs"]} if old["inputs"].get(k) != new["inputs"].get(k)):
-        reasons.append(f"input {key} changed ({new['inputs'].get(key, {}).get('path', 'removed')})")
+        now = new["inputs"].get(key) or {}
+        state = "not found" if now.get("exists") is False else "changed"
+        reasons.append(f"input {key} {state} ({now.get('path', 'removed')})")
     return reasons
 
 
