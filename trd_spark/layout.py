@@ -164,7 +164,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     ``stage`` when the block ends (None without a counter: published outside a pipeline
     run). ``notes``: the dict the writer's notes start as (``stages.StageContext.notes``).
     The manifest records the stage's fingerprint (``stages.fingerprint_parts``: config slice,
-    code version, upstream run ids, external input files, taken before the stage writes) and
+    the code it runs, upstream run ids, external input files, taken before the stage writes) and
     a fresh ``run_id`` that downstream fingerprints refer to. The previous complete output of
     the stage (if any) is replaced only after the new one is complete; on any exception the
     temporary directory is removed (best effort: a rerun removes what an interrupted run left)

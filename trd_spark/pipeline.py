@@ -71,7 +71,7 @@ def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: s
 def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None, *, force: bool = False,
                warnings: WarningCounter | None = None) -> list[StageResult]:
     """Run ``stages`` (default: all, in order). A stage is skipped unless ``force`` when its
-    published fingerprint (config slice, code version, upstream run ids, input files; see
+    published fingerprint (config slice, the code it runs, upstream run ids, input files; see
     trd_spark.stages) equals the current one. A stage that runs republishes with a new run id,
     so every downstream stage's fingerprint changes and it reruns too, in this run or the next.
 
