@@ -1,7 +1,7 @@
 """Package boundaries as a DAG: no import runs against the stage order (issue 15 item 2).
 
 Layers, lowest first: the shared modules (config, errors, io, layout, logs, schemas, gates,
-vocabulary, stages, session, preflight, releases and the package itself), then the stage
+vocabulary, stages, session, preflight, releases, provenance and the package itself), then the stage
 packages in run order phenotypes < pgs < cohort < models < report, then the runners (cli,
 pipeline), which may import anything. A module may import its own layer or a lower one: a
 stage package may use an earlier stage's code, never a later one's, and a shared module no
@@ -22,7 +22,7 @@ import pytest
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "trd_spark"
 
 SHARED = {"config", "errors", "io", "layout", "logs", "schemas", "gates", "vocabulary", "stages", "session",
-          "preflight", "releases", ""}
+          "preflight", "releases", "provenance", ""}
 STAGE_ORDER = ("phenotypes", "pgs", "cohort", "models", "report")
 RUNNERS = {"cli", "pipeline"}
 GENERATOR = "toydata"
