@@ -17,7 +17,7 @@ import pytest
 
 from trd_spark.config import load_config
 from trd_spark.errors import InputDataError
-from trd_spark.pgs import stage
+from trd_spark.pgs import genotypes, stage
 from trd_spark.pgs.scoring import check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import read_scoring_file
 
@@ -345,7 +345,7 @@ def test_bad_line_of_a_block_gzipped_vcf_is_named_by_its_line_number(hl, tmp_pat
         hl.import_vcf(path, reference_genome="GRCh37").GT.n_alt_alleles().collect()
     assert str(e.value).endswith(f"g.vcf.bgz:{bad_line})"), str(e.value)
     assert bad_line > 2500  # past the first 64 KiB block
-    assert stage.line_at_offset(f"gs://bucket/{path}", 5) is None  # not read back: the offset is named
+    assert genotypes.line_at_offset(f"gs://bucket/{path}", 5) is None  # not read back: the offset is named
 
 
 # ---- scoring-file rules (no Spark) --------------------------------------------------------------

@@ -44,6 +44,7 @@ from __future__ import annotations
 import glob
 import gzip
 import logging
+import os
 import re
 import zlib
 from typing import TYPE_CHECKING
@@ -649,3 +650,54 @@ def sample_persons(ids: list[str], *, where: str, sample_map: dict[str, int] | N
         raise InputDataError(f"{len(clash)} sample(s) map to a person_id another sample has (samples "
                              f"{_columns(clash)}): two genomes cannot be one person", where=where)
     return [str(p) for p in persons]
+
+
+# Past this many compressed bytes before the bad line, the error keeps Hail's offset rather
+# than decompressing the whole file to count lines (an error path must stay quick).
+_MAX_LINE_SCAN_BYTES = 1 << 30
+
+
+def line_at_offset(path: str, offset: int) -> int | None:
+    """The 1-based line number of the line starting at Hail's ``offset`` in the text file
+    ``path`` (a local ``file:`` path), or None when it cannot be told cheaply (a URI, a file
+    gone, an offset past ``_MAX_LINE_SCAN_BYTES``, a gzip that is not BGZF).
+
+    Hail's text readers locate a line by its byte offset in a plain file and by its BGZF
+    *virtual* offset in a block-gzipped one (``.bgz`` / ``.gz``: compressed offset of the
+    block << 16 | offset in the block's uncompressed data, as htslib's ``bgzf_tell``); the
+    lines before it are counted (for BGZF by decompressing the blocks before it)."""
+    local = path.removeprefix("file:")
+    if is_uri(local) or not os.path.isfile(local):
+        return None
+    with open(local, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":  # plain text: offset is the byte offset
+            if offset > _MAX_LINE_SCAN_BYTES:
+                return None
+            f.seek(0)
+            lines, left = 0, offset
+            while left > 0:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    return None
+                lines, left = lines + chunk.count(b"\n"), left - len(chunk)
+            return lines + 1
+        block, within = offset >> 16, offset & 0xFFFF
+        if block > _MAX_LINE_SCAN_BYTES:
+            return None
+        f.seek(0)
+        lines, pos, buf = 0, 0, b""
+        while pos <= block:  # one gzip member (BGZF block) per turn
+            start, member, data = pos, zlib.decompressobj(31), []
+            while not member.eof:
+                if not buf:
+                    buf = f.read(1 << 20)
+                    if not buf:
+                        return None
+                data.append(member.decompress(buf))
+                pos += len(buf) - len(member.unused_data)
+                buf = member.unused_data
+            text = b"".join(data)
+            if start == block:
+                return lines + text[:within].count(b"\n") + 1
+            lines += text.count(b"\n")
+    return None

@@ -34,6 +34,7 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
     biallelic_dosages,
+    line_at_offset,
     local_temp_file,
     read_calls,
     read_sample_map,
@@ -263,7 +264,7 @@ def hail_errors(where: str):
     Hail gives it further down, ``HailException: file:/x.vcf:offset 673639: error while
     parsing line`` (the byte offset where the bad line starts; a BGZF virtual offset in a
     block-gzipped file), so that location is appended as the file's line number
-    (``line_at_offset``): ``(at file:/x.vcf:2505)``, or as the offset when the line cannot
+    (``genotypes.line_at_offset``): ``(at file:/x.vcf:2505)``, or as the offset when the line cannot
     be told cheaply (``(at gs://b/x.vcf.bgz:offset 377692729)``)."""
     try:
         yield
@@ -277,59 +278,6 @@ def hail_errors(where: str):
             line = line_at_offset(at.group(1), int(at.group(2)))
             first += f" (at {at.group(1)}:{line})" if line else f" (at {at.group(1)}:offset {at.group(2)})"
         raise InputDataError(f"reading the genotypes failed: {first}", where=where) from None
-
-
-# Past this many compressed bytes before the bad line, the error keeps Hail's offset rather
-# than decompressing the whole file to count lines (an error path must stay quick).
-_MAX_LINE_SCAN_BYTES = 1 << 30
-
-
-def line_at_offset(path: str, offset: int) -> int | None:
-    """The 1-based line number of the line starting at Hail's ``offset`` in the text file
-    ``path`` (a local ``file:`` path), or None when it cannot be told cheaply (a URI, a file
-    gone, an offset past ``_MAX_LINE_SCAN_BYTES``, a gzip that is not BGZF).
-
-    Hail's text readers locate a line by its byte offset in a plain file and by its BGZF
-    *virtual* offset in a block-gzipped one (``.bgz`` / ``.gz``: compressed offset of the
-    block << 16 | offset in the block's uncompressed data, as htslib's ``bgzf_tell``); the
-    lines before it are counted (for BGZF by decompressing the blocks before it)."""
-    import zlib
-
-    local = path.removeprefix("file:")
-    if is_uri(local) or not os.path.isfile(local):
-        return None
-    with open(local, "rb") as f:
-        if f.read(2) != b"\x1f\x8b":  # plain text: offset is the byte offset
-            if offset > _MAX_LINE_SCAN_BYTES:
-                return None
-            f.seek(0)
-            lines, left = 0, offset
-            while left > 0:
-                chunk = f.read(min(left, 1 << 20))
-                if not chunk:
-                    return None
-                lines, left = lines + chunk.count(b"\n"), left - len(chunk)
-            return lines + 1
-        block, within = offset >> 16, offset & 0xFFFF
-        if block > _MAX_LINE_SCAN_BYTES:
-            return None
-        f.seek(0)
-        lines, pos, buf = 0, 0, b""
-        while pos <= block:  # one gzip member (BGZF block) per turn
-            start, member, data = pos, zlib.decompressobj(31), []
-            while not member.eof:
-                if not buf:
-                    buf = f.read(1 << 20)
-                    if not buf:
-                        return None
-                data.append(member.decompress(buf))
-                pos += len(buf) - len(member.unused_data)
-                buf = member.unused_data
-            text = b"".join(data)
-            if start == block:
-                return lines + text[:within].count(b"\n") + 1
-            lines += text.count(b"\n")
-    return None
 
 
 def summary_tsv(summary: pd.DataFrame) -> str:
