@@ -16,7 +16,10 @@ REPO = Path(__file__).resolve().parent.parent
 # 189 CPU-seconds measured), and the suite is CPU-bound on 2 cores. The shared in-process
 # session's JVM lives for the whole run and keeps C2 (``spark`` fixture). Tests only;
 # production JVMs are untouched. ("Picked up JAVA_TOOL_OPTIONS" on a JVM's stderr goes to the run log.)
-SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# With C1 only, HotSpot reserves a 48 MB code cache (240 MB with C2), which Hail's generated
+# code can fill: "Out of space in CodeCache for method handle intrinsic" killed a toy run's JVM
+# mid-phenotypes in one suite run (session 10). So the cache gets the C2 default's room.
+SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
 # Modules that share a session fixture run in one xdist group (one worker), so the fixture
 # runs once: the installed toy run is test_cli's check and test_cluster's reference.
