@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -711,21 +712,40 @@ def _resolve_paths(raw: Any, base: Path, relocate: tuple[Path, Path] | None = No
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand_env(node: Any, where: str, key: str = "") -> Any:
+def _map_strings(node: Any, fn: Callable[[str, str], str], key: str = "") -> Any:
+    """``node`` (parsed YAML: dicts, lists, scalars) with every string ``s`` replaced by
+    ``fn(s, key)``, ``key`` its dotted path (``omop.path``, ``pgs.datasets.0.path``)."""
+    if isinstance(node, dict):
+        return {k: _map_strings(v, fn, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_map_strings(v, fn, f"{key}.{i}") for i, v in enumerate(node)]
+    return fn(node, key) if isinstance(node, str) else node
+
+
+def _strings(node: Any) -> Iterator[str]:
+    """Every string value of ``node`` (parsed YAML), depth first."""
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+    elif isinstance(node, str):
+        yield node
+
+
+def _expand_env(node: Any, where: str) -> Any:
     """Replace ``${NAME}`` in string values with the environment variable (AoU Workbench sets
     e.g. WORKSPACE_BUCKET and WORKSPACE_CDR); an unset variable is an error naming the key."""
-    if isinstance(node, dict):
-        return {k: _expand_env(v, where, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_expand_env(v, where, f"{key}.{i}") for i, v in enumerate(node)]
-    if isinstance(node, str):
+    def expand(text: str, key: str) -> str:
         def sub(m: re.Match) -> str:
             name = m.group(1)
             if name not in os.environ:
                 raise ConfigError(f"{key}: environment variable {name} is not set", where=where)
             return os.environ[name]
-        return _ENV.sub(sub, node)
-    return node
+        return _ENV.sub(sub, text)
+
+    return _map_strings(node, expand)
 
 
 def _substitute_release(raw: Any) -> Any:
@@ -733,23 +753,11 @@ def _substitute_release(raw: Any) -> Any:
     if not isinstance(raw, dict) or not isinstance(raw.get("release"), str):
         return raw
     release = raw["release"]
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node.replace("{release}", release) if isinstance(node, str) else node
-
-    return walk(raw)
+    return _map_strings(raw, lambda text, _key: text.replace("{release}", release))
 
 
 def _mentions_release(node: Any) -> bool:
-    if isinstance(node, dict):
-        return any(_mentions_release(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_mentions_release(v) for v in node)
-    return isinstance(node, str) and "{release}" in node
+    return any("{release}" in text for text in _strings(node))
 
 
 def _warn_release_names_no_input(raw: Any, file_release: Any, cfg_path: Path) -> None:
