@@ -113,6 +113,51 @@ def test_timezone_timestamps_without_a_zone_is_one_clear_error(spark):
         read_omop(spark, cfg)
 
 
+# ---- session-11 variants of the same kinds (hand-worked expected files; see their comments) ----
+
+def test_open_observation_period_runs_to_the_cutoff(spark):
+    """A NULL observation_period_end_date (a period open at extraction) runs to the cutoff
+    (2101 ended at his earlier closed period before: excluded instead of trMDD); the last day of
+    a period counts, the day after does not (2103, 2104); death before the period's end ends
+    follow-up (2105)."""
+    from trd_spark.phenotypes.persons import observation_period_overlaps
+
+    cfg, tables = _run(spark, "records-outside-observation-open-period")
+    _check_phenotypes(tables, _expected("records-outside-observation-open-period"))
+    _check_trials(tables, _expected("records-outside-observation-open-period", "expected_trials.tsv"))
+    assert _flow(cfg, tables)["no_observation_period"] == 0  # 2102's only period is open, not absent
+    omop = read_omop(spark, cfg)
+    assert observation_period_overlaps(omop["observation_period"]).collect()[0].n_open_periods == 2
+
+
+def test_zoned_iso_text_int96_and_ntz_dates_with_the_declared_zone(spark):
+    """ISO text with 'Z' / '+01:00' / ' UTC' is an instant: its local date in omop.time_zone
+    (read as written, 2201's trials and TRD came one day early); INT96 death, naive
+    period starts and tz-aware period ends by the same rules."""
+    case = "timezone-timestamps-zoned-text"
+    _, tables = _run(spark, case, time_zone="Europe/Amsterdam")
+    _check_phenotypes(tables, _expected(case))
+    _check_trials(tables, _expected(case, "expected_trials.tsv"))
+
+
+@pytest.mark.parametrize(("table", "column"), [("condition_occurrence", "condition_start_date"),
+                                               ("drug_exposure", "drug_exposure_start_date")])
+def test_zoned_iso_text_without_a_zone_is_one_clear_error(spark, table, column):
+    from trd_spark.phenotypes.omop import read_omop_table
+
+    cfg = toy_config(path=str(CASES / "timezone-timestamps-zoned-text" / "omop"))
+    with pytest.raises(InputDataError, match=rf"{table}\.parquet: OMOP table {table} column {column}: \d value\(s\) "
+                                             r"are date-times with a time zone .*set omop\.time_zone") as e:
+        read_omop_table(spark, cfg.omop, table)
+    assert "\n" not in str(e.value)
+
+
+def test_age_on_a_29_february_birthday_and_a_zoned_birth_datetime(spark):
+    _, tables = _run(spark, "age-18th-birthday-leap-day", time_zone="Europe/Amsterdam")
+    _check_phenotypes(tables, _expected("age-18th-birthday-leap-day"))
+    assert tables.trials.count() == 0
+
+
 @pytest.mark.parametrize(("case", "zone"), [("records-outside-observation", None), ("age-18th-birthday", None),
                                             ("aou-sex-at-birth", None), ("timezone-timestamps", "Europe/Amsterdam")])
 def test_duckdb_twin_gives_the_expected_values(case, zone, tmp_path):

@@ -64,7 +64,7 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     assert notes["quirks"]["antidepressant_exposures"] == {"n_records": 12, "n_below_min_dose": 0, "n_dose_unknown": 0,
                                                           "n_exposures": 11, "n_duplicates_removed": 1}
     assert notes["quirks"]["observation_periods"] == {"n_periods": 9, "n_overlapping_periods": 1,
-                                                      "n_persons_with_overlap": 1}
+                                                      "n_persons_with_overlap": 1, "n_open_periods": 0}
     # the data-shape gates are measured and stay quiet on ordinary data
     assert {name: g["level"] for name, g in notes["gates"].items()} == {
         "sex_other": "ok", "records_after_cutoff": "ok", "records_before_birth": "ok",

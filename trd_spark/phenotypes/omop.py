@@ -10,9 +10,11 @@ type, duplicate ``person_id`` and a missing ``year_of_birth``.
 
 Dates are the calendar dates the export meant (``to_omop_date``): DATE as is; a naive
 timestamp (Spark ``timestamp_ntz``) and ISO text (``2019-01-10`` or ``2019-01-10T00:00:00``)
-by their written date; a time-zone-aware timestamp (an instant) as its local date in
-``omop.time_zone``. Casting an instant in the session zone (UTC) would move a local midnight
-east of Greenwich to the previous day. Parquet nanosecond timestamps (pandas' default), which
+by their written date; a time-zone-aware timestamp (an instant), and ISO text whose time
+carries a zone (``2019-01-09T23:00:00Z``, ``+05:30``, BigQuery's CSV ``2019-01-09 23:00:00
+UTC``: an instant written as text), as its local date in ``omop.time_zone``. Casting an
+instant in the session zone (UTC) would move a local midnight east of Greenwich to the
+previous day; without ``omop.time_zone`` either is an error. Parquet nanosecond timestamps (pandas' default), which
 Spark 3.5 refuses to read, are read as integers (``spark.sql.legacy.parquet.nanosAsLong``)
 and converted by the same rules: naive ones by their written date, UTC-adjusted ones in
 ``omop.time_zone``.
@@ -157,10 +159,31 @@ def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time
         wall = F.convert_timezone(F.lit(session_zone), F.lit(time_zone), col.cast(T.TimestampNTZType()))
         return F.to_date(wall)
     if isinstance(source, T.StringType):  # 'yyyy-mm-dd' or 'yyyy-mm-ddT...': the written date
-        return col.cast(_D)
+        if time_zone is None:  # zoned text was rejected by check_text_values
+            return col.cast(_D)
+        # ... unless the time names a zone: an instant, like a time-zone-aware timestamp.
+        local = to_omop_date(zoned_text_instant(col), T.TimestampType(), table, name, time_zone=time_zone,
+                             session_zone=session_zone, where=where)
+        return F.when(has_zone(col), local).otherwise(col.cast(_D))
     raise InputDataError(
         f"OMOP table {table} column {name} is {source.simpleString()}, not a date, timestamp or ISO date text",
         where=where)
+
+
+# ISO text whose time is followed by a zone: Z, +05:30, -0800, UTC, GMT, Europe/Amsterdam.
+_ZONED_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*[A-Za-z+-]"
+
+
+def has_zone(col: Column) -> Column:
+    """True where text ``col`` is an ISO date-time with a zone or UTC offset (an instant)."""
+    return col.rlike(_ZONED_TEXT)
+
+
+def zoned_text_instant(col: Column) -> Column:
+    """Zoned ISO text -> the instant (Spark timestamp), by Spark's own parser (``Z``,
+    ``+hh[:mm]``, zone ids such as ``UTC`` or ``Europe/Amsterdam``); a lower-case ``z`` read
+    as ``Z``; null when it does not parse."""
+    return F.regexp_replace(F.trim(col), "z$", "Z").cast(T.TimestampType())
 
 
 def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str | None = None,
@@ -182,7 +205,7 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
     present = [f for f in schema.fields if f.name in df.columns]
     text = [f for f in present if isinstance(df.schema[f.name].dataType, T.StringType) and f.dataType != _S]
     if text:
-        check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where)
+        check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where, time_zone=time_zone)
     session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
     assert session_zone is not None  # Spark always has one (default: the JVM's zone); typed optional
 
@@ -197,21 +220,37 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
 
 
-def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str) -> None:
+def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
+                      time_zone: str | None = None) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
-    not parse as its declared type (a date: yyyy-mm-dd[T...]; a number: digits, e.g. not
-    "90 days").
+    not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
+    as an instant; a number: digits, e.g. not "90 days"), and, when ``time_zone`` is None,
+    the first date column holding zoned ISO text (an instant: its calendar date depends on
+    the zone, as for a time-zone-aware timestamp).
 
     The error shows the count and one offending value (a date or number string; identifier
     columns are named but their values are not shown).
     """
-    bad = {c: F.col(c).isNotNull() & (F.trim(F.col(c)) != "") & F.trim(F.col(c)).cast(t).isNull()
-           for c, t in columns}
+    def is_bad(c: str, t: T.DataType) -> Column:
+        value = F.trim(F.col(c))
+        bad = F.col(c).isNotNull() & (value != "") & value.cast(t).isNull()
+        return bad | (has_zone(F.col(c)) & zoned_text_instant(F.col(c)).isNull()) if t == _D else bad
+
+    bad = {c: is_bad(c, t) for c, t in columns}
+    zoned = {c: has_zone(F.col(c)) for c, t in columns if t == _D and time_zone is None}
     row = df.agg(*[
         x for c, cond in bad.items()
         for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
+    ], *[x for c, cond in zoned.items()
+         for x in (F.sum(cond.cast("long")).alias(f"z_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"w_{c}"))
     ]).collect()[0]
     for c, t in columns:
+        if c in zoned and row[f"z_{c}"]:
+            raise InputDataError(
+                f"OMOP table {table} column {c}: {row[f'z_{c}']} value(s) are date-times with a time zone "
+                f"(e.g. {row[f'w_{c}']!r}), whose calendar date depends on the zone; set omop.time_zone to the "
+                "zone whose calendar dates the export means (e.g. Europe/Amsterdam, or UTC for BigQuery "
+                "TIMESTAMP columns)", where=where)
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
             example = "" if c.endswith("_id") else f", e.g. {row[f'v_{c}']!r}"

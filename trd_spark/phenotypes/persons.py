@@ -89,14 +89,20 @@ def derive_persons(
     observation_end_date = min(last observation_period_end_date, earliest death_date,
     data_cutoff_date); a person without any observation period is followed to death or the
     cutoff (AoU derives periods from EHR records, so such persons have few EHR events; they
-    are counted in the cohort flow as ``no_observation_period``).
+    are counted in the cohort flow as ``no_observation_period``). A period with a null
+    ``observation_period_end_date`` (required by the CDM; ETLs leave it empty for a period
+    still open at extraction) runs to the cutoff, so an earlier closed period never ends the
+    follow-up of a person whose current period is open; such periods are counted
+    (``observation_period_overlaps``: n_open_periods).
     Duplicate person rows keep one row per person_id.
     """
+    cutoff = F.lit(data_cutoff_date).cast("date")
     last_obs = observation_period.groupBy("person_id").agg(
-        F.max("observation_period_end_date").alias("last_observation_date")
+        # An open period (null end) runs to the cutoff; max() would skip it and end follow-up
+        # at an earlier closed period.
+        F.max(F.coalesce(F.col("observation_period_end_date"), cutoff)).alias("last_observation_date")
     )
     first_death = death.groupBy("person_id").agg(F.min("death_date").alias("death_date"))
-    cutoff = F.lit(data_cutoff_date).cast("date")
     persons = (
         person.dropDuplicates(["person_id"])
         .join(last_obs, "person_id", "left")
@@ -191,7 +197,9 @@ def followup_date_counts(
 
 def observation_period_overlaps(observation_period: DataFrame) -> DataFrame:
     """One row: n_periods, n_overlapping_periods (starting on/before the end of an earlier
-    period of the same person), n_persons_with_overlap (long). Aggregates only.
+    period of the same person), n_persons_with_overlap, n_open_periods (null
+    observation_period_end_date: open at extraction, run to the cutoff by ``derive_persons``)
+    (long). Aggregates only.
 
     Follow-up uses the last period end whatever the overlaps, so they change nothing
     downstream; they are counted because they flag ETL problems in a release.
@@ -199,13 +207,16 @@ def observation_period_overlaps(observation_period: DataFrame) -> DataFrame:
     order = Window.partitionBy("person_id").orderBy("observation_period_start_date", "observation_period_end_date")
     prev_end = F.max("observation_period_end_date").over(order.rowsBetween(Window.unboundedPreceding, -1))
     flagged = observation_period.select(
-        "person_id", (F.col("observation_period_start_date") <= prev_end).alias("_overlap")
+        "person_id", (F.col("observation_period_start_date") <= prev_end).alias("_overlap"),
+        F.col("observation_period_end_date").isNull().alias("_open"),
     ).fillna(False, subset=["_overlap"])
     per_person = flagged.groupBy("person_id").agg(
-        F.count(F.lit(1)).alias("n"), F.sum(F.col("_overlap").cast("int")).alias("k")
+        F.count(F.lit(1)).alias("n"), F.sum(F.col("_overlap").cast("int")).alias("k"),
+        F.sum(F.col("_open").cast("int")).alias("o"),
     )
     return per_person.agg(
         F.coalesce(F.sum("n"), F.lit(0)).cast("long").alias("n_periods"),
         F.coalesce(F.sum("k"), F.lit(0)).cast("long").alias("n_overlapping_periods"),
         F.sum(F.when(F.col("k") > 0, 1).otherwise(0)).cast("long").alias("n_persons_with_overlap"),
+        F.coalesce(F.sum("o"), F.lit(0)).cast("long").alias("n_open_periods"),
     )
