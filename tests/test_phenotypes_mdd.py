@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from test_phenotypes_support import (
     BIPOLAR,
@@ -123,3 +125,15 @@ def test_controls_are_clean_over_the_whole_record(spark):
         28: ("non_MDD", None, False),
     }
     assert tables.trials.where("person_id = 27").count() == 0
+
+
+def test_distinct_mdd_dates_are_counted_after_one_exchange_by_person(spark):
+    """The MDD groups' query shuffles only by person_id: the distinct-date count
+    (``countDistinct`` per person) reads conditions repartitioned by person, instead of
+    Spark's two exchanges for it, the first keyed by person AND date (benchmarks/RESULTS.md,
+    session 11). Groups as in the tests above."""
+    mdd = derive_phenotype_tables(mdd_omop(spark), toy_config()).mdd
+    plan = mdd._jdf.queryExecution().executedPlan().toString()
+    keys = re.findall(r"Exchange hashpartitioning\(([^)]*)\)", plan)
+    assert keys and all(k.split(",")[0].startswith("person_id#") and k.count(",") == 1 for k in keys), keys
+    assert {r.person_id: _group(r) for r in mdd.collect()}[3] == ("excluded", "bipolar")

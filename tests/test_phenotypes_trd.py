@@ -7,7 +7,10 @@ All persons: born 1970, observed 2000-01-01..2023-12-31, cutoff 2023-07-01, MDD 
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from pyspark.sql import functions as F
 from test_phenotypes_support import (
     ARIPIPRAZOLE_TAB,
     CITALOPRAM,
@@ -31,6 +34,7 @@ from test_phenotypes_support import (
 
 from trd_spark.phenotypes.flow import cohort_flow_rows
 from trd_spark.phenotypes.stage import derive_phenotype_tables
+from trd_spark.phenotypes.trd import count_adequate_trials, derive_phenotypes, sequence_onset, somatic_onset
 from trd_spark.schemas import PHENOTYPES, check_spark
 
 INDEX = "2015-01-01"
@@ -164,3 +168,42 @@ def test_ignored_ingredient_forms_no_trial_but_its_users_are_not_controls(spark)
     got = {r.person_id: (r.status, r.exclusion_reason, r.n_adequate_trials) for r in rows}
     # person 1: sertraline, fluoxetine only -> 2 trials; person 8: citalopram user, not a control
     assert got == {1: ("trMDD", None, 2), 8: ("excluded", "antidepressant_no_mdd", None)}
+
+
+def _exchanges(df) -> list[str]:
+    """The hash-partitioning keys of every exchange in ``df``'s physical plan (adaptive: the initial plan)."""
+    return re.findall(r"Exchange hashpartitioning\(([^)]*)\)", df._jdf.queryExecution().executedPlan().toString())
+
+
+def test_adequate_trials_counted_after_the_onsets_exchange(spark, tables):
+    """n_adequate_trials is counted over first_adequate_trial_starts: ONE exchange by person
+    (the one the sequence onsets plan too, so Spark reuses it), not the two of a countDistinct
+    (by person and ingredient, then by person); the counts are the distinct ingredients."""
+    trials = spark.createDataFrame(tables.trials.collect(), tables.trials.schema)  # no upstream exchange
+    n = count_adequate_trials(trials)
+    assert len(_exchanges(n)) == 1 and _exchanges(n)[0].startswith("person_id#")
+    assert {r.person_id: r.n_adequate_trials for r in n.collect()} == {1: 3, 2: 2, 4: 1, 5: 1, 6: 2}
+
+
+def test_per_person_sides_of_the_phenotypes_are_broadcast(spark, tables):
+    """derive_phenotypes broadcasts n_adequate_trials and every onset (hints), so the MDD
+    groups are never shuffled for the join, even where Spark's size estimate would choose
+    sort-merge joins (here forced by turning automatic broadcasts off; the inputs are the
+    chain's rows as literal frames, so the plan holds only derive_phenotypes' joins)."""
+    mdd, trials = (spark.createDataFrame(t.collect(), t.schema) for t in (tables.mdd, tables.trials))  # no upstream joins
+    onsets = {"ad3": sequence_onset(trials, 3), "somatic": somatic_onset(mdd, frame(
+        spark, "procedure_occurrence", [proc(3, ECT_SNOMED, "2018-02-02")]).select(
+        "person_id", F.col("procedure_date").alias("event_date")))}
+    previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        df = derive_phenotypes(mdd, count_adequate_trials(trials), onsets, trmdd_min_followup_days=180)
+        plan = df._jdf.queryExecution().executedPlan().toString()
+        rows = {(r.person_id, r.definition): r.status for r in df.collect()}
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", previous)
+    # (the onsets' own inner joins are sort-merge joins here; derive_phenotypes' left joins are not)
+    assert not re.search(r"SortMergeJoin \[.*?\], LeftOuter", plan)
+    assert len(re.findall(r"BroadcastHashJoin \[.*?\], LeftOuter, BuildRight", plan)) == 3
+    assert (rows[(1, "ad3")], rows[(3, "somatic")], rows[(2, "ad3")], rows[(8, "somatic")]) == (
+        "TRD", "TRD", "trMDD", "non_MDD")

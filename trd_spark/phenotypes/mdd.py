@@ -85,7 +85,10 @@ def derive_mdd(
             F.max(concept.isin(_ids(ids)).cast("int")).alias(_excl_col(n) + suffix) for n, ids in exclusion_ids.items()
         ]
 
-    in_followup = condition_occurrence.groupBy("person_id").agg(
+    # One exchange by person for the distinct-date count: a countDistinct per person plans two
+    # (by person and date, then by person); both of its aggregates accept rows already
+    # partitioned by person_id, so this repartition is the only shuffle of the conditions.
+    in_followup = condition_occurrence.repartition("person_id").groupBy("person_id").agg(
         F.countDistinct(F.when(is_mdd, F.col("condition_start_date"))).alias("n_mdd_dates"),
         F.min(F.when(is_mdd, F.col("condition_start_date"))).alias("first_mdd_date"),
         *flags("_fu"),

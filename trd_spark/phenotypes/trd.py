@@ -81,11 +81,19 @@ def somatic_onset(mdd: DataFrame, somatic_events: DataFrame) -> DataFrame:
 
 
 def count_adequate_trials(trials: DataFrame) -> DataFrame:
-    """person_id, n_adequate_trials (distinct ingredients with an adequate trial)."""
+    """person_id, n_adequate_trials (distinct ingredients with an adequate trial).
+
+    Counted over ``first_adequate_trial_starts`` (one row per person and ingredient): the
+    same number as a ``countDistinct`` of the ingredient, but it plans no exchange of its own.
+    A ``countDistinct`` per person shuffles twice (by person and ingredient, then by person);
+    this reads the exchange by person_id of ``first_adequate_trial_starts``, which the
+    sequence and augmentation onsets of the same query already plan, so Spark runs that one
+    shuffle of the trials for all three (exchange reuse).
+    """
     return (
-        trials.where(F.col("adequate"))
+        first_adequate_trial_starts(trials)
         .groupBy("person_id")
-        .agg(F.countDistinct("ingredient_concept_id").cast("int").alias("n_adequate_trials"))
+        .agg(F.count("ingredient_concept_id").cast("int").alias("n_adequate_trials"))
     )
 
 
@@ -114,12 +122,18 @@ def derive_phenotypes(
     - age_at_index / age_at_followup_end: exact age in years (``persons.age_years_expr``),
       sex_at_birth from PERSONS.
     """
+    # The per-person sides are broadcast (hints): at most one row per MDD person each. Left to
+    # the static size estimate, the onsets built from event joins look large, Spark plans
+    # sort-merge joins and shuffles every ``mdd`` row before adaptive execution turns them
+    # into broadcast joins anyway (benchmarks/RESULTS.md, session 11); hinted, ``mdd`` is
+    # read straight into the joins, the explode and the write.
     df = mdd.select(
         "person_id", "mdd_status", "exclusion_reason", "mdd_index_date", "followup_end_date", "sex_at_birth", "birth_date"
-    ).join(n_adequate, "person_id", "left")
+    ).join(F.broadcast(n_adequate), "person_id", "left")
     names = list(onsets)
     for i, name in enumerate(names):
-        df = df.join(onsets[name].select("person_id", F.col("trd_onset_date").alias(f"_onset_{i}")), "person_id", "left")
+        onset = onsets[name].select("person_id", F.col("trd_onset_date").alias(f"_onset_{i}"))
+        df = df.join(F.broadcast(onset), "person_id", "left")
     per_definition = F.explode(
         F.array(*[F.struct(F.lit(n).alias("definition"), F.col(f"_onset_{i}").alias("onset")) for i, n in enumerate(names)])
     )
