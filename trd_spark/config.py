@@ -55,6 +55,35 @@ class _Strict(BaseModel):
 # --------------------------------------------------------------------------------------------
 # Spark / session
 # --------------------------------------------------------------------------------------------
+_SIZE = re.compile(r"^\d+[kmgt]$", re.IGNORECASE)
+
+
+class AdaptiveSettings(_Strict):
+    """How adaptive query execution cuts each shuffle into tasks (Spark 3.5
+    ``spark.sql.adaptive.*``; set for every master by ``session.spark_conf``).
+
+    After a shuffle of ``shuffle_partitions`` hash partitions, Spark merges neighbouring small
+    ones into one task. ``parallelism_first`` true (Spark's default): as many tasks as
+    ``spark.default.parallelism`` (= ``shuffle_partitions`` here), merging only partitions
+    below ``min_partition_size``: every core busy on a dedicated machine or cluster (the All
+    of Us Workbench cluster is one user's). False: tasks of about ``advisory_partition_size``
+    each, fewer and larger: Spark's advice for a cluster shared with other jobs, where idle
+    cores are not free. Defaults are Spark's; benchmarks/RESULTS.md (session 11) has the
+    local[2] measurements of the phenotype stage.
+    """
+
+    parallelism_first: bool = True
+    advisory_partition_size: str = "64m"
+    min_partition_size: str = "1m"
+
+    @field_validator("advisory_partition_size", "min_partition_size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if not _SIZE.match(v):
+            raise ValueError("a size must look like 1m or 64m")
+        return v
+
+
 class SparkSettings(_Strict):
     """How the Spark + Hail session is created (see ``trd_spark.session``)."""
 
@@ -67,6 +96,7 @@ class SparkSettings(_Strict):
     tmp_dir: str = "/tmp/trd-spark"
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
     bind_loopback: bool = True
+    adaptive: AdaptiveSettings = Field(default_factory=AdaptiveSettings)
     extra_conf: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("master")
@@ -81,7 +111,7 @@ class SparkSettings(_Strict):
     @field_validator("driver_memory", "executor_memory")
     @classmethod
     def _memory(cls, v: str) -> str:
-        if not re.match(r"^\d+[kmgt]$", v.lower()):
+        if not _SIZE.match(v):
             raise ValueError("memory must look like 512m or 4g")
         return v
 

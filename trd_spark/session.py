@@ -91,6 +91,12 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.executor.cores": str(settings.executor_cores),
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.default.parallelism": str(settings.shuffle_partitions),
+        # How adaptive execution merges the shuffle partitions into tasks (config.AdaptiveSettings).
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.parallelismFirst": str(settings.adaptive.parallelism_first).lower(),
+        "spark.sql.adaptive.advisoryPartitionSizeInBytes": settings.adaptive.advisory_partition_size,
+        "spark.sql.adaptive.coalescePartitions.minPartitionSize": settings.adaptive.min_partition_size,
         "spark.local.dir": str(Path(settings.tmp_dir) / "spark-local"),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",
