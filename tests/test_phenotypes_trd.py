@@ -176,9 +176,9 @@ def _exchanges(df) -> list[str]:
 
 
 def test_adequate_trials_counted_after_the_onsets_exchange(spark, tables):
-    """n_adequate_trials is counted over first_adequate_trial_starts: ONE exchange by person
-    (the one the sequence onsets plan too, so Spark reuses it), not the two of a countDistinct
-    (by person and ingredient, then by person); the counts are the distinct ingredients."""
+    """n_adequate_trials is counted over first_adequate_trial_starts: ONE exchange by person,
+    not the two of a countDistinct (by person and ingredient, then by person); the counts
+    are the distinct ingredients."""
     trials = spark.createDataFrame(tables.trials.collect(), tables.trials.schema)  # no upstream exchange
     n = count_adequate_trials(trials)
     assert len(_exchanges(n)) == 1 and _exchanges(n)[0].startswith("person_id#")

@@ -84,11 +84,11 @@ def count_adequate_trials(trials: DataFrame) -> DataFrame:
     """person_id, n_adequate_trials (distinct ingredients with an adequate trial).
 
     Counted over ``first_adequate_trial_starts`` (one row per person and ingredient): the
-    same number as a ``countDistinct`` of the ingredient, but it plans no exchange of its own.
-    A ``countDistinct`` per person shuffles twice (by person and ingredient, then by person);
-    this reads the exchange by person_id of ``first_adequate_trial_starts``, which the
-    sequence and augmentation onsets of the same query already plan, so Spark runs that one
-    shuffle of the trials for all three (exchange reuse).
+    same number as a ``countDistinct`` of the ingredient, with ONE exchange (by person_id)
+    where a ``countDistinct`` per person plans two (by person and ingredient, then by
+    person). The onsets' exchange of the same frame is not reused for it: Spark prunes this
+    one to the two columns counted, so the two exchanges differ (plans of the 300k run,
+    benchmarks/RESULTS.md, session 11).
     """
     return (
         first_adequate_trial_starts(trials)
