@@ -17,7 +17,13 @@ from pgs_hail_oracle import match_variants, score_weights_table, summarise_match
 
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.genotypes import contig_recoding, hard_calls, read_genotypes
+from trd_spark.pgs.genotypes import (
+    biallelic_rows,
+    contig_recoding,
+    hard_calls,
+    read_calls,
+    read_genotypes,
+)
 from trd_spark.pgs.matching import ScoreLabel, genotype_rows_at, loci_table, score_variants_table
 from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import read_scoring_file
@@ -149,6 +155,53 @@ def test_vds_rows_at_score_loci_collect_like_the_vcf(hl, spark, sources):
     want = rows("vcf")
     assert list(zip(want.position, want.alt)) == [(100, "G"), (300, "A"), (300, "C"), (500, "C")]
     pd.testing.assert_frame_equal(rows("vds"), want)
+
+
+# Rows the match collects: a multi-allelic row with a spanning deletion, a non-minimal row the
+# split moves (CA>TA at 900 is C>T at 900; GCA>GTA at 1000 is C>T at 1001), rsIDs given and
+# missing, an "NA" REF (text, not a missing value) and a row off the score loci (not collected).
+ROWS_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102
+chr1\t100\trs100\tA\tG\t.\tPASS\t.\tGT\t0/1\t./.
+chr1\t300\t.\tG\tA,C,*\t.\tPASS\t.\tGT\t1/2\t0/3
+chr1\t450\trs450\tT\tC\t.\tPASS\t.\tGT\t0/0\t0/1
+chr1\t700\t.\tNA\tA\t.\tPASS\t.\tGT\t0/1\t0/0
+chr1\t900\trs900\tCA\tTA\t.\tPASS\t.\tGT\t0/1\t1/1
+chr1\t1000\t.\tGCA\tGTA\t.\tPASS\t.\tGT\t0/1\t1/1
+"""
+
+
+def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, spark, tmp_path):
+    """What ``stage.match_hail`` collects (``genotype_rows_at`` on ``biallelic_rows``: the split
+    done on the rows Table, no entry read, written as TSV and read by pandas) is exactly the
+    rows of ``read_genotypes``' split MatrixTable at the score loci, as Hail's own ``collect``
+    gives them: alleles and loci after ``split_multi``/``min_rep`` (the row at 1000 moves to
+    1001), ``normalised``, rsIDs with a missing one as None, ``NA`` kept as text; dtypes
+    object/int64/bool; the same frame when given the split MatrixTable."""
+    path = tmp_path / "rows.vcf"
+    path.write_text(ROWS_VCF)
+    source = GenotypeSource(format="vcf", path=str(path))
+    sites = pd.DataFrame({"contig": ["chr1"] * 5, "position": [100, 300, 700, 900, 1001]})
+    loci = loci_table(hl, spark, sites, "GRCh38")
+    calls = read_calls(hl, source, keep_rsid=True)
+    got = genotype_rows_at(hl, biallelic_rows(hl, source, calls, keep_rsid=True), loci)
+
+    mt = read_genotypes(hl, source, keep_rsid=True)
+    want = pd.DataFrame([
+        {"contig": r.locus.contig, "position": r.locus.position, "ref": r.alleles[0], "alt": r.alleles[1],
+         "rsid": r.rsid, "normalised": r.normalised}
+        for r in mt.rows().collect() if r.locus.position in {100, 300, 700, 900, 1001}])
+    want = want.astype({"contig": object, "position": "int64", "ref": object, "alt": object, "rsid": object,
+                        "normalised": bool})
+    assert list(zip(got.position, got.ref, got.alt)) == [
+        (100, "A", "G"), (300, "G", "*"), (300, "G", "A"), (300, "G", "C"), (700, "NA", "A"), (900, "C", "T"),
+        (1001, "C", "T")]
+    assert got["rsid"].tolist() == ["rs100", None, None, None, None, "rs900", None]
+    assert got["normalised"].tolist() == [False, True, True, True, False, True, True]
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(genotype_rows_at(hl, mt, loci), want)
 
 
 @pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])

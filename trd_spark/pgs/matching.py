@@ -51,6 +51,7 @@ tests/pgs_hail_oracle.py. A liftover is done by Hail (``hl.liftover`` in
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -766,34 +767,73 @@ def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference
     return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome)).select()
 
 
-def genotype_rows_at(hl: hl_types, mt: hl_types.MatrixTable, loci: hl_types.Table,
+def genotype_rows_at(hl: hl_types, genotypes: hl_types.Table | hl_types.MatrixTable, loci: hl_types.Table,
                      rsids: Sequence[str] = ()) -> pd.DataFrame:
-    """The genotype rows (``read_genotypes``' biallelic rows) at ``loci``, and those whose
-    ``rsid`` is in ``rsids`` (rsID-only scores), collected once to the driver as the frame
-    matcher takes them: ``contig``, ``position``, ``ref``, ``alt`` [, ``rsid`` when the rows
-    have it] [, ``normalised`` (bool) when the rows have it, ``genotypes.NORMALISED``: whether
-    ``scoring.export_hard_calls`` can write the file's own rows]. One Hail job reading the row
-    keys only."""
-    rows = mt.rows()
+    """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
+    scores), collected once to the driver as the frame matcher takes them: ``contig`` (object),
+    ``position`` (int64), ``ref``, ``alt`` (object) [, ``rsid`` (object, None when missing) when
+    the rows have it] [, ``normalised`` (bool) when the rows have it, ``genotypes.NORMALISED``:
+    whether ``scoring.export_hard_calls`` can write the file's own rows], in key order.
+
+    ``genotypes``: ``genotypes.biallelic_rows`` (the stage's: no entry is read) or a
+    MatrixTable of ``read_genotypes``' rows (its ``rows()``). One Hail job writes the rows as
+    TSV shards into Hail's temp dir, read here with pandas and then removed: the cheapest of
+    ``Table.to_spark().toPandas()`` (three Spark jobs), ``Table.collect`` (a Python object per
+    row) and this export at 10k x 100k (session 11, benchmarks/RESULTS.md)."""
+    rows = genotypes.rows() if isinstance(genotypes, hl.MatrixTable) else genotypes
     has_rsid = "rsid" in rows.row
-    extra = [f for f in ("rsid", NORMALISED) if f in rows.row]
     keep = hl.is_defined(loci[rows.locus])
     if has_rsid and len(rsids):
         keep = keep | hl.or_else(hl.literal(set(rsids), hl.tset(hl.tstr)).contains(rows.rsid), False)
     rows = rows.filter(keep)
-    rows = rows.select(contig=rows.locus.contig, position=rows.locus.position, ref=rows.alleles[0],
-                       alt=rows.alleles[1], **{f: rows[f] for f in extra})
-    # Still keyed, the key columns dropped in Spark: un-keyed (``key_by()``), the rows of a
-    # densified VDS fail in ``to_spark`` (Hail 0.2.139: "requirement failed" in RVD.union of
-    # split_multi's two parts); keyed they do not.
-    df = rows.to_spark().select("contig", "position", "ref", "alt", *extra)
-    key = "spark.sql.execution.arrow.pyspark.enabled"
-    spark = df.sparkSession
-    before = spark.conf.get(key, "false")
-    assert before is not None  # get() with a default never returns None
-    spark.conf.set(key, "true")
+    fields = {"contig": rows.locus.contig, "position": rows.locus.position, "ref": rows.alleles[0],
+              "alt": rows.alleles[1]}
+    if has_rsid:
+        # TSV has no missing value of its own: a missing rsID is written empty and flagged.
+        fields.update(rsid=hl.or_else(rows.rsid, ""), _rsid_missing=hl.is_missing(rows.rsid))
+    if NORMALISED in rows.row:
+        fields[NORMALISED] = rows[NORMALISED]
+    # Still keyed (the key columns written and dropped on reading): un-keyed (``key_by()``), the
+    # rows of a densified VDS failed in ``to_spark`` (Hail 0.2.139: "requirement failed" in
+    # RVD.union of split_multi's two parts).
+    path = hl.utils.new_temp_file(prefix="pgs_rows", extension="tsv")
+    rows.select(**fields).export(path, parallel="header_per_shard")
     try:
-        out = df.toPandas()
+        out = _read_tsv_shards(path, list(fields))
     finally:
-        spark.conf.set(key, before)
-    return out.astype({"position": "int64"})
+        import hailtop.fs as hfs
+
+        hfs.rmtree(path)
+    if has_rsid:
+        rsid = out["rsid"].to_numpy(object)
+        rsid[out.pop("_rsid_missing").to_numpy(bool)] = None
+        out["rsid"] = rsid
+    return out
+
+
+def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
+    """The shards of ``Table.export(path, parallel="header_per_shard")`` as one frame, in shard
+    order, every column text (no NA parsing: ``NA`` is an allele), ``position`` int64 and the
+    bool columns (``_rsid_missing``, ``normalised``) from Hail's ``true``/``false``. Local
+    shards are read directly, others through Hail's file system."""
+    import hailtop.fs as hfs
+
+    from trd_spark.pgs.genotypes import local_temp_file
+
+    shards = sorted(f.path for f in hfs.ls(path) if f.path.rsplit("/", 1)[-1].startswith("part-"))
+    frames = []
+    for shard in shards:
+        local = local_temp_file(shard)
+        if local is None:
+            with hfs.open(shard, "rb") as f:
+                text: str | io.BytesIO = io.BytesIO(f.read())
+        else:
+            text = local
+        frames.append(pd.read_csv(text, sep="\t", dtype=str, na_filter=False, usecols=columns))
+    out = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
+    out = out[columns].astype(object)
+    out["position"] = out["position"].astype("int64")
+    for c in ("_rsid_missing", NORMALISED):
+        if c in out:
+            out[c] = (out[c] == "true").astype(bool)
+    return out

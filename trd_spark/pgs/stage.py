@@ -34,6 +34,7 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
     biallelic_dosages,
+    biallelic_rows,
     line_at_offset,
     local_temp_file,
     read_calls,
@@ -180,9 +181,10 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
                sample_map: dict[str, int] | None) -> DatasetMatches:
     """Match a dataset Hail reads (VCF, MatrixTable, VDS, BGEN, a bed on a URI) with the same
     frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
-    are collected once (``matching.genotype_rows_at``), the MatrixTable is kept for Hail's
-    scoring pass. Errors as ``read_calls`` / ``samples_to_persons`` (one line through
-    ``hail_errors``) and ``matching.check_duplicate_rows_frame``."""
+    are collected once (``matching.genotype_rows_at`` on ``genotypes.biallelic_rows``: the
+    split rows without their entries), the MatrixTable is kept for Hail's scoring pass.
+    Errors as ``read_calls`` / ``samples_to_persons`` (one line through ``hail_errors``) and
+    ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
@@ -192,7 +194,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     with hail_errors(where):
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map)
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
-        rows = genotype_rows_at(hl, mt, loci, wanted_rsids)
+        rows = genotype_rows_at(hl, biallelic_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid), loci,
+                                wanted_rsids)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
     sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable)
     check_duplicate_rows_frame(sites, where, source)
