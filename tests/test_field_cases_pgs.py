@@ -143,6 +143,24 @@ def test_plain_gzip_vcf_is_recognised_not_called_truncated(tmp_path):
         check_vcf_files(GenotypeSource(path=str(tmp_path / "cut.vcf.bgz")))
 
 
+# ---- session-11 variants of the same kinds (hand- and plink2-checked expected.tsv) -------------
+
+def test_weight_type_column_per_row_is_honoured(hl, spark, tmp_path):
+    """A weight_type column (OR, "odds ratio", beta, log(OR) per row; #weight_type=NR): each
+    row's type decides; before, the ratios were summed raw."""
+    assert_expected(run_case(hl, spark, tmp_path, "weight-type-odds-ratio-row-column"), "weight-type-odds-ratio-row-column")
+
+
+def test_zero_padded_and_prefixed_chr_names_are_one_chromosome(hl, spark, tmp_path):
+    """chr_name 017 / chr17 / 17 / Chr17 all name chromosome 17: the swapped lower-case
+    repeat of 017:1000000 is the duplicate of line 11 (error at line 15), and with first-wins
+    all four sites match."""
+    case = "scoring-file-swapped-duplicate-chr-names"
+    with pytest.raises(InputDataError, match=r"PGS910511\.txt\.gz:15: duplicate variant 17:1000000 A/G"):
+        run_case(hl, spark, tmp_path, case)
+    assert_expected(run_case(hl, spark, tmp_path, case, extra_pgs="  duplicate_variants: first"), case)
+
+
 # ---- the same kinds in other formats and shapes -----------------------------------------------
 
 def vcf_text(case: str) -> str:
@@ -373,6 +391,18 @@ def test_weight_types_are_converted_or_rejected(tmp_path):
         parse_scoring_file(score_file("OR", ["1.1", "0"]), source="s.txt")
 
 
+@pytest.mark.parametrize("rows, match", [
+    ("1\t100\tA\tG\t1.5\tOR\n1\t200\tA\tG\t0.1\tZ-score\n", r"s\.txt:7: column weight_type: .*Z-score cannot be converted"),
+    ("1\t100\tA\tG\t-0.5\tbeta\n1\t200\tA\tG\t0\tHR\n", r"s\.txt:7: column effect_weight: .*needs a positive ratio \(value '0'"),
+], ids=["unknown-type", "ratio-not-positive"])
+def test_weight_type_column_errors_name_the_line(rows, match):
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    text = score_file("NR", []).replace("effect_weight\n", "effect_weight\tweight_type\n") + rows
+    with pytest.raises(InputDataError, match=match):
+        parse_scoring_file(text, source="s.txt")
+
+
 @pytest.mark.parametrize("weight, match", [
     ("nan", "weight is not a finite number"), ("inf", "weight is not a finite number"), ("-12.5", r"\|weight\| > pgs.max_abs_weight 10"),
 ])
@@ -403,6 +433,37 @@ def test_ancestry_file_with_too_few_pcs_or_repeated_persons_is_an_error(spark):
         check_ancestry(spark.createDataFrame(ok, cols), 4, "anc.tsv")
     with pytest.raises(InputDataError, match=r"ancestry.path anc.tsv: 1 duplicated research_id"):
         check_ancestry(spark.createDataFrame([*ok, ("2", "afr", "[0.4, 0.5, 0.6]")], cols), 3, "anc.tsv")
+
+
+def test_ancestry_research_ids_with_leading_zeros_are_one_error(spark):
+    """sample-ids-leading-zeros-ancestry: 01001 and 1003.0 beside 1001 and 1003 are one error
+    naming file and column with counts only (a cast to long made them second rows of 1001 and
+    1003, unseen by the duplicate check on the raw text)."""
+    from trd_spark.cohort.stage import check_ancestry, read_tsv
+
+    path = str(CASES / "sample-ids-leading-zeros-ancestry" / "ancestry_preds.tsv")
+    df = read_tsv(spark, path, ["research_id", "ancestry_pred", "pca_features"], "ancestry")
+    with pytest.raises(InputDataError, match=rf"^ancestry\.path {path}: column research_id: 2 value\(s\) are not a "
+                                             r"person_id written as a plain integer .*; 2 of them would merge") as e:
+        check_ancestry(df, 16, path)
+    assert "01001" not in str(e.value) and "1003.0" not in str(e.value) and "\n" not in str(e.value)
+    check_ancestry(read_tsv(spark, str(CASES / "ancestry_preds.tsv"), ["research_id"], "ancestry"), 16, "a.tsv")
+
+
+@pytest.mark.parametrize("ids, match", [
+    ([" 7", "8"], r"column j\.s: 1 value\(s\) .*plain integer .*; 1 of them would merge"),  # ' 7' beside the third row's '7'
+    (["8", "HG00096"], r"column j\.s: 1 value\(s\) are not a person_id"),  # a sample name: no merge counted
+    (["8", "9"], None),
+], ids=["space", "sample-name", "plain"])
+def test_related_pairs_ids_follow_the_person_id_rule(spark, ids, match):
+    from trd_spark.cohort.stage import check_person_ids
+
+    df = spark.createDataFrame([("7", ids[0]), ("7", ids[1]), ("8", "7")], ["i.s", "j.s"])
+    if match is None:
+        check_person_ids(df, ["i.s", "j.s"], "ancestry.related_pairs r.tsv")
+        return
+    with pytest.raises(InputDataError, match=r"^ancestry\.related_pairs r\.tsv: " + match):
+        check_person_ids(df, ["i.s", "j.s"], "ancestry.related_pairs r.tsv")
 
 
 def test_multiallelic_bgen_scores_as_plink2_and_counts_the_skipped_sites(hl, spark, tmp_path, caplog):

@@ -42,13 +42,48 @@ def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> 
     return df
 
 
+# A person ID as text: the OMOP person_id written as a plain integer, the rule the genotype
+# sample IDs follow (``pgs.genotypes.samples_to_persons``; README "Sample identity").
+PERSON_ID_TEXT = "^(0|[1-9][0-9]{0,17})$"
+
+
+def check_person_ids(df: DataFrame, columns: list[str], where: str) -> None:
+    """Every non-null value of ``columns`` (text) is a person_id written as a plain integer.
+
+    A cast to long would silently re-format ``01001``, ``1001.0`` or `` 1001`` into person
+    1001 (two rows of one person, or another person's PCs) and turn a sample name into null
+    (a flagged relative kept). Raises InputDataError naming ``where`` and the column, with
+    counts only (never an ID): how many values are not plain integers and how many of them
+    collide with another value once read as integers. One aggregation (small files).
+    """
+    aggs = []
+    for c in columns:
+        v = F.col(f"`{c}`")
+        bad = v.isNotNull() & ~v.rlike(PERSON_ID_TEXT)
+        number = F.trim(v).cast("decimal(38,10)")  # what a lenient reader would make of it
+        aggs += [F.sum(bad.cast("long")).alias(f"bad_{c}"),
+                 F.countDistinct(number).alias(f"distinct_{c}"),
+                 F.countDistinct(F.when(number.isNotNull(), v)).alias(f"raw_{c}")]
+    row = df.agg(*aggs).collect()[0]
+    for c in columns:
+        if row[f"bad_{c}"]:
+            merged = row[f"raw_{c}"] - row[f"distinct_{c}"]
+            collide = f"; {merged} of them would merge with another ID once read as integers" if merged > 0 else ""
+            raise InputDataError(
+                f"column {c}: {row[f'bad_{c}']} value(s) are not a person_id written as a plain integer (e.g. leading "
+                f"zeros, decimals such as .0, spaces or sample names){collide}; IDs are never re-formatted (0042 and "
+                "42 would become one person)", where=where)
+
+
 def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str) -> None:
     """The ancestry file gives every person once and at least ``n_pcs`` PCs (one pass).
 
-    Raises InputDataError naming ``path`` when a ``research_id`` occurs more than once (the
-    person would be duplicated in the analysis frame) or a ``pca_features`` list has fewer than
+    Raises InputDataError naming ``path`` when a ``research_id`` is not a person_id written
+    as a plain integer (``check_person_ids``), occurs more than once (the person would be
+    duplicated in the analysis frame) or a ``pca_features`` list has fewer than
     ``covariates.n_pcs`` values (its PC columns would be null). Counts only, no identifiers.
     """
+    check_person_ids(ancestry_preds, ["research_id"], f"ancestry.path {path}")
     n_values = F.size(F.split(F.regexp_replace(F.col("pca_features"), r"[\[\]\s]", ""), ","))
     row = ancestry_preds.agg(
         F.count(F.lit(1)).alias("n"),
@@ -138,9 +173,12 @@ def run(ctx: StageContext) -> None:
     flagged = None
     if cfg.ancestry.related_samples_to_remove:
         flagged = read_tsv(spark, cfg.ancestry.related_samples_to_remove, ["sample_id"], "related samples")
+        check_person_ids(flagged, ["sample_id"], f"ancestry.related_samples_to_remove {cfg.ancestry.related_samples_to_remove}")
     pairs = None
     if cfg.ancestry.related_pairs:
-        pairs = parse_related_pairs(read_tsv(spark, cfg.ancestry.related_pairs, ["i.s", "j.s"], "related pairs"))
+        raw_pairs = read_tsv(spark, cfg.ancestry.related_pairs, ["i.s", "j.s"], "related pairs")
+        check_person_ids(raw_pairs, ["i.s", "j.s"], f"ancestry.related_pairs {cfg.ancestry.related_pairs}")
+        pairs = parse_related_pairs(raw_pairs)
 
     pre_counts: dict[str, list[int]] = {}
     gates: dict[str, dict] = {}

@@ -104,6 +104,37 @@ def weight_scale(weight_type: str | None) -> Literal["as_is", "log"]:
                      "(known: beta, log(OR), log(HR), OR, HR, NR)")
 
 
+def row_weight_scales(df: pd.DataFrame, header_type: str | None, header_log: bool,
+                      source: str) -> tuple[np.ndarray, list[str] | None]:
+    """Per variant row: is its weight a ratio to sum as ln(weight)? (bool array). Without a
+    ``weight_type`` column every row follows the header (``header_log``). With one (files
+    assembled from several sources), a row's own value (``weight_scale`` rules) decides and an
+    empty or ``NR`` cell follows the header (``header_type``, read as a ratio when
+    ``header_log``); returns also the weight types read as ratios (sorted; None without the
+    column). An unknown row value is an ``InputDataError`` at the first line holding it (the
+    ``line`` column of ``df``)."""
+    if "weight_type" not in df.columns:
+        return np.full(len(df), header_log), None
+    codes, uniques = pd.factorize(df["weight_type"].astype(TEXT).str.strip())
+    logs, names = [], []
+    for i, value in enumerate(uniques):
+        if value == "" or str(value).upper() == "NR":
+            logs.append(header_log)
+            names.append(str(header_type))
+            continue
+        names.append(str(value))
+        try:
+            logs.append(weight_scale(str(value)) == "log")
+        except ValueError as e:
+            line = int(df["line"].to_numpy()[np.argmax(codes == i)])
+            raise InputDataError(f"column weight_type: {e}", where=f"{source}:{line}") from None
+    to_log = np.append(np.array(logs, dtype=bool), header_log)[codes]
+    if (codes < 0).any() and header_log:  # missing cells follow the header too
+        names.append(str(header_type))
+        logs.append(True)
+    return to_log, sorted({n for n, is_log in zip(names, logs, strict=True) if is_log})
+
+
 def duplicate_sites(codes: dict[str, TextCodes], pos: np.ndarray, *, by_rsid: bool) -> np.ndarray:
     """True on every row after the first of its site: same chrom/pos (or rsID for rsID-only
     files) and the same allele pair in either order (``A/G`` and ``G/A`` are one site).
@@ -213,8 +244,11 @@ def normalise_build(value: str | None) -> str | None:
 
 
 def normalise_chrom(chrom: pd.Series) -> pd.Series:
-    """``chr1``/``1`` -> ``1``; ``23``/``chrX`` -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls kept)."""
+    """``chr1``/``1``/``01`` -> ``1``; ``23``/``chrX`` -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls
+    kept). Leading zeros (``01``, ``chr09``: zero-padded for sorting) are dropped, so such a row
+    matches the genotypes' ``chr1`` and is one site with a ``1`` row of the same position."""
     out = chrom.astype(TEXT).str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
+    out = out.str.replace(r"^0+([0-9])", r"\1", regex=True)
     return out.replace(_CHROM_ALIASES)
 
 
@@ -560,13 +594,16 @@ def parse_scoring_file(
         scale = weight_scale(header.weight_type)
     except ValueError as e:
         raise InputDataError(str(e), where=where_key("weight_type")) from None
-    if scale == "log":
-        fail_at(weight <= 0, "effect_weight", f"#weight_type={header.weight_type} needs a positive ratio")
-        weight = pd.Series(np.log(weight.to_numpy("float64")), index=weight.index)
+    to_log, row_types = row_weight_scales(df, header.weight_type, scale == "log", source)
+    if to_log.any():
+        kind = header.weight_type if row_types is None else "OR/HR (column weight_type)"
+        fail_at(to_log & (weight <= 0).to_numpy(bool), "effect_weight", f"#weight_type={kind} needs a positive ratio")
+        values = weight.to_numpy("float64")
+        weight = pd.Series(np.where(to_log, np.log(np.where(to_log, values, 1.0)), values), index=weight.index)
     if max_abs_weight is not None:
         fail_at(weight.abs() > max_abs_weight, "effect_weight",
                 f"|weight| > pgs.max_abs_weight {max_abs_weight:g}"
-                f"{' after ln()' if scale == 'log' else ''} (a wrong column or weight_type?)")
+                f"{' after ln()' if to_log.any() else ''} (a wrong column or weight_type?)")
 
     # ---- alleles, rsIDs, chromosomes: normalised and checked once per DISTINCT value (a few
     # alleles and contigs per file, not 200k rows), rows kept as integer codes (``TextCodes``)
@@ -662,7 +699,10 @@ def parse_scoring_file(
 
     n_unplaced = 0 if positions_from == "rsid" else int(variants["chrom"].isna().sum())
     notes = []
-    if scale == "log":
+    if row_types is not None and to_log.any():
+        notes.append(f"column weight_type: {int(to_log.sum())} rows' weights ({', '.join(row_types)}) converted "
+                     "to ln(ratio) (PGS Catalog convention)")
+    elif scale == "log":
         notes.append(f"#weight_type={header.weight_type}: weights converted to ln({header.weight_type}) "
                      "(PGS Catalog convention)")
     if n_rows_differ:
