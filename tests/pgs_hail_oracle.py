@@ -130,7 +130,11 @@ def match_sites(
     flip_ra = rule(lambda ref, alt: (c_ea == alt) & (c_oa == ref), lambda ref, alt: c_ea == alt)
     flip_ar = rule(lambda ref, alt: (c_ea == ref) & (c_oa == alt), lambda ref, alt: c_ea == ref)
 
-    sv = sv.annotate(_dra=direct_ra, _dar=direct_ar, _fra=flip_ra, _far=flip_ar)
+    # An allele written as one of the locus's alleles is on the genotypes' strand: never flipped.
+    at_site = hl.set(pairs.flatmap(lambda p: p))
+    no_flip = at_site.contains(ea) | hl.or_else(at_site.contains(oa), False)
+    sv = sv.annotate(_dra=direct_ra, _dar=direct_ar, _fra=hl.or_missing(~no_flip, flip_ra),
+                     _far=hl.or_missing(~no_flip, flip_ar))
     ea, oa, has_oa = sv.effect_allele, sv.other_allele, hl.is_defined(sv.other_allele)
 
     def ambiguous(pair):

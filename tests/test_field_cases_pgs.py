@@ -391,6 +391,26 @@ def test_weight_types_are_converted_or_rejected(tmp_path):
         parse_scoring_file(score_file("OR", ["1.1", "0"]), source="s.txt")
 
 
+@pytest.mark.parametrize("case, extra", [
+    ("multiallelic-effect-is-ref-three-alts", ""),
+    ("partial-dosage-field-format-variants", ", dosage_field: DS"),
+], ids=["three-alts", "dosage-format-variants"])
+def test_session11_variants_score_as_expected(hl, spark, tmp_path, case, extra):
+    """three-alts: an A/C score allele pair at a G>A,C,T site is not flipped onto the T row
+    (it was: the T copies got its weight); REF effect alleles and haploid chrX at multi-allelic
+    sites. dosage-format-variants: DS absent from FORMAT, '.' on a multi-allelic row, DS with
+    GT missing (right before; kept)."""
+    assert_expected(run_case(hl, spark, tmp_path, case, extra_genotypes=extra), case)
+
+
+def test_dosage_outside_0_2_is_one_error_naming_field_and_site(hl, spark, tmp_path):
+    """DS 2.5 / -0.1 were summed as given; plink2 stops ('invalid DS field')."""
+    with pytest.raises(InputDataError, match=r"partial-dosage-field-out-of-range/genotypes/data\.vcf: reading the "
+                                             r"genotypes failed: .*dosage field DS outside \[0, 2\] at chr13:4000000 T,C") as e:
+        run_case(hl, spark, tmp_path, "partial-dosage-field-out-of-range", extra_genotypes=", dosage_field: DS")
+    assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("rows, match", [
     ("1\t100\tA\tG\t1.5\tOR\n1\t200\tA\tG\t0.1\tZ-score\n", r"s\.txt:7: column weight_type: .*Z-score cannot be converted"),
     ("1\t100\tA\tG\t-0.5\tbeta\n1\t200\tA\tG\t0\tHR\n", r"s\.txt:7: column effect_weight: .*needs a positive ratio \(value '0'"),

@@ -252,7 +252,8 @@ def to_biallelic_dosage(
     From ``GT``: copies of the row's alt allele (a ``1/2`` call counts 1 on each split row).
     From ``dosage_field``: an array (Number=A, one dosage per alt) indexed by the split row's
     alt, or a number (used as the dosage of the one alt on biallelic rows); entries without
-    it, or with ``.``, and multi-allelic rows with a single number take the GT's copies.
+    it, or with ``.``, and multi-allelic rows with a single number take the GT's copies; a
+    dosage outside [0, 2] fails the read (plink2: "invalid DS field"), naming field and site.
     Spanning-deletion (``*``) alts are kept as rows (they never match a scoring allele, but
     count as "not REF" for a REF effect allele).
     """
@@ -284,6 +285,13 @@ def to_biallelic_dosage(
         else:
             raise InputDataError(f"dosage field {dosage_field} must be a float or array of floats, got {d.dtype}",
                                  where=where)
+        # An alt dosage is in [0, 2]: plink2 stops at such a field ("invalid DS field"); used as
+        # given it would put more (or fewer) than two copies in the sum. An error naming the
+        # field and the site when the entry is read (Hail reads lazily).
+        in_range = hl.is_missing(given) | given.all(lambda x: hl.is_missing(x) | ((x >= 0) & (x <= 2)))
+        given = hl.case().when(in_range, given).or_error(
+            hl.format(f"dosage field {dosage_field} outside [0, 2] at %s %s: %s", hl.str(mt.locus),
+                      hl.delimit(mt.alleles, ","), hl.str(given)))
         # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
         mt = mt.annotate_entries(_d=hl.range(n_alts).map(
             lambda i: hl.coalesce(given[i], from_gt[i])))

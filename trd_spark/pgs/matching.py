@@ -6,8 +6,10 @@ For each score variant, at its locus, the first rule that holds wins:
 
     ref_alt            effect == alt and other == ref          dosage = n alt alleles
     alt_ref            effect == ref and other == alt          dosage = 2 - n alt
-    ref_alt_flipped    as ref_alt after complementing both (SNVs only)
-    alt_ref_flipped    as alt_ref after complementing both (SNVs only)
+    ref_alt_flipped    as ref_alt after complementing both (SNVs only; not when either
+                       allele as written is one of the locus's alleles: A/C at a G>A,C,T
+                       site is on the genotypes' strand, not the T/G row's complement)
+    alt_ref_flipped    as alt_ref after complementing both (same conditions)
     ambiguous_dropped  a direct match, but the pair is A/T or C/G (strand cannot be told)
                        and ``keep_ambiguous`` is off; ambiguous pairs are never flipped
     not_found          none of the above (also: no position on the build, or no other
@@ -581,6 +583,15 @@ def match_sites_frame(
 
     dra, dar = rule(ea, oa, True), rule(ea, oa, False)
     fra, far = rule(c_ea, c_oa, True), rule(c_ea, c_oa, False)
+    # A score allele written as one of the locus's alleles (REF or any alt) is on the
+    # genotypes' strand: its complement is another allele, never the same one.
+    site_alleles = pd.MultiIndex.from_arrays([np.concatenate([site, site]), np.concatenate([ref, alt])])
+
+    def at_site(a: np.ndarray) -> np.ndarray:
+        text = pd.Series(a, dtype=object).fillna("").to_numpy(object)
+        return pd.MultiIndex.from_arrays([np.arange(n), text]).isin(site_alleles)
+
+    no_flip = at_site(ea) | at_site(oa) if len(pairs) else np.zeros(n, dtype=bool)
     # Ambiguity from the file's own alleles, or (no other allele) from the genotyped pair.
     pal_file = has_oa & _eq(complement(ea0), oa0) & (pd.Series(ea0, dtype=object).str.len().to_numpy() == 1)
     pal_pair = _eq(complement(ref), alt)
@@ -596,7 +607,7 @@ def match_sites_frame(
     conditions = [
         s["liftover_failed"].to_numpy(bool), unread,
         (dra >= 0) & ambiguous(dra) & drop, (dar >= 0) & ambiguous(dar) & drop,
-        dra >= 0, dar >= 0, (fra >= 0) & ~ambiguous(fra), (far >= 0) & ~ambiguous(far),
+        dra >= 0, dar >= 0, (fra >= 0) & ~ambiguous(fra) & ~no_flip, (far >= 0) & ~ambiguous(far) & ~no_flip,
     ]
     kinds = ["liftover_failed", "multiallelic_unreadable", "ambiguous_dropped", "ambiguous_dropped",
              "ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped"]
