@@ -161,6 +161,24 @@ def test_zero_padded_and_prefixed_chr_names_are_one_chromosome(hl, spark, tmp_pa
     assert_expected(run_case(hl, spark, tmp_path, case, extra_pgs="  duplicate_variants: first"), case)
 
 
+@pytest.mark.parametrize("name, data, match", [
+    ("data.vcf.bgz", "case", r"plain gzip \(not BGZF\) but named as BGZF \(\.bgz\).*name it \.vcf\.gz"),
+    ("data.vcf.gz", "plain", r"not compressed but named as gzip \(\.gz\)"),
+], ids=["gzip-named-bgz", "plain-named-gz"])
+def test_vcf_compression_that_its_name_contradicts_is_one_error(tmp_path, name, data, match):
+    """plain-gzip-vcf-named-bgz: Hail picks its codec by the name, so a plain-gzip .bgz failed
+    inside Hail after a 'read serially' warning; now one error before Hail, naming the file."""
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.genotypes import check_vcf_files
+
+    case = CASES / "plain-gzip-vcf-named-bgz" / "genotypes" / "data.vcf.bgz"
+    path = tmp_path / name
+    path.write_bytes(case.read_bytes() if data == "case" else gzip.decompress(case.read_bytes()))
+    with pytest.raises(InputDataError, match=match) as e:
+        check_vcf_files(GenotypeSource(path=str(path)))
+    assert e.value.where == str(path) and "\n" not in str(e.value)
+
+
 # ---- the same kinds in other formats and shapes -----------------------------------------------
 
 def vcf_text(case: str) -> str:

@@ -129,7 +129,8 @@ def check_vcf_files(source: GenotypeSource) -> bool:
 
     Returns True when some file is plain gzip (not BGZF): Hail then has to read the files
     serially (``force=True``) instead of splitting them. Raises ``InputDataError`` naming the
-    file (and ``:line``) for: a BGZF file without the end-of-file block (cut short), a first
+    file (and ``:line``) for: a BGZF file without the end-of-file block (cut short), a plain
+    gzip file named ``.bgz`` or an uncompressed one named ``.gz``/``.bgz``, a first
     record whose FORMAT lacks ``GT`` (or ``dosage_field``), and a first record whose contig
     matches no name of the reference (e.g. ``chromosome1``). URIs are left to Hail.
     """
@@ -149,6 +150,15 @@ def check_vcf_files(source: GenotypeSource) -> bool:
                     raise InputDataError("truncated BGZF file (no BGZF end-of-file block); copy it again",
                                          where=path)
         plain_gzip = plain_gzip or kind == "gzip"
+        # Hail picks its codec by the name (.bgz: BGZF, .gz: BGZF when forced): a name that
+        # says otherwise fails deep in Hail ("does not conform to block gzip format").
+        named = "BGZF (.bgz)" if path.endswith(".bgz") else "gzip (.gz)" if path.endswith(".gz") else None
+        if named and kind != "bgzf" and (kind == "none" or path.endswith(".bgz")):
+            what = "plain gzip (not BGZF)" if kind == "gzip" else "not compressed"
+            raise InputDataError(
+                f"the file is {what} but named as {named}, which Hail reads as BGZF; recompress it with "
+                "`zcat -f FILE | bgzip > FILE.fixed.vcf.bgz`" + (" or name it .vcf.gz (read serially)" if kind == "gzip"
+                                                                else " or drop the extension"), where=path)
         try:
             with (gzip.open(path, "rt") if kind != "none" else open(path)) as f:
                 for line_no, line in enumerate(f, 1):
