@@ -109,7 +109,9 @@ def match_sites(
     sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
     # The same [ref, alt] twice at a locus (two files, chunks or rows): its weight would be
     # applied twice. check_genotype_duplicates turns this into an error.
-    sv = sv.annotate(duplicate_genotype_rows=hl.len(sv._pairs) - hl.len(hl.set(sv._pairs)))
+    # An SNV written both ways (G>A and A>G) is a repeat too.
+    canonical = sv._pairs.map(lambda p: hl.if_else((hl.len(p[0]) == 1) & (hl.len(p[1]) == 1), hl.sorted(p), p))
+    sv = sv.annotate(duplicate_genotype_rows=hl.len(sv._pairs) - hl.len(hl.set(canonical)))
 
     neg = sv.lift_negative_strand
     ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)

@@ -421,6 +421,14 @@ def test_session11_variants_score_as_expected(hl, spark, tmp_path, case, extra):
     assert_expected(run_case(hl, spark, tmp_path, case, extra_genotypes=extra), case)
 
 
+def test_snv_written_with_ref_and_alt_swapped_is_a_duplicate_row(hl, spark, tmp_path):
+    """duplicate-genotype-rows-swapped: G>A and A>G at chr6:1000 are one site twice."""
+    with pytest.raises(InputDataError, match=r"1 scored locus/loci have a genotype row more than once .*"
+                                             r"chr6:1000 \(rows at .*data\.vcf:9, .*data\.vcf:10\)") as e:
+        run_case(hl, spark, tmp_path, "duplicate-genotype-rows-swapped")
+    assert e.value.where.endswith("genotypes/data.vcf:9") and "\n" not in str(e.value)
+
+
 def test_dosage_outside_0_2_is_one_error_naming_field_and_site(hl, spark, tmp_path):
     """DS 2.5 / -0.1 were summed as given; plink2 stops ('invalid DS field')."""
     with pytest.raises(InputDataError, match=r"partial-dosage-field-out-of-range/genotypes/data\.vcf: reading the "

@@ -370,7 +370,8 @@ def raise_duplicate_rows(loci: list[str], where: str, source: GenotypeSource | N
         shown = [f"{locus} (rows at {', '.join(rows[locus])})" if rows.get(locus) else locus for locus in loci[:3]]
         first = next((rows[locus][0] for locus in loci[:3] if rows.get(locus)), None)
         raise InputDataError(
-            f"{len(loci)} scored locus/loci have a genotype row more than once in the genotypes (same locus, REF and ALT), "
+            f"{len(loci)} scored locus/loci have a genotype row more than once in the genotypes (same locus, REF and ALT, "
+            "or one SNV with REF and ALT swapped), "
             f"e.g. {'; '.join(shown)}: overlapping files/chunks or duplicated rows; remove the duplicates "
             "(e.g. bcftools norm -d exact) so that no weight is applied twice",
             where=f"{where}: {first}" if first else where)
@@ -535,7 +536,8 @@ def match_sites_frame(
     ``matched_row`` (int64: the index into ``rows`` of the genotype row scored against, -1 when
     not used), ``effect_is_ref`` (bool), ``other_alt_rows`` (tuple of ``rows`` indices: the
     other alts whose copies a REF effect allele loses, ``other_alt_rows``) and
-    ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the locus)."""
+    ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the locus, an SNV's
+    ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``)."""
     s = place_sites_by_rsid(sites, rows).reset_index(drop=True)
     n = len(s)
     contig = s["contig"].to_numpy(object)
@@ -552,7 +554,13 @@ def match_sites_frame(
     site = pairs["site"].to_numpy(np.int64)
     ref, alt = pairs["ref"].to_numpy(object), pairs["alt"].to_numpy(object)
     n_pairs = np.bincount(site, minlength=n)
-    n_distinct = np.bincount(pairs.drop_duplicates(["site", "ref", "alt"])["site"].to_numpy(np.int64), minlength=n)
+    # A repeated row: the same [ref, alt], or one SNV written both ways (G>A and A>G at one
+    # position: two sources with REF/ALT swapped; both would match and the weight count twice).
+    snv = (pairs["ref"].str.len() == 1) & (pairs["alt"].str.len() == 1)
+    lo = pairs["ref"].where(~snv | (pairs["ref"] <= pairs["alt"]), pairs["alt"])
+    hi = pairs["alt"].where(~snv | (pairs["ref"] <= pairs["alt"]), pairs["ref"])
+    n_distinct = np.bincount(pd.DataFrame({"site": pairs["site"], "a": lo, "b": hi}).drop_duplicates()["site"]
+                             .to_numpy(np.int64), minlength=n)
 
     neg = s["lift_negative_strand"].to_numpy(bool)
     ea0 = s["effect_allele"].to_numpy(object)
