@@ -158,6 +158,25 @@ def test_age_on_a_29_february_birthday_and_a_zoned_birth_datetime(spark):
     assert tables.trials.count() == 0
 
 
+def test_every_sex_at_birth_answer(spark):
+    """aou-sex-at-birth, every shape of the answer (right before; kept): the two AoU answers
+    and OMOP's 8532 / 8507 in the sex-at-birth column; any other answer (AoU's intersex,
+    prefer-not-to-answer, skip and none-of-these concepts, 0 = no matching concept) is 'other'
+    whatever gender_concept_id says; a null answer falls back to gender_concept_id 8532 / 8507
+    only (an AoU gender-identity answer there is 'other'); a CDR without the column uses
+    gender_concept_id (the reader adds it as null)."""
+    from trd_spark.config import SexAtBirthMapping
+    from trd_spark.phenotypes.persons import sex_at_birth_expr
+
+    rows = [(45878463, 8507, "female"), (45880669, 8532, "male"), (8532, 0, "female"), (8507, 0, "male"),
+            (46273637, 8532, "other"), (903079, 8507, "other"), (903096, 8532, "other"), (1177221, 8507, "other"),
+            (0, 8532, "other"), (None, 8532, "female"), (None, 8507, "male"), (None, 45878463, "other"),
+            (None, None, "other")]
+    df = spark.createDataFrame([(i, a, g) for i, (a, g, _) in enumerate(rows)], "i int, sab long, gender long")
+    got = dict(df.select("i", sex_at_birth_expr(df.sab, df.gender, SexAtBirthMapping()).alias("s")).collect())
+    assert [got[i] for i in range(len(rows))] == [want for _, _, want in rows]
+
+
 @pytest.mark.parametrize(("case", "zone"), [("records-outside-observation", None), ("age-18th-birthday", None),
                                             ("aou-sex-at-birth", None), ("timezone-timestamps", "Europe/Amsterdam")])
 def test_duckdb_twin_gives_the_expected_values(case, zone, tmp_path):
