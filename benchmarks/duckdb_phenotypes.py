@@ -177,7 +177,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
                           ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d,
                           ANY_VALUE({birth_datetime}) AS bdt
                    FROM {src['person']} GROUP BY 1),
-        o AS (SELECT person_id, MAX(observation_period_end_date) AS last_obs FROM {src['observation_period']} GROUP BY 1),
+        -- an open period (no end date) runs to the cutoff
+        o AS (SELECT person_id, MAX(COALESCE(observation_period_end_date, {cutoff})) AS last_obs
+              FROM {src['observation_period']} GROUP BY 1),
         dd AS (SELECT person_id, MIN(death_date) AS death_date FROM {src['death']} GROUP BY 1)
         SELECT p.person_id, CAST(p.y AS INTEGER) AS year_of_birth,
           -- year-only births: 1 July whatever birth_datetime holds (a masking placeholder)

@@ -212,3 +212,29 @@ def _add_edge_rows(out: Path, people: omop.Persons, rng: np.random.Generator, n:
         "days_supply": pa.array(np.full(len(short), 50), pa.int64()),
     })
     _append(out / "death.parquet", {"person_id": pa.array(new, pa.int64()), "death_date": _dates(died)})
+    # Open observation periods (NULL end: still open at extraction) on the latest period of some
+    # of those persons, each with an earlier closed period that must not end their follow-up.
+    _open_latest_periods(out, np.array(sorted(set(rng.choice(who, max(2, n // 50)).tolist())), dtype=np.int64))
+
+
+def _open_latest_periods(out: Path, persons: np.ndarray) -> None:
+    path = out / "observation_period.parquet"
+    table = pq.read_table(path)
+    who = table["person_id"].to_numpy()
+    start = table["observation_period_start_date"].cast(pa.int32()).to_numpy()
+    latest = np.zeros(len(who), bool)
+    for pid in persons:
+        rows = np.flatnonzero(who == pid)
+        if len(rows):
+            latest[rows[np.argmax(start[rows])]] = True
+    end = table["observation_period_end_date"]
+    i = table.schema.get_field_index("observation_period_end_date")
+    table = table.set_column(i, table.schema.field(i), pc.if_else(pa.array(latest), pa.nulls(len(end), end.type), end))
+    pq.write_table(table, path, compression="snappy")
+    chosen = who[latest]
+    _append(path, {
+        "observation_period_id": pa.array(30_000_000_000 + np.arange(len(chosen)), pa.int64()),
+        "person_id": pa.array(chosen, pa.int64()),
+        "observation_period_start_date": _dates(np.full(len(chosen), omop.day("1990-01-01"))),
+        "observation_period_end_date": _dates(np.full(len(chosen), omop.day("1991-01-01"))),
+    })
