@@ -55,7 +55,12 @@ class _Strict(BaseModel):
 # --------------------------------------------------------------------------------------------
 # Spark / session
 # --------------------------------------------------------------------------------------------
-_SIZE = re.compile(r"^\d+[kmgt]$", re.IGNORECASE)
+def _size(v: str, what: str) -> str:
+    """``v`` when it is a Spark size (``512m``, ``4g``: digits and k/m/g/t, any case), else a
+    ValueError saying what ``what`` must look like."""
+    if not re.match(r"^\d+[kmgt]$", v, re.IGNORECASE):
+        raise ValueError(f"{what} must look like 512m or 4g")
+    return v
 
 
 class AdaptiveSettings(_Strict):
@@ -78,10 +83,8 @@ class AdaptiveSettings(_Strict):
 
     @field_validator("advisory_partition_size", "min_partition_size")
     @classmethod
-    def _size(cls, v: str) -> str:
-        if not _SIZE.match(v):
-            raise ValueError("a size must look like 1m or 64m")
-        return v
+    def _partition_size(cls, v: str) -> str:
+        return _size(v, "a partition size")
 
 
 class SparkSettings(_Strict):
@@ -111,9 +114,7 @@ class SparkSettings(_Strict):
     @field_validator("driver_memory", "executor_memory")
     @classmethod
     def _memory(cls, v: str) -> str:
-        if not _SIZE.match(v):
-            raise ValueError("memory must look like 512m or 4g")
-        return v
+        return _size(v, "memory")
 
 
 # --------------------------------------------------------------------------------------------
