@@ -15,6 +15,13 @@ from pyspark.sql import types as T
 
 from trd_spark.errors import TrdSparkError
 
+# A person_id written as text the way OMOP / All of Us write it: no sign, no leading zeros, no
+# decimals, no spaces (at most 18 digits: a long). The one rule for every file that names
+# persons by text (genotype sample IDs, sample maps, ancestry and relatedness files): a lenient
+# cast would make ``01001`` and ``1001`` one person. Match it whole (``re.fullmatch``, or
+# ``^(...)$`` in Spark's ``rlike``).
+PERSON_ID_TEXT = r"0|[1-9][0-9]{0,17}"
+
 
 @dataclass(frozen=True)
 class TableSchema:

@@ -22,7 +22,7 @@ from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError
 from trd_spark.gates import check_gate
-from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW
+from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
 
 if TYPE_CHECKING:
     from trd_spark.stages import StageContext
@@ -42,11 +42,6 @@ def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> 
     return df
 
 
-# A person ID as text: the OMOP person_id written as a plain integer, the rule the genotype
-# sample IDs follow (``pgs.genotypes.samples_to_persons``; README "Sample identity").
-PERSON_ID_TEXT = "^(0|[1-9][0-9]{0,17})$"
-
-
 def check_person_ids(df: DataFrame, columns: list[str], where: str) -> None:
     """Every non-null value of ``columns`` (text) is a person_id written as a plain integer.
 
@@ -59,7 +54,7 @@ def check_person_ids(df: DataFrame, columns: list[str], where: str) -> None:
     aggs = []
     for c in columns:
         v = F.col(f"`{c}`")
-        bad = v.isNotNull() & ~v.rlike(PERSON_ID_TEXT)
+        bad = v.isNotNull() & ~v.rlike(f"^({PERSON_ID_TEXT})$")
         number = F.trim(v).cast("decimal(38,10)")  # what a lenient reader would make of it
         aggs += [F.sum(bad.cast("long")).alias(f"bad_{c}"),
                  F.countDistinct(number).alias(f"distinct_{c}"),

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 
 from trd_spark.config import GenotypeSource, is_uri
 from trd_spark.errors import InputDataError
+from trd_spark.schemas import PERSON_ID_TEXT
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -599,8 +600,7 @@ def drop_multiallelic_bgen_variants(path: str, out: str) -> list[tuple[str, int,
     return skipped
 
 
-# A person_id written as text the way OMOP/AoU write it: no sign, no leading zeros, no spaces.
-_PERSON_ID_TEXT = re.compile(r"0|[1-9][0-9]{0,17}")
+_PERSON_ID_TEXT = re.compile(PERSON_ID_TEXT)
 
 
 def _columns(positions: list[int]) -> str:
