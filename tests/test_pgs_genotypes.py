@@ -142,14 +142,16 @@ def vcf_scores(hl, spark, sources) -> tuple[dict, int]:
 
 def test_vds_rows_at_score_loci_collect_like_the_vcf(hl, spark, sources):
     """What the stage's ``match_hail`` collects of a VDS (the loci from the sites frame,
-    ``loci_table``; the rows densified and split there, ``genotype_rows_at``): the VCF's rows
+    ``loci_table``; the rows densified there and split by ``biallelic_rows``, collected by
+    ``genotype_rows_at``): the VCF's rows
     at those loci, both alts of the multi-allelic site included. Regression: collecting the
     rows of a densified VDS failed in Hail's ``to_spark`` ("requirement failed")."""
     sites = pd.DataFrame({"contig": ["chr1"] * 3, "position": [100, 300, 500]})
     loci = loci_table(hl, spark, sites, "GRCh38")
 
     def rows(fmt: str) -> pd.DataFrame:
-        got = genotype_rows_at(hl, read_genotypes(hl, sources[fmt], loci=loci), loci)
+        calls = read_calls(hl, sources[fmt], loci=loci)
+        got = genotype_rows_at(hl, biallelic_rows(hl, sources[fmt], calls), loci)
         return got.sort_values(["position", "alt"]).reset_index(drop=True)
 
     want = rows("vcf")
@@ -179,7 +181,7 @@ def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, spark, tmp_pa
     rows of ``read_genotypes``' split MatrixTable at the score loci, as Hail's own ``collect``
     gives them: alleles and loci after ``split_multi``/``min_rep`` (the row at 1000 moves to
     1001), ``normalised``, rsIDs with a missing one as None, ``NA`` kept as text; dtypes
-    object/int64/bool; the same frame when given the split MatrixTable."""
+    object/int64/bool; the same frame from the split MatrixTable's own rows."""
     path = tmp_path / "rows.vcf"
     path.write_text(ROWS_VCF)
     source = GenotypeSource(format="vcf", path=str(path))
@@ -201,7 +203,7 @@ def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, spark, tmp_pa
     assert got["rsid"].tolist() == ["rs100", None, None, None, None, "rs900", None]
     assert got["normalised"].tolist() == [False, True, True, True, False, True, True]
     pd.testing.assert_frame_equal(got, want)
-    pd.testing.assert_frame_equal(genotype_rows_at(hl, mt, loci), want)
+    pd.testing.assert_frame_equal(genotype_rows_at(hl, mt.rows(), loci), want)
 
 
 @pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])

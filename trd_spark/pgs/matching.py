@@ -786,7 +786,7 @@ def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference
     return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome)).select()
 
 
-def genotype_rows_at(hl: hl_types, genotypes: hl_types.Table | hl_types.MatrixTable, loci: hl_types.Table,
+def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table,
                      rsids: Sequence[str] = ()) -> pd.DataFrame:
     """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
     scores), collected once to the driver as the frame matcher takes them: ``contig`` (object),
@@ -794,12 +794,11 @@ def genotype_rows_at(hl: hl_types, genotypes: hl_types.Table | hl_types.MatrixTa
     the rows have it] [, ``normalised`` (bool) when the rows have it, ``genotypes.NORMALISED``:
     whether ``scoring.export_hard_calls`` can write the file's own rows], in key order.
 
-    ``genotypes``: ``genotypes.biallelic_rows`` (the stage's: no entry is read) or a
-    MatrixTable of ``read_genotypes``' rows (its ``rows()``). One Hail job writes the rows as
+    ``rows``: keyed by ``locus``, ``alleles`` (biallelic), as ``genotypes.biallelic_rows``
+    gives them (the split done on the rows alone: no entry is read). One Hail job writes them as
     TSV shards into Hail's temp dir, read here with pandas and then removed: the cheapest of
     ``Table.to_spark().toPandas()`` (three Spark jobs), ``Table.collect`` (a Python object per
     row) and this export at 10k x 100k (session 11, benchmarks/RESULTS.md)."""
-    rows = genotypes.rows() if isinstance(genotypes, hl.MatrixTable) else genotypes
     has_rsid = "rsid" in rows.row
     keep = hl.is_defined(loci[rows.locus])
     if has_rsid and len(rsids):
