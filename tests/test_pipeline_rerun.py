@@ -9,7 +9,9 @@ with) must name exactly the stages that would rerun, and why.
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,91 @@ def test_upstream_table_with_wrong_schema_is_one_error_before_the_stage(spark, t
                                              r"missing column dataset; missing column pgs_id"):
         run_stages(spark, cfg, ["cohort"])
     assert not (Path(cfg.output_root) / cfg.release / "cohort").exists()
+
+
+def _same_size_same_mtime(path: Path, text: str) -> None:
+    """Replace ``path``'s content in place, keeping its size and modification time (a copy
+    with ``touch -r``, a tarball re-extracted, two writes within the file system's clock tick)."""
+    st = path.stat()
+    assert len(text.encode()) == st.st_size
+    path.write_text(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_input_replaced_with_same_size_and_mtime_reruns_and_a_touch_does_not(spark, published):
+    """Input files are fingerprinted by content (SHA-256), as Snakemake / Nextflow's deep cache
+    do: an edited weight of the same width with the old mtime kept reruns pgs (before: size and
+    mtime only, so skipped as up to date); rewriting the same bytes (a new mtime, even one in the
+    future: clock skew) reruns nothing."""
+    _, cfg = published
+    scoring = Path(cfg.pgs.scoring_files[0]).parent / "PGS1.txt"
+    original = scoring.read_text()
+    _same_size_same_mtime(scoring, original.replace("PGS1", "PGS9"))
+    reasons = plan(cfg, LocalFs())
+    assert reasons["pgs"] == [f"input pgs.scoring_files.0 changed ({cfg.pgs.scoring_files[0]})"]
+    assert _reruns(cfg) == ["pgs", "cohort", "models", "report"]
+    scoring.write_text(original)
+    future = time.time_ns() + 3 * 86_400 * 10**9
+    os.utime(scoring, ns=(future, future))
+    assert _reruns(cfg) == []
+
+
+def test_parquet_input_gaining_or_losing_a_part_file_reruns_phenotypes(spark, published):
+    _, cfg = published
+    table = Path(cfg.omop.path) / "visit_occurrence.parquet"
+    table.mkdir()
+    (table / "part-00000.parquet").write_text("a")
+    assert _reruns(cfg) == ["phenotypes", "cohort", "models", "report"]
+    _publish(spark, cfg)
+    (table / "part-00001.parquet").write_text("b")
+    assert _reruns(cfg) == ["phenotypes", "cohort", "models", "report"]
+    _publish(spark, cfg)
+    (table / "part-00000.parquet").unlink()
+    assert plan(cfg, LocalFs())["phenotypes"] == [f"input omop.path changed ({cfg.omop.path})"]
+
+
+def test_published_output_edited_or_deleted_reruns_its_stage(spark, published):
+    """Each manifest records what its folder held when published (per file bytes and SHA-256;
+    per table directory file count, bytes and a digest of names and sizes): an output deleted,
+    edited by hand or a part file gone reruns that stage and all after it (before: only
+    ``_SUCCESS`` was looked at, so the stage was skipped and downstream read the edited data)."""
+    _, cfg = published
+    pgs = Path(cfg.output_root) / cfg.release / "pgs"
+    _same_size_same_mtime(pgs / "out.txt", "PGS\n")
+    reasons = plan(cfg, LocalFs())
+    assert reasons["pgs"] == ["output pgs changed since it was published (out.txt)"]
+    assert _reruns(cfg) == ["pgs", "cohort", "models", "report"]
+    _publish(spark, cfg)
+    (Path(cfg.output_root) / cfg.release / EXPORT / "out.txt").unlink()
+    assert plan(cfg, LocalFs())["report"] == ["output export changed since it was published (out.txt)"]
+    _publish(spark, cfg, ["report"])
+    with publish_stage(spark, cfg, "cohort") as writer:
+        writer.write_table("analysis_frame", spark.range(4).coalesce(2))
+    _publish(spark, cfg, ["models", "report"])
+    assert _reruns(cfg) == []
+    part = next((pgs.parent / "cohort" / "analysis_frame.parquet").glob("part-*.parquet"))
+    part.unlink()
+    assert plan(cfg, LocalFs())["cohort"] == ["output cohort changed since it was published (analysis_frame.parquet)"]
+
+
+def test_stage_run_alone_refuses_upstream_output_changed_since_published(spark, published):
+    _, cfg = published
+    (Path(cfg.output_root) / cfg.release / "pgs" / "out.txt").write_text("edited by hand\n")
+    from trd_spark.errors import ConfigError
+    from trd_spark.pipeline import run_stages
+
+    with pytest.raises(ConfigError, match=r"stage cohort reads the pgs outputs, which changed since they were "
+                                          r"published \(out.txt\): run `trd-spark pgs`"):
+        run_stages(spark, cfg, ["cohort"])
+
+
+def test_renamed_release_directory_reruns_the_report_that_names_the_release(published):
+    """The report prints the release's name (its title, methods table, export manifest):
+    outputs moved to another release's folder (a renamed or copied directory, with inputs that
+    do not name the release) rerun the report, not the stages whose outputs do not name it."""
+    _, cfg = published
+    root = Path(cfg.output_root)
+    (root / cfg.release).rename(root / "renamed")
+    moved = cfg.model_copy(update={"release": "renamed"})
+    assert plan(moved, LocalFs())["report"] == ["config changed: release"]
+    assert _reruns(moved) == ["report"]

@@ -115,7 +115,12 @@ class Fs:
             stream.close()
 
     def read_bytes(self, path: str) -> bytes:
-        """The whole file as bytes (no decompression; one py4j transfer, not line by line)."""
+        """The whole file as bytes (no decompression; one py4j transfer, not line by line).
+        A local path is read directly: Hadoop's local file system checks it against its hidden
+        ``.crc`` and fails on a file edited since it wrote it (``Layout.changed_outputs``
+        hashes such files to see the edit)."""
+        if not is_uri(path):
+            return Path(path).read_bytes()
         fs, p = self._path(path)
         stream = fs.open(p)
         try:
@@ -139,6 +144,23 @@ class Fs:
                     # Hadoop prints local files as file:/x; keep them recognisable as URIs.
                     out.append("file://" + uri[5:] if uri.startswith("file:/") and not uri.startswith("file://") else uri)
         return sorted(out)
+
+    def list_files(self, path: str) -> dict[str, int]:
+        """{path relative to directory ``path``: bytes} of every file below it (recursive),
+        except hidden ones (a name starting with ``.``: Hadoop's ``.crc`` files); {} when
+        ``path`` does not exist."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return {}
+        base = str(fs.getFileStatus(p).getPath().toUri().getPath()).rstrip("/")
+        files = fs.listFiles(p, True)
+        out = {}
+        while files.hasNext():
+            st = files.next()
+            rel = str(st.getPath().toUri().getPath())[len(base) + 1:]
+            if not any(part.startswith(".") for part in rel.split("/")):
+                out[rel] = int(st.getLen())
+        return dict(sorted(out.items()))
 
     def mtime(self, path: str) -> float:
         """Modification time of a file, seconds since the epoch."""

@@ -4,13 +4,16 @@
 (``<name>.parquet/``), small text files, ``_manifest.json`` and ``_SUCCESS``. A stage is
 written into ``{output_root}/{release}/.{stage}.inprogress-<id>/`` and renamed into place
 only after the manifest and success marker are written, so a crashed or killed run never
-leaves a directory that looks complete.
+leaves a directory that looks complete. The manifest records what the folder held when it was
+published (``output_record``): an output deleted or edited afterwards is seen
+(``Layout.changed_outputs``) and reruns its stage instead of being read as current.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import subprocess
@@ -93,6 +96,42 @@ class Layout:
     def manifest(self, fs: FsLike, stage: str) -> dict | None:
         path = f"{self.stage_dir(stage)}/{MANIFEST}"
         return json.loads(fs.read_text(path)) if fs.exists(path) else None
+
+    def changed_outputs(self, fs: FsLike, stage: str) -> list[str]:
+        """Entries of the complete folder ``stage`` (files, table directories) that differ from
+        what its manifest recorded when it was published (``output_record``): deleted, added,
+        edited by hand, a part file gone. [] when they all match, and for a folder published
+        before manifests recorded outputs (nothing to compare). ``export/`` is compared with
+        its own manifest's ``files`` (SHA-256 and bytes per file)."""
+        m = self.manifest(fs, stage) or {}
+        recorded = m.get("outputs")
+        if recorded is None and isinstance(m.get("files"), dict):  # export/_manifest.json
+            recorded = {name: {"bytes": f.get("bytes"), "sha256": f.get("sha256")} for name, f in m["files"].items()}
+        if not isinstance(recorded, dict):
+            return []
+        now = output_record(fs, self.stage_dir(stage))
+        return sorted(k for k in recorded.keys() | now.keys() if recorded.get(k) != now.get(k))
+
+
+def output_record(fs: FsLike, folder: str) -> dict[str, dict[str, object]]:
+    """What a stage folder holds, as its manifest's ``outputs``: {entry: record} for every
+    top-level entry but ``_manifest.json`` and ``_SUCCESS``. A file (TSV, HTML): {bytes,
+    sha256}. A directory (a Parquet or Hail table): {files, bytes, digest}, the digest being the
+    SHA-256 of every file's (path in the directory, bytes): part files are not read (a table can
+    hold gigabytes), so an edit that keeps every part's size is not seen. Hidden files
+    (Hadoop's ``.crc``) are left out: they are not outputs and object stores write none."""
+    out: dict[str, dict[str, object]] = {}
+    tables: dict[str, list[tuple[str, int]]] = {}
+    for rel, size in fs.list_files(folder).items():
+        top, sep, rest = rel.partition("/")
+        if sep:
+            tables.setdefault(top, []).append((rest, size))
+        elif top not in (MANIFEST, SUCCESS):
+            out[top] = {"bytes": size, "sha256": hashlib.sha256(fs.read_bytes(f"{folder}/{top}")).hexdigest()}
+    for top, files in tables.items():
+        out[top] = {"files": len(files), "bytes": sum(size for _, size in files),
+                    "digest": hashlib.sha256(json.dumps(files).encode()).hexdigest()}
+    return dict(sorted(out.items()))
 
 
 @dataclass
@@ -211,6 +250,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
             "tables": writer.tables,
             "files": writer.files,
             "inputs": parts["inputs"],
+            "outputs": output_record(fs, tmp),
             "notes": writer.notes,
         }
         fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))

@@ -43,12 +43,20 @@ class StageResult:
 
 
 def _check_upstream_complete(fs: Fs, layout: Layout, cfg: Config, todo: list[str]) -> None:
-    """A stage run without its upstream stages reads their published outputs: they must exist."""
+    """A stage run without its upstream stages reads their published outputs: they must exist
+    and hold what their manifests recorded (``Layout.changed_outputs``: not deleted or edited
+    since they were published)."""
     for stage in todo:
         for u in STAGE_SPECS[stage].upstream:
-            if u not in todo and not layout.is_complete(fs, u):
+            if u in todo:
+                continue
+            if not layout.is_complete(fs, u):
                 raise ConfigError(f"stage {stage} reads the {u} outputs, which are not complete in "
                                   f"{layout.release_dir}: run `trd-spark {u}` (or `run`) first", where=cfg.source_path)
+            changed = layout.changed_outputs(fs, u)
+            if changed:
+                raise ConfigError(f"stage {stage} reads the {u} outputs, which changed since they were published "
+                                  f"({', '.join(changed)}): run `trd-spark {u}` (or `run`) first", where=cfg.source_path)
 
 
 def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: str) -> None:

@@ -61,6 +61,21 @@ class LocalFs:
     def read_text(self, path: str) -> str:
         return Path(path).read_text()
 
+    def read_bytes(self, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    def list_files(self, path: str) -> dict[str, int]:
+        """As ``io.Fs.list_files``: {relative path: bytes} below ``path``, hidden files left out."""
+        root = Path(path)
+        out = {}
+        for d, dirs, names in os.walk(root):
+            dirs[:] = [x for x in dirs if not x.startswith(".")]
+            for name in names:
+                if not name.startswith("."):
+                    f = Path(d) / name
+                    out[f.relative_to(root).as_posix()] = f.stat().st_size
+        return dict(sorted(out.items()))
+
     def delete(self, path: str) -> None:
         Path(path).unlink(missing_ok=True)
 

@@ -20,7 +20,11 @@ A stage's *fingerprint* is the SHA-256 of:
   reruns what changed),
 - the ``run_id`` of every upstream stage's published output (a republished upstream, even
   with the same config, makes every downstream stage rerun),
-- the fingerprint (names, sizes, modification times) of every external input file.
+- the fingerprint of every external input file (names, sizes and content digests; mtimes for
+  local files over 256 MiB and for object-store URIs: ``input_fingerprint``).
+
+A published output is current only while its folder holds what its manifest recorded
+(``layout.Layout.changed_outputs``): an output deleted or edited by hand reruns its stage.
 
 Keys in ``RUNTIME_KEYS`` (Spark settings, output_root, toy-data generation, release
 scheduling) change where or how a stage runs, never what it computes, so they are in no
@@ -66,6 +70,8 @@ class FsLike(Protocol):
 
     def exists(self, path: str) -> bool: ...
     def read_text(self, path: str) -> str: ...
+    def read_bytes(self, path: str) -> bytes: ...
+    def list_files(self, path: str) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -162,8 +168,9 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
     ),
     StageSpec(
         "report", "trd_spark.report.stage",
-        # The report's methods text describes these settings.
-        config=("datasets", "omop.data_cutoff_date", "pgs", "phenotypes", "covariates", "models", "report",
+        # The report's methods text describes these settings; it names the release (title,
+        # methods table, export manifest), so outputs moved to another release's folder rerun it.
+        config=("release", "datasets", "omop.data_cutoff_date", "pgs", "phenotypes", "covariates", "models", "report",
                 "trait_panel"),
         config_exclude=NOT_STAGE_SETTINGS,
         upstream=("models", "cohort", "phenotypes", "pgs"),
@@ -404,11 +411,40 @@ def _local_files(path: str) -> list[str]:
     return out
 
 
+# Local input files up to this size are fingerprinted by content (SHA-256, read once per
+# process and file state); larger ones (genotypes, big OMOP parts) by size and mtime.
+CONTENT_DIGEST_MAX_BYTES = 256 * 2**20
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_digest(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    """SHA-256 of a file's bytes. Cached by its stat (``ctime`` and inode included: any write
+    changes ``ctime``, even one that restores size and ``mtime``), so a run that fingerprints an
+    input twice (plan, then the manifest) reads it once."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _local_file_state(path: str) -> tuple[str, int, object]:
+    """(name, bytes, "sha256:<content digest>") of a local file up to
+    ``CONTENT_DIGEST_MAX_BYTES``, else (name, bytes, mtime in ns)."""
+    st = os.stat(path)
+    if st.st_size <= CONTENT_DIGEST_MAX_BYTES:
+        return path, st.st_size, "sha256:" + _content_digest(path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return path, st.st_size, st.st_mtime_ns
+
+
 def input_fingerprint(path: str, fs: Any = None) -> dict[str, object]:
     """Fingerprint of an input file, directory or glob: file count, total bytes and a digest
-    of every file's (name, size, modification time in ns). Local paths are read with ``os``
-    (so ``explain`` needs no Spark); URIs with ``fs`` (``io.Fs``, Hadoop's size + mtime).
-    ``exists`` is False when nothing matches."""
+    of every file's (name, size, content). Local paths are read with ``os`` (so ``explain``
+    needs no Spark); a local file's content is its SHA-256 up to ``CONTENT_DIGEST_MAX_BYTES``
+    (a file replaced with the same size and mtime reruns; a touched file with the same bytes
+    does not), its mtime in ns above. URIs are read with ``fs`` (``io.Fs``: Hadoop's size +
+    mtime; an object store gives an overwritten object a new mtime). ``exists`` is False when
+    nothing matches."""
     if is_uri(path) and not path.startswith("file://"):
         if fs is None or not hasattr(fs, "fingerprint"):
             return {"path": path, "exists": None}  # an object store, not reachable without Spark
@@ -417,7 +453,7 @@ def input_fingerprint(path: str, fs: Any = None) -> dict[str, object]:
             return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
         return fs.fingerprint(path)
     files = _local_files(path.removeprefix("file://"))
-    stats = [(f, st.st_size, st.st_mtime_ns) for f in files for st in [os.stat(f)]]
+    stats = [_local_file_state(f) for f in files]
     return {"path": path, "exists": bool(files), "files": len(files), "bytes": sum(s[1] for s in stats),
             "digest": _digest(stats)}
 
@@ -468,6 +504,10 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     missing = [o for o in spec.outputs if not layout.is_complete(fs, o)]
     if missing:
         return reasons + [f"no complete output ({', '.join(missing)})"]
+    for out in spec.outputs:
+        changed = layout.changed_outputs(fs, out)
+        if changed:
+            reasons.append(f"output {out} changed since it was published ({', '.join(changed)})")
     m = layout.manifest(fs, spec.name) or {}
     old = m.get("fingerprint_parts")
     if not old:
