@@ -341,3 +341,17 @@ def test_renamed_release_directory_reruns_the_report_that_names_the_release(publ
     moved = cfg.model_copy(update={"release": "renamed"})
     assert plan(moved, LocalFs())["report"] == ["config changed: release"]
     assert _reruns(moved) == ["report"]
+
+
+def test_spark_conf_that_changes_results_reruns_every_stage_and_tuning_reruns_nothing(published):
+    """``spark.extra_conf`` is a runtime setting, but a session time zone turns the OMOP
+    timestamps into other dates (and ANSI mode changes casts): before, it reran nothing."""
+    _, cfg = published
+    tuning = {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.executor.memoryOverhead": "2g",
+              "spark.sql.adaptive.skewJoin.enabled": "false", "spark.hadoop.fs.gs.block.size": "1m"}
+    assert _reruns(cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"extra_conf": tuning})})) == []
+    zone = {**tuning, "spark.sql.session.timeZone": "America/New_York"}
+    changed = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"extra_conf": zone})})
+    reasons = plan(changed, LocalFs())
+    assert _reruns(changed) == list(STAGES)
+    assert reasons["pgs"] == ["config changed: spark.extra_conf.spark.sql.session.timeZone"]

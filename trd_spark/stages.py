@@ -28,7 +28,9 @@ A published output is current only while its folder holds what its manifest reco
 
 Keys in ``RUNTIME_KEYS`` (Spark settings, output_root, toy-data generation, release
 scheduling) change where or how a stage runs, never what it computes, so they are in no
-slice: ``--master`` or a new ``output_root`` reruns nothing.
+slice: ``--master`` or a new ``output_root`` reruns nothing. The exception is a
+``spark.extra_conf`` entry that can change results (``result_spark_conf``: a session time
+zone, ANSI mode): it is in every slice.
 """
 
 from __future__ import annotations
@@ -377,8 +379,31 @@ def _resolved_config(cfg: Config) -> dict[str, Any]:
     return raw
 
 
+# Spark settings that change how fast or where a job runs, never a value it computes (Spark's
+# resource, scheduling, shuffle, I/O-tuning and connector settings). Any other key set in
+# ``spark.extra_conf`` can change results (``spark.sql.session.timeZone`` turns timestamps into
+# other dates; ``spark.sql.ansi.enabled``, ``spark.sql.legacy.*``, the Parquet rebase modes
+# change casts and reads), so it is in every stage's slice: setting it reruns everything.
+PERFORMANCE_SPARK_CONF = (
+    "spark.app.", "spark.broadcast.", "spark.cleaner.", "spark.default.parallelism", "spark.driver.",
+    "spark.dynamicAllocation.", "spark.eventLog.", "spark.executor.", "spark.executorEnv.", "spark.hadoop.",
+    "spark.jars", "spark.kryo", "spark.local.dir", "spark.locality.", "spark.memory.", "spark.network.",
+    "spark.rdd.", "spark.serializer", "spark.shuffle.", "spark.speculation", "spark.sql.adaptive.",
+    "spark.sql.autoBroadcastJoinThreshold", "spark.sql.broadcastTimeout", "spark.sql.execution.arrow.",
+    "spark.sql.files.", "spark.sql.inMemoryColumnarStorage.", "spark.sql.parquet.compression.codec",
+    "spark.sql.shuffle.partitions", "spark.storage.", "spark.submit.", "spark.task.", "spark.ui.", "spark.yarn.",
+)
+
+
+def result_spark_conf(cfg: Config) -> dict[str, str]:
+    """The ``spark.extra_conf`` entries that may change what a stage computes (every key not
+    under ``PERFORMANCE_SPARK_CONF``)."""
+    return {k: v for k, v in sorted(cfg.spark.extra_conf.items()) if not k.startswith(PERFORMANCE_SPARK_CONF)}
+
+
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
-    """{dotted key: value} of the config keys ``spec`` declares (JSON-ready)."""
+    """{dotted key: value} of the config keys ``spec`` declares (JSON-ready), and
+    ``spark.extra_conf``: its entries that may change results (``result_spark_conf``)."""
     raw = _resolved_config(cfg)
     out = {}
     for key in spec.config:
@@ -386,6 +411,7 @@ def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         out[key] = _without(node, key, spec.config_exclude)
+    out["spark.extra_conf"] = result_spark_conf(cfg)
     return out
 
 
