@@ -155,3 +155,29 @@ def test_compare_score_correlation_counts_pairs_and_audits_n_both(spark):
     for r in out.itertuples(index=False):
         g = m[m.pgs_id == r.pgs_id]
         assert len(g) == 95 and abs(g.score_sum_x.corr(g.score_sum_y) - r.correlation) < 1e-9
+
+
+# ---------------------------------------------------------------------------- log lines
+@pytest.mark.parametrize("n, total, pinned", [(7, 500, 7), (495, 500, 5), (5, 3000, 5)], ids=["share", "rest", "big-total"])
+def test_a_gate_message_gives_no_small_count_by_arithmetic(caplog, n, total, pinned):
+    """A gate's WARNING (a Workbench log line) showed "<20 of 500 (1.4%)": 0.014 x 500 = 7
+    exactly; "495 of 500" gives the other 5 by subtraction. Every reading of the message
+    (each shown count, their difference, share x total) must leave the small count between
+    1 and 19, not pinned: the share is shown only as the bound the labels give."""
+    import logging
+    import re
+
+    from trd_spark.config import GateThreshold
+    from trd_spark.gates import check_gate
+
+    caplog.set_level(logging.WARNING, logger="trd_spark")
+    record = check_gate("g", n, total, GateThreshold(warn=0.0001), what="persons", cause="c", where="cohort",
+                        persons_below=20)
+    assert record["n"] == n  # the internal manifest keeps the exact count
+    (message,) = [r.getMessage() for r in caplog.records]
+    shown = [int(x.replace(",", "")) for x in re.findall(r"(?<![<\d.,])\d[\d,]*(?![\d.%])", message)]
+    assert pinned not in shown and not any(a - b == pinned for a in shown for b in shown), message
+    for pct in re.findall(r"(\d+\.\d)%", message):  # a share read as share x total, at the shown precision
+        low, high = (float(pct) - 0.05) / 100 * total, (float(pct) + 0.05) / 100 * total
+        for a, b in ((low, high), (total - high, total - low)):  # the count, or the rest
+            assert not (pinned - 1 < a and b < pinned + 1), message
