@@ -273,6 +273,8 @@ def test_task_partials_are_sample_sliced(files):
     ("plink", "gs://bucket/g", "native", "hail"),   # pgenlib reads no URIs: Hail's reader does
     ("vcf", "/data/g.vcf.bgz", "native", "hail"),
     ("mt", "/data/g.mt", "native", "hail"),
+    ("bgen", "/data/g.bgen", "native", "native"),
+    ("bgen", "gs://bucket/g.bgen", "native", "hail"),
 ])
 def test_engine_is_chosen_by_format(fmt, path, engine, chosen):
     from trd_spark.pgs.engine import engine_for
@@ -294,7 +296,9 @@ def test_engine_is_chosen_by_format(fmt, path, engine, chosen):
     ("vcf", "/data/g.vcf.bgz", {}, "hail", "/scratch", 5, "hail"),
     ("vcf", "/data/g.vcf.bgz", {}, "native", "/scratch", 0, "hail"),  # nothing matched: no export
     ("vcf", "/data/g.vcf.bgz", {"dosage_field": "DS"}, "native", "/scratch", 5, "hail"),  # dosages
-    ("bgen", "/data/g.bgen", {}, "native", "/scratch", 5, "hail"),
+    ("bgen", "/data/g.bgen", {}, "native", None, 5, "native"),    # bgen_reader: no scratch needed
+    ("bgen", "/data/g.bgen", {}, "hail", "/scratch", 5, "hail"),    # forced to Hail's import_bgen
+    ("bgen", "gs://bucket/g.bgen", {}, "native", "/scratch", 5, "hail"),  # dosages: no hard-call export
 ])
 def test_route_is_chosen_once_by_format_settings_and_scratch(fmt, path, extra, engine, scratch, n_rows, route):
     """``engine.route_for``: the one place the scoring route is decided (engine.py's doc)."""

@@ -6,19 +6,20 @@
 The rule (``route_for``: genotype source x ``pgs.native`` settings x scratch directory x
 matched rows), decided once, here:
 
-- ``native``: PLINK 1 bed (``plink``) and PLINK 2 ``pgen`` on a local (or mounted) path are
-  read by the native engine (``pgen_engine``: pgenlib + numpy in Spark tasks), unless
-  ``pgs.native.engine: hail`` (bed only; pgen has no Hail reader).
+- ``native``: PLINK 1 bed (``plink``), PLINK 2 ``pgen`` and ``bgen`` on a local (or mounted)
+  path are read by the native engine (``pgen_engine``: pgenlib, or ``bgen_reader`` for BGEN,
+  + numpy in Spark tasks), unless ``pgs.native.engine: hail`` (bed and BGEN; pgen has no Hail
+  reader).
 - ``export``: hard calls Hail reads (``genotypes.hard_calls``: VCF, MatrixTable, VDS without
   ``dosage_field``, a bed on a gs:// / hdfs:// URI) when the stage has a scratch directory
   every task can read (``stage.scoring_scratch``) and some row is matched: Hail writes the
   matched rows once as a PLINK 1 fileset there (``scoring.export_hard_calls``) and the native
   engine scores that bed.
-- ``hail``: everything else (dosages: ``dosage_field``, BGEN; no scratch directory, e.g. a
+- ``hail``: everything else (dosages: ``dosage_field``, a BGEN on a URI; no scratch directory, e.g. a
   cluster without ``pgs.native.export_dir``; ``pgs.native.engine: hail``; nothing matched):
   Hail's one-pass ``compute_scores``.
 
-Which reader the matcher uses (the .bim/.pvar, or the rows Hail collects) is ``engine_for``:
+Which reader the matcher uses (the .bim/.pvar/BGEN index, or the rows Hail collects) is ``engine_for``:
 ``native`` for the first route, ``hail`` for the other two.
 
 All routes take the same matched weights (``matching.weight_matrices``; as a Hail Table for
@@ -37,6 +38,7 @@ import pandas as pd
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.pgs import pgen_engine
+from trd_spark.pgs.bgen_reader import BgenFiles
 from trd_spark.pgs.genotypes import hard_calls
 from trd_spark.pgs.matching import WeightMatrices
 from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NATIVE_FORMATS = ("plink", "pgen")
+NATIVE_FORMATS = ("plink", "pgen", "bgen")
 
 Route = Literal["native", "export", "hail"]
 
@@ -55,9 +57,9 @@ EXPORT_NAME = "hard_calls"
 
 
 def engine_for(source: GenotypeSource, settings: NativeEngineSettings) -> Literal["native", "hail"]:
-    """Who reads the genotype files: ``native`` for bed/pgen on a local path (unless forced to
-    Hail), else ``hail``. The stage matches on the .bim/.pvar for ``native`` and on the rows
-    Hail collects for ``hail``.
+    """Who reads the genotype files: ``native`` for bed/pgen/BGEN on a local path (unless forced
+    to Hail), else ``hail``. The stage matches on the .bim/.pvar/BGEN variant index for
+    ``native`` and on the rows Hail collects for ``hail``.
 
     Raises ConfigError for ``pgen`` with ``pgs.native.engine: hail`` (Hail has no pgen reader)
     and InputDataError for a pgen on a URI (pgenlib reads local or mounted paths only)."""
@@ -141,6 +143,7 @@ def score(
     assert samples is not None  # the native engine's input
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     spark = SparkSession.builder.getOrCreate()
+    files = BgenFiles.open(source.path) if source.format == "bgen" else pgen_engine.PlinkFiles.of(source)
     return pgen_engine.score(
-        spark, hl, pgen_engine.PlinkFiles.of(source), source.reference_genome, weights, samples,
+        spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index)

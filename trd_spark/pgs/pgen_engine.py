@@ -1,4 +1,5 @@
-"""The native scoring engine for PLINK 1 bed and PLINK 2 pgen: pgenlib + numpy in Spark tasks.
+"""The native scoring engine for PLINK 1 bed, PLINK 2 pgen and BGEN: pgenlib (BGEN:
+``bgen_reader``) + numpy in Spark tasks.
 
 Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed without Hail:
 
@@ -9,7 +10,9 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
 2. Rows are cut into ranges of ``pgs.native.variants_per_task`` (one Spark task each). A task
    reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
    ``block_rows`` variants x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2;
-   a dosage .pgen's dosages, as plink2 scores them), missing = -9.
+   a dosage .pgen's dosages, as plink2 scores them), missing = -9. A BGEN's rows are read by
+   ``bgen_reader.BlockReader`` at their byte offsets (the ``.bgi``/header pass variant list,
+   ``bgen_reader.variant_index``): Hail's expected alt dosage from the 8-bit probabilities.
 3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)``, the few missing calls first set to
    the row's mean alt dosage over its called samples (``mean_impute``) or to 0 (``zero``),
    then one sparse product over the missing calls: ``n_vars`` of the row subtracted from the
@@ -25,14 +28,15 @@ bytes (244 MB at 250k samples x 61 scores). One BLAS thread per task (Spark runs
 core).
 
 Files must be readable by every executor as a local (or mounted, e.g. gcsfuse) path: pgenlib
-does not read gs:// or hdfs:// URIs.
+(and the BGEN reader) do not read gs:// or hdfs:// URIs.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError
+from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -163,7 +168,7 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
 
 
 def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> None:
-    """Raise InputDataError naming ``path:line`` of the first variant whose (recoded) contig is
+    """Raise InputDataError naming ``path:line`` (BGEN: ``path variant N``) of the first variant whose (recoded) contig is
     not a contig of ``reference_genome`` or whose position is outside it (``lengths``: contig
     -> length, ``hl.get_reference(...).lengths``): Hail's ``import_plink`` refused such
     files, and matching must not silently skip their rows."""
@@ -173,8 +178,10 @@ def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_g
     if bad.size:
         r = index.iloc[int(bad[0])]
         line = int(r["variant_idx"]) + int(index.attrs.get("first_line", 1))
+        # A BGEN's variants are numbered, not lines (``bgen_reader.variant_index``).
+        where = f"{path} variant {line}" if index.attrs.get("variant_numbers") else f"{path}:{line}"
         raise InputDataError(f"{r['contig']}:{r['position']} is not a {reference_genome} locus ({bad.size} such "
-                             "variant rows; a contig name or build mismatch?)", where=f"{path}:{line}")
+                             "variant rows; a contig name or build mismatch?)", where=where)
 
 
 def check_bed_size(files: PlinkFiles, n_variants: int, n_samples: int) -> None:
@@ -222,6 +229,8 @@ class _Task:
     slope: np.ndarray  # float64 (m, k)
     offset: np.ndarray | None  # float64 (m, k); None for mean_impute (not used)
     n_vars: np.ndarray  # unsigned integers (m, k)
+    # BGEN only (``bgen_reader``): each row's variant block as (byte offset, size), int64 (m, 2).
+    extent: np.ndarray | None = None
 
 
 def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:
@@ -245,14 +254,32 @@ def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int,
     return out
 
 
-def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
+@contextmanager
+def _block_reader(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offsets
+                  ) -> Iterator[Callable[[_Task, int, int, np.ndarray], np.ndarray]]:
+    """``read(task, lo, hi, buffer)``: the alt dosages of the task's rows lo..hi (``_read_block``'s
+    layout), from pgenlib for .bed/.pgen and from ``bgen_reader.BlockReader`` for BGEN."""
+    if isinstance(files, BgenFiles):
+        with BlockReader(files) as bgen:
+            yield lambda task, lo, hi, dose: bgen.read(task.extent[lo:hi], dose)  # type: ignore[index]
+        return
+    import pgenlib
+
+    kwargs = {"raw_sample_ct": n_samples, "variant_ct": None}
+    if allele_idx_offsets is not None:
+        kwargs["allele_idx_offsets"] = allele_idx_offsets
+    with pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
+        yield lambda task, lo, hi, dose: _read_block(reader, task.variant_idx[lo:hi], task.allele_idx[lo:hi],
+                                                     n_samples, dose)
+
+
+def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
                 impute: bool, sample_slice: int, task: _Task) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
     """Partial sums of one task, per sample slice: (slice index, (score k x s, missing vars k x s)).
 
     ``score`` = sum over the task's rows of slope x dosage (missing calls corrected as in the
     module doc, offsets excluded); ``missing vars`` = n_vars summed over the sample's missing calls.
     """
-    import pgenlib
     from scipy import sparse
     from threadpoolctl import threadpool_limits
 
@@ -260,16 +287,13 @@ def _score_task(files: PlinkFiles, n_samples: int, allele_idx_offsets, rows_per_
     score = np.zeros((k, n_samples), dtype=np.float64)
     # Sample-major: the layout the sparse product of the missing calls returns.
     missing_vars = np.zeros((n_samples, k), dtype=np.float64)
-    kwargs = {"raw_sample_ct": n_samples, "variant_ct": None}
-    if allele_idx_offsets is not None:
-        kwargs["allele_idx_offsets"] = allele_idx_offsets
     rows = min(rows_per_block, len(task.variant_idx))
     dose_buffer = np.empty((rows, n_samples), dtype=np.float64)
     with threadpool_limits(limits=1, user_api="blas"), \
-            pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
+            _block_reader(files, n_samples, allele_idx_offsets) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
             hi = min(lo + rows_per_block, len(task.variant_idx))
-            dose = _read_block(reader, task.variant_idx[lo:hi], task.allele_idx[lo:hi], n_samples, dose_buffer)
+            dose = read(task, lo, hi, dose_buffer)
             # The missing calls as flat positions (one pass over a 1-D mask: np.nonzero on the 2-D
             # mask cost 3 ns per entry, more than the rest of the block but the product), in
             # row-major (CSR) order.
@@ -313,15 +337,17 @@ def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> 
     return a
 
 
-def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFiles
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFiles | BgenFiles
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The weighted rows in file order: variant_idx (int64), allele_idx (int32), and slope,
-    offset (float64) and n_vars (integer) as rows x k matrices. ``weights``: ``score``'s.
+    offset (float64) and n_vars (integer) as rows x k matrices, and for BGEN each row's
+    variant block (offset, size; int64 rows x 2; None otherwise). ``weights``: ``score``'s.
     Raises InputDataError naming the variant list when a weighted row is not in it."""
     rows, slope, offset, n_vars = weights.rows, weights.slope, weights.offset, weights.n_vars
-    if not {"variant_idx", "allele_idx"} <= set(rows.columns):  # not matched on this very index
+    placed = ["variant_idx", "allele_idx", *(["offset", "size"] if isinstance(files, BgenFiles) else [])]
+    if not set(placed) <= set(rows.columns):  # not matched on this very index
         rows = rows[["contig", "position", "ref", "alt"]].merge(
-            index[["contig", "position", "ref", "alt", "variant_idx", "allele_idx"]],
+            index[["contig", "position", "ref", "alt", *placed]],
             on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one")
     unplaced = int(rows["variant_idx"].isna().sum())
     if unplaced:
@@ -330,13 +356,14 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFi
     variant_idx = rows["variant_idx"].to_numpy(np.int64)
     allele_idx = rows["allele_idx"].to_numpy(np.int32)
     order = np.lexsort((allele_idx, variant_idx))  # stable: file order, alts in order
-    return variant_idx[order], allele_idx[order], slope[order], offset[order], n_vars[order]
+    extent = rows[["offset", "size"]].to_numpy(np.int64)[order] if isinstance(files, BgenFiles) else None
+    return variant_idx[order], allele_idx[order], slope[order], offset[order], n_vars[order], extent
 
 
 def score(
     spark: SparkSession,
     hl: hl_types,
-    files: PlinkFiles,
+    files: PlinkFiles | BgenFiles,
     reference_genome: str,
     weights: WeightMatrices,
     samples: Sequence[str],
@@ -360,12 +387,14 @@ def score(
     weighted row is missing from / repeated in the variant list.
     """
     k = len(pgs_ids)
-    n = count_samples(files)
+    n = files.n_samples if isinstance(files, BgenFiles) else count_samples(files)
     if n != len(samples):
         raise InputDataError(f"{n} samples in the file, {len(samples)} genotype columns", where=files.samples)
     if index is None:
+        if isinstance(files, BgenFiles):
+            raise ValueError("a BGEN is scored on the variant index it was matched on (bgen_reader.variant_index)")
         index = variant_index(files, reference_genome)
-    variant_idx, allele_idx, slope, offset, n_vars = _placed_weights(weights, index, files)
+    variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(weights, index, files)
     impute = missing_genotypes == "mean_impute"
     # What a task needs, compactly (it is pickled into every task): offsets only for ``zero``
     # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
@@ -373,7 +402,8 @@ def score(
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     per_task = settings.variants_per_task
     tasks = [_Task(variant_idx[lo:lo + per_task], allele_idx[lo:lo + per_task], slope[lo:lo + per_task],
-                   None if impute else offset[lo:lo + per_task], task_n_vars[lo:lo + per_task])
+                   None if impute else offset[lo:lo + per_task], task_n_vars[lo:lo + per_task],
+                   None if extent is None else extent[lo:lo + per_task])
              for lo in range(0, len(variant_idx), per_task)]
     offset_total = offset.sum(axis=0)
     n_vars_total = n_vars.sum(axis=0)

@@ -31,12 +31,16 @@ from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
+from trd_spark.pgs.bgen_reader import MULTIALLELIC_LOCI, BgenFiles, check_first_variant
+from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
+from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
     biallelic_dosages,
     biallelic_rows,
     line_at_offset,
     local_temp_file,
+    plink_contig_recoding,
     read_calls,
     read_sample_map,
     sample_persons,
@@ -119,8 +123,9 @@ def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str) 
 def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
                   scoring_files: list[ScoringFile], sites: pd.DataFrame | None = None) -> DatasetMatches:
     """Read one dataset's variant list and samples and match every score with the frame
-    matcher (``matching.match_sites_frame``): bed/pgen scored by the native engine from the
-    .bim/.pvar and .fam/.psam (``match_plink``, no Hail job beyond a liftover), other formats
+    matcher (``matching.match_sites_frame``): bed/pgen/BGEN scored by the native engine from the
+    .bim/.pvar/BGEN index and .fam/.psam/BGEN sample IDs (``match_plink``, no Hail job beyond a
+    liftover), other formats
     from the genotype rows Hail collects at the score loci (``match_hail``). ``sites``: the
     scoring files' ``matching.score_sites`` on the dataset's build (computed when None; the
     stage computes them once per build and shares them between datasets)."""
@@ -149,15 +154,27 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
 
 def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: list[ScoringFile],
                 sites: pd.DataFrame, sample_map: dict[str, int] | None) -> DatasetMatches:
-    """Match a bed/pgen dataset on frames: the variant list (``pgen_engine.variant_index``,
-    its loci checked against the reference), the samples (.fam/.psam IIDs through
-    ``genotypes.sample_persons``: the same person-ID rules and errors as Hail's path) and
-    ``matching.match_sites_frame``. Raises InputDataError naming the file for a missing file,
-    a locus off the reference, a .bed of the wrong size, and as ``sample_persons`` /
+    """Match a bed/pgen/BGEN dataset on frames: the variant list (``pgen_engine.variant_index``,
+    ``bgen_reader.variant_index``; its loci checked against the reference), the samples
+    (.fam/.psam IIDs, BGEN sample IDs, through ``genotypes.sample_persons``: the same
+    person-ID rules and errors as Hail's path) and ``matching.match_sites_frame`` (a BGEN's
+    multi-allelic variants, left out of its index, counted ``multiallelic_unreadable``).
+    Raises InputDataError naming the file for a missing or unreadable file, a locus off the
+    reference, a .bed of the wrong size, and as ``sample_persons`` /
     ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
+    if source.format == "bgen":
+        bgen = BgenFiles.open(source.path)
+        recode = plink_contig_recoding(rg)
+        index = bgen_variant_index(bgen, lambda c: recode.get(c, c))
+        pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, bgen.variants)
+        check_first_variant(bgen, index)
+        samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
+        sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                                  unreadable=index.attrs[MULTIALLELIC_LOCI])
+        return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples)
     files = pgen_engine.PlinkFiles.of(source)
     for path in (files.matrix, files.variants, files.samples):
         if not os.path.isfile(path):
@@ -170,7 +187,13 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     if files.format == "plink":
         pgen_engine.check_bed_size(files, int(index["variant_idx"].max()) + 1 if len(index) else 0, len(samples))
     sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous)
-    check_duplicate_rows_frame(sites, where, source)
+    return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples)
+
+
+def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFile], sites: pd.DataFrame,
+                   index: pd.DataFrame, samples: list[str]) -> DatasetMatches:
+    """A natively scored dataset's matches from its matched sites and variant index."""
+    check_duplicate_rows_frame(sites, genotypes_where(cfg, dataset_name), cfg.dataset(dataset_name).genotypes)
     frame = frame_matches(sites, index)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples)

@@ -1,0 +1,405 @@
+"""BGEN 1.2 read without Hail, for the native scoring engine (``pgen_engine``): the header,
+the sample IDs, the variant list (from the bgenix ``.bgi`` index, else one pass over the
+variant headers) and blocks of alt dosages read at the matched variants' byte offsets.
+
+What is read is what Hail's ``import_bgen`` reads (is.hail.io.bgen.StagedBGENReader), with
+the same dosage to the last bit: layout 2 (BGEN 1.2/1.3), zlib, zstd or no compression,
+unphased diploid genotypes with 8-bit probabilities; per sample the two stored probabilities
+d0 = P(REF/REF), d1 = P(REF/ALT) (as integers 0..255; d2 = 255 - d0 - d1) give the expected
+ALT count ``(d1 + 2 * d2) / 255.0``, the first allele being REF (plink2 ``--bgen ref-first``,
+``--export bgen-1.2``, Hail); a sample whose ploidy byte has the missing bit (0x80) is a
+missing genotype. Anything else (phased data, other bit depths, ploidy other than 2) is one
+InputDataError naming the file and the variant, as Hail refuses it. Multi-allelic variants
+(K > 2 alleles), which Hail and plink2 do not read either, are left out of the variant list
+and their loci listed (``MULTIALLELIC_LOCI``), so matching counts the score variants there as
+``multiallelic_unreadable``, as on Hail's route (``genotypes._read_bgen``).
+
+Sample IDs: the IDs embedded in the file (the sample identifier block); without them the
+``ID_2`` column of the Oxford ``.sample`` file beside it (``x.sample`` or ``x.bgen.sample``;
+``ID_1`` is plink2's FID, often 0). Either way they go through ``genotypes.sample_persons``.
+
+Source: the BGEN format spec (https://www.chg.ox.ac.uk/~gav/bgen_format/spec/latest.html)
+and bgenix's index schema (tables ``Metadata`` and ``Variant``).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import sqlite3
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.errors import InputDataError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+# Written by ``variant_index`` into ``attrs``: the loci (``chr4:1000000``) of the multi-allelic
+# variants left out, and how many variants that is.
+MULTIALLELIC_LOCI = "multiallelic_loci"
+N_MULTIALLELIC = "n_multiallelic"
+
+# Compression codes of the header flags (bits 0-1).
+_COMPRESSION = {0: "none", 1: "zlib", 2: "zstd"}
+# Missing dosage as pgenlib writes it (pgen_engine.PGENLIB_MISSING).
+_MISSING = -9.0
+# Per (d0, d1) pair read as one little-endian uint16 (d0 | d1 << 8): Hail's dosage
+# (d1 + 2 * (255 - d0 - d1)) / 255.0, the integer numerator divided once, as Hail does.
+_D0, _D1 = np.meshgrid(np.arange(256), np.arange(256), indexing="xy")
+_DOSAGE_OF_PAIR = ((510 - 2 * _D0 - _D1) / 255.0).astype(np.float64).reshape(-1)
+del _D0, _D1
+
+
+@dataclass(frozen=True)
+class BgenFiles:
+    """One BGEN file as the native engine reads it: ``path``, ``n_samples``, ``n_variants``
+    and ``compression`` (0 none, 1 zlib, 2 zstd) from its header, the byte offset of its first
+    variant block, and the sample IDs it embeds (None without a sample identifier block)."""
+
+    path: str
+    n_samples: int
+    n_variants: int
+    compression: int
+    first_variant: int
+    embedded_ids: tuple[str, ...] | None
+
+    format = "bgen"
+
+    @property
+    def matrix(self) -> str:
+        return self.path
+
+    @property
+    def index(self) -> str:
+        """The bgenix index beside the file (read when it exists)."""
+        return f"{self.path}.bgi"
+
+    @property
+    def variants(self) -> str:
+        """Where errors about the variant list point: the .bgi when there is one."""
+        return self.index if os.path.isfile(self.index) else self.path
+
+    @property
+    def samples(self) -> str:
+        """Where the sample IDs come from: the file itself, or its .sample."""
+        return self.path if self.embedded_ids is not None else (_sample_file(self.path) or self.path)
+
+    @classmethod
+    def open(cls, path: str) -> BgenFiles:
+        """Read the header block (and the sample identifier block when present). Raises
+        InputDataError naming the file for a file that is missing, not BGEN, of another layout
+        than 2, of an unknown compression, or cut short inside its header."""
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+                if len(head) < 8:
+                    raise InputDataError("not a BGEN file (shorter than its header)", where=path)
+                offset, header_len = struct.unpack("<II", head)
+                block = f.read(header_len - 4)
+                if header_len < 20 or len(block) != header_len - 4 or offset < header_len:
+                    raise InputDataError("not a BGEN file (its header block is cut short or malformed)", where=path)
+                n_variants, n_samples = struct.unpack_from("<II", block, 0)
+                magic = block[8:12]
+                (flags,) = struct.unpack_from("<I", block, header_len - 8)
+                if magic not in (b"bgen", b"\0\0\0\0"):
+                    raise InputDataError(f"not a BGEN file (magic number {magic!r}, expected b'bgen')", where=path)
+                compression, layout = flags & 3, (flags >> 2) & 0xF
+                if layout != 2:
+                    raise InputDataError(f"BGEN layout {layout}: only layout 2 (BGEN 1.2/1.3, what plink2 "
+                                         "--export bgen-1.2 and Hail write) is read", where=path)
+                if compression not in _COMPRESSION:
+                    raise InputDataError(f"unknown BGEN compression code {compression}", where=path)
+                ids = None
+                if flags >> 31:
+                    ids = _read_sample_block(f, n_samples, offset + 4, path)
+        except OSError as e:
+            raise InputDataError(f"cannot read the BGEN: {e.strerror or e}", where=path) from None
+        return cls(path, n_samples, n_variants, compression, offset + 4, ids)
+
+
+def _read_sample_block(f, n_samples: int, end: int, path: str) -> tuple[str, ...]:
+    raw = f.read(8)
+    if len(raw) != 8:
+        raise InputDataError("the sample identifier block is cut short", where=path)
+    length, n = struct.unpack("<II", raw)
+    body = f.read(length - 8)
+    if n != n_samples or len(body) != length - 8 or f.tell() > end:
+        raise InputDataError(f"the sample identifier block does not fit the header ({n} IDs, {n_samples} "
+                             "samples)", where=path)
+    ids, p = [], 0
+    try:
+        for _ in range(n):
+            (k,) = struct.unpack_from("<H", body, p)
+            ids.append(body[p + 2:p + 2 + k].decode())
+            p += 2 + k
+    except (struct.error, UnicodeDecodeError):
+        raise InputDataError("the sample identifier block is malformed", where=path) from None
+    return tuple(ids)
+
+
+def _sample_file(path: str) -> str | None:
+    """The Oxford .sample beside ``path`` (``x.sample`` for ``x.bgen``, or ``x.bgen.sample``)."""
+    stem = path[:-5] if path.endswith(".bgen") else path
+    for candidate in (f"{stem}.sample", f"{path}.sample"):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def sample_ids(files: BgenFiles) -> list[str]:
+    """The sample IDs in file order: embedded, else ``ID_2`` of the .sample beside the file
+    (header line, then a types line ``0 0 0 D ...``, then one line per sample). Raises
+    InputDataError naming the file when there are none, or when the .sample has another
+    number of samples than the file."""
+    if files.embedded_ids is not None:
+        return list(files.embedded_ids)
+    sample = _sample_file(files.path)
+    if sample is None:
+        raise InputDataError("the BGEN embeds no sample IDs and has no .sample file beside it "
+                             "(x.sample or x.bgen.sample)", where=files.path)
+    try:
+        table = pd.read_csv(sample, sep=r"\s+", dtype=str, keep_default_na=False, skiprows=[1])
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise InputDataError(f"cannot read the .sample file: {str(e).splitlines()[0]}", where=sample) from None
+    if "ID_2" not in table.columns:
+        raise InputDataError(f"no ID_2 column (has {list(table.columns)[:4]})", where=sample)
+    if len(table) != files.n_samples:
+        raise InputDataError(f"{len(table)} samples, the BGEN has {files.n_samples}", where=sample)
+    return table["ID_2"].tolist()
+
+
+def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> pd.DataFrame:
+    """The file's biallelic variants in file order, as ``pgen_engine.variant_index`` gives a
+    .bim/.pvar's: ``contig`` (``recode``d; leading zeros of a numeric chromosome dropped),
+    ``position``, ``ref`` (first allele), ``alt``, ``rsid``, ``variant_idx`` (0-based among
+    all the file's variants), ``allele_idx`` (1), plus ``offset`` and ``size`` (int64: the
+    variant block's byte range, which a task reads). From the ``.bgi`` when it exists (its
+    Metadata must describe this file: same size and first 1000 bytes), else from one pass over
+    the variant headers. ``attrs``: ``MULTIALLELIC_LOCI`` / ``N_MULTIALLELIC`` (variants with
+    K > 2 alleles, left out), ``variant_numbers`` (True: errors name variant numbers, not
+    lines), ``allele_idx_offsets`` None.
+    Raises InputDataError naming the file for a stale or unreadable index or a cut file."""
+    if os.path.isfile(files.index):
+        table = _from_bgi(files)
+    else:
+        log.info("%s: no .bgi index beside the file; reading the %d variant headers (index it once with "
+                 "`bgenix -g FILE -index` to skip this)", files.path, files.n_variants)
+        table = _from_headers(files)
+    chrom = table["chrom"].astype(str)
+    codes, uniques = pd.factorize(chrom)
+    names = [(c.lstrip("0") or "0") if c.isdigit() else c for c in uniques]
+    contig = np.array([recode(c) for c in names], dtype=object)[codes] if len(table) else np.array([], dtype=object)
+    multi = table["n_alleles"].to_numpy(np.int64) > 2
+    loci = sorted({f"{c}:{p}" for c, p in zip(contig[multi], table["pos"].to_numpy(np.int64)[multi])})
+    keep = ~multi
+    out = pd.DataFrame({
+        "contig": contig[keep],
+        "position": table["pos"].to_numpy(np.int64)[keep],
+        "ref": table["a1"].to_numpy(object)[keep],
+        "alt": table["a2"].to_numpy(object)[keep],
+        "rsid": table["rsid"].to_numpy(object)[keep],
+        "variant_idx": np.flatnonzero(keep).astype(np.int64),
+        "allele_idx": np.ones(int(keep.sum()), dtype=np.int32),
+        "offset": table["offset"].to_numpy(np.int64)[keep],
+        "size": table["size"].to_numpy(np.int64)[keep],
+    })
+    out.attrs.update({MULTIALLELIC_LOCI: loci, N_MULTIALLELIC: int(multi.sum()), "variant_numbers": True,
+                      "allele_idx_offsets": None, "first_line": 1})
+    if loci:
+        log.warning("%s: %d multi-allelic BGEN variant(s) at %d locus/loci skipped (e.g. %s): Hail and plink2 read "
+                    "biallelic BGEN variants only, and so does this reader; score variants there are counted in the "
+                    "match summary as n_unreadable (split them before writing the BGEN, e.g. bcftools norm -m-, "
+                    "to score them)", files.path, int(multi.sum()), len(loci), ", ".join(loci[:3]))
+    return out
+
+
+def _from_bgi(files: BgenFiles) -> pd.DataFrame:
+    """The Variant table of a bgenix index, in file order; the index must describe this file."""
+    where = files.index
+    try:
+        with sqlite3.connect(f"file:{files.index}?mode=ro", uri=True) as db:
+            meta = db.execute("SELECT file_size, first_1000_bytes FROM Metadata").fetchone()
+            table = pd.read_sql_query(
+                "SELECT chromosome AS chrom, position AS pos, rsid, number_of_alleles AS n_alleles, allele1 AS a1, "
+                "allele2 AS a2, file_start_position AS offset, size_in_bytes AS size FROM Variant "
+                "ORDER BY file_start_position", db)
+    except (sqlite3.Error, pd.errors.DatabaseError) as e:
+        raise InputDataError(f"cannot read the bgenix index: {e}", where=where) from None
+    size = os.path.getsize(files.path)
+    with open(files.path, "rb") as f:
+        first = f.read(1000)
+    if meta is not None and (int(meta[0]) != size or bytes(meta[1]) != first):
+        raise InputDataError(f"the index describes another file ({meta[0]} bytes; the BGEN has {size}): re-index "
+                             "it (`bgenix -g FILE -index -clobber`) or remove it", where=where)
+    if len(table) != files.n_variants:
+        raise InputDataError(f"the index lists {len(table)} variants, the BGEN header {files.n_variants}: re-index "
+                             "it (`bgenix -g FILE -index -clobber`)", where=where)
+    return table
+
+
+def _from_headers(files: BgenFiles) -> pd.DataFrame:
+    """One pass over the variant identifying blocks (genotype blocks skipped by their length)."""
+    m = files.n_variants
+    chrom: list[str] = [""] * m
+    rsid: list[str] = [""] * m
+    a1: list[str] = [""] * m
+    a2: list[str] = [""] * m
+    pos = np.zeros(m, dtype=np.int64)
+    n_alleles = np.zeros(m, dtype=np.int64)
+    offset = np.zeros(m, dtype=np.int64)
+    size = np.zeros(m, dtype=np.int64)
+    u16, u32 = struct.Struct("<H").unpack_from, struct.Struct("<I").unpack_from
+    with open(files.path, "rb") as f:
+        end = os.fstat(f.fileno()).st_size
+        if end == 0:
+            raise InputDataError("empty file", where=files.path)
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            p = files.first_variant
+            try:
+                for i in range(m):
+                    offset[i] = p
+                    p += 2 + u16(mm, p)[0]  # variant id
+                    k = u16(mm, p)[0]
+                    rsid[i] = mm[p + 2:p + 2 + k].decode()
+                    p += 2 + k
+                    k = u16(mm, p)[0]
+                    chrom[i] = mm[p + 2:p + 2 + k].decode()
+                    p += 2 + k
+                    pos[i], n = u32(mm, p)[0], u16(mm, p + 4)[0]
+                    n_alleles[i] = n
+                    p += 6
+                    for a in range(n):
+                        k = u32(mm, p)[0]
+                        if a < 2:
+                            (a1 if a == 0 else a2)[i] = mm[p + 4:p + 4 + k].decode()
+                        p += 4 + k
+                    p += 4 + u32(mm, p)[0]  # the genotype block
+                    size[i] = p - offset[i]
+                    if p > end:
+                        raise struct.error
+            except (struct.error, ValueError, UnicodeDecodeError):
+                raise InputDataError(f"the BGEN ends inside variant {i + 1} of {m} (cut short?) or its header is "
+                                     "malformed", where=files.path) from None
+    return pd.DataFrame({"chrom": chrom, "pos": pos, "rsid": rsid, "n_alleles": n_alleles, "a1": a1, "a2": a2,
+                         "offset": offset, "size": size})
+
+
+def _decompressor(compression: int, path: str) -> Callable[[bytes, int], bytes] | None:
+    if compression == 0:
+        return None
+    if compression == 1:
+        try:  # zlib-ng inflates the same bytes ~2x faster (installed with xopen); zlib otherwise
+            from zlib_ng import zlib_ng as fast
+        except ImportError:
+            return lambda data, n: zlib.decompress(data, bufsize=n)
+        return lambda data, n: fast.decompress(data, bufsize=n)
+    try:  # Python 3.14's module, else its backport (installed with the pipeline's dependencies)
+        from compression import zstd  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from backports import zstd
+        except ImportError:
+            raise InputDataError("zstd-compressed BGEN: needs the backports.zstd package (pip install "
+                                 "backports.zstd)", where=path) from None
+    return lambda data, n: zstd.decompress(data)
+
+
+def check_first_variant(files: BgenFiles, index: pd.DataFrame) -> None:
+    """Read the genotype block of the index's first variant on the driver, so that a file Hail's
+    import_bgen refuses too (phased, not 8-bit, a ploidy other than 2, a block that does not
+    inflate) is one InputDataError naming the file before any Spark task reads it."""
+    if len(index):
+        with BlockReader(files) as reader:
+            reader.read(index[["offset", "size"]].to_numpy(np.int64)[:1], np.empty((1, files.n_samples)))
+
+
+class BlockReader:
+    """Reads blocks of matched variants' alt dosages from one open BGEN (one per Spark task).
+
+    ``read(extent, out)``: ``extent`` (b x 2 int64: each variant block's byte offset and size,
+    ``variant_index``'s ``offset``/``size``), ``out`` a float64 buffer of at least b rows x
+    ``n_samples``; returns ``out[:b]`` with the dosages (``_MISSING`` where missing). Raises
+    InputDataError naming the file and the variant for a genotype block Hail would refuse."""
+
+    def __init__(self, files: BgenFiles):
+        self.files = files
+        self.n = files.n_samples
+        self._decompress = _decompressor(files.compression, files.path)
+        self._width = 10 + 3 * self.n  # N, K, min/max ploidy, N ploidy bytes, phased, bits, 2N probabilities
+        self._fd = os.open(files.path, os.O_RDONLY)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> BlockReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def read(self, extent: np.ndarray, out: np.ndarray) -> np.ndarray:
+        n = self.n
+        dose = out[:len(extent)]
+        for r in range(len(extent)):
+            data = self._genotype_block(int(extent[r, 0]), int(extent[r, 1]))
+            if (struct.unpack_from("<IHBB", data) != (n, 2, 2, 2)) or data[8 + n] != 0 or data[9 + n] != 8:
+                self._refuse(int(extent[r, 0]), np.frombuffer(data, dtype=np.uint8))
+            # A sample's two probabilities read as one uint16 (d0 | d1 << 8) -> Hail's dosage;
+            # row by row (a gather into a 2-D strided view is ~15x slower).
+            np.take(_DOSAGE_OF_PAIR, np.frombuffer(data, dtype="<u2", count=n, offset=10 + n), out=dose[r])
+            ploidy = np.frombuffer(data, dtype=np.uint8, count=n, offset=8)
+            if ploidy.max(initial=0) >= 0x80:  # few missing genotypes: set by index
+                dose[r, np.flatnonzero(ploidy >= 0x80)] = _MISSING
+        return dose
+
+    def _genotype_block(self, offset: int, size: int) -> bytes:
+        """The uncompressed genotype probability block of the variant at ``offset``."""
+        block = os.pread(self._fd, size, offset)
+        try:
+            p = 0
+            for _ in range(3):  # variant id, rsid, chromosome
+                p += 2 + struct.unpack_from("<H", block, p)[0]
+            p += 6  # position, K
+            for _ in range(struct.unpack_from("<H", block, p - 2)[0]):
+                p += 4 + struct.unpack_from("<I", block, p)[0]
+            (c,) = struct.unpack_from("<I", block, p)
+            p += 4
+            if p + c > len(block):
+                raise struct.error
+            if self._decompress is None:
+                data = block[p:p + c]
+            else:
+                (d,) = struct.unpack_from("<I", block, p)
+                data = self._decompress(block[p + 4:p + c], d)
+        except (struct.error, zlib.error, ValueError) as e:  # zlib_ng raises zlib.error too
+            raise InputDataError(f"cannot read the variant block at byte {offset}: {e or 'cut short'}",
+                                 where=self.files.path) from None
+        except Exception as e:  # zstd's own error class
+            raise InputDataError(f"cannot decompress the variant block at byte {offset}: {e}",
+                                 where=self.files.path) from None
+        if len(data) != self._width:
+            self._refuse(offset, np.frombuffer(data, dtype=np.uint8))
+        return data
+
+    def _refuse(self, offset: int, data: np.ndarray) -> None:
+        """One error for a genotype block Hail's import_bgen refuses too, saying what it holds."""
+        n = self.n
+        seen = {}
+        if data.size >= 8:
+            seen = {"samples": int(data[0:4].view("<u4")[0]), "alleles": int(data[4:6].view("<u2")[0]),
+                    "ploidy": f"{data[6]}..{data[7]}"}
+        if data.size >= 10 + n:
+            seen.update(phased=int(data[8 + n]), bits=int(data[9 + n]))
+        raise InputDataError(f"the variant block at byte {offset} holds {seen or f'{data.size} bytes'}; only unphased "
+                             f"diploid biallelic 8-bit probabilities for the header's {n} samples are read (as by "
+                             "Hail's import_bgen): re-export it, e.g. plink2 --export bgen-1.2 bits=8",
+                             where=self.files.path)
