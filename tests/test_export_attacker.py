@@ -11,14 +11,16 @@ distribution counts. Pure pandas + scipy: no Spark session needed.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
-from export_attacker import attack_release
+from export_attacker import attack_release, cases_from_standard_errors
 
 from trd_spark.models.km import coarsen_km, km_curves_for_pgs
 from trd_spark.report.suppression import suppress_small_counts
-from trd_spark.report.tables import CONTRAST_GROUPS, ReleaseCounts, suppress_release
+from trd_spark.report.tables import CONTRAST_GROUPS, HIDDEN_ESTIMATES_NOTE, ReleaseCounts, suppress_release
 
 T = 20
 STATUSES = ("TRD", "trMDD", "MDD_other", "non_MDD")
@@ -233,3 +235,56 @@ def test_compare_n_both_and_one_release_counts_are_not_recoverable():
         assert lo - 1e-6 <= v <= hi + 1e-6, k
         # As wide as "<20" says, or as the labels alone leave it (edge: n_both >= 20 of 30).
         assert hi - lo >= (10 if k[2] == "edge" else T - 2) - 1e-6, (k, lo, hi)
+
+
+def fitted_logistic(persons: pd.DataFrame, rc: ReleaseCounts) -> pd.DataFrame:
+    """``rc.logistic`` with the estimates of real fits (statsmodels Logit, status ~ PGS) where
+    cases and controls exist: beta, se, p, converged, note."""
+    import statsmodels.api as sm
+
+    rows = []
+    for r in rc.logistic.itertuples(index=False):
+        cases, whole = CONTRAST_GROUPS[r.contrast]
+        g = persons[(persons.dataset == r.dataset) & (persons.definition == r.definition)
+                    & persons.status.isin(whole) & persons[r.pgs_id].notna()]
+        y = g.status.isin(cases).astype(float).to_numpy()
+        beta = se = p = np.nan
+        if 0 < y.sum() < len(y):
+            with warnings.catch_warnings():  # the tiny dataset's fits may not converge: se as fitted
+                warnings.simplefilter("ignore")
+                fit = sm.Logit(y, sm.add_constant(g[r.pgs_id].to_numpy())).fit(disp=0)
+            beta, se, p = fit.params[1], fit.bse[1], fit.pvalues[1]
+        rows.append((beta, se, p, bool(np.isfinite(se)), ""))
+    est = pd.DataFrame(rows, columns=["beta", "se", "p", "converged", "note"], index=rc.logistic.index)
+    return pd.concat([rc.logistic, est], axis=1)
+
+
+def test_standard_errors_give_no_hidden_case_count(toy):
+    """The export showed every fit's estimates next to its "<20" / "suppressed" counts: the
+    attacker (``cases_from_standard_errors``, calibrated on the shown models) read definition
+    B's 7 TRD cases as 7 +- 1.5 from the se of TRD vs non-MDD, far inside the label's 1..19.
+    Now a model whose counts are hidden shows no estimate, nor does a meta-analysis row of its
+    definition, contrast and PGS (its pooled se would give it back)."""
+    persons, rc, _ = toy
+    with_fits = ReleaseCounts(**{**rc.__dict__, "logistic": fitted_logistic(persons, rc)})
+    meta = pd.DataFrame({"method": ["fixed"] * 2, "definition": ["B", "A"], "contrast": ["trd_vs_nonmdd"] * 2,
+                         "pgs_id": ["P1", "P1"], "k": [2, 2], "beta": [0.1, 0.2], "se": [0.3, 0.1],
+                         "datasets": ["big,tiny"] * 2})
+    safe = suppress_release(ReleaseCounts(**{**with_fits.__dict__, "meta": meta}), T)
+    key = ("big", "B", "trd_vs_nonmdd", "P1")
+
+    # Before: the counts suppressed, the estimates as fitted.
+    before = exported(safe)["results"].assign(se=with_fits.logistic["se"].astype(str))
+    guessed = cases_from_standard_errors(before, T)
+    assert abs(guessed[key] - 7) <= 1.5, guessed[key]
+
+    results = exported(safe)["results"]
+    assert results.set_index(["dataset", "definition", "contrast", "pgs_id"]).loc[key, "n_cases"] == "<20"
+    assert cases_from_standard_errors(results, T) == {}
+    hidden = results[results["se"].isin(["nan", "None", ""])]
+    assert set(hidden["note"]) <= {HIDDEN_ESTIMATES_NOTE, ""} and (hidden["note"] == HIDDEN_ESTIMATES_NOTE).any()
+    shown = results[(results["n_cases"].str.isdigit()) & (results["n"].str.isdigit())]
+    assert shown["se"].isin(["nan", "None", ""]).sum() == with_fits.logistic.loc[shown.index, "se"].isna().sum()
+    m = safe["meta"].set_index("definition")
+    # Both rows pool the tiny dataset, whose TRD counts are all hidden.
+    assert m["se"].isna().all() and (m["datasets"] == "").all() and m["k"].isna().all()

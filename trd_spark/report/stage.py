@@ -186,7 +186,9 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
                                "programming bounds no hidden small count more tightly than the label does; PGS "
                                f"quantiles only for groups of &ge; {threshold}; Kaplan-Meier steps only with &ge; "
-                               f"{threshold} events and at risk"),
+                               f"{threshold} events and at risk; no estimate of a model whose N, cases or events "
+                               "are hidden, nor of a difference, replication or meta-analysis using one (a standard "
+                               "error carries its sample size)"),
         "Software": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "Config hash": cfg.fingerprint()[:16],
     }
@@ -238,8 +240,11 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         cox=t.get("cox"), pgs_distribution=t.get("pgs_distribution"),
         primary_definition=cfg.phenotypes.primary_definition,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
+        difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
     )
     safe = suppress_release(rc, threshold)
+    # Estimates of fits with hidden counts are left out of the export (tables and figures alike).
+    t = {**t, **{name: safe[name] for name in ("difference", "replication", "meta") if name in safe}}
     files: dict[str, pd.DataFrame] = {
         "cohort_flow.tsv": safe["cohort_flow"],
         "match_rates.tsv": t["match_summary"][["dataset", "pgs_id", "trait", "domain", "n_variants", "n_matched",
@@ -283,7 +288,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         sections.append(("distributions", "PGS distributions by ancestry group", figs + _details(
             html_table(dist, "Quantiles of the PGS per SD"), "table")))
 
-    logistic = t["logistic"]
+    logistic = safe["logistic"]
     forests = []
     for contrast in cfg.models.contrasts:
         rows, title = forest_rows(safe["logistic"], t.get("meta"), cfg, contrast)

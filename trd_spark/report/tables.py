@@ -56,6 +56,89 @@ class ReleaseCounts:
     pgs_distribution: pd.DataFrame | None  # dataset, ancestry, pgs_id, n, quantiles
     primary_definition: str
     km_curves: pd.DataFrame | None = None  # KM_CURVES rows already coarsened (models.km.coarsen_km)
+    # Tables of estimates derived from the logistic fits (models stage): no counts, but their
+    # standard errors carry the fits' sample sizes (``hide_estimates_of_hidden_counts``).
+    difference: pd.DataFrame | None = None  # dataset, definition, pgs_id, ... (three contrasts)
+    replication: pd.DataFrame | None = None  # dataset, definition, contrast, pgs_id, ... (and discovery's)
+    meta: pd.DataFrame | None = None  # method, definition, contrast, pgs_id, ..., k, ..., datasets
+
+
+# The note of a model row whose estimates the export leaves out (``hide_estimates_of_hidden_counts``).
+HIDDEN_ESTIMATES_NOTE = "estimates not shown: a count of this model is hidden (small-count rule)"
+# Contrasts whose fits the TRD vs trMDD difference combines (models.synthesis).
+DIFFERENCE_CONTRASTS = ("trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd")
+# Columns kept in a row whose estimates are hidden: what identifies it and its (suppressed) counts.
+_IDENTITY = ("method", "dataset", "definition", "contrast", "pgs_id", "trait", "domain", "n", "n_cases", "n_events")
+
+
+def _blank(df: pd.DataFrame, hidden: list[bool]) -> pd.DataFrame:
+    """``df`` with every column but ``_IDENTITY`` emptied in the ``hidden`` rows, their note
+    ``HIDDEN_ESTIMATES_NOTE`` (also the failure reason and ``converged``: a fit that failed for
+    too few cases would tell that the hidden count is under ``models.min_cases``)."""
+    df = df.copy()
+    mask = pd.Series(hidden, index=df.index, dtype=bool)
+    if not mask.any():
+        return df
+    for c in df.columns:
+        if c in _IDENTITY:
+            continue
+        if pd.api.types.is_float_dtype(df[c]):
+            df.loc[mask, c] = float("nan")
+        else:  # flags, text, k: empty
+            df[c] = df[c].astype(object)
+            df.loc[mask, c] = "" if c in ("note", "failure_reason", "datasets") else None
+    if "note" in df.columns:
+        df.loc[mask, "note"] = HIDDEN_ESTIMATES_NOTE
+    return df
+
+
+def _model_keys(df: pd.DataFrame) -> list[tuple]:
+    """(dataset, definition, contrast, pgs_id) of each model row (Cox: contrast
+    ``progression``; a column the table lacks: None)."""
+    absent: dict[str, object] = {"contrast": "progression"}
+    cols: list[list[object]] = [list(df[c]) if c in df.columns else [absent.get(c)] * len(df)
+                                for c in ("dataset", "definition", "contrast", "pgs_id")]
+    return list(zip(*cols))
+
+
+def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
+    """The export's model tables with no estimate of a fit whose n, cases or events are hidden.
+
+    A standard error pins the sample it was fitted on: 1/se^2 of a logistic PGS effect is about
+    n_cases x (1 - n_cases/n) x var(PGS), so a shown model of the same dataset calibrates it and
+    the se of a model with "<20" cases gives them to about one (18 cases of a toy release read
+    as 17 from ten such rows); a model whose count is "suppressed" gives it the same way, and
+    with the totals the small group next to it. So every estimate (beta, se, OR, CI, p,
+    corrections, convergence, failure reason) of such a logistic or Cox row is left out, and
+    of every derived row that uses one: a TRD vs trMDD difference using one of its three
+    contrasts, a replication row or a meta-analysis row of that definition, contrast and PGS
+    (a replication row uses its discovery model too) (its pooled se minus the shown datasets' would give
+    the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for too few cases).
+    ``safe``: ``suppress_release``'s tables (counts as labels). Keys as ``safe`` plus
+    difference / replication / meta when ``rc`` has them."""
+    out = dict(safe)
+    hidden: set[tuple] = set()
+    for name, part in (("logistic", "n_cases"), ("cox", "n_events")):
+        df = safe.get(name)
+        if df is None:
+            continue
+        rows = [isinstance(n, str) or isinstance(k, str) for n, k in zip(df["n"], df[part])]
+        hidden |= {key for key, h in zip(_model_keys(df), rows) if h}
+        out[name] = _blank(df, rows)
+    datasets = sorted(set(rc.logistic["dataset"]))
+    if rc.difference is not None:
+        df = rc.difference
+        out["difference"] = _blank(df, [any((ds, d, c, p) in hidden for c in DIFFERENCE_CONTRASTS)
+                                        for ds, d, p in zip(df["dataset"], df["definition"], df["pgs_id"])])
+    if rc.replication is not None:
+        df = rc.replication
+        out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)  # its own and discovery's
+                                         for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
+    if rc.meta is not None:
+        df = rc.meta
+        out["meta"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)
+                                  for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
+    return out
 
 
 def _is_int(v) -> bool:
@@ -279,8 +362,10 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     """The export versions of the count-bearing tables (count columns as objects): cells of
     1..threshold-1 as "<threshold", further cells hidden by the audit as "suppressed",
     Kaplan-Meier curve sets the audit dropped left out (and the internal ``n_events_after``
-    column removed). Keys: cohort_flow, logistic, and cohort_counts / cox / pgs_distribution /
-    km_curves when given. Raises TrdSparkError if the audit cannot protect a cell."""
+    column removed), no estimate of a model whose counts are hidden nor of a derived row using
+    one (``hide_estimates_of_hidden_counts``). Keys: cohort_flow, logistic, and cohort_counts /
+    cox / pgs_distribution / km_curves / difference / replication / meta when given. Raises
+    TrdSparkError if the audit cannot protect a cell."""
     values, published, relations, units = build_audit(rc)
     audit = audit_suppression(values, published, relations, threshold, units)
     hide = audit.hide
@@ -334,4 +419,4 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         gone = [("km_curve_set", *k) in audit.dropped for k in zip(km["dataset"], km["definition"], km["pgs_id"])]
         out["km_curves"] = km[~pd.Series(gone, index=km.index, dtype=bool)].drop(
             columns="n_events_after").reset_index(drop=True)
-    return out
+    return hide_estimates_of_hidden_counts(out, rc)
