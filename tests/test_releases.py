@@ -213,3 +213,29 @@ def test_release_with_outputs_of_an_older_upstream_is_stale_not_complete(cfg, ca
     assert main(["releases", "--config", str(_write_config(cfg))]) == 0
     out = capsys.readouterr().out
     assert re.search(r"C2024Q3R5\s+stale\s+pgs, phenotypes, cohort, models, report, export \(stale\)", out), out
+
+
+def test_release_with_an_output_edited_since_published_is_stale(cfg):
+    """A stage folder whose files no longer match its manifest's record (an output edited or
+    deleted by hand) makes the release stale from that stage on: `--release latest` picks it
+    again instead of exiting 7, and the run reruns that stage (stages.rerun_reasons)."""
+    from trd_spark.layout import output_record
+
+    fs = LocalFs()
+    for r in ("C2022Q4R9", "C2023Q2R1", "C2024Q3R5"):
+        _publish_consistent(cfg, r)
+    folder = os.path.join(cfg.output_root, "C2022Q4R9", "cohort")
+    with open(os.path.join(folder, "counts.tsv"), "w") as f:
+        f.write("n\n100\n")
+    manifest = os.path.join(folder, "_manifest.json")
+    with open(manifest) as f:
+        m = json.load(f)
+    with open(manifest, "w") as f:
+        json.dump({**m, "outputs": output_record(fs, folder)}, f)
+    with pytest.raises(NothingToDo):
+        latest_incomplete(cfg, fs)
+    with open(os.path.join(folder, "counts.tsv"), "w") as f:
+        f.write("n\n101\n")
+    got = {s.release: s for s in statuses(cfg, fs)}
+    assert got["C2022Q4R9"].stale_stages == ("cohort", "models", "report", EXPORT)
+    assert latest_incomplete(cfg, fs) == "C2022Q4R9"

@@ -98,19 +98,25 @@ class Layout:
         return json.loads(fs.read_text(path)) if fs.exists(path) else None
 
     def changed_outputs(self, fs: FsLike, stage: str) -> list[str]:
-        """Entries of the complete folder ``stage`` (files, table directories) that differ from
-        what its manifest recorded when it was published (``output_record``): deleted, added,
-        edited by hand, a part file gone. [] when they all match, and for a folder published
-        before manifests recorded outputs (nothing to compare). ``export/`` is compared with
-        its own manifest's ``files`` (SHA-256 and bytes per file)."""
-        m = self.manifest(fs, stage) or {}
-        recorded = m.get("outputs")
-        if recorded is None and isinstance(m.get("files"), dict):  # export/_manifest.json
-            recorded = {name: {"bytes": f.get("bytes"), "sha256": f.get("sha256")} for name, f in m["files"].items()}
-        if not isinstance(recorded, dict):
-            return []
-        now = output_record(fs, self.stage_dir(stage))
-        return sorted(k for k in recorded.keys() | now.keys() if recorded.get(k) != now.get(k))
+        """``changed_outputs`` of the folder of ``stage``."""
+        return changed_outputs(fs, self.stage_dir(stage))
+
+
+def changed_outputs(fs: FsLike, folder: str) -> list[str]:
+    """Entries of a published stage folder (files, table directories) that differ from what
+    its manifest recorded when it was published (``output_record``): deleted, added, edited by
+    hand, a part file gone. [] when they all match, and for a folder without a manifest or
+    published before manifests recorded outputs (nothing to compare). ``export/`` is compared
+    with its own manifest's ``files`` (SHA-256 and bytes per file)."""
+    path = f"{folder}/{MANIFEST}"
+    m = json.loads(fs.read_text(path)) if fs.exists(path) else {}
+    recorded = m.get("outputs")
+    if recorded is None and isinstance(m.get("files"), dict):  # export/_manifest.json
+        recorded = {name: {"bytes": f.get("bytes"), "sha256": f.get("sha256")} for name, f in m["files"].items()}
+    if not isinstance(recorded, dict):
+        return []
+    now = output_record(fs, folder)
+    return sorted(k for k in recorded.keys() | now.keys() if recorded.get(k) != now.get(k))
 
 
 def output_record(fs: FsLike, folder: str) -> dict[str, dict[str, object]]:

@@ -30,7 +30,7 @@ from typing import Protocol
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, LockedError, NothingToDo
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class FsLike(Protocol):
     def delete(self, path: str) -> None: ...
     def create_new(self, path: str, text: str) -> bool: ...
     def mtime(self, path: str) -> float: ...
+    def read_bytes(self, path: str) -> bytes: ...
+    def list_files(self, path: str) -> dict[str, int]: ...
 
 
 class LocalFs:
@@ -148,9 +150,10 @@ def stale_outputs(fs: FsLike, base: str, done: tuple[str, ...]) -> tuple[str, ..
     manifest records the run id of each upstream output it read (``stages.fingerprint_parts``),
     and a rerun that republished an upstream stage but stopped before its downstream ones
     (killed, failed, ``trd-spark cohort`` alone) leaves them stale, each with its own
-    ``_SUCCESS``; ``export/`` is stale when another report run wrote it. Downstream of a stale
-    output is stale too. An output without a readable
-    manifest is taken as it is (nothing to compare)."""
+    ``_SUCCESS``; ``export/`` is stale when another report run wrote it. An output deleted or
+    edited since it was published (``layout.changed_outputs``) is stale too, so a scheduled
+    ``--release latest`` reruns it. Downstream of a stale output is stale too. An output
+    without a readable manifest is taken as it is (nothing to compare)."""
     manifests: dict[str, dict] = {}
     for out in done:
         try:
@@ -163,7 +166,7 @@ def stale_outputs(fs: FsLike, base: str, done: tuple[str, ...]) -> tuple[str, ..
         # export/ is written by the report run whose run id its manifest records.
         upstream = {"report": m.get("run_id")} if out == EXPORT else (m.get("fingerprint_parts") or {}).get("upstream") or {}
         if any(u in stale or (u in manifests and manifests[u].get("run_id") != run_id)
-               for u, run_id in upstream.items()):
+               for u, run_id in upstream.items()) or (out in manifests and changed_outputs(fs, f"{base}/{out}")):
             stale.append(out)
     return tuple(stale)
 
