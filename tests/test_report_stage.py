@@ -111,10 +111,17 @@ def test_html_has_forest_plots_across_datasets(report):
     svgs = re.findall(r'<svg class="forest".*?</svg>', page, flags=re.S)
     assert len(svgs) == logistic["contrast"].nunique()
     texts = ["".join(t.itertext()) for svg in svgs for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
-    shown = logistic[(logistic.definition == cfg.phenotypes.primary_definition) & logistic.converged]
+    # Estimates of a model whose n or cases are hidden are not exported (tables.hide_estimates_of_hidden_counts).
+    tsv = pd.read_csv(files["results.tsv"], sep="\t", dtype={"n": str, "n_cases": str})
+    counts_shown = (tsv["n"].str.isdigit() & tsv["n_cases"].str.isdigit()).to_numpy()
+    shown = logistic[(logistic.definition == cfg.phenotypes.primary_definition) & logistic.converged & counts_shown]
     assert set(shown["dataset"]) == {"discovery", "replication_wgs"}
     for r in shown.itertuples():
         assert f"{r.odds_ratio:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" in texts
+    hidden = logistic[(logistic.definition == cfg.phenotypes.primary_definition) & logistic.converged & ~counts_shown]
+    assert len(hidden) > 0  # the small dataset must exercise it
+    for r in hidden.itertuples():  # its standard error would give the hidden count back
+        assert f"{r.odds_ratio:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" not in texts
     assert "<20" in texts
     assert "&lt;20" in page  # suppressed counts in tables appear, escaped
 
