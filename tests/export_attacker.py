@@ -284,3 +284,22 @@ def cases_from_standard_errors(results, threshold: int = 20) -> dict:
         if v is not None and np.isfinite(v):
             out[(r["dataset"], r["definition"], r["contrast"], r["pgs_id"])] = float(info[i] / v)
     return out
+
+
+def small_release_changes(attacker: Attacker, prior: dict, threshold: int = 20) -> dict:
+    """The two-release attack: ``prior`` = {cell: n} of counts another release's export shows
+    (``("status", ds, definition, status)``, ``("flow", definition, step)``); ``attacker`` holds
+    this release's export (``attack_release``). The change of a cell is its interval here minus
+    the other release's number; a change pinned inside 1..threshold-1 (or -(threshold-1)..-1)
+    more tightly than "<threshold" (width < threshold - 2) is a small group recovered: the
+    persons who joined or left it. Returns {cell: (low, high) of the change}."""
+    out = {}
+    for cell, n in sorted(prior.items(), key=str):
+        if cell not in attacker.bounds:
+            continue
+        lo, hi = attacker.interval(cell)
+        change = (lo - n, hi - n)
+        for low, high in (change, (-change[1], -change[0])):
+            if low >= 1 - 1e-6 and high <= threshold - 1 + 1e-6 and high - low < threshold - 2 - 1e-6:
+                out[cell] = change
+    return out

@@ -16,11 +16,17 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from export_attacker import attack_release, cases_from_standard_errors
+from export_attacker import attack_release, cases_from_standard_errors, small_release_changes
 
 from trd_spark.models.km import coarsen_km, km_curves_for_pgs
 from trd_spark.report.suppression import suppress_small_counts
-from trd_spark.report.tables import CONTRAST_GROUPS, HIDDEN_ESTIMATES_NOTE, ReleaseCounts, suppress_release
+from trd_spark.report.tables import (
+    CONTRAST_GROUPS,
+    HIDDEN_ESTIMATES_NOTE,
+    ReleaseCounts,
+    prior_counts,
+    suppress_release,
+)
 
 T = 20
 STATUSES = ("TRD", "trMDD", "MDD_other", "non_MDD")
@@ -288,3 +294,31 @@ def test_standard_errors_give_no_hidden_case_count(toy):
     m = safe["meta"].set_index("definition")
     # Both rows pool the tiny dataset, whose TRD counts are all hidden.
     assert m["se"].isna().all() and (m["datasets"] == "").all() and m["k"].isna().all()
+
+
+def test_two_releases_exports_give_no_small_change(toy):
+    """Release 2 has 7 more MDD persons in the big dataset (TRD under definition A, trMDD under
+    B and C). Audited alone, its export showed 67 TRD (A) and 307 MDD where release 1's showed
+    60 and 300: the outsider holding both subtracts them (``small_release_changes``: the 7 new
+    persons). With release 1's shown counts as known cells (``prior_counts``), the audit hides
+    what would show a change of 1..19, and release 2's export alone still gives nothing away."""
+    persons, rc1, safe1 = toy
+    rng = np.random.default_rng(5)
+    new = pd.DataFrame([("big", d, "TRD" if d == "A" else "trMDD", "EUR", rng.normal(), rng.normal(),
+                         int(rng.integers(10, 900)), int(d == "A")) for d in DEFINITIONS for _ in range(7)],
+                       columns=persons.columns)
+    persons2 = pd.concat([persons, new], ignore_index=True)
+    rc2 = release_from_persons(persons2)
+    shown1 = exported(safe1)
+    prior = prior_counts({"r1": shown1})
+    known = {cell: n for (_, cell), n in prior.items()}
+    assert known[("status", "big", "A", "TRD")] == 60
+
+    alone, _ = attack(exported(suppress_release(rc2, T)), rc2, persons2)
+    before = small_release_changes(alone, known, T)
+    assert before[("status", "big", "A", "TRD")] == (7, 7) and ("flow", "A", "mdd_included") in before
+
+    export2 = exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T))
+    a, targets = attack(export2, rc2, persons2)
+    assert small_release_changes(a, known, T) == {}
+    assert not [k for k in targets if a.determined(k)]

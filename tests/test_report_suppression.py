@@ -181,3 +181,24 @@ def test_a_gate_message_gives_no_small_count_by_arithmetic(caplog, n, total, pin
         low, high = (float(pct) - 0.05) / 100 * total, (float(pct) + 0.05) / 100 * total
         for a, b in ((low, high), (total - high, total - low)):  # the count, or the rest
             assert not (pinned - 1 < a and b < pinned + 1), message
+
+
+def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_path):
+    """What the report audits against (``other_release_exports`` -> ``prior_counts``): the
+    shown status and flow counts of every other release with a complete export/, never its own,
+    nor an incomplete one's."""
+    from trd_spark.config import load_config
+    from trd_spark.io import Fs
+    from trd_spark.report.stage import other_release_exports
+    from trd_spark.report.tables import prior_counts
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path), "release": "r2"})
+    for release, complete in (("r1", True), ("r2", True), ("r0", False)):
+        export = tmp_path / release / "export"
+        export.mkdir(parents=True)
+        (export / "cohort_counts.tsv").write_text("dataset\tdefinition\tstatus\tn\nd\tA\tTRD\t60\nd\tA\ttrMDD\t<20\n")
+        (export / "cohort_flow.tsv").write_text("definition\tstep_order\tstep\tn\nall\t1\tall_persons\t300\n")
+        if complete:
+            (export / "_SUCCESS").write_text("")
+    got = prior_counts(other_release_exports(Fs(spark), cfg))
+    assert got == {("r1", ("status", "d", "A", "TRD")): 60, ("r1", ("flow", "all", "all_persons")): 300}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import uuid
@@ -40,7 +41,7 @@ from trd_spark.report.figures import (
     significance_figure,
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
-from trd_spark.report.tables import ReleaseCounts, suppress_release
+from trd_spark.report.tables import ReleaseCounts, prior_counts, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
 
@@ -225,10 +226,35 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
                    + ". Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall.")
 
 
+def other_release_exports(fs: Fs, cfg: Config) -> dict[str, dict[str, pd.DataFrame]]:
+    """{release: {"cohort_counts", "cohort_flow": table as text}} of every other release under
+    ``output_root`` whose ``export/`` is complete: what is already public, which this
+    release's export must not give a small difference with (``tables.prior_counts``). Read
+    when the report runs; not a rerun trigger (a release exported later is audited against
+    this one)."""
+    root = Layout.of(cfg).output_root
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for release in fs.listdirs(root):
+        other = Layout(root, release)
+        if release == cfg.release or not other.is_complete(fs, EXPORT):
+            continue
+        tables = {}
+        for name in ("cohort_counts", "cohort_flow"):
+            path = other.file(EXPORT, f"{name}.tsv")
+            if fs.exists(path):
+                tables[name] = pd.read_csv(io.StringIO(fs.read_text(path)), sep="\t", dtype=str, keep_default_na=False)
+        out[release] = tables
+    return out
+
+
 def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
-                 standardisation_fallback: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+                 standardisation_fallback: dict[str, dict[str, str]] | None = None,
+                 other_exports: dict[str, dict[str, pd.DataFrame]] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure.
+
+    ``other_exports``: other releases' exported counts (``other_release_exports``); no change
+    of 1..threshold-1 between them and this export can be derived.
 
     ``standardisation_fallback``: the cohort manifest's ``notes.pgs_standardisation_fallback``
     (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report."""
@@ -241,6 +267,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         primary_definition=cfg.phenotypes.primary_definition,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
         difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
+        prior=prior_counts(other_exports or {}),
     )
     safe = suppress_release(rc, threshold)
     # Estimates of fits with hidden counts are left out of the export (tables and figures alike).
@@ -439,7 +466,11 @@ def run(ctx: StageContext) -> dict[str, str]:
         log.info("report: optional tables not present, sections skipped: %s", ", ".join(skipped))
 
     cohort_notes = ctx.manifest("cohort").get("notes") or {}
-    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"))
+    others = other_release_exports(ctx.fs, cfg)
+    if others:
+        log.info("report: audited with the exported counts of %d other release(s): %s", len(others),
+                 ", ".join(sorted(others)))
+    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others)
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():

@@ -61,6 +61,29 @@ class ReleaseCounts:
     difference: pd.DataFrame | None = None  # dataset, definition, pgs_id, ... (three contrasts)
     replication: pd.DataFrame | None = None  # dataset, definition, contrast, pgs_id, ... (and discovery's)
     meta: pd.DataFrame | None = None  # method, definition, contrast, pgs_id, ..., k, ..., datasets
+    # Counts other releases' exports already show ({(release, audit cell): n}, ``prior_counts``).
+    prior: dict[tuple, int] | None = None
+
+
+def prior_counts(exports: dict[str, dict[str, pd.DataFrame]]) -> dict[tuple, int]:
+    """{(release, audit cell): n} of the status and cohort-flow counts that other releases'
+    exports show as numbers. ``exports``: release -> {"cohort_counts": ..., "cohort_flow": ...}
+    as read from their ``export/`` TSVs (text; a table absent: left out). An outsider holding
+    two releases' exports subtracts them: 60 TRD persons in one and 67 in the next are 7 new
+    ones, so ``build_audit`` links each count to the same count of every other release
+    (``release_change`` cells) and the audit hides what a small change would show."""
+    out: dict[tuple, int] = {}
+    for release, tables in sorted(exports.items()):
+        cc, flow = tables.get("cohort_counts"), tables.get("cohort_flow")
+        if cc is not None:
+            for ds, d, st, n in zip(cc["dataset"], cc["definition"], cc["status"], cc["n"].astype(str)):
+                if n.isdigit():
+                    out[(release, ("status", ds, d, st))] = int(n)
+        if flow is not None:
+            for d, st, n in zip(flow["definition"], flow["step"], flow["n"].astype(str)):
+                if n.isdigit():
+                    out[(release, ("flow", d, st))] = int(n)
+    return out
 
 
 # The note of a model row whose estimates the export leaves out (``hide_estimates_of_hidden_counts``).
@@ -355,6 +378,16 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
             # The genotyped persons of a dataset are its statuses under the primary definition.
             everyone = _plain(ANALYSED_STATUSES)
             link(dist_total, everyone, ds, rc.primary_definition)
+
+    # The same count as another release's export shows it (known exactly, ``prior_counts``):
+    # their difference is a count too (persons who joined, or left, the group).
+    for (release, cell), n in sorted((rc.prior or {}).items(), key=str):
+        if cell not in published:
+            continue
+        prior, change = ("prior", release, cell), ("release_change", release, cell)
+        values[prior] = n
+        values[change] = abs(values[cell] - n)
+        relations.append({cell: 1, prior: -1, change: -1 if values[cell] >= n else 1})
     return values, published, relations, units
 
 
@@ -367,7 +400,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     cox / pgs_distribution / km_curves / difference / replication / meta when given. Raises
     TrdSparkError if the audit cannot protect a cell."""
     values, published, relations, units = build_audit(rc)
-    audit = audit_suppression(values, published, relations, threshold, units)
+    audit = audit_suppression(values, published, relations, threshold, units,
+                              known={k for k in values if k[0] == "prior"})
     hide = audit.hide
 
     def shown(key, v):
