@@ -3,9 +3,13 @@
 Generates (or reuses, in --work-dir) random genotypes (samples x variants, GRCh38 chr1, ~1%
 missing calls) written directly as PLINK 1 bed/bim/fam, converted once (not timed) to a Hail
 MatrixTable, and one PGS Catalog scoring file per score (every score weights every variant;
-half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by plink2). Times:
+half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by plink2); with
+--bgen also a BGEN 1.2, 8-bit, zlib (``plink2 --export bgen-1.2 bits=8 id-paste=iid``: the hard
+calls as probabilities, sample IDs embedded, as All of Us ships its BGEN). Times:
 
-  plink2 --score     whole process, 2 threads, from the same bed / pgen / VCF
+  plink2 --score     whole process, 2 threads, from the same bed / pgen / VCF / BGEN
+                     (``--bgen geno.bgen ref-first --sample geno.sample``: plink2 imports the
+                     BGEN into a temporary pgen first, inside the timed run)
   ours               the PGS stage's own functions in-process, one dataset per engine
                      (``run_ours``): parse the scoring files; score sites + match
                      (``stage.match_dataset``: the .bim/.pvar variant list for bed/pgen, the
@@ -16,6 +20,10 @@ half the effect alleles are REF). With --vcf also a bgzipped VCF (exported by pl
                                           native engine (``stage.scoring_scratch``)
                      native-bed / -pgen   the native engine (``pgen_engine``: pgenlib + numpy
                                           in Spark tasks; the .pgen converted once, not timed)
+                     native-bgen          the native engine reading the BGEN (``bgen_reader``:
+                                          variant list by a header pass, no .bgi)
+                     hail-bgen            ``pgs.native.engine: hail``: Hail's index_bgen,
+                                          import_bgen and one-pass scoring
                      JVM/Hail start is printed separately and added for the whole-process ratio.
 
 With more than one engine, each engine runs in its own fresh interpreter (this script again with
@@ -114,7 +122,8 @@ def generate(work: Path, n_samples: int, n_variants: int, n_scores: int, seed: i
 
 def run_plink2(work: Path, source: str, n_scores: int, threads: int = 2) -> tuple[float, pd.DataFrame]:
     inp = {"vcf": ["--vcf", str(work / "geno.vcf.bgz")], "bed": ["--bfile", str(work / "geno")],
-           "pgen": ["--pfile", str(work / "geno")]}[source]
+           "pgen": ["--pfile", str(work / "geno")],
+           "bgen": ["--bgen", str(work / "geno.bgen"), "ref-first", "--sample", str(work / "geno.sample")]}[source]
     cmd = ["plink2", *inp, "--threads", str(threads), "--score", str(work / "plink2_score.tsv"), "1", "2", "header",
            "cols=+scoresums", "--score-col-nums", f"3-{2 + n_scores}", "--out", str(work / f"plink2_{source}")]
     t0 = time.perf_counter()
@@ -127,6 +136,7 @@ def run_plink2(work: Path, source: str, n_scores: int, threads: int = 2) -> tupl
 GENOTYPES = {  # engine label -> (genotypes format, path below the work dir)
     "hail-vcf": ("vcf", "geno.vcf.bgz"), "hail-mt": ("mt", "geno.mt"),
     "native-bed": ("plink", "geno"), "native-pgen": ("pgen", "geno"),
+    "native-bgen": ("bgen", "geno.bgen"), "hail-bgen": ("bgen", "geno.bgen"),
 }
 
 
@@ -149,6 +159,7 @@ ancestry: {{path: {work}/ancestry.tsv}}
 pgs:
   scoring_files: ["{work}/scores/*.txt.gz"]
   trait_panel: {panel}
+  native: {{engine: {"hail" if label == "hail-bgen" else "native"}}}
 omop: {{path: {work}/omop, data_cutoff_date: 2023-07-01}}
 phenotypes:
   concept_sets: {repo / "conf" / "concept_sets.yaml"}
@@ -197,8 +208,9 @@ def main() -> None:
     ap.add_argument("--vcf", action="store_true", help="also compare from a bgzipped VCF (both tools)")
     ap.add_argument("--work-dir", default="/tmp/trd_spark_bench_pgs")
     ap.add_argument("--cores", type=int, default=2, help="Spark local[N] and plink2 --threads")
-    ap.add_argument("--engines", nargs="*", choices=["hail-vcf", "hail-mt", "native-bed", "native-pgen"],
-                    help="run only these (default: all; hail-vcf needs --vcf)")
+    ap.add_argument("--bgen", action="store_true", help="also compare from a BGEN 1.2 8-bit file (both tools)")
+    ap.add_argument("--engines", nargs="*", choices=list(GENOTYPES),
+                    help="run only these (default: all; hail-vcf needs --vcf, *-bgen --bgen)")
     ap.add_argument("--prepare-only", action="store_true", help="generate and convert the data, time nothing")
     ap.add_argument("--one-process", action="store_true",
                     help="run several engines in this process (the later ones warm) instead of one process each")
@@ -216,7 +228,11 @@ def main() -> None:
         generate(work, args.samples, args.variants, args.scores, args.seed, args.vcf)
         print(f"generated data in {time.perf_counter() - t0:.1f} s: {work}", flush=True)
 
-    labels = [label for label, _ in engine_runs(args.vcf) if not args.engines or label in args.engines]
+    if args.bgen and not (work / "geno.bgen").exists():  # made once from the pgen, not timed
+        t0 = time.perf_counter()
+        write_bgen(work)
+        print(f"wrote geno.bgen in {time.perf_counter() - t0:.1f} s", flush=True)
+    labels = [label for label, _ in engine_runs(args.vcf, args.bgen) if not args.engines or label in args.engines]
     if len(labels) > 1 and not args.one_process and not args.prepare_only:
         sys.exit(run_each_in_own_process(args, labels))
 
@@ -244,7 +260,7 @@ def main() -> None:
         subprocess.run(["plink2", "--bfile", str(work / "geno"), "--make-pgen", "--threads", "2", "--out",
                         str(work / "geno")], check=True, capture_output=True)
     results = []
-    for label, p_source in engine_runs(args.vcf):
+    for label, p_source in engine_runs(args.vcf, args.bgen):
         if label not in labels:
             continue
         p_time, p_out = run_plink2(work, p_source, args.scores, args.cores)
@@ -260,10 +276,19 @@ def main() -> None:
     sys.exit(report(args, results))
 
 
-def engine_runs(vcf: bool) -> list[tuple[str, str]]:
+def engine_runs(vcf: bool, bgen: bool = False) -> list[tuple[str, str]]:
     """(engine label, plink2's input) in run order: Hail from the VCF / the MatrixTable made from
-    the .bed, the native engine from the .bed and the .pgen."""
-    return ([("hail-vcf", "vcf")] if vcf else []) + [("hail-mt", "bed"), ("native-bed", "bed"), ("native-pgen", "pgen")]
+    the .bed, the native engine from the .bed and the .pgen; with ``bgen`` both engines from the
+    BGEN."""
+    return ([("hail-vcf", "vcf")] if vcf else []) + [("hail-mt", "bed"), ("native-bed", "bed"), ("native-pgen", "pgen")] \
+        + ([("native-bgen", "bgen"), ("hail-bgen", "bgen")] if bgen else [])
+
+
+def write_bgen(work: Path) -> None:
+    """geno.bgen + geno.sample from the .bed: BGEN 1.2, 8-bit probabilities, zlib, REF first,
+    the IIDs embedded (``id-paste=iid``: the person IDs, as the stage requires)."""
+    subprocess.run(["plink2", "--bfile", str(work / "geno"), "--export", "bgen-1.2", "bits=8", "id-paste=iid",
+                    "--threads", "2", "--out", str(work / "geno")], check=True, capture_output=True)
 
 
 def run_each_in_own_process(args: argparse.Namespace, labels: list[str]) -> int | str:

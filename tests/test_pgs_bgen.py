@@ -179,7 +179,7 @@ def test_variant_list_from_bgi_and_header_pass_and_sample_ids(bgen, tmp_path):
 def test_bad_bgen_is_one_error_naming_the_file(hl, spark, bgen, tmp_path):
     """A file that is not BGEN, one cut short, and one whose probabilities Hail refuses too
     (16-bit) are each one InputDataError naming the file, raised while matching (before Spark
-    reads a genotype)."""
+    reads a genotype); a corrupt block found by a Spark task too."""
     shutil.copy(DATA / "PGS000901.txt", tmp_path / "a.txt")
     raw = bgen.read_bytes()
     (tmp_path / "text.bgen").write_text("chr1\t100\tA\tG\n" * 10)
@@ -194,6 +194,16 @@ def test_bad_bgen_is_one_error_naming_the_file(hl, spark, bgen, tmp_path):
         with pytest.raises(InputDataError, match=rf"^{tmp_path}/{name}: {message}") as e:
             stage.match_dataset(hl, spark, cfg, "d", files)
         assert "\n" not in str(e.value)
+    # A block past the first that does not inflate (its zlib checksum overwritten) fails in the
+    # Spark task that reads it: still one line naming the file (stage.hail_errors).
+    index = bgen_reader.variant_index(bgen_reader.BgenFiles.open(str(bgen)), recode)
+    end = int(index["offset"].iloc[1] + index["size"].iloc[1])
+    (tmp_path / "bad.bgen").write_bytes(raw[:end - 4] + b"\xff\xff\xff\xff" + raw[end:])
+    cfg = case_config(tmp_path, str(tmp_path / "bad.bgen"), str(tmp_path / "a.txt"), fmt="bgen")
+    with pytest.raises(InputDataError, match=rf"^{tmp_path}/bad\.bgen: cannot (read|decompress) the variant block "
+                                             rf"at byte {int(index['offset'].iloc[1])}: ") as e:
+        run_scores(hl, spark, cfg)
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
 
 
 def test_block_reader_gives_hails_dosage_to_the_bit(bgen):

@@ -284,7 +284,8 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[
 def hail_errors(where: str):
     """Turn a Hail/Java exception raised while genotypes are read (Hail reads lazily, so at the
     first action) into one InputDataError line naming the dataset and its files; our own
-    errors pass through unchanged.
+    errors pass through unchanged, also when raised inside a Spark task (the line after
+    ``trd_spark.errors.InputDataError:`` in the worker's traceback).
 
     A parse error's first line names no position (``VCFParseError: unexpected end of line``);
     Hail gives it further down, ``HailException: file:/x.vcf:offset 673639: error while
@@ -298,6 +299,12 @@ def hail_errors(where: str):
         raise
     except Exception as e:  # FatalError / HailException / Py4JJavaError: no common base
         text = str(e)
+        # Our own error raised inside a Spark task (the native engine's readers, e.g. a BGEN
+        # block that does not inflate) reaches the driver as the Python worker's traceback: its
+        # one line (which names the file) is the error.
+        ours = re.search(r"trd_spark\.errors\.InputDataError: (.+)", text)
+        if ours:
+            raise InputDataError(ours.group(1).strip()) from None
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)[:300]
         at = re.search(r"HailException: (\S+):offset (\d+): error while parsing line", text)
         if at and at.group(1) not in first:
