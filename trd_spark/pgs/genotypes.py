@@ -87,6 +87,17 @@ def contig_recoding(reference_genome: str) -> dict[str, str]:
 NORMALISED = "normalised"
 
 
+# Row fields of ``biallelic_rows`` (int32, str, str): the position, REF and this row's alt as
+# the file's own row wrote them before the split (``split_multi``'s ``old_locus``,
+# ``old_alleles[0]``, ``old_alleles[a_index]``). The rows of one multi-allelic record share
+# position and REF whatever minimal form each alt took (``AT>ATT,A`` is ``A>AT`` and ``AT>A``),
+# so the matcher groups a REF effect allele's alts by them, and compares score alleles with
+# the alleles as written first (as plink2 does).
+SITE_POSITION = "site_position"
+SITE_REF = "site_ref"
+SITE_ALT = "site_alt"
+
+
 # Global (array<str> of loci, ``chr4:1000000``) naming the sites a reader had to skip; only
 # the BGEN reader sets it (its multi-allelic variants). ``stage.match_hail`` reads it.
 UNREADABLE_LOCI = "unreadable_loci"
@@ -368,7 +379,8 @@ def biallelic_dosages(hl: hl_types, source: GenotypeSource, calls: hl_types.Matr
 def biallelic_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixTable, *,
                    keep_rsid: bool = False) -> hl_types.Table:
     """The rows of ``biallelic_dosages(hl, source, calls, keep_rsid=keep_rsid)`` (keyed by
-    ``locus``/``alleles``; ``rsid`` when kept; ``NORMALISED``, except for BGEN) without its
+    ``locus``/``alleles``; ``rsid`` when kept; ``NORMALISED``, ``SITE_POSITION``, ``SITE_REF`` and
+    ``SITE_ALT``, except for BGEN) without its
     entries: the multi-allelic split is done on ``calls.rows()``, a Table, so a job on them
     reads no genotype. (Hail does not prune the split MatrixTable's ``rows()`` to the row data
     as cheaply: at 10k samples x 100k rows of a MatrixTable, counting those rows took 59-64 s,
@@ -380,7 +392,10 @@ def biallelic_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixT
     _check_keys(hl, calls, where)
     row_fields = _rsid_fields(calls, keep_rsid, where)
     rows = calls.rows().select(*row_fields).select_globals()
-    return _split_rows(hl, rows).select(*row_fields, NORMALISED)
+    split = _split_rows(hl, rows)
+    return split.select(*row_fields, NORMALISED, **{SITE_POSITION: split.old_locus.position,
+                                                    SITE_REF: split.old_alleles[0],
+                                                    SITE_ALT: split.old_alleles[split.a_index]})
 
 
 def _where(source: GenotypeSource) -> str:

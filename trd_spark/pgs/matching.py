@@ -28,12 +28,20 @@ files (``positions_from == "rsid"``) get their locus from the genotype row with 
 (``rsid`` row field, ``genotypes.read_genotypes(keep_rsid=True)``); an rsID on several loci is
 not_found.
 
+Indel representations: the score's alleles are compared with each genotype row's alleles as
+its file writes them (``genotypes.SITE_POSITION``/``SITE_REF``/``SITE_ALT`` for Hail's split
+rows: plink2 and pgsc_calc compare these), else in minimal representation (``minimal_alleles``,
+Hail's ``min_rep``, of both) when only one orientation fits there (``AT/ATT`` at ``AT>ATT,A``
+would fit the insertion ``A>AT`` as REF effect and the deletion ``AT>A`` as alt effect: such a
+site needs the written match).
+
 Multi-allelic sites (split into one ``[ref, alt]`` row per alt, or given split): an effect
 allele equal to an alt scores that alt's copies; an effect allele equal to REF scores
-``2 - copies of every alt at the locus with that REF`` (``other_alt_rows`` of
-``match_sites_frame``), the same for split and unsplit inputs in every format. Source: the
-dosage definition of plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus
-all alt dosages). A genotype row repeated at a scored locus is an error
+``2 - copies of every alt of its file row`` (the rows with the same written position and REF,
+whatever minimal form Hail's split gave each; ``other_alt_rows`` of ``match_sites_frame``),
+the same for split and unsplit inputs in every format. Source: the dosage definition of
+plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus all alt dosages). A
+genotype row repeated at a scored locus (in minimal form) is an error
 (``check_duplicate_rows_frame``: its weight would be applied twice).
 
 A score variant without ``other_allele`` is matched on the effect allele alone when the
@@ -63,7 +71,7 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError, MatchRateError
-from trd_spark.pgs.genotypes import NORMALISED, locate_rows
+from trd_spark.pgs.genotypes import NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
@@ -524,30 +532,132 @@ def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame
     return out
 
 
+def minimal_alleles(position: np.ndarray, ref: np.ndarray, alt: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hail's ``min_rep`` of each ``[ref, alt]`` pair at ``position`` (int64), vectorised:
+    the common suffix is trimmed while both alleles keep one base, then the common prefix,
+    moving the position right (``TAA/TA`` -> ``TA/T``; ``AATAA/AACAA`` at 100 -> ``T/C`` at
+    102). Returns new arrays (position int64, ref, alt object); a pair with a missing allele or
+    a one-base allele (every SNV, every minimal indel, ``*``) is returned as it is, so only
+    the rare non-minimal pairs are looped over."""
+    position = np.asarray(position, dtype=np.int64).copy()
+    ref, alt = np.asarray(ref, dtype=object).copy(), np.asarray(alt, dtype=object).copy()
+    if not len(ref):
+        return position, ref, alt
+    lengths = [pd.Series(a, dtype=object).str.len().fillna(0).to_numpy(np.int64) for a in (ref, alt)]
+    for i in np.flatnonzero((lengths[0] > 1) & (lengths[1] > 1)):
+        r, a = ref[i], alt[i]
+        while len(r) > 1 and len(a) > 1 and r[-1] == a[-1]:
+            r, a = r[:-1], a[:-1]
+        k = 0
+        while len(r) - k > 1 and len(a) - k > 1 and r[k] == a[k]:
+            k += 1
+        position[i], ref[i], alt[i] = position[i] + k, r[k:], a[k:]
+    return position, ref, alt
+
+
+def minimal_site_alleles(sites: pd.DataFrame) -> tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The score sites' alleles as the matcher compares them: ``position`` (Int64, NA when
+    unplaced), ``effect_allele`` and ``other_allele`` in minimal representation
+    (``minimal_alleles`` of ``[other, effect]``; the trimming is symmetric, so either allele
+    may be the REF; a site without ``other_allele`` keeps its position and effect allele), then
+    the effect and other alleles as written; all reverse-complemented first on a
+    negative-strand liftover block."""
+    neg = sites["lift_negative_strand"].to_numpy(bool) if "lift_negative_strand" in sites else \
+        np.zeros(len(sites), dtype=bool)
+    ea = sites["effect_allele"].to_numpy(object).copy()
+    oa = sites["other_allele"].to_numpy(object).copy()
+    for i in np.flatnonzero(neg):  # a lifted site on a negative-strand chain block (rare)
+        ea[i] = _reverse_complement_text(ea[i])
+        oa[i] = None if oa[i] is None or pd.isna(oa[i]) else _reverse_complement_text(oa[i])
+    written_ea, written_oa = ea.copy(), oa.copy()
+    position = sites["position"].astype("Int64")
+    both = np.flatnonzero(position.notna().to_numpy() & pd.notna(oa) & pd.notna(ea))
+    if len(both):
+        p, o, e = minimal_alleles(position.to_numpy("int64", na_value=0)[both], oa[both], ea[both])
+        oa[both], ea[both] = o, e
+        values = position.to_numpy("int64", na_value=0)
+        values[both] = p
+        position = pd.Series(values, index=position.index, dtype="Int64").where(position.notna())
+    return position, ea, oa, written_ea, written_oa
+
+
+def file_rows(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each genotype row's position (int64), REF and alt as its file writes them:
+    ``genotypes.SITE_POSITION``/``SITE_REF``/``SITE_ALT`` where given (Hail's split rows), else
+    (and where missing) the row's own ``position``/``ref``/``alt``."""
+    out = []
+    for own, site in (("position", SITE_POSITION), ("ref", SITE_REF), ("alt", SITE_ALT)):
+        values = rows[own] if site not in rows else rows[site].where(rows[site].notna(), rows[own])
+        out.append(values.to_numpy(np.int64 if own == "position" else object))
+    return out[0], out[1], out[2]
+
+
+def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: np.ndarray) -> pd.Series:
+    """Per site (one entry per ``matched_row``), the indices of the ``rows`` whose alt copies a
+    REF effect allele also loses: the rows split from the same file row as the matched one
+    (same contig, ``site_position`` and ``site_ref``, the file's own position and REF; rows
+    without those columns are their own file row), i.e. the other alts of a multi-allelic
+    record, whatever minimal REF each took (``AT>ATT,A`` is ``A>AT`` and ``AT>A``), and the
+    rows of a site given already split (one line per alt, same position and REF). Empty tuples
+    for the other sites. Source: plink2 ``--score``'s REF dosage = ploidy - all alt dosages."""
+    other: list[tuple[int, ...]] = [()] * len(matched_row)
+    at = np.flatnonzero(effect_is_ref & (matched_row >= 0))
+    if not len(at):
+        return pd.Series(other, dtype=object)
+    g_position, g_ref, g_alt = file_rows(rows)
+    g_contig = rows["contig"].to_numpy(object)
+    m = matched_row[at]
+    want = pd.DataFrame({"site": at, "contig": g_contig[m], "gp": g_position[m], "gr": g_ref[m], "ga": g_alt[m]})
+    near = np.flatnonzero(np.isin(g_position, want["gp"].unique()))
+    cand = pd.DataFrame({"row": near, "contig": g_contig[near], "gp": g_position[near], "gr": g_ref[near],
+                         "alt": g_alt[near]})
+    hits = want.merge(cand, on=["contig", "gp", "gr"])
+    # Other alleles than the matched row's (a repeated row is an error of its own).
+    hits = hits[hits["alt"] != hits["ga"]].sort_values(["site", "row"])
+    site, row = hits["site"].to_numpy(np.int64), hits["row"].to_numpy(np.int64)
+    starts = np.flatnonzero(np.r_[True, np.diff(site) != 0]) if len(site) else np.empty(0, np.int64)
+    for a, b in zip(starts, np.r_[starts[1:], len(site)]):
+        other[int(site[a])] = tuple(int(r) for r in row[a:b])
+    return pd.Series(other, dtype=object)
+
+
 def match_sites_frame(
     sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = ()
 ) -> pd.DataFrame:
     """Match score sites to genotype rows by the rules of the module doc: ``sites`` from
     ``score_sites``; ``rows`` the target's genotype rows, one per ``[ref, alt]`` (``contig``,
-    ``position``, ``ref``, ``alt`` [, ``rsid``]; e.g. ``pgen_engine.variant_index``);
-    ``unreadable``: loci (``chr4:1000000``) whose rows the reader skipped.
+    ``position``, ``ref``, ``alt`` [, ``rsid``] [, ``site_position``, ``site_ref``, ``site_alt``:
+    the file's own row they were split from, ``genotypes.SITE_POSITION``; default the row
+    itself]; e.g.
+    ``pgen_engine.variant_index``); ``unreadable``: loci (``chr4:1000000``) whose rows the
+    reader skipped. Score and genotype alleles are compared in their minimal representation
+    (``minimal_alleles``, Hail's ``min_rep``), so ``ATT``/``AT`` at a site written ``AT>ATT,A``
+    is the row ``A>AT``.
 
     Returns ``sites`` (placed by rsID, ``place_sites_by_rsid``) plus ``match_type`` (str),
     ``matched_row`` (int64: the index into ``rows`` of the genotype row scored against, -1 when
     not used), ``effect_is_ref`` (bool), ``other_alt_rows`` (tuple of ``rows`` indices: the
-    other alts whose copies a REF effect allele loses, ``other_alt_rows``) and
-    ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the locus, an SNV's
-    ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``)."""
+    other alts of the matched row's file row, ``_other_alt_rows``, whose copies a REF effect
+    allele loses) and ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the
+    locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``)."""
     s = place_sites_by_rsid(sites, rows).reset_index(drop=True)
     n = len(s)
     contig = s["contig"].to_numpy(object)
     position = s["position"].astype("Int64")
-    placed = np.flatnonzero(pd.notna(contig) & position.notna().to_numpy())
+    ea0 = s["effect_allele"].to_numpy(object)
+    oa0 = s["other_allele"].to_numpy(object)
+    m_position, ea, oa, w_ea, w_oa = minimal_site_alleles(s)
+    placed = np.flatnonzero(pd.notna(contig) & m_position.notna().to_numpy())
     left = pd.DataFrame({"site": placed, "contig": contig[placed],
-                         "position": position.to_numpy("int64", na_value=0)[placed]})
+                         "position": m_position.to_numpy("int64", na_value=0)[placed]})
+    r_position, r_ref, r_alt = minimal_alleles(rows["position"].to_numpy(np.int64), rows["ref"].to_numpy(object),
+                                               rows["alt"].to_numpy(object))
+    # Each row also as its file wrote it (the split's file row: position, REF and this alt).
+    written = dict(zip(("position", "ref", "alt"), file_rows(rows)))
     right = pd.DataFrame({"row": np.arange(len(rows)), "contig": rows["contig"].to_numpy(object),
-                          "position": rows["position"].to_numpy(np.int64),
-                          "ref": rows["ref"].to_numpy(object), "alt": rows["alt"].to_numpy(object)})
+                          "position": r_position, "ref": r_ref, "alt": r_alt, "w_position": written["position"],
+                          "w_ref": written["ref"], "w_alt": written["alt"]})
     # Pairs in Hail's key order within a site (alleles sorted): the first that fits a rule wins.
     pairs = left.merge(right, on=["contig", "position"], how="inner").sort_values(
         ["site", "ref", "alt"], kind="stable").reset_index(drop=True)
@@ -562,13 +672,6 @@ def match_sites_frame(
     n_distinct = np.bincount(pd.DataFrame({"site": pairs["site"], "a": lo, "b": hi}).drop_duplicates()["site"]
                              .to_numpy(np.int64), minlength=n)
 
-    neg = s["lift_negative_strand"].to_numpy(bool)
-    ea0 = s["effect_allele"].to_numpy(object)
-    oa0 = s["other_allele"].to_numpy(object)
-    ea, oa = ea0.copy(), oa0.copy()
-    for i in np.flatnonzero(neg):  # a lifted site on a negative-strand chain block (rare)
-        ea[i] = _reverse_complement_text(ea[i])
-        oa[i] = None if oa[i] is None or pd.isna(oa[i]) else _reverse_complement_text(oa[i])
     comp = pd.Series(_COMPLEMENT)
 
     def complement(a: np.ndarray) -> np.ndarray:
@@ -579,17 +682,30 @@ def match_sites_frame(
     c_ea, c_oa = complement(ea), complement(oa)
     p_has, p_single = has_oa[site], (n_pairs == 1)[site]
 
-    def rule(e: np.ndarray, o: np.ndarray, effect_is_alt: bool) -> np.ndarray:
+    w_ref, w_alt = pairs["w_ref"].to_numpy(object), pairs["w_alt"].to_numpy(object)
+    as_written = pairs["w_position"].to_numpy(np.int64) == position.to_numpy("int64", na_value=0)[site]
+
+    def rule(e: np.ndarray, o: np.ndarray, effect_is_alt: bool, alleles: tuple[np.ndarray, np.ndarray] = (ref, alt),
+             among: np.ndarray | bool = True) -> np.ndarray:
         pe, po = e[site], o[site]
-        other, effect = (ref, alt) if effect_is_alt else (alt, ref)
-        fits = np.where(p_has, _eq(pe, effect) & _eq(po, other), p_single & _eq(pe, effect))
+        other, effect = alleles if effect_is_alt else alleles[::-1]
+        fits = np.where(p_has, _eq(pe, effect) & _eq(po, other), p_single & _eq(pe, effect)) & among
         first = np.full(n, -1, dtype=np.int64)  # index into pairs of the site's first fit
         hit = np.flatnonzero(fits)
         u, at = np.unique(site[hit], return_index=True)
         first[u] = hit[at]
         return first
 
-    dra, dar = rule(ea, oa, True), rule(ea, oa, False)
+    # The alleles as the score and the file write them (plink2 and pgsc_calc compare these),
+    # else in minimal form when only one orientation fits: AT/ATT at AT>ATT,A is the REF AT as
+    # written, but in minimal form both A>AT (the insertion, effect = REF) and AT>A (the
+    # deletion, if the reference went on with a T) would fit; such a site is not_found.
+    w_ra, w_ar = rule(w_ea, w_oa, True, (w_ref, w_alt), as_written), rule(w_ea, w_oa, False, (w_ref, w_alt), as_written)
+    m_ra, m_ar = rule(ea, oa, True), rule(ea, oa, False)
+    by_written = (w_ra >= 0) | (w_ar >= 0)
+    one_way = (m_ra < 0) | (m_ar < 0)
+    dra = np.where(by_written, w_ra, np.where(one_way, m_ra, -1))
+    dar = np.where(by_written, w_ar, np.where(one_way, m_ar, -1))
     fra, far = rule(c_ea, c_oa, True), rule(c_ea, c_oa, False)
     # A score allele written as one of the locus's alleles (REF or any alt) is on the
     # genotypes' strand: its complement is another allele, never the same one.
@@ -625,18 +741,9 @@ def match_sites_frame(
     matched_row = np.where(chosen >= 0, pair_row[np.maximum(chosen, 0)] if len(pairs) else -1, -1)
     effect_is_ref = np.isin(match_type, EFFECT_IS_REF_TYPES)
 
-    # other_alt_rows: the site's other pairs with the matched REF (REF effect alleles only).
-    other: list[tuple[int, ...]] = [()] * n
-    ref_sites = effect_is_ref[site]
-    if ref_sites.any():
-        m_ref = np.where(chosen >= 0, ref[np.maximum(chosen, 0)], None)[site]
-        m_alt = np.where(chosen >= 0, alt[np.maximum(chosen, 0)], None)[site]
-        keep = ref_sites & _eq(ref, m_ref) & ~(_eq(ref, m_ref) & _eq(alt, m_alt))
-        for k, rows_at in pd.Series(pair_row[keep]).groupby(site[keep]):
-            other[int(k)] = tuple(int(r) for r in rows_at)
-
+    other = _other_alt_rows(rows, matched_row, effect_is_ref)
     out = s.assign(match_type=match_type, matched_row=matched_row, effect_is_ref=effect_is_ref,
-                   other_alt_rows=pd.Series(other, index=s.index, dtype=object),
+                   other_alt_rows=other.set_axis(s.index),
                    duplicate_genotype_rows=n_pairs - n_distinct)
     out.attrs = dict(s.attrs)
     return out
@@ -777,7 +884,13 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
 
 def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:
     """The placed score loci of ``score_sites`` as a Hail Table keyed by ``locus`` (what
-    ``genotypes.read_genotypes`` densifies a VDS at, and what ``genotype_rows_at`` collects)."""
+    ``genotypes.read_genotypes`` densifies a VDS at, and what ``genotype_rows_at`` collects):
+    each site's position as written and, for a site with both alleles, the position of its
+    minimal representation (``minimal_site_alleles``: ``ACT``/``ACTT`` at 100 is ``C``/``CT``
+    at 101), where the matcher compares it with the genotype rows."""
+    if "effect_allele" in sites:
+        sites = pd.concat([sites[["contig", "position"]],
+                           pd.DataFrame({"contig": sites["contig"], "position": minimal_site_alleles(sites)[0]})])
     placed = sites.loc[sites["contig"].notna() & sites["position"].notna(), ["contig", "position"]]
     placed = placed.drop_duplicates().astype({"contig": object, "position": "int32"})
     schema = T.StructType([T.StructField("contig", T.StringType(), False),
@@ -789,44 +902,83 @@ def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference
 def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table,
                      rsids: Sequence[str] = ()) -> pd.DataFrame:
     """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
-    scores), collected once to the driver as the frame matcher takes them: ``contig`` (object),
+    scores), collected to the driver as the frame matcher takes them: ``contig`` (object),
     ``position`` (int64), ``ref``, ``alt`` (object) [, ``rsid`` (object, None when missing) when
     the rows have it] [, ``normalised`` (bool) when the rows have it, ``genotypes.NORMALISED``:
-    whether ``scoring.export_hard_calls`` can write the file's own rows], in key order.
+    whether ``scoring.export_hard_calls`` can write the file's own rows] [, ``site_position``
+    (int64), ``site_ref``, ``site_alt`` (object) when the rows have them,
+    ``genotypes.SITE_POSITION``], in key order.
 
     ``rows``: keyed by ``locus``, ``alleles`` (biallelic), as ``genotypes.biallelic_rows``
-    gives them (the split done on the rows alone: no entry is read). One Hail job writes them as
-    TSV shards into Hail's temp dir, read here with pandas and then removed: the cheapest of
+    gives them (the split done on the rows alone: no entry is read). With ``site_position``,
+    every row split from a file row at a score locus is collected too, and the whole file row
+    of a collected row whose minimal form moved off a file row that is not at a score locus
+    (``ACT>A,ACGT`` at 100 has ``C>CG`` at 101; a score at 101 needs ``ACT>A`` for a REF effect
+    allele): one more job, only when such a row is collected. Each job writes the rows as TSV
+    shards into Hail's temp dir, read here with pandas and then removed: the cheapest of
     ``Table.to_spark().toPandas()`` (three Spark jobs), ``Table.collect`` (a Python object per
     row) and this export at 10k x 100k (session 11, benchmarks/RESULTS.md)."""
     has_rsid = "rsid" in rows.row
+    has_site = SITE_POSITION in rows.row
     keep = hl.is_defined(loci[rows.locus])
+    file_locus = hl.locus(rows.locus.contig, rows[SITE_POSITION], rows.locus.dtype.reference_genome) \
+        if has_site else rows.locus
+    if has_site:
+        keep = keep | hl.is_defined(loci[file_locus])
     if has_rsid and len(rsids):
         keep = keep | hl.or_else(hl.literal(set(rsids), hl.tset(hl.tstr)).contains(rows.rsid), False)
-    rows = rows.filter(keep)
-    fields = {"contig": rows.locus.contig, "position": rows.locus.position, "ref": rows.alleles[0],
-              "alt": rows.alleles[1]}
-    if has_rsid:
-        # TSV has no missing value of its own: a missing rsID is written empty and flagged.
-        fields.update(rsid=hl.or_else(rows.rsid, ""), _rsid_missing=hl.is_missing(rows.rsid))
-    if NORMALISED in rows.row:
-        fields[NORMALISED] = rows[NORMALISED]
-    # Still keyed (the key columns written and dropped on reading): un-keyed (``key_by()``), the
-    # rows of a densified VDS failed in ``to_spark`` (Hail 0.2.139: "requirement failed" in
-    # RVD.union of split_multi's two parts).
-    path = hl.utils.new_temp_file(prefix="pgs_rows", extension="tsv")
-    rows.select(**fields).export(path, parallel="header_per_shard")
-    try:
-        out = _read_tsv_shards(path, list(fields))
-    finally:
-        import hailtop.fs as hfs
 
-        hfs.rmtree(path)
+    def fields(t: hl_types.Table) -> dict[str, Any]:
+        f = {"contig": t.locus.contig, "position": t.locus.position, "ref": t.alleles[0], "alt": t.alleles[1]}
+        if has_rsid:
+            # TSV has no missing value of its own: a missing rsID is written empty and flagged.
+            f.update(rsid=hl.or_else(t.rsid, ""), _rsid_missing=hl.is_missing(t.rsid))
+        if NORMALISED in t.row:
+            f[NORMALISED] = t[NORMALISED]
+        if has_site:
+            at = hl.locus(t.locus.contig, t[SITE_POSITION], t.locus.dtype.reference_genome)
+            f.update({SITE_POSITION: t[SITE_POSITION], SITE_REF: t[SITE_REF], SITE_ALT: t[SITE_ALT],
+                      "_moved_off": (t.locus != at) & ~hl.is_defined(loci[at])})
+        return f
+
+    kept = rows.filter(keep)
+    columns = list(fields(kept))
+    out = _export_rows(hl, kept.select(**fields(kept)), columns)
+    if has_site and out["_moved_off"].any():
+        moved = out.loc[out["_moved_off"], ["contig", SITE_POSITION]].drop_duplicates()
+        more = hl.Table.parallelize(
+            [{"locus": hl.Locus(c, int(p), rows.locus.dtype.reference_genome)} for c, p in moved.itertuples(index=False)],
+            hl.tstruct(locus=rows.locus.dtype), key="locus")
+        rest = rows.filter(hl.is_defined(more[file_locus]) & ~keep)
+        # A few rows (often none: an empty export writes no directory), collected as they are.
+        found = pd.DataFrame([dict(r) for r in rest.select(**fields(rest)).collect()], columns=columns)
+        out = pd.concat([out, found.astype(out.dtypes.to_dict())], ignore_index=True)
+        contigs = {c: i for i, c in enumerate(rows.locus.dtype.reference_genome.contigs)}
+        out = out.assign(_rank=out["contig"].map(contigs)).sort_values(
+            ["_rank", "position", "ref", "alt"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+    if has_site:
+        out = out.drop(columns="_moved_off")
     if has_rsid:
         rsid = out["rsid"].to_numpy(object)
         rsid[out.pop("_rsid_missing").to_numpy(bool)] = None
         out["rsid"] = rsid
     return out
+
+
+def _export_rows(hl: hl_types, rows: hl_types.Table, columns: list[str]) -> pd.DataFrame:
+    """``rows`` (its fields ``columns``) written as TSV shards into Hail's temp dir by one Hail
+    job and read back (``_read_tsv_shards``); the shards are removed."""
+    # Still keyed (the key columns written and dropped on reading): un-keyed (``key_by()``), the
+    # rows of a densified VDS failed in ``to_spark`` (Hail 0.2.139: "requirement failed" in
+    # RVD.union of split_multi's two parts).
+    path = hl.utils.new_temp_file(prefix="pgs_rows", extension="tsv")
+    rows.export(path, parallel="header_per_shard")
+    try:
+        return _read_tsv_shards(path, columns)
+    finally:
+        import hailtop.fs as hfs
+
+        hfs.rmtree(path)
 
 
 def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
@@ -850,8 +1002,10 @@ def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
         frames.append(pd.read_csv(text, sep="\t", dtype=str, na_filter=False, usecols=columns))
     out = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
     out = out[columns].astype(object)
-    out["position"] = out["position"].astype("int64")
-    for c in ("_rsid_missing", NORMALISED):
+    for c in ("position", SITE_POSITION):
+        if c in out:
+            out[c] = out[c].astype("int64")
+    for c in ("_rsid_missing", NORMALISED, "_moved_off"):
         if c in out:
             out[c] = (out[c] == "true").astype(bool)
     return out
