@@ -355,3 +355,19 @@ def test_spark_conf_that_changes_results_reruns_every_stage_and_tuning_reruns_no
     reasons = plan(changed, LocalFs())
     assert _reruns(changed) == list(STAGES)
     assert reasons["pgs"] == ["config changed: spark.extra_conf.spark.sql.session.timeZone"]
+
+
+def test_input_folder_of_links_to_tables_is_fingerprinted_through_the_links(spark, published, tmp_path):
+    """An OMOP folder whose tables are symbolic links to the CDR copy: a part file added there
+    reruns phenotypes (before: os.walk did not follow the links, the folder's fingerprint had
+    no file of the linked table, and nothing reran)."""
+    _, cfg = published
+    table = tmp_path / "cdr" / "observation.parquet"
+    table.mkdir(parents=True)
+    (table / "part-00000.parquet").write_text("a")
+    (Path(cfg.omop.path) / "observation.parquet").symlink_to(table, target_is_directory=True)
+    (Path(cfg.omop.path) / "loop").symlink_to(Path(cfg.omop.path), target_is_directory=True)  # a cycle: walked once
+    _publish(spark, cfg)
+    assert _reruns(cfg) == []
+    (table / "part-00001.parquet").write_text("b")
+    assert plan(cfg, LocalFs())["phenotypes"] == [f"input omop.path changed ({cfg.omop.path})"]

@@ -427,14 +427,24 @@ def _digest(obj: Any) -> str:
 
 
 def _local_files(path: str) -> list[str]:
+    """Files matching a local path or glob; a directory gives every file below it, through
+    symbolic links to directories too (an OMOP folder of links to the tables: os.walk's default
+    left them out, so their files changed without a rerun), each real directory walked once."""
     hits = sorted(glob.glob(path)) if glob.has_magic(path) else ([path] if os.path.exists(path) else [])
     out = []
     for hit in hits:
-        if os.path.isdir(hit):
-            out += sorted(os.path.join(d, f) for d, _, names in os.walk(hit) for f in names)
-        else:
+        if not os.path.isdir(hit):
             out.append(hit)
-    return out
+            continue
+        seen: set[str] = set()
+        for d, dirs, names in os.walk(hit, followlinks=True):
+            real = os.path.realpath(d)
+            if real in seen:  # a link cycle, or a folder linked twice
+                dirs[:] = []
+                continue
+            seen.add(real)
+            out += sorted(os.path.join(d, f) for f in names)
+    return sorted(out)
 
 
 # Local input files up to this size are fingerprinted by content (SHA-256, read once per
