@@ -9,6 +9,19 @@ Exit codes (documented in README, used by schedulers):
 from __future__ import annotations
 
 
+def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] | tuple[str, ...]) -> str:
+    """What a file's first line holds, for an error about its header, quoting only the fields
+    that are ``expected`` column names: a file whose header line is missing has data there
+    (sample IDs, person_ids), and an error line must not carry a participant identifier into
+    the Workbench logs. E.g. "the first line has 3 fields, 1 of them an expected column
+    (ID_1); is the header line missing?"."""
+    known = [f for f in found if f in expected]
+    names = f" ({', '.join(known)})" if known else ""
+    missing_header = "; is the header line missing?" if len(known) < len(found) else ""
+    return (f"the first line has {len(found)} field{'s' if len(found) != 1 else ''}, {len(known)} of them "
+            f"an expected column{names}{missing_header}")
+
+
 class TrdSparkError(Exception):
     """Base class: a failure we understand and can explain in one line."""
 

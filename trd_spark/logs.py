@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,6 +175,16 @@ def count_text(n: int, *, persons_below: int | None = None) -> str:
     if persons_below is not None and 0 < n < persons_below:
         return f"<{persons_below}"
     return f"{n:,}"
+
+
+def partition_text(counts: Mapping[str, int], *, persons_below: int) -> str | None:
+    """Counts of persons that partition a total the log shows elsewhere (the statuses of one
+    TRD definition add up to ``n_persons``), as "name count, ...", or None when a part is 1
+    to ``persons_below``-1: "<T" for one part would give it back by subtraction from the
+    total (two parts under T, their sum), so such a line shows no count at all."""
+    if any(0 < n < persons_below for n in counts.values()):
+        return None
+    return ", ".join(f"{name} {n:,}" for name, n in counts.items())
 
 
 class Steps:

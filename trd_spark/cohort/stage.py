@@ -20,7 +20,7 @@ from trd_spark.cohort.frame import (
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
 from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.config import Config, GateThreshold
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.gates import check_gate
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
 
@@ -38,7 +38,8 @@ def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> 
         raise InputDataError(f"cannot read: {e}", where=path) from None
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise InputDataError(f"missing column(s) {missing} (has {df.columns})", where=f"{what} {path}")
+        raise InputDataError(f"missing column(s) {missing}: {header_fields_text(df.columns, required)}",
+                             where=f"{what} {path}")
     return df
 
 

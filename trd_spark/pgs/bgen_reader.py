@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, header_fields_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -171,7 +171,8 @@ def sample_ids(files: BgenFiles) -> list[str]:
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the .sample file: {str(e).splitlines()[0]}", where=sample) from None
     if "ID_2" not in table.columns:
-        raise InputDataError(f"no ID_2 column (has {list(table.columns)[:4]})", where=sample)
+        raise InputDataError(f"no ID_2 column: {header_fields_text(list(table.columns), ['ID_1', 'ID_2', 'missing', 'sex'])}",
+                             where=sample)
     if len(table) != files.n_samples:
         raise InputDataError(f"{len(table)} samples, the BGEN has {files.n_samples}", where=sample)
     return table["ID_2"].tolist()

@@ -50,7 +50,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from trd_spark.config import GenotypeSource, is_uri
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.schemas import PERSON_ID_TEXT
 
 if TYPE_CHECKING:
@@ -633,7 +633,8 @@ def read_sample_map(text: str, where: str) -> dict[str, int]:
     lines = text.lstrip("\ufeff").splitlines()
     header = lines[0].rstrip("\r").split("\t") if lines else []
     if header[:2] != ["sample_id", "person_id"]:
-        raise InputDataError(f"header must be sample_id<TAB>person_id, got {header}", where=f"{where}:1")
+        raise InputDataError("header must be sample_id<TAB>person_id: "
+                             + header_fields_text(header, ["sample_id", "person_id"]), where=f"{where}:1")
     out: dict[str, int] = {}
     for n, line in enumerate(lines[1:], 2):
         if not line.strip():

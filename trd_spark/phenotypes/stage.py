@@ -23,7 +23,7 @@ from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.io import observed
-from trd_spark.logs import count_text
+from trd_spark.logs import count_text, partition_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -685,9 +685,11 @@ def run(ctx: StageContext) -> None:
         # From the flow counts: no second pass over the phenotypes for the log.
         by_status = status_counts(flow)
         for d in cfg.phenotypes.trd_definitions:
-            summary = ", ".join(f"{s} {count_text(c, persons_below=threshold)}"
-                                for (dn, s), c in sorted(by_status.items()) if dn == d.name)
-            log.info("phenotypes: %s: %s persons", d.name, summary)
+            summary = partition_text({s: c for (dn, s), c in sorted(by_status.items()) if dn == d.name},
+                                     persons_below=threshold)
+            log.info("phenotypes: %s: %s", d.name, f"{summary} persons" if summary is not None else
+                     f"persons by status not logged (a status has 1 to {threshold - 1} persons; the report's "
+                     "export shows what may be shown)")
         out.notes["phenotype_rows"] = n
         out.notes["primary_definition"] = cfg.phenotypes.primary_definition
         out.fs.delete(work)

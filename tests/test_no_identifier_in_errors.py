@@ -1,0 +1,71 @@
+"""Privacy of error lines: a file whose header line is missing has participant identifiers
+(sample IDs, person_ids) where the column names should be, and an error about that header
+must not quote them into the Workbench logs (README "Privacy"). Also the log line of statuses
+per TRD definition, which adds up to the logged number of persons."""
+
+from __future__ import annotations
+
+import pytest
+
+from trd_spark.cohort.stage import read_tsv
+from trd_spark.errors import InputDataError, header_fields_text
+from trd_spark.logs import partition_text
+from trd_spark.pgs import bgen_reader
+from trd_spark.pgs.genotypes import read_sample_map
+
+IDS = ("AOU_S0042", "1000042", "AOU_S0043", "1000043")
+
+
+def _quotes_an_id(message: str) -> bool:
+    return any(i in message for i in IDS)
+
+
+def test_sample_map_without_header_names_the_line_not_the_ids():
+    with pytest.raises(InputDataError) as e:
+        read_sample_map("AOU_S0042\t1000042\nAOU_S0043\t1000043\n", "map.tsv")
+    msg = str(e.value)
+    assert msg.startswith("map.tsv:1: header must be sample_id<TAB>person_id: the first line has 2 fields, "
+                          "0 of them an expected column; is the header line missing?"), msg
+    assert not _quotes_an_id(msg)
+    # A header with one expected name and a misspelt one names the expected one only.
+    with pytest.raises(InputDataError, match=r"2 fields, 1 of them an expected column \(sample_id\)"):
+        read_sample_map("sample_id\tperson\nAOU_S0042\t1000042\n", "map.tsv")
+
+
+def test_cohort_file_without_header_names_the_file_not_the_ids(spark, tmp_path):
+    path = tmp_path / "ancestry_preds.tsv"
+    path.write_text("1000042\teur\t0.1\t0.2\n1000043\tafr\t0.3\t0.4\n")
+    with pytest.raises(InputDataError) as e:
+        read_tsv(spark, str(path), ["research_id", "ancestry_pred"], "ancestry")
+    msg = str(e.value)
+    assert f"ancestry {path}: missing column(s) ['research_id', 'ancestry_pred']: the first line has 4 fields" in msg
+    assert not _quotes_an_id(msg)
+
+
+def test_bgen_sample_file_without_id_2_names_the_file_not_the_ids(tmp_path):
+    bgen = tmp_path / "x.bgen"
+    bgen.write_bytes(b"")  # only its .sample is read here
+    (tmp_path / "x.sample").write_text("AOU_S0042 1000042 0\n0 0 0\nAOU_S0043 1000043 0\n")
+    files = bgen_reader.BgenFiles(str(bgen), n_samples=1, n_variants=0, compression=1, first_variant=0,
+                                  embedded_ids=None)
+    with pytest.raises(InputDataError) as e:
+        bgen_reader.sample_ids(files)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'x.sample'}: no ID_2 column: the first line has 3 fields, 0 of them"), msg
+    assert not _quotes_an_id(msg)
+
+
+def test_header_fields_text_counts_what_it_does_not_quote():
+    assert header_fields_text(["ID_1", "ID_2"], ["ID_1", "ID_2"]) == \
+        "the first line has 2 fields, 2 of them an expected column (ID_1, ID_2)"
+    assert header_fields_text(["x"], ["a"]) == \
+        "the first line has 1 field, 0 of them an expected column; is the header line missing?"
+
+
+def test_statuses_of_a_definition_are_not_logged_when_one_is_small():
+    """The statuses add up to n_persons, which the log shows: "<20" for one of them would give
+    it back by subtraction, so the line then carries no count (zeros and >= 20 alone do)."""
+    assert partition_text({"TRD": 348, "non_MDD": 1802, "excluded": 0}, persons_below=20) == \
+        "TRD 348, non_MDD 1,802, excluded 0"
+    assert partition_text({"TRD": 7, "non_MDD": 1802, "trMDD": 539}, persons_below=20) is None
+    assert partition_text({"TRD": 19, "non_MDD": 20}, persons_below=20) is None
