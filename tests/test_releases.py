@@ -239,3 +239,29 @@ def test_release_with_an_output_edited_since_published_is_stale(cfg):
     got = {s.release: s for s in statuses(cfg, fs)}
     assert got["C2022Q4R9"].stale_stages == ("cohort", "models", "report", EXPORT)
     assert latest_incomplete(cfg, fs) == "C2022Q4R9"
+
+
+def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg):
+    """compare-releases reads each release's phenotypes cohort flow with its export's suppression
+    labels, and its scores with its models. In a stale release (an interrupted rerun republished
+    cohort; models, report and export still from the old one) those belong to different runs, so
+    it is refused, naming the release and the command that mends it; so is a release without a
+    complete phenotypes output. Both before any Spark session (local outputs: LocalFs). Before,
+    only `_SUCCESS` of pgs, models and export was checked, after starting Spark and Hail."""
+    import shutil
+
+    from pyspark import SparkContext
+
+    from trd_spark.errors import InputDataError
+    from trd_spark.report.compare import compare_releases_job
+
+    for r in ("C2022Q4R9", "C2023Q2R1"):
+        _publish_consistent(cfg, r)
+    _republish(cfg, "C2023Q2R1", "cohort", "cohort-2")
+    with pytest.raises(InputDataError, match=r"release C2023Q2R1 is stale \(models, export computed from an "
+                                             r"upstream output .*: trd-spark run --release C2023Q2R1"):
+        compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")
+    shutil.rmtree(os.path.join(cfg.output_root, "C2022Q4R9", "phenotypes"))
+    with pytest.raises(InputDataError, match=r"release C2022Q4R9 has no complete phenotypes output"):
+        compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")
+    assert SparkContext._active_spark_context is None  # noqa: SLF001 - no session was started

@@ -37,6 +37,8 @@ from trd_spark.vocabulary import ALL_DEFINITIONS
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from trd_spark.releases import FsLike
+
 log = logging.getLogger(__name__)
 
 KEYS = {"logistic": ["dataset", "definition", "contrast", "pgs_id"], "cox": ["dataset", "definition", "pgs_id"]}
@@ -161,19 +163,42 @@ def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str)
     return m.rename(columns={f"{eff}_a": "effect_a", f"{eff}_b": "effect_b"})
 
 
+# The outputs a comparison reads (cohort_flow from phenotypes and from the export, scores, models).
+COMPARED_OUTPUTS = ("pgs", "phenotypes", "models", EXPORT)
+
+
+def check_comparable(cfg: Config, fs: FsLike, *releases: str) -> None:
+    """Raise InputDataError (naming the release, the output and the command that mends it)
+    unless each release has every output in ``COMPARED_OUTPUTS`` published and none of them
+    stale (``releases.stale_outputs``: computed from an upstream output republished since, e.g.
+    by an interrupted rerun, or edited since published): a stale export's suppression labels
+    belong to other counts than the phenotypes' cohort flow, and its models to other scores."""
+    from trd_spark.releases import release_status
+
+    for release in releases:
+        status = release_status(cfg, fs, release)
+        lay = Layout(cfg.output_root.rstrip("/"), release)
+        for stage in COMPARED_OUTPUTS:
+            if stage not in status.complete_stages:
+                raise InputDataError(f"release {release} has no complete {stage} output (run it first: "
+                                     f"trd-spark run --release {release})", where=lay.stage_dir(stage))
+        stale = [s for s in status.stale_stages if s in COMPARED_OUTPUTS]
+        if stale:
+            raise InputDataError(
+                f"release {release} is stale ({', '.join(stale)} computed from an upstream output republished "
+                f"or edited since): rerun it first: trd-spark run --release {release}", where=lay.stage_dir(stale[0]))
+
+
 def compare_releases(
     spark: SparkSession, cfg: Config, release_a: str, release_b: str
 ) -> tuple[dict[str, pd.DataFrame], bool]:
     """({cohort_sizes, pgs_correlation, estimates}, for_export) for releases A and B (both
-    need complete pgs, models and export outputs; InputDataError otherwise)."""
+    need complete and current pgs, phenotypes, models and export outputs: ``check_comparable``,
+    InputDataError otherwise)."""
     fs = Fs(spark)
     threshold = cfg.report.small_count_threshold
     la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
-    for lay in (la, lb):
-        for stage in ("pgs", "models", EXPORT):
-            if not lay.is_complete(fs, stage):
-                raise InputDataError(f"release {lay.release} has no complete {stage} output (run it first)",
-                                     where=lay.stage_dir(stage))
+    check_comparable(cfg, fs, release_a, release_b)
 
     def exported(lay: Layout, name: str) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
@@ -219,9 +244,12 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
 
 def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
     """CLI entry: compare, write the TSVs, return the printed summary."""
+    from trd_spark.releases import LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import start_session
 
+    if not needs_spark_fs(cfg):  # refuse in a second, not after starting Spark and Hail
+        check_comparable(cfg, LocalFs(), release_a, release_b)
     spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
     tables, for_export = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
