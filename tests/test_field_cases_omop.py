@@ -130,6 +130,40 @@ def test_open_observation_period_runs_to_the_cutoff(spark):
     assert observation_period_overlaps(omop["observation_period"]).collect()[0].n_open_periods == 2
 
 
+
+# ---- session-12 variants (hand-worked expected files; see their comments) ----------------------
+
+def test_empty_dates_take_their_datetime_partner(spark):
+    """A date column left empty where its datetime partner is filled (omop.DATETIME_OF): death
+    (2201: no death before, trMDD instead of short follow-up), an exposure end (2202: the default
+    30 days before, no adequate trial) and a diagnosis (2204: one MDD code before, excluded);
+    a filled date wins over its datetime (2203)."""
+    cfg, tables = _run(spark, "records-outside-observation-datetime-only")
+    _check_phenotypes(tables, _expected("records-outside-observation-datetime-only"))
+    _check_trials(tables, _expected("records-outside-observation-datetime-only", "expected_trials.tsv"))
+
+
+def test_an_instant_datetime_partner_needs_the_zone_only_where_it_is_used(spark):
+    """An empty death_date beside a time-zone-aware death_datetime is the instant's local date in
+    omop.time_zone (23:30 UTC is the next day in Tokyo); without omop.time_zone such a row fails
+    the query naming table and columns, while a table whose dates are all filled reads as before."""
+    import pyspark.sql.types as T
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    from trd_spark.phenotypes.omop import conform_omop_table
+
+    schema = T.StructType([T.StructField("person_id", T.LongType()), T.StructField("death_date", T.DateType()),
+                           T.StructField("death_datetime", T.TimestampType())])
+    instant = dt.datetime(2020, 6, 29, 23, 30, tzinfo=dt.UTC)
+    empty = spark.createDataFrame([(1, None, instant), (2, dt.date(2020, 1, 2), instant)], schema)
+    got = conform_omop_table(empty, "death", where="d", time_zone="Asia/Tokyo").orderBy("person_id").collect()
+    assert [r.death_date for r in got] == [dt.date(2020, 6, 30), dt.date(2020, 1, 2)]
+    with pytest.raises((PySparkException, Py4JJavaError), match=r"death \(d\): death_date is empty where death_datetime is a date-time"):
+        conform_omop_table(empty, "death", where="d").collect()
+    filled = empty.where("death_date IS NOT NULL")
+    assert conform_omop_table(filled, "death", where="d").collect()[0].death_date == dt.date(2020, 1, 2)
+
 def test_zoned_iso_text_int96_and_ntz_dates_with_the_declared_zone(spark):
     """ISO text with 'Z' / '+01:00' / ' UTC' is an instant: its local date in omop.time_zone
     (read as written, 2201's trials and TRD came one day early); INT96 death, naive

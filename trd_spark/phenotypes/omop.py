@@ -119,6 +119,20 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
 }
 
 
+# Date columns the CDM pairs with a datetime column: an export that leaves the date empty and
+# fills the datetime (OMOP v5.4 requires the date; some ETLs write only the datetime) takes the
+# datetime's date, by the same rules as a date column (``datetime_fallback``). Before, such a
+# death row was no death and such an exposure end was replaced by days_supply.
+DATETIME_OF: dict[tuple[str, str], str] = {
+    ("condition_occurrence", "condition_start_date"): "condition_start_datetime",
+    ("drug_exposure", "drug_exposure_start_date"): "drug_exposure_start_datetime",
+    ("drug_exposure", "drug_exposure_end_date"): "drug_exposure_end_datetime",
+    ("procedure_occurrence", "procedure_date"): "procedure_datetime",
+    ("device_exposure", "device_exposure_start_date"): "device_exposure_start_datetime",
+    ("death", "death_date"): "death_datetime",
+}
+
+
 def omop_schema(table: str) -> T.StructType:
     """The declared (read) schema of an OMOP table."""
     if table not in OMOP_COLUMNS:
@@ -213,11 +227,41 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
         if f.name not in df.columns:
             return F.lit(None).cast(f.dataType)
         if f.dataType == _D:
-            return to_omop_date(F.col(f.name), df.schema[f.name].dataType, table, f.name,
+            date = to_omop_date(F.col(f.name), df.schema[f.name].dataType, table, f.name,
                                 time_zone=time_zone, session_zone=session_zone, where=where, nanos=nanos)
+            partner = DATETIME_OF.get((table, f.name))
+            if partner is None or partner not in df.columns:
+                return date
+            return F.coalesce(date, datetime_fallback(df, table, f.name, partner, time_zone=time_zone,
+                                                      session_zone=session_zone, where=where, nanos=nanos))
         return F.col(f.name).cast(f.dataType)
 
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
+
+
+def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, time_zone: str | None,
+                      session_zone: str, where: str, nanos: str | None = None) -> Column:
+    """The date of ``partner`` (the datetime column ``DATETIME_OF`` pairs with date column
+    ``name``), for the rows whose ``name`` is empty: ``to_omop_date``'s rules (naive: its
+    written date; an instant: its local date in ``time_zone``). Text that is no date gives
+    null (the date stays empty, as before). An instant (time-zone-aware timestamp, zoned ISO
+    text) without ``omop.time_zone`` fails the query, only when such a row is read, naming
+    table and columns (one eager check would scan every table whose datetimes are instants,
+    e.g. every BigQuery CDR table, although their dates are filled)."""
+    col, source = F.col(partner), df.schema[partner].dataType
+    instant = isinstance(source, T.TimestampType) or (nanos == NANOS_UTC and isinstance(source, T.LongType))
+    if time_zone is None and (instant or isinstance(source, T.StringType)):
+        needs_zone = F.lit(True) if instant else has_zone(col)
+        fail = F.raise_error(F.lit(
+            f"OMOP table {table} ({where}): {name} is empty where {partner} is a date-time with a time zone; set "
+            "omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for BigQuery TIMESTAMP)"))
+        written = col.cast(_D) if isinstance(source, T.StringType) else F.lit(None).cast(_D)
+        return F.when(col.isNotNull() & needs_zone, fail.cast(_D)).otherwise(written)
+    if isinstance(source, T.StringType):
+        text = F.when(F.trim(col).cast(_D).isNotNull() | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
+        return to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
+    return to_omop_date(col, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where,
+                        nanos=nanos)
 
 
 def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
