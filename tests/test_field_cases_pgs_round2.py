@@ -64,3 +64,48 @@ def test_minimal_alleles_is_hails_min_rep(hl):
         (w.locus.position, w.alleles[0], w.alleles[1]) for w in want]
     pos, ref, alt = minimal_alleles(np.array([5]), np.array([None], dtype=object), np.array(["AT"], dtype=object))
     assert (int(pos[0]), ref[0], alt[0]) == (5, None, "AT")
+
+
+# ---- variants already right (kept as regression tests; parsing only) ---------------------------
+
+HEADER = "#pgs_id=PGS1\n#genome_build=GRCh38\n{h}chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+
+
+@pytest.mark.parametrize("header, weight, want", [
+    ("#weight_type=BETA\n", "0.2", 0.2),  # case-insensitive
+    ("#weight_type=Beta\n", "0.2", 0.2),
+    ("#weight_type=\n", "0.2", 0.2),  # empty: not reported, summed as given
+    ("#weight_type=Odds Ratio\n", "2", 0.6931471805599453),  # ln(OR)
+], ids=["BETA", "Beta", "empty", "odds-ratio-spelled"])
+def test_weight_type_spellings(header, weight, want):
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    sf = parse_scoring_file(HEADER.format(h=header) + f"1\t100\tA\tG\t{weight}\n", source="s.txt")
+    assert sf.variants["effect_weight"].tolist() == [pytest.approx(want)]
+
+
+@pytest.mark.parametrize("weight, line", [("NA", 5), ("", 5), ("0,5", 5)], ids=["NA", "empty", "decimal-comma"])
+def test_a_weight_that_is_no_number_is_one_error_at_its_line(weight, line):
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    with pytest.raises(InputDataError, match="weight is not a finite number") as e:
+        parse_scoring_file(HEADER.format(h="#weight_type=NR\n") + f"1\t100\tA\tG\t{weight}\n", source="s.txt")
+    assert e.value.where == f"s.txt:{line}"
+
+
+def test_harmonised_rows_without_a_position_are_counted_unplaced():
+    """PGS Catalog hmPOS files leave hm_chr/hm_pos empty for variants the harmonisation could
+    not map (hm_source, hm_inferOtherAllele present): kept unplaced (never matched, counted as
+    not found, as pgsc_calc drops them), with a note; the mapped rows use hm_chr/hm_pos."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    text = ("#pgs_id=PGS1\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\nrsID\tchr_name\tchr_position\teffect_allele\t"
+            "other_allele\teffect_weight\thm_source\thm_rsID\thm_chr\thm_pos\thm_inferOtherAllele\n"
+            "rs1\t1\t100\tA\tG\t0.1\tENSEMBL\trs1\t1\t1100\t\n"
+            "rs2\t1\t200\tC\tT\t0.2\tUnmapped\t\t\t\t\n"
+            "rs3\t1\t300\tG\t\t0.3\tENSEMBL\trs3\t1\t1300\tA\n")
+    sf = parse_scoring_file(text, source="h.txt")
+    assert sf.positions_from == "harmonised" and sf.n_unplaced == 1
+    assert sf.variants["pos"].tolist()[0::2] == [1100, 1300] and sf.variants["chrom"].tolist()[1] is None
+    assert any("1 variants have no position on GRCh38" in n for n in sf.notes)
