@@ -688,7 +688,7 @@ def run(ctx: StageContext) -> None:
             summary = partition_text({s: c for (dn, s), c in sorted(by_status.items()) if dn == d.name},
                                      persons_below=threshold)
             log.info("phenotypes: %s: %s", d.name, f"{summary} persons" if summary is not None else
-                     f"persons by status not logged (a status has 1 to {threshold - 1} persons; the report's "
+                     f"persons by status not logged (a status has fewer than {threshold} persons; the report's "
                      "export shows what may be shown)")
         out.notes["phenotype_rows"] = n
         out.notes["primary_definition"] = cfg.phenotypes.primary_definition
