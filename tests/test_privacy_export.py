@@ -278,9 +278,12 @@ def test_suppressed_counts_not_recoverable_from_totals_or_steps(toy_releases):
 def test_attacker_recovers_no_hidden_small_group_from_the_toy_exports(toy_releases):
     """tests/export_attacker.py on each toy release's export (see test_export_attacker.py);
     the internal tables only decide which design facts hold."""
-    from export_attacker import attack_release, fully_hidden
+    from export_attacker import attack_release, fully_hidden, small_release_changes
+
+    from trd_spark.report.tables import prior_counts
 
     tmp = toy_releases[0]
+    attackers, exports = {}, {}
     primary = yaml.safe_load(DEFAULT_CONFIG.read_text())["phenotypes"]["primary_definition"]
     checked = 0
     for rel in RELEASES:
@@ -299,6 +302,7 @@ def test_attacker_recovers_no_hidden_small_group_from_the_toy_exports(toy_releas
                     "cohort_flow": pd.read_parquet(base / "phenotypes" / "cohort_flow.parquet")}
         export["pgs_distribution"] = export["pgs_distribution"][export["pgs_distribution"].pgs_id == first_pgs]
         a, targets = attack_release(export, internal, frame, primary)
+        attackers[rel], exports[rel] = a, export
         base, _ = attack_release(fully_hidden(export), internal, frame, primary)
         assert targets, rel  # the small toy releases have hidden small groups
         for k, v in sorted(targets.items(), key=str):
@@ -311,6 +315,12 @@ def test_attacker_recovers_no_hidden_small_group_from_the_toy_exports(toy_releas
                 assert hi - lo >= b_hi - b_lo - 1e-6, (rel, k, lo, hi, b_lo, b_hi)
             checked += 1
     assert checked > 0
+    # An outsider holding both releases' exports subtracts a count shown in each: no change of
+    # 1..19 persons may show (r1's report ran after r2's and audited against r2's export).
+    for rel, other in (("toy-r1", "toy-r2"), ("toy-r2", "toy-r1")):
+        known = {cell: n for (_, cell), n in prior_counts({other: exports[other]}).items()}
+        assert known, other
+        assert small_release_changes(attackers[rel], known) == {}, (rel, other)
 
 
 def test_compare_releases(toy_releases, spark):
