@@ -134,3 +134,29 @@ def test_env_vars_expand_and_unset_ones_are_named(tmp_path, monkeypatch):
         load_config(path)
     monkeypatch.setenv("TRD_TEST_BUCKET", "gs://b")
     assert load_config(path).output_root == "gs://b/results"
+
+
+def test_toy_data_of_other_size_is_one_error_not_silently_reused(tmp_path):
+    """Editing toy_data.persons (or variants / seed) once toy data exist must not leave the
+    old data in use with every stage 'up to date': one ConfigError naming what differs."""
+    import json
+
+    from trd_spark.pipeline import ensure_toy_data
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw = yaml.safe_load(yaml.safe_dump(raw).replace("../out/toy", str(tmp_path)))
+    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
+    raw["toy_data"].update(persons=400, variants=300, seed=7)
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "truth.json").write_text(json.dumps({"persons": 300, "variants": 300, "seed": 7}))
+    with pytest.raises(ConfigError, match=r"^toy_data: the toy data in \S+/data were generated with persons 300 "
+                                          r"\(config: 400\): delete that directory"):
+        ensure_toy_data(cfg)
+    (data / "truth.json").write_text(json.dumps({"persons": 400, "variants": 300, "seed": 7}))
+    ensure_toy_data(cfg)  # the same parameters: used as they are, nothing generated
+    assert sorted(p.name for p in data.iterdir()) == ["truth.json"]

@@ -122,18 +122,28 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
 
 
 def ensure_toy_data(cfg: Config) -> None:
-    """Generate the toy data the config points at when it is absent (toy configs only)."""
+    """Generate the toy data the config points at when it is absent (toy configs only).
+
+    Raises ConfigError (``toy_data``) when the directory holds toy data generated with other
+    persons / variants / seed than the config asks for (its ``truth.json``): using them would
+    silently ignore the edit, and the directory is not deleted for the user."""
     if cfg.toy_data is None:
         return
-    truth = Path(cfg.toy_data.dir) / "truth.json"
-    if truth.exists():
-        return
-    from trd_spark.toydata import generate_toy_data
-
     toy = cfg.toy_data
     per_release = toy.releases.get(cfg.release)
     persons = per_release.persons if per_release and per_release.persons else toy.persons
     seed = per_release.seed if per_release and per_release.seed is not None else toy.seed
+    truth = Path(toy.dir) / "truth.json"
+    if truth.exists():
+        asked = {"persons": persons, "variants": toy.variants, "seed": seed}
+        made = {k: json.loads(truth.read_text()).get(k) for k in asked}
+        if made != asked:
+            differ = ", ".join(f"{k} {made[k]} (config: {asked[k]})" for k in asked if made[k] != asked[k])
+            raise ConfigError(f"the toy data in {toy.dir} were generated with {differ}: delete that directory "
+                              "to generate them again, or set toy_data back", where="toy_data")
+        return
+    from trd_spark.toydata import generate_toy_data
+
     log.info("toy data not found: generating %d persons x %d variants (seed %d) in %s",
              persons, toy.variants, seed, toy.dir)
     generate_toy_data(toy.dir, persons=persons, variants=toy.variants, seed=seed)
