@@ -230,9 +230,9 @@ def resolved_yaml(cfg) -> str:
 
 def _spark_fs(cfg):
     from trd_spark.io import Fs
-    from trd_spark.session import start_session
+    from trd_spark.session import command_session
 
-    return Fs(start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir))))
+    return Fs(command_session(cfg.spark))
 
 
 def _fmt(x: float, nd: int = 2) -> str:
@@ -370,7 +370,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
     from trd_spark.preflight import check_inputs, check_output_root
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
-    from trd_spark.session import start_session
+    from trd_spark.session import command_session
 
     cfg = _load(args)
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
@@ -385,7 +385,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
                 stack.enter_context(ReleaseLock(cfg, LocalFs()))
             ensure_toy_data(cfg)
             check_inputs(cfg, stages or list(STAGES))
-            spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)), capture_jvm_output=True)
+            spark = command_session(cfg.spark)
             _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
             if needs_spark_fs(cfg):
                 stack.enter_context(ReleaseLock(cfg, Fs(spark)))

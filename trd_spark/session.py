@@ -188,6 +188,13 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     return spark
 
 
+def command_session(settings: SparkSettings) -> SparkSession:
+    """The session of a CLI command (``run``, ``compare-releases``, ``releases`` / ``explain``
+    on URIs): ``start_session`` with Hail's log in ``settings.tmp_dir`` and the JVM's own output
+    captured into the log, so Java warnings never land in what the command prints."""
+    return start_session(settings, log_dir=str(Path(settings.tmp_dir)), capture_jvm_output=True)
+
+
 @contextlib.contextmanager
 def jvm_output_to_log() -> Iterator[None]:
     """While the block starts the JVM, this process's stdout and stderr (fds 1 and 2, which the

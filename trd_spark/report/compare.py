@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -246,11 +245,11 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
     """CLI entry: compare, write the TSVs, return the printed summary."""
     from trd_spark.releases import LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
-    from trd_spark.session import start_session
+    from trd_spark.session import command_session
 
     if not needs_spark_fs(cfg):  # refuse in a second, not after starting Spark and Hail
         check_comparable(cfg, LocalFs(), release_a, release_b)
-    spark = start_session(cfg.spark, log_dir=str(Path(cfg.spark.tmp_dir)))
+    spark = command_session(cfg.spark)
     tables, for_export = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
     fs = Fs(spark)
