@@ -66,6 +66,21 @@ def test_minimal_alleles_is_hails_min_rep(hl):
     assert (int(pos[0]), ref[0], alt[0]) == (5, None, "AT")
 
 
+
+def test_two_rsids_placed_on_one_variant_are_a_duplicate(hl, spark, tmp_path):
+    """scoring-file-swapped-duplicate-rsid-synonyms: rs100 and rs999 (A/G both) of one rsID-only
+    score land on the same genotype row (the VCF's split chr7:1000000 carries both IDs): a
+    variant listed twice, an error at the later line, or with duplicate_variants: first the
+    first row only (before: both weights summed, 3 matched)."""
+    from trd_spark.errors import InputDataError
+
+    case = "scoring-file-swapped-duplicate-rsid-synonyms"
+    with pytest.raises(InputDataError, match=r"rsIDs rs100 \(line 5\) and rs999 are one variant.*chr7:1000000 A/G") as e:
+        run_case(hl, spark, tmp_path, case, extra_pgs="  match_rsid: true")
+    assert e.value.where.endswith("PGS990201.txt.gz:7")
+    got = run_case(hl, spark, tmp_path, case, extra_pgs="  match_rsid: true\n  duplicate_variants: first")
+    assert_expected(got, case)
+
 # ---- variants already right (kept as regression tests; parsing only) ---------------------------
 
 HEADER = "#pgs_id=PGS1\n#genome_build=GRCh38\n{h}chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"

@@ -494,6 +494,7 @@ def score_sites(
         sites["liftover_failed"] = False
     sites.attrs["pgs_ids"] = [sf.pgs_id for sf in scoring_files]
     sites.attrs["rsid_only_files"] = [sf.path for sf in scoring_files if sf.positions_from == "rsid"]
+    sites.attrs["score_files"] = [sf.path for sf in scoring_files]
     return sites
 
 
@@ -622,8 +623,59 @@ def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: 
     return pd.Series(other, dtype=object)
 
 
+def rsid_duplicates(sites: pd.DataFrame, duplicate_variants: str = "error") -> pd.DataFrame:
+    """The duplicate policy for the sites of rsID-only files once placed (``place_sites_by_rsid``):
+    two rsIDs of one score (merged rsIDs, synonyms) placed on one locus with the same allele pair,
+    in either order, are one variant listed twice, which the file's own check (by rsID) cannot
+    see; its weight would be summed twice. ``duplicate_variants`` ``error`` (pgs.duplicate_variants):
+    InputDataError at the later line, naming both rsIDs; ``first``: the later row is dropped from
+    its site (its member arrays). Other sites are returned unchanged."""
+    by = sites["by_rsid"].to_numpy(bool) & sites["contig"].notna().to_numpy() & sites["position"].notna().to_numpy()
+    if by.sum() < 2:
+        return sites
+    placed = sites[by]
+    pair = [tuple(sorted((e, "" if o is None or o != o else o)))
+            for e, o in zip(placed["effect_allele"], placed["other_allele"])]
+    members = pd.DataFrame({
+        "site": np.repeat(placed.index.to_numpy(), placed["member_score_index"].map(len).to_numpy()),
+        "score": np.concatenate([np.asarray(a) for a in placed["member_score_index"]]),
+        "line": np.concatenate([np.asarray(a) for a in placed["member_line"]]),
+    })
+    key = pd.DataFrame({"site": placed.index, "contig": placed["contig"].to_numpy(object),
+                        "position": placed["position"].to_numpy(), "pair": pair})
+    members = members.merge(key, on="site").sort_values(["score", "line"], kind="stable")
+    later = members.duplicated(["score", "contig", "position", "pair"])
+    if not later.any():
+        return sites
+    if duplicate_variants == "error":
+        d = members[later].iloc[0]
+        first = members[~later & (members["score"] == d["score"]) & (members["contig"] == d["contig"])
+                        & (members["position"] == d["position"]) & (members["pair"] == d["pair"])].iloc[0]
+        files = sites.attrs.get("score_files") or []
+        path = files[int(d["score"])] if int(d["score"]) < len(files) else "pgs.scoring_files"
+        raise InputDataError(
+            f"rsIDs {sites.at[first['site'], 'rsid']} (line {int(first['line'])}) and {sites.at[d['site'], 'rsid']} "
+            f"are one variant in the genotypes ({d['contig']}:{int(d['position'])} {'/'.join(d['pair'])}), listed twice "
+            f"({int(later.sum())} such rows; merged rsIDs?); set pgs.duplicate_variants: first to keep the first",
+            where=f"{path}:{int(d['line'])}")
+    out = sites.copy()
+    columns = {c: out[c].to_list() for c in ("member_score_index", "member_weight", "member_line")}
+    where_at = {label: i for i, label in enumerate(out.index)}
+    for site, drop in members[later].groupby("site"):
+        i = where_at[site]
+        gone = set(zip(drop["score"].astype(int), drop["line"].astype(int)))
+        keep = np.array([(int(sc), int(ln)) not in gone
+                         for sc, ln in zip(columns["member_score_index"][i], columns["member_line"][i])], dtype=bool)
+        for values in columns.values():
+            values[i] = np.asarray(values[i])[keep]
+    for c, values in columns.items():
+        out[c] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
 def match_sites_frame(
-    sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = ()
+    sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = (),
+    duplicate_variants: str = "error",
 ) -> pd.DataFrame:
     """Match score sites to genotype rows by the rules of the module doc: ``sites`` from
     ``score_sites``; ``rows`` the target's genotype rows, one per ``[ref, alt]`` (``contig``,
@@ -635,13 +687,14 @@ def match_sites_frame(
     (``minimal_alleles``, Hail's ``min_rep``), so ``ATT``/``AT`` at a site written ``AT>ATT,A``
     is the row ``A>AT``.
 
-    Returns ``sites`` (placed by rsID, ``place_sites_by_rsid``) plus ``match_type`` (str),
+    Returns ``sites`` (placed by rsID, ``place_sites_by_rsid``; rsIDs of one score placed on one
+    variant under ``duplicate_variants``, ``rsid_duplicates``) plus ``match_type`` (str),
     ``matched_row`` (int64: the index into ``rows`` of the genotype row scored against, -1 when
     not used), ``effect_is_ref`` (bool), ``other_alt_rows`` (tuple of ``rows`` indices: the
     other alts of the matched row's file row, ``_other_alt_rows``, whose copies a REF effect
     allele loses) and ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the
     locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``)."""
-    s = place_sites_by_rsid(sites, rows).reset_index(drop=True)
+    s = rsid_duplicates(place_sites_by_rsid(sites, rows), duplicate_variants).reset_index(drop=True)
     n = len(s)
     contig = s["contig"].to_numpy(object)
     position = s["position"].astype("Int64")

@@ -173,7 +173,8 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
         check_first_variant(bgen, index)
         samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
         sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
-                                  unreadable=index.attrs[MULTIALLELIC_LOCI])
+                                  unreadable=index.attrs[MULTIALLELIC_LOCI],
+                                  duplicate_variants=cfg.pgs.duplicate_variants)
         return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples)
     files = pgen_engine.PlinkFiles.of(source)
     for path in (files.matrix, files.variants, files.samples):
@@ -186,7 +187,8 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     samples = sample_persons(pgen_engine.psam_samples(files), where=where, sample_map=sample_map)
     if files.format == "plink":
         pgen_engine.check_bed_size(files, int(index["variant_idx"].max()) + 1 if len(index) else 0, len(samples))
-    sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous)
+    sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                              duplicate_variants=cfg.pgs.duplicate_variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples)
 
 
@@ -220,7 +222,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows = genotype_rows_at(hl, biallelic_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid), loci,
                                 wanted_rsids)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
-    sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable)
+    sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                              duplicate_variants=cfg.pgs.duplicate_variants)
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
