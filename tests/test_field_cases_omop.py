@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from test_phenotypes_support import toy_config
 
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, input_error_of
 from trd_spark.phenotypes.flow import cohort_flow_rows
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
@@ -159,8 +159,15 @@ def test_an_instant_datetime_partner_needs_the_zone_only_where_it_is_used(spark)
     empty = spark.createDataFrame([(1, None, instant), (2, dt.date(2020, 1, 2), instant)], schema)
     got = conform_omop_table(empty, "death", where="d", time_zone="Asia/Tokyo").orderBy("person_id").collect()
     assert [r.death_date for r in got] == [dt.date(2020, 6, 30), dt.date(2020, 1, 2)]
-    with pytest.raises((PySparkException, Py4JJavaError), match=r"death \(d\): death_date is empty where death_datetime is a date-time"):
+    with pytest.raises((PySparkException, Py4JJavaError), match=r"death \(d\): death_date is empty where death_datetime is a date-time") as e:
         conform_omop_table(empty, "death", where="d").collect()
+    # The CLI reports it as the one-line InputDataError (exit 3), not a Spark traceback.
+    err = input_error_of(e.value)
+    assert isinstance(err, InputDataError) and err.exit_code == 3
+    assert str(err) == ("OMOP table death (d): death_date is empty where death_datetime is a date-time with a time "
+                        "zone; set omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for "
+                        "BigQuery TIMESTAMP)")
+    assert input_error_of(RuntimeError("another failure")) is None
     filled = empty.where("death_date IS NOT NULL")
     assert conform_omop_table(filled, "death", where="d").collect()[0].death_date == dt.date(2020, 1, 2)
 

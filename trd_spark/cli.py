@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trd_spark.config import is_uri
-from trd_spark.errors import Interrupted, NothingToDo, StorageError, TrdSparkError
+from trd_spark.errors import Interrupted, NothingToDo, StorageError, TrdSparkError, input_error_of
 from trd_spark.layout import STAGES
 
 if TYPE_CHECKING:
@@ -580,6 +580,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _report_interrupt()
         log.error("%s: %s", type(err).__name__, err)
         return err.exit_code
+    except Exception as e:
+        if _Interrupt.received is not None:
+            return _report_interrupt()  # an error raised while unwinding after the signal
+        query_error = input_error_of(e)  # a check inside a Spark query (errors.QUERY_INPUT_ERROR_TAG)
+        if query_error is None:
+            raise
+        log.error("%s: %s", type(query_error).__name__, query_error)
+        return query_error.exit_code
     except BaseException:
         if _Interrupt.received is None:
             raise

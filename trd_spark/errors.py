@@ -22,6 +22,26 @@ def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] |
             f"an expected column{names}{missing_header}")
 
 
+# A check that runs inside a Spark query (``pyspark.sql.functions.raise_error``: it fails only
+# where a bad row is read, without a scan of its own) cannot raise our exceptions: it puts this
+# tag before its message, and ``input_error_of`` turns the Spark error carrying it back into the
+# one-line InputDataError (exit 3) the CLI reports.
+QUERY_INPUT_ERROR_TAG = "trd-spark InputDataError: "
+
+
+def input_error_of(exc: BaseException) -> InputDataError | None:
+    """The InputDataError a Spark query raised with ``QUERY_INPUT_ERROR_TAG`` + message (the
+    message up to the end of its line, without Spark's appended SQLSTATE), or None when
+    ``exc`` carries no such tag."""
+    text = str(exc)
+    at = text.find(QUERY_INPUT_ERROR_TAG)
+    if at < 0:
+        return None
+    lines = text[at + len(QUERY_INPUT_ERROR_TAG):].splitlines()
+    message = lines[0].split(" SQLSTATE:")[0].rstrip() if lines else ""
+    return InputDataError(message)
+
+
 class TrdSparkError(Exception):
     """Base class: a failure we understand and can explain in one line."""
 

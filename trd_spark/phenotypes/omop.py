@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from trd_spark.config import OmopInput
-from trd_spark.errors import InputDataError
+from trd_spark.errors import QUERY_INPUT_ERROR_TAG, InputDataError
 from trd_spark.io import Fs
 
 if TYPE_CHECKING:
@@ -253,7 +253,8 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
     if time_zone is None and (instant or isinstance(source, T.StringType)):
         needs_zone = F.lit(True) if instant else has_zone(col)
         fail = F.raise_error(F.lit(
-            f"OMOP table {table} ({where}): {name} is empty where {partner} is a date-time with a time zone; set "
+            f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date-time "
+            "with a time zone; set "
             "omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for BigQuery TIMESTAMP)"))
         written = col.cast(_D) if isinstance(source, T.StringType) else F.lit(None).cast(_D)
         return F.when(col.isNotNull() & needs_zone, fail.cast(_D)).otherwise(written)
