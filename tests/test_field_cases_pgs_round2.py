@@ -81,6 +81,20 @@ def test_two_rsids_placed_on_one_variant_are_a_duplicate(hl, spark, tmp_path):
     got = run_case(hl, spark, tmp_path, case, extra_pgs="  match_rsid: true\n  duplicate_variants: first")
     assert_expected(got, case)
 
+def test_rsid_in_a_vcf_id_list_places_the_score_row(hl, spark, tmp_path):
+    """The same case with the rs200 row's VCF ID written as a list, "rs7777;rs200" (VCF 4.3
+    1.6.1: semicolon-separated IDs; merged rsIDs): rs200 is still that row's (before: the ID
+    compared as one string, rs200 not found, its weight left out of every sum)."""
+    case = "scoring-file-swapped-duplicate-rsid-synonyms"
+    text = (CASES / case / "genotypes" / "data.vcf").read_text()
+    assert text.count("\trs200\t") == 1
+    vcf = tmp_path / "ids.vcf"
+    vcf.write_text(text.replace("\trs200\t", "\trs7777;rs200\t"))
+    got = run_case(hl, spark, tmp_path, case, genotypes=str(vcf),
+                   extra_pgs="  match_rsid: true\n  duplicate_variants: first")
+    assert_expected(got, case)
+
+
 # ---- variants already right (kept as regression tests; parsing only) ---------------------------
 
 HEADER = "#pgs_id=PGS1\n#genome_build=GRCh38\n{h}chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"

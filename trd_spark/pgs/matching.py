@@ -508,10 +508,15 @@ def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         pd.notna(a) & pd.notna(b)
 
 
+# The separator of several IDs in one genotype row's ID (VCF 4.3 section 1.6.1, column ID).
+RSID_SEPARATOR = ";"
+
+
 def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """Rows of rsID-only files (``by_rsid``) get the
-    ``contig``/``position`` (and chrom/pos) of the genotype rows with the same ``rsid``; missing
-    when the rsID is absent or on several loci. ``rows``: the genotype rows (``contig``,
+    ``contig``/``position`` (and chrom/pos) of the genotype rows with the same ``rsid`` (one of
+    the row's IDs when it lists several, ``rs1;rs2``); missing when the rsID is absent or on
+    several loci. ``rows``: the genotype rows (``contig``,
     ``position``, ``rsid``). Raises InputDataError when rsID-only files meet rows without rsIDs."""
     files = sites.attrs.get("rsid_only_files", [])
     by = sites["by_rsid"].to_numpy(bool)
@@ -520,7 +525,10 @@ def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame
     if "rsid" not in rows.columns:
         raise _no_rsids(files)
     wanted = sites["rsid"][by & sites["rsid"].notna().to_numpy()]
-    hits = rows.loc[rows["rsid"].isin(set(wanted)), ["rsid", "contig", "position"]].drop_duplicates()
+    # A row's ID may list several (VCF: "rs1;rs2"): the row carries each of them.
+    ids = rows[["rsid", "contig", "position"]].dropna(subset=["rsid"])
+    ids = ids.assign(rsid=ids["rsid"].str.split(RSID_SEPARATOR, regex=False)).explode("rsid")
+    hits = ids.loc[ids["rsid"].isin(set(wanted))].drop_duplicates()
     n_loci = hits.groupby("rsid")["contig"].transform("size")
     one = hits[n_loci == 1].set_index("rsid")
     out = sites.copy()
@@ -979,7 +987,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table,
     if has_site:
         keep = keep | hl.is_defined(loci[file_locus])
     if has_rsid and len(rsids):
-        keep = keep | hl.or_else(hl.literal(set(rsids), hl.tset(hl.tstr)).contains(rows.rsid), False)
+        # A VCF ID column is a semicolon-separated list (VCF 4.x 1.6.1): each ID is the row's.
+        wanted = hl.literal(set(rsids), hl.tset(hl.tstr))
+        keep = keep | hl.or_else(hl.any(lambda r: wanted.contains(r), rows.rsid.split(RSID_SEPARATOR)), False)
 
     def fields(t: hl_types.Table) -> dict[str, Any]:
         f = {"contig": t.locus.contig, "position": t.locus.position, "ref": t.alleles[0], "alt": t.alleles[1]}
