@@ -61,9 +61,13 @@ def test_uris_are_kept(tmp_path):
         (lambda r: r["phenotypes"]["trd_definitions"][1].update(augmentation_concept_set="lithium_only"),
          "phenotypes.trd_definitions.1.augmentation_concept_set: unknown concept set 'lithium_only'"),
         (lambda r: r["datasets"][1].update(role="discovery"), "exactly one dataset"),
+        (lambda r: r["spark"].update(master="local[0]"), "spark.master"),
+        (lambda r: r["spark"].update(master="local-cluster[2,0,1024]"), "spark.master"),
+        (lambda r: r["toy_data"].update(seed=-1), "toy_data.seed"),
     ],
     ids=["unknown-key", "bad-master", "out-of-range", "bad-enum", "missing-section",
-         "unknown-primary", "unknown-concept-set", "two-discovery"],
+         "unknown-primary", "unknown-concept-set", "two-discovery", "no-local-core", "no-cluster-core",
+         "negative-seed"],
 )
 def test_bad_config_names_the_key(tmp_path, mutate, expected):
     path = write_config(tmp_path, mutate)

@@ -105,9 +105,11 @@ class SparkSettings(_Strict):
     @field_validator("master")
     @classmethod
     def _known_master(cls, v: str) -> str:
-        if not re.match(r"^(local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://.+|yarn)$", v):
+        # Every count >= 1: Spark refuses local[0] only once the JVM starts, with a Java exception.
+        n = r"[1-9]\d*"
+        if not re.match(rf"^(local(\[(\*|{n})(,{n})?\])?|local-cluster\[{n},{n},{n}\]|spark://.+|yarn)$", v):
             raise ValueError(
-                "master must be local[N], local-cluster[W,C,M], spark://host:port or yarn"
+                "master must be local[N], local-cluster[W,C,M] (counts of at least 1), spark://host:port or yarn"
             )
         return v
 
@@ -442,7 +444,7 @@ class ToyRelease(_Strict):
     """Per-release toy sizes/seed (to simulate a new data release with other persons)."""
 
     persons: int | None = Field(None, ge=50)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0)  # numpy's generators take non-negative seeds only
 
 
 class ToyDataSettings(_Strict):
@@ -451,7 +453,7 @@ class ToyDataSettings(_Strict):
     dir: str
     persons: int = Field(3000, ge=50)
     variants: int = Field(2000, ge=200)
-    seed: int = 42
+    seed: int = Field(42, ge=0)
     # Overrides of persons/seed for a given release name (others use the values above).
     releases: dict[str, ToyRelease] = Field(default_factory=dict)
 
