@@ -241,7 +241,7 @@ def test_release_with_an_output_edited_since_published_is_stale(cfg):
     assert latest_incomplete(cfg, fs) == "C2022Q4R9"
 
 
-def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg):
+def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg, monkeypatch):
     """compare-releases reads each release's phenotypes cohort flow with its export's suppression
     labels, and its scores with its models. In a stale release (an interrupted rerun republished
     cohort; models, report and export still from the old one) those belong to different runs, so
@@ -250,10 +250,16 @@ def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg
     only `_SUCCESS` of pgs, models and export was checked, after starting Spark and Hail."""
     import shutil
 
-    from pyspark import SparkContext
-
+    from trd_spark import session
     from trd_spark.errors import InputDataError
     from trd_spark.report.compare import compare_releases_job
+
+    def no_spark(*_args, **_kwargs):
+        raise AssertionError("compare-releases started Spark before refusing")
+
+    # In the suite another module's session may already run in this process: a guard on the
+    # one way the command starts its session, rather than a look at SparkContext.
+    monkeypatch.setattr(session, "command_session", no_spark)
 
     for r in ("C2022Q4R9", "C2023Q2R1"):
         _publish_consistent(cfg, r)
@@ -264,4 +270,3 @@ def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg
     shutil.rmtree(os.path.join(cfg.output_root, "C2022Q4R9", "phenotypes"))
     with pytest.raises(InputDataError, match=r"release C2022Q4R9 has no complete phenotypes output"):
         compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")
-    assert SparkContext._active_spark_context is None  # noqa: SLF001 - no session was started
