@@ -130,3 +130,22 @@ def test_each_stage_digests_its_own_code_and_what_comes_before_it_only():
     for i, stage in enumerate(order):
         for later in order[i + 1:]:
             assert not {m for m in digests[stage] if m.startswith(f"trd_spark.{later}.")}, (stage, later)
+
+
+@pytest.mark.parametrize("folder, listed", [("_vendor", False), ("site", True)])
+def test_vendored_distributions_do_not_enter_a_library_key(tmp_path, monkeypatch, folder, listed):
+    """setuptools puts its ``_vendor`` directory on sys.path once imported, with copies such
+    as backports.tarfile: the key of ``backports`` (we import backports.zstd) must not depend
+    on whether something imported setuptools first, or a stage reruns for nothing."""
+    from trd_spark.provenance import _distribution_versions
+
+    info = tmp_path / folder / "backports.fakecopy-9.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: backports.fakecopy\nVersion: 9.0\n")
+    (info / "top_level.txt").write_text("backports\n")
+    monkeypatch.syspath_prepend(str(tmp_path / folder))
+    _distribution_versions.cache_clear()  # computed once per process
+    try:
+        assert ("backports.fakecopy==9.0" in _distribution_versions().get("backports", "")) is listed
+    finally:
+        _distribution_versions.cache_clear()

@@ -22,6 +22,7 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import sys
+from pathlib import Path
 
 __all__ = ["code_digests"]
 
@@ -67,13 +68,29 @@ def _source(name: str) -> tuple[str, bool] | None:
     return (init.read_text(encoding="utf-8"), True) if init.is_file() else None
 
 
+def _vendored(dist: str) -> bool:
+    """True when distribution ``dist`` (the first found on ``sys.path``) lies in a ``_vendor``
+    directory: setuptools puts its own on ``sys.path`` once something imports it, so its
+    vendored copies (e.g. backports.tarfile beside the installed backports.zstd) would make
+    a library's key depend on import order, and a stage rerun for nothing (seen: pgs reran
+    with 'code changed: lib:backports' between two runs of the same code)."""
+    try:
+        location = importlib.metadata.distribution(dist).locate_file("")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return "_vendor" in Path(str(location)).parts
+
+
 @functools.cache
 def _distribution_versions() -> dict[str, str]:
-    """{top-level import name: "dist==version"} of the installed distributions."""
+    """{top-level import name: "dist==version"} of the installed distributions (vendored
+    copies left out, ``_vendored``)."""
     out: dict[str, str] = {}
     for top, dists in importlib.metadata.packages_distributions().items():
         versions = []
         for dist in sorted(set(dists)):
+            if _vendored(dist):
+                continue
             try:
                 versions.append(f"{dist}=={importlib.metadata.version(dist)}")
             except importlib.metadata.PackageNotFoundError:
