@@ -553,7 +553,8 @@ def minimal_alleles(position: np.ndarray, ref: np.ndarray, alt: np.ndarray
     ref, alt = np.asarray(ref, dtype=object).copy(), np.asarray(alt, dtype=object).copy()
     if not len(ref):
         return position, ref, alt
-    lengths = [pd.Series(a, dtype=object).str.len().fillna(0).to_numpy(np.int64) for a in (ref, alt)]
+    lengths = [pd.Series(a, dtype=object).str.len().to_numpy(np.float64, na_value=0).astype(np.int64)
+               for a in (ref, alt)]
     for i in np.flatnonzero((lengths[0] > 1) & (lengths[1] > 1)):
         r, a = ref[i], alt[i]
         while len(r) > 1 and len(a) > 1 and r[-1] == a[-1]:
