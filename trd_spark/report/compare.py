@@ -191,13 +191,13 @@ def check_comparable(cfg: Config, fs: FsLike, *releases: str) -> None:
 def compare_releases(
     spark: SparkSession, cfg: Config, release_a: str, release_b: str
 ) -> tuple[dict[str, pd.DataFrame], bool]:
-    """({cohort_sizes, pgs_correlation, estimates}, for_export) for releases A and B (both
-    need complete and current pgs, phenotypes, models and export outputs: ``check_comparable``,
-    InputDataError otherwise)."""
+    """({cohort_sizes, pgs_correlation, estimates}, for_export) for releases A and B, which
+    must have complete and current pgs, phenotypes, models and export outputs: the caller
+    checks that first (``check_comparable``, as ``compare_releases_job`` does; each check
+    hashes every output file of both releases, so it runs once)."""
     fs = Fs(spark)
     threshold = cfg.report.small_count_threshold
     la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
-    check_comparable(cfg, fs, release_a, release_b)
 
     def exported(lay: Layout, name: str) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
@@ -247,9 +247,12 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
 
-    if not needs_spark_fs(cfg):  # refuse in a second, not after starting Spark and Hail
+    local = not needs_spark_fs(cfg)
+    if local:  # refuse in a second, not after starting Spark and Hail
         check_comparable(cfg, LocalFs(), release_a, release_b)
     spark = command_session(cfg.spark)
+    if not local:  # object-store outputs: read through Spark's file systems
+        check_comparable(cfg, Fs(spark), release_a, release_b)
     tables, for_export = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
     fs = Fs(spark)
