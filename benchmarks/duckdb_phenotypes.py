@@ -15,7 +15,9 @@ amount / days_supply), ignored ingredients and minimum trial days, episodes, ade
 three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
 birth_datetime when the month is known, dates as the export meant them (DATE, naive
-timestamp, ISO text, time-zone-aware timestamp in ``omop.time_zone``).
+timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
+naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
+CDM datetime partner's date (``DATETIME_PARTNER``).
 Optional tables (death, device_exposure, drug_strength) may be absent.
 
 Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
@@ -62,26 +64,91 @@ DATE_COLUMNS = {
     "device_exposure": ("device_exposure_start_date",),
 }
 
+# OMOP CDM v5.4 pairs these date fields with a datetime field of the same record (the CDM
+# makes the date required, the datetime optional; an ETL that fills only the datetime leaves
+# the date empty). README "Dates as the export meant them": an empty date takes its partner's
+# date, converted by the same rules; a filled date wins.
+DATETIME_PARTNER = {
+    ("death", "death_date"): "death_datetime",
+    ("condition_occurrence", "condition_start_date"): "condition_start_datetime",
+    ("drug_exposure", "drug_exposure_start_date"): "drug_exposure_start_datetime",
+    ("drug_exposure", "drug_exposure_end_date"): "drug_exposure_end_datetime",
+    ("procedure_occurrence", "procedure_date"): "procedure_datetime",
+    ("device_exposure", "device_exposure_start_date"): "device_exposure_start_datetime",
+}
+
+# ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
+# zone name as BigQuery's CSV ' UTC'): an instant, whose calendar date depends on the zone.
+_ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?\s*[A-Za-z+-]"
+
+
+def _parquet_types(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
+    """Physical Parquet type per column (to tell INT96, which DuckDB reads as a naive
+    TIMESTAMP, from a naive TIMESTAMP: by the Impala/Hive/Spark convention INT96 is a UTC instant)."""
+    if not source.startswith("read_parquet("):
+        return {}
+    rows = con.execute(f"SELECT name, type FROM parquet_schema({source[len('read_parquet('):-1]})").fetchall()
+    return {str(n).lower(): str(t) for n, t in rows if t is not None}
+
+
+def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | None, *, lenient: bool) -> str:
+    """SQL for column ``c`` of DuckDB type ``t`` as the calendar date the export meant.
+
+    DATE as is; naive TIMESTAMP by its written date; an instant (TIMESTAMPTZ, INT96) by its
+    local date in ``time_zone``; text by its written date unless it names a zone (then an
+    instant). ``lenient``: text that is no date gives NULL (a datetime partner), else the cast
+    fails. An instant without ``time_zone`` is a ValueError (callers check it only where used).
+    """
+    def local(instant: str) -> str:
+        if time_zone is None:
+            raise ValueError(f"{table}.{c} holds date-times with a time zone and omop.time_zone is not set")
+        return f"CAST(timezone({_q(time_zone)}, {instant}) AS DATE)"
+
+    cast = "TRY_CAST" if lenient else "CAST"
+    if t == "DATE":
+        return c
+    if t.startswith("TIMESTAMP WITH TIME ZONE"):
+        return local(c)
+    if t.startswith("TIMESTAMP"):
+        if physical == "INT96":
+            return local(f"timezone('UTC', {c})")
+        return f"CAST({c} AS DATE)"
+    if t == "VARCHAR":
+        written = f"{cast}(NULLIF(left(trim({c}), 10), '') AS DATE)"
+        zoned = f"regexp_matches({c}, {_q(_ZONED)})"
+        if time_zone is None:
+            return f"CASE WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
+                   f"ELSE {written} END"
+        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z is Z.
+        instant = f"{cast}(regexp_replace(trim({c}), 'z$', 'Z') AS TIMESTAMPTZ)"
+        return f"CASE WHEN {zoned} THEN {local(instant)} ELSE {written} END"
+    raise ValueError(f"{table}.{c} has type {t}, not a date")
+
 
 def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: str | None) -> str:
-    """``source`` with its date columns as DATE: a TIMESTAMPTZ by its local date in ``time_zone``
-    (an error without one), naive TIMESTAMP and ISO text by the written date."""
+    """``source`` with its date columns as DATE (``_as_date``); an empty date column takes its
+    CDM datetime partner's date (``DATETIME_PARTNER``), when the partner column exists."""
     types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    physical = _parquet_types(con, source)
     repl = []
     for c in DATE_COLUMNS.get(table, ()):
         t = types.get(c)
-        if t is None or t == "DATE":
+        if t is None:
             continue
-        if t.startswith("TIMESTAMP WITH TIME ZONE"):
-            if time_zone is None:
-                raise ValueError(f"{table}.{c} is a time-zone-aware timestamp and omop.time_zone is not set")
-            repl.append(f"CAST(timezone({_q(time_zone)}, {c}) AS DATE) AS {c}")
-        elif t.startswith("TIMESTAMP"):
-            repl.append(f"CAST({c} AS DATE) AS {c}")
-        elif t == "VARCHAR":
-            repl.append(f"CAST(NULLIF(left(trim({c}), 10), '') AS DATE) AS {c}")
-        else:
-            raise ValueError(f"{table}.{c} has type {t}, not a date")
+        expr = _as_date(c, t, physical.get(c), table, time_zone, lenient=False)
+        p = DATETIME_PARTNER.get((table, c))
+        if p is not None and p in types:
+            try:
+                fallback = _as_date(p, types[p], physical.get(p), table, time_zone, lenient=True)
+            except ValueError:  # an instant partner without a zone: an error only where it is used
+                n = con.execute(f"SELECT count(*) FROM {source} WHERE {c} IS NULL AND {p} IS NOT NULL").fetchone()[0]
+                if n:
+                    raise
+                fallback = "CAST(NULL AS DATE)"
+            # CASE, not COALESCE: the partner is evaluated only for the rows whose date is empty
+            expr = f"CASE WHEN {expr} IS NOT NULL THEN {expr} ELSE {fallback} END"
+        if expr != c:
+            repl.append(f"{expr} AS {c}")
     if not repl:
         return source
     return f"(SELECT * REPLACE ({', '.join(repl)}) FROM {source})"

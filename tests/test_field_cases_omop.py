@@ -219,7 +219,12 @@ def test_every_sex_at_birth_answer(spark):
 
 
 @pytest.mark.parametrize(("case", "zone"), [("records-outside-observation", None), ("age-18th-birthday", None),
-                                            ("aou-sex-at-birth", None), ("timezone-timestamps", "Europe/Amsterdam")])
+                                            ("aou-sex-at-birth", None), ("timezone-timestamps", "Europe/Amsterdam"),
+                                            # the datetime-partner and zoned-text / INT96 rules (session 13)
+                                            ("records-outside-observation-datetime-only", None),
+                                            ("timezone-timestamps-zoned-text", "Europe/Amsterdam"),
+                                            ("records-outside-observation-open-period", None),
+                                            ("age-18th-birthday-leap-day", "Europe/Amsterdam")])
 def test_duckdb_twin_gives_the_expected_values(case, zone, tmp_path):
     """The independent DuckDB implementation follows the same rules on the field cases (no Spark)."""
     import sys
