@@ -1,8 +1,16 @@
 """generate_toy_data: the whole toy data set (genomes, scoring files, OMOP, ancestry, truth).
 
-Deterministic: every random draw comes from numpy Generators seeded from `seed` (one stream
-per component), outputs are sorted, gzip/BGZF headers carry no timestamps, so the same
+Deterministic: every random draw comes from numpy Generators or hashes seeded from `seed` (one
+stream per component), outputs are sorted, gzip/BGZF headers carry no timestamps, so the same
 arguments give byte-identical files. No Spark is needed.
+
+Prefix-stable, as a real data release is a superset of the one before: with the same seed and
+variants, the first N persons of a toy release of M > N persons are the persons of a release of
+N (same IDs, datasets, genotypes, PCs, statuses, OMOP rows, relatedness pairs). Person draws
+are keyed by person (draws.PersonRng, genotypes.tile_uniforms), and nothing is calibrated on
+the persons drawn: the true PGS is standardised by its expected population mean and SD
+(population_moments), the status intercepts come from a fixed reference sample
+(omop.reference_intercepts) and the PCs from a fixed reference panel.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import pyarrow.parquet as pq
 
 from trd_spark.errors import ConfigError
 from trd_spark.toydata import ancestry, omop
-from trd_spark.toydata.genotypes import Sites, draw_sites, write_genotypes
+from trd_spark.toydata.draws import PersonRng
+from trd_spark.toydata.genotypes import ScoreEffects, Sites, draw_sites, write_genotypes
 from trd_spark.toydata.scores import SCORES, ScoreVariants, draw_score_variants, write_scoring_files
 
 # Planted log-ORs per SD of the true PGS for TRD vs non_MDD; trMDD and MDD_other get half.
@@ -30,6 +39,7 @@ PLANTED_LOG_OR_TRD: dict[str, float] = {
 TRMDD_FRACTION = 0.5
 ARRAY_SITE_SHARE = 0.60
 N_PCA_SITES = 300
+N_PCA_REFERENCE = 1000  # persons of the fixed reference panel the PCs are projected on
 MIN_PERSONS, MIN_VARIANTS = 50, 200
 PRIMARY_DEFINITION = "ad3"
 
@@ -42,10 +52,13 @@ def planted_log_ors() -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class GenotypeResult:
-    """What the genotype step hands on: raw true PGS (n_scores x persons), PCs of persons with
-    a genome (in person order), and counts for truth.json."""
+    """What the genotype step hands on: raw true PGS (n_scores x persons), its expected population
+    mean and SD per score, PCs of persons with a genome (in person order), and counts for
+    truth.json."""
 
     true_pgs_raw: np.ndarray
+    true_pgs_mean: np.ndarray
+    true_pgs_sd: np.ndarray
     pcs: np.ndarray
     sites: Sites
     array_sites: np.ndarray
@@ -84,13 +97,41 @@ def generate_genotypes(out_dir: str | Path, persons: omop.Persons, variants: int
     )
     write_scoring_files(out / "scores", score_variants)
     has_genome = persons.dataset >= 0
-    pcs = ancestry.genotype_pcs(pca_dosage[has_genome])
-    return GenotypeResult(raw_pgs, pcs, sites, array_sites, score_variants)
+    pcs = ancestry.genotype_pcs(pca_dosage[has_genome], _reference_dosage(sites, pca_sites, seed))
+    mean, sd = population_moments(sites, score_variants.true_effects())
+    return GenotypeResult(raw_pgs, mean, sd, pcs, sites, array_sites, score_variants)
 
 
-def _standardise(raw: np.ndarray) -> np.ndarray:
-    sd = raw.std(axis=1, keepdims=True)
-    return (raw - raw.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+def _allele_frequencies(sites: Sites, site: np.ndarray, allele: np.ndarray) -> np.ndarray:
+    """(groups, len(site)) frequency of allele index `allele` (0 REF, 1 ALT, 2 ALT2) at `site`."""
+    af = sites.af[:, site, :]
+    alt = af[:, np.arange(len(site)), np.maximum(allele, 1) - 1]
+    return np.where(allele == 0, 1.0 - af.sum(axis=2), alt)
+
+
+def _reference_dosage(sites: Sites, pca_sites: np.ndarray, seed: int) -> np.ndarray:
+    """ALT dosages (N_PCA_REFERENCE x pca sites) of a fixed reference panel drawn with the
+    ancestry shares: the PCA the toy PCs are projected on, the same for every release size."""
+    rng = np.random.default_rng([seed, 8])
+    group = rng.choice(len(omop.ANCESTRY_GROUPS), size=N_PCA_REFERENCE, p=omop.ANCESTRY_SHARES)
+    q = _allele_frequencies(sites, pca_sites, np.ones(len(pca_sites), np.int64))[group]
+    return (rng.random((2, *q.shape)) < q).sum(axis=0).astype(np.int8)
+
+
+def population_moments(sites: Sites, effects: ScoreEffects) -> tuple[np.ndarray, np.ndarray]:
+    """Expected mean and SD of each raw true PGS (n_scores each) in the toy population: per
+    ancestry group, dosage ~ Binomial(2, q) at independent sites (Hardy-Weinberg), mixed with
+    omop.ANCESTRY_SHARES. Used instead of the persons' own mean and SD so that a person's
+    standardised PGS (and so their status) is the same whatever the release size."""
+    q = _allele_frequencies(sites, effects.site, effects.allele)
+    share = np.asarray(omop.ANCESTRY_SHARES)
+    mean_g = np.zeros((effects.n_scores, q.shape[0]))
+    var_g = np.zeros_like(mean_g)
+    np.add.at(mean_g, effects.score, (2 * q * effects.weight).T)
+    np.add.at(var_g, effects.score, (2 * q * (1 - q) * effects.weight ** 2).T)
+    mean = mean_g @ share
+    sd = np.sqrt(np.maximum((var_g + mean_g ** 2) @ share - mean ** 2, 0.0))
+    return mean, np.where(sd > 0, sd, 1.0)
 
 
 def _score_summary(sv: ScoreVariants) -> dict:
@@ -140,15 +181,16 @@ def generate_toy_data(out_dir: str, persons: int = 3000, variants: int = 2000, s
         shutil.rmtree(out / sub, ignore_errors=True)
     (out / "ancestry").mkdir(parents=True, exist_ok=True)
 
-    people = omop.draw_persons(np.random.default_rng([seed, 1]), persons)
+    people = omop.draw_persons(PersonRng(seed, 1, persons), persons)
     geno = generate_genotypes(out, people, variants, seed)
-    pgs_z = _standardise(geno.true_pgs_raw)
+    pgs_z = (geno.true_pgs_raw - geno.true_pgs_mean[:, None]) / geno.true_pgs_sd[:, None]
 
     has_genome = people.dataset >= 0
-    rng = np.random.default_rng([seed, 3])
-    ancestry.write_ancestry(out / "ancestry", rng, people.person_id[has_genome], people.group[has_genome],
-                            omop.ANCESTRY_GROUPS, geno.pcs)
-    n_pairs = ancestry.write_relatedness(out / "ancestry", rng, people.person_id[has_genome])
+    with_genome = np.flatnonzero(has_genome)
+    ancestry.write_ancestry(out / "ancestry", PersonRng(seed, 3, 0, with_genome), people.person_id[has_genome],
+                            people.group[has_genome], omop.ANCESTRY_GROUPS, geno.pcs)
+    n_pairs = ancestry.write_relatedness(out / "ancestry", PersonRng(seed, 4, 0, with_genome),
+                                         people.person_id[has_genome])
 
     log_or_trd, log_or_trmdd = planted_log_ors()
     truth_frame, omop_summary = omop.generate_omop(out / "omop", people, pgs_z, log_or_trd, log_or_trmdd, seed)
@@ -189,7 +231,8 @@ def generate_toy_data(out_dir: str, persons: int = 3000, variants: int = 2000, s
         "subgroups": omop_summary["subgroups"],
         "notes": (
             "Status is drawn from a multinomial logit (reference non_MDD) of the standardised TRUE PGS "
-            "(z over all persons; MDD_other shares trMDD's PGS effects), female and age at 2023-07-01. "
+            "(z by the expected population mean and SD, so a person's z does not depend on the release "
+            "size; MDD_other shares trMDD's PGS effects), female and age at 2023-07-01. "
             "Effects are per SD of the true PGS, which sums weight x effect-allele dosage over present, "
             "non-ambiguous scoring-file variants (strand-flipped and second-ALT multi-allelic variants "
             "included) from genotypes before the ~1% missing calls. Pairwise logistic regression on two "

@@ -31,6 +31,9 @@ MISSING_RATE = 0.01
 MULTIALLELIC_RATE = 0.005
 # Cells per block (sites x persons) drawn at once: bounds memory (~50 bytes per cell).
 _BLOCK_CELLS = 4_000_000
+# Uniforms come from one numpy stream per tile of sites x persons, so a person's genotypes do not
+# depend on how many persons there are (a bigger toy release extends a smaller one).
+_TILE_SITES, _TILE_PERSONS = 16, 4096
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,27 @@ def _row_prefixes(sites: Sites, lo: int, hi: int) -> list[bytes]:
     ]
 
 
-def _draw_haplotypes(rng: np.random.Generator, af_block: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Allele index (0 REF, 1 ALT, 2 ALT2) of both haplotypes: int8 array (2, sites, persons)."""
+def tile_uniforms(seed: int, lo: int, hi: int, n: int) -> np.ndarray:
+    """float32 uniforms (3, hi - lo, n) for sites lo..hi-1 (lo a multiple of _TILE_SITES) and
+    persons 0..n-1: two haplotypes and the missing-call draw. Tile (t, c) of _TILE_SITES sites x
+    _TILE_PERSONS persons comes whole from the stream [seed, 7, t, c], so cell (site, person)
+    is the same for every n (float32: half the cost, ample precision)."""
+    u = np.empty((3, hi - lo, n), dtype=np.float32)
+    for t0 in range(lo, hi, _TILE_SITES):
+        t1 = min(t0 + _TILE_SITES, hi)
+        for c0 in range(0, n, _TILE_PERSONS):
+            c1 = min(c0 + _TILE_PERSONS, n)
+            rng = np.random.default_rng([seed, 7, t0 // _TILE_SITES, c0 // _TILE_PERSONS])
+            tile = rng.random((3, _TILE_SITES, _TILE_PERSONS), dtype=np.float32)
+            u[:, t0 - lo:t1 - lo, c0:c1] = tile[:, :t1 - t0, :c1 - c0]
+    return u
+
+
+def _draw_haplotypes(u: np.ndarray, af_block: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Allele index (0 REF, 1 ALT, 2 ALT2) of both haplotypes: int8 array (2, sites, persons),
+    from uniforms u (2, sites, persons)."""
     p1 = af_block[group, :, 0].T[None].astype(np.float32)  # (1, sites, persons)
     p12 = p1 + af_block[group, :, 1].T[None].astype(np.float32)
-    u = rng.random((2, *p1.shape[1:]), dtype=np.float32)  # float32: half the cost, ample precision
     hap = (u < p1).astype(np.int8)
     hap[(u >= p1) & (u < p12)] = 2
     return hap
@@ -177,7 +196,7 @@ def write_genotypes(
     (persons, len(pca_sites))), both from genotypes before missingness.
     """
     n = len(person_ids)
-    block = max(1, _BLOCK_CELLS // max(n, 1))
+    block = max(1, _BLOCK_CELLS // max(n, 1) // _TILE_SITES) * _TILE_SITES
     cols = [np.flatnonzero(dataset == d) for d in range(len(dataset_names))]
     paths = [out_dir / f"{name}.vcf.bgz" for name in dataset_names]
     writers = [pysam.BGZFile(str(p), "wb", None) for p in paths]  # index None: pysam's stub omits the default
@@ -189,12 +208,11 @@ def write_genotypes(
     try:
         for w, c in zip(writers, cols):
             w.write(vcf_header([str(i) for i in person_ids[c]]))
-        for b, lo in enumerate(range(0, sites.n, block)):
+        for lo in range(0, sites.n, block):
             hi = min(lo + block, sites.n)
-            # One independent stream per block: output depends on the seed and block size only.
-            rng = np.random.default_rng([seed, 7, b])
-            hap = _draw_haplotypes(rng, sites.af[:, lo:hi, :], group)
-            missing = rng.random(hap.shape[1:], dtype=np.float32) < MISSING_RATE
+            u = tile_uniforms(seed, lo, hi, n)
+            hap = _draw_haplotypes(u[:2], sites.af[:, lo:hi, :], group)
+            missing = u[2] < MISSING_RATE
 
             sel = slice(np.searchsorted(eff_site, lo), np.searchsorted(eff_site, hi))
             if sel.stop > sel.start:

@@ -1,7 +1,10 @@
 """Toy OMOP CDM v5.4 tables: persons, a status drawn from the true PGS, and EHR timelines.
 
 Status (one per person) is drawn first; then each status group's records are generated at once
-with numpy (no per-person Python loops), so 300k persons take seconds. All dates are held as
+with numpy (no per-person Python loops), so 300k persons take seconds. Every draw is keyed by
+person (draws.PersonRng; a drug fill by person and rank), and the status model's intercepts are
+calibrated on a fixed reference sample, so the first N persons of a bigger toy release have the
+same status and records as a release of N persons (a later release is a superset). All dates are held as
 int64 days since 1970-01-01 and written as date32. Every clinical date lies inside the person's
 observation period and before death; the phenotype rules the pipeline applies by default
 (see /work/notes/toydata.md) reproduce the drawn status:
@@ -28,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trd_spark.toydata import vocabulary as voc
+from trd_spark.toydata.draws import PersonRng, uniforms
 
 STATUSES: tuple[str, ...] = (
     "non_MDD", "trMDD", "TRD", "MDD_other",
@@ -79,7 +83,7 @@ LAST_DAY = day("2023-06-30")
 INDEX_FIRST, INDEX_LAST = day("2012-01-01"), day("2020-12-31")
 
 
-def _between(rng: np.random.Generator, lo, hi, size: int | tuple | None = None) -> np.ndarray:
+def _between(rng: PersonRng, lo, hi, size: int | tuple | None = None) -> np.ndarray:
     """Uniform integers in [lo, hi] (inclusive), lo/hi scalars or arrays."""
     lo = np.asarray(lo, dtype=np.int64)
     hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
@@ -88,11 +92,11 @@ def _between(rng: np.random.Generator, lo, hi, size: int | tuple | None = None) 
     return lo + np.floor(rng.random(size) * (hi - lo + 1)).astype(np.int64)
 
 
-def _pick(rng: np.random.Generator, options, size: int) -> np.ndarray:
+def _pick(rng, options, size: int | tuple[int, int]) -> np.ndarray:
     return np.asarray(options, dtype=np.int64)[rng.integers(0, len(options), size)]
 
 
-def _distinct_ingredients(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+def _distinct_ingredients(rng: PersonRng, n: int, k: int) -> np.ndarray:
     """(n, k) distinct trial ingredients per person (argsort of uniforms = random permutation)."""
     perm = np.argsort(rng.random((n, len(voc.TRIAL_INGREDIENTS))), axis=1)[:, :k]
     return np.asarray(voc.TRIAL_INGREDIENTS, dtype=np.int64)[perm]
@@ -113,8 +117,10 @@ class Persons:
         return len(self.person_id)
 
 
-def draw_persons(rng: np.random.Generator, n: int) -> Persons:
-    """Person IDs 1_000_001.., dataset, ancestry group, sex, birth date (age 20-85 at the cutoff)."""
+def draw_persons(rng: np.random.Generator | PersonRng, n: int) -> Persons:
+    """Person IDs 1_000_001.., dataset, ancestry group, sex, birth date (age 20-85 at the cutoff).
+
+    With a PersonRng (the toy generator) person i's values do not depend on n."""
     person_id = 1_000_001 + np.arange(n, dtype=np.int64)
     dataset = rng.choice(len(DATASETS), size=n, p=DATASET_SHARES)
     dataset[rng.random(n) < NO_GENOME_RATE] = -1
@@ -139,6 +145,25 @@ def status_probabilities(lin_trd: np.ndarray, lin_trmdd: np.ndarray, lin_other: 
     return p / p.sum(axis=1, keepdims=True)
 
 
+def _linear_predictors(persons: Persons, birth: np.ndarray, pgs_z: np.ndarray, log_or_trd: np.ndarray,
+                       log_or_trmdd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(TRD, trMDD) linear predictors per person: planted log-ORs x standardised PGS + sex and age."""
+    covariate = FEMALE_LOG_OR * persons.female + AGE_LOG_OR_PER_YEAR * (age_at_cutoff(birth) - AGE_CENTRE)
+    return log_or_trd @ pgs_z + covariate, log_or_trmdd @ pgs_z + covariate
+
+
+def calibrate_intercepts(lin_trd: np.ndarray, lin_trmdd: np.ndarray) -> np.ndarray:
+    """Intercepts (trMDD, TRD, MDD_other) whose mean probabilities over these persons are the
+    STATUS_TARGETS shares among persons who are not noise (fixed-point iteration)."""
+    eligible_share = 1.0 - sum(NOISE_SHARES.values())
+    target = np.array([STATUS_TARGETS[s] for s in ("non_MDD", "trMDD", "TRD", "MDD_other")]) / eligible_share
+    intercepts = np.log(target[1:] / target[0])
+    for _ in range(50):
+        mean_p = status_probabilities(lin_trd, lin_trmdd, lin_trmdd, intercepts).mean(axis=0)
+        intercepts += np.log(target[1:] / mean_p[1:]) - np.log(target[0] / mean_p[0])
+    return intercepts
+
+
 def draw_statuses(
     rng: np.random.Generator, persons: Persons, pgs_z: np.ndarray,
     log_or_trd: np.ndarray, log_or_trmdd: np.ndarray,
@@ -146,8 +171,8 @@ def draw_statuses(
     """Status per person, birth dates (young-index noise persons made young) and intercepts.
 
     pgs_z: (n_scores, n) standardised true PGS. Noise persons are set aside first (exact counts);
-    the others get a multinomial-logit status whose intercepts are calibrated so the overall
-    shares match STATUS_TARGETS.
+    the others get a multinomial-logit status whose intercepts are calibrated on these persons so
+    the overall shares match STATUS_TARGETS. Not prefix-stable (see draw_statuses_by_person).
     """
     n = persons.n
     status = np.full(n, -1)
@@ -162,19 +187,50 @@ def draw_statuses(
     birth[young] = DATA_CUTOFF - np.floor(rng.uniform(20.5, 26.0, young.sum()) * 365.25).astype(np.int64)
 
     eligible = status < 0
-    covariate = FEMALE_LOG_OR * persons.female + AGE_LOG_OR_PER_YEAR * (age_at_cutoff(birth) - AGE_CENTRE)
-    lin_trd = (log_or_trd @ pgs_z + covariate)[eligible]
-    lin_trmdd = (log_or_trmdd @ pgs_z + covariate)[eligible]
-    eligible_share = 1.0 - sum(NOISE_SHARES.values())
-    target = np.array([STATUS_TARGETS[s] for s in ("non_MDD", "trMDD", "TRD", "MDD_other")]) / eligible_share
-    intercepts = np.log(target[1:] / target[0])
-    for _ in range(50):  # fixed-point calibration of the intercepts to the target shares
-        mean_p = status_probabilities(lin_trd, lin_trmdd, lin_trmdd, intercepts).mean(axis=0)
-        intercepts += np.log(target[1:] / mean_p[1:]) - np.log(target[0] / mean_p[0])
+    lin_trd, lin_trmdd = (x[eligible] for x in _linear_predictors(persons, birth, pgs_z, log_or_trd, log_or_trmdd))
+    intercepts = calibrate_intercepts(lin_trd, lin_trmdd)
     p = status_probabilities(lin_trd, lin_trmdd, lin_trmdd, intercepts)
     u = rng.random(len(p))[:, None]
     status[eligible] = (u > np.cumsum(p, axis=1)).sum(axis=1).clip(0, 3)
     return status, birth, intercepts
+
+
+REFERENCE_PERSONS = 20_000
+
+
+def reference_intercepts(seed: int, log_or_trd: np.ndarray, log_or_trmdd: np.ndarray) -> np.ndarray:
+    """Intercepts calibrated on a fixed reference sample (REFERENCE_PERSONS persons drawn as
+    draw_persons does, independent N(0, 1) standardised PGS): the same for every toy release
+    size, so a person's status probabilities do not depend on who else is in the release."""
+    rng = np.random.default_rng([seed, 13])
+    ref = draw_persons(rng, REFERENCE_PERSONS)
+    z = rng.normal(size=(len(log_or_trd), REFERENCE_PERSONS))
+    return calibrate_intercepts(*_linear_predictors(ref, ref.birth, z, log_or_trd, log_or_trmdd))
+
+
+def draw_statuses_by_person(
+    rng: PersonRng, persons: Persons, pgs_z: np.ndarray, log_or_trd: np.ndarray, log_or_trmdd: np.ndarray,
+    intercepts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Status and birth dates per person from the person's own draws (prefix-stable).
+
+    Noise statuses by NOISE_SHARES probabilities (counts vary, unlike draw_statuses), the others
+    from the multinomial logit with the given `intercepts` (reference_intercepts).
+    """
+    n = persons.n
+    u_noise, u_young, u_status = rng.random((n, 3)).T
+    status = np.full(n, -1)
+    edges = np.cumsum(list(NOISE_SHARES.values()))
+    noise = u_noise < edges[-1]
+    status[noise] = np.asarray(list(NOISE_SHARES))[np.searchsorted(edges, u_noise[noise], side="right")]
+    birth = persons.birth.copy()
+    young = status == EXCL_YOUNG
+    birth[young] = DATA_CUTOFF - np.floor((20.5 + 5.5 * u_young[young]) * 365.25).astype(np.int64)
+    eligible = status < 0
+    lin_trd, lin_trmdd = (x[eligible] for x in _linear_predictors(persons, birth, pgs_z, log_or_trd, log_or_trmdd))
+    p = status_probabilities(lin_trd, lin_trmdd, lin_trmdd, intercepts)
+    status[eligible] = (u_status[eligible][:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, 3)
+    return status, birth
 
 
 @dataclass
@@ -197,7 +253,7 @@ def _adult_from(birth: np.ndarray) -> np.ndarray:
     return birth + int(np.ceil(18 * 365.25)) + 30
 
 
-def _mdd_diagnoses(rng: np.random.Generator, rec: _Records, who: np.ndarray, index: np.ndarray) -> np.ndarray:
+def _mdd_diagnoses(rng: PersonRng, rec: _Records, who: np.ndarray, index: np.ndarray) -> np.ndarray:
     """2-4 MDD diagnoses on distinct dates, the first on the index date; returns the last date.
 
     Gaps of 7-240 days, shrunk for late indexes so that every diagnosis precedes LAST_DAY - 10."""
@@ -208,7 +264,7 @@ def _mdd_diagnoses(rng: np.random.Generator, rec: _Records, who: np.ndarray, ind
     dates = index[:, None] + np.concatenate([np.zeros((len(who), 1), np.int64), np.cumsum(gaps, axis=1)], axis=1)
     keep = np.arange(4)[None, :] < k[:, None]
     rows = np.broadcast_to(who[:, None], keep.shape)[keep]
-    rec.cond.append((rows, _pick(rng, voc.MDD_DIAGNOSES, keep.sum()), dates[keep]))
+    rec.cond.append((rows, _pick(rng, voc.MDD_DIAGNOSES, (len(who), 4))[keep], dates[keep]))
     return dates[np.arange(len(who)), k - 1]
 
 
@@ -262,7 +318,7 @@ def _trd(rng, rec: _Records, tl: _Timeline, who: np.ndarray, birth: np.ndarray) 
     return {"trd_with_augmentation": int(aug.sum()), "trd_with_ect": int(ect.sum())}
 
 
-def _index_dates(rng: np.random.Generator, who: np.ndarray, birth: np.ndarray) -> np.ndarray:
+def _index_dates(rng: PersonRng, who: np.ndarray, birth: np.ndarray) -> np.ndarray:
     """MDD index 2012-2020, at adult age (after 2020 for the few adults only from 2021)."""
     lo = np.maximum(INDEX_FIRST, _adult_from(birth[who]))
     return _between(rng, lo, np.maximum(INDEX_LAST, lo))
@@ -366,9 +422,10 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, 11])
     n = persons.n
-    status, birth, intercepts = draw_statuses(rng, persons, pgs_z, log_or_trd, log_or_trmdd)
+    rng = PersonRng(seed, 11, n)
+    intercepts = reference_intercepts(seed, log_or_trd, log_or_trmdd)
+    status, birth = draw_statuses_by_person(rng, persons, pgs_z, log_or_trd, log_or_trmdd, intercepts)
     none = np.full(n, -1, np.int64)
     tl = _Timeline(index=none.copy(), onset=none.copy(), first_event=np.full(n, LAST_DAY),
                    min_end=np.zeros(n, np.int64))
@@ -377,7 +434,7 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
     groups = {TRD: _trd, TRMDD: _trmdd, MDD_OTHER: _mdd_other, NOISE_SINGLE: _noise_single,
               EXCL_BIPOLAR: _excluded_bipolar, EXCL_YOUNG: _excluded_young}
     for code, fn in groups.items():
-        extra.update(fn(rng, rec, tl, np.flatnonzero(status == code), birth))
+        extra.update(fn(rng.subset(np.flatnonzero(status == code)), rec, tl, np.flatnonzero(status == code), birth))
 
     # Observation: starts 2010-2016 before the first clinical record, ends 2021 - 2023-06-30
     # after every record (and >= 1 year after an MDD index for trMDD/TRD).
@@ -390,14 +447,15 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
     last_alive = np.where(died, death, obs_end)
 
     # Unrelated background records for everyone, inside observation and before death.
-    k = rng.integers(0, 4, n)
-    rows = np.repeat(np.arange(n), k)
-    rec.cond.append((rows, _pick(rng, voc.UNRELATED_CONDITIONS, len(rows)),
-                     _between(rng, obs_start[rows], last_alive[rows])))
-    k = rng.integers(0, 3, n)
-    rows = np.repeat(np.arange(n), k)
-    rec.fills.append((rows, _pick(rng, voc.UNRELATED_DRUG_INGREDIENTS, len(rows)),
-                      _between(rng, obs_start[rows], last_alive[rows] - FILL_DAYS)))
+    # Slot j < k of each person (k drawn per person), rows in person order as np.repeat gives.
+    slots = np.arange(3)[None, :] < rng.integers(0, 4, n)[:, None]
+    rows = np.nonzero(slots)[0]
+    rec.cond.append((rows, _pick(rng, voc.UNRELATED_CONDITIONS, (n, 3))[slots],
+                     _between(rng, obs_start[:, None], last_alive[:, None], (n, 3))[slots]))
+    slots = np.arange(2)[None, :] < rng.integers(0, 3, n)[:, None]
+    rows = np.nonzero(slots)[0]
+    rec.fills.append((rows, _pick(rng, voc.UNRELATED_DRUG_INGREDIENTS, (n, 2))[slots],
+                      _between(rng, obs_start[:, None], last_alive[:, None] - FILL_DAYS, (n, 2))[slots]))
 
     pid = persons.person_id
     # --- person
@@ -418,8 +476,8 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
 
     # --- observation_period (a few persons also have an earlier, record-free period)
     two = np.flatnonzero(rng.random(n) < TWO_PERIOD_RATE)
-    early_end = obs_start[two] - _between(rng, 100, 400, len(two))
-    early_start = early_end - _between(rng, 300, 1000, len(two))
+    early_end = obs_start[two] - _between(rng, 100, 400, n)[two]
+    early_start = early_end - _between(rng, 300, 1000, n)[two]
     op = _sorted_frame({
         "person_id": np.concatenate([pid, pid[two]]),
         "start": np.concatenate([obs_start, early_start]),
@@ -462,13 +520,18 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
     ingredient = np.concatenate([r[1] for r in rec.fills])
     start = np.concatenate([r[2] for r in rec.fills])
     m = len(start)
-    as_ingredient = rng.random(m) < 0.10
-    concept = np.where(as_ingredient, ingredient, voc.product_ids(ingredient, rng.random(m) < 0.33))
-    quirk = rng.random(m) < END_EQUALS_START_RATE
+    # Each fill's draws are keyed by (person, rank of the fill among the person's own fills).
+    by_person = np.argsort(who, kind="stable")
+    rank = np.empty(m, np.int64)
+    rank[by_person] = np.arange(m) - np.searchsorted(who[by_person], who[by_person])
+    u = uniforms(seed, 12, [who, rank], 6)
+    as_ingredient = u[:, 0] < 0.10
+    concept = np.where(as_ingredient, ingredient, voc.product_ids(ingredient, u[:, 1] < 0.33))
+    quirk = u[:, 2] < END_EQUALS_START_RATE
     end = np.where(quirk, start, start + FILL_DAYS - 1)
-    supply_known = quirk | (rng.random(m) >= 0.2)
-    verbatim = ~quirk & (rng.random(m) < 0.05)
-    dup = np.sort(rng.choice(m, size=int(round(DUPLICATE_DRUG_RATE * m)), replace=False))
+    supply_known = quirk | (u[:, 3] >= 0.2)
+    verbatim = ~quirk & (u[:, 4] < 0.05)
+    dup = np.flatnonzero(u[:, 5] < DUPLICATE_DRUG_RATE)
     take = np.concatenate([np.arange(m), dup])
     d = _sorted_frame({
         "person_id": pid[who][take], "concept": concept[take], "start": start[take], "end": end[take],
