@@ -70,9 +70,12 @@ def run_case(hl, spark, tmp: Path, case: str, genotypes: str | None = None, **kw
     return run_scores(hl, spark, case_config(tmp, genotypes, f"{folder}/scores/*", **kw))
 
 
-def assert_expected(got: pd.DataFrame, case: str, tolerance: float = 1e-9) -> None:
-    """``got`` equals the case's expected.tsv (SUM to ``tolerance``; counts exactly)."""
+def assert_expected(got: pd.DataFrame, case: str, tolerance: float = 1e-9, pgs_ids: list[str] | None = None) -> None:
+    """``got`` equals the case's expected.tsv (SUM to ``tolerance``; counts exactly), or its
+    rows of ``pgs_ids`` when given."""
     exp = pd.read_csv(CASES / case / "expected.tsv", sep="\t", comment="#")
+    if pgs_ids is not None:
+        exp = exp[exp["pgs_id"].isin(pgs_ids)]
     assert len(exp) > 0
     merged = exp.merge(got, on=["pgs_id", "person_id"], how="outer", suffixes=("_exp", ""), indicator=True)
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]

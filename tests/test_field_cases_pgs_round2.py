@@ -17,13 +17,14 @@ from test_field_cases_pgs import (
     run_scores,
     split_like_bcftools,
 )
+from test_pgs_genotypes import write_vds
 
 from trd_spark.pgs.matching import minimal_alleles
 
 NONMINIMAL = "multiallelic-nonminimal-indel"
 
 
-@pytest.mark.parametrize("shape", ["vcf", "mt", "pgen", "split_vcf", "split_bed"])
+@pytest.mark.parametrize("shape", ["vcf", "mt", "vds", "pgen", "split_vcf", "split_bed"])
 def test_non_minimal_indels_score_as_plink2_in_every_format(hl, spark, tmp_path, shape):
     """multiallelic-nonminimal-indel: AT>ATT,A, ATT>AT and ACT>A,ACGT scored from alleles as the
     VCF writes them (plink2's sums), in minimal form, and with a REF effect allele losing every
@@ -31,7 +32,10 @@ def test_non_minimal_indels_score_as_plink2_in_every_format(hl, spark, tmp_path,
     non-minimal forms were not_found on Hail inputs (all of PGS990101 0) and AT/A as REF effect
     allele scored 2 - deletion copies only. The pgen keeps the multi-allelic rows whole (no
     min_rep: the matcher min-reps both sides); the split shapes have one line per alt
-    (``bcftools norm -m-`` without -f: each keeps the record's REF)."""
+    (``bcftools norm -m-`` without -f: each keeps the record's REF). The VDS keeps the VCF's
+    rows in its variant data: before session 13 its score-loci filter (on the written locus)
+    dropped ACT>A,ACGT at 2200000, so PGS990103's C/CG at 2200001 was not_found there (scored
+    alone: the other scores put 2200000 among the score loci)."""
     src = CASES / NONMINIMAL / "genotypes" / "data.vcf"
     scores = f"{CASES / NONMINIMAL}/scores/*"
     if shape == "vcf":
@@ -40,6 +44,12 @@ def test_non_minimal_indels_score_as_plink2_in_every_format(hl, spark, tmp_path,
     if shape == "mt":
         hl.import_vcf(str(src), reference_genome="GRCh38").write(str(tmp_path / "g.mt"))
         path, fmt = str(tmp_path / "g.mt"), "mt"
+    elif shape == "vds":
+        # PGS990103 alone: the other scores put 2200000 among the score loci.
+        write_vds(hl, hl.import_vcf(str(src), reference_genome="GRCh38"), str(tmp_path / "g.vds"))
+        cfg = case_config(tmp_path, str(tmp_path / "g.vds"), f"{CASES / NONMINIMAL}/scores/PGS990103*", fmt="vds")
+        assert_expected(run_scores(hl, spark, cfg), NONMINIMAL, pgs_ids=["PGS990103"])
+        return
     elif shape == "split_vcf":
         (tmp_path / "split.vcf").write_text(split_like_bcftools(src.read_text()))
         path, fmt = str(tmp_path / "split.vcf"), "vcf"

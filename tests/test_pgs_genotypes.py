@@ -89,8 +89,15 @@ def _tiny(hl):
 
 
 def write_tiny_vds(hl, path: str) -> None:
-    """The tiny VCF as a VDS (also the pgs stage test's VDS dataset). Hom-ref calls become one-base reference blocks; other calls go to the variant data."""
-    mt = _tiny(hl)
+    """The tiny VCF as a VDS (also the pgs stage test's VDS dataset), by ``write_vds``."""
+    write_vds(hl, _tiny(hl), path)
+
+
+def write_vds(hl, mt, path: str) -> None:
+    """A MatrixTable with ``GT`` (rows as the file writes them: multi-allelic, non-minimal) as a
+    VDS: hom-ref calls become one-base reference blocks; other calls go to the variant data
+    (``LGT``, ``LA`` = every allele), its rows as they are."""
+    mt = mt.select_rows().select_entries("GT")
     ref = mt.filter_entries(hl.is_defined(mt.GT) & mt.GT.is_hom_ref())
     ref = ref.annotate_rows(ref_allele=ref.alleles[0])
     ref = ref.key_rows_by("locus")

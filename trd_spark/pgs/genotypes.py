@@ -475,7 +475,8 @@ def read_calls(
             raise _fail(e, "read VariantDataset", where) from None
         _check_build(hl, vds.variant_data.row, rg, where)
         vd = vds.variant_data
-        vd = vd.filter_rows(hl.is_defined(loci[vd.locus]))
+        moving = rows_moving_onto(hl, vd.rows(), loci)
+        vd = vd.filter_rows(hl.is_defined(loci[vd.locus]) | hl.is_defined(moving[vd.locus]))
         dense = hl.vds.to_dense_mt(hl.vds.VariantDataset(vds.reference_data, vd))
         if "GT" not in dense.entry:
             dense = dense.annotate_entries(GT=hl.vds.lgt_to_gt(dense.LGT, dense.LA))
@@ -484,6 +485,22 @@ def read_calls(
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
     _check_keys(hl, mt, where)
     return mt
+
+
+def rows_moving_onto(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table) -> hl_types.Table:
+    """The loci (a Table keyed by ``locus``, distinct) of the unsplit file ``rows`` (keyed by
+    ``locus``, ``alleles``: REF first, any number of alts) that are not themselves score loci
+    but have an alt whose minimal representation (``hl.min_rep``, as ``hl.split_multi`` puts
+    each alt) lies at one of ``loci`` (a Table keyed by ``locus``, ``matching.loci_table``).
+    ``ACT>A,ACGT`` at 100 has ``C>CG`` at 101, which a score written ``C/CG`` at 101 matches;
+    filtered on its written locus alone the row is dropped before the split (a VDS: never
+    densified, the score variant ``not_found``). Lazy: one pass over the rows, no entry read."""
+    ref = rows.alleles[0]
+    to = hl.set(rows.alleles[1:].filter(lambda a: a != "*").map(lambda a: hl.min_rep(rows.locus, [ref, a]).locus))
+    moved = rows.select(_to=to.remove(rows.locus))
+    moved = moved.filter(~hl.is_defined(loci[moved.locus]) & (hl.len(moved._to) > 0)).explode("_to")
+    moved = moved.filter(hl.is_defined(loci[moved._to]))
+    return moved.key_by("locus").select().distinct()
 
 
 def _check_build(hl: hl_types, row, reference_genome: str, where: str) -> None:
