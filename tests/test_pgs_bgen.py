@@ -23,6 +23,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,64 @@ def _strip_sample_ids(src: Path, dst: Path) -> None:
     header = bytearray(raw[4:4 + lh])
     header[lh - 4:lh] = (flags & 0x7FFFFFFF).to_bytes(4, "little")
     dst.write_bytes(lh.to_bytes(4, "little") + bytes(header) + raw[4 + offset:])
+
+
+def _recompress_zstd(src: Path, dst: Path) -> None:
+    """``src`` (layout 2, zlib) with every genotype block inflated and compressed again by zstd
+    and the header's compression flag set to 2, as the BGEN 1.2 spec lays it out
+    (https://www.well.ox.ac.uk/~gav/bgen_format/spec/latest.html: a block is C = compressed
+    length + 4, D = uncompressed length, then the data; qctool ``-bgen-compression zstd``
+    writes it). Written here because qctool is not installed and neither Hail nor plink2
+    writes zstd."""
+    from backports import zstd
+
+    files = bgen_reader.BgenFiles.open(str(src))
+    raw = src.read_bytes()
+    lh = int.from_bytes(raw[4:8], "little")
+    flags = int.from_bytes(raw[lh:4 + lh], "little")
+    assert flags & 3 == 1
+    out = bytearray(raw[:files.first_variant])
+    out[lh:4 + lh] = (flags & ~3 | 2).to_bytes(4, "little")
+    for offset, size in bgen_reader._from_headers(files)[["offset", "size"]].itertuples(index=False):
+        block = raw[offset:offset + size]
+        p = 0
+        for _ in range(3):  # variant id, rsid, chromosome
+            p += 2 + int.from_bytes(block[p:p + 2], "little")
+        p += 6  # position, number of alleles K
+        for _ in range(int.from_bytes(block[p - 2:p], "little")):
+            p += 4 + int.from_bytes(block[p:p + 4], "little")
+        c, d = int.from_bytes(block[p:p + 4], "little"), int.from_bytes(block[p + 4:p + 8], "little")
+        assert p + 4 + c == size
+        data = zlib.decompress(block[p + 8:p + 4 + c])
+        assert len(data) == d
+        z = zstd.compress(data)
+        out += block[:p] + (len(z) + 4).to_bytes(4, "little") + d.to_bytes(4, "little") + z
+    dst.write_bytes(bytes(out))
+
+
+def test_zstd_bgen_with_a_sample_file_scores_as_the_zlib_one_on_both_routes(hl, spark, bgen, tmp_path):
+    """The fixture's BGEN without its embedded sample IDs and recompressed with zstd
+    (compression 2), the IDs in a plink2-style .sample (ID_1 = 0, ID_2 = the person): the
+    native engine and Hail's import_bgen route give the zlib file's scores, persons by ID_2.
+    Before session 13, Hail's route named the samples "_0".."_3" (import_bgen without
+    sample_file; Hail's sample_file= reads ID_1) and the dataset was refused as non-person IDs;
+    zstd was read by neither test."""
+    _strip_sample_ids(bgen, tmp_path / "plain.bgen")
+    _recompress_zstd(tmp_path / "plain.bgen", tmp_path / "z.bgen")
+    (tmp_path / "z.sample").write_text("ID_1 ID_2 missing sex\n0 0 0 D\n" + "".join(
+        f"0 {s} 0 NA\n" for s in (101, 102, 103, 104)))
+    files = bgen_reader.BgenFiles.open(str(tmp_path / "z.bgen"))
+    assert (files.compression, files.embedded_ids) == (2, None)
+    want = scores_of(hl, spark, tmp_path / "r", bgen, "native", "mean_impute")
+    native = scores_of(hl, spark, tmp_path / "n", tmp_path / "z.bgen", "native", "mean_impute")
+    hail = scores_of(hl, spark, tmp_path / "h", tmp_path / "z.bgen", "hail", "mean_impute")
+    assert sorted(set(native.index.get_level_values("person_id"))) == [101, 102, 103, 104]
+    pd.testing.assert_frame_equal(native, want)
+    assert list(hail.index) == list(want.index)
+    pd.testing.assert_frame_equal(hail[["allele_count", "n_missing", "n_matched"]],
+                                  want[["allele_count", "n_missing", "n_matched"]])
+    for col in ("score_sum", "score_avg"):
+        assert (hail[col] - want[col]).abs().max() <= 1e-9, col
 
 
 def _write_bgi(files: bgen_reader.BgenFiles, path: str) -> None:

@@ -24,6 +24,7 @@ and bgenix's index schema (tables ``Metadata`` and ``Variant``).
 
 from __future__ import annotations
 
+import io
 import logging
 import mmap
 import os
@@ -31,7 +32,7 @@ import sqlite3
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -94,12 +95,13 @@ class BgenFiles:
         return self.path if self.embedded_ids is not None else (_sample_file(self.path) or self.path)
 
     @classmethod
-    def open(cls, path: str) -> BgenFiles:
-        """Read the header block (and the sample identifier block when present). Raises
+    def open(cls, path: str, opener: Callable[..., Any] = open) -> BgenFiles:
+        """Read the header block (and the sample identifier block when present); ``opener``
+        opens ``path`` for reading bytes (``hailtop.fs.open`` for a URI). Raises
         InputDataError naming the file for a file that is missing, not BGEN, of another layout
         than 2, of an unknown compression, or cut short inside its header."""
         try:
-            with open(path, "rb") as f:
+            with opener(path, "rb") as f:
                 head = f.read(8)
                 if len(head) < 8:
                     raise InputDataError("not a BGEN file (shorter than its header)", where=path)
@@ -146,35 +148,48 @@ def _read_sample_block(f, n_samples: int, end: int, path: str) -> tuple[str, ...
     return tuple(ids)
 
 
-def _sample_file(path: str) -> str | None:
+def _sample_file(path: str, exists: Callable[[str], bool] = os.path.isfile) -> str | None:
     """The Oxford .sample beside ``path`` (``x.sample`` for ``x.bgen``, or ``x.bgen.sample``)."""
     stem = path[:-5] if path.endswith(".bgen") else path
     for candidate in (f"{stem}.sample", f"{path}.sample"):
-        if os.path.isfile(candidate):
+        if exists(candidate):
             return candidate
     return None
 
 
-def sample_ids(files: BgenFiles) -> list[str]:
+def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     """The sample IDs in file order: embedded, else ``ID_2`` of the .sample beside the file
-    (header line, then a types line ``0 0 0 D ...``, then one line per sample). Raises
-    InputDataError naming the file when there are none, or when the .sample has another
+    (header line, then a types line ``0 0 0 D ...``, then one line per sample); ``fs``: a
+    module with ``exists`` and ``open`` (``hailtop.fs``) for a file on a URI, else local files.
+    Raises InputDataError naming the file when there are none, or when the .sample has another
     number of samples than the file."""
     if files.embedded_ids is not None:
         return list(files.embedded_ids)
-    sample = _sample_file(files.path)
+    sample = _sample_file(files.path) if fs is None else _sample_file(files.path, fs.exists)
     if sample is None:
         raise InputDataError("the BGEN embeds no sample IDs and has no .sample file beside it "
                              "(x.sample or x.bgen.sample)", where=files.path)
+    if fs is None:
+        return sample_file_ids(sample, files.n_samples)
+    with fs.open(sample, "r") as f:
+        return sample_file_ids(sample, files.n_samples, f.read())
+
+
+def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> list[str]:
+    """``ID_2`` of the Oxford .sample ``sample`` (header line, a types line, one line per
+    sample), read from ``text`` when given (a file on another file system), for a BGEN of
+    ``n_samples`` samples. Raises InputDataError naming the .sample when it cannot be read,
+    has no ``ID_2`` column or another number of samples."""
     try:
-        table = pd.read_csv(sample, sep=r"\s+", dtype=str, keep_default_na=False, skiprows=[1])
+        source: str | io.StringIO = sample if text is None else io.StringIO(text)
+        table = pd.read_csv(source, sep=r"\s+", dtype=str, keep_default_na=False, skiprows=[1])
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the .sample file: {str(e).splitlines()[0]}", where=sample) from None
     if "ID_2" not in table.columns:
         raise InputDataError(f"no ID_2 column: {header_fields_text(list(table.columns), ['ID_1', 'ID_2', 'missing', 'sex'])}",
                              where=sample)
-    if len(table) != files.n_samples:
-        raise InputDataError(f"{len(table)} samples, the BGEN has {files.n_samples}", where=sample)
+    if len(table) != n_samples:
+        raise InputDataError(f"{len(table)} samples, the BGEN has {n_samples}", where=sample)
     return table["ID_2"].tolist()
 
 

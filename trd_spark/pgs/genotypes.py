@@ -521,8 +521,13 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
     """
     # Sample IDs embedded in the BGEN are used: plink2's .sample puts FID (often 0) in ID_1,
     # the column Hail would take.
+    import hailtop.fs as hfs
+
+    from trd_spark.pgs.bgen_reader import BgenFiles, sample_ids
+
     recoding = plink_contig_recoding(reference_genome)
     skipped: list[str] = []
+    original = path
     try:
         index = _index_bgen(hl, path, reference_genome, recoding)
     except Exception as e:
@@ -551,6 +556,14 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
         mt = hl.import_bgen(path, entry_fields=["dosage"], sample_file=None, index_file_map={path: index})
     except Exception as e:
         raise _fail(e, "import BGEN", where) from None
+    # Without embedded IDs Hail names the samples "_0", "_1", ...; its sample_file= would take
+    # ID_1 (plink2 writes the FID there, often 0): ID_2 of the .sample beside the file instead,
+    # as the native route reads it (bgen_reader.sample_ids; errors naming the .sample).
+    files = BgenFiles.open(original, hfs.open) if is_uri(original) else BgenFiles.open(original)
+    if files.embedded_ids is None:
+        ids = hl.literal(sample_ids(files, hfs if is_uri(original) else None), hl.tarray(hl.tstr))
+        mt = mt.add_col_index("bgen_col")
+        mt = mt.key_cols_by(s=ids[hl.int32(mt.bgen_col)]).drop("bgen_col")
     return mt, skipped
 
 
