@@ -6,9 +6,11 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from trd_spark.report.figures import scatter_figure
 from trd_spark.report.html import column_label, format_cell, format_count, format_p, html_table, render_page
+from trd_spark.schemas import COX_RESULTS_COLUMNS, LOGISTIC_RESULTS_COLUMNS
 
 
 def test_table_escapes_suppressed_counts_and_formats_numbers():
@@ -17,6 +19,19 @@ def test_table_escapes_suppressed_counts_and_formats_numbers():
     assert "&lt;20" in out and "<20" not in out.replace("<td", "").replace("</td", "")
     assert "1.2e-05" in out and "0.123" in out
     assert "<th title=\"n\">N</th>" in out and "<th title=\"beta\">log OR</th>" in out
+
+
+@pytest.mark.parametrize(("columns", "beta_label"), [
+    (LOGISTIC_RESULTS_COLUMNS, "log OR"),
+    (COX_RESULTS_COLUMNS, "log HR"),  # the report's Cox tables said "log OR" (new-user trial, session 13)
+], ids=["logistic", "cox"])
+def test_beta_header_names_the_model_scale(columns, beta_label):
+    """``beta`` is a log OR in models/logistic and a log hazard ratio in models/cox (schemas):
+    the header of each table, as the report renders it, says which."""
+    df = pd.DataFrame([[0.1 if c == "beta" else 1 for c in columns]], columns=columns)
+    head = re.search(r"<thead>(.*)</thead>", html_table(df, "caption")).group(1)
+    assert f'<th title="beta">{beta_label}</th>' in head
+    assert head.count(" OR<") + head.count(" HR<") == 1  # no other column is called a log ratio
 
 
 def test_p_values_are_never_shown_as_zero():

@@ -111,10 +111,14 @@ def column_label(column: str) -> str:
 
 
 def html_table(df: pd.DataFrame, caption: str) -> str:
-    """An HTML table of ``df`` (columns in order, numbers right-aligned, text left)."""
+    """An HTML table of ``df`` (columns in order, numbers right-aligned, text left); headers
+    by ``column_label``, except ``beta`` of a table with ``hazard_ratio`` (Cox): ``log HR``."""
     if df.empty:
         return f"<p><b>{_esc(caption)}</b>: no rows.</p>"
-    head = "".join(f'<th title="{_esc(c)}">{_esc(column_label(c))}</th>' for c in df.columns)
+    # A Cox table's beta is a log hazard ratio (schemas: models/cox.parquet), not a log OR.
+    cox = "hazard_ratio" in df.columns
+    head = "".join(f'<th title="{_esc(c)}">{_esc("log HR" if cox and c == "beta" else column_label(c))}</th>'
+                   for c in df.columns)
     text_cols = {c for c in df.columns if df[c].dtype == object and not df[c].map(
         lambda v: isinstance(v, (int, np.integer)) or (isinstance(v, str) and v.startswith("<"))).all()}
     body = []
