@@ -105,6 +105,22 @@ def test_rsid_in_a_vcf_id_list_places_the_score_row(hl, spark, tmp_path):
     assert_expected(got, case)
 
 
+def test_harmonised_missing_other_allele_is_hm_infer_other_allele(hl, spark, tmp_path):
+    """scoring-file-infer-other-allele: a harmonised file's empty other_allele is its
+    hm_inferOtherAllele when that is one allele, as pgsc_calc (pgscatalog-core) reads it;
+    "A/T" alternatives stay missing. Before session 13 the column was ignored: A (inferred
+    other C) at a C>T locus was matched on the effect allele alone as the strand flip of T and
+    the T copies got its weight (expected.tsv: 2.0 2.75 0.5 1.5, 3 matched; plink2 and hand:
+    1 0.75 0.5 0.5, 2 matched)."""
+    from trd_spark.pgs.scoring_files import read_scoring_file
+
+    case = "scoring-file-infer-other-allele"
+    sf = read_scoring_file(str(next((CASES / case / "scores").iterdir())))
+    assert sf.variants["other_allele"].tolist() == ["C", "G", None]
+    assert any("2 variants without other_allele take hm_inferOtherAllele" in n for n in sf.notes)
+    assert_expected(run_case(hl, spark, tmp_path, case), case)
+
+
 # ---- variants already right (kept as regression tests; parsing only) ---------------------------
 
 HEADER = "#pgs_id=PGS1\n#genome_build=GRCh38\n{h}chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"

@@ -630,6 +630,20 @@ def parse_scoring_file(
         other = TextCodes.of(o_codes, o_norm)
     else:
         other = TextCodes.missing(len(df))
+    # A harmonised file's missing other allele is hm_inferOtherAllele when that names one allele
+    # (pgscatalog-core's normalise, i.e. pgsc_calc: remap_harmonised, then assign_other_allele
+    # leaves "G/T" alternatives missing). Matched on the effect allele alone instead, A at a
+    # C>T locus was taken as T on the other strand although the Catalog inferred A/C.
+    n_inferred = 0
+    if positions_from == "harmonised" and "hm_inferOtherAllele" in df.columns:
+        inferred = df["hm_inferOtherAllele"].astype(TEXT).str.strip().str.upper()
+        usable = (other.codes < 0) & inferred.str.fullmatch(_ALLELE).fillna(False).to_numpy(bool)
+        n_inferred = int(usable.sum())
+        if n_inferred:
+            combined = pd.Series(other.decoded(), dtype=object)
+            combined[usable] = inferred[usable].to_numpy(object)
+            i_codes, i_uniques = pd.factorize(combined.astype(TEXT))
+            other = TextCodes.of(i_codes, pd.Series(i_uniques, dtype=TEXT))
 
     # ---- rsIDs (kept for rsID matching and the log)
     if rsid_col is not None:
@@ -711,6 +725,9 @@ def parse_scoring_file(
                      "all rows are used")
     if n_dup:
         notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")
+    if n_inferred:
+        notes.append(f"{n_inferred} variants without other_allele take hm_inferOtherAllele (one allele; "
+                     "'/'-separated alternatives are left out, as pgsc_calc does)")
     if n_unplaced:
         notes.append(f"{n_unplaced} variants have no position on {positions_build} (counted as not found)")
     if positions_from == "rsid":
