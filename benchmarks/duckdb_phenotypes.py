@@ -14,7 +14,8 @@ x (1 + refills), default), the per-ingredient minimum daily dose (quantity x dru
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
-birth_datetime when the month is known, dates as the export meant them (DATE, naive
+birth_datetime when the month is known and it lies in year_of_birth's year and month, deaths
+dated before the birth year ignored, dates as the export meant them (DATE, naive
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
 naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
 CDM datetime partner's date (``DATETIME_PARTNER``).
@@ -247,11 +248,14 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
         -- an open period (no end date) runs to the cutoff
         o AS (SELECT person_id, MAX(COALESCE(observation_period_end_date, {cutoff})) AS last_obs
               FROM {src['observation_period']} GROUP BY 1),
-        dd AS (SELECT person_id, MIN(death_date) AS death_date FROM {src['death']} GROUP BY 1)
+        -- a death dated before the birth year is no death of this person (a 1900 placeholder)
+        dd AS (SELECT x.person_id, MIN(x.death_date) AS death_date FROM {src['death']} x
+               JOIN p ON p.person_id = x.person_id WHERE year(x.death_date) >= p.y GROUP BY 1)
         SELECT p.person_id, CAST(p.y AS INTEGER) AS year_of_birth,
           -- year-only births: 1 July whatever birth_datetime holds (a masking placeholder)
           CASE WHEN p.m IS NULL OR p.m NOT BETWEEN 1 AND 12 THEN make_date(p.y, 7, 1)
-               WHEN p.bdt IS NOT NULL THEN p.bdt
+               -- birth_datetime only within year_of_birth and month_of_birth (the required CDM fields win)
+               WHEN year(p.bdt) = p.y AND month(p.bdt) = p.m THEN p.bdt
                WHEN p.d BETWEEN 1 AND day(last_day(make_date(p.y, p.m, 1))) THEN make_date(p.y, p.m, p.d)
                ELSE make_date(p.y, p.m, 1) END AS birth_date,
           LEAST(COALESCE(o.last_obs, {cutoff}), COALESCE(dd.death_date, {cutoff}), {cutoff}) AS end_date

@@ -17,6 +17,7 @@ from test_phenotypes_support import toy_config
 
 from trd_spark.errors import InputDataError, input_error_of
 from trd_spark.phenotypes.flow import cohort_flow_rows
+from trd_spark.phenotypes.persons import birth_death_quirk_counts
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 CASES = Path(__file__).parent / "data" / "field_cases" / "omop"
@@ -218,13 +219,48 @@ def test_every_sex_at_birth_answer(spark):
     assert [got[i] for i in range(len(rows))] == [want for _, _, want in rows]
 
 
+# ---- session-13 variants (hand-worked expected files; see their comments) ----------------------
+
+def test_birth_datetime_disagreeing_with_year_of_birth(spark):
+    """birth_datetime in another year (2401) or month (2404) than year_of_birth / month_of_birth
+    is not used (the CDM's required fields, what OHDSI reads, win: 2401 and 2404 were excluded
+    under 18 before); in the same year and month it gives the day (2402); year-only births stay
+    1 July (2403). The disagreeing persons are counted for the manifest."""
+    case = "age-18th-birthday-birth-datetime-disagrees"
+    cfg = toy_config(path=str(CASES / case / "omop"))
+    omop = read_omop(spark, cfg)
+    tables = derive_phenotype_tables(omop, cfg)
+    _check_phenotypes(tables, _expected(case))
+    assert birth_death_quirk_counts(omop["person"], omop["death"]).collect()[0].asDict() == {
+        "n_persons_birth_datetime_disagrees": 3, "n_persons_death_before_birth_year": 0,
+        "n_persons_several_death_dates": 0}
+
+
+def test_death_rows_before_the_birth_year_are_no_death(spark):
+    """A death row dated before the birth year (2501's 1900-01-01 placeholder, 2503's 1976 row) is
+    not used: both were excluded before (follow-up ended before any record); of two plausible
+    death rows the earliest ends follow-up (2502); a record after death is no trial (2504)."""
+    case = "records-outside-observation-death-dates"
+    cfg = toy_config(path=str(CASES / case / "omop"))
+    omop = read_omop(spark, cfg)
+    tables = derive_phenotype_tables(omop, cfg)
+    _check_phenotypes(tables, _expected(case))
+    _check_trials(tables, _expected(case, "expected_trials.tsv"))
+    assert _flow(cfg, tables)["excluded_outside_followup_only"] == 0
+    assert birth_death_quirk_counts(omop["person"], omop["death"]).collect()[0].asDict() == {
+        "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 2,
+        "n_persons_several_death_dates": 1}
+
+
 @pytest.mark.parametrize(("case", "zone"), [("records-outside-observation", None), ("age-18th-birthday", None),
                                             ("aou-sex-at-birth", None), ("timezone-timestamps", "Europe/Amsterdam"),
                                             # the datetime-partner and zoned-text / INT96 rules (session 13)
                                             ("records-outside-observation-datetime-only", None),
                                             ("timezone-timestamps-zoned-text", "Europe/Amsterdam"),
                                             ("records-outside-observation-open-period", None),
-                                            ("age-18th-birthday-leap-day", "Europe/Amsterdam")])
+                                            ("age-18th-birthday-leap-day", "Europe/Amsterdam"),
+                                            ("age-18th-birthday-birth-datetime-disagrees", None),
+                                            ("records-outside-observation-death-dates", None)])
 def test_duckdb_twin_gives_the_expected_values(case, zone, tmp_path):
     """The independent DuckDB implementation follows the same rules on the field cases (no Spark)."""
     import sys

@@ -128,6 +128,22 @@ def test_tz_aware_death_date_without_zone_and_non_date_types_are_errors(spark, t
         read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
 
 
+@pytest.mark.parametrize("text", ["20190110", "2019/01/10"])
+def test_compact_or_slashed_date_text_is_an_error_naming_file_and_column(spark, tmp_path, text):
+    """A date column stored as text 'YYYYMMDD' (or with slashes) is rejected in one line naming the
+    file, table and column, with the value but no person_id, never read as a null date (which would
+    drop the death, i.e. follow the person past it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"person_id": pa.array([123456789], pa.int64()), "death_date": pa.array([text])}),
+                   str(tmp_path / "death.parquet"))
+    with pytest.raises(InputDataError, match=rf"death\.parquet: OMOP table death column death_date: 1 value\(s\) are "
+                                             rf"not dates \(yyyy-mm-dd\), e\.g\. '{text}'$") as e:
+        read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
+    assert "123456789" not in str(e.value) and "\n" not in str(e.value)
+
+
 def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
     """days_supply "90 days" (a CSV or text column) is never a silent null; ids are named, not shown."""
     (tmp_path / "drug_exposure.csv").write_text(

@@ -96,11 +96,15 @@ def test_birth_datetime_used_when_the_month_is_known(spark):
         person(2, 2000, None, None, birth_datetime="2000-06-15"),  # AoU placeholder: year-only -> 1 July
         person(3, 2000, 0, 0, birth_datetime="2000-06-15"),  # month 0 = unknown -> 1 July
         person(4, 2000, 3, 9),  # no birth_datetime
+        # year_of_birth / month_of_birth win over a birth_datetime outside them (README "Birth date")
+        person(5, 2000, 3, 9, birth_datetime="2001-03-09"),  # another year -> the fields
+        person(6, 2000, 3, None, birth_datetime="2000-04-17"),  # another month -> the fields, day 1
     ]
     p = derive_persons(frame(spark, "person", people), frame(spark, "observation_period", []),
                        frame(spark, "death", []), CUTOFF)
     assert {r.person_id: r.birth_date for r in p.collect()} == {
-        1: d("2000-03-17"), 2: d("2000-07-01"), 3: d("2000-07-01"), 4: d("2000-03-09")}
+        1: d("2000-03-17"), 2: d("2000-07-01"), 3: d("2000-07-01"), 4: d("2000-03-09"), 5: d("2000-03-09"),
+        6: d("2000-03-01")}
 
 
 def test_events_outside_followup_are_dropped(spark, persons):

@@ -39,21 +39,39 @@ def sex_at_birth_expr(
     )
 
 
+def birth_datetime_agrees_expr(year: Column, month: Column, birth_datetime: Column) -> Column:
+    """True where ``birth_datetime`` (a date) falls in ``year_of_birth`` and, when the month is
+    known (1-12), in ``month_of_birth``; false where it disagrees; null where it is empty.
+
+    ``year_of_birth`` is the field the CDM requires and the one OHDSI tools read (the OHDSI
+    FeatureExtraction age covariate is YEAR(index) - year_of_birth; Themis #93: "birth_datetime
+    is little used in OHDSI tooling"); a ``birth_datetime`` in another year or month (e.g. a
+    birth date shifted by a de-identification that left year_of_birth alone) is not a birth
+    date this person's year of birth allows.
+    """
+    same_month = F.when(month.between(1, 12), F.month(birth_datetime) == month).otherwise(F.lit(True))
+    return F.when(birth_datetime.isNotNull(), (F.year(birth_datetime) == year) & same_month)
+
+
 def birth_date_expr(year: Column, month: Column, day: Column, birth_datetime: Column | None = None) -> Column:
     """Birth date (study rule, README "Study rules").
 
-    Month known (1-12): ``birth_datetime``'s date when present (the export's full-precision
-    birth), else year-month-day with a missing/invalid day read as the 1st. Month absent or
-    invalid (year-only births): 1 July, even when birth_datetime is filled, because exports
-    that mask month and day (All of Us) fill birth_datetime with a placeholder (e.g. 15 June),
-    not a birth date; 1 July keeps the error in age within +/- 6 months.
+    Month known (1-12): ``birth_datetime``'s date when present AND in the year and month of
+    ``year_of_birth`` / ``month_of_birth`` (``birth_datetime_agrees_expr``: it then only adds
+    the day), else year-month-day with a missing/invalid day read as the 1st: the CDM's required
+    fields win over a disagreeing birth_datetime (counted by the stage,
+    ``birth_death_quirk_counts``). Month absent or invalid (year-only births): 1 July, even
+    when birth_datetime is filled, because exports that mask month and day (All of Us) fill
+    birth_datetime with a placeholder (e.g. 15 June), not a birth date; 1 July keeps the
+    error in age within +/- 6 months.
     """
     mid_year = F.make_date(year, F.lit(7), F.lit(1))
     with_month = F.coalesce(
         F.make_date(year, month, F.coalesce(day, F.lit(1))), F.make_date(year, month, F.lit(1))
     )
     if birth_datetime is not None:
-        with_month = F.coalesce(birth_datetime, with_month)
+        agrees = F.coalesce(birth_datetime_agrees_expr(year, month, birth_datetime), F.lit(False))
+        with_month = F.when(agrees, birth_datetime).otherwise(with_month)
     return F.when(month.between(1, 12), with_month).otherwise(mid_year)
 
 
@@ -94,6 +112,10 @@ def derive_persons(
     still open at extraction) runs to the cutoff, so an earlier closed period never ends the
     follow-up of a person whose current period is open; such periods are counted
     (``observation_period_overlaps``: n_open_periods).
+    Death: the earliest ``death_date`` on or after 1 January of the birth year
+    (``first_death_dates``): a death row dated before the person's birth year (a 1900-01-01
+    placeholder for an unknown date, a swapped person_id) is no death of this person and is not
+    used; several plausible death rows: the earliest.
     Duplicate person rows keep one row per person_id.
     """
     cutoff = F.lit(data_cutoff_date).cast("date")
@@ -102,7 +124,7 @@ def derive_persons(
         # at an earlier closed period.
         F.max(F.coalesce(F.col("observation_period_end_date"), cutoff)).alias("last_observation_date")
     )
-    first_death = death.groupBy("person_id").agg(F.min("death_date").alias("death_date"))
+    first_death = first_death_dates(death, person, "death_date")
     persons = (
         person.dropDuplicates(["person_id"])
         .join(last_obs, "person_id", "left")
@@ -122,6 +144,49 @@ def derive_persons(
         )
     )
     return persons.withColumn("age_at_observation_end", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
+
+
+def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFrame:
+    """person_id, ``alias``: each person's earliest ``death_date`` on or after 1 January of
+    their ``year_of_birth`` (``person``: person_id, year_of_birth).
+
+    Death rows dated before the birth year cannot be this person's death (placeholders such as
+    1900-01-01, sentinels, rows of another person): they are not used, as a study record
+    dated before the birth year is never used (``restrict_to_followup``), and counted
+    (``birth_death_quirk_counts``). Persons without a usable death row have no row.
+    """
+    years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
+    return (
+        death.join(years, "person_id")
+        .where(F.col("death_date") >= F.col("_birth"))
+        .groupBy("person_id").agg(F.min("death_date").alias(alias))
+    )
+
+
+def birth_death_quirk_counts(person: DataFrame, death: DataFrame) -> DataFrame:
+    """One row over the OMOP ``person`` and ``death`` tables (long, persons):
+    n_persons_birth_datetime_disagrees (``birth_datetime`` outside year_of_birth, or outside
+    month_of_birth when that is known: the birth date comes from the year/month/day fields,
+    ``birth_date_expr``), n_persons_death_before_birth_year (a death row dated before the
+    birth year: not used, ``first_death_dates``) and n_persons_several_death_dates (more than
+    one distinct usable death date: the earliest is used). Aggregates only.
+    """
+    years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
+    per_person = death.join(years, "person_id").groupBy("person_id").agg(
+        F.max((F.col("death_date") < F.col("_birth")).cast("int")).alias("_before"),
+        F.countDistinct(F.when(F.col("death_date") >= F.col("_birth"), F.col("death_date"))).alias("_dates"),
+    )
+    disagrees = ~F.coalesce(birth_datetime_agrees_expr(
+        F.col("year_of_birth"), F.col("month_of_birth"), F.col("birth_datetime")), F.lit(True))
+
+    def n(cond: Column) -> Column:
+        return F.coalesce(F.sum(F.when(cond, 1).otherwise(0)), F.lit(0)).cast("long")
+
+    return person.join(per_person, "person_id", "left").agg(
+        n(disagrees).alias("n_persons_birth_datetime_disagrees"),
+        n(F.col("_before") == 1).alias("n_persons_death_before_birth_year"),
+        n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
+    )
 
 
 def restrict_to_followup(events: DataFrame, persons: DataFrame, date_col: str) -> DataFrame:
@@ -157,13 +222,13 @@ def followup_date_counts(
 
     Columns (long): n_records, n_unknown_person, n_missing_date, n_before_birth_year,
     n_after_followup_end and its three reasons, counted separately: n_after_death (after
-    the person's earliest death_date: a data error), n_after_cutoff (not after death, after
+    the person's earliest usable death_date, ``first_death_dates``: a data error), n_after_cutoff (not after death, after
     ``data_cutoff_date``: outside the analysed release), n_after_observation_end (neither:
     after the last observation period); n_kept; then n_dated_after_cutoff (known person,
     dated after ``data_cutoff_date`` whatever the reason above). Aggregates only, for the manifest and
     the log; ``group_by`` columns of ``events`` (e.g. a domain tag) lead the output.
     """
-    first_death = death.groupBy("person_id").agg(F.min("death_date").alias("_death"))
+    first_death = first_death_dates(death, persons, "_death")
     window = persons.select(
         "person_id",
         F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),

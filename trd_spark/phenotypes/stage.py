@@ -43,6 +43,7 @@ from trd_spark.phenotypes.flow import (
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, read_omop_table
 from trd_spark.phenotypes.persons import (
+    birth_death_quirk_counts,
     derive_persons,
     followup_date_counts,
     observation_period_overlaps,
@@ -489,7 +490,8 @@ def stage_counts(
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
-    antidepressant_exposures / observation_periods / drug_records / drug_values / persons -> counts,
+    antidepressant_exposures / observation_periods / drug_records / drug_values / persons /
+    birth_and_death -> counts,
     each in its aggregate's column order). ``observed``: quirk parts already counted by the
     caller (part -> counts with the part's columns, e.g. observed while ``run`` writes the
     persons and the study drug records); they are taken as given, not computed again.
@@ -512,6 +514,7 @@ def stage_counts(
         "drug_records": drug_record_quirks(events["drug"]),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
+        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"]),
     }
     long = [_long_counts(dates, "study_event_dates", F.col("domain"))]
     long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items() if name not in observed]
