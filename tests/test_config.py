@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trd_spark.config import DEFAULT_CONFIG, load_config
+from trd_spark.config import DEFAULT_CONFIG, _read_yaml, load_config
 from trd_spark.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +82,30 @@ def test_yaml_syntax_error_names_line(tmp_path):
     path.write_text("release: r1\noutput_root: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken.yaml:\d+: invalid YAML"):
         load_config(path)
+
+
+@pytest.mark.parametrize(("appended", "key"), [
+    ("spark:\n  master: local[1]\n", "spark"),  # a second top-level block: the first's keys were dropped
+    ("report:\n  small_count_threshold: 20\n  small_count_threshold: 11\n", "small_count_threshold"),
+], ids=["block-twice", "key-twice"])
+def test_duplicate_key_is_a_config_error_naming_the_line(tmp_path, appended, key):
+    """A key written twice in one mapping was accepted, the last one winning (PyYAML): a
+    second ``spark:`` block appended to toy.yaml replaced the first, dropping driver_memory,
+    shuffle_partitions, tmp_dir and log_level with no message (new-user trial, session 13).
+    It is a ConfigError (exit 2) naming the file, the second occurrence's line and the first's."""
+    text = DEFAULT_CONFIG.read_text() + appended
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    first, second = [i for i, t in enumerate(text.splitlines(), 1) if t.strip().startswith(f"{key}:")]
+    with pytest.raises(ConfigError, match=rf"dup.yaml:{second}: invalid YAML: duplicate key '{key}' \(first at line {first}\)"):
+        load_config(path)
+
+
+def test_yaml_merge_keys_may_be_overridden(tmp_path):
+    """``<<: *anchor`` then an explicit key is YAML's override, not a duplicate key."""
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &b {a: 1, c: 2}\nother:\n  <<: *b\n  a: 3\n")
+    assert _read_yaml(path)["other"] == {"a": 3, "c": 2}
 
 
 @pytest.mark.parametrize("bad_date", ["2023-13-01", "2023-02-30"], ids=["month-13", "feb-30"])

@@ -653,7 +653,24 @@ def _format_validation_error(err: ValidationError) -> str:
 class _ConfigLoader(yaml.SafeLoader):
     """yaml.SafeLoader whose dates that look like dates but are not (``2023-13-01``) raise a
     YAML error with the line, instead of a bare ``ValueError`` from ``datetime.date`` (exit 1
-    with a traceback instead of exit 2 naming the file and line)."""
+    with a traceback instead of exit 2 naming the file and line), and whose mappings refuse a
+    key written twice (YAML 1.2 section 3.2.1.1: keys are unique; PyYAML keeps the last one, so a
+    second ``spark:`` block appended to a config silently dropped the first's keys)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor``: explicit keys override
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                seen = first_line.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: SafeLoader's own error follows
+                continue
+            if seen != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _construct_timestamp(loader: _ConfigLoader, node: yaml.ScalarNode) -> Any:
