@@ -14,7 +14,7 @@ import math
 
 from trd_spark.config import GateThreshold
 from trd_spark.errors import InputDataError
-from trd_spark.logs import count_text
+from trd_spark.logs import count_text, is_small_count, suppressed_label
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,13 @@ def _shown(n: int, total: int, share: float, persons_below: int | None) -> tuple
         return exact
     t = persons_below
     shown_total = count_text(total, persons_below=t)
-    if 0 < total < t:
+    if is_small_count(total, t):
         return f"{count_text(n, persons_below=t)} of {shown_total}", ""
-    if 0 < n < t:
-        return f"<{t} of {shown_total}", f" (under {math.ceil(1000 * t / total) / 10:.1f}%)"
-    if 0 < total - n < t:
-        return f"all but <{t} of {shown_total}", f" (over {math.floor(1000 * (total - t) / total) / 10:.1f}%)"
+    if is_small_count(n, t):
+        return f"{suppressed_label(t)} of {shown_total}", f" (under {math.ceil(1000 * t / total) / 10:.1f}%)"
+    if is_small_count(total - n, t):
+        return (f"all but {suppressed_label(t)} of {shown_total}",
+                f" (over {math.floor(1000 * (total - t) / total) / 10:.1f}%)")
     return exact
 
 

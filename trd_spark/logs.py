@@ -168,12 +168,25 @@ def open_run_log(directory: Path, command: str, started: datetime) -> RunLog:
 
 # ---------------------------------------------------------------------------------- progress
 HEARTBEAT_STOP_WAIT_SECONDS = 2.0
+def is_small_count(n: float, persons_below: int) -> bool:
+    """The small-count rule, written once: a count of persons in 1..T-1 (T = ``persons_below``,
+    ``report.small_count_threshold``, 20 by the AoU dissemination policy) is not shown; zero
+    and counts >= T are. The exports (``report.suppression``), compare-releases, gate messages
+    and log lines all ask it."""
+    return 0 < n < persons_below
+
+
+def suppressed_label(threshold: int) -> str:
+    """The label shown for a count the small-count rule hides, e.g. ``<20``."""
+    return f"<{threshold}"
+
+
 def count_text(n: int, *, persons_below: int | None = None) -> str:
     """``n`` with thousands separators. For a count of persons pass the small-count
     threshold (``report.small_count_threshold``) as ``persons_below``: 1 to threshold-1 is
     then shown as "<threshold" (the suppression rule of the exports, applied to logs)."""
-    if persons_below is not None and 0 < n < persons_below:
-        return f"<{persons_below}"
+    if persons_below is not None and is_small_count(n, persons_below):
+        return suppressed_label(persons_below)
     return f"{n:,}"
 
 
@@ -182,7 +195,7 @@ def partition_text(counts: Mapping[str, int], *, persons_below: int) -> str | No
     TRD definition add up to ``n_persons``), as "name count, ...", or None when a part is 1
     to ``persons_below``-1: "<T" for one part would give it back by subtraction from the
     total (two parts under T, their sum), so such a line shows no count at all."""
-    if any(0 < n < persons_below for n in counts.values()):
+    if any(is_small_count(n, persons_below) for n in counts.values()):
         return None
     return ", ".join(f"{name} {n:,}" for name, n in counts.items())
 

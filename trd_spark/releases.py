@@ -25,11 +25,11 @@ import re
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, LockedError, NothingToDo
+from trd_spark.io import LocalFs as LocalFs  # re-exported: the CLI and tests take it from here
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs
 
 log = logging.getLogger(__name__)
@@ -48,52 +48,6 @@ class FsLike(Protocol):
     def mtime(self, path: str) -> float: ...
     def read_bytes(self, path: str) -> bytes: ...
     def list_files(self, path: str) -> dict[str, int]: ...
-
-
-class LocalFs:
-    """The few operations releases need, on local paths, without a Spark session."""
-
-    def exists(self, path: str) -> bool:
-        return Path(path).exists()
-
-    def listdirs(self, path: str) -> list[str]:
-        p = Path(path)
-        return sorted(x.name for x in p.iterdir() if x.is_dir()) if p.is_dir() else []
-
-    def read_text(self, path: str) -> str:
-        return Path(path).read_text()
-
-    def read_bytes(self, path: str) -> bytes:
-        return Path(path).read_bytes()
-
-    def list_files(self, path: str) -> dict[str, int]:
-        """As ``io.Fs.list_files``: {relative path: bytes} below ``path``, hidden files left out."""
-        root = Path(path)
-        out = {}
-        for d, dirs, names in os.walk(root):
-            dirs[:] = [x for x in dirs if not x.startswith(".")]
-            for name in names:
-                if not name.startswith("."):
-                    f = Path(d) / name
-                    out[f.relative_to(root).as_posix()] = f.stat().st_size
-        return dict(sorted(out.items()))
-
-    def delete(self, path: str) -> None:
-        Path(path).unlink(missing_ok=True)
-
-    def mtime(self, path: str) -> float:
-        """Modification time, seconds since the epoch."""
-        return Path(path).stat().st_mtime
-
-    def create_new(self, path: str, text: str) -> bool:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        return True
 
 
 def needs_spark_fs(cfg: Config) -> bool:

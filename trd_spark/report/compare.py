@@ -24,6 +24,7 @@ from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import EXPORT, Layout
+from trd_spark.logs import is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
     audit_suppression,
@@ -89,11 +90,11 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
         if ("change", d, st) not in values:
             return ""
         if ("a", d, st) in hide or ("b", d, st) in hide:
-            return suppressed_label(threshold) if 0 < values[("change", d, st)] < threshold else ""
+            return suppressed_label(threshold) if is_small_count(values[("change", d, st)], threshold) else ""
         return str(values[("b", d, st)] - values[("a", d, st)])
 
     out["change"] = [change(d, st) for d, st in zip(out["definition"], out["step"])]
-    for_export = set(hide) <= set(pre) | {c for c in published if 0 < values[c] < threshold}
+    for_export = set(hide) <= set(pre) | {c for c in published if is_small_count(values[c], threshold)}
     out = out.sort_values(["definition", "step_order"], kind="mergesort", na_position="last").reset_index(drop=True)
     return out[["definition", "step_order", "step", "n_a", "n_b", "change"]], for_export
 

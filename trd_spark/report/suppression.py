@@ -15,11 +15,8 @@ from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
 from trd_spark.errors import TrdSparkError
-
-
-def suppressed_label(threshold: int) -> str:
-    """The label shown for a suppressed count, e.g. ``<20``."""
-    return f"<{threshold}"
+from trd_spark.logs import is_small_count
+from trd_spark.logs import suppressed_label as suppressed_label  # re-exported: the report's callers take it here
 
 
 def suppress_count(value: Any, threshold: int = 20) -> Any:
@@ -29,7 +26,7 @@ def suppress_count(value: Any, threshold: int = 20) -> Any:
         return value
     if isinstance(value, str):
         return value
-    return suppressed_label(threshold) if 0 < value < threshold else int(value)
+    return suppressed_label(threshold) if is_small_count(value, threshold) else int(value)
 
 
 def suppress_small_counts(df: pd.DataFrame, count_columns: list[str], threshold: int = 20) -> pd.DataFrame:
@@ -243,7 +240,7 @@ def audit_suppression(
     members: dict = {}
     for k, u in unit_of.items():
         members.setdefault(u, []).append(k)
-    hide = {**(hidden or {}), **{k: suppressed_label(threshold) for k in published if 0 < values[k] < threshold}}
+    hide = {**(hidden or {}), **{k: suppressed_label(threshold) for k in published if is_small_count(values[k], threshold)}}
     dropped: set = set()
     low = threshold - 1
     top = max(truth.max(initial=1.0), 1.0)
@@ -285,7 +282,7 @@ def audit_suppression(
 
     intervals: dict = {}
     for comp in _components(len(keys), rel_all):
-        sensitive = [c for c in comp if 0 < truth[c] < threshold]
+        sensitive = [c for c in comp if is_small_count(truth[c], threshold)]
         if not sensitive:
             continue
         rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])
