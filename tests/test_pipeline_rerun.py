@@ -282,6 +282,34 @@ def test_input_replaced_with_same_size_and_mtime_reruns_and_a_touch_does_not(spa
     assert _reruns(cfg) == []
 
 
+def test_large_input_is_hashed_when_its_stat_changes_and_reruns_only_on_new_bytes(spark, published, monkeypatch,
+                                                                                 caplog):
+    """A local input over ``CONTENT_DIGEST_MAX_BYTES`` (genotypes: a PLINK .bed re-made with
+    other calls has the same size) is fingerprinted by content too, read only when its
+    [size, mtime, ctime, inode] differs from the one its stage's manifest recorded: the same
+    bytes under a new stat (chmod, a copy) rerun nothing, new bytes with the old size and mtime
+    rerun pgs. Before, such a file was size + mtime only and the edit was skipped as up to date.
+    The limit is lowered here so that the 16-byte scoring file counts as large."""
+    import trd_spark.stages as stages
+
+    _, cfg = published
+    monkeypatch.setattr(stages, "CONTENT_DIGEST_MAX_BYTES", 4)
+    caplog.set_level("INFO", logger="trd_spark.stages")
+    scoring = Path(cfg.pgs.scoring_files[0]).parent / "PGS1.txt"
+    assert _reruns(cfg) == []  # the same content digest as when it counted as small
+    _publish(spark, cfg)  # the manifests now record the file's stat with its digest
+    caplog.clear()
+    assert _reruns(cfg) == [] and "hashing" not in caplog.text
+    original = scoring.read_text()
+    _same_size_same_mtime(scoring, original.replace("PGS1", "PGS9"))
+    assert plan(cfg, LocalFs())["pgs"] == [f"input pgs.scoring_files.0 changed ({cfg.pgs.scoring_files[0]})"]
+    assert f"hashing {scoring}" in caplog.text
+    _same_size_same_mtime(scoring, original)
+    scoring.chmod(0o600)
+    caplog.clear()
+    assert _reruns(cfg) == [] and f"hashing {scoring}" in caplog.text
+
+
 def test_parquet_input_gaining_or_losing_a_part_file_reruns_phenotypes(spark, published):
     _, cfg = published
     table = Path(cfg.omop.path) / "visit_occurrence.parquet"

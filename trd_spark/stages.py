@@ -20,8 +20,8 @@ A stage's *fingerprint* is the SHA-256 of:
   reruns what changed),
 - the ``run_id`` of every upstream stage's published output (a republished upstream, even
   with the same config, makes every downstream stage rerun),
-- the fingerprint of every external input file (names, sizes and content digests; mtimes for
-  local files over 256 MiB and for object-store URIs: ``input_fingerprint``).
+- the fingerprint of every external input file (names, sizes and content digests of local
+  files; size and mtime of object-store URIs: ``input_fingerprint``).
 
 A published output is current only while its folder holds what its manifest recorded
 (``layout.Layout.changed_outputs``): an output deleted or edited by hand reruns its stage.
@@ -68,7 +68,7 @@ NOT_STAGE_SETTINGS = ("pgs.download",)
 
 
 class FsLike(Protocol):
-    """The file operations the declarations need (``io.Fs`` or ``releases.LocalFs``)."""
+    """The file operations the declarations need (``io.Fs`` or ``io.LocalFs``)."""
 
     def exists(self, path: str) -> bool: ...
     def read_text(self, path: str) -> str: ...
@@ -447,9 +447,11 @@ def _local_files(path: str) -> list[str]:
     return sorted(out)
 
 
-# Local input files up to this size are fingerprinted by content (SHA-256, read once per
-# process and file state); larger ones (genotypes, big OMOP parts) by size and mtime.
+# Local input files up to this size are hashed in every process that fingerprints them (once
+# per file state); a larger one (genotypes, big OMOP parts) is hashed only when its stat (size,
+# mtime, ctime, inode) differs from the one its stage's manifest recorded with its digest.
 CONTENT_DIGEST_MAX_BYTES = 256 * 2**20
+STAT_RECORD = "stat"  # key of those records in an input's fingerprint; not compared
 
 
 @functools.lru_cache(maxsize=4096)
@@ -464,23 +466,40 @@ def _content_digest(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: i
     return h.hexdigest()
 
 
-def _local_file_state(path: str) -> tuple[str, int, object]:
-    """(name, bytes, "sha256:<content digest>") of a local file up to
-    ``CONTENT_DIGEST_MAX_BYTES``, else (name, bytes, mtime in ns)."""
+def _local_file_state(path: str, recorded: dict[str, list] | None = None,
+                      stats: dict[str, list] | None = None) -> tuple[str, int, str]:
+    """(name, bytes, "sha256:<content digest>") of a local file. A file over
+    ``CONTENT_DIGEST_MAX_BYTES`` whose [size, mtime_ns, ctime_ns, inode] equals the one in
+    ``recorded`` (its stage manifest's ``stat`` record) takes the digest recorded with it
+    instead of being read; its [stat..., digest] is added to ``stats``. Any write changes
+    ctime, even one that restores size and mtime, so a same-size edit is read and seen; a
+    chmod or a copy is read again but reruns nothing when the bytes are the same."""
     st = os.stat(path)
+    key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     if st.st_size <= CONTENT_DIGEST_MAX_BYTES:
-        return path, st.st_size, "sha256:" + _content_digest(path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-    return path, st.st_size, st.st_mtime_ns
+        return path, st.st_size, "sha256:" + _content_digest(path, *key)
+    before = (recorded or {}).get(path)
+    if isinstance(before, list) and before[:4] == key:
+        digest = str(before[4])
+    else:
+        logging.getLogger(__name__).info("hashing %s (%.1f GiB) to see whether its content changed",
+                                         path, st.st_size / 2**30)
+        digest = _content_digest(path, *key)
+    if stats is not None:
+        stats[path] = [*key, digest]
+    return path, st.st_size, "sha256:" + digest
 
 
-def input_fingerprint(path: str, fs: Any = None) -> dict[str, object]:
+def input_fingerprint(path: str, fs: Any = None, recorded: dict[str, list] | None = None) -> dict[str, object]:
     """Fingerprint of an input file, directory or glob: file count, total bytes and a digest
     of every file's (name, size, content). Local paths are read with ``os`` (so ``explain``
-    needs no Spark); a local file's content is its SHA-256 up to ``CONTENT_DIGEST_MAX_BYTES``
-    (a file replaced with the same size and mtime reruns; a touched file with the same bytes
-    does not), its mtime in ns above. URIs are read with ``fs`` (``io.Fs``: Hadoop's size +
-    mtime; an object store gives an overwritten object a new mtime). ``exists`` is False when
-    nothing matches."""
+    needs no Spark); a local file's content is its SHA-256 (a file replaced with the same size
+    and mtime reruns; a touched file with the same bytes does not), a file over
+    ``CONTENT_DIGEST_MAX_BYTES`` read only when its stat differs from ``recorded`` (the
+    ``STAT_RECORD`` entry of the same input in the stage's manifest; this fingerprint carries
+    the new one, which ``rerun_reasons`` does not compare). URIs are read with ``fs``
+    (``io.Fs``: Hadoop's size + mtime; an object store gives an overwritten object a new
+    mtime). ``exists`` is False when nothing matches."""
     if is_uri(path) and not path.startswith("file://"):
         if fs is None or not hasattr(fs, "fingerprint"):
             return {"path": path, "exists": None}  # an object store, not reachable without Spark
@@ -489,9 +508,13 @@ def input_fingerprint(path: str, fs: Any = None) -> dict[str, object]:
             return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
         return fs.fingerprint(path)
     files = _local_files(path.removeprefix("file://"))
-    stats = [_local_file_state(f) for f in files]
-    return {"path": path, "exists": bool(files), "files": len(files), "bytes": sum(s[1] for s in stats),
-            "digest": _digest(stats)}
+    large: dict[str, list] = {}
+    states = [_local_file_state(f, recorded, large) for f in files]
+    out: dict[str, object] = {"path": path, "exists": bool(files), "files": len(files),
+                              "bytes": sum(s[1] for s in states), "digest": _digest(states)}
+    if large:
+        out[STAT_RECORD] = large
+    return out
 
 
 def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike) -> dict[str, Any]:
@@ -503,11 +526,13 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike) -> dict[str, Any
     for u in spec.upstream:
         m = layout.manifest(fs, u) if layout.is_complete(fs, u) else None
         upstream[u] = (m or {}).get("run_id")
+    before = ((layout.manifest(fs, spec.name) or {}).get("fingerprint_parts") or {}).get("inputs") or {}
     return {
         "config": _digest(config_slice(cfg, spec)),
         "code": code_digests(spec.module),
         "upstream": upstream,
-        "inputs": {key: input_fingerprint(path, fs) for key, path in spec.external(cfg)},
+        "inputs": {key: input_fingerprint(path, fs, (before.get(key) or {}).get(STAT_RECORD))
+                   for key, path in spec.external(cfg)},
     }
 
 
@@ -559,7 +584,10 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     for u, run_id in new["upstream"].items():
         if u not in upstream_reruns and old["upstream"].get(u) != run_id:
             reasons.append(f"upstream {u} was republished" if run_id else f"upstream {u} is not complete")
-    for key in sorted(k for k in {*old["inputs"], *new["inputs"]} if old["inputs"].get(k) != new["inputs"].get(k)):
+    def compared(key: str, inputs: dict) -> dict:
+        return {k: v for k, v in (inputs.get(key) or {}).items() if k != STAT_RECORD}
+
+    for key in sorted(k for k in {*old["inputs"], *new["inputs"]} if compared(k, old["inputs"]) != compared(k, new["inputs"])):
         now = new["inputs"].get(key) or {}
         state = "not found" if now.get("exists") is False else "changed"
         reasons.append(f"input {key} {state} ({now.get('path', 'removed')})")
