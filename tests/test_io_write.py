@@ -48,3 +48,45 @@ def test_observed_falls_back_when_the_metrics_never_arrive(spark, tmp_path):
     kept = Observation()
     spark.range(5).observe(kept, F.count(F.lit(1)).alias("n")).write.mode("overwrite").parquet(str(tmp_path / "kept.parquet"))
     assert observed(kept, spark, lambda: fallback) == {"n": 5}
+
+
+def test_declared_pandas_table_reads_back_as_spark_writes_it(spark, tmp_path):
+    """``write_pandas`` with a declared schema (pyarrow, no Spark job): Spark reads the table back
+    with exactly the declared types, NaN and None as null, enum members as their values, the same
+    rows as Spark's own route (createDataFrame with the schema + write), no job run; a value of
+    the wrong type is one error naming the path."""
+    import datetime as dt
+    from enum import Enum
+
+    import pandas as pd
+    import pytest
+    from pyspark.sql import types as T
+
+    from trd_spark.errors import TrdSparkError
+    from trd_spark.io import write_pandas
+
+    class Status(str, Enum):
+        TRD = "TRD"
+
+    struct = T.StructType([T.StructField("s", T.StringType()), T.StructField("n", T.LongType()),
+                           T.StructField("k", T.IntegerType()), T.StructField("x", T.DoubleType()),
+                           T.StructField("ok", T.BooleanType()), T.StructField("d", T.DateType())])
+    pdf = pd.DataFrame({"s": [Status.TRD, "b", None], "n": [3, None, 2**40], "k": [1, 2, None],
+                        "x": [0.5, float("nan"), None], "ok": [True, False, None],
+                        "d": [dt.date(2020, 2, 29), None, dt.date(1900, 1, 1)], "extra": [1, 2, 3]})
+    path = str(tmp_path / "t.parquet")
+    jobs = spark_jobs(spark, lambda: write_pandas(spark, pdf, path, struct))
+    assert jobs == 0
+    got = spark.read.parquet(path)
+    assert got.schema.simpleString() == struct.simpleString()
+    rows = [tuple(r) for r in got.collect()]
+    assert rows == [("TRD", 3, 1, 0.5, True, dt.date(2020, 2, 29)), ("b", None, 2, None, False, None),
+                    (None, 2**40, None, None, None, dt.date(1900, 1, 1))]
+    spark_route = spark.createDataFrame([tuple(r) for r in rows], struct)
+    assert spark_route.exceptAll(got).count() == 0 and got.exceptAll(spark_route).count() == 0
+    assert sorted(p.name for p in (tmp_path / "t.parquet").iterdir() if not p.name.startswith(".")) == [
+        "_SUCCESS", next(p.name for p in (tmp_path / "t.parquet").glob("part-00000-*.snappy.parquet"))]
+    write_pandas(spark, pdf.iloc[:1], path, struct)  # overwrite: the old part file is gone
+    assert spark.read.parquet(path).count() == 1
+    with pytest.raises(TrdSparkError, match="t.parquet.*declared schema"):
+        write_pandas(spark, pdf.assign(n=["three", 1, 2]), path, struct)

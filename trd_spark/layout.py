@@ -168,10 +168,14 @@ class StageWriter:
         self._wrote(name, n)
         return n
 
-    def write_pandas(self, name: str, pdf: pd.DataFrame, columns: list[str] | None = None) -> int:
+    def write_pandas(self, name: str, pdf: pd.DataFrame, columns: list[str] | None = None, *,
+                     schema: TableSchema | None = None) -> int:
+        """A small pandas table: with ``schema``, written with the declared types (io.write_pandas)."""
+        if schema is not None:
+            columns = schema.names
         if columns is not None:
             pdf = check_pandas(pdf, columns, name)
-        n = write_pandas(self.spark, pdf, self.table_path(name))
+        n = write_pandas(self.spark, pdf, self.table_path(name), schema.struct if schema is not None else None)
         self.tables[name] = n
         self._wrote(name, n)
         return n

@@ -30,21 +30,11 @@ from trd_spark.schemas import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
     from trd_spark.stages import StageContext
 
 log = logging.getLogger(__name__)
-
-
-def results_to_spark(spark: SparkSession, results: pd.DataFrame, schema: TableSchema) -> DataFrame:
-    """A (small) result frame as a Spark DataFrame with the declared types; NaN -> null.
-
-    Failed fits have null estimates in Parquet (NaN would poison Spark aggregates).
-    """
-    pdf = results[schema.names].astype(object)
-    pdf = pdf.where(pdf.notna(), None)  # type: ignore[call-overload]  # pandas accepts None; its stubs do not
-    return spark.createDataFrame(list(pdf.itertuples(index=False, name=None)), schema.struct)
 
 
 def _log_fits(what: str, results: pd.DataFrame) -> None:
@@ -68,7 +58,7 @@ def load_analysis_frame(ctx: StageContext) -> DataFrame:
 
 def run(ctx: StageContext) -> dict[str, int]:
     """Fit the logistic (and Cox) grids, derive the cross-model tables, publish; rows per table."""
-    spark, cfg = ctx.spark, ctx.cfg
+    cfg = ctx.cfg
     frame = load_analysis_frame(ctx)
     logistic = logistic_grid_spark(frame, cfg)
     log.info("models: %d datasets, %d definitions", logistic["dataset"].nunique(), logistic["definition"].nunique())
@@ -90,7 +80,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     written: dict[str, int] = {}
     with ctx.publish() as writer:
         for name, (table, schema) in tables.items():
-            written[name] = writer.write_table(name, results_to_spark(spark, table, schema).coalesce(1), schema)
+            written[name] = writer.write_pandas(name, table, schema=schema)
         writer.write_text("logistic.tsv", to_tsv(logistic))
         writer.notes["logistic_failed"] = int((~logistic["converged"].astype(bool)).sum())
         if "cox" in tables:
