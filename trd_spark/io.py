@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,55 @@ log = logging.getLogger(__name__)
 # an empty set; other releases may never deliver, and ``Observation.get`` would block
 # forever); then the caller's fallback computes the same values from the written files.
 OBSERVED_METRICS_WAIT_S = 120.0
+
+
+class LocalFs:
+    """Fs's operations on local paths, without a Spark session (releases, compare-releases' check
+    before Spark); ``Fs`` reads local files through it too."""
+
+    def exists(self, path: str) -> bool:
+        return Path(path).exists()
+
+    def listdirs(self, path: str) -> list[str]:
+        p = Path(path)
+        return sorted(x.name for x in p.iterdir() if x.is_dir()) if p.is_dir() else []
+
+    def read_text(self, path: str) -> str:
+        return Path(path).read_text()
+
+    def read_bytes(self, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    def list_files(self, path: str) -> dict[str, int]:
+        """{path relative to directory ``path``: bytes} of every file below it (recursive), except
+        hidden ones (a name starting with ``.``, and everything below a hidden directory); {}
+        when ``path`` does not exist."""
+        root = Path(path)
+        out = {}
+        for d, dirs, names in os.walk(root):
+            dirs[:] = [x for x in dirs if not x.startswith(".")]
+            for name in names:
+                if not name.startswith("."):
+                    f = Path(d) / name
+                    out[f.relative_to(root).as_posix()] = f.stat().st_size
+        return dict(sorted(out.items()))
+
+    def delete(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+
+    def mtime(self, path: str) -> float:
+        """Modification time, seconds since the epoch."""
+        return Path(path).stat().st_mtime
+
+    def create_new(self, path: str, text: str) -> bool:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return True
 
 
 class Fs:
@@ -124,7 +174,7 @@ class Fs:
         ``.crc`` and fails on a file edited since it wrote it (``Layout.changed_outputs``
         hashes such files to see the edit)."""
         if not is_uri(path):
-            return Path(path).read_bytes()
+            return LocalFs().read_bytes(path)
         fs, p = self._path(path)
         stream = fs.open(p)
         try:
@@ -152,7 +202,9 @@ class Fs:
     def list_files(self, path: str) -> dict[str, int]:
         """{path relative to directory ``path``: bytes} of every file below it (recursive),
         except hidden ones (a name starting with ``.``: Hadoop's ``.crc`` files); {} when
-        ``path`` does not exist."""
+        ``path`` does not exist. A local path is listed by ``LocalFs``."""
+        if not is_uri(path):
+            return LocalFs().list_files(path)
         fs, p = self._path(path)
         if not fs.exists(p):
             return {}
