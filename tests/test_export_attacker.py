@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from export_attacker import attack_release, cases_from_standard_errors, small_release_changes
+from export_attacker import attack_release, cases_from_standard_errors, release_changes, small_release_changes
 
 from trd_spark.models.km import coarsen_km, km_curves_for_pgs
 from trd_spark.report.suppression import suppress_small_counts
@@ -24,6 +24,7 @@ from trd_spark.report.tables import (
     CONTRAST_GROUPS,
     HIDDEN_ESTIMATES_NOTE,
     ReleaseCounts,
+    hidden_counts,
     prior_counts,
     suppress_release,
 )
@@ -322,3 +323,37 @@ def test_two_releases_exports_give_no_small_change(toy):
     a, targets = attack(export2, rc2, persons2)
     assert small_release_changes(a, known, T) == {}
     assert not [k for k in targets if a.determined(k)]
+
+
+def test_a_count_hidden_in_one_release_and_shown_in_the_next_gives_no_small_change(toy):
+    """Release 1 hides the tiny dataset's 4 TRD persons (definition A) as "<20", which its
+    shown totals bound to 1..17; release 2 has 16 more of them, 20, shown (and 13 new MDD
+    persons in the big dataset: TRD under B, trMDD otherwise). Audited against
+    release 1's shown counts only, the outsider holding both exports reads 3..19 new TRD
+    persons (``release_changes``). With the counts release 1 hides linked too (its report
+    records them: ``hidden_counts``; ``prior_counts`` treats them as known exactly, the
+    outsider's best case), no change of 1..19 is narrowed down either way."""
+    persons, rc1, safe1 = toy
+    rng = np.random.default_rng(5)
+    new = pd.DataFrame([(ds, d, "TRD" if d == trd else "trMDD", "EUR", rng.normal(), rng.normal(),
+                         int(rng.integers(10, 900)), int(d == trd))
+                        for ds, trd, k in (("big", "B", 13), ("tiny", "A", 16)) for d in DEFINITIONS for _ in range(k)],
+                       columns=persons.columns)
+    persons2 = pd.concat([persons, new], ignore_index=True)
+    rc2 = release_from_persons(persons2)
+    shown1 = exported(safe1)
+    a1, _ = attack(shown1, rc1, persons)
+    cell = ("status", "tiny", "A", "TRD")
+    assert shown1["cohort_counts"].set_index(["dataset", "definition", "status"]).loc[cell[1:], "n"] == "<20"
+
+    export_only = prior_counts({"r1": shown1})
+    a2, _ = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": export_only}), T)), rc2, persons2)
+    assert release_changes(a2, a1, T, [cell]) == {cell: (3.0, 19.0)}
+
+    text = {f"{n}.tsv": safe1[n].to_csv(sep="\t", index=False) for n in ("cohort_counts", "cohort_flow")}
+    hidden = hidden_counts(text, {"cohort_counts": rc1.cohort_counts, "cohort_flow": rc1.cohort_flow})
+    assert ["status", "tiny", "A", "TRD", 4] in hidden and all(not isinstance(v, str) for *_, v in hidden)
+    prior = prior_counts({"r1": {**shown1, "hidden_counts": hidden}})
+    a2, targets = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T)), rc2, persons2)
+    assert release_changes(a2, a1, T) == {}  # both signs: nothing left or joined either
+    assert not [k for k in targets if a2.determined(k)]

@@ -186,19 +186,29 @@ def test_a_gate_message_gives_no_small_count_by_arithmetic(caplog, n, total, pin
 def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_path):
     """What the report audits against (``other_release_exports`` -> ``prior_counts``): the
     shown status and flow counts of every other release with a complete export/, never its own,
-    nor an incomplete one's."""
+    nor an incomplete one's; and the counts such an export hides, as its report's internal
+    manifest recorded them (``notes.hidden_counts``), only when that report run wrote the export
+    (same run id: r3's report was rerun without publishing a new export)."""
+    import json
+
     from trd_spark.config import load_config
     from trd_spark.io import Fs
     from trd_spark.report.stage import other_release_exports
     from trd_spark.report.tables import prior_counts
 
     cfg = load_config(None, overrides={"output_root": str(tmp_path), "release": "r2"})
-    for release, complete in (("r1", True), ("r2", True), ("r0", False)):
+    for release, complete, report_run in (("r1", True, "x"), ("r2", True, "x"), ("r0", False, "x"), ("r3", True, "z")):
         export = tmp_path / release / "export"
         export.mkdir(parents=True)
         (export / "cohort_counts.tsv").write_text("dataset\tdefinition\tstatus\tn\nd\tA\tTRD\t60\nd\tA\ttrMDD\t<20\n")
         (export / "cohort_flow.tsv").write_text("definition\tstep_order\tstep\tn\nall\t1\tall_persons\t300\n")
+        (export / "_manifest.json").write_text(json.dumps({"run_id": "x"}))
+        (tmp_path / release / "report").mkdir()
+        (tmp_path / release / "report" / "_manifest.json").write_text(json.dumps(
+            {"run_id": report_run, "notes": {"hidden_counts": [["status", "d", "A", "trMDD", 7]]}}))
         if complete:
             (export / "_SUCCESS").write_text("")
     got = prior_counts(other_release_exports(Fs(spark), cfg))
-    assert got == {("r1", ("status", "d", "A", "TRD")): 60, ("r1", ("flow", "all", "all_persons")): 300}
+    shown = {("status", "d", "A", "TRD"): 60, ("flow", "all", "all_persons"): 300}
+    assert got == {**{("r1", k): n for k, n in shown.items()}, ("r1", ("status", "d", "A", "trMDD")): 7,
+                   **{("r3", k): n for k, n in shown.items()}}

@@ -41,7 +41,7 @@ from trd_spark.report.figures import (
     significance_figure,
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
-from trd_spark.report.tables import ReleaseCounts, prior_counts, suppress_release
+from trd_spark.report.tables import ReleaseCounts, hidden_counts, prior_counts, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
 
@@ -226,30 +226,35 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
                    + ". Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall.")
 
 
-def other_release_exports(fs: Fs, cfg: Config) -> dict[str, dict[str, pd.DataFrame]]:
-    """{release: {"cohort_counts", "cohort_flow": table as text}} of every other release under
-    ``output_root`` whose ``export/`` is complete: what is already public, which this
-    release's export must not give a small difference with (``tables.prior_counts``). Read
-    when the report runs; not a rerun trigger (a release exported later is audited against
-    this one)."""
+def other_release_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
+    """{release: {"cohort_counts", "cohort_flow": table as text, "hidden_counts": [[*cell, n]]}}
+    of every other release under ``output_root`` whose ``export/`` is complete: what is already
+    public, which this release's export must not give a small difference with
+    (``tables.prior_counts``), and the counts that export hides as its report recorded them
+    (``tables.hidden_counts``, in the report's internal manifest when the export carries the
+    same run id; absent for a release exported by an older version). Read when the report
+    runs; not a rerun trigger (a release exported later is audited against this one)."""
     root = Layout.of(cfg).output_root
-    out: dict[str, dict[str, pd.DataFrame]] = {}
+    out: dict[str, dict] = {}
     for release in fs.listdirs(root):
         other = Layout(root, release)
         if release == cfg.release or not other.is_complete(fs, EXPORT):
             continue
-        tables = {}
+        tables: dict = {}
         for name in ("cohort_counts", "cohort_flow"):
             path = other.file(EXPORT, f"{name}.tsv")
             if fs.exists(path):
                 tables[name] = pd.read_csv(io.StringIO(fs.read_text(path)), sep="\t", dtype=str, keep_default_na=False)
+        report = other.manifest(fs, "report") or {}
+        if report.get("run_id") and report.get("run_id") == (other.manifest(fs, EXPORT) or {}).get("run_id"):
+            tables["hidden_counts"] = (report.get("notes") or {}).get("hidden_counts") or []
         out[release] = tables
     return out
 
 
 def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  standardisation_fallback: dict[str, dict[str, str]] | None = None,
-                 other_exports: dict[str, dict[str, pd.DataFrame]] | None = None) -> dict[str, str]:
+                 other_exports: dict[str, dict] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure.
 
@@ -476,6 +481,8 @@ def run(ctx: StageContext) -> dict[str, str]:
         for name, text in files.items():
             writer.write_text(name, text)
         writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
+        # Internal (report/ stays on the workbench): what the export hides, for later releases' audits.
+        writer.notes["hidden_counts"] = hidden_counts(files, t)
     # The export is part of the report stage's run: it carries that run's id (a random hex).
     publish_export(ctx.fs, cfg, files, run_id=writer.run_id)
     return {name: ctx.layout.file("report", name) for name in files}

@@ -219,10 +219,12 @@ def audit_suppression(
     secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
     units, never zeros. ``hidden``: published cells already hidden elsewhere (cell -> label,
     e.g. as another export shows them). ``known``: unpublished cells an outsider knows
-    exactly from elsewhere (e.g. persons scored in each release of a comparison): fixed in
-    the audit, never hidden. Deterministic (cells in text order). Returns ``AuditResult``.
-    Raises AssertionError if the relations do not hold (a bug in the caller), TrdSparkError
-    (exit code 1) if a cell cannot be protected.
+    exactly from elsewhere (e.g. persons scored in each release of a comparison, another
+    release's counts: ``tables.prior_counts``): fixed in the audit, never hidden, not protected
+    themselves (this export cannot hide them; a small change from them is protected).
+    Deterministic (cells in text order). Returns ``AuditResult``. Raises AssertionError if the
+    relations do not hold (a bug in the caller), TrdSparkError (exit code 1) if a cell cannot
+    be protected.
     """
     units, known = units or {}, known or set()
     keys = sorted(values, key=str)
@@ -282,7 +284,9 @@ def audit_suppression(
 
     intervals: dict = {}
     for comp in _components(len(keys), rel_all):
-        sensitive = [c for c in comp if is_small_count(truth[c], threshold)]
+        # A known cell is out of this export's hands (another export's count, known exactly or
+        # taken as known: ``tables.prior_counts``); what it must protect is the rest.
+        sensitive = [c for c in comp if is_small_count(truth[c], threshold) and keys[c] not in known]
         if not sensitive:
             continue
         rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])

@@ -10,6 +10,7 @@ n equals TRD + non-MDD in cohort_counts), i.e. the ones an outsider could exploi
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -65,15 +66,23 @@ class ReleaseCounts:
     prior: dict[tuple, int] | None = None
 
 
-def prior_counts(exports: dict[str, dict[str, pd.DataFrame]]) -> dict[tuple, int]:
+def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
     """{(release, audit cell): n} of the status and cohort-flow counts that other releases'
-    exports show as numbers. ``exports``: release -> {"cohort_counts": ..., "cohort_flow": ...}
-    as read from their ``export/`` TSVs (text; a table absent: left out). An outsider holding
+    exports show as numbers, and of those they hide when their report recorded the count.
+    ``exports``: release -> {"cohort_counts": ..., "cohort_flow": ...} as read from their
+    ``export/`` TSVs (text; a table absent: left out) and optionally "hidden_counts"
+    (``hidden_counts`` of that release's report: [[*audit cell, n], ...]). An outsider holding
     two releases' exports subtracts them: 60 TRD persons in one and 67 in the next are 7 new
     ones, so ``build_audit`` links each count to the same count of every other release
-    (``release_change`` cells) and the audit hides what a small change would show."""
+    (``release_change`` cells) and the audit hides what a small change would show. A count
+    the other export hides is linked as if the outsider knew it exactly: its interval there
+    can be narrow (a "<20" bounded to 1..17 by a shown total; a secondary "suppressed" mirrors
+    it), and 20 shown here against 1..17 there pins the persons who joined to 3..19; knowing
+    the count exactly is the outsider's best case, so protecting against it is enough."""
     out: dict[tuple, int] = {}
     for release, tables in sorted(exports.items()):
+        for *cell, n in tables.get("hidden_counts") or []:
+            out[(release, tuple(cell))] = int(n)
         cc, flow = tables.get("cohort_counts"), tables.get("cohort_flow")
         if cc is not None:
             for ds, d, st, n in zip(cc["dataset"], cc["definition"], cc["status"], cc["n"].astype(str)):
@@ -83,6 +92,26 @@ def prior_counts(exports: dict[str, dict[str, pd.DataFrame]]) -> dict[tuple, int
             for d, st, n in zip(flow["definition"], flow["step"], flow["n"].astype(str)):
                 if n.isdigit():
                     out[(release, ("flow", d, st))] = int(n)
+    return out
+
+
+def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -> list[list]:
+    """[[*audit cell, n], ...]: the status and cohort-flow counts this release's export hides
+    ("<T" or "suppressed"), with their true value, as ``prior_counts`` links them in a later
+    release's audit. ``exported``: "cohort_counts.tsv" / "cohort_flow.tsv" as the export's
+    text (absent: left out); ``internal``: "cohort_counts" / "cohort_flow" as the report read
+    them. Kept in the report's internal manifest, never exported."""
+    out: list[list] = []
+    for name, kind, keys in (("cohort_counts", "status", ["dataset", "definition", "status"]),
+                             ("cohort_flow", "flow", ["definition", "step"])):
+        text, truth = exported.get(f"{name}.tsv"), internal.get(name)
+        if text is None or truth is None:
+            continue
+        shown = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+        true_n = {tuple(str(v) for v in k): int(n) for *k, n in truth[[*keys, "n"]].itertuples(index=False)}
+        for *k, n in shown[[*keys, "n"]].itertuples(index=False):
+            if not n.isdigit() and tuple(k) in true_n:
+                out.append([kind, *k, true_n[tuple(k)]])
     return out
 
 
