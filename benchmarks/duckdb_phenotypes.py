@@ -15,7 +15,7 @@ amount / days_supply), ignored ingredients and minimum trial days, episodes, ade
 three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
 birth_datetime when the month is known and it lies in year_of_birth's year and month, deaths
-dated before the birth year ignored, dates as the export meant them (DATE, naive
+dated before the birth year and periods ending before it ignored, dates as the export meant them (DATE, naive
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
 naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
 CDM datetime partner's date (``DATETIME_PARTNER``).
@@ -246,8 +246,10 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
                           ANY_VALUE({birth_datetime}) AS bdt
                    FROM {src['person']} GROUP BY 1),
         -- an open period (no end date) runs to the cutoff
-        o AS (SELECT person_id, MAX(COALESCE(observation_period_end_date, {cutoff})) AS last_obs
-              FROM {src['observation_period']} GROUP BY 1),
+        -- (a period ending before the birth year, e.g. 1900 placeholders, is not used)
+        o AS (SELECT x.person_id, MAX(COALESCE(x.observation_period_end_date, {cutoff})) AS last_obs
+              FROM {src['observation_period']} x JOIN p ON p.person_id = x.person_id
+              WHERE year(COALESCE(x.observation_period_end_date, {cutoff})) >= p.y GROUP BY 1),
         -- a death dated before the birth year is no death of this person (a 1900 placeholder)
         dd AS (SELECT x.person_id, MIN(x.death_date) AS death_date FROM {src['death']} x
                JOIN p ON p.person_id = x.person_id WHERE year(x.death_date) >= p.y GROUP BY 1)

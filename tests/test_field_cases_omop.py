@@ -231,25 +231,27 @@ def test_birth_datetime_disagreeing_with_year_of_birth(spark):
     omop = read_omop(spark, cfg)
     tables = derive_phenotype_tables(omop, cfg)
     _check_phenotypes(tables, _expected(case))
-    assert birth_death_quirk_counts(omop["person"], omop["death"]).collect()[0].asDict() == {
+    assert birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]).collect()[0].asDict() == {
         "n_persons_birth_datetime_disagrees": 3, "n_persons_death_before_birth_year": 0,
-        "n_persons_several_death_dates": 0}
+        "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0}
 
 
-def test_death_rows_before_the_birth_year_are_no_death(spark):
+def test_death_rows_and_periods_before_the_birth_year_are_not_used(spark):
     """A death row dated before the birth year (2501's 1900-01-01 placeholder, 2503's 1976 row) is
-    not used: both were excluded before (follow-up ended before any record); of two plausible
-    death rows the earliest ends follow-up (2502); a record after death is no trial (2504)."""
+    no death, an observation period ending before it (2505's 1900 period) no period: all three
+    were excluded before (follow-up ended before any record); of two plausible death rows the
+    earliest ends follow-up (2502); a record after death is no trial (2504)."""
     case = "records-outside-observation-death-dates"
     cfg = toy_config(path=str(CASES / case / "omop"))
     omop = read_omop(spark, cfg)
     tables = derive_phenotype_tables(omop, cfg)
     _check_phenotypes(tables, _expected(case))
     _check_trials(tables, _expected(case, "expected_trials.tsv"))
-    assert _flow(cfg, tables)["excluded_outside_followup_only"] == 0
-    assert birth_death_quirk_counts(omop["person"], omop["death"]).collect()[0].asDict() == {
+    flow = _flow(cfg, tables)
+    assert (flow["excluded_outside_followup_only"], flow["no_observation_period"]) == (0, 1)  # 2505
+    assert birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]).collect()[0].asDict() == {
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 2,
-        "n_persons_several_death_dates": 1}
+        "n_persons_several_death_dates": 1, "n_persons_period_before_birth_year": 1}
 
 
 @pytest.mark.parametrize(("case", "zone"), [("records-outside-observation", None), ("age-18th-birthday", None),

@@ -112,6 +112,8 @@ def derive_persons(
     still open at extraction) runs to the cutoff, so an earlier closed period never ends the
     follow-up of a person whose current period is open; such periods are counted
     (``observation_period_overlaps``: n_open_periods).
+    An observation period ending before the birth year (placeholder dates such as 1900) is not
+    used either: without another period the person has none (``has_observation_period``).
     Death: the earliest ``death_date`` on or after 1 January of the birth year
     (``first_death_dates``): a death row dated before the person's birth year (a 1900-01-01
     placeholder for an unknown date, a swapped person_id) is no death of this person and is not
@@ -119,10 +121,12 @@ def derive_persons(
     Duplicate person rows keep one row per person_id.
     """
     cutoff = F.lit(data_cutoff_date).cast("date")
-    last_obs = observation_period.groupBy("person_id").agg(
-        # An open period (null end) runs to the cutoff; max() would skip it and end follow-up
-        # at an earlier closed period.
-        F.max(F.coalesce(F.col("observation_period_end_date"), cutoff)).alias("last_observation_date")
+    # An open period (null end) runs to the cutoff; max() would skip it and end follow-up at an
+    # earlier closed period. A period ending before the birth year is not used (like a death then).
+    last_obs = (
+        observation_period.withColumn("_end", F.coalesce(F.col("observation_period_end_date"), cutoff))
+        .transform(lambda df: after_birth_year(df, person, "_end"))
+        .groupBy("person_id").agg(F.max("_end").alias("last_observation_date"))
     )
     first_death = first_death_dates(death, person, "death_date")
     persons = (
@@ -146,6 +150,14 @@ def derive_persons(
     return persons.withColumn("age_at_observation_end", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
 
 
+def after_birth_year(rows: DataFrame, person: DataFrame, date_col: str) -> DataFrame:
+    """The rows of ``rows`` (with person_id) whose ``date_col`` is on or after 1 January of the
+    person's ``year_of_birth`` (``person``: person_id, year_of_birth); same columns. Rows of
+    persons absent from ``person`` are dropped."""
+    years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
+    return rows.join(years, "person_id").where(F.col(date_col) >= F.col("_birth")).drop("_birth")
+
+
 def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFrame:
     """person_id, ``alias``: each person's earliest ``death_date`` on or after 1 January of
     their ``year_of_birth`` (``person``: person_id, year_of_birth).
@@ -155,37 +167,37 @@ def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFr
     dated before the birth year is never used (``restrict_to_followup``), and counted
     (``birth_death_quirk_counts``). Persons without a usable death row have no row.
     """
-    years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
-    return (
-        death.join(years, "person_id")
-        .where(F.col("death_date") >= F.col("_birth"))
-        .groupBy("person_id").agg(F.min("death_date").alias(alias))
-    )
+    return after_birth_year(death, person, "death_date").groupBy("person_id").agg(F.min("death_date").alias(alias))
 
 
-def birth_death_quirk_counts(person: DataFrame, death: DataFrame) -> DataFrame:
-    """One row over the OMOP ``person`` and ``death`` tables (long, persons):
+def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame) -> DataFrame:
+    """One row over the OMOP ``person``, ``death`` and ``observation_period`` tables (long, persons):
     n_persons_birth_datetime_disagrees (``birth_datetime`` outside year_of_birth, or outside
     month_of_birth when that is known: the birth date comes from the year/month/day fields,
     ``birth_date_expr``), n_persons_death_before_birth_year (a death row dated before the
-    birth year: not used, ``first_death_dates``) and n_persons_several_death_dates (more than
-    one distinct usable death date: the earliest is used). Aggregates only.
+    birth year: not used, ``first_death_dates``), n_persons_several_death_dates (more than
+    one distinct usable death date: the earliest is used) and n_persons_period_before_birth_year
+    (an observation period ending before the birth year: not used, ``derive_persons``).
+    Aggregates only.
     """
     years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
     per_person = death.join(years, "person_id").groupBy("person_id").agg(
         F.max((F.col("death_date") < F.col("_birth")).cast("int")).alias("_before"),
         F.countDistinct(F.when(F.col("death_date") >= F.col("_birth"), F.col("death_date"))).alias("_dates"),
     )
+    periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
+        F.max((F.col("observation_period_end_date") < F.col("_birth")).cast("int")).alias("_period_before"))
     disagrees = ~F.coalesce(birth_datetime_agrees_expr(
         F.col("year_of_birth"), F.col("month_of_birth"), F.col("birth_datetime")), F.lit(True))
 
     def n(cond: Column) -> Column:
         return F.coalesce(F.sum(F.when(cond, 1).otherwise(0)), F.lit(0)).cast("long")
 
-    return person.join(per_person, "person_id", "left").agg(
+    return person.join(per_person, "person_id", "left").join(periods, "person_id", "left").agg(
         n(disagrees).alias("n_persons_birth_datetime_disagrees"),
         n(F.col("_before") == 1).alias("n_persons_death_before_birth_year"),
         n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
+        n(F.col("_period_before") == 1).alias("n_persons_period_before_birth_year"),
     )
 
 

@@ -514,7 +514,7 @@ def stage_counts(
         "drug_records": drug_record_quirks(events["drug"]),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
-        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"]),
+        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
     }
     long = [_long_counts(dates, "study_event_dates", F.col("domain"))]
     long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items() if name not in observed]
