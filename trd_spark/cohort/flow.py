@@ -23,7 +23,7 @@ def dataset_flow_rows(
     ``pre_counts``: dataset -> counts for PRE_STEPS (definition ``all``). ``status_counts``:
     ``(dataset, definition, status, n)`` of the analysis frame; per definition one
     IN_FRAME row (their sum) then one row per status in ANALYSED_STATUSES order (0 when absent).
-    Steps are plain ``str`` (the rows go to ``createDataFrame``).
+    Steps are plain ``str`` (the rows become a declared Parquet table).
     """
     by: dict[tuple[str, str], dict[str, int]] = {}
     for dataset, definition, status, n in status_counts:

@@ -350,14 +350,14 @@ def run(ctx: StageContext) -> None:
         # Nothing is published, so the logs the user needs to see why go beside the release.
         fs.delete(failed_dir)
         write_table(variant_matches.select(*PGS_VARIANT_MATCHES.names), f"{failed_dir}/variant_matches.parquet")
-        write_pandas(spark, summary, f"{failed_dir}/match_summary.parquet")
+        write_pandas(spark, summary, f"{failed_dir}/match_summary.parquet", PGS_MATCH_SUMMARY.struct)
         fs.write_text(f"{failed_dir}/match_summary.tsv", summary_tsv(summary))
         log.error("pgs: %d score(s) below min_overlap; match logs in %s", len(failures), failed_dir)
         raise MatchRateError(f"{'; '.join(failures)} (match logs: {failed_dir})", where="pgs.min_overlap")
 
     with ctx.publish() as writer:
         writer.write_table("variant_matches", variant_matches, PGS_VARIANT_MATCHES)
-        writer.write_pandas("match_summary", summary, PGS_MATCH_SUMMARY.names)
+        writer.write_pandas("match_summary", summary, schema=PGS_MATCH_SUMMARY)
         writer.write_text("match_summary.tsv", summary_tsv(summary))
         score_frames = []
         for r in results:
