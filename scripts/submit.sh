@@ -64,7 +64,7 @@ while [ $# -gt 0 ]; do
     --staging) staging=${2%/}; [ -n "$staging" ] || die "--staging needs gs://bucket/prefix"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     --) shift; job_args=("$@"); break ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done

@@ -124,3 +124,15 @@ def test_bad_arguments_fail_clearly(args, message):
     out = subprocess.run(["bash", str(SUBMIT), "--dry-run", *args], capture_output=True, text=True)
     assert out.returncode == 2
     assert message in out.stderr
+
+
+def test_help_is_the_header_comment_without_code():
+    """--help prints the script's leading comment (usage, options, what it does) and no shell code."""
+    out = subprocess.run(["bash", str(SUBMIT), "--help"], capture_output=True, text=True, check=True).stdout
+    header = []
+    for line in SUBMIT.read_text().splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        header.append(line[2:] if line.startswith("# ") else line[1:])
+    assert out.splitlines() == header
+    assert "--dry-run" in out and "set -euo" not in out and "here=" not in out
