@@ -48,6 +48,7 @@ def simulate_frame(
                 "status": status,
                 "ancestry": rng.choice(["eur", "afr", "amr"], n),
                 "age": age,
+                "age_at_index": np.where(mdd, (age - censor / 365.25).round(2), np.nan),
                 "sex_female": sex.astype(np.int32),
                 "time_to_trd_days": np.where(mdd, time, np.nan),
                 "trd_event": np.where(mdd, trd.astype(float), np.nan),

@@ -39,7 +39,7 @@ def inputs(spark):
     )
     sex = {1: "female", 2: "male", 3: "other"}
     phenotypes = spark.createDataFrame(
-        [row + (sex[row[0]], None, 60.0) for row in [
+        [row + (sex[row[0]], 55.5 if row[2] in ("TRD", "trMDD") else None, 60.0) for row in [
             (1, "ad3", "TRD", None, d, d, d, 100, 1, 3), (2, "ad3", "excluded", "bipolar", None, None, d, None, None, 0),
             (1, "somatic", "trMDD", None, d, None, d, 400, 0, 1), (3, "ad3", "non_MDD", None, None, None, d, None, None, 0),
             (2, "somatic", "non_MDD", None, None, None, d, None, None, 0)]],
@@ -93,6 +93,7 @@ def test_analysis_frame_join(inputs):
     assert [(r.person_id, r.definition, r.status) for r in rows] == [
         (1, "ad3", "TRD"), (1, "somatic", "trMDD"), (2, "somatic", "non_MDD")]
     assert (rows[0].sex_female, rows[2].sex_female, rows[0].age) == (1, 0, 60.0)
+    assert (rows[0].age_at_index, rows[2].age_at_index) == (55.5, None)  # MDD only: the Cox models' age
     assert (rows[0].time_to_trd_days, rows[0].trd_event, rows[0].pc1) == (100, 1, 1.5)
     assert rows[0].PGS1 == pytest.approx(-1.0)
 

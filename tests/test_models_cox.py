@@ -98,8 +98,13 @@ def test_grid_columns_and_rows():
     assert len(grid) == 2 * len(PGS_IDS)
     row = grid[(grid.definition == "ad3") & (grid.pgs_id == "PGS900003")]
     assert row["trait"].item() == "Neuroticism"
-    ref = reference_cox(mdd_frame(frame[frame.definition == "ad3"]), "PGS900003", COVS)
+    # The grid adjusts for age at the MDD index (the time origin), not the frame's ``age`` (at
+    # observation end = index age + follow-up: a function of the outcome time).
+    ad3 = mdd_frame(frame[frame.definition == "ad3"])
+    ref = reference_cox(ad3, "PGS900003", ["age_at_index", *COVS[1:]])
     assert row["beta"].item() == pytest.approx(ref["coef"], rel=1e-6)
+    end_age = reference_cox(ad3, "PGS900003", COVS)
+    assert row["beta"].item() != pytest.approx(end_age["coef"], rel=1e-3)
 
 
 def test_no_event_at_one_sex_is_a_small_cell_and_a_failed_row(mdd):

@@ -38,7 +38,7 @@ def small_release(spark, hl, root: Path) -> Layout:
     logistic.to_parquet(layout.table("models", "logistic"))
     frame = pd.DataFrame({"dataset": "discovery", "definition": "ad3", "person_id": [11, 12, 13, 14],
                           "status": ["TRD", "non_MDD", "non_MDD", "trMDD"], "ancestry": "eur",
-                          "age": 50.0, "sex_female": 1, "time_to_trd_days": 0, "trd_event": 0, "PGS1": 0.1})
+                          "age": 50.0, "age_at_index": 45.0, "sex_female": 1, "time_to_trd_days": 0, "trd_event": 0, "PGS1": 0.1})
     assert set(ANALYSIS_FRAME_FIXED.names) <= set(frame.columns)
     spark.createDataFrame(frame).write.parquet(layout.table("cohort", "analysis_frame"))
     ht = hl.Table.parallelize(

@@ -89,7 +89,7 @@ def derive_analysis_frame(
         F.when(F.col("sex_at_birth") == "female", 1).otherwise(0).cast("int").alias("sex_female"),
     )
     outcomes = phenotypes.where(F.col("status").isin(*ANALYSED_STATUSES)).select(
-        "person_id", "definition", "status", "time_to_trd_days", "trd_event"
+        "person_id", "definition", "status", "age_at_index", "time_to_trd_days", "trd_event"
     )
     return (
         pgs_per_sd.join(ancestry, "person_id")
@@ -102,6 +102,7 @@ def derive_analysis_frame(
             "status",
             "ancestry",
             "age",
+            "age_at_index",
             "sex_female",
             "time_to_trd_days",
             "trd_event",

@@ -20,10 +20,18 @@ def pc_columns(n_pcs: int) -> list[str]:
     return [f"pc{i}" for i in range(1, n_pcs + 1)]
 
 
-def covariate_columns(cfg: Config) -> list[str]:
-    """Adjustment covariates from ``cfg.covariates``: age, sex_female, pc1..pcK (in that order)."""
+# The Cox models' age: age at their time origin, the MDD index. Age at the end of follow-up
+# (the logistic models' ``age``) is index age plus the follow-up time itself, so as a Cox
+# covariate it would be a function of the outcome time (a baseline covariate must be known at
+# time zero; lifelines' and every survival text's convention).
+COX_AGE = "age_at_index"
+
+
+def covariate_columns(cfg: Config, *, age: str = "age") -> list[str]:
+    """Adjustment covariates from ``cfg.covariates``: the age column ``age`` (``"age"`` for the
+    logistic models, ``COX_AGE`` for the Cox models), sex_female, pc1..pcK (in that order)."""
     cov = cfg.covariates
-    return [*(["age"] if cov.age else []), *(["sex_female"] if cov.sex else []), *pc_columns(cov.n_pcs)]
+    return [*([age] if cov.age else []), *(["sex_female"] if cov.sex else []), *pc_columns(cov.n_pcs)]
 
 
 def is_constant(values: pd.Series) -> bool:

@@ -22,7 +22,7 @@ from lifelines.statistics import proportional_hazard_test
 
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
-from trd_spark.models.covariates import covariate_columns, join_notes, one_blas_thread, prefit_check
+from trd_spark.models.covariates import COX_AGE, covariate_columns, join_notes, one_blas_thread, prefit_check
 from trd_spark.models.logistic import check_analysis_frame, finish_order, in_person_order, model_panel
 from trd_spark.schemas import COX_RESULTS_COLUMNS
 from trd_spark.vocabulary import MDD_STATUSES, ModelFailure
@@ -143,7 +143,7 @@ def cox_group(
 
 def cox_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """Every (dataset, definition, pgs_id) Cox fit among MDD persons. Columns: COX_RESULTS_COLUMNS."""
-    covariates = covariate_columns(cfg)
+    covariates = covariate_columns(cfg, age=COX_AGE)
     check_analysis_frame(frame, covariates, extra=(DURATION, EVENT))
     panel = model_panel(cfg)
     parts = [

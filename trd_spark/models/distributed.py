@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.config import Config
-from trd_spark.models.covariates import covariate_columns
+from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.cox import DURATION, EVENT, cox_group
 from trd_spark.models.km import km_group
 from trd_spark.models.logistic import (
@@ -35,9 +35,10 @@ if TYPE_CHECKING:
 GROUP = ["dataset", "definition"]
 
 
-def _model_columns(frame: DataFrame, cfg: Config, extra: tuple[str, ...] = ()) -> list[str]:
-    """Check the frame (columns, status values) and return the columns the models read."""
-    covariates = covariate_columns(cfg)
+def _model_columns(frame: DataFrame, cfg: Config, extra: tuple[str, ...] = (), *, age: str = "age") -> list[str]:
+    """Check the frame (columns, status values) and return the columns the models read
+    (``age``: the age column of the models, see ``covariates.covariate_columns``)."""
+    covariates = covariate_columns(cfg, age=age)
     statuses = [r[0] for r in frame.select("status").distinct().collect() if r[0] is not None] \
         if "status" in frame.columns else []
     check_analysis_columns(frame.columns, statuses, covariates, extra)
@@ -78,8 +79,8 @@ def logistic_grid_spark(frame: DataFrame, cfg: Config) -> pd.DataFrame:
 
 def cox_grid_spark(frame: DataFrame, cfg: Config) -> pd.DataFrame:
     """``cox_grid`` for a Spark analysis frame, one task per (dataset, definition)."""
-    columns = _model_columns(frame, cfg, extra=(DURATION, EVENT))
-    covariates, panel = covariate_columns(cfg), model_panel(cfg)
+    columns = _model_columns(frame, cfg, extra=(DURATION, EVENT), age=COX_AGE)
+    covariates, panel = covariate_columns(cfg, age=COX_AGE), model_panel(cfg)
     min_events, transform = cfg.models.min_cases, cfg.models.ph_time_transform
 
     def fit(pdf: pd.DataFrame) -> pd.DataFrame:
