@@ -12,6 +12,7 @@ from trd_spark.phenotypes.flow import (
     derive_cohort_flow,
     flow_rows,
     shared_flow_columns,
+    terminal_boxes,
 )
 from trd_spark.phenotypes.stage import derive_phenotype_tables
 from trd_spark.schemas import COHORT_FLOW, check_spark
@@ -33,7 +34,7 @@ def test_shared_steps_count_each_exclusion_in_order(spark):
         (6, "after_exclusion_under_18_at_index", 1),  # minus 4
         (7, "mdd_included", 1),
         (8, "non_MDD", 1),  # 5
-        (9, "excluded_depression_not_mdd", 4),  # 1, 6, 10, 11
+        (9, "excluded_depression_not_mdd", 2),  # 6, 10 (1 and 11 left the chain at step 3)
         (10, "excluded_bipolar_without_mdd", 0),
         (11, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
         (12, "excluded_antidepressant_no_mdd", 1),  # 7
@@ -45,7 +46,8 @@ def test_shared_steps_count_each_exclusion_in_order(spark):
 def test_flow_from_one_row_aggregates_equals_the_group_by(spark):
     """The one-row aggregates run() observes while writing (no group-by: shared_flow_columns,
     definition_flow_columns) give the same flow rows as cohort_flow_rows; a configured
-    definition without any PHENOTYPES row is left out, as the group-by leaves it out."""
+    definition without any PHENOTYPES row is left out, as the group-by leaves it out; the
+    terminal boxes (``terminal_boxes``) partition the persons under every definition."""
     tables = derive_phenotype_tables(mdd_omop(spark), toy_config())
     args = {"exclusion_sets": ["bipolar", "schizophrenia_spectrum"], "min_diagnoses": 2}
     definitions = [r.definition for r in tables.phenotypes.select("definition").distinct().collect()]
@@ -55,3 +57,13 @@ def test_flow_from_one_row_aggregates_equals_the_group_by(spark):
     assert set(counts) == set(definitions) and len(definitions) == 3
     rows = flow_rows(shared, counts, exclusion_sets=args["exclusion_sets"])
     assert rows == cohort_flow_rows(tables.mdd, tables.phenotypes, **args)
+    # Every person is in exactly one terminal box per definition (CONSORT / OHDSI attrition):
+    # the boxes add up to all_persons for 'all' and for each TRD definition. Persons 1 and 11
+    # (MDD-set records on one date) are the drop at mdd_min_distinct_dates and not also an
+    # excluded_depression_not_mdd control exclusion (before session 13 both: 13 of 11).
+    boxes = terminal_boxes(rows)
+    assert set(boxes) == {"all", *definitions}
+    for definition, n in boxes.items():
+        assert sum(n.values()) == 11 and min(n.values()) >= 0, (definition, n)
+    assert boxes["all"]["fewer_than_min_dates"] == 2 and boxes["all"]["excluded_depression_not_mdd"] == 2
+

@@ -4,7 +4,9 @@ Steps with definition ``all`` (before any TRD definition):
   all_persons, with_mdd_diagnosis (>= 1 MDD-set record), mdd_min_distinct_dates
   (>= min_diagnoses distinct dates), after_exclusion_<reason> for each MDD exclusion in
   precedence order (each removes persons whose first reason it is), mdd_included,
-  non_MDD, and the non-MDD persons left out of the controls (excluded_<reason>); then two
+  non_MDD, and the persons WITHOUT an MDD diagnosis left out of the controls
+  (excluded_<reason>; a person with MDD-set records on fewer than min_diagnoses dates is the
+  drop from with_mdd_diagnosis to mdd_min_distinct_dates, not counted again here); then two
   counts that cut across the steps: no_observation_period (persons without any
   observation_period row, followed to death or the data cutoff) and
   excluded_outside_followup_only (persons excluded only because of records outside their
@@ -12,6 +14,9 @@ Steps with definition ``all`` (before any TRD definition):
   over the whole record).
 Per definition: mdd_included, with_adequate_trial, TRD, trMDD, MDD_other_no_adequate_trial,
   MDD_other_short_followup, non_MDD.
+
+The steps form a partition (``terminal_boxes``), as in a CONSORT / OHDSI attrition diagram:
+each person is in exactly one terminal box per definition, so the boxes add up to all_persons.
 
 Only small aggregates (one row, or one row per definition x status) reach the driver.
 """
@@ -24,7 +29,9 @@ from pyspark.sql import functions as F
 
 from trd_spark.schemas import COHORT_FLOW
 from trd_spark.vocabulary import (
+    AFTER_EXCLUSION_PREFIX,
     ALL_DEFINITIONS,
+    EXCLUDED_PREFIX,
     MDD_STATUSES,
     ExclusionReason,
     FlowStep,
@@ -63,7 +70,10 @@ def shared_flow_columns(*, exclusion_sets: list[str], min_diagnoses: int) -> lis
         _n_where(F.col("mdd_status") == Status.NON_MDD, "non_mdd"),
         *[_n_where(meets & (F.col("exclusion_reason") == r), f"mdd_excl_{i}")
           for i, r in enumerate(_mdd_reasons(exclusion_sets))],
-        *[_n_where(~meets & (F.col("exclusion_reason") == r), f"other_excl_{i}")
+        # Persons without any MDD-set date only: those with 1..min_diagnoses-1 dates (reason
+        # depression_not_mdd) already left the chain at mdd_min_distinct_dates (session 13:
+        # 50 toy persons were counted twice, the boxes added up to 3,050 of 3,000).
+        *[_n_where(~F.col("has_mdd_diagnosis") & (F.col("exclusion_reason") == r), f"other_excl_{i}")
           for i, r in enumerate(_non_mdd_reasons(exclusion_sets))],
         _n_where(~F.col("has_observation_period"), "no_observation_period"),
         _n_where(F.col("excluded_outside_followup_only"), "excluded_outside_followup_only"),
@@ -151,6 +161,39 @@ def flow_rows(
         add(d, FlowStep.MDD_OTHER_SHORT_FOLLOWUP, row["other_short"])
         add(d, FlowStep.NON_MDD, row["non_mdd"])
     return rows
+
+
+def terminal_boxes(rows: list[tuple[str, int, str, int]]) -> dict[str, dict[str, int]]:
+    """Definition -> {terminal box: persons} from ``cohort_flow_rows`` output (no Spark job).
+
+    The boxes every person ends in, exactly one per definition (CONSORT / OHDSI attrition:
+    the exclusions between consecutive steps plus the final groups), so each definition's
+    boxes add up to all_persons. Definition ``all``: ``fewer_than_min_dates``
+    (with_mdd_diagnosis - mdd_min_distinct_dates), ``exclusion_<reason>`` (the drop to each
+    after_exclusion step), mdd_included, non_MDD and the excluded_<reason> steps (persons
+    without an MDD diagnosis). Each TRD definition: the same boxes with mdd_included split into
+    TRD, trMDD and the two MDD_other steps, and its own non_MDD. no_observation_period and
+    excluded_outside_followup_only cut across the boxes and are no box. Raises KeyError when
+    a fixed step is missing from ``rows``.
+    """
+    steps = {(d, step): n for d, _, step, n in rows}
+    shared = [(step, n) for d, _, step, n in sorted(rows) if d == ALL_DEFINITIONS]
+    boxes = {"fewer_than_min_dates": steps[(ALL_DEFINITIONS, FlowStep.WITH_MDD_DIAGNOSIS)]
+             - steps[(ALL_DEFINITIONS, FlowStep.MDD_MIN_DISTINCT_DATES)]}
+    before = steps[(ALL_DEFINITIONS, FlowStep.MDD_MIN_DISTINCT_DATES)]
+    for step, n in shared:
+        if step.startswith(AFTER_EXCLUSION_PREFIX):
+            boxes[f"exclusion_{step.removeprefix(AFTER_EXCLUSION_PREFIX)}"] = before - n
+            before = n
+    side = {step: n for step, n in shared if step.startswith(EXCLUDED_PREFIX)
+            and step != FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY}
+    out = {ALL_DEFINITIONS: {**boxes, FlowStep.MDD_INCLUDED: steps[(ALL_DEFINITIONS, FlowStep.MDD_INCLUDED)],
+                             FlowStep.NON_MDD: steps[(ALL_DEFINITIONS, FlowStep.NON_MDD)], **side}}
+    groups = (FlowStep.TRD, FlowStep.TRMDD, FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL, FlowStep.MDD_OTHER_SHORT_FOLLOWUP,
+              FlowStep.NON_MDD)
+    for d in sorted({d for d, *_ in rows if d != ALL_DEFINITIONS}):
+        out[d] = {**boxes, **{str(g): steps[(d, g)] for g in groups}, **side}
+    return out
 
 
 def status_counts(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:
