@@ -79,68 +79,108 @@ def place_by_rsid(hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_typ
 
 
 def match_variants(
-    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
+    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool,
+    rows: hl_types.Table | None = None,
 ) -> hl_types.Table:
     """One row per score variant (keyed by ``locus``): ``explode_members(match_sites(...))``,
     after ``check_genotype_duplicates``."""
-    sites = match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous)
+    sites = match_sites(hl, mt, score_variants, keep_ambiguous=keep_ambiguous, rows=rows)
     check_genotype_duplicates(hl, sites, where="genotypes")
     return explode_members(hl, sites)
 
 
 def match_sites(
-    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool
+    hl: hl_types, mt: hl_types.MatrixTable, score_variants: hl_types.Table, *, keep_ambiguous: bool,
+    rows: hl_types.Table | None = None,
 ) -> hl_types.Table:
     """Match the score sites (``score_variants_table``; keyed by ``locus`` on return), adding
-    ``match_type`` (see module doc), ``matched_alleles`` (the genotype row's ``[ref, alt]``
-    it scores against, missing unless used), ``effect_is_ref`` (True for alt_ref /
-    alt_ref_flipped), ``other_alt_rows`` (``other_alt_rows``: the other genotype rows whose alt
+    ``match_type`` (see module doc), ``matched_alleles`` / ``matched_locus`` (the genotype row's
+    key it scores against, missing unless used), ``effect_is_ref`` (True for alt_ref /
+    alt_ref_flipped), ``other_alt_rows`` / ``other_alt_loci`` (the other genotype rows whose alt
     copies a REF effect allele also loses) and ``duplicate_genotype_rows`` (int: genotype rows
-    at the locus repeated; see ``check_genotype_duplicates``). Rows of rsID-only files are first placed by ``place_by_rsid``;
-    lifted-over alleles on a negative-strand block are reverse-complemented for matching (the
-    log keeps them as in the file). Checkpoint this (small) table, not the exploded one.
-    """
+    at the site repeated; see ``check_genotype_duplicates``). Rows of rsID-only files are first
+    placed by ``place_by_rsid``; lifted-over alleles on a negative-strand block are
+    reverse-complemented for matching (the log keeps them as in the file).
+
+    ``rows``: the genotype rows (keyed by ``locus``, ``alleles = [ref, alt]``), default
+    ``mt.rows()``; with ``site_position``, ``site_ref``, ``site_alt`` (the file row a split row
+    came from, as ``genotypes.biallelic_rows`` gives them) the rows as the file writes them,
+    else each row is its own file row.
+
+    README's allele rule ("Matching", "Indel representations", "Multi-allelic sites"), written
+    here in Hail expressions apart from ``matching.match_sites_frame``: every allele pair is
+    brought to its minimal representation (``hl.min_rep``); a score site meets the genotype
+    rows at its minimal locus; the first row (in minimal ``[ref, alt]`` order) whose alleles
+    as the file writes them, at the score's written position, equal the score's as written
+    wins; else the minimal forms, but only when one orientation (effect = alt, or effect =
+    REF) fits; then strand flips of minimal SNVs when neither score allele is an allele at
+    the site. A REF effect allele also loses the copies of every other alt of the matched
+    row's file row (same contig, written position and REF)."""
     sv = place_by_rsid(hl, mt, score_variants).key_by("locus")
-    loci = sv.filter(hl.is_defined(sv.locus)).select().distinct()
-    # Genotype rows are keyed by (locus, alleles): grouping by the locus prefix needs no shuffle.
-    rows = mt.rows().select()
-    rows = rows.filter(hl.is_defined(loci[rows.locus])).key_by("locus").collect_by_key("_alleles")
-    sites = rows.select(pairs=rows._alleles.map(lambda r: r.alleles))
-    sv = sv.annotate(_pairs=hl.or_else(sites[sv.locus].pairs, hl.empty_array(hl.tarray(hl.tstr))))
-    # The same [ref, alt] twice at a locus (two files, chunks or rows): its weight would be
-    # applied twice. check_genotype_duplicates turns this into an error.
-    # An SNV written both ways (G>A and A>G) is a repeat too.
-    canonical = sv._pairs.map(lambda p: hl.if_else((hl.len(p[0]) == 1) & (hl.len(p[1]) == 1), hl.sorted(p), p))
-    sv = sv.annotate(duplicate_genotype_rows=hl.len(sv._pairs) - hl.len(hl.set(canonical)))
+    rows = mt.rows() if rows is None else rows
+    has_site = "site_position" in rows.row
+    is_star = rows.alleles[1] == "*"
+    minimal = hl.if_else(is_star, hl.struct(locus=rows.locus, alleles=rows.alleles),
+                         hl.min_rep(rows.locus, rows.alleles))
+    pair = hl.struct(
+        row=rows.alleles, locus=rows.locus, ref=minimal.alleles[0], alt=minimal.alleles[1],
+        w_pos=hl.int32(rows.site_position) if has_site else rows.locus.position,
+        w_ref=rows.site_ref if has_site else rows.alleles[0],
+        w_alt=rows.site_alt if has_site else rows.alleles[1])
+    r = rows.select(_m=minimal.locus, _p=pair).key_by()
+    by_minimal = r.group_by(locus=r._m).aggregate(pairs=hl.agg.collect(r._p))
+    by_file_row = r.group_by(contig=r._p.locus.contig, w_pos=r._p.w_pos, w_ref=r._p.w_ref).aggregate(
+        members=hl.agg.collect(hl.struct(locus=r._p.locus, alleles=r._p.row, w_alt=r._p.w_alt)))
 
     neg = sv.lift_negative_strand
-    ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
-    oa = hl.if_else(neg, _reverse_complement(hl, sv.other_allele), sv.other_allele)
+    w_ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
+    w_oa = hl.if_else(neg, _reverse_complement(hl, sv.other_allele), sv.other_allele)
+    has_oa = hl.is_defined(w_oa)
+    m = hl.or_missing(has_oa & hl.is_defined(sv.locus), hl.min_rep(sv.locus, [w_oa, w_ea]))
+    sv = sv.annotate(_w_ea=w_ea, _w_oa=w_oa, _m_locus=hl.if_else(has_oa, m.locus, sv.locus),
+                     _m_ea=hl.if_else(has_oa, m.alleles[1], w_ea), _m_oa=hl.or_missing(has_oa, m.alleles[0]))
+    empty = hl.empty_array(by_minimal.pairs.dtype.element_type)
+    sv = sv.annotate(_pairs=hl.sorted(hl.or_else(by_minimal[sv._m_locus].pairs, empty),
+                                      key=lambda p: (p.ref, p.alt)))
     pairs = sv._pairs
-    has_oa = hl.is_defined(oa)
-    by_effect_only = ~has_oa & (hl.len(pairs) == 1)
+    # The same [ref, alt] twice at a site (two files, chunks or rows): its weight would be
+    # applied twice; an SNV written both ways (G>A and A>G) is a repeat too.
+    canonical = pairs.map(lambda p: hl.if_else((hl.len(p.ref) == 1) & (hl.len(p.alt) == 1),
+                                               hl.sorted([p.ref, p.alt]), [p.ref, p.alt]))
+    has_oa = hl.is_defined(sv._w_oa)
+    single = hl.len(pairs) == 1
 
     def first(pred):
-        return hl.find(lambda p: hl.or_else(pred(p[0], p[1]), False), pairs)
+        return hl.find(lambda p: hl.or_else(pred(p), False), pairs)
 
-    def rule(with_oa, effect_only):
-        return first(lambda ref, alt: hl.if_else(has_oa, with_oa(ref, alt), by_effect_only & effect_only(ref, alt)))
+    def fits(e, o, effect_is_alt: bool, ref, alt):
+        effect, other = (alt, ref) if effect_is_alt else (ref, alt)
+        return hl.if_else(has_oa, (e == effect) & (o == other), single & (e == effect))
 
-    c_ea, c_oa = _complement(hl, ea), _complement(hl, oa)
-    direct_ra = rule(lambda ref, alt: (ea == alt) & (oa == ref), lambda ref, alt: ea == alt)
-    direct_ar = rule(lambda ref, alt: (ea == ref) & (oa == alt), lambda ref, alt: ea == ref)
-    flip_ra = rule(lambda ref, alt: (c_ea == alt) & (c_oa == ref), lambda ref, alt: c_ea == alt)
-    flip_ar = rule(lambda ref, alt: (c_ea == ref) & (c_oa == alt), lambda ref, alt: c_ea == ref)
+    def written(effect_is_alt: bool):
+        return first(lambda p: (p.w_pos == sv.pos) & fits(sv._w_ea, sv._w_oa, effect_is_alt, p.w_ref, p.w_alt))
 
-    # An allele written as one of the locus's alleles is on the genotypes' strand: never flipped.
-    at_site = hl.set(pairs.flatmap(lambda p: p))
-    no_flip = at_site.contains(ea) | hl.or_else(at_site.contains(oa), False)
-    sv = sv.annotate(_dra=direct_ra, _dar=direct_ar, _fra=hl.or_missing(~no_flip, flip_ra),
-                     _far=hl.or_missing(~no_flip, flip_ar))
+    def in_minimal_form(e, o, effect_is_alt: bool):
+        return first(lambda p: fits(e, o, effect_is_alt, p.ref, p.alt))
+
+    w_ra, w_ar = written(True), written(False)
+    m_ra, m_ar = in_minimal_form(sv._m_ea, sv._m_oa, True), in_minimal_form(sv._m_ea, sv._m_oa, False)
+    by_written = hl.is_defined(w_ra) | hl.is_defined(w_ar)
+    one_way = hl.is_missing(m_ra) | hl.is_missing(m_ar)
+    c_ea, c_oa = _complement(hl, sv._m_ea), _complement(hl, sv._m_oa)
+    # An allele that is one of the site's alleles is on the genotypes' strand: never flipped.
+    at_site = hl.set(pairs.flatmap(lambda p: [p.ref, p.alt]))
+    no_flip = at_site.contains(sv._m_ea) | hl.or_else(at_site.contains(sv._m_oa), False)
+    sv = sv.annotate(
+        duplicate_genotype_rows=hl.len(pairs) - hl.len(hl.set(canonical)),
+        _dra=hl.if_else(by_written, w_ra, hl.or_missing(one_way, m_ra)),
+        _dar=hl.if_else(by_written, w_ar, hl.or_missing(one_way, m_ar)),
+        _fra=hl.or_missing(~no_flip, in_minimal_form(c_ea, c_oa, True)),
+        _far=hl.or_missing(~no_flip, in_minimal_form(c_ea, c_oa, False)))
     ea, oa, has_oa = sv.effect_allele, sv.other_allele, hl.is_defined(sv.other_allele)
 
-    def ambiguous(pair):
-        return hl.if_else(has_oa, _palindromic(hl, ea, oa), _palindromic(hl, pair[0], pair[1]))
+    def ambiguous(p):
+        return hl.if_else(has_oa, _palindromic(hl, ea, oa), _palindromic(hl, p.ref, p.alt))
 
     drop_ambiguous = hl.literal(not keep_ambiguous)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
@@ -167,30 +207,21 @@ def match_sites(
         .or_missing()
     )
     effect_is_ref = hl.literal(set(EFFECT_IS_REF_TYPES)).contains(sv.match_type)
+    # A REF effect allele loses every other alt of the matched row's file row (plink2 --score:
+    # REF dosage = ploidy - all alt dosages); rows at the position with another REF as the file
+    # writes them are other sites.
+    members = by_file_row[matched.locus.contig, matched.w_pos, matched.w_ref].members
+    others = hl.or_else(members, hl.empty_array(members.dtype.element_type)).filter(
+        lambda x: x.w_alt != matched.w_alt)
+    others = hl.if_else(effect_is_ref, others, hl.empty_array(others.dtype.element_type))
     sv = sv.annotate(
-        matched_alleles=matched,
+        matched_alleles=matched.row,
+        matched_locus=matched.locus,
         effect_is_ref=effect_is_ref,
-        other_alt_rows=other_alt_rows(hl, sv._pairs, matched, effect_is_ref),
+        other_alt_rows=others.map(lambda x: x.alleles),
+        other_alt_loci=others.map(lambda x: x.locus),
     )
-    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far")
-
-
-def other_alt_rows(hl: hl_types, pairs, matched, effect_is_ref):
-    """The allele rule at multi-allelic sites: the genotype rows (``[ref, alt]``) at the locus
-    with the same REF, other than ``matched``, whose alt copies also count against a REF
-    effect allele.
-
-    The dosage of a REF effect allele is 2 minus the copies of *every* alt at the site (the
-    other alts, ``*`` spanning deletions included, are "not the effect allele"), not 2 minus
-    the matched alt's copies. Split and unsplit inputs give the same rows, so one rule covers
-    both. Empty when the effect allele is an alt (its dosage is that alt's copies alone) or
-    the site is biallelic. Source: the dosage definition of plink2 ``--score`` on
-    multi-allelic variants (REF dosage = ploidy minus all alt dosages).
-    """
-    # Rows with another REF at the locus (an indel's minimal representation, or a file whose
-    # rows disagree on REF, e.g. a ref-last BGEN) describe other sites: they are left alone.
-    return hl.if_else(effect_is_ref, pairs.filter(lambda p: (p != matched) & (p[0] == matched[0])),
-                      hl.empty_array(hl.tarray(hl.tstr)))
+    return sv.drop("_pairs", "_dra", "_dar", "_fra", "_far", "_w_ea", "_w_oa", "_m_locus", "_m_ea", "_m_oa")
 
 
 def check_genotype_duplicates(
@@ -251,19 +282,22 @@ def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) ->
     (length ``n_scores``, indexed by ``score_index``): ``slope``, ``offset`` (float64) and
     ``n_vars`` (int32, score variants at this row).
 
-    ``matches`` is ``match_variants``' table (keyed by ``locus``): re-keying by locus + alleles
-    only sorts within a locus, and ``collect_by_key`` groups without a shuffle."""
+    ``matches`` is ``match_variants``' table: re-keyed by each target row's own locus and alleles,
+    then grouped with ``collect_by_key``."""
     used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
     w = used.effect_weight
     # A REF effect allele loses the copies of every alt at the site (matching.other_alt_rows):
     # slope -w on each other alt row too, while the offset and the variant count stay on the
     # matched row only.
-    rows = hl.array([hl.struct(alleles=used.matched_alleles, is_matched=True)]).extend(
-        used.other_alt_rows.map(lambda a: hl.struct(alleles=a, is_matched=False)))
-    used = used.select(score_index=used.score_index, w=w, effect_is_ref=used.effect_is_ref, target=rows)
+    rows = hl.array([hl.struct(locus=used.matched_locus, alleles=used.matched_alleles, is_matched=True)]).extend(
+        hl.zip(used.other_alt_loci, used.other_alt_rows).map(
+            lambda x: hl.struct(locus=x[0], alleles=x[1], is_matched=False)))
+    used = used.select(score_index=used.score_index, w=w, effect_is_ref=used.effect_is_ref, target=rows).key_by()
     used = used.explode("target")
     main = used.target.is_matched
+    # Each target row at its own locus (a non-minimal site's rows may sit at other loci).
     used = used.select(
+        locus=used.target.locus,
         alleles=used.target.alleles,
         score_index=used.score_index,
         slope=hl.if_else(used.effect_is_ref, -used.w, used.w),

@@ -263,3 +263,42 @@ def test_score_sites_from_parse_codes_equal_sites_from_text(hl, spark):
                                   text.drop(columns=[c for c in text if c.startswith("member_")]))
     for col in ("member_score_index", "member_weight", "member_line"):
         assert [a.tolist() for a in coded[col]] == [a.tolist() for a in text[col]], col
+
+
+def test_hail_oracle_follows_the_allele_rule_on_non_minimal_indels(hl, spark):
+    """The oracle (``pgs_hail_oracle.match_sites``, README's allele rule in Hail expressions)
+    and the frame matcher on field case multiallelic-nonminimal-indel (AT>ATT,A; ATT>AT;
+    ACT>A,ACGT), the rows as the stage collects them (``biallelic_rows``: split, with the file
+    row each came from): the hand-worked match types of its expected.tsv comments, the same
+    matched rows and the same other alts lost by a REF effect allele. Before session 13 the
+    oracle compared the split rows' minimal alleles only and took other alts by minimal REF:
+    ATT/AT, AT/ATT and ACGT/ACT as written were not_found there."""
+    from trd_spark.pgs.genotypes import biallelic_rows, read_calls
+
+    case = Path(__file__).parent / "data" / "field_cases" / "pgs" / "multiallelic-nonminimal-indel"
+    source = GenotypeSource(format="vcf", path=str(case / "genotypes" / "data.vcf"))
+    table = biallelic_rows(hl, source, read_calls(hl, source))
+    files = [read_scoring_file(str(p)) for p in sorted((case / "scores").iterdir())]
+    hs = match_sites(hl, read_genotypes(hl, source), score_variants_table(hl, spark, files, "GRCh38"),
+                     keep_ambiguous=False, rows=table)
+    hs = hs.key_by().drop("locus").to_pandas()
+    flat = table.key_by()
+    rows = flat.select(contig=flat.locus.contig, position=flat.locus.position, ref=flat.alleles[0],
+                       alt=flat.alleles[1], site_position=flat.site_position, site_ref=flat.site_ref,
+                       site_alt=flat.site_alt).to_pandas()
+    rows = rows.astype({"position": "int64", "site_position": "int64"})
+    fr = match_sites_frame(score_sites(hl, spark, files, "GRCh38"), rows, keep_ambiguous=False)
+    key = ["pos", "effect_allele", "other_allele"]
+    hs = hs.assign(pos=hs["pos"].astype("int64")).sort_values(key).reset_index(drop=True)
+    fr = fr.assign(pos=fr["pos"].astype("int64")).sort_values(key).reset_index(drop=True)
+    want = {(2000000, "ATT", "AT"): "ref_alt", (2100000, "AT", "ATT"): "ref_alt", (2200000, "ACGT", "ACT"): "ref_alt",
+            (2000000, "AT", "ATT"): "alt_ref", (2100000, "ATT", "AT"): "alt_ref", (2200000, "ACT", "A"): "alt_ref",
+            (2000000, "AT", "A"): "alt_ref", (2100000, "A", "AT"): "ref_alt", (2200001, "C", "CG"): "alt_ref",
+            (2000000, "ATT", "A"): "not_found", (2100001, "T", "TT"): "not_found", (2000000, "A", "AT"): "ref_alt"}
+    assert dict(zip(zip(fr["pos"], fr["effect_allele"], fr["other_allele"]), fr["match_type"])) == want
+    assert hs["match_type"].tolist() == fr["match_type"].tolist()
+    pair = [None if r < 0 else [rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in fr["matched_row"]]
+    assert [None if a is None else list(a) for a in hs["matched_alleles"]] == pair
+    other = [sorted([rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in rs) for rs in fr["other_alt_rows"]]
+    assert [sorted(list(a) for a in x) for x in hs["other_alt_rows"]] == other
+    assert sum(map(len, other)) >= 3  # REF effect alleles at AT>ATT,A and ACT>A,ACGT lose the other alt
