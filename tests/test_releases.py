@@ -270,3 +270,51 @@ def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg
     shutil.rmtree(os.path.join(cfg.output_root, "C2022Q4R9", "phenotypes"))
     with pytest.raises(InputDataError, match=r"release C2022Q4R9 has no complete phenotypes output"):
         compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")
+
+
+def _config_with_release_inputs(tmp_path, toy_releases: dict | None):
+    """The embedded toy config with every input under ``tmp_path/inputs/{release}`` (as
+    tests/toy_releases.py); ``toy_releases``: its ``toy_data.releases``, None for real data (no toy_data)."""
+    import yaml
+
+    from trd_spark.config import DEFAULT_CONFIG
+
+    raw = yaml.safe_load(yaml.safe_dump(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+                         .replace("../out/toy/data", str(tmp_path / "inputs" / "{release}"))
+                         .replace("../out/toy", str(tmp_path)))
+    raw["phenotypes"]["concept_sets"] = str(DEFAULT_CONFIG.parent / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(DEFAULT_CONFIG.parent / "trait_panel_toy.yaml")
+    raw["releases"] = {"input_root": str(tmp_path / "inputs")}
+    if toy_releases is None:
+        raw.pop("toy_data")
+    else:
+        raw["toy_data"]["releases"] = toy_releases
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    return config
+
+
+@pytest.mark.parametrize("command", [["run"], ["check-config"], ["run", "--stages", "pgs"]])
+def test_release_not_under_toy_data_releases_is_one_config_error(tmp_path, capsys, command):
+    """``--release toy-r9`` (a typo for toy-r2, new-user trial) generated a whole toy release,
+    which ``releases`` then listed as the newest: now exit 2 naming the key and the known
+    releases, before anything is generated; a stray directory already generated is no release."""
+    config = _config_with_release_inputs(tmp_path, {"toy-r1": {"persons": 600}, "toy-r2": {"persons": 700}})
+    assert main([*command, "--config", str(config), "--release", "toy-r9"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(err) == 1 and "release: 'toy-r9' is not a key of toy_data.releases (known: toy-r1, toy-r2)" in err[0], err
+    assert not (tmp_path / "inputs").exists()  # nothing generated
+    (tmp_path / "inputs" / "toy-r9").mkdir(parents=True)  # as the typo left it before
+    cfg = load_config(config)
+    assert found_releases(cfg, LocalFs()) == ["toy-r1", "toy-r2"]
+    assert latest_incomplete(cfg, LocalFs()) == "toy-r2"
+
+
+def test_real_data_release_without_inputs_names_the_path(tmp_path, capsys):
+    """No toy data: a release whose input folder does not exist stops before Spark with exit 2,
+    one error naming the config key and the missing path of that release."""
+    config = _config_with_release_inputs(tmp_path, None)
+    (tmp_path / "inputs" / "C2024Q3R5").mkdir(parents=True)
+    assert main(["run", "--config", str(config), "--release", "C2024Q3R6"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(err) == 1 and f"no such file or directory: {tmp_path / 'inputs' / 'C2024Q3R6'}/" in err[0], err

@@ -862,6 +862,19 @@ def _check_references(cfg: Config, where: str) -> None:
             need(name, f"phenotypes.trd_definitions.{i}.somatic_concept_sets.{j}")
 
 
+def _check_toy_release(cfg: Config, where: str) -> None:
+    """A toy config that lists its releases (``toy_data.releases``) knows no other: a release
+    outside the map (a typo, ``--release toy-r9`` for toy-r2) would generate a whole toy release
+    under that name, which ``releases`` would then list and ``--release latest`` pick. Raises
+    ConfigError naming the key and the known releases, before anything is generated."""
+    toy = cfg.toy_data
+    if toy is None or not toy.releases or cfg.release in toy.releases:
+        return
+    known = ", ".join(toy.releases)  # in the file's order
+    raise ConfigError(f"release: {cfg.release!r} is not a key of toy_data.releases (known: {known}); "
+                      "add it there to generate a new toy release", where=where)
+
+
 def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
     """Load, resolve and validate a config file (default: the embedded ``conf/toy.yaml``;
     installed from a wheel, its data and outputs go under ``./out``, see ``EMBEDDED_OUT``).
@@ -880,6 +893,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
     raw = _resolve_paths(raw, cfg_path.parent, relocate)
     cfg: Config = _validate(Config, raw, str(cfg_path))
+    _check_toy_release(cfg, str(cfg_path))
 
     concept_path = Path(cfg.phenotypes.concept_sets)
     concept_sets = _validate(ConceptSets, _read_yaml(concept_path), str(concept_path))
