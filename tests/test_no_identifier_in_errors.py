@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 
 from trd_spark.cohort.stage import read_tsv
-from trd_spark.errors import InputDataError, header_fields_text
+from trd_spark.errors import InputDataError, header_fields_text, value_shape
 from trd_spark.logs import partition_text
 from trd_spark.pgs import bgen_reader
 from trd_spark.pgs.genotypes import read_sample_map
+from trd_spark.phenotypes.omop import check_text_values
 
 IDS = ("AOU_S0042", "1000042", "AOU_S0043", "1000043")
 
@@ -60,6 +61,43 @@ def test_header_fields_text_counts_what_it_does_not_quote():
         "the first line has 2 fields, 2 of them an expected column (ID_1, ID_2)"
     assert header_fields_text(["x"], ["a"]) == \
         "the first line has 1 field, 0 of them an expected column; is the header line missing?"
+
+
+# A participant's cell in an OMOP text column that check_text_values rejects, whether the table
+# has an omop.time_zone, and what the error says of it (its shape, never the value).
+BAD_CELLS = {
+    "zoned_date_without_time_zone": ("2014-03-24T12:00:00+00:00", None,
+                                     "1 value(s) are date-times with a time zone (e.g. '####-##-##T##:##:##+##:##', "
+                                     "digits shown as #, letters as a)"),
+    "not_a_date": ("24 March 2014", "UTC", "1 value(s) are not dates (yyyy-mm-dd), e.g. '## aaaaa ####' "
+                                           "(digits shown as #, letters as a)"),
+    "not_a_number": ("90 days", "UTC", "1 value(s) are not bigint numbers, e.g. '## aaaa' (digits shown as #, "
+                                       "letters as a)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CELLS))
+def test_a_bad_omop_cell_is_shown_by_its_shape_not_its_value(spark, case):
+    """The OMOP reader's errors about a text cell quoted it: '2014-03-24T12:00:00+00:00' (a
+    participant's visit) went to stderr and the run log; now its shape does, digits and
+    letters masked (README Privacy: logs carry no individual data)."""
+    from pyspark.sql import types as T
+
+    value, zone, said = BAD_CELLS[case]
+    column, kind = ("days_supply", T.LongType()) if case == "not_a_number" else ("drug_exposure_start_date", T.DateType())
+    df = spark.createDataFrame([("2015-01-02" if kind == T.DateType() else "30",), (value,)], [column])
+    with pytest.raises(InputDataError) as e:
+        check_text_values(df, "drug_exposure", [(column, kind)], where="drug_exposure.parquet", time_zone=zone)
+    msg = str(e.value)
+    assert msg.startswith(f"drug_exposure.parquet: OMOP table drug_exposure column {column}: {said}"), msg
+    assert not any(part in msg for part in ("2014", "03-24", "12:00", "March", "90 "))
+
+
+def test_value_shape_masks_every_digit_and_letter_but_format_words():
+    assert value_shape("2014-03-24 12:00:00 UTC") == "####-##-## ##:##:## UTC"
+    assert value_shape("2014-03-24t12:00z") == "####-##-##t##:##z"
+    assert value_shape("Mär 3, 2014 10 PM") == "aaa #, #### ## PM"
+    assert value_shape("1000042" * 10) == "#" * 40 + "..."
 
 
 def test_statuses_of_a_definition_are_not_logged_when_one_is_small():

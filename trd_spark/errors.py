@@ -8,6 +8,8 @@ Exit codes (documented in README, used by schedulers):
 
 from __future__ import annotations
 
+import re
+
 
 def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] | tuple[str, ...]) -> str:
     """What a file's first line holds, for an error about its header, quoting only the fields
@@ -20,6 +22,31 @@ def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] |
     missing_header = "; is the header line missing?" if len(known) < len(found) else ""
     return (f"the first line has {len(found)} field{'s' if len(found) != 1 else ''}, {len(known)} of them "
             f"an expected column{names}{missing_header}")
+
+
+# Letter runs an error message keeps in a value's shape (``value_shape``): they say how a date
+# is written, not which one.
+_FORMAT_WORDS = frozenset({"T", "Z", "UTC", "GMT", "AM", "PM"})
+
+
+# Said beside a shape in a message, so that '####-##-##' is not taken for the value itself.
+VALUE_SHAPE_NOTE = "digits shown as #, letters as a"
+
+
+def value_shape(value: object, limit: int = 40) -> str:
+    """How an input cell is written, for an error message, without its content: every digit
+    reads ``#`` and every letter ``a``, except the format words T, Z, UTC, GMT, AM and PM
+    (whole letter runs, any case); longer than ``limit`` characters: cut, ending in ``...``.
+    E.g. ``'2014-03-24T12:00:00+00:00'`` -> ``'####-##-##T##:##:##+##:##'``, ``'Mar 24 2014'``
+    -> ``'aaa ## ####'``, ``'90 days'`` -> ``'## aaaa'``. A cell of an OMOP table is a
+    participant's record (a date, a days_supply) and README Privacy promises that logs carry
+    no individual data, so an error quotes a bad cell only through this."""
+    text = str(value)
+    cut = len(text) > limit
+    text = re.sub(r"\d", "#", text[:limit])
+    text = re.sub(r"[^\W\d_]+", lambda m: m.group() if m.group().upper() in _FORMAT_WORDS else "a" * len(m.group()),
+                  text)
+    return text + ("..." if cut else "")
 
 
 # A check that runs inside a Spark query (``pyspark.sql.functions.raise_error``: it fails only

@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from trd_spark.config import OmopInput
-from trd_spark.errors import QUERY_INPUT_ERROR_TAG, InputDataError
+from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs
 
 if TYPE_CHECKING:
@@ -273,8 +273,9 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     the first date column holding zoned ISO text (an instant: its calendar date depends on
     the zone, as for a time-zone-aware timestamp).
 
-    The error shows the count and one offending value (a date or number string; identifier
-    columns are named but their values are not shown).
+    The error shows the count and the shape of one offending value (``errors.value_shape``:
+    '2014-03-24T12:00:00+00:00' reads '####-##-##T##:##:##+##:##', so no participant's date
+    reaches stderr or the run log; identifier columns are named, no value shown).
     """
     def is_bad(c: str, t: T.DataType) -> Column:
         value = F.trim(F.col(c))
@@ -293,12 +294,12 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
         if c in zoned and row[f"z_{c}"]:
             raise InputDataError(
                 f"OMOP table {table} column {c}: {row[f'z_{c}']} value(s) are date-times with a time zone "
-                f"(e.g. {row[f'w_{c}']!r}), whose calendar date depends on the zone; set omop.time_zone to the "
-                "zone whose calendar dates the export means (e.g. Europe/Amsterdam, or UTC for BigQuery "
-                "TIMESTAMP columns)", where=where)
+                f"(e.g. {value_shape(row[f'w_{c}'])!r}, {VALUE_SHAPE_NOTE}), whose calendar date depends on the "
+                "zone; set omop.time_zone to the zone whose calendar dates the export means (e.g. "
+                "Europe/Amsterdam, or UTC for BigQuery TIMESTAMP columns)", where=where)
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
-            example = "" if c.endswith("_id") else f", e.g. {row[f'v_{c}']!r}"
+            example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
             raise InputDataError(
                 f"OMOP table {table} column {c}: {row[f'n_{c}']} value(s) are not {what}{example}", where=where)
 
