@@ -212,3 +212,42 @@ def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_
     shown = {("status", "d", "A", "TRD"): 60, ("flow", "all", "all_persons"): 300}
     assert got == {**{("r1", k): n for k, n in shown.items()}, ("r1", ("status", "d", "A", "trMDD")): 7,
                    **{("r3", k): n for k, n in shown.items()}}
+
+
+def test_consistency_rows_use_no_hidden_meta_estimate():
+    """consistency.tsv showed R^2 (and n_pgs) of the fixed-effect meta log ORs of definition
+    'somatic' (and of 'all') although meta.tsv hid somatic's rows, whose cases are '<20' in one
+    dataset (new-user trial, session 13: n_pgs 10, R^2 0.82 beside empty meta rows). Now a
+    consistency row is empty when a meta row of its contrast under one of its definitions (any,
+    for 'all') is hidden, even one PGS of several; every row still shown equals the R^2 of the
+    meta estimates meta.tsv shows (``consistency_table`` of the exported meta)."""
+    from trd_spark.models.synthesis import consistency_table
+    from trd_spark.report.tables import hide_estimates_of_hidden_counts
+
+    rng = np.random.default_rng(1)
+    defs, contrasts, pgs = ("A", "B", "somatic"), ("trd_vs_nonmdd", "trmdd_vs_nonmdd"), ("P1", "P2", "P3", "P4")
+    keys = [(ds, d, c, p) for ds in ("d1", "d2") for d in defs for c in contrasts for p in pgs]
+    logistic = pd.DataFrame(keys, columns=["dataset", "definition", "contrast", "pgs_id"]).assign(
+        n=500, n_cases=60, beta=rng.normal(0, 0.2, len(keys)), se=0.1)
+    small = (logistic.dataset == "d2") & (logistic.definition == "somatic") & (logistic.contrast == "trd_vs_nonmdd")
+    small |= (logistic.definition == "B") & (logistic.contrast == "trmdd_vs_nonmdd") & (logistic.pgs_id == "P3")
+    safe = {"logistic": logistic.astype({"n_cases": object}).assign(
+        n_cases=lambda df: np.where(small, "<20", df.n_cases).astype(object))}
+    meta = logistic.groupby(["definition", "contrast", "pgs_id"], as_index=False)["beta"].mean().assign(
+        method="fixed", k=2, se=0.07, datasets="d1,d2")
+    consistency = consistency_table(meta)
+    assert consistency["r2"].notna().all() and len(consistency) == 8  # 3 pairs + 'all', per contrast
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(), cohort_counts=None, logistic=logistic, cox=None,
+                       pgs_distribution=None, primary_definition="A", meta=meta, consistency=consistency)
+    out = hide_estimates_of_hidden_counts(safe, rc)
+
+    shown = out["consistency"].set_index(["contrast", "definition_a", "definition_b"])
+    gone = {("trd_vs_nonmdd", "A", "somatic"), ("trd_vs_nonmdd", "B", "somatic"), ("trd_vs_nonmdd", "all", "all"),
+            ("trmdd_vs_nonmdd", "A", "B"), ("trmdd_vs_nonmdd", "B", "somatic"), ("trmdd_vs_nonmdd", "all", "all")}
+    assert {k for k, r in shown.iterrows() if np.isnan(r["r2"]) and r["n_pgs"] is None} == gone
+    left = [k for k in shown.index if k not in gone]
+    assert left == [("trd_vs_nonmdd", "A", "B"), ("trmdd_vs_nonmdd", "A", "somatic")]
+    from_meta_tsv = consistency_table(out["meta"]).set_index(["contrast", "definition_a", "definition_b"])
+    for k in left:
+        assert shown.loc[k, "n_pgs"] == from_meta_tsv.loc[k, "n_pgs"] == 4
+        assert shown.loc[k, "r2"] == pytest.approx(from_meta_tsv.loc[k, "r2"])

@@ -272,11 +272,11 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         primary_definition=cfg.phenotypes.primary_definition,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
         difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
-        prior=prior_counts(other_exports or {}),
+        consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
     )
     safe = suppress_release(rc, threshold)
     # Estimates of fits with hidden counts are left out of the export (tables and figures alike).
-    t = {**t, **{name: safe[name] for name in ("difference", "replication", "meta") if name in safe}}
+    t = {**t, **{name: safe[name] for name in ("difference", "replication", "meta", "consistency") if name in safe}}
     files: dict[str, pd.DataFrame] = {
         "cohort_flow.tsv": safe["cohort_flow"],
         "match_rates.tsv": t["match_summary"][["dataset", "pgs_id", "trait", "domain", "n_variants", "n_matched",

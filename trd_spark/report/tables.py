@@ -62,6 +62,7 @@ class ReleaseCounts:
     difference: pd.DataFrame | None = None  # dataset, definition, pgs_id, ... (three contrasts)
     replication: pd.DataFrame | None = None  # dataset, definition, contrast, pgs_id, ... (and discovery's)
     meta: pd.DataFrame | None = None  # method, definition, contrast, pgs_id, ..., k, ..., datasets
+    consistency: pd.DataFrame | None = None  # contrast, definition_a, definition_b, n_pgs, r2 (of meta's betas)
     # Counts other releases' exports already show ({(release, audit cell): n}, ``prior_counts``).
     prior: dict[tuple, int] | None = None
 
@@ -123,8 +124,8 @@ DIFFERENCE_CONTRASTS = ("trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd")
 _IDENTITY = ("method", "dataset", "definition", "contrast", "pgs_id", "trait", "domain", "n", "n_cases", "n_events")
 
 
-def _blank(df: pd.DataFrame, hidden: list[bool]) -> pd.DataFrame:
-    """``df`` with every column but ``_IDENTITY`` emptied in the ``hidden`` rows, their note
+def _blank(df: pd.DataFrame, hidden: list[bool], keep: tuple[str, ...] = _IDENTITY) -> pd.DataFrame:
+    """``df`` with every column but ``keep`` emptied in the ``hidden`` rows, their note
     ``HIDDEN_ESTIMATES_NOTE`` (also the failure reason and ``converged``: a fit that failed for
     too few cases would tell that the hidden count is under ``models.min_cases``)."""
     df = df.copy()
@@ -132,7 +133,7 @@ def _blank(df: pd.DataFrame, hidden: list[bool]) -> pd.DataFrame:
     if not mask.any():
         return df
     for c in df.columns:
-        if c in _IDENTITY:
+        if c in keep:
             continue
         if pd.api.types.is_float_dtype(df[c]):
             df.loc[mask, c] = float("nan")
@@ -166,8 +167,12 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
     contrasts, a replication row or a meta-analysis row of that definition, contrast and PGS
     (a replication row uses its discovery model too) (its pooled se minus the shown datasets' would give
     the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for too few cases).
+    A consistency row (R^2 of fixed-effect meta log ORs between definitions, over PGS) shows
+    no ``n_pgs`` or ``r2`` when a fixed-effect meta row of its contrast under one of its
+    definitions (any definition for the "all" row) is hidden: the R^2 is a function of those
+    estimates, so it must not be computed from ones the export leaves out.
     ``safe``: ``suppress_release``'s tables (counts as labels). Keys as ``safe`` plus
-    difference / replication / meta when ``rc`` has them."""
+    difference / replication / meta / consistency when ``rc`` has them."""
     out = dict(safe)
     hidden: set[tuple] = set()
     for name, part in (("logistic", "n_cases"), ("cox", "n_events")):
@@ -188,8 +193,20 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
                                          for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
     if rc.meta is not None:
         df = rc.meta
-        out["meta"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)
-                                  for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
+        meta_hidden = [any((x, d, c, p) in hidden for x in datasets)
+                       for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
+        out["meta"] = _blank(df, meta_hidden)
+    if rc.consistency is not None:
+        df = rc.consistency
+        if rc.meta is None:  # estimates it was computed from are unknown here: none shown
+            gone = [True] * len(df)
+        else:
+            fixed = rc.meta["method"] == "fixed"
+            hidden_meta = {(c, d) for c, d, h, f in zip(rc.meta["contrast"], rc.meta["definition"], meta_hidden, fixed)
+                           if h and f}
+            gone = [any(hc == c and (a == ALL_DEFINITIONS or hd in (a, b)) for hc, hd in hidden_meta)
+                    for c, a, b in zip(df["contrast"], df["definition_a"], df["definition_b"])]
+        out["consistency"] = _blank(df, gone, keep=("contrast", "definition_a", "definition_b"))
     return out
 
 
