@@ -124,7 +124,7 @@ def test_impossible_date_is_a_config_error_naming_the_line(tmp_path, bad_date):
 
 @pytest.mark.parametrize(
     ("config", "release", "warns"),
-    [("toy.yaml", "toy-r9", True), ("toy.yaml", "toy-r1", False), ("toy_releases.yaml", "toy-r9", False)],
+    [("toy.yaml", "toy-r9", True), ("toy.yaml", "toy-r1", False), ("toy_releases.yaml", "toy-r2", False)],
     ids=["no-placeholder-other-release", "no-placeholder-same-release", "placeholder"],
 )
 def test_release_override_without_release_placeholder_warns(caplog, config, release, warns):
