@@ -187,8 +187,8 @@ def terminal_boxes(rows: list[tuple[str, int, str, int]]) -> dict[str, dict[str,
             before = n
     side = {step: n for step, n in shared if step.startswith(EXCLUDED_PREFIX)
             and step != FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY}
-    out = {ALL_DEFINITIONS: {**boxes, FlowStep.MDD_INCLUDED: steps[(ALL_DEFINITIONS, FlowStep.MDD_INCLUDED)],
-                             FlowStep.NON_MDD: steps[(ALL_DEFINITIONS, FlowStep.NON_MDD)], **side}}
+    out = {ALL_DEFINITIONS: {**boxes, **{str(g): steps[(ALL_DEFINITIONS, g)] for g in (FlowStep.MDD_INCLUDED, FlowStep.NON_MDD)},
+                             **side}}
     groups = (FlowStep.TRD, FlowStep.TRMDD, FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL, FlowStep.MDD_OTHER_SHORT_FOLLOWUP,
               FlowStep.NON_MDD)
     for d in sorted({d for d, *_ in rows if d != ALL_DEFINITIONS}):
