@@ -23,7 +23,9 @@ SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:Reserved
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
 # Modules that share a session fixture run in one xdist group (one worker), so the fixture
 # runs once: the installed toy run is test_cli's check and test_cluster's reference.
-SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run"}
+# The two toy releases are test_privacy_export's subject and test_pipeline_e2e's end-to-end run.
+SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run",
+                 "test_privacy_export.py": "toy_releases", "test_pipeline_e2e.py": "toy_releases"}
 
 
 def pytest_itemcollected(item):
@@ -90,6 +92,14 @@ def installed_toy_run(wheel_install):
     from installed import run_installed_toy
 
     return run_installed_toy(wheel_install)
+
+
+@pytest.fixture(scope="session")
+def toy_releases(spark, tmp_path_factory):
+    """Two toy releases run from the CLI as a scheduler would (tests/toy_releases.py)."""
+    from toy_releases import run_toy_releases
+
+    return run_toy_releases(tmp_path_factory.mktemp("releases"))
 
 
 @pytest.fixture(scope="session")

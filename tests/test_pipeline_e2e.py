@@ -1,7 +1,9 @@
-"""End to end: `trd-spark run` on the default toy data (what README command (1) runs).
+"""End to end: every stage on the default-size toy data (3000 persons x 2000 variants), checked
+against the planted effects and counts in truth.json; reruns skip or redo exactly what changed.
 
-Slow (a few minutes): it generates the default-size toy data and runs every stage on the
-shared session, then checks the study's headline against the planted effects in truth.json.
+The run is toy-r2 of conftest's session fixture ``toy_releases`` (tests/toy_releases.py: the
+embedded toy config, run from the CLI with ``--release latest``), which test_privacy_export
+checks for privacy: one run of the default-size data serves both (each costs minutes).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import pytest
 import yaml
 
 from trd_spark.cli import main
-from trd_spark.config import DEFAULT_CONFIG
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 
 pytestmark = pytest.mark.slow
@@ -25,21 +26,17 @@ RISK = {"PGS900003": "Neuroticism", "PGS900004": "Insomnia"}
 PROTECTIVE = {"PGS900001": "Educational attainment", "PGS900002": "Intelligence"}
 
 
+RELEASE = "toy-r2"
+
+
 @pytest.fixture(scope="module")
-def toy_run(spark, tmp_path_factory):
-    """The default toy config, redirected to a temporary directory, run once for the module."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    text = yaml.safe_dump(raw).replace("../out/toy", str(tmp))
-    raw = yaml.safe_load(text)
-    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
-    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
-    config = tmp / "toy.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    assert main(["run", "--config", str(config)]) == 0
-    release = tmp / "results" / raw["release"]
-    truth = json.loads((tmp / "data" / "truth.json").read_text())
-    return config, release, truth
+def toy_run(toy_releases):
+    """(config, release directory, truth.json) of toy-r2; its run ended with exit code 0."""
+    assert toy_releases.codes[0] == 0, toy_releases.logs[-3000:]
+    release = toy_releases.tmp / "results" / RELEASE
+    truth = json.loads((toy_releases.tmp / "inputs" / RELEASE / "truth.json").read_text())
+    assert (truth["persons"], truth["variants"]) == (3000, 2000)  # the default toy size
+    return toy_releases.config, release, truth
 
 
 def test_every_stage_published_with_declared_columns(spark, toy_run):
@@ -94,7 +91,7 @@ def test_report_written_and_counts_suppressed(toy_run):
 def test_rerun_skips_complete_stages(toy_run, capsys):
     config, release, _ = toy_run
     before = (release / "models" / "_manifest.json").read_text()
-    assert main(["run", "--config", str(config)]) == 0
+    assert main(["run", "--config", str(config), "--release", RELEASE]) == 0
     err = capsys.readouterr().err
     assert err.count("skipped") >= 5
     assert (release / "models" / "_manifest.json").read_text() == before
@@ -152,7 +149,7 @@ def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys):
 
     before = run_ids()
     capsys.readouterr()
-    assert main(["run", "--config", str(changed), "--master", "local[1]"]) == 0
+    assert main(["run", "--config", str(changed), "--release", RELEASE, "--master", "local[1]"]) == 0
     err = capsys.readouterr().err
     for i, stage in enumerate(("pgs", "phenotypes", "cohort", "models"), 1):
         assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
@@ -161,3 +158,8 @@ def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys):
     assert {s for s in before if before[s] != after[s]} == {"report", "export"}
     manifest = json.loads((release / "report" / "_manifest.json").read_text())
     assert manifest["notes"]["small_count_threshold"] == 25
+    # Back to the release's own settings: test_privacy_export checks toy-r2's export (its
+    # threshold 20), whichever module runs first.
+    assert main(["run", "--config", str(config), "--release", RELEASE]) == 0
+    manifest = json.loads((release / "report" / "_manifest.json").read_text())
+    assert manifest["notes"]["small_count_threshold"] == 20

@@ -2,15 +2,15 @@
 privacy (no identifier, no individual date, no recoverable small count), the report is
 opened in headless Chromium, and the two releases are compared.
 
-One module-scoped run (600 and 700 toy persons, 400 variants) is shared by every test.
+The run is conftest's session fixture ``toy_releases`` (toy-r1: 600 persons, toy-r2: the default
+toy size, 3000 persons; 2000 variants), shared with test_pipeline_e2e, which checks toy-r2 as the
+end-to-end run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 import re
 import shutil
 import subprocess
@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from toy_releases import TOY_RELEASES as RELEASES
 
-from trd_spark.cli import main
 from trd_spark.config import DEFAULT_CONFIG
 
 pytestmark = pytest.mark.slow
@@ -29,41 +29,6 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 COUNT_COLUMNS = {"n", "n_cases", "n_events", "n_at_risk", "n_both", "n_a", "n_b",
                  "TRD", "trMDD", "MDD_other", "non_MDD"}
-RELEASES = {"toy-r1": 600, "toy-r2": 700}
-
-
-@pytest.fixture(scope="module")
-def toy_releases(spark, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("releases")
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    raw = yaml.safe_load(yaml.safe_dump(raw).replace("../out/toy/data", str(tmp / "inputs" / "{release}"))
-                         .replace("../out/toy", str(tmp)))
-    raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
-    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
-    raw["toy_data"].update(persons=600, variants=400,
-                           releases={r: {"persons": n, "seed": 42} for r, n in RELEASES.items()})
-    raw["releases"] = {"input_root": str(tmp / "inputs")}
-    config = tmp / "toy_releases.yaml"
-    config.write_text(yaml.safe_dump(raw))
-
-    # Capture everything the pipeline logs or prints.
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    codes = []
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            for _ in range(3):  # newest first (toy-r2), then toy-r1, then nothing to do
-                codes.append(main(["run", "--config", str(config), "--release", "latest"]))
-            main(["releases", "--config", str(config)])
-            codes.append(main(["compare-releases", "toy-r1", "toy-r2", "--config", str(config)]))
-    finally:
-        root.removeHandler(handler)
-    logs = buf.getvalue() + out.getvalue() + err.getvalue()
-    return tmp, config, codes, logs, out.getvalue()
 
 
 def _input_ids(tmp: Path) -> set[str]:
@@ -97,7 +62,8 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     person_lines = re.findall(r"phenotypes: (?:persons|ad3|somatic|ad2_augmentation): .*", text)
     assert len(person_lines) >= 2 * 4 and "<20" in text
     shown = [int(n.replace(",", "")) for _, _, n in rows if not n.startswith("<")] + [
-        int(n) for line in person_lines for n in re.findall(r"(?<![\w<])\d+\b", line.split(":", 1)[1])]
+        int(n.replace(",", "")) for line in person_lines
+        for n in re.findall(r"(?<![\w<,])\d+(?:,\d{3})*\b", line.split(":", 1)[1])]  # 1,780 is one count
     assert not [n for n in shown if 0 < n < 20], [n for n in shown if 0 < n < 20]
     # The summary and the closing lines are in the log too; the console names the report.
     assert "Summary (release toy-r1" in text and "report: " in text
@@ -275,6 +241,27 @@ def test_suppressed_counts_not_recoverable_from_totals_or_steps(toy_releases):
                 assert non.isdigit() or not 1 <= int(r.n) - int(trd) <= 19, (rel, r.dataset, r.definition)
 
 
+def test_consistency_r2_only_from_shown_meta_estimates(toy_releases):
+    """An R^2 in consistency.tsv is built only from meta estimates the export shows: every
+    fixed-effect meta row of its contrast under its definitions (all of them for an 'all' row)
+    has a beta (report.tables.hide_estimates_of_hidden_counts)."""
+    tmp = toy_releases[0]
+    checked = 0
+    for rel in RELEASES:
+        exp = tmp / "results" / rel / "export"
+        if not (exp / "consistency.tsv").exists():
+            continue
+        cons = pd.read_csv(exp / "consistency.tsv", sep="\t")
+        meta = pd.read_csv(exp / "meta.tsv", sep="\t")
+        fixed = meta[meta["method"] == "fixed"]
+        for r in cons.dropna(subset=["r2"]).itertuples():
+            pair = {r.definition_a, r.definition_b}
+            rows = fixed[(fixed.contrast == r.contrast) & (("all" in pair) | fixed.definition.isin(pair))]
+            assert len(rows) and rows["beta"].notna().all(), (rel, r.contrast, r.definition_a, r.definition_b)
+            checked += 1
+    assert checked > 0
+
+
 def test_attacker_recovers_no_hidden_small_group_from_the_toy_exports(toy_releases):
     """tests/export_attacker.py on each toy release's export (see test_export_attacker.py);
     the internal tables only decide which design facts hold."""
@@ -329,7 +316,7 @@ def test_compare_releases(toy_releases, spark):
     sizes = pd.read_csv(d / "cohort_sizes.tsv", sep="\t", dtype=str, keep_default_na=False)
     first = sizes[(sizes.definition == "all") & (sizes.step_order == "1")].iloc[0]
     if first.n_a.isdigit() and first.n_b.isdigit():
-        assert (int(first.n_a), int(first.n_b), int(first.change)) == (600, 700, 100)
+        assert (int(first.n_a), int(first.n_b), int(first.change)) == (RELEASES["toy-r1"], RELEASES["toy-r2"], RELEASES["toy-r2"] - RELEASES["toy-r1"])
     shown = sizes[sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()]
     assert len(shown) > 0 and (shown.change.astype(int) == shown.n_b.astype(int) - shown.n_a.astype(int)).all()
     hidden = sizes.loc[~(sizes.n_a.str.isdigit() & sizes.n_b.str.isdigit()), "change"]
@@ -348,6 +335,10 @@ def test_compare_releases(toy_releases, spark):
         g = j[(j.dataset == r.dataset) & (j.pgs_id == r.pgs_id)]
         assert abs(g.score_sum_x.corr(g.score_sum_y) - r.correlation) < 1e-9
     assert len(corr.dropna(subset=["correlation"])) > 0
+    # Toy releases are prefix-stable (a release extends the one before, as real ones do): the
+    # persons of both have the same genotypes, so their scores agree up to the mean imputation
+    # of missing calls (allele frequencies of the larger release).
+    assert corr.correlation.dropna().min() > 0.95, corr
     est = pd.read_csv(d / "estimates.tsv", sep="\t")
     assert {"logistic", "cox"} <= set(est.model)
     flagged = est[est.ci_overlap == False]  # noqa: E712
