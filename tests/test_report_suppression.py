@@ -251,3 +251,20 @@ def test_consistency_rows_use_no_hidden_meta_estimate():
     for k in left:
         assert shown.loc[k, "n_pgs"] == from_meta_tsv.loc[k, "n_pgs"] == 4
         assert shown.loc[k, "r2"] == pytest.approx(from_meta_tsv.loc[k, "r2"])
+
+
+def test_flow_partition_of_all_persons_with_many_side_boxes_is_audited():
+    """994 persons = 300 with an MDD diagnosis + 500 non-MDD + four side boxes 90, 62, 35 and 7
+    (phenotypes.flow.all_persons_parts): six parts, more than partition_relations searches, and
+    no shorter sum holds; the 7 must not be recoverable by subtraction from the shown counts."""
+    steps = ["all_persons", "with_mdd_diagnosis", "non_MDD", "excluded_depression_not_mdd",
+             "excluded_bipolar_without_mdd", "excluded_schizophrenia_spectrum_without_mdd",
+             "excluded_antidepressant_no_mdd"]
+    flow = pd.DataFrame({"definition": "all", "step_order": range(1, 8), "step": steps,
+                         "n": [994, 300, 500, 90, 62, 35, 7]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=None, logistic=pd.DataFrame(
+        columns=["dataset", "definition", "contrast", "n", "n_cases"]), cox=None, pgs_distribution=None,
+        primary_definition="x")
+    shown = suppress_release(rc, 20)["cohort_flow"].set_index("step")["n"]
+    assert shown["excluded_antidepressant_no_mdd"] == "<20"
+    assert not all(isinstance(shown[s], int) for s in steps[:-1]), shown.to_dict()

@@ -41,6 +41,8 @@ from trd_spark.vocabulary import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pyspark.sql import Column, DataFrame
 
 R = ExclusionReason
@@ -194,6 +196,16 @@ def terminal_boxes(rows: list[tuple[str, int, str, int]]) -> dict[str, dict[str,
     for d in sorted({d for d, *_ in rows if d != ALL_DEFINITIONS}):
         out[d] = {**boxes, **{str(g): steps[(d, g)] for g in groups}, **side}
     return out
+
+
+def all_persons_parts(steps: Iterable[str]) -> list[str]:
+    """The steps of definition ``all`` (among ``steps``) whose persons add up to all_persons:
+    with_mdd_diagnosis, non_MDD and the excluded_<reason> side boxes (not
+    excluded_outside_followup_only, which cuts across them). The partition ``terminal_boxes``
+    rests on, with the MDD boxes summed back to with_mdd_diagnosis; the report's disclosure
+    audit needs it whole (it searches sums of at most a few parts otherwise)."""
+    return [str(FlowStep.WITH_MDD_DIAGNOSIS), str(FlowStep.NON_MDD),
+            *[str(s) for s in steps if s.startswith(EXCLUDED_PREFIX) and s != FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY]]
 
 
 def status_counts(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from trd_spark.phenotypes.flow import all_persons_parts
 from trd_spark.report.suppression import audit_suppression, chain_relations
 from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
@@ -312,6 +313,14 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         values.update(implicit)
         relations += rels
         relations += partition_relations(cells, values)
+        # Every person is in one box (phenotypes.flow): all_persons = with_mdd_diagnosis +
+        # non_MDD + the side boxes, up to 2 + one per exclusion set, more parts than
+        # partition_relations searches; linked explicitly where it holds.
+        flow_total = ("flow", definition, str(FlowStep.ALL_PERSONS))
+        boxes = [("flow", definition, s) for s in all_persons_parts(list(grp["step"]))]
+        if definition == ALL_DEFINITIONS and all(c in values for c in [flow_total, *boxes]) \
+                and values[flow_total] == sum(values[c] for c in boxes):
+            relations.append({flow_total: 1, **{c: -1 for c in boxes}})
 
     status: dict = {}
     if rc.cohort_counts is not None:
