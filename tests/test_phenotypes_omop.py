@@ -128,20 +128,22 @@ def test_tz_aware_death_date_without_zone_and_non_date_types_are_errors(spark, t
         read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
 
 
-@pytest.mark.parametrize("text", ["20190110", "2019/01/10"])
-def test_compact_or_slashed_date_text_is_an_error_naming_file_and_column(spark, tmp_path, text):
+@pytest.mark.parametrize(("text", "shape"), [("20190110", "########"), ("2019/01/10", "####/##/##")])
+def test_compact_or_slashed_date_text_is_an_error_naming_file_and_column(spark, tmp_path, text, shape):
     """A date column stored as text 'YYYYMMDD' (or with slashes) is rejected in one line naming the
-    file, table and column, with the value but no person_id, never read as a null date (which would
-    drop the death, i.e. follow the person past it)."""
+    file, table and column, with the value's shape (errors.value_shape: a date is individual data)
+    and no person_id, never read as a null date (which would drop the death, i.e. follow the
+    person past it)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"person_id": pa.array([123456789], pa.int64()), "death_date": pa.array([text])}),
                    str(tmp_path / "death.parquet"))
     with pytest.raises(InputDataError, match=rf"death\.parquet: OMOP table death column death_date: 1 value\(s\) are "
-                                             rf"not dates \(yyyy-mm-dd\), e\.g\. '{text}'$") as e:
+                                             rf"not dates \(yyyy-mm-dd\), e\.g\. '{shape}' \(digits shown as #, "
+                                             r"letters as a\)$") as e:
         read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death")
-    assert "123456789" not in str(e.value) and "\n" not in str(e.value)
+    assert "123456789" not in str(e.value) and text not in str(e.value) and "\n" not in str(e.value)
 
 
 def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
@@ -150,7 +152,7 @@ def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
         "person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply\n"
         "1,2000000101,2020-01-01,2020-01-01,90 days\n1,2000000101,2020-02-01,2020-02-01,30\n")
     with pytest.raises(InputDataError, match=r"drug_exposure column days_supply: 1 value\(s\) are not int numbers, "
-                                             r"e.g. '90 days'"):
+                                             r"e.g. '## aaaa' \(digits shown as #"):
         read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "drug_exposure")
     (tmp_path / "person.csv").write_text("person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth\n"
                                          "P-17,8507,1970,1,1\n")
