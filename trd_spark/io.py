@@ -281,25 +281,20 @@ def write_table(df: DataFrame, path: str) -> int:
     return int(observed(obs, spark, lambda: {"n_rows": spark.read.parquet(path).count()})["n_rows"])
 
 
-def write_pandas(spark: SparkSession, pdf: pd.DataFrame, path: str, struct: StructType | None = None) -> int:
+def write_pandas(spark: SparkSession, pdf: pd.DataFrame, path: str, struct: StructType) -> int:
     """Write a small pandas frame as one Parquet file in directory ``path`` (overwrite) and
     return its row count; local paths and Hadoop FS URIs (gs://) alike.
 
-    With ``struct`` (the declared Spark schema) the frame is encoded by pyarrow with that
-    schema (``pyspark.sql.pandas.types.to_arrow_schema``: Spark reads the file back with exactly
+    The frame is encoded by pyarrow with ``struct``, the table's declared Spark schema
+    (``pyspark.sql.pandas.types.to_arrow_schema``: Spark reads the file back with exactly
     these types; NaN and None become null) and written through the Hadoop FileSystem as
     ``part-00000-<uuid>.snappy.parquet`` plus ``_SUCCESS``, the layout of a one-task Spark
     write. Spark's own route (``createDataFrame`` + write) starts a Python worker and a job
     for a table of a few hundred rows: 1.2-2 s per table, 7 tables in the models stage; this
-    route takes milliseconds. Without ``struct`` Spark infers the types from pandas (the
-    older route, kept for callers without a declared schema).
+    route takes milliseconds.
 
     Raises TrdSparkError naming the path when a column does not convert to its declared type.
     """
-    if struct is None:
-        sdf = spark.createDataFrame(pdf) if len(pdf) else spark.createDataFrame(pdf.astype(object))
-        sdf.coalesce(1).write.mode("overwrite").parquet(path)
-        return len(pdf)
     import uuid
 
     import pyarrow as pa

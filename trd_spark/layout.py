@@ -168,14 +168,9 @@ class StageWriter:
         self._wrote(name, n)
         return n
 
-    def write_pandas(self, name: str, pdf: pd.DataFrame, columns: list[str] | None = None, *,
-                     schema: TableSchema | None = None) -> int:
-        """A small pandas table: with ``schema``, written with the declared types (io.write_pandas)."""
-        if schema is not None:
-            columns = schema.names
-        if columns is not None:
-            pdf = check_pandas(pdf, columns, name)
-        n = write_pandas(self.spark, pdf, self.table_path(name), schema.struct if schema is not None else None)
+    def write_pandas(self, name: str, pdf: pd.DataFrame, schema: TableSchema) -> int:
+        """A small pandas table written with its declared types (io.write_pandas)."""
+        n = write_pandas(self.spark, check_pandas(pdf, schema.names, name), self.table_path(name), schema.struct)
         self.tables[name] = n
         self._wrote(name, n)
         return n

@@ -220,7 +220,7 @@ def run(ctx: StageContext) -> None:
         counts = count_by_status(written).orderBy("dataset", "definition", "status")
         out.write_table("cohort_counts", counts, COHORT_COUNTS)
         flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
-        out.write_pandas("dataset_flow", pd.DataFrame(flow, columns=DATASET_FLOW.names), schema=DATASET_FLOW)
+        out.write_pandas("dataset_flow", pd.DataFrame(flow, columns=DATASET_FLOW.names), DATASET_FLOW)
         out.notes["pgs_ids"] = pgs_ids
         out.notes["gates"] = gates
         out.notes["n_pcs"] = n_pcs

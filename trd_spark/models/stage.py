@@ -80,7 +80,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     written: dict[str, int] = {}
     with ctx.publish() as writer:
         for name, (table, schema) in tables.items():
-            written[name] = writer.write_pandas(name, table, schema=schema)
+            written[name] = writer.write_pandas(name, table, schema)
         writer.write_text("logistic.tsv", to_tsv(logistic))
         writer.notes["logistic_failed"] = int((~logistic["converged"].astype(bool)).sum())
         if "cox" in tables:

@@ -357,7 +357,7 @@ def run(ctx: StageContext) -> None:
 
     with ctx.publish() as writer:
         writer.write_table("variant_matches", variant_matches, PGS_VARIANT_MATCHES)
-        writer.write_pandas("match_summary", summary, schema=PGS_MATCH_SUMMARY)
+        writer.write_pandas("match_summary", summary, PGS_MATCH_SUMMARY)
         writer.write_text("match_summary.tsv", summary_tsv(summary))
         score_frames = []
         for r in results:
