@@ -333,3 +333,29 @@ def release_changes(this: Attacker, other: Attacker, threshold: int = 20, cells:
         if _pinned_small(change, threshold):
             out[cell] = change
     return out
+
+
+def km_censored_before_events(km, threshold: int = 20, tol: float = 1e-12) -> dict:
+    """The product-limit attack on ``km_curves.tsv``: between two published points a and b of a
+    curve the at-risk drop n_a - n_b is d events plus c censored; if the d events fell on one
+    day after k of the c censored, S(b-)/S(a-) = (n_a - k - d) / (n_a - k). Every (d, k) with
+    1 <= d <= n_a - n_b and 0 <= k <= n_a - n_b - d is tried against the published ratio (full
+    precision); when exactly one fits, k (persons censored before the events) is read off.
+    Returns {(dataset, definition, pgs_id, tertile, time_days of b): k} for k in 1..threshold-1.
+    """
+    out = {}
+    keys = ["dataset", "definition", "pgs_id", "tertile"]
+    for key, g in km.groupby(keys, sort=True):
+        g = g.sort_values("time_days", key=lambda c: c.astype(int))
+        t = [int(x) for x in g["time_days"]]
+        n = [int(x) for x in g["n_at_risk"]]
+        s = [float(x) for x in g["survival"]]
+        for j in range(1, len(t)):
+            if s[j - 1] <= 0:
+                continue
+            ratio, drop = s[j] / s[j - 1], n[j - 1] - n[j]
+            fits = [(d, k) for d in range(1, drop + 1) for k in range(0, drop - d + 1)
+                    if abs((n[j - 1] - k - d) / (n[j - 1] - k) - ratio) < tol]
+            if len(fits) == 1 and 1 <= fits[0][1] < threshold:
+                out[(*key, t[j])] = fits[0][1]
+    return out

@@ -16,9 +16,15 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from export_attacker import attack_release, cases_from_standard_errors, release_changes, small_release_changes
+from export_attacker import (
+    attack_release,
+    cases_from_standard_errors,
+    km_censored_before_events,
+    release_changes,
+    small_release_changes,
+)
 
-from trd_spark.models.km import coarsen_km, km_curves_for_pgs
+from trd_spark.models.km import coarsen_km, km_curves_for_pgs, km_on_grid
 from trd_spark.report.suppression import suppress_small_counts
 from trd_spark.report.tables import (
     CONTRAST_GROUPS,
@@ -28,6 +34,7 @@ from trd_spark.report.tables import (
     prior_counts,
     suppress_release,
 )
+from trd_spark.schemas import KM_CURVES
 
 T = 20
 STATUSES = ("TRD", "trMDD", "MDD_other", "non_MDD")
@@ -193,6 +200,37 @@ def test_km_export_keeps_only_steps_of_at_least_20_events(toy):
     assert len(km) and (km.n_at_risk >= T).all()
     # Definition B (7 TRD persons): no step can have 20 events, only the starting points remain.
     assert (km[km.definition == "B"].time_days == 0).all()
+
+
+def one_event_day_curves(k: int) -> pd.DataFrame:
+    """KM_CURVES grid rows (3 identical thirds, 30-day grid) of 100 persons: k censored on day 5,
+    20 events on day 15, 20 - k censored on day 25, 20 events on day 45, 40 censored on day 200.
+    Every count between grid days is the same whatever k (0..20)."""
+    duration = np.array([5] * k + [15] * 20 + [25] * (20 - k) + [45] * 20 + [200] * 40, dtype=float)
+    event = np.array([0] * k + [1] * 20 + [0] * (20 - k) + [1] * 20 + [0] * 40, dtype=float)
+    grid = km_on_grid(duration, event, np.arange(0, 201, 30))
+    return pd.concat([grid.assign(dataset="d", definition="A", pgs_id="P1", trait="P1", tertile=t)
+                      for t in (1, 2, 3)], ignore_index=True)[KM_CURVES.names]
+
+
+@pytest.mark.parametrize("k", [3, 7])
+def test_km_survival_values_give_no_count_beyond_the_shown_ones(k):
+    """Between the published days 0 and 30, 20 events and 20 censored (both allowed); the
+    product-limit value S(30-) = (80 - k)/(100 - k) at full precision pins k, the persons
+    censored before the event day (``km_censored_before_events``: 77/97 -> 3, 73/93 -> 7). The
+    export's survival and CI are the life table of the published counts, so curves that differ
+    only in k export the same numbers and the attacker reads nothing."""
+    grid = one_event_day_curves(k)
+    published = coarsen_km(grid, T)
+    assert published[published.tertile == 1].time_days.tolist() == [0, 30, 60]
+    full_precision = grid.merge(published[["tertile", "time_days"]])  # product-limit values at the same days
+    assert set(km_censored_before_events(full_precision, T).values()) == {k}
+    assert km_censored_before_events(published, T) == {}
+    other = coarsen_km(one_event_day_curves(20 - k), T)
+    pd.testing.assert_frame_equal(published, other)
+    # Life table: 100 at risk, 20 events, 20 censored -> 1 - 20/90; then 60, 20 events, none censored.
+    assert published[published.tertile == 1].survival.tolist() == pytest.approx([1.0, 7 / 9, 7 / 9 * 2 / 3])
+    assert (published.ci_low <= published.survival).all() and (published.survival <= published.ci_high).all()
 
 
 def test_compare_n_both_and_one_release_counts_are_not_recoverable():

@@ -67,7 +67,16 @@ def coarsen_km(km: pd.DataFrame, min_count: int) -> pd.DataFrame:
     censored from the at-risk drop) is 0 or >= min_count (the All of Us rule: no step from
     fewer than 20). A PGS whose smallest tertile has fewer than ``min_count`` persons is left
     out entirely. Counts left after the last point (and sums across tables) are checked by the
-    export audit (``trd_spark.report.tables``). Same columns as ``km``.
+    export audit (``trd_spark.report.tables``).
+
+    The kept points' ``survival``, ``ci_low`` and ``ci_high`` are replaced by the life table of
+    the kept points (``life_table_on_points``): a function of the published counts only. The
+    product-limit value at full precision also depends on where, between two kept points, the
+    censored persons left relative to each event day: S(b-)/S(a-) = (n - k - d) / (n - k) for
+    d events on one day after k of the censored, so 100 at risk, 20 events and 20 censored
+    give 77/97 for k = 3 and 73/93 for k = 7: the export would pin k, a count of 1..19 that
+    no count rule sees (``tests/export_attacker.py``, ``km_censored_before_events``).
+    Same columns as ``km``.
     """
     km = km.reset_index(drop=True)  # row labels are used to pick the kept points
     keep = []
@@ -88,7 +97,42 @@ def coarsen_km(km: pd.DataFrame, min_count: int) -> pd.DataFrame:
                 if events >= min_count and (censored == 0 or censored >= min_count):
                     kept.append(r)
             keep += [r.Index for r in kept]
-    return km.loc[sorted(keep)].reset_index(drop=True)
+    out = km.loc[sorted(keep)].reset_index(drop=True)
+    for _, g in out.groupby(["dataset", "definition", "pgs_id", "tertile"], sort=False):
+        g = g.sort_values("time_days")
+        out.loc[g.index, ["survival", "ci_low", "ci_high"]] = life_table_on_points(
+            g["n_at_risk"].to_numpy(), g["n_events_after"].to_numpy()).to_numpy()
+    return out
+
+
+def life_table_on_points(at_risk: np.ndarray, events_after: np.ndarray, z: float = 1.959963984540054) -> pd.DataFrame:
+    """Actuarial (Cutler-Ederer) life table on published points, from their counts alone.
+
+    ``at_risk`` / ``events_after``: per point in time order (the first point: S = 1), the
+    persons at risk at its start and the events from it on. Between points j-1 and j, d events
+    and c censored (at-risk drop minus d); with c spread evenly over the interval the effective
+    number at risk is n' = n - c/2 and S_j = S_{j-1} (1 - d/n'); the 95% CI uses Greenwood's
+    variance, sum d/(n'(n' - d)), on the log(-log) scale as lifelines does for the
+    product-limit curve. Returns a frame with survival, ci_low, ci_high (one row per point).
+    Raises ValueError when a later point has more persons at risk or events than an earlier
+    one (the counts must come from one curve)."""
+    n = np.asarray(at_risk, dtype=float)
+    after = np.asarray(events_after, dtype=float)
+    d = after[:-1] - after[1:]
+    c = n[:-1] - n[1:] - d
+    if (d < 0).any() or (c < 0).any():
+        raise ValueError("life_table_on_points: at-risk and event counts must not grow over time")
+    eff = n[:-1] - c / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.concatenate([[1.0], np.cumprod(np.where(eff > 0, 1 - d / eff, 1.0))])
+        var = np.concatenate([[0.0], np.cumsum(np.where(eff > d, d / (eff * (eff - d)), 0.0))])
+        log_s = np.log(s)
+        spread = z * np.sqrt(var) / np.abs(log_s)
+        lo = np.where(s < 1, np.exp(-np.exp(np.log(-log_s) + spread)), 1.0)
+        hi = np.where(s < 1, np.exp(-np.exp(np.log(-log_s) - spread)), 1.0)
+    lo = np.where(s > 0, lo, 0.0)
+    hi = np.where(s > 0, hi, 0.0)
+    return pd.DataFrame({"survival": s, "ci_low": lo, "ci_high": hi})
 
 
 def km_curves_for_pgs(

@@ -187,7 +187,9 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
                                "programming bounds no hidden small count more tightly than the label does; PGS "
                                f"quantiles only for groups of &ge; {threshold}; Kaplan-Meier steps only with &ge; "
-                               f"{threshold} events and at risk; no estimate of a model whose N, cases or events "
+                               f"{threshold} events and at risk, their survival and CI the life table of the "
+                               "published counts (no product-limit value at full precision, which would tell when "
+                               "persons were censored); no estimate of a model whose N, cases or events "
                                "are hidden, nor of a difference, replication or meta-analysis using one (a standard "
                                "error carries its sample size)"),
         "Software": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
@@ -371,7 +373,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
             for p, g in sub.groupby("pgs_id", sort=True)) + "</div>"
         hidden = sorted(set(traits) - set(sub["pgs_id"]))
         prog += (f'<p class="note">Kaplan-Meier probability of staying TRD-free by PGS third with 95% CI bands '
-                 f"({discovery}, definition {primary}), drawn as steps between the published points: a point is "
+                 f"({discovery}, definition {primary}), drawn as steps between the published points, each the "
+                 "life table (actuarial) estimate from the published counts: a point is "
                  f"published only when at least {threshold} events and 0 or at least {threshold} censored persons "
                  f"lie since the previous one, and curves end where fewer than {threshold} remain at risk. Numbers at "
                  "risk are those of the published points (the first in each year). Cox HR per SD of PGS from the "
