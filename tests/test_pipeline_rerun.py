@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from trd_spark.cli import main
+from trd_spark.cli import headline_table, main
 from trd_spark.config import _PATH_FIELDS, REPO_CONF_DIR, RUNTIME_KEYS, Config, LiftoverSettings, load_config
 from trd_spark.io import Fs
 from trd_spark.layout import EXPORT, STAGES, publish_stage
+from trd_spark.pipeline import needs_spark_to_plan, skip_all_without_spark
 from trd_spark.preflight import missing_inputs
 from trd_spark.releases import LocalFs
 from trd_spark.stages import NOT_STAGE_SETTINGS, STAGE_SPECS, config_slice, plan
@@ -399,3 +403,53 @@ def test_input_folder_of_links_to_tables_is_fingerprinted_through_the_links(spar
     assert _reruns(cfg) == []
     (table / "part-00001.parquet").write_text("b")
     assert plan(cfg, LocalFs())["phenotypes"] == [f"input omop.path changed ({cfg.omop.path})"]
+
+
+def _publish_models_with_logistic(spark, cfg: Config) -> None:
+    """Republish models (and the report after it) with a two-row logistic table: the headline
+    table a completed `run` prints (models and report outputs otherwise as ``_publish``)."""
+    from pyspark.sql import types as T
+
+    from trd_spark.schemas import LOGISTIC_RESULTS
+
+    dummy = {T.StringType: "x", T.BooleanType: True, T.DoubleType: 0.5}
+    row = {f.name: dummy.get(type(f.dataType), 7) for f in LOGISTIC_RESULTS.struct.fields}
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    frame = pd.DataFrame([{**row, "dataset": discovery, "definition": cfg.phenotypes.primary_definition,
+                           "contrast": "trd_vs_nonmdd", "pgs_id": pgs_id, "odds_ratio": odds_ratio, "p": 0.0123}
+                          for pgs_id, odds_ratio in (("PGS000001", 1.25), ("PGS000002", 0.8))])
+    with publish_stage(spark, cfg, "models") as writer:
+        writer.write_pandas("logistic", frame, LOGISTIC_RESULTS)
+    _publish(spark, cfg, ["report"])
+
+
+def test_noop_rerun_starts_no_spark_and_a_changed_input_reruns(spark, published):
+    """`trd-spark run` with every stage current decides so from the manifests and the local
+    input fingerprints, without a JVM (a session took ~67 s to find nothing to do): the
+    subprocess's run log has no "Java ... from" / "Spark ..., Hail" session lines, every
+    stage's skip line as before, the headline (read with pyarrow: the same text as Spark's).
+    A changed input still makes the decision need a session, and so does a gs:// input."""
+    config, cfg = published
+    _publish_models_with_logistic(spark, cfg)
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-m", "trd_spark.cli", "run", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    seconds = time.time() - t0
+    assert proc.returncode == 0, proc.stderr
+    run_log = next((Path(cfg.output_root) / cfg.release / "logs").glob("*-run.log")).read_text()
+    for i, stage in enumerate(STAGES, 1):
+        assert f"[{i}/5] {stage}: up to date, skipped (use --force to rerun)" in run_log
+    assert "all 5 stages up to date: no Spark session started" in run_log
+    assert not re.search(r"Java \d+ from|Spark \d[\d.]*, Hail", run_log), run_log
+    assert proc.stdout.strip() == headline_table(spark, cfg, None).strip()
+    assert "PGS000001" in proc.stdout and "1.25" in proc.stdout
+    assert seconds < 60, seconds  # no JVM: seconds (the JVM alone took longer on this machine)
+    assert skip_all_without_spark(cfg) is not None
+    Path(cfg.ancestry.path).write_text("sample_id\tpc1\n")  # a changed input: cohort onwards rerun
+    assert skip_all_without_spark(cfg) is None
+    assert _reruns(cfg) == ["cohort", "models", "report"]
+    Path(cfg.ancestry.path).write_text("ancestry.tsv\n")  # back as published: current again
+    assert [r.status for r in skip_all_without_spark(cfg, ["cohort", "models"])] == ["skipped", "skipped"]
+    on_gcs = cfg.model_copy(update={"omop": cfg.omop.model_copy(update={"path": "gs://bucket/omop"})})
+    assert needs_spark_to_plan(on_gcs) and skip_all_without_spark(on_gcs) is None
+    assert not needs_spark_to_plan(on_gcs, ["pgs"])  # pgs reads no OMOP input

@@ -240,10 +240,18 @@ def _fmt(x: float, nd: int = 2) -> str:
 
 
 def headline_table(spark, cfg, truth: dict | None) -> str:
-    """The primary result: discovery dataset, primary definition, TRD vs non-MDD, per PGS."""
+    """The primary result: discovery dataset, primary definition, TRD vs non-MDD, per PGS.
+    ``spark`` None (a no-op rerun that started no session): the local models/logistic table
+    is read with pyarrow."""
     from trd_spark.layout import Layout
 
-    df = spark.read.parquet(Layout.of(cfg).table("models", "logistic")).toPandas()
+    path = Layout.of(cfg).table("models", "logistic")
+    if spark is None:
+        import pandas as pd
+
+        df = pd.read_parquet(path)
+    else:
+        df = spark.read.parquet(path).toPandas()
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
     sel = df[(df.dataset == discovery) & (df.definition == cfg.phenotypes.primary_definition) & (df.contrast == "trd_vs_nonmdd")]
     effects = (truth or {}).get("effects", {})
@@ -367,7 +375,7 @@ def _stop_spark_quietly() -> None:
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
     from trd_spark.logs import OUTSIDE_STAGES, count_text
-    from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages
+    from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages, skip_all_without_spark
     from trd_spark.preflight import check_inputs, check_output_root
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
     from trd_spark.session import command_session
@@ -385,12 +393,18 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
                 stack.enter_context(ReleaseLock(cfg, LocalFs()))
             ensure_toy_data(cfg)
             check_inputs(cfg, stages or list(STAGES))
-            spark = command_session(cfg.spark)
-            _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
-            if needs_spark_fs(cfg):
-                stack.enter_context(ReleaseLock(cfg, Fs(spark)))
             t0 = time.time()
-            results = run_stages(spark, cfg, stages, force=args.force, warnings=args.warnings)
+            # A no-op rerun (every stage current, decided from manifests and local fingerprints)
+            # starts no JVM; otherwise Spark starts here and run_stages decides again with it.
+            results = skip_all_without_spark(cfg, stages, force=args.force)
+            spark = None
+            if results is None:
+                spark = command_session(cfg.spark)
+                _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
+                if needs_spark_fs(cfg):
+                    stack.enter_context(ReleaseLock(cfg, Fs(spark)))
+                t0 = time.time()
+                results = run_stages(spark, cfg, stages, force=args.force, warnings=args.warnings)
     except BaseException as e:
         if _Interrupt.received is not None:  # whatever the unwinding raised, it is the interrupt
             _stop_spark_quietly()

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from trd_spark.config import Config
+from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
-from trd_spark.io import Fs
+from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter
+from trd_spark.releases import needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
-from trd_spark.stages import STAGE_SPECS, StageContext, rerun_reasons
+from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, rerun_reasons
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class StageResult:
     warnings: int = 0  # WARNING records logged by the stage (skipped: those of the run that published it)
 
 
-def _check_upstream_complete(fs: Fs, layout: Layout, cfg: Config, todo: list[str]) -> None:
+def _check_upstream_complete(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
     """A stage run without its upstream stages reads their published outputs: they must exist
     and hold what their manifests recorded (``Layout.changed_outputs``: not deleted or edited
     since they were published)."""
@@ -104,10 +105,7 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
         prefix = f"[{i}/{len(todo)}] {stage}"
         reasons = ["--force"] if force else rerun_reasons(cfg, STAGE_SPECS[stage], fs)
         if not reasons:
-            log.info("%s: up to date, skipped (use --force to rerun)", prefix)
-            manifest = layout.manifest(fs, stage) or {}
-            results.append(StageResult(stage, "skipped", 0.0, manifest.get("tables", {}),
-                                       (manifest.get("notes") or {}).get("warnings") or 0))
+            results.append(_skipped(fs, layout, stage, prefix))
             continue
         log.info("%s: running (%s)", prefix, "; ".join(reasons))
         check_upstream_schemas(spark, fs, layout, stage)
@@ -118,6 +116,46 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
         manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
         results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), warnings.count(stage)))
+    return results
+
+
+def _skipped(fs: FsLike, layout: Layout, stage: str, prefix: str) -> StageResult:
+    """Log that ``stage`` is up to date and return its result from its published manifest."""
+    log.info("%s: up to date, skipped (use --force to rerun)", prefix)
+    manifest = layout.manifest(fs, stage) or {}
+    return StageResult(stage, "skipped", 0.0, manifest.get("tables", {}),
+                       (manifest.get("notes") or {}).get("warnings") or 0)
+
+
+def needs_spark_to_plan(cfg: Config, stages: list[str] | None = None) -> bool:
+    """True when deciding whether ``stages`` (default: all) are up to date needs Hadoop's file
+    system: a ``gs://`` / ``hdfs://`` output or input root (``releases.needs_spark_fs``), or an
+    external input of one of them on an object store (fingerprinted by its size and mtime
+    through ``io.Fs``). Local outputs and inputs are fingerprinted with ``os``."""
+    todo = [s for s in STAGES if stages is None or s in stages]
+    return needs_spark_fs(cfg) or any(is_uri(path) and not path.startswith("file://")
+                                      for s in todo for _, path in STAGE_SPECS[s].external(cfg))
+
+
+def skip_all_without_spark(cfg: Config, stages: list[str] | None = None, *, force: bool = False) -> list[StageResult] | None:
+    """A no-op rerun without a Spark session: when every stage of ``stages`` (default: all) is
+    up to date, decided from the published manifests and the input fingerprints read with
+    ``os`` (the same ``rerun_reasons`` as ``run_stages``), log each one's skip line as
+    ``run_stages`` does, then "all N stages up to date", and return their results. None (and
+    nothing logged) when a stage must run, with ``force``, or when deciding needs Spark
+    (``needs_spark_to_plan``): the caller then starts a session and calls ``run_stages``.
+
+    Raises ConfigError as ``run_stages`` when a requested stage's upstream stage is neither
+    requested nor complete (or changed since it was published)."""
+    if force or needs_spark_to_plan(cfg, stages):
+        return None
+    fs, layout = LocalFs(), Layout.of(cfg)
+    todo = [s for s in STAGES if stages is None or s in stages]
+    _check_upstream_complete(fs, layout, cfg, todo)
+    if any(rerun_reasons(cfg, STAGE_SPECS[s], fs) for s in todo):
+        return None
+    results = [_skipped(fs, layout, s, f"[{i}/{len(todo)}] {s}") for i, s in enumerate(todo, 1)]
+    log.info("all %d stages up to date: no Spark session started", len(todo))
     return results
 
 
