@@ -395,3 +395,55 @@ def test_a_count_hidden_in_one_release_and_shown_in_the_next_gives_no_small_chan
     a2, targets = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T)), rc2, persons2)
     assert release_changes(a2, a1, T) == {}  # both signs: nothing left or joined either
     assert not [k for k in targets if a2.determined(k)]
+
+
+def model_counts_as_attacker_cells(export: dict[str, pd.DataFrame]) -> dict[tuple, int]:
+    """The logistic and Cox counts an export shows, named as ``attack_release`` names them."""
+    out = {}
+    for r in export["results"].itertuples():
+        key = (r.dataset, r.definition, r.contrast, r.pgs_id)
+        out.update({(col,) + key: int(v) for col, v in (("n", r.n), ("n_cases", r.n_cases)) if str(v).isdigit()})
+    for r in export["cox"].itertuples():
+        key = (r.dataset, r.definition, r.pgs_id)
+        out.update({(col,) + key: int(v) for col, v in (("cox_n", r.n), ("cox_events", r.n_events)) if str(v).isdigit()})
+    return out
+
+
+def test_model_counts_of_two_releases_give_no_small_change(toy):
+    """Release 2 has 32 more persons in the big dataset (TRD under definition A, trMDD under B
+    and C), 25 of them lacking both PGS (as if a covariate were missing). Linked across releases
+    by the status and flow counts only (a change of 32), the models of P1 showed n_cases 67 and
+    n 467 where release 1's showed 60 and 460: the outsider holding both reads the 7 new
+    cases with complete data (and 7 in every P1 model's n, the Cox n and events). With the
+    model counts of release 1's export linked too (``prior_counts`` reads results.tsv and
+    cox.tsv), no model count changes by 1..19 for the outsider; the model counts release 1
+    hides are recorded for later audits (``hidden_counts``)."""
+    persons, rc1, safe1 = toy
+    rng = np.random.default_rng(5)
+    rows = [("big", d, "TRD" if d == "A" else "trMDD", "EUR", rng.normal() if i < 7 else np.nan,
+             rng.normal() if i < 7 else np.nan, int(rng.integers(10, 900)), int(d == "A"))
+            for i in range(32) for d in DEFINITIONS]
+    persons2 = pd.concat([persons, pd.DataFrame(rows, columns=persons.columns)], ignore_index=True)
+    rc2 = release_from_persons(persons2)
+    shown1 = exported(safe1)
+    known = model_counts_as_attacker_cells(shown1)
+    cell = ("n_cases", "big", "A", "trd_vs_nonmdd", "P1")
+    assert known[cell] == 60
+
+    flow_only = prior_counts({"r1": {k: shown1[k] for k in ("cohort_counts", "cohort_flow")}})
+    a, _ = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": flow_only}), T)), rc2, persons2)
+    before = small_release_changes(a, known, T)
+    assert before[cell] == (7, 7) and before[("cox_events", "big", "A", "P1")] == (7, 7)
+
+    prior = prior_counts({"r1": shown1})
+    assert prior[("r1", ("model", "logistic", "big", "A", "trd_vs_nonmdd", "P1", "n_cases"))] == 60
+    assert prior[("r1", ("model", "cox", "big", "A", "progression", "P1", "n_events"))] == 60
+    a, targets = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T)), rc2, persons2)
+    assert small_release_changes(a, known, T) == {}
+    assert not [k for k in targets if a.determined(k)]
+
+    text = {f"{n}.tsv": shown1[n].to_csv(sep="\t", index=False) for n in ("results", "cox")}
+    hidden = hidden_counts(text, {"logistic": rc1.logistic, "cox": rc1.cox})
+    assert ["model", "logistic", "tiny", "A", "trd_vs_nonmdd", "P1", "n_cases", 4] in hidden
+    assert ["model", "logistic", "big", "A", "trd_vs_nonmdd", "P2", "n_cases", 57] in hidden  # "suppressed" there
+    assert all(cell[0] == "model" and isinstance(cell[-1], int) for cell in hidden)

@@ -185,7 +185,7 @@ def test_a_gate_message_gives_no_small_count_by_arithmetic(caplog, n, total, pin
 
 def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_path):
     """What the report audits against (``other_release_exports`` -> ``prior_counts``): the
-    shown status and flow counts of every other release with a complete export/, never its own,
+    shown status, flow and model counts of every other release with a complete export/, never its own,
     nor an incomplete one's; and the counts such an export hides, as its report's internal
     manifest recorded them (``notes.hidden_counts``), only when that report run wrote the export
     (same run id: r3's report was rerun without publishing a new export)."""
@@ -202,6 +202,9 @@ def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_
         export.mkdir(parents=True)
         (export / "cohort_counts.tsv").write_text("dataset\tdefinition\tstatus\tn\nd\tA\tTRD\t60\nd\tA\ttrMDD\t<20\n")
         (export / "cohort_flow.tsv").write_text("definition\tstep_order\tstep\tn\nall\t1\tall_persons\t300\n")
+        (export / "results.tsv").write_text("dataset\tdefinition\tcontrast\tpgs_id\tn\tn_cases\tbeta\n"
+                                            "d\tA\ttrd_vs_nonmdd\tP1\t460\t60\t0.1\n")
+        (export / "cox.tsv").write_text("dataset\tdefinition\tpgs_id\tn\tn_events\nd\tA\tP1\t300\t<20\n")
         (export / "_manifest.json").write_text(json.dumps({"run_id": "x"}))
         (tmp_path / release / "report").mkdir()
         (tmp_path / release / "report" / "_manifest.json").write_text(json.dumps(
@@ -209,7 +212,9 @@ def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_
         if complete:
             (export / "_SUCCESS").write_text("")
     got = prior_counts(other_release_exports(Fs(spark), cfg))
-    shown = {("status", "d", "A", "TRD"): 60, ("flow", "all", "all_persons"): 300}
+    model = ("model", "logistic", "d", "A", "trd_vs_nonmdd", "P1")
+    shown = {("status", "d", "A", "TRD"): 60, ("flow", "all", "all_persons"): 300, (*model, "n"): 460,
+             (*model, "n_cases"): 60, ("model", "cox", "d", "A", "progression", "P1", "n"): 300}
     assert got == {**{("r1", k): n for k, n in shown.items()}, ("r1", ("status", "d", "A", "trMDD")): 7,
                    **{("r3", k): n for k, n in shown.items()}}
 

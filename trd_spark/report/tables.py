@@ -69,10 +69,12 @@ class ReleaseCounts:
 
 
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
-    """{(release, audit cell): n} of the status and cohort-flow counts that other releases'
-    exports show as numbers, and of those they hide when their report recorded the count.
-    ``exports``: release -> {"cohort_counts": ..., "cohort_flow": ...} as read from their
-    ``export/`` TSVs (text; a table absent: left out) and optionally "hidden_counts"
+    """{(release, audit cell): n} of the status, cohort-flow and model counts (``n``,
+    ``n_cases``, ``n_events`` of each logistic and Cox row, cells as ``model_count_cells``
+    names them) that other releases' exports show as numbers, and of those they hide when
+    their report recorded the count. ``exports``: release -> {"cohort_counts": ...,
+    "cohort_flow": ..., "results": ..., "cox": ...} as read from their ``export/`` TSVs
+    (text; a table absent: left out) and optionally "hidden_counts"
     (``hidden_counts`` of that release's report: [[*audit cell, n], ...]). An outsider holding
     two releases' exports subtracts them: 60 TRD persons in one and 67 in the next are 7 new
     ones, so ``build_audit`` links each count to the same count of every other release
@@ -85,6 +87,9 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
     for release, tables in sorted(exports.items()):
         for *cell, n in tables.get("hidden_counts") or []:
             out[(release, tuple(cell))] = int(n)
+        for cell, n in model_count_cells(tables).items():
+            if n.isdigit():
+                out[(release, cell)] = int(n)
         cc, flow = tables.get("cohort_counts"), tables.get("cohort_flow")
         if cc is not None:
             for ds, d, st, n in zip(cc["dataset"], cc["definition"], cc["status"], cc["n"].astype(str)):
@@ -97,12 +102,37 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
     return out
 
 
+# Model tables whose counts are linked across releases: export name -> (table, count columns).
+MODEL_COUNTS = {"results": ("logistic", ("n", "n_cases")), "cox": ("cox", ("n", "n_events"))}
+
+
+def model_count_cells(tables: dict) -> dict[tuple, str]:
+    """{("model", table, dataset, definition, contrast, pgs_id, column): count as text} of the
+    model tables in ``tables`` (export name -> frame: "results" for the logistic models, "cox";
+    a Cox row's contrast is "progression"; an absent table or a row without a count: left out).
+    A model's identity does not depend on the release, so the same cell of two releases'
+    exports names the same model: 40 cases in one, 47 in the next are 7 new cases."""
+    out: dict[tuple, str] = {}
+    for name, (table, columns) in MODEL_COUNTS.items():
+        df = tables.get(name)
+        if df is None:
+            continue
+        contrasts = df["contrast"] if "contrast" in df.columns else ["progression"] * len(df)
+        for col in columns:
+            for ds, d, c, p, n in zip(df["dataset"], df["definition"], contrasts, df["pgs_id"], df[col]):
+                if _is_int(n) and n not in ("", "nan"):
+                    out[("model", table, str(ds), str(d), str(c), str(p), col)] = n if isinstance(n, str) else str(int(n))
+    return out
+
+
 def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -> list[list]:
-    """[[*audit cell, n], ...]: the status and cohort-flow counts this release's export hides
-    ("<T" or "suppressed"), with their true value, as ``prior_counts`` links them in a later
-    release's audit. ``exported``: "cohort_counts.tsv" / "cohort_flow.tsv" as the export's
-    text (absent: left out); ``internal``: "cohort_counts" / "cohort_flow" as the report read
-    them. Kept in the report's internal manifest, never exported."""
+    """[[*audit cell, n], ...]: the status, cohort-flow and model counts this release's export
+    hides ("<T" or "suppressed"), with their true value, as ``prior_counts`` links them in a
+    later release's audit. ``exported``: "cohort_counts.tsv" / "cohort_flow.tsv" /
+    "results.tsv" / "cox.tsv" as the export's text (absent: left out); ``internal``:
+    "cohort_counts" / "cohort_flow" / "logistic" / "cox" as the report read them (model cells
+    as ``model_count_cells`` names them). Kept in the report's internal manifest, never
+    exported."""
     out: list[list] = []
     for name, kind, keys in (("cohort_counts", "status", ["dataset", "definition", "status"]),
                              ("cohort_flow", "flow", ["definition", "step"])):
@@ -114,6 +144,15 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -
         for *k, n in shown[[*keys, "n"]].itertuples(index=False):
             if not n.isdigit() and tuple(k) in true_n:
                 out.append([kind, *k, true_n[tuple(k)]])
+    for name, (table, _) in MODEL_COUNTS.items():
+        text, truth = exported.get(f"{name}.tsv"), internal.get(table)
+        if text is None or truth is None:
+            continue
+        shown_cells = model_count_cells({name: pd.read_csv(io.StringIO(text), sep="\t", dtype=str,
+                                                           keep_default_na=False)})
+        true_cells = model_count_cells({name: truth})
+        out += [[*cell, int(true_cells[cell])] for cell, n in shown_cells.items()
+                if not n.isdigit() and n != "" and cell in true_cells]
     return out
 
 
@@ -357,6 +396,14 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         relations.append(rel)
 
     def model_cells(table, df, total, part, group_of):
+        # Each row's identity across releases (``model_count_cells``) -> its audit cell here.
+        pgs_ids = df["pgs_id"] if "pgs_id" in df.columns else [None] * len(df)
+        for ds, definition, contrast, pgs, n, k in zip(df["dataset"], df["definition"], df["contrast"], pgs_ids,
+                                                       df[total], df[part]):
+            if pgs is not None and _is_int(n) and _is_int(k):
+                ident = ("model", table, str(ds), str(definition), str(contrast), str(pgs))
+                model_cell[(*ident, total)] = (table, ds, definition, contrast, total, int(n))
+                model_cell[(*ident, part)] = (table, ds, definition, contrast, part, int(k))
         for (ds, definition, contrast, n, k), _ in df.groupby(
             ["dataset", "definition", "contrast", total, part], dropna=True, sort=True
         ):
@@ -371,6 +418,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
             link(p_key, cases, ds, definition)
             link(t_key, whole, ds, definition)
 
+    model_cell: dict[tuple, tuple] = {}
     model_cells("logistic", rc.logistic, "n", "n_cases", lambda c: CONTRAST_GROUPS.get(c, ((), ())))
     if rc.cox is not None and len(rc.cox):
         cox = rc.cox.assign(contrast="progression")
@@ -435,11 +483,13 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
             link(dist_total, everyone, ds, rc.primary_definition)
 
     # The same count as another release's export shows it (known exactly, ``prior_counts``):
-    # their difference is a count too (persons who joined, or left, the group).
-    for (release, cell), n in sorted((rc.prior or {}).items(), key=str):
+    # their difference is a count too (persons who joined, or left, the group). A model's
+    # counts are named by the model (its cell here also carries the value).
+    for (release, name), n in sorted((rc.prior or {}).items(), key=str):
+        cell = model_cell.get(name, name)
         if cell not in published:
             continue
-        prior, change = ("prior", release, cell), ("release_change", release, cell)
+        prior, change = ("prior", release, name), ("release_change", release, name)
         values[prior] = n
         values[change] = abs(values[cell] - n)
         relations.append({cell: 1, prior: -1, change: -1 if values[cell] >= n else 1})
