@@ -291,13 +291,15 @@ def cases_from_standard_errors(results, threshold: int = 20) -> dict:
 
 def small_release_changes(attacker: Attacker, prior: dict, threshold: int = 20) -> dict:
     """The two-release attack: ``prior`` = {cell: n} of counts another release's export shows
-    (``("status", ds, definition, status)``, ``("flow", definition, step)``); ``attacker`` holds
+    (``("status", ds, definition, status)``, ``("flow", definition, step)``, model counts as
+    ``attacker_name`` reads them); ``attacker`` holds
     this release's export (``attack_release``). The change of a cell is its interval here minus
     the other release's number; a change pinned inside 1..threshold-1 (or -(threshold-1)..-1)
     more tightly than "<threshold" (width < threshold - 2) is a small group recovered: the
     persons who joined or left it. Returns {cell: (low, high) of the change}."""
     out = {}
     for cell, n in sorted(prior.items(), key=str):
+        cell = attacker_name(cell)
         if cell not in attacker.bounds:
             continue
         lo, hi = attacker.interval(cell)
@@ -305,6 +307,19 @@ def small_release_changes(attacker: Attacker, prior: dict, threshold: int = 20) 
         if _pinned_small(change, threshold):
             out[cell] = change
     return out
+
+
+def attacker_name(cell: tuple) -> tuple:
+    """A model count as ``report.tables.prior_counts`` names it, ("model", "logistic" | "cox",
+    dataset, definition, contrast, pgs_id, column), as ``attack_release`` names it (("n" |
+    "n_cases", dataset, definition, contrast, pgs_id); ("cox_n" | "cox_events", dataset,
+    definition, pgs_id)); any other cell unchanged."""
+    if not (isinstance(cell, tuple) and len(cell) == 7 and cell[0] == "model"):
+        return cell
+    _, table, ds, definition, contrast, pgs, col = cell
+    if table == "cox":
+        return ({"n": "cox_n", "n_events": "cox_events"}[col], ds, definition, pgs)
+    return (col, ds, definition, contrast, pgs)
 
 
 def _pinned_small(change: tuple[float, float], threshold: int) -> bool:
