@@ -1,8 +1,9 @@
-"""compare-releases: cohort-size changes are counts too (pure pandas, no Spark)."""
+"""compare-releases: cohort-size changes are counts too (pure pandas), and its estimates are the exports'."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from trd_spark.report.compare import cohort_size_changes
 
@@ -48,3 +49,31 @@ def test_counts_hidden_in_an_export_stay_hidden():
     row = out.set_index("step").loc["with_mdd_diagnosis"]
     assert row.n_b == "suppressed" and row.change == ""
     assert _small_changes_derivable(out) == [] and for_export is True
+
+
+def test_compare_estimates_are_the_exported_ones(tmp_path):
+    """compare-releases' estimates.tsv read the models' internal tables: the OR and CI of a
+    model whose cases the export hides ("<20"; the export leaves its estimates out because
+    1/se^2 gives the cases back) went into the compare folder. Now both sides are the exports'
+    (``release_estimates``, what ``compare_releases`` writes): that model's row has no
+    estimate, a shown one keeps its values. No Spark: the exports are text files."""
+    from trd_spark.io import LocalFs
+    from trd_spark.layout import Layout
+    from trd_spark.report.compare import release_estimates
+
+    cols = ["dataset", "definition", "contrast", "pgs_id", "trait", "n", "n_cases", "odds_ratio", "ci_low", "ci_high", "p"]
+    for release, shift in (("r1", 0.0), ("r2", 0.1)):
+        base = tmp_path / release
+        for d in ("models", "export"):
+            (base / d).mkdir(parents=True)
+        internal = pd.DataFrame([("d", "A", "trd_vs_nonmdd", "P1", "t", 460, 60, 1.2 + shift, 1.1, 1.4 + shift, 0.01),
+                                 ("d", "B", "trd_vs_nonmdd", "P1", "t", 407, 7, 2.5 + shift, 1.3, 4.8, 0.02)], columns=cols)
+        internal.to_parquet(base / "models" / "logistic.parquet")  # what compare-releases used to read
+        shown = internal.astype(object)
+        shown.loc[1, ["n_cases", "odds_ratio", "ci_low", "ci_high", "p"]] = ["<20", None, None, None, None]
+        shown.to_csv(base / "export" / "results.tsv", sep="\t", index=False)
+    est = release_estimates(LocalFs(), Layout(str(tmp_path), "r1"), Layout(str(tmp_path), "r2")).set_index("definition")
+    assert est.loc["A", ["effect_a", "effect_b", "ci_high_b"]].tolist() == pytest.approx([1.2, 1.3, 1.5])
+    assert est.loc["A", "ci_overlap"] is True
+    assert est.loc["B", ["effect_a", "effect_b", "ci_low_a", "ci_high_a", "ci_low_b", "ci_high_b"]].isna().all()
+    assert est.loc["B", "ci_overlap"] is None

@@ -8,7 +8,8 @@ Writes ``{output_root}/compare/{A}_vs_{B}/`` with
   (score_sum) between releases for persons in both, computed in Spark (only the correlation
   and the suppressed number of persons leave the executors);
 - ``estimates.tsv``: ORs (logistic) and HRs (Cox) side by side, ``ci_overlap`` false where the
-  95% CIs no longer overlap.
+  95% CIs no longer overlap, as the two exports show them (``exported_estimates``): a model
+  whose counts an export hides has no estimate there, nor here.
 """
 
 from __future__ import annotations
@@ -167,6 +168,40 @@ def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str)
 COMPARED_OUTPUTS = ("pgs", "phenotypes", "models", EXPORT)
 
 
+# Exported model tables compared (export file -> model) and their estimate columns.
+EXPORTED_MODELS = {"results.tsv": "logistic", "cox.tsv": "cox"}
+
+
+def read_export(fs: FsLike, lay: Layout, name: str) -> pd.DataFrame:
+    """One exported table of a release (``export/{name}``) as text, as an outsider reads it."""
+    return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
+
+
+def release_estimates(fs: FsLike, la: Layout, lb: Layout) -> pd.DataFrame:
+    """``exported_estimates`` of two releases' ``export/`` folders (``fs``: io.Fs or
+    io.LocalFs): what ``estimates.tsv`` holds."""
+    a, b = ({name: read_export(fs, lay, name) for name in EXPORTED_MODELS if fs.exists(lay.file(EXPORT, name))}
+            for lay in (la, lb))
+    return exported_estimates(a, b)
+
+
+def exported_estimates(export_a: dict[str, pd.DataFrame], export_b: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``estimates_side_by_side`` of the model tables both exports hold (``export_x``: export
+    file name -> table as text, e.g. "results.tsv", "cox.tsv"; a file absent from either:
+    left out; none: an empty frame). The estimates are those the exports show: a model whose
+    n, cases or events an export hides has no estimate there (``tables.hide_estimates_of_hidden_counts``:
+    its CI gives 1/se^2, about its cases), so its side here is empty, never the internal fit."""
+    parts = []
+    for name, model in EXPORTED_MODELS.items():
+        if name not in export_a or name not in export_b:
+            continue
+        numeric = [EFFECT[model], "ci_low", "ci_high", "p"]
+        a, b = (df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in numeric}) for df in
+                (export_a[name], export_b[name]))
+        parts.append(estimates_side_by_side(a, b, model))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def check_comparable(cfg: Config, fs: FsLike, *releases: str) -> None:
     """Raise InputDataError (naming the release, the output and the command that mends it)
     unless each release has every output in ``COMPARED_OUTPUTS`` published and none of them
@@ -200,21 +235,13 @@ def compare_releases(
     threshold = cfg.report.small_count_threshold
     la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
 
-    def exported(lay: Layout, name: str) -> pd.DataFrame:
-        return pd.read_csv(io.StringIO(fs.read_text(lay.file(EXPORT, name))), sep="\t", dtype=str, keep_default_na=False)
-
     flow_a, flow_b = (read_table(spark, lay.table("phenotypes", "cohort_flow")).toPandas() for lay in (la, lb))
-    sizes, for_export = cohort_size_changes(flow_a, flow_b, exported(la, "cohort_flow.tsv"),
-                                            exported(lb, "cohort_flow.tsv"), threshold)
+    sizes, for_export = cohort_size_changes(flow_a, flow_b, read_export(fs, la, "cohort_flow.tsv"),
+                                            read_export(fs, lb, "cohort_flow.tsv"), threshold)
     out = {"cohort_sizes": sizes}
     out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
                                                spark.read.parquet(lb.table("pgs", "scores")), threshold)
-    parts = []
-    for model in ("logistic", "cox"):
-        if fs.exists(la.table("models", model)) and fs.exists(lb.table("models", model)):
-            parts.append(estimates_side_by_side(spark.read.parquet(la.table("models", model)).toPandas(),
-                                                spark.read.parquet(lb.table("models", model)).toPandas(), model))
-    out["estimates"] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    out["estimates"] = release_estimates(fs, la, lb)
     return out, for_export
 
 
