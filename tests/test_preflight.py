@@ -51,6 +51,7 @@ def test_output_root_that_is_a_file(cfg, tmp_path):
 def test_too_little_free_space(cfg):
     with pytest.raises(ConfigError, match="output_root: only .* MB free"):
         check_output_root(cfg, min_free_bytes=1 << 60)
+    assert not (Path(cfg.output_root) / cfg.release).exists()  # no empty release folder left
     check_output_root(cfg)
     assert Path(cfg.output_root).is_dir()
 
@@ -70,14 +71,84 @@ def test_cli_run_fails_before_spark_on_missing_input(tmp_path, capsys):
     raw["pgs"]["trait_panel"] = str(DEFAULT_CONFIG.parent / "trait_panel_toy.yaml")
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    assert main(["phenotypes", "--config", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert "omop.path: no such file or directory" in err
-    # Nothing but the run log (issue 18), which says the run failed.
-    files = [p for p in (tmp_path / "results").rglob("*") if p.is_file() and p.name != ".trd-spark.lock"]
-    assert files and all(p.parent.name == "logs" for p in files), files
-    (log,) = files
-    assert log.read_text().splitlines()[-1].endswith("FAILED, exit code 2")
+    for command in (["phenotypes"], ["run"]):
+        assert main([*command, "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert ("omop.path" if command == ["phenotypes"] else "genotypes.path") + ": no such file or directory" in err
+        # Nothing that looks like a release (new-user trial, session 13: results/<release>/logs
+        # was left): the inputs are checked before the output root is touched.
+        assert not (tmp_path / "results").exists(), list((tmp_path / "results").rglob("*"))
+
+
+VCF_HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+VCF_RECORDS = "".join(f"chr1\t{100 + i}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n" for i in range(50))
+
+
+def _bgzip(path: Path, text: str, *, eof: bool = True) -> None:
+    import pysam
+
+    with pysam.BGZFile(str(path), "wb", None) as f:
+        f.write(text.encode())
+    if not eof:  # an interrupted copy: the 28-byte end-of-file block is missing
+        path.write_bytes(path.read_bytes()[:-28])
+
+
+def _vcf_config(tmp_path: Path, vcf: Path) -> Path:
+    """A one-dataset config reading ``vcf`` (real-data layout: no toy_data), its other pgs
+    inputs present."""
+    import yaml
+
+    from trd_spark.config import DEFAULT_CONFIG
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw.pop("toy_data")
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "PGS1.txt").write_text("x\n")
+    raw["output_root"] = str(tmp_path / "results")
+    raw["datasets"] = [{"name": "discovery", "role": "discovery", "genotypes": {"format": "vcf", "path": str(vcf)}}]
+    raw["pgs"].update(scoring_files=[str(tmp_path / "scores" / "*.txt")],
+                      trait_panel=str(DEFAULT_CONFIG.parent / "trait_panel_toy.yaml"))
+    raw["phenotypes"]["concept_sets"] = str(DEFAULT_CONFIG.parent / "concept_sets.yaml")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    return config
+
+
+@pytest.mark.parametrize(("name", "write", "problem"), [
+    ("no-eof.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER + VCF_RECORDS, eof=False), "no BGZF end-of-file block"),
+    ("cut-line.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER + VCF_RECORDS + "chr1\t999\t.\tA\tG\t.\tPA"),
+     "last line has no final newline"),
+    ("cut-fields.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER + VCF_RECORDS + "chr1\t999\t.\tA\tG\t.\tPASS\t.\tGT\n"),
+     "last line has 9 tab-separated fields, the #CHROM line 11"),
+    ("cut-line.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS + "chr1\t999\t.\tA\tG\t.\tPASS\t.\tGT\t0/"),
+     "last line has no final newline"),
+    ("cut-fields.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS + "chr1\t999\t.\tA\n"),
+     "last line has 4 tab-separated fields"),
+    ("whole.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER + VCF_RECORDS), None),
+    ("whole.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS), None),
+])
+def test_vcf_cut_short_is_one_error_before_anything_is_written(tmp_path, capsys, name, write, problem):
+    """A VCF cut short (an interrupted copy; a bgzip file without its 28-byte end-of-file
+    block, or a last line cut) stops `run` (here `pgs`) in preflight with exit 3 and one error line naming
+    the file, before the output root is created (was found in the pgs stage, after Spark
+    started and, at scale, minutes of work). Whole files pass the check."""
+    from trd_spark.cli import main
+    from trd_spark.errors import InputDataError
+    from trd_spark.preflight import check_vcf_inputs
+
+    vcf = tmp_path / name
+    write(vcf)
+    config = _vcf_config(tmp_path, vcf)
+    cfg = load_config(config)
+    if problem is None:
+        check_vcf_inputs(cfg)
+        return
+    with pytest.raises(InputDataError, match=problem):
+        check_vcf_inputs(cfg)
+    assert main(["pgs", "--config", str(config)]) == 3
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"{vcf}: " in errors[0] and problem in errors[0], errors
+    assert not (tmp_path / "results").exists()
 
 
 def test_too_long_release_name_is_one_config_error(tmp_path, capsys):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trd_spark.config import is_uri
-from trd_spark.errors import Interrupted, NothingToDo, StorageError, TrdSparkError, input_error_of
+from trd_spark.errors import Interrupted, LockedError, NothingToDo, StorageError, TrdSparkError, input_error_of
 from trd_spark.layout import STAGES
 
 if TYPE_CHECKING:
@@ -376,13 +376,21 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
     from trd_spark.logs import OUTSIDE_STAGES, count_text
     from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages, skip_all_without_spark
-    from trd_spark.preflight import check_inputs, check_output_root
+    from trd_spark.preflight import check_inputs, check_output_root, toy_data_pending
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
     from trd_spark.session import command_session
 
     cfg = _load(args)
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
-    # Fail before any Spark work on an unwritable/full output root or missing inputs.
+    # Fail before any Spark work on missing or cut-short inputs, then on an unwritable/full
+    # output root; the inputs first, before anything is written (a run stopped there leaves
+    # no release folder and no log: its one error line is on stderr).
+    toy_pending = toy_data_pending(cfg)
+    if not needs_spark_fs(cfg):  # a release another run works on is exit 6 whatever its inputs
+        peek = ReleaseLock(cfg, LocalFs())
+        if os.path.exists(peek.path) and not peek._stale():  # noqa: SLF001 - read-only; acquired below
+            raise LockedError(f"another run holds the lock on release {cfg.release}", where=peek.path)
+    check_inputs(cfg, stages or list(STAGES))
     check_output_root(cfg)
     args.run_log = _open_run_log(cfg, args.command)
     log.debug("%s", resolved_yaml(cfg))
@@ -392,7 +400,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
             if not needs_spark_fs(cfg):
                 stack.enter_context(ReleaseLock(cfg, LocalFs()))
             ensure_toy_data(cfg)
-            check_inputs(cfg, stages or list(STAGES))
+            if toy_pending:  # the toy inputs, once generated
+                check_inputs(cfg, stages or list(STAGES))
             t0 = time.time()
             # A no-op rerun (every stage current, decided from manifests and local fingerprints)
             # starts no JVM; otherwise Spark starts here and run_stages decides again with it.

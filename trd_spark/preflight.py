@@ -1,7 +1,10 @@
-"""Checks run before any Spark work: inputs exist, the output root is writable, disk has room.
+"""Checks run before any Spark work: inputs exist (and a VCF is not cut short), the output
+root is writable, disk has room.
 
-Each failure is one ConfigError naming the config key (and the file) so a user can fix it
-without reading a stack trace, and nothing has been written yet when it is raised.
+Each failure is one ConfigError (a truncated VCF: InputDataError) naming the config key or
+the file, so a user can fix it without reading a stack trace. ``check_inputs`` writes
+nothing; ``run`` calls it before it creates the release's folder or its log, so a run
+stopped by a missing input leaves no output that looks like a release.
 """
 
 from __future__ import annotations
@@ -42,13 +45,137 @@ def _is_plink_prefix(cfg: Config, key: str) -> bool:
             and cfg.datasets[int(parts[1])].genotypes.format == "plink")
 
 
+def toy_data_pending(cfg: Config) -> str | None:
+    """The toy data directory of a toy config whose data are not generated yet (no
+    ``truth.json``: ``pipeline.ensure_toy_data`` writes them when the run starts), else None."""
+    if cfg.toy_data is None:
+        return None
+    try:
+        if (Path(cfg.toy_data.dir) / "truth.json").exists():
+            return None
+    except OSError:  # e.g. a release name over the file system's limit in the path: not there
+        pass
+    return str(Path(cfg.toy_data.dir).resolve())
+
+
 def check_inputs(cfg: Config, stages: list[str]) -> None:
-    """Raise ConfigError naming the first missing input path (key and path) the stages declare."""
-    missing = missing_inputs(cfg, stages)
+    """Raise ConfigError naming the first missing input path (key and path) the stages declare,
+    then InputDataError (exit 3) naming the first local VCF of the pgs stage that is cut short
+    (``check_vcf_inputs``). Inputs under toy data not generated yet (``toy_data_pending``) are
+    left for the check after their generation. Reads no output and writes nothing: ``run``
+    calls it before it creates the release's folder or its log."""
+    pending = toy_data_pending(cfg)
+    missing = [(k, p) for k, p in missing_inputs(cfg, stages)
+               if pending is None or not str(Path(p).resolve()).startswith(pending)]
     if missing:
         key, path = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ConfigError(f"{key}: no such file or directory: {path}{more}", where=cfg.source_path)
+    if "pgs" in stages and pending is None:
+        check_vcf_inputs(cfg)
+
+
+def check_vcf_inputs(cfg: Config) -> None:
+    """Each local VCF of a ``format: vcf`` dataset, checked before any Spark work, by what a
+    cut-short copy shows at its ends (at All of Us scale Hail would find it minutes into the
+    pgs stage): ``pgs.genotypes.check_vcf_files`` (header and first record; a BGZF file must
+    end with the 28-byte BGZF end-of-file block, SAM/BAM spec 4.1.2), then the last line
+    (``last_line_problem``: it must end with a newline and, when it lies whole in the file's
+    last 1 MiB / last BGZF block, have as many tab-separated fields as the ``#CHROM`` header
+    line). Plain gzip files are not decompressed to their end (a full read).
+
+    Raises InputDataError (exit 3) naming the file: one error line."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.genotypes import check_vcf_files, compression
+
+    for d in cfg.datasets:
+        source = d.genotypes
+        if source.format != "vcf" or is_uri(source.path):
+            continue
+        check_vcf_files(source)
+        for path in sorted(glob.glob(source.path)):
+            problem = last_line_problem(path, compression(path))
+            if problem:
+                raise InputDataError(f"VCF cut short? {problem}; copy the file again", where=path)
+
+
+# The last decompressed bytes looked at: one BGZF block holds at most 64 KiB of data.
+_TAIL_BYTES = 1 << 20
+# The fixed start of a BGZF block header (SAM/BAM spec 4.1): gzip magic, CM 8, FLG.FEXTRA.
+_BGZF_MAGIC = b"\x1f\x8b\x08\x04"
+
+
+def last_line_problem(path: str, kind: str) -> str | None:
+    """What is wrong with the last line of a VCF file (``kind``: ``pgs.genotypes.compression``
+    of it), or None: no final newline, or (when the whole line is in the text read) fewer or
+    more tab-separated fields than the ``#CHROM`` line. An uncompressed file is read from its
+    last 1 MiB, a BGZF file from its last data block (located by walking back from the
+    end-of-file block to a block whose BSIZE ends there); a plain gzip file is not checked
+    (None). A file with no record after its header has no last line to check (None)."""
+    if kind == "gzip":
+        return None
+    tail = _bgzf_last_block_text(path) if kind == "bgzf" else _plain_tail(path)
+    if not tail:
+        return None
+    if not tail.endswith(b"\n"):
+        return "its last line has no final newline"
+    body = tail[:-1]
+    cut = body.rfind(b"\n")
+    if cut < 0:
+        return None  # the last line began before the text read: its length is not known here
+    last = body[cut + 1:]
+    if last.startswith(b"#"):
+        return None
+    n_header = _header_field_count(path, kind)
+    n_last = last.count(b"\t") + 1
+    if n_header is not None and n_last != n_header:
+        return f"its last line has {n_last} tab-separated fields, the #CHROM line {n_header}"
+    return None
+
+
+def _plain_tail(path: str) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - _TAIL_BYTES))
+        return f.read()
+
+
+def _bgzf_last_block_text(path: str) -> bytes:
+    """The decompressed data of the last non-empty BGZF block before the end-of-file block
+    (b"" when none is found: a file of the EOF block only)."""
+    import zlib
+
+    from trd_spark.pgs.genotypes import BGZF_EOF
+
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - len(BGZF_EOF) - (1 << 16) - 64))
+        raw = f.read()
+    end = len(raw) - len(BGZF_EOF)
+    at = raw.rfind(_BGZF_MAGIC, 0, end)
+    while at >= 0:
+        # XLEN 6 with the BC subfield; BSIZE (total block size - 1) closes the block at ``end``.
+        if raw[at + 12:at + 14] == b"BC" and at + int.from_bytes(raw[at + 16:at + 18], "little") + 1 == end:
+            try:
+                return zlib.decompress(raw[at + 18:end - 8], -15)
+            except zlib.error:
+                return b""
+        at = raw.rfind(_BGZF_MAGIC, 0, at)
+    return b""
+
+
+def _header_field_count(path: str, kind: str) -> int | None:
+    """Tab-separated fields of the ``#CHROM`` line (None when the header has none)."""
+    import gzip
+
+    with gzip.open(path, "rb") if kind != "none" else open(path, "rb") as f:
+        for line in f:
+            if line.startswith(b"#CHROM"):
+                return line.rstrip(b"\r\n").count(b"\t") + 1
+            if not line.startswith(b"#"):
+                return None
+    return None
 
 
 def check_output_root(cfg: Config, min_free_bytes: int = MIN_FREE_BYTES) -> None:
@@ -64,12 +191,25 @@ def check_output_root(cfg: Config, min_free_bytes: int = MIN_FREE_BYTES) -> None
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"output_root: cannot write to {root}: {e.strerror or e}", where=cfg.source_path) from None
+    release_dir = path / cfg.release
+    created = not os.path.isdir(release_dir)  # os.path: a name over the limit is False, not an error
     try:
-        (path / cfg.release).mkdir(exist_ok=True)
+        release_dir.mkdir(exist_ok=True)
     except OSError as e:
         # e.g. a release name longer than the file system's name limit (255 bytes on ext4).
         raise ConfigError(f"release: cannot create {path / cfg.release}: {e.strerror or e} "
                           f"({len(cfg.release)} characters)", where=cfg.source_path) from None
+    try:
+        _check_room(cfg, path, min_free_bytes)
+    except ConfigError:
+        if created:  # a run stopped here leaves no empty release folder
+            release_dir.rmdir()
+        raise
+
+
+def _check_room(cfg: Config, path: Path, min_free_bytes: int) -> None:
+    """Free space at the output root, and a writable ``spark.tmp_dir`` (ConfigError)."""
+    root = cfg.output_root
     free = shutil.disk_usage(path).free
     if free < min_free_bytes:
         raise ConfigError(
