@@ -102,6 +102,20 @@ def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str
     return chain, labels
 
 
+def dataset_flow_html(dflow: pd.DataFrame, definition: str, threshold: int) -> str:
+    """The per-dataset step from genotyped to analysed persons (the cohort stage's
+    ``dataset_flow`` as ``tables.suppress_release`` shows it: counts and removed counts of 1 to
+    threshold-1 as "<threshold", further cells "suppressed" by the audit), for ``definition``:
+    persons with PGS, removed as related, without genetic ancestry / PCs, not in the analysis
+    frame (no EHR person, sex not male/female or no analysed status), then per status."""
+    rows = dflow[dflow["definition"].isin([ALL_DEFINITIONS, definition])]
+    show = pd.DataFrame({"dataset": rows["dataset"], "step": rows["step"].astype(str),
+                         "persons": rows["n"], "removed by the step": rows["removed"]})
+    return html_table(show, f"Genotyped to analysed persons per dataset (definition {definition}); removed: persons "
+                            f"dropped by the step (counts 1-{threshold - 1} as <{threshold}, some further counts "
+                            "suppressed so that none can be derived)")
+
+
 def ordinal(n: int) -> str:
     """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st ..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -276,6 +290,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
         difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
         consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
+        dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
+        if t.get("dataset_flow") is not None else None,
     )
     safe = suppress_release(rc, threshold)
     # Estimates of fits with hidden counts are left out of the export (tables and figures alike).
@@ -309,6 +325,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         cc = safe["cohort_counts"].pivot_table(index=["dataset", "definition"], columns="status", values="n",
                                                aggfunc="first").reset_index().rename_axis(columns=None)
         flow_html += html_table(cc, "Analysed persons by status (genotyped, unrelated)")
+    if "dataset_flow" in safe:
+        flow_html += dataset_flow_html(safe["dataset_flow"], cfg.phenotypes.primary_definition, threshold)
     sections.append(("cohort", "Cohort flow", flow_html))
     sections.append(("matching", "PGS variant matching", html_table(
         match_rates(t["match_summary"]), "Variants matched / in the scoring file, per dataset (variant counts)")))
@@ -456,7 +474,8 @@ def run(ctx: StageContext) -> dict[str, str]:
         "match_summary": _read(ctx, "pgs", "match_summary", "PGS match summary")[PGS_MATCH_SUMMARY.names]
         .sort_values(["dataset", "pgs_id"], kind="mergesort"),
     }
-    optional = [("models", name) for name in OPTIONAL_MODEL_TABLES] + [("cohort", "cohort_counts")]
+    optional = [("models", name) for name in OPTIONAL_MODEL_TABLES] + [("cohort", "cohort_counts"),
+                                                                      ("cohort", "dataset_flow")]
     for stage, name in optional:
         if name == "cox" and not cfg.models.cox:
             continue

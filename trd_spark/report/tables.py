@@ -66,6 +66,8 @@ class ReleaseCounts:
     consistency: pd.DataFrame | None = None  # contrast, definition_a, definition_b, n_pgs, r2 (of meta's betas)
     # Counts other releases' exports already show ({(release, audit cell): n}, ``prior_counts``).
     prior: dict[tuple, int] | None = None
+    # The cohort stage's per-dataset flow (dataset, definition, step_order, step, n; cohort.flow).
+    dataset_flow: pd.DataFrame | None = None
 
 
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
@@ -328,6 +330,63 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
     return values, published, relations, units
 
 
+STATUS_STEP = "status "  # prefix of a per-status step of dataset_flow (vocabulary.status_step)
+
+
+def dataset_flow_cells(flow: pd.DataFrame, status: dict) -> tuple[list[tuple], list[tuple | None]]:
+    """Audit cells of each row of the cohort stage's ``dataset_flow`` (in row order): its count
+    and the count removed since the step before it (None for a dataset's first step and the
+    status rows). A status row is the ``cohort_counts`` cell of the same dataset, definition and
+    status (``status``: {(dataset, definition, status): n}) when that holds the same count: one
+    count, one cell. Removed counts are the neighbour differences of ``dataset_flow_audit``'s
+    chains: (``dflow_removed``, dataset, definition, i, i + 1)."""
+    cells: list[tuple] = []
+    removed: list[tuple | None] = []
+    pre_steps: dict[str, int] = {}
+    r: Any  # rows of the count frame (pandas-stubs type itertuples' fields as any scalar)
+    for r in flow.itertuples(index=False):
+        if str(r.step).startswith(STATUS_STEP):
+            st = str(r.step)[len(STATUS_STEP):]
+            same = status.get((r.dataset, r.definition, st)) == int(r.n)
+            cells.append(("status", r.dataset, r.definition, st) if same else ("dflow", r.dataset, r.definition, r.step))
+            removed.append(None)
+        elif r.definition == ALL_DEFINITIONS:
+            i = pre_steps[r.dataset] = pre_steps.get(r.dataset, -1) + 1
+            cells.append(("dflow", r.dataset, r.definition, r.step))
+            removed.append(("dflow_removed", r.dataset, ALL_DEFINITIONS, i - 1, i) if i else None)
+        else:  # the analysis frame of one definition: after the dataset's last step before it
+            i = pre_steps.get(r.dataset, -1) + 1
+            cells.append(("dflow", r.dataset, r.definition, r.step))
+            removed.append(("dflow_removed", r.dataset, r.definition, i - 1, i) if i else None)
+    return cells, removed
+
+
+def dataset_flow_audit(flow: pd.DataFrame, status: dict) -> tuple[dict, set, list[dict]]:
+    """(cell values, published cells, relations) of ``dataset_flow`` (``dataset_flow_cells``):
+    per dataset and definition, the chain of its steps before the split ('all') and its
+    analysis frame, every pair's difference an implicit cell (``chain_relations``: persons
+    removed by consecutive steps together are a count too), the neighbours' differences
+    published (the report shows them); the analysis frame is the sum of its status rows."""
+    cells, removed = dataset_flow_cells(flow, status)
+    values: dict = {c: int(n) for c, n in zip(cells, flow["n"])}
+    published = set(cells) | {r for r in removed if r is not None}
+    relations: list[dict] = []
+    rows = list(zip(flow["dataset"], flow["definition"], flow["step"].astype(str), cells))
+    for ds in dict.fromkeys(flow["dataset"]):
+        pre = [c for d, f, _, c in rows if d == ds and f == ALL_DEFINITIONS]
+        frames = [(f, c) for d, f, step, c in rows if d == ds and f != ALL_DEFINITIONS and not step.startswith(STATUS_STEP)]
+        for definition, frame in [(ALL_DEFINITIONS, None), *frames]:
+            chain = pre if frame is None else [*pre, frame]
+            implicit, rels = chain_relations(chain, values, ("dflow_removed", ds, definition))
+            values.update(implicit)
+            relations += rels
+            if frame is not None:
+                parts = [c for d, f, step, c in rows if d == ds and f == definition and step.startswith(STATUS_STEP)]
+                if parts and values[frame] == sum(values[c] for c in parts):
+                    relations.append({frame: 1, **{c: -1 for c in parts}})
+    return values, published, relations
+
+
 def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     """(cell values, published cells, relations, units) for every participant count of a
     release (units: published cell -> what is hidden with it, see ``audit_suppression``)."""
@@ -375,6 +434,13 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
                 total = ("status_total", ds, definition, str(Status.MDD))
                 values[total] = sum(status[p] for p in parts)
                 relations.append({total: 1, **{("status", *p): -1 for p in parts}})
+
+    if rc.dataset_flow is not None:
+        flow_values, flow_published, flow_relations = dataset_flow_audit(rc.dataset_flow, status)
+        for key, v in flow_values.items():
+            values.setdefault(key, v)
+        published |= flow_published
+        relations += flow_relations
 
     def link(cell, parts: tuple, ds, definition):
         """``cell`` counts a subset of the status groups ``parts`` (a model or curve leaves out
@@ -523,6 +589,16 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         cc["n"] = [shown(("status", *k), n) for k, n in
                    zip(zip(cc["dataset"], cc["definition"], cc["status"]), cc["n"])]
         out["cohort_counts"] = cc
+    if rc.dataset_flow is not None:
+        status = {} if rc.cohort_counts is None else {
+            (d, f, st): int(n) for d, f, st, n in zip(rc.cohort_counts["dataset"], rc.cohort_counts["definition"],
+                                                      rc.cohort_counts["status"], rc.cohort_counts["n"])}
+        cells, removed_cells = dataset_flow_cells(rc.dataset_flow, status)
+        dflow = rc.dataset_flow.copy()
+        dflow["n"] = pd.Series([shown(c, n) for c, n in zip(cells, dflow["n"])], index=dflow.index, dtype=object)
+        dflow["removed"] = pd.Series([None if c is None else shown(c, values[c]) for c in removed_cells],
+                                     index=dflow.index, dtype=object)
+        out["dataset_flow"] = dflow
 
     def model(df, table, total, part, contrast_col):
         df = df.copy()
