@@ -273,3 +273,31 @@ def test_flow_partition_of_all_persons_with_many_side_boxes_is_audited():
     shown = suppress_release(rc, 20)["cohort_flow"].set_index("step")["n"]
     assert shown["excluded_antidepressant_no_mdd"] == "<20"
     assert not all(isinstance(shown[s], int) for s in steps[:-1]), shown.to_dict()
+
+
+@pytest.mark.parametrize("p2", [
+    {"EUR": 400, "AFR": 85, "EAS": 15},  # P2 scored for 15 of the 25 EAS persons: a small group shown
+    {"EUR": 397, "AFR": 100, "EAS": 25},  # 3 EUR persons lack P2: 400 - 397 by subtraction
+])
+def test_pgs_distribution_counts_of_every_score_are_audited(p2):
+    """pgs_distribution.tsv has one n per dataset, ancestry group and PGS (persons with that
+    score); the audit took the first PGS's n per group and showed the others' as they were."""
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [525]})
+    counts = pd.DataFrame({"dataset": ["d"] * 4, "definition": ["x"] * 4,
+                           "status": ["TRD", "trMDD", "MDD_other", "non_MDD"], "n": [100, 150, 75, 200]})
+    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
+                             "n": [300], "n_cases": [100]})
+    p1 = {"EUR": 400, "AFR": 100, "EAS": 25}
+    dist = pd.DataFrame([("d", a, p, n, 0.0, 1.0) for p, ns in (("P1", p1), ("P2", p2)) for a, n in ns.items()],
+                        columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd"])
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
+                       pgs_distribution=dist, primary_definition="x")
+    out = suppress_release(rc, 20)["pgs_distribution"].set_index(["pgs_id", "ancestry"])["n"]
+    shown = {k: v for k, v in out.items() if isinstance(v, int)}
+    assert not [v for v in shown.values() if 0 < v < 20]
+    for a in p1:  # no small difference between two shown counts of the same group
+        if ("P1", a) in shown and ("P2", a) in shown:
+            assert not 0 < abs(shown["P1", a] - shown["P2", a]) < 20, a
+    # The persons lacking P2 (a small group) are not given by the shown totals either.
+    if all(("P2", a) in shown for a in p1):
+        assert not 0 < 525 - sum(shown["P2", a] for a in p1) < 20

@@ -534,19 +534,32 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         relations += [{same[0]: 1, other: -1} for other in same[1:]]
 
     if rc.pgs_distribution is not None and len(rc.pgs_distribution):
-        ancestries = rc.pgs_distribution.drop_duplicates(["dataset", "ancestry"])
-        for ds, grp in ancestries.groupby("dataset", sort=True):
-            dist_total = ("dist_total", ds)
-            values[dist_total] = int(grp["n"].sum())
-            rel: dict[tuple, int] = {dist_total: -1}
-            for r in grp.itertuples(index=False):
-                key = ("dist", ds, r.ancestry)
-                pub(key, r.n)
-                rel[key] = 1
+        # One n per dataset, ancestry group and PGS (the persons of the group with that score):
+        # each is a cell, at most the group's persons (an implicit cell, its value the largest n
+        # of the group); the difference is the group's persons lacking the score (implicit;
+        # left out when 0: an outsider may assume complete data), so 100 AFR persons with one
+        # score and 85 with another give 15. The groups add up to the dataset's analysed persons
+        # (its statuses under the primary definition), minus those in no group's count.
+        everyone = _plain(ANALYSED_STATUSES)
+        for ds, grp in rc.pgs_distribution.groupby("dataset", sort=True):
+            groups_total = ("dist_total", ds)
+            rel: dict[tuple, int] = {groups_total: -1}
+            values[groups_total] = 0
+            for ancestry, by_pgs in grp.groupby("ancestry", sort=True):
+                group = ("dist_group", ds, ancestry)
+                values[group] = int(by_pgs["n"].max())
+                values[groups_total] += values[group]
+                rel[group] = 1
+                for r in by_pgs.itertuples(index=False):
+                    key = ("dist", ds, ancestry, r.pgs_id)
+                    pub(key, r.n)
+                    lacking = ("dist_lacking", ds, ancestry, r.pgs_id)
+                    values[lacking] = values[group] - int(r.n)
+                    relations.append({group: 1, key: -1, **({lacking: -1} if values[lacking] else {})})
+                    if not values[lacking]:
+                        del values[lacking]
             relations.append(rel)
-            # The genotyped persons of a dataset are its statuses under the primary definition.
-            everyone = _plain(ANALYSED_STATUSES)
-            link(dist_total, everyone, ds, rc.primary_definition)
+            link(groups_total, everyone, ds, rc.primary_definition)
 
     # The same count as another release's export shows it (known exactly, ``prior_counts``):
     # their difference is a count too (persons who joined, or left, the group). A model's
@@ -620,7 +633,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         out["cox"] = model(rc.cox, "cox", "n", "n_events", None)
     if rc.pgs_distribution is not None:
         dist = rc.pgs_distribution.copy()
-        labels = [shown(("dist", ds, a), n) for ds, a, n in zip(dist["dataset"], dist["ancestry"], dist["n"])]
+        labels = [shown(("dist", ds, a, p), n) for ds, a, p, n in
+                  zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"])]
         small = [not isinstance(v, int) for v in labels]
         stats = [c for c in dist.columns if c not in ("dataset", "ancestry", "pgs_id", "n")]
         # Quantiles of a group whose size is hidden are dropped too (few persons: close to
