@@ -449,3 +449,32 @@ def test_model_counts_of_two_releases_give_no_small_change(toy):
     assert ["model", "logistic", "tiny", "A", "trd_vs_nonmdd", "P1", "n_cases", 4] in hidden
     assert ["model", "logistic", "big", "A", "trd_vs_nonmdd", "P2", "n_cases", 57] in hidden  # "suppressed" there
     assert all(cell[0] == "model" and isinstance(cell[-1], int) for cell in hidden)
+
+
+def test_pgs_distribution_groups_of_two_releases_give_no_small_change(toy):
+    """Release 2 has 32 more trMDD persons in the big dataset, 7 of them EUR: the status and
+    flow counts change by 32, but pgs_distribution.tsv's EUR group went 487 -> 494 and the
+    outsider holding both exports read the 7 new EUR persons. The group sizes of the other
+    export are linked too now (``prior_counts`` reads pgs_distribution.tsv)."""
+    persons, rc1, safe1 = toy
+    rng = np.random.default_rng(5)
+    rows = [("big", d, "trMDD", "EUR" if i < 7 else "AFR", rng.normal(), rng.normal(), int(rng.integers(10, 900)), 0)
+            for i in range(32) for d in DEFINITIONS]
+    persons2 = pd.concat([persons, pd.DataFrame(rows, columns=persons.columns)], ignore_index=True)
+    rc2 = release_from_persons(persons2)
+    shown1 = exported(safe1)
+    known = {("anc", r.dataset, r.ancestry): int(r.n) for r in shown1["pgs_distribution"].itertuples()
+             if r.n.isdigit()}
+    assert known[("anc", "big", "EUR")] == 487
+
+    no_dist = prior_counts({"r1": {k: v for k, v in shown1.items() if k != "pgs_distribution"}})
+    a, _ = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": no_dist}), T)), rc2, persons2)
+    assert small_release_changes(a, known, T) == {("anc", "big", "EUR"): (7, 7)}
+
+    prior = prior_counts({"r1": shown1})
+    assert prior[("r1", ("dist", "big", "EUR", "P1"))] == 487
+    a, targets = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T)), rc2, persons2)
+    assert small_release_changes(a, known, T) == {}
+    assert not [k for k in targets if a.determined(k)]
+    text = {"pgs_distribution.tsv": shown1["pgs_distribution"].to_csv(sep="\t", index=False)}
+    assert ["dist", "big", "EAS", "P1", 12] in hidden_counts(text, {"pgs_distribution": rc1.pgs_distribution})

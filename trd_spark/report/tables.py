@@ -71,11 +71,12 @@ class ReleaseCounts:
 
 
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
-    """{(release, audit cell): n} of the status, cohort-flow and model counts (``n``,
-    ``n_cases``, ``n_events`` of each logistic and Cox row, cells as ``model_count_cells``
-    names them) that other releases' exports show as numbers, and of those they hide when
-    their report recorded the count. ``exports``: release -> {"cohort_counts": ...,
-    "cohort_flow": ..., "results": ..., "cox": ...} as read from their ``export/`` TSVs
+    """{(release, audit cell): n} of the status, cohort-flow, PGS-distribution group and model
+    counts (``n``, ``n_cases``, ``n_events`` of each logistic and Cox row, cells as
+    ``model_count_cells`` names them) that other releases' exports show as numbers, and of
+    those they hide when their report recorded the count. ``exports``: release ->
+    {"cohort_counts": ..., "cohort_flow": ..., "pgs_distribution": ..., "results": ...,
+    "cox": ...} as read from their ``export/`` TSVs
     (text; a table absent: left out) and optionally "hidden_counts"
     (``hidden_counts`` of that release's report: [[*audit cell, n], ...]). An outsider holding
     two releases' exports subtracts them: 60 TRD persons in one and 67 in the next are 7 new
@@ -92,7 +93,11 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
         for cell, n in model_count_cells(tables).items():
             if n.isdigit():
                 out[(release, cell)] = int(n)
-        cc, flow = tables.get("cohort_counts"), tables.get("cohort_flow")
+        cc, flow, dist = tables.get("cohort_counts"), tables.get("cohort_flow"), tables.get("pgs_distribution")
+        if dist is not None:
+            for ds, a, p, n in zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"].astype(str)):
+                if n.isdigit():
+                    out[(release, ("dist", ds, a, p))] = int(n)
         if cc is not None:
             for ds, d, st, n in zip(cc["dataset"], cc["definition"], cc["status"], cc["n"].astype(str)):
                 if n.isdigit():
@@ -128,16 +133,18 @@ def model_count_cells(tables: dict) -> dict[tuple, str]:
 
 
 def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -> list[list]:
-    """[[*audit cell, n], ...]: the status, cohort-flow and model counts this release's export
-    hides ("<T" or "suppressed"), with their true value, as ``prior_counts`` links them in a
-    later release's audit. ``exported``: "cohort_counts.tsv" / "cohort_flow.tsv" /
-    "results.tsv" / "cox.tsv" as the export's text (absent: left out); ``internal``:
-    "cohort_counts" / "cohort_flow" / "logistic" / "cox" as the report read them (model cells
+    """[[*audit cell, n], ...]: the status, cohort-flow, PGS-distribution group and model counts
+    this release's export hides ("<T" or "suppressed"), with their true value, as
+    ``prior_counts`` links them in a later release's audit. ``exported``: "cohort_counts.tsv" /
+    "cohort_flow.tsv" / "pgs_distribution.tsv" / "results.tsv" / "cox.tsv" as the export's
+    text (absent: left out); ``internal``: "cohort_counts" / "cohort_flow" /
+    "pgs_distribution" / "logistic" / "cox" as the report read them (model cells
     as ``model_count_cells`` names them). Kept in the report's internal manifest, never
     exported."""
     out: list[list] = []
     for name, kind, keys in (("cohort_counts", "status", ["dataset", "definition", "status"]),
-                             ("cohort_flow", "flow", ["definition", "step"])):
+                             ("cohort_flow", "flow", ["definition", "step"]),
+                             ("pgs_distribution", "dist", ["dataset", "ancestry", "pgs_id"])):
         text, truth = exported.get(f"{name}.tsv"), internal.get(name)
         if text is None or truth is None:
             continue
