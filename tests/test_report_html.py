@@ -97,3 +97,52 @@ def test_dataset_flow_table_shows_genotyped_to_analysed_with_the_audited_suppres
     assert all(counts[s] == shown.loc[status_step(s), "n"] for s in statuses)
     html = dataset_flow_html(safe["dataset_flow"], "def1", 20)
     assert "removed by the step" in html and "&lt;20" in html and "genotyped persons with PGS" in html
+
+
+@pytest.mark.parametrize(("models", "words"), [
+    ({}, ["Benjamini-Hochberg q (q_fdr) &lt; 0.05", "uncorrected p &lt; 0.05"]),
+    ({"discovery_significance": "p_bonferroni", "alpha": 0.01, "replication_alpha": 0.001},
+     ["Bonferroni-corrected p (p_bonferroni) &lt; 0.01", "uncorrected p &lt; 0.001"]),
+])
+def test_methods_state_the_replication_rule_and_each_models_covariates(models, words):
+    """Methods name the replication rule (which p, direction, datasets) and the covariates of
+    the logistic and the Cox models, generated from the config and models.covariates (the Cox
+    age is COX_AGE, age at the MDD index), so the text follows a changed setting."""
+    from trd_spark.config import load_config
+    from trd_spark.report.stage import methods_html
+
+    cfg = load_config()
+    cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update=models)})
+    html = methods_html(cfg, {}, 20)
+    replication = ", ".join(d.name for d in cfg.datasets if d.role == "replication")
+    assert f"each replication dataset ({replication}) and replicated there when the log OR has the same direction" in html
+    for w in words:
+        assert w in html
+    n = cfg.covariates.n_pcs
+    assert (f"adjusted for age at the end of observation, sex, genetic PCs 1-{n}; Bonferroni" in html
+            and f"Cox proportional hazards from MDD index to TRD per SD of PGS, adjusted for age at the MDD index "
+                f"(the time origin), sex, genetic PCs 1-{n}" in html), html
+
+
+def test_km_reasons_say_why_a_curve_or_its_end_is_not_shown():
+    """Each PGS without Kaplan-Meier curves in the report, or with a curve cut short, gets its
+    reason: not computed, a third under the threshold (models.km.coarsen_km), the audit's drop,
+    a third ending where fewer than T remain at risk; complete curves get none."""
+    from trd_spark.models.km import coarsen_km
+    from trd_spark.report.stage import km_reasons
+
+    at_risk = {"ok": [100, 80, 60, 40], "cut": [100, 80, 15, 5], "small": [10, 8, 6, 4], "audit": [100, 80, 60, 40]}
+    events_after = {"ok": [60, 40, 20, 0], "cut": [60, 40, 5, 0], "small": [4, 2, 1, 0], "audit": [60, 40, 20, 0]}
+    rows = [("disc", "def1", p, "trait", k, day, n if (p != "small" or k == 1) else n * 10, e, 1.0, 1.0, 1.0)
+            for p in at_risk for k in (1, 2, 3)
+            for day, n, e in zip((0, 30, 60, 90), at_risk[p], events_after[p])]
+    internal = pd.DataFrame(rows, columns=["dataset", "definition", "pgs_id", "trait", "tertile", "time_days",
+                                           "n_at_risk", "n_events_after", "survival", "ci_low", "ci_high"])
+    coarse = coarsen_km(internal, 20)
+    shown = coarse[coarse["pgs_id"] != "audit"].drop(columns="n_events_after")
+    reasons = km_reasons(internal, coarse, shown, ["absent", "audit", "cut", "ok", "small"], 20)
+    assert set(reasons) == {"absent", "audit", "cut", "small"}
+    assert reasons["absent"].startswith("not computed")
+    assert reasons["small"] == "not shown: a PGS third starts with fewer than 20 persons (disclosure control)"
+    assert "would give away a count under 20" in reasons["audit"]
+    assert reasons["cut"] == "; ".join(f"third {k} ends at day 30 (fewer than 20 at risk after it)" for k in (1, 2, 3))

@@ -30,6 +30,7 @@ from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, to_tsv
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, swap_in
+from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.km import coarsen_km
 from trd_spark.report.figures import (
     attrition_figure,
@@ -116,6 +117,43 @@ def dataset_flow_html(dflow: pd.DataFrame, definition: str, threshold: int) -> s
                             "suppressed so that none can be derived)")
 
 
+def km_reasons(internal: pd.DataFrame, coarsened: pd.DataFrame, shown: pd.DataFrame, pgs_ids: list[str],
+               threshold: int) -> dict[str, str]:
+    """Why each PGS of ``pgs_ids`` has no Kaplan-Meier curves in the report, or curves cut short:
+    {pgs_id: reason} (a PGS whose three curves run to the end of follow-up is absent). The
+    frames are one (dataset, definition) slice of the models stage's ``km_curves``
+    (``internal``), its ``models.km.coarsen_km`` points (``coarsened``) and what the export
+    audit (``tables.suppress_release``) leaves (``shown``); each step drops curves for its own
+    reason: not computed (fewer than 3 MDD persons with the PGS and follow-up), a PGS third
+    starting with fewer than ``threshold`` persons, the audit (the curves' counts with the
+    other exported counts would give away a count under ``threshold``); a shown curve ends
+    before the last follow-up day when, after its last point, fewer than ``threshold`` remain at
+    risk or fewer than ``threshold`` events happen before they do."""
+    out: dict[str, str] = {}
+    for p in pgs_ids:
+        i, c, s = (df[df["pgs_id"] == p] for df in (internal, coarsened, shown))
+        if not len(i):
+            out[p] = "not computed: fewer than 3 MDD persons with this PGS and follow-up"
+        elif not len(c):
+            out[p] = f"not shown: a PGS third starts with fewer than {threshold} persons (disclosure control)"
+        elif not len(s):
+            out[p] = (f"not shown: with the other exported counts its numbers would give away a count under "
+                      f"{threshold} (disclosure control)")
+        else:
+            cut = []
+            for k, g in s.groupby("tertile", sort=True):
+                full = i[i["tertile"] == k].sort_values("time_days")
+                last = int(g["time_days"].max())
+                if last < int(full["time_days"].max()):
+                    after = full[full["time_days"] > last]
+                    why = (f"fewer than {threshold} at risk" if int(after["n_at_risk"].iloc[0]) < threshold
+                           else f"fewer than {threshold} events before fewer than {threshold} remain at risk")
+                    cut.append(f"third {k} ends at day {last} ({why} after it)")
+            if cut:
+                out[p] = "; ".join(cut)
+    return out
+
+
 def ordinal(n: int) -> str:
     """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st ..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -176,7 +214,6 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
             text = "a somatic treatment (" + ", ".join(d.somatic_concept_sets) + ")"
         defs.append(f"<li><b>{d.name}</b>{' (primary)' if d.name == ph.primary_definition else ''}: {text}</li>")
     ds = ", ".join(f"{d.name} ({d.role}, {d.genotypes.format}, {d.genotypes.reference_genome})" for d in cfg.datasets)
-    cov = cfg.covariates
     items = {
         "Release": cfg.release,
         "Datasets": ds,
@@ -193,9 +230,11 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
                 f"{'kept' if cfg.pgs.keep_ambiguous else 'dropped'}), minimum overlap {cfg.pgs.min_overlap:.0%}, "
                 f"missing genotypes {cfg.pgs.missing_genotypes.replace('_', ' ')}; " + standardisation_text(cfg)),
         "Models": (f"logistic regression per SD of PGS for contrasts {', '.join(cfg.models.contrasts)}, adjusted for "
-                   f"{'age, ' if cov.age else ''}{'sex, ' if cov.sex else ''}{cov.n_pcs} PCs; Bonferroni and "
+                   f"{covariates_text(covariate_columns(cfg))}; Bonferroni and "
                    f"Benjamini-Hochberg within dataset x definition x contrast, alpha {cfg.models.alpha}"
-                   + ("; Cox proportional hazards from MDD index to TRD" if cfg.models.cox else "")),
+                   + (f"; Cox proportional hazards from MDD index to TRD per SD of PGS, adjusted for "
+                      f"{covariates_text(covariate_columns(cfg, age=COX_AGE))}" if cfg.models.cox else "")),
+        "Replication": replication_text(cfg),
         "Disclosure control": (f"counts 1-{threshold - 1} shown as &lt;{threshold}; every count of the export in one "
                                "linear system (totals, groups shared across TRD definitions, tables and models, "
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
@@ -210,6 +249,37 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
         "Config hash": cfg.fingerprint()[:16],
     }
     return '<dl class="methods">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items.items()) + "</dl>"
+
+
+# Words for the analysis frame's covariate columns (models.covariates.covariate_columns).
+COVARIATE_WORDS = {"age": "age at the end of observation", COX_AGE: "age at the MDD index (the time origin)",
+                   "sex_female": "sex"}
+
+
+def covariates_text(columns: list[str]) -> str:
+    """The adjustment covariates a model uses (``covariate_columns``' list), in words:
+    ``COVARIATE_WORDS``, then the PCs as "genetic PCs 1-K" (K = the number of pc columns);
+    "no covariates" for an empty list."""
+    pcs = [c for c in columns if c.startswith("pc") and c[2:].isdigit()]
+    words = [COVARIATE_WORDS.get(c, c) for c in columns if c not in pcs]
+    if pcs:
+        words.append(f"genetic PCs 1-{len(pcs)}" if len(pcs) > 1 else "genetic PC 1")
+    return ", ".join(words) or "no covariates"
+
+
+def replication_text(cfg: Config) -> str:
+    """What "replicated" means (``models.synthesis.replication_table``): which discovery results
+    are checked (``models.discovery_significance`` below ``models.alpha`` within dataset x
+    definition x contrast), in which datasets (role ``replication``), and the rule there (same
+    direction of the log OR, uncorrected p below ``models.replication_alpha``)."""
+    m = cfg.models
+    which = {"q_fdr": "Benjamini-Hochberg q", "p_bonferroni": "Bonferroni-corrected p"}[m.discovery_significance]
+    discovery = ", ".join(d.name for d in cfg.datasets if d.role == "discovery")
+    replication = ", ".join(d.name for d in cfg.datasets if d.role == "replication") or "none"
+    return (f"a result of the discovery dataset ({discovery}) is significant when its {which} "
+            f"({m.discovery_significance}) &lt; {m.alpha} within its dataset x definition x contrast; it is checked in "
+            f"each replication dataset ({replication}) and replicated there when the log OR has the same direction "
+            f"(sign) and the uncorrected p &lt; {m.replication_alpha}")
 
 
 def standardisation_text(cfg: Config) -> str:
@@ -390,7 +460,11 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         prog += '<div class="figs">' + "".join(
             km_figure(g, title=f"{traits.get(p, p)} ({p})", cox=cox_rows.get(p)).svg
             for p, g in sub.groupby("pgs_id", sort=True)) + "</div>"
-        hidden = sorted(set(traits) - set(sub["pgs_id"]))
+        internal, coarse = t["km_curves"], rc.km_curves
+        assert coarse is not None  # km, the audited curves, are these points
+        reasons = km_reasons(internal[(internal["dataset"] == discovery) & (internal["definition"] == primary)],
+                             coarse[(coarse["dataset"] == discovery) & (coarse["definition"] == primary)],
+                             sub, sorted(traits), threshold)
         prog += (f'<p class="note">Kaplan-Meier probability of staying TRD-free by PGS third with 95% CI bands '
                  f"({discovery}, definition {primary}), drawn as steps between the published points, each the "
                  "life table (actuarial) estimate from the published counts: a point is "
@@ -398,8 +472,10 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  f"lie since the previous one, and curves end where fewer than {threshold} remain at risk. Numbers at "
                  "risk are those of the published points (the first in each year). Cox HR per SD of PGS from the "
                  "Cox model below."
-                 + (f" Not shown (disclosure control or too few persons): {', '.join(hidden)}." if hidden else "")
                  + "</p>")
+        if reasons:
+            prog += ('<p class="note">Curves not shown, or shown in part, and why:</p><ul class="note">'
+                     + "".join(f"<li>{traits.get(p, p)} ({p}): {r}</li>" for p, r in reasons.items()) + "</ul>")
     if "cox" in safe:
         cox = safe["cox"]
         main = cox[(cox["dataset"] == discovery) & (cox["definition"] == primary)]
