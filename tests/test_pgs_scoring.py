@@ -127,3 +127,47 @@ def test_group_within_partitions_adapter_pins_hails_private_api(hl):
     assert [[r.idx for r in b._block] for b in got] == [[0, 1, 2], [3, 4], [5, 6, 7], [8, 9]]
     assert [b.idx for b in got] == [0, 3, 5, 8]  # the key of each block's first row
     assert [r.x for r in got[0]._block] == [0, 10, 20]
+
+
+def test_export_plink_adapter_writes_what_hail_export_plink_writes(hl, tiny_mt, tmp_path):
+    """scoring.export_plink is ``hl.export_plink`` with its defaults minus the .fam whitespace
+    check (four column collects) through Hail's private API: the .bed/.bim/.fam must equal
+    Hail's own byte for byte (tiny.vcf's split rows: a missing call, the G>A,C site as two
+    rows), so a Hail upgrade that changes either fails here; a multi-allelic row is refused."""
+    from trd_spark.pgs.scoring import export_plink
+
+    mt = tiny_mt.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(tiny_mt.DOSAGE)))
+    hl.export_plink(mt, str(tmp_path / "hail"))
+    export_plink(hl, mt, str(tmp_path / "ours"))
+    for ext in ("bed", "bim", "fam"):
+        assert (tmp_path / f"ours.{ext}").read_bytes() == (tmp_path / f"hail.{ext}").read_bytes(), ext
+    assert (tmp_path / "ours.bim").read_text().splitlines()[2] == "chr1\tchr1:300:G:A\t0.0\t300\tA\tG"
+    assert (tmp_path / "ours.fam").read_text().splitlines()[0] == "0\t101\t0\t0\t0\tNA"
+    multi = hl.import_vcf(str(DATA / "tiny.vcf"), reference_genome="GRCh38", contig_recoding={"1": "chr1"})
+    with pytest.raises(Exception, match="expects biallelic variants"):
+        export_plink(hl, multi.select_entries("GT"), str(tmp_path / "multi"))
+
+
+@pytest.mark.parametrize(("rows", "problems"), [
+    ([("1", "P", 1.0, 2, 0, 1), ("2", "P", 2.0, 2, 0, 1)], None),
+    ([("1", "P", 1.0, 2, 0, 1), ("1", "P", 1.0, 2, 0, 1), ("1", "P", 1.0, 2, 0, 1), ("2", "P", float("nan"), 6, -1, 1),
+      ("2", "Q", float("inf"), 2, -1, 1)],
+     "2 repeated (sample, pgs_id) rows; 2 rows with n_missing < 0; 1 rows with allele_count > 2 x n_matched; "
+     "2 rows with a non-finite score_sum"),
+], ids=["clean", "every-violation"])
+def test_score_table_invariants_are_counted_in_one_check(hl, rows, problems):
+    """``scoring.check_score_table``: a clean table passes; each invariant's offending rows are
+    counted (a key three times is 2 repeated rows) and named in one InputDataError."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring import check_score_table
+
+    t = hl.Table.parallelize(
+        [dict(zip(["s", "pgs_id", "score_sum", "allele_count", "n_missing", "n_matched"], r)) for r in rows],
+        hl.tstruct(s=hl.tstr, pgs_id=hl.tstr, score_sum=hl.tfloat64, allele_count=hl.tint64, n_missing=hl.tint64,
+                   n_matched=hl.tint64))
+    if problems is None:
+        check_score_table(hl, t, "d")
+        return
+    with pytest.raises(InputDataError, match="^d: score table invariants violated") as e:
+        check_score_table(hl, t, "d")
+    assert str(e.value).endswith(problems)

@@ -107,8 +107,39 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
         out = mt.filter_rows(wanted.contains(hl.tuple([mt.locus.contig, mt.locus.position, mt.alleles[0],
                                                        mt.alleles[1]])))
         out = out.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(out.DOSAGE)))
-    hl.export_plink(out, output)
+    export_plink(hl, out, output)
     return "calls" if as_read else "split"
+
+
+def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str) -> None:
+    """``hl.export_plink(mt, output)`` with its defaults (GT, .fam IDs from the column key,
+    fam/pat/mat ID ``0``, sex ``0``, phenotype ``NA``, varid ``contig:pos:ref:alt``, cM 0.0),
+    one Hail job, the same files byte for byte, without its check that no .fam ID holds
+    whitespace: that check collects the columns four times (four more Hail jobs, ~1 s each on
+    a small dataset; 4 of the 5 jobs of an export, session 14 profile in
+    benchmarks/RESULTS.md) and cannot fail here, where the column key ``s`` is a person ID
+    ``genotypes.samples_to_persons`` checked to be a plain integer.
+
+    ``mt``: biallelic rows keyed by locus/alleles (a multi-allelic row fails the write, as in
+    ``hl.export_plink``), entry ``GT``, one string column key. Hail's private API
+    (``MatrixTable._select_all``, ``ir.MatrixPLINKWriter``, the backend's ``execute``), as
+    ``hl.export_plink`` of Hail 0.2.139 calls it; tests/test_pgs_scoring.py checks the fileset
+    equals ``hl.export_plink``'s, so a Hail upgrade that changes either fails there.
+    """
+    from hail import ir
+    from hail.methods.misc import require_biallelic
+
+    dataset = require_biallelic(mt, "export_plink", tolerate_generic_locus=True)
+    hl.current_backend().validate_file(output)
+    locus, alleles = dataset.locus, dataset.alleles
+    dataset = dataset._select_all(
+        col_exprs={"fam_id": hl.str("0"), "ind_id": hl.or_else(dataset.col_key[0], "0"), "pat_id": hl.str("0"),
+                   "mat_id": hl.str("0"), "is_female": hl.str("0"), "pheno": hl.str("NA")},
+        col_key=[],
+        row_exprs={"varid": hl.delimit([locus.contig, hl.str(locus.position), alleles[0], alleles[1]], ":"),
+                   "cm_position": hl.float64(0.0)},
+        entry_exprs={"GT": dataset.GT})
+    hl.current_backend().execute(ir.MatrixWrite(dataset._mir, ir.MatrixPLINKWriter(output)))
 
 
 def group_within_partitions(table: hl_types.Table, name: str, block_size: int) -> hl_types.Table:
@@ -256,15 +287,25 @@ def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
     or ``allele_count > 2 n_matched`` (a genotype or score variant counted twice), or a
     score_sum is not finite. No sample ID is printed.
     """
-    # Keyed by (s, pgs_id) (the written table already is: no shuffle), repeats are adjacent.
+    # Keyed by (s, pgs_id) (the written table already is: no shuffle), repeats are adjacent:
+    # the rows of each key are counted by a grouping on the table's own key (one streaming
+    # pass), then summed, so the whole check is one Hail job (it was two: distinct().count()
+    # and an aggregate).
     scores = scores.key_by("s", "pgs_id")
-    n_keys = scores.distinct().count()
-    found = scores.aggregate(hl.struct(
+    per_key = scores.group_by(*scores.key).aggregate(
         n_rows=hl.agg.count(),
         negative_missing=hl.agg.count_where(scores.n_missing < 0),
         too_many_alleles=hl.agg.count_where(scores.allele_count > 2 * scores.n_matched),
         not_finite=hl.agg.count_where(~hl.is_finite(scores.score_sum)),
+    )
+    found = per_key.aggregate(hl.struct(
+        n_keys=hl.agg.count(),
+        n_rows=hl.agg.sum(per_key.n_rows),
+        negative_missing=hl.agg.sum(per_key.negative_missing),
+        too_many_alleles=hl.agg.sum(per_key.too_many_alleles),
+        not_finite=hl.agg.sum(per_key.not_finite),
     ))
+    n_keys = found.n_keys
     problems = []
     if n_keys != found.n_rows:
         problems.append(f"{found.n_rows - n_keys} repeated (sample, pgs_id) rows")
