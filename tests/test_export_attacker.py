@@ -406,6 +406,11 @@ def model_counts_as_attacker_cells(export: dict[str, pd.DataFrame]) -> dict[tupl
     for r in export["cox"].itertuples():
         key = (r.dataset, r.definition, r.pgs_id)
         out.update({(col,) + key: int(v) for col, v in (("cox_n", r.n), ("cox_events", r.n_events)) if str(v).isdigit()})
+    # A Kaplan-Meier curve set's persons: its thirds at risk on day 0.
+    km = export["km_curves"]
+    for (ds, d, p), g in km[km.time_days.astype(int) == 0].groupby(["dataset", "definition", "pgs_id"]):
+        if len(g) == 3 and g.n_at_risk.astype(str).str.isdigit().all():
+            out[("km_persons", ds, d, p)] = int(g.n_at_risk.astype(int).sum())
     return out
 
 
@@ -417,7 +422,8 @@ def test_model_counts_of_two_releases_give_no_small_change(toy):
     cases with complete data (and 7 in every P1 model's n, the Cox n and events). With the
     model counts of release 1's export linked too (``prior_counts`` reads results.tsv and
     cox.tsv), no model count changes by 1..19 for the outsider; the model counts release 1
-    hides are recorded for later audits (``hidden_counts``)."""
+    hides are recorded for later audits (``hidden_counts``). The same holds for a
+    Kaplan-Meier curve set's persons (its thirds at risk on day 0: 300 -> 307)."""
     persons, rc1, safe1 = toy
     rng = np.random.default_rng(5)
     rows = [("big", d, "TRD" if d == "A" else "trMDD", "EUR", rng.normal() if i < 7 else np.nan,
@@ -434,21 +440,24 @@ def test_model_counts_of_two_releases_give_no_small_change(toy):
     a, _ = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": flow_only}), T)), rc2, persons2)
     before = small_release_changes(a, known, T)
     assert before[cell] == (7, 7) and before[("cox_events", "big", "A", "P1")] == (7, 7)
+    assert before[("km_persons", "big", "B", "P1")] == (7, 7)  # KM thirds at risk on day 0: 300 -> 307
     prior = prior_counts({"r1": shown1})
     # The same cells as the report names them (test_privacy_export passes those).
     assert small_release_changes(a, {c: n for (_, c), n in prior.items()}, T) == before
 
     assert prior[("r1", ("model", "logistic", "big", "A", "trd_vs_nonmdd", "P1", "n_cases"))] == 60
     assert prior[("r1", ("model", "cox", "big", "A", "progression", "P1", "n_events"))] == 60
+    assert prior[("r1", ("km_persons", "big", "B", "P1"))] == 300
     a, targets = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T)), rc2, persons2)
     assert small_release_changes(a, known, T) == {}
     assert not [k for k in targets if a.determined(k)]
 
-    text = {f"{n}.tsv": shown1[n].to_csv(sep="\t", index=False) for n in ("results", "cox")}
-    hidden = hidden_counts(text, {"logistic": rc1.logistic, "cox": rc1.cox})
+    text = {f"{n}.tsv": shown1[n].to_csv(sep="\t", index=False) for n in ("results", "cox", "km_curves")}
+    hidden = hidden_counts(text, {"logistic": rc1.logistic, "cox": rc1.cox, "km_curves": rc1.km_curves})
     assert ["model", "logistic", "tiny", "A", "trd_vs_nonmdd", "P1", "n_cases", 4] in hidden
     assert ["model", "logistic", "big", "A", "trd_vs_nonmdd", "P2", "n_cases", 57] in hidden  # "suppressed" there
-    assert all(cell[0] == "model" and isinstance(cell[-1], int) for cell in hidden)
+    assert ["km_persons", "big", "A", "P2", 297] in hidden  # a curve set the export leaves out
+    assert all(cell[0] in ("model", "km_persons") and isinstance(cell[-1], int) for cell in hidden)
 
 
 def test_pgs_distribution_groups_of_two_releases_give_no_small_change(toy):

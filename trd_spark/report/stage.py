@@ -313,7 +313,8 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
 
 
 def other_release_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
-    """{release: {"cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox": table as text,
+    """{release: {"cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves":
+    table as text (the tables with person counts),
     "hidden_counts": [[*cell, n]]}}
     of every other release under ``output_root`` whose ``export/`` is complete: what is already
     public, which this release's export must not give a small difference with
@@ -328,7 +329,7 @@ def other_release_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
         if release == cfg.release or not other.is_complete(fs, EXPORT):
             continue
         tables: dict = {}
-        for name in ("cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox"):  # person counts
+        for name in ("cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves"):
             path = other.file(EXPORT, f"{name}.tsv")
             if fs.exists(path):
                 tables[name] = pd.read_csv(io.StringIO(fs.read_text(path)), sep="\t", dtype=str, keep_default_na=False)

@@ -93,6 +93,7 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
         for cell, n in model_count_cells(tables).items():
             if n.isdigit():
                 out[(release, cell)] = int(n)
+        out.update({(release, cell): n for cell, n in km_persons(tables.get("km_curves")).items()})
         cc, flow, dist = tables.get("cohort_counts"), tables.get("cohort_flow"), tables.get("pgs_distribution")
         if dist is not None:
             for ds, a, p, n in zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"].astype(str)):
@@ -106,6 +107,24 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
             for d, st, n in zip(flow["definition"], flow["step"], flow["n"].astype(str)):
                 if n.isdigit():
                     out[(release, ("flow", d, st))] = int(n)
+    return out
+
+
+def km_persons(km: pd.DataFrame | None) -> dict[tuple, int]:
+    """{("km_persons", dataset, definition, pgs_id): n} of a Kaplan-Meier table (exported
+    text or internal): the persons of a curve set, its thirds' numbers at risk at their first
+    point (the MDD persons with that PGS; ``km_cells`` names the same implicit cell). A curve
+    set whose first points are not all shown as numbers: left out. Two releases' exports give
+    its change (300 -> 307: 7 new MDD persons with the score), so ``build_audit`` links it to
+    the other release's as it does shown counts."""
+    out: dict[tuple, int] = {}
+    if km is None or not len(km):
+        return out
+    times = pd.to_numeric(km["time_days"])
+    for (ds, definition, pgs), g in km.assign(_t=times).groupby(["dataset", "definition", "pgs_id"], sort=True):
+        firsts = g.sort_values("_t").groupby("tertile").head(1)["n_at_risk"].astype(str)
+        if len(firsts) and firsts.str.isdigit().all():
+            out[("km_persons", str(ds), str(definition), str(pgs))] = int(firsts.astype(int).sum())
     return out
 
 
@@ -162,6 +181,10 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -
         true_cells = model_count_cells({name: truth})
         out += [[*cell, int(true_cells[cell])] for cell, n in shown_cells.items()
                 if not n.isdigit() and n != "" and cell in true_cells]
+    text, truth = exported.get("km_curves.tsv"), internal.get("km_curves")
+    if text is not None and truth is not None:  # curve sets the export left out
+        shown_sets = km_persons(pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False))
+        out += [[*cell, n] for cell, n in km_persons(truth).items() if cell not in shown_sets]
     return out
 
 
@@ -573,7 +596,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     # counts are named by the model (its cell here also carries the value).
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         cell = model_cell.get(name, name)
-        if cell not in published:
+        if cell not in published and not (cell[0] == "km_persons" and cell in values):
             continue
         prior, change = ("prior", release, name), ("release_change", release, name)
         values[prior] = n
