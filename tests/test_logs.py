@@ -107,14 +107,17 @@ def test_records_before_the_run_log_opens_are_kept_and_debug_goes_to_the_file_on
     assert "progress line" in err and "before the log opened" not in err and "library noise" not in err
 
 
-def _config_with_a_missing_input(tmp_path: Path, output_root: str) -> tuple[Path, dict]:
-    """The toy config without toy-data generation and with an absent OMOP directory: `run`
-    stops at the input check, before Spark starts (exit 2)."""
+def _config_failing_after_the_log_opens(tmp_path: Path, output_root: str) -> tuple[Path, dict]:
+    """The toy config without toy-data generation, its cohort inputs present: `trd-spark
+    cohort` passes the input checks (a missing input stops a run before its log exists) and
+    stops on the pgs / phenotypes outputs it reads, which are not complete (exit 2)."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     raw.pop("toy_data")
     raw["output_root"] = output_root
     raw["spark"]["tmp_dir"] = str(tmp_path / "tmp")
-    raw["omop"]["path"] = str(tmp_path / "absent" / "omop")
+    for name in ("ancestry.tsv", "related.tsv"):
+        (tmp_path / name).write_text("sample_id\n")
+    raw["ancestry"] = {"path": str(tmp_path / "ancestry.tsv"), "related_samples_to_remove": str(tmp_path / "related.tsv")}
     raw["pgs"]["trait_panel"] = str(REPO_CONF_DIR / "trait_panel_toy.yaml")
     raw["phenotypes"]["concept_sets"] = str(REPO_CONF_DIR / "concept_sets.yaml")
     config = tmp_path / "study.yaml"
@@ -125,27 +128,27 @@ def _config_with_a_missing_input(tmp_path: Path, output_root: str) -> tuple[Path
 def test_an_object_store_output_root_gets_a_copy_of_the_run_log(spark, tmp_path, capsys):
     """A URI output root (file:// here, gs:// on a cluster): the log is written under
     {spark.tmp_dir}/logs/ and copied to {output_root}/{release}/logs/ through Hadoop's FS."""
-    config, raw = _config_with_a_missing_input(tmp_path, f"file://{tmp_path}/results")
-    assert main(["run", "--config", str(config)]) == errors.ConfigError.exit_code
-    (local,) = (tmp_path / "tmp" / "logs").glob("*-run.log")
+    config, raw = _config_failing_after_the_log_opens(tmp_path, f"file://{tmp_path}/results")
+    assert main(["cohort", "--config", str(config)]) == errors.ConfigError.exit_code
+    (local,) = (tmp_path / "tmp" / "logs").glob("*-cohort.log")
     copy = tmp_path / "results" / raw["release"] / "logs" / local.name
     assert copy.read_text() == local.read_text()
-    assert copy.read_text().splitlines()[-1].endswith("trd-spark run FAILED, exit code 2")
+    assert copy.read_text().splitlines()[-1].endswith("trd-spark cohort FAILED, exit code 2")
     assert f"run log: file://{copy}" in capsys.readouterr().err
 
 
 def test_a_failed_run_says_so_on_the_last_line_of_its_log(tmp_path, capsys):
-    """A run failing before Spark starts (a missing input): the log under
-    {output_root}/{release}/logs/ has the resolved config (DEBUG), the error and, last, the
-    outcome; the console names the log."""
-    config, raw = _config_with_a_missing_input(tmp_path, str(tmp_path / "results"))
-    assert main(["run", "--config", str(config)]) == errors.ConfigError.exit_code
-    (log_file,) = (tmp_path / "results" / raw["release"] / "logs").glob("*-run.log")
-    assert re.fullmatch(r"\d{8}T\d{6}Z-run\.log", log_file.name)
+    """A run failing before Spark starts, after its input checks (a stage run alone whose
+    upstream outputs are not complete): the log under {output_root}/{release}/logs/ has the
+    resolved config (DEBUG), the error and, last, the outcome; the console names the log."""
+    config, raw = _config_failing_after_the_log_opens(tmp_path, str(tmp_path / "results"))
+    assert main(["cohort", "--config", str(config)]) == errors.ConfigError.exit_code
+    (log_file,) = (tmp_path / "results" / raw["release"] / "logs").glob("*-cohort.log")
+    assert re.fullmatch(r"\d{8}T\d{6}Z-cohort\.log", log_file.name)
     lines = log_file.read_text().splitlines()
     assert any(" DEBUG " in line and "# resolved config" in line for line in lines)
-    assert any(" ERROR " in line and "ConfigError" in line and "no such file or directory" in line for line in lines)
-    assert LINE.match(lines[-1]) and lines[-1].endswith("trd-spark run FAILED, exit code 2"), lines[-1]
+    assert any(" ERROR " in line and "ConfigError" in line and "which are not complete" in line for line in lines)
+    assert LINE.match(lines[-1]) and lines[-1].endswith("trd-spark cohort FAILED, exit code 2"), lines[-1]
     err = capsys.readouterr().err
     assert f"run log: {log_file}" in err
     assert "# resolved config" not in err  # DEBUG: the file only
@@ -164,3 +167,24 @@ def test_an_unexpected_error_keeps_the_failed_line_last(tmp_path):
     lines = run_log.path.read_text().splitlines()
     assert "Traceback (most recent call last):" in lines and "RuntimeError: boom" in lines
     assert lines[-1].endswith("trd-spark pgs FAILED, exit code 1")
+
+
+@pytest.mark.parametrize(("msg", "args", "text"), [
+    ("toy data not found: generating %d persons x %d variants (seed %d)", (3000, 1780, 42),
+     "generating 3,000 persons x 1,780 variants (seed 42)"),
+    ("  %s %s: %d/%d variants matched (%.1f%%; flipped %d)", ("disc", "PGS1", 1234567, 2000000, 61.7, 1780),
+     "disc PGS1: 1,234,567/2,000,000 variants matched (61.7%; flipped 1,780)"),
+    ("padded %5d, hex %x, flag %d, text %s", (12345, 4096, True, "1780"), "padded 12345, hex 1000, flag 1, text 1780"),
+])
+def test_counts_in_log_lines_have_one_form(tmp_path, capsys, msg, args, text):
+    """A count logged with %d by any trd_spark module reads as the progress lines write counts
+    (count_text: 1,780), on the console and in the run log alike (new-user trial: '1780' beside
+    '1,780'); widths, other types, bools and text are left as they are, other loggers too."""
+    configure_logging("INFO")
+    run_log = open_run_log(tmp_path, "run", datetime.now(UTC))
+    logging.getLogger("trd_spark.pipeline").info(msg, *args)
+    logging.getLogger("py4j.other").error("other %d", 5000)
+    run_log.close(0)
+    console, written = capsys.readouterr().err, run_log.path.read_text()
+    assert text in console and text in written, (console, written)
+    assert "other 5000" in written

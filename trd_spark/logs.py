@@ -14,6 +14,7 @@ share counts.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -87,6 +88,7 @@ def configure_logging(level: str = "INFO") -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(getattr(logging, level.upper()))
     console.addFilter(_console_filter)
+    console.addFilter(counts_with_separators)
     logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=[console, _Buffer()], force=True)
     logging.getLogger("trd_spark").setLevel(logging.DEBUG)
     for noisy in ("py4j", "pyspark", "matplotlib", "urllib3", "PIL"):
@@ -100,6 +102,43 @@ def configure_logging(level: str = "INFO") -> None:
 RUN_LOG_BUFFER = 10_000
 # The logger of the lines the JVM writes to its stdout and stderr (log4j console output, Java warnings).
 JVM_LOGGER = "jvm"
+
+
+# A %-conversion of a log message (Python's printf-style: flags, width, precision, type).
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
+
+
+def counts_with_separators(record: logging.LogRecord) -> bool:
+    """Handler filter (console and run log): a ``trd_spark`` record's plain ``%d`` arguments
+    are written with ``count_text`` (``1,780``, as the progress lines and summary write
+    counts), so every count in the logs has one form whatever module logged it. Integers
+    formatted with a width, flags or another type (``%5d``, ``%x``) and messages with ``*``
+    widths or named arguments are left as they are; other loggers' records too. Rewrites
+    the record in place (``%d`` -> ``%s``, the int -> its text; idempotent) and keeps it."""
+    if not record.name.startswith(TRD_LOGGER) or not isinstance(record.args, tuple) or not record.args:
+        return True
+    msg = record.msg
+    if not isinstance(msg, str) or "%d" not in msg:
+        return True
+    specs = [m.group(0) for m in _CONVERSION.finditer(msg) if m.group(0) != "%%"]
+    if len(specs) != len(record.args) or any("*" in x or "(" in x for x in specs):
+        return True
+    args = list(record.args)
+    out, at, i = [], 0, 0
+    for m in _CONVERSION.finditer(msg):
+        if m.group(0) == "%%":
+            continue
+        a = args[i]
+        if m.group(0) == "%d" and isinstance(a, int) and not isinstance(a, bool):
+            out.append(msg[at:m.start()] + "%s")
+            args[i] = count_text(a)
+        else:
+            out.append(msg[at:m.end()])
+        at = m.end()
+        i += 1
+    record.msg = "".join(out) + msg[at:]
+    record.args = tuple(args)
+    return True
 
 
 def _console_filter(record: logging.LogRecord) -> bool:
@@ -122,6 +161,7 @@ def _file_handler(path: Path) -> logging.FileHandler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(counts_with_separators)
     return handler
 
 
