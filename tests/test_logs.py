@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -172,7 +173,7 @@ def test_an_unexpected_error_keeps_the_failed_line_last(tmp_path):
 @pytest.mark.parametrize(("msg", "args", "text"), [
     ("toy data not found: generating %d persons x %d variants (seed %d)", (3000, 1780, 42),
      "generating 3,000 persons x 1,780 variants (seed 42)"),
-    ("  %s %s: %d/%d variants matched (%.1f%%; flipped %d)", ("disc", "PGS1", 1234567, 2000000, 61.7, 1780),
+    ("  %s %s: %d/%d variants matched (%.1f%%; flipped %d)", ("disc", "PGS1", 1234567, np.int64(2000000), 61.7, 1780),
      "disc PGS1: 1,234,567/2,000,000 variants matched (61.7%; flipped 1,780)"),
     ("padded %5d, hex %x, flag %d, text %s", (12345, 4096, True, "1780"), "padded 12345, hex 1000, flag 1, text 1780"),
 ])

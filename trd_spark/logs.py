@@ -14,6 +14,7 @@ share counts.
 from __future__ import annotations
 
 import logging
+import numbers
 import re
 import sys
 import threading
@@ -129,9 +130,9 @@ def counts_with_separators(record: logging.LogRecord) -> bool:
         if m.group(0) == "%%":
             continue
         a = args[i]
-        if m.group(0) == "%d" and isinstance(a, int) and not isinstance(a, bool):
+        if m.group(0) == "%d" and isinstance(a, numbers.Integral) and not isinstance(a, bool):
             out.append(msg[at:m.start()] + "%s")
-            args[i] = count_text(a)
+            args[i] = count_text(int(a))  # numpy integers (pandas / Spark counts) too
         else:
             out.append(msg[at:m.end()])
         at = m.end()
