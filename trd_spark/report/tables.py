@@ -152,14 +152,17 @@ def model_count_cells(tables: dict) -> dict[tuple, str]:
 
 
 def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -> list[list]:
-    """[[*audit cell, n], ...]: the status, cohort-flow, PGS-distribution group and model counts
-    this release's export hides ("<T" or "suppressed"), with their true value, as
-    ``prior_counts`` links them in a later release's audit. ``exported``: "cohort_counts.tsv" /
-    "cohort_flow.tsv" / "pgs_distribution.tsv" / "results.tsv" / "cox.tsv" as the export's
-    text (absent: left out); ``internal``: "cohort_counts" / "cohort_flow" /
-    "pgs_distribution" / "logistic" / "cox" as the report read them (model cells
-    as ``model_count_cells`` names them). Kept in the report's internal manifest, never
-    exported."""
+    """[[*audit cell, n], ...]: the status, cohort-flow, PGS-distribution group, model (cells as
+    ``model_count_cells`` names them) and Kaplan-Meier curve-set counts this release's export
+    hides ("<T", "suppressed", a curve set left out), with their true value, as
+    ``prior_counts`` links them in a later release's audit; and every count of
+    ``dataset_flow`` (the per-dataset genotyped -> analysed table), shown or not: report.html
+    alone shows them, so a later release cannot read them from this export's TSVs.
+    ``exported``: "cohort_counts.tsv" / "cohort_flow.tsv" / "pgs_distribution.tsv" /
+    "results.tsv" / "cox.tsv" / "km_curves.tsv" as the export's text (absent: left out);
+    ``internal``: "cohort_counts" / "cohort_flow" / "pgs_distribution" / "logistic" / "cox" /
+    "km_curves" / "dataset_flow" as the report read them. Kept in the report's internal
+    manifest, never exported."""
     out: list[list] = []
     for name, kind, keys in (("cohort_counts", "status", ["dataset", "definition", "status"]),
                              ("cohort_flow", "flow", ["definition", "step"]),
@@ -181,6 +184,12 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -
         true_cells = model_count_cells({name: truth})
         out += [[*cell, int(true_cells[cell])] for cell, n in shown_cells.items()
                 if not n.isdigit() and n != "" and cell in true_cells]
+    dflow, cc = internal.get("dataset_flow"), internal.get("cohort_counts")
+    if dflow is not None:  # shown on report.html only, no TSV of another release carries it: all recorded
+        status = {} if cc is None else {(str(d), str(f), str(st)): int(n) for d, f, st, n in
+                                        cc[["dataset", "definition", "status", "n"]].itertuples(index=False)}
+        cells, _ = dataset_flow_cells(dflow, status)
+        out += [[*c, int(n)] for c, n in zip(cells, dflow["n"]) if c[0] == "dflow"]
     text, truth = exported.get("km_curves.tsv"), internal.get("km_curves")
     if text is not None and truth is not None:  # curve sets the export left out
         shown_sets = km_persons(pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False))
@@ -594,6 +603,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     # The same count as another release's export shows it (known exactly, ``prior_counts``):
     # their difference is a count too (persons who joined, or left, the group). A model's
     # counts are named by the model (its cell here also carries the value).
+    linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         cell = model_cell.get(name, name)
         if cell not in published and not (cell[0] == "km_persons" and cell in values):
@@ -602,7 +612,31 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         values[prior] = n
         values[change] = abs(values[cell] - n)
         relations.append({cell: 1, prior: -1, change: -1 if values[cell] >= n else 1})
+        linked.setdefault((release, _chain_of(cell)), []).append((cell, prior))
+    # Persons excluded between two steps of one chain (cohort flow of a definition, a dataset's
+    # genotyped -> analysed steps) are a group in each release; so are the ones newly excluded:
+    # all persons 1000 -> 1500 and MDD included 300 -> 793 are changes of 500 and 493, and 7
+    # more persons excluded between them. Each such pair of linked steps gets that change.
+    for (release, chain), pairs in sorted(linked.items(), key=str):
+        if chain is None:
+            continue
+        for (a, pa), (b, pb) in combinations(pairs, 2):
+            d = (values[a] - values[b]) - (values[pa] - values[pb])
+            key = ("release_change_between", release, a, b)
+            values[key] = abs(d)
+            relations.append({a: 1, b: -1, pa: -1, pb: 1, key: -1 if d >= 0 else 1})
     return values, published, relations, units
+
+
+def _chain_of(cell: tuple):
+    """The chain of steps an audit cell belongs to (persons only leave along it), or None:
+    ("flow", definition) for a cohort-flow step, ("dflow", dataset) for a dataset's
+    genotyped -> analysed steps before the definitions split."""
+    if cell[0] == "flow":
+        return ("flow", cell[1])
+    if cell[0] == "dflow" and cell[2] == ALL_DEFINITIONS:
+        return ("dflow", cell[1])
+    return None
 
 
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
