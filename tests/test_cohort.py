@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,61 @@ def test_genotyped_persons_absent_from_person_are_counted_and_gated(spark, caplo
     assert "1 of 10 unrelated genotyped persons of dataset d1 absent from OMOP person" in caplog.text
     with pytest.raises(InputDataError, match=r"genotyped_without_person: 1 of 10 .*\(error at >= 10%\)"):
         genotyped_without_person_gate(1, 10, "d1", GateThreshold(warn=0.01, error=0.1))
+
+
+def test_persons_in_two_datasets_are_counted_per_pair(spark):
+    """The datasets are meta-analysed as independent samples: ``dataset_overlaps`` counts the
+    persons each pair of datasets shares, in one job, and ``check_disjoint_datasets`` stops
+    the stage naming the pairs, small counts as "<20" (no identifier)."""
+    from trd_spark.cohort.stage import check_disjoint_datasets, dataset_overlaps
+    from trd_spark.errors import InputDataError
+
+    def ids(values):
+        return spark.createDataFrame([(i,) for i in values], "person_id long")
+
+    a, b, c = ids(range(1, 31)), ids([*range(1, 26), 100]), ids([1, 29, 30, 200])
+    assert dataset_overlaps({"disc": a, "rep_wgs": b, "rep_array": c}) == {
+        ("disc", "rep_wgs"): 25, ("disc", "rep_array"): 3, ("rep_wgs", "rep_array"): 1}
+    assert dataset_overlaps({"disc": a, "other": ids([100, 200])}) == {}
+    assert dataset_overlaps({"disc": a}) == {}
+    check_disjoint_datasets({})  # disjoint datasets: nothing to say
+    with pytest.raises(InputDataError, match=r"^datasets: unrelated genotyped persons in more than one dataset "
+                       r"\(25 in both disc and rep_wgs; <20 in both disc and rep_array\); the datasets are "
+                       r"meta-analysed as independent samples"):
+        check_disjoint_datasets({("disc", "rep_wgs"): 25, ("disc", "rep_array"): 3}, persons_below=20)
+
+
+def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path):
+    """The stage (``pipeline.run_stage``) stops with exit 3 before any standardisation when the
+    same person was scored in two datasets (e.g. All of Us' srWGS and microarray callsets, both
+    whole), instead of analysing and meta-analysing them twice; nothing is published."""
+    from models_sim import make_config
+
+    from trd_spark.errors import InputDataError
+    from trd_spark.layout import Layout, publish_stage
+    from trd_spark.pipeline import run_stage
+
+    anc = tmp_path / "ancestry_preds.tsv"
+    anc.write_text("research_id\tancestry_pred\tpca_features\n"
+                   + "".join(f"{i}\teur\t[0.{i}, -0.{i}]\n" for i in range(1, 41)))
+    # Two datasets (fewer Spark jobs); their genotypes are not read by this stage.
+    datasets = [{"name": n, "role": r, "genotypes": {"format": "vcf", "path": f"{n}.vcf.bgz"}}
+                for n, r in (("discovery", "discovery"), ("replication_wgs", "replication"))]
+    cfg = make_config(tmp_path, ancestry={"path": str(anc)}, datasets=datasets)
+    # discovery 1..20, replication_wgs 11..40: persons 11..20 are in both.
+    members = {"discovery": range(1, 21), "replication_wgs": range(11, 41)}
+    scores = spark.createDataFrame(
+        [(ds, i, "PGS900001", float(i), 2, i / 2.0, 0, 1) for ds, people in members.items() for i in people],
+        "dataset string, person_id long, pgs_id string, score_sum double, allele_count long, score_avg double, "
+        "n_missing long, n_matched long")
+    d = dt.date(2020, 1, 1)
+    with publish_stage(spark, cfg, "pgs") as w:
+        w.write_table("scores", scores)
+    with publish_stage(spark, cfg, "phenotypes") as w:
+        w.write_table("persons", spark.createDataFrame([(i, "female", 1960, d, d, True, 60.0) for i in range(1, 41)],
+                                                       PERSONS.struct))
+        w.write_table("phenotypes", spark.createDataFrame([], PHENOTYPES.struct))
+    with pytest.raises(InputDataError, match=r"^datasets: .*\(<20 in both discovery and replication_wgs\)") as e:
+        run_stage(spark, cfg, "cohort")
+    assert e.value.exit_code == 3
+    assert not (Path(Layout.of(cfg).stage_dir("cohort")) / "_SUCCESS").exists()

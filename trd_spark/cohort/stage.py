@@ -23,6 +23,7 @@ from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.gates import check_gate
+from trd_spark.logs import count_text
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
 
 if TYPE_CHECKING:
@@ -151,6 +152,51 @@ def genotyped_without_person_gate(
         where="cohort", persons_below=persons_below)
 
 
+def dataset_overlaps(persons_by_dataset: dict[str, DataFrame]) -> dict[tuple[str, str], int]:
+    """Persons in two datasets: (dataset_a, dataset_b) -> persons in both, in ONE Spark job.
+
+    ``persons_by_dataset``: dataset name -> its persons (``person_id``), in config order; pairs
+    are named in that order and pairs without a shared person are left out. Every person is
+    counted once per pair (a person in three datasets counts in each of the three pairs).
+    """
+    names = list(persons_by_dataset)
+    if len(names) < 2:
+        return {}
+    tagged = reduce(DataFrame.unionByName, [
+        df.select("person_id").distinct().withColumn("dataset", F.lit(name)) for name, df in persons_by_dataset.items()])
+    shared = (tagged.groupBy("person_id").agg(F.collect_set("dataset").alias("datasets"))
+              .where(F.size("datasets") > 1)
+              .groupBy(F.array_sort("datasets").alias("datasets")).count().collect())
+    out: dict[tuple[str, str], int] = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            n = sum(int(r["count"]) for r in shared if a in r["datasets"] and b in r["datasets"])
+            if n:
+                out[(a, b)] = n
+    return out
+
+
+def check_disjoint_datasets(overlaps: dict[tuple[str, str], int], persons_below: int | None = None) -> None:
+    """Raise InputDataError when a person is in two datasets (``dataset_overlaps``).
+
+    The datasets are analysed separately and then meta-analysed (and one replicates the
+    other) as independent samples, as in Xu et al. 2025 (discovery, replication 1 and 2 add up
+    to the 292,663 persons): a person in two of them would count twice in the meta-analysis
+    and in the replication, with no error. All of Us' srWGS and microarray callsets overlap,
+    so one of them must be subset first. The message names the datasets and counts persons
+    (1..``persons_below``-1 read "<T", as in the exports), never an identifier.
+    """
+    if not overlaps:
+        return
+    pairs = "; ".join(f"{count_text(n, persons_below=persons_below)} in both {a} and {b}"
+                      for (a, b), n in overlaps.items())
+    raise InputDataError(
+        f"unrelated genotyped persons in more than one dataset ({pairs}); the datasets are meta-analysed as "
+        "independent samples, so give each person to one dataset: remove them from the genotypes of the other "
+        "(e.g. All of Us' microarray callset also holds the srWGS persons: Hail mt.filter_cols, or "
+        "bcftools view -S ^ids.txt)", where="datasets")
+
+
 def run(ctx: StageContext) -> None:
     """Cohort stage: join scores, phenotypes and covariates into the per-dataset analysis frame.
 
@@ -182,6 +228,7 @@ def run(ctx: StageContext) -> None:
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     ancestry_ids = ancestry.select("person_id")
     to_standardise = []
+    persons_by_dataset: dict[str, DataFrame] = {}
     for ds in cfg.datasets:
         wide = derive_pgs_wide(scores, ds.name, pgs_ids)
         unrelated = derive_unrelated(wide, flagged)
@@ -199,10 +246,12 @@ def run(ctx: StageContext) -> None:
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
         to_standardise.append(unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
                               .withColumn("dataset", F.lit(ds.name)))
+        persons_by_dataset[ds.name] = unrelated
         pre_counts[ds.name] = [steps["n_genotyped"], steps["n_unrelated"], steps["n_with_ancestry"]]
         gates[ds.name] = genotyped_without_person_gate(steps["n_without_person"], steps["n_with_ancestry"], ds.name,
                                                        cfg.phenotypes.gates.genotyped_without_person,
                                                        persons_below=cfg.report.small_count_threshold)
+    check_disjoint_datasets(dataset_overlaps(persons_by_dataset), persons_below=cfg.report.small_count_threshold)
     names = [ds.name for ds in cfg.datasets]
     # Every dataset's standardisation fit in one Spark action (each dataset on its own).
     per_sd, standardisation = standardise_datasets(reduce(DataFrame.unionByName, to_standardise), pgs_ids,
