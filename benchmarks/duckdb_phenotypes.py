@@ -18,7 +18,11 @@ birth_datetime when the month is known and it lies in year_of_birth's year and m
 dated before the birth year and periods ending before it ignored, dates as the export meant them (DATE, naive
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
 naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
-CDM datetime partner's date (``DATETIME_PARTNER``).
+CDM datetime partner's date (``DATETIME_PARTNER``); README "Concepts": standard concepts only (a
+concept 0 is in no set, whatever its source concept), a preliminary diagnosis
+(``condition_status_concept_id`` in ``PRELIMINARY_DIAGNOSIS_STATUS_IDS``) no MDD diagnosis but
+still an exclusion and a control's disqualifier, a combination product an exposure of each
+ingredient it reaches through concept_ancestor.
 Optional tables (death, device_exposure, drug_strength) may be absent.
 
 Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
@@ -31,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from trd_spark.config import Config
+from trd_spark.vocabulary import PRELIMINARY_DIAGNOSIS_STATUS_IDS
 
 DECISION_COLUMNS = [
     "person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
@@ -268,13 +273,19 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
         SELECT e.person_id, e.condition_concept_id AS concept_id FROM {src['condition_occurrence']} e
         WHERE e.condition_concept_id IN (SELECT concept_id FROM cset WHERE domain = 'condition')""")
 
-    def restricted(table: str, date_col: str, concept_col: str, domain: str) -> str:
-        return f"""SELECT e.person_id, e.{concept_col} AS concept_id, e.{date_col} AS event_date
+    def restricted(table: str, date_col: str, concept_col: str, domain: str, extra: str = "") -> str:
+        return f"""SELECT e.person_id, e.{concept_col} AS concept_id, e.{date_col} AS event_date{', ' + extra if extra else ''}
             FROM {src[table]} e JOIN persons p ON p.person_id = e.person_id
             WHERE e.{concept_col} IN (SELECT concept_id FROM cset WHERE domain = '{domain}')
               AND e.{date_col} >= make_date(p.year_of_birth, 1, 1) AND e.{date_col} <= p.end_date"""
 
-    x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition')}")
+    # A preliminary diagnosis (OMOP Condition Status "Preliminary diagnosis": rule-out / possible
+    # codes) is no MDD diagnosis; it still counts for the exclusions and the control rule.
+    cond_cols = [r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['condition_occurrence']}").fetchall()]
+    preliminary = ("COALESCE(e.condition_status_concept_id IN ("
+                   + ", ".join(str(i) for i in sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS)) + "), FALSE)"
+                   if "condition_status_concept_id" in cond_cols else "FALSE")
+    x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition', extra=preliminary + ' AS preliminary')}")
     x(f"CREATE TEMP TABLE proc AS {restricted('procedure_occurrence', 'procedure_date', 'procedure_concept_id', 'procedure')}")
     # device_exposure is optional: absent -> no device events.
     if _exists(omop_dir, "device_exposure"):
@@ -309,8 +320,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     # MDD count and index within follow-up; depression and exclusion codes over the whole record.
     x(f"""CREATE TEMP TABLE dx AS
         WITH fu AS (
-          SELECT person_id, COUNT(DISTINCT CASE WHEN {mdd_in} THEN event_date END) AS n_mdd_dates,
-                 MIN(CASE WHEN {mdd_in} THEN event_date END) AS first_mdd
+          SELECT person_id, COUNT(DISTINCT CASE WHEN {mdd_in} AND NOT preliminary THEN event_date END) AS n_mdd_dates,
+                 MIN(CASE WHEN {mdd_in} AND NOT preliminary THEN event_date END) AS first_mdd
           FROM cond GROUP BY person_id),
         ever AS (
           SELECT person_id, MAX(CASE WHEN {mdd_in} OR {dep_in} THEN 1 ELSE 0 END) AS dep

@@ -47,6 +47,7 @@ CASE_ZONES: dict[str, str | None] = {
     "age-18th-birthday-leap-day": "Europe/Amsterdam",
     "age-18th-birthday-birth-datetime-disagrees": None,
     "records-outside-observation-death-dates": None,
+    "concepts-unmapped-status-combination": None,
 }
 OFFSET = 1_000_000  # person_id in the shared run = case position x OFFSET + person_id in the case
 VOCABULARY_TABLES = ("concept", "concept_ancestor", "drug_strength")
@@ -122,7 +123,6 @@ def merged(spark):
         frames[name] = getattr(tables, name).cache()
         frames[name].count()
     rows = {name: frames[name].collect() for name in ("persons", "trials", "phenotypes")}
-
     cases = {}
     for position, case in enumerate(CASE_ZONES):
         cfg, omop = omops[case]
@@ -333,7 +333,8 @@ def test_birth_datetime_disagreeing_with_year_of_birth(merged):
     run = _case(merged, "age-18th-birthday-birth-datetime-disagrees", trials=False)
     assert _quirks(run) == {
         "n_persons_birth_datetime_disagrees": 3, "n_persons_death_before_birth_year": 0,
-        "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0}
+        "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
+        "n_persons_death_before_birth_date": 0}
 
 
 def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
@@ -346,7 +347,34 @@ def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
     assert (flow["excluded_outside_followup_only"], flow["no_observation_period"]) == (0, 1)  # 2505
     assert _quirks(run) == {
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 2,
-        "n_persons_several_death_dates": 1, "n_persons_period_before_birth_year": 1}
+        "n_persons_several_death_dates": 1, "n_persons_period_before_birth_year": 1,
+        "n_persons_death_before_birth_date": 0}
+
+
+# ---- session-14 cases (hand-worked expected files; see their comments) ----------------------------
+
+def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_deaths(merged):
+    """Standard concepts only: 2601's second MDD code (concept 0, source ICD10CM F33.1) is not read,
+    counted per table (and his concept-0 NDC order); a preliminary diagnosis (32899) is no MDD
+    diagnosis (2602's index moves to the next date, 2603 is not MDD; both were MDD before) but a
+    preliminary bipolar code still excludes (2604); olanzapine/fluoxetine is a fluoxetine trial and an
+    olanzapine augmentation from one order (2605: ad3 and ad2_augmentation TRD on its start); a death
+    in the birth year before the birthday is used and counted (2606); an order duplicated row for row
+    is one trial (2607)."""
+    from trd_spark.phenotypes.stage import condition_status_counts, derive_study_events, unmapped_record_counts
+
+    run = _case(merged, "concepts-unmapped-status-combination")
+    flow = _flow(run)
+    assert (flow["with_mdd_diagnosis"], flow["mdd_min_distinct_dates"], flow["mdd_included"]) == (5, 4, 3)
+    assert flow["excluded_outside_followup_only"] == 1  # 2606: every record after his death
+    assert unmapped_record_counts(run.omop).collect()[0].asDict() == {
+        "n_condition_occurrence": 1, "n_drug_exposure": 1, "n_procedure_occurrence": 0, "n_device_exposure": 0}
+    conditions = derive_study_events(run.omop, run.cfg)["condition"]
+    assert condition_status_counts(conditions).collect()[0].n_preliminary_records == 4
+    assert _quirks(run) == {
+        "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 0,
+        "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
+        "n_persons_death_before_birth_date": 1}
 
 
 @pytest.mark.parametrize(("case", "zone"), list(CASE_ZONES.items()))

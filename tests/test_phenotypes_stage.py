@@ -11,6 +11,7 @@ from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
 from trd_spark.phenotypes.flow import cohort_flow_rows, status_counts
+from trd_spark.phenotypes.omop import SOURCE_CONCEPT_OF
 from trd_spark.phenotypes.stage import (
     EVENT_TABLES,
     WORK_DIR,
@@ -150,7 +151,9 @@ def test_study_events_broadcast_semi_join_keeps_the_isin_rows(spark):
     ids = study_concept_ids(cfg, vocab)
     events = derive_study_events(tables, cfg, vocab)
     unread = unread_columns(cfg)
-    assert unread == {"drug_exposure": frozenset({"quantity", "refills"})}  # the toy config's rules
+    # the toy config's rules leave quantity and refills unread; no rule reads a source concept
+    assert unread == {t: frozenset({s} | ({"quantity", "refills"} if t == "drug_exposure" else set()))
+                      for t, (_, s) in SOURCE_CONCEPT_OF.items()}
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
         skip = unread.get(table, frozenset())
         expected = tables[table].where(F.col(concept_col).isin(sorted(ids[domain]))).select(*[
@@ -209,7 +212,8 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
     assert outputs(events) == outputs(full)
     trials = cfg.phenotypes.trials.model_copy(update={"use_refills": True, "ingredient_min_daily_dose": {SERTRALINE: 10.0}})
     on = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
-    assert unread_columns(on) == {}
+    # only the source concepts stay unread (no rule reads them; unmapped_record_counts counts them)
+    assert unread_columns(on) == {t: frozenset({s}) for t, (_, s) in SOURCE_CONCEPT_OF.items()}
     events_on = derive_study_events(tables, on, vocab)
     assert "quantity" in _scanned_columns(events_on["drug"]) and "refills" in _scanned_columns(events_on["drug"])
     assert sorted(map(tuple, events_on["drug"].collect())) == sorted(map(tuple, full["drug"].collect()))

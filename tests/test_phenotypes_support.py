@@ -146,7 +146,10 @@ def literal_frame(spark, rows: list, schema: T.StructType):
 
 
 def frame(spark, table: str, rows: list):
-    return literal_frame(spark, rows, omop_schema(table))
+    """``rows`` as the table's declared schema; trailing optional columns a row leaves out
+    (e.g. condition_status_concept_id after ``cond``'s three values) are null."""
+    schema = omop_schema(table)
+    return literal_frame(spark, [tuple(r) + (None,) * (len(schema.fields) - len(r)) for r in rows], schema)
 
 
 def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), drugs=(), procedures=(), deaths=(),

@@ -46,6 +46,16 @@ class ExclusionReason(StrEnum):
     SHORT_FOLLOWUP = "short_followup"  # MDD_other
 
 
+# OMOP "Condition Status" concepts (condition_occurrence.condition_status_concept_id) of a
+# diagnosis that is not (yet) established: 32899 "Preliminary diagnosis". No separate "rule
+# out" status concept could be verified (add one here only from a verified concept record);
+# OHDSI ETLs map "possible diagnosis of" qualifiers to 32899
+# (ETL-LambdaBuilder Optum Panther: 'Possible diagnosis of' -> 32899; the Oxford OMOP mapper:
+# NHS basis-of-diagnosis 1/2 -> 32899, 4/5 -> 32893 "Confirmed diagnosis"). Such a record
+# never counts as an MDD diagnosis (README "Concepts"; phenotypes.mdd.derive_mdd).
+PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32899})
+
+
 class Contrast(StrEnum):
     """Case-control contrasts of the logistic models (``models.contrasts``)."""
 

@@ -23,6 +23,14 @@ observation periods, after death or after the data cutoff. A depression code or 
 antidepressant outside follow-up cannot make anyone MDD or TRD, but it does make the person
 no control. ``excluded_outside_followup_only`` flags persons whose reason comes only from
 records outside follow-up (counted in the cohort flow).
+
+A preliminary diagnosis (``condition_status_concept_id`` in ``vocabulary.
+PRELIMINARY_DIAGNOSIS_STATUS_IDS``: OMOP's "Preliminary diagnosis", where ETLs put rule-out /
+possible diagnoses) is no MDD diagnosis: it is not one of the distinct dates and is never the
+index. Like a record outside follow-up it still keeps the person out of the controls, and a
+preliminary bipolar or schizophrenia-spectrum code still excludes (both rules err towards a
+clean case and a clean control). Rationale (README "Concepts"): the study's MDD is a formal
+diagnosis, and a suspected diagnosis is not one.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from pyspark.sql import functions as F
 
 from trd_spark.config import MddSettings
 from trd_spark.phenotypes.persons import age_years_expr
-from trd_spark.vocabulary import ExclusionReason, Status
+from trd_spark.vocabulary import PRELIMINARY_DIAGNOSIS_STATUS_IDS, ExclusionReason, Status
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -63,7 +71,8 @@ def derive_mdd(
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
     Inputs: ``persons`` (PERSONS, with ``has_observation_period``), conditions (person_id,
-    condition_concept_id, condition_start_date) and drug exposures (person_id,
+    condition_concept_id, condition_start_date, optionally condition_status_concept_id: a
+    preliminary status drops the record from the MDD count and index) and drug exposures (person_id,
     drug_concept_id) within follow-up; ``record_conditions`` / ``record_drugs``: the same
     columns over the whole record, any date (None: the follow-up frames, i.e. no records
     outside follow-up); concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids``
@@ -77,6 +86,11 @@ def derive_mdd(
     """
     concept = F.col("condition_concept_id")
     is_mdd = concept.isin(_ids(mdd_ids))
+    # A preliminary (rule-out) record is no MDD diagnosis; it counts everywhere else. Frames
+    # without the optional status column (tests' hand-made frames) have none.
+    status_col = "condition_status_concept_id"
+    is_diagnosis = (is_mdd & ~F.coalesce(F.col(status_col).isin(_ids(PRELIMINARY_DIAGNOSIS_STATUS_IDS)), F.lit(False))
+                    if status_col in condition_occurrence.columns else is_mdd)
     # The MDD set counts as depression too, even if a vocabulary puts it outside the spectrum set.
     is_dep = concept.isin(_ids(mdd_ids | depression_ids))
 
@@ -89,8 +103,8 @@ def derive_mdd(
     # (by person and date, then by person); both of its aggregates accept rows already
     # partitioned by person_id, so this repartition is the only shuffle of the conditions.
     in_followup = condition_occurrence.repartition("person_id").groupBy("person_id").agg(
-        F.countDistinct(F.when(is_mdd, F.col("condition_start_date"))).alias("n_mdd_dates"),
-        F.min(F.when(is_mdd, F.col("condition_start_date"))).alias("first_mdd_date"),
+        F.countDistinct(F.when(is_diagnosis, F.col("condition_start_date"))).alias("n_mdd_dates"),
+        F.min(F.when(is_diagnosis, F.col("condition_start_date"))).alias("first_mdd_date"),
         *flags("_fu"),
     )
     whole_record = (condition_occurrence if record_conditions is None else record_conditions).groupBy(

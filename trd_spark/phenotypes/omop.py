@@ -60,6 +60,10 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("person_id", _L),
         ("condition_concept_id", _L),
         ("condition_start_date", _D),
+        # optional: a preliminary (rule-out) diagnosis is no MDD diagnosis (vocabulary.
+        # PRELIMINARY_DIAGNOSIS_STATUS_IDS)
+        ("condition_status_concept_id", _L),
+        ("condition_source_concept_id", _L),  # optional: counted where the concept is 0 (SOURCE_CONCEPT_OF)
     ),
     "drug_exposure": (
         ("person_id", _L),
@@ -70,11 +74,13 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("verbatim_end_date", _D),
         ("quantity", T.DoubleType()),  # units dispensed (minimum-dose rule)
         ("refills", _I),  # authorised refills (exposure end when no end date is recorded)
+        ("drug_source_concept_id", _L),  # optional, as condition_source_concept_id
     ),
     "procedure_occurrence": (
         ("person_id", _L),
         ("procedure_concept_id", _L),
         ("procedure_date", _D),
+        ("procedure_source_concept_id", _L),  # optional, as condition_source_concept_id
     ),
     "death": (
         ("person_id", _L),
@@ -85,6 +91,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("person_id", _L),
         ("device_concept_id", _L),
         ("device_exposure_start_date", _D),
+        ("device_source_concept_id", _L),  # optional, as condition_source_concept_id
     ),
     # Vocabulary table: amount of an ingredient per unit of a drug product (minimum-dose rule;
     # optional table, read only when a minimum dose is configured).
@@ -114,8 +121,23 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 # Columns an export may lack (absent -> null): verbatim_end_date, quantity and refills are
 # often not populated (absent quantity: dose unknown; absent refills: none).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
-    "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills"}),
+    "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills", "drug_source_concept_id"}),
     "person": frozenset({"sex_at_birth_concept_id", "birth_datetime"}),
+    "condition_occurrence": frozenset({"condition_status_concept_id", "condition_source_concept_id"}),
+    "procedure_occurrence": frozenset({"procedure_source_concept_id"}),
+    "device_exposure": frozenset({"device_source_concept_id"}),
+}
+
+# Event table -> (standard concept column, source concept column). Records are recognised by
+# their standard concept only, as OHDSI cohort definitions read them (README "Concepts"): a
+# record whose concept is 0 (the ETL found no standard concept for its source code) is not
+# read, whatever its source concept; such records with a source concept are counted and warned
+# about (stage.unmapped_record_counts). The source columns are read for that count only.
+SOURCE_CONCEPT_OF: dict[str, tuple[str, str]] = {
+    "condition_occurrence": ("condition_concept_id", "condition_source_concept_id"),
+    "drug_exposure": ("drug_concept_id", "drug_source_concept_id"),
+    "procedure_occurrence": ("procedure_concept_id", "procedure_source_concept_id"),
+    "device_exposure": ("device_concept_id", "device_source_concept_id"),
 }
 
 

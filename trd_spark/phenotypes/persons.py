@@ -176,14 +176,24 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     month_of_birth when that is known: the birth date comes from the year/month/day fields,
     ``birth_date_expr``), n_persons_death_before_birth_year (a death row dated before the
     birth year: not used, ``first_death_dates``), n_persons_several_death_dates (more than
-    one distinct usable death date: the earliest is used) and n_persons_period_before_birth_year
-    (an observation period ending before the birth year: not used, ``derive_persons``).
+    one distinct usable death date: the earliest is used), n_persons_period_before_birth_year
+    (an observation period ending before the birth year: not used, ``derive_persons``) and
+    n_persons_death_before_birth_date (a usable death row dated in the birth year but before the
+    birth date, ``birth_date_expr``: USED, counted only. Its year is the CDM's required field;
+    the day and month are often imputed (1 July for year-only births) or masked, and a
+    de-identification that shifts every event date of a person (All of Us: up to 365 days back)
+    while year_of_birth stays can move a true death in the first months of life before the
+    birthday; records are bounded by the same 1 January, ``restrict_to_followup``).
     Aggregates only.
     """
-    years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"))
+    years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
+                          birth_date_expr(F.col("year_of_birth"), F.col("month_of_birth"), F.col("day_of_birth"),
+                                          F.col("birth_datetime")).alias("_birth_date"))
+    usable = F.col("death_date") >= F.col("_birth")
     per_person = death.join(years, "person_id").groupBy("person_id").agg(
         F.max((F.col("death_date") < F.col("_birth")).cast("int")).alias("_before"),
-        F.countDistinct(F.when(F.col("death_date") >= F.col("_birth"), F.col("death_date"))).alias("_dates"),
+        F.countDistinct(F.when(usable, F.col("death_date"))).alias("_dates"),
+        F.max((usable & (F.col("death_date") < F.col("_birth_date"))).cast("int")).alias("_before_birthday"),
     )
     periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
         F.max((F.col("observation_period_end_date") < F.col("_birth")).cast("int")).alias("_period_before"))
@@ -198,6 +208,7 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_before") == 1).alias("n_persons_death_before_birth_year"),
         n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
         n(F.col("_period_before") == 1).alias("n_persons_period_before_birth_year"),
+        n(F.col("_before_birthday") == 1).alias("n_persons_death_before_birth_date"),
     )
 
 

@@ -41,7 +41,7 @@ from trd_spark.phenotypes.flow import (
     status_counts,
 )
 from trd_spark.phenotypes.mdd import derive_mdd
-from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, read_omop_table
+from trd_spark.phenotypes.omop import OMOP_COLUMNS, SOURCE_CONCEPT_OF, omop_schema, read_omop_table
 from trd_spark.phenotypes.persons import (
     birth_death_quirk_counts,
     derive_persons,
@@ -63,6 +63,7 @@ from trd_spark.phenotypes.trials import (
     implausible_record_counts,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
+from trd_spark.vocabulary import PRELIMINARY_DIAGNOSIS_STATUS_IDS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -189,14 +190,19 @@ def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
     drug_exposure ``quantity`` is read only by the minimum-dose rule (``trials.
     ingredient_min_daily_dose`` non-empty: ``trials.daily_dose_expr``; without a minimum the
     dose flags are false whatever the quantity) and ``refills`` only by ``trials.use_refills``
-    (``trials.exposure_end_expr``). Every other declared column is read by a rule or a stage
-    count (``verbatim_end_date`` also by the implausible-value count, whatever
+    (``trials.exposure_end_expr``); the ``*_source_concept_id`` columns never (records are
+    recognised by their standard concept; ``unmapped_record_counts`` reads them from the OMOP
+    frames). Every other declared column is read by a rule or a stage count
+    (``verbatim_end_date`` also by the implausible-value count, whatever
     ``use_verbatim_end_date`` says).
     """
     t = cfg.phenotypes.trials
     drug = {"quantity"} if not t.ingredient_min_daily_dose else set()
     drug |= {"refills"} if not t.use_refills else set()
-    return {"drug_exposure": frozenset(drug)} if drug else {}
+    # No rule reads a source concept (counted from the OMOP frames, unmapped_record_counts).
+    out = {table: {source} for table, (_, source) in SOURCE_CONCEPT_OF.items()}
+    out["drug_exposure"] |= drug
+    return {table: frozenset(cols) for table, cols in out.items()}
 
 
 def derive_study_events(
@@ -389,6 +395,30 @@ def drug_record_quirks(drugs: DataFrame) -> DataFrame:
     return drugs.agg(*drug_record_quirk_columns())
 
 
+def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
+    """One row over the OMOP event tables (long, records): n_<table> for each table of
+    ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
+    source concept is set (not 0): not read (README "Concepts": standard concepts only, as
+    OHDSI cohort definitions; mapping them would need concept_relationship 'Maps to', which
+    the study does not read), counted so that a release whose ETL left many codes unmapped is
+    seen. One aggregate over the union of the tables' two concept columns."""
+    tagged = reduce(lambda a, b: a.unionByName(b), [
+        omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
+        for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
+    unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
+    return tagged.agg(*[F.coalesce(F.sum((unmapped & (F.col("_table") == table)).cast("long")), F.lit(0)).alias(f"n_{table}")
+                        for table in SOURCE_CONCEPT_OF])
+
+
+def condition_status_counts(conditions: DataFrame) -> DataFrame:
+    """One row over study condition records (long): n_preliminary_records, those whose
+    ``condition_status_concept_id`` is a preliminary status (``vocabulary.
+    PRELIMINARY_DIAGNOSIS_STATUS_IDS``, rule-out / possible diagnoses): no MDD diagnosis
+    (``mdd.derive_mdd``), still a reason to exclude and to keep a person out of the controls."""
+    preliminary = F.col("condition_status_concept_id").isin(sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS))
+    return conditions.agg(F.coalesce(F.sum(preliminary.cast("long")), F.lit(0)).alias("n_preliminary_records"))
+
+
 def implausible_drug_value_columns(drugs: DataFrame, max_days_supply: int) -> list[Column]:
     """Aggregates over study drug records (long): n_records and the implausible values the rules
     do not use (``trials.implausible_record_counts``: n_end_over_max_days, n_days_supply_over_max)."""
@@ -491,7 +521,7 @@ def stage_counts(
 
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
     antidepressant_exposures / observation_periods / drug_records / drug_values / persons /
-    birth_and_death -> counts,
+    birth_and_death / condition_status / unmapped_records -> counts,
     each in its aggregate's column order). ``observed``: quirk parts already counted by the
     caller (part -> counts with the part's columns, e.g. observed while ``run`` writes the
     persons and the study drug records); they are taken as given, not computed again.
@@ -515,6 +545,8 @@ def stage_counts(
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
         "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
+        "condition_status": condition_status_counts(events["condition"]),
+        "unmapped_records": unmapped_record_counts(omop),
     }
     long = [_long_counts(dates, "study_event_dates", F.col("domain"))]
     long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items() if name not in observed]
@@ -668,6 +700,13 @@ def run(ctx: StageContext) -> None:
             if n:
                 log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
                             "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
+        if quirks["condition_status"]["n_preliminary_records"]:
+            log.warning("phenotypes: condition_occurrence: %d study record(s) with a preliminary status (rule-out / "
+                        "possible diagnosis): no MDD diagnosis", quirks["condition_status"]["n_preliminary_records"])
+        for what, n in quirks["unmapped_records"].items():
+            if n:
+                log.warning("phenotypes: %s: %d record(s) with concept_id 0 (no standard concept) and a source concept "
+                            "are not read (standard concepts only, as OHDSI cohort definitions)", what.removeprefix("n_"), n)
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
