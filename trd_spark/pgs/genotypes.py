@@ -288,7 +288,7 @@ def to_biallelic_dosage(
     if has_gt and mt.GT.dtype != hl.tcall:
         raise InputDataError(f"GT must be a call, got {mt.GT.dtype}", where=where)
     mt = mt.select_entries(*dict.fromkeys([field_name, *(["GT"] if has_gt else [])]))
-    mt = mt.select_rows(*row_fields).select_cols().select_globals()
+    mt = with_missing_alt(hl, mt.select_rows(*row_fields).select_cols().select_globals())
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
     mt = mt.unfilter_entries()
@@ -322,6 +322,30 @@ def to_biallelic_dosage(
     return split.select_rows(*row_fields, NORMALISED).select_globals()
 
 
+MISSING_ALT = "."
+
+
+def with_missing_alt(hl: hl_types, rows):
+    """A MatrixTable or rows Table with each one-allele row (a VCF record whose ALT is ``.``:
+    a monomorphic site, e.g. after ``bcftools view -a`` on a sample subset) given the alt
+    ``MISSING_ALT``, ``[ref, "."]``, the allele plink2 reads there: ``hl.split_multi`` drops a
+    row without alts, so a score whose effect allele is its REF was not_found, where plink2
+    --score counts 2 copies per called sample (``matching.missing_allele``). The row order is
+    kept, so the new key is asserted sorted (Hail's ``_key_by_assert_sorted``, no sort or
+    shuffle): ``[r, "."]`` sorts where ``[r]`` did against every row with a real alt (``.``
+    sorts before A, C, G, T, ``<`` and any other allele text but ``*``, which never begins
+    an ALT)."""
+    if isinstance(rows, hl.MatrixTable):
+        fixed = rows.key_rows_by("locus")
+        fixed = fixed.annotate_rows(alleles=hl.if_else(hl.len(fixed.alleles) == 1,
+                                                       fixed.alleles.append(MISSING_ALT), fixed.alleles))
+        return fixed._key_rows_by_assert_sorted("locus", "alleles")
+    fixed = rows.key_by("locus")
+    fixed = fixed.annotate(alleles=hl.if_else(hl.len(fixed.alleles) == 1, fixed.alleles.append(MISSING_ALT),
+                                              fixed.alleles))
+    return fixed._key_by_assert_sorted("locus", "alleles")
+
+
 def _split_rows(hl: hl_types, rows):
     """``hl.split_multi(rows, keep_star=True)`` of a MatrixTable or a rows Table, with the row
     field ``NORMALISED`` set first. The one place both ``to_biallelic_dosage`` and
@@ -329,8 +353,10 @@ def _split_rows(hl: hl_types, rows):
     # Whether split_multi changes the row (it splits multi-allelic rows and puts every alt in
     # its minimal representation, hl.min_rep, which may trim alleles or move the locus): a
     # row it leaves alone is the file's own row, which scoring.export_hard_calls can write as is.
+    # A row given the alt MISSING_ALT (``with_missing_alt``) is not the file's own row either.
     alleles = rows.alleles
-    flag = (hl.len(alleles) > 2) | (hl.min_rep(rows.locus, alleles) != hl.struct(locus=rows.locus, alleles=alleles))
+    flag = ((hl.len(alleles) > 2) | (hl.min_rep(rows.locus, alleles) != hl.struct(locus=rows.locus, alleles=alleles))
+            | (alleles[1] == MISSING_ALT))
     if isinstance(rows, hl.MatrixTable):
         return hl.split_multi(rows.annotate_rows(**{NORMALISED: flag}), keep_star=True)
     return hl.split_multi(rows.annotate(**{NORMALISED: flag}), keep_star=True)
@@ -391,7 +417,7 @@ def biallelic_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixT
     where = _where(source)
     _check_keys(hl, calls, where)
     row_fields = _rsid_fields(calls, keep_rsid, where)
-    rows = calls.rows().select(*row_fields).select_globals()
+    rows = with_missing_alt(hl, calls.rows().select(*row_fields).select_globals())
     split = _split_rows(hl, rows)
     return split.select(*row_fields, NORMALISED, **{SITE_POSITION: split.old_locus.position,
                                                     SITE_REF: split.old_alleles[0],

@@ -44,6 +44,12 @@ plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus all alt 
 genotype row repeated at a scored locus (in minimal form) is an error
 (``check_duplicate_rows_frame``: its weight would be applied twice).
 
+A site written with a missing second allele (.bim ``0``, .bim/.pvar/VCF ALT ``.``:
+``missing_allele``) is matched when the effect allele is its present allele (the missing
+code read as the score's other allele; no strand flip), as plink2 --score; a multi-allelic
+SNV site as .bim rows that do not all hold its REF as REF (plink 1.9's A1/A2 by frequency)
+takes the allele shared by every row as REF (``_swapped_row_sites``).
+
 A score variant without ``other_allele`` is matched on the effect allele alone when the
 locus has exactly one alt allele in the genotypes (its ambiguity is then judged on the
 genotyped ref/alt pair).
@@ -502,6 +508,15 @@ def _reverse_complement_text(allele: str) -> str:
     return "".join(_COMPLEMENT[b] for b in reversed(allele))
 
 
+MISSING_ALLELE_CODES = ("0", ".")
+
+
+def missing_allele(alleles: pd.Series) -> np.ndarray:
+    """Whether each allele is a missing-allele code: PLINK 1's ``0``, plink2's and VCF's ``.``,
+    or absent (Hail's row of a VCF record with ALT ``.`` has one allele)."""
+    return (alleles.isna() | alleles.isin(MISSING_ALLELE_CODES)).to_numpy(bool)
+
+
 def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise text equality; a missing value (None/NaN) equals nothing."""
     return np.asarray(pd.Series(a, dtype=object).eq(pd.Series(b, dtype=object)).to_numpy(), dtype=bool) & \
@@ -632,6 +647,57 @@ def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: 
     return pd.Series(other, dtype=object)
 
 
+_BASES = ("A", "C", "G", "T")
+
+
+def _swapped_row_sites(rows: pd.DataFrame, matched_row: np.ndarray, match_type: np.ndarray,
+                       other: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A multi-allelic SNV site written as several biallelic rows that do not all put its REF
+    in the REF column (PLINK 1 .bim rows: plink 1.9 writes the major allele as A2, and
+    ``--bmerge`` keeps each source's rows; ``1 rs5a 0 5000 A G`` + ``1 rs5t 0 5000 G T`` for
+    G>A,T): the site's REF is the one allele every row at the position has (all rows SNVs, at
+    least two, not all with one REF, exactly one shared allele). A score whose effect allele is
+    that REF (matched on either row) scores ``2 - copies of every other allele``: each row with
+    the REF as REF gives its alt copies (``other_alt_rows``), each row with the REF as alt
+    gives ``2 - alt copies`` (``other_ref_rows``: ``weight_matrices`` puts +w and -2w on
+    them). Returns ``(other_alt_rows, other_ref_rows)`` per site (``other`` updated; empty
+    tuples elsewhere). Before: the rows did not share a REF as written, so G scored ``2 - A``
+    at rs5a or rs5t's own G count, where A copies are counted as G."""
+    swapped: list[tuple[int, ...]] = [()] * len(matched_row)
+    used = matched_row >= 0
+    if not used.any():
+        return other, pd.Series(swapped, dtype=object)
+    g_position, g_ref, g_alt = file_rows(rows)
+    g_contig = rows["contig"].to_numpy(object)
+    near = np.flatnonzero(np.isin(g_position, np.unique(g_position[matched_row[used]])))
+    cand = pd.DataFrame({"row": near, "contig": g_contig[near], "gp": g_position[near], "gr": g_ref[near],
+                         "ga": g_alt[near]})
+    # Positions with rows of more than one REF as written (rare; a split site shares one REF).
+    cand = cand[cand.groupby(["contig", "gp"])["gr"].transform("nunique") > 1]
+    groups: dict[tuple[str, int], str] = {}
+    key: Any
+    for key, g in cand.groupby(["contig", "gp"]):
+        alleles = [set(x) for x in zip(g["gr"], g["ga"])]
+        if not all(a <= set(_BASES) and len(a) == 2 for a in alleles):
+            continue
+        shared = set.intersection(*alleles)
+        if len(shared) == 1:
+            groups[(str(key[0]), int(key[1]))] = shared.pop()
+    if not groups:
+        return other, pd.Series(swapped, dtype=object)
+    other_rows: list[tuple[int, ...]] = list(other)
+    effect_as_alt = np.isin(match_type, ("ref_alt", "ref_alt_flipped"))
+    for i in np.flatnonzero(used & np.isin(matched_row, cand["row"].to_numpy())):
+        m = int(matched_row[i])
+        ref = groups.get((g_contig[m], int(g_position[m])))
+        if ref is None or (g_alt[m] if effect_as_alt[i] else g_ref[m]) != ref:
+            continue
+        g = cand[(cand["contig"] == g_contig[m]) & (cand["gp"] == g_position[m]) & (cand["row"] != m)]
+        other_rows[i] = tuple(int(r) for r in g.loc[g["gr"] == ref, "row"])
+        swapped[i] = tuple(int(r) for r in g.loc[g["ga"] == ref, "row"])
+    return pd.Series(other_rows, dtype=object), pd.Series(swapped, dtype=object)
+
+
 def rsid_duplicates(sites: pd.DataFrame, duplicate_variants: str = "error") -> pd.DataFrame:
     """The duplicate policy for the sites of rsID-only files once placed (``place_sites_by_rsid``):
     two rsIDs of one score (merged rsIDs, synonyms) placed on one locus with the same allele pair,
@@ -701,7 +767,9 @@ def match_sites_frame(
     ``matched_row`` (int64: the index into ``rows`` of the genotype row scored against, -1 when
     not used), ``effect_is_ref`` (bool), ``other_alt_rows`` (tuple of ``rows`` indices: the
     other alts of the matched row's file row, ``_other_alt_rows``, whose copies a REF effect
-    allele loses) and ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the
+    allele loses), ``other_ref_rows`` (tuple of ``rows`` indices holding the site's REF as
+    their alt, whose REF copies it loses: ``_swapped_row_sites``) and
+    ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the
     locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``)."""
     s = rsid_duplicates(place_sites_by_rsid(sites, rows), duplicate_variants).reset_index(drop=True)
     n = len(s)
@@ -733,6 +801,26 @@ def match_sites_frame(
     hi = pairs["alt"].where(~snv | (pairs["ref"] <= pairs["alt"]), pairs["ref"])
     n_distinct = np.bincount(pd.DataFrame({"site": pairs["site"], "a": lo, "b": hi}).drop_duplicates()["site"]
                              .to_numpy(np.int64), minlength=n)
+
+    # A monomorphic site written with a missing second allele (PLINK 1 .bim '0', plink2 .bim/
+    # .pvar and VCF ALT '.', Hail's one-allele row): its present allele is the site. A score whose
+    # effect allele (as written) is that allele is matched with the missing code read as the
+    # score's other allele (every called sample then carries 2 or 0 effect copies from the
+    # file's own calls); an effect allele that is not the present one stays not_found, and no
+    # strand flip is tried (the second allele is unknown). plink2 --score does the same (its
+    # 'mismatching allele code' skip).
+    missing_ref, missing_alt = missing_allele(pairs["w_ref"]), missing_allele(pairs["w_alt"])
+    p_effect, p_other = w_ea[site], w_oa[site]
+    to_other = pd.notna(p_other) & ((missing_alt & _eq(p_effect, pairs["w_ref"].to_numpy(object)))
+                                    | (missing_ref & _eq(p_effect, pairs["w_alt"].to_numpy(object))))
+    if (missing_ref | missing_alt).any():
+        pairs = pairs.copy()
+        for col in ("ref", "w_ref"):
+            pairs[col] = pairs[col].where(~(missing_ref & to_other), p_other)
+        for col in ("alt", "w_alt"):
+            pairs[col] = pairs[col].where(~(missing_alt & to_other), p_other)
+        ref, alt = pairs["ref"].to_numpy(object), pairs["alt"].to_numpy(object)
+    missing_code_site = np.bincount(site[missing_ref | missing_alt], minlength=n) > 0
 
     comp = pd.Series(_COMPLEMENT)
 
@@ -778,6 +866,7 @@ def match_sites_frame(
         return pd.MultiIndex.from_arrays([np.arange(n), text]).isin(site_alleles)
 
     no_flip = at_site(ea) | at_site(oa) if len(pairs) else np.zeros(n, dtype=bool)
+    no_flip |= missing_code_site
     # Ambiguity from the file's own alleles, or (no other allele) from the genotyped pair.
     pal_file = has_oa & _eq(complement(ea0), oa0) & (pd.Series(ea0, dtype=object).str.len().to_numpy() == 1)
     pal_pair = _eq(complement(ref), alt)
@@ -804,8 +893,9 @@ def match_sites_frame(
     effect_is_ref = np.isin(match_type, EFFECT_IS_REF_TYPES)
 
     other = _other_alt_rows(rows, matched_row, effect_is_ref)
+    other, other_ref = _swapped_row_sites(rows, matched_row, match_type, other)
     out = s.assign(match_type=match_type, matched_row=matched_row, effect_is_ref=effect_is_ref,
-                   other_alt_rows=other.set_axis(s.index),
+                   other_alt_rows=other.set_axis(s.index), other_ref_rows=other_ref.set_axis(s.index),
                    duplicate_genotype_rows=n_pairs - n_distinct)
     out.attrs = dict(s.attrs)
     return out
@@ -916,17 +1006,23 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
     slope = np.where(eir, -w, w)
     offset = np.where(eir, 2.0 * w, 0.0)
     counted = np.ones(len(site))
-    # Only score variants with a REF effect allele at a site with other alts (rare) are looped.
+    # Only score variants with a REF effect allele at a site with other alts (rare) are looped:
+    # -w x alt copies on each other alt row, and +w x alt copies - 2w (= -w x its REF copies)
+    # on a row that holds the site's REF as its alt (``other_ref_rows``, ``_swapped_row_sites``).
     n_other = s["other_alt_rows"].map(len).to_numpy(np.int64)[site]
-    pick = np.flatnonzero(eir & (n_other > 0))
+    if "other_ref_rows" in s:
+        n_other = n_other + s["other_ref_rows"].map(len).to_numpy(np.int64)[site]
+    pick = np.flatnonzero(n_other > 0)
     others = s["other_alt_rows"].to_numpy(object)[site[pick]]
-    extra = [(r, i, -wt) for rs, i, wt in zip(others, score_index[pick], w[pick]) for r in rs]
+    refs = s["other_ref_rows"].to_numpy(object)[site[pick]] if "other_ref_rows" in s else [()] * len(pick)
+    extra = [(r, i, -wt, 0.0) for rs, i, wt in zip(others, score_index[pick], w[pick]) for r in rs]
+    extra += [(r, i, wt, -2.0 * wt) for rs, i, wt in zip(refs, score_index[pick], w[pick]) for r in rs]
     if extra:
-        x_row, x_score, x_slope = (np.array(v) for v in zip(*extra))
+        x_row, x_score, x_slope, x_offset = (np.array(v) for v in zip(*extra))
         row = np.r_[row, x_row.astype(np.int64)]
         score_index = np.r_[score_index, x_score.astype(np.int64)]
         slope = np.r_[slope, x_slope.astype(np.float64)]
-        offset = np.r_[offset, np.zeros(len(extra))]
+        offset = np.r_[offset, x_offset.astype(np.float64)]
         counted = np.r_[counted, np.zeros(len(extra))]
     # The used genotype rows in row order and each variant's place among them (np.unique's
     # result, without sorting 12M indices).

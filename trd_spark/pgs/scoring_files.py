@@ -63,7 +63,9 @@ _BUILD_ALIASES = {
     "grch37": "GRCh37", "hg19": "GRCh37",
     "ncbi36": "NCBI36", "hg18": "NCBI36",
 }
-_CHROM_ALIASES = {"23": "X", "24": "Y", "M": "MT", "26": "MT"}
+# PLINK's numeric codes, as the genotype readers recode them (genotypes.plink_contig_recoding):
+# 23 X, 24 Y, 25 / XY the pseudo-autosomal part of X (X coordinates), 26 MT.
+_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "X", "XY": "X", "M": "MT", "26": "MT"}
 _ALLELE = re.compile(r"^[ACGT]+$")
 # Line breaks of str.splitlines besides \n in ASCII text (the header/body split must see them).
 _OTHER_ASCII_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
@@ -234,17 +236,20 @@ class ScoringFile:
 
 
 def normalise_build(value: str | None) -> str | None:
-    """``hg38``/``GRCh38`` -> ``GRCh38`` etc.; ``NR``/empty -> None; unknown kept as given."""
+    """``hg38``/``GRCh38`` -> ``GRCh38`` etc.; a patch suffix (``GRCh38.p13``: patches keep
+    the primary assembly's coordinates) dropped; ``NR``/empty -> None; unknown kept as given."""
     if value is None:
         return None
-    v = value.strip()
+    v = re.sub(r"\.p\d+$", "", value.strip(), flags=re.IGNORECASE)
     if not v or v.upper() == "NR":
         return None
     return _BUILD_ALIASES.get(v.lower(), v)
 
 
 def normalise_chrom(chrom: pd.Series) -> pd.Series:
-    """``chr1``/``1``/``01`` -> ``1``; ``23``/``chrX`` -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls
+    """``chr1``/``1``/``01`` -> ``1``; ``23``/``chrX`` -> ``X``; ``25``/``XY`` (PLINK's X
+    pseudo-autosomal code, on X coordinates; before: chr25, never matched, though the
+    genotypes' 25/XY rows are read as chrX) -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls
     kept). Leading zeros (``01``, ``chr09``: zero-padded for sorting) are dropped, so such a row
     matches the genotypes' ``chr1`` and is one site with a ``1`` row of the same position."""
     out = chrom.astype(TEXT).str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
