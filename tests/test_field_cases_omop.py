@@ -360,12 +360,13 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     preliminary bipolar code still excludes (2604); olanzapine/fluoxetine is a fluoxetine trial and an
     olanzapine augmentation from one order (2605: ad3 and ad2_augmentation TRD on its start); a death
     in the birth year before the birthday is used and counted (2606); an order duplicated row for row
-    is one trial (2607)."""
+    is one trial (2607); overlapping periods end at the last end (2608); days_supply 0 is the
+    30-day default, not 0 days (2609)."""
     from trd_spark.phenotypes.stage import condition_status_counts, derive_study_events, unmapped_record_counts
 
     run = _case(merged, "concepts-unmapped-status-combination")
     flow = _flow(run)
-    assert (flow["with_mdd_diagnosis"], flow["mdd_min_distinct_dates"], flow["mdd_included"]) == (5, 4, 3)
+    assert (flow["with_mdd_diagnosis"], flow["mdd_min_distinct_dates"], flow["mdd_included"]) == (7, 6, 5)
     assert flow["excluded_outside_followup_only"] == 1  # 2606: every record after his death
     assert unmapped_record_counts(run.omop).collect()[0].asDict() == {
         "n_condition_occurrence": 1, "n_drug_exposure": 1, "n_procedure_occurrence": 0, "n_device_exposure": 0}
@@ -375,6 +376,9 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 0,
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
         "n_persons_death_before_birth_date": 1}
+    from trd_spark.phenotypes.persons import observation_period_overlaps
+
+    assert observation_period_overlaps(run.omop["observation_period"]).collect()[0].n_overlapping_periods == 1
 
 
 @pytest.mark.parametrize(("case", "zone"), list(CASE_ZONES.items()))
