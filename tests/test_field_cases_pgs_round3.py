@@ -163,3 +163,13 @@ def test_genome_build_spellings(build, want):
     from trd_spark.pgs.scoring_files import normalise_build
 
     assert normalise_build(build) == want
+
+
+def test_weights_in_exponent_notation_with_a_capital_e():
+    """Author files written by R/Excel give weights as 1.5E-3 / 2.5E+00: numbers, summed as
+    such (already right; a parse regression test)."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    text = ("#pgs_id=PGS1\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            "1\t100\tA\tG\t1.5E-3\n1\t200\tC\tT\t2.5E+00\n1\t300\tG\tA\t-3e-2\n")
+    assert parse_scoring_file(text, source="s.txt").variants["effect_weight"].tolist() == [0.0015, 2.5, -0.03]
