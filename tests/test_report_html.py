@@ -62,41 +62,52 @@ def test_report_is_self_contained():
     assert not re.search(r"<script|<link|<img|src=|@import|url\((?!#)|href=\"(?!#)", page)
 
 
-def test_dataset_flow_table_shows_genotyped_to_analysed_with_the_audited_suppression():
-    """The per-dataset genotyped -> analysed step (cohort.flow rows) in the report, through the
-    release's one audit (tables.suppress_release): a removed count of 5 (1,000 with PGS, 995
-    unrelated) is "<20" and not recoverable from the two counts beside it; an 18-person status
-    is "<20" and the analysis frame or another status is hidden so it is not their difference;
-    a status row is the cohort_counts cell itself (the same text in both tables)."""
+def _dataset_flow_release(statuses: dict[str, int]):
     from trd_spark.cohort.flow import dataset_flow_rows
-    from trd_spark.report.stage import dataset_flow_html
-    from trd_spark.report.tables import ReleaseCounts, suppress_release
+    from trd_spark.report.tables import ReleaseCounts
     from trd_spark.schemas import DATASET_FLOW
-    from trd_spark.vocabulary import ALL_DEFINITIONS, FlowStep, status_step
+    from trd_spark.vocabulary import ALL_DEFINITIONS, FlowStep
 
-    statuses = {"TRD": 300, "trMDD": 500, "MDD_other": 18, "non_MDD": 2062}
     rows = dataset_flow_rows({"disc": [3000, 2995, 2900]}, [("disc", "def1", s, n) for s, n in statuses.items()])
-    flow = pd.DataFrame(rows, columns=DATASET_FLOW.names)
-    cohort_counts = pd.DataFrame([("disc", "def1", s, n) for s, n in statuses.items()],
-                                 columns=["dataset", "definition", "status", "n"])
-    rc = ReleaseCounts(
+    return ReleaseCounts(
         cohort_flow=pd.DataFrame([(ALL_DEFINITIONS, 1, str(FlowStep.ALL_PERSONS), 5000)],
                                  columns=["definition", "step_order", "step", "n"]),
-        cohort_counts=cohort_counts, logistic=pd.DataFrame(columns=LOGISTIC_RESULTS_COLUMNS), cox=None,
-        pgs_distribution=None, primary_definition="def1", dataset_flow=flow)
-    safe = suppress_release(rc, 20)
+        cohort_counts=pd.DataFrame([("disc", "def1", s, n) for s, n in statuses.items()],
+                                   columns=["dataset", "definition", "status", "n"]),
+        logistic=pd.DataFrame(columns=LOGISTIC_RESULTS_COLUMNS), cox=None, pgs_distribution=None,
+        primary_definition="def1", dataset_flow=pd.DataFrame(rows, columns=DATASET_FLOW.names))
+
+
+def test_dataset_flow_table_shows_genotyped_to_analysed_with_the_audited_suppression():
+    """The per-dataset genotyped -> analysed step (cohort.flow rows) in the report, through the
+    release's one audit (tables.suppress_release): a removed count of 5 (3,000 with PGS, 2,995
+    unrelated) is "<20" and not recoverable from the two counts beside it; a status row is the
+    cohort_counts cell itself (the same text in both tables); the analysis frame (the sum of
+    its statuses) is shown only when they all are, so an 18-person status hides the frame and
+    the count removed into it, not another status (before: non_MDD 70 of the toy's
+    replication_array was suppressed, and 30 result rows' estimates with it)."""
+    from trd_spark.report.stage import dataset_flow_html
+    from trd_spark.report.tables import suppress_release
+    from trd_spark.vocabulary import status_step
+
+    frame = "in the analysis frame (sex male/female, analysed status)"
+    statuses = {"TRD": 300, "trMDD": 500, "MDD_other": 18, "non_MDD": 2062}
+    safe = suppress_release(_dataset_flow_release(statuses), 20)
     shown = safe["dataset_flow"].set_index("step")
     assert shown.loc["after removing related persons", "removed"] == "<20"
     with_pgs, unrelated = shown.loc["genotyped persons with PGS", "n"], shown.loc["after removing related persons", "n"]
     assert not (isinstance(with_pgs, int) and isinstance(unrelated, int)), (with_pgs, unrelated)
-    assert shown.loc["with genetic ancestry and PCs", "removed"] == 95
+    assert shown.loc["with genetic ancestry and PCs", ["n", "removed"]].tolist() == [2900, 95]
     assert shown.loc[status_step("MDD_other"), "n"] == "<20"
-    frame_and_statuses = [shown.loc[s, "n"] for s in flow.loc[flow["definition"] == "def1", "step"]]
-    assert sum(not isinstance(v, int) for v in frame_and_statuses) >= 2, frame_and_statuses
+    assert [shown.loc[status_step(s), "n"] for s in ("TRD", "trMDD", "non_MDD")] == [300, 500, 2062]
+    assert shown.loc[frame, ["n", "removed"]].tolist() == ["suppressed", "suppressed"]
     counts = safe["cohort_counts"].set_index("status")["n"]
     assert all(counts[s] == shown.loc[status_step(s), "n"] for s in statuses)
     html = dataset_flow_html(safe["dataset_flow"], "def1", 20)
     assert "removed by the step" in html and "&lt;20" in html and "genotyped persons with PGS" in html
+    # Every status shown: the frame is their sum and the count removed into it the difference.
+    safe = suppress_release(_dataset_flow_release({**statuses, "MDD_other": 38}), 20)
+    assert safe["dataset_flow"].set_index("step").loc[frame, ["n", "removed"]].tolist() == [2900, 0]
 
 
 @pytest.mark.parametrize(("models", "words"), [

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from trd_spark.phenotypes.flow import all_persons_parts
-from trd_spark.report.suppression import audit_suppression, chain_relations
+from trd_spark.report.suppression import SECONDARY_LABEL, audit_suppression, chain_relations
 from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
     ANALYSED_STATUSES,
@@ -370,6 +370,10 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
 
 
 STATUS_STEP = "status "  # prefix of a per-status step of dataset_flow (vocabulary.status_step)
+# The analysis frame of a dataset and definition is the sum of its statuses: not a published
+# cell (shown only when its statuses are all shown: it then tells nothing new), so the
+# dataset flow hides no status count that cohort_counts would show.
+FRAME_CELL = "dflow_frame"
 
 
 def dataset_flow_cells(flow: pd.DataFrame, status: dict) -> tuple[list[tuple], list[tuple | None]]:
@@ -395,7 +399,7 @@ def dataset_flow_cells(flow: pd.DataFrame, status: dict) -> tuple[list[tuple], l
             removed.append(("dflow_removed", r.dataset, ALL_DEFINITIONS, i - 1, i) if i else None)
         else:  # the analysis frame of one definition: after the dataset's last step before it
             i = pre_steps.get(r.dataset, -1) + 1
-            cells.append(("dflow", r.dataset, r.definition, r.step))
+            cells.append((FRAME_CELL, r.dataset, r.definition, r.step))
             removed.append(("dflow_removed", r.dataset, r.definition, i - 1, i) if i else None)
     return cells, removed
 
@@ -405,10 +409,14 @@ def dataset_flow_audit(flow: pd.DataFrame, status: dict) -> tuple[dict, set, lis
     per dataset and definition, the chain of its steps before the split ('all') and its
     analysis frame, every pair's difference an implicit cell (``chain_relations``: persons
     removed by consecutive steps together are a count too), the neighbours' differences
-    published (the report shows them); the analysis frame is the sum of its status rows."""
+    published (the report shows them) except the one into the analysis frame; the analysis
+    frame is the sum of its status rows, an implicit cell (``FRAME_CELL``)."""
     cells, removed = dataset_flow_cells(flow, status)
     values: dict = {c: int(n) for c, n in zip(cells, flow["n"])}
-    published = set(cells) | {r for r in removed if r is not None}
+    # Published: each step's count and the removed counts between the steps before the split;
+    # the frame and the removed count before it are derived (``suppress_release``).
+    published = {c for c in cells if c[0] != FRAME_CELL} | {
+        r for r in removed if r is not None and r[2] == ALL_DEFINITIONS}
     relations: list[dict] = []
     rows = list(zip(flow["dataset"], flow["definition"], flow["step"].astype(str), cells))
     for ds in dict.fromkeys(flow["dataset"]):
@@ -672,9 +680,22 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
                                                       rc.cohort_counts["status"], rc.cohort_counts["n"])}
         cells, removed_cells = dataset_flow_cells(rc.dataset_flow, status)
         dflow = rc.dataset_flow.copy()
-        dflow["n"] = pd.Series([shown(c, n) for c, n in zip(cells, dflow["n"])], index=dflow.index, dtype=object)
-        dflow["removed"] = pd.Series([None if c is None else shown(c, values[c]) for c in removed_cells],
-                                     index=dflow.index, dtype=object)
+        n_shown = [shown(c, n) for c, n in zip(cells, dflow["n"])]
+        by_cell = dict(zip(cells, n_shown))
+        removed_shown: list[object] = []
+        for i, (c, r) in enumerate(zip(cells, removed_cells)):
+            if c[0] == FRAME_CELL:  # the sum of its statuses when they are all shown, else hidden
+                parts = [v for k, v in zip(cells, n_shown) if k[0] != FRAME_CELL and k[1:3] == c[1:3]]
+                counts = [v for v in parts if isinstance(v, int)]  # shown() gives an int or a label
+                frame_n = sum(counts) if parts and len(counts) == len(parts) else None
+                before = by_cell.get(next(k for k in reversed(cells[:i]) if k[1] == c[1] and k[2] == ALL_DEFINITIONS))
+                n_shown[i] = SECONDARY_LABEL if frame_n is None else frame_n
+                removed_shown.append(before - frame_n if isinstance(before, int) and frame_n is not None
+                                     else SECONDARY_LABEL)
+            else:
+                removed_shown.append(None if r is None else shown(r, values[r]))
+        dflow["n"] = pd.Series(n_shown, index=dflow.index, dtype=object)
+        dflow["removed"] = pd.Series(removed_shown, index=dflow.index, dtype=object)
         out["dataset_flow"] = dflow
 
     def model(df, table, total, part, contrast_col):
