@@ -156,4 +156,4 @@ def test_km_reasons_say_why_a_curve_or_its_end_is_not_shown():
     assert reasons["absent"].startswith("not computed")
     assert reasons["small"] == "not shown: a PGS third starts with fewer than 20 persons (disclosure control)"
     assert "would give away a count under 20" in reasons["audit"]
-    assert reasons["cut"] == "; ".join(f"third {k} ends at day 30 (fewer than 20 at risk after it)" for k in (1, 2, 3))
+    assert reasons["cut"] == "thirds 1, 2, 3 end at day 30 (fewer than 20 at risk after it)"

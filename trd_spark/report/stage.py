@@ -140,7 +140,7 @@ def km_reasons(internal: pd.DataFrame, coarsened: pd.DataFrame, shown: pd.DataFr
             out[p] = (f"not shown: with the other exported counts its numbers would give away a count under "
                       f"{threshold} (disclosure control)")
         else:
-            cut = []
+            cut: dict[tuple[int, str], list[str]] = {}  # (last day, why) -> thirds
             for k, g in s.groupby("tertile", sort=True):
                 full = i[i["tertile"] == k].sort_values("time_days")
                 last = int(g["time_days"].max())
@@ -148,9 +148,11 @@ def km_reasons(internal: pd.DataFrame, coarsened: pd.DataFrame, shown: pd.DataFr
                     after = full[full["time_days"] > last]
                     why = (f"fewer than {threshold} at risk" if int(after["n_at_risk"].iloc[0]) < threshold
                            else f"fewer than {threshold} events before fewer than {threshold} remain at risk")
-                    cut.append(f"third {k} ends at day {last} ({why} after it)")
+                    cut.setdefault((last, why), []).append(str(k))
             if cut:
-                out[p] = "; ".join(cut)
+                out[p] = "; ".join(f"{'third' if len(ks) == 1 else 'thirds'} {', '.join(ks)} "
+                                   f"{'ends' if len(ks) == 1 else 'end'} at day {last} ({why} after it)"
+                                   for (last, why), ks in cut.items())
     return out
 
 
