@@ -611,7 +611,6 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     # The same count as another release's export shows it (known exactly, ``prior_counts``):
     # their difference is a count too (persons who joined, or left, the group). A model's
     # counts are named by the model (its cell here also carries the value).
-    linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         cell = model_cell.get(name, name)
         if cell not in published and not (cell[0] == "km_persons" and cell in values):
@@ -620,31 +619,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         values[prior] = n
         values[change] = abs(values[cell] - n)
         relations.append({cell: 1, prior: -1, change: -1 if values[cell] >= n else 1})
-        linked.setdefault((release, _chain_of(cell)), []).append((cell, prior))
-    # Persons excluded between two steps of one chain (cohort flow of a definition, a dataset's
-    # genotyped -> analysed steps) are a group in each release; so are the ones newly excluded:
-    # all persons 1000 -> 1500 and MDD included 300 -> 793 are changes of 500 and 493, and 7
-    # more persons excluded between them. Each such pair of linked steps gets that change.
-    for (release, chain), pairs in sorted(linked.items(), key=str):
-        if chain is None:
-            continue
-        for (a, pa), (b, pb) in combinations(pairs, 2):
-            d = (values[a] - values[b]) - (values[pa] - values[pb])
-            key = ("release_change_between", release, a, b)
-            values[key] = abs(d)
-            relations.append({a: 1, b: -1, pa: -1, pb: 1, key: -1 if d >= 0 else 1})
     return values, published, relations, units
-
-
-def _chain_of(cell: tuple):
-    """The chain of steps an audit cell belongs to (persons only leave along it), or None:
-    ("flow", definition) for a cohort-flow step, ("dflow", dataset) for a dataset's
-    genotyped -> analysed steps before the definitions split."""
-    if cell[0] == "flow":
-        return ("flow", cell[1])
-    if cell[0] == "dflow" and cell[2] == ALL_DEFINITIONS:
-        return ("dflow", cell[1])
-    return None
 
 
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
