@@ -20,6 +20,7 @@ from trd_spark.cli import main
 from trd_spark.config import DEFAULT_CONFIG, REPO_CONF_DIR, GateThreshold
 from trd_spark.gates import check_gate
 from trd_spark.logs import Heartbeat, Steps, configure_logging, count_text, open_run_log
+from trd_spark.pipeline import summary_table_counts
 from trd_spark.session import split_jvm_output
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
@@ -91,6 +92,20 @@ def test_person_counts_in_progress_lines_and_gates_are_suppressed(caplog):
     assert re.fullmatch(r"phenotypes: drug exposures filtered, 12,345 records \(\d+\.\d s\)", messages[1])
     assert "gate sex_other: <20 of 3,000 persons with sex 'other'" in messages[2]
     assert not any(re.search(r"\b5\b", m) for m in messages)
+
+
+@pytest.mark.parametrize(("stage", "tables", "text"), [
+    ("models", {"logistic": 12, "consistency": 3, "meta": 1500}, "logistic=12, consistency=3, meta=1,500"),
+    ("phenotypes", {"persons": 7, "cohort_flow": 14}, "persons=<20, cohort_flow=14"),  # rows of persons: hidden
+    ("pgs", {"scores": 19, "match_summary": 4}, "scores=<20, match_summary=4"),
+    ("cohort", {"analysis_frame": 5, "dataset_flow": 9, "cohort_counts": 0}, "analysis_frame=<20, dataset_flow=9, "
+     "cohort_counts=0"),
+    ("report", {"undeclared": 3}, "undeclared=<20"),  # no schema: treated as persons
+], ids=["model-rows-plain", "persons-hidden", "scores-hidden", "frame-hidden", "undeclared-hidden"])
+def test_run_summary_prints_table_rows_plainly_and_person_rows_suppressed(stage, tables, text):
+    """The run summary's table rows (cli._run): 'consistency=<20' read as a small count of
+    persons; only tables whose rows are persons (schema with person_id) keep the rule."""
+    assert summary_table_counts(stage, tables, persons_below=20) == text
 
 
 def test_records_before_the_run_log_opens_are_kept_and_debug_goes_to_the_file_only(tmp_path, capsys):

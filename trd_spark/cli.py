@@ -374,8 +374,8 @@ def _stop_spark_quietly() -> None:
 
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
-    from trd_spark.logs import OUTSIDE_STAGES, count_text
-    from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages, skip_all_without_spark
+    from trd_spark.logs import OUTSIDE_STAGES
+    from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages, skip_all_without_spark, summary_table_counts
     from trd_spark.preflight import check_inputs, check_output_root, toy_data_pending
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
     from trd_spark.session import command_session
@@ -425,9 +425,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     # Logged, not printed: the run log keeps the summary too.
     summary = [f"Summary (release {cfg.release}, {time.time() - t0:.1f}s):"]
     for r in results:
-        # Row counts as in the progress lines: below the small-count threshold suppressed.
-        tables = ", ".join(f"{k}={count_text(v, persons_below=cfg.report.small_count_threshold)}"
-                           for k, v in r.tables.items())
+        # Row counts: plain, except those of person-level tables (small-count rule).
+        tables = summary_table_counts(r.stage, r.tables, cfg.report.small_count_threshold)
         summary.append(f"  {r.stage:<11} {r.status:<8} {r.seconds:7.1f}s  warnings {r.warnings:<3} {tables}")
     outside = args.warnings.count(OUTSIDE_STAGES)
     summary.append(f"  warnings: {sum(r.warnings for r in results if r.status == 'ran') + outside} in this run"

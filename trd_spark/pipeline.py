@@ -14,7 +14,7 @@ from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
-from trd_spark.logs import Heartbeat, WarningCounter
+from trd_spark.logs import Heartbeat, WarningCounter, count_text
 from trd_spark.releases import needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, rerun_reasons
@@ -41,6 +41,20 @@ class StageResult:
     seconds: float
     tables: dict[str, int]
     warnings: int = 0  # WARNING records logged by the stage (skipped: those of the run that published it)
+
+
+def summary_table_counts(stage: str, tables: dict[str, int], persons_below: int) -> str:
+    """The run summary's ``name=rows`` list of one stage's tables (``StageResult.tables``).
+
+    Row counts of tables whose rows are not persons (flows, counts, model rows, variants) are
+    printed plainly (``consistency=3``): they count steps, models or time points, not persons.
+    A table whose rows are persons or person-level records (its declared schema has
+    ``person_id``: scores, persons, trials, phenotypes, analysis_frame) or a table with no
+    declared schema keeps the small-count rule (``<20`` for 1 to ``persons_below`` - 1;
+    ``logs.count_text``)."""
+    declared = {t.name: "person_id" in t.names for t in TABLES_BY_STAGE.get(stage, [])}
+    return ", ".join(f"{k}={count_text(v, persons_below=persons_below if declared.get(k, True) else None)}"
+                     for k, v in tables.items())
 
 
 def _check_upstream_complete(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
