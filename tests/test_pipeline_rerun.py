@@ -35,6 +35,9 @@ def _config(tmp: Path) -> Path:
     for name in ("discovery.vcf", "scores/PGS1.txt", "omop/person.parquet", "ancestry.tsv", "related.tsv"):
         (inputs / name).parent.mkdir(parents=True, exist_ok=True)
         (inputs / name).write_text(f"{name}\n")
+    # A VCF `run`'s preflight accepts (header, a GT record, whole last line): the no-op rerun runs it.
+    (inputs / "discovery.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\t"
+                                          "FORMAT\tS1\nchr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n")
     raw = yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())
     raw.pop("toy_data")
     raw["output_root"] = str(tmp / "results")
