@@ -228,6 +228,7 @@ def test_consistency_rows_use_no_hidden_meta_estimate():
     meta estimates meta.tsv shows (``consistency_table`` of the exported meta)."""
     from trd_spark.models.synthesis import consistency_table
     from trd_spark.report.tables import hide_estimates_of_hidden_counts
+    from trd_spark.vocabulary import HiddenEstimatesNote
 
     rng = np.random.default_rng(1)
     defs, contrasts, pgs = ("A", "B", "somatic"), ("trd_vs_nonmdd", "trmdd_vs_nonmdd"), ("P1", "P2", "P3", "P4")
@@ -256,6 +257,13 @@ def test_consistency_rows_use_no_hidden_meta_estimate():
     for k in left:
         assert shown.loc[k, "n_pgs"] == from_meta_tsv.loc[k, "n_pgs"] == 4
         assert shown.loc[k, "r2"] == pytest.approx(from_meta_tsv.loc[k, "r2"])
+    # Blank rows say why, in the words of results / replication rows (new-user trial, session 14:
+    # meta.tsv rows with k and datasets empty and no note); rows shown have an empty note.
+    assert {k: r["note"] for k, r in shown.iterrows() if k in gone} == dict.fromkeys(gone, HiddenEstimatesNote.HIDDEN_META)
+    assert (shown.loc[left, "note"] == "").all()
+    blank = out["meta"]["k"].isna()
+    assert blank.sum() == 5 and (out["meta"].loc[blank, "note"] == HiddenEstimatesNote.HIDDEN_COUNT).all()
+    assert (out["meta"].loc[~blank, "note"] == "").all() and out["meta"].loc[~blank, "k"].eq(2).all()
 
 
 def test_flow_partition_of_all_persons_with_many_side_boxes_is_audited():

@@ -160,3 +160,12 @@ class ModelFailure(StrEnum):
     NOT_CONVERGED = "not_converged"
     SINGULAR_INFORMATION = "singular_information"  # information matrix not invertible at the fit
     NON_FINITE_ESTIMATE = "non_finite_estimate"  # beta or its SE not finite
+
+
+class HiddenEstimatesNote(StrEnum):
+    """The ``note`` of an exported model row whose estimates the small-count rule leaves out
+    (report.tables.hide_estimates_of_hidden_counts): results, cox, difference, replication and
+    meta rows say which count; a consistency row says which estimates it would use."""
+
+    HIDDEN_COUNT = "estimates not shown: a count of this model is hidden (small-count rule)"
+    HIDDEN_META = "estimates not shown: a meta-analysis estimate it uses is hidden (small-count rule)"

@@ -25,6 +25,7 @@ from trd_spark.vocabulary import (
     CONTRAST_STATUSES,
     MDD_STATUSES,
     FlowStep,
+    HiddenEstimatesNote,
     Status,
 )
 
@@ -198,18 +199,22 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -
 
 
 # The note of a model row whose estimates the export leaves out (``hide_estimates_of_hidden_counts``).
-HIDDEN_ESTIMATES_NOTE = "estimates not shown: a count of this model is hidden (small-count rule)"
+HIDDEN_ESTIMATES_NOTE = str(HiddenEstimatesNote.HIDDEN_COUNT)
 # Contrasts whose fits the TRD vs trMDD difference combines (models.synthesis).
 DIFFERENCE_CONTRASTS = ("trd_vs_nonmdd", "trmdd_vs_nonmdd", "trd_vs_trmdd")
 # Columns kept in a row whose estimates are hidden: what identifies it and its (suppressed) counts.
 _IDENTITY = ("method", "dataset", "definition", "contrast", "pgs_id", "trait", "domain", "n", "n_cases", "n_events")
 
 
-def _blank(df: pd.DataFrame, hidden: list[bool], keep: tuple[str, ...] = _IDENTITY) -> pd.DataFrame:
-    """``df`` with every column but ``keep`` emptied in the ``hidden`` rows, their note
-    ``HIDDEN_ESTIMATES_NOTE`` (also the failure reason and ``converged``: a fit that failed for
-    too few cases would tell that the hidden count is under ``models.min_cases``)."""
+def _blank(df: pd.DataFrame, hidden: list[bool], keep: tuple[str, ...] = _IDENTITY,
+           note: str = HIDDEN_ESTIMATES_NOTE) -> pd.DataFrame:
+    """``df`` with every column but ``keep`` emptied in the ``hidden`` rows, their ``note``
+    (also the failure reason and ``converged``: a fit that failed for too few cases would tell
+    that the hidden count is under ``models.min_cases``). A table without a ``note`` column
+    (meta, consistency) gets one, last, empty in the rows shown, so a blank row says why."""
     df = df.copy()
+    if "note" not in df.columns:
+        df["note"] = ""
     mask = pd.Series(hidden, index=df.index, dtype=bool)
     if not mask.any():
         return df
@@ -221,8 +226,7 @@ def _blank(df: pd.DataFrame, hidden: list[bool], keep: tuple[str, ...] = _IDENTI
         else:  # flags, text, k: empty
             df[c] = df[c].astype(object)
             df.loc[mask, c] = "" if c in ("note", "failure_reason", "datasets") else None
-    if "note" in df.columns:
-        df.loc[mask, "note"] = HIDDEN_ESTIMATES_NOTE
+    df.loc[mask, "note"] = note
     return df
 
 
@@ -287,7 +291,8 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
                            if h and f}
             gone = [any(hc == c and (a == ALL_DEFINITIONS or hd in (a, b)) for hc, hd in hidden_meta)
                     for c, a, b in zip(df["contrast"], df["definition_a"], df["definition_b"])]
-        out["consistency"] = _blank(df, gone, keep=("contrast", "definition_a", "definition_b"))
+        out["consistency"] = _blank(df, gone, keep=("contrast", "definition_a", "definition_b"),
+                                    note=HiddenEstimatesNote.HIDDEN_META)
     return out
 
 
