@@ -1,9 +1,10 @@
 """Package boundaries as a DAG: no import runs against the stage order (issue 15 item 2).
 
 Layers, lowest first: the shared modules (config, errors, io, layout, logs, schemas, gates,
-vocabulary, stages, session, preflight, releases, provenance and the package itself), then the stage
+vocabulary, stages, session, releases, provenance and the package itself), then the stage
 packages in run order phenotypes < pgs < cohort < models < report, then the runners (cli,
-pipeline), which may import anything. A module may import its own layer or a lower one: a
+pipeline, and preflight: the checks `run` makes before Spark starts, which use each stage's own
+input readers, e.g. pgs.genotypes' VCF checks), which may import anything. A module may import its own layer or a lower one: a
 stage package may use an earlier stage's code, never a later one's, and a shared module no
 stage package. ``toydata`` is the toy-data generator: it may import anything it needs, but
 only the runners may import it (pipeline code never depends on the toy generator).
@@ -22,9 +23,9 @@ import pytest
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "trd_spark"
 
 SHARED = {"config", "errors", "io", "layout", "logs", "schemas", "gates", "vocabulary", "stages", "session",
-          "preflight", "releases", "provenance", ""}
+          "releases", "provenance", ""}
 STAGE_ORDER = ("phenotypes", "pgs", "cohort", "models", "report")
-RUNNERS = {"cli", "pipeline"}
+RUNNERS = {"cli", "pipeline", "preflight"}
 GENERATOR = "toydata"
 
 
