@@ -32,7 +32,7 @@ from test_phenotypes_support import (
     toy_config,
 )
 
-from trd_spark.phenotypes.flow import cohort_flow_rows
+from trd_spark.phenotypes.flow import cohort_flow_rows, definition_partitions
 from trd_spark.phenotypes.stage import derive_phenotype_tables
 from trd_spark.phenotypes.trd import count_adequate_trials, derive_phenotypes, sequence_onset, somatic_onset
 from trd_spark.schemas import PHENOTYPES, check_spark
@@ -153,8 +153,13 @@ def test_cohort_flow_per_definition(tables):
         assert (flow[(dn, "TRD")], flow[(dn, "trMDD")]) == (trd, trmdd)
         assert (flow[(dn, "MDD_other_no_adequate_trial")], flow[(dn, "MDD_other_short_followup")]) == (no_trial, short)
         assert flow[(dn, "non_MDD")] == 1
+        # Somatic TRD needs no trial: 3 and 7 are TRD without one, so TRD + trMDD (6) exceeded
+        # with_adequate_trial (5) in a flow without this step (new-user trial, session 14).
+        assert flow[(dn, "TRD_without_adequate_trial")] == (2 if dn == "somatic" else 0)
+        for signs, why in definition_partitions():  # every step the sum of the boxes under it
+            assert sum(flow[(dn, step)] * sign for step, sign in signs.items()) == 0, (dn, why)
     orders = [o for dn, o, _, _ in rows if dn == "ad3"]
-    assert orders == list(range(1, 8))
+    assert orders == list(range(1, 9))
 
 
 def test_ignored_ingredient_forms_no_trial_but_its_users_are_not_controls(spark):

@@ -283,6 +283,27 @@ def test_flow_partition_of_all_persons_with_many_side_boxes_is_audited():
     assert not all(isinstance(shown[s], int) for s in steps[:-1]), shown.to_dict()
 
 
+def test_somatic_trd_without_a_trial_is_a_flow_box_the_audit_protects():
+    """Somatic TRD needs no antidepressant trial (phenotypes.trd), so 7 TRD persons without one
+    are a step of their own (phenotypes.flow.definition_partitions: 400 MDD = 300 with a trial
+    + 7 + 93 without; 300 + 7 = 57 TRD + 200 trMDD + 50 short follow-up). Shown as '<20', it
+    must not come back from the other shown steps by either sum (build_audit declares both)."""
+    from trd_spark.phenotypes.flow import definition_partitions
+
+    steps = {"mdd_included": 400, "with_adequate_trial": 300, "TRD_without_adequate_trial": 7, "TRD": 57,
+             "trMDD": 200, "MDD_other_no_adequate_trial": 93, "MDD_other_short_followup": 50, "non_MDD": 500}
+    flow = pd.DataFrame({"definition": "somatic", "step_order": range(1, 9), "step": list(steps),
+                         "n": list(steps.values())})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=None, logistic=pd.DataFrame(
+        columns=["dataset", "definition", "contrast", "n", "n_cases"]), cox=None, pgs_distribution=None,
+        primary_definition="somatic")
+    shown = suppress_release(rc, 20)["cohort_flow"].set_index("step")["n"]
+    assert shown["TRD_without_adequate_trial"] == "<20"
+    for signs, why in definition_partitions():
+        assert sum(steps[s] * k for s, k in signs.items()) == 0, why
+        assert sum(not isinstance(shown[s], int) for s in signs) >= 2, (why, shown.to_dict())
+
+
 @pytest.mark.parametrize("p2", [
     {"EUR": 400, "AFR": 85, "EAS": 15},  # P2 scored for 15 of the 25 EAS persons: a small group shown
     {"EUR": 397, "AFR": 100, "EAS": 25},  # 3 EUR persons lack P2: 400 - 397 by subtraction

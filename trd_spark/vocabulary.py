@@ -94,6 +94,9 @@ class FlowStep(StrEnum):
     NO_OBSERVATION_PERIOD = "no_observation_period"
     EXCLUDED_OUTSIDE_FOLLOWUP_ONLY = "excluded_outside_followup_only"
     WITH_ADEQUATE_TRIAL = "with_adequate_trial"
+    # TRD with no adequate antidepressant trial: the somatic rule (ECT/TMS/esketamine after
+    # the MDD index) needs none, so these TRD persons are not under with_adequate_trial.
+    TRD_WITHOUT_ADEQUATE_TRIAL = "TRD_without_adequate_trial"
     TRD = "TRD"
     TRMDD = "trMDD"
     MDD_OTHER_NO_ADEQUATE_TRIAL = "MDD_other_no_adequate_trial"

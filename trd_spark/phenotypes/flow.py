@@ -12,8 +12,13 @@ Steps with definition ``all`` (before any TRD definition):
   excluded_outside_followup_only (persons excluded only because of records outside their
   follow-up, e.g. a depression code after the last observation period: controls are clean
   over the whole record).
-Per definition: mdd_included, with_adequate_trial, TRD, trMDD, MDD_other_no_adequate_trial,
-  MDD_other_short_followup, non_MDD.
+Per definition: mdd_included, with_adequate_trial, TRD_without_adequate_trial, TRD, trMDD,
+  MDD_other_no_adequate_trial, MDD_other_short_followup, non_MDD. The MDD steps nest
+  (``definition_partitions``): mdd_included = with_adequate_trial + TRD_without_adequate_trial
+  + MDD_other_no_adequate_trial, and with_adequate_trial = the TRD persons with a trial +
+  trMDD + MDD_other_short_followup. TRD_without_adequate_trial is TRD by a rule that needs no
+  trial (``somatic``: ECT/TMS/esketamine after the MDD index is TRD by itself, trd.py); it is
+  0 under the trial-based rules. TRD counts both (a status of PHENOTYPES).
 
 The steps form a partition (``terminal_boxes``), as in a CONSORT / OHDSI attrition diagram:
 each person is in exactly one terminal box per definition, so the boxes add up to all_persons.
@@ -89,6 +94,7 @@ def _definition_conditions() -> dict[str, Column]:
         "n_rows": F.lit(True),  # the definition's rows: it is in PHENOTYPES (a group-by would list it)
         "mdd_included": status.isin(*MDD_STATUSES),
         "with_adequate_trial": status.isin(*MDD_STATUSES) & (F.col("n_adequate_trials") >= 1),
+        "trd_no_trial": (status == Status.TRD) & (F.coalesce(F.col("n_adequate_trials"), F.lit(0)) < 1),
         "trd": status == Status.TRD,
         "trmdd": status == Status.TRMDD,
         "other_no_trial": (status == Status.MDD_OTHER) & (reason == R.NO_ADEQUATE_TRIAL),
@@ -157,6 +163,7 @@ def flow_rows(
         row = per_definition[d]
         add(d, FlowStep.MDD_INCLUDED, row["mdd_included"])
         add(d, FlowStep.WITH_ADEQUATE_TRIAL, row["with_adequate_trial"])
+        add(d, FlowStep.TRD_WITHOUT_ADEQUATE_TRIAL, row["trd_no_trial"])
         add(d, FlowStep.TRD, row["trd"])
         add(d, FlowStep.TRMDD, row["trmdd"])
         add(d, FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL, row["other_no_trial"])
@@ -206,6 +213,27 @@ def all_persons_parts(steps: Iterable[str]) -> list[str]:
     audit needs it whole (it searches sums of at most a few parts otherwise)."""
     return [str(FlowStep.WITH_MDD_DIAGNOSIS), str(FlowStep.NON_MDD),
             *[str(s) for s in steps if s.startswith(EXCLUDED_PREFIX) and s != FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY]]
+
+
+def definition_partitions() -> list[tuple[dict[str, int], str]]:
+    """How a TRD definition's MDD steps nest: (``{step: sign}``, why), each signed sum zero.
+
+    - mdd_included = with_adequate_trial + TRD_without_adequate_trial + MDD_other_no_adequate_trial
+      (every MDD person has an adequate trial or not; without one: TRD by a somatic treatment,
+      else MDD_other for want of a trial);
+    - with_adequate_trial + TRD_without_adequate_trial = TRD + trMDD + MDD_other_short_followup
+      (with a trial: TRD with a trial, trMDD or MDD_other for short follow-up).
+
+    Both hold under every definition (TRD_without_adequate_trial is 0 under the trial-based
+    rules). The report's disclosure audit declares them (``report.tables.build_audit``), so a
+    hidden step is not recoverable from the others by these sums."""
+    s = FlowStep
+    return [
+        ({str(s.MDD_INCLUDED): 1, str(s.WITH_ADEQUATE_TRIAL): -1, str(s.TRD_WITHOUT_ADEQUATE_TRIAL): -1,
+          str(s.MDD_OTHER_NO_ADEQUATE_TRIAL): -1}, "MDD persons with or without an adequate trial"),
+        ({str(s.WITH_ADEQUATE_TRIAL): 1, str(s.TRD_WITHOUT_ADEQUATE_TRIAL): 1, str(s.TRD): -1, str(s.TRMDD): -1,
+          str(s.MDD_OTHER_SHORT_FOLLOWUP): -1}, "persons with a trial by status"),
+    ]
 
 
 def status_counts(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:

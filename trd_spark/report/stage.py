@@ -77,6 +77,12 @@ def forest_rows(results: pd.DataFrame, meta: pd.DataFrame | None, cfg: Config,
 FLOW_MAIN_CHAIN = [FlowStep.ALL_PERSONS, FlowStep.WITH_MDD_DIAGNOSIS, FlowStep.MDD_MIN_DISTINCT_DATES]
 
 
+# How a definition's MDD steps add up (phenotypes.flow.definition_partitions), in the labels' words.
+FLOW_NESTING = ("MDD included = with an adequate antidepressant trial + TRD by somatic treatment, no adequate "
+                "trial + other MDD: no adequate trial; with an adequate trial = TRD (all) - TRD by somatic "
+                "treatment + trMDD + other MDD: short follow-up.")
+
+
 def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str]]:
     """The inclusion chain of the attrition diagram (all persons to MDD included, through each
     MDD exclusion in precedence order) and readable labels for every step id in ``steps``."""
@@ -86,7 +92,9 @@ def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str
         FlowStep.WITH_MDD_DIAGNOSIS: "At least one MDD diagnosis",
         FlowStep.MDD_MIN_DISTINCT_DATES: f"MDD diagnoses on at least {mdd.min_diagnoses} distinct dates",
         FlowStep.MDD_INCLUDED: "MDD included", FlowStep.NON_MDD: "non-MDD controls",
-        FlowStep.WITH_ADEQUATE_TRIAL: "with an adequate antidepressant trial", FlowStep.TRD: "TRD",
+        FlowStep.WITH_ADEQUATE_TRIAL: "with an adequate antidepressant trial",
+        FlowStep.TRD_WITHOUT_ADEQUATE_TRIAL: "TRD by somatic treatment, no adequate trial",
+        FlowStep.TRD: "TRD (all)",
         FlowStep.TRMDD: "trMDD", FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL: "other MDD: no adequate trial",
         FlowStep.MDD_OTHER_SHORT_FOLLOWUP: f"other MDD: follow-up < {cfg.phenotypes.trmdd_min_followup_days} days",
         FlowStep.NO_OBSERVATION_PERIOD: "without an observation period (followed to death or cutoff)",
@@ -391,7 +399,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     diagram = attrition_figure(flow, main_steps=chain, labels=labels,
                                definition_order=[d.name for d in cfg.phenotypes.trd_definitions])
     flow_html = figure(diagram.svg, "Cohort attrition: persons remaining after each step, the persons excluded "
-                       "between steps, and each TRD definition's groups (suppressed counts as shown in the table)")
+                       "between steps, and each TRD definition's groups (suppressed counts as shown in the table). "
+                       f"Per definition, {FLOW_NESTING}")
     flow_html += _details(html_table(flow.assign(step=[labels.get(s, s) for s in flow["step"]]),
                                      "Persons remaining after each step (per TRD definition)"), "table")
     if "cohort_counts" in safe:

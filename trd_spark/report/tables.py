@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from trd_spark.phenotypes.flow import all_persons_parts
+from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
 from trd_spark.report.suppression import SECONDARY_LABEL, audit_suppression, chain_relations
 from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
@@ -471,6 +471,12 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         if definition == ALL_DEFINITIONS and all(c in values for c in [flow_total, *boxes]) \
                 and values[flow_total] == sum(values[c] for c in boxes):
             relations.append({flow_total: 1, **{c: -1 for c in boxes}})
+        # A TRD definition's MDD steps nest (phenotypes.flow.definition_partitions, with the
+        # TRD persons without an adequate trial); declared where they hold, whatever the sizes.
+        for signs, _ in definition_partitions():
+            nesting: dict = {("flow", definition, step): sign for step, sign in signs.items()}
+            if all(c in values for c in nesting) and sum(values[c] * sign for c, sign in nesting.items()) == 0:
+                relations.append(nesting)
 
     status: dict = {}
     if rc.cohort_counts is not None:
