@@ -134,6 +134,27 @@ def test_psam_sample_ids_are_the_iid_and_replicates_are_one_error(tmp_path, psam
     assert "1001" not in str(e.value)
 
 
+
+@pytest.mark.parametrize("psam, want", [
+    ("#FID IID SEX\nf1 1001 1\nf1 1002 2\n", ["1001", "1002"]),
+    ("#IID  SEX\n1001  1\n1002  2\n", ["1001", "1002"]),
+    ("#FID\tSAMPLE\tSEX\nf1\t1001\t1\n", "header has no IID column"),
+], ids=["spaces", "double-spaces", "no-iid"])
+def test_psam_separated_by_spaces_or_without_iid(tmp_path, psam, want):
+    """plink2 reads a .psam separated by spaces (header without a tab) as well as by tabs: so
+    does the native engine (it raised a KeyError traceback); a header without IID is one error
+    line naming the file."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.pgen_engine import PlinkFiles, psam_samples
+
+    (tmp_path / "g.psam").write_text(psam)
+    if isinstance(want, list):
+        assert psam_samples(PlinkFiles("pgen", str(tmp_path / "g"))) == want
+        return
+    with pytest.raises(InputDataError, match=want) as e:
+        psam_samples(PlinkFiles("pgen", str(tmp_path / "g")))
+    assert "g.psam" in str(e.value)
+
 # ---- scoring-file spellings (parsing only) ---------------------------------------------------
 
 @pytest.mark.parametrize("rg", ["GRCh38", "GRCh37"])

@@ -197,14 +197,21 @@ def check_bed_size(files: PlinkFiles, n_variants: int, n_samples: int) -> None:
 
 def psam_samples(files: PlinkFiles) -> list[str]:
     """Sample IDs (IID) of a .psam, or of a .fam, in file order (a headerless .psam is
-    .fam-ordered: FID IID ...)."""
+    .fam-ordered: FID IID ...). A .psam is tab-separated, but plink2 also reads one separated
+    by spaces (its header line then has no tab), so this does too.
+
+    Raises InputDataError naming the file when it cannot be read or its header has no IID."""
     path = files.samples
     try:
         with open(path) as f:
             header = f.readline()
         if header.startswith("#"):  # #FID IID ... or #IID ...
-            psam = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-            psam = psam.rename(columns=lambda c: c.lstrip("#"))[["IID"]]
+            psam = pd.read_csv(path, sep="\t" if "\t" in header else r"\s+", dtype=str, keep_default_na=False)
+            psam = psam.rename(columns=lambda c: c.lstrip("#"))
+            if "IID" not in psam.columns:
+                raise InputDataError(f"header has no IID column (columns: {', '.join(map(str, psam.columns))})",
+                                     where=path)
+            psam = psam[["IID"]]
         else:
             psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[1],
                                keep_default_na=False).set_axis(["IID"], axis=1)
