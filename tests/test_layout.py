@@ -67,3 +67,28 @@ def test_fingerprint_sees_changes(spark, tmp_path):
     after = fs.fingerprint(str(d))
     assert before["files"] == 1 and after["files"] == 2 and after["bytes"] == 3
     assert fs.fingerprint(str(tmp_path / "absent")) == {"path": str(tmp_path / "absent"), "exists": False}
+
+
+def test_progress_lines_hide_small_row_counts_of_person_tables_only(spark, cfg, caplog):
+    """'wrote <table>, N rows': a table whose rows are persons (PERSONS has person_id) or that
+    has no declared schema shows 1-19 rows as '<20'; a flow / count table (COHORT_FLOW) counts
+    steps, not persons, and shows its row count plainly, as the run summary does."""
+    import logging
+
+    import pandas as pd
+
+    from trd_spark.schemas import COHORT_FLOW, PERSONS
+
+    caplog.set_level(logging.INFO, logger="trd_spark")
+    flow = pd.DataFrame({c: pd.Series([None] * 3, dtype="object") for c in COHORT_FLOW.names})
+    flow["n"] = [1, 2, 3]
+    persons = pd.DataFrame({c: pd.Series([None] * 5, dtype="object") for c in PERSONS.names})
+    persons["person_id"] = [1, 2, 3, 4, 5]
+    with publish_stage(spark, cfg, "phenotypes") as out:
+        out.write_pandas("cohort_flow", flow, COHORT_FLOW)
+        out.write_pandas("persons", persons, PERSONS)
+        out.write_table("undeclared", spark.range(7))
+    wrote = [r.getMessage() for r in caplog.records if ": wrote " in r.getMessage()]
+    assert any(m.startswith("phenotypes: wrote cohort_flow, 3 rows") for m in wrote), wrote
+    assert any(m.startswith("phenotypes: wrote persons, <20 rows") for m in wrote), wrote
+    assert any(m.startswith("phenotypes: wrote undeclared, <20 rows") for m in wrote), wrote

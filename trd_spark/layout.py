@@ -153,8 +153,9 @@ class StageWriter:
     notes: dict[str, object] = field(default_factory=dict)
     # The manifest's run_id, set when the stage is published (downstream fingerprints refer to it).
     run_id: str | None = None
-    # Progress lines "<stage>: wrote <table>, <rows> rows (<s> s)"; row counts below the
-    # small-count threshold are shown as "<threshold" (many tables have a row per person).
+    # Progress lines "<stage>: wrote <table>, <rows> rows (<s> s)"; row counts of tables whose
+    # rows are persons (TableSchema.rows_are_persons, or no declared schema) below the
+    # small-count threshold are shown as "<threshold", others plainly (as the run summary).
     progress: Steps | None = None
 
     def table_path(self, name: str) -> str:
@@ -165,19 +166,19 @@ class StageWriter:
             df = check_spark(df, schema, extra_ok=extra_ok)
         n = write_table(df, self.table_path(name))
         self.tables[name] = n
-        self._wrote(name, n)
+        self._wrote(name, n, schema)
         return n
 
     def write_pandas(self, name: str, pdf: pd.DataFrame, schema: TableSchema) -> int:
         """A small pandas table written with its declared types (io.write_pandas)."""
         n = write_pandas(self.spark, check_pandas(pdf, schema.names, name), self.table_path(name), schema.struct)
         self.tables[name] = n
-        self._wrote(name, n)
+        self._wrote(name, n, schema)
         return n
 
-    def _wrote(self, name: str, n: int) -> None:
+    def _wrote(self, name: str, n: int, schema: TableSchema | None) -> None:
         if self.progress is not None:
-            self.progress.done(f"wrote {name}", n, "rows", persons=True)
+            self.progress.done(f"wrote {name}", n, "rows", persons=schema is None or schema.rows_are_persons)
 
     def write_text(self, name: str, text: str) -> str:
         path = f"{self.dir}/{name}"

@@ -52,7 +52,7 @@ def summary_table_counts(stage: str, tables: dict[str, int], persons_below: int)
     ``person_id``: scores, persons, trials, phenotypes, analysis_frame) or a table with no
     declared schema keeps the small-count rule (``<20`` for 1 to ``persons_below`` - 1;
     ``logs.count_text``)."""
-    declared = {t.name: "person_id" in t.names for t in TABLES_BY_STAGE.get(stage, [])}
+    declared = {t.name: t.rows_are_persons for t in TABLES_BY_STAGE.get(stage, [])}
     return ", ".join(f"{k}={count_text(v, persons_below=persons_below if declared.get(k, True) else None)}"
                      for k, v in tables.items())
 

@@ -38,6 +38,13 @@ class TableSchema:
     def struct(self) -> T.StructType:
         return T.StructType([T.StructField(n, t, True) for n, t, _ in self.columns])
 
+    @property
+    def rows_are_persons(self) -> bool:
+        """True when a row count of this table counts persons or person-level records (it has
+        ``person_id``): logs then show it with the small-count rule. Flows, counts, model rows
+        and variants count steps, models or sites, and are shown plainly."""
+        return "person_id" in self.names
+
 
 def _s(name: str, key: tuple[str, ...], *cols: tuple[str, T.DataType, str]) -> TableSchema:
     return TableSchema(name, key, tuple(cols))
