@@ -23,6 +23,7 @@ import yaml
 from toy_releases import TOY_RELEASES as RELEASES
 
 from trd_spark.config import DEFAULT_CONFIG
+from trd_spark.schemas import TABLES_BY_STAGE
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,8 @@ def _input_ids(tmp: Path) -> set[str]:
 def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases):
     """Issue 18: {output_root}/{release}/logs/<timestamp>-run.log, DEBUG records included,
     ending with the outcome; progress lines carry elapsed times; table rows and person counts
-    from 1 to 19 are shown as "<20" (the toy's somatic definition has fewer cases)."""
+    from 1 to 19 are shown as "<20" (the toy's somatic definition has fewer cases); tables whose
+    rows are not persons show their row counts plainly."""
     tmp, _, _, console, _ = toy_releases
     run_logs = _run_logs(tmp)
     assert {Path(name).parts[1] for name in run_logs} == set(RELEASES)
@@ -60,8 +62,14 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     rows = re.findall(r"(\w+): wrote (\w+), ([<\d,]+) rows \(\d+\.\d s\)", text)
     assert {t for _, t, _ in rows} >= {"scores", "persons", "phenotypes", "analysis_frame", "logistic"}, rows
     person_lines = re.findall(r"phenotypes: (?:persons|ad3|somatic|ad2_augmentation): .*", text)
-    assert len(person_lines) >= 2 * 4 and "<20" in text
-    shown = [int(n.replace(",", "")) for _, _, n in rows if not n.startswith("<")] + [
+    # The rule is exercised: toy-r1's somatic definition has a status below 20 persons, so its
+    # status line is withheld (person tables of 1-19 rows would read "<20").
+    assert len(person_lines) >= 2 * 4 and "a status has fewer than 20 persons" in text
+    # Row counts of tables whose rows are persons (schema with person_id, or undeclared) follow
+    # the rule; flows, counts and model rows count steps or models and are shown plainly.
+    persons_rows = {t.name: t.rows_are_persons for tables in TABLES_BY_STAGE.values() for t in tables}
+    assert {"consistency", "cohort_flow"} <= {t for t, is_person in persons_rows.items() if not is_person}
+    shown = [int(n.replace(",", "")) for _, t, n in rows if persons_rows.get(t, True) and not n.startswith("<")] + [
         int(n.replace(",", "")) for line in person_lines
         for n in re.findall(r"(?<![\w<,])\d+(?:,\d{3})*\b", line.split(":", 1)[1])]  # 1,780 is one count
     assert not [n for n in shown if 0 < n < 20], [n for n in shown if 0 < n < 20]
