@@ -103,7 +103,9 @@ def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys):
 def test_lock_is_exclusive_and_released(cfg):
     fs = LocalFs()
     a = ReleaseLock(cfg, fs)
+    assert not a.held_by_live_run()
     with a:
+        assert ReleaseLock(cfg, fs).held_by_live_run()  # what `run` asks before its input checks
         with pytest.raises(LockedError, match="another run holds the lock"):
             ReleaseLock(cfg, fs).acquire()
     # Released on exit: can be taken again.

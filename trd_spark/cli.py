@@ -387,8 +387,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     # no release folder and no log: its one error line is on stderr).
     toy_pending = toy_data_pending(cfg)
     if not needs_spark_fs(cfg):  # a release another run works on is exit 6 whatever its inputs
-        peek = ReleaseLock(cfg, LocalFs())
-        if os.path.exists(peek.path) and not peek._stale():  # noqa: SLF001 - read-only; acquired below
+        peek = ReleaseLock(cfg, LocalFs())  # read-only here; acquired below
+        if peek.held_by_live_run():
             raise LockedError(f"another run holds the lock on release {cfg.release}", where=peek.path)
     check_inputs(cfg, stages or list(STAGES))
     check_output_root(cfg)

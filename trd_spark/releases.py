@@ -194,6 +194,11 @@ class ReleaseLock:
         self.fs = fs
         self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
 
+    def held_by_live_run(self) -> bool:
+        """True when the lock file exists and is not stale (read-only: ``run`` asks this before
+        its input checks, so a release another run works on is exit 6 whatever its inputs)."""
+        return self.fs.exists(self.path) and not self._stale()
+
     def _stale(self) -> bool:
         try:
             held = json.loads(self.fs.read_text(self.path))

@@ -18,7 +18,7 @@ from lifelines import KaplanMeierFitter
 
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.models.covariates import complete_cases, one_blas_thread
-from trd_spark.models.logistic import in_person_order
+from trd_spark.models.logistic import Z95, in_person_order
 from trd_spark.schemas import KM_CURVES
 
 N_GROUPS = 3  # tertiles
@@ -105,7 +105,7 @@ def coarsen_km(km: pd.DataFrame, min_count: int) -> pd.DataFrame:
     return out
 
 
-def life_table_on_points(at_risk: np.ndarray, events_after: np.ndarray, z: float = 1.959963984540054) -> pd.DataFrame:
+def life_table_on_points(at_risk: np.ndarray, events_after: np.ndarray, z: float = Z95) -> pd.DataFrame:
     """Actuarial (Cutler-Ederer) life table on published points, from their counts alone.
 
     ``at_risk`` / ``events_after``: per point in time order (the first point: S = 1), the

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 OUTCOME = "case"
 FAMILY = ["dataset", "definition", "contrast"]
-_Z95 = float(stats.norm.ppf(0.975))
+# The two-sided 95% normal quantile of every Wald CI in the models stage (logistic, meta, KM).
+Z95 = float(stats.norm.ppf(0.975))
 _MAXITER = 100
 # Fitted probabilities this close to the observed 0/1 outcome count as separated.
 _SEPARATION_TOL = 1e-6
@@ -139,7 +140,7 @@ def fit_logistic(
                        join_notes(*notes, "non-finite estimate or standard error"))
     return {
         "n": n, "n_cases": n_cases, "beta": beta, "se": se, "odds_ratio": float(np.exp(beta)),
-        "ci_low": float(np.exp(beta - _Z95 * se)), "ci_high": float(np.exp(beta + _Z95 * se)),
+        "ci_low": float(np.exp(beta - Z95 * se)), "ci_high": float(np.exp(beta + Z95 * se)),
         "p": p, "converged": True, "failure_reason": None, "note": join_notes(*notes),
     }
 

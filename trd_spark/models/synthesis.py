@@ -15,11 +15,11 @@ from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
 from trd_spark.config import Config
+from trd_spark.models.logistic import Z95
 from trd_spark.models.multiple_testing import adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
 from trd_spark.vocabulary import ALL_DEFINITIONS, Contrast
 
-_Z95 = float(stats.norm.ppf(0.975))
 LABELS = ["pgs_id", "trait", "domain"]
 
 
@@ -163,8 +163,8 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
             rows.append({
                 "method": method, "definition": definition, "contrast": contrast, "pgs_id": pgs_id,
                 "trait": g["trait"].iloc[0], "domain": g["domain"].iloc[0], **res,
-                "odds_ratio": np.exp(res["beta"]), "ci_low": np.exp(res["beta"] - _Z95 * res["se"]),
-                "ci_high": np.exp(res["beta"] + _Z95 * res["se"]), "datasets": ",".join(fits["dataset"]),
+                "odds_ratio": np.exp(res["beta"]), "ci_low": np.exp(res["beta"] - Z95 * res["se"]),
+                "ci_high": np.exp(res["beta"] + Z95 * res["se"]), "datasets": ",".join(fits["dataset"]),
             })
     if not rows:
         return pd.DataFrame(columns=META.names)
