@@ -113,9 +113,11 @@ def test_pvar_with_dot_ids_an_info_column_and_no_qual_filter(tmp_path):
     ("#IID\tSID\tPAT\tMAT\tSEX\n1001\ta\t0\t0\tNA\n1001\tb\t0\t0\tNA\n1003\ta\t0\t0\tNA\n", "samples #2"),
     ("#FID\tIID\tSEX\nfamA\t1001\t1\nfamB\t1001\t2\n", "samples #2"),
     ("fam 1001 0 0 1 -9\nfam 1002 0 0 2 -9\nfam2 1001 0 0 1 -9\n", "samples #3"),
-], ids=["fid-sid", "sid-replicates", "fid-same-iid", "fam-same-iid"])
+    ("1001 1001 0 0 0 -9\n0 1002 1001 0 -9 2\n0\t1003\t0\t0\t2\t1.5\n", ["1001", "1002", "1003"]),
+], ids=["fid-sid", "sid-replicates", "fid-same-iid", "fam-same-iid", "fam-sex-0-phenotypes"])
 def test_psam_sample_ids_are_the_iid_and_replicates_are_one_error(tmp_path, psam, want):
-    """.psam with #FID and/or SID, and a .fam: the sample is its IID (the person_id). Two rows with one IID
+    """.psam with #FID and/or SID, and a .fam: the sample is its IID (the person_id), whatever its FID,
+    parents, sex (0 / -9 unknown) and phenotype (-9, 2, 1.5) columns or separators. Two rows with one IID
     (replicates told apart by SID, or two families' 1001) would be one person twice: one error
     naming sample numbers, never the IDs (plink2 keys samples by FID+IID+SID, so it reads
     them as distinct samples)."""
