@@ -159,7 +159,7 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
         elif 0 < gap < threshold:
             targets[miss] = gap
 
-    lg = internal["results"].set_index(["dataset", "definition", "contrast", "pgs_id"])
+    lg = internal["results"].set_index(["dataset", "definition", "contrast", "pgs_id"]).sort_index()
     for r in export["results"].itertuples():
         cases, whole = CONTRASTS[r.contrast]
         key = (r.dataset, r.definition, r.contrast, r.pgs_id)
@@ -168,8 +168,19 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
         subset(a.cell(("n",) + key, r.n), r.dataset, r.definition, whole, lg.loc[key, "n"], ("n",) + key)
         subset(a.cell(("n_cases",) + key, r.n_cases), r.dataset, r.definition, cases, lg.loc[key, "n_cases"],
                ("n_cases",) + key)
+    same_persons(a, export["results"], lg)
     if export.get("cox") is not None:
         cx = internal["cox"].set_index(["dataset", "definition", "pgs_id"])
+        # A Cox model's n and events are the MDD and TRD persons with the PGS and covariates:
+        # MDD vs non-MDD's and TRD vs non-MDD's cases, where the data agree.
+        for r in export["cox"].itertuples():
+            key = (r.dataset, r.definition, r.pgs_id)
+            for col, contrast in (("cox_n", "mdd_vs_nonmdd"), ("cox_events", "trd_vs_nonmdd")):
+                logistic = (r.dataset, r.definition, contrast, r.pgs_id)
+                if str(r.n) in ("", "nan") or logistic not in lg.index:
+                    continue
+                if int(cx.loc[key, "n" if col == "cox_n" else "n_events"]) == int(lg.loc[logistic, "n_cases"]):
+                    a.know({(col,) + key: 1, ("n_cases",) + logistic: -1})
         for r in export["cox"].itertuples():
             key = (r.dataset, r.definition, r.pgs_id)
             if not str(r.n) or str(r.n) == "nan":
@@ -183,10 +194,14 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
             key = (ds, definition, pgs)
             persons_eq, events_eq = {("km_persons",) + key: -1}, {("km_events",) + key: -1}
             n_all = ev_all = 0
+            by_day: dict[int, dict] = {}  # day after 0 -> {third's at-risk variable: 1}
             for k, g in curves.groupby("tertile"):
                 g = g.sort_values("time_days", key=lambda c: c.astype(int))
                 k, times = int(k), [int(t) for t in g.time_days]
                 risk = [a.cell(("km_risk",) + key + (k, t), v) for t, v in zip(times, g.n_at_risk)]
+                for t, r in zip(times, risk):
+                    if t > 0:
+                        by_day.setdefault(t, {})[r] = 1
                 after = [int(km.loc[key + (k, t), "n_events_after"]) for t in times]
                 n_all += int(km.loc[key + (k, times[0]), "n_at_risk"])
                 ev_all += after[0]
@@ -203,6 +218,11 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
                     targets[tail] = after[-1]
             a.know(persons_eq)
             a.know(events_eq)
+            # The persons of the curve set still at risk on a day every third shows (the same
+            # group in another release's export, whatever its thirds' cut points).
+            for t, thirds in by_day.items():
+                if len(thirds) == curves.tertile.nunique():
+                    a.know({("km_at_risk",) + key + (t,): -1, **thirds})
             subset(("km_persons",) + key, ds, definition, MDD, n_all, ("km_persons",) + key)
             subset(("km_events",) + key, ds, definition, ("TRD",), ev_all, ("km_events",) + key)
     if export.get("pgs_distribution") is not None:
@@ -243,6 +263,45 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
                 if 0 < int(tg[x]) - int(tg[y]) < threshold:
                     targets[("flow_drop", definition, x, y)] = int(tg[x]) - int(tg[y])
     return a, targets
+
+
+def same_persons(a: Attacker, results, lg) -> None:
+    """Design facts across the logistic models of one dataset, definition and PGS (all fitted on
+    the persons with the PGS and covariates): TRD vs non-MDD and TRD vs trMDD have the same
+    cases; the three contrasts against non-MDD the same controls (n - n_cases); trMDD vs
+    non-MDD's cases are TRD vs trMDD's controls; MDD vs non-MDD has the same n and cases under
+    every definition. Each stated where the internal table ``lg`` (indexed by dataset,
+    definition, contrast, pgs_id) agrees."""
+    rows = {(r.dataset, r.definition, r.contrast, r.pgs_id) for r in results.itertuples()
+            if str(r.n) not in ("", "nan")}
+
+    def var(col, ds, d, c, p):
+        return (col, ds, d, c, p)
+
+    def true(ds, d, c, p, side):  # cases or controls with data
+        n, k = int(lg.loc[(ds, d, c, p), "n"]), int(lg.loc[(ds, d, c, p), "n_cases"])
+        return k if side == "cases" else n - k
+
+    def side_vars(ds, d, c, p, side):
+        return {var("n_cases", ds, d, c, p): 1} if side == "cases" else \
+            {var("n", ds, d, c, p): 1, var("n_cases", ds, d, c, p): -1}
+
+    groups = ((("trd_vs_nonmdd", "cases"), ("trd_vs_trmdd", "cases")),
+              (("trd_vs_nonmdd", "controls"), ("trmdd_vs_nonmdd", "controls"), ("mdd_vs_nonmdd", "controls")),
+              (("trmdd_vs_nonmdd", "cases"), ("trd_vs_trmdd", "controls")))
+    for ds, d, p in sorted({(ds, d, p) for ds, d, _, p in rows}):
+        for group in groups:
+            have = [(c, side) for c, side in group if (ds, d, c, p) in rows]
+            for (c1, s1), (c2, s2) in zip(have, have[1:]):
+                if true(ds, d, c1, p, s1) == true(ds, d, c2, p, s2):
+                    neg = {k: -v for k, v in side_vars(ds, d, c2, p, s2).items()}
+                    a.know({**side_vars(ds, d, c1, p, s1), **neg})
+    mdd = sorted(k for k in rows if k[2] == "mdd_vs_nonmdd")
+    for x, y in zip(mdd, mdd[1:]):
+        if (x[0], x[3]) == (y[0], y[3]):
+            for col in ("n", "n_cases"):
+                if lg.loc[x, col] == lg.loc[y, col]:
+                    a.know({var(col, *x): 1, var(col, *y): -1})
 
 
 def fully_hidden(export: dict, threshold: int = 20) -> dict:

@@ -36,9 +36,11 @@ def test_small_changes_are_hidden_and_the_folder_is_not_for_export():
 
 
 def test_large_changes_are_shown_and_the_folder_may_leave():
-    a, b = _flow([600, 250, 200, 300]), _flow([700, 290, 230, 400])
+    # No two changes differ by 1..19 either (230 MDD included would be 10 more excluded
+    # between diagnosis and inclusion: test_persons_newly_excluded_between_two_steps_...).
+    a, b = _flow([600, 250, 200, 300]), _flow([700, 290, 260, 400])
     out, for_export = cohort_size_changes(a, b, _as_exported(a), _as_exported(b), 20)
-    assert list(out.change) == ["100", "40", "30", "100"]
+    assert list(out.change) == ["100", "40", "60", "100"]
     assert for_export is True
 
 
@@ -77,3 +79,15 @@ def test_compare_estimates_are_the_exported_ones(tmp_path):
     assert est.loc["A", "ci_overlap"] is True
     assert est.loc["B", ["effect_a", "effect_b", "ci_low_a", "ci_high_a", "ci_low_b", "ci_high_b"]].isna().all()
     assert est.loc["B", "ci_overlap"] is None
+
+
+def test_persons_newly_excluded_between_two_steps_are_no_small_change():
+    """Every step changes by 493 or 500, but 400 -> 900 with an MDD diagnosis and 300 -> 793 MDD
+    included tell 7 more persons excluded between them (cohort_sizes.tsv showed all eight
+    counts): the difference of two shown changes is a count too (a signed audit cell)."""
+    a, b = _flow([1000, 400, 300, 500]), _flow([1500, 900, 793, 1000])
+    out, for_export = cohort_size_changes(a, b, _as_exported(a), _as_exported(b), 20)
+    both = out[out.n_a.str.isdigit() & out.n_b.str.isdigit()]
+    change = dict(zip(both.step, both.n_b.astype(int) - both.n_a.astype(int)))
+    assert not [(x, y) for x in change for y in change if 0 < abs(change[x] - change[y]) < 20], out
+    assert for_export is False  # the two exports show all eight counts: together they tell the 7

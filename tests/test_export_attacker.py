@@ -233,6 +233,49 @@ def test_km_survival_values_give_no_count_beyond_the_shown_ones(k):
     assert (published.ci_low <= published.survival).all() and (published.survival <= published.ci_high).all()
 
 
+def thirds_with_late_joiners(extra: tuple[int, int]) -> pd.DataFrame:
+    """KM_CURVES grid rows (30-day grid) of three thirds of 100 persons (20 events on day 15,
+    20 censored on day 25, 20 events on day 45, 40 censored on day 200), third 1 with ``extra``
+    = (persons censored on day 5, persons censored on day 200) added."""
+    out = []
+    for tertile in (1, 2, 3):
+        early, late = extra if tertile == 1 else (0, 0)
+        duration = np.array([5] * early + [15] * 20 + [25] * 20 + [45] * 20 + [200] * (40 + late), dtype=float)
+        event = np.array([0] * early + [1] * 20 + [0] * 20 + [1] * 20 + [0] * (40 + late), dtype=float)
+        grid = km_on_grid(duration, event, np.arange(0, 201, 30))
+        out.append(grid.assign(dataset="d", definition="A", pgs_id="P1", trait="P1", tertile=tertile))
+    return pd.concat(out, ignore_index=True)[KM_CURVES.names]
+
+
+def test_km_numbers_at_risk_after_day_0_of_two_releases_give_no_small_change():
+    """Release 2 has 32 more persons in one curve set (third 1), 25 censored before day 30 and
+    7 followed past every published day. The persons at risk on day 0 (300 -> 332, linked since
+    a003a45) change by 32, but on days 30 and 60 every third has a point, and the thirds' sum
+    is the same group in both releases whatever their cut points: 180 -> 187 and 120 -> 127 gave
+    the 7 persons followed that long (``tables.km_at_risk`` now links those sums, and the
+    attacker reads them: ``km_at_risk`` in ``attack_release``)."""
+    def release(extra, prior=None):
+        rc = ReleaseCounts(cohort_flow=pd.DataFrame(columns=["definition", "step_order", "step", "n"]),
+                           cohort_counts=None, logistic=pd.DataFrame(columns=["dataset", "definition", "contrast",
+                                                                              "pgs_id", "n", "n_cases"]),
+                           cox=None, pgs_distribution=None, primary_definition="A",
+                           km_curves=coarsen_km(thirds_with_late_joiners(extra), T), prior=prior)
+        return exported(suppress_release(rc, T))["km_curves"]
+
+    def sums(km: pd.DataFrame) -> dict[int, int]:
+        days = km.assign(t=km.time_days.astype(int), n=km.n_at_risk.astype(int)).groupby("t")
+        return {int(t): int(g.n.sum()) for t, g in days if g.tertile.nunique() == 3}
+
+    first = release((0, 0))
+    assert sums(first) == {0: 300, 30: 180, 60: 120}
+    alone = sums(release((25, 7)))
+    assert alone == {0: 332, 30: 187, 60: 127}  # audited without release 1: the 7 by subtraction
+    prior = prior_counts({"r1": {"km_curves": first}})
+    linked = sums(release((25, 7), prior))
+    assert not [t for t, n in linked.items() if t in sums(first) and 0 < abs(n - sums(first)[t]) < T], linked
+    assert prior[("r1", ("km_at_risk", "d", "A", "P1", 30))] == 180
+
+
 def test_compare_n_both_and_one_release_counts_are_not_recoverable():
     """compare-releases' pgs_correlation ``n_both`` (persons scored in both releases) against an
     outsider who knows each release's scored persons per dataset (each export's
@@ -487,3 +530,41 @@ def test_pgs_distribution_groups_of_two_releases_give_no_small_change(toy):
     assert not [k for k in targets if a.determined(k)]
     text = {"pgs_distribution.tsv": shown1["pgs_distribution"].to_csv(sep="\t", index=False)}
     assert ["dist", "big", "EAS", "P1", 12] in hidden_counts(text, {"pgs_distribution": rc1.pgs_distribution})
+
+
+def test_a_group_that_empties_in_the_next_release_gets_its_export(toy):
+    """Release 1 hides the tiny dataset's 4 TRD persons (definition A: "<20", recorded by its
+    report); in release 2 they are trMDD, so that count is 0, and 0 is always shown. With
+    release 1's hidden counts taken as known exactly, the change (4 persons left) was pinned
+    whatever release 2 hid: the audit gave up ("determined by the labels alone") and release 2
+    got no report at all, ever. The change is release 1's own hidden count, as protected as
+    release 1's export left it (its audit), so the audit now accepts a count pinned only by the
+    other release's counts; the outsider holding both exports still narrows no change (either
+    sign) and determines no hidden group of release 2."""
+    persons, rc1, safe1 = toy
+    persons2 = persons.copy()
+    left = (persons2.dataset == "tiny") & (persons2.definition == "A") & (persons2.status == "TRD")
+    assert left.sum() == 4
+    persons2.loc[left, ["status", "trd_event"]] = ["trMDD", 0]
+    rc2 = release_from_persons(persons2)
+    shown1 = exported(safe1)
+    text = {f"{n}.tsv": shown1[n].to_csv(sep="\t", index=False) for n in ("cohort_counts", "cohort_flow", "results", "cox")}
+    hidden = hidden_counts(text, {"cohort_counts": rc1.cohort_counts, "cohort_flow": rc1.cohort_flow,
+                                  "logistic": rc1.logistic, "cox": rc1.cox})
+    assert ["model", "cox", "tiny", "A", "progression", "P1", "n_events", 4] in hidden
+    prior = prior_counts({"r1": {**shown1, "hidden_counts": hidden}})
+    export2 = exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": prior}), T))
+    assert export2["cox"].set_index(["dataset", "definition", "pgs_id"]).loc[("tiny", "A", "P1"), "n_events"] == "0"
+    a1, _ = attack(shown1, rc1, persons)
+    a2, targets = attack(export2, rc2, persons2)
+    assert not [k for k in targets if a2.determined(k)]
+    # A change is narrowed only as far as the labels alone narrow it (both exports with every
+    # non-zero count hidden): release 1's labels bound its 4 TRD persons to 1..17 (its own
+    # audit's baseline), so 1..17 left, and no further.
+    base1, _ = attack(exported(fully_hidden(rc1)), rc1, persons)
+    base2, _ = attack(exported(fully_hidden(rc2)), rc2, persons2)
+    changes = release_changes(a2, a1, T)
+    assert set(changes) == {("status", "tiny", "A", "TRD")}
+    for cell, (lo, hi) in changes.items():
+        b_lo, b_hi = base2.interval(cell)[0] - base1.interval(cell)[1], base2.interval(cell)[1] - base1.interval(cell)[0]
+        assert (lo, hi) == (b_lo, b_hi) == (-17, -1), (cell, lo, hi, b_lo, b_hi)

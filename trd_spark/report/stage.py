@@ -371,6 +371,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
         difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
         consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
+        discovery_dataset=next((d.name for d in cfg.datasets if d.role == "discovery"), None),
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
         if t.get("dataset_flow") is not None else None,
     )

@@ -136,10 +136,12 @@ class IntervalSolver:
 
     def interval(self, bounds: list[tuple[float, float | None]], j: int) -> tuple[float, float]:
         """(min, max) of cell ``j`` (column of ``rel``) under ``bounds`` (None = no upper
-        bound); max is ``inf`` when unbounded. Raises TrdSparkError when the system has no
-        solution (the relations must hold on the true values)."""
+        bound; a lower bound ``-inf``: a signed cell); max is ``inf`` when unbounded above, min
+        ``-inf`` when unbounded below. Raises TrdSparkError when the system has no solution (the
+        relations must hold on the true values)."""
         h, status = self._h, highspy.HighsModelStatus
         lo = np.array([b[0] for b in bounds], dtype=np.float64)
+        lo[np.isneginf(lo)] = -self._inf  # a signed cell (``audit_suppression``'s ``signed``)
         hi = np.array([self._inf if b[1] is None else b[1] for b in bounds], dtype=np.float64)
         if self._bounds is None or not (np.array_equal(lo, self._bounds[0]) and np.array_equal(hi, self._bounds[1])):
             h.changeColsBounds(self._n, np.arange(self._n, dtype=np.int32), lo, hi)
@@ -152,8 +154,10 @@ class IntervalSolver:
                 st = h.getModelStatus()
                 if st == status.kOptimal:
                     out.append(sign * h.getInfo().objective_function_value)
-                elif sign < 0 and st in (status.kUnbounded, status.kUnboundedOrInfeasible):
-                    out.append(np.inf)  # the minimum was found, so the system is feasible
+                elif st in (status.kUnbounded, status.kUnboundedOrInfeasible):
+                    # The true values are a solution (every bound holds on them), so the system
+                    # is feasible: unbounded above, or below for a signed cell.
+                    out.append(-sign * np.inf)
                 else:
                     raise TrdSparkError(f"suppression audit: linear programme failed ({h.modelStatusToString(st)}); "
                                         "export not written")
@@ -207,7 +211,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
-    hidden: dict | None = None, known: set | None = None,
+    hidden: dict | None = None, known: set | None = None, signed: set | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -222,11 +226,18 @@ def audit_suppression(
     exactly from elsewhere (e.g. persons scored in each release of a comparison, another
     release's counts: ``tables.prior_counts``): fixed in the audit, never hidden, not protected
     themselves (this export cannot hide them; a small change from them is protected).
+    ``signed``: unpublished cells whose value may be negative (a net change, e.g. persons newly
+    excluded between two steps minus those no longer excluded: ``values`` holds the signed
+    count), unbounded for the outsider and sensitive when their size is 1..threshold-1.
+    A sensitive cell that the labels alone pin (every non-zero count hidden) is an error, unless
+    it is pinned only by ``known`` cells (another release's counts, e.g. 7 persons hidden there
+    and 0 here, which no label can hide): its range for an outsider is then the range that
+    release's own export and audit leave for those counts, not this export's to widen.
     Deterministic (cells in text order). Returns ``AuditResult``. Raises AssertionError if the
     relations do not hold (a bug in the caller), TrdSparkError (exit code 1) if a cell cannot
     be protected.
     """
-    units, known = units or {}, known or set()
+    units, known, signed = units or {}, known or set(), signed or set()
     keys = sorted(values, key=str)
     index = {k: i for i, k in enumerate(keys)}
     rel_all = np.zeros((len(relations), len(keys)))
@@ -252,20 +263,24 @@ def audit_suppression(
 
     bounds_seen: dict = {}
 
-    def bounds_for(comp: list[int], everything_hidden: bool = False) -> list[tuple[float, float | None]]:
-        """The outsider's bounds: shown cells fixed, labels' ranges, >= 0 for the rest (a new
-        list, cached until a cell is hidden: ``hide`` and ``dropped`` only grow)."""
-        state = (id(comp), everything_hidden, len(hide), len(dropped))
+    def bounds_for(comp: list[int], everything_hidden: bool = False,
+                   known_free: bool = False) -> list[tuple[float, float | None]]:
+        """The outsider's bounds: shown cells fixed, labels' ranges, >= 0 for the rest (any
+        value for a signed cell), ``known`` cells fixed unless ``known_free`` (a new list, cached
+        until a cell is hidden: ``hide`` and ``dropped`` only grow)."""
+        state = (id(comp), everything_hidden, known_free, len(hide), len(dropped))
         if state not in bounds_seen:
-            bounds_seen[state] = _bounds(comp, everything_hidden)
+            bounds_seen[state] = _bounds(comp, everything_hidden, known_free)
         return list(bounds_seen[state])
 
-    def _bounds(comp: list[int], everything_hidden: bool) -> list[tuple[float, float | None]]:
+    def _bounds(comp: list[int], everything_hidden: bool, known_free: bool) -> list[tuple[float, float | None]]:
         out: list[tuple[float, float | None]] = []
         for c in comp:
             k = keys[c]
             if k in known:
-                out.append((truth[c], truth[c]))
+                out.append((0.0, None) if known_free else (truth[c], truth[c]))
+            elif k in signed and k not in published:
+                out.append((-np.inf, None))
             elif k not in published or unit_of[k] in dropped:
                 out.append((0.0, None))
             elif k in hide:
@@ -286,7 +301,7 @@ def audit_suppression(
     for comp in _components(len(keys), rel_all):
         # A known cell is out of this export's hands (another export's count, known exactly or
         # taken as known: ``tables.prior_counts``); what it must protect is the rest.
-        sensitive = [c for c in comp if is_small_count(truth[c], threshold) and keys[c] not in known]
+        sensitive = [c for c in comp if is_small_count(abs(truth[c]), threshold) and keys[c] not in known]
         if not sensitive:
             continue
         rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])
@@ -301,6 +316,11 @@ def audit_suppression(
             # three "<T" parts already tell that their total is at least 3.
             b_lo, b_hi = solver.interval(bounds_for(comp, everything_hidden=True), j)
             need = min(low - 1, b_hi - b_lo)
+            if need <= _EPS and known and any(keys[d] in known for d in comp):
+                k_lo, k_hi = solver.interval(bounds_for(comp, everything_hidden=True, known_free=True), j)
+                if k_hi - k_lo > _EPS:  # pinned by another release's counts only (see the docstring)
+                    intervals[keys[c]] = (lo, hi)
+                    continue
             if need <= _EPS:
                 raise TrdSparkError(f"suppression audit: hidden count {_describe(keys[c])} is determined by the labels "
                                     "alone; export not written")

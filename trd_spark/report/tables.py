@@ -69,6 +69,8 @@ class ReleaseCounts:
     prior: dict[tuple, int] | None = None
     # The cohort stage's per-dataset flow (dataset, definition, step_order, step, n; cohort.flow).
     dataset_flow: pd.DataFrame | None = None
+    # The dataset with role discovery (config): replication rows exist for its significant fits.
+    discovery_dataset: str | None = None
 
 
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
@@ -95,6 +97,7 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
             if n.isdigit():
                 out[(release, cell)] = int(n)
         out.update({(release, cell): n for cell, n in km_persons(tables.get("km_curves")).items()})
+        out.update({(release, cell): n for cell, n in km_at_risk(tables.get("km_curves")).items()})
         cc, flow, dist = tables.get("cohort_counts"), tables.get("cohort_flow"), tables.get("pgs_distribution")
         if dist is not None:
             for ds, a, p, n in zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"].astype(str)):
@@ -126,6 +129,30 @@ def km_persons(km: pd.DataFrame | None) -> dict[tuple, int]:
         firsts = g.sort_values("_t").groupby("tertile").head(1)["n_at_risk"].astype(str)
         if len(firsts) and firsts.str.isdigit().all():
             out[("km_persons", str(ds), str(definition), str(pgs))] = int(firsts.astype(int).sum())
+    return out
+
+
+def km_at_risk(km: pd.DataFrame | None) -> dict[tuple, int]:
+    """{("km_at_risk", dataset, definition, pgs_id, day): n} of a Kaplan-Meier table (exported
+    text or internal): per curve set and day after 0 at which every third has a point with its
+    number at risk shown, their sum, the MDD persons with that PGS still at risk that day
+    (``km_cells`` names the same implicit cell). The thirds are other persons in another release
+    (their cut points move), but the sum is the same group: 250 at risk on day 365 in one
+    release's export and 257 in the next are 7 new persons followed that long, so
+    ``build_audit`` links it to the other release's as ``km_persons`` (day 0). Days at which a
+    third has no point (coarsened away) are left out."""
+    out: dict[tuple, int] = {}
+    if km is None or not len(km):
+        return out
+    km = km.assign(_t=pd.to_numeric(km["time_days"]).astype(int), _n=km["n_at_risk"].astype(str))
+    key: Any  # a groupby key (pandas-stubs type it as any hashable)
+    thirds: dict[tuple, int] = {}
+    for key, n in km.groupby(["dataset", "definition", "pgs_id"])["tertile"].nunique().items():
+        thirds[tuple(str(v) for v in key)] = int(n)
+    for key, g in km[km["_t"] > 0].groupby(["dataset", "definition", "pgs_id", "_t"], sort=True):
+        ds, definition, pgs = (str(v) for v in key[:3])
+        if len(g) == thirds[(ds, definition, pgs)] and g["_n"].str.isdigit().all():
+            out[("km_at_risk", ds, definition, pgs, int(key[3]))] = int(g["_n"].astype(int).sum())
     return out
 
 
@@ -252,6 +279,8 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
     contrasts, a replication row or a meta-analysis row of that definition, contrast and PGS
     (a replication row uses its discovery model too) (its pooled se minus the shown datasets' would give
     the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for too few cases).
+    A replication row whose discovery fit is hidden (``rc.discovery_dataset``) is left out: it
+    exists only because that fit was significant.
     A consistency row (R^2 of fixed-effect meta log ORs between definitions, over PGS) shows
     no ``n_pgs`` or ``r2`` when a fixed-effect meta row of its contrast under one of its
     definitions (any definition for the "all" row) is hidden: the R^2 is a function of those
@@ -273,7 +302,12 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
         out["difference"] = _blank(df, [any((ds, d, c, p) in hidden for c in DIFFERENCE_CONTRASTS)
                                         for ds, d, p in zip(df["dataset"], df["definition"], df["pgs_id"])])
     if rc.replication is not None:
+        # A row is there because its discovery fit was significant: a fact about that fit's
+        # estimates, so a row whose discovery fit is hidden is left out, not only blanked.
         df = rc.replication
+        if rc.discovery_dataset is not None:
+            df = df[[(rc.discovery_dataset, d, c, p) not in hidden for d, c, p in
+                     zip(df["definition"], df["contrast"], df["pgs_id"])]].reset_index(drop=True)
         out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)  # its own and discovery's
                                          for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
     if rc.meta is not None:
@@ -326,8 +360,9 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
     the censored between them, the events and censored after the last time and the tertile's
     events are implicit. Per (dataset, definition, pgs_id) the tertiles add up to the MDD
     persons (``km_persons``) and TRD events (``km_events``) of the curve set, which
-    ``build_audit`` links to the same groups elsewhere. All shown cells of a curve set form
-    one unit (the audit drops a curve set whole).
+    ``build_audit`` links to the same groups elsewhere, and on each day after 0 at which every
+    third has a point, to the persons still at risk (``km_at_risk``, linked to other releases).
+    All shown cells of a curve set form one unit (the audit drops a curve set whole).
     """
     values: dict = {}
     published: set = set()
@@ -340,11 +375,15 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
         values[persons], values[events] = 0, 0
         rel_persons: dict[tuple, int] = {persons: -1}
         rel_events: dict[tuple, int] = {events: -1}
+        days: dict[int, list[tuple]] = {}  # day after 0 -> the thirds' at-risk cells on it
         for k, g in curves.groupby("tertile", sort=True):
             g = g.sort_values("time_days")
             base = ("km", ds, definition, pgs, int(k))
             times, at_risk, after = list(g["time_days"]), list(g["n_at_risk"]), list(g["n_events_after"])
             cells = [base + ("at_risk", int(t)) for t in times]
+            for c in cells:
+                if c[-1] > 0:
+                    days.setdefault(c[-1], []).append(c)
             for c, v in zip(cells, at_risk):
                 values[c] = int(v)
                 published.add(c)
@@ -371,6 +410,14 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
             remaining[tail_ev] = -1
             relations.append(remaining)
         relations += [rel_persons, rel_events]
+        # The persons at risk on a day after 0 at which every third has a point (``km_at_risk``):
+        # the same group in another release, linked by ``build_audit``.
+        n_thirds = curves["tertile"].nunique()
+        for day, cells_on_day in sorted(days.items()):
+            if len(cells_on_day) == n_thirds:
+                at_risk_sum = ("km_at_risk", ds, definition, pgs, day)
+                values[at_risk_sum] = sum(values[c] for c in cells_on_day)
+                relations.append({at_risk_sum: -1, **dict.fromkeys(cells_on_day, 1)})
     return values, published, relations, units
 
 
@@ -544,6 +591,9 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
 
     model_cell: dict[tuple, tuple] = {}
     model_cells("logistic", rc.logistic, "n", "n_cases", lambda c: CONTRAST_GROUPS.get(c, ((), ())))
+    group_values, group_relations = contrast_group_relations(rc.logistic, rc.cox)
+    values.update(group_values)
+    relations += group_relations
     if rc.cox is not None and len(rc.cox):
         cox = rc.cox.assign(contrast="progression")
         model_cells("cox", cox, "n", "n_events", lambda c: (TRD_GROUP, MDD_GROUP))
@@ -621,16 +671,131 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
 
     # The same count as another release's export shows it (known exactly, ``prior_counts``):
     # their difference is a count too (persons who joined, or left, the group). A model's
-    # counts are named by the model (its cell here also carries the value).
+    # counts are named by the model (its cell here also carries the value). A cell absent here
+    # (a status with nobody: no row) reads 0 to an outsider, as a shown 0 does: the change is
+    # then the other release's count, as protected as its own export left it (the audit's
+    # ``known`` rule), so the link adds nothing and is left out.
+    linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         cell = model_cell.get(name, name)
-        if cell not in published and not (cell[0] == "km_persons" and cell in values):
+        if cell not in published and not (cell[0] in ("km_persons", "km_at_risk") and cell in values):
             continue
         prior, change = ("prior", release, name), ("release_change", release, name)
         values[prior] = n
         values[change] = abs(values[cell] - n)
         relations.append({cell: 1, prior: -1, change: -1 if values[cell] >= n else 1})
+        if (chain := _chain_of(cell)) is not None:
+            linked.setdefault((release, chain), []).append((cell, prior))
+    # Persons excluded between two steps of one chain (a definition's cohort flow, a dataset's
+    # genotyped -> analysed steps before the split) are a group in each release, and so is the
+    # change of that group: all persons 1000 -> 1500 and MDD included 300 -> 793 are changes of
+    # 500 and 493, and 7 more persons excluded between them. Each pair of steps linked to the
+    # same release gets that change as a signed cell (``RELEASE_CHANGE_BETWEEN``: newly
+    # excluded minus no longer excluded; the outsider does not know its sign, so neither does
+    # the audit: a sign fixed from the data pinned small counts of the 600- and 3000-person toy
+    # releases whatever was hidden, e2cc101).
+    for (release, _), pairs in sorted(linked.items(), key=str):
+        for (a, pa), (b, pb) in combinations(pairs, 2):
+            key = (RELEASE_CHANGE_BETWEEN, release, a, b)
+            values[key] = (values[a] - values[b]) - (values[pa] - values[pb])
+            relations.append({a: 1, b: -1, pa: -1, pb: 1, key: -1})
     return values, published, relations, units
+
+
+# Signed audit cells (``audit_suppression``'s ``signed``): the change, between two releases, of
+# the persons excluded between two steps of one chain (``build_audit``).
+RELEASE_CHANGE_BETWEEN = "release_change_between"
+
+
+def _chain_of(cell: tuple) -> tuple | None:
+    """The chain of steps an audit cell belongs to (persons only leave along it, every pair
+    of its steps an implicit difference: ``chain_relations``), or None: ("flow", definition)
+    for a cohort-flow step, ("dflow", dataset) for a dataset's genotyped -> analysed steps
+    before the definitions split."""
+    if cell[0] == "flow":
+        return ("flow", cell[1])
+    if cell[0] == "dflow" and cell[2] == ALL_DEFINITIONS:
+        return ("dflow", cell[1])
+    return None
+
+
+# Statuses counted by the cases or the controls of one logistic contrast (its other side).
+CONTRAST_SIDES = {c: (cases, tuple(s for s in whole if s not in cases)) for c, (cases, whole) in CONTRAST_GROUPS.items()}
+
+
+def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = None) -> tuple[dict, list[dict]]:
+    """(implicit cell values, relations) tying the logistic models of one dataset, definition
+    and PGS that count the same persons: every contrast is fitted on the persons with the PGS
+    and covariates, so the TRD cases of TRD vs non-MDD are those of TRD vs trMDD, the controls
+    (n - n_cases) of the three contrasts against non-MDD are one group, the trMDD cases of trMDD
+    vs non-MDD are the controls of TRD vs trMDD, and MDD vs non-MDD's cases are those TRD and
+    trMDD persons plus the MDD_other ones with data (an implicit cell); MDD vs non-MDD counts
+    the same persons under every TRD definition; a Cox model's n and events (``cox``: the MDD
+    and TRD persons with the PGS and its covariates) are those cases when the counts agree. An
+    outsider who knows the design equates them (a small group narrowed by a margin of another
+    contrast), so each is declared where the counts agree (a coincidence only makes the audit
+    more cautious). Cells as ``build_audit``'s
+    ``model_cells`` names them."""
+    values: dict = {}
+    relations: list[dict] = []
+    seen: set = set()
+
+    def same(a: tuple, b: tuple) -> None:
+        if a != b and frozenset((a, b)) not in seen:
+            seen.add(frozenset((a, b)))
+            relations.append({a: 1, b: -1})
+
+    need = {"dataset", "definition", "contrast", "pgs_id", "n", "n_cases"}
+    if not need <= set(logistic.columns):
+        return values, relations
+    sides: dict[tuple, dict[str, list[tuple[tuple, int]]]] = {}  # (ds, def, pgs) -> status -> [(cell, n)]
+    mdd_cases: dict[tuple, tuple[tuple, int]] = {}
+    whole_mdd: dict[tuple, list[tuple[tuple, tuple, int, int]]] = {}  # (ds, pgs) -> [(n cell, cases cell, n, k)]
+    for ds, definition, contrast, pgs, n, k in zip(logistic["dataset"], logistic["definition"], logistic["contrast"],
+                                                   logistic["pgs_id"], logistic["n"], logistic["n_cases"]):
+        if contrast not in CONTRAST_SIDES or not (_is_int(n) and _is_int(k)):
+            continue
+        n, k = int(n), int(k)
+        t_key = ("logistic", ds, definition, contrast, "n", n)
+        p_key = ("logistic", ds, definition, contrast, "n_cases", k)
+        rest = ("logistic_rest", ds, definition, contrast, n, k)
+        cases, controls = CONTRAST_SIDES[contrast]
+        by_status = sides.setdefault((ds, definition, pgs), {})
+        for group, cell, v in ((cases, p_key, k), (controls, rest, n - k)):
+            if len(group) == 1:
+                by_status.setdefault(group[0], []).append((cell, v))
+        if len(cases) > 1:
+            mdd_cases[(ds, definition, pgs)] = (p_key, k)
+            whole_mdd.setdefault((ds, pgs), []).append((t_key, p_key, n, k))
+    for key, by_status in sorted(sides.items(), key=str):
+        for cells in by_status.values():
+            for (a, va), (b, vb) in zip(cells, cells[1:]):
+                if va == vb:
+                    same(a, b)
+        if key in mdd_cases and all(len(by_status.get(st, [])) for st in (Status.TRD, Status.TRMDD)):
+            (cell, k), trd, trmdd = mdd_cases[key], by_status[Status.TRD][0], by_status[Status.TRMDD][0]
+            if len({v for _, v in by_status[Status.TRD]}) == 1 and len({v for _, v in by_status[Status.TRMDD]}) == 1 \
+                    and k - trd[1] - trmdd[1] >= 0:
+                other = ("model_group", "logistic", *key, str(Status.MDD_OTHER))
+                values[other] = k - trd[1] - trmdd[1]
+                relations.append({cell: 1, trd[0]: -1, trmdd[0]: -1, other: -1})
+    for rows in whole_mdd.values():
+        for (t_a, p_a, n_a, k_a), (t_b, p_b, n_b, k_b) in zip(rows, rows[1:]):
+            if (n_a, k_a) == (n_b, k_b):
+                same(t_a, t_b)
+                same(p_a, p_b)
+    if cox is not None and len(cox):
+        for ds, definition, pgs, n, k in zip(cox["dataset"], cox["definition"], cox["pgs_id"], cox["n"],
+                                             cox["n_events"]):
+            if not (_is_int(n) and _is_int(k)):
+                continue
+            mdd = mdd_cases.get((ds, definition, pgs))
+            trd_cases = sides.get((ds, definition, pgs), {}).get(Status.TRD)
+            if mdd is not None and mdd[1] == int(n):
+                same(("cox", ds, definition, "progression", "n", int(n)), mdd[0])
+            if trd_cases and trd_cases[0][1] == int(k):
+                same(("cox", ds, definition, "progression", "n_events", int(k)), trd_cases[0][0])
+    return values, relations
 
 
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
@@ -643,7 +808,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     TrdSparkError if the audit cannot protect a cell."""
     values, published, relations, units = build_audit(rc)
     audit = audit_suppression(values, published, relations, threshold, units,
-                              known={k for k in values if k[0] == "prior"})
+                              known={k for k in values if k[0] == "prior"},
+                              signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN})
     hide = audit.hide
 
     def shown(key, v):
