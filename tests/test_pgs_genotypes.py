@@ -18,13 +18,13 @@ from pgs_hail_oracle import match_variants, score_weights_table, summarise_match
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import (
-    biallelic_rows,
     contig_recoding,
+    file_rows,
     hard_calls,
     read_calls,
     read_genotypes,
 )
-from trd_spark.pgs.matching import ScoreLabel, genotype_rows_at, loci_table, score_variants_table
+from trd_spark.pgs.matching import ScoreLabel, ScoreLoci, genotype_rows_at, loci_table, score_variants_table
 from trd_spark.pgs.scoring import compute_scores
 from trd_spark.pgs.scoring_files import read_scoring_file
 
@@ -158,7 +158,8 @@ def test_vds_rows_at_score_loci_collect_like_the_vcf(hl, spark, sources):
 
     def rows(fmt: str) -> pd.DataFrame:
         calls = read_calls(hl, sources[fmt], loci=loci)
-        got = genotype_rows_at(hl, biallelic_rows(hl, sources[fmt], calls), loci)
+        table, split = file_rows(hl, sources[fmt], calls)
+        got = genotype_rows_at(hl, table, ScoreLoci.of(hl, sites, "GRCh38"), split=split)
         return got.sort_values(["position", "alt"]).reset_index(drop=True)
 
     want = rows("vcf")
@@ -166,12 +167,16 @@ def test_vds_rows_at_score_loci_collect_like_the_vcf(hl, spark, sources):
     pd.testing.assert_frame_equal(rows("vds"), want)
 
 
-# Rows the match collects: a multi-allelic row with a spanning deletion, a non-minimal row the
-# split moves (CA>TA at 900 is C>T at 900; GCA>GTA at 1000 is C>T at 1001), rsIDs given and
-# missing, an "NA" REF (text, not a missing value) and a row off the score loci (not collected).
+# Rows the match collects: a multi-allelic row with a spanning deletion, non-minimal rows the
+# split moves (CA>TA at 900 is C>T at 900; GCA>GTA at 1000 is C>T at 1001; ACT>A,ACGT at 1400
+# has C>CG at 1401, so its whole row is collected for the score locus 1401), a spanning
+# deletion after a long REF (ACT>* is A>* in Hail's min_rep), a record without ALT (given the
+# alt "."), rsIDs given and missing, an "NA" REF (text, not a missing value), a second contig
+# (the loci are global positions) and rows off the score loci (not collected).
 ROWS_VCF = """##fileformat=VCFv4.2
 ##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
 ##contig=<ID=chr1,length=248956422>
+##contig=<ID=chr2,length=242193529>
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102
 chr1\t100\trs100\tA\tG\t.\tPASS\t.\tGT\t0/1\t./.
 chr1\t300\t.\tG\tA,C,*\t.\tPASS\t.\tGT\t1/2\t0/3
@@ -179,42 +184,53 @@ chr1\t450\trs450\tT\tC\t.\tPASS\t.\tGT\t0/0\t0/1
 chr1\t700\t.\tNA\tA\t.\tPASS\t.\tGT\t0/1\t0/0
 chr1\t900\trs900\tCA\tTA\t.\tPASS\t.\tGT\t0/1\t1/1
 chr1\t1000\t.\tGCA\tGTA\t.\tPASS\t.\tGT\t0/1\t1/1
+chr1\t1200\t.\tACT\tA,*\t.\tPASS\t.\tGT\t0/1\t1/2
+chr1\t1300\t.\tG\t.\t.\tPASS\t.\tGT\t0/0\t0/0
+chr1\t1400\t.\tACT\tA,ACGT\t.\tPASS\t.\tGT\t0/2\t1/1
+chr2\t50\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0
+chr2\t60\t.\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0
 """
 
 
-def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, spark, tmp_path):
-    """What ``stage.match_hail`` collects (``genotype_rows_at`` on ``biallelic_rows``: the split
-    done on the rows Table, no entry read, written as TSV and read by pandas) is exactly the
-    rows of ``read_genotypes``' split MatrixTable at the score loci, as Hail's own ``collect``
-    gives them: alleles and loci after ``split_multi``/``min_rep`` (the row at 1000 moves to
-    1001), ``normalised``, rsIDs with a missing one as None, ``NA`` kept as text; dtypes
-    object/int64/bool; the same frame from the split MatrixTable's own rows."""
+def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, tmp_path):
+    """What ``stage.match_hail`` collects (``genotype_rows_at`` on ``file_rows``: the file's
+    rows at the score loci, no entry read, written as TSV, read and split by pandas,
+    ``split_file_rows``) is exactly the rows of ``read_genotypes``' split MatrixTable (Hail's
+    ``split_multi``) there, as Hail's own ``collect`` gives them: alleles and loci after
+    ``split_multi``/``min_rep`` (the row at 1000 moves to 1001), ``normalised``, rsIDs with a
+    missing one as None, ``NA`` kept as text; dtypes object/int64/bool; in key order; with
+    ``split=False`` the split MatrixTable's own rows at the loci."""
     path = tmp_path / "rows.vcf"
     path.write_text(ROWS_VCF)
     source = GenotypeSource(format="vcf", path=str(path))
-    sites = pd.DataFrame({"contig": ["chr1"] * 5, "position": [100, 300, 700, 900, 1001]})
-    loci = loci_table(hl, spark, sites, "GRCh38")
-    calls = read_calls(hl, source, keep_rsid=True)
-    got = genotype_rows_at(hl, biallelic_rows(hl, source, calls, keep_rsid=True), loci)
+    at = [("chr1", p) for p in (100, 300, 700, 900, 1001, 1200, 1300, 1401)] + [("chr2", 50)]
+    loci = ScoreLoci.of(hl, pd.DataFrame(at, columns=["contig", "position"]), "GRCh38")
+    table, split = file_rows(hl, source, read_calls(hl, source, keep_rsid=True), keep_rsid=True)
+    got = genotype_rows_at(hl, table, loci, split=split)
 
     mt = read_genotypes(hl, source, keep_rsid=True)
     want = pd.DataFrame([
         {"contig": r.locus.contig, "position": r.locus.position, "ref": r.alleles[0], "alt": r.alleles[1],
          "rsid": r.rsid, "normalised": r.normalised}
-        for r in mt.rows().collect() if r.locus.position in {100, 300, 700, 900, 1001}])
+        for r in mt.rows().collect() if (r.locus.contig, r.locus.position) in {*at, ("chr1", 1400)}])
     want = want.astype({"contig": object, "position": "int64", "ref": object, "alt": object, "rsid": object,
                         "normalised": bool})
-    assert list(zip(got.position, got.ref, got.alt)) == [
-        (100, "A", "G"), (300, "G", "*"), (300, "G", "A"), (300, "G", "C"), (700, "NA", "A"), (900, "C", "T"),
-        (1001, "C", "T")]
-    assert got["rsid"].tolist() == ["rs100", None, None, None, None, "rs900", None]
-    assert got["normalised"].tolist() == [False, True, True, True, False, True, True]
+    assert list(zip(got.contig, got.position, got.ref, got.alt)) == [
+        ("chr1", 100, "A", "G"), ("chr1", 300, "G", "*"), ("chr1", 300, "G", "A"), ("chr1", 300, "G", "C"),
+        ("chr1", 700, "NA", "A"), ("chr1", 900, "C", "T"), ("chr1", 1001, "C", "T"), ("chr1", 1200, "A", "*"),
+        ("chr1", 1200, "ACT", "A"), ("chr1", 1300, "G", "."), ("chr1", 1400, "ACT", "A"), ("chr1", 1401, "C", "CG"),
+        ("chr2", 50, "C", "T")]
+    assert got["rsid"].tolist() == ["rs100", *[None] * 4, "rs900", *[None] * 6, "rs2"]
+    assert got["normalised"].tolist() == [False, *[True] * 3, False, *[True] * 7, False]
     # The file's own row each came from (the matcher compares score alleles with it first).
     assert list(zip(got.site_position, got.site_ref, got.site_alt)) == [
         (100, "A", "G"), (300, "G", "*"), (300, "G", "A"), (300, "G", "C"), (700, "NA", "A"), (900, "CA", "TA"),
-        (1000, "GCA", "GTA")]
+        (1000, "GCA", "GTA"), (1200, "ACT", "*"), (1200, "ACT", "A"), (1300, "G", "."), (1400, "ACT", "A"),
+        (1400, "ACT", "ACGT"), (50, "C", "T")]
     pd.testing.assert_frame_equal(got.drop(columns=["site_position", "site_ref", "site_alt"]), want)
-    pd.testing.assert_frame_equal(genotype_rows_at(hl, mt.rows(), loci), want)
+    # Taken as they are (split=False, as for BGEN): the split rows at the loci only.
+    pd.testing.assert_frame_equal(genotype_rows_at(hl, mt.rows(), loci, split=False),
+                                  want[want["position"] != 1400].reset_index(drop=True))
 
 
 @pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])
@@ -285,6 +301,11 @@ X\t2900000\tG\tA\t0.5
 # matched, so the export must take the split rows.
 NON_MINIMAL_VCF = CALLS_VCF + "chr1\t900\t.\tCA\tTA\t.\tPASS\t.\tGT\t0/1\t1/1\t./.\n"
 NON_MINIMAL_SCORE = CALLS_SCORE + "1\t900\tT\tC\t3.0\n"
+# Without the chrX rows: GT written as stored (phased, missing); then with a haploid call on
+# chr1, which Hail's PLINK writer refuses, so the export is written again with the calls rebuilt.
+AUTOSOMAL_VCF = "".join(line for line in CALLS_VCF.splitlines(keepends=True) if not line.startswith("chrX"))
+AUTOSOMAL_SCORE = "".join(line for line in CALLS_SCORE.splitlines(keepends=True) if not line.startswith("X\t"))
+HAPLOID_AUTOSOME_VCF = AUTOSOMAL_VCF.replace("\t0/1\t./.\t1/1\n", "\t0/1\t./.\t1\n")
 
 
 def _export_config(tmp: Path, vcf: str = EXPORT_VCF, score: str = EXPORT_SCORE) -> Path:
@@ -312,18 +333,25 @@ phenotypes:
     return path
 
 
+AS_STORED = "the file's calls as they are: no row needed splitting)"
+REBUILT = "the file's calls as they are: no row needed splitting; each call rebuilt"
+
+
 @pytest.mark.parametrize(("vcf", "score", "n_rows", "read"), [
     (EXPORT_VCF, EXPORT_SCORE, 5, "rows split and normalised"),   # + the 300 C and * rows (REF effect G)
-    (CALLS_VCF, CALLS_SCORE, 4, "the file's calls as they are"),
+    (CALLS_VCF, CALLS_SCORE, 4, REBUILT),
     (NON_MINIMAL_VCF, NON_MINIMAL_SCORE, 5, "rows split and normalised"),
-], ids=["multiallelic", "biallelic_haploid_missing", "non_minimal"])
+    (AUTOSOMAL_VCF, AUTOSOMAL_SCORE, 2, AS_STORED),
+    (HAPLOID_AUTOSOME_VCF, AUTOSOMAL_SCORE, 2, REBUILT),
+], ids=["multiallelic", "biallelic_haploid_missing", "non_minimal", "autosomal_as_stored", "haploid_autosome"])
 def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path, caplog, vcf, score, n_rows, read):
     """The export route (``stage.score_dataset`` with a scratch dir: the matched rows as a PLINK
     1 fileset, scored by the native engine) gives Hail's pass's numbers (to 1e-9; counts equal)
     on hard calls, whether it writes the file's calls as they are (no matched row needs the
-    split: haploid 1 counts 2, missing stays missing) or the split rows (a multi-allelic or
-    non-minimal matched row); dosages keep Hail's pass. The scratch dir is removed, also when
-    scoring fails."""
+    split: haploid 1 counts 2, missing stays missing; each GT as stored when no row is on chrX
+    and Hail's writer takes every call, else rebuilt from its alt copies, ``scoring._NOT_DIPLOID``)
+    or the split rows (a multi-allelic or non-minimal matched row); dosages keep Hail's pass.
+    The scratch dir is removed, also when scoring fails."""
     import logging
 
     from trd_spark.config import load_config

@@ -132,8 +132,10 @@ def score(
         read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls)
         log.info("pgs: native engine for %s genotypes: %d matched rows exported by Hail as a PLINK 1 fileset "
                  "(%s)", source.format, len(weights.rows),
-                 "the file's calls as they are: no row needed splitting" if read == "calls" else
-                 "rows split and normalised: some matched row needed it")
+                 {"calls": "the file's calls as they are: no row needed splitting",
+                  "calls_rebuilt": "the file's calls as they are: no row needed splitting; each call rebuilt as its "
+                                   "alt copies: a row on a sex or mitochondrial contig, or a call not diploid"}.get(
+                     read, "rows split and normalised: some matched row needed it"))
         source = GenotypeSource(format="plink", path=prefix, reference_genome=source.reference_genome)
         samples, index = pgen_engine.psam_samples(pgen_engine.PlinkFiles.of(source)), None
     else:

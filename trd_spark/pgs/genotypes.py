@@ -195,6 +195,29 @@ def check_vcf_files(source: GenotypeSource) -> bool:
     return plain_gzip
 
 
+# Hail splits a VCF into blocks of 128 MB (compressed) by default; smaller tasks than this are
+# not worth their start-up.
+_VCF_BLOCK_BYTES = 128 << 20
+_VCF_MIN_TASK_BYTES = 16 << 20
+
+
+def vcf_min_partitions(source: GenotypeSource, cores: int) -> int | None:
+    """``import_vcf``'s ``min_partitions`` (per file) for the local VCF files of ``source``:
+    up to 4 tasks per core (``cores``: Spark's default parallelism) for the largest file, none
+    under 16 MB; None when Hail's 128 MB blocks already give as many, or for URIs. Why: a
+    321 MB VCF is 3 blocks, so on 2 cores its last task runs alone and every pass over it
+    (the rows at match time, the export) takes 1.5 tasks' time instead of one and a quarter
+    (10k x 100k benchmark, session 15 in benchmarks/RESULTS.md)."""
+    if is_uri(source.path):
+        return None
+    sizes = [os.path.getsize(p) for p in glob.glob(source.path)]
+    if not sizes:
+        return None
+    largest = max(sizes)
+    n = min(4 * max(1, cores), largest // _VCF_MIN_TASK_BYTES)
+    return int(n) if n > -(-largest // _VCF_BLOCK_BYTES) else None
+
+
 def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]:
     """Where the genotype rows at ``loci`` (``chr6:3000000``, reference contig names) are:
     locus -> ``file:line`` of each row, for local text-indexed formats (VCF files of the
@@ -410,8 +433,10 @@ def biallelic_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixT
     entries: the multi-allelic split is done on ``calls.rows()``, a Table, so a job on them
     reads no genotype. (Hail does not prune the split MatrixTable's ``rows()`` to the row data
     as cheaply: at 10k samples x 100k rows of a MatrixTable, counting those rows took 59-64 s,
-    collecting these at the score loci 22-24 s, both under load 12-15, session 11.)
-    Errors as ``to_biallelic_dosage``'s row checks."""
+    collecting these at the score loci 22-24 s, both under load 12-15, session 11.) The stage
+    no longer collects these (``file_rows``, split by ``matching.split_file_rows`` on the
+    driver: one Hail job, no union or re-key); they are the tests' Hail reference for that
+    split. Errors as ``to_biallelic_dosage``'s row checks."""
     if source.format == "bgen":
         return calls.rows()
     where = _where(source)
@@ -422,6 +447,20 @@ def biallelic_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixT
     return split.select(*row_fields, NORMALISED, **{SITE_POSITION: split.old_locus.position,
                                                     SITE_REF: split.old_alleles[0],
                                                     SITE_ALT: split.old_alleles[split.a_index]})
+
+
+def file_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixTable, *,
+              keep_rsid: bool = False) -> tuple[hl_types.Table, bool]:
+    """The rows of ``read_calls``' ``calls`` as the file has them (keyed by ``locus``,
+    ``alleles``: REF first, any number of alts; ``rsid`` when kept), no entry, and whether
+    they need ``hl.split_multi``'s split to be ``biallelic_dosages``' rows (False for BGEN, read
+    biallelic and kept as read). ``matching.genotype_rows_at`` collects them at the score loci
+    and splits them on the driver as ``biallelic_rows`` does in Hail (same frame, tested).
+    Errors as ``to_biallelic_dosage``'s row checks."""
+    where = _where(source)
+    _check_keys(hl, calls, where)
+    row_fields = _rsid_fields(calls, keep_rsid, where)
+    return calls.rows().select(*row_fields).select_globals(), source.format != "bgen"
 
 
 def _where(source: GenotypeSource) -> str:
@@ -455,6 +494,8 @@ def read_calls(
                 force=plain_gzip,
                 force_bgz=not plain_gzip and source.path.endswith(".gz"),
                 array_elements_required=False,
+                min_partitions=None if plain_gzip else vcf_min_partitions(
+                    source, hl.spark_context().defaultParallelism),
             )
         except Exception as e:  # Hail raises FatalError/HailException on bad paths or headers
             raise _fail(e, "import VCF", where) from None

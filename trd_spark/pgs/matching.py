@@ -958,12 +958,14 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
     def flat(col: str, dtype) -> np.ndarray:
         return np.concatenate([np.asarray(a, dtype=dtype) for a in sites[col]]) if len(sites) else np.empty(0, dtype)
 
+    # copy=False: pandas would otherwise consolidate the int64 columns into one block, a copy
+    # that cost more than the rest of the match at 12.2M score rows (issue 16, session 15).
     members = pd.DataFrame({
         "site": np.repeat(np.arange(len(sites)), lengths),
         "score_index": flat("member_score_index", np.int32),
         "effect_weight": flat("member_weight", np.float64),
         "line": flat("member_line", np.int64),
-    })
+    }, copy=False)
     return FrameMatches(sites, rows, members, list(sites.attrs.get("pgs_ids", [])))
 
 
@@ -986,8 +988,10 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
     def take(col: str) -> np.ndarray:
         return s[col].to_numpy(object)[at]
 
+    # copy=False: no consolidation of the object columns into one 2-D block (a copy of 12.2M
+    # rows x 5 columns at 61 x 200k score rows).
     return pd.DataFrame({
-        "dataset": dataset,
+        "dataset": np.full(len(at), dataset, dtype=object),
         "pgs_id": np.asarray(m.pgs_ids, dtype=object)[m.members["score_index"].to_numpy()],
         "chrom": take("chrom"),
         "pos": s["pos"].astype("Int32").array.take(at),
@@ -995,7 +999,7 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
         "other_allele": take("other_allele"),
         "effect_weight": m.members["effect_weight"].to_numpy(np.float64),
         "match_type": take("match_type"),
-    })[PGS_VARIANT_MATCHES.names]
+    }, copy=False)[PGS_VARIANT_MATCHES.names]
 
 
 @dataclass(frozen=True)
@@ -1069,9 +1073,8 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
                           matrix(counted).astype(np.int32))
 
 
-def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:
-    """The placed score loci of ``score_sites`` as a Hail Table keyed by ``locus`` (what
-    ``genotypes.read_genotypes`` densifies a VDS at, and what ``genotype_rows_at`` collects):
+def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:
+    """The placed score loci of ``score_sites`` (``contig`` object, ``position`` int32, distinct):
     each site's position as written and, for a site with both alleles, the position of its
     minimal representation (``minimal_site_alleles``: ``ACT``/``ACTT`` at 100 is ``C``/``CT``
     at 101), where the matcher compares it with the genotype rows."""
@@ -1079,79 +1082,156 @@ def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference
         sites = pd.concat([sites[["contig", "position"]],
                            pd.DataFrame({"contig": sites["contig"], "position": minimal_site_alleles(sites)[0]})])
     placed = sites.loc[sites["contig"].notna() & sites["position"].notna(), ["contig", "position"]]
-    placed = placed.drop_duplicates().astype({"contig": object, "position": "int32"})
+    return placed.drop_duplicates().astype({"contig": object, "position": "int32"})
+
+
+def loci_table(hl: hl_types, spark: SparkSession, sites: pd.DataFrame, reference_genome: str) -> hl_types.Table:
+    """The placed score loci of ``score_sites`` (``_placed_loci``) as a Hail Table keyed by
+    ``locus``: what ``genotypes.read_genotypes`` densifies a VDS at. (The rows the match
+    collects are picked by ``ScoreLoci``, which needs no Spark-to-Hail conversion.)"""
+    placed = _placed_loci(sites)
     schema = T.StructType([T.StructField("contig", T.StringType(), False),
                            T.StructField("position", T.IntegerType(), False)])
     ht = hl.Table.from_spark(pandas_to_spark(spark, placed, schema))
     return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome)).select()
 
 
-def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table,
-                     rsids: Sequence[str] = ()) -> pd.DataFrame:
-    """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
-    scores), collected to the driver as the frame matcher takes them: ``contig`` (object),
-    ``position`` (int64), ``ref``, ``alt`` (object) [, ``rsid`` (object, None when missing) when
-    the rows have it] [, ``normalised`` (bool) when the rows have it, ``genotypes.NORMALISED``:
-    whether ``scoring.export_hard_calls`` can write the file's own rows] [, ``site_position``
-    (int64), ``site_ref``, ``site_alt`` (object) when the rows have them,
-    ``genotypes.SITE_POSITION``], in key order.
+@dataclass(frozen=True)
+class ScoreLoci:
+    """The placed score loci of ``score_sites`` (``_placed_loci``) as global positions on
+    ``reference_genome``: int64, sorted, distinct; Hail's ``LocusExpression.global_position``
+    (position - 1 plus the lengths of the contigs before it, ``ReferenceGenome.global_positions_dict``).
+    ``literal`` gives them as one Hail literal set, so that a job
+    filtering genotype rows by them needs no Spark-to-Hail conversion, join or sort (a Table
+    keyed by locus, ``loci_table``, cost 5 s to build at 100k loci and the rows job 8 Spark
+    jobs on a 6-sample VCF, session 14 profile in benchmarks/RESULTS.md)."""
 
-    ``rows``: keyed by ``locus``, ``alleles`` (biallelic), as ``genotypes.biallelic_rows``
-    gives them (the split done on the rows alone: no entry is read). With ``site_position``,
-    every row split from a file row at a score locus is collected too, and the whole file row
-    of a collected row whose minimal form moved off a file row that is not at a score locus
-    (``ACT>A,ACGT`` at 100 has ``C>CG`` at 101; a score at 101 needs ``ACT>A`` for a REF effect
-    allele): one more job, only when such a row is collected. Each job writes the rows as TSV
-    shards into Hail's temp dir, read here with pandas and then removed: the cheapest of
+    reference_genome: str
+    global_positions: np.ndarray
+
+    @classmethod
+    def of(cls, hl: hl_types, sites: pd.DataFrame, reference_genome: str) -> ScoreLoci:
+        """The loci of ``score_sites`` on ``reference_genome`` (every placed contig is one of
+        its contigs: ``score_sites`` leaves others unplaced)."""
+        placed = _placed_loci(sites)
+        offsets = hl.get_reference(reference_genome).global_positions_dict
+        start = placed["contig"].map(offsets).to_numpy(np.int64)
+        return cls(reference_genome, np.unique(start + placed["position"].to_numpy(np.int64) - 1))
+
+    def literal(self, hl: hl_types) -> Any:
+        """The global positions as one Hail literal ``set<int64>`` (test a locus with
+        ``.contains(locus.global_position())``; build it once per expression: each literal is
+        sent to the tasks)."""
+        return hl.literal({int(g) for g in self.global_positions}, hl.tset(hl.tint64))
+
+
+def at_score_loci(hl: hl_types, wanted, locus, alleles) -> Any:
+    """Boolean expression: a file row (``locus``, ``alleles``: REF first, any number of alts,
+    unsplit) is at one of the loci ``wanted`` (``ScoreLoci.literal``) or has an alt whose
+    minimal representation (``hl.min_rep`` of ``[REF, alt]``, where ``hl.split_multi`` puts
+    that alt's row) lies at one of them (``ACT>A,ACGT`` at 100 has ``C>CG`` at 101, which a
+    score written ``C/CG`` at 101 matches). Only an alt and a REF of two bases or more can move."""
+    ref = alleles[0]
+    moves_onto = hl.if_else(
+        hl.len(ref) > 1,
+        hl.any(lambda a: (hl.len(a) > 1) & wanted.contains(hl.min_rep(locus, [ref, a]).locus.global_position()),
+               alleles[1:]),
+        False)
+    return wanted.contains(locus.global_position()) | moves_onto
+
+
+def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids: Sequence[str] = (), *,
+                     split: bool = True) -> pd.DataFrame:
+    """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
+    scores), collected to the driver as the frame matcher takes them, in key order (contig
+    in the reference's order, position, ref, alt).
+
+    ``rows``: keyed by ``locus``, ``alleles`` [, ``rsid`` (str)] [, ``NORMALISED``], e.g.
+    ``genotypes.file_rows``. With ``split`` (the file's own rows: REF first, any number of
+    alts), each file row at a score locus or with an alt moving onto one (``at_score_loci``)
+    is collected whole and split here as ``genotypes.biallelic_rows`` splits it in Hail
+    (``split_file_rows``: ``with_missing_alt``, then ``hl.split_multi(keep_star=True)``), so
+    the frame has ``contig`` (object), ``position`` (int64), ``ref``, ``alt`` (object) [,
+    ``rsid`` (object, None when missing)], ``normalised`` (bool, ``genotypes.NORMALISED``:
+    whether ``scoring.export_hard_calls`` can write the file's own row), ``site_position``
+    (int64), ``site_ref``, ``site_alt`` (object; ``genotypes.SITE_POSITION``). Without
+    ``split`` (biallelic rows taken as they are: BGEN, or rows split already) the rows whose
+    locus is a score locus, with ``contig``, ``position``, ``ref``, ``alt`` [, ``rsid``] [,
+    ``normalised`` when the rows have it].
+
+    One Hail job: the file rows picked by a literal set (no join, no sort, no split in Hail:
+    ``hl.split_multi`` is a union of two reads of its input, one of them re-keyed) written as
+    TSV shards into Hail's temp dir and read here with pandas, then removed: the cheapest of
     ``Table.to_spark().toPandas()`` (three Spark jobs), ``Table.collect`` (a Python object per
-    row) and this export at 10k x 100k (session 11, benchmarks/RESULTS.md)."""
+    row) and this export at 10k x 100k (session 11, benchmarks/RESULTS.md). Raises what Hail
+    raises for a row ``hl.min_rep`` refuses (an alt equal to a REF of two bases or more), as
+    Hail's split does."""
     has_rsid = "rsid" in rows.row
-    has_site = SITE_POSITION in rows.row
-    keep = hl.is_defined(loci[rows.locus])
-    file_locus = hl.locus(rows.locus.contig, rows[SITE_POSITION], rows.locus.dtype.reference_genome) \
-        if has_site else rows.locus
-    if has_site:
-        keep = keep | hl.is_defined(loci[file_locus])
+    at = loci.literal(hl)
+    keep = at_score_loci(hl, at, rows.locus, rows.alleles) if split else at.contains(rows.locus.global_position())
     if has_rsid and len(rsids):
         # A VCF ID column is a semicolon-separated list (VCF 4.x 1.6.1): each ID is the row's.
         wanted = hl.literal(set(rsids), hl.tset(hl.tstr))
         keep = keep | hl.or_else(hl.any(lambda r: wanted.contains(r), rows.rsid.split(RSID_SEPARATOR)), False)
-
-    def fields(t: hl_types.Table) -> dict[str, Any]:
-        f = {"contig": t.locus.contig, "position": t.locus.position, "ref": t.alleles[0], "alt": t.alleles[1]}
-        if has_rsid:
-            # TSV has no missing value of its own: a missing rsID is written empty and flagged.
-            f.update(rsid=hl.or_else(t.rsid, ""), _rsid_missing=hl.is_missing(t.rsid))
-        if NORMALISED in t.row:
-            f[NORMALISED] = t[NORMALISED]
-        if has_site:
-            at = hl.locus(t.locus.contig, t[SITE_POSITION], t.locus.dtype.reference_genome)
-            f.update({SITE_POSITION: t[SITE_POSITION], SITE_REF: t[SITE_REF], SITE_ALT: t[SITE_ALT],
-                      "_moved_off": (t.locus != at) & ~hl.is_defined(loci[at])})
-        return f
-
     kept = rows.filter(keep)
-    columns = list(fields(kept))
-    out = _export_rows(hl, kept.select(**fields(kept)), columns)
-    if has_site and out["_moved_off"].any():
-        moved = out.loc[out["_moved_off"], ["contig", SITE_POSITION]].drop_duplicates()
-        more = hl.Table.parallelize(
-            [{"locus": hl.Locus(c, int(p), rows.locus.dtype.reference_genome)} for c, p in moved.itertuples(index=False)],
-            hl.tstruct(locus=rows.locus.dtype), key="locus")
-        rest = rows.filter(hl.is_defined(more[file_locus]) & ~keep)
-        # A few rows (often none: an empty export writes no directory), collected as they are.
-        found = pd.DataFrame([dict(r) for r in rest.select(**fields(rest)).collect()], columns=columns)
-        out = pd.concat([out, found.astype(out.dtypes.to_dict())], ignore_index=True)
-        contigs = {c: i for i, c in enumerate(rows.locus.dtype.reference_genome.contigs)}
-        out = out.assign(_rank=out["contig"].map(contigs)).sort_values(
-            ["_rank", "position", "ref", "alt"], kind="stable").drop(columns="_rank").reset_index(drop=True)
-    if has_site:
-        out = out.drop(columns="_moved_off")
+    f: dict[str, Any] = {"contig": kept.locus.contig, "position": kept.locus.position}
+    if split:
+        # JSON: one text field per row whatever the number of alleles or their characters.
+        f["alleles_json"] = hl.json(kept.alleles)
+    else:
+        f.update(ref=kept.alleles[0], alt=kept.alleles[1])
+    if has_rsid:
+        # TSV has no missing value of its own: a missing rsID is written empty and flagged.
+        f.update(rsid=hl.or_else(kept.rsid, ""), _rsid_missing=hl.is_missing(kept.rsid))
+    if NORMALISED in kept.row and not split:
+        f[NORMALISED] = kept[NORMALISED]
+    out = _export_rows(hl, kept.select(**f), list(f))
     if has_rsid:
         rsid = out["rsid"].to_numpy(object)
         rsid[out.pop("_rsid_missing").to_numpy(bool)] = None
         out["rsid"] = rsid
+    if split:
+        out = split_file_rows(out, rows.locus.dtype.reference_genome.contigs)
     return out
+
+
+def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataFrame:
+    """File rows (``contig``, ``position`` int64, ``alleles_json``: the alleles as JSON text, REF then any number
+    of alts [, ``rsid``]) -> one row per alt as ``genotypes.biallelic_rows`` gives them in Hail:
+    a row with no alt gets the alt ``genotypes.MISSING_ALT`` (``with_missing_alt``); each alt's
+    row is ``hl.min_rep`` of ``[REF, alt]`` (``minimal_alleles``; a ``*`` alt after a REF of two
+    bases or more keeps the REF's first base, as Hail's ``VariantMethods.minRep``), with
+    ``normalised`` (the file row has several alts, the alt ``.``, or its one alt's row is not
+    the file row as written), ``site_position``/``site_ref``/``site_alt`` (the file row's
+    position, REF and this alt); sorted by (``contigs`` order, position, ref, alt), stably, as
+    the split rows' key orders them. Columns: contig, position, ref, alt [, rsid], normalised,
+    site_position, site_ref, site_alt (``genotype_rows_at``)."""
+    import json
+
+    from trd_spark.pgs.genotypes import MISSING_ALT
+
+    alleles = [json.loads(a) for a in file_rows["alleles_json"]]
+    alleles = [a if len(a) > 1 else [*a, MISSING_ALT] for a in alleles]
+    n_alts = np.fromiter((len(a) - 1 for a in alleles), dtype=np.int64, count=len(alleles))
+    at = np.repeat(np.arange(len(alleles)), n_alts)
+    site_ref = np.array([a[0] for a in alleles], dtype=object)[at]
+    site_alt = np.array([x for a in alleles for x in a[1:]], dtype=object)
+    site_position = file_rows["position"].to_numpy(np.int64)[at]
+    position, ref, alt = minimal_alleles(site_position, site_ref, site_alt)
+    ref_length = pd.Series(site_ref, dtype=object).str.len().to_numpy(np.int64)
+    star = (site_alt == "*") & (ref_length > 1)
+    ref[star] = np.array([r[0] for r in site_ref[star]], dtype=object)
+    changed = (position != site_position) | (ref != site_ref) | (alt != site_alt)
+    normalised = (n_alts[at] > 1) | (site_alt == MISSING_ALT) | changed
+    out = pd.DataFrame({"contig": file_rows["contig"].to_numpy(object)[at], "position": position,
+                        "ref": ref, "alt": alt})
+    if "rsid" in file_rows:
+        out["rsid"] = file_rows["rsid"].to_numpy(object)[at]
+    out[NORMALISED] = normalised.astype(bool)
+    out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = site_position, site_ref, site_alt
+    rank = out["contig"].map({c: i for i, c in enumerate(contigs)}).to_numpy(np.int64)
+    order = np.lexsort((out["alt"].to_numpy(str), out["ref"].to_numpy(str), position, rank))
+    return out.take(order).reset_index(drop=True)
 
 
 def _export_rows(hl: hl_types, rows: hl_types.Table, columns: list[str]) -> pd.DataFrame:
@@ -1172,9 +1252,11 @@ def _export_rows(hl: hl_types, rows: hl_types.Table, columns: list[str]) -> pd.D
 
 def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
     """The shards of ``Table.export(path, parallel="header_per_shard")`` as one frame, in shard
-    order, every column text (no NA parsing: ``NA`` is an allele), ``position`` int64 and the
-    bool columns (``_rsid_missing``, ``normalised``) from Hail's ``true``/``false``. Local
-    shards are read directly, others through Hail's file system."""
+    order, every column text (no NA parsing: ``NA`` is an allele; no quoting: Hail writes text
+    as it is), ``position`` int64 and the bool columns (``_rsid_missing``, ``normalised``) from
+    Hail's ``true``/``false``. Local shards are read directly, others through Hail's file system."""
+    import csv
+
     import hailtop.fs as hfs
 
     from trd_spark.pgs.genotypes import local_temp_file
@@ -1188,13 +1270,13 @@ def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
                 text: str | io.BytesIO = io.BytesIO(f.read())
         else:
             text = local
-        frames.append(pd.read_csv(text, sep="\t", dtype=str, na_filter=False, usecols=columns))
+        frames.append(pd.read_csv(text, sep="\t", dtype=str, na_filter=False, usecols=columns,
+                                  quoting=csv.QUOTE_NONE))
     out = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
     out = out[columns].astype(object)
-    for c in ("position", SITE_POSITION):
-        if c in out:
-            out[c] = out[c].astype("int64")
-    for c in ("_rsid_missing", NORMALISED, "_moved_off"):
+    if "position" in out:
+        out["position"] = out["position"].astype("int64")
+    for c in ("_rsid_missing", NORMALISED):
         if c in out:
             out[c] = (out[c] == "true").astype(bool)
     return out

@@ -37,7 +37,7 @@ from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
     biallelic_dosages,
-    biallelic_rows,
+    file_rows,
     line_at_offset,
     local_temp_file,
     plink_contig_recoding,
@@ -50,6 +50,7 @@ from trd_spark.pgs.matching import (
     UNASSIGNED_DOMAIN,
     FrameMatches,
     ScoreLabel,
+    ScoreLoci,
     check_duplicate_rows_frame,
     frame_matches,
     genotype_rows_at,
@@ -206,21 +207,23 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
                sample_map: dict[str, int] | None) -> DatasetMatches:
     """Match a dataset Hail reads (VCF, MatrixTable, VDS, BGEN, a bed on a URI) with the same
     frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
-    are collected once (``matching.genotype_rows_at`` on ``genotypes.biallelic_rows``: the
-    split rows without their entries), the MatrixTable is kept for Hail's scoring pass.
+    are collected once (``matching.genotype_rows_at`` on ``genotypes.file_rows``: the file's
+    rows without their entries, picked by ``matching.ScoreLoci`` and split on the driver), the
+    MatrixTable is kept for the scoring route. A VDS is densified at the loci of
+    ``matching.loci_table`` (built for it alone: a Spark-to-Hail conversion).
     Errors as ``read_calls`` / ``samples_to_persons`` (one line through ``hail_errors``) and
     ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
-    loci = loci_table(hl, spark, sites, rg)
+    loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     with hail_errors(where):
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map)
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
-        rows = genotype_rows_at(hl, biallelic_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid), loci,
-                                wanted_rsids)
+        rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
+        rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
     sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
                               duplicate_variants=cfg.pgs.duplicate_variants)
