@@ -247,13 +247,17 @@ def thirds_with_late_joiners(extra: tuple[int, int]) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[KM_CURVES.names]
 
 
-def test_km_numbers_at_risk_after_day_0_of_two_releases_give_no_small_change():
-    """Release 2 has 32 more persons in one curve set (third 1), 25 censored before day 30 and
-    7 followed past every published day. The persons at risk on day 0 (300 -> 332, linked since
-    a003a45) change by 32, but on days 30 and 60 every third has a point, and the thirds' sum
-    is the same group in both releases whatever their cut points: 180 -> 187 and 120 -> 127 gave
-    the 7 persons followed that long (``tables.km_at_risk`` now links those sums, and the
-    attacker reads them: ``km_at_risk`` in ``attack_release``)."""
+@pytest.mark.parametrize("extra, alone_sums", [((25, 7), {0: 332, 30: 187, 60: 127}),
+                                               ((7, 25), {0: 332, 30: 205, 60: 145})], ids=["at-risk", "left"])
+def test_km_numbers_at_risk_after_day_0_of_two_releases_give_no_small_change(extra, alone_sums):
+    """Release 2 has 32 more persons in one curve set (third 1), some censored before day 30,
+    the others followed past every published day. The persons at risk on day 0 (300 -> 332,
+    linked since a003a45) change by 32, but on days 30 and 60 every third has a point, and the
+    thirds' sum is the same group in both releases whatever their cut points: 180 -> 187 and
+    120 -> 127 gave the 7 persons followed that long (``tables.km_at_risk`` now links those
+    sums, and the attacker reads them: ``km_at_risk`` in ``attack_release``); 180 -> 205 with
+    300 -> 332 gave the 7 new persons who left the risk set before day 30 (the days of a curve
+    set are a chain: ``release_change_between`` cells)."""
     def release(extra, prior=None):
         rc = ReleaseCounts(cohort_flow=pd.DataFrame(columns=["definition", "step_order", "step", "n"]),
                            cohort_counts=None, logistic=pd.DataFrame(columns=["dataset", "definition", "contrast",
@@ -268,11 +272,12 @@ def test_km_numbers_at_risk_after_day_0_of_two_releases_give_no_small_change():
 
     first = release((0, 0))
     assert sums(first) == {0: 300, 30: 180, 60: 120}
-    alone = sums(release((25, 7)))
-    assert alone == {0: 332, 30: 187, 60: 127}  # audited without release 1: the 7 by subtraction
+    assert sums(release(extra)) == alone_sums  # audited without release 1: the 7 by subtraction
     prior = prior_counts({"r1": {"km_curves": first}})
-    linked = sums(release((25, 7), prior))
-    assert not [t for t, n in linked.items() if t in sums(first) and 0 < abs(n - sums(first)[t]) < T], linked
+    linked, before = sums(release(extra, prior)), sums(first)
+    assert not [t for t, n in linked.items() if t in before and 0 < abs(n - before[t]) < T], linked
+    assert not [(s, t) for s in linked for t in linked if s < t and s in before and t in before
+                and 0 < abs((linked[s] - linked[t]) - (before[s] - before[t])) < T], linked
     assert prior[("r1", ("km_at_risk", "d", "A", "P1", 30))] == 180
 
 

@@ -708,14 +708,18 @@ RELEASE_CHANGE_BETWEEN = "release_change_between"
 
 
 def _chain_of(cell: tuple) -> tuple | None:
-    """The chain of steps an audit cell belongs to (persons only leave along it, every pair
-    of its steps an implicit difference: ``chain_relations``), or None: ("flow", definition)
-    for a cohort-flow step, ("dflow", dataset) for a dataset's genotyped -> analysed steps
-    before the definitions split."""
+    """The chain of steps an audit cell belongs to (persons only leave along it), or None:
+    ("flow", definition) for a cohort-flow step, ("dflow", dataset) for a dataset's genotyped ->
+    analysed steps before the definitions split, ("km", dataset, definition, pgs_id) for a
+    Kaplan-Meier curve set's persons at risk on day 0 and later days (``km_persons``,
+    ``km_at_risk``: 300 -> 332 on day 0 and 180 -> 205 on day 30 tell 7 new persons who left
+    the risk set before day 30)."""
     if cell[0] == "flow":
         return ("flow", cell[1])
     if cell[0] == "dflow" and cell[2] == ALL_DEFINITIONS:
         return ("dflow", cell[1])
+    if cell[0] in ("km_persons", "km_at_risk"):
+        return ("km", *cell[1:4])
     return None
 
 
