@@ -19,8 +19,9 @@ dated before the birth year and periods ending before it ignored, dates as the e
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
 naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
 CDM datetime partner's date (``DATETIME_PARTNER``); README "Concepts": standard concepts only (a
-concept 0 is in no set, whatever its source concept), a preliminary diagnosis
-(``condition_status_concept_id`` in ``PRELIMINARY_DIAGNOSIS_STATUS_IDS``) no MDD diagnosis but
+concept 0 is in no set, whatever its source concept), a preliminary diagnosis or a "history of"
+record (``condition_status_concept_id`` in ``PRELIMINARY_DIAGNOSIS_STATUS_IDS`` or
+``HISTORY_OF_STATUS_IDS``) no MDD diagnosis but
 still an exclusion and a control's disqualifier, a combination product an exposure of each
 ingredient it reaches through concept_ancestor.
 Optional tables (death, device_exposure, drug_strength) may be absent.
@@ -35,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from trd_spark.config import Config
-from trd_spark.vocabulary import PRELIMINARY_DIAGNOSIS_STATUS_IDS
+from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
 
 DECISION_COLUMNS = [
     "person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
@@ -280,10 +281,12 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
               AND e.{date_col} >= make_date(p.year_of_birth, 1, 1) AND e.{date_col} <= p.end_date"""
 
     # A preliminary diagnosis (OMOP Condition Status "Preliminary diagnosis": rule-out / possible
-    # codes) is no MDD diagnosis; it still counts for the exclusions and the control rule.
+    # codes) or a "history of" record (a past disorder noted) is no MDD diagnosis; it still counts
+    # for the exclusions and the control rule.
     cond_cols = [r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['condition_occurrence']}").fetchall()]
     preliminary = ("COALESCE(e.condition_status_concept_id IN ("
-                   + ", ".join(str(i) for i in sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS)) + "), FALSE)"
+                   + ", ".join(str(i) for i in sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS | HISTORY_OF_STATUS_IDS))
+                   + "), FALSE)"
                    if "condition_status_concept_id" in cond_cols else "FALSE")
     x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition', extra=preliminary + ' AS preliminary')}")
     x(f"CREATE TEMP TABLE proc AS {restricted('procedure_occurrence', 'procedure_date', 'procedure_concept_id', 'procedure')}")

@@ -48,6 +48,7 @@ CASE_ZONES: dict[str, str | None] = {
     "age-18th-birthday-birth-datetime-disagrees": None,
     "records-outside-observation-death-dates": None,
     "concepts-unmapped-status-combination": None,
+    "concepts-history-status-exposure-shapes": None,
 }
 OFFSET = 1_000_000  # person_id in the shared run = case position x OFFSET + person_id in the case
 VOCABULARY_TABLES = ("concept", "concept_ancestor", "drug_strength")
@@ -379,6 +380,31 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     from trd_spark.phenotypes.persons import observation_period_overlaps
 
     assert observation_period_overlaps(run.omop["observation_period"]).collect()[0].n_overlapping_periods == 1
+
+
+# ---- session-15 cases (hand-worked expected files; see their comments) ----------------------------
+
+def test_history_of_diagnoses_and_exposure_shapes(merged):
+    """A "history of" MDD record (condition_status_concept_id 4188893, OHDSI ETL-LambdaBuilder's
+    status for 'History of' diagnoses) is no MDD diagnosis: 2701's index moves to his first real
+    diagnosis (was the history note's date) and 2702 with one real diagnosis is not MDD (was
+    MDD_other); a history of bipolar disorder still excludes (2703) and a history-of record alone
+    keeps a person out of the controls (2704). Deliberate behaviours through the stage's chain: a
+    trial across a gap between observation periods is one trial (2705), abutting periods are no
+    overlap (2706), the data cutoff clips a trial it falls inside (2707: 22 days, not adequate, so
+    not ad3 TRD), an ingredient-level drug concept is its own ingredient (2708), an end date before
+    the start falls back to days_supply (2709) and a NULL days_supply to the end date (2710)."""
+    from trd_spark.phenotypes.persons import observation_period_overlaps
+    from trd_spark.phenotypes.stage import condition_status_counts, derive_study_events
+
+    run = _case(merged, "concepts-history-status-exposure-shapes")
+    conditions = derive_study_events(run.omop, run.cfg)["condition"]
+    assert condition_status_counts(conditions).collect()[0].asDict() == {
+        "n_preliminary_records": 0, "n_history_records": 4}
+    overlaps = observation_period_overlaps(run.omop["observation_period"]).collect()[0]
+    assert (overlaps.n_overlapping_periods, overlaps.n_open_periods) == (0, 0)
+    flow = _flow(run)
+    assert (flow["with_mdd_diagnosis"], flow["mdd_min_distinct_dates"], flow["non_MDD"]) == (9, 8, 0)
 
 
 @pytest.mark.parametrize(("case", "zone"), list(CASE_ZONES.items()))

@@ -55,6 +55,16 @@ class ExclusionReason(StrEnum):
 # never counts as an MDD diagnosis (README "Concepts"; phenotypes.mdd.derive_mdd).
 PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32899})
 
+# A diagnosis written "History of" (a past disorder noted at this visit): condition_status_concept_id
+# 4188893, the status OHDSI's ETL-LambdaBuilder gives it (Optum EHR diagnosis_status 'History of' ->
+# 4188893, beside 'Possible diagnosis of' -> 32899; earlier versions of that ETL loaded only
+# 'Diagnosis of' rows). Its date is when the history was noted, not a diagnosis: such a record never
+# counts as an MDD diagnosis either (README "Concepts"; phenotypes.mdd.derive_mdd).
+HISTORY_OF_STATUS_IDS: frozenset[int] = frozenset({4188893})
+# Statuses whose record is no dated MDD diagnosis (not a distinct date, never the index), though it
+# still excludes and still keeps a person out of the controls.
+NOT_A_DIAGNOSIS_STATUS_IDS: frozenset[int] = PRELIMINARY_DIAGNOSIS_STATUS_IDS | HISTORY_OF_STATUS_IDS
+
 
 class Contrast(StrEnum):
     """Case-control contrasts of the logistic models (``models.contrasts``)."""

@@ -26,11 +26,13 @@ records outside follow-up (counted in the cohort flow).
 
 A preliminary diagnosis (``condition_status_concept_id`` in ``vocabulary.
 PRELIMINARY_DIAGNOSIS_STATUS_IDS``: OMOP's "Preliminary diagnosis", where ETLs put rule-out /
-possible diagnoses) is no MDD diagnosis: it is not one of the distinct dates and is never the
-index. Like a record outside follow-up it still keeps the person out of the controls, and a
-preliminary bipolar or schizophrenia-spectrum code still excludes (both rules err towards a
-clean case and a clean control). Rationale (README "Concepts"): the study's MDD is a formal
-diagnosis, and a suspected diagnosis is not one.
+possible diagnoses) and a "history of" record (``vocabulary.HISTORY_OF_STATUS_IDS``: a past
+disorder noted at a visit) are no MDD diagnosis (``vocabulary.NOT_A_DIAGNOSIS_STATUS_IDS``):
+such a record is not one of the distinct dates and is never the index. Like a record outside
+follow-up it still keeps the person out of the controls, and a preliminary or past bipolar or
+schizophrenia-spectrum code still excludes (both rules err towards a clean case and a clean
+control). Rationale (README "Concepts"): the study's MDD is a formal diagnosis dated when it was
+made; a suspected diagnosis is not one, and a history record dates the note, not the disorder.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from pyspark.sql import functions as F
 
 from trd_spark.config import MddSettings
 from trd_spark.phenotypes.persons import age_years_expr
-from trd_spark.vocabulary import PRELIMINARY_DIAGNOSIS_STATUS_IDS, ExclusionReason, Status
+from trd_spark.vocabulary import NOT_A_DIAGNOSIS_STATUS_IDS, ExclusionReason, Status
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -72,7 +74,7 @@ def derive_mdd(
 
     Inputs: ``persons`` (PERSONS, with ``has_observation_period``), conditions (person_id,
     condition_concept_id, condition_start_date, optionally condition_status_concept_id: a
-    preliminary status drops the record from the MDD count and index) and drug exposures (person_id,
+    preliminary or history-of status drops the record from the MDD count and index) and drug exposures (person_id,
     drug_concept_id) within follow-up; ``record_conditions`` / ``record_drugs``: the same
     columns over the whole record, any date (None: the follow-up frames, i.e. no records
     outside follow-up); concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids``
@@ -86,10 +88,10 @@ def derive_mdd(
     """
     concept = F.col("condition_concept_id")
     is_mdd = concept.isin(_ids(mdd_ids))
-    # A preliminary (rule-out) record is no MDD diagnosis; it counts everywhere else. Frames
-    # without the optional status column (tests' hand-made frames) have none.
+    # A preliminary (rule-out) or history-of record is no MDD diagnosis; it counts everywhere
+    # else. Frames without the optional status column (tests' hand-made frames) have none.
     status_col = "condition_status_concept_id"
-    is_diagnosis = (is_mdd & ~F.coalesce(F.col(status_col).isin(_ids(PRELIMINARY_DIAGNOSIS_STATUS_IDS)), F.lit(False))
+    is_diagnosis = (is_mdd & ~F.coalesce(F.col(status_col).isin(_ids(NOT_A_DIAGNOSIS_STATUS_IDS)), F.lit(False))
                     if status_col in condition_occurrence.columns else is_mdd)
     # The MDD set counts as depression too, even if a vocabulary puts it outside the spectrum set.
     is_dep = concept.isin(_ids(mdd_ids | depression_ids))

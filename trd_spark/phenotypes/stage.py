@@ -63,7 +63,7 @@ from trd_spark.phenotypes.trials import (
     implausible_record_counts,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
-from trd_spark.vocabulary import PRELIMINARY_DIAGNOSIS_STATUS_IDS
+from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -413,10 +413,13 @@ def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
 def condition_status_counts(conditions: DataFrame) -> DataFrame:
     """One row over study condition records (long): n_preliminary_records, those whose
     ``condition_status_concept_id`` is a preliminary status (``vocabulary.
-    PRELIMINARY_DIAGNOSIS_STATUS_IDS``, rule-out / possible diagnoses): no MDD diagnosis
+    PRELIMINARY_DIAGNOSIS_STATUS_IDS``, rule-out / possible diagnoses), and n_history_records,
+    those with a "history of" status (``vocabulary.HISTORY_OF_STATUS_IDS``): no MDD diagnosis
     (``mdd.derive_mdd``), still a reason to exclude and to keep a person out of the controls."""
     preliminary = F.col("condition_status_concept_id").isin(sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS))
-    return conditions.agg(F.coalesce(F.sum(preliminary.cast("long")), F.lit(0)).alias("n_preliminary_records"))
+    history = F.col("condition_status_concept_id").isin(sorted(HISTORY_OF_STATUS_IDS))
+    return conditions.agg(F.coalesce(F.sum(preliminary.cast("long")), F.lit(0)).alias("n_preliminary_records"),
+                          F.coalesce(F.sum(history.cast("long")), F.lit(0)).alias("n_history_records"))
 
 
 def implausible_drug_value_columns(drugs: DataFrame, max_days_supply: int) -> list[Column]:
@@ -703,6 +706,9 @@ def run(ctx: StageContext) -> None:
         if quirks["condition_status"]["n_preliminary_records"]:
             log.warning("phenotypes: condition_occurrence: %d study record(s) with a preliminary status (rule-out / "
                         "possible diagnosis): no MDD diagnosis", quirks["condition_status"]["n_preliminary_records"])
+        if quirks["condition_status"]["n_history_records"]:
+            log.warning("phenotypes: condition_occurrence: %d study record(s) with a 'history of' status (a past "
+                        "disorder noted): no MDD diagnosis", quirks["condition_status"]["n_history_records"])
         for what, n in quirks["unmapped_records"].items():
             if n:
                 log.warning("phenotypes: %s: %d record(s) with concept_id 0 (no standard concept) and a source concept "
