@@ -395,19 +395,46 @@ def drug_record_quirks(drugs: DataFrame) -> DataFrame:
     return drugs.agg(*drug_record_quirk_columns())
 
 
+def _unmapped(concept: Column, source: Column) -> Column:
+    """True where the standard concept is 0 (or null) and the source concept is set (not 0)."""
+    return (F.coalesce(concept, F.lit(0)) == 0) & (F.coalesce(source, F.lit(0)) != 0)
+
+
+def unmapped_record_column(table: str) -> Column:
+    """Aggregate over one OMOP event table of ``omop.SOURCE_CONCEPT_OF`` (long): n_<table>, as in
+    ``unmapped_record_counts``. ``run`` observes it during its one scan of each event table (the
+    study events' write), so that no query scans the tables again for this count."""
+    concept, source = SOURCE_CONCEPT_OF[table]
+    return F.coalesce(F.sum(_unmapped(F.col(concept), F.col(source)).cast("long")), F.lit(0)).alias(f"n_{table}")
+
+
 def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
     OHDSI cohort definitions; mapping them would need concept_relationship 'Maps to', which
     the study does not read), counted so that a release whose ETL left many codes unmapped is
-    seen. One aggregate over the union of the tables' two concept columns."""
+    seen. One aggregate over the union of the tables' two concept columns (a second scan of
+    every event table: ``run`` observes ``unmapped_record_column`` on its one scan instead)."""
     tagged = reduce(lambda a, b: a.unionByName(b), [
         omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
-    unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
+    unmapped = _unmapped(F.col("_concept"), F.col("_source"))
     return tagged.agg(*[F.coalesce(F.sum((unmapped & (F.col("_table") == table)).cast("long")), F.lit(0)).alias(f"n_{table}")
                         for table in SOURCE_CONCEPT_OF])
+
+
+def observed_unmapped_records(omop: dict[str, DataFrame], observations: dict[str, Observation]) -> dict[str, int]:
+    """n_<table> -> count (``unmapped_record_counts``' values) from the Observations of
+    ``unmapped_record_column(table)`` per table (``run``: on the study events' scans); a table
+    whose metrics Spark did not deliver is counted again by its own query (``io.observed``)."""
+    spark = omop["person"].sparkSession
+    out: dict[str, int] = {}
+    for table, obs in observations.items():
+        def again(t: str = table) -> dict[str, int]:
+            return omop[t].agg(unmapped_record_column(t)).collect()[0].asDict()
+        out.update(observed(obs, spark, again))
+    return out
 
 
 def condition_status_counts(conditions: DataFrame) -> DataFrame:
@@ -416,10 +443,15 @@ def condition_status_counts(conditions: DataFrame) -> DataFrame:
     PRELIMINARY_DIAGNOSIS_STATUS_IDS``, rule-out / possible diagnoses), and n_history_records,
     those with a "history of" status (``vocabulary.HISTORY_OF_STATUS_IDS``): no MDD diagnosis
     (``mdd.derive_mdd``), still a reason to exclude and to keep a person out of the controls."""
+    return conditions.agg(*condition_status_columns())
+
+
+def condition_status_columns() -> list[Column]:
+    """Aggregates over study condition records: ``condition_status_counts``' columns."""
     preliminary = F.col("condition_status_concept_id").isin(sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS))
     history = F.col("condition_status_concept_id").isin(sorted(HISTORY_OF_STATUS_IDS))
-    return conditions.agg(F.coalesce(F.sum(preliminary.cast("long")), F.lit(0)).alias("n_preliminary_records"),
-                          F.coalesce(F.sum(history.cast("long")), F.lit(0)).alias("n_history_records"))
+    return [F.coalesce(F.sum(preliminary.cast("long")), F.lit(0)).alias("n_preliminary_records"),
+            F.coalesce(F.sum(history.cast("long")), F.lit(0)).alias("n_history_records")]
 
 
 def implausible_drug_value_columns(drugs: DataFrame, max_days_supply: int) -> list[Column]:
@@ -618,15 +650,17 @@ def by_person(df: DataFrame) -> DataFrame:
     return df.repartition("person_id")
 
 
-def _materialize(df: DataFrame, path: str, observations: Sequence[tuple[Observation, list[Column]]] = ()) -> DataFrame:
-    """Write ``df`` as Parquet at ``path``, partitioned by person (``by_person``), and return
-    the file read back (same columns and types): its rows are computed once, and queries
-    built on it start at the file.
+def _materialize(df: DataFrame, path: str, observations: Sequence[tuple[Observation, list[Column]]] = (), *,
+                 partition_by_person: bool = True) -> DataFrame:
+    """Write ``df`` as Parquet at ``path``, partitioned by person (``by_person``) unless
+    ``partition_by_person`` is false (then as ``df``'s own partitions: no shuffle, one file per
+    partition with rows), and return the file read back (same columns and types): its rows are
+    computed once, and queries built on it start at the file.
 
     ``observations``: (Observation, aggregate columns) pairs observed on the rows as they are
     written, on top of the plan (the write's result stage: exact, ``io.observed``).
     """
-    out = by_person(df)
+    out = by_person(df) if partition_by_person else df
     for obs, columns in observations:
         out = out.observe(obs, *columns)
     out.write.mode("overwrite").parquet(path)
@@ -658,12 +692,22 @@ def run(ctx: StageContext) -> None:
         # and each TRD definition (the stage's fixed cost was that planning: benchmarks/RESULTS.md).
         # The one-row quirk counts over the study drug records and over the persons are
         # observed while those rows are written: no query of their own (stage_counts).
+        # The unmapped-record counts (every row of each event table) are observed on that one
+        # scan, before the study filter, and the condition-status count on the condition rows:
+        # no query scans the event tables again (the 91M drug rows cost 7 task-s a scan).
+        # The study events are written as the scan's own partitions, so the scan is the write's
+        # result stage (observed metrics exact, io.observed) and no shuffle precedes the write:
+        # nothing reads these files as partitioned by person (every query shuffles them anyway).
         max_days = cfg.phenotypes.trials.max_days_supply
-        drug_obs, value_obs, person_obs = Observation(), Observation(), Observation()
-        study = derive_study_events(omop, cfg, vocab)
+        drug_obs, value_obs, person_obs, status_obs = Observation(), Observation(), Observation(), Observation()
+        unmapped_obs = {table: Observation() for table in SOURCE_CONCEPT_OF}
+        study = derive_study_events({**omop, **{table: omop[table].observe(obs, unmapped_record_column(table))
+                                                for table, obs in unmapped_obs.items()}}, cfg, vocab)
         observe = {"drug": [(drug_obs, drug_record_quirk_columns()),
-                            (value_obs, implausible_drug_value_columns(study["drug"], max_days))]}
-        events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet", observe.get(domain, ()))
+                            (value_obs, implausible_drug_value_columns(study["drug"], max_days))],
+                   "condition": [(status_obs, condition_status_columns())]}
+        events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet", observe.get(domain, ()),
+                                       partition_by_person=False)
                   for domain, df in study.items()}
         persons_df = by_person(derive_persons(omop["person"], omop["observation_period"], omop["death"],
                                               cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth))
@@ -675,6 +719,9 @@ def run(ctx: StageContext) -> None:
             "drug_values": observed(value_obs, spark,
                                     lambda: implausible_drug_values(events["drug"], max_days).collect()[0].asDict()),
             "persons": observed(person_obs, spark, lambda: person_counts(persons).collect()[0].asDict()),
+            "condition_status": observed(status_obs, spark,
+                                         lambda: condition_status_counts(events["condition"]).collect()[0].asDict()),
+            "unmapped_records": observed_unmapped_records(omop, unmapped_obs),
         }
         followup = followup_events(events, persons)
         ingredients = trial_ingredients(spark, omop, cfg, vocab)
