@@ -7,7 +7,8 @@ directory. The rerun (in-process, shared session) must: take over the lock the d
 directory unused (it never counts as complete), and produce the same tables as an
 uninterrupted run. Equality is of CONTENT (every table read with pandas, rows sorted):
 byte-identity does not hold, since Parquet part-file names and write metadata differ per run.
-Stages pgs, phenotypes, cohort (models/report add time, not resume logic).
+Stages pgs, phenotypes, cohort (models/report add time, not resume logic). The complete pgs
+stage the interrupted runs find is the uninterrupted run's, copied in (no subprocess computes it).
 
 Signals (issue 15): SIGTERM to the run's process group (what `timeout`, YARN and Airflow do:
 the JVM dies too) and SIGINT to it (a terminal's Ctrl-C; PySpark's JVM ignores SIGINT) each
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,12 +60,13 @@ def toy(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(toy, tmp_path_factory) -> dict[str, pd.DataFrame]:
-    """The tables of an uninterrupted run (in-process, shared session)."""
+def reference(toy, tmp_path_factory) -> tuple[Path, dict[str, pd.DataFrame]]:
+    """(release directory, its tables) of an uninterrupted run (in-process, shared session)."""
     ref_dir = tmp_path_factory.mktemp("reference")
     ref_config = write_config(ref_dir, toy)
     assert main(["run", "--stages", *STAGES, "--config", str(ref_config)]) == 0
-    return _tables(Path(yaml.safe_load(ref_config.read_text())["output_root"]) / "toy-r1")
+    release = Path(yaml.safe_load(ref_config.read_text())["output_root"]) / "toy-r1"
+    return release, _tables(release)
 
 
 def _start(config: Path, log_path: Path) -> subprocess.Popen:
@@ -119,11 +122,19 @@ def _one_error_line(log_path: Path) -> str:
 
 def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, capsys):
     """One output directory, three interrupted runs in a row (one subprocess start each is the
-    cost of this test), then one in-process resume that must equal the uninterrupted run."""
+    cost of this test), then one in-process resume that must equal the uninterrupted run.
+
+    The complete pgs stage every interrupted run finds is the uninterrupted run's, copied in
+    (same config slice, code and inputs, so the same fingerprint): no subprocess computes it
+    again (suite time), each must skip it, and the resumed tables must still equal the
+    reference's, pgs included (a run that damaged the published stage would fail there)."""
+    ref_release, ref_tables = reference
     run_dir = tmp_path / "signals"
     run_dir.mkdir()
     config = write_config(run_dir, toy)
     release = Path(yaml.safe_load(config.read_text())["output_root"]) / "toy-r1"
+    release.mkdir(parents=True)
+    shutil.copytree(ref_release / "pgs", release / "pgs")
 
     # SIGTERM to the process group (timeout / YARN / Airflow): the JVM dies with the driver.
     log_path = tmp_path / "sigterm.log"
@@ -132,6 +143,7 @@ def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, 
     assert proc.returncode == 143, log_path.read_text()[-4000:]
     line = _one_error_line(log_path)
     assert "Interrupted: SIGTERM received during stage phenotypes" in line and "lock released" in line
+    assert "pgs: up to date, skipped" in log_path.read_text()
     assert not (release / ".lock").exists()
     assert _group_gone(proc.pid)
     assert (release / "pgs" / "_SUCCESS").exists() and not (release / "phenotypes").exists()
@@ -176,4 +188,4 @@ def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, 
     # The killed run's directory was never renamed into place, and the rerun removed it.
     assert "left by an interrupted run" in err
     assert not [p.name for p in release.iterdir() if p.name.startswith(".")]
-    _assert_same_tables(_tables(release), reference)
+    _assert_same_tables(_tables(release), ref_tables)
