@@ -573,3 +573,26 @@ def test_a_group_that_empties_in_the_next_release_gets_its_export(toy):
     for cell, (lo, hi) in changes.items():
         b_lo, b_hi = base2.interval(cell)[0] - base1.interval(cell)[1], base2.interval(cell)[1] - base1.interval(cell)[0]
         assert (lo, hi) == (b_lo, b_hi) == (-17, -1), (cell, lo, hi, b_lo, b_hi)
+
+
+def test_a_status_with_nobody_has_no_row_and_still_counts_as_0(toy):
+    """The cohort stage counts by group, so a status with nobody has no cohort_counts row
+    (definition C: 0 TRD persons in the big dataset). An outsider reads the absence as 0; the
+    audit built no cell for it, so that dataset and definition had no MDD total and no model
+    relation through the status, and the persons lacking P2 in C's Kaplan-Meier curve set (3)
+    were determined exactly. The audit now counts an absent status as a shown 0."""
+    persons, rc, _ = toy
+    cc = rc.cohort_counts
+    assert ((cc.n == 0) & (cc.dataset == "big") & (cc.definition == "C") & (cc.status == "TRD")).any()
+    without_zeros = ReleaseCounts(**{**rc.__dict__, "cohort_counts": cc[cc.n > 0].reset_index(drop=True)})
+    export = exported(suppress_release(without_zeros, T))
+    assert len(export["cohort_counts"]) == (cc.n > 0).sum()  # no row added to the export
+    absent = cc[cc.n == 0][["dataset", "definition", "status"]].assign(n="0")
+    export["cohort_counts"] = pd.concat([export["cohort_counts"], absent], ignore_index=True)  # read as 0
+    a, targets = attack(export, rc, persons)
+    base, _ = attack(exported(fully_hidden(rc)), rc, persons)
+    assert targets  # the tiny groups of the toy (on 08c9534: the 3 of C's P2 curve set determined)
+    for k in sorted(targets, key=str):
+        lo, hi = a.interval(k)
+        b_lo, b_hi = base.interval(k)
+        assert not a.determined(k) and hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)

@@ -531,6 +531,16 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
             key = ("status", r.dataset, r.definition, r.status)
             pub(key, r.n)
             status[(r.dataset, r.definition, r.status)] = int(r.n)
+        # A status with nobody has no row (the cohort stage counts by group): an outsider reads
+        # its absence as 0, a shown count. Without it the MDD total of that dataset and
+        # definition, and every model relation of the status, were missing from the audit, and
+        # with definition C's 0 TRD persons absent the persons lacking a PGS in a Kaplan-Meier
+        # curve set (3) were determined exactly.
+        for ds, definition in sorted({(d, f) for d, f, _ in status}):
+            for st in _plain(ANALYSED_STATUSES):
+                if (ds, definition, st) not in status:
+                    pub(("status", ds, definition, st), 0)
+                    status[(ds, definition, st)] = 0
         # The MDD persons of a dataset (TRD + trMDD + MDD_other) are an implicit group; it is
         # the same under every TRD definition, linked below when the totals agree.
         for ds, definition in sorted({(d, f) for d, f, _ in status}):
