@@ -46,6 +46,7 @@ from trd_spark.pgs.pgen_engine import (
     block_rows,
     check_bed_size,
     check_variant_loci,
+    driver_sum_bytes,
     psam_samples,
     score,
     variant_index,
@@ -167,8 +168,9 @@ PLINK2_SCORE = ("ID\tA1\tW\n1:100:A:G\tG\t0.5\n1:200:C:T\tC\t-1.0\n1:300:G:A\tA\
 
 DEFAULTS = NativeEngineSettings()
 # One row per block (a budget below one row), three rows per task and one sample per reduction
-# key: blocks within a task, partial sums of several tasks and of every slice are added.
-TINY = NativeEngineSettings(block_memory_mb=1e-6, variants_per_task=3, sample_slice=1)
+# key: blocks within a task, partial sums of several tasks and of every slice are added, in
+# Spark (reduceByKey: no driver budget); DEFAULTS adds them on the driver.
+TINY = NativeEngineSettings(block_memory_mb=1e-6, variants_per_task=3, sample_slice=1, driver_sum_mb=0)
 
 
 @pytest.mark.parametrize(("fmt", "missing_genotypes", "settings"), [
@@ -208,6 +210,16 @@ def test_block_rows_fit_the_memory_budget():
     assert rows * 250_000 * 8 <= 256 * 2**20 < (rows + 1) * 250_000 * 8
     assert rows == 134
     assert block_rows(10**9, 1) == 1  # never 0 rows
+
+
+def test_partials_are_added_on_the_driver_only_within_its_budget():
+    """driver_sum_bytes: every task's partials (16 B per sample x score) plus the score rows
+    (64 B): 20k samples x 61 scores x 10 tasks fit the default 512 MB (the benchmark's size), a
+    single task at 250k samples does not (the reduction then stays in Spark, per slice)."""
+    budget = NativeEngineSettings().driver_sum_mb * 2**20
+    assert driver_sum_bytes(10, 61, 20_000) == (10 * 16 + 64) * 61 * 20_000 <= budget
+    assert driver_sum_bytes(1, 61, 250_000) > budget
+    assert driver_sum_bytes(0, 61, 20_000) == 64 * 61 * 20_000
 
 
 def test_pgen_variant_index_splits_multiallelic_rows(files):
@@ -323,6 +335,7 @@ def test_stage_scores_bed_and_pgen_with_the_native_engine(hl, spark, files, tmp_
     ``pgen`` dataset: the native engine is chosen, pgen rows come from its .pvar, and the sums
     are the hand-computed ones (test_pgs_scoring.py)."""
     import logging
+    import re
 
     from trd_spark.config import load_config
     from trd_spark.pgs import stage
@@ -348,7 +361,11 @@ phenotypes:
     - {{name: ad3, rule: antidepressant_sequence, n_trials: 3}}
 """)
     cfg = load_config(tmp_path / "c.yaml")
-    scoring_files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        with stage.native_warm_up(hl, spark, cfg):  # as stage.run: every dataset native
+            scoring_files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    # Done here or by an earlier stage run in this process; a failure would be logged instead.
+    assert re.search(r"native pass warm-up (done|already warm) \(waited", caplog.text), caplog.text
     for name in ("bed", "pgen"):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):

@@ -192,6 +192,11 @@ class NativeEngineSettings(_Strict):
     # Samples per reduction key: partial sums are added per slice, so no task or reducer
     # holds more than (scores x slice) sums beyond its own partial.
     sample_slice: int = Field(16_384, ge=1)
+    # Up to this driver memory (every task's partial sums at once, 16 B x tasks x scores x
+    # samples, plus the score rows, 64 B x scores x samples) the partials are collected and
+    # added on the driver: no shuffle stage, no second kind of Python worker. Beyond it they
+    # are added per sample slice in Spark (at 250k samples x 61 scores always). 0: always in Spark.
+    driver_sum_mb: float = Field(512, ge=0)
     # Hard-call genotypes Hail reads (VCF, MatrixTable, VDS without ``dosage_field``; a bed on a
     # URI) are scored here too: Hail writes the matched rows once as a temporary PLINK 1 fileset
     # (same numbers as Hail's pass, several times faster). It goes to this directory, which every

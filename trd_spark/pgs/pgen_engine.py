@@ -18,9 +18,16 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    then one sparse product over the missing calls: ``n_vars`` of the row subtracted from the
    sample's called variants and, for ``zero``, ``- offset`` (a missing call drops its offset
    too). Offsets are summed once (``offset_total``) on the driver.
-4. Each task's k x n partial sums are emitted per slice of ``pgs.native.sample_slice`` samples
-   and summed with ``reduceByKey``: no reducer ever holds more than k x slice numbers, so the
-   reduction stays bounded at 250k samples x 61 scores; the slices become the score rows.
+4. Each task's k x n partial sums are emitted per slice of ``pgs.native.sample_slice`` samples.
+   When every task's partials and the score rows fit ``pgs.native.driver_sum_mb`` of driver
+   memory (``driver_sum_bytes``; 20k samples x 61 scores x 10 tasks: ~270 MB) they are collected
+   and added on the driver, and the rows go to Spark SQL through Arrow: no shuffle stage and no
+   second kind of Python worker. Otherwise they are summed with ``reduceByKey``: no reducer ever
+   holds more than k x slice numbers, so the reduction stays bounded at 250k samples x 61
+   scores; the slices become the score rows in the workers. Same rows either way
+   (``_ScoreRows``).
+5. ``warm_up`` runs the pass's one-off work (worker start and imports, cold Spark SQL and Hail
+   paths) on tiny data; the stage runs it in a background thread while it parses and matches.
 
 Memory per task: one block (``block_rows x n`` x 8 bytes: the float64 dosages, read in place
 and multiplied; bounded by ``pgs.native.block_memory_mb``) plus the partial sums, 16 x k x n
@@ -57,6 +64,11 @@ if TYPE_CHECKING:
 PGENLIB_MISSING = -9
 # Bytes per genotype entry held in a block: the float64 dosages, read in place and multiplied.
 _BLOCK_BYTES_PER_ENTRY = 8
+# Bytes per sample x score of one task's partial sums: score and missing-call n_vars, float64.
+_PARTIAL_BYTES_PER_ENTRY = 16
+# Driver bytes per score row built from the sums (``_ScoreRows.of_slice``: seven 8-byte columns,
+# the IDs as pointers to shared strings) with pandas' and Arrow's copies.
+_ROW_BYTES_PER_ENTRY = 64
 
 
 
@@ -412,26 +424,25 @@ def score(
                    None if impute else offset[lo:lo + per_task], task_n_vars[lo:lo + per_task],
                    None if extent is None else extent[lo:lo + per_task])
              for lo in range(0, len(variant_idx), per_task)]
-    offset_total = offset.sum(axis=0)
-    n_vars_total = n_vars.sum(axis=0)
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
     allele_idx_offsets = index.attrs["allele_idx_offsets"]
     n_slices = max(1, math.ceil(n / sample_slice))
+    rows = _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
+                      offset.sum(axis=0), n_vars.sum(axis=0), sample_slice)
 
     sc = spark.sparkContext
     if tasks:
         partial = sc.parallelize(tasks, len(tasks)).flatMap(
             lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
-        summed = partial.reduceByKey(_add, numPartitions=min(n_slices, sc.defaultParallelism))
     else:  # nothing matched: every sum is 0, every matched count 0
-        summed = sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
-                                 for i in range(n_slices)], n_slices)
-    ids = list(pgs_ids)
-    matched = [int(m) for m in n_matched]
-    # In the closure below (pickled with the UDF; PySpark broadcasts it when large) rather than an
-    # explicit broadcast: one JVM round trip less (0.6 s on a cold session).
-    sample_ids = np.asarray(list(samples), dtype=object)
+        partial = sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
+                                  for i in range(n_slices)], n_slices)
+    # The score table's partitions: one per reduced slice, at most the default parallelism.
+    n_partitions = min(n_slices, sc.defaultParallelism)
+    if driver_sum_bytes(len(tasks), k, n) <= settings.driver_sum_mb * 2**20:
+        return hl.Table.from_spark(_rows_summed_on_driver(spark, partial, rows, k, n).coalesce(n_partitions))
+    summed = partial.reduceByKey(_add, numPartitions=n_partitions)
 
     def to_batches(batches):
         # Each slice -> its rows as one Arrow batch, sample-major (vectorised: k x slice numbers;
@@ -442,28 +453,28 @@ def score(
 
         for batch in batches:
             for i, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
-                part, missing_vars = pickle.loads(blob)
-                start = i * sample_slice
-                n_slice = part.shape[1]
-                called = np.rint(n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
-                total = part + offset_total[:, None]
-                denom = 2 * np.array(matched, dtype=np.int64)
-                has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
-                avg = np.divide(total, denom[:, None], out=np.zeros_like(total), where=has_denom)
-                n_match = np.repeat(np.array(matched, dtype=np.int64)[:, None], n_slice, axis=1)
-                yield pa.RecordBatch.from_arrays([
-                    pa.array(np.repeat(sample_ids[start:start + n_slice], k), pa.string()),
-                    pa.array(np.tile(np.asarray(ids, dtype=object), n_slice), pa.string()),
-                    pa.array(total.T.ravel()),
-                    pa.array((2 * called).T.ravel()),
-                    pa.array(avg.T.ravel(), mask=~has_denom.T.ravel()),
-                    pa.array((n_match - called).T.ravel()),
-                    pa.array(n_match.T.ravel()),
-                ], names=schema.names)
+                columns = rows.of_slice(i, *pickle.loads(blob))
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(c, pa.string()) if c.dtype == object else pa.array(c, mask=np.isnan(c))
+                     if name == "score_avg" else pa.array(c) for name, c in columns.items()],
+                    names=list(columns))
+
+    import pickle
 
     from pyspark.sql import types as T
 
-    schema = T.StructType([
+    # A StructType, not a DDL string: parsing DDL is a JVM round trip (0.6 s on a cold session).
+    slices = spark.createDataFrame(summed.map(lambda kv: (kv[0], bytearray(pickle.dumps(kv[1], protocol=5)))),
+                                   T.StructType([T.StructField("slice", T.IntegerType(), False),
+                                                 T.StructField("partial", T.BinaryType(), False)]))
+    return hl.Table.from_spark(slices.mapInArrow(to_batches, score_rows_schema()))
+
+
+def score_rows_schema():
+    """The Spark schema of the score rows (``scoring.compute_scores``' columns and types)."""
+    from pyspark.sql import types as T
+
+    return T.StructType([
         T.StructField("s", T.StringType(), False),
         T.StructField("pgs_id", T.StringType(), False),
         T.StructField("score_sum", T.DoubleType(), False),
@@ -472,11 +483,103 @@ def score(
         T.StructField("n_missing", T.LongType(), False),
         T.StructField("n_matched", T.LongType(), False),
     ])
-    import pickle
 
-    # A StructType, not a DDL string: parsing DDL is a JVM round trip (0.6 s on a cold session).
-    slices = spark.createDataFrame(summed.map(lambda kv: (kv[0], bytearray(pickle.dumps(kv[1], protocol=5)))),
-                                   T.StructType([T.StructField("slice", T.IntegerType(), False),
-                                                 T.StructField("partial", T.BinaryType(), False)]))
-    df = slices.mapInArrow(to_batches, schema)
-    return hl.Table.from_spark(df)
+
+def driver_sum_bytes(n_tasks: int, k: int, n: int) -> int:
+    """Driver memory (bytes) of adding the partial sums there: every task's k x n partials
+    (collected at once) plus the k x n score rows built from the sums (``score`` compares it
+    with ``pgs.native.driver_sum_mb``)."""
+    return (n_tasks * _PARTIAL_BYTES_PER_ENTRY + _ROW_BYTES_PER_ENTRY) * k * n
+
+
+@dataclass(frozen=True)
+class _ScoreRows:
+    """What turns a slice's summed partials into score rows (plink2 ``--score``'s columns):
+    sample IDs in file order, pgs_ids, per score the matched variant count (DENOM / 2) and the
+    totals of offsets and n_vars over all weighted rows, and the slice width."""
+
+    sample_ids: np.ndarray  # object (n,)
+    pgs_ids: list[str]
+    n_matched: np.ndarray  # int64 (k,)
+    offset_total: np.ndarray  # float64 (k,)
+    n_vars_total: np.ndarray  # (k,)
+    sample_slice: int
+
+    def of_slice(self, i: int, part: np.ndarray, missing_vars: np.ndarray) -> dict[str, np.ndarray]:
+        """Slice ``i``'s rows, sample-major, scores in ``pgs_ids`` order, as columns of
+        ``score_rows_schema`` (score_avg NaN where no variant matched: null in the table).
+        ``part``: summed slope x dosage (k x slice); ``missing_vars``: summed n_vars of the
+        missing calls (k x slice)."""
+        k, n_slice = part.shape
+        start = i * self.sample_slice
+        called = np.rint(self.n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
+        total = part + self.offset_total[:, None]
+        denom = 2 * self.n_matched
+        has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
+        avg = np.divide(total, denom[:, None], out=np.full_like(total, np.nan), where=has_denom)
+        n_match = np.repeat(self.n_matched[:, None], n_slice, axis=1)
+        return {
+            "s": np.repeat(self.sample_ids[start:start + n_slice], k),
+            "pgs_id": np.tile(np.asarray(self.pgs_ids, dtype=object), n_slice),
+            "score_sum": total.T.ravel(),
+            "allele_count": (2 * called).T.ravel(),
+            "score_avg": avg.T.ravel(),
+            "n_missing": (n_match - called).T.ravel(),
+            "n_matched": n_match.T.ravel(),
+        }
+
+
+def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int):
+    """The score rows as a Spark DataFrame (``score_rows_schema``) from the tasks' partials
+    (``partial``: the RDD of (slice, (k x s, k x s)) pairs) collected and added on the driver:
+    no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
+    Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``."""
+    from trd_spark.pgs.matching import pandas_to_spark
+
+    score = np.zeros((k, n))
+    missing_vars = np.zeros((k, n))
+    for i, (part, mis) in partial.collect():
+        start = i * rows.sample_slice
+        score[:, start:start + part.shape[1]] += part
+        missing_vars[:, start:start + part.shape[1]] += mis
+    return pandas_to_spark(spark, pd.DataFrame(rows.of_slice(0, score, missing_vars)), score_rows_schema())
+
+
+# Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.
+_WARMED: set[str] = set()
+
+
+def _worker_ready(_: int) -> int:
+    """A warm-up task: import what ``_score_task`` imports (the worker keeps the modules for
+    the tasks after it: Spark reuses its Python workers)."""
+    import pgenlib  # noqa: F401
+    import scipy.sparse  # noqa: F401
+    import threadpoolctl  # noqa: F401
+
+    return os.getpid()
+
+
+def warm_up(spark: SparkSession, hl: hl_types) -> bool:
+    """Pay the native pass's one-off costs on tiny data, once per Spark application and
+    process (False when already done), so that a caller can run it in a background thread
+    while the driver parses and matches (``stage.native_warm_up``): the Python workers start
+    and import the task modules (one tiny task per default-parallelism slot), and one score
+    row goes the way of ``score``'s rows (pandas -> Arrow -> Spark SQL -> Hail ``from_spark``,
+    keyed and written as a temporary Hail Table, removed after): class loading, Spark SQL's
+    planning and Hail's compiler on a cold JVM. Profiled in benchmarks/RESULTS.md (sessions 8,
+    9, 15): 15-25 s of a cold pass at 20k x 200k. Errors are Spark's and Hail's, unwrapped."""
+    sc = spark.sparkContext
+    if sc.applicationId in _WARMED:
+        return False
+    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(_worker_ready).collect()
+    rows = _ScoreRows(np.array(["warm-up"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
+                      np.zeros(1), 1)
+    frame = pd.DataFrame(rows.of_slice(0, np.zeros((1, 1)), np.zeros((1, 1))))
+    from trd_spark.pgs.matching import pandas_to_spark
+
+    path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="ht")
+    table = hl.Table.from_spark(pandas_to_spark(spark, frame, score_rows_schema()).coalesce(1))
+    table.key_by("s", "pgs_id").write(path)
+    hl.current_backend().fs.rmtree(path)
+    _WARMED.add(sc.applicationId)
+    return True

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -287,6 +288,43 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[
 
 
 @contextmanager
+def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[None]:
+    """Run the block (parsing and matching, on the driver) while ``pgen_engine.warm_up`` pays
+    the native pass's one-off costs (Python workers and their imports, Spark SQL and Hail's
+    compiler on a cold JVM) in a background thread; wait for it on exit. Only when every
+    dataset is scored natively (``engine.engine_for``) and no liftover is configured: then the
+    block runs no Hail job of its own (we do not run Hail from two threads at once). A failed
+    warm-up is logged and ignored: the pass then pays those costs itself and reports any error."""
+    try:
+        native = cfg.pgs.liftover is None and all(
+            engine.engine_for(ds.genotypes, cfg.pgs.native) == "native" for ds in cfg.datasets)
+    except TrdSparkError:  # raised again, where it belongs, when the dataset is matched
+        native = False
+    if not native:
+        yield
+        return
+    from pyspark import InheritableThread
+
+    outcome: list[str] = []
+
+    def work() -> None:
+        try:
+            outcome.append("done" if pgen_engine.warm_up(spark, hl) else "already warm")
+        except Exception as e:  # an optimisation only: see the docstring
+            outcome.append(f"failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+
+    thread = InheritableThread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        waited = time.perf_counter()
+        thread.join()
+        log.info("pgs: native pass warm-up %s (waited %.1f s for it)", outcome[0] if outcome else "stopped",
+                 time.perf_counter() - waited)
+
+
+@contextmanager
 def hail_errors(where: str):
     """Turn a Hail/Java exception raised while genotypes are read (Hail reads lazily, so at the
     first action) into one InputDataError line naming the dataset and its files; our own
@@ -336,14 +374,16 @@ def run(ctx: StageContext) -> None:
     files_by_build: dict[str, list[ScoringFile]] = {}
     sites_by_build: dict[str, pd.DataFrame] = {}  # parsed, deduplicated (and lifted) once per build
     results: list[DatasetMatches] = []
-    for ds in cfg.datasets:
-        build = ds.genotypes.reference_genome
-        if build not in files_by_build:
-            files_by_build[build] = load_scoring_files(spark, cfg, build)
-            log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
-            sites_by_build[build] = score_sites(hl, spark, files_by_build[build], build, liftover=cfg.pgs.liftover)
-        log.info("pgs: matching %d scores in dataset %s", len(files_by_build[build]), ds.name)
-        results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build], sites_by_build[build]))
+    with native_warm_up(hl, spark, cfg):
+        for ds in cfg.datasets:
+            build = ds.genotypes.reference_genome
+            if build not in files_by_build:
+                files_by_build[build] = load_scoring_files(spark, cfg, build)
+                log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
+                sites_by_build[build] = score_sites(hl, spark, files_by_build[build], build,
+                                                    liftover=cfg.pgs.liftover)
+            log.info("pgs: matching %d scores in dataset %s", len(files_by_build[build]), ds.name)
+            results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build], sites_by_build[build]))
 
     summary = pd.concat([r.summary for r in results], ignore_index=True)[PGS_MATCH_SUMMARY.names]
     variant_matches = _union([variant_matches_of(spark, r) for r in results])
