@@ -6,7 +6,17 @@ import json
 
 import pytest
 from pyspark.sql import functions as F
-from test_phenotypes_support import FLUOXETINE_CAP, SERTRALINE, SERTRALINE_TAB, drug, frame, obs, toy_config
+from test_phenotypes_support import (
+    DEPRESSIVE_DISORDER,
+    FLUOXETINE_CAP,
+    SERTRALINE,
+    SERTRALINE_TAB,
+    cond,
+    drug,
+    frame,
+    obs,
+    toy_config,
+)
 from test_phenotypes_trd import trd_omop
 
 from trd_spark.layout import Layout
@@ -38,7 +48,12 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     omop_dir = tmp_path / "omop"
     tables = trd_omop(spark)
     tables["drug_exposure"] = tables["drug_exposure"].unionByName(
-        frame(spark, "drug_exposure", [drug(1, SERTRALINE_TAB, "2015-03-01", days_supply=60)]))
+        frame(spark, "drug_exposure", [drug(1, SERTRALINE_TAB, "2015-03-01", days_supply=60),
+                                       (*drug(3, 0, "2015-04-01", days_supply=30), 19_000_001)]))  # unmapped
+    tables["condition_occurrence"] = tables["condition_occurrence"].unionByName(frame(spark, "condition_occurrence", [
+        (*cond(3, 0, "2015-04-01"), None, 45_000_001),  # unmapped: concept 0, a source concept
+        (*cond(1, DEPRESSIVE_DISORDER, "2015-01-01"), 32899),  # preliminary; person 1 is an MDD case anyway
+    ]))
     tables["observation_period"] = tables["observation_period"].unionByName(
         frame(spark, "observation_period", [obs(2, "2005-01-01", "2010-01-01")]))
     for name, df in tables.items():
@@ -61,6 +76,10 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     assert set(notes["study_event_dates"]) == {"condition", "drug", "procedure", "device"}
     assert notes["study_event_dates"]["device"]["n_records"] == 0
     assert notes["optional_tables_absent"] == ["death"]
+    # counted on the one scan of each event table (observed while the study events are written)
+    assert notes["quirks"]["unmapped_records"] == {"n_condition_occurrence": 1, "n_drug_exposure": 1,
+                                                   "n_procedure_occurrence": 0, "n_device_exposure": 0}
+    assert notes["quirks"]["condition_status"]["n_preliminary_records"] == 1
     # 12 antidepressant rows (aripiprazole is not one), one duplicate of person 1's first fill
     assert notes["quirks"]["antidepressant_exposures"] == {"n_records": 12, "n_below_min_dose": 0, "n_dose_unknown": 0,
                                                           "n_exposures": 11, "n_duplicates_removed": 1}
