@@ -132,17 +132,19 @@ def km_reasons(internal: pd.DataFrame, coarsened: pd.DataFrame, shown: pd.DataFr
     frames are one (dataset, definition) slice of the models stage's ``km_curves``
     (``internal``), its ``models.km.coarsen_km`` points (``coarsened``) and what the export
     audit (``tables.suppress_release``) leaves (``shown``); each step drops curves for its own
-    reason: not computed (fewer than 3 MDD persons with the PGS and follow-up), a PGS third
-    starting with fewer than ``threshold`` persons, the audit (the curves' counts with the
+    reason: a PGS third starting with fewer than ``threshold`` persons (also the text when the
+    curves were not computed, fewer than 3 MDD persons with the PGS and follow-up: a reason of its
+    own would narrow that hidden count to 1..2), the audit (the curves' counts with the
     other exported counts would give away a count under ``threshold``); a shown curve ends
     before the last follow-up day when, after its last point, fewer than ``threshold`` remain at
     risk or fewer than ``threshold`` events happen before they do."""
     out: dict[str, str] = {}
     for p in pgs_ids:
         i, c, s = (df[df["pgs_id"] == p] for df in (internal, coarsened, shown))
-        if not len(i):
-            out[p] = "not computed: fewer than 3 MDD persons with this PGS and follow-up"
-        elif not len(c):
+        if not len(i) or not len(c):
+            # Not computed (fewer than 3 MDD persons with this PGS and follow-up) gets the same text
+            # as thirds under the threshold: "fewer than 3" would narrow a hidden count to 1..2, and
+            # with fewer than 3 persons every third starts with fewer than the threshold anyway.
             out[p] = f"not shown: a PGS third starts with fewer than {threshold} persons (disclosure control)"
         elif not len(s):
             out[p] = (f"not shown: with the other exported counts its numbers would give away a count under "
