@@ -249,6 +249,24 @@ def test_suppressed_counts_not_recoverable_from_totals_or_steps(toy_releases):
                 assert non.isdigit() or not 1 <= int(r.n) - int(trd) <= 19, (rel, r.dataset, r.definition)
 
 
+def test_no_replication_row_for_a_hidden_discovery_fit(toy_releases):
+    """A replication.tsv row exists because its discovery fit was significant, so a row whose
+    discovery results.tsv row is blank (hidden counts) would tell that hidden fit's outcome
+    (report.tables: rows of hidden discovery fits are left out, d1cac1b)."""
+    tmp = toy_releases[0]
+    key = ["definition", "contrast", "pgs_id"]
+    for rel in RELEASES:
+        exp = tmp / "results" / rel / "export"
+        if not (exp / "replication.tsv").exists():
+            continue
+        rep = pd.read_csv(exp / "replication.tsv", sep="\t")
+        res = pd.read_csv(exp / "results.tsv", sep="\t")
+        disc = res[res["dataset"] == "discovery"]
+        joined = rep[key].drop_duplicates().merge(disc[[*key, "beta"]], on=key, how="left", indicator=True)
+        assert (joined["_merge"] == "both").all(), (rel, joined[joined["_merge"] != "both"][key].values.tolist())
+        assert joined["beta"].notna().all(), (rel, joined[joined["beta"].isna()][key].values.tolist())
+
+
 def test_consistency_r2_only_from_shown_meta_estimates(toy_releases):
     """An R^2 in consistency.tsv is built only from meta estimates the export shows: every
     fixed-effect meta row of its contrast under its definitions (all of them for an 'all' row)
