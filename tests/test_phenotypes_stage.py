@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from test_phenotypes_support import (
     DEPRESSIVE_DISORDER,
@@ -19,12 +22,14 @@ from test_phenotypes_support import (
 )
 from test_phenotypes_trd import trd_omop
 
+from trd_spark.config import Config
 from trd_spark.layout import Layout
 from trd_spark.phenotypes.flow import cohort_flow_rows, status_counts
 from trd_spark.phenotypes.omop import SOURCE_CONCEPT_OF
 from trd_spark.phenotypes.stage import (
     EVENT_TABLES,
     WORK_DIR,
+    PhenotypeTables,
     by_person,
     derive_definition_phenotypes,
     derive_mdd_groups,
@@ -43,8 +48,25 @@ from trd_spark.phenotypes.stage import (
 from trd_spark.pipeline import run_stage
 
 
-def test_run_publishes_the_four_tables(spark, tmp_path):
-    """Also: no death table (optional), a duplicated exposure row and an overlapping period are counted."""
+class Published(NamedTuple):
+    """One ``run_stage(spark, cfg, "phenotypes")`` on OMOP Parquet, with the pure chain on the
+    same files and ``stage_counts`` of every part over it (computed once for the two tests
+    below: each chain and count query costs seconds of Spark planning)."""
+
+    cfg: Config
+    results: Path  # output_root
+    omop: dict[str, DataFrame]  # read_omop of the written tables
+    pure: PhenotypeTables  # derive_phenotype_tables(omop, cfg)
+    dates: dict
+    quirks: dict  # stage_counts(omop, pure..., no part observed)
+
+
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory) -> Published:
+    """trd_omop plus a duplicated exposure row, unmapped drug and condition rows, a preliminary
+    depression record and an overlapping period, written without the (optional) death table,
+    then the stage run on it."""
+    tmp_path = tmp_path_factory.mktemp("phenotypes_stage")
     omop_dir = tmp_path / "omop"
     tables = trd_omop(spark)
     tables["drug_exposure"] = tables["drug_exposure"].unionByName(
@@ -60,11 +82,19 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
         if name != "death":
             df.coalesce(1).write.parquet(str(omop_dir / f"{name}.parquet"))
     cfg = toy_config(path=str(omop_dir)).model_copy(update={"output_root": str(tmp_path / "results")})
-
     run_stage(spark, cfg, "phenotypes")
+    omop = read_omop(spark, cfg)
+    pure = derive_phenotype_tables(omop, cfg)
+    dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
+                                 cfg.phenotypes.trials.max_days_supply)
+    return Published(cfg, tmp_path / "results", omop, pure, dates, quirks)
 
+
+def test_run_publishes_the_four_tables(spark, published):
+    """Also: no death table (optional), a duplicated exposure row and an overlapping period are counted."""
+    cfg, results, pure = published.cfg, published.results, published.pure
     stage = Layout.of(cfg).stage_dir("phenotypes")
-    manifest = json.loads((tmp_path / "results" / cfg.release / "phenotypes" / "_manifest.json").read_text())
+    manifest = json.loads((results / cfg.release / "phenotypes" / "_manifest.json").read_text())
     # trials: person 1 four, 2 two, 4 one, 5 one, 6 two (the third is after the cutoff)
     assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 38}
     assert manifest["inputs"]["omop.path"]["exists"] is True
@@ -95,23 +125,20 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     assert flow.where("definition = 'all' and step = 'all_persons'").first().n == 8
     # run() writes intermediate tables and builds each step on the files: the published
     # tables equal the lazy pure chain's, and no intermediate table is published.
-    assert not (tmp_path / "results" / cfg.release / "phenotypes" / WORK_DIR).exists()
+    assert not (results / cfg.release / "phenotypes" / WORK_DIR).exists()
     # the log's status counts come from the flow rows (no pass over phenotypes): the same as a group-by
     flow_rows = [(r.definition, r.step_order, r.step, r.n) for r in flow.collect()]
     grouped = spark.read.parquet(f"{stage}/phenotypes.parquet").groupBy("definition", "status").count().collect()
     assert status_counts(flow_rows) == {(r.definition, r.status): r["count"] for r in grouped}
-    omop = read_omop(spark, cfg)
-    pure = derive_phenotype_tables(omop, cfg)
     for name, df in (("persons", pure.persons), ("antidepressant_trials", pure.trials), ("phenotypes", pure.phenotypes)):
         # a few dozen rows: compared as sorted row lists (one query each side; an exceptAll
         # both ways would run the pure chain twice more)
-        published = spark.read.parquet(f"{stage}/{name}.parquet")
-        assert sorted(map(tuple, published.collect()), key=repr) == sorted(
-            map(tuple, df.select(*published.columns).collect()), key=repr), name
+        published_table = spark.read.parquet(f"{stage}/{name}.parquet")
+        assert sorted(map(tuple, published_table.collect()), key=repr) == sorted(
+            map(tuple, df.select(*published_table.columns).collect()), key=repr), name
     # the counts run() observed while writing (persons, study drug records) and collected in one
     # query equal stage_counts computing every part over the pure chain (the manifest sorts keys)
-    dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
-                                 cfg.phenotypes.trials.max_days_supply)
+    dates, quirks = published.dates, published.quirks
     assert notes["study_event_dates"] == dates and notes["quirks"] == quirks
     assert quirks["persons"] == {"n_persons": 8, "n_sex_other": 0, "n_no_observation_period": 0}
     assert quirks["drug_values"]["n_records"] == 14
@@ -122,15 +149,14 @@ def test_run_publishes_the_four_tables(spark, tmp_path):
     assert sorted(flow_rows) == sorted(expected_flow) and len(flow_rows) == 38
 
 
-def test_stage_counts_take_observed_parts_as_given(spark):
+def test_stage_counts_take_observed_parts_as_given(published):
     """A part counted by the caller is not computed again: its values are returned in the part's
-    column order (a missing key is an error, not a silent 0); the other parts are computed."""
-    omop = trd_omop(spark)
-    cfg = toy_config()
-    pure = derive_phenotype_tables(omop, cfg)
+    column order (a missing key is an error, not a silent 0); the other parts are computed
+    (equal to the module run's ``stage_counts`` with no part observed)."""
+    omop, cfg, pure = published.omop, published.cfg, published.pure
     args = (omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
             cfg.phenotypes.trials.max_days_supply)
-    dates, quirks = stage_counts(*args)
+    dates, quirks = published.dates, published.quirks
     given = {"persons": {"n_no_observation_period": 3, "n_sex_other": 2, "n_persons": 1}}
     dates_o, quirks_o = stage_counts(*args, observed=given)
     assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3)]
