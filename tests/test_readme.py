@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trd_spark import errors
 from trd_spark.schemas import markdown
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,3 +25,15 @@ def test_ci_runs_the_readme_test_command():
     ci_cmds = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith(("#", "set ", "cd "))]
     assert " && ".join(ci_cmds) == test_cmd, ci_cmds
     assert "./scripts/install.sh && .venv/bin/trd-spark run" in readme
+
+
+def test_readme_lists_every_exit_code():
+    """README's "Exit codes (for schedulers)" paragraph names every ``TrdSparkError``
+    subclass's exit code and the signal exits (new-user trial, session 15: 9, StorageError,
+    was missing while ``trd-spark --help`` listed it)."""
+    readme = (REPO / "README.md").read_text()
+    paragraph = readme.split("Exit codes (for schedulers):", 1)[1].split("\n\n", 1)[0]
+    codes = {c.exit_code for c in vars(errors).values()
+             if isinstance(c, type) and issubclass(c, errors.TrdSparkError)} | {130, 143}
+    assert len(codes) >= 10
+    assert [c for c in sorted(codes) if f"`{c}`" not in paragraph] == []
