@@ -243,7 +243,7 @@ def test_release_with_an_output_edited_since_published_is_stale(cfg):
     assert latest_incomplete(cfg, fs) == "C2022Q4R9"
 
 
-def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg, monkeypatch):
+def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg, monkeypatch, capsys):
     """compare-releases reads each release's phenotypes cohort flow with its export's suppression
     labels, and its scores with its models. In a stale release (an interrupted rerun republished
     cohort; models, report and export still from the old one) those belong to different runs, so
@@ -269,6 +269,11 @@ def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg
     with pytest.raises(InputDataError, match=r"release C2023Q2R1 is stale \(models, export computed from an "
                                              r"upstream output .*: trd-spark run --release C2023Q2R1"):
         compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")
+    # From the command line, the mending command keeps the --config given (new-user trial,
+    # session 15: without it, copied as given it ran the embedded toy config).
+    config = _write_config(cfg)
+    assert main(["compare-releases", "C2022Q4R9", "C2023Q2R1", "--config", config]) == 3
+    assert f"rerun it first: trd-spark run --config {config} --release C2023Q2R1" in capsys.readouterr().err
     shutil.rmtree(os.path.join(cfg.output_root, "C2022Q4R9", "phenotypes"))
     with pytest.raises(InputDataError, match=r"release C2022Q4R9 has no complete phenotypes output"):
         compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")

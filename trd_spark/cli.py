@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -570,7 +571,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from trd_spark.report.compare import compare_releases_job
 
             cfg = _load(args)
-            print(compare_releases_job(cfg, args.release_a, args.release_b))
+            # The mending command names the config and output root as the user gave them.
+            given = (("--config", args.config), ("--output-root", args.output_root))
+            rerun = "".join(f" {flag} {shlex.quote(value)}" for flag, value in given if value)
+            print(compare_releases_job(cfg, args.release_a, args.release_b, rerun_options=rerun))
             return 0
         if args.command == "download-scores":
             return _download_scores(_load(args))

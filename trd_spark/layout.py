@@ -202,7 +202,7 @@ def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
 
 @contextmanager
 def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: WarningCounter | None = None,
-                  notes: dict[str, object] | None = None) -> Iterator[StageWriter]:
+                  notes: dict[str, object] | None = None, started: float | None = None) -> Iterator[StageWriter]:
     """Write a stage into a temporary directory and publish it atomically on success.
 
     ``warnings``: the run's counter; the manifest's ``notes.warnings`` is its count for
@@ -210,7 +210,12 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     run). ``notes``: the dict the writer's notes start as (``stages.StageContext.notes``).
     The manifest records the stage's fingerprint (``stages.fingerprint_parts``: config slice,
     the code it runs, upstream run ids, external input files, taken before the stage writes) and
-    a fresh ``run_id`` that downstream fingerprints refer to. The previous complete output of
+    a fresh ``run_id`` that downstream fingerprints refer to. ``started``: when the stage began
+    (``time.time()`` seconds; ``stages.StageContext.started``, taken before the stage computes);
+    the manifest's ``started_at`` / ``seconds`` are the stage's whole time from then to
+    publication, ``publish_seconds`` the part spent inside this block (writing tables); without
+    it (published outside a stage run) both count from entering this block.
+    The previous complete output of
     the stage (if any) is replaced only after the new one is complete; on any exception the
     temporary directory is removed (best effort: a rerun removes what an interrupted run left)
     and nothing is published.
@@ -230,8 +235,9 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     tmp = f"{layout.release_dir}/.{stage}.inprogress-{uuid.uuid4().hex[:8]}"
     writer = StageWriter(spark, fs, stage, tmp, notes={} if notes is None else notes,
                          progress=Steps(stage, cfg.report.small_count_threshold))
-    started = time.time()
-    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    entered = time.time()
+    started = entered if started is None else started
+    started_at = dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds")
     spec = spec_for_output(stage)
     parts = fingerprint_parts(cfg, spec, fs)
     try:
@@ -239,6 +245,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
         # WARNING records logged while this stage ran (None when run outside a pipeline run).
         writer.notes["warnings"] = warnings.count(stage) if warnings is not None else None
         writer.run_id = uuid.uuid4().hex
+        finished = time.time()
         manifest = {
             "stage": stage,
             "release": cfg.release,
@@ -251,8 +258,9 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
             "code_version": code_version(),
             "versions": versions(),
             "started_at": started_at,
-            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - started, 2),
+            "finished_at": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(timespec="seconds"),
+            "seconds": round(finished - started, 2),
+            "publish_seconds": round(finished - entered, 2),
             "tables": writer.tables,
             "files": writer.files,
             "inputs": parts["inputs"],

@@ -43,6 +43,7 @@ import inspect
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -286,7 +287,9 @@ class StageContext:
     what the stage's fingerprint covers); ``warnings``: the run's counter (``logs.WarningCounter``; None outside
     a pipeline run, e.g. a stage called directly: its manifest's ``notes.warnings`` is then
     None); ``notes``: the stage's manifest notes (``ctx.publish()``'s writer starts with this
-    dict). Upstream inputs come through ``read`` / ``manifest``, which refuse a stage not in
+    dict); ``started``: when the stage began (``time.time()`` seconds, taken when the context is
+    built, i.e. before the stage reads or computes anything: its manifest's ``started_at`` and
+    ``seconds``). Upstream inputs come through ``read`` / ``manifest``, which refuse a stage not in
     ``spec.upstream`` (LookupError: a bug in the stage, exit 1); outputs through ``publish``.
     """
 
@@ -295,6 +298,7 @@ class StageContext:
     spec: StageSpec
     warnings: WarningCounter | None = None
     notes: dict[str, object] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
 
     @cached_property
     def cfg(self) -> Config:
@@ -364,7 +368,8 @@ class StageContext:
     def publish(self) -> AbstractContextManager[StageWriter]:
         """``layout.publish_stage`` of this stage's folder, with the run's warning count and
         ``notes`` (written atomically with its manifest when the block ends without error)."""
-        return publish_stage(self.spark, self.config, self.name, warnings=self.warnings, notes=self.notes)
+        return publish_stage(self.spark, self.config, self.name, warnings=self.warnings, notes=self.notes,
+                             started=self.started)
 
 
 def spec_for_output(output: str) -> StageSpec:

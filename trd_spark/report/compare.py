@@ -215,12 +215,14 @@ def exported_estimates(export_a: dict[str, pd.DataFrame], export_b: dict[str, pd
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def check_comparable(cfg: Config, fs: FsLike, *releases: str) -> None:
+def check_comparable(cfg: Config, fs: FsLike, *releases: str, rerun_options: str = "") -> None:
     """Raise InputDataError (naming the release, the output and the command that mends it)
     unless each release has every output in ``COMPARED_OUTPUTS`` published and none of them
     stale (``releases.stale_outputs``: computed from an upstream output republished since, e.g.
     by an interrupted rerun, or edited since published): a stale export's suppression labels
-    belong to other counts than the phenotypes' cohort flow, and its models to other scores."""
+    belong to other counts than the phenotypes' cohort flow, and its models to other scores.
+    ``rerun_options``: the options the user gave (``--config PATH`` as typed ...), put into the
+    suggested ``trd-spark run`` command so that it reruns the same config, not the embedded toy one."""
     from trd_spark.releases import release_status
 
     for release in releases:
@@ -229,12 +231,13 @@ def check_comparable(cfg: Config, fs: FsLike, *releases: str) -> None:
         for stage in COMPARED_OUTPUTS:
             if stage not in status.complete_stages:
                 raise InputDataError(f"release {release} has no complete {stage} output (run it first: "
-                                     f"trd-spark run --release {release})", where=lay.stage_dir(stage))
+                                     f"trd-spark run{rerun_options} --release {release})", where=lay.stage_dir(stage))
         stale = [s for s in status.stale_stages if s in COMPARED_OUTPUTS]
         if stale:
             raise InputDataError(
                 f"release {release} is stale ({', '.join(stale)} computed from an upstream output republished "
-                f"or edited since): rerun it first: trd-spark run --release {release}", where=lay.stage_dir(stale[0]))
+                f"or edited since): rerun it first: trd-spark run{rerun_options} --release {release}",
+                where=lay.stage_dir(stale[0]))
 
 
 def compare_releases(
@@ -282,18 +285,19 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
     return "\n".join(lines)
 
 
-def compare_releases_job(cfg: Config, release_a: str, release_b: str) -> str:
-    """CLI entry: compare, write the TSVs, return the printed summary."""
+def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_options: str = "") -> str:
+    """CLI entry: compare, write the TSVs, return the printed summary. ``rerun_options``: as
+    ``check_comparable``'s (e.g. `` --config conf/aou.yaml``, each with a leading space)."""
     from trd_spark.releases import LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
 
     local = not needs_spark_fs(cfg)
     if local:  # refuse in a second, not after starting Spark and Hail
-        check_comparable(cfg, LocalFs(), release_a, release_b)
+        check_comparable(cfg, LocalFs(), release_a, release_b, rerun_options=rerun_options)
     spark = command_session(cfg.spark)
     if not local:  # object-store outputs: read through Spark's file systems
-        check_comparable(cfg, Fs(spark), release_a, release_b)
+        check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
     tables, for_export = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
     fs = Fs(spark)
