@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -91,3 +93,20 @@ def test_persons_newly_excluded_between_two_steps_are_no_small_change():
     change = dict(zip(both.step, both.n_b.astype(int) - both.n_a.astype(int)))
     assert not [(x, y) for x in change for y in change if 0 < abs(change[x] - change[y]) < 20], out
     assert for_export is False  # the two exports show all eight counts: together they tell the 7
+
+
+def test_summary_shows_counts_with_separators():
+    """compare-releases' printed summary writes counts as the logs do (``logs.count_text``):
+    "3,000 -> 3,600  600", not "3000 -> 3600 600" (new-user trial, session 15); labels stay."""
+    from trd_spark.report.compare import summary_text
+    from trd_spark.vocabulary import ALL_DEFINITIONS
+
+    a, b = _flow([3000, 1250, 200, 1750]), _flow([3600, 1262, 230, 1750])
+    sizes, _ = cohort_size_changes(a, b, _as_exported(a), _as_exported(b), 20)
+    sizes["definition"] = ALL_DEFINITIONS
+    tables = {"cohort_sizes": sizes, "estimates": pd.DataFrame(),
+              "pgs_correlation": pd.DataFrame({"dataset": ["ds1"], "pgs_id": ["PGS1"], "correlation": [0.5]})}
+    text = summary_text(tables, "r1", "r2", "/out")
+    assert re.search(r"all_persons +3,000 -> +3,600  600$", text, re.M), text
+    assert re.search(r"with_mdd_diagnosis +1,250 -> +suppressed  <20$", text, re.M), text  # labels as they are
+    assert re.search(r"non_MDD +1,750 -> +1,750  0$", text, re.M), text

@@ -737,7 +737,7 @@ def run(ctx: StageContext) -> None:
                                            max_days, observed=observed_quirks)
         for domain, counts in event_dates.items():
             log.info("phenotypes: %s records in study concept sets: %s", domain,
-                     ", ".join(f"{k} {v}" for k, v in counts.items()))
+                     ", ".join(f"{k} {count_text(v)}" for k, v in counts.items()))
         out.notes["study_event_dates"] = event_dates
         threshold = cfg.report.small_count_threshold
         for what, counts in quirks.items():

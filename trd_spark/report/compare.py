@@ -26,7 +26,7 @@ from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import EXPORT, Layout
-from trd_spark.logs import is_small_count
+from trd_spark.logs import count_text, is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
     audit_suppression,
@@ -261,6 +261,13 @@ def compare_releases(
     return out, for_export
 
 
+def _count_cell(text: object) -> str:
+    """A cohort_sizes cell as the summary prints it: a count (``-600`` too) with thousands
+    separators (``logs.count_text``), a label (``<20``) or blank as it is."""
+    value = str(text)
+    return count_text(int(value)) if value.lstrip("-").isdigit() else value
+
+
 def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str, out_dir: str) -> str:
     """Human summary of a release comparison (suppressed counts only), ending with where the TSVs are."""
     sizes = tables["cohort_sizes"]
@@ -268,7 +275,7 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
     corr = tables["pgs_correlation"]
     lines = [f"Release {release_a} -> {release_b}", "Cohort (shared steps):"]
     for r in sizes[sizes["definition"] == ALL_DEFINITIONS].itertuples(index=False):
-        lines.append(f"  {r.step:<45} {r.n_a!s:>8} -> {r.n_b!s:>8}  {r.change}")
+        lines.append(f"  {r.step:<45} {_count_cell(r.n_a):>8} -> {_count_cell(r.n_b):>8}  {_count_cell(r.change)}")
     lines.append("PGS correlation between releases (persons in both), per dataset:")
     for ds, g in corr.groupby("dataset", sort=True):
         vals = g["correlation"].dropna()
