@@ -400,41 +400,22 @@ def _unmapped(concept: Column, source: Column) -> Column:
     return (F.coalesce(concept, F.lit(0)) == 0) & (F.coalesce(source, F.lit(0)) != 0)
 
 
-def unmapped_record_column(table: str) -> Column:
-    """Aggregate over one OMOP event table of ``omop.SOURCE_CONCEPT_OF`` (long): n_<table>, as in
-    ``unmapped_record_counts``. ``run`` observes it during its one scan of each event table (the
-    study events' write), so that no query scans the tables again for this count."""
-    concept, source = SOURCE_CONCEPT_OF[table]
-    return F.coalesce(F.sum(_unmapped(F.col(concept), F.col(source)).cast("long")), F.lit(0)).alias(f"n_{table}")
-
-
 def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
     OHDSI cohort definitions; mapping them would need concept_relationship 'Maps to', which
     the study does not read), counted so that a release whose ETL left many codes unmapped is
-    seen. One aggregate over the union of the tables' two concept columns (a second scan of
-    every event table: ``run`` observes ``unmapped_record_column`` on its one scan instead)."""
+    seen. One aggregate over the union of the tables' two concept columns: a second scan of
+    the event tables' two concept columns. (Observing it on the study events' scan instead
+    costs as much: an ``Observation`` over every one of 91M drug rows took as long as this
+    scan, benchmarks/RESULTS.md session 15.)"""
     tagged = reduce(lambda a, b: a.unionByName(b), [
         omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
     unmapped = _unmapped(F.col("_concept"), F.col("_source"))
     return tagged.agg(*[F.coalesce(F.sum((unmapped & (F.col("_table") == table)).cast("long")), F.lit(0)).alias(f"n_{table}")
                         for table in SOURCE_CONCEPT_OF])
-
-
-def observed_unmapped_records(omop: dict[str, DataFrame], observations: dict[str, Observation]) -> dict[str, int]:
-    """n_<table> -> count (``unmapped_record_counts``' values) from the Observations of
-    ``unmapped_record_column(table)`` per table (``run``: on the study events' scans); a table
-    whose metrics Spark did not deliver is counted again by its own query (``io.observed``)."""
-    spark = omop["person"].sparkSession
-    out: dict[str, int] = {}
-    for table, obs in observations.items():
-        def again(t: str = table) -> dict[str, int]:
-            return omop[t].agg(unmapped_record_column(t)).collect()[0].asDict()
-        out.update(observed(obs, spark, again))
-    return out
 
 
 def condition_status_counts(conditions: DataFrame) -> DataFrame:
@@ -692,17 +673,13 @@ def run(ctx: StageContext) -> None:
         # and each TRD definition (the stage's fixed cost was that planning: benchmarks/RESULTS.md).
         # The one-row quirk counts over the study drug records and over the persons are
         # observed while those rows are written: no query of their own (stage_counts).
-        # The unmapped-record counts (every row of each event table) are observed on that one
-        # scan, before the study filter, and the condition-status count on the condition rows:
-        # no query scans the event tables again (the 91M drug rows cost 7 task-s a scan).
+        # The condition-status count is observed on the condition rows as they are written.
         # The study events are written as the scan's own partitions, so the scan is the write's
         # result stage (observed metrics exact, io.observed) and no shuffle precedes the write:
         # nothing reads these files as partitioned by person (every query shuffles them anyway).
         max_days = cfg.phenotypes.trials.max_days_supply
         drug_obs, value_obs, person_obs, status_obs = Observation(), Observation(), Observation(), Observation()
-        unmapped_obs = {table: Observation() for table in SOURCE_CONCEPT_OF}
-        study = derive_study_events({**omop, **{table: omop[table].observe(obs, unmapped_record_column(table))
-                                                for table, obs in unmapped_obs.items()}}, cfg, vocab)
+        study = derive_study_events(omop, cfg, vocab)
         observe = {"drug": [(drug_obs, drug_record_quirk_columns()),
                             (value_obs, implausible_drug_value_columns(study["drug"], max_days))],
                    "condition": [(status_obs, condition_status_columns())]}
@@ -721,7 +698,6 @@ def run(ctx: StageContext) -> None:
             "persons": observed(person_obs, spark, lambda: person_counts(persons).collect()[0].asDict()),
             "condition_status": observed(status_obs, spark,
                                          lambda: condition_status_counts(events["condition"]).collect()[0].asDict()),
-            "unmapped_records": observed_unmapped_records(omop, unmapped_obs),
         }
         followup = followup_events(events, persons)
         ingredients = trial_ingredients(spark, omop, cfg, vocab)
