@@ -178,3 +178,25 @@ def test_check_config_warns_about_each_missing_input(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert re.search(r"inputs: \d+ of the declared local inputs not found", out)
     assert re.search(r"WARNING .*input ancestry\.path: \S*no_such_ancestry\.tsv not found: .* exit 2", err), err
+
+
+def test_every_option_says_what_it_is_and_stage_help_names_real_upstreams():
+    """New-user trial, session 15: --config of explain, check-config, releases,
+    compare-releases and download-scores had no help; toy-data's --persons / --variants /
+    --seed showed no defaults; `pgs --help` said its upstream stages must be complete (it has none)."""
+    from trd_spark.stages import STAGE_SPECS
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest not in ("help", "log_level"):
+                assert action.help, f"{name} {action.option_strings[0]} has no help"
+    toy = commands["toy-data"].format_help()
+    for option, default in (("--persons", 3000), ("--variants", 2000), ("--seed", 42)):
+        assert re.search(rf"{option} \w+ +[^\n]*(\n {{20,}}[^\n]*)*\(default: {default}\)", toy), (option, toy)
+    for stage, spec in STAGE_SPECS.items():
+        text = " ".join(commands[stage].format_help().split())
+        if spec.upstream:
+            assert f"its upstream stages ({', '.join(spec.upstream)}) must be complete" in text, text
+        else:
+            assert "upstream" not in text and "it reads no other stage's output" in text, text

@@ -55,7 +55,11 @@ COMMANDS = {
                  ["trd-spark toy-data --out /tmp/toy --persons 3000 --variants 2000 --seed 42"]),
     "releases": ("List the releases under releases.input_root, oldest first, each complete / partial / stale "
                  "(outputs computed from an upstream output republished since: run again) / not run / "
-                 "running (locked).", ["trd-spark releases --config conf/aou.yaml"]),
+                 "running (locked). From the outputs alone: 'complete' does not say that the inputs, config or "
+                 "code are unchanged since (that takes hashing every input, and Spark for gs:// inputs); "
+                 "`trd-spark explain --release R` says whether `run` would rerun a stage and why.",
+                 ["trd-spark releases --config conf/aou.yaml",
+                  "trd-spark explain --config conf/aou.yaml --release C2024Q3R5"]),
     "compare-releases": ("Compare two releases: cohort sizes, per-PGS correlation for persons in both, ORs/HRs "
                          "side by side (TSVs under {output_root}/compare/A_vs_B/).",
                          ["trd-spark compare-releases C2022Q4R9 C2024Q3R5 --config conf/aou.yaml"]),
@@ -105,8 +109,11 @@ def _sub(sub, name: str, help_text: str, description: str, examples: list[str]) 
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+CONFIG_HELP = "config YAML (default: the embedded toy config conf/toy.yaml)"
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="config YAML (default: the embedded toy config conf/toy.yaml)")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--release", help="override the config's release name; 'latest' = the newest "
                    "release under releases.input_root whose outputs are incomplete (exit 7 if none)")
     p.add_argument("--output-root", help="override the config's output_root")
@@ -118,6 +125,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``trd-spark`` argument parser: one sub-command per stage and tool, exit codes in the epilog."""
     from trd_spark.layout import code_version
+    from trd_spark.stages import STAGE_SPECS
 
     parser = argparse.ArgumentParser(
         prog="trd-spark", description=__doc__.splitlines()[0],
@@ -134,12 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--stages", nargs="+", choices=STAGES, help="only these stages")
     for stage in STAGES:
+        upstream = STAGE_SPECS[stage].upstream
+        needs = (f"its upstream stages ({', '.join(upstream)}) must be complete" if upstream
+                 else "it reads no other stage's output")
         _common(_sub(sub, stage, f"run the {stage} stage only",
-                     f"Run the {stage} stage only ({STAGE_HELP.get(stage, stage)}); its upstream stages must be "
-                     "complete.", [f"trd-spark {stage}", f"trd-spark {stage} --config conf/aou.yaml --force"]))
+                     f"Run the {stage} stage only ({STAGE_HELP.get(stage, stage)}); {needs}.",
+                     [f"trd-spark {stage}", f"trd-spark {stage} --config conf/aou.yaml --force"]))
 
     p = add("explain", "what each stage reads and writes, and whether/why `run` would rerun it")
-    p.add_argument("--config")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--release", help="override the config's release name")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--stage", choices=STAGES, help="only this stage")
@@ -147,32 +158,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("toy-data", "write deterministic toy data (VCF, scoring files, OMOP)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--persons", type=int, default=3000)
-    p.add_argument("--variants", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--persons", type=int, default=3000, help="persons to simulate (default: %(default)s)")
+    p.add_argument("--variants", type=int, default=2000, help="variant sites to simulate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same files "
+                   "(default: %(default)s)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("releases", "list the releases found under releases.input_root and their state")
-    p.add_argument("--config")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("compare-releases", "compare two releases' results (cohort sizes, PGS, ORs/HRs)")
     p.add_argument("release_a")
     p.add_argument("release_b")
-    p.add_argument("--config")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("check-config", "validate a config and print it resolved (paths after {release} / ${VAR})")
-    p.add_argument("--config")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--release", help="override the config's release name (substituted into {release} paths)")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("download-scores", "fetch the trait panel's harmonised scoring files from the PGS Catalog")
-    p.add_argument("--config")
+    p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("java", "print the JAVA_HOME the pipeline uses (system 11/17 or bundled)")
