@@ -184,16 +184,17 @@ def test_a_gate_message_gives_no_small_count_by_arithmetic(caplog, n, total, pin
 
 
 def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_path):
-    """What the report audits against (``other_release_exports`` -> ``prior_counts``): the
-    shown status, flow and model counts of every other release with a complete export/, never its own,
-    nor an incomplete one's; and the counts such an export hides, as its report's internal
-    manifest recorded them (``notes.hidden_counts``), only when that report run wrote the export
-    (same run id: r3's report was rerun without publishing a new export)."""
+    """What the report audits against (``released_exports`` -> ``prior_counts``): the
+    shown status, flow and model counts of every other release with a complete export/, and of
+    its own (the export the new one replaces, as ``r2@<run id>``), never an incomplete one's;
+    and the counts such an export hides, as its report's internal manifest recorded them
+    (``notes.hidden_counts``), only when that report run wrote the export (same run id: r3's
+    report was rerun without publishing a new export)."""
     import json
 
     from trd_spark.config import load_config
     from trd_spark.io import Fs
-    from trd_spark.report.stage import other_release_exports
+    from trd_spark.report.stage import released_exports
     from trd_spark.report.tables import prior_counts
 
     cfg = load_config(None, overrides={"output_root": str(tmp_path), "release": "r2"})
@@ -211,11 +212,12 @@ def test_the_report_reads_the_counts_other_releases_already_exported(spark, tmp_
             {"run_id": report_run, "notes": {"hidden_counts": [["status", "d", "A", "trMDD", 7]]}}))
         if complete:
             (export / "_SUCCESS").write_text("")
-    got = prior_counts(other_release_exports(Fs(spark), cfg))
+    got = prior_counts(released_exports(Fs(spark), cfg))
     model = ("model", "logistic", "d", "A", "trd_vs_nonmdd", "P1")
     shown = {("status", "d", "A", "TRD"): 60, ("flow", "all", "all_persons"): 300, (*model, "n"): 460,
              (*model, "n_cases"): 60, ("model", "cox", "d", "A", "progression", "P1", "n"): 300}
-    assert got == {**{("r1", k): n for k, n in shown.items()}, ("r1", ("status", "d", "A", "trMDD")): 7,
+    assert got == {**{(r, k): n for r in ("r1", "r2@x") for k, n in shown.items()},
+                   ("r1", ("status", "d", "A", "trMDD")): 7, ("r2@x", ("status", "d", "A", "trMDD")): 7,
                    **{("r3", k): n for k, n in shown.items()}}
 
 

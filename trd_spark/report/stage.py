@@ -213,8 +213,11 @@ def match_rates(match: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
-def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
-    """Methods generated from the config and the recorded versions."""
+def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: list[str] | None = None) -> str:
+    """Methods generated from the config and the recorded versions. ``audited_against``: the
+    labels of the exports already published that the disclosure audit linked this one to
+    (``released_exports``: other releases, ``release@run id`` for an earlier export); named,
+    never their counts, so a reader knows why a cell is hidden."""
     ph = cfg.phenotypes
     defs = []
     for d in ph.trd_definitions:
@@ -256,7 +259,8 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
                                "published counts (no product-limit value at full precision, which would tell when "
                                "persons were censored); no estimate of a model whose N, cases or events "
                                "are hidden, nor of a difference, replication or meta-analysis using one (a standard "
-                               "error carries its sample size)"),
+                               "error carries its sample size)"
+                               + audited_text(cfg.release, audited_against or [], threshold)),
         "Software": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "Config hash": cfg.fingerprint()[:16],
     }
@@ -266,6 +270,19 @@ def methods_html(cfg: Config, versions: dict, threshold: int) -> str:
 # Words for the analysis frame's covariate columns (models.covariates.covariate_columns).
 COVARIATE_WORDS = {"age": "age at the end of observation", COX_AGE: "age at the MDD index (the time origin)",
                    "sex_female": "sex"}
+
+
+def audited_text(release: str, labels: list[str], threshold: int) -> str:
+    """The Methods' sentence naming the exports the audit linked this one to (``labels`` from
+    ``released_exports``; "" when none): no count, only which exports and why."""
+    if not labels:
+        return ""
+    earlier = [x for x in sorted(labels) if x.startswith(f"{release}@")]
+    others = [x for x in sorted(labels) if x not in earlier]
+    parts = ([f"other releases' exports ({', '.join(others)})"] if others else []) + (
+        [f"earlier exports of this release ({', '.join(earlier)}; release@run id)"] if earlier else [])
+    return (f"; also audited against {' and '.join(parts)}: a count is hidden (&quot;suppressed&quot;) where its "
+            f"difference from the same count there would show a change of 1-{threshold - 1} persons")
 
 
 def covariates_text(columns: list[str]) -> str:
@@ -324,31 +341,103 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
                    + ". Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall.")
 
 
-def other_release_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
-    """{release: {"cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves":
+# The count-bearing export tables: what an outsider holding an export can subtract.
+EXPORT_COUNT_TABLES = ("cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves")
+# Internal sibling of export/ (never exported, not a stage): each earlier export of the release
+# that a new one replaced, as ``export_history/<run id>/`` (``archive_export``).
+EXPORT_HISTORY = "export_history"
+HIDDEN_COUNTS_FILE = "hidden_counts.json"
+
+
+def _export_label(release: str, run_id: str | None) -> str:
+    """How the audit and the Methods name an earlier export of a release: ``release@run id``."""
+    return f"{release}@{run_id or 'unknown'}"
+
+
+def _read_export_tables(fs: Fs, folder: str) -> dict:
+    """{table name: text table (str columns)} of the count tables present in ``folder``."""
+    tables: dict = {}
+    for name in EXPORT_COUNT_TABLES:
+        path = f"{folder}/{name}.tsv"
+        if fs.exists(path):
+            tables[name] = pd.read_csv(io.StringIO(fs.read_text(path)), sep="\t", dtype=str, keep_default_na=False)
+    return tables
+
+
+def _current_export(fs: Fs, layout: Layout) -> tuple[str | None, dict] | None:
+    """(run id, tables with "hidden_counts" when the report run that made it recorded them) of
+    the release's complete ``export/``; None when there is none."""
+    if not layout.is_complete(fs, EXPORT):
+        return None
+    tables = _read_export_tables(fs, layout.stage_dir(EXPORT))
+    run_id = (layout.manifest(fs, EXPORT) or {}).get("run_id")
+    report = layout.manifest(fs, "report") or {}
+    if run_id and report.get("run_id") == run_id:
+        tables["hidden_counts"] = (report.get("notes") or {}).get("hidden_counts") or []
+    return run_id, tables
+
+
+def archive_export(fs: Fs, cfg: Config) -> str | None:
+    """Keep the release's complete ``export/`` before a new export replaces it: its count
+    tables (``EXPORT_COUNT_TABLES`` present), its ``_manifest.json`` and the true values of
+    the counts it hides (``hidden_counts.json``: [[*audit cell, n]], from the report run that
+    made it; [] when that report was rerun since or is older) in
+    ``{release}/export_history/<run id>/`` with a ``_SUCCESS`` marker. Internal: never
+    exported. An outsider who got the earlier export and gets the new one subtracts them (167
+    TRD persons, then 166 after a one-person input fix: a change of 1), so the next report
+    audits against it as against another release (``released_exports``). Returns that folder,
+    or None when there is no complete export or it is already kept (same run id)."""
+    layout = Layout.of(cfg)
+    current = _current_export(fs, layout)
+    if current is None:
+        return None
+    run_id, tables = current
+    folder = f"{layout.release_dir}/{EXPORT_HISTORY}/{run_id or 'unknown'}"
+    if fs.exists(f"{folder}/{SUCCESS}"):
+        return None
+    for name in (*EXPORT_COUNT_TABLES, "_manifest"):
+        src = layout.file(EXPORT, MANIFEST if name == "_manifest" else f"{name}.tsv")
+        if fs.exists(src):
+            fs.write_text(f"{folder}/{src.rsplit('/', 1)[-1]}", fs.read_text(src))
+    fs.write_text(f"{folder}/{HIDDEN_COUNTS_FILE}", json.dumps(tables.get("hidden_counts") or []))
+    fs.write_text(f"{folder}/{SUCCESS}", "")
+    drop_checksum_files(folder)
+    log.info("export: the earlier export of release %s (run %s) kept in %s for later audits",
+             cfg.release, run_id, folder)
+    return folder
+
+
+def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
+    """{label: {"cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves":
     table as text (the tables with person counts),
     "hidden_counts": [[*cell, n]]}}
-    of every other release under ``output_root`` whose ``export/`` is complete: what is already
-    public, which this release's export must not give a small difference with
-    (``tables.prior_counts``), and the counts that export hides as its report recorded them
-    (``tables.hidden_counts``, in the report's internal manifest when the export carries the
-    same run id; absent for a release exported by an older version). Read when the report
-    runs; not a rerun trigger (a release exported later is audited against this one)."""
+    of every export already published under ``output_root`` that this release's export must not
+    give a small difference with (``tables.prior_counts``): each other release's complete
+    ``export/`` (label: the release), this release's complete ``export/`` (which the new one
+    will replace; label ``release@run id``) and every earlier export kept in any release's
+    ``export_history/`` (``archive_export``; label ``release@run id``; one that is still the
+    current export is read once). ``hidden_counts``: the counts that export hides as its report
+    recorded them (``tables.hidden_counts``; for a current export only when the report's
+    internal manifest carries its run id; absent for one exported by an older version). Read
+    when the report runs; not a rerun trigger (a release exported later is audited against
+    this one)."""
     root = Layout.of(cfg).output_root
     out: dict[str, dict] = {}
     for release in fs.listdirs(root):
-        other = Layout(root, release)
-        if release == cfg.release or not other.is_complete(fs, EXPORT):
-            continue
-        tables: dict = {}
-        for name in ("cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves"):
-            path = other.file(EXPORT, f"{name}.tsv")
-            if fs.exists(path):
-                tables[name] = pd.read_csv(io.StringIO(fs.read_text(path)), sep="\t", dtype=str, keep_default_na=False)
-        report = other.manifest(fs, "report") or {}
-        if report.get("run_id") and report.get("run_id") == (other.manifest(fs, EXPORT) or {}).get("run_id"):
-            tables["hidden_counts"] = (report.get("notes") or {}).get("hidden_counts") or []
-        out[release] = tables
+        layout = Layout(root, release)
+        current = _current_export(fs, layout)
+        current_run = None
+        if current is not None:
+            current_run, tables = current
+            out[release if release != cfg.release else _export_label(release, current_run)] = tables
+        history = f"{layout.release_dir}/{EXPORT_HISTORY}"
+        for run_id in fs.listdirs(history) if fs.exists(history) else []:
+            folder = f"{history}/{run_id}"
+            if (current is not None and run_id == (current_run or "unknown")) or not fs.exists(f"{folder}/{SUCCESS}"):
+                continue
+            tables = _read_export_tables(fs, folder)
+            tables["hidden_counts"] = json.loads(fs.read_text(f"{folder}/{HIDDEN_COUNTS_FILE}"))
+            out[_export_label(release, run_id)] = tables
     return out
 
 
@@ -358,8 +447,9 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure.
 
-    ``other_exports``: other releases' exported counts (``other_release_exports``); no change
-    of 1..threshold-1 between them and this export can be derived.
+    ``other_exports``: exports already published, other releases' and this release's earlier
+    ones (``released_exports``: label -> exported counts); no change of 1..threshold-1 between
+    them and this export can be derived, and the Methods name them (labels only, no count).
 
     ``standardisation_fallback``: the cohort manifest's ``notes.pgs_standardisation_fallback``
     (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report."""
@@ -498,7 +588,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         prog += _details(html_table(cox, "Cox PH, all datasets and definitions"), f"all {len(cox)} models")
     if prog:
         sections.append(("progression", "Progression from MDD to TRD", prog))
-    sections.append(("methods", "Methods", methods_html(cfg, versions, threshold)))
+    sections.append(("methods", "Methods", methods_html(cfg, versions, threshold, sorted(other_exports or {}))))
 
     page = render_page(release=cfg.release, sections=sections, threshold=threshold,
                        meta={"report date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -585,10 +675,12 @@ def run(ctx: StageContext) -> dict[str, str]:
         log.info("report: optional tables not present, sections skipped: %s", ", ".join(skipped))
 
     cohort_notes = ctx.manifest("cohort").get("notes") or {}
-    others = other_release_exports(ctx.fs, cfg)
+    others = released_exports(ctx.fs, cfg)
     if others:
-        log.info("report: audited with the exported counts of %d other release(s): %s", len(others),
+        log.info("report: audited with the counts of %d published export(s): %s", len(others),
                  ", ".join(sorted(others)))
+    # Before the report's manifest (which holds the current export's hidden counts) is replaced.
+    archive_export(ctx.fs, cfg)
     files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others)
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
@@ -633,8 +725,11 @@ def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | Non
     """Publish ``{release}/export/`` atomically with only what may leave the workbench: the
     report files, ``_manifest.json`` (``export_manifest``) and the empty ``_SUCCESS`` marker
     that completeness checks use. Hadoop's local file system writes a hidden ``.crc`` next to
-    every file; they are removed before the folder becomes visible. Returns the folder."""
+    every file; they are removed before the folder becomes visible. A complete export it replaces
+    is kept first (``archive_export``; ``run`` keeps it before the report's manifest changes, so
+    that its hidden counts are kept too). Returns the folder."""
     layout = Layout.of(cfg)
+    archive_export(fs, cfg)
     final = layout.stage_dir(EXPORT)
     for name in fs.listdir(layout.release_dir):  # left by an interrupted run (this run holds the lock)
         if name.startswith((f".{EXPORT}.inprogress-", f".{EXPORT}.replaced-")):

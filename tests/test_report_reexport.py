@@ -1,0 +1,121 @@
+"""A re-export of the same release (new-user trial, session 15): toy-r1's first export showed
+discovery TRD 167 (results n 926 / 167 cases); after a one-person input fix the new export of
+the same release showed 166 (925 / 166), and anyone holding both learns a change of 1. The
+report now keeps the earlier export (``report.stage.archive_export``) and audits against it
+as against another release's (``released_exports`` -> ``tables.prior_counts``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pandas as pd
+from export_attacker import Attacker, small_release_changes
+
+from trd_spark.io import to_tsv
+from trd_spark.report.tables import ReleaseCounts, hidden_counts, prior_counts, suppress_release
+
+T = 20
+STATUSES = ("TRD", "trMDD", "MDD_other", "non_MDD")
+
+
+def release(trd: int) -> ReleaseCounts:
+    """One dataset, one definition: the statuses, the all-persons step (their sum) and the
+    TRD vs non-MDD model (every person has the score: n = TRD + non-MDD, cases = TRD)."""
+    n = dict(zip(STATUSES, (trd, 300, 100, 759)))
+    return ReleaseCounts(
+        cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"],
+                                  "n": [sum(n.values())]}),
+        cohort_counts=pd.DataFrame({"dataset": "d", "definition": "A", "status": list(n), "n": list(n.values())}),
+        logistic=pd.DataFrame({"dataset": ["d"], "definition": ["A"], "contrast": ["trd_vs_nonmdd"], "pgs_id": ["P1"],
+                               "n": [trd + n["non_MDD"]], "n_cases": [trd]}),
+        cox=None, pgs_distribution=None, primary_definition="A")
+
+
+def export_files(rc: ReleaseCounts) -> dict[str, str]:
+    """The count TSVs of the release's export, as publish_export writes them."""
+    safe = suppress_release(rc, T)
+    return {"cohort_counts.tsv": to_tsv(safe["cohort_counts"]), "cohort_flow.tsv": to_tsv(safe["cohort_flow"]),
+            "results.tsv": to_tsv(safe["logistic"])}
+
+
+def attacker(files: dict[str, str]) -> Attacker:
+    """The outsider's system on one export: every count as shown, the statuses summing to
+    all persons, the model's n and cases as the statuses they count."""
+    a = Attacker(T)
+    read = {k: pd.read_csv(io.StringIO(v), sep="\t", dtype=str) for k, v in files.items()}
+    for r in read["cohort_counts.tsv"].itertuples():
+        a.cell(("status", "d", "A", r.status), r.n)
+    a.cell(("flow", "all", "all_persons"), read["cohort_flow.tsv"]["n"].iloc[0])
+    a.know({("flow", "all", "all_persons"): 1, **{("status", "d", "A", s): -1 for s in STATUSES}})
+    model = read["results.tsv"].iloc[0]
+    a.cell(("n", "d", "A", "trd_vs_nonmdd", "P1"), model["n"])
+    a.cell(("n_cases", "d", "A", "trd_vs_nonmdd", "P1"), model["n_cases"])
+    a.know({("n", "d", "A", "trd_vs_nonmdd", "P1"): 1, ("status", "d", "A", "TRD"): -1, ("status", "d", "A", "non_MDD"): -1})
+    a.know({("n_cases", "d", "A", "trd_vs_nonmdd", "P1"): 1, ("status", "d", "A", "TRD"): -1})
+    return a
+
+
+def test_a_reexport_of_the_same_release_is_audited_against_the_earlier_one(spark, tmp_path):
+    """Export r1 at 167 TRD (run1), re-export it at 166 (run2): audited without the earlier
+    export (as before), the re-export shows 166 and the outsider subtracts a change of 1;
+    audited with what ``released_exports`` reads (r1's current export, label r1@run1, with the
+    hidden counts its report recorded), 166 is hidden and nothing small is recovered. Publishing
+    the re-export keeps the earlier one in r1/export_history/run1/ (internal) and export/ holds
+    only the new files; a third export is audited against both."""
+    from trd_spark.config import load_config
+    from trd_spark.io import Fs
+    from trd_spark.report.stage import EXPORT_HISTORY, archive_export, audited_text, publish_export, released_exports
+
+    fs, cfg = Fs(spark), load_config(None, overrides={"output_root": str(tmp_path), "release": "r1"})
+    report = tmp_path / "r1" / "report" / "_manifest.json"
+
+    def publish(rc: ReleaseCounts, files: dict[str, str], run_id: str) -> None:
+        """As report.stage.run does: keep the earlier export, write the report's manifest
+        (with the hidden counts), publish the export."""
+        archive_export(fs, cfg)
+        internal = {"cohort_counts": rc.cohort_counts, "cohort_flow": rc.cohort_flow, "logistic": rc.logistic}
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps({"run_id": run_id, "notes": {"hidden_counts": hidden_counts(files, internal)}}))
+        publish_export(fs, cfg, files, run_id=run_id)
+
+    first = export_files(release(167))
+    assert "\t167\n" in first["cohort_counts.tsv"] and "\t926\t167\t" in first["results.tsv"]
+    publish(release(167), first, "run1")
+
+    others = released_exports(fs, cfg)
+    assert sorted(others) == ["r1@run1"]
+    prior = prior_counts(others)
+    known = {cell: n for (_, cell), n in prior.items()}
+    assert known[("status", "d", "A", "TRD")] == 167
+
+    alone = export_files(release(166))  # before: the earlier export of r1 was not read
+    assert "\tTRD\t166\n" in alone["cohort_counts.tsv"]
+    assert small_release_changes(attacker(alone), known, T)[("status", "d", "A", "TRD")] == (-1, -1)
+
+    second = export_files(ReleaseCounts(**{**release(166).__dict__, "prior": prior}))
+    assert "\tTRD\tsuppressed\n" in second["cohort_counts.tsv"], second["cohort_counts.tsv"]
+    a = attacker(second)
+    assert small_release_changes(a, known, T) == {}
+    assert not a.determined(("status", "d", "A", "TRD"))
+
+    publish(release(166), second, "run2")
+    kept = tmp_path / "r1" / EXPORT_HISTORY / "run1"
+    assert sorted(p.name for p in kept.iterdir()) == ["_SUCCESS", "_manifest.json", "cohort_counts.tsv",
+                                                     "cohort_flow.tsv", "hidden_counts.json", "results.tsv"]
+    assert (kept / "cohort_counts.tsv").read_text() == first["cohort_counts.tsv"]
+    assert json.loads((kept / "_manifest.json").read_text())["run_id"] == "run1"
+    exp = tmp_path / "r1" / "export"
+    assert sorted(p.name for p in exp.iterdir()) == ["_SUCCESS", "_manifest.json", *sorted(second)]
+    assert (exp / "cohort_counts.tsv").read_text() == second["cohort_counts.tsv"]
+
+    later = released_exports(fs, cfg)
+    assert sorted(later) == ["r1@run1", "r1@run2"]
+    assert later["r1@run1"]["cohort_counts"]["n"].tolist()[0] == "167"
+    assert ["status", "d", "A", "TRD", 166] in later["r1@run2"]["hidden_counts"]
+
+    text = audited_text("r1", sorted(later) + ["r0"], T)
+    assert "earlier exports of this release (r1@run1, r1@run2" in text and "other releases' exports (r0)" in text
+    assert not re.search(r"16[67]|92[56]", text)  # names and why, no count
+    assert audited_text("r1", [], T) == ""
