@@ -119,3 +119,20 @@ def test_a_reexport_of_the_same_release_is_audited_against_the_earlier_one(spark
     assert "earlier exports of this release (r1@run1, r1@run2" in text and "other releases' exports (r0)" in text
     assert not re.search(r"16[67]|92[56]", text)  # names and why, no count
     assert audited_text("r1", [], T) == ""
+
+
+def test_a_reexport_from_the_same_counts_repeats_the_earlier_export():
+    """A re-export whose counts did not change (a report setting, a code version) is the same
+    export: linked to the earlier one, the audit hid n (759 non-MDD shown) where the earlier
+    export hid non-MDD (n 766 shown), and the two read as the same persons gave TRD 7. An
+    export whose every count equals this one's is not linked (``build_audit``)."""
+    rc = release(7)
+    first = export_files(rc)
+    internal = {"cohort_counts": rc.cohort_counts, "cohort_flow": rc.cohort_flow, "logistic": rc.logistic}
+    tables = {name: pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+              for name, text in (("cohort_counts", first["cohort_counts.tsv"]), ("cohort_flow", first["cohort_flow.tsv"]),
+                                 ("results", first["results.tsv"]))}
+    tables["hidden_counts"] = hidden_counts(first, internal)
+    assert ["status", "d", "A", "non_MDD", 759] in tables["hidden_counts"]
+    again = export_files(ReleaseCounts(**{**rc.__dict__, "prior": prior_counts({"r1@run1": tables})}))
+    assert again == first

@@ -685,8 +685,21 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
     # (a status with nobody: no row) reads 0 to an outsider, as a shown 0 does: the change is
     # then the other release's count, as protected as its own export left it (the audit's
     # ``known`` rule), so the link adds nothing and is left out.
+    # An export whose every count equals this one's (a re-export of the same release from the
+    # same data: a report setting, a code version) is not linked: its changes are all 0, and
+    # linking would only move this export's secondary suppression to other cells, so that the
+    # two exports' shown cells together, read as the same persons, give what each hides
+    # (TRD 7 "<20": non-MDD hidden, n 766 shown there; n hidden, non-MDD 759 shown here).
+    # Unlinked, the audit repeats the earlier one (deterministic) when the other links match.
+    by_release: dict[str, list[tuple[tuple, int]]] = {}
+    for (release, name), n in (rc.prior or {}).items():
+        by_release.setdefault(release, []).append((name, n))
+    unchanged = {release for release, cells in by_release.items()
+                 if all(values.get(model_cell.get(name, name), 0) == n for name, n in cells)}
     linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
+        if release in unchanged:
+            continue
         cell = model_cell.get(name, name)
         if cell not in published and not (cell[0] in ("km_persons", "km_at_risk") and cell in values):
             continue
