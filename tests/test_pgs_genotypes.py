@@ -130,27 +130,39 @@ def sources(hl, tmp_path_factory):
     }
 
 
-def _scores(hl, spark, source: GenotypeSource) -> tuple[dict, int]:
+@pytest.fixture(scope="module")
+def score_sites(hl, spark):
+    """PGS000901's ``score_variants_table`` and its loci, each written once for every format
+    (a Table built from Spark is converted again at each use otherwise)."""
     sf = read_scoring_file(str(DATA / "PGS000901.txt"))
-    sv = score_variants_table(hl, spark, [sf], "GRCh38")
+    sv = score_variants_table(hl, spark, [sf], "GRCh38").checkpoint(hl.utils.new_temp_file("sv901", "ht"))
     loci = sv.filter(hl.is_defined(sv.locus)).key_by("locus").select().distinct()
-    mt = read_genotypes(hl, source, loci=loci)
-    m = match_variants(hl, mt, sv, keep_ambiguous=False)
+    return sv, loci.checkpoint(hl.utils.new_temp_file("loci901", "ht"))
+
+
+def _scores(hl, score_sites, source: GenotypeSource) -> tuple[dict, int]:
+    """PGS000901's scores of ``source`` by Hail's pass (the oracle's matcher) and the row count
+    ``read_genotypes`` gives. The genotypes read and the matches are written once (the
+    duplicate check, match summary, scores and row count each read them again otherwise; a
+    VDS is densified at each read)."""
+    sv, loci = score_sites
+    mt = read_genotypes(hl, source, loci=loci).checkpoint(hl.utils.new_temp_file("fmt", "mt"))
+    m = match_variants(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("m901", "ht"))
     summary = summarise_matches(hl, m, "d", ["PGS000901"], {"PGS000901": ScoreLabel("t", "d")})
     scores = compute_scores(hl, mt, score_weights_table(hl, m, 1), ["PGS000901"], summary["n_matched"].tolist())
     return {r.s: (r.score_sum, r.n_missing, r.n_matched) for r in scores.collect()}, mt.count_rows()
 
 
 @pytest.fixture(scope="module")
-def vcf_scores(hl, spark, sources) -> tuple[dict, int]:
+def vcf_scores(hl, score_sites, sources) -> tuple[dict, int]:
     """The reference: the VCF's scores and row count, computed once for every format."""
-    return _scores(hl, spark, sources["vcf"])
+    return _scores(hl, score_sites, sources["vcf"])
 
 
 def test_vds_rows_at_score_loci_collect_like_the_vcf(hl, spark, sources):
-    """What the stage's ``match_hail`` collects of a VDS (the loci from the sites frame,
-    ``loci_table``; the rows densified there and split by ``biallelic_rows``, collected by
-    ``genotype_rows_at``): the VCF's rows
+    """What the stage's ``match_hail`` collects of a VDS (the loci from the sites frame:
+    ``loci_table``, where the VDS is densified, and ``ScoreLoci``, where ``genotype_rows_at``
+    collects the file rows of ``file_rows`` and splits them): the VCF's rows
     at those loci, both alts of the multi-allelic site included. Regression: collecting the
     rows of a densified VDS failed in Hail's ``to_spark`` ("requirement failed")."""
     sites = pd.DataFrame({"contig": ["chr1"] * 3, "position": [100, 300, 500]})
@@ -234,9 +246,9 @@ def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["mt", "plink", "bgen", "vds"])
-def test_every_format_scores_like_the_vcf(hl, spark, sources, vcf_scores, fmt):
+def test_every_format_scores_like_the_vcf(hl, score_sites, sources, vcf_scores, fmt):
     want, n_rows = vcf_scores
-    got, n_rows_fmt = _scores(hl, spark, sources[fmt])
+    got, n_rows_fmt = _scores(hl, score_sites, sources[fmt])
     assert set(got) == {"101", "102", "103", "104"}
     for s, (score_sum, n_missing, n_matched) in want.items():
         assert got[s][0] == pytest.approx(score_sum, rel=1e-6, abs=1e-9), (fmt, s)
