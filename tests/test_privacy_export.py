@@ -249,16 +249,20 @@ def test_suppressed_counts_not_recoverable_from_totals_or_steps(toy_releases):
                 assert non.isdigit() or not 1 <= int(r.n) - int(trd) <= 19, (rel, r.dataset, r.definition)
 
 
+def _exports_with(tmp: Path, name: str) -> list[tuple[str, Path]]:
+    """(release, export folder) of each toy release whose export has the file ``name``."""
+    exports = [(rel, tmp / "results" / rel / "export") for rel in RELEASES]
+    return [(rel, exp) for rel, exp in exports if (exp / name).exists()]
+
+
 def test_no_replication_row_for_a_hidden_discovery_fit(toy_releases):
     """A replication.tsv row exists because its discovery fit was significant, so a row whose
     discovery results.tsv row is blank (hidden counts) would tell that hidden fit's outcome
     (report.tables: rows of hidden discovery fits are left out, d1cac1b)."""
-    tmp = toy_releases[0]
     key = ["definition", "contrast", "pgs_id"]
-    for rel in RELEASES:
-        exp = tmp / "results" / rel / "export"
-        if not (exp / "replication.tsv").exists():
-            continue
+    exports = _exports_with(toy_releases[0], "replication.tsv")
+    assert exports  # the toy has replication datasets: the rule is exercised
+    for rel, exp in exports:
         rep = pd.read_csv(exp / "replication.tsv", sep="\t")
         res = pd.read_csv(exp / "results.tsv", sep="\t")
         disc = res[res["dataset"] == "discovery"]
@@ -271,12 +275,8 @@ def test_consistency_r2_only_from_shown_meta_estimates(toy_releases):
     """An R^2 in consistency.tsv is built only from meta estimates the export shows: every
     fixed-effect meta row of its contrast under its definitions (all of them for an 'all' row)
     has a beta (report.tables.hide_estimates_of_hidden_counts)."""
-    tmp = toy_releases[0]
     checked = 0
-    for rel in RELEASES:
-        exp = tmp / "results" / rel / "export"
-        if not (exp / "consistency.tsv").exists():
-            continue
+    for rel, exp in _exports_with(toy_releases[0], "consistency.tsv"):
         cons = pd.read_csv(exp / "consistency.tsv", sep="\t")
         meta = pd.read_csv(exp / "meta.tsv", sep="\t")
         fixed = meta[meta["method"] == "fixed"]
