@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -435,3 +437,7 @@ def test_replication_rows_of_a_hidden_discovery_fit_are_left_out():
     assert out.index.tolist() == ["P1", "P3"]
     assert out.loc["P1", "beta"] == 0.2 and out.loc["P1", "note"] == ""
     assert np.isnan(out.loc["P3", "beta"]) and out.loc["P3", "note"] == HIDDEN_ESTIMATES_NOTE
+    # No discovery fit significant: replication.tsv has no rows but keeps its columns (the toy
+    # wheel run's report failed on it with KeyError 'definition').
+    none = hide_estimates_of_hidden_counts(safe, replace(rc, replication=replication.iloc[:0]))["replication"]
+    assert len(none) == 0 and list(none.columns) == list(replication.columns)

@@ -306,8 +306,10 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
         # estimates, so a row whose discovery fit is hidden is left out, not only blanked.
         df = rc.replication
         if rc.discovery_dataset is not None:
-            df = df[[(rc.discovery_dataset, d, c, p) not in hidden for d, c, p in
-                     zip(df["definition"], df["contrast"], df["pgs_id"])]].reset_index(drop=True)
+            # A list mask, not df[list]: an empty list would select no COLUMNS of a 0-row frame.
+            keep = [(rc.discovery_dataset, d, c, p) not in hidden
+                    for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
+            df = df.loc[pd.Series(keep, index=df.index, dtype=bool)].reset_index(drop=True)
         out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)  # its own and discovery's
                                          for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
     if rc.meta is not None:
