@@ -88,7 +88,12 @@ def test_results_counts_are_suppressed(report):
     assert small.any()  # the small dataset must exercise suppression
     assert (tsv.loc[small, "n_cases"] == "<20").all()
     big = logistic["n_cases"] >= 20
-    assert (tsv.loc[big, "n_cases"] == logistic.loc[big, "n_cases"].astype(str)).all()
+    # A count of 20 or more is shown as it is, or hidden by the audit as a secondary cell
+    # ("suppressed": the contrasts of one dataset count the same persons, d1cac1b); never
+    # another number, never "<20", and most stay shown.
+    exact = tsv.loc[big, "n_cases"] == logistic.loc[big, "n_cases"].astype(str)
+    assert (exact | (tsv.loc[big, "n_cases"] == "suppressed")).all()
+    assert exact.mean() > 0.5, exact.mean()
     # A small number of controls is never recoverable: n and n_cases are not both shown.
     controls = logistic["n"] - logistic["n_cases"]
     both_shown = tsv["n"].str.isdigit() & tsv["n_cases"].str.isdigit()
@@ -115,7 +120,9 @@ def test_html_has_forest_plots_across_datasets(report):
     tsv = pd.read_csv(files["results.tsv"], sep="\t", dtype={"n": str, "n_cases": str})
     counts_shown = (tsv["n"].str.isdigit() & tsv["n_cases"].str.isdigit()).to_numpy()
     shown = logistic[(logistic.definition == cfg.phenotypes.primary_definition) & logistic.converged & counts_shown]
-    assert set(shown["dataset"]) == {"discovery", "replication_wgs"}
+    # The small replication dataset's primary models all have a hidden count (its TRD 8 and
+    # trMDD 12 persons; the audit links the contrasts, d1cac1b): only discovery's are drawn.
+    assert set(shown["dataset"]) == {"discovery"} and len(shown) >= 10
     for r in shown.itertuples():
         assert f"{r.odds_ratio:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" in texts
     hidden = logistic[(logistic.definition == cfg.phenotypes.primary_definition) & logistic.converged & ~counts_shown]
