@@ -175,3 +175,44 @@ def test_storage_faults_are_one_line_with_the_path():
     java = RuntimeError("Py4JJavaError: ... java.io.IOException: No space left on device\n\tat org.apache...")
     assert str(storage_error(java, where="/out/r1")) == "/out/r1: No space left on device"
     assert storage_error(ValueError("something else"), where="/out/r1") is None
+
+
+@pytest.mark.parametrize(("fmt", "exts", "as_matrix_file"), [
+    ("plink", (".bed", ".bim", ".fam"), False),
+    ("plink", (".bed", ".bim", ".fam"), True),
+    ("pgen", (".pgen", ".pvar", ".psam"), False),
+    ("pgen", (".pgen", ".pvar", ".psam"), True),
+], ids=["bed-prefix", "bed-file", "pgen-prefix", "pgen-file"])
+def test_plink_fileset_is_three_inputs_each_fingerprinted(cfg, tmp_path, fmt, exts, as_matrix_file):
+    """A PLINK dataset's ``path`` is the prefix or the .bed/.pgen (README). New-user trial,
+    session 16: a prefix matched no file, so the pgs stage's input fingerprint was
+    ``exists: false`` whatever the genotypes held (a replaced .bed, an edited .bim: "up to
+    date, skipped"), and a pgen prefix stopped ``run`` with exit 2 "no such file or directory".
+    Now the matrix, variant and sample files are each an input: present ones pass preflight,
+    an edit of the variant file changes the pgs fingerprint, a missing sample file is named."""
+    from trd_spark.stages import STAGE_SPECS, input_fingerprint
+
+    prefix = tmp_path / "g"
+    for ext in exts:
+        Path(f"{prefix}{ext}").write_text(f"{ext} v1\n")
+    path = f"{prefix}{exts[0]}" if as_matrix_file else str(prefix)
+    ds = cfg.datasets[0].model_copy(update={"genotypes": cfg.datasets[0].genotypes.model_copy(
+        update={"format": fmt, "path": path})})
+    cfg = cfg.model_copy(update={"toy_data": None, "datasets": [ds, *cfg.datasets[1:]]})
+    pgs = STAGE_SPECS["pgs"]
+    key = "datasets.0.genotypes.path"
+
+    def fingerprints() -> dict[str, object]:
+        return {k: input_fingerprint(p) for k, p in pgs.external(cfg) if k.startswith(key)}
+
+    before = fingerprints()
+    assert all(f["exists"] for f in before.values()), before
+    Path(f"{prefix}{exts[1]}").write_text(f"{exts[1]} v2\n")  # same size, other bytes
+    assert fingerprints() != before
+    assert [(k, p) for k, p in pgs.external(cfg) if k.startswith(key)] == [
+        (key, f"{prefix}{exts[0]}"), (f"{key}[{exts[1]}]", f"{prefix}{exts[1]}"),
+        (f"{key}[{exts[2]}]", f"{prefix}{exts[2]}")]
+    assert [k for k, _ in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == []
+    Path(f"{prefix}{exts[2]}").unlink()
+    assert [(k, p) for k, p in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == [
+        (f"{key}[{exts[2]}]", f"{prefix}{exts[2]}")]

@@ -33,16 +33,11 @@ def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
             if is_uri(path):
                 continue  # object stores are checked by the reader, with the same key in its error
             # A PLINK ``path`` may be the bed/bim/fam prefix (README): its .bed must exist.
-            if not glob.glob(path) and not (_is_plink_prefix(cfg, key) and glob.glob(f"{path}.bed")):
+            # A PLINK / pgen ``path`` (prefix or matrix file) comes as its three files
+            # (``stages.plink_fileset_inputs``): each must exist.
+            if not glob.glob(path):
                 out.append((key, path))
     return out
-
-
-def _is_plink_prefix(cfg: Config, key: str) -> bool:
-    """``key`` is ``datasets.N.genotypes.path`` of a PLINK dataset."""
-    parts = key.split(".")
-    return (len(parts) == 4 and parts[0] == "datasets" and parts[2:] == ["genotypes", "path"]
-            and cfg.datasets[int(parts[1])].genotypes.format == "plink")
 
 
 def toy_data_pending(cfg: Config) -> str | None:

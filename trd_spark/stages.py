@@ -121,12 +121,34 @@ class StageSpec:
         for f in fields:
             if any(f[:len(prefix)] == prefix for prefix in self.inputs):
                 out += _walk_paths(raw, f, "")
-        return out
+        return [hit for key, path in out for hit in plink_fileset_inputs(cfg, key, path)]
 
     def runner(self) -> Callable[[StageContext], Any]:
         """The stage's ``run(ctx)``, imported lazily (a stage's heavy imports are paid only
         when it runs)."""
         return importlib.import_module(self.module).run
+
+
+# A PLINK dataset's ``path`` is the fileset's common prefix or its matrix file (README); the
+# matrix, variant and sample files are read, so each is an input of its own.
+PLINK_FILESETS = {"plink": (".bed", ".bim", ".fam"), "pgen": (".pgen", ".pvar", ".psam")}
+
+
+def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, str]]:
+    """``[(key, path)]`` of one external input, where a ``datasets.N.genotypes.path`` of a
+    ``plink`` / ``pgen`` dataset becomes its three files: ``(key, prefix.bed)``, ``(key[.bim],
+    prefix.bim)``, ``(key[.fam], prefix.fam)`` (pgen: .pgen, .pvar, .psam). The prefix alone
+    matches no file, so its fingerprint was ``exists: false`` and a replaced .bed (or an edited
+    .bim, also behind a ``.bed`` path) never reran the pgs stage; preflight now names the first
+    missing file of the set."""
+    parts = key.split(".")
+    if len(parts) != 4 or parts[0] != "datasets" or parts[2:] != ["genotypes", "path"]:
+        return [(key, path)]
+    exts = PLINK_FILESETS.get(cfg.datasets[int(parts[1])].genotypes.format)
+    if exts is None:
+        return [(key, path)]
+    prefix = path.removesuffix(exts[0])
+    return [(key, prefix + exts[0]), *((f"{key}[{ext}]", prefix + ext) for ext in exts[1:])]
 
 
 def _walk_paths(node: Any, keys: tuple[str, ...], at: str) -> list[tuple[str, str]]:
