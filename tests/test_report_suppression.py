@@ -441,3 +441,55 @@ def test_replication_rows_of_a_hidden_discovery_fit_are_left_out():
     # wheel run's report failed on it with KeyError 'definition').
     none = hide_estimates_of_hidden_counts(safe, replace(rc, replication=replication.iloc[:0]))["replication"]
     assert len(none) == 0 and list(none.columns) == list(replication.columns)
+
+
+def test_an_unchanged_reexport_hides_what_the_earlier_export_hid_after_another_release():
+    """Session 15's open item 1: r1 (TRD 7) exported alone hid non-MDD and showed the model's
+    n 766; r2 (trMDD 300 -> 350, same TRD and non-MDD) was exported next, audited against it;
+    r1 re-exported from the same counts is not linked to its earlier export (every count equal)
+    but is linked to r2, and the free audit then hid n and showed non-MDD 759: whoever holds
+    both exports of r1 reads n - non-MDD = 7 TRD persons. The re-export must hide at least
+    what the earlier one hid (``build_audit``: an unchanged export's hidden cells are carried
+    in), so the two together show no more than the earlier export alone."""
+    import io
+
+    from test_report_reexport import T, attacker, export_files, release
+
+    from trd_spark.report.tables import hidden_counts, prior_counts, prior_labels
+
+    def read(rc: ReleaseCounts, files: dict[str, str]) -> dict:
+        """The export as released_exports reads it: text tables and the hidden counts its report recorded."""
+        out = {name[:-4]: pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+               for name, text in files.items()}
+        out["hidden_counts"] = hidden_counts(files, {"cohort_counts": rc.cohort_counts, "cohort_flow": rc.cohort_flow,
+                                                     "logistic": rc.logistic})
+        return out
+
+    def union(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+        """Both exports of one release read as the same persons: each count as either shows it."""
+        out = {}
+        for name in a:
+            x, y = (pd.read_csv(io.StringIO(t[name]), sep="\t", dtype=str, keep_default_na=False) for t in (a, b))
+            for col in ("n", "n_cases"):
+                if col in x.columns:
+                    x[col] = [u if u.isdigit() else v for u, v in zip(x[col], y[col])]
+            out[name] = x.to_csv(sep="\t", index=False)
+        return out
+
+    r1 = release(7)
+    first = export_files(r1)
+    cc2 = r1.cohort_counts.assign(n=lambda df: df["n"].where(df["status"] != "trMDD", 350))
+    r2 = replace(r1, cohort_counts=cc2, cohort_flow=r1.cohort_flow.assign(n=int(cc2["n"].sum())),
+                 prior=prior_counts({"r1": read(r1, first)}))
+    second = export_files(r2)
+    exported = {"r1@run1": read(r1, first), "r2": read(r2, second)}
+    free = export_files(replace(r1, prior=prior_counts(exported)))  # before: the earlier labels not carried in
+    assert "\tnon_MDD\t759\n" in free["cohort_counts.tsv"] and "\tsuppressed\t<20\t" in free["results.tsv"]
+    assert attacker(union(first, free)).determined(("status", "d", "A", "TRD"))
+    again = export_files(replace(r1, prior=prior_counts(exported), prior_labels=prior_labels(exported)))
+    both = attacker(union(first, again))
+    trd = ("status", "d", "A", "TRD")
+    assert not both.determined(trd), (first, again)
+    lo, hi = both.interval(trd)
+    assert hi - lo >= T - 3, (lo, hi)
+    assert union(first, again) == union(first, first)  # nothing shown that the earlier export hid

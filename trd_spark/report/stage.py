@@ -42,7 +42,7 @@ from trd_spark.report.figures import (
     significance_figure,
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
-from trd_spark.report.tables import ReleaseCounts, hidden_counts, prior_counts, suppress_release
+from trd_spark.report.tables import ReleaseCounts, hidden_counts, prior_counts, prior_labels, suppress_release
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
 
@@ -463,6 +463,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
         difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
         consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
+        prior_labels=prior_labels(other_exports or {}),
         discovery_dataset=next((d.name for d in cfg.datasets if d.role == "discovery"), None),
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
         if t.get("dataset_flow") is not None else None,

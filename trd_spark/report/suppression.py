@@ -211,7 +211,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
-    hidden: dict | None = None, known: set | None = None, signed: set | None = None,
+    hidden: dict | None = None, known: set | None = None, signed: set | None = None, dropped: set | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -222,7 +222,8 @@ def audit_suppression(
     bounded by >= 0 only. Published cells of 1..threshold-1 are hidden as "<threshold" first;
     secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
     units, never zeros. ``hidden``: published cells already hidden elsewhere (cell -> label,
-    e.g. as another export shows them). ``known``: unpublished cells an outsider knows
+    e.g. as another export shows them). ``dropped``: units left out from the start (a curve
+    set an export of the same counts left out). ``known``: unpublished cells an outsider knows
     exactly from elsewhere (e.g. persons scored in each release of a comparison, another
     release's counts: ``tables.prior_counts``): fixed in the audit, never hidden, not protected
     themselves (this export cannot hide them; a small change from them is protected).
@@ -254,7 +255,7 @@ def audit_suppression(
     for k, u in unit_of.items():
         members.setdefault(u, []).append(k)
     hide = {**(hidden or {}), **{k: suppressed_label(threshold) for k in published if is_small_count(values[k], threshold)}}
-    dropped: set = set()
+    dropped = {u for u in dropped or () if u in members}
     low = threshold - 1
     top = max(truth.max(initial=1.0), 1.0)
 

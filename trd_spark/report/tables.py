@@ -67,6 +67,8 @@ class ReleaseCounts:
     consistency: pd.DataFrame | None = None  # contrast, definition_a, definition_b, n_pgs, r2 (of meta's betas)
     # Counts other releases' exports already show ({(release, audit cell): n}, ``prior_counts``).
     prior: dict[tuple, int] | None = None
+    # The labels those exports show instead of a count ({(release, audit cell): label}, ``prior_labels``).
+    prior_labels: dict[tuple, str] | None = None
     # The cohort stage's per-dataset flow (dataset, definition, step_order, step, n; cohort.flow).
     dataset_flow: pd.DataFrame | None = None
     # The dataset with role discovery (config): replication rows exist for its significant fits.
@@ -111,6 +113,38 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
             for d, st, n in zip(flow["definition"], flow["step"], flow["n"].astype(str)):
                 if n.isdigit():
                     out[(release, ("flow", d, st))] = int(n)
+    return out
+
+
+# How ``prior_labels`` names a Kaplan-Meier curve set an export left out.
+DROPPED = "dropped"
+
+
+def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
+    """{(release, cell): label} of the counts other exports hide, cells named as
+    ``prior_counts`` names them: a status, cohort-flow, PGS-distribution or model count shown
+    as a label ("<20", "suppressed") in that export's TSVs, and ("km_persons", dataset,
+    definition, pgs_id) -> ``DROPPED`` for a Kaplan-Meier curve set it left out (from its
+    "hidden_counts"; an export without them: none). ``exports`` as ``prior_counts`` takes them.
+    ``build_audit`` hides these again in an export whose every count equals that export's (a
+    re-export of the same data), so the two read as the same persons show nothing either hides."""
+    out: dict[tuple, str] = {}
+    for release, tables in sorted(exports.items()):
+        for cell, n in model_count_cells(tables).items():
+            if not n.isdigit():
+                out[(release, cell)] = n
+        for name, kind, keys in (("cohort_counts", "status", ("dataset", "definition", "status")),
+                                 ("cohort_flow", "flow", ("definition", "step")),
+                                 ("pgs_distribution", "dist", ("dataset", "ancestry", "pgs_id"))):
+            df = tables.get(name)
+            if df is None:
+                continue
+            for *k, n in df[[*keys, "n"]].astype(str).itertuples(index=False):
+                if not n.isdigit():
+                    out[(release, (kind, *k))] = n
+        for *cell, _ in tables.get("hidden_counts") or []:
+            if cell and cell[0] == "km_persons":
+                out[(release, tuple(cell))] = DROPPED
     return out
 
 
@@ -276,10 +310,9 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
     with the totals the small group next to it. So every estimate (beta, se, OR, CI, p,
     corrections, convergence, failure reason) of such a logistic or Cox row is left out, and
     of every derived row that uses one: a TRD vs trMDD difference using one of its three
-    contrasts, a replication row of that dataset (it shows its discovery model's beta too), or a
-    meta-analysis row of that definition, contrast and PGS (its pooled se minus the shown
-    datasets' would give the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for
-    too few cases).
+    contrasts, a replication row or a meta-analysis row of that definition, contrast and PGS
+    (a replication row uses its discovery model too) (its pooled se minus the shown datasets' would give
+    the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for too few cases).
     A replication row whose discovery fit is hidden (``rc.discovery_dataset``) is left out: it
     exists only because that fit was significant.
     A consistency row (R^2 of fixed-effect meta log ORs between definitions, over PGS) shows
@@ -311,11 +344,8 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
             keep = [(rc.discovery_dataset, d, c, p) not in hidden
                     for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
             df = df.loc[pd.Series(keep, index=df.index, dtype=bool)].reset_index(drop=True)
-        # Its own fit and discovery's (any dataset's when no dataset has the role), not the other
-        # replication datasets': a hidden fit of one left the other's rows blank.
-        discovery = datasets if rc.discovery_dataset is None else [rc.discovery_dataset]
-        out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in (ds, *discovery)) for ds, d, c, p
-                                         in zip(df["dataset"], df["definition"], df["contrast"], df["pgs_id"])])
+        out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)  # its own and discovery's
+                                         for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
     if rc.meta is not None:
         df = rc.meta
         meta_hidden = [any((x, d, c, p) in hidden for x in datasets)
@@ -492,9 +522,11 @@ def dataset_flow_audit(flow: pd.DataFrame, status: dict) -> tuple[dict, set, lis
     return values, published, relations
 
 
-def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
-    """(cell values, published cells, relations, units) for every participant count of a
-    release (units: published cell -> what is hidden with it, see ``audit_suppression``)."""
+def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
+    """(cell values, published cells, relations, units, carried) for every participant count
+    of a release (units: published cell -> what is hidden with it, see ``audit_suppression``;
+    carried: published cell -> label, or Kaplan-Meier unit -> ``DROPPED``, that an export with
+    the same counts hid, ``rc.prior_labels``: hidden here too)."""
     values: dict = {}
     published: set = set()
     relations: list[dict] = []
@@ -702,6 +734,20 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
         by_release.setdefault(release, []).append((name, n))
     unchanged = {release for release, cells in by_release.items()
                  if all(values.get(model_cell.get(name, name), 0) == n for name, n in cells)}
+    # ... but what it hid stays hidden. Unlinked, the audit can hide other cells than it did
+    # when an export made since is linked here (r1 TRD 7: its first export hid non-MDD and
+    # showed n 766; re-exported from the same counts after r2's export, a free audit hid n and
+    # showed non-MDD 759: the two gave 7). Carried in, the re-export hides at least as much, so
+    # the two show no more than the earlier one, which later exports were audited against.
+    carried: dict[tuple, str] = {}
+    for (release, name), label in sorted((rc.prior_labels or {}).items(), key=str):
+        cell = model_cell.get(name, name)
+        if release not in unchanged:
+            continue
+        if label == DROPPED:
+            carried[("km_curve_set", *name[1:])] = DROPPED
+        elif cell in published:
+            carried[cell] = label
     linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         if release in unchanged:
@@ -728,7 +774,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict]:
             key = (RELEASE_CHANGE_BETWEEN, release, a, b)
             values[key] = (values[a] - values[b]) - (values[pa] - values[pb])
             relations.append({a: 1, b: -1, pa: -1, pb: 1, key: -1})
-    return values, published, relations, units
+    return values, published, relations, units, carried
 
 
 # Signed audit cells (``audit_suppression``'s ``signed``): the change, between two releases, of
@@ -839,10 +885,14 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     one (``hide_estimates_of_hidden_counts``). Keys: cohort_flow, logistic, and cohort_counts /
     cox / pgs_distribution / km_curves / difference / replication / meta when given. Raises
     TrdSparkError if the audit cannot protect a cell."""
-    values, published, relations, units = build_audit(rc)
+    values, published, relations, units, carried = build_audit(rc)
+    # What an export with the same counts hid is hidden again ("suppressed", or "<threshold"
+    # for a small count: the audit labels those itself).
     audit = audit_suppression(values, published, relations, threshold, units,
+                              hidden={k: SECONDARY_LABEL for k, label in carried.items() if label != DROPPED},
                               known={k for k in values if k[0] == "prior"},
-                              signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN})
+                              signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
+                              dropped={k for k, label in carried.items() if label == DROPPED})
     hide = audit.hide
 
     def shown(key, v):
