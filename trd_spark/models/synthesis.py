@@ -20,8 +20,6 @@ from trd_spark.models.multiple_testing import adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
 from trd_spark.vocabulary import ALL_DEFINITIONS, Contrast
 
-LABELS = ["pgs_id", "trait", "domain"]
-
 
 def _ok(results: pd.DataFrame) -> pd.DataFrame:
     """Converged rows with a finite beta and positive se."""

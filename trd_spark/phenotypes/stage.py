@@ -395,11 +395,6 @@ def drug_record_quirks(drugs: DataFrame) -> DataFrame:
     return drugs.agg(*drug_record_quirk_columns())
 
 
-def _unmapped(concept: Column, source: Column) -> Column:
-    """True where the standard concept is 0 (or null) and the source concept is set (not 0)."""
-    return (F.coalesce(concept, F.lit(0)) == 0) & (F.coalesce(source, F.lit(0)) != 0)
-
-
 def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
@@ -413,7 +408,7 @@ def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
     tagged = reduce(lambda a, b: a.unionByName(b), [
         omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
-    unmapped = _unmapped(F.col("_concept"), F.col("_source"))
+    unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
     return tagged.agg(*[F.coalesce(F.sum((unmapped & (F.col("_table") == table)).cast("long")), F.lit(0)).alias(f"n_{table}")
                         for table in SOURCE_CONCEPT_OF])
 
