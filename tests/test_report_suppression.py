@@ -493,3 +493,31 @@ def test_an_unchanged_reexport_hides_what_the_earlier_export_hid_after_another_r
     lo, hi = both.interval(trd)
     assert hi - lo >= T - 3, (lo, hi)
     assert union(first, again) == union(first, first)  # nothing shown that the earlier export hid
+
+
+def test_a_pgs_quantile_is_shown_only_with_enough_persons_beyond_it():
+    """Session 15's open item 4: pgs_distribution's quantiles come from Spark's
+    percentile_approx, which returns one person's score, so the 5th percentile of a 30-person
+    group was its second-lowest person's value. A quantile at level q of n persons is shown
+    only when n x min(q, 1-q) >= T + 1 (T persons strictly below and above it): of 500 persons
+    every quantile, of 100 the quartiles and median, of 30 none (mean and sd stay: the count
+    rule covers them). The box plot draws what is left, never a 'nan' coordinate."""
+    from trd_spark.report.figures import distribution_figure
+
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [630]})
+    counts = pd.DataFrame({"dataset": "d", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
+                           "n": [100, 150, 80, 300]})
+    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"], "n": [400],
+                             "n_cases": [100]})
+    quantiles = {"p05": -1.6, "p25": -0.7, "p50": 0.0, "p75": 0.7, "p95": 1.6}
+    dist = pd.DataFrame([("d", a, "P1", n, 0.1, 1.0, *quantiles.values()) for a, n in
+                         (("EUR", 500), ("AFR", 100), ("EAS", 30))],
+                        columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *quantiles])
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
+                       pgs_distribution=dist, primary_definition="x")
+    out = suppress_release(rc, 20)["pgs_distribution"].set_index("ancestry")
+    assert out["n"].tolist() == [500, 100, 30] and out["mean"].notna().all()
+    shown = {a: [c for c in quantiles if np.isfinite(out.loc[a, c])] for a in out.index}
+    assert shown == {"EUR": list(quantiles), "AFR": ["p25", "p50", "p75"], "EAS": []}
+    fig = distribution_figure(out.reset_index(), title="d", traits={})
+    assert fig.data["boxes"]["ancestry"].tolist() == ["AFR", "EUR"] and "nan" not in fig.svg.lower()

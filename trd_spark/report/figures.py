@@ -389,8 +389,9 @@ def significance_figure(results: pd.DataFrame, *, domains: list[str], contrasts:
 def distribution_figure(dist: pd.DataFrame, *, title: str, traits: dict[str, str]) -> Figure:
     """Box plots of the PGS (per SD) by genetic ancestry group, from aggregates only: whiskers
     5th-95th, box 25th-75th percentile, line at the median. ``dist``: pgs_id, ancestry, p05,
-    p25, p50, p75, p95 (rows without quantiles, i.e. groups hidden by disclosure control, are
-    left out). ``data["boxes"]``: the rows drawn with their y position."""
+    p25, p50, p75, p95 (rows without a median are left out, and a whisker or box whose
+    quantiles are missing is not drawn: disclosure control, ``tables.quantile_shown``).
+    ``data["boxes"]``: the rows drawn with their y position."""
     d = dist.dropna(subset=["p50"])
     groups = sorted(d["ancestry"].unique())
     pgs_ids = list(dict.fromkeys(d["pgs_id"]))
@@ -408,14 +409,17 @@ def distribution_figure(dist: pd.DataFrame, *, title: str, traits: dict[str, str
             r = r.iloc[0]
             y = i - 0.5 + step * (j + 1)
             colour = PALETTE[j % len(PALETTE)]
-            ax.plot([r.p05, r.p95], [y, y], color=colour, linewidth=0.8)
-            ax.add_patch(matplotlib.patches.Rectangle((r.p25, y - step * 0.35), r.p75 - r.p25, step * 0.7,
-                                                      facecolor=colour, alpha=0.35, edgecolor=colour))
+            # A quantile the export leaves out (too few persons beyond it) is not drawn either.
+            if np.isfinite([r.p05, r.p95]).all():
+                ax.plot([r.p05, r.p95], [y, y], color=colour, linewidth=0.8)
+            if np.isfinite([r.p25, r.p75]).all():
+                ax.add_patch(matplotlib.patches.Rectangle((r.p25, y - step * 0.35), r.p75 - r.p25, step * 0.7,
+                                                          facecolor=colour, alpha=0.35, edgecolor=colour))
             ax.plot([r.p50, r.p50], [y - step * 0.35, y + step * 0.35], color="#000000", linewidth=1.0)
             drawn.append({"pgs_id": p, "ancestry": g, "p05": r.p05, "p25": r.p25, "p50": r.p50, "p75": r.p75,
                           "p95": r.p95, "y": y})
-    lo = float(min(d["p05"].min(), -2.0)) if len(d) else -2.0
-    hi = float(max(d["p95"].max(), 2.0)) if len(d) else 2.0
+    lo = float(np.nanmin([*d["p05"], *d["p25"], *d["p50"], -2.0]))
+    hi = float(np.nanmax([*d["p95"], *d["p75"], *d["p50"], 2.0]))
     ax.set_xlim(lo - 0.2, hi + 0.2)
     ax.set_ylim(len(pgs_ids) - 0.5, -0.5)
     ax.set_yticks(range(len(pgs_ids)))

@@ -254,9 +254,9 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                                "linear system (totals, groups shared across TRD definitions, tables and models, "
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
                                "programming bounds no hidden small count more tightly than the label does; PGS "
-                               f"quantiles only for groups of &ge; {threshold}; Kaplan-Meier steps only with &ge; "
-                               f"{threshold} events and at risk, their survival and CI the life table of the "
-                               "published counts (no product-limit value at full precision, which would tell when "
+                               f"quantiles only with &ge; {threshold} persons below and above them; Kaplan-Meier "
+                               f"steps only with &ge; {threshold} events and at risk, their survival and CI the life "
+                               "table of the published counts (no product-limit value at full precision, which would tell when "
                                "persons were censored); no estimate of a model whose N, cases or events "
                                "are hidden, nor of a difference, replication or meta-analysis using one (a standard "
                                "error carries its sample size)"
@@ -512,7 +512,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     if "pgs_distribution" in safe:
         dist = safe["pgs_distribution"]
         figs = "".join(figure(distribution_figure(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits).svg,
-                              f"{ds}: PGS per SD by ancestry group (groups under {threshold} persons not shown)")
+                              f"{ds}: PGS per SD by ancestry group (a quantile with fewer than {threshold} persons "
+                              "below or above it not shown)")
                        for ds, g in dist.groupby("dataset", sort=True))
         sections.append(("distributions", "PGS distributions by ancestry group", figs + _details(
             html_table(dist, "Quantiles of the PGS per SD"), "table")))

@@ -877,6 +877,20 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
     return values, relations
 
 
+# The quantile columns of pgs_distribution and their levels (``report.stage.QUANTILES``).
+QUANTILE_LEVELS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+
+
+def quantile_shown(n: int, level: float, threshold: int) -> bool:
+    """Whether the ``level`` quantile (0..1) of a group of ``n`` persons may be published: true
+    when n x min(level, 1 - level) >= threshold + 1. Spark's ``percentile_approx`` returns the
+    value of the person at rank ceil(n x level), so at least ``threshold`` persons then lie
+    strictly below it and at least ``threshold`` strictly above: the value is not the edge of
+    a small group (a dominance-style threshold rule for percentiles, as statistical offices
+    apply to magnitude tables; the 5th percentile needs 420 persons, the median 42)."""
+    return n * min(level, 1.0 - level) >= threshold + 1
+
+
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
     """The export versions of the count-bearing tables (count columns as objects): cells of
     1..threshold-1 as "<threshold", further cells hidden by the audit as "suppressed",
@@ -961,6 +975,13 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # individual values).
         dist[stats] = dist[stats].astype(float)
         dist.loc[small, stats] = float("nan")
+        # A quantile is one person's score (percentile_approx returns a value of the group): the
+        # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
+        # ``threshold`` persons strictly below and above it (``quantile_shown``).
+        for col, level in QUANTILE_LEVELS.items():
+            if col in dist.columns:
+                few = [not (isinstance(v, int) and quantile_shown(v, level, threshold)) for v in labels]
+                dist.loc[pd.Series(few, index=dist.index, dtype=bool), col] = float("nan")
         dist["n"] = pd.Series(labels, index=dist.index, dtype=object)
         out["pgs_distribution"] = dist
     if rc.km_curves is not None:
