@@ -237,13 +237,20 @@ def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]
     found: dict[str, list[str]] = {}
     for path in files:
         try:
+            # .bim and a headerless .pvar: chrom, id, cM, pos or (5 fields, no cM) chrom, id, pos;
+            # VCF and a .pvar with its #CHROM header: chrom, pos.
+            bim_order = source.format in ("plink", "pgen")
             with (gzip.open(path, "rt") if compression(path) != "none" else open(path)) as f:
                 for line_no, line in enumerate(f, 1):
                     if line.startswith("#"):
+                        bim_order = bim_order and not line.startswith("#CHROM")
                         continue
-                    fields = line.split(None, 4) if source.format == "plink" else line.split("\t", 2)
-                    # .bim: chrom, id, cM, pos; VCF/.pvar: chrom, pos
-                    contig, pos = (fields[0], fields[3]) if source.format == "plink" else (fields[0], fields[1])
+                    if bim_order:
+                        fields = line.split()
+                        contig, pos = fields[0], fields[3 if len(fields) >= 6 else 2]
+                    else:
+                        fields = line.split("\t", 2)
+                        contig, pos = fields[0], fields[1]
                     locus = f"{recoding.get(contig, contig)}:{pos}"
                     if locus in wanted:
                         found.setdefault(locus, []).append(f"{path}:{line_no}")

@@ -124,8 +124,7 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
     first_line = 1
     try:
         if files.format == "plink":
-            bim = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[0, 1, 3, 4, 5],
-                              names=["chrom", "id", "cm", "pos", "a1", "a2"], keep_default_na=False)
+            bim = read_bim_columns(path, 0, ["a1", "a2"])
             table = pd.DataFrame({"chrom": bim["chrom"], "pos": bim["pos"], "ref": bim["a2"], "alt": bim["a1"],
                                   "rsid": bim["id"]})
         else:
@@ -159,7 +158,7 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
 def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns and
     the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
-    .bim-ordered: CHROM ID CM POS ALT REF)."""
+    .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``)."""
     with open(path) as f:
         skip = 0
         for line in f:
@@ -174,9 +173,28 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
         if "rsid" not in pvar.columns:
             pvar["rsid"] = None
         return pvar[["chrom", "pos", "ref", "alt", "rsid"]], skip + 2
-    pvar = pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=[0, 1, 3, 4, 5],
-                       names=["chrom", "id", "cm", "pos", "alt", "ref"], keep_default_na=False)
+    pvar = read_bim_columns(path, skip, ["alt", "ref"])
     return pvar.rename(columns={"id": "rsid"})[["chrom", "pos", "ref", "alt", "rsid"]], skip + 1
+
+
+def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
+    """A .bim-ordered variant list (a .bim, or a headerless .pvar after ``skip`` ``##`` lines)
+    as text columns ``chrom``, ``id``, ``pos`` and the two ``alleles`` names (A1 then A2: for
+    a .bim ALT then REF). Six fields (CHROM ID CM POS A1 A2) or five without the centimorgan
+    column, as plink2 reads both (its .bim/.pvar spec: the CM column is optional); the count
+    is taken from the first variant line, as plink2 does. Raises InputDataError naming
+    ``path:line`` for another field count; pandas errors (a later line with another count)
+    propagate to the caller's one-line error."""
+    with open(path) as f:
+        first = next((line for i, line in enumerate(f) if i >= skip and line.strip()), "")
+    n = len(first.split())
+    if n not in (5, 6):
+        raise InputDataError(f"{n} fields in the first variant line; a .bim-ordered variant list has 6 "
+                             "(CHROM ID CM POS A1 A2) or 5 (no CM)", where=f"{path}:{skip + 1}")
+    cols = [0, 1, 3, 4, 5] if n == 6 else [0, 1, 2, 3, 4]
+    names = ["chrom", "id", "cm", "pos", *alleles] if n == 6 else ["chrom", "id", "pos", *alleles]
+    return pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
+                       keep_default_na=False)
 
 
 def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> None:
