@@ -310,9 +310,10 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
     with the totals the small group next to it. So every estimate (beta, se, OR, CI, p,
     corrections, convergence, failure reason) of such a logistic or Cox row is left out, and
     of every derived row that uses one: a TRD vs trMDD difference using one of its three
-    contrasts, a replication row or a meta-analysis row of that definition, contrast and PGS
-    (a replication row uses its discovery model too) (its pooled se minus the shown datasets' would give
-    the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for too few cases).
+    contrasts, a replication row of that dataset (it shows its discovery model's beta too), or a
+    meta-analysis row of that definition, contrast and PGS (its pooled se minus the shown
+    datasets' would give the hidden one's; its ``k`` and ``datasets`` would tell a fit failed for
+    too few cases).
     A replication row whose discovery fit is hidden (``rc.discovery_dataset``) is left out: it
     exists only because that fit was significant.
     A consistency row (R^2 of fixed-effect meta log ORs between definitions, over PGS) shows
@@ -344,8 +345,11 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
             keep = [(rc.discovery_dataset, d, c, p) not in hidden
                     for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])]
             df = df.loc[pd.Series(keep, index=df.index, dtype=bool)].reset_index(drop=True)
-        out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in datasets)  # its own and discovery's
-                                         for d, c, p in zip(df["definition"], df["contrast"], df["pgs_id"])])
+        # Its own fit and discovery's (any dataset's when no dataset has the role), not the other
+        # replication datasets': a hidden fit of one left the other's rows blank.
+        discovery = datasets if rc.discovery_dataset is None else [rc.discovery_dataset]
+        out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in (ds, *discovery)) for ds, d, c, p
+                                         in zip(df["dataset"], df["definition"], df["contrast"], df["pgs_id"])])
     if rc.meta is not None:
         df = rc.meta
         meta_hidden = [any((x, d, c, p) in hidden for x in datasets)
