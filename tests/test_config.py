@@ -64,10 +64,14 @@ def test_uris_are_kept(tmp_path):
         (lambda r: r["spark"].update(master="local[0]"), "spark.master"),
         (lambda r: r["spark"].update(master="local-cluster[2,0,1024]"), "spark.master"),
         (lambda r: r["toy_data"].update(seed=-1), "toy_data.seed"),
+        # The CDR dataset without its project (new-user trial, session 16): was accepted and
+        # failed in the phenotype stage, after the pgs stage.
+        (lambda r: r["omop"].update(format="bigquery", path="C2022Q4R9"),
+         "omop.path: Value error, format bigquery needs 'project.dataset'"),
     ],
     ids=["unknown-key", "bad-master", "out-of-range", "bad-enum", "missing-section",
          "unknown-primary", "unknown-concept-set", "two-discovery", "no-local-core", "no-cluster-core",
-         "negative-seed"],
+         "negative-seed", "bigquery-dataset-without-project"],
 )
 def test_bad_config_names_the_key(tmp_path, mutate, expected):
     path = write_config(tmp_path, mutate)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from trd_spark.errors import ConfigError
 from trd_spark.vocabulary import Contrast
@@ -270,6 +270,18 @@ class OmopInput(_Strict):
     # error naming table and column (a silent UTC cast shifts local midnights by a day).
     # DATE, naive timestamp and ISO text columns need no zone.
     time_zone: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _bigquery_dataset(cls, v: str, info: ValidationInfo) -> str:
+        # The BigQuery reader (``phenotypes.omop.bigquery_read_options``) needs project.dataset:
+        # checked here (check-config, before Spark), not first when the phenotype stage reads,
+        # i.e. after the pgs stage has run (hours at All of Us scale).
+        parts = v.strip().split(".")
+        if info.data.get("format") == "bigquery" and (len(parts) != 2 or not all(parts)):
+            raise ValueError(f"format bigquery needs 'project.dataset' (on the All of Us Workbench: "
+                             f"${{WORKSPACE_CDR}}), got {v!r}")
+        return v
 
     @field_validator("time_zone")
     @classmethod
