@@ -28,6 +28,7 @@ from trd_spark.pgs.genotypes import UNREADABLE_LOCI
 from trd_spark.pgs.matching import (
     _COMPLEMENT,
     EFFECT_IS_REF_TYPES,
+    HAPLOID_CONTIGS,
     USED_MATCH_TYPES,
     ScoreLabel,
     _no_rsids,
@@ -285,7 +286,9 @@ def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) ->
     ``matches`` is ``match_variants``' table: re-keyed by each target row's own locus and alleles,
     then grouped with ``collect_by_key``."""
     used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
-    w = used.effect_weight
+    # chrY/chrM calls count once (plink2 --score): half the weight on the diploid-scale dosage.
+    w = hl.if_else(hl.literal(set(HAPLOID_CONTIGS)).contains(used.matched_locus.contig),
+                   0.5 * used.effect_weight, used.effect_weight)
     # A REF effect allele loses the copies of every alt at the site (matching.other_alt_rows):
     # slope -w on each other alt row too, while the offset and the variant count stay on the
     # matched row only.

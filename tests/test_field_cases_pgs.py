@@ -63,6 +63,22 @@ def run_scores(hl, spark, cfg) -> pd.DataFrame:
     return scores_frame(hl, scores, "d").toPandas()
 
 
+def score_shapes(hl, spark, tmp_path_factory, shapes: dict[str, tuple], scores: str,
+                 extra_pgs: str = "") -> dict[str, pd.DataFrame | Exception]:
+    """``run_scores`` of each shape (name -> (format, genotype path[, extra genotypes settings,
+    e.g. ", dosage_field: DS"])) with the scoring files ``scores`` (a glob), or the exception the
+    stage raised: a module fixture's one pass, whose tests each read their shape."""
+    out: dict[str, pd.DataFrame | Exception] = {}
+    for shape, (fmt, path, *extra) in shapes.items():
+        cfg = case_config(tmp_path_factory.mktemp(shape), str(path), scores, fmt=fmt, extra_pgs=extra_pgs,
+                          extra_genotypes="".join(extra))
+        try:
+            out[shape] = run_scores(hl, spark, cfg)
+        except Exception as e:  # noqa: BLE001 - a test asserts which
+            out[shape] = e
+    return out
+
+
 def run_case(hl, spark, tmp: Path, case: str, genotypes: str | None = None, **kw) -> pd.DataFrame:
     folder = CASES / case
     files = sorted((folder / "genotypes").iterdir())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_field_cases_pgs import CASES, assert_expected, case_config, run_scores
+from test_field_cases_pgs import CASES, assert_expected, score_shapes
 
 from trd_spark.errors import InputDataError
 
@@ -30,15 +30,8 @@ SHAPES = {
 @pytest.fixture(scope="module")
 def scored(hl, spark, tmp_path_factory) -> dict[str, pd.DataFrame | Exception]:
     """Each shape's scores (``run_scores`` frame), or the exception the stage raised."""
-    out: dict[str, pd.DataFrame | Exception] = {}
-    for shape, (fmt, path) in SHAPES.items():
-        tmp = tmp_path_factory.mktemp(shape)
-        cfg = case_config(tmp, str(path), f"{CASES / LOWER}/scores/*", fmt=fmt, extra_pgs="  match_rsid: true")
-        try:
-            out[shape] = run_scores(hl, spark, cfg)
-        except Exception as e:  # noqa: BLE001 - a test asserts which
-            out[shape] = e
-    return out
+    return score_shapes(hl, spark, tmp_path_factory, SHAPES, f"{CASES / LOWER}/scores/*",
+                        extra_pgs="  match_rsid: true")
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))

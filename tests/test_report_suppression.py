@@ -521,3 +521,34 @@ def test_a_pgs_quantile_is_shown_only_with_enough_persons_beyond_it():
     assert shown == {"EUR": list(quantiles), "AFR": ["p25", "p50", "p75"], "EAS": []}
     fig = distribution_figure(out.reset_index(), title="d", traits={})
     assert fig.data["boxes"]["ancestry"].tolist() == ["AFR", "EUR"] and "nan" not in fig.svg.lower()
+
+
+def test_corrected_p_values_of_shown_fits_are_computed_over_shown_fits_only():
+    """Session 15's open item 3: a fit with a hidden count exports no p, but the shown fits'
+    corrections were computed over every fit of the family: BH q = p x m / rank, so a shown
+    fit's q / p gave its rank (P1: q 0.015 = 0.01 x 3/2, rank 2: one hidden p below 0.01) and
+    p_bonferroni / p gave m (3 fits, not failed). Exported, p_bonferroni and q_fdr are
+    Bonferroni / BH of the shown p-values alone (an outsider recomputes them from the shown p:
+    nothing more), and replication.tsv's p_adjusted_discovery is the shown discovery fit's."""
+    from trd_spark.models.multiple_testing import adjust_within_families, benjamini_hochberg, bonferroni
+
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [525]})
+    counts = pd.DataFrame({"dataset": "disc", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
+                           "n": [100, 150, 75, 200]})
+    logistic = adjust_within_families(pd.DataFrame({
+        "dataset": "disc", "definition": "x", "contrast": "trd_vs_nonmdd", "pgs_id": ["P1", "P2", "P3"],
+        "n": [300, 300, 210], "n_cases": [100, 100, 10], "beta": [0.3, 0.2, 0.9], "se": 0.1,
+        "p": [0.01, 0.04, 0.001]}), ["dataset", "definition", "contrast"])
+    assert logistic["q_fdr"].round(6).tolist() == [0.015, 0.04, 0.003]  # before: what the export showed
+    replication = pd.DataFrame({"dataset": "rep", "definition": "x", "contrast": "trd_vs_nonmdd", "pgs_id": ["P1"],
+                                "beta_discovery": 0.3, "p_adjusted_discovery": 0.015, "beta": 0.2, "se": 0.1,
+                                "p": 0.04, "replicated": True, "note": ""})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None, pgs_distribution=None,
+                       primary_definition="x", replication=replication, discovery_dataset="disc")
+    safe = suppress_release(rc, 20)
+    out = safe["logistic"].set_index("pgs_id")
+    assert out.loc["P3", "n_cases"] == "<20" and np.isnan(out.loc["P3", ["p", "q_fdr", "p_bonferroni"]].astype(float)).all()
+    shown_p = out.loc[["P1", "P2"], "p"].to_numpy(dtype=float)
+    assert np.allclose(out.loc[["P1", "P2"], "q_fdr"].astype(float), benjamini_hochberg(shown_p))
+    assert np.allclose(out.loc[["P1", "P2"], "p_bonferroni"].astype(float), bonferroni(shown_p))
+    assert safe["replication"]["p_adjusted_discovery"].tolist() == [out.loc["P1", "q_fdr"]] == [0.02]

@@ -1002,6 +1002,12 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
     }, copy=False)[PGS_VARIANT_MATCHES.names]
 
 
+# Contigs whose calls plink2 --score counts as haploid (one copy) for every sample, by the
+# reference names the readers recode to (GRCh38 chrY/chrM, GRCh37 Y/MT). chrX is not here: plink2
+# counts a male's haploid chrX call as 2 copies, as the dosage rule does.
+HAPLOID_CONTIGS = frozenset({"chrY", "chrM", "Y", "MT"})
+
+
 @dataclass(frozen=True)
 class WeightMatrices:
     """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
@@ -1025,8 +1031,9 @@ class WeightMatrices:
 def weight_matrices(m: FrameMatches) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
-    its other alt rows too). tests/pgs_hail_oracle.py's ``score_weights_table`` computes the
-    same in Hail."""
+    its other alt rows too). On chrY/chrM (``HAPLOID_CONTIGS``) w is halved: a haploid call
+    (dosage 0 or 2) then adds 0 or w, plink2 --score's one copy. tests/pgs_hail_oracle.py's
+    ``score_weights_table`` computes the same in Hail."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)
@@ -1036,6 +1043,12 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
     score_index = mem["score_index"].to_numpy(np.int64)
     eir = s["effect_is_ref"].to_numpy(bool)[site]
     row = s["matched_row"].to_numpy(np.int64)[site]
+    # chrY and chrM are haploid: plink2 --score counts a call there once (1 copy), while the
+    # dosage read is on the diploid scale (a haploid call counts as homozygous, genotypes.py), so
+    # the weight is halved on those rows (a missing call's mean-imputed dosage scales alike).
+    haploid_rows = m.rows["contig"].isin(HAPLOID_CONTIGS).to_numpy()  # per genotype row, not per member
+    if haploid_rows.any():
+        w = np.where(haploid_rows[row], 0.5 * w, w)
     slope = np.where(eir, -w, w)
     offset = np.where(eir, 2.0 * w, 0.0)
     counted = np.ones(len(site))

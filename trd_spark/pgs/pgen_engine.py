@@ -14,7 +14,8 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    ``bgen_reader.BlockReader`` at their byte offsets (the ``.bgi``/header pass variant list,
    ``bgen_reader.variant_index``): Hail's expected alt dosage from the 8-bit probabilities.
 3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)``, the few missing calls first set to
-   the row's mean alt dosage over its called samples (``mean_impute``) or to 0 (``zero``),
+   the row's mean alt dosage over its called samples (``mean_impute``; 1 when none is called,
+   plink2's frequency 0.5 for zero observations) or to 0 (``zero``),
    then one sparse product over the missing calls: ``n_vars`` of the row subtracted from the
    sample's called variants and, for ``zero``, ``- offset`` (a missing call drops its offset
    too). Offsets are summed once (``offset_total``) on the driver.
@@ -339,11 +340,12 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
                 mis_r, mis_j = np.divmod(flat, n_samples)
                 n_missing = np.bincount(mis_r, minlength=hi - lo)
                 if impute:
-                    # Mean alt dosage over the row's called samples (0 when none is called), put
-                    # in place of the missing calls so that the one product below includes it.
+                    # Mean alt dosage over the row's called samples, put in place of the missing
+                    # calls so that the one product below includes it. A row with no called sample
+                    # gets 1 (frequency 0.5: plink2 --score's value for zero observations).
                     n_called = n_samples - n_missing
                     called_sum = dose.sum(axis=1) - PGENLIB_MISSING * n_missing
-                    mean = np.divide(called_sum, n_called, out=np.zeros(hi - lo), where=n_called > 0)
+                    mean = np.divide(called_sum, n_called, out=np.ones(hi - lo), where=n_called > 0)
                     dose.reshape(-1)[flat] = mean[mis_r]
                 else:
                     dose.reshape(-1)[flat] = 0.0

@@ -465,6 +465,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
         prior_labels=prior_labels(other_exports or {}),
         discovery_dataset=next((d.name for d in cfg.datasets if d.role == "discovery"), None),
+        discovery_significance=cfg.models.discovery_significance,
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
         if t.get("dataset_flow") is not None else None,
     )

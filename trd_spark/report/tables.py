@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from trd_spark.models.multiple_testing import adjust_within_families
 from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
 from trd_spark.report.suppression import SECONDARY_LABEL, audit_suppression, chain_relations
 from trd_spark.vocabulary import (
@@ -73,6 +74,8 @@ class ReleaseCounts:
     dataset_flow: pd.DataFrame | None = None
     # The dataset with role discovery (config): replication rows exist for its significant fits.
     discovery_dataset: str | None = None
+    # The corrected p of the discovery fit that replication.tsv shows (models.discovery_significance).
+    discovery_significance: str = "q_fdr"
 
 
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
@@ -895,6 +898,39 @@ def quantile_shown(n: int, level: float, threshold: int) -> bool:
     return n * min(level, 1.0 - level) >= threshold + 1
 
 
+# Tables with family-wise corrected p-values (models stage) -> their family of tests.
+CORRECTION_FAMILIES = {"logistic": ["dataset", "definition", "contrast"], "difference": ["dataset", "definition"],
+                       "meta": ["method", "definition", "contrast"]}
+
+
+def corrections_over_shown(tables: dict[str, pd.DataFrame], rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
+    """``tables`` (``hide_estimates_of_hidden_counts``' output) with ``p_bonferroni`` and
+    ``q_fdr`` of each table in ``CORRECTION_FAMILIES`` recomputed within each family over the
+    p-values the export shows (``models.multiple_testing.adjust_within_families``; a hidden or
+    failed fit has no p and is not counted), and replication.tsv's ``p_adjusted_discovery``
+    taken from the recomputed discovery fit (``rc.discovery_significance``). Computed over
+    every fit, a shown q-value gave away the hidden fits' p-values: q = p x m / rank, so
+    q / p of a shown fit tells its rank among all fits, hence how many hidden p-values lie
+    below it (one hidden fit with p 0.001 under shown p 0.01 and 0.04: q 0.015 = 0.01 x 3/2),
+    and p_bonferroni / p tells m, so whether a hidden fit failed (too few cases). A family
+    without a hidden row is unchanged (the same function of the same p-values). Benjamini &
+    Hochberg (1995) step-up within the family, as the models stage computes it."""
+    out = dict(tables)
+    for name, family in CORRECTION_FAMILIES.items():
+        df = out.get(name)
+        if df is not None and len(df) and {"p", "p_bonferroni", "q_fdr"} <= set(df.columns):
+            out[name] = adjust_within_families(df, family)
+    rep, logistic = out.get("replication"), out.get("logistic")
+    if rep is not None and len(rep) and logistic is not None and rc.discovery_dataset is not None:
+        disc = logistic[logistic["dataset"] == rc.discovery_dataset].set_index(["definition", "contrast", "pgs_id"])
+        adjusted = disc[rc.discovery_significance]
+        rep = rep.copy()
+        rep["p_adjusted_discovery"] = [adjusted.get(k, float("nan")) for k in
+                                       zip(rep["definition"], rep["contrast"], rep["pgs_id"])]
+        out["replication"] = rep
+    return out
+
+
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
     """The export versions of the count-bearing tables (count columns as objects): cells of
     1..threshold-1 as "<threshold", further cells hidden by the audit as "suppressed",
@@ -993,4 +1029,4 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         gone = [("km_curve_set", *k) in audit.dropped for k in zip(km["dataset"], km["definition"], km["pgs_id"])]
         out["km_curves"] = km[~pd.Series(gone, index=km.index, dtype=bool)].drop(
             columns="n_events_after").reset_index(drop=True)
-    return hide_estimates_of_hidden_counts(out, rc)
+    return corrections_over_shown(hide_estimates_of_hidden_counts(out, rc), rc)
