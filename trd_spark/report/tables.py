@@ -177,19 +177,21 @@ def km_at_risk(km: pd.DataFrame | None) -> dict[tuple, int]:
     (their cut points move), but the sum is the same group: 250 at risk on day 365 in one
     release's export and 257 in the next are 7 new persons followed that long, so
     ``build_audit`` links it to the other release's as ``km_persons`` (day 0). Days at which a
-    third has no point (coarsened away) are left out."""
+    third has no point (coarsened away) are left out. ``km_cells`` declares the same sums of
+    this release's curves (one rule for both)."""
     out: dict[tuple, int] = {}
     if km is None or not len(km):
         return out
-    km = km.assign(_t=pd.to_numeric(km["time_days"]).astype(int), _n=km["n_at_risk"].astype(str))
+    # A count (int, or its text in an export) is a number; a label ("<20") is NaN.
+    km = km.assign(_t=pd.to_numeric(km["time_days"]).astype(int), _n=pd.to_numeric(km["n_at_risk"], errors="coerce"))
     key: Any  # a groupby key (pandas-stubs type it as any hashable)
     thirds: dict[tuple, int] = {}
     for key, n in km.groupby(["dataset", "definition", "pgs_id"])["tertile"].nunique().items():
         thirds[tuple(str(v) for v in key)] = int(n)
     for key, g in km[km["_t"] > 0].groupby(["dataset", "definition", "pgs_id", "_t"], sort=True):
         ds, definition, pgs = (str(v) for v in key[:3])
-        if len(g) == thirds[(ds, definition, pgs)] and g["_n"].str.isdigit().all():
-            out[("km_at_risk", ds, definition, pgs, int(key[3]))] = int(g["_n"].astype(int).sum())
+        if len(g) == thirds[(ds, definition, pgs)] and g["_n"].notna().all():
+            out[("km_at_risk", ds, definition, pgs, int(key[3]))] = int(g["_n"].sum())
     return out
 
 
@@ -418,15 +420,11 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
         values[persons], values[events] = 0, 0
         rel_persons: dict[tuple, int] = {persons: -1}
         rel_events: dict[tuple, int] = {events: -1}
-        days: dict[int, list[tuple]] = {}  # day after 0 -> the thirds' at-risk cells on it
         for k, g in curves.groupby("tertile", sort=True):
             g = g.sort_values("time_days")
             base = ("km", ds, definition, pgs, int(k))
             times, at_risk, after = list(g["time_days"]), list(g["n_at_risk"]), list(g["n_events_after"])
             cells = [base + ("at_risk", int(t)) for t in times]
-            for c in cells:
-                if c[-1] > 0:
-                    days.setdefault(c[-1], []).append(c)
             for c, v in zip(cells, at_risk):
                 values[c] = int(v)
                 published.add(c)
@@ -453,14 +451,13 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
             remaining[tail_ev] = -1
             relations.append(remaining)
         relations += [rel_persons, rel_events]
-        # The persons at risk on a day after 0 at which every third has a point (``km_at_risk``):
-        # the same group in another release, linked by ``build_audit``.
-        n_thirds = curves["tertile"].nunique()
-        for day, cells_on_day in sorted(days.items()):
-            if len(cells_on_day) == n_thirds:
-                at_risk_sum = ("km_at_risk", ds, definition, pgs, day)
-                values[at_risk_sum] = sum(values[c] for c in cells_on_day)
-                relations.append({at_risk_sum: -1, **dict.fromkeys(cells_on_day, 1)})
+        # The persons at risk on a day after 0 at which every third has a point (``km_at_risk``,
+        # as another release's export is read): the same group there, linked by ``build_audit``.
+        thirds = sorted(int(k) for k in curves["tertile"].unique())
+        for at_risk_sum, n in km_at_risk(curves).items():
+            values[at_risk_sum] = n
+            relations.append({at_risk_sum: -1, **{("km", ds, definition, pgs, k, "at_risk", at_risk_sum[-1]): 1
+                                                   for k in thirds}})
     return values, published, relations, units
 
 
