@@ -723,10 +723,11 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
 
     # The same count as another release's export shows it (known exactly, ``prior_counts``):
     # their difference is a count too (persons who joined, or left, the group). A model's
-    # counts are named by the model (its cell here also carries the value). A cell absent here
-    # (a status with nobody: no row) reads 0 to an outsider, as a shown 0 does: the change is
-    # then the other release's count, as protected as its own export left it (the audit's
-    # ``known`` rule), so the link adds nothing and is left out.
+    # counts are named by the model (its cell here also carries the value). A cell with no value
+    # here (a model not fitted, a curve set not computed) is not linked. An analysed status with
+    # nobody is a published 0 (above, f04403a) and is linked: the change is then the other
+    # release's count, which that export protects; the audit leaves a change pinned only by
+    # known cells to that export's audit (``audit_suppression``'s ``known``).
     # An export whose every count equals this one's (a re-export of the same release from the
     # same data: a report setting, a code version) is not linked: its changes are all 0, and
     # linking would only move this export's secondary suppression to other cells, so that the
