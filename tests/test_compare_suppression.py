@@ -110,3 +110,30 @@ def test_summary_shows_counts_with_separators():
     assert re.search(r"all_persons +3,000 -> +3,600  600$", text, re.M), text
     assert re.search(r"with_mdd_diagnosis +1,250 -> +suppressed  <20$", text, re.M), text  # labels as they are
     assert re.search(r"non_MDD +1,750 -> +1,750  0$", text, re.M), text
+
+
+def test_a_change_next_to_a_count_an_export_hides_is_not_labelled():
+    """cohort_sizes.tsv labelled a change '<20' when one side was hidden (here by A's export:
+    166 with an MDD diagnosis, 'suppressed' between 1000 and 160 shown), but the audit never
+    saw that label: 170 in B and a change of 1..19 put A's count in 151..169, so the 6 persons
+    excluded between A's two steps (166 - 160), which A's export leaves anywhere in 0..840,
+    read as 0..9 (the outsider knowing the change's sign, their best case). A change next to a
+    count an export hides is blank: the table shows nothing the two exports do not."""
+    from export_attacker import Attacker
+
+    a, b = _flow([1000, 166, 160, 400]), _flow([1100, 170, 150, 400])
+    shown_a = _as_exported(a).assign(n=["1000", "suppressed", "160", "400"])
+    out, _ = cohort_size_changes(a, b, shown_a, _as_exported(b), 20)
+    row = out.set_index("step").loc["with_mdd_diagnosis"]
+    assert (row.n_a, row.n_b, row.change) == ("suppressed", "170", "")
+
+    att = Attacker(20)  # A's chain as its export and this table show it, B's counts as shown
+    for r in out.itertuples():
+        att.cell(("a", r.step), r.n_a)
+    for x, y in zip(STEPS[:2], STEPS[1:3]):
+        att.know({("a", x): 1, ("a", y): -1, ("excluded", x, y): -1})  # persons only leave
+    if row.change:
+        att.cell("change", row.change)
+        att.know({("a", "with_mdd_diagnosis"): 1, "change": 1}, rhs=170.0)
+    lo, hi = att.interval(("excluded", "with_mdd_diagnosis", "mdd_included"))
+    assert hi - lo >= 18, (lo, hi)

@@ -56,6 +56,7 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
     the audit (``suppression.audit_suppression``, with each release's own flow relations) sees
     each release's counts as its export shows them and hides further ones here until no change
     of 1..threshold-1 can be derived, nor a change of the persons excluded between two steps.
+    A change next to a count an export hides is blank (``<T`` would bound that count).
     Returns (table with n_a, n_b, change as text, ``for_export``): ``for_export`` is False when
     this table had to hide a count that a release's export shows, i.e. the two exports together
     reveal a small change.
@@ -102,6 +103,13 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
 
     def change(d, st):
         if ("change", d, st) not in values:
+            return ""
+        # Next to a count an export hides, a change is blank, never "<T": that label is not in
+        # the audit, and with the other release's count it bounds the hidden one (170 in B and a
+        # change of 1..19 put A's hidden 166 in 151..169, and with 160 shown on the next step the
+        # 6 persons excluded between them in 0..9). Both counts shown in the exports: the change
+        # is theirs to derive, so its label tells nothing new.
+        if ("a", d, st) in pre or ("b", d, st) in pre:
             return ""
         if ("a", d, st) in hide or ("b", d, st) in hide:
             return suppressed_label(threshold) if is_small_count(values[("change", d, st)], threshold) else ""
