@@ -62,6 +62,29 @@ def test_bigquery_without_connector_is_a_clear_error(spark):
     assert "proj.dataset.person" in str(e.value)
 
 
+@pytest.mark.parametrize(("fmt", "stages", "stops"), [
+    ("bigquery", ["pgs", "phenotypes"], True), ("bigquery", ["pgs"], False), ("parquet", ["pgs", "phenotypes"], False),
+], ids=["bigquery-run", "bigquery-pgs-only", "parquet"])
+def test_bigquery_connector_is_checked_when_the_run_starts(spark, tmp_path, fmt, stages, stops):
+    """New-user trial, session 16: without the connector (this session has none) a run with the
+    phenotype stage stopped there, after the pgs stage (hours at All of Us scale; the README's
+    AoU submit line had no --bigquery). ``pipeline.check_omop_connector``, called by run_stages
+    before its first stage, stops it with one ConfigError saying how to add the jar."""
+    from trd_spark.errors import ConfigError
+    from trd_spark.pipeline import check_omop_connector, run_stages
+
+    cfg = toy_config(format=fmt, path="proj.dataset" if fmt == "bigquery" else str(tmp_path / "omop"))
+    cfg = cfg.model_copy(update={"output_root": str(tmp_path / "out")})
+    if not stops:
+        check_omop_connector(spark, cfg, stages)
+        return
+    with pytest.raises(ConfigError, match=r"omop.format bigquery: .*connector is not on the classpath.*--bigquery"):
+        check_omop_connector(spark, cfg, stages)
+    with pytest.raises(ConfigError, match="connector is not on the classpath"):
+        run_stages(spark, cfg, stages)
+    assert not (tmp_path / "out").exists()  # no stage ran
+
+
 @pytest.mark.parametrize(("arrow_type", "zone", "expected"), [
     ("timestamp[us]", None, "2019-01-10"),  # naive: the written date
     ("timestamp[ns]", None, "2019-01-10"),  # pandas' default nanoseconds, naive

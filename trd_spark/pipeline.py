@@ -114,6 +114,7 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
     layout = Layout.of(cfg)
     todo = [s for s in STAGES if stages is None or s in stages]
     _check_upstream_complete(fs, layout, cfg, todo)
+    check_omop_connector(spark, cfg, todo)
     results = []
     for i, stage in enumerate(todo, 1):
         prefix = f"[{i}/{len(todo)}] {stage}"
@@ -131,6 +132,27 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
         results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), warnings.count(stage)))
     return results
+
+
+def check_omop_connector(spark: SparkSession, cfg: Config, stages: list[str]) -> None:
+    """ConfigError (exit 2) when ``stages`` include phenotypes, ``omop.format`` is bigquery and
+    the session has no Spark BigQuery connector. Found when the run starts, not first when the
+    phenotype stage reads OMOP, after the pgs stage (hours at All of Us scale; new-user trial,
+    session 16). A class lookup on the driver (Spark's ``DataSource.lookupDataSource``, which
+    ``spark.read.format`` calls), no Spark job."""
+    if cfg.omop.format != "bigquery" or "phenotypes" not in stages:
+        return
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    assert jvm is not None
+    try:
+        jvm.org.apache.spark.sql.execution.datasources.DataSource.lookupDataSource(
+            "bigquery", spark._jsparkSession.sessionState().conf())  # noqa: SLF001
+    except Exception as e:  # py4j: SparkClassNotFoundException [DATA_SOURCE_NOT_FOUND]
+        if "DATA_SOURCE_NOT_FOUND" not in str(e) and "Failed to find data source" not in str(e):
+            raise
+        raise ConfigError("omop.format bigquery: the Spark BigQuery connector is not on the classpath; submit "
+                          "with scripts/submit.sh --bigquery (adds spark-bigquery-with-dependencies) or add the "
+                          "jar through spark.extra_conf spark.jars", where=cfg.source_path) from None
 
 
 def _skipped(fs: FsLike, layout: Layout, stage: str, prefix: str) -> StageResult:
