@@ -137,3 +137,18 @@ def test_a_change_next_to_a_count_an_export_hides_is_not_labelled():
         att.know({("a", "with_mdd_diagnosis"): 1, "change": 1}, rhs=170.0)
     lo, hi = att.interval(("excluded", "with_mdd_diagnosis", "mdd_included"))
     assert hi - lo >= 18, (lo, hi)
+
+
+def test_persons_in_both_releases_lacking_one_score_are_not_given_by_two_n_both():
+    """pgs_correlation.tsv's n_both per dataset and score: 500 persons in both releases with P1
+    and 493 with P2 are 7 lacking P2 (each release's export shows 520 / 513 scored, so the
+    one-release counts are 20: nothing small there). Both n_both were shown, audited each
+    alone. Now the largest n_both of a dataset is a group and the others' shortfall a cell."""
+    from trd_spark.report.compare import pair_counts_shown
+
+    counts = pd.DataFrame([("d", "P1", 520, 520, 500), ("d", "P2", 513, 513, 493), ("d", "P3", 520, 520, 500)],
+                          columns=["dataset", "pgs_id", "n_a", "n_b", "n_both"])
+    shown = dict(zip(counts["pgs_id"], pair_counts_shown(counts, 20)))
+    numbers = [v for v in shown.values() if isinstance(v, int)]
+    assert not [(x, y) for x in numbers for y in numbers if 0 < abs(x - y) < 20], shown
+    assert shown["P1"] == shown["P3"] == 500  # the largest, shown where nothing small depends on it

@@ -150,7 +150,9 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
     (pgs_distribution adds up to them), so the audit (``suppression.audit_suppression``) takes
     ``n_a`` and ``n_b`` as known and hides ``n_both`` ("<T" for 1..T-1, else "suppressed")
     until neither it nor a one-release count of 1..T-1 can be derived. Equal counts of one
-    dataset under several scores (the same persons) are linked: hiding one copy protects nothing.
+    dataset under several scores (the same persons) are linked: hiding one copy protects nothing;
+    and two scores' n_both of one dataset give the persons in both releases lacking one score
+    (500 and 493: 7), a cell of the audit too.
     """
     values: dict = {}
     published, known, relations = set(), set(), []
@@ -168,6 +170,20 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
             relations.append({scored: 1, both: -1, only: -1})
     for group in same.values():
         relations += [{group[0]: 1, other: -1} for other in group[1:]]
+    # The persons in both releases with one score but not another (500 with P1, 493 with P2: 7
+    # lacking P2 in a release): each score's n_both is at most the dataset's largest (an
+    # implicit group), the rest a cell (left out when 0), as tables.build_audit does for
+    # pgs_distribution's groups.
+    for ds, g in counts.groupby("dataset", sort=True):
+        group = ("pgs_both_group", ds)
+        values[group] = int(g["n_both"].max())
+        for pgs, n_both in zip(g["pgs_id"], g["n_both"]):
+            lacking = ("pgs_both_lacking", ds, pgs)
+            if values[group] > int(n_both):
+                values[lacking] = values[group] - int(n_both)
+                relations.append({group: 1, ("pgs_both", ds, pgs): -1, lacking: -1})
+            else:
+                relations.append({group: 1, ("pgs_both", ds, pgs): -1})
     hide = audit_suppression(values, published, relations, threshold, known=known).hide
     return pd.Series([hide.get(("pgs_both", ds, pgs), int(n)) for ds, pgs, n in
                       zip(counts["dataset"], counts["pgs_id"], counts["n_both"])], index=counts.index, dtype=object)
