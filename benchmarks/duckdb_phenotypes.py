@@ -251,11 +251,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
                           ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d,
                           ANY_VALUE({birth_datetime}) AS bdt
                    FROM {src['person']} GROUP BY 1),
-        -- an open period (no end date) runs to the cutoff
+        -- an open period (no end date) runs to the cutoff; a start after the end (swapped
+        -- columns) still observed the person on the start: the later of the two
         -- (a period ending before the birth year, e.g. 1900 placeholders, is not used)
-        o AS (SELECT x.person_id, MAX(COALESCE(x.observation_period_end_date, {cutoff})) AS last_obs
-              FROM {src['observation_period']} x JOIN p ON p.person_id = x.person_id
-              WHERE year(COALESCE(x.observation_period_end_date, {cutoff})) >= p.y GROUP BY 1),
+        op AS (SELECT x.person_id, GREATEST(x.observation_period_start_date,
+                                            COALESCE(x.observation_period_end_date, {cutoff})) AS last_day
+               FROM {src['observation_period']} x),
+        o AS (SELECT op.person_id, MAX(op.last_day) AS last_obs
+              FROM op JOIN p ON p.person_id = op.person_id
+              WHERE year(op.last_day) >= p.y GROUP BY 1),
         -- a death dated before the birth year is no death of this person (a 1900 placeholder)
         dd AS (SELECT x.person_id, MIN(x.death_date) AS death_date FROM {src['death']} x
                JOIN p ON p.person_id = x.person_id WHERE year(x.death_date) >= p.y GROUP BY 1)

@@ -49,6 +49,7 @@ CASE_ZONES: dict[str, str | None] = {
     "records-outside-observation-death-dates": None,
     "concepts-unmapped-status-combination": None,
     "concepts-history-status-exposure-shapes": None,
+    "records-outside-observation-period-start-after-end": None,
 }
 OFFSET = 1_000_000  # person_id in the shared run = case position x OFFSET + person_id in the case
 VOCABULARY_TABLES = ("concept", "concept_ancestor", "drug_strength")
@@ -335,7 +336,7 @@ def test_birth_datetime_disagreeing_with_year_of_birth(merged):
     assert _quirks(run) == {
         "n_persons_birth_datetime_disagrees": 3, "n_persons_death_before_birth_year": 0,
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
-        "n_persons_death_before_birth_date": 0}
+        "n_persons_death_before_birth_date": 0, "n_persons_period_start_after_end": 0}
 
 
 def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
@@ -349,7 +350,7 @@ def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
     assert _quirks(run) == {
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 2,
         "n_persons_several_death_dates": 1, "n_persons_period_before_birth_year": 1,
-        "n_persons_death_before_birth_date": 0}
+        "n_persons_death_before_birth_date": 0, "n_persons_period_start_after_end": 0}
 
 
 # ---- session-14 cases (hand-worked expected files; see their comments) ----------------------------
@@ -376,7 +377,7 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     assert _quirks(run) == {
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 0,
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
-        "n_persons_death_before_birth_date": 1}
+        "n_persons_death_before_birth_date": 1, "n_persons_period_start_after_end": 0}
     from trd_spark.phenotypes.persons import observation_period_overlaps
 
     assert observation_period_overlaps(run.omop["observation_period"]).collect()[0].n_overlapping_periods == 1
@@ -405,6 +406,18 @@ def test_history_of_diagnoses_and_exposure_shapes(merged):
     assert (overlaps.n_overlapping_periods, overlaps.n_open_periods) == (0, 0)
     flow = _flow(run)
     assert (flow["with_mdd_diagnosis"], flow["mdd_min_distinct_dates"], flow["non_MDD"]) == (9, 8, 0)
+
+
+def test_a_period_starting_after_its_end_is_observed_to_its_later_date(merged):
+    """An observation period whose start lies after its end (swapped columns; OHDSI DQD
+    plausibleStartBeforeEnd) observed the person to the later date: 2801 is trMDD followed to the
+    period's start 2023-01-31 and 2803 to the cutoff (start 2024-03-01); both were excluded before,
+    their diagnoses and trial outside a follow-up that ended at the written end (2012, 2015). A
+    swapped period inside another changes nothing (2802). Counted per person."""
+    run = _case(merged, "records-outside-observation-period-start-after-end")
+    assert _quirks(run)["n_persons_period_start_after_end"] == 3
+    flow = _flow(run)
+    assert (flow["excluded_outside_followup_only"], flow["non_MDD"]) == (0, 0)
 
 
 @pytest.mark.parametrize(("case", "zone"), list(CASE_ZONES.items()))

@@ -118,13 +118,15 @@ def derive_persons(
     (``first_death_dates``): a death row dated before the person's birth year (a 1900-01-01
     placeholder for an unknown date, a swapped person_id) is no death of this person and is not
     used; several plausible death rows: the earliest.
+    A period's last day is the later of its start and end (``period_last_date_expr``): a period
+    whose start lies after its end (columns swapped by an ETL) still observed the person on its start.
     Duplicate person rows keep one row per person_id.
     """
     cutoff = F.lit(data_cutoff_date).cast("date")
     # An open period (null end) runs to the cutoff; max() would skip it and end follow-up at an
     # earlier closed period. A period ending before the birth year is not used (like a death then).
     last_obs = (
-        observation_period.withColumn("_end", F.coalesce(F.col("observation_period_end_date"), cutoff))
+        observation_period.withColumn("_end", period_last_date_expr(cutoff))
         .transform(lambda df: after_birth_year(df, person, "_end"))
         .groupBy("person_id").agg(F.max("_end").alias("last_observation_date"))
     )
@@ -148,6 +150,19 @@ def derive_persons(
         )
     )
     return persons.withColumn("age_at_observation_end", age_years_expr(F.col("birth_date"), F.col("observation_end_date")))
+
+
+def period_last_date_expr(cutoff: Column) -> Column:
+    """The last day an ``observation_period`` row observed its person (date): its
+    ``observation_period_end_date``, the ``cutoff`` when that is null (a period open at
+    extraction), and its ``observation_period_start_date`` when that is later. A start after the
+    end is an ETL fault (the columns swapped; OHDSI Data Quality Dashboard check
+    plausibleStartBeforeEnd): the person was still observed on both dates, so the end alone
+    would end follow-up years early and turn every later record into one outside follow-up
+    (an MDD person 'excluded'). OHDSI cohort SQL, which requires start <= event <= end, would drop
+    the person altogether. Counted as ``n_persons_period_start_after_end``."""
+    start = F.col("observation_period_start_date")
+    return F.greatest(start, F.coalesce(F.col("observation_period_end_date"), cutoff))
 
 
 def after_birth_year(rows: DataFrame, person: DataFrame, date_col: str) -> DataFrame:
@@ -183,7 +198,9 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     the day and month are often imputed (1 July for year-only births) or masked, and a
     de-identification that shifts every event date of a person (All of Us: up to 365 days back)
     while year_of_birth stays can move a true death in the first months of life before the
-    birthday; records are bounded by the same 1 January, ``restrict_to_followup``).
+    birthday; records are bounded by the same 1 January, ``restrict_to_followup``) and
+    n_persons_period_start_after_end (an observation period whose start lies after its end: used
+    up to the later date, ``period_last_date_expr``).
     Aggregates only.
     """
     years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
@@ -195,8 +212,10 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         F.countDistinct(F.when(usable, F.col("death_date"))).alias("_dates"),
         F.max((usable & (F.col("death_date") < F.col("_birth_date"))).cast("int")).alias("_before_birthday"),
     )
+    start, end = F.col("observation_period_start_date"), F.col("observation_period_end_date")
     periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
-        F.max((F.col("observation_period_end_date") < F.col("_birth")).cast("int")).alias("_period_before"))
+        F.max((end.isNotNull() & (F.greatest(start, end) < F.col("_birth"))).cast("int")).alias("_period_before"),
+        F.max((start > end).cast("int")).alias("_start_after_end"))
     disagrees = ~F.coalesce(birth_datetime_agrees_expr(
         F.col("year_of_birth"), F.col("month_of_birth"), F.col("birth_datetime")), F.lit(True))
 
@@ -209,6 +228,7 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
         n(F.col("_period_before") == 1).alias("n_persons_period_before_birth_year"),
         n(F.col("_before_birthday") == 1).alias("n_persons_death_before_birth_date"),
+        n(F.col("_start_after_end") == 1).alias("n_persons_period_start_after_end"),
     )
 
 
