@@ -109,7 +109,7 @@ def test_a_variant_list_with_another_field_count_is_one_error_at_its_line(tmp_pa
 
 # ---- weights (no Hail pass) --------------------------------------------------------------------
 
-def test_haploid_contig_weights_are_halved_on_the_diploid_dosage_scale(scored, hl, spark, tmp_path):
+def test_haploid_contig_weights_are_halved_on_the_diploid_dosage_scale(hl, spark, tmp_path):
     """``weight_matrices``: on chrY and chrM (GRCh38 names; Y / MT on GRCh37) slope and offset
     are w/2 (a haploid call reads as dosage 0 or 2), on chrX and autosomes w; a REF effect allele
     keeps offset = -2 x slope. plink2 counts one copy there (the stage test above)."""
