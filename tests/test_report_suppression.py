@@ -552,3 +552,24 @@ def test_corrected_p_values_of_shown_fits_are_computed_over_shown_fits_only():
     assert np.allclose(out.loc[["P1", "P2"], "q_fdr"].astype(float), benjamini_hochberg(shown_p))
     assert np.allclose(out.loc[["P1", "P2"], "p_bonferroni"].astype(float), bonferroni(shown_p))
     assert safe["replication"]["p_adjusted_discovery"].tolist() == [out.loc["P1", "q_fdr"]] == [0.02]
+
+
+def test_an_unchanged_reexport_leaves_out_the_curve_sets_the_earlier_export_left_out():
+    """The carried labels of an unchanged export (``tables.prior_labels``) include the
+    Kaplan-Meier curve sets it left out (recorded in its hidden_counts as km_persons): a
+    re-export of the same counts leaves them out too, even where its own audit would show them
+    (here nothing else forces the drop: without the label the curve set is shown)."""
+    from test_export_attacker import thirds_with_late_joiners
+
+    from trd_spark.models.km import coarsen_km
+    from trd_spark.report.tables import DROPPED, prior_counts, prior_labels
+
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(columns=["definition", "step_order", "step", "n"]), cohort_counts=None,
+                       logistic=pd.DataFrame(columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+                       cox=None, pgs_distribution=None, primary_definition="A",
+                       km_curves=coarsen_km(thirds_with_late_joiners((0, 0)), 20))
+    earlier = {"r1@run1": {"hidden_counts": [["km_persons", "d", "A", "P1", 300]]}}
+    assert prior_labels(earlier) == {("r1@run1", ("km_persons", "d", "A", "P1")): DROPPED}
+    assert len(suppress_release(replace(rc, prior=prior_counts(earlier)), 20)["km_curves"]) > 0  # before
+    again = suppress_release(replace(rc, prior=prior_counts(earlier), prior_labels=prior_labels(earlier)), 20)
+    assert len(again["km_curves"]) == 0
