@@ -83,7 +83,7 @@ from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError, MatchRateError
 from trd_spark.pgs.genotypes import NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
-from trd_spark.pgs.scoring_files import ScoringFile, TextCodes
+from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
 if TYPE_CHECKING:
@@ -337,24 +337,12 @@ def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     """One id per distinct combination of the columns' values (missing values one value per
     column), numbered in order of first appearance: ``groupby(columns, dropna=False,
     sort=False).ngroup()``, from integer codes. Each column is factorised once and the codes
-    are packed into one int64 (when their ranges fit, else combined pairwise), which is many
-    times faster than grouping text columns of millions of rows. ``TextCodes`` columns are
-    taken as coded (their values are distinct: the same grouping)."""
-    key = np.zeros(len(columns[0].codes if isinstance(columns[0], TextCodes) else columns[0]), dtype=np.int64)
-    size = 1
-    for col in columns:
-        if isinstance(col, TextCodes):
-            codes, n_values = col.codes.astype(np.int64), len(col.values)
-        else:
-            codes, uniques = pd.factorize(col.to_numpy(object) if col.dtype == object else col)
-            n_values = len(uniques)
-        width = n_values + 1  # + the missing value's code (-1 -> 0)
-        if size * width >= 2**62:  # the packed key would overflow: renumber what is packed so far
-            key = pd.factorize(key)[0].astype(np.int64)
-            size = int(key.max(initial=-1)) + 1
-        key = key * width + (codes + 1)
-        size *= width
-    return pd.factorize(key)[0]
+    are packed into one int64 (``scoring_files.packed_key``), which is many times faster than
+    grouping text columns of millions of rows. ``TextCodes`` columns are taken as coded (their
+    values are distinct: the same grouping)."""
+    codes = [col.codes if isinstance(col, TextCodes) else
+             pd.factorize(col.to_numpy(object) if col.dtype == object else col)[0] for col in columns]
+    return pd.factorize(packed_key(codes))[0]
 
 
 def pandas_to_spark(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
