@@ -22,8 +22,8 @@ NO_CM = "plink-variant-list-no-cm"
 # must give HAPLOID's expected.tsv.
 SHAPES = {
     "vcf": ("vcf", CASES / HAPLOID / "genotypes" / "data.vcf"),
-    # dosage_field: Hail's own pass (scoring.compute_scores), not the PLINK export; DS is declared
-    # and absent, so every entry falls back to its GT.
+    # dosage_field: Hail's own pass (scoring.compute_scores), not the PLINK export; DS is
+    # "." in every entry, so every entry falls back to its GT.
     "vcf-dosage-field": ("vcf", CASES / HAPLOID / "genotypes-ds" / "data.vcf", ", dosage_field: DS"),
     "pgen": ("pgen", CASES / HAPLOID / "pgen" / "data"),
     "bed-5-field-bim": ("plink", CASES / NO_CM / "plink1" / "data"),
