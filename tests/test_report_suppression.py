@@ -521,6 +521,14 @@ def test_a_pgs_quantile_is_shown_only_with_enough_persons_beyond_it():
     assert shown == {"EUR": list(quantiles), "AFR": ["p25", "p50", "p75"], "EAS": []}
     fig = distribution_figure(out.reset_index(), title="d", traits={})
     assert fig.data["boxes"]["ancestry"].tolist() == ["AFR", "EUR"] and "nan" not in fig.svg.lower()
+    import warnings
+
+    from trd_spark.report.figures import NO_QUANTILES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's singular-limits warning when nothing is drawn
+        empty = distribution_figure(out.loc[["EAS"]].reset_index(), title="d", traits={})
+    assert len(empty.data["boxes"]) == 0 and NO_QUANTILES in empty.svg
 
 
 def test_corrected_p_values_of_shown_fits_are_computed_over_shown_fits_only():

@@ -393,6 +393,9 @@ def significance_figure(results: pd.DataFrame, *, domains: list[str], contrasts:
         points, columns=["pgs_id", "trait", "contrast", "p", "x", "y"])})
 
 
+NO_QUANTILES = "no ancestry group has enough persons for a quantile (disclosure control)"
+
+
 def distribution_figure(dist: pd.DataFrame, *, title: str, traits: dict[str, str]) -> Figure:
     """Box plots of the PGS (per SD) by genetic ancestry group, from aggregates only: whiskers
     5th-95th, box 25th-75th percentile, line at the median. ``dist``: pgs_id, ancestry, p05,
@@ -428,7 +431,9 @@ def distribution_figure(dist: pd.DataFrame, *, title: str, traits: dict[str, str
     lo = float(np.nanmin([*d["p05"], *d["p25"], *d["p50"], -2.0]))
     hi = float(np.nanmax([*d["p95"], *d["p75"], *d["p50"], 2.0]))
     ax.set_xlim(lo - 0.2, hi + 0.2)
-    ax.set_ylim(len(pgs_ids) - 0.5, -0.5)
+    ax.set_ylim(max(len(pgs_ids), 1) - 0.5, -0.5)
+    if not drawn:  # every group too small for a median (``tables.quantile_shown``)
+        ax.text(0.5, 0.5, NO_QUANTILES, transform=ax.transAxes, ha="center", va="center", fontsize=8)
     ax.set_yticks(range(len(pgs_ids)))
     ax.set_yticklabels([_text(traits.get(p, p)) for p in pgs_ids])
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
