@@ -306,8 +306,9 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
         columns["rsid"] = rsid
     site_id = _group_ids([c if isinstance(c := columns[name], TextCodes) else _series(c) for name in SITE_COLUMNS])
     order = np.argsort(site_id, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(site_id[order]) != 0])
-    ends = np.r_[starts[1:], len(order)]
+    # Ids are 0..sites-1: each site's rows start at the count of the rows before it.
+    ends = np.cumsum(np.bincount(site_id))
+    starts = ends - np.bincount(site_id)
     first = order[starts]
 
     def first_rows(values) -> pd.Series:
@@ -336,13 +337,34 @@ def _series(values) -> pd.Series:
 def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     """One id per distinct combination of the columns' values (missing values one value per
     column), numbered in order of first appearance: ``groupby(columns, dropna=False,
-    sort=False).ngroup()``, from integer codes. Each column is factorised once and the codes
-    are packed into one int64 (``scoring_files.packed_key``), which is many times faster than
-    grouping text columns of millions of rows. ``TextCodes`` columns are taken as coded (their
-    values are distinct: the same grouping)."""
-    codes = [col.codes if isinstance(col, TextCodes) else
-             pd.factorize(col.to_numpy(object) if col.dtype == object else col)[0] for col in columns]
-    return pd.factorize(packed_key(codes))[0]
+    sort=False).ngroup()``, from integer codes packed into one int64 key
+    (``scoring_files.packed_key``), which is many times faster than grouping text columns of
+    millions of rows. ``TextCodes`` columns are taken as coded (their values are distinct: the
+    same grouping); integer, boolean and categorical columns by their values or codes (no hash
+    table per column, ``_value_codes``); others are factorised."""
+    return pd.factorize(packed_key([_value_codes(c) for c in columns]))[0]
+
+
+def _value_codes(col: pd.Series | TextCodes) -> np.ndarray:
+    """A column as integer codes >= -1 (equal values, equal codes; missing -1), as
+    ``packed_key`` takes them: TextCodes' and a categorical's codes, a boolean's 0/1, an
+    integer column's value - min (when the range is below 2**31); otherwise factorised."""
+    if isinstance(col, TextCodes):
+        return col.codes
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return np.asarray(col.cat.codes)
+    if col.dtype == bool:
+        return col.to_numpy(np.int8)
+    if pd.api.types.is_integer_dtype(col.dtype):
+        missing = col.isna().to_numpy(bool)
+        values = col.to_numpy(np.int64, na_value=0)
+        present = values[~missing]
+        lo = int(present.min()) if present.size else 0
+        if present.size == 0 or int(present.max()) - lo < 2**31:
+            values -= lo
+            values[missing] = -1
+            return values
+    return pd.factorize(col.to_numpy(object) if col.dtype == object else col)[0]
 
 
 def pandas_to_spark(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
@@ -1025,10 +1047,18 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)
-    mem = mem[used_site[mem["site"].to_numpy()]]
+    # The used members as arrays (numpy takes): a boolean row selection of the members frame
+    # copied and consolidated its 12.2M rows, ~half of this function at 61 x 200k (session 16).
     site = mem["site"].to_numpy()
-    w = mem["effect_weight"].to_numpy(np.float64)
-    score_index = mem["score_index"].to_numpy(np.int64)
+    keep = used_site[site]
+    every = bool(keep.all())
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if every else values[keep]
+
+    site = kept(site)
+    w = kept(mem["effect_weight"].to_numpy(np.float64))
+    score_index = kept(mem["score_index"].to_numpy(np.int64))
     eir = s["effect_is_ref"].to_numpy(bool)[site]
     row = s["matched_row"].to_numpy(np.int64)[site]
     # chrY and chrM are haploid: plink2 --score counts a call there once (1 copy), while the

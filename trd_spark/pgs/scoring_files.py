@@ -174,7 +174,10 @@ def packed_key(columns: list[np.ndarray]) -> np.ndarray:
         if size * width >= 2**62:
             key = pd.factorize(key)[0].astype(np.int64)
             size = int(key.max(initial=-1)) + 1
-        key = key * width + (values + 1)
+        # In place: each fresh 12M-row int64 array costs ~0.1-0.7 s of page faults here (session 16).
+        key *= width
+        key += values
+        key += 1
         size *= width
     return key
 
