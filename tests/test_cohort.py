@@ -147,6 +147,19 @@ def test_persons_in_two_datasets_are_counted_per_pair(spark):
         check_disjoint_datasets({("disc", "rep_wgs"): 25, ("disc", "rep_array"): 3}, persons_below=20)
 
 
+@pytest.mark.parametrize(("n_missing", "shown"), [(1, "<20"), (19, "<20"), (20, "20"), (1234, "1,234")])
+def test_samples_without_ancestry_are_one_error_counting_persons_as_the_exports(n_missing, shown):
+    """The cohort stage's missing-ancestry error counted persons as they are ("1 sample(s)",
+    new-user trial, session 16); its counts follow the rule of every log line: 1-19 read "<20"."""
+    from trd_spark.cohort.stage import check_ancestry_coverage
+    from trd_spark.errors import InputDataError
+
+    check_ancestry_coverage(0, "disc", "/x/ancestry_preds.tsv", persons_below=20)
+    with pytest.raises(InputDataError, match=rf"^ancestry.path /x/ancestry_preds.tsv: {shown} sample\(s\) of dataset "
+                       r"disc are missing from the ancestry file \(column research_id\)"):
+        check_ancestry_coverage(n_missing, "disc", "/x/ancestry_preds.tsv", persons_below=20)
+
+
 def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path):
     """The stage (``pipeline.run_stage``) stops with exit 3 before any standardisation when the
     same person was scored in two datasets (e.g. All of Us' srWGS and microarray callsets, both

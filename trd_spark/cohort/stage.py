@@ -176,6 +176,19 @@ def dataset_overlaps(persons_by_dataset: dict[str, DataFrame]) -> dict[tuple[str
     return out
 
 
+def check_ancestry_coverage(n_missing: int, dataset: str, path: str, persons_below: int | None = None) -> None:
+    """Raise InputDataError when ``n_missing`` unrelated genotyped samples of ``dataset`` have no
+    row in the ancestry file (AoU's covers its srWGS callset): a sample without ancestry/PCs
+    would silently leave the analysis. The count of persons reads "<T" from 1 to
+    ``persons_below``-1, as in the exports and every other log line (new-user trial, session 16:
+    "1 sample(s)")."""
+    if n_missing:
+        raise InputDataError(
+            f"{count_text(n_missing, persons_below=persons_below)} sample(s) of dataset {dataset} are missing from "
+            "the ancestry file (column research_id); use the ancestry predictions of this release",
+            where=f"ancestry.path {path}")
+
+
 def check_disjoint_datasets(overlaps: dict[tuple[str, str], int], persons_below: int | None = None) -> None:
     """Raise InputDataError when a person is in two datasets (``dataset_overlaps``).
 
@@ -237,12 +250,8 @@ def run(ctx: StageContext) -> None:
 
             unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
         steps = dataset_counts(wide, unrelated, ancestry_ids, persons)
-        # Every genotyped sample must have ancestry/PCs (AoU's file covers all): a sample
-        # without them would silently leave the analysis, so this is an input error.
-        if steps["n_missing_ancestry"]:
-            raise InputDataError(
-                f"{steps['n_missing_ancestry']} sample(s) of dataset {ds.name} are missing from the ancestry file "
-                "(column research_id); use the ancestry predictions of this release", where=f"ancestry.path {cfg.ancestry.path}")
+        check_ancestry_coverage(steps["n_missing_ancestry"], ds.name, cfg.ancestry.path,
+                                persons_below=cfg.report.small_count_threshold)
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
         to_standardise.append(unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
                               .withColumn("dataset", F.lit(ds.name)))
