@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from test_phenotypes_support import (
     ARIPIPRAZOLE_TAB,
@@ -24,15 +26,20 @@ from test_phenotypes_support import (
     spark_jobs,
 )
 
-from trd_spark.config import ConceptRef, ConceptSet
+from trd_spark.config import ConceptRef, ConceptSet, load_config
 from trd_spark.phenotypes.concepts import (
+    Vocabulary,
     absent_refs,
     expand_concept_set,
     id_frame,
     ingredient_frame,
     ingredient_map,
     load_vocabulary,
+    mismatched_refs,
 )
+from trd_spark.phenotypes.stage import warn_absent_concepts
+from trd_spark.toydata.vocabulary import CPT4_ECT_90870
+from trd_spark.toydata.vocabulary import concept_table as toy_concept_table
 
 ALL_SETS = ("mdd", "depression_spectrum", "ect", "tms", "antidepressants")
 
@@ -83,6 +90,7 @@ def test_vocabulary_codes_names_and_found_from_one_concept_query(spark):
     v = got["v"]
     assert v.codes == {("CPT4", "90870"): ECT_CPT4}
     assert v.names[ECT_CPT4] == "Electroconvulsive therapy" and v.names[MDD_CONCEPT] == "Major depressive disorder"
+    assert v.domains[ECT_CPT4] == "Procedure" and v.domains[MDD_CONCEPT] == "Condition" and v.domains[SERTRALINE] == "Drug"
     assert v.found is not None and {ECT_CPT4, ECT_SNOMED, MDD_CONCEPT, SERTRALINE} <= v.found and 715939 not in v.found
     assert not [r for r in absent_refs(concept_set("ect"), v) if "90870" in r or str(ECT_SNOMED) in r]
     assert len(absent_refs(concept_set("tms"), v)) == 3
@@ -137,3 +145,64 @@ def test_ingredient_frame_json_literal_keeps_values_exactly(spark):
     assert [f.dataType.simpleString() for f in ingredient_frame(spark, []).schema.fields] == [
         "bigint", "bigint", "string", "double", "double"]
     assert ingredient_frame(spark, []).count() == 0
+
+
+def _toy_vocabulary(**changed: tuple[str, str]) -> Vocabulary:
+    """Every concept of the toy generator's ``concept`` table as a looked-up Vocabulary (no
+    Spark); ``changed``: 'c<concept_id>' -> (concept_name, domain_id) replacing that row."""
+    t = toy_concept_table().to_pylist()
+    rows = {r["concept_id"]: r for r in t}
+    for key, (name, domain) in changed.items():
+        rows[int(key[1:])] = {**rows[int(key[1:])], "concept_name": name, "domain_id": domain}
+    return Vocabulary(
+        codes={(r["vocabulary_id"], r["concept_code"]): i for i, r in rows.items()},
+        descendants={}, names={i: r["concept_name"] for i, r in rows.items()},
+        found=frozenset(rows), domains={i: r["domain_id"] for i, r in rows.items()})
+
+
+def test_shipped_concept_sets_match_the_toy_vocabulary_rows():
+    """conf/concept_sets.yaml's entries carry the domain and name of their toy ``concept`` row."""
+    cfg = load_config()
+    assert cfg.phenotypes.concept_sets.endswith("concept_sets.yaml")
+    sets = cfg.concept_sets.concept_sets
+    vocab = _toy_vocabulary()
+    assert {n: m for n, cs in sets.items() if (m := mismatched_refs(cs, vocab))} == {}
+    assert [n for n, cs in sets.items() if absent_refs(cs, vocab)] == []  # every entry was compared
+
+
+@pytest.mark.parametrize(("domain", "ref", "changed", "expected"), [
+    # fluoxetine's ID typed into a condition set: a real concept, another domain and name
+    ("condition", ConceptRef(concept_id=FLUOXETINE, name="Major depressive disorder"), {},
+     [f"concept_id {FLUOXETINE} (Major depressive disorder): domain_id 'Drug', not 'Condition'",
+      f"concept_id {FLUOXETINE}: name 'Major depressive disorder' in the YAML, 'fluoxetine' in concept"]),
+    # right domain, another condition's name
+    ("condition", ConceptRef(concept_id=DYSTHYMIA, name="Major depressive disorder"), {},
+     [f"concept_id {DYSTHYMIA}: name 'Major depressive disorder' in the YAML, 'Dysthymia' in concept"]),
+    ("condition", ConceptRef(concept_id=MDD_CONCEPT, name="  major DEPRESSIVE disorder "), {}, []),  # case, blanks
+    # a code reference's name is a label; its domain is still compared
+    ("procedure", ConceptRef(vocabulary_id="CPT4", concept_code="90870", name="ECT label"), {}, []),
+    ("procedure", ConceptRef(vocabulary_id="CPT4", concept_code="90870", name="ECT label"),
+     {f"c{CPT4_ECT_90870}": ("Electroconvulsive therapy", "Observation")},
+     [f"concept_id {CPT4_ECT_90870} (ECT label): domain_id 'Observation', not 'Procedure'"]),
+    # absent from concept: absent_refs' line, not this one
+    ("drug", ConceptRef(concept_id=715939, name="escitalopram"), {}, []),
+])
+def test_mismatched_refs_domain_and_name(domain, ref, changed, expected):
+    vocab = _toy_vocabulary(**changed)
+    vocab = Vocabulary(vocab.codes, {}, vocab.names, vocab.found - {715939}, vocab.domains)
+    cs = ConceptSet(domain=domain, exclude=[ref])
+    assert mismatched_refs(cs, vocab) == expected
+    assert mismatched_refs(ConceptSet(domain=domain, include=[ref]), vocab) == expected  # includes too
+    assert mismatched_refs(cs, Vocabulary(vocab.codes, {}, vocab.names, None)) == []  # not looked up
+
+
+def test_phenotype_stage_warns_of_a_mismatched_concept_naming_file_set_and_id(caplog):
+    """A counted WARNING (trd_spark logger) names the YAML file, the set and the concept ID."""
+    cfg = load_config()
+    vocab = _toy_vocabulary(**{f"c{MDD_CONCEPT}": ("fluoxetine", "Drug")})
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        warn_absent_concepts(cfg, vocab)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "differs" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"phenotypes: {cfg.phenotypes.concept_sets}, concept set mdd: 2 reference(s) ")
+    assert f"concept_id {MDD_CONCEPT} (Major depressive disorder): domain_id 'Drug', not 'Condition'" in lines[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
@@ -36,13 +36,15 @@ class Vocabulary:
     ``codes``: (vocabulary_id, concept_code) -> concept_id of the sets' code references;
     ``descendants``: root concept_id -> its descendants (self row not required);
     ``names``: concept_id -> concept_name for every root;
-    ``found``: the roots present in ``concept`` (None: not looked up).
+    ``found``: the roots present in ``concept`` (None: not looked up);
+    ``domains``: concept_id -> domain_id ('Condition', 'Drug' ...) for every root found.
     """
 
     codes: dict[tuple[str, str], int]
     descendants: dict[int, frozenset[int]]
     names: dict[int, str]
     found: frozenset[int] | None = None
+    domains: dict[int, str] = field(default_factory=dict)
 
 
 def load_vocabulary(
@@ -63,7 +65,8 @@ def load_vocabulary(
         wanted = F.col("concept_id").isin(id_roots) if id_roots else F.lit(False)
         for vocab, code in code_refs:
             wanted = wanted | ((F.col("vocabulary_id") == vocab) & (F.col("concept_code") == code))
-        rows = concept.where(wanted).select("vocabulary_id", "concept_code", "concept_id", "concept_name").collect()
+        rows = (concept.where(wanted)
+                .select("vocabulary_id", "concept_code", "concept_id", "concept_name", "domain_id").collect())
         # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
         wanted_codes = set(code_refs)
         for row in rows:
@@ -85,7 +88,8 @@ def load_vocabulary(
     root_set = set(roots)
     names = {int(r.concept_id): r.concept_name for r in rows if r.concept_id in root_set and r.concept_name is not None}
     found = {int(r.concept_id) for r in rows if r.concept_id in root_set}
-    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found))
+    domains = {int(r.concept_id): r.domain_id for r in rows if r.concept_id in root_set and r.domain_id is not None}
+    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found), domains)
 
 
 def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
@@ -101,6 +105,44 @@ def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
             out.append(f"{ref.vocabulary_id} {ref.concept_code} ({ref.name})")
         elif root not in vocab.found:
             out.append(f"concept_id {root} ({ref.name})")
+    return out
+
+
+# ConceptSet.domain -> the OMOP CDM ``concept.domain_id`` its concepts carry.
+DOMAIN_IDS = {"condition": "Condition", "drug": "Drug", "procedure": "Procedure", "device": "Device"}
+
+
+def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
+    """The set's references (includes and excludes) found in ``concept`` whose row does not
+    look like the concept meant: a typo'd ID usually lands on a real concept of the full
+    vocabulary (AoU), which ``absent_refs`` cannot see. Two rules, one line each:
+
+    - ``domain_id`` differs from the set's domain (``DOMAIN_IDS``: a 'Drug' concept in a
+      condition set);
+    - for a ``concept_id`` reference, ``concept_name`` differs from the YAML ``name``
+      (case-insensitive, surrounding blanks ignored). A vocabulary + code reference is
+      identified by its code; its ``name`` is a label (e.g. 'TMS initial (CPT4 90867)') and
+      is not compared.
+
+    Lines read ``concept_id N (yaml name): domain_id 'Drug', not 'Condition'`` or
+    ``concept_id N: name 'yaml name' in the YAML, 'concept name' in concept``. Empty when
+    ``vocab.found`` was not looked up; references absent from ``concept`` are left to
+    ``absent_refs``; a missing domain_id or concept_name is not compared.
+    """
+    if vocab.found is None:
+        return []
+    want = DOMAIN_IDS[concept_set.domain]
+    out = []
+    for ref in (*concept_set.include, *concept_set.exclude):
+        root = _root(ref, vocab.codes)
+        if root is None or root not in vocab.found:
+            continue
+        domain = vocab.domains.get(root)
+        if domain is not None and domain != want:
+            out.append(f"concept_id {root} ({ref.name}): domain_id {domain!r}, not {want!r}")
+        name = vocab.names.get(root)
+        if ref.concept_id is not None and name is not None and name.strip().casefold() != ref.name.strip().casefold():
+            out.append(f"concept_id {root}: name {ref.name!r} in the YAML, {name!r} in concept")
     return out
 
 

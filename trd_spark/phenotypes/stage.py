@@ -32,6 +32,7 @@ from trd_spark.phenotypes.concepts import (
     ingredient_frame,
     ingredient_map,
     load_vocabulary,
+    mismatched_refs,
 )
 from trd_spark.phenotypes.flow import (
     definition_counts,
@@ -577,7 +578,10 @@ def _long_counts(df: DataFrame, part: str, domain: Column) -> DataFrame:
 
 
 def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]:
-    """Log one warning per study concept set with references absent from ``concept``."""
+    """Log one warning per study concept set with references absent from ``concept`` (returned,
+    set -> references), and one per set with references whose ``concept`` row has another
+    domain or name than the YAML says (``concepts.mismatched_refs``: a typo'd ID that lands
+    on a real concept; logged only)."""
     out = {}
     for name in study_concept_set_names(cfg):
         absent = absent_refs(_concept_set(cfg, name), vocab)
@@ -585,6 +589,11 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
             log.warning("phenotypes: concept set %s: %d reference(s) not in this release's concept table "
                         "(they match nothing): %s", name, len(absent), ", ".join(absent))
             out[name] = absent
+        mismatched = mismatched_refs(_concept_set(cfg, name), vocab)
+        if mismatched:
+            log.warning("phenotypes: %s, concept set %s: %d reference(s) whose concept row differs from the "
+                        "YAML (a typo'd ID?): %s", cfg.phenotypes.concept_sets, name, len(mismatched),
+                        "; ".join(mismatched))
     return out
 
 
