@@ -9,6 +9,7 @@ import yaml
 
 from trd_spark.config import DEFAULT_CONFIG, _read_yaml, load_config
 from trd_spark.errors import ConfigError
+from trd_spark.phenotypes.omop import bigquery_read_options
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,9 +38,12 @@ def test_embedded_default_loads_and_resolves_relative_paths():
 def test_every_shipped_config_is_valid(monkeypatch):
     monkeypatch.setenv("WORKSPACE_BUCKET", "gs://fc-secure-x")
     monkeypatch.setenv("WORKSPACE_CDR", "fc-aou-cdr-prod-ct.C2022Q4R9")
+    monkeypatch.setenv("GOOGLE_PROJECT", "aou-rw-1234abcd")
     for name in ("toy.yaml", "dataproc.yaml", "aou.yaml"):
         cfg = load_config(REPO / "conf" / name)
         assert cfg.release
+    # AoU reads are billed to the workspace project, not the CDR's (new-user trial, session 16)
+    assert bigquery_read_options(cfg.omop, "person")["parentProject"] == "aou-rw-1234abcd"
 
 
 def test_uris_are_kept(tmp_path):
@@ -68,10 +72,15 @@ def test_uris_are_kept(tmp_path):
         # failed in the phenotype stage, after the pgs stage.
         (lambda r: r["omop"].update(format="bigquery", path="C2022Q4R9"),
          "omop.path: Value error, format bigquery needs 'project.dataset'"),
+        (lambda r: r["omop"].update(billing_project="aou-rw-1"),
+         "omop.billing_project: Value error, applies to format bigquery only (format is 'parquet')"),
+        (lambda r: r["omop"].update(format="bigquery", path="p.d", billing_project="p.d"),
+         "omop.billing_project: Value error, a Google Cloud project ID"),
     ],
     ids=["unknown-key", "bad-master", "out-of-range", "bad-enum", "missing-section",
          "unknown-primary", "unknown-concept-set", "two-discovery", "no-local-core", "no-cluster-core",
-         "negative-seed", "bigquery-dataset-without-project"],
+         "negative-seed", "bigquery-dataset-without-project", "billing-project-not-bigquery",
+         "billing-project-dataset"],
 )
 def test_bad_config_names_the_key(tmp_path, mutate, expected):
     path = write_config(tmp_path, mutate)

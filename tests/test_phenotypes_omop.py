@@ -51,6 +51,10 @@ def test_bigquery_reader_options():
     omop = toy_config(path="my-project.cdr_v7", format="bigquery").omop
     assert bigquery_read_options(omop, "drug_exposure") == {
         "table": "my-project.cdr_v7.drug_exposure", "parentProject": "my-project", "viewsEnabled": "true"}
+    # A billing project (AoU: the workspace's) is billed instead of the dataset's project
+    billed = toy_config(path="my-project.cdr_v7", format="bigquery", billing_project="ws-project").omop
+    assert bigquery_read_options(billed, "person") == {
+        "table": "my-project.cdr_v7.person", "parentProject": "ws-project", "viewsEnabled": "true"}
     with pytest.raises(InputDataError, match="project.dataset"):
         bigquery_read_options(toy_config(path="/data/omop", format="bigquery").omop, "person")
 

@@ -65,6 +65,7 @@ def test_check_config_reports_the_panel_per_domain(capsys, monkeypatch):
 
     monkeypatch.setenv("WORKSPACE_BUCKET", "gs://bucket")
     monkeypatch.setenv("WORKSPACE_CDR", "project.dataset")
+    monkeypatch.setenv("GOOGLE_PROJECT", "workspace-project")  # conf/aou.yaml omop.billing_project
     assert main(["check-config", "--config", str(REPO / "conf" / "aou.yaml")]) == 0
     out = capsys.readouterr().out
     panel = TraitPanel.model_validate(yaml.safe_load(PANEL.read_text()))

@@ -270,6 +270,11 @@ class OmopInput(_Strict):
     # error naming table and column (a silent UTC cast shifts local midnights by a day).
     # DATE, naive timestamp and ISO text columns need no zone.
     time_zone: str | None = None
+    # BigQuery only: the project BigQuery bills for the reads (the connector's parentProject;
+    # the caller needs bigquery.readsessions.create there). Unset: the project of ``path``
+    # (you own the dataset). On the All of Us Workbench the CDR's project bills no user:
+    # reads are billed to the workspace project, ${GOOGLE_PROJECT} (conf/aou.yaml sets it).
+    billing_project: str | None = None
 
     @field_validator("path")
     @classmethod
@@ -282,6 +287,17 @@ class OmopInput(_Strict):
             raise ValueError(f"format bigquery needs 'project.dataset' (on the All of Us Workbench: "
                              f"${{WORKSPACE_CDR}}), got {v!r}")
         return v
+
+    @field_validator("billing_project")
+    @classmethod
+    def _billing_project(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if info.data.get("format") != "bigquery":
+            raise ValueError(f"applies to format bigquery only (format is {info.data.get('format')!r})")
+        if not v.strip() or any(c in v for c in ". /:"):
+            raise ValueError(f"a Google Cloud project ID (no '.', '/', ':' or blanks), got {v!r}")
+        return v.strip()
 
     @field_validator("time_zone")
     @classmethod

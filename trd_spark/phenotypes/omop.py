@@ -363,14 +363,17 @@ def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
     """Options of the Spark BigQuery connector for one OMOP table (``omop.path`` = project.dataset).
 
     Only the declared columns are requested, so the connector's Storage Read API streams
-    those columns alone (the column projection is pushed to BigQuery).
+    those columns alone (the column projection is pushed to BigQuery). ``parentProject``
+    (the project billed for the reads) is ``omop.billing_project``, else the dataset's
+    project; the connector's own default (the credentials' project) is never used.
     """
     parts = omop.path.strip().split(".")
     if len(parts) != 2 or not all(parts):
         raise InputDataError(
             f"omop.path must be 'project.dataset' for format bigquery, got {omop.path!r}", where="omop.path"
         )
-    return {"table": f"{omop.path.strip()}.{table}", "parentProject": parts[0], "viewsEnabled": "true"}
+    billed = omop.billing_project or parts[0]
+    return {"table": f"{omop.path.strip()}.{table}", "parentProject": billed, "viewsEnabled": "true"}
 
 
 def _read_bigquery(spark: SparkSession, omop: OmopInput, table: str) -> DataFrame:
