@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from trd_spark.config import SparkSettings
 
@@ -21,6 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 # mid-phenotypes in one suite run (session 10). So the cache gets the C2 default's room.
 SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
+# One BLAS thread in the test processes and every process they start (the session already gives
+# its Python workers one: session.start_session). Two xdist workers on 2 cores each with
+# OpenBLAS's default of one thread per core oversubscribe the machine, and OpenBLAS threads
+# spin while they wait: the privacy attacker's SVD (2948 x 2188) took 38.1 CPU-s with 2
+# threads against 10.7 with 1 at load 13 (session 16). The variable covers libraries loaded
+# later (scipy's own OpenBLAS); threadpoolctl the numpy already imported by a plugin.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+_BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 # Modules that share a session fixture run in one xdist group (one worker), so the fixture
 # runs once: the installed toy run is test_cli's check and test_cluster's reference.
 # The two toy releases are test_privacy_export's subject and test_pipeline_e2e's end-to-end run.
