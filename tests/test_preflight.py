@@ -8,7 +8,9 @@ import pytest
 
 from trd_spark.config import load_config
 from trd_spark.errors import ConfigError
-from trd_spark.preflight import check_inputs, check_output_root, missing_inputs
+from trd_spark.preflight import check_inputs, check_output_root, missing_inputs, uri_inputs
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
@@ -216,3 +218,53 @@ def test_plink_fileset_is_three_inputs_each_fingerprinted(cfg, tmp_path, fmt, ex
     Path(f"{prefix}{exts[2]}").unlink()
     assert [(k, p) for k, p in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == [
         (f"{key}[{exts[2]}]", f"{prefix}{exts[2]}")]
+
+
+AOU_ENV = {"WORKSPACE_BUCKET": "gs://fc-secure-x", "WORKSPACE_CDR": "fc-aou-cdr-prod-ct.C2022Q4R9",
+           "GOOGLE_PROJECT": "aou-rw-1234abcd"}
+
+
+def _no_spark(*_args):
+    raise AssertionError("Spark would start here (cli._spark_fs)")
+
+
+@pytest.mark.parametrize("command", [["run", "--release", "latest"], ["check-config", "--release", "latest"],
+                                     ["releases"]])
+def test_release_listing_without_input_root_stops_before_spark(monkeypatch, capsys, command):
+    """conf/aou.yaml has no releases.input_root and a gs:// output root: `--release latest` and
+    `releases` were exit 2 after Spark started (new-user trial, session 16); now before."""
+    from trd_spark import cli
+
+    for k, v in AOU_ENV.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(cli, "_spark_fs", _no_spark)
+    assert cli.main([*command, "--config", str(REPO / "conf" / "aou.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "releases.input_root is not set" in err and "aou.yaml" in err
+
+
+def test_check_config_counts_the_object_store_inputs_it_does_not_check(monkeypatch, capsys):
+    """check-config said 'every declared local input found' and nothing of the gs:// inputs."""
+    from trd_spark.cli import main
+    from trd_spark.layout import STAGES
+
+    for k, v in AOU_ENV.items():
+        monkeypatch.setenv(k, v)
+    cfg = load_config(REPO / "conf" / "aou.yaml")
+    keys = [k for k, _ in uri_inputs(cfg, list(STAGES))]
+    # conf/aou.yaml: 3 datasets, ancestry + 2 relatedness files, the scoring-file directory
+    assert len(keys) == 7 and {"ancestry.path", "datasets.0.genotypes.path"} <= set(keys)
+    assert main(["check-config", "--config", str(REPO / "conf" / "aou.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "inputs: every declared local input found; 7 gs:// inputs not checked (read by the stages)" in out
+
+
+@pytest.mark.parametrize(("n", "outside", "line"), [
+    (0, 0, "  warnings: 0 in this run"),
+    (3, 0, "  warnings: 3 in this run; see the WARNING lines above"),
+    (3, 1, "  warnings: 3 in this run (1 outside stages); see the WARNING lines above"),
+])
+def test_run_summary_points_at_warning_lines_only_when_there_are_some(n, outside, line):
+    from trd_spark.cli import warnings_line
+
+    assert warnings_line(n, outside) == line

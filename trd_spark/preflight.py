@@ -40,6 +40,14 @@ def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def uri_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
+    """(config key, path) of every external input of ``stages`` on an object store or HDFS
+    (``is_uri``): ``missing_inputs`` leaves them to the readers, so check-config names them
+    as not checked. Distinct, in declaration order."""
+    out = [(key, path) for stage in stages for key, path in STAGE_SPECS[stage].external(cfg) if is_uri(path)]
+    return list(dict.fromkeys(out))
+
+
 def toy_data_pending(cfg: Config) -> str | None:
     """The toy data directory of a toy config whose data are not generated yet (no
     ``truth.json``: ``pipeline.ensure_toy_data`` writes them when the run starts), else None."""

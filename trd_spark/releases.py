@@ -76,10 +76,19 @@ def found_releases(cfg: Config, fs: FsLike) -> list[str]:
             log.warning("%s: %s not under toy_data.releases, so no release of this config (left out)",
                         root, ", ".join(stray))
         names = set(cfg.toy_data.releases)
-    if not names and not root:
-        raise ConfigError("releases.input_root is not set (and no toy_data.releases): cannot list releases",
-                          where=cfg.source_path)
+    if not names:
+        check_release_root(cfg)
     return sorted(names, key=natural_key)
+
+
+def check_release_root(cfg: Config) -> None:
+    """Raise ConfigError (exit 2) when ``cfg`` has no ``releases.input_root`` and no
+    ``toy_data.releases``: there is nothing to list or to pick ``--release latest`` from.
+    Needs no file system: the CLI calls it before it starts Spark for a gs:// output root."""
+    if not cfg.releases.input_root and not (cfg.toy_data is not None and cfg.toy_data.releases):
+        raise ConfigError("releases.input_root is not set (and no toy_data.releases): cannot list releases "
+                          "or pick --release latest; set it to the directory whose sub-directories are the "
+                          "releases (README 'Data releases and scheduled reruns')", where=cfg.source_path)
 
 
 @dataclass(frozen=True)
