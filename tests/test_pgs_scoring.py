@@ -171,36 +171,3 @@ def test_score_table_invariants_are_counted_in_one_check(hl, rows, problems):
     with pytest.raises(InputDataError, match="^d: score table invariants violated") as e:
         check_score_table(hl, t, "d")
     assert str(e.value).endswith(problems)
-
-
-@pytest.mark.parametrize(("phased", "expected"), [(False, "calls_decoded"), (True, "calls")],
-                         ids=["as_stored", "phased_refused"])
-def test_matrix_table_bed_written_from_its_files_equals_hails_export(hl, tmp_path, phased, expected):
-    """``scoring.export_hard_calls`` with ``calls_path`` writes a MatrixTable's .bed from its
-    files (``mt_calls``, Hail's private on-disk format): the fileset equals Hail's writer's byte
-    for byte (tiny.vcf as a MatrixTable: a missing call at rs200, the multi-allelic G>A,C row
-    left out but parsed past with its 1/2 call, two of the three wanted rows in another part
-    file). If Hail changes the layout, ``entries_layout`` refuses it and the ``as_stored`` row
-    fails (``calls``, not ``calls_decoded``). A phased call in a wanted row is refused
-    (``NotDecodable`` in the task) and Hail's writer runs instead: same files."""
-    import pandas as pd
-
-    from trd_spark.pgs.mt_calls import entries_layout
-    from trd_spark.pgs.scoring import export_hard_calls
-
-    raw = hl.import_vcf(str(DATA / "tiny.vcf"), reference_genome="GRCh38", contig_recoding={"1": "chr1"})
-    raw = raw.select_rows().select_entries("GT")
-    if phased:  # rs500's call of 102 written 0|1
-        raw = raw.annotate_entries(GT=hl.if_else((raw.locus.position == 500) & (raw.s == "102"),
-                                                 hl.call(0, 1, phased=True), raw.GT))
-    raw.repartition(2).write(str(tmp_path / "tiny.mt"))
-    calls = hl.read_matrix_table(str(tmp_path / "tiny.mt"))
-    assert calls.n_partitions() == 2 and entries_layout(str(tmp_path / "tiny.mt")) is not None
-    rows = pd.DataFrame({"contig": ["chr1"] * 3, "position": [200, 500, 900], "ref": ["C", "T", "T"],
-                         "alt": ["T", "C", "G"], "normalised": False})
-    got = export_hard_calls(hl, calls, rows, f"file://{tmp_path}/ours", calls=calls, calls_path=str(tmp_path / "tiny.mt"))
-    assert got == expected
-    assert export_hard_calls(hl, calls, rows, f"file://{tmp_path}/hail", calls=calls) == "calls"
-    for ext in ("bed", "bim", "fam"):
-        assert (tmp_path / f"ours.{ext}").read_bytes() == (tmp_path / f"hail.{ext}").read_bytes(), ext
-    assert len((tmp_path / "ours.bim").read_text().splitlines()) == 3

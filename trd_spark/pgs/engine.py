@@ -129,14 +129,10 @@ def score(
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         prefix = f"{scratch}/{EXPORT_NAME}"
-        # A local MatrixTable read as it is: its .bed may be written from its files (mt_calls).
-        calls_path = source.path if source.format == "mt" and not is_uri(source.path) else None
-        read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls, calls_path=calls_path)
+        read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls)
         log.info("pgs: native engine for %s genotypes: %d matched rows exported by Hail as a PLINK 1 fileset "
                  "(%s)", source.format, len(weights.rows),
                  {"calls": "the file's calls as they are: no row needed splitting",
-                  "calls_decoded": "the file's calls as they are: no row needed splitting; the .bed written from the "
-                                   "MatrixTable's files (mt_calls)",
                   "calls_rebuilt": "the file's calls as they are: no row needed splitting; each call rebuilt as its "
                                    "alt copies: a row on a sex or mitochondrial contig, or a call not diploid"}.get(
                      read, "rows split and normalised: some matched row needed it"))

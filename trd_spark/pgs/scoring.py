@@ -25,7 +25,6 @@ same row add), so all scores are summed together in one block-wise pass (``compu
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -69,8 +68,7 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
 
 
 def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str, *,
-                      calls: hl_types.MatrixTable | None = None, calls_path: str | None = None,
-                      ) -> Literal["calls", "calls_decoded", "calls_rebuilt", "split"]:
+                      calls: hl_types.MatrixTable | None = None) -> Literal["calls", "calls_rebuilt", "split"]:
     """Write the genotype rows of ``mt`` listed in ``rows`` as a PLINK 1 fileset
     ``{output}.bed/.bim/.fam`` (one Hail pass, ``hl.export_plink``), for the native engine
     (``pgen_engine``) to score with Hail's rules.
@@ -99,14 +97,6 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     copies (the haploid rule already applied). Either way the .bim has A1 = alt, A2 = ref (what
     ``pgen_engine.variant_index`` reads). ``output``: a Hadoop path prefix (``file://`` for a
     local or mounted directory).
-
-    ``calls_path``: the MatrixTable directory ``calls`` was read from as it is
-    (``hl.read_matrix_table``, ``format: mt``), or None. With it, a local ``output`` and the
-    ``calls`` case, the .bed is written by ``mt_calls.write_bed`` from the MatrixTable's files
-    (numpy, no Hail decoding of the entries: ~2x less CPU at 10k x 100k, session 16) and the
-    .bim/.fam here, the same bytes as Hail's writer (returns ``calls_decoded``); when
-    ``mt_calls`` refuses the layout or a call (``NotDecodable``: a phased, haploid or other
-    call, a filtered entry) Hail's writer runs as above.
     """
     wanted = hl.literal(
         set(zip(rows["contig"].astype(str), rows["position"].astype(int), rows["ref"].astype(str),
@@ -126,9 +116,6 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     out = out.select_rows().select_cols().select_globals()
     rg = calls.locus.dtype.reference_genome
     if not rows["contig"].isin([*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]).any():
-        if calls_path is not None and output.startswith("file://") and _decoded_export(
-                hl, calls, wanted, calls_path, output[len("file://"):]):
-            return "calls_decoded"
         try:
             export_plink(hl, out.select_entries("GT"), output)
             return "calls"
@@ -138,52 +125,6 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     out = out.unfilter_entries()
     export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1))), output)
     return "calls_rebuilt"
-
-
-def _decoded_export(hl: hl_types, calls: hl_types.MatrixTable, wanted, calls_path: str, prefix: str) -> bool:
-    """``export_hard_calls``' ``calls_decoded`` case: the biallelic rows of ``calls`` in
-    ``wanted`` (its literal set) written to ``{prefix}.bed/.bim/.fam`` as ``export_plink`` writes
-    them, the .bed by ``mt_calls.write_bed``. False (nothing left behind) when the MatrixTable's
-    layout is not ``mt_calls``' or a call is refused (``NotDecodable``, raised in a Spark task);
-    the caller then exports with Hail. One Hail job (the wanted rows' numbers and keys, no
-    entry) and one collection of the column keys."""
-    from pyspark.sql import SparkSession
-
-    from trd_spark.pgs import mt_calls
-
-    layout = mt_calls.entries_layout(calls_path)
-    if layout is None:
-        return False
-    ht = calls.rows().select().add_index("_i")
-    keep = (hl.len(ht.alleles) == 2) & wanted.contains(hl.tuple([ht.locus.contig, ht.locus.position, ht.alleles[0],
-                                                                 ht.alleles[1]]))
-    got = ht.aggregate(hl.agg.filter(keep, hl.struct(
-        i=hl.agg.collect(ht._i), contig=hl.agg.collect(ht.locus.contig), position=hl.agg.collect(ht.locus.position),
-        ref=hl.agg.collect(ht.alleles[0]), alt=hl.agg.collect(ht.alleles[1]))))
-    order = np.argsort(np.asarray(got.i, dtype=np.int64), kind="stable")
-    bim = pd.DataFrame({k: np.asarray(getattr(got, k), dtype=object)[order]
-                        for k in ("contig", "position", "ref", "alt")})
-    cols = calls.add_col_index("_c").cols().collect()
-    key = list(calls.col_key)[0]
-    ids = [c[key] if c[key] is not None else "0" for c in sorted(cols, key=lambda c: c._c)]
-    try:
-        # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
-        mt_calls.write_bed(SparkSession.builder.getOrCreate(), layout,
-                           np.asarray(got.i, dtype=np.int64)[order], f"{prefix}.bed")
-    except Exception as e:  # NotDecodable, raised in a task: Spark wraps it (Py4JJavaError)
-        if "NotDecodable" not in str(e):
-            raise
-        for ext in ("bed", "bim", "fam"):
-            if os.path.exists(f"{prefix}.{ext}"):
-                os.remove(f"{prefix}.{ext}")
-        return False
-    position = bim["position"].astype(str)
-    with open(f"{prefix}.bim", "w") as f:
-        f.writelines(f"{c}\t{c}:{p}:{r}:{a}\t0.0\t{p}\t{a}\t{r}\n"
-                     for c, p, r, a in zip(bim["contig"], position, bim["ref"], bim["alt"]))
-    with open(f"{prefix}.fam", "w") as f:
-        f.writelines(f"0\t{i}\t0\t0\t0\tNA\n" for i in ids)
-    return True
 
 
 # How Hail's PLINK writer refuses a call that is not diploid (``Call.unphasedDiploidGtIndex``,
