@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -134,32 +135,39 @@ def test_meta_analysis_reproduces_the_study_pattern(toy_run):
     assert len(primary) >= 3 and (primary.r2 > 0.5).all(), primary
 
 
-def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys):
+def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys, tmp_path):
     """Issue 15: a report setting plus another --master rerun the report alone (the pgs stage
-    is hours at All of Us scale); the other stages keep their published run."""
-    config, release, _ = toy_run
+    is hours at All of Us scale); the other stages keep their published run. Run on a copy of
+    the results (toy-r1, toy-r2, compare: the report audits against the other release's export),
+    so the shared toy-r2 keeps its own report for test_privacy_export and needs no second run
+    back to its settings."""
+    config, shared_release, _ = toy_run
     raw = yaml.safe_load(config.read_text())
+    results = tmp_path / "results"
+    shutil.copytree(Path(raw["output_root"]), results, symlinks=True)
+    release = results / RELEASE
+    raw["output_root"] = str(results)
     raw.setdefault("report", {})["small_count_threshold"] = 25
-    changed = config.parent / "toy_threshold25.yaml"
+    changed = tmp_path / "toy_threshold25.yaml"
     changed.write_text(yaml.safe_dump(raw))
+    stages = ("pgs", "phenotypes", "cohort", "models", "report", "export")
 
-    def run_ids() -> dict[str, str]:
-        return {s: json.loads((release / s / "_manifest.json").read_text())["run_id"]
-                for s in ("pgs", "phenotypes", "cohort", "models", "report", "export")}
+    def run_ids(release: Path) -> dict[str, str]:
+        return {s: json.loads((release / s / "_manifest.json").read_text())["run_id"] for s in stages}
 
-    before = run_ids()
+    before = run_ids(release)
+    assert before == run_ids(shared_release)  # a faithful copy
     capsys.readouterr()
     assert main(["run", "--config", str(changed), "--release", RELEASE, "--master", "local[1]"]) == 0
     err = capsys.readouterr().err
     for i, stage in enumerate(("pgs", "phenotypes", "cohort", "models"), 1):
         assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
     assert "[5/5] report: running (config changed: report.small_count_threshold)" in err
-    after = run_ids()
+    after = run_ids(release)
     assert {s for s in before if before[s] != after[s]} == {"report", "export"}
     manifest = json.loads((release / "report" / "_manifest.json").read_text())
     assert manifest["notes"]["small_count_threshold"] == 25
-    # Back to the release's own settings: test_privacy_export checks toy-r2's export (its
-    # threshold 20), whichever module runs first.
-    assert main(["run", "--config", str(config), "--release", RELEASE]) == 0
-    manifest = json.loads((release / "report" / "_manifest.json").read_text())
+    # The shared release is untouched: its own run, its own threshold.
+    assert run_ids(shared_release) == before
+    manifest = json.loads((shared_release / "report" / "_manifest.json").read_text())
     assert manifest["notes"]["small_count_threshold"] == 20
