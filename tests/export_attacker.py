@@ -58,43 +58,87 @@ class Attacker:
         return self._cache["system"]
 
     def _build(self):
+        """Index the cells and split the equations into connected components (cells linked
+        through shared equations). Both questions are exact per component: the solution set
+        is the product of the components' solution sets, so a cell's null-space row and its
+        range over the bounded solutions depend on its own component only, and a few small
+        systems are far cheaper than one dense SVD / LP of the whole export (~3,000 cells)."""
         names = sorted(self.bounds, key=str)
         idx = {n: i for i, n in enumerate(names)}
-        a = np.zeros((len(self.equations), len(names)))
-        b = np.zeros(len(self.equations))
-        for r, (coefs, rhs) in enumerate(self.equations):
-            for v, c in coefs.items():
-                a[r, idx[v]] += c
-            b[r] = rhs
-        return names, idx, a, b
+        parent = list(range(len(names)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for coefs, _ in self.equations:
+            first, *rest = (root(idx[v]) for v in coefs)
+            for r in rest:
+                parent[r] = first
+        component = [root(i) for i in range(len(names))]
+        rows: dict[int, list[int]] = {}
+        for r, (coefs, _) in enumerate(self.equations):
+            rows.setdefault(component[idx[next(iter(coefs))]], []).append(r)
+        cells: dict[int, list[int]] = {}
+        for i, c in enumerate(component):
+            cells.setdefault(c, []).append(i)
+        return names, idx, component, rows, cells
+
+    def _component_system(self, c: int):
+        """The equations of component ``c`` as (cell indexes, dense matrix, right-hand sides)."""
+        key = ("component", c)
+        if key not in self._cache:
+            _, idx, _, rows, cells = self._system()
+            members = cells[c]
+            col = {i: j for j, i in enumerate(members)}
+            eqs = rows.get(c, [])
+            a = np.zeros((len(eqs), len(members)))
+            b = np.zeros(len(eqs))
+            for k, r in enumerate(eqs):
+                coefs, rhs = self.equations[r]
+                for v, coef in coefs.items():
+                    a[k, col[idx[v]]] += coef
+                b[k] = rhs
+            self._cache[key] = (members, a, b)
+        return self._cache[key]
 
     def determined(self, name) -> bool:
-        names, idx, a, _ = self._system()
-        if "null" not in self._cache:
-            unknown = [i for i, n in enumerate(names) if self.bounds[n][0] != self.bounds[n][1]]
+        lo, hi = self.bounds[name]
+        if lo == hi:
+            return True  # shown
+        names, idx, component, _, _ = self._system()
+        c = component[idx[name]]
+        key = ("null", c)
+        if key not in self._cache:
+            members, a, _ = self._component_system(c)
+            unknown = [j for j, i in enumerate(members) if self.bounds[names[i]][0] != self.bounds[names[i]][1]]
             sub = a[:, unknown]
             _, s, vt = np.linalg.svd(sub)
             rank = int((s > 1e-9 * max(s.max(initial=0), 1)).sum())
             # Rows: unknown cells; columns span the null space of the hidden part.
-            self._cache["null"] = ({i: r for r, i in enumerate(unknown)}, vt[rank:].T)
-        where, null = self._cache["null"]
-        if idx[name] not in where:
-            return True  # shown
+            self._cache[key] = ({members[j]: r for r, j in enumerate(unknown)}, vt[rank:].T)
+        where, null = self._cache[key]
         return bool(np.all(np.abs(null[where[idx[name]]]) < 1e-9)) if null.size else True
 
     def interval(self, name) -> tuple[float, float]:
         lo, hi = self.bounds[name]
         if lo == hi:  # shown: its own value (the equations hold on the true values)
             return lo, hi
-        names, idx, _, b = self._system()
-        if "sparse" not in self._cache:
-            self._cache["sparse"] = csr_matrix(self._system()[2])
-        a = self._cache["sparse"]
-        bounds = [self.bounds[n] for n in names]
+        names, idx, component, _, _ = self._system()
+        members, a_dense, b = self._component_system(component[idx[name]])
+        if not len(b):  # in no equation: its own bounds
+            return lo, np.inf if hi is None else hi
+        key = ("sparse", component[idx[name]])
+        if key not in self._cache:
+            self._cache[key] = csr_matrix(a_dense)
+        a = self._cache[key]
+        bounds = [self.bounds[names[i]] for i in members]
         out = []
         for sign in (1.0, -1.0):
-            c = np.zeros(len(names))
-            c[idx[name]] = sign
+            c = np.zeros(len(members))
+            c[members.index(idx[name])] = sign
             res = linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs-ipm")
             if res.status == 3:
                 out.append(np.inf)
