@@ -103,19 +103,27 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
                 out[(release, cell)] = int(n)
         out.update({(release, cell): n for cell, n in km_persons(tables.get("km_curves")).items()})
         out.update({(release, cell): n for cell, n in km_at_risk(tables.get("km_curves")).items()})
-        cc, flow, dist = tables.get("cohort_counts"), tables.get("cohort_flow"), tables.get("pgs_distribution")
-        if dist is not None:
-            for ds, a, p, n in zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"].astype(str)):
-                if n.isdigit():
-                    out[(release, ("dist", ds, a, p))] = int(n)
-        if cc is not None:
-            for ds, d, st, n in zip(cc["dataset"], cc["definition"], cc["status"], cc["n"].astype(str)):
-                if n.isdigit():
-                    out[(release, ("status", ds, d, st))] = int(n)
-        if flow is not None:
-            for d, st, n in zip(flow["definition"], flow["step"], flow["n"].astype(str)):
-                if n.isdigit():
-                    out[(release, ("flow", d, st))] = int(n)
+        out.update({(release, cell): int(n) for cell, n in exported_group_counts(tables) if n.isdigit()})
+    return out
+
+
+# The exported tables with one ``n`` per group -> the audit cell's kind and key columns.
+GROUP_COUNT_TABLES = {"cohort_counts": ("status", ("dataset", "definition", "status")),
+                      "cohort_flow": ("flow", ("definition", "step")),
+                      "pgs_distribution": ("dist", ("dataset", "ancestry", "pgs_id"))}
+
+
+def exported_group_counts(tables: dict) -> list[tuple[tuple, str]]:
+    """[(audit cell, n as exported text)] of the status, cohort-flow and PGS-distribution group
+    counts of one export's ``tables`` (a table absent: left out), cells named as ``build_audit``
+    names them (("status", dataset, definition, status), ("flow", definition, step), ("dist",
+    dataset, ancestry, pgs_id)). ``prior_counts`` takes the numbers, ``prior_labels`` the labels:
+    one naming for both."""
+    out = []
+    for name, (kind, keys) in GROUP_COUNT_TABLES.items():
+        df = tables.get(name)
+        if df is not None:
+            out += [((kind, *k), n) for *k, n in df[[*keys, "n"]].astype(str).itertuples(index=False)]
     return out
 
 
@@ -136,15 +144,7 @@ def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
         for cell, n in model_count_cells(tables).items():
             if not n.isdigit():
                 out[(release, cell)] = n
-        for name, kind, keys in (("cohort_counts", "status", ("dataset", "definition", "status")),
-                                 ("cohort_flow", "flow", ("definition", "step")),
-                                 ("pgs_distribution", "dist", ("dataset", "ancestry", "pgs_id"))):
-            df = tables.get(name)
-            if df is None:
-                continue
-            for *k, n in df[[*keys, "n"]].astype(str).itertuples(index=False):
-                if not n.isdigit():
-                    out[(release, (kind, *k))] = n
+        out.update({(release, cell): n for cell, n in exported_group_counts(tables) if not n.isdigit()})
         for *cell, _ in tables.get("hidden_counts") or []:
             if cell and cell[0] == "km_persons":
                 out[(release, tuple(cell))] = DROPPED
