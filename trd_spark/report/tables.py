@@ -117,8 +117,8 @@ def exported_group_counts(tables: dict) -> list[tuple[tuple, str]]:
     """[(audit cell, n as exported text)] of the status, cohort-flow and PGS-distribution group
     counts of one export's ``tables`` (a table absent: left out), cells named as ``build_audit``
     names them (("status", dataset, definition, status), ("flow", definition, step), ("dist",
-    dataset, ancestry, pgs_id)). ``prior_counts`` takes the numbers, ``prior_labels`` the labels:
-    one naming for both."""
+    dataset, ancestry, pgs_id)). ``prior_counts`` takes the numbers, ``prior_labels`` the labels
+    and ``hidden_counts`` the labelled ones' true values: one naming for the three."""
     out = []
     for name, (kind, keys) in GROUP_COUNT_TABLES.items():
         df = tables.get(name)
@@ -231,15 +231,13 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -
     "km_curves" / "dataset_flow" as the report read them. Kept in the report's internal
     manifest, never exported."""
     out: list[list] = []
-    for name, kind, keys in (("cohort_counts", "status", ["dataset", "definition", "status"]),
-                             ("cohort_flow", "flow", ["definition", "step"]),
-                             ("pgs_distribution", "dist", ["dataset", "ancestry", "pgs_id"])):
+    for name, (kind, keys) in GROUP_COUNT_TABLES.items():
         text, truth = exported.get(f"{name}.tsv"), internal.get(name)
         if text is None or truth is None:
             continue
         shown = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
         true_n = {tuple(str(v) for v in k): int(n) for *k, n in truth[[*keys, "n"]].itertuples(index=False)}
-        for *k, n in shown[[*keys, "n"]].itertuples(index=False):
+        for (_, *k), n in exported_group_counts({name: shown}):
             if not n.isdigit() and tuple(k) in true_n:
                 out.append([kind, *k, true_n[tuple(k)]])
     for name, (table, _) in MODEL_COUNTS.items():
