@@ -268,3 +268,33 @@ def test_run_summary_points_at_warning_lines_only_when_there_are_some(n, outside
     from trd_spark.cli import warnings_line
 
     assert warnings_line(n, outside) == line
+
+
+@pytest.mark.parametrize("sample_name", ["g.sample", "g.bgen.sample"])
+def test_bgen_sample_file_is_an_input_fingerprinted(cfg, tmp_path, sample_name):
+    """A BGEN without embedded sample IDs takes them from the .sample beside it (ID_2,
+    ``bgen_reader.sample_ids``). Session 17 review: the .sample was no input of the pgs stage,
+    so a corrected .sample (IDs in another order) left pgs "up to date, skipped" with scores under
+    the old IDs. Now it is fingerprinted when it exists, and not asked for when it does not (a
+    BGEN with embedded IDs needs none)."""
+    from trd_spark.stages import STAGE_SPECS, input_fingerprint
+
+    bgen = tmp_path / "g.bgen"
+    bgen.write_text("bgen v1\n")
+    ds = cfg.datasets[0].model_copy(update={"genotypes": cfg.datasets[0].genotypes.model_copy(
+        update={"format": "bgen", "path": str(bgen)})})
+    cfg = cfg.model_copy(update={"toy_data": None, "datasets": [ds, *cfg.datasets[1:]]})
+    pgs, key = STAGE_SPECS["pgs"], "datasets.0.genotypes.path"
+
+    def inputs() -> list[tuple[str, str]]:
+        return [(k, p) for k, p in pgs.external(cfg) if k.startswith(key)]
+
+    assert inputs() == [(key, str(bgen))]  # no .sample: not an input, not missing
+    assert [k for k, _ in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == []
+    sample = tmp_path / sample_name
+    sample.write_text("ID_1 ID_2 missing\n0 0 0\n0 s1 0\n0 s2 0\n")
+    suffix = sample_name.removeprefix("g")
+    assert inputs() == [(key, str(bgen)), (f"{key}[{suffix}]", str(sample))]
+    before = {k: input_fingerprint(p) for k, p in inputs()}
+    sample.write_text("ID_1 ID_2 missing\n0 0 0\n0 s2 0\n0 s1 0\n")  # same size, IDs swapped
+    assert {k: input_fingerprint(p) for k, p in inputs()} != before

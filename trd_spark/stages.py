@@ -140,11 +140,24 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     prefix.bim)``, ``(key[.fam], prefix.fam)`` (pgen: .pgen, .pvar, .psam). The prefix alone
     matches no file, so its fingerprint was ``exists: false`` and a replaced .bed (or an edited
     .bim, also behind a ``.bed`` path) never reran the pgs stage; preflight now names the first
-    missing file of the set."""
+    missing file of the set.
+
+    A ``bgen`` dataset's ``path`` comes with the Oxford .sample beside it (``(key[.sample],
+    x.sample)``, ``bgen_reader.sample_file_candidates``), whose ID_2 names the samples of a
+    BGEN without embedded IDs (``bgen_reader.sample_ids``): a corrected .sample must rerun pgs.
+    A local one is listed when it exists (a BGEN with embedded IDs needs none, so preflight
+    does not ask for it); on a URI both candidates (fingerprinted without Spark's file system as
+    unknown, with it as absent or present)."""
     parts = key.split(".")
     if len(parts) != 4 or parts[0] != "datasets" or parts[2:] != ["genotypes", "path"]:
         return [(key, path)]
-    exts = PLINK_FILESETS.get(cfg.datasets[int(parts[1])].genotypes.format)
+    fmt = cfg.datasets[int(parts[1])].genotypes.format
+    if fmt == "bgen":
+        from trd_spark.pgs.bgen_reader import sample_file_candidates
+
+        samples = dict.fromkeys(p for p in sample_file_candidates(path) if is_uri(p) or os.path.isfile(p))
+        return [(key, path), *((f"{key}[{p.removeprefix(path.removesuffix('.bgen'))}]", p) for p in samples)]
+    exts = PLINK_FILESETS.get(fmt)
     if exts is None:
         return [(key, path)]
     prefix = path.removesuffix(exts[0])

@@ -148,13 +148,16 @@ def _read_sample_block(f, n_samples: int, end: int, path: str) -> tuple[str, ...
     return tuple(ids)
 
 
-def _sample_file(path: str, exists: Callable[[str], bool] = os.path.isfile) -> str | None:
-    """The Oxford .sample beside ``path`` (``x.sample`` for ``x.bgen``, or ``x.bgen.sample``)."""
+def sample_file_candidates(path: str) -> tuple[str, str]:
+    """Where the Oxford .sample of the BGEN ``path`` may be, in the order looked at:
+    ``x.sample`` for ``x.bgen``, then ``x.bgen.sample``."""
     stem = path[:-5] if path.endswith(".bgen") else path
-    for candidate in (f"{stem}.sample", f"{path}.sample"):
-        if exists(candidate):
-            return candidate
-    return None
+    return f"{stem}.sample", f"{path}.sample"
+
+
+def _sample_file(path: str, exists: Callable[[str], bool] = os.path.isfile) -> str | None:
+    """The Oxford .sample beside ``path`` (the first of ``sample_file_candidates`` that exists)."""
+    return next((candidate for candidate in sample_file_candidates(path) if exists(candidate)), None)
 
 
 def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
