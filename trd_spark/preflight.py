@@ -24,28 +24,25 @@ from trd_spark.stages import STAGE_SPECS
 MIN_FREE_BYTES = 200 * 1024 * 1024
 
 
+def external_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
+    """(config key, path) of every external input of ``stages`` (``StageSpec.external``: a
+    PLINK / pgen ``path`` comes as its three files, ``stages.plink_fileset_inputs``), distinct,
+    in declaration order: what ``missing_inputs`` checks and ``uri_inputs`` leaves to the readers."""
+    return list(dict.fromkeys((key, path) for stage in stages for key, path in STAGE_SPECS[stage].external(cfg)))
+
+
 def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
-    """(config key, path) of every local external input (``stages.STAGE_SPECS``) of ``stages``
-    whose path or glob matches nothing."""
-    out = []
-    for stage in stages:
-        for key, path in STAGE_SPECS[stage].external(cfg):
-            if is_uri(path):
-                continue  # object stores are checked by the reader, with the same key in its error
-            # A PLINK ``path`` may be the bed/bim/fam prefix (README): its .bed must exist.
-            # A PLINK / pgen ``path`` (prefix or matrix file) comes as its three files
-            # (``stages.plink_fileset_inputs``): each must exist.
-            if not glob.glob(path):
-                out.append((key, path))
-    return out
+    """(config key, path) of every local external input (``external_inputs``) of ``stages``
+    whose path or glob matches nothing. Object stores and HDFS are checked by the reader, with
+    the same key in its error (``uri_inputs``)."""
+    return [(key, path) for key, path in external_inputs(cfg, stages) if not is_uri(path) and not glob.glob(path)]
 
 
 def uri_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     """(config key, path) of every external input of ``stages`` on an object store or HDFS
     (``is_uri``): ``missing_inputs`` leaves them to the readers, so check-config names them
-    as not checked. Distinct, in declaration order."""
-    out = [(key, path) for stage in stages for key, path in STAGE_SPECS[stage].external(cfg) if is_uri(path)]
-    return list(dict.fromkeys(out))
+    as not checked."""
+    return [(key, path) for key, path in external_inputs(cfg, stages) if is_uri(path)]
 
 
 def toy_data_pending(cfg: Config) -> str | None:
