@@ -33,7 +33,7 @@ from trd_spark.report.suppression import (
     chain_relations,
     suppressed_label,
 )
-from trd_spark.report.tables import partition_relations
+from trd_spark.report.tables import group_member_relation, partition_relations
 from trd_spark.vocabulary import ALL_DEFINITIONS
 
 if TYPE_CHECKING:
@@ -177,13 +177,8 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
     for ds, g in counts.groupby("dataset", sort=True):
         group = ("pgs_both_group", ds)
         values[group] = int(g["n_both"].max())
-        for pgs, n_both in zip(g["pgs_id"], g["n_both"]):
-            lacking = ("pgs_both_lacking", ds, pgs)
-            if values[group] > int(n_both):
-                values[lacking] = values[group] - int(n_both)
-                relations.append({group: 1, ("pgs_both", ds, pgs): -1, lacking: -1})
-            else:
-                relations.append({group: 1, ("pgs_both", ds, pgs): -1})
+        for pgs in g["pgs_id"]:
+            relations.append(group_member_relation(values, group, ("pgs_both", ds, pgs), ("pgs_both_lacking", ds, pgs)))
     hide = audit_suppression(values, published, relations, threshold, known=known).hide
     return pd.Series([hide.get(("pgs_both", ds, pgs), int(n)) for ds, pgs, n in
                       zip(counts["dataset"], counts["pgs_id"], counts["n_both"])], index=counts.index, dtype=object)

@@ -395,6 +395,21 @@ def partition_relations(cells: list, values: dict, max_parts: int = 4) -> list[d
     return out
 
 
+def group_member_relation(values: dict, group: tuple, member: tuple, lacking: tuple) -> dict:
+    """``group = member + lacking``: ``member`` counts the persons of ``group`` with one
+    attribute (a PGS), ``lacking`` those of the group without it. ``values`` holds the group
+    (implicit: the largest member count of the group, its smallest possible size) and the
+    member; ``lacking`` is added to it when not 0, else left out of ``values`` and the relation
+    (an outsider may assume complete data). So 100 AFR persons with one score and 85 with
+    another give a cell of 15. The relation of ``build_audit``'s pgs_distribution groups and of
+    ``compare.pair_counts_shown``'s persons in both releases."""
+    short = values[group] - values[member]
+    if not short:
+        return {group: 1, member: -1}
+    values[lacking] = short
+    return {group: 1, member: -1, lacking: -1}
+
+
 def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
     """Audit cells of coarsened Kaplan-Meier curves: (values, published, relations, units).
 
@@ -711,11 +726,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
                 for r in by_pgs.itertuples(index=False):
                     key = ("dist", ds, ancestry, r.pgs_id)
                     pub(key, r.n)
-                    lacking = ("dist_lacking", ds, ancestry, r.pgs_id)
-                    values[lacking] = values[group] - int(r.n)
-                    relations.append({group: 1, key: -1, **({lacking: -1} if values[lacking] else {})})
-                    if not values[lacking]:
-                        del values[lacking]
+                    relations.append(group_member_relation(values, group, key, ("dist_lacking", ds, ancestry, r.pgs_id)))
             relations.append(rel)
             link(groups_total, everyone, ds, rc.primary_definition)
 
