@@ -30,14 +30,14 @@ from statsmodels.tools.sm_exceptions import (
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
 from trd_spark.models.covariates import covariate_columns, join_notes, one_blas_thread, prefit_check
-from trd_spark.models.multiple_testing import adjust_within_families
+from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.schemas import LOGISTIC_RESULTS_COLUMNS
 from trd_spark.vocabulary import ANALYSED_STATUSES, CONTRAST_STATUSES, ModelFailure
 
 log = logging.getLogger(__name__)
 
 OUTCOME = "case"
-FAMILY = ["dataset", "definition", "contrast"]
+FAMILY = CORRECTION_FAMILIES["logistic"]
 # The two-sided 95% normal quantile of every Wald CI in the models stage (logistic, meta, KM).
 Z95 = float(stats.norm.ppf(0.975))
 _MAXITER = 100

@@ -10,6 +10,12 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+# The family of tests within which each models-stage table's ``p_bonferroni`` / ``q_fdr`` are
+# computed (logistic results, TRD vs trMDD differences, meta-analysis). The report recomputes
+# them over the shown p-values within the same families (``report.tables.corrections_over_shown``).
+CORRECTION_FAMILIES = {"logistic": ["dataset", "definition", "contrast"], "difference": ["dataset", "definition"],
+                       "meta": ["method", "definition", "contrast"]}
+
 
 def _finite_only(p: np.ndarray, method: str) -> np.ndarray:
     """``statsmodels.stats.multitest.multipletests(p, method)[1]`` over the finite p-values;

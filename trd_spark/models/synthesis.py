@@ -16,7 +16,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from trd_spark.config import Config
 from trd_spark.models.logistic import Z95
-from trd_spark.models.multiple_testing import adjust_within_families
+from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
 from trd_spark.vocabulary import ALL_DEFINITIONS, Contrast
 
@@ -64,7 +64,7 @@ def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
     out["z"] = out["beta_diff"] / out["se_diff"]
     out["p"] = two_sided_p(out["z"])
     out["note"] = np.where(np.isfinite(out["z"]), "", "a TRD or trMDD vs non-MDD fit failed")
-    out = adjust_within_families(out, ["dataset", "definition"])
+    out = adjust_within_families(out, CORRECTION_FAMILIES["difference"])
     return out[DIFFERENCE.names].reset_index(drop=True)
 
 
@@ -166,7 +166,7 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
             })
     if not rows:
         return pd.DataFrame(columns=META.names)
-    out = adjust_within_families(pd.DataFrame(rows), ["method", "definition", "contrast"])
+    out = adjust_within_families(pd.DataFrame(rows), CORRECTION_FAMILIES["meta"])
     return out[META.names]
 
 

@@ -42,7 +42,14 @@ from trd_spark.report.figures import (
     significance_figure,
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
-from trd_spark.report.tables import ReleaseCounts, hidden_counts, prior_counts, prior_labels, suppress_release
+from trd_spark.report.tables import (
+    QUANTILE_LEVELS,
+    ReleaseCounts,
+    hidden_counts,
+    prior_counts,
+    prior_labels,
+    suppress_release,
+)
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
 from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
 
@@ -56,7 +63,6 @@ log = logging.getLogger(__name__)
 FOREST_CONTRAST = Contrast.TRD_VS_NONMDD
 CONTRAST_LABELS: dict[str, str] = {Contrast.TRD_VS_NONMDD: "TRD vs non-MDD", Contrast.TRMDD_VS_NONMDD: "trMDD vs non-MDD",
                    Contrast.TRD_VS_TRMDD: "TRD vs trMDD", Contrast.MDD_VS_NONMDD: "MDD vs non-MDD"}
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 OPTIONAL_MODEL_TABLES = ("cox", "difference", "replication", "meta", "consistency", "km_curves")
 
 
@@ -180,7 +186,7 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
 
     have = [p for p in pgs_ids if p in frame.columns]
     if not have:
-        return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", "p05", "p25", "p50", "p75", "p95"])
+        return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS])
     stack = "stack({}, {}) as (pgs_id, value)".format(
         len(have), ", ".join(f"'{p}', cast(`{p}` as double)" for p in have))
     long = (frame.where(F.col("definition") == definition)
@@ -188,9 +194,9 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
             .where(F.col("value").isNotNull()))
     agg = long.groupBy("dataset", "ancestry", "pgs_id").agg(
         F.count("*").alias("n"), F.mean("value").alias("mean"), F.stddev("value").alias("sd"),
-        F.percentile_approx("value", list(QUANTILES), 10000).alias("q"))
+        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q"))
     pdf = agg.toPandas()
-    for i, name in enumerate(["p05", "p25", "p50", "p75", "p95"]):
+    for i, name in enumerate(QUANTILE_LEVELS):
         pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]
     pdf = pdf.drop(columns="q").sort_values(["dataset", "ancestry", "pgs_id"], kind="mergesort")
     return pdf.reset_index(drop=True)

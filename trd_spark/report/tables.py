@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from trd_spark.models.multiple_testing import adjust_within_families
+from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
 from trd_spark.report.suppression import SECONDARY_LABEL, audit_suppression, chain_relations
 from trd_spark.vocabulary import (
@@ -891,7 +891,8 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
     return values, relations
 
 
-# The quantile columns of pgs_distribution and their levels (``report.stage.QUANTILES``).
+# The quantile columns of pgs_distribution and their levels: what ``report.stage`` computes
+# (Spark's percentile_approx) and what ``quantile_shown`` checks, one list for both.
 QUANTILE_LEVELS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 
 
@@ -903,11 +904,6 @@ def quantile_shown(n: int, level: float, threshold: int) -> bool:
     a small group (a dominance-style threshold rule for percentiles, as statistical offices
     apply to magnitude tables; the 5th percentile needs 420 persons, the median 42)."""
     return n * min(level, 1.0 - level) >= threshold + 1
-
-
-# Tables with family-wise corrected p-values (models stage) -> their family of tests.
-CORRECTION_FAMILIES = {"logistic": ["dataset", "definition", "contrast"], "difference": ["dataset", "definition"],
-                       "meta": ["method", "definition", "contrast"]}
 
 
 def corrections_over_shown(tables: dict[str, pd.DataFrame], rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
