@@ -68,6 +68,18 @@ def test_a_variant_list_without_centimorgans_is_read_as_plink2_reads_it(scored, 
     assert_expected(_got(scored, shape), HAPLOID)
 
 
+def test_a_five_field_bim_on_hails_route_scores_as_plink2(hl, spark, tmp_path):
+    """The 5-field .bim of plink-variant-list-no-cm read by Hail (a .bed on a URI, or
+    ``pgs.native.engine: hail``): Hail's import_plink refuses it ("Invalid .bim line.  Expected 6
+    fields"), so the stage stopped there while plink2 and the native engine read it (review of
+    session 16); ``genotypes.bim_with_cm`` gives Hail a 6-field copy: HAPLOID's sums."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    cfg = case_config(tmp_path, str(CASES / NO_CM / "plink1" / "data"), f"{CASES / HAPLOID}/scores/*", fmt="plink",
+                      extra_pgs="  native: {engine: hail}")
+    assert_expected(run_scores(hl, spark, cfg), HAPLOID)
+
+
 # ---- variant lists (no Hail) -------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt, five, six", [

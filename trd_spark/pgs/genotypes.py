@@ -402,6 +402,25 @@ def _rsid_fields(mt: hl_types.MatrixTable, keep_rsid: bool, where: str) -> list[
     return ["rsid"]
 
 
+def bim_with_cm(hl: hl_types, bim: str) -> str:
+    """``bim`` when its first line has six fields, as Hail's ``import_plink`` requires ("Invalid
+    .bim line. Expected 6 fields"); a .bim of five (CHROM ID POS A1 A2, no centimorgan column,
+    which plink2 and the native engine read: ``pgen_engine.read_bim_columns``) is copied to
+    Hail's temp dir with CM 0 inserted (one Spark pass, lines in file order), for a .bed on a
+    URI or with ``pgs.native.engine: hail``."""
+    import hailtop.fs as hfs
+
+    with hfs.open(bim) as f:
+        first = next((line for line in f if line.strip()), "")
+    if len(first.split()) != 5:
+        return bim
+    t = hl.import_table(bim, no_header=True, delimiter=r"\s+", impute=False, missing="", quote=None)
+    t = t.select(c=t.f0, id=t.f1, cm="0", pos=t.f2, a1=t.f3, a2=t.f4)
+    out = hl.utils.new_temp_file(prefix="pgs_bim", extension="bim")
+    t.export(out, header=False, delimiter="\t")
+    return out
+
+
 def _fail(e: Exception, what: str, where: str) -> InputDataError:
     return InputDataError(f"cannot {what}: {str(e).splitlines()[0]}", where=where)
 
@@ -518,7 +537,7 @@ def read_calls(
         prefix = source.path[:-4] if source.path.endswith(".bed") else source.path
         try:
             mt = hl.import_plink(
-                bed=f"{prefix}.bed", bim=f"{prefix}.bim", fam=f"{prefix}.fam", reference_genome=rg,
+                bed=f"{prefix}.bed", bim=bim_with_cm(hl, f"{prefix}.bim"), fam=f"{prefix}.fam", reference_genome=rg,
                 contig_recoding=plink_contig_recoding(rg), a2_reference=True, quant_pheno=False, missing="-9",
             )
         except Exception as e:
