@@ -7,6 +7,12 @@ For a person and score with matched variants v (weight w_v, effect-allele dosage
     score_avg    = score_sum / (2 x matched variants)                    (plink2 SCORE_AVG)
     n_missing    = matched variants with a missing GT
 
+allele_count and score_avg count 2 alleles per variant on chrY/chrM too (plink2 counts 1
+there); score_sum, the column the study uses, counts one copy there as plink2 does
+(``matching.HAPLOID_CONTIGS``). On chrY plink2 also leaves out a female's missing call (sex
+from its .psam: no allele, no imputation) where the mean imputation here gives her the males'
+mean (plink2 2.0 checked, session 17; the pgs stage has no sex).
+
 d_v is the alt-allele dosage (``DOSAGE``: from GT, a VCF/MT dosage field or BGEN dosages)
 when the effect allele is alt, and 2 minus it when the
 effect allele is ref. A missing GT is imputed with the dataset's mean effect-allele dosage at
