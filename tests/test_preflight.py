@@ -298,3 +298,28 @@ def test_bgen_sample_file_is_an_input_fingerprinted(cfg, tmp_path, sample_name):
     before = {k: input_fingerprint(p) for k, p in inputs()}
     sample.write_text("ID_1 ID_2 missing\n0 0 0\n0 s2 0\n0 s1 0\n")  # same size, IDs swapped
     assert {k: input_fingerprint(p) for k, p in inputs()} != before
+
+
+def test_explain_of_a_file_uri_input_starts_no_spark(tmp_path, capsys, monkeypatch):
+    """``explain`` fingerprints a file:// input with ``os`` (``stages.input_fingerprint``), as a
+    no-op ``run`` decides (``pipeline.needs_spark_to_plan``). Session 17 review: the CLI's own
+    test counted any URI, so a file:// input started Spark (and its JVM) for nothing."""
+    import yaml
+
+    from trd_spark import cli
+    from trd_spark.config import DEFAULT_CONFIG
+
+    def no_spark(cfg):
+        raise AssertionError("Spark's file system was started")
+
+    monkeypatch.setattr(cli, "_spark_fs", no_spark)
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw.pop("toy_data")
+    raw["output_root"] = str(tmp_path / "results")
+    raw["omop"]["path"] = f"file://{tmp_path}/omop"
+    raw["phenotypes"]["concept_sets"] = str(DEFAULT_CONFIG.parent / "concept_sets.yaml")
+    raw["pgs"]["trait_panel"] = str(DEFAULT_CONFIG.parent / "trait_panel_toy.yaml")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert cli.main(["explain", "--config", str(config), "--stage", "phenotypes"]) == 0
+    assert f"reads omop.path: file://{tmp_path}/omop" in capsys.readouterr().out

@@ -583,12 +583,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(format_statuses(statuses(cfg, fs)))
             return 0
         if args.command == "explain":
-            from trd_spark.releases import LocalFs, needs_spark_fs
-            from trd_spark.stages import STAGE_SPECS, explain
+            from trd_spark.pipeline import needs_spark_to_plan
+            from trd_spark.releases import LocalFs
+            from trd_spark.stages import explain
 
             cfg = _load(args)
-            uris = any(is_uri(p) for spec in STAGE_SPECS.values() for _, p in spec.external(cfg))
-            fs = _spark_fs(cfg) if needs_spark_fs(cfg) or uris else LocalFs()
+            # The same test as a no-op run's: Spark's file system only for gs:// / hdfs:// outputs or
+            # inputs (a file:// input is fingerprinted with os).
+            fs = _spark_fs(cfg) if needs_spark_to_plan(cfg) else LocalFs()
             print(explain(cfg, fs, [args.stage] if args.stage else None))
             return 0
         if args.command == "compare-releases":
