@@ -323,3 +323,15 @@ def test_explain_of_a_file_uri_input_starts_no_spark(tmp_path, capsys, monkeypat
     config.write_text(yaml.safe_dump(raw))
     assert cli.main(["explain", "--config", str(config), "--stage", "phenotypes"]) == 0
     assert f"reads omop.path: file://{tmp_path}/omop" in capsys.readouterr().out
+
+
+def test_a_file_uri_input_is_checked_as_a_local_file(cfg, tmp_path):
+    """A ``file://`` input is a local file (``stages.input_fingerprint`` reads it with ``os``):
+    preflight checks it, and check-config does not count it among the URIs it leaves to the
+    readers. Session 17 review: a missing file:// input passed preflight unchecked."""
+    omop = tmp_path / "omop"
+    cfg = cfg.model_copy(update={"omop": cfg.omop.model_copy(update={"path": f"file://{omop}"})})
+    assert ("omop.path", f"file://{omop}") in missing_inputs(cfg, ["phenotypes"])
+    assert uri_inputs(cfg, ["phenotypes"]) == []
+    omop.mkdir()
+    assert [k for k, _ in missing_inputs(cfg, ["phenotypes"]) if k == "omop.path"] == []

@@ -33,16 +33,18 @@ def external_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
 
 def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     """(config key, path) of every local external input (``external_inputs``) of ``stages``
-    whose path or glob matches nothing. Object stores and HDFS are checked by the reader, with
-    the same key in its error (``uri_inputs``)."""
-    return [(key, path) for key, path in external_inputs(cfg, stages) if not is_uri(path) and not glob.glob(path)]
+    whose path or glob matches nothing; a ``file://`` path is local too (read by
+    ``stages.input_fingerprint`` with ``os``). Object stores and HDFS are checked by the reader,
+    with the same key in its error (``uri_inputs``)."""
+    return [(key, path) for key, path in external_inputs(cfg, stages)
+            if (path.startswith("file://") or not is_uri(path)) and not glob.glob(path.removeprefix("file://"))]
 
 
 def uri_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     """(config key, path) of every external input of ``stages`` on an object store or HDFS
-    (``is_uri``): ``missing_inputs`` leaves them to the readers, so check-config names them
-    as not checked."""
-    return [(key, path) for key, path in external_inputs(cfg, stages) if is_uri(path)]
+    (``is_uri``, not ``file://``): ``missing_inputs`` leaves them to the readers, so
+    check-config names them as not checked."""
+    return [(key, path) for key, path in external_inputs(cfg, stages) if is_uri(path) and not path.startswith("file://")]
 
 
 def toy_data_pending(cfg: Config) -> str | None:
