@@ -298,6 +298,11 @@ def test_bgen_sample_file_is_an_input_fingerprinted(cfg, tmp_path, sample_name):
     before = {k: input_fingerprint(p) for k, p in inputs()}
     sample.write_text("ID_1 ID_2 missing\n0 0 0\n0 s2 0\n0 s1 0\n")  # same size, IDs swapped
     assert {k: input_fingerprint(p) for k, p in inputs()} != before
+    # A file:// path is local: only the .sample that exists, which preflight finds
+    ds = ds.model_copy(update={"genotypes": ds.genotypes.model_copy(update={"path": f"file://{bgen}"})})
+    cfg = cfg.model_copy(update={"datasets": [ds, *cfg.datasets[1:]]})
+    assert inputs() == [(key, f"file://{bgen}"), (f"{key}[{suffix}]", f"file://{sample}")]
+    assert [k for k, _ in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == []
 
 
 def test_explain_of_a_file_uri_input_starts_no_spark(tmp_path, capsys, monkeypatch):

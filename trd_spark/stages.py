@@ -145,8 +145,8 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     A ``bgen`` dataset's ``path`` comes with the Oxford .sample beside it (``(key[.sample],
     x.sample)``, ``bgen_reader.sample_file_candidates``), whose ID_2 names the samples of a
     BGEN without embedded IDs (``bgen_reader.sample_ids``): a corrected .sample must rerun pgs.
-    A local one is listed when it exists (a BGEN with embedded IDs needs none, so preflight
-    does not ask for it); on a URI both candidates (fingerprinted without Spark's file system as
+    A local (or ``file://``) one is listed when it exists (a BGEN with embedded IDs needs none,
+    so preflight does not ask for it); on gs:// / hdfs:// both candidates (fingerprinted without Spark's file system as
     unknown, with it as absent or present)."""
     parts = key.split(".")
     if len(parts) != 4 or parts[0] != "datasets" or parts[2:] != ["genotypes", "path"]:
@@ -155,7 +155,8 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     if fmt == "bgen":
         from trd_spark.pgs.bgen_reader import sample_file_candidates
 
-        samples = dict.fromkeys(p for p in sample_file_candidates(path) if is_uri(p) or os.path.isfile(p))
+        samples = dict.fromkeys(p for p in sample_file_candidates(path) if os.path.isfile(p.removeprefix("file://"))
+                                or (is_uri(p) and not p.startswith("file://")))
         return [(key, path), *((f"{key}[{p.removeprefix(path.removesuffix('.bgen'))}]", p) for p in samples)]
     exts = PLINK_FILESETS.get(fmt)
     if exts is None:
