@@ -48,6 +48,14 @@ def is_uri(path: str) -> bool:
     return bool(_URI.match(path))
 
 
+def bigquery_project(path: str) -> str | None:
+    """The project of a BigQuery dataset reference ``project.dataset`` (blanks around it
+    ignored), None when ``path`` is not of that form: the config's check of ``omop.path`` and the
+    reader's options (``phenotypes.omop.bigquery_read_options``) take the one rule."""
+    parts = path.strip().split(".")
+    return parts[0] if len(parts) == 2 and all(parts) else None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -282,8 +290,7 @@ class OmopInput(_Strict):
         # The BigQuery reader (``phenotypes.omop.bigquery_read_options``) needs project.dataset:
         # checked here (check-config, before Spark), not first when the phenotype stage reads,
         # i.e. after the pgs stage has run (hours at All of Us scale).
-        parts = v.strip().split(".")
-        if info.data.get("format") == "bigquery" and (len(parts) != 2 or not all(parts)):
+        if info.data.get("format") == "bigquery" and bigquery_project(v) is None:
             raise ValueError(f"format bigquery needs 'project.dataset' (on the All of Us Workbench: "
                              f"${{WORKSPACE_CDR}}), got {v!r}")
         return v

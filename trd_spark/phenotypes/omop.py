@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from trd_spark.config import OmopInput
+from trd_spark.config import OmopInput, bigquery_project
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs
 
@@ -367,12 +367,12 @@ def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
     (the project billed for the reads) is ``omop.billing_project``, else the dataset's
     project; the connector's own default (the credentials' project) is never used.
     """
-    parts = omop.path.strip().split(".")
-    if len(parts) != 2 or not all(parts):
+    project = bigquery_project(omop.path)
+    if project is None:
         raise InputDataError(
             f"omop.path must be 'project.dataset' for format bigquery, got {omop.path!r}", where="omop.path"
         )
-    billed = omop.billing_project or parts[0]
+    billed = omop.billing_project or project
     return {"table": f"{omop.path.strip()}.{table}", "parentProject": billed, "viewsEnabled": "true"}
 
 
