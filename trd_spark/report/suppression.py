@@ -225,8 +225,10 @@ def audit_suppression(
     e.g. as another export shows them). ``dropped``: units left out from the start (a curve
     set an export of the same counts left out). ``known``: unpublished cells an outsider knows
     exactly from elsewhere (e.g. persons scored in each release of a comparison, another
-    release's counts: ``tables.prior_counts``): fixed in the audit, never hidden, not protected
-    themselves (this export cannot hide them; a small change from them is protected).
+    release's counts: ``tables.prior_counts``), or published cells an earlier export of the
+    same counts shows (hiding them here protects nothing): fixed in the audit, never hidden to
+    protect another, not protected themselves (this export cannot hide them; a small change
+    from them is protected).
     ``signed``: unpublished cells whose value may be negative (a net change, e.g. persons newly
     excluded between two steps minus those no longer excluded: ``values`` holds the signed
     count), unbounded for the outsider and sensitive when their size is 1..threshold-1.
@@ -330,7 +332,7 @@ def audit_suppression(
                 v = truth[c]
                 t_lo = min(max(v - need / 2, b_lo), b_hi - need)
                 movable = {i: (truth[d], 1.0 + 0.5 * np.log1p(truth[d]) / np.log1p(top))
-                           for i, d in enumerate(comp) if shown(keys[d]) and truth[d] > 0
+                           for i, d in enumerate(comp) if shown(keys[d]) and keys[d] not in known and truth[d] > 0
                            and (truth[d] >= threshold or len(members[unit_of[keys[d]]]) > 1)}
                 bounds = bounds_for(comp)
                 for i in movable:

@@ -129,6 +129,8 @@ def exported_group_counts(tables: dict) -> list[tuple[tuple, str]]:
 
 # How ``prior_labels`` names a Kaplan-Meier curve set an export left out.
 DROPPED = "dropped"
+# How ``build_audit``'s ``carried`` names a count an export of the same counts shows as a number.
+SHOWN = "shown"
 
 
 def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
@@ -543,7 +545,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
     """(cell values, published cells, relations, units, carried) for every participant count
     of a release (units: published cell -> what is hidden with it, see ``audit_suppression``;
     carried: published cell -> label, or Kaplan-Meier unit -> ``DROPPED``, that an export with
-    the same counts hid, ``rc.prior_labels``: hidden here too)."""
+    the same counts hid, ``rc.prior_labels``: hidden here too; or -> ``SHOWN``, a count (or a
+    curve set's persons) that export shows: known to the outsider, never hidden to protect another)."""
     values: dict = {}
     published: set = set()
     relations: list[dict] = []
@@ -762,6 +765,19 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
             carried[("km_curve_set", *name[1:])] = DROPPED
         elif cell in published:
             carried[cell] = label
+    # ... and what it showed is known: to whoever holds it, its numbers are this export's. Hiding
+    # one of them here protects nothing, yet the audit, seeing it hidden, relied on it: r1
+    # re-exported after definition C (TRD 7) was added hid A's trMDD 300, which the earlier
+    # export shows, and A's MDD total less C's trMDD and MDD_other gave the 7. Such a count is
+    # ``SHOWN``: fixed in the audit (``audit_suppression``'s ``known``), also where another such
+    # export hid it (hiding it again would keep nothing from whoever holds both). Not the
+    # genotyped -> analysed counts its report recorded: those are all recorded, shown or hidden.
+    for (release, name), _ in sorted((rc.prior or {}).items(), key=str):
+        cell = model_cell.get(name, name)
+        if release in unchanged and rc.prior_labels is not None and (release, name) not in rc.prior_labels \
+                and name[0] != "dflow" \
+                and (cell in published or (cell[0] in ("km_persons", "km_at_risk") and cell in values)):
+            carried[cell] = SHOWN
     linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         if release in unchanged:
@@ -946,8 +962,9 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     # What an export with the same counts hid is hidden again ("suppressed", or "<threshold"
     # for a small count: the audit labels those itself).
     audit = audit_suppression(values, published, relations, threshold, units,
-                              hidden={k: SECONDARY_LABEL for k, label in carried.items() if label != DROPPED},
-                              known={k for k in values if k[0] == "prior"},
+                              hidden={k: SECONDARY_LABEL for k, label in carried.items() if label not in (DROPPED, SHOWN)},
+                              known={k for k in values if k[0] == "prior"} | {k for k, label in carried.items()
+                                                                             if label == SHOWN},
                               signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
                               dropped={k for k, label in carried.items() if label == DROPPED})
     hide = audit.hide
