@@ -27,6 +27,7 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.config import ConceptRef, ConceptSet, load_config
+from trd_spark.errors import ConfigError
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -36,8 +37,9 @@ from trd_spark.phenotypes.concepts import (
     ingredient_map,
     load_vocabulary,
     mismatched_refs,
+    nonstandard_refs,
 )
-from trd_spark.phenotypes.stage import warn_absent_concepts
+from trd_spark.phenotypes.stage import check_standard_concepts, warn_absent_concepts
 from trd_spark.toydata.vocabulary import CPT4_ECT_90870
 from trd_spark.toydata.vocabulary import concept_table as toy_concept_table
 
@@ -91,6 +93,7 @@ def test_vocabulary_codes_names_and_found_from_one_concept_query(spark):
     assert v.codes == {("CPT4", "90870"): ECT_CPT4}
     assert v.names[ECT_CPT4] == "Electroconvulsive therapy" and v.names[MDD_CONCEPT] == "Major depressive disorder"
     assert v.domains[ECT_CPT4] == "Procedure" and v.domains[MDD_CONCEPT] == "Condition" and v.domains[SERTRALINE] == "Drug"
+    assert v.standard[ECT_CPT4] == "S" and v.standard[MDD_CONCEPT] == "S" and 715939 not in v.standard
     assert v.found is not None and {ECT_CPT4, ECT_SNOMED, MDD_CONCEPT, SERTRALINE} <= v.found and 715939 not in v.found
     assert not [r for r in absent_refs(concept_set("ect"), v) if "90870" in r or str(ECT_SNOMED) in r]
     assert len(absent_refs(concept_set("tms"), v)) == 3
@@ -157,7 +160,8 @@ def _toy_vocabulary(**changed: tuple[str, str]) -> Vocabulary:
     return Vocabulary(
         codes={(r["vocabulary_id"], r["concept_code"]): i for i, r in rows.items()},
         descendants={}, names={i: r["concept_name"] for i, r in rows.items()},
-        found=frozenset(rows), domains={i: r["domain_id"] for i, r in rows.items()})
+        found=frozenset(rows), domains={i: r["domain_id"] for i, r in rows.items()},
+        standard={i: r["standard_concept"] for i, r in rows.items()})
 
 
 def test_shipped_concept_sets_match_the_toy_vocabulary_rows():
@@ -167,6 +171,7 @@ def test_shipped_concept_sets_match_the_toy_vocabulary_rows():
     sets = cfg.concept_sets.concept_sets
     vocab = _toy_vocabulary()
     assert {n: m for n, cs in sets.items() if (m := mismatched_refs(cs, vocab))} == {}
+    assert {n: m for n, cs in sets.items() if (m := nonstandard_refs(cs, vocab))} == {}
     assert [n for n, cs in sets.items() if absent_refs(cs, vocab)] == []  # every entry was compared
 
 
@@ -206,3 +211,37 @@ def test_phenotype_stage_warns_of_a_mismatched_concept_naming_file_set_and_id(ca
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"phenotypes: {cfg.phenotypes.concept_sets}, concept set mdd: 2 reference(s) ")
     assert f"concept_id {MDD_CONCEPT} (Major depressive disorder): domain_id 'Drug', not 'Condition'" in lines[0]
+
+
+@pytest.mark.parametrize(("standard", "expected"), [
+    ("S", []),
+    ("C", []),  # a classification concept heads a concept_ancestor hierarchy (ICD10PCS)
+    # a source code, or a concept a new vocabulary release deprecated ('U'pgraded): no record
+    # carries it, no descendants reach it
+    (None, [f"concept_id {MDD_CONCEPT} (Major depressive disorder): standard_concept NULL"]),
+    ("", [f"concept_id {MDD_CONCEPT} (Major depressive disorder): standard_concept ''"]),
+])
+def test_nonstandard_refs(standard, expected):
+    vocab = _toy_vocabulary()
+    vocab = Vocabulary(vocab.codes, {}, vocab.names, vocab.found - {715939}, vocab.domains,
+                       {**vocab.standard, MDD_CONCEPT: standard})
+    ref = ConceptRef(concept_id=MDD_CONCEPT, name="Major depressive disorder")
+    assert nonstandard_refs(ConceptSet(domain="condition", include=[ref]), vocab) == expected
+    assert nonstandard_refs(ConceptSet(domain="condition", exclude=[ref]), vocab) == expected
+    absent = ConceptSet(domain="drug", include=[ConceptRef(concept_id=715939, name="escitalopram")])
+    assert nonstandard_refs(absent, vocab) == []  # absent_refs' case
+    assert nonstandard_refs(ConceptSet(domain="condition", include=[ref]), Vocabulary({}, {}, {}, None)) == []
+
+
+def test_phenotype_stage_stops_on_a_nonstandard_concept_naming_file_set_and_id():
+    """A concept set naming a non-standard concept (e.g. one a new vocabulary release made
+    non-standard) matched nothing, with no warning: now one ConfigError (exit 2)."""
+    cfg = load_config()
+    vocab = _toy_vocabulary()
+    check_standard_concepts(cfg, vocab)  # the shipped sets pass
+    vocab = Vocabulary(vocab.codes, {}, vocab.names, vocab.found, vocab.domains, {**vocab.standard, MDD_CONCEPT: None})
+    with pytest.raises(ConfigError) as err:
+        check_standard_concepts(cfg, vocab)
+    assert str(err.value).startswith(f"{cfg.phenotypes.concept_sets}: concept_sets.mdd: 1 reference(s) to a non-standard ")
+    assert f"concept_id {MDD_CONCEPT} (Major depressive disorder): standard_concept NULL" in str(err.value)
+    assert err.value.exit_code == 2

@@ -37,7 +37,8 @@ class Vocabulary:
     ``descendants``: root concept_id -> its descendants (self row not required);
     ``names``: concept_id -> concept_name for every root;
     ``found``: the roots present in ``concept`` (None: not looked up);
-    ``domains``: concept_id -> domain_id ('Condition', 'Drug' ...) for every root found.
+    ``domains``: concept_id -> domain_id ('Condition', 'Drug' ...) for every root found;
+    ``standard``: concept_id -> standard_concept ('S', 'C' or None) for every root found.
     """
 
     codes: dict[tuple[str, str], int]
@@ -45,6 +46,7 @@ class Vocabulary:
     names: dict[int, str]
     found: frozenset[int] | None = None
     domains: dict[int, str] = field(default_factory=dict)
+    standard: dict[int, str | None] = field(default_factory=dict)
 
 
 def load_vocabulary(
@@ -66,7 +68,8 @@ def load_vocabulary(
         for vocab, code in code_refs:
             wanted = wanted | ((F.col("vocabulary_id") == vocab) & (F.col("concept_code") == code))
         rows = (concept.where(wanted)
-                .select("vocabulary_id", "concept_code", "concept_id", "concept_name", "domain_id").collect())
+                .select("vocabulary_id", "concept_code", "concept_id", "concept_name", "domain_id", "standard_concept")
+                .collect())
         # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
         wanted_codes = set(code_refs)
         for row in rows:
@@ -89,7 +92,9 @@ def load_vocabulary(
     names = {int(r.concept_id): r.concept_name for r in rows if r.concept_id in root_set and r.concept_name is not None}
     found = {int(r.concept_id) for r in rows if r.concept_id in root_set}
     domains = {int(r.concept_id): r.domain_id for r in rows if r.concept_id in root_set and r.domain_id is not None}
-    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found), domains)
+    standard = {int(r.concept_id): r.standard_concept for r in rows if r.concept_id in root_set}
+    return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found), domains,
+                      standard)
 
 
 def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
@@ -143,6 +148,33 @@ def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
         name = vocab.names.get(root)
         if ref.concept_id is not None and name is not None and name.strip().casefold() != ref.name.strip().casefold():
             out.append(f"concept_id {root}: name {ref.name!r} in the YAML, {name!r} in concept")
+    return out
+
+
+# concept.standard_concept values a set may name: standard ('S') and classification ('C')
+# concepts head concept_ancestor's hierarchies; any other (NULL: a source code such as an
+# ICD10CM concept, or a concept deprecated / upgraded by a vocabulary release) has no
+# descendants there and is never an event table's *_concept_id.
+STANDARD_CONCEPT_VALUES = frozenset({"S", "C"})
+
+
+def nonstandard_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
+    """The set's references (includes and excludes) whose ``concept`` row is not a standard
+    or classification concept, as ``concept_id N (name): standard_concept NULL``: records are
+    read by their standard concept, so such a reference matches nothing and the set is
+    silently narrower (an exclude: broader). Empty when ``vocab.found`` was not looked up;
+    references absent from ``concept`` are left to ``absent_refs``."""
+    if vocab.found is None:
+        return []
+    out = []
+    for ref in (*concept_set.include, *concept_set.exclude):
+        root = _root(ref, vocab.codes)
+        if root is None or root not in vocab.found or root not in vocab.standard:
+            continue
+        value = vocab.standard[root]
+        if value not in STANDARD_CONCEPT_VALUES:
+            shown = "NULL" if value is None else repr(value)
+            out.append(f"concept_id {root} ({ref.name}): standard_concept {shown}")
     return out
 
 

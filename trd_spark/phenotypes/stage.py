@@ -33,6 +33,7 @@ from trd_spark.phenotypes.concepts import (
     ingredient_map,
     load_vocabulary,
     mismatched_refs,
+    nonstandard_refs,
 )
 from trd_spark.phenotypes.flow import (
     definition_counts,
@@ -597,6 +598,21 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     return out
 
 
+def check_standard_concepts(cfg: Config, vocab: Vocabulary) -> None:
+    """Stop with one ConfigError naming the concept-set YAML, the first set and its references
+    to a non-standard concept (``concepts.nonstandard_refs``): a source code (ICD10CM) or a
+    concept a vocabulary release deprecated matches no record, so the set would be silently
+    narrower (an exclude: broader). Fixed by naming the standard concept it 'Maps to'."""
+    for name in study_concept_set_names(cfg):
+        bad = nonstandard_refs(_concept_set(cfg, name), vocab)
+        if bad:
+            raise ConfigError(
+                f"{len(bad)} reference(s) to a non-standard concept in this release's concept table "
+                f"(records carry standard concepts, so they match nothing; name the standard concept "
+                f"each 'Maps to'): {'; '.join(bad)}",
+                where=f"{cfg.phenotypes.concept_sets}: concept_sets.{name}")
+
+
 def empty_frame(spark: SparkSession, struct: T.StructType) -> DataFrame:
     """A DataFrame with no rows and the columns of ``struct`` (types kept, all nullable),
     planned in the JVM: ``spark.createDataFrame([], struct)`` is a parallelised Python list,
@@ -668,6 +684,7 @@ def run(ctx: StageContext) -> None:
     vocab = study_vocabulary(omop, cfg)
     check_required_tables(omop, cfg, vocab)
     absent_concepts = warn_absent_concepts(cfg, vocab)
+    check_standard_concepts(cfg, vocab)
     with ctx.publish() as out:
         work = f"{out.dir}/{WORK_DIR}"
         # The event tables are scanned once, filtered to the study concept sets with their
