@@ -583,60 +583,79 @@ def test_an_unchanged_reexport_leaves_out_the_curve_sets_the_earlier_export_left
     assert len(again["km_curves"]) == 0
 
 
-def test_a_reexport_with_a_new_definition_hides_none_of_what_the_earlier_export_showed():
-    """Round 6: r1 exported with definition A (TRD 60, trMDD 300, MDD_other 100, non-MDD 759
-    all shown), then re-exported from the same data after definition C was added to the config
-    (TRD 7). Every count of the earlier export is unchanged, so it is not linked; the free audit
-    protected C's 7 by hiding A's trMDD ("suppressed"), which the earlier export shows: the MDD
-    total 60 + 300 + 100 less C's trMDD 353 and MDD_other 100 gave the 7 exactly. A count an
-    unchanged earlier export shows is known to whoever holds it (``build_audit``: fixed in the
-    audit, never hidden to protect another), so the re-export hides others instead."""
+STATUSES = ("TRD", "trMDD", "MDD_other", "non_MDD")
+
+
+def definitions_release(trd: dict[str, int]) -> ReleaseCounts:
+    """One dataset, a definition per ``trd`` entry (its TRD persons; trMDD the rest of 360 MDD
+    persons with a trial; MDD_other 100 and non-MDD 759 under every definition), all persons
+    3000 and each definition's TRD vs non-MDD model (everyone has the score)."""
+    counts = [("d", d, s, n) for d, k in trd.items() for s, n in zip(STATUSES, (k, 360 - k, 100, 759))]
+    return ReleaseCounts(
+        cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [3000]}),
+        cohort_counts=pd.DataFrame(counts, columns=["dataset", "definition", "status", "n"]),
+        logistic=pd.DataFrame([("d", d, "trd_vs_nonmdd", "P1", k + 759, k) for d, k in trd.items()],
+                              columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+        cox=None, pgs_distribution=None, primary_definition="A")
+
+
+def reexport_of(earlier: ReleaseCounts, later: ReleaseCounts) -> tuple[dict, dict]:
+    """(earlier export, re-export audited against it as the report reads it: its tables, the
+    hidden counts its report recorded, its labels), each {table name: text table}."""
     import io
 
-    from export_attacker import Attacker
-
-    from trd_spark.io import to_tsv
     from trd_spark.report.tables import hidden_counts, prior_counts, prior_labels
 
-    statuses = ("TRD", "trMDD", "MDD_other", "non_MDD")
+    def tables(rc: ReleaseCounts, prior: dict) -> tuple[dict[str, str], dict[str, pd.DataFrame]]:
+        safe = suppress_release(replace(rc, prior=prior_counts(prior), prior_labels=prior_labels(prior)), 20)
+        files = {f"{name}.tsv": safe[key].to_csv(sep="\t", index=False) for name, key in
+                 (("cohort_counts", "cohort_counts"), ("cohort_flow", "cohort_flow"), ("results", "logistic"))}
+        return files, {name[:-4]: pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+                       for name, text in files.items()}
 
-    def release(trd: dict[str, int]) -> ReleaseCounts:
-        counts = [("d", d, s, n) for d, k in trd.items() for s, n in zip(statuses, (k, 360 - k, 100, 759))]
-        return ReleaseCounts(
-            cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [3000]}),
-            cohort_counts=pd.DataFrame(counts, columns=["dataset", "definition", "status", "n"]),
-            logistic=pd.DataFrame([("d", d, "trd_vs_nonmdd", "P1", k + 759, k) for d, k in trd.items()],
-                                  columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
-            cox=None, pgs_distribution=None, primary_definition="A")
+    files, first = tables(earlier, {})
+    kept = {**first, "hidden_counts": hidden_counts(files, {
+        "cohort_counts": earlier.cohort_counts, "cohort_flow": earlier.cohort_flow, "logistic": earlier.logistic})}
+    return first, tables(later, {"r1@run1": kept})[1]
 
-    def export(rc: ReleaseCounts) -> dict[str, str]:
-        safe = suppress_release(rc, 20)
-        return {"cohort_counts.tsv": to_tsv(safe["cohort_counts"]), "cohort_flow.tsv": to_tsv(safe["cohort_flow"]),
-                "results.tsv": to_tsv(safe["logistic"])}
 
-    def tables(files: dict[str, str]) -> dict[str, pd.DataFrame]:
-        return {name[:-4]: pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
-                for name, text in files.items()}
+def both_exports_read_as_one(first: dict, again: dict):
+    """The outsider holding both exports of one release (the same persons): every status
+    count as either shows it, MDD_other and non-MDD and the MDD total the same under every
+    definition."""
+    from export_attacker import Attacker
 
-    r1 = release({"A": 60})
-    first = export(r1)
-    earlier = {"r1@run1": {**tables(first), "hidden_counts": hidden_counts(first, {
-        "cohort_counts": r1.cohort_counts, "cohort_flow": r1.cohort_flow, "logistic": r1.logistic})}}
-    assert "\tA\ttrMDD\t300\n" in first["cohort_counts.tsv"]
-    again = tables(export(replace(release({"A": 60, "C": 7}), prior=prior_counts(earlier),
-                                  prior_labels=prior_labels(earlier))))
-
-    # The outsider holds both exports of r1 (the same persons): every count as either shows it.
     a = Attacker(20)
-    shown_before = tables(first)["cohort_counts"].set_index(["definition", "status"])["n"]
-    for r in again["cohort_counts"].itertuples():
-        before = shown_before.get((r.definition, r.status), "")
-        a.cell(("status", r.definition, r.status), before if before.isdigit() else r.n)
-    for s in ("MDD_other", "non_MDD"):  # the same persons under every definition
-        a.know({("status", "A", s): 1, ("status", "C", s): -1})
-    a.know({**{("status", "A", s): 1 for s in statuses[:3]}, **{("status", "C", s): -1 for s in statuses[:3]}})
-    trd_c = ("status", "C", "TRD")
-    assert again["cohort_counts"].set_index(["definition", "status"]).loc[("C", "TRD"), "n"] == "<20"
-    assert not a.determined(trd_c), again["cohort_counts"]
-    lo, hi = a.interval(trd_c)
+    for x, y in ((first, again), (again, first)):
+        other = y["cohort_counts"].set_index(["definition", "status"])["n"]
+        for r in x["cohort_counts"].itertuples():
+            text = other.get((r.definition, r.status), "")
+            a.cell(("status", r.definition, r.status), text if text.isdigit() else r.n)
+    definitions = sorted({(d) for t in (first, again) for d in t["cohort_counts"]["definition"]})
+    for d, e in zip(definitions, definitions[1:]):
+        for s in ("MDD_other", "non_MDD"):
+            a.know({("status", d, s): 1, ("status", e, s): -1})
+        a.know({**{("status", d, s): 1 for s in STATUSES[:3]}, **{("status", e, s): -1 for s in STATUSES[:3]}})
+    return a
+
+
+@pytest.mark.parametrize("earlier, later, small", [({"A": 60}, {"A": 60, "C": 7}, "C"),
+                                                   ({"A": 60, "B": 7}, {"A": 60}, "B")],
+                         ids=["definition-added", "definition-removed"])
+def test_a_reexport_with_a_definition_added_or_removed_shows_nothing_either_hides(earlier, later, small):
+    """Round 6: r1 re-exported from the same data after a TRD definition was added to the
+    config (C, 7 TRD persons) or removed from it (B, 7). Added: every earlier count was
+    unchanged, so the earlier export was not linked, and the free audit protected C's 7 by
+    hiding A's trMDD, which the earlier export shows (A's MDD total 60 + 300 + 100 less C's
+    trMDD 353 and MDD_other 100 gave the 7). Removed: B's cells were absent from the
+    re-export, so the earlier export counted as changed and was linked without its labels; the
+    earlier export had hidden A's trMDD for B's 7 and the re-export showed it (300). Now an
+    export whose counts equal this one's wherever both have them is unchanged, what it hid is
+    hidden and what it showed is known (``build_audit``: fixed in the audit, never hidden to
+    protect another): whoever holds both exports learns nothing of the 7."""
+    first, again = reexport_of(definitions_release(earlier), definitions_release(later))
+    a = both_exports_read_as_one(first, again)
+    trd = ("status", small, "TRD")
+    assert not a.determined(trd), (first["cohort_counts"], again["cohort_counts"])
+    lo, hi = a.interval(trd)
     assert hi - lo >= 20 - 2 - 1e-6, (lo, hi)

@@ -746,11 +746,16 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
     # two exports' shown cells together, read as the same persons, give what each hides
     # (TRD 7 "<20": non-MDD hidden, n 766 shown there; n hidden, non-MDD 759 shown here).
     # Unlinked, the audit repeats the earlier one (deterministic) when the other links match.
+    # A count it has and this export lacks (a TRD definition, a dataset or a score dropped from
+    # the config; an absent status of a present definition is a 0 here) does not make it
+    # changed: r1 re-exported without definition B (TRD 7) counted as changed, was linked
+    # without its labels, and showed A's trMDD, which the earlier export hid for B's 7.
     by_release: dict[str, list[tuple[tuple, int]]] = {}
     for (release, name), n in (rc.prior or {}).items():
         by_release.setdefault(release, []).append((name, n))
     unchanged = {release for release, cells in by_release.items()
-                 if all(values.get(model_cell.get(name, name), 0) == n for name, n in cells)}
+                 if all(values[model_cell.get(name, name)] == n for name, n in cells
+                        if model_cell.get(name, name) in values)}
     # ... but what it hid stays hidden. Unlinked, the audit can hide other cells than it did
     # when an export made since is linked here (r1 TRD 7: its first export hid non-MDD and
     # showed n 766; re-exported from the same counts after r2's export, a free audit hid n and
