@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -76,11 +77,15 @@ def test_uris_are_kept(tmp_path):
          "omop.billing_project: Value error, applies to format bigquery only (format is 'parquet')"),
         (lambda r: r["omop"].update(format="bigquery", path="p.d", billing_project="p.d"),
          "omop.billing_project: Value error, a Google Cloud project ID"),
+        # A cutoff after today (new-user trial, session 17): open observation periods ran to it,
+        # so follow-up that has not happened counted towards trMDD and the Cox censoring times.
+        (lambda r: r["omop"].update(data_cutoff_date=dt.date.today() + dt.timedelta(days=400)),
+         "omop.data_cutoff_date: Value error, "),
     ],
     ids=["unknown-key", "bad-master", "out-of-range", "bad-enum", "missing-section",
          "unknown-primary", "unknown-concept-set", "two-discovery", "no-local-core", "no-cluster-core",
          "negative-seed", "bigquery-dataset-without-project", "billing-project-not-bigquery",
-         "billing-project-dataset"],
+         "billing-project-dataset", "cutoff-in-the-future"],
 )
 def test_bad_config_names_the_key(tmp_path, mutate, expected):
     path = write_config(tmp_path, mutate)

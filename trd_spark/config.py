@@ -306,6 +306,18 @@ class OmopInput(_Strict):
             raise ValueError(f"a Google Cloud project ID (no '.', '/', ':' or blanks), got {v!r}")
         return v.strip()
 
+    @field_validator("data_cutoff_date")
+    @classmethod
+    def _cutoff_not_in_future(cls, v: dt.date) -> dt.date:
+        # Follow-up ends at min(observation end, death, cutoff), and an open observation period
+        # runs to the cutoff: a cutoff after today would count follow-up that has not happened
+        # (trMDD's minimum follow-up met, Cox censoring times lengthened), silently.
+        today = dt.datetime.now(dt.UTC).date()
+        if v > today:
+            raise ValueError(f"{v.isoformat()} is after today ({today.isoformat()}, UTC): the cutoff is the "
+                             f"last date the release's EHR covers (its extraction date or earlier)")
+        return v
+
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str | None) -> str | None:
