@@ -25,7 +25,14 @@ from pathlib import Path
 import pandas as pd
 import pysam
 import pytest
-from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
+from pgs_hail_oracle import (
+    check_genotype_duplicates,
+    explode_members,
+    match_sites,
+    match_variants,
+    score_weights_table,
+    summarise_matches,
+)
 
 from trd_spark.config import GenotypeSource, LiftoverSettings, PgsSettings
 from trd_spark.errors import InputDataError
@@ -57,10 +64,17 @@ def chr_prefixed_vcf() -> str:
     return "\n".join(("chr" + ln) if ln and not ln.startswith("#") else ln for ln in text.split("\n"))
 
 
-def score(hl, spark, mt, files, reference_genome, *, liftover=None, missing="mean_impute"):
-    """The stage's input-to-score path for one dataset: (match table, summary, scores by person/pgs_id)."""
+def score(hl, spark, mt, files, reference_genome, tmp: Path, *, liftover=None, missing="mean_impute"):
+    """The stage's input-to-score path for one dataset: (match table, summary, scores by person/pgs_id).
+
+    ``match_variants`` with its matched sites written once to ``tmp`` (Hail's checkpoint): the
+    duplicate check, the summary, the weights and each test's look at the matches then read
+    them, instead of compiling and running the whole match again from the VCF and the scoring
+    files for each (on these 4-person files the compile is nearly all of a test's time)."""
     sv = score_variants_table(hl, spark, files, reference_genome, liftover=liftover)
-    m = match_variants(hl, mt, sv, keep_ambiguous=False)
+    sites = match_sites(hl, mt, sv, keep_ambiguous=False).checkpoint(str(tmp / "match_sites.ht"))
+    check_genotype_duplicates(hl, sites, where="genotypes")
+    m = explode_members(hl, sites)
     ids = [sf.pgs_id for sf in files]
     summary = summarise_matches(hl, m, "d", ids, {i: ScoreLabel("t", "d") for i in ids})
     scores = compute_scores(hl, mt, score_weights_table(hl, m, len(files)), ids, summary["n_matched"].tolist(),
@@ -86,7 +100,7 @@ def test_grch37_chr_prefixed_vcf_scores_equal_plink2(hl, spark, tmp_path):
     assert mt.aggregate_rows(hl.agg.collect_as_set(mt.locus.contig)) == {"1"}  # chr1 recoded
     sf = parse_scoring_file((DATA / "PGS000901.txt").read_text().replace("GRCh38", "GRCh37"),
                             source="PGS000901_37.txt", target_build="GRCh37")
-    m, summary, ours = score(hl, spark, mt, [sf], "GRCh37")
+    m, summary, ours = score(hl, spark, mt, [sf], "GRCh37", tmp_path)
     # Same cases as on GRCh38 (test_pgs_matching.EXPECTED), by line.
     assert match_types(m) == ["ref_alt", "alt_ref", "ref_alt", "ambiguous_dropped", "ref_alt_flipped",
                               "alt_ref_flipped", "ref_alt", "not_found", "not_found"]
@@ -141,7 +155,7 @@ def test_liftover_grch37_file_scores_like_its_grch38_equivalent(hl, spark, tmp_p
     direct = parse_scoring_file(score_text("PGS000038", "GRCh38", DIRECT_ROWS), source="s38.txt")
     mt = read_genotypes(hl, GenotypeSource(format="vcf", path=tiny38))
     settings = LiftoverSettings(chain_file=str(chain), min_match=0.95)
-    m, summary, scores = score(hl, spark, mt, [lifted, direct], "GRCh38", liftover=settings)
+    m, summary, scores = score(hl, spark, mt, [lifted, direct], "GRCh38", tmp_path, liftover=settings)
 
     got = m.key_by().select("pgs_id", "line", "match_type", "chrom", "pos").to_pandas()
     got = got[got["pgs_id"] == "PGS000037"].sort_values("line")
@@ -186,7 +200,7 @@ def test_rsid_only_file_matches_on_vcf_ids(hl, spark, tmp_path):
     assert sf.positions_from == "rsid"
 
     mt = read_genotypes(hl, GenotypeSource(format="vcf", path=vcf), keep_rsid=True)
-    m, summary, scores = score(hl, spark, mt, [positional, sf], "GRCh38")
+    m, summary, scores = score(hl, spark, mt, [positional, sf], "GRCh38", tmp_path)
     got = m.key_by().select("pgs_id", "line", "match_type", "pos").to_pandas().sort_values(["pgs_id", "line"])
     by_pos = got[got["pgs_id"] == "PGS000901"]
     by_rsid = got[got["pgs_id"] == "PGS000911"]
