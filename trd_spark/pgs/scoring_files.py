@@ -378,7 +378,25 @@ def read_scoring_files(
     # a multi-million-variant score's are large.
     threads = min(len(paths), len(os.sched_getaffinity(0)), MAX_PARSE_THREADS)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        return list(pool.map(read, paths))
+        files = list(pool.map(read, paths))
+    check_one_file_per_score(files)
+    return files
+
+
+def check_one_file_per_score(files: list[ScoringFile]) -> None:
+    """One scoring file per ``#pgs_id``: two files of one score (the author file beside its
+    harmonised copy, both downloaded into one directory; a score split per chromosome) were
+    scored as two scores of one name, their match counts merged into one summary row, and the
+    score table failed its invariants only after the whole scoring pass, naming neither file.
+    Raises InputDataError at the later file naming the first, before any genotype is read."""
+    first: dict[str, str] = {}
+    for sf in files:
+        if sf.pgs_id in first:
+            raise InputDataError(
+                f"#pgs_id={sf.pgs_id} is also the score of {first[sf.pgs_id]}: one file per score (e.g. the "
+                "author file beside its harmonised copy, or a score split per chromosome: join the parts into "
+                "one file); list only one of them in pgs.scoring_files", where=sf.path)
+        first[sf.pgs_id] = sf.path
 
 
 def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
