@@ -505,7 +505,10 @@ def score_sites(
         sites = _sites_of(columns)
         lengths = hl.get_reference(reference_genome).lengths
         chrom = sites["chrom"]
-        length = chrom.map(lambda c: lengths.get(c, 0) if isinstance(c, str) else 0).to_numpy(np.int64)
+        # Per distinct contig (a few dozen), not per site (a lambda per site: 0.5-0.8 s at 200k).
+        codes, contigs = pd.factorize(chrom.to_numpy(object))
+        length = np.array([*(lengths.get(c, 0) if isinstance(c, str) else 0 for c in contigs), 0],
+                          dtype=np.int64)[codes]  # code -1 (missing) -> the last: 0
         pos = sites["pos"].astype("Int64") if len(sites) else pd.Series(dtype="Int64")
         # hl.is_valid_locus: a contig of the reference and 1 <= pos <= its length.
         valid = (pos.notna() & (pos >= 1) & (pos <= length)).fillna(False).to_numpy(bool)
@@ -937,75 +940,6 @@ def match_sites_frame(
                    other_alt_rows=other.set_axis(s.index), other_ref_rows=other_ref.set_axis(s.index),
                    duplicate_genotype_rows=n_pairs - n_distinct)
     out.attrs = dict(s.attrs)
-    return matched_duplicates(out, rows, duplicate_variants, checked=~missing_code_site)
-
-
-def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_variants: str = "error", *,
-                       checked: np.ndarray | None = None) -> pd.DataFrame:
-    """The duplicate policy once matched (``match_sites_frame``'s last step): two rows of one
-    score used on the same genotype row (one ``[ref, alt]`` of ``rows``) are one variant listed
-    twice in forms the file's own check (``scoring_files.duplicate_sites``: one position and allele
-    pair in either order) cannot see: the pair on the other strand (A/G and C/T, or T/C), the pair
-    beside the effect allele without its other allele (A/G and A), one indel in two
-    representations (AT/A and ATT/AT). Both weights were summed (or cancelled each other).
-    ``duplicate_variants`` ``error`` (pgs.duplicate_variants): InputDataError at the later line
-    naming the first; ``first``: the later rows (file order) are dropped from their sites' member
-    arrays, as the file's own check drops them. Sites where ``checked`` is False (a monomorphic row
-    written with a missing allele code, whose present allele several score variants may share)
-    are left alone. Other sites are returned unchanged."""
-    row_of = sites["matched_row"].to_numpy(np.int64)
-    used = np.isin(sites["match_type"].to_numpy(object), USED_MATCH_TYPES) & (row_of >= 0)
-    if checked is not None:
-        used &= np.asarray(checked, dtype=bool)
-    at = np.flatnonzero(used)
-    # Only sites sharing their matched row with another site can hold such a pair (a site has one
-    # row per score: the file's own check drops a repeated site): a bincount over the sites, so
-    # the members (12M at 61 x 200k) are flattened only for the few shared rows.
-    shared = np.bincount(row_of[at], minlength=len(rows))[row_of[at]] > 1
-    at = at[shared]
-    if len(at) < 2:
-        return sites
-    scores = sites["member_score_index"].to_numpy(object)[at]
-    sizes = np.fromiter((len(a) for a in scores), dtype=np.int64, count=len(at))
-    members = pd.DataFrame({
-        "site": np.repeat(at, sizes), "row": np.repeat(row_of[at], sizes),
-        "score": np.concatenate([np.asarray(a, dtype=np.int64) for a in scores]),
-        "line": np.concatenate([np.asarray(a, dtype=np.int64) for a in sites["member_line"].to_numpy(object)[at]]),
-    }).sort_values(["score", "line"], kind="stable")
-    later = members.duplicated(["score", "row"]).to_numpy(bool)
-    if not later.any():
-        return sites
-    if duplicate_variants == "error":
-        d = members[later].iloc[0]
-        first = members[~later & (members["score"] == d["score"]) & (members["row"] == d["row"])].iloc[0]
-        files = sites.attrs.get("score_files") or []
-        path = files[int(d["score"])] if int(d["score"]) < len(files) else "pgs.scoring_files"
-        g = rows.iloc[int(d["row"])]
-        variant = f"{str(g['contig'])}:{int(g['position'])} {str(g['ref'])}>{str(g['alt'])}"
-
-        def written(i: int) -> str:
-            other = sites["other_allele"].iat[i]
-            return str(sites["effect_allele"].iat[i]) + "/" + ("" if other is None or other != other else str(other))
-
-        raise InputDataError(
-            f"score variants at lines {int(first['line'])} ({written(int(first['site']))}) and {int(d['line'])} "
-            f"({written(int(d['site']))}) are one variant in the genotypes ({variant}), listed twice "
-            f"({int(later.sum())} such rows: the pair on the other strand, without its other allele or in another "
-            "indel form); set pgs.duplicate_variants: first to keep the first",
-            where=f"{path}:{int(d['line'])}")
-    out = sites.copy()
-    columns = {c: out[c].to_list() for c in ("member_score_index", "member_weight", "member_line")}
-    dropped = members[later]
-    for i in np.unique(dropped["site"].to_numpy(np.int64)).tolist():  # positions (sites has a RangeIndex)
-        drop = dropped[dropped["site"] == i]
-        gone = set(zip(drop["score"].astype(int), drop["line"].astype(int)))
-        keep = np.array([(int(sc), int(ln)) not in gone for sc, ln in
-                         zip(columns["member_score_index"][i], columns["member_line"][i])], dtype=np.bool_)
-        for values in columns.values():
-            values[i] = np.asarray(values[i])[keep]
-    for c, values in columns.items():
-        out[c] = pd.Series(values, index=out.index, dtype=object)
-    out.attrs = dict(sites.attrs)
     return out
 
 
@@ -1035,7 +969,9 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
     lengths = sites["member_score_index"].map(len).to_numpy(np.int64)
 
     def flat(col: str, dtype) -> np.ndarray:
-        return np.concatenate([np.asarray(a, dtype=dtype) for a in sites[col]]) if len(sites) else np.empty(0, dtype)
+        # The member arrays as they are (no np.asarray per site: 200k calls per column at 61 x
+        # 200k), then one conversion (a list member, e.g. from a test, converts here too).
+        return np.concatenate(sites[col].to_list()).astype(dtype, copy=False) if len(sites) else np.empty(0, dtype)
 
     # copy=False: pandas would otherwise consolidate the int64 columns into one block, a copy
     # that cost more than the rest of the match at 12.2M score rows (issue 16, session 15).
@@ -1115,62 +1051,66 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
     ``score_weights_table`` computes the same in Hail."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
-    used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)
-    # The used members as arrays (numpy takes): a boolean row selection of the members frame
-    # copied and consolidated its 12.2M rows, ~half of this function at 61 x 200k (session 16).
+    # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is
+    # worked out per site (200k at 61 x 200k) and gathered once per member array (12.2M): one
+    # pass each for the weight, its slope, offset and cell, where taking each site value per
+    # member and selecting the used members were most of this function (session 17).
     site = mem["site"].to_numpy()
-    keep = used_site[site]
-    every = bool(keep.all())
-
-    def kept(values: np.ndarray) -> np.ndarray:
-        return values if every else values[keep]
-
-    site = kept(site)
-    w = kept(mem["effect_weight"].to_numpy(np.float64))
-    score_index = kept(mem["score_index"].to_numpy(np.int64))
-    eir = s["effect_is_ref"].to_numpy(bool)[site]
-    row = s["matched_row"].to_numpy(np.int64)[site]
+    w = mem["effect_weight"].to_numpy(np.float64)
+    score_index = mem["score_index"].to_numpy(np.int64)
+    site_row = s["matched_row"].to_numpy(np.int64)
+    # Used sites with members (a site can lose every member to a duplicate policy).
+    used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES) & \
+        (np.bincount(site, minlength=len(s)) > 0)
+    # The used genotype rows in row order and each used site's place among them (np.unique's
+    # result, without sorting); unused sites' members go to a spare last row, cut off below.
+    used = np.zeros(len(m.rows), dtype=bool)
+    used[site_row[used_site]] = True
     # chrY and chrM are haploid: plink2 --score counts a call there once (1 copy), while the
     # dosage read is on the diploid scale (a haploid call counts as homozygous, genotypes.py), so
     # the weight is halved on those rows (a missing call's mean-imputed dosage scales alike).
-    haploid_rows = m.rows["contig"].isin(HAPLOID_CONTIGS).to_numpy()  # per genotype row, not per member
-    if haploid_rows.any():
-        w = np.where(haploid_rows[row], 0.5 * w, w)
-    slope = np.where(eir, -w, w)
-    offset = np.where(eir, 2.0 * w, 0.0)
-    counted = np.ones(len(site))
+    haploid_rows = m.rows["contig"].isin(HAPLOID_CONTIGS).to_numpy(bool)  # per genotype row
+    half = np.ones(len(s))
+    half[used_site] = np.where(haploid_rows[site_row[used_site]], 0.5, 1.0)
+    eir = s["effect_is_ref"].to_numpy(bool)
+    w = w * half[site]  # exactly w, or 0.5 * w on a haploid row
+    slope = w * np.where(eir, -1.0, 1.0)[site]
+    offset = w * np.where(eir, 2.0, 0.0)[site]  # 2w, or 0 (a sum of zeros is +0.0, as before)
     # Only score variants with a REF effect allele at a site with other alts (rare) are looped:
     # -w x alt copies on each other alt row, and +w x alt copies - 2w (= -w x its REF copies)
     # on a row that holds the site's REF as its alt (``other_ref_rows``, ``_swapped_row_sites``).
-    n_other = s["other_alt_rows"].map(len).to_numpy(np.int64)[site]
+    n_other = s["other_alt_rows"].map(len).to_numpy(np.int64)
     if "other_ref_rows" in s:
-        n_other = n_other + s["other_ref_rows"].map(len).to_numpy(np.int64)[site]
-    pick = np.flatnonzero(n_other > 0)
-    others = s["other_alt_rows"].to_numpy(object)[site[pick]]
-    refs = s["other_ref_rows"].to_numpy(object)[site[pick]] if "other_ref_rows" in s else [()] * len(pick)
-    extra = [(r, i, -wt, 0.0) for rs, i, wt in zip(others, score_index[pick], w[pick]) for r in rs]
-    extra += [(r, i, wt, -2.0 * wt) for rs, i, wt in zip(refs, score_index[pick], w[pick]) for r in rs]
-    if extra:
-        x_row, x_score, x_slope, x_offset = (np.array(v) for v in zip(*extra))
-        row = np.r_[row, x_row.astype(np.int64)]
-        score_index = np.r_[score_index, x_score.astype(np.int64)]
-        slope = np.r_[slope, x_slope.astype(np.float64)]
-        offset = np.r_[offset, x_offset.astype(np.float64)]
-        counted = np.r_[counted, np.zeros(len(extra))]
-    # The used genotype rows in row order and each variant's place among them (np.unique's
-    # result, without sorting 12M indices).
-    used = np.zeros(len(m.rows), dtype=bool)
-    used[row] = True
+        n_other = n_other + s["other_ref_rows"].map(len).to_numpy(np.int64)
+    x_row, x_score, x_slope, x_offset = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
+    if (used_site & (n_other > 0)).any():
+        pick = np.flatnonzero((used_site & (n_other > 0))[site])
+        others = s["other_alt_rows"].to_numpy(object)[site[pick]]
+        refs = s["other_ref_rows"].to_numpy(object)[site[pick]] if "other_ref_rows" in s else [()] * len(pick)
+        extra = [(r, i, -wt, 0.0) for rs, i, wt in zip(others, score_index[pick], w[pick]) for r in rs]
+        extra += [(r, i, wt, -2.0 * wt) for rs, i, wt in zip(refs, score_index[pick], w[pick]) for r in rs]
+        if extra:
+            x_row, x_score, x_slope, x_offset = (np.array(v) for v in zip(*extra))
+            used[x_row] = True
     used_rows = np.flatnonzero(used)
-    at = (np.cumsum(used) - 1)[row]
-    # Two score variants of one score on the same row simply add (bincount: a sum per cell).
-    cell = at * k + score_index
+    place = np.cumsum(used) - 1
+    # Per site the first cell of its row (unused sites: the spare row), per member its cell.
+    n_used = len(used_rows)
+    first_cell = np.full(len(s), n_used * k, dtype=np.int64)
+    first_cell[used_site] = place[site_row[used_site]] * k
+    cell = first_cell[site] + score_index
+    x_cell = place[x_row.astype(np.int64)] * k + x_score.astype(np.int64)
 
-    def matrix(values: np.ndarray) -> np.ndarray:
-        return np.bincount(cell, weights=values, minlength=len(used_rows) * k).reshape(len(used_rows), k)
+    # Two score variants of one score on the same row simply add (bincount: a sum per cell, in
+    # member order, then the extra rows' terms: the same order of additions as before).
+    def matrix(values: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+        cells, weights = (cell, values) if extra is None or not len(extra) else \
+            (np.r_[cell, x_cell], np.r_[values, extra.astype(np.float64)])
+        return np.bincount(cells, weights=weights, minlength=(n_used + 1) * k)[: n_used * k].reshape(n_used, k)
 
-    return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), matrix(slope), matrix(offset),
-                          matrix(counted).astype(np.int32))
+    n_vars = np.bincount(cell, minlength=(n_used + 1) * k)[: n_used * k].reshape(n_used, k).astype(np.int32)
+    return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), matrix(slope, x_slope),
+                          matrix(offset, x_offset), n_vars)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:
