@@ -940,6 +940,75 @@ def match_sites_frame(
                    other_alt_rows=other.set_axis(s.index), other_ref_rows=other_ref.set_axis(s.index),
                    duplicate_genotype_rows=n_pairs - n_distinct)
     out.attrs = dict(s.attrs)
+    return matched_duplicates(out, rows, duplicate_variants, checked=~missing_code_site)
+
+
+def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_variants: str = "error", *,
+                       checked: np.ndarray | None = None) -> pd.DataFrame:
+    """The duplicate policy once matched (``match_sites_frame``'s last step): two rows of one
+    score used on the same genotype row (one ``[ref, alt]`` of ``rows``) are one variant listed
+    twice in forms the file's own check (``scoring_files.duplicate_sites``: one position and allele
+    pair in either order) cannot see: the pair on the other strand (A/G and C/T, or T/C), the pair
+    beside the effect allele without its other allele (A/G and A), one indel in two
+    representations (AT/A and ATT/AT). Both weights were summed (or cancelled each other).
+    ``duplicate_variants`` ``error`` (pgs.duplicate_variants): InputDataError at the later line
+    naming the first; ``first``: the later rows (file order) are dropped from their sites' member
+    arrays, as the file's own check drops them. Sites where ``checked`` is False (a monomorphic row
+    written with a missing allele code, whose present allele several score variants may share)
+    are left alone. Other sites are returned unchanged."""
+    row_of = sites["matched_row"].to_numpy(np.int64)
+    used = np.isin(sites["match_type"].to_numpy(object), USED_MATCH_TYPES) & (row_of >= 0)
+    if checked is not None:
+        used &= np.asarray(checked, dtype=bool)
+    at = np.flatnonzero(used)
+    # Only sites sharing their matched row with another site can hold such a pair (a site has one
+    # row per score: the file's own check drops a repeated site): a bincount over the sites, so
+    # the members (12M at 61 x 200k) are flattened only for the few shared rows.
+    shared = np.bincount(row_of[at], minlength=len(rows))[row_of[at]] > 1
+    at = at[shared]
+    if len(at) < 2:
+        return sites
+    scores = sites["member_score_index"].to_numpy(object)[at]
+    sizes = np.fromiter((len(a) for a in scores), dtype=np.int64, count=len(at))
+    members = pd.DataFrame({
+        "site": np.repeat(at, sizes), "row": np.repeat(row_of[at], sizes),
+        "score": np.concatenate([np.asarray(a, dtype=np.int64) for a in scores]),
+        "line": np.concatenate([np.asarray(a, dtype=np.int64) for a in sites["member_line"].to_numpy(object)[at]]),
+    }).sort_values(["score", "line"], kind="stable")
+    later = members.duplicated(["score", "row"]).to_numpy(bool)
+    if not later.any():
+        return sites
+    if duplicate_variants == "error":
+        d = members[later].iloc[0]
+        first = members[~later & (members["score"] == d["score"]) & (members["row"] == d["row"])].iloc[0]
+        files = sites.attrs.get("score_files") or []
+        path = files[int(d["score"])] if int(d["score"]) < len(files) else "pgs.scoring_files"
+        g = rows.iloc[int(d["row"])]
+        variant = f"{str(g['contig'])}:{int(g['position'])} {str(g['ref'])}>{str(g['alt'])}"
+
+        def written(i: int) -> str:
+            other = sites["other_allele"].iat[i]
+            return str(sites["effect_allele"].iat[i]) + "/" + ("" if other is None or other != other else str(other))
+
+        raise InputDataError(
+            f"score variants at lines {int(first['line'])} ({written(int(first['site']))}) and {int(d['line'])} "
+            f"({written(int(d['site']))}) are one variant in the genotypes ({variant}), listed twice "
+            f"({int(later.sum())} such rows: the pair on the other strand, without its other allele or in another "
+            "indel form); set pgs.duplicate_variants: first to keep the first",
+            where=f"{path}:{int(d['line'])}")
+    out = sites.copy()
+    columns = {c: out[c].to_list() for c in ("member_score_index", "member_weight", "member_line")}
+    dropped = members[later]
+    for i in np.unique(dropped["site"].to_numpy(np.int64)).tolist():  # positions (sites has a RangeIndex)
+        drop = dropped[dropped["site"] == i]
+        gone = set(zip(drop["score"].astype(int), drop["line"].astype(int)))
+        keep = np.array([(int(sc), int(ln)) not in gone for sc, ln in
+                         zip(columns["member_score_index"][i], columns["member_line"][i])], dtype=np.bool_)
+        for values in columns.values():
+            values[i] = np.asarray(values[i])[keep]
+    for c, values in columns.items():
+        out[c] = pd.Series(values, index=out.index, dtype=object)
+    out.attrs = dict(sites.attrs)
     return out
 
 
