@@ -40,6 +40,7 @@ from trd_spark.phenotypes.concepts import (
     nonstandard_refs,
 )
 from trd_spark.phenotypes.stage import check_standard_concepts, warn_absent_concepts
+from trd_spark.stages import STAGE_SPECS, ConfigView
 from trd_spark.toydata.vocabulary import CPT4_ECT_90870
 from trd_spark.toydata.vocabulary import concept_table as toy_concept_table
 
@@ -202,8 +203,10 @@ def test_mismatched_refs_domain_and_name(domain, ref, changed, expected):
 
 
 def test_phenotype_stage_warns_of_a_mismatched_concept_naming_file_set_and_id(caplog):
-    """A counted WARNING (trd_spark logger) names the YAML file, the set and the concept ID."""
-    cfg = load_config()
+    """A counted WARNING (trd_spark logger) names the YAML file, the set and the concept ID.
+    Read through the stage's config view, as the stage does: the file's path is a key the
+    phenotype stage excludes (not its input), which made the warning a LookupError (exit 1)."""
+    cfg = ConfigView(load_config(), STAGE_SPECS["phenotypes"])
     vocab = _toy_vocabulary(**{f"c{MDD_CONCEPT}": ("fluoxetine", "Drug")})
     with caplog.at_level(logging.WARNING, logger="trd_spark"):
         warn_absent_concepts(cfg, vocab)
@@ -236,7 +239,7 @@ def test_nonstandard_refs(standard, expected):
 def test_phenotype_stage_stops_on_a_nonstandard_concept_naming_file_set_and_id():
     """A concept set naming a non-standard concept (e.g. one a new vocabulary release made
     non-standard) matched nothing, with no warning: now one ConfigError (exit 2)."""
-    cfg = load_config()
+    cfg = ConfigView(load_config(), STAGE_SPECS["phenotypes"])
     vocab = _toy_vocabulary()
     check_standard_concepts(cfg, vocab)  # the shipped sets pass
     vocab = Vocabulary(vocab.codes, {}, vocab.names, vocab.found, vocab.domains, {**vocab.standard, MDD_CONCEPT: None})
