@@ -92,6 +92,63 @@ esac
 [ "$mode" = hailctl ] && [ "$package" = wheel ] && die "--mode hailctl ships --package zip only (use --mode gcloud for a wheel)"
 # The config and every YAML beside it (concept sets, trait panel) travel with the job.
 yaml_files=("$conf_dir"/*.yaml)
+# Dataproc modes: the driver runs under the cluster's job agent, without this shell's
+# environment, so the Workbench's ${WORKSPACE_CDR} / ${GOOGLE_PROJECT} / ${WORKSPACE_BUCKET}
+# in a config would be unset there (exit 2 on the cluster). Ship copies with every ${VAR} in
+# a YAML value replaced from this environment (build/conf/; a file without one is copied as
+# is); an unset one in the job's config stops here, naming the file and the key. Same ${NAME} rule as
+# trd_spark.config (its _ENV), which is not imported: submitting needs only Python + PyYAML.
+if [ "$mode" = gcloud ] || [ "$mode" = hailctl ]; then
+  resolved_dir="$here/build/conf"
+  rm -rf "$resolved_dir" && mkdir -p "$resolved_dir"
+  "$py" - "$resolved_dir" "$config" "${yaml_files[@]}" <<'PY' || exit 2
+import os, re, shutil, sys
+import yaml
+
+ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+out_dir, config, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+
+class Unset(Exception):
+    pass
+
+
+def expand(node, key, path):
+    if isinstance(node, dict):
+        return {k: expand(v, f"{key}.{k}" if key else str(k), path) for k, v in node.items()}
+    if isinstance(node, list):
+        return [expand(v, f"{key}[{i}]", path) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def sub(m):
+        if m.group(1) not in os.environ:
+            raise Unset(f"submit.sh: {path}: {key}: environment variable {m.group(1)} is not set "
+                        "(the job's driver on the cluster would not have it either)")
+        return os.environ[m.group(1)]
+    return ENV.sub(sub, node)
+
+
+for path in files:
+    target = os.path.join(out_dir, os.path.basename(path))
+    with open(path) as f:
+        text = f.read()
+    raw = yaml.safe_load(text)
+    try:
+        resolved = expand(raw, "", path)
+    except Unset as e:
+        if path == config:
+            sys.exit(str(e))
+        resolved = raw  # another config beside it, not this job's: shipped as it is
+    if resolved == raw:
+        shutil.copyfile(path, target)
+    else:
+        with open(target, "w") as f:
+            f.write(f"# {os.path.basename(path)} with ${{VAR}} values from the submitting environment (scripts/submit.sh)\n")
+            yaml.safe_dump(resolved, f, sort_keys=False)
+PY
+  yaml_files=("$resolved_dir"/*.yaml)
+fi
 ship_files=$(IFS=,; echo "${yaml_files[*]}")
 # Driver JVM memory from the config (spark.driver_memory), read without validating the config.
 driver_memory=$("$py" -c 'import sys, yaml; print(((yaml.safe_load(open(sys.argv[1])) or {}).get("spark") or {}).get("driver_memory", ""))' "$config" 2>/dev/null || true)

@@ -14,8 +14,12 @@ REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "scripts" / "submit.sh"
 
 
-def dry_run(*args: str, n_commands: int = 2) -> list[list[str]]:
-    env = {**os.environ, "PYTHON": sys.executable}
+WORKBENCH_ENV = {"WORKSPACE_CDR": "wb-project.C2024Q3R5", "GOOGLE_PROJECT": "wb-project",
+                 "WORKSPACE_BUCKET": "gs://wb-bucket"}
+
+
+def dry_run(*args: str, n_commands: int = 2, extra_env: dict[str, str] | None = None) -> list[list[str]]:
+    env = {**os.environ, "PYTHON": sys.executable, **(extra_env or {})}
     out = subprocess.run(["bash", str(SUBMIT), "--dry-run", *args], capture_output=True, text=True, env=env, check=True)
     lines = out.stdout.strip().splitlines()
     # packaging command, [upload to the staging directory,] then the submit command
@@ -72,7 +76,8 @@ def test_hailctl_command():
 def test_driver_memory_comes_from_the_config():
     _, cmd = dry_run("--master", "local[2]")
     assert option(cmd, "--driver-memory") == ["4g"]  # conf/toy.yaml spark.driver_memory
-    _, cmd = dry_run("--mode", "gcloud", "--cluster", "c1", "--config", str(REPO / "conf" / "aou.yaml"))
+    _, cmd = dry_run("--mode", "gcloud", "--cluster", "c1", "--config", str(REPO / "conf" / "aou.yaml"),
+                     extra_env=WORKBENCH_ENV)
     props = next(a for a in cmd if a.startswith("--properties=")).split("=", 1)[1].split(",")
     assert "spark.driver.memory=32g" in props  # conf/aou.yaml
 
@@ -136,3 +141,38 @@ def test_help_is_the_header_comment_without_code():
         header.append(line[2:] if line.startswith("# ") else line[1:])
     assert out.splitlines() == header
     assert "--dry-run" in out and "set -euo" not in out and "here=" not in out
+
+
+@pytest.mark.parametrize("mode", ["gcloud", "hailctl"])
+def test_dataproc_modes_ship_the_config_with_the_workbench_variables_resolved(mode, monkeypatch):
+    # The driver of a Dataproc job runs under the cluster's job agent, without the Workbench
+    # shell's ${WORKSPACE_CDR} / ${GOOGLE_PROJECT} / ${WORKSPACE_BUCKET}: the shipped aou.yaml
+    # carries their values, and loads as the original does here (paths aside).
+    from trd_spark.config import load_config
+
+    for k in WORKBENCH_ENV:
+        monkeypatch.delenv(k, raising=False)
+    _, cmd = dry_run("--mode", mode, "--cluster", "c1", "--config", str(REPO / "conf" / "aou.yaml"),
+                     extra_env=WORKBENCH_ENV)
+    files = next(a for a in cmd if a.startswith("--files=")).split("=", 1)[1].split(",")
+    shipped = Path(next(f for f in files if f.endswith("/aou.yaml")))
+    assert shipped.parent == REPO / "build" / "conf"
+    assert "${" not in "".join(line for line in shipped.read_text().splitlines() if not line.startswith("#"))
+    cfg = load_config(shipped)  # no Workbench variable set in this process
+    assert cfg.omop.path == WORKBENCH_ENV["WORKSPACE_CDR"] and cfg.omop.billing_project == "wb-project"
+    assert cfg.output_root.startswith("gs://wb-bucket/")
+    # the concept sets and trait panel (no ${VAR}) travel byte for byte
+    concept_sets = next(Path(f) for f in files if f.endswith("/concept_sets.yaml"))
+    assert concept_sets.read_bytes() == (REPO / "conf" / "concept_sets.yaml").read_bytes()
+
+
+def test_dataproc_mode_stops_on_an_unset_workbench_variable(monkeypatch):
+    for k in WORKBENCH_ENV:
+        monkeypatch.delenv(k, raising=False)
+    out = subprocess.run(["bash", str(SUBMIT), "--dry-run", "--mode", "gcloud", "--cluster", "c1",
+                          "--config", str(REPO / "conf" / "aou.yaml")],
+                         capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        f"submit.sh: {REPO / 'conf' / 'aou.yaml'}: output_root: environment variable WORKSPACE_BUCKET is not set "
+        "(the job's driver on the cluster would not have it either)"]
