@@ -375,3 +375,27 @@ phenotypes:
         assert scores["score_sum"].loc[["101", "102", "103", "104"]].tolist() == pytest.approx(
             [9.0, 8.75, 6.0, 0.25], abs=1e-12), name
         assert scores["n_missing"].loc[["101", "102", "103", "104"]].tolist() == [0, 1, 0, 1], name
+
+
+@pytest.mark.parametrize("impute", [True, False], ids=["mean_impute", "zero"])
+def test_missing_calls_are_filled_the_same_read_in_chunks(files, impute):
+    """_fill_missing_calls reads a block a few rows at a time (while they are in cache): one row
+    per read gives the same dosages and missing calls (row in the block, sample; row-major) as the
+    whole block in one read, and the missing call of 200 (sample 2) becomes the row's mean or 0."""
+    from trd_spark.pgs.pgen_engine import _block_reader, _fill_missing_calls, _Task
+
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    task = _Task(np.arange(10), np.ones(10, dtype=np.int32), np.zeros((10, 1)), None, np.ones((10, 1), np.uint8))
+    got = {}
+    for chunk in (1, 3, 10):
+        dose = np.empty((9, 4))
+        with _block_reader(fileset, 4, None) as read:
+            r, j = _fill_missing_calls(read, task, 1, 10, chunk, dose, impute)
+        got[chunk] = (dose, r, j)
+    for chunk in (1, 3):
+        assert np.array_equal(got[chunk][0], got[10][0])
+        assert got[chunk][1].tolist() == got[10][1].tolist() and got[chunk][2].tolist() == got[10][2].tolist()
+    dose, r, j = got[1]
+    # Rows 1.. of the .bed: 200 (C>T: 1 . 2 0) is block row 0; 900 (one more missing call) later.
+    assert (r[0], j[0]) == (0, 1) and len(r) == 2
+    assert dose[0].tolist() == ([1.0, 1.0, 2.0, 0.0] if impute else [1.0, 0.0, 2.0, 0.0])

@@ -327,46 +327,76 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
     missing_vars = np.zeros((n_samples, k), dtype=np.float64)
     rows = min(rows_per_block, len(task.variant_idx))
     dose_buffer = np.empty((rows, n_samples), dtype=np.float64)
+    chunk = cache_rows(n_samples)
+    # The missing calls' n_vars are summed in float32 when that is exact (integers below 2**24:
+    # a block's rows x the largest n_vars); half the memory traffic of float64.
+    exact32 = rows * int(task.n_vars.max(initial=0)) < 2**24
     with threadpool_limits(limits=1, user_api="blas"), \
             _block_reader(files, n_samples, allele_idx_offsets) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
             hi = min(lo + rows_per_block, len(task.variant_idx))
-            dose = read(task, lo, hi, dose_buffer)
-            # The missing calls as flat positions (one pass over a 1-D mask: np.nonzero on the 2-D
-            # mask cost 3 ns per entry, more than the rest of the block but the product), in
-            # row-major (CSR) order.
-            flat = np.flatnonzero(dose == PGENLIB_MISSING)
-            if flat.size:
-                mis_r, mis_j = np.divmod(flat, n_samples)
-                n_missing = np.bincount(mis_r, minlength=hi - lo)
-                if impute:
-                    # Mean alt dosage over the row's called samples, put in place of the missing
-                    # calls so that the one product below includes it. A row with no called sample
-                    # gets 1 (frequency 0.5: plink2 --score's value for zero observations).
-                    n_called = n_samples - n_missing
-                    called_sum = dose.sum(axis=1) - PGENLIB_MISSING * n_missing
-                    mean = np.divide(called_sum, n_called, out=np.ones(hi - lo), where=n_called > 0)
-                    dose.reshape(-1)[flat] = mean[mis_r]
-                else:
-                    dose.reshape(-1)[flat] = 0.0
+            dose = dose_buffer[:hi - lo]
+            # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
+            # the core's cache; over the whole block each pass went to memory), then one product.
+            mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
+            if mis_r.size:
                 # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
                 # -offset: a zeroed call drops its offset too): one sparse product, as the
                 # missing calls are few (~1% in array data, none in imputed dosages).
-                indicator = sparse.csr_matrix((np.ones(mis_r.size), mis_j, np.r_[0, np.cumsum(n_missing)]),
+                n_missing = np.bincount(mis_r, minlength=hi - lo)
+                indptr = np.r_[0, np.cumsum(n_missing)]
+                dtype = np.float32 if exact32 else np.float64
+                indicator = sparse.csr_matrix((np.ones(mis_r.size, dtype=dtype), mis_j, indptr),
                                               shape=(hi - lo, n_samples))
-                if impute:
-                    per_row = task.n_vars[lo:hi]
-                else:
-                    assert task.offset is not None  # shipped for zero
-                    per_row = np.hstack([task.n_vars[lo:hi], -task.offset[lo:hi]])
-                fix = np.asarray(indicator.T @ per_row)
-                missing_vars += fix[:, :k]
+                missing_vars += indicator.T @ task.n_vars[lo:hi].astype(dtype)
                 if not impute:
-                    score += fix[:, k:].T
+                    assert task.offset is not None  # shipped for zero
+                    score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
             score += task.slope[lo:hi].T @ dose
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
+
+
+# Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
+_CACHE_BYTES = 4 * 2**20
+
+
+def cache_rows(n_samples: int) -> int:
+    """Rows of float64 dosages of all samples that fit ``_CACHE_BYTES`` (at least 1)."""
+    return max(1, _CACHE_BYTES // (max(1, n_samples) * _BLOCK_BYTES_PER_ENTRY))
+
+
+def _fill_missing_calls(read: Callable[[_Task, int, int, np.ndarray], np.ndarray], task: _Task, lo: int, hi: int,
+                        chunk: int, dose: np.ndarray, impute: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Read the task's rows lo..hi into ``dose`` (``chunk`` rows at a time) and set each missing
+    call to the row's mean alt dosage over its called samples (``impute``; a row with no called
+    sample gets 1, frequency 0.5: plink2 --score's value for zero observations) or to 0, so that
+    the block's one product includes it. Returns the missing calls as (row in the block, sample),
+    in row-major (CSR) order."""
+    n = dose.shape[1]
+    found_r, found_j = [], []
+    for c in range(lo, hi, chunk):
+        part = read(task, c, min(c + chunk, hi), dose[c - lo:])
+        # Flat positions from one pass over a 1-D mask (np.nonzero on the 2-D mask cost 3 ns per
+        # entry, more than the rest of the block but the product).
+        flat = np.flatnonzero(part == PGENLIB_MISSING)
+        if not flat.size:
+            continue
+        r, j = np.divmod(flat, n)
+        if impute:
+            n_missing = np.bincount(r, minlength=len(part))
+            n_called = n - n_missing
+            called_sum = part.sum(axis=1) - PGENLIB_MISSING * n_missing
+            mean = np.divide(called_sum, n_called, out=np.ones(len(part)), where=n_called > 0)
+            part.reshape(-1)[flat] = mean[r]
+        else:
+            part.reshape(-1)[flat] = 0.0
+        found_r.append(r + (c - lo))
+        found_j.append(j)
+    if not found_r:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(found_r), np.concatenate(found_j)
 
 
 def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
