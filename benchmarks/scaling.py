@@ -29,13 +29,16 @@ at every size and local[1] at the middle one; it prints seconds per 1M drug_expo
 the timed run finds it cached; ``benchmarks/phenotypes_vs_duckdb.py --data-dir`` can reuse a
 size's directory, ``{work-dir}/omop/p{persons}_d{rows per person}``.)
 
-With ``--native-samples`` (issue 16) it measures the native PLINK engine's scoring phase
-(pgenlib + numpy in Spark tasks; benchmarks/pgs_vs_plink2.py ``--engines native-bed``, one
-child process and Spark session per size) and prints its time per genotype entry (score phase
-/ (samples x variants); goal: flat within 20% from 2.5k to 20k samples) and, at the middle
-size, local[1] vs local[2] on the scoring phase (goal >= 1.6x):
+With ``--native-samples`` (issue 16) it measures the scoring phase of ``--native-engines``
+(default the native PLINK engine on the .bed; ``native-pgen``, and ``hail-mt`` for Hail's route;
+benchmarks/pgs_vs_plink2.py ``--engines <engine>``, one child process and Spark session per size
+and master) and prints its time per genotype entry (score phase / (samples x variants); goal:
+flat within 20% from 2.5k to 20k samples), the marginal time per added entry, and at the middle
+size local[1] vs local[2] on the scoring phase (goal >= 1.6x), each goal as a ``ratio=`` line.
+The data go to ``--native-work-dir`` (pgs_vs_plink2.py's default, so that its 20k x 200k data
+is reused) and are generated once per size:
 
-    python benchmarks/scaling.py --native-samples 2500 5000 10000 20000 --native-variants 20000
+    python benchmarks/scaling.py --native-samples 2500 5000 10000 20000
 
 "per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
 which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
@@ -220,45 +223,60 @@ def _omop_scaling(work: Path, sizes: list[int], per_person: int) -> int:
     return 0
 
 
-def _native_run(work: Path, samples: int, variants: int, scores: int, cores: int) -> dict:
-    """One benchmarks/pgs_vs_plink2.py run (native engine on the .bed) in a child process;
-    its ``phases=`` line (seconds per phase, plink2's whole run)."""
+def _native_run(work: Path, engine: str, samples: int, variants: int, scores: int, cores: int) -> dict:
+    """One benchmarks/pgs_vs_plink2.py run (``--engines engine``) in a child process; its
+    ``phases=`` line (seconds per phase, plink2's whole run)."""
     cmd = [sys.executable, str(REPO / "benchmarks" / "pgs_vs_plink2.py"), "--samples", str(samples), "--variants",
-           str(variants), "--scores", str(scores), "--cores", str(cores), "--engines", "native-bed",
-           "--work-dir", str(work / "native")]
+           str(variants), "--scores", str(scores), "--cores", str(cores), "--engines", engine,
+           "--work-dir", str(work)]
+    t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
-        raise SystemExit(f"native engine run failed ({samples} samples, local[{cores}]): {out.stderr[-2000:]}")
+        raise SystemExit(f"{engine} run failed ({samples} samples, local[{cores}]): {out.stderr[-2000:]}")
     r = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("phases="))[len("phases="):])
-    print(f"  native local[{cores}] {samples:>6} samples x {variants} variants x {scores} scores: score phase "
-          f"{r['score']:.1f}s (plink2 {r['plink2']:.1f}s)", file=sys.stderr, flush=True)
+    print(f"  {engine} local[{cores}] {samples:>6} samples x {variants} variants x {scores} scores: score phase "
+          f"{r['score']:.1f}s (plink2 {r['plink2']:.1f}s; run {time.perf_counter() - t0:.0f}s, load average "
+          f"{os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     return r
 
 
-def _native_scaling(work: Path, sizes: list[int], variants: int, scores: int) -> int:
-    """The native engine's per-entry scoring time vs samples (local[2]) and local[1] vs local[2]."""
+def _native_scaling(work: Path, engines: list[str], sizes: list[int], variants: int, scores: int) -> int:
+    """Per engine: the scoring phase's time per genotype entry vs samples (local[2]) and
+    local[1] vs local[2] at the middle size."""
     mid = sizes[len(sizes) // 2]
     t_start = time.perf_counter()
     print(f"benchmarks/scaling.py --native-samples on {platform.node()}: {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f} at start", file=sys.stderr, flush=True)
-    r2 = {n: _native_run(work, n, variants, scores, 2) for n in sizes}
-    r1 = _native_run(work, mid, variants, scores, 1)
-    lines = [f"native engine (bed) scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
-             f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the end)",
-             f"  {'samples':>8} {'score_s':>8} {'ns/entry':>9} {'ratio':>6} {'marginal':>9} {'plink2_s':>9}"]
-    base = None
-    prev = None
-    for n in sizes:
-        per = r2[n]["score"] / (n * variants) * 1e9
-        base = base or per
-        # Marginal: the added scoring time per added entry since the previous size (the fixed
-        # per-process part of the phase cancels out).
-        marginal = f"{(r2[n]['score'] - r2[prev]['score']) / ((n - prev) * variants) * 1e9:9.2f}" if prev else f"{'':>9}"
-        lines.append(f"  {n:>8} {r2[n]['score']:8.2f} {per:9.2f} {per / base:6.2f} {marginal} {r2[n]['plink2']:9.2f}")
-        prev = n
-    lines.append(f"local[1] vs local[2] at {mid} samples (score phase): local[1] {r1['score']:.1f}s  local[2] "
-                 f"{r2[mid]['score']:.1f}s  speedup {r1['score'] / r2[mid]['score']:.2f}x (goal >= 1.6x)")
-    lines.append(f"\n(total {time.perf_counter() - t_start:.0f}s)")
+          f"load average {os.getloadavg()[0]:.1f} at start; data in {work}", file=sys.stderr, flush=True)
+    lines = []
+    for engine in engines:
+        r2 = {n: _native_run(work, engine, n, variants, scores, 2) for n in sizes}
+        r1 = _native_run(work, engine, mid, variants, scores, 1)
+        lines += [f"{engine} scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
+                  f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f})",
+                  f"  {'samples':>8} {'score_s':>8} {'ns/entry':>9} {'ratio':>6} {'marginal':>9} {'ratio':>6} "
+                  f"{'plink2_s':>9}"]
+        base = base_m = prev = None
+        for n in sizes:
+            per = r2[n]["score"] / (n * variants) * 1e9
+            base = base or per
+            # Marginal: the added scoring time per added entry since the previous size (the fixed
+            # per-run part of the phase, job start and the table write, cancels out).
+            marginal = ratio_m = ""
+            if prev is not None:
+                m = (r2[n]["score"] - r2[prev]["score"]) / ((n - prev) * variants) * 1e9
+                base_m = base_m or m
+                marginal, ratio_m = f"{m:9.2f}", f"{m / base_m:6.2f}"
+            lines.append(f"  {n:>8} {r2[n]['score']:8.2f} {per:9.2f} {per / base:6.2f} {marginal:>9} {ratio_m:>6} "
+                         f"{r2[n]['plink2']:9.2f}")
+            prev = n
+        worst = max(r2[n]["score"] / (n * variants) for n in sizes) / min(r2[n]["score"] / (n * variants)
+                                                                           for n in sizes)
+        lines.append(f"ratio={worst:.2f} engine={engine} phase=score_per_entry_max_over_min_{sizes[0]}_to_"
+                     f"{sizes[-1]}_samples (goal <= 1.2)")
+        lines.append(f"ratio={r1['score'] / r2[mid]['score']:.2f} engine={engine} phase=score_local1_over_local2_at_"
+                     f"{mid}_samples (local[1] {r1['score']:.1f}s, local[2] {r2[mid]['score']:.1f}s; goal >= 1.6)")
+        lines.append("")
+    lines.append(f"(total {time.perf_counter() - t_start:.0f}s; load average {os.getloadavg()[0]:.1f} at the end)")
     print("\n".join(lines))
     return 0
 
@@ -277,7 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native-samples", type=int, nargs="+",
                    help="native PLINK engine only: per-entry scoring time at these sample counts (e.g. 2500 5000 "
                         "10000 20000)")
-    p.add_argument("--native-variants", type=int, default=20000, help="variants (--native-samples)")
+    p.add_argument("--native-variants", type=int, default=200_000,
+                   help="variants (--native-samples; the default makes 20k samples the pgs_vs_plink2 bench size)")
+    p.add_argument("--native-engines", nargs="+", default=["native-bed"],
+                   choices=["native-bed", "native-pgen", "hail-mt"],
+                   help="engines (--native-samples; hail-mt converts each size to a MatrixTable first, not timed)")
+    p.add_argument("--native-work-dir", default="/tmp/trd_spark_bench_pgs",
+                   help="data of --native-samples (pgs_vs_plink2.py's default: its 20k x 200k data is reused)")
     p.add_argument("--native-scores", type=int, default=61, help="scores (--native-samples)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
@@ -296,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.omop_persons:
         return _omop_scaling(work, sorted(args.omop_persons), args.drug_rows_per_person)
     if args.native_samples:
-        return _native_scaling(work, sorted(args.native_samples), args.native_variants, args.native_scores)
+        return _native_scaling(Path(args.native_work_dir).resolve(), args.native_engines, sorted(args.native_samples),
+                               args.native_variants, args.native_scores)
     samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
     mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
     t_start = time.perf_counter()
