@@ -23,6 +23,7 @@ from trd_spark.pgs.genotypes import (
     hard_calls,
     read_calls,
     read_genotypes,
+    vcf_sample_ids,
 )
 from trd_spark.pgs.matching import ScoreLabel, ScoreLoci, genotype_rows_at, loci_table, score_variants_table
 from trd_spark.pgs.scoring import compute_scores
@@ -74,6 +75,35 @@ def test_dosage_field_reads_number_a_dosages(hl, tmp_path):
     # caught by the VCF pre-check (genotypes.check_vcf_files) at the first record, naming file:line
     with pytest.raises(InputDataError, match=r"ds\.vcf:\d+: FORMAT column has no XX \(has GT:DS\)"):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "ds.vcf"), dosage_field="XX"))
+
+
+FIELD_CASES = Path(__file__).parent / "data" / "field_cases" / "pgs"
+
+
+@pytest.mark.parametrize("vcf", [DATA / "tiny.vcf", FIELD_CASES / "plain-gzip-vcf" / "genotypes" / "data.vcf.gz",
+                                 FIELD_CASES / "multiallelic-effect-is-ref" / "genotypes" / "data.vcf.bgz"],
+                         ids=["plain", "gzip", "bgzf"])
+def test_vcf_sample_ids_from_the_header_are_hails_columns(hl, vcf):
+    """The stage takes a local VCF's sample IDs from its header (no Hail job): they must be
+    import_vcf's column keys, in column order, as samples_to_persons collects them otherwise."""
+    source = GenotypeSource(format="vcf", path=str(vcf), reference_genome="GRCh38")
+    mt = read_calls(hl, source)
+    cols = mt.add_col_index("_i").cols().collect()
+    assert vcf_sample_ids(source) == [c.s for c in sorted(cols, key=lambda c: c._i)]
+
+
+def test_vcf_sample_ids_leave_a_header_they_cannot_read_to_hail(tmp_path):
+    """An ID with a space or a carriage return (CRLF file), or no #CHROM line before the
+    records: None, so samples_to_persons collects Hail's own columns."""
+    head = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+    for name, text in {"space": head + "101\t10 2\n", "crlf": head + "101\t102\r\n",
+                       "no_header": "chr1\t1\t.\tA\tC\t.\t.\t.\tGT\t0/1\n"}.items():
+        (tmp_path / f"{name}.vcf").write_text(text, newline="")
+        assert vcf_sample_ids(GenotypeSource(format="vcf", path=str(tmp_path / f"{name}.vcf"),
+                                             reference_genome="GRCh38")) is None, name
+    (tmp_path / "ok.vcf").write_text(head + "101\t102\n")
+    assert vcf_sample_ids(GenotypeSource(format="vcf", path=str(tmp_path / "ok.vcf"),
+                                         reference_genome="GRCh38")) == ["101", "102"]
 
 
 def test_matrix_table_on_other_build_is_refused(hl, tmp_path):

@@ -46,6 +46,7 @@ from trd_spark.pgs.genotypes import (
     read_sample_map,
     sample_persons,
     samples_to_persons,
+    vcf_sample_ids,
 )
 from trd_spark.pgs.matching import (
     UNASSIGNED_DOMAIN,
@@ -221,7 +222,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     with hail_errors(where):
-        calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map)
+        calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map,
+                                   ids=vcf_sample_ids(source) if source.format == "vcf" else None)
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
