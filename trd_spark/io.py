@@ -238,6 +238,16 @@ class Fs:
         return {"path": path, "exists": True, "files": n, "bytes": size, "mtime_ms": mtime}
 
 
+
+def bgen_sample_file_candidates(path: str) -> tuple[str, str]:
+    """Where the Oxford .sample of the BGEN ``path`` may be, in the order looked at:
+    ``x.sample`` for ``x.bgen``, then ``x.bgen.sample`` (the reader, ``pgs.bgen_reader``, and
+    the rerun fingerprint, ``stages.plink_fileset_inputs``, name the same files; here because
+    the shared layer may not import a stage package)."""
+    stem = path[:-5] if path.endswith(".bgen") else path
+    return f"{stem}.sample", f"{path}.sample"
+
+
 def observed(obs: Observation, spark: SparkSession, fallback: Callable[[], dict[str, Any]], *,
              wait_s: float = OBSERVED_METRICS_WAIT_S) -> dict[str, Any]:
     """The metrics of ``obs`` (metric name -> value), once the first action on its observed

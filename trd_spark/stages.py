@@ -54,7 +54,7 @@ from pydantic import BaseModel
 
 from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, is_uri
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, read_table
+from trd_spark.io import Fs, bgen_sample_file_candidates, read_table
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, publish_stage
 from trd_spark.logs import WarningCounter
 from trd_spark.provenance import code_digests
@@ -143,7 +143,7 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     missing file of the set.
 
     A ``bgen`` dataset's ``path`` comes with the Oxford .sample beside it (``(key[.sample],
-    x.sample)``, ``bgen_reader.sample_file_candidates``), whose ID_2 names the samples of a
+    x.sample)``, ``io.bgen_sample_file_candidates``), whose ID_2 names the samples of a
     BGEN without embedded IDs (``bgen_reader.sample_ids``): a corrected .sample must rerun pgs.
     A local (or ``file://``) one is listed when it exists (a BGEN with embedded IDs needs none,
     so preflight does not ask for it); on gs:// / hdfs:// both candidates (fingerprinted without Spark's file system as
@@ -153,9 +153,7 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
         return [(key, path)]
     fmt = cfg.datasets[int(parts[1])].genotypes.format
     if fmt == "bgen":
-        from trd_spark.pgs.bgen_reader import sample_file_candidates
-
-        samples = dict.fromkeys(p for p in sample_file_candidates(path) if os.path.isfile(p.removeprefix("file://"))
+        samples = dict.fromkeys(p for p in bgen_sample_file_candidates(path) if os.path.isfile(p.removeprefix("file://"))
                                 or (is_uri(p) and not p.startswith("file://")))
         return [(key, path), *((f"{key}[{p.removeprefix(path.removesuffix('.bgen'))}]", p) for p in samples)]
     exts = PLINK_FILESETS.get(fmt)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, header_fields_text
+from trd_spark.io import bgen_sample_file_candidates
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -148,16 +149,9 @@ def _read_sample_block(f, n_samples: int, end: int, path: str) -> tuple[str, ...
     return tuple(ids)
 
 
-def sample_file_candidates(path: str) -> tuple[str, str]:
-    """Where the Oxford .sample of the BGEN ``path`` may be, in the order looked at:
-    ``x.sample`` for ``x.bgen``, then ``x.bgen.sample``."""
-    stem = path[:-5] if path.endswith(".bgen") else path
-    return f"{stem}.sample", f"{path}.sample"
-
-
 def _sample_file(path: str, exists: Callable[[str], bool] = os.path.isfile) -> str | None:
-    """The Oxford .sample beside ``path`` (the first of ``sample_file_candidates`` that exists)."""
-    return next((candidate for candidate in sample_file_candidates(path) if exists(candidate)), None)
+    """The Oxford .sample beside ``path`` (the first of ``bgen_sample_file_candidates`` that exists)."""
+    return next((candidate for candidate in bgen_sample_file_candidates(path) if exists(candidate)), None)
 
 
 def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
