@@ -289,7 +289,9 @@ REPLICATION = _s(
     ("domain", S, "domain (trait panel)"),
     ("beta_discovery", D, "log OR per SD in the discovery dataset"),
     ("p_adjusted_discovery", D, "the discovery corrected p-value that made it significant "
-                                "(models.discovery_significance: q_fdr or p_bonferroni)"),
+                                "(models.discovery_significance: q_fdr or p_bonferroni); in export/ "
+                                "recomputed over the fits the export shows, so above models.alpha "
+                                "when a smaller p is hidden"),
     ("beta", D, "log OR per SD in this replication dataset"),
     ("se", D, "its standard error"),
     ("p", D, "its Wald p-value (uncorrected)"),
