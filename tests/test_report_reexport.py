@@ -136,3 +136,61 @@ def test_a_reexport_from_the_same_counts_repeats_the_earlier_export():
     assert ["status", "d", "A", "non_MDD", 759] in tables["hidden_counts"]
     again = export_files(ReleaseCounts(**{**rc.__dict__, "prior": prior_counts({"r1@run1": tables})}))
     assert again == first
+
+
+def with_dataset_flow(rc: ReleaseCounts, levels: list[int]) -> ReleaseCounts:
+    """``rc`` with one dataset's genotyped -> analysed table: ``levels`` (persons with a PGS,
+    unrelated, with ancestry and PCs) then the analysis frame of its statuses."""
+    from trd_spark.cohort.flow import dataset_flow_rows
+    from trd_spark.schemas import DATASET_FLOW
+
+    cc = rc.cohort_counts
+    assert cc is not None
+    rows = dataset_flow_rows({"d": levels}, list(cc[["dataset", "definition", "status", "n"]].itertuples(index=False)))
+    return ReleaseCounts(**{**rc.__dict__, "dataset_flow": pd.DataFrame(rows, columns=DATASET_FLOW.names)})
+
+
+def test_a_reexport_shows_no_genotyped_to_analysed_count_the_earlier_export_hid():
+    """Session 17's open item: the genotyped -> analysed table (report.html only) was not
+    carried across exports of one release. r1 (15 persons without ancestry/PCs between 2993
+    unrelated and 2978) hid 2993 and showed 2978; r2 was exported next, audited against r1;
+    r1 re-exported from the same data, linked to r2, hid 2978 and showed 2993, and whoever
+    holds both exports of r1 reads 2993 - 2978 = 15. The report now records how its export
+    shows each of these counts (``hidden_counts``' ``REPORT_SHOWS`` entries), and a re-export
+    of the same counts hides what the earlier one hid and fixes what it showed."""
+    from export_attacker import Attacker
+
+    from trd_spark.report.tables import hidden_counts, prior_labels
+
+    def export(rc: ReleaseCounts) -> tuple[pd.DataFrame, dict]:
+        """(dataset_flow as report.html shows it, the export as ``released_exports`` reads it)."""
+        safe = suppress_release(rc, T)
+        files = {"cohort_counts.tsv": to_tsv(safe["cohort_counts"]), "cohort_flow.tsv": to_tsv(safe["cohort_flow"]),
+                 "results.tsv": to_tsv(safe["logistic"])}
+        tables = {name[:-4]: pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+                  for name, text in files.items()}
+        internal = {"cohort_counts": rc.cohort_counts, "cohort_flow": rc.cohort_flow, "logistic": rc.logistic,
+                    "dataset_flow": rc.dataset_flow}
+        tables["hidden_counts"] = hidden_counts(files, internal, safe["dataset_flow"])
+        return safe["dataset_flow"], tables
+
+    r1 = with_dataset_flow(release(60), [3000, 2993, 2978])
+    first, kept = export(r1)
+    r2 = with_dataset_flow(release(60), [3005, 2993, 2960])
+    _, second = export(ReleaseCounts(**{**r2.__dict__, "prior": prior_counts({"r1": kept})}))
+    exported = {"r1@run1": kept, "r2": second}
+    again, _ = export(ReleaseCounts(**{**r1.__dict__, "prior": prior_counts(exported),
+                                       "prior_labels": prior_labels(exported)}))
+    a = Attacker(T)
+    steps = [("step", i) for i in range(3)]
+    for shown in (first, again):  # both exports of r1 read as the same persons
+        rows = shown[shown["definition"] == "all"]
+        for i, (n, removed) in enumerate(zip(rows["n"], rows["removed"])):
+            for name, v in ((steps[i], n), (("removed", i), removed)):
+                if v is not None and (isinstance(v, int) or name not in a.bounds):  # a number beats a label
+                    a.cell(name, v)
+            if i:
+                a.know({steps[i - 1]: 1, steps[i]: -1, ("removed", i): -1})
+    assert not a.determined(("removed", 2)), (first, again)
+    lo, hi = a.interval(("removed", 2))
+    assert hi - lo >= T - 3, (lo, hi, first, again)

@@ -449,16 +449,21 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
 
 def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  standardisation_fallback: dict[str, dict[str, str]] | None = None,
-                 other_exports: dict[str, dict] | None = None) -> dict[str, str]:
+                 other_exports: dict[str, dict] | None = None,
+                 audited: dict[str, pd.DataFrame] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
-    table; an optional table that was not written is absent). Pure.
+    table; an optional table that was not written is absent). Pure but for filling ``audited``.
 
     ``other_exports``: exports already published, other releases' and this release's earlier
     ones (``released_exports``: label -> exported counts); no change of 1..threshold-1 between
     them and this export can be derived, and the Methods name them (labels only, no count).
 
     ``standardisation_fallback``: the cohort manifest's ``notes.pgs_standardisation_fallback``
-    (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report."""
+    (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report.
+
+    ``audited``: when given, filled with ``tables.suppress_release``'s tables (the counts as the
+    export shows them; ``run`` records how report.html shows the genotyped -> analysed table,
+    which no TSV carries: ``tables.hidden_counts``)."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -476,6 +481,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         if t.get("dataset_flow") is not None else None,
     )
     safe = suppress_release(rc, threshold)
+    if audited is not None:
+        audited.update(safe)
     # Estimates of fits with hidden counts are left out of the export (tables and figures alike).
     t = {**t, **{name: safe[name] for name in ("difference", "replication", "meta", "consistency") if name in safe}}
     files: dict[str, pd.DataFrame] = {
@@ -690,14 +697,15 @@ def run(ctx: StageContext) -> dict[str, str]:
                  ", ".join(sorted(others)))
     # Before the report's manifest (which holds the current export's hidden counts) is replaced.
     archive_export(ctx.fs, cfg)
-    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others)
+    audited: dict[str, pd.DataFrame] = {}
+    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited)
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():
             writer.write_text(name, text)
         writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
         # Internal (report/ stays on the workbench): what the export hides, for later releases' audits.
-        writer.notes["hidden_counts"] = hidden_counts(files, t)
+        writer.notes["hidden_counts"] = hidden_counts(files, t, audited.get("dataset_flow"))
     # The export is part of the report stage's run: it carries that run's id (a random hex).
     publish_export(ctx.fs, cfg, files, run_id=writer.run_id)
     return {name: ctx.layout.file("report", name) for name in files}

@@ -97,7 +97,8 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
     out: dict[tuple, int] = {}
     for release, tables in sorted(exports.items()):
         for *cell, n in tables.get("hidden_counts") or []:
-            out[(release, tuple(cell))] = int(n)
+            if cell[0] != REPORT_SHOWS:  # how the report showed a count, not a count (``hidden_counts``)
+                out[(release, tuple(cell))] = int(n)
         for cell, n in model_count_cells(tables).items():
             if n.isdigit():
                 out[(release, cell)] = int(n)
@@ -131,6 +132,9 @@ def exported_group_counts(tables: dict) -> list[tuple[tuple, str]]:
 DROPPED = "dropped"
 # How ``build_audit``'s ``carried`` names a count an export of the same counts shows as a number.
 SHOWN = "shown"
+# First element of a ``hidden_counts`` entry [REPORT_SHOWS, *audit cell, text] recording how the
+# report shows a count that no exported TSV carries (the genotyped -> analysed table).
+REPORT_SHOWS = "report_shows"
 
 
 def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
@@ -140,16 +144,22 @@ def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
     definition, pgs_id) -> ``DROPPED`` for a Kaplan-Meier curve set it left out (from its
     "hidden_counts"; an export without them: none). ``exports`` as ``prior_counts`` takes them.
     ``build_audit`` hides these again in an export whose every count equals that export's (a
-    re-export of the same data), so the two read as the same persons show nothing either hides."""
+    re-export of the same data), so the two read as the same persons show nothing either hides.
+    The genotyped -> analysed counts (report.html only, no TSV) come from the ``REPORT_SHOWS``
+    entries of its "hidden_counts": a label, or ``SHOWN`` for a count it shows (that count is
+    then known, ``build_audit``'s ``carried``; ``prior_counts`` has every one of them, shown or
+    not, so only these entries tell which it showed)."""
     out: dict[tuple, str] = {}
     for release, tables in sorted(exports.items()):
         for cell, n in model_count_cells(tables).items():
             if not n.isdigit():
                 out[(release, cell)] = n
         out.update({(release, cell): n for cell, n in exported_group_counts(tables) if not n.isdigit()})
-        for *cell, _ in tables.get("hidden_counts") or []:
+        for *cell, n in tables.get("hidden_counts") or []:
             if cell and cell[0] == "km_persons":
                 out[(release, tuple(cell))] = DROPPED
+            elif cell and cell[0] == REPORT_SHOWS:
+                out[(release, tuple(cell[1:]))] = SHOWN if str(n).isdigit() else str(n)
     return out
 
 
@@ -220,13 +230,20 @@ def model_count_cells(tables: dict) -> dict[tuple, str]:
     return out
 
 
-def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -> list[list]:
+def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame],
+                  dataset_flow_shown: pd.DataFrame | None = None) -> list[list]:
     """[[*audit cell, n], ...]: the status, cohort-flow, PGS-distribution group, model (cells as
     ``model_count_cells`` names them) and Kaplan-Meier curve-set counts this release's export
     hides ("<T", "suppressed", a curve set left out), with their true value, as
     ``prior_counts`` links them in a later release's audit; and every count of
     ``dataset_flow`` (the per-dataset genotyped -> analysed table), shown or not: report.html
-    alone shows them, so a later release cannot read them from this export's TSVs.
+    alone shows them, so a later release cannot read them from this export's TSVs; and, from
+    ``dataset_flow_shown`` (``suppress_release``'s dataset_flow, as report.html shows it), how
+    the report shows each of its published counts (a step's persons, the persons removed by a
+    step before the definitions split): [``REPORT_SHOWS``, *audit cell, number or label as
+    text], so that a re-export of the same counts hides what this one hid and takes what it
+    showed as known (``prior_labels``; without them a re-export hid 2978 where this one hid
+    2993, and the two gave the 15 persons between them).
     ``exported``: "cohort_counts.tsv" / "cohort_flow.tsv" / "pgs_distribution.tsv" /
     "results.tsv" / "cox.tsv" / "km_curves.tsv" as the export's text (absent: left out);
     ``internal``: "cohort_counts" / "cohort_flow" / "pgs_distribution" / "logistic" / "cox" /
@@ -255,8 +272,17 @@ def hidden_counts(exported: dict[str, str], internal: dict[str, pd.DataFrame]) -
     if dflow is not None:  # shown on report.html only, no TSV of another release carries it: all recorded
         status = {} if cc is None else {(str(d), str(f), str(st)): int(n) for d, f, st, n in
                                         cc[["dataset", "definition", "status", "n"]].itertuples(index=False)}
-        cells, _ = dataset_flow_cells(dflow, status)
+        cells, removed = dataset_flow_cells(dflow, status)
         out += [[*c, int(n)] for c, n in zip(cells, dflow["n"]) if c[0] == "dflow"]
+        if dataset_flow_shown is not None:
+            as_shown: dict[tuple, tuple] = {(str(d), str(f), str(s)): (n, r) for d, f, s, n, r in dataset_flow_shown[
+                ["dataset", "definition", "step", "n", "removed"]].itertuples(index=False)}
+            for c, r, key in zip(cells, removed, zip(dflow["dataset"], dflow["definition"], dflow["step"])):
+                n_text, r_text = as_shown[tuple(str(k) for k in key)]
+                if c[0] == "dflow":
+                    out.append([REPORT_SHOWS, *c, str(n_text)])
+                if r is not None and r[2] == ALL_DEFINITIONS:  # published (``dataset_flow_audit``)
+                    out.append([REPORT_SHOWS, *r, str(r_text)])
     text, truth = exported.get("km_curves.tsv"), internal.get("km_curves")
     if text is not None and truth is not None:  # curve sets the export left out
         shown_sets = km_persons(pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False))
