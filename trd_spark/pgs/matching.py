@@ -73,6 +73,7 @@ tests/pgs_hail_oracle.py. A liftover is done by Hail (``hl.liftover`` in
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from trd_spark.config import GenotypeSource, LiftoverSettings
+
+log = logging.getLogger(__name__)
 
 MATCH_TYPES = ("ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped", "ambiguous_dropped", "not_found",
                "liftover_failed", "multiallelic_unreadable")
@@ -727,7 +730,7 @@ def rsid_duplicates(sites: pd.DataFrame, duplicate_variants: str = "error") -> p
     in either order, are one variant listed twice, which the file's own check (by rsID) cannot
     see; its weight would be summed twice. ``duplicate_variants`` ``error`` (pgs.duplicate_variants):
     InputDataError at the later line, naming both rsIDs; ``first``: the later row is dropped from
-    its site (its member arrays). Other sites are returned unchanged."""
+    its site (its member arrays; counted, ``drop_members``). Other sites are returned unchanged."""
     by = sites["by_rsid"].to_numpy(bool) & sites["contig"].notna().to_numpy() & sites["position"].notna().to_numpy()
     if by.sum() < 2:
         return sites
@@ -756,18 +759,36 @@ def rsid_duplicates(sites: pd.DataFrame, duplicate_variants: str = "error") -> p
             f"are one variant in the genotypes ({d['contig']}:{int(d['position'])} {'/'.join(d['pair'])}), listed twice "
             f"({int(later.sum())} such rows; merged rsIDs?); set pgs.duplicate_variants: first to keep the first",
             where=f"{path}:{int(d['line'])}")
+    dropped = members[later].assign(site=sites.index.get_indexer(members.loc[later, "site"]))
+    return drop_members(sites, dropped, "two rsIDs placed on one variant (merged rsIDs?)")
+
+
+def drop_members(sites: pd.DataFrame, dropped: pd.DataFrame, why: str) -> pd.DataFrame:
+    """``sites`` (attrs kept) without the score rows of ``dropped`` (columns ``site``: a
+    position in ``sites``, ``score``: the score index, ``line``: the row's file line) in their
+    member arrays (``member_score_index``, ``member_weight``, ``member_line``): the duplicate
+    policy ``first`` of ``rsid_duplicates`` and ``matched_duplicates``. Every drop is counted:
+    one WARNING per score (``attrs['pgs_ids']``) with its number of rows dropped and ``why``,
+    as the file's own check notes its drops (``scoring_files``: 'duplicate variant rows
+    dropped'); the match summary's n_variants no longer counts them."""
     out = sites.copy()
     columns = {c: out[c].to_list() for c in ("member_score_index", "member_weight", "member_line")}
-    where_at = {label: i for i, label in enumerate(out.index)}
-    for site, drop in members[later].groupby("site"):
-        i = where_at[site]
+    site = dropped["site"].to_numpy(np.int64)
+    for i in np.unique(site).tolist():
+        drop = dropped[site == i]
         gone = set(zip(drop["score"].astype(int), drop["line"].astype(int)))
-        keep = np.array([(int(sc), int(ln)) not in gone
-                         for sc, ln in zip(columns["member_score_index"][i], columns["member_line"][i])], dtype=bool)
+        keep = np.array([(int(sc), int(ln)) not in gone for sc, ln in
+                         zip(columns["member_score_index"][i], columns["member_line"][i])], dtype=np.bool_)
         for values in columns.values():
             values[i] = np.asarray(values[i])[keep]
     for c, values in columns.items():
         out[c] = pd.Series(values, index=out.index, dtype=object)
+    out.attrs = dict(sites.attrs)
+    pgs_ids = sites.attrs.get("pgs_ids") or []
+    scores, counts = np.unique(dropped["score"].to_numpy(np.int64), return_counts=True)
+    for score, n in zip(scores.tolist(), counts.tolist()):
+        log.warning("%s: %d score rows dropped, %s: pgs.duplicate_variants first keeps the first line",
+                    pgs_ids[score] if score < len(pgs_ids) else f"score {score}", n, why)
     return out
 
 
@@ -958,9 +979,9 @@ def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_varian
     representations (AT/A and ATT/AT). Both weights were summed (or cancelled each other).
     ``duplicate_variants`` ``error`` (pgs.duplicate_variants): InputDataError at the later line
     naming the first; ``first``: the later rows (file order) are dropped from their sites' member
-    arrays, as the file's own check drops them. Sites where ``checked`` is False (a monomorphic row
-    written with a missing allele code, whose present allele several score variants may share)
-    are left alone. Other sites are returned unchanged."""
+    arrays, as the file's own check drops them (counted, ``drop_members``). Sites where
+    ``checked`` is False (a monomorphic row written with a missing allele code, whose present
+    allele several score variants may share) are left alone. Other sites are returned unchanged."""
     row_of = sites["matched_row"].to_numpy(np.int64)
     used = np.isin(sites["match_type"].to_numpy(object), USED_MATCH_TYPES) & (row_of >= 0)
     if checked is not None:
@@ -1006,20 +1027,8 @@ def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_varian
             f"({int(later.sum())} such rows: the pair on the other strand, without its other allele or in another "
             "indel form); set pgs.duplicate_variants: first to keep the first",
             where=f"{path}:{int(d['line'])}")
-    out = sites.copy()
-    columns = {c: out[c].to_list() for c in ("member_score_index", "member_weight", "member_line")}
-    dropped = members[later]
-    for i in np.unique(dropped["site"].to_numpy(np.int64)).tolist():  # positions (sites has a RangeIndex)
-        drop = dropped[dropped["site"] == i]
-        gone = set(zip(drop["score"].astype(int), drop["line"].astype(int)))
-        keep = np.array([(int(sc), int(ln)) not in gone for sc, ln in
-                         zip(columns["member_score_index"][i], columns["member_line"][i])], dtype=np.bool_)
-        for values in columns.values():
-            values[i] = np.asarray(values[i])[keep]
-    for c, values in columns.items():
-        out[c] = pd.Series(values, index=out.index, dtype=object)
-    out.attrs = dict(sites.attrs)
-    return out
+    return drop_members(sites, members[later], "one variant listed twice (the pair on the other strand, without "
+                        "its other allele or in another indel form)")
 
 
 def check_duplicate_rows_frame(sites: pd.DataFrame, where: str, source: GenotypeSource | None = None) -> None:
