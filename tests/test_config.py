@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trd_spark.config import DEFAULT_CONFIG, _read_yaml, load_config
+from trd_spark.config import DEFAULT_CONFIG, _read_yaml, latest_today, load_config
 from trd_spark.errors import ConfigError
 from trd_spark.phenotypes.omop import bigquery_read_options
 
@@ -93,6 +93,26 @@ def test_bad_config_names_the_key(tmp_path, mutate, expected):
         load_config(path)
     assert str(path) in str(err.value)
     assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(("now", "latest"), [
+    (dt.datetime(2026, 12, 2, 9, 59, tzinfo=dt.UTC), dt.date(2026, 12, 2)),
+    (dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC), dt.date(2026, 12, 3)),  # midnight at UTC+14
+    # Sydney, 9 a.m. on the 3rd (the 2nd in UTC): its own date
+    (dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=10))), dt.date(2026, 12, 3)),
+])
+def test_latest_today_is_the_date_furthest_ahead(now, latest):
+    assert latest_today(now) == latest
+
+
+def test_a_cutoff_of_today_anywhere_is_valid(tmp_path):
+    """omop.data_cutoff_date may be today's date where the user is (session 18 review): today
+    in UTC refused it east of Greenwich until UTC midnight (an extraction dated the 3rd in
+    Sydney at 9 a.m. is 'after today, 2nd UTC'). The next day is still refused."""
+    today = latest_today()
+    load_config(write_config(tmp_path, lambda r: r["omop"].update(data_cutoff_date=today)))
+    with pytest.raises(ConfigError, match=r"omop.data_cutoff_date: Value error, .* is after today"):
+        load_config(write_config(tmp_path, lambda r: r["omop"].update(data_cutoff_date=today + dt.timedelta(days=1))))
 
 
 def test_yaml_syntax_error_names_line(tmp_path):

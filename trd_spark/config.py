@@ -56,6 +56,19 @@ def bigquery_project(path: str) -> str | None:
     return parts[0] if len(parts) == 2 and all(parts) else None
 
 
+# The largest offset from UTC of any time zone (UTC+14, the Line Islands): a date later than
+# today's there is in the future for everyone.
+LATEST_UTC_OFFSET = dt.timedelta(hours=14)
+
+
+def latest_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date in the time zone furthest ahead (``LATEST_UTC_OFFSET``), at ``now`` (an
+    aware datetime; default: the clock): ``omop.data_cutoff_date`` may be this date and no later.
+    Today in UTC refused a cutoff of the user's own today east of Greenwich until UTC midnight
+    (Sydney, 9 a.m. on the 3rd, is the 2nd in UTC); a day of follow-up is not worth that error."""
+    return ((now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC) + LATEST_UTC_OFFSET).date()
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -312,10 +325,11 @@ class OmopInput(_Strict):
         # Follow-up ends at min(observation end, death, cutoff), and an open observation period
         # runs to the cutoff: a cutoff after today would count follow-up that has not happened
         # (trMDD's minimum follow-up met, Cox censoring times lengthened), silently.
-        today = dt.datetime.now(dt.UTC).date()
+        today = latest_today()
         if v > today:
-            raise ValueError(f"{v.isoformat()} is after today ({today.isoformat()}, UTC): the cutoff is the "
-                             f"last date the release's EHR covers (its extraction date or earlier)")
+            raise ValueError(f"{v.isoformat()} is after today ({today.isoformat()}, the latest date anywhere: "
+                             f"UTC+14): the cutoff is the last date the release's EHR covers (its extraction "
+                             f"date or earlier)")
         return v
 
     @field_validator("time_zone")
