@@ -460,6 +460,12 @@ def _split_head(text: str) -> tuple[list[str], str] | None:
     return None
 
 
+# PGS Catalog format 1.0 header keys (``# PGS ID = PGS000001``) -> their format 2.0 names, as the
+# Catalog's own scripts remap them. Unmapped, such a file had no #pgs_id and no build.
+_LEGACY_HEADER_KEYS = {"PGS ID": "pgs_id", "PGS Name": "pgs_name", "Reported Trait": "trait_reported",
+                       "Original Genome Build": "genome_build", "Number of Variants": "variants_number"}
+
+
 def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
     """``{key: (value, line_no)}`` from ``#key=value`` lines, and the column-header line index."""
     meta: dict[str, tuple[str, int]] = {}
@@ -469,7 +475,11 @@ def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, i
         body = line.lstrip("#").strip()
         if "=" in body:
             key, value = body.split("=", 1)
-            meta[key.strip()] = (value.strip(), i + 1)
+            key = key.strip()
+            if key in _LEGACY_HEADER_KEYS:  # a format 2.0 key in the same file wins
+                meta.setdefault(_LEGACY_HEADER_KEYS[key], (value.strip(), i + 1))
+            else:
+                meta[key] = (value.strip(), i + 1)
     raise InputDataError("no column header line after the # header", where=f"{source}:{len(lines)}")
 
 
@@ -533,6 +543,13 @@ def parse_scoring_file(
     columns = [c.strip() for c in lines[col_idx].split("\t")]
     if len(set(columns)) != len(columns):
         raise InputDataError(f"duplicate column names in {columns}", where=f"{source}:{col_line}")
+    # PGS Catalog format 1.0 (and author files in its shape) name the other allele
+    # reference_allele; the Catalog's own curation renames it to other_allele. Left unread, every
+    # row was matched on its effect allele alone: G/A scored at a G>T site, C/A not_found at a
+    # multi-allelic A>C,G site.
+    legacy_other = "other_allele" not in columns and "reference_allele" in columns
+    if legacy_other:
+        columns[columns.index("reference_allele")] = "other_allele"
     body_lines: list[str] | None
     if body is None:
         body_lines = lines[col_idx + 1 :]
@@ -787,6 +804,8 @@ def parse_scoring_file(
         notes.append(f"#variants_number says {header.variants_number} but the file has "
                      f"{n_variant_rows} variant rows (a subset such as one chromosome?); "
                      "all rows are used")
+    if legacy_other:
+        notes.append("column reference_allele read as other_allele (PGS Catalog format 1.0)")
     if n_dup:
         notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")
     if n_inferred:

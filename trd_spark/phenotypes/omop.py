@@ -210,6 +210,18 @@ def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time
 _ZONED_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*[A-Za-z+-]"
 
 
+# Text Spark's date cast reads as a whole date: year, month AND day, then the end or a time. Spark
+# also casts '2019' and '2019-03' (year-only / year-month dates of a truncated or masked export)
+# to 1 January / 1 March, a day the export never wrote; such text is no date here.
+_FULL_DATE_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(\s*$|[T ])"
+
+
+def is_full_date_text(col: Column) -> Column:
+    """True where text ``col`` begins with a whole ISO date (yyyy-m[m]-d[d]), not a year or a
+    year-month alone (``_FULL_DATE_TEXT``)."""
+    return col.rlike(_FULL_DATE_TEXT)
+
+
 def has_zone(col: Column) -> Column:
     """True where text ``col`` is an ISO date-time with a zone or UTC offset (an instant)."""
     return col.rlike(_ZONED_TEXT)
@@ -278,10 +290,12 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
             f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date-time "
             "with a time zone; set "
             "omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for BigQuery TIMESTAMP)"))
-        written = col.cast(_D) if isinstance(source, T.StringType) else F.lit(None).cast(_D)
+        written = F.when(is_full_date_text(col), col.cast(_D)) if isinstance(source, T.StringType) else \
+            F.lit(None).cast(_D)
         return F.when(col.isNotNull() & needs_zone, fail.cast(_D)).otherwise(written)
     if isinstance(source, T.StringType):
-        text = F.when(F.trim(col).cast(_D).isNotNull() | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
+        text = F.when((F.trim(col).cast(_D).isNotNull() & is_full_date_text(col))
+                      | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
         return to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
     return to_omop_date(col, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where,
                         nanos=nanos)
@@ -291,7 +305,8 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
                       time_zone: str | None = None) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
     not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
-    as an instant; a number: digits, e.g. not "90 days"), and, when ``time_zone`` is None,
+    as an instant, never a year or year-month alone, which Spark would read as the 1st; a
+    number: digits, e.g. not "90 days"), and, when ``time_zone`` is None,
     the first date column holding zoned ISO text (an instant: its calendar date depends on
     the zone, as for a time-zone-aware timestamp).
 
@@ -302,7 +317,10 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     def is_bad(c: str, t: T.DataType) -> Column:
         value = F.trim(F.col(c))
         bad = F.col(c).isNotNull() & (value != "") & value.cast(t).isNull()
-        return bad | (has_zone(F.col(c)) & zoned_text_instant(F.col(c)).isNull()) if t == _D else bad
+        if t != _D:
+            return bad
+        partial = F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c))  # '2019', '2019-03'
+        return bad | partial | (has_zone(F.col(c)) & zoned_text_instant(F.col(c)).isNull())
 
     bad = {c: is_bad(c, t) for c, t in columns}
     zoned = {c: has_zone(F.col(c)) for c, t in columns if t == _D and time_zone is None}

@@ -1,0 +1,107 @@
+"""Field cases, round 8 (session 18): known kinds of fault in shapes the earlier rounds did not try.
+
+- Scoring files, "other_allele missing": a PGS Catalog format 1.0 file (``# PGS ID = ...`` header,
+  the other allele in the column ``reference_allele``; tests/data/field_cases/pgs/
+  scoring-file-format-1-reference-allele, expected.tsv by hand and plink2 --score). The column was
+  not read, so every row was matched on its effect allele alone: a G/A score variant took the G
+  copies at a G>T site, and C/A was not found at an A>C,G site.
+- OMOP dates, "a date read as another day": date text holding a year or a year-month alone
+  ('2019', '2019-03', a truncated or masked export) was cast by Spark to 1 January / the 1st of the
+  month, a day the export never wrote, in every date column (exposure ends, observation periods,
+  death, birth_datetime) and in the datetime partner an empty date falls back to.
+
+Cheap by design: one stage run on a 4-sample VCF, the rest parses one file or reads one table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from test_field_cases_pgs import CASES, assert_expected, run_case
+from test_phenotypes_support import toy_config
+
+from trd_spark.errors import InputDataError
+from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
+from trd_spark.phenotypes.omop import read_omop_table
+
+FORMAT_1 = "scoring-file-format-1-reference-allele"
+
+
+# ---- scoring files: PGS Catalog format 1.0 --------------------------------------------------------
+
+def test_format_1_scoring_file_reads_its_header_and_reference_allele():
+    """The format 1.0 header keys are read as their format 2.0 names (as the Catalog's scripts
+    remap them) and ``reference_allele`` as other_allele, with a note for the log."""
+    sf = read_scoring_file(str(CASES / FORMAT_1 / "scores" / "PGS990801.txt"))
+    assert (sf.pgs_id, sf.header.trait_reported, sf.header.genome_build, sf.header.variants_number) == (
+        "PGS990801", "field case trait", "GRCh38", 3)
+    assert sf.variants["other_allele"].tolist() == ["A", "A", "G"]
+    assert "column reference_allele read as other_allele (PGS Catalog format 1.0)" in sf.notes
+
+
+def test_format_1_scoring_file_scores_as_plink2(hl, spark, tmp_path):
+    """scoring-file-format-1-reference-allele through the stage's read -> match -> score: rs901
+    (G/A at a G>T site) not found, rs902 (C/A) on the C alt of A>C,G, rs903 (A/G) as T/C on the
+    other strand. Before: sums 2.5 1.25 0 1.25 (rs901 scored on the G copies, rs902 not found)."""
+    assert_expected(run_case(hl, spark, tmp_path, FORMAT_1), FORMAT_1)
+
+
+def test_a_format_2_column_or_key_wins_over_its_format_1_spelling():
+    """A file with both other_allele and reference_allele reads other_allele; a #pgs_id beside a
+    '# PGS ID =' line is the pgs_id whatever their order."""
+    text = ("# PGS ID = PGS1\n#pgs_id=PGS2\n#genome_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\treference_allele\tother_allele\teffect_weight\n"
+            "1\t1000\tG\tT\tA\t0.1\n")
+    sf = parse_scoring_file(text, source="s.txt")
+    assert sf.pgs_id == "PGS2"
+    assert sf.variants["other_allele"].tolist() == ["A"]
+    assert not any("reference_allele" in n for n in sf.notes)
+
+
+# ---- OMOP: date text without a day ------------------------------------------------------------------
+
+# table -> (CSV header, a row with {v} in the date column under test, that column)
+PARTIAL_DATES = {
+    "drug_exposure": ("person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply",
+                      "1,2,2019-01-10,{v},30", "drug_exposure_end_date"),
+    "observation_period": ("person_id,observation_period_start_date,observation_period_end_date",
+                           "1,2010-01-01,{v}", "observation_period_end_date"),
+    "death": ("person_id,death_date", "1,{v}", "death_date"),
+    "person": ("person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,birth_datetime",
+               "1,8532,1990,,,{v}", "birth_datetime"),
+}
+
+
+@pytest.mark.parametrize("table", list(PARTIAL_DATES))
+@pytest.mark.parametrize(("text", "shape"), [("2019", "####"), ("2019-03", "####-##")])
+def test_year_only_or_year_month_date_text_is_one_error_naming_table_and_column(spark, tmp_path, table, text, shape):
+    """A date written without its day is one error naming file, table and column with the value's
+    shape (never the value: a date is individual data). Before: read as 1 January / 1 March
+    (e.g. a drug_exposure_end_date '2019-03' ended the exposure on 2019-03-01)."""
+    header, row, column = PARTIAL_DATES[table]
+    (tmp_path / f"{table}.csv").write_text(f"{header}\n{row.format(v=text)}\n")
+    with pytest.raises(InputDataError, match=rf"{table}\.csv: OMOP table {table} column {column}: 1 value\(s\) are "
+                                             rf"not dates \(yyyy-mm-dd\), e\.g\. '{shape}'") as e:
+        read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, table)
+    assert "\n" not in str(e.value)
+
+
+def test_whole_date_text_shapes_are_still_read(spark, tmp_path):
+    """Unchanged: one-digit month/day, surrounding blanks and a time after the date."""
+    (tmp_path / "death.csv").write_text('person_id,death_date\n1,2019-3-5\n2," 2019-03-05 "\n3,2019-03-05T10:00:00\n'
+                                        "4,2019-03-05 10:00:00\n")
+    got = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "death").collect()
+    assert [r.death_date for r in sorted(got, key=lambda r: r.person_id)] == [dt.date(2019, 3, 5)] * 4
+
+
+def test_an_empty_date_does_not_take_a_datetime_partner_without_its_day(spark, tmp_path):
+    """The datetime an empty date falls back to (omop.DATETIME_OF) follows the same rule: a
+    death_datetime '2019-03' gives no death date (the date stays empty, as for any datetime text
+    that is no date), not 2019-03-01; a whole one gives its date."""
+    (tmp_path / "death.csv").write_text("person_id,death_date,death_datetime\n1,,2019-03\n2,,2019\n"
+                                        "3,,2019-03-05 10:00:00\n")
+    for zone in (None, "UTC"):
+        got = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv", time_zone=zone).omop,
+                              "death").collect()
+        assert {r.person_id: r.death_date for r in got} == {1: None, 2: None, 3: dt.date(2019, 3, 5)}, zone
