@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from trd_spark.logs import partition_text
 from trd_spark.vocabulary import ALL_DEFINITIONS, ANALYSED_STATUSES, DatasetFlowStep, status_step
 
 # Steps before the split by TRD definition, in order (the stage counts each).
@@ -40,3 +41,36 @@ def dataset_flow_rows(
             rows += [(dataset, definition, order + 1 + j, status_step(s), c.get(s, 0))
                      for j, s in enumerate(ANALYSED_STATUSES)]
     return rows
+
+
+def dataset_flow_log_lines(rows: Iterable[tuple[str, str, int, str, int]], *, persons_below: int) -> list[str]:
+    """The run log's account of the persons each cohort step removed, from ``dataset_flow_rows``'
+    rows: per dataset and TRD definition, "<dataset>, <definition>: <n> genotyped persons with
+    PGS: removed as related <n>, without genetic ancestry or PCs <n>, not in the analysis frame
+    (...) <n>, analysed <n>" (the parts add up to the genotyped count).
+
+    The counts are given for every dataset or for none: when any part of any line is 1 to
+    ``persons_below``-1 the one line says they are not logged. A part hidden in one line would
+    come back by subtraction from the genotyped total and the other lines of its dataset, and a
+    dataset hidden alone from the other datasets' lines and the logged row totals of the scores
+    and the analysis frame (``logs.partition_text``'s rule, over the whole table)."""
+    pre: dict[str, dict[str, int]] = {}
+    in_frame: dict[tuple[str, str], int] = {}
+    for dataset, definition, _, step, n in rows:
+        if definition == ALL_DEFINITIONS:
+            pre.setdefault(dataset, {})[step] = int(n)
+        elif step == IN_FRAME:
+            in_frame[(dataset, definition)] = int(n)
+    lines = []
+    for (dataset, definition), analysed in in_frame.items():
+        genotyped, unrelated, with_ancestry = (pre[dataset][str(s)] for s in PRE_STEPS)
+        parts = {"removed as related": genotyped - unrelated,
+                 "without genetic ancestry or PCs": unrelated - with_ancestry,
+                 "not in the analysis frame (no OMOP person, sex other or status excluded)": with_ancestry - analysed,
+                 "analysed": analysed}
+        text = partition_text(parts, persons_below=persons_below)
+        if text is None:
+            return [f"persons removed per step not logged (a step removed 1 to {persons_below - 1} persons of a "
+                    "dataset; the cohort stage's dataset_flow table has them, the report's export what may be shown)"]
+        lines.append(f"{dataset}, {definition}: {genotyped:,} genotyped persons with PGS: {text}")
+    return lines

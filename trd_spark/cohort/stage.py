@@ -10,7 +10,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from trd_spark.cohort.flow import dataset_flow_rows
+from trd_spark.cohort.flow import dataset_flow_log_lines, dataset_flow_rows
 from trd_spark.cohort.frame import (
     count_by_status,
     derive_analysis_frame,
@@ -278,6 +278,8 @@ def run(ctx: StageContext) -> None:
         counts = count_by_status(written).orderBy("dataset", "definition", "status")
         out.write_table("cohort_counts", counts, COHORT_COUNTS)
         flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
+        for line in dataset_flow_log_lines(flow, persons_below=cfg.report.small_count_threshold):
+            log.info("cohort: %s", line)
         out.write_pandas("dataset_flow", pd.DataFrame(flow, columns=DATASET_FLOW.names), DATASET_FLOW)
         out.notes["pgs_ids"] = pgs_ids
         out.notes["gates"] = gates
