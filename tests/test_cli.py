@@ -200,3 +200,30 @@ def test_every_option_says_what_it_is_and_stage_help_names_real_upstreams():
             assert f"its upstream stages ({', '.join(spec.upstream)}) must be complete" in text, text
         else:
             assert "upstream" not in text and "it reads no other stage's output" in text, text
+
+
+def test_headline_shows_no_estimate_of_a_fit_with_a_small_group(tmp_path):
+    """The headline table (console and run log) leaves out the OR, CI and p of a fit with
+    1..T-1 cases or controls: its CI gives the count back, as the export's rule says
+    (``report.tables.hide_estimates_of_hidden_counts``). Session 18 review: it printed the
+    internal models/logistic row whatever its counts."""
+    from trd_spark.cli import headline_table
+    from trd_spark.config import load_config
+    from trd_spark.layout import Layout
+
+    cfg = load_config(DEFAULT_CONFIG)
+    cfg = cfg.model_copy(update={"output_root": str(tmp_path)})
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    rows = [{"dataset": discovery, "definition": cfg.phenotypes.primary_definition, "contrast": "trd_vs_nonmdd",
+             "pgs_id": pgs_id, "trait": "t", "domain": "d", "n": n, "n_cases": n_cases, "odds_ratio": 1.25,
+             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123}
+            for pgs_id, n, n_cases in (("PGS000001", 900, 100), ("PGS000002", 107, 7), ("PGS000003", 119, 100),
+                                       ("PGS000004", 900, 0))]
+    path = Path(Layout.of(cfg).table("models", "logistic"))
+    path.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(path / "part-0.parquet")
+    lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
+    assert "1.25" in lines["PGS000001"] and "(1.01-1.55)" in lines["PGS000001"] and "0.012" in lines["PGS000001"]
+    for pgs_id in ("PGS000002", "PGS000003"):  # 7 cases; 19 controls
+        assert lines[pgs_id].endswith("not shown: <20 cases or controls") and "1.25" not in lines[pgs_id]
+    assert "1.25" in lines["PGS000004"]  # a group of 0 is no small count (the fit failed or is empty)

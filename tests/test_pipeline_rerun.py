@@ -419,7 +419,8 @@ def _publish_models_with_logistic(spark, cfg: Config) -> None:
     row = {f.name: dummy.get(type(f.dataType), 7) for f in LOGISTIC_RESULTS.struct.fields}
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
     frame = pd.DataFrame([{**row, "dataset": discovery, "definition": cfg.phenotypes.primary_definition,
-                           "contrast": "trd_vs_nonmdd", "pgs_id": pgs_id, "odds_ratio": odds_ratio, "p": 0.0123}
+                           "contrast": "trd_vs_nonmdd", "pgs_id": pgs_id, "odds_ratio": odds_ratio, "p": 0.0123,
+                           "n": 900, "n_cases": 100}  # groups of >= 20: the headline shows the estimates
                           for pgs_id, odds_ratio in (("PGS000001", 1.25), ("PGS000002", 0.8))])
     with publish_stage(spark, cfg, "models") as writer:
         writer.write_pandas("logistic", frame, LOGISTIC_RESULTS)

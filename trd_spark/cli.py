@@ -267,13 +267,16 @@ def _fmt(x: float, nd: int = 2) -> str:
 def headline_table(spark, cfg, truth: dict | None) -> str:
     """The primary result: discovery dataset, primary definition, TRD vs non-MDD, per PGS.
     ``spark`` None (a no-op rerun that started no session): the local models/logistic table
-    is read with pyarrow."""
+    is read with pyarrow. A fit with 1..T-1 cases or controls (T: report.small_count_threshold)
+    shows no OR, CI or p: its standard error gives the count back (1/se^2 is about n_cases x
+    (1 - n_cases/n) x var(PGS), ``report.tables.hide_estimates_of_hidden_counts``), and this
+    table is on the console and in the run log, where person counts read ``<T``."""
+    import pandas as pd
+
     from trd_spark.layout import Layout
 
     path = Layout.of(cfg).table("models", "logistic")
     if spark is None:
-        import pandas as pd
-
         df = pd.read_parquet(path)
     else:
         df = spark.read.parquet(path).toPandas()
@@ -284,9 +287,14 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
         f"Logistic regression, {discovery}, TRD ({cfg.phenotypes.primary_definition}) vs non-MDD, OR per SD of PGS:",
         f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'OR':>6} {'95% CI':>15} {'p':>9}" + ("  truth OR" if effects else ""),
     ]
+    threshold = cfg.report.small_count_threshold
     for r in sel.itertuples():
-        line = (f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} {_fmt(r.odds_ratio):>6} "
-                f"{'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}")
+        line = f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} "
+        groups = [int(n) for n in (r.n_cases, r.n - r.n_cases) if pd.notna(n)]
+        if any(0 < n < threshold for n in groups):
+            line += f"{f'not shown: <{threshold} cases or controls':>32}"
+        else:
+            line += f"{_fmt(r.odds_ratio):>6} {'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}"
         if effects:
             t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
             line += f"  {math.exp(t):8.2f}" if t is not None else ""
