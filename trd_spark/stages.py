@@ -509,6 +509,13 @@ def _content_digest(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: i
     return h.hexdigest()
 
 
+def file_sha256(path: str) -> str:
+    """SHA-256 of a local file's bytes (hex), read once per file state: the digest the input
+    fingerprint of the same file took in this process is reused (``_content_digest``'s cache)."""
+    st = os.stat(path)
+    return _content_digest(path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 def _local_file_state(path: str, recorded: dict[str, list] | None = None,
                       stats: dict[str, list] | None = None) -> tuple[str, int, str]:
     """(name, bytes, "sha256:<content digest>") of a local file. A file over

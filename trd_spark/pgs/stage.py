@@ -68,6 +68,7 @@ from trd_spark.pgs.matching import (
 from trd_spark.pgs.scoring import check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
+from trd_spark.stages import file_sha256
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -111,6 +112,36 @@ def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, Sco
         else:
             labels[sf.pgs_id] = ScoreLabel(entry.trait, entry.domain)
     return labels
+
+
+def scoring_file_provenance(spark: SparkSession, files_by_build: dict[str, list[ScoringFile]]) -> dict[str, dict[str, Any]]:
+    """Which file made each score, for the stage manifest (``notes.scoring_files``, by pgs_id):
+    its path, size and SHA-256 (``sha256sum`` of the file as stored, gzipped or not; a
+    ``gs://``/``hdfs://`` file by size and modification time, as its rerun fingerprint, rather
+    than read a second time), the header's ``#genome_build``, ``#HmPOS_build`` and
+    ``#weight_type``, its variant rows, and per dataset build which positions were used
+    (``harmonised`` hm_chr/hm_pos, ``author`` chr_name/chr_position, or ``rsid``: placed by the
+    genotypes' rsIDs) and on which build (the build lifted from, when not the dataset's). The
+    rerun fingerprint takes a glob or directory of ``pgs.scoring_files`` as one input (one
+    digest over its files, no names): this says which files made the scores."""
+    out: dict[str, dict[str, Any]] = {}
+    for build, files in files_by_build.items():
+        for sf in files:
+            entry = out.get(sf.pgs_id)
+            if entry is None:
+                if is_uri(sf.path) and not sf.path.startswith("file://"):
+                    fp = Fs(spark).fingerprint(sf.path)
+                    stored: dict[str, Any] = {"bytes": fp.get("bytes"), "mtime_ms": fp.get("mtime_ms")}
+                else:
+                    local = sf.path.removeprefix("file://")
+                    stored = {"bytes": os.path.getsize(local), "sha256": file_sha256(local)}
+                h = sf.header
+                entry = out[sf.pgs_id] = {
+                    "path": sf.path, **stored, "genome_build": h.genome_build, "HmPOS_build": h.HmPOS_build,
+                    "weight_type": h.weight_type, "variants": len(sf.variants), "positions": {},
+                }
+            entry["positions"][build] = {"from": sf.positions_from, "build": sf.positions_build}
+    return out
 
 
 def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str) -> list[ScoringFile]:
@@ -419,5 +450,6 @@ def run(ctx: StageContext) -> None:
         writer.notes["scoring_file_notes"] = {
             sf.pgs_id: sf.notes for files in files_by_build.values() for sf in files if sf.notes
         }
+        writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
