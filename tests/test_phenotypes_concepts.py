@@ -248,3 +248,34 @@ def test_phenotype_stage_stops_on_a_nonstandard_concept_naming_file_set_and_id()
     assert str(err.value).startswith(f"{cfg.phenotypes.concept_sets}: concept_sets.mdd: 1 reference(s) to a non-standard ")
     assert f"concept_id {MDD_CONCEPT} (Major depressive disorder): standard_concept NULL" in str(err.value)
     assert err.value.exit_code == 2
+
+
+def test_a_nonstandard_concept_stops_the_run_before_the_pgs_stage(spark, tmp_path):
+    """Session-17 leftover: the non-standard-concept ConfigError came when the phenotype stage
+    read OMOP, after the pgs stage (hours at All of Us scale). ``pipeline.run_stages`` now runs
+    the check (``phenotypes.stage.check_concept_sets``: concept and concept_ancestor only) when
+    the run starts: no stage runs, nothing is written. The toy vocabulary itself passes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from test_phenotypes_support import toy_config
+
+    from trd_spark.phenotypes.stage import check_concept_sets
+    from trd_spark.pipeline import run_stages
+    from trd_spark.toydata.vocabulary import concept_ancestor_table
+
+    omop = tmp_path / "omop"
+    omop.mkdir()
+    concept = toy_concept_table()
+    pq.write_table(concept, omop / "concept.parquet")
+    pq.write_table(concept_ancestor_table(), omop / "concept_ancestor.parquet")
+    cfg = toy_config(path=str(omop)).model_copy(update={"output_root": str(tmp_path / "out")})
+    check_concept_sets(spark, cfg)
+    standard = [None if i == MDD_CONCEPT else s for i, s in zip(concept["concept_id"].to_pylist(),
+                                                                 concept["standard_concept"].to_pylist())]
+    concept = concept.set_column(concept.schema.get_field_index("standard_concept"), "standard_concept",
+                                 pa.array(standard, pa.string()))
+    pq.write_table(concept, omop / "concept.parquet")
+    with pytest.raises(ConfigError, match=rf"concept_sets.mdd: 1 reference\(s\) to a non-standard concept.*"
+                                          rf"concept_id {MDD_CONCEPT} \(Major depressive disorder\): standard_concept NULL"):
+        run_stages(spark, cfg, ["pgs", "phenotypes"])
+    assert not (tmp_path / "out").exists()  # no stage ran

@@ -17,7 +17,7 @@ from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
 from trd_spark.releases import needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
-from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, rerun_reasons
+from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, config_view, rerun_reasons
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
     todo = [s for s in STAGES if stages is None or s in stages]
     _check_upstream_complete(fs, layout, cfg, todo)
     check_omop_connector(spark, cfg, todo)
+    check_concept_sets_first(spark, cfg, todo, fs, force)
     results = []
     for i, stage in enumerate(todo, 1):
         prefix = f"[{i}/{len(todo)}] {stage}"
@@ -153,6 +154,23 @@ def check_omop_connector(spark: SparkSession, cfg: Config, stages: list[str]) ->
         raise ConfigError("omop.format bigquery: the Spark BigQuery connector is not on the classpath; submit "
                           "with scripts/submit.sh --bigquery (adds spark-bigquery-with-dependencies) or add the "
                           "jar through spark.extra_conf spark.jars", where=cfg.source_path) from None
+
+
+def check_concept_sets_first(spark: SparkSession, cfg: Config, stages: list[str], fs: FsLike, force: bool) -> None:
+    """The phenotype stage's concept-set check (``phenotypes.stage.check_concept_sets``: a
+    reference to a non-standard concept is a ConfigError, exit 2) when the run starts, if
+    ``stages`` run another stage before phenotypes and phenotypes will run (``force``, or its
+    ``rerun_reasons``; it has no upstream stage, so they are known now). Before, the error came
+    when the phenotype stage read OMOP, after the pgs stage (hours at All of Us scale; the
+    session-17 leftover). Through the stage's config view, as the stage reads its keys."""
+    if "phenotypes" not in stages or stages.index("phenotypes") == 0:
+        return
+    spec = STAGE_SPECS["phenotypes"]
+    if not force and not rerun_reasons(cfg, spec, fs):
+        return
+    from trd_spark.phenotypes.stage import check_concept_sets
+
+    check_concept_sets(spark, config_view(cfg, spec))
 
 
 def _skipped(fs: FsLike, layout: Layout, stage: str, prefix: str) -> StageResult:

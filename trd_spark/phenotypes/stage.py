@@ -625,6 +625,16 @@ def check_standard_concepts(cfg: Config, vocab: Vocabulary) -> None:
                 where=f"{cfg.phenotypes.concept_sets}: concept_sets.{name}")
 
 
+def check_concept_sets(spark: SparkSession, cfg: Config) -> None:
+    """``check_standard_concepts`` on its own, from the release's ``concept`` and
+    ``concept_ancestor`` tables only (the two small collects of ``study_vocabulary``):
+    ``pipeline.run_stages`` calls it when a run starts whose phenotype stage runs after another
+    stage, so a concept set naming a non-standard concept stops the run before the pgs stage
+    (hours at All of Us scale), not after it. Raises as ``check_standard_concepts``."""
+    check_standard_concepts(cfg, study_vocabulary(
+        {t: read_omop_table(spark, cfg.omop, t) for t in ("concept", "concept_ancestor")}, cfg))
+
+
 def empty_frame(spark: SparkSession, struct: T.StructType) -> DataFrame:
     """A DataFrame with no rows and the columns of ``struct`` (types kept, all nullable),
     planned in the JVM: ``spark.createDataFrame([], struct)`` is a parallelised Python list,
