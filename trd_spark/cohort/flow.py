@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trd_spark.logs import partition_text
+from trd_spark.logs import is_small_count, partition_text
 from trd_spark.vocabulary import ALL_DEFINITIONS, ANALYSED_STATUSES, DatasetFlowStep, status_step
 
 # Steps before the split by TRD definition, in order (the stage counts each).
@@ -53,14 +53,21 @@ def dataset_flow_log_lines(rows: Iterable[tuple[str, str, int, str, int]], *, pe
     ``persons_below``-1 the one line says they are not logged. A part hidden in one line would
     come back by subtraction from the genotyped total and the other lines of its dataset, and a
     dataset hidden alone from the other datasets' lines and the logged row totals of the scores
-    and the analysis frame (``logs.partition_text``'s rule, over the whole table)."""
+    and the analysis frame (``logs.partition_text``'s rule, over the whole table). A status of 1
+    to ``persons_below``-1 (a row "status ...") leaves them out too: "analysed" is the sum of the
+    definition's statuses, which report.html shows only when every status is shown, and with the
+    others from the export it gave the hidden one back (definition B's 1,219 analysed less 353 +
+    100 + 759: 7 TRD persons; tests/test_privacy_logs.py)."""
     pre: dict[str, dict[str, int]] = {}
     in_frame: dict[tuple[str, str], int] = {}
+    small_status = False
     for dataset, definition, _, step, n in rows:
         if definition == ALL_DEFINITIONS:
             pre.setdefault(dataset, {})[step] = int(n)
         elif step == IN_FRAME:
             in_frame[(dataset, definition)] = int(n)
+        else:
+            small_status = small_status or is_small_count(int(n), persons_below)
     lines = []
     for (dataset, definition), analysed in in_frame.items():
         genotyped, unrelated, with_ancestry = (pre[dataset][str(s)] for s in PRE_STEPS)
@@ -68,9 +75,10 @@ def dataset_flow_log_lines(rows: Iterable[tuple[str, str, int, str, int]], *, pe
                  "without genetic ancestry or PCs": unrelated - with_ancestry,
                  "not in the analysis frame (no OMOP person, sex other or status excluded)": with_ancestry - analysed,
                  "analysed": analysed}
-        text = partition_text(parts, persons_below=persons_below)
+        text = None if small_status else partition_text(parts, persons_below=persons_below)
         if text is None:
-            return [f"persons removed per step not logged (a step removed 1 to {persons_below - 1} persons of a "
-                    "dataset; the cohort stage's dataset_flow table has them, the report's export what may be shown)"]
+            return [f"persons removed per step not logged (a step removed, or a status has, 1 to {persons_below - 1} "
+                    "persons of a dataset; the cohort stage's dataset_flow table has them, the report's export what "
+                    "may be shown)"]
         lines.append(f"{dataset}, {definition}: {genotyped:,} genotyped persons with PGS: {text}")
     return lines
