@@ -435,10 +435,8 @@ def test_noop_rerun_starts_no_spark_and_a_changed_input_reruns(spark, published)
     A changed input still makes the decision need a session, and so does a gs:// input."""
     config, cfg = published
     _publish_models_with_logistic(spark, cfg)
-    t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "trd_spark.cli", "run", "--config", str(config)],
-                          capture_output=True, text=True, timeout=120)
-    seconds = time.time() - t0
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     run_log = next((Path(cfg.output_root) / cfg.release / "logs").glob("*-run.log")).read_text()
     for i, stage in enumerate(STAGES, 1):
@@ -447,7 +445,6 @@ def test_noop_rerun_starts_no_spark_and_a_changed_input_reruns(spark, published)
     assert not re.search(r"Java \d+ from|Spark \d[\d.]*, Hail", run_log), run_log
     assert proc.stdout.strip() == headline_table(spark, cfg, None).strip()
     assert "PGS000001" in proc.stdout and "1.25" in proc.stdout
-    assert seconds < 60, seconds  # no JVM: seconds (the JVM alone took longer on this machine)
     assert skip_all_without_spark(cfg) is not None
     Path(cfg.ancestry.path).write_text("sample_id\tpc1\n")  # a changed input: cohort onwards rerun
     assert skip_all_without_spark(cfg) is None
