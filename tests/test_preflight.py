@@ -340,3 +340,15 @@ def test_a_file_uri_input_is_checked_as_a_local_file(cfg, tmp_path):
     assert uri_inputs(cfg, ["phenotypes"]) == []
     omop.mkdir()
     assert [k for k, _ in missing_inputs(cfg, ["phenotypes"]) if k == "omop.path"] == []
+
+
+@pytest.mark.parametrize(("path", "local"), [
+    ("/data/g.bgen", "/data/g.bgen"), ("rel/g.vcf", "rel/g.vcf"), ("file:///data/g.bgen", "/data/g.bgen"),
+    ("gs://b/g.bgen", None), ("hdfs://nn/g.bgen", None), ("s3a://b/g.bgen", None),
+])
+def test_local_path_is_the_one_file_uri_rule(path, local):
+    """``config.local_path``: the rule preflight, the rerun fingerprint and needs_spark_to_plan
+    share (each wrote ``is_uri(p) and not p.startswith('file://')`` itself in session 17)."""
+    from trd_spark.config import local_path
+
+    assert local_path(path) == local

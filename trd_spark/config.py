@@ -48,6 +48,17 @@ def is_uri(path: str) -> bool:
     return bool(_URI.match(path))
 
 
+def local_path(path: str) -> str | None:
+    """The local file path ``path`` names: itself when it is no URI, without the scheme for a
+    ``file://`` URI; None for an object store or HDFS (``gs://``, ``hdfs://``: read through
+    Hadoop's file system). The one rule of preflight's input checks, the rerun fingerprint
+    (``stages.input_fingerprint``, which reads a local path with ``os``) and whether planning
+    needs Spark (``pipeline.needs_spark_to_plan``)."""
+    if path.startswith("file://"):
+        return path.removeprefix("file://")
+    return None if is_uri(path) else path
+
+
 def bigquery_project(path: str) -> str | None:
     """The project of a BigQuery dataset reference ``project.dataset`` (blanks around it
     ignored), None when ``path`` is not of that form: the config's check of ``omop.path`` and the

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from trd_spark.config import Config, is_uri
+from trd_spark.config import Config, local_path
 from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
@@ -187,7 +187,7 @@ def needs_spark_to_plan(cfg: Config, stages: list[str] | None = None) -> bool:
     external input of one of them on an object store (fingerprinted by its size and mtime
     through ``io.Fs``). Local outputs and inputs are fingerprinted with ``os``."""
     todo = [s for s in STAGES if stages is None or s in stages]
-    return needs_spark_fs(cfg) or any(is_uri(path) and not path.startswith("file://")
+    return needs_spark_fs(cfg) or any(local_path(path) is None
                                       for s in todo for _, path in STAGE_SPECS[s].external(cfg))
 
 

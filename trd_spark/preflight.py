@@ -15,7 +15,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from trd_spark.config import Config, is_uri
+from trd_spark.config import Config, is_uri, local_path
 from trd_spark.errors import ConfigError
 from trd_spark.stages import STAGE_SPECS
 
@@ -37,14 +37,14 @@ def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     ``stages.input_fingerprint`` with ``os``). Object stores and HDFS are checked by the reader,
     with the same key in its error (``uri_inputs``)."""
     return [(key, path) for key, path in external_inputs(cfg, stages)
-            if (path.startswith("file://") or not is_uri(path)) and not glob.glob(path.removeprefix("file://"))]
+            if (local := local_path(path)) is not None and not glob.glob(local)]
 
 
 def uri_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     """(config key, path) of every external input of ``stages`` on an object store or HDFS
-    (``is_uri``, not ``file://``): ``missing_inputs`` leaves them to the readers, so
+    (``config.local_path`` None): ``missing_inputs`` leaves them to the readers, so
     check-config names them as not checked."""
-    return [(key, path) for key, path in external_inputs(cfg, stages) if is_uri(path) and not path.startswith("file://")]
+    return [(key, path) for key, path in external_inputs(cfg, stages) if local_path(path) is None]
 
 
 def toy_data_pending(cfg: Config) -> str | None:
@@ -183,9 +183,10 @@ def _header_field_count(path: str, kind: str) -> int | None:
 def check_output_root(cfg: Config, min_free_bytes: int = MIN_FREE_BYTES) -> None:
     """The output root can be created and written, and (local) has room for a run."""
     root = cfg.output_root
-    if is_uri(root) and not root.startswith("file://"):
+    local = local_path(root)
+    if local is None:
         return
-    path = Path(root.removeprefix("file://"))
+    path = Path(local)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-probe-{uuid.uuid4().hex[:8]}"

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel
 
-from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, is_uri
+from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, bgen_sample_file_candidates, read_table
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, publish_stage
@@ -153,8 +153,8 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
         return [(key, path)]
     fmt = cfg.datasets[int(parts[1])].genotypes.format
     if fmt == "bgen":
-        samples = dict.fromkeys(p for p in bgen_sample_file_candidates(path) if os.path.isfile(p.removeprefix("file://"))
-                                or (is_uri(p) and not p.startswith("file://")))
+        samples = dict.fromkeys(p for p in bgen_sample_file_candidates(path)
+                                if (local := local_path(p)) is None or os.path.isfile(local))
         return [(key, path), *((f"{key}[{p.removeprefix(path.removesuffix('.bgen'))}]", p) for p in samples)]
     exts = PLINK_FILESETS.get(fmt)
     if exts is None:
@@ -550,14 +550,15 @@ def input_fingerprint(path: str, fs: Any = None, recorded: dict[str, list] | Non
     the new one, which ``rerun_reasons`` does not compare). URIs are read with ``fs``
     (``io.Fs``: Hadoop's size + mtime; an object store gives an overwritten object a new
     mtime). ``exists`` is False when nothing matches."""
-    if is_uri(path) and not path.startswith("file://"):
+    local = local_path(path)
+    if local is None:
         if fs is None or not hasattr(fs, "fingerprint"):
             return {"path": path, "exists": None}  # an object store, not reachable without Spark
         if glob.has_magic(path):
             parts = [fs.fingerprint(p) for p in fs.glob_files(path)]
             return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
         return fs.fingerprint(path)
-    files = _local_files(path.removeprefix("file://"))
+    files = _local_files(local)
     large: dict[str, list] = {}
     states = [_local_file_state(f, recorded, large) for f in files]
     out: dict[str, object] = {"path": path, "exists": bool(files), "files": len(files),
