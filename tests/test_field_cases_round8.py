@@ -105,3 +105,37 @@ def test_an_empty_date_does_not_take_a_datetime_partner_without_its_day(spark, t
         got = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv", time_zone=zone).omop,
                               "death").collect()
         assert {r.person_id: r.death_date for r in got} == {1: None, 2: None, 3: dt.date(2019, 3, 5)}, zone
+
+
+# ---- genotypes: a dosage_field that is no per-alt dosage -------------------------------------------
+
+PROBABILITIES = "partial-dosage-field-probabilities"
+
+
+def test_dosage_field_reads_ds_and_refuses_probabilities_and_haplotype_dosages(hl):
+    """partial-dosage-field-probabilities: DS (Number=A) gives expected.tsv's dosages (one variant,
+    weight 1: the sums); GP (3 values) and HDS (2 values per entry) are one error naming field and
+    site. Before: an array of another length than the alts was read as missing, so every entry
+    fell back to its GT (0 1 2 1 for GP and HDS alike)."""
+    import pandas as pd
+
+    from trd_spark.pgs.genotypes import contig_recoding, to_biallelic_dosage
+
+    mt = hl.import_vcf(str(CASES / PROBABILITIES / "genotypes" / "data.vcf"), reference_genome="GRCh38",
+                       contig_recoding=contig_recoding("GRCh38"), array_elements_required=False)
+    ds = to_biallelic_dosage(hl, mt, where="t", dosage_field="DS")
+    got = {int(r.s): r.DOSAGE for r in ds.entries().collect()}
+    want = pd.read_csv(CASES / PROBABILITIES / "expected.tsv", sep="\t", comment="#")
+    assert got == pytest.approx(dict(zip(want.person_id, want.score_sum)), abs=1e-6)
+    for field, n in (("GP", 3), ("HDS", 2)):
+        with pytest.raises(Exception, match=rf"dosage field {field} has {n} values at chr14:1000000 C,T, not one per "
+                                            r"alt allele"):
+            to_biallelic_dosage(hl, mt, where="t", dosage_field=field).entries().collect()
+
+
+def test_dosage_field_of_probabilities_is_one_stage_error(hl, spark, tmp_path):
+    """The same through the stage (dosage_field: GP): one InputDataError line naming the file."""
+    with pytest.raises(InputDataError, match=rf"{PROBABILITIES}/genotypes/data\.vcf: reading the genotypes failed: "
+                                             r".*dosage field GP has 3 values at chr14:1000000 C,T") as e:
+        run_case(hl, spark, tmp_path, PROBABILITIES, extra_genotypes=", dosage_field: GP")
+    assert "\n" not in str(e.value)

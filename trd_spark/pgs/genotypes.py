@@ -335,7 +335,8 @@ def to_biallelic_dosage(
     From ``dosage_field``: an array (Number=A, one dosage per alt) indexed by the split row's
     alt, or a number (used as the dosage of the one alt on biallelic rows); entries without
     it, or with ``.``, and multi-allelic rows with a single number take the GT's copies; a
-    dosage outside [0, 2] fails the read (plink2: "invalid DS field"), naming field and site.
+    dosage outside [0, 2], and an array of another length than the alts (GP, HDS), fail the
+    read (plink2: "invalid DS field"), naming field and site.
     Spanning-deletion (``*``) alts are kept as rows (they never match a scoring allele, but
     count as "not REF" for a REF effect allele).
     """
@@ -360,7 +361,14 @@ def to_biallelic_dosage(
     else:
         d = mt[dosage_field]
         if isinstance(d.dtype, hl.tarray) and d.dtype.element_type in (hl.tfloat64, hl.tfloat32):
-            given = hl.or_missing(hl.len(d) == n_alts, d.map(hl.float64))
+            # One dosage per alt (Number=A). Any other length is another kind of field (GP: one
+            # probability per genotype; HDS: one dosage per haplotype), which was read as missing:
+            # every entry fell back to its GT's hard call, silently. An error naming field and site.
+            per_alt = hl.is_missing(d) | (hl.len(d) == n_alts)
+            given = hl.case().when(per_alt, d.map(hl.float64)).or_error(hl.format(
+                f"dosage field {dosage_field} has %d values at %s %s, not one per alt allele: dosage_field "
+                "must name alt-allele dosages (e.g. DS, Number=A), not genotype probabilities (GP) or "
+                "haplotype dosages (HDS)", hl.len(d), hl.str(mt.locus), hl.delimit(mt.alleles, ",")))
         elif d.dtype in (hl.tfloat64, hl.tfloat32):
             # One number for the whole row: meaningful only when there is a single alt allele.
             given = hl.or_missing(n_alts == 1, [hl.float64(d)])
