@@ -138,6 +138,35 @@ def test_stale_lock_taken_over(cfg, caplog):
         ReleaseLock(cfg, fs).acquire()
 
 
+def test_releases_shows_a_lock_left_by_a_killed_run_as_no_running_run(cfg):
+    """``trd-spark releases`` says ``running`` only while a live run holds the lock: a lock of
+    a dead process on this host, an old one, or an old empty one (a run killed by SIGKILL or
+    with its node) is what the next run takes over, not a run to wait for (it said
+    ``running`` for up to lock_stale_hours)."""
+    fs = LocalFs()
+    _complete(cfg, "C2024Q3R5", ("pgs",))
+    path = os.path.join(cfg.output_root, "C2024Q3R5", ".lock")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = time.time() - (cfg.releases.lock_stale_hours + 1) * 3600
+    held = {"live, this host": ({"host": ReleaseLock(cfg, fs).owner["host"], "pid": os.getpid(),
+                                 "started": time.time()}, None, "running"),
+            "recent, another host": ({"host": "elsewhere", "pid": 1, "started": time.time() - 60}, None, "running"),
+            "dead process, this host": ({"host": ReleaseLock(cfg, fs).owner["host"], "pid": dead.pid,
+                                         "started": time.time()}, None, "partial"),
+            "old, another host": ({"host": "elsewhere", "pid": 1, "started": old}, None, "partial"),
+            "empty, recent": ("", None, "running"),
+            "empty, old": ("", old, "partial")}
+    for case, (content, mtime, state) in held.items():
+        with open(path, "w") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content))
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        got = {s.release: s.state for s in statuses(cfg, fs)}["C2024Q3R5"]
+        assert got == state, case
+    assert latest_incomplete(cfg, fs) == "C2024Q3R5"
+
+
 def test_release_placeholder_in_input_paths(tmp_path):
     c = load_config(None, overrides={"release": "C2024Q3R5", "omop": {
         "format": "parquet", "path": str(tmp_path / "{release}" / "omop"), "data_cutoff_date": "2024-07-01"}})

@@ -147,7 +147,9 @@ def release_status(cfg: Config, fs: FsLike, release: str) -> ReleaseStatus:
     markers, stale ones from their manifests (``stale_outputs``)."""
     base = f"{cfg.output_root.rstrip('/')}/{release}"
     done = tuple(s for s in (*STAGES, EXPORT) if fs.exists(f"{base}/{s}/{SUCCESS}"))
-    return ReleaseStatus(release, done, fs.exists(f"{base}/{LOCK}"), stale_outputs(fs, base, done))
+    # A lock left by a killed run (SIGKILL, a lost node) is no running run: the next run takes it over.
+    locked = fs.exists(f"{base}/{LOCK}") and not lock_is_stale(fs, f"{base}/{LOCK}", cfg.releases.lock_stale_hours)
+    return ReleaseStatus(release, done, locked, stale_outputs(fs, base, done))
 
 
 def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
@@ -193,6 +195,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
+    """True when the lock at ``path`` was left by a killed run: started more than
+    ``stale_hours`` ago, or held by a process of this host that no longer exists; an empty or
+    unreadable lock (a run killed while writing it) is judged by the file's age. False when
+    the file is gone (``create_new`` decides)."""
+    try:
+        held = json.loads(fs.read_text(path))
+        started = float(held["started"])
+    except Exception:  # noqa: BLE001 - empty, half-written or unreadable: the file's age is the clock
+        held = {}
+        try:
+            started = fs.mtime(path)
+        except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
+            return False
+    if time.time() - started > stale_hours * 3600:
+        return True
+    return held.get("host") == socket.gethostname() and not _pid_alive(int(held.get("pid", -1)))
+
+
 class ReleaseLock:
     """Context manager holding ``{output_root}/{release}/.lock`` for one run."""
 
@@ -209,18 +230,7 @@ class ReleaseLock:
         return self.fs.exists(self.path) and not self._stale()
 
     def _stale(self) -> bool:
-        try:
-            held = json.loads(self.fs.read_text(self.path))
-            started = float(held["started"])
-        except Exception:  # noqa: BLE001 - empty, half-written or unreadable: the file's age is the clock
-            held = {}
-            try:
-                started = self.fs.mtime(self.path)
-            except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
-                return False
-        if time.time() - started > self.stale_seconds:
-            return True
-        return held.get("host") == self.owner["host"] and not _pid_alive(int(held.get("pid", -1)))
+        return lock_is_stale(self.fs, self.path, self.stale_seconds / 3600)
 
     def acquire(self) -> None:
         text = json.dumps(self.owner)
