@@ -233,3 +233,19 @@ def test_cli_downloads_the_panel(catalog, tmp_path, monkeypatch):
     catalog.md5.clear()
     catalog.files.clear()
     assert main(["download-scores", "--config", str(tmp_path / "c.yaml")]) == 0  # present: skipped
+
+
+def test_the_download_directory_is_read_as_scoring_files(catalog, tmp_path):
+    """The directory download-scores fills (default: the first pgs.scoring_files entry; on AoU
+    copied to the bucket the config lists, README 'From a fresh AoU workspace') is a valid
+    pgs.scoring_files entry: its .md5 sidecars are left out. Session 18 review: each sidecar was
+    read as a scoring file and the pgs stage stopped ('header has no #pgs_id')."""
+    from trd_spark.config import PgsSettings
+    from trd_spark.pgs.scoring_files import read_scoring_files
+
+    catalog.add("PGS000001")
+    download_scores(["PGS000001"], "GRCh38", tmp_path, settings(catalog.api))
+    assert (tmp_path / (scoring_file_name("PGS000001", "GRCh38") + ".md5")).is_file()
+    pgs = PgsSettings(scoring_files=[str(tmp_path)], trait_panel="unused.yaml")
+    assert [(sf.pgs_id, sf.path) for sf in read_scoring_files(None, pgs, "GRCh38")] == [
+        ("PGS000001", str(tmp_path / scoring_file_name("PGS000001", "GRCh38")))]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, DownloadError, InputDataError
+from .scoring_files import CHECKSUM_SUFFIX
 
 if TYPE_CHECKING:
     from ..config import PgsDownloadSettings
@@ -62,7 +63,7 @@ def _present(path: Path) -> bool | None:
     or not matching (a truncated copy from an interrupted run is fetched again)."""
     if not path.is_file():
         return False
-    sidecar = path.with_name(path.name + ".md5")
+    sidecar = path.with_name(path.name + CHECKSUM_SUFFIX)
     if not sidecar.is_file():
         return None
     expected = sidecar.read_text().split()[:1]
@@ -124,7 +125,7 @@ def download_scores(
         for n, pgs_id in enumerate(todo, 1):
             path = directory / scoring_file_name(pgs_id, build)
             _fetch(urls[pgs_id], path, settings)
-            path.with_name(path.name + ".md5").write_text(f"{_md5(path)}  {path.name}\n")
+            path.with_name(path.name + CHECKSUM_SUFFIX).write_text(f"{_md5(path)}  {path.name}\n")
             report.downloaded[pgs_id] = path
             progress(f"[{n}/{len(todo)}] {pgs_id}: {path.stat().st_size / 1e6:.1f} MB, checksum verified")
 

@@ -344,9 +344,16 @@ def read_scoring_file(
     )
 
 
+# The checksum sidecar ``pgs.download`` writes beside each scoring file ({file}.md5).
+CHECKSUM_SUFFIX = ".md5"
+
+
 def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: str = "pgs.scoring_files") -> list[str]:
     """Expand ``patterns`` to files (sorted per pattern, deduplicated): local globs, and URIs
-    (globs and directories) through Hadoop FS. A pattern matching nothing is an error."""
+    (globs and directories) through Hadoop FS. A pattern matching nothing is an error.
+    Checksum sidecars (``*.md5``: ``trd-spark download-scores`` writes one beside each file,
+    into the first ``pgs.scoring_files`` entry by default, and the README's AoU steps copy the
+    directory to the bucket) are not scoring files and are left out."""
     out: list[str] = []
     for pat in patterns:
         if is_uri(pat):
@@ -357,6 +364,7 @@ def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: st
             hits = sorted(p for p in glob.glob(pat) if Path(p).is_file())
             if not hits and Path(pat).is_dir():
                 hits = sorted(str(p) for p in Path(pat).iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+        hits = [h for h in hits if not h.endswith(CHECKSUM_SUFFIX)]
         if not hits:
             raise InputDataError(f"no file matches {pat}", where=what)
         out.extend(hits)
