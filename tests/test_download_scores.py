@@ -249,3 +249,24 @@ def test_the_download_directory_is_read_as_scoring_files(catalog, tmp_path):
     pgs = PgsSettings(scoring_files=[str(tmp_path)], trait_panel="unused.yaml")
     assert [(sf.pgs_id, sf.path) for sf in read_scoring_files(None, pgs, "GRCh38")] == [
         ("PGS000001", str(tmp_path / scoring_file_name("PGS000001", "GRCh38")))]
+
+
+def test_copies_for_two_builds_in_one_directory_are_read_one_per_build(catalog, tmp_path):
+    """Datasets on two builds: download-scores writes each score's GRCh37 and GRCh38 copies into
+    one directory (cli: one download per build the datasets use). Read for a build, the other
+    build's copy is left out (``scoring_files.other_build_copies``). Session 18 review: it was
+    parsed too and stopped the pgs stage ('scoring file is on build GRCh37 (harmonised to
+    GRCh37) but the dataset is GRCh38'), or with a liftover was a second file of its score."""
+    from trd_spark.config import PgsSettings
+    from trd_spark.pgs.scoring_files import read_scoring_files
+
+    catalog.add("PGS000001")
+    name37 = scoring_file_name("PGS000001", "GRCh37")
+    data = gzip.compress(harmonised_text("PGS000001").replace("#HmPOS_build=GRCh38", "#HmPOS_build=GRCh37").encode())
+    catalog.files[name37], catalog.md5[name37] = data, hashlib.md5(data).hexdigest()
+    for build in ("GRCh37", "GRCh38"):
+        download_scores(["PGS000001"], build, tmp_path, settings(catalog.api))
+    pgs = PgsSettings(scoring_files=[str(tmp_path)], trait_panel="unused.yaml")
+    for build in ("GRCh37", "GRCh38"):
+        (sf,) = read_scoring_files(None, pgs, build)
+        assert (sf.path, sf.positions_from) == (str(tmp_path / scoring_file_name("PGS000001", build)), "harmonised")

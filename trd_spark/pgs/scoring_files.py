@@ -36,6 +36,7 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from trd_spark.config import PgsSettings
+
+log = logging.getLogger(__name__)
 
 VARIANT_COLUMNS = ["chrom", "pos", "effect_allele", "other_allele", "effect_weight", "line", "rsid"]
 # Builds Hail can place loci on (hl.liftover needs both ends to be Hail reference genomes).
@@ -390,6 +393,11 @@ def read_scoring_files(
                                  max_abs_weight=pgs.max_abs_weight, spark=spark)
 
     paths = scoring_file_paths(spark, pgs.scoring_files)
+    other = set(other_build_copies(paths, target_build))
+    if other:
+        log.info("%d PGS Catalog file(s) harmonised to another build than %s left out (that build's copy of "
+                 "each score is listed): %s", len(other), target_build, ", ".join(sorted(other)))
+        paths = [p for p in paths if p not in other]
     # Threads: the cores this process may use (cgroup/affinity, not the host's count), at most
     # MAX_PARSE_THREADS: each thread holds one file's parse intermediates on the driver, and
     # a multi-million-variant score's are large.
@@ -398,6 +406,21 @@ def read_scoring_files(
         files = list(pool.map(read, paths))
     check_one_file_per_score(files)
     return files
+
+
+# The PGS Catalog's harmonised file name (``pgs.download.scoring_file_name``): score, build.
+_HARMONISED_FILE = re.compile(r"^(PGS\d{6})_hmPOS_(GRCh3[78])\.txt(?:\.gz)?$")
+
+
+def other_build_copies(paths: list[str], target_build: str) -> list[str]:
+    """The PGS Catalog harmonised files among ``paths`` (``{pgs_id}_hmPOS_{build}.txt.gz``) that
+    are another build's copy of a score whose ``target_build`` copy is among them too, in
+    ``paths`` order. ``trd-spark download-scores`` writes one copy per build the datasets use
+    into one directory; read for the other build, each was a second file of its score
+    (``check_one_file_per_score``), or failed to parse (no positions on that build)."""
+    named = {p: m.groups() for p in paths if (m := _HARMONISED_FILE.match(p.rsplit("/", 1)[-1]))}
+    own = {pgs_id for pgs_id, build in named.values() if build == target_build}
+    return [p for p, (pgs_id, build) in named.items() if build != target_build and pgs_id in own]
 
 
 def check_one_file_per_score(files: list[ScoringFile]) -> None:
