@@ -393,7 +393,8 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
     split: haploid 1 counts 2, missing stays missing; each GT as stored when no row is on chrX
     and Hail's writer takes every call, else rebuilt from its alt copies, ``scoring._NOT_DIPLOID``)
     or the split rows (a multi-allelic or non-minimal matched row); dosages keep Hail's pass.
-    The scratch dir is removed, also when scoring fails."""
+    The scratch dir is removed, also when scoring fails. The match warms the native pass up
+    meanwhile for the export route only."""
     import logging
 
     from trd_spark.config import load_config
@@ -401,7 +402,16 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
     from trd_spark.pgs.matching import weight_matrices
 
     cfg = load_config(_export_config(tmp_path, vcf, score))
-    r = stage.match_dataset(hl, spark, cfg, "export_vcf", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        r = stage.match_dataset(hl, spark, cfg, "export_vcf", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    # Headed for the export route, the match's pandas part ran beside the native pass's warm-up
+    # (stage.export_warm_up; "done" or, after an earlier test of this process, "already warm").
+    assert "pgs: native pass warm-up done" in caplog.text or "pgs: native pass warm-up already warm" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"), \
+            stage.export_warm_up(hl, spark, cfg, GenotypeSource(format="vcf", path="x.vcf", dosage_field="DS")):
+        pass  # dosages: Hail's pass, no native pass to warm up
+    assert "warm-up" not in caplog.text
     with stage.scoring_scratch(hl, spark, cfg) as scratch, \
             caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
         route = stage.score_dataset(hl, cfg, r, scratch)

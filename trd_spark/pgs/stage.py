@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import Config, is_uri
+from trd_spark.config import Config, GenotypeSource, is_uri
 from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
@@ -259,11 +259,14 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
-    sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                              duplicate_variants=cfg.pgs.duplicate_variants)
-    check_duplicate_rows_frame(sites, where, source)
-    frame = frame_matches(sites, rows)
-    summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
+    # The rest runs no Hail job (pandas on the driver, one core): the export route's native
+    # pass pays its one-off costs on the other core meanwhile (``export_warm_up``).
+    with export_warm_up(hl, spark, cfg, source):
+        sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                                  duplicate_variants=cfg.pgs.duplicate_variants)
+        check_duplicate_rows_frame(sites, where, source)
+        frame = frame_matches(sites, rows)
+        summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls)
 
 
@@ -306,7 +309,7 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[
             raise ConfigError("must be a local or mounted path every executor reads (pgenlib reads no URIs)",
                               where="pgs.native.export_dir")
         path: str | None = f"{base}/pgs_export_{uuid.uuid4().hex}"
-    elif (spark.sparkContext.master or "").startswith("local"):  # local[N], local-cluster: one machine
+    elif local_master(spark):
         path = local_temp_file(hl.utils.new_temp_file(prefix="pgs_export"))
     else:
         path = None
@@ -318,6 +321,11 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def local_master(spark: SparkSession) -> bool:
+    """Spark runs on this one machine (``local[N]``, ``local-cluster``): tasks read the driver's disk."""
+    return (spark.sparkContext.master or "").startswith("local")
 
 
 @contextmanager
@@ -336,6 +344,37 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
     if not native:
         yield
         return
+    with _warm_up_meanwhile(hl, spark):
+        yield
+
+
+@contextmanager
+def export_warm_up(hl: hl_types, spark: SparkSession, cfg: Config, source: GenotypeSource) -> Iterator[None]:
+    """Run the block (which must run no Hail job: ``match_hail``'s pandas matching) while
+    ``pgen_engine.warm_up`` runs in a background thread, when ``source`` is headed for the
+    export route (``engine.route_for`` with the scratch directory ``scoring_scratch`` will make
+    and some row matched): the native pass that scores the exported fileset then finds the
+    Python workers started and Spark SQL's and Hail's score-row code paths compiled, instead of
+    paying for them after the export, and the driver's one-core matching leaves the other core
+    free for it. Waits for it on exit; a failed warm-up is logged and ignored (as
+    ``native_warm_up``). Nothing runs for another route; a no-op when already warm."""
+    try:
+        scratch = "" if cfg.pgs.native.export_dir is not None or local_master(spark) else None
+        export = engine.route_for(source, cfg.pgs.native, scratch, 1) == "export"
+    except TrdSparkError:  # the match would have raised it first: leave it to the caller
+        export = False
+    if not export:
+        yield
+        return
+    with _warm_up_meanwhile(hl, spark):
+        yield
+
+
+@contextmanager
+def _warm_up_meanwhile(hl: hl_types, spark: SparkSession) -> Iterator[None]:
+    """``pgen_engine.warm_up`` in a background thread while the block runs (the caller makes
+    sure the block runs no Hail job); joined on exit, its outcome logged; a failure is logged
+    and ignored."""
     from pyspark import InheritableThread
 
     outcome: list[str] = []
