@@ -9,8 +9,13 @@
   ('2019', '2019-03', a truncated or masked export) was cast by Spark to 1 January / the 1st of the
   month, a day the export never wrote, in every date column (exposure ends, observation periods,
   death, birth_datetime) and in the datetime partner an empty date falls back to.
+- Genotypes, "partial DS field": a dosage_field naming GP or HDS (arrays of another length than
+  the alts) was read as missing, so every entry silently took its GT's hard call
+  (tests/data/field_cases/pgs/partial-dosage-field-probabilities); now one error naming field
+  and site.
 
-Cheap by design: one stage run on a 4-sample VCF, the rest parses one file or reads one table.
+Cheap by design: two stage runs on 4-sample VCFs, the rest parses one file, reads one table or
+one VCF.
 """
 
 from __future__ import annotations
