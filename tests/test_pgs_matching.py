@@ -305,3 +305,65 @@ def test_hail_oracle_follows_the_allele_rule_on_non_minimal_indels(hl, spark):
     other = [sorted([rows["ref"].iloc[r], rows["alt"].iloc[r]] for r in rs) for rs in fr["other_alt_rows"]]
     assert [sorted(list(a) for a in x) for x in hs["other_alt_rows"]] == other
     assert sum(map(len, other)) >= 3  # REF effect alleles at AT>ATT,A and ACT>A,ACGT lose the other alt
+
+
+def test_frame_matches_takes_the_flat_members_only_while_the_sites_hold_them(hl, spark):
+    """``frame_matches`` takes ``score_sites``' flat member arrays (``SortedMembers``, no
+    concatenation of 12M members: issue 16, session 18) while every site holds the slices made
+    there; once a site's members change (as a duplicate policy changes them), the members are
+    the concatenation of the sites' arrays, as before. Each case equals the concatenation."""
+    import numpy as np
+
+    from trd_spark.pgs.matching import SORTED_MEMBERS
+
+    header = "#pgs_id={}\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+    files = [parse_scoring_file(header.format("PGS1") + "1\t100\tA\tG\t0.5\n1\t200\tC\tT\t1\n1\t300\tG\tA\t2\n",
+                                source="a.txt"),
+             parse_scoring_file(header.format("PGS2") + "1\t200\tC\tT\t-1\n1\t100\tA\tG\t3\n", source="b.txt")]
+    rows = pd.DataFrame({"contig": ["chr1"] * 3, "position": [100, 200, 300], "ref": ["G", "C", "G"],
+                         "alt": ["A", "T", "A"]})
+    sites = match_sites_frame(score_sites(hl, spark, files, "GRCh38"), rows, keep_ambiguous=False)
+
+    def concatenated(s: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"site": np.repeat(np.arange(len(s)), s["member_line"].map(len).to_numpy()),
+                             "score_index": np.concatenate(list(s["member_score_index"])).astype(np.int32),
+                             "effect_weight": np.concatenate(list(s["member_weight"])),
+                             "line": np.concatenate(list(s["member_line"]))})
+
+    flat_line = sites.attrs[SORTED_MEMBERS].flat["member_line"][0]
+    same = frame_matches(sites, rows)
+    pd.testing.assert_frame_equal(same.members, concatenated(sites))
+    assert np.shares_memory(same.members["line"].to_numpy(), flat_line)  # the flat arrays were taken
+    changed = sites.copy()  # the first score row of site 0 dropped, as drop_members drops one
+    for col in ("member_score_index", "member_weight", "member_line"):
+        changed[col] = pd.Series([a[1:] if i == 0 else a for i, a in enumerate(sites[col])], dtype=object)
+    assert changed.attrs[SORTED_MEMBERS] is sites.attrs[SORTED_MEMBERS]
+    other = frame_matches(changed, rows)
+    pd.testing.assert_frame_equal(other.members, concatenated(changed))
+    assert len(other.members) == len(same.members) - 1
+    labels = {p: ScoreLabel("t", "d") for p in ("PGS1", "PGS2")}
+    per_score = np.bincount(np.concatenate(list(changed["member_score_index"])), minlength=2)
+    assert summarise_frame_matches(other, "d", labels)["n_variants"].tolist() == per_score.tolist() \
+        and per_score.sum() == 4
+
+
+def test_site_grouping_leaves_out_columns_of_one_value():
+    """``_group_ids`` (the site grouping) equals pandas' ``groupby(...).ngroup()`` (first
+    appearance order, missing values grouped) with columns of one value left out of its key,
+    and gives one group when every column has one value."""
+    import numpy as np
+
+    from trd_spark.pgs.matching import _group_ids
+    from trd_spark.pgs.scoring_files import TextCodes
+
+    rng = np.random.default_rng(2)
+    pos = pd.Series(rng.integers(1, 6, 500), dtype="Int32").mask(rng.random(500) < 0.1)
+    allele = TextCodes(rng.integers(-1, 3, 500).astype(np.int32), np.array(["A", "C", "G"], dtype=object))
+    flag = pd.Series(np.zeros(500, dtype=bool))
+    build = pd.Series(pd.Categorical.from_codes(np.zeros(500, dtype=np.int8), categories=["GRCh38"]))
+    rsid = TextCodes.missing(500)
+    frame = pd.DataFrame({"pos": pos, "allele": allele.decoded(), "flag": flag, "build": build,
+                          "rsid": rsid.decoded()})
+    want = frame.groupby(list(frame), dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    assert _group_ids([pos, allele, flag, build, rsid]).tolist() == want.tolist()
+    assert _group_ids([flag, build, rsid]).tolist() == [0] * 500

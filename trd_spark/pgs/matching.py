@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import io
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -326,13 +327,50 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
 
     sites = pd.DataFrame({c: first_rows(columns[c]) for c in SITE_COLUMNS})
     sites["positions_build"] = sites["positions_build"].astype(object)
+    flat = {}
     for col, source, dtype in (("member_score_index", "score_index", np.int32),
                                ("member_weight", "effect_weight", np.float64), ("member_line", "line", np.int64)):
         values = np.asarray(columns[source], dtype=dtype)[order]
         # One array per site (an object column; Arrow writes it as an array column); slices,
         # not np.split (which costs a swapaxes per piece).
-        sites[col] = pd.Series([values[a:b] for a, b in zip(starts, ends)], index=sites.index, dtype=object)
+        pieces = [values[a:b] for a, b in zip(starts, ends)]
+        sites[col] = pd.Series(pieces, index=sites.index, dtype=object)
+        flat[col] = (values, pieces)
+    sites.attrs[SORTED_MEMBERS] = SortedMembers(flat, ends - starts)
     return sites
+
+
+# ``attrs`` key of ``score_sites``' frame: its member arrays as the flat arrays they slice.
+SORTED_MEMBERS = "sorted_members"
+
+
+class SortedMembers:
+    """The member arrays of ``_sites_of``'s sites as slices of three flat arrays (in site order),
+    so that ``frame_matches`` takes the flat arrays instead of concatenating 12M members again
+    (~1 s at 61 x 200k: issue 16, session 18) when every site still holds the very slices made
+    here (``flat_members``); a step that changes a site's members (a duplicate policy, a
+    placement by rsID) makes new arrays, and then the members are concatenated as before.
+    Kept in ``DataFrame.attrs``, which pandas deep-copies on every derived frame: it copies as
+    itself (the arrays are never written)."""
+
+    def __init__(self, flat: dict[str, tuple[np.ndarray, list[np.ndarray]]], lengths: np.ndarray) -> None:
+        self.flat, self.lengths = flat, lengths
+
+    def __copy__(self) -> SortedMembers:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> SortedMembers:
+        return self
+
+    def flat_members(self, sites: pd.DataFrame) -> dict[str, np.ndarray] | None:
+        """The flat member arrays of ``sites`` when each of its sites, in order, holds the same
+        array objects as when they were made (so the same values); else None."""
+        if len(sites) != len(self.lengths) or any(c not in sites for c in self.flat):
+            return None
+        for col, (_, pieces) in self.flat.items():
+            if not all(map(operator.is_, sites[col].to_numpy(object), pieces)):
+                return None
+        return {col: values for col, (values, _) in self.flat.items()}
 
 
 def _series(values) -> pd.Series:
@@ -350,7 +388,13 @@ def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     millions of rows. ``TextCodes`` columns are taken as coded (their values are distinct: the
     same grouping); integer, boolean and categorical columns by their values or codes (no hash
     table per column, ``_value_codes``); others are factorised."""
-    return pd.factorize(packed_key([_value_codes(c) for c in columns]))[0]
+    codes = [_value_codes(c) for c in columns]
+    # A column of one value (the build, by_rsid and the rsID of most runs) tells no rows apart:
+    # left out of the key (each packed column is a 12M-row int64 pass at 61 x 200k).
+    varying = [c for c in codes if len(c) and c.min() != c.max()]
+    if not varying:
+        return np.zeros(len(codes[0]) if codes else 0, dtype=np.intp)
+    return pd.factorize(packed_key(varying))[0]
 
 
 def _value_codes(col: pd.Series | TextCodes) -> np.ndarray:
@@ -1054,9 +1098,16 @@ class FrameMatches:
 def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
     """The score variants (members) of each matched site, one row each (numeric columns only;
     the text is taken from the site when a log is written)."""
-    lengths = sites["member_score_index"].map(len).to_numpy(np.int64)
+    held = sites.attrs.get(SORTED_MEMBERS)
+    if not isinstance(held, SortedMembers):
+        held = None
+    same = held.flat_members(sites) if held is not None else None
+    lengths = held.lengths if held is not None and same is not None else \
+        sites["member_score_index"].map(len).to_numpy(np.int64)
 
     def flat(col: str, dtype) -> np.ndarray:
+        if same is not None:  # the sites' own member slices, unchanged: their flat arrays
+            return same[col]
         # The member arrays as they are (no np.asarray per site: 200k calls per column at 61 x
         # 200k), then one conversion (a list member, e.g. from a test, converts here too).
         return np.concatenate(sites[col].to_list()).astype(dtype, copy=False) if len(sites) else np.empty(0, dtype)
@@ -1074,9 +1125,12 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
 
 def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, ScoreLabel]) -> pd.DataFrame:
     """Per-score match counts (one row per score; PGS_MATCH_SUMMARY columns, ``summary_frame``)."""
-    codes = m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int64)[m.members["site"].to_numpy()]
     k, t = len(m.pgs_ids), len(MATCH_TYPES)
-    counts = np.bincount(m.members["score_index"].to_numpy(np.int64) * t + codes, minlength=k * t).reshape(k, t)
+    # One int32 key per member (score x type, the type gathered from its site) added in place:
+    # fewer 12M-row int64 arrays than before (issue 16, session 18); the same counts.
+    key = m.members["score_index"].to_numpy(np.int32) * np.int32(t)
+    key += m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int32)[m.members["site"].to_numpy()]
+    counts = np.bincount(key, minlength=k * t).reshape(k, t)
     by_score = {p: {MATCH_TYPES[j]: int(c) for j, c in enumerate(counts[i]) if c}
                 for i, p in enumerate(m.pgs_ids) if counts[i].any()}
     return summary_frame(by_score, dataset, m.pgs_ids, labels)
