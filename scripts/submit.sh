@@ -113,6 +113,19 @@ class Unset(Exception):
     pass
 
 
+class Loader(yaml.SafeLoader):
+    # Refuse a key written twice, as trd_spark.config's loader does: safe_dump below would ship
+    # only the last value, so the cluster would not see the error the local run gives.
+    def construct_mapping(self, node, deep=False):
+        first = {}
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
+            if key is not None and key_node.tag != "tag:yaml.org,2002:merge" and first.setdefault(key, line) != line:
+                sys.exit(f"submit.sh: {self.name}: line {line}: duplicate key {key!r} (first at line {first[key]})")
+        return super().construct_mapping(node, deep=deep)
+
+
 def expand(node, key, path):
     if isinstance(node, dict):
         return {k: expand(v, f"{key}.{k}" if key else str(k), path) for k, v in node.items()}
@@ -132,8 +145,7 @@ def expand(node, key, path):
 for path in files:
     target = os.path.join(out_dir, os.path.basename(path))
     with open(path) as f:
-        text = f.read()
-    raw = yaml.safe_load(text)
+        raw = yaml.load(f, Loader=Loader)
     try:
         resolved = expand(raw, "", path)
     except Unset as e:

@@ -176,3 +176,21 @@ def test_dataproc_mode_stops_on_an_unset_workbench_variable(monkeypatch):
     assert out.stderr.strip().splitlines() == [
         f"submit.sh: {REPO / 'conf' / 'aou.yaml'}: output_root: environment variable WORKSPACE_BUCKET is not set "
         "(the job's driver on the cluster would not have it either)"]
+
+
+def test_dataproc_mode_refuses_a_config_with_a_key_written_twice(tmp_path, monkeypatch):
+    # The shipped copy is re-dumped from the parsed YAML, which keeps only a key's last value:
+    # the duplicate that load_config refuses here would vanish on the cluster.
+    for k in WORKBENCH_ENV:
+        monkeypatch.delenv(k, raising=False)
+    config = tmp_path / "aou.yaml"
+    config.write_text((REPO / "conf" / "aou.yaml").read_text() + "spark:\n  driver_memory: 8g\n")
+    first = next(i for i, line in enumerate(config.read_text().splitlines(), 1) if line.startswith("spark:"))
+    last = len(config.read_text().splitlines()) - 1
+    assert first != last
+    out = subprocess.run(["bash", str(SUBMIT), "--dry-run", "--mode", "gcloud", "--cluster", "c1",
+                          "--config", str(config)],
+                         capture_output=True, text=True, env={**os.environ, **WORKBENCH_ENV, "PYTHON": sys.executable})
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        f"submit.sh: {config}: line {last}: duplicate key 'spark' (first at line {first})"]
