@@ -4,7 +4,8 @@
   the other allele in the column ``reference_allele``; tests/data/field_cases/pgs/
   scoring-file-format-1-reference-allele, expected.tsv by hand and plink2 --score). The column was
   not read, so every row was matched on its effect allele alone: a G/A score variant took the G
-  copies at a G>T site, and C/A was not found at an A>C,G site.
+  copies at a G>T site, and C/A was not found at an A>C,G site. The same for column names in
+  another case than the format's ('Other_Allele', 'IS_DOMINANT'), which were not read either.
 - OMOP dates, "a date read as another day": date text holding a year or a year-month alone
   ('2019', '2019-03', a truncated or masked export) was cast by Spark to 1 January / the 1st of the
   month, a day the export never wrote, in every date column (exposure ends, observation periods,
@@ -62,6 +63,22 @@ def test_a_format_2_column_or_key_wins_over_its_format_1_spelling():
     assert sf.pgs_id == "PGS2"
     assert sf.variants["other_allele"].tolist() == ["A"]
     assert not any("reference_allele" in n for n in sf.notes)
+
+
+def test_column_names_in_another_case_are_read_as_the_format_spells_them():
+    """A hand-edited file's 'Other_Allele' is the other allele (it was ignored: rows matched on
+    the effect allele alone), 'IS_DOMINANT' True is refused as non-additive (it was scored
+    additively) and 'RSID' is the rsID; a name already spelled right wins over another spelling."""
+    text = ("#pgs_id=PGS1\n#genome_build=GRCh38\n"
+            "RSID\tchr_name\tchr_position\teffect_allele\tOther_Allele\teffect_weight\tOTHER_ALLELE\n"
+            "rs1\t1\t1000\tG\tA\t0.1\tT\n")
+    sf = parse_scoring_file(text, source="s.txt")
+    assert sf.variants[["rsid", "effect_allele", "other_allele"]].values.tolist() == [["rs1", "G", "A"]]
+    assert "column names read case-insensitively: RSID as rsID, Other_Allele as other_allele" in sf.notes
+    dominant = ("#pgs_id=PGS1\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\t"
+                "effect_weight\tIS_DOMINANT\n1\t1000\tG\tA\t0.1\tTrue\n")
+    with pytest.raises(InputDataError, match=r"s\.txt:4: column is_dominant: non-additive variants are not supported"):
+        parse_scoring_file(dominant, source="s.txt")
 
 
 # ---- OMOP: date text without a day ------------------------------------------------------------------

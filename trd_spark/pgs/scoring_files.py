@@ -497,6 +497,13 @@ _LEGACY_HEADER_KEYS = {"PGS ID": "pgs_id", "PGS Name": "pgs_name", "Reported Tra
                        "Original Genome Build": "genome_build", "Number of Variants": "variants_number"}
 
 
+# The scoring-file columns this parser reads, as PGS Catalog format 2.0 (and 1.0's
+# reference_allele) spells them, by lower-case name.
+_COLUMN_SPELLING = {c.lower(): c for c in (
+    "rsID", "chr_name", "chr_position", "effect_allele", "other_allele", "reference_allele", "effect_weight",
+    "weight_type", "hm_chr", "hm_pos", "hm_rsID", "hm_inferOtherAllele", *_NON_ADDITIVE_FLAGS, *_DOSAGE_WEIGHTS)}
+
+
 def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
     """``{key: (value, line_no)}`` from ``#key=value`` lines, and the column-header line index."""
     meta: dict[str, tuple[str, int]] = {}
@@ -578,6 +585,15 @@ def parse_scoring_file(
     # reference_allele; the Catalog's own curation renames it to other_allele. Left unread, every
     # row was matched on its effect allele alone: G/A scored at a G>T site, C/A not_found at a
     # multi-allelic A>C,G site.
+    # Column names as the format spells them, whatever their case ('Other_Allele', 'IS_DOMINANT' in
+    # a hand-edited file): unread, other_allele matched rows on the effect allele alone and a
+    # non-additive flag or a weight_type column was ignored. A name already spelled right wins.
+    respelled = []
+    for i, c in enumerate(columns):
+        canonical = _COLUMN_SPELLING.get(c.lower())
+        if canonical is not None and canonical != c and canonical not in columns:
+            columns[i] = canonical
+            respelled.append(f"{c} as {canonical}")
     legacy_other = "other_allele" not in columns and "reference_allele" in columns
     if legacy_other:
         columns[columns.index("reference_allele")] = "other_allele"
@@ -835,6 +851,8 @@ def parse_scoring_file(
         notes.append(f"#variants_number says {header.variants_number} but the file has "
                      f"{n_variant_rows} variant rows (a subset such as one chromosome?); "
                      "all rows are used")
+    if respelled:
+        notes.append(f"column names read case-insensitively: {', '.join(respelled)}")
     if legacy_other:
         notes.append("column reference_allele read as other_allele (PGS Catalog format 1.0)")
     if n_dup:
