@@ -352,3 +352,75 @@ def test_local_path_is_the_one_file_uri_rule(path, local):
     from trd_spark.config import local_path
 
     assert local_path(path) == local
+
+
+def _scoring_file(path: Path, header: str) -> str:
+    """A scoring file of one variant with ``header`` as its # lines (gzip when named .gz)."""
+    import gzip
+
+    text = f"{header}\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t100\tA\tG\t0.1\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def test_scoring_files_against_the_trait_panel_at_check_time(cfg, tmp_path, caplog, capsys):
+    """A file whose #pgs_id has no panel entry was scored with domain 'unassigned', and a panel
+    score without a file showed up as 'pgs_absent' fits at the models stage, both unsaid by
+    check-config and at run start: now one counted WARNING line naming them (an error with
+    pgs.strict_panel), read from the files' headers only."""
+    from trd_spark.cli import _report_panel_mismatch
+    from trd_spark.preflight import check_panel, panel_mismatch
+
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    _scoring_file(scores / "PGS900001.txt.gz", "#pgs_id=PGS900001\n#genome_build=GRCh38")
+    _scoring_file(scores / "mine.txt", "###PGS CATALOG SCORING FILE\n# PGS ID = PGS999999")  # format 1.0 key
+    _scoring_file(scores / "noid.txt", "#genome_build=GRCh38")  # the pgs stage names this one
+    panel = [s.pgs_id for s in cfg.trait_panel.scores]
+    assert "PGS900001" in panel and "PGS999999" not in panel
+    cfg = cfg.model_copy(update={"toy_data": None, "pgs": cfg.pgs.model_copy(update={"scoring_files": [str(scores)]})})
+
+    found = panel_mismatch(cfg)
+    assert found.not_in_panel == ["PGS999999"]
+    assert found.without_file == [i for i in panel if i != "PGS900001"] and found.uri_patterns == []
+    with caplog.at_level("WARNING", logger="trd_spark.preflight"):
+        check_panel(cfg)
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert lines == [
+        "pgs.scoring_files vs pgs.trait_panel: 1 scoring file score(s) not in the trait panel (scored with "
+        "domain 'unassigned'): PGS999999; "
+        f"{len(panel) - 1} trait-panel score(s) without a scoring file (their fits would fail as "
+        f"'pgs_absent'): {', '.join(panel[1:])}"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trd_spark.cli"):
+        _report_panel_mismatch(cfg)
+    assert [r.getMessage() for r in caplog.records] == lines
+
+    strict = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"strict_panel": True})})
+    with pytest.raises(ConfigError, match=r"trait_panel_toy\.yaml: pgs\.scoring_files vs .*PGS999999.*strict_panel"):
+        check_panel(strict)
+
+    # A gs:// entry is not read: panel scores without a local file may be there.
+    on_gcs = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"scoring_files": [str(scores), "gs://b/s/"]})})
+    found = panel_mismatch(on_gcs)
+    assert found.not_in_panel == ["PGS999999"] and found.without_file == []
+    assert found.uri_note() == ("pgs.scoring_files: 1 gs:// / hdfs:// entry not read for the trait-panel check "
+                                "(panel scores without a file are not looked for)")
+    # An entry matching no file (named by missing_inputs; toy data not generated yet): nor are they.
+    absent = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"scoring_files": [str(scores), "/no/such/*.gz"]})})
+    assert panel_mismatch(absent).without_file == [] and panel_mismatch(absent).unmatched == ["/no/such/*.gz"]
+
+    # Files and panel agreeing: no warning, one line from check-config.
+    (scores / "mine.txt").unlink()
+    for i in panel[1:]:
+        _scoring_file(scores / f"{i}.txt", f"#pgs_id={i}")
+    assert panel_mismatch(cfg).message() is None
+    caplog.clear()
+    check_panel(strict)
+    _report_panel_mismatch(cfg)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert capsys.readouterr().out == ("scoring files vs trait panel: every local scoring file's score is in the panel "
+                                       "and every panel score has a file\n")

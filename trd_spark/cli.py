@@ -214,6 +214,26 @@ def _report_missing_inputs(cfg) -> None:
            else "inputs: every declared local input found") + unchecked)
 
 
+def _report_panel_mismatch(cfg) -> None:
+    """check-config: the local scoring files' ``#pgs_id`` headers against the trait panel
+    (``preflight.panel_mismatch``): one WARNING line when they disagree (``run`` stops on it
+    with exit 2 when ``pgs.strict_panel`` is true), else one line saying they agree; one line
+    for gs:// / hdfs:// entries not read."""
+    from trd_spark.preflight import panel_mismatch
+
+    found = panel_mismatch(cfg)
+    if (note := found.uri_note()) is not None:
+        print(note)
+    message = found.message()
+    if message is None and len(found.uri_patterns) + len(found.unmatched) < len(cfg.pgs.scoring_files):
+        print("scoring files vs trait panel: every local scoring file's score is in the panel"
+              + ("" if found.uri_patterns or found.unmatched else " and every panel score has a file"))
+    elif cfg.pgs.strict_panel:
+        log.warning("%s: `trd-spark run` stops with exit 2 (pgs.strict_panel is true)", message)
+    else:
+        log.warning("%s", message)
+
+
 def warnings_line(n: int, outside: int) -> str:
     """The run summary's warnings line: ``n`` WARNING records in this run, ``outside`` of them
     outside any stage. Points at the WARNING lines only when there are some."""
@@ -581,6 +601,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(resolved_yaml(cfg))
             print(cfg.trait_panel.summary())
             _report_missing_inputs(cfg)
+            _report_panel_mismatch(cfg)
             return 0
         if args.command == "releases":
             from trd_spark.releases import LocalFs, check_release_root, format_statuses, needs_spark_fs, statuses

@@ -262,6 +262,11 @@ class PgsSettings(_Strict):
     standardisation: Literal["overall", "ancestry", "pc_adjusted"] = "pc_adjusted"
     # PCs used by ``pc_adjusted`` (pc1..pcN of the ancestry file; <= covariates.n_pcs).
     standardisation_n_pcs: int = Field(4, ge=1)
+    # Scoring files vs trait panel, compared from the local files' #pgs_id headers by
+    # ``check-config`` and at run start (``preflight.panel_mismatch``): a file whose score has no
+    # panel entry (domain 'unassigned') or a panel score without a file (its fits 'pgs_absent')
+    # is one WARNING line; ``true`` makes it an error (exit 2) before any Spark work.
+    strict_panel: bool = False
     download: PgsDownloadSettings = Field(default_factory=PgsDownloadSettings)
     native: NativeEngineSettings = Field(default_factory=NativeEngineSettings)
 

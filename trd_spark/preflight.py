@@ -10,14 +10,18 @@ stopped by a missing input leaves no output that looks like a release.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from trd_spark.config import Config, is_uri, local_path
 from trd_spark.errors import ConfigError
 from trd_spark.stages import STAGE_SPECS
+
+log = logging.getLogger(__name__)
 
 # Below this much free space on a local output root we refuse to start (a toy run needs
 # ~50 MB; real runs write to object stores, which are not checked).
@@ -63,7 +67,8 @@ def toy_data_pending(cfg: Config) -> str | None:
 def check_inputs(cfg: Config, stages: list[str]) -> None:
     """Raise ConfigError naming the first missing input path (key and path) the stages declare,
     then InputDataError (exit 3) naming the first local VCF of the pgs stage that is cut short
-    (``check_vcf_inputs``). Inputs under toy data not generated yet (``toy_data_pending``) are
+    (``check_vcf_inputs``), then the scoring files against the trait panel (``check_panel``:
+    a WARNING, or with ``pgs.strict_panel`` a ConfigError). Inputs under toy data not generated yet (``toy_data_pending``) are
     left for the check after their generation. Reads no output and writes nothing: ``run``
     calls it before it creates the release's folder or its log."""
     pending = toy_data_pending(cfg)
@@ -75,6 +80,106 @@ def check_inputs(cfg: Config, stages: list[str]) -> None:
         raise ConfigError(f"{key}: no such file or directory: {path}{more}", where=cfg.source_path)
     if "pgs" in stages and pending is None:
         check_vcf_inputs(cfg)
+        check_panel(cfg)
+
+
+@dataclass(frozen=True)
+class PanelMismatch:
+    """Scoring files against the trait panel, from the local files' ``#pgs_id`` headers:
+    ``not_in_panel`` (pgs_ids of files with no panel entry: scored with domain 'unassigned'),
+    ``without_file`` (panel pgs_ids no file has: their fits end 'pgs_absent' at the models
+    stage; only known when every ``pgs.scoring_files`` entry is local and matches a file), the
+    URI entries not read (``uri_patterns``) and the local entries matching no file
+    (``unmatched``: ``missing_inputs`` names them; toy data not generated yet)."""
+
+    not_in_panel: list[str]
+    without_file: list[str]
+    uri_patterns: list[str]
+    unmatched: list[str]
+
+    def message(self) -> str | None:
+        """One line with the counts and the pgs_ids, or None when files and panel agree."""
+        parts = []
+        if self.not_in_panel:
+            parts.append(f"{len(self.not_in_panel)} scoring file score(s) not in the trait panel (scored with "
+                         f"domain 'unassigned'): {', '.join(self.not_in_panel)}")
+        if self.without_file:
+            parts.append(f"{len(self.without_file)} trait-panel score(s) without a scoring file (their fits "
+                         f"would fail as 'pgs_absent'): {', '.join(self.without_file)}")
+        return "pgs.scoring_files vs pgs.trait_panel: " + "; ".join(parts) if parts else None
+
+    def uri_note(self) -> str | None:
+        """The line naming the scoring-file entries not read here (object stores, HDFS)."""
+        if not self.uri_patterns:
+            return None
+        return (f"pgs.scoring_files: {len(self.uri_patterns)} gs:// / hdfs:// entr"
+                f"{'ies' if len(self.uri_patterns) > 1 else 'y'} not read for the trait-panel check "
+                "(panel scores without a file are not looked for)")
+
+
+def scoring_file_pgs_id(path: str) -> str | None:
+    """The ``#pgs_id`` of a local scoring file (plain or gzip), read from its ``#`` header
+    lines only (``scoring_files._parse_header``: PGS Catalog format 1.0 keys too); None when
+    it has none or cannot be read (the pgs stage names that file's problem)."""
+    import gzip
+
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import _parse_header
+
+    lines: list[str] = []
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") if gz
+              else open(path, encoding="utf-8-sig", errors="replace")) as f:
+            for line in f:
+                if not line.startswith("#"):
+                    break
+                lines.append(line.rstrip("\r\n"))
+        meta, _ = _parse_header([*lines, ""], path)
+    except (OSError, EOFError, InputDataError):
+        return None
+    value = meta.get("pgs_id", ("", 0))[0]
+    return value if value and value.upper() != "NR" else None
+
+
+def panel_mismatch(cfg: Config) -> PanelMismatch:
+    """Compare the local ``pgs.scoring_files``' ``#pgs_id`` headers with the trait panel's
+    scores (``PanelMismatch``); reads only each file's header lines. An entry matching no
+    file is left to ``missing_inputs``."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import scoring_file_paths
+
+    uris = [p for p in cfg.pgs.scoring_files if local_path(p) is None]
+    ids: set[str] = set()
+    unmatched = []
+    for pattern in cfg.pgs.scoring_files:
+        if pattern in uris:
+            continue
+        try:
+            paths = scoring_file_paths(None, [local_path(pattern) or pattern])
+        except InputDataError:
+            unmatched.append(pattern)
+            continue
+        ids.update(i for p in paths if (i := scoring_file_pgs_id(p)) is not None)
+    panel = [s.pgs_id for s in cfg.trait_panel.scores] if cfg.trait_panel else []
+    return PanelMismatch(not_in_panel=sorted(ids - set(panel)),
+                         without_file=[] if uris or unmatched else [i for i in panel if i not in ids],
+                         uri_patterns=uris, unmatched=unmatched)
+
+
+def check_panel(cfg: Config) -> None:
+    """At run start (pgs stage): the scoring files' scores against the trait panel
+    (``panel_mismatch``): one WARNING line when they disagree, a ConfigError (exit 2) naming
+    the trait panel when ``pgs.strict_panel`` is set; one INFO line for URI entries not read."""
+    found = panel_mismatch(cfg)
+    if (note := found.uri_note()) is not None:
+        log.info("%s", note)
+    if (message := found.message()) is None:
+        return
+    if cfg.pgs.strict_panel:
+        raise ConfigError(f"{message} (pgs.strict_panel is true)", where=cfg.pgs.trait_panel)
+    log.warning("%s", message)
 
 
 def check_vcf_inputs(cfg: Config) -> None:

@@ -64,8 +64,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-# Settings of commands that are not stages (``download-scores``): no stage output depends on them.
-NOT_STAGE_SETTINGS = ("pgs.download",)
+# Settings of commands that are not stages (``download-scores``) or of the checks before them
+# (``pgs.strict_panel``): no stage output depends on them.
+NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
 
 
 class FsLike(Protocol):
