@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -194,12 +195,80 @@ def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.Da
     times["match"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     out = hl.utils.new_temp_file("bm_scores", "ht")
-    with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors("bench"):
-        stage.score_dataset(hl, cfg, matched, scratch).write(out)
+    passes = _NativePassRecords()
+    cpu0 = process_cpu()
+    with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors("bench"), passes:
+        table = stage.score_dataset(hl, cfg, matched, scratch)
+        t3, cpu1 = time.perf_counter(), process_cpu()
+        table.write(out)
     times["score"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
+    cpu2 = process_cpu()
+    # The score phase split (issue 16's fixed part): the table built (stage.score_dataset: the
+    # weights, and for the native engine its whole pass, ``pgen_engine._PassTimes``) and written
+    # (Hail's from_spark and write; for the Hail routes their whole pass), with the CPU seconds
+    # of this process, the JVM and the Python workers in each.
+    times["score_build"] = t3 - t2
+    times["score_write"] = times["score"] - times["score_build"]
+    times["cpu_build"] = {p: round(cpu1[p] - cpu0[p], 2) for p in cpu0}
+    times["cpu_write"] = {p: round(cpu2[p] - cpu1[p], 2) for p in cpu0}
+    if passes.found:
+        times["native_pass"] = passes.found[-1]
     df = hl.read_table(out).to_pandas()
     return times, df.pivot(index="s", columns="pgs_id", values="score_sum")
+
+
+class _NativePassRecords(logging.Handler):
+    """While active (``with``), keeps the ``native_pass`` split ``pgen_engine.score`` logs
+    (``pgen_engine._PassTimes``: prepare, job, rows to Spark, seconds)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.found: list[dict] = []
+        self._logger = logging.getLogger("trd_spark.pgs.pgen_engine")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "native_pass"):
+            self.found.append(record.native_pass)
+
+    def __enter__(self) -> _NativePassRecords:
+        self._level = self._logger.level
+        self._logger.addHandler(self)
+        if not self._logger.isEnabledFor(logging.INFO):
+            self._logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds (user + system, children reaped included) so far of this process (``driver``),
+    its child processes (``jvm``: Spark's JVM) and their descendants (``workers``: Spark's Python
+    workers), from /proc (zeros where there is no /proc). A worker that exited before its parent
+    reaped it is not counted."""
+    out = {"driver": 0.0, "jvm": 0.0, "workers": 0.0}
+    if not os.path.isdir("/proc"):
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after the command name
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(pid))
+        cpu[int(pid)] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    out["driver"] = cpu.get(os.getpid(), 0.0)
+    below = [(c, "jvm") for c in children.get(os.getpid(), [])]
+    while below:
+        pid, kind = below.pop()
+        out[kind] += cpu.get(pid, 0.0)
+        below += [(c, "workers") for c in children.get(pid, [])]
+    return out
 
 
 def main() -> None:
@@ -332,6 +401,15 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
     for t in results:
         print(f"ratio={(t['total'] + t['jvm']) / t['plink2']:.2f} engine={t['engine']} phase=whole_process_vs_plink2")
         print(f"ratio={t['score'] / t['plink2']:.2f} engine={t['engine']} phase=score_vs_plink2_whole_run")
+    for t in results:
+        if "score_build" in t:
+            split = f"{t['engine']:<12} score {t['score']:.1f} s = built {t['score_build']:.1f} s (CPU {t['cpu_build']})"
+            if t.get("native_pass"):
+                p = t["native_pass"]
+                split += (f" [before the engine {t['score_build'] - sum(v or 0 for k, v in p.items() if k.endswith('_s')):.1f},"
+                          f" engine: prepare {p['prepare_s']:.1f}, job {p['job_s'] or 0:.1f}, rows to Spark "
+                          f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks]")
+            print(split + f" + written {t['score_write']:.1f} s (CPU {t['cpu_write']})")
     for t in results:
         print("phases=" + json.dumps(t))
     bad = [t for t in results if t["max_rel_diff"] > 1e-5]

@@ -178,12 +178,22 @@ TINY = NativeEngineSettings(block_memory_mb=1e-6, variants_per_task=3, sample_sl
     ("pgen", "mean_impute", DEFAULTS), ("pgen", "zero", TINY),
 ], ids=["bed-mean_impute-tiny", "bed-zero", "pgen-mean_impute", "pgen-zero-tiny"])
 def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_path, fmt, missing_genotypes,
-                                       settings):
+                                       settings, caplog):
+    import logging
+
     fileset, hail_mt, hail_w, native_w, samples, n_matched = matched(fmt)
     ids = [sf.pgs_id for sf in scoring_files]
     hail = compute_scores(hl, hail_mt, hail_w, ids, n_matched, missing_genotypes=missing_genotypes)
-    native = score(spark, hl, fileset, "GRCh38", native_w, samples, ids, n_matched,
-                   missing_genotypes=missing_genotypes, settings=settings)
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.pgen_engine"):
+        native = score(spark, hl, fileset, "GRCh38", native_w, samples, ids, n_matched,
+                       missing_genotypes=missing_genotypes, settings=settings)
+    # The pass logs where its time went once (benchmarks/pgs_vs_plink2.py prints it): the job
+    # and the rows to Spark timed when the partials are added on the driver (DEFAULTS), not
+    # when Spark adds them at the caller's write (TINY: driver_sum_mb 0).
+    split = [r.native_pass for r in caplog.records if hasattr(r, "native_pass")]
+    assert len(split) == 1 and split[0]["tasks"] >= 1 and split[0]["scores"] == len(ids)
+    on_driver = settings.driver_sum_mb > 0
+    assert (split[0]["job_s"] is not None, split[0]["rows_to_spark_s"] is not None) == (on_driver, on_driver)
     assert native.row.dtype == hail.row.dtype  # same columns, same types
     hail = hail.to_pandas().set_index(["s", "pgs_id"]).sort_index()
     native = native.to_pandas().set_index(["s", "pgs_id"]).sort_index()

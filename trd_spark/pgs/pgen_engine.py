@@ -41,8 +41,10 @@ Files must be readable by every executor as a local (or mounted, e.g. gcsfuse) p
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
 
     from trd_spark.config import GenotypeSource, NativeEngineSettings
     from trd_spark.pgs.matching import WeightMatrices
+
+log = logging.getLogger(__name__)
 
 # pgenlib's code for a missing hard call and a missing dosage.
 PGENLIB_MISSING = -9
@@ -455,6 +459,7 @@ def score(
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
     weighted row is missing from / repeated in the variant list.
     """
+    started = time.perf_counter()
     k = len(pgs_ids)
     n = files.n_samples if isinstance(files, BgenFiles) else count_samples(files)
     if n != len(samples):
@@ -490,8 +495,12 @@ def score(
                                   for i in range(n_slices)], n_slices)
     # The score table's partitions: one per reduced slice, at most the default parallelism.
     n_partitions = min(n_slices, sc.defaultParallelism)
+    split = _PassTimes(len(tasks), len(variant_idx), k, time.perf_counter() - started)
     if driver_sum_bytes(len(tasks), k, n) <= settings.driver_sum_mb * 2**20:
-        return hl.Table.from_spark(_rows_summed_on_driver(spark, partial, rows, k, n).coalesce(n_partitions))
+        summed_rows = _rows_summed_on_driver(spark, partial, rows, k, n, split)
+        split.log()
+        return hl.Table.from_spark(summed_rows.coalesce(n_partitions))
+    split.log()  # the tasks run when the caller writes the table (reduced in Spark)
     summed = partial.reduceByKey(_add, numPartitions=n_partitions)
 
     def to_batches(batches):
@@ -579,20 +588,50 @@ class _ScoreRows:
         }
 
 
-def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int):
+@dataclass
+class _PassTimes:
+    """Where a native pass's time went (seconds, wall clock), logged once by ``score`` (the
+    ``native_pass`` attribute of the log record holds them as a dict, for benchmarks): the
+    driver's preparation (weights placed in file order, tasks cut), the Spark job (tasks run,
+    partials collected and added) and the score rows to Spark (of_slice, pandas, Arrow). The
+    last two are None when the partials are reduced in Spark (the job runs at the caller's
+    write). The Hail conversion and write of the rows happen later, at the caller's write."""
+
+    tasks: int
+    rows: int
+    scores: int
+    prepare_s: float
+    job_s: float | None = None
+    rows_to_spark_s: float | None = None
+
+    def log(self) -> None:
+        job = "reduced in Spark at the write" if self.job_s is None else \
+            f"job (tasks + collect + sum) {self.job_s:.1f} s, score rows to Spark {self.rows_to_spark_s:.1f} s"
+        # No sample count: a log names no count of persons.
+        log.info("native pass: %d tasks over %d genotype rows x %d scores; prepared in %.1f s, %s", self.tasks,
+                 self.rows, self.scores, self.prepare_s, job, extra={"native_pass": vars(self).copy()})
+
+
+def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int,
+                           split: _PassTimes):
     """The score rows as a Spark DataFrame (``score_rows_schema``) from the tasks' partials
     (``partial``: the RDD of (slice, (k x s, k x s)) pairs) collected and added on the driver:
     no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
-    Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``."""
+    Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``. Times go to ``split``."""
     from trd_spark.pgs.matching import pandas_to_spark
 
+    started = time.perf_counter()
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
     for i, (part, mis) in partial.collect():
         start = i * rows.sample_slice
         score[:, start:start + part.shape[1]] += part
         missing_vars[:, start:start + part.shape[1]] += mis
-    return pandas_to_spark(spark, pd.DataFrame(rows.of_slice(0, score, missing_vars)), score_rows_schema())
+    summed = time.perf_counter()
+    split.job_s = summed - started
+    out = pandas_to_spark(spark, pd.DataFrame(rows.of_slice(0, score, missing_vars)), score_rows_schema())
+    split.rows_to_spark_s = time.perf_counter() - summed
+    return out
 
 
 # Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.
