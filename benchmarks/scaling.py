@@ -237,6 +237,11 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
     print(f"  {engine} local[{cores}] {samples:>6} samples x {variants} variants x {scores} scores: score phase "
           f"{r['score']:.1f}s (plink2 {r['plink2']:.1f}s; run {time.perf_counter() - t0:.0f}s, load average "
           f"{os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    if "score_build" in r:  # pgs_vs_plink2.py's split of the phase (wall s; CPU s by process)
+        p = r.get("native_pass") or {}
+        engine_s = ", ".join(f"{k[:-2]} {v:.1f}" for k, v in p.items() if k.endswith("_s") and v is not None)
+        print(f"    built {r['score_build']:.1f}s (CPU {r['cpu_build']}{'; engine: ' + engine_s if engine_s else ''}), "
+              f"written {r['score_write']:.1f}s (CPU {r['cpu_write']})", file=sys.stderr, flush=True)
     return r
 
 
