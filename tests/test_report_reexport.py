@@ -194,3 +194,66 @@ def test_a_reexport_shows_no_genotyped_to_analysed_count_the_earlier_export_hid(
     assert not a.determined(("removed", 2)), (first, again)
     lo, hi = a.interval(("removed", 2))
     assert hi - lo >= T - 3, (lo, hi, first, again)
+
+
+def test_an_export_record_of_a_newer_version_stops_the_report_with_one_line(spark, tmp_path):
+    """A report reads the hidden counts earlier exports recorded (the report manifest's notes, an
+    archived export's hidden_counts.json). 5ed5b80 met the entries a later version wrote
+    ([report_shows, ..., "suppressed"]) with int('suppressed') and a traceback (exit 1); a reader
+    that left such entries out would weaken the audit silently. Records now carry a format; a
+    newer format or an unknown entry kind stops with one InputDataError line (exit 3) naming the
+    file and what to do, quoting no count; records without a format (older versions) read as before."""
+    import pytest
+
+    from trd_spark.config import load_config
+    from trd_spark.errors import InputDataError
+    from trd_spark.io import Fs
+    from trd_spark.report.stage import archive_export, publish_export, released_exports
+    from trd_spark.report.tables import HIDDEN_COUNTS_FORMAT
+
+    fs, cfg = Fs(spark), load_config(None, overrides={"output_root": str(tmp_path), "release": "r1"})
+    report = tmp_path / "r1" / "report" / "_manifest.json"
+    internal = {"cohort_counts": release(7).cohort_counts, "logistic": release(7).logistic}
+    for run_id in ("run1", "run2"):
+        files = export_files(release(7))
+        archive_export(fs, cfg)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps({"run_id": run_id, "notes": {"hidden_counts": hidden_counts(files, internal),
+                                                                  "hidden_counts_format": HIDDEN_COUNTS_FORMAT}}))
+        publish_export(fs, cfg, files, run_id=run_id)
+    kept = tmp_path / "r1" / "export_history" / "run1" / "hidden_counts.json"
+    record = json.loads(kept.read_text())
+    assert record["format"] == HIDDEN_COUNTS_FORMAT and ["status", "d", "A", "TRD", 7] in record["hidden_counts"]
+    read = released_exports(fs, cfg)
+    assert read["r1@run1"]["hidden_counts"] == read["r1@run2"]["hidden_counts"] == record["hidden_counts"]
+
+    kept.write_text(json.dumps(record["hidden_counts"]))  # as written before records had a format
+    assert released_exports(fs, cfg)["r1@run1"]["hidden_counts"] == record["hidden_counts"]
+
+    def error(path) -> str:
+        with pytest.raises(InputDataError) as e:
+            released_exports(fs, cfg)
+        line = str(e.value)
+        assert e.value.exit_code == 3 and "\n" not in line and line.startswith(f"{path}: "), line
+        assert "rerun the report with the trd-spark version that wrote it or a newer one" in line, line
+        assert "export to a new output_root" in line and not re.search(r"\b(7|766)\b", line), line
+        return line
+
+    kept.write_text(json.dumps({"format": HIDDEN_COUNTS_FORMAT + 1, "hidden_counts": record["hidden_counts"]}))
+    assert f"hidden_counts records of format {HIDDEN_COUNTS_FORMAT + 1}," in error(kept)
+    kept.write_text(json.dumps({"format": HIDDEN_COUNTS_FORMAT, "hidden_counts": [*record["hidden_counts"],
+                                                                                  ["status_v2", "d", "A", 7]]}))
+    assert f"hidden_counts entry {len(record['hidden_counts']) + 1} of kind 'status_v2'," in error(kept)
+    kept.write_text(json.dumps(record["hidden_counts"]))
+
+    manifest = json.loads(report.read_text())
+    manifest["notes"]["hidden_counts"].append(["status", "d", "A", "TRD", "suppressed"])  # 5ed5b80's traceback
+    report.write_text(json.dumps(manifest))
+    assert "without a count" in error(report)
+    manifest["notes"]["hidden_counts"].pop()
+    manifest["notes"]["hidden_counts_format"] = HIDDEN_COUNTS_FORMAT + 1
+    report.write_text(json.dumps(manifest))
+    error(report)
+    del manifest["notes"]["hidden_counts_format"]  # a report written before records had a format
+    report.write_text(json.dumps(manifest))
+    assert released_exports(fs, cfg)["r1@run2"]["hidden_counts"] == record["hidden_counts"]

@@ -43,8 +43,11 @@ from trd_spark.report.figures import (
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import (
+    HIDDEN_COUNTS_FORMAT,
+    NEWER_RECORD_ADVICE,
     QUANTILE_LEVELS,
     ReleaseCounts,
+    checked_hidden_counts,
     hidden_counts,
     prior_counts,
     prior_labels,
@@ -379,7 +382,10 @@ def _current_export(fs: Fs, layout: Layout) -> tuple[str | None, dict] | None:
     run_id = (layout.manifest(fs, EXPORT) or {}).get("run_id")
     report = layout.manifest(fs, "report") or {}
     if run_id and report.get("run_id") == run_id:
-        tables["hidden_counts"] = (report.get("notes") or {}).get("hidden_counts") or []
+        notes = report.get("notes") or {}
+        tables["hidden_counts"] = checked_hidden_counts(notes.get("hidden_counts") or [],
+                                                        notes.get("hidden_counts_format"),
+                                                        layout.file("report", MANIFEST))
     return run_id, tables
 
 
@@ -405,12 +411,27 @@ def archive_export(fs: Fs, cfg: Config) -> str | None:
         src = layout.file(EXPORT, MANIFEST if name == "_manifest" else f"{name}.tsv")
         if fs.exists(src):
             fs.write_text(f"{folder}/{src.rsplit('/', 1)[-1]}", fs.read_text(src))
-    fs.write_text(f"{folder}/{HIDDEN_COUNTS_FILE}", json.dumps(tables.get("hidden_counts") or []))
+    fs.write_text(f"{folder}/{HIDDEN_COUNTS_FILE}", json.dumps({"format": HIDDEN_COUNTS_FORMAT,
+                                                               "hidden_counts": tables.get("hidden_counts") or []}))
     fs.write_text(f"{folder}/{SUCCESS}", "")
     drop_checksum_files(folder)
     log.info("export: the earlier export of release %s (run %s) kept in %s for later audits",
              cfg.release, run_id, folder)
     return folder
+
+
+def read_hidden_counts_file(fs: Fs, path: str) -> list[list]:
+    """The entries of an archived export's ``hidden_counts.json`` (``archive_export``): {"format":
+    N, "hidden_counts": [...]}, or a bare list (written before records carried a format: format
+    1), checked by ``tables.checked_hidden_counts`` (a newer format or an unknown entry kind: one
+    InputDataError line naming ``path``)."""
+    try:
+        record = json.loads(fs.read_text(path))
+    except json.JSONDecodeError as e:
+        raise InputDataError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}): {NEWER_RECORD_ADVICE}") from None
+    if isinstance(record, dict):
+        return checked_hidden_counts(record.get("hidden_counts"), record.get("format", "missing"), path)
+    return checked_hidden_counts(record, None, path)
 
 
 def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
@@ -442,7 +463,7 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
             if (current is not None and run_id == (current_run or "unknown")) or not fs.exists(f"{folder}/{SUCCESS}"):
                 continue
             tables = _read_export_tables(fs, folder)
-            tables["hidden_counts"] = json.loads(fs.read_text(f"{folder}/{HIDDEN_COUNTS_FILE}"))
+            tables["hidden_counts"] = read_hidden_counts_file(fs, f"{folder}/{HIDDEN_COUNTS_FILE}")
             out[_export_label(release, run_id)] = tables
     return out
 
@@ -706,6 +727,7 @@ def run(ctx: StageContext) -> dict[str, str]:
         writer.notes["small_count_threshold"] = cfg.report.small_count_threshold
         # Internal (report/ stays on the workbench): what the export hides, for later releases' audits.
         writer.notes["hidden_counts"] = hidden_counts(files, t, audited.get("dataset_flow"))
+        writer.notes["hidden_counts_format"] = HIDDEN_COUNTS_FORMAT
     # The export is part of the report stage's run: it carries that run's id (a random hex).
     publish_export(ctx.fs, cfg, files, run_id=writer.run_id)
     return {name: ctx.layout.file("report", name) for name in files}

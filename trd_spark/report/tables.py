@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from trd_spark.errors import InputDataError
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
 from trd_spark.report.suppression import SECONDARY_LABEL, audit_suppression, chain_relations
@@ -135,6 +136,43 @@ SHOWN = "shown"
 # First element of a ``hidden_counts`` entry [REPORT_SHOWS, *audit cell, text] recording how the
 # report shows a count that no exported TSV carries (the genotyped -> analysed table).
 REPORT_SHOWS = "report_shows"
+# Format of the ``hidden_counts`` records a report writes for later releases' audits (the report
+# manifest's notes "hidden_counts_format", an archived export's hidden_counts.json "format").
+# A record without one (written before this) is read as format 1. A reader stops at a newer
+# format or an entry kind it does not know (``checked_hidden_counts``): leaving them out would
+# weaken the audit, and reading them as today's entries would misread them.
+HIDDEN_COUNTS_FORMAT = 1
+# The audit cell kinds a ``hidden_counts`` entry of format 1 starts with.
+HIDDEN_COUNT_KINDS = frozenset({"status", "flow", "dist", "model", "km_persons", "dflow", REPORT_SHOWS})
+# What the one error line about such a record tells the user to do.
+NEWER_RECORD_ADVICE = ("rerun the report with the trd-spark version that wrote it or a newer one, "
+                       "or export to a new output_root")
+
+
+def _unknown_record(source: str, what: str) -> InputDataError:
+    return InputDataError(f"{source}: {what}, which this trd-spark (hidden_counts format "
+                          f"{HIDDEN_COUNTS_FORMAT}) does not know: {NEWER_RECORD_ADVICE}")
+
+
+def checked_hidden_counts(entries: object, version: object, source: str) -> list[list]:
+    """``entries`` (a ``hidden_counts`` record as read from ``source``, a file path) when its
+    ``version`` (None: written before records carried one, format 1) and every entry's kind are
+    ones this version reads; else InputDataError (exit 3), one line naming ``source`` and what
+    to do. The line quotes no entry (they hold the true values of hidden counts), only the
+    version or an unknown kind's name."""
+    if version is not None and not (isinstance(version, int) and 1 <= version <= HIDDEN_COUNTS_FORMAT):
+        shown = version if isinstance(version, int) else "of an unknown shape"
+        raise _unknown_record(source, f"hidden_counts records of format {shown}")
+    if not isinstance(entries, list):
+        raise _unknown_record(source, "hidden_counts records that are not a list")
+    for i, entry in enumerate(entries, 1):
+        kind = entry[0] if isinstance(entry, list) and len(entry) >= 2 else None
+        if kind not in HIDDEN_COUNT_KINDS:
+            name = f"kind {kind!r}" if isinstance(kind, str) and kind.isidentifier() else "an unknown shape"
+            raise _unknown_record(source, f"hidden_counts entry {i} of {name}")
+        if kind != REPORT_SHOWS and (not isinstance(entry[-1], int) or isinstance(entry[-1], bool)):
+            raise _unknown_record(source, f"hidden_counts entry {i} of kind {kind!r} without a count")
+    return entries
 
 
 def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
