@@ -227,3 +227,15 @@ def test_headline_shows_no_estimate_of_a_fit_with_a_small_group(tmp_path):
     for pgs_id in ("PGS000002", "PGS000003"):  # 7 cases; 19 controls
         assert lines[pgs_id].endswith("not shown: <20 cases or controls") and "1.25" not in lines[pgs_id]
     assert "1.25" in lines["PGS000004"]  # a group of 0 is no small count (the fit failed or is empty)
+
+
+def test_every_command_that_may_start_spark_takes_master():
+    """README's common options include `--master URL`: every command that may start Spark (a
+    stage, run, and those reading gs:// / hdfs:// outputs: explain, releases, compare-releases)
+    accepts it, and it reaches the config (explain and releases refused it, exit 2)."""
+    from trd_spark.cli import _load
+
+    parser = build_parser()
+    for words in (["run"], ["pgs"], ["explain"], ["releases"], ["compare-releases", "a", "b"]):
+        args = parser.parse_args([*words, "--config", str(DEFAULT_CONFIG), "--master", "local[1]"])
+        assert _load(args).spark.master == "local[1]", words

@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", help="override the config's release name")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--stage", choices=STAGES, help="only this stage")
+    p.add_argument("--master", help="override spark.master (Spark starts only for gs:// / hdfs:// outputs or inputs)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("toy-data", "write deterministic toy data (VCF, scoring files, OMOP)")
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("releases", "list the releases found under releases.input_root and their state")
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
+    p.add_argument("--master", help="override spark.master (Spark starts only for gs:// / hdfs:// outputs)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     p = add("compare-releases", "compare two releases' results (cohort sizes, PGS, ORs/HRs)")
