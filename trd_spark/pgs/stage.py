@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import Config, GenotypeSource, is_uri
+from trd_spark.config import Config, GenotypeSource, is_uri, local_path
 from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
@@ -129,11 +129,11 @@ def scoring_file_provenance(spark: SparkSession, files_by_build: dict[str, list[
         for sf in files:
             entry = out.get(sf.pgs_id)
             if entry is None:
-                if is_uri(sf.path) and not sf.path.startswith("file://"):
+                local = local_path(sf.path)
+                if local is None:  # gs:// / hdfs://: by size and mtime, as its rerun fingerprint
                     fp = Fs(spark).fingerprint(sf.path)
                     stored: dict[str, Any] = {"bytes": fp.get("bytes"), "mtime_ms": fp.get("mtime_ms")}
                 else:
-                    local = sf.path.removeprefix("file://")
                     stored = {"bytes": os.path.getsize(local), "sha256": file_sha256(local)}
                 h = sf.header
                 entry = out[sf.pgs_id] = {
