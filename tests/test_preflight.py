@@ -409,6 +409,15 @@ def test_scoring_files_against_the_trait_panel_at_check_time(cfg, tmp_path, capl
     assert found.not_in_panel == ["PGS999999"] and found.without_file == []
     assert found.uri_note() == ("pgs.scoring_files: 1 gs:// / hdfs:// entry not read for the trait-panel check "
                                 "(panel scores without a file are not looked for)")
+    # Only gs:// entries (conf/aou.yaml): nothing local read, nothing to warn about. check-config
+    # logged "WARNING trd_spark: None" (and counted it) for the shipped AoU config (session 19 trial).
+    caplog.clear()
+    only_gcs = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"scoring_files": ["gs://b/s/"]})})
+    for config in (only_gcs, only_gcs.model_copy(update={"pgs": only_gcs.pgs.model_copy(update={"strict_panel": True})})):
+        _report_panel_mismatch(config)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert capsys.readouterr().out == 2 * ("pgs.scoring_files: 1 gs:// / hdfs:// entry not read for the trait-panel "
+                                           "check (panel scores without a file are not looked for)\n")
     # An entry matching no file (named by missing_inputs; toy data not generated yet): nor are they.
     absent = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"scoring_files": [str(scores), "/no/such/*.gz"]})})
     assert panel_mismatch(absent).without_file == [] and panel_mismatch(absent).unmatched == ["/no/such/*.gz"]

@@ -227,9 +227,10 @@ def _report_panel_mismatch(cfg) -> None:
     if (note := found.uri_note()) is not None:
         print(note)
     message = found.message()
-    if message is None and len(found.uri_patterns) + len(found.unmatched) < len(cfg.pgs.scoring_files):
-        print("scoring files vs trait panel: every local scoring file's score is in the panel"
-              + ("" if found.uri_patterns or found.unmatched else " and every panel score has a file"))
+    if message is None:  # nothing to warn about (every entry a gs:// one: nothing local was read)
+        if len(found.uri_patterns) + len(found.unmatched) < len(cfg.pgs.scoring_files):
+            print("scoring files vs trait panel: every local scoring file's score is in the panel"
+                  + ("" if found.uri_patterns or found.unmatched else " and every panel score has a file"))
     elif cfg.pgs.strict_panel:
         log.warning("%s: `trd-spark run` stops with exit 2 (pgs.strict_panel is true)", message)
     else:
