@@ -176,6 +176,49 @@ def test_missing_file_names_path(tmp_path):
         read_scoring_file(str(tmp_path / "nope.txt"))
 
 
+def _corrupt_gzip(text: str) -> bytes:
+    """gzip of ``text`` with its deflate data scrambled: zlib raises zlib.error, not OSError."""
+    data = bytearray(gzip.compress(text.encode()))
+    for i in range(12, len(data) - 8):
+        data[i] ^= 0x55
+    return bytes(data)
+
+
+def test_header_reader_reads_the_header_as_the_parser_does(tmp_path):
+    """``read_scoring_file_header`` (the trait-panel check's look at ``#pgs_id``) reads the
+    header lines as ``read_scoring_file`` does: plain or gzip whatever the name, byte-order
+    mark, format 1.0 keys, CRLF; a header with no rows after it still gives its keys."""
+    from trd_spark.pgs.scoring_files import read_scoring_file_header
+    from trd_spark.preflight import scoring_file_pgs_id
+
+    text = (DATA / "PGS000901.txt").read_text()
+    named_plain = tmp_path / "PGS000901.txt"  # gzip bytes under a plain name
+    named_plain.write_bytes(gzip.compress(("\ufeff" + text.replace("\n", "\r\n")).encode()))
+    meta = read_scoring_file_header(str(named_plain))
+    header = read_scoring_file(str(named_plain)).header
+    assert {k: v for k, (v, _) in meta.items() if k in ("pgs_id", "pgs_name", "weight_type")} == {
+        "pgs_id": header.pgs_id, "pgs_name": header.pgs_name, "weight_type": header.weight_type}
+    assert meta["pgs_id"][1] == next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("#pgs_id"))
+    legacy = tmp_path / "legacy.txt"
+    legacy.write_text("###PGS CATALOG SCORING FILE\n# PGS ID = PGS999999\n")  # no column line
+    assert read_scoring_file_header(str(legacy)) == {"pgs_id": ("PGS999999", 2)}
+    assert scoring_file_pgs_id(str(legacy)) == "PGS999999"
+
+
+def test_corrupt_gzip_is_one_input_error_not_a_traceback(tmp_path):
+    """Scrambled (not truncated) gzip data raised zlib.error, which neither the reader
+    (``corrupt gzip data``) nor the trait-panel check caught: a traceback at check-config
+    and from the pgs stage."""
+    from trd_spark.preflight import scoring_file_pgs_id
+
+    bad = tmp_path / "PGS000901.txt.gz"
+    bad.write_bytes(_corrupt_gzip((DATA / "PGS000901.txt").read_text()))
+    with pytest.raises(InputDataError, match="corrupt gzip data") as e:
+        read_scoring_file(str(bad))
+    assert e.value.where == str(bad)
+    assert scoring_file_pgs_id(str(bad)) is None  # the pgs stage names the file
+
+
 def _both_paths(text: str, monkeypatch, **kw):
     """(fast pyarrow path, line-by-line path) results of parsing ``text``: value or error text."""
     import trd_spark.pgs.scoring_files as sf

@@ -119,25 +119,15 @@ class PanelMismatch:
 
 def scoring_file_pgs_id(path: str) -> str | None:
     """The ``#pgs_id`` of a local scoring file (plain or gzip), read from its ``#`` header
-    lines only (``scoring_files._parse_header``: PGS Catalog format 1.0 keys too); None when
-    it has none or cannot be read (the pgs stage names that file's problem)."""
-    import gzip
+    lines only (``scoring_files.read_scoring_file_header``: PGS Catalog format 1.0 keys too);
+    None when it has none or cannot be read (the pgs stage names that file's problem)."""
+    import zlib
 
-    from trd_spark.errors import InputDataError
-    from trd_spark.pgs.scoring_files import _parse_header
+    from trd_spark.pgs.scoring_files import read_scoring_file_header
 
-    lines: list[str] = []
     try:
-        with open(path, "rb") as raw:
-            gz = raw.read(2) == b"\x1f\x8b"
-        with (gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") if gz
-              else open(path, encoding="utf-8-sig", errors="replace")) as f:
-            for line in f:
-                if not line.startswith("#"):
-                    break
-                lines.append(line.rstrip("\r\n"))
-        meta, _ = _parse_header([*lines, ""], path)
-    except (OSError, EOFError, InputDataError):
+        meta = read_scoring_file_header(path)
+    except (OSError, EOFError, zlib.error):
         return None
     value = meta.get("pgs_id", ("", 0))[0]
     return value if value and value.upper() != "NR" else None

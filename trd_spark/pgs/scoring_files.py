@@ -39,6 +39,7 @@ import io
 import logging
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -316,12 +317,15 @@ def _read_bytes(path: str, spark: SparkSession | None = None) -> bytes:
         raise InputDataError(f"cannot read scoring file: {e.strerror}", where=path) from None
 
 
+_GZIP_MAGIC = b"\x1f\x8b"  # a gzip file's first bytes, whatever the file is called
+
+
 def _open_text(path: str, spark: SparkSession | None = None) -> str:
     raw = _read_bytes(path, spark)
-    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+    if raw[:2] == _GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:  # truncated; corrupt deflate data (zlib.error)
             raise InputDataError(f"corrupt gzip data: {e}", where=path) from None
     try:
         return raw.decode("utf-8")
@@ -345,6 +349,25 @@ def read_scoring_file(
         _open_text(path, spark), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
         liftover=liftover, match_rsid=match_rsid, max_abs_weight=max_abs_weight,
     )
+
+
+def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
+    """The ``#key=value`` header of a local scoring file (plain or gzip), reading only its
+    leading ``#`` lines: ``{key: (value, line_no)}`` as ``parse_scoring_file`` reads it (PGS
+    Catalog format 1.0 keys under their 2.0 names), for a look at the header without parsing
+    the variants (the trait-panel check). A byte-order mark is dropped and bytes that are not
+    UTF-8 are replaced (``read_scoring_file`` names them). Raises OSError (unreadable) or
+    EOFError / zlib.error (truncated or corrupt gzip)."""
+    lines: list[str] = []
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == _GZIP_MAGIC
+    with (gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") if gz
+          else open(path, encoding="utf-8-sig", errors="replace")) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            lines.append(line.rstrip("\r\n"))
+    return _parse_header([*lines, ""], path)[0]  # "": the column line is not needed here
 
 
 # The checksum sidecar ``pgs.download`` writes beside each scoring file ({file}.md5).
