@@ -24,7 +24,7 @@ from test_phenotypes_trd import trd_omop
 
 from trd_spark.config import Config
 from trd_spark.layout import Layout
-from trd_spark.phenotypes.flow import cohort_flow_rows, status_counts
+from trd_spark.phenotypes.flow import cohort_flow_rows
 from trd_spark.phenotypes.omop import SOURCE_CONCEPT_OF
 from trd_spark.phenotypes.stage import (
     EVENT_TABLES,
@@ -46,6 +46,7 @@ from trd_spark.phenotypes.stage import (
     unread_columns,
 )
 from trd_spark.pipeline import run_stage
+from trd_spark.vocabulary import ALL_DEFINITIONS, FlowStep, Status
 
 
 class Published(NamedTuple):
@@ -90,6 +91,30 @@ def published(spark, tmp_path_factory) -> Published:
     return Published(cfg, tmp_path / "results", omop, pure, dates, quirks)
 
 
+def status_counts_from_flow(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:
+    """(definition, status) -> persons, from ``cohort_flow_rows`` output: the flow's steps
+    determine every status count (the test below checks them against a group-by).
+
+    Per definition TRD, trMDD and non_MDD are steps; MDD_other is its two steps (every
+    MDD_other row has reason no_adequate_trial or short_followup); excluded is all_persons
+    minus mdd_included minus non_MDD (every person has one row per definition, and a status
+    outside the MDD statuses and non_MDD is excluded). Statuses with no person are left out,
+    as a group-by of PHENOTYPES would."""
+    steps = {(d, step): n for d, _, step, n in rows}
+    total = steps[(ALL_DEFINITIONS, FlowStep.ALL_PERSONS)]
+    out: dict[tuple[str, str], int] = {}
+    for d in sorted({d for d, *_ in rows if d != ALL_DEFINITIONS}):
+        counts = {
+            Status.TRD: steps[(d, FlowStep.TRD)],
+            Status.TRMDD: steps[(d, FlowStep.TRMDD)],
+            Status.MDD_OTHER: steps[(d, FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL)] + steps[(d, FlowStep.MDD_OTHER_SHORT_FOLLOWUP)],
+            Status.NON_MDD: steps[(d, FlowStep.NON_MDD)],
+            Status.EXCLUDED: total - steps[(d, FlowStep.MDD_INCLUDED)] - steps[(d, FlowStep.NON_MDD)],
+        }
+        out.update({(d, str(s)): n for s, n in counts.items() if n})
+    return out
+
+
 def test_run_publishes_the_four_tables(spark, published):
     """Also: no death table (optional), a duplicated exposure row and an overlapping period are counted."""
     cfg, results, pure = published.cfg, published.results, published.pure
@@ -126,10 +151,10 @@ def test_run_publishes_the_four_tables(spark, published):
     # run() writes intermediate tables and builds each step on the files: the published
     # tables equal the lazy pure chain's, and no intermediate table is published.
     assert not (results / cfg.release / "phenotypes" / WORK_DIR).exists()
-    # the log's status counts come from the flow rows (no pass over phenotypes): the same as a group-by
+    # the flow rows determine each definition's status counts: the same as a group-by of phenotypes
     flow_rows = [(r.definition, r.step_order, r.step, r.n) for r in flow.collect()]
     grouped = spark.read.parquet(f"{stage}/phenotypes.parquet").groupBy("definition", "status").count().collect()
-    assert status_counts(flow_rows) == {(r.definition, r.status): r["count"] for r in grouped}
+    assert status_counts_from_flow(flow_rows) == {(r.definition, r.status): r["count"] for r in grouped}
     for name, df in (("persons", pure.persons), ("antidepressant_trials", pure.trials), ("phenotypes", pure.phenotypes)):
         # a few dozen rows: compared as sorted row lists (one query each side; an exceptAll
         # both ways would run the pure chain twice more)

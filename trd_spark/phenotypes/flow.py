@@ -236,29 +236,6 @@ def definition_partitions() -> list[tuple[dict[str, int], str]]:
     ]
 
 
-def status_counts(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:
-    """(definition, status) -> persons, from ``cohort_flow_rows`` output (no Spark job).
-
-    Exact: per definition TRD, trMDD and non_MDD are steps; MDD_other is its two steps
-    (every MDD_other row has reason no_adequate_trial or short_followup); excluded is
-    all_persons minus mdd_included minus non_MDD (every person has one row per definition,
-    and a status outside the MDD statuses and non_MDD is excluded). Statuses with no person
-    are left out, as a group-by of PHENOTYPES would.
-    """
-    steps = {(d, step): n for d, _, step, n in rows}
-    total = steps[(ALL_DEFINITIONS, FlowStep.ALL_PERSONS)]
-    out: dict[tuple[str, str], int] = {}
-    for d in sorted({d for d, *_ in rows if d != ALL_DEFINITIONS}):
-        counts = {
-            Status.TRD: steps[(d, FlowStep.TRD)],
-            Status.TRMDD: steps[(d, FlowStep.TRMDD)],
-            Status.MDD_OTHER: steps[(d, FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL)] + steps[(d, FlowStep.MDD_OTHER_SHORT_FOLLOWUP)],
-            Status.NON_MDD: steps[(d, FlowStep.NON_MDD)],
-            Status.EXCLUDED: total - steps[(d, FlowStep.MDD_INCLUDED)] - steps[(d, FlowStep.NON_MDD)],
-        }
-        out.update({(d, str(s)): n for s, n in counts.items() if n})
-    return out
-
 
 def derive_cohort_flow(
     mdd: DataFrame, phenotypes: DataFrame, *, exclusion_sets: list[str], min_diagnoses: int
