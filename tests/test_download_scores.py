@@ -270,3 +270,36 @@ def test_copies_for_two_builds_in_one_directory_are_read_one_per_build(catalog, 
     for build in ("GRCh37", "GRCh38"):
         (sf,) = read_scoring_files(None, pgs, build)
         assert (sf.path, sf.positions_from) == (str(tmp_path / scoring_file_name("PGS000001", build)), "harmonised")
+
+
+def test_the_pgs_manifest_names_each_builds_own_copy_and_notes(tmp_path):
+    """Datasets on two builds read each build's own Catalog copy of a score (previous test): the
+    pgs manifest's ``notes.scoring_files`` and ``notes.scoring_file_notes`` say which file, with
+    which checksum and notes, made the scores on each build. Keyed by pgs_id alone (session 18,
+    58ff52e), they named the first build's file for both builds, and the second build's notes
+    replaced the first's (here the GRCh37 copy's variant without a GRCh37 position, a count, by
+    the GRCh38 copy's #variants_number note)."""
+    from trd_spark.config import PgsSettings
+    from trd_spark.pgs.scoring_files import read_scoring_files
+    from trd_spark.pgs.stage import scoring_file_notes, scoring_file_provenance
+
+    text37 = harmonised_text("PGS000001").replace("#HmPOS_build=GRCh38", "#HmPOS_build=GRCh37")
+    text37 = text37.replace("rs2\t1\t2007\t\n", "rs2\t\t\t\n")  # rs2: no GRCh37 position
+    text38 = harmonised_text("PGS000001").replace("#variants_number=2", "#variants_number=3")  # a note too
+    data = {"GRCh37": gzip.compress(text37.encode()), "GRCh38": gzip.compress(text38.encode())}
+    for build, blob in data.items():
+        (tmp_path / scoring_file_name("PGS000001", build)).write_bytes(blob)
+    pgs = PgsSettings(scoring_files=[str(tmp_path)], trait_panel="unused.yaml")
+    by_build = {build: read_scoring_files(None, pgs, build) for build in ("GRCh37", "GRCh38")}
+
+    made = scoring_file_provenance(None, by_build)  # type: ignore[arg-type]  # local files: no Spark
+    assert list(made) == ["PGS000001"]
+    for build, blob in data.items():
+        assert made["PGS000001"][build] == {
+            "path": str(tmp_path / scoring_file_name("PGS000001", build)), "bytes": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(), "genome_build": "GRCh37", "HmPOS_build": build,
+            "weight_type": "beta", "variants": 2, "positions": {"from": "harmonised", "build": build}}
+    notes = scoring_file_notes(by_build)
+    assert list(notes) == ["PGS000001"] and list(notes["PGS000001"]) == ["GRCh37", "GRCh38"]
+    assert "1 variants have no position on GRCh37 (counted as not found)" in notes["PGS000001"]["GRCh37"]
+    assert not any("no position" in n for n in notes["PGS000001"]["GRCh38"])

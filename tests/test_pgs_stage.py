@@ -114,12 +114,12 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
     # no file names), so the manifest names each file with its sha256sum and the positions used.
     made = manifest["notes"]["scoring_files"]
     assert sorted(made) == ["PGS000901", "PGS000950"]
-    assert made["PGS000950"] == {
+    assert made["PGS000950"] == {"GRCh38": {
         "path": str(tmp_path / "scores" / "PGS000950.txt"), "bytes": len(EXTRA_SCORE),
         "sha256": hashlib.sha256(EXTRA_SCORE.encode()).hexdigest(), "genome_build": "GRCh38",
         "HmPOS_build": None, "weight_type": None, "variants": 2,
-        "positions": {"GRCh38": {"from": "author", "build": "GRCh38"}},
-    }
+        "positions": {"from": "author", "build": "GRCh38"},
+    }}
 
 
 def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path):
@@ -187,7 +187,7 @@ def test_run_wires_liftover_rsid_and_uri_options_from_config(spark, tmp_path):
 
     # The manifest says which positions each score used: lifted from GRCh37, placed by rsID.
     made = json.loads((Path(layout.stage_dir("pgs")) / "_manifest.json").read_text())["notes"]["scoring_files"]
-    assert made["PGS000037"]["positions"] == {"GRCh38": {"from": "author", "build": "GRCh37"}}
-    assert made["PGS000039"]["positions"] == {"GRCh38": {"from": "rsid", "build": None}}
-    assert made["PGS000039"]["path"] == f"file://{scores}/PGS000039.txt"
-    assert made["PGS000039"]["sha256"] == hashlib.sha256((scores / "PGS000039.txt").read_bytes()).hexdigest()
+    assert made["PGS000037"]["GRCh38"]["positions"] == {"from": "author", "build": "GRCh37"}
+    assert made["PGS000039"]["GRCh38"]["positions"] == {"from": "rsid", "build": None}
+    assert made["PGS000039"]["GRCh38"]["path"] == f"file://{scores}/PGS000039.txt"
+    assert made["PGS000039"]["GRCh38"]["sha256"] == hashlib.sha256((scores / "PGS000039.txt").read_bytes()).hexdigest()

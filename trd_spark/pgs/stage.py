@@ -115,32 +115,51 @@ def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, Sco
 
 
 def scoring_file_provenance(spark: SparkSession, files_by_build: dict[str, list[ScoringFile]]) -> dict[str, dict[str, Any]]:
-    """Which file made each score, for the stage manifest (``notes.scoring_files``, by pgs_id):
-    its path, size and SHA-256 (``sha256sum`` of the file as stored, gzipped or not; a
-    ``gs://``/``hdfs://`` file by size and modification time, as its rerun fingerprint, rather
-    than read a second time), the header's ``#genome_build``, ``#HmPOS_build`` and
-    ``#weight_type``, its variant rows, and per dataset build which positions were used
-    (``harmonised`` hm_chr/hm_pos, ``author`` chr_name/chr_position, or ``rsid``: placed by the
-    genotypes' rsIDs) and on which build (the build lifted from, when not the dataset's). The
-    rerun fingerprint takes a glob or directory of ``pgs.scoring_files`` as one input (one
-    digest over its files, no names): this says which files made the scores."""
+    """Which file made each score on each dataset build, for the stage manifest
+    (``notes.scoring_files``: ``{pgs_id: {build: entry}}``): the entry gives the file's path,
+    size and SHA-256 (``sha256sum`` of the file as stored, gzipped or not; a ``gs://``/``hdfs://``
+    file by size and modification time, as its rerun fingerprint, rather than read a second
+    time), the header's ``#genome_build``, ``#HmPOS_build`` and ``#weight_type``, its variant
+    rows, and which positions were used (``positions.from``: ``harmonised`` hm_chr/hm_pos,
+    ``author`` chr_name/chr_position, or ``rsid``: placed by the genotypes' rsIDs) on which build
+    (``positions.build``: the build lifted from, when not the dataset's). Per build, since
+    datasets on two builds read each build's own Catalog copy of a score
+    (``scoring_files.other_build_copies``). The rerun fingerprint takes a glob or directory of
+    ``pgs.scoring_files`` as one input (one digest over its files, no names): this says which
+    files made the scores."""
     out: dict[str, dict[str, Any]] = {}
+    stored_of: dict[str, dict[str, Any]] = {}
     for build, files in files_by_build.items():
         for sf in files:
-            entry = out.get(sf.pgs_id)
-            if entry is None:
+            stored = stored_of.get(sf.path)
+            if stored is None:
                 local = local_path(sf.path)
                 if local is None:  # gs:// / hdfs://: by size and mtime, as its rerun fingerprint
                     fp = Fs(spark).fingerprint(sf.path)
-                    stored: dict[str, Any] = {"bytes": fp.get("bytes"), "mtime_ms": fp.get("mtime_ms")}
+                    stored = {"bytes": fp.get("bytes"), "mtime_ms": fp.get("mtime_ms")}
                 else:
                     stored = {"bytes": os.path.getsize(local), "sha256": file_sha256(local)}
-                h = sf.header
-                entry = out[sf.pgs_id] = {
-                    "path": sf.path, **stored, "genome_build": h.genome_build, "HmPOS_build": h.HmPOS_build,
-                    "weight_type": h.weight_type, "variants": len(sf.variants), "positions": {},
-                }
-            entry["positions"][build] = {"from": sf.positions_from, "build": sf.positions_build}
+                stored_of[sf.path] = stored
+            h = sf.header
+            out.setdefault(sf.pgs_id, {})[build] = {
+                "path": sf.path, **stored, "genome_build": h.genome_build, "HmPOS_build": h.HmPOS_build,
+                "weight_type": h.weight_type, "variants": len(sf.variants),
+                "positions": {"from": sf.positions_from, "build": sf.positions_build},
+            }
+    return out
+
+
+def scoring_file_notes(files_by_build: dict[str, list[ScoringFile]]) -> dict[str, dict[str, list[str]]]:
+    """The parse notes of each score's file on each dataset build (``notes.scoring_file_notes``:
+    ``{pgs_id: {build: notes}}``, scores and builds without notes left out): the counts they give
+    (variants without a position on that build, duplicate rows dropped, other alleles inferred,
+    a liftover) depend on the positions used, and datasets on two builds may read two files of
+    one score. Keyed by pgs_id alone, the last build's notes replaced the first's."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for build, files in files_by_build.items():
+        for sf in files:
+            if sf.notes:
+                out.setdefault(sf.pgs_id, {})[build] = sf.notes
     return out
 
 
@@ -486,9 +505,7 @@ def run(ctx: StageContext) -> None:
             check_score_table(hl, written, f"pgs scores of dataset {r.dataset}")
             score_frames.append(scores_frame(hl, written, r.dataset))
         writer.write_table("scores", _union(score_frames), PGS_SCORES)
-        writer.notes["scoring_file_notes"] = {
-            sf.pgs_id: sf.notes for files in files_by_build.values() for sf in files if sf.notes
-        }
+        writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
