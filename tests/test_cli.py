@@ -42,6 +42,17 @@ def test_help_lists_every_exit_code_of_the_error_classes(capsys):
     assert "ConfigError" in out and "NothingToDo" in out and "130/143" in out
 
 
+def test_help_says_which_exit_code_a_refused_directory_gives(capsys, tmp_path):
+    """A release name over the file system's name limit is refused by the checks before the
+    run starts, with exit 2 (ConfigError), while the help listed 'file name too long' under 9
+    (StorageError) only: the lines for 2 and 9 now say which is which."""
+    assert main(["run", "--release", "C" * 300, "--output-root", str(tmp_path / "out")]) == 2
+    assert "ConfigError" in capsys.readouterr().err
+    lines = {int(m[1]): m[2] for m in re.finditer(r"^  (\d+) +(.*)$", help_text(capsys), re.M)}
+    assert "a release name over the file system's name limit" in lines[2]
+    assert "during a run" in lines[9] and "before the run starts" not in lines[9]
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_has_a_description_examples_and_exit_codes(capsys, command):
     out = help_text(capsys, command)

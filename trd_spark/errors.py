@@ -80,7 +80,10 @@ class TrdSparkError(Exception):
 
 
 class ConfigError(TrdSparkError):
-    """The config file is invalid (unknown key, wrong type, missing path, contradiction)."""
+    """The config is invalid or the run cannot start with it (unknown key, wrong type, missing
+    path, contradiction; an output_root, release directory or spark.tmp_dir that cannot be
+    created or written, such as a release name over the file system's name limit, or too little
+    free space, when the run starts)."""
 
     exit_code = 2
 
@@ -123,8 +126,9 @@ class DownloadError(TrdSparkError):
 
 
 class StorageError(TrdSparkError):
-    """A file system operation failed for a reason outside the pipeline (disk full, file
-    name too long, permission denied, read-only file system): ``where`` is the path."""
+    """A file system operation failed during a run for a reason outside the pipeline (disk
+    full, file name too long, permission denied, read-only file system): ``where`` is the path.
+    The same faults found by the checks before the run starts are a ConfigError (exit 2)."""
 
     exit_code = 9
 
