@@ -76,15 +76,21 @@ case "$config" in gs://*) die "--config must be a local file; it is shipped with
 config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
 conf_dir=$(dirname "$config")
 conf_name=$(basename "$config")
-py=${PYTHON:-python}
+# The Python with trd-spark, pyspark and hail: $PYTHON, else the checkout's .venv (scripts/install.sh
+# makes it; the README's commands do not activate it), else python3. A shell's own `python` is
+# often another one (or absent on Debian): its spark-submit lookup ended in a traceback.
+if [ -n "${PYTHON:-}" ]; then py=$PYTHON
+elif [ -x "$here/.venv/bin/python" ]; then py="$here/.venv/bin/python"
+else py=python3
+fi
 case "$package" in
   zip)
     pkg_path="$here/build/trd_spark.zip"
-    package_cmd=(python -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], 'trd_spark')" "${pkg_path%.zip}" "$here") ;;
+    package_cmd=("$py" -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], 'trd_spark')" "${pkg_path%.zip}" "$here") ;;
   wheel)
     version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$here/trd_spark/__init__.py")
     pkg_path="$here/build/dist/trd_spark-$version-py3-none-any.whl"
-    package_cmd=(python -m pip wheel --no-deps --no-build-isolation --quiet -w "$here/build/dist" "$here") ;;
+    package_cmd=("$py" -m pip wheel --no-deps --no-build-isolation --quiet -w "$here/build/dist" "$here") ;;
   *) die "unknown --package $package (zip | wheel)" ;;
 esac
 # hailctl passes one .zip through as is but re-zips anything else's *.py files (a wheel would
@@ -191,6 +197,8 @@ quote() {
 
 case "$mode" in
   spark-submit)
+    "$py" -c 'import pyspark, hail' >/dev/null 2>&1 \
+      || die "$py cannot import pyspark and hail: run scripts/install.sh (it makes .venv), or set PYTHON to the Python of the environment trd-spark is installed in"
     spark_home=$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
     hail_jar=$("$py" -c 'import os, hail; print(os.path.join(os.path.dirname(hail.__file__), "backend", "hail-all-spark.jar"))')
     java_home=$("$py" -m trd_spark.cli java 2>/dev/null)

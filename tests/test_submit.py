@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,7 @@ def test_driver_memory_comes_from_the_config():
 
 def test_wheel_package_is_built_and_importable_from_py_files(tmp_path):
     package, cmd = dry_run("--package", "wheel", "--master", "local[2]")
-    assert package[:4] == ["python", "-m", "pip", "wheel"] and "--no-deps" in package
+    assert package[:4] == [sys.executable, "-m", "pip", "wheel"] and "--no-deps" in package
     wheel = Path(option(cmd, "--py-files")[0])
     assert wheel.name == "trd_spark-0.1.0-py3-none-any.whl"
     # Really build it (as submit.sh does) and import the package from the wheel alone, the
@@ -194,3 +195,49 @@ def test_dataproc_mode_refuses_a_config_with_a_key_written_twice(tmp_path, monke
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().splitlines() == [
         f"submit.sh: {config}: line {last}: duplicate key 'spark' (first at line {first})"]
+
+
+def _path_with_a_python_without_pyspark(tmp_path: Path) -> str:
+    """PATH whose `python` / `python3` cannot import pyspark: a shell that did not activate .venv."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "python3"):
+        shim = bin_dir / name
+        shim.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named pyspark' >&2\nexit 1\n")
+        shim.chmod(0o755)
+    return f"{bin_dir}:{os.environ['PATH']}"
+
+
+def test_readme_submit_command_finds_the_install_venv_without_python_set(tmp_path):
+    # README: `./scripts/install.sh` (makes .venv), then `scripts/submit.sh --master 'local[2]'`
+    # from a shell that never activated .venv. submit.sh ran `python -c 'import pyspark'` and
+    # stopped with a traceback; it now uses the checkout's .venv when PYTHON is not set.
+    assert (REPO / ".venv" / "bin" / "python").exists(), "the README's install makes .venv in the checkout"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    env["PATH"] = _path_with_a_python_without_pyspark(tmp_path)
+    out = subprocess.run(["bash", str(SUBMIT), "--dry-run", "--master", "local[2]"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    package, cmd = (shlex.split(line) for line in out.stdout.strip().splitlines())
+    venv_python = str(REPO / ".venv" / "bin" / "python")
+    assert package[0] == venv_python
+    assert any(a.endswith("/bin/spark-submit") for a in cmd)
+    assert f"PYSPARK_PYTHON={Path(venv_python).resolve()}" in cmd or f"PYSPARK_PYTHON={venv_python}" in cmd
+
+
+def test_submit_without_a_python_that_has_pyspark_stops_with_one_line(tmp_path):
+    # A checkout without .venv (copied scripts, jobs and conf) and no PYTHON: one line naming what
+    # to do, not a Python traceback.
+    root = tmp_path / "checkout"
+    for sub in ("scripts", "jobs", "conf"):
+        shutil.copytree(REPO / sub, root / sub)
+    (root / "trd_spark").mkdir()
+    (root / "trd_spark" / "__init__.py").write_text((REPO / "trd_spark" / "__init__.py").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    env["PATH"] = _path_with_a_python_without_pyspark(tmp_path)
+    out = subprocess.run(["bash", str(root / "scripts" / "submit.sh"), "--dry-run", "--master", "local[2]"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        "submit.sh: python3 cannot import pyspark and hail: run scripts/install.sh (it makes .venv), "
+        "or set PYTHON to the Python of the environment trd-spark is installed in"]
