@@ -142,15 +142,15 @@ def test_persons_in_two_datasets_are_counted_per_pair(spark):
     assert dataset_overlaps({"disc": a}) == {}
     check_disjoint_datasets({})  # disjoint datasets: nothing to say
     with pytest.raises(InputDataError, match=r"^datasets: unrelated genotyped persons in more than one dataset "
-                       r"\(25 in both disc and rep_wgs; <20 in both disc and rep_array\); the datasets are "
+                       r"\(20\+ in both disc and rep_wgs; <20 in both disc and rep_array\); the datasets are "
                        r"meta-analysed as independent samples"):
         check_disjoint_datasets({("disc", "rep_wgs"): 25, ("disc", "rep_array"): 3}, persons_below=20)
 
 
-@pytest.mark.parametrize(("n_missing", "shown"), [(1, "<20"), (19, "<20"), (20, "20"), (1234, "1,234")])
+@pytest.mark.parametrize(("n_missing", "shown"), [(1, "<20"), (19, "<20"), (20, r"20\+"), (1234, r"20\+")])
 def test_samples_without_ancestry_are_one_error_counting_persons_as_the_exports(n_missing, shown):
     """The cohort stage's missing-ancestry error counted persons as they are ("1 sample(s)",
-    new-user trial, session 16); its counts follow the rule of every log line: 1-19 read "<20"."""
+    new-user trial, session 16); its counts follow the rule of every log line: 1-19 read "<20", 20 or more "20+"."""
     from trd_spark.cohort.stage import check_ancestry_coverage
     from trd_spark.errors import InputDataError
 

@@ -9,7 +9,6 @@ import pytest
 
 from trd_spark.cohort.stage import read_tsv
 from trd_spark.errors import InputDataError, header_fields_text, value_shape
-from trd_spark.logs import partition_text
 from trd_spark.pgs import bgen_reader
 from trd_spark.pgs.genotypes import read_sample_map
 from trd_spark.phenotypes.omop import check_text_values
@@ -98,12 +97,3 @@ def test_value_shape_masks_every_digit_and_letter_but_format_words():
     assert value_shape("2014-03-24t12:00z") == "####-##-##t##:##z"
     assert value_shape("Mär 3, 2014 10 PM") == "aaa #, #### ## PM"
     assert value_shape("1000042" * 10) == "#" * 40 + "..."
-
-
-def test_statuses_of_a_definition_are_not_logged_when_one_is_small():
-    """The statuses add up to n_persons, which the log shows: "<20" for one of them would give
-    it back by subtraction, so the line then carries no count (zeros and >= 20 alone do)."""
-    assert partition_text({"TRD": 348, "non_MDD": 1802, "excluded": 0}, persons_below=20) == \
-        "TRD 348, non_MDD 1,802, excluded 0"
-    assert partition_text({"TRD": 7, "non_MDD": 1802, "trMDD": 539}, persons_below=20) is None
-    assert partition_text({"TRD": 19, "non_MDD": 20}, persons_below=20) is None

@@ -49,8 +49,9 @@ def test_the_cohort_log_gives_no_analysed_count_the_export_hides():
     persons (the analysis frame, the sum of its statuses). report.html shows that count only
     when every status is shown, since with the others shown it gives a hidden one back:
     definition B's frame 1219 in the log, less B's trMDD 353, MDD_other 100 and non-MDD 759 in
-    the export, gave B's 7 TRD persons. Now a status of 1..T-1 in any definition of any dataset
-    leaves the counts out of the log, as a step removing 1..T-1 persons does."""
+    the export, gave B's 7 TRD persons. aa20629 left the counts out when a status was 1..T-1;
+    now the log gives no count per definition at all and labels the steps before the split (0,
+    <T, T+: ``logs.person_count_text``)."""
     from test_report_reexport import with_dataset_flow
 
     from trd_spark.cohort.flow import dataset_flow_log_lines
@@ -60,6 +61,7 @@ def test_the_cohort_log_gives_no_analysed_count_the_export_hides():
     cc = suppress_release(rc, T)["cohort_counts"]
     lines = dataset_flow_log_lines(list(rc.dataset_flow.itertuples(index=False, name=None)), persons_below=T)
     analysed = {}
+    assert all(n in ("0", f"<{T}", f"{T}+") for line in lines for n in re.findall(r"<?\d[\d,]*\+?", line)), lines
     for line in lines:
         if m := re.match(r"d, (\w+): .* analysed ([\d,]+)$", line):
             analysed[m.group(1)] = int(m.group(2).replace(",", ""))
@@ -72,3 +74,46 @@ def test_the_cohort_log_gives_no_analysed_count_the_export_hides():
     assert not a.determined(trd), (cc, lines)
     lo, hi = a.interval(trd)
     assert hi - lo >= T - 3, (lo, hi, lines)
+
+
+def test_a_gate_line_gives_no_count_the_export_hides(caplog):
+    """Session 18's reproduction: a dataset of 3000 persons with a PGS, 2988 unrelated and 2983
+    with ancestry and PCs (12 and 5 removed). The export shows 2988 and hides both others (the 5
+    next to a shown 2988), but the cohort stage's gate on genotyped persons absent from OMOP
+    logged "35 of 2,983 unrelated genotyped persons ... (1.2%)", a WARNING line a user pastes
+    into a ticket: with the export's 2988 it gave the 5 persons without ancestry or PCs. Person
+    counts of T or more reach no log line exactly (``logs.person_count_text``), nor a share of
+    them: the line shows no count the export hides (fails on bc5b24d: removed determined)."""
+    import logging
+
+    from test_report_reexport import with_dataset_flow
+
+    from trd_spark.cohort.stage import genotyped_without_person_gate
+    from trd_spark.config import GateThreshold
+
+    rc = with_dataset_flow(definitions_release({"A": 60}), [3000, 2988, 2983])
+    shown = suppress_release(rc, T)["dataset_flow"]
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        genotyped_without_person_gate(35, 2983, "d", GateThreshold(warn=0.01, error=0.5), persons_below=T)
+    line = next(r.getMessage() for r in caplog.records if "genotyped_without_person" in r.getMessage())
+    m = re.search(r"gate genotyped_without_person: (\S+) of (\S+) unrelated .*? OMOP person(?: \(([\d.]+)%\))?;", line)
+    assert m, line
+    a = Attacker(T)
+    steps = [("step", i) for i in range(3)]
+    rows = shown[shown["definition"] == "all"]
+    for i, (n, removed) in enumerate(zip(rows["n"], rows["removed"])):
+        a.cell(steps[i], n)
+        if i:
+            a.cell(("removed", i), removed)
+            a.know({steps[i - 1]: 1, steps[i]: -1, ("removed", i): -1})
+    n_text, total_text, share = m.groups()
+    if total_text.replace(",", "").isdigit():  # the gate's total: the persons with ancestry and PCs
+        a.know({steps[2]: 1}, int(total_text.replace(",", "")))
+    if share is not None and n_text.replace(",", "").isdigit():  # n / total shown to 0.1%
+        n = int(n_text.replace(",", ""))
+        a.know({steps[2]: 1, ("total_low",): -1}, 100 * n / (float(share) + 0.05))
+        a.know({steps[2]: 1, ("total_high",): 1}, 100 * n / (float(share) - 0.05))
+    for removed in (("removed", 1), ("removed", 2)):
+        assert not a.determined(removed), (line, shown)
+        lo, hi = a.interval(removed)
+        assert hi - lo >= T - 3, (removed, lo, hi, line)

@@ -10,11 +10,10 @@ many (aggregates only, never an identifier) and calls ``check_gate`` with the co
 from __future__ import annotations
 
 import logging
-import math
 
 from trd_spark.config import GateThreshold
 from trd_spark.errors import InputDataError
-from trd_spark.logs import count_text, is_small_count, suppressed_label
+from trd_spark.logs import person_count_text
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,8 @@ def check_gate(
     ``threshold.error``. ``what`` describes the counted items ("persons with sex 'other'"),
     ``cause`` the likely cause and fix, both shown in the message. For counts of persons pass
     ``persons_below`` (``report.small_count_threshold``): the message then shows no count 1 to
-    threshold-1 nor one its numbers give by arithmetic (``_shown``); the record (the stage
-    manifest, internal) keeps the exact counts.
+    threshold-1 nor one its numbers give by arithmetic (``_shown``: labels only, no share); the
+    record (the stage manifest, internal) keeps the exact counts.
     """
     n, total = int(n or 0), int(total or 0)
     share = n / total if total else 0.0
@@ -41,31 +40,22 @@ def check_gate(
     counts, shown_share = _shown(n, total, share, persons_below)
     message = f"gate {name}: {counts} {what}{shown_share}; likely cause: {cause}"
     if n and threshold.error is not None and share >= threshold.error:
-        raise InputDataError(f"{message} (error at >= {threshold.error:.0%})", where=where)
+        raise InputDataError(f"{message} (error at >= {100 * threshold.error:g}%)", where=where)
     if n and threshold.warn is not None and share >= threshold.warn:
-        log.warning("%s: %s (warning at >= %.0f%%)", where, message, 100 * threshold.warn)
+        log.warning("%s: %s (warning at >= %s%%)", where, message, f"{100 * threshold.warn:g}")
         record["level"] = WARNING
     return record
 
 
 def _shown(n: int, total: int, share: float, persons_below: int | None) -> tuple[str, str]:
     """(``"<n> of <total>"``, ``" (<share>)"``) as a gate message shows them. For persons
-    (``persons_below`` = T) no count 1..T-1 can be read from them: n, total (``logs.count_text``)
-    and the rest ``total - n`` (995 of 1,000 would give 5) in 1..T-1 are shown as "<T" / "all
-    but <T", and the share then only as the bound those labels give (1.4% of 500 would give 7)."""
-    exact = f"{n:,} of {total:,}", f" ({share:.1%})"
+    (``persons_below`` = T) both counts as ``logs.person_count_text`` shows them (0, <T, T+) and
+    no share: an exact count of T or more, or a share of one (1.4% of 500 gave 7; 35 of 2,983 with
+    the export's 2988 gave 5), can give back a count the export hides. That the gate fired says
+    the share reached the level the message names, no more."""
     if persons_below is None:
-        return exact
-    t = persons_below
-    shown_total = count_text(total, persons_below=t)
-    if is_small_count(total, t):
-        return f"{count_text(n, persons_below=t)} of {shown_total}", ""
-    if is_small_count(n, t):
-        return f"{suppressed_label(t)} of {shown_total}", f" (under {math.ceil(1000 * t / total) / 10:.1f}%)"
-    if is_small_count(total - n, t):
-        return (f"all but {suppressed_label(t)} of {shown_total}",
-                f" (over {math.floor(1000 * (total - t) / total) / 10:.1f}%)")
-    return exact
+        return f"{n:,} of {total:,}", f" ({share:.1%})"
+    return f"{person_count_text(n, persons_below)} of {person_count_text(total, persons_below)}", ""
 
 
 def require_rows(empty: list[str], *, cause: str, where: str) -> None:

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,23 +222,36 @@ def suppressed_label(threshold: int) -> str:
     return f"<{threshold}"
 
 
+def at_least_label(threshold: int) -> str:
+    """The label a log line shows for a count of ``threshold`` persons or more, e.g. ``20+``."""
+    return f"{threshold}+"
+
+
+def person_count_text(n: int, persons_below: int) -> str:
+    """How a count of persons reaches a log line, a gate message, an error or the run summary
+    (everything a user may paste into a ticket), written once: 0 as ``0``, 1 to T-1 as ``<T``
+    and T or more as ``T+`` (T = ``persons_below``, ``report.small_count_threshold``); never
+    the count itself. The report's export hides counts of T or more too, to protect a small
+    one (secondary suppression, ``report.suppression.audit_suppression``), and which it hides
+    is decided when the report runs, after the logs were written: an exact count in a log line
+    gave one back ("35 of 2,983 unrelated ..." in a gate WARNING with the export's 2988 gave the
+    5 persons between them, tests/test_privacy_logs.py), and so would a share of it or a count
+    rounded (near the rounding's edge). A label says no more than the export: a count of
+    1..T-1 is a "<T" there too, one of T or more a number or "suppressed" (>= T), a zero 0.
+    The exact counts stay in the stage manifests (internal) and the export shows what may be
+    shown."""
+    if n == 0:
+        return "0"
+    return suppressed_label(persons_below) if is_small_count(n, persons_below) else at_least_label(persons_below)
+
+
 def count_text(n: int, *, persons_below: int | None = None) -> str:
-    """``n`` with thousands separators. For a count of persons pass the small-count
-    threshold (``report.small_count_threshold``) as ``persons_below``: 1 to threshold-1 is
-    then shown as "<threshold" (the suppression rule of the exports, applied to logs)."""
-    if persons_below is not None and is_small_count(n, persons_below):
-        return suppressed_label(persons_below)
+    """``n`` with thousands separators (records, variants, files, rows of non-person tables).
+    For a count of persons pass the small-count threshold (``report.small_count_threshold``)
+    as ``persons_below``: the count is then shown as ``person_count_text`` says."""
+    if persons_below is not None:
+        return person_count_text(n, persons_below)
     return f"{n:,}"
-
-
-def partition_text(counts: Mapping[str, int], *, persons_below: int) -> str | None:
-    """Counts of persons that partition a total the log shows elsewhere (the statuses of one
-    TRD definition add up to ``n_persons``), as "name count, ...", or None when a part is 1
-    to ``persons_below``-1: "<T" for one part would give it back by subtraction from the
-    total (two parts under T, their sum), so such a line shows no count at all."""
-    if any(is_small_count(n, persons_below) for n in counts.values()):
-        return None
-    return ", ".join(f"{name} {n:,}" for name, n in counts.items())
 
 
 class Steps:
@@ -252,8 +265,8 @@ class Steps:
         self.log = logging.getLogger(f"trd_spark.{stage}")
 
     def done(self, step: str, count: int | None = None, unit: str = "records", *, persons: bool = False) -> None:
-        """Log that ``step`` finished; ``count`` of ``unit`` (``persons=True``: suppressed
-        below the threshold, see ``count_text``)."""
+        """Log that ``step`` finished; ``count`` of ``unit`` (``persons=True``: a count of
+        persons, shown as ``person_count_text`` says: 0, <T or T+)."""
         now = time.monotonic()
         counted = "" if count is None else f", {count_text(count, persons_below=self.threshold if persons else None)} {unit}"
         self.log.info("%s: %s%s (%.1f s)", self.stage, step, counted, now - self.t0)

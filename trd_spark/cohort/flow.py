@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trd_spark.logs import is_small_count, partition_text
+from trd_spark.logs import person_count_text
 from trd_spark.vocabulary import ALL_DEFINITIONS, ANALYSED_STATUSES, DatasetFlowStep, status_step
 
 # Steps before the split by TRD definition, in order (the stage counts each).
@@ -44,41 +44,28 @@ def dataset_flow_rows(
 
 
 def dataset_flow_log_lines(rows: Iterable[tuple[str, str, int, str, int]], *, persons_below: int) -> list[str]:
-    """The run log's account of the persons each cohort step removed, from ``dataset_flow_rows``'
-    rows: per dataset and TRD definition, "<dataset>, <definition>: <n> genotyped persons with
-    PGS: removed as related <n>, without genetic ancestry or PCs <n>, not in the analysis frame
-    (...) <n>, analysed <n>" (the parts add up to the genotyped count).
+    """The run log's account of the persons the cohort steps before the split by definition
+    removed, from ``dataset_flow_rows``' rows: per dataset "<dataset>: <n> genotyped persons with
+    PGS, removed as related <n>, without genetic ancestry or PCs <n>", each count as
+    ``logs.person_count_text`` shows it (0, <T, T+), then one line saying where the counts are.
 
-    The counts are given for every dataset or for none: when any part of any line is 1 to
-    ``persons_below``-1 the one line says they are not logged. A part hidden in one line would
-    come back by subtraction from the genotyped total and the other lines of its dataset, and a
-    dataset hidden alone from the other datasets' lines and the logged row totals of the scores
-    and the analysis frame (``logs.partition_text``'s rule, over the whole table). A status of 1
-    to ``persons_below``-1 (a row "status ...") leaves them out too: "analysed" is the sum of the
-    definition's statuses, which report.html shows only when every status is shown, and with the
-    others from the export it gave the hidden one back (definition B's 1,219 analysed less 353 +
-    100 + 759: 7 TRD persons; tests/test_privacy_logs.py)."""
+    Labels only, as every person count in the logs: the report's export may hide a count of T or
+    more to protect a small one, and an exact count here would give it back (definition B's
+    frame 1,219 in this log less B's trMDD 353, MDD_other 100 and non-MDD 759 in the export gave
+    B's 7 TRD persons; tests/test_privacy_logs.py). These steps are published (report.html's
+    genotyped -> analysed table) with the same labels or more. The per-definition parts (not in
+    the analysis frame, analysed) are not: their labels, a 0 among them, would be relations the
+    export's audit does not know, so they are left out."""
     pre: dict[str, dict[str, int]] = {}
-    in_frame: dict[tuple[str, str], int] = {}
-    small_status = False
     for dataset, definition, _, step, n in rows:
         if definition == ALL_DEFINITIONS:
             pre.setdefault(dataset, {})[step] = int(n)
-        elif step == IN_FRAME:
-            in_frame[(dataset, definition)] = int(n)
-        else:
-            small_status = small_status or is_small_count(int(n), persons_below)
     lines = []
-    for (dataset, definition), analysed in in_frame.items():
-        genotyped, unrelated, with_ancestry = (pre[dataset][str(s)] for s in PRE_STEPS)
-        parts = {"removed as related": genotyped - unrelated,
-                 "without genetic ancestry or PCs": unrelated - with_ancestry,
-                 "not in the analysis frame (no OMOP person, sex other or status excluded)": with_ancestry - analysed,
-                 "analysed": analysed}
-        text = None if small_status else partition_text(parts, persons_below=persons_below)
-        if text is None:
-            return [f"persons removed per step not logged (a step removed, or a status has, 1 to {persons_below - 1} "
-                    "persons of a dataset; the cohort stage's dataset_flow table has them, the report's export what "
-                    "may be shown)"]
-        lines.append(f"{dataset}, {definition}: {genotyped:,} genotyped persons with PGS: {text}")
+    for dataset, steps in pre.items():
+        genotyped, unrelated, with_ancestry = (steps[str(s)] for s in PRE_STEPS)
+        lines.append(f"{dataset}: {person_count_text(genotyped, persons_below)} genotyped persons with PGS, removed as "
+                     f"related {person_count_text(genotyped - unrelated, persons_below)}, without genetic ancestry or "
+                     f"PCs {person_count_text(unrelated - with_ancestry, persons_below)}")
+    lines.append("persons per step, definition and status: the cohort stage's dataset_flow table (internal); the "
+                 "report's export shows what may be shown")
     return lines
