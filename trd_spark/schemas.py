@@ -119,7 +119,7 @@ ANTIDEPRESSANT_TRIALS = _s(
     ("ingredient_concept_id", L, "RxNorm ingredient reached through concept_ancestor"),
     ("ingredient_name", S, "ingredient concept_name"),
     ("trial_start_date", Dt, "first exposure start of the episode"),
-    ("trial_end_date", Dt, "last exposure end of the episode (gaps <= persistence window merged)"),
+    ("trial_end_date", Dt, "last exposure end of the episode (gaps <= persistence window merged), clipped at followup_end_date"),
     ("trial_days", I, "trial_end_date - trial_start_date + 1"),
     ("adequate", B, "trial_days >= min_trial_days and starts on/after MDD index - pre_index_window"),
 )
