@@ -76,3 +76,18 @@ def test_check_config_reports_the_panel_per_domain(capsys, monkeypatch):
         assert re.search(rf"^  {domain}\s+{n} scored\s+{m} to curate", out, re.M), domain
     assert "PGS003565 Neuroticism" in out
     assert "custom (not PGS Catalog) IDs" not in out
+
+
+def test_readme_states_the_panel_shortfall_as_the_file_has_it():
+    # Issue 19 ended blocked: README's AoU walk-through must say how far the shipped panel is from
+    # the study's 61 traits, with the file's own counts (it said nothing, so a first real run
+    # looked like the study's grid).
+    panel = TraitPanel.model_validate(yaml.safe_load(PANEL.read_text()))
+    listed = len(panel.scores) + len(panel.to_curate)
+    text = " ".join((REPO / "README.md").read_text().split())
+    m = re.search(r"it scores (\d+) traits; (\d+) more are listed without an ID \(insomnia and educational "
+                  r"attainment among them\) and the other (\d+) of the study's 61 traits are not listed", text)
+    assert m, "README: the trait panel shortfall sentence"
+    assert (int(m[1]), int(m[2]), int(m[3])) == (len(panel.scores), len(panel.to_curate), 61 - listed)
+    assert {"Insomnia", "Educational attainment"} <= {s.trait for s in panel.to_curate}
+    assert f"so a run with it fits {len(panel.scores)} of the 61 PGS" in text
