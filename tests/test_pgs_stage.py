@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import pysam
@@ -122,11 +123,17 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
     }}
 
 
-def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path):
+def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path, caplog):
+    """The MatchRateError names the field and the match logs: it is the failure's one ERROR
+    line (the CLI logs it); the stage logged a second one of its own before."""
     cfg = load_config(write_config(tmp_path, min_overlap=0.75))
-    with pytest.raises(MatchRateError) as e:
+    with caplog.at_level("INFO", logger="trd_spark"), pytest.raises(MatchRateError) as e:
         run_stage(spark, cfg, "pgs")
+    assert any(r.getMessage().startswith("pgs: matching") for r in caplog.records)  # the stage's log is seen
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     msg = str(e.value)
+    assert msg.startswith("pgs.min_overlap: ") and msg.endswith(f"(match logs: {Layout.of(cfg).release_dir}/"
+                                                                 f"{stage.FAILED_MATCH_DIR})")
     # PGS000901 matches 6/9 and PGS000950 1/2, in both datasets
     for ds in ("discovery", "replication_wgs"):
         assert f"score PGS000901 in dataset {ds}: matched 6/9" in msg

@@ -486,7 +486,7 @@ def run(ctx: StageContext) -> None:
         write_table(variant_matches.select(*PGS_VARIANT_MATCHES.names), f"{failed_dir}/variant_matches.parquet")
         write_pandas(spark, summary, f"{failed_dir}/match_summary.parquet", PGS_MATCH_SUMMARY.struct)
         fs.write_text(f"{failed_dir}/match_summary.tsv", summary_tsv(summary))
-        log.error("pgs: %d score(s) below min_overlap; match logs in %s", len(failures), failed_dir)
+        # The error is the one ERROR line (the CLI logs it): it names the match logs' directory.
         raise MatchRateError(f"{'; '.join(failures)} (match logs: {failed_dir})", where="pgs.min_overlap")
 
     with ctx.publish() as writer:
