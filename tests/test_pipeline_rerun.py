@@ -289,6 +289,29 @@ def test_input_replaced_with_same_size_and_mtime_reruns_and_a_touch_does_not(spa
     assert _reruns(cfg) == []
 
 
+def test_explain_names_the_scoring_files_that_changed(spark, published):
+    """The fingerprint takes a glob of scoring files as one digest, so the reason named only
+    the glob: now the pgs manifest's ``notes.scoring_files`` (each file's path and SHA-256)
+    name the edited and removed files, and the glob's files the scores were not read from
+    (a new file here)."""
+    from trd_spark.stages import file_sha256
+
+    _, cfg = published
+    scores = Path(cfg.pgs.scoring_files[0]).parent
+    (scores / "PGS2.txt").write_text("PGS2\n")
+    made = {f"PGS{i}": {"GRCh38": {"path": str(scores / f"PGS{i}.txt"), "sha256": file_sha256(str(scores / f"PGS{i}.txt"))}}
+            for i in (1, 2)}
+    with publish_stage(spark, cfg, "pgs", notes={"scoring_files": made}) as writer:
+        writer.write_text("out.txt", "pgs\n")
+    assert plan(cfg, LocalFs())["pgs"] == []
+    (scores / "PGS1.txt").write_text("PGS1 edited\n")
+    (scores / "PGS2.txt").unlink()
+    (scores / "PGS3.txt").write_text("PGS3\n")
+    assert plan(cfg, LocalFs())["pgs"] == [
+        f"input pgs.scoring_files.0 changed ({cfg.pgs.scoring_files[0]}: {scores / 'PGS1.txt'} edited; "
+        f"{scores / 'PGS2.txt'} removed; not among the files the published scores were read from: {scores / 'PGS3.txt'})"]
+
+
 def test_large_input_is_hashed_when_its_stat_changes_and_reruns_only_on_new_bytes(spark, published, monkeypatch,
                                                                                  caplog):
     """A local input over ``CONTENT_DIGEST_MAX_BYTES`` (genotypes: a PLINK .bed re-made with

@@ -35,6 +35,7 @@ zone, ANSI mode): it is in every slice.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import glob
 import hashlib
@@ -607,6 +608,38 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
     return out
 
 
+def _scoring_file_changes(manifest: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """Which local files of a ``pgs.scoring_files`` entry (``now``: its new input fingerprint)
+    differ from those the published scores were read from (the pgs manifest's
+    ``notes.scoring_files``: each file's path and SHA-256): "<path> edited", "<path> removed",
+    and the entry's files the scores were not read from (new ones; copies for another build,
+    checksum sidecars). The fingerprint takes a glob or directory as one digest, so without
+    this the reason names only the entry. None for an entry on an object store or a manifest
+    without the notes (an older pgs stage, a test's stand-in)."""
+    pattern = local_path(str(now.get("path", "")))
+    made = (manifest.get("notes") or {}).get("scoring_files")
+    if not pattern or not isinstance(made, dict):
+        return None
+    read = {local_path(e["path"]) or e["path"]: e["sha256"] for by_build in made.values()
+            for e in by_build.values() if isinstance(e, dict) and "sha256" in e and "path" in e}
+    files = _local_files(pattern)
+    large = now.get(STAT_RECORD) or {}  # a large file's digest, taken without reading it again
+
+    def digest(p: str) -> str:
+        return str(large[p][4]) if p in large else file_sha256(p)
+
+    def in_entry(p: str) -> bool:  # a file gone since: was it this entry's?
+        return fnmatch.fnmatchcase(p, pattern) if glob.has_magic(pattern) else (
+            p == pattern or p.startswith(pattern.rstrip("/") + "/"))
+
+    parts = [f"{p} edited" for p in sorted(read) if p in files and digest(p) != read[p]]
+    parts += [f"{p} removed" for p in sorted(read) if p not in files and in_entry(p)]
+    others = [p for p in files if p not in read]
+    if others:
+        parts.append(f"not among the files the published scores were read from: {', '.join(others)}")
+    return "; ".join(parts) or None
+
+
 def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: Set[str] = frozenset()) -> list[str]:
     """Why ``spec`` must run (empty: its published outputs are up to date).
 
@@ -642,7 +675,8 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     for key in sorted(k for k in {*old["inputs"], *new["inputs"]} if compared(k, old["inputs"]) != compared(k, new["inputs"])):
         now = new["inputs"].get(key) or {}
         state = "not found" if now.get("exists") is False else "changed"
-        reasons.append(f"input {key} {state} ({now.get('path', 'removed')})")
+        files = _scoring_file_changes(m, now) if key.startswith("pgs.scoring_files.") else None
+        reasons.append(f"input {key} {state} ({now.get('path', 'removed')}{': ' + files if files else ''})")
     return reasons
 
 
