@@ -27,8 +27,8 @@ STRAND_FORMS = "scoring-file-swapped-duplicate-strand-forms"
 def test_one_variant_in_two_forms_is_one_error_naming_both_lines(hl, spark):
     """PGS910701 line 9 (T/C at 7:1000000) is line 5 (A/G) on the other strand: the default
     policy (error) names the file, the later line and the first. The stage's matcher on the
-    case's files, the VCF's rows read as text (the stage's Hail read of them costs ~50 s; the
-    first-wins test below runs the whole stage)."""
+    case's files, the VCF's rows read as text (the stage's Hail read of them is the slow part;
+    the first-wins test below runs the whole stage)."""
     import gzip
 
     from trd_spark.pgs.matching import match_sites_frame, score_sites

@@ -452,7 +452,7 @@ def _publish_models_with_logistic(spark, cfg: Config) -> None:
 
 def test_noop_rerun_starts_no_spark_and_a_changed_input_reruns(spark, published):
     """`trd-spark run` with every stage current decides so from the manifests and the local
-    input fingerprints, without a JVM (a session took ~67 s to find nothing to do): the
+    input fingerprints, without a JVM (starting a session only to find nothing to do): the
     subprocess's run log has no "Java ... from" / "Spark ..., Hail" session lines, every
     stage's skip line as before, the headline (read with pyarrow: the same text as Spark's).
     A changed input still makes the decision need a session, and so does a gs:// input."""

@@ -305,19 +305,19 @@ def test_bgen_sample_file_is_an_input_fingerprinted(cfg, tmp_path, sample_name):
     assert [k for k, _ in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == []
 
 
-def test_explain_of_a_file_uri_input_starts_no_spark(tmp_path, capsys, monkeypatch):
+def test_explain_of_a_file_uri_input_starts_no_spark(tmp_path):
     """``explain`` fingerprints a file:// input with ``os`` (``stages.input_fingerprint``), as a
     no-op ``run`` decides (``pipeline.needs_spark_to_plan``). Session 17 review: the CLI's own
-    test counted any URI, so a file:// input started Spark (and its JVM) for nothing."""
+    test counted any URI, so a file:// input started Spark (and its JVM) for nothing. Run in a
+    fresh interpreter, which has launched no JVM afterwards (``SparkContext._gateway``: set
+    when pyspark starts one; this test process may hold the test session's)."""
+    import subprocess
+    import sys
+
     import yaml
 
-    from trd_spark import cli
     from trd_spark.config import DEFAULT_CONFIG
 
-    def no_spark(cfg):
-        raise AssertionError("Spark's file system was started")
-
-    monkeypatch.setattr(cli, "_spark_fs", no_spark)
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     raw.pop("toy_data")
     raw["output_root"] = str(tmp_path / "results")
@@ -326,8 +326,13 @@ def test_explain_of_a_file_uri_input_starts_no_spark(tmp_path, capsys, monkeypat
     raw["pgs"]["trait_panel"] = str(DEFAULT_CONFIG.parent / "trait_panel_toy.yaml")
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    assert cli.main(["explain", "--config", str(config), "--stage", "phenotypes"]) == 0
-    assert f"reads omop.path: file://{tmp_path}/omop" in capsys.readouterr().out
+    code = ("import sys; from pyspark import SparkContext; from trd_spark.cli import main; "
+            f"rc = main(['explain', '--config', {str(config)!r}, '--stage', 'phenotypes']); "
+            "print('JVM started' if SparkContext._gateway is not None else 'no JVM'); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"reads omop.path: file://{tmp_path}/omop" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "no JVM", proc.stdout
 
 
 def test_a_file_uri_input_is_checked_as_a_local_file(cfg, tmp_path):
