@@ -25,6 +25,7 @@ from trd_spark.pgs.matching import (
     check_match_rates,
     frame_matches,
     match_sites_frame,
+    pandas_to_spark,
     score_sites,
     score_variants_table,
     summarise_frame_matches,
@@ -160,6 +161,25 @@ def test_summary_counts_and_log_schema(hl, spark, tiny_mt, matcher):
     assert rows[("chr1", 500, "G")] == "ref_alt_flipped"
     assert rows[("chr1", 1000, "A")] == "not_found"
     assert len(rows) == 9
+
+
+def test_a_row_without_a_position_is_logged_not_found_with_no_locus(hl, spark):
+    """A scoring-file row with no position on the dataset's build (no hm_chr/hm_pos in a
+    harmonised file) is one not_found row of the match log with chrom and pos null, as the
+    schema says. Its file line is not in the table: two such rows with the same effect allele
+    differ only by weight (session 19 note: the key columns do not tell them apart)."""
+    text = ("#pgs_id=PGS000777\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n"
+            "1\t100\tA\tG\t0.5\t1\t1100\n1\t200\tA\tC\t0.25\t\t\n2\t300\tA\tC\t0.125\t\t\n")
+    sf = parse_scoring_file(text, source="s.txt")
+    assert sf.notes == ["2 variants have no position on GRCh38 (counted as not found)"]
+    rows = pd.DataFrame({"contig": ["chr1"], "position": [1100], "ref": ["G"], "alt": ["A"]})
+    fm = frame_matches(match_sites_frame(score_sites(hl, spark, [sf], "GRCh38"), rows, keep_ambiguous=False), rows)
+    log = variant_matches_pandas(fm, "d").sort_values("effect_weight", ascending=False)
+    assert log["match_type"].tolist() == ["ref_alt", "not_found", "not_found"]
+    assert log["chrom"].tolist() == ["chr1", None, None] and log["pos"].isna().tolist() == [False, True, True]
+    assert log["effect_weight"].tolist() == [0.5, 0.25, 0.125]
+    check_spark(pandas_to_spark(spark, log, PGS_VARIANT_MATCHES.struct), PGS_VARIANT_MATCHES)
 
 
 def test_min_overlap_failure_names_score_and_dataset(hl, spark, tiny_mt):

@@ -90,7 +90,8 @@ PGS_VARIANT_MATCHES = _s(
     ("dataset", "pgs_id", "chrom", "pos", "effect_allele"),
     ("dataset", S, "dataset name"),
     ("pgs_id", S, "score identifier"),
-    ("chrom", S, "contig as in the genotypes (e.g. chr1)"),
+    ("chrom", S, "contig as in the genotypes (e.g. chr1); null (and pos) when the scoring-file row has no "
+               "position on the dataset's build (not_found)"),
     ("pos", I, "1-based position on the dataset's build"),
     ("effect_allele", S, "effect allele from the scoring file"),
     ("other_allele", S, "other allele from the scoring file (null when absent)"),
