@@ -118,15 +118,29 @@ def test_whole_date_text_shapes_are_still_read(spark, tmp_path):
 
 
 def test_an_empty_date_does_not_take_a_datetime_partner_without_its_day(spark, tmp_path):
-    """The datetime an empty date falls back to (omop.DATETIME_OF) follows the same rule: a
-    death_datetime '2019-03' gives no death date (the date stays empty, as for any datetime text
-    that is no date), not 2019-03-01; a whole one gives its date."""
-    (tmp_path / "death.csv").write_text("person_id,death_date,death_datetime\n1,,2019-03\n2,,2019\n"
-                                        "3,,2019-03-05 10:00:00\n")
+    """The datetime an empty date falls back to (omop.DATETIME_OF) follows the same rule as the
+    date column: a death_datetime '2019-03' or '2019' fails the read with one line naming table
+    and columns (exit 3), not 2019-03-01; a whole one gives its date. Session 18 read such text
+    as empty: the death row was then no death at all and the person's follow-up ran on to the
+    data cutoff, with no count or message (session 19 review)."""
+    from trd_spark.errors import input_error_of
+
+    (tmp_path / "death.csv").write_text("person_id,death_date,death_datetime\n3,,2019-03-05 10:00:00\n4,2019-01-02,2019\n")
     for zone in (None, "UTC"):
         got = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv", time_zone=zone).omop,
                               "death").collect()
-        assert {r.person_id: r.death_date for r in got} == {1: None, 2: None, 3: dt.date(2019, 3, 5)}, zone
+        assert {r.person_id: r.death_date for r in got} == {3: dt.date(2019, 3, 5), 4: dt.date(2019, 1, 2)}, zone
+    for text in ("2019-03", "2019"):
+        (tmp_path / "death.csv").write_text(f"person_id,death_date,death_datetime\n1,,{text}\n3,,2019-03-05\n")
+        for zone in (None, "UTC"):
+            with pytest.raises(Exception) as e:  # noqa: B017 - the Spark query's error, read as the CLI reads it
+                read_omop_table(spark, toy_config(path=str(tmp_path), format="csv", time_zone=zone).omop,
+                                "death").collect()
+            err = input_error_of(e.value)
+            assert err is not None and err.exit_code == 3, (text, zone)
+            assert str(err) == (f"OMOP table death ({tmp_path}/death.csv): death_date is empty where death_datetime "
+                                "is a date without its day (a year or a year-month alone, which Spark would read as "
+                                "the 1st); export the whole date"), (text, zone)
 
 
 # ---- genotypes: a dosage_field that is no per-alt dosage -------------------------------------------

@@ -278,27 +278,39 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
     """The date of ``partner`` (the datetime column ``DATETIME_OF`` pairs with date column
     ``name``), for the rows whose ``name`` is empty: ``to_omop_date``'s rules (naive: its
     written date; an instant: its local date in ``time_zone``). Text that is no date gives
-    null (the date stays empty, as before). An instant (time-zone-aware timestamp, zoned ISO
-    text) without ``omop.time_zone`` fails the query, only when such a row is read, naming
-    table and columns (one eager check would scan every table whose datetimes are instants,
-    e.g. every BigQuery CDR table, although their dates are filled)."""
+    null (the date stays empty, as before). Failing the query, only when such a row is read,
+    naming table and columns (one eager check would scan every table whose datetimes are
+    instants, e.g. every BigQuery CDR table, although their dates are filled): an instant
+    (time-zone-aware timestamp, zoned ISO text) without ``omop.time_zone``; text of a year or a
+    year-month alone, as in a date column (``check_text_values``; read as empty, a death known
+    to the month was no death at all and follow-up ran on to the cutoff, silently)."""
     col, source = F.col(partner), df.schema[partner].dataType
     instant = isinstance(source, T.TimestampType) or (nanos == NANOS_UTC and isinstance(source, T.LongType))
-    if time_zone is None and (instant or isinstance(source, T.StringType)):
-        needs_zone = F.lit(True) if instant else has_zone(col)
-        fail = F.raise_error(F.lit(
-            f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date-time "
-            "with a time zone; set "
-            "omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for BigQuery TIMESTAMP)"))
-        written = F.when(is_full_date_text(col), col.cast(_D)) if isinstance(source, T.StringType) else \
-            F.lit(None).cast(_D)
-        return F.when(col.isNotNull() & needs_zone, fail.cast(_D)).otherwise(written)
-    if isinstance(source, T.StringType):
+    if not isinstance(source, T.StringType):
+        if time_zone is None and instant:
+            return F.when(col.isNotNull(), _needs_zone_error(table, name, partner, where)).otherwise(F.lit(None).cast(_D))
+        return to_omop_date(col, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where,
+                            nanos=nanos)
+    if time_zone is None:
+        date = F.when(has_zone(col), _needs_zone_error(table, name, partner, where)) \
+            .when(is_full_date_text(col), col.cast(_D))
+    else:
         text = F.when((F.trim(col).cast(_D).isNotNull() & is_full_date_text(col))
                       | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
-        return to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
-    return to_omop_date(col, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where,
-                        nanos=nanos)
+        date = to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
+    no_day = F.trim(col).cast(_D).isNotNull() & ~is_full_date_text(col)  # '2019', '2019-03'
+    return F.when(no_day, F.raise_error(F.lit(
+        f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date without "
+        "its day (a year or a year-month alone, which Spark would read as the 1st); export the whole date"))
+        .cast(_D)).otherwise(date)
+
+
+def _needs_zone_error(table: str, name: str, partner: str, where: str) -> Column:
+    """``datetime_fallback``'s failure for an instant read without ``omop.time_zone`` (a date column)."""
+    return F.raise_error(F.lit(
+        f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date-time "
+        "with a time zone; set "
+        "omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for BigQuery TIMESTAMP)")).cast(_D)
 
 
 def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
