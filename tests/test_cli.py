@@ -213,31 +213,59 @@ def test_every_option_says_what_it_is_and_stage_help_names_real_upstreams():
             assert "upstream" not in text and "it reads no other stage's output" in text, text
 
 
-def test_headline_shows_no_estimate_of_a_fit_with_a_small_group(tmp_path):
+def test_headline_shows_no_estimate_the_export_does_not_show(tmp_path):
     """The headline table (console and run log) leaves out the OR, CI and p of a fit with
     1..T-1 cases or controls: its CI gives the count back, as the export's rule says
     (``report.tables.hide_estimates_of_hidden_counts``). Session 18 review: it printed the
-    internal models/logistic row whatever its counts."""
+    internal models/logistic row whatever its counts. Privacy round 8: also of a fit whose counts
+    (20 or more) the export hides to protect a small one, which the report's audit decides:
+    before the report has run on the current models output, no estimate is shown (a run log
+    is pasted into tickets; the headline printed PGS000005's estimates, hidden in the export)."""
+    import json
+
     from trd_spark.cli import headline_table
     from trd_spark.config import load_config
     from trd_spark.layout import Layout
 
     cfg = load_config(DEFAULT_CONFIG)
     cfg = cfg.model_copy(update={"output_root": str(tmp_path)})
+    layout = Layout.of(cfg)
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
-    rows = [{"dataset": discovery, "definition": cfg.phenotypes.primary_definition, "contrast": "trd_vs_nonmdd",
+    definition = cfg.phenotypes.primary_definition
+    rows = [{"dataset": discovery, "definition": definition, "contrast": "trd_vs_nonmdd",
              "pgs_id": pgs_id, "trait": "t", "domain": "d", "n": n, "n_cases": n_cases, "odds_ratio": 1.25,
              "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123}
             for pgs_id, n, n_cases in (("PGS000001", 900, 100), ("PGS000002", 107, 7), ("PGS000003", 119, 100),
-                                       ("PGS000004", 900, 0))]
-    path = Path(Layout.of(cfg).table("models", "logistic"))
+                                       ("PGS000004", 900, 0), ("PGS000005", 900, 100))]
+    path = Path(layout.table("models", "logistic"))
     path.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(path / "part-0.parquet")
-    lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
+
+    def headline() -> dict[str, str]:
+        return {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
+
+    def small(lines: dict[str, str]) -> None:
+        for pgs_id in ("PGS000002", "PGS000003"):  # 7 cases; 19 controls
+            assert lines[pgs_id].endswith("not shown: <20 cases or controls") and "1.25" not in lines[pgs_id]
+
+    small(lines := headline())  # no export: no estimate
+    assert not any("1.25" in line for line in lines.values()), lines
+    assert lines["PGS000001"].endswith("not shown: the report not run")
+    export = [{**r, "odds_ratio": "1.25" if r["pgs_id"] in ("PGS000001", "PGS000004") else ""} for r in rows]
+    Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m1"}))
+    Path(layout.stage_dir("report")).mkdir(parents=True)
+    Path(layout.stage_dir("report"), "_manifest.json").write_text(
+        json.dumps({"run_id": "r1", "fingerprint_parts": {"upstream": {"models": "m1"}}}))
+    Path(layout.stage_dir("export")).mkdir(parents=True)
+    pd.DataFrame(export).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
+    Path(layout.stage_dir("export"), "_SUCCESS").write_text("")
+    small(lines := headline())
     assert "1.25" in lines["PGS000001"] and "(1.01-1.55)" in lines["PGS000001"] and "0.012" in lines["PGS000001"]
-    for pgs_id in ("PGS000002", "PGS000003"):  # 7 cases; 19 controls
-        assert lines[pgs_id].endswith("not shown: <20 cases or controls") and "1.25" not in lines[pgs_id]
     assert "1.25" in lines["PGS000004"]  # a group of 0 is no small count (the fit failed or is empty)
+    assert lines["PGS000005"].endswith("not shown: hidden in the export") and "1.25" not in lines["PGS000005"]
+    # An export of an earlier models run (the models reran, the report not yet): no estimate.
+    Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m2"}))
+    assert all("1.25" not in line for line in headline().values())
 
 
 def test_every_command_that_may_start_spark_takes_master():

@@ -433,7 +433,8 @@ def test_input_folder_of_links_to_tables_is_fingerprinted_through_the_links(spar
 
 def _publish_models_with_logistic(spark, cfg: Config) -> None:
     """Republish models (and the report after it) with a two-row logistic table: the headline
-    table a completed `run` prints (models and report outputs otherwise as ``_publish``)."""
+    table a completed `run` prints (models and report outputs otherwise as ``_publish``; the
+    export's results.tsv shows both fits' estimates)."""
     from pyspark.sql import types as T
 
     from trd_spark.schemas import LOGISTIC_RESULTS
@@ -447,7 +448,11 @@ def _publish_models_with_logistic(spark, cfg: Config) -> None:
                           for pgs_id, odds_ratio in (("PGS000001", 1.25), ("PGS000002", 0.8))])
     with publish_stage(spark, cfg, "models") as writer:
         writer.write_pandas("logistic", frame, LOGISTIC_RESULTS)
-    _publish(spark, cfg, ["report"])
+    # The headline shows the estimates the export shows (cli.exported_estimates): both here.
+    with publish_stage(spark, cfg, "report") as writer:
+        writer.write_text("out.txt", "report\n")
+    with publish_stage(spark, cfg, "export") as writer:
+        writer.write_text("results.tsv", frame.to_csv(sep="\t", index=False))
 
 
 def test_noop_rerun_starts_no_spark_and_a_changed_input_reruns(spark, published):

@@ -72,10 +72,10 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     # Every person count reaches the log as a label (``logs.person_count_text``): 0, <20 or 20+,
     # never a number (one of 20 or more may be a count the export hides, test_privacy_logs).
     def counts(text: str) -> list[str]:
-        return re.findall(r"(?<![\w<.,])<?\d[\d,]*\+?(?![\w.%])", text)  # 1,780 is one count
+        return re.findall(r"(?<![\w<.,])<?\d+(?:,\d{3})*\+?(?![\w.%]| or more)", text)  # 1,780 is one count
 
     cohort_lines = re.findall(r"cohort: \w+: .* genotyped persons with PGS.*", text)
-    summary = re.findall(r"\b(\w+)=(<?[\d,]+\+?)", text)
+    summary = re.findall(r"\b(\w+)=(<?\d+(?:,\d{3})*\+?)", text)
     assert cohort_lines and {t for t, _ in summary} >= {"scores", "persons", "analysis_frame"}, (cohort_lines, summary)
     shown = [n for _, t, n in rows if persons_rows.get(t, True)] + [
         n for line in person_lines for n in counts(line.split(":", 1)[1])] + [

@@ -117,3 +117,26 @@ def test_a_gate_line_gives_no_count_the_export_hides(caplog):
         assert not a.determined(removed), (line, shown)
         lo, hi = a.interval(removed)
         assert hi - lo >= T - 3, (removed, lo, hi, line)
+
+
+def test_the_fit_failures_in_the_log_bound_no_small_count(caplog):
+    """The models stage logged its failed fits by reason: "logistic failures: 10 x too_few_cases"
+    with the export's "<20" cases of definition B's 10 fits (one per PGS) put B's TRD persons
+    below models.min_cases (5): 1..4, where the export's label leaves 1..19. Failures for too few
+    cases, controls or events, and fits with a group of 1..T-1, are not counted in the log (fails
+    on bc5b24d, whose _log_fits named every failure reason with its count)."""
+    import logging
+
+    import pandas as pd
+
+    from trd_spark.models.stage import _log_fits
+
+    fits = pd.DataFrame(
+        [("A", f"P{i}", 819, 60, i != 0, "" if i else "perfect_separation") for i in range(10)]
+        + [("B", f"P{i}", 762, 3, False, "too_few_cases") for i in range(10)],
+        columns=["definition", "pgs_id", "n", "n_cases", "converged", "failure_reason"])
+    with caplog.at_level(logging.INFO, logger="trd_spark"):
+        _log_fits("logistic", fits, "n_cases", T)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "too_few" not in text and "10 x" not in text, text
+    assert "logistic: 20 fits, 1 failed" in text and "1 x perfect_separation" in text, text

@@ -287,13 +287,44 @@ def _fmt(x: float, nd: int = 2) -> str:
     return "NA" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
+def exported_estimates(spark, cfg) -> dict[tuple, bool] | None:
+    """{(dataset, definition, contrast, pgs_id): whether the export shows its estimates} from the
+    release's ``export/results.tsv``, when that export was made from the current models output
+    (the report's upstream models run is the models manifest's run); None when there is no such
+    export (the report has not run since the models)."""
+    import io
+
+    import pandas as pd
+
+    from trd_spark.io import Fs, LocalFs
+    from trd_spark.layout import EXPORT, Layout
+
+    layout = Layout.of(cfg)
+    fs = LocalFs() if spark is None else Fs(spark)
+    if not layout.is_complete(fs, EXPORT):
+        return None
+    models, report = (layout.manifest(fs, stage) or {} for stage in ("models", "report"))
+    upstream = (report.get("fingerprint_parts") or {}).get("upstream") or {}
+    if not models.get("run_id") or upstream.get("models") != models.get("run_id"):
+        return None
+    path = layout.file(EXPORT, "results.tsv")
+    if not fs.exists(path):
+        return None
+    text = fs.read_text(path)
+    df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+    return {(r.dataset, r.definition, r.contrast, r.pgs_id): r.odds_ratio != "" for r in df.itertuples(index=False)}
+
+
 def headline_table(spark, cfg, truth: dict | None) -> str:
     """The primary result: discovery dataset, primary definition, TRD vs non-MDD, per PGS.
     ``spark`` None (a no-op rerun that started no session): the local models/logistic table
-    is read with pyarrow. A fit with 1..T-1 cases or controls (T: report.small_count_threshold)
-    shows no OR, CI or p: its standard error gives the count back (1/se^2 is about n_cases x
-    (1 - n_cases/n) x var(PGS), ``report.tables.hide_estimates_of_hidden_counts``), and this
-    table is on the console and in the run log, where person counts read ``<T``."""
+    is read with pyarrow. This table is on the console and in the run log, where a user may
+    paste it: it shows the OR, CI and p of the fits whose estimates the report's export shows
+    (``exported_estimates``), no others. A fit's standard error gives its counts back (1/se^2 is
+    about n_cases x (1 - n_cases/n) x var(PGS), ``report.tables.hide_estimates_of_hidden_counts``):
+    with 1..T-1 cases or controls (T: report.small_count_threshold), and also with counts of T
+    or more the export hides to protect a small one (decided by the report's audit). Before the
+    report has run on the current models output no estimate is shown."""
     import pandas as pd
 
     from trd_spark.layout import Layout
@@ -304,10 +335,12 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     else:
         df = spark.read.parquet(path).toPandas()
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
-    sel = df[(df.dataset == discovery) & (df.definition == cfg.phenotypes.primary_definition) & (df.contrast == "trd_vs_nonmdd")]
+    definition = cfg.phenotypes.primary_definition
+    sel = df[(df.dataset == discovery) & (df.definition == definition) & (df.contrast == "trd_vs_nonmdd")]
     effects = (truth or {}).get("effects", {})
+    exported = exported_estimates(spark, cfg)
     lines = [
-        f"Logistic regression, {discovery}, TRD ({cfg.phenotypes.primary_definition}) vs non-MDD, OR per SD of PGS:",
+        f"Logistic regression, {discovery}, TRD ({definition}) vs non-MDD, OR per SD of PGS:",
         f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'OR':>6} {'95% CI':>15} {'p':>9}" + ("  truth OR" if effects else ""),
     ]
     threshold = cfg.report.small_count_threshold
@@ -316,6 +349,12 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
         groups = [int(n) for n in (r.n_cases, r.n - r.n_cases) if pd.notna(n)]
         if any(0 < n < threshold for n in groups):
             line += f"{f'not shown: <{threshold} cases or controls':>32}"
+        elif pd.isna(r.odds_ratio):  # no estimate (the fit failed): nothing to hide
+            line += f"{_fmt(r.odds_ratio):>6}"
+        elif exported is None:
+            line += f"{'not shown: the report not run':>32}"
+        elif not exported.get((discovery, definition, "trd_vs_nonmdd", r.pgs_id), False):
+            line += f"{'not shown: hidden in the export':>32}"
         else:
             line += f"{_fmt(r.odds_ratio):>6} {'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}"
         if effects:

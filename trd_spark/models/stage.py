@@ -28,6 +28,7 @@ from trd_spark.schemas import (
     REPLICATION,
     TableSchema,
 )
+from trd_spark.vocabulary import ModelFailure
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -37,11 +38,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _log_fits(what: str, results: pd.DataFrame) -> None:
-    failed = results[~results["converged"].astype(bool)]
-    log.info("%s: %d fits, %d failed", what, len(results), len(failed))
-    for reason, k in failed["failure_reason"].value_counts().items():
-        log.info("  %s failures: %d x %s", what, k, reason)
+# Failures that say a group is smaller than models.min_cases: a bound on a count (``_log_fits``).
+COUNT_FAILURES = (ModelFailure.TOO_FEW_CASES, ModelFailure.TOO_FEW_CONTROLS, ModelFailure.TOO_FEW_EVENTS)
+
+
+def _log_fits(what: str, results: pd.DataFrame, part: str, persons_below: int) -> None:
+    """The run log's count of fits and of failed fits by reason. A failure is counted only for a
+    fit whose groups (``part``: cases or events, and the rest of ``n``) are all 0 or at least
+    ``persons_below`` (T), and not for too few cases, controls or events: "12 x too_few_cases"
+    with the export's "<20" cases of one definition's 12 fits put them below models.min_cases
+    (1..4, not 1..19), and with min_cases above T a fit's hidden count of T or more below it.
+    Those fits' rows are in the models stage's tables; the export shows what may be shown."""
+    n, k = results["n"].fillna(0), results[part].fillna(0)
+    small = ((k > 0) & (k < persons_below)) | ((n - k > 0) & (n - k < persons_below))
+    failed = results[~small & ~results["converged"].astype(bool) & ~results["failure_reason"].isin(COUNT_FAILURES)]
+    log.info("%s: %d fits, %d failed (not counted: fits with a group of 1 to %d persons, and too few cases, controls "
+             "or events)", what, len(results), len(failed), persons_below - 1)
+    for reason, count in failed["failure_reason"].value_counts().items():
+        log.info("  %s failures: %d x %s", what, count, reason)
 
 
 def load_analysis_frame(ctx: StageContext) -> DataFrame:
@@ -62,7 +76,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     frame = load_analysis_frame(ctx)
     logistic = logistic_grid_spark(frame, cfg)
     log.info("models: %d datasets, %d definitions", logistic["dataset"].nunique(), logistic["definition"].nunique())
-    _log_fits("logistic", logistic)
+    _log_fits("logistic", logistic, "n_cases", cfg.report.small_count_threshold)
     tables: dict[str, tuple[pd.DataFrame, TableSchema]] = {"logistic": (logistic, LOGISTIC_RESULTS)}
     meta = meta_table(logistic, cfg)
     tables.update({
@@ -73,7 +87,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     })
     if cfg.models.cox:
         cox = cox_grid_spark(frame, cfg)
-        _log_fits("cox", cox)
+        _log_fits("cox", cox, "n_events", cfg.report.small_count_threshold)
         tables["cox"] = (cox, COX_RESULTS)
         tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 
