@@ -186,13 +186,16 @@ def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.Da
     t0 = time.perf_counter()
     # As stage.run: the native pass's one-off costs paid in the background meanwhile (the wait
     # for it, if any, is in the match phase).
-    with stage.native_warm_up(hl, spark, cfg):
+    waits = _WarmUpWaits()
+    with waits, stage.native_warm_up(hl, spark, cfg):
         files = stage.load_scoring_files(spark, cfg, "GRCh38")
         times["parse"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         sites = score_sites(hl, spark, files, "GRCh38", liftover=cfg.pgs.liftover)
         matched = stage.match_dataset(hl, spark, cfg, "bench", files, sites)
     times["match"] = time.perf_counter() - t1
+    # How long the match phase's end waited for the background warm-up (in the match time).
+    times["warm_up_wait"] = waits.found[-1] if waits.found else None
     t2 = time.perf_counter()
     out = hl.utils.new_temp_file("bm_scores", "ht")
     passes = _NativePassRecords()
@@ -218,20 +221,24 @@ def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.Da
     return times, df.pivot(index="s", columns="pgs_id", values="score_sum")
 
 
-class _NativePassRecords(logging.Handler):
-    """While active (``with``), keeps the ``native_pass`` split ``pgen_engine.score`` logs
-    (``pgen_engine._PassTimes``: prepare, job, rows to Spark, seconds)."""
+class _LogRecords(logging.Handler):
+    """While active (``with``), keeps what ``found_in`` takes from the INFO records of one
+    logger (``found``), that logger's level lowered to INFO meanwhile when needed."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: str) -> None:
         super().__init__(logging.INFO)
-        self.found: list[dict] = []
-        self._logger = logging.getLogger("trd_spark.pgs.pgen_engine")
+        self.found: list = []
+        self._logger = logging.getLogger(logger)
+
+    def found_in(self, record: logging.LogRecord) -> object | None:
+        raise NotImplementedError
 
     def emit(self, record: logging.LogRecord) -> None:
-        if hasattr(record, "native_pass"):
-            self.found.append(record.native_pass)
+        value = self.found_in(record)
+        if value is not None:
+            self.found.append(value)
 
-    def __enter__(self) -> _NativePassRecords:
+    def __enter__(self) -> _LogRecords:
         self._level = self._logger.level
         self._logger.addHandler(self)
         if not self._logger.isEnabledFor(logging.INFO):
@@ -241,6 +248,30 @@ class _NativePassRecords(logging.Handler):
     def __exit__(self, *exc) -> None:
         self._logger.removeHandler(self)
         self._logger.setLevel(self._level)
+
+
+class _NativePassRecords(_LogRecords):
+    """The ``native_pass`` split ``pgen_engine.score`` logs (``pgen_engine._PassTimes``:
+    prepare, job, rows to Spark, seconds; how the partials came back)."""
+
+    def __init__(self) -> None:
+        super().__init__("trd_spark.pgs.pgen_engine")
+
+    def found_in(self, record: logging.LogRecord) -> object | None:
+        return getattr(record, "native_pass", None)
+
+
+class _WarmUpWaits(_LogRecords):
+    """The seconds ``stage._warm_up_meanwhile`` logs it waited for the native pass's warm-up
+    at the end of the parse and match."""
+
+    def __init__(self) -> None:
+        super().__init__("trd_spark.pgs.stage")
+
+    def found_in(self, record: logging.LogRecord) -> object | None:
+        if str(record.msg).startswith("pgs: native pass warm-up") and isinstance(record.args, tuple):
+            return round(float(record.args[-1]), 2)
+        return None
 
 
 def process_cpu() -> dict[str, float]:
@@ -408,8 +439,10 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
                 p = t["native_pass"]
                 split += (f" [before the engine {t['score_build'] - sum(v or 0 for k, v in p.items() if k.endswith('_s')):.1f},"
                           f" engine: prepare {p['prepare_s']:.1f}, job {p['job_s'] or 0:.1f}, rows to Spark "
-                          f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks]")
+                          f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks; partials as {p.get('partials')}]")
             print(split + f" + written {t['score_write']:.1f} s (CPU {t['cpu_write']})")
+        if t.get("warm_up_wait") is not None:
+            print(f"{t['engine']:<12} match phase waited {t['warm_up_wait']:.1f} s for the native pass's warm-up")
     for t in results:
         print("phases=" + json.dumps(t))
     bad = [t for t in results if t["max_rel_diff"] > 1e-5]

@@ -23,7 +23,11 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    When every task's partials and the score rows fit ``pgs.native.driver_sum_mb`` of driver
    memory (``driver_sum_bytes``; 20k samples x 61 scores x 10 tasks: ~270 MB) they are collected
    and added on the driver, and the rows go to Spark SQL through Arrow: no shuffle stage and no
-   second kind of Python worker. Otherwise they are summed with ``reduceByKey``: no reducer ever
+   second kind of Python worker. With a local master (tasks and driver share the machine) each
+   task writes its partials to a file of a scratch directory and returns the file's name
+   (``_spilled``): ~200 MB of partials at 20k x 61 x 10 tasks cost 2-4 CPU-s of the JVM and
+   the driver on their way through Spark's task results (session 19), a file a few
+   milliseconds. Otherwise they are summed with ``reduceByKey``: no reducer ever
    holds more than k x slice numbers, so the reduction stays bounded at 250k samples x 61
    scores; the slices become the score rows in the workers. Same rows either way
    (``_ScoreRows``).
@@ -45,7 +49,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -403,6 +407,46 @@ def _fill_missing_calls(read: Callable[[_Task, int, int, np.ndarray], np.ndarray
     return np.concatenate(found_r), np.concatenate(found_j)
 
 
+@contextmanager
+def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
+    """A new local directory for the tasks' partial sums (``_spilled``), removed on exit, when
+    Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
+    otherwise (a cluster: the partials come back as Spark task results). Under Spark's first
+    ``spark.local.dir`` when set (the config's ``spark.tmp_dir``), else the system's temp dir."""
+    import shutil
+    import tempfile
+
+    sc = spark.sparkContext
+    if not (sc.master or "").startswith("local"):
+        yield None
+        return
+    local = sc.getConf().get("spark.local.dir")
+    base = local.split(",")[0] if local else None
+    if base is not None:
+        os.makedirs(base, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="pgs_native_partials_", dir=base)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _spilled(directory: str, pairs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray]]]
+             ) -> Iterator[tuple[int, str]]:
+    """In a task: each (slice, (score, missing vars)) partial written to a new .npy file of
+    ``directory`` (both arrays, exact: ``np.save``), yielded as (slice, file name);
+    ``_rows_summed_on_driver`` reads and removes it. A new name per file (``mkstemp``): a
+    retried task never meets an earlier attempt's file."""
+    import tempfile
+
+    for i, (part, missing_vars) in pairs:
+        fd, path = tempfile.mkstemp(suffix=".npy", dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, part, allow_pickle=False)
+            np.save(f, missing_vars, allow_pickle=False)
+        yield i, path
+
+
 def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Sum two slices' partials in place (``a`` is the reducer's own deserialised copy)."""
     np.add(a[0], b[0], out=a[0])
@@ -497,7 +541,12 @@ def score(
     n_partitions = min(n_slices, sc.defaultParallelism)
     split = _PassTimes(len(tasks), len(variant_idx), k, time.perf_counter() - started)
     if driver_sum_bytes(len(tasks), k, n) <= settings.driver_sum_mb * 2**20:
-        summed_rows = _rows_summed_on_driver(spark, partial, rows, k, n, split)
+        with _spill_dir(spark) as spill:
+            spilled = spill is not None and bool(tasks)
+            split.partials = "local files" if spilled else "Spark task results"
+            summed_rows = _rows_summed_on_driver(
+                spark, partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
+                rows, k, n, split)
         split.log()
         return hl.Table.from_spark(summed_rows.coalesce(n_partitions))
     split.log()  # the tasks run when the caller writes the table (reduced in Spark)
@@ -603,10 +652,14 @@ class _PassTimes:
     prepare_s: float
     job_s: float | None = None
     rows_to_spark_s: float | None = None
+    # How the partials reached the driver: "local files" (``_spilled``), "Spark task results",
+    # or None when reduced in Spark.
+    partials: str | None = None
 
     def log(self) -> None:
         job = "reduced in Spark at the write" if self.job_s is None else \
-            f"job (tasks + collect + sum) {self.job_s:.1f} s, score rows to Spark {self.rows_to_spark_s:.1f} s"
+            f"job (tasks + collect + sum; partials as {self.partials}) {self.job_s:.1f} s, score rows to Spark " \
+            f"{self.rows_to_spark_s:.1f} s"
         # No sample count: a log names no count of persons.
         log.info("native pass: %d tasks over %d genotype rows x %d scores; prepared in %.1f s, %s", self.tasks,
                  self.rows, self.scores, self.prepare_s, job, extra={"native_pass": vars(self).copy()})
@@ -615,7 +668,8 @@ class _PassTimes:
 def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int,
                            split: _PassTimes):
     """The score rows as a Spark DataFrame (``score_rows_schema``) from the tasks' partials
-    (``partial``: the RDD of (slice, (k x s, k x s)) pairs) collected and added on the driver:
+    (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice, file name) pairs
+    written by ``_spilled``, read and removed here) collected and added on the driver:
     no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
     Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``. Times go to ``split``."""
     from trd_spark.pgs.matching import pandas_to_spark
@@ -623,7 +677,13 @@ def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: in
     started = time.perf_counter()
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
-    for i, (part, mis) in partial.collect():
+    for i, got in partial.collect():
+        if isinstance(got, str):  # _spilled: the same two arrays, from a local file
+            with open(got, "rb") as f:
+                part, mis = np.load(f, allow_pickle=False), np.load(f, allow_pickle=False)
+            os.remove(got)
+        else:
+            part, mis = got
         start = i * rows.sample_slice
         score[:, start:start + part.shape[1]] += part
         missing_vars[:, start:start + part.shape[1]] += mis
