@@ -23,6 +23,7 @@ from trd_spark.pgs.genotypes import (
     hard_calls,
     read_calls,
     read_genotypes,
+    samples_to_persons,
     vcf_sample_ids,
 )
 from trd_spark.pgs.matching import ScoreLabel, ScoreLoci, genotype_rows_at, loci_table, score_variants_table
@@ -104,6 +105,21 @@ def test_vcf_sample_ids_leave_a_header_they_cannot_read_to_hail(tmp_path):
     (tmp_path / "ok.vcf").write_text(head + "101\t102\n")
     assert vcf_sample_ids(GenotypeSource(format="vcf", path=str(tmp_path / "ok.vcf"),
                                          reference_genome="GRCh38")) == ["101", "102"]
+
+
+def test_matrix_table_sample_ids_are_collected_in_column_order(hl, tmp_path):
+    """A MatrixTable's sample IDs are collected by Hail (no header to read): in column order,
+    not the cols table's key order, so a sample map's error names the column a user finds
+    (#3 here: '101' is the 2nd ID in key order) and the re-keyed columns keep their order."""
+    mt = _tiny(hl)
+    order = ["9", "10", "101", "2"]  # as text, key order is 10, 101, 2, 9
+    mt = mt.key_cols_by(s=hl.literal(dict(zip(["101", "102", "103", "104"], order)))[mt.s])
+    mt.write(str(tmp_path / "cols.mt"))
+    mt = hl.read_matrix_table(str(tmp_path / "cols.mt"))
+    with pytest.raises(InputDataError, match=r"1 sample\(s\) are not in the sample map \(samples #3\)"):
+        samples_to_persons(hl, mt, where="g.mt", sample_map={"9": 1, "10": 2, "2": 4})
+    persons = samples_to_persons(hl, mt, where="g.mt", sample_map={"9": 1, "10": 2, "101": 3, "2": 4})
+    assert persons.key_cols_by().cols().s.collect() == ["1", "2", "3", "4"]
 
 
 def test_matrix_table_on_other_build_is_refused(hl, tmp_path):

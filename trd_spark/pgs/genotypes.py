@@ -818,9 +818,10 @@ def samples_to_persons(
     (``vcf_sample_ids``); else they are collected to the driver by a Hail job (one string per
     sample). Errors as ``sample_persons``."""
     if ids is None:
-        # In file order (the cols table itself is sorted by s).
-        cols = mt.add_col_index("_i").cols().collect()
-        ids = [c.s for c in sorted(cols, key=lambda c: c._i)]
+        # In file order: the unkeyed cols table keeps the column order. (``mt.cols()`` keyed by
+        # ``s`` is sorted by it, a Hail sort of every sample ID; this collect was 3-4x the JVM
+        # CPU of that one at 10k samples, session 19.)
+        ids = mt.key_cols_by().cols().s.collect()
     persons = sample_persons(ids, where=where, sample_map=sample_map)
     if sample_map is None:
         return mt
