@@ -36,6 +36,28 @@ EVENT = "trd_event"
 _FATAL_WARNINGS = ("failed to converge", "complete separation")
 
 
+def rank_ties_averaged(durations: pd.Series, events: pd.Series, weights: pd.Series) -> pd.Series:
+    """lifelines' ``rank`` time transform of the PH test with tied event times given their mean rank.
+
+    lifelines numbers the event times ``np.cumsum(events)`` over the durations as its fitter
+    sorted them, so persons with the same event day took different ranks by their row order
+    and the PH statistic changed with the order of the rows (0.125-0.133 for one toy fit, its
+    persons shuffled). Here each tied event time takes the mean of its ranks, as R's
+    ``rank(times)``: the statistic no longer depends on the order. ``weights`` is unused (the
+    signature lifelines calls a transform with).
+    """
+    ranks = np.cumsum(events.to_numpy(dtype=float))
+    is_event = events.to_numpy(dtype=bool)
+    tied_mean = pd.Series(ranks[is_event]).groupby(durations.to_numpy()[is_event]).transform("mean")
+    ranks[is_event] = tied_mean.to_numpy()
+    return pd.Series(ranks, index=durations.index)
+
+
+# ``models.ph_time_transform`` names lifelines' transforms; ``rank`` is replaced by the
+# order-free one above, the others are lifelines' own.
+_PH_TRANSFORMS = {"rank": rank_ties_averaged}
+
+
 def _failed(n: int, n_events: int, reason: ModelFailure, note: str) -> dict:
     # failure_reason as plain str: the rows go to Spark (an enum object cannot travel).
     return {
@@ -67,7 +89,8 @@ def fit_cox(
     dropped (noted). Returns ``n``, ``n_events``, ``beta`` (log-hazard per SD), ``se``,
     ``hazard_ratio``, 95% ``ci_low``/``ci_high`` (exp scale), Wald ``p``, the PGS term's
     Schoenfeld-residual proportional-hazards test (``ph_statistic``, chi-square 1 df, and
-    ``ph_p``; lifelines ``proportional_hazard_test`` with ``ph_time_transform``),
+    ``ph_p``; lifelines ``proportional_hazard_test`` with ``ph_time_transform``, ``rank`` with
+    tied event times at their mean rank: ``rank_ties_averaged``),
     ``converged``, ``failure_reason`` (a ``vocabulary.ModelFailure`` value, None when the fit
     converged), ``note``; estimates are NaN when ``converged`` is False. The checks before the
     fit are ``covariates.prefit_check`` (shared with the logistic fitter); a fit that cannot be
@@ -106,7 +129,8 @@ def fit_cox(
                        join_notes(*notes, "non-finite estimate or standard error"))
     ph_statistic, ph_p = np.nan, np.nan
     try:
-        ph = proportional_hazard_test(cph, model_data, time_transform=ph_time_transform).summary
+        transform = _PH_TRANSFORMS.get(ph_time_transform, ph_time_transform)
+        ph = proportional_hazard_test(cph, model_data, time_transform=transform).summary
         ph_statistic, ph_p = float(ph.loc[pgs_col, "test_statistic"]), float(ph.loc[pgs_col, "p"])
     except (ValueError, np.linalg.LinAlgError, KeyError):
         notes.append("proportional-hazards test failed")
