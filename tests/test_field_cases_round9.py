@@ -4,13 +4,24 @@
   alleles (``LA`` = 0 plus the alts the sample carries, ``LGT`` indexing into ``LA``, no global
   ``GT``) and reference blocks spanning several positions (one block covers several score loci).
   The earlier VDS tests wrote ``LA`` = every allele (``LGT`` = ``GT``) and one-base blocks.
+- Partial DS field, on haploid calls (tests/data/field_cases/pgs/partial-dosage-field-haploid,
+  plink2 + hand): a DS beside a haploid GT (a male's chrX, chrM) is on the 0..1 scale, which
+  plink2 doubles; the reader used it as given, so every haploid dosage counted half (a male's
+  chrX DS 1 one copy where his GT 1 counts two). A DS without a called GT on such a contig has no
+  known scale (Hail reads '.' and './.' alike): one error naming field and site.
 """
 
 from __future__ import annotations
 
-from test_field_cases_pgs import CASES, assert_expected, case_config, run_scores
+from pathlib import Path
+
+import pytest
+from test_field_cases_pgs import CASES, assert_expected, case_config, plink2_fileset, run_case, run_scores
+
+from trd_spark.errors import InputDataError
 
 MULTIALLELIC = "multiallelic-effect-is-ref"
+HAPLOID_DS = "partial-dosage-field-haploid"
 
 # multiallelic-effect-is-ref's VCF (chr4; samples 1001..1006) as calls per site.
 _SITES = [
@@ -61,3 +72,39 @@ def test_vds_with_local_alleles_and_long_reference_blocks_scores_the_ref_effect_
     write_local_allele_vds(hl, str(tmp_path / "g.vds"))
     cfg = case_config(tmp_path, str(tmp_path / "g.vds"), f"{CASES / MULTIALLELIC}/scores/*", fmt="vds")
     assert_expected(run_scores(hl, spark, cfg), MULTIALLELIC)
+
+
+@pytest.mark.parametrize("shape", ["vcf", "pgen"])
+def test_haploid_dosages_are_on_the_haploid_scale_as_plink2_reads_them(hl, spark, tmp_path, shape):
+    """partial-dosage-field-haploid with dosage_field DS: a haploid call's DS doubled (chrX males,
+    chrM), a diploid call's as given (expected.tsv, hand + plink2). Before: PGS991901 1001 1.525,
+    not 2.15 (chrX DS 1 counted 1 copy, chrM DS 1 half of plink2's one copy). The pgen (plink2's
+    import, dosages stored on the diploid scale in steps of 1/16384) through the native engine
+    gives the same sums."""
+    if shape == "vcf":
+        got = run_case(hl, spark, tmp_path, HAPLOID_DS, extra_genotypes=", dosage_field: DS")
+        assert_expected(got, HAPLOID_DS)
+        return
+    path = plink2_fileset(CASES / HAPLOID_DS / "genotypes" / "data.vcf", tmp_path / "g", "pgen", "dosage=DS")
+    got = run_scores(hl, spark, case_config(tmp_path, path, f"{CASES / HAPLOID_DS}/scores/*", fmt="pgen"))
+    assert_expected(got, HAPLOID_DS, tolerance=1e-3)
+
+
+@pytest.mark.parametrize("entry, match", [
+    (".:0", r"dosage field DS at chrX:3000000 A,G is given without a called GT on a contig whose calls may be "
+            r"haploid"),
+    ("1:1.5", r"dosage field DS outside \[0, 1 \(haploid call\)\] at chrX:3000000 A,G"),
+], ids=["no-called-gt", "haploid-above-1"])
+def test_a_haploid_contig_dosage_of_unknown_scale_or_above_one_is_one_error(hl, spark, tmp_path, entry, match):
+    """1002's chrX entry '0:0' becomes a DS beside a missing GT (its scale, 0..1 or 0..2, unknown;
+    plink2 refuses a DS without GT on chrX) or a haploid DS of 1.5 (3 copies once doubled)."""
+    text = (CASES / HAPLOID_DS / "genotypes" / "data.vcf").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("chrX"))
+    fields = row.split("\t")
+    fields[10] = entry
+    vcf = Path(tmp_path / "data.vcf")
+    vcf.write_text(text.replace(row, "\t".join(fields)))
+    cfg = case_config(tmp_path, str(vcf), f"{CASES / HAPLOID_DS}/scores/*", extra_genotypes=", dosage_field: DS")
+    with pytest.raises(InputDataError, match=match) as e:
+        run_scores(hl, spark, cfg)
+    assert "\n" not in str(e.value)

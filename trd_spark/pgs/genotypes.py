@@ -14,7 +14,9 @@ Dosage rules (``genotype_dosage``): from ``GT``, the copies of the alt allele; a
 (male chrX/chrY, chrM) counts as homozygous (``1`` -> 2 copies, ``0`` -> 0), so that the REF
 dosage ``2 - alt`` stays in 0..2 and haploid samples sit on the diploid scale of the weights.
 With ``dosage_field`` (e.g. ``DS``), an entry whose field is absent or ``.`` falls back to its
-GT (plink2 does the same), and only when both are missing is the genotype missing.
+GT (plink2 does the same), and only when both are missing is the genotype missing; a dosage
+beside a haploid GT is on the 0..1 scale and is doubled (plink2 too), one without a called GT on
+a contig whose calls may be haploid (``HAPLOID_CAPABLE_CONTIGS``) is an error.
 
 Formats (``datasets[].genotypes.format``):
     vcf    BGZF/plain-gzip/uncompressed VCF (``path`` may glob per-chromosome files; a plain
@@ -375,12 +377,30 @@ def to_biallelic_dosage(
         else:
             raise InputDataError(f"dosage field {dosage_field} must be a float or array of floats, got {d.dtype}",
                                  where=where)
-        # An alt dosage is in [0, 2]: plink2 stops at such a field ("invalid DS field"); used as
-        # given it would put more (or fewer) than two copies in the sum. An error naming the
-        # field and the site when the entry is read (Hail reads lazily).
-        in_range = hl.is_missing(given) | given.all(lambda x: hl.is_missing(x) | ((x >= 0) & (x <= 2)))
-        given = hl.case().when(in_range, given).or_error(
-            hl.format(f"dosage field {dosage_field} outside [0, 2] at %s %s: %s", hl.str(mt.locus),
+        # A dosage's scale is its call's ploidy (VCF: the expected alt count, at most 1 in a
+        # haploid call): plink2 reads a DS beside a haploid GT (a male's chrX, chrY, chrM; also
+        # a haploid '.') on 0..1 and doubles it, as a haploid GT counts 2 copies here
+        # (gt_alt_copies). Used as given, a male's chrX DS 1 counted 1 copy where his GT 1 counts
+        # 2 (and a chrY DS half of plink2's). Hail reads '.' and './.' alike (missing), so a
+        # dosage without a called GT on a contig whose calls may be haploid has no known scale:
+        # an error naming field and site (plink2 refuses a DS without GT there).
+        ploidy = mt.GT.ploidy if has_gt else hl.missing(hl.tint32)
+        may_be_haploid = hl.literal(HAPLOID_CAPABLE_CONTIGS).contains(mt.locus.contig)
+        has_dosage = hl.is_defined(given) & given.any(hl.is_defined)
+        # (hl.case yields missing on a missing condition: every condition is a defined boolean.)
+        known = hl.is_defined(ploidy) | ~may_be_haploid | ~has_dosage
+        scale = (hl.case().when(hl.coalesce(ploidy == 1, False), 2.0).when(known, 1.0)
+                 .or_error(hl.format(
+                     f"dosage field {dosage_field} at %s %s is given without a called GT on a contig whose calls "
+                     "may be haploid: its scale (0..1 haploid, 0..2 diploid) is unknown (plink2 refuses such a "
+                     "field too); give the GT beside it", hl.str(mt.locus), hl.delimit(mt.alleles, ","))))
+        # An alt dosage is in [0, 2] (a haploid one in [0, 1]): plink2 stops at such a field
+        # ("invalid DS field"); used as given it would put more (or fewer) than two copies in the
+        # sum. An error naming the field and the site when the entry is read (Hail reads lazily).
+        in_range = hl.is_missing(given) | given.all(lambda x: hl.is_missing(x) | ((x >= 0) & (x * scale <= 2)))
+        given = hl.case().when(in_range, given.map(lambda x: x * scale)).or_error(
+            hl.format(f"dosage field {dosage_field} outside [0, %s] at %s %s: %s",
+                      hl.if_else(scale == 2.0, "1 (haploid call)", "2"), hl.str(mt.locus),
                       hl.delimit(mt.alleles, ","), hl.str(given)))
         # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
         mt = mt.annotate_entries(_d=hl.range(n_alts).map(
@@ -391,6 +411,8 @@ def to_biallelic_dosage(
 
 
 MISSING_ALT = "."
+# Contigs where a call may be haploid (a male's X, Y, the mitochondrion), as the readers name them.
+HAPLOID_CAPABLE_CONTIGS = frozenset({"chrX", "chrY", "chrM", "X", "Y", "MT"})
 
 
 def with_missing_alt(hl: hl_types, rows):
