@@ -140,3 +140,21 @@ def test_the_fit_failures_in_the_log_bound_no_small_count(caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "too_few" not in text and "10 x" not in text, text
     assert "logistic: 20 fits, 1 failed" in text and "1 x perfect_separation" in text, text
+
+
+def test_ancestry_file_errors_count_persons_as_every_log_line(spark):
+    """The ancestry file's rows are persons: its errors (a research_id twice, too few PCs) gave
+    their exact number ("1 duplicated research_id row(s)"); with the stage's threshold they read
+    as every person count in a log or error does (fails on bc5b24d: no threshold, "1", "21")."""
+    import pytest
+
+    from trd_spark.cohort.stage import check_ancestry
+    from trd_spark.errors import InputDataError
+
+    def ancestry(ids: list[int], pcs: str):
+        return spark.createDataFrame([(str(i), "EUR", pcs) for i in ids], ["research_id", "ancestry_pred", "pca_features"])
+
+    with pytest.raises(InputDataError, match=r"^ancestry.path a.tsv: <20 duplicated research_id row\(s\)"):
+        check_ancestry(ancestry([1, 2, 2], "[0.1, 0.2]"), 2, "a.tsv", persons_below=T)
+    with pytest.raises(InputDataError, match=r"^ancestry.path a.tsv: 20\+ row\(s\) have fewer than covariates.n_pcs = 4"):
+        check_ancestry(ancestry(list(range(21)), "[0.1, 0.2]"), 4, "a.tsv", persons_below=T)

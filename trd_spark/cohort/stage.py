@@ -73,13 +73,15 @@ def check_person_ids(df: DataFrame, columns: list[str], where: str) -> None:
                 "42 would become one person)", where=where)
 
 
-def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str) -> None:
+def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str, persons_below: int | None = None) -> None:
     """The ancestry file gives every person once and at least ``n_pcs`` PCs (one pass).
 
     Raises InputDataError naming ``path`` when a ``research_id`` is not a person_id written
     as a plain integer (``check_person_ids``), occurs more than once (the person would be
     duplicated in the analysis frame) or a ``pca_features`` list has fewer than
-    ``covariates.n_pcs`` values (its PC columns would be null). Counts only, no identifiers.
+    ``covariates.n_pcs`` values (its PC columns would be null). Counts only, no identifiers; the
+    rows are persons, so with ``persons_below`` (report.small_count_threshold) counted as every
+    log line counts persons (``logs.person_count_text``: 0, <T, T+).
     """
     check_person_ids(ancestry_preds, ["research_id"], f"ancestry.path {path}")
     n_values = F.size(F.split(F.regexp_replace(F.col("pca_features"), r"[\[\]\s]", ""), ","))
@@ -90,12 +92,12 @@ def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str) -> None:
         F.min(n_values).alias("min_pcs"),
     ).collect()[0]
     if row["n"] != row["n_ids"]:
-        raise InputDataError(f"{row['n'] - row['n_ids']} duplicated research_id row(s): each person must appear "
-                             "once", where=f"ancestry.path {path}")
+        raise InputDataError(f"{count_text(row['n'] - row['n_ids'], persons_below=persons_below)} duplicated "
+                             "research_id row(s): each person must appear once", where=f"ancestry.path {path}")
     if row["few_pcs"]:
-        raise InputDataError(f"{row['few_pcs']} row(s) have fewer than covariates.n_pcs = {n_pcs} PCs in "
-                             f"pca_features (fewest: {row['min_pcs']}); lower covariates.n_pcs or use the full "
-                             "ancestry file", where=f"ancestry.path {path}")
+        raise InputDataError(f"{count_text(row['few_pcs'], persons_below=persons_below)} row(s) have fewer than "
+                             f"covariates.n_pcs = {n_pcs} PCs in pca_features (fewest: {row['min_pcs']}); lower "
+                             "covariates.n_pcs or use the full ancestry file", where=f"ancestry.path {path}")
 
 
 def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
@@ -224,7 +226,7 @@ def run(ctx: StageContext) -> None:
     pgs_ids = pgs_ids_in_order(cfg, available)
 
     ancestry_raw = read_tsv(spark, cfg.ancestry.path, ["research_id", "ancestry_pred", "pca_features"], "ancestry")
-    check_ancestry(ancestry_raw, n_pcs, cfg.ancestry.path)
+    check_ancestry(ancestry_raw, n_pcs, cfg.ancestry.path, persons_below=cfg.report.small_count_threshold)
     ancestry = derive_ancestry(ancestry_raw, n_pcs)
     flagged = None
     if cfg.ancestry.related_samples_to_remove:
