@@ -152,9 +152,16 @@ GRCH37 = HEADER.replace("GRCh38", "GRCh37")
 
 def test_build_mismatch_error_names_both_fixes():
     with pytest.raises(InputDataError, match=r"^s\.txt:5: scoring file is on build GRCh37 but the dataset is "
-                       r"GRCh38; use the PGS Catalog file harmonised to GRCh38 .*hmPOS_GRCh38.*, or set "
-                       r"pgs\.liftover\.chain_file to a GRCh37->GRCh38 chain file"):
+                       r"GRCh38 \(datasets\[\]\.genotypes\.reference_genome; if the genotypes are on GRCh37, "
+                       r"correct that key instead\); use the PGS Catalog file harmonised to GRCh38 .*hmPOS_GRCh38.*, "
+                       r"or set pgs\.liftover\.chain_file to a GRCh37->GRCh38 chain file"):
         parse(GRCH37 + COLS + ROWS)
+    # A GRCh38 callset declared GRCh37 (new-user trial, session 19: an AoU VDS with a typo'd
+    # reference_genome): the error told only to download GRCh37 files or lift the scores over,
+    # never naming the config key that was wrong.
+    with pytest.raises(InputDataError, match=r"but the dataset is GRCh37 \(datasets\[\]\.genotypes\."
+                       r"reference_genome; if the genotypes are on GRCh38, correct that key instead\)"):
+        parse(HEADER + COLS + ROWS, target_build="GRCh37")
     # NCBI36 cannot be lifted by Hail: only the harmonised file is offered
     with pytest.raises(InputDataError, match=r"harmonised to GRCh38 \(\*_hmPOS_GRCh38\.txt\.gz, with hm_chr/hm_pos\)$"):
         parse(HEADER.replace("GRCh38", "NCBI36") + COLS + ROWS, liftover=True)

@@ -720,10 +720,14 @@ def parse_scoring_file(
         if (header.genome_build or header.HmPOS_build) in LIFTOVER_BUILDS and not liftover:
             source_build = header.genome_build or header.HmPOS_build
             fixes += f", or set pgs.liftover.chain_file to a {source_build}->{target_build} chain file"
+        # The dataset's build may be the mistake (a GRCh38 callset declared GRCh37): name its key.
+        on_build = header.HmPOS_build if header.HmPOS_build in LIFTOVER_BUILDS else header.genome_build
+        key = (f" (datasets[].genotypes.reference_genome; if the genotypes are on {on_build}, correct that key "
+               "instead)") if on_build in LIFTOVER_BUILDS else ""
         raise InputDataError(
             f"scoring file is on build {on}"
             f"{f' (harmonised to {header.HmPOS_build})' if header.HmPOS_build else ''} but the dataset "
-            f"is {target_build}; {fixes}",
+            f"is {target_build}{key}; {fixes}",
             where=where_key("HmPOS_build" if "HmPOS_build" in meta else "genome_build"),
         )
 
