@@ -9,6 +9,10 @@
   plink2 doubles; the reader used it as given, so every haploid dosage counted half (a male's
   chrX DS 1 one copy where his GT 1 counts two). A DS without a called GT on such a contig has no
   known scale (Hail reads '.' and './.' alike): one error naming field and site.
+- An antidepressant anywhere in the record makes no control, for the antidepressant that forms no
+  trial (tests/data/field_cases/omop/records-outside-observation-esketamine, by hand): the control
+  rule read the trial ingredients only, so an esketamine record (the somatic definition's drug,
+  licensed for treatment-resistant depression) without a depression code left a control.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_field_cases_omop import CASES as OMOP_CASES
+from test_field_cases_omop import _check_phenotypes, _expected
 from test_field_cases_pgs import CASES, assert_expected, case_config, plink2_fileset, run_case, run_scores
+from test_phenotypes_support import toy_config
 
 from trd_spark.errors import InputDataError
+from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 MULTIALLELIC = "multiallelic-effect-is-ref"
 HAPLOID_DS = "partial-dosage-field-haploid"
@@ -108,3 +116,23 @@ def test_a_haploid_contig_dosage_of_unknown_scale_or_above_one_is_one_error(hl, 
     with pytest.raises(InputDataError, match=match) as e:
         run_scores(hl, spark, cfg)
     assert "\n" not in str(e.value)
+
+
+ESKETAMINE_CASE = "records-outside-observation-esketamine"
+
+
+def test_an_esketamine_record_anywhere_makes_no_control(spark):
+    """records-outside-observation-esketamine through the stage's reader and chain (expected.tsv):
+    esketamine within follow-up (3901) or after the last observation period (3902, counted as
+    excluded only by records outside follow-up) makes no control; metformin does not (3903); an
+    MDD person's esketamine is still the somatic onset (3904). Before: 3901 and 3902 non_MDD."""
+    cfg = toy_config(path=str(OMOP_CASES / ESKETAMINE_CASE / "omop"))
+    tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
+
+    class Run:  # what _check_phenotypes reads: the collected rows with attribute access
+        phenotypes = [type("R", (dict,), {"__getattr__": dict.__getitem__})(r.asDict())
+                      for r in tables.phenotypes.collect()]
+
+    _check_phenotypes(Run, _expected(ESKETAMINE_CASE))  # type: ignore[arg-type]
+    outside_only = {r.person_id: r.excluded_outside_followup_only for r in tables.mdd.collect()}
+    assert outside_only == {3901: False, 3902: True, 3903: False, 3904: False}

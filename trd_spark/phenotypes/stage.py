@@ -287,6 +287,12 @@ def derive_mdd_groups(
     """
     ph = cfg.phenotypes
     ingredient_rows = ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab)
+    # An antidepressant that forms no trial, the drug of a somatic TRD definition (esketamine,
+    # licensed for treatment-resistant depression only), keeps a person out of the controls as
+    # any antidepressant does: before, a person with an esketamine record and no depression code
+    # anywhere was a control (non_MDD).
+    somatic_drugs = [expand_concept_set(cs, vocab) for d in ph.trd_definitions for name in d.somatic_concept_sets
+                     if (cs := _concept_set(cfg, name)).domain == "drug"]
     return derive_mdd(
         persons,
         followup["condition"],
@@ -294,7 +300,7 @@ def derive_mdd_groups(
         mdd_ids=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), vocab),
         depression_ids=expand_concept_set(_concept_set(cfg, ph.mdd.control_exclusion_concept_set), vocab),
         exclusion_ids={name: expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.exclude_concept_sets},
-        antidepressant_ids=frozenset(r[0] for r in ingredient_rows),
+        antidepressant_ids=frozenset(r[0] for r in ingredient_rows).union(*somatic_drugs),
         settings=ph.mdd,
         # controls are clean over the whole record (any date), not only within follow-up
         record_conditions=events["condition"],
