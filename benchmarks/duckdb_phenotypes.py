@@ -347,13 +347,17 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
               "WHEN dx.dep = 1 OR dx.n_mdd_dates > 0 THEN 'depression_not_mdd'"]
     cases += [f"WHEN dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
     cases += ["WHEN ad.person_id IS NOT NULL THEN 'antidepressant_no_mdd'"]
+    # the drug of a somatic definition (esketamine) is an antidepressant for the control rule too
+    somatic_drug_sets = [n for d in ph.trd_definitions for n in d.somatic_concept_sets
+                         if cfg.concept_sets.concept_sets[n].domain == "drug"]
+    somatic_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in somatic_drug_sets)
     x(f"""CREATE TEMP TABLE mdd AS
         WITH r AS (
           SELECT p.person_id, p.end_date, CASE WHEN {meets} THEN dx.first_mdd END AS index_date,
                  {meets} AS meets, CASE {' '.join(cases)} END AS reason
           FROM persons p LEFT JOIN dx USING (person_id)
           LEFT JOIN (SELECT DISTINCT person_id FROM drugs_ever
-                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients)) ad USING (person_id))
+                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients){somatic_drugs}) ad USING (person_id))
         SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
         FROM r""")
 
