@@ -269,9 +269,8 @@ class _WarmUpWaits(_LogRecords):
         super().__init__("trd_spark.pgs.stage")
 
     def found_in(self, record: logging.LogRecord) -> object | None:
-        if str(record.msg).startswith("pgs: native pass warm-up") and isinstance(record.args, tuple):
-            return round(float(record.args[-1]), 2)
-        return None
+        waited = getattr(record, "warm_up_wait_s", None)
+        return None if waited is None else round(float(waited), 2)
 
 
 def process_cpu() -> dict[str, float]:

@@ -381,6 +381,8 @@ phenotypes:
             scoring_files = stage.load_scoring_files(spark, cfg, "GRCh38")
     # Done here or by an earlier stage run in this process; a failure would be logged instead.
     assert re.search(r"native pass warm-up (done|already warm) \(waited", caplog.text), caplog.text
+    # The wait is on the record too (the benchmark reads it there, not from the text).
+    assert [r.warm_up_wait_s >= 0 for r in caplog.records if hasattr(r, "warm_up_wait_s")] == [True]
     for name in ("bed", "pgen"):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
