@@ -107,6 +107,10 @@ def _unknown_primary_definition(raw):
     raw["phenotypes"]["primary_definition"] = "ad4"
 
 
+def _duplicate_dataset_name(raw):
+    raw["datasets"].append(dict(raw["datasets"][0], role="replication"))
+
+
 @pytest.mark.parametrize("edit, needle", [
     (_unknown_key, "pgs.min_overlapp: unknown key"),
     (_wrong_type, "covariates.n_pcs: Input should be a valid integer"),
@@ -114,8 +118,10 @@ def _unknown_primary_definition(raw):
     (_path_not_existing, "omop.path: no such file or directory: /nonexistent/omop"),
     (_unknown_concept_set, "phenotypes.trd_definitions.1.augmentation_concept_set: unknown concept set 'no_such_set'"),
     (_unknown_primary_definition, "primary_definition 'ad4' is not one of"),
+    # Named the field '(top level)' until session 20 (a model validator, not the field's).
+    (_duplicate_dataset_name, "datasets: Value error, dataset names must be unique, got ['discovery', 'discovery']"),
 ], ids=["unknown_key", "wrong_type", "missing_required_path", "path_not_existing", "unknown_concept_set",
-        "unknown_primary_definition"])
+        "unknown_primary_definition", "duplicate_dataset_name"])
 def test_config(toy, tmp_path, capsys, edit, needle):
     config = write_config(tmp_path, toy, edit)
     code, errors, _ = run_cli(["run", "--stages", "phenotypes", "--config", str(config)], capsys)

@@ -680,13 +680,19 @@ class Config(_Strict):
     concept_sets: ConceptSets | None = Field(None, exclude=True)
     trait_panel: TraitPanel | None = Field(None, exclude=True)
 
-    @model_validator(mode="after")
-    def _datasets(self) -> Config:
-        names = [d.name for d in self.datasets]
+    @field_validator("datasets")
+    @classmethod
+    def _dataset_names_and_roles(cls, datasets: list[Dataset]) -> list[Dataset]:
+        # A field validator, so that the error names the key (datasets: ...), not '(top level)'.
+        names = [d.name for d in datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names must be unique, got {names}")
-        if sum(d.role == "discovery" for d in self.datasets) != 1:
+        if sum(d.role == "discovery" for d in datasets) != 1:
             raise ValueError("exactly one dataset must have role 'discovery'")
+        return datasets
+
+    @model_validator(mode="after")
+    def _datasets(self) -> Config:
         if self.pgs.standardisation == "pc_adjusted" and self.pgs.standardisation_n_pcs > self.covariates.n_pcs:
             raise ValueError(
                 f"pgs.standardisation_n_pcs ({self.pgs.standardisation_n_pcs}) must be <= covariates.n_pcs "
