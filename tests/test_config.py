@@ -60,11 +60,12 @@ def test_uris_are_kept(tmp_path):
         (lambda r: r.update(colour="blue"), "colour: unknown key"),
         (lambda r: r["spark"].update(master="mesos://x"), "spark.master"),
         (lambda r: r["pgs"].update(min_overlap=1.5), "pgs.min_overlap"),
-        (lambda r: r["datasets"][1]["genotypes"].update(format="cram"), "datasets.1.genotypes.format"),
+        # A dataset and a TRD definition by name, not by place in the list (new-user trial, session 19)
+        (lambda r: r["datasets"][1]["genotypes"].update(format="cram"), "datasets.replication_wgs.genotypes.format"),
         (lambda r: r.pop("omop"), "omop: Field required"),
         (lambda r: r["phenotypes"].update(primary_definition="nope"), "primary_definition 'nope'"),
         (lambda r: r["phenotypes"]["trd_definitions"][1].update(augmentation_concept_set="lithium_only"),
-         "phenotypes.trd_definitions.1.augmentation_concept_set: unknown concept set 'lithium_only'"),
+         "phenotypes.trd_definitions.ad2_augmentation.augmentation_concept_set: unknown concept set 'lithium_only'"),
         (lambda r: r["datasets"][1].update(role="discovery"), "exactly one dataset"),
         (lambda r: r["spark"].update(master="local[0]"), "spark.master"),
         (lambda r: r["spark"].update(master="local-cluster[2,0,1024]"), "spark.master"),
@@ -105,11 +106,33 @@ def test_latest_today_is_the_date_furthest_ahead(now, latest):
     assert latest_today(now) == latest
 
 
-def test_a_cutoff_of_today_anywhere_is_valid(tmp_path):
+@pytest.mark.parametrize("utc_hour", [0, 9, 10, 12, 23])
+def test_a_cutoff_of_today_anywhere_is_valid(tmp_path, monkeypatch, utc_hour):
     """omop.data_cutoff_date may be today's date where the user is (session 18 review): today
     in UTC refused it east of Greenwich until UTC midnight (an extraction dated the 3rd in
-    Sydney at 9 a.m. is 'after today, 2nd UTC'). The next day is still refused."""
-    today = latest_today()
+    Sydney at 9 a.m. is 'after today, 2nd UTC'). The next day is still refused.
+
+    The config module's clock is fixed (its ``dt`` is a copy of ``datetime`` whose
+    ``datetime.now`` returns 2026-12-02 at ``utc_hour``), so the case does not depend on the hour
+    the suite runs at: from 10:00 UTC the date at UTC+14 is the 3rd, and a check against today
+    in UTC (3a34b27) refuses the 3rd; before 10:00 both are the 2nd."""
+    import types
+
+    import trd_spark.config as config_module
+
+    fixed = dt.datetime(2026, 12, 2, utc_hour, 30, tzinfo=dt.UTC)
+
+    class FixedClock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return fixed.astimezone(tz) if tz else fixed.replace(tzinfo=None)
+
+    clock = types.ModuleType("datetime")
+    clock.__dict__.update(vars(dt))
+    clock.datetime = FixedClock  # type: ignore[attr-defined]
+    monkeypatch.setattr(config_module, "dt", clock)
+    today = dt.date(2026, 12, 3) if utc_hour >= 10 else dt.date(2026, 12, 2)
+    assert latest_today() == today
     load_config(write_config(tmp_path, lambda r: r["omop"].update(data_cutoff_date=today)))
     with pytest.raises(ConfigError, match=r"omop.data_cutoff_date: Value error, .* is after today"):
         load_config(write_config(tmp_path, lambda r: r["omop"].update(data_cutoff_date=today + dt.timedelta(days=1))))
