@@ -303,3 +303,19 @@ def test_the_pgs_manifest_names_each_builds_own_copy_and_notes(tmp_path):
     assert list(notes) == ["PGS000001"] and list(notes["PGS000001"]) == ["GRCh37", "GRCh38"]
     assert "1 variants have no position on GRCh37 (counted as not found)" in notes["PGS000001"]["GRCh37"]
     assert not any("no position" in n for n in notes["PGS000001"]["GRCh38"])
+
+
+def test_the_reader_recognises_each_name_download_scores_writes():
+    """``scoring_files.other_build_copies`` knows a Catalog copy by the name
+    ``scoring_file_name`` gives it (one statement of the name: a regex restated it before), on
+    either build, gzipped or not; another name is not a Catalog copy and is always read."""
+    from trd_spark.pgs.scoring_files import other_build_copies
+
+    names = [f"dir/{scoring_file_name(i, b)}" for i in ("PGS000001", "PGS000002") for b in ("GRCh37", "GRCh38")]
+    assert other_build_copies(names, "GRCh38") == [names[0], names[2]]
+    assert other_build_copies(names, "GRCh37") == [names[1], names[3]]
+    gunzipped = [n.removesuffix(".gz") for n in names]
+    assert other_build_copies(gunzipped, "GRCh38") == [gunzipped[0], gunzipped[2]]
+    others = ["PGS000001_hmPOS_GRCh36.txt.gz", "PGS1_hmPOS_GRCh37.txt.gz", "PGS000001_hmPOS_GRCh37.tsv",
+              "PGS000001.txt.gz", scoring_file_name("PGS000001", "GRCh38")]
+    assert other_build_copies(others, "GRCh38") == []

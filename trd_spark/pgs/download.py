@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, DownloadError, InputDataError
-from .scoring_files import CHECKSUM_SUFFIX
+from .scoring_files import CHECKSUM_SUFFIX, harmonised_file_name
 
 if TYPE_CHECKING:
     from ..config import PgsDownloadSettings
@@ -46,8 +46,9 @@ class DownloadReport:
 
 
 def scoring_file_name(pgs_id: str, build: str) -> str:
-    """The Catalog's harmonised file name, e.g. ``PGS000001_hmPOS_GRCh38.txt.gz``."""
-    return f"{pgs_id}_hmPOS_{build}.txt.gz"
+    """The Catalog's harmonised file name, e.g. ``PGS000001_hmPOS_GRCh38.txt.gz``
+    (``scoring_files.harmonised_file_name``, which the reader recognises it by)."""
+    return harmonised_file_name(pgs_id, build)
 
 
 def _md5(path: Path) -> str:

@@ -431,8 +431,23 @@ def read_scoring_files(
     return files
 
 
-# The PGS Catalog's harmonised file name (``pgs.download.scoring_file_name``): score, build.
-_HARMONISED_FILE = re.compile(r"^(PGS\d{6})_hmPOS_(GRCh3[78])\.txt(?:\.gz)?$")
+def harmonised_file_name(pgs_id: str, build: str) -> str:
+    """The PGS Catalog's harmonised file name, e.g. ``PGS000001_hmPOS_GRCh38.txt.gz``: what
+    ``trd-spark download-scores`` writes (``pgs.download.scoring_file_name``) and what
+    ``other_build_copies`` recognises (also gunzipped, ``.txt``). The one statement of it."""
+    return f"{pgs_id}_hmPOS_{build}.txt.gz"
+
+
+def _harmonised_score_build(name: str) -> tuple[str, str] | None:
+    """(pgs_id, build) of a file ``name`` that is ``harmonised_file_name(pgs_id, build)`` for a
+    PGS Catalog accession and a build of ``LIFTOVER_BUILDS``, or that name gunzipped; else None."""
+    pgs_id = name.partition("_")[0]
+    if re.fullmatch(r"PGS\d{6}", pgs_id):
+        for build in LIFTOVER_BUILDS:
+            full = harmonised_file_name(pgs_id, build)
+            if name in (full, full.removesuffix(".gz")):
+                return pgs_id, build
+    return None
 
 
 def other_build_copies(paths: list[str], target_build: str) -> list[str]:
@@ -441,7 +456,7 @@ def other_build_copies(paths: list[str], target_build: str) -> list[str]:
     ``paths`` order. ``trd-spark download-scores`` writes one copy per build the datasets use
     into one directory; read for the other build, each was a second file of its score
     (``check_one_file_per_score``), or failed to parse (no positions on that build)."""
-    named = {p: m.groups() for p in paths if (m := _HARMONISED_FILE.match(p.rsplit("/", 1)[-1]))}
+    named = {p: key for p in paths if (key := _harmonised_score_build(p.rsplit("/", 1)[-1]))}
     own = {pgs_id for pgs_id, build in named.values() if build == target_build}
     return [p for p, (pgs_id, build) in named.items() if build != target_build and pgs_id in own]
 
