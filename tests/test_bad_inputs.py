@@ -116,7 +116,7 @@ def _duplicate_dataset_name(raw):
     (_wrong_type, "covariates.n_pcs: Input should be a valid integer"),
     (_missing_required_path, "ancestry.path: Field required"),
     (_path_not_existing, "omop.path: no such file or directory: /nonexistent/omop"),
-    (_unknown_concept_set, "phenotypes.trd_definitions.1.augmentation_concept_set: unknown concept set 'no_such_set'"),
+    (_unknown_concept_set, "phenotypes.trd_definitions.ad2_augmentation.augmentation_concept_set: unknown concept set 'no_such_set'"),
     (_unknown_primary_definition, "primary_definition 'ad4' is not one of"),
     # Named the field '(top level)' until session 20 (a model validator, not the field's).
     (_duplicate_dataset_name, "datasets: Value error, dataset names must be unique, got ['discovery', 'discovery']"),

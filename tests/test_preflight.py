@@ -25,8 +25,50 @@ def test_missing_inputs_name_the_config_key(cfg, tmp_path):
     cfg = cfg.model_copy(update={"datasets": [cfg.datasets[0], ds, cfg.datasets[2]]})
     keys = [k for k, _ in missing_inputs(cfg, ["pgs", "phenotypes", "cohort"])]
     assert "datasets.1.genotypes.path" in keys
-    with pytest.raises(ConfigError, match=r"toy.yaml: datasets\.\d\.genotypes\.path: no such file"):
+    # The error names the dataset, not its place in the list (new-user trial, session 19:
+    # 'datasets.1.genotypes.path' had to be counted out in the YAML).
+    with pytest.raises(ConfigError, match=r"toy.yaml: datasets\.(discovery|replication_wgs)\.genotypes\.path: no such"):
         check_inputs(cfg, ["pgs"])
+
+
+RELEASE_CONFIG = """\
+release: r1
+output_root: {root}/out
+releases: {{input_root: {root}/in}}
+datasets:
+  - {{name: discovery, role: discovery, genotypes: {{format: vcf, path: "{root}/in/{{release}}/d.vcf.bgz"}}}}
+ancestry: {{path: "{root}/in/{{release}}/ancestry_preds.tsv"}}
+pgs: {{scoring_files: ["{root}/in/{{release}}/scores/"], trait_panel: {repo}/conf/trait_panel_toy.yaml}}
+omop: {{format: parquet, path: "{root}/in/{{release}}/omop", data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {repo}/conf/concept_sets.yaml
+  primary_definition: ad3
+  trd_definitions: [{{name: ad3, rule: antidepressant_sequence, n_trials: 3}}]
+"""
+
+
+@pytest.mark.parametrize(("release", "outside"), [("r9", True), ("r1", False)])
+def test_a_release_not_under_the_input_root_is_named_as_such(tmp_path, capsys, release, outside):
+    """A release with no folder under releases.input_root (a typo'd --release, a release not
+    copied in yet) stopped run with only its first missing input's key and path (new-user
+    trial, session 19); the error and check-config now say that the release is not there and
+    which are. A release that is there but lacks an input keeps the plain error."""
+    from trd_spark.cli import main
+
+    (tmp_path / "in" / "r1").mkdir(parents=True)
+    (tmp_path / "in" / "r2").mkdir()
+    path = tmp_path / "c.yaml"
+    path.write_text(RELEASE_CONFIG.format(root=tmp_path, repo=REPO))
+    cfg = load_config(path, overrides={"release": release})
+    words = f"release: 'r9' is not a release under releases.input_root {tmp_path}/in (found: r1, r2); "
+    with pytest.raises(ConfigError) as err:
+        check_inputs(cfg, ["pgs"])
+    assert (words in str(err.value)) == outside
+    assert f"datasets.discovery.genotypes.path: no such file or directory: {tmp_path}/in/{release}/d.vcf.bgz" in str(err.value)
+    assert main(["check-config", "--config", str(path), "--release", release]) == 0
+    err_text = capsys.readouterr().err
+    assert (words.removesuffix("; ") + ": its inputs below are not found" in err_text) == outside
+    assert "input datasets.discovery.genotypes.path:" in err_text
 
 
 def test_present_inputs_pass(cfg, tmp_path):

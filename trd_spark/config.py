@@ -2,7 +2,8 @@
 
 Rules:
 - Unknown keys are rejected (``extra="forbid"``) and every error names the key's dotted path
-  and the file, e.g. ``conf/x.yaml: datasets.0.genotypes.format: Input should be 'vcf', ...``.
+  and the file, e.g. ``conf/x.yaml: datasets.discovery.genotypes.format: Input should be 'vcf', ...``
+  (an item of a named list by its name, ``named_key``).
 - Relative local paths are resolved against the directory of the config file, so a config
   means the same thing wherever it is run from. URIs (``gs://``, ``hdfs://``, ``file://``) are
   kept as given.
@@ -727,10 +728,38 @@ class Config(_Strict):
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
-def _format_validation_error(err: ValidationError) -> str:
+# Lists whose items carry a ``name``: a key into one is written with that name
+# (``datasets.replication_wgs.genotypes.path``), as the stages' own errors name a dataset, not
+# by its position in the list (``datasets.1...``), which a reader has to count out in the YAML.
+NAMED_LISTS = (("datasets",), ("phenotypes", "trd_definitions"))
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # Dataset.name / TrdDefinition.name: never a number
+
+
+def named_key(key: str, config: Any) -> str:
+    """``key`` (a dotted config key) with the index into a list of ``NAMED_LISTS`` replaced by
+    that item's name: ``datasets.1.genotypes.path`` -> ``datasets.replication_wgs.genotypes.path``.
+    ``config`` is a ``Config`` or the parsed YAML mapping; an index out of range or an item
+    without a valid name (the error may be about the name) keeps the index."""
+    parts = key.split(".")
+    for path in NAMED_LISTS:
+        n = len(path)
+        if tuple(parts[:n]) != path or len(parts) <= n or not parts[n].isdigit():
+            continue
+        node: Any = config
+        for step in path:
+            node = node.get(step) if isinstance(node, dict) else getattr(node, step, None)
+        i = int(parts[n])
+        item = node[i] if isinstance(node, list) and i < len(node) else None
+        name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+        if isinstance(name, str) and _NAME.match(name):
+            parts[n] = name
+    return ".".join(parts)
+
+
+def _format_validation_error(err: ValidationError, raw: Any = None) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = named_key(".".join(str(p) for p in e["loc"]), raw) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -920,7 +949,7 @@ def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e), where=where) from None
+        raise ConfigError(_format_validation_error(e, raw), where=where) from None
 
 
 def _check_references(cfg: Config, where: str) -> None:
@@ -943,11 +972,11 @@ def _check_references(cfg: Config, where: str) -> None:
     for i, name in enumerate(ph.mdd.exclude_concept_sets):
         need_members(name, f"phenotypes.mdd.exclude_concept_sets.{i}")
     need_members(ph.trials.concept_set, "phenotypes.trials.concept_set")
-    for i, d in enumerate(ph.trd_definitions):
+    for d in ph.trd_definitions:
         if d.augmentation_concept_set:
-            need_members(d.augmentation_concept_set, f"phenotypes.trd_definitions.{i}.augmentation_concept_set")
+            need_members(d.augmentation_concept_set, f"phenotypes.trd_definitions.{d.name}.augmentation_concept_set")
         for j, name in enumerate(d.somatic_concept_sets):
-            need(name, f"phenotypes.trd_definitions.{i}.somatic_concept_sets.{j}")
+            need(name, f"phenotypes.trd_definitions.{d.name}.somatic_concept_sets.{j}")
 
 
 def _check_toy_release(cfg: Config, where: str) -> None:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from trd_spark.config import Config, is_uri, local_path
+from trd_spark.config import Config, is_uri, local_path, named_key
 from trd_spark.errors import ConfigError
 from trd_spark.stages import STAGE_SPECS
 
@@ -64,6 +64,23 @@ def toy_data_pending(cfg: Config) -> str | None:
     return str(Path(cfg.toy_data.dir).resolve())
 
 
+def release_outside_root(cfg: Config) -> str | None:
+    """The words for a release that is no sub-directory of a local ``releases.input_root`` (a
+    typo'd ``--release C2024Q3R6``, a release not copied in yet): ``release: 'x' is not a
+    release under releases.input_root <dir> (found: ...)``; None when it is one, when the config
+    has no local input root (gs:// is left to the readers, as its inputs are) or the root itself
+    is missing (the missing inputs say so). Its inputs then miss as a whole: without this the
+    run named only the first of them, a path the user never wrote."""
+    from trd_spark.releases import LocalFs, found_releases, natural_key
+
+    root = local_path(cfg.releases.input_root) if cfg.releases.input_root else None
+    if root is None or not os.path.isdir(root) or os.path.isdir(os.path.join(root, cfg.release)):
+        return None
+    found = [n for n in found_releases(cfg, LocalFs()) if os.path.isdir(os.path.join(root, n))]
+    return (f"release: {cfg.release!r} is not a release under releases.input_root {root} "
+            f"(found: {', '.join(sorted(found, key=natural_key)) or 'none'})")
+
+
 def check_inputs(cfg: Config, stages: list[str]) -> None:
     """Raise ConfigError naming the first missing input path (key and path) the stages declare,
     then InputDataError (exit 3) naming the first local VCF of the pgs stage that is cut short
@@ -77,7 +94,9 @@ def check_inputs(cfg: Config, stages: list[str]) -> None:
     if missing:
         key, path = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise ConfigError(f"{key}: no such file or directory: {path}{more}", where=cfg.source_path)
+        outside = release_outside_root(cfg)
+        raise ConfigError(f"{outside + '; ' if outside else ''}{named_key(key, cfg)}: no such file or directory: "
+                          f"{path}{more}", where=cfg.source_path)
     if "pgs" in stages and pending is None:
         check_vcf_inputs(cfg)
         check_panel(cfg)

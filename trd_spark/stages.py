@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel
 
-from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path
+from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path, named_key
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, bgen_sample_file_candidates, read_table
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, publish_stage
@@ -676,7 +676,7 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
         now = new["inputs"].get(key) or {}
         state = "not found" if now.get("exists") is False else "changed"
         files = _scoring_file_changes(m, now) if key.startswith("pgs.scoring_files.") else None
-        reasons.append(f"input {key} {state} ({now.get('path', 'removed')}{': ' + files if files else ''})")
+        reasons.append(f"input {named_key(key, cfg)} {state} ({now.get('path', 'removed')}{': ' + files if files else ''})")
     return reasons
 
 
@@ -704,7 +704,7 @@ def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
         for u in spec.upstream:
             lines.append(f"  reads {u}: {', '.join(STAGE_SPECS[u].tables) or ', '.join(STAGE_SPECS[u].files)}")
         for key, path in spec.external(cfg):
-            lines.append(f"  reads {key}: {path}")
+            lines.append(f"  reads {named_key(key, cfg)}: {path}")
         for out in spec.outputs:
             names = [f"{t}.parquet" for t in spec.tables] + list(spec.files) if out == spec.name else list(spec.files)
             lines.append(f"  writes {layout.stage_dir(out)}/: {', '.join([*names, MANIFEST, SUCCESS])}")
