@@ -132,6 +132,7 @@ def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path, caplog):
     assert any(r.getMessage().startswith("pgs: matching") for r in caplog.records)  # the stage's log is seen
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     msg = str(e.value)
+    assert e.value.exit_code == 4
     assert msg.startswith("pgs.min_overlap: ") and msg.endswith(f"(match logs: {Layout.of(cfg).release_dir}/"
                                                                  f"{stage.FAILED_MATCH_DIR})")
     # PGS000901 matches 6/9 and PGS000950 1/2, in both datasets

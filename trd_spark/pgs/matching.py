@@ -59,8 +59,8 @@ A score variant without ``other_allele`` is matched on the effect allele alone w
 locus has exactly one alt allele in the genotypes (its ambiguity is then judged on the
 genotyped ref/alt pair).
 
-The match table is computed before scoring so that a stage can write the log, then call
-``check_match_rates`` (which raises ``MatchRateError``).
+The match table is computed before scoring so that a stage can write the log, then raise
+``MatchRateError`` for the scores ``match_rate_failures`` names (``pgs.stage``).
 
 The stage matches every format with the frame matcher (``score_sites`` ->
 ``match_sites_frame`` -> ``frame_matches``: pandas on the driver, against the .bim/.pvar
@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import types as T
 
-from trd_spark.errors import InputDataError, MatchRateError
+from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
@@ -503,13 +503,6 @@ def match_rate_failures(summary: pd.DataFrame, min_overlap: float) -> list[str]:
         f"(not found {r.n_not_found}, ambiguous dropped {r.n_ambiguous_dropped})"
         for r in low.itertuples(index=False)
     ]
-
-
-def check_match_rates(summary: pd.DataFrame, min_overlap: float) -> None:
-    """Raise MatchRateError naming every score and dataset below ``min_overlap``."""
-    failures = match_rate_failures(summary, min_overlap)
-    if failures:
-        raise MatchRateError("; ".join(failures), where="pgs.min_overlap")
 
 
 # ---- the same rules on pandas frames (no Hail job) ----------------------------------------------
