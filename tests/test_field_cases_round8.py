@@ -143,6 +143,30 @@ def test_an_empty_date_does_not_take_a_datetime_partner_without_its_day(spark, t
                                 "the 1st); export the whole date"), (text, zone)
 
 
+def test_an_empty_date_beside_datetime_text_that_is_no_date_is_one_error(spark, tmp_path):
+    """The other text a datetime partner may hold, read when its date is empty: a US date
+    ('03/15/2019'), a day the calendar lacks ('2019-02-30'), a word: one line naming table and
+    columns (exit 3), as such text in the date column is (check_text_values), never the value.
+    Session 19 read them as empty: a death row with death_date empty and death_datetime
+    '03/15/2019' was no death, silently (review of session 19). Both empty stays empty."""
+    from trd_spark.errors import input_error_of
+
+    for text in ("03/15/2019", "2019-02-30", "unknown"):
+        (tmp_path / "death.csv").write_text(f"person_id,death_date,death_datetime\n1,,{text}\n3,,2019-03-05\n5,,\n")
+        for zone in (None, "UTC"):
+            with pytest.raises(Exception) as e:  # noqa: B017 - the Spark query's error, read as the CLI reads it
+                read_omop_table(spark, toy_config(path=str(tmp_path), format="csv", time_zone=zone).omop,
+                                "death").collect()
+            err = input_error_of(e.value)
+            assert err is not None and err.exit_code == 3, (text, zone)
+            assert str(err) == (f"OMOP table death ({tmp_path}/death.csv): death_date is empty where death_datetime "
+                                "is text that is no date (yyyy-mm-dd, optionally with a time); export the date"), \
+                (text, zone)
+    (tmp_path / "death.csv").write_text("person_id,death_date,death_datetime\n3,,2019-03-05\n5,,\n")
+    got = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "death").collect()
+    assert {r.person_id: r.death_date for r in got} == {3: dt.date(2019, 3, 5), 5: None}
+
+
 # ---- genotypes: a dosage_field that is no per-alt dosage -------------------------------------------
 
 PROBABILITIES = "partial-dosage-field-probabilities"

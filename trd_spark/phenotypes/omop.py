@@ -277,13 +277,14 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
                       session_zone: str, where: str, nanos: str | None = None) -> Column:
     """The date of ``partner`` (the datetime column ``DATETIME_OF`` pairs with date column
     ``name``), for the rows whose ``name`` is empty: ``to_omop_date``'s rules (naive: its
-    written date; an instant: its local date in ``time_zone``). Text that is no date gives
-    null (the date stays empty, as before). Failing the query, only when such a row is read,
-    naming table and columns (one eager check would scan every table whose datetimes are
-    instants, e.g. every BigQuery CDR table, although their dates are filled): an instant
-    (time-zone-aware timestamp, zoned ISO text) without ``omop.time_zone``; text of a year or a
-    year-month alone, as in a date column (``check_text_values``; read as empty, a death known
-    to the month was no death at all and follow-up ran on to the cutoff, silently)."""
+    written date; an instant: its local date in ``time_zone``); an empty or blank partner
+    leaves the date empty. Failing the query, only when such a row is read, naming table and
+    columns (one eager check would scan every table whose datetimes are instants, e.g. every
+    BigQuery CDR table, although their dates are filled): an instant (time-zone-aware
+    timestamp, zoned ISO text) without ``omop.time_zone``; text of a year or a year-month
+    alone, or any other text that gives no date ('03/15/2019', '2019-02-30'), as in a date
+    column (``check_text_values``; read as empty, a death known to the month was no death at
+    all and follow-up ran on to the cutoff, silently)."""
     col, source = F.col(partner), df.schema[partner].dataType
     instant = isinstance(source, T.TimestampType) or (nanos == NANOS_UTC and isinstance(source, T.LongType))
     if not isinstance(source, T.StringType):
@@ -299,10 +300,15 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
                       | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
         date = to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
     no_day = F.trim(col).cast(_D).isNotNull() & ~is_full_date_text(col)  # '2019', '2019-03'
+    # Any other text that gives no date ('03/15/2019', '2019-02-30', a word): in the date column
+    # it is check_text_values' error; read as empty here, the row lost its date silently.
+    no_date = (F.trim(col) != "") & date.isNull()
     return F.when(no_day, F.raise_error(F.lit(
         f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date without "
         "its day (a year or a year-month alone, which Spark would read as the 1st); export the whole date"))
-        .cast(_D)).otherwise(date)
+        .cast(_D)).when(no_date, F.raise_error(F.lit(
+            f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is text that is "
+            "no date (yyyy-mm-dd, optionally with a time); export the date")).cast(_D)).otherwise(date)
 
 
 def _needs_zone_error(table: str, name: str, partner: str, where: str) -> Column:
