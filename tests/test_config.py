@@ -40,11 +40,34 @@ def test_every_shipped_config_is_valid(monkeypatch):
     monkeypatch.setenv("WORKSPACE_BUCKET", "gs://fc-secure-x")
     monkeypatch.setenv("WORKSPACE_CDR", "fc-aou-cdr-prod-ct.C2022Q4R9")
     monkeypatch.setenv("GOOGLE_PROJECT", "aou-rw-1234abcd")
-    for name in ("toy.yaml", "dataproc.yaml", "aou.yaml"):
+    for name in ("toy.yaml", "dataproc.yaml", "aou_releases.yaml", "aou.yaml"):
         cfg = load_config(REPO / "conf" / name)
         assert cfg.release
     # AoU reads are billed to the workspace project, not the CDR's (new-user trial, session 16)
     assert bigquery_read_options(cfg.omop, "person")["parentProject"] == "aou-rw-1234abcd"
+
+
+@pytest.mark.parametrize(("release", "cutoff"), [("C2022Q4R9", dt.date(2022, 7, 1)), ("C2024Q3R5", dt.date(2023, 10, 1)),
+                                               ("C2099Q1R1", None)])
+def test_aou_releases_name_the_cdr_and_take_each_release_s_cutoff(monkeypatch, release, cutoff):
+    """conf/aou_releases.yaml (new-user trial, session 19: no AoU example with {release}): the
+    release is the CDR name, in the BigQuery dataset and the bucket folder of its prepared
+    genotypes; omop.data_cutoff_date is a date per release, the run's release's taken (one date
+    for every release extended an older release's follow-up past its data, or cut a newer
+    one's records); a release without a date is one error naming the key, never another's date."""
+    monkeypatch.setenv("WORKSPACE_BUCKET", "gs://fc-secure-x")
+    monkeypatch.setenv("GOOGLE_PROJECT", "aou-rw-1234abcd")
+    path = REPO / "conf" / "aou_releases.yaml"
+    if cutoff is None:
+        with pytest.raises(ConfigError, match=r"aou_releases.yaml: omop.data_cutoff_date: no date for release "
+                                              r"'C2099Q1R1' \(it has: C2022Q4R9, C2024Q3R5\)"):
+            load_config(path, overrides={"release": release})
+        return
+    cfg = load_config(path, overrides={"release": release})
+    assert cfg.omop.data_cutoff_date == cutoff
+    assert cfg.omop.path == f"fc-aou-cdr-prod-ct.{release}"
+    assert cfg.datasets[0].genotypes.path == f"gs://fc-secure-x/trd-spark-inputs/{release}/discovery.mt"
+    assert cfg.releases.input_root == "gs://fc-secure-x/trd-spark-inputs"
 
 
 def test_uris_are_kept(tmp_path):

@@ -301,6 +301,8 @@ class OmopInput(_Strict):
     # Parquet/CSV: a directory with one sub-directory (or file) per table.
     # BigQuery: ``project.dataset``.
     path: str
+    # The last date the release's EHR covers; in the YAML also a mapping release -> date, of
+    # which the loader keeps the run's release's (``_release_cutoff``).
     data_cutoff_date: dt.date
     sex_at_birth: SexAtBirthMapping = SexAtBirthMapping()
     # IANA zone whose calendar dates a time-zone-aware timestamp column means (e.g.
@@ -992,6 +994,26 @@ def _check_toy_release(cfg: Config, where: str) -> None:
                       "add it there to generate a new toy release", where=where)
 
 
+def _release_cutoff(raw: Any, where: str) -> Any:
+    """``raw`` with ``omop.data_cutoff_date`` written per release (a mapping, ``{C2022Q4R9:
+    2022-07-01, C2024Q3R5: 2023-10-01}``) replaced by the date of ``release``. Each release's EHR
+    ends on its own date, and one date for every release of a config with ``{release}`` either
+    extended an older release's follow-up past its data (open observation periods and persons
+    without one run to the cutoff) or cut a newer one's records off. A release without a date is
+    a ConfigError naming the key and the releases it has (``run --release latest`` on a new
+    release stops there until its date is added)."""
+    omop = raw.get("omop") if isinstance(raw, dict) else None
+    if not isinstance(omop, dict) or not isinstance(omop.get("data_cutoff_date"), dict):
+        return raw
+    by_release = {str(k): v for k, v in omop["data_cutoff_date"].items()}
+    release = str(raw.get("release"))
+    if release not in by_release:
+        raise ConfigError(f"omop.data_cutoff_date: no date for release {release!r} (it has: "
+                          f"{', '.join(by_release) or 'none'}); add the last date that release's EHR covers",
+                          where=where)
+    return {**raw, "omop": {**omop, "data_cutoff_date": by_release[release]}}
+
+
 def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
     """Load, resolve and validate a config file (default: the embedded ``conf/toy.yaml``;
     installed from a wheel, its data and outputs go under ``./out``, see ``EMBEDDED_OUT``).
@@ -1007,6 +1029,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     raw = _expand_env(raw, str(cfg_path))
     _warn_release_names_no_input(raw, file_release, cfg_path)
     raw = _substitute_release(raw)
+    raw = _release_cutoff(raw, str(cfg_path))
     relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
     raw = _resolve_paths(raw, cfg_path.parent, relocate)
     cfg: Config = _validate(Config, raw, str(cfg_path))
