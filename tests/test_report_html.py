@@ -135,6 +135,33 @@ def test_methods_state_the_replication_rule_and_each_models_covariates(models, w
                 f"(the time origin), sex, genetic PCs 1-{n}" in html), html
 
 
+def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
+    """An epidemiologist reading the report (new-user trial, session 20) found no censoring rule,
+    ties method, PH test, Cox population or day-0 rule in Methods, nor which statuses each
+    contrast compares (is other MDD in 'MDD'?) or which persons set the PGS SD; all of them
+    come from the config and the code's constants, so a changed setting changes the text."""
+    from trd_spark.config import load_config
+    from trd_spark.report.stage import methods_html
+
+    cfg = load_config()
+    html = methods_html(cfg, {}, 20)
+    assert ("<dt>Progression (Cox)</dt><dd>persons with MDD (TRD, trMDD, MDD_other) of each dataset and TRD "
+            "definition; time in days from the MDD index (the first MDD diagnosis) to the TRD onset date" in html)
+    for words in ("censored at the end of follow-up, the earliest of the last observation period's end, death and "
+                  "the EHR data cutoff", "on the index day counted at day 1;", "Efron's method for tied event times",
+                  "scaled Schoenfeld residuals against rank-transformed time",
+                  "mdd_vs_nonmdd (TRD, trMDD, MDD_other vs non_MDD)", "trd_vs_trmdd (TRD vs trMDD)",
+                  "followed &ge; 180 days after the MDD index",
+                  "every unrelated genotyped person of the dataset with genetic PCs, whatever their phenotype status"):
+        assert words in html, words
+    trials = cfg.phenotypes.trials.model_copy(update={"pre_index_window_days": 30})
+    models = cfg.models.model_copy(update={"ph_time_transform": "km"})
+    cfg = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials}), "models": models})
+    html = methods_html(cfg, {}, 20)
+    assert "on the index day (or an onset up to 30 days before it) counted at day 1" in html
+    assert "against km-transformed time" in html
+
+
 def test_km_reasons_say_why_a_curve_or_its_end_is_not_shown():
     """Each PGS without Kaplan-Meier curves in the report, or with a curve cut short, gets its
     reason: a third under the threshold (also for curves not computed) (models.km.coarsen_km), the audit's drop,

@@ -54,7 +54,15 @@ from trd_spark.report.tables import (
     suppress_release,
 )
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
-from trd_spark.vocabulary import AFTER_EXCLUSION_PREFIX, ALL_DEFINITIONS, EXCLUDED_PREFIX, Contrast, FlowStep
+from trd_spark.vocabulary import (
+    AFTER_EXCLUSION_PREFIX,
+    ALL_DEFINITIONS,
+    CONTRAST_STATUSES,
+    EXCLUDED_PREFIX,
+    MDD_STATUSES,
+    Contrast,
+    FlowStep,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -249,15 +257,17 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
             f"exposures of one ingredient merged across gaps &le; {ph.trials.persistence_gap_days} days, lasting "
             f"&ge; {ph.trials.min_trial_days} days (missing days' supply: {ph.trials.default_days_supply})"),
         "TRD definitions": "<ul>" + "".join(defs) + "</ul>",
-        "trMDD": f"MDD with an adequate trial, not TRD, followed &ge; {ph.trmdd_min_followup_days} days",
+        "trMDD": (f"MDD with an adequate trial, not TRD, followed &ge; {ph.trmdd_min_followup_days} days after the "
+                  "MDD index; other MDD: MDD without an adequate trial, or followed for less"),
         "PGS": (f"scoring files matched by position and alleles (strand-ambiguous "
                 f"{'kept' if cfg.pgs.keep_ambiguous else 'dropped'}), minimum overlap {cfg.pgs.min_overlap:.0%}, "
                 f"missing genotypes {cfg.pgs.missing_genotypes.replace('_', ' ')}; " + standardisation_text(cfg)),
-        "Models": (f"logistic regression per SD of PGS for contrasts {', '.join(cfg.models.contrasts)}, adjusted for "
-                   f"{covariates_text(covariate_columns(cfg))}; Bonferroni and "
+        "Models": (f"logistic regression per SD of PGS for contrasts {contrasts_text(cfg.models.contrasts)}, "
+                   f"adjusted for {covariates_text(covariate_columns(cfg))}; Bonferroni and "
                    f"Benjamini-Hochberg within dataset x definition x contrast, alpha {cfg.models.alpha}"
                    + (f"; Cox proportional hazards from MDD index to TRD per SD of PGS, adjusted for "
                       f"{covariates_text(covariate_columns(cfg, age=COX_AGE))}" if cfg.models.cox else "")),
+        **({"Progression (Cox)": cox_text(cfg)} if cfg.models.cox else {}),
         "Replication": replication_text(cfg),
         "Disclosure control": (f"counts 1-{threshold - 1} shown as &lt;{threshold}; every count of the export in one "
                                "linear system (totals, groups shared across TRD definitions, tables and models, "
@@ -274,6 +284,31 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
         "Config hash": cfg.fingerprint()[:16],
     }
     return '<dl class="methods">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items.items()) + "</dl>"
+
+
+def contrasts_text(contrasts: list[Contrast]) -> str:
+    """Each logistic contrast with the statuses it codes 1 and 0 (``vocabulary.CONTRAST_STATUSES``):
+    ``mdd_vs_nonmdd (TRD, trMDD, MDD_other vs non_MDD)``, so a reader knows that 'MDD' includes
+    the other MDD persons and that the other statuses are left out of a fit."""
+    def side(statuses: tuple) -> str:
+        return ", ".join(str(s) for s in statuses)
+    return ", ".join(f"{c} ({side(CONTRAST_STATUSES[c][0])} vs {side(CONTRAST_STATUSES[c][1])})"
+                     if c in CONTRAST_STATUSES else c for c in contrasts)
+
+
+def cox_text(cfg: Config) -> str:
+    """What a paper's methods need of the Cox models beyond their covariates: who is in them,
+    the time origin and scale, censoring, day-0 events, ties and the PH test
+    (``phenotypes.trd.derive_phenotypes``, ``models.cox.fit_cox``)."""
+    window = cfg.phenotypes.trials.pre_index_window_days
+    return (f"persons with MDD ({', '.join(str(s) for s in MDD_STATUSES)}) of each dataset and TRD definition; "
+            "time in days from the MDD index (the first MDD diagnosis) to the TRD onset date of the definition; "
+            "persons without TRD censored at the end of follow-up, the earliest of the last observation period's "
+            "end, death and the EHR data cutoff; an onset or censoring on the index day"
+            + (f" (or an onset up to {window} days before it)" if window else "")
+            + " counted at day 1; Efron's method for tied event times (lifelines CoxPHFitter); proportional hazards "
+            f"of the PGS term tested on scaled Schoenfeld residuals against {cfg.models.ph_time_transform}-transformed "
+            "time (chi-square, 1 df)")
 
 
 # Words for the analysis frame's covariate columns (models.covariates.covariate_columns).
@@ -327,9 +362,12 @@ def standardisation_text(cfg: Config) -> str:
         "ancestry": "z-score within each genetic ancestry group of each dataset",
         "pc_adjusted": (f"ancestry-adjusted as pgsc_calc (Khan et al. 2022): mean regressed on PCs 1-"
                         f"{cfg.pgs.standardisation_n_pcs}, variance modelled on the same PCs (Gamma GLM, log "
-                        "link), fitted per dataset on its unrelated samples"),
+                        "link), fitted per dataset on its unrelated samples (pgsc_calc fits on its reference panel)"),
     }[cfg.pgs.standardisation]
-    return f"scores per SD: {how}"
+    # Which persons set the scale (cohort.stage: before the analysis frame's restrictions), so a
+    # reader knows one SD is the same for every definition and contrast, not 1 in each model.
+    return (f"scores per SD: {how}; the samples: every unrelated genotyped person of the dataset with genetic PCs, "
+            "whatever their phenotype status or sex, so one SD is the same in every TRD definition and contrast")
 
 
 def _details(inner: str, summary: str) -> str:
