@@ -292,10 +292,19 @@ def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]
 
 
 def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
-    """``contig_recoding`` plus PLINK's numeric codes (23 X, 24 Y, 25 XY/PAR -> X, 26 MT)."""
+    """``contig_recoding`` plus every code plink2 reads and writes for the sex and mitochondrial
+    chromosomes: 23 X, 24 Y, 25 / XY (X's pseudo-autosomal part, on X coordinates) -> X, 26 / MT /
+    M -> the mitochondrion, PAR1 / PAR2 (``--split-par``: X's two pseudo-autosomal regions) -> X,
+    each also ``chr``-prefixed (``--output-chr chr26`` writes chr23..chr26, ``chrMT`` writes
+    chrXY and chrMT). Before, chr23..chr26, chrXY, PAR1/PAR2 and GRCh38's chrMT were left as
+    they are and a fileset plink2 wrote so was refused as 'not a GRCh38 locus'."""
     out = contig_recoding(reference_genome)
     x, y, mt = ("chrX", "chrY", "chrM") if reference_genome == "GRCh38" else ("X", "Y", "MT")
-    out.update({"23": x, "24": y, "25": x, "26": mt, "XY": x})
+    codes = {"23": x, "24": y, "25": x, "26": mt, "XY": x, "MT": mt, "M": mt, "PAR1": x, "PAR2": x}
+    for code, contig in codes.items():
+        for name in (code, f"chr{code}"):
+            if name != contig:
+                out[name] = contig
     return out
 
 

@@ -67,9 +67,10 @@ _BUILD_ALIASES = {
     "grch37": "GRCh37", "hg19": "GRCh37",
     "ncbi36": "NCBI36", "hg18": "NCBI36",
 }
-# PLINK's numeric codes, as the genotype readers recode them (genotypes.plink_contig_recoding):
-# 23 X, 24 Y, 25 / XY the pseudo-autosomal part of X (X coordinates), 26 MT.
-_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "X", "XY": "X", "M": "MT", "26": "MT"}
+# PLINK's codes, as the genotype readers recode them (genotypes.plink_contig_recoding): 23 X,
+# 24 Y, 25 / XY the pseudo-autosomal part of X (X coordinates), 26 MT, PAR1 / PAR2 (plink2
+# --split-par) X's two pseudo-autosomal regions.
+_CHROM_ALIASES = {"23": "X", "24": "Y", "25": "X", "XY": "X", "M": "MT", "26": "MT", "PAR1": "X", "PAR2": "X"}
 _ALLELE = re.compile(r"^[ACGT]+$")
 # Line breaks of str.splitlines besides \n in ASCII text (the header/body split must see them).
 _OTHER_ASCII_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")

@@ -1,0 +1,63 @@
+"""Field cases, round 10 (session 20): known kinds of fault in shapes the earlier rounds did not try.
+
+- PLINK chromosome codes, as plink2 writes them (tests/data/field_cases/pgs/plink-chromosome-codes,
+  hand + plink2): ``--output-chr chr26`` names X, Y, XY, MT chr23, chr24, chr25, chr26,
+  ``--output-chr chrMT`` chrX, chrY, chrXY, chrMT, and ``--split-par`` moves X's pseudo-autosomal
+  sites to PAR1 / PAR2. The readers knew 23..26, XY, M/MT and chrX/chrY/chrM only, so such a
+  .bim/.pvar (and a VCF or BGEN with those names) was refused as "not a GRCh38 locus", and a
+  scoring file's PAR1 row was never matched.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_field_cases_pgs import CASES, assert_expected, case_config, plink2_fileset, run_scores
+
+CHROM_CODES = "plink-chromosome-codes"
+# plink2 --output-chr modes that prefix the codes; --split-par hg38 on the case's GRCh38 sites.
+OUTPUT_CHR = {"chr26": ["chr23", "chr24", "chr26"], "chrMT": ["chrX", "chrY", "chrMT"]}
+
+
+def _fileset(tmp_path, fmt: str, output_chr: str) -> str:
+    return plink2_fileset(CASES / CHROM_CODES / "genotypes" / "data.vcf", tmp_path / f"{output_chr}_{fmt}", fmt,
+                          "--split-par", "hg38", "--output-chr", output_chr)
+
+
+@pytest.mark.parametrize("output_chr", list(OUTPUT_CHR))
+@pytest.mark.parametrize("fmt", ["plink", "pgen"])
+def test_every_plink2_chromosome_code_is_the_references_contig(hl, tmp_path, fmt, output_chr):
+    """The .bim/.pvar as plink2 wrote it holds PAR1, the prefixed X code, PAR2, the prefixed Y and MT
+    codes; ``variant_index`` recodes them to chrX x3, chrY, chrM (GRCh38: the locus check passes)
+    and X x3, Y, MT (GRCh37 names; the sites are GRCh38's). Before: chr23 / PAR1 / chrMT ... kept,
+    'not a GRCh38 locus'."""
+    from trd_spark.pgs.pgen_engine import PlinkFiles, check_variant_loci, variant_index
+
+    files = PlinkFiles(fmt, _fileset(tmp_path, fmt, output_chr))
+    with open(files.variants) as f:
+        written = [line.split()[0] for line in f if not line.startswith("#")]
+    x, y, mt = OUTPUT_CHR[output_chr]
+    assert written == ["PAR1", x, "PAR2", y, mt]
+    assert variant_index(files, "GRCh37")["contig"].tolist() == ["X"] * 3 + ["Y", "MT"]
+    index = variant_index(files, "GRCh38")
+    assert index["contig"].tolist() == ["chrX"] * 3 + ["chrY", "chrM"]
+    check_variant_loci(index, hl.get_reference("GRCh38").lengths, "GRCh38", files.variants)
+
+
+@pytest.mark.parametrize("fmt, output_chr", [("plink", "chr26"), ("pgen", "chrMT")])
+def test_a_fileset_with_plink2_chromosome_codes_scores_as_plink2(hl, spark, tmp_path, fmt, output_chr):
+    """The scoring file's X rows (harmonised hm_chr X) match the PAR1 / chr23 (chrX) / PAR2 rows
+    and score expected.tsv (hand + plink2 --score on the VCF). Before: one InputDataError, 'chr23
+    ... is not a GRCh38 locus' (PAR1 first for the pgen)."""
+    path = _fileset(tmp_path, fmt, output_chr)
+    cfg = case_config(tmp_path, path, f"{CASES / CHROM_CODES}/scores/*", fmt=fmt)
+    assert_expected(run_scores(hl, spark, cfg), CHROM_CODES)
+
+
+def test_scoring_file_chromosome_codes_as_plink2_writes_them():
+    """chr_name in any plink2 spelling names the contig the genotype readers give that code:
+    PAR1 / PAR2 were kept as written (never matched, not_found) and are X now."""
+    from trd_spark.pgs.scoring_files import normalise_chrom
+
+    codes = ["PAR1", "PAR2", "chr23", "chr24", "chr25", "chrXY", "chr26", "chrMT", "chrM", "XY"]
+    assert normalise_chrom(pd.Series(codes)).tolist() == ["X", "X", "X", "Y", "X", "X", "MT", "MT", "MT", "X"]
