@@ -368,11 +368,13 @@ OMOP_CASES = {
     "column_missing": ("drug_exposure", lambda df: df.drop(columns=["days_supply"]), "drug_exposure.parquet",
                        "OMOP table drug_exposure is missing required column(s) days_supply"),
     "unparsable_dates": ("observation_period", _bad_date, "observation_period.parquet",
-                         "column observation_period_start_date: 1 value(s) are not dates (yyyy-mm-dd), e.g. '####-##-##' "
+                         # No count: a period per person (AoU), so its values count persons (session 20)
+                         "column observation_period_start_date: value(s) are not dates (yyyy-mm-dd), e.g. '####-##-##' "
                          "(digits shown as #, letters as a)"),
     "persons_without_birth_year": ("person", _no_birth_year, "person.parquet",
-                                   "column year_of_birth: 2 person(s) without a birth year"),
-    "duplicate_person_id": ("person", _dup_person, "person.parquet", "column person_id: 1 duplicate row(s)"),
+                                   "column year_of_birth: person(s) without a birth year"),
+    "duplicate_person_id": ("person", _dup_person, "person.parquet",
+                            "column person_id: a person_id occurs on more than one row"),
 }
 
 

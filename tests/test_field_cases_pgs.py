@@ -143,7 +143,7 @@ def test_scoring_file_swapped_duplicate_first_wins_whatever_the_allele_order():
 
 def test_sample_ids_with_leading_zeros_are_one_error(hl, spark, tmp_path):
     # 01001 (sample #2) would become person 1001 (sample #1); 001004 (#5) person 1004.
-    with pytest.raises(InputDataError, match=r"2 sample ID\(s\) are not a person_id.*samples #2, #5.*collide") as e:
+    with pytest.raises(InputDataError, match=r": sample ID\(s\) are not a person_id.*\(the first: sample #2; some of them collide") as e:
         run_case(hl, spark, tmp_path, "sample-ids-leading-zeros")
     assert "01001" not in str(e.value) and "001004" not in str(e.value)  # no identifiers in the message
 
@@ -300,7 +300,7 @@ def test_sample_ids_and_sample_map_of_a_plink_fileset(hl, spark, tmp_path, fmt):
     case = "sample-ids-leading-zeros"
     path = plink2_fileset(next((CASES / case / "genotypes").iterdir()), tmp_path / "z", fmt)
     cfg = case_config(tmp_path, path, f"{CASES / case}/scores/*", fmt=fmt)
-    with pytest.raises(InputDataError, match=r"2 sample ID\(s\) are not a person_id.*samples #2, #5.*collide") as e:
+    with pytest.raises(InputDataError, match=r": sample ID\(s\) are not a person_id.*\(the first: sample #2; some of them collide") as e:
         run_scores(hl, spark, cfg)
     assert "01001" not in str(e.value) and "001004" not in str(e.value)
     case = "weight-type-odds-ratio"
@@ -331,12 +331,12 @@ def test_sample_map_maps_named_samples_and_refuses_collisions(hl, spark, tmp_pat
     cfg = case_config(tmp_path, str(tmp_path / "g.vcf"), scores, extra_genotypes=f", sample_map: {tmp_path}/map.tsv")
     assert_expected(run_scores(hl, spark, cfg), case)
     # Without the map: one error, IDs never printed.
-    with pytest.raises(InputDataError, match=r"6 sample ID\(s\) are not a person_id.*#1, #2") as e:
+    with pytest.raises(InputDataError, match=r": sample ID\(s\) are not a person_id.*\(the first: sample #1;") as e:
         run_scores(hl, spark, case_config(tmp_path, str(tmp_path / "g.vcf"), scores))
     assert "NA2" not in str(e.value)
     # Two samples mapped to one person.
     (tmp_path / "map.tsv").write_text("sample_id\tperson_id\n" + "".join(f"{n}\t{1000 + min(i, 5)}\n" for i, n in enumerate(names, 1)))
-    with pytest.raises(InputDataError, match=r"1 sample\(s\) map to a person_id another sample has \(samples #6\)"):
+    with pytest.raises(InputDataError, match=r": sample\(s\) map to a person_id another sample has \(the first: sample #6\)"):
         run_scores(hl, spark, cfg)
 
 
@@ -346,7 +346,7 @@ def test_duplicated_sample_ids_are_one_error(hl, tmp_path):
     text = vcf_text("weight-type-odds-ratio").replace("\t1005\t1006", "\t1005\t1001")
     (tmp_path / "g.vcf").write_text(text)
     mt = hl.import_vcf(str(tmp_path / "g.vcf"), reference_genome="GRCh38")
-    with pytest.raises(InputDataError, match=r"1 sample ID\(s\) occur more than once \(samples #6\)"):
+    with pytest.raises(InputDataError, match=r": sample ID\(s\) occur more than once \(the first: sample #6\)"):
         samples_to_persons(hl, mt, where="g.vcf")
 
 
@@ -508,16 +508,16 @@ def test_ancestry_research_ids_with_leading_zeros_are_one_error(spark):
 
     path = str(CASES / "sample-ids-leading-zeros-ancestry" / "ancestry_preds.tsv")
     df = read_tsv(spark, path, ["research_id", "ancestry_pred", "pca_features"], "ancestry")
-    with pytest.raises(InputDataError, match=rf"^ancestry\.path {path}: column research_id: 2 value\(s\) are not a "
-                                             r"person_id written as a plain integer .*; 2 of them would merge") as e:
+    with pytest.raises(InputDataError, match=rf"^ancestry\.path {path}: column research_id: value\(s\) are not a "
+                                             r"person_id written as a plain integer .*; some of them would merge") as e:
         check_ancestry(df, 16, path)
     assert "01001" not in str(e.value) and "1003.0" not in str(e.value) and "\n" not in str(e.value)
     check_ancestry(read_tsv(spark, str(CASES / "ancestry_preds.tsv"), ["research_id"], "ancestry"), 16, "a.tsv")
 
 
 @pytest.mark.parametrize("ids, match", [
-    ([" 7", "8"], r"column j\.s: 1 value\(s\) .*plain integer .*; 1 of them would merge"),  # ' 7' beside the third row's '7'
-    (["8", "HG00096"], r"column j\.s: 1 value\(s\) are not a person_id"),  # a sample name: no merge counted
+    ([" 7", "8"], r"column j\.s: value\(s\) .*plain integer .*; some of them would merge"),  # ' 7' beside the third row's '7'
+    (["8", "HG00096"], r"column j\.s: value\(s\) are not a person_id (?!.*would merge)"),  # a sample name: no merge counted
     (["8", "9"], None),
 ], ids=["space", "sample-name", "plain"])
 def test_related_pairs_ids_follow_the_person_id_rule(spark, ids, match):

@@ -249,7 +249,7 @@ def test_pgen_variant_index_splits_multiallelic_rows(files):
 
 def test_sample_count_mismatch_is_one_error(hl, spark, files, scoring_files):
     fileset = PlinkFiles("plink", str(files["prefix"]))
-    with pytest.raises(InputDataError, match=r"t\.fam: 4 samples in the file, 3 genotype columns"):
+    with pytest.raises(InputDataError, match=r"t\.fam: more samples in the file than genotype columns \(no count"):
         no_weights = WeightMatrices(pd.DataFrame(), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros((0, 1), np.int32))
         score(spark, hl, fileset, "GRCh38", no_weights, ["101", "102", "103"], ["PGS000901"], [6],
               missing_genotypes="mean_impute", settings=NativeEngineSettings())
@@ -271,7 +271,7 @@ def test_variant_list_off_the_reference_and_bed_of_another_size_are_one_error(fi
     with pytest.raises(InputDataError, match=r"g\.pvar:4: chr99:5 is not a GRCh38 locus \(2 such"):
         check_variant_loci(pvar, lengths, "GRCh38", str(tmp_path / "g.pvar"))
     check_bed_size(fileset, 10, 4)  # 3 + 10 x 1 bytes
-    with pytest.raises(InputDataError, match=r"t\.bed: 13 bytes, expected 23 for 10 variants x 5 samples"):
+    with pytest.raises(InputDataError, match=r"t\.bed: shorter than the 3-byte header and one record per \.bim variant for the \.fam's samples"):
         check_bed_size(fileset, 10, 5)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from person_count_guard import raw_person_counts
 from toy_releases import TOY_RELEASES as RELEASES
 
 from trd_spark.config import DEFAULT_CONFIG
@@ -81,6 +82,10 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
         n for line in person_lines for n in counts(line.split(":", 1)[1])] + [
         n for line in cohort_lines for n in counts(line)] + [n for t, n in summary if persons_rows.get(t, False)]
     assert set(shown) <= {"0", "<20", "20+"}, sorted(set(shown))
+    # And no number next to a person / sample / participant word anywhere in the logs (the
+    # rendered reader of tests/person_count_guard.py; the toy data's size is no participant count).
+    raw = [x for x in raw_person_counts(text + console) if "toy data not found: generating" not in x]
+    assert not raw, raw
     # The summary and the closing lines are in the log too; the console names the report.
     assert "Summary (release toy-r1" in text and "report: " in text
     assert re.search(r"report: \S+/toy-r2/report/report\.html", console)

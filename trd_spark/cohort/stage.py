@@ -50,9 +50,9 @@ def check_person_ids(df: DataFrame, columns: list[str], where: str) -> None:
 
     A cast to long would silently re-format ``01001``, ``1001.0`` or `` 1001`` into person
     1001 (two rows of one person, or another person's PCs) and turn a sample name into null
-    (a flagged relative kept). Raises InputDataError naming ``where`` and the column, with
-    counts only (never an ID): how many values are not plain integers and how many of them
-    collide with another value once read as integers. One aggregation (small files).
+    (a flagged relative kept). Raises InputDataError naming ``where`` and the column, never an
+    ID nor a count (the values are persons: ``logs.person_count_text``), and whether some of
+    them collide with another value once read as integers. One aggregation (small files).
     """
     aggs = []
     for c in columns:
@@ -66,9 +66,9 @@ def check_person_ids(df: DataFrame, columns: list[str], where: str) -> None:
     for c in columns:
         if row[f"bad_{c}"]:
             merged = row[f"raw_{c}"] - row[f"distinct_{c}"]
-            collide = f"; {merged} of them would merge with another ID once read as integers" if merged > 0 else ""
+            collide = "; some of them would merge with another ID once read as integers" if merged > 0 else ""
             raise InputDataError(
-                f"column {c}: {row[f'bad_{c}']} value(s) are not a person_id written as a plain integer (e.g. leading "
+                f"column {c}: value(s) are not a person_id written as a plain integer (e.g. leading "
                 f"zeros, decimals such as .0, spaces or sample names){collide}; IDs are never re-formatted (0042 and "
                 "42 would become one person)", where=where)
 

@@ -136,8 +136,10 @@ def _read_sample_block(f, n_samples: int, end: int, path: str) -> tuple[str, ...
     length, n = struct.unpack("<II", raw)
     body = f.read(length - 8)
     if n != n_samples or len(body) != length - 8 or f.tell() > end:
-        raise InputDataError(f"the sample identifier block does not fit the header ({n} IDs, {n_samples} "
-                             "samples)", where=path)
+        # No count (samples are persons: logs.person_count_text): which part disagrees.
+        raise InputDataError("the sample identifier block does not fit the header (its number of IDs differs from "
+                             "the header's sample count)" if n != n_samples else
+                             "the sample identifier block does not fit the header (its length)", where=path)
     ids, p = [], 0
     try:
         for _ in range(n):
@@ -186,7 +188,8 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
         raise InputDataError(f"no ID_2 column: {header_fields_text(list(table.columns), ['ID_1', 'ID_2', 'missing', 'sex'])}",
                              where=sample)
     if len(table) != n_samples:
-        raise InputDataError(f"{len(table)} samples, the BGEN has {n_samples}", where=sample)
+        raise InputDataError(f"{'fewer' if len(table) < n_samples else 'more'} samples than the BGEN header's "
+                             "sample count", where=sample)  # no count: samples are persons
     return table["ID_2"].tolist()
 
 
@@ -408,11 +411,12 @@ class BlockReader:
         n = self.n
         seen = {}
         if data.size >= 8:
-            seen = {"samples": int(data[0:4].view("<u4")[0]), "alleles": int(data[4:6].view("<u2")[0]),
+            seen = {"samples": "the header's" if int(data[0:4].view("<u4")[0]) == n else "not the header's",
+                    "alleles": int(data[4:6].view("<u2")[0]),
                     "ploidy": f"{data[6]}..{data[7]}"}
         if data.size >= 10 + n:
             seen.update(phased=int(data[8 + n]), bits=int(data[9 + n]))
         raise InputDataError(f"the variant block at byte {offset} holds {seen or f'{data.size} bytes'}; only unphased "
-                             f"diploid biallelic 8-bit probabilities for the header's {n} samples are read (as by "
+                             "diploid biallelic 8-bit probabilities for the header's samples are read (as by "
                              "Hail's import_bgen): re-export it, e.g. plink2 --export bgen-1.2 bits=8",
                              where=self.files.path)

@@ -811,11 +811,11 @@ _PERSON_ID_TEXT = re.compile(PERSON_ID_TEXT)
 
 
 def _columns(positions: list[int]) -> str:
-    """Sample positions (0-based) as the 1-based sample numbers a user can look up
-    (``bcftools query -l | sed -n 2p``), at most 5: never the IDs themselves (no
-    participant identifier in any log)."""
-    shown = ", ".join(f"#{p + 1}" for p in positions[:5])
-    return shown + (f" and {len(positions) - 5} more" if len(positions) > 5 else "")
+    """The first of the sample positions (0-based) as the 1-based sample number a user can
+    look up (``bcftools query -l | sed -n 2p``): never the IDs themselves (no participant
+    identifier in any log), nor how many there are (samples are persons: a count of 1..19, or
+    a list of positions giving one, is not shown; ``logs.person_count_text``)."""
+    return f"the first: sample #{positions[0] + 1}"
 
 
 def read_sample_map(text: str, where: str) -> dict[str, int]:
@@ -870,7 +870,8 @@ def sample_persons(ids: list[str], *, where: str, sample_map: dict[str, int] | N
 
     Raises InputDataError (``where`` = dataset and file) for: a sample ID twice in the file,
     an ID that is not a plain integer (no map), a sample missing from the map, and two samples
-    mapped to one person. Messages give sample numbers in the file, never the IDs.
+    mapped to one person. Messages give the first sample's number in the file, never the IDs
+    nor how many samples are affected (persons: ``_columns``).
     """
     seen: dict[str, int] = {}
     repeated = []
@@ -879,7 +880,7 @@ def sample_persons(ids: list[str], *, where: str, sample_map: dict[str, int] | N
             repeated.append(i)
         seen.setdefault(s, i)
     if repeated:
-        raise InputDataError(f"{len(repeated)} sample ID(s) occur more than once (samples {_columns(repeated)}); "
+        raise InputDataError(f"sample ID(s) occur more than once ({_columns(repeated)}); "
                              "each genome must have its own ID", where=where)
     if sample_map is None:
         bad = [i for i, s in enumerate(ids) if not _PERSON_ID_TEXT.fullmatch(s)]
@@ -889,23 +890,23 @@ def sample_persons(ids: list[str], *, where: str, sample_map: dict[str, int] | N
                 if s.strip().isdigit():
                     as_int[int(s)] = as_int.get(int(s), 0) + 1
             n_collide = sum(1 for i in bad if ids[i].strip().isdigit() and as_int[int(ids[i])] > 1)
-            collide = f"; {n_collide} of them collide with another sample once read as integers" if n_collide else ""
+            collide = "; some of them collide with another sample once read as integers" if n_collide else ""
             raise InputDataError(
-                f"{len(bad)} sample ID(s) are not a person_id written as a plain integer (samples {_columns(bad)}"
+                f"sample ID(s) are not a person_id written as a plain integer ({_columns(bad)}"
                 f"{collide}; "
                 "e.g. leading zeros, decimals or names like HG00096); IDs are never re-formatted (0042 and 42 "
                 "would become one person): fix the IDs or give datasets[].genotypes.sample_map", where=where)
         return list(ids)
     absent = [i for i, s in enumerate(ids) if s not in sample_map]
     if absent:
-        raise InputDataError(f"{len(absent)} sample(s) are not in the sample map (samples {_columns(absent)})",
+        raise InputDataError(f"sample(s) are not in the sample map ({_columns(absent)})",
                              where=where)
     persons = [sample_map[s] for s in ids]
     first: dict[int, int] = {}
     clash = [i for i, p in enumerate(persons) if first.setdefault(p, i) != i]
     if clash:
-        raise InputDataError(f"{len(clash)} sample(s) map to a person_id another sample has (samples "
-                             f"{_columns(clash)}): two genomes cannot be one person", where=where)
+        raise InputDataError(f"sample(s) map to a person_id another sample has ({_columns(clash)}): "
+                             "two genomes cannot be one person", where=where)
     return [str(p) for p in persons]
 
 

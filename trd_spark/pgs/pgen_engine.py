@@ -230,8 +230,10 @@ def check_bed_size(files: PlinkFiles, n_variants: int, n_samples: int) -> None:
     expected = 3 + n_variants * ((n_samples + 3) // 4)
     size = os.path.getsize(files.matrix)
     if size != expected:
-        raise InputDataError(f"{size} bytes, expected {expected} for {n_variants} variants x {n_samples} samples "
-                             "(.bim/.fam from another fileset, or a truncated copy?)", where=files.matrix)
+        # No byte counts: with the .bim's variants they give the .fam's samples (persons).
+        raise InputDataError(f"{'shorter' if size < expected else 'longer'} than the 3-byte header and one record "
+                             "per .bim variant for the .fam's samples (.bim/.fam from another fileset, or a truncated "
+                             "copy?)", where=files.matrix)
 
 
 def psam_samples(files: PlinkFiles) -> list[str]:
@@ -507,7 +509,8 @@ def score(
     k = len(pgs_ids)
     n = files.n_samples if isinstance(files, BgenFiles) else count_samples(files)
     if n != len(samples):
-        raise InputDataError(f"{n} samples in the file, {len(samples)} genotype columns", where=files.samples)
+        raise InputDataError(f"{'fewer' if n < len(samples) else 'more'} samples in the file than genotype columns "
+                             "(no count: samples are persons)", where=files.samples)
     if index is None:
         if isinstance(files, BgenFiles):
             raise ValueError("a BGEN is scored on the variant index it was matched on (bgen_reader.variant_index)")

@@ -337,13 +337,13 @@ def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
     n_keys = found.n_keys
     problems = []
     if n_keys != found.n_rows:
-        problems.append(f"{found.n_rows - n_keys} repeated (sample, pgs_id) rows")
+        problems.append("repeated (sample, pgs_id) rows")  # no counts: a score's rows are persons
     if found.negative_missing:
-        problems.append(f"{found.negative_missing} rows with n_missing < 0")
+        problems.append("rows with n_missing < 0")
     if found.too_many_alleles:
-        problems.append(f"{found.too_many_alleles} rows with allele_count > 2 x n_matched")
+        problems.append("rows with allele_count > 2 x n_matched")
     if found.not_finite:
-        problems.append(f"{found.not_finite} rows with a non-finite score_sum")
+        problems.append("rows with a non-finite score_sum")
     if problems:
         raise InputDataError("score table invariants violated (a genotype or variant counted twice?): "
                              + "; ".join(problems), where=where)

@@ -268,35 +268,9 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
                 return date
             return F.coalesce(date, datetime_fallback(df, table, f.name, partner, time_zone=time_zone,
                                                       session_zone=session_zone, where=where, nanos=nanos))
-        return whole_number(df, table, f.name, f.dataType, where=where)
+        return F.col(f.name).cast(f.dataType)
 
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
-
-
-# Integer sizes in bytes: a wider integer cast to a narrower one wraps round (Spark's non-ANSI cast).
-_INTEGER_BYTES: dict[type[T.DataType], int] = {T.ByteType: 1, T.ShortType: 2, T.IntegerType: 4, T.LongType: 8}
-# Exact enough to tell a whole number from a fraction in any text Spark's long cast reads.
-_EXACT = T.DecimalType(38, 18)
-
-
-def whole_number(df: DataFrame, table: str, name: str, target: T.DataType, *, where: str) -> Column:
-    """Column ``name`` cast to ``target``; for an integer ``target`` (the CDM's integer columns:
-    IDs, days_supply, refills) from a number column that can hold what the integer cannot (a
-    float, double or decimal; a wider integer), failing the query, only when such a row is
-    read, naming table and column, where the value is not that integer: Spark's cast silently
-    drops a fraction (days_supply 30.5 -> 30), reads NaN as 0 and wraps or clamps what is out
-    of range. Whole numbers written as floats (30.0, pandas' int column with missing values)
-    pass. Text columns are checked before, eagerly (``check_text_values``)."""
-    col, source = F.col(name), df.schema[name].dataType
-    cast = col.cast(target)
-    if not isinstance(target, T.IntegralType) or not (
-            isinstance(source, T.FractionalType)
-            or _INTEGER_BYTES.get(type(source), 0) > _INTEGER_BYTES.get(type(target), 8)):
-        return cast
-    return F.when(col.isNotNull() & ~cast.cast(source).eqNullSafe(col), F.raise_error(F.lit(
-        f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): column {name} holds a value that is no "
-        f"{target.simpleString()} number (a fraction, NaN, or out of range of its {source.simpleString()} "
-        "values); the CDM declares it an integer: export whole numbers")).cast(target)).otherwise(cast)
 
 
 def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, time_zone: str | None,
@@ -345,25 +319,28 @@ def _needs_zone_error(table: str, name: str, partner: str, where: str) -> Column
         "omop.time_zone to the zone whose calendar dates the export means (e.g. UTC for BigQuery TIMESTAMP)")).cast(_D)
 
 
+# OMOP tables with one row per person (death in the CDM; observation_period in the AoU CDR, one
+# period per participant): a count of their rows or values is a count of persons, which no
+# error shows (logs.person_count_text).
+PERSON_ROW_TABLES = frozenset({"person", "death", "observation_period"})
+
+
 def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
                       time_zone: str | None = None) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
     not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
     as an instant, never a year or year-month alone, which Spark would read as the 1st; a
-    number: digits, e.g. not "90 days"; an integer: a whole number, not "30.5", which Spark's
-    cast reads as 30), and, when ``time_zone`` is None,
+    number: digits, e.g. not "90 days"), and, when ``time_zone`` is None,
     the first date column holding zoned ISO text (an instant: its calendar date depends on
     the zone, as for a time-zone-aware timestamp).
 
-    The error shows the count and the shape of one offending value (``errors.value_shape``:
+    The error shows the count (none for ``PERSON_ROW_TABLES``) and the shape of one offending value (``errors.value_shape``:
     '2014-03-24T12:00:00+00:00' reads '####-##-##T##:##:##+##:##', so no participant's date
     reaches stderr or the run log; identifier columns are named, no value shown).
     """
     def is_bad(c: str, t: T.DataType) -> Column:
         value = F.trim(F.col(c))
         bad = F.col(c).isNotNull() & (value != "") & value.cast(t).isNull()
-        if isinstance(t, T.IntegralType):  # '30.5' and '.5' cast to 30 and 0; '30.0' is 30
-            return bad | (F.col(c).isNotNull() & ~value.cast(t).cast(_EXACT).eqNullSafe(value.cast(_EXACT)))
         if t != _D:
             return bad
         partial = F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c))  # '2019', '2019-03'
@@ -377,10 +354,14 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     ], *[x for c, cond in zoned.items()
          for x in (F.sum(cond.cast("long")).alias(f"z_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"w_{c}"))
     ]).collect()[0]
+
+    def count(n: int) -> str:
+        return "" if table in PERSON_ROW_TABLES else f"{n} "
+
     for c, t in columns:
         if c in zoned and row[f"z_{c}"]:
             raise InputDataError(
-                f"OMOP table {table} column {c}: {row[f'z_{c}']} value(s) are date-times with a time zone "
+                f"OMOP table {table} column {c}: {count(row[f'z_{c}'])}value(s) are date-times with a time zone "
                 f"(e.g. {value_shape(row[f'w_{c}'])!r}, {VALUE_SHAPE_NOTE}), whose calendar date depends on the "
                 "zone; set omop.time_zone to the zone whose calendar dates the export means (e.g. "
                 "Europe/Amsterdam, or UTC for BigQuery TIMESTAMP columns)", where=where)
@@ -388,14 +369,15 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
             example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
             raise InputDataError(
-                f"OMOP table {table} column {c}: {row[f'n_{c}']} value(s) are not {what}{example}", where=where)
+                f"OMOP table {table} column {c}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=where)
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
     """OMOP CDM rules the study relies on: ``person_id`` unique, ``year_of_birth`` present.
 
-    One aggregation over ``person`` (one row per participant: small). Counts only in the
-    message, never an ID.
+    One aggregation over ``person`` (one row per participant: small). Neither an ID nor a
+    count in the message: the rows are persons (``logs.person_count_text``; an exact count of
+    persons, small or not, may give back one the export hides).
     """
     row = person.agg(
         F.count(F.lit(1)).alias("n"),
@@ -404,11 +386,11 @@ def check_person_table(person: DataFrame, *, where: str) -> None:
     ).collect()[0]
     if row["n"] != row["n_ids"]:
         raise InputDataError(
-            f"OMOP table person column person_id: {row['n'] - row['n_ids']} duplicate row(s) "
+            "OMOP table person column person_id: a person_id occurs on more than one row "
             "(person_id must be unique)", where=where)
     if row["n_no_birth_year"]:
         raise InputDataError(
-            f"OMOP table person column year_of_birth: {row['n_no_birth_year']} person(s) without a birth year "
+            "OMOP table person column year_of_birth: person(s) without a birth year "
             "(required by the CDM; age cannot be derived)", where=where)
 
 

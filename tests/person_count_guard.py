@@ -1,0 +1,183 @@
+"""A guard against raw person counts in messages (the privacy bar: no count 1..T-1 in a log
+line, an error or anything a user pastes into a ticket, and no exact count of T or more
+either, since the export's audit may hide one to protect a small one; ``logs.person_count_text``).
+
+Two readers, written apart from the code they check:
+
+- ``raw_person_count_sites``: a static reading of Python source. Every f-string, every
+  %-formatted log message (``log.info("%d persons", n)``) and every ``"..." % x`` is split into
+  its placeholders; a placeholder whose next words (at most two words between) name persons,
+  samples, participants or individuals (``{n} sample(s) are``, ``%d unrelated genotyped
+  persons``, ``{n} duplicate person rows``), or that follows such a word (``samples: {n}``), is
+  a person count (so is one after ``person_id:``, the person table's key: ``column
+  person_id: {n} duplicate row(s)``). Its value must be a label: a call of ``person_count_text``, ``count_text(...,
+  persons_below=...)``, ``suppressed_label`` or ``at_least_label``; the threshold itself
+  (``threshold``, ``persons_below``, ``T``, ``threshold - 1``: the policy's number, not a
+  count); a constant; or a position written after ``#`` (``sample #3``). ``n of {x}`` takes the
+  kind of the count after ``of``. ``Steps.done(..., unit)`` with a person unit must pass
+  ``persons=True``.
+- ``raw_person_counts``: the same words read in rendered text (a run log, an error line):
+  a number (``1,780``) followed within two words by a person word that is not a label
+  (``0``, ``<T``, ``T+``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PERSON_WORD = r"(?:persons?|person\(s\)|people|samples?|sample\(s\)|participants?|participant\(s\)|individuals?)"
+# The words between a count and its person word: ``{n} unrelated genotyped persons``.
+_AFTER = re.compile(rf"^[\s(]*(?:[\w'-]+\s+){{0,2}}?{PERSON_WORD}(?![\w])", re.IGNORECASE)
+_BEFORE = re.compile(rf"(?<![\w])(?:{PERSON_WORD}|person_id|research_id)\s*[:=]\s*$", re.IGNORECASE)
+# ``{n} of {total} persons``: n counts what total counts.
+_OF = re.compile(r"^\s*(?:of|/)\s*$")
+_POSITION = re.compile(r"#\s*$")
+LABEL_FUNCTIONS = {"person_count_text", "suppressed_label", "at_least_label"}
+THRESHOLD_NAMES = {"threshold", "persons_below", "small_count_threshold", "T", "t"}
+LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical"}
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A placeholder counting persons whose value is not a label."""
+
+    path: str
+    line: int
+    text: str  # the message's literal text around the placeholder
+    value: str  # the placeholder's expression
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.value!r} in {self.text!r}"
+
+
+def _name(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def is_label(node: ast.AST) -> bool:
+    """Whether a placeholder's value is a label or the threshold, not a count."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Call):
+        f = _name(node.func)
+        if f in LABEL_FUNCTIONS:
+            return True
+        if f == "count_text":
+            return any(k.arg == "persons_below" and not (isinstance(k.value, ast.Constant) and k.value.value is None)
+                       for k in node.keywords)
+        return False
+    if isinstance(node, ast.Name | ast.Attribute):
+        return _name(node) in THRESHOLD_NAMES
+    if isinstance(node, ast.BinOp):
+        return is_label(node.left) and is_label(node.right)
+    if isinstance(node, ast.IfExp):  # "fewer" if n < m else "more": words, whatever the test
+        return is_label(node.body) and is_label(node.orelse)
+    return False
+
+
+def _parts(message: ast.AST, args: list[ast.expr]) -> list[str | ast.expr] | None:
+    """A message as literal text and placeholder expressions, in order."""
+    if isinstance(message, ast.JoinedStr):
+        out: list[str | ast.expr] = []
+        for v in message.values:
+            if isinstance(v, ast.Constant):
+                out.append(str(v.value))
+            elif isinstance(v, ast.FormattedValue):
+                out.append(v.value)
+        return out
+    if isinstance(message, ast.Constant) and isinstance(message.value, str):
+        text = message.value
+        specs = [m for m in _CONVERSION.finditer(text) if m.group(0) != "%%"]
+        if not specs or len(args) < len(specs) or any("(" in m.group(0) or "*" in m.group(0) for m in specs):
+            return None
+        out, at = [], 0
+        for m, a in zip(specs, args):
+            out += [text[at:m.start()], a]
+            at = m.end()
+        return [*out, text[at:]]
+    return None
+
+
+def _sites_of(parts: list[str | ast.expr], path: str, line: int) -> list[Site]:
+    text = "".join(p if isinstance(p, str) else "{}" for p in parts)
+    found = []
+    for i, p in enumerate(parts):
+        if isinstance(p, str):
+            continue
+        before = "".join(q for q in parts[:i] if isinstance(q, str))[-40:]
+        after, j = "", i + 1
+        while j < len(parts) and isinstance(parts[j], str):
+            after += parts[j]  # type: ignore[operator]
+            j += 1
+        counts_persons = bool(_AFTER.match(after) or _BEFORE.search(before))
+        if not counts_persons and _OF.match(after) and j < len(parts):
+            following = "".join(q for q in parts[j + 1:j + 2] if isinstance(q, str))
+            counts_persons = bool(_AFTER.match(following))
+        if counts_persons and not _POSITION.search(before) and not is_label(p):
+            found.append(Site(path, getattr(p, "lineno", line), text, ast.unparse(p)))
+    return found
+
+
+def raw_person_count_sites(source: str, path: str = "<source>") -> list[Site]:
+    """Every placeholder of ``source`` that counts persons with a value that is not a label."""
+    tree = ast.parse(source)
+    found: list[Site] = []
+    in_log: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _name(node.func) in LOG_METHODS and node.args \
+                and "log" in ast.unparse(node.func).lower():
+            parts = _parts(node.args[0], node.args[1:])
+            if parts is not None:
+                in_log.add(id(node.args[0]))
+                found += _sites_of(parts, path, node.lineno)
+        elif isinstance(node, ast.Call) and _name(node.func) == "done" and len(node.args) >= 3:
+            unit = node.args[2]
+            if isinstance(unit, ast.Constant) and isinstance(unit.value, str) \
+                    and re.fullmatch(PERSON_WORD, unit.value, re.IGNORECASE) \
+                    and not any(k.arg == "persons" for k in node.keywords):
+                found.append(Site(path, node.lineno, f"done(..., {unit.value!r})", ast.unparse(node.args[1])))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) \
+                and isinstance(node.left.value, str):
+            args = list(node.right.elts) if isinstance(node.right, ast.Tuple) else [node.right]
+            parts = _parts(node.left, args)
+            if parts is not None:
+                found += _sites_of(parts, path, node.lineno)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr) and id(node) not in in_log:
+            parts = _parts(node, [])
+            assert parts is not None
+            found += _sites_of(parts, path, node.lineno)
+    return sorted(set(found), key=lambda s: (s.path, s.line, s.value))
+
+
+def package_sites(root: Path) -> list[Site]:
+    """``raw_person_count_sites`` over every module under ``root`` (the ``trd_spark`` package)."""
+    return [s for p in sorted(root.rglob("*.py"))
+            for s in raw_person_count_sites(p.read_text(), str(p.relative_to(root.parent)))]
+
+
+def raw_person_counts(text: str, threshold: int = 20) -> list[str]:
+    """Numbers in rendered text (a log, an error line) that count persons and are not a label:
+    ``3 sample(s) are not in the sample map``, ``1,780 persons`` (not ``<20 persons``, ``20+
+    persons``, ``0 persons``, ``sample #3``, ``fewer than 20 persons`` or ``1 to 19 persons``:
+    the threshold's range)."""
+    labels = {"0", f"<{threshold}", f"{threshold}+"}
+    out = []
+    for m in re.finditer(r"(?<![\w#.,<])(<?\d+(?:,\d{3})*\+?)" rf"(?=[\s(]+(?:[\w'-]+\s+){{0,2}}?{PERSON_WORD}(?!\w))",
+                         text, re.IGNORECASE):
+        n = m.group(1)
+        if n in labels or n == str(threshold):  # "fewer than 20 persons": the policy's number
+            continue
+        if (n == "1" and text[m.end():].startswith(f" to {threshold - 1} ")) or (
+                n == str(threshold - 1) and text[:m.start()].endswith("1 to ")):  # "a group of 1 to 19 persons"
+            continue
+        out.append(text[max(0, m.start() - 60):m.end() + 40])
+    return out

@@ -1,0 +1,109 @@
+"""The guard against a future raw person count in a log line or an error (tests/person_count_guard.py):
+every message of the package that counts persons, samples or participants shows a label
+(``logs.person_count_text``: 0, <T, T+), never the number; the guard finds a count planted
+in a log call, an f-string error, a ``%``-format or a ``Steps.done`` person unit."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from person_count_guard import package_sites, raw_person_count_sites, raw_person_counts
+
+PACKAGE = Path(__file__).resolve().parent.parent / "trd_spark"
+
+# Messages the guard reads as person counts that count no participant, each with the reason.
+REVIEWED = {
+    ("trd_spark/pipeline.py", "persons"):
+        "the toy data's size (toy_data.persons in the config): synthetic persons, no participant",
+    ("trd_spark/toydata/draws.py", "len(self._rows)"): "toy data generator: synthetic persons",
+    ("trd_spark/toydata/generate.py", "MIN_PERSONS"): "toy data generator's minimum size (a constant)",
+    ("trd_spark/pgs/pgen_engine.py", "str(e).splitlines()[0]"):
+        "a library's read error after 'the samples:' (pandas' parser text), not a count",
+}
+
+
+def test_no_message_of_the_package_counts_persons_without_a_label():
+    """Every f-string, %-formatted log message and ``Steps.done`` of trd_spark/ whose number
+    counts persons / samples / participants shows a label (fails on fd84436: the pgs sample-map
+    errors' ``{len(absent)} sample(s)``, the BGEN / .bed / .fam sample counts, the OMOP person
+    table's duplicate rows and persons without a birth year)."""
+    found = [s for s in package_sites(PACKAGE) if (s.path, s.value) not in REVIEWED]
+    assert not found, "\n".join(map(str, found))
+    reviewed = {(s.path, s.value) for s in package_sites(PACKAGE)}
+    assert reviewed == set(REVIEWED), "a reviewed message is gone: drop it from REVIEWED"
+
+
+PLANTED = {
+    "log_percent_d": 'log.warning("phenotypes: %d persons without a birth year", n)',
+    "log_words_between": 'log.info("cohort: %s: %s unrelated genotyped persons", ds, f"{n:,}")',
+    "fstring_error": 'raise InputDataError(f"{len(absent)} sample(s) are not in the sample map")',
+    "record_count_of_persons": 'raise InputDataError(f"OMOP: {n} duplicate person rows")',
+    "of_total": 'log.warning(f"{n} of {total} participants lack a PGS")',
+    "before_word": 'log.info("pgs: samples: %s", len(ids))',
+    "percent_operator": 'text = "%d individuals dropped" % n',
+    "steps_unit": 'steps.done("read persons", n, "persons")',
+}
+LABELLED = [
+    'log.warning("phenotypes: %s persons without a birth year", person_count_text(n, threshold))',
+    'raise InputDataError(f"{count_text(n, persons_below=T)} sample(s) are not in the sample map")',
+    'raise InputDataError(f"sample(s) are not in the sample map (the first: sample #{i + 1})")',
+    'log.info("a PGS third starts with fewer than %d persons", threshold)',
+    'log.info(f"quantiles only with {threshold - 1} persons or more")',
+    'steps.done("read persons", n, "persons", persons=True)',
+    'log.info("pgs: %d variants, %d scoring files", n, k)',
+]
+
+
+@pytest.mark.parametrize("line", list(PLANTED.values()), ids=list(PLANTED))
+def test_the_guard_finds_a_planted_raw_person_count(line):
+    sites = raw_person_count_sites(textwrap.dedent(line))
+    assert [s.value for s in sites] == (["n", "total"] if " of {total}" in line else [sites[0].value]), sites
+
+
+@pytest.mark.parametrize("line", LABELLED)
+def test_the_guard_passes_labels_thresholds_and_positions(line):
+    assert raw_person_count_sites(line) == []
+
+
+def test_the_guard_finds_a_raw_count_planted_in_a_real_module():
+    """The package's own sample-map error with its count put back, as fd84436 wrote it."""
+    path = PACKAGE / "pgs" / "genotypes.py"
+    source = path.read_text()
+    clean = raw_person_count_sites(source, "genotypes.py")
+    old = 'f"sample(s) are not in the sample map ('
+    assert source.count(old) == 1
+    planted = raw_person_count_sites(source.replace(old, 'f"{len(absent)} sample(s) are not in the sample map ('),
+                                     "genotypes.py")
+    assert [s.value for s in planted if s not in clean] == ["len(absent)"], planted
+
+
+def test_the_pgs_sample_errors_show_no_count():
+    """sample_persons' errors (a sample ID twice, not a plain integer, absent from the sample
+    map, two samples on one person) name the first sample's position and no count: samples
+    are persons, and '1 sample(s)' / '#2, #5' gave their number (fails on fd84436)."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.genotypes import sample_persons
+
+    cases = [
+        (["1", "2", "2", "3", "3"], None),
+        (["1", "01", "002", "4"], None),
+        (["a", "b", "c", "d"], {"a": 1, "b": 2}),
+        (["a", "b", "c", "d"], {"a": 1, "b": 1, "c": 1, "d": 2}),
+    ]
+    for ids, sample_map in cases:
+        with pytest.raises(InputDataError) as e:
+            sample_persons(ids, where="g.vcf", sample_map=sample_map)
+        text = str(e.value)
+        assert "the first: sample #" in text and raw_person_counts(text) == [], text
+        assert not any(f"#{i}" in text for i in range(4, 6)), text  # the first only, not a list
+
+
+def test_the_text_reader_finds_raw_counts_and_passes_labels():
+    assert raw_person_counts("g.vcf: 3 sample(s) are not in the sample map")
+    assert raw_person_counts("cohort: 1,780 unrelated genotyped persons")
+    assert raw_person_counts("gate x: 35 of 2,983 persons")  # the 2,983
+    for text in ("g.vcf: <20 sample(s) are missing", "cohort: 20+ genotyped persons with PGS, removed <20",
+                 "0 persons", "the first: sample #3", "fewer than 20 persons", "pgs: 928 matched rows"):
+        assert raw_person_counts(text) == [], text
