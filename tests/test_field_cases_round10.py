@@ -6,6 +6,12 @@
   sites to PAR1 / PAR2. The readers knew 23..26, XY, M/MT and chrX/chrY/chrM only, so such a
   .bim/.pvar (and a VCF or BGEN with those names) was refused as "not a GRCh38 locus", and a
   scoring file's PAR1 row was never matched.
+- VCF GT half-calls and spanning deletions (tests/data/field_cases/pgs/vcf-half-calls-spanning-deletion,
+  hand + plink2): pinned, not changed. Hail reads ``0/.`` / ``./1`` as a missing call, so they are
+  counted in n_missing and mean-imputed: plink2 ``--vcf-half-call missing``, the usual choice (plink2's
+  default, and so pgsc_calc's VCF import, refuses the file; Hail keeps no trace of the half-call to
+  refuse it by, and a second text pass over the VCF would double the read). A REF effect allele at
+  ``C>T,*`` scores 2 - T copies - ``*`` copies; phased and unphased calls mix freely.
 """
 
 from __future__ import annotations
@@ -61,3 +67,17 @@ def test_scoring_file_chromosome_codes_as_plink2_writes_them():
 
     codes = ["PAR1", "PAR2", "chr23", "chr24", "chr25", "chrXY", "chr26", "chrMT", "chrM", "XY"]
     assert normalise_chrom(pd.Series(codes)).tolist() == ["X", "X", "X", "Y", "X", "X", "MT", "MT", "MT", "X"]
+
+
+HALF_CALLS = "vcf-half-calls-spanning-deletion"
+
+
+@pytest.mark.parametrize("shape", ["vcf", "pgen"])
+def test_half_calls_are_missing_and_a_spanning_deletion_is_not_the_ref(hl, spark, tmp_path, shape):
+    """expected.tsv (hand + plink2 --vcf-half-call missing --read-freq): the VCF through Hail, and
+    plink2's pgen import of it (--vcf-half-call missing; its C>T,* row kept whole) through the native
+    engine, give the same sums and missing counts."""
+    vcf = CASES / HALF_CALLS / "genotypes" / "data.vcf"
+    path = str(vcf) if shape == "vcf" else plink2_fileset(vcf, tmp_path / "g", "pgen", "--vcf-half-call", "missing")
+    cfg = case_config(tmp_path, path, f"{CASES / HALF_CALLS}/scores/*", fmt=shape)
+    assert_expected(run_scores(hl, spark, cfg), HALF_CALLS)

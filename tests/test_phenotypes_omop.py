@@ -188,6 +188,76 @@ def test_numeric_text_is_an_error_naming_table_and_column(spark, tmp_path):
         read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "person")
 
 
+def test_a_fraction_in_an_integer_text_column_is_an_error_not_a_truncation(spark, tmp_path):
+    """days_supply '30.5' (CSV) was read as 30 and person_id '1.5' as 1: Spark's cast to an
+    integer drops the fraction where the "90 days" check above sees a number. The CDM declares
+    both integers: one error naming table and column (the value's shape only). A whole number
+    written with a point ('30.0', pandas' int column with missing values) is that integer."""
+    header = "person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply,quantity,refills\n"
+    (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30.0,2.5,2.\n")
+    config = toy_config(path=str(tmp_path), format="csv").omop
+    row = read_omop_table(spark, config, "drug_exposure").collect()[0]
+    assert (row.days_supply, row.quantity, row.refills) == (30, 2.5, 2)  # quantity is a float in the CDM
+    (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30.5,1,0\n")
+    with pytest.raises(InputDataError, match=r"drug_exposure.csv: OMOP table drug_exposure column days_supply: 1 "
+                                             r"value\(s\) are not int numbers, e.g. '##.#' \(digits shown as #"):
+        read_omop_table(spark, config, "drug_exposure")
+    (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101.5,2020-01-01,2020-01-01,30,1,.5\n")
+    with pytest.raises(InputDataError, match=r"drug_exposure column drug_concept_id: 1 value\(s\) are not bigint "
+                                             r"numbers$"):
+        read_omop_table(spark, config, "drug_exposure")
+    (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30,1,.5\n")
+    with pytest.raises(InputDataError, match=r"drug_exposure column refills: 1 value\(s\) are not int numbers, "
+                                             r"e.g. '.#'"):
+        read_omop_table(spark, config, "drug_exposure")
+
+
+@pytest.mark.parametrize(("column", "arrow_type", "value"), [
+    ("days_supply", "float64", 30.5), ("days_supply", "float64", float("nan")), ("days_supply", "int64", 3_000_000_000),
+    ("refills", "decimal", 1.5), ("person_id", "float64", 1.5), ("drug_concept_id", "float64", 2e30),
+], ids=["fraction", "nan", "wraps-round", "decimal-fraction", "id-fraction", "id-out-of-range"])
+def test_a_number_no_integer_column_holds_fails_the_query_naming_table_and_column(spark, tmp_path, column, arrow_type,
+                                                                                  value):
+    """A Parquet float/double/decimal (or a wider integer) column where the CDM declares an
+    integer: Spark's cast made days_supply 30.5 -> 30, NaN -> 0, 3e9 -> -1294967296 (int
+    wraps round), silently. Reading such a row fails the query (no scan of its own) with
+    the one-line InputDataError naming table and column; whole numbers in a double column
+    (30.0, null) read as the integer."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    from trd_spark.errors import input_error_of
+
+    typ = pa.decimal128(10, 2) if arrow_type == "decimal" else pa.from_numpy_dtype(arrow_type)
+
+    def write(values):
+        cells = [decimal.Decimal(str(v)) if arrow_type == "decimal" and v is not None else v for v in values]
+        columns = {"person_id": pa.array([1] * len(values), pa.int64()),
+                   "drug_concept_id": pa.array([2000000101] * len(values), pa.int64()),
+                   "drug_exposure_start_date": pa.array([dt.date(2020, 1, 1)] * len(values)),
+                   "drug_exposure_end_date": pa.array([dt.date(2020, 1, 1)] * len(values)),
+                   "days_supply": pa.array([30] * len(values), pa.int32())}
+        columns[column] = pa.array(cells, typ)
+        pq.write_table(pa.table(columns), tmp_path / "drug_exposure.parquet")
+
+    config = toy_config(path=str(tmp_path)).omop
+    whole = 2000000101 if column == "drug_concept_id" else 30
+    write([whole, None])
+    assert [r[column] for r in read_omop_table(spark, config, "drug_exposure").collect()] == [whole, None]
+    write([whole, value])
+    with pytest.raises((PySparkException, Py4JJavaError)) as e:
+        read_omop_table(spark, config, "drug_exposure").collect()
+    err = input_error_of(e.value)
+    assert isinstance(err, InputDataError) and err.exit_code == 3
+    assert str(err).startswith(f"OMOP table drug_exposure ({tmp_path}/drug_exposure.parquet): column {column} holds "
+                               "a value that is no ")
+    assert "the CDM declares it an integer" in str(err) and str(value) not in str(err)
+
+
 def test_footer_schema_is_what_spark_infers_without_a_job(spark, tmp_path):
     """footer_schema (read_omop's schema, no Spark job): the schema spark.read.parquet infers,
     for pyarrow files with timestamps (naive, zoned, nanoseconds read as long), ISO text and

@@ -268,9 +268,35 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
                 return date
             return F.coalesce(date, datetime_fallback(df, table, f.name, partner, time_zone=time_zone,
                                                       session_zone=session_zone, where=where, nanos=nanos))
-        return F.col(f.name).cast(f.dataType)
+        return whole_number(df, table, f.name, f.dataType, where=where)
 
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
+
+
+# Integer sizes in bytes: a wider integer cast to a narrower one wraps round (Spark's non-ANSI cast).
+_INTEGER_BYTES: dict[type[T.DataType], int] = {T.ByteType: 1, T.ShortType: 2, T.IntegerType: 4, T.LongType: 8}
+# Exact enough to tell a whole number from a fraction in any text Spark's long cast reads.
+_EXACT = T.DecimalType(38, 18)
+
+
+def whole_number(df: DataFrame, table: str, name: str, target: T.DataType, *, where: str) -> Column:
+    """Column ``name`` cast to ``target``; for an integer ``target`` (the CDM's integer columns:
+    IDs, days_supply, refills) from a number column that can hold what the integer cannot (a
+    float, double or decimal; a wider integer), failing the query, only when such a row is
+    read, naming table and column, where the value is not that integer: Spark's cast silently
+    drops a fraction (days_supply 30.5 -> 30), reads NaN as 0 and wraps or clamps what is out
+    of range. Whole numbers written as floats (30.0, pandas' int column with missing values)
+    pass. Text columns are checked before, eagerly (``check_text_values``)."""
+    col, source = F.col(name), df.schema[name].dataType
+    cast = col.cast(target)
+    if not isinstance(target, T.IntegralType) or not (
+            isinstance(source, T.FractionalType)
+            or _INTEGER_BYTES.get(type(source), 0) > _INTEGER_BYTES.get(type(target), 8)):
+        return cast
+    return F.when(col.isNotNull() & ~cast.cast(source).eqNullSafe(col), F.raise_error(F.lit(
+        f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): column {name} holds a value that is no "
+        f"{target.simpleString()} number (a fraction, NaN, or out of range of its {source.simpleString()} "
+        "values); the CDM declares it an integer: export whole numbers")).cast(target)).otherwise(cast)
 
 
 def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, time_zone: str | None,
@@ -330,7 +356,8 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
     not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
     as an instant, never a year or year-month alone, which Spark would read as the 1st; a
-    number: digits, e.g. not "90 days"), and, when ``time_zone`` is None,
+    number: digits, e.g. not "90 days"; an integer: a whole number, not "30.5", which Spark's
+    cast reads as 30), and, when ``time_zone`` is None,
     the first date column holding zoned ISO text (an instant: its calendar date depends on
     the zone, as for a time-zone-aware timestamp).
 
@@ -341,6 +368,8 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     def is_bad(c: str, t: T.DataType) -> Column:
         value = F.trim(F.col(c))
         bad = F.col(c).isNotNull() & (value != "") & value.cast(t).isNull()
+        if isinstance(t, T.IntegralType):  # '30.5' and '.5' cast to 30 and 0; '30.0' is 30
+            return bad | (F.col(c).isNotNull() & ~value.cast(t).cast(_EXACT).eqNullSafe(value.cast(_EXACT)))
         if t != _D:
             return bad
         partial = F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c))  # '2019', '2019-03'
