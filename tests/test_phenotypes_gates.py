@@ -4,6 +4,7 @@ WARNING, or one InputDataError naming the gate and the likely cause) and stays q
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -72,10 +73,15 @@ def test_counts_and_gates_on_bad_shapes(spark, caplog):
     assert quirks["drug_values"] == {"n_records": 4, "n_end_over_max_days": 1, "n_days_supply_over_max": 1}
     assert sum(c["n_dated_after_cutoff"] for c in event_dates.values()) == 4
     assert event_dates["condition"]["n_before_birth_year"] == 1
-    # default thresholds: most persons with sex 'other' is an error naming the gate and the cause;
-    # its person counts below report.small_count_threshold are suppressed in the message (issue 18)
-    with pytest.raises(InputDataError, match=r"gate sex_other: <20 of <20 persons with sex 'other'.*omop.sex_at_birth"):
+    # default thresholds: person counts below report.small_count_threshold read as labels (issue 18)
+    # and a person gate decides on what the labels leave (session 20, gates.share_range): 6 of 10
+    # persons with sex 'other' read "<20 of <20", any share from 1/19 to 1, so the gate warns (10%)
+    # but does not stop the run (50%); the records after the cutoff (4 of 8, exact) do.
+    with caplog.at_level(logging.WARNING), pytest.raises(
+            InputDataError, match=r"gate records_after_cutoff: 4 of 8 study records dated after the data cutoff"):
         data_gates(cfg, event_dates, quirks)
+    assert re.search(r"gate sex_other: <20 of <20 persons with sex 'other'.*omop.sex_at_birth.*warning at >= 10%",
+                     caplog.text), caplog.text
     # with that gate relaxed, every other gate reaches its warning (records after the cutoff: its error)
     gates = cfg.phenotypes.gates.model_copy(update={"sex_other": GateThreshold(warn=0.5)})
     relaxed = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"gates": gates})})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from export_attacker import Attacker
 from test_report_suppression import STATUSES, definitions_release
 
@@ -146,8 +147,6 @@ def test_ancestry_file_errors_count_persons_as_every_log_line(spark):
     """The ancestry file's rows are persons: its errors (a research_id twice, too few PCs) gave
     their exact number ("1 duplicated research_id row(s)"); with the stage's threshold they read
     as every person count in a log or error does (fails on bc5b24d: no threshold, "1", "21")."""
-    import pytest
-
     from trd_spark.cohort.stage import check_ancestry
     from trd_spark.errors import InputDataError
 
@@ -158,3 +157,57 @@ def test_ancestry_file_errors_count_persons_as_every_log_line(spark):
         check_ancestry(ancestry([1, 2, 2], "[0.1, 0.2]"), 2, "a.tsv", persons_below=T)
     with pytest.raises(InputDataError, match=r"^ancestry.path a.tsv: 20\+ row\(s\) have fewer than covariates.n_pcs = 4"):
         check_ancestry(ancestry(list(range(21)), "[0.1, 0.2]"), 4, "a.tsv", persons_below=T)
+
+
+@pytest.mark.parametrize("total", [10, 100, 1000, 1900, 2000, 3000])
+def test_a_person_gate_tells_nothing_more_of_a_small_count_than_its_label(caplog, total):
+    """A person gate decided on the exact share: with the export's total of 1,900 persons and
+    a 1% warning level, a WARNING put its '<20' persons at 19 or more, exactly 19, and no
+    warning at 1..18 (an error at 50% of 30 persons: 15..19). Now its level, message and
+    whether it raised are the same for every count of 1..T-1 (fails on fd84436: warning at 19,
+    ok at 18 of 1,900)."""
+    import logging
+
+    from trd_spark.config import GateThreshold
+    from trd_spark.errors import InputDataError
+    from trd_spark.gates import check_gate
+
+    outcomes = set()
+    for level in (GateThreshold(warn=0.01, error=0.5), GateThreshold(warn=0.1, error=0.2), GateThreshold(warn=0.001)):
+        for n in range(1, min(T, total + 1)):
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="trd_spark"):
+                try:
+                    outcome = check_gate("g", n, total, level, what="persons", cause="c", where="cohort",
+                                         persons_below=T)["level"]
+                except InputDataError as e:
+                    outcome = f"error: {e}"
+            outcomes.add((str(level), outcome, caplog.text.split(":", 3)[-1] if caplog.text else ""))
+        assert len({o for o in outcomes if o[0] == str(level)}) == 1, (total, level, outcomes)
+    # Exact counts of T or more still decide exactly (the internal record keeps every count).
+    with pytest.raises(InputDataError, match=r"gate g: 20\+ of 20\+ persons; .*\(error at >= 50%\)"):
+        check_gate("g", 30, 40, GateThreshold(error=0.5), what="persons", cause="c", where="s", persons_below=T)
+    assert check_gate("g", 30, 4000, GateThreshold(warn=0.01), what="persons", cause="c", where="s",
+                      persons_below=T)["level"] == "ok"
+
+
+def test_the_observation_period_line_gives_no_person_count_the_export_hides():
+    """The AoU CDR has one observation period per participant, so the phenotype stage's
+    'observation_periods: n_periods 2,993' (a record count) with the export's cohort flow (all
+    persons 3,000, no observation period '<20') gave the 7 persons without a period. The line
+    now labels the observation periods' counts as persons (fails with fd84436's rule, which
+    labelled only the persons part and n_persons_* counts)."""
+    from trd_spark.phenotypes.stage import quirk_log_text
+
+    line = quirk_log_text("observation_periods", {"n_periods": 2993, "n_overlapping_periods": 0,
+                                                  "n_persons_with_overlap": 0, "n_open_periods": 12}, T)
+    a = Attacker(T)
+    a.cell(("all_persons",), 3000)
+    a.cell(("no_observation_period",), f"<{T}")
+    if m := re.search(r"n_periods (\d[\d,]*)(?![\d+])", line):  # one period per person
+        a.know({("all_persons",): 1, ("no_observation_period",): -1}, int(m.group(1).replace(",", "")))
+    assert not a.determined(("no_observation_period",)), line
+    assert line == "observation_periods: n_periods 20+, n_overlapping_periods 0, n_persons_with_overlap 0, " \
+                   "n_open_periods <20"
+    records = quirk_log_text("antidepressant_exposures", {"n_records": 8052, "n_duplicates_removed": 232}, T)
+    assert records == "antidepressant_exposures: n_records 8,052, n_duplicates_removed 232"

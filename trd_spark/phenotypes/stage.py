@@ -398,6 +398,23 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     return out
 
 
+# Quirk parts (``stage_counts``) whose every count is one of persons in the logs: the persons
+# table's, and the observation periods' (one row per participant in the AoU CDR).
+PERSON_QUIRKS = frozenset({"persons", "observation_periods"})
+
+
+def quirk_log_text(what: str, counts: dict[str, int], persons_below: int) -> str:
+    """The run log's line of one quirk part (``stage_counts``), e.g. ``observation_periods:
+    n_periods 20+, n_overlapping_periods 0, ...``. Counts of persons read as labels
+    (``logs.person_count_text``): the ``PERSON_QUIRKS`` parts and every ``n_persons_*`` count;
+    the observation periods are persons in disguise (the AoU CDR has one per participant: an
+    exact n_periods 2,993 with the export's 3,000 persons gave its 7 persons without a period,
+    tests/test_privacy_logs.py). Records (study records, exposures) are shown exactly."""
+    return f"{what}: " + ", ".join(
+        f"{k} {count_text(v, persons_below=persons_below if what in PERSON_QUIRKS or 'persons' in k else None)}"
+        for k, v in counts.items())
+
+
 def drug_record_quirk_columns() -> list[Column]:
     """Aggregates over study drug records: n_end_before_start (drug_exposure_end_date before the
     start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
@@ -766,10 +783,7 @@ def run(ctx: StageContext) -> None:
         out.notes["study_event_dates"] = event_dates
         threshold = cfg.report.small_count_threshold
         for what, counts in quirks.items():
-            # Person counts (the persons part, n_persons_*) suppressed below the threshold.
-            log.info("phenotypes: %s: %s", what, ", ".join(
-                f"{k} {count_text(v, persons_below=threshold if what == 'persons' or 'persons' in k else None)}"
-                for k, v in counts.items()))
+            log.info("phenotypes: %s", quirk_log_text(what, counts, threshold))
         out.notes["gates"] = data_gates(cfg, event_dates, quirks)
         for what, n in quirks["drug_records"].items():
             if n:
