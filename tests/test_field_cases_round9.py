@@ -99,8 +99,9 @@ def test_haploid_dosages_are_on_the_haploid_scale_as_plink2_reads_them(hl, spark
 
 
 @pytest.mark.parametrize("entry, match", [
-    (".:0", r"dosage field DS at chrX:3000000 A,G is given without a called GT on a contig whose calls may be "
-            r"haploid"),
+    (".:0", r"dosage field DS at chrX:3000000 A,G is given beside a missing GT on a contig whose calls may be "
+            r"haploid \('\.' and '\./\.' read alike: scale 0\.\.1 or 0\.\.2 unknown\); plink2 reads the GT's text: "
+            r"convert with plink2 --vcf FILE dosage=DS --make-pgen, format: pgen$"),
     ("1:1.5", r"dosage field DS outside \[0, 1 \(haploid call\)\] at chrX:3000000 A,G"),
 ], ids=["no-called-gt", "haploid-above-1"])
 def test_a_haploid_contig_dosage_of_unknown_scale_or_above_one_is_one_error(hl, spark, tmp_path, entry, match):
@@ -116,6 +117,39 @@ def test_a_haploid_contig_dosage_of_unknown_scale_or_above_one_is_one_error(hl, 
     with pytest.raises(InputDataError, match=match) as e:
         run_scores(hl, spark, cfg)
     assert "\n" not in str(e.value)
+
+
+_VCF_HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chrX,length=156040895>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DS,Number=A,Type=Float,Description="Estimated alternate allele dosage">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003
+"""
+
+
+def test_a_dosage_beside_a_missing_gt_in_chrx_par_is_diploid_and_elsewhere_names_plink2s_import(hl, tmp_path):
+    """chrX's pseudo-autosomal regions are diploid for everyone: a DS beside a missing GT there
+    is read as given (plink2 reads './.:1.4' as 1.4 too), where session 19 stopped the read
+    (review of session 19: a woman's, or a PAR, missing call with a DS is valid data). Outside
+    them the scale is unknown to Hail ('.' and './.' read alike) but not to plink2, whose import
+    the error names; a file with no GT field at all is refused as plink2 refuses it."""
+    from trd_spark.pgs.genotypes import contig_recoding, to_biallelic_dosage
+
+    def dosages(rows: str, fmt: str = "GT:DS"):
+        vcf = tmp_path / "par.vcf"
+        header = _VCF_HEADER if "GT" in fmt else _VCF_HEADER.replace(_VCF_HEADER.splitlines(True)[2], "")
+        vcf.write_text(header + "".join(f"chrX\t{pos}\t.\tA\tG\t.\tPASS\t.\t{fmt}\t{entries}\n"
+                                             for pos, entries in rows))
+        mt = hl.import_vcf(str(vcf), reference_genome="GRCh38", contig_recoding=contig_recoding("GRCh38"))
+        ds = to_biallelic_dosage(hl, mt, where="t", dosage_field="DS")
+        return {(r.locus.position, r.s): r.DOSAGE for r in ds.entries().collect()}
+
+    par = [(2_000_000, "./.:1.4\t0/1:1\t1:0.5")]  # PAR1 (chrX:10,001-2,781,479 on GRCh38)
+    assert dosages(par) == {(2_000_000, "1001"): 1.4, (2_000_000, "1002"): 1.0, (2_000_000, "1003"): 1.0}
+    with pytest.raises(Exception, match=r"at chrX:3000000 A,G is given beside a missing GT .*--make-pgen"):
+        dosages([*par, (3_000_000, "./.:1.4\t0/1:1\t1:0.5")])
+    with pytest.raises(Exception, match=r"at chrX:3000000 A,G is given without a GT field .*\(plink2 refuses"):
+        dosages([(3_000_000, "1.4\t1\t0.5")], fmt="DS")
 
 
 ESKETAMINE_CASE = "records-outside-observation-esketamine"

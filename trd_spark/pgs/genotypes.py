@@ -15,8 +15,9 @@ Dosage rules (``genotype_dosage``): from ``GT``, the copies of the alt allele; a
 dosage ``2 - alt`` stays in 0..2 and haploid samples sit on the diploid scale of the weights.
 With ``dosage_field`` (e.g. ``DS``), an entry whose field is absent or ``.`` falls back to its
 GT (plink2 does the same), and only when both are missing is the genotype missing; a dosage
-beside a haploid GT is on the 0..1 scale and is doubled (plink2 too), one without a called GT on
-a contig whose calls may be haploid (``HAPLOID_CAPABLE_CONTIGS``) is an error.
+beside a haploid GT is on the 0..1 scale and is doubled (plink2 too), one beside a missing GT on
+a contig whose calls may be haploid (``HAPLOID_CAPABLE_CONTIGS``, outside chrX's pseudo-autosomal
+regions) is an error (Hail reads '.' and './.' alike: the scale is unknown).
 
 Formats (``datasets[].genotypes.format``):
     vcf    BGZF/plain-gzip/uncompressed VCF (``path`` may glob per-chromosome files; a plain
@@ -391,18 +392,25 @@ def to_biallelic_dosage(
         # a haploid '.') on 0..1 and doubles it, as a haploid GT counts 2 copies here
         # (gt_alt_copies). Used as given, a male's chrX DS 1 counted 1 copy where his GT 1 counts
         # 2 (and a chrY DS half of plink2's). Hail reads '.' and './.' alike (missing), so a
-        # dosage without a called GT on a contig whose calls may be haploid has no known scale:
-        # an error naming field and site (plink2 refuses a DS without GT there).
+        # dosage beside a missing GT on a contig whose calls may be haploid has no known scale
+        # here, where plink2 reads it by the GT's text ('./.' 0..2, '.' 0..1) and refuses a DS
+        # with no GT field at all: an error naming field and site, and plink2's import as the
+        # way on. chrX's pseudo-autosomal regions are diploid for everyone (Hail's in_x_par).
         ploidy = mt.GT.ploidy if has_gt else hl.missing(hl.tint32)
-        may_be_haploid = hl.literal(HAPLOID_CAPABLE_CONTIGS).contains(mt.locus.contig)
+        may_be_haploid = hl.literal(HAPLOID_CAPABLE_CONTIGS).contains(mt.locus.contig) & ~mt.locus.in_x_par()
         has_dosage = hl.is_defined(given) & given.any(hl.is_defined)
         # (hl.case yields missing on a missing condition: every condition is a defined boolean.)
         known = hl.is_defined(ploidy) | ~may_be_haploid | ~has_dosage
+        unknown_scale = (
+            "beside a missing GT on a contig whose calls may be haploid ('.' and './.' read alike: scale 0..1 or "
+            "0..2 unknown); plink2 reads the GT's text: convert with plink2 --vcf FILE "
+            f"dosage={dosage_field} --make-pgen, format: pgen"
+            if has_gt else
+            "without a GT field on a contig whose calls may be haploid: its scale (0..1 haploid, 0..2 diploid) is "
+            "unknown (plink2 refuses such a field too); give the GT beside it")
         scale = (hl.case().when(hl.coalesce(ploidy == 1, False), 2.0).when(known, 1.0)
-                 .or_error(hl.format(
-                     f"dosage field {dosage_field} at %s %s is given without a called GT on a contig whose calls "
-                     "may be haploid: its scale (0..1 haploid, 0..2 diploid) is unknown (plink2 refuses such a "
-                     "field too); give the GT beside it", hl.str(mt.locus), hl.delimit(mt.alleles, ","))))
+                 .or_error(hl.format(f"dosage field {dosage_field} at %s %s is given {unknown_scale}",
+                                     hl.str(mt.locus), hl.delimit(mt.alleles, ","))))
         # An alt dosage is in [0, 2] (a haploid one in [0, 1]): plink2 stops at such a field
         # ("invalid DS field"); used as given it would put more (or fewer) than two copies in the
         # sum. An error naming the field and the site when the entry is read (Hail reads lazily).
