@@ -81,3 +81,43 @@ def test_half_calls_are_missing_and_a_spanning_deletion_is_not_the_ref(hl, spark
     path = str(vcf) if shape == "vcf" else plink2_fileset(vcf, tmp_path / "g", "pgen", "--vcf-half-call", "missing")
     cfg = case_config(tmp_path, path, f"{CASES / HALF_CALLS}/scores/*", fmt=shape)
     assert_expected(run_scores(hl, spark, cfg), HALF_CALLS)
+
+
+# Chromosome codes plink2 reads (its own normalisation as the oracle): prefix and letters in any
+# case, one leading zero (one chromosome's spellings together: plink2 refuses a split chromosome).
+SPELLINGS = ["01", "chr02", "Chr3", "CHR4", "chrx", "x", "Chr23", "xy", "par1", "Y", "mt", "chrmt"]
+
+
+def test_chromosome_codes_in_any_case_or_zero_padded_are_read_as_plink2_reads_them(hl, tmp_path):
+    """A .bim with each spelling: ``variant_index`` gives the contig of the code plink2 reads it as
+    (plink2 --make-just-pvar on the same .bim), and Hail's VCF import (the same recoding) reads
+    them onto the same contigs. Before: '01:1000 is not a GRCh38 locus' (and Hail refused the VCF)."""
+    import shutil
+    import subprocess
+
+    from trd_spark.pgs.genotypes import plink_contig_recoding
+    from trd_spark.pgs.pgen_engine import PlinkFiles, variant_index
+
+    prefix = tmp_path / "codes"
+    positions = [1000 * (i + 1) for i in range(len(SPELLINGS))]
+    (tmp_path / "codes.bim").write_text("".join(f"{c}\tv{i}\t0\t{p}\tG\tA\n"
+                                                for i, (c, p) in enumerate(zip(SPELLINGS, positions, strict=True))))
+    (tmp_path / "codes.fam").write_text("1001 1001 0 0 1 -9\n")
+    (tmp_path / "codes.bed").write_bytes(bytes([0x6C, 0x1B, 0x01]) + bytes([0b11]) * len(SPELLINGS))
+    subprocess.run([shutil.which("plink2"), "--bfile", str(prefix), "--make-just-pvar", "--threads", "1", "--out",
+                    str(tmp_path / "plink2")], check=True, capture_output=True)
+    with open(tmp_path / "plink2.pvar") as f:
+        plink2_codes = [line.split("\t")[0] for line in f if not line.startswith("#")]
+    recode = plink_contig_recoding("GRCh38")
+    want = [recode.get(c, c) for c in plink2_codes]
+    assert set(want) <= set(hl.get_reference("GRCh38").contigs)
+    assert variant_index(PlinkFiles("plink", str(prefix)), "GRCh38")["contig"].tolist() == want
+
+    vcf = tmp_path / "codes.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\n"
+                   + "".join(f"{c}\t{p}\t.\tA\tG\t.\t.\t.\tGT\t0/1\n"
+                             for c, p in zip(SPELLINGS, positions, strict=True)))
+    mt = hl.import_vcf(str(vcf), reference_genome="GRCh38", contig_recoding=recode)
+    got = {(locus.contig, locus.position) for locus in mt.locus.collect()}
+    assert got == set(zip(want, positions, strict=True))

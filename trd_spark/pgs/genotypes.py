@@ -293,19 +293,24 @@ def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]
 
 
 def plink_contig_recoding(reference_genome: str) -> dict[str, str]:
-    """``contig_recoding`` plus every code plink2 reads and writes for the sex and mitochondrial
-    chromosomes: 23 X, 24 Y, 25 / XY (X's pseudo-autosomal part, on X coordinates) -> X, 26 / MT /
-    M -> the mitochondrion, PAR1 / PAR2 (``--split-par``: X's two pseudo-autosomal regions) -> X,
-    each also ``chr``-prefixed (``--output-chr chr26`` writes chr23..chr26, ``chrMT`` writes
-    chrXY and chrMT). Before, chr23..chr26, chrXY, PAR1/PAR2 and GRCh38's chrMT were left as
-    they are and a fileset plink2 wrote so was refused as 'not a GRCh38 locus'."""
+    """``contig_recoding`` plus every chromosome code plink2 reads: 23 X, 24 Y, 25 / XY (X's
+    pseudo-autosomal part, on X coordinates) -> X, 26 / MT / M -> the mitochondrion, PAR1 / PAR2
+    (``--split-par``: X's two pseudo-autosomal regions) -> X, each also ``chr``-prefixed
+    (``--output-chr chr26`` writes chr23..chr26, ``chrMT`` writes chrXY and chrMT); the prefix
+    and the letters in any case (chrx, Chr3, CHR4, mt) and one leading zero (01, chr02), as plink2
+    reads them all. Before, these were left as they are and a file holding them was refused as
+    'not a GRCh38 locus' (the scoring files' ``normalise_chrom`` already read them so)."""
     out = contig_recoding(reference_genome)
     x, y, mt = ("chrX", "chrY", "chrM") if reference_genome == "GRCh38" else ("X", "Y", "MT")
-    codes = {"23": x, "24": y, "25": x, "26": mt, "XY": x, "MT": mt, "M": mt, "PAR1": x, "PAR2": x}
+    codes = {c: f"chr{c}" if reference_genome == "GRCh38" else c for c in _AUTOSOMES}
+    codes.update({f"0{c}": codes[c] for c in _AUTOSOMES if len(c) == 1})
+    codes.update({"X": x, "Y": y, "23": x, "24": y, "25": x, "26": mt, "XY": x, "MT": mt, "M": mt, "PAR1": x,
+                  "PAR2": x})
     for code, contig in codes.items():
-        for name in (code, f"chr{code}"):
-            if name != contig:
-                out[name] = contig
+        for name in {code, code.lower()}:
+            for prefix in ("", "chr", "Chr", "CHR"):
+                if prefix + name != contig:
+                    out[prefix + name] = contig
     return out
 
 
