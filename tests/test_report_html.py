@@ -152,7 +152,9 @@ def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
                   "scaled Schoenfeld residuals against rank-transformed time",
                   "mdd_vs_nonmdd (TRD, trMDD, MDD_other vs non_MDD)", "trd_vs_trmdd (TRD vs trMDD)",
                   "followed &ge; 180 days after the MDD index",
-                  "every unrelated genotyped person of the dataset with genetic PCs, whatever their phenotype status"):
+                  "every unrelated genotyped person of the dataset with genetic PCs, whatever their phenotype status",
+                  "variants at multi-allelic sites scored, as plink2 --score scores them, where pgsc_calc's default",
+                  "<dt>Sources</dt><dd>TRD as at least 2 failed adequate antidepressant trials (Gaynes et al."):
         assert words in html, words
     trials = cfg.phenotypes.trials.model_copy(update={"pre_index_window_days": 30})
     models = cfg.models.model_copy(update={"ph_time_transform": "km"})

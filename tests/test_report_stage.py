@@ -133,6 +133,19 @@ def test_html_has_forest_plots_across_datasets(report):
     assert "&lt;20" in page  # suppressed counts in tables appear, escaped
 
 
+def test_pgs_distributions_say_whose_they_are(report):
+    """The PGS distribution figures and table name their persons (the primary definition's
+    analysed persons, every status) and that the SD was set on the dataset's unrelated
+    genotyped persons with PCs: a mean or SD away from 0 / 1 there is no error (new-user trial,
+    session 20: the captions said only 'PGS per SD by ancestry group')."""
+    cfg, _, files, _ = report
+    page = _text(files, "report.html")
+    who = (f"analysed persons (definition {cfg.phenotypes.primary_definition}, every status; the SD is that of "
+           "all unrelated genotyped persons of the dataset with PCs, see Methods)")
+    assert f"discovery: PGS per SD by ancestry group, {who}" in page
+    assert f"Quantiles of the PGS per SD, {who}" in page
+
+
 def test_html_flags_the_standardisation_fallback(report):
     """The cohort manifest's fallback (a score whose PC-adjusted standardisation could not be
     fitted) is a visible warning naming the dataset, the score, the reason and the fix."""

@@ -260,7 +260,9 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
         "trMDD": (f"MDD with an adequate trial, not TRD, followed &ge; {ph.trmdd_min_followup_days} days after the "
                   "MDD index; other MDD: MDD without an adequate trial, or followed for less"),
         "PGS": (f"scoring files matched by position and alleles (strand-ambiguous "
-                f"{'kept' if cfg.pgs.keep_ambiguous else 'dropped'}), minimum overlap {cfg.pgs.min_overlap:.0%}, "
+                f"{'kept' if cfg.pgs.keep_ambiguous else 'dropped'}; variants at multi-allelic sites scored, as "
+                "plink2 --score scores them, where pgsc_calc's default leaves them out), "
+                f"minimum overlap {cfg.pgs.min_overlap:.0%}, "
                 f"missing genotypes {cfg.pgs.missing_genotypes.replace('_', ' ')}; " + standardisation_text(cfg)),
         "Models": (f"logistic regression per SD of PGS for contrasts {contrasts_text(cfg.models.contrasts)}, "
                    f"adjusted for {covariates_text(covariate_columns(cfg))}; Bonferroni and "
@@ -269,6 +271,12 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                       f"{covariates_text(covariate_columns(cfg, age=COX_AGE))}" if cfg.models.cox else "")),
         **({"Progression (Cox)": cox_text(cfg)} if cfg.models.cox else {}),
         "Replication": replication_text(cfg),
+        "Sources": ("TRD as at least 2 failed adequate antidepressant trials (Gaynes et al., Depress Anxiety 2020, "
+                    "doi:10.1002/da.22968), an adequate trial lasting 4-6 weeks (Depress Anxiety 2021;38:456-467, "
+                    "doi:10.1002/da.23135); trials strung together as OHDSI's standard drug eras; the MDD concept "
+                    "set after OHDSI PhenotypeLibrary cohort 1009 (without its atypical and postpartum exclusions); "
+                    "each rule, its default and the reason for it: "
+                    "trd-spark's README, 'Study rules', at the code version under Software"),
         "Disclosure control": (f"counts 1-{threshold - 1} shown as &lt;{threshold}; every count of the export in one "
                                "linear system (totals, groups shared across TRD definitions, tables and models, "
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
@@ -584,12 +592,17 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         sections.append(("standardisation", "PGS standardisation fallback", fallback_html))
     if "pgs_distribution" in safe:
         dist = safe["pgs_distribution"]
+        # Which persons (pgs_distribution: the primary definition's analysis frame, every status),
+        # and that the SD was set on another set (standardisation_text), so a mean or SD away
+        # from 0 / 1 reads as what it is.
+        who = (f"analysed persons (definition {cfg.phenotypes.primary_definition}, every status; the SD is that of "
+               "all unrelated genotyped persons of the dataset with PCs, see Methods)")
         figs = "".join(figure(distribution_figure(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits).svg,
-                              f"{ds}: PGS per SD by ancestry group (a quantile with fewer than {threshold} persons "
-                              "below or above it not shown)")
+                              f"{ds}: PGS per SD by ancestry group, {who} (a quantile with fewer than {threshold} "
+                              "persons below or above it not shown)")
                        for ds, g in dist.groupby("dataset", sort=True))
         sections.append(("distributions", "PGS distributions by ancestry group", figs + _details(
-            html_table(dist, "Quantiles of the PGS per SD"), "table")))
+            html_table(dist, f"Quantiles of the PGS per SD, {who}"), "table")))
 
     logistic = safe["logistic"]
     forests = []
