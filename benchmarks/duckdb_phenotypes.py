@@ -170,13 +170,16 @@ def _refs_rows(cfg: Config) -> list[tuple]:
     return rows
 
 
-def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: int | None = None) -> int:
-    """Write the PHENOTYPES decision columns by DuckDB SQL to ``out_parquet``; returns the row count."""
+def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: int | None = None,
+                      somatic_drug_controls: bool = True) -> int:
+    """Write the PHENOTYPES decision columns by DuckDB SQL to ``out_parquet``; returns the row count.
+    ``somatic_drug_controls=False``: the control rule before session 19 (a somatic definition's
+    drug, esketamine, made no one a non-control), for the test that shows the data exercise it."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        query = _run(con, omop_dir, cfg)
+        query = _run(con, omop_dir, cfg, somatic_drug_controls)
         con.execute(f"COPY ({query}) TO {_q(out_parquet)} (FORMAT parquet)")
         return con.execute(f"SELECT COUNT(*) FROM read_parquet({_q(out_parquet)})").fetchone()[0]
     finally:
@@ -209,7 +212,7 @@ def compare_phenotypes(ours: str, oracle: str, *, examples: int = 5) -> dict:
         con.close()
 
 
-def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
+def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config, somatic_drug_controls: bool = True) -> str:
     """Build the temp tables; return the final SELECT (one row per person and definition)."""
     ph, mdd_cfg, tr = cfg.phenotypes, cfg.phenotypes.mdd, cfg.phenotypes.trials
     src = {t: _dated(con, _source(omop_dir, t), t, cfg.omop.time_zone) for t in (
@@ -349,7 +352,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     cases += ["WHEN ad.person_id IS NOT NULL THEN 'antidepressant_no_mdd'"]
     # the drug of a somatic definition (esketamine) is an antidepressant for the control rule too
     somatic_drug_sets = [n for d in ph.trd_definitions for n in d.somatic_concept_sets
-                         if cfg.concept_sets.concept_sets[n].domain == "drug"]
+                         if cfg.concept_sets.concept_sets[n].domain == "drug" and somatic_drug_controls]
     somatic_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in somatic_drug_sets)
     x(f"""CREATE TEMP TABLE mdd AS
         WITH r AS (
