@@ -71,6 +71,23 @@ def test_a_release_not_under_the_input_root_is_named_as_such(tmp_path, capsys, r
     assert "input datasets.discovery.genotypes.path:" in err_text
 
 
+def test_a_toy_release_not_generated_yet_is_no_release_outside_the_root(tmp_path, capsys):
+    """conf/toy_releases.yaml with toy-r1 generated and toy-r2 not: toy-r2 is generated on its
+    first run, so check-config must not call it 'not a release under releases.input_root'."""
+    from trd_spark.cli import main
+    from trd_spark.preflight import release_outside_root
+
+    text = (REPO / "conf" / "toy_releases.yaml").read_text().replace("../out/toy_releases", str(tmp_path))
+    text = text.replace("trait_panel_toy.yaml", str(REPO / "conf" / "trait_panel_toy.yaml")).replace(
+        "concept_sets: concept_sets.yaml", f"concept_sets: {REPO / 'conf' / 'concept_sets.yaml'}")
+    path = tmp_path / "toy_releases.yaml"
+    path.write_text(text)
+    (tmp_path / "inputs" / "toy-r1").mkdir(parents=True)
+    assert release_outside_root(load_config(path, overrides={"release": "toy-r2"})) is None
+    assert main(["check-config", "--config", str(path), "--release", "toy-r2"]) == 0
+    assert "is not a release under" not in capsys.readouterr().err
+
+
 def test_present_inputs_pass(cfg, tmp_path):
     omop = tmp_path / "omop"
     omop.mkdir()

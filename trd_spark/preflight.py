@@ -73,6 +73,8 @@ def release_outside_root(cfg: Config) -> str | None:
     run named only the first of them, a path the user never wrote."""
     from trd_spark.releases import LocalFs, found_releases, natural_key
 
+    if cfg.toy_data is not None:  # toy releases are generated on first run (config: a known name)
+        return None
     root = local_path(cfg.releases.input_root) if cfg.releases.input_root else None
     if root is None or not os.path.isdir(root) or os.path.isdir(os.path.join(root, cfg.release)):
         return None
