@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import Config, GenotypeSource, is_uri, local_path
+from trd_spark.config import Config, is_uri, local_path
 from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
@@ -278,14 +278,11 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
-    # The rest runs no Hail job (pandas on the driver, one core): the export route's native
-    # pass pays its one-off costs on the other core meanwhile (``export_warm_up``).
-    with export_warm_up(hl, spark, cfg, source):
-        sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                                  duplicate_variants=cfg.pgs.duplicate_variants)
-        check_duplicate_rows_frame(sites, where, source)
-        frame = frame_matches(sites, rows)
-        summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
+    sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                              duplicate_variants=cfg.pgs.duplicate_variants)
+    check_duplicate_rows_frame(sites, where, source)
+    frame = frame_matches(sites, rows)
+    summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls)
 
 
@@ -361,28 +358,6 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
     except TrdSparkError:  # raised again, where it belongs, when the dataset is matched
         native = False
     if not native:
-        yield
-        return
-    with _warm_up_meanwhile(hl, spark):
-        yield
-
-
-@contextmanager
-def export_warm_up(hl: hl_types, spark: SparkSession, cfg: Config, source: GenotypeSource) -> Iterator[None]:
-    """Run the block (which must run no Hail job: ``match_hail``'s pandas matching) while
-    ``pgen_engine.warm_up`` runs in a background thread, when ``source`` is headed for the
-    export route (``engine.route_for`` with the scratch directory ``scoring_scratch`` will make
-    and some row matched): the native pass that scores the exported fileset then finds the
-    Python workers started and Spark SQL's and Hail's score-row code paths compiled, instead of
-    paying for them after the export, and the driver's one-core matching leaves the other core
-    free for it. Waits for it on exit; a failed warm-up is logged and ignored (as
-    ``native_warm_up``). Nothing runs for another route; a no-op when already warm."""
-    try:
-        scratch = "" if cfg.pgs.native.export_dir is not None or local_master(spark) else None
-        export = engine.route_for(source, cfg.pgs.native, scratch, 1) == "export"
-    except TrdSparkError:  # the match would have raised it first: leave it to the caller
-        export = False
-    if not export:
         yield
         return
     with _warm_up_meanwhile(hl, spark):
