@@ -82,6 +82,23 @@ def test_code_reference_resolves_in_concept_table(vocab):
     assert expand_concept_set(concept_set("tms"), vocab) == set()
 
 
+def test_a_code_reference_matching_two_concepts_is_an_error_naming_it(spark):
+    """CPT4 90870 on two concept rows (the CDM does not make vocabulary_id + concept_code
+    unique): load_vocabulary kept the last row collected, so the ECT set was one of the two
+    concepts, silently. One ConfigError names the file, the reference and both concept IDs;
+    the same concept on two identical rows is no ambiguity."""
+    t = omop_tables(spark)
+    concept = t["concept"]
+    row = concept.where("vocabulary_id = 'CPT4' AND concept_code = '90870'")
+    twice = concept.unionByName(row.selectExpr("concept_id + 7 AS concept_id", *[c for c in concept.columns
+                                                                                if c != "concept_id"]))
+    with pytest.raises(ConfigError, match=rf"^sets.yaml: 1 vocabulary \+ code reference\(s\) match more than one "
+                                          rf"concept .*: CPT4 90870 \(.+\): concept_id {ECT_CPT4}, {ECT_CPT4 + 7}$"):
+        load_vocabulary([concept_set("ect")], twice, t["concept_ancestor"], where="sets.yaml")
+    same = load_vocabulary([concept_set("ect")], concept.unionByName(row), t["concept_ancestor"])
+    assert same.codes == {("CPT4", "90870"): ECT_CPT4}
+
+
 def test_vocabulary_codes_names_and_found_from_one_concept_query(spark):
     """concept is queried once for code and ID references together, concept_ancestor once:
     two Spark jobs. A code root gets its concept's name and counts as found; an ID absent

@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from trd_spark.config import ConceptRef, ConceptSet
+from trd_spark.errors import ConfigError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -50,13 +51,18 @@ class Vocabulary:
 
 
 def load_vocabulary(
-    concept_sets: Iterable[ConceptSet], concept: DataFrame, concept_ancestor: DataFrame
+    concept_sets: Iterable[ConceptSet], concept: DataFrame, concept_ancestor: DataFrame, *, where: str | None = None
 ) -> Vocabulary:
     """Collect the vocabulary rows reached by ``concept_sets`` (includes and excludes).
 
     Two queries: ``concept`` once for the code references and the ID references together
     (codes, names, found), then ``concept_ancestor`` for the roots to expand (which the codes
     resolve first).
+
+    Raises ConfigError (``where``: the concept-set YAML) naming each vocabulary + code
+    reference that matches more than one ``concept`` row: the CDM does not make
+    vocabulary_id + concept_code unique nor say which row wins, and keeping one of them (the
+    last collected) made the set one concept silently; a ``concept_id`` reference is exact.
     """
     refs = [r for cs in concept_sets for r in (*cs.include, *cs.exclude)]
     code_refs = sorted({(r.vocabulary_id, r.concept_code) for r in refs if r.concept_id is None})
@@ -72,9 +78,19 @@ def load_vocabulary(
                 .collect())
         # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
         wanted_codes = set(code_refs)
+        matches: dict[tuple[str, str], set[int]] = {}
         for row in rows:
             if (row.vocabulary_id, row.concept_code) in wanted_codes:
-                codes[(row.vocabulary_id, row.concept_code)] = int(row.concept_id)
+                matches.setdefault((row.vocabulary_id, row.concept_code), set()).add(int(row.concept_id))
+        ambiguous = {key: sorted(ids) for key, ids in matches.items() if len(ids) > 1}
+        if ambiguous:
+            label = {(r.vocabulary_id, r.concept_code): r.name for r in refs if r.concept_id is None}
+            raise ConfigError(
+                f"{len(ambiguous)} vocabulary + code reference(s) match more than one concept in this release's "
+                "concept table (the CDM names no winner; reference the concept meant by its concept_id): "
+                + "; ".join(f"{vocab} {code} ({label[(vocab, code)]}): concept_id {', '.join(map(str, ids))}"
+                            for (vocab, code), ids in sorted(ambiguous.items())), where=where)
+        codes.update({key: ids.pop() for key, ids in matches.items()})
     roots = sorted({i for r in refs if (i := _root(r, codes)) is not None})
     descendants: dict[int, set[int]] = {}
     expand = sorted({i for r in refs if r.descendants and (i := _root(r, codes)) is not None})

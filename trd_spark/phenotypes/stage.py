@@ -181,7 +181,7 @@ def study_concept_set_names(cfg: Config) -> list[str]:
 def study_vocabulary(omop: dict[str, DataFrame], cfg: Config) -> Vocabulary:
     """The vocabulary slice of every study concept set (small; collected once per run)."""
     sets = [_concept_set(cfg, n) for n in study_concept_set_names(cfg)]
-    return load_vocabulary(sets, omop["concept"], omop["concept_ancestor"])
+    return load_vocabulary(sets, omop["concept"], omop["concept_ancestor"], where=str(cfg.phenotypes.concept_sets))
 
 
 def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
