@@ -6,6 +6,9 @@
   sites to PAR1 / PAR2. The readers knew 23..26, XY, M/MT and chrX/chrY/chrM only, so such a
   .bim/.pvar (and a VCF or BGEN with those names) was refused as "not a GRCh38 locus", and a
   scoring file's PAR1 row was never matched.
+- One allele as effect and other allele (``A/A``, a scoring-file typo): matched as the alt of a
+  site written with a missing allele code (``A .``), every sample scored 0 copies although each
+  carries two A. Now one error at the line.
 - VCF GT half-calls and spanning deletions (tests/data/field_cases/pgs/vcf-half-calls-spanning-deletion,
   hand + plink2): pinned, not changed. Hail reads ``0/.`` / ``./1`` as a missing call, so they are
   counted in n_missing and mean-imputed: plink2 ``--vcf-half-call missing``, the usual choice (plink2's
@@ -121,3 +124,20 @@ def test_chromosome_codes_in_any_case_or_zero_padded_are_read_as_plink2_reads_th
     mt = hl.import_vcf(str(vcf), reference_genome="GRCh38", contig_recoding=recode)
     got = {(locus.contig, locus.position) for locus in mt.locus.collect()}
     assert got == set(zip(want, positions, strict=True))
+
+
+@pytest.mark.parametrize("rows, line", [
+    ("1\t1000\tA\tA\t1.5\n", 4),
+    ("1\t1000\tA\tG\t1.5\n1\t2000\tct\tCT \t1.0\n", 5),
+], ids=["snv", "indel-in-another-case"])
+def test_an_effect_allele_that_is_also_the_other_allele_is_one_error_at_its_line(rows, line):
+    """``A/A`` (or ``ct``/``CT ``: the same allele once normalised) names no variant. Before, the
+    row was accepted and, at a site written ``A .`` (missing allele code), matched ref_alt with
+    the weight on the '.' copies: slope 1.5, offset 0, so a 0/0 sample (two A) scored 0."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    header = "#pgs_id=PGS991001\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+    with pytest.raises(InputDataError, match=r"column other_allele: the other allele is the effect allele") as e:
+        parse_scoring_file(header + rows, source="s.txt")
+    assert e.value.where == f"s.txt:{line}"

@@ -797,6 +797,13 @@ def parse_scoring_file(
         fail_at(rows_where(~o_norm.str.fullmatch(_ALLELE), o_codes), "other_allele",
                 "allele must contain only A/C/G/T")
         other = TextCodes.of(o_codes, o_norm)
+        # One allele as both (A/A): no variant. Matched, it was read as the alt of a site written
+        # with a missing allele code ('A .'): a sample with two A scored 0 copies. Compared as
+        # integer codes of the distinct alleles (few), not as text per row.
+        joint, _ = pd.factorize(np.concatenate([effect.values, other.values]))
+        same = (np.append(joint[: len(effect.values)], -1)[effect.codes]
+                == np.append(joint[len(effect.values):], -2)[other.codes])
+        fail_at(same, "other_allele", "the other allele is the effect allele (no variant)")
     else:
         other = TextCodes.missing(len(df))
     # A harmonised file's missing other allele is hm_inferOtherAllele when that names one allele
