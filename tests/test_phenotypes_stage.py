@@ -24,6 +24,7 @@ from test_phenotypes_trd import trd_omop
 
 from trd_spark.config import Config
 from trd_spark.layout import Layout
+from trd_spark.phenotypes.concepts import expand_concept_set
 from trd_spark.phenotypes.flow import cohort_flow_rows
 from trd_spark.phenotypes.omop import SOURCE_CONCEPT_OF
 from trd_spark.phenotypes.stage import (
@@ -39,6 +40,7 @@ from trd_spark.phenotypes.stage import (
     followup_events,
     literal_frame,
     read_omop,
+    somatic_concept_ids,
     stage_counts,
     study_concept_ids,
     study_vocabulary,
@@ -248,6 +250,33 @@ def _scanned_columns(df) -> set[str]:
             for name in scan.requiredSchema().fieldNames()}
 
 
+def test_somatic_concept_sets_are_expanded_once_for_the_onsets(spark, monkeypatch):
+    """The somatic TRD sets (toy: ect, tms, esketamine, tms_device) are expanded once per chain
+    (``somatic_concept_ids``) and passed in: building the onsets (derive_definition_phenotypes)
+    expands none of them again (it did, beside the control rule's own expansion of the drug
+    sets, so a change to one could leave the other behind). The outputs are lazy: building
+    them runs no phenotype query."""
+    import trd_spark.phenotypes.stage as stage
+
+    tables = trd_omop(spark)
+    cfg = toy_config(path="unused")
+    vocab = study_vocabulary(tables, cfg)
+    somatic = somatic_concept_ids(cfg, vocab)
+    assert list(somatic) == ["ect", "tms", "esketamine", "tms_device"]
+    assert somatic["ect"] and somatic["esketamine"]  # the toy vocabulary has no TMS concepts
+    built = derive_phenotype_tables(tables, cfg, vocab)
+    followup = followup_events(derive_study_events(tables, cfg, vocab), built.persons)
+    expanded: list[frozenset[int]] = []
+
+    def counting(cs, v):
+        expanded.append(ids := expand_concept_set(cs, v))
+        return ids
+
+    monkeypatch.setattr(stage, "expand_concept_set", counting)
+    derive_definition_phenotypes(cfg, vocab, followup, built.mdd, built.trials, somatic)
+    assert [expanded.count(somatic[name]) for name in ("ect", "esketamine")] == [0, 0]
+
+
 def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_path):
     """quantity and refills (read only by the minimum-dose and refills rules, both off in the
     toy config) are not read from the Parquet files: the scan's ReadSchema lacks them and the
@@ -274,9 +303,10 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
     def outputs(study):
         persons = derive_phenotype_tables(tables, cfg, vocab).persons
         followup = followup_events(study, persons)
+        somatic = somatic_concept_ids(cfg, vocab)
         mdd = derive_mdd_groups(cfg, vocab, persons, study, followup)
         trials = derive_trials(cfg, followup["drug"], trial_ingredients(spark, tables, cfg, vocab), mdd)
-        phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials)
+        phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials, somatic)
         return [sorted(map(tuple, df.collect()), key=repr) for df in (mdd, trials, phenotypes)]
 
     assert outputs(events) == outputs(full)

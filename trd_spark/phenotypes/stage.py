@@ -131,10 +131,19 @@ def _drug_events(drugs: DataFrame, concept_ids: frozenset[int]) -> DataFrame:
     return _events(drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids))), "drug_exposure_start_date")
 
 
+def somatic_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
+    """Every somatic concept set the TRD definitions list, expanded once (set name -> concept
+    IDs, config order): the sets date the somatic onsets (``derive_definition_phenotypes``,
+    which expanded each again)."""
+    names = dict.fromkeys(n for d in cfg.phenotypes.trd_definitions for n in d.somatic_concept_sets)
+    return {name: expand_concept_set(_concept_set(cfg, name), vocab) for name in names}
+
+
 def _onset(
     d: TrdDefinition,
     cfg: Config,
     vocab: Vocabulary,
+    somatic: dict[str, frozenset[int]],
     drugs: DataFrame,
     procedures: DataFrame,
     devices: DataFrame,
@@ -150,8 +159,7 @@ def _onset(
         return augmentation_onset(trials, _drug_events(drugs, agents), d.n_trials)
     events = []
     for name in d.somatic_concept_sets:
-        cs = _concept_set(cfg, name)
-        ids = expand_concept_set(cs, vocab)
+        cs, ids = _concept_set(cfg, name), somatic[name]
         if cs.domain == "drug":
             events.append(_drug_events(drugs, ids))
         elif cs.domain in ("procedure", "device"):
@@ -335,12 +343,15 @@ def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame
 
 
 def derive_definition_phenotypes(
-    cfg: Config, vocab: Vocabulary, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame
+    cfg: Config, vocab: Vocabulary, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame,
+    somatic: dict[str, frozenset[int]],
 ) -> DataFrame:
-    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``)."""
+    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``); ``somatic``:
+    ``somatic_concept_ids``."""
     ph = cfg.phenotypes
     onsets = {
-        d.name: _onset(d, cfg, vocab, followup["drug"], followup["procedure"], followup["device"], mdd, trials)
+        d.name: _onset(d, cfg, vocab, somatic, followup["drug"], followup["procedure"], followup["device"], mdd,
+                       trials)
         for d in ph.trd_definitions
     }
     return derive_phenotypes(mdd, count_adequate_trials(trials), onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
@@ -361,10 +372,11 @@ def derive_phenotype_tables(
     )
     events = derive_study_events(omop, cfg, vocab)
     followup = followup_events(events, persons)
+    somatic = somatic_concept_ids(cfg, vocab)
     mdd = derive_mdd_groups(cfg, vocab, persons, events, followup)
     ingredients = trial_ingredients(persons.sparkSession, omop, cfg, vocab)
     trials = derive_trials(cfg, followup["drug"], ingredients, mdd)
-    phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials)
+    phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials, somatic)
     return PhenotypeTables(
         study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients
     )
@@ -771,6 +783,7 @@ def run(ctx: StageContext) -> None:
         exclusion_sets = list(cfg.phenotypes.mdd.exclude_concept_sets)
         shared_columns = shared_flow_columns(exclusion_sets=exclusion_sets, min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
         shared_obs, definitions_obs = Observation(), Observation()
+        somatic = somatic_concept_ids(cfg, vocab)
         mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup), f"{work}/mdd.parquet",
                            [(shared_obs, shared_columns)])
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
@@ -806,7 +819,7 @@ def run(ctx: StageContext) -> None:
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
         definitions = [d.name for d in cfg.phenotypes.trd_definitions]
-        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials).observe(
+        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials, somatic).observe(
             definitions_obs, *definition_flow_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
         # Fallbacks (io.observed): the same aggregates over the written files.
