@@ -60,14 +60,20 @@ SNV = pd.DataFrame({"contig": ["chr1"], "position": [1000], "ref": ["A"], "alt":
 INSERTION = pd.DataFrame({"contig": ["chr1"], "position": [1000], "ref": ["A"], "alt": ["AT"]})
 
 
-def _weights(hl, spark, rows_text: str, rows: pd.DataFrame, policy: str):
+def _weights(hl, spark, rows_text: str, rows: pd.DataFrame, policy: str, dropped: dict | None = None):
+    """Slope sum, offset sum and n_vars sum of the matched weights; ``dropped`` (a dict) gets the
+    pgs manifest's notes.duplicate_rows_dropped of the match, as dataset 'd'."""
     from trd_spark.pgs.matching import frame_matches, match_sites_frame, score_sites, weight_matrices
     from trd_spark.pgs.scoring_files import parse_scoring_file
+    from trd_spark.pgs.stage import DatasetMatches, duplicate_rows_dropped
 
     sf = parse_scoring_file(HEADER + rows_text, source="s.txt")
     m = match_sites_frame(score_sites(hl, spark, [sf], "GRCh38"), rows, keep_ambiguous=False,
                           duplicate_variants=policy)
-    w = weight_matrices(frame_matches(m, rows))
+    frame = frame_matches(m, rows)
+    if dropped is not None:
+        dropped.update(duplicate_rows_dropped([DatasetMatches("d", pd.DataFrame(), [sf], frame)]))
+    w = weight_matrices(frame)
     return float(w.slope.sum()), float(w.offset.sum()), int(w.n_vars.sum())
 
 
@@ -95,8 +101,11 @@ def test_every_form_of_one_variant_twice_follows_the_duplicate_policy(hl, spark,
     with pytest.raises(InputDataError, match=r"lines 4 \(.*\) and 5 \(.*\) are one variant in the genotypes") as e:
         _weights(hl, spark, text, rows, "error")
     assert e.value.where == "s.txt:5"
+    dropped: dict = {}
     with caplog.at_level(logging.WARNING, logger="trd_spark"):
-        assert _weights(hl, spark, text, rows, "first") == (*want, 1)
+        assert _weights(hl, spark, text, rows, "first", dropped) == (*want, 1)
+    # counted in the pgs manifest (notes.duplicate_rows_dropped) too, not only in the log
+    assert dropped == {"d": {"PGS990701": 1}}
     assert _drop_warnings(caplog) == [
         "PGS990701: 1 score rows dropped, one variant listed twice (the pair on the other strand, without its "
         "other allele or in another indel form): pgs.duplicate_variants first keeps the first line"]
@@ -115,8 +124,10 @@ def test_two_rsids_of_one_variant_dropped_under_first_are_counted(hl, spark, cap
     with caplog.at_level(logging.WARNING, logger="trd_spark"):
         m = match_sites_frame(score_sites(hl, spark, [sf], "GRCh38"), rows, keep_ambiguous=False,
                               duplicate_variants="first")
-    w = weight_matrices(frame_matches(m, rows))
+    frame = frame_matches(m, rows)
+    w = weight_matrices(frame)
     assert (float(w.slope.sum()), int(w.n_vars.sum())) == (1.5, 1)
+    assert frame.duplicates_dropped == {"PGS990702": 1}  # the pgs manifest's notes.duplicate_rows_dropped
     assert _drop_warnings(caplog) == [
         "PGS990702: 1 score rows dropped, two rsIDs placed on one variant (merged rsIDs?): "
         "pgs.duplicate_variants first keeps the first line"]

@@ -76,7 +76,7 @@ import io
 import logging
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -838,10 +838,18 @@ def drop_members(sites: pd.DataFrame, dropped: pd.DataFrame, why: str) -> pd.Dat
     out.attrs = dict(sites.attrs)
     pgs_ids = sites.attrs.get("pgs_ids") or []
     scores, counts = np.unique(dropped["score"].to_numpy(np.int64), return_counts=True)
+    total = dict(sites.attrs.get(DUPLICATES_DROPPED) or {})  # a new dict: attrs are shared by copies
     for score, n in zip(scores.tolist(), counts.tolist()):
-        log.warning("%s: %d score rows dropped, %s: pgs.duplicate_variants first keeps the first line",
-                    pgs_ids[score] if score < len(pgs_ids) else f"score {score}", n, why)
+        name = pgs_ids[score] if score < len(pgs_ids) else f"score {score}"
+        log.warning("%s: %d score rows dropped, %s: pgs.duplicate_variants first keeps the first line", name, n, why)
+        total[name] = total.get(name, 0) + n
+    out.attrs[DUPLICATES_DROPPED] = total
     return out
+
+
+# ``attrs`` key of a sites frame: pgs_id -> score rows ``drop_members`` dropped from it so far
+# (``FrameMatches.duplicates_dropped``; the pgs manifest's notes.duplicate_rows_dropped).
+DUPLICATES_DROPPED = "duplicates_dropped"
 
 
 def upper_case_alleles(rows: pd.DataFrame) -> pd.DataFrame:
@@ -1095,12 +1103,15 @@ def check_duplicate_rows_frame(sites: pd.DataFrame, where: str, source: Genotype
 class FrameMatches:
     """A dataset's matches on frames: ``sites`` (``match_sites_frame``), ``rows`` (the genotype
     rows it indexes) and per score variant ``members`` (site, score_index, effect_weight, line;
-    in site order). ``pgs_ids`` in score_index order."""
+    in site order). ``pgs_ids`` in score_index order; ``duplicates_dropped``: pgs_id -> score
+    rows the duplicate policy ``first`` dropped while matching (``drop_members``; the members
+    no longer hold them, so the summary's n_variants does not count them)."""
 
     sites: pd.DataFrame
     rows: pd.DataFrame
     members: pd.DataFrame
     pgs_ids: list[str]
+    duplicates_dropped: dict[str, int] = field(default_factory=dict)
 
 
 def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
@@ -1128,7 +1139,8 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
         "effect_weight": flat("member_weight", np.float64),
         "line": flat("member_line", np.int64),
     }, copy=False)
-    return FrameMatches(sites, rows, members, list(sites.attrs.get("pgs_ids", [])))
+    return FrameMatches(sites, rows, members, list(sites.attrs.get("pgs_ids", [])),
+                        dict(sites.attrs.get(DUPLICATES_DROPPED) or {}))
 
 
 def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, ScoreLabel]) -> pd.DataFrame:

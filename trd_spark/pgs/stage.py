@@ -98,6 +98,15 @@ class DatasetMatches:
     calls: hl_types.MatrixTable | None = None
 
 
+def duplicate_rows_dropped(results: list[DatasetMatches]) -> dict[str, dict[str, int]]:
+    """dataset -> pgs_id -> score rows ``pgs.duplicate_variants: first`` dropped while matching
+    that dataset (``matching.FrameMatches.duplicates_dropped``: one variant in two forms only the
+    genotypes show, two rsIDs placed on one variant), for the pgs manifest's notes, beside the
+    scoring files' own dropped duplicates (``scoring_file_notes``); datasets without drops are
+    left out. The match summary's n_variants does not count these rows."""
+    return {r.dataset: dict(r.frame.duplicates_dropped) for r in results if r.frame.duplicates_dropped}
+
+
 def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, ScoreLabel]:
     """Trait and domain per pgs_id from the trait panel; scores not in it get the header's
     trait and domain ``unassigned`` (with a warning)."""
@@ -483,6 +492,7 @@ def run(ctx: StageContext) -> None:
             score_frames.append(scores_frame(hl, written, r.dataset))
         writer.write_table("scores", _union(score_frames), PGS_SCORES)
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
+        writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
