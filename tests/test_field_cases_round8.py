@@ -90,8 +90,6 @@ PARTIAL_DATES = {
     "observation_period": ("person_id,observation_period_start_date,observation_period_end_date",
                            "1,2010-01-01,{v}", "observation_period_end_date"),
     "death": ("person_id,death_date", "1,{v}", "death_date"),
-    "person": ("person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,birth_datetime",
-               "1,8532,1990,,,{v}", "birth_datetime"),
 }
 
 
@@ -107,6 +105,35 @@ def test_year_only_or_year_month_date_text_is_one_error_naming_table_and_column(
                                              rf"not dates \(yyyy-mm-dd\), e\.g\. '{shape}'") as e:
         read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, table)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("text", "shape"), [("1990", "####"), ("1990-03", "####-##")])
+def test_a_birth_datetime_without_its_day_is_read_as_empty_with_a_warning(spark, tmp_path, caplog, text, shape):
+    """person.birth_datetime '1990' or '1990-03' (session 19: the error above, stopping the run)
+    is read as empty with one WARNING naming file, table and column and the value's shape (no
+    count: the rows are persons): birth_datetime only adds the day to year_of_birth and
+    month_of_birth, which decide the birth date (persons.birth_date_expr), and such text has no
+    day (Spark read it as the 1st). Other text that is no date is still the error; a whole
+    birth_datetime is read as before."""
+    from pyspark.sql import functions as F
+
+    from trd_spark.phenotypes.persons import birth_date_expr
+
+    header = "person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,birth_datetime"
+    (tmp_path / "person.csv").write_text(f"{header}\n1,8532,1990,3,,{text}\n2,8532,1990,3,,1990-03-17\n")
+    with caplog.at_level("WARNING", logger="trd_spark"):
+        person = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "person")
+    got = {r.person_id: (r.birth_datetime, r.birth_date) for r in person.select("person_id", "birth_datetime", birth_date_expr(
+        F.col("year_of_birth"), F.col("month_of_birth"), F.col("day_of_birth"), F.col("birth_datetime")).alias(
+        "birth_date")).collect()}
+    assert got == {1: (None, dt.date(1990, 3, 1)), 2: (dt.date(1990, 3, 17), dt.date(1990, 3, 17))}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning == (f"{tmp_path}/person.csv: OMOP table person column birth_datetime: value(s) are a year or a "
+                       f"year-month alone (e.g. '{shape}', digits shown as #, letters as a): read as empty; "
+                       "year_of_birth and month_of_birth give the birth date")
+    (tmp_path / "person.csv").write_text(f"{header}\n1,8532,1990,3,,03/1990\n")
+    with pytest.raises(InputDataError, match=r"person\.csv: OMOP table person column birth_datetime: .*are not dates"):
+        read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "person")
 
 
 def test_whole_date_text_shapes_are_still_read(spark, tmp_path):

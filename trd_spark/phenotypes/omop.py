@@ -23,6 +23,7 @@ and converted by the same rules: naive ones by their written date, UTC-adjusted 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ from trd_spark.io import Fs
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 _L, _I, _S, _D = T.LongType(), T.IntegerType(), T.StringType(), T.DateType()
 
@@ -261,7 +264,10 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
         if f.name not in df.columns:
             return F.lit(None).cast(f.dataType)
         if f.dataType == _D:
-            date = to_omop_date(F.col(f.name), df.schema[f.name].dataType, table, f.name,
+            text = F.col(f.name)
+            if (table, f.name) in PARTIAL_DATE_AS_EMPTY and isinstance(df.schema[f.name].dataType, T.StringType):
+                text = F.when(is_full_date_text(text), text)  # '1970', '1970-03': empty, not the 1st
+            date = to_omop_date(text, df.schema[f.name].dataType, table, f.name,
                                 time_zone=time_zone, session_zone=session_zone, where=where, nanos=nanos)
             partner = DATETIME_OF.get((table, f.name))
             if partner is None or partner not in df.columns:
@@ -351,11 +357,19 @@ def _needs_zone_error(table: str, name: str, partner: str, where: str) -> Column
 PERSON_ROW_TABLES = frozenset({"person", "death", "observation_period"})
 
 
+# Date columns whose text without a day ('1970', '1970-03') is read as empty with a WARNING
+# (``check_text_values``) instead of stopping the run: person.birth_datetime only adds the day
+# to year_of_birth and month_of_birth, which decide the birth date (``persons.birth_date_expr``),
+# and a year or a year-month alone has no day to add (Spark would read it as the 1st).
+PARTIAL_DATE_AS_EMPTY = frozenset({("person", "birth_datetime")})
+
+
 def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
                       time_zone: str | None = None) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
     not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
-    as an instant, never a year or year-month alone, which Spark would read as the 1st; a
+    as an instant, never a year or year-month alone, which Spark would read as the 1st (in a
+    ``PARTIAL_DATE_AS_EMPTY`` column: read as empty, one WARNING with its shape); a
     number: digits, e.g. not "90 days"; an integer: a whole number, not "30.5", which Spark's
     cast reads as 30), and, when ``time_zone`` is None,
     the first date column holding zoned ISO text (an instant: its calendar date depends on
@@ -373,16 +387,23 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
         if t != _D:
             return bad
         partial = F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c))  # '2019', '2019-03'
+        if (table, c) in PARTIAL_DATE_AS_EMPTY:  # read as empty (warned below), not an error
+            partial = F.lit(False)
         return bad | partial | (has_zone(F.col(c)) & zoned_text_instant(F.col(c)).isNull())
 
+    def is_partial(c: str) -> Column:
+        value = F.trim(F.col(c))
+        return F.col(c).isNotNull() & (value != "") & ~is_full_date_text(F.col(c)) & value.cast(_D).isNotNull()
+
     bad = {c: is_bad(c, t) for c, t in columns}
+    as_empty = {c: is_partial(c) for c, t in columns if t == _D and (table, c) in PARTIAL_DATE_AS_EMPTY}
     zoned = {c: has_zone(F.col(c)) for c, t in columns if t == _D and time_zone is None}
     row = df.agg(*[
         x for c, cond in bad.items()
         for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
     ], *[x for c, cond in zoned.items()
          for x in (F.sum(cond.cast("long")).alias(f"z_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"w_{c}"))
-    ]).collect()[0]
+    ], *[F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"p_{c}") for c, cond in as_empty.items()]).collect()[0]
 
     def count(n: int) -> str:
         return "" if table in PERSON_ROW_TABLES else f"{n} "
@@ -399,6 +420,12 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
             example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
             raise InputDataError(
                 f"OMOP table {table} column {c}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=where)
+    for c in as_empty:
+        if row[f"p_{c}"] is not None:
+            # No count: the rows are persons (PARTIAL_DATE_AS_EMPTY holds person columns only).
+            log.warning("%s: OMOP table %s column %s: value(s) are a year or a year-month alone (e.g. %r, %s): read "
+                        "as empty; year_of_birth and month_of_birth give the birth date", where, table, c,
+                        value_shape(row[f"p_{c}"]), VALUE_SHAPE_NOTE)
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
