@@ -438,7 +438,9 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
                 p = t["native_pass"]
                 split += (f" [before the engine {t['score_build'] - sum(v or 0 for k, v in p.items() if k.endswith('_s')):.1f},"
                           f" engine: prepare {p['prepare_s']:.1f}, job {p['job_s'] or 0:.1f}, rows to Spark "
-                          f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks; partials as {p.get('partials')}]")
+                          f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks; partials as {p.get('partials')}"
+                          + (f"; the tasks' own CPU {p['task_cpu_s']:.1f} s" if p.get("task_cpu_s") is not None else "")
+                          + "]")
             print(split + f" + written {t['score_write']:.1f} s (CPU {t['cpu_write']})")
         if t.get("warm_up_wait") is not None:
             print(f"{t['engine']:<12} match phase waited {t['warm_up_wait']:.1f} s for the native pass's warm-up")

@@ -368,6 +368,53 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
 
 
+_FROZEN = False  # this Python worker's objects moved out of the collector's way (``steady_python_worker``)
+
+
+def steady_python_worker() -> None:
+    """In a Spark Python worker, cut two costs pyspark pays around every task (no effect on results;
+    profiled with py-spy at 2,500 samples x 200k variants x 61 scores, session 20: together ~30% of
+    the workers' CPU, a fixed cost per task that does not shrink with the samples):
+
+    - pyspark's daemon runs ``gc.collect()`` after every task: a full collection over every object
+      the worker's imports made (numpy, scipy, pandas, pgenlib, pyspark). ``gc.freeze()`` once per
+      worker, after the imports, leaves those to the permanent generation; the task's own objects
+      are collected as before.
+    - pyspark's worker calls ``importlib.invalidate_caches()`` before every task, which makes every
+      zip importer re-read its archive's directory in Python: one per pyspark package imported from
+      Spark's ``pyspark.zip`` (and py4j's zip). Spark's own archives do not change while a worker
+      lives, so their importers' ``invalidate_caches`` become no-ops; any other archive (``--py-files``)
+      is re-read as before."""
+    import gc
+    import sys
+    import zipimport
+
+    global _FROZEN
+    if not _FROZEN:
+        gc.freeze()
+        _FROZEN = True
+    for finder in list(sys.path_importer_cache.values()):
+        if isinstance(finder, zipimport.zipimporter) and _spark_archive(finder.archive):
+            finder.invalidate_caches = _archive_unchanged  # type: ignore[method-assign]
+
+
+def _spark_archive(path: str) -> bool:
+    """Spark's own Python archives on a worker's path (``$SPARK_HOME/python/lib``)."""
+    name = os.path.basename(path)
+    return name == "pyspark.zip" or (name.startswith("py4j-") and name.endswith("-src.zip"))
+
+
+def _archive_unchanged() -> None:
+    """``invalidate_caches`` of a zip importer of Spark's own archives (``steady_python_worker``)."""
+
+
+def _worker_task(*args) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """``_score_task(*args)`` as a Spark task runs it: the task's imports first, then
+    ``steady_python_worker`` (in a Python worker only: not in a caller's own process)."""
+    _worker_ready(0)
+    yield from _score_task(*args)
+
+
 # Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
 _CACHE_BYTES = 4 * 2**20
 
@@ -434,19 +481,24 @@ def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
 
 
 def _spilled(directory: str, pairs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray]]]
-             ) -> Iterator[tuple[int, str]]:
+             ) -> Iterator[tuple[int, tuple[str, float]]]:
     """In a task: each (slice, (score, missing vars)) partial written to a new .npy file of
-    ``directory`` (both arrays, exact: ``np.save``), yielded as (slice, file name);
-    ``_rows_summed_on_driver`` reads and removes it. A new name per file (``mkstemp``): a
-    retried task never meets an earlier attempt's file."""
+    ``directory`` (both arrays, exact: ``np.save``), yielded as (slice, (file name, CPU seconds
+    the task's Python code spent since its previous item: reading its input and rows, the block
+    products, writing the file)); ``_rows_summed_on_driver`` reads and removes the file and adds
+    the seconds up (``_PassTimes.task_cpu_s``). A new name per file (``mkstemp``): a retried task
+    never meets an earlier attempt's file."""
     import tempfile
 
+    cpu = time.process_time()
     for i, (part, missing_vars) in pairs:
         fd, path = tempfile.mkstemp(suffix=".npy", dir=directory)
         with os.fdopen(fd, "wb") as f:
             np.save(f, part, allow_pickle=False)
             np.save(f, missing_vars, allow_pickle=False)
-        yield i, path
+        now = time.process_time()
+        yield i, (path, now - cpu)
+        cpu = time.process_time()
 
 
 def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -536,7 +588,7 @@ def score(
     sc = spark.sparkContext
     if tasks:
         partial = sc.parallelize(tasks, len(tasks)).flatMap(
-            lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
+            lambda t: _worker_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
     else:  # nothing matched: every sum is 0, every matched count 0
         partial = sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
                                   for i in range(n_slices)], n_slices)
@@ -658,6 +710,10 @@ class _PassTimes:
     # How the partials reached the driver: "local files" (``_spilled``), "Spark task results",
     # or None when reduced in Spark.
     partials: str | None = None
+    # CPU seconds of the tasks' own Python code summed over tasks (``_spilled``: reading the
+    # rows, the block products, the partials written; not the Python workers' start or pyspark's
+    # per-task work), the engine's genotype work alone; None unless the partials came as local files.
+    task_cpu_s: float | None = None
 
     def log(self) -> None:
         job = "reduced in Spark at the write" if self.job_s is None else \
@@ -671,8 +727,8 @@ class _PassTimes:
 def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int,
                            split: _PassTimes):
     """The score rows as a Spark DataFrame (``score_rows_schema``) from the tasks' partials
-    (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice, file name) pairs
-    written by ``_spilled``, read and removed here) collected and added on the driver:
+    (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice, (file name, task CPU
+    seconds)) pairs of ``_spilled``, the file read and removed here) collected and added on the driver:
     no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
     Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``. Times go to ``split``."""
     from trd_spark.pgs.matching import pandas_to_spark
@@ -681,10 +737,12 @@ def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: in
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
     for i, got in partial.collect():
-        if isinstance(got, str):  # _spilled: the same two arrays, from a local file
-            with open(got, "rb") as f:
+        if isinstance(got[0], str):  # _spilled: the same two arrays, from a local file
+            path, task_cpu = got
+            with open(path, "rb") as f:
                 part, mis = np.load(f, allow_pickle=False), np.load(f, allow_pickle=False)
-            os.remove(got)
+            os.remove(path)
+            split.task_cpu_s = (split.task_cpu_s or 0.0) + task_cpu
         else:
             part, mis = got
         start = i * rows.sample_slice
@@ -702,12 +760,14 @@ _WARMED: set[str] = set()
 
 
 def _worker_ready(_: int) -> int:
-    """A warm-up task: import what ``_score_task`` imports (the worker keeps the modules for
-    the tasks after it: Spark reuses its Python workers)."""
+    """A warm-up task (and the start of every native task, ``_worker_task``): import what
+    ``_score_task`` imports (the worker keeps the modules for the tasks after it: Spark reuses
+    its Python workers), then ``steady_python_worker``."""
     import pgenlib  # noqa: F401
     import scipy.sparse  # noqa: F401
     import threadpoolctl  # noqa: F401
 
+    steady_python_worker()
     return os.getpid()
 
 
