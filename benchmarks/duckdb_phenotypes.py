@@ -170,16 +170,13 @@ def _refs_rows(cfg: Config) -> list[tuple]:
     return rows
 
 
-def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: int | None = None,
-                      somatic_drug_controls: bool = True) -> int:
-    """Write the PHENOTYPES decision columns by DuckDB SQL to ``out_parquet``; returns the row count.
-    ``somatic_drug_controls=False``: the control rule before session 19 (a somatic definition's
-    drug, esketamine, made no one a non-control), for the test that shows the data exercise it."""
+def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: int | None = None) -> int:
+    """Write the PHENOTYPES decision columns by DuckDB SQL to ``out_parquet``; returns the row count."""
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        query = _run(con, omop_dir, cfg, somatic_drug_controls)
+        query = _run(con, omop_dir, cfg)
         con.execute(f"COPY ({query}) TO {_q(out_parquet)} (FORMAT parquet)")
         return con.execute(f"SELECT COUNT(*) FROM read_parquet({_q(out_parquet)})").fetchone()[0]
     finally:
@@ -212,7 +209,7 @@ def compare_phenotypes(ours: str, oracle: str, *, examples: int = 5) -> dict:
         con.close()
 
 
-def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config, somatic_drug_controls: bool = True) -> str:
+def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     """Build the temp tables; return the final SELECT (one row per person and definition)."""
     ph, mdd_cfg, tr = cfg.phenotypes, cfg.phenotypes.mdd, cfg.phenotypes.trials
     src = {t: _dated(con, _source(omop_dir, t), t, cfg.omop.time_zone) for t in (
@@ -350,17 +347,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config, somatic_dru
               "WHEN dx.dep = 1 OR dx.n_mdd_dates > 0 THEN 'depression_not_mdd'"]
     cases += [f"WHEN dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
     cases += ["WHEN ad.person_id IS NOT NULL THEN 'antidepressant_no_mdd'"]
-    # the drug of a somatic definition (esketamine) is an antidepressant for the control rule too
-    somatic_drug_sets = [n for d in ph.trd_definitions for n in d.somatic_concept_sets
-                         if cfg.concept_sets.concept_sets[n].domain == "drug" and somatic_drug_controls]
-    somatic_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in somatic_drug_sets)
+    # the control rule's own drug sets (esketamine) are antidepressants for it too, whatever the definitions
+    control_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in mdd_cfg.control_exclusion_drug_concept_sets)
     x(f"""CREATE TEMP TABLE mdd AS
         WITH r AS (
           SELECT p.person_id, p.end_date, CASE WHEN {meets} THEN dx.first_mdd END AS index_date,
                  {meets} AS meets, CASE {' '.join(cases)} END AS reason
           FROM persons p LEFT JOIN dx USING (person_id)
           LEFT JOIN (SELECT DISTINCT person_id FROM drugs_ever
-                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients){somatic_drugs}) ad USING (person_id))
+                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients){control_drugs}) ad USING (person_id))
         SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
         FROM r""")
 

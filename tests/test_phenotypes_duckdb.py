@@ -73,14 +73,13 @@ def test_data_reach_every_outcome(outputs):
         assert expected <= outcomes, (definition, expected - outcomes)
 
 
-@pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "somatic_drug_controls"])
+@pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs"])
 def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
-    """Turning refills, the minimum dose, the device events or the control rule for a somatic
-    definition's drug (esketamine: no control, session 19) off changes some rows (DuckDB side
-    only), so the identical-results check above covers those rules on this data."""
+    """Turning refills, the minimum dose, the device events or the control rule's own drugs
+    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) off changes some
+    rows (DuckDB side only), so the identical-results check above covers those rules on this data."""
     base, _, _, cfg = outputs
     ph = cfg.phenotypes
-    somatic_drug_controls = rule != "somatic_drug_controls"
     if rule == "refills":
         ph = ph.model_copy(update={"trials": ph.trials.model_copy(update={"use_refills": False})})
     elif rule == "min_dose":
@@ -89,8 +88,9 @@ def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
         ph = ph.model_copy(update={"trd_definitions": [
             d.model_copy(update={"somatic_concept_sets": [n for n in d.somatic_concept_sets if n != "test_devices"]})
             for d in ph.trd_definitions]})
+    elif rule == "control_drugs":
+        ph = ph.model_copy(update={"mdd": ph.mdd.model_copy(update={"control_exclusion_drug_concept_sets": []})})
     out = base / f"duck_without_{rule}.parquet"
-    duckdb_phenotypes(str(base / "omop"), cfg.model_copy(update={"phenotypes": ph}), str(out), threads=1,
-                      somatic_drug_controls=somatic_drug_controls)
+    duckdb_phenotypes(str(base / "omop"), cfg.model_copy(update={"phenotypes": ph}), str(out), threads=1)
     cmp = compare_phenotypes(str(out), str(base / "duck.parquet"), examples=0)
     assert cmp["n_only_ours"] > 0

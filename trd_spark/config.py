@@ -375,6 +375,12 @@ class MddSettings(_Strict):
     exclude_concept_sets: list[str] = Field(default_factory=lambda: ["bipolar", "schizophrenia_spectrum"])
     # Controls have no diagnosis in this set and no antidepressant exposure ever.
     control_exclusion_concept_set: str = "depression_spectrum"
+    # Drug sets that count as antidepressant exposure for the control rule besides
+    # trials.concept_set (a record at any date -> antidepressant_no_mdd, not a control), whatever
+    # TRD definitions are configured: esketamine is licensed for treatment-resistant depression
+    # only and forms no trial. Before, the drug sets of the somatic TRD definitions did this, so
+    # without one an esketamine-only person was a control, and adding one changed the controls.
+    control_exclusion_drug_concept_sets: list[str] = Field(default_factory=lambda: ["esketamine"])
 
 
 class TrialSettings(_Strict):
@@ -973,6 +979,10 @@ def _check_references(cfg: Config, where: str) -> None:
     need_members(ph.mdd.control_exclusion_concept_set, "phenotypes.mdd.control_exclusion_concept_set")
     for i, name in enumerate(ph.mdd.exclude_concept_sets):
         need_members(name, f"phenotypes.mdd.exclude_concept_sets.{i}")
+    for i, name in enumerate(ph.mdd.control_exclusion_drug_concept_sets):
+        need(name, key := f"phenotypes.mdd.control_exclusion_drug_concept_sets.{i}")
+        if sets[name].domain != "drug":
+            raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected drug", where=where)
     need_members(ph.trials.concept_set, "phenotypes.trials.concept_set")
     for d in ph.trd_definitions:
         if d.augmentation_concept_set:

@@ -180,7 +180,8 @@ def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFr
     Death rows dated before the birth year cannot be this person's death (placeholders such as
     1900-01-01, sentinels, rows of another person): they are not used, as a study record
     dated before the birth year is never used (``restrict_to_followup``), and counted
-    (``birth_death_quirk_counts``). Persons without a usable death row have no row.
+    (``birth_death_quirk_counts``), as are undated rows (no death_date and no death_datetime:
+    ``n_persons_death_undated``). Persons without a usable death row have no row.
     """
     return after_birth_year(death, person, "death_date").groupBy("person_id").agg(F.min("death_date").alias(alias))
 
@@ -200,7 +201,10 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     while year_of_birth stays can move a true death in the first months of life before the
     birthday; records are bounded by the same 1 January, ``restrict_to_followup``) and
     n_persons_period_start_after_end (an observation period whose start lies after its end: used
-    up to the later date, ``period_last_date_expr``).
+    up to the later date, ``period_last_date_expr``) and n_persons_death_undated (a death row with
+    neither death_date nor death_datetime, after ``omop.datetime_fallback``: no date to end
+    follow-up with, so not used; a person with no other death row is followed as alive to the
+    cutoff. The CDM requires death_date).
     Aggregates only.
     """
     years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
@@ -211,6 +215,7 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         F.max((F.col("death_date") < F.col("_birth")).cast("int")).alias("_before"),
         F.countDistinct(F.when(usable, F.col("death_date"))).alias("_dates"),
         F.max((usable & (F.col("death_date") < F.col("_birth_date"))).cast("int")).alias("_before_birthday"),
+        F.max(F.col("death_date").isNull().cast("int")).alias("_undated"),
     )
     start, end = F.col("observation_period_start_date"), F.col("observation_period_end_date")
     periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
@@ -229,6 +234,7 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_period_before") == 1).alias("n_persons_period_before_birth_year"),
         n(F.col("_before_birthday") == 1).alias("n_persons_death_before_birth_date"),
         n(F.col("_start_after_end") == 1).alias("n_persons_period_start_after_end"),
+        n(F.col("_undated") == 1).alias("n_persons_death_undated"),
     )
 
 

@@ -179,7 +179,8 @@ def _onset(
 def study_concept_set_names(cfg: Config) -> list[str]:
     """Every concept set the phenotype definitions use (config order, distinct)."""
     ph = cfg.phenotypes
-    names = [ph.mdd.concept_set, ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets, ph.trials.concept_set]
+    names = [ph.mdd.concept_set, ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets, ph.trials.concept_set,
+             *ph.mdd.control_exclusion_drug_concept_sets]
     for d in ph.trd_definitions:
         names += [d.augmentation_concept_set] if d.augmentation_concept_set else []
         names += d.somatic_concept_sets
@@ -295,12 +296,11 @@ def derive_mdd_groups(
     """
     ph = cfg.phenotypes
     ingredient_rows = ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab)
-    # An antidepressant that forms no trial, the drug of a somatic TRD definition (esketamine,
-    # licensed for treatment-resistant depression only), keeps a person out of the controls as
-    # any antidepressant does: before, a person with an esketamine record and no depression code
-    # anywhere was a control (non_MDD).
-    somatic_drugs = [expand_concept_set(cs, vocab) for d in ph.trd_definitions for name in d.somatic_concept_sets
-                     if (cs := _concept_set(cfg, name)).domain == "drug"]
+    # Drugs besides the trials' antidepressants that keep a person out of the controls as any
+    # antidepressant does (phenotypes.mdd.control_exclusion_drug_concept_sets: esketamine, licensed
+    # for treatment-resistant depression only, forms no trial). From the MDD settings alone: before,
+    # the somatic TRD definitions' drug sets, so whether one was configured changed the controls.
+    control_drugs = [expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.control_exclusion_drug_concept_sets]
     return derive_mdd(
         persons,
         followup["condition"],
@@ -308,7 +308,7 @@ def derive_mdd_groups(
         mdd_ids=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), vocab),
         depression_ids=expand_concept_set(_concept_set(cfg, ph.mdd.control_exclusion_concept_set), vocab),
         exclusion_ids={name: expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.exclude_concept_sets},
-        antidepressant_ids=frozenset(r[0] for r in ingredient_rows).union(*somatic_drugs),
+        antidepressant_ids=frozenset(r[0] for r in ingredient_rows).union(*control_drugs),
         settings=ph.mdd,
         # controls are clean over the whole record (any date), not only within follow-up
         record_conditions=events["condition"],
@@ -812,6 +812,10 @@ def run(ctx: StageContext) -> None:
             if n:
                 log.warning("phenotypes: %s: %d record(s) with concept_id 0 (no standard concept) and a source concept "
                             "are not read (standard concepts only, as OHDSI cohort definitions)", what.removeprefix("n_"), n)
+        if quirks["birth_and_death"]["n_persons_death_undated"]:  # persons: no count here (notes.quirks has it)
+            log.warning("phenotypes: death: row(s) with neither death_date nor death_datetime are not used (no date to "
+                        "end follow-up with; a person without another death row is followed as alive); counted in "
+                        "notes.quirks.birth_and_death.n_persons_death_undated")
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
