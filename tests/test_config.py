@@ -105,11 +105,16 @@ def test_uris_are_kept(tmp_path):
         # so follow-up that has not happened counted towards trMDD and the Cox censoring times.
         (lambda r: r["omop"].update(data_cutoff_date=dt.date.today() + dt.timedelta(days=400)),
          "omop.data_cutoff_date: Value error, "),
+        # The control rule's own drug sets (review of session 20): known, and of the drug domain
+        (lambda r: r["phenotypes"].setdefault("mdd", {}).update(control_exclusion_drug_concept_sets=["nope"]),
+         "phenotypes.mdd.control_exclusion_drug_concept_sets.0: unknown concept set 'nope'"),
+        (lambda r: r["phenotypes"].setdefault("mdd", {}).update(control_exclusion_drug_concept_sets=["esketamine", "ect"]),
+         "phenotypes.mdd.control_exclusion_drug_concept_sets.1: concept set 'ect' has domain 'procedure'; expected drug"),
     ],
     ids=["unknown-key", "bad-master", "out-of-range", "bad-enum", "missing-section",
          "unknown-primary", "unknown-concept-set", "two-discovery", "no-local-core", "no-cluster-core",
          "negative-seed", "bigquery-dataset-without-project", "billing-project-not-bigquery",
-         "billing-project-dataset", "cutoff-in-the-future"],
+         "billing-project-dataset", "cutoff-in-the-future", "unknown-control-drug-set", "control-drug-set-not-drug"],
 )
 def test_bad_config_names_the_key(tmp_path, mutate, expected):
     path = write_config(tmp_path, mutate)
