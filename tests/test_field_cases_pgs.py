@@ -403,6 +403,19 @@ def test_bad_line_of_a_block_gzipped_vcf_is_named_by_its_line_number(hl, tmp_pat
     assert genotypes.line_at_offset(f"gs://bucket/{path}", 5) is None  # not read back: the offset is named
 
 
+def test_a_bug_in_our_code_is_not_reported_as_bad_genotypes(hl):
+    """hail_errors turns Hail's errors into one InputDataError line, but a Python error raised by
+    trd_spark's own code is a bug: it passes through with its traceback (before, a code fault
+    read 'reading the genotypes failed: 'str' object has no attribute 'shape'', exit 3). The
+    same built-in type raised inside Hail (a MatrixTable without GT) is still about the input."""
+    with pytest.raises(TypeError, match="NoneType"), stage.hail_errors("datasets.d.genotypes x"):
+        genotypes.compression(None)  # type: ignore[arg-type]
+    mt = hl.utils.range_matrix_table(2, 2)
+    with pytest.raises(InputDataError, match=r"^datasets\.d\.genotypes x: reading the genotypes failed: .*GT"), \
+            stage.hail_errors("datasets.d.genotypes x"):
+        mt.GT.collect()
+
+
 # ---- scoring-file rules (no Spark) --------------------------------------------------------------
 
 def score_file(weight_type: str, weights: list[str], *, n: int | None = None, bom: bool = False) -> str:

@@ -419,6 +419,8 @@ def hail_errors(where: str):
     except TrdSparkError:
         raise
     except Exception as e:  # FatalError / HailException / Py4JJavaError: no common base
+        if _our_bug(e):
+            raise
         text = str(e)
         # Our own error raised inside a Spark task (the native engine's readers, e.g. a BGEN
         # block that does not inflate) reaches the driver as the Python worker's traceback: its
@@ -432,6 +434,22 @@ def hail_errors(where: str):
             line = line_at_offset(at.group(1), int(at.group(2)))
             first += f" (at {at.group(1)}:{line})" if line else f" (at {at.group(1)}:offset {at.group(2)})"
         raise InputDataError(f"reading the genotypes failed: {first}", where=where) from None
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _our_bug(e: BaseException) -> bool:
+    """A Python built-in error (AttributeError, TypeError, KeyError, ...) raised in trd_spark's
+    own code: a bug, which ``hail_errors`` lets through with its traceback rather than report as
+    bad input. The same types raised inside Hail or PySpark (``mt.GT`` on a MatrixTable without
+    GT is Hail's AttributeError) are about the input and stay one InputDataError line."""
+    if type(e).__module__ != "builtins":
+        return False
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
 
 
 def summary_tsv(summary: pd.DataFrame) -> str:
