@@ -419,36 +419,3 @@ def test_missing_calls_are_filled_the_same_read_in_chunks(files, impute):
     assert (r[0], j[0]) == (0, 1) and len(r) == 2
     assert dose[0].tolist() == ([1.0, 1.0, 2.0, 0.0] if impute else [1.0, 0.0, 2.0, 0.0])
 
-
-def test_python_workers_skip_pysparks_per_task_rework(spark):
-    """pgen_engine.steady_python_worker: in the Python worker of a native task, the modules' objects
-    are frozen (pyspark's daemon runs a full gc.collect() after every task) and the importers of
-    Spark's own pyspark.zip no longer re-read its directory at pyspark's importlib.invalidate_caches()
-    before every task (together 126 -> 45 ms of worker CPU per task at load ~24, session 20). The
-    driver process is left alone."""
-    import gc
-
-    def worker_state(_: int) -> tuple[int, int, int, bool]:
-        # After a native task's start (_worker_ready): the objects frozen, the importers of Spark's
-        # pyspark.zip on the worker's path, those still re-reading it per task, and whether
-        # pyspark's per-task importlib.invalidate_caches() leaves their directories as they were.
-        import gc
-        import importlib
-        import sys
-        import zipimport
-
-        from trd_spark.pgs.pgen_engine import _worker_ready
-
-        _worker_ready(0)
-        zips = [f for f in sys.path_importer_cache.values()
-                if isinstance(f, zipimport.zipimporter) and f.archive.endswith("pyspark.zip")]
-        rereading = [f for f in zips if "invalidate_caches" not in vars(f)]
-        before = [f._files for f in zips]
-        importlib.invalidate_caches()
-        return gc.get_freeze_count(), len(zips), len(rereading), all(f._files is b for f, b in zip(zips, before))
-
-    frozen_here = gc.get_freeze_count()
-    frozen, n_zips, rereading, unchanged = spark.sparkContext.parallelize([0], 1).map(worker_state).collect()[0]
-    assert frozen > 0
-    assert n_zips >= 1 and rereading == 0 and unchanged  # the worker imports pyspark from Spark's zip
-    assert gc.get_freeze_count() == frozen_here

@@ -368,53 +368,6 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
 
 
-_FROZEN = False  # this Python worker's objects moved out of the collector's way (``steady_python_worker``)
-
-
-def steady_python_worker() -> None:
-    """In a Spark Python worker, cut two costs pyspark pays around every task (no effect on results;
-    profiled with py-spy at 2,500 samples x 200k variants x 61 scores, session 20: together ~30% of
-    the workers' CPU, a fixed cost per task that does not shrink with the samples):
-
-    - pyspark's daemon runs ``gc.collect()`` after every task: a full collection over every object
-      the worker's imports made (numpy, scipy, pandas, pgenlib, pyspark). ``gc.freeze()`` once per
-      worker, after the imports, leaves those to the permanent generation; the task's own objects
-      are collected as before.
-    - pyspark's worker calls ``importlib.invalidate_caches()`` before every task, which makes every
-      zip importer re-read its archive's directory in Python: one per pyspark package imported from
-      Spark's ``pyspark.zip`` (and py4j's zip). Spark's own archives do not change while a worker
-      lives, so their importers' ``invalidate_caches`` become no-ops; any other archive (``--py-files``)
-      is re-read as before."""
-    import gc
-    import sys
-    import zipimport
-
-    global _FROZEN
-    if not _FROZEN:
-        gc.freeze()
-        _FROZEN = True
-    for finder in list(sys.path_importer_cache.values()):
-        if isinstance(finder, zipimport.zipimporter) and _spark_archive(finder.archive):
-            finder.invalidate_caches = _archive_unchanged  # type: ignore[method-assign]
-
-
-def _spark_archive(path: str) -> bool:
-    """Spark's own Python archives on a worker's path (``$SPARK_HOME/python/lib``)."""
-    name = os.path.basename(path)
-    return name == "pyspark.zip" or (name.startswith("py4j-") and name.endswith("-src.zip"))
-
-
-def _archive_unchanged() -> None:
-    """``invalidate_caches`` of a zip importer of Spark's own archives (``steady_python_worker``)."""
-
-
-def _worker_task(*args) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-    """``_score_task(*args)`` as a Spark task runs it: the task's imports first, then
-    ``steady_python_worker`` (in a Python worker only: not in a caller's own process)."""
-    _worker_ready(0)
-    yield from _score_task(*args)
-
-
 # Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
 _CACHE_BYTES = 4 * 2**20
 
@@ -588,7 +541,7 @@ def score(
     sc = spark.sparkContext
     if tasks:
         partial = sc.parallelize(tasks, len(tasks)).flatMap(
-            lambda t: _worker_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
+            lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
     else:  # nothing matched: every sum is 0, every matched count 0
         partial = sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
                                   for i in range(n_slices)], n_slices)
@@ -760,14 +713,12 @@ _WARMED: set[str] = set()
 
 
 def _worker_ready(_: int) -> int:
-    """A warm-up task (and the start of every native task, ``_worker_task``): import what
-    ``_score_task`` imports (the worker keeps the modules for the tasks after it: Spark reuses
-    its Python workers), then ``steady_python_worker``."""
+    """A warm-up task: import what ``_score_task`` imports (the worker keeps the modules for
+    the tasks after it: Spark reuses its Python workers)."""
     import pgenlib  # noqa: F401
     import scipy.sparse  # noqa: F401
     import threadpoolctl  # noqa: F401
 
-    steady_python_worker()
     return os.getpid()
 
 
