@@ -439,12 +439,18 @@ def hail_errors(where: str):
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Errors that mean the code is wrong, whatever the input: ValueError, KeyError, IndexError,
+# RuntimeError or OSError may come from a reader meeting bad input (pgenlib, numpy on a short
+# file) and stay input errors.
+_BUG_TYPES = (AttributeError, TypeError, NameError, AssertionError)
+
+
 def _our_bug(e: BaseException) -> bool:
-    """A Python built-in error (AttributeError, TypeError, KeyError, ...) raised in trd_spark's
-    own code: a bug, which ``hail_errors`` lets through with its traceback rather than report as
-    bad input. The same types raised inside Hail or PySpark (``mt.GT`` on a MatrixTable without
-    GT is Hail's AttributeError) are about the input and stay one InputDataError line."""
-    if type(e).__module__ != "builtins":
+    """An AttributeError, TypeError, NameError or AssertionError raised in trd_spark's own code:
+    a bug, which ``hail_errors`` lets through with its traceback rather than report as bad
+    input. The same types raised inside Hail or PySpark (``mt.GT`` on a MatrixTable without GT
+    is Hail's AttributeError) are about the input and stay one InputDataError line."""
+    if not isinstance(e, _BUG_TYPES):
         return False
     tb = e.__traceback__
     while tb is not None and tb.tb_next is not None:
