@@ -416,6 +416,24 @@ def test_a_bug_in_our_code_is_not_reported_as_bad_genotypes(hl):
         mt.GT.collect()
 
 
+def test_our_code_is_told_by_the_package_directory_written_once(tmp_path):
+    """_our_bug tells trd_spark's frames by config.PACKAGE_DIR (the one package directory,
+    symlinks resolved): a TypeError whose innermost frame is a package file is ours, also when
+    the file is reached through a symlink; one raised in the standard library is not."""
+    import json
+
+    from trd_spark.config import PACKAGE_DIR
+
+    (tmp_path / "pkg").symlink_to(PACKAGE_DIR)
+    for filename in (PACKAGE_DIR / "bug.py", tmp_path / "pkg" / "bug.py"):
+        with pytest.raises(TypeError) as ours:
+            exec(compile("None + 1", str(filename), "exec"))
+        assert stage._our_bug(ours.value), filename
+    with pytest.raises(TypeError) as theirs:
+        json.loads(1)  # type: ignore[arg-type]
+    assert not stage._our_bug(theirs.value)
+
+
 # ---- scoring-file rules (no Spark) --------------------------------------------------------------
 
 def score_file(weight_type: str, weights: list[str], *, n: int | None = None, bom: bool = False) -> str:

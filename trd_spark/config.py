@@ -30,16 +30,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from trd_spark.errors import ConfigError
 from trd_spark.vocabulary import Contrast
 
-# The embedded configs ship inside the package (package data): in a source checkout
-# trd_spark/conf links to the repository's conf/, in an installed wheel it is a directory.
-_PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_CONF_DIR = (_PACKAGE_DIR / "conf").resolve()
+# The package's own directory (symlinks resolved), written once: the embedded configs ship
+# inside it (package data: in a source checkout trd_spark/conf links to the repository's conf/,
+# in an installed wheel it is a directory), and pgs.stage tells our own code's frames by it.
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_CONF_DIR = (PACKAGE_DIR / "conf").resolve()
 DEFAULT_CONFIG = REPO_CONF_DIR / "toy.yaml"
 # The embedded toy config keeps its data and outputs in ``../out`` (``<checkout>/out``).
 # Installed from a wheel that would be inside site-packages, so there they go to ``./out``
 # under the current directory instead.
 EMBEDDED_OUT = REPO_CONF_DIR.parent / "out"
-INSTALLED = REPO_CONF_DIR.parent == _PACKAGE_DIR
+INSTALLED = REPO_CONF_DIR.parent == PACKAGE_DIR
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 

@@ -22,12 +22,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trd_spark.config import Config
+from trd_spark.config import PACKAGE_DIR, Config
 from trd_spark.errors import Interrupted
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.logs import Steps, WarningCounter
@@ -53,7 +52,7 @@ def code_version() -> str:
     package version. Computed once per process so one run records one version."""
     import trd_spark
 
-    repo = Path(trd_spark.__file__).resolve().parent.parent
+    repo = PACKAGE_DIR.parent
     try:
         out = subprocess.run(
             ["git", "describe", "--tags", "--always", "--dirty"], cwd=repo,

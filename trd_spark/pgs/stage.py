@@ -24,11 +24,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import Config, is_uri, local_path
+from trd_spark.config import PACKAGE_DIR, Config, is_uri, local_path
 from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
@@ -436,9 +437,6 @@ def hail_errors(where: str):
         raise InputDataError(f"reading the genotypes failed: {first}", where=where) from None
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 # Errors that mean the code is wrong, whatever the input: ValueError, KeyError, IndexError,
 # RuntimeError or OSError may come from a reader meeting bad input (pgenlib, numpy on a short
 # file) and stay input errors.
@@ -455,7 +453,7 @@ def _our_bug(e: BaseException) -> bool:
     tb = e.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep)
+    return tb is not None and Path(os.path.realpath(tb.tb_frame.f_code.co_filename)).is_relative_to(PACKAGE_DIR)
 
 
 def summary_tsv(summary: pd.DataFrame) -> str:
