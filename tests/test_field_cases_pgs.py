@@ -509,6 +509,18 @@ def test_non_finite_or_absurd_weights_name_the_line(weight, match):
         parse_scoring_file(score_file("beta", ["0.1", weight]), source="s.txt", max_abs_weight=10.0)
 
 
+@pytest.mark.parametrize("weight", ["", "nan"], ids=["blank", "nan"])
+def test_a_blank_weight_is_named_as_empty(weight):
+    """A blank effect_weight (a row ending in a tab) is named by column and line and said to be
+    empty; it read 'value None' before. A 'nan' is shown as written."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    shown = "the value is empty" if not weight else "value 'nan'"
+    with pytest.raises(InputDataError, match=rf"^s\.txt:7: column effect_weight: weight is not a finite number "
+                                             rf"\({shown}; 1 such rows\)$"):
+        parse_scoring_file(score_file("beta", ["0.1", weight, "0.2"]), source="s.txt")
+
+
 def test_bom_and_variants_number_subset_are_accepted():
     from trd_spark.pgs.scoring_files import parse_scoring_file
 

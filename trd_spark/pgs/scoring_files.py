@@ -690,8 +690,9 @@ def parse_scoring_file(
             row = df[mask].iloc[0]
             shown = row[column] if column in df.columns else None
             shown = None if shown is None or shown is pd.NA or shown != shown else shown  # NaN/NA: missing
+            value = "the value is empty" if shown is None else f"value {shown!r}"  # was 'value None'
             raise InputDataError(
-                f"column {column}: {problem} (value {shown!r}; {int(mask.sum())} such rows)",
+                f"column {column}: {problem} ({value}; {int(mask.sum())} such rows)",
                 where=f"{source}:{int(row['line'])}",
             )
 
