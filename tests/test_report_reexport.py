@@ -257,3 +257,49 @@ def test_an_export_record_of_a_newer_version_stops_the_report_with_one_line(spar
     del manifest["notes"]["hidden_counts_format"]  # a report written before records had a format
     report.write_text(json.dumps(manifest))
     assert released_exports(fs, cfg)["r1@run2"]["hidden_counts"] == record["hidden_counts"]
+
+
+def test_a_report_stopped_before_its_export_is_resumed_as_if_never_stopped(spark, tmp_path):
+    """Privacy round 10, item 1 (a resumed run's export chose other cells to hide than a fresh
+    run's). The report stage publishes ``report/`` (its manifest: the new run's hidden counts),
+    then ``export/``. Killed between the two, the report manifest is of a run whose export never
+    appeared, and the resumed report read the current export (run1: TRD 7 and non-MDD 759
+    hidden) without its hidden counts, though ``archive_export`` had kept them in
+    export_history/run1/ before the manifest changed. Its export of TRD 25 then showed 25 (with
+    run1's 7: a change of 18) where a run that was not stopped hides it. The resumed audit now
+    reads the kept record: same export as without the kill."""
+    from trd_spark.config import load_config
+    from trd_spark.io import Fs
+    from trd_spark.report.stage import archive_export, publish_export, released_exports
+    from trd_spark.report.tables import HIDDEN_COUNTS_FORMAT, prior_labels
+
+    fs, cfg = Fs(spark), load_config(None, overrides={"output_root": str(tmp_path), "release": "r1"})
+    report = tmp_path / "r1" / "report" / "_manifest.json"
+    report.parent.mkdir(parents=True)
+
+    def record(rc: ReleaseCounts, run_id: str) -> dict[str, str]:
+        """The report's manifest for ``rc``'s export as ``run`` writes it; returns the files."""
+        files = export_files(rc)
+        internal = {"cohort_counts": rc.cohort_counts, "cohort_flow": rc.cohort_flow, "logistic": rc.logistic}
+        report.write_text(json.dumps({"run_id": run_id, "notes": {"hidden_counts": hidden_counts(files, internal),
+                                                                  "hidden_counts_format": HIDDEN_COUNTS_FORMAT}}))
+        return files
+
+    def next_export() -> dict[str, str]:
+        """The export of TRD 25 a report run now builds, audited as ``run`` audits it."""
+        others = released_exports(fs, cfg)
+        assert sorted(others) == ["r1@run1"]
+        return export_files(ReleaseCounts(**{**release(25).__dict__, "prior": prior_counts(others),
+                                             "prior_labels": prior_labels(others)}))
+
+    publish_export(fs, cfg, record(release(7), "run1"), run_id="run1")
+    first = released_exports(fs, cfg)["r1@run1"]
+    assert "\tnon_MDD\tsuppressed\n" in (tmp_path / "r1" / "export" / "cohort_counts.tsv").read_text()
+    not_stopped = next_export()
+    assert "\tTRD\tsuppressed\n" in not_stopped["cohort_counts.tsv"], not_stopped["cohort_counts.tsv"]
+
+    archive_export(fs, cfg)  # as run does before publishing report/ ...
+    record(release(25), "run2")  # ... which it then replaces; killed before publish_export
+    resumed = released_exports(fs, cfg)["r1@run1"]
+    assert resumed.get("hidden_counts") == first["hidden_counts"]
+    assert next_export() == not_stopped

@@ -421,17 +421,27 @@ def _read_export_tables(fs: Fs, folder: str) -> dict:
 
 def _current_export(fs: Fs, layout: Layout) -> tuple[str | None, dict] | None:
     """(run id, tables with "hidden_counts" when the report run that made it recorded them) of
-    the release's complete ``export/``; None when there is none."""
+    the release's complete ``export/``; None when there is none.
+
+    The record is the report manifest's while that manifest is the same run's, else the copy
+    ``archive_export`` kept of it in ``export_history/<run id>/``: a report run stopped (kill -9)
+    after publishing ``report/`` and before replacing ``export/`` leaves a report manifest of a
+    run whose export never appeared, and the resumed report read the current export without its
+    hidden counts (as exported by an older version: shown counts only) and so chose other cells
+    to hide than a run that was not stopped (``tests/test_report_reexport.py``)."""
     if not layout.is_complete(fs, EXPORT):
         return None
     tables = _read_export_tables(fs, layout.stage_dir(EXPORT))
     run_id = (layout.manifest(fs, EXPORT) or {}).get("run_id")
     report = layout.manifest(fs, "report") or {}
+    kept = f"{layout.release_dir}/{EXPORT_HISTORY}/{run_id}"
     if run_id and report.get("run_id") == run_id:
         notes = report.get("notes") or {}
         tables["hidden_counts"] = checked_hidden_counts(notes.get("hidden_counts") or [],
                                                         notes.get("hidden_counts_format"),
                                                         layout.file("report", MANIFEST))
+    elif run_id and fs.exists(f"{kept}/{SUCCESS}"):
+        tables["hidden_counts"] = read_hidden_counts_file(fs, f"{kept}/{HIDDEN_COUNTS_FILE}")
     return run_id, tables
 
 
