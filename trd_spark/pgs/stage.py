@@ -14,6 +14,7 @@ raised naming every failing score and dataset.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import re
@@ -407,7 +408,9 @@ def hail_errors(where: str):
     """Turn a Hail/Java exception raised while genotypes are read (Hail reads lazily, so at the
     first action) into one InputDataError line naming the dataset and its files; our own
     errors pass through unchanged, also when raised inside a Spark task (the line after
-    ``trd_spark.errors.InputDataError:`` in the worker's traceback).
+    ``trd_spark.errors.InputDataError:`` in the worker's traceback). A bug (``_our_bug``; in a
+    Spark task, ``worker_exception``) passes through with its traceback; another exception of a
+    task (pgenlib on a cut .pgen) is named by its own line, not the Java wrapper's first.
 
     A parse error's first line names no position (``VCFParseError: unexpected end of line``);
     Hail gives it further down, ``HailException: file:/x.vcf:offset 673639: error while
@@ -420,16 +423,21 @@ def hail_errors(where: str):
     except TrdSparkError:
         raise
     except Exception as e:  # FatalError / HailException / Py4JJavaError: no common base
-        if _our_bug(e):
-            raise
         text = str(e)
+        worker = worker_exception(text)
+        if _our_bug(e) or (worker is not None and worker.our_bug):
+            raise
         # Our own error raised inside a Spark task (the native engine's readers, e.g. a BGEN
         # block that does not inflate) reaches the driver as the Python worker's traceback: its
         # one line (which names the file) is the error.
         ours = re.search(r"trd_spark\.errors\.InputDataError: (.+)", text)
         if ours:
             raise InputDataError(ours.group(1).strip()) from None
-        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)[:300]
+        # Another exception of a Spark task: its own line (pgenlib's 'RuntimeError: b'.pgen read
+        # failure ...''), not the Java wrapper's first line ('PythonException: Traceback ...').
+        first = worker.line if worker is not None else \
+            next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)
+        first = first[:300]
         at = re.search(r"HailException: (\S+):offset (\d+): error while parsing line", text)
         if at and at.group(1) not in first:
             line = line_at_offset(at.group(1), int(at.group(2)))
@@ -441,6 +449,43 @@ def hail_errors(where: str):
 # RuntimeError or OSError may come from a reader meeting bad input (pgenlib, numpy on a short
 # file) and stay input errors.
 _BUG_TYPES = (AttributeError, TypeError, NameError, AssertionError)
+
+
+@dataclass(frozen=True)
+class WorkerException:
+    """The Python exception of a Spark task as the driver sees it (``worker_exception``)."""
+    line: str  # its last line, 'RuntimeError: read_range() error 4'
+    our_bug: bool  # a ``_BUG_TYPES`` exception raised in a frame of trd_spark's own code
+
+
+# A Python worker's traceback inside the Java error of a failed Spark task: indented frames,
+# then the exception's line; the Java stack that follows starts with a tab ('\tat ...') or with
+# 'Java stack trace:' (Hail's FatalError).
+_WORKER_TRACEBACK = re.compile(r"Traceback \(most recent call last\):\n((?:[ \t]+\S.*\n)+)(\S.*)")
+# A frame of a trd_spark module, wherever the package sits (an executor has its own copy).
+_OUR_FRAME = re.compile(r"[/\\]trd_spark[/\\](?:\w+[/\\])*\w+\.py$")
+
+
+def worker_exception(text: str) -> WorkerException | None:
+    """The exception of the first failed Python task in ``text`` (a Py4JJavaError's or Hail
+    FatalError's text), the last one of its chain; None when ``text`` holds no Python worker
+    traceback. Its frames are Python's own ``File "...", line N, in f`` lines: a ``_BUG_TYPES``
+    exception whose innermost frame is a trd_spark module is ``our_bug`` (pgenlib's Cython
+    frames and numpy's Python ones are not ours; C code adds no frame, as on the driver)."""
+    start = text.find("Traceback (most recent call last):")
+    if start < 0:
+        return None
+    block = re.split(r"\n\tat |\nJava stack trace:", text[start:], maxsplit=1)[0] + "\n"
+    found = list(_WORKER_TRACEBACK.finditer(block))
+    if not found:
+        return None
+    frames, line = found[-1].group(1), found[-1].group(2).strip()
+    name = line.split(":", 1)[0].rsplit(".", 1)[-1]
+    kind = getattr(builtins, name, None)
+    files = re.findall(r'^[ \t]+File "([^"]+)"', frames, re.M)
+    bug = (isinstance(kind, type) and issubclass(kind, _BUG_TYPES) and bool(files)
+           and _OUR_FRAME.search(files[-1]) is not None)
+    return WorkerException(line, bug)
 
 
 def _our_bug(e: BaseException) -> bool:
