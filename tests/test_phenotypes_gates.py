@@ -50,6 +50,26 @@ def test_check_gate_levels_and_none_counts(caplog):
     assert check_gate("g", 20, 20, GateThreshold(), what="x", cause="c", where="s")["level"] == "ok"  # gate off
 
 
+def test_a_gate_count_label_and_its_bounds_are_one_derivation():
+    """gates.count_label gives the message's text of a count and the counts a reader can tell
+    from it, which share_range decides on: every count in [least, largest] has that same text,
+    and the counts just outside have another (for persons, T = 20: 0 | <20 | each of 20+ exact;
+    without a threshold each count itself)."""
+    from trd_spark.gates import count_label, share_range
+
+    for below in (20, None):
+        for x in range(0, 45):
+            label = count_label(x, below)
+            assert label.least <= x <= label.largest
+            assert {count_label(y, below).text for y in range(label.least, label.largest + 1)} == {label.text}
+            if label.least == label.largest:  # exact: shown as the count itself, or as 0 / 20+ (export shows it)
+                assert label.text in (f"{x:,}", "0", "20+")
+        assert count_label(0, below).text == "0"
+    assert [count_label(x, 20).text for x in (0, 1, 19, 20)] == ["0", "<20", "<20", "20+"]
+    assert share_range(5, 100, 20) == (1 / 100, 19 / 100) and share_range(5, 100, None) == (0.05, 0.05)
+    assert share_range(5, 10, 20) == (1 / 19, 1.0) and share_range(30, 100, 20) == (0.3, 0.3)
+
+
 def _counts(spark, omop, cfg):
     tables = derive_phenotype_tables(omop, cfg)
     return stage_counts(omop, tables.persons, tables.study_events, tables.ingredients, cfg.omop.data_cutoff_date,

@@ -10,6 +10,7 @@ many (aggregates only, never an identifier) and calls ``check_gate`` with the co
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from trd_spark.config import GateThreshold
 from trd_spark.errors import InputDataError
@@ -51,37 +52,52 @@ def check_gate(
     return record
 
 
+class CountLabel(NamedTuple):
+    """How a gate message shows a count (``text``) and the least and largest count a reader of
+    the message can tell from it (``least``, ``largest``)."""
+
+    text: str
+    least: int
+    largest: int
+
+
+def count_label(x: int, persons_below: int | None) -> CountLabel:
+    """The one derivation of a gate count's label (``_shown``'s text, ``share_range``'s bounds):
+    without ``persons_below`` the count itself, exact; for persons (T = ``persons_below``) as
+    ``logs.person_count_text`` shows it, a count of 1 to T-1 being any of them (``<T``) and zero
+    and counts of T or more exact (``0``, ``T+``; the export shows them or protects them)."""
+    if persons_below is None:
+        return CountLabel(f"{x:,}", x, x)
+    least, largest = (1, persons_below - 1) if is_small_count(x, persons_below) else (x, x)
+    return CountLabel(person_count_text(x, persons_below), least, largest)
+
+
 def share_range(n: int, total: int, persons_below: int | None) -> tuple[float, float]:
     """The least and largest share ``n / total`` a reader of the gate's message can tell: the
     exact share without ``persons_below``; for persons, a count of 1 to T-1 is any of them
-    (its label ``<T``; T = ``persons_below``), zero and counts of T or more are exact. A person
-    gate warns when the largest reaches its level and stops the run when the least does, so
-    its outcome depends on a small count only through its label: deciding on the exact share,
-    a WARNING (or its absence) put a small count above (below) level x total, and with the
-    export's total (1,900 persons, a 1% gate) a warning gave the count exactly (19;
-    tests/test_privacy_logs.py). A small count thus warns whenever some count of its label
-    could reach the level (a false alarm on datasets under (T-1) / level persons) and stops a
-    run only when every such count would."""
+    (its label ``<T``; T = ``persons_below``), zero and counts of T or more are exact
+    (``count_label``). A person gate warns when the largest reaches its level and stops the
+    run when the least does, so its outcome depends on a small count only through its label:
+    deciding on the exact share, a WARNING (or its absence) put a small count above (below)
+    level x total, and with the export's total (1,900 persons, a 1% gate) a warning gave the
+    count exactly (19; tests/test_privacy_logs.py). A small count thus warns whenever some
+    count of its label could reach the level (a false alarm on datasets under (T-1) / level
+    persons) and stops a run only when every such count would."""
     share = n / total if total else 0.0
-    if persons_below is None or not (is_small_count(n, persons_below) or is_small_count(total, persons_below)):
+    n_label, total_label = count_label(n, persons_below), count_label(total, persons_below)
+    if (n_label.least, n_label.largest, total_label.least, total_label.largest) == (n, n, total, total):
         return share, share
-
-    def labelled(x: int) -> tuple[int, int]:
-        return (1, persons_below - 1) if is_small_count(x, persons_below) else (x, x)
-
-    (n_lo, n_hi), (t_lo, t_hi) = labelled(n), labelled(total)
-    return n_lo / t_hi, min(1.0, n_hi / t_lo)
+    return n_label.least / total_label.largest, min(1.0, n_label.largest / total_label.least)
 
 
 def _shown(n: int, total: int, share: float, persons_below: int | None) -> tuple[str, str]:
-    """(``"<n> of <total>"``, ``" (<share>)"``) as a gate message shows them. For persons
-    (``persons_below`` = T) both counts as ``logs.person_count_text`` shows them (0, <T, T+) and
-    no share: an exact count of T or more, or a share of one (1.4% of 500 gave 7; 35 of 2,983 with
-    the export's 2988 gave 5), can give back a count the export hides. That the gate fired says
-    the share reached the level the message names, no more."""
-    if persons_below is None:
-        return f"{n:,} of {total:,}", f" ({share:.1%})"
-    return f"{person_count_text(n, persons_below)} of {person_count_text(total, persons_below)}", ""
+    """(``"<n> of <total>"``, ``" (<share>)"``) as a gate message shows them (``count_label``).
+    For persons (``persons_below`` = T) both counts as ``logs.person_count_text`` shows them
+    (0, <T, T+) and no share: an exact count of T or more, or a share of one (1.4% of 500 gave 7;
+    35 of 2,983 with the export's 2988 gave 5), can give back a count the export hides. That the
+    gate fired says the share reached the level the message names, no more."""
+    counts = f"{count_label(n, persons_below).text} of {count_label(total, persons_below).text}"
+    return counts, f" ({share:.1%})" if persons_below is None else ""
 
 
 def require_rows(empty: list[str], *, cause: str, where: str) -> None:
