@@ -154,7 +154,9 @@ def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
                   "followed &ge; 180 days after the MDD index",
                   "every unrelated genotyped person of the dataset with genetic PCs, whatever their phenotype status",
                   "variants at multi-allelic sites scored, as plink2 --score scores them, where pgsc_calc's default",
-                  "<dt>Sources</dt><dd>TRD as at least 2 failed adequate antidepressant trials (Gaynes et al."):
+                  "<dt>Sources</dt><dd>TRD as at least 2 failed adequate antidepressant trials (Gaynes et al.",
+                  # the control rule's drugs: the trials' antidepressants and its own sets (esketamine)
+                  "controls: no depression_spectrum diagnosis and no antidepressant (antidepressants, esketamine) ever"):
         assert words in html, words
     trials = cfg.phenotypes.trials.model_copy(update={"pre_index_window_days": 30})
     models = cfg.models.model_copy(update={"ph_time_transform": "km"})
