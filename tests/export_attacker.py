@@ -459,6 +459,11 @@ def km_censored_before_events(km, threshold: int = 20, tol: float = 1e-12) -> di
     day after k of the c censored, S(b-)/S(a-) = (n_a - k - d) / (n_a - k). Every (d, k) with
     1 <= d <= n_a - n_b and 0 <= k <= n_a - n_b - d is tried against the published ratio (full
     precision); when exactly one fits, k (persons censored before the events) is read off.
+    Exact: a ratio that is the life table's 1 - d / (n_a - c/2) for some split of the drop into
+    d events and c censored (what the export publishes, ``models.km.life_table_on_points``) is a
+    function of the published counts and tells no k: with c even it equals the product-limit
+    form at k = c/2 (100 at risk, 20 events, 20 censored: 70/90 reads as k = 10), which flagged
+    every toy export's points as small counts. Only a ratio no life table gives is read.
     Returns {(dataset, definition, pgs_id, tertile, time_days of b): k} for k in 1..threshold-1.
     """
     out = {}
@@ -472,6 +477,8 @@ def km_censored_before_events(km, threshold: int = 20, tol: float = 1e-12) -> di
             if s[j - 1] <= 0:
                 continue
             ratio, drop = s[j] / s[j - 1], n[j - 1] - n[j]
+            if any(abs(1 - d / (n[j - 1] - (drop - d) / 2) - ratio) < tol for d in range(0, drop + 1)):
+                continue  # the life table of the published counts: no k in it
             fits = [(d, k) for d in range(1, drop + 1) for k in range(0, drop - d + 1)
                     if abs((n[j - 1] - k - d) / (n[j - 1] - k) - ratio) < tol]
             if len(fits) == 1 and 1 <= fits[0][1] < threshold:

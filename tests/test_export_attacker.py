@@ -233,6 +233,26 @@ def test_km_survival_values_give_no_count_beyond_the_shown_ones(k):
     assert (published.ci_low <= published.survival).all() and (published.survival <= published.ci_high).all()
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_km_attack_reads_no_count_from_life_table_values(seed):
+    """``km_censored_before_events`` is exact: on published (life-table) points of random
+    curves it reads nothing, where before it read k = c/2 at every point with an even number c
+    of censored persons (1 - d/(n - c/2) is the product-limit form at k = c/2; on every toy
+    export); on the same days' product-limit values it still reads k
+    (``test_km_survival_values_give_no_count_beyond_the_shown_ones``)."""
+    rng = np.random.default_rng(seed)
+    thirds = []
+    for tertile in (1, 2, 3):
+        events, censoring = rng.exponential(900, 400), rng.uniform(0, 2500, 400)
+        grid = km_on_grid(np.ceil(np.minimum(events, censoring)), (events <= censoring).astype(float),
+                          np.arange(0, 2501, 30))
+        thirds.append(grid.assign(dataset="d", definition="A", pgs_id="P1", trait="P1", tertile=tertile))
+    published = coarsen_km(pd.concat(thirds, ignore_index=True)[KM_CURVES.names], T)
+    steps = published.groupby("tertile").size() - 1
+    assert steps.min() >= 5  # enough points for the attack to read
+    assert km_censored_before_events(published, T) == {}
+
+
 def thirds_with_late_joiners(extra: tuple[int, int]) -> pd.DataFrame:
     """KM_CURVES grid rows (30-day grid) of three thirds of 100 persons (20 events on day 15,
     20 censored on day 25, 20 events on day 45, 40 censored on day 200), third 1 with ``extra``
