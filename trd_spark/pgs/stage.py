@@ -410,7 +410,8 @@ def hail_errors(where: str):
     errors pass through unchanged, also when raised inside a Spark task (the line after
     ``trd_spark.errors.InputDataError:`` in the worker's traceback). A bug (``_our_bug``; in a
     Spark task, ``worker_exception``) passes through with its traceback; another exception of a
-    task (pgenlib on a cut .pgen) is named by its own line, not the Java wrapper's first.
+    task (pgenlib on a cut .pgen) is named by its own line (digits as '#'), not the Java
+    wrapper's first.
 
     A parse error's first line names no position (``VCFParseError: unexpected end of line``);
     Hail gives it further down, ``HailException: file:/x.vcf:offset 673639: error while
@@ -434,8 +435,10 @@ def hail_errors(where: str):
         if ours:
             raise InputDataError(ours.group(1).strip()) from None
         # Another exception of a Spark task: its own line (pgenlib's 'RuntimeError: b'.pgen read
-        # failure ...''), not the Java wrapper's first line ('PythonException: Traceback ...').
-        first = worker.line if worker is not None else \
+        # failure ...''), not the Java wrapper's first line ('PythonException: Traceback ...'),
+        # its digits as '#': a reader's or numpy's text may hold array shapes, i.e. the samples
+        # of a task (persons: logs.person_count_text).
+        first = re.sub(r"\d", "#", worker.line) if worker is not None else \
             next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)
         first = first[:300]
         at = re.search(r"HailException: (\S+):offset (\d+): error while parsing line", text)
