@@ -181,3 +181,56 @@ def raw_person_counts(text: str, threshold: int = 20) -> list[str]:
             continue
         out.append(text[max(0, m.start() - 60):m.end() + 40])
     return out
+
+
+# Keys whose counts are persons in disguise, without a person word (phenotypes.stage's quirk
+# parts ``persons`` and ``observation_periods``: one period per participant in the AoU CDR).
+PERSON_KEYS = frozenset({"n_periods", "n_open_periods", "n_overlapping_periods", "n_sex_other",
+                         "n_no_observation_period"})
+_PERSON_KEY = re.compile(rf"^[\w.-]*?(?:{PERSON_WORD}|person_id)[\w.-]*$", re.IGNORECASE)
+# ``key 7`` / ``key: 7`` / ``key=7`` / ``"key": 7`` in rendered text (a quirk line, a JSON dump).
+_KEY_VALUE = re.compile(r"(?<![\w-])\"?([A-Za-z_][\w.-]*)\"?[ \t]*[:=]?[ \t]*\"?(<?\d+(?:,\d{3})*\+?)(?![\w.])")
+
+
+def counts_persons_key(key: str) -> bool:
+    """Whether a key (a manifest field, a log line's ``name value`` pair built at run time)
+    counts persons: it names persons, samples, participants or individuals (``n_persons``,
+    ``n_persons_with_overlap``, ``samples_missing``), or is one of ``PERSON_KEYS``."""
+    return key in PERSON_KEYS or bool(_PERSON_KEY.match(key))
+
+
+def raw_person_count_keys(text: str, threshold: int = 20) -> list[str]:
+    """``name value`` pairs in rendered text whose name counts persons (``counts_persons_key``)
+    and whose value is not a label: the keys a run builds (``quirk_log_text``'s ``n_<name>``,
+    f-string dict keys, ``extra=`` fields), which neither the source reader (it sees ``{k}``)
+    nor ``raw_person_counts`` (the person word is before the number) reads."""
+    labels = {"0", f"<{threshold}", f"{threshold}+"}
+    return [text[max(0, m.start() - 40):m.end() + 20] for m in _KEY_VALUE.finditer(text)
+            if counts_persons_key(m.group(1)) and m.group(2) not in labels]
+
+
+def raw_person_counts_in_json(record: object, threshold: int = 20, path: str = "", persons: bool = False) -> list[str]:
+    """Person counts that are not labels in a JSON record (an exported manifest, compare's
+    ``_disclosure.json``, a summary): a number under a key that counts persons
+    (``counts_persons_key``, at any depth below it: ``{"n_persons": {"A": 7}}``), and in every
+    string what ``raw_person_counts`` and ``raw_person_count_keys`` find. Returns "path: value"
+    items (``persons``: ``record`` lies under such a key)."""
+    labels = {f"<{threshold}", f"{threshold}+"}
+    out: list[str] = []
+    if isinstance(record, dict):
+        for k, v in record.items():
+            sub = f"{path}.{k}" if path else str(k)
+            out += raw_person_counts_in_json(v, threshold, sub, persons or counts_persons_key(str(k)))
+    elif isinstance(record, list):
+        for i, v in enumerate(record):
+            out += raw_person_counts_in_json(v, threshold, f"{path}[{i}]", persons)
+    elif isinstance(record, bool) or record is None:
+        pass
+    elif isinstance(record, int | float):
+        if persons and record != 0:
+            out.append(f"{path}: {record}")
+    elif isinstance(record, str):
+        if persons and re.fullmatch(r"\d+(?:,\d{3})*", record) and record != "0" and record not in labels:
+            out.append(f"{path}: {record}")
+        out += [f"{path}: {x}" for x in raw_person_counts(record, threshold) + raw_person_count_keys(record, threshold)]
+    return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from person_count_guard import raw_person_counts
+from person_count_guard import raw_person_count_keys, raw_person_counts, raw_person_counts_in_json
 from toy_releases import TOY_RELEASES as RELEASES
 
 from trd_spark.config import DEFAULT_CONFIG
@@ -86,9 +86,26 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     # rendered reader of tests/person_count_guard.py; the toy data's size is no participant count).
     raw = [x for x in raw_person_counts(text + console) if "toy data not found: generating" not in x]
     assert not raw, raw
+    # Nor a value under a key that counts persons, keys built at run time included (a quirk's
+    # ``n_persons_* 7``; the resolved config's ``toy_data.persons`` is the toy's size).
+    records = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )", text + "\n" + console)
+    keyed = [x for r in records if "# resolved config" not in r for x in raw_person_count_keys(r)]
+    assert not keyed, keyed
     # The summary and the closing lines are in the log too; the console names the report.
     assert "Summary (release toy-r1" in text and "report: " in text
     assert re.search(r"report: \S+/toy-r2/report/report\.html", console)
+
+
+def test_exported_json_records_carry_no_person_count(toy_releases):
+    """Each export's _manifest.json and compare-releases' _disclosure.json (the JSON that leaves
+    the workbench) hold no number under a key that counts persons and no person count in their
+    text (``person_count_guard.raw_person_counts_in_json``; the guard's own test finds planted ones)."""
+    tmp = toy_releases[0]
+    records = [tmp / "results" / rel / "export" / "_manifest.json" for rel in RELEASES]
+    records += sorted((tmp / "results" / "compare").rglob("_disclosure.json"))
+    assert len(records) > len(RELEASES)
+    for path in records:
+        assert raw_person_counts_in_json(json.loads(path.read_text())) == [], path
 
 
 def _export_texts(tmp: Path) -> dict[str, str]:

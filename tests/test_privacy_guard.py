@@ -9,7 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from person_count_guard import package_sites, raw_person_count_sites, raw_person_counts
+from person_count_guard import (
+    package_sites,
+    raw_person_count_keys,
+    raw_person_count_sites,
+    raw_person_counts,
+    raw_person_counts_in_json,
+)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "trd_spark"
 
@@ -107,3 +113,33 @@ def test_the_text_reader_finds_raw_counts_and_passes_labels():
     for text in ("g.vcf: <20 sample(s) are missing", "cohort: 20+ genotyped persons with PGS, removed <20",
                  "0 persons", "the first: sample #3", "fewer than 20 persons", "pgs: 928 matched rows"):
         assert raw_person_counts(text) == [], text
+
+
+def test_the_guard_reads_keys_built_at_run_time():
+    """Privacy round 10, item 3: a key a run builds (``quirk_log_text``'s ``n_<name> value``,
+    an f-string dict key of a manifest, a summary's field) reads ``{k} {v}`` in the source, so
+    the source reader cannot tell it counts persons, and in rendered text the person word comes
+    before the number. ``raw_person_count_keys`` reads such pairs in text, and
+    ``raw_person_counts_in_json`` numbers under such keys in a JSON record (the exported
+    manifests and compare's _disclosure.json of the toy runs: test_privacy_export). Planted raw
+    counts are found; the labels the package writes pass."""
+    from trd_spark.phenotypes.stage import quirk_log_text
+
+    planted = ["phenotypes: observation_periods: n_periods 2,993, n_open_periods 0",  # persons in disguise
+               "phenotypes: birth_and_death: n_persons_death_undated 7",
+               'notes: {"n_persons_with_overlap": 7}', "samples_missing=3"]
+    for text in planted:
+        assert raw_person_count_keys(text), text
+    for part, counts in (("observation_periods", {"n_periods": 2993, "n_persons_with_overlap": 7}),
+                         ("birth_and_death", {"n_persons_death_undated": 7}),
+                         ("persons", {"n_persons": 3000, "n_sex_other": 7, "n_no_observation_period": 0})):
+        line = quirk_log_text(part, counts, 20)
+        assert raw_person_count_keys(line) == [], line
+    records = ("condition records: n_records 714, n_unknown_person 0, n_kept 714", "pgs: n_variants 928")
+    assert [raw_person_count_keys(t) for t in records] == [[], []]
+
+    assert raw_person_counts_in_json({"notes": {"quirks": {"persons": {"n_persons": 3000}}}}) == [
+        "notes.quirks.persons.n_persons: 3000"]
+    assert raw_person_counts_in_json({"gates": [{"samples": {"A": 7, "B": "<20"}}]}) == ["gates[0].samples.A: 7"]
+    assert raw_person_counts_in_json({"note": "35 of 2,983 persons"})
+    assert raw_person_counts_in_json({"n_persons": "20+", "files": {"x.tsv": {"bytes": 7}}, "n_rows": 7}) == []
