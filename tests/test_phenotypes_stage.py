@@ -32,6 +32,7 @@ from trd_spark.phenotypes.stage import (
     WORK_DIR,
     PhenotypeTables,
     by_person,
+    concept_set_ids,
     derive_definition_phenotypes,
     derive_mdd_groups,
     derive_phenotype_tables,
@@ -40,9 +41,9 @@ from trd_spark.phenotypes.stage import (
     followup_events,
     literal_frame,
     read_omop,
-    somatic_concept_ids,
     stage_counts,
     study_concept_ids,
+    study_concept_set_names,
     study_vocabulary,
     trial_ingredients,
     unread_columns,
@@ -250,31 +251,34 @@ def _scanned_columns(df) -> set[str]:
             for name in scan.requiredSchema().fieldNames()}
 
 
-def test_somatic_concept_sets_are_expanded_once_for_the_onsets(spark, monkeypatch):
-    """The somatic TRD sets (toy: ect, tms, esketamine, tms_device) are expanded once per chain
-    (``somatic_concept_ids``) and passed in: building the onsets (derive_definition_phenotypes)
-    expands none of them again (it did, beside the control rule's own expansion of the drug
-    sets, so a change to one could leave the other behind). The outputs are lazy: building
-    them runs no phenotype query."""
+def test_each_concept_set_is_expanded_once_per_chain(spark, monkeypatch):
+    """Every concept set the definitions use is expanded once per chain (``concept_set_ids``)
+    and serves every rule naming it: esketamine, a control-exclusion drug set
+    (phenotypes.mdd.control_exclusion_drug_concept_sets) and a somatic TRD set, was expanded by
+    the control rule and again for the somatic onsets, so a change to one expansion could leave
+    the other behind. The outputs are lazy: building them runs no phenotype query.
+    (``study_concept_ids`` expands copies without their excludes for the event filter: a
+    superset, another expansion, not counted here.)"""
     import trd_spark.phenotypes.stage as stage
 
     tables = trd_omop(spark)
     cfg = toy_config(path="unused")
     vocab = study_vocabulary(tables, cfg)
-    somatic = somatic_concept_ids(cfg, vocab)
-    assert list(somatic) == ["ect", "tms", "esketamine", "tms_device"]
-    assert somatic["ect"] and somatic["esketamine"]  # the toy vocabulary has no TMS concepts
-    built = derive_phenotype_tables(tables, cfg, vocab)
-    followup = followup_events(derive_study_events(tables, cfg, vocab), built.persons)
-    expanded: list[frozenset[int]] = []
+    sets = concept_set_ids(cfg, vocab)
+    assert {"ect", "tms", "esketamine", "tms_device"} <= set(sets) and "esketamine" in \
+        cfg.phenotypes.mdd.control_exclusion_drug_concept_sets
+    assert sets["ect"] and sets["esketamine"]  # the toy vocabulary has no TMS concepts
+    configured = {id(cs): name for name, cs in cfg.concept_sets.concept_sets.items()}
+    expanded: list[str] = []
 
     def counting(cs, v):
-        expanded.append(ids := expand_concept_set(cs, v))
-        return ids
+        if id(cs) in configured:
+            expanded.append(configured[id(cs)])
+        return expand_concept_set(cs, v)
 
     monkeypatch.setattr(stage, "expand_concept_set", counting)
-    derive_definition_phenotypes(cfg, vocab, followup, built.mdd, built.trials, somatic)
-    assert [expanded.count(somatic[name]) for name in ("ect", "esketamine")] == [0, 0]
+    derive_phenotype_tables(tables, cfg, vocab)
+    assert sorted(expanded) == sorted(study_concept_set_names(cfg))  # each once
 
 
 def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_path):
@@ -303,10 +307,10 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
     def outputs(study):
         persons = derive_phenotype_tables(tables, cfg, vocab).persons
         followup = followup_events(study, persons)
-        somatic = somatic_concept_ids(cfg, vocab)
-        mdd = derive_mdd_groups(cfg, vocab, persons, study, followup)
+        sets = concept_set_ids(cfg, vocab)
+        mdd = derive_mdd_groups(cfg, vocab, persons, study, followup, sets)
         trials = derive_trials(cfg, followup["drug"], trial_ingredients(spark, tables, cfg, vocab), mdd)
-        phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials, somatic)
+        phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets)
         return [sorted(map(tuple, df.collect()), key=repr) for df in (mdd, trials, phenotypes)]
 
     assert outputs(events) == outputs(full)

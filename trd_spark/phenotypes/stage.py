@@ -131,19 +131,19 @@ def _drug_events(drugs: DataFrame, concept_ids: frozenset[int]) -> DataFrame:
     return _events(drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids))), "drug_exposure_start_date")
 
 
-def somatic_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
-    """Every somatic concept set the TRD definitions list, expanded once (set name -> concept
-    IDs, config order): the sets date the somatic onsets (``derive_definition_phenotypes``,
-    which expanded each again)."""
-    names = dict.fromkeys(n for d in cfg.phenotypes.trd_definitions for n in d.somatic_concept_sets)
-    return {name: expand_concept_set(_concept_set(cfg, name), vocab) for name in names}
+def concept_set_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
+    """Every concept set the phenotype definitions use (``study_concept_set_names``), expanded
+    once per chain (set name -> concept IDs, config order): the MDD groups
+    (``derive_mdd_groups``) and the TRD onsets (``derive_definition_phenotypes``) take their sets
+    from it. A set named twice (esketamine: a control-exclusion drug set and a somatic TRD set)
+    was expanded by each user, so a change to one expansion could leave the other behind."""
+    return {name: expand_concept_set(_concept_set(cfg, name), vocab) for name in study_concept_set_names(cfg)}
 
 
 def _onset(
     d: TrdDefinition,
     cfg: Config,
-    vocab: Vocabulary,
-    somatic: dict[str, frozenset[int]],
+    sets: dict[str, frozenset[int]],
     drugs: DataFrame,
     procedures: DataFrame,
     devices: DataFrame,
@@ -155,11 +155,10 @@ def _onset(
     if d.rule == "augmentation":
         # Any exposure to an agent of the set, products reaching it through concept_ancestor.
         assert d.augmentation_concept_set  # required by the augmentation rule (config validation)
-        agents = expand_concept_set(_concept_set(cfg, d.augmentation_concept_set), vocab)
-        return augmentation_onset(trials, _drug_events(drugs, agents), d.n_trials)
+        return augmentation_onset(trials, _drug_events(drugs, sets[d.augmentation_concept_set]), d.n_trials)
     events = []
     for name in d.somatic_concept_sets:
-        cs, ids = _concept_set(cfg, name), somatic[name]
+        cs, ids = _concept_set(cfg, name), sets[name]
         if cs.domain == "drug":
             events.append(_drug_events(drugs, ids))
         elif cs.domain in ("procedure", "device"):
@@ -287,12 +286,13 @@ def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[st
 
 
 def derive_mdd_groups(
-    cfg: Config, vocab: Vocabulary, persons: DataFrame, events: dict[str, DataFrame], followup: dict[str, DataFrame]
+    cfg: Config, vocab: Vocabulary, persons: DataFrame, events: dict[str, DataFrame], followup: dict[str, DataFrame],
+    sets: dict[str, frozenset[int]],
 ) -> DataFrame:
     """``mdd.derive_mdd`` with the configured concept sets: one row per person of ``persons``.
 
     ``events``: study events of any date (controls are clean over the whole record);
-    ``followup``: the same within follow-up (``followup_events``).
+    ``followup``: the same within follow-up (``followup_events``); ``sets``: ``concept_set_ids``.
     """
     ph = cfg.phenotypes
     ingredient_rows = ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab)
@@ -300,14 +300,14 @@ def derive_mdd_groups(
     # antidepressant does (phenotypes.mdd.control_exclusion_drug_concept_sets: esketamine, licensed
     # for treatment-resistant depression only, forms no trial). From the MDD settings alone: before,
     # the somatic TRD definitions' drug sets, so whether one was configured changed the controls.
-    control_drugs = [expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.control_exclusion_drug_concept_sets]
+    control_drugs = [sets[name] for name in ph.mdd.control_exclusion_drug_concept_sets]
     return derive_mdd(
         persons,
         followup["condition"],
         followup["drug"],
-        mdd_ids=expand_concept_set(_concept_set(cfg, ph.mdd.concept_set), vocab),
-        depression_ids=expand_concept_set(_concept_set(cfg, ph.mdd.control_exclusion_concept_set), vocab),
-        exclusion_ids={name: expand_concept_set(_concept_set(cfg, name), vocab) for name in ph.mdd.exclude_concept_sets},
+        mdd_ids=sets[ph.mdd.concept_set],
+        depression_ids=sets[ph.mdd.control_exclusion_concept_set],
+        exclusion_ids={name: sets[name] for name in ph.mdd.exclude_concept_sets},
         antidepressant_ids=frozenset(r[0] for r in ingredient_rows).union(*control_drugs),
         settings=ph.mdd,
         # controls are clean over the whole record (any date), not only within follow-up
@@ -343,15 +343,13 @@ def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame
 
 
 def derive_definition_phenotypes(
-    cfg: Config, vocab: Vocabulary, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame,
-    somatic: dict[str, frozenset[int]],
+    cfg: Config, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame, sets: dict[str, frozenset[int]],
 ) -> DataFrame:
-    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``); ``somatic``:
-    ``somatic_concept_ids``."""
+    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``); ``sets``:
+    ``concept_set_ids``."""
     ph = cfg.phenotypes
     onsets = {
-        d.name: _onset(d, cfg, vocab, somatic, followup["drug"], followup["procedure"], followup["device"], mdd,
-                       trials)
+        d.name: _onset(d, cfg, sets, followup["drug"], followup["procedure"], followup["device"], mdd, trials)
         for d in ph.trd_definitions
     }
     return derive_phenotypes(mdd, count_adequate_trials(trials), onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
@@ -372,11 +370,11 @@ def derive_phenotype_tables(
     )
     events = derive_study_events(omop, cfg, vocab)
     followup = followup_events(events, persons)
-    somatic = somatic_concept_ids(cfg, vocab)
-    mdd = derive_mdd_groups(cfg, vocab, persons, events, followup)
+    sets = concept_set_ids(cfg, vocab)
+    mdd = derive_mdd_groups(cfg, vocab, persons, events, followup, sets)
     ingredients = trial_ingredients(persons.sparkSession, omop, cfg, vocab)
     trials = derive_trials(cfg, followup["drug"], ingredients, mdd)
-    phenotypes = derive_definition_phenotypes(cfg, vocab, followup, mdd, trials, somatic)
+    phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets)
     return PhenotypeTables(
         study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients
     )
@@ -783,8 +781,8 @@ def run(ctx: StageContext) -> None:
         exclusion_sets = list(cfg.phenotypes.mdd.exclude_concept_sets)
         shared_columns = shared_flow_columns(exclusion_sets=exclusion_sets, min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
         shared_obs, definitions_obs = Observation(), Observation()
-        somatic = somatic_concept_ids(cfg, vocab)
-        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup), f"{work}/mdd.parquet",
+        sets = concept_set_ids(cfg, vocab)
+        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup, sets), f"{work}/mdd.parquet",
                            [(shared_obs, shared_columns)])
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
@@ -823,7 +821,7 @@ def run(ctx: StageContext) -> None:
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
         definitions = [d.name for d in cfg.phenotypes.trd_definitions]
-        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, vocab, followup, mdd, trials, somatic).observe(
+        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets).observe(
             definitions_obs, *definition_flow_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
         # Fallbacks (io.observed): the same aggregates over the written files.
