@@ -126,6 +126,24 @@ def test_chromosome_codes_in_any_case_or_zero_padded_are_read_as_plink2_reads_th
     assert got == set(zip(want, positions, strict=True))
 
 
+@pytest.mark.parametrize("reference_genome", ["GRCh38", "GRCh37"])
+def test_scoring_files_read_every_chromosome_code_the_genotype_readers_read(reference_genome):
+    """The two readers of chromosome codes are twins: every code the genotype readers recode
+    (``plink_contig_recoding``: .bim, .pvar, VCF, BGEN) names the same chromosome in a scoring
+    file's chr_name (``normalise_chrom``), in the case written and lower-cased. Else a score row
+    written as its genotypes are (PAR1, chr26, xy) would not match them, silently (not_found)."""
+    from trd_spark.pgs.genotypes import plink_contig_recoding
+    from trd_spark.pgs.scoring_files import normalise_chrom
+
+    recode = plink_contig_recoding(reference_genome)
+    codes = sorted({*recode, *(c.lower() for c in recode)})
+    got = normalise_chrom(pd.Series(codes)).tolist()
+    plain = {"chrM": "MT", "M": "MT"}  # the reference's mitochondrion; scoring files say MT
+    want = [plain.get(c, c.removeprefix("chr")) for c in (recode.get(code, code) for code in codes)]
+    assert [(c, g) for c, g, w in zip(codes, got, want, strict=True) if g != w] == []
+    assert {"PAR1", "chr26", "chrXY", "01", "mt"} <= set(codes)  # the spellings of this round
+
+
 @pytest.mark.parametrize("rows, line", [
     ("1\t1000\tA\tA\t1.5\n", 4),
     ("1\t1000\tA\tG\t1.5\n1\t2000\tct\tCT \t1.0\n", 5),
