@@ -15,6 +15,8 @@ questions per hidden cell:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
@@ -483,4 +485,30 @@ def km_censored_before_events(km, threshold: int = 20, tol: float = 1e-12) -> di
                     if abs((n[j - 1] - k - d) / (n[j - 1] - k) - ratio) < tol]
             if len(fits) == 1 and 1 <= fits[0][1] < threshold:
                 out[(*key, t[j])] = fits[0][1]
+    return out
+
+
+def compare_leaks(cohort_sizes, flow_a, flow_b, threshold: int = 20) -> list[tuple]:
+    """What compare-releases' ``cohort_sizes.tsv`` tells beyond the two exports' ``cohort_flow.tsv``
+    (text tables as read from the files): per (definition, step), a count shown there as a number
+    its export does not show (a label or another number there; hiding a shown one tells less), a change shown as a number next to a count either export hides (that
+    count = the other one -/+ the change), a change of 1..threshold-1 shown as a number, and a
+    change that is not the difference of the two counts shown. Returns [(definition, step,
+    what)]; [] when the comparison shows nothing the exports do not."""
+    out = []
+    shown = {k: dict(zip(zip(f["definition"], f["step"]), f["n"].astype(str))) for k, f in (("a", flow_a), ("b", flow_b))}
+    for r in cohort_sizes.astype(str).itertuples(index=False):
+        key = (r.definition, r.step)
+        for side, value in (("a", r.n_a), ("b", r.n_b)):
+            export = shown[side].get(key, "0")  # a status with nobody has no row: 0
+            if value.isdigit() and value != export:  # a label where the export shows a number tells less
+                out.append((*key, f"n_{side} {value} where export {side} shows {export}"))
+        if not re.fullmatch(r"-?\d+", r.change):
+            continue
+        if not (r.n_a.isdigit() and r.n_b.isdigit()):
+            out.append((*key, f"change {r.change} next to a hidden count"))
+        elif int(r.change) != int(r.n_b) - int(r.n_a):
+            out.append((*key, f"change {r.change} is not {r.n_b} - {r.n_a}"))
+        if 1 <= abs(int(r.change)) < threshold:
+            out.append((*key, f"change {r.change} under {threshold}"))
     return out

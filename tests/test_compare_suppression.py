@@ -55,6 +55,29 @@ def test_counts_hidden_in_an_export_stay_hidden():
     assert _small_changes_derivable(out) == [] and for_export is True
 
 
+def test_the_comparison_shows_nothing_the_exports_do_not():
+    """Privacy round 10, item 2: an outsider holding both exports and the comparison
+    (``export_attacker.compare_leaks``) finds no count shown otherwise than its export shows it,
+    no change next to a count an export hides, no change of 1..19 and no change that is not the
+    difference of the counts shown; planted leaks of each kind are found."""
+    from export_attacker import compare_leaks
+
+    a = _flow([600, 250, 200, 300])
+    cases = [(_as_exported(a), _as_exported(b)) for b in (_flow([608, 262, 230, 300]), _flow([700, 290, 260, 400]))]
+    b = _flow([700, 290, 230, 400])
+    cases.append((_as_exported(a), _as_exported(b).assign(n=["700", "suppressed", "230", "400"])))
+    for (shown_a, shown_b), flow_b in zip(cases, (_flow([608, 262, 230, 300]), _flow([700, 290, 260, 400]), b)):
+        out, _ = cohort_size_changes(a, flow_b, shown_a, shown_b, 20)
+        assert compare_leaks(out, shown_a, shown_b) == [], out
+    out, _ = cohort_size_changes(a, b, *cases[2], 20)
+    i = out.index[out.step == "with_mdd_diagnosis"][0]
+    planted = [out.assign(change=out.change.where(out.index != i, "40")),  # 290 - 250 next to B's hidden count
+               out.assign(n_b=out.n_b.where(out.index != i, "290")),
+               out.assign(change=out.change.where(out.step != "mdd_included", "25"))]  # not 230 - 200
+    for leak in planted:
+        assert compare_leaks(leak, *cases[2]), leak
+
+
 def test_compare_estimates_are_the_exported_ones(tmp_path):
     """compare-releases' estimates.tsv read the models' internal tables: the OR and CI of a
     model whose cases the export hides ("<20"; the export leaves its estimates out because
