@@ -45,6 +45,33 @@ def test_gzip_file_reads_like_plain(tmp_path):
     assert zipped.header == plain.header
 
 
+@pytest.mark.parametrize("shape", ["two-members", "trailing-zeros", "trailing-garbage", "truncated", "scrambled"])
+def test_gzip_data_reads_as_the_standard_library_reads_it(shape, tmp_path):
+    """zlib-ng inflates, but every gzip shape gives the standard library's ``gzip.decompress``
+    result: its text (all members; trailing zeros ignored), or its error as one line naming
+    the file (zlib-ng alone fails on trailing garbage with another message)."""
+    import zlib
+
+    import trd_spark.pgs.scoring_files as sf
+
+    text = (DATA / "PGS000901.txt").read_bytes()
+    data = {"two-members": gzip.compress(text[:500]) + gzip.compress(text[500:]),
+            "trailing-zeros": gzip.compress(text) + b"\0" * 8,
+            "trailing-garbage": gzip.compress(text) + b"junk",
+            "truncated": gzip.compress(text)[:-40],
+            "scrambled": _corrupt_gzip(text.decode())}[shape]
+    path = tmp_path / "s.txt.gz"
+    path.write_bytes(data)
+    try:
+        expected = gzip.decompress(data).decode()
+    except (OSError, EOFError, zlib.error) as e:
+        with pytest.raises(InputDataError, match="corrupt gzip data") as err:
+            sf._open_text(str(path))
+        assert str(err.value) == f"{path}: corrupt gzip data: {e}"
+    else:
+        assert sf._open_text(str(path)) == expected
+
+
 def test_chromosomes_and_alleles_normalised():
     v = parse(HEADER + COLS + ROWS).variants
     assert v["chrom"].tolist() == ["1", "2", "X"]
@@ -283,14 +310,15 @@ def test_pyarrow_reader_on_the_real_files(monkeypatch):
 @pytest.mark.parametrize("rows, where, used_fast", [
     pytest.param(ROWS + "rs5\t1\t500\tA\tG\t1\textra\n", "s.txt:10", False, id="extra-field"),
     pytest.param(ROWS + "rs5\t1\t500\tA\n", "s.txt:10", False, id="missing-fields"),
-    pytest.param(ROWS + "\nrs5\t1\t500\tA\tG\t1\n", "s.txt:10", False, id="interior-blank-line"),
+    pytest.param(ROWS + "\nrs5\t1\t500\tA\tG\t1\n", "s.txt:10", True, id="interior-blank-line"),
     pytest.param(ROWS.replace("rs2", '"rs2"'), None, False, id="quote"),
     pytest.param(ROWS.replace("\n", "\r\n"), None, True, id="crlf-read-fast-after-splitlines"),
 ])
 def test_malformed_bodies_fall_back_to_the_line_parser(rows, where, used_fast, monkeypatch):
     """Shapes the pyarrow reader would read differently or could not place by line go through
     the line-by-line parser: the same result, and errors still name file:line (CRLF line ends
-    are gone after splitlines, so that file takes the fast path)."""
+    are gone after splitlines, so that file takes the fast path; a blank line is a row of
+    nulls in both readers, so the fast path names its line too)."""
     import trd_spark.pgs.scoring_files as sf
 
     text = HEADER + COLS + rows
@@ -492,3 +520,42 @@ def test_header_split_leaves_other_line_breaks_to_splitlines(text):
     from trd_spark.pgs.scoring_files import _split_head
 
     assert _split_head(text) is None
+
+
+@pytest.mark.parametrize("shape", ["sorted-unique", "sorted-repeated-position", "grouped-chromosome-repeats",
+                                   "unsorted", "unplaced-row"])
+def test_duplicate_sites_of_sorted_files_skip_the_hash_and_agree_with_it(shape, monkeypatch):
+    """A file whose (chromosome, position) increase strictly row by row has no duplicate site:
+    ``duplicate_sites`` answers from that alone (``_sites_strictly_increasing``) and agrees with
+    the full check of every row's site and allele pair; any other order takes the full check."""
+    import numpy as np
+
+    import trd_spark.pgs.scoring_files as sf
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    chrom = np.sort(rng.integers(0, 3, n)).astype(np.int32)
+    pos = np.concatenate([np.sort(rng.choice(10**6, (chrom == c).sum(), replace=False)) + 1 for c in range(3)])
+    alleles = rng.integers(0, 4, (2, n)).astype(np.int32)
+    if shape == "sorted-repeated-position":  # one site listed twice in a row, alleles swapped
+        pos[11], alleles[:, 11] = pos[10], alleles[::-1, 10]
+    elif shape == "grouped-chromosome-repeats":  # chromosome 0 again at the end: codes not increasing
+        chrom[-1], pos[-1] = 0, pos[0]
+        alleles[:, -1] = alleles[:, 0]
+    elif shape == "unsorted":
+        order = rng.permutation(n)
+        chrom, pos, alleles = chrom[order], pos[order], alleles[:, order]
+    elif shape == "unplaced-row":
+        chrom[5], pos[5] = -1, -1
+    values = np.array(["A", "C", "G", "T"], dtype=object)
+    codes = {"chrom": sf.TextCodes(chrom, np.array(["1", "2", "3"], dtype=object)),
+             "effect_allele": sf.TextCodes(alleles[0], values), "other_allele": sf.TextCodes(alleles[1], values),
+             "rsid": sf.TextCodes.missing(n)}
+    shortcut = sf._sites_strictly_increasing(chrom, pos)
+    assert shortcut == (shape == "sorted-unique")
+    dup = sf.duplicate_sites(codes, pos, by_rsid=False)
+    with monkeypatch.context() as m:
+        m.setattr(sf, "_sites_strictly_increasing", lambda *a: False)
+        full = sf.duplicate_sites(codes, pos, by_rsid=False)
+    np.testing.assert_array_equal(dup, full)
+    assert dup.sum() == (1 if shape in ("sorted-repeated-position", "grouped-chromosome-repeats") else 0)

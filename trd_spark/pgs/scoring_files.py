@@ -148,6 +148,8 @@ def duplicate_sites(codes: dict[str, TextCodes], pos: np.ndarray, *, by_rsid: bo
     Unplaced rows are never duplicates (they match nothing). ``codes``: the file's
     ``TextCodes`` of chrom, effect_allele, other_allele and rsid; ``pos``: int64 (any value
     where the position is missing)."""
+    if not by_rsid and _sites_strictly_increasing(codes["chrom"].codes, pos):
+        return np.zeros(len(pos), dtype=bool)
     # One integer code per allele text across both columns (a missing other allele is its own
     # code, -1): the unordered pair is (min, max) of the codes, compared as integers.
     effect, other = codes["effect_allele"], codes["other_allele"]
@@ -162,6 +164,23 @@ def duplicate_sites(codes: dict[str, TextCodes], pos: np.ndarray, *, by_rsid: bo
         key["chrom"], key["pos"], placed = codes["chrom"].codes, pos, codes["chrom"].codes >= 0
     # One hash per row instead of a factorisation per column (codes >= -1, positions >= -1).
     return placed & pd.Series(packed_key(list(key.values())), copy=False).duplicated(keep="first").to_numpy(bool)
+
+
+def _sites_strictly_increasing(chrom_codes: np.ndarray, pos: np.ndarray) -> bool:
+    """Whether every row is placed and (chromosome code, position) increases strictly from row
+    to row: then no two rows share a position, so none is a duplicate site, and the hash of
+    every row's site and alleles is not needed. A file sorted by position (the usual; the
+    codes number the chromosomes in order of first appearance, so a file grouped by chromosome
+    has them non-decreasing) takes ~1 ms here instead of ~10 ms (issue 16, session 21); any
+    other file is checked in full."""
+    if len(pos) < 2 or chrom_codes.min() < 0:
+        return False
+    # One int64 per row, equal for equal sites (a function of them; positions <= MAX_POSITION
+    # and codes < 2**31, so the values do not wrap), strictly increasing iff the sites do.
+    key = chrom_codes.astype(np.int64)
+    key *= MAX_POSITION + 1
+    key += pos
+    return bool((key[1:] > key[:-1]).all())
 
 
 def packed_key(columns: list[np.ndarray]) -> np.ndarray:
@@ -321,13 +340,28 @@ def _read_bytes(path: str, spark: SparkSession | None = None) -> bytes:
 _GZIP_MAGIC = b"\x1f\x8b"  # a gzip file's first bytes, whatever the file is called
 
 
+def _gunzip(raw: bytes, path: str) -> bytes:
+    """The decompressed bytes of gzip data (every member, as ``gzip.decompress``). Inflated by
+    zlib-ng (a dependency: ~1.7x the standard library's zlib, 61 scoring files of 200k rows:
+    ~0.7 CPU-s less; issue 16, session 21); on any error the standard library's ``gzip`` reads
+    it again, so what a truncated, corrupt or trailing-garbage file gives (its data, or the
+    error and its text) is the standard library's."""
+    from zlib_ng import gzip_ng
+
+    try:
+        return gzip_ng.decompress(raw)
+    except Exception:  # any failure: the standard library decides below
+        pass
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:  # truncated; corrupt deflate data (zlib.error)
+        raise InputDataError(f"corrupt gzip data: {e}", where=path) from None
+
+
 def _open_text(path: str, spark: SparkSession | None = None) -> str:
     raw = _read_bytes(path, spark)
     if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:  # truncated; corrupt deflate data (zlib.error)
-            raise InputDataError(f"corrupt gzip data: {e}", where=path) from None
+        raw = _gunzip(raw, path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -479,17 +513,17 @@ def check_one_file_per_score(files: list[ScoringFile]) -> None:
 
 
 def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
-    """The variant rows of a well-formed scoring file read by pyarrow's multi-threaded CSV
-    reader: every column as Arrow-backed text (``TEXT``), an empty field missing, one row per
+    """The variant rows of a well-formed scoring file read by pyarrow's CSV reader: every
+    column as Arrow-backed text (``TEXT``), an empty field missing, one row per
     line, the same records as the line-by-line pandas path (tests/test_pgs_scoring_files.py
     compares both).
 
     Returns None, so that the caller falls back to that path and its line-precise errors, for
     an empty body and for any shape it reads differently or reports by line: a quote or CR
-    character, a blank line before the last row, a row with another number of fields (pyarrow
-    raises ArrowInvalid). Source of the speed-up: issue 16 (parsing 8.6 s of a 68x run).
+    character, a row with another number of fields (pyarrow raises ArrowInvalid). A blank line
+    is a row of nulls in both. Source of the speed-up: issue 16 (parsing 8.6 s of a 68x run).
     """
-    if not body.strip() or '"' in body or "\r" in body or "\n\n" in body.rstrip("\n") or body.startswith("\n"):
+    if not body or body.isspace() or '"' in body or "\r" in body:
         return None
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -497,9 +531,15 @@ def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
     try:
         table = pacsv.read_csv(
             io.BytesIO(body.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=columns),
+            # One thread: read_scoring_files parses a file per core already, and Arrow's own
+            # pool then only adds CPU (~1.6 ms per 200k rows idle, 2-3x that under load).
+            read_options=pacsv.ReadOptions(column_names=columns, use_threads=False),
+            # A blank line is a row of nulls, as in the line-by-line parser (skip_blank_lines=False):
+            # the caller drops trailing ones and names the line of an interior one. (A search for
+            # "\n\n" in the body to send such files to that parser cost ~5 ms per 200k rows.)
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False,
-                                             escape_char=False, newlines_in_values=False),
+                                             escape_char=False, newlines_in_values=False,
+                                             ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
                                                  null_values=[""], strings_can_be_null=True),
         )
@@ -857,6 +897,7 @@ def parse_scoring_file(
     # rows), so that grouping millions of rows later compares and hashes few objects. Text as
     # object Series (no scan of every string for dates) and copy=False (no consolidation of the
     # columns into 2-D blocks): together ~40% of a 200k-row file's parse (issue 16, session 15).
+    # Built in VARIANT_COLUMNS' order: selecting them again copied every column (session 21).
     variants = pd.DataFrame({
         "chrom": pd.Series(chrom.decoded(), dtype=object, copy=False),
         "pos": pd.arrays.IntegerArray(pos, pos_missing),
@@ -890,7 +931,8 @@ def parse_scoring_file(
         variants = variants[~dup].reset_index(drop=True)
         codes = {name: c.take(~dup) for name, c in codes.items()}
 
-    n_unplaced = 0 if positions_from == "rsid" else int(variants["chrom"].isna().sum())
+    # From the codes: a null check of 200k Python objects cost more (issue 16, session 21).
+    n_unplaced = 0 if positions_from == "rsid" else int((codes["chrom"].codes < 0).sum())
     notes = []
     if row_types is not None and to_log.any():
         notes.append(f"column weight_type: {int(to_log.sum())} rows' weights ({', '.join(row_types)}) converted "
@@ -918,7 +960,7 @@ def parse_scoring_file(
     elif positions_build != target_build:
         notes.append(f"positions on {positions_build} ({positions_from}), lifted over to {target_build}")
     return ScoringFile(
-        path=source, header=header, variants=variants[VARIANT_COLUMNS], positions_from=positions_from,
+        path=source, header=header, variants=variants, positions_from=positions_from,
         positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
         text_codes=codes,
     )
