@@ -512,3 +512,88 @@ def compare_leaks(cohort_sizes, flow_a, flow_b, threshold: int = 20) -> list[tup
         if 1 <= abs(int(r.change)) < threshold:
             out.append((*key, f"change {r.change} under {threshold}"))
     return out
+
+
+# Table headers of report.html that hold person counts (report.html.COLUMN_LABELS and the
+# genotyped -> analysed table's own headers), and the status columns of the status pivot.
+HTML_COUNT_HEADERS = {"N", "Cases", "TRD events", "At risk", "persons", "removed by the step",
+                      "TRD", "trMDD", "MDD_other", "non_MDD"}
+_INT = re.compile(r"\d+|\d{1,3}(?:,\d{3})+")
+
+
+def _html_tables(page: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(caption, headers, rows of cell text) of every <table> of ``page``."""
+    from html import unescape
+
+    out = []
+    for body in re.findall(r"<table.*?</table>", page, re.S):
+        caption = unescape(re.sub(r"<[^>]+>", "", "".join(re.findall(r"<caption>(.*?)</caption>", body, re.S))))
+        rows = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)]
+                for tr in re.findall(r"<tr.*?</tr>", body, re.S)]
+        if rows:
+            out.append((caption, rows[0], rows[1:]))
+    return out
+
+
+def _svg_texts(page: str, cls: str) -> list[tuple[str, list[str]]]:
+    """(aria-label, texts in drawing order) of every inline <svg class=cls> of ``page``."""
+    from html import unescape
+
+    return [(unescape(label), [unescape(t).strip() for t in re.findall(r"<text[^>]*>(.*?)</text>", body, re.S)])
+            for label, body in re.findall(rf'<svg class="{cls}"[^>]*aria-label="([^"]*)"(.*?)</svg>', page, re.S)]
+
+
+def html_counts_beyond_exports(page: str, tsvs: dict, threshold: int = 20) -> list[tuple[str, str]]:
+    """What ``report.html`` shows as a person count that the export's TSVs do not: every count
+    in a table column of persons (``HTML_COUNT_HEADERS``), in the attrition diagram (``n =``,
+    ``label: n``, ``excluded: n``), in a Kaplan-Meier plot's number-at-risk table and in a
+    forest plot's N and cases. A count of 1..threshold-1 is a leak wherever it is; any other
+    count must be one the TSVs show (a cohort-flow, status, model, PGS-distribution or
+    Kaplan-Meier count), or in the diagram the difference of two cohort-flow counts shown
+    (persons excluded between steps), or in the genotyped -> analysed table (report.html only,
+    audited with the rest: its numbers are its own). ``tsvs``: {name: text table as read with
+    dtype=str}. Returns [(where, value)]; [] when the page shows no count the TSVs do not."""
+    def ints(df, cols) -> set[int]:
+        return {int(v.replace(",", "")) for c in cols if c in df for v in df[c].astype(str) if _INT.fullmatch(v)}
+
+    shown = set()
+    for name, cols in (("cohort_flow", ["n"]), ("cohort_counts", ["n"]), ("results", ["n", "n_cases"]),
+                       ("cox", ["n", "n_events"]), ("pgs_distribution", ["n"]), ("km_curves", ["n_at_risk"])):
+        if tsvs.get(name) is not None:
+            shown |= ints(tsvs[name], cols)
+    flow = ints(tsvs["cohort_flow"], ["n"])
+    between = {abs(a - b) for a in flow for b in flow}
+    out: list[tuple[str, str]] = []
+
+    def check(where: str, text: str, allowed: set[int] | None) -> None:
+        """``allowed``: the counts it may be (None: any of threshold or more)."""
+        if not _INT.fullmatch(text):
+            return
+        v = int(text.replace(",", ""))
+        if 1 <= v < threshold or (v and allowed is not None and v not in allowed):
+            out.append((where, text))
+
+    for caption, head, rows in _html_tables(page):
+        own = caption.startswith("Genotyped to analysed persons")
+        for i, h in enumerate(head):
+            if h in HTML_COUNT_HEADERS:
+                for r in rows:
+                    if i < len(r):
+                        check(f"table '{caption[:40]}' {h}", r[i], None if own else shown)
+    for _label, texts in _svg_texts(page, "attrition"):
+        for t in texts:
+            m = re.fullmatch(r"(?:n = |.*: )(\S+)", t)
+            if m:
+                check(f"attrition '{t[:40]}'", m.group(1), between if "excluded:" in t and t.startswith("excluded") else shown)
+    for label, texts in _svg_texts(page, "km"):
+        if "highest" in texts and "number at risk (at published points)" in texts:
+            start = len(texts) - texts[::-1].index("highest")
+            for t in texts[start:texts.index("number at risk (at published points)")]:
+                check(f"km at risk '{label[:40]}'", t, shown)
+    datasets = set(tsvs["results"]["dataset"]) if tsvs.get("results") is not None else set()
+    for label, texts in _svg_texts(page, "forest"):
+        for i, t in enumerate(texts[:-2]):
+            if t in datasets:  # a dataset's row: its name, N, cases, OR (CI), p
+                for j in (i + 1, i + 2):
+                    check(f"forest '{label[:40]}' {t}", texts[j], shown)
+    return out

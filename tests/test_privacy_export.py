@@ -108,6 +108,27 @@ def test_exported_json_records_carry_no_person_count(toy_releases):
         assert raw_person_counts_in_json(json.loads(path.read_text())) == [], path
 
 
+def test_report_html_shows_no_count_beyond_the_tsvs(toy_releases):
+    """Privacy round 10, item 2: report.html read as an outsider reads it
+    (``export_attacker.html_counts_beyond_exports``): every person count in its tables (the
+    readable headers N, Cases, At risk ..., which the column-name check above does not see), in
+    the attrition diagram, the Kaplan-Meier number-at-risk tables and the forest plots' N and
+    cases is 0, one the TSVs show (or a difference of two shown cohort-flow counts), never 1-19;
+    a count planted in the page is found."""
+    from export_attacker import html_counts_beyond_exports
+
+    tmp = toy_releases[0]
+    for rel in RELEASES:
+        exp = tmp / "results" / rel / "export"
+        tsvs = {p.stem: pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False) for p in exp.glob("*.tsv")}
+        page = (exp / "report.html").read_text()
+        assert html_counts_beyond_exports(page, tsvs) == [], rel
+        first = re.search(r"n = (\d[\d,]*)<", page)
+        assert first, rel
+        planted = page.replace(first.group(0), "n = 7<", 1)
+        assert html_counts_beyond_exports(planted, tsvs) == [("attrition 'n = 7'", "7")], rel
+
+
 def _export_texts(tmp: Path) -> dict[str, str]:
     files = {}
     for rel in RELEASES:
