@@ -155,18 +155,23 @@ def test_an_undated_death_row_is_not_used_and_counted(spark, tmp_path):
     OMOP reader: no date to take from the partner) gives no date to end follow-up with: it is not
     used (person 5 is followed to the end of observation; person 6's dated row still ends his) and
     the persons holding one are counted (quirks.birth_and_death.n_persons_death_undated: 5 and 6),
-    beside the rows dated before the birth year. Before, such rows were dropped with no count."""
+    beside the rows dated before the birth year. Before, such rows were dropped with no count.
+    Death rows of person_ids no person row has (8 twice, 9 undated) are not used either and
+    counted by person_id (n_persons_death_not_in_person_table 2; they were dropped uncounted) and
+    in no other count."""
     from test_phenotypes_support import toy_config
 
     from trd_spark.phenotypes.omop import read_omop_table
     from trd_spark.phenotypes.persons import birth_death_quirk_counts
 
     (tmp_path / "death.csv").write_text(
-        "person_id,death_date,death_datetime\n3,,2019-03-05\n4,2020-01-02,\n5,,\n6,,\n6,2021-06-30,\n7,1900-01-01,\n")
+        "person_id,death_date,death_datetime\n3,,2019-03-05\n4,2020-01-02,\n5,,\n6,,\n6,2021-06-30,\n7,1900-01-01,\n"
+        "8,2020-01-01,\n8,1901-01-01,\n9,,\n")
     deaths = read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "death")
     people = frame(spark, "person", [person(i, 1970) for i in range(3, 8)])
     periods = frame(spark, "observation_period", [obs(i, "2000-01-01", "2022-12-31") for i in range(3, 8)])
     got = birth_death_quirk_counts(people, deaths, periods).collect()[0]
     assert (got.n_persons_death_undated, got.n_persons_death_before_birth_year) == (2, 1)
+    assert got.n_persons_death_not_in_person_table == 2 and got.n_persons_several_death_dates == 0
     ends = {r.person_id: r.observation_end_date for r in derive_persons(people, periods, deaths, CUTOFF).collect()}
     assert ends == {3: d("2019-03-05"), 4: d("2020-01-02"), 5: d("2022-12-31"), 6: d("2021-06-30"), 7: d("2022-12-31")}

@@ -814,6 +814,10 @@ def run(ctx: StageContext) -> None:
             log.warning("phenotypes: death: row(s) with neither death_date nor death_datetime are not used (no date to "
                         "end follow-up with; a person without another death row is followed as alive); counted in "
                         "notes.quirks.birth_and_death.n_persons_death_undated")
+        if quirks["birth_and_death"]["n_persons_death_not_in_person_table"]:  # persons: no count here
+            log.warning("phenotypes: death: row(s) whose person_id no person row has are not used (the CDM requires "
+                        "one; a death table of another release or extract?); counted in "
+                        "notes.quirks.birth_and_death.n_persons_death_not_in_person_table")
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
