@@ -99,8 +99,8 @@ def test_haploid_dosages_are_on_the_haploid_scale_as_plink2_reads_them(hl, spark
 
 
 @pytest.mark.parametrize("entry, match", [
-    (".:0", r"dosage field DS at chrX:3000000 A,G is given beside a missing GT on a contig whose calls may be "
-            r"haploid \('\.' and '\./\.' read alike: scale 0\.\.1 or 0\.\.2 unknown\); plink2 reads the GT's text: "
+    (".:0", r"dosage field DS at chrX:3000000 A,G is given beside a missing GT, and the sample's called GTs on "
+            r"this contig are not of one ploidy \(0\.\.1 or 0\.\.2 scale unknown\); plink2 reads the GT's text: "
             r"convert with plink2 --vcf FILE dosage=DS --make-pgen, format: pgen$"),
     ("1:1.5", r"dosage field DS outside \[0, 1 \(haploid call\)\] at chrX:3000000 A,G"),
 ], ids=["no-called-gt", "haploid-above-1"])
@@ -146,7 +146,7 @@ def test_a_dosage_beside_a_missing_gt_in_chrx_par_is_diploid_and_elsewhere_names
 
     par = [(2_000_000, "./.:1.4\t0/1:1\t1:0.5")]  # PAR1 (chrX:10,001-2,781,479 on GRCh38)
     assert dosages(par) == {(2_000_000, "1001"): 1.4, (2_000_000, "1002"): 1.0, (2_000_000, "1003"): 1.0}
-    with pytest.raises(Exception, match=r"at chrX:3000000 A,G is given beside a missing GT .*--make-pgen"):
+    with pytest.raises(Exception, match=r"at chrX:3000000 A,G is given beside a missing GT, .*--make-pgen"):
         dosages([*par, (3_000_000, "./.:1.4\t0/1:1\t1:0.5")])
     with pytest.raises(Exception, match=r"at chrX:3000000 A,G is given without a GT field .*\(plink2 refuses"):
         dosages([(3_000_000, "1.4\t1\t0.5")], fmt="DS")

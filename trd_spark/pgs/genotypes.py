@@ -17,7 +17,10 @@ With ``dosage_field`` (e.g. ``DS``), an entry whose field is absent or ``.`` fal
 GT (plink2 does the same), and only when both are missing is the genotype missing; a dosage
 beside a haploid GT is on the 0..1 scale and is doubled (plink2 too), one beside a missing GT on
 a contig whose calls may be haploid (``HAPLOID_CAPABLE_CONTIGS``, outside chrX's pseudo-autosomal
-regions) is an error (Hail reads '.' and './.' alike: the scale is unknown).
+regions) takes the ploidy of the sample's called GTs on that contig (``sample_ploidies``: a
+woman's chrX './.:1.4' is 1.4, a man's '.:0.7' 1.4, as plink2 reads them by the GT's text) and is
+an error when those are none or of both ploidies (Hail reads '.' and './.' alike: the scale is
+unknown).
 
 Formats (``datasets[].genotypes.format``):
     vcf    BGZF/plain-gzip/uncompressed VCF (``path`` may glob per-chromosome files; a plain
@@ -370,6 +373,8 @@ def to_biallelic_dosage(
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
     mt = mt.unfilter_entries()
+    if dosage_field is not None and has_gt:
+        mt = mt.annotate_cols(**{_PLOIDY: sample_ploidies(hl, mt)[mt.col_key][_PLOIDY]})
     n_alleles = hl.len(mt.alleles)
     n_alts = n_alleles - 1
     from_gt = gt_alt_dosages(hl, mt.GT, n_alleles) if has_gt else hl.missing(hl.tarray(hl.tfloat64))
@@ -396,19 +401,27 @@ def to_biallelic_dosage(
         # haploid call): plink2 reads a DS beside a haploid GT (a male's chrX, chrY, chrM; also
         # a haploid '.') on 0..1 and doubles it, as a haploid GT counts 2 copies here
         # (gt_alt_copies). Used as given, a male's chrX DS 1 counted 1 copy where his GT 1 counts
-        # 2 (and a chrY DS half of plink2's). Hail reads '.' and './.' alike (missing), so a
-        # dosage beside a missing GT on a contig whose calls may be haploid has no known scale
-        # here, where plink2 reads it by the GT's text ('./.' 0..2, '.' 0..1) and refuses a DS
-        # with no GT field at all: an error naming field and site, and plink2's import as the
-        # way on. chrX's pseudo-autosomal regions are diploid for everyone (Hail's in_x_par).
-        ploidy = mt.GT.ploidy if has_gt else hl.missing(hl.tint32)
+        # 2 (and a chrY DS half of plink2's). Hail reads '.' and './.' alike (missing), where
+        # plink2 reads a DS beside a missing GT by the GT's text ('./.' 0..2, '.' 0..1): here it
+        # takes the ploidy of the sample's called GTs on the contig (sample_ploidies); when
+        # those are none or mixed the scale is unknown: an error naming field and site, and
+        # plink2's import as the way on (plink2 refuses a DS with no GT field at all). chrX's
+        # pseudo-autosomal regions are diploid for everyone (Hail's in_x_par).
         may_be_haploid = hl.literal(HAPLOID_CAPABLE_CONTIGS).contains(mt.locus.contig) & ~mt.locus.in_x_par()
         has_dosage = hl.is_defined(given) & given.any(hl.is_defined)
+        if has_gt:
+            # A missing GT takes the ploidy of the sample's called GTs on that contig when they
+            # are all of one (a woman's chrX calls are diploid, a man's haploid): plink2 reads
+            # './.:1.4' as 1.4 and '.:0.7' as 1.4, and so does this now (sample_ploidies).
+            ploidy = hl.coalesce(mt.GT.ploidy, hl.or_missing(may_be_haploid & has_dosage,
+                                                             mt[_PLOIDY].get(mt.locus.contig)))
+        else:
+            ploidy = hl.missing(hl.tint32)
         # (hl.case yields missing on a missing condition: every condition is a defined boolean.)
         known = hl.is_defined(ploidy) | ~may_be_haploid | ~has_dosage
         unknown_scale = (
-            "beside a missing GT on a contig whose calls may be haploid ('.' and './.' read alike: scale 0..1 or "
-            "0..2 unknown); plink2 reads the GT's text: convert with plink2 --vcf FILE "
+            "beside a missing GT, and the sample's called GTs on this contig are not of one ploidy (0..1 or "
+            "0..2 scale unknown); plink2 reads the GT's text: convert with plink2 --vcf FILE "
             f"dosage={dosage_field} --make-pgen, format: pgen"
             if has_gt else
             "without a GT field on a contig whose calls may be haploid: its scale (0..1 haploid, 0..2 diploid) is "
@@ -427,9 +440,30 @@ def to_biallelic_dosage(
         # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
         mt = mt.annotate_entries(_d=hl.range(n_alts).map(
             lambda i: hl.coalesce(given[i], from_gt[i])))
+        mt = mt.drop(_PLOIDY) if has_gt else mt
     split = _split_rows(hl, mt.select_entries("_d"))
     split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
     return split.select_rows(*row_fields, NORMALISED).select_globals()
+
+
+_PLOIDY = "_ploidy"
+
+
+def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable) -> hl_types.Table:
+    """Per column (keyed as ``mt``'s), ``_ploidy``: dict contig -> the ploidy of the sample's
+    called ``GT``s on that sex or mitochondrial contig outside chrX's pseudo-autosomal regions,
+    for the contigs where they are all of one ploidy (none called, or haploid and diploid
+    mixed: no entry). A pass over those contigs' rows only (``hl.filter_intervals``: an
+    indexed MatrixTable reads no other partition); run only for a ``dosage_field`` with a GT
+    (``to_biallelic_dosage``: the scale of a dosage beside a missing GT)."""
+    rg = mt.locus.dtype.reference_genome
+    contigs = [*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]
+    sex = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
+    sex = sex.filter_rows(~sex.locus.in_x_par())
+    seen = hl.agg.filter(hl.is_defined(sex.GT), hl.agg.group_by(sex.locus.contig, hl.agg.collect_as_set(sex.GT.ploidy)))
+    cols = sex.annotate_cols(_seen=seen).cols()
+    one = cols._seen.items().filter(lambda kv: hl.len(kv[1]) == 1).map(lambda kv: (kv[0], hl.array(kv[1])[0]))
+    return cols.select(**{_PLOIDY: hl.dict(one)})
 
 
 MISSING_ALT = "."

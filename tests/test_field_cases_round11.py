@@ -1,0 +1,78 @@
+"""Field cases, round 11 (session 21): known kinds of fault in shapes the earlier rounds did not try.
+
+- Partial DS field, beside a missing GT outside chrX's pseudo-autosomal regions
+  (tests/data/field_cases/pgs/partial-dosage-field-missing-gt-chrx, hand + plink2): Hail reads
+  '.' and './.' alike (a missing call), so a woman's './.:1.4' on chrX stopped a VCF/MT run
+  ('scale 0..1 or 0..2 unknown') although plink2 reads it (as 1.4: the GT's text is diploid) and
+  the pgen route reads plink2's import. Valid data refused: the missing GT now takes the ploidy
+  of the sample's called GTs on that contig (a woman's chrX calls are diploid, a man's haploid:
+  his '.:0.7' is 1.4, as plink2 doubles it); none called, or both ploidies, stays the error.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_field_cases_pgs import CASES, assert_expected, case_config, plink2_fileset, run_case, run_scores
+
+MISSING_GT_CHRX = "partial-dosage-field-missing-gt-chrx"
+DS = ", dosage_field: DS"
+
+
+@pytest.mark.parametrize("shape", ["vcf", "mt", "pgen"])
+def test_a_dosage_beside_a_missing_chrx_gt_takes_the_samples_ploidy(hl, spark, tmp_path, shape):
+    """expected.tsv (hand + plink2 --vcf dosage=DS with the samples' sex): the VCF and a
+    MatrixTable through Hail, plink2's pgen import through the native engine, give the same sums.
+    Before (VCF, MT): one InputDataError, 'dosage field DS at chrX:3000000 A,G is given beside a
+    missing GT ... scale 0..1 or 0..2 unknown'."""
+    vcf = CASES / MISSING_GT_CHRX / "genotypes" / "data.vcf"
+    if shape == "vcf":
+        assert_expected(run_case(hl, spark, tmp_path, MISSING_GT_CHRX, extra_genotypes=DS), MISSING_GT_CHRX)
+        return
+    if shape == "mt":
+        hl.import_vcf(str(vcf), reference_genome="GRCh38").write(str(tmp_path / "g.mt"))
+        cfg = case_config(tmp_path, str(tmp_path / "g.mt"), f"{CASES / MISSING_GT_CHRX}/scores/*", fmt="mt",
+                          extra_genotypes=DS)
+        assert_expected(run_scores(hl, spark, cfg), MISSING_GT_CHRX)
+        return
+    path = plink2_fileset(vcf, tmp_path / "g", "pgen", "dosage=DS")
+    cfg = case_config(tmp_path, path, f"{CASES / MISSING_GT_CHRX}/scores/*", fmt="pgen")
+    # A pgen stores dosages in steps of 1/16384 (plink2's format).
+    assert_expected(run_scores(hl, spark, cfg), MISSING_GT_CHRX, tolerance=1e-3)
+
+
+_HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chrX,length=156040895>
+##contig=<ID=chrY,length=57227415>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DS,Number=A,Type=Float,Description="Estimated alternate allele dosage">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002
+"""
+
+
+def _dosages(hl, tmp_path, rows: list[tuple[str, int, str]]) -> dict[tuple[str, int, str], float]:
+    from trd_spark.pgs.genotypes import contig_recoding, to_biallelic_dosage
+
+    vcf = tmp_path / "x.vcf"
+    vcf.write_text(_HEADER + "".join(f"{c}\t{p}\t.\tA\tG\t.\tPASS\t.\tGT:DS\t{e}\n" for c, p, e in rows))
+    mt = hl.import_vcf(str(vcf), reference_genome="GRCh38", contig_recoding=contig_recoding("GRCh38"))
+    ds = to_biallelic_dosage(hl, mt, where="t", dosage_field="DS")
+    return {(r.locus.contig, r.locus.position, r.s): r.DOSAGE for r in ds.entries().collect()}
+
+
+def test_the_ploidy_of_a_missing_gt_is_per_sample_and_contig_and_needs_one(hl, tmp_path):
+    """Per sample and contig: 1001's chrX calls are diploid (its missing GT's DS 0.6 as given),
+    1002's haploid (0.6 doubled); a PAR call (diploid for everyone) says nothing of the sample's
+    chrX ploidy, and chrY's calls nothing of chrX's. A sample whose calls on the contig are of both
+    ploidies, or none (PAR and chrY only), keeps the error naming field and site."""
+    base = [("chrX", 3_000_000, "0/1:1\t1:1"), ("chrX", 5_000_000, "./.:0.6\t.:0.6")]
+    got = _dosages(hl, tmp_path, base)
+    assert got[("chrX", 5_000_000, "1001")] == pytest.approx(0.6)
+    assert got[("chrX", 5_000_000, "1002")] == pytest.approx(1.2)
+    mixed = [("chrX", 4_000_000, "1:1\t1:1"), *base]  # 1001: haploid and diploid chrX calls
+    with pytest.raises(Exception, match=r"at chrX:5000000 A,G is given beside a missing GT, .*not of one ploidy"):
+        _dosages(hl, tmp_path, mixed)
+    # 1001 is called only in PAR1 (chrX:10,001-2,781,479) and on chrY: no ploidy on chrX proper.
+    par_only = [("chrX", 2_000_000, "0/1:1\t1:1"), ("chrY", 3_000_000, "1:1\t1:1"),
+                ("chrX", 5_000_000, "./.:0.6\t0:0")]
+    with pytest.raises(Exception, match=r"at chrX:5000000 A,G is given beside a missing GT, .*not of one ploidy"):
+        _dosages(hl, tmp_path, par_only)
