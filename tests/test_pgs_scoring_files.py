@@ -265,7 +265,7 @@ def _both_paths(text: str, monkeypatch, **kw):
 
     fast = run()
     with monkeypatch.context() as m:
-        m.setattr(sf, "read_body_arrow", lambda body, columns: None)
+        m.setattr(sf, "read_body_arrow", lambda *a, **k: None)
         slow = run()
     return fast, slow
 
@@ -509,10 +509,10 @@ def test_header_split_equals_splitlines(text):
     from trd_spark.pgs.scoring_files import _split_head
 
     lines = text.splitlines()
-    head, body = _split_head(text)
+    head, rows_at = _split_head(text)
     n = len(head)
     assert head == lines[:n] and not head[-1].startswith("#") and all(h.startswith("#") for h in head[:-1])
-    assert body == "\n".join(lines[n:])
+    assert text[rows_at:].removesuffix("\n") == "\n".join(lines[n:])
 
 
 @pytest.mark.parametrize("text", ["#a\r\nc\r\n1\r\n", "#a\nc\n1\x0c2\n", "#a\nc\n1\u20282\n", "#a\n#b\n"])
@@ -559,3 +559,17 @@ def test_duplicate_sites_of_sorted_files_skip_the_hash_and_agree_with_it(shape, 
         full = sf.duplicate_sites(codes, pos, by_rsid=False)
     np.testing.assert_array_equal(dup, full)
     assert dup.sum() == (1 if shape in ("sorted-repeated-position", "grouped-chromosome-repeats") else 0)
+
+
+@pytest.mark.parametrize("prefix, rows", [("#a=1\nc1\tc2\n", "x\ty\n\nz\t\n"), ("#é=1\nc1\tc2\n", "é\ty\nz\tü\n")])
+def test_rows_read_in_place_as_their_slice_reads(prefix, rows):
+    """``read_body_arrow(text, start=, end=)`` (the rows read where they are in the file's text,
+    not copied out first) gives the records of the sliced rows, ASCII or not."""
+    import trd_spark.pgs.scoring_files as sf
+
+    text = prefix + rows + "\n"
+    in_place = sf.read_body_arrow(text, ["c1", "c2"], start=len(prefix), end=len(text) - 1)
+    pd.testing.assert_frame_equal(in_place, sf.read_body_arrow(rows, ["c1", "c2"]))
+    assert len(in_place) == rows.count("\n")  # a blank line is a row (of nulls)
+    for blank in ("", "\n \n"):  # no rows, only blanks: the line parser's case
+        assert sf.read_body_arrow(blank + text, ["c1", "c2"], start=0, end=len(blank)) is None

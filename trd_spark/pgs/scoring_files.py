@@ -338,6 +338,7 @@ def _read_bytes(path: str, spark: SparkSession | None = None) -> bytes:
 
 
 _GZIP_MAGIC = b"\x1f\x8b"  # a gzip file's first bytes, whatever the file is called
+_NOT_SPACE = re.compile(r"\S")  # (str.isspace's characters: both use Py_UNICODE_ISSPACE)
 
 
 def _gunzip(raw: bytes, path: str) -> bytes:
@@ -512,25 +513,31 @@ def check_one_file_per_score(files: list[ScoringFile]) -> None:
         first[sf.pgs_id] = sf.path
 
 
-def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
-    """The variant rows of a well-formed scoring file read by pyarrow's CSV reader: every
-    column as Arrow-backed text (``TEXT``), an empty field missing, one row per
-    line, the same records as the line-by-line pandas path (tests/test_pgs_scoring_files.py
-    compares both).
+def read_body_arrow(body: str, columns: list[str], start: int = 0, end: int | None = None) -> pd.DataFrame | None:
+    """The variant rows ``body[start:end]`` of a well-formed scoring file read by pyarrow's CSV
+    reader (in place: the caller's text is not sliced): every column as Arrow-backed text
+    (``TEXT``), an empty field missing, one row per line, the same records as the line-by-line
+    pandas path (tests/test_pgs_scoring_files.py compares both).
 
     Returns None, so that the caller falls back to that path and its line-precise errors, for
     an empty body and for any shape it reads differently or reports by line: a quote or CR
     character, a row with another number of fields (pyarrow raises ArrowInvalid). A blank line
     is a row of nulls in both. Source of the speed-up: issue 16 (parsing 8.6 s of a 68x run).
     """
-    if not body or body.isspace() or '"' in body or "\r" in body:
+    end = len(body) if end is None else end
+    if (start >= end or _NOT_SPACE.search(body, start, end) is None or body.find('"', start, end) >= 0
+            or body.find("\r", start, end) >= 0):
         return None
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    if body.isascii():  # one byte per character: the rows' bytes are at the same offsets
+        data = pa.py_buffer(body.encode("utf-8"))[start:end]
+    else:
+        data = pa.py_buffer(body[start:end].encode("utf-8"))
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body.encode("utf-8")),
+            pa.BufferReader(data),
             # One thread: read_scoring_files parses a file per core already, and Arrow's own
             # pool then only adds CPU (~1.6 ms per 200k rows idle, 2-3x that under load).
             read_options=pacsv.ReadOptions(column_names=columns, use_threads=False),
@@ -549,12 +556,14 @@ def read_body_arrow(body: str, columns: list[str]) -> pd.DataFrame | None:
     return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
 
 
-def _split_head(text: str) -> tuple[list[str], str] | None:
+def _split_head(text: str) -> tuple[list[str], int] | None:
     """The lines up to the first that does not start with ``#`` (the column header line), and
-    the variant rows after it as ``"\\n".join(text.splitlines()[n:])`` would give them, without
-    splitting the whole text into lines (a 200k-row file's list of lines costs more than the
-    rest of the split). None, and the caller splits every line, when the text has line breaks
-    other than ``\\n`` (CR, and the others ``str.splitlines`` breaks at) or no such line."""
+    where the variant rows start: ``text[start:].removesuffix("\\n")`` is
+    ``"\\n".join(text.splitlines()[n:])``, found without splitting the whole text into lines (a
+    200k-row file's list of lines costs more than the rest of the split) and without copying
+    the rows (``read_body_arrow`` reads them in place). None, and the caller splits every line,
+    when the text has line breaks other than ``\\n`` (CR, and the others ``str.splitlines``
+    breaks at) or no such line."""
     # ASCII text: only the ASCII breaks can occur (each test is a fast memchr-like search).
     if not text.isascii() or any(c in text for c in _OTHER_ASCII_BREAKS):
         return None
@@ -565,8 +574,7 @@ def _split_head(text: str) -> tuple[list[str], str] | None:
         lines.append(text[start:end])
         start = end + 1
         if not lines[-1].startswith("#"):
-            rows = text[start:]
-            return lines, rows.removesuffix("\n")
+            return lines, min(start, len(text))
     return None
 
 
@@ -618,14 +626,15 @@ def parse_scoring_file(
     ``max_abs_weight`` (after conversion) is an error naming its line."""
     # A byte-order mark (spreadsheet exports) before #pgs_id is not part of it.
     text = text.removeprefix("\ufeff")
-    if not text.strip():
+    if not text or text.isspace():  # (not text.strip(): a copy of the whole text)
         raise InputDataError("empty scoring file (no header, no variants)", where=f"{source}:1")
     head = _split_head(text)
     body: str | None = None
+    rows_at = 0
     if head is None:
         lines = text.splitlines()
     else:
-        lines, body = head
+        lines, rows_at = head
     meta, col_idx = _parse_header(lines, source)
     col_line = col_idx + 1
 
@@ -677,15 +686,20 @@ def parse_scoring_file(
     if legacy_other:
         columns[columns.index("reference_allele")] = "other_allele"
     body_lines: list[str] | None
-    if body is None:
+    if head is None:
         body_lines = lines[col_idx + 1 :]
         body = "\n".join(body_lines)
+        fast = read_body_arrow(body, columns)
     else:
         body_lines = None  # split below, only if the line-by-line parser runs
-    fast = read_body_arrow(body, columns)
+        # The rows in place: text[rows_at:] without its final line break (no copy of them).
+        rows_end = len(text) - 1 if rows_at < len(text) and text.endswith("\n") else len(text)
+        fast = read_body_arrow(text, columns, start=rows_at, end=rows_end)
+        if fast is None:
+            body = text[rows_at:].removesuffix("\n")
     if fast is not None:
         df = fast
-    elif body.strip():
+    elif body is not None and body.strip():
         if body_lines is None:
             body_lines = body.split("\n")
         # Check field counts ourselves: pandas silently turns an extra first-row field into an index.
