@@ -7,6 +7,9 @@
   the pgen route reads plink2's import. Valid data refused: the missing GT now takes the ploidy
   of the sample's called GTs on that contig (a woman's chrX calls are diploid, a man's haploid:
   his '.:0.7' is 1.4, as plink2 doubles it); none called, or both ploidies, stays the error.
+- A .fam with sex 0 (unknown) scoring chrX (pinned, no code change): plink2 --score reads a
+  .bed's chrX calls as stored whatever the .fam's sex (a male's haploid call is written
+  homozygous, 2 copies; a het counts 1 for anyone), and so does the native engine.
 """
 
 from __future__ import annotations
@@ -76,3 +79,35 @@ def test_the_ploidy_of_a_missing_gt_is_per_sample_and_contig_and_needs_one(hl, t
                 ("chrX", 5_000_000, "./.:0.6\t0:0")]
     with pytest.raises(Exception, match=r"at chrX:5000000 A,G is given beside a missing GT, .*not of one ploidy"):
         _dosages(hl, tmp_path, par_only)
+
+
+def test_a_fam_with_unknown_sex_scores_chrx_as_plink2(hl, spark, tmp_path):
+    """A bed written by plink2 from a VCF with a male's haploid chrX calls, its .fam sexes 1, 2, 0, 0:
+    plink2 --score (no-mean-imputation, cols=+scoresums) gives 2.2, 2.4, 1, 2.7 (by hand: chr1 G 0.2,
+    chrX G 1.0 and T 0.5; 1001's haploid '1' is 2 copies) with any sex column (checked with 0 0 0 0
+    and 1 1 1 1 too), and the native engine gives the same."""
+    import shutil
+    import subprocess
+
+    vcf = tmp_path / "x.vcf"
+    vcf.write_text(_HEADER.replace("##contig=<ID=chrY", "##contig=<ID=chr1,length=248956422>\n##contig=<ID=chrY")
+                   .replace("\t1001\t1002\n", "\t1001\t1002\t1003\t1004\n").replace("GT:DS", "GT")
+                   + "chr1\t1000\tv0\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\t0/1\n"
+                   "chrX\t3000000\tv1\tA\tG\t.\tPASS\t.\tGT\t1\t0/1\t0/1\t1/1\n"
+                   "chrX\t4000000\tv2\tC\tT\t.\tPASS\t.\tGT\t0\t1/1\t0/0\t0/1\n")
+    prefix = plink2_fileset(vcf, tmp_path / "g", "plink")
+    fam = (tmp_path / "g.fam").read_text().splitlines()
+    (tmp_path / "g.fam").write_text("".join(f"{' '.join(line.split()[:4])} {sex} -9\n"
+                                            for line, sex in zip(fam, [1, 2, 0, 0], strict=True)))
+    (tmp_path / "score.txt").write_text("#pgs_id=PGS991102\n#genome_build=GRCh38\n"
+                                        "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                                        "1\t1000\tG\tA\t0.2\nX\t3000000\tG\tA\t1.0\nX\t4000000\tT\tC\t0.5\n")
+    (tmp_path / "plink2.txt").write_text("v0\tG\t0.2\nv1\tG\t1.0\nv2\tT\t0.5\n")
+    subprocess.run([shutil.which("plink2"), "--bfile", prefix, "--score", str(tmp_path / "plink2.txt"), "1", "2", "3",
+                    "cols=+scoresums", "no-mean-imputation", "--threads", "1", "--out", str(tmp_path / "s")],
+                   check=True, capture_output=True)
+    with open(tmp_path / "s.sscore") as f:
+        plink2 = {int(r[1]): float(r[-1]) for r in (line.split() for line in f) if not r[0].startswith("#")}
+    assert plink2 == pytest.approx({1001: 2.2, 1002: 2.4, 1003: 1.0, 1004: 2.7})
+    got = run_scores(hl, spark, case_config(tmp_path, prefix, str(tmp_path / "score.txt"), fmt="plink"))
+    assert dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True)) == pytest.approx(plink2)
