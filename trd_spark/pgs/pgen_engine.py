@@ -35,8 +35,9 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    paths) on tiny data; the stage runs it in a background thread while it parses and matches.
 
 Memory per task: one block (``block_rows x n`` x 8 bytes: the float64 dosages, read in place
-and multiplied; bounded by ``pgs.native.block_memory_mb``) plus the partial sums, 16 x k x n
-bytes (244 MB at 250k samples x 61 scores). One BLAS thread per task (Spark runs one task per
+and multiplied; bounded by ``pgs.native.block_memory_mb``; one buffer per Python worker, kept
+for its next tasks, ``_block_buffer``) plus the partial sums and one block's product, 24 x k x n
+bytes (366 MB at 250k samples x 61 scores). One BLAS thread per task (Spark runs one task per
 core).
 
 Files must be readable by every executor as a local (or mounted, e.g. gcsfuse) path: pgenlib
@@ -335,8 +336,11 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
     score = np.zeros((k, n_samples), dtype=np.float64)
     # Sample-major: the layout the sparse product of the missing calls returns.
     missing_vars = np.zeros((n_samples, k), dtype=np.float64)
+    # Each block's product, written here (one k x n array per task, not one per block: at 20k
+    # samples a block's product is 10 MB of fresh pages) and then added.
+    product = np.empty((k, n_samples), dtype=np.float64)
     rows = min(rows_per_block, len(task.variant_idx))
-    dose_buffer = np.empty((rows, n_samples), dtype=np.float64)
+    dose_buffer = _block_buffer(rows, n_samples)
     chunk = cache_rows(n_samples)
     # The missing calls' n_vars are summed in float32 when that is exact (integers below 2**24:
     # a block's rows x the largest n_vars); half the memory traffic of float64.
@@ -362,10 +366,31 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
                 if not impute:
                     assert task.offset is not None  # shipped for zero
                     score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
-            score += task.slope[lo:hi].T @ dose
+            score += np.matmul(task.slope[lo:hi].T, dose, out=product)
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
+
+
+# The block buffer of this process (``_block_buffer``), kept between tasks.
+_BLOCK_BUFFER: list[np.ndarray] = []
+
+
+def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
+    """A rows x n_samples float64 array for a task's blocks: a view of one buffer per process,
+    kept for the next task and grown (the old one freed first) when too small. A Python worker
+    runs one task at a time and Spark reuses it for the job's next tasks, so the buffer's pages
+    (~``block_memory_mb``, the same whatever the sample count) are faulted in once per worker
+    instead of once per task: 0.05-0.9 CPU-s of page faults (kernel time; transparent huge pages
+    compacted on demand) per task on the benchmark host, most of a task's CPU at 2.5k samples
+    (session 21). ``_score_task`` is done with it before its first partial is yielded, so
+    generators of one process never use it at the same time. The worker holds it until it exits
+    (pyspark ends an idle worker after a minute)."""
+    need = rows * n_samples
+    if not _BLOCK_BUFFER or _BLOCK_BUFFER[0].size < need:
+        _BLOCK_BUFFER.clear()
+        _BLOCK_BUFFER.append(np.empty(need, dtype=np.float64))
+    return _BLOCK_BUFFER[0][:need].reshape(rows, n_samples)
 
 
 # Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
@@ -479,9 +504,14 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFi
                              "matching?)", where=files.variants)
     variant_idx = rows["variant_idx"].to_numpy(np.int64)
     allele_idx = rows["allele_idx"].to_numpy(np.int32)
+    extent = rows[["offset", "size"]].to_numpy(np.int64) if isinstance(files, BgenFiles) else None
+    if len(rows) > 1 and ((np.diff(variant_idx) > 0) | ((np.diff(variant_idx) == 0) & (np.diff(allele_idx) > 0))).all():
+        # Already in file order (rows matched on this very index are): no copies of the matrices
+        # (three rows x k arrays, ~250 MB of fresh pages at 200k rows x 61 scores).
+        return variant_idx, allele_idx, slope, offset, n_vars, extent
     order = np.lexsort((allele_idx, variant_idx))  # stable: file order, alts in order
-    extent = rows[["offset", "size"]].to_numpy(np.int64)[order] if isinstance(files, BgenFiles) else None
-    return variant_idx[order], allele_idx[order], slope[order], offset[order], n_vars[order], extent
+    return (variant_idx[order], allele_idx[order], slope[order], offset[order], n_vars[order],
+            None if extent is None else extent[order])
 
 
 def score(
