@@ -1217,9 +1217,13 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
     # worked out per site (200k at 61 x 200k) and gathered once per member array (12.2M): one
     # pass each for the weight, its slope, offset and cell, where taking each site value per
     # member and selecting the used members were most of this function (session 17).
+    # Each 12.2M-member array made here is ~100 MB of fresh pages, whose faults (and transparent
+    # huge pages compacted on demand) cost more than the arithmetic on the benchmark host: the
+    # member arrays are the frame's own (no int64 copy of score_index) and results are written
+    # in place where the operation allows it (session 21: 12 such arrays -> 7, same values).
     site = mem["site"].to_numpy()
     w = mem["effect_weight"].to_numpy(np.float64)
-    score_index = mem["score_index"].to_numpy(np.int64)
+    score_index = mem["score_index"].to_numpy()
     site_row = s["matched_row"].to_numpy(np.int64)
     # Used sites with members (a site can lose every member to a duplicate policy).
     used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES) & \
@@ -1235,9 +1239,11 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
     half = np.ones(len(s))
     half[used_site] = np.where(haploid_rows[site_row[used_site]], 0.5, 1.0)
     eir = s["effect_is_ref"].to_numpy(bool)
-    w = w * half[site]  # exactly w, or 0.5 * w on a haploid row
-    slope = w * np.where(eir, -1.0, 1.0)[site]
-    offset = w * np.where(eir, 2.0, 0.0)[site]  # 2w, or 0 (a sum of zeros is +0.0, as before)
+    weight = w
+    w = half[site]
+    w *= weight  # exactly w, or 0.5 * w on a haploid row
+    offset = np.where(eir, 2.0, 0.0)[site]
+    offset *= w  # 2w, or 0 (a sum of zeros is +0.0, as before)
     # Only score variants with a REF effect allele at a site with other alts (rare) are looped:
     # -w x alt copies on each other alt row, and +w x alt copies - 2w (= -w x its REF copies)
     # on a row that holds the site's REF as its alt (``other_ref_rows``, ``_swapped_row_sites``).
@@ -1254,13 +1260,16 @@ def weight_matrices(m: FrameMatches) -> WeightMatrices:
         if extra:
             x_row, x_score, x_slope, x_offset = (np.array(v) for v in zip(*extra))
             used[x_row] = True
+    # The slope, -w or w, in place of w (negation is exact: the same numbers as w x -1.0).
+    slope = np.negative(w, out=w, where=eir[site])
     used_rows = np.flatnonzero(used)
     place = np.cumsum(used) - 1
     # Per site the first cell of its row (unused sites: the spare row), per member its cell.
     n_used = len(used_rows)
     first_cell = np.full(len(s), n_used * k, dtype=np.int64)
     first_cell[used_site] = place[site_row[used_site]] * k
-    cell = first_cell[site] + score_index
+    cell = first_cell[site]
+    cell += score_index
     x_cell = place[x_row.astype(np.int64)] * k + x_score.astype(np.int64)
 
     # Two score variants of one score on the same row simply add (bincount: a sum per cell, in
