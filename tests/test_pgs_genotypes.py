@@ -54,6 +54,16 @@ def test_contig_recoding_maps_other_style_onto_reference():
     assert (grch37["chr22"], grch37["chrM"]) == ("22", "MT")
 
 
+def test_haploid_capable_contigs_come_from_the_reference(hl):
+    """The contigs where a call may be haploid are the reference's X, Y and mitochondrial
+    contigs, one list for the dosage scale, sample_ploidies and export_hard_calls (the dosage
+    rule had its own hard-coded set, {chrX, chrY, chrM, X, Y, MT}: the same for both builds)."""
+    from trd_spark.pgs.genotypes import haploid_capable_contigs
+
+    assert haploid_capable_contigs(hl.get_reference("GRCh38")) == ["chrX", "chrY", "chrM"]
+    assert haploid_capable_contigs(hl.get_reference("GRCh37")) == ["X", "Y", "MT"]
+
+
 def test_missing_inputs_are_input_errors(hl, tmp_path):
     with pytest.raises(InputDataError, match="cannot import VCF"):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "absent.vcf")))

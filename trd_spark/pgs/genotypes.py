@@ -16,7 +16,7 @@ dosage ``2 - alt`` stays in 0..2 and haploid samples sit on the diploid scale of
 With ``dosage_field`` (e.g. ``DS``), an entry whose field is absent or ``.`` falls back to its
 GT (plink2 does the same), and only when both are missing is the genotype missing; a dosage
 beside a haploid GT is on the 0..1 scale and is doubled (plink2 too), one beside a missing GT on
-a contig whose calls may be haploid (``HAPLOID_CAPABLE_CONTIGS``, outside chrX's pseudo-autosomal
+a contig whose calls may be haploid (``haploid_capable_contigs``, outside chrX's pseudo-autosomal
 regions) takes the ploidy of the sample's called GTs on that contig (``sample_ploidies``: a
 woman's chrX './.:1.4' is 1.4, a man's '.:0.7' 1.4, as plink2 reads them by the GT's text) and is
 an error when those are none or of both ploidies (Hail reads '.' and './.' alike: the scale is
@@ -407,7 +407,8 @@ def to_biallelic_dosage(
         # those are none or mixed the scale is unknown: an error naming field and site, and
         # plink2's import as the way on (plink2 refuses a DS with no GT field at all). chrX's
         # pseudo-autosomal regions are diploid for everyone (Hail's in_x_par).
-        may_be_haploid = hl.literal(HAPLOID_CAPABLE_CONTIGS).contains(mt.locus.contig) & ~mt.locus.in_x_par()
+        may_be_haploid = (hl.literal(set(haploid_capable_contigs(mt.locus.dtype.reference_genome)))
+                          .contains(mt.locus.contig) & ~mt.locus.in_x_par())
         has_dosage = hl.is_defined(given) & given.any(hl.is_defined)
         if has_gt:
             # A missing GT takes the ploidy of the sample's called GTs on that contig when they
@@ -457,8 +458,7 @@ def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable) -> hl_types.Table:
     indexed MatrixTable reads no other partition); run only for a ``dosage_field`` with a GT
     (``to_biallelic_dosage``: the scale of a dosage beside a missing GT)."""
     rg = mt.locus.dtype.reference_genome
-    contigs = [*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]
-    sex = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
+    sex = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in haploid_capable_contigs(rg)])
     sex = sex.filter_rows(~sex.locus.in_x_par())
     seen = hl.agg.filter(hl.is_defined(sex.GT), hl.agg.group_by(sex.locus.contig, hl.agg.collect_as_set(sex.GT.ploidy)))
     cols = sex.annotate_cols(_seen=seen).cols()
@@ -466,9 +466,16 @@ def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable) -> hl_types.Table:
     return cols.select(**{_PLOIDY: hl.dict(one)})
 
 
+def haploid_capable_contigs(rg: hl_types.ReferenceGenome) -> list[str]:
+    """The contigs of the reference genome ``rg`` (a Hail ``ReferenceGenome``, e.g. a locus
+    type's ``reference_genome``) where a call may be haploid: its X, Y and mitochondrial contigs
+    (a male's X and Y, the mitochondrion; GRCh38 chrX, chrY, chrM, GRCh37 X, Y, MT), as the
+    reference names them. The one list of them: the dosage scale (``genotype_dosage``),
+    ``sample_ploidies`` and ``scoring.export_hard_calls`` ask it."""
+    return [*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]
+
+
 MISSING_ALT = "."
-# Contigs where a call may be haploid (a male's X, Y, the mitochondrion), as the readers name them.
-HAPLOID_CAPABLE_CONTIGS = frozenset({"chrX", "chrY", "chrM", "X", "Y", "MT"})
 
 
 def with_missing_alt(hl: hl_types, rows):

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, TrdSparkError
-from trd_spark.pgs.genotypes import NORMALISED, gt_alt_copies
+from trd_spark.pgs.genotypes import NORMALISED, gt_alt_copies, haploid_capable_contigs
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -120,8 +120,7 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     out = calls.filter_rows((hl.len(calls.alleles) == 2) & wanted.contains(hl.tuple(
         [calls.locus.contig, calls.locus.position, calls.alleles[0], calls.alleles[1]])))
     out = out.select_rows().select_cols().select_globals()
-    rg = calls.locus.dtype.reference_genome
-    if not rows["contig"].isin([*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]).any():
+    if not rows["contig"].isin(haploid_capable_contigs(calls.locus.dtype.reference_genome)).any():
         try:
             export_plink(hl, out.select_entries("GT"), output)
             return "calls"
