@@ -383,3 +383,85 @@ def test_site_grouping_leaves_out_columns_of_one_value():
     want = frame.groupby(list(frame), dropna=False, sort=False, observed=True).ngroup().to_numpy()
     assert _group_ids([pos, allele, flag, build, rsid]).tolist() == want.tolist()
     assert _group_ids([flag, build, rsid]).tolist() == [0] * 500
+
+
+def test_sites_grouped_file_by_file_equal_the_grouping_of_all_rows():
+    """``_sites_by_file`` (score_sites' usual case: sites keyed file by file, members placed
+    straight into the flat arrays; issue 16, session 21) gives the frame of ``_sites_of`` on
+    ``score_variant_columns``' 12M-row columns: same sites in the same order, same columns and
+    dtypes, same members in the same order (files sharing sites in other orders, mixed case, chr
+    prefixes, X/MT, no other allele, an unplaced row, an empty file). It declines (None: the
+    general path) for a file listing one site twice (two unplaced rows), rsID-only files and
+    files on two builds."""
+    import dataclasses
+
+    import numpy as np
+
+    from trd_spark.pgs.matching import SORTED_MEMBERS, _sites_by_file, _sites_of, score_variant_columns
+
+    header = "#pgs_id={}\n#genome_build=GRCh38\n"
+    cols = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+    harmonised = ("#pgs_id={}\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n"
+                  "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n")
+    files = [
+        parse_scoring_file(header.format("PGS1") + cols + "chr1\t100\ta\tG\t0.5\n1\t200\tC\t\t1\n"
+                           "23\t300\tC\tT\t2\nchrM\t400\tA\tC\t1\n", source="a.txt"),
+        parse_scoring_file(header.format("PGS2") + cols + "X\t300\tC\tT\t-1\n1\t100\tA\tG\t3\n1\t100\tG\tT\t7\n",
+                           source="b.txt"),
+        parse_scoring_file(header.format("PGS3") + cols, source="e.txt"),
+        parse_scoring_file(header.format("PGS4") + cols + "1\t200\tC\t\t5\nMT\t400\tA\tC\t6\n1\t100\tA\tG\t8\n",
+                           source="c.txt"),
+        parse_scoring_file(harmonised.format("PGS7") + "1\t100\tA\tG\t0.5\t1\t100\n1\t200\tA\tC\t0.25\t\t\n",
+                           source="g.txt"),  # one row without a position on GRCh38
+    ]
+
+    def general(fs):
+        return _sites_of(score_variant_columns(fs, "GRCh38")[0])
+
+    new, old = _sites_by_file(files, "GRCh38"), general(files)
+    assert new is not None and len(new) == 6 and new["pos"].isna().sum() == 1
+    pd.testing.assert_frame_equal(new, old)  # the member columns compared by value below
+    for col in ("member_score_index", "member_weight", "member_line"):
+        assert [(a.dtype, a.tolist()) for a in new[col]] == [(a.dtype, a.tolist()) for a in old[col]], col
+        flat = new.attrs[SORTED_MEMBERS].flat[col]
+        assert np.array_equal(flat[0], old.attrs[SORTED_MEMBERS].flat[col][0])
+        assert all(p is q for p, q in zip(flat[1], new[col]))  # frame_matches takes the flat arrays
+    assert new["member_score_index"].iat[0].tolist() == [0, 1, 3, 4]  # 1:100 A/G in file order
+    twice = parse_scoring_file(harmonised.format("PGS5") + "1\t200\tA\tC\t1\t\t\n2\t300\tA\tC\t2\t\t\n",
+                               source="d.txt")  # two unplaced A/C rows: one site twice in one file
+    assert len(twice.variants) == 2 and _sites_by_file([*files, twice], "GRCh38") is None
+    rsid_only = parse_scoring_file(header.format("PGS6") + "rsID\teffect_allele\tother_allele\teffect_weight\n"
+                                   "rs1\tG\tA\t1\n", source="f.txt", match_rsid=True)
+    assert _sites_by_file([files[0], rsid_only], "GRCh38") is None
+    lifted = dataclasses.replace(files[1], positions_build="GRCh37")
+    assert _sites_by_file([files[0], lifted], "GRCh38") is None
+    assert _sites_by_file([dataclasses.replace(files[0], text_codes=None)], "GRCh38") is None
+
+
+def test_summary_counts_each_score_by_the_match_type_of_its_sites():
+    """``summarise_frame_matches`` counts members by site runs (the commonest type as the rest;
+    issue 16, session 21): per score and type the count of a direct groupby over the members,
+    on random sites of every type (some without members) and random member scores."""
+    import numpy as np
+
+    from trd_spark.pgs.matching import MATCH_TYPES, FrameMatches, summarise_frame_matches
+
+    rng = np.random.default_rng(5)
+    n_sites, k = 300, 4
+    types = rng.choice(MATCH_TYPES, n_sites, p=[0.5, *([0.5 / (len(MATCH_TYPES) - 1)] * (len(MATCH_TYPES) - 1))])
+    lengths = rng.integers(0, 4, n_sites)
+    members = pd.DataFrame({"site": np.repeat(np.arange(n_sites), lengths),
+                            "score_index": rng.integers(0, k, lengths.sum()).astype(np.int32)})
+    members["effect_weight"], members["line"] = 1.0, 1
+    ids = [f"PGS{i}" for i in range(k + 1)]  # the last score has no members
+    m = FrameMatches(pd.DataFrame({"match_type": types}), pd.DataFrame(), members, ids)
+    got = summarise_frame_matches(m, "d", {p: ScoreLabel("t", "d") for p in ids}).set_index("pgs_id")
+    want = (members.assign(t=types[members["site"]]).groupby(["score_index", "t"]).size()
+            .unstack(fill_value=0).reindex(index=range(k + 1), columns=list(MATCH_TYPES), fill_value=0))
+    assert got["n_variants"].tolist() == want.sum(axis=1).tolist()
+    assert got["n_matched_ref_alt"].tolist() == want["ref_alt"].tolist()
+    assert got["n_matched_flipped"].tolist() == (want["ref_alt_flipped"] + want["alt_ref_flipped"]).tolist()
+    assert got["n_not_found"].tolist() == (want["not_found"] + want["liftover_failed"]).tolist()
+    assert got["n_unreadable"].tolist() == want["multiallelic_unreadable"].tolist()
+    assert got["n_ambiguous_dropped"].tolist() == want["ambiguous_dropped"].tolist()
+    assert got["n_matched"].tolist() == want[["ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped"]].sum(axis=1).tolist()

@@ -154,10 +154,7 @@ def score_variant_columns(
     columns (chrom, effect_allele, other_allele, rsid) are ``TextCodes`` over all files when
     every file kept its parse codes (``ScoringFile.text_codes``), else object arrays."""
     ids = [sf.pgs_id for sf in scoring_files]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise InputDataError(f"pgs_id {dup} appears in more than one scoring file",
-                             where="pgs.scoring_files")
+    other_builds = _builds_to_lift(scoring_files, reference_genome, liftover)
     # Column by column (numpy concatenation), not a frame per file: 61 files of 200k variants
     # are 12M rows, and concatenating frames with text columns costs seconds (issue 16).
     sizes = [len(sf.variants) for sf in scoring_files]
@@ -212,13 +209,25 @@ def score_variant_columns(
         "positions_build": categorical(build_code, distinct_builds),
         "by_rsid": np.repeat(np.array([sf.positions_from == "rsid" for sf in scoring_files], dtype=bool), sizes),
     }
+    return columns, other_builds
+
+
+def _builds_to_lift(scoring_files: Sequence[ScoringFile], reference_genome: str,
+                    liftover: LiftoverSettings | None) -> list[str]:
+    """The builds other than ``reference_genome`` the files are positioned on. Raises
+    InputDataError for a pgs_id in two files and for other builds without ``liftover``."""
+    ids = [sf.pgs_id for sf in scoring_files]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise InputDataError(f"pgs_id {dup} appears in more than one scoring file",
+                             where="pgs.scoring_files")
     # rsID-only files have no positions_build
     other_builds = sorted({b for sf in scoring_files if (b := sf.positions_build) is not None and b != reference_genome})
     if other_builds and liftover is None:
         files = [sf.path for sf in scoring_files if sf.positions_build in other_builds]
         raise InputDataError(f"scoring files on {other_builds} need a chain file to reach {reference_genome}: "
                              f"{files}", where="pgs.liftover.chain_file")
-    return columns, other_builds
+    return other_builds
 
 
 def score_variants_table(
@@ -337,6 +346,108 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
         sites[col] = pd.Series(pieces, index=sites.index, dtype=object)
         flat[col] = (values, pieces)
     sites.attrs[SORTED_MEMBERS] = SortedMembers(flat, ends - starts)
+    return sites
+
+
+def _sites_by_file(scoring_files: Sequence[ScoringFile], reference_genome: str) -> pd.DataFrame | None:
+    """``_sites_of`` for the usual case, without the 12M-row columns of ``score_variant_columns``
+    (at 61 x 200k, building, packing, sorting and gathering them was most of the match phase:
+    fresh arrays of that size cost page faults here, issue 16, session 21): every file positioned
+    on one build (none placed by rsID) and holding its parse codes, and no file listing a site twice.
+    The site key (contig, position, effect and other allele codes, numbered across files as
+    ``score_variant_columns`` does) is packed into one int64 per score row, file by file, and
+    factorised once (sites numbered in order of first appearance, as ``_group_ids``); each file's
+    members are then placed straight into the flat member arrays (a file holds a site at most once,
+    so its rows go after the earlier files' members of each site: the stable order of ``_sites_of``).
+    The same frame as ``_sites_of``; None when the case does not hold (the caller then takes
+    ``_sites_of``)."""
+    sizes = [len(sf.variants) for sf in scoring_files]
+    builds = {sf.positions_build or reference_genome for sf in scoring_files}
+    if (not sum(sizes) or len(builds) != 1
+            or any(sf.text_codes is None or sf.positions_from == "rsid" for sf in scoring_files)):
+        return None
+    build = builds.pop()
+    coded = [sf.text_codes for sf in scoring_files if sf.text_codes is not None]  # every file's (checked above)
+
+    def joint(name: str) -> tuple[list[np.ndarray], np.ndarray]:
+        # Each file's few distinct values numbered once across files (as score_variant_columns'
+        # text()): per file a map from its parse codes (and -1, missing, the last) to joint codes.
+        distinct = [reference_contig(pd.Series(c[name].values, dtype=object), build).to_numpy(object)
+                    if name == "chrom" else c[name].values for c in coded]
+        codes, values = pd.factorize(np.concatenate(distinct))
+        starts = np.cumsum([0, *(len(d) for d in distinct)])
+        return ([np.append(codes[a:b], -1).astype(np.int64) for a, b in zip(starts[:-1], starts[1:])],
+                np.asarray(values, dtype=object))
+
+    text = {name: joint(name) for name in ("chrom", "effect_allele", "other_allele")}
+    positions = [sf.variants["pos"].astype("Int32") for sf in scoring_files]
+    present = [p.dropna().to_numpy(np.int64) for p in positions]
+    lo = min((int(p.min()) for p in present if p.size), default=0)
+    hi = max((int(p.max()) for p in present if p.size), default=0)
+    # Mixed radix of (code + 1) per column (missing -1 -> 0); beyond 2**62 the general path.
+    widths = [len(text["chrom"][1]) + 1, hi - lo + 2, len(text["effect_allele"][1]) + 1,
+              len(text["other_allele"][1]) + 1]
+    if float(np.prod(np.array(widths, dtype=np.float64))) >= 2.0**62:
+        return None
+    key = np.empty(sum(sizes), dtype=np.int64)
+    at = 0
+    for i, (c, pos) in enumerate(zip(coded, positions)):
+        part = key[at:at + sizes[i]]
+        part[:] = text["chrom"][0][i][c["chrom"].codes]
+        part += 1
+        part *= widths[1]
+        part += pos.to_numpy(np.int64, na_value=lo - 1) - (lo - 1)
+        for j, name in ((2, "effect_allele"), (3, "other_allele")):
+            part *= widths[j]
+            part += text[name][0][i][c[name].codes]
+            part += 1
+        at += sizes[i]
+    site_id, site_key = pd.factorize(key)
+    del key
+    n_sites = len(site_key)
+    lengths = np.bincount(site_id, minlength=n_sites)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    flat: dict[str, np.ndarray] = {"member_score_index": np.empty(len(site_id), np.int32),
+            "member_weight": np.empty(len(site_id), np.float64), "member_line": np.empty(len(site_id), np.int64)}
+    filled = np.zeros(n_sites, dtype=np.int64)
+    at = 0
+    for i, sf in enumerate(scoring_files):
+        ids = site_id[at:at + sizes[i]]
+        place = starts[ids] + filled[ids]
+        filled[ids] += 1  # a site twice in one file counts once here: told below
+        flat["member_score_index"][place] = i
+        flat["member_weight"][place] = sf.variants["effect_weight"].to_numpy(np.float64)
+        flat["member_line"][place] = sf.variants["line"].to_numpy(np.int64)
+        at += sizes[i]
+    if not np.array_equal(filled, lengths):
+        return None  # a file listing one site twice (kept by its parse): the general path's sort
+    # The sites' columns decoded from their keys (the key holds every site column).
+    site_key = np.asarray(site_key, dtype=np.int64)
+    codes = []
+    for w in reversed(widths):
+        site_key, code = np.divmod(site_key, w)
+        codes.append(code - 1)
+    o_code, e_code, p_code, c_code = codes
+
+    def decoded(name: str, code: np.ndarray) -> pd.Series:
+        return pd.Series(np.append(text[name][1], np.array([None], dtype=object))[code], dtype=object)
+
+    sites = pd.DataFrame({
+        "chrom": decoded("chrom", c_code),
+        "pos": pd.Series(pd.arrays.IntegerArray((p_code + lo).astype(np.int32), p_code < 0)),
+        "effect_allele": decoded("effect_allele", e_code),
+        "other_allele": decoded("other_allele", o_code),
+        "rsid": pd.Series(np.full(n_sites, None, dtype=object), dtype=object),
+        "positions_build": pd.Series(np.full(n_sites, build, dtype=object), dtype=object),
+        "by_rsid": np.zeros(n_sites, dtype=bool),
+    })
+    members: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
+    for col, values in flat.items():
+        pieces = [values[a:b] for a, b in zip(starts, ends)]
+        sites[col] = pd.Series(pieces, index=sites.index, dtype=object)
+        members[col] = (values, pieces)
+    sites.attrs[SORTED_MEMBERS] = SortedMembers(members, lengths)
     return sites
 
 
@@ -531,7 +642,7 @@ def score_sites(
     ``rsid_only_files``. Without other builds no Hail job runs (contig lengths from the
     reference); with them the Hail table is built (``hl.liftover``) and collected.
     Errors as ``score_variants_frame`` / ``register_liftover``."""
-    columns, other_builds = score_variant_columns(scoring_files, reference_genome, liftover=liftover)
+    other_builds = _builds_to_lift(scoring_files, reference_genome, liftover)
     if other_builds:
         ht = score_variants_table(hl, spark, scoring_files, reference_genome, liftover=liftover)
         ht = ht.select(*SITE_COLUMNS, "member_score_index", "member_weight", "member_line",
@@ -547,7 +658,9 @@ def score_sites(
         sites["position"] = sites["position"].astype("Int64")
         sites = sites.astype({"by_rsid": bool, "lift_negative_strand": bool, "liftover_failed": bool})
     else:
-        sites = _sites_of(columns)
+        sites = _sites_by_file(scoring_files, reference_genome)
+        if sites is None:
+            sites = _sites_of(score_variant_columns(scoring_files, reference_genome, liftover=liftover)[0])
         lengths = hl.get_reference(reference_genome).lengths
         chrom = sites["chrom"]
         # Per distinct contig (a few dozen), not per site (a lambda per site: 0.5-0.8 s at 200k).
@@ -1146,11 +1259,25 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
 def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, ScoreLabel]) -> pd.DataFrame:
     """Per-score match counts (one row per score; PGS_MATCH_SUMMARY columns, ``summary_frame``)."""
     k, t = len(m.pgs_ids), len(MATCH_TYPES)
-    # One int32 key per member (score x type, the type gathered from its site) added in place:
-    # fewer 12M-row int64 arrays than before (issue 16, session 18); the same counts.
-    key = m.members["score_index"].to_numpy(np.int32) * np.int32(t)
-    key += m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int32)[m.members["site"].to_numpy()]
-    counts = np.bincount(key, minlength=k * t).reshape(k, t)
+    score = m.members["score_index"].to_numpy()
+    # The members are in site order (frame_matches): each site's are one run, found by binary
+    # search. Every member is counted per score once (one bincount), under the commonest type;
+    # the members of the other types' sites are gathered by their runs, counted and moved over.
+    # No per-member key or type array (two fresh 12M-row arrays at 61 x 200k: issue 16, session 21).
+    bounds = np.searchsorted(m.members["site"].to_numpy(), np.arange(len(m.sites) + 1))
+    code = m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int64)
+    per_type = np.bincount(code, weights=np.diff(bounds), minlength=t)
+    common = int(np.argmax(per_type))
+    counts = np.zeros((k, t), dtype=np.int64)
+    counts[:, common] = np.bincount(score, minlength=k)
+    for j in np.flatnonzero(per_type).tolist():
+        if j == common:
+            continue
+        at = np.flatnonzero(code == j)
+        lengths = bounds[at + 1] - bounds[at]
+        members = np.repeat(bounds[at] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        counts[:, j] = np.bincount(score[members], minlength=k)
+        counts[:, common] -= counts[:, j]
     by_score = {p: {MATCH_TYPES[j]: int(c) for j, c in enumerate(counts[i]) if c}
                 for i, p in enumerate(m.pgs_ids) if counts[i].any()}
     return summary_frame(by_score, dataset, m.pgs_ids, labels)
