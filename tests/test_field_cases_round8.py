@@ -135,7 +135,7 @@ def test_a_birth_datetime_without_its_day_is_read_as_empty_with_a_warning(spark,
                        f"year-month alone (e.g. '{shape}', digits shown as #, letters as a): read as empty; "
                        "year_of_birth and month_of_birth give the birth date")
     (tmp_path / "person.csv").write_text(f"{header}\n1,8532,1990,3,,03/1990\n")
-    with pytest.raises(InputDataError, match=r"person\.csv: OMOP table person column birth_datetime: .*are not dates"):
+    with pytest.raises(InputDataError, match=r"person\.csv:2: OMOP table person column birth_datetime: .*are not dates"):
         read_omop_table(spark, toy_config(path=str(tmp_path), format="csv").omop, "person")
 
 

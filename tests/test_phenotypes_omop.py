@@ -192,22 +192,27 @@ def test_a_fraction_in_an_integer_text_column_is_an_error_not_a_truncation(spark
     """days_supply '30.5' (CSV) was read as 30 and person_id '1.5' as 1: Spark's cast to an
     integer drops the fraction where the "90 days" check above sees a number. The CDM declares
     both integers: one error naming table and column (the value's shape only). A whole number
-    written with a point ('30.0', pandas' int column with missing values) is that integer."""
+    written with a point ('30.0', pandas' int column with missing values) is that integer. The
+    error names the file's line of the first such row (blank lines counted), as other input
+    errors do."""
     header = "person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply,quantity,refills\n"
     (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30.0,2.5,2.\n")
     config = toy_config(path=str(tmp_path), format="csv").omop
     row = read_omop_table(spark, config, "drug_exposure").collect()[0]
     assert (row.days_supply, row.quantity, row.refills) == (30, 2.5, 2)  # quantity is a float in the CDM
-    (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30.5,1,0\n")
-    with pytest.raises(InputDataError, match=r"drug_exposure.csv: OMOP table drug_exposure column days_supply: 1 "
-                                             r"value\(s\) are not int numbers, e.g. '##.#' \(digits shown as #"):
+    (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30,1,0\n\n"
+                                                "1,2000000101,2020-01-01,2020-01-01,30.5,1,0\n"
+                                                "1,2000000101,2020-02-01,2020-02-01,\"7.5\",1,0\n")
+    with pytest.raises(InputDataError, match=rf"^{tmp_path}/drug_exposure.csv:4: OMOP table drug_exposure column "
+                                             r"days_supply: 2 value\(s\) are not int numbers, e.g. '#?#\.#' "
+                                             r"\(digits shown as #"):
         read_omop_table(spark, config, "drug_exposure")
     (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101.5,2020-01-01,2020-01-01,30,1,.5\n")
     with pytest.raises(InputDataError, match=r"drug_exposure column drug_concept_id: 1 value\(s\) are not bigint "
                                              r"numbers$"):
         read_omop_table(spark, config, "drug_exposure")
     (tmp_path / "drug_exposure.csv").write_text(header + "1,2000000101,2020-01-01,2020-01-01,30,1,.5\n")
-    with pytest.raises(InputDataError, match=r"drug_exposure column refills: 1 value\(s\) are not int numbers, "
+    with pytest.raises(InputDataError, match=r"drug_exposure.csv:2: OMOP table drug_exposure column refills: 1 value\(s\) are not int numbers, "
                                              r"e.g. '.#'"):
         read_omop_table(spark, config, "drug_exposure")
 

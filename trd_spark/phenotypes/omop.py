@@ -22,10 +22,12 @@ and converted by the same rules: naive ones by their written date, UTC-adjusted 
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -418,14 +420,45 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
             example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
+            file = df.where(bad[c]).select(F.input_file_name().alias("f")).first()  # error path only
+            at = _csv_line_of_first(df.sparkSession, file["f"] if file else None, bad[c], where=where)
             raise InputDataError(
-                f"OMOP table {table} column {c}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=where)
+                f"OMOP table {table} column {c}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=at)
     for c in as_empty:
         if row[f"p_{c}"] is not None:
             # No count: the rows are persons (PARTIAL_DATE_AS_EMPTY holds person columns only).
             log.warning("%s: OMOP table %s column %s: value(s) are a year or a year-month alone (e.g. %r, %s): read "
                         "as empty; year_of_birth and month_of_birth give the birth date", where, table, c,
                         value_shape(row[f"p_{c}"]), VALUE_SHAPE_NOTE)
+
+
+def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, where: str) -> str:
+    """``{file}:{line}``, the line of the first row of the CSV file ``file`` (a file Spark read,
+    as ``input_file_name`` names it; header on line 1) where ``bad`` (an expression of the
+    file's columns, lower-cased) holds, as the other input errors name a line; ``where`` when
+    ``file`` is no CSV file (Parquet, BigQuery: no lines) or no such row is found. Run only
+    for the error: the file is read again as text, each line parsed as a CSV row
+    (``from_csv``), numbered by Spark's file block (``_metadata.file_block_start``) and its
+    position within it, so blank lines count and nothing reaches the driver but counts."""
+    if not file or not re.search(r"\.csv(\.\w+)?$", file, re.IGNORECASE):
+        return where
+    lines = spark.read.text(file).select(
+        "value", F.col("_metadata.file_block_start").alias("_block"),
+        F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1).alias("_pos"))  # row within its partition
+    blocks = sorted((r["_block"], r["n"], r["base"]) for r in lines.groupBy("_block").agg(
+        F.count(F.lit(1)).alias("n"), F.min("_pos").alias("base")).collect())
+    if not blocks:
+        return where
+    first = {b: (sum(n for b2, n, _ in blocks if b2 < b), base) for b, _, base in blocks}  # lines before, first pos
+    header = lines.where((F.col("_block") == blocks[0][0]) & (F.col("_pos") == blocks[0][2])).first()
+    names = [n.strip().lower() for n in next(csv.reader([header["value"] if header else ""]))]
+    ddl = ", ".join(f"`{n.replace('`', '``')}` string" for n in names)
+    parsed = lines.select("_block", "_pos", F.from_csv("value", ddl).alias("_row")).select("_block", "_pos", "_row.*")
+    hits = parsed.where(bad & ~((F.col("_block") == blocks[0][0]) & (F.col("_pos") == blocks[0][2]))).groupBy(
+        "_block").agg(F.min("_pos").alias("pos")).collect()
+    found = [first[r["_block"]][0] + r["pos"] - first[r["_block"]][1] + 1 for r in hits]
+    shown = where if re.search(r"\.csv(\.\w+)?$", where, re.IGNORECASE) else unquote(file.removeprefix("file://"))
+    return f"{shown}:{min(found)}" if found else where
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
