@@ -119,6 +119,29 @@ def test_pgs_standardisation_is_a_cohort_setting(published):
     assert reasons["cohort"] == ["config changed: pgs.standardisation"]
 
 
+def test_an_export_left_by_a_stopped_report_run_reruns_report(published):
+    """Privacy round 10, item 1: a report run killed after publishing report/ and before
+    replacing export/ left the earlier run's export, complete, and the next run found the
+    report up to date (toy run in /tmp/priv21: 'report: up to date, skipped' with export/ of
+    the run before), so the export was not the one the current report describes. The report
+    records the folders that carry its run id (``notes.published_with_run_id``); another run
+    id there reruns it."""
+    import json
+
+    from trd_spark.layout import PUBLISHED_WITH_RUN_ID
+
+    _, cfg = published
+    folder = Path(cfg.output_root) / cfg.release
+    report, export = (json.loads((folder / s / "_manifest.json").read_text()) for s in ("report", EXPORT))
+    assert report["run_id"] != export["run_id"]  # published apart: the stage said nothing of export/
+    report["notes"] = {**(report.get("notes") or {}), PUBLISHED_WITH_RUN_ID: [EXPORT]}
+    (folder / "report" / "_manifest.json").write_text(json.dumps(report))
+    assert plan(cfg, LocalFs())["report"] == ["output export is not the one the last report run made (stopped "
+                                              "before publishing it)"]
+    (folder / EXPORT / "_manifest.json").write_text(json.dumps({**export, "run_id": report["run_id"]}))
+    assert _reruns(cfg) == []
+
+
 def test_incomplete_export_reruns_report(published):
     _, cfg = published
     (Path(cfg.output_root) / cfg.release / EXPORT / "_SUCCESS").unlink()

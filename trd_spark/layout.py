@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
 # Published by the report stage next to report/: the only folder meant to leave the cluster.
 EXPORT = "export"
+# A stage manifest's notes key: the folders the stage publishes after its own, carrying its run
+# id (the report's export/); ``stages.rerun_reasons`` reruns a stage whose run was stopped before.
+PUBLISHED_WITH_RUN_ID = "published_with_run_id"
 SUCCESS = "_SUCCESS"
 MANIFEST = "_manifest.json"
 

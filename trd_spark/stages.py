@@ -56,7 +56,16 @@ from pydantic import BaseModel
 from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path, named_key
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, bgen_sample_file_candidates, read_table
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, StageWriter, publish_stage
+from trd_spark.layout import (
+    EXPORT,
+    MANIFEST,
+    PUBLISHED_WITH_RUN_ID,
+    STAGES,
+    SUCCESS,
+    Layout,
+    StageWriter,
+    publish_stage,
+)
 from trd_spark.logs import WarningCounter
 from trd_spark.provenance import code_digests
 from trd_spark.schemas import TABLES_BY_STAGE
@@ -655,6 +664,12 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
         if changed:
             reasons.append(f"output {out} changed since it was published ({', '.join(changed)})")
     m = layout.manifest(fs, spec.name) or {}
+    # A run stopped (kill -9) between publishing the stage's folder and another one it publishes
+    # under the same run id (report/, then export/: ``notes.published_with_run_id``) left that
+    # one of an earlier run: complete, but not what the stage's last run made.
+    for out in (m.get("notes") or {}).get(PUBLISHED_WITH_RUN_ID) or []:
+        if (layout.manifest(fs, out) or {}).get("run_id") != m.get("run_id"):
+            reasons.append(f"output {out} is not the one the last {spec.name} run made (stopped before publishing it)")
     old = m.get("fingerprint_parts")
     if not old:
         return reasons + ["published without a stage fingerprint (older version)"]

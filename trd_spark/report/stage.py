@@ -29,7 +29,16 @@ import pandas as pd
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, Layout, code_version, swap_in
+from trd_spark.layout import (
+    EXPORT,
+    MANIFEST,
+    PUBLISHED_WITH_RUN_ID,
+    STAGES,
+    SUCCESS,
+    Layout,
+    code_version,
+    swap_in,
+)
 from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.km import coarsen_km
 from trd_spark.report.figures import (
@@ -790,6 +799,8 @@ def run(ctx: StageContext) -> dict[str, str]:
         # Internal (report/ stays on the workbench): what the export hides, for later releases' audits.
         writer.notes["hidden_counts"] = hidden_counts(files, t, audited.get("dataset_flow"))
         writer.notes["hidden_counts_format"] = HIDDEN_COUNTS_FORMAT
+        # export/ carries this run's id: a run stopped before publishing it reruns the report.
+        writer.notes[PUBLISHED_WITH_RUN_ID] = [EXPORT]
     # The export is part of the report stage's run: it carries that run's id (a random hex).
     publish_export(ctx.fs, cfg, files, run_id=writer.run_id)
     return {name: ctx.layout.file("report", name) for name in files}
