@@ -29,16 +29,7 @@ import pandas as pd
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, to_tsv
-from trd_spark.layout import (
-    EXPORT,
-    MANIFEST,
-    PUBLISHED_WITH_RUN_ID,
-    STAGES,
-    SUCCESS,
-    Layout,
-    code_version,
-    swap_in,
-)
+from trd_spark.layout import EXPORT, MANIFEST, PUBLISHED_WITH_RUN_ID, STAGES, SUCCESS, Layout, code_version, swap_in
 from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.km import coarsen_km
 from trd_spark.report.figures import (
