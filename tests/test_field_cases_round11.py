@@ -7,6 +7,10 @@
   the pgen route reads plink2's import. Valid data refused: the missing GT now takes the ploidy
   of the sample's called GTs on that contig (a woman's chrX calls are diploid, a man's haploid:
   his '.:0.7' is 1.4, as plink2 doubles it); none called, or both ploidies, stays the error.
+- A concept set reaching an invalid concept (OMOP vocabulary, ATLAS's rule): a concept_ancestor
+  row can still lead from the MDD ancestor to a concept the vocabulary deprecated ('D') or
+  upgraded ('U'); ATLAS/circe expand a set with ``c.invalid_reason IS NULL``, the expansion here
+  took every descendant, so such a record made a person MDD where the OHDSI definition does not.
 - A .fam with sex 0 (unknown) scoring chrX (pinned, no code change): plink2 --score reads a
   .bed's chrX calls as stored whatever the .fam's sex (a male's haploid call is written
   homozygous, 2 copies; a het counts 1 for anyone), and so does the native engine.
@@ -111,3 +115,28 @@ def test_a_fam_with_unknown_sex_scores_chrx_as_plink2(hl, spark, tmp_path):
     assert plink2 == pytest.approx({1001: 2.2, 1002: 2.4, 1003: 1.0, 1004: 2.7})
     got = run_scores(hl, spark, case_config(tmp_path, prefix, str(tmp_path / "score.txt"), fmt="plink"))
     assert dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True)) == pytest.approx(plink2)
+
+
+def test_a_set_leaves_out_descendants_the_vocabulary_made_invalid(spark):
+    """MDD (with descendants) reaches a valid child, a deprecated ('D') and an upgraded ('U') one,
+    and one whose invalid_reason is blank (a CSV export's empty field: valid): the set holds the
+    ancestor, the valid and the blank one, as ATLAS expands it. A concept table without the column
+    (older exports) leaves every descendant in. Before: all five."""
+    from test_phenotypes_support import MDD_CONCEPT, frame
+
+    from trd_spark.config import ConceptRef, ConceptSet
+    from trd_spark.phenotypes.concepts import expand_concept_set, load_vocabulary
+
+    kids = {"valid": 2_000_001_101, "deprecated": 2_000_001_102, "upgraded": 2_000_001_103, "blank": 2_000_001_104}
+    reasons = {"valid": None, "deprecated": "D", "upgraded": "U", "blank": " "}
+    concept = frame(spark, "concept", [
+        (MDD_CONCEPT, "Major depressive disorder", "Condition", "SNOMED", "Clinical Finding", "S", "370143000", None),
+        *[(cid, k, "Condition", "SNOMED", "Clinical Finding", "S" if reasons[k] in (None, " ") else None, str(cid),
+           reasons[k]) for k, cid in kids.items()]])
+    ancestor = frame(spark, "concept_ancestor", [(MDD_CONCEPT, MDD_CONCEPT, 0, 0),
+                                                 *[(MDD_CONCEPT, cid, 1, 1) for cid in kids.values()]])
+    mdd = ConceptSet(domain="condition", include=[ConceptRef(concept_id=MDD_CONCEPT, name="MDD")])
+    assert expand_concept_set(mdd, load_vocabulary([mdd], concept, ancestor)) == {
+        MDD_CONCEPT, kids["valid"], kids["blank"]}
+    older = concept.drop("invalid_reason")
+    assert expand_concept_set(mdd, load_vocabulary([mdd], older, ancestor)) == {MDD_CONCEPT, *kids.values()}

@@ -55,9 +55,10 @@ def load_vocabulary(
 ) -> Vocabulary:
     """Collect the vocabulary rows reached by ``concept_sets`` (includes and excludes).
 
-    Two queries: ``concept`` once for the code references and the ID references together
+    Three queries: ``concept`` once for the code references and the ID references together
     (codes, names, found), then ``concept_ancestor`` for the roots to expand (which the codes
-    resolve first).
+    resolve first), then ``concept`` for the descendants with an ``invalid_reason``, which are
+    left out as ATLAS leaves them out (``_invalid_concepts``).
 
     Raises ConfigError (``where``: the concept-set YAML) naming each vocabulary + code
     reference that matches more than one ``concept`` row: the CDM does not make
@@ -101,8 +102,14 @@ def load_vocabulary(
             .select("ancestor_concept_id", "descendant_concept_id")
             .collect()
         )
+        # A descendant whose concept row is invalid ('D' deprecated, 'U' upgraded) is no member,
+        # as OHDSI's ATLAS/circe expands a set (its descendant query keeps c.invalid_reason IS
+        # NULL): a concept_ancestor row can still reach one after a vocabulary refresh, and its
+        # records then counted as, say, MDD where the OHDSI definition does not count them.
+        invalid = _invalid_concepts(concept, {int(row.descendant_concept_id) for row in links})
         for row in links:
-            descendants.setdefault(int(row.ancestor_concept_id), set()).add(int(row.descendant_concept_id))
+            if int(row.descendant_concept_id) not in invalid:
+                descendants.setdefault(int(row.ancestor_concept_id), set()).add(int(row.descendant_concept_id))
     # Every root's concept row is among ``rows``: an ID root by its ID, a code root by its code.
     root_set = set(roots)
     names = {int(r.concept_id): r.concept_name for r in rows if r.concept_id in root_set and r.concept_name is not None}
@@ -111,6 +118,17 @@ def load_vocabulary(
     standard = {int(r.concept_id): r.standard_concept for r in rows if r.concept_id in root_set}
     return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found), domains,
                       standard)
+
+
+def _invalid_concepts(concept: DataFrame, ids: set[int]) -> set[int]:
+    """The concepts of ``ids`` whose ``concept`` row has an ``invalid_reason`` (not null, not
+    blank); none when the table has no such column. One Spark job (a filter, no join)."""
+    if not ids or "invalid_reason" not in concept.columns:
+        return set()
+    reason = F.trim(F.col("invalid_reason"))
+    rows = (concept.where(F.col("concept_id").isin(sorted(ids)) & reason.isNotNull() & (reason != ""))
+            .select("concept_id").collect())
+    return {int(r.concept_id) for r in rows}
 
 
 def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:

@@ -113,6 +113,8 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("concept_class_id", _S),
         ("standard_concept", _S),
         ("concept_code", _S),
+        # 'D' deprecated, 'U' upgraded: such a descendant is no member of a set (concepts.load_vocabulary)
+        ("invalid_reason", _S),
     ),
     "concept_ancestor": (
         ("ancestor_concept_id", _L),
@@ -131,6 +133,7 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "condition_occurrence": frozenset({"condition_status_concept_id", "condition_source_concept_id"}),
     "procedure_occurrence": frozenset({"procedure_source_concept_id"}),
     "device_exposure": frozenset({"device_source_concept_id"}),
+    "concept": frozenset({"invalid_reason"}),
 }
 
 # Event table -> (standard concept column, source concept column). Records are recognised by
