@@ -148,6 +148,35 @@ def test_export_plink_adapter_writes_what_hail_export_plink_writes(hl, tiny_mt, 
         export_plink(hl, multi.select_entries("GT"), str(tmp_path / "multi"))
 
 
+def test_listed_rows_are_exactly_the_rows_named(hl):
+    """``scoring.listed_rows`` (the export's row filter: SNVs of A/C/G/T as one int64 each, other
+    rows as tuples) keeps exactly the biallelic rows whose (contig, position, ref, alt) is listed,
+    as one set of those tuples did: not a row at a listed position with other alleles (nor ref
+    and alt swapped), not a listed SNV on another contig at the same position, a lower-case SNV
+    or an indel only as written; a listed contig off the reference keeps nothing."""
+    import pandas as pd
+
+    from trd_spark.pgs.scoring import listed_rows
+
+    file_rows = [("chr1", 100, "A", "C"), ("chr1", 100, "C", "A"), ("chr1", 100, "A", "G"), ("chr2", 100, "A", "C"),
+                 ("chr1", 101, "a", "c"), ("chr1", 101, "A", "C"), ("chr1", 200, "AT", "A"), ("chr1", 200, "A", "AT"),
+                 ("chrX", 300, "G", "T"), ("chrX", 301, "N", "T"), ("chr1", 248956422, "T", "G"),
+                 ("chrY", 57227415, "C", "*")]
+    listed = pd.DataFrame([("chr1", 100, "A", "C"), ("chr1", 101, "a", "c"), ("chr1", 200, "AT", "A"),
+                           ("chrX", 300, "G", "T"), ("chrX", 301, "N", "T"), ("chr1", 248956422, "T", "G"),
+                           ("chrY", 57227415, "C", "*"), ("chrUn_x", 5, "A", "C"), ("chr3", 100, "A", "C")],
+                          columns=["contig", "position", "ref", "alt"])
+    t = hl.Table.parallelize([{"c": c, "p": p, "ref": r, "alt": a} for c, p, r, a in file_rows],
+                             hl.tstruct(c=hl.tstr, p=hl.tint32, ref=hl.tstr, alt=hl.tstr))
+    t = t.annotate(locus=hl.locus(t.c, t.p, "GRCh38"), alleles=[t.ref, t.alt])
+    kept = t.filter(listed_rows(hl, listed, t.locus, t.alleles))
+    got = {(r.c, r.p, r.ref, r.alt) for r in kept.collect()}
+    assert got == set(file_rows) & set(listed.itertuples(index=False, name=None))
+    assert got == {("chr1", 100, "A", "C"), ("chr1", 101, "a", "c"), ("chr1", 200, "AT", "A"),
+                   ("chrX", 300, "G", "T"), ("chrX", 301, "N", "T"), ("chr1", 248956422, "T", "G"),
+                   ("chrY", 57227415, "C", "*")}
+
+
 @pytest.mark.parametrize(("rows", "problems"), [
     ([("1", "P", 1.0, 2, 0, 1), ("2", "P", 2.0, 2, 0, 1)], None),
     ([("1", "P", 1.0, 2, 0, 1), ("1", "P", 1.0, 2, 0, 1), ("1", "P", 1.0, 2, 0, 1), ("2", "P", float("nan"), 6, -1, 1),
