@@ -220,6 +220,13 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
     person_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()]
     birth_datetime = "CAST(birth_datetime AS DATE)" if "birth_datetime" in person_cols else "CAST(NULL AS DATE)"
     cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
+    concept_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['concept']}").fetchall()]
+    # A descendant whose concept row has an invalid_reason is no member (ATLAS's expansion; the
+    # chain's concepts.load_vocabulary); a concept table without the column keeps them all.
+    valid_descendant = (f"""AND NOT EXISTS (SELECT 1 FROM {src['concept']} v
+            WHERE v.concept_id = a.descendant_concept_id
+              AND NULLIF(TRIM(CAST(v.invalid_reason AS VARCHAR)), '') IS NOT NULL)"""
+                        if "invalid_reason" in concept_cols else "")
     x = con.execute
 
     x("CREATE TEMP TABLE refs (set_name VARCHAR, domain VARCHAR, kind VARCHAR, concept_id BIGINT, "
@@ -236,7 +243,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
         UNION
         SELECT r.set_name, r.domain, r.kind, r.root_id, CAST(a.descendant_concept_id AS BIGINT)
         FROM roots r JOIN {src['concept_ancestor']} a ON a.ancestor_concept_id = r.root_id
-        WHERE r.descendants""")
+        WHERE r.descendants {valid_descendant}""")
     x("""CREATE TEMP TABLE cset AS
         SELECT DISTINCT i.set_name, i.domain, i.root_id, i.concept_id FROM members i
         WHERE i.kind = 'include' AND NOT EXISTS (
