@@ -815,8 +815,8 @@ def run(ctx: StageContext) -> None:
                         "end follow-up with; a person without another death row is followed as alive); counted in "
                         "notes.quirks.birth_and_death.n_persons_death_undated")
         if quirks["birth_and_death"]["n_persons_death_not_in_person_table"]:  # persons: no count here
-            log.warning("phenotypes: death: row(s) whose person_id no person row has are not used (the CDM requires "
-                        "one; a death table of another release or extract?); counted in "
+            log.warning("phenotypes: death: row(s) of persons missing from the person table are not used (the CDM "
+                        "requires a person row; a death table of another release or extract?); counted in "
                         "notes.quirks.birth_and_death.n_persons_death_not_in_person_table")
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
