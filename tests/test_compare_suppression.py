@@ -175,3 +175,59 @@ def test_persons_in_both_releases_lacking_one_score_are_not_given_by_two_n_both(
     numbers = [v for v in shown.values() if isinstance(v, int)]
     assert not [(x, y) for x in numbers for y in numbers if 0 < abs(x - y) < 20], shown
     assert shown["P1"] == shown["P3"] == 500  # the largest, shown where nothing small depends on it
+
+
+def test_releases_exported_under_different_thresholds_are_compared_under_the_stricter():
+    """Privacy round 11, item 1: toy-r1 exported with ``small_count_threshold: 25`` and toy-r2
+    with 20, compared under 20. The comparison showed a change of 22 persons (1000 -> 1022),
+    a count of 1..24 under toy-r1's rule, and read toy-r1's labels as 20's (its ``suppressed``
+    as >= 20, its ``<25`` as 1..19), so its audit met bounds that the exports do not give.
+    Now it works under the stricter threshold (``comparison_threshold``) and reads each export's
+    labels by the threshold its ``_manifest.json`` names."""
+    from export_attacker import compare_leaks
+
+    from trd_spark.report.compare import comparison_threshold
+
+    assert comparison_threshold(20, 25, 20) == 25
+    a, b = _flow([1000, 300, 230, 400]), _flow([1022, 322, 230, 400])
+    out, for_export = cohort_size_changes(a, b, _as_exported(a), _as_exported(b), comparison_threshold(20, 25, 20),
+                                          export_thresholds=(25, 20))
+    assert compare_leaks(out, _as_exported(a), _as_exported(b), threshold=25) == [], out
+    assert out.set_index("step").loc["all_persons", "change"] == "<25", out
+    assert for_export is False  # the exports show 1000 and 1022: together they tell the 22
+
+    # toy-r1's "<25" (22 persons) stays "<25", never "<20"; toy-r2's "<20" stays "<20".
+    a, b = _flow([1000, 22, 10, 400]), _flow([1100, 60, 7, 400])
+    shown_a = _as_exported(a).assign(n=["1000", "<25", "<25", "400"])
+    shown_b = _as_exported(b).assign(n=["1100", "60", "<20", "400"])
+    out, _ = cohort_size_changes(a, b, shown_a, shown_b, 25, export_thresholds=(25, 20))
+    rows = out.set_index("step")
+    assert (rows.loc["with_mdd_diagnosis", "n_a"], rows.loc["mdd_included", "n_a"]) == ("<25", "<25"), out
+    assert rows.loc["mdd_included", "n_b"] == "<20", out
+    assert compare_leaks(out, shown_a, shown_b, threshold=25) == [], out
+
+
+def test_an_exports_labels_are_read_by_its_own_threshold():
+    """A ``<20`` of an export made under 20 is 1..19 to whoever holds it, not the 1..24 a ``<25``
+    of the comparison's threshold would be: A's 30 persons with an MDD diagnosis and its ``<20``
+    (7) included leave 11..29 excluded between the two steps, 18 wide, narrower than the 23 a
+    count of 1..24 must keep under the comparison's 25. Read as ``<25`` the audit saw 6..29 and
+    passed the folder for export. The outsider holding both exports and the comparison
+    (``export_attacker.Attacker``) must not narrow that group below 23 unless the folder is
+    marked not for export."""
+    from export_attacker import Attacker
+
+    a, b = _flow([1000, 30, 7, 400]), _flow([1000, 30, 7, 400])
+    shown_a = _as_exported(a).assign(n=["1000", "30", "<20", "400"])
+    shown_b = _as_exported(b).assign(n=["1000", "30", "<25", "400"])
+    out, for_export = cohort_size_changes(a, b, shown_a, shown_b, 25, export_thresholds=(20, 25))
+    att = Attacker(25)
+    for side, shown in (("a", shown_a), ("b", shown_b)):
+        for st, text in zip(shown["step"], shown["n"]):
+            att.cell((side, st), text)
+        for x, y in zip(STEPS[:2], STEPS[1:3]):
+            att.know({(side, x): 1, (side, y): -1, (side, "excluded", x, y): -1})
+    lo, hi = att.interval(("a", "excluded", "with_mdd_diagnosis", "mdd_included"))
+    assert (lo, hi) == (11.0, 29.0)
+    assert for_export is False or hi - lo >= 23, (lo, hi, out)
+    assert out.set_index("step").loc["mdd_included", "n_a"] == "<20"  # as A's export shows it

@@ -25,7 +25,7 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import EXPORT, Layout
+from trd_spark.layout import EXPORT, MANIFEST, Layout
 from trd_spark.logs import count_text, is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
@@ -47,8 +47,31 @@ KEYS = {"logistic": ["dataset", "definition", "contrast", "pgs_id"], "cox": ["da
 EFFECT = {"logistic": "odds_ratio", "cox": "hazard_ratio"}
 
 
+def comparison_threshold(threshold: int, *export_thresholds: int) -> int:
+    """The small-count threshold a comparison works under: the strictest of the config's
+    (``threshold``) and those the two releases were exported under (``export_threshold``). A
+    release exported under 25 and compared under 20 had changes of 20..24 persons shown (1000 ->
+    1022), counts of 1..24 by that release's rule."""
+    return max(threshold, *export_thresholds)
+
+
+def export_threshold(fs: FsLike, lay: Layout, default: int) -> int:
+    """The threshold a release's export was made under, as its ``export/_manifest.json`` names
+    it (``small_count_threshold``); ``default`` for an export whose manifest names none."""
+    manifest = json.loads(fs.read_text(lay.file(EXPORT, MANIFEST)))
+    return int(manifest.get("small_count_threshold") or default)
+
+
+def label_bounds(text: str, export_threshold: int) -> tuple[float, float | None]:
+    """What an export's label tells whoever holds it: ``<N`` 1..N-1, ``suppressed`` (or no row
+    where the flow has a count) at least the threshold that export was made under."""
+    if text.startswith("<") and text[1:].isdigit():
+        return 1.0, float(int(text[1:]) - 1)
+    return float(export_threshold), None
+
+
 def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.DataFrame, shown_b: pd.DataFrame,
-                        threshold: int) -> tuple[pd.DataFrame, bool]:
+                        threshold: int, export_thresholds: tuple[int, int] | None = None) -> tuple[pd.DataFrame, bool]:
     """Cohort-flow counts of A and B side by side with the change, audited as one table.
 
     ``flow_a``/``flow_b``: the releases' internal cohort_flow (definition, step_order, step,
@@ -57,13 +80,21 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
     each release's counts as its export shows them and hides further ones here until no change
     of 1..threshold-1 can be derived, nor a change of the persons excluded between two steps.
     A change next to a count an export hides is blank (``<T`` would bound that count).
+    ``threshold``: the comparison's (``comparison_threshold``: at least each export's);
+    ``export_thresholds``: those A's and B's exports were made under (default ``threshold``):
+    each export's labels are read as its own (``label_bounds``: B's ``<20`` is 1..19, A's
+    ``suppressed`` under 25 at least 25) and shown as that export shows them, and a count an
+    export shows that is under ``threshold`` (22, exported under 20, compared under 25) is
+    known to the outsider: fixed in the audit, shown here as ``<threshold``.
     Returns (table with n_a, n_b, change as text, ``for_export``): ``for_export`` is False when
-    this table had to hide a count that a release's export shows, i.e. the two exports together
-    reveal a small change.
+    this table had to hide a count that a release's export shows, or when the counts the exports
+    show pin a change by themselves, i.e. the two exports together reveal a small change.
     """
+    export_thresholds = export_thresholds or (threshold, threshold)
     values: dict[tuple, int] = {}
-    published, relations, pre = set(), [], {}
-    for tag, flow, shown in (("a", flow_a, shown_a), ("b", flow_b, shown_b)):
+    published, relations, pre, pre_bounds, known = set(), [], {}, {}, set()
+    for tag, flow, shown, t_export in (("a", flow_a, shown_a, export_thresholds[0]),
+                                       ("b", flow_b, shown_b, export_thresholds[1])):
         text = {(d, st): str(v) for d, st, v in zip(shown["definition"], shown["step"], shown["n"])}
         for definition, grp in flow.groupby("definition", sort=True):
             grp = grp.sort_values("step_order")
@@ -73,6 +104,9 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
                 published.add(c)
                 if not text.get(c[1:], "").isdigit():
                     pre[c] = text.get(c[1:], SECONDARY_LABEL)
+                    pre_bounds[c] = label_bounds(pre[c], t_export)
+                elif is_small_count(int(v), threshold):  # shown there under a lower threshold
+                    known.add(c)
             implicit, rels = chain_relations(cells, values, ("step_diff", tag, definition))
             values.update(implicit)
             relations += rels + partition_relations(cells, values)
@@ -91,10 +125,12 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
             values[between] = (values[("b", *x)] - values[("b", *y)]) - (values[("a", *x)] - values[("a", *y)])
             relations.append({("b", *x): 1, ("b", *y): -1, ("a", *x): -1, ("a", *y): 1, between: -1})
             signed.add(between)
-    hide = audit_suppression(values, published, relations, threshold, hidden=pre, signed=signed).hide
+    audit = audit_suppression(values, published, relations, threshold, hidden=pre, signed=signed,
+                              known=known, hidden_bounds=pre_bounds)
+    hide = audit.hide
 
     def shown_value(cell):
-        return hide.get(cell, values[cell]) if cell in values else ""
+        return pre.get(cell, hide.get(cell, values[cell])) if cell in values else ""
 
     a = flow_a[["definition", "step_order", "step"]]
     out = a.merge(flow_b[["definition", "step"]], on=["definition", "step"], how="outer")
@@ -116,7 +152,8 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
         return str(values[("b", d, st)] - values[("a", d, st)])
 
     out["change"] = [change(d, st) for d, st in zip(out["definition"], out["step"])]
-    for_export = set(hide) <= set(pre) | {c for c in published if is_small_count(values[c], threshold)}
+    for_export = (set(hide) <= set(pre) | {c for c in published if is_small_count(values[c], threshold)}
+                  and not audit.pinned_by_known)
     out = out.sort_values(["definition", "step_order"], kind="mergesort", na_position="last").reset_index(drop=True)
     return out[["definition", "step_order", "step", "n_a", "n_b", "change"]], for_export
 
@@ -261,23 +298,26 @@ def check_comparable(cfg: Config, fs: FsLike, *releases: str, rerun_options: str
 
 def compare_releases(
     spark: SparkSession, cfg: Config, release_a: str, release_b: str
-) -> tuple[dict[str, pd.DataFrame], bool]:
-    """({cohort_sizes, pgs_correlation, estimates}, for_export) for releases A and B, which
+) -> tuple[dict[str, pd.DataFrame], bool, int]:
+    """({cohort_sizes, pgs_correlation, estimates}, for_export, threshold) for releases A and B
+    (``threshold``: the one the comparison worked under, ``comparison_threshold``), which
     must have complete and current pgs, phenotypes, models and export outputs: the caller
     checks that first (``check_comparable``, as ``compare_releases_job`` does; each check
     hashes every output file of both releases, so it runs once)."""
     fs = Fs(spark)
-    threshold = cfg.report.small_count_threshold
     la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
+    exported = (export_threshold(fs, la, cfg.report.small_count_threshold),
+                export_threshold(fs, lb, cfg.report.small_count_threshold))
+    threshold = comparison_threshold(cfg.report.small_count_threshold, *exported)
 
     flow_a, flow_b = (read_table(spark, lay.table("phenotypes", "cohort_flow")).toPandas() for lay in (la, lb))
     sizes, for_export = cohort_size_changes(flow_a, flow_b, read_export(fs, la, "cohort_flow.tsv"),
-                                            read_export(fs, lb, "cohort_flow.tsv"), threshold)
+                                            read_export(fs, lb, "cohort_flow.tsv"), threshold, exported)
     out = {"cohort_sizes": sizes}
     out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
                                                spark.read.parquet(lb.table("pgs", "scores")), threshold)
     out["estimates"] = release_estimates(fs, la, lb)
-    return out, for_export
+    return out, for_export, threshold
 
 
 def _count_cell(text: object) -> str:
@@ -324,13 +364,13 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
     spark = command_session(cfg.spark)
     if not local:  # object-store outputs: read through Spark's file systems
         check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
-    tables, for_export = compare_releases(spark, cfg, release_a, release_b)
+    tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
     fs = Fs(spark)
     fs.mkdirs(out_dir)
     for name, df in tables.items():
         fs.write_text(f"{out_dir}/{name}.tsv", to_tsv(df))
-    fs.write_text(f"{out_dir}/{DISCLOSURE}", json.dumps(disclosure(for_export, cfg), indent=2, sort_keys=True))
+    fs.write_text(f"{out_dir}/{DISCLOSURE}", json.dumps(disclosure(for_export, threshold), indent=2, sort_keys=True))
     drop_checksum_files(out_dir)
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
@@ -342,8 +382,9 @@ NOT_FOR_EXPORT = ("NOT FOR EXPORT: the two releases' exports together reveal a c
                   "than the threshold; this comparison hides it, but must stay on the workbench")
 
 
-def disclosure(for_export: bool, cfg: Config) -> dict:
+def disclosure(for_export: bool, threshold: int) -> dict:
     """What ``_disclosure.json`` in a comparison folder says: whether it may leave the
-    workbench, under which threshold, and why not."""
-    return {"for_export": for_export, "small_count_threshold": cfg.report.small_count_threshold,
+    workbench, under which threshold (``comparison_threshold``: the strictest of the config's
+    and the two exports'), and why not."""
+    return {"for_export": for_export, "small_count_threshold": threshold,
             "note": "counts audited like an export" if for_export else NOT_FOR_EXPORT}

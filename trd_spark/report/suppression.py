@@ -5,7 +5,7 @@ Zero is allowed to leave the workbench, as are counts >= threshold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
@@ -78,11 +78,14 @@ _EPS = 1e-6
 class AuditResult:
     """Outcome of ``audit_suppression``: ``hide`` maps a published cell to its label ("<T" or
     "suppressed"), ``dropped`` lists units removed whole (e.g. a Kaplan-Meier curve set), and
-    ``intervals`` holds each sensitive cell's final (min, max) for an outsider."""
+    ``intervals`` holds each sensitive cell's final (min, max) for an outsider;
+    ``pinned_by_known`` the sensitive cells left narrow because ``known`` cells alone pin them
+    (another export's counts: no label here can hide them)."""
 
     hide: dict
     dropped: set
     intervals: dict
+    pinned_by_known: set = field(default_factory=set)
 
 
 def _components(n_cells: int, rel: np.ndarray) -> list[list[int]]:
@@ -212,6 +215,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
     hidden: dict | None = None, known: set | None = None, signed: set | None = None, dropped: set | None = None,
+    hidden_bounds: dict | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -222,7 +226,10 @@ def audit_suppression(
     bounded by >= 0 only. Published cells of 1..threshold-1 are hidden as "<threshold" first;
     secondary suppression hides single cells of at least ``threshold`` ("suppressed") or whole
     units, never zeros. ``hidden``: published cells already hidden elsewhere (cell -> label,
-    e.g. as another export shows them). ``dropped``: units left out from the start (a curve
+    e.g. as another export shows them). ``hidden_bounds``: for such cells hidden under another
+    threshold, cell -> (least, largest or None) that label tells (``<25`` of an export made under
+    25: (1, 24), its ``suppressed``: (25, None)); default the range of the label under
+    ``threshold``. ``dropped``: units left out from the start (a curve
     set an export of the same counts left out). ``known``: unpublished cells an outsider knows
     exactly from elsewhere (e.g. persons scored in each release of a comparison, another
     release's counts: ``tables.prior_counts``), or published cells an earlier export of the
@@ -241,6 +248,7 @@ def audit_suppression(
     be protected.
     """
     units, known, signed = units or {}, known or set(), signed or set()
+    hidden_bounds = {k: b for k, b in (hidden_bounds or {}).items() if k in (hidden or {})}
     keys = sorted(values, key=str)
     index = {k: i for i, k in enumerate(keys)}
     rel_all = np.zeros((len(relations), len(keys)))
@@ -286,6 +294,8 @@ def audit_suppression(
                 out.append((-np.inf, None))
             elif k not in published or unit_of[k] in dropped:
                 out.append((0.0, None))
+            elif k in hidden_bounds:
+                out.append(hidden_bounds[k])
             elif k in hide:
                 out.append((1.0, float(low)) if hide[k] != SECONDARY_LABEL else (float(threshold), None))
             elif everything_hidden and truth[c] > 0:
@@ -301,6 +311,7 @@ def audit_suppression(
             hide[u] = SECONDARY_LABEL
 
     intervals: dict = {}
+    pinned: set = set()
     for comp in _components(len(keys), rel_all):
         # A known cell is out of this export's hands (another export's count, known exactly or
         # taken as known: ``tables.prior_counts``); what it must protect is the rest.
@@ -323,6 +334,7 @@ def audit_suppression(
                 k_lo, k_hi = solver.interval(bounds_for(comp, everything_hidden=True, known_free=True), j)
                 if k_hi - k_lo > _EPS:  # pinned by another release's counts only (see the docstring)
                     intervals[keys[c]] = (lo, hi)
+                    pinned.add(keys[c])
                     continue
             if need <= _EPS:
                 raise TrdSparkError(f"suppression audit: hidden count {_describe(keys[c])} is determined by the labels "
@@ -349,7 +361,7 @@ def audit_suppression(
                     raise TrdSparkError(f"suppression audit: hidden count {_describe(keys[c])} still narrow; export not "
                                         "written")
             intervals[keys[c]] = (lo, hi)
-    return AuditResult(hide=hide, dropped=dropped, intervals=intervals)
+    return AuditResult(hide=hide, dropped=dropped, intervals=intervals, pinned_by_known=pinned)
 
 
 def chain_relations(cells: list, values: dict, prefix: tuple) -> tuple[dict, list[dict]]:
