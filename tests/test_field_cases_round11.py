@@ -140,3 +140,6 @@ def test_a_set_leaves_out_descendants_the_vocabulary_made_invalid(spark):
         MDD_CONCEPT, kids["valid"], kids["blank"]}
     older = concept.drop("invalid_reason")
     assert expand_concept_set(mdd, load_vocabulary([mdd], older, ancestor)) == {MDD_CONCEPT, *kids.values()}
+    # A concept the set names is kept whatever its invalid_reason (ATLAS filters descendants only).
+    named = ConceptSet(domain="condition", include=[ConceptRef(concept_id=kids["deprecated"], name="old")])
+    assert expand_concept_set(named, load_vocabulary([named], concept, ancestor)) == {kids["deprecated"]}

@@ -156,7 +156,10 @@ def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
                   "variants at multi-allelic sites scored, as plink2 --score scores them, where pgsc_calc's default",
                   "<dt>Sources</dt><dd>TRD as at least 2 failed adequate antidepressant trials (Gaynes et al.",
                   # the control rule's drugs: the trials' antidepressants and its own sets (esketamine)
-                  "controls: no depression_spectrum diagnosis and no antidepressant (antidepressants, esketamine) ever"):
+                  "controls: no depression_spectrum diagnosis and no antidepressant (antidepressants, esketamine) ever",
+                  # the expansion rule of every set (concepts.load_vocabulary; README "Concepts")
+                  "descendants whose concept row has an invalid_reason (deprecated or upgraded) are left out, as "
+                  "OHDSI's ATLAS expands a set; records are read by their standard concept only"):
         assert words in html, words
     trials = cfg.phenotypes.trials.model_copy(update={"pre_index_window_days": 30})
     models = cfg.models.model_copy(update={"ph_time_transform": "km"})

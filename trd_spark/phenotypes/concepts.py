@@ -6,10 +6,13 @@ each is expanded through ``concept_ancestor``; the concept itself is always kept
 the (possibly trimmed) ancestor table lacks its level-0 self row. Excludes are expanded the
 same way and removed.
 
-``load_vocabulary`` runs (at most) two small Spark queries for ALL study concept sets and
+``load_vocabulary`` runs (at most) three small Spark queries for ALL study concept sets and
 collects only the vocabulary rows they reach: its size is that of the concept sets (thousands
-of IDs on RxNorm/SNOMED), never of the person-level data. Downstream the expanded IDs filter
-the event tables once, as the broadcast side of a semi join (``id_frame``), instead of joining
+of IDs on RxNorm/SNOMED), never of the person-level data. A descendant whose ``concept`` row
+has an ``invalid_reason`` (deprecated or upgraded) is no member, as OHDSI's ATLAS expands a set;
+a concept the set names is kept whatever its ``invalid_reason``, as ATLAS keeps it (its
+codeset query filters the descendants only). Downstream the expanded IDs filter the event
+tables once, as the broadcast side of a semi join (``id_frame``), instead of joining
 them with vocabulary tables again and again; the small filtered frames then use ``isin``.
 """
 

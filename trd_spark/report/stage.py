@@ -250,6 +250,12 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
         "Release": cfg.release,
         "Datasets": ds,
         "EHR data cutoff": str(cfg.omop.data_cutoff_date),
+        # The expansion rule of concepts.load_vocabulary / expand_concept_set (README "Concepts").
+        "Concept sets": ("OMOP concepts listed in phenotypes.concept_sets, each with its descendants in the "
+                         "data's concept_ancestor table (unless the set says otherwise), less the set's excluded "
+                         "concepts and their descendants; descendants whose concept row has an invalid_reason "
+                         "(deprecated or upgraded) are left out, as OHDSI's ATLAS expands a set; records are read "
+                         "by their standard concept only"),
         "MDD": (f"at least {ph.mdd.min_diagnoses} diagnoses ({ph.mdd.concept_set}) on distinct dates, age "
                 f"&ge; {ph.mdd.min_age_at_index} at the first; excluded: {', '.join(ph.mdd.exclude_concept_sets)}; "
                 f"controls: no {ph.mdd.control_exclusion_concept_set} diagnosis and no antidepressant "
