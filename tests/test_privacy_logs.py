@@ -211,3 +211,41 @@ def test_the_observation_period_line_gives_no_person_count_the_export_hides():
                    "n_open_periods <20"
     records = quirk_log_text("antidepressant_exposures", {"n_records": 8052, "n_duplicates_removed": 232}, T)
     assert records == "antidepressant_exposures: n_records 8,052, n_duplicates_removed 232"
+
+
+def test_a_gate_at_twenty_or_more_persons_bounds_no_small_group_with_the_export(caplog):
+    """Privacy round 11, item 2: a person gate whose count is 20 or more decides on the exact
+    share, so whether it warned tells count < level x total (or >=). 400 persons, 36 without an
+    observation period, 30 excluded only for records outside their follow-up: the two steps
+    differ by 6, so the audit hides the 36 (``suppressed``: 30..400 for the outsider, the 6 then
+    anywhere in 0..370). The no_observation_period gate (warning at 10%) did not fire: the 36 is
+    under 40, so 30..40, and the 6 between the steps 0..10 (fails on 8641b16: the audit did not
+    know the gate). The report's audit now
+    states each person gate's outcome as an inequality (``ReleaseCounts.gates``)."""
+    import pandas as pd
+
+    from trd_spark.config import GateThreshold
+    from trd_spark.gates import check_gate
+    from trd_spark.report.tables import ReleaseCounts
+
+    steps = [("all_persons", 400), ("no_observation_period", 36), ("excluded_outside_followup_only", 30)]
+    gate = check_gate("no_observation_period", 36, 400, GateThreshold(warn=0.1, error=None), what="persons",
+                      cause="-", where="phenotypes", persons_below=T)
+    fired = any("gate no_observation_period" in r.getMessage() for r in caplog.records)
+    assert gate["level"] == ("warning" if fired else "ok") == "ok"
+    rc = ReleaseCounts(
+        cohort_flow=pd.DataFrame({"definition": "all", "step_order": [1, 2, 3], "step": [s for s, _ in steps],
+                                  "n": [n for _, n in steps]}),
+        cohort_counts=None, logistic=pd.DataFrame(columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+        cox=None, pgs_distribution=None, primary_definition="A",
+        gates={"no_observation_period": {**gate, "warn": 0.1}})
+    flow = suppress_release(rc, T)["cohort_flow"]
+    a = Attacker(T)
+    shown = dict(zip(flow["step"], flow["n"].astype(str)))
+    for s, _ in steps:
+        a.cell(s, shown[s])
+    a.know({"no_observation_period": 1, "excluded_outside_followup_only": -1, "between": -1})  # 36 - 30
+    # The run log: the gate did not warn, so (the count being 20 or more) 36 < 10% of 400.
+    a.know({"no_observation_period": 1, "all_persons": -0.1, "slack": 1})
+    lo, hi = a.interval("between")
+    assert hi - lo >= T - 2, (lo, hi, shown)

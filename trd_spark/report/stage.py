@@ -43,6 +43,7 @@ from trd_spark.report.figures import (
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import (
+    GATE_CELLS,
     HIDDEN_COUNTS_FORMAT,
     NEWER_RECORD_ADVICE,
     QUANTILE_LEVELS,
@@ -534,7 +535,7 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
 def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  standardisation_fallback: dict[str, dict[str, str]] | None = None,
                  other_exports: dict[str, dict] | None = None,
-                 audited: dict[str, pd.DataFrame] | None = None) -> dict[str, str]:
+                 audited: dict[str, pd.DataFrame] | None = None, gates: dict[str, dict] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure but for filling ``audited``.
 
@@ -547,7 +548,10 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
 
     ``audited``: when given, filled with ``tables.suppress_release``'s tables (the counts as the
     export shows them; ``run`` records how report.html shows the genotyped -> analysed table,
-    which no TSV carries: ``tables.hidden_counts``)."""
+    which no TSV carries: ``tables.hidden_counts``).
+
+    ``gates``: the phenotypes manifest's ``notes.gates`` (gate -> n, total, level): whether a
+    person gate warned is in the run log, an inequality the audit states (``tables.gate_relations``)."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -563,6 +567,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         discovery_significance=cfg.models.discovery_significance,
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
         if t.get("dataset_flow") is not None else None,
+        gates={name: {**g, "warn": getattr(cfg.phenotypes.gates, name).warn} for name, g in (gates or {}).items()
+               if name in GATE_CELLS and isinstance(g, dict)},
     )
     safe = suppress_release(rc, threshold)
     if audited is not None:
@@ -787,7 +793,8 @@ def run(ctx: StageContext) -> dict[str, str]:
     # Before the report's manifest (which holds the current export's hidden counts) is replaced.
     archive_export(ctx.fs, cfg)
     audited: dict[str, pd.DataFrame] = {}
-    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited)
+    files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited,
+                         gates=(ctx.manifest("phenotypes").get("notes") or {}).get("gates"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():

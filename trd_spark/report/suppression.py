@@ -215,7 +215,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
     hidden: dict | None = None, known: set | None = None, signed: set | None = None, dropped: set | None = None,
-    hidden_bounds: dict | None = None,
+    hidden_bounds: dict | None = None, slack: set | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -236,6 +236,8 @@ def audit_suppression(
     same counts shows (hiding them here protects nothing): fixed in the audit, never hidden to
     protect another, not protected themselves (this export cannot hide them; a small change
     from them is protected).
+    ``slack``: unpublished cells >= 0 that are no count (an inequality's slack, e.g. a gate's
+    level x total less its count: ``tables.gate_relations``): never sensitive.
     ``signed``: unpublished cells whose value may be negative (a net change, e.g. persons newly
     excluded between two steps minus those no longer excluded: ``values`` holds the signed
     count), unbounded for the outsider and sensitive when their size is 1..threshold-1.
@@ -247,7 +249,7 @@ def audit_suppression(
     relations do not hold (a bug in the caller), TrdSparkError (exit code 1) if a cell cannot
     be protected.
     """
-    units, known, signed = units or {}, known or set(), signed or set()
+    units, known, signed, slack = units or {}, known or set(), signed or set(), slack or set()
     hidden_bounds = {k: b for k, b in (hidden_bounds or {}).items() if k in (hidden or {})}
     keys = sorted(values, key=str)
     index = {k: i for i, k in enumerate(keys)}
@@ -315,7 +317,8 @@ def audit_suppression(
     for comp in _components(len(keys), rel_all):
         # A known cell is out of this export's hands (another export's count, known exactly or
         # taken as known: ``tables.prior_counts``); what it must protect is the rest.
-        sensitive = [c for c in comp if is_small_count(abs(truth[c]), threshold) and keys[c] not in known]
+        sensitive = [c for c in comp if is_small_count(abs(truth[c]), threshold) and keys[c] not in known
+                     and keys[c] not in slack]
         if not sensitive:
             continue
         rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])

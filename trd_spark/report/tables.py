@@ -77,6 +77,44 @@ class ReleaseCounts:
     discovery_dataset: str | None = None
     # The corrected p of the discovery fit that replication.tsv shows (models.discovery_significance).
     discovery_significance: str = "q_fdr"
+    # The person gates' records (phenotypes manifest ``notes.gates``: n, total, level) with the
+    # warning level they were checked against (``warn``): ``gate_relations``.
+    gates: dict[str, dict] | None = None
+
+
+# Person gates whose count and total are both cells of the export: (count cell, total cell).
+GATE_CELLS = {"no_observation_period": (("flow", ALL_DEFINITIONS, str(FlowStep.NO_OBSERVATION_PERIOD)),
+                                        ("flow", ALL_DEFINITIONS, str(FlowStep.ALL_PERSONS)))}
+GATE_SLACK = "gate_slack"
+
+
+def gate_relations(gates: dict[str, dict] | None, values: dict) -> list[dict]:
+    """What a person gate's outcome tells with the export, as relations of the audit. A gate
+    whose count is 0 or T or more decides on its exact share (``gates.share_range``): whether its
+    WARNING is in the run log tells count >= warn x total, or below. 250 persons, 24 without an
+    observation period (hidden: 20..250 to an outsider) and a 10% gate that did not warn put the
+    24 in 20..24, and the 30 excluded only for records outside their follow-up then told the 6
+    between the two steps within 6..10. Each such inequality is an equation with a slack cell
+    (``GATE_SLACK``, >= 0, no count: the audit never protects it), stated where it holds on the
+    data (a small count's gate decides on its label and may warn below the level: its relation
+    is then left out, the warning telling nothing the label does not). Adds the slack cells to
+    ``values``."""
+    out = []
+    for name, (n_cell, total_cell) in GATE_CELLS.items():
+        g = (gates or {}).get(name)
+        if not g or g.get("warn") is None or n_cell not in values or total_cell not in values:
+            continue
+        n, total = values[n_cell], values[total_cell]
+        if (int(g["n"]), int(g["total"])) != (n, total):  # not the counts the export shows
+            continue
+        warned, level = g.get("level") == "warning", float(g["warn"])
+        slack = n - level * total if warned else level * total - n
+        if slack < 0:
+            continue
+        sign = 1 if warned else -1
+        values[(GATE_SLACK, name)] = slack
+        out.append({n_cell: sign, total_cell: -sign * level, (GATE_SLACK, name): -1})
+    return out
 
 
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
@@ -647,6 +685,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
             if all(c in values for c in nesting) and sum(values[c] * sign for c, sign in nesting.items()) == 0:
                 relations.append(nesting)
 
+    relations += gate_relations(rc.gates, values)
+
     status: dict = {}
     if rc.cohort_counts is not None:
         for r in rc.cohort_counts.itertuples(index=False):
@@ -1035,7 +1075,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
                               known={k for k in values if k[0] == "prior"} | {k for k, label in carried.items()
                                                                              if label == SHOWN},
                               signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
-                              dropped={k for k, label in carried.items() if label == DROPPED})
+                              dropped={k for k, label in carried.items() if label == DROPPED},
+                              slack={k for k in values if k[0] == GATE_SLACK})
     hide = audit.hide
 
     def shown(key, v):
