@@ -573,3 +573,148 @@ def test_rows_read_in_place_as_their_slice_reads(prefix, rows):
     assert len(in_place) == rows.count("\n")  # a blank line is a row (of nulls)
     for blank in ("", "\n \n"):  # no rows, only blanks: the line parser's case
         assert sf.read_body_arrow(blank + text, ["c1", "c2"], start=0, end=len(blank)) is None
+
+
+# --------------------------------------------------------------------------------------------
+# scoring files parsed ahead, while the Spark session starts (issue 16)
+# --------------------------------------------------------------------------------------------
+def _score_files(tmp_path: Path, n: int = 3, *, gz: bool = True) -> list[Path]:
+    """``n`` copies of PGS000901.txt, each its own score (PGS00090<i>), gzipped (else plain
+    text under the same name: the reader goes by the bytes)."""
+    text = (DATA / "PGS000901.txt").read_text()
+    paths = []
+    for i in range(n):
+        path = tmp_path / f"PGS00090{i + 1}.txt.gz"
+        data = text.replace("PGS000901", f"PGS00090{i + 1}").encode()
+        path.write_bytes(gzip.compress(data) if gz else data)
+        paths.append(path)
+    return paths
+
+
+def _pgs(tmp_path: Path, **kw):
+    from trd_spark.config import PgsSettings
+
+    return PgsSettings(scoring_files=[str(tmp_path / "*.txt.gz")], trait_panel="unused.yaml", **kw)
+
+
+def _assert_same_files(got, expected) -> None:
+    assert [f.path for f in got] == [f.path for f in expected]
+    for a, b in zip(got, expected, strict=True):
+        pd.testing.assert_frame_equal(a.variants, b.variants, check_exact=True)
+        assert (a.header, a.notes, a.positions_from, a.n_duplicates_dropped) == (
+            b.header, b.notes, b.positions_from, b.n_duplicates_dropped)
+
+
+def _ahead_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "scoring-files-ahead"]
+
+
+def test_files_parsed_ahead_are_taken_once_as_parsed(tmp_path, caplog):
+    """A ``ParseAhead`` (the CLI starts one while Spark starts) parses the files in a thread;
+    ``read_scoring_files`` takes its result (logged, with the parse's seconds) instead of
+    parsing: the same ScoringFiles as a parse of its own. Taken once: a second read parses."""
+    import logging
+
+    import trd_spark.pgs.scoring_files as sf
+
+    _score_files(tmp_path)
+    pgs = _pgs(tmp_path, duplicate_variants="first")
+    expected = sf.read_scoring_files(None, pgs, "GRCh38")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.scoring_files"), sf.parsed_ahead(pgs, ["GRCh38"]):
+        got = sf.read_scoring_files(None, pgs, "GRCh38")
+        again = sf.read_scoring_files(None, pgs, "GRCh38")
+    taken = [r.getMessage() for r in caplog.records if "parsed while the session started" in r.getMessage()]
+    assert len(taken) == 1 and taken[0].startswith("3 scoring files for GRCh38 parsed while")
+    _assert_same_files(got, expected)
+    _assert_same_files(again, expected)
+    assert not _ahead_threads() and not sf._AHEAD
+
+
+def test_files_parsed_ahead_for_other_options_or_edited_since_are_parsed_again(tmp_path, caplog):
+    """The result is taken only for the options and files the reader asks for as they are now:
+    another build's or another option's read parses itself, and a file written after the
+    thread read it (same size, its mtime put back: only its ctime tells) is parsed again."""
+    import logging
+    import os
+
+    import trd_spark.pgs.scoring_files as sf
+
+    paths = _score_files(tmp_path, gz=False)
+    pgs = _pgs(tmp_path)
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.scoring_files"):
+        with sf.parsed_ahead(pgs, ["GRCh38"]) as ahead:
+            ahead.wait()
+            with pytest.raises(InputDataError, match="on build GRCh38"):  # another build: its own parse
+                sf.read_scoring_files(None, pgs, "GRCh37")
+            sf.read_scoring_files(None, _pgs(tmp_path, max_abs_weight=100.0), "GRCh38")  # another option
+            st = os.stat(paths[1])
+            paths[1].write_bytes(paths[1].read_bytes().replace(b"\t0.5\n", b"\t0.7\n"))
+            os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns))
+            assert (os.stat(paths[1]).st_size, os.stat(paths[1]).st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+            got = sf.read_scoring_files(None, pgs, "GRCh38")
+    assert not any("parsed while the session started" in r.getMessage() for r in caplog.records)
+    assert any("changed since they were parsed ahead: parsed again" in r.getMessage() for r in caplog.records)
+    assert got[1].variants["effect_weight"].iloc[0] == 0.7 and got[0].variants["effect_weight"].iloc[0] == 0.5
+
+
+@pytest.mark.parametrize("bad", ["weight", "truncated"])
+def test_an_error_parsed_ahead_is_raised_by_the_read_as_its_own_parse_raises_it(tmp_path, bad):
+    """Files that do not parse: starting and waiting for the ahead raise nothing; the read
+    raises the error its own parse raises (one line naming the file, and the line where it has
+    one), the first failing file in file order; nothing is left running."""
+    import trd_spark.pgs.scoring_files as sf
+
+    paths = _score_files(tmp_path)
+    for p in paths[1:]:
+        data = p.read_bytes()
+        p.write_bytes(gzip.compress(gzip.decompress(data).replace(b"\t-1.0\n", b"\tabc\n")) if bad == "weight"
+                      else data[: len(data) // 2])
+    pgs = _pgs(tmp_path)
+    with pytest.raises(InputDataError) as own:
+        sf.read_scoring_files(None, pgs, "GRCh38")
+    with sf.parsed_ahead(pgs, ["GRCh38"]) as ahead:
+        ahead.wait()
+        with pytest.raises(InputDataError) as taken:
+            sf.read_scoring_files(None, pgs, "GRCh38")
+    assert (str(taken.value), taken.value.where) == (str(own.value), own.value.where)
+    assert own.value.where == (f"{paths[1]}:17" if bad == "weight" else str(paths[1]))
+    assert not _ahead_threads() and not sf._AHEAD
+
+
+def test_an_ahead_closed_untaken_stops_and_is_forgotten(tmp_path):
+    """Closed before anything took its result (a JVM that failed to start, an interrupt): the
+    thread is joined, no result is kept, and a later read parses for itself."""
+    import trd_spark.pgs.scoring_files as sf
+
+    _score_files(tmp_path, 8)
+    pgs = _pgs(tmp_path)
+    with sf.parsed_ahead(pgs, ["GRCh38", "GRCh37"]) as ahead:
+        assert sf._AHEAD == [ahead]
+    assert not _ahead_threads() and not sf._AHEAD and not ahead._parsed
+    assert len(sf.read_scoring_files(None, pgs, "GRCh38")) == 8
+    uri = sf.ParseAhead(_pgs(tmp_path).model_copy(update={"scoring_files": ["gs://b/s/*.txt.gz"]}), ["GRCh38"]).start()
+    assert not sf._AHEAD and not _ahead_threads()  # read through Spark once it runs: not ahead
+    uri.close()
+
+
+def test_the_cli_parses_ahead_only_when_the_pgs_stage_will_run(tmp_path):
+    """``pipeline.scoring_files_parsed_ahead`` (around the CLI's session start) starts a parse
+    of the pgs stage's scoring files, through the stage's config view, only when that stage is
+    requested and will run (no complete output here, or --force); not for other stages."""
+    from trd_spark.config import load_config
+    from trd_spark.pgs import scoring_files as sf
+    from trd_spark.pipeline import scoring_files_parsed_ahead
+
+    _score_files(tmp_path)
+    cfg = load_config(overrides={"output_root": str(tmp_path / "out"),
+                                 "pgs": {"scoring_files": [str(tmp_path / "*.txt.gz")],
+                                         "trait_panel": "trait_panel_toy.yaml"}})
+    for stages, force, started in ((None, False, True), (["pgs"], False, True), (["phenotypes", "cohort"], True, False)):
+        with scoring_files_parsed_ahead(cfg, stages, force=force):
+            assert len(sf._AHEAD) == started, stages
+            if started:
+                assert [o.target_build for o in sf._AHEAD[0].options] == ["GRCh38"]
+                assert len(sf.read_scoring_files(None, cfg.pgs, "GRCh38")) == 3
+        assert not sf._AHEAD and not _ahead_threads()

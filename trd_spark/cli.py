@@ -474,7 +474,14 @@ def _stop_spark_quietly() -> None:
 def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     from trd_spark.io import Fs
     from trd_spark.logs import OUTSIDE_STAGES
-    from trd_spark.pipeline import ensure_toy_data, load_truth, run_stages, skip_all_without_spark, summary_table_counts
+    from trd_spark.pipeline import (
+        ensure_toy_data,
+        load_truth,
+        run_stages,
+        scoring_files_parsed_ahead,
+        skip_all_without_spark,
+        summary_table_counts,
+    )
     from trd_spark.preflight import check_inputs, check_output_root, toy_data_pending
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
     from trd_spark.session import command_session
@@ -507,6 +514,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
             results = skip_all_without_spark(cfg, stages, force=args.force)
             spark = None
             if results is None:
+                # The pgs stage's scoring files are parsed in a thread while Spark and Hail start.
+                stack.enter_context(scoring_files_parsed_ahead(cfg, stages, force=args.force))
                 spark = command_session(cfg.spark)
                 _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
                 if needs_spark_fs(cfg):

@@ -39,7 +39,11 @@ import io
 import logging
 import os
 import re
+import threading
+import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -443,28 +447,189 @@ def read_scoring_files(
 
     Files are parsed in a thread per core: the reading and the checks run mostly in Arrow's
     and numpy's C code, which release the GIL (61 files of 200k variants: issue 16). The first
-    failing file in file order raises its error, as a serial loop would."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def read(path: str) -> ScoringFile:
-        return read_scoring_file(path, target_build=target_build, duplicate_variants=pgs.duplicate_variants,
-                                 liftover=pgs.liftover is not None, match_rsid=pgs.match_rsid,
-                                 max_abs_weight=pgs.max_abs_weight, spark=spark)
-
+    failing file in file order raises its error, as a serial loop would. When a ``ParseAhead``
+    parsed the same files (same paths, size, mtime, ctime and inode) with the same options, its
+    result (or its error) is taken instead of parsing them again."""
     paths = scoring_file_paths(spark, pgs.scoring_files)
     other = set(other_build_copies(paths, target_build))
     if other:
         log.info("%d PGS Catalog file(s) harmonised to another build than %s left out (that build's copy of "
                  "each score is listed): %s", len(other), target_build, ", ".join(sorted(other)))
         paths = [p for p in paths if p not in other]
+    options = _ParseOptions.of(pgs, target_build)
+    files = next((f for ahead in list(_AHEAD) if (f := ahead.take(paths, options)) is not None), None)
+    if files is None:
+        files = _parse_files(paths, options, spark)
+    check_one_file_per_score(files)
+    return files
+
+
+@dataclass(frozen=True)
+class _ParseOptions:
+    """What a scoring file's parse depends on besides its text (``read_scoring_file``'s options)."""
+    target_build: str
+    duplicate_variants: Literal["error", "first"]
+    liftover: bool
+    match_rsid: bool
+    max_abs_weight: float | None
+
+    @classmethod
+    def of(cls, pgs: PgsSettings, target_build: str) -> _ParseOptions:
+        return cls(target_build, pgs.duplicate_variants, pgs.liftover is not None, pgs.match_rsid, pgs.max_abs_weight)
+
+
+class _Cancelled(Exception):
+    """A ``ParseAhead`` closed before its parse ended: the files not yet started are skipped."""
+
+
+def _parse_files(paths: list[str], options: _ParseOptions, spark: SparkSession | None,
+                 cancel: threading.Event | None = None) -> list[ScoringFile]:
+    """``paths`` parsed with ``options`` in a thread per core (``read_scoring_files``); the first
+    failing file in file order raises its error. ``cancel`` set: files not yet started raise
+    ``_Cancelled`` instead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(path: str) -> ScoringFile:
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled
+        return read_scoring_file(path, target_build=options.target_build, duplicate_variants=options.duplicate_variants,
+                                 liftover=options.liftover, match_rsid=options.match_rsid,
+                                 max_abs_weight=options.max_abs_weight, spark=spark)
+
     # Threads: the cores this process may use (cgroup/affinity, not the host's count), at most
     # MAX_PARSE_THREADS: each thread holds one file's parse intermediates on the driver, and
     # a multi-million-variant score's are large.
     threads = min(len(paths), len(os.sched_getaffinity(0)), MAX_PARSE_THREADS)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        files = list(pool.map(read, paths))
-    check_one_file_per_score(files)
-    return files
+        return list(pool.map(read, paths))
+
+
+def _file_state(path: str) -> tuple[int, int, int, int] | None:
+    """(size, mtime_ns, ctime_ns, inode) of a local file, None when it cannot be read: any write
+    changes its ctime, so equal states mean the bytes a parse read are the file's now."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+@dataclass
+class _Parsed:
+    """One build's parse by a ``ParseAhead``: the files, their states before the parse read them,
+    the parsed files or the error the parse raised, and its wall seconds."""
+    paths: list[str]
+    states: list[tuple[int, int, int, int] | None]
+    result: list[ScoringFile] | Exception
+    seconds: float
+
+
+# The ParseAheads started and not yet closed (``read_scoring_files`` asks each): at most one per
+# run in practice, registered and removed by the thread that starts and closes it.
+_AHEAD: list[ParseAhead] = []
+
+
+class ParseAhead:
+    """Local scoring files parsed in a background thread, one build after another, while the
+    caller does something else: the CLI starts Spark and Hail meanwhile
+    (``pipeline.scoring_files_parsed_ahead``; issue 16: the parse, 6-8 s at 61 files of 200k
+    variants, ran after the JVM's start, which mostly waits). ``read_scoring_files`` then takes
+    a build's result (once) instead of parsing: only for the same paths, each file unchanged
+    since the thread read it (``_file_state``), and the same options; its error, if the parse
+    failed, is raised there, where the parse would have raised it. The thread logs and prints
+    nothing (while the JVM starts, this process's stdout and stderr go to the run log:
+    ``session.jvm_output_to_log``). ``close`` cancels what has not started and joins the thread.
+
+    ``pgs`` (the config's, or the pgs stage's view of it) is read here, in the caller's thread;
+    scoring files on a URI need the Spark session (``start`` then does nothing)."""
+
+    def __init__(self, pgs: PgsSettings, builds: list[str]) -> None:
+        self.patterns = list(pgs.scoring_files)
+        self.options = [_ParseOptions.of(pgs, b) for b in dict.fromkeys(builds)]
+        self._parsed: dict[_ParseOptions, _Parsed] = {}
+        self._ready = {o: threading.Event() for o in self.options}
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ParseAhead:
+        """Start the thread (not for scoring files on a URI) and register this for ``read_scoring_files``."""
+        if not any(is_uri(p) for p in self.patterns):
+            self._thread = threading.Thread(target=self._run, name="scoring-files-ahead", daemon=True)
+            self._thread.start()
+            _AHEAD.append(self)
+        return self
+
+    def _run(self) -> None:
+        try:
+            for options in self.options:
+                if self._cancel.is_set():
+                    return
+                try:
+                    paths = scoring_file_paths(None, self.patterns)
+                except Exception:  # the stage expands them again and raises this itself
+                    self._ready[options].set()
+                    continue
+                other = set(other_build_copies(paths, options.target_build))
+                paths = [p for p in paths if p not in other]
+                states = [_file_state(p) for p in paths]
+                t0 = time.perf_counter()
+                result: list[ScoringFile] | Exception
+                try:
+                    result = _parse_files(paths, options, None, self._cancel)
+                except _Cancelled:
+                    return
+                except Exception as e:  # raised where the stage takes it
+                    result = e
+                self._parsed[options] = _Parsed(paths, states, result, time.perf_counter() - t0)
+                self._ready[options].set()
+        finally:
+            for ready in self._ready.values():
+                ready.set()
+
+    def wait(self) -> None:
+        """Until the thread has parsed every build (or stopped)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def take(self, paths: list[str], options: _ParseOptions) -> list[ScoringFile] | None:
+        """The files this parsed for ``options``, when they are ``paths`` as they are now (waits
+        for the parse); None when it parsed other files, or any of them changed since, or it
+        did not parse them. Raises the parse's error. Each build's result is taken once."""
+        ready = self._ready.get(options)
+        if ready is None or self._thread is None:
+            return None
+        ready.wait()
+        parsed = self._parsed.pop(options, None)
+        if parsed is None:
+            return None
+        if parsed.paths != paths or parsed.states != [_file_state(p) for p in paths]:
+            log.info("scoring files for %s changed since they were parsed ahead: parsed again", options.target_build)
+            return None
+        if isinstance(parsed.result, Exception):
+            raise parsed.result
+        log.info("%d scoring files for %s parsed while the session started (%.1f s)", len(parsed.result),
+                 options.target_build, parsed.seconds)
+        return parsed.result
+
+    def close(self) -> None:
+        """Stop the thread (files not yet started are skipped), drop what was not taken, and
+        remove this from ``read_scoring_files``' list."""
+        self._cancel.set()
+        if self in _AHEAD:
+            _AHEAD.remove(self)
+        self.wait()
+        self._parsed.clear()
+
+
+@contextmanager
+def parsed_ahead(pgs: PgsSettings, builds: list[str]) -> Iterator[ParseAhead]:
+    """A started ``ParseAhead`` of ``pgs``' scoring files for ``builds`` while the block runs;
+    closed on exit (also on an error: nothing is left running)."""
+    ahead = ParseAhead(pgs, builds).start()
+    try:
+        yield ahead
+    finally:
+        ahead.close()
 
 
 def harmonised_file_name(pgs_id: str, build: str) -> str:
