@@ -29,6 +29,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -435,33 +436,66 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
                         value_shape(row[f"p_{c}"]), VALUE_SHAPE_NOTE)
 
 
+# RFC 4180 CSV, as PostgreSQL COPY, BigQuery, pandas and R write it: a quoted field may hold a
+# line break (drug_exposure.sig, *_source_value) and a quote written twice. Spark's defaults read
+# a CSV row per line and take a backslash for the escape, so such a row was cut in two (its second
+# half refused as 'person_id ... not bigint numbers', its first half's later columns read as empty)
+# and '"5"" tablet, daily"' split at its comma. multiLine reads a file in one task (not split).
+CSV_READ_OPTIONS = {"header": "true", "inferSchema": "false", "multiLine": "true", "escape": '"'}
+
+
 def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, where: str) -> str:
-    """``{file}:{line}``, the line of the first row of the CSV file ``file`` (a file Spark read,
-    as ``input_file_name`` names it; header on line 1) where ``bad`` (an expression of the
-    file's columns, lower-cased) holds, as the other input errors name a line; ``where`` when
-    ``file`` is no CSV file (Parquet, BigQuery: no lines) or no such row is found. Run only
-    for the error: the file is read again as text, each line parsed as a CSV row
-    (``from_csv``), numbered by Spark's file block (``_metadata.file_block_start``) and its
-    position within it, so blank lines count and nothing reaches the driver but counts."""
+    """``{file}:{line}``, the line where the first row of the CSV file ``file`` (a file Spark read,
+    as ``input_file_name`` names it; header on line 1) with ``bad`` (an expression of the file's
+    columns, lower-cased) starts, as the other input errors name a line; ``where`` when ``file``
+    is no CSV file (Parquet, BigQuery: no lines) or no such row is found. Run only for the error:
+    the file is read again as text, its lines numbered by Spark's file block
+    (``_metadata.file_block_start``) and their position within it (blank lines count); a line
+    starts a row when the quotes before it are even in number (``CSV_READ_OPTIONS``: a quoted
+    field may span lines, a quote inside one is written twice), and each row's lines, joined
+    again, are parsed as one CSV row (``from_csv``). Only counts reach the driver."""
     if not file or not re.search(r"\.csv(\.\w+)?$", file, re.IGNORECASE):
         return where
+    quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
     lines = spark.read.text(file).select(
         "value", F.col("_metadata.file_block_start").alias("_block"),
-        F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1).alias("_pos"))  # row within its partition
-    blocks = sorted((r["_block"], r["n"], r["base"]) for r in lines.groupBy("_block").agg(
-        F.count(F.lit(1)).alias("n"), F.min("_pos").alias("base")).collect())
+        F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1).alias("_pos"),  # row within its partition
+    ).withColumn("_odd", (quotes % 2).cast("int"))
+    # Quotes before the line within its block (odd or even), then per block: lines, first
+    # position, quotes (odd?) and the lines that start a row if the block starts outside a field
+    # (even before) or inside one (odd before).
+    before = Window.partitionBy("_block").orderBy("_pos").rowsBetween(Window.unboundedPreceding, -1)
+    lines = lines.withColumn("_in", F.coalesce(F.sum("_odd").over(before), F.lit(0)) % 2)
+    blocks = sorted((r["_block"], r["n"], r["base"], r["odd"] or 0, r["s0"] or 0, r["s1"] or 0)
+                    for r in lines.groupBy("_block").agg(
+        F.count(F.lit(1)).alias("n"), F.min("_pos").alias("base"), (F.sum("_odd") % 2).alias("odd"),
+        F.sum((F.col("_in") == 0).cast("long")).alias("s0"), F.sum((F.col("_in") == 1).cast("long")).alias("s1"),
+    ).collect())
     if not blocks:
         return where
-    first = {b: (sum(n for b2, n, _ in blocks if b2 < b), base) for b, _, base in blocks}  # lines before, first pos
-    header = lines.where((F.col("_block") == blocks[0][0]) & (F.col("_pos") == blocks[0][2])).first()
-    names = [n.strip().lower() for n in next(csv.reader([header["value"] if header else ""]))]
+    starts: dict[int, tuple[int, int, int, int]] = {}  # block -> lines before, first pos, parity, rows before
+    n_lines = n_rows = parity = 0
+    for block, n, base, odd, s0, s1 in blocks:
+        starts[block] = (n_lines, base, parity, n_rows)
+        n_lines, n_rows, parity = n_lines + n, n_rows + (s1 if parity else s0), parity ^ int(odd)
+
+    def of_block(i: int) -> Column:
+        return F.element_at(F.create_map(*[x for b, v in starts.items() for x in (F.lit(b), F.lit(v[i]))]),
+                            F.col("_block"))
+
+    first_line = (of_block(0) + F.col("_pos") - of_block(1) + 1).alias("_line")
+    opens = (F.col("_in").bitwiseXOR(of_block(2)) == 0).cast("long")  # the line starts a row
+    upto = Window.partitionBy("_block").orderBy("_pos").rowsBetween(Window.unboundedPreceding, 0)
+    rows = lines.select("value", first_line, (of_block(3) + F.sum(opens).over(upto)).alias("_row")).groupBy(
+        "_row").agg(F.min("_line").alias("_line"), F.array_sort(F.collect_list(F.struct("_line", "value"))).alias("_l"))
+    text = F.array_join(F.transform("_l", lambda x: x["value"]), "\n")
+    header = rows.where(F.col("_row") == 1).select(text.alias("t")).first()
+    names = [n.strip().lower() for n in next(csv.reader([header["t"] if header else ""]))]
     ddl = ", ".join(f"`{n.replace('`', '``')}` string" for n in names)
-    parsed = lines.select("_block", "_pos", F.from_csv("value", ddl).alias("_row")).select("_block", "_pos", "_row.*")
-    hits = parsed.where(bad & ~((F.col("_block") == blocks[0][0]) & (F.col("_pos") == blocks[0][2]))).groupBy(
-        "_block").agg(F.min("_pos").alias("pos")).collect()
-    found = [first[r["_block"]][0] + r["pos"] - first[r["_block"]][1] + 1 for r in hits]
+    parsed = rows.where(F.col("_row") > 1).select("_line", F.from_csv(text, ddl, {"escape": '"'}).alias("_r"))
+    hit = parsed.select("_line", "_r.*").where(bad).agg(F.min("_line").alias("line")).first()
     shown = where if re.search(r"\.csv(\.\w+)?$", where, re.IGNORECASE) else unquote(file.removeprefix("file://"))
-    return f"{shown}:{min(found)}" if found else where
+    return f"{shown}:{hit['line']}" if hit and hit["line"] is not None else where
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
@@ -628,7 +662,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
             df, nanos = _read_parquet(spark, path)
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, table, "csv")
-            df = spark.read.option("header", True).option("inferSchema", False).csv(path)
+            df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
         df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone, nanos=nanos)
     if table == "person":
         check_person_table(df, where=path)
