@@ -8,15 +8,31 @@
   (days_supply read from the text after it). The reader now takes RFC 4180
   (``omop.CSV_READ_OPTIONS``), and a text-value error names the line where its row starts,
   counting the lines a quoted field spans.
+- A concept set naming a concept the release's vocabulary marks invalid (OMOP vocabulary kind;
+  round 11 left descendants out, as ATLAS does): ATLAS/circe keep a set's own concepts whatever
+  their invalid_reason (the query for the listed IDs has no such filter, only the descendants'
+  has), and so do the chain and its DuckDB twin; the usual invalid concept (standard_concept
+  NULL) is check_standard_concepts' error, which now names the invalid_reason, and one marked
+  standard (a contradiction) is a counted WARNING naming file, set and concept.
 """
 
 from __future__ import annotations
 
-import pytest
-from test_phenotypes_support import toy_config
+import logging
+import shutil
+import sys
+from pathlib import Path
 
-from trd_spark.errors import InputDataError
+import pandas as pd
+import pytest
+from test_phenotypes_support import MDD_CONCEPT, frame, toy_config
+
+from trd_spark.config import ConceptRef, ConceptSet, load_config
+from trd_spark.errors import ConfigError, InputDataError
+from trd_spark.phenotypes.concepts import expand_concept_set, invalid_refs, load_vocabulary, nonstandard_refs
 from trd_spark.phenotypes.omop import read_omop_table
+from trd_spark.phenotypes.stage import check_standard_concepts, warn_absent_concepts
+from trd_spark.stages import STAGE_SPECS, ConfigView
 
 _DRUG_HEADER = "person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,sig,days_supply,refills\n"
 
@@ -51,3 +67,81 @@ def test_a_text_value_error_names_the_line_its_row_starts_on(spark, tmp_path, ro
                                              rf"column {column}: 1 value\(s\) are not int numbers"):
         read_omop_table(spark, config, "drug_exposure")
 
+
+DEPRESSIVE_DISORDER = 440383  # MDD's other root; MDD_CONCEPT (4152280) descends from it
+
+
+def test_a_root_the_vocabulary_marks_invalid_is_kept_as_atlas_keeps_it_and_warned_of(spark, caplog):
+    """The set lists MDD_CONCEPT, upgraded ('U') but still 'S' in this concept table, and its
+    ancestor 440383 with descendants: MDD_CONCEPT stays a member by its own listing (ATLAS's
+    concept query), not through 440383 (its descendant query leaves invalid ones out). The
+    warning counts and names it. With standard_concept NULL (the vocabulary's convention for an
+    invalid concept) the stage's ConfigError names the invalid_reason too."""
+    def vocab(standard: str | None):
+        concept = frame(spark, "concept", [
+            (DEPRESSIVE_DISORDER, "Depressive disorder", "Condition", "SNOMED", "Clinical Finding", "S", "35489007",
+             None),
+            (MDD_CONCEPT, "Major depressive disorder", "Condition", "SNOMED", "Clinical Finding", standard,
+             "370143000", "U")])
+        ancestor = frame(spark, "concept_ancestor", [(DEPRESSIVE_DISORDER, DEPRESSIVE_DISORDER, 0, 0),
+                                                     (DEPRESSIVE_DISORDER, MDD_CONCEPT, 1, 1),
+                                                     (MDD_CONCEPT, MDD_CONCEPT, 0, 0)])
+        return load_vocabulary([mdd], concept, ancestor)
+
+    mdd = ConceptSet(domain="condition", include=[ConceptRef(concept_id=DEPRESSIVE_DISORDER, name="Depressive disorder"),
+                                                  ConceptRef(concept_id=MDD_CONCEPT, name="MDD")])
+    marked = vocab("S")
+    assert marked.invalid == {MDD_CONCEPT: "U"}
+    assert expand_concept_set(mdd, marked) == {DEPRESSIVE_DISORDER, MDD_CONCEPT}
+    only_ancestor = ConceptSet(domain="condition", include=mdd.include[:1])
+    assert expand_concept_set(only_ancestor, marked) == {DEPRESSIVE_DISORDER}
+    assert invalid_refs(mdd, marked) == [f"concept_id {MDD_CONCEPT} (MDD): invalid_reason 'U'"]
+    assert invalid_refs(ConceptSet(domain="condition", exclude=mdd.include), marked) == invalid_refs(mdd, marked)
+    assert nonstandard_refs(mdd, marked) == []
+
+    cfg = ConfigView(load_config(), STAGE_SPECS["phenotypes"])
+    sets = cfg.concept_sets.concept_sets
+    cfg_sets = cfg.concept_sets.model_copy(update={"concept_sets": {**sets, "mdd": mdd}})
+    view = ConfigView(load_config().model_copy(update={"concept_sets": cfg_sets}), STAGE_SPECS["phenotypes"])
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        warn_absent_concepts(view, marked)
+    lines = [r.getMessage() for r in caplog.records if "marks invalid" in r.getMessage()]
+    assert lines == [f"phenotypes: {cfg.phenotypes.concept_sets}, concept set mdd: 1 reference(s) to a standard "
+                     "concept this release's vocabulary marks invalid (D deprecated, U upgraded); kept in the set, as "
+                     "ATLAS keeps a set's own concepts (invalid descendants are left out): "
+                     f"concept_id {MDD_CONCEPT} (MDD): invalid_reason 'U'"]
+
+    usual = vocab(None)
+    assert invalid_refs(mdd, usual) == []
+    assert nonstandard_refs(mdd, usual) == [f"concept_id {MDD_CONCEPT} (MDD): standard_concept NULL, invalid_reason 'U'"]
+    with pytest.raises(ConfigError, match=rf"concept_sets.mdd.*concept_id {MDD_CONCEPT} \(MDD\): standard_concept "
+                                          r"NULL, invalid_reason 'U'"):
+        check_standard_concepts(view, usual)
+
+
+def test_the_duckdb_twin_keeps_a_root_the_vocabulary_marks_invalid(tmp_path):
+    """records-outside-observation with MDD_CONCEPT (the condition of persons 701 and 704-706,
+    listed in the mdd set and a descendant of 440383) marked 'U' in concept: ATLAS keeps it as
+    listed, so expected.tsv is unchanged (no Spark: the twin alone; the chain's expansion is
+    the test above). Dropping it would make those persons non-MDD."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from duckdb_phenotypes import duckdb_phenotypes
+    from test_field_cases_omop import CASES, _expected
+
+    case = "records-outside-observation"
+    omop = tmp_path / "omop"
+    shutil.copytree(CASES / case / "omop", omop)
+    concept = pq.read_table(omop / "concept.parquet")
+    marked = pc.if_else(pc.equal(concept["concept_id"], MDD_CONCEPT), pa.scalar("U"), concept["invalid_reason"])
+    pq.write_table(concept.set_column(concept.schema.get_field_index("invalid_reason"), "invalid_reason", marked),
+                   omop / "concept.parquet")
+    out = tmp_path / "duck.parquet"
+    duckdb_phenotypes(str(omop), toy_config(path=str(omop)), str(out), threads=1)
+    got = {(r.person_id, r.definition): r.status for r in pd.read_parquet(out).itertuples()}
+    expected = {(int(e["person_id"]), e["definition"]): e["status"] for e in _expected(case).to_dict("records")}
+    assert got == expected
+    assert {s for (p, _), s in got.items() if p in (701, 704, 705, 706)} != {"non_MDD"}

@@ -42,7 +42,9 @@ class Vocabulary:
     ``names``: concept_id -> concept_name for every root;
     ``found``: the roots present in ``concept`` (None: not looked up);
     ``domains``: concept_id -> domain_id ('Condition', 'Drug' ...) for every root found;
-    ``standard``: concept_id -> standard_concept ('S', 'C' or None) for every root found.
+    ``standard``: concept_id -> standard_concept ('S', 'C' or None) for every root found;
+    ``invalid``: concept_id -> invalid_reason ('D', 'U') for the roots found whose ``concept``
+    row has one (not blank; none when the table has no such column).
     """
 
     codes: dict[tuple[str, str], int]
@@ -51,6 +53,7 @@ class Vocabulary:
     found: frozenset[int] | None = None
     domains: dict[int, str] = field(default_factory=dict)
     standard: dict[int, str | None] = field(default_factory=dict)
+    invalid: dict[int, str] = field(default_factory=dict)
 
 
 def load_vocabulary(
@@ -77,8 +80,11 @@ def load_vocabulary(
         wanted = F.col("concept_id").isin(id_roots) if id_roots else F.lit(False)
         for vocab, code in code_refs:
             wanted = wanted | ((F.col("vocabulary_id") == vocab) & (F.col("concept_code") == code))
+        reason = (F.trim(F.col("invalid_reason")) if "invalid_reason" in concept.columns
+                  else F.lit(None).cast("string"))
         rows = (concept.where(wanted)
-                .select("vocabulary_id", "concept_code", "concept_id", "concept_name", "domain_id", "standard_concept")
+                .select("vocabulary_id", "concept_code", "concept_id", "concept_name", "domain_id", "standard_concept",
+                        reason.alias("invalid_reason"))
                 .collect())
         # A code absent from this data's vocabulary simply resolves to nothing (e.g. no CPT4 licence).
         wanted_codes = set(code_refs)
@@ -119,8 +125,10 @@ def load_vocabulary(
     found = {int(r.concept_id) for r in rows if r.concept_id in root_set}
     domains = {int(r.concept_id): r.domain_id for r in rows if r.concept_id in root_set and r.domain_id is not None}
     standard = {int(r.concept_id): r.standard_concept for r in rows if r.concept_id in root_set}
+    invalid_roots = {int(r.concept_id): r.invalid_reason for r in rows
+                     if r.concept_id in root_set and r.invalid_reason}
     return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found), domains,
-                      standard)
+                      standard, invalid_roots)
 
 
 def _invalid_concepts(concept: DataFrame, ids: set[int]) -> set[int]:
@@ -211,7 +219,26 @@ def nonstandard_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
         value = vocab.standard[root]
         if value not in STANDARD_CONCEPT_VALUES:
             shown = "NULL" if value is None else repr(value)
-            out.append(f"concept_id {root} ({ref.name}): standard_concept {shown}")
+            reason = f", invalid_reason {vocab.invalid[root]!r}" if root in vocab.invalid else ""
+            out.append(f"concept_id {root} ({ref.name}): standard_concept {shown}{reason}")
+    return out
+
+
+def invalid_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
+    """The set's references (includes and excludes) to a standard or classification concept
+    whose ``concept`` row has an ``invalid_reason`` ('D' deprecated, 'U' upgraded), as
+    ``concept_id N (name): invalid_reason 'U'``. Such a row contradicts the vocabulary's
+    conventions (an invalid concept is no standard concept; the usual one, standard_concept
+    NULL, is ``nonstandard_refs``' error). ATLAS/circe keep a set's own concepts whatever
+    their invalid_reason (its query for the listed IDs has no such filter; only the
+    descendants' has), and so does ``expand_concept_set``: the stage warns of them. Empty when
+    ``vocab.found`` was not looked up."""
+    out = []
+    for ref in (*concept_set.include, *concept_set.exclude):
+        root = _root(ref, vocab.codes)
+        if root is None or root not in vocab.invalid or vocab.standard.get(root) not in STANDARD_CONCEPT_VALUES:
+            continue
+        out.append(f"concept_id {root} ({ref.name}): invalid_reason {vocab.invalid[root]!r}")
     return out
 
 

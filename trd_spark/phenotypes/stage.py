@@ -31,6 +31,7 @@ from trd_spark.phenotypes.concepts import (
     id_frame,
     ingredient_frame,
     ingredient_map,
+    invalid_refs,
     load_vocabulary,
     mismatched_refs,
     nonstandard_refs,
@@ -627,7 +628,8 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     """Log one warning per study concept set with references absent from ``concept`` (returned,
     set -> references), and one per set with references whose ``concept`` row has another
     domain or name than the YAML says (``concepts.mismatched_refs``: a typo'd ID that lands
-    on a real concept; logged only)."""
+    on a real concept; logged only), and one per set with references to a standard concept
+    marked invalid (``concepts.invalid_refs``; kept, as ATLAS keeps them; logged only)."""
     out = {}
     for name in study_concept_set_names(cfg):
         absent = absent_refs(_concept_set(cfg, name), vocab)
@@ -640,6 +642,12 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
             log.warning("phenotypes: %s, concept set %s: %d reference(s) whose concept row differs from the "
                         "YAML (a typo'd ID?): %s", cfg.phenotypes.concept_sets, name, len(mismatched),
                         "; ".join(mismatched))
+        invalid = invalid_refs(_concept_set(cfg, name), vocab)
+        if invalid:
+            log.warning("phenotypes: %s, concept set %s: %d reference(s) to a standard concept this release's "
+                        "vocabulary marks invalid (D deprecated, U upgraded); kept in the set, as ATLAS keeps a set's "
+                        "own concepts (invalid descendants are left out): %s", cfg.phenotypes.concept_sets, name,
+                        len(invalid), "; ".join(invalid))
     return out
 
 
