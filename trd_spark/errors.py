@@ -133,6 +133,16 @@ class StorageError(TrdSparkError):
     exit_code = 9
 
 
+class EnvironmentFault(TrdSparkError):
+    """The machine or the Spark executors stopped the run for a reason outside the pipeline and
+    its input: memory ran out (Python's MemoryError, Java's OutOfMemoryError) or a Python module is
+    missing where a Spark task runs (ModuleNotFoundError in a worker). One line that says so, not
+    an input error (exit 3) sending the user to files that are fine, and no traceback of ours
+    (exit 1, like any failure that is no error of the input or config)."""
+
+    exit_code = 1
+
+
 class Interrupted(BaseException):
     """The run received SIGTERM (``timeout``, YARN / Dataproc cancel, Airflow) or SIGINT
     (Ctrl-C). A BaseException like KeyboardInterrupt, so no ``except Exception`` on the way

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from trd_spark.config import PACKAGE_DIR, Config, is_uri, local_path
-from trd_spark.errors import ConfigError, InputDataError, MatchRateError, TrdSparkError
+from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import MULTIALLELIC_LOCI, BgenFiles, check_first_variant
@@ -285,9 +285,9 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     with hail_errors(where):
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map,
                                    ids=vcf_sample_ids(source) if source.format == "vcf" else None)
-        mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
+        mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
     sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
                               duplicate_variants=cfg.pgs.duplicate_variants)
@@ -409,9 +409,10 @@ def hail_errors(where: str):
     first action) into one InputDataError line naming the dataset and its files; our own
     errors pass through unchanged, also when raised inside a Spark task (the line after
     ``trd_spark.errors.InputDataError:`` in the worker's traceback). A bug (``_our_bug``; in a
-    Spark task, ``worker_exception``) passes through with its traceback; another exception of a
-    task (pgenlib on a cut .pgen) is named by its own line (digits as '#'), not the Java
-    wrapper's first.
+    Spark task, ``worker_exception``) passes through with its traceback; memory running out or a
+    module missing (``environment_fault``) is one EnvironmentFault line (exit 1) saying so;
+    another exception of a task (pgenlib on a cut .pgen) is named by its own line (digits as
+    '#'), not the Java wrapper's first.
 
     A parse error's first line names no position (``VCFParseError: unexpected end of line``);
     Hail gives it further down, ``HailException: file:/x.vcf:offset 673639: error while
@@ -428,6 +429,9 @@ def hail_errors(where: str):
         worker = worker_exception(text)
         if _our_bug(e) or (worker is not None and worker.our_bug):
             raise
+        fault = environment_fault(e, worker)
+        if fault is not None:
+            raise EnvironmentFault(fault, where=where) from None
         # Our own error raised inside a Spark task (the native engine's readers, e.g. a BGEN
         # block that does not inflate) reaches the driver as the Python worker's traceback: its
         # one line (which names the file) is the error.
@@ -448,10 +452,14 @@ def hail_errors(where: str):
         raise InputDataError(f"reading the genotypes failed: {first}", where=where) from None
 
 
-# Errors that mean the code is wrong, whatever the input: ValueError, KeyError, IndexError,
-# RuntimeError or OSError may come from a reader meeting bad input (pgenlib, numpy on a short
-# file) and stay input errors.
-_BUG_TYPES = (AttributeError, TypeError, NameError, AssertionError)
+# Errors that mean the code is wrong, whatever the input, when trd_spark's own frame raised them:
+# our readers turn what bad input makes Python raise in their frames (struct.error, ValueError
+# of numpy on a short block, UnicodeDecodeError) into an InputDataError themselves, so a
+# ValueError, KeyError or ZeroDivisionError that leaves our code is a check or a lookup we got
+# wrong, not bad genotypes. RuntimeError, OSError, EOFError and struct.error stay input errors
+# (pgenlib and file reads on a cut or unreadable file), as does any exception raised in Hail's,
+# PySpark's, pgenlib's or numpy's own frames.
+_BUG_TYPES = (AttributeError, TypeError, NameError, AssertionError, LookupError, ValueError, ArithmeticError)
 
 
 @dataclass(frozen=True)
@@ -491,9 +499,33 @@ def worker_exception(text: str) -> WorkerException | None:
     return WorkerException(line, bug)
 
 
+def environment_fault(e: BaseException, worker: WorkerException | None) -> str | None:
+    """What ``hail_errors`` reports when ``e`` (or the Spark task's Python exception ``worker``,
+    as ``worker_exception`` reads it) is the machine's fault, not the input's: memory ran out
+    (MemoryError in the driver or a Python worker, java.lang.OutOfMemoryError in a JVM) or a
+    Python module is missing (ModuleNotFoundError: the driver's or the executors' environment
+    lacks a dependency, or the executors lack trd_spark). None for any other exception."""
+    name = worker.line.split(":", 1)[0].rsplit(".", 1)[-1] if worker is not None else type(e).__name__
+    line = worker.line if worker is not None else f"{type(e).__name__}: {e}".rstrip(": ")
+    where = "a Spark task's Python worker" if worker is not None else "the driver"
+    if name == "MemoryError":
+        more = ("spark.executor_memory, or fewer cores per executor" if worker is not None
+                else "spark.driver_memory")
+        return f"{where} ran out of memory ({line}); not an input error: give it more memory ({more})"
+    if name == "ModuleNotFoundError":
+        return (f"{where} cannot import a module ({line}); not an input error: install trd-spark and its "
+                "dependencies where it runs (README: Running on a cluster)")
+    oom = re.search(r"java\.lang\.OutOfMemoryError[^\n]*", str(e))
+    if oom:
+        return (f"a Spark JVM ran out of memory ({oom.group().strip()[:200]}); not an input error: give it "
+                "more memory (spark.driver_memory / spark.executor_memory)")
+    return None
+
+
 def _our_bug(e: BaseException) -> bool:
-    """An AttributeError, TypeError, NameError or AssertionError raised in trd_spark's own code:
-    a bug, which ``hail_errors`` lets through with its traceback rather than report as bad
+    """A ``_BUG_TYPES`` exception (AttributeError, TypeError, NameError, AssertionError,
+    KeyError/IndexError, ValueError, ZeroDivisionError/OverflowError) raised in trd_spark's own
+    code: a bug, which ``hail_errors`` lets through with its traceback rather than report as bad
     input. The same types raised inside Hail or PySpark (``mt.GT`` on a MatrixTable without GT
     is Hail's AttributeError) are about the input and stay one InputDataError line."""
     if not isinstance(e, _BUG_TYPES):
