@@ -302,3 +302,20 @@ def test_footer_schema_is_what_spark_infers_without_a_job(spark, tmp_path):
             str(tmp_path / "nanos.parquet")).schema
     finally:
         spark.conf.set(option, was)
+
+
+def test_a_bad_value_in_a_renamed_sex_column_names_the_file_s_column_and_line(spark, tmp_path):
+    """omop.sex_at_birth.column names the person table's sex column (read as
+    sex_at_birth_concept_id): text that is no integer there is one error naming the file's column
+    and the line of its row. Before (d39b41a's line lookup read the error's column by its read
+    name): an AnalysisException traceback (exit 1) when the file has no sex_at_birth_concept_id
+    column, and line 2, another column's value, when it has one (which is not read)."""
+    header = "person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth"
+    config = toy_config(path=str(tmp_path), format="csv").omop
+    config = config.model_copy(update={"sex_at_birth": config.sex_at_birth.model_copy(update={"column": "Sex"})})
+    for extra, row2 in (("", ""), (",sex_at_birth_concept_id", ",X")):
+        (tmp_path / "person.csv").write_text(f"{header}{extra},Sex\n1,8507,1950,,{row2},8507\n"
+                                             f"2,8532,1960,,{',8532' if extra else ''},F\n")
+        with pytest.raises(InputDataError, match=rf"^{tmp_path}/person.csv:3: OMOP table person column sex "
+                                                 r"\(read as sex_at_birth_concept_id\): value\(s\) are not bigint"):
+            read_omop_table(spark, config, "person")

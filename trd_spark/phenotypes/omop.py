@@ -425,9 +425,13 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
             example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
             file = df.where(bad[c]).select(F.input_file_name().alias("f")).first()  # error path only
-            at = _csv_line_of_first(df.sparkSession, file["f"] if file else None, bad[c], where=where)
+            # A column read under another name (``_sex_column``) is found, and named, by the file's.
+            named = df.schema[c].metadata.get(FILE_COLUMN, c)
+            at = _csv_line_of_first(df.sparkSession, file["f"] if file else None,
+                                    bad[c] if named == c else is_bad(named, t), where=where)
+            shown = c if named == c else f"{named} (read as {c})"
             raise InputDataError(
-                f"OMOP table {table} column {c}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=at)
+                f"OMOP table {table} column {shown}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=at)
     for c in as_empty:
         if row[f"p_{c}"] is not None:
             # No count: the rows are persons (PARTIAL_DATE_AS_EMPTY holds person columns only).
@@ -631,13 +635,23 @@ def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None
     return read(), NANOS_UTC if found.group(1) == "true" else NANOS_NAIVE
 
 
+# Metadata key of a column read under another name than the file's (``_sex_column``): the
+# file's name, by which ``check_text_values`` finds the offending CSV line and names the column.
+FILE_COLUMN = "omop_file_column"
+
+
 def _sex_column(df: DataFrame, omop: OmopInput, table: str) -> DataFrame:
-    """``person``: the configured sex-at-birth column read as ``sex_at_birth_concept_id``."""
+    """``person``: the configured sex-at-birth column read as ``sex_at_birth_concept_id`` (its
+    own name kept as the column's ``FILE_COLUMN`` metadata; a file's column of that name is
+    not read)."""
     column = omop.sex_at_birth.column.lower()
     if table != "person" or column == "sex_at_birth_concept_id":
         return df
-    df = df.toDF(*[c.lower() for c in df.columns])
-    return df.drop("sex_at_birth_concept_id").withColumnRenamed(column, "sex_at_birth_concept_id")
+    df = df.toDF(*[c.lower() for c in df.columns]).drop("sex_at_birth_concept_id")
+    if column not in df.columns:
+        return df
+    return df.withColumnRenamed(column, "sex_at_birth_concept_id").withMetadata("sex_at_birth_concept_id",
+                                                                               {FILE_COLUMN: column})
 
 
 def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFrame:
