@@ -95,6 +95,7 @@ def test_the_pgs_sample_errors_show_no_count():
     cases = [
         (["1", "2", "2", "3", "3"], None),
         (["1", "01", "002", "4"], None),
+        (["1", "1²", "3", "4"], None),  # '1²'.isdigit() but no int: was a ValueError naming the ID
         (["a", "b", "c", "d"], {"a": 1, "b": 2}),
         (["a", "b", "c", "d"], {"a": 1, "b": 1, "c": 1, "d": 2}),
     ]
@@ -103,6 +104,7 @@ def test_the_pgs_sample_errors_show_no_count():
             sample_persons(ids, where="g.vcf", sample_map=sample_map)
         text = str(e.value)
         assert "the first: sample #" in text and raw_person_counts(text) == [], text
+        assert not any(i in text for i in ids if len(i) > 1), text  # no sample ID
         assert not any(f"#{i}" in text for i in range(4, 6)), text  # the first only, not a list
 
 

@@ -939,11 +939,12 @@ def sample_persons(ids: list[str], *, where: str, sample_map: dict[str, int] | N
     if sample_map is None:
         bad = [i for i, s in enumerate(ids) if not _PERSON_ID_TEXT.fullmatch(s)]
         if bad:
+            # isdecimal, not isdigit: int() refuses digits such as '²' (a ValueError naming the ID).
             as_int: dict[int, int] = {}
             for s in ids:
-                if s.strip().isdigit():
+                if s.strip().isdecimal():
                     as_int[int(s)] = as_int.get(int(s), 0) + 1
-            n_collide = sum(1 for i in bad if ids[i].strip().isdigit() and as_int[int(ids[i])] > 1)
+            n_collide = sum(1 for i in bad if ids[i].strip().isdecimal() and as_int[int(ids[i])] > 1)
             collide = "; some of them collide with another sample once read as integers" if n_collide else ""
             raise InputDataError(
                 f"sample ID(s) are not a person_id written as a plain integer ({_columns(bad)}"
