@@ -176,7 +176,7 @@ def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: 
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        query = _run(con, omop_dir, cfg)
+        query, _ = _run(con, omop_dir, cfg)
         con.execute(f"COPY ({query}) TO {_q(out_parquet)} (FORMAT parquet)")
         return con.execute(f"SELECT COUNT(*) FROM read_parquet({_q(out_parquet)})").fetchone()[0]
     finally:
@@ -209,8 +209,9 @@ def compare_phenotypes(ours: str, oracle: str, *, examples: int = 5) -> dict:
         con.close()
 
 
-def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
-    """Build the temp tables; return the final SELECT (one row per person and definition)."""
+def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[str, dict[str, str]]:
+    """Build the temp tables; return the final SELECT (one row per person and definition) and
+    the SQL source of each OMOP table read (dates converted, ``_dated``)."""
     ph, mdd_cfg, tr = cfg.phenotypes, cfg.phenotypes.mdd, cfg.phenotypes.trials
     src = {t: _dated(con, _source(omop_dir, t), t, cfg.omop.time_zone) for t in (
         "person", "observation_period", "death", "condition_occurrence", "drug_exposure",
@@ -473,4 +474,97 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> str:
             AS time_to_trd_days,
           CASE WHEN mdd_status = 'MDD' THEN CAST(trd AS INTEGER) END AS trd_event,
           CASE WHEN mdd_status = 'MDD' THEN n_trials END AS n_adequate_trials
-        FROM j"""
+        FROM j""", src
+
+
+# (OMOP table, concept column, date column) of each domain's events, as the README's Concepts
+# section names them.
+EVENT_TABLES = {
+    "condition": ("condition_occurrence", "condition_concept_id", "condition_start_date"),
+    "drug": ("drug_exposure", "drug_concept_id", "drug_exposure_start_date"),
+    "procedure": ("procedure_occurrence", "procedure_concept_id", "procedure_date"),
+    "device": ("device_exposure", "device_concept_id", "device_exposure_start_date"),
+}
+
+
+def _study_set_names(cfg: Config) -> list[str]:
+    """The concept sets some rule of ``cfg`` reads (MDD, its exclusions and control rule,
+    antidepressants, each definition's augmentation and somatic sets)."""
+    ph = cfg.phenotypes
+    names = [ph.mdd.concept_set, ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets,
+             *ph.mdd.control_exclusion_drug_concept_sets, ph.trials.concept_set]
+    for d in ph.trd_definitions:
+        names += [d.augmentation_concept_set] if d.augmentation_concept_set else []
+        names += list(d.somatic_concept_sets)
+    return sorted(set(names))
+
+
+def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None) -> dict[str, dict[str, int]]:
+    """The records and death rows the rules do not use, and why, counted by DuckDB SQL from the
+    same OMOP directory and config: the Spark stage's drop counts (``phenotypes.stage.
+    stage_counts``: ``study_event_dates`` per domain, the death counts of ``birth_and_death``)
+    computed independently, so that a count regression in Spark shows as a difference.
+
+    ``{domain: {n_records, n_unknown_person, n_missing_date, n_before_birth_year,
+    n_after_followup_end, n_after_death, n_after_cutoff, n_after_observation_end, n_kept,
+    n_dated_after_cutoff}}`` over the records of each domain in any concept set a rule reads
+    (a set's excludes not removed), every date; and ``{"deaths": {n_persons_death_before_birth_year,
+    n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table}}``.
+    A record's window is [1 January of the birth year, end of follow-up]; one after the end is
+    after death (the earliest death dated in or after the birth year), else after the data
+    cutoff, else after the last observation period."""
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        _, src = _run(con, omop_dir, cfg)
+        x = con.execute
+        cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
+        sets = ", ".join(_q(n) for n in _study_set_names(cfg))
+        x(f"""CREATE TEMP TABLE first_death AS
+            SELECT d.person_id, MIN(d.death_date) AS death FROM {src['death']} d JOIN persons p USING (person_id)
+            WHERE d.death_date >= make_date(p.year_of_birth, 1, 1) GROUP BY 1""")
+        out: dict[str, dict[str, int]] = {}
+        for domain, (table, concept_col, date_col) in EVENT_TABLES.items():
+            if table not in src:  # an optional table (device_exposure) absent: no records
+                out[domain] = {}
+                continue
+            row = x(f"""
+                WITH ev AS (
+                  SELECT e.person_id, e.{date_col} AS d FROM {src[table]} e
+                  WHERE e.{concept_col} IN (SELECT concept_id FROM members
+                                            WHERE kind = 'include' AND domain = {_q(domain)} AND set_name IN ({sets}))),
+                w AS (
+                  SELECT ev.d, p.person_id IS NOT NULL AS known, make_date(p.year_of_birth, 1, 1) AS birth,
+                         p.end_date, f.death, ev.d > p.end_date AS after_end
+                  FROM ev LEFT JOIN persons p USING (person_id) LEFT JOIN first_death f USING (person_id))
+                SELECT COUNT(*),
+                  COUNT(*) FILTER (NOT known),
+                  COUNT(*) FILTER (known AND d IS NULL),
+                  COUNT(*) FILTER (known AND d < birth),
+                  COUNT(*) FILTER (known AND after_end),
+                  COUNT(*) FILTER (known AND after_end AND d > death),
+                  COUNT(*) FILTER (known AND after_end AND NOT COALESCE(d > death, FALSE) AND d > {cutoff}),
+                  COUNT(*) FILTER (known AND after_end AND NOT COALESCE(d > death, FALSE) AND d <= {cutoff}),
+                  COUNT(*) FILTER (known AND d >= birth AND d <= end_date),
+                  COUNT(*) FILTER (known AND d > {cutoff})
+                FROM w""").fetchone()
+            keys = ("n_records", "n_unknown_person", "n_missing_date", "n_before_birth_year", "n_after_followup_end",
+                    "n_after_death", "n_after_cutoff", "n_after_observation_end", "n_kept", "n_dated_after_cutoff")
+            out[domain] = dict(zip(keys, map(int, row)))
+        row = x(f"""
+            WITH d AS (SELECT x.person_id, x.death_date, make_date(p.year_of_birth, 1, 1) AS birth
+                       FROM {src['death']} x JOIN persons p USING (person_id)),
+            per AS (SELECT person_id, MAX(CASE WHEN death_date < birth THEN 1 ELSE 0 END) AS before,
+                           COUNT(DISTINCT CASE WHEN death_date >= birth THEN death_date END) AS dates,
+                           MAX(CASE WHEN death_date IS NULL THEN 1 ELSE 0 END) AS undated
+                    FROM d GROUP BY 1)
+            SELECT (SELECT COUNT(*) FROM per WHERE before = 1), (SELECT COUNT(*) FROM per WHERE dates > 1),
+                   (SELECT COUNT(*) FROM per WHERE undated = 1),
+                   (SELECT COUNT(DISTINCT person_id) FROM {src['death']}
+                    WHERE person_id NOT IN (SELECT person_id FROM persons))""").fetchone()
+        out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
+                                  "n_persons_death_undated", "n_persons_death_not_in_person_table"), map(int, row)))
+        return out
+    finally:
+        con.close()

@@ -12,20 +12,42 @@ from test_phenotypes_support import toy_config
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from duckdb_phenotypes import DECISION_COLUMNS, compare_phenotypes, duckdb_phenotypes  # noqa: E402
-from omop_data import DEVICE_CONCEPTS, write_omop  # noqa: E402
+from duckdb_phenotypes import DECISION_COLUMNS, compare_phenotypes, duckdb_drop_counts, duckdb_phenotypes  # noqa: E402
+from omop_data import DEVICE_CONCEPTS, _append, write_omop  # noqa: E402
 
 from trd_spark.config import ConceptRef, ConceptSet  # noqa: E402
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop  # noqa: E402
+from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop, stage_counts  # noqa: E402
+from trd_spark.toydata import vocabulary as voc  # noqa: E402
 
 PERSONS = 2000
 MIRTAZAPINE, SERTRALINE, FLUOXETINE, CITALOPRAM = 725131, 739138, 755695, 797617
+# person_ids no person row has: a death row and an MDD record each
+UNKNOWN_PERSONS = [990_000_001, 990_000_002, 990_000_003]
+
+
+def add_unusable_death_rows(omop_dir: Path) -> None:
+    """Rows the rules cannot use, beside the generator's: an undated death row (no death_date,
+    no datetime) for the first three persons, and a death row and an MDD record for each of
+    UNKNOWN_PERSONS."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    known = pq.read_table(omop_dir / "person.parquet", columns=["person_id"])["person_id"].to_pylist()[:3]
+    day = pa.array([19000] * 3, pa.int32()).cast(pa.date32())
+    _append(omop_dir / "death.parquet", {"person_id": pa.array(known + UNKNOWN_PERSONS, pa.int64()),
+                                         "death_date": pa.concat_arrays([pa.nulls(3, pa.date32()), day])})
+    _append(omop_dir / "condition_occurrence.parquet", {
+        "condition_occurrence_id": pa.array(30_000_000_000 + np.arange(3), pa.int64()),
+        "person_id": pa.array(UNKNOWN_PERSONS, pa.int64()),
+        "condition_concept_id": pa.array([voc.MDD] * 3, pa.int64()), "condition_start_date": day})
 
 
 @pytest.fixture(scope="module")
 def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
     write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
+    add_unusable_death_rows(base / "omop")
     cfg = toy_config(path=str(base / "omop"))
     # Non-default trial rules, so that both implementations exercise them too (refills are off
     # by default); the minimum daily doses sit inside the generated dose range.
@@ -43,14 +65,19 @@ def outputs(spark, tmp_path_factory):
     cfg = cfg.model_copy(update={
         "phenotypes": cfg.phenotypes.model_copy(update={"trials": trials, "trd_definitions": definitions}),
         "concept_sets": cfg.concept_sets.model_copy(update={"concept_sets": sets})})
-    tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
+    omop = read_omop(spark, cfg)
+    tables = derive_phenotype_tables(omop, cfg)
     tables.phenotypes.select(*DECISION_COLUMNS).write.parquet(str(base / "spark"))
     n = duckdb_phenotypes(str(base / "omop"), cfg, str(base / "duck.parquet"), threads=1)
-    return base, n, compare_phenotypes(str(base / "spark" / "*.parquet"), str(base / "duck.parquet")), cfg
+    # the drop counts the Spark stage reports (run log, manifest), from the same frames
+    counts = stage_counts(omop, tables.persons, tables.study_events, tables.ingredients, cfg.omop.data_cutoff_date,
+                          cfg.phenotypes.trials.max_days_supply)
+    cmp = compare_phenotypes(str(base / "spark" / "*.parquet"), str(base / "duck.parquet"))
+    return base, n, cmp, cfg, counts
 
 
 def test_statuses_and_dates_identical(outputs):
-    _, n, cmp, _ = outputs
+    _, n, cmp, _, _ = outputs
     assert n == cmp["n_ours"] == cmp["n_oracle"] == 3 * PERSONS
     assert (cmp["n_only_ours"], cmp["n_only_oracle"]) == (0, 0), (cmp["examples_ours"], cmp["examples_oracle"])
 
@@ -59,7 +86,7 @@ def test_data_reach_every_outcome(outputs):
     """The comparison is meaningful: the data produce every status and reason of every rule."""
     import duckdb
 
-    base, _, _, _ = outputs
+    base, _, _, _, _ = outputs
     got = duckdb.sql(f"""SELECT definition, status || coalesce(':' || exclusion_reason, '') AS outcome, count(*) AS n
                          FROM read_parquet('{base / "spark" / "*.parquet"}') GROUP BY ALL""").fetchall()
     by_definition = {}
@@ -78,7 +105,7 @@ def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
     """Turning refills, the minimum dose, the device events or the control rule's own drugs
     (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) off changes some
     rows (DuckDB side only), so the identical-results check above covers those rules on this data."""
-    base, _, _, cfg = outputs
+    base, _, _, cfg, _ = outputs
     ph = cfg.phenotypes
     if rule == "refills":
         ph = ph.model_copy(update={"trials": ph.trials.model_copy(update={"use_refills": False})})
@@ -94,3 +121,23 @@ def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
     duckdb_phenotypes(str(base / "omop"), cfg.model_copy(update={"phenotypes": ph}), str(out), threads=1)
     cmp = compare_phenotypes(str(out), str(base / "duck.parquet"), examples=0)
     assert cmp["n_only_ours"] > 0
+
+
+def test_drop_counts_equal_the_oracle_s(outputs):
+    """The records and death rows the Spark stage reports as not used, and why (stage_counts:
+    per domain, records of unknown persons, undated, before the birth year, after follow-up
+    ends by death / the cutoff / the last observation period; undated deaths, deaths of person_ids
+    without a person row, several death dates), equal the DuckDB twin's independent counts on
+    the same data, so a count regression in Spark is caught here, not only a status change.
+    Each of those reasons occurs in the data (else the comparison says nothing of it)."""
+    base, _, _, cfg, (event_dates, quirks) = outputs
+    oracle = duckdb_drop_counts(str(base / "omop"), cfg, threads=1)
+    for domain, counts in event_dates.items():
+        assert counts == (oracle[domain] or dict.fromkeys(counts, 0)), domain
+    deaths = {k: quirks["birth_and_death"][k] for k in oracle["deaths"]}
+    assert deaths == oracle["deaths"]
+    assert deaths["n_persons_death_undated"] == 3
+    assert deaths["n_persons_death_not_in_person_table"] == len(UNKNOWN_PERSONS)
+    assert event_dates["condition"]["n_unknown_person"] == len(UNKNOWN_PERSONS)
+    for reason in ("n_after_death", "n_after_cutoff", "n_after_observation_end", "n_before_birth_year"):
+        assert sum(c[reason] for c in event_dates.values()) > 0, reason
