@@ -14,6 +14,9 @@
   has), and so do the chain and its DuckDB twin; the usual invalid concept (standard_concept
   NULL) is check_standard_concepts' error, which now names the invalid_reason, and one marked
   standard (a contradiction) is a counted WARNING naming file, set and concept.
+- A Parquet integer column's error (days_supply 30.5 in a double column, which Spark's cast made
+  30) named table and column only, where a CSV error names its line: it now names the row's
+  position in its file (Spark's _metadata.row_index + 1) and the file.
 """
 
 from __future__ import annotations
@@ -145,3 +148,31 @@ def test_the_duckdb_twin_keeps_a_root_the_vocabulary_marks_invalid(tmp_path):
     expected = {(int(e["person_id"]), e["definition"]): e["status"] for e in _expected(case).to_dict("records")}
     assert got == expected
     assert {s for (p, _), s in got.items() if p in (701, 704, 705, 706)} != {"non_MDD"}
+
+
+def test_a_parquet_integer_column_error_names_the_row_and_file(spark, tmp_path):
+    """days_supply as doubles 30.0, null, 30.5 in one file (pandas' int column with missing
+    values, and a fraction): the third row is named, 1-based, with its file. No value, no ID."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    from trd_spark.errors import input_error_of
+
+    n = 3
+    pq.write_table(pa.table({
+        "person_id": pa.array([7, 8, 9], pa.int64()), "drug_concept_id": pa.array([2000000101] * n, pa.int64()),
+        "drug_exposure_start_date": pa.array([dt.date(2020, 1, 1)] * n),
+        "drug_exposure_end_date": pa.array([dt.date(2020, 1, 1)] * n),
+        "days_supply": pa.array([30.0, None, 30.5], pa.float64())}), tmp_path / "drug_exposure.parquet")
+    config = toy_config(path=str(tmp_path)).omop
+    with pytest.raises((PySparkException, Py4JJavaError)) as e:
+        read_omop_table(spark, config, "drug_exposure").collect()
+    err = input_error_of(e.value)
+    assert isinstance(err, InputDataError)
+    assert str(err).startswith(f"OMOP table drug_exposure ({tmp_path}/drug_exposure.parquet): column days_supply ")
+    assert str(err).endswith(f"export whole numbers (row 3 of file:{tmp_path}/drug_exposure.parquet)")
+

@@ -298,17 +298,39 @@ def whole_number(df: DataFrame, table: str, name: str, target: T.DataType, *, wh
     read, naming table and column, where the value is not that integer: Spark's cast silently
     drops a fraction (days_supply 30.5 -> 30), reads NaN as 0 and wraps or clamps what is out
     of range. Whole numbers written as floats (30.0, pandas' int column with missing values)
-    pass. Text columns are checked before, eagerly (``check_text_values``)."""
+    pass. Text columns are checked before, eagerly (``check_text_values``). The message ends
+    with the offending row's position in its Parquet file (``_row_position``), as a CSV error
+    names its line: the row read first in the query that fails, not necessarily the file's
+    first such row."""
     col, source = F.col(name), df.schema[name].dataType
     cast = col.cast(target)
     if not isinstance(target, T.IntegralType) or not (
             isinstance(source, T.FractionalType)
             or _INTEGER_BYTES.get(type(source), 0) > _INTEGER_BYTES.get(type(target), 8)):
         return cast
-    return F.when(col.isNotNull() & ~cast.cast(source).eqNullSafe(col), F.raise_error(F.lit(
+    message = F.concat(F.lit(
         f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): column {name} holds a value that is no "
         f"{target.simpleString()} number (a fraction, NaN, or out of range of its {source.simpleString()} "
-        "values); the CDM declares it an integer: export whole numbers")).cast(target)).otherwise(cast)
+        "values); the CDM declares it an integer: export whole numbers"), _row_position(df))
+    return F.when(col.isNotNull() & ~cast.cast(source).eqNullSafe(col),
+                  F.raise_error(message).cast(target)).otherwise(cast)
+
+
+def _row_position(df: DataFrame) -> Column:
+    """'' or, for a table read from Parquet files, ``' (row N of <file>)'``: the row's position
+    in its file (1 = the file's first row; Spark's ``_metadata.row_index``) and the file's path.
+    The scan then adds the row index of each row (a long column; only for a table with a
+    column ``whole_number`` checks) and only a failing row builds the text. Neither an ID nor
+    a count: a row's position in a file tells nothing of a participant. BigQuery and CSV tables
+    have no row index (a CSV error names its line, ``check_text_values``)."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        df.select(F.col("_metadata.row_index"), F.col("_metadata.file_path"))  # analysed here, no job
+    except AnalysisException:
+        return F.lit("")
+    return F.concat(F.lit(" (row "), (F.col("_metadata.row_index") + 1).cast("string"), F.lit(" of "),
+                    F.col("_metadata.file_path"), F.lit(")"))
 
 
 def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, time_zone: str | None,
