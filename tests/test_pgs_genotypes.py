@@ -88,6 +88,34 @@ def test_dosage_field_reads_number_a_dosages(hl, tmp_path):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "ds.vcf"), dosage_field="XX"))
 
 
+def test_the_ploidy_pass_reads_only_the_scored_sex_contigs(hl, spark, tmp_path, monkeypatch):
+    """A dosage_field's ploidy pass (genotypes.sample_ploidies: the scale of a DS beside a missing
+    GT) reads only the sex contigs of the rows at the score loci: none for a chr1-only score of
+    the round-11 case's VCF (no pass at all; for a VCF the pass was a scan of the whole file), chrX
+    for the case's own score (chr1 + chrX, whose sums test_field_cases_round11 checks). Before: a
+    pass over chrX, chrY and chrM in every dosage_field run, whatever was scored."""
+    from test_field_cases_pgs import CASES, case_config, run_scores
+
+    from trd_spark.pgs import genotypes, stage
+
+    real, read = genotypes.sample_ploidies, []
+    monkeypatch.setattr(genotypes, "sample_ploidies",
+                        lambda hl, mt, contigs=None: read.append(contigs) or real(hl, mt, contigs))
+    case = CASES / "partial-dosage-field-missing-gt-chrx"
+    (tmp_path / "chr1.txt").write_text("#pgs_id=PGS991105\n#genome_build=GRCh38\n"
+                                       "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                                       "1\t1000\tG\tA\t0.2\n")
+    vcf, ds = str(case / "genotypes" / "data.vcf"), ", dosage_field: DS"
+    got = run_scores(hl, spark, case_config(tmp_path, vcf, str(tmp_path / "chr1.txt"), extra_genotypes=ds))
+    assert read == []
+    # chr1 DS 0.9, 2, 0.1, 1 (GT:DS 0/1:0.9 1/1:2 0/0:0.1 0/1:1) x 0.2
+    assert dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True)) == pytest.approx(
+        {1001: 0.18, 1002: 0.4, 1003: 0.02, 1004: 0.2})
+    cfg = case_config(tmp_path, vcf, f"{case}/scores/*", extra_genotypes=ds)
+    stage.match_dataset(hl, spark, cfg, "d", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    assert read == [["chrX"]]
+
+
 FIELD_CASES = Path(__file__).parent / "data" / "field_cases" / "pgs"
 
 

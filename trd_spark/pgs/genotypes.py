@@ -53,6 +53,7 @@ import logging
 import os
 import re
 import zlib
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from trd_spark.config import GenotypeSource, is_uri
@@ -347,7 +348,7 @@ def gt_alt_dosages(hl: hl_types, gt, n_alleles):
 
 def to_biallelic_dosage(
     hl: hl_types, mt: hl_types.MatrixTable, *, where: str, dosage_field: str | None = None,
-    keep_rsid: bool = False,
+    keep_rsid: bool = False, scored_contigs: Collection[str] | None = None,
 ) -> hl_types.MatrixTable:
     """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc).
 
@@ -359,6 +360,14 @@ def to_biallelic_dosage(
     read (plink2: "invalid DS field"), naming field and site.
     Spanning-deletion (``*``) alts are kept as rows (they never match a scoring allele, but
     count as "not REF" for a REF effect allele).
+
+    ``scored_contigs``: the contigs of every row that will be scored (the stage: those of the
+    rows at the score loci), or None (any row). With a ``dosage_field`` and a GT, the ploidy
+    pass (``sample_ploidies``) reads only the sex and mitochondrial contigs among them, and is
+    not run when there is none (autosomal scores: no pass over X/Y/MT, which for a VCF is a
+    scan of the whole file); the rows of the sex and mitochondrial contigs not among them are
+    left out of the result (their dosages, never scored, would need that pass; so their
+    dosage errors, e.g. a DS outside [0, 2], are no longer raised).
     """
     _check_keys(hl, mt, where)
     field_name = dosage_field or "GT"
@@ -373,8 +382,16 @@ def to_biallelic_dosage(
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
     mt = mt.unfilter_entries()
-    if dosage_field is not None and has_gt:
-        mt = mt.annotate_cols(**{_PLOIDY: sample_ploidies(hl, mt)[mt.col_key][_PLOIDY]})
+    rg = mt.locus.dtype.reference_genome
+    ploidy_contigs = [c for c in haploid_capable_contigs(rg) if scored_contigs is None or c in scored_contigs]
+    unscored = [c for c in haploid_capable_contigs(rg) if c not in ploidy_contigs]
+    if dosage_field is not None and has_gt and unscored:
+        # Left out: their dosages would need the ploidy pass, and Hail's pass computes every
+        # row's entries before it keeps the weighted rows (a row it never scores could fail).
+        mt = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in unscored], keep=False)
+    with_ploidies = dosage_field is not None and has_gt and len(ploidy_contigs) > 0
+    if with_ploidies:
+        mt = mt.annotate_cols(**{_PLOIDY: sample_ploidies(hl, mt, ploidy_contigs)[mt.col_key][_PLOIDY]})
     n_alleles = hl.len(mt.alleles)
     n_alts = n_alleles - 1
     from_gt = gt_alt_dosages(hl, mt.GT, n_alleles) if has_gt else hl.missing(hl.tarray(hl.tfloat64))
@@ -414,8 +431,9 @@ def to_biallelic_dosage(
             # A missing GT takes the ploidy of the sample's called GTs on that contig when they
             # are all of one (a woman's chrX calls are diploid, a man's haploid): plink2 reads
             # './.:1.4' as 1.4 and '.:0.7' as 1.4, and so does this now (sample_ploidies).
-            ploidy = hl.coalesce(mt.GT.ploidy, hl.or_missing(may_be_haploid & has_dosage,
-                                                             mt[_PLOIDY].get(mt.locus.contig)))
+            ploidy = hl.coalesce(mt.GT.ploidy, hl.or_missing(
+                may_be_haploid & has_dosage,
+                mt[_PLOIDY].get(mt.locus.contig) if with_ploidies else hl.missing(hl.tint32)))
         else:
             ploidy = hl.missing(hl.tint32)
         # (hl.case yields missing on a missing condition: every condition is a defined boolean.)
@@ -441,7 +459,7 @@ def to_biallelic_dosage(
         # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
         mt = mt.annotate_entries(_d=hl.range(n_alts).map(
             lambda i: hl.coalesce(given[i], from_gt[i])))
-        mt = mt.drop(_PLOIDY) if has_gt else mt
+        mt = mt.drop(_PLOIDY) if with_ploidies else mt
     split = _split_rows(hl, mt.select_entries("_d"))
     split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
     return split.select_rows(*row_fields, NORMALISED).select_globals()
@@ -450,15 +468,17 @@ def to_biallelic_dosage(
 _PLOIDY = "_ploidy"
 
 
-def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable) -> hl_types.Table:
+def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable, contigs: Collection[str] | None = None) -> hl_types.Table:
     """Per column (keyed as ``mt``'s), ``_ploidy``: dict contig -> the ploidy of the sample's
-    called ``GT``s on that sex or mitochondrial contig outside chrX's pseudo-autosomal regions,
-    for the contigs where they are all of one ploidy (none called, or haploid and diploid
-    mixed: no entry). A pass over those contigs' rows only (``hl.filter_intervals``: an
-    indexed MatrixTable reads no other partition); run only for a ``dosage_field`` with a GT
+    called ``GT``s on that sex or mitochondrial contig (of ``contigs``, default all of them,
+    ``haploid_capable_contigs``) outside chrX's pseudo-autosomal regions, for the contigs where
+    they are all of one ploidy (none called, or haploid and diploid mixed: no entry). A pass
+    over those contigs' rows only (``hl.filter_intervals``: an indexed MatrixTable reads no
+    other partition; a VCF is read whole); run only for a ``dosage_field`` with a GT
     (``to_biallelic_dosage``: the scale of a dosage beside a missing GT)."""
     rg = mt.locus.dtype.reference_genome
-    sex = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in haploid_capable_contigs(rg)])
+    contigs = haploid_capable_contigs(rg) if contigs is None else list(contigs)
+    sex = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
     sex = sex.filter_rows(~sex.locus.in_x_par())
     seen = hl.agg.filter(hl.is_defined(sex.GT), hl.agg.group_by(sex.locus.contig, hl.agg.collect_as_set(sex.GT.ploidy)))
     cols = sex.annotate_cols(_seen=seen).cols()
@@ -564,14 +584,14 @@ def read_genotypes(
 
 
 def biallelic_dosages(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixTable, *,
-                      keep_rsid: bool = False) -> hl_types.MatrixTable:
+                      keep_rsid: bool = False, scored_contigs: Collection[str] | None = None) -> hl_types.MatrixTable:
     """``read_calls``' MatrixTable (columns possibly re-keyed, ``samples_to_persons``) as the
     module doc's biallelic ``DOSAGE`` rows (``to_biallelic_dosage``; BGEN's already are).
-    Errors as ``to_biallelic_dosage``."""
+    ``scored_contigs`` and errors as ``to_biallelic_dosage``."""
     if source.format == "bgen":
         return calls
     return to_biallelic_dosage(hl, calls, where=_where(source), dosage_field=source.dosage_field,
-                               keep_rsid=keep_rsid)
+                               keep_rsid=keep_rsid, scored_contigs=scored_contigs)
 
 
 def biallelic_rows(hl: hl_types, source: GenotypeSource, calls: hl_types.MatrixTable, *,

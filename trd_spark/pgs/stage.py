@@ -287,7 +287,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
                                    ids=vcf_sample_ids(source) if source.format == "vcf" else None)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
         rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
-        mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
+        # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
+        mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
     sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
                               duplicate_variants=cfg.pgs.duplicate_variants)
