@@ -16,6 +16,7 @@ questions per hidden cell:
 from __future__ import annotations
 
 import re
+from itertools import combinations
 
 import numpy as np
 from scipy.optimize import linprog
@@ -234,6 +235,7 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
             subset(a.cell(("cox_n",) + key, r.n), r.dataset, r.definition, MDD, cx.loc[key, "n"], ("cox_n",) + key)
             subset(a.cell(("cox_events",) + key, r.n_events), r.dataset, r.definition, ("TRD",),
                    cx.loc[key, "n_events"], ("cox_events",) + key)
+    score_gaps(a, targets, export, lg, internal.get("cox"), threshold)
     if export.get("km_curves") is not None:
         km = internal["km_curves"].set_index(["dataset", "definition", "pgs_id", "tertile", "time_days"])
         for (ds, definition, pgs), curves in export["km_curves"].groupby(["dataset", "definition", "pgs_id"]):
@@ -309,6 +311,30 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
                 if 0 < int(tg[x]) - int(tg[y]) < threshold:
                     targets[("flow_drop", definition, x, y)] = int(tg[x]) - int(tg[y])
     return a, targets
+
+
+def score_gaps(a: Attacker, targets: dict, export: dict, lg, cox, threshold: int) -> None:
+    """The models of one dataset, definition and contrast under two scores count the same group
+    less the persons lacking each score: their counts' difference is a group of persons (n 835
+    with P1, 828 with P2: 7 lacking P2 only), a target when 1..threshold-1 (true values from
+    ``lg`` / ``cox``, the internal tables)."""
+    rows = [(("n", "n"), ("n_cases", "n_cases"))]
+    tables = [(export["results"], lg.reset_index(), ["dataset", "definition", "contrast"], rows[0])]
+    if export.get("cox") is not None and cox is not None:
+        tables.append((export["cox"], cox, ["dataset", "definition"], (("cox_n", "n"), ("cox_events", "n_events"))))
+    for shown, true, keys, columns in tables:
+        truth = true.set_index([*keys, "pgs_id"])
+        for group, g in shown.groupby(keys):
+            group = group if isinstance(group, tuple) else (group,)
+            for var, col in columns:
+                cells = [((var, *group, p), int(truth.loc[(*group, p), col])) for p, n in zip(g.pgs_id, g.n)
+                         if str(n) not in ("", "nan") and (var, *group, p) in a.bounds]
+                for (x, vx), (y, vy) in combinations(cells, 2):
+                    hi, lo = (x, y) if vx >= vy else (y, x)
+                    gap = ("score_gap", hi, lo)
+                    a.know({hi: 1, lo: -1, gap: -1})
+                    if 0 < abs(vx - vy) < threshold:
+                        targets[gap] = abs(vx - vy)
 
 
 def same_persons(a: Attacker, results, lg) -> None:

@@ -659,3 +659,67 @@ def test_a_reexport_with_a_definition_added_or_removed_shows_nothing_either_hide
     assert not a.determined(trd), (first["cohort_counts"], again["cohort_counts"])
     lo, hi = a.interval(trd)
     assert hi - lo >= 20 - 2 - 1e-6, (lo, hi)
+
+
+@pytest.mark.parametrize("table", ["logistic", "cox"])
+def test_two_scores_models_of_one_group_do_not_give_the_persons_lacking_one(table):
+    """Privacy round 11, item 4 (a disclosure reviewer's attack): one dataset and definition,
+    two scores; 25 TRD persons and 40 non-MDD persons lack P1, and 7 more non-MDD persons lack
+    P2. results.tsv showed TRD vs non-MDD n 835 for P1 and 828 for P2 (cases 75 for both): the
+    two rows gave the 7 by subtraction, which no audit cell held (each n was linked to the status
+    groups alone, with 65 and 72 missing). Likewise a Cox model's n and events per score. Now the
+    models of one dataset, definition, contrast and count column are one group: the largest is
+    the group, each other the group less those lacking its score (a cell, as for
+    pgs_distribution's ancestry groups)."""
+    from export_attacker import Attacker
+
+    st = {"TRD": 100, "trMDD": 300, "MDD_other": 100, "non_MDD": 800}
+    cc = pd.DataFrame({"dataset": "d", "definition": "A", "status": list(st), "n": list(st.values())})
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [sum(st.values())]})
+    if table == "logistic":
+        models = pd.DataFrame([("d", "A", "trd_vs_nonmdd", "P1", 835, 75), ("d", "A", "trd_vs_nonmdd", "P2", 828, 75)],
+                              columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"])
+        rc = ReleaseCounts(cohort_flow=flow, cohort_counts=cc, logistic=models, cox=None, pgs_distribution=None,
+                           primary_definition="A")
+        total, part = "n", "n_cases"
+    else:  # MDD persons lacking P1: 40; P2: 47 (7 more); TRD events 70 for both
+        models = pd.DataFrame([("d", "A", "P1", 460, 70), ("d", "A", "P2", 453, 70)],
+                              columns=["dataset", "definition", "pgs_id", "n", "n_events"])
+        rc = ReleaseCounts(cohort_flow=flow, cohort_counts=cc, logistic=pd.DataFrame(
+            columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]), cox=models,
+            pgs_distribution=None, primary_definition="A")
+        total, part = "n", "n_events"
+    safe = suppress_release(rc, 20)
+    shown = safe[table].set_index("pgs_id")
+    att = Attacker(20)
+    for p in ("P1", "P2"):
+        att.cell((total, p), str(shown.loc[p, total]))
+        att.cell((part, p), str(shown.loc[p, part]))
+    att.know({(total, "P1"): 1, (total, "P2"): -1, "lacking": -1})
+    lo, hi = att.interval("lacking")
+    assert hi - lo >= 18, (lo, hi, shown[[total, part]])
+
+
+def test_a_cox_model_and_a_logistic_model_of_the_same_persons_do_not_give_their_difference():
+    """Privacy round 11, item 4: the Cox model's n (MDD persons with the score, covariates and
+    follow-up: 460) and MDD vs non-MDD's cases (MDD persons with the score and covariates: 467)
+    count the same 500 MDD persons less different ones: both shown, they gave the 7 without
+    follow-up, though each was linked to the MDD group alone (40 and 33 missing). Every count
+    of the same status groups is now one group (``build_audit``'s ``counts_of_groups``)."""
+    from export_attacker import Attacker
+
+    st = {"TRD": 100, "trMDD": 300, "MDD_other": 100, "non_MDD": 800}
+    cc = pd.DataFrame({"dataset": "d", "definition": "A", "status": list(st), "n": list(st.values())})
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [sum(st.values())]})
+    logistic = pd.DataFrame([("d", "A", "mdd_vs_nonmdd", "P1", 467 + 760, 467)],
+                            columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"])
+    cox = pd.DataFrame([("d", "A", "P1", 460, 90)], columns=["dataset", "definition", "pgs_id", "n", "n_events"])
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=cc, logistic=logistic, cox=cox, pgs_distribution=None,
+                       primary_definition="A")
+    safe = suppress_release(rc, 20)
+    att = Attacker(20)
+    att.cell("cases", str(safe["logistic"]["n_cases"].iloc[0]))
+    att.cell("cox_n", str(safe["cox"]["n"].iloc[0]))
+    att.know({"cases": 1, "cox_n": -1, "without_follow_up": -1})
+    lo, hi = att.interval("without_follow_up")
+    assert hi - lo >= 18, (lo, hi, safe["logistic"], safe["cox"])

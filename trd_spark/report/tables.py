@@ -737,6 +737,9 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
             values[("missing", cell)] = missing
             rel[("missing", cell)] = 1
         relations.append(rel)
+        counts_of_groups.setdefault((ds, definition, tuple(sorted(str(p) for p in parts))), []).append(cell)
+
+    counts_of_groups: dict[tuple, list] = {}
 
     def model_cells(table, df, total, part, group_of):
         # Each row's identity across releases (``model_count_cells``) -> its audit cell here.
@@ -760,6 +763,17 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
             cases, whole = group_of(contrast)
             link(p_key, cases, ds, definition)
             link(t_key, whole, ds, definition)
+        # The models of one dataset, definition and contrast under several scores count the same
+        # controls less those lacking each score (n - cases: 760 with P1, 753 with P2 gave 7).
+        # Their n and cases are grouped with every count of the same status groups (``link``).
+        for (ds, definition, contrast), grp in df.dropna(subset=[total, part]).groupby(
+                ["dataset", "definition", "contrast"], sort=True):
+            keys = sorted({(table + "_rest", ds, definition, contrast, int(n), int(k))
+                           for n, k in zip(grp[total], grp[part])}, key=str)
+            if len({values[k] for k in keys}) > 1:
+                controls = ("model_group", table + "_rest", ds, definition, contrast)
+                values[controls] = max(values[k] for k in keys)
+                relations.extend(group_member_relation(values, controls, k, ("model_lacking", *k)) for k in keys)
 
     model_cell: dict[tuple, tuple] = {}
     model_cells("logistic", rc.logistic, "n", "n_cases", lambda c: CONTRAST_GROUPS.get(c, ((), ())))
@@ -781,6 +795,20 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
                 link(key, MDD_GROUP, key[1], key[2])
             elif key[0] == "km_events":
                 link(key, TRD_GROUP, key[1], key[2])
+
+    # Counts of the same status groups (a dataset and definition's TRD persons, its MDD persons,
+    # ...) by several models, scores and curve sets are each the group less the persons lacking
+    # what that count needs (a score, a covariate, follow-up): TRD vs non-MDD n 835 with P1 and
+    # 828 with P2 (cases 75 both) gave the 7 lacking P2 only, by subtraction, while each was
+    # linked to the status groups alone (65 and 72 missing); a Cox model's n 460 and MDD vs
+    # non-MDD's cases 467 the 7 MDD persons without follow-up. As for pgs_distribution's groups:
+    # the largest count is the group (an implicit cell), each other one the group less a cell.
+    for (ds, definition, parts), cells in sorted(counts_of_groups.items(), key=str):
+        cells = sorted(set(cells), key=str)
+        if len({values[c] for c in cells}) > 1:
+            whole_group = ("linked_group", ds, definition, parts)
+            values[whole_group] = max(values[c] for c in cells)
+            relations += [group_member_relation(values, whole_group, c, ("linked_lacking", c)) for c in cells]
 
     # The same group counted under several definitions (non-MDD controls and the MDD total do
     # not depend on the TRD definition; the MDD steps are shared): equal counts of the same
