@@ -17,6 +17,9 @@
 - A Parquet integer column's error (days_supply 30.5 in a double column, which Spark's cast made
   30) named table and column only, where a CSV error names its line: it now names the row's
   position in its file (Spark's _metadata.row_index + 1) and the file.
+- Unplaced variants (chromosome 0, PLINK's code) in an array's .bim / .pvar: plink2 reads and
+  scores such a fileset, the native route refused it as '0:0 is not a GRCh38 locus' (valid data
+  refused). They cannot match a score: counted (one WARNING naming the file) and left unmatched.
 """
 
 from __future__ import annotations
@@ -176,3 +179,46 @@ def test_a_parquet_integer_column_error_names_the_row_and_file(spark, tmp_path):
     assert str(err).startswith(f"OMOP table drug_exposure ({tmp_path}/drug_exposure.parquet): column days_supply ")
     assert str(err).endswith(f"export whole numbers (row 3 of file:{tmp_path}/drug_exposure.parquet)")
 
+
+def test_unplaced_chromosome_0_rows_of_a_bim_are_counted_not_refused(hl, tmp_path, caplog):
+    """An array's .bim carries unplaced variants as chromosome 0 (position 0 too): plink2
+    2.00a3.5 reads the fileset and scores by the placed rows (--score exit 0, checked here);
+    the native route refused it as '0:0 is not a GRCh38 locus'. They cannot match a score: the
+    index keeps them unmatched, counted (attrs, one WARNING naming the .bim). Another contig off
+    the reference (chr99) is still the error."""
+    import subprocess
+
+    from test_field_cases_pgs import plink2_fileset
+
+    from trd_spark.pgs import pgen_engine
+
+    vcf = tmp_path / "x.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\n"
+                   "chr1\t1000\tv0\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n"
+                   "chr1\t2000\tv1\tC\tT\t.\tPASS\t.\tGT\t0/0\t0/1\n"
+                   "chr1\t3000\tv2\tG\tA\t.\tPASS\t.\tGT\t1/1\t0/1\n")
+    prefix = plink2_fileset(vcf, tmp_path / "g", "plink")
+    bim = (tmp_path / "g.bim").read_text().splitlines()
+    unplaced = [bim[0], *("\t".join(["0", f.split()[1], "0", "0", *f.split()[4:]]) for f in bim[1:])]
+    (tmp_path / "g.bim").write_text("\n".join(unplaced) + "\n")
+    (tmp_path / "w.txt").write_text("v0\tG\t0.5\n")
+    subprocess.run([shutil.which("plink2"), "--bfile", prefix, "--score", str(tmp_path / "w.txt"), "1", "2", "3",
+                    "cols=+scoresums", "no-mean-imputation", "--threads", "1", "--out", str(tmp_path / "s")],
+                   check=True, capture_output=True)
+    with open(tmp_path / "s.sscore") as f:
+        assert [line.split()[-1] for line in f][1:] == ["0.5", "1"]  # 1001 0/1, 1002 1/1 at v0 (G 0.5)
+    files = pgen_engine.PlinkFiles("plink", prefix)
+    index = pgen_engine.variant_index(files, "GRCh38")
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        pgen_engine.check_variant_loci(index, hl.get_reference("GRCh38").lengths, "GRCh38", files.variants)
+    assert index.attrs[pgen_engine.UNPLACED_VARIANTS] == 2
+    assert [r.getMessage() for r in caplog.records if "chromosome 0" in r.getMessage()] == [
+        f"{files.variants}: 2 variant row(s) on chromosome 0 (PLINK's code for unplaced variants) cannot match a "
+        "score: read, left unmatched (as plink2 reads them)"]
+    assert list(index["contig"]) == ["chr1", "0", "0"]
+    (tmp_path / "g.bim").write_text("\n".join([*unplaced[:2], unplaced[2].replace("0", "99", 1)]) + "\n")
+    with pytest.raises(InputDataError, match=r"g\.bim:3: 99:0 is not a GRCh38 locus \(1 such variant rows"):
+        pgen_engine.check_variant_loci(pgen_engine.variant_index(files, "GRCh38"), hl.get_reference("GRCh38").lengths,
+                                       "GRCh38", files.variants)

@@ -207,14 +207,28 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
                        keep_default_na=False)
 
 
+# PLINK's chromosome code 0 (unplaced), as a .bim/.pvar/BGEN writes it; index.attrs key of their count.
+UNPLACED_CONTIGS = frozenset({"0", "chr0"})
+UNPLACED_VARIANTS = "unplaced_variants"
+
+
 def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> None:
     """Raise InputDataError naming ``path:line`` (BGEN: ``path variant N``) of the first variant whose (recoded) contig is
     not a contig of ``reference_genome`` or whose position is outside it (``lengths``: contig
     -> length, ``hl.get_reference(...).lengths``): Hail's ``import_plink`` refused such
-    files, and matching must not silently skip their rows."""
+    files, and matching must not silently skip their rows. Rows on chromosome 0 (``UNPLACED_CONTIGS``:
+    PLINK's code for a variant not placed on the genome, which arrays' .bim files carry and
+    plink2 reads) are no error: they cannot match a score (no score row is on chromosome 0), so
+    they are counted (``attrs[UNPLACED_VARIANTS]``, one WARNING naming the file) and stay in
+    the index unmatched."""
     length = index["contig"].map(lengths).fillna(0).to_numpy(np.int64)
     pos = index["position"].to_numpy(np.int64)
-    bad = np.flatnonzero((pos < 1) | (pos > length))
+    unplaced = index["contig"].isin(UNPLACED_CONTIGS).to_numpy()
+    index.attrs[UNPLACED_VARIANTS] = n_unplaced = int(unplaced.sum())
+    if n_unplaced:
+        log.warning("%s: %d variant row(s) on chromosome 0 (PLINK's code for unplaced variants) cannot match a "
+                    "score: read, left unmatched (as plink2 reads them)", path, n_unplaced)
+    bad = np.flatnonzero(((pos < 1) | (pos > length)) & ~unplaced)
     if bad.size:
         r = index.iloc[int(bad[0])]
         line = int(r["variant_idx"]) + int(index.attrs.get("first_line", 1))
