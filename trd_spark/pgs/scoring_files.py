@@ -85,6 +85,9 @@ _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?i:inf|infinity|n
 MAX_POSITION = 2**31 - 1
 # Files parsed at once (read_scoring_files): bounds the driver's peak memory, not a study setting.
 MAX_PARSE_THREADS = 4
+# Largest block of variant rows Arrow's CSV reader parses at once (read_body_arrow): a 200k-row
+# file (~5 MB) is one block; a multi-million-variant file's parse buffers stay bounded per thread.
+CSV_BLOCK_BYTES = 64 << 20
 # Text columns are Arrow-backed: vectorised string operations (the python-object ones were
 # most of the parse time of a million-row file).
 TEXT = pd.StringDtype("pyarrow")
@@ -704,21 +707,26 @@ def read_body_arrow(body: str, columns: list[str], start: int = 0, end: int | No
         table = pacsv.read_csv(
             pa.BufferReader(data),
             # One thread: read_scoring_files parses a file per core already, and Arrow's own
-            # pool then only adds CPU (~1.6 ms per 200k rows idle, 2-3x that under load).
-            read_options=pacsv.ReadOptions(column_names=columns, use_threads=False),
+            # pool then only adds CPU (~1.6 ms per 200k rows idle, 2-3x that under load). One
+            # block up to CSV_BLOCK_BYTES: one chunk per column (5 of 1 MB for 200k rows), so
+            # the factorisations encode one dictionary per column and merge none.
+            read_options=pacsv.ReadOptions(column_names=columns, use_threads=False,
+                                           block_size=min(max(len(data) + 1, 1 << 20), CSV_BLOCK_BYTES)),
             # A blank line is a row of nulls, as in the line-by-line parser (skip_blank_lines=False):
             # the caller drops trailing ones and names the line of an interior one. (A search for
             # "\n\n" in the body to send such files to that parser cost ~5 ms per 200k rows.)
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False,
                                              escape_char=False, newlines_in_values=False,
                                              ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()),
+            # large_string: what pandas' Arrow-backed text stores; read as string, each column
+            # was cast to it (its offsets copied) when the frame was made (issue 16, session 22).
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.large_string()),
                                                  null_values=[""], strings_can_be_null=True),
         )
     except pa.ArrowInvalid:
         return None
     # Arrow-backed text: the validation's string operations then run in Arrow compute.
-    return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+    return table.to_pandas(types_mapper={pa.large_string(): TEXT}.get)
 
 
 def _split_head(text: str) -> tuple[list[str], int] | None:
