@@ -438,6 +438,52 @@ def test_sites_grouped_file_by_file_equal_the_grouping_of_all_rows():
     assert _sites_by_file([dataclasses.replace(files[0], text_codes=None)], "GRCh38") is None
 
 
+def test_site_ids_numbered_file_by_file_equal_one_factorisation_of_all_keys():
+    """``_site_ids_by_file`` (``_sites_by_file``'s numbering, issue 16, session 22: each file's keys
+    looked up in an index of the distinct keys seen so far) numbers every key as ``pd.factorize`` of
+    all files' keys concatenated (first appearance): files sharing keys in other orders, adding new
+    keys, a key twice in one file, an empty file, keys handed over in one reused buffer; and files
+    of disjoint keys, past its rebuild budget, where it numbers all keys at once."""
+    import numpy as np
+
+    from trd_spark.pgs.matching import _site_ids_by_file
+
+    rng = np.random.default_rng(7)
+    shared = rng.permutation(1000).astype(np.int64) * 7
+    files = [shared.copy(), rng.permutation(shared), np.r_[shared[:500], [5, 5, 3]].astype(np.int64),
+             np.empty(0, np.int64), np.r_[shared[::-1], [11, 3]].astype(np.int64)]
+    disjoint = [np.arange(i * 100, (i + 1) * 100, dtype=np.int64)[::-1] for i in range(20)]
+    for case in (files, disjoint):
+        buffer = np.empty(max(map(len, case)), dtype=np.int64)
+        calls = []
+
+        def keys_of(i: int, case=case, buffer=buffer, calls=calls) -> np.ndarray:
+            calls.append(i)
+            part = buffer[:len(case[i])]
+            part[:] = case[i]
+            return part
+
+        ids, distinct = _site_ids_by_file(keys_of, [len(k) for k in case])
+        want, uniques = pd.factorize(np.concatenate(case))
+        assert [len(a) for a in ids] == [len(k) for k in case] and all(a.dtype == np.int32 for a in ids)
+        assert np.concatenate(ids).tolist() == want.tolist() and distinct.tolist() == uniques.tolist()
+        assert (len(calls) > len(case)) == (case is disjoint)  # disjoint: numbered again all at once
+
+
+def test_bincount_in_chunks_equals_one_bincount():
+    """``_bincount_in_chunks`` (the summary's per-score count without a 12.2M-row intp copy) equals
+    ``np.bincount`` whatever the chunk, with scores absent or only in the last chunk."""
+    import numpy as np
+
+    from trd_spark.pgs.matching import _bincount_in_chunks
+
+    values = np.random.default_rng(3).integers(0, 5, 1001).astype(np.int32)
+    values[-1] = 6
+    for chunk in (1, 7, 1000, 1 << 20):
+        assert _bincount_in_chunks(values, 8, chunk).tolist() == np.bincount(values, minlength=8).tolist()
+    assert _bincount_in_chunks(values[:0], 3).tolist() == [0, 0, 0]
+
+
 def test_summary_counts_each_score_by_the_match_type_of_its_sites():
     """``summarise_frame_matches`` counts members by site runs (the commonest type as the rest;
     issue 16, session 21): per score and type the count of a direct groupby over the members,

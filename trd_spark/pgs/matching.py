@@ -75,7 +75,7 @@ from __future__ import annotations
 import io
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -349,6 +349,44 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
     return sites
 
 
+def _site_ids_by_file(keys_of: Callable[[int], np.ndarray], sizes: Sequence[int]
+                      ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Site ids of each file's int64 site keys (``keys_of(i)``: file i's keys, read before the next
+    file's are asked for), numbered in order of first appearance over the files in order, as
+    ``pd.factorize`` of all keys concatenated numbers them, and the distinct keys in id order.
+    Each file's keys are looked up in a hash index of the distinct keys seen so far
+    (``Index.get_indexer``); only keys not yet seen are numbered and added (the index is rebuilt
+    then). Why: ``pd.factorize`` of the 12.2M concatenated keys at 61 x 200k sizes its hash table
+    by the rows (2**24 buckets for 200k sites) and writes a fresh 12.2M-row key and id array, whose
+    first-touch page faults were most of score_sites (issue 16, session 22); here every file's
+    lookups go to a table of the distinct keys. Ids are int32 (int64 from 2**31 rows on). Files
+    adding many new sites each would rebuild the index often: once the rebuilds have cost as many
+    keys as the files hold, all keys are numbered at once (the concatenated factorisation)."""
+    total = int(sum(sizes))
+    dtype = np.int32 if total < 2**31 else np.int64
+    known = pd.Index(np.empty(0, dtype=np.int64))
+    ids_of_file: list[np.ndarray] = []
+    rebuilt = 0
+    for i in range(len(sizes)):
+        keys = keys_of(i)
+        ids = known.get_indexer(pd.Index(keys, copy=False))
+        new = ids < 0
+        if new.any():
+            rebuilt += len(known) + int(new.sum())
+            if rebuilt > total:
+                break
+            codes, distinct = pd.factorize(keys[new])
+            ids[new] = codes + len(known)
+            known = known.append(pd.Index(distinct))
+        ids_of_file.append(ids.astype(dtype))
+    else:
+        return ids_of_file, known.to_numpy(np.int64)
+    everything = np.concatenate([keys_of(i).copy() for i in range(len(sizes))]) if sizes else np.empty(0, np.int64)
+    ids, distinct = pd.factorize(everything)
+    bounds = np.cumsum([0, *sizes])
+    return [ids[a:b].astype(dtype) for a, b in zip(bounds[:-1], bounds[1:])], np.asarray(distinct, dtype=np.int64)
+
+
 def _sites_by_file(scoring_files: Sequence[ScoringFile], reference_genome: str) -> pd.DataFrame | None:
     """``_sites_of`` for the usual case, without the 12M-row columns of ``score_variant_columns``
     (at 61 x 200k, building, packing, sorting and gathering them was most of the match phase:
@@ -389,37 +427,38 @@ def _sites_by_file(scoring_files: Sequence[ScoringFile], reference_genome: str) 
               len(text["other_allele"][1]) + 1]
     if float(np.prod(np.array(widths, dtype=np.float64))) >= 2.0**62:
         return None
-    key = np.empty(sum(sizes), dtype=np.int64)
-    at = 0
-    for i, (c, pos) in enumerate(zip(coded, positions)):
-        part = key[at:at + sizes[i]]
+    # One key buffer for every file (each file's keys are numbered before the next is packed).
+    buffer = np.empty(max(sizes), dtype=np.int64)
+
+    def keys_of(i: int) -> np.ndarray:
+        part, c = buffer[:sizes[i]], coded[i]
         part[:] = text["chrom"][0][i][c["chrom"].codes]
         part += 1
         part *= widths[1]
-        part += pos.to_numpy(np.int64, na_value=lo - 1) - (lo - 1)
+        part += positions[i].to_numpy(np.int64, na_value=lo - 1) - (lo - 1)
         for j, name in ((2, "effect_allele"), (3, "other_allele")):
             part *= widths[j]
             part += text[name][0][i][c[name].codes]
             part += 1
-        at += sizes[i]
-    site_id, site_key = pd.factorize(key)
-    del key
+        return part
+
+    ids_of_file, site_key = _site_ids_by_file(keys_of, sizes)
     n_sites = len(site_key)
-    lengths = np.bincount(site_id, minlength=n_sites)
+    lengths = np.zeros(n_sites, dtype=np.int64)
+    for ids in ids_of_file:
+        lengths += np.bincount(ids, minlength=n_sites)
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    flat: dict[str, np.ndarray] = {"member_score_index": np.empty(len(site_id), np.int32),
-            "member_weight": np.empty(len(site_id), np.float64), "member_line": np.empty(len(site_id), np.int64)}
+    flat: dict[str, np.ndarray] = {"member_score_index": np.empty(sum(sizes), np.int32),
+            "member_weight": np.empty(sum(sizes), np.float64), "member_line": np.empty(sum(sizes), np.int64)}
     filled = np.zeros(n_sites, dtype=np.int64)
-    at = 0
-    for i, sf in enumerate(scoring_files):
-        ids = site_id[at:at + sizes[i]]
-        place = starts[ids] + filled[ids]
+    for i, (sf, ids) in enumerate(zip(scoring_files, ids_of_file)):
+        place = starts[ids]
+        place += filled[ids]
         filled[ids] += 1  # a site twice in one file counts once here: told below
         flat["member_score_index"][place] = i
         flat["member_weight"][place] = sf.variants["effect_weight"].to_numpy(np.float64)
         flat["member_line"][place] = sf.variants["line"].to_numpy(np.int64)
-        at += sizes[i]
     if not np.array_equal(filled, lengths):
         return None  # a file listing one site twice (kept by its parse): the general path's sort
     # The sites' columns decoded from their keys (the key holds every site column).
@@ -1269,7 +1308,7 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
     per_type = np.bincount(code, weights=np.diff(bounds), minlength=t)
     common = int(np.argmax(per_type))
     counts = np.zeros((k, t), dtype=np.int64)
-    counts[:, common] = np.bincount(score, minlength=k)
+    counts[:, common] = _bincount_in_chunks(score, k)
     for j in np.flatnonzero(per_type).tolist():
         if j == common:
             continue
@@ -1281,6 +1320,17 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
     by_score = {p: {MATCH_TYPES[j]: int(c) for j, c in enumerate(counts[i]) if c}
                 for i, p in enumerate(m.pgs_ids) if counts[i].any()}
     return summary_frame(by_score, dataset, m.pgs_ids, labels)
+
+
+def _bincount_in_chunks(values: np.ndarray, k: int, chunk: int = 1 << 20) -> np.ndarray:
+    """``np.bincount(values, minlength=k)`` of integers in 0..k-1, a million at a time: bincount
+    converts an int32 array to a fresh intp copy first (100 MB at 12.2M members, its first-touch
+    page faults ~0.3-1 s of kernel time here, issue 16, session 22); a chunk's copy reuses the
+    last one's memory."""
+    out = np.zeros(k, dtype=np.int64)
+    for a in range(0, len(values), chunk):
+        out += np.bincount(values[a:a + chunk], minlength=k)
+    return out
 
 
 def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
