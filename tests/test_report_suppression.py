@@ -723,3 +723,32 @@ def test_a_cox_model_and_a_logistic_model_of_the_same_persons_do_not_give_their_
     att.know({"cases": 1, "cox_n": -1, "without_follow_up": -1})
     lo, hi = att.interval("without_follow_up")
     assert hi - lo >= 18, (lo, hi, safe["logistic"], safe["cox"])
+
+
+@pytest.mark.parametrize("datasets", [1, 2])
+def test_a_flow_status_step_and_the_datasets_counts_do_not_give_the_persons_not_analysed(datasets):
+    """Privacy round 11, item 4 (a table's total against its rows): definition A's cohort flow
+    counts 120 TRD persons (before genotyping), the datasets analyse 60 + 53 (or 113 in one):
+    both shown, they gave the 7 TRD persons not analysed (not genotyped, related or without
+    ancestry). The step was linked to the datasets' counts only where they were equal; now a
+    step larger than their sum is that sum plus a cell."""
+    from export_attacker import Attacker
+
+    flow = pd.DataFrame({"definition": ["all", "A", "A", "A"], "step_order": [1, 1, 2, 3],
+                         "step": ["all_persons", "mdd_included", "TRD", "trMDD"], "n": [5000, 1000, 120, 500]})
+    counts = (("d1", 60, 200, 100, 1500), ("d2", 53, 220, 110, 1400)) if datasets == 2 else \
+        (("d1", 113, 420, 210, 2900),)
+    cc = pd.DataFrame([(ds, "A", s, n) for ds, *ns in counts for s, n in zip(("TRD", "trMDD", "MDD_other", "non_MDD"), ns)],
+                      columns=["dataset", "definition", "status", "n"])
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=cc, logistic=pd.DataFrame(
+        columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]), cox=None, pgs_distribution=None,
+        primary_definition="A")
+    safe = suppress_release(rc, 20)
+    att = Attacker(20)
+    att.cell("flow_trd", str(safe["cohort_flow"].set_index("step").loc["TRD", "n"]))
+    trd = safe["cohort_counts"][safe["cohort_counts"]["status"] == "TRD"]
+    for ds, n in zip(trd["dataset"], trd["n"]):
+        att.cell(("trd", ds), str(n))
+    att.know({"flow_trd": 1, **{("trd", ds): -1 for ds in trd["dataset"]}, "not_analysed": -1})
+    lo, hi = att.interval("not_analysed")
+    assert hi - lo >= 18, (lo, hi, safe["cohort_flow"], trd)
