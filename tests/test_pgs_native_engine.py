@@ -38,6 +38,7 @@ from trd_spark.pgs.matching import (
     match_sites_frame,
     score_sites,
     score_variants_table,
+    small_pages,
     summarise_frame_matches,
     weight_matrices,
 )
@@ -315,6 +316,43 @@ def test_tasks_of_one_worker_share_one_block_buffer(files):
     assert i == 0
     assert sums.tolist() == [[0.5, 1.0, 2.5, 1.0], [-0.5, 0.0, -1.5, 0.0]]
     assert missing.tolist() == [[0, 1, 0, 0], [0, 1, 0, 0]]
+
+
+def _vm_flags_of(address: int) -> list[str]:
+    """The kernel's VmFlags of the mapping of this process holding ``address`` (/proc/self/smaps)."""
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()[0]
+        if "-" in head and all(c in "0123456789abcdef-" for c in head):
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            inside = lo <= address < hi
+        elif inside and head == "VmFlags:":
+            return line.split()[1:]
+    raise AssertionError("no mapping holds the address")
+
+
+def test_driver_arrays_of_the_weights_get_no_huge_page_advice():
+    """numpy advises huge pages (madvise MADV_HUGEPAGE) for every array of 4 MiB or more; where
+    THP defrag is 'madvise' each fault then may compact memory, and weight_matrices' fresh
+    12.2M-element arrays cost 1.3-4.7 sys CPU-s instead of ~0.4 (session 22). Inside
+    ``small_pages`` a new array's mapping carries no such advice (no ``hg`` flag; 64 MiB: its
+    own mapping whatever malloc's threshold), and numpy's setting is restored after, also after
+    an error."""
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    before = _set_madvise_hugepage(True)
+    try:
+        advised = np.ones(2**23)  # 64 MiB
+        assert "hg" in _vm_flags_of(advised.ctypes.data + advised.nbytes // 2)  # numpy's own advice, the default
+        with small_pages():
+            plain = np.ones(2**23)
+            assert "hg" not in _vm_flags_of(plain.ctypes.data + plain.nbytes // 2)
+        assert _set_madvise_hugepage(True) is True  # restored
+        with pytest.raises(ValueError), small_pages():
+            raise ValueError
+        assert _set_madvise_hugepage(True) is True
+    finally:
+        _set_madvise_hugepage(before)
 
 
 @pytest.mark.parametrize(("fmt", "path", "engine", "chosen"), [

@@ -727,7 +727,17 @@ def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: in
     (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice, (file name, task CPU
     seconds)) pairs of ``_spilled``, the file read and removed here) collected and added on the driver:
     no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
-    Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``. Times go to ``split``."""
+    Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``, in arrays made without
+    huge pages (``matching.small_pages``: ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times
+    go to ``split``."""
+    from trd_spark.pgs.matching import small_pages
+
+    with small_pages():
+        return _summed_rows(spark, partial, rows, k, n, split)
+
+
+def _summed_rows(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes):
+    """``_rows_summed_on_driver``'s work."""
     from trd_spark.pgs.matching import pandas_to_spark
 
     started = time.perf_counter()
