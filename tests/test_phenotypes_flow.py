@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from test_phenotypes_mdd import mdd_omop
 from test_phenotypes_support import toy_config
 
@@ -18,8 +19,20 @@ from trd_spark.phenotypes.stage import derive_phenotype_tables
 from trd_spark.schemas import COHORT_FLOW, check_spark
 
 
-def test_shared_steps_count_each_exclusion_in_order(spark):
+@pytest.fixture(scope="module")
+def tables(spark):
+    """The phenotype chain on the MDD timelines, derived once for the module (each test only
+    aggregates it); mdd and phenotypes cached, so the flow's several aggregations do not run the
+    whole chain again each (it is what costs here, not the aggregates)."""
     tables = derive_phenotype_tables(mdd_omop(spark), toy_config())
+    tables.mdd.cache()
+    tables.phenotypes.cache()
+    yield tables
+    tables.phenotypes.unpersist()
+    tables.mdd.unpersist()
+
+
+def test_shared_steps_count_each_exclusion_in_order(tables):
     flow = check_spark(
         derive_cohort_flow(tables.mdd, tables.phenotypes, exclusion_sets=["bipolar", "schizophrenia_spectrum"], min_diagnoses=2),
         COHORT_FLOW,
@@ -43,12 +56,11 @@ def test_shared_steps_count_each_exclusion_in_order(spark):
     ]
 
 
-def test_flow_from_one_row_aggregates_equals_the_group_by(spark):
+def test_flow_from_one_row_aggregates_equals_the_group_by(tables):
     """The one-row aggregates run() observes while writing (no group-by: shared_flow_columns,
     definition_flow_columns) give the same flow rows as cohort_flow_rows; a configured
     definition without any PHENOTYPES row is left out, as the group-by leaves it out; the
     terminal boxes (``terminal_boxes``) partition the persons under every definition."""
-    tables = derive_phenotype_tables(mdd_omop(spark), toy_config())
     args = {"exclusion_sets": ["bipolar", "schizophrenia_spectrum"], "min_diagnoses": 2}
     definitions = [r.definition for r in tables.phenotypes.select("definition").distinct().collect()]
     shared = tables.mdd.agg(*shared_flow_columns(**args)).collect()[0].asDict()

@@ -308,10 +308,14 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
         persons = derive_phenotype_tables(tables, cfg, vocab).persons
         followup = followup_events(study, persons)
         sets = concept_set_ids(cfg, vocab)
-        mdd = derive_mdd_groups(cfg, vocab, persons, study, followup, sets)
-        trials = derive_trials(cfg, followup["drug"], trial_ingredients(spark, tables, cfg, vocab), mdd)
+        mdd = derive_mdd_groups(cfg, vocab, persons, study, followup, sets).cache()
+        trials = derive_trials(cfg, followup["drug"], trial_ingredients(spark, tables, cfg, vocab), mdd).cache()
         phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets)
-        return [sorted(map(tuple, df.collect()), key=repr) for df in (mdd, trials, phenotypes)]
+        # mdd and trials cached: the three collects would each run the chain before them again
+        out = [sorted(map(tuple, df.collect()), key=repr) for df in (mdd, trials, phenotypes)]
+        mdd.unpersist()
+        trials.unpersist()
+        return out
 
     assert outputs(events) == outputs(full)
     trials = cfg.phenotypes.trials.model_copy(update={"use_refills": True, "ingredient_min_daily_dose": {SERTRALINE: 10.0}})

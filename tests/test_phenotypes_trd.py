@@ -70,7 +70,14 @@ def trd_omop(spark):
 
 @pytest.fixture(scope="module")
 def tables(spark):
-    return derive_phenotype_tables(trd_omop(spark), toy_config())
+    """The chain on the timelines above, derived once; mdd, trials and phenotypes cached: the
+    tests collect or aggregate them several times, and each action ran the whole chain again."""
+    tables = derive_phenotype_tables(trd_omop(spark), toy_config())
+    for df in (tables.mdd, tables.trials, tables.phenotypes):
+        df.cache()
+    yield tables
+    for df in (tables.mdd, tables.trials, tables.phenotypes):
+        df.unpersist()
 
 
 @pytest.fixture(scope="module")
