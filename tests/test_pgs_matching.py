@@ -363,12 +363,14 @@ def test_frame_matches_takes_the_flat_members_only_while_the_sites_hold_them(hl,
         and per_score.sum() == 4
 
 
-def test_site_grouping_leaves_out_columns_of_one_value():
+def test_site_grouping_leaves_out_columns_of_one_value(monkeypatch):
     """``_group_ids`` (the site grouping) equals pandas' ``groupby(...).ngroup()`` (first
     appearance order, missing values grouped) with columns of one value left out of its key,
-    and gives one group when every column has one value."""
+    and gives one group when every column has one value; also when its keys are numbered a few
+    at a time (``_KEYS_AT_A_TIME``, a million in use)."""
     import numpy as np
 
+    from trd_spark.pgs import matching
     from trd_spark.pgs.matching import _group_ids
     from trd_spark.pgs.scoring_files import TextCodes
 
@@ -383,6 +385,8 @@ def test_site_grouping_leaves_out_columns_of_one_value():
     want = frame.groupby(list(frame), dropna=False, sort=False, observed=True).ngroup().to_numpy()
     assert _group_ids([pos, allele, flag, build, rsid]).tolist() == want.tolist()
     assert _group_ids([flag, build, rsid]).tolist() == [0] * 500
+    monkeypatch.setattr(matching, "_KEYS_AT_A_TIME", 7)
+    assert _group_ids([pos, allele, flag, build, rsid]).tolist() == want.tolist()
 
 
 def test_sites_grouped_file_by_file_equal_the_grouping_of_all_rows():

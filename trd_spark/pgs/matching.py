@@ -75,8 +75,7 @@ from __future__ import annotations
 import io
 import logging
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -326,8 +325,9 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
     site_id = _group_ids([c if isinstance(c := columns[name], TextCodes) else _series(c) for name in SITE_COLUMNS])
     order = np.argsort(site_id, kind="stable")
     # Ids are 0..sites-1: each site's rows start at the count of the rows before it.
-    ends = np.cumsum(np.bincount(site_id))
-    starts = ends - np.bincount(site_id)
+    lengths = np.bincount(site_id)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
     first = order[starts]
 
     def first_rows(values) -> pd.Series:
@@ -395,7 +395,7 @@ def _sites_by_file(scoring_files: Sequence[ScoringFile], reference_genome: str) 
     on one build (none placed by rsID) and holding its parse codes, and no file listing a site twice.
     The site key (contig, position, effect and other allele codes, numbered across files as
     ``score_variant_columns`` does) is packed into one int64 per score row, file by file, and
-    factorised once (sites numbered in order of first appearance, as ``_group_ids``); each file's
+    numbered file by file (``_site_ids_by_file``: in order of first appearance, as ``_group_ids``); each file's
     members are then placed straight into the flat member arrays (a file holds a site at most once,
     so its rows go after the earlier files' members of each site: the stable order of ``_sites_of``).
     The same frame as ``_sites_of``; None when the case does not hold (the caller then takes
@@ -531,6 +531,10 @@ def _series(values) -> pd.Series:
     return pd.Series(values, dtype=object if is_object else None, copy=False)
 
 
+# How many packed keys ``_group_ids`` numbers at a time.
+_KEYS_AT_A_TIME = 1 << 20
+
+
 def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     """One id per distinct combination of the columns' values (missing values one value per
     column), numbered in order of first appearance: ``groupby(columns, dropna=False,
@@ -545,7 +549,12 @@ def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     varying = [c for c in codes if len(c) and c.min() != c.max()]
     if not varying:
         return np.zeros(len(codes[0]) if codes else 0, dtype=np.intp)
-    return pd.factorize(packed_key(varying))[0]
+    key = packed_key(varying)
+    # A million keys at a time against the distinct keys seen so far (``_site_ids_by_file``), not
+    # one ``pd.factorize``, whose hash table is sized by the rows (12.2M at 61 x 200k).
+    chunk = _KEYS_AT_A_TIME
+    sizes = [min(chunk, len(key) - at) for at in range(0, len(key), chunk)]
+    return np.concatenate(_site_ids_by_file(lambda i: key[i * chunk:(i + 1) * chunk], sizes)[0])
 
 
 def _value_codes(col: pd.Series | TextCodes) -> np.ndarray:
@@ -1383,43 +1392,12 @@ class WeightMatrices:
         return out
 
 
-@contextmanager
-def small_pages() -> Iterator[None]:
-    """numpy arrays allocated meanwhile in this process get no transparent-huge-page advice
-    (numpy gives ``madvise(MADV_HUGEPAGE)`` to every array of 4 MiB or more, unless
-    ``NUMPY_MADVISE_HUGEPAGE=0``); the setting before is restored on exit. Where the kernel's
-    THP ``defrag`` is ``madvise`` (Debian's and Ubuntu's default; the benchmark host), a fault
-    in such an array may compact memory synchronously, and a driver that fills fresh 100 MB
-    arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
-    200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
-    without (one cold process each, load 14-19; issue 16, session 22). No effect where numpy
-    has no such switch. Not for the Python workers: their block buffer is reused across tasks
-    and the product runs ~20% faster on huge pages at 20k samples (session 22)."""
-    setter = getattr(getattr(np, "_core", None), "multiarray", None)
-    setter = getattr(setter, "_set_madvise_hugepage", None)
-    if setter is None:
-        yield
-        return
-    before = setter(False)
-    try:
-        yield
-    finally:
-        setter(before)
-
-
 def weight_matrices(m: FrameMatches) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On chrY/chrM (``HAPLOID_CONTIGS``) w is halved: a haploid call
     (dosage 0 or 2) then adds 0 or w, plink2 --score's one copy. tests/pgs_hail_oracle.py's
-    ``score_weights_table`` computes the same in Hail. Its ~7 fresh arrays of one value per
-    score variant are made without huge pages (``small_pages``)."""
-    with small_pages():
-        return _weight_matrices(m)
-
-
-def _weight_matrices(m: FrameMatches) -> WeightMatrices:
-    """``weight_matrices``' work."""
+    ``score_weights_table`` computes the same in Hail."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is
