@@ -75,7 +75,8 @@ from __future__ import annotations
 import io
 import logging
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -1392,12 +1393,42 @@ class WeightMatrices:
         return out
 
 
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """numpy arrays allocated meanwhile in this process get no transparent-huge-page advice
+    (numpy gives ``madvise(MADV_HUGEPAGE)`` to every array of 4 MiB or more, unless
+    ``NUMPY_MADVISE_HUGEPAGE=0``); the setting before is restored on exit. Where the kernel's
+    THP ``defrag`` is ``madvise`` (Debian's and Ubuntu's default; the benchmark host), a fault
+    in such an array may compact memory synchronously, and a driver that fills fresh 100 MB
+    arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
+    200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
+    without (one cold process each, load 14-19; issue 16, session 22); the native engine's block
+    buffer alike (``pgen_engine._block_buffer``). No effect where numpy has no such switch."""
+    setter = getattr(getattr(np, "_core", None), "multiarray", None)
+    setter = getattr(setter, "_set_madvise_hugepage", None)
+    if setter is None:
+        yield
+        return
+    before = setter(False)
+    try:
+        yield
+    finally:
+        setter(before)
+
+
 def weight_matrices(m: FrameMatches) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On chrY/chrM (``HAPLOID_CONTIGS``) w is halved: a haploid call
     (dosage 0 or 2) then adds 0 or w, plink2 --score's one copy. tests/pgs_hail_oracle.py's
-    ``score_weights_table`` computes the same in Hail."""
+    ``score_weights_table`` computes the same in Hail. Its ~7 fresh arrays of one value per
+    score variant are made without huge pages (``small_pages``)."""
+    with small_pages():
+        return _weight_matrices(m)
+
+
+def _weight_matrices(m: FrameMatches) -> WeightMatrices:
+    """``weight_matrices``' work."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is
