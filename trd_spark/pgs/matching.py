@@ -326,9 +326,8 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
     site_id = _group_ids([c if isinstance(c := columns[name], TextCodes) else _series(c) for name in SITE_COLUMNS])
     order = np.argsort(site_id, kind="stable")
     # Ids are 0..sites-1: each site's rows start at the count of the rows before it.
-    lengths = np.bincount(site_id)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
+    ends = np.cumsum(np.bincount(site_id))
+    starts = ends - np.bincount(site_id)
     first = order[starts]
 
     def first_rows(values) -> pd.Series:
@@ -396,7 +395,7 @@ def _sites_by_file(scoring_files: Sequence[ScoringFile], reference_genome: str) 
     on one build (none placed by rsID) and holding its parse codes, and no file listing a site twice.
     The site key (contig, position, effect and other allele codes, numbered across files as
     ``score_variant_columns`` does) is packed into one int64 per score row, file by file, and
-    numbered file by file (``_site_ids_by_file``: in order of first appearance, as ``_group_ids``); each file's
+    factorised once (sites numbered in order of first appearance, as ``_group_ids``); each file's
     members are then placed straight into the flat member arrays (a file holds a site at most once,
     so its rows go after the earlier files' members of each site: the stable order of ``_sites_of``).
     The same frame as ``_sites_of``; None when the case does not hold (the caller then takes
@@ -532,10 +531,6 @@ def _series(values) -> pd.Series:
     return pd.Series(values, dtype=object if is_object else None, copy=False)
 
 
-# How many packed keys ``_group_ids`` numbers at a time.
-_KEYS_AT_A_TIME = 1 << 20
-
-
 def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     """One id per distinct combination of the columns' values (missing values one value per
     column), numbered in order of first appearance: ``groupby(columns, dropna=False,
@@ -550,12 +545,7 @@ def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     varying = [c for c in codes if len(c) and c.min() != c.max()]
     if not varying:
         return np.zeros(len(codes[0]) if codes else 0, dtype=np.intp)
-    key = packed_key(varying)
-    # A million keys at a time against the distinct keys seen so far (``_site_ids_by_file``), not
-    # one ``pd.factorize``, whose hash table is sized by the rows (12.2M at 61 x 200k).
-    chunk = _KEYS_AT_A_TIME
-    sizes = [min(chunk, len(key) - at) for at in range(0, len(key), chunk)]
-    return np.concatenate(_site_ids_by_file(lambda i: key[i * chunk:(i + 1) * chunk], sizes)[0])
+    return pd.factorize(packed_key(varying))[0]
 
 
 def _value_codes(col: pd.Series | TextCodes) -> np.ndarray:
@@ -1402,9 +1392,8 @@ def small_pages() -> Iterator[None]:
     in such an array may compact memory synchronously, and a driver that fills fresh 100 MB
     arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
     200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
-    without (one cold process each, load 14-19; issue 16, session 22). No effect where numpy
-    has no such switch. Not for the Python workers: their block buffer is reused across tasks
-    and the product runs ~20% faster on huge pages at 20k samples (session 22)."""
+    without (one cold process each, load 14-19; issue 16, session 22); the native engine's block
+    buffer alike (``pgen_engine._block_buffer``). No effect where numpy has no such switch."""
     setter = getattr(getattr(np, "_core", None), "multiarray", None)
     setter = getattr(setter, "_set_madvise_hugepage", None)
     if setter is None:

@@ -399,11 +399,17 @@ def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
     compacted on demand) per task on the benchmark host, most of a task's CPU at 2.5k samples
     (session 21). ``_score_task`` is done with it before its first partial is yielded, so
     generators of one process never use it at the same time. The worker holds it until it exits
-    (pyspark ends an idle worker after a minute)."""
+    (pyspark ends an idle worker after a minute). Made without huge pages
+    (``matching.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
+    CPU-s faulting it in with numpy's huge-page advice, 0.14 without, and later tasks cost the
+    same either way (4.2-4.6 ns per entry at 2.5k and 20k; session 22)."""
     need = rows * n_samples
     if not _BLOCK_BUFFER or _BLOCK_BUFFER[0].size < need:
+        from trd_spark.pgs.matching import small_pages
+
         _BLOCK_BUFFER.clear()
-        _BLOCK_BUFFER.append(np.empty(need, dtype=np.float64))
+        with small_pages():
+            _BLOCK_BUFFER.append(np.empty(need, dtype=np.float64))
     return _BLOCK_BUFFER[0][:need].reshape(rows, n_samples)
 
 
