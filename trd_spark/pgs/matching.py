@@ -326,8 +326,9 @@ def _sites_of(columns: dict[str, Any]) -> pd.DataFrame:
     site_id = _group_ids([c if isinstance(c := columns[name], TextCodes) else _series(c) for name in SITE_COLUMNS])
     order = np.argsort(site_id, kind="stable")
     # Ids are 0..sites-1: each site's rows start at the count of the rows before it.
-    ends = np.cumsum(np.bincount(site_id))
-    starts = ends - np.bincount(site_id)
+    lengths = np.bincount(site_id)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
     first = order[starts]
 
     def first_rows(values) -> pd.Series:
@@ -395,7 +396,7 @@ def _sites_by_file(scoring_files: Sequence[ScoringFile], reference_genome: str) 
     on one build (none placed by rsID) and holding its parse codes, and no file listing a site twice.
     The site key (contig, position, effect and other allele codes, numbered across files as
     ``score_variant_columns`` does) is packed into one int64 per score row, file by file, and
-    factorised once (sites numbered in order of first appearance, as ``_group_ids``); each file's
+    numbered file by file (``_site_ids_by_file``: in order of first appearance, as ``_group_ids``); each file's
     members are then placed straight into the flat member arrays (a file holds a site at most once,
     so its rows go after the earlier files' members of each site: the stable order of ``_sites_of``).
     The same frame as ``_sites_of``; None when the case does not hold (the caller then takes
@@ -531,6 +532,10 @@ def _series(values) -> pd.Series:
     return pd.Series(values, dtype=object if is_object else None, copy=False)
 
 
+# How many packed keys ``_group_ids`` numbers at a time.
+_KEYS_AT_A_TIME = 1 << 20
+
+
 def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     """One id per distinct combination of the columns' values (missing values one value per
     column), numbered in order of first appearance: ``groupby(columns, dropna=False,
@@ -545,7 +550,12 @@ def _group_ids(columns: list[pd.Series | TextCodes]) -> np.ndarray:
     varying = [c for c in codes if len(c) and c.min() != c.max()]
     if not varying:
         return np.zeros(len(codes[0]) if codes else 0, dtype=np.intp)
-    return pd.factorize(packed_key(varying))[0]
+    key = packed_key(varying)
+    # A million keys at a time against the distinct keys seen so far (``_site_ids_by_file``), not
+    # one ``pd.factorize``, whose hash table is sized by the rows (12.2M at 61 x 200k).
+    chunk = _KEYS_AT_A_TIME
+    sizes = [min(chunk, len(key) - at) for at in range(0, len(key), chunk)]
+    return np.concatenate(_site_ids_by_file(lambda i: key[i * chunk:(i + 1) * chunk], sizes)[0])
 
 
 def _value_codes(col: pd.Series | TextCodes) -> np.ndarray:
