@@ -329,12 +329,19 @@ def score_gaps(a: Attacker, targets: dict, export: dict, lg, cox, threshold: int
             for var, col in columns:
                 cells = [((var, *group, p), int(truth.loc[(*group, p), col])) for p, n in zip(g.pgs_id, g.n)
                          if str(n) not in ("", "nan") and (var, *group, p) in a.bounds]
-                for (x, vx), (y, vy) in combinations(cells, 2):
-                    hi, lo = (x, y) if vx >= vy else (y, x)
-                    gap = ("score_gap", hi, lo)
-                    a.know({hi: 1, lo: -1, gap: -1})
-                    if 0 < abs(vx - vy) < threshold:
-                        targets[gap] = abs(vx - vy)
+                # Largest first (stable: ties keep the table's order): the gaps of neighbours,
+                # each >= 0, order every pair as all pairwise gaps would (transitivity), with
+                # n - 1 equations instead of n(n-1)/2 (61 scores: 60, not 1,830); a pair further
+                # apart gets its own gap only when it is a target.
+                cells.sort(key=lambda c: -c[1])
+                for i, j in combinations(range(len(cells)), 2):
+                    (hi, v_hi), (lo, v_lo) = cells[i], cells[j]
+                    small = 0 < v_hi - v_lo < threshold
+                    if j == i + 1 or small:
+                        gap = ("score_gap", hi, lo)
+                        a.know({hi: 1, lo: -1, gap: -1})
+                        if small:
+                            targets[gap] = v_hi - v_lo
 
 
 def same_persons(a: Attacker, results, lg) -> None:

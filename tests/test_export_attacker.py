@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from export_attacker import (
+    Attacker,
     attack_release,
     cases_from_standard_errors,
     km_censored_before_events,
     release_changes,
+    score_gaps,
     small_release_changes,
 )
 
@@ -620,3 +622,28 @@ def test_a_status_with_nobody_has_no_row_and_still_counts_as_0(toy):
         lo, hi = a.interval(k)
         b_lo, b_hi = base.interval(k)
         assert not a.determined(k) and hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)
+
+
+def test_score_gaps_read_every_pair_of_a_groups_models_across_scores():
+    """``score_gaps``: one group's models under three scores, n 835 (P1, shown), 830 (P3,
+    hidden) and 828 (P2, shown): the outsider reads P1 - P2 = 7 exactly (not neighbours by
+    value: its own gap), and the neighbours' gaps 5 and 2 only as far as the hidden 830 allows;
+    the group's cases (75 under every score) give no target. A lost pair is a missed leak."""
+    a = Attacker(T)
+    shown = {"P1": "835", "P3": "suppressed", "P2": "828"}
+    true = {"P1": 835, "P3": 830, "P2": 828}
+    key = ("d", "A", "trd_vs_nonmdd")
+    for p, text in shown.items():
+        a.cell(("n", *key, p), text)
+        a.cell(("n_cases", *key, p), "75")
+    export = {"results": pd.DataFrame([(*key, p, n) for p, n in shown.items()],
+                                      columns=["dataset", "definition", "contrast", "pgs_id", "n"])}
+    lg = pd.DataFrame([(*key, p, n, 75) for p, n in true.items()],
+                      columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"])
+    targets: dict = {}
+    score_gaps(a, targets, export, lg, None, T)
+    n = {p: ("n", *key, p) for p in true}
+    assert targets == {("score_gap", n["P1"], n["P3"]): 5, ("score_gap", n["P3"], n["P2"]): 2,
+                       ("score_gap", n["P1"], n["P2"]): 7}
+    assert a.interval(("score_gap", n["P1"], n["P2"])) == pytest.approx((7, 7))
+    assert not a.determined(("score_gap", n["P1"], n["P3"]))
