@@ -265,6 +265,32 @@ def test_bad_bgen_is_one_error_naming_the_file(hl, spark, bgen, tmp_path):
     assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
 
 
+def test_a_zstd_block_that_does_not_decompress_is_bad_input_and_a_bug_of_ours_is_not(bgen, tmp_path):
+    """A zstd block whose frame does not decompress is one InputDataError naming the file and
+    the block's byte offset (zstd's ZstdError is turned into the reader's ValueError); an error
+    of ours in the same code (a TypeError) passes through as a bug, where an ``except
+    Exception`` read it as a file that cannot be decompressed (review of session 21)."""
+    _recompress_zstd(bgen, tmp_path / "z.bgen")
+    index = bgen_reader.variant_index(bgen_reader.BgenFiles.open(str(tmp_path / "z.bgen")), recode)
+    offset, size = int(index["offset"].iloc[1]), int(index["size"].iloc[1])
+    raw = (tmp_path / "z.bgen").read_bytes()
+    magic = raw.index(b"\x28\xb5\x2f\xfd", offset)  # the block's zstd frame
+    assert magic < offset + size
+    (tmp_path / "bad.bgen").write_bytes(raw[:magic] + b"\0\0\0\0" + raw[magic + 4:])
+    with bgen_reader.BlockReader(bgen_reader.BgenFiles.open(str(tmp_path / "bad.bgen"))) as reader:
+        assert len(reader._genotype_block(int(index["offset"].iloc[0]), int(index["size"].iloc[0])))
+        with pytest.raises(InputDataError, match=rf"^{tmp_path}/bad\.bgen: cannot read the variant block at "
+                                                 rf"byte {offset}: zstd: "):
+            reader._genotype_block(offset, size)
+
+        def ours(data: bytes, n: int) -> bytes:
+            raise TypeError("a bug of ours")
+
+        reader._decompress = ours
+        with pytest.raises(TypeError, match="a bug of ours"):
+            reader._genotype_block(offset, size)
+
+
 def test_block_reader_gives_hails_dosage_to_the_bit(bgen):
     """Every (d0, d1) pair gives Hail's (d1 + 2 * (255 - d0 - d1)) / 255.0, and the file's rows
     read back as the expected ALT counts of their 8-bit probabilities (missing = -9)."""

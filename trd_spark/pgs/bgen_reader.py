@@ -317,7 +317,14 @@ def _decompressor(compression: int, path: str) -> Callable[[bytes, int], bytes] 
             from zlib_ng import zlib_ng as fast
         except ImportError:
             return lambda data, n: zlib.decompress(data, bufsize=n)
-        return lambda data, n: fast.decompress(data, bufsize=n)
+
+        def inflate_ng(data: bytes, n: int) -> bytes:
+            try:
+                return fast.decompress(data, bufsize=n)
+            except fast.error as e:  # type: ignore[misc]  # zlib_ng.error (no zlib.error): the block's fault
+                raise zlib.error(str(e)) from None
+
+        return inflate_ng
     try:  # Python 3.14's module, else its backport (installed with the pipeline's dependencies)
         from compression import zstd  # type: ignore[import-not-found]
     except ImportError:
@@ -326,7 +333,14 @@ def _decompressor(compression: int, path: str) -> Callable[[bytes, int], bytes] 
         except ImportError:
             raise InputDataError("zstd-compressed BGEN: needs the backports.zstd package (pip install "
                                  "backports.zstd)", where=path) from None
-    return lambda data, n: zstd.decompress(data)
+
+    def inflate(data: bytes, n: int) -> bytes:
+        try:
+            return zstd.decompress(data)
+        except zstd.ZstdError as e:  # its own class (no ValueError): the block's fault, read as zlib's
+            raise ValueError(f"zstd: {e}") from None
+
+    return inflate
 
 
 def check_first_variant(files: BgenFiles, index: pd.DataFrame) -> None:
@@ -396,11 +410,8 @@ class BlockReader:
             else:
                 (d,) = struct.unpack_from("<I", block, p)
                 data = self._decompress(block[p + 4:p + c], d)
-        except (struct.error, zlib.error, ValueError) as e:  # zlib_ng raises zlib.error too
+        except (struct.error, zlib.error, ValueError) as e:  # zlib_ng's and zstd's errors turned into these
             raise InputDataError(f"cannot read the variant block at byte {offset}: {e or 'cut short'}",
-                                 where=self.files.path) from None
-        except Exception as e:  # zstd's own error class
-            raise InputDataError(f"cannot decompress the variant block at byte {offset}: {e}",
                                  where=self.files.path) from None
         if len(data) != self._width:
             self._refuse(offset, np.frombuffer(data, dtype=np.uint8))
