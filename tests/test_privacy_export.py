@@ -88,6 +88,9 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     assert not raw, raw
     # Nor a value under a key that counts persons, keys built at run time included (a quirk's
     # ``n_persons_* 7``; the resolved config's ``toy_data.persons`` is the toy's size).
+    # compare-releases prints its audited cohort_sizes rows (the export's own cells: counts the
+    # two exports show, or their labels), read here against that TSV and left out of the key reader.
+    console = _without_compare_summary(tmp, console)
     records = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )", text + "\n" + console)
     keyed = [x for r in records if "# resolved config" not in r for x in raw_person_count_keys(r)]
     assert not keyed, keyed
@@ -157,6 +160,28 @@ def test_manifest_records_versions_timings_counts_inputs(toy_releases):
     assert m["seconds"] > 0 and m["finished_at"] >= m["started_at"]
     assert m["tables"]["scores"] > 0
     assert all(v["exists"] and "toy-r2" in v["path"] for v in m["inputs"].values())
+
+
+def _without_compare_summary(tmp: Path, console: str) -> str:
+    """``console`` less compare-releases' "Cohort (shared steps)" rows, each checked to print
+    exactly the all-definitions row of the comparison's cohort_sizes.tsv (the audited table:
+    a count, a label or blank), so the printed summary publishes nothing the TSV does not."""
+    from trd_spark.report.compare import _count_cell
+    from trd_spark.vocabulary import ALL_DEFINITIONS
+
+    (sizes_path,) = (tmp / "results" / "compare").glob("*/cohort_sizes.tsv")
+    sizes = pd.read_csv(sizes_path, sep="\t", dtype=str, keep_default_na=False)
+    rows = sizes[sizes["definition"] == ALL_DEFINITIONS]
+    expected = {r.step: tuple(_count_cell(v) for v in (r.n_a, r.n_b, r.change)) for r in rows.itertuples()}
+    block = re.search(r"Cohort \(shared steps\):\n((?:  .*\n)+)", console)
+    assert block, "compare-releases printed no cohort rows"
+    printed = {}
+    for line in block.group(1).splitlines():
+        m = re.fullmatch(r"  (\S+)\s+(\S+) ->\s+(\S+)\s*(\S*)", line)
+        assert m, line
+        printed[m.group(1)] = m.group(2, 3, 4)
+    assert printed == expected
+    return console[:block.start(1)] + console[block.end(1):]
 
 
 def _run_logs(tmp: Path) -> dict[str, str]:
