@@ -38,10 +38,10 @@ from trd_spark.pgs.matching import (
     match_sites_frame,
     score_sites,
     score_variants_table,
-    small_pages,
     summarise_frame_matches,
     weight_matrices,
 )
+from trd_spark.pgs.memory import small_pages
 from trd_spark.pgs.pgen_engine import (
     PlinkFiles,
     block_rows,

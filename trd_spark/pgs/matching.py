@@ -75,8 +75,7 @@ from __future__ import annotations
 import io
 import logging
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +85,7 @@ from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.genotypes import NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
+from trd_spark.pgs.memory import small_pages
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
@@ -1393,36 +1393,13 @@ class WeightMatrices:
         return out
 
 
-@contextmanager
-def small_pages() -> Iterator[None]:
-    """numpy arrays allocated meanwhile in this process get no transparent-huge-page advice
-    (numpy gives ``madvise(MADV_HUGEPAGE)`` to every array of 4 MiB or more, unless
-    ``NUMPY_MADVISE_HUGEPAGE=0``); the setting before is restored on exit. Where the kernel's
-    THP ``defrag`` is ``madvise`` (Debian's and Ubuntu's default; the benchmark host), a fault
-    in such an array may compact memory synchronously, and a driver that fills fresh 100 MB
-    arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
-    200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
-    without (one cold process each, load 14-19; issue 16, session 22); the native engine's block
-    buffer alike (``pgen_engine._block_buffer``). No effect where numpy has no such switch."""
-    setter = getattr(getattr(np, "_core", None), "multiarray", None)
-    setter = getattr(setter, "_set_madvise_hugepage", None)
-    if setter is None:
-        yield
-        return
-    before = setter(False)
-    try:
-        yield
-    finally:
-        setter(before)
-
-
 def weight_matrices(m: FrameMatches) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On chrY/chrM (``HAPLOID_CONTIGS``) w is halved: a haploid call
     (dosage 0 or 2) then adds 0 or w, plink2 --score's one copy. tests/pgs_hail_oracle.py's
     ``score_weights_table`` computes the same in Hail. Its ~7 fresh arrays of one value per
-    score variant are made without huge pages (``small_pages``)."""
+    score variant are made without huge pages (``memory.small_pages``)."""
     with small_pages():
         return _weight_matrices(m)
 

@@ -400,12 +400,12 @@ def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
     (session 21). ``_score_task`` is done with it before its first partial is yielded, so
     generators of one process never use it at the same time. The worker holds it until it exits
     (pyspark ends an idle worker after a minute). Made without huge pages
-    (``matching.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
+    (``memory.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
     CPU-s faulting it in with numpy's huge-page advice, 0.14 without, and later tasks cost the
     same either way (4.2-4.6 ns per entry at 2.5k and 20k; session 22)."""
     need = rows * n_samples
     if not _BLOCK_BUFFER or _BLOCK_BUFFER[0].size < need:
-        from trd_spark.pgs.matching import small_pages
+        from trd_spark.pgs.memory import small_pages
 
         _BLOCK_BUFFER.clear()
         with small_pages():
@@ -734,9 +734,9 @@ def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: in
     seconds)) pairs of ``_spilled``, the file read and removed here) collected and added on the driver:
     no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
     Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``, in arrays made without
-    huge pages (``matching.small_pages``: ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times
+    huge pages (``memory.small_pages``: ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times
     go to ``split``."""
-    from trd_spark.pgs.matching import small_pages
+    from trd_spark.pgs.memory import small_pages
 
     with small_pages():
         return _summed_rows(spark, partial, rows, k, n, split)

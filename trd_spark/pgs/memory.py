@@ -1,0 +1,36 @@
+"""Process memory for the PGS engines' large numpy arrays (issue 16, session 22).
+
+Kept apart from matching and the native engine, which both use it: numpy's switch for its
+transparent-huge-page advice is private (``numpy._core.multiarray._set_madvise_hugepage``) and
+reached here only; tests/test_pgs_native_engine.py's smaps tests fail if it stops working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """numpy arrays allocated meanwhile in this process get no transparent-huge-page advice
+    (numpy gives ``madvise(MADV_HUGEPAGE)`` to every array of 4 MiB or more, unless
+    ``NUMPY_MADVISE_HUGEPAGE=0``); the setting before is restored on exit. Where the kernel's
+    THP ``defrag`` is ``madvise`` (Debian's and Ubuntu's default; the benchmark host), a fault
+    in such an array may compact memory synchronously, and a driver that fills fresh 100 MB
+    arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
+    200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
+    without (one cold process each, load 14-19; issue 16, session 22); the native engine's block
+    buffer alike (``pgen_engine._block_buffer``). No effect where numpy has no such switch."""
+    setter = getattr(getattr(np, "_core", None), "multiarray", None)
+    setter = getattr(setter, "_set_madvise_hugepage", None)
+    if setter is None:
+        yield
+        return
+    before = setter(False)
+    try:
+        yield
+    finally:
+        setter(before)
