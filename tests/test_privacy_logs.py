@@ -249,3 +249,50 @@ def test_a_gate_at_twenty_or_more_persons_bounds_no_small_group_with_the_export(
     a.know({"no_observation_period": 1, "all_persons": -0.1, "slack": 1})
     lo, hi = a.interval("between")
     assert hi - lo >= T - 2, (lo, hi, shown)
+
+
+def test_a_genotyped_without_person_warning_bounds_no_small_group_with_the_export(caplog):
+    """Privacy round 12, item 1: the genotyped_without_person gate counts persons of the step
+    'not in the analysis frame' (report.html's genotyped -> analysed table: the persons with
+    ancestry and PCs less the frame, never shown). With 20 or more of them it decides on the
+    exact share, so its WARNING tells that step >= level x total. 1,239 persons with ancestry
+    and PCs, definition A's frame 7 TRD (hidden) + 353 + 100 + 759, 20 absent from OMOP person
+    and a 1.6% gate that warned: the step (27 less the TRD persons) is at least 19.8, so the 7
+    lie in 1..7 (fails without the audit's relation,
+    ``tables.dataset_gate_relations``: interval 1..7).
+    The audit now states it for every definition's frame of the dataset. The sex_other gate bounds
+    no cell: its persons need not be genotyped, so neither outcome bounds a step."""
+    import logging
+    from dataclasses import replace
+
+    from test_report_reexport import with_dataset_flow
+
+    from trd_spark.cohort.stage import genotyped_without_person_gate
+    from trd_spark.config import GateThreshold
+
+    rc = with_dataset_flow(definitions_release({"A": 7}), [1300, 1280, 1239])
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        gate = genotyped_without_person_gate(20, 1239, "d", GateThreshold(warn=0.016, error=0.5), persons_below=T)
+    fired = any("gate genotyped_without_person" in r.getMessage() for r in caplog.records)
+    assert gate["level"] == ("warning" if fired else "ok") == "warning"
+    # No model: its n (TRD + non-MDD) would fix the frame whatever the gate says.
+    rc = replace(rc, logistic=rc.logistic.iloc[:0], dataset_gates={"d": {**gate, "warn": 0.016}})
+    safe = suppress_release(rc, T)
+    shown, cc = safe["dataset_flow"], safe["cohort_counts"]
+    a = Attacker(T)
+    steps = [("step", i) for i in range(3)]
+    rows = shown[shown["definition"] == "all"]
+    for i, (n, removed) in enumerate(zip(rows["n"], rows["removed"])):
+        a.cell(steps[i], n)
+        if i:
+            a.cell(("removed", i), removed)
+            a.know({steps[i - 1]: 1, steps[i]: -1, ("removed", i): -1})
+    statuses = [("status", s) for s in cc["status"]]
+    for s, n in zip(statuses, cc["n"]):
+        a.cell(s, n)
+    # The frame (its statuses) and the persons not in it make the persons with ancestry and PCs.
+    a.know({steps[2]: 1, **{s: -1 for s in statuses}, ("not_in_frame",): -1})
+    # The run log: the gate warned with 20 or more persons, so the step is >= 1.6% of its total.
+    a.know({("not_in_frame",): 1, steps[2]: -0.016, ("slack",): -1})
+    lo, hi = a.interval(("status", "TRD"))
+    assert hi - lo >= T - 2, (lo, hi, shown, cc)

@@ -535,7 +535,8 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
 def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  standardisation_fallback: dict[str, dict[str, str]] | None = None,
                  other_exports: dict[str, dict] | None = None,
-                 audited: dict[str, pd.DataFrame] | None = None, gates: dict[str, dict] | None = None) -> dict[str, str]:
+                 audited: dict[str, pd.DataFrame] | None = None, gates: dict[str, dict] | None = None,
+                 dataset_gates: dict[str, dict] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure but for filling ``audited``.
 
@@ -551,7 +552,9 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     which no TSV carries: ``tables.hidden_counts``).
 
     ``gates``: the phenotypes manifest's ``notes.gates`` (gate -> n, total, level): whether a
-    person gate warned is in the run log, an inequality the audit states (``tables.gate_relations``)."""
+    person gate warned is in the run log, an inequality the audit states (``tables.gate_relations``).
+    ``dataset_gates``: the cohort manifest's ``notes.gates`` (dataset -> the genotyped_without_person
+    record; ``tables.dataset_gate_relations``)."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -569,6 +572,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         if t.get("dataset_flow") is not None else None,
         gates={name: {**g, "warn": getattr(cfg.phenotypes.gates, name).warn} for name, g in (gates or {}).items()
                if name in GATE_CELLS and isinstance(g, dict)},
+        dataset_gates={ds: {**g, "warn": cfg.phenotypes.gates.genotyped_without_person.warn}
+                       for ds, g in (dataset_gates or {}).items() if isinstance(g, dict)},
     )
     safe = suppress_release(rc, threshold)
     if audited is not None:
@@ -794,7 +799,8 @@ def run(ctx: StageContext) -> dict[str, str]:
     archive_export(ctx.fs, cfg)
     audited: dict[str, pd.DataFrame] = {}
     files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited,
-                         gates=(ctx.manifest("phenotypes").get("notes") or {}).get("gates"))
+                         gates=(ctx.manifest("phenotypes").get("notes") or {}).get("gates"),
+                         dataset_gates=cohort_notes.get("gates"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():
