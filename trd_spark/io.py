@@ -332,6 +332,17 @@ def read_table(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.parquet(path)
 
 
+def csv_columns_named_twice(spark: SparkSession, path: str, options: dict[str, str],
+                            wanted: list[str]) -> list[str]:
+    """The ``wanted`` columns that the header line of the CSV file(s) at ``path`` names more than
+    once (read with ``options``, the header as a row; names compared without case). Spark's CSV
+    reader renames such columns ``<name><index>`` (both, or all), so a required one then reads as
+    missing: the error names the repeat instead. For an error path only (one small Spark job)."""
+    row = spark.read.options(**{**options, "header": "false"}).csv(path).first()
+    names = [(v or "").strip().lower() for v in (row or [])]
+    return [c for c in wanted if names.count(c.lower()) > 1]
+
+
 def to_tsv(frame: pd.DataFrame) -> str:
     """A small table as tab-separated text with a header; NaN as empty, full float precision."""
     return frame.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n")

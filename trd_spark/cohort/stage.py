@@ -23,6 +23,7 @@ from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.config import Config, GateThreshold
 from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.gates import check_gate
+from trd_spark.io import csv_columns_named_twice
 from trd_spark.logs import count_text
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
 
@@ -39,6 +40,10 @@ def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> 
     except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
         raise InputDataError(f"cannot read: {e}", where=path) from None
     missing = [c for c in required if c not in df.columns]
+    # Spark renames a column named twice ("research_id0", "research_id3"): name the repeat.
+    twice = csv_columns_named_twice(spark, path, {"sep": "\t"}, missing) if missing else []
+    if twice:
+        raise InputDataError(f"column {twice[0]} named twice in the header", where=f"{what} {path}:1")
     if missing:
         raise InputDataError(f"missing column(s) {missing}: {header_fields_text(df.columns, required)}",
                              where=f"{what} {path}")

@@ -35,7 +35,7 @@ from pyspark.sql import types as T
 
 from trd_spark.config import OmopInput, bigquery_project
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
-from trd_spark.io import Fs
+from trd_spark.io import Fs, csv_columns_named_twice
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -546,6 +546,21 @@ def check_person_table(person: DataFrame, *, where: str) -> None:
             "(required by the CDM; age cannot be derived)", where=where)
 
 
+def _check_no_column_named_twice(spark: SparkSession, df: DataFrame, table: str, path: str) -> None:
+    """Raises InputDataError when the header of the CSV table at ``path`` names a declared
+    column twice: Spark renames every copy (``person_id0``, ``person_id3``), and the table
+    would otherwise read as missing that column (or, an optional one, as empty). The header is
+    read (``io.csv_columns_named_twice``) only when a declared column is absent and a column
+    reads as its name with digits after it."""
+    present = [c.lower() for c in df.columns]
+    absent = [f.name for f in omop_schema(table).fields if f.name not in present
+              and any(re.fullmatch(re.escape(f.name) + r"\d+", c) for c in present)]
+    twice = csv_columns_named_twice(spark, path, CSV_READ_OPTIONS, absent) if absent else []
+    if twice:
+        where = f"{path}:1" if re.search(r"\.csv(\.\w+)?$", path, re.IGNORECASE) else path
+        raise InputDataError(f"OMOP table {table}: column {twice[0]} named twice in the header", where=where)
+
+
 def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
     for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
         if fs.exists(candidate):
@@ -699,6 +714,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, table, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
+            _check_no_column_named_twice(spark, df, table, path)
         df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone, nanos=nanos)
     if table == "person":
         check_person_table(df, where=path)

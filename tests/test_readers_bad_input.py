@@ -1,0 +1,40 @@
+"""Input readers on bad input (session 23): each fault is one InputDataError naming the file and
+the line or field, never a column read as missing that is there, nor a ValueError / LookupError
+traceback from our own frames (since 8c08301 such a traceback is a bug of ours).
+
+- A CSV header naming a column twice: Spark's CSV reader renames every copy (``person_id0``,
+  ``person_id3``), so the table read as "missing required column person_id" although the header
+  names it (twice). The OMOP CSV reader and the cohort stage's TSV reader now say so.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_phenotypes_support import toy_config
+
+from trd_spark.cohort.stage import read_tsv
+from trd_spark.errors import InputDataError
+from trd_spark.phenotypes.omop import read_omop_table
+
+
+@pytest.mark.parametrize("header", ["person_id,drug_concept_id,Person_ID", "person_id,drug_concept_id,person_id"],
+                         ids=["other-case", "same-case"])
+def test_an_omop_csv_naming_a_column_twice_says_so(spark, tmp_path, header):
+    """Before: 'OMOP table drug_exposure is missing required column(s) person_id, ...'."""
+    (tmp_path / "drug_exposure.csv").write_text(
+        f"{header},drug_exposure_start_date,drug_exposure_end_date,days_supply,refills\n"
+        "1,2000000101,1,2020-01-01,2020-01-01,30,0\n")
+    config = toy_config(path=str(tmp_path), format="csv").omop
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, config, "drug_exposure")
+    assert str(e.value) == (f"{tmp_path}/drug_exposure.csv:1: OMOP table drug_exposure: column person_id "
+                            "named twice in the header")
+
+
+def test_a_cohort_tsv_naming_a_column_twice_says_so(spark, tmp_path):
+    """Before: "missing column(s) ['research_id']: the first line has 4 fields ..."."""
+    path = tmp_path / "ancestry_preds.tsv"
+    path.write_text("research_id\tancestry_pred\tresearch_id\tpca_features\n1\teur\t1\t[0.1]\n")
+    with pytest.raises(InputDataError) as e:
+        read_tsv(spark, str(path), ["research_id", "ancestry_pred"], "ancestry")
+    assert str(e.value) == f"ancestry {path}:1: column research_id named twice in the header"
