@@ -104,6 +104,18 @@ class Layout:
         return changed_outputs(fs, self.stage_dir(stage))
 
 
+def made_by_same_run(output: dict | None, stage: dict | None) -> bool:
+    """Whether a folder a stage publishes after its own (``output``: its manifest, e.g.
+    ``export/``'s) was made by the run that published the stage's manifest (``stage``, e.g.
+    ``report/``'s): both carry the same run id. The one test of "this export was made by another
+    report run": a run stopped (kill -9) between the two leaves an earlier run's folder complete
+    beside the new manifest, which then neither says what that folder holds (its hidden counts:
+    ``report.stage._current_export``) nor makes it up to date (``stages.rerun_reasons``,
+    ``releases.stale_outputs``). A missing manifest or run id is no same run."""
+    run_id = (output or {}).get("run_id")
+    return run_id is not None and run_id == (stage or {}).get("run_id")
+
+
 def changed_outputs(fs: FsLike, folder: str) -> list[str]:
     """Entries of a published stage folder (files, table directories) that differ from what
     its manifest recorded when it was published (``output_record``): deleted, added, edited by

@@ -30,7 +30,7 @@ from typing import Protocol
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, LockedError, NothingToDo
 from trd_spark.io import LocalFs as LocalFs  # re-exported: the CLI and tests take it from here
-from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs
+from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs, made_by_same_run
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,13 @@ def stale_outputs(fs: FsLike, base: str, done: tuple[str, ...]) -> tuple[str, ..
     stale: list[str] = []
     for out in done:
         m = manifests.get(out) or {}
-        # export/ is written by the report run whose run id its manifest records.
-        upstream = {"report": m.get("run_id")} if out == EXPORT else (m.get("fingerprint_parts") or {}).get("upstream") or {}
-        if any(u in stale or (u in manifests and manifests[u].get("run_id") != run_id)
-               for u, run_id in upstream.items()) or (out in manifests and changed_outputs(fs, f"{base}/{out}")):
+        if out == EXPORT:  # written by one report run, whose run id its manifest records
+            outdated = "report" in stale or ("report" in manifests and not made_by_same_run(m, manifests["report"]))
+        else:
+            upstream = (m.get("fingerprint_parts") or {}).get("upstream") or {}
+            outdated = any(u in stale or (u in manifests and manifests[u].get("run_id") != run_id)
+                           for u, run_id in upstream.items())
+        if outdated or (out in manifests and changed_outputs(fs, f"{base}/{out}")):
             stale.append(out)
     return tuple(stale)
 

@@ -64,6 +64,7 @@ from trd_spark.layout import (
     SUCCESS,
     Layout,
     StageWriter,
+    made_by_same_run,
     publish_stage,
 )
 from trd_spark.logs import WarningCounter
@@ -668,7 +669,7 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     # under the same run id (report/, then export/: ``notes.published_with_run_id``) left that
     # one of an earlier run: complete, but not what the stage's last run made.
     for out in (m.get("notes") or {}).get(PUBLISHED_WITH_RUN_ID) or []:
-        if (layout.manifest(fs, out) or {}).get("run_id") != m.get("run_id"):
+        if not made_by_same_run(layout.manifest(fs, out), m):
             reasons.append(f"output {out} is not the one the last {spec.name} run made (stopped before publishing it)")
     old = m.get("fingerprint_parts")
     if not old:

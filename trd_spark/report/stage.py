@@ -29,7 +29,17 @@ import pandas as pd
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, PUBLISHED_WITH_RUN_ID, STAGES, SUCCESS, Layout, code_version, swap_in
+from trd_spark.layout import (
+    EXPORT,
+    MANIFEST,
+    PUBLISHED_WITH_RUN_ID,
+    STAGES,
+    SUCCESS,
+    Layout,
+    code_version,
+    made_by_same_run,
+    swap_in,
+)
 from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.km import coarsen_km
 from trd_spark.report.figures import (
@@ -440,10 +450,11 @@ def _current_export(fs: Fs, layout: Layout) -> tuple[str | None, dict] | None:
     if not layout.is_complete(fs, EXPORT):
         return None
     tables = _read_export_tables(fs, layout.stage_dir(EXPORT))
-    run_id = (layout.manifest(fs, EXPORT) or {}).get("run_id")
+    export = layout.manifest(fs, EXPORT)
+    run_id = (export or {}).get("run_id")
     report = layout.manifest(fs, "report") or {}
     kept = f"{layout.release_dir}/{EXPORT_HISTORY}/{run_id}"
-    if run_id and report.get("run_id") == run_id:
+    if made_by_same_run(export, report):
         notes = report.get("notes") or {}
         tables["hidden_counts"] = checked_hidden_counts(notes.get("hidden_counts") or [],
                                                         notes.get("hidden_counts_format"),
