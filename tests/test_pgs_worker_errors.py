@@ -110,3 +110,32 @@ def test_memory_running_out_on_the_driver_or_in_a_jvm_says_so():
     with pytest.raises(EnvironmentFault, match=r"a Spark JVM ran out of memory \(java\.lang\.OutOfMemoryError: "
                        r"Java heap space\)"), stage.hail_errors("datasets.d.genotypes x"):
         raise RuntimeError(java)
+
+
+def _read_with_wrong_dtype(kind: str):
+    pgen = str(next((DATA.parent / "field_cases" / "pgs").glob("*/pgen/data.pgen")))
+
+    def task(_):
+        import numpy as np
+        import pgenlib
+
+        with pgenlib.PgenReader(pgen.encode()) as reader:
+            if kind == "element":  # RuntimeError: Invalid read_dosages() floatarr_out array element type
+                reader.read_dosages(0, np.empty(reader.get_raw_sample_ct(), np.int32), 1)
+            else:  # ValueError: Buffer dtype mismatch (raised in pgenlib's frame, not ours)
+                reader.read_dosages_list(np.zeros(1, np.int64), np.empty((1, reader.get_raw_sample_ct())))
+    return task
+
+
+@pytest.mark.parametrize("kind", ["element", "buffer"])
+def test_pgenlib_refusing_our_array_dtype_is_a_bug_not_bad_genotypes(spark, kind):
+    """pgenlib's RuntimeError 'Invalid ... array element type' and Cython's ValueError 'Buffer
+    dtype mismatch' mean our code handed it the wrong array: on the driver and in a Spark task
+    they pass through with their traceback (exit 1). Before, both read 'reading the genotypes
+    failed: RuntimeError: Invalid read_dosages() ...' (exit 3, the user sent to sound files)."""
+    with pytest.raises((RuntimeError, ValueError)), stage.hail_errors("datasets.d.genotypes x"):
+        _read_with_wrong_dtype(kind)(None)
+    with pytest.raises(Exception) as e, stage.hail_errors("datasets.d.genotypes x"):
+        spark.sparkContext.parallelize([0], 1).map(_read_with_wrong_dtype(kind)).collect()
+    assert not isinstance(e.value, InputDataError), e.value
+    assert ("array element type" if kind == "element" else "Buffer dtype mismatch") in str(e.value)

@@ -461,6 +461,12 @@ def hail_errors(where: str):
 # (pgenlib and file reads on a cut or unreadable file), as does any exception raised in Hail's,
 # PySpark's, pgenlib's or numpy's own frames.
 _BUG_TYPES = (AttributeError, TypeError, NameError, AssertionError, LookupError, ValueError, ArithmeticError)
+# What pgenlib's (Cython) frames raise when the caller hands an array of the wrong element type
+# or shape ('RuntimeError: Invalid read_dosages() floatarr_out array element type (float32 or
+# float64 expected).', 'ValueError: Buffer dtype mismatch, ...'): our dtype bug, whichever frame
+# raised it, never a fault of the genotype files.
+_CALLER_BUG_TEXT = re.compile(r"Invalid \w+\(\) \w+ array element type|Buffer dtype mismatch|"
+                              r"Buffer has wrong number of dimensions")
 
 
 @dataclass(frozen=True)
@@ -483,7 +489,8 @@ def worker_exception(text: str) -> WorkerException | None:
     FatalError's text), the last one of its chain; None when ``text`` holds no Python worker
     traceback. Its frames are Python's own ``File "...", line N, in f`` lines: a ``_BUG_TYPES``
     exception whose innermost frame is a trd_spark module is ``our_bug`` (pgenlib's Cython
-    frames and numpy's Python ones are not ours; C code adds no frame, as on the driver)."""
+    frames and numpy's Python ones are not ours; C code adds no frame, as on the driver), and so
+    is pgenlib refusing our array (``_CALLER_BUG_TEXT``)."""
     start = text.find("Traceback (most recent call last):")
     if start < 0:
         return None
@@ -496,7 +503,7 @@ def worker_exception(text: str) -> WorkerException | None:
     kind = getattr(builtins, name, None)
     files = re.findall(r'^[ \t]+File "([^"]+)"', frames, re.M)
     bug = (isinstance(kind, type) and issubclass(kind, _BUG_TYPES) and bool(files)
-           and _OUR_FRAME.search(files[-1]) is not None)
+           and _OUR_FRAME.search(files[-1]) is not None) or _CALLER_BUG_TEXT.search(line) is not None
     return WorkerException(line, bug)
 
 
@@ -528,7 +535,10 @@ def _our_bug(e: BaseException) -> bool:
     KeyError/IndexError, ValueError, ZeroDivisionError/OverflowError) raised in trd_spark's own
     code: a bug, which ``hail_errors`` lets through with its traceback rather than report as bad
     input. The same types raised inside Hail or PySpark (``mt.GT`` on a MatrixTable without GT
-    is Hail's AttributeError) are about the input and stay one InputDataError line."""
+    is Hail's AttributeError) are about the input and stay one InputDataError line. pgenlib
+    refusing our array's element type or shape (``_CALLER_BUG_TEXT``) is a bug in any frame."""
+    if isinstance(e, (RuntimeError, ValueError)) and _CALLER_BUG_TEXT.search(str(e)):
+        return True
     if not isinstance(e, _BUG_TYPES):
         return False
     tb = e.__traceback__
