@@ -10,7 +10,7 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
   followup_end_date, time_to_trd_days, trd_event, n_adequate_trials
 
 Rules covered: MDD and exclusions, controls, exposure ends (verbatim end, end date, days_supply
-x (1 + refills), default), the per-ingredient minimum daily dose (quantity x drug_strength
+x (1 + refills) unless that course exceeds max_days_supply, default; negative days_supply no exposure), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
@@ -398,12 +398,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                  -- values implying more than max_days_supply days are implausible: not used
                  MAX(CASE WHEN verbatim_end > start_date AND verbatim_end - start_date < {mx} THEN verbatim_end
                           WHEN end_date > start_date AND end_date - start_date < {mx} THEN end_date
+                          -- a refill course over max_days_supply: refills not used
                           WHEN days_supply BETWEEN 1 AND {mx} AND refills > 0
-                            THEN start_date + CAST(days_supply * (refills + 1) - 1 AS INTEGER)
+                               AND CAST(days_supply AS BIGINT) * (CAST(refills AS BIGINT) + 1) <= {mx}
+                            THEN start_date + CAST(CAST(days_supply AS BIGINT) * (CAST(refills AS BIGINT) + 1) - 1 AS INTEGER)
                           WHEN days_supply BETWEEN 1 AND {mx} THEN start_date + CAST(days_supply - 1 AS INTEGER)
                           ELSE start_date + {tr.default_days_supply - 1} END) AS end_date
           FROM dosed
           WHERE NOT (min_dose IS NOT NULL AND daily_dose IS NOT NULL AND daily_dose < min_dose)
+            AND NOT COALESCE(days_supply < 0, FALSE)  -- negative: no exposure (OHDSI Themis)
           GROUP BY 1, 2, 3),
         flagged AS (
           SELECT *, MAX(end_date) OVER (PARTITION BY person_id, ing ORDER BY start_date, end_date
@@ -508,8 +511,10 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     ``{domain: {n_records, n_unknown_person, n_missing_date, n_before_birth_year,
     n_after_followup_end, n_after_death, n_after_cutoff, n_after_observation_end, n_kept,
     n_dated_after_cutoff}}`` over the records of each domain in any concept set a rule reads
-    (a set's excludes not removed), every date; and ``{"deaths": {n_persons_death_before_birth_year,
-    n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table}}``.
+    (a set's excludes not removed), every date; ``{"deaths": {n_persons_death_before_birth_year,
+    n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table}}``;
+    and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
+    n_refill_course_over_max}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -565,6 +570,18 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
                     WHERE person_id NOT IN (SELECT person_id FROM persons))""").fetchone()
         out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
                                   "n_persons_death_undated", "n_persons_death_not_in_person_table"), map(int, row)))
+        tr = cfg.phenotypes.trials
+        refills = "CAST(refills AS BIGINT)" if tr.use_refills else "CAST(NULL AS BIGINT)"  # read only when used
+        row = x(f"""
+            SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
+                   COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
+                   COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
+                                    AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply})
+            FROM {src['drug_exposure']}
+            WHERE drug_concept_id IN (SELECT concept_id FROM members
+                                      WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
+        out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
+                                        "n_refill_course_over_max"), map(int, row)))
         return out
     finally:
         con.close()

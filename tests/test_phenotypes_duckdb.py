@@ -43,11 +43,31 @@ def add_unusable_death_rows(omop_dir: Path) -> None:
         "condition_concept_id": pa.array([voc.MDD] * 3, pa.int64()), "condition_start_date": day})
 
 
+def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
+    """The generator writes no negative days_supply (a masked -1): a copy of each of the first
+    ``n`` antidepressant product rows with a positive days_supply, 40 days later with that
+    days_supply negated (a claim reversal's shape), which the rules do not use as exposures."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
+    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
+    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(0, n)
+    start = pc.add(rows["drug_exposure_start_date"].cast(pa.int32()), pa.scalar(40, pa.int32())).cast(pa.date32())
+    _append(omop_dir / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(range(40_000_000_000, 40_000_000_000 + rows.num_rows), pa.int64()),
+        "person_id": rows["person_id"], "drug_concept_id": rows["drug_concept_id"],
+        "drug_exposure_start_date": start, "drug_exposure_end_date": start,
+        "days_supply": pc.negate(rows["days_supply"])})
+
+
 @pytest.fixture(scope="module")
 def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
     write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
     add_unusable_death_rows(base / "omop")
+    add_negative_days_supply_rows(base / "omop")
     cfg = toy_config(path=str(base / "omop"))
     # Non-default trial rules, so that both implementations exercise them too (refills are off
     # by default); the minimum daily doses sit inside the generated dose range.
@@ -127,7 +147,8 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     """The records and death rows the Spark stage reports as not used, and why (stage_counts:
     per domain, records of unknown persons, undated, before the birth year, after follow-up
     ends by death / the cutoff / the last observation period; undated deaths, deaths of person_ids
-    without a person row, several death dates), equal the DuckDB twin's independent counts on
+    without a person row, several death dates; drug records with an end before the start, a
+    negative or zero days_supply, a refill course over max_days_supply), equal the DuckDB twin's independent counts on
     the same data, so a count regression in Spark is caught here, not only a status change.
     Each of those reasons occurs in the data (else the comparison says nothing of it)."""
     base, _, _, cfg, (event_dates, quirks) = outputs
@@ -138,6 +159,9 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     assert deaths == oracle["deaths"]
     assert deaths["n_persons_death_undated"] == 3
     assert deaths["n_persons_death_not_in_person_table"] == len(UNKNOWN_PERSONS)
+    # drug_exposure values the rules read otherwise than written (session 23): each occurs
+    assert quirks["drug_records"] == oracle["drug_records"]
+    assert min(oracle["drug_records"].values()) > 0, oracle["drug_records"]
     assert event_dates["condition"]["n_unknown_person"] == len(UNKNOWN_PERSONS)
     for reason in ("n_after_death", "n_after_cutoff", "n_after_observation_end", "n_before_birth_year"):
         assert sum(c[reason] for c in event_dates.values()) > 0, reason

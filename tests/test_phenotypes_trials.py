@@ -75,19 +75,21 @@ def test_exposure_end(spark, ingredients, end, days_supply, expected_end):
 @pytest.mark.parametrize(
     ("end", "days_supply", "expected_end"),
     [
-        (None, -5, "2020-01-30"),  # no end, negative days_supply: default 30
+        (None, -5, None),  # no end, negative days_supply: no exposure (session 23, OHDSI Themis)
         (None, None, "2020-01-30"),  # neither: default 30
         (None, 45, "2020-02-14"),  # no end: days_supply
-        ("2019-12-01", -14, "2020-01-30"),  # end before start and negative days_supply: default
+        ("2019-12-01", -14, None),  # end before start and negative days_supply: no exposure
     ],
     ids=["end_null_ds_negative", "end_null_ds_null", "end_null_ds45", "end_before_start_ds_negative"],
 )
 def test_exposure_end_without_an_end_date(spark, ingredients, end, days_supply, expected_end):
     """Session-13 field variants (right before; kept): an exposure whose drug_exposure_end_date is
-    NULL (the CDM requires it; some ETLs leave it empty) ends by days_supply, else the default."""
+    NULL (the CDM requires it; some ETLs leave it empty) ends by days_supply, else the default.
+    A negative days_supply is no exposure (session 23; was the default length until then)."""
     row = (1, SERTRALINE_TAB, d("2020-01-01"), d(end) if end else None, days_supply, None, None, None)
     rows = _rows(_trials(spark, ingredients, [row]))
-    assert [(r[2], r[3]) for r in rows] == [(d("2020-01-01"), d(expected_end))]
+    expected = [(d("2020-01-01"), d(expected_end))] if expected_end else []
+    assert [(r[2], r[3]) for r in rows] == expected
 
 
 def test_gap_of_30_days_merges_and_31_splits(spark, ingredients):

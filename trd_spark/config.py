@@ -403,7 +403,8 @@ class TrialSettings(_Strict):
     # Off by default: OMOP refills are refills AUTHORISED by the prescriber, not dispensings
     # (a filled refill is its own drug_exposure row and merges into the episode). On: when no
     # usable end date is recorded (end <= start), an exposure with refills > 0 lasts
-    # days_supply x (1 + refills) days (sources with orders only and no dispensing rows).
+    # days_supply x (1 + refills) days (sources with orders only and no dispensing rows),
+    # unless that course is longer than max_days_supply (then days_supply alone).
     use_refills: bool = False
     # A days_supply above this is implausible for one antidepressant order (a typo such as
     # 3000, or units in the field): it is not used (the exposure end falls back to the

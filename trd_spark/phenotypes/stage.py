@@ -63,6 +63,7 @@ from trd_spark.phenotypes.trials import (
     derive_ingredient_exposures,
     exposure_record_counts,
     implausible_record_counts,
+    refill_course_over_max_expr,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
@@ -426,21 +427,40 @@ def quirk_log_text(what: str, counts: dict[str, int], persons_below: int) -> str
         for k, v in counts.items())
 
 
-def drug_record_quirk_columns() -> list[Column]:
-    """Aggregates over study drug records: n_end_before_start (drug_exposure_end_date before the
-    start) and n_negative_days_supply (long). Both are valid-but-suspicious: the exposure end
-    falls back to days_supply / the default (trials.exposure_end_expr), so they are counted
-    and warned about, not errors."""
-    start = F.col("drug_exposure_start_date")
+def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
+    """Aggregates over study drug records (long), each counted and warned about, not an error
+    (``DRUG_RECORD_QUIRK_TEXT`` says what the rules make of it; trials module docstring):
+    n_end_before_start (drug_exposure_end_date before the start), n_negative_days_supply (no
+    exposure: OHDSI Themis drops such records), n_zero_days_supply (unknown: the default) and
+    n_refill_course_over_max (days_supply x (1 + refills) over ``max_days_supply``: refills not
+    used; 0 unless ``trials.use_refills``, as ``refills`` is not read otherwise)."""
+    start, ds = F.col("drug_exposure_start_date"), F.col("days_supply")
+
+    def n(flag: Column, name: str) -> Column:
+        return F.coalesce(F.sum(flag.cast("long")), F.lit(0)).alias(name)
+
     return [
-        F.coalesce(F.sum((F.col("drug_exposure_end_date") < start).cast("long")), F.lit(0)).alias("n_end_before_start"),
-        F.coalesce(F.sum((F.col("days_supply") < 0).cast("long")), F.lit(0)).alias("n_negative_days_supply"),
+        n(F.col("drug_exposure_end_date") < start, "n_end_before_start"),
+        n(ds < 0, "n_negative_days_supply"),
+        n(ds == 0, "n_zero_days_supply"),
+        n(refill_course_over_max_expr(max_days_supply), "n_refill_course_over_max"),
     ]
 
 
-def drug_record_quirks(drugs: DataFrame) -> DataFrame:
+# What the rules make of each ``drug_record_quirk_columns`` count (its WARNING line).
+DRUG_RECORD_QUIRK_TEXT = {
+    "n_end_before_start": "exposure end taken from days_supply or the default",
+    "n_negative_days_supply": "not used as exposures: a negative days_supply is not allowed by the CDM (OHDSI "
+                              "Themis: such a record is dropped, e.g. a claim reversal); still no control",
+    "n_zero_days_supply": "days_supply 0 read as unknown: exposure end from the end date or the default length",
+    "n_refill_course_over_max": "refill course (days_supply x (1 + refills)) over trials.max_days_supply: "
+                                "refills not used, the record's own days_supply is",
+}
+
+
+def drug_record_quirks(drugs: DataFrame, max_days_supply: int) -> DataFrame:
     """One row over study drug records: ``drug_record_quirk_columns``."""
-    return drugs.agg(*drug_record_quirk_columns())
+    return drugs.agg(*drug_record_quirk_columns(max_days_supply))
 
 
 def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
@@ -600,7 +620,7 @@ def stage_counts(
     quirk_parts = {
         "antidepressant_exposures": exposure_record_counts(events["drug"], ingredients),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
-        "drug_records": drug_record_quirks(events["drug"]),
+        "drug_records": drug_record_quirks(events["drug"], max_days_supply),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
         "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
@@ -764,7 +784,7 @@ def run(ctx: StageContext) -> None:
         max_days = cfg.phenotypes.trials.max_days_supply
         drug_obs, value_obs, person_obs, status_obs = Observation(), Observation(), Observation(), Observation()
         study = derive_study_events(omop, cfg, vocab)
-        observe = {"drug": [(drug_obs, drug_record_quirk_columns()),
+        observe = {"drug": [(drug_obs, drug_record_quirk_columns(max_days)),
                             (value_obs, implausible_drug_value_columns(study["drug"], max_days))],
                    "condition": [(status_obs, condition_status_columns())]}
         events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet", observe.get(domain, ()),
@@ -776,7 +796,8 @@ def run(ctx: StageContext) -> None:
         persons = read_back(spark, out.table_path("persons"), PERSONS.struct)
         # Fallbacks (the metrics not delivered, io.observed): the same aggregates over the written files.
         observed_quirks = {
-            "drug_records": observed(drug_obs, spark, lambda: drug_record_quirks(events["drug"]).collect()[0].asDict()),
+            "drug_records": observed(drug_obs, spark,
+                                     lambda: drug_record_quirks(events["drug"], max_days).collect()[0].asDict()),
             "drug_values": observed(value_obs, spark,
                                     lambda: implausible_drug_values(events["drug"], max_days).collect()[0].asDict()),
             "persons": observed(person_obs, spark, lambda: person_counts(persons).collect()[0].asDict()),
@@ -806,8 +827,8 @@ def run(ctx: StageContext) -> None:
         out.notes["gates"] = data_gates(cfg, event_dates, quirks)
         for what, n in quirks["drug_records"].items():
             if n:
-                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s "
-                            "(exposure end taken from days_supply or the default)", n, what.removeprefix("n_"))
+                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s (%s)",
+                            n, what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
         if quirks["condition_status"]["n_preliminary_records"]:
             log.warning("phenotypes: condition_occurrence: %d study record(s) with a preliminary status (rule-out / "
                         "possible diagnosis): no MDD diagnosis", quirks["condition_status"]["n_preliminary_records"])

@@ -11,12 +11,20 @@ so an exposure's end is:
 1. else ``drug_exposure_end_date`` when it is AFTER the start;
 2. else start + ``days_supply`` x (1 + ``refills``) - 1 when days_supply > 0 (refills count
    only when > 0 and ``use_refills`` is on: an order for 30 days with 2 refills is a 90-day
-   course; refills also recorded as dispensing rows overlap it and merge into one episode);
-3. else start + ``default_days_supply`` - 1.
+   course; refills also recorded as dispensing rows overlap it and merge into one episode;
+   a course longer than ``max_days_supply`` days, e.g. 90 days x 12 refills, is not used:
+   the record's own days_supply is, as without refills);
+3. else start + ``default_days_supply`` - 1 (days_supply missing or 0: OHDSI's "unknown", the
+   value many EHR ETLs write when the source has none).
 
 Implausible values are not used (and are counted by the stage, gate
 ``implausible_drug_records``): an end date or verbatim end date implying an exposure longer
 than ``max_days_supply`` days (e.g. an end in 2099), and a days_supply above it.
+
+A record with a NEGATIVE days_supply is no exposure (dropped here, counted by the stage): the
+CDM forbids it and OHDSI's ratified convention (Themis, days_supply) says such a source record
+is dropped, as it is unknown whether the patient took the drug (typically a claim reversal).
+It still keeps its person out of the controls (the control rule reads every record).
 
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose
 of a record is ``quantity x amount_value / days_supply`` (units dispensed x ingredient amount
@@ -63,7 +71,11 @@ def exposure_end_expr(
     ``verbatim_end`` / ``refills`` None: that rule is off. ``max_days_supply`` None: no
     plausibility limit.
     """
-    supply = days_supply if refills is None else F.when(refills > 0, days_supply * (refills + 1)).otherwise(days_supply)
+    supply = days_supply
+    if refills is not None:
+        course = days_supply.cast("long") * (refills.cast("long") + 1)  # long: no int overflow
+        fits = F.lit(True) if max_days_supply is None else course <= max_days_supply
+        supply = F.when((refills > 0) & fits, course.cast("int")).otherwise(days_supply)
 
     def plausible_end(date: Column) -> Column:
         after = date > start
@@ -93,6 +105,16 @@ def implausible_record_counts(drugs: DataFrame, max_days_supply: int) -> list[Co
                    F.lit(0)).alias("n_end_over_max_days"),
         F.coalesce(F.sum((F.col("days_supply") > max_days_supply).cast("long")), F.lit(0)).alias("n_days_supply_over_max"),
     ]
+
+
+def refill_course_over_max_expr(max_days_supply: int) -> Column:
+    """True for a drug record whose refill course (days_supply x (1 + refills), refills > 0) is
+    longer than ``max_days_supply`` days while its days_supply alone is not: with
+    ``use_refills`` its refills are not used (``exposure_end_expr``). Null-safe (false)."""
+    ds, refills = F.col("days_supply"), F.col("refills")
+    course = ds.cast("long") * (refills.cast("long") + 1)
+    over = (refills > 0) & (ds > 0) & (ds <= max_days_supply) & (course > max_days_supply)
+    return F.coalesce(over, F.lit(False))
 
 
 def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column) -> Column:
@@ -128,15 +150,15 @@ def derive_ingredient_exposures(
 
     ``ingredients`` is ``concepts.ingredient_frame`` output (with ``amount_value`` and
     ``min_daily_dose`` for the minimum-dose rule). Records below an ingredient's minimum daily
-    dose are dropped. Rows repeating the same person, ingredient and start (order +
-    dispensing of one prescription, or a product mapping twice) are one exposure; the
-    longest end is kept.
+    dose, and records with a negative days_supply (module docstring), are dropped. Rows
+    repeating the same person, ingredient and start (order + dispensing of one prescription,
+    or a product mapping twice) are one exposure; the longest end is kept.
     Output: person_id, ingredient_concept_id, ingredient_name, exposure_start_date, exposure_end_date.
     """
     start = F.col("drug_exposure_start_date")
     return (
         _with_dose_flags(drug_exposure, ingredients)
-        .where(~F.col("_below_min_dose"))
+        .where(~F.col("_below_min_dose") & ~F.coalesce(F.col("days_supply") < 0, F.lit(False)))
         .select(
             "person_id",
             "ingredient_concept_id",
