@@ -752,3 +752,38 @@ def test_a_flow_status_step_and_the_datasets_counts_do_not_give_the_persons_not_
     att.know({"flow_trd": 1, **{("trd", ds): -1 for ds in trd["dataset"]}, "not_analysed": -1})
     lo, hi = att.interval("not_analysed")
     assert hi - lo >= 18, (lo, hi, safe["cohort_flow"], trd)
+
+
+def test_an_earlier_exports_labels_are_read_under_its_own_threshold():
+    """Privacy round 12, item 2: a re-export of the same counts hides again what the earlier
+    export hid (``build_audit``'s carried labels), and whoever holds both reads each label as
+    its export meant it. r1 exported under 30 showed A's 27 TRD persons as "<30" (1..29); its
+    re-export under 20 shows "suppressed" (20 or more): together 20..29, where the audit read the
+    "<30" under 20 (no upper bound). Now each export's threshold comes from its
+    ``_manifest.json`` (``prior_thresholds``) and the audit bounds the cell by both labels
+    (``hidden_bounds``); a count the two labels pin (``suppressed`` under 20, ``<21`` under 21:
+    20) is left to the earlier export (``pinned_by_known``), not an error: no label of the
+    re-export can widen it."""
+    import io
+
+    from trd_spark.report.tables import build_audit, hidden_counts, prior_labels, prior_thresholds
+
+    rc = definitions_release({"A": 27, "B": 60})
+    safe = suppress_release(rc, 30)
+    files = {f"{n}.tsv": safe[k].to_csv(sep="\t", index=False) for n, k in
+             (("cohort_counts", "cohort_counts"), ("cohort_flow", "cohort_flow"), ("results", "logistic"))}
+    first = {n[:-4]: pd.read_csv(io.StringIO(t), sep="\t", dtype=str, keep_default_na=False) for n, t in files.items()}
+    assert first["cohort_counts"].set_index(["definition", "status"])["n"][("A", "TRD")] == "<30"
+    kept = {"r1@run1": {**first, "threshold": 30, "hidden_counts": hidden_counts(files, {
+        "cohort_counts": rc.cohort_counts, "cohort_flow": rc.cohort_flow, "logistic": rc.logistic})}}
+    again = replace(rc, prior=prior_counts(kept), prior_labels=prior_labels(kept), prior_thresholds=prior_thresholds(kept))
+    assert prior_thresholds(kept) == {"r1@run1": 30}
+    *_, carried, bounds = build_audit(again)
+    cell = ("status", "d", "A", "TRD")
+    assert carried[cell] == "<30" and bounds[cell] == (1.0, 29.0), bounds
+    shown = suppress_release(again, 20)["cohort_counts"].set_index(["definition", "status"])["n"]
+    assert shown[("A", "TRD")] == "suppressed", shown
+    # Two labels that pin a count: 20 hidden under 20 there, under 21 here; 7 beside it.
+    audit = audit_suppression({"t": 27, "a": 20, "b": 7}, {"t", "a", "b"}, [{"t": 1, "a": -1, "b": -1}], 21,
+                              hidden={"a": "suppressed"}, known={"t"}, hidden_bounds={"a": (20.0, 20.0)})
+    assert {"a", "b"} <= audit.pinned_by_known, audit

@@ -31,6 +31,7 @@ from trd_spark.report.suppression import (
     SECONDARY_LABEL,
     audit_suppression,
     chain_relations,
+    label_bounds,
     suppressed_label,
 )
 from trd_spark.report.tables import group_member_relation, partition_relations
@@ -60,14 +61,6 @@ def export_threshold(fs: FsLike, lay: Layout, default: int) -> int:
     it (``small_count_threshold``); ``default`` for an export whose manifest names none."""
     manifest = json.loads(fs.read_text(lay.file(EXPORT, MANIFEST)))
     return int(manifest.get("small_count_threshold") or default)
-
-
-def label_bounds(text: str, export_threshold: int) -> tuple[float, float | None]:
-    """What an export's label tells whoever holds it: ``<N`` 1..N-1, ``suppressed`` (or no row
-    where the flow has a count) at least the threshold that export was made under."""
-    if text.startswith("<") and text[1:].isdigit():
-        return 1.0, float(int(text[1:]) - 1)
-    return float(export_threshold), None
 
 
 def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.DataFrame, shown_b: pd.DataFrame,

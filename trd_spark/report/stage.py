@@ -62,6 +62,7 @@ from trd_spark.report.tables import (
     hidden_counts,
     prior_counts,
     prior_labels,
+    prior_thresholds,
     suppress_release,
 )
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
@@ -452,6 +453,7 @@ def _current_export(fs: Fs, layout: Layout) -> tuple[str | None, dict] | None:
     tables = _read_export_tables(fs, layout.stage_dir(EXPORT))
     export = layout.manifest(fs, EXPORT)
     run_id = (export or {}).get("run_id")
+    tables["threshold"] = (export or {}).get("small_count_threshold")
     report = layout.manifest(fs, "report") or {}
     kept = f"{layout.release_dir}/{EXPORT_HISTORY}/{run_id}"
     if made_by_same_run(export, report):
@@ -539,6 +541,9 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
                 continue
             tables = _read_export_tables(fs, folder)
             tables["hidden_counts"] = read_hidden_counts_file(fs, f"{folder}/{HIDDEN_COUNTS_FILE}")
+            kept_manifest = f"{folder}/{MANIFEST}"
+            tables["threshold"] = (json.loads(fs.read_text(kept_manifest)) if fs.exists(kept_manifest) else {}).get(
+                "small_count_threshold")
             out[_export_label(release, run_id)] = tables
     return out
 
@@ -576,7 +581,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         km_curves=coarsen_km(t["km_curves"], threshold) if t.get("km_curves") is not None else None,
         difference=t.get("difference"), replication=t.get("replication"), meta=t.get("meta"),
         consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
-        prior_labels=prior_labels(other_exports or {}),
+        prior_labels=prior_labels(other_exports or {}), prior_thresholds=prior_thresholds(other_exports or {}),
         discovery_dataset=next((d.name for d in cfg.datasets if d.role == "discovery"), None),
         discovery_significance=cfg.models.discovery_significance,
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")

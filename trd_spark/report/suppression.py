@@ -212,6 +212,14 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
     return {pos[i] for i in np.flatnonzero(moved > 1e-7)}
 
 
+def label_bounds(text: str, export_threshold: int) -> tuple[float, float | None]:
+    """What an export's label tells whoever holds it: ``<N`` 1..N-1, ``suppressed`` (or no row
+    where the flow has a count) at least the threshold that export was made under."""
+    if text.startswith("<") and text[1:].isdigit():
+        return 1.0, float(int(text[1:]) - 1)
+    return float(export_threshold), None
+
+
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
     hidden: dict | None = None, known: set | None = None, signed: set | None = None, dropped: set | None = None,
@@ -229,7 +237,10 @@ def audit_suppression(
     e.g. as another export shows them). ``hidden_bounds``: for such cells hidden under another
     threshold, cell -> (least, largest or None) that label tells (``<25`` of an export made under
     25: (1, 24), its ``suppressed``: (25, None)); default the range of the label under
-    ``threshold``. ``dropped``: units left out from the start (a curve
+    ``threshold``; a cell these bounds alone pin (with every other count hidden: ``suppressed``
+    under 20 there and ``<21`` here is 20) is left as it is, as
+    one pinned by ``known`` cells (``pinned_by_known``): no label here can widen it. ``dropped``:
+    units left out from the start (a curve
     set an export of the same counts left out). ``known``: unpublished cells an outsider knows
     exactly from elsewhere (e.g. persons scored in each release of a comparison, another
     release's counts: ``tables.prior_counts``), or published cells an earlier export of the
@@ -277,16 +288,18 @@ def audit_suppression(
     bounds_seen: dict = {}
 
     def bounds_for(comp: list[int], everything_hidden: bool = False,
-                   known_free: bool = False) -> list[tuple[float, float | None]]:
+                   known_free: bool = False, own_labels: bool = False) -> list[tuple[float, float | None]]:
         """The outsider's bounds: shown cells fixed, labels' ranges, >= 0 for the rest (any
-        value for a signed cell), ``known`` cells fixed unless ``known_free`` (a new list, cached
-        until a cell is hidden: ``hide`` and ``dropped`` only grow)."""
-        state = (id(comp), everything_hidden, known_free, len(hide), len(dropped))
+        value for a signed cell), ``known`` cells fixed unless ``known_free``, ``hidden_bounds``
+        unless ``own_labels`` (a new list, cached until a cell is hidden: ``hide`` and
+        ``dropped`` only grow)."""
+        state = (id(comp), everything_hidden, known_free, own_labels, len(hide), len(dropped))
         if state not in bounds_seen:
-            bounds_seen[state] = _bounds(comp, everything_hidden, known_free)
+            bounds_seen[state] = _bounds(comp, everything_hidden, known_free, own_labels)
         return list(bounds_seen[state])
 
-    def _bounds(comp: list[int], everything_hidden: bool, known_free: bool) -> list[tuple[float, float | None]]:
+    def _bounds(comp: list[int], everything_hidden: bool, known_free: bool,
+                own_labels: bool) -> list[tuple[float, float | None]]:
         out: list[tuple[float, float | None]] = []
         for c in comp:
             k = keys[c]
@@ -296,7 +309,7 @@ def audit_suppression(
                 out.append((-np.inf, None))
             elif k not in published or unit_of[k] in dropped:
                 out.append((0.0, None))
-            elif k in hidden_bounds:
+            elif k in hidden_bounds and not own_labels:
                 out.append(hidden_bounds[k])
             elif k in hide:
                 out.append((1.0, float(low)) if hide[k] != SECONDARY_LABEL else (float(threshold), None))
@@ -336,6 +349,12 @@ def audit_suppression(
             if need <= _EPS and known and any(keys[d] in known for d in comp):
                 k_lo, k_hi = solver.interval(bounds_for(comp, everything_hidden=True, known_free=True), j)
                 if k_hi - k_lo > _EPS:  # pinned by another release's counts only (see the docstring)
+                    intervals[keys[c]] = (lo, hi)
+                    pinned.add(keys[c])
+                    continue
+            if need <= _EPS and any(keys[d] in hidden_bounds for d in comp):
+                h_lo, h_hi = solver.interval(bounds_for(comp, everything_hidden=True, own_labels=True), j)
+                if h_hi - h_lo > _EPS:  # pinned by another export's labels read with this one's
                     intervals[keys[c]] = (lo, hi)
                     pinned.add(keys[c])
                     continue

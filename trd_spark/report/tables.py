@@ -18,9 +18,16 @@ from typing import Any
 import pandas as pd
 
 from trd_spark.errors import InputDataError
+from trd_spark.logs import is_small_count
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
-from trd_spark.report.suppression import SECONDARY_LABEL, audit_suppression, chain_relations
+from trd_spark.report.suppression import (
+    SECONDARY_LABEL,
+    audit_suppression,
+    chain_relations,
+    label_bounds,
+    suppressed_label,
+)
 from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
     ANALYSED_STATUSES,
@@ -72,6 +79,9 @@ class ReleaseCounts:
     prior: dict[tuple, int] | None = None
     # The labels those exports show instead of a count ({(release, audit cell): label}, ``prior_labels``).
     prior_labels: dict[tuple, str] | None = None
+    # The threshold each of those exports was made under ({release: T}, ``prior_thresholds``): its
+    # labels mean what they meant there (its "<25" is 1..24, its "suppressed" at least 25).
+    prior_thresholds: dict[str, int] | None = None
     # The cohort stage's per-dataset flow (dataset, definition, step_order, step, n; cohort.flow).
     dataset_flow: pd.DataFrame | None = None
     # The dataset with role discovery (config): replication rows exist for its significant fits.
@@ -280,6 +290,14 @@ def prior_labels(exports: dict[str, dict]) -> dict[tuple, str]:
             elif cell and cell[0] == REPORT_SHOWS:
                 out[(release, tuple(cell[1:]))] = SHOWN if str(n).isdigit() else str(n)
     return out
+
+
+def prior_thresholds(exports: dict[str, dict]) -> dict[str, int]:
+    """{release: the small-count threshold its export was made under} (``exports`` as
+    ``prior_counts`` takes them, with "threshold" from the export's ``_manifest.json``; an
+    export whose manifest names none is left out: its labels are read under this report's)."""
+    return {release: int(tables["threshold"]) for release, tables in sorted(exports.items())
+            if tables.get("threshold") is not None}
 
 
 def km_persons(km: pd.DataFrame | None) -> dict[tuple, int]:
@@ -686,12 +704,16 @@ def dataset_flow_audit(flow: pd.DataFrame, status: dict) -> tuple[dict, set, lis
     return values, published, relations
 
 
-def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
-    """(cell values, published cells, relations, units, carried) for every participant count
+def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, dict]:
+    """(cell values, published cells, relations, units, carried, carried bounds) for every participant count
     of a release (units: published cell -> what is hidden with it, see ``audit_suppression``;
     carried: published cell -> label, or Kaplan-Meier unit -> ``DROPPED``, that an export with
     the same counts hid, ``rc.prior_labels``: hidden here too; or -> ``SHOWN``, a count (or a
-    curve set's persons) that export shows: known to the outsider, never hidden to protect another)."""
+    curve set's persons) that export shows: known to the outsider, never hidden to protect another;
+    carried bounds: such a hidden cell -> what its labels tell, each read under the threshold
+    its export was made under (``rc.prior_thresholds``; ``suppression.label_bounds``, intersected
+    over the exports): a re-export under 20 of one made under 25 hides its "<25" 22 as
+    "suppressed", and whoever holds both reads 20..24, not 20 or more)."""
     values: dict = {}
     published: set = set()
     relations: list[dict] = []
@@ -947,6 +969,7 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
     # showed non-MDD 759: the two gave 7). Carried in, the re-export hides at least as much, so
     # the two show no more than the earlier one, which later exports were audited against.
     carried: dict[tuple, str] = {}
+    carried_bounds: dict[tuple, tuple[float, float | None]] = {}
     for (release, name), label in sorted((rc.prior_labels or {}).items(), key=str):
         cell = model_cell.get(name, name)
         if release not in unchanged:
@@ -955,6 +978,9 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
             carried[("km_curve_set", *name[1:])] = DROPPED
         elif cell in published:
             carried[cell] = label
+            if label != SHOWN and release in (rc.prior_thresholds or {}):
+                carried_bounds[cell] = _intersect(carried_bounds.get(cell, (0.0, None)),
+                                                  label_bounds(label, (rc.prior_thresholds or {})[release]))
     # ... and what it showed is known: to whoever holds it, its numbers are this export's. Hiding
     # one of them here protects nothing, yet the audit, seeing it hidden, relied on it: r1
     # re-exported after definition C (TRD 7) was added hid A's trMDD 300, which the earlier
@@ -994,7 +1020,13 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict]:
             key = (RELEASE_CHANGE_BETWEEN, release, a, b)
             values[key] = (values[a] - values[b]) - (values[pa] - values[pb])
             relations.append({a: 1, b: -1, pa: -1, pb: 1, key: -1})
-    return values, published, relations, units, carried
+    return values, published, relations, units, carried, carried_bounds
+
+
+def _intersect(a: tuple[float, float | None], b: tuple[float, float | None]) -> tuple[float, float | None]:
+    """The range two labels of one count leave together ((least, largest or None))."""
+    highs = [h for h in (a[1], b[1]) if h is not None]
+    return max(a[0], b[0]), min(highs) if highs else None
 
 
 # Signed audit cells (``audit_suppression``'s ``signed``): the change, between two releases, of
@@ -1148,11 +1180,14 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     one (``hide_estimates_of_hidden_counts``). Keys: cohort_flow, logistic, and cohort_counts /
     cox / pgs_distribution / km_curves / difference / replication / meta when given. Raises
     TrdSparkError if the audit cannot protect a cell."""
-    values, published, relations, units, carried = build_audit(rc)
+    values, published, relations, units, carried, carried_bounds = build_audit(rc)
     # What an export with the same counts hid is hidden again ("suppressed", or "<threshold"
-    # for a small count: the audit labels those itself).
+    # for a small count: the audit labels those itself), read with its labels there.
+    here = {k: label_bounds(suppressed_label(threshold) if is_small_count(values[k], threshold) else SECONDARY_LABEL,
+                            threshold) for k in carried_bounds}
     audit = audit_suppression(values, published, relations, threshold, units,
                               hidden={k: SECONDARY_LABEL for k, label in carried.items() if label not in (DROPPED, SHOWN)},
+                              hidden_bounds={k: _intersect(b, here[k]) for k, b in carried_bounds.items()},
                               known={k for k in values if k[0] == "prior"} | {k for k, label in carried.items()
                                                                              if label == SHOWN},
                               signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
