@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.genotypes import UNREADABLE_LOCI
+from trd_spark.pgs.genotypes import UNREADABLE_LOCI, haploid_contigs
 from trd_spark.pgs.matching import (
     _COMPLEMENT,
     EFFECT_IS_REF_TYPES,
-    HAPLOID_CONTIGS,
     USED_MATCH_TYPES,
     ScoreLabel,
     _no_rsids,
@@ -287,7 +286,8 @@ def score_weights_table(hl: hl_types, matches: hl_types.Table, n_scores: int) ->
     then grouped with ``collect_by_key``."""
     used = matches.filter(hl.literal(set(USED_MATCH_TYPES)).contains(matches.match_type))
     # chrY/chrM calls count once (plink2 --score): half the weight on the diploid-scale dosage.
-    w = hl.if_else(hl.literal(set(HAPLOID_CONTIGS)).contains(used.matched_locus.contig),
+    haploid = haploid_contigs(used.matched_locus.dtype.reference_genome)
+    w = hl.if_else(hl.literal(set(haploid)).contains(used.matched_locus.contig),
                    0.5 * used.effect_weight, used.effect_weight)
     # A REF effect allele loses the copies of every alt at the site (matching.other_alt_rows):
     # slope -w on each other alt row too, while the offset and the variant count stay on the

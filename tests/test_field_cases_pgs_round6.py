@@ -125,8 +125,8 @@ def test_haploid_contig_weights_are_halved_on_the_diploid_dosage_scale(hl, spark
     """``weight_matrices``: on chrY and chrM (GRCh38 names; Y / MT on GRCh37) slope and offset
     are w/2 (a haploid call reads as dosage 0 or 2), on chrX and autosomes w; a REF effect allele
     keeps offset = -2 x slope. plink2 counts one copy there (the stage test above)."""
+    from trd_spark.pgs.genotypes import haploid_contigs
     from trd_spark.pgs.matching import (
-        HAPLOID_CONTIGS,
         frame_matches,
         match_sites_frame,
         score_sites,
@@ -139,8 +139,11 @@ def test_haploid_contig_weights_are_halved_on_the_diploid_dosage_scale(hl, spark
     sites = score_sites(hl, spark, [parse_scoring_file(text, source=str(tmp_path / "s.txt"))], "GRCh38")
     rows = pd.DataFrame({"contig": ["chr1", "chrX", "chrY", "chrM"], "position": [1000, 3000, 4000, 150],
                          "ref": ["A", "A", "A", "T"], "alt": ["G", "G", "G", "C"]})
-    w = weight_matrices(frame_matches(match_sites_frame(sites, rows, keep_ambiguous=False), rows))
+    fm = frame_matches(match_sites_frame(sites, rows, keep_ambiguous=False), rows)
+    w = weight_matrices(fm, haploid_contigs(hl.get_reference("GRCh38")))
     got = dict(zip(w.rows["contig"], zip(w.slope[:, 0], w.offset[:, 0])))
     # chrM's effect allele T is the REF: slope -w/2, offset 2 x w/2 (T copies = 2 - C dosage).
     assert got == {"chr1": (1.0, 0.0), "chrX": (1.0, 0.0), "chrY": (0.5, 0.0), "chrM": (-0.5, 1.0)}
-    assert HAPLOID_CONTIGS == {"chrY", "chrM", "Y", "MT"}
+    # GRCh37's names (Y, MT) are its own reference's: chrY there is no haploid contig.
+    w37 = weight_matrices(fm, haploid_contigs(hl.get_reference("GRCh37")))
+    assert w37.slope[:, 0].tolist() == [1.0, 1.0, 1.0, -1.0]

@@ -73,7 +73,7 @@ def _weights(hl, spark, rows_text: str, rows: pd.DataFrame, policy: str, dropped
     frame = frame_matches(m, rows)
     if dropped is not None:
         dropped.update(duplicate_rows_dropped([DatasetMatches("d", pd.DataFrame(), [sf], frame)]))
-    w = weight_matrices(frame)
+    w = weight_matrices(frame, ["chrY", "chrM"])
     return float(w.slope.sum()), float(w.offset.sum()), int(w.n_vars.sum())
 
 
@@ -125,7 +125,7 @@ def test_two_rsids_of_one_variant_dropped_under_first_are_counted(hl, spark, cap
         m = match_sites_frame(score_sites(hl, spark, [sf], "GRCh38"), rows, keep_ambiguous=False,
                               duplicate_variants="first")
     frame = frame_matches(m, rows)
-    w = weight_matrices(frame)
+    w = weight_matrices(frame, ["chrY", "chrM"])
     assert (float(w.slope.sum()), int(w.n_vars.sum())) == (1.5, 1)
     assert frame.duplicates_dropped == {"PGS990702": 1}  # the pgs manifest's notes.duplicate_rows_dropped
     assert _drop_warnings(caplog) == [

@@ -58,10 +58,13 @@ def test_haploid_capable_contigs_come_from_the_reference(hl):
     """The contigs where a call may be haploid are the reference's X, Y and mitochondrial
     contigs, one list for the dosage scale, sample_ploidies and export_hard_calls (the dosage
     rule had its own hard-coded set, {chrX, chrY, chrM, X, Y, MT}: the same for both builds)."""
-    from trd_spark.pgs.genotypes import haploid_capable_contigs
+    from trd_spark.pgs.genotypes import haploid_capable_contigs, haploid_contigs
 
     assert haploid_capable_contigs(hl.get_reference("GRCh38")) == ["chrX", "chrY", "chrM"]
     assert haploid_capable_contigs(hl.get_reference("GRCh37")) == ["X", "Y", "MT"]
+    # Where plink2 --score counts one copy (matching.weight_matrices halves w there): no X.
+    assert haploid_contigs(hl.get_reference("GRCh38")) == ["chrY", "chrM"]
+    assert haploid_contigs(hl.get_reference("GRCh37")) == ["Y", "MT"]
 
 
 def test_missing_inputs_are_input_errors(hl, tmp_path):
@@ -467,7 +470,7 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
         route = stage.score_dataset(hl, cfg, r, scratch)
         # Exactly the weighted rows.
         bim = (Path(scratch) / "hard_calls.bim").read_text().splitlines()
-        assert len(bim) == len(weight_matrices(r.frame).rows) == n_rows
+        assert len(bim) == len(weight_matrices(r.frame, ["chrY", "chrM"]).rows) == n_rows
         got = {(x.s, x.pgs_id): x for x in route.collect()}
     assert f"exported by Hail as a PLINK 1 fileset ({read}" in caplog.text
     assert not Path(scratch).exists()  # removed with its exports

@@ -30,7 +30,7 @@ from pgs_hail_oracle import match_variants, pgen_matrix_table, score_weights_tab
 
 from trd_spark.config import GenotypeSource, NativeEngineSettings
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.genotypes import read_genotypes
+from trd_spark.pgs.genotypes import haploid_contigs, read_genotypes
 from trd_spark.pgs.matching import (
     ScoreLabel,
     WeightMatrices,
@@ -134,7 +134,7 @@ def matched(hl, spark, files, scoring_files):
             index = variant_index(fileset, "GRCh38")
             fm = frame_matches(match_sites_frame(score_sites(hl, spark, scoring_files, "GRCh38"), index,
                                                  keep_ambiguous=False), index)
-            native_w = weight_matrices(fm)
+            native_w = weight_matrices(fm, haploid_contigs(hl.get_reference("GRCh38")))
             summary = summarise_frame_matches(fm, "d", labels)
             by_hail_w, by_hail_summary = (hail_w, hail_summary) if native_mt is hail_mt else weights(native_mt)
             pd.testing.assert_frame_equal(summary, by_hail_summary)

@@ -492,7 +492,16 @@ def haploid_capable_contigs(rg: hl_types.ReferenceGenome) -> list[str]:
     (a male's X and Y, the mitochondrion; GRCh38 chrX, chrY, chrM, GRCh37 X, Y, MT), as the
     reference names them. The one list of them: the dosage scale (``genotype_dosage``),
     ``sample_ploidies`` and ``scoring.export_hard_calls`` ask it."""
-    return [*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]
+    return [*rg.x_contigs, *haploid_contigs(rg)]
+
+
+def haploid_contigs(rg: hl_types.ReferenceGenome) -> list[str]:
+    """The contigs of ``rg`` whose calls plink2 --score counts once (one copy) for every sample:
+    its Y and mitochondrial contigs (GRCh38 chrY, chrM; GRCh37 Y, MT), as the reference names
+    them. X is not one: plink2 counts a male's haploid chrX call as 2 copies, as the dosage rule
+    does. ``matching.weight_matrices`` halves the weights there (the stage asks this list of the
+    dataset's reference)."""
+    return [*rg.y_contigs, *rg.mt_contigs]
 
 
 MISSING_ALT = "."

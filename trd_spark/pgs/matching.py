@@ -75,7 +75,7 @@ from __future__ import annotations
 import io
 import logging
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -1367,12 +1367,6 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
     }, copy=False)[PGS_VARIANT_MATCHES.names]
 
 
-# Contigs whose calls plink2 --score counts as haploid (one copy) for every sample, by the
-# reference names the readers recode to (GRCh38 chrY/chrM, GRCh37 Y/MT). chrX is not here: plink2
-# counts a male's haploid chrX call as 2 copies, as the dosage rule does.
-HAPLOID_CONTIGS = frozenset({"chrY", "chrM", "Y", "MT"})
-
-
 @dataclass(frozen=True)
 class WeightMatrices:
     """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
@@ -1393,18 +1387,19 @@ class WeightMatrices:
         return out
 
 
-def weight_matrices(m: FrameMatches) -> WeightMatrices:
+def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
-    its other alt rows too). On chrY/chrM (``HAPLOID_CONTIGS``) w is halved: a haploid call
-    (dosage 0 or 2) then adds 0 or w, plink2 --score's one copy. tests/pgs_hail_oracle.py's
+    its other alt rows too). On the ``haploid`` contigs (chrY/chrM: ``genotypes.haploid_contigs``
+    of the dataset's reference) w is halved: a haploid call (dosage 0 or 2) then adds 0 or w,
+    plink2 --score's one copy. tests/pgs_hail_oracle.py's
     ``score_weights_table`` computes the same in Hail. Its ~7 fresh arrays of one value per
     score variant are made without huge pages (``memory.small_pages``)."""
     with small_pages():
-        return _weight_matrices(m)
+        return _weight_matrices(m, haploid)
 
 
-def _weight_matrices(m: FrameMatches) -> WeightMatrices:
+def _weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices:
     """``weight_matrices``' work."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
@@ -1430,7 +1425,7 @@ def _weight_matrices(m: FrameMatches) -> WeightMatrices:
     # chrY and chrM are haploid: plink2 --score counts a call there once (1 copy), while the
     # dosage read is on the diploid scale (a haploid call counts as homozygous, genotypes.py), so
     # the weight is halved on those rows (a missing call's mean-imputed dosage scales alike).
-    haploid_rows = m.rows["contig"].isin(HAPLOID_CONTIGS).to_numpy(bool)  # per genotype row
+    haploid_rows = m.rows["contig"].isin(list(haploid)).to_numpy(bool)  # per genotype row
     half = np.ones(len(s))
     half[used_site] = np.where(haploid_rows[site_row[used_site]], 0.5, 1.0)
     eir = s["effect_is_ref"].to_numpy(bool)

@@ -9,7 +9,7 @@ For a person and score with matched variants v (weight w_v, effect-allele dosage
 
 allele_count and score_avg count 2 alleles per variant on chrY/chrM too (plink2 counts 1
 there); score_sum, the column the study uses, counts one copy there as plink2 does
-(``matching.HAPLOID_CONTIGS``). On chrY plink2 also leaves out a female's missing call (sex
+(``genotypes.haploid_contigs``). On chrY plink2 also leaves out a female's missing call (sex
 from its .psam: no allele, no imputation) where the mean imputation here gives her the males'
 mean (plink2 2.0 checked, session 17; the pgs stage has no sex).
 

@@ -41,6 +41,7 @@ from trd_spark.pgs.genotypes import (
     UNREADABLE_LOCI,
     biallelic_dosages,
     file_rows,
+    haploid_contigs,
     line_at_offset,
     local_temp_file,
     plink_contig_recoding,
@@ -307,7 +308,8 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | N
     ``hail_errors``, before ``scratch`` is removed. Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)):
-        return engine.score(hl, source, weight_matrices(r.frame), [sf.pgs_id for sf in r.scoring_files],
+        haploid = haploid_contigs(hl.get_reference(source.reference_genome))
+        return engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
                             r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                             settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
                             index=r.frame.rows if r.mt is None else None)
