@@ -74,6 +74,25 @@ def test_a_text_value_error_names_the_line_its_row_starts_on(spark, tmp_path, ro
         read_omop_table(spark, config, "drug_exposure")
 
 
+def test_a_quoted_field_the_file_never_closes_is_an_error_not_rows_read_as_its_text(spark, tmp_path):
+    """Read as RFC 4180, a field whose opening quote no later quote closes takes the rest of the
+    file as its text: b.csv's rows on lines 5 and 6 were silently gone (Spark's parser raises
+    nothing at the end of the file; read: persons 1, 2, 3). Now one error naming the file and the
+    line of the quote that is not closed (a closed field spanning lines 2-3 before it counted);
+    a.csv of the same table is sound."""
+    table = tmp_path / "drug_exposure"
+    table.mkdir()
+    (table / "a.csv").write_text(_DRUG_HEADER + "1,2000000101,2020-01-01,2020-01-01,x,30,0\n")
+    (table / "b.csv").write_text(
+        _DRUG_HEADER + '2,2000000101,2020-01-01,2020-01-01,"take\none ""x"" daily",30,0\n'
+        '3,2000000101,2020-02-01,2020-02-01,"5 tablets,7,1\n'
+        "4,2000000101,2020-03-01,2020-03-01,x,14,0\n5,2000000101,2020-04-01,2020-04-01,x,14,0\n")
+    config = toy_config(path=str(tmp_path), format="csv").omop
+    with pytest.raises(InputDataError, match=rf"^{table}/b.csv:4: OMOP table drug_exposure: a quoted field opened "
+                                             "on this line is not closed by the end of the file"):
+        read_omop_table(spark, config, "drug_exposure")
+
+
 DEPRESSIVE_DISORDER = 440383  # MDD's other root; MDD_CONCEPT (4152280) descends from it
 
 

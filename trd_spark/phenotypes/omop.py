@@ -470,18 +470,16 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
 CSV_READ_OPTIONS = {"header": "true", "inferSchema": "false", "multiLine": "true", "escape": '"'}
 
 
-def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, where: str) -> str:
-    """``{file}:{line}``, the line where the first row of the CSV file ``file`` (a file Spark read,
-    as ``input_file_name`` names it; header on line 1) with ``bad`` (an expression of the file's
-    columns, lower-cased) starts, as the other input errors name a line; ``where`` when ``file``
-    is no CSV file (Parquet, BigQuery: no lines) or no such row is found. Run only for the error:
-    the file is read again as text, its lines numbered by Spark's file block
-    (``_metadata.file_block_start``) and their position within it (blank lines count); a line
-    starts a row when the quotes before it are even in number (``CSV_READ_OPTIONS``: a quoted
-    field may span lines, a quote inside one is written twice), and each row's lines, joined
-    again, are parsed as one CSV row (``from_csv``). Only counts reach the driver."""
-    if not file or not re.search(r"\.csv(\.\w+)?$", file, re.IGNORECASE):
-        return where
+def _csv_lines(spark: SparkSession, file: str) -> DataFrame | None:
+    """The lines of the CSV file ``file`` read as text (``value``), None when it has none, each
+    with its line number ``_line`` (1: the header; blank lines count), ``_odd`` (1: the line holds
+    an odd number of quotes), ``_inside`` (1: the quotes before it in the file are odd in number,
+    so it continues a quoted field: ``CSV_READ_OPTIONS``, a quoted field may span lines and a
+    quote inside one is written twice) and ``_row``, the CSV row it belongs to (1: the header;
+    a line starts a row when it is not ``_inside``). Lines are numbered by Spark's file block
+    (``_metadata.file_block_start``) and their position within it, the quotes' parity carried
+    across blocks from per-block counts on the driver. For error paths: only counts reach the
+    driver."""
     quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
     lines = spark.read.text(file).select(
         "value", F.col("_metadata.file_block_start").alias("_block"),
@@ -498,7 +496,7 @@ def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, wh
         F.sum((F.col("_in") == 0).cast("long")).alias("s0"), F.sum((F.col("_in") == 1).cast("long")).alias("s1"),
     ).collect())
     if not blocks:
-        return where
+        return None
     starts: dict[int, tuple[int, int, int, int]] = {}  # block -> lines before, first pos, parity, rows before
     n_lines = n_rows = parity = 0
     for block, n, base, odd, s0, s1 in blocks:
@@ -510,10 +508,27 @@ def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, wh
                             F.col("_block"))
 
     first_line = (of_block(0) + F.col("_pos") - of_block(1) + 1).alias("_line")
-    opens = (F.col("_in").bitwiseXOR(of_block(2)) == 0).cast("long")  # the line starts a row
+    inside = F.col("_in").bitwiseXOR(of_block(2))
+    opens = (inside == 0).cast("long")  # the line starts a row
     upto = Window.partitionBy("_block").orderBy("_pos").rowsBetween(Window.unboundedPreceding, 0)
-    rows = lines.select("value", first_line, (of_block(3) + F.sum(opens).over(upto)).alias("_row")).groupBy(
-        "_row").agg(F.min("_line").alias("_line"), F.array_sort(F.collect_list(F.struct("_line", "value"))).alias("_l"))
+    return lines.select("value", first_line, "_odd", inside.alias("_inside"),
+                        (of_block(3) + F.sum(opens).over(upto)).alias("_row"))
+
+
+def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, where: str) -> str:
+    """``{file}:{line}``, the line where the first row of the CSV file ``file`` (a file Spark read,
+    as ``input_file_name`` names it; header on line 1) with ``bad`` (an expression of the file's
+    columns, lower-cased) starts, as the other input errors name a line; ``where`` when ``file``
+    is no CSV file (Parquet, BigQuery: no lines) or no such row is found. Run only for the error:
+    the file's lines (``_csv_lines``), each row's joined again, are parsed as one CSV row
+    (``from_csv``). Only counts reach the driver."""
+    if not file or not re.search(r"\.csv(\.\w+)?$", file, re.IGNORECASE):
+        return where
+    lines = _csv_lines(spark, file)
+    if lines is None:
+        return where
+    rows = lines.groupBy("_row").agg(F.min("_line").alias("_line"),
+                                     F.array_sort(F.collect_list(F.struct("_line", "value"))).alias("_l"))
     text = F.array_join(F.transform("_l", lambda x: x["value"]), "\n")
     header = rows.where(F.col("_row") == 1).select(text.alias("t")).first()
     names = [n.strip().lower() for n in next(csv.reader([header["t"] if header else ""]))]
@@ -522,6 +537,33 @@ def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, wh
     hit = parsed.select("_line", "_r.*").where(bad).agg(F.min("_line").alias("line")).first()
     shown = where if re.search(r"\.csv(\.\w+)?$", where, re.IGNORECASE) else unquote(file.removeprefix("file://"))
     return f"{shown}:{hit['line']}" if hit and hit["line"] is not None else where
+
+
+def _check_quoted_fields_closed(spark: SparkSession, path: str, table: str) -> None:
+    """Raise InputDataError naming ``file:line`` when a CSV file of the table at ``path`` ends
+    inside a quoted field: an odd number of quotes in the file, the line named the last one
+    that opens a field no later quote closes (``_csv_lines``). Why: read as RFC 4180
+    (``CSV_READ_OPTIONS``, multiLine), a field whose opening quote is never closed takes the
+    rest of the file as its text, and every row after it is silently gone (Spark's parser
+    raises nothing at the end of the file); line by line (before session 22) it cut one row.
+    One small job over the file's text (quotes counted per file); the line only on the error
+    path. A quote inside an unquoted field (not RFC 4180: such a field is quoted, its quotes
+    written twice) that leaves the count odd is refused too, as the line numbering of
+    ``_csv_line_of_first`` could not count rows by the quotes in such a file."""
+    quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
+    odd = spark.read.text(path).select(F.input_file_name().alias("f"), (quotes % 2).alias("q")).groupBy(
+        "f").agg((F.sum("q") % 2).alias("odd")).where(F.col("odd") == 1).select("f").first()
+    if odd is None:
+        return
+    lines = _csv_lines(spark, odd["f"])
+    hit = lines.where((F.col("_inside") == 0) & (F.col("_odd") == 1)).agg(F.max("_line").alias("line")).first() \
+        if lines is not None else None
+    shown = path if re.search(r"\.csv(\.\w+)?$", path, re.IGNORECASE) else unquote(odd["f"].removeprefix("file://"))
+    line = f":{hit['line']}" if hit and hit["line"] is not None else ""
+    raise InputDataError(f"OMOP table {table}: a quoted field opened on this line is not closed by the end of the "
+                         "file, so the rows after it would be read as its text; export RFC 4180 CSV (a field "
+                         "holding a quote or a line break is quoted, a quote inside it written twice)",
+                         where=f"{shown}{line}")
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
@@ -715,6 +757,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
             path = _locate(fs, base, table, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
+            _check_quoted_fields_closed(spark, path, table)
         df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone, nanos=nanos)
     if table == "person":
         check_person_table(df, where=path)
