@@ -575,6 +575,20 @@ def group_member_relation(values: dict, group: tuple, member: tuple, lacking: tu
     return {group: 1, member: -1, lacking: -1}
 
 
+def one_group_relations(values: dict, group: tuple, cells, lacking) -> list[dict]:
+    """Counts (``cells``) of one group of persons, each less those lacking what it needs (a
+    score, a covariate, follow-up): the largest count is the group (``group``, an implicit cell
+    added to ``values``), each other one the group less a cell (``lacking(cell)``;
+    ``group_member_relation``). [] when they are all equal (nothing to subtract). The relations of
+    ``build_audit``'s models' controls across scores and of the counts of the same status groups
+    by several models, scores and curve sets."""
+    cells = sorted(set(cells), key=str)
+    if len({values[c] for c in cells}) < 2:
+        return []
+    values[group] = max(values[c] for c in cells)
+    return [group_member_relation(values, group, c, lacking(c)) for c in cells]
+
+
 def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
     """Audit cells of coarsened Kaplan-Meier curves: (values, published, relations, units).
 
@@ -834,12 +848,10 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
         # Their n and cases are grouped with every count of the same status groups (``link``).
         for (ds, definition, contrast), grp in df.dropna(subset=[total, part]).groupby(
                 ["dataset", "definition", "contrast"], sort=True):
-            keys = sorted({(table + "_rest", ds, definition, contrast, int(n), int(k))
-                           for n, k in zip(grp[total], grp[part])}, key=str)
-            if len({values[k] for k in keys}) > 1:
-                controls = ("model_group", table + "_rest", ds, definition, contrast)
-                values[controls] = max(values[k] for k in keys)
-                relations.extend(group_member_relation(values, controls, k, ("model_lacking", *k)) for k in keys)
+            relations.extend(one_group_relations(
+                values, ("model_group", table + "_rest", ds, definition, contrast),
+                [(table + "_rest", ds, definition, contrast, int(n), int(k)) for n, k in zip(grp[total], grp[part])],
+                lambda k: ("model_lacking", *k)))
 
     model_cell: dict[tuple, tuple] = {}
     model_cells("logistic", rc.logistic, "n", "n_cases", lambda c: CONTRAST_GROUPS.get(c, ((), ())))
@@ -870,11 +882,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
     # non-MDD's cases 467 the 7 MDD persons without follow-up. As for pgs_distribution's groups:
     # the largest count is the group (an implicit cell), each other one the group less a cell.
     for (ds, definition, parts), cells in sorted(counts_of_groups.items(), key=str):
-        cells = sorted(set(cells), key=str)
-        if len({values[c] for c in cells}) > 1:
-            whole_group = ("linked_group", ds, definition, parts)
-            values[whole_group] = max(values[c] for c in cells)
-            relations += [group_member_relation(values, whole_group, c, ("linked_lacking", c)) for c in cells]
+        relations += one_group_relations(values, ("linked_group", ds, definition, parts), cells,
+                                         lambda c: ("linked_lacking", c))
 
     # The same group counted under several definitions (non-MDD controls and the MDD total do
     # not depend on the TRD definition; the MDD steps are shared): equal counts of the same
