@@ -199,17 +199,11 @@ def test_a_parquet_integer_column_error_names_the_row_and_file(spark, tmp_path):
     assert str(err).endswith(f"export whole numbers (row 3 of file:{tmp_path}/drug_exposure.parquet)")
 
 
-def test_unplaced_chromosome_0_rows_of_a_bim_are_counted_not_refused(hl, tmp_path, caplog):
-    """An array's .bim carries unplaced variants as chromosome 0 (position 0 too): plink2
-    2.00a3.5 reads the fileset and scores by the placed rows (--score exit 0, checked here);
-    the native route refused it as '0:0 is not a GRCh38 locus'. They cannot match a score: the
-    index keeps them unmatched, counted (attrs, one WARNING naming the .bim). Another contig off
-    the reference (chr99) is still the error."""
-    import subprocess
-
+def unplaced_fileset(tmp_path: Path) -> tuple[str, list[str]]:
+    """plink2's .bed of 3 chr1 variants (v0 chr1:1000 A>G, v1 chr1:2000 C>T, v2 chr1:3000 G>A;
+    samples 1001, 1002) with rows 2-3 moved to chromosome 0 (position 0) in the .bim, as an
+    array's unplaced variants: the fileset prefix and the .bim lines written."""
     from test_field_cases_pgs import plink2_fileset
-
-    from trd_spark.pgs import pgen_engine
 
     vcf = tmp_path / "x.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
@@ -222,6 +216,20 @@ def test_unplaced_chromosome_0_rows_of_a_bim_are_counted_not_refused(hl, tmp_pat
     bim = (tmp_path / "g.bim").read_text().splitlines()
     unplaced = [bim[0], *("\t".join(["0", f.split()[1], "0", "0", *f.split()[4:]]) for f in bim[1:])]
     (tmp_path / "g.bim").write_text("\n".join(unplaced) + "\n")
+    return prefix, unplaced
+
+
+def test_unplaced_chromosome_0_rows_of_a_bim_are_counted_not_refused(hl, tmp_path, caplog):
+    """An array's .bim carries unplaced variants as chromosome 0 (position 0 too): plink2
+    2.00a3.5 reads the fileset and scores by the placed rows (--score exit 0, checked here);
+    the native route refused it as '0:0 is not a GRCh38 locus'. They cannot match a score: the
+    index keeps them unmatched, counted (attrs, one WARNING naming the .bim). Another contig off
+    the reference (chr99) is still the error."""
+    import subprocess
+
+    from trd_spark.pgs import pgen_engine
+
+    prefix, unplaced = unplaced_fileset(tmp_path)
     (tmp_path / "w.txt").write_text("v0\tG\t0.5\n")
     subprocess.run([shutil.which("plink2"), "--bfile", prefix, "--score", str(tmp_path / "w.txt"), "1", "2", "3",
                     "cols=+scoresums", "no-mean-imputation", "--threads", "1", "--out", str(tmp_path / "s")],

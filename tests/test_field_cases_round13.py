@@ -14,6 +14,10 @@
   A course over the limit now uses the record's own days_supply (the refills are the
   implausible part), counted as n_refill_course_over_max. Spark and the DuckDB twin alike
   (tests/test_phenotypes_duckdb.py compares the counts and the trials on generated data).
+- Unplaced variants (chromosome 0) of a .bim / .pvar / BGEN (round 12: read, left unmatched,
+  one WARNING) were counted in the log only: the pgs manifest now has them too
+  (notes.unplaced_variants, dataset -> variant rows), so a release whose array data lost many
+  placements is seen where the other counts are.
 """
 
 from __future__ import annotations
@@ -79,3 +83,29 @@ def test_each_drug_record_quirk_is_counted_and_said_what_it_becomes(spark):
     assert drug_record_quirks(rows, 360).collect()[0]["n_refill_course_over_max"] == 2
     assert drug_record_quirks(rows, 359).collect()[0]["n_refill_course_over_max"] == 3
     assert set(DRUG_RECORD_QUIRK_TEXT) == set(got)
+
+
+SCORE_HEADER = ("#pgs_id=PGS913001\n#genome_build=GRCh38\n#weight_type=beta\n"
+                "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n")
+
+
+def test_unplaced_chromosome_0_rows_are_counted_in_the_pgs_manifest_notes(hl, spark, tmp_path):
+    """The round-12 fileset (plink2 .bed of 3 chr1 variants, rows 2-3 moved to chromosome 0)
+    matched by the stage's match_dataset (native route: the .bim index, no Hail job): a score of
+    chr1:1000 A>G (matched) and chr1:2000 C>T (its row is now unplaced: not found). The
+    dataset's match keeps the count (2), which the manifest's notes.unplaced_variants takes
+    (unplaced_variant_counts); a dataset without such rows is left out. On 622bca3 the count
+    was in the WARNING only (no such field or note)."""
+    from test_field_cases_pgs import case_config
+    from test_field_cases_round12 import unplaced_fileset
+
+    from trd_spark.pgs import stage
+
+    prefix, _ = unplaced_fileset(tmp_path)
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "PGS913001.txt").write_text(SCORE_HEADER + "1\t1000\tG\tA\t0.5\n1\t2000\tT\tC\t0.25\n")
+    cfg = case_config(tmp_path, prefix, f"{tmp_path}/scores/*", fmt="plink")
+    r = stage.match_dataset(hl, spark, cfg, "d", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    assert r.unplaced_variants == 2
+    assert r.summary[["n_variants", "n_matched"]].values.tolist() == [[2, 1]]
+    assert stage.unplaced_variant_counts([r, stage.DatasetMatches("e", r.summary, [], r.frame)]) == {"d": 2}

@@ -99,6 +99,15 @@ class DatasetMatches:
     mt: hl_types.MatrixTable | None = None
     samples: list[str] | None = None
     calls: hl_types.MatrixTable | None = None
+    # Genotype rows on chromosome 0 (PLINK's unplaced code) in a .bim/.pvar/BGEN: read, never matched.
+    unplaced_variants: int = 0
+
+
+def unplaced_variant_counts(results: list[DatasetMatches]) -> dict[str, int]:
+    """dataset -> its genotype rows on chromosome 0 (``pgen_engine.check_variant_loci``: read,
+    left unmatched, as plink2 reads them), for the pgs manifest's notes (``unplaced_variants``);
+    datasets without such rows are left out. Variants, not persons."""
+    return {r.dataset: r.unplaced_variants for r in results if r.unplaced_variants}
 
 
 def duplicate_rows_dropped(results: list[DatasetMatches]) -> dict[str, dict[str, int]]:
@@ -263,7 +272,8 @@ def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFi
     check_duplicate_rows_frame(sites, genotypes_where(cfg, dataset_name), cfg.dataset(dataset_name).genotypes)
     frame = frame_matches(sites, index)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
-    return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples)
+    return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples,
+                          unplaced_variants=int(index.attrs.get(pgen_engine.UNPLACED_VARIANTS, 0)))
 
 
 def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
@@ -608,6 +618,7 @@ def run(ctx: StageContext) -> None:
         writer.write_table("scores", _union(score_frames), PGS_SCORES)
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
+        writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
