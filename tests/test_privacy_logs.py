@@ -77,6 +77,20 @@ def test_the_cohort_log_gives_no_analysed_count_the_export_hides():
     assert hi - lo >= T - 3, (lo, hi, lines)
 
 
+def dataset_flow_outsider(shown) -> tuple[Attacker, list[tuple]]:
+    """An outsider holding report.html's genotyped -> analysed table (``shown``: the audited
+    dataset_flow) and the steps before the split by definition as its cells."""
+    a = Attacker(T)
+    steps = [("step", i) for i in range(3)]
+    rows = shown[shown["definition"] == "all"]
+    for i, (n, removed) in enumerate(zip(rows["n"], rows["removed"])):
+        a.cell(steps[i], n)
+        if i:
+            a.cell(("removed", i), removed)
+            a.know({steps[i - 1]: 1, steps[i]: -1, ("removed", i): -1})
+    return a, steps
+
+
 def test_a_gate_line_gives_no_count_the_export_hides(caplog):
     """Session 18's reproduction: a dataset of 3000 persons with a PGS, 2988 unrelated and 2983
     with ancestry and PCs (12 and 5 removed). The export shows 2988 and hides both others (the 5
@@ -99,14 +113,7 @@ def test_a_gate_line_gives_no_count_the_export_hides(caplog):
     line = next(r.getMessage() for r in caplog.records if "genotyped_without_person" in r.getMessage())
     m = re.search(r"gate genotyped_without_person: (\S+) of (\S+) unrelated .*? OMOP person(?: \(([\d.]+)%\))?;", line)
     assert m, line
-    a = Attacker(T)
-    steps = [("step", i) for i in range(3)]
-    rows = shown[shown["definition"] == "all"]
-    for i, (n, removed) in enumerate(zip(rows["n"], rows["removed"])):
-        a.cell(steps[i], n)
-        if i:
-            a.cell(("removed", i), removed)
-            a.know({steps[i - 1]: 1, steps[i]: -1, ("removed", i): -1})
+    a, steps = dataset_flow_outsider(shown)
     n_text, total_text, share = m.groups()
     if total_text.replace(",", "").isdigit():  # the gate's total: the persons with ancestry and PCs
         a.know({steps[2]: 1}, int(total_text.replace(",", "")))
@@ -279,14 +286,7 @@ def test_a_genotyped_without_person_warning_bounds_no_small_group_with_the_expor
     rc = replace(rc, logistic=rc.logistic.iloc[:0], dataset_gates={"d": {**gate, "warn": 0.016}})
     safe = suppress_release(rc, T)
     shown, cc = safe["dataset_flow"], safe["cohort_counts"]
-    a = Attacker(T)
-    steps = [("step", i) for i in range(3)]
-    rows = shown[shown["definition"] == "all"]
-    for i, (n, removed) in enumerate(zip(rows["n"], rows["removed"])):
-        a.cell(steps[i], n)
-        if i:
-            a.cell(("removed", i), removed)
-            a.know({steps[i - 1]: 1, steps[i]: -1, ("removed", i): -1})
+    a, steps = dataset_flow_outsider(shown)
     statuses = [("status", s) for s in cc["status"]]
     for s, n in zip(statuses, cc["n"]):
         a.cell(s, n)
