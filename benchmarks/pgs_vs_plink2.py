@@ -171,12 +171,13 @@ phenotypes:
     return cfg
 
 
-def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.DataFrame]:
+def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, float], pd.DataFrame]:
     """The PGS stage's own steps for one dataset, timed per phase: parse the scoring files
     (``stage.load_scoring_files``); score sites + read the variant list or genotype rows +
     match (``matching.score_sites``, ``stage.match_dataset``); score every score in one pass
     and write the Hail Table (``stage.score_dataset``: the native engine for bed/pgen, Hail's
-    pass for VCF/MatrixTable)."""
+    pass for VCF/MatrixTable). ``ahead``: the ParseAhead started with the session (its parse is
+    taken once, by the first engine run, as the stage takes the one the CLI hands it)."""
     from trd_spark.config import load_config
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import score_sites
@@ -188,7 +189,7 @@ def run_ours(hl, spark, work: Path, label: str) -> tuple[dict[str, float], pd.Da
     # for it, if any, is in the match phase).
     waits = _WarmUpWaits()
     with waits, stage.native_warm_up(hl, spark, cfg):
-        files = stage.load_scoring_files(spark, cfg, "GRCh38")
+        files = stage.load_scoring_files(spark, cfg, "GRCh38", ahead=ahead)
         times["parse"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         sites = score_sites(hl, spark, files, "GRCh38", liftover=cfg.pgs.liftover)
@@ -374,7 +375,7 @@ def main() -> None:
         if label not in labels:
             continue
         p_time, p_out = run_plink2(work, p_source, args.scores, args.cores)
-        o_times, o_out = run_ours(hl, spark, work, label)
+        o_times, o_out = run_ours(hl, spark, work, label, ahead)
         # plink2 names the sums SCORE1_SUM.. in score-column order (= PGS9xxxxx order).
         ids = sorted(o_out.columns)
         p_sum = p_out[[f"SCORE{k + 1}_SUM" for k in range(len(ids))]].to_numpy()

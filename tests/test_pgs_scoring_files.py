@@ -613,8 +613,9 @@ def _ahead_threads() -> list:
 
 def test_files_parsed_ahead_are_taken_once_as_parsed(tmp_path, caplog):
     """A ``ParseAhead`` (the CLI starts one while Spark starts) parses the files in a thread;
-    ``read_scoring_files`` takes its result (logged, with the parse's seconds) instead of
-    parsing: the same ScoringFiles as a parse of its own. Taken once: a second read parses."""
+    ``read_scoring_files`` handed it takes its result (logged, with the parse's seconds) instead
+    of parsing: the same ScoringFiles as a parse of its own. Taken once: a second read parses;
+    a read not handed it parses for itself (no global registry: session 23)."""
     import logging
 
     import trd_spark.pgs.scoring_files as sf
@@ -622,14 +623,20 @@ def test_files_parsed_ahead_are_taken_once_as_parsed(tmp_path, caplog):
     _score_files(tmp_path)
     pgs = _pgs(tmp_path, duplicate_variants="first")
     expected = sf.read_scoring_files(None, pgs, "GRCh38")
-    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.scoring_files"), sf.parsed_ahead(pgs, ["GRCh38"]):
-        got = sf.read_scoring_files(None, pgs, "GRCh38")
-        again = sf.read_scoring_files(None, pgs, "GRCh38")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.scoring_files"), \
+            sf.parsed_ahead(pgs, ["GRCh38"]) as ahead:
+        ahead.wait()
+        own = sf.read_scoring_files(None, pgs, "GRCh38")  # not handed the ahead: parses
+        assert not any("parsed while the session started" in r.getMessage() for r in caplog.records)
+        got = sf.read_scoring_files(None, pgs, "GRCh38", ahead=ahead)
+        again = sf.read_scoring_files(None, pgs, "GRCh38", ahead=ahead)
     taken = [r.getMessage() for r in caplog.records if "parsed while the session started" in r.getMessage()]
     assert len(taken) == 1 and taken[0].startswith("3 scoring files for GRCh38 parsed while")
+    assert all(a is not b for a, b in zip(own, got))
+    _assert_same_files(own, expected)
     _assert_same_files(got, expected)
     _assert_same_files(again, expected)
-    assert not _ahead_threads() and not sf._AHEAD
+    assert not _ahead_threads()
 
 
 def test_files_parsed_ahead_for_other_options_or_edited_since_are_parsed_again(tmp_path, caplog):
@@ -647,13 +654,13 @@ def test_files_parsed_ahead_for_other_options_or_edited_since_are_parsed_again(t
         with sf.parsed_ahead(pgs, ["GRCh38"]) as ahead:
             ahead.wait()
             with pytest.raises(InputDataError, match="on build GRCh38"):  # another build: its own parse
-                sf.read_scoring_files(None, pgs, "GRCh37")
-            sf.read_scoring_files(None, _pgs(tmp_path, max_abs_weight=100.0), "GRCh38")  # another option
+                sf.read_scoring_files(None, pgs, "GRCh37", ahead=ahead)
+            sf.read_scoring_files(None, _pgs(tmp_path, max_abs_weight=100.0), "GRCh38", ahead=ahead)  # another option
             st = os.stat(paths[1])
             paths[1].write_bytes(paths[1].read_bytes().replace(b"\t0.5\n", b"\t0.7\n"))
             os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns))
             assert (os.stat(paths[1]).st_size, os.stat(paths[1]).st_mtime_ns) == (st.st_size, st.st_mtime_ns)
-            got = sf.read_scoring_files(None, pgs, "GRCh38")
+            got = sf.read_scoring_files(None, pgs, "GRCh38", ahead=ahead)
     assert not any("parsed while the session started" in r.getMessage() for r in caplog.records)
     assert any("changed since they were parsed ahead: parsed again" in r.getMessage() for r in caplog.records)
     assert got[1].variants["effect_weight"].iloc[0] == 0.7 and got[0].variants["effect_weight"].iloc[0] == 0.5
@@ -677,10 +684,10 @@ def test_an_error_parsed_ahead_is_raised_by_the_read_as_its_own_parse_raises_it(
     with sf.parsed_ahead(pgs, ["GRCh38"]) as ahead:
         ahead.wait()
         with pytest.raises(InputDataError) as taken:
-            sf.read_scoring_files(None, pgs, "GRCh38")
+            sf.read_scoring_files(None, pgs, "GRCh38", ahead=ahead)
     assert (str(taken.value), taken.value.where) == (str(own.value), own.value.where)
     assert own.value.where == (f"{paths[1]}:17" if bad == "weight" else str(paths[1]))
-    assert not _ahead_threads() and not sf._AHEAD
+    assert not _ahead_threads()
 
 
 def test_an_ahead_closed_untaken_stops_and_is_forgotten(tmp_path):
@@ -691,20 +698,24 @@ def test_an_ahead_closed_untaken_stops_and_is_forgotten(tmp_path):
     _score_files(tmp_path, 8)
     pgs = _pgs(tmp_path)
     with sf.parsed_ahead(pgs, ["GRCh38", "GRCh37"]) as ahead:
-        assert sf._AHEAD == [ahead]
-    assert not _ahead_threads() and not sf._AHEAD and not ahead._parsed
-    assert len(sf.read_scoring_files(None, pgs, "GRCh38")) == 8
+        pass
+    assert not _ahead_threads() and not ahead._parsed
+    assert len(sf.read_scoring_files(None, pgs, "GRCh38", ahead=ahead)) == 8
     uri = sf.ParseAhead(_pgs(tmp_path).model_copy(update={"scoring_files": ["gs://b/s/*.txt.gz"]}), ["GRCh38"]).start()
-    assert not sf._AHEAD and not _ahead_threads()  # read through Spark once it runs: not ahead
+    assert not _ahead_threads()  # read through Spark once it runs: not ahead
+    assert uri.take(["gs://b/s/a.txt.gz"], sf._ParseOptions.of(_pgs(tmp_path), "GRCh38")) is None
     uri.close()
 
 
 def test_the_cli_parses_ahead_only_when_the_pgs_stage_will_run(tmp_path):
     """``pipeline.scoring_files_parsed_ahead`` (around the CLI's session start) starts a parse
     of the pgs stage's scoring files, through the stage's config view, only when that stage is
-    requested and will run (no complete output here, or --force); not for other stages."""
+    requested and will run (no complete output here, or --force); not for other stages. It
+    yields the ParseAhead to hand the stages (``run_stages(..., handed=)``), nothing otherwise;
+    the pgs stage's reader takes it from its run context (``StageContext.handed``)."""
     from trd_spark.config import load_config
     from trd_spark.pgs import scoring_files as sf
+    from trd_spark.pgs.stage import load_scoring_files
     from trd_spark.pipeline import scoring_files_parsed_ahead
 
     _score_files(tmp_path)
@@ -712,9 +723,12 @@ def test_the_cli_parses_ahead_only_when_the_pgs_stage_will_run(tmp_path):
                                  "pgs": {"scoring_files": [str(tmp_path / "*.txt.gz")],
                                          "trait_panel": "trait_panel_toy.yaml"}})
     for stages, force, started in ((None, False, True), (["pgs"], False, True), (["phenotypes", "cohort"], True, False)):
-        with scoring_files_parsed_ahead(cfg, stages, force=force):
-            assert len(sf._AHEAD) == started, stages
+        with scoring_files_parsed_ahead(cfg, stages, force=force) as handed:
+            assert list(handed) == ([sf.SCORING_FILES_AHEAD] if started else []), stages
             if started:
-                assert [o.target_build for o in sf._AHEAD[0].options] == ["GRCh38"]
-                assert len(sf.read_scoring_files(None, cfg.pgs, "GRCh38")) == 3
-        assert not sf._AHEAD and not _ahead_threads()
+                ahead = handed[sf.SCORING_FILES_AHEAD]
+                assert isinstance(ahead, sf.ParseAhead)
+                assert [o.target_build for o in ahead.options] == ["GRCh38"]
+                assert len(load_scoring_files(None, cfg, "GRCh38", ahead=ahead)) == 3  # type: ignore[arg-type]
+                assert not ahead._parsed  # taken
+        assert not _ahead_threads()

@@ -125,11 +125,18 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
 
 def test_match_rate_failure_writes_logs_then_raises(spark, tmp_path, caplog):
     """The MatchRateError names the field and the match logs: it is the failure's one ERROR
-    line (the CLI logs it); the stage logged a second one of its own before."""
+    line (the CLI logs it); the stage logged a second one of its own before. The stage takes
+    the scoring files the runner parsed ahead and handed it in its run context (as the CLI
+    does while Spark starts: ``StageContext.handed``), with no global registry."""
+    from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, parsed_ahead
+
     cfg = load_config(write_config(tmp_path, min_overlap=0.75))
-    with caplog.at_level("INFO", logger="trd_spark"), pytest.raises(MatchRateError) as e:
-        run_stage(spark, cfg, "pgs")
+    with caplog.at_level("INFO", logger="trd_spark"), pytest.raises(MatchRateError) as e, \
+            parsed_ahead(cfg.pgs, ["GRCh38"]) as ahead:
+        run_stage(spark, cfg, "pgs", handed={SCORING_FILES_AHEAD: ahead})
     assert any(r.getMessage().startswith("pgs: matching") for r in caplog.records)  # the stage's log is seen
+    assert [r.getMessage() for r in caplog.records
+            if "parsed while the session started" in r.getMessage()] != []  # the handed parse, taken
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     msg = str(e.value)
     assert e.value.exit_code == 4

@@ -515,13 +515,13 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
             spark = None
             if results is None:
                 # The pgs stage's scoring files are parsed in a thread while Spark and Hail start.
-                stack.enter_context(scoring_files_parsed_ahead(cfg, stages, force=args.force))
+                handed = stack.enter_context(scoring_files_parsed_ahead(cfg, stages, force=args.force))
                 spark = command_session(cfg.spark)
                 _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
                 if needs_spark_fs(cfg):
                     stack.enter_context(ReleaseLock(cfg, Fs(spark)))
                 t0 = time.time()
-                results = run_stages(spark, cfg, stages, force=args.force, warnings=args.warnings)
+                results = run_stages(spark, cfg, stages, force=args.force, warnings=args.warnings, handed=handed)
     except BaseException as e:
         if _Interrupt.received is not None:  # whatever the unwinding raised, it is the interrupt
             _stop_spark_quietly()

@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +24,18 @@ from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, config_view, rer
 log = logging.getLogger(__name__)
 
 
-def run_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: WarningCounter | None = None) -> object:
+def run_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: WarningCounter | None = None,
+              handed: Mapping[str, object] | None = None) -> object:
     """Run ``stage`` now, whatever its published state (no fingerprint, upstream or schema
     check: ``run_stages`` does those), and return what its ``run(ctx)`` returns. The stage
-    gets a ``StageContext`` built from its ``StageSpec``; its WARNING records are counted
+    gets a ``StageContext`` built from its ``StageSpec`` (with ``handed``: what the runner
+    prepared for it, ``scoring_files_parsed_ahead``'s); its WARNING records are counted
     under its name in ``warnings`` (a fresh counter, attached for this call, when None), so
     its manifest's ``notes.warnings`` is always a count."""
     counter = warnings if warnings is not None else WarningCounter()
     with counter.attached(), counter.stage_scope(stage):
-        return STAGE_SPECS[stage].runner()(StageContext(spark, cfg, STAGE_SPECS[stage], counter))
+        return STAGE_SPECS[stage].runner()(StageContext(spark, cfg, STAGE_SPECS[stage], counter,
+                                                        handed=dict(handed or {})))
 
 
 @dataclass
@@ -94,24 +97,26 @@ def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: s
 
 
 def run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None = None, *, force: bool = False,
-               warnings: WarningCounter | None = None) -> list[StageResult]:
+               warnings: WarningCounter | None = None, handed: Mapping[str, object] | None = None
+               ) -> list[StageResult]:
     """Run ``stages`` (default: all, in order). A stage is skipped unless ``force`` when its
     published fingerprint (config slice, the code it runs, upstream run ids, input files; see
     trd_spark.stages) equals the current one. A stage that runs republishes with a new run id,
     so every downstream stage's fingerprint changes and it reruns too, in this run or the next.
 
     ``warnings``: the run's counter (the CLI's, which also counts warnings outside stages);
-    None: a counter of this call only, attached while it runs.
+    None: a counter of this call only, attached while it runs. ``handed``: given to each stage
+    that runs (``StageContext.handed``; the CLI's ``scoring_files_parsed_ahead``).
 
     Raises ConfigError when a requested stage's upstream stage is neither requested nor complete.
     """
     counter = warnings if warnings is not None else WarningCounter()
     with counter.attached():
-        return _run_stages(spark, cfg, stages, force, counter)
+        return _run_stages(spark, cfg, stages, force, counter, handed)
 
 
 def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, force: bool,
-                warnings: WarningCounter) -> list[StageResult]:
+                warnings: WarningCounter, handed: Mapping[str, object] | None = None) -> list[StageResult]:
     fs = Fs(spark)
     layout = Layout.of(cfg)
     todo = [s for s in STAGES if stages is None or s in stages]
@@ -129,7 +134,7 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
         check_upstream_schemas(spark, fs, layout, stage)
         t0 = time.time()
         with Heartbeat(spark.sparkContext, prefix, cfg.logging.heartbeat_seconds):
-            run_stage(spark, cfg, stage, warnings=warnings)
+            run_stage(spark, cfg, stage, warnings=warnings, handed=handed)
         seconds = time.time() - t0
         manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
@@ -216,7 +221,8 @@ def skip_all_without_spark(cfg: Config, stages: list[str] | None = None, *, forc
 
 
 @contextlib.contextmanager
-def scoring_files_parsed_ahead(cfg: Config, stages: list[str] | None = None, *, force: bool = False) -> Iterator[None]:
+def scoring_files_parsed_ahead(cfg: Config, stages: list[str] | None = None, *, force: bool = False
+                               ) -> Iterator[dict[str, object]]:
     """While the block runs (the caller starts Spark and Hail in it, then ``run_stages``), the pgs
     stage's scoring files are parsed in a background thread (``scoring_files.ParseAhead``) and the
     stage takes the result instead of parsing after the session started (issue 16: 6-8 s at 61
@@ -229,19 +235,20 @@ def scoring_files_parsed_ahead(cfg: Config, stages: list[str] | None = None, *, 
     (``StageSpec.config``), the stage asks for the result with the options and files it reads
     itself (``read_scoring_files``: same paths, each unchanged since, same options; else it
     parses them), and a parse error is raised there, where its own parse raises it, so a failed
-    JVM start is reported as before and the errors are unchanged. On exit an untaken parse is
-    cancelled and its thread joined."""
+    JVM start is reported as before and the errors are unchanged. Yields what to hand the stages
+    (``run_stages(..., handed=)``): ``{scoring_files.SCORING_FILES_AHEAD: the ParseAhead}``, or
+    nothing when no parse started. On exit an untaken parse is cancelled and its thread joined."""
     spec = STAGE_SPECS["pgs"]
     will_run = "pgs" in (stages or STAGES) and (force or (
         not needs_spark_to_plan(cfg, ["pgs"]) and bool(rerun_reasons(cfg, spec, LocalFs()))))
     if not will_run:
-        yield
+        yield {}
         return
-    from trd_spark.pgs.scoring_files import parsed_ahead
+    from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, parsed_ahead
 
     view = config_view(cfg, spec)
-    with parsed_ahead(view.pgs, [ds.genotypes.reference_genome for ds in view.datasets]):
-        yield
+    with parsed_ahead(view.pgs, [ds.genotypes.reference_genome for ds in view.datasets]) as ahead:
+        yield {SCORING_FILES_AHEAD: ahead}
 
 
 def ensure_toy_data(cfg: Config) -> None:

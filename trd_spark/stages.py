@@ -45,7 +45,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -341,6 +341,10 @@ class StageContext:
     built, i.e. before the stage reads or computes anything: its manifest's ``started_at`` and
     ``seconds``). Upstream inputs come through ``read`` / ``manifest``, which refuse a stage not in
     ``spec.upstream`` (LookupError: a bug in the stage, exit 1); outputs through ``publish``.
+    ``handed``: what the runner prepared for the stage before it started, by name (the pgs
+    stage: ``scoring_files.SCORING_FILES_AHEAD``, the scoring files parsed while Spark started);
+    the stage checks the type of what it takes and still decides whether it fits (a hint, never
+    an input: the fingerprint does not cover it).
     """
 
     spark: SparkSession
@@ -349,6 +353,7 @@ class StageContext:
     warnings: WarningCounter | None = None
     notes: dict[str, object] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    handed: Mapping[str, object] = field(default_factory=dict)
 
     @cached_property
     def cfg(self) -> Config:

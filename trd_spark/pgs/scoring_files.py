@@ -444,15 +444,18 @@ def read_scoring_files(
     spark: SparkSession | None,
     pgs: PgsSettings,
     target_build: str,
+    *,
+    ahead: ParseAhead | None = None,
 ) -> list[ScoringFile]:
     """Every configured scoring file (``pgs.scoring_files``), parsed for ``target_build`` with
     the config's duplicate, liftover and rsID options, in file order.
 
     Files are parsed in a thread per core: the reading and the checks run mostly in Arrow's
     and numpy's C code, which release the GIL (61 files of 200k variants: issue 16). The first
-    failing file in file order raises its error, as a serial loop would. When a ``ParseAhead``
-    parsed the same files (same paths, size, mtime, ctime and inode) with the same options, its
-    result (or its error) is taken instead of parsing them again."""
+    failing file in file order raises its error, as a serial loop would. When ``ahead`` (a
+    ``ParseAhead`` the runner started and handed to the stage: ``StageContext.handed``) parsed the
+    same files (same paths, size, mtime, ctime and inode) with the same options, its result (or
+    its error) is taken instead of parsing them again."""
     paths = scoring_file_paths(spark, pgs.scoring_files)
     other = set(other_build_copies(paths, target_build))
     if other:
@@ -460,7 +463,7 @@ def read_scoring_files(
                  "each score is listed): %s", len(other), target_build, ", ".join(sorted(other)))
         paths = [p for p in paths if p not in other]
     options = _ParseOptions.of(pgs, target_build)
-    files = next((f for ahead in list(_AHEAD) if (f := ahead.take(paths, options)) is not None), None)
+    files = ahead.take(paths, options) if ahead is not None else None
     if files is None:
         files = _parse_files(paths, options, spark)
     check_one_file_per_score(files)
@@ -527,17 +530,18 @@ class _Parsed:
     seconds: float
 
 
-# The ParseAheads started and not yet closed (``read_scoring_files`` asks each): at most one per
-# run in practice, registered and removed by the thread that starts and closes it.
-_AHEAD: list[ParseAhead] = []
+# The key of a ``ParseAhead`` in ``StageContext.handed`` (the pgs stage's run context).
+SCORING_FILES_AHEAD = "scoring_files_ahead"
 
 
 class ParseAhead:
     """Local scoring files parsed in a background thread, one build after another, while the
     caller does something else: the CLI starts Spark and Hail meanwhile
     (``pipeline.scoring_files_parsed_ahead``; issue 16: the parse, 6-8 s at 61 files of 200k
-    variants, ran after the JVM's start, which mostly waits). ``read_scoring_files`` then takes
-    a build's result (once) instead of parsing: only for the same paths, each file unchanged
+    variants, ran after the JVM's start, which mostly waits) and hands it to the pgs stage in its
+    run context (``StageContext.handed[SCORING_FILES_AHEAD]``; no global registry: a stage reads
+    what it is given). ``read_scoring_files(..., ahead=)`` then takes a build's result (once)
+    instead of parsing: only for the same paths, each file unchanged
     since the thread read it (``_file_state``), and the same options; its error, if the parse
     failed, is raised there, where the parse would have raised it. The thread logs and prints
     nothing (while the JVM starts, this process's stdout and stderr go to the run log:
@@ -555,11 +559,10 @@ class ParseAhead:
         self._thread: threading.Thread | None = None
 
     def start(self) -> ParseAhead:
-        """Start the thread (not for scoring files on a URI) and register this for ``read_scoring_files``."""
+        """Start the thread (not for scoring files on a URI: ``take`` then gives nothing)."""
         if not any(is_uri(p) for p in self.patterns):
             self._thread = threading.Thread(target=self._run, name="scoring-files-ahead", daemon=True)
             self._thread.start()
-            _AHEAD.append(self)
         return self
 
     def _run(self) -> None:
@@ -615,11 +618,8 @@ class ParseAhead:
         return parsed.result
 
     def close(self) -> None:
-        """Stop the thread (files not yet started are skipped), drop what was not taken, and
-        remove this from ``read_scoring_files``' list."""
+        """Stop the thread (files not yet started are skipped) and drop what was not taken."""
         self._cancel.set()
-        if self in _AHEAD:
-            _AHEAD.remove(self)
         self.wait()
         self._parsed.clear()
 

@@ -69,7 +69,7 @@ from trd_spark.pgs.matching import (
     weight_matrices,
 )
 from trd_spark.pgs.scoring import check_score_table, scores_frame
-from trd_spark.pgs.scoring_files import ScoringFile, read_scoring_files
+from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
 
@@ -184,10 +184,12 @@ def scoring_file_notes(files_by_build: dict[str, list[ScoringFile]]) -> dict[str
     return out
 
 
-def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str) -> list[ScoringFile]:
+def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str, *,
+                       ahead: ParseAhead | None = None) -> list[ScoringFile]:
     """Parse and validate every configured scoring file for one build (local paths, globs,
-    directories or Hadoop FS URIs; duplicate, liftover and rsID options from ``cfg.pgs``)."""
-    files = read_scoring_files(spark, cfg.pgs, reference_genome)
+    directories or Hadoop FS URIs; duplicate, liftover and rsID options from ``cfg.pgs``);
+    ``ahead``'s parse of them taken instead when it fits (``read_scoring_files``)."""
+    files = read_scoring_files(spark, cfg.pgs, reference_genome, ahead=ahead)
     for sf in files:
         for note in sf.notes:
             log.warning("%s: %s", sf.pgs_id, note)
@@ -573,6 +575,7 @@ def run(ctx: StageContext) -> None:
     import hail as hl
 
     spark, cfg, fs, layout = ctx.spark, ctx.cfg, ctx.fs, ctx.layout
+    ahead = ctx.handed.get(SCORING_FILES_AHEAD)  # the runner's parse while Spark started, if any
     files_by_build: dict[str, list[ScoringFile]] = {}
     sites_by_build: dict[str, pd.DataFrame] = {}  # parsed, deduplicated (and lifted) once per build
     results: list[DatasetMatches] = []
@@ -580,7 +583,8 @@ def run(ctx: StageContext) -> None:
         for ds in cfg.datasets:
             build = ds.genotypes.reference_genome
             if build not in files_by_build:
-                files_by_build[build] = load_scoring_files(spark, cfg, build)
+                files_by_build[build] = load_scoring_files(
+                    spark, cfg, build, ahead=ahead if isinstance(ahead, ParseAhead) else None)
                 log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
                 sites_by_build[build] = score_sites(hl, spark, files_by_build[build], build,
                                                     liftover=cfg.pgs.liftover)
