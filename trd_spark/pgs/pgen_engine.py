@@ -207,24 +207,24 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
                        keep_default_na=False)
 
 
-# PLINK's chromosome code 0 (unplaced), as a .bim/.pvar/BGEN writes it; index.attrs key of their count.
+# PLINK's chromosome code 0 (unplaced), as a .bim/.pvar/BGEN writes it.
 UNPLACED_CONTIGS = frozenset({"0", "chr0"})
-UNPLACED_VARIANTS = "unplaced_variants"
 
 
-def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> None:
+def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> int:
     """Raise InputDataError naming ``path:line`` (BGEN: ``path variant N``) of the first variant whose (recoded) contig is
     not a contig of ``reference_genome`` or whose position is outside it (``lengths``: contig
     -> length, ``hl.get_reference(...).lengths``): Hail's ``import_plink`` refused such
     files, and matching must not silently skip their rows. Rows on chromosome 0 (``UNPLACED_CONTIGS``:
     PLINK's code for a variant not placed on the genome, which arrays' .bim files carry and
     plink2 reads) are no error: they cannot match a score (no score row is on chromosome 0), so
-    they are counted (``attrs[UNPLACED_VARIANTS]``, one WARNING naming the file) and stay in
-    the index unmatched."""
+    they are counted (one WARNING naming the file) and stay in the index unmatched. Returns
+    their number (a plain value: a count kept in ``DataFrame.attrs`` is lost silently by many
+    pandas operations)."""
     length = index["contig"].map(lengths).fillna(0).to_numpy(np.int64)
     pos = index["position"].to_numpy(np.int64)
     unplaced = index["contig"].isin(UNPLACED_CONTIGS).to_numpy()
-    index.attrs[UNPLACED_VARIANTS] = n_unplaced = int(unplaced.sum())
+    n_unplaced = int(unplaced.sum())
     if n_unplaced:
         log.warning("%s: %d variant row(s) on chromosome 0 (PLINK's code for unplaced variants) cannot match a "
                     "score: read, left unmatched (as plink2 reads them)", path, n_unplaced)
@@ -236,6 +236,7 @@ def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_g
         where = f"{path} variant {line}" if index.attrs.get("variant_numbers") else f"{path}:{line}"
         raise InputDataError(f"{r['contig']}:{r['position']} is not a {reference_genome} locus ({bad.size} such "
                              "variant rows; a contig name or build mismatch?)", where=where)
+    return n_unplaced
 
 
 def check_bed_size(files: PlinkFiles, n_variants: int, n_samples: int) -> None:

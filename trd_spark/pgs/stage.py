@@ -245,13 +245,13 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
         bgen = BgenFiles.open(source.path)
         recode = plink_contig_recoding(rg)
         index = bgen_variant_index(bgen, lambda c: recode.get(c, c))
-        pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, bgen.variants)
+        unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, bgen.variants)
         check_first_variant(bgen, index)
         samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
         sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
                                   unreadable=index.attrs[MULTIALLELIC_LOCI],
                                   duplicate_variants=cfg.pgs.duplicate_variants)
-        return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples)
+        return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
     files = pgen_engine.PlinkFiles.of(source)
     for path in (files.matrix, files.variants, files.samples):
         if not os.path.isfile(path):
@@ -259,23 +259,24 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                 "pgen fileset is .pgen + .pvar + .psam"
             raise InputDataError(f"file not found (a {kind})", where=path)
     index = pgen_engine.variant_index(files, rg)
-    pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants)
+    unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants)
     samples = sample_persons(pgen_engine.psam_samples(files), where=where, sample_map=sample_map)
     if files.format == "plink":
         pgen_engine.check_bed_size(files, int(index["variant_idx"].max()) + 1 if len(index) else 0, len(samples))
     sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
                               duplicate_variants=cfg.pgs.duplicate_variants)
-    return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples)
+    return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
 
 
 def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFile], sites: pd.DataFrame,
-                   index: pd.DataFrame, samples: list[str]) -> DatasetMatches:
-    """A natively scored dataset's matches from its matched sites and variant index."""
+                   index: pd.DataFrame, samples: list[str], unplaced: int) -> DatasetMatches:
+    """A natively scored dataset's matches from its matched sites and variant index (``unplaced``:
+    its rows on chromosome 0, ``pgen_engine.check_variant_loci``'s count)."""
     check_duplicate_rows_frame(sites, genotypes_where(cfg, dataset_name), cfg.dataset(dataset_name).genotypes)
     frame = frame_matches(sites, index)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples,
-                          unplaced_variants=int(index.attrs.get(pgen_engine.UNPLACED_VARIANTS, 0)))
+                          unplaced_variants=unplaced)
 
 
 def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
