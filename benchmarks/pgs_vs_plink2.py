@@ -204,7 +204,9 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors("bench"), passes:
         table = stage.score_dataset(hl, cfg, matched, scratch)
         t3, cpu1 = time.perf_counter(), process_cpu()
-        table.write(out)
+        # Keyed as the stage writes it (stage.run: its key_by is the one Hail sort of the rows;
+        # a no-op on the native engine's table, already keyed, pgen_engine.score_table).
+        table.key_by("s", "pgs_id").write(out)
     times["score"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
     cpu2 = process_cpu()

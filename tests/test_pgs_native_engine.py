@@ -44,12 +44,14 @@ from trd_spark.pgs.matching import (
 from trd_spark.pgs.memory import small_pages
 from trd_spark.pgs.pgen_engine import (
     PlinkFiles,
+    _ScoreRows,
     block_rows,
     check_bed_size,
     check_variant_loci,
     driver_sum_bytes,
     psam_samples,
     score,
+    score_table,
     variant_index,
 )
 from trd_spark.pgs.scoring import compute_scores
@@ -498,3 +500,24 @@ def test_missing_calls_are_filled_the_same_read_in_chunks(files, impute):
     assert (r[0], j[0]) == (0, 1) and len(r) == 2
     assert dose[0].tolist() == ([1.0, 1.0, 2.0, 0.0] if impute else [1.0, 0.0, 2.0, 0.0])
 
+
+
+def test_score_table_is_of_slices_rows_keyed(hl, spark):
+    """``score_table`` (one row per sample through Arrow and ``from_spark``, its k rows made by
+    Hail's explode) gives exactly ``_ScoreRows.of_slice``'s rows, keyed by (s, pgs_id): sample IDs
+    and pgs_ids not in key order, a score with no matched variant (score_avg missing), missing
+    calls lowering allele_count and raising n_missing."""
+    rng = np.random.default_rng(23)
+    rows = _ScoreRows(np.array(["p3", "p1", "p10", "p2"], dtype=object), ["PGS2", "PGS10", "PGS1"],
+                      np.array([5, 0, 7]), rng.normal(size=3), np.array([9.0, 0.0, 11.0]), 4)
+    part, missing = rng.normal(size=(3, 4)), rng.integers(0, 3, (3, 4)).astype(float)
+    missing[1] = 0
+    table = score_table(spark, hl, rows, part, missing, 2)
+    assert list(table.key) == ["s", "pgs_id"]
+    assert dict(table.row.dtype) == {"s": hl.tstr, "pgs_id": hl.tstr, "score_sum": hl.tfloat64,
+                                     "allele_count": hl.tint64, "score_avg": hl.tfloat64, "n_missing": hl.tint64,
+                                     "n_matched": hl.tint64}
+    got = table.to_pandas()
+    want = pd.DataFrame(rows.of_slice(0, part, missing)).sort_values(["s", "pgs_id"], ignore_index=True)
+    assert got["score_avg"].isna().sum() == 4
+    pd.testing.assert_frame_equal(got.astype(want.dtypes.to_dict()), want, check_exact=True)

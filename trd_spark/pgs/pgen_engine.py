@@ -549,9 +549,10 @@ def score(
     settings: NativeEngineSettings,
     index: pd.DataFrame | None = None,
 ) -> hl_types.Table:
-    """Score a PLINK fileset natively; the same unkeyed table as ``scoring.compute_scores``:
+    """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
-    score; sample-major, scores in ``pgs_ids`` order).
+    score), keyed by (s, pgs_id) when the partials are summed on the driver (``score_table``),
+    else unkeyed (sample-major, scores in ``pgs_ids`` order).
 
     ``weights``: ``matching.weight_matrices`` (per genotype row ``[ref, alt]``: slope, offset,
     n_vars as rows x k matrices, k = ``len(pgs_ids)``); rows that already carry
@@ -603,11 +604,11 @@ def score(
         with _spill_dir(spark) as spill:
             spilled = spill is not None and bool(tasks)
             split.partials = "local files" if spilled else "Spark task results"
-            summed_rows = _rows_summed_on_driver(
-                spark, partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
-                rows, k, n, split)
+            table = _rows_summed_on_driver(
+                spark, hl, partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
+                rows, k, n, n_partitions, split)
         split.log()
-        return hl.Table.from_spark(summed_rows.coalesce(n_partitions))
+        return table
     split.log()  # the tasks run when the caller writes the table (reduced in Spark)
     summed = partial.reduceByKey(_add, numPartitions=n_partitions)
 
@@ -728,25 +729,24 @@ class _PassTimes:
                  self.rows, self.scores, self.prepare_s, job, extra={"native_pass": vars(self).copy()})
 
 
-def _rows_summed_on_driver(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int,
-                           split: _PassTimes):
-    """The score rows as a Spark DataFrame (``score_rows_schema``) from the tasks' partials
+def _rows_summed_on_driver(spark: SparkSession, hl: hl_types, partial, rows: _ScoreRows, k: int, n: int,
+                           n_partitions: int, split: _PassTimes):
+    """The score rows as a Hail Table keyed by (s, pgs_id) (``score_table``) from the tasks' partials
     (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice, (file name, task CPU
     seconds)) pairs of ``_spilled``, the file read and removed here) collected and added on the driver:
-    no shuffle stage and no Python worker after the tasks (the rows go to the JVM through
-    Arrow, ``matching.pandas_to_spark``). Memory: ``driver_sum_bytes``, in arrays made without
+    no shuffle stage and no Python worker after the tasks (the sums go to the JVM through
+    Arrow, one row per sample, ``score_table``). Memory: ``driver_sum_bytes``, in arrays made without
     huge pages (``memory.small_pages``: ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times
     go to ``split``."""
     from trd_spark.pgs.memory import small_pages
 
     with small_pages():
-        return _summed_rows(spark, partial, rows, k, n, split)
+        return _summed_rows(spark, hl, partial, rows, k, n, n_partitions, split)
 
 
-def _summed_rows(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes):
+def _summed_rows(spark: SparkSession, hl: hl_types, partial, rows: _ScoreRows, k: int, n: int, n_partitions: int,
+                 split: _PassTimes):
     """``_rows_summed_on_driver``'s work."""
-    from trd_spark.pgs.matching import pandas_to_spark
-
     started = time.perf_counter()
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
@@ -764,9 +764,46 @@ def _summed_rows(spark: SparkSession, partial, rows: _ScoreRows, k: int, n: int,
         missing_vars[:, start:start + part.shape[1]] += mis
     summed = time.perf_counter()
     split.job_s = summed - started
-    out = pandas_to_spark(spark, pd.DataFrame(rows.of_slice(0, score, missing_vars)), score_rows_schema())
+    out = score_table(spark, hl, rows, score, missing_vars, n_partitions)
     split.rows_to_spark_s = time.perf_counter() - summed
     return out
+
+
+def score_table(spark: SparkSession, hl: hl_types, rows: _ScoreRows, part: np.ndarray, missing_vars: np.ndarray,
+                n_partitions: int) -> hl_types.Table:
+    """All samples' score rows (``_ScoreRows.of_slice`` of slice 0: ``part`` and ``missing_vars``
+    are k x n) as a Hail Table keyed by (s, pgs_id), built the cheap way: one row per sample (its
+    ID, and per score the total and the called variant count as arrays) goes through Arrow to
+    Spark SQL and Hail's ``from_spark`` keyed by ``s``, and Hail makes the k rows of each sample
+    (``explode``, scores in pgs_id order, so keying by (s, pgs_id) is a sort within each sample).
+    The long rows through ``from_spark`` and ``key_by`` (k times the rows, seven fields each,
+    converted twice: once to find the key order, once to write) cost ~1.7x the JVM CPU at
+    20k samples x 61 scores (benchmarks/RESULTS.md, session 23). Same values as ``of_slice``:
+    the same float64 total and int64 called counts; allele_count, n_missing and score_avg
+    (total / float64(2 n_matched), missing where no variant matched) are the same integer and
+    IEEE operations in Hail."""
+    from pyspark.sql import types as T
+
+    from trd_spark.pgs.matching import pandas_to_spark
+
+    total = part + rows.offset_total[:, None]
+    called = np.rint(rows.n_vars_total[:, None] - missing_vars).astype(np.int64)
+    per_sample = pd.DataFrame({"s": rows.sample_ids[:part.shape[1]], "total": list(total.T),
+                               "called": list(called.T)})
+    schema = T.StructType([T.StructField("s", T.StringType(), False),
+                           T.StructField("total", T.ArrayType(T.DoubleType(), False), False),
+                           T.StructField("called", T.ArrayType(T.LongType(), False), False)])
+    table = hl.Table.from_spark(pandas_to_spark(spark, per_sample, schema).coalesce(n_partitions), key=["s"])
+    order = sorted(range(len(rows.pgs_ids)), key=lambda j: rows.pgs_ids[j])
+    pgs_ids = hl.literal(list(rows.pgs_ids), dtype=hl.tarray(hl.tstr))
+    n_matched = hl.literal([int(x) for x in rows.n_matched], dtype=hl.tarray(hl.tint64))
+    table = table.annotate(_j=hl.literal(order, dtype=hl.tarray(hl.tint32))).explode("_j")
+    j = table._j
+    matched = n_matched[j]
+    table = table.select(pgs_id=pgs_ids[j], score_sum=table.total[j], allele_count=2 * table.called[j],
+                         score_avg=hl.or_missing(matched > 0, table.total[j] / hl.float64(2 * matched)),
+                         n_missing=matched - table.called[j], n_matched=matched)
+    return table.key_by("s", "pgs_id")
 
 
 # Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.
@@ -798,11 +835,8 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(_worker_ready).collect()
     rows = _ScoreRows(np.array(["warm-up"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
-    frame = pd.DataFrame(rows.of_slice(0, np.zeros((1, 1)), np.zeros((1, 1))))
-    from trd_spark.pgs.matching import pandas_to_spark
-
     path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="ht")
-    table = hl.Table.from_spark(pandas_to_spark(spark, frame, score_rows_schema()).coalesce(1))
+    table = score_table(spark, hl, rows, np.zeros((1, 1)), np.zeros((1, 1)), 1)
     table.key_by("s", "pgs_id").write(path)
     hl.current_backend().fs.rmtree(path)
     _WARMED.add(sc.applicationId)
