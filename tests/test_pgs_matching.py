@@ -515,3 +515,35 @@ def test_summary_counts_each_score_by_the_match_type_of_its_sites():
     assert got["n_unreadable"].tolist() == want["multiallelic_unreadable"].tolist()
     assert got["n_ambiguous_dropped"].tolist() == want["ambiguous_dropped"].tolist()
     assert got["n_matched"].tolist() == want[["ref_alt", "alt_ref", "ref_alt_flipped", "alt_ref_flipped"]].sum(axis=1).tolist()
+
+
+def test_the_match_steps_run_without_huge_page_advice():
+    """The match steps' fresh arrays (12.2M score rows at 61 x 200k) were faulted in with numpy's
+    huge-page advice: 4-7.6 sys CPU-s of the match phase on a THP defrag=madvise host, 0.6-0.8
+    without (issue 16, session 23). Each step is ``_without_huge_pages``' wrapper, which runs it
+    with numpy's switch off (``memory.small_pages``) and restores it after, also after an error."""
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    from trd_spark.pgs import matching
+
+    def advice() -> bool:
+        now = _set_madvise_hugepage(False)
+        _set_madvise_hugepage(now)
+        return now
+
+    wrapper = matching._without_huge_pages(advice)
+    for step in (matching.score_sites, matching.match_sites_frame, matching.frame_matches,
+                 matching.summarise_frame_matches, matching.variant_matches_pandas):
+        assert step.__code__ is wrapper.__code__, step.__name__
+
+    def fails() -> None:
+        raise ValueError
+
+    before = _set_madvise_hugepage(True)
+    try:
+        assert wrapper() is False and advice() is True
+        with pytest.raises(ValueError):
+            matching._without_huge_pages(fails)()
+        assert advice() is True
+    finally:
+        _set_madvise_hugepage(before)
