@@ -5,6 +5,8 @@ traceback from our own frames (since 8c08301 such a traceback is a bug of ours).
 - A CSV header naming a column twice: Spark's CSV reader renames every copy (``person_id0``,
   ``person_id3``), so the table read as "missing required column person_id" although the header
   names it (twice). The OMOP CSV reader and the cohort stage's TSV reader now say so.
+- The native route's variant list (.pvar / .bim): an empty .pvar raised UnboundLocalError and a
+  position beyond int64 OverflowError from our frames; a fraction named no line.
 """
 
 from __future__ import annotations
@@ -38,3 +40,25 @@ def test_a_cohort_tsv_naming_a_column_twice_says_so(spark, tmp_path):
     with pytest.raises(InputDataError) as e:
         read_tsv(spark, str(path), ["research_id", "ancestry_pred"], "ancestry")
     assert str(e.value) == f"ancestry {path}:1: column research_id named twice in the header"
+
+
+@pytest.mark.parametrize(("suffix", "text", "where", "problem"), [
+    ("pvar", "", ":1", "0 fields in the first variant line"),
+    ("pvar", "#CHROM\tPOS\tID\tREF\tALT\n1\t100\trs1\tA\tG\n1\t1.5\trs2\tA\tG\n", ":3",
+     "a position is not an integer of at most 18 digits ('1.5')"),
+    ("pvar", "##x\n#CHROM\tPOS\tID\tREF\tALT\n1\t99999999999999999999\trs1\tA\tG\n", ":3",
+     "a position is not an integer of at most 18 digits ('99999999999999999999')"),
+    ("bim", "1\trs1\t0\t100\tG\tA\n1\trs2\t0\t99999999999999999999\tG\tA\n", ":2",
+     "a position is not an integer of at most 18 digits ('99999999999999999999')"),
+], ids=["empty-pvar", "fraction", "beyond-int64-pvar", "beyond-int64-bim"])
+def test_a_variant_list_s_bad_position_or_emptiness_names_the_file_and_line(tmp_path, suffix, text, where, problem):
+    """The native route's variant index (``pgen_engine.variant_index``). Before (622bca3): an
+    empty .pvar raised UnboundLocalError and a position beyond int64 OverflowError (tracebacks
+    from our frames, exit 1 for bad input); a fraction named the file but not its line."""
+    from trd_spark.pgs import pgen_engine
+
+    (tmp_path / f"g.{suffix}").write_text(text)
+    files = pgen_engine.PlinkFiles("pgen" if suffix == "pvar" else "plink", str(tmp_path / "g"))
+    with pytest.raises(InputDataError) as e:
+        pgen_engine.variant_index(files, "GRCh38")
+    assert str(e.value).startswith(f"{tmp_path}/g.{suffix}{where}: {problem}"), str(e.value)

@@ -156,8 +156,12 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
                               np.array([None], dtype=object))[codes]
     try:
         out["position"] = out["pos"].astype(np.int64)
-    except ValueError:
-        raise InputDataError("a position is not an integer", where=path) from None
+    except (ValueError, OverflowError):  # not a number, or beyond int64 (OverflowError: no traceback)
+        bad = ~out["pos"].str.fullmatch(r"[+-]?\d{1,18}").fillna(False).to_numpy(bool)
+        row = out[bad].iloc[0] if bad.any() else None
+        where = path if row is None else f"{path}:{int(row['variant_idx']) + first_line}"
+        shown = "" if row is None else f" ({str(row['pos'])[:40]!r})"
+        raise InputDataError(f"a position is not an integer of at most 18 digits{shown}", where=where) from None
     out = out[["contig", "position", "ref", "alt", "rsid", "variant_idx", "allele_idx"]]
     out.attrs["allele_idx_offsets"] = (
         None if (n_alleles == 2).all() else np.r_[0, np.cumsum(n_alleles)].astype(np.uintp))
@@ -170,7 +174,7 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
     .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``)."""
     with open(path) as f:
-        skip = 0
+        skip, line = 0, ""  # an empty file: no line (read_bim_columns then names its line 1)
         for line in f:
             if not line.startswith("##"):
                 break
