@@ -405,18 +405,27 @@ NON_MINIMAL_SCORE = CALLS_SCORE + "1\t900\tT\tC\t3.0\n"
 AUTOSOMAL_VCF = "".join(line for line in CALLS_VCF.splitlines(keepends=True) if not line.startswith("chrX"))
 AUTOSOMAL_SCORE = "".join(line for line in CALLS_SCORE.splitlines(keepends=True) if not line.startswith("X\t"))
 HAPLOID_AUTOSOME_VCF = AUTOSOMAL_VCF.replace("\t0/1\t./.\t1/1\n", "\t0/1\t./.\t1\n")
+# The autosomal calls unphased, written as a MatrixTable (entry GT alone): its .bed is read from
+# the MatrixTable's own files (mt_entries), not by Hail.
+UNPHASED_MT_VCF = AUTOSOMAL_VCF.replace("|", "/")
 
 
-def _export_config(tmp: Path, vcf: str = EXPORT_VCF, score: str = EXPORT_SCORE) -> Path:
+def _export_config(tmp: Path, vcf: str = EXPORT_VCF, score: str = EXPORT_SCORE, hl=None) -> Path:
     """One dataset: the export VCF (the export takes ``read_genotypes``' rows, so every reader
-    feeds it alike; test_every_format_scores_like_the_vcf checks the readers)."""
+    feeds it alike; test_every_format_scores_like_the_vcf checks the readers); with ``hl``, that
+    VCF written as a MatrixTable (entry GT) and read as ``format: mt``."""
     (tmp / "scores").mkdir()
     (tmp / "scores" / "PGS000901.txt").write_text((DATA / "PGS000901.txt").read_text())
     (tmp / "scores" / "PGS000960.txt").write_text(score)
     (tmp / "export.vcf").write_text(vcf)
     (tmp / "panel.yaml").write_text("domains: [d]\nscores:\n  - {pgs_id: PGS000901, trait: t, domain: d}\n"
                                     "  - {pgs_id: PGS000960, trait: t, domain: d}\n")
-    datasets = f"  - {{name: export_vcf, role: discovery, genotypes: {{format: vcf, path: {tmp / 'export.vcf'}}}}}\n"
+    source = f"format: vcf, path: {tmp / 'export.vcf'}"
+    if hl is not None:
+        hl.import_vcf(str(tmp / "export.vcf"), reference_genome="GRCh38").select_entries("GT").write(
+            str(tmp / "export.mt"))
+        source = f"format: mt, path: {tmp / 'export.mt'}"
+    datasets = f"  - {{name: export_vcf, role: discovery, genotypes: {{{source}}}}}\n"
     path = tmp / "export.yaml"
     path.write_text(f"""release: t1
 output_root: {tmp}/out
@@ -434,6 +443,8 @@ phenotypes:
 
 AS_STORED = "the file's calls as they are: no row needed splitting)"
 REBUILT = "the file's calls as they are: no row needed splitting; each call rebuilt"
+DECODED = ("written without Hail as a PLINK 1 fileset (the file's calls as they are: no row needed splitting; "
+           "the .bed read from the MatrixTable's own files")
 
 
 @pytest.mark.parametrize(("vcf", "score", "n_rows", "read"), [
@@ -442,14 +453,18 @@ REBUILT = "the file's calls as they are: no row needed splitting; each call rebu
     (NON_MINIMAL_VCF, NON_MINIMAL_SCORE, 5, "rows split and normalised"),
     (AUTOSOMAL_VCF, AUTOSOMAL_SCORE, 2, AS_STORED),
     (HAPLOID_AUTOSOME_VCF, AUTOSOMAL_SCORE, 2, REBUILT),
-], ids=["multiallelic", "biallelic_haploid_missing", "non_minimal", "autosomal_as_stored", "haploid_autosome"])
+    (UNPHASED_MT_VCF, AUTOSOMAL_SCORE, 2, DECODED),
+], ids=["multiallelic", "biallelic_haploid_missing", "non_minimal", "autosomal_as_stored", "haploid_autosome",
+        "mt_read_without_hail"])
 def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path, caplog, vcf, score, n_rows, read):
     """The export route (``stage.score_dataset`` with a scratch dir: the matched rows as a PLINK
     1 fileset, scored by the native engine) gives Hail's pass's numbers (to 1e-9; counts equal)
     on hard calls, whether it writes the file's calls as they are (no matched row needs the
     split: haploid 1 counts 2, missing stays missing; each GT as stored when no row is on chrX
     and Hail's writer takes every call, else rebuilt from its alt copies, ``scoring._NOT_DIPLOID``)
-    or the split rows (a multi-allelic or non-minimal matched row); dosages keep Hail's pass.
+    or the split rows (a multi-allelic or non-minimal matched row); dosages keep Hail's pass. A
+    local MatrixTable's calls as stored are read from its own files (``mt_entries``, the rows'
+    numbers from the match's rows job, the .fam from its column keys).
     The scratch dir is removed, also when scoring fails. The match starts no warm-up of the
     native pass (b0ca867's, reverted: it cost more CPU than it moved out of the pass)."""
     import logging
@@ -458,7 +473,7 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import weight_matrices
 
-    cfg = load_config(_export_config(tmp_path, vcf, score))
+    cfg = load_config(_export_config(tmp_path, vcf, score, hl=hl if vcf is UNPHASED_MT_VCF else None))
     with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
         r = stage.match_dataset(hl, spark, cfg, "export_vcf", stage.load_scoring_files(spark, cfg, "GRCh38"))
     # Headed for the export route, yet no warm-up beside the match: under load, or whenever the
@@ -472,7 +487,7 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
         bim = (Path(scratch) / "hard_calls.bim").read_text().splitlines()
         assert len(bim) == len(weight_matrices(r.frame, ["chrY", "chrM"]).rows) == n_rows
         got = {(x.s, x.pgs_id): x for x in route.collect()}
-    assert f"exported by Hail as a PLINK 1 fileset ({read}" in caplog.text
+    assert (read if read == DECODED else f"exported by Hail as a PLINK 1 fileset ({read}") in caplog.text
     assert not Path(scratch).exists()  # removed with its exports
     want = {(x.s, x.pgs_id): x for x in stage.score_dataset(hl, cfg, r).collect()}
     assert set(got) == set(want) and len(want) == 2 * 3

@@ -200,3 +200,88 @@ def test_score_table_invariants_are_counted_in_one_check(hl, rows, problems):
     with pytest.raises(InputDataError, match="^d: score table invariants violated") as e:
         check_score_table(hl, t, "d")
     assert str(e.value).endswith(problems)
+
+
+@pytest.fixture(scope="module")
+def tiny_calls_mt(hl, tmp_path_factory):
+    """tiny.vcf's calls (entry GT alone) written as a MatrixTable of 2 partitions by the installed
+    Hail, and its rows at positions 200, 500 and 900 as the match's rows job gives them with their
+    file row numbers (``genotype_rows_at(row_numbers=True)``: rows 1, 4 and 8, two partitions)."""
+    import pandas as pd
+
+    from trd_spark.pgs.matching import ScoreLoci, genotype_rows_at
+
+    path = tmp_path_factory.mktemp("pgs_mt") / "tiny.mt"
+    raw = hl.import_vcf(str(DATA / "tiny.vcf"), reference_genome="GRCh38", contig_recoding={"1": "chr1"})
+    raw.select_rows().select_entries("GT").repartition(2).write(str(path))
+    calls = hl.read_matrix_table(str(path))
+    loci = ScoreLoci.of(hl, pd.DataFrame({"contig": ["chr1"] * 3, "position": [200, 500, 900]}), "GRCh38")
+    rows = genotype_rows_at(hl, calls.rows().select(), loci, row_numbers=True)
+    return path, calls, rows
+
+
+def test_matrix_table_bed_read_from_its_files_equals_hails_export(hl, tiny_calls_mt, tmp_path):
+    """``scoring.export_hard_calls`` with ``calls_path`` reads the listed rows' calls from the
+    MatrixTable's own files (``mt_entries``, Hail's private on-disk format, located by the rows
+    job's file row numbers): the fileset equals Hail's writer's byte for byte (a missing call at
+    200, the multi-allelic G>A,C row parsed past with its 1/2 call, rows in both part files). A
+    MatrixTable written by the installed Hail must be in the layout the reader knows: if a Hail
+    upgrade changes it, ``entries_layout`` refuses it and this fails (``calls``, not
+    ``calls_decoded``)."""
+    from trd_spark.pgs.genotypes import FILE_ROW
+    from trd_spark.pgs.mt_entries import entries_layout
+    from trd_spark.pgs.scoring import export_hard_calls
+
+    path, calls, rows = tiny_calls_mt
+    assert rows[FILE_ROW].tolist() == [1, 4, 8] and not rows["normalised"].any()
+    assert calls.n_partitions() == 2 and entries_layout(str(path)).counts == (5, 4)
+    samples = ["101", "102", "103", "104"]
+    got = export_hard_calls(hl, calls, rows, f"file://{tmp_path}/ours", calls=calls, calls_path=str(path),
+                            samples=samples)
+    assert got == "calls_decoded"
+    assert export_hard_calls(hl, calls, rows, f"file://{tmp_path}/hail", calls=calls) == "calls"
+    for ext in ("bed", "bim", "fam"):
+        assert (tmp_path / f"ours.{ext}").read_bytes() == (tmp_path / f"hail.{ext}").read_bytes(), ext
+    assert len((tmp_path / "ours.bim").read_text().splitlines()) == 3
+
+
+def test_a_matrix_table_the_direct_reader_does_not_know_is_exported_by_hail(hl, tiny_calls_mt, tmp_path, caplog):
+    """Another entry layout (here the codec's entry type of a copy's metadata changed, as a Hail
+    upgrade or an entry field besides GT would) is one WARNING naming the metadata file, and Hail's
+    writer exports the calls; a call the reader does not write (a phased 0|1 in a listed row) is
+    found in the Spark task and Hail's writer exports the calls too. No .bed piece is left behind."""
+    import gzip
+    import json
+    import logging
+    import shutil
+
+    from trd_spark.pgs.mt_entries import UnknownLayout, entries_layout
+    from trd_spark.pgs.scoring import export_hard_calls
+
+    path, calls, rows = tiny_calls_mt
+    samples = ["101", "102", "103", "104"]
+    other = tmp_path / "other.mt"
+    shutil.copytree(path, other)
+    spec = other / "entries" / "rows" / "metadata.json.gz"
+    with gzip.open(spec, "rt") as f:
+        meta = json.load(f)
+    meta["_codecSpec"]["_eType"] = meta["_codecSpec"]["_eType"].replace("GT:EVarint", "GT:EInt32")
+    with gzip.open(spec, "wt") as f:
+        json.dump(meta, f)
+    with pytest.raises(UnknownLayout, match=f"^{spec}: entries not in the layout .*entry type"):
+        entries_layout(str(other))
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.scoring"):
+        assert export_hard_calls(hl, calls, rows, f"file://{tmp_path}/a", calls=calls, calls_path=str(other),
+                                 samples=samples) == "calls"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith(f"{spec}: entries not in the layout"), warned
+
+    phased = tmp_path / "phased.mt"  # rs500's call of 102 written 0|1
+    calls.annotate_entries(GT=hl.if_else((calls.locus.position == 500) & (calls.s == "102"),
+                                         hl.call(0, 1, phased=True), calls.GT)).write(str(phased))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.scoring"):
+        assert export_hard_calls(hl, calls, rows, f"file://{tmp_path}/b", calls=calls, calls_path=str(phased),
+                                 samples=samples) == "calls"
+    assert "a call other than unphased diploid" in caplog.text
+    assert sorted(p.name for p in tmp_path.glob("b.*")) == ["b.bed", "b.bim", "b.fam"]

@@ -113,7 +113,8 @@ def score(
     ``scoring.weights_table``'s Hail Table, ``export`` writes the rows of ``weights.rows`` to
     ``{scratch}/hard_calls.bed/.bim/.fam`` (a Hail job, run here; from ``calls``, the file's
     own rows of ``genotypes.read_calls``, when none of them needs the split, see
-    ``scoring.export_hard_calls``) and scores that. ``native``
+    ``scoring.export_hard_calls``; for a local MatrixTable with ``samples``, its column keys, the
+    .bed may be read from its files, ``mt_entries``) and scores that. ``native``
     takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
     ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
     Lazy apart from the export: the caller writes the table before ``scratch`` is removed.
@@ -129,10 +130,16 @@ def score(
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         prefix = f"{scratch}/{EXPORT_NAME}"
-        read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls)
-        log.info("pgs: native engine for %s genotypes: %d matched rows exported by Hail as a PLINK 1 fileset "
+        # A local MatrixTable read as it is: its .bed may be read from its own files (mt_entries).
+        calls_path = source.path if source.format == "mt" and not is_uri(source.path) else None
+        read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls, calls_path=calls_path,
+                                 samples=samples)
+        log.info("pgs: native engine for %s genotypes: %d matched rows %s as a PLINK 1 fileset "
                  "(%s)", source.format, len(weights.rows),
+                 "written without Hail" if read == "calls_decoded" else "exported by Hail",
                  {"calls": "the file's calls as they are: no row needed splitting",
+                  "calls_decoded": "the file's calls as they are: no row needed splitting; the .bed read from the "
+                                   "MatrixTable's own files (mt_entries)",
                   "calls_rebuilt": "the file's calls as they are: no row needed splitting; each call rebuilt as its "
                                    "alt copies: a row on a sex or mitochondrial contig, or a call not diploid"}.get(
                      read, "rows split and normalised: some matched row needed it"))

@@ -104,6 +104,11 @@ SITE_POSITION = "site_position"
 SITE_REF = "site_ref"
 SITE_ALT = "site_alt"
 
+# Column (int64) of ``matching.genotype_rows_at``'s frame with ``row_numbers``: the 0-based number
+# of the file row (in the MatrixTable's row order) a row was read or split from, which
+# ``mt_entries`` reads the calls of without Hail (``scoring.export_hard_calls``).
+FILE_ROW = "file_row"
+
 
 # Global (array<str> of loci, ``chr4:1000000``) naming the sites a reader had to skip; only
 # the BGEN reader sets it (its multi-allelic variants). ``stage.match_hail`` reads it.

@@ -85,7 +85,7 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.genotypes import NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
+from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
 from trd_spark.pgs.memory import small_pages
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
@@ -1565,7 +1565,7 @@ def at_score_loci(hl: hl_types, wanted, locus, alleles) -> Any:
 
 
 def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids: Sequence[str] = (), *,
-                     split: bool = True) -> pd.DataFrame:
+                     split: bool = True, row_numbers: bool = False) -> pd.DataFrame:
     """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
     scores), collected to the driver as the frame matcher takes them, in key order (contig
     in the reference's order, position, ref, alt).
@@ -1581,7 +1581,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     (int64), ``site_ref``, ``site_alt`` (object; ``genotypes.SITE_POSITION``). Without
     ``split`` (biallelic rows taken as they are: BGEN, or rows split already) the rows whose
     locus is a score locus, with ``contig``, ``position``, ``ref``, ``alt`` [, ``rsid``] [,
-    ``normalised`` when the rows have it].
+    ``normalised`` when the rows have it]. ``row_numbers``: also ``file_row`` (int64,
+    ``genotypes.FILE_ROW``), each row's 0-based number among ``rows`` (a split row: its file
+    row's), numbered in the same job (``Table.add_index`` before the filter).
 
     One Hail job: the file rows picked by a literal set (no join, no sort, no split in Hail:
     ``hl.split_multi`` is a union of two reads of its input, one of them re-keyed) written as
@@ -1591,6 +1593,8 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     raises for a row ``hl.min_rep`` refuses (an alt equal to a REF of two bases or more), as
     Hail's split does."""
     has_rsid = "rsid" in rows.row
+    if row_numbers:
+        rows = rows.add_index(FILE_ROW)
     at = loci.literal(hl)
     keep = at_score_loci(hl, at, rows.locus, rows.alleles) if split else at.contains(rows.locus.global_position())
     if has_rsid and len(rsids):
@@ -1609,6 +1613,8 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
         f.update(rsid=hl.or_else(kept.rsid, ""), _rsid_missing=hl.is_missing(kept.rsid))
     if NORMALISED in kept.row and not split:
         f[NORMALISED] = kept[NORMALISED]
+    if row_numbers:
+        f[FILE_ROW] = kept[FILE_ROW]
     out = _export_rows(hl, kept.select(**f), list(f))
     if has_rsid:
         rsid = out["rsid"].to_numpy(object)
@@ -1621,7 +1627,7 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
 
 def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataFrame:
     """File rows (``contig``, ``position`` int64, ``alleles_json``: the alleles as JSON text, REF then any number
-    of alts [, ``rsid``]) -> one row per alt as ``genotypes.biallelic_rows`` gives them in Hail:
+    of alts [, ``rsid``] [, ``file_row``]) -> one row per alt as ``genotypes.biallelic_rows`` gives them in Hail:
     a row with no alt gets the alt ``genotypes.MISSING_ALT`` (``with_missing_alt``); each alt's
     row is ``hl.min_rep`` of ``[REF, alt]`` (``minimal_alleles``; a ``*`` alt after a REF of two
     bases or more keeps the REF's first base, as Hail's ``VariantMethods.minRep``), with
@@ -1629,7 +1635,7 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
     the file row as written), ``site_position``/``site_ref``/``site_alt`` (the file row's
     position, REF and this alt); sorted by (``contigs`` order, position, ref, alt), stably, as
     the split rows' key orders them. Columns: contig, position, ref, alt [, rsid], normalised,
-    site_position, site_ref, site_alt (``genotype_rows_at``)."""
+    site_position, site_ref, site_alt [, file_row: each alt's file row's] (``genotype_rows_at``)."""
     import json
 
     from trd_spark.pgs.genotypes import MISSING_ALT
@@ -1651,6 +1657,8 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
                         "ref": ref, "alt": alt})
     if "rsid" in file_rows:
         out["rsid"] = file_rows["rsid"].to_numpy(object)[at]
+    if FILE_ROW in file_rows:
+        out[FILE_ROW] = file_rows[FILE_ROW].to_numpy(np.int64)[at]
     out[NORMALISED] = normalised.astype(bool)
     out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = site_position, site_ref, site_alt
     rank = out["contig"].map({c: i for i, c in enumerate(contigs)}).to_numpy(np.int64)
@@ -1698,8 +1706,9 @@ def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
                                   quoting=csv.QUOTE_NONE))
     out = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
     out = out[columns].astype(object)
-    if "position" in out:
-        out["position"] = out["position"].astype("int64")
+    for c in ("position", FILE_ROW):
+        if c in out:
+            out[c] = out[c].astype("int64")
     for c in ("_rsid_missing", NORMALISED):
         if c in out:
             out[c] = (out[c] == "true").astype(bool)

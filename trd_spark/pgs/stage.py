@@ -90,7 +90,8 @@ class DatasetMatches:
     (``frame``: ``matching.FrameMatches`` on the dataset's genotype rows) and either the
     genotypes Hail reads (``mt``, as matched, and ``calls``, the same as the file has them:
     ``genotypes.read_calls``) or, for the native engine (bed/pgen), the person IDs in file
-    order (``samples``), with no Hail table at all."""
+    order (``samples``), with no Hail table at all. A local MatrixTable has both: ``samples``
+    (its column order) for a .fam written without Hail (``scoring.export_hard_calls``)."""
 
     dataset: str
     summary: pd.DataFrame
@@ -296,11 +297,20 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
+    # A local MatrixTable's calls may be read from its own files at scoring (scoring.export_hard_calls,
+    # mt_entries): that needs each row's number in the file and the person IDs in column order.
+    direct = (source.format == "mt" and source.dosage_field is None and not is_uri(source.path)
+              and cfg.pgs.native.engine == "native")
+    persons = None
     with hail_errors(where):
-        calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map,
-                                   ids=vcf_sample_ids(source) if source.format == "vcf" else None)
+        ids = vcf_sample_ids(source) if source.format == "vcf" else None
+        if direct:  # the collect samples_to_persons would run, here to keep the IDs
+            ids = calls.key_cols_by().cols().s.collect()
+            persons = sample_persons(ids, where=where, sample_map=sample_map)
+        calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
-        rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split)
+        rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split,
+                                row_numbers=direct)
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
@@ -309,7 +319,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
-    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls)
+    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:

@@ -1,0 +1,211 @@
+"""The one adapter to Hail's on-disk MatrixTable entry format: hard calls written as a PLINK 1 .bed
+straight from a MatrixTable's files, without Hail decoding the entries.
+
+Hail's entry encoding is a private format of Hail 0.2.139, not an API. ``scoring.export_hard_calls``
+uses this module for a local MatrixTable read as it is (``format: mt``) whose matched rows are the
+file's own biallelic rows, given their row numbers in the file (``genotypes.FILE_ROW``, from the
+match's rows job: no Hail job of its own). Why: at 10k samples x 100k rows Hail's PLINK writer
+spends 37-45 JVM CPU-s decoding 1e9 entries, this reader ~21 worker CPU-s (pyarrow's zstd +
+numpy; sessions 16 and 22 in benchmarks/RESULTS.md), and the .bed is byte for byte Hail's.
+``tests/test_pgs_scoring.py`` writes a MatrixTable with the installed Hail and checks that this
+module knows its layout and writes Hail's bytes: a Hail upgrade that changes the format fails
+there. At run time an unknown layout is refused by ``entries_layout`` (``UnknownLayout``, whose
+text names the metadata file and what differs) and a call this reader does not write by
+``bed_rows`` (``NotDecodable``); the caller then uses Hail's writer.
+
+Layout read (``entries/rows/metadata.json.gz`` of the MatrixTable; anything else: ``UnknownLayout``):
+
+- spec ``IndexedRVDSpec2``, codec ``TypedCodecSpec`` with ``_eType``
+  ``+EBaseStruct{<entries field>:+EArray2[EBaseStruct{GT:EVarint}]}`` (a required array of
+  optional structs with one optional call ``GT``; ``+EBaseStruct``, required structs, when
+  written straight from ``import_vcf``: no element-missing bits then), buffers
+  ``BlockingBufferSpec(65536) > ZstdBlockBufferSpec(65536) > StreamBlockBufferSpec2``, one part
+  file per count of the MatrixTable's ``partition_counts``;
+- each part file is a sequence of blocks ``LEB128 length L | int32 LE decompressed size | zstd
+  frame of L - 4 bytes``; the decompressed stream is, per row, a byte ``1``, the array length n
+  (LEB128), ceil(n / 8) bytes of element-missing bits (optional elements only), then per element
+  its field-missing byte (``0``: GT present, followed by GT as a LEB128 int; ``1``: GT missing),
+  and a byte ``0`` after the last row;
+- a call as an int: bit 0 phased, bits 1-2 ploidy, then the genotype index, so the unphased
+  diploid calls 0/0, 0/1, 1/1 are 4, 12, 20.
+
+Only those three calls and a missing GT are written (PLINK codes 11, 10, 00 and 01 with A1 =
+alt); a missing array element (a filtered entry), a phased or non-diploid call or another allele
+raises ``NotDecodable``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+class NotDecodable(ValueError):
+    """The entries hold something this reader does not write (see the module doc)."""
+
+
+class UnknownLayout(ValueError):
+    """The MatrixTable's entries are not in the layout of the module doc (the text names the file)."""
+
+
+_ETYPE = re.compile(r"\+EBaseStruct\{`[^`]+`:\+EArray2\[(\+?)EBaseStruct\{GT:EVarint\}\]\}")
+_BUFFER = {"name": "BlockingBufferSpec", "blockSize": 65536,
+           "child": {"name": "ZstdBlockBufferSpec", "blockSize": 65536, "child": {"name": "StreamBlockBufferSpec2"}}}
+
+# Hail's call int -> PLINK 1 2-bit code with A1 = alt (0/0 -> 11, 0/1 -> 10, 1/1 -> 00); 255: not written here.
+_PLINK_CODE = np.full(256, 255, np.uint8)
+_PLINK_CODE[4], _PLINK_CODE[12], _PLINK_CODE[20] = 3, 2, 0
+_MISSING = 1
+
+
+@dataclass(frozen=True)
+class EntriesLayout:
+    """The entry part files of a MatrixTable (in row order), the row count of each, and whether
+    the array elements are optional (then ceil(n / 8) element-missing bytes precede them)."""
+
+    parts: tuple[str, ...]
+    counts: tuple[int, ...]
+    optional_elements: bool
+
+
+def entries_layout(path: str) -> EntriesLayout:
+    """The entry part files of the local MatrixTable directory ``path`` when they are in the
+    layout of the module doc. Raises UnknownLayout naming the metadata file and what differs
+    (also when a metadata file is missing or unreadable)."""
+    top = os.path.join(path, "metadata.json.gz")
+    spec = os.path.join(path, "entries", "rows", "metadata.json.gz")
+    try:
+        with gzip.open(top, "rt") as f:
+            counts = json.load(f)["components"]["partition_counts"]["counts"]
+        with gzip.open(spec, "rt") as f:
+            meta = json.load(f)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UnknownLayout(f"{spec}: MatrixTable metadata not readable as Hail 0.2.139's ({e})") from None
+    codec = meta.get("_codecSpec", {}) if isinstance(meta, dict) else {}
+    etype = _ETYPE.fullmatch(str(codec.get("_eType")))
+    differs = [what for what, ok in (
+        (f"spec {meta.get('name')!r}, not 'IndexedRVDSpec2'", meta.get("name") == "IndexedRVDSpec2"),
+        (f"codec {codec.get('name')!r}, not 'TypedCodecSpec'", codec.get("name") == "TypedCodecSpec"),
+        (f"entry type {codec.get('_eType')!r}, not a GT call alone", etype is not None),
+        (f"buffers {codec.get('_bufferSpec')!r}", codec.get("_bufferSpec") == _BUFFER),
+        (f"{len(meta.get('_partFiles', []))} part files for {len(counts)} partitions",
+         len(meta.get("_partFiles", [])) == len(counts)),
+    ) if not ok]
+    if differs:
+        raise UnknownLayout(f"{spec}: entries not in the layout the direct reader knows: {'; '.join(differs)}")
+    assert etype is not None
+    parts = tuple(os.path.join(path, "entries", "rows", "parts", p) for p in meta["_partFiles"])
+    return EntriesLayout(parts, tuple(int(c) for c in counts), etype.group(1) != "+")
+
+
+def _varint(data: bytes, p: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[p]
+        p += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 128:
+            return value, p
+
+
+def _decompress(raw: bytes) -> bytes:
+    import pyarrow as pa
+
+    codec = pa.Codec("zstd")
+    out, p = [], 0
+    while p < len(raw):
+        length, p = _varint(raw, p)
+        size = int.from_bytes(raw[p:p + 4], "little")
+        out.append(codec.decompress(raw[p + 4:p + length], decompressed_size=size).to_pybytes())
+        p += length
+    return b"".join(out)
+
+
+def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool = True) -> bytes:
+    """The .bed bytes (no magic header) of the rows ``keep`` (sorted row numbers within the part
+    file ``part``, 0-based) of one entries part file of ``n_rows`` rows (``optional_elements``:
+    ``EntriesLayout``'s). Raises NotDecodable (module doc) for a wanted row's call, and for any
+    row whose bytes do not parse exactly (a call of two bytes or more, i.e. >= 128, anywhere).
+    Rows after the last wanted one are still parsed: the part's row count and end are checked."""
+    with open(part, "rb") as f:
+        data = _decompress(f.read())
+    a = np.frombuffer(data, np.uint8)
+    out: list[bytes] = []
+    wanted = set(keep.tolist())
+    p = row = 0
+    while p < len(a) and a[p] == 1:
+        n, p = _varint(data, p + 1)
+        n_bytes = (n + 7) // 8 if optional_elements else 0
+        if a[p:p + n_bytes].any():
+            raise NotDecodable(f"{part}: a missing entry (filtered), not a missing call")
+        p += n_bytes
+        window = a[p:p + 2 * n]
+        if len(window) == 2 * n and not window[0::2].any():  # every GT present: (0, call) x n
+            end, calls = 2 * n, window[1::2]
+            codes = _PLINK_CODE[calls]
+        else:  # some GT missing: (1) alone; a one-byte call >= 2 is never taken for a marker
+            markers = np.flatnonzero(window <= 1)[:n]
+            if len(markers) < n:
+                raise NotDecodable(f"{part}: a row shorter than its entries")
+            present = window[markers] == 0
+            # Parsed right only when each present call sits right after its marker.
+            if not np.array_equal(np.diff(markers), np.where(present[:-1], 2, 1)) or markers[0] != 0:
+                raise NotDecodable(f"{part}: a call of ploidy 0 or of two bytes or more")
+            last = markers[-1]
+            end = last + (2 if window[last] == 0 else 1)
+            calls = window[markers[present] + 1]
+            codes = np.full(n, _MISSING, np.uint8)
+            codes[present] = _PLINK_CODE[calls]
+        if (calls >= 128).any():
+            raise NotDecodable(f"{part}: a call of two bytes or more")
+        p += end
+        if row in wanted:
+            if (codes == 255).any():
+                raise NotDecodable(f"{part}: a call other than unphased diploid 0/0, 0/1, 1/1")
+            padded = np.concatenate([codes, np.zeros(-n % 4, np.uint8)]).reshape(-1, 4)
+            out.append((padded[:, 0] | padded[:, 1] << 2 | padded[:, 2] << 4 | padded[:, 3] << 6).tobytes())
+        row += 1
+    if row != n_rows or p + 1 != len(a) or a[p] != 0:
+        raise NotDecodable(f"{part}: {row} rows parsed of {n_rows}, or bytes after the last row")
+    return b"".join(out)
+
+
+def _part_task(item: tuple[str, np.ndarray, int, bool, str]) -> int:
+    part, keep, n_rows, optional_elements, out = item
+    with open(out, "wb") as f:
+        f.write(bed_rows(part, keep, n_rows, optional_elements))
+    return len(keep)
+
+
+def write_bed(spark: SparkSession, layout: EntriesLayout, rows: np.ndarray, bed: str) -> None:
+    """Write the .bed ``bed`` (a local path every task can write) of the MatrixTable's rows
+    ``rows`` (sorted, distinct global row numbers), one Spark task per part file with a wanted
+    row, each writing ``{bed}.partNNNNN``, joined here (the pieces are removed, also on failure).
+    Raises NotDecodable in a task (Spark's error names it)."""
+    starts = np.concatenate([[0], np.cumsum(layout.counts)])
+    items = []
+    for i, part in enumerate(layout.parts):
+        keep = rows[(rows >= starts[i]) & (rows < starts[i + 1])] - starts[i]
+        if len(keep):
+            items.append((part, keep, layout.counts[i], layout.optional_elements, f"{bed}.part{i:05d}"))
+    try:
+        spark.sparkContext.parallelize(items, max(1, len(items))).map(_part_task).collect()
+        with open(bed, "wb") as f:
+            f.write(b"\x6c\x1b\x01")
+            for *_, piece in items:
+                with open(piece, "rb") as g:
+                    f.write(g.read())
+    finally:
+        for *_, piece in items:
+            if os.path.exists(piece):
+                os.remove(piece)
