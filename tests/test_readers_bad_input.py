@@ -7,6 +7,8 @@ traceback from our own frames (since 8c08301 such a traceback is a bug of ours).
   names it (twice). The OMOP CSV reader and the cohort stage's TSV reader now say so.
 - The native route's variant list (.pvar / .bim): an empty .pvar raised UnboundLocalError and a
   position beyond int64 OverflowError from our frames; a fraction named no line.
+- A BGEN's .sample line with another number of fields than its header: pandas read a longer first
+  line as an index (every column shifted: ID_2 a wrong person, silently), a shorter one as empty.
 """
 
 from __future__ import annotations
@@ -62,3 +64,22 @@ def test_a_variant_list_s_bad_position_or_emptiness_names_the_file_and_line(tmp_
     with pytest.raises(InputDataError) as e:
         pgen_engine.variant_index(files, "GRCh38")
     assert str(e.value).startswith(f"{tmp_path}/g.{suffix}{where}: {problem}"), str(e.value)
+
+
+@pytest.mark.parametrize(("text", "line", "fields"), [
+    ("ID_1 ID_2 missing\n0 0 0\nS1 1001 0 extra\nS2 1002 0\n", 3, 4),
+    ("ID_1 ID_2 missing\n0 0 0\nS1 1001 0\n\nS2\n", 5, 1),
+], ids=["longer-first-line", "shorter-line"])
+def test_a_sample_file_line_of_another_width_names_its_line(tmp_path, text, line, fields):
+    """A BGEN's Oxford .sample (``bgen_reader.sample_file_ids``). Before (622bca3): a first sample
+    line with one field more was read by pandas as an index, every column shifted (ID_2 took
+    'missing''s '0' for S1: a wrong person, silently); a shorter line gave an empty ID_2."""
+    from trd_spark.pgs.bgen_reader import sample_file_ids
+
+    path = tmp_path / "x.sample"
+    path.write_text(text)
+    with pytest.raises(InputDataError) as e:
+        sample_file_ids(str(path), 2)
+    assert str(e.value) == f"{path}:{line}: {fields} fields where the header has 3"
+    path.write_text("ID_1 ID_2 missing\n0 0 0\nS1 1001 0\n\nS2 1002 0\n")  # a blank line is no sample
+    assert sample_file_ids(str(path), 2) == ["1001", "1002"]

@@ -178,12 +178,16 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
     """``ID_2`` of the Oxford .sample ``sample`` (header line, a types line, one line per
     sample), read from ``text`` when given (a file on another file system), for a BGEN of
     ``n_samples`` samples. Raises InputDataError naming the .sample when it cannot be read,
-    has no ``ID_2`` column or another number of samples."""
+    has no ``ID_2`` column or another number of samples, or a line with another number of fields
+    than its header (pandas silently read a first sample line with one more field as an index,
+    shifting every column: ID_2 would be the next column's value; a shorter line as empty)."""
     try:
         source: str | io.StringIO = sample if text is None else io.StringIO(text)
         table = pd.read_csv(source, sep=r"\s+", dtype=str, keep_default_na=False, skiprows=[1])
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the .sample file: {str(e).splitlines()[0]}", where=sample) from None
+    if not isinstance(table.index, pd.RangeIndex) or (table == "").to_numpy().any():
+        _raise_other_width(sample, text)
     if "ID_2" not in table.columns:
         raise InputDataError(f"no ID_2 column: {header_fields_text(list(table.columns), ['ID_1', 'ID_2', 'missing', 'sex'])}",
                              where=sample)
@@ -191,6 +195,20 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
         raise InputDataError(f"{'fewer' if len(table) < n_samples else 'more'} samples than the BGEN header's "
                              "sample count", where=sample)  # no count: samples are persons
     return table["ID_2"].tolist()
+
+
+def _raise_other_width(sample: str, text: str | None) -> None:
+    """Raise InputDataError naming the first line of the .sample ``sample`` (or of its ``text``)
+    after the types line whose number of fields differs from the header's (error path only)."""
+    if text is None:
+        with open(sample) as f:
+            text = f.read()
+    lines = text.splitlines()
+    width = len(lines[0].split()) if lines else 0
+    for n, line in enumerate(lines[2:], 3):
+        if line.strip() and len(line.split()) != width:
+            raise InputDataError(f"{len(line.split())} fields where the header has {width}", where=f"{sample}:{n}")
+    raise InputDataError("a line with another number of fields than the header", where=sample)
 
 
 def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> pd.DataFrame:
