@@ -319,3 +319,17 @@ def test_a_bad_value_in_a_renamed_sex_column_names_the_file_s_column_and_line(sp
         with pytest.raises(InputDataError, match=rf"^{tmp_path}/person.csv:3: OMOP table person column sex "
                                                  r"\(read as sex_at_birth_concept_id\): value\(s\) are not bigint"):
             read_omop_table(spark, config, "person")
+
+
+def test_a_configured_sex_column_the_person_table_lacks_is_an_error(spark, tmp_path):
+    """omop.sex_at_birth.column set to a column person does not have (a typo, another export):
+    one error naming it. Before, the column read as absent and every person's sex silently came
+    from gender_concept_id (a gender identity on All of Us), the file's sex_at_birth_concept_id
+    dropped unread."""
+    config = toy_config(path=str(tmp_path), format="csv").omop
+    config = config.model_copy(update={"sex_at_birth": config.sex_at_birth.model_copy(update={"column": "Sex"})})
+    (tmp_path / "person.csv").write_text("person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,"
+                                         "sex_at_birth_concept_id,gender\n1,8507,1950,,,45878463,F\n")
+    with pytest.raises(InputDataError, match=rf"^{tmp_path}/person.csv: OMOP table person has no column sex, which "
+                                             r"omop.sex_at_birth.column names"):
+        read_omop_table(spark, config, "person")

@@ -278,7 +278,8 @@ class SexAtBirthMapping(_Strict):
 
     Read from ``column`` when the export has it and the value is not null; every other
     value (e.g. "prefer not to answer", intersex, a generalised answer) is 'other'. When the
-    column is absent or null, OMOP's standard gender concepts in ``gender_concept_id``
+    column is absent (only the default name may be: another name the table lacks is an input
+    error) or null, OMOP's standard gender concepts in ``gender_concept_id``
     (8532 female, 8507 male) are used; any other gender_concept_id (a gender-identity answer,
     as on the All of Us CDR) is never read as sex. Defaults: the All of Us survey answers
     (45878463 female, 45880669 male) and the OMOP standard concepts.

@@ -719,16 +719,20 @@ def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None
 FILE_COLUMN = "omop_file_column"
 
 
-def _sex_column(df: DataFrame, omop: OmopInput, table: str) -> DataFrame:
+def _sex_column(df: DataFrame, omop: OmopInput, table: str, *, where: str) -> DataFrame:
     """``person``: the configured sex-at-birth column read as ``sex_at_birth_concept_id`` (its
     own name kept as the column's ``FILE_COLUMN`` metadata; a file's column of that name is
-    not read)."""
+    not read). A configured column (not the default, which a CDM without it may lack) that
+    the table does not have is an InputDataError naming it: read as absent, every person's sex
+    would silently come from gender_concept_id (a gender identity on All of Us)."""
     column = omop.sex_at_birth.column.lower()
     if table != "person" or column == "sex_at_birth_concept_id":
         return df
     df = df.toDF(*[c.lower() for c in df.columns]).drop("sex_at_birth_concept_id")
     if column not in df.columns:
-        return df
+        raise InputDataError(f"OMOP table person has no column {column}, which omop.sex_at_birth.column names as "
+                             "its sex at birth (set it to the table's column, or leave it out to read "
+                             "sex_at_birth_concept_id, else gender_concept_id)", where=where)
     return df.withColumnRenamed(column, "sex_at_birth_concept_id").withMetadata("sex_at_birth_concept_id",
                                                                                {FILE_COLUMN: column})
 
@@ -745,7 +749,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
     base = omop.path.rstrip("/")
     if omop.format == "bigquery":
         path = f"{base}.{table}"
-        df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, table), omop, table), table,
+        df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, table), omop, table, where=path), table,
                                 where=path, time_zone=omop.time_zone)
     else:
         fs = Fs(spark)
@@ -758,7 +762,8 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
             _check_quoted_fields_closed(spark, path, table)
-        df = conform_omop_table(_sex_column(df, omop, table), table, where=path, time_zone=omop.time_zone, nanos=nanos)
+        df = conform_omop_table(_sex_column(df, omop, table, where=path), table, where=path,
+                                time_zone=omop.time_zone, nanos=nanos)
     if table == "person":
         check_person_table(df, where=path)
     return df
