@@ -8,7 +8,8 @@ traceback from our own frames (since 8c08301 such a traceback is a bug of ours).
 - The native route's variant list (.pvar / .bim): an empty .pvar raised UnboundLocalError and a
   position beyond int64 OverflowError from our frames; a fraction named no line.
 - A BGEN's .sample line with another number of fields than its header: pandas read a longer first
-  line as an index (every column shifted: ID_2 a wrong person, silently), a shorter one as empty.
+  line as an index (every column shifted: ID_2 a wrong person, silently), a shorter one as empty;
+  the same in a .psam (IID read from the SEX column) and a short .fam line (an empty IID).
 """
 
 from __future__ import annotations
@@ -83,3 +84,20 @@ def test_a_sample_file_line_of_another_width_names_its_line(tmp_path, text, line
     assert str(e.value) == f"{path}:{line}: {fields} fields where the header has 3"
     path.write_text("ID_1 ID_2 missing\n0 0 0\nS1 1001 0\n\nS2 1002 0\n")  # a blank line is no sample
     assert sample_file_ids(str(path), 2) == ["1001", "1002"]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "problem"), [
+    ("g.psam", "#FID\tIID\tSEX\nF1\tS1\t1\textra\nF2\tS2\t2\n", ":2", "4 fields where the header has 3"),
+    ("g.fam", "F1 S1 0 0 1 -9\nF2\n", ":2", "1 fields where the first line has 6"),
+], ids=["psam-longer-first-line", "fam-short-line"])
+def test_a_psam_or_fam_line_of_another_width_names_its_line(tmp_path, name, text, where, problem):
+    """The native route's samples (``pgen_engine.psam_samples``). Before (622bca3): the .psam's
+    longer first sample line made pandas infer an index, so the IIDs read were the SEX column's
+    '1', '2' (other persons' IDs, silently); the short .fam line gave an empty IID."""
+    from trd_spark.pgs import pgen_engine
+
+    (tmp_path / name).write_text(text)
+    files = pgen_engine.PlinkFiles("pgen" if name.endswith("psam") else "plink", str(tmp_path / "g"))
+    with pytest.raises(InputDataError) as e:
+        pgen_engine.psam_samples(files)
+    assert str(e.value) == f"{tmp_path}/{name}{where}: {problem}"

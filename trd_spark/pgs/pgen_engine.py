@@ -261,7 +261,10 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     .fam-ordered: FID IID ...). A .psam is tab-separated, but plink2 also reads one separated
     by spaces (its header line then has no tab), so this does too.
 
-    Raises InputDataError naming the file when it cannot be read or its header has no IID."""
+    Raises InputDataError naming the file when it cannot be read or its header has no IID, and
+    its line when a line has another number of fields than the first (pandas read a first
+    sample line with one field more than the header as an index, every column shifted: IID took
+    the next column's values, e.g. SEX, as sample IDs, silently) or a sample has no IID."""
     path = files.samples
     try:
         with open(path) as f:
@@ -278,7 +281,24 @@ def psam_samples(files: PlinkFiles) -> list[str]:
                                keep_default_na=False).set_axis(["IID"], axis=1)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the samples: {str(e).splitlines()[0]}", where=path) from None
+    if not isinstance(psam.index, pd.RangeIndex) or (psam["IID"] == "").any():
+        _raise_other_width(path, header.startswith("#"))
     return psam["IID"].tolist()
+
+
+def _raise_other_width(path: str, has_header: bool) -> None:
+    """Raise InputDataError naming the first line of the .psam / .fam ``path`` whose number of
+    fields differs from its first line's (the header, or a .fam's first sample), else its first
+    sample line with an empty IID (error path only; no ID in the message)."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    sep = "\t" if has_header and "\t" in lines[0] else None
+    width = len(lines[0].split(sep))
+    first = "the header" if has_header else "the first line"
+    for n, line in enumerate(lines[1:], 2):
+        if line.strip() and len(line.split(sep)) != width:
+            raise InputDataError(f"{len(line.split(sep))} fields where {first} has {width}", where=f"{path}:{n}")
+    raise InputDataError("a sample line has an empty IID", where=path)
 
 
 def block_rows(n_samples: int, block_memory_mb: float) -> int:
