@@ -53,11 +53,16 @@ def test_a_cohort_tsv_naming_a_column_twice_says_so(spark, tmp_path):
      "a position is not an integer of at most 18 digits ('99999999999999999999')"),
     ("bim", "1\trs1\t0\t100\tG\tA\n1\trs2\t0\t99999999999999999999\tG\tA\n", ":2",
      "a position is not an integer of at most 18 digits ('99999999999999999999')"),
-], ids=["empty-pvar", "fraction", "beyond-int64-pvar", "beyond-int64-bim"])
+    ("bim", "1\trs1\t0\t100\tG\tA\n1\trs2\t0\t200\tG\n", ":2",
+     "a variant line has no REF or no ALT field (fewer fields than the first variant line)"),
+    ("pvar", "##x\n#CHROM\tPOS\tID\tREF\tALT\n1\t100\trs1\tA\n", ":3",
+     "a variant line has no REF or no ALT field (fewer fields than the first variant line)"),
+], ids=["empty-pvar", "fraction", "beyond-int64-pvar", "beyond-int64-bim", "short-bim-line", "short-pvar-line"])
 def test_a_variant_list_s_bad_position_or_emptiness_names_the_file_and_line(tmp_path, suffix, text, where, problem):
     """The native route's variant index (``pgen_engine.variant_index``). Before (622bca3): an
     empty .pvar raised UnboundLocalError and a position beyond int64 OverflowError (tracebacks
-    from our frames, exit 1 for bad input); a fraction named the file but not its line."""
+    from our frames, exit 1 for bad input); a fraction named the file but not its line; a line
+    cut short read its missing allele as empty (the variant unmatched, silently)."""
     from trd_spark.pgs import pgen_engine
 
     (tmp_path / f"g.{suffix}").write_text(text)

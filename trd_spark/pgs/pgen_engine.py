@@ -141,6 +141,12 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
             table, first_line = _read_pvar(path)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the variant list: {str(e).splitlines()[0]}", where=path) from None
+    # A line cut short reads its missing alleles as empty (pandas pads it): a variant with no REF
+    # or ALT would go unmatched silently, where plink2 refuses the file.
+    empty = (table["ref"].to_numpy(object) == "") | (table["alt"].to_numpy(object) == "")
+    if empty.any():
+        raise InputDataError("a variant line has no REF or no ALT field (fewer fields than the first variant line)",
+                             where=f"{path}:{int(np.flatnonzero(empty)[0]) + first_line}")
     table["variant_idx"] = np.arange(len(table), dtype=np.int64)
     if table["alt"].str.contains(",", regex=False).any():
         alts = table["alt"].str.split(",")
