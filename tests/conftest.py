@@ -15,12 +15,17 @@ REPO = Path(__file__).resolve().parent.parent
 # short-lived and work on toy data, so HotSpot's optimising C2 compiler costs more CPU than it
 # saves: C1 only and the serial collector cut a toy pipeline run's CPU by about a third (276 ->
 # 189 CPU-seconds measured), and the suite is CPU-bound on 2 cores. The shared in-process
-# session's JVM lives for the whole run and keeps C2 (``spark`` fixture). Tests only;
-# production JVMs are untouched. ("Picked up JAVA_TOOL_OPTIONS" on a JVM's stderr goes to the run log.)
+# session's JVM (``spark`` fixture) takes them too: it lives for the whole run, but what it runs
+# is toy-sized Spark and Hail queries whose generated code is compiled once and run a few times,
+# so C2 did not pay there either (test_pgs_genotypes: 221.5 -> 193.1 CPU-s of the pytest process
+# tree, test_cohort + test_cohort_standardise: 130.5 -> 78.2; session 23, load 15-20). Tests
+# only; production JVMs are untouched. ("Picked up JAVA_TOOL_OPTIONS" on a JVM's stderr goes to
+# the run log.)
 # With C1 only, HotSpot reserves a 48 MB code cache (240 MB with C2), which Hail's generated
 # code can fill: "Out of space in CodeCache for method handle intrinsic" killed a toy run's JVM
 # mid-phenotypes in one suite run (session 10). So the cache gets the C2 default's room.
 SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
+SHARED_JVM_OPTIONS = SHORT_LIVED_JVM_OPTIONS.replace("ReservedCodeCacheSize=256m", "ReservedCodeCacheSize=512m")
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
 # One BLAS thread in the test processes and every process they start (the session already gives
 # its Python workers one: session.start_session). Two xdist workers on 2 cores each with
@@ -84,11 +89,16 @@ def spark(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("spark")
     settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, tmp_dir=str(tmp))
-    options = os.environ.pop("JAVA_TOOL_OPTIONS", None) if os.environ.get("JAVA_TOOL_OPTIONS") == SHORT_LIVED_JVM_OPTIONS else None
+    # C1 and the serial collector as the other JVMs; twice their code cache, since this one
+    # runs every in-process test's generated code for the whole run (34 MB used after four
+    # minutes of test_cohort; a full cache stops the compiler or, at worst, fails the JVM).
+    options = os.environ.get("JAVA_TOOL_OPTIONS")
+    if options == SHORT_LIVED_JVM_OPTIONS:
+        os.environ["JAVA_TOOL_OPTIONS"] = SHARED_JVM_OPTIONS
     try:
         session = start_session(settings)
     finally:
-        if options is not None:
+        if options == SHORT_LIVED_JVM_OPTIONS:
             os.environ["JAVA_TOOL_OPTIONS"] = options
     yield session
 
