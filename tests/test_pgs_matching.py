@@ -520,30 +520,33 @@ def test_summary_counts_each_score_by_the_match_type_of_its_sites():
 def test_the_match_steps_run_without_huge_page_advice():
     """The match steps' fresh arrays (12.2M score rows at 61 x 200k) were faulted in with numpy's
     huge-page advice: 4-7.6 sys CPU-s of the match phase on a THP defrag=madvise host, 0.6-0.8
-    without (issue 16, session 23). Each step is ``_without_huge_pages``' wrapper, which runs it
-    with numpy's switch off (``memory.small_pages``) and restores it after, also after an error."""
+    without (issue 16, session 23). Each step (and weight_matrices) is decorated with
+    ``memory.small_pages()``, which runs it with numpy's switch off and restores it after, also
+    after an error."""
     from numpy._core.multiarray import _set_madvise_hugepage
 
-    from trd_spark.pgs import matching
+    from trd_spark.pgs import matching, memory
 
     def advice() -> bool:
         now = _set_madvise_hugepage(False)
         _set_madvise_hugepage(now)
         return now
 
-    wrapper = matching._without_huge_pages(advice)
+    def managers(step) -> list:  # contextlib's decorator keeps its context manager in the closure
+        return [c.cell_contents for c in step.__closure__ or () if hasattr(c.cell_contents, "gen")]
+
     for step in (matching.score_sites, matching.match_sites_frame, matching.frame_matches,
-                 matching.summarise_frame_matches, matching.variant_matches_pandas):
-        assert step.__code__ is wrapper.__code__, step.__name__
+                 matching.summarise_frame_matches, matching.variant_matches_pandas, matching.weight_matrices):
+        assert [cm.func for cm in managers(step)] == [memory.small_pages.__wrapped__], step.__name__
 
     def fails() -> None:
         raise ValueError
 
     before = _set_madvise_hugepage(True)
     try:
-        assert wrapper() is False and advice() is True
+        assert memory.small_pages()(advice)() is False and advice() is True
         with pytest.raises(ValueError):
-            matching._without_huge_pages(fails)()
+            memory.small_pages()(fails)()
         assert advice() is True
     finally:
         _set_madvise_hugepage(before)

@@ -72,13 +72,12 @@ tests/pgs_hail_oracle.py. A liftover is done by Hail (``hl.liftover`` in
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import operator
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -677,25 +676,15 @@ def match_rate_failures(summary: pd.DataFrame, min_overlap: float) -> list[str]:
 # Match-type codes of ``MATCH_TYPES`` (int8 per site; counted per score with one bincount).
 _TYPE_CODE = {t: i for i, t in enumerate(MATCH_TYPES)}
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+# The match steps below fill fresh arrays of one value per site (200k), per score row (12.2M at
+# 61 x 200k) or per genotype row; with numpy's transparent-huge-page advice on a THP
+# defrag=madvise host their first-touch faults were most of the steps' kernel time (match phase
+# driver CPU at 20k x 200k x 61: 4.4-5.6 user + 4.2-7.6 sys -> 4.6-5.5 user + 0.6-0.8 sys s with
+# the advice off; issue 16, session 23), so each runs inside ``memory.small_pages`` (a
+# contextlib context manager, so ``@small_pages()`` decorates: entered anew on every call).
 
 
-def _without_huge_pages(f: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``f`` run inside ``memory.small_pages``: the match steps fill fresh arrays of one value per
-    site (200k), per score row (12.2M at 61 x 200k) or per genotype row, and with numpy's
-    transparent-huge-page advice on this host (THP defrag=madvise) their first-touch faults were
-    most of the steps' kernel time: the match phase's driver CPU at 20k x 200k x 61 went from
-    4.4-5.6 user + 4.2-7.6 sys to 4.6-5.5 user + 0.6-0.8 sys seconds with the advice off
-    (``NUMPY_MADVISE_HUGEPAGE=0``, one cold process each, load 15-19; issue 16, session 23)."""
-    @functools.wraps(f)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with small_pages():
-            return f(*args, **kwargs)
-    return wrapper
-
-
-@_without_huge_pages
+@small_pages()
 def score_sites(
     hl: hl_types,
     spark: SparkSession,
@@ -1057,7 +1046,7 @@ def upper_case_alleles(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@_without_huge_pages
+@small_pages()
 def match_sites_frame(
     sites: pd.DataFrame, rows: pd.DataFrame, *, keep_ambiguous: bool, unreadable: Sequence[str] = (),
     duplicate_variants: str = "error",
@@ -1297,7 +1286,7 @@ class FrameMatches:
     duplicates_dropped: dict[str, int] = field(default_factory=dict)
 
 
-@_without_huge_pages
+@small_pages()
 def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
     """The score variants (members) of each matched site, one row each (numeric columns only;
     the text is taken from the site when a log is written)."""
@@ -1327,7 +1316,7 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
                         dict(sites.attrs.get(DUPLICATES_DROPPED) or {}))
 
 
-@_without_huge_pages
+@small_pages()
 def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, ScoreLabel]) -> pd.DataFrame:
     """Per-score match counts (one row per score; PGS_MATCH_SUMMARY columns, ``summary_frame``)."""
     k, t = len(m.pgs_ids), len(MATCH_TYPES)
@@ -1366,7 +1355,7 @@ def _bincount_in_chunks(values: np.ndarray, k: int, chunk: int = 1 << 20) -> np.
     return out
 
 
-@_without_huge_pages
+@small_pages()
 def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
     """The per-variant match log (PGS_VARIANT_MATCHES columns) of ``FrameMatches``: one row per
     score variant, in site order."""
@@ -1410,6 +1399,7 @@ class WeightMatrices:
         return out
 
 
+@small_pages()
 def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
@@ -1418,12 +1408,6 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     plink2 --score's one copy. tests/pgs_hail_oracle.py's
     ``score_weights_table`` computes the same in Hail. Its ~7 fresh arrays of one value per
     score variant are made without huge pages (``memory.small_pages``)."""
-    with small_pages():
-        return _weight_matrices(m, haploid)
-
-
-def _weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices:
-    """``weight_matrices``' work."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is
