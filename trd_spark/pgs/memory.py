@@ -7,30 +7,48 @@ reached here only; tests/test_pgs_native_engine.py's smaps tests fail if it stop
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+
+# numpy's switch is one per process, while small_pages may be entered by several threads at
+# once (the stage's background warm-up runs beside the match): the first entry saves the
+# setting and turns the advice off, the last exit restores it. Without the count, a thread
+# leaving first restored the advice under the other's feet, and the other then "restored" off
+# for good (tests/test_pgs_memory.py).
+_lock = threading.Lock()
+_depth = 0
+_before = True
 
 
 @contextmanager
 def small_pages() -> Iterator[None]:
     """numpy arrays allocated meanwhile in this process get no transparent-huge-page advice
     (numpy gives ``madvise(MADV_HUGEPAGE)`` to every array of 4 MiB or more, unless
-    ``NUMPY_MADVISE_HUGEPAGE=0``); the setting before is restored on exit. Where the kernel's
+    ``NUMPY_MADVISE_HUGEPAGE=0``); the setting before the first of any overlapping entries
+    (nested, or from several threads) is restored when the last of them exits. Where the kernel's
     THP ``defrag`` is ``madvise`` (Debian's and Ubuntu's default; the benchmark host), a fault
     in such an array may compact memory synchronously, and a driver that fills fresh 100 MB
     arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
     200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
     without (one cold process each, load 14-19; issue 16, session 22); the native engine's block
     buffer alike (``pgen_engine._block_buffer``). No effect where numpy has no such switch."""
+    global _depth, _before
     setter = getattr(getattr(np, "_core", None), "multiarray", None)
     setter = getattr(setter, "_set_madvise_hugepage", None)
     if setter is None:
         yield
         return
-    before = setter(False)
+    with _lock:
+        if _depth == 0:
+            _before = setter(False)
+        _depth += 1
     try:
         yield
     finally:
-        setter(before)
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                setter(_before)
