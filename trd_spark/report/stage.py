@@ -63,6 +63,7 @@ from trd_spark.report.tables import (
     prior_counts,
     prior_labels,
     prior_thresholds,
+    shown_under_threshold,
     suppress_release,
 )
 from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
@@ -811,6 +812,15 @@ def run(ctx: StageContext) -> dict[str, str]:
     if others:
         log.info("report: audited with the counts of %d published export(s): %s", len(others),
                  ", ".join(sorted(others)))
+    threshold = cfg.report.small_count_threshold
+    disclosed = shown_under_threshold(others, cfg.release, threshold)
+    if disclosed:
+        log.warning("report: earlier export(s) of release %s show counts from 1 to %d as numbers (%s); this export "
+                    "hides them, but cannot take back what those showed: whoever holds one still has those counts. "
+                    "Named in export/%s (%s); if one left the workbench, tell the data owner",
+                    cfg.release, threshold - 1,
+                    ", ".join(f"{label} under threshold {t if t is not None else 'unknown'}"
+                              for label, t in disclosed.items()), MANIFEST, EARLIER_EXPORTS_SHOWING)
     # Before the report's manifest (which holds the current export's hidden counts) is replaced.
     archive_export(ctx.fs, cfg)
     audited: dict[str, pd.DataFrame] = {}
@@ -828,16 +838,27 @@ def run(ctx: StageContext) -> dict[str, str]:
         # export/ carries this run's id: a run stopped before publishing it reruns the report.
         writer.notes[PUBLISHED_WITH_RUN_ID] = [EXPORT]
     # The export is part of the report stage's run: it carries that run's id (a random hex).
-    publish_export(ctx.fs, cfg, files, run_id=writer.run_id)
+    publish_export(ctx.fs, cfg, files, run_id=writer.run_id, earlier_disclosed=disclosed)
     return {name: ctx.layout.file("report", name) for name in files}
 
 
-def export_manifest(cfg: Config, files: dict[str, str], run_id: str | None = None) -> dict:
+# ``export/_manifest.json``'s key naming the earlier exports of the release that show counts this
+# export's threshold hides ({label: their threshold}; ``tables.shown_under_threshold``).
+EARLIER_EXPORTS_SHOWING = "earlier_exports_showing_counts_under_threshold"
+
+
+def export_manifest(cfg: Config, files: dict[str, str], run_id: str | None = None,
+                    earlier_disclosed: dict[str, int | None] | None = None) -> dict:
     """What ``export/_manifest.json`` says: release, the report run's id, code version,
     config hash, the suppression threshold and, per exported file (name relative to
     ``export/``), its SHA-256 and size in bytes. No path, host, input fingerprint or run time
-    (unlike the internal stage manifests)."""
+    (unlike the internal stage manifests). ``earlier_disclosed``: the earlier exports of the
+    release that show counts under this threshold ({release@run id: the threshold each was made
+    under}; ``tables.shown_under_threshold``), named under ``EARLIER_EXPORTS_SHOWING`` when any,
+    so whoever receives this export knows it does not undo them (labels and thresholds only)."""
+    extra = {EARLIER_EXPORTS_SHOWING: dict(sorted(earlier_disclosed.items()))} if earlier_disclosed else {}
     return {
+        **extra,
         "release": cfg.release,
         "run_id": run_id,
         "code_version": code_version(),
@@ -859,7 +880,8 @@ def drop_checksum_files(folder: str) -> int:
     return len(crc)
 
 
-def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | None = None) -> str:
+def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | None = None,
+                   earlier_disclosed: dict[str, int | None] | None = None) -> str:
     """Publish ``{release}/export/`` atomically with only what may leave the workbench: the
     report files, ``_manifest.json`` (``export_manifest``) and the empty ``_SUCCESS`` marker
     that completeness checks use. Hadoop's local file system writes a hidden ``.crc`` next to
@@ -876,7 +898,8 @@ def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | Non
     try:
         for name, text in files.items():
             fs.write_text(f"{tmp}/{name}", text)
-        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(export_manifest(cfg, files, run_id), indent=2, sort_keys=True))
+        manifest = export_manifest(cfg, files, run_id, earlier_disclosed)
+        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
         fs.write_text(f"{tmp}/{SUCCESS}", "")
         drop_checksum_files(tmp)
         swap_in(fs, tmp, final, layout.release_dir)

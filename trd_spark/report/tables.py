@@ -300,6 +300,29 @@ def prior_thresholds(exports: dict[str, dict]) -> dict[str, int]:
             if tables.get("threshold") is not None}
 
 
+def shown_under_threshold(exports: dict[str, dict], release: str, threshold: int) -> dict[str, int | None]:
+    """{label: the threshold it was made under (None: its manifest names none)} of the earlier
+    exports of ``release`` (labels ``release@run id``, as ``released_exports`` names them) that
+    show as a number some count from 1 to ``threshold`` - 1: a status, cohort-flow,
+    PGS-distribution or model count (``prior_counts``' shown cells) or a Kaplan-Meier number at
+    risk. Such an export was made under a lower threshold (toy-r1 under 20 showing a cell of
+    20, re-exported under 21 for an AoU submission): the new export hides that count, but
+    whoever holds the earlier one still has it, and no re-export can take it back. The report
+    warns and names these exports in ``export/_manifest.json``; it does not stop (the earlier
+    export may never have left the workbench, which only its user knows). Other releases'
+    exports count other persons and are left out. ``exports`` as ``prior_counts`` takes them."""
+    out: dict[str, int | None] = {}
+    for label, tables in sorted(exports.items()):
+        if not label.startswith(f"{release}@"):
+            continue
+        shown = prior_counts({label: {k: v for k, v in tables.items() if k != "hidden_counts"}}).values()
+        km = tables.get("km_curves")
+        at_risk = [] if km is None else [int(v) for v in km["n_at_risk"].astype(str) if v.isdigit()]
+        if any(1 <= int(n) < threshold for n in [*shown, *at_risk]):
+            out[label] = None if tables.get("threshold") is None else int(tables["threshold"])
+    return out
+
+
 def km_persons(km: pd.DataFrame | None) -> dict[tuple, int]:
     """{("km_persons", dataset, definition, pgs_id): n} of a Kaplan-Meier table (exported
     text or internal): the persons of a curve set, its thirds' numbers at risk at their first
