@@ -124,6 +124,27 @@ def test_bad_config_names_the_key(tmp_path, mutate, expected):
     assert expected in str(err.value)
 
 
+def test_an_unknown_key_names_the_known_key_it_is_a_typo_of(tmp_path):
+    """A typo in a key was 'pgs.min_overlp: unknown key' alone (new-user trial, session 24):
+    the closest key of that section is named, also inside a list item and at the top level;
+    a key close to none gets no guess. Errors in one line, as before."""
+    def typos(raw):
+        raw["pgs"]["min_overlp"] = raw["pgs"].pop("min_overlap")
+        raw["phenotypes"]["trd_definitions"][0]["n_trial"] = raw["phenotypes"]["trd_definitions"][0].pop("n_trials")
+        raw["spark"]["colour"] = "blue"
+        raw["relase"] = "x"
+
+    path = write_config(tmp_path, typos)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert "\n" not in text
+    assert "pgs.min_overlp: unknown key (did you mean min_overlap?)" in text
+    assert "phenotypes.trd_definitions.ad3.n_trial: unknown key (did you mean n_trials?)" in text
+    assert "relase: unknown key (did you mean release?)" in text
+    assert "spark.colour: unknown key;" in text or text.endswith("spark.colour: unknown key")
+
+
 @pytest.mark.parametrize(("now", "latest"), [
     (dt.datetime(2026, 12, 2, 9, 59, tzinfo=dt.UTC), dt.date(2026, 12, 2)),
     (dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC), dt.date(2026, 12, 3)),  # midnight at UTC+14

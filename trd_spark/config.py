@@ -15,11 +15,13 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import logging
 import os
 import re
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -767,13 +769,44 @@ def named_key(key: str, config: Any) -> str:
     return ".".join(parts)
 
 
-def _format_validation_error(err: ValidationError, raw: Any = None) -> str:
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The one config model a field's type holds (``X``, ``X | None``, ``list[X]``,
+    ``dict[str, X]``), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = {m for a in typing.get_args(annotation) if (m := _model_in(a)) is not None}
+    return models.pop() if len(models) == 1 else None
+
+
+def _close_key(model: type[BaseModel] | None, loc: tuple) -> str | None:
+    """The key of ``model`` at the mapping ``loc[:-1]`` (a validation error's location; list
+    indices skipped) closest to the unknown key ``loc[-1]`` (``difflib``, as Python's own "did
+    you mean"), None when none is close or the mapping is no config model (a concept set name)."""
+    node: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # a list item: the list's model is already taken
+        fields = node.model_fields if isinstance(node, type) and issubclass(node, BaseModel) else {}
+        if part not in fields:
+            return None
+        node = _model_in(fields[part].annotation)
+    if not (isinstance(node, type) and issubclass(node, BaseModel)) or not loc:
+        return None
+    close = difflib.get_close_matches(str(loc[-1]), list(node.model_fields), n=1)
+    return close[0] if close else None
+
+
+def _format_validation_error(err: ValidationError, raw: Any = None, model: type[BaseModel] | None = None) -> str:
+    """One line for all of ``err``'s errors, each ``key: message`` (list items by name,
+    ``named_key``); an unknown key of ``model`` (the validated class) with the closest known
+    key, when one is close (a typo: ``pgs.min_overlp: unknown key (did you mean min_overlap?)``)."""
     lines = []
     for e in err.errors():
         loc = named_key(".".join(str(p) for p in e["loc"]), raw) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            close = _close_key(model, tuple(e["loc"]))
+            msg = "unknown key" + (f" (did you mean {close}?)" if close else "")
         lines.append(f"{loc}: {msg}")
     return "; ".join(lines)
 
@@ -960,7 +993,7 @@ def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e, raw), where=where) from None
+        raise ConfigError(_format_validation_error(e, raw, model), where=where) from None
 
 
 def _check_references(cfg: Config, where: str) -> None:
