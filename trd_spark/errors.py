@@ -9,6 +9,7 @@ Exit codes (documented in README, used by schedulers):
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 
 def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] | tuple[str, ...]) -> str:
@@ -22,6 +23,27 @@ def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] |
     missing_header = "; is the header line missing?" if len(known) < len(found) else ""
     return (f"the first line has {len(found)} field{'s' if len(found) != 1 else ''}, {len(known)} of them "
             f"an expected column{names}{missing_header}")
+
+
+def raise_other_width(path: str, text: str | None, *, first_data_line: int, reference: str,
+                      otherwise: str, sep: str | None = None) -> NoReturn:
+    """Raise InputDataError naming ``path:N`` (N: the file's 1-based line) of the first non-blank
+    line from line ``first_data_line`` on whose number of fields (split on ``sep``; whitespace
+    when None) differs from the first line's, which the message calls ``reference`` ('the
+    header'); when there is none, InputDataError ``otherwise`` naming ``path``. ``text``: the
+    file's content, read from ``path`` when None. The error path of the sample-table readers
+    (``pgen_engine.psam_samples``, ``bgen_reader.sample_file_ids``): pandas silently reads a
+    line with one field more than the header as an index, every column shifted, and pads a
+    shorter one; nothing from the line itself is quoted (it holds a sample ID)."""
+    if text is None:
+        with open(path) as f:
+            text = f.read()
+    lines = text.splitlines()
+    width = len(lines[0].split(sep)) if lines else 0
+    for n, line in enumerate(lines[first_data_line - 1:], first_data_line):
+        if line.strip() and len(line.split(sep)) != width:
+            raise InputDataError(f"{len(line.split(sep))} fields where {reference} has {width}", where=f"{path}:{n}")
+    raise InputDataError(otherwise, where=path)
 
 
 # Letter runs an error message keeps in a value's shape (``value_shape``): they say how a date

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trd_spark.errors import InputDataError, header_fields_text
+from trd_spark.errors import InputDataError, header_fields_text, raise_other_width
 from trd_spark.io import bgen_sample_file_candidates
 
 if TYPE_CHECKING:
@@ -187,7 +187,8 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the .sample file: {str(e).splitlines()[0]}", where=sample) from None
     if not isinstance(table.index, pd.RangeIndex) or (table == "").to_numpy().any():
-        _raise_other_width(sample, text)
+        raise_other_width(sample, text, first_data_line=3, reference="the header",  # line 2: the types line
+                          otherwise="a line with another number of fields than the header")
     if "ID_2" not in table.columns:
         raise InputDataError(f"no ID_2 column: {header_fields_text(list(table.columns), ['ID_1', 'ID_2', 'missing', 'sex'])}",
                              where=sample)
@@ -195,20 +196,6 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
         raise InputDataError(f"{'fewer' if len(table) < n_samples else 'more'} samples than the BGEN header's "
                              "sample count", where=sample)  # no count: samples are persons
     return table["ID_2"].tolist()
-
-
-def _raise_other_width(sample: str, text: str | None) -> None:
-    """Raise InputDataError naming the first line of the .sample ``sample`` (or of its ``text``)
-    after the types line whose number of fields differs from the header's (error path only)."""
-    if text is None:
-        with open(sample) as f:
-            text = f.read()
-    lines = text.splitlines()
-    width = len(lines[0].split()) if lines else 0
-    for n, line in enumerate(lines[2:], 3):
-        if line.strip() and len(line.split()) != width:
-            raise InputDataError(f"{len(line.split())} fields where the header has {width}", where=f"{sample}:{n}")
-    raise InputDataError("a line with another number of fields than the header", where=sample)
 
 
 def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> pd.DataFrame:

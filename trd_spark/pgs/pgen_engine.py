@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from trd_spark.errors import InputDataError
+from trd_spark.errors import InputDataError, raise_other_width
 from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
 
 if TYPE_CHECKING:
@@ -288,23 +288,11 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the samples: {str(e).splitlines()[0]}", where=path) from None
     if not isinstance(psam.index, pd.RangeIndex) or (psam["IID"] == "").any():
-        _raise_other_width(path, header.startswith("#"))
+        has_header = header.startswith("#")
+        raise_other_width(path, None, first_data_line=2, reference="the header" if has_header else "the first line",
+                          sep="\t" if has_header and "\t" in header else None,
+                          otherwise="a sample line has an empty IID")
     return psam["IID"].tolist()
-
-
-def _raise_other_width(path: str, has_header: bool) -> None:
-    """Raise InputDataError naming the first line of the .psam / .fam ``path`` whose number of
-    fields differs from its first line's (the header, or a .fam's first sample), else its first
-    sample line with an empty IID (error path only; no ID in the message)."""
-    with open(path) as f:
-        lines = f.read().splitlines()
-    sep = "\t" if has_header and "\t" in lines[0] else None
-    width = len(lines[0].split(sep))
-    first = "the header" if has_header else "the first line"
-    for n, line in enumerate(lines[1:], 2):
-        if line.strip() and len(line.split(sep)) != width:
-            raise InputDataError(f"{len(line.split(sep))} fields where {first} has {width}", where=f"{path}:{n}")
-    raise InputDataError("a sample line has an empty IID", where=path)
 
 
 def block_rows(n_samples: int, block_memory_mb: float) -> int:
