@@ -192,7 +192,7 @@ def test_a_person_gate_tells_nothing_more_of_a_small_count_than_its_label(caplog
             outcomes.add((str(level), outcome, caplog.text.split(":", 3)[-1] if caplog.text else ""))
         assert len({o for o in outcomes if o[0] == str(level)}) == 1, (total, level, outcomes)
     # Exact counts of T or more still decide exactly (the internal record keeps every count).
-    with pytest.raises(InputDataError, match=r"gate g: 20\+ of 20\+ persons; .*\(error at >= 50%\)"):
+    with pytest.raises(InputDataError, match=r"gate g: 20\+ of 20\+ persons; .*phenotypes\.gates\.g\.error"):
         check_gate("g", 30, 40, GateThreshold(error=0.5), what="persons", cause="c", where="s", persons_below=T)
     assert check_gate("g", 30, 4000, GateThreshold(warn=0.01), what="persons", cause="c", where="s",
                       persons_below=T)["level"] == "ok"

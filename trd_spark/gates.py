@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-from trd_spark.config import GateThreshold
+from trd_spark.config import DataGates, GateThreshold
 from trd_spark.errors import InputDataError
 from trd_spark.logs import is_small_count, person_count_text
 
@@ -35,7 +35,8 @@ def check_gate(
     threshold-1 nor one its numbers give by arithmetic (``_shown``: labels only, no share), and
     the gate decides on what the labels leave (``share_range``), so that whether it fired tells
     nothing more about a count of 1 to threshold-1 either; the record (the stage manifest,
-    internal) keeps the exact counts.
+    internal) keeps the exact counts. A person gate's error names its config key, not its level
+    (``_error_level_text``).
     """
     n, total = int(n or 0), int(total or 0)
     share = n / total if total else 0.0
@@ -45,11 +46,38 @@ def check_gate(
     lowest, highest = share_range(n, total, persons_below)
     open_share = "" if lowest == highest else ", which a count read as these labels can reach"
     if n and threshold.error is not None and lowest >= threshold.error:
-        raise InputDataError(f"{message} (error at >= {100 * threshold.error:g}%)", where=where)
+        raise InputDataError(f"{message}{_error_level_text(name, threshold.error, persons_below)}", where=where)
     if n and threshold.warn is not None and highest >= threshold.warn:
         log.warning("%s: %s (warning at >= %s%%%s)", where, message, f"{100 * threshold.warn:g}", open_share)
         record["level"] = WARNING
     return record
+
+
+def _error_level_text(name: str, error: float, persons_below: int | None) -> str:
+    """How a gate's error says why it stopped the run: its level for records ("(error at >=
+    50%)"); for persons the config key that holds the level and what to do, not the level
+    itself. Pasted into a ticket, "(error at >= 50%)" told that a count a later export of the
+    same data may hide is at least half its total; whoever knows the config still reads that
+    from the key, so the report's audit states it too (``known_levels``)."""
+    if persons_below is None:
+        return f" (error at >= {100 * error:g}%)"
+    return (f"; the share reached this gate's error level (phenotypes.gates.{name}.error): fix the input, "
+            f"or raise or unset that level if such data are expected")
+
+
+def known_levels(name: str, record: dict, configured: GateThreshold, persons_below: int) -> list[float]:
+    """The levels (shares) at which a message of person gate ``name`` about the counts of
+    ``record`` (its stage manifest record: ``n``, ``total``) could have been given by a run of
+    the same data: this config's warn and error levels (``configured``) and the defaults'
+    (``config.DataGates``), sorted. An earlier run that stopped at one (the run before the user
+    raised it) leaves its message in a ticket, which tells count >= level x total; the report's
+    audit states the largest level the count reaches (``report.tables.gate_outcomes``). [] for a
+    count of 1 to ``persons_below`` - 1: its gate decides on its label (``share_range``), so no
+    message tells more of it than the label."""
+    if is_small_count(int(record["n"]), persons_below):
+        return []
+    default = getattr(DataGates(), name, GateThreshold())
+    return sorted({level for t in (configured, default) for level in (t.warn, t.error) if level is not None})
 
 
 class CountLabel(NamedTuple):

@@ -28,6 +28,7 @@ import pandas as pd
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
+from trd_spark.gates import known_levels
 from trd_spark.io import Fs, to_tsv
 from trd_spark.layout import (
     EXPORT,
@@ -54,6 +55,7 @@ from trd_spark.report.figures import (
 from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import (
     GATE_CELLS,
+    GENOTYPED_WITHOUT_PERSON,
     HIDDEN_COUNTS_FORMAT,
     NEWER_RECORD_ADVICE,
     QUANTILE_LEVELS,
@@ -587,9 +589,12 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         discovery_significance=cfg.models.discovery_significance,
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
         if t.get("dataset_flow") is not None else None,
-        gates={name: {**g, "warn": getattr(cfg.phenotypes.gates, name).warn} for name, g in (gates or {}).items()
-               if name in GATE_CELLS and isinstance(g, dict)},
-        dataset_gates={ds: {**g, "warn": cfg.phenotypes.gates.genotyped_without_person.warn}
+        gates={name: {**g, "warn": getattr(cfg.phenotypes.gates, name).warn,
+                      "known_levels": known_levels(name, g, getattr(cfg.phenotypes.gates, name), threshold)}
+               for name, g in (gates or {}).items() if name in GATE_CELLS and isinstance(g, dict)},
+        dataset_gates={ds: {**g, "warn": cfg.phenotypes.gates.genotyped_without_person.warn,
+                            "known_levels": known_levels(GENOTYPED_WITHOUT_PERSON, g,
+                                                         cfg.phenotypes.gates.genotyped_without_person, threshold)}
                        for ds, g in (dataset_gates or {}).items() if isinstance(g, dict)},
     )
     safe = suppress_release(rc, threshold)

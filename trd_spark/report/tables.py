@@ -103,16 +103,34 @@ GATE_SLACK = "gate_slack"
 GENOTYPED_WITHOUT_PERSON = "genotyped_without_person"  # the cohort stage's person gate (``dataset_gates``)
 
 
-def _gate_slack(values: dict, key: tuple, gate: dict, n: int, total: int) -> tuple[int, float] | None:
-    """(sign, level) of a gate's outcome read as ``count >= level x total`` (sign 1, it warned)
-    or below (-1), or None where that does not hold on the data (a small count's gate decides on
-    its label: ``gates.share_range``). Adds the slack cell ``key`` to ``values``."""
-    warned, level = gate.get("level") == "warning", float(gate["warn"])
-    slack = n - level * total if warned else level * total - n
-    if slack < 0:
-        return None
-    values[key] = slack
-    return (1 if warned else -1), level
+def gate_outcomes(gate: dict) -> list[tuple[int, float]]:
+    """[(sign, level)] of what a person gate's messages tell of its count, each read as
+    ``count >= level x total`` (sign 1) or ``count < level x total`` (-1), where it holds on the
+    gate's record (``n``, ``total``): its WARNING at ``warn`` (sign 1) or its absence (-1), and
+    the largest of ``known_levels`` its count reaches (sign 1): a level an earlier run of the same
+    data could have stopped or warned at, whose message, pasted into a ticket, told as much
+    (``gates.known_levels``: the configured and default levels, none for a count of 1..T-1). An
+    outcome that does not hold on the record is left out (a small count's gate decides on its
+    label, ``gates.share_range``, and may warn below its level: the warning tells nothing then)."""
+    n, total = int(gate["n"]), int(gate["total"])
+    out: list[tuple[int, float]] = []
+    lower = [float(x) for x in gate.get("known_levels") or [] if n >= float(x) * total]
+    warn = gate.get("warn")
+    if warn is not None and gate.get("level") == "warning" and n >= float(warn) * total:
+        lower.append(float(warn))
+    if lower:
+        out.append((1, max(lower)))
+    if warn is not None and gate.get("level") != "warning" and n < float(warn) * total:
+        out.append((-1, float(warn)))
+    return out
+
+
+def _gate_slack(values: dict, key: tuple, sign: int, level: float, count: float, total: float) -> tuple:
+    """The slack cell of ``count >= level x total`` (``sign`` 1) or below (-1), added to ``values``
+    (>= 0 on the data: ``gate_outcomes`` states only what holds) under ``key`` + the sign."""
+    slack_key = (*key, sign)
+    values[slack_key] = count - level * total if sign == 1 else level * total - count
+    return slack_key
 
 
 def gate_relations(gates: dict[str, dict] | None, values: dict) -> list[dict]:
@@ -121,52 +139,55 @@ def gate_relations(gates: dict[str, dict] | None, values: dict) -> list[dict]:
     WARNING is in the run log tells count >= warn x total, or below. 250 persons, 24 without an
     observation period (hidden: 20..250 to an outsider) and a 10% gate that did not warn put the
     24 in 20..24, and the 30 excluded only for records outside their follow-up then told the 6
-    between the two steps within 6..10. Each such inequality is an equation with a slack cell
-    (``GATE_SLACK``, >= 0, no count: the audit never protects it), stated where it holds on the
-    data (a small count's gate decides on its label and may warn below the level: its relation
-    is then left out, the warning telling nothing the label does not). Adds the slack cells to
-    ``values``. The cohort stage's gate: ``dataset_gate_relations``. ``sex_other`` counts persons
-    of no export cell (all persons with sex 'other'; they need not be genotyped, and those who
-    are share the step 'not in the analysis frame' with others): neither outcome bounds a cell,
-    no relation."""
+    between the two steps within 6..10. So does an error of an earlier run of the same data,
+    pasted into a ticket, at its level (``gate_outcomes``' ``known_levels``). Each such inequality
+    is an equation with a slack cell (``GATE_SLACK``, >= 0, no count: the audit never protects
+    it), stated where it holds on the data (a small count's gate decides on its label and may
+    warn below the level: its relation is then left out, the warning telling nothing the label
+    does not). Adds the slack cells to ``values``. The cohort stage's gate:
+    ``dataset_gate_relations``. ``sex_other`` counts persons of no export cell (all persons with
+    sex 'other'; they need not be genotyped, and those who are share the step 'not in the
+    analysis frame' with others): neither outcome bounds a cell, no relation."""
     out = []
     for name, (n_cell, total_cell) in GATE_CELLS.items():
         g = (gates or {}).get(name)
-        if not g or g.get("warn") is None or n_cell not in values or total_cell not in values:
+        if not g or n_cell not in values or total_cell not in values:
             continue
         n, total = values[n_cell], values[total_cell]
         if (int(g["n"]), int(g["total"])) != (n, total):  # not the counts the export shows
             continue
-        outcome = _gate_slack(values, (GATE_SLACK, name), g, n, total)
-        if outcome is not None:
-            sign, level = outcome
-            out.append({n_cell: sign, total_cell: -sign * level, (GATE_SLACK, name): -1})
+        for sign, level in gate_outcomes(g):
+            slack = _gate_slack(values, (GATE_SLACK, name), sign, level, n, total)
+            out.append({n_cell: sign, total_cell: -sign * level, slack: -1})
     return out
 
 
 def dataset_gate_relations(dataset_gates: dict[str, dict] | None, values: dict) -> list[dict]:
     """``gate_relations`` for the cohort stage's ``genotyped_without_person`` gate
-    (``dataset_gates``: dataset -> record with its ``warn`` level). Its total is the dataset's
-    persons with ancestry and PCs (a step of report.html's genotyped -> analysed table), its count
-    a part of the persons each definition leaves out of its analysis frame (that step less the
-    frame, never shown). A WARNING with a count of T or more tells that part >= level x total, so
-    each definition's removed count is too (1,239 persons, a frame of 1,212 + 7 hidden TRD, 20
-    absent from OMOP and a 1.6% gate that warned put the 7 in 1..7;
-    tests/test_privacy_logs.py); no warning bounds only the part, not the step: no relation.
-    Call after ``dataset_flow_audit``'s cells are in ``values``."""
+    (``dataset_gates``: dataset -> record with its ``warn`` level and ``known_levels``). Its total
+    is the dataset's persons with ancestry and PCs (a step of report.html's genotyped -> analysed
+    table), its count a part of the persons each definition leaves out of its analysis frame (that
+    step less the frame, never shown). A WARNING with a count of T or more tells that part >=
+    level x total, so each definition's removed count is too (1,239 persons, a frame of 1,212 + 7
+    hidden TRD, 20 absent from OMOP and a 1.6% gate that warned put the 7 in 1..7;
+    tests/test_privacy_logs.py); so does an earlier run's error at its level (a default 50%:
+    ``gate_outcomes``); no warning bounds only the part, not the step: no relation. Call after
+    ``dataset_flow_audit``'s cells are in ``values``."""
     out = []
     for ds, g in sorted((dataset_gates or {}).items()):
         total_cell = ("dflow", ds, ALL_DEFINITIONS, str(DatasetFlowStep.WITH_ANCESTRY))
-        if not g or g.get("warn") is None or g.get("level") != "warning" or values.get(total_cell) != int(g["total"]):
+        lower = [level for sign, level in gate_outcomes(g) if sign == 1] if g else []
+        if not lower or values.get(total_cell) != int(g["total"]):
             continue
         n_pre = sum(1 for k in values if k[:3] == ("dflow", ds, ALL_DEFINITIONS))
         removed = sorted(k for k in values if k[:2] == ("dflow_removed", ds) and k[2] != ALL_DEFINITIONS
                          and k[3:] == (n_pre - 1, n_pre))
         for cell in removed:  # the persons with ancestry and PCs less one definition's frame (>= 0)
-            key = (GATE_SLACK, GENOTYPED_WITHOUT_PERSON, ds, cell[2])
-            outcome = _gate_slack(values, key, g, values[cell], values[total_cell])
-            if outcome is not None:
-                out.append({cell: 1, total_cell: -outcome[1], key: -1})
+            if values[cell] < lower[0] * values[total_cell]:  # not a superset of the gate's persons here
+                continue
+            slack = _gate_slack(values, (GATE_SLACK, GENOTYPED_WITHOUT_PERSON, ds, cell[2]), 1, lower[0],
+                                values[cell], values[total_cell])
+            out.append({cell: 1, total_cell: -lower[0], slack: -1})
     return out
 
 
