@@ -57,12 +57,26 @@ def test_a_cohort_tsv_naming_a_column_twice_says_so(spark, tmp_path):
      "a variant line has no REF or no ALT field (fewer fields than the first variant line)"),
     ("pvar", "##x\n#CHROM\tPOS\tID\tREF\tALT\n1\t100\trs1\tA\n", ":3",
      "a variant line has no REF or no ALT field (fewer fields than the first variant line)"),
-], ids=["empty-pvar", "fraction", "beyond-int64-pvar", "beyond-int64-bim", "short-bim-line", "short-pvar-line"])
+    ("bim", "1\trs1\t0\t100\tG\tA\n\n1\trs2\t0\t1.5\tG\tA\n", ":2",
+     "an empty line (plink2 refuses empty lines in a variant list)"),
+    ("bim", "1\trs1\t0\t100\tG\tA\n1\trs2\t0\t200\tG\tA\n   \n", ":3",
+     "an empty line (plink2 refuses empty lines in a variant list)"),
+    ("pvar", "##x\n#CHROM\tPOS\tID\tREF\tALT\n1\t100\trs1\tA\tG\n\n1\t200\trs2\tA\tG\n", ":4",
+     "an empty line (plink2 refuses empty lines in a variant list)"),
+    ("pvar", "\n1 rs1 0 100 G A\n", ":1", "an empty line (plink2 refuses empty lines in a variant list)"),
+    ("bim", "\n\n1\trs1\t100\tG\n", ":3", "4 fields in the first variant line"),
+], ids=["empty-pvar", "fraction", "beyond-int64-pvar", "beyond-int64-bim", "short-bim-line", "short-pvar-line",
+        "blank-line-before-a-bad-bim-line", "blank-bim-line-at-the-end", "empty-pvar-line",
+        "blank-line-before-headerless-pvar", "blank-lines-before-a-short-first-line"])
 def test_a_variant_list_s_bad_position_or_emptiness_names_the_file_and_line(tmp_path, suffix, text, where, problem):
     """The native route's variant index (``pgen_engine.variant_index``). Before (622bca3): an
     empty .pvar raised UnboundLocalError and a position beyond int64 OverflowError (tracebacks
     from our frames, exit 1 for bad input); a fraction named the file but not its line; a line
-    cut short read its missing allele as empty (the variant unmatched, silently)."""
+    cut short read its missing allele as empty (the variant unmatched, silently). An empty or
+    blank line (which plink2 refuses: 'Unexpected interior empty line', also as the file's last
+    line; /usr/bin/plink2 on a .bim and a .pvar, session 24) was skipped, so every later line
+    named in an error was one too low (the 1.5 at line 3 named as line 2) and a file plink2
+    refuses was read; the first variant line's field count named line ``skip + 1`` behind blank lines."""
     from trd_spark.pgs import pgen_engine
 
     (tmp_path / f"g.{suffix}").write_text(text)

@@ -142,11 +142,17 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the variant list: {str(e).splitlines()[0]}", where=path) from None
     # A line cut short reads its missing alleles as empty (pandas pads it): a variant with no REF
-    # or ALT would go unmatched silently, where plink2 refuses the file.
+    # or ALT would go unmatched silently, where plink2 refuses the file. An empty (or blank) line
+    # reads as a row of empty fields (read with skip_blank_lines=False, so that a row's number is
+    # its line's): plink2 refuses it ('Unexpected interior empty line', also at the end of the
+    # file), and skipped it would shift every later line named in an error.
     empty = (table["ref"].to_numpy(object) == "") | (table["alt"].to_numpy(object) == "")
     if empty.any():
-        raise InputDataError("a variant line has no REF or no ALT field (fewer fields than the first variant line)",
-                             where=f"{path}:{int(np.flatnonzero(empty)[0]) + first_line}")
+        at = int(np.flatnonzero(empty)[0])
+        blank = not "".join(str(table[c].iat[at]) for c in ("chrom", "pos", "ref", "alt")).strip()
+        raise InputDataError("an empty line (plink2 refuses empty lines in a variant list)" if blank else
+                             "a variant line has no REF or no ALT field (fewer fields than the first variant line)",
+                             where=f"{path}:{at + first_line}")
     table["variant_idx"] = np.arange(len(table), dtype=np.int64)
     if table["alt"].str.contains(",", regex=False).any():
         alts = table["alt"].str.split(",")
@@ -188,7 +194,8 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     if line.startswith("#CHROM"):
         header = line.rstrip("\n").split("\t")
         cols = ["#CHROM", "POS", "REF", "ALT", *(["ID"] if "ID" in header else [])]
-        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False)
+        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
+                           skip_blank_lines=False)
         pvar = pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt", "ID": "rsid"})
         if "rsid" not in pvar.columns:
             pvar["rsid"] = None
@@ -206,15 +213,15 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
     ``path:line`` for another field count; pandas errors (a later line with another count)
     propagate to the caller's one-line error."""
     with open(path) as f:
-        first = next((line for i, line in enumerate(f) if i >= skip and line.strip()), "")
+        at, first = next(((i, line) for i, line in enumerate(f) if i >= skip and line.strip()), (skip, ""))
     n = len(first.split())
     if n not in (5, 6):
         raise InputDataError(f"{n} fields in the first variant line; a .bim-ordered variant list has 6 "
-                             "(CHROM ID CM POS A1 A2) or 5 (no CM)", where=f"{path}:{skip + 1}")
+                             "(CHROM ID CM POS A1 A2) or 5 (no CM)", where=f"{path}:{at + 1}")
     cols = [0, 1, 3, 4, 5] if n == 6 else [0, 1, 2, 3, 4]
     names = ["chrom", "id", "cm", "pos", *alleles] if n == 6 else ["chrom", "id", "pos", *alleles]
     return pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
-                       keep_default_na=False)
+                       keep_default_na=False, skip_blank_lines=False)  # a blank line: a row (variant_index)
 
 
 # PLINK's chromosome code 0 (unplaced), as a .bim/.pvar/BGEN writes it.
