@@ -107,7 +107,7 @@ def entries_layout(path: str) -> EntriesLayout:
     return EntriesLayout(parts, tuple(int(c) for c in counts), etype.group(1) != "+")
 
 
-def _varint(data: bytes, p: int) -> tuple[int, int]:
+def _varint(data: bytes | bytearray, p: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         byte = data[p]
@@ -118,17 +118,92 @@ def _varint(data: bytes, p: int) -> tuple[int, int]:
             return value, p
 
 
-def _decompress(raw: bytes) -> bytes:
+def _decompress(raw: bytes) -> bytearray:
+    """A part file's bytes (module doc's blocks) decompressed into one buffer, each zstd frame
+    written straight into its place (one copy, no list of pieces joined)."""
     import pyarrow as pa
 
     codec = pa.Codec("zstd")
-    out, p = [], 0
+    view = memoryview(raw)
+    frames, p, total = [], 0, 0
     while p < len(raw):
         length, p = _varint(raw, p)
         size = int.from_bytes(raw[p:p + 4], "little")
-        out.append(codec.decompress(raw[p + 4:p + length], decompressed_size=size).to_pybytes())
+        frames.append((p + 4, p + length, total, size))
+        total += size
         p += length
+    out = bytearray(total)
+    into = memoryview(out)
+    for start, end, at, size in frames:
+        into[at:at + size] = memoryview(codec.decompress(view[start:end], decompressed_size=size)).cast("B")
+    return out
+
+
+def _varint_bytes(value: int) -> bytes:
+    """``value`` (>= 0) as LEB128, the bytes ``_varint`` reads."""
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+# A byte of the stream with every 0x01 written 0x00 0x01 (``_bed_rows_widened``), read as the
+# call after an entry's field-missing byte -> PLINK 2-bit code: 1 (a missing GT) -> 01, the
+# calls 4, 12, 20 -> 11, 10, 00; 255: not written here.
+_WIDENED_CODE = _PLINK_CODE.copy()
+_WIDENED_CODE[1] = _MISSING
+# Rows per step of ``_bed_rows_widened``'s checks: their temporaries stay a few entries per row x this.
+_ROWS_PER_STEP = 1024
+
+
+def _bed_rows_widened(data: bytearray, keep: np.ndarray, n_rows: int, optional_elements: bool) -> bytes | None:
+    """``bed_rows``' bytes for a part whose rows all hold one-byte calls and no filtered entry,
+    parsed for every row at once; None when the part is not such a part (``bed_rows`` then
+    parses it row by row, which names what it found).
+
+    Why it is exact: in the stream with each byte 0x01 written as 0x00 0x01 (``bytes.replace``,
+    C speed), an entry is 2 bytes whether its GT is missing (``1`` -> ``0 1``) or present (``0
+    c``, c a one-byte call >= 2), so each row is the same width: its widened header (``1``,
+    the array length, the element-missing bytes, all 0) and 2n bytes. A row that is not (a call
+    of two bytes, a call 0 or 1, a filtered entry's missing bit) changes a row's width or puts
+    a byte other than 0 where a field-missing byte belongs, or a byte >= 128 where a call
+    belongs: the total length, every row's header and every entry's two bytes are checked. A
+    widened pair ``0 1`` can only come from a missing GT and ``0 c`` (c >= 2) only from a call
+    c, so the checked rows read as the row-by-row parse reads them."""
+    if len(data) < 2 or data[0] != 1:
+        return None
+    n, _ = _varint(data, 1)
+    header = np.frombuffer((b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8 if optional_elements else 0))
+                           .replace(b"\x01", b"\x00\x01"), np.uint8)
+    width = len(header) + 2 * n
+    widened = data.replace(b"\x01", b"\x00\x01")
+    if len(widened) != n_rows * width + 1 or widened[-1] != 0:
+        return None
+    rows = np.frombuffer(widened, np.uint8, n_rows * width).reshape(n_rows, width)
+    out: list[bytes] = []
+    for first in range(0, n_rows, _ROWS_PER_STEP):
+        step = rows[first:first + _ROWS_PER_STEP]
+        pairs = step[:, len(header):].reshape(len(step), n, 2)
+        if not (step[:, :len(header)] == header).all() or pairs[:, :, 0].any() or (pairs[:, :, 1] >= 128).any():
+            return None
+        wanted = keep[(keep >= first) & (keep < first + len(step))] - first
+        if len(wanted):
+            codes = _WIDENED_CODE[pairs[wanted, :, 1]]
+            if (codes == 255).any():
+                raise NotDecodable("a call other than unphased diploid 0/0, 0/1, 1/1")
+            out.append(_pack(codes))
     return b"".join(out)
+
+
+def _pack(codes: np.ndarray) -> bytes:
+    """PLINK 1 .bed rows (4 codes a byte, the first in the low bits, each row padded to whole
+    bytes) of ``codes`` (rows x samples of 2-bit codes, uint8)."""
+    padded = np.concatenate([codes, np.zeros((len(codes), -codes.shape[1] % 4), np.uint8)], axis=1)
+    q = padded.reshape(len(codes), -1, 4)
+    return (q[:, :, 0] | q[:, :, 1] << 2 | q[:, :, 2] << 4 | q[:, :, 3] << 6).tobytes()
 
 
 def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool = True) -> bytes:
@@ -136,9 +211,17 @@ def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool =
     file ``part``, 0-based) of one entries part file of ``n_rows`` rows (``optional_elements``:
     ``EntriesLayout``'s). Raises NotDecodable (module doc) for a wanted row's call, and for any
     row whose bytes do not parse exactly (a call of two bytes or more, i.e. >= 128, anywhere).
-    Rows after the last wanted one are still parsed: the part's row count and end are checked."""
+    Rows after the last wanted one are still parsed: the part's row count and end are checked.
+    Every row at once (``_bed_rows_widened``: ~5x less CPU than row by row, session 24) when
+    every call is one byte and no entry is filtered, else row by row."""
     with open(part, "rb") as f:
         data = _decompress(f.read())
+    try:
+        fast = _bed_rows_widened(data, keep, n_rows, optional_elements)
+    except NotDecodable as e:
+        raise NotDecodable(f"{part}: {e}") from None
+    if fast is not None:
+        return fast
     a = np.frombuffer(data, np.uint8)
     out: list[bytes] = []
     wanted = set(keep.tolist())
@@ -172,8 +255,7 @@ def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool =
         if row in wanted:
             if (codes == 255).any():
                 raise NotDecodable(f"{part}: a call other than unphased diploid 0/0, 0/1, 1/1")
-            padded = np.concatenate([codes, np.zeros(-n % 4, np.uint8)]).reshape(-1, 4)
-            out.append((padded[:, 0] | padded[:, 1] << 2 | padded[:, 2] << 4 | padded[:, 3] << 6).tobytes())
+            out.append(_pack(codes[None, :]))
         row += 1
     if row != n_rows or p + 1 != len(a) or a[p] != 0:
         raise NotDecodable(f"{part}: {row} rows parsed of {n_rows}, or bytes after the last row")
