@@ -62,6 +62,19 @@ def test_every_command_has_a_description_examples_and_exit_codes(capsys, command
     assert "exit codes:" in out
 
 
+def test_every_option_of_every_command_says_what_it_does(capsys):
+    """--log-level was listed bare in every command's help (new-user trial, session 24): now each
+    option of each command has its help text, and --log-level names its default."""
+    import argparse
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [f"{name} {a.option_strings[0]}" for name, p in sub.choices.items() for a in p._actions
+            if a.option_strings and a.help is None]
+    assert bare == []
+    assert "least severe log records shown on the console (default: INFO)" in " ".join(help_text(capsys, "run").split())
+    assert "(default: WARNING)" in " ".join(help_text(capsys, "explain").split())
+
+
 def test_stage_commands_are_described_too(capsys):
     out = help_text(capsys, "models")
     assert "Run the models stage only" in out and "trd-spark models --config conf/aou.yaml --force" in out

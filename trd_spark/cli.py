@@ -113,6 +113,14 @@ def _sub(sub, name: str, help_text: str, description: str, examples: list[str]) 
 CONFIG_HELP = "config YAML (default: the embedded toy config conf/toy.yaml)"
 
 
+def _log_level(p: argparse.ArgumentParser, default: str) -> None:
+    """``--log-level``: the least severe records the console shows (``logs.configure_logging``;
+    a run's log file keeps its own, from DEBUG); ``default``: the command's own (INFO for those
+    that report progress, WARNING for those that print a result)."""
+    p.add_argument("--log-level", default=default, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="least severe log records shown on the console (default: %(default)s)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--release", help="override the config's release name; 'latest' = the newest "
@@ -120,7 +128,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master (local[N], local-cluster[..], spark://h:p, yarn)")
     p.add_argument("--force", action="store_true", help="rerun stages even if their outputs are up to date")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "INFO")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--stage", choices=STAGES, help="only this stage")
     p.add_argument("--master", help="override spark.master (Spark starts only for gs:// / hdfs:// outputs or inputs)")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "WARNING")
 
     p = add("toy-data", "write deterministic toy data (VCF, scoring files, OMOP)")
     p.add_argument("--out", required=True, help="output directory")
@@ -164,13 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", type=int, default=2000, help="variant sites to simulate (default: %(default)s)")
     p.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same files "
                    "(default: %(default)s)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "INFO")
 
     p = add("releases", "list the releases found under releases.input_root and their state")
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master (Spark starts only for gs:// / hdfs:// outputs)")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "WARNING")
 
     p = add("compare-releases", "compare two releases' results (cohort sizes, PGS, ORs/HRs)")
     p.add_argument("release_a")
@@ -178,20 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "INFO")
 
     p = add("check-config", "validate a config and print it resolved (paths after {release} / ${VAR})")
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--release", help="override the config's release name (substituted into {release} paths)")
     p.add_argument("--output-root", help="override the config's output_root")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "WARNING")
 
     p = add("download-scores", "fetch the trait panel's harmonised scoring files from the PGS Catalog")
     p.add_argument("--config", help=CONFIG_HELP)
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "INFO")
 
     p = add("java", "print the JAVA_HOME the pipeline uses (system 11/17 or bundled)")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(p, "WARNING")
     return parser
 
 
