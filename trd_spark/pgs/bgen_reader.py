@@ -258,13 +258,62 @@ def _from_bgi(files: BgenFiles) -> pd.DataFrame:
     size = os.path.getsize(files.path)
     with open(files.path, "rb") as f:
         first = f.read(1000)
-    if meta is not None and (int(meta[0]) != size or bytes(meta[1]) != first):
+    problem = _bgi_metadata_problem(meta)
+    if not problem and (meta[0] != size or meta[1] != first):
         raise InputDataError(f"the index describes another file ({meta[0]} bytes; the BGEN has {size}): re-index "
                              "it (`bgenix -g FILE -index -clobber`) or remove it", where=where)
+    problem = problem or _bgi_variant_problem(table, files.first_variant, size)
+    if problem:
+        raise InputDataError(f"a malformed bgenix index: {problem}; re-index it (`bgenix -g FILE -index -clobber`) "
+                             "or remove it", where=where)
     if len(table) != files.n_variants:
         raise InputDataError(f"the index lists {len(table)} variants, the BGEN header {files.n_variants}: re-index "
                              "it (`bgenix -g FILE -index -clobber`)", where=where)
     return table
+
+
+# The bgenix index's Variant columns as ``_from_bgi`` names them, and what each must hold.
+_BGI_INTEGERS = {"pos": "position", "n_alleles": "number_of_alleles", "offset": "file_start_position",
+                 "size": "size_in_bytes"}
+_BGI_TEXTS = {"chrom": "chromosome", "rsid": "rsid", "a1": "allele1"}
+
+
+def _bgi_metadata_problem(meta: tuple | None) -> str | None:
+    """What is wrong with a bgenix index's Metadata row ``meta`` (file_size, first_1000_bytes),
+    or None: SQLite keeps a value of any type in any column, and ``int()``/``bytes()`` of a
+    wrong one was a traceback. Source: bgenix's schema (Metadata: file_size INT,
+    first_1000_bytes BLOB)."""
+    if meta is None:
+        return "its Metadata table has no row (it cannot be checked against the BGEN)"
+    if not isinstance(meta[0], int) or isinstance(meta[0], bool):
+        return "Metadata file_size is not an integer"
+    if not isinstance(meta[1], bytes):
+        return "Metadata first_1000_bytes is not a blob"
+    return None
+
+
+def _bgi_variant_problem(table: pd.DataFrame, first_variant: int, file_size: int) -> str | None:
+    """What is wrong with a bgenix index's Variant rows ``table`` (in file order, numbered 1..;
+    of an index whose Metadata describes this file), or None: a value of another type was a
+    traceback further on, a byte range outside the variant blocks a read of the wrong bytes in a
+    Spark task. Source: bgenix's schema (Variant: NOT NULL columns, allele2 nullable)."""
+    for col, name in _BGI_INTEGERS.items():
+        values = table[col]
+        if len(values) and not pd.api.types.is_integer_dtype(values.dtype):  # a NULL or a text: float / object
+            bad = ~values.map(lambda v: isinstance(v, int) and not isinstance(v, bool)).to_numpy(bool)
+            return f"Variant {name} is not an integer in row {int(np.flatnonzero(bad)[0]) + 1 if bad.any() else '?'}"
+    for col, name in _BGI_TEXTS.items():
+        bad = ~table[col].map(lambda v: isinstance(v, str)).to_numpy(bool)
+        if bad.any():
+            return f"Variant {name} is not a text in row {int(np.flatnonzero(bad)[0]) + 1}"
+    start = table["offset"].to_numpy(np.int64)
+    end = start + table["size"].to_numpy(np.int64)
+    outside = (start < first_variant) | (table["size"].to_numpy(np.int64) <= 0) | (end > file_size) | \
+        np.r_[False, start[1:] < end[:-1]]
+    if outside.any():
+        return (f"Variant row {int(np.flatnonzero(outside)[0]) + 1}'s byte range (file_start_position, size_in_bytes) "
+                "is not inside the BGEN's variant blocks or overlaps the row before")
+    return None
 
 
 def _from_headers(files: BgenFiles) -> pd.DataFrame:
