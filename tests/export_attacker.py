@@ -630,3 +630,39 @@ def html_counts_beyond_exports(page: str, tsvs: dict, threshold: int = 20) -> li
                 for j in (i + 1, i + 2):
                     check(f"forest '{label[:40]}' {t}", texts[j], shown)
     return out
+
+
+def group_sizes_from_score_moments(dist, threshold: int = 20) -> dict:
+    """The moments attack on ``pgs_distribution.tsv`` (exported text): the scores are per SD over
+    the dataset's persons (``overall`` standardisation: mean 0, sample SD 1), so over the groups
+    of a dataset and score sum(n x mean) = 0 and sum((n - 1) sd^2 + n mean^2) = N - 1, N = sum(n).
+    With every other group's n, mean and sd shown, the hidden groups' sum(n x mean) is A = -(the
+    shown groups') and their sum((n - 1) sd^2 + n mean^2) is R = N - 1 - (the shown groups'); by
+    Cauchy-Schwarz R >= A^2 / n_hidden, so n_hidden >= A^2 / R (R = n_shown + n_hidden - 1 - B:
+    solved as a quadratic in n_hidden). A single hidden group of "<T" then lies in
+    [bound, T - 1]. Returns {(dataset, pgs_id, ancestry): (low, high)} where that interval is
+    narrower than "<T" says (width < T - 2); a dataset and score with a shown group lacking its
+    mean or sd gives no equation and is skipped."""
+    import pandas as pd
+
+    out = {}
+    for (ds, pgs), g in dist.groupby(["dataset", "pgs_id"]):
+        n_text = g["n"].astype(str)
+        shown = n_text.str.fullmatch(r"\d+")
+        hidden = g[~shown]
+        if len(hidden) != 1 or not str(hidden["n"].iloc[0]).startswith("<"):
+            continue
+        n = pd.to_numeric(g.loc[shown, "n"])
+        mean, sd = pd.to_numeric(g.loc[shown, "mean"], errors="coerce"), pd.to_numeric(g.loc[shown, "sd"], errors="coerce")
+        if mean.isna().any() or sd.isna().any():
+            continue
+        a = -float((n * mean).sum())
+        b = float(((n - 1) * sd**2 + n * mean**2).sum())
+        # n_h^2 + (n_shown - 1 - b) n_h - a^2 >= 0
+        p = float(n.sum()) - 1 - b
+        low = (-p + np.sqrt(p * p + 4 * a * a)) / 2
+        high = int(str(hidden["n"].iloc[0])[1:]) - 1
+        low = max(1.0, low)
+        if high - low < threshold - 2 - 1e-6:
+            out[(ds, pgs, hidden["ancestry"].iloc[0])] = (low, float(high))
+    return out

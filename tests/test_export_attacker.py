@@ -647,3 +647,41 @@ def test_score_gaps_read_every_pair_of_a_groups_models_across_scores():
                        ("score_gap", n["P1"], n["P2"]): 7}
     assert a.interval(("score_gap", n["P1"], n["P2"])) == pytest.approx((7, 7))
     assert not a.determined(("score_gap", n["P1"], n["P3"]))
+
+
+def test_score_means_and_sds_give_no_hidden_ancestry_group_size():
+    """Privacy round 13, item 3: pgs_distribution.tsv shows each ancestry group's n, mean and sd
+    of the score per SD, standardised over the dataset's persons (``overall``: mean 0, sample SD
+    1). Then sum(n x mean) = 0 and sum((n - 1) sd^2 + n mean^2) = N - 1 over the groups, and with
+    every other group shown a hidden group's n x mean is known: 12 EAS persons 1.9 SD above the
+    rest, with 25 persons lacking the score (so the group sizes do not add up to the dataset and
+    the linear audit hides no other group), read as 10.1..19 (``group_sizes_from_score_moments``,
+    Cauchy-Schwarz). The largest shown group of a dataset and score with a hidden group now shows
+    no mean or sd (``tables.moment_complements``): nothing is left to bound."""
+    from export_attacker import group_sizes_from_score_moments
+
+    persons = simulate_persons()
+    persons.loc[persons.ancestry == "EAS", "P1"] += 2.0
+    index = persons.groupby(["dataset", "definition"]).cumcount()
+    persons.loc[(persons.dataset == "big") & (index >= 600) & (index < 625), "P1"] = np.nan  # non-MDD
+    persons["P1"] = persons.groupby(["dataset", "definition"])["P1"].transform(lambda x: (x - x.mean()) / x.std())
+    rc = release_from_persons(persons)
+    first = persons[(persons.definition == "A") & persons.P1.notna()]
+    dist = (first.groupby(["dataset", "ancestry"])["P1"].agg(n="size", mean="mean", sd="std").reset_index()
+            .assign(pgs_id="P1")[["dataset", "ancestry", "pgs_id", "n", "mean", "sd"]])
+    assert dist.set_index(["dataset", "ancestry"]).loc[("big", "EAS"), "n"] == 12
+    # Only the counts the groups are tied to (statuses, flow): models and curves cost LP time here.
+    rc = ReleaseCounts(**{**rc.__dict__, "pgs_distribution": dist, "logistic": rc.logistic.iloc[:0], "cox": None,
+                          "km_curves": None})
+    shown = exported(suppress_release(rc, T))["pgs_distribution"].set_index(["dataset", "ancestry"])
+    assert shown.loc[("big", "EAS"), "n"] == "<20" and shown.loc[("big", "AFR"), "mean"] != "nan"
+
+    # Control: the largest group's mean and sd as computed (what c765c14 exported) give EAS away.
+    before = shown.copy()
+    internal = dist.set_index(["dataset", "ancestry"])
+    before.loc[("big", "EUR"), ["mean", "sd"]] = internal.loc[("big", "EUR"), ["mean", "sd"]].astype(str).tolist()
+    (lo, hi), = [v for k, v in group_sizes_from_score_moments(before.reset_index(), T).items() if k[0] == "big"]
+    assert 10 <= lo <= 12 <= hi == 19, (lo, hi)
+
+    assert shown.loc[("big", "EUR"), "mean"] == "nan" and shown.loc[("big", "EUR"), "sd"] == "nan"
+    assert group_sizes_from_score_moments(shown.reset_index(), T) == {}

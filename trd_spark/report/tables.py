@@ -1187,6 +1187,29 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
 QUANTILE_LEVELS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 
 
+def moment_complements(dist: pd.DataFrame, hidden: list[bool]) -> pd.Series:
+    """Rows of ``dist`` (pgs_distribution: dataset, ancestry, pgs_id, n, mean, sd, ...) whose mean
+    and sd are hidden with the groups whose size is hidden (``hidden``, positional): per dataset
+    and score with a hidden group, its largest shown group. The scores are per SD over the
+    dataset's persons (``cohort.frame.standardise_pgs``, ``overall``: mean 0, sample SD 1), so the
+    groups' n x mean add up to 0 and their (n - 1) sd^2 + n mean^2 to N - 1: with every other
+    group's n, mean and sd shown, a hidden group's n x mean is known, and Cauchy-Schwarz bounds its
+    size from below (12 EAS persons 1.9 SD above the rest, 25 persons lacking the score so that
+    the group sizes do not add up to the dataset: 10.1..19; ``tests/export_attacker.py``
+    ``group_sizes_from_score_moments``). A mean left free leaves no equation; the largest group's,
+    so that its n, fixed, cannot stand in for the hidden one either (hiding a group like the hidden
+    one, n x mean and spread alike, would bound their sum, hence the hidden one, less the shown
+    n). Its quantiles stay (their centre tells its mean to within far more than a small group's
+    n x mean). Returns a boolean Series on ``dist``'s index."""
+    hidden_s = pd.Series(hidden, index=dist.index, dtype=bool)
+    out = pd.Series(False, index=dist.index, dtype=bool)
+    for _, g in dist.groupby(["dataset", "pgs_id"], sort=False):
+        shown = g[~hidden_s[g.index]]
+        if hidden_s[g.index].any() and len(shown):
+            out[pd.to_numeric(shown["n"]).idxmax()] = True
+    return out
+
+
 def quantile_shown(n: int, level: float, threshold: int) -> bool:
     """Whether the ``level`` quantile (0..1) of a group of ``n`` persons may be published: true
     when n x min(level, 1 - level) >= threshold + 1. Spark's ``percentile_approx`` returns the
@@ -1314,6 +1337,7 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # individual values).
         dist[stats] = dist[stats].astype(float)
         dist.loc[small, stats] = float("nan")
+        dist.loc[moment_complements(dist, small), [c for c in ("mean", "sd") if c in dist.columns]] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
         # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
         # ``threshold`` persons strictly below and above it (``quantile_shown``).
