@@ -273,6 +273,7 @@ def variant_matches_frame(hl: hl_types, matches: hl_types.Table, dataset: str) -
         other_allele=matches.other_allele,
         effect_weight=matches.effect_weight,
         match_type=matches.match_type,
+        multiallelic=hl.literal(False),  # not flagged by the oracle (the stage's matcher is tested for it)
     )
     return log.to_spark().select(*PGS_VARIANT_MATCHES.names)
 

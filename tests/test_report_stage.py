@@ -36,7 +36,7 @@ def report(spark, tmp_path_factory):
     with publish_stage(spark, cfg, "phenotypes") as w:
         w.write_table("cohort_flow", spark.createDataFrame(FLOW, COHORT_FLOW.struct), COHORT_FLOW)
     match = [
-        (ds, p, "trait", "sleep", 100, 90, 80, 10, 0, 5, 5, 0, 0.9)  # n_unreadable 0
+        (ds, p, "trait", "sleep", 100, 90, 80, 10, 0, 5, 5, 0, 0.9, 0)  # n_unreadable 0, n_matched_multiallelic 0
         for ds in ("discovery", "replication_wgs") for p in PGS_IDS
     ]
     with publish_stage(spark, cfg, "pgs") as w:

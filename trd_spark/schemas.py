@@ -83,6 +83,8 @@ PGS_MATCH_SUMMARY = _s(
     ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover)"),
     ("n_unreadable", L, "variants at a locus whose multi-allelic genotype row the reader skips (BGEN; WARNING)"),
     ("matched_fraction", D, "n_matched / n_variants"),
+    ("n_matched_multiallelic", L, "of n_matched, variants scored at a multi-allelic genotype site (its alts in one "
+                                  "row or given split; pgsc_calc leaves these out by default, plink2 scores them)"),
 )
 
 PGS_VARIANT_MATCHES = _s(
@@ -98,6 +100,7 @@ PGS_VARIANT_MATCHES = _s(
     ("effect_weight", D, "weight from the scoring file"),
     ("match_type", S, "ref_alt | alt_ref | ref_alt_flipped | alt_ref_flipped | ambiguous_dropped | not_found | "
                       "liftover_failed | multiallelic_unreadable"),
+    ("multiallelic", B, "the variant is scored at a multi-allelic genotype site (false when not matched)"),
 )
 
 # ---------------------------------------------------------------------------- phenotypes stage

@@ -628,9 +628,11 @@ class ScoreLabel:
 
 
 def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Sequence[str],
-                  labels: dict[str, ScoreLabel]) -> pd.DataFrame:
+                  labels: dict[str, ScoreLabel], multiallelic: Sequence[int] | np.ndarray | None = None,
+                  ) -> pd.DataFrame:
     """PGS_MATCH_SUMMARY rows (one per score, in ``pgs_ids`` order) from the count of each
-    match type per pgs_id (scores absent from ``by_score`` get zeros)."""
+    match type per pgs_id (scores absent from ``by_score`` get zeros) and ``multiallelic``, the
+    matched variants at a multi-allelic site per score in ``pgs_ids`` order (None: zeros)."""
     counts = pd.DataFrame(
         [{"pgs_id": pgs_id, "n_variants": sum(c.values()), **{f"n_{t}": c.get(t, 0) for t in MATCH_TYPES}}
          for pgs_id, c in by_score.items()],
@@ -652,6 +654,8 @@ def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Se
         "n_unreadable": counts["n_multiallelic_unreadable"].to_numpy(),
     })
     out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
+    out["n_matched_multiallelic"] = np.zeros(len(out), np.int64) if multiallelic is None else \
+        np.asarray(multiallelic, dtype=np.int64)
     return out[PGS_MATCH_SUMMARY.names]
 
 
@@ -887,6 +891,23 @@ def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: 
     return pd.Series(other, dtype=object)
 
 
+def multiallelic_rows(rows: pd.DataFrame) -> np.ndarray:
+    """True on each genotype row that is one alt of a multi-allelic site: another row has the
+    same contig, position and REF as their file writes them (``file_rows``: the alts of one
+    VCF/MT record split by Hail, or a site given split, one line per alt) and another alt
+    (``*`` counts). pgsc_calc flags such target variants ``is_multiallelic`` and by default
+    leaves them out; here they are scored (plink2's rule) and counted
+    (``n_matched_multiallelic``). An empty ``rows`` gives an empty array."""
+    out = np.zeros(len(rows), dtype=bool)
+    g_position, g_ref, g_alt = file_rows(rows)
+    at = np.flatnonzero(_shared_positions(g_position))  # only shared positions can hold one
+    if len(at):
+        f = pd.DataFrame({"contig": rows["contig"].to_numpy(object)[at], "gp": g_position[at], "gr": g_ref[at],
+                          "ga": g_alt[at]})
+        out[at] = f.groupby(["contig", "gp", "gr"], sort=False)["ga"].transform("nunique").to_numpy() > 1
+    return out
+
+
 def _shared_positions(position: np.ndarray) -> np.ndarray:
     """True on each genotype row whose position (as the file writes it, any contig) is also
     another row's: a superset of the rows sharing their (contig, position)."""
@@ -1069,7 +1090,8 @@ def match_sites_frame(
     allele loses), ``other_ref_rows`` (tuple of ``rows`` indices holding the site's REF as
     their alt, whose REF copies it loses: ``_swapped_row_sites``) and
     ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the
-    locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``)."""
+    locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``) and
+    ``multiallelic`` (bool: a used match on one alt of a multi-allelic site, ``multiallelic_rows``)."""
     rows = upper_case_alleles(rows)
     s = rsid_duplicates(place_sites_by_rsid(sites, rows), duplicate_variants).reset_index(drop=True)
     n = len(s)
@@ -1196,7 +1218,9 @@ def match_sites_frame(
     other, other_ref = _swapped_row_sites(rows, matched_row, match_type, other)
     out = s.assign(match_type=match_type, matched_row=matched_row, effect_is_ref=effect_is_ref,
                    other_alt_rows=other.set_axis(s.index), other_ref_rows=other_ref.set_axis(s.index),
-                   duplicate_genotype_rows=n_pairs - n_distinct)
+                   duplicate_genotype_rows=n_pairs - n_distinct,
+                   multiallelic=(matched_row >= 0) & (multiallelic_rows(rows)[np.maximum(matched_row, 0)]
+                                                       if len(rows) else False))
     out.attrs = dict(s.attrs)
     return matched_duplicates(out, rows, duplicate_variants, checked=~missing_code_site)
 
@@ -1341,7 +1365,13 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
         counts[:, common] -= counts[:, j]
     by_score = {p: {MATCH_TYPES[j]: int(c) for j, c in enumerate(counts[i]) if c}
                 for i, p in enumerate(m.pgs_ids) if counts[i].any()}
-    return summary_frame(by_score, dataset, m.pgs_ids, labels)
+    multi = np.zeros(k, dtype=np.int64)
+    if "multiallelic" in m.sites:  # sites matched by match_sites_frame (a hand-made frame may lack it)
+        at = np.flatnonzero(m.sites["multiallelic"].to_numpy(bool))
+        lengths = bounds[at + 1] - bounds[at]
+        members = np.repeat(bounds[at] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        multi = np.bincount(score[members], minlength=k)
+    return summary_frame(by_score, dataset, m.pgs_ids, labels, multi)
 
 
 def _bincount_in_chunks(values: np.ndarray, k: int, chunk: int = 1 << 20) -> np.ndarray:
@@ -1376,6 +1406,8 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
         "other_allele": take("other_allele"),
         "effect_weight": m.members["effect_weight"].to_numpy(np.float64),
         "match_type": take("match_type"),
+        "multiallelic": (s["multiallelic"].to_numpy(bool)[at] if "multiallelic" in s
+                         else np.zeros(len(at), dtype=bool)),
     }, copy=False)[PGS_VARIANT_MATCHES.names]
 
 
