@@ -32,6 +32,14 @@ Layout read (``entries/rows/metadata.json.gz`` of the MatrixTable; anything else
 Only those three calls and a missing GT are written (PLINK codes 11, 10, 00 and 01 with A1 =
 alt); a missing array element (a filtered entry), a phased or non-diploid call or another allele
 raises ``NotDecodable``.
+
+Why GT alone (session 24): with other entry fields (GQ, DP, AD, as All of Us's MatrixTables carry;
+Hail 0.2.139 writes ``+EBaseStruct{GT:..,GQ:EVarint,DP:+EVarint}``-like elements) each element
+holds its optional fields' missing bits and every present field's LEB128 or array, so where an
+element ends depends on its own bytes: no byte rewrite makes the elements one width, as
+``_bed_rows_widened`` does for GT alone, and the parse becomes a scan element by element, in
+Python ~800 ns per element (measured under load) against ~40 ns per entry for Hail's writer.
+Such MatrixTables are refused (``UnknownLayout``) and Hail's writer exports them.
 """
 
 from __future__ import annotations
