@@ -48,7 +48,8 @@ def test_help_says_which_exit_code_a_refused_directory_gives(capsys, tmp_path):
     (StorageError) only: the lines for 2 and 9 now say which is which."""
     assert main(["run", "--release", "C" * 300, "--output-root", str(tmp_path / "out")]) == 2
     assert "ConfigError" in capsys.readouterr().err
-    lines = {int(m[1]): m[2] for m in re.finditer(r"^  (\d+) +(.*)$", help_text(capsys), re.M)}
+    text = re.sub(r"\n {11}(?=\S)", " ", help_text(capsys))  # an exit code's wrapped text, joined
+    lines = {int(m[1]): m[2] for m in re.finditer(r"^  (\d+) +(.*)$", text, re.M)}
     assert "a release name over the file system's name limit" in lines[2]
     assert "during a run" in lines[9] and "before the run starts" not in lines[9]
 
@@ -73,6 +74,20 @@ def test_every_option_of_every_command_says_what_it_does(capsys):
     assert bare == []
     assert "least severe log records shown on the console (default: INFO)" in " ".join(help_text(capsys, "run").split())
     assert "(default: WARNING)" in " ".join(help_text(capsys, "explain").split())
+
+
+@pytest.mark.parametrize("command", ["run", "releases"])
+def test_the_description_and_exit_codes_fit_the_terminal(capsys, monkeypatch, command):
+    """The description and each exit code's text were single lines of up to 330 characters
+    (new-user trial, session 24): wrapped to the terminal now (80 columns here), an exit code's
+    text continuing under its text; the examples stay one line each (copied as they are)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    out = help_text(capsys, command)
+    description = out.split("\n\n")[1]
+    codes = out[out.index("exit codes:"):]
+    assert max(len(line) for line in (description + "\n" + codes).splitlines()) <= 78
+    assert re.search(r"^  2        ConfigError: .*\n {11}\S", codes, re.M)
+    assert all(f"\n  {e}\n" in out for e in COMMANDS[command][1])
 
 
 def test_stage_commands_are_described_too(capsys):

@@ -17,9 +17,11 @@ import functools
 import logging
 import math
 import os
+import re
 import shlex
 import signal
 import sys
+import textwrap
 import threading
 import time
 import warnings
@@ -101,13 +103,33 @@ def exit_codes_help() -> str:
     return "\n".join(lines)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """A command's description and epilog kept line by line (the examples and the exit-code
+    table) as ``RawDescriptionHelpFormatter`` keeps them, but a description line or an exit
+    code's line longer than the terminal is wrapped, an exit code's text continuing under its
+    text (they were single lines of up to 330 characters). Example lines are never wrapped:
+    they are copied as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out = []
+        for line in text.splitlines():
+            code = re.match(r"  [\d/]+ +", line)
+            if len(line) > width and (code or not line.startswith(" ")):
+                hang = " " * (code.end() if code else 0)
+                out.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent + hang,
+                                         break_long_words=False, break_on_hyphens=False))
+            else:
+                out.append(indent + line)
+        return "\n".join(out) + "\n"
+
+
 def _epilog(examples: list[str]) -> str:
     return "examples:\n" + "\n".join(f"  {e}" for e in examples) + "\n\n" + exit_codes_help()
 
 
 def _sub(sub, name: str, help_text: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=help_text, description=description, epilog=_epilog(examples),
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          formatter_class=_HelpFormatter)
 
 
 CONFIG_HELP = "config YAML (default: the embedded toy config conf/toy.yaml)"
@@ -139,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trd-spark", description=__doc__.splitlines()[0],
         epilog="`trd-spark COMMAND --help` describes a command with examples.\n\n" + exit_codes_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"trd-spark {code_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
