@@ -36,3 +36,40 @@ def test_matches_at_multiallelic_sites_are_counted(hl, spark, tmp_path, shape):
     flagged = sorted((p, int(pos)) for p, pos, m in zip(log["pgs_id"], log["pos"], log["multiallelic"]) if m)
     assert flagged == [("PGS910201", 1000000), ("PGS910201", 3000000),
                        ("PGS910202", 1000000), ("PGS910202", 3000000)]
+
+
+HM_HEADER = ("#format_version=2.0\n#pgs_id=PGS990001\n#genome_build={build}\n#weight_type=beta\n#HmPOS_build=GRCh38\n"
+             "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_source\thm_rsID\thm_chr\t"
+             "hm_pos\thm_inferOtherAllele\n")
+# Rows as the PGS Catalog's harmonised files have them: agreeing; the position corrected by the
+# Catalog's rsID mapping; another chromosome; unmapped (hm_source, hm_chr, hm_pos empty); a
+# chromosome written chr1 / 01 by the author (the same place).
+HM_ROWS = ("rs1\t1\t1000\tA\tG\t0.1\tENSEMBL\trs1\t1\t1000\t\n"
+           "rs2\t1\t2000\tC\tT\t0.1\tENSEMBL\trs2\t1\t2500\t\n"
+           "rs3\t2\t3000\tG\tA\t0.1\tENSEMBL\trs3\t3\t3000\t\n"
+           "rs4\t1\t4000\tT\tC\t0.1\t\t\t\t\t\n"
+           "rs5\tchr1\t5000\tA\tC\t0.1\tENSEMBL\trs5\t1\t5000\t\n"
+           "rs6\t01\t6000\tG\tC\t0.1\tENSEMBL\trs6\t1\t6000\t\n")
+
+
+@pytest.mark.parametrize("build, differ", [("GRCh38", 2), ("GRCh37", 1)])
+def test_harmonised_and_author_positions_that_disagree_are_counted(caplog, build, differ):
+    """Read by hm_chr/hm_pos (the dataset's build is #HmPOS_build), the rows whose author
+    place differs are counted (on one build: rs2's position and rs3's chromosome; on two builds
+    only the chromosome, positions differ by design; chr1/01 are 1), the unmapped row too, each
+    in the notes the manifest publishes, and a WARNING names the file when they are more than
+    pgs.harmonised_disagreement_warn of the rows. Before: nothing counted, no note, no warning."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    text = HM_HEADER.format(build=build) + HM_ROWS
+    with caplog.at_level("WARNING", logger="trd_spark.pgs.scoring_files"):
+        sf = parse_scoring_file(text, source="hm.txt", harmonised_disagreement_warn=0.01)
+    assert (sf.n_harmonised_differ, sf.n_harmonised_missing, sf.n_unplaced) == (differ, 1, 1)
+    assert sf.variants["pos"].tolist()[:3] == [1000, 2500, 3000]  # the harmonised places are used
+    notes = " ".join(sf.notes)
+    assert f"{differ} variant rows' hm_chr/hm_pos differ" in notes and "1 variant rows have chr_name" in notes
+    assert [r.message.split(":")[0] for r in caplog.records] == ["hm.txt"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trd_spark.pgs.scoring_files"):
+        parse_scoring_file(text, source="hm.txt", harmonised_disagreement_warn=0.9)
+    assert not caplog.records

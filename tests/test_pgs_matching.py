@@ -173,7 +173,9 @@ def test_a_row_without_a_position_is_logged_not_found_with_no_locus(hl, spark):
             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n"
             "1\t100\tA\tG\t0.5\t1\t1100\n1\t200\tA\tC\t0.25\t\t\n2\t300\tA\tC\t0.125\t\t\n")
     sf = parse_scoring_file(text, source="s.txt")
-    assert sf.notes == ["2 variants have no position on GRCh38 (counted as not found)"]
+    assert sf.notes == ["2 variants have no position on GRCh38 (counted as not found)",
+                        "2 variant rows have chr_name/chr_position but no hm_chr/hm_pos (the harmonisation could not "
+                        "place them: counted as not found)"]
     rows = pd.DataFrame({"contig": ["chr1"], "position": [1100], "ref": ["G"], "alt": ["A"]})
     fm = frame_matches(match_sites_frame(score_sites(hl, spark, [sf], "GRCh38"), rows, keep_ambiguous=False), rows)
     log = variant_matches_pandas(fm, "d").sort_values("effect_weight", ascending=False)

@@ -254,6 +254,10 @@ class PgsSettings(_Strict):
     # A scoring-file weight (after OR/HR -> log) larger than this in absolute value is an
     # error naming file:line: per-allele log-odds/betas of common variants are far below it.
     max_abs_weight: float = Field(10.0, gt=0.0)
+    # A harmonised scoring file whose hm_chr/hm_pos disagree with chr_name/chr_position (or are
+    # missing) on more than this share of its rows gets a WARNING (always counted in the
+    # manifest's notes.scoring_file_notes): a few are the Catalog's corrections, many a wrong file.
+    harmonised_disagreement_warn: float = Field(0.01, ge=0.0, le=1.0)
     # Scoring files on another build than a dataset's (and without harmonised hm_chr/hm_pos for
     # it) are lifted over with this chain file; without it such a file is an error.
     liftover: LiftoverSettings | None = None

@@ -289,6 +289,11 @@ class ScoringFile:
     positions_build: str | None = None
     n_duplicates_dropped: int = 0
     n_unplaced: int = 0  # rows without a position on the target build (kept; never match)
+    # Harmonised files read by hm_chr/hm_pos (``harmonised_disagreements``): rows whose author
+    # chr_name/chr_position name another place (the chromosome; the position too when
+    # #genome_build is #HmPOS_build), and rows the harmonisation left without one.
+    n_harmonised_differ: int = 0
+    n_harmonised_missing: int = 0
     notes: list[str] = field(default_factory=list)
     # ``variants``' text columns (chrom, effect_allele, other_allele, rsid) as codes (see
     # ``TextCodes``); None when the frame was made otherwise (then the text is hashed again).
@@ -297,6 +302,34 @@ class ScoringFile:
     @property
     def pgs_id(self) -> str:
         return self.header.pgs_id
+
+
+def harmonised_disagreements(df: pd.DataFrame, chrom: TextCodes, pos: pd.Series, *,
+                             same_build: bool) -> tuple[int, int]:
+    """(rows whose author place differs from the harmonised one, rows the harmonisation left
+    unplaced although the author gave a place), for a file read by ``hm_chr``/``hm_pos``.
+
+    ``df``: the raw rows with ``chr_name``/``chr_position``; ``chrom``/``pos``: the parsed
+    ``hm_chr`` codes (``normalise_chrom``, -1 missing) and ``hm_pos`` numbers (NaN missing).
+    A row differs when both places are given and the chromosomes differ (``normalise_chrom`` on
+    both: ``chr1`` is ``1``), or, with ``same_build`` (``#genome_build`` is ``#HmPOS_build``),
+    the positions do; on two builds positions differ by design. Source: pgsc_calc matches on
+    the harmonised columns (pgscatalog-core's remap_harmonised), so a disagreement is silent
+    there; the PGS Catalog leaves hm_chr/hm_pos empty where it could not map a variant
+    (``hm_source`` empty, liftover failed)."""
+    a_codes, a_raw = pd.factorize(df["chr_name"].astype(TEXT))
+    a_norm = normalise_chrom(pd.Series(a_raw, dtype=TEXT))
+    a_pos = parse_numbers(df["chr_position"]).to_numpy("float64", na_value=np.nan)
+    author = (a_codes >= 0) & ~np.isnan(a_pos)
+    hm = (chrom.codes >= 0) & pos.notna().to_numpy(bool)
+    # Chromosomes compared as codes of one factorisation of both columns' distinct values (few).
+    joint, _ = pd.factorize(np.concatenate([np.asarray(chrom.values, dtype=object), a_norm.to_numpy(object)]))
+    hm_c = np.append(joint[: len(chrom.values)], -1)[chrom.codes]
+    a_c = np.append(joint[len(chrom.values):], -2)[a_codes]
+    differ = hm & author & (hm_c != a_c)
+    if same_build:
+        differ |= hm & author & (pos.to_numpy("float64", na_value=np.nan) != a_pos)
+    return int(differ.sum()), int((author & ~hm).sum())
 
 
 def normalise_build(value: str | None) -> str | None:
@@ -384,6 +417,7 @@ def read_scoring_file(
     liftover: bool = False,
     match_rsid: bool = False,
     max_abs_weight: float | None = None,
+    harmonised_disagreement_warn: float | None = None,
     spark: SparkSession | None = None,
 ) -> ScoringFile:
     """Read a scoring file (local path or Hadoop FS URI, read through ``spark`` or the thread's
@@ -391,6 +425,7 @@ def read_scoring_file(
     return parse_scoring_file(
         _open_text(path, spark), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
         liftover=liftover, match_rsid=match_rsid, max_abs_weight=max_abs_weight,
+        harmonised_disagreement_warn=harmonised_disagreement_warn,
     )
 
 
@@ -478,10 +513,12 @@ class _ParseOptions:
     liftover: bool
     match_rsid: bool
     max_abs_weight: float | None
+    harmonised_disagreement_warn: float | None = None
 
     @classmethod
     def of(cls, pgs: PgsSettings, target_build: str) -> _ParseOptions:
-        return cls(target_build, pgs.duplicate_variants, pgs.liftover is not None, pgs.match_rsid, pgs.max_abs_weight)
+        return cls(target_build, pgs.duplicate_variants, pgs.liftover is not None, pgs.match_rsid, pgs.max_abs_weight,
+                   pgs.harmonised_disagreement_warn)
 
 
 class _Cancelled(Exception):
@@ -500,7 +537,8 @@ def _parse_files(paths: list[str], options: _ParseOptions, spark: SparkSession |
             raise _Cancelled
         return read_scoring_file(path, target_build=options.target_build, duplicate_variants=options.duplicate_variants,
                                  liftover=options.liftover, match_rsid=options.match_rsid,
-                                 max_abs_weight=options.max_abs_weight, spark=spark)
+                                 max_abs_weight=options.max_abs_weight,
+                                 harmonised_disagreement_warn=options.harmonised_disagreement_warn, spark=spark)
 
     # Threads: the cores this process may use (cgroup/affinity, not the host's count), at most
     # MAX_PARSE_THREADS: each thread holds one file's parse intermediates on the driver, and
@@ -790,13 +828,17 @@ def parse_scoring_file(
     liftover: bool = False,
     match_rsid: bool = False,
     max_abs_weight: float | None = None,
+    harmonised_disagreement_warn: float | None = None,
 ) -> ScoringFile:
     """Parse and validate scoring-file text; ``source`` names the file in errors.
 
     ``liftover``: a file on another build keeps its author positions for lifting over
     (``positions_build``); ``match_rsid``: an rsID-only file is accepted (see module doc).
     Weights are converted per ``weight_scale(#weight_type)``; a weight beyond
-    ``max_abs_weight`` (after conversion) is an error naming its line."""
+    ``max_abs_weight`` (after conversion) is an error naming its line. Read by hm_chr/hm_pos,
+    the rows whose author columns disagree or that the harmonisation left unplaced are counted
+    (``harmonised_disagreements``; a note) and a WARNING names the file when they are more than
+    the share ``harmonised_disagreement_warn`` of its rows (None: no warning)."""
     # A byte-order mark (spreadsheet exports) before #pgs_id is not part of it.
     text = text.removeprefix("\ufeff")
     if not text or text.isspace():  # (not text.strip(): a copy of the whole text)
@@ -1078,6 +1120,10 @@ def parse_scoring_file(
         pos_num = pd.Series(np.nan, index=df.index)
 
     pos_missing = pos_num.isna().to_numpy()
+    n_hm_differ = n_hm_missing = 0
+    if positions_from == "harmonised" and has_author:
+        n_hm_differ, n_hm_missing = harmonised_disagreements(
+            df, chrom, pos_num, same_build=header.genome_build is not None and header.genome_build == positions_build)
     # Whole numbers <= MAX_POSITION (checked above): exact as int64.
     pos = np.nan_to_num(pos_num.to_numpy("float64")).astype(np.int64)
     # None (not NA/NaN) for missing text; one Python string per distinct value (shared by its
@@ -1142,6 +1188,19 @@ def parse_scoring_file(
                      "'/'-separated alternatives are left out, as pgsc_calc does)")
     if n_unplaced:
         notes.append(f"{n_unplaced} variants have no position on {positions_build} (counted as not found)")
+    if n_hm_differ:
+        notes.append(f"{n_hm_differ} variant rows' hm_chr/hm_pos differ from their chr_name/chr_position "
+                     f"({'chromosome or position, one build' if header.genome_build == positions_build else 'chromosome'}"
+                     "); the harmonised ones are used, as pgsc_calc does")
+    if n_hm_missing:
+        notes.append(f"{n_hm_missing} variant rows have chr_name/chr_position but no hm_chr/hm_pos (the "
+                     "harmonisation could not place them: counted as not found)")
+    if (harmonised_disagreement_warn is not None and len(df)
+            and (n_hm_differ + n_hm_missing) > harmonised_disagreement_warn * len(df)):
+        log.warning("%s: %d of %d variant rows' harmonised positions differ from the author's or are missing "
+                    "(more than pgs.harmonised_disagreement_warn %g): a scoring file harmonised to the wrong "
+                    "build, or edited by hand?", source, n_hm_differ + n_hm_missing, len(df),
+                    harmonised_disagreement_warn)
     if positions_from == "rsid":
         notes.append(f"rsID-only file: {len(variants)} variants placed by the genotypes' rsIDs")
     elif positions_build != target_build:
@@ -1149,6 +1208,7 @@ def parse_scoring_file(
     return ScoringFile(
         path=source, header=header, variants=variants, positions_from=positions_from,
         positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
+        n_harmonised_differ=n_hm_differ, n_harmonised_missing=n_hm_missing,
         text_codes=codes,
     )
 
