@@ -685,3 +685,46 @@ def test_score_means_and_sds_give_no_hidden_ancestry_group_size():
 
     assert shown.loc[("big", "EUR"), "mean"] == "nan" and shown.loc[("big", "EUR"), "sd"] == "nan"
     assert group_sizes_from_score_moments(shown.reset_index(), T) == {}
+
+
+def test_nested_trd_definitions_give_no_small_difference():
+    """Privacy round 13, item 3: TRD definitions nested by design (antidepressant_sequence with
+    three trials and with four: every person TRD under four is TRD under three) show 60 and 53
+    TRD persons, both 20 or more: an outsider reading the config subtracts them, 7 persons with
+    exactly three trials (c765c14's audit had no such cell: determined exactly). The audit now
+    states the difference as a count (``tables.nested_definitions``,
+    ``nested_definition_relations``) and hides what would give it."""
+    from test_report_suppression import definitions_release
+
+    from trd_spark.config import TrdDefinition
+
+    defs = [TrdDefinition(name="ad3", rule="antidepressant_sequence", n_trials=3),
+            TrdDefinition(name="ad4", rule="antidepressant_sequence", n_trials=4),
+            TrdDefinition(name="aug4", rule="augmentation", n_trials=4, augmentation_concept_set="augmentation"),
+            TrdDefinition(name="somatic", rule="somatic", somatic_concept_sets=["ect"])]
+    from trd_spark.report.tables import nested_definitions
+
+    assert nested_definitions(defs) == [("ad3", "ad4"), ("ad3", "aug4"), ("ad4", "aug4")]
+
+    def outsider(rc: ReleaseCounts) -> Attacker:
+        export = exported(suppress_release(rc, T))
+        a = Attacker(T)
+        for r in export["cohort_counts"].itertuples():
+            a.cell(("status", r.definition, r.status), r.n)
+        for r in export["results"].itertuples():  # everyone has the score: n = TRD + non-MDD, cases = TRD
+            a.cell(("n", r.definition), r.n)
+            a.cell(("n_cases", r.definition), r.n_cases)
+            a.know({("n", r.definition): 1, ("status", r.definition, "TRD"): -1, ("status", r.definition, "non_MDD"): -1})
+            a.know({("n_cases", r.definition): 1, ("status", r.definition, "TRD"): -1})
+        # The MDD total and non-MDD are the same under every definition.
+        a.know({**{("status", "A", s): 1 for s in STATUSES[:3]}, **{("status", "B", s): -1 for s in STATUSES[:3]}})
+        a.know({("status", "A", "non_MDD"): 1, ("status", "B", "non_MDD"): -1})
+        a.know({("status", "A", "TRD"): 1, ("status", "B", "TRD"): -1, ("gap",): -1})  # B's TRD persons are A's
+        return a
+
+    rc = definitions_release({"A": 60, "B": 53})
+    before = outsider(rc)
+    assert before.determined(("gap",)) and before.interval(("gap",)) == pytest.approx((7, 7))
+    after = outsider(ReleaseCounts(**{**rc.__dict__, "nested_definitions": [("A", "B")]}))
+    lo, hi = after.interval(("gap",))
+    assert not after.determined(("gap",)) and lo - 1e-6 <= 7 <= hi + 1e-6 and hi - lo >= T - 2, (lo, hi)

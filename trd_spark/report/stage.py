@@ -62,6 +62,7 @@ from trd_spark.report.tables import (
     ReleaseCounts,
     checked_hidden_counts,
     hidden_counts,
+    nested_definitions,
     prior_counts,
     prior_labels,
     prior_thresholds,
@@ -596,6 +597,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                             "known_levels": known_levels(GENOTYPED_WITHOUT_PERSON, g,
                                                          cfg.phenotypes.gates.genotyped_without_person, threshold)}
                        for ds, g in (dataset_gates or {}).items() if isinstance(g, dict)},
+        nested_definitions=nested_definitions(cfg.phenotypes.trd_definitions),
     )
     safe = suppress_release(rc, threshold)
     if audited is not None:

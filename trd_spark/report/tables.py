@@ -94,6 +94,9 @@ class ReleaseCounts:
     # The cohort stage's genotyped_without_person gate per dataset (cohort manifest ``notes.gates``:
     # dataset -> n, total, level), with its ``warn`` level: ``dataset_gate_relations``.
     dataset_gates: dict[str, dict] | None = None
+    # Pairs of TRD definitions whose TRD persons nest by design, (wider, narrower)
+    # (``nested_definitions``): the difference of their TRD counts is a group of persons.
+    nested_definitions: list[tuple[str, str]] | None = None
 
 
 # Person gates whose count and total are both cells of the export: (count cell, total cell).
@@ -188,6 +191,46 @@ def dataset_gate_relations(dataset_gates: dict[str, dict] | None, values: dict) 
             slack = _gate_slack(values, (GATE_SLACK, GENOTYPED_WITHOUT_PERSON, ds, cell[2]), 1, lower[0],
                                 values[cell], values[total_cell])
             out.append({cell: 1, total_cell: -lower[0], slack: -1})
+    return out
+
+
+def nested_definitions(definitions: list) -> list[tuple[str, str]]:
+    """(wider, narrower) pairs of TRD definitions (``config.TrdDefinition``) whose TRD persons
+    nest by design, so that an outsider reading the config knows the narrower's TRD persons are
+    among the wider's: ``antidepressant_sequence`` with n trials holds every person of it with
+    more trials, and of ``augmentation`` with as many or more trials (n adequate trials, then an
+    augmentation agent: the n-th trial was started); ``augmentation`` with one concept set holds
+    the same rule with more trials. Their TRD counts' difference is then the persons TRD under the
+    one and not the other (60 under n = 3, 53 under n = 4: 7 persons with exactly three trials),
+    which ``nested_definition_relations`` gives the audit as a count to protect."""
+    def holds(wide, narrow) -> bool:
+        if wide.name == narrow.name:
+            return False
+        if wide.rule == "antidepressant_sequence" and narrow.rule in ("antidepressant_sequence", "augmentation"):
+            return narrow.n_trials >= wide.n_trials
+        return (wide.rule == narrow.rule == "augmentation" and narrow.n_trials >= wide.n_trials
+                and wide.augmentation_concept_set == narrow.augmentation_concept_set)
+
+    return [(w.name, n.name) for w in definitions for n in definitions if holds(w, n)]
+
+
+def nested_definition_relations(pairs: list[tuple[str, str]] | None, values: dict) -> list[dict]:
+    """Per dataset (status counts) and for the cohort flow (its TRD steps), for each nested pair
+    (``nested_definitions``: wider, narrower), the persons TRD under the wider definition and not
+    the narrower as an unpublished cell ``("definition_gap", dataset or "flow", wider,
+    narrower)``, stated where it is >= 0 on the data (a count that breaks the nesting is no group
+    an outsider can rely on). Adds the cells to ``values``."""
+    out = []
+    trd = str(Status.TRD)
+    for wide, narrow in pairs or []:
+        cells = [(ds, ("status", ds, wide, trd), ("status", ds, narrow, trd))
+                 for ds in sorted({k[1] for k in values if k[0] == "status"})]
+        cells.append(("flow", ("flow", wide, str(FlowStep.TRD)), ("flow", narrow, str(FlowStep.TRD))))
+        for where, a, b in cells:
+            if a in values and b in values and values[a] >= values[b]:
+                gap = ("definition_gap", where, wide, narrow)
+                values[gap] = values[a] - values[b]
+                out.append({a: 1, b: -1, gap: -1})
     return out
 
 
@@ -834,6 +877,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
                 total = ("status_total", ds, definition, str(Status.MDD))
                 values[total] = sum(status[p] for p in parts)
                 relations.append({total: 1, **{("status", *p): -1 for p in parts}})
+
+    relations += nested_definition_relations(rc.nested_definitions, values)
 
     if rc.dataset_flow is not None:
         flow_values, flow_published, flow_relations = dataset_flow_audit(rc.dataset_flow, status)
