@@ -4,6 +4,11 @@
   target variants (it leaves them out by default, ``--keep_multiallelic``); ours scored them
   (plink2's rule) and counted them nowhere. Now ``match_summary.n_matched_multiallelic`` and
   ``variant_matches.multiallelic`` (added columns; the old ones unchanged).
+- Harmonised files: rows whose hm_chr/hm_pos disagree with chr_name/chr_position, or that the
+  harmonisation left unplaced, were read by hm_chr/hm_pos silently; now counted in the notes, and
+  a WARNING above ``pgs.harmonised_disagreement_warn``.
+- A .bed's chromosome-0 rows (PLINK's unplaced code): the native route counted them
+  (``notes.unplaced_variants``), Hail's route refused the fileset; now both count and skip them.
 """
 
 from __future__ import annotations
@@ -73,3 +78,30 @@ def test_harmonised_and_author_positions_that_disagree_are_counted(caplog, build
     with caplog.at_level("WARNING", logger="trd_spark.pgs.scoring_files"):
         parse_scoring_file(text, source="hm.txt", harmonised_disagreement_warn=0.9)
     assert not caplog.records
+
+
+@pytest.mark.parametrize("engine", ["native", "hail"])
+def test_chromosome_0_rows_of_a_bed_are_counted_the_same_on_both_routes(hl, spark, tmp_path, caplog, engine):
+    """Round 12's fileset (3 chr1 variants, rows 2-3 moved to chromosome 0 in the .bim) matched
+    by the stage's match_dataset on the native route (the .bim index) and on Hail's
+    (``pgs.native.engine: hail``: import_plink): both keep the count (2) the manifest's
+    notes.unplaced_variants takes, match chr1:1000 and leave chr1:2000 not found, and the WARNING
+    names the .bim once. Before: Hail's route refused the fileset (chromosome '0' not in
+    GRCh38)."""
+    from test_field_cases_round12 import unplaced_fileset
+    from test_field_cases_round13 import SCORE_HEADER
+
+    prefix, _ = unplaced_fileset(tmp_path)
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "PGS913001.txt").write_text(SCORE_HEADER + "1\t1000\tG\tA\t0.5\n1\t2000\tT\tC\t0.25\n")
+    cfg = case_config(tmp_path, prefix, f"{tmp_path}/scores/*", fmt="plink",
+                      extra_pgs=f"  native: {{engine: {engine}}}")
+    with caplog.at_level("WARNING", logger="trd_spark.pgs.pgen_engine"):
+        r = stage.match_dataset(hl, spark, cfg, "d", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    assert r.unplaced_variants == 2
+    assert r.summary[["n_variants", "n_matched", "n_not_found"]].values.tolist() == [[2, 1, 1]]
+    assert [m for m in caplog.messages if "chromosome 0" in m] == [f"{prefix}.bim: 2 variant row(s) on chromosome 0 "
+                                                                   "(PLINK's code for unplaced variants) cannot match a "
+                                                                   "score: read, left unmatched (as plink2 reads them)"]
+    if engine == "hail":  # the rows Hail reads: the placed one only
+        assert r.mt is not None and r.mt.count_rows() == 1

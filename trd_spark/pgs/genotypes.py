@@ -650,13 +650,33 @@ def _where(source: GenotypeSource) -> str:
     return f"genotypes ({source.format}) {source.path}"
 
 
+def plink_unplaced_variants(hl: hl_types, source: GenotypeSource) -> int | None:
+    """The rows of a local PLINK 1 fileset's .bim on chromosome 0 (PLINK's unplaced code), as
+    the native route counts them (``pgen_engine.check_variant_loci`` on its ``variant_index``:
+    one WARNING naming the .bim; any other row off the reference is an InputDataError naming
+    its line). None for another format or a URI (not read here: Hail's ``import_plink`` then
+    refuses a chromosome-0 row, naming the dataset). Why: Hail's route refused such a fileset
+    while the native route scored it, so one dataset scored or failed by the engine chosen."""
+    if source.format != "plink" or is_uri(source.path):
+        return None
+    from trd_spark.pgs import pgen_engine
+
+    files = pgen_engine.PlinkFiles.of(source)
+    rg = source.reference_genome
+    return pgen_engine.check_variant_loci(pgen_engine.variant_index(files, rg), hl.get_reference(rg).lengths, rg,
+                                          files.variants)
+
+
 def read_calls(
-    hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False
+    hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
+    unplaced: int | None = None,
 ) -> hl_types.MatrixTable:
     """The genotypes as the file has them: rows keyed by ``locus``/``alleles`` (multi-allelic
     rows as they are, contigs recoded), columns keyed by ``s`` (str), the file's entry fields
     (``GT``, a ``dosage_field``); for a VDS the dense rows at ``loci`` with ``GT``. BGEN gives
     ``read_genotypes``' rows already (biallelic ``DOSAGE``, global ``UNREADABLE_LOCI``).
+    A local .bed's rows on chromosome 0 are left out (``plink_unplaced_variants``, or its count
+    given as ``unplaced``), as the native route leaves them unmatched.
     Arguments and errors as ``read_genotypes``; also InputDataError for other row/column keys.
     """
     where = _where(source)
@@ -692,10 +712,15 @@ def read_calls(
             raise InputDataError(f"MatrixTable loci are on {rg_found}, config says {rg}", where=where)
     elif source.format == "plink":
         prefix = source.path[:-4] if source.path.endswith(".bed") else source.path
+        if unplaced is None:
+            unplaced = plink_unplaced_variants(hl, source)
         try:
+            # Chromosome-0 rows (counted above; every other row checked to be on the reference)
+            # are the only loci Hail finds invalid: skipped, as the native route leaves them.
             mt = hl.import_plink(
                 bed=f"{prefix}.bed", bim=bim_with_cm(hl, f"{prefix}.bim"), fam=f"{prefix}.fam", reference_genome=rg,
                 contig_recoding=plink_contig_recoding(rg), a2_reference=True, quant_pheno=False, missing="-9",
+                skip_invalid_loci=bool(unplaced),
             )
         except Exception as e:
             raise _fail(e, "import PLINK bed/bim/fam", where) from None

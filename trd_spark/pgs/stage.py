@@ -45,6 +45,7 @@ from trd_spark.pgs.genotypes import (
     line_at_offset,
     local_temp_file,
     plink_contig_recoding,
+    plink_unplaced_variants,
     read_calls,
     read_sample_map,
     sample_persons,
@@ -295,7 +296,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     where = genotypes_where(cfg, dataset_name)
     rg = source.reference_genome
     loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
-    calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid)
+    unplaced = plink_unplaced_variants(hl, source)  # a local .bed's chromosome-0 rows, as match_plink counts them
+    calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     # A local MatrixTable's calls may be read from its own files at scoring (scoring.export_hard_calls,
     # mt_entries): that needs each row's number in the file and the person IDs in column order.
@@ -319,7 +321,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
-    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons)
+    return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
+                          unplaced_variants=unplaced or 0)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:
