@@ -223,7 +223,7 @@ def nested_definition_relations(pairs: list[tuple[str, str]] | None, values: dic
     out = []
     trd = str(Status.TRD)
     for wide, narrow in pairs or []:
-        cells = [(ds, ("status", ds, wide, trd), ("status", ds, narrow, trd))
+        cells: list[tuple[str, tuple, tuple]] = [(ds, ("status", ds, wide, trd), ("status", ds, narrow, trd))
                  for ds in sorted({k[1] for k in values if k[0] == "status"})]
         cells.append(("flow", ("flow", wide, str(FlowStep.TRD)), ("flow", narrow, str(FlowStep.TRD))))
         for where, a, b in cells:
