@@ -108,7 +108,11 @@ def test_a_sample_file_line_of_another_width_names_its_line(tmp_path, text, line
 @pytest.mark.parametrize(("name", "text", "where", "problem"), [
     ("g.psam", "#FID\tIID\tSEX\nF1\tS1\t1\textra\nF2\tS2\t2\n", ":2", "4 fields where the header has 3"),
     ("g.fam", "F1 S1 0 0 1 -9\nF2\n", ":2", "1 fields where the first line has 6"),
-], ids=["psam-longer-first-line", "fam-short-line"])
+    # A field inserted before a later line's IID: read with usecols=[1], pandas took it as the IID
+    # (another person, silently; plink2 reads it so too) until session 24.
+    ("g.fam", "F1 S1 0 0 1 -9\nF2 X S2 0 0 2 -9\n", ":2", "7 fields where the first line has 6"),
+    ("g.psam", "#FID\tIID\tSEX\nF1\tS1\t1\nF2\tX\tS2\t2\n", ":3", "4 fields where the header has 3"),
+], ids=["psam-longer-first-line", "fam-short-line", "fam-longer-later-line", "psam-longer-later-line"])
 def test_a_psam_or_fam_line_of_another_width_names_its_line(tmp_path, name, text, where, problem):
     """The native route's samples (``pgen_engine.psam_samples``). Before (622bca3): the .psam's
     longer first sample line made pandas infer an index, so the IIDs read were the SEX column's

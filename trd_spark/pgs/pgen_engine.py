@@ -290,9 +290,19 @@ def psam_samples(files: PlinkFiles) -> list[str]:
                                      where=path)
             psam = psam[["IID"]]
         else:
-            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, usecols=[1],
-                               keep_default_na=False).set_axis(["IID"], axis=1)
-    except (OSError, ValueError, pd.errors.ParserError) as e:
+            # Every field, not usecols=[1]: with usecols pandas reads a line with more fields than
+            # the first without a word, so a field inserted before the IID made it another
+            # person's (plink2 reads such a .fam too); read whole, the line is refused below.
+            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, keep_default_na=False)
+            if psam.shape[1] < 2:
+                raise ValueError("a .fam line has FID IID PAT MAT SEX PHENO; the first line has one field")
+            psam = psam.iloc[:, [1]].set_axis(["IID"], axis=1)
+    except pd.errors.ParserError as e:  # a later line with more fields than the first: name it
+        has_header = header.startswith("#")
+        raise_other_width(path, None, first_data_line=2, reference="the header" if has_header else "the first line",
+                          sep="\t" if has_header and "\t" in header else None,
+                          otherwise=f"cannot read the samples: {str(e).splitlines()[0]}")
+    except (OSError, ValueError) as e:
         raise InputDataError(f"cannot read the samples: {str(e).splitlines()[0]}", where=path) from None
     if not isinstance(psam.index, pd.RangeIndex) or (psam["IID"] == "").any():
         has_header = header.startswith("#")
