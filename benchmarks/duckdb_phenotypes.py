@@ -514,7 +514,7 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     (a set's excludes not removed), every date; ``{"deaths": {n_persons_death_before_birth_year,
     n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table}}``;
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
-    n_refill_course_over_max}}`` over the same drug records (``stage.drug_record_quirk_columns``).
+    n_refill_course_over_max, n_negative_refills}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -576,12 +576,13 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
             SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
                    COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
                    COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
-                                    AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply})
+                                    AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
+                   COUNT(*) FILTER ({refills} < 0)
             FROM {src['drug_exposure']}
             WHERE drug_concept_id IN (SELECT concept_id FROM members
                                       WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
         out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
-                                        "n_refill_course_over_max"), map(int, row)))
+                                        "n_refill_course_over_max", "n_negative_refills"), map(int, row)))
         return out
     finally:
         con.close()

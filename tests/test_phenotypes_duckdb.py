@@ -46,7 +46,8 @@ def add_unusable_death_rows(omop_dir: Path) -> None:
 def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
     """The generator writes no negative days_supply (a masked -1): a copy of each of the first
     ``n`` antidepressant product rows with a positive days_supply, 40 days later with that
-    days_supply negated (a claim reversal's shape), which the rules do not use as exposures."""
+    days_supply negated (a claim reversal's shape), which the rules do not use as exposures;
+    every other copy also has refills -1 (nor does it write negative refills: read as none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -59,7 +60,8 @@ def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
         "drug_exposure_id": pa.array(range(40_000_000_000, 40_000_000_000 + rows.num_rows), pa.int64()),
         "person_id": rows["person_id"], "drug_concept_id": rows["drug_concept_id"],
         "drug_exposure_start_date": start, "drug_exposure_end_date": start,
-        "days_supply": pc.negate(rows["days_supply"])})
+        "days_supply": pc.negate(rows["days_supply"]),
+        "refills": pa.array([-1 if i % 2 else None for i in range(rows.num_rows)], drugs.schema.field("refills").type)})
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     per domain, records of unknown persons, undated, before the birth year, after follow-up
     ends by death / the cutoff / the last observation period; undated deaths, deaths of person_ids
     without a person row, several death dates; drug records with an end before the start, a
-    negative or zero days_supply, a refill course over max_days_supply), equal the DuckDB twin's independent counts on
+    negative or zero days_supply, a refill course over max_days_supply, negative refills), equal the DuckDB twin's independent counts on
     the same data, so a count regression in Spark is caught here, not only a status change.
     Each of those reasons occurs in the data (else the comparison says nothing of it)."""
     base, _, _, cfg, (event_dates, quirks) = outputs

@@ -431,9 +431,11 @@ def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
     """Aggregates over study drug records (long), each counted and warned about, not an error
     (``DRUG_RECORD_QUIRK_TEXT`` says what the rules make of it; trials module docstring):
     n_end_before_start (drug_exposure_end_date before the start), n_negative_days_supply (no
-    exposure: OHDSI Themis drops such records), n_zero_days_supply (unknown: the default) and
+    exposure: OHDSI Themis drops such records), n_zero_days_supply (unknown: the default),
     n_refill_course_over_max (days_supply x (1 + refills) over ``max_days_supply``: refills not
-    used; 0 unless ``trials.use_refills``, as ``refills`` is not read otherwise)."""
+    used) and n_negative_refills (refills below 0, which the CDM does not allow: read as none,
+    ``trials.exposure_end_expr`` uses refills > 0 only); the last two 0 unless
+    ``trials.use_refills``, as ``refills`` is not read otherwise."""
     start, ds = F.col("drug_exposure_start_date"), F.col("days_supply")
 
     def n(flag: Column, name: str) -> Column:
@@ -444,6 +446,7 @@ def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
         n(ds < 0, "n_negative_days_supply"),
         n(ds == 0, "n_zero_days_supply"),
         n(refill_course_over_max_expr(max_days_supply), "n_refill_course_over_max"),
+        n(F.col("refills") < 0, "n_negative_refills"),
     ]
 
 
@@ -455,6 +458,7 @@ DRUG_RECORD_QUIRK_TEXT = {
     "n_zero_days_supply": "days_supply 0 read as unknown: exposure end from the end date or the default length",
     "n_refill_course_over_max": "refill course (days_supply x (1 + refills)) over trials.max_days_supply: "
                                 "refills not used, the record's own days_supply is",
+    "n_negative_refills": "refills negative (not allowed by the CDM, e.g. a reversal): read as no refills",
 }
 
 
