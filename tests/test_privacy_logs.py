@@ -148,6 +148,10 @@ def test_the_fit_failures_in_the_log_bound_no_small_count(caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "too_few" not in text and "10 x" not in text, text
     assert "logistic: 20 fits, 1 failed" in text and "1 x perfect_separation" in text, text
+    # What is not counted is failures, not fits (new-user trial, session 24: "20 fits, 1 failed
+    # (not counted: fits with a group of 1 to 19 persons, ...)" read as 20 fits less those).
+    assert "(failures for too few cases, controls or events, and of fits with a group of 1 to 19 persons, are not " \
+           "counted here; every fit is a row of the models tables)" in text, text
 
 
 def test_ancestry_file_errors_count_persons_as_every_log_line(spark):

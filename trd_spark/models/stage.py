@@ -52,8 +52,10 @@ def _log_fits(what: str, results: pd.DataFrame, part: str, persons_below: int) -
     n, k = results["n"].fillna(0), results[part].fillna(0)
     small = ((k > 0) & (k < persons_below)) | ((n - k > 0) & (n - k < persons_below))
     failed = results[~small & ~results["converged"].astype(bool) & ~results["failure_reason"].isin(COUNT_FAILURES)]
-    log.info("%s: %d fits, %d failed (not counted: fits with a group of 1 to %d persons, and too few cases, controls "
-             "or events)", what, len(results), len(failed), persons_below - 1)
+    # "not counted" alone read as if those fits were left out of the fits (new-user trial, session 24).
+    log.info("%s: %d fits, %d failed (failures for too few cases, controls or events, and of fits with a group of 1 "
+             "to %d persons, are not counted here; every fit is a row of the models tables)",
+             what, len(results), len(failed), persons_below - 1)
     for reason, count in failed["failure_reason"].value_counts().items():
         log.info("  %s failures: %d x %s", what, count, reason)
 
