@@ -9,6 +9,8 @@
   a WARNING above ``pgs.harmonised_disagreement_warn``.
 - A .bed's chromosome-0 rows (PLINK's unplaced code): the native route counted them
   (``notes.unplaced_variants``), Hail's route refused the fileset; now both count and skip them.
+- Non-additive flag columns (is_haplotype, is_interaction, ...) in R's spelling (T) or another
+  unknown value were read as false: the row summed as additive. Now one error at the line.
 """
 
 from __future__ import annotations
@@ -105,3 +107,29 @@ def test_chromosome_0_rows_of_a_bed_are_counted_the_same_on_both_routes(hl, spar
                                                                    "score: read, left unmatched (as plink2 reads them)"]
     if engine == "hail":  # the rows Hail reads: the placed one only
         assert r.mt is not None and r.mt.count_rows() == 1
+
+
+FLAG_HEADER = ("#pgs_id=PGS990002\n#genome_build=GRCh38\n#weight_type=beta\n"
+               "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\t{flag}\n")
+
+
+@pytest.mark.parametrize("flag", ["is_haplotype", "is_interaction", "is_dominant"])
+@pytest.mark.parametrize("value, outcome", [
+    ("FALSE", "read"), ("F", "read"), ("0", "read"), ("", "read"), ("NA", "read"),
+    ("TRUE", "non-additive"), ("T", "non-additive"), ("y", "non-additive"),
+    ("maybe", "not a boolean"), ("2", "not a boolean"),
+])
+def test_non_additive_flags_are_read_in_every_boolean_spelling(flag, value, outcome):
+    """A flag column's value in R's spelling (T) or any other not in the three we knew (true, 1,
+    yes) was read as false: a haplotype / interaction / dominant row summed as an additive
+    variant, silently. Now every usual true spelling is the non-additive error and a value that
+    is no boolean one error naming its line. Before: 'T' and 'y' were read (no error)."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    text = FLAG_HEADER.format(flag=flag) + f"1\t100\tA\tG\t0.1\t{value}\n"
+    if outcome == "read":
+        assert parse_scoring_file(text, source="f.txt").variants["effect_weight"].tolist() == [0.1]
+    else:
+        with pytest.raises(InputDataError, match=f"f.txt:5: column {flag}: {outcome}"):
+            parse_scoring_file(text, source="f.txt")

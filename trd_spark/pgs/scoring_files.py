@@ -94,6 +94,10 @@ TEXT = pd.StringDtype("pyarrow")
 # Columns that mean the score is not a plain additive sum of weight x dosage.
 _NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
 _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
+# Values of those flag columns, lower-cased: the PGS Catalog writes TRUE/FALSE; R exports T/F and
+# NA; spreadsheets 1/0 or yes/no. Empty / NA / '.' is not flagged; anything else is an error.
+_FLAG_TRUE = ("true", "t", "1", "yes", "y")
+_FLAG_FALSE = ("false", "f", "0", "no", "n", "", "na", ".")
 
 
 # ``#weight_type`` values (case-insensitive, spaces ignored) and what is summed. PGS Catalog:
@@ -1020,8 +1024,11 @@ def parse_scoring_file(
     # ---- additive scores only (plink2 --score semantics)
     for col in _NON_ADDITIVE_FLAGS:
         if col in df.columns:
-            fail_at(df[col].fillna("").str.strip().str.lower().isin(["true", "1", "yes"]), col,
-                    "non-additive variants are not supported")
+            flag = df[col].fillna("").str.strip().str.lower()
+            fail_at(flag.isin(_FLAG_TRUE), col, "non-additive variants are not supported")
+            # A value read as neither (R's T, a typo) was taken as false: a haplotype or
+            # interaction row summed as an additive variant, silently.
+            fail_at(~flag.isin(_FLAG_FALSE), col, "not a boolean (TRUE/FALSE, T/F, 1/0, yes/no, or empty)")
     for col in _DOSAGE_WEIGHTS:
         if col in df.columns:
             fail_at(df[col].notna(), col, "dosage-specific weights are not supported")
