@@ -285,3 +285,56 @@ def test_a_matrix_table_the_direct_reader_does_not_know_is_exported_by_hail(hl, 
                                  samples=samples) == "calls"
     assert "a call other than unphased diploid" in caplog.text
     assert sorted(p.name for p in tmp_path.glob("b.*")) == ["b.bed", "b.bim", "b.fam"]
+
+
+INDEL_ROWS_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+##contig=<ID=chr2,length=242193529>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102
+chr1\t100\t.\tACT\tA,ACGT\t.\t.\t.\tGT\t0/1\t1/2
+chr1\t200\t.\tC\tT\t.\t.\t.\tGT\t0/1\t./.
+chr1\t300\t.\tGA\tG,*\t.\t.\t.\tGT\t0/1\t0/2
+chr1\t400\t.\tTT\tTA\t.\t.\t.\tGT\t0/0\t0/1
+chr1\t500\t.\tA\t.\t.\t.\t.\tGT\t0/0\t0/0
+chr1\t600\t.\tG\tC\t.\t.\t.\tGT\t0/0\t0/1
+chr2\t100\t.\tC\tG\t.\t.\t.\tGT\t0/1\t1/1
+"""
+
+
+@pytest.mark.parametrize("positions", [
+    [("chr1", 101), ("chr1", 300), ("chr1", 401), ("chr1", 500), ("chr2", 100)],
+    [("chr1", 200), ("chr1", 900)],
+], ids=["moved_indels_star_no_alt", "one_locus"])
+def test_matrix_table_rows_read_from_its_files_equal_hails_rows_job(hl, tmp_path, positions):
+    """The match's rows of a local MatrixTable whose rows hold the key alone, read from its own
+    rows files (``mt_entries.file_rows`` + ``matching.file_rows_at``, as ``stage.match_hail``
+    does), equal Hail's rows job's frame (``genotype_rows_at(row_numbers=True)``), column for
+    column: rows at a score locus, an alt whose ``min_rep`` moves onto one (ACT>ACGT at 100 is
+    C>CG at 101; TT>TA at 400 is T>A at 401), a ``*`` alt and a row with no alt, split and
+    numbered alike, two partitions, two contigs. A MatrixTable with another row field is left
+    to the job (``UnknownLayout``)."""
+    import pandas as pd
+
+    from trd_spark.pgs import mt_entries
+    from trd_spark.pgs.matching import ScoreLoci, file_rows_at, genotype_rows_at
+
+    vcf = tmp_path / "indels.vcf"
+    vcf.write_text(INDEL_ROWS_VCF)
+    raw = hl.import_vcf(str(vcf), reference_genome="GRCh38")
+    path = str(tmp_path / "rows.mt")
+    raw.select_rows().select_entries("GT").repartition(2).write(path)
+    calls = hl.read_matrix_table(path)
+    loci = ScoreLoci.of(hl, pd.DataFrame(positions, columns=["contig", "position"]), "GRCh38")
+    hails = genotype_rows_at(hl, calls.rows().select(), loci, row_numbers=True)
+    frame = mt_entries.file_rows(path)
+    assert frame is not None and frame["file_row"].tolist() == list(range(7))
+    rg = hl.get_reference("GRCh38")
+    ours = file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
+    assert ours is not None and len(ours) == len(hails) > 0
+    pd.testing.assert_frame_equal(ours[list(hails.columns)], hails, check_dtype=False)
+    assert mt_entries.file_rows(path, max_rows=6) is None
+    other = str(tmp_path / "qual.mt")
+    raw.select_rows("qual").select_entries("GT").write(other)
+    with pytest.raises(mt_entries.UnknownLayout, match="rows not in the layout"):
+        mt_entries.file_rows(other)

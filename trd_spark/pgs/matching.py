@@ -1580,6 +1580,39 @@ def at_score_loci(hl: hl_types, wanted, locus, alleles) -> Any:
     return wanted.contains(locus.global_position()) | moves_onto
 
 
+def file_rows_at(file_rows: pd.DataFrame, loci: ScoreLoci, offsets: dict[str, int],
+                 contigs: Sequence[str]) -> pd.DataFrame | None:
+    """``genotype_rows_at(split=True, row_numbers=True)``'s frame from a MatrixTable's rows read
+    without Hail (``mt_entries.file_rows``: contig, position, alleles, file_row), with
+    ``at_score_loci``'s rule in numpy: a row at a score locus (``loci``; ``offsets``: the
+    reference's ``global_positions_dict``), or whose REF of two bases or more has an alt of two
+    bases or more whose ``min_rep`` (``minimal_alleles``) lies at one; then split as the rows job's
+    are (``split_file_rows``, in ``contigs`` order). None when some row has an alt equal to its
+    REF of two bases or more (Hail's ``min_rep`` raises: the caller runs the rows job, which
+    reports it)."""
+    import json
+
+    wanted = np.asarray(loci.global_positions, np.int64)
+    start = file_rows["contig"].map(offsets).to_numpy(np.int64)
+    position = file_rows["position"].to_numpy(np.int64)
+    keep = np.isin(start + position - 1, wanted)
+    ref = np.array([a[0] for a in file_rows["alleles"]], dtype=object)
+    long_ref = np.flatnonzero(pd.Series(ref, dtype=object).str.len().to_numpy(np.int64) > 1)
+    alleles = file_rows["alleles"].tolist()
+    pairs = [(int(i), a) for i in long_ref for a in alleles[i][1:] if len(a) > 1]
+    if any(a == ref[i] for i, a in pairs):
+        return None
+    if pairs:
+        at = np.array([i for i, _ in pairs], np.int64)
+        moved, _, _ = minimal_alleles(position[at], ref[at], np.array([a for _, a in pairs], dtype=object))
+        keep[at[np.isin(start[at] + moved - 1, wanted)]] = True
+    kept = file_rows[keep]
+    frame = pd.DataFrame({"contig": kept["contig"].to_numpy(object), "position": kept["position"].to_numpy(np.int64),
+                          "alleles_json": [json.dumps(a) for a in kept["alleles"]],
+                          FILE_ROW: kept["file_row"].to_numpy(np.int64)})
+    return split_file_rows(frame, contigs)
+
+
 def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids: Sequence[str] = (), *,
                      split: bool = True, row_numbers: bool = False) -> pd.DataFrame:
     """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only

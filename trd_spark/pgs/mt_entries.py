@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import SparkSession
 
 
@@ -299,3 +300,78 @@ def write_bed(spark: SparkSession, layout: EntriesLayout, rows: np.ndarray, bed:
         for *_, piece in items:
             if os.path.exists(piece):
                 os.remove(piece)
+
+
+# Rows ``file_rows`` reads at most: it takes one Python step per row (~5-9 us under load) where
+# Hail's rows job at the score loci costs 8-10 JVM CPU-s, mostly fixed (2k x 20k bench MT,
+# session 24 in benchmarks/RESULTS.md); past ~1e6 rows Hail's compiled reader is the cheaper.
+DIRECT_ROWS_MAX = 1_000_000
+
+# The rows of a MatrixTable holding its key alone (locus, alleles), as Hail 0.2.139 writes them
+# (``select_rows()``): the struct and its fields optional or required (``+``).
+_ROWS_ETYPE = re.compile(r"(\+?)EBaseStruct\{locus:(\+?)EBaseStruct\{contig:\+EBinary2,position:\+EVarint\},"
+                         r"alleles:(\+?)EArray2\[(\+?)EBinary2\]\}")
+
+
+def file_rows(path: str, max_rows: int = DIRECT_ROWS_MAX) -> pd.DataFrame | None:
+    """Every row of the local MatrixTable directory ``path`` from its own rows files
+    (``rows/rows``), when they hold the key alone (``_ROWS_ETYPE``: locus and alleles, no other
+    row field), as ``matching.genotype_rows_at`` takes them before the filter: ``contig``
+    (object), ``position`` (int64), ``alleles`` (list of str, REF first), ``file_row`` (int64,
+    ``genotypes.FILE_ROW``: 0-based, in file order, i.e. ``Table.add_index``'s), in file (key)
+    order; None (nothing read) when the MatrixTable has more than ``max_rows`` rows.
+    Raises UnknownLayout naming the metadata file for other layouts (another row field, codec,
+    buffers) and NotDecodable for a missing locus, alleles or allele (Hail's job reads those)."""
+    import pandas as pd
+
+    top = os.path.join(path, "metadata.json.gz")
+    spec = os.path.join(path, "rows", "rows", "metadata.json.gz")
+    try:
+        with gzip.open(top, "rt") as f:
+            counts = json.load(f)["components"]["partition_counts"]["counts"]
+        with gzip.open(spec, "rt") as f:
+            meta = json.load(f)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UnknownLayout(f"{spec}: MatrixTable metadata not readable as Hail 0.2.139's ({e})") from None
+    codec = meta.get("_codecSpec", {}) if isinstance(meta, dict) else {}
+    etype = _ROWS_ETYPE.fullmatch(str(codec.get("_eType")))
+    if (etype is None or meta.get("name") != "IndexedRVDSpec2" or codec.get("name") != "TypedCodecSpec"
+            or codec.get("_bufferSpec") != _BUFFER or len(meta.get("_partFiles", [])) != len(counts)):
+        raise UnknownLayout(f"{spec}: rows not in the layout the direct reader knows (locus and alleles alone)")
+    if sum(counts) > max_rows:
+        return None
+    struct_bytes = 1 if "" in (etype.group(2), etype.group(3)) else 0  # the optional fields' missing bits
+    optional_alleles = etype.group(4) != "+"
+    contig, position, alleles = [], [], []
+    for part, n_rows in zip(meta["_partFiles"], counts):
+        with open(os.path.join(path, "rows", "rows", "parts", part), "rb") as f:
+            data = bytes(_decompress(f.read()))
+        p = row = 0
+        while p < len(data) and data[p] == 1:
+            p += 1
+            if struct_bytes and data[p]:
+                raise NotDecodable(f"{part}: a row without locus or alleles")
+            p += struct_bytes
+            length, p = _varint(data, p)
+            contig.append(data[p:p + length].decode())
+            pos, p = _varint(data, p + length)
+            position.append(pos)
+            n, p = _varint(data, p)
+            if not n:
+                raise NotDecodable(f"{part}: a row without alleles")
+            if optional_alleles:
+                if any(data[p:p + (n + 7) // 8]):
+                    raise NotDecodable(f"{part}: a missing allele")
+                p += (n + 7) // 8
+            row_alleles = []
+            for _ in range(n):
+                length, p = _varint(data, p)
+                row_alleles.append(data[p:p + length].decode())
+                p += length
+            alleles.append(row_alleles)
+            row += 1
+        if row != n_rows or p + 1 != len(data) or data[p] != 0:
+            raise NotDecodable(f"{part}: {row} rows parsed of {n_rows}, or bytes after the last row")
+    return pd.DataFrame({"contig": pd.Series(contig, dtype=object), "position": np.array(position, np.int64),
+                         "alleles": pd.Series(alleles, dtype=object),
+                         "file_row": np.arange(len(position), dtype=np.int64)})

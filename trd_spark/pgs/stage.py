@@ -58,6 +58,7 @@ from trd_spark.pgs.matching import (
     ScoreLabel,
     ScoreLoci,
     check_duplicate_rows_frame,
+    file_rows_at,
     frame_matches,
     genotype_rows_at,
     loci_table,
@@ -311,8 +312,10 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
             persons = sample_persons(ids, where=where, sample_map=sample_map)
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
-        rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split,
-                                row_numbers=direct)
+        loci = ScoreLoci.of(hl, sites, rg)
+        rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
+        if rows is None:
+            rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
@@ -324,6 +327,27 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
                           unplaced_variants=unplaced or 0)
 
+
+def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
+                reference_genome: str) -> pd.DataFrame | None:
+    """``genotype_rows_at(split=True, row_numbers=True)``'s frame for the local MatrixTable
+    ``path`` read from its own rows files, without Hail's rows job (``mt_entries.file_rows``,
+    ``matching.file_rows_at``); None (the caller runs the job) when the rows hold more than the
+    key (an rsID the match reads, other fields), are more than ``mt_entries.DIRECT_ROWS_MAX``, are
+    in another layout or hold what Hail's job reports (a missing key, an alt equal to a long REF)."""
+    from trd_spark.pgs import mt_entries
+
+    if "rsid" in rows_table.row:
+        return None
+    try:
+        frame = mt_entries.file_rows(path)
+    except (mt_entries.UnknownLayout, mt_entries.NotDecodable) as e:
+        log.info("pgs: %s; Hail's job reads the rows", e)
+        return None
+    if frame is None:
+        return None
+    rg = hl.get_reference(reference_genome)
+    return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:
     """Every score of one matched dataset (``scoring.compute_scores``' long table) by the route
