@@ -14,7 +14,8 @@ calls as probabilities, sample IDs embedded, as All of Us ships its BGEN). Times
                      (``run_ours``): parse the scoring files; score sites + match
                      (``stage.match_dataset``: the .bim/.pvar variant list for bed/pgen, the
                      genotype rows Hail collects at the score loci for VCF/MatrixTable); score
-                     every score in one pass and write the Hail Table (``stage.score_dataset``):
+                     every score in one pass, check the rows and write the scores Parquet
+                     table as the stage does (``stage.scores_of_dataset`` + ``io.write_table``):
                      hail-vcf / hail-mt   Hail reads; hard calls exported as a PLINK 1
                                           fileset of the matched rows and scored by the
                                           native engine (``stage.scoring_scratch``)
@@ -174,13 +175,16 @@ phenotypes:
 def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, float], pd.DataFrame]:
     """The PGS stage's own steps for one dataset, timed per phase: parse the scoring files
     (``stage.load_scoring_files``); score sites + read the variant list or genotype rows +
-    match (``matching.score_sites``, ``stage.match_dataset``); score every score in one pass
-    and write the Hail Table (``stage.score_dataset``: the native engine for bed/pgen, Hail's
-    pass for VCF/MatrixTable). ``ahead``: the ParseAhead started with the session (its parse is
+    match (``matching.score_sites``, ``stage.match_dataset``); score every score in one pass,
+    check the rows and write the scores Parquet table (``stage.scores_of_dataset`` +
+    ``io.write_table``, as ``stage.run``: the native engine for bed/pgen, its sums to Parquet
+    without Hail; Hail's pass or export for VCF/MatrixTable). ``ahead``: the ParseAhead started with the session (its parse is
     taken once, by the first engine run, as the stage takes the one the CLI hands it)."""
-    from trd_spark.config import load_config
+    from trd_spark.config import load_config, local_path
+    from trd_spark.io import write_table
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import score_sites
+    from trd_spark.schemas import PGS_SCORES, check_spark
 
     cfg = load_config(bench_config(work, label))
     times = {}
@@ -198,21 +202,28 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     # How long the match phase's end waited for the background warm-up (in the match time).
     times["warm_up_wait"] = waits.found[-1] if waits.found else None
     t2 = time.perf_counter()
-    out = hl.utils.new_temp_file("bm_scores", "ht")
+    out = hl.utils.new_temp_file("bm_scores", "parquet")
     passes = _NativePassRecords()
     cpu0 = process_cpu()
-    with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors("bench"), passes:
-        table = stage.score_dataset(hl, cfg, matched, scratch)
+    jobs0 = spark_jobs(spark)
+    with passes:
+        # As stage.run: scored and checked (the native pass's numpy sums to a Spark DataFrame; a
+        # Hail route's table written to Hail's temp dir, checked and read into Spark), then the
+        # scores table written as the stage's writer writes it (schema checked, Parquet, rows
+        # counted while written).
+        frame = stage.scores_of_dataset(hl, spark, cfg, matched)
         t3, cpu1 = time.perf_counter(), process_cpu()
-        # Keyed as the stage writes it (stage.run: its key_by is the one Hail sort of the rows;
-        # a no-op on the native engine's table, already keyed, pgen_engine.score_table).
-        table.key_by("s", "pgs_id").write(out)
+        write_table(check_spark(frame, PGS_SCORES), out)
     times["score"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
+    # Spark jobs (Hail's included: it runs them) started in the score phase, and in the whole run
+    # so far (the warm-up's, and the other engines' with --one-process).
+    times["score_spark_jobs"], times["spark_jobs"] = spark_jobs(spark) - jobs0, spark_jobs(spark)
     cpu2 = process_cpu()
-    # The score phase split (issue 16's fixed part): the table built (stage.score_dataset: the
-    # weights, and for the native engine its whole pass, ``pgen_engine._PassTimes``) and written
-    # (Hail's from_spark and write; for the Hail routes their whole pass), with the CPU seconds
+    # The score phase split (issue 16's fixed part): the rows built and checked
+    # (stage.scores_of_dataset: the weights, the native engine's whole pass,
+    # ``pgen_engine._PassTimes``, and its rows checked and handed to Spark; for the Hail routes
+    # their whole pass, Hail write and check) and the Parquet table written, with the CPU seconds
     # of this process, the JVM and the Python workers in each.
     times["score_build"] = t3 - t2
     times["score_write"] = times["score"] - times["score_build"]
@@ -220,8 +231,8 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     times["cpu_write"] = {p: round(cpu2[p] - cpu1[p], 2) for p in cpu0}
     if passes.found:
         times["native_pass"] = passes.found[-1]
-    df = hl.read_table(out).to_pandas()
-    return times, df.pivot(index="s", columns="pgs_id", values="score_sum")
+    df = pd.read_parquet(local_path(out))
+    return times, df.assign(s=df["person_id"].astype(str)).pivot(index="s", columns="pgs_id", values="score_sum")
 
 
 class _LogRecords(logging.Handler):
@@ -274,6 +285,12 @@ class _WarmUpWaits(_LogRecords):
     def found_in(self, record: logging.LogRecord) -> object | None:
         waited = getattr(record, "warm_up_wait_s", None)
         return None if waited is None else round(float(waited), 2)
+
+
+def spark_jobs(spark) -> int:
+    """Spark jobs this application has started so far (those without a job group: all of ours
+    and Hail's), from Spark's status tracker."""
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup())
 
 
 def process_cpu() -> dict[str, float]:
@@ -446,7 +463,7 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
         print(f"ratio={t['score'] / t['plink2']:.2f} engine={t['engine']} phase=score_vs_plink2_whole_run")
     for t in results:
         if "score_build" in t:
-            split = f"{t['engine']:<12} score {t['score']:.1f} s = built {t['score_build']:.1f} s (CPU {t['cpu_build']})"
+            split = f"{t['engine']:<12} score {t['score']:.1f} s = built+checked {t['score_build']:.1f} s (CPU {t['cpu_build']})"
             if t.get("native_pass"):
                 p = t["native_pass"]
                 split += (f" [before the engine {t['score_build'] - sum(p[k] or 0 for k in ('prepare_s', 'job_s', 'rows_to_spark_s')):.1f},"
@@ -454,7 +471,8 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
                           f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks; partials as {p.get('partials')}"
                           + (f"; the tasks' own CPU {p['task_cpu_s']:.1f} s" if p.get("task_cpu_s") is not None else "")
                           + "]")
-            print(split + f" + written {t['score_write']:.1f} s (CPU {t['cpu_write']})")
+            print(split + f" + Parquet written {t['score_write']:.1f} s (CPU {t['cpu_write']}); Spark jobs: "
+                  f"{t.get('score_spark_jobs')} in the score phase, {t.get('spark_jobs')} in the run")
         if t.get("warm_up_wait") is not None:
             print(f"{t['engine']:<12} match phase waited {t['warm_up_wait']:.1f} s for the native pass's warm-up")
     for t in results:

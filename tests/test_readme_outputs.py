@@ -41,11 +41,10 @@ def small_release(spark, hl, root: Path) -> Layout:
                           "age": 50.0, "age_at_index": 45.0, "sex_female": 1, "time_to_trd_days": 0, "trd_event": 0, "PGS1": 0.1})
     assert set(ANALYSIS_FRAME_FIXED.names) <= set(frame.columns)
     spark.createDataFrame(frame).write.parquet(layout.table("cohort", "analysis_frame"))
-    ht = hl.Table.parallelize(
-        [{"s": "11", "pgs_id": "PGS1", "score_sum": 1.5}, {"s": "12", "pgs_id": "PGS1", "score_sum": 0.5},
-         {"s": "11", "pgs_id": "PGS2", "score_sum": -1.0}],
-        hl.tstruct(s=hl.tstr, pgs_id=hl.tstr, score_sum=hl.tfloat64), key=["s", "pgs_id"])
-    ht.write(layout.file("pgs", "scores_discovery.ht"))
+    # The pgs stage's scores table (its Parquet, as published): the Hail snippet reads one dataset's rows.
+    scores = pd.DataFrame({"dataset": ["discovery"] * 3 + ["replication_wgs"], "person_id": [11, 12, 11, 11],
+                           "pgs_id": ["PGS1", "PGS1", "PGS2", "PGS1"], "score_sum": [1.5, 0.5, -1.0, 9.0]})
+    spark.createDataFrame(scores).write.parquet(layout.table("pgs", "scores"))
     return layout
 
 

@@ -194,7 +194,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # The trait panel's content is in the slice (its path is not an output-relevant setting).
         config_exclude=("pgs.standardisation", "pgs.standardisation_n_pcs", "pgs.trait_panel", *NOT_STAGE_SETTINGS),
         inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover")),
-        files=("match_summary.tsv", "scores_<dataset>.ht"),
+        files=("match_summary.tsv",),
     ),
     StageSpec(
         "phenotypes", "trd_spark.phenotypes.stage",

@@ -1,7 +1,9 @@
 """One scoring interface; the route (which engine, and whether Hail first exports) is chosen here.
 
     score(...) -> the long score table of ``scoring.compute_scores`` (s, pgs_id, score_sum,
-                  allele_count, score_avg, n_missing, n_matched; unkeyed Hail Table)
+                  allele_count, score_avg, n_missing, n_matched; unkeyed Hail Table), or
+                  with ``hail_table=False`` a native pass's sums as numpy
+                  (``pgen_engine.SummedScores``: the stage's Parquet rows without Hail)
 
 The rule (``route_for``: genotype source x ``pgs.native`` settings x scratch directory x
 matched rows), decided once, here:
@@ -104,7 +106,8 @@ def score(
     calls: hl_types.MatrixTable | None = None,
     samples: Sequence[str] | None = None,
     index: pd.DataFrame | None = None,
-) -> hl_types.Table:
+    hail_table: bool = True,
+) -> hl_types.Table | pgen_engine.SummedScores:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
     ``weights`` (``matching.weight_matrices``); ``pgs_ids``/``n_matched`` in score_index order.
@@ -118,8 +121,11 @@ def score(
     takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
     ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
     Lazy apart from the export: the caller writes the table before ``scratch`` is removed.
-    Returns ``compute_scores``' table; errors as ``compute_scores`` / ``pgen_engine.score`` /
-    ``export_hard_calls`` (Hail's, unwrapped: the stage wraps them, ``stage.hail_errors``).
+    Returns ``compute_scores``' table; with ``hail_table=False``, a native pass (routes
+    ``native`` and ``export``) whose sums are added on the driver returns them as
+    ``pgen_engine.SummedScores`` instead (numpy, no Hail job; nothing lazy is left); errors as
+    ``compute_scores`` / ``pgen_engine.score`` / ``export_hard_calls`` (Hail's, unwrapped: the
+    stage wraps them, ``stage.hail_errors``).
     """
     route = route_for(source, settings, scratch, len(weights.rows))
     if route == "hail":
@@ -155,4 +161,5 @@ def score(
     files = BgenFiles.open(source.path) if source.format == "bgen" else pgen_engine.PlinkFiles.of(source)
     return pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
-        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index)
+        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index,
+        hail_table=hail_table)

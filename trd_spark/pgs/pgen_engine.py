@@ -583,11 +583,14 @@ def score(
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
     index: pd.DataFrame | None = None,
-) -> hl_types.Table:
+    hail_table: bool = True,
+) -> hl_types.Table | SummedScores:
     """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score), keyed by (s, pgs_id) when the partials are summed on the driver (``score_table``),
-    else unkeyed (sample-major, scores in ``pgs_ids`` order).
+    else unkeyed (sample-major, scores in ``pgs_ids`` order). With ``hail_table=False`` the sums
+    added on the driver come back as they are, ``SummedScores`` (numpy; no Hail job at all: the
+    stage writes its Parquet table from them); summed in Spark, the rows are the Hail Table either way.
 
     ``weights``: ``matching.weight_matrices`` (per genotype row ``[ref, alt]``: slope, offset,
     n_vars as rows x k matrices, k = ``len(pgs_ids)``); rows that already carry
@@ -639,9 +642,15 @@ def score(
         with _spill_dir(spark) as spill:
             spilled = spill is not None and bool(tasks)
             split.partials = "local files" if spilled else "Spark task results"
-            table = _rows_summed_on_driver(
-                spark, hl, partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
+            summed_scores = _rows_summed_on_driver(
+                partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
                 rows, k, n, n_partitions, split)
+            if not hail_table:
+                split.log()
+                return summed_scores
+            built = time.perf_counter()
+            table = summed_scores.table(spark, hl)
+            split.rows_to_spark_s = time.perf_counter() - built
         split.log()
         return table
     split.log()  # the tasks run when the caller writes the table (reduced in Spark)
@@ -737,9 +746,10 @@ class _PassTimes:
     """Where a native pass's time went (seconds, wall clock), logged once by ``score`` (the
     ``native_pass`` attribute of the log record holds them as a dict, for benchmarks): the
     driver's preparation (weights placed in file order, tasks cut), the Spark job (tasks run,
-    partials collected and added) and the score rows to Spark (of_slice, pandas, Arrow). The
-    last two are None when the partials are reduced in Spark (the job runs at the caller's
-    write). The Hail conversion and write of the rows happen later, at the caller's write."""
+    partials collected and added) and the score rows to Spark (one row per sample through
+    Arrow to a Hail Table, ``score_table``; None when the sums are kept as numpy,
+    ``SummedScores``). Both are None when the partials are reduced in Spark (the job runs at the
+    caller's write). The Hail conversion and write of the rows happen later, at the caller's write."""
 
     tasks: int
     rows: int
@@ -757,30 +767,61 @@ class _PassTimes:
 
     def log(self) -> None:
         job = "reduced in Spark at the write" if self.job_s is None else \
-            f"job (tasks + collect + sum; partials as {self.partials}) {self.job_s:.1f} s, score rows to Spark " \
-            f"{self.rows_to_spark_s:.1f} s"
+            f"job (tasks + collect + sum; partials as {self.partials}) {self.job_s:.1f} s, " + (
+                "sums kept as numpy" if self.rows_to_spark_s is None else
+                f"score rows to Spark {self.rows_to_spark_s:.1f} s")
         # No sample count: a log names no count of persons.
         log.info("native pass: %d tasks over %d genotype rows x %d scores; prepared in %.1f s, %s", self.tasks,
                  self.rows, self.scores, self.prepare_s, job, extra={"native_pass": vars(self).copy()})
 
 
-def _rows_summed_on_driver(spark: SparkSession, hl: hl_types, partial, rows: _ScoreRows, k: int, n: int,
-                           n_partitions: int, split: _PassTimes):
-    """The score rows as a Hail Table keyed by (s, pgs_id) (``score_table``) from the tasks' partials
-    (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice, (file name, task CPU
-    seconds)) pairs of ``_spilled``, the file read and removed here) collected and added on the driver:
-    no shuffle stage and no Python worker after the tasks (the sums go to the JVM through
-    Arrow, one row per sample, ``score_table``). Memory: ``driver_sum_bytes``, in arrays made without
-    huge pages (``memory.small_pages``: ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times
-    go to ``split``."""
+@dataclass(frozen=True)
+class SummedScores:
+    """All samples' sums of a native pass, added on the driver (``score`` with
+    ``hail_table=False``): ``part`` (slope x dosage) and ``missing_vars`` (n_vars of the missing
+    calls) are k x n float64 (scores in ``rows.pgs_ids`` order, samples in file order);
+    ``columns`` gives the score rows as numpy columns, ``table`` the same rows as a Hail Table."""
+
+    rows: _ScoreRows
+    part: np.ndarray
+    missing_vars: np.ndarray
+    n_partitions: int  # the Hail Table's partitions (``score``: one per slice, at most the parallelism)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The score rows (``_ScoreRows.of_slice``: s, pgs_id, score_sum, allele_count,
+        score_avg (NaN where no variant matched), n_missing, n_matched), sample-major, scores
+        in ``rows.pgs_ids`` order: k x n rows."""
+        return self.rows.of_slice(0, self.part, self.missing_vars)
+
+    def frame(self, dataset: str) -> pd.DataFrame:
+        """The same rows as the stage's table (``schemas.PGS_SCORES``' columns: ``dataset``,
+        ``person_id``, the sample ID as int64, as ``scoring.scores_frame`` makes it from ``s``;
+        score_avg NaN where no variant matched, null once in Spark). Sample IDs are person IDs
+        (``genotypes.sample_persons``: digits only)."""
+        columns = self.columns()
+        del columns["s"]  # k rows per sample: the IDs converted once per sample, then repeated
+        person_id = np.repeat(self.rows.sample_ids[:self.part.shape[1]].astype(np.int64), len(self.rows.pgs_ids))
+        return pd.DataFrame({"dataset": dataset, "person_id": person_id, **columns})
+
+    def table(self, spark: SparkSession, hl: hl_types) -> hl_types.Table:
+        """The same rows as a Hail Table keyed by (s, pgs_id) (``score_table``)."""
+        return score_table(spark, hl, self.rows, self.part, self.missing_vars, self.n_partitions)
+
+
+def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, n_partitions: int,
+                           split: _PassTimes) -> SummedScores:
+    """The tasks' partials (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice,
+    (file name, task CPU seconds)) pairs of ``_spilled``, the file read and removed here)
+    collected and added on the driver: no shuffle stage and no Python worker after the tasks.
+    Memory: ``driver_sum_bytes``, in arrays made without huge pages (``memory.small_pages``:
+    ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times go to ``split``."""
     from trd_spark.pgs.memory import small_pages
 
     with small_pages():
-        return _summed_rows(spark, hl, partial, rows, k, n, n_partitions, split)
+        return _summed_rows(partial, rows, k, n, n_partitions, split)
 
 
-def _summed_rows(spark: SparkSession, hl: hl_types, partial, rows: _ScoreRows, k: int, n: int, n_partitions: int,
-                 split: _PassTimes):
+def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, n_partitions: int, split: _PassTimes) -> SummedScores:
     """``_rows_summed_on_driver``'s work."""
     started = time.perf_counter()
     score = np.zeros((k, n))
@@ -797,11 +838,8 @@ def _summed_rows(spark: SparkSession, hl: hl_types, partial, rows: _ScoreRows, k
         start = i * rows.sample_slice
         score[:, start:start + part.shape[1]] += part
         missing_vars[:, start:start + part.shape[1]] += mis
-    summed = time.perf_counter()
-    split.job_s = summed - started
-    out = score_table(spark, hl, rows, score, missing_vars, n_partitions)
-    split.rows_to_spark_s = time.perf_counter() - summed
-    return out
+    split.job_s = time.perf_counter() - started
+    return SummedScores(rows, score, missing_vars, n_partitions)
 
 
 def score_table(spark: SparkSession, hl: hl_types, rows: _ScoreRows, part: np.ndarray, missing_vars: np.ndarray,
@@ -860,19 +898,26 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     process (False when already done), so that a caller can run it in a background thread
     while the driver parses and matches (``stage.native_warm_up``): the Python workers start
     and import the task modules (one tiny task per default-parallelism slot), and one score
-    row goes the way of ``score``'s rows (pandas -> Arrow -> Spark SQL -> Hail ``from_spark``,
-    keyed and written as a temporary Hail Table, removed after): class loading, Spark SQL's
-    planning and Hail's compiler on a cold JVM. Profiled in benchmarks/RESULTS.md (sessions 8,
-    9, 15): 15-25 s of a cold pass at 20k x 200k. Errors are Spark's and Hail's, unwrapped."""
+    row goes the way the stage's score rows go (``SummedScores`` -> pandas -> Arrow -> Spark SQL
+    -> Parquet, ``io.write_table``; written to a temporary directory, removed after): class
+    loading and Spark SQL's planning and code generation on a cold JVM. No Hail job: the stage
+    writes a native pass's scores without Hail (session 24; Hail's ``from_spark``, key and write
+    had been most of this warm-up's ~16 CPU-s, benchmarks/RESULTS.md session 23). Profiled in
+    benchmarks/RESULTS.md (sessions 8, 9, 15): 15-25 s of a cold pass at 20k x 200k. Errors are
+    Spark's and Hail's, unwrapped."""
+    from trd_spark.io import write_table
+    from trd_spark.pgs.matching import pandas_to_spark
+    from trd_spark.schemas import PGS_SCORES
+
     sc = spark.sparkContext
     if sc.applicationId in _WARMED:
         return False
     sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(_worker_ready).collect()
-    rows = _ScoreRows(np.array(["warm-up"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
+    rows = _ScoreRows(np.array(["0"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
-    path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="ht")
-    table = score_table(spark, hl, rows, np.zeros((1, 1)), np.zeros((1, 1)), 1)
-    table.key_by("s", "pgs_id").write(path)
+    frame = SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1)), 1).frame("warm-up")
+    path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="parquet")
+    write_table(pandas_to_spark(spark, frame[PGS_SCORES.names], PGS_SCORES.struct), path)
     hl.current_backend().fs.rmtree(path)
     _WARMED.add(sc.applicationId)
     return True

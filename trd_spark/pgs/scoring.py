@@ -424,15 +424,32 @@ def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
         too_many_alleles=hl.agg.sum(per_key.too_many_alleles),
         not_finite=hl.agg.sum(per_key.not_finite),
     ))
-    n_keys = found.n_keys
+    _raise_score_problems(found.n_keys != found.n_rows, found.negative_missing, found.too_many_alleles,
+                          found.not_finite, where)
+
+
+def check_score_rows(rows: pd.DataFrame, where: str) -> None:
+    """``check_score_table``'s invariants on the score rows as pandas (``schemas.PGS_SCORES``'
+    columns, one dataset: ``pgen_engine.SummedScores.frame``), in numpy: the same InputDataError
+    naming ``where``, no count and no person ID printed."""
+    repeated = bool(rows.duplicated(["person_id", "pgs_id"]).any())
+    _raise_score_problems(repeated, bool((rows["n_missing"] < 0).any()),
+                          bool((rows["allele_count"] > 2 * rows["n_matched"]).any()),
+                          not bool(np.isfinite(rows["score_sum"].to_numpy()).all()), where)
+
+
+def _raise_score_problems(repeated: bool, negative_missing: bool, too_many_alleles: bool, not_finite: bool,
+                          where: str) -> None:
+    """The one InputDataError of the score checks, naming every problem found (no counts: a
+    score's rows are persons)."""
     problems = []
-    if n_keys != found.n_rows:
-        problems.append("repeated (sample, pgs_id) rows")  # no counts: a score's rows are persons
-    if found.negative_missing:
+    if repeated:
+        problems.append("repeated (sample, pgs_id) rows")
+    if negative_missing:
         problems.append("rows with n_missing < 0")
-    if found.too_many_alleles:
+    if too_many_alleles:
         problems.append("rows with allele_count > 2 x n_matched")
-    if found.not_finite:
+    if not_finite:
         problems.append("rows with a non-finite score_sum")
     if problems:
         raise InputDataError("score table invariants violated (a genotype or variant counted twice?): "

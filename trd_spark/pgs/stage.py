@@ -2,8 +2,6 @@
 
 Writes through ``ctx.publish()`` (``layout.publish_stage``):
   scores           PGS_SCORES           one row per dataset x person x score
-  scores_<dataset>.ht  the same rows per dataset as a Hail Table (``s``, pgs_id, score_sum,
-                   allele_count, score_avg, n_missing, n_matched; keyed by s, pgs_id)
   match_summary    PGS_MATCH_SUMMARY    one row per dataset x score (+ match_summary.tsv)
   variant_matches  PGS_VARIANT_MATCHES  one row per dataset x score variant
 
@@ -58,7 +56,6 @@ from trd_spark.pgs.matching import (
     ScoreLabel,
     ScoreLoci,
     check_duplicate_rows_frame,
-    file_rows_at,
     frame_matches,
     genotype_rows_at,
     loci_table,
@@ -70,7 +67,7 @@ from trd_spark.pgs.matching import (
     variant_matches_pandas,
     weight_matrices,
 )
-from trd_spark.pgs.scoring import check_score_table, scores_frame
+from trd_spark.pgs.scoring import check_score_rows, check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, read_scoring_files
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
@@ -312,10 +309,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
             persons = sample_persons(ids, where=where, sample_map=sample_map)
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
-        loci = ScoreLoci.of(hl, sites, rg)
-        rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
-        if rows is None:
-            rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
+        rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split,
+                                row_numbers=direct)
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
@@ -328,41 +323,47 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
                           unplaced_variants=unplaced or 0)
 
 
-def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
-                reference_genome: str) -> pd.DataFrame | None:
-    """``genotype_rows_at(split=True, row_numbers=True)``'s frame for the local MatrixTable
-    ``path`` read from its own rows files, without Hail's rows job (``mt_entries.file_rows``,
-    ``matching.file_rows_at``); None (the caller runs the job) when the rows hold more than the
-    key (an rsID the match reads, other fields), are more than ``mt_entries.DIRECT_ROWS_MAX``, are
-    in another layout or hold what Hail's job reports (a missing key, an alt equal to a long REF)."""
-    from trd_spark.pgs import mt_entries
-
-    if "rsid" in rows_table.row:
-        return None
-    try:
-        frame = mt_entries.file_rows(path)
-    except (mt_entries.UnknownLayout, mt_entries.NotDecodable) as e:
-        log.info("pgs: %s; Hail's job reads the rows", e)
-        return None
-    if frame is None:
-        return None
-    rg = hl.get_reference(reference_genome)
-    return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
-
-def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None) -> hl_types.Table:
+def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None, *,
+                  hail_table: bool = True) -> hl_types.Table | pgen_engine.SummedScores:
     """Every score of one matched dataset (``scoring.compute_scores``' long table) by the route
     ``engine.score`` picks (``engine.route_for``: the native engine for bed/pgen; hard calls
     Hail reads exported to ``scratch``, a ``scoring_scratch`` directory, and scored natively;
     Hail's pass otherwise), with the weights handed over as matrices
     (``matching.weight_matrices``). Lazy apart from the export: the caller writes it, inside
-    ``hail_errors``, before ``scratch`` is removed. Errors of the export as ``hail_errors``."""
+    ``hail_errors``, before ``scratch`` is removed. ``hail_table=False``: a native pass summed
+    on the driver gives its ``pgen_engine.SummedScores`` instead (``engine.score``; what
+    ``scores_of_dataset`` publishes). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)):
         haploid = haploid_contigs(hl.get_reference(source.reference_genome))
         return engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
                             r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                             settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
-                            index=r.frame.rows if r.mt is None else None)
+                            index=r.frame.rows if r.mt is None else None, hail_table=hail_table)
+
+
+def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches) -> DataFrame:
+    """One dataset's rows of the published ``scores`` table (PGS_SCORES), scored
+    (``score_dataset``) and checked (``scoring.check_score_rows``: one key per person x score,
+    counts in range, finite sums; InputDataError naming the dataset otherwise). A native pass
+    summed on the driver (bed/pgen/BGEN, and hard calls exported for it) goes from its numpy
+    sums through Arrow to Spark, checked in numpy: no Hail job. Any other route's Hail Table is
+    written once to Hail's temporary directory (so the check and the Parquet write do not run
+    the pass twice), checked there (``scoring.check_score_table``) and read into Spark
+    (``scoring.scores_frame``). Nothing is lazy on the export's scratch directory afterwards.
+    Errors of reading the genotypes as ``hail_errors``."""
+    where = f"pgs scores of dataset {r.dataset}"
+    with scoring_scratch(hl, spark, cfg) as scratch, hail_errors(genotypes_where(cfg, r.dataset)):
+        scored = score_dataset(hl, cfg, r, scratch, hail_table=False)
+        if isinstance(scored, pgen_engine.SummedScores):
+            rows = scored.frame(r.dataset)
+            check_score_rows(rows, where)
+            return pandas_to_spark(spark, rows[PGS_SCORES.names], PGS_SCORES.struct)
+        path = hl.utils.new_temp_file(prefix=f"pgs_scores_{r.dataset}", extension="ht")
+        scored.key_by("s", "pgs_id").write(path)
+    written = hl.read_table(path)
+    check_score_table(hl, written, where)
+    return scores_frame(hl, written, r.dataset)
 
 
 def variant_matches_of(spark: SparkSession, r: DatasetMatches) -> DataFrame:
@@ -411,8 +412,8 @@ def local_master(spark: SparkSession) -> bool:
 @contextmanager
 def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[None]:
     """Run the block (parsing and matching, on the driver) while ``pgen_engine.warm_up`` pays
-    the native pass's one-off costs (Python workers and their imports, Spark SQL and Hail's
-    compiler on a cold JVM) in a background thread; wait for it on exit. Only when every
+    the native pass's one-off costs (Python workers and their imports, Spark SQL's Arrow and
+    Parquet paths on a cold JVM) in a background thread; wait for it on exit. Only when every
     dataset is scored natively (``engine.engine_for``) and no liftover is configured: then the
     block runs no Hail job of its own (we do not run Hail from two threads at once). A failed
     warm-up is logged and ignored: the pass then pays those costs itself and reports any error."""
@@ -649,14 +650,7 @@ def run(ctx: StageContext) -> None:
         score_frames = []
         for r in results:
             log.info("pgs: scoring %d scores in dataset %s (one pass)", len(r.scoring_files), r.dataset)
-            # Computed once into the Hail Table output, then converted for the Parquet table.
-            ht_name = f"scores_{r.dataset}.ht"
-            with scoring_scratch(hl, spark, cfg) as scratch, hail_errors(genotypes_where(cfg, r.dataset)):
-                score_dataset(hl, cfg, r, scratch).key_by("s", "pgs_id").write(f"{writer.dir}/{ht_name}")
-            writer.files.append(ht_name)
-            written = hl.read_table(f"{writer.dir}/{ht_name}")
-            check_score_table(hl, written, f"pgs scores of dataset {r.dataset}")
-            score_frames.append(scores_frame(hl, written, r.dataset))
+            score_frames.append(scores_of_dataset(hl, spark, cfg, r))
         writer.write_table("scores", _union(score_frames), PGS_SCORES)
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
