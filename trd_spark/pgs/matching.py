@@ -700,9 +700,10 @@ def score_sites(
     """``score_variants_table`` as a pandas frame: one row per distinct score site with
     ``SITE_COLUMNS``, the member arrays, ``contig``/``position`` (the locus on
     ``reference_genome``; None/NA when the position is not valid on it or not given),
-    ``lift_negative_strand`` and ``liftover_failed``. ``attrs``: ``pgs_ids`` and
-    ``rsid_only_files``. Without other builds no Hail job runs (contig lengths from the
-    reference); with them the Hail table is built (``hl.liftover``) and collected.
+    ``lift_negative_strand`` and ``liftover_failed``. ``attrs``: ``SITES_ATTRS`` (pgs_ids,
+    rsid_only_files, score_files, duplicates_dropped: none yet), read with ``sites_attr``.
+    Without other builds no Hail job runs (contig lengths from the reference); with them the
+    Hail table is built (``hl.liftover``) and collected.
     Errors as ``score_variants_frame`` / ``register_liftover``."""
     other_builds = _builds_to_lift(scoring_files, reference_genome, liftover)
     if other_builds:
@@ -739,7 +740,23 @@ def score_sites(
     sites.attrs["pgs_ids"] = [sf.pgs_id for sf in scoring_files]
     sites.attrs["rsid_only_files"] = [sf.path for sf in scoring_files if sf.positions_from == "rsid"]
     sites.attrs["score_files"] = [sf.path for sf in scoring_files]
+    sites.attrs[DUPLICATES_DROPPED] = {}
     return sites
+
+
+# What ``score_sites`` puts in its frame's ``attrs``, read back with ``sites_attr``.
+SITES_ATTRS = ("pgs_ids", "rsid_only_files", "score_files", "duplicates_dropped")
+
+
+def sites_attr(sites: pd.DataFrame, key: str) -> Any:
+    """``sites.attrs[key]``, one of ``SITES_ATTRS`` as ``score_sites`` set it. Raises ValueError
+    when it is not there: pandas drops ``attrs`` in some operations (``merge``, ``concat`` of
+    frames with other attrs, a frame built anew from columns), and the default read before
+    (no scores, no rsID-only files, nothing dropped) gave a wrong count or unplaced sites silently."""
+    if key not in sites.attrs:
+        raise ValueError(f"the score sites frame has lost its attrs[{key!r}] (a pandas operation that drops attrs, "
+                         "e.g. merge, between score_sites and here): a bug")
+    return sites.attrs[key]
 
 
 def _reverse_complement_text(allele: str) -> str:
@@ -771,7 +788,7 @@ def place_sites_by_rsid(sites: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame
     the row's IDs when it lists several, ``rs1;rs2``); missing when the rsID is absent or on
     several loci. ``rows``: the genotype rows (``contig``,
     ``position``, ``rsid``). Raises InputDataError when rsID-only files meet rows without rsIDs."""
-    files = sites.attrs.get("rsid_only_files", [])
+    files = sites_attr(sites, "rsid_only_files")
     by = sites["by_rsid"].to_numpy(bool)
     if not files or not by.any():
         return sites
@@ -996,7 +1013,7 @@ def rsid_duplicates(sites: pd.DataFrame, duplicate_variants: str = "error") -> p
         d = members[later].iloc[0]
         first = members[~later & (members["score"] == d["score"]) & (members["contig"] == d["contig"])
                         & (members["position"] == d["position"]) & (members["pair"] == d["pair"])].iloc[0]
-        files = sites.attrs.get("score_files") or []
+        files = sites_attr(sites, "score_files")
         path = files[int(d["score"])] if int(d["score"]) < len(files) else "pgs.scoring_files"
         raise InputDataError(
             f"rsIDs {sites.at[first['site'], 'rsid']} (line {int(first['line'])}) and {sites.at[d['site'], 'rsid']} "
@@ -1028,9 +1045,9 @@ def drop_members(sites: pd.DataFrame, dropped: pd.DataFrame, why: str) -> pd.Dat
     for c, values in columns.items():
         out[c] = pd.Series(values, index=out.index, dtype=object)
     out.attrs = dict(sites.attrs)
-    pgs_ids = sites.attrs.get("pgs_ids") or []
+    pgs_ids = sites_attr(sites, "pgs_ids")
     scores, counts = np.unique(dropped["score"].to_numpy(np.int64), return_counts=True)
-    total = dict(sites.attrs.get(DUPLICATES_DROPPED) or {})  # a new dict: attrs are shared by copies
+    total = dict(sites_attr(sites, DUPLICATES_DROPPED))  # a new dict: attrs are shared by copies
     for score, n in zip(scores.tolist(), counts.tolist()):
         name = pgs_ids[score] if score < len(pgs_ids) else f"score {score}"
         log.warning("%s: %d score rows dropped, %s: pgs.duplicate_variants first keeps the first line", name, n, why)
@@ -1268,7 +1285,7 @@ def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_varian
     if duplicate_variants == "error":
         d = members[later].iloc[0]
         first = members[~later & (members["score"] == d["score"]) & (members["row"] == d["row"])].iloc[0]
-        files = sites.attrs.get("score_files") or []
+        files = sites_attr(sites, "score_files")
         path = files[int(d["score"])] if int(d["score"]) < len(files) else "pgs.scoring_files"
         g = rows.iloc[int(d["row"])]
         variant = f"{str(g['contig'])}:{int(g['position'])} {str(g['ref'])}>{str(g['alt'])}"
@@ -1336,8 +1353,8 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
         "effect_weight": flat("member_weight", np.float64),
         "line": flat("member_line", np.int64),
     }, copy=False)
-    return FrameMatches(sites, rows, members, list(sites.attrs.get("pgs_ids", [])),
-                        dict(sites.attrs.get(DUPLICATES_DROPPED) or {}))
+    return FrameMatches(sites, rows, members, list(sites_attr(sites, "pgs_ids")),
+                        dict(sites_attr(sites, DUPLICATES_DROPPED)))
 
 
 @small_pages()
