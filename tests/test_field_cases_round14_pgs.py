@@ -11,6 +11,8 @@
   (``notes.unplaced_variants``), Hail's route refused the fileset; now both count and skip them.
 - Non-additive flag columns (is_haplotype, is_interaction, ...) in R's spelling (T) or another
   unknown value were read as false: the row summed as additive. Now one error at the line.
+- VCF GT half-calls (0/., ./1): Hail reads them as missing calls (plink2 --vcf-half-call missing),
+  uncounted. Now the matched records holding one are counted (tabix-indexed VCFs) and warned about.
 """
 
 from __future__ import annotations
@@ -133,3 +135,36 @@ def test_non_additive_flags_are_read_in_every_boolean_spelling(flag, value, outc
     else:
         with pytest.raises(InputDataError, match=f"f.txt:5: column {flag}: {outcome}"):
             parse_scoring_file(text, source="f.txt")
+
+
+HALF_CALLS = "vcf-half-calls-spanning-deletion"
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_half_calls_at_matched_vcf_records_are_counted(hl, spark, tmp_path, caplog, indexed):
+    """The half-call case's VCF (chr4:1000000 holds 0/. and ./1; chr4:2000000 C>T,* and
+    chr4:3000000 none), its score matching all three records: with a tabix index the stage's
+    match counts 1 record (the manifest's notes.vcf_half_call_rows) and warns; without one it
+    says it did not count (INFO) and keeps None. plink2's default (--vcf-half-call error) names
+    the same record as the oracle. Before: not counted anywhere (no such field)."""
+    import shutil
+    import subprocess
+
+    import pysam
+
+    src = CASES / HALF_CALLS / "genotypes" / "data.vcf"
+    refused = subprocess.run([shutil.which("plink2"), "--vcf", str(src), "--make-pgen", "--threads", "1", "--out",
+                              str(tmp_path / "p")], capture_output=True, text=True)
+    assert refused.returncode != 0 and "half-call" in refused.stdout + refused.stderr
+    vcf = str(src)
+    if indexed:
+        vcf = pysam.tabix_index(shutil.copy(src, str(tmp_path / "data.vcf")), preset="vcf", force=True)
+    cfg = case_config(tmp_path, vcf, f"{CASES / HALF_CALLS}/scores/*")
+    with caplog.at_level("INFO", logger="trd_spark.pgs.stage"):
+        r = stage.match_dataset(hl, spark, cfg, "d", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    assert r.summary["n_matched"].tolist() == [3]
+    assert r.half_call_rows == (1 if indexed else None)
+    assert stage.half_call_row_counts([r]) == ({"d": 1} if indexed else {})
+    said = [m for m in caplog.messages if "half-call" in m]
+    assert len(said) == 1 and ("1 matched VCF records hold GT half-calls" in said[0] if indexed
+                               else "not counted" in said[0])

@@ -667,6 +667,44 @@ def plink_unplaced_variants(hl: hl_types, source: GenotypeSource) -> int | None:
                                           files.variants)
 
 
+# A GT half-call (``0/.``, ``./1``, ``.|1``): one allele called, the other missing.
+_HALF_CALL = re.compile(r"(?:\d+[/|]\.|\.[/|]\d+)")
+
+
+def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> int | None:
+    """How many of the VCF records at ``rows`` ((contig as the reference names it, position as
+    the file writes it), e.g. the matched rows' ``SITE_POSITION``) hold a GT half-call in some
+    sample, read through the files' tabix/CSI index (``pysam``: only those records are read).
+    None when not counted: a URI, or a file without ``.tbi``/``.csi`` (a second pass over the
+    whole VCF would double its read). Why: Hail reads a half-call as a missing call (``LoadVCF``:
+    'treat partially missing like missing'), i.e. plink2 ``--vcf-half-call missing``, and keeps
+    no trace of it; plink2's default refuses such a file, so the stage counts and warns. Rows,
+    not entries: a variant count, publishable (no person count)."""
+    import pysam
+
+    if is_uri(source.path) or not rows:
+        return None
+    files = sorted(glob.glob(source.path))
+    if not files or not all(os.path.exists(f + ".tbi") or os.path.exists(f + ".csi") for f in files):
+        return None
+    wanted = set(rows)
+    recode = plink_contig_recoding(source.reference_genome)
+    found: set[tuple[str, int]] = set()
+    for path in files:
+        with pysam.TabixFile(path) as tbx:
+            names = {recode.get(c, c): c for c in tbx.contigs}
+            for contig, pos in wanted - found:
+                if contig not in names:
+                    continue
+                for line in tbx.fetch(names[contig], pos - 1, pos):
+                    f = line.split("\t")
+                    if int(f[1]) != pos or len(f) < 10 or f[8].split(":")[0] != "GT":
+                        continue
+                    if any(_HALF_CALL.fullmatch(g.split(":", 1)[0]) for g in f[9:]):
+                        found.add((contig, pos))
+    return len(found)
+
+
 def read_calls(
     hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
     unplaced: int | None = None,
