@@ -36,7 +36,6 @@ from trd_spark.pgs.bgen_reader import MULTIALLELIC_LOCI, BgenFiles, check_first_
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.genotypes import (
-    SITE_POSITION,
     UNREADABLE_LOCI,
     biallelic_dosages,
     file_rows,
@@ -49,7 +48,6 @@ from trd_spark.pgs.genotypes import (
     read_sample_map,
     sample_persons,
     samples_to_persons,
-    vcf_half_call_rows,
     vcf_sample_ids,
 )
 from trd_spark.pgs.matching import (
@@ -58,6 +56,7 @@ from trd_spark.pgs.matching import (
     ScoreLabel,
     ScoreLoci,
     check_duplicate_rows_frame,
+    file_rows_at,
     frame_matches,
     genotype_rows_at,
     loci_table,
@@ -103,15 +102,6 @@ class DatasetMatches:
     calls: hl_types.MatrixTable | None = None
     # Genotype rows on chromosome 0 (PLINK's unplaced code) in a .bim/.pvar/BGEN: read, never matched.
     unplaced_variants: int = 0
-    # VCF records among the matched rows with a GT half-call (genotypes.vcf_half_call_rows); None: not counted.
-    half_call_rows: int | None = None
-
-
-def half_call_row_counts(results: list[DatasetMatches]) -> dict[str, int]:
-    """dataset -> its matched VCF records holding a GT half-call (read as missing calls), for
-    the pgs manifest's notes (``vcf_half_call_rows``); datasets not counted or without any are
-    left out. Variants, not persons."""
-    return {r.dataset: r.half_call_rows for r in results if r.half_call_rows}
 
 
 def unplaced_variant_counts(results: list[DatasetMatches]) -> dict[str, int]:
@@ -320,8 +310,10 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
             persons = sample_persons(ids, where=where, sample_map=sample_map)
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
-        rows = genotype_rows_at(hl, rows_table, ScoreLoci.of(hl, sites, rg), wanted_rsids, split=split,
-                                row_numbers=direct)
+        loci = ScoreLoci.of(hl, sites, rg)
+        rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
+        if rows is None:
+            rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
@@ -330,21 +322,30 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
-    half = None
-    if source.format == "vcf":
-        used = frame.sites["matched_row"]
-        matched = rows.iloc[sorted(set(used[used >= 0].tolist()))]
-        written = matched[SITE_POSITION].fillna(matched["position"]) if SITE_POSITION in matched else matched["position"]
-        half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))))
-        if half is None:
-            log.info("  %s: GT half-calls not counted (the VCF has no tabix/CSI index); Hail reads any as missing",
-                     dataset_name)
-        elif half:
-            log.warning("  %s: %d matched VCF records hold GT half-calls (0/., ./1): read as missing calls and "
-                        "imputed, as plink2 --vcf-half-call missing (plink2's default refuses the file)",
-                        dataset_name, half)
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
-                          unplaced_variants=unplaced or 0, half_call_rows=half)
+                          unplaced_variants=unplaced or 0)
+
+
+def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
+                reference_genome: str) -> pd.DataFrame | None:
+    """``genotype_rows_at(split=True, row_numbers=True)``'s frame for the local MatrixTable
+    ``path`` read from its own rows files, without Hail's rows job (``mt_entries.file_rows``,
+    ``matching.file_rows_at``); None (the caller runs the job) when the rows hold more than the
+    key (an rsID the match reads, other fields), are more than ``mt_entries.DIRECT_ROWS_MAX``, are
+    in another layout or hold what Hail's job reports (a missing key, an alt equal to a long REF)."""
+    from trd_spark.pgs import mt_entries
+
+    if "rsid" in rows_table.row:
+        return None
+    try:
+        frame = mt_entries.file_rows(path)
+    except (mt_entries.UnknownLayout, mt_entries.NotDecodable) as e:
+        log.info("pgs: %s; Hail's job reads the rows", e)
+        return None
+    if frame is None:
+        return None
+    rg = hl.get_reference(reference_genome)
+    return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None, *,
@@ -679,7 +680,6 @@ def run(ctx: StageContext) -> None:
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
-        writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
