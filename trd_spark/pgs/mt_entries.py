@@ -4,9 +4,12 @@ straight from a MatrixTable's files, without Hail decoding the entries.
 Hail's entry encoding is a private format of Hail 0.2.139, not an API. ``scoring.export_hard_calls``
 uses this module for a local MatrixTable read as it is (``format: mt``) whose matched rows are the
 file's own biallelic rows, given their row numbers in the file (``genotypes.FILE_ROW``, from the
-match's rows job: no Hail job of its own). Why: at 10k samples x 100k rows Hail's PLINK writer
-spends 37-45 JVM CPU-s decoding 1e9 entries, this reader ~21 worker CPU-s (pyarrow's zstd +
-numpy; sessions 16 and 22 in benchmarks/RESULTS.md), and the .bed is byte for byte Hail's.
+match's rows job or ``file_rows``: no Hail job of its own). ``file_rows`` reads a MatrixTable's
+rows (locus and alleles alone) from its rows files for the match (``stage._mt_rows_at``).
+Why: at 10k samples x 100k rows Hail's PLINK writer spends 37-45 JVM CPU-s decoding 1e9
+entries, this reader ~21 worker CPU-s row by row (pyarrow's zstd + numpy; sessions 16 and 22 in
+benchmarks/RESULTS.md), about a third of that at once (``_bed_rows_widened``, session 24), and
+the .bed is byte for byte Hail's.
 ``tests/test_pgs_scoring.py`` writes a MatrixTable with the installed Hail and checks that this
 module knows its layout and writes Hail's bytes: a Hail upgrade that changes the format fails
 there. At run time an unknown layout is refused by ``entries_layout`` (``UnknownLayout``, whose
