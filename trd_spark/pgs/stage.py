@@ -36,6 +36,7 @@ from trd_spark.pgs.bgen_reader import MULTIALLELIC_LOCI, BgenFiles, check_first_
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.genotypes import (
+    SITE_POSITION,
     UNREADABLE_LOCI,
     biallelic_dosages,
     file_rows,
@@ -48,6 +49,7 @@ from trd_spark.pgs.genotypes import (
     read_sample_map,
     sample_persons,
     samples_to_persons,
+    vcf_half_call_rows,
     vcf_sample_ids,
 )
 from trd_spark.pgs.matching import (
@@ -102,6 +104,15 @@ class DatasetMatches:
     calls: hl_types.MatrixTable | None = None
     # Genotype rows on chromosome 0 (PLINK's unplaced code) in a .bim/.pvar/BGEN: read, never matched.
     unplaced_variants: int = 0
+    # VCF records among the matched rows with a GT half-call (genotypes.vcf_half_call_rows); None: not counted.
+    half_call_rows: int | None = None
+
+
+def half_call_row_counts(results: list[DatasetMatches]) -> dict[str, int]:
+    """dataset -> its matched VCF records holding a GT half-call (read as missing calls), for
+    the pgs manifest's notes (``vcf_half_call_rows``); datasets not counted or without any are
+    left out. Variants, not persons."""
+    return {r.dataset: r.half_call_rows for r in results if r.half_call_rows}
 
 
 def unplaced_variant_counts(results: list[DatasetMatches]) -> dict[str, int]:
@@ -322,8 +333,21 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
+    half = None
+    if source.format == "vcf":
+        used = frame.sites["matched_row"]
+        matched = rows.iloc[sorted(set(used[used >= 0].tolist()))]
+        written = matched[SITE_POSITION].fillna(matched["position"]) if SITE_POSITION in matched else matched["position"]
+        half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))))
+        if half is None:
+            log.info("  %s: GT half-calls not counted (the VCF has no tabix/CSI index); Hail reads any as missing",
+                     dataset_name)
+        elif half:
+            log.warning("  %s: %d matched VCF records hold GT half-calls (0/., ./1): read as missing calls and "
+                        "imputed, as plink2 --vcf-half-call missing (plink2's default refuses the file)",
+                        dataset_name, half)
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
-                          unplaced_variants=unplaced or 0)
+                          unplaced_variants=unplaced or 0, half_call_rows=half)
 
 
 def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
@@ -680,6 +704,7 @@ def run(ctx: StageContext) -> None:
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
+        writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
