@@ -89,20 +89,30 @@ class EntriesLayout:
     optional_elements: bool
 
 
-def entries_layout(path: str) -> EntriesLayout:
-    """The entry part files of the local MatrixTable directory ``path`` when they are in the
-    layout of the module doc. Raises UnknownLayout naming the metadata file and what differs
-    (also when a metadata file is missing or unreadable)."""
+def _component_spec(path: str, component: str) -> tuple[str, list[int], dict]:
+    """The rows spec of one component (``entries``, ``rows``) of the local MatrixTable ``path``:
+    (its metadata file, the MatrixTable's partition counts, the spec as read). Raises
+    UnknownLayout naming the file when a metadata file is missing or unreadable."""
     top = os.path.join(path, "metadata.json.gz")
-    spec = os.path.join(path, "entries", "rows", "metadata.json.gz")
+    spec = os.path.join(path, component, "rows", "metadata.json.gz")
     try:
         with gzip.open(top, "rt") as f:
             counts = json.load(f)["components"]["partition_counts"]["counts"]
         with gzip.open(spec, "rt") as f:
             meta = json.load(f)
+        if not isinstance(meta, dict) or not isinstance(meta.get("_codecSpec", {}), dict):
+            raise TypeError("not a spec object")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UnknownLayout(f"{spec}: MatrixTable metadata not readable as Hail 0.2.139's ({e})") from None
-    codec = meta.get("_codecSpec", {}) if isinstance(meta, dict) else {}
+    return spec, counts, meta
+
+
+def entries_layout(path: str) -> EntriesLayout:
+    """The entry part files of the local MatrixTable directory ``path`` when they are in the
+    layout of the module doc. Raises UnknownLayout naming the metadata file and what differs
+    (also when a metadata file is missing or unreadable)."""
+    spec, counts, meta = _component_spec(path, "entries")
+    codec = meta.get("_codecSpec", {})
     etype = _ETYPE.fullmatch(str(codec.get("_eType")))
     differs = [what for what, ok in (
         (f"spec {meta.get('name')!r}, not 'IndexedRVDSpec2'", meta.get("name") == "IndexedRVDSpec2"),
@@ -327,16 +337,8 @@ def file_rows(path: str, max_rows: int = DIRECT_ROWS_MAX) -> pd.DataFrame | None
     buffers) and NotDecodable for a missing locus, alleles or allele (Hail's job reads those)."""
     import pandas as pd
 
-    top = os.path.join(path, "metadata.json.gz")
-    spec = os.path.join(path, "rows", "rows", "metadata.json.gz")
-    try:
-        with gzip.open(top, "rt") as f:
-            counts = json.load(f)["components"]["partition_counts"]["counts"]
-        with gzip.open(spec, "rt") as f:
-            meta = json.load(f)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UnknownLayout(f"{spec}: MatrixTable metadata not readable as Hail 0.2.139's ({e})") from None
-    codec = meta.get("_codecSpec", {}) if isinstance(meta, dict) else {}
+    spec, counts, meta = _component_spec(path, "rows")
+    codec = meta.get("_codecSpec", {})
     etype = _ROWS_ETYPE.fullmatch(str(codec.get("_eType")))
     if (etype is None or meta.get("name") != "IndexedRVDSpec2" or codec.get("name") != "TypedCodecSpec"
             or codec.get("_bufferSpec") != _BUFFER or len(meta.get("_partFiles", [])) != len(counts)):
