@@ -539,31 +539,137 @@ def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, wh
     return f"{shown}:{hit['line']}" if hit and hit["line"] is not None else where
 
 
-def _check_quoted_fields_closed(spark: SparkSession, path: str, table: str) -> None:
-    """Raise InputDataError naming ``file:line`` when a CSV file of the table at ``path`` ends
-    inside a quoted field: an odd number of quotes in the file, the line named the last one
-    that opens a field no later quote closes (``_csv_lines``). Why: read as RFC 4180
-    (``CSV_READ_OPTIONS``, multiLine), a field whose opening quote is never closed takes the
-    rest of the file as its text, and every row after it is silently gone (Spark's parser
-    raises nothing at the end of the file); line by line (before session 22) it cut one row.
-    One small job over the file's text (quotes counted per file); the line only on the error
-    path. A quote inside an unquoted field (not RFC 4180: such a field is quoted, its quotes
-    written twice) that leaves the count odd is refused too, as the line numbering of
-    ``_csv_line_of_first`` could not count rows by the quotes in such a file."""
-    quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
-    odd = spark.read.text(path).select(F.input_file_name().alias("f"), (quotes % 2).alias("q")).groupBy(
-        "f").agg((F.sum("q") % 2).alias("odd")).where(F.col("odd") == 1).select("f").first()
-    if odd is None:
-        return
-    lines = _csv_lines(spark, odd["f"])
-    hit = lines.where((F.col("_inside") == 0) & (F.col("_odd") == 1)).agg(F.max("_line").alias("line")).first() \
-        if lines is not None else None
-    shown = path if re.search(r"\.csv(\.\w+)?$", path, re.IGNORECASE) else unquote(odd["f"].removeprefix("file://"))
-    line = f":{hit['line']}" if hit and hit["line"] is not None else ""
-    raise InputDataError(f"OMOP table {table}: a quoted field opened on this line is not closed by the end of the "
-                         "file, so the rows after it would be read as its text; export RFC 4180 CSV (a field "
-                         "holding a quote or a line break is quoted, a quote inside it written twice)",
-                         where=f"{shown}{line}")
+# One RFC 4180 field (``CSV_READ_OPTIONS``): quoted, a quote inside written twice; or unquoted, not
+# starting with a quote (a quote later in it is read as itself, as Spark and pandas read it); or
+# empty. Possessive quantifiers: linear in the line's length, no deep recursion on a long field.
+_CSV_QUOTED = r'"(?:[^"]++|"")*+"'
+_CSV_FIELD = rf'(?:{_CSV_QUOTED}|[^",][^,]*+)?'
+
+
+def csv_row_regex(n_fields: int | None = None) -> str:
+    """Java regex of one whole RFC 4180 CSV row (its lines joined by ``\n``) of ``n_fields``
+    comma-separated fields (any number when None); a UTF-8 byte-order mark may open it (the
+    header of a BOM file)."""
+    repeat = "*+" if n_fields is None else f"{{{n_fields - 1}}}"
+    return rf"^\uFEFF?{_CSV_FIELD}(?:,{_CSV_FIELD}){repeat}\z"
+
+
+_BACKSLASH_QUOTE = '\\"'
+
+
+def _header_regex(columns: list[str]) -> str:
+    """Java regex of a CSV header line that names ``columns`` (the table's columns as Spark read
+    them from its first file's header) in the same order, as Spark names them: without case, each
+    name quoted or not; a name Spark renamed for being given twice or empty (``<name><index>``,
+    ``_c<index>``: ``CSVUtils.makeSafeHeader``) may be written as given; a byte-order mark first."""
+    def name(i: int, c: str) -> str:
+        given = [re.escape(c)]
+        if c.lower() == f"_c{i}":
+            given.append("")
+        elif c.endswith(str(i)) and len(c) > len(str(i)):
+            given.append(re.escape(c[: -len(str(i))]))
+        alternatives = "|".join(given)
+        return f'(?:"(?:{alternatives})"|(?:{alternatives}))'
+
+    return r"(?i)^\uFEFF?" + ",".join(name(i, c) for i, c in enumerate(columns)) + r"\z"
+
+
+def _check_csv_rows(spark: SparkSession, df: DataFrame, path: str, table: str) -> None:
+    """Raise InputDataError naming ``file:line`` for a CSV file of the table at ``path`` (read as
+    ``df``) that Spark's RFC 4180 reader (``CSV_READ_OPTIONS``) would read otherwise than written,
+    silently: (1) a quote escaped with a backslash (``\\"``: Spark's own CSV writer default,
+    MySQL): read as RFC 4180 it ends its field, so a text or last column is cut or fields shift
+    (a value that holds a backslash before a quote in an RFC 4180 file cannot be told from it:
+    refused too); (2) a header that names other columns, or the same in another order, than the
+    table's first file (Spark reads every file's fields by position under the first header's
+    names); (3) a quoted field that the file never closes (it would take the rest of the file
+    as its text; a quote inside an unquoted field that leaves the count odd too: c0b3eea's line
+    numbering could not count rows there); (4) a row that is no RFC 4180 row (a quoted field
+    followed by text before the next comma) or (5) that has another number of fields than the
+    header (PERMISSIVE mode pads a short row with nulls and cuts a long one; a whitespace-only
+    line is a row of one field). Blank lines are skipped, as Spark skips them.
+
+    One Spark job over the tables' text (what session 23's quote count read): per file, lines
+    with an odd number of quotes, lines with ``\\"``, lines that are not one whole row of the
+    header's fields (``csv_row_regex``), and whether a file's first line is the first file's
+    header (``_header_regex``), all by file. Only counts and line positions reach the driver.
+    The line, and the exact check of a file whose quoted fields span lines (the lines of such a
+    row cannot be judged one by one), run ``_csv_lines``: extra jobs for such files and errors
+    only."""
+    n_fields = len(df.columns)
+    v = F.col("value")
+    has_quote = v.contains('"')
+    quotes = F.length(v) - F.length(F.regexp_replace(v, '"', ""))
+    # The first line of each file (the least position in its first block) and the first one that
+    # is the expected header: positions only, so that every aggregate is a number (a text
+    # aggregate would make Spark sort all lines by file for a sort aggregation).
+    first_block = F.col("_metadata.file_block_start") == 0
+    text = spark.read.text(path).select(
+        F.input_file_name().alias("f"), F.when(has_quote, quotes % 2).otherwise(0).alias("q"),
+        F.when(has_quote & v.contains(_BACKSLASH_QUOTE), 1).otherwise(0).alias("bs"),
+        ((v != "") & ~v.rlike(csv_row_regex(n_fields))).cast("int").alias("bad"),
+        F.when(first_block, F.monotonically_increasing_id()).alias("pos"),
+        (first_block & v.rlike(_header_regex(df.columns))).alias("is_header"))
+    files = sorted(text.groupBy("f").agg(
+        (F.sum("q") % 2).alias("odd"), F.sum("q").alias("n_odd"), F.sum("bs").alias("n_bs"),
+        F.sum("bad").alias("n_bad"), F.min("pos").alias("first"),
+        F.min(F.when(F.col("is_header"), F.col("pos"))).alias("header")).collect(), key=lambda r: r["f"])
+
+    def fail(file: str, line: int | None, what: str) -> InputDataError:
+        shown = path if re.search(r"\.csv(\.\w+)?$", path, re.IGNORECASE) else unquote(file.removeprefix("file://"))
+        return InputDataError(f"OMOP table {table}: {what}", where=f"{shown}:{line}" if line is not None else shown)
+
+    rfc = ("; export RFC 4180 CSV (a field holding a comma, quote or line break is quoted, a quote inside it "
+           "written twice)")
+    for r in files:
+        if r["n_bs"]:
+            lines = _csv_lines(spark, r["f"])
+            hit = lines.where(F.col("value").contains(_BACKSLASH_QUOTE)).agg(F.min("_line")).first() \
+                if lines is not None else None
+            raise fail(r["f"], hit[0] if hit else None,
+                       'a quote escaped with a backslash (\\") on this line: read as RFC 4180 it ends its field, so '
+                       "fields would be cut or shifted (Spark's own CSV writer escapes quotes so unless given "
+                       "escape '\"'; a backslash before a quote in an RFC 4180 value cannot be told apart and is "
+                       f"refused too){rfc}")
+        if r["first"] is not None and r["header"] != r["first"]:
+            raise fail(r["f"], 1, "this file's header names other columns, or the same in another order, than the "
+                                  "table's first file, whose header Spark reads every file's fields by; export the "
+                                  "files with one header")
+        if r["odd"]:
+            lines = _csv_lines(spark, r["f"])
+            hit = lines.where((F.col("_inside") == 0) & (F.col("_odd") == 1)).agg(F.max("_line")).first() \
+                if lines is not None else None
+            raise fail(r["f"], hit[0] if hit else None,
+                       "a quoted field opened on this line is not closed by the end of the file, so the rows after "
+                       f"it would be read as its text{rfc}")
+    for r in files:
+        if r["n_odd"] or r["n_bad"]:
+            bad = _first_bad_csv_row(spark, r["f"], n_fields)
+            if bad is not None:
+                line, valid, k = bad
+                raise fail(r["f"], line, (
+                    f"the row on this line has {k} fields where the header has {n_fields} (Spark would pad it "
+                    "with empty fields or drop the extra ones)" if valid else
+                    "a quoted field on this line is followed by text before the next comma (a quote inside a "
+                    "quoted field not written twice), so fields would be cut or shifted") + rfc)
+
+
+def _first_bad_csv_row(spark: SparkSession, file: str, n_fields: int) -> tuple[int, bool, int] | None:
+    """The first row of the CSV file ``file`` that is not one RFC 4180 row of ``n_fields`` fields
+    (``csv_row_regex``; blank lines skipped): (its first line, whether it is an RFC 4180 row at all,
+    its number of fields), or None. A row spanning lines (a quoted line break) is judged on its
+    lines joined (``_csv_lines``). For ``_check_csv_rows``: files with such rows or a bad line."""
+    lines = _csv_lines(spark, file)
+    if lines is None:
+        return None
+    rows = lines.groupBy("_row").agg(F.min("_line").alias("_line"),
+                                     F.array_sort(F.collect_list(F.struct("_line", "value"))).alias("_l"))
+    text = F.array_join(F.transform("_l", lambda x: x["value"]), "\n")
+    t = F.col("t")
+    hit = rows.select("_line", text.alias("t")).where((t != "") & ~t.rlike(csv_row_regex(n_fields))).orderBy(
+        "_line").select("_line", t.rlike(csv_row_regex()).alias("valid"),
+                        F.size(F.split(F.regexp_replace(t, _CSV_QUOTED, ""), ",", -1)).alias("k")).first()
+    return None if hit is None else (hit["_line"], hit["valid"], hit["k"])
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
@@ -761,7 +867,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
             path = _locate(fs, base, table, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
-            _check_quoted_fields_closed(spark, path, table)
+            _check_csv_rows(spark, df, path, table)
         df = conform_omop_table(_sex_column(df, omop, table, where=path), table, where=path,
                                 time_zone=omop.time_zone, nanos=nanos)
     if table == "person":
