@@ -27,6 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
 SHARED_JVM_OPTIONS = SHORT_LIVED_JVM_OPTIONS.replace("ReservedCodeCacheSize=256m", "ReservedCodeCacheSize=512m")
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
+# The shared session evaluates Spark SQL expressions interpreted, without generated code (no
+# whole-stage codegen, no generated projections or predicates): its queries are toy-sized and
+# mostly run once, so compiling generated Java for each new plan costs more CPU than running it
+# saves. Measured side by side, -n 0, CPU-s of the pytest process tree (session 24, load 20-30):
+# test_phenotypes_mdd 87.5 -> 79.7, test_cohort + test_cohort_standardise 132.2 -> 124.1;
+# whole-stage codegen off alone gave 133.4 (no saving). The subprocess runs (the installed toy
+# run, the cluster run, test_fault_resume's signalled runs) keep Spark's defaults, so a whole run
+# on generated code is still tested. Tests only; production sessions are untouched.
+# (factoryMode is an internal Spark SQL setting, made for tests; plans keep their operators.)
+SHARED_SQL_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 # One BLAS thread in the test processes and every process they start (the session already gives
 # its Python workers one: session.start_session). Two xdist workers on 2 cores each with
 # OpenBLAS's default of one thread per core oversubscribe the machine, and OpenBLAS threads
@@ -88,7 +98,8 @@ def spark(tmp_path_factory):
     from trd_spark.session import start_session
 
     tmp = tmp_path_factory.mktemp("spark")
-    settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, tmp_dir=str(tmp))
+    settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, tmp_dir=str(tmp),
+                             extra_conf=SHARED_SQL_CONF)
     # C1 and the serial collector as the other JVMs; twice their code cache, since this one
     # runs every in-process test's generated code for the whole run (34 MB used after four
     # minutes of test_cohort; a full cache stops the compiler or, at worst, fails the JVM).
