@@ -100,11 +100,12 @@ def test_pvar_with_dot_ids_an_info_column_and_no_qual_filter(tmp_path):
 
     (tmp_path / "g.pvar").write_text("##fileformat=PVARv1.0\n#CHROM\tPOS\tID\tREF\tALT\tINFO\n"
                                      "1\t1000\t.\tG\tA\tAF=0.5\n1\t2000\t.\tC\t.\tPR\nX\t3000\t.\tT\tC,G\t.\n")
-    index = variant_index(PlinkFiles("pgen", str(tmp_path / "g")), "GRCh38")
+    variants = variant_index(PlinkFiles("pgen", str(tmp_path / "g")), "GRCh38")
+    index = variants.frame
     assert index[["contig", "position", "ref", "alt", "allele_idx"]].values.tolist() == [
         ["chr1", 1000, "G", "A", 1], ["chr1", 2000, "C", ".", 1], ["chrX", 3000, "T", "C", 1],
         ["chrX", 3000, "T", "G", 2]]
-    assert index["rsid"].tolist() == ["."] * 4 and index.attrs["first_line"] == 3
+    assert index["rsid"].tolist() == ["."] * 4 and variants.first_line == 3
     assert missing_allele(index["alt"]).tolist() == [False, True, False, False]
 
 

@@ -102,9 +102,9 @@ def test_headerless_pvar_after_meta_lines_is_read_in_bim_order(tmp_path):
     (tmp_path / "g.pvar").write_text("##fileformat=PVARv1.0\n##contig=<ID=1>\n"
                                      "1\trs1\t0\t1000\ta\tg\n1\trs2\t0.5\t2000\tT\tC\n")
     index = variant_index(PlinkFiles("pgen", str(tmp_path / "g")), "GRCh38")
-    assert index[["contig", "position", "ref", "alt", "rsid"]].values.tolist() == [
+    assert index.frame[["contig", "position", "ref", "alt", "rsid"]].values.tolist() == [
         ["chr1", 1000, "g", "a", "rs1"], ["chr1", 2000, "C", "T", "rs2"]]
-    assert index.attrs["first_line"] == 3
+    assert index.first_line == 3
 
 
 # ---- scoring-file spellings (parsing only) -------------------------------------------------------

@@ -101,7 +101,7 @@ def test_five_and_six_field_variant_lists_give_one_index(tmp_path, fmt, five, si
     for name, text in (("five", five), ("six", six)):
         (tmp_path / f"{name}.{ext}").write_text(text)
         i = variant_index(PlinkFiles(fmt, str(tmp_path / name)), "GRCh38")
-        index.append((i.values.tolist(), i.attrs["first_line"]))
+        index.append((i.frame.values.tolist(), i.first_line))
         src = GenotypeSource(format=fmt, path=str(tmp_path / f"{name}.{'bed' if fmt == 'plink' else 'pgen'}"))
         lines.append({k: [v.rsplit(":", 1)[1] for v in vs] for k, vs in locate_rows(src, ["chr1:2000"]).items()})
     assert index[0] == index[1]

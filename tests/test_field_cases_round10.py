@@ -47,9 +47,9 @@ def test_every_plink2_chromosome_code_is_the_references_contig(hl, tmp_path, fmt
         written = [line.split()[0] for line in f if not line.startswith("#")]
     x, y, mt = OUTPUT_CHR[output_chr]
     assert written == ["PAR1", x, "PAR2", y, mt]
-    assert variant_index(files, "GRCh37")["contig"].tolist() == ["X"] * 3 + ["Y", "MT"]
+    assert variant_index(files, "GRCh37").frame["contig"].tolist() == ["X"] * 3 + ["Y", "MT"]
     index = variant_index(files, "GRCh38")
-    assert index["contig"].tolist() == ["chrX"] * 3 + ["chrY", "chrM"]
+    assert index.frame["contig"].tolist() == ["chrX"] * 3 + ["chrY", "chrM"]
     check_variant_loci(index, hl.get_reference("GRCh38").lengths, "GRCh38", files.variants)
 
 
@@ -114,7 +114,7 @@ def test_chromosome_codes_in_any_case_or_zero_padded_are_read_as_plink2_reads_th
     recode = plink_contig_recoding("GRCh38")
     want = [recode.get(c, c) for c in plink2_codes]
     assert set(want) <= set(hl.get_reference("GRCh38").contigs)
-    assert variant_index(PlinkFiles("plink", str(prefix)), "GRCh38")["contig"].tolist() == want
+    assert variant_index(PlinkFiles("plink", str(prefix)), "GRCh38").frame["contig"].tolist() == want
 
     vcf = tmp_path / "codes.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"

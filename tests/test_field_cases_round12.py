@@ -241,11 +241,11 @@ def test_unplaced_chromosome_0_rows_of_a_bim_are_counted_not_refused(hl, tmp_pat
     with caplog.at_level(logging.WARNING, logger="trd_spark"):
         n_unplaced = pgen_engine.check_variant_loci(index, hl.get_reference("GRCh38").lengths, "GRCh38",
                                                     files.variants)
-    assert n_unplaced == 2  # returned, not kept in index.attrs (session 23)
+    assert n_unplaced == 2  # returned, not kept on the index (session 23)
     assert [r.getMessage() for r in caplog.records if "chromosome 0" in r.getMessage()] == [
         f"{files.variants}: 2 variant row(s) on chromosome 0 (PLINK's code for unplaced variants) cannot match a "
         "score: read, left unmatched (as plink2 reads them)"]
-    assert list(index["contig"]) == ["chr1", "0", "0"]
+    assert list(index.frame["contig"]) == ["chr1", "0", "0"]
     (tmp_path / "g.bim").write_text("\n".join([*unplaced[:2], unplaced[2].replace("0", "99", 1)]) + "\n")
     with pytest.raises(InputDataError, match=r"g\.bim:3: 99:0 is not a GRCh38 locus \(1 such variant rows"):
         pgen_engine.check_variant_loci(pgen_engine.variant_index(files, "GRCh38"), hl.get_reference("GRCh38").lengths,

@@ -210,15 +210,17 @@ def test_variant_list_from_bgi_and_header_pass_and_sample_ids(bgen, tmp_path):
     files = bgen_reader.BgenFiles.open(str(tmp_path / "m.bgen"))
     assert (files.n_samples, files.n_variants, files.compression) == (4, 9, 1)
     assert bgen_reader.sample_ids(files) == ["101", "102", "103", "104"]
-    by_headers = bgen_reader.variant_index(files, recode)
+    headers = bgen_reader.variant_index(files, recode)
+    by_headers = headers.frame
     assert by_headers["position"].tolist() == [100, 200, 400, 500, 600, 700, 800, 900]
     assert by_headers["variant_idx"].tolist() == [0, 1, 3, 4, 5, 6, 7, 8]  # 300 (index 2) left out
     assert by_headers["contig"].unique().tolist() == ["chr1"]
-    assert by_headers.attrs[bgen_reader.MULTIALLELIC_LOCI] == ["chr1:300"]
+    assert (headers.multiallelic_loci, headers.n_multiallelic) == (("chr1:300",), 1)
+    assert (headers.allele_idx_offsets, headers.first_line, headers.variant_numbers) == (None, 1, True)
     _write_bgi(files, str(tmp_path / "m.bgen.bgi"))
-    by_bgi = bgen_reader.variant_index(files, recode)
-    pd.testing.assert_frame_equal(by_bgi, by_headers)
-    assert by_bgi.attrs == by_headers.attrs
+    bgi = bgen_reader.variant_index(files, recode)
+    pd.testing.assert_frame_equal(bgi.frame, by_headers)
+    assert (bgi.multiallelic_loci, bgi.n_multiallelic) == (headers.multiallelic_loci, headers.n_multiallelic)
 
     shutil.copy(tmp_path / "m.bgen.bgi", tmp_path / "other.bgen.bgi")
     _strip_sample_ids(bgen, tmp_path / "other.bgen")
@@ -227,7 +229,7 @@ def test_variant_list_from_bgi_and_header_pass_and_sample_ids(bgen, tmp_path):
         bgen_reader.variant_index(other, recode)
     (tmp_path / "other.bgen.bgi").unlink()
     assert other.embedded_ids is None
-    pd.testing.assert_frame_equal(bgen_reader.variant_index(other, recode).drop(columns="offset"),
+    pd.testing.assert_frame_equal(bgen_reader.variant_index(other, recode).frame.drop(columns="offset"),
                                   by_headers.drop(columns="offset"))
     with pytest.raises(InputDataError, match=r"other\.bgen: the BGEN embeds no sample IDs and has no \.sample"):
         bgen_reader.sample_ids(other)
@@ -255,7 +257,7 @@ def test_bad_bgen_is_one_error_naming_the_file(hl, spark, bgen, tmp_path):
         assert "\n" not in str(e.value)
     # A block past the first that does not inflate (its zlib checksum overwritten) fails in the
     # Spark task that reads it: still one line naming the file (stage.hail_errors).
-    index = bgen_reader.variant_index(bgen_reader.BgenFiles.open(str(bgen)), recode)
+    index = bgen_reader.variant_index(bgen_reader.BgenFiles.open(str(bgen)), recode).frame
     end = int(index["offset"].iloc[1] + index["size"].iloc[1])
     (tmp_path / "bad.bgen").write_bytes(raw[:end - 4] + b"\xff\xff\xff\xff" + raw[end:])
     cfg = case_config(tmp_path, str(tmp_path / "bad.bgen"), str(tmp_path / "a.txt"), fmt="bgen")
@@ -271,7 +273,7 @@ def test_a_zstd_block_that_does_not_decompress_is_bad_input_and_a_bug_of_ours_is
     of ours in the same code (a TypeError) passes through as a bug, where an ``except
     Exception`` read it as a file that cannot be decompressed (review of session 21)."""
     _recompress_zstd(bgen, tmp_path / "z.bgen")
-    index = bgen_reader.variant_index(bgen_reader.BgenFiles.open(str(tmp_path / "z.bgen")), recode)
+    index = bgen_reader.variant_index(bgen_reader.BgenFiles.open(str(tmp_path / "z.bgen")), recode).frame
     offset, size = int(index["offset"].iloc[1]), int(index["size"].iloc[1])
     raw = (tmp_path / "z.bgen").read_bytes()
     magic = raw.index(b"\x28\xb5\x2f\xfd", offset)  # the block's zstd frame
@@ -297,7 +299,7 @@ def test_block_reader_gives_hails_dosage_to_the_bit(bgen):
     d0, d1 = 153, 77
     assert bgen_reader._DOSAGE_OF_PAIR[d0 | d1 << 8] == (d1 + 2 * (255 - d0 - d1)) / 255.0
     files = bgen_reader.BgenFiles.open(str(bgen))
-    index = bgen_reader.variant_index(files, recode)
+    index = bgen_reader.variant_index(files, recode).frame
     with bgen_reader.BlockReader(files) as reader:
         dose = reader.read(index[["offset", "size"]].to_numpy(np.int64), np.empty((len(index), 4)))
     by_pos = dict(zip(index["position"], dose.tolist()))

@@ -133,7 +133,7 @@ def matched(hl, spark, files, scoring_files):
                 hail_mt = read_genotypes(hl, GenotypeSource(format="vcf", path=str(files["vcf"])))
                 native_mt = pgen_matrix_table(hl, fileset, "GRCh38")
             hail_w, hail_summary = weights(hail_mt)
-            index = variant_index(fileset, "GRCh38")
+            index = variant_index(fileset, "GRCh38").frame
             fm = frame_matches(match_sites_frame(score_sites(hl, spark, scoring_files, "GRCh38"), index,
                                                  keep_ambiguous=False), index)
             native_w = weight_matrices(fm, haploid_contigs(hl.get_reference("GRCh38")))
@@ -243,13 +243,15 @@ def test_partials_are_added_on_the_driver_only_within_its_budget():
 
 
 def test_pgen_variant_index_splits_multiallelic_rows(files):
-    index = variant_index(PlinkFiles("pgen", str(files["prefix"])), "GRCh38")
+    variants = variant_index(PlinkFiles("pgen", str(files["prefix"])), "GRCh38")
+    index = variants.frame
     at300 = index[index["position"] == 300]
     assert at300[["contig", "ref", "alt", "variant_idx", "allele_idx"]].values.tolist() == [
         ["chr1", "G", "A", 2, 1], ["chr1", "G", "C", 2, 2]]
-    assert index.attrs["allele_idx_offsets"].tolist() == [0, 2, 4, 7, 9, 11, 13, 15, 17, 19]
+    assert variants.allele_idx_offsets is not None
+    assert variants.allele_idx_offsets.tolist() == [0, 2, 4, 7, 9, 11, 13, 15, 17, 19]
     bed = variant_index(PlinkFiles("plink", str(files["prefix"])), "GRCh38")
-    assert bed.attrs["allele_idx_offsets"] is None and len(bed) == 10  # 300 split in two rows
+    assert bed.allele_idx_offsets is None and len(bed.frame) == 10  # 300 split in two rows
 
 
 def test_sample_count_mismatch_is_one_error(hl, spark, files, scoring_files):
@@ -272,7 +274,7 @@ def test_variant_list_off_the_reference_and_bed_of_another_size_are_one_error(fi
         check_variant_loci(index, {"chr1": 50}, "GRCh38", fileset.variants)
     (tmp_path / "g.pvar").write_text("##x\n#CHROM\tPOS\tID\tREF\tALT\n1\t5\trs1\tA\tG\nchr99\t5\trs2\tA\tG,C\n")
     pvar = variant_index(PlinkFiles("pgen", str(tmp_path / "g")), "GRCh38")
-    assert pvar["rsid"].tolist() == ["rs1", "rs2", "rs2"]
+    assert pvar.frame["rsid"].tolist() == ["rs1", "rs2", "rs2"]
     with pytest.raises(InputDataError, match=r"g\.pvar:4: chr99:5 is not a GRCh38 locus \(2 such"):
         check_variant_loci(pvar, lengths, "GRCh38", str(tmp_path / "g.pvar"))
     check_bed_size(fileset, 10, 4)  # 3 + 10 x 1 bytes

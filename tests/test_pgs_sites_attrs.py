@@ -53,3 +53,25 @@ def test_a_sites_frame_that_lost_its_attrs_is_an_error_not_a_wrong_count():
     # With its attrs, the drop adds to the count carried so far.
     assert matching.drop_members(sites, dropped, "a test").attrs[matching.DUPLICATES_DROPPED] == {"PGS1": 1, "PGS2": 1}
 
+
+def test_the_variant_index_carries_its_line_numbers_beside_the_frame(tmp_path):
+    """``variant_index`` returns a ``VariantIndex``: the frame plus ``first_line`` (and
+    ``allele_idx_offsets``, ``variant_numbers``), no longer the frame's ``attrs``, which the
+    locus check read with a default of line 1. Before (c765c14), the index frame after a
+    ``merge`` (attrs dropped) named this .pvar's bad variant ``g.pvar:3`` (variant 2 + the default
+    1) instead of its line 5; ``pgen_engine.score`` read ``attrs["allele_idx_offsets"]``."""
+    import dataclasses
+
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs import pgen_engine
+
+    (tmp_path / "g.pvar").write_text("##a\n#CHROM\tPOS\tID\tREF\tALT\n1\t5\trs1\tA\tG\n1\t6\trs2\tA\tG,C\n"
+                                     "chr99\t5\trs3\tA\tG\n")
+    variants = pgen_engine.variant_index(pgen_engine.PlinkFiles("pgen", str(tmp_path / "g")), "GRCh38")
+    assert (variants.first_line, variants.variant_numbers, variants.multiallelic_loci) == (3, False, ())
+    assert variants.allele_idx_offsets is not None and variants.allele_idx_offsets.tolist() == [0, 2, 5, 7]
+    merged = variants.frame.merge(pd.DataFrame({"rsid": ["rs1"], "note": ["x"]}), on="rsid", how="left")
+    assert merged.attrs == {}
+    with pytest.raises(InputDataError, match=r"g\.pvar:5: chr99:5 is not a GRCh38 locus"):
+        pgen_engine.check_variant_loci(dataclasses.replace(variants, frame=merged), {"chr1": 1000}, "GRCh38",
+                                       str(tmp_path / "g.pvar"))

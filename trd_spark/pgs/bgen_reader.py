@@ -11,7 +11,7 @@ ALT count ``(d1 + 2 * d2) / 255.0``, the first allele being REF (plink2 ``--bgen
 missing genotype. Anything else (phased data, other bit depths, ploidy other than 2) is one
 InputDataError naming the file and the variant, as Hail refuses it. Multi-allelic variants
 (K > 2 alleles), which Hail and plink2 do not read either, are left out of the variant list
-and their loci listed (``MULTIALLELIC_LOCI``), so matching counts the score variants there as
+and their loci listed (``VariantIndex.multiallelic_loci``), so matching counts the score variants there as
 ``multiallelic_unreadable``, as on Hail's route (``genotypes._read_bgen``).
 
 Sample IDs: the IDs embedded in the file (the sample identifier block); without them the
@@ -39,16 +39,12 @@ import pandas as pd
 
 from trd_spark.errors import InputDataError, header_fields_text, raise_other_width
 from trd_spark.io import bgen_sample_file_candidates
+from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 log = logging.getLogger(__name__)
-
-# Written by ``variant_index`` into ``attrs``: the loci (``chr4:1000000``) of the multi-allelic
-# variants left out, and how many variants that is.
-MULTIALLELIC_LOCI = "multiallelic_loci"
-N_MULTIALLELIC = "n_multiallelic"
 
 # Compression codes of the header flags (bits 0-1).
 _COMPRESSION = {0: "none", 1: "zlib", 2: "zstd"}
@@ -198,16 +194,16 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
     return table["ID_2"].tolist()
 
 
-def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> pd.DataFrame:
+def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> VariantIndex:
     """The file's biallelic variants in file order, as ``pgen_engine.variant_index`` gives a
     .bim/.pvar's: ``contig`` (``recode``d; leading zeros of a numeric chromosome dropped),
     ``position``, ``ref`` (first allele), ``alt``, ``rsid``, ``variant_idx`` (0-based among
     all the file's variants), ``allele_idx`` (1), plus ``offset`` and ``size`` (int64: the
     variant block's byte range, which a task reads). From the ``.bgi`` when it exists (its
     Metadata must describe this file: same size and first 1000 bytes), else from one pass over
-    the variant headers. ``attrs``: ``MULTIALLELIC_LOCI`` / ``N_MULTIALLELIC`` (variants with
-    K > 2 alleles, left out), ``variant_numbers`` (True: errors name variant numbers, not
-    lines), ``allele_idx_offsets`` None.
+    the variant headers. ``multiallelic_loci`` / ``n_multiallelic``: variants with K > 2
+    alleles, left out; ``variant_numbers`` True (errors name variant numbers, not lines);
+    ``allele_idx_offsets`` None.
     Raises InputDataError naming the file for a stale or unreadable index or a cut file."""
     if os.path.isfile(files.index):
         table = _from_bgi(files)
@@ -233,14 +229,13 @@ def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> pd.DataFram
         "offset": table["offset"].to_numpy(np.int64)[keep],
         "size": table["size"].to_numpy(np.int64)[keep],
     })
-    out.attrs.update({MULTIALLELIC_LOCI: loci, N_MULTIALLELIC: int(multi.sum()), "variant_numbers": True,
-                      "allele_idx_offsets": None, "first_line": 1})
     if loci:
         log.warning("%s: %d multi-allelic BGEN variant(s) at %d locus/loci skipped (e.g. %s): Hail and plink2 read "
                     "biallelic BGEN variants only, and so does this reader; score variants there are counted in the "
                     "match summary as n_unreadable (split them before writing the BGEN, e.g. bcftools norm -m-, "
                     "to score them)", files.path, int(multi.sum()), len(loci), ", ".join(loci[:3]))
-    return out
+    return VariantIndex(out, None, 1, variant_numbers=True, multiallelic_loci=tuple(loci),
+                        n_multiallelic=int(multi.sum()))
 
 
 def _from_bgi(files: BgenFiles) -> pd.DataFrame:

@@ -35,8 +35,6 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
-
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.pgs import pgen_engine
@@ -44,6 +42,7 @@ from trd_spark.pgs.bgen_reader import BgenFiles
 from trd_spark.pgs.genotypes import hard_calls
 from trd_spark.pgs.matching import WeightMatrices
 from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
+from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -105,7 +104,7 @@ def score(
     mt: hl_types.MatrixTable | None = None,
     calls: hl_types.MatrixTable | None = None,
     samples: Sequence[str] | None = None,
-    index: pd.DataFrame | None = None,
+    index: VariantIndex | None = None,
     hail_table: bool = True,
 ) -> hl_types.Table | pgen_engine.SummedScores:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).

@@ -60,6 +60,7 @@ import pandas as pd
 
 from trd_spark.errors import InputDataError, raise_other_width
 from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
+from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -119,14 +120,14 @@ def count_samples(files: PlinkFiles) -> int:
         return sum(1 for line in f if line.strip() and not line.startswith("#"))
 
 
-def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
-    """The file's variants, one row per ``[ref, alt]`` (multi-allelic .pvar rows split per alt):
+def variant_index(files: PlinkFiles, reference_genome: str) -> VariantIndex:
+    """The file's variants, ``VariantIndex.frame`` one row per ``[ref, alt]`` (multi-allelic .pvar rows split per alt):
     ``contig`` (the reference's name, as ``genotypes.read_genotypes`` recodes it), ``position``,
     ``ref``, ``alt``, ``rsid`` (the ID column; None without one), ``variant_idx`` (0-based row
     in the file), ``allele_idx`` (1-based alt index in the row; pgenlib's ``allele_idx``).
-    .bim: A2 is REF, A1 ALT (as ``import_plink`` with ``a2_reference``). Also returns, as
-    ``attrs["allele_idx_offsets"]``, pgenlib's cumulative allele counts per variant (None when
-    every row is biallelic) and as ``attrs["first_line"]`` the file line of variant 0.
+    .bim: A2 is REF, A1 ALT (as ``import_plink`` with ``a2_reference``). With it pgenlib's
+    cumulative allele counts per variant (``allele_idx_offsets``; None when every row is
+    biallelic) and the file line of variant 0 (``first_line``).
     Raises InputDataError naming the file for a missing or malformed file."""
     from trd_spark.pgs.genotypes import plink_contig_recoding
 
@@ -175,10 +176,8 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> pd.DataFrame:
         shown = "" if row is None else f" ({str(row['pos'])[:40]!r})"
         raise InputDataError(f"a position is not an integer of at most 18 digits{shown}", where=where) from None
     out = out[["contig", "position", "ref", "alt", "rsid", "variant_idx", "allele_idx"]]
-    out.attrs["allele_idx_offsets"] = (
-        None if (n_alleles == 2).all() else np.r_[0, np.cumsum(n_alleles)].astype(np.uintp))
-    out.attrs["first_line"] = first_line
-    return out
+    offsets = None if (n_alleles == 2).all() else np.r_[0, np.cumsum(n_alleles)].astype(np.uintp)
+    return VariantIndex(out, offsets, first_line, variant_numbers=False, multiallelic_loci=(), n_multiallelic=0)
 
 
 def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
@@ -228,7 +227,7 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
 UNPLACED_CONTIGS = frozenset({"0", "chr0"})
 
 
-def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_genome: str, path: str) -> int:
+def check_variant_loci(variants: VariantIndex, lengths: dict[str, int], reference_genome: str, path: str) -> int:
     """Raise InputDataError naming ``path:line`` (BGEN: ``path variant N``) of the first variant whose (recoded) contig is
     not a contig of ``reference_genome`` or whose position is outside it (``lengths``: contig
     -> length, ``hl.get_reference(...).lengths``): Hail's ``import_plink`` refused such
@@ -238,6 +237,7 @@ def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_g
     they are counted (one WARNING naming the file) and stay in the index unmatched. Returns
     their number (a plain value: a count kept in ``DataFrame.attrs`` is lost silently by many
     pandas operations)."""
+    index = variants.frame
     length = index["contig"].map(lengths).fillna(0).to_numpy(np.int64)
     pos = index["position"].to_numpy(np.int64)
     unplaced = index["contig"].isin(UNPLACED_CONTIGS).to_numpy()
@@ -248,9 +248,7 @@ def check_variant_loci(index: pd.DataFrame, lengths: dict[str, int], reference_g
     bad = np.flatnonzero(((pos < 1) | (pos > length)) & ~unplaced)
     if bad.size:
         r = index.iloc[int(bad[0])]
-        line = int(r["variant_idx"]) + int(index.attrs.get("first_line", 1))
-        # A BGEN's variants are numbered, not lines (``bgen_reader.variant_index``).
-        where = f"{path} variant {line}" if index.attrs.get("variant_numbers") else f"{path}:{line}"
+        where = variants.where(path, int(r["variant_idx"]))  # a BGEN's: a variant number, not a line
         raise InputDataError(f"{r['contig']}:{r['position']} is not a {reference_genome} locus ({bad.size} such "
                              "variant rows; a contig name or build mismatch?)", where=where)
     return n_unplaced
@@ -582,7 +580,7 @@ def score(
     *,
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
-    index: pd.DataFrame | None = None,
+    index: VariantIndex | None = None,
     hail_table: bool = True,
 ) -> hl_types.Table | SummedScores:
     """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
@@ -610,7 +608,7 @@ def score(
         if isinstance(files, BgenFiles):
             raise ValueError("a BGEN is scored on the variant index it was matched on (bgen_reader.variant_index)")
         index = variant_index(files, reference_genome)
-    variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(weights, index, files)
+    variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(weights, index.frame, files)
     impute = missing_genotypes == "mean_impute"
     # What a task needs, compactly (it is pickled into every task): offsets only for ``zero``
     # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
@@ -623,7 +621,7 @@ def score(
              for lo in range(0, len(variant_idx), per_task)]
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
-    allele_idx_offsets = index.attrs["allele_idx_offsets"]
+    allele_idx_offsets = index.allele_idx_offsets
     n_slices = max(1, math.ceil(n / sample_slice))
     rows = _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
                       offset.sum(axis=0), n_vars.sum(axis=0), sample_slice)

@@ -32,7 +32,7 @@ from trd_spark.config import PACKAGE_DIR, Config, is_uri, local_path
 from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
-from trd_spark.pgs.bgen_reader import MULTIALLELIC_LOCI, BgenFiles, check_first_variant
+from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.genotypes import (
@@ -72,6 +72,7 @@ from trd_spark.pgs.matching import (
 )
 from trd_spark.pgs.scoring import check_score_rows, check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, read_scoring_files
+from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
 
@@ -104,6 +105,8 @@ class DatasetMatches:
     calls: hl_types.MatrixTable | None = None
     # Genotype rows on chromosome 0 (PLINK's unplaced code) in a .bim/.pvar/BGEN: read, never matched.
     unplaced_variants: int = 0
+    # A natively matched dataset's variant list (``frame.rows`` is its frame), which the native pass reads.
+    variants: VariantIndex | None = None
     # VCF records among the matched rows with a GT half-call (genotypes.vcf_half_call_rows); None: not counted.
     half_call_rows: int | None = None
 
@@ -258,10 +261,10 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
         recode = plink_contig_recoding(rg)
         index = bgen_variant_index(bgen, lambda c: recode.get(c, c))
         unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, bgen.variants)
-        check_first_variant(bgen, index)
+        check_first_variant(bgen, index.frame)
         samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
-        sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
-                                  unreadable=index.attrs[MULTIALLELIC_LOCI],
+        sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                                  unreadable=index.multiallelic_loci,
                                   duplicate_variants=cfg.pgs.duplicate_variants)
         return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
     files = pgen_engine.PlinkFiles.of(source)
@@ -274,21 +277,22 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants)
     samples = sample_persons(pgen_engine.psam_samples(files), where=where, sample_map=sample_map)
     if files.format == "plink":
-        pgen_engine.check_bed_size(files, int(index["variant_idx"].max()) + 1 if len(index) else 0, len(samples))
-    sites = match_sites_frame(sites, index, keep_ambiguous=cfg.pgs.keep_ambiguous,
+        pgen_engine.check_bed_size(files, int(index.frame["variant_idx"].max()) + 1 if len(index.frame) else 0,
+                                   len(samples))
+    sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
                               duplicate_variants=cfg.pgs.duplicate_variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
 
 
 def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFile], sites: pd.DataFrame,
-                   index: pd.DataFrame, samples: list[str], unplaced: int) -> DatasetMatches:
+                   index: VariantIndex, samples: list[str], unplaced: int) -> DatasetMatches:
     """A natively scored dataset's matches from its matched sites and variant index (``unplaced``:
     its rows on chromosome 0, ``pgen_engine.check_variant_loci``'s count)."""
     check_duplicate_rows_frame(sites, genotypes_where(cfg, dataset_name), cfg.dataset(dataset_name).genotypes)
-    frame = frame_matches(sites, index)
+    frame = frame_matches(sites, index.frame)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, samples=samples,
-                          unplaced_variants=unplaced)
+                          unplaced_variants=unplaced, variants=index)
 
 
 def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
@@ -388,7 +392,7 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | N
         return engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
                             r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                             settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
-                            index=r.frame.rows if r.mt is None else None, hail_table=hail_table)
+                            index=r.variants if r.mt is None else None, hail_table=hail_table)
 
 
 def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches) -> DataFrame:

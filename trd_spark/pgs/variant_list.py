@@ -1,0 +1,39 @@
+"""The native engine's variant list of one genotype file (.bim / .pvar / BGEN), as a typed carrier.
+
+What the readers (``pgen_engine.variant_index``, ``bgen_reader.variant_index``) know besides the
+rows travels beside the frame, not in ``DataFrame.attrs``: pandas documents ``attrs`` as
+experimental and drops them in some operations (``merge``, a frame built anew), where a
+default read would name the wrong line or the wrong allele of a multi-allelic row, silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class VariantIndex:
+    """``frame``: one row per ``[ref, alt]`` of the file (``contig``, ``position``, ``ref``,
+    ``alt``, ``rsid``, ``variant_idx``: 0-based variant of the file, ``allele_idx``: 1-based alt
+    index in it; a BGEN's also ``offset``, ``size``: its variant block's byte range).
+    ``allele_idx_offsets``: pgenlib's cumulative allele counts per variant (uintp), None when
+    every variant is biallelic. ``first_line``: the file line of variant 0; ``variant_numbers``:
+    errors name variant numbers (``path variant N``, a BGEN), not lines (``path:N``).
+    ``multiallelic_loci`` (``chr4:1000000``) / ``n_multiallelic``: variants with more than two
+    alleles the reader left out (a BGEN's: Hail and plink2 read none; empty for .bim/.pvar,
+    whose multi-allelic rows are split per alt)."""
+
+    frame: pd.DataFrame
+    allele_idx_offsets: np.ndarray | None
+    first_line: int
+    variant_numbers: bool
+    multiallelic_loci: tuple[str, ...]
+    n_multiallelic: int
+
+    def where(self, path: str, variant_idx: int) -> str:
+        """Where an error about variant ``variant_idx`` (0-based) of ``path`` points."""
+        n = variant_idx + self.first_line
+        return f"{path} variant {n}" if self.variant_numbers else f"{path}:{n}"
