@@ -72,6 +72,9 @@ def _describe(cell) -> str:
     return "/".join(str(x) for x in (cell[:4] if isinstance(cell, tuple) else (cell,)))
 
 _EPS = 1e-6
+# Weight of a change of a cell hidden anyway (for another sensitive cell's other end, or by an
+# earlier pass): almost nothing, so the protection LP reuses it before hiding another.
+_PREFERRED_COST = 1e-3
 
 
 @dataclass
@@ -86,6 +89,8 @@ class AuditResult:
     dropped: set
     intervals: dict
     pinned_by_known: set = field(default_factory=set)
+    # Each cell the audit hid (or member of a unit it dropped) -> the sensitive cells hidden for.
+    hidden_for: dict = field(default_factory=dict)
 
 
 def _components(n_cells: int, rel: np.ndarray) -> list[list[int]]:
@@ -170,13 +175,15 @@ class IntervalSolver:
 
 
 def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j: int,
-                   target: tuple[float | None, float | None]) -> set[int]:
+                   target: tuple[float | None, float | None], preferred: frozenset[int] = frozenset()) -> set[int]:
     """The protection LP: shown cells (``movable``: position -> (value, weight)) that must
     change, at least weighted total change, for cell ``j`` to lie in ``target`` while every
     relation holds, a moved cell stays >= its bound in ``bounds`` and the others keep their
-    values. Raises TrdSparkError when no such table exists."""
+    values. ``preferred``: positions hidden anyway (``audit_suppression``'s ``prefer``), not
+    counted when fewer moved cells are sought. Raises TrdSparkError when no such table exists."""
     n, pos = rel.shape[1], sorted(movable)
     m = len(pos)
+    counted = np.array([k not in preferred for k in pos], dtype=bool)
     # Variables: x (n), up (m), down (m); x_k - up_k + down_k = value_k for movable k.
     link = np.zeros((m, n + 2 * m))
     for r, k in enumerate(pos):
@@ -205,7 +212,7 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
         dev_bounds[i] = dev_bounds[m + i] = (0.0, 0.0)
         res = solve()
         new = res.x[n:n + m] + res.x[n + m:] if res.status == 0 else None
-        if new is not None and (new > 1e-7).sum() < (moved > 1e-7).sum():
+        if new is not None and ((new > 1e-7) & counted).sum() < ((moved > 1e-7) & counted).sum():
             moved = new
         else:
             dev_bounds[i] = dev_bounds[m + i] = (0.0, None)
@@ -223,7 +230,7 @@ def label_bounds(text: str, export_threshold: int) -> tuple[float, float | None]
 def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
     hidden: dict | None = None, known: set | None = None, signed: set | None = None, dropped: set | None = None,
-    hidden_bounds: dict | None = None, slack: set | None = None,
+    hidden_bounds: dict | None = None, slack: set | None = None, prefer: dict | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -247,6 +254,10 @@ def audit_suppression(
     same counts shows (hiding them here protects nothing): fixed in the audit, never hidden to
     protect another, not protected themselves (this export cannot hide them; a small change
     from them is protected).
+    ``prefer``: published cell -> the sensitive cells an earlier audit of the same counts hid it
+    for (``AuditResult.hidden_for``, ``audit_with_fewer_hidden``); where another cell needs
+    protecting, such a cell is hidden first (its change costs almost nothing, and it is not
+    counted when fewer hidden cells are sought): it will be hidden anyway.
     ``slack``: unpublished cells >= 0 that are no count (an inequality's slack, e.g. a gate's
     level x total less its count: ``tables.gate_relations``): never sensitive.
     ``signed``: unpublished cells whose value may be negative (a net change, e.g. persons newly
@@ -261,6 +272,8 @@ def audit_suppression(
     be protected.
     """
     units, known, signed, slack = units or {}, known or set(), signed or set(), slack or set()
+    prefer = prefer or {}
+    hidden_for: dict = {}
     hidden_bounds = {k: b for k, b in (hidden_bounds or {}).items() if k in (hidden or {})}
     keys = sorted(values, key=str)
     index = {k: i for i, k in enumerate(keys)}
@@ -365,25 +378,30 @@ def audit_suppression(
                 # The required interval: around the true value, inside what is attainable.
                 v = truth[c]
                 t_lo = min(max(v - need / 2, b_lo), b_hi - need)
-                movable = {i: (truth[d], 1.0 + 0.5 * np.log1p(truth[d]) / np.log1p(top))
+                anyway = {keys[d] for d in comp if prefer.get(keys[d], set()) - {keys[c]}}
+                movable = {i: (truth[d], (_PREFERRED_COST if keys[d] in anyway else 1.0)
+                               * (1.0 + 0.5 * np.log1p(truth[d]) / np.log1p(top)))
                            for i, d in enumerate(comp) if shown(keys[d]) and keys[d] not in known and truth[d] > 0
                            and (truth[d] >= threshold or len(members[unit_of[keys[d]]]) > 1)}
                 bounds = bounds_for(comp)
                 for i in movable:
                     k = keys[comp[i]]
                     bounds[i] = (float(threshold), None) if len(members[unit_of[k]]) == 1 else (0.0, None)
-                moved = _cells_to_move(rows, bounds, movable, j, (t_lo + need, None))
+                preferred = frozenset(i for i in movable if keys[comp[i]] in anyway)
+                moved = _cells_to_move(rows, bounds, movable, j, (t_lo + need, None), preferred)
                 # The low end: cells hidden for the high end cost (almost) nothing more.
-                movable.update({i: (movable[i][0], 1e-3) for i in moved})
-                moved |= _cells_to_move(rows, bounds, movable, j, (None, t_lo))
+                movable.update({i: (movable[i][0], _PREFERRED_COST) for i in moved})
+                moved |= _cells_to_move(rows, bounds, movable, j, (None, t_lo), preferred | moved)
                 for u in sorted({unit_of[keys[comp[i]]] for i in moved}, key=str):
                     hide_unit(u)
+                    for k in members[u]:
+                        hidden_for.setdefault(k, set()).add(keys[c])
                 lo, hi = solver.interval(bounds_for(comp), j)
                 if hi - lo < need - _EPS:  # cannot happen: both alternative tables stay feasible
                     raise TrdSparkError(f"suppression audit: hidden count {_describe(keys[c])} still narrow; export not "
                                         "written")
             intervals[keys[c]] = (lo, hi)
-    return AuditResult(hide=hide, dropped=dropped, intervals=intervals, pinned_by_known=pinned)
+    return AuditResult(hide=hide, dropped=dropped, intervals=intervals, pinned_by_known=pinned, hidden_for=hidden_for)
 
 
 def chain_relations(cells: list, values: dict, prefix: tuple) -> tuple[dict, list[dict]]:
@@ -405,3 +423,27 @@ def chain_relations(cells: list, values: dict, prefix: tuple) -> tuple[dict, lis
         implicit[key] = abs(d)
         relations.append({a: 1, b: -1, key: -sign})
     return implicit, relations
+
+
+def audit_with_fewer_hidden(values: dict, published: set, relations: list[dict], threshold: int = 20,
+                            **kwargs: Any) -> AuditResult:
+    """``audit_suppression``, then once more where each cell the first pass hid for some sensitive
+    cell is hidden first to protect any other (``prefer``); the pass that hides fewer cells
+    (the first on a tie).
+
+    Why: the audit protects one sensitive cell at a time (text order), each with the fewest
+    cells hidden for it alone; a cell hidden later is not known to be hidden yet. On the toy
+    release, 2 MDD_other persons of the cohort flow not analysed in any dataset were protected
+    by hiding the MDD-included step (4 copies, one per definition and 'all', and the step
+    before it, equal to it) rather than with_adequate_trial (3 copies), which would also have
+    needed TRD and trMDD hidden -- as they were later, for the 7 and 10 TRD persons not
+    analysed. The second pass, knowing them hidden, hides with_adequate_trial and shows the MDD
+    included count. Each pass is a full audit, so either result keeps every guarantee.
+    ``kwargs``: ``audit_suppression``'s other arguments (not ``prefer``)."""
+    first = audit_suppression(values, published, relations, threshold, **kwargs)
+    if not first.hidden_for:
+        return first  # nothing hidden to protect a cell: nothing to choose between
+    second = audit_suppression(values, published, relations, threshold, prefer=first.hidden_for, **kwargs)
+    size = lambda r: len(r.hide) + len(r.dropped)  # noqa: E731
+    return second if size(second) < size(first) else first
+

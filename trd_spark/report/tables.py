@@ -23,7 +23,7 @@ from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within
 from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
-    audit_suppression,
+    audit_with_fewer_hidden,
     chain_relations,
     label_bounds,
     suppressed_label,
@@ -1306,14 +1306,14 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     # for a small count: the audit labels those itself), read with its labels there.
     here = {k: label_bounds(suppressed_label(threshold) if is_small_count(values[k], threshold) else SECONDARY_LABEL,
                             threshold) for k in carried_bounds}
-    audit = audit_suppression(values, published, relations, threshold, units,
-                              hidden={k: SECONDARY_LABEL for k, label in carried.items() if label not in (DROPPED, SHOWN)},
-                              hidden_bounds={k: _intersect(b, here[k]) for k, b in carried_bounds.items()},
-                              known={k for k in values if k[0] == "prior"} | {k for k, label in carried.items()
-                                                                             if label == SHOWN},
-                              signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
-                              dropped={k for k, label in carried.items() if label == DROPPED},
-                              slack={k for k in values if k[0] == GATE_SLACK})
+    audit = audit_with_fewer_hidden(values, published, relations, threshold, units=units,
+                                    hidden={k: SECONDARY_LABEL for k, label in carried.items() if label not in (DROPPED, SHOWN)},
+                                    hidden_bounds={k: _intersect(b, here[k]) for k, b in carried_bounds.items()},
+                                    known={k for k in values if k[0] == "prior"} | {k for k, label in carried.items()
+                                                                                   if label == SHOWN},
+                                    signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
+                                    dropped={k for k, label in carried.items() if label == DROPPED},
+                                    slack={k for k in values if k[0] == GATE_SLACK})
     hide = audit.hide
 
     def shown(key, v):
