@@ -257,7 +257,9 @@ def audit_suppression(
     ``prefer``: published cell -> the sensitive cells an earlier audit of the same counts hid it
     for (``AuditResult.hidden_for``, ``audit_with_fewer_hidden``); where another cell needs
     protecting, such a cell is hidden first (its change costs almost nothing, and it is not
-    counted when fewer hidden cells are sought): it will be hidden anyway.
+    counted when fewer hidden cells are sought): it will be hidden anyway. With ``prefer``, a
+    group of cells none of which is in it is not audited again (the earlier audit hid nothing
+    there and would do the same: its intervals are not in the result).
     ``slack``: unpublished cells >= 0 that are no count (an inequality's slack, e.g. a gate's
     level x total less its count: ``tables.gate_relations``): never sensitive.
     ``signed``: unpublished cells whose value may be negative (a net change, e.g. persons newly
@@ -345,8 +347,8 @@ def audit_suppression(
         # taken as known: ``tables.prior_counts``); what it must protect is the rest.
         sensitive = [c for c in comp if is_small_count(abs(truth[c]), threshold) and keys[c] not in known
                      and keys[c] not in slack]
-        if not sensitive:
-            continue
+        if not sensitive or (prefer and not any(keys[d] in prefer for d in comp)):
+            continue  # (with ``prefer``: the earlier audit hid nothing here, so it stands)
         rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])
         solver = IntervalSolver(rows)
         for c in sorted(sensitive, key=lambda c: str(keys[c])):
@@ -444,6 +446,11 @@ def audit_with_fewer_hidden(values: dict, published: set, relations: list[dict],
     if not first.hidden_for:
         return first  # nothing hidden to protect a cell: nothing to choose between
     second = audit_suppression(values, published, relations, threshold, prefer=first.hidden_for, **kwargs)
-    size = lambda r: len(r.hide) + len(r.dropped)  # noqa: E731
-    return second if size(second) < size(first) else first
+    if len(second.hide) + len(second.dropped) >= len(first.hide) + len(first.dropped):
+        return first
+    # The groups of cells the second pass left alone keep the first pass's intervals.
+    return AuditResult(hide=second.hide, dropped=second.dropped, intervals={**first.intervals, **second.intervals},
+                       pinned_by_known=second.pinned_by_known | {k for k in first.pinned_by_known
+                                                                 if k not in second.intervals},
+                       hidden_for=second.hidden_for)
 
