@@ -49,7 +49,7 @@ def test_a_malformed_bgi_is_one_error_naming_it(bgen_file, tmp_path, edit, probl
     files = bgen_reader.BgenFiles.open(str(tmp_path / "b.bgen"))
     _write_bgi(files, files.index)
     good = bgen_reader.variant_index(files, lambda c: c)  # the index as written reads
-    assert good["position"].tolist() == bgen_reader._from_headers(files)["pos"].tolist()
+    assert good.frame["position"].tolist() == bgen_reader._from_headers(files)["pos"].tolist()
     db = sqlite3.connect(files.index)
     db.execute(edit)
     db.commit()
