@@ -70,7 +70,7 @@ def test_haploid_capable_contigs_come_from_the_reference(hl):
 def test_missing_inputs_are_input_errors(hl, tmp_path):
     with pytest.raises(InputDataError, match="cannot import VCF"):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "absent.vcf")))
-    with pytest.raises(InputDataError, match="cannot import PLINK"):
+    with pytest.raises(InputDataError, match=r"absent\.bim: cannot read the variant list"):
         read_genotypes(hl, GenotypeSource(format="plink", path=str(tmp_path / "absent")))
     with pytest.raises(InputDataError, match="needs the score loci"):
         read_genotypes(hl, GenotypeSource(format="vds", path=str(tmp_path / "absent.vds")))

@@ -139,8 +139,12 @@ def matched(hl, spark, files, scoring_files):
             native_w = weight_matrices(fm, haploid_contigs(hl.get_reference("GRCh38")))
             summary = summarise_frame_matches(fm, "d", labels)
             by_hail_w, by_hail_summary = (hail_w, hail_summary) if native_mt is hail_mt else weights(native_mt)
-            pd.testing.assert_frame_equal(summary, by_hail_summary)
-            pd.testing.assert_frame_equal(summary, hail_summary)
+            # The Hail oracle does not count matches at multi-allelic sites (test_pgs_matching): 300
+            # carries G>A and G>C, and each score matches one variant there.
+            assert summary["n_matched_multiallelic"].tolist() == [1, 1]
+            oracle = summary.drop(columns="n_matched_multiallelic")
+            pd.testing.assert_frame_equal(oracle, by_hail_summary.drop(columns="n_matched_multiallelic"))
+            pd.testing.assert_frame_equal(oracle, hail_summary.drop(columns="n_matched_multiallelic"))
             got = sorted_weights(native_w.frame())[["contig", "position", "ref", "alt", "slope", "offset", "n_vars"]]
             pd.testing.assert_frame_equal(got, sorted_weights(weights_frame(hl, by_hail_w)), check_dtype=False)
             assert len(got) == 8  # 100 200 300:G>A 500 600 700 900, and 300:G>C (PGS000912's REF effect at 300)
