@@ -524,12 +524,10 @@ def _csv_line_of_first(spark: SparkSession, file: str | None, bad: Column, *, wh
     (``from_csv``). Only counts reach the driver."""
     if not file or not re.search(r"\.csv(\.\w+)?$", file, re.IGNORECASE):
         return where
-    lines = _csv_lines(spark, file)
-    if lines is None:
+    joined = _csv_rows(spark, file)
+    if joined is None:
         return where
-    rows = lines.groupBy("_row").agg(F.min("_line").alias("_line"),
-                                     F.array_sort(F.collect_list(F.struct("_line", "value"))).alias("_l"))
-    text = F.array_join(F.transform("_l", lambda x: x["value"]), "\n")
+    rows, text = joined
     header = rows.where(F.col("_row") == 1).select(text.alias("t")).first()
     names = [n.strip().lower() for n in next(csv.reader([header["t"] if header else ""]))]
     ddl = ", ".join(f"`{n.replace('`', '``')}` string" for n in names)
@@ -654,17 +652,27 @@ def _check_csv_rows(spark: SparkSession, df: DataFrame, path: str, table: str) -
                     "quoted field not written twice), so fields would be cut or shifted") + rfc)
 
 
-def _first_bad_csv_row(spark: SparkSession, file: str, n_fields: int) -> tuple[int, bool, int] | None:
-    """The first row of the CSV file ``file`` that is not one RFC 4180 row of ``n_fields`` fields
-    (``csv_row_regex``; blank lines skipped): (its first line, whether it is an RFC 4180 row at all,
-    its number of fields), or None. A row spanning lines (a quoted line break) is judged on its
-    lines joined (``_csv_lines``). For ``_check_csv_rows``: files with such rows or a bad line."""
+def _csv_rows(spark: SparkSession, file: str) -> tuple[DataFrame, Column] | None:
+    """The CSV file's rows (``_csv_lines``' lines grouped by ``_row``: ``_row``, ``_line`` its first
+    line, ``_l`` its lines in order) and the expression of a row's text (its lines joined by line
+    breaks), or None where ``_csv_lines`` gives None."""
     lines = _csv_lines(spark, file)
     if lines is None:
         return None
     rows = lines.groupBy("_row").agg(F.min("_line").alias("_line"),
                                      F.array_sort(F.collect_list(F.struct("_line", "value"))).alias("_l"))
-    text = F.array_join(F.transform("_l", lambda x: x["value"]), "\n")
+    return rows, F.array_join(F.transform("_l", lambda x: x["value"]), "\n")
+
+
+def _first_bad_csv_row(spark: SparkSession, file: str, n_fields: int) -> tuple[int, bool, int] | None:
+    """The first row of the CSV file ``file`` that is not one RFC 4180 row of ``n_fields`` fields
+    (``csv_row_regex``; blank lines skipped): (its first line, whether it is an RFC 4180 row at all,
+    its number of fields), or None. A row spanning lines (a quoted line break) is judged on its
+    lines joined (``_csv_lines``). For ``_check_csv_rows``: files with such rows or a bad line."""
+    joined = _csv_rows(spark, file)
+    if joined is None:
+        return None
+    rows, text = joined
     t = F.col("t")
     hit = rows.select("_line", text.alias("t")).where((t != "") & ~t.rlike(csv_row_regex(n_fields))).orderBy(
         "_line").select("_line", t.rlike(csv_row_regex()).alias("valid"),
