@@ -91,6 +91,19 @@ def dataset_flow_outsider(shown) -> tuple[Attacker, list[tuple]]:
     return a, steps
 
 
+def frame_outsider(safe) -> tuple[Attacker, list[tuple]]:
+    """``dataset_flow_outsider`` on an audited release (``safe``: suppress_release's tables) plus
+    the cohort's status counts as cells and the frame's relation: its statuses and the persons
+    not in it (``("not_in_frame",)``) make the persons with ancestry and PCs (``steps[2]``)."""
+    a, steps = dataset_flow_outsider(safe["dataset_flow"])
+    cc = safe["cohort_counts"]
+    statuses = [("status", s) for s in cc["status"]]
+    for s, n in zip(statuses, cc["n"]):
+        a.cell(s, n)
+    a.know({steps[2]: 1, **{s: -1 for s in statuses}, ("not_in_frame",): -1})
+    return a, steps
+
+
 def test_a_gate_line_gives_no_count_the_export_hides(caplog):
     """Session 18's reproduction: a dataset of 3000 persons with a PGS, 2988 unrelated and 2983
     with ancestry and PCs (12 and 5 removed). The export shows 2988 and hides both others (the 5
@@ -290,12 +303,7 @@ def test_a_genotyped_without_person_warning_bounds_no_small_group_with_the_expor
     rc = replace(rc, logistic=rc.logistic.iloc[:0], dataset_gates={"d": {**gate, "warn": 0.016}})
     safe = suppress_release(rc, T)
     shown, cc = safe["dataset_flow"], safe["cohort_counts"]
-    a, steps = dataset_flow_outsider(shown)
-    statuses = [("status", s) for s in cc["status"]]
-    for s, n in zip(statuses, cc["n"]):
-        a.cell(s, n)
-    # The frame (its statuses) and the persons not in it make the persons with ancestry and PCs.
-    a.know({steps[2]: 1, **{s: -1 for s in statuses}, ("not_in_frame",): -1})
+    a, steps = frame_outsider(safe)
     # The run log: the gate warned with 20 or more persons, so the step is >= 1.6% of its total.
     a.know({("not_in_frame",): 1, steps[2]: -0.016, ("slack",): -1})
     lo, hi = a.interval(("status", "TRD"))

@@ -85,7 +85,7 @@ def test_a_pasted_gate_error_bounds_no_small_group_of_a_later_export_of_the_same
     import logging
     from dataclasses import replace
 
-    from test_privacy_logs import dataset_flow_outsider
+    from test_privacy_logs import frame_outsider
     from test_report_reexport import with_dataset_flow
     from test_report_suppression import definitions_release
 
@@ -113,11 +113,7 @@ def test_a_pasted_gate_error_bounds_no_small_group_of_a_later_export_of_the_same
         **gate, "warn": raised.warn, "known_levels": known_levels("genotyped_without_person", gate, raised, T)}})
     safe = suppress_release(rc, T)
     shown, cc = safe["dataset_flow"], safe["cohort_counts"]
-    a, steps = dataset_flow_outsider(shown)
-    statuses = [("status", s) for s in cc["status"]]
-    for s, v in zip(statuses, cc["n"]):
-        a.cell(s, v)
-    a.know({steps[2]: 1, **{s: -1 for s in statuses}, ("not_in_frame",): -1})
+    a, steps = frame_outsider(safe)
     # The pasted error: the gate's persons (part of the step) reached 50% of its total.
     a.know({("not_in_frame",): 1, steps[2]: -0.5, ("slack",): -1})
     lo, hi = a.interval(("status", "TRD"))
