@@ -667,8 +667,10 @@ def plink_unplaced_variants(hl: hl_types, source: GenotypeSource) -> int | None:
                                           files.variants)
 
 
-# A GT half-call (``0/.``, ``./1``, ``.|1``): one allele called, the other missing.
-_HALF_CALL = re.compile(r"(?:\d+[/|]\.|\.[/|]\d+)")
+# A sample's GT that is a half-call (``0/.``, ``./1``, ``.|1``: one allele called, the other
+# missing), found in a record's text from the tab before its first sample on: a tab, the GT,
+# then the sample's next subfield, its next sample or the record's end.
+_HALF_CALL = re.compile(r"\t(?:\d+[/|]\.|\.[/|]\d+)(?=[:\t]|$)")
 
 
 def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> int | None:
@@ -697,10 +699,12 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
                 if contig not in names:
                     continue
                 for line in tbx.fetch(names[contig], pos - 1, pos):
-                    f = line.split("\t")
+                    f = line.split("\t", 9)
                     if int(f[1]) != pos or len(f) < 10 or f[8].split(":")[0] != "GT":
                         continue
-                    if any(_HALF_CALL.fullmatch(g.split(":", 1)[0]) for g in f[9:]):
+                    # One search in C over the samples' text (a record of a biobank VCF holds
+                    # 10^5 samples: split and matched one by one it took ~11 ms per 20,000).
+                    if _HALF_CALL.search(line, len(line) - len(f[9]) - 1):
                         found.add((contig, pos))
     return len(found)
 
