@@ -728,3 +728,60 @@ def test_nested_trd_definitions_give_no_small_difference():
     after = outsider(ReleaseCounts(**{**rc.__dict__, "nested_definitions": [("A", "B")]}))
     lo, hi = after.interval(("gap",))
     assert not after.determined(("gap",)) and lo - 1e-6 <= 7 <= hi + 1e-6 and hi - lo >= T - 2, (lo, hi)
+
+
+@pytest.mark.parametrize("controls_equal", [True, False], ids=["controls-equal", "controls-at-most"])
+def test_nested_definitions_models_give_no_small_difference(controls_equal):
+    """Privacy round 14, item 1: under nested TRD definitions (every person TRD under B is TRD
+    under A; 60 and 53 TRD persons, 7 hidden by round 13) the models' TRD cases nest too: n_cases
+    50 under A and 45 under B (the same score and covariates) told the 5 nested persons with data
+    (03d83c4 showed both), and a model's controls with data are at most its control statuses
+    (n - n_cases <= non-MDD: with n 804 and non-MDD 759 shown a hidden n_cases of 45 is >= 45).
+    The audit states both (``tables.nested_model_relations``; the controls linked to their
+    statuses), so no group here is narrower than its labels leave: the 7, the 5, and the TRD
+    persons lacking data under each definition (10, 8). ``controls_equal``: the outsider also
+    equates the two models' controls (the same non-MDD persons with data), or relies on the
+    inequality alone (with neither stated by the audit, n 804 was shown and the 5 read as 0..5)."""
+    from test_report_suppression import definitions_release
+
+    rc = definitions_release({"A": 60, "B": 53})
+    rc = ReleaseCounts(**{**rc.__dict__, "nested_definitions": [("A", "B")],
+                          "logistic": rc.logistic.assign(n_cases=[50, 45], n=[809, 804])})
+
+    def outsider(export: dict[str, pd.DataFrame]) -> Attacker:
+        a = Attacker(T)
+        for r in export["cohort_counts"].itertuples():
+            a.cell(("status", r.definition, r.status), r.n)
+        for r in export["results"].itertuples():
+            d = r.definition
+            a.cell(("n", d), r.n)
+            a.cell(("n_cases", d), r.n_cases)
+            a.know({("n", d): 1, ("n_cases", d): -1, ("controls", d): -1})
+            a.know({("n_cases", d): 1, ("lacking", d): 1, ("status", d, "TRD"): -1})  # cases <= TRD persons
+            a.know({("controls", d): 1, ("controls_lacking", d): 1, ("status", d, "non_MDD"): -1})  # <= non-MDD
+        a.know({**{("status", "A", s): 1 for s in STATUSES[:3]}, **{("status", "B", s): -1 for s in STATUSES[:3]}})
+        a.know({("status", "A", "non_MDD"): 1, ("status", "B", "non_MDD"): -1})
+        if controls_equal:  # the same non-MDD persons with data
+            a.know({("controls", "A"): 1, ("controls", "B"): -1})
+        a.know({("status", "A", "TRD"): 1, ("status", "B", "TRD"): -1, ("gap",): -1})  # B's TRD persons are A's
+        a.know({("n_cases", "A"): 1, ("n_cases", "B"): -1, ("model_gap",): -1})  # ... with data too
+        a.know({("gap",): 1, ("model_gap",): -1, ("gap_lacking",): -1})
+        return a
+
+    targets = {("gap",): 7, ("model_gap",): 5, ("lacking", "A"): 10, ("lacking", "B"): 8}
+    a, base = outsider(exported(suppress_release(rc, T))), outsider(fully_hidden_tables(rc))
+    for k, v in targets.items():
+        lo, hi = a.interval(k)
+        b_lo, b_hi = base.interval(k)
+        assert lo - 1e-6 <= v <= hi + 1e-6 and not a.determined(k), (k, lo, hi)
+        assert hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)
+
+
+def fully_hidden_tables(rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
+    """The status and model counts of ``rc`` with every non-zero count hidden, as text: what the
+    labels alone say (``fully_hidden`` for a release without flow, Cox or curves)."""
+    def label(v):
+        return str(v) if v == 0 else ("<20" if v < T else "suppressed")
+
+    return {"cohort_counts": rc.cohort_counts.assign(n=rc.cohort_counts.n.map(label)),
+            "results": rc.logistic.assign(n=rc.logistic.n.map(label), n_cases=rc.logistic.n_cases.map(label))}

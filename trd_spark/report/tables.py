@@ -234,6 +234,41 @@ def nested_definition_relations(pairs: list[tuple[str, str]] | None, values: dic
     return out
 
 
+def nested_model_relations(pairs: list[tuple[str, str]] | None, model_cell: dict[tuple, tuple],
+                           values: dict) -> list[dict]:
+    """The TRD cases of nested definitions' models (``nested_definitions``: wider, narrower),
+    as relations of the audit: a model's TRD cases (``n_cases`` of a contrast whose cases are
+    the TRD persons, a Cox model's ``n_events``) under the wider definition hold its cases under
+    the narrower one with the same score and covariates, so their difference is a group, the
+    nested persons with data (n_cases 50 and 45: 5), cell ``("definition_gap_model", table,
+    dataset, contrast, wider, narrower, k_wide, k_narrow)``; it is part of the dataset's
+    ``definition_gap`` (``nested_definition_relations``), the rest the nested persons lacking
+    data. ``model_cell``: ``build_audit``'s model identity -> audit cell (``model_count_cells``).
+    Stated where it holds on the data (>= 0; a part at most the whole). Adds the cells to
+    ``values``."""
+    out: list[dict] = []
+    seen: set = set()
+    trd_cases = {contrast for contrast, (cases, _) in CONTRAST_GROUPS.items() if cases == TRD_GROUP}
+    for wide, narrow in pairs or []:
+        for (_, table, ds, definition, contrast, pgs, col), cell in sorted(model_cell.items(), key=str):
+            counts_trd = (table, col) == ("cox", "n_events") or (col == "n_cases" and contrast in trd_cases)
+            if definition != wide or not counts_trd:
+                continue
+            other = model_cell.get(("model", table, ds, narrow, contrast, pgs, col))
+            if other is None or cell[1] != ds or values[cell] < values[other]:
+                continue
+            gap = ("definition_gap_model", table, ds, contrast, wide, narrow, values[cell], values[other])
+            if gap in seen:
+                continue
+            seen.add(gap)
+            values[gap] = values[cell] - values[other]
+            out.append({cell: 1, other: -1, gap: -1})
+            whole = ("definition_gap", ds, wide, narrow)
+            if whole in values and values[whole] >= values[gap]:
+                out.append(group_member_relation(values, whole, gap, ("definition_gap_lacking", *gap[1:])))
+    return out
+
+
 def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
     """{(release, audit cell): n} of the status, cohort-flow, PGS-distribution group and model
     counts (``n``, ``n_cases``, ``n_events`` of each logistic and Cox row, cells as
@@ -932,6 +967,9 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
             cases, whole = group_of(contrast)
             link(p_key, cases, ds, definition)
             link(t_key, whole, ds, definition)
+            # ... and its controls with data are at most its control statuses (n - n_cases <=
+            # non-MDD: with n 804 and non-MDD 759 shown, a hidden n_cases was >= 45).
+            link(rest, tuple(s for s in whole if s not in cases), ds, definition)
         # The models of one dataset, definition and contrast under several scores count the same
         # controls less those lacking each score (n - cases: 760 with P1, 753 with P2 gave 7).
         # Their n and cases are grouped with every count of the same status groups (``link``).
@@ -950,6 +988,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
     if rc.cox is not None and len(rc.cox):
         cox = rc.cox.assign(contrast="progression")
         model_cells("cox", cox, "n", "n_events", lambda c: (TRD_GROUP, MDD_GROUP))
+
+    relations += nested_model_relations(rc.nested_definitions, model_cell, values)
 
     if rc.km_curves is not None and len(rc.km_curves):
         km_values, km_published, km_relations, km_units = km_cells(rc.km_curves)
@@ -1208,6 +1248,16 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
                 other = ("model_group", "logistic", *key, str(Status.MDD_OTHER))
                 values[other] = k - trd[1] - trmdd[1]
                 relations.append({cell: 1, trd[0]: -1, trmdd[0]: -1, other: -1})
+    # The non-MDD controls with data do not depend on the TRD definition either (linked where
+    # the counts agree): TRD vs non-MDD's controls under nested definitions, equal, turn the
+    # difference of their n into that of their cases (``nested_model_relations``).
+    across: dict[tuple, list[tuple[tuple, int]]] = {}
+    for (ds, _, pgs), by_status in sorted(sides.items(), key=str):
+        across.setdefault((ds, pgs), []).extend(by_status.get(str(Status.NON_MDD), []))
+    for cells in across.values():
+        for (a, va), (b, vb) in zip(cells, cells[1:]):
+            if va == vb:
+                same(a, b)
     for rows in whole_mdd.values():
         for (t_a, p_a, n_a, k_a), (t_b, p_b, n_b, k_b) in zip(rows, rows[1:]):
             if (n_a, k_a) == (n_b, k_b):
