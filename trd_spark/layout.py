@@ -22,15 +22,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from trd_spark.config import PACKAGE_DIR, Config
 from trd_spark.errors import Interrupted
-from trd_spark.io import Fs, write_pandas, write_table
+from trd_spark.io import Fs, write_arrow, write_pandas, write_table
 from trd_spark.logs import Steps, WarningCounter
-from trd_spark.schemas import TableSchema, check_pandas, check_spark
+from trd_spark.schemas import TableSchema, check_arrow, check_pandas, check_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -186,6 +186,14 @@ class StageWriter:
     def write_pandas(self, name: str, pdf: pd.DataFrame, schema: TableSchema) -> int:
         """A small pandas table written with its declared types (io.write_pandas)."""
         n = write_pandas(self.spark, check_pandas(pdf, schema.names, name), self.table_path(name), schema.struct)
+        self.tables[name] = n
+        self._wrote(name, n, schema)
+        return n
+
+    def write_arrow(self, name: str, table: Any, schema: TableSchema) -> int:
+        """A pyarrow Table in its declared types written without a Spark job (io.write_arrow;
+        columns checked by schemas.check_arrow): person-level rows already on the driver."""
+        n = write_arrow(self.spark, check_arrow(table, schema), self.table_path(name))
         self.tables[name] = n
         self._wrote(name, n, schema)
         return n

@@ -8,6 +8,7 @@ files are the person_id as text (AoU convention) and are cast on join.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -210,6 +211,20 @@ def check_pandas(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFram
         raise TrdSparkError(f"table {name} is missing columns {missing}")
     return df[columns]
 
+
+
+def check_arrow(table: Any, schema: TableSchema) -> Any:
+    """The pyarrow Table ``table`` when its columns are ``schema``'s, in order, each of its
+    declared type (``pyspark.sql.pandas.types.to_arrow_schema``; a dictionary-encoded column by
+    its values' type); TrdSparkError naming the table and the columns otherwise."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    want = to_arrow_schema(schema.struct)
+    got = [(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in table.schema]
+    if got != [(f.name, f.type) for f in want]:
+        raise TrdSparkError(f"table {schema.name} has columns {got}, not its declared {[(f.name, f.type) for f in want]}")
+    return table
 
 LOGISTIC_RESULTS = _s(
     "logistic",

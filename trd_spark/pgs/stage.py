@@ -70,7 +70,7 @@ from trd_spark.pgs.matching import (
     variant_matches_pandas,
     weight_matrices,
 )
-from trd_spark.pgs.scoring import check_score_rows, check_score_table, scores_frame
+from trd_spark.pgs.scoring import check_score_arrow, check_score_table, score_rows_arrow, scores_frame
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, read_scoring_files
 from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     import hail as hl_types
     from pyspark.sql import DataFrame, SparkSession
 
+    from trd_spark.layout import StageWriter
     from trd_spark.stages import StageContext
 
 log = logging.getLogger(__name__)
@@ -395,12 +396,13 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | N
                             index=r.variants if r.mt is None else None, hail_table=hail_table)
 
 
-def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches) -> DataFrame:
+def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches) -> Any:
     """One dataset's rows of the published ``scores`` table (PGS_SCORES), scored
-    (``score_dataset``) and checked (``scoring.check_score_rows``: one key per person x score,
+    (``score_dataset``) and checked (``scoring.check_score_arrow``: one key per person x score,
     counts in range, finite sums; InputDataError naming the dataset otherwise). A native pass
-    summed on the driver (bed/pgen/BGEN, and hard calls exported for it) goes from its numpy
-    sums through Arrow to Spark, checked in numpy: no Hail job. Any other route's Hail Table is
+    summed on the driver (bed/pgen/BGEN, and hard calls exported for it) gives its rows as a
+    pyarrow Table (``scoring.score_rows_arrow``), checked in numpy: no Hail or Spark job
+    (``write_scores`` writes it). Any other route gives a Spark DataFrame: its Hail Table is
     written once to Hail's temporary directory (so the check and the Parquet write do not run
     the pass twice), checked there (``scoring.check_score_table``) and read into Spark
     (``scoring.scores_frame``). Nothing is lazy on the export's scratch directory afterwards.
@@ -409,14 +411,35 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
     with scoring_scratch(hl, spark, cfg) as scratch, hail_errors(genotypes_where(cfg, r.dataset)):
         scored = score_dataset(hl, cfg, r, scratch, hail_table=False)
         if isinstance(scored, pgen_engine.SummedScores):
-            rows = scored.frame(r.dataset)
-            check_score_rows(rows, where)
-            return pandas_to_spark(spark, rows[PGS_SCORES.names], PGS_SCORES.struct)
+            rows = score_rows_arrow(scored, r.dataset)
+            check_score_arrow(rows, where)
+            return rows
         path = hl.utils.new_temp_file(prefix=f"pgs_scores_{r.dataset}", extension="ht")
         scored.key_by("s", "pgs_id").write(path)
     written = hl.read_table(path)
     check_score_table(hl, written, where)
     return scores_frame(hl, written, r.dataset)
+
+
+def write_scores(writer: StageWriter, parts: list[Any]) -> int:
+    """Publish the ``scores`` table (PGS_SCORES) from every dataset's ``scores_of_dataset``
+    (a pyarrow Table or a Spark DataFrame each); its rows. When every part is a pyarrow Table
+    (the native engine's rows, already on the driver), they are written by pyarrow without a
+    Spark job (``StageWriter.write_arrow``): Spark's write of the same rows from Arrow, one
+    long row per person and score, was the score phase's largest serial item (6.9-9.5 s, ~20
+    JVM CPU-s at 20k samples x 61 scores; benchmarks/RESULTS.md, sessions 24-25). With any
+    Spark part, the Tables go to Spark through Arrow and the union is written by Spark."""
+    import pyarrow as pa
+    from pyspark.sql import DataFrame as SparkFrame
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    tables = [p for p in parts if not isinstance(p, SparkFrame)]
+    if len(tables) == len(parts):
+        return writer.write_arrow("scores", pa.concat_tables(tables), PGS_SCORES)
+    plain = to_arrow_schema(PGS_SCORES.struct)
+    frames = [p if isinstance(p, SparkFrame) else
+              pandas_to_spark(writer.spark, p.cast(plain).to_pandas(), PGS_SCORES.struct) for p in parts]
+    return writer.write_table("scores", _union(frames), PGS_SCORES)
 
 
 def variant_matches_of(spark: SparkSession, r: DatasetMatches) -> DataFrame:
@@ -700,11 +723,11 @@ def run(ctx: StageContext) -> None:
         writer.write_table("variant_matches", variant_matches, PGS_VARIANT_MATCHES)
         writer.write_pandas("match_summary", summary, PGS_MATCH_SUMMARY)
         writer.write_text("match_summary.tsv", summary_tsv(summary))
-        score_frames = []
+        score_parts = []
         for r in results:
             log.info("pgs: scoring %d scores in dataset %s (one pass)", len(r.scoring_files), r.dataset)
-            score_frames.append(scores_of_dataset(hl, spark, cfg, r))
-        writer.write_table("scores", _union(score_frames), PGS_SCORES)
+            score_parts.append(scores_of_dataset(hl, spark, cfg, r))
+        write_scores(writer, score_parts)
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
