@@ -26,10 +26,11 @@ def header_fields_text(found: list[str] | tuple[str, ...], expected: list[str] |
 
 
 def raise_other_width(path: str, text: str | None, *, first_data_line: int, reference: str,
-                      otherwise: str, sep: str | None = None) -> NoReturn:
+                      otherwise: str, sep: str | None = None, reference_line: int = 1) -> NoReturn:
     """Raise InputDataError naming ``path:N`` (N: the file's 1-based line) of the first non-blank
     line from line ``first_data_line`` on whose number of fields (split on ``sep``; whitespace
-    when None) differs from the first line's, which the message calls ``reference`` ('the
+    when None) differs from line ``reference_line``'s (the first; a .psam's header after its
+    ``##`` lines), which the message calls ``reference`` ('the
     header'); when there is none, InputDataError ``otherwise`` naming ``path``. ``text``: the
     file's content, read from ``path`` when None. The error path of the sample-table readers
     (``pgen_engine.psam_samples``, ``bgen_reader.sample_file_ids``): pandas silently reads a
@@ -39,7 +40,7 @@ def raise_other_width(path: str, text: str | None, *, first_data_line: int, refe
         with open(path) as f:
             text = f.read()
     lines = text.splitlines()
-    width = len(lines[0].split(sep)) if lines else 0
+    width = len(lines[reference_line - 1].split(sep)) if len(lines) >= reference_line else 0
     for n, line in enumerate(lines[first_data_line - 1:], first_data_line):
         if line.strip() and len(line.split(sep)) != width:
             raise InputDataError(f"{len(line.split(sep))} fields where {reference} has {width}", where=f"{path}:{n}")

@@ -22,12 +22,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, Any
 
 import pandas as pd
 
 from trd_spark.config import PACKAGE_DIR, Config
-from trd_spark.errors import Interrupted
+from trd_spark.errors import InputDataError, Interrupted
 from trd_spark.io import Fs, write_arrow, write_pandas, write_table
 from trd_spark.logs import Steps, WarningCounter
 from trd_spark.schemas import TableSchema, check_arrow, check_pandas, check_spark
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from trd_spark.stages import FsLike
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 STAGES = ("pgs", "phenotypes", "cohort", "models", "report")
 # Published by the report stage next to report/: the only folder meant to leave the cluster.
@@ -96,12 +97,56 @@ class Layout:
         return fs.exists(f"{self.stage_dir(stage)}/{SUCCESS}")
 
     def manifest(self, fs: FsLike, stage: str) -> dict | None:
+        """``read_manifest`` of ``stage``'s ``_manifest.json``; None when there is none."""
         path = f"{self.stage_dir(stage)}/{MANIFEST}"
-        return json.loads(fs.read_text(path)) if fs.exists(path) else None
+        return read_manifest(fs, path) if fs.exists(path) else None
 
     def changed_outputs(self, fs: FsLike, stage: str) -> list[str]:
         """``changed_outputs`` of the folder of ``stage``."""
         return changed_outputs(fs, self.stage_dir(stage))
+
+
+def read_manifest(fs: FsLike, path: str) -> dict:
+    """The JSON object in the manifest at ``path`` (a stage's, an export's or an archived
+    export's ``_manifest.json``). A manifest cut short (a copy stopped midway, a full disk) or
+    holding something else than an object raises InputDataError, one line naming ``path`` (with
+    line:column for bad JSON) and what to do, instead of a JSONDecodeError traceback; the
+    fields a reader needs are checked by that reader (``manifest_field``)."""
+    try:
+        record = json.loads(fs.read_text(path))
+    except json.JSONDecodeError as e:
+        raise InputDataError(f"not valid JSON ({e.msg}): the manifest is damaged (cut short?); restore it "
+                             "or rerun the stage that wrote it", where=f"{path}:{e.lineno}:{e.colno}") from None
+    if not isinstance(record, dict):
+        raise InputDataError(f"holds a JSON {type(record).__name__}, not the object a manifest is: restore it "
+                             "or rerun the stage that wrote it", where=path)
+    return record
+
+
+def manifest_field(record: dict, key: str, kind: type[_T], path: str) -> _T | None:
+    """``record[key]`` (None when absent: a field an older version did not write, which the
+    caller reads as "not recorded"); InputDataError naming ``path`` and ``key`` when present
+    with another type than ``kind`` (a hand-edited or damaged manifest), so a wrong value is
+    never read as a number or as absent. A JSON true/false is no int here."""
+    value = record.get(key)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise InputDataError(f"field {key!r} holds a JSON {type(value).__name__}, not the {kind.__name__} it "
+                             "must be: restore the manifest or rerun the stage that wrote it", where=path)
+    return value
+
+
+def held_columns(held: list[str], needed: list[str], path: str, stage: str) -> list[str]:
+    """``needed`` when the table at ``path`` (written by ``stage``; ``held``: its columns) holds
+    them all, else InputDataError naming ``path`` and the missing ones. A table published by an
+    older trd-spark (a scheduled ``trd-spark report`` on an earlier release whose pgs stage ran
+    before ``n_matched_multiallelic`` existed) lacks columns added since: the report selects only
+    the columns it uses, so such a table is read with what it holds, and a column it uses but
+    the table lacks stops here with one line instead of a KeyError traceback (never read as 0)."""
+    missing = [c for c in needed if c not in held]
+    if missing:
+        raise InputDataError(f"has no column {', '.join(missing)} (written by an older trd-spark?): rerun the "
+                             f"{stage} stage of this release (trd-spark run --release ...)", where=path)
+    return needed
 
 
 def made_by_same_run(output: dict | None, stage: dict | None) -> bool:
@@ -123,7 +168,7 @@ def changed_outputs(fs: FsLike, folder: str) -> list[str]:
     published before manifests recorded outputs (nothing to compare). ``export/`` is compared
     with its own manifest's ``files`` (SHA-256 and bytes per file)."""
     path = f"{folder}/{MANIFEST}"
-    m = json.loads(fs.read_text(path)) if fs.exists(path) else {}
+    m = read_manifest(fs, path) if fs.exists(path) else {}
     recorded = m.get("outputs")
     if recorded is None and isinstance(m.get("files"), dict):  # export/_manifest.json
         recorded = {name: {"bytes": f.get("bytes"), "sha256": f.get("sha256")} for name, f in m["files"].items()}

@@ -277,11 +277,19 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     sample line with one field more than the header as an index, every column shifted: IID took
     the next column's values, e.g. SEX, as sample IDs, silently) or a sample has no IID."""
     path = files.samples
+    skipped = 0  # leading comment lines (##source=..., ##note ...) before the header or first sample
     try:
         with open(path) as f:
             header = f.readline()
+            # plink2 (psam spec: "the last header line starts with #FID or #IID") skips the lines
+            # starting with '#' before it, e.g. the ## lines a tool adds; a headerless file after
+            # them is .fam-ordered (checked with plink2 2.0 --write-samples, tests round 15).
+            while header.startswith("#") and (header.split() or [""])[0] not in ("#FID", "#IID"):
+                skipped += 1
+                header = f.readline()
         if header.startswith("#"):  # #FID IID ... or #IID ...
-            psam = pd.read_csv(path, sep="\t" if "\t" in header else r"\s+", dtype=str, keep_default_na=False)
+            psam = pd.read_csv(path, sep="\t" if "\t" in header else r"\s+", dtype=str, keep_default_na=False,
+                               skiprows=skipped)
             psam = psam.rename(columns=lambda c: c.lstrip("#"))
             if "IID" not in psam.columns:
                 raise InputDataError(f"header has no IID column (columns: {', '.join(map(str, psam.columns))})",
@@ -291,21 +299,23 @@ def psam_samples(files: PlinkFiles) -> list[str]:
             # Every field, not usecols=[1]: with usecols pandas reads a line with more fields than
             # the first without a word, so a field inserted before the IID made it another
             # person's (plink2 reads such a .fam too); read whole, the line is refused below.
-            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, keep_default_na=False)
+            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, keep_default_na=False, skiprows=skipped)
             if psam.shape[1] < 2:
                 raise ValueError("a .fam line has FID IID PAT MAT SEX PHENO; the first line has one field")
             psam = psam.iloc[:, [1]].set_axis(["IID"], axis=1)
     except pd.errors.ParserError as e:  # a later line with more fields than the first: name it
         has_header = header.startswith("#")
-        raise_other_width(path, None, first_data_line=2, reference="the header" if has_header else "the first line",
-                          sep="\t" if has_header and "\t" in header else None,
+        raise_other_width(path, None, first_data_line=skipped + 2,
+                          reference="the header" if has_header else "the first line",
+                          sep="\t" if has_header and "\t" in header else None, reference_line=skipped + 1,
                           otherwise=f"cannot read the samples: {str(e).splitlines()[0]}")
     except (OSError, ValueError) as e:
         raise InputDataError(f"cannot read the samples: {str(e).splitlines()[0]}", where=path) from None
     if not isinstance(psam.index, pd.RangeIndex) or (psam["IID"] == "").any():
         has_header = header.startswith("#")
-        raise_other_width(path, None, first_data_line=2, reference="the header" if has_header else "the first line",
-                          sep="\t" if has_header and "\t" in header else None,
+        raise_other_width(path, None, first_data_line=skipped + 2,
+                          reference="the header" if has_header else "the first line",
+                          sep="\t" if has_header and "\t" in header else None, reference_line=skipped + 1,
                           otherwise="a sample line has an empty IID")
     return psam["IID"].tolist()
 

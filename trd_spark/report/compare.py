@@ -25,7 +25,7 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, Layout
+from trd_spark.layout import EXPORT, MANIFEST, Layout, held_columns, manifest_field, read_manifest
 from trd_spark.logs import count_text, is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
@@ -58,9 +58,12 @@ def comparison_threshold(threshold: int, *export_thresholds: int) -> int:
 
 def export_threshold(fs: FsLike, lay: Layout, default: int) -> int:
     """The threshold a release's export was made under, as its ``export/_manifest.json`` names
-    it (``small_count_threshold``); ``default`` for an export whose manifest names none."""
-    manifest = json.loads(fs.read_text(lay.file(EXPORT, MANIFEST)))
-    return int(manifest.get("small_count_threshold") or default)
+    it (``small_count_threshold``); ``default`` for an export whose manifest names none (made
+    before manifests recorded it). A damaged manifest, or a threshold that is no whole number:
+    InputDataError naming the file (``layout.read_manifest``, ``layout.manifest_field``)."""
+    path = lay.file(EXPORT, MANIFEST)
+    threshold = manifest_field(read_manifest(fs, path), "small_count_threshold", int, path)
+    return default if threshold is None else int(threshold)
 
 
 def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.DataFrame, shown_b: pd.DataFrame,
@@ -217,8 +220,14 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
 def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str) -> pd.DataFrame:
     """Effects and 95% CIs of A and B per model key; ``ci_overlap`` false when the CIs are disjoint."""
     keys, eff = KEYS[model], EFFECT[model]
-    cols = keys + ["trait", eff, "ci_low", "ci_high", "p"]
-    m = res_a[cols].merge(res_b[cols].drop(columns="trait"), on=keys, how="outer", suffixes=("_a", "_b"))
+    cols = keys + [eff, "ci_low", "ci_high", "p"]
+    m = res_a[cols].merge(res_b[cols], on=keys, how="outer", suffixes=("_a", "_b"))
+    # The trait as A names it, else as B does (a model in B only; an export of A made before
+    # its tables carried the trait): never a blank where either release names it.
+    named = [df[keys + ["trait"]] for df in (res_a, res_b) if "trait" in df.columns]
+    traits = pd.concat(named).drop_duplicates(keys) if named else pd.DataFrame(columns=[*keys, "trait"])
+    m = m.merge(traits, on=keys, how="left")
+    m.insert(len(keys), "trait", m.pop("trait"))
     m.insert(0, "model", model)
     both = m[[f"{eff}_a", f"{eff}_b"]].notna().all(axis=1)
     disjoint = (m["ci_high_a"] < m["ci_low_b"]) | (m["ci_high_b"] < m["ci_low_a"])
@@ -244,6 +253,11 @@ def release_estimates(fs: FsLike, la: Layout, lb: Layout) -> pd.DataFrame:
     io.LocalFs): what ``estimates.tsv`` holds."""
     a, b = ({name: read_export(fs, lay, name) for name in EXPORTED_MODELS if fs.exists(lay.file(EXPORT, name))}
             for lay in (la, lb))
+    for lay, export in ((la, a), (lb, b)):  # a release exported by an older version: what it holds, or one line
+        for name, table in export.items():
+            model = EXPORTED_MODELS[name]
+            held_columns(list(table.columns), [*KEYS[model], EFFECT[model], "ci_low", "ci_high", "p"],
+                         lay.file(EXPORT, name), "report")
     return exported_estimates(a, b)
 
 

@@ -38,7 +38,10 @@ from trd_spark.layout import (
     SUCCESS,
     Layout,
     code_version,
+    held_columns,
     made_by_same_run,
+    manifest_field,
+    read_manifest,
     swap_in,
 )
 from trd_spark.models.covariates import COX_AGE, covariate_columns
@@ -69,7 +72,7 @@ from trd_spark.report.tables import (
     shown_under_threshold,
     suppress_release,
 )
-from trd_spark.schemas import COHORT_FLOW, PGS_MATCH_SUMMARY
+from trd_spark.schemas import COHORT_FLOW
 from trd_spark.vocabulary import (
     AFTER_EXCLUSION_PREFIX,
     ALL_DEFINITIONS,
@@ -229,13 +232,21 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     return pdf.reset_index(drop=True)
 
 
-def _read(ctx: StageContext, stage: str, table: str, what: str) -> pd.DataFrame:
-    """A required upstream table as pandas; InputDataError naming its path when absent."""
+# The match summary's columns the report shows (match_rates.tsv, the matching section): the
+# columns a pgs stage of any release wrote (``held_columns``).
+REPORT_MATCH_COLUMNS = ["dataset", "pgs_id", "trait", "domain", "n_variants", "n_matched", "matched_fraction"]
+
+
+def _read(ctx: StageContext, stage: str, table: str, what: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A required upstream table as pandas (only ``columns`` when given); InputDataError naming
+    its path when absent, or when it lacks one of ``columns`` (``held_columns``)."""
     df = ctx.read_optional(stage, table)
     if df is None:
         raise InputDataError(f"{what} not found (run the stage that writes it first)",
                              where=ctx.table_path(stage, table))
-    return df.toPandas()
+    if columns is None:
+        return df.toPandas()
+    return df.select(*held_columns(df.columns, columns, ctx.table_path(stage, table), stage)).toPandas()
 
 
 def match_rates(match: pd.DataFrame) -> pd.DataFrame:
@@ -456,8 +467,8 @@ def _current_export(fs: Fs, layout: Layout) -> tuple[str | None, dict] | None:
         return None
     tables = _read_export_tables(fs, layout.stage_dir(EXPORT))
     export = layout.manifest(fs, EXPORT)
-    run_id = (export or {}).get("run_id")
-    tables["threshold"] = (export or {}).get("small_count_threshold")
+    run_id = manifest_field(export or {}, "run_id", str, layout.file(EXPORT, MANIFEST))
+    tables["threshold"] = manifest_field(export or {}, "small_count_threshold", int, layout.file(EXPORT, MANIFEST))
     report = layout.manifest(fs, "report") or {}
     kept = f"{layout.release_dir}/{EXPORT_HISTORY}/{run_id}"
     if made_by_same_run(export, report):
@@ -546,8 +557,8 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
             tables = _read_export_tables(fs, folder)
             tables["hidden_counts"] = read_hidden_counts_file(fs, f"{folder}/{HIDDEN_COUNTS_FILE}")
             kept_manifest = f"{folder}/{MANIFEST}"
-            tables["threshold"] = (json.loads(fs.read_text(kept_manifest)) if fs.exists(kept_manifest) else {}).get(
-                "small_count_threshold")
+            tables["threshold"] = manifest_field(read_manifest(fs, kept_manifest), "small_count_threshold", int,
+                                                 kept_manifest) if fs.exists(kept_manifest) else None
             out[_export_label(release, run_id)] = tables
     return out
 
@@ -606,8 +617,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     t = {**t, **{name: safe[name] for name in ("difference", "replication", "meta", "consistency") if name in safe}}
     files: dict[str, pd.DataFrame] = {
         "cohort_flow.tsv": safe["cohort_flow"],
-        "match_rates.tsv": t["match_summary"][["dataset", "pgs_id", "trait", "domain", "n_variants", "n_matched",
-                                               "matched_fraction"]],
+        "match_rates.tsv": t["match_summary"][REPORT_MATCH_COLUMNS],
         "results.tsv": safe["logistic"],
     }
     for name in ("cohort_counts", "cox", "pgs_distribution"):
@@ -791,8 +801,8 @@ def run(ctx: StageContext) -> dict[str, str]:
     cfg = ctx.cfg
     t: dict[str, pd.DataFrame] = {  # the required tables and the optional ones present
         "logistic": _read(ctx, "models", "logistic", "logistic results"),
-        "cohort_flow": _read(ctx, "phenotypes", "cohort_flow", "cohort flow")[COHORT_FLOW.names],
-        "match_summary": _read(ctx, "pgs", "match_summary", "PGS match summary")[PGS_MATCH_SUMMARY.names]
+        "cohort_flow": _read(ctx, "phenotypes", "cohort_flow", "cohort flow", COHORT_FLOW.names),
+        "match_summary": _read(ctx, "pgs", "match_summary", "PGS match summary", REPORT_MATCH_COLUMNS)
         .sort_values(["dataset", "pgs_id"], kind="mergesort"),
     }
     optional = [("models", name) for name in OPTIONAL_MODEL_TABLES] + [("cohort", "cohort_counts"),

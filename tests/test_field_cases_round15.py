@@ -1,0 +1,170 @@
+"""Field cases round 15: outputs of an older release read by a scheduled rerun, damaged
+archived export manifests (and the VCF / OMOP Parquet / .psam shapes below).
+
+Tiny inputs built inline; the session's Spark (``Fs``) where a file system is needed; no toy run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from trd_spark.errors import InputDataError
+
+
+def _one_line(e: pytest.ExceptionInfo, path: str) -> str:
+    line = str(e.value)
+    assert e.value.exit_code == 3 and "\n" not in line and line.startswith(f"{path}"), line
+    return line
+
+
+# --------------------------------------------------------------- outputs of an older release
+def test_report_reads_an_older_releases_match_summary_with_what_it_holds(spark, tmp_path):
+    """A scheduled ``trd-spark report`` on an earlier release whose pgs stage ran before
+    ``n_matched_multiallelic`` existed: the report selected every current match-summary column
+    by name and stopped with a KeyError traceback. It now reads the columns it shows
+    (match_rates.tsv), which any release holds, and publishes; a match summary lacking one of
+    those stops with one line naming the table and the column."""
+    from models_sim import PGS_IDS, make_config
+
+    from trd_spark.layout import Layout, publish_stage
+    from trd_spark.pipeline import run_stage
+    from trd_spark.schemas import COHORT_FLOW, LOGISTIC_RESULTS, PGS_MATCH_SUMMARY
+
+    cfg = make_config(tmp_path)
+    old = [c for c in PGS_MATCH_SUMMARY.names if c != "n_matched_multiallelic"]
+    match = pd.DataFrame([("discovery", p, "trait", "sleep", 100, 90, 80, 10, 0, 5, 5, 0, 0.9) for p in PGS_IDS],
+                         columns=old)
+    flow = [("all", 1, "persons with EHR and genomes", 1000)]
+    with publish_stage(spark, cfg, "phenotypes") as w:
+        w.write_table("cohort_flow", spark.createDataFrame(flow, COHORT_FLOW.struct), COHORT_FLOW)
+    with publish_stage(spark, cfg, "models") as w:
+        w.write_table("logistic", spark.createDataFrame([], LOGISTIC_RESULTS.struct), LOGISTIC_RESULTS)
+    with publish_stage(spark, cfg, "pgs") as w:  # as an older pgs stage wrote it (no schema check then)
+        w.write_table("match_summary", spark.createDataFrame(match))
+    files = run_stage(spark, cfg, "report")
+    rates = pd.read_csv(files["match_rates.tsv"], sep="\t")
+    assert list(rates["pgs_id"]) == sorted(PGS_IDS) and set(rates["n_matched"]) == {90}
+
+    with publish_stage(spark, cfg, "pgs") as w:  # older still: no matched_fraction
+        w.write_table("match_summary", spark.createDataFrame(match.drop(columns="matched_fraction")))
+    path = Layout.of(cfg).table("pgs", "match_summary")
+    with pytest.raises(InputDataError) as e:
+        run_stage(spark, cfg, "report")
+    assert "has no column matched_fraction" in _one_line(e, path)
+
+
+def test_release_comparison_reads_an_older_export_without_the_trait_column():
+    """``compare-releases`` put A's and B's exported results side by side selecting ``trait``
+    from both: an export made before its tables carried the trait stopped with a KeyError, and a
+    model only in B had a blank trait. The trait now comes from whichever export names it."""
+    from trd_spark.report.compare import exported_estimates
+
+    row = {"dataset": "d", "definition": "ad3", "contrast": "TRD_vs_non_MDD", "pgs_id": "PGS1",
+           "odds_ratio": "1.2", "ci_low": "1.0", "ci_high": "1.4", "p": "0.04"}
+    a = pd.DataFrame([row])  # older export: no trait
+    b = pd.DataFrame([{**row, "trait": "sleep"}, {**row, "pgs_id": "PGS2", "trait": "bmi"}])
+    out = exported_estimates({"results.tsv": a}, {"results.tsv": b})
+    assert list(out["trait"]) == ["sleep", "bmi"] and list(out["effect_a"].isna()) == [False, True]
+
+
+def test_release_comparison_refuses_an_export_lacking_an_estimate_column(spark, tmp_path):
+    """An exported results.tsv without a column the comparison reads (``ci_high``): one line
+    naming the file and the column, never a KeyError."""
+    from trd_spark.io import Fs
+    from trd_spark.layout import EXPORT, Layout
+    from trd_spark.report.compare import release_estimates
+
+    la, lb = Layout(str(tmp_path), "r1"), Layout(str(tmp_path), "r2")
+    header = "dataset\tdefinition\tcontrast\tpgs_id\ttrait\todds_ratio\tci_low\tci_high\tp\n"
+    for lay, text in ((la, header.replace("\tci_high", "")), (lb, header)):
+        (tmp_path / lay.release / EXPORT).mkdir(parents=True)
+        (tmp_path / lay.release / EXPORT / "results.tsv").write_text(text)
+    with pytest.raises(InputDataError) as e:
+        release_estimates(Fs(spark), la, lb)
+    assert "has no column ci_high" in _one_line(e, la.file(EXPORT, "results.tsv"))
+
+
+# --------------------------------------------------------- damaged archived export manifests
+@pytest.mark.parametrize("damage, expected", [
+    pytest.param(lambda text: text[: len(text) // 2], r":\d+:\d+: not valid JSON", id="truncated"),
+    pytest.param(lambda text: "[]", r": holds a JSON list, not the object", id="not-an-object"),
+    pytest.param(lambda text: json.dumps({**json.loads(text), "small_count_threshold": "20"}),
+                 r": field 'small_count_threshold' holds a JSON str, not the int", id="threshold-text"),
+])
+def test_a_damaged_archived_export_manifest_is_one_line_naming_the_file(spark, tmp_path, damage, expected):
+    """The report reads every earlier export's ``_manifest.json`` (``released_exports``: the
+    threshold it was made under) and ``compare-releases`` the current one's
+    (``export_threshold``). A truncated file gave a JSONDecodeError traceback; a list an
+    AttributeError; a threshold written as text was read as "none recorded" by one reader and
+    as 20 by the other. Each is now one InputDataError line (exit 3) naming the file."""
+    from test_report_reexport import export_files, release
+
+    from trd_spark.config import load_config
+    from trd_spark.io import Fs
+    from trd_spark.layout import Layout
+    from trd_spark.report.compare import export_threshold
+    from trd_spark.report.stage import archive_export, publish_export, released_exports
+
+    fs, cfg = Fs(spark), load_config(None, overrides={"output_root": str(tmp_path), "release": "r1"})
+    for run_id in ("run1", "run2"):
+        archive_export(fs, cfg)
+        publish_export(fs, cfg, export_files(release(30)), run_id=run_id)
+    assert set(released_exports(fs, cfg)) == {"r1@run1", "r1@run2"}
+    assert export_threshold(fs, Layout.of(cfg), 99) == 20
+
+    kept = tmp_path / "r1" / "export_history" / "run1" / "_manifest.json"
+    kept.write_text(damage(kept.read_text()))
+    with pytest.raises(InputDataError) as e:
+        released_exports(fs, cfg)
+    assert re.match(re.escape(str(kept)) + expected, _one_line(e, str(kept)))
+
+    current = tmp_path / "r1" / "export" / "_manifest.json"
+    current.write_text(damage(current.read_text()))
+    with pytest.raises(InputDataError) as e:
+        export_threshold(fs, Layout.of(cfg), 20)
+    assert re.match(re.escape(str(current)) + expected, _one_line(e, str(current)))
+
+
+# ------------------------------------------------------------ .psam with ## lines (plink2 reads them)
+PSAM_CASES = {
+    "meta-lines-then-header": "##source=imputation-server\n##note=x y\n#FID\tIID\tSEX\nf1\ts1\t1\nf2\ts2\t2\nf3\ts3\tNA\n",
+    "other-comment-then-header": "#made by a script\n#IID\tSEX\ns1\t1\ns2\t2\ns3\tNA\n",
+    "meta-lines-then-fam-order": "##x\nf1 s1 0 0 1 -9\nf2 s2 0 0 2 -9\nf3 s3 0 0 0 -9\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(PSAM_CASES))
+def test_psam_comment_lines_before_the_header_are_read_as_plink2_reads_them(tmp_path, case):
+    """plink2's .psam spec: the *last* header line starts with #FID or #IID; the lines starting
+    with '#' before it (``##source=...``, as imputation servers and converters write them) are
+    skipped, and without a header the samples are .fam-ordered. We stopped with 'header has no
+    IID column' (or read a headerless file's comment as a sample). The IIDs now equal plink2's own
+    (``plink2 --pfile P --write-samples``) on the same fileset, and a short line is still named
+    by its line number in the file (counting the comment lines)."""
+    import shutil
+    import subprocess
+
+    from trd_spark.pgs.pgen_engine import PlinkFiles, psam_samples
+
+    vcf = tmp_path / "g.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+                   "s1\ts2\ts3\n1\t100\tv1\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\t0/0\n")
+    plink2 = shutil.which("plink2") or "/usr/bin/plink2"
+    subprocess.run([plink2, "--vcf", str(vcf), "--make-pgen", "--out", str(tmp_path / "g")], check=True,
+                   capture_output=True)
+    (tmp_path / "g.psam").write_text(PSAM_CASES[case])
+    subprocess.run([plink2, "--pfile", str(tmp_path / "g"), "--write-samples", "--out", str(tmp_path / "ids")],
+                   check=True, capture_output=True)
+    ids = pd.read_csv(tmp_path / "ids.id", sep="\t", dtype=str).rename(columns=lambda c: c.lstrip("#"))
+    assert psam_samples(PlinkFiles("pgen", str(tmp_path / "g"))) == list(ids["IID"]) == ["s1", "s2", "s3"]
+
+    lines = PSAM_CASES[case].splitlines(keepends=True)
+    # A line with one field more than the header / first sample (pandas would shift its columns).
+    lines[-2] = lines[-2].rstrip("\n") + ("\tx\n" if "\t" in lines[-2] else " x\n")
+    (tmp_path / "g.psam").write_text("".join(lines))
+    with pytest.raises(InputDataError) as e:
+        psam_samples(PlinkFiles("pgen", str(tmp_path / "g")))
+    assert str(e.value).startswith(f"{tmp_path / 'g.psam'}:{len(lines) - 1}: "), str(e.value)
