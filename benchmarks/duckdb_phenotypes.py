@@ -10,7 +10,8 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
   followup_end_date, time_to_trd_days, trd_event, n_adequate_trials
 
 Rules covered: MDD and exclusions, controls, exposure ends (verbatim end, end date, days_supply
-x (1 + refills) unless that course exceeds max_days_supply, default; negative days_supply no exposure), the per-ingredient minimum daily dose (quantity x drug_strength
+x (1 + refills) unless that course exceeds max_days_supply, default; negative days_supply no exposure,
+nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
@@ -438,6 +439,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
             sql = f"""SELECT g.person_id, MIN(g.start_date) AS onset
                 FROM drugs g JOIN firsts f ON f.person_id = g.person_id AND f.k = {d.n_trials}
                 WHERE {in_set('g.concept_id', d.augmentation_concept_set)} AND g.start_date >= f.first_start
+                  AND NOT COALESCE(g.days_supply < 0, FALSE)  -- negative: no exposure, no augmentation
                 GROUP BY g.person_id"""
         else:
             parts = []
@@ -447,7 +449,9 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                     table = "proc" if dom == "procedure" else "dev"
                     parts.append(f"SELECT person_id, event_date FROM {table} WHERE {in_set('concept_id', name)}")
                 else:
-                    parts.append(f"SELECT person_id, start_date AS event_date FROM drugs WHERE {in_set('concept_id', name)}")
+                    # a negative days_supply is no exposure here either (no esketamine event)
+                    parts.append(f"SELECT person_id, start_date AS event_date FROM drugs WHERE {in_set('concept_id', name)}"
+                                 " AND NOT COALESCE(days_supply < 0, FALSE)")
             sql = f"""SELECT s.person_id, MIN(s.event_date) AS onset
                 FROM ({' UNION ALL '.join(parts)}) s JOIN mdd m ON m.person_id = s.person_id
                 WHERE m.index_date IS NOT NULL AND s.event_date >= m.index_date GROUP BY s.person_id"""

@@ -63,6 +63,7 @@ from trd_spark.phenotypes.trials import (
     derive_ingredient_exposures,
     exposure_record_counts,
     implausible_record_counts,
+    is_exposure_expr,
     refill_course_over_max_expr,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
@@ -130,7 +131,12 @@ def _ids(ids: frozenset[int]) -> list[int]:
 
 
 def _drug_events(drugs: DataFrame, concept_ids: frozenset[int]) -> DataFrame:
-    return _events(drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids))), "drug_exposure_start_date")
+    """person_id, event_date: the exposures to a drug of ``concept_ids`` (augmentation agents,
+    esketamine) by start date. A record with a negative days_supply is none
+    (``trials.is_exposure_expr``), as for the trials: a reversed claim of aripiprazole made
+    ad2_augmentation TRD, one of esketamine somatic TRD (field case round 15, hunter)."""
+    taken = drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids)) & is_exposure_expr(F.col("days_supply")))
+    return _events(taken, "drug_exposure_start_date")
 
 
 def concept_set_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:

@@ -117,6 +117,17 @@ def refill_course_over_max_expr(max_days_supply: int) -> Column:
     return F.coalesce(over, F.lit(False))
 
 
+def is_exposure_expr(days_supply: Column) -> Column:
+    """False for a drug record whose ``days_supply`` is negative, true otherwise (null-safe).
+
+    Such a record is no exposure (module docstring: the CDM forbids it and OHDSI's Themis
+    convention drops it, e.g. a claim reversal; it is unknown whether the drug was taken): not
+    an antidepressant exposure of a trial, nor an augmentation or somatic (esketamine) event of
+    a TRD onset. Every record still keeps its person out of the controls.
+    """
+    return ~F.coalesce(days_supply < 0, F.lit(False))
+
+
 def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column) -> Column:
     """quantity x amount_value / days_supply (amount unit per day); null when any part is missing or <= 0."""
     known = (quantity > 0) & (amount_value > 0) & (days_supply > 0)
@@ -158,7 +169,7 @@ def derive_ingredient_exposures(
     start = F.col("drug_exposure_start_date")
     return (
         _with_dose_flags(drug_exposure, ingredients)
-        .where(~F.col("_below_min_dose") & ~F.coalesce(F.col("days_supply") < 0, F.lit(False)))
+        .where(~F.col("_below_min_dose") & is_exposure_expr(F.col("days_supply")))
         .select(
             "person_id",
             "ingredient_concept_id",
