@@ -383,6 +383,29 @@ def same_persons(a: Attacker, results, lg) -> None:
                     a.know({var(col, *x): 1, var(col, *y): -1})
 
 
+def mdd_other_with_data(a: Attacker, targets: dict, results, lg, statuses: dict, threshold: int = 20) -> None:
+    """MDD vs non-MDD's cases are TRD vs trMDD's n (the TRD and trMDD persons with the score and
+    covariates) plus the MDD_other persons with data, who are at most the MDD_other persons:
+    cases 425, n 330 and MDD_other 100 shown give the 5 MDD_other persons lacking the score.
+    Per dataset, definition and score with both models shown, where the internal table ``lg``
+    (indexed by dataset, definition, contrast, pgs_id) agrees; ``statuses``: (dataset,
+    definition, status) -> true count. The lacking persons are a target when 1..threshold-1."""
+    rows = {(r.dataset, r.definition, r.contrast, r.pgs_id) for r in results.itertuples()
+            if str(r.n) not in ("", "nan")}
+    for ds, d, c, p in sorted(rows):
+        if c != "mdd_vs_nonmdd" or (ds, d, "trd_vs_trmdd", p) not in rows:
+            continue
+        with_data = int(lg.loc[(ds, d, c, p), "n_cases"]) - int(lg.loc[(ds, d, "trd_vs_trmdd", p), "n"])
+        lacking = statuses.get((ds, d, "MDD_other"), 0) - with_data
+        if with_data < 0 or lacking < 0:
+            continue
+        other, lack = ("mdd_other_with_data", ds, d, p), ("mdd_other_lacking", ds, d, p)
+        a.know({("n_cases", ds, d, c, p): 1, ("n", ds, d, "trd_vs_trmdd", p): -1, other: -1})
+        a.know({other: 1, lack: 1, ("status", ds, d, "MDD_other"): -1})
+        if 0 < lacking < threshold:
+            targets[lack] = lacking
+
+
 def fully_hidden(export: dict, threshold: int = 20) -> dict:
     """The same exported tables with every non-zero count hidden ("<T" or "suppressed"): what
     the outsider learns from it is what the labels alone say (the baseline of the check)."""

@@ -21,6 +21,7 @@ from export_attacker import (
     attack_release,
     cases_from_standard_errors,
     km_censored_before_events,
+    mdd_other_with_data,
     release_changes,
     score_gaps,
     small_release_changes,
@@ -455,7 +456,11 @@ def test_a_count_hidden_in_one_release_and_shown_in_the_next_gives_no_small_chan
     assert shown1["cohort_counts"].set_index(["dataset", "definition", "status"]).loc[cell[1:], "n"] == "<20"
 
     export_only = prior_counts({"r1": shown1})
-    a2, _ = attack(exported(suppress_release(ReleaseCounts(**{**rc2.__dict__, "prior": export_only}), T)), rc2, persons2)
+    # The control without the MDD vs non-MDD models: with them, the audit (since MDD_other with
+    # data is linked to MDD_other, round 14) hides the 20 for other reasons.
+    lg2 = rc2.logistic[rc2.logistic.contrast != "mdd_vs_nonmdd"]
+    rc2c = ReleaseCounts(**{**rc2.__dict__, "logistic": lg2.reset_index(drop=True), "prior": export_only})
+    a2, _ = attack(exported(suppress_release(rc2c, T)), rc2c, persons2)
     assert release_changes(a2, a1, T, [cell]) == {cell: (3.0, 19.0)}
 
     text = {f"{n}.tsv": safe1[n].to_csv(sep="\t", index=False) for n in ("cohort_counts", "cohort_flow")}
@@ -785,3 +790,39 @@ def fully_hidden_tables(rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
 
     return {"cohort_counts": rc.cohort_counts.assign(n=rc.cohort_counts.n.map(label)),
             "results": rc.logistic.assign(n=rc.logistic.n.map(label), n_cases=rc.logistic.n_cases.map(label))}
+
+
+def test_mdd_vs_nonmdd_cases_give_no_small_group_of_mdd_other_lacking_data():
+    """Privacy round 14, item 3 (the next arithmetic: a contrast's cases less another contrast's
+    n): MDD vs non-MDD's cases (425) less TRD vs trMDD's n (330, the TRD and trMDD persons with
+    the score) are the MDD_other persons with data, 95, and with MDD_other 100 shown the 5
+    lacking the score (``export_attacker.mdd_other_with_data``). 03d83c4's audit had the 95 as a
+    cell but not as part of the MDD_other persons: it showed all four counts. The audit now links
+    it to its status (``build_audit``)."""
+    from test_report_suppression import definitions_release
+
+    rc = definitions_release({"A": 80})  # TRD 80 (30 lack the score), trMDD 280, MDD_other 100
+    lg = pd.DataFrame([("d", "A", "trd_vs_trmdd", "P1", 330, 50), ("d", "A", "mdd_vs_nonmdd", "P1", 1184, 425)],
+                      columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"])
+    rc = ReleaseCounts(**{**rc.__dict__, "logistic": lg})
+    statuses = {(r.dataset, r.definition, r.status): int(r.n) for r in rc.cohort_counts.itertuples()}
+
+    def outsider(export: dict[str, pd.DataFrame]) -> tuple[Attacker, dict]:
+        a, targets = Attacker(T), {}
+        for r in export["cohort_counts"].itertuples():
+            a.cell(("status", r.dataset, r.definition, r.status), r.n)
+        for r in export["results"].itertuples():
+            key = (r.dataset, r.definition, r.contrast, r.pgs_id)
+            a.cell(("n", *key), r.n)
+            a.cell(("n_cases", *key), r.n_cases)
+        mdd_other_with_data(a, targets, export["results"], lg.set_index(["dataset", "definition", "contrast", "pgs_id"]),
+                            statuses, T)
+        return a, targets
+
+    (a, targets), (base, _) = outsider(exported(suppress_release(rc, T))), outsider(fully_hidden_tables(rc))
+    assert targets == {("mdd_other_lacking", "d", "A", "P1"): 5}
+    for k, v in targets.items():
+        lo, hi = a.interval(k)
+        b_lo, b_hi = base.interval(k)
+        assert lo - 1e-6 <= v <= hi + 1e-6 and not a.determined(k), (k, lo, hi)
+        assert hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)

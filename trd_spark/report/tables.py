@@ -985,6 +985,11 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
     group_values, group_relations = contrast_group_relations(rc.logistic, rc.cox)
     values.update(group_values)
     relations += group_relations
+    # MDD vs non-MDD's MDD_other persons with data are at most the MDD_other persons: 425 cases,
+    # TRD vs trMDD's n 330 and MDD_other 100 shown gave the 5 MDD_other persons lacking a score.
+    for key in sorted(group_values, key=str):
+        if key[0] == "model_group" and key[-1] == str(Status.MDD_OTHER):
+            link(key, (str(Status.MDD_OTHER),), key[2], key[3])
     if rc.cox is not None and len(rc.cox):
         cox = rc.cox.assign(contrast="progression")
         model_cells("cox", cox, "n", "n_events", lambda c: (TRD_GROUP, MDD_GROUP))
