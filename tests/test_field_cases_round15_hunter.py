@@ -6,7 +6,10 @@ gave a silent wrong answer on 03d83c4.
   only. A reversed aripiprazole record after the second adequate trial made the person
   ``ad2_augmentation`` TRD, a reversed esketamine record ``somatic`` TRD. Augmentation and
   somatic drug events now skip such records as the trials do (``trials.is_exposure_expr``);
-  the person is still no control. Spark and the DuckDB twin alike.
+  the person is still no control. Spark and the DuckDB twin alike. The manifest's
+  ``notes.quirks.antidepressant_exposures`` counted such records as kept rows as well
+  (n_exposures, n_duplicates_removed: "what derive_ingredient_exposures keeps", which drops
+  them), so its counts did not add up to the exposures the trials were built from.
 
 Tiny inputs built inline on the session's Spark; expected values by hand from README "Study
 rules" (cutoff 2023-07-01 of the toy config, observation to 2023-12-31).
@@ -19,17 +22,22 @@ from test_phenotypes_support import (
     ESKETAMINE_SPRAY,
     FLUOXETINE_CAP,
     MDD_CONCEPT,
+    SERTRALINE,
     SERTRALINE_TAB,
+    concept_set,
     cond,
     d,
     drug,
+    frame,
     obs,
     omop_tables,
     person,
     toy_config,
 )
 
+from trd_spark.phenotypes.concepts import ingredient_frame, ingredient_map, load_vocabulary
 from trd_spark.phenotypes.stage import derive_phenotype_tables
+from trd_spark.phenotypes.trials import derive_ingredient_exposures, exposure_record_counts
 
 INDEX, END = "2019-01-10", "2023-07-01"  # 2 MDD dates (01-10, 02-10); follow-up to the cutoff
 
@@ -78,3 +86,21 @@ def test_a_reversed_augmentation_or_esketamine_record_is_no_trd_onset(spark):
         assert got[(p, definition)] == trmdd, (p, definition)
     assert all(got[(p, "ad3")] == trmdd for p in (1, 2, 3, 4))
     assert {got[(5, x)][:2] for x in ("ad3", "ad2_augmentation", "somatic")} == {("excluded", "antidepressant_no_mdd")}
+
+
+def test_exposure_counts_leave_out_reversed_records_as_the_exposures_do(spark):
+    """Sertraline 2020-01-01 (30 days) for persons 1 and 2; 1 has a reversal (days_supply -30)
+    on 2020-02-01, 2 on the same day as the order. By hand: 4 records, 2 exposures (the
+    reversals are none), no duplicate removed; 4 = 0 below the minimum + 2 + 0 + 2 reversals.
+    On 03d83c4: n_exposures 3 (1's reversal) and n_duplicates_removed 1 (2's), while
+    derive_ingredient_exposures kept 2."""
+    t = omop_tables(spark)
+    cs = concept_set("antidepressants")
+    ingredients = ingredient_frame(spark, ingredient_map(cs, load_vocabulary([cs], t["concept"], t["concept_ancestor"])))
+    drugs = frame(spark, "drug_exposure", [
+        drug(1, SERTRALINE_TAB, "2020-01-01", days_supply=30), drug(1, SERTRALINE_TAB, "2020-02-01", days_supply=-30),
+        drug(2, SERTRALINE, "2020-01-01", days_supply=30), drug(2, SERTRALINE_TAB, "2020-01-01", days_supply=-30)])
+    counts = exposure_record_counts(drugs, ingredients).first().asDict()
+    assert counts == {"n_records": 4, "n_below_min_dose": 0, "n_dose_unknown": 0, "n_exposures": 2,
+                      "n_duplicates_removed": 0}
+    assert derive_ingredient_exposures(drugs, ingredients, 30).count() == counts["n_exposures"]

@@ -202,7 +202,10 @@ def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame) -> 
     applies: dose not computable), n_exposures (distinct person, ingredient, start of the
     kept rows: what ``derive_ingredient_exposures`` keeps), n_duplicates_removed (kept rows
     minus exposures: order + dispensing rows of one prescription, repeated rows, products of
-    one ingredient started the same day). Aggregates only.
+    one ingredient started the same day). Kept rows are neither below the minimum dose nor of a
+    negative days_supply (``is_exposure_expr``: no exposure, counted as the drug-record quirk
+    n_negative_days_supply), so n_records = n_below_min_dose + n_exposures + n_duplicates_removed
+    + those rows. Aggregates only.
     """
     per_start = (
         _with_dose_flags(drug_exposure, ingredients)
@@ -211,9 +214,11 @@ def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame) -> 
             F.count(F.lit(1)).alias("n"),
             F.sum(F.col("_below_min_dose").cast("long")).alias("below"),
             F.sum(F.col("_dose_unknown").cast("long")).alias("unknown"),
+            # never below the minimum too: a dose needs days_supply > 0 (daily_dose_expr)
+            F.sum((~is_exposure_expr(F.col("days_supply"))).cast("long")).alias("negative"),
         )
     )
-    kept = F.col("n") - F.col("below")
+    kept = F.col("n") - F.col("below") - F.col("negative")
     return per_start.agg(
         F.coalesce(F.sum("n"), F.lit(0)).cast("long").alias("n_records"),
         F.coalesce(F.sum("below"), F.lit(0)).cast("long").alias("n_below_min_dose"),
