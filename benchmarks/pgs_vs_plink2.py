@@ -15,7 +15,7 @@ calls as probabilities, sample IDs embedded, as All of Us ships its BGEN). Times
                      (``stage.match_dataset``: the .bim/.pvar variant list for bed/pgen, the
                      genotype rows Hail collects at the score loci for VCF/MatrixTable); score
                      every score in one pass, check the rows and write the scores Parquet
-                     table as the stage does (``stage.scores_of_dataset`` + ``io.write_table``):
+                     table as the stage does (``stage.scores_of_dataset`` + ``stage.write_scores``):
                      hail-vcf / hail-mt   Hail reads; hard calls exported as a PLINK 1
                                           fileset of the matched rows and scored by the
                                           native engine (``stage.scoring_scratch``)
@@ -177,14 +177,14 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     (``stage.load_scoring_files``); score sites + read the variant list or genotype rows +
     match (``matching.score_sites``, ``stage.match_dataset``); score every score in one pass,
     check the rows and write the scores Parquet table (``stage.scores_of_dataset`` +
-    ``io.write_table``, as ``stage.run``: the native engine for bed/pgen, its sums to Parquet
-    without Hail; Hail's pass or export for VCF/MatrixTable). ``ahead``: the ParseAhead started with the session (its parse is
+    ``stage.write_scores``, as ``stage.run``: the native engine for bed/pgen, its sums to Parquet
+    by pyarrow, no Hail or Spark job; Hail's pass or export for VCF/MatrixTable). ``ahead``: the ParseAhead started with the session (its parse is
     taken once, by the first engine run, as the stage takes the one the CLI hands it)."""
     from trd_spark.config import load_config, local_path
-    from trd_spark.io import write_table
+    from trd_spark.io import Fs
+    from trd_spark.layout import StageWriter
     from trd_spark.pgs import stage
     from trd_spark.pgs.matching import score_sites
-    from trd_spark.schemas import PGS_SCORES, check_spark
 
     cfg = load_config(bench_config(work, label))
     times = {}
@@ -202,18 +202,18 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     # How long the match phase's end waited for the background warm-up (in the match time).
     times["warm_up_wait"] = waits.found[-1] if waits.found else None
     t2 = time.perf_counter()
-    out = hl.utils.new_temp_file("bm_scores", "parquet")
+    writer = StageWriter(spark, Fs(spark), "pgs", hl.utils.new_temp_file("bm_pgs"))
     passes = _NativePassRecords()
     cpu0 = process_cpu()
     jobs0 = spark_jobs(spark)
     with passes:
-        # As stage.run: scored and checked (the native pass's numpy sums to a Spark DataFrame; a
+        # As stage.run: scored and checked (the native pass's numpy sums to a pyarrow Table; a
         # Hail route's table written to Hail's temp dir, checked and read into Spark), then the
-        # scores table written as the stage's writer writes it (schema checked, Parquet, rows
-        # counted while written).
-        frame = stage.scores_of_dataset(hl, spark, cfg, matched)
+        # scores table written as the stage's writer writes it (schema checked; pyarrow, or
+        # Spark for a Hail route's frame; rows counted).
+        rows = stage.scores_of_dataset(hl, spark, cfg, matched)
         t3, cpu1 = time.perf_counter(), process_cpu()
-        write_table(check_spark(frame, PGS_SCORES), out)
+        stage.write_scores(writer, [rows])
     times["score"] = time.perf_counter() - t2
     times["total"] = time.perf_counter() - t0
     # Spark jobs (Hail's included: it runs them) started in the score phase, and in the whole run
@@ -231,7 +231,7 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     times["cpu_write"] = {p: round(cpu2[p] - cpu1[p], 2) for p in cpu0}
     if passes.found:
         times["native_pass"] = passes.found[-1]
-    df = pd.read_parquet(local_path(out))
+    df = pd.read_parquet(local_path(writer.table_path("scores")))
     return times, df.assign(s=df["person_id"].astype(str)).pivot(index="s", columns="pgs_id", values="score_sum")
 
 

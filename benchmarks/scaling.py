@@ -30,13 +30,17 @@ the timed run finds it cached; ``benchmarks/phenotypes_vs_duckdb.py --data-dir``
 size's directory, ``{work-dir}/omop/p{persons}_d{rows per person}``.)
 
 With ``--native-samples`` (issue 16) it measures the scoring phase of ``--native-engines``
-(default the native PLINK engine on the .bed; ``native-pgen``, and ``hail-mt`` for Hail's route;
-benchmarks/pgs_vs_plink2.py ``--engines <engine>``, one child process and Spark session per size
-and master) and prints its time per genotype entry (score phase / (samples x variants); goal:
+(default both engines: the native PLINK engine on the .bed, ``native-bed``, and Hail's route on a
+MatrixTable, ``hail-mt``, at ``--mt-variants`` variants, fewer than the native engine's since
+Hail reads the MatrixTable slower; ``native-pgen`` on request; benchmarks/pgs_vs_plink2.py
+``--engines <engine>``, one child process and Spark session per size and master) and prints its
+time per genotype entry (score phase / (samples x variants); goal:
 flat within 20% from 2.5k to 20k samples), the marginal time per added entry, and at the middle
 size local[1] vs local[2] on the scoring phase (goal >= 1.6x), each goal as a ``ratio=`` line; beside
 them, labelled as the engine's alone (not the goal), its tasks' own CPU per entry (``engine_cpu_ns``:
-pgen_engine's ``task_cpu_s`` summed over tasks / entries).
+pgen_engine's ``task_cpu_s`` summed over tasks / entries), the phase's CPU seconds per entry of
+the processes (``cpu_ns``: driver + JVM + Python workers, pgs_vs_plink2.py's split; comparable
+under load where wall times are not), and the engine job's own local[1] / local[2].
 The data go to ``--native-work-dir`` (pgs_vs_plink2.py's default, so that its 20k x 200k data
 is reused) and are generated once per size:
 
@@ -248,22 +252,32 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
     return r
 
 
-def _native_scaling(work: Path, engines: list[str], sizes: list[int], variants: int, scores: int) -> int:
+def _phase_cpu(r: dict) -> float | None:
+    """CPU seconds of the scoring phase (driver + JVM + Python workers, built and written;
+    pgs_vs_plink2.py's ``cpu_build`` / ``cpu_write``), None when the run did not split it."""
+    if "cpu_build" not in r:
+        return None
+    return sum(r["cpu_build"].values()) + sum(r["cpu_write"].values())
+
+
+def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_variants: int, scores: int,
+                    mt_variants: int) -> int:
     """Per engine: the scoring phase's time per genotype entry vs samples (local[2]) and
-    local[1] vs local[2] at the middle size."""
+    local[1] vs local[2] at the middle size (``hail-mt`` at ``mt_variants`` variants)."""
     mid = sizes[len(sizes) // 2]
     t_start = time.perf_counter()
     print(f"benchmarks/scaling.py --native-samples on {platform.node()}: {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at start; data in {work}", file=sys.stderr, flush=True)
     lines = []
     for engine in engines:
+        variants = mt_variants if engine == "hail-mt" else native_variants
         r2 = {n: _native_run(work, engine, n, variants, scores, 2) for n in sizes}
         r1 = _native_run(work, engine, mid, variants, scores, 1)
         lines += [f"{engine} scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
                   f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f})",
                   f"  {'samples':>8} {'score_s':>8} {'ns/entry':>9} {'ratio':>6} {'marginal':>9} {'ratio':>6} "
-                  f"{'plink2_s':>9} {'engine_cpu_ns':>13} {'ratio':>6}"]
-        base = base_m = base_e = prev = None
+                  f"{'plink2_s':>9} {'engine_cpu_ns':>13} {'ratio':>6} {'cpu_ns':>7} {'ratio':>6}"]
+        base = base_m = base_e = base_c = prev = None
         for n in sizes:
             per = r2[n]["score"] / (n * variants) * 1e9
             # The engine's own work: its tasks' CPU (pgen_engine._PassTimes.task_cpu_s, summed over
@@ -274,6 +288,12 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], variants: 
                 e = task_cpu / (n * variants) * 1e9
                 base_e = base_e or e
                 engine_ns, engine_ratio = f"{e:13.2f}", f"{e / base_e:6.2f}"
+            phase_cpu = _phase_cpu(r2[n])
+            cpu_ns = cpu_ratio = ""
+            if phase_cpu is not None:
+                c = phase_cpu / (n * variants) * 1e9
+                base_c = base_c or c
+                cpu_ns, cpu_ratio = f"{c:7.2f}", f"{c / base_c:6.2f}"
             base = base or per
             # Marginal: the added scoring time per added entry since the previous size (the fixed
             # per-run part of the phase, job start and the table write, cancels out).
@@ -283,7 +303,7 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], variants: 
                 base_m = base_m or m
                 marginal, ratio_m = f"{m:9.2f}", f"{m / base_m:6.2f}"
             lines.append(f"  {n:>8} {r2[n]['score']:8.2f} {per:9.2f} {per / base:6.2f} {marginal:>9} {ratio_m:>6} "
-                         f"{r2[n]['plink2']:9.2f} {engine_ns:>13} {engine_ratio:>6}")
+                         f"{r2[n]['plink2']:9.2f} {engine_ns:>13} {engine_ratio:>6} {cpu_ns:>7} {cpu_ratio:>6}")
             prev = n
         worst = max(r2[n]["score"] / (n * variants) for n in sizes) / min(r2[n]["score"] / (n * variants)
                                                                            for n in sizes)
@@ -293,7 +313,7 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], variants: 
         if all(v for v in cpu.values()):
             per_e = [cpu[n] / (n * variants) for n in sizes]
             lines.append(f"(engine only, not the goal: the tasks' own CPU per entry, max/min {max(per_e) / min(per_e):.2f} "
-                         f"over the same sizes; the phase adds Spark's job, the Python workers and the Hail write)")
+                         f"over the same sizes; the phase adds Spark's job, the Python workers and the Parquet write)")
         lines.append(f"ratio={r1['score'] / r2[mid]['score']:.2f} engine={engine} phase=score_local1_over_local2_at_"
                      f"{mid}_samples (local[1] {r1['score']:.1f}s, local[2] {r2[mid]['score']:.1f}s; goal >= 1.6)")
         # The engine's job alone (tasks + the partials collected and added; pgen_engine's job_s)
@@ -303,7 +323,7 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], variants: 
         if j1 and j2:
             lines.append(f"(engine job only, not the goal: local[1] {j1:.1f}s, local[2] {j2:.1f}s, {j1 / j2:.2f}x at {mid} "
                          f"samples; the rest of the phase, {r1['score'] - j1:.1f}s / {r2[mid]['score'] - j2:.1f}s, "
-                         "is driver work and the Hail write)")
+                         "is driver work and the Parquet write)")
         lines.append("")
     lines.append(f"(total {time.perf_counter() - t_start:.0f}s; load average {os.getloadavg()[0]:.1f} at the end)")
     print("\n".join(lines))
@@ -326,9 +346,11 @@ def main(argv: list[str] | None = None) -> int:
                         "10000 20000)")
     p.add_argument("--native-variants", type=int, default=200_000,
                    help="variants (--native-samples; the default makes 20k samples the pgs_vs_plink2 bench size)")
-    p.add_argument("--native-engines", nargs="+", default=["native-bed"],
+    p.add_argument("--native-engines", nargs="+", default=["native-bed", "hail-mt"],
                    choices=["native-bed", "native-pgen", "hail-mt"],
                    help="engines (--native-samples; hail-mt converts each size to a MatrixTable first, not timed)")
+    p.add_argument("--mt-variants", type=int, default=50_000,
+                   help="variants of the hail-mt runs (--native-samples; its MatrixTable is written once per size)")
     p.add_argument("--native-work-dir", default="/tmp/trd_spark_bench_pgs",
                    help="data of --native-samples (pgs_vs_plink2.py's default: its 20k x 200k data is reused)")
     p.add_argument("--native-scores", type=int, default=61, help="scores (--native-samples)")
@@ -350,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         return _omop_scaling(work, sorted(args.omop_persons), args.drug_rows_per_person)
     if args.native_samples:
         return _native_scaling(Path(args.native_work_dir).resolve(), args.native_engines, sorted(args.native_samples),
-                               args.native_variants, args.native_scores)
+                               args.native_variants, args.native_scores, args.mt_variants)
     samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
     mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
     t_start = time.perf_counter()
