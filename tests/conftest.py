@@ -47,9 +47,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 # Modules that share a session fixture run in one xdist group (one worker), so the fixture
 # runs once: the installed toy run is test_cli's check and test_cluster's reference.
-# The two toy releases are test_privacy_export's subject and test_pipeline_e2e's end-to-end run.
+# The two toy releases are test_privacy_export's subject, test_pipeline_e2e's end-to-end run and
+# test_fault_resume's uninterrupted reference (toy-r1).
 SHARED_GROUPS = {"test_cli.py": "installed_toy_run", "test_cluster.py": "installed_toy_run",
-                 "test_privacy_export.py": "toy_releases", "test_pipeline_e2e.py": "toy_releases"}
+                 "test_privacy_export.py": "toy_releases", "test_pipeline_e2e.py": "toy_releases",
+                 "test_fault_resume.py": "toy_releases"}
 
 
 def pytest_itemcollected(item):
@@ -134,7 +136,8 @@ def installed_toy_run(wheel_install):
 
 @pytest.fixture(scope="session")
 def toy_releases(spark, tmp_path_factory):
-    """Two toy releases run from the CLI as a scheduler would (tests/toy_releases.py)."""
+    """Two toy releases run from the CLI as a scheduler would (tests/toy_releases.py):
+    test_pipeline_e2e's and test_privacy_export's subject, test_fault_resume's reference."""
     from toy_releases import run_toy_releases
 
     return run_toy_releases(tmp_path_factory.mktemp("releases"))

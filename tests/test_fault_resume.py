@@ -1,14 +1,17 @@
 """Signals mid-stage (SIGTERM, SIGINT, SIGKILL), then rerun: the run resumes after the last complete stage.
 
-A `trd-spark run` (subprocess, own process group: Python driver + its Spark JVM) on a tiny
-toy dataset is killed with SIGKILL once the phenotypes stage has opened its in-progress
-directory. The rerun (in-process, shared session) must: take over the lock the dead run left
-(stale: same host, dead pid), skip the complete pgs stage, leave the killed run's in-progress
-directory unused (it never counts as complete), and produce the same tables as an
-uninterrupted run. Equality is of CONTENT (every table read with pandas, rows sorted):
-byte-identity does not hold, since Parquet part-file names and write metadata differ per run.
-Stages pgs, phenotypes, cohort (models/report add time, not resume logic). The complete pgs
-stage the interrupted runs find is the uninterrupted run's, copied in (no subprocess computes it).
+A `trd-spark run` (subprocess, own process group: Python driver + its Spark JVM) on toy-r1 of
+conftest's session fixture ``toy_releases`` (600 persons, three datasets) is killed with SIGKILL
+once the phenotypes stage has opened its in-progress directory. The rerun (in-process, shared
+session) must: take over the lock the dead run left (stale: same host, dead pid), skip the
+complete pgs stage, leave the killed run's in-progress directory unused (it never counts as
+complete), and produce the same tables as an uninterrupted run. The uninterrupted run is toy-r1
+itself (same config but for its output root, same code and inputs): no run of this module
+computes a reference (each pipeline run costs minutes; the suite has a time budget). Equality is
+of CONTENT (every table read with pandas, rows sorted): byte-identity does not hold, since Parquet
+part-file names and write metadata differ per run. Stages pgs, phenotypes, cohort (models/report
+add time, not resume logic). The complete pgs stage the interrupted runs find is toy-r1's, copied
+in (no subprocess computes it).
 
 Signals (issue 15): SIGTERM to the run's process group (what `timeout`, YARN and Airflow do:
 the JVM dies too) and SIGINT to it (a terminal's Ctrl-C; PySpark's JVM ignores SIGINT) each
@@ -30,16 +33,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_bad_inputs import write_config
 
 from trd_spark.cli import main
 from trd_spark.provenance import code_digests
 from trd_spark.schemas import TABLES_BY_STAGE
-from trd_spark.toydata import generate_toy_data
 
 pytestmark = pytest.mark.slow
 
 STAGES = ["pgs", "phenotypes", "cohort"]
+RELEASE = "toy-r1"  # the smaller of the shared toy releases
 
 
 def _tables(release: Path) -> dict[str, pd.DataFrame]:
@@ -53,27 +55,30 @@ def _tables(release: Path) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("fault_toy")
-    generate_toy_data(str(out), persons=60, variants=200, seed=13)
-    return out
+def reference(toy_releases) -> tuple[Path, Path, dict[str, pd.DataFrame]]:
+    """(release directory, config, its tables) of an uninterrupted run: toy-r1 of the shared
+    toy releases, whose run (in-process, shared session) ended with exit code 0."""
+    assert toy_releases.codes[:2] == [0, 0], toy_releases.logs[-3000:]
+    release = toy_releases.tmp / "results" / RELEASE
+    return release, toy_releases.config, _tables(release)
 
 
-@pytest.fixture(scope="module")
-def reference(toy, tmp_path_factory) -> tuple[Path, dict[str, pd.DataFrame]]:
-    """(release directory, its tables) of an uninterrupted run (in-process, shared session)."""
-    ref_dir = tmp_path_factory.mktemp("reference")
-    ref_config = write_config(ref_dir, toy)
-    assert main(["run", "--stages", *STAGES, "--config", str(ref_config)]) == 0
-    release = Path(yaml.safe_load(ref_config.read_text())["output_root"]) / "toy-r1"
-    return release, _tables(release)
+def _config_in(run_dir: Path, config: Path) -> Path:
+    """``config`` with its outputs (and Spark's scratch space) under ``run_dir``: the inputs,
+    and so every stage's fingerprint, stay the reference's."""
+    raw = yaml.safe_load(config.read_text())
+    raw["output_root"] = str(run_dir / "results")
+    raw["spark"]["tmp_dir"] = str(run_dir / "tmp")
+    path = run_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
 
 
 def _start(config: Path, log_path: Path) -> subprocess.Popen:
     """`trd-spark run` in its own process group (driver + its Spark JVM), output to log_path."""
     with open(log_path, "w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "trd_spark.cli", "run", "--stages", *STAGES, "--config", str(config)],
+            [sys.executable, "-m", "trd_spark.cli", "run", "--stages", *STAGES, "--config", str(config), "--release", RELEASE],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -120,7 +125,7 @@ def _one_error_line(log_path: Path) -> str:
     return errors[0]
 
 
-def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, capsys):
+def test_sigterm_sigint_sigkill_mid_stage_then_resume(reference, tmp_path, capsys):
     """One output directory, three interrupted runs in a row (one subprocess start each is the
     cost of this test), then one in-process resume that must equal the uninterrupted run.
 
@@ -128,11 +133,11 @@ def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, 
     (same config slice, code and inputs, so the same fingerprint): no subprocess computes it
     again (suite time), each must skip it, and the resumed tables must still equal the
     reference's, pgs included (a run that damaged the published stage would fail there)."""
-    ref_release, ref_tables = reference
+    ref_release, ref_config, ref_tables = reference
     run_dir = tmp_path / "signals"
     run_dir.mkdir()
-    config = write_config(run_dir, toy)
-    release = Path(yaml.safe_load(config.read_text())["output_root"]) / "toy-r1"
+    config = _config_in(run_dir, ref_config)
+    release = run_dir / "results" / RELEASE
     release.mkdir(parents=True)
     shutil.copytree(ref_release / "pgs", release / "pgs")
 
@@ -177,7 +182,7 @@ def test_sigterm_sigint_sigkill_mid_stage_then_resume(toy, reference, tmp_path, 
     # cached per process; a module changed in between would rightly rerun its stages).
     code_digests.cache_clear()
     capsys.readouterr()
-    assert main(["run", "--stages", *STAGES, "--config", str(config)]) == 0
+    assert main(["run", "--stages", *STAGES, "--config", str(config), "--release", RELEASE]) == 0
     err = capsys.readouterr().err
     assert "taking over a stale lock" in err, err[-3000:]
     assert "pgs: up to date, skipped" in err, err[-3000:]

@@ -1,9 +1,10 @@
 """Two toy releases run from the CLI as a scheduler would (conftest's session fixture
 ``toy_releases``): toy-r1 small enough that suppression and the export attacker have hidden
 groups to work on, toy-r2 the default toy size, so that test_pipeline_e2e checks it as the
-end-to-end run (planted effects, truth counts, reruns) and test_privacy_export checks both
-releases' exports and their comparison. One run of each release serves both modules: each
-whole-pipeline run costs minutes and the suite has a time budget.
+end-to-end run (planted effects, truth counts, reruns), test_privacy_export checks both
+releases' exports and their comparison, and test_fault_resume takes toy-r1 as the uninterrupted
+run its signalled and resumed runs must equal. One run of each release serves the three modules:
+each whole-pipeline run costs minutes and the suite has a time budget.
 """
 
 from __future__ import annotations
