@@ -1375,20 +1375,22 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
     for j in np.flatnonzero(per_type).tolist():
         if j == common:
             continue
-        at = np.flatnonzero(code == j)
-        lengths = bounds[at + 1] - bounds[at]
-        members = np.repeat(bounds[at] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
-        counts[:, j] = np.bincount(score[members], minlength=k)
+        counts[:, j] = np.bincount(score[_site_members(bounds, np.flatnonzero(code == j))], minlength=k)
         counts[:, common] -= counts[:, j]
     by_score = {p: {MATCH_TYPES[j]: int(c) for j, c in enumerate(counts[i]) if c}
                 for i, p in enumerate(m.pgs_ids) if counts[i].any()}
     multi = np.zeros(k, dtype=np.int64)
     if "multiallelic" in m.sites:  # sites matched by match_sites_frame (a hand-made frame may lack it)
-        at = np.flatnonzero(m.sites["multiallelic"].to_numpy(bool))
-        lengths = bounds[at + 1] - bounds[at]
-        members = np.repeat(bounds[at] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
-        multi = np.bincount(score[members], minlength=k)
+        multi = np.bincount(score[_site_members(bounds, np.flatnonzero(m.sites["multiallelic"].to_numpy(bool)))],
+                            minlength=k)
     return summary_frame(by_score, dataset, m.pgs_ids, labels, multi)
+
+
+def _site_members(bounds: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The member positions of the sites ``at`` (increasing site numbers), each site's run
+    ``bounds[s]:bounds[s + 1]`` (``summarise_frame_matches``: members in site order), concatenated."""
+    lengths = bounds[at + 1] - bounds[at]
+    return np.repeat(bounds[at] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
 
 
 def _bincount_in_chunks(values: np.ndarray, k: int, chunk: int = 1 << 20) -> np.ndarray:
