@@ -168,3 +168,103 @@ def test_psam_comment_lines_before_the_header_are_read_as_plink2_reads_them(tmp_
     with pytest.raises(InputDataError) as e:
         psam_samples(PlinkFiles("pgen", str(tmp_path / "g")))
     assert str(e.value).startswith(f"{tmp_path / 'g.psam'}:{len(lines) - 1}: "), str(e.value)
+
+
+# ------------------------------------------------------------------ VCF GT half-calls, per mode
+HALF_CALL_VCF = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t101\t102\t103\t104\t105\n"
+    "chr1\t100\tv1\tA\tG\t.\t.\t.\tGT\t0/.\t./1\t.|0\t1|.\t0/1\n"
+    "chr1\t200\tv2\tC\tT\t.\t.\t.\tGT\t1/1\t0/0\t./.\t0/1\t./0\n"
+    "chr1\t300\tv3\tG\tA\t.\t.\t.\tGT:DP\t1/.:5\t0/0:3\t0/1:2\t./.:1\t10/.:4\n"
+)
+
+
+@pytest.mark.parametrize("mode", ["missing", "haploid", "reference"])
+def test_vcf_half_calls_are_read_as_plink2_reads_them_in_each_mode(hl, tmp_path, mode):
+    """``pgs.vcf_half_call`` (plink2 ``--vcf-half-call``): each mode's ALT dosages on the Hail
+    route equal plink2's (``plink2 --vcf F --vcf-half-call MODE --export A``: its counted allele
+    is REF here, ALT = 2 - it; NA = missing) for every sample and record: unphased and phased,
+    either allele missing, GT before other subfields. Before, Hail read every half-call as
+    missing whatever was asked (there was no choice: plink2's haploid/reference had no equal).
+    The last entry's allele 10 is out of range for the record: plink2 and we both read it as
+    missing only in mode missing, so it is left out of the comparison (both refuse it otherwise)."""
+    import shutil
+    import subprocess
+
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.genotypes import read_genotypes
+
+    text = HALF_CALL_VCF.replace("\t10/.:4", "\t0/0:4")
+    vcf = tmp_path / "h.vcf"
+    vcf.write_text(text)
+    plink2 = shutil.which("plink2") or "/usr/bin/plink2"
+    subprocess.run([plink2, "--vcf", str(vcf), "--vcf-half-call", mode, "--export", "A", "--out",
+                    str(tmp_path / "p")], check=True, capture_output=True)
+    raw = pd.read_csv(tmp_path / "p.raw", sep="\t", dtype={"IID": str})
+    assert [c for c in raw.columns if c.startswith("v")] == ["v1_A", "v2_C", "v3_G"]  # REF counted
+    plink = {(pos, iid): None if pd.isna(raw.loc[i, col]) else 2.0 - raw.loc[i, col]
+             for pos, col in ((100, "v1_A"), (200, "v2_C"), (300, "v3_G")) for i, iid in enumerate(raw["IID"])}
+    mt = read_genotypes(hl, GenotypeSource(format="vcf", path=str(vcf)), vcf_half_call=mode)
+    ours = {(r.locus.position, r.s): r.DOSAGE for r in mt.entries().collect()}
+    assert ours == plink
+    # Not the same answer in every mode: the half-call of 102 at 100 (./1) is what differs.
+    assert ours[(100, "102")] == {"missing": None, "haploid": 2.0, "reference": 1.0}[mode]
+
+
+def test_vcf_half_call_error_mode_refuses_found_half_calls_and_an_unindexed_vcf(tmp_path, caplog):
+    """``pgs.vcf_half_call: error`` (plink2's default): matched records with a half-call stop the
+    stage with one line naming the dataset's files and the record count (no sample, no person
+    count); a VCF without a tabix/CSI index cannot be looked at, and a run that cannot check
+    does not pass as checked: also one line, saying how to index it. The other modes log the
+    count and how the half-calls were read."""
+    import logging
+
+    import pysam
+
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.genotypes import vcf_half_call_rows
+    from trd_spark.pgs.stage import check_half_calls
+
+    (tmp_path / "i.vcf").write_text(HALF_CALL_VCF)
+    indexed = GenotypeSource(format="vcf", path=pysam.tabix_index(str(tmp_path / "i.vcf"), preset="vcf"))
+    plain = tmp_path / "h.vcf"
+    plain.write_text(HALF_CALL_VCF)
+    rows = [("chr1", 100), ("chr1", 200), ("chr1", 300)]
+    half = vcf_half_call_rows(indexed, rows)
+    assert half == 3
+    with pytest.raises(InputDataError) as e:
+        check_half_calls(half, "error", "discovery", "dataset discovery genotypes h.vcf.gz")
+    assert "3 matched VCF record(s) hold GT half-calls" in _one_line(e, "dataset discovery genotypes h.vcf.gz")
+    check_half_calls(vcf_half_call_rows(indexed, [("chr1", 150)]), "error", "d", "w")  # none matched: passes
+
+    unindexed = GenotypeSource(format="vcf", path=str(plain))
+    assert vcf_half_call_rows(unindexed, rows) is None
+    with pytest.raises(InputDataError) as e:
+        check_half_calls(None, "error", "discovery", "dataset discovery genotypes h.vcf")
+    assert "needs the VCF's tabix/CSI index" in _one_line(e, "dataset discovery genotypes h.vcf")
+
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        check_half_calls(half, "haploid", "discovery", "w")
+        check_half_calls(None, "reference", "discovery", "w")
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["  discovery: 3 matched VCF records hold GT half-calls (0/., ./1): read as homozygous for the "
+                      "called allele (0/. as 0/0, ./1 as 1/1), as plink2 --vcf-half-call haploid (pgs.vcf_half_call; "
+                      "plink2's default refuses the file)"]
+    assert any("not counted" in r.getMessage() and "reference" in r.getMessage() for r in caplog.records)
+
+
+def test_vcf_half_call_config_key_takes_plink2s_mode_names_only():
+    """The key accepts plink2's four mode names and defaults to missing (config docs say why)."""
+    from pydantic import ValidationError
+
+    from trd_spark.config import PgsSettings, load_config
+
+    pgs = load_config(None).pgs
+    assert pgs.vcf_half_call == "missing"
+    for mode in ("missing", "haploid", "reference", "error"):
+        assert PgsSettings.model_validate({**pgs.model_dump(), "vcf_half_call": mode}).vcf_half_call == mode
+    with pytest.raises(ValidationError, match="vcf_half_call"):
+        PgsSettings.model_validate({**pgs.model_dump(), "vcf_half_call": "h"})

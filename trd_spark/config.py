@@ -251,6 +251,17 @@ class PgsSettings(_Strict):
     keep_ambiguous: bool = False
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute"
     duplicate_variants: Literal["error", "first"] = "error"
+    # A VCF GT half-call (0/., ./1: one allele called, the other missing), read as plink2's
+    # --vcf-half-call of the same name: "missing" (the call is missing, mean-imputed like any
+    # missing genotype), "haploid" (homozygous for the called allele: 0/. -> 0/0, ./1 -> 1/1),
+    # "reference" (the missing allele is REF: ./1 -> 0/1) or "error" (stop naming the files and
+    # how many matched records hold one; needs the VCF's tabix/CSI index to look). Default
+    # "missing", not plink2's "error": a half-call says one allele and nothing about the other,
+    # so reading it as missing invents no allele (haploid makes every such heterozygote a
+    # homozygote, reference biases towards REF), it is what Hail itself reads, and the score's
+    # mean imputation then gives the entry the dataset's expected dosage; the matched records
+    # holding one are counted in a WARNING and the manifest, so the choice is never silent.
+    vcf_half_call: Literal["missing", "haploid", "reference", "error"] = "missing"
     # A scoring-file weight (after OR/HR -> log) larger than this in absolute value is an
     # error naming file:line: per-allele log-odds/betas of common variants are far below it.
     max_abs_weight: float = Field(10.0, gt=0.0)

@@ -583,7 +583,8 @@ def _fail(e: Exception, what: str, where: str) -> InputDataError:
 
 
 def read_genotypes(
-    hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False
+    hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
+    vcf_half_call: str = "missing",
 ) -> hl_types.MatrixTable:
     """Read genotypes per ``source.format``; see the module doc for the shape returned
     (``read_calls`` then ``biallelic_dosages``).
@@ -592,8 +593,9 @@ def read_genotypes(
     (only those are densified); ignored by the other formats (rows are filtered later).
     ``keep_rsid``: keep the row field ``rsid`` (str; VCF ID, PLINK bim ID, BGEN/MT rsid) for
     rsID-only scoring files (``pgs.match_rsid``); not available for ``vds``.
+    ``vcf_half_call``: as ``read_calls``'.
     """
-    calls = read_calls(hl, source, loci=loci, keep_rsid=keep_rsid)
+    calls = read_calls(hl, source, loci=loci, keep_rsid=keep_rsid, vcf_half_call=vcf_half_call)
     return biallelic_dosages(hl, source, calls, keep_rsid=keep_rsid)
 
 
@@ -673,6 +675,16 @@ def plink_unplaced_variants(hl: hl_types, source: GenotypeSource) -> int | None:
 _HALF_CALL = re.compile(r"\t(?:\d+[/|]\.|\.[/|]\d+)(?=[:\t]|$)")
 
 
+# ``import_vcf``'s ``find_replace`` per ``pgs.vcf_half_call`` mode that rewrites a half-call
+# (Java regex, applied to every line; the GT is a sample field's first subfield, after a tab):
+# haploid: the called allele twice (0/. -> 0/0, ./1 -> 1/1); reference: the called allele and
+# REF (./1 -> 1/0, the same genotype; a phased half-call's phase is not kept: scores use allele
+# counts). Hail reads the other modes' half-calls as missing calls. A group that did not take
+# part in the match is replaced by nothing (Java's replaceAll), so "$1$4" is the called allele.
+_HALF_CALL_JAVA = r"(?<=\t)(?:(\d+)([/|])\.|\.([/|])(\d+))(?=[:\t]|$)"
+HALF_CALL_REWRITE = {"haploid": (_HALF_CALL_JAVA, "$1$4$2$3$1$4"), "reference": (_HALF_CALL_JAVA, "$1$4$2$30")}
+
+
 def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> int | None:
     """How many of the VCF records at ``rows`` ((contig as the reference names it, position as
     the file writes it), e.g. the matched rows' ``SITE_POSITION``) hold a GT half-call in some
@@ -711,14 +723,16 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
 
 def read_calls(
     hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
-    unplaced: int | None = None,
+    unplaced: int | None = None, vcf_half_call: str = "missing",
 ) -> hl_types.MatrixTable:
     """The genotypes as the file has them: rows keyed by ``locus``/``alleles`` (multi-allelic
     rows as they are, contigs recoded), columns keyed by ``s`` (str), the file's entry fields
     (``GT``, a ``dosage_field``); for a VDS the dense rows at ``loci`` with ``GT``. BGEN gives
     ``read_genotypes``' rows already (biallelic ``DOSAGE``, global ``UNREADABLE_LOCI``).
     A local .bed's rows on chromosome 0 are left out (``plink_unplaced_variants``, or its count
-    given as ``unplaced``), as the native route leaves them unmatched.
+    given as ``unplaced``), as the native route leaves them unmatched. ``vcf_half_call``
+    (``pgs.vcf_half_call``): how a VCF GT half-call is read (``HALF_CALL_REWRITE``; "missing"
+    and "error": a missing call, the stage checks "error" with ``vcf_half_call_rows``).
     Arguments and errors as ``read_genotypes``; also InputDataError for other row/column keys.
     """
     where = _where(source)
@@ -739,6 +753,7 @@ def read_calls(
                 force=plain_gzip,
                 force_bgz=not plain_gzip and source.path.endswith(".gz"),
                 array_elements_required=False,
+                find_replace=HALF_CALL_REWRITE.get(vcf_half_call),
                 min_partitions=None if plain_gzip else vcf_min_partitions(
                     source, hl.spark_context().defaultParallelism),
             )

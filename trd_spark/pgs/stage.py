@@ -312,7 +312,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     rg = source.reference_genome
     loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
     unplaced = plink_unplaced_variants(hl, source)  # a local .bed's chromosome-0 rows, as match_plink counts them
-    calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced)
+    calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced,
+                       vcf_half_call=cfg.pgs.vcf_half_call)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     # A local MatrixTable's calls may be read from its own files at scoring (scoring.export_hard_calls,
     # mt_entries): that needs each row's number in the file and the person IDs in column order.
@@ -344,15 +345,41 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         matched = rows.iloc[sorted(set(used[used >= 0].tolist()))]
         written = matched[SITE_POSITION].fillna(matched["position"]) if SITE_POSITION in matched else matched["position"]
         half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))))
-        if half is None:
-            log.info("  %s: GT half-calls not counted (the VCF has no tabix/CSI index); Hail reads any as missing",
-                     dataset_name)
-        elif half:
-            log.warning("  %s: %d matched VCF records hold GT half-calls (0/., ./1): read as missing calls and "
-                        "imputed, as plink2 --vcf-half-call missing (plink2's default refuses the file)",
-                        dataset_name, half)
+        check_half_calls(half, cfg.pgs.vcf_half_call, dataset_name, where)
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
                           unplaced_variants=unplaced or 0, half_call_rows=half)
+
+
+# How each ``pgs.vcf_half_call`` mode reads a half-call, for the WARNING (plink2's mode of the same name).
+_HALF_CALL_READ = {"missing": "read as missing calls and imputed",
+                   "haploid": "read as homozygous for the called allele (0/. as 0/0, ./1 as 1/1)",
+                   "reference": "read with REF for the missing allele (./1 as 0/1)"}
+
+
+def check_half_calls(half: int | None, mode: str, dataset_name: str, where: str) -> None:
+    """Log or refuse the matched VCF records holding a GT half-call (``half``:
+    ``vcf_half_call_rows``' count; None: not counted, the VCF has no tabix/CSI index) under
+    ``pgs.vcf_half_call`` ``mode``: "error" raises InputDataError naming the dataset's files
+    (``where``) when any is found, and when the files cannot be looked at (no index: a run that
+    cannot check must not pass as checked); another mode logs a WARNING with the count and how
+    the half-calls were read (plink2 ``--vcf-half-call <mode>``). A count of records, not persons."""
+    if mode == "error":
+        if half is None:
+            raise InputDataError("pgs.vcf_half_call: error needs the VCF's tabix/CSI index to look for GT half-calls "
+                                 "(index it: tabix -p vcf FILE, or bcftools index), or choose missing, haploid or "
+                                 "reference", where=where)
+        if half:
+            raise InputDataError(f"{half} matched VCF record(s) hold GT half-calls (0/., ./1) and pgs.vcf_half_call "
+                                 "is error (plink2's default): choose missing, haploid or reference (plink2 "
+                                 "--vcf-half-call) or fix the calls", where=where)
+        return
+    if half is None:
+        log.info("  %s: GT half-calls not counted (the VCF has no tabix/CSI index); any are %s "
+                 "(pgs.vcf_half_call: %s)", dataset_name, _HALF_CALL_READ[mode], mode)
+    elif half:
+        log.warning("  %s: %d matched VCF records hold GT half-calls (0/., ./1): %s, as plink2 --vcf-half-call %s "
+                    "(pgs.vcf_half_call; plink2's default refuses the file)", dataset_name, half,
+                    _HALF_CALL_READ[mode], mode)
 
 
 def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
