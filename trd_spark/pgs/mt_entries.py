@@ -380,3 +380,54 @@ def file_rows(path: str, max_rows: int = DIRECT_ROWS_MAX) -> pd.DataFrame | None
     return pd.DataFrame({"contig": pd.Series(contig, dtype=object), "position": np.array(position, np.int64),
                          "alleles": pd.Series(alleles, dtype=object),
                          "file_row": np.arange(len(position), dtype=np.int64)})
+
+
+# The cols of a MatrixTable holding its column key ``s`` alone (a string), as Hail 0.2.139 writes them.
+_COLS_ETYPE = re.compile(r"\+?EBaseStruct\{s:(\+?)EBinary2\}")
+
+
+def file_cols(path: str) -> list[str]:
+    """The column keys (sample IDs, ``s``) of the local MatrixTable directory ``path`` in column
+    order, read from its own cols files (``cols/rows``) when they hold ``s`` alone
+    (``_COLS_ETYPE``): what ``mt.key_cols_by().cols().s.collect()`` gives, without Hail's job
+    (a Hail compile and Spark job, mostly fixed cost; ~2 us per sample here). Layout: per column
+    a byte ``1``, one missing-bits byte when ``s`` is optional, ``s`` as LEB128 length + UTF-8
+    bytes; a byte ``0`` after the last; part files and counts from ``cols/metadata.json.gz``
+    and ``cols/rows/metadata.json.gz``. Raises UnknownLayout naming the metadata file for
+    other layouts (another column field, codec, buffers) and NotDecodable for a missing ``s``
+    or bytes that do not parse as that many columns."""
+    spec = os.path.join(path, "cols", "rows", "metadata.json.gz")
+    try:
+        with gzip.open(os.path.join(path, "cols", "metadata.json.gz"), "rt") as f:
+            counts = json.load(f)["components"]["partition_counts"]["counts"]
+        with gzip.open(spec, "rt") as f:
+            meta = json.load(f)
+        codec = meta["_codecSpec"]
+        etype = _COLS_ETYPE.fullmatch(str(codec.get("_eType")))
+        known = (etype is not None and meta.get("name") in ("OrderedRVDSpec2", "IndexedRVDSpec2")
+                 and codec.get("name") == "TypedCodecSpec" and codec.get("_bufferSpec") == _BUFFER
+                 and len(meta.get("_partFiles", [])) == len(counts))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UnknownLayout(f"{spec}: MatrixTable metadata not readable as Hail 0.2.139's ({e})") from None
+    if not known:
+        raise UnknownLayout(f"{spec}: cols not in the layout the direct reader knows (the sample ID s alone)")
+    assert etype is not None
+    optional = etype.group(1) != "+"
+    ids: list[str] = []
+    for part, n_cols in zip(meta["_partFiles"], counts):
+        with open(os.path.join(path, "cols", "rows", "parts", part), "rb") as f:
+            data = bytes(_decompress(f.read()))
+        p = col = 0
+        while p < len(data) and data[p] == 1:
+            p += 1
+            if optional:
+                if data[p]:
+                    raise NotDecodable(f"{part}: a column without its sample ID s")
+                p += 1
+            length, p = _varint(data, p)
+            ids.append(data[p:p + length].decode())
+            p += length
+            col += 1
+        if col != n_cols or p + 1 != len(data) or data[p] != 0:
+            raise NotDecodable(f"{part}: {col} columns parsed of {n_cols}, or bytes after the last column")
+    return ids

@@ -322,8 +322,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     persons = None
     with hail_errors(where):
         ids = vcf_sample_ids(source) if source.format == "vcf" else None
-        if direct:  # the collect samples_to_persons would run, here to keep the IDs
-            ids = calls.key_cols_by().cols().s.collect()
+        if direct:  # the IDs samples_to_persons would collect, kept for the .fam
+            ids = _mt_sample_ids(source.path, calls)
             persons = sample_persons(ids, where=where, sample_map=sample_map)
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
@@ -380,6 +380,19 @@ def check_half_calls(half: int | None, mode: str, dataset_name: str, where: str)
         log.warning("  %s: %d matched VCF records hold GT half-calls (0/., ./1): %s, as plink2 --vcf-half-call %s "
                     "(pgs.vcf_half_call; plink2's default refuses the file)", dataset_name, half,
                     _HALF_CALL_READ[mode], mode)
+
+
+def _mt_sample_ids(path: str, calls: hl_types.MatrixTable) -> list[str]:
+    """The column keys of the local MatrixTable ``path`` (``calls``, as read) in column order,
+    read from its own cols files (``mt_entries.file_cols``), or by Hail's collect when they are
+    in another layout (a column field besides ``s``) or do not parse (logged)."""
+    from trd_spark.pgs import mt_entries
+
+    try:
+        return mt_entries.file_cols(path)
+    except (mt_entries.UnknownLayout, mt_entries.NotDecodable) as e:
+        log.info("pgs: %s; Hail's job reads the sample IDs", e)
+        return calls.key_cols_by().cols().s.collect()
 
 
 def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: ScoreLoci,
