@@ -73,10 +73,14 @@ def known_levels(name: str, record: dict, configured: GateThreshold, persons_bel
     raised it) leaves its message in a ticket, which tells count >= level x total; the report's
     audit states the largest level the count reaches (``report.tables.gate_outcomes``). [] for a
     count of 1 to ``persons_below`` - 1: its gate decides on its label (``share_range``), so no
-    message tells more of it than the label."""
+    message tells more of it than the label. Raises ValueError for a ``name`` that is no
+    ``config.DataGates`` gate (read as a gate without defaults, it left the default levels out
+    of the audit silently)."""
+    if name not in DataGates.model_fields:
+        raise ValueError(f"{name!r} is not a person gate of phenotypes.gates (config.DataGates)")
     if is_small_count(int(record["n"]), persons_below):
         return []
-    default = getattr(DataGates(), name, GateThreshold())
+    default = getattr(DataGates(), name)
     return sorted({level for t in (configured, default) for level in (t.warn, t.error) if level is not None})
 
 
