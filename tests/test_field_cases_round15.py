@@ -268,3 +268,54 @@ def test_vcf_half_call_config_key_takes_plink2s_mode_names_only():
         assert PgsSettings.model_validate({**pgs.model_dump(), "vcf_half_call": mode}).vcf_half_call == mode
     with pytest.raises(ValidationError, match="vcf_half_call"):
         PgsSettings.model_validate({**pgs.model_dump(), "vcf_half_call": "h"})
+
+
+# ------------------------------------------------------- OMOP Parquet part files of two schemas
+@pytest.mark.parametrize("second, column, said", [
+    pytest.param({"observation_period_start_date": "date"}, "observation_period_end_date", "has no column",
+                 id="column-missing"),
+    pytest.param({"person_id": "string"}, "person_id", "is string in this part file but bigint", id="id-as-string"),
+    pytest.param({"observation_period_start_date": "timestamp"}, "observation_period_start_date",
+                 "is timestamp", id="date-as-timestamp"),
+])
+def test_omop_parquet_part_files_with_another_schema_are_one_error_naming_file_and_column(
+        spark, tmp_path, second, column, said):
+    """An OMOP table exported in parts whose schemas differ (a column absent from one part,
+    person_id written as text by one writer and as a number by another, a date as a timestamp):
+    Spark read every part by the first part's schema, so the absent column came back as nulls
+    (persons without an observation period end: their records dropped or kept by accident) and
+    a differing type failed inside a Spark task with a Java trace. Now one InputDataError names
+    the part file and the column before any record is read."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trd_spark.config import OmopInput
+    from trd_spark.phenotypes.omop import read_omop_table
+
+    table = tmp_path / "omop" / "observation_period"
+    table.mkdir(parents=True)
+    start, end = dt.date(2015, 1, 1), dt.date(2023, 1, 1)
+    pq.write_table(pa.table({"observation_period_id": pa.array([1], pa.int64()), "person_id": pa.array([1001], pa.int64()),
+                             "observation_period_start_date": pa.array([start]),
+                             "observation_period_end_date": pa.array([end])}), table / "part-00000.parquet")
+    cols: dict[str, pa.Array] = {"observation_period_id": pa.array([2], pa.int64())}
+    cols["person_id"] = pa.array(["1002"]) if second.get("person_id") == "string" else pa.array([1002], pa.int64())
+    kind = second.get("observation_period_start_date", "date")
+    cols["observation_period_start_date"] = (pa.array([dt.datetime(2016, 1, 1)], pa.timestamp("us"))
+                                             if kind == "timestamp" else pa.array([start]))
+    if column != "observation_period_end_date":
+        cols["observation_period_end_date"] = pa.array([end])
+    pq.write_table(pa.table(cols), table / "part-00001.parquet")
+
+    omop = OmopInput(format="parquet", path=str(tmp_path / "omop"), data_cutoff_date=dt.date(2023, 7, 1))
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, omop, "observation_period").collect()
+    line = str(e.value)
+    assert e.value.exit_code == 3 and "\n" not in line, line
+    assert "part-00001.parquet: OMOP table observation_period" in line and column in line and said in line, line
+    assert "1002" not in line
+
+    (table / "part-00001.parquet").unlink()  # one schema: read as before
+    assert read_omop_table(spark, omop, "observation_period").count() == 1

@@ -799,6 +799,37 @@ def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
                          for f in T.StructType.fromJson(json.loads(schema.json())).fields])
 
 
+def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.StructType) -> None:
+    """Raise InputDataError naming the file and the column when a data file of the Parquet
+    table at ``path`` lacks one of ``table``'s declared columns that the table is read with
+    (``read``: the schema ``_read_parquet`` read it by, i.e. the first file's), or stores it as
+    another type. Spark reads every file by that one schema: a column a later part file lacks
+    came back as nulls (its persons' records or dates silently gone), and a type that differs
+    (person_id string in one part, bigint in another; a date written as a timestamp) failed
+    inside a Spark task with a Java trace, or was cast. Footers only (no Spark job), one per
+    file; a table read by Spark's own inference (``footer_schema`` None) is left to Spark."""
+    fs = Fs(spark)
+    files = fs.glob_files(path)
+    if len(files) < 2 or any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):
+        return
+    declared = {n for n, _ in OMOP_COLUMNS[table]}
+    wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in declared}
+    for file in files[1:]:
+        schema = footer_schema(spark, file)
+        if schema is None:
+            continue
+        held = {f.name.lower(): f.dataType for f in schema.fields}
+        for name, dtype in wanted.items():
+            if name not in held:
+                raise InputDataError(f"OMOP table {table}: this part file has no column {name}, which "
+                                     f"{files[0].rsplit('/', 1)[-1]} has (Spark would read it as empty here): "
+                                     "rewrite the table's files with one schema", where=file)
+            if held[name] != dtype:
+                raise InputDataError(f"OMOP table {table}: column {name} is {held[name].simpleString()} in this part "
+                                     f"file but {dtype.simpleString()} in {files[0].rsplit('/', 1)[-1]}: rewrite "
+                                     "the table's files with one schema", where=file)
+
+
 def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None]:
     """``spark.read.parquet`` with the schema from ``footer_schema`` (no inference job; Spark
     infers it when that gives None); a file with INT64 TIMESTAMP(NANOS) columns (which Spark
@@ -871,6 +902,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
         if omop.format == "parquet":
             path = _locate(fs, base, table, "parquet")
             df, nanos = _read_parquet(spark, path)
+            check_part_file_schemas(spark, path, table, df.schema)
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, table, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
