@@ -1,4 +1,4 @@
-"""One-pass scoring on the tiny VCF with sums computed by hand.
+"""One-pass scoring (Hail's pass) on the tiny VCF with sums computed by hand, and plink2's.
 
 Samples 101..104. Matched variants of PGS000901 and the effect-allele dosage per sample
 (alt count n from tests/data/pgs/tiny.vcf; "m" = missing GT):
@@ -20,8 +20,11 @@ Samples 101..104. Matched variants of PGS000901 and the effect-allele dosage per
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pysam
 import pytest
 from pgs_hail_oracle import match_variants, score_weights_table, summarise_matches
@@ -44,6 +47,8 @@ def tiny_mt(hl, tmp_path_factory):
 
 
 def run_scores(hl, spark, mt, scoring_files, *, keep_ambiguous=False, missing_genotypes="mean_impute"):
+    """One Hail pass (the oracle matcher's weights, ``compute_scores``, ``scores_frame``): the
+    rows by (person_id, pgs_id)."""
     sv = score_variants_table(hl, spark, scoring_files, "GRCh38")
     m = match_variants(hl, mt, sv, keep_ambiguous=keep_ambiguous)
     ids = [sf.pgs_id for sf in scoring_files]
@@ -55,8 +60,34 @@ def run_scores(hl, spark, mt, scoring_files, *, keep_ambiguous=False, missing_ge
     return {(r.person_id, r.pgs_id): r for r in df.collect()}
 
 
-def test_sum_allele_count_avg_match_hand_computation(hl, spark, tiny_mt):
-    got = run_scores(hl, spark, tiny_mt, [read_scoring_file(str(DATA / "PGS000901.txt"))])
+# Two scores on the same genotype rows as PGS000901, one with the opposite orientation at 100
+# and an extra variant at 700 (C>A, all samples 0/1).
+SHARING_A_SITE = [
+    "#pgs_id=PGS000910\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+    "1\t100\tG\tA\t1.0\n",
+    "#pgs_id=PGS000911\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+    "1\t100\tA\tG\t2.0\n1\t700\tA\tC\t-0.5\n"]
+
+
+@pytest.fixture(scope="module")
+def scored(hl, spark, tiny_mt):
+    """The module's Hail passes, each run once and read by several tests (each pass costs Hail
+    jobs on new IR): ``mean_impute`` with PGS000901 and the two scores sharing its site at 100 in
+    one pass (several scores, one pass), ``zero`` (PGS000901), ``keep_ambiguous`` (PGS000901),
+    and a score matching nothing alone (an empty weights table). The first two are also
+    plink2's subject (``test_scores_equal_plink2``)."""
+    pgs901 = read_scoring_file(str(DATA / "PGS000901.txt"))
+    sharing = [parse_scoring_file(text, source=f"{i}.txt") for i, text in enumerate(SHARING_A_SITE)]
+    nothing = parse_scoring_file("#pgs_id=PGS000920\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\t"
+                                 "other_allele\teffect_weight\n1\t5000\tG\tA\t1.0\n", source="a.txt")
+    return {"mean_impute": run_scores(hl, spark, tiny_mt, [pgs901, *sharing]),
+            "zero": run_scores(hl, spark, tiny_mt, [pgs901], missing_genotypes="zero"),
+            "keep_ambiguous": run_scores(hl, spark, tiny_mt, [pgs901], keep_ambiguous=True),
+            "nothing_matched": run_scores(hl, spark, tiny_mt, [nothing])}
+
+
+def test_sum_allele_count_avg_match_hand_computation(scored):
+    got = {k: r for k, r in scored["mean_impute"].items() if k[1] == "PGS000901"}
     expected = {101: (9.0, 12, 0), 102: (8.75, 10, 1), 103: (6.0, 12, 0), 104: (0.25, 10, 1)}
     assert set(got) == {(p, "PGS000901") for p in expected}
     for person, (score_sum, allele_count, n_missing) in expected.items():
@@ -68,16 +99,16 @@ def test_sum_allele_count_avg_match_hand_computation(hl, spark, tiny_mt):
         assert r.score_avg == pytest.approx(score_sum / 12, abs=1e-12)
 
 
-def test_zero_imputation_drops_missing_contributions(hl, spark, tiny_mt):
-    got = run_scores(hl, spark, tiny_mt, [read_scoring_file(str(DATA / "PGS000901.txt"))], missing_genotypes="zero")
+def test_zero_imputation_drops_missing_contributions(scored):
+    got = scored["zero"]
     # 102 loses rs200's imputed -1.0; 104 loses rs900's imputed 1.5.
     assert got[(102, "PGS000901")].score_sum == pytest.approx(9.75, abs=1e-12)
     assert got[(104, "PGS000901")].score_sum == pytest.approx(-1.25, abs=1e-12)
     assert got[(101, "PGS000901")].score_sum == pytest.approx(9.0, abs=1e-12)
 
 
-def test_keep_ambiguous_adds_the_palindrome(hl, spark, tiny_mt):
-    got = run_scores(hl, spark, tiny_mt, [read_scoring_file(str(DATA / "PGS000901.txt"))], keep_ambiguous=True)
+def test_keep_ambiguous_adds_the_palindrome(scored):
+    got = scored["keep_ambiguous"]
     # rs400 A/T w 10, effect = REF: n = 1 0 2 1 -> d = 1 2 0 1; 7 matched variants, AVG = SUM / 14.
     for person, base, extra in [(101, 9.0, 10), (102, 8.75, 20), (103, 6.0, 0), (104, 0.25, 10)]:
         r = got[(person, "PGS000901")]
@@ -85,14 +116,8 @@ def test_keep_ambiguous_adds_the_palindrome(hl, spark, tiny_mt):
         assert r.score_avg == pytest.approx((base + extra) / 14, abs=1e-12)
 
 
-def test_several_scores_in_one_pass_share_a_site(hl, spark, tiny_mt):
-    # Two scores on the same genotype rows, one with the opposite orientation at 100 and an
-    # extra variant at 700 (C>A, all samples 0/1).
-    a = parse_scoring_file("#pgs_id=PGS000910\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-                           "1\t100\tG\tA\t1.0\n", source="a.txt")
-    b = parse_scoring_file("#pgs_id=PGS000911\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-                           "1\t100\tA\tG\t2.0\n1\t700\tA\tC\t-0.5\n", source="b.txt")
-    got = run_scores(hl, spark, tiny_mt, [a, b])
+def test_several_scores_in_one_pass_share_a_site(scored):
+    got = scored["mean_impute"]
     # n at 100 = 0 1 2 1. PGS000910 = n; PGS000911 = 2 x (2 - n) - 0.5 x 1.
     for person, n in zip([101, 102, 103, 104], [0, 1, 2, 1]):
         assert got[(person, "PGS000910")].score_sum == pytest.approx(n, abs=1e-12)
@@ -102,12 +127,60 @@ def test_several_scores_in_one_pass_share_a_site(hl, spark, tiny_mt):
         assert got[(person, "PGS000911")].score_avg == pytest.approx((2 * (2 - n) - 0.5) / 4, abs=1e-12)
 
 
-def test_score_without_any_match_is_zero_with_missing_avg(hl, spark, tiny_mt):
-    a = parse_scoring_file("#pgs_id=PGS000920\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-                           "1\t5000\tG\tA\t1.0\n", source="a.txt")
-    got = run_scores(hl, spark, tiny_mt, [a])
+def test_score_without_any_match_is_zero_with_missing_avg(scored):
+    got = scored["nothing_matched"]
+    assert set(got) == {(p, "PGS000920") for p in (101, 102, 103, 104)}
     r = got[(101, "PGS000920")]
     assert (r.score_sum, r.allele_count, r.score_avg, r.n_missing) == (0.0, 0, None, 0)
+
+
+# PGS000901's used variants, effect allele on the VCF strand (rs500 G->C, rs600 C->G flipped).
+PLINK_SCORE = "ID\tA1\tW\n1:100\tG\t0.5\n1:200\tC\t-1.0\n1:300\tA\t2.0\n1:500\tC\t0.25\n1:600\tG\t3.0\n1:900\tG\t1.5\n"
+
+
+def plink2_scores(tmp: Path, *, mean_impute: bool) -> pd.DataFrame:
+    """plink2 --score on tiny.vcf with PLINK_SCORE (the module doc's commands): its .sscore by IID."""
+    plink2 = shutil.which("plink2")
+    assert plink2, "plink2 must be on PATH for the oracle test (apt-get install plink2)"
+    vcf = str(DATA / "tiny.vcf")
+    (tmp / "score.tsv").write_text(PLINK_SCORE)
+    common = [plink2, "--vcf", vcf, "--set-all-var-ids", "@:#", "--threads", "1"]
+    subprocess.run([*common, "--freq", "--out", str(tmp / "f")], check=True, capture_output=True)
+    modifiers = ["header", "cols=+scoresums,+denom"] + ([] if mean_impute else ["no-mean-imputation"])
+    subprocess.run(
+        [*common, "--read-freq", str(tmp / "f.afreq"), "--score", str(tmp / "score.tsv"), "1", "2", "3",
+         *modifiers, "--out", str(tmp / "o")],
+        check=True, capture_output=True,
+    )
+    out = pd.read_csv(tmp / "o.sscore", sep="\t")
+    return out.rename(columns={"#IID": "IID"}).set_index("IID")
+
+
+@pytest.mark.parametrize("missing_genotypes", ["mean_impute", "zero"])
+def test_scores_equal_plink2(scored, tmp_path, missing_genotypes):
+    """Hail's pass (PGS000901's rows of the module's passes) equals plink2 --score on the tiny VCF
+    (needs ``plink2`` on PATH; CI installs it): SUM, ALLELE_CT and, with mean imputation, AVG
+    (plink2 refuses to impute from < 50 samples, so frequencies from the same data are written
+    with --freq and read back, which is what it would do itself). The score file holds
+    PGS000901's matched variants with the effect allele written on the VCF's strand (flips
+    resolved by hand), so plink2 only checks the dosage and sum arithmetic:
+
+        plink2 --vcf tiny.vcf --set-all-var-ids @:# --freq --out f
+        plink2 --vcf tiny.vcf --set-all-var-ids @:# --read-freq f.afreq \\
+               --score score.tsv 1 2 3 header cols=+scoresums,+denom [no-mean-imputation] --out o
+    """
+    ours = {p: r for (p, g), r in scored[missing_genotypes].items() if g == "PGS000901"}  # 4 rows
+    ref = plink2_scores(tmp_path, mean_impute=missing_genotypes == "mean_impute")
+    assert sorted(ours) == sorted(ref.index)
+    for person in ref.index:
+        assert ours[person].score_sum == pytest.approx(ref.loc[person, "SCORE1_SUM"], abs=1e-9)
+        assert ours[person].allele_count == ref.loc[person, "ALLELE_CT"]
+        if missing_genotypes == "mean_impute":
+            # plink2 SCORE_AVG = SUM / DENOM with DENOM = 2 x scored variants (AVG is printed to
+            # 6 significant digits, so compare with the full-precision SUM / DENOM).
+            assert ref.loc[person, "DENOM"] == 2 * ours[person].n_matched
+            assert ours[person].score_avg == pytest.approx(
+                ref.loc[person, "SCORE1_SUM"] / ref.loc[person, "DENOM"], abs=1e-9)
 
 
 def test_group_within_partitions_adapter_pins_hails_private_api(hl):
