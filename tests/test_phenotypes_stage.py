@@ -27,6 +27,7 @@ from trd_spark.layout import Layout
 from trd_spark.phenotypes.concepts import expand_concept_set
 from trd_spark.phenotypes.flow import cohort_flow_rows
 from trd_spark.phenotypes.omop import SOURCE_CONCEPT_OF
+from trd_spark.phenotypes.persons import derive_persons
 from trd_spark.phenotypes.stage import (
     EVENT_TABLES,
     WORK_DIR,
@@ -177,10 +178,11 @@ def test_run_publishes_the_four_tables(spark, published):
     assert sorted(flow_rows) == sorted(expected_flow) and len(flow_rows) == 38
 
 
-def test_stage_counts_take_observed_parts_as_given(published):
+def test_stage_counts_take_observed_parts_as_given(spark, published):
     """A part counted by the caller is not computed again: its values are returned in the part's
-    column order (a missing key is an error, not a silent 0); the other parts are computed
-    (equal to the module run's ``stage_counts`` with no part observed)."""
+    column order (a missing key is an error naming the missing counts, not a silent 0, raised
+    before any Spark job); the other parts are computed (equal to the module run's
+    ``stage_counts`` with no part observed)."""
     omop, cfg, pure = published.omop, published.cfg, published.pure
     args = (omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
             cfg.phenotypes.trials.max_days_supply)
@@ -190,8 +192,14 @@ def test_stage_counts_take_observed_parts_as_given(published):
     assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3)]
     assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {
         k: v for k, v in quirks.items() if k != "persons"}
-    with pytest.raises(KeyError):
-        stage_counts(*args, observed={"persons": {"n_persons": 1}})
+    sc, group = spark.sparkContext, "stage_counts_missing_key"
+    sc.setJobGroup(group, "stage_counts with an incomplete observed part")
+    try:
+        with pytest.raises(KeyError, match="n_sex_other, n_no_observation_period"):
+            stage_counts(*args, observed={"persons": {"n_persons": 1}})
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert list(sc.statusTracker().getJobIdsForGroup(group)) == []
 
 
 def test_literal_frame_keeps_types_values_and_enum_values(spark):
@@ -304,8 +312,12 @@ def test_unread_drug_columns_are_not_scanned_and_change_no_output(spark, tmp_pat
             for domain, (table, concept_col, _) in EVENT_TABLES.items()}
     assert full["drug"].where("refills = 5").count() == 1  # the values the pruned scan leaves out
 
+    # persons from derive_persons alone: building the whole lazy chain for it cost ~7 JVM CPU-s
+    # (PySpark analyses each step's plan as it is built), twice per test
+    persons = derive_persons(tables["person"], tables["observation_period"], tables["death"],
+                             cfg.omop.data_cutoff_date, cfg.omop.sex_at_birth)
+
     def outputs(study):
-        persons = derive_phenotype_tables(tables, cfg, vocab).persons
         followup = followup_events(study, persons)
         sets = concept_set_ids(cfg, vocab)
         mdd = derive_mdd_groups(cfg, vocab, persons, study, followup, sets).cache()

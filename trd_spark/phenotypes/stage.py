@@ -613,7 +613,8 @@ def stage_counts(
     birth_and_death / condition_status / unmapped_records -> counts,
     each in its aggregate's column order). ``observed``: quirk parts already counted by the
     caller (part -> counts with the part's columns, e.g. observed while ``run`` writes the
-    persons and the study drug records); they are taken as given, not computed again.
+    persons and the study drug records); they are taken as given, not computed again (KeyError
+    naming the counts a given part lacks, before any Spark job).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -637,6 +638,12 @@ def stage_counts(
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": unmapped_record_counts(omop),
     }
+    # A given part lacking one of its counts is the caller's error: raised before the collect,
+    # not after a query over every event table.
+    for name, counts in observed.items():
+        missing = [c for c in quirk_parts[name].columns if c not in counts]
+        if missing:
+            raise KeyError(f"stage_counts: observed part {name!r} lacks {', '.join(missing)}")
     long = [_long_counts(dates, "study_event_dates", F.col("domain"))]
     long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items() if name not in observed]
     got = {(r.part, r.domain, r.key): r.value for r in reduce(lambda a, b: a.unionByName(b), long).collect()}
