@@ -466,9 +466,9 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
             split = f"{t['engine']:<12} score {t['score']:.1f} s = built+checked {t['score_build']:.1f} s (CPU {t['cpu_build']})"
             if t.get("native_pass"):
                 p = t["native_pass"]
-                split += (f" [before the engine {t['score_build'] - sum(p[k] or 0 for k in ('prepare_s', 'job_s', 'rows_to_spark_s')):.1f},"
-                          f" engine: prepare {p['prepare_s']:.1f}, job {p['job_s'] or 0:.1f}, rows to Spark "
-                          f"{p['rows_to_spark_s'] or 0:.1f}; {p['tasks']} tasks; partials as {p.get('partials')}"
+                split += (f" [before the engine {t['score_build'] - sum(p[k] or 0 for k in ('prepare_s', 'job_s')):.1f},"
+                          f" engine: prepare {p['prepare_s']:.1f}, job {p['job_s'] or 0:.1f}; "
+                          f"{p['tasks']} tasks; partials as {p.get('partials')}"
                           + (f"; the tasks' own CPU {p['task_cpu_s']:.1f} s" if p.get("task_cpu_s") is not None else "")
                           + "]")
             print(split + f" + Parquet written {t['score_write']:.1f} s (CPU {t['cpu_write']}); Spark jobs: "

@@ -245,7 +245,7 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
           f"{os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     if "score_build" in r:  # pgs_vs_plink2.py's split of the phase (wall s; CPU s by process)
         p = r.get("native_pass") or {}
-        engine_s = ", ".join(f"{k[:-2]} {p[k]:.1f}" for k in ("prepare_s", "job_s", "rows_to_spark_s")
+        engine_s = ", ".join(f"{k[:-2]} {p[k]:.1f}" for k in ("prepare_s", "job_s")
                              if p.get(k) is not None)  # wall s (task_cpu_s is CPU: in the table)
         print(f"    built {r['score_build']:.1f}s (CPU {r['cpu_build']}{'; engine: ' + engine_s if engine_s else ''}), "
               f"written {r['score_write']:.1f}s (CPU {r['cpu_write']})", file=sys.stderr, flush=True)

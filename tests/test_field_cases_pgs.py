@@ -18,7 +18,6 @@ import pytest
 from trd_spark.config import load_config
 from trd_spark.errors import InputDataError
 from trd_spark.pgs import genotypes, stage
-from trd_spark.pgs.scoring import check_score_table, scores_frame
 from trd_spark.pgs.scoring_files import read_scoring_file
 
 CASES = Path(__file__).parent / "data" / "field_cases" / "pgs"
@@ -55,12 +54,16 @@ def run_scores(hl, spark, cfg) -> pd.DataFrame:
     files = stage.load_scoring_files(spark, cfg, "GRCh38")
     r = stage.match_dataset(hl, spark, cfg, "d", files)
     # As stage.run: the scoring pass (the first to read entries) inside hail_errors, hard calls
-    # Hail reads exported to a scratch PLINK fileset for the native engine.
-    with stage.scoring_scratch(hl, spark, cfg) as scratch, stage.hail_errors(stage.genotypes_where(cfg, "d")):
-        scores = stage.score_dataset(hl, cfg, r, scratch).checkpoint(
-            hl.utils.new_temp_file(prefix="t", extension="ht"))
-    check_score_table(hl, scores, "test")
-    return scores_frame(hl, scores, "d").toPandas()
+    # Hail reads exported to a scratch PLINK fileset for the native engine, the rows checked
+    # (scoring.check_score_rows / check_score_table) as they are published.
+    return published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
+
+
+def published_frame(scores) -> pd.DataFrame:
+    """``stage.scores_of_dataset``'s rows (a Spark DataFrame, or the native pass's rows on the
+    driver as Arrow) as pandas, PGS_SCORES' columns, string columns as plain objects."""
+    frame = scores.toPandas() if hasattr(scores, "toPandas") else scores.to_pandas()
+    return frame.astype({"dataset": object, "pgs_id": object})
 
 
 def score_shapes(hl, spark, tmp_path_factory, shapes: dict[str, tuple], scores: str,
@@ -617,10 +620,7 @@ def test_multiallelic_bgen_scores_as_plink2_and_counts_the_skipped_sites(hl, spa
 
     log = variant_matches_pandas(r.frame, "d")
     assert (log["match_type"] == "multiallelic_unreadable").sum() == 4
-    with stage.hail_errors(stage.genotypes_where(cfg, "d")):
-        scores = stage.score_dataset(hl, cfg, r).checkpoint(hl.utils.new_temp_file(prefix="t", extension="ht"))
-    check_score_table(hl, scores, "test")
-    got = scores_frame(hl, scores, "d").toPandas().set_index(["person_id", "pgs_id"])
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r)).set_index(["person_id", "pgs_id"])
     assert len(got) == 12
     for person in ref.index:
         for pgs_id in ("PGS910201", "PGS910202"):

@@ -44,14 +44,13 @@ from trd_spark.pgs.matching import (
 from trd_spark.pgs.memory import small_pages
 from trd_spark.pgs.pgen_engine import (
     PlinkFiles,
-    _ScoreRows,
+    SummedScores,
     block_rows,
     check_bed_size,
     check_variant_loci,
     driver_sum_bytes,
     psam_samples,
     score,
-    score_table,
     variant_index,
 )
 from trd_spark.pgs.scoring import compute_scores
@@ -195,12 +194,12 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
         native = score(spark, hl, fileset, "GRCh38", native_w, samples, ids, n_matched,
                        missing_genotypes=missing_genotypes, settings=settings)
     # The pass logs where its time went once (benchmarks/pgs_vs_plink2.py prints it): the job
-    # and the rows to Spark timed when the partials are added on the driver (DEFAULTS), not
-    # when Spark adds them at the caller's write (TINY: driver_sum_mb 0).
+    # timed when the partials are added on the driver (DEFAULTS), not when Spark adds them at
+    # the caller's write (TINY: driver_sum_mb 0).
     split = [r.native_pass for r in caplog.records if hasattr(r, "native_pass")]
     assert len(split) == 1 and split[0]["tasks"] >= 1 and split[0]["scores"] == len(ids)
     on_driver = settings.driver_sum_mb > 0
-    assert (split[0]["job_s"] is not None, split[0]["rows_to_spark_s"] is not None) == (on_driver, on_driver)
+    assert (split[0]["job_s"] is not None) == on_driver
     # Added on the driver under a local master, the partials come back as local files (not
     # ~200 MB of Spark task results through the JVM at 20k x 61), removed once read.
     assert split[0]["partials"] == ("local files" if on_driver else None)
@@ -208,12 +207,24 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
     assert (split[0]["task_cpu_s"] is not None and split[0]["task_cpu_s"] > 0) == on_driver
     local_dir = spark.sparkContext.getConf().get("spark.local.dir").split(",")[0]
     assert not list(Path(local_dir).glob("pgs_native_partials_*"))
-    assert native.row.dtype == hail.row.dtype  # same columns, same types
-    hail = hail.to_pandas().set_index(["s", "pgs_id"]).sort_index()
-    native = native.to_pandas().set_index(["s", "pgs_id"]).sort_index()
+    # Added on the driver, the sums come back as numpy (what the stage writes, no Hail job);
+    # added in Spark, as a Hail Table: either way Hail's pass's columns and types.
+    assert isinstance(native, SummedScores) == on_driver
+    if on_driver:
+        columns = native.columns()
+        numpy_type = {hl.tstr: "object", hl.tfloat64: "float64", hl.tint64: "int64"}
+        assert {c: str(a.dtype) for c, a in columns.items()} == {c: numpy_type[t] for c, t in hail.row.dtype.items()}
+        native = pd.DataFrame(columns)
+    else:
+        assert native.row.dtype == hail.row.dtype  # same columns, same types
+        native = native.to_pandas()
+    # Hail's to_pandas gives the key strings as pandas' StringDtype, numpy as objects: same values.
+    hail = hail.to_pandas().astype({"s": object, "pgs_id": object}).set_index(["s", "pgs_id"]).sort_index()
+    native = native.astype({"s": object, "pgs_id": object}).set_index(["s", "pgs_id"]).sort_index()
     assert list(native.index) == list(hail.index) and len(native) == 8
     pd.testing.assert_frame_equal(native[["allele_count", "n_missing", "n_matched"]],
-                                  hail[["allele_count", "n_missing", "n_matched"]])
+                                  hail[["allele_count", "n_missing", "n_matched"]], check_dtype=False)
+    assert not hail[["allele_count", "n_missing", "n_matched"]].isna().any().any()
     for col in ("score_sum", "score_avg"):
         assert (native[col] - hail[col]).abs().max() <= 1e-9, col
     # Not a vacuous comparison: the hand-computed PGS000901 sums (test_pgs_scoring.py) ...
@@ -476,8 +487,10 @@ phenotypes:
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
             r = stage.match_dataset(hl, spark, cfg, name, scoring_files)
-            scores = stage.score_dataset(hl, cfg, r).to_pandas().set_index("s")
+            scored = stage.score_dataset(hl, cfg, r)
         assert "pgs: native engine for" in caplog.text, name
+        assert isinstance(scored, SummedScores), name  # summed on the driver: numpy, no Hail job
+        scores = pd.DataFrame(scored.columns()).set_index("s")
         assert scores["score_sum"].loc[["101", "102", "103", "104"]].tolist() == pytest.approx(
             [9.0, 8.75, 6.0, 0.25], abs=1e-12), name
         assert scores["n_missing"].loc[["101", "102", "103", "104"]].tolist() == [0, 1, 0, 1], name
@@ -505,25 +518,3 @@ def test_missing_calls_are_filled_the_same_read_in_chunks(files, impute):
     # Rows 1.. of the .bed: 200 (C>T: 1 . 2 0) is block row 0; 900 (one more missing call) later.
     assert (r[0], j[0]) == (0, 1) and len(r) == 2
     assert dose[0].tolist() == ([1.0, 1.0, 2.0, 0.0] if impute else [1.0, 0.0, 2.0, 0.0])
-
-
-
-def test_score_table_is_of_slices_rows_keyed(hl, spark):
-    """``score_table`` (one row per sample through Arrow and ``from_spark``, its k rows made by
-    Hail's explode) gives exactly ``_ScoreRows.of_slice``'s rows, keyed by (s, pgs_id): sample IDs
-    and pgs_ids not in key order, a score with no matched variant (score_avg missing), missing
-    calls lowering allele_count and raising n_missing."""
-    rng = np.random.default_rng(23)
-    rows = _ScoreRows(np.array(["p3", "p1", "p10", "p2"], dtype=object), ["PGS2", "PGS10", "PGS1"],
-                      np.array([5, 0, 7]), rng.normal(size=3), np.array([9.0, 0.0, 11.0]), 4)
-    part, missing = rng.normal(size=(3, 4)), rng.integers(0, 3, (3, 4)).astype(float)
-    missing[1] = 0
-    table = score_table(spark, hl, rows, part, missing, 2)
-    assert list(table.key) == ["s", "pgs_id"]
-    assert dict(table.row.dtype) == {"s": hl.tstr, "pgs_id": hl.tstr, "score_sum": hl.tfloat64,
-                                     "allele_count": hl.tint64, "score_avg": hl.tfloat64, "n_missing": hl.tint64,
-                                     "n_matched": hl.tint64}
-    got = table.to_pandas()
-    want = pd.DataFrame(rows.of_slice(0, part, missing)).sort_values(["s", "pgs_id"], ignore_index=True)
-    assert got["score_avg"].isna().sum() == 4
-    pd.testing.assert_frame_equal(got.astype(want.dtypes.to_dict()), want, check_exact=True)

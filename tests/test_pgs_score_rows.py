@@ -1,7 +1,7 @@
 """The native pass's score rows without Hail (``pgen_engine.SummedScores``): the stage's Parquet
-rows from the numpy sums equal the Hail Table route's (``score_table`` -> ``scoring.scores_frame``,
-what the stage published through before session 24), and ``scoring.check_score_rows`` refuses
-what ``check_score_table`` refuses."""
+rows from the numpy sums are the hand-computed ones, row for row and in the schema of the Hail
+route's (``scoring.scores_frame``, how the stage publishes Hail's pass), and
+``scoring.check_score_rows`` refuses what ``check_score_table`` refuses."""
 
 from __future__ import annotations
 
@@ -26,27 +26,40 @@ def summed(n_matched: list[int]) -> pgen_engine.SummedScores:
                                   n_vars_total=np.array([4.0, 3.0]), sample_slice=3)
     part = np.array([[1.25, -0.5, 0.0], [2.0, 0.75, -3.5]])  # k x n: slope x dosage
     missing_vars = np.array([[0.0, 1.0, 0.0], [2.0, 0.0, 0.0]])  # n_vars of the missing calls
-    return pgen_engine.SummedScores(rows, part, missing_vars, 1)
+    return pgen_engine.SummedScores(rows, part, missing_vars)
 
 
-def test_parquet_rows_from_numpy_equal_the_hail_tables(spark, hl):
-    """Every column of every row the same (score_avg null where the score matched nothing, as
-    Hail's or_missing): the stage writes the first, the cross-engine tests compare the second."""
+# summed([2, 0])'s rows by hand: score_sum = part + offset_total; called = n_vars_total -
+# missing_vars; allele_count = 2 x called; n_missing = n_matched - called (what the sums say,
+# unchecked here); score_avg = score_sum / (2 n_matched), null for PGS1 (matched nothing).
+# (person_id, pgs_id): (score_sum, allele_count, score_avg, n_missing, n_matched)
+HAND_ROWS = {
+    (103, "PGS2"): (1.75, 8, 0.4375, -2, 2), (101, "PGS2"): (0.0, 6, 0.0, -1, 2),
+    (102, "PGS2"): (0.5, 8, 0.125, -2, 2),
+    (103, "PGS1"): (1.0, 2, None, -1, 0), (101, "PGS1"): (-0.25, 6, None, -3, 0),
+    (102, "PGS1"): (-4.5, 6, None, -3, 0),
+}
+
+
+def test_parquet_rows_from_numpy_are_the_hand_computed_rows_in_the_hail_routes_schema(spark, hl):
+    """Every column of every row as computed by hand (score_avg null where the score matched
+    nothing, as Hail's or_missing gives it), in file order, sample-major; the schema the Hail
+    route's rows (``scoring.scores_frame`` of the same rows as a Hail Table) have: the stage
+    publishes either into one table."""
     scores = summed([2, 0])
     got = pandas_to_spark(spark, scores.frame("ds")[PGS_SCORES.names], PGS_SCORES.struct)
-    want = scores_frame(hl, scores.table(spark, hl), "ds")
-    assert got.schema == want.schema
-
-    def rows(df):
-        return sorted(tuple(r) for r in df.collect())
-
-    assert rows(got) == rows(want)
-    by_key = {(r.person_id, r.pgs_id): r for r in got.collect()}
-    assert len(by_key) == 6
-    # person 101 (file column 1): PGS2 = -0.5 + 0.5, 3 of 4 n_vars called; PGS1 matched nothing.
-    assert by_key[(101, "PGS2")].score_sum == 0.0 and by_key[(101, "PGS2")].allele_count == 6
-    assert by_key[(101, "PGS2")].n_missing == -1  # n_matched 2 - 3 called: what the sums say, unchecked here
-    assert by_key[(101, "PGS1")].score_avg is None and by_key[(102, "PGS2")].score_avg == pytest.approx(0.125)
+    hail_rows = hl.Table.parallelize(
+        [{"s": str(p), "pgs_id": g, "score_sum": v[0], "allele_count": v[1], "score_avg": v[2], "n_missing": v[3],
+          "n_matched": v[4]} for (p, g), v in HAND_ROWS.items()],
+        hl.tstruct(s=hl.tstr, pgs_id=hl.tstr, score_sum=hl.tfloat64, allele_count=hl.tint64, score_avg=hl.tfloat64,
+                   n_missing=hl.tint64, n_matched=hl.tint64))
+    assert got.schema == scores_frame(hl, hail_rows, "ds").schema
+    rows = got.collect()
+    assert [(r.person_id, r.pgs_id) for r in rows] == [(103, "PGS2"), (103, "PGS1"), (101, "PGS2"), (101, "PGS1"),
+                                                       (102, "PGS2"), (102, "PGS1")]
+    assert {r.dataset for r in rows} == {"ds"}
+    assert {(r.person_id, r.pgs_id): (r.score_sum, r.allele_count, r.score_avg, r.n_missing, r.n_matched)
+            for r in rows} == HAND_ROWS
 
 
 @pytest.mark.parametrize(("change", "problem"), [

@@ -1,9 +1,10 @@
 """One scoring interface; the route (which engine, and whether Hail first exports) is chosen here.
 
-    score(...) -> the long score table of ``scoring.compute_scores`` (s, pgs_id, score_sum,
-                  allele_count, score_avg, n_missing, n_matched; unkeyed Hail Table), or
-                  with ``hail_table=False`` a native pass's sums as numpy
-                  (``pgen_engine.SummedScores``: the stage's Parquet rows without Hail)
+    score(...) -> a native pass's sums added on the driver as numpy
+                  (``pgen_engine.SummedScores``: the stage's Parquet rows without Hail), or
+                  the long score table of ``scoring.compute_scores`` (s, pgs_id, score_sum,
+                  allele_count, score_avg, n_missing, n_matched; unkeyed Hail Table): Hail's
+                  pass, or a native pass whose partials are added in Spark
 
 The rule (``route_for``: genotype source x ``pgs.native`` settings x scratch directory x
 matched rows), decided once, here:
@@ -105,7 +106,6 @@ def score(
     calls: hl_types.MatrixTable | None = None,
     samples: Sequence[str] | None = None,
     index: VariantIndex | None = None,
-    hail_table: bool = True,
 ) -> hl_types.Table | pgen_engine.SummedScores:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
@@ -119,10 +119,9 @@ def score(
     .bed may be read from its files, ``mt_entries``) and scores that. ``native``
     takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
     ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
-    Lazy apart from the export: the caller writes the table before ``scratch`` is removed.
-    Returns ``compute_scores``' table; with ``hail_table=False``, a native pass (routes
-    ``native`` and ``export``) whose sums are added on the driver returns them as
-    ``pgen_engine.SummedScores`` instead (numpy, no Hail job; nothing lazy is left); errors as
+    Returns a native pass's (routes ``native`` and ``export``) sums added on the driver as
+    ``pgen_engine.SummedScores`` (numpy, no Hail job; nothing lazy is left), else a Hail Table
+    (``compute_scores``' rows; lazy: the caller writes it before ``scratch`` is removed); errors as
     ``compute_scores`` / ``pgen_engine.score`` / ``export_hard_calls`` (Hail's, unwrapped: the
     stage wraps them, ``stage.hail_errors``).
     """
@@ -160,5 +159,4 @@ def score(
     files = BgenFiles.open(source.path) if source.format == "bgen" else pgen_engine.PlinkFiles.of(source)
     return pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
-        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index,
-        hail_table=hail_table)
+        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index)

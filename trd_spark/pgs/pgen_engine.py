@@ -591,14 +591,14 @@ def score(
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
     index: VariantIndex | None = None,
-    hail_table: bool = True,
 ) -> hl_types.Table | SummedScores:
     """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
-    score), keyed by (s, pgs_id) when the partials are summed on the driver (``score_table``),
-    else unkeyed (sample-major, scores in ``pgs_ids`` order). With ``hail_table=False`` the sums
-    added on the driver come back as they are, ``SummedScores`` (numpy; no Hail job at all: the
-    stage writes its Parquet table from them); summed in Spark, the rows are the Hail Table either way.
+    score). Summed on the driver (the partials within ``pgs.native.driver_sum_mb``,
+    ``driver_sum_bytes``), they come back as ``SummedScores`` (numpy; no Hail job at all: the
+    stage writes its Parquet table from them, ``SummedScores.frame``); summed in Spark (larger
+    passes), as an unkeyed Hail Table (sample-major, scores in ``pgs_ids`` order) whose tasks run
+    at the caller's write.
 
     ``weights``: ``matching.weight_matrices`` (per genotype row ``[ref, alt]``: slope, offset,
     n_vars as rows x k matrices, k = ``len(pgs_ids)``); rows that already carry
@@ -652,15 +652,9 @@ def score(
             split.partials = "local files" if spilled else "Spark task results"
             summed_scores = _rows_summed_on_driver(
                 partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
-                rows, k, n, n_partitions, split)
-            if not hail_table:
-                split.log()
-                return summed_scores
-            built = time.perf_counter()
-            table = summed_scores.table(spark, hl)
-            split.rows_to_spark_s = time.perf_counter() - built
+                rows, k, n, split)
         split.log()
-        return table
+        return summed_scores
     split.log()  # the tasks run when the caller writes the table (reduced in Spark)
     summed = partial.reduceByKey(_add, numPartitions=n_partitions)
 
@@ -753,18 +747,15 @@ class _ScoreRows:
 class _PassTimes:
     """Where a native pass's time went (seconds, wall clock), logged once by ``score`` (the
     ``native_pass`` attribute of the log record holds them as a dict, for benchmarks): the
-    driver's preparation (weights placed in file order, tasks cut), the Spark job (tasks run,
-    partials collected and added) and the score rows to Spark (one row per sample through
-    Arrow to a Hail Table, ``score_table``; None when the sums are kept as numpy,
-    ``SummedScores``). Both are None when the partials are reduced in Spark (the job runs at the
-    caller's write). The Hail conversion and write of the rows happen later, at the caller's write."""
+    driver's preparation (weights placed in file order, tasks cut) and the Spark job (tasks run,
+    partials collected and added on the driver: ``SummedScores``); None when the partials are
+    reduced in Spark (the job runs at the caller's write of the Hail Table)."""
 
     tasks: int
     rows: int
     scores: int
     prepare_s: float
     job_s: float | None = None
-    rows_to_spark_s: float | None = None
     # How the partials reached the driver: "local files" (``_spilled``), "Spark task results",
     # or None when reduced in Spark.
     partials: str | None = None
@@ -775,9 +766,7 @@ class _PassTimes:
 
     def log(self) -> None:
         job = "reduced in Spark at the write" if self.job_s is None else \
-            f"job (tasks + collect + sum; partials as {self.partials}) {self.job_s:.1f} s, " + (
-                "sums kept as numpy" if self.rows_to_spark_s is None else
-                f"score rows to Spark {self.rows_to_spark_s:.1f} s")
+            f"job (tasks + collect + sum; partials as {self.partials}) {self.job_s:.1f} s, sums kept as numpy"
         # No sample count: a log names no count of persons.
         log.info("native pass: %d tasks over %d genotype rows x %d scores; prepared in %.1f s, %s", self.tasks,
                  self.rows, self.scores, self.prepare_s, job, extra={"native_pass": vars(self).copy()})
@@ -785,15 +774,14 @@ class _PassTimes:
 
 @dataclass(frozen=True)
 class SummedScores:
-    """All samples' sums of a native pass, added on the driver (``score`` with
-    ``hail_table=False``): ``part`` (slope x dosage) and ``missing_vars`` (n_vars of the missing
-    calls) are k x n float64 (scores in ``rows.pgs_ids`` order, samples in file order);
-    ``columns`` gives the score rows as numpy columns, ``table`` the same rows as a Hail Table."""
+    """All samples' sums of a native pass, added on the driver (``score``): ``part`` (slope x
+    dosage) and ``missing_vars`` (n_vars of the missing calls) are k x n float64 (scores in
+    ``rows.pgs_ids`` order, samples in file order); ``columns`` gives the score rows as numpy
+    columns, ``frame`` as the stage's table."""
 
     rows: _ScoreRows
     part: np.ndarray
     missing_vars: np.ndarray
-    n_partitions: int  # the Hail Table's partitions (``score``: one per slice, at most the parallelism)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The score rows (``_ScoreRows.of_slice``: s, pgs_id, score_sum, allele_count,
@@ -811,13 +799,8 @@ class SummedScores:
         person_id = np.repeat(self.rows.sample_ids[:self.part.shape[1]].astype(np.int64), len(self.rows.pgs_ids))
         return pd.DataFrame({"dataset": dataset, "person_id": person_id, **columns})
 
-    def table(self, spark: SparkSession, hl: hl_types) -> hl_types.Table:
-        """The same rows as a Hail Table keyed by (s, pgs_id) (``score_table``)."""
-        return score_table(spark, hl, self.rows, self.part, self.missing_vars, self.n_partitions)
 
-
-def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, n_partitions: int,
-                           split: _PassTimes) -> SummedScores:
+def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:
     """The tasks' partials (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice,
     (file name, task CPU seconds)) pairs of ``_spilled``, the file read and removed here)
     collected and added on the driver: no shuffle stage and no Python worker after the tasks.
@@ -826,10 +809,10 @@ def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, n_partitio
     from trd_spark.pgs.memory import small_pages
 
     with small_pages():
-        return _summed_rows(partial, rows, k, n, n_partitions, split)
+        return _summed_rows(partial, rows, k, n, split)
 
 
-def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, n_partitions: int, split: _PassTimes) -> SummedScores:
+def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:
     """``_rows_summed_on_driver``'s work."""
     started = time.perf_counter()
     score = np.zeros((k, n))
@@ -847,44 +830,7 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, n_partitions: int, s
         score[:, start:start + part.shape[1]] += part
         missing_vars[:, start:start + part.shape[1]] += mis
     split.job_s = time.perf_counter() - started
-    return SummedScores(rows, score, missing_vars, n_partitions)
-
-
-def score_table(spark: SparkSession, hl: hl_types, rows: _ScoreRows, part: np.ndarray, missing_vars: np.ndarray,
-                n_partitions: int) -> hl_types.Table:
-    """All samples' score rows (``_ScoreRows.of_slice`` of slice 0: ``part`` and ``missing_vars``
-    are k x n) as a Hail Table keyed by (s, pgs_id), built the cheap way: one row per sample (its
-    ID, and per score the total and the called variant count as arrays) goes through Arrow to
-    Spark SQL and Hail's ``from_spark`` keyed by ``s``, and Hail makes the k rows of each sample
-    (``explode``, scores in pgs_id order, so keying by (s, pgs_id) is a sort within each sample).
-    The long rows through ``from_spark`` and ``key_by`` (k times the rows, seven fields each,
-    converted twice: once to find the key order, once to write) cost ~1.7x the JVM CPU at
-    20k samples x 61 scores (benchmarks/RESULTS.md, session 23). Same values as ``of_slice``:
-    the same float64 total and int64 called counts; allele_count, n_missing and score_avg
-    (total / float64(2 n_matched), missing where no variant matched) are the same integer and
-    IEEE operations in Hail."""
-    from pyspark.sql import types as T
-
-    from trd_spark.pgs.matching import pandas_to_spark
-
-    total = part + rows.offset_total[:, None]
-    called = np.rint(rows.n_vars_total[:, None] - missing_vars).astype(np.int64)
-    per_sample = pd.DataFrame({"s": rows.sample_ids[:part.shape[1]], "total": list(total.T),
-                               "called": list(called.T)})
-    schema = T.StructType([T.StructField("s", T.StringType(), False),
-                           T.StructField("total", T.ArrayType(T.DoubleType(), False), False),
-                           T.StructField("called", T.ArrayType(T.LongType(), False), False)])
-    table = hl.Table.from_spark(pandas_to_spark(spark, per_sample, schema).coalesce(n_partitions), key=["s"])
-    order = sorted(range(len(rows.pgs_ids)), key=lambda j: rows.pgs_ids[j])
-    pgs_ids = hl.literal(list(rows.pgs_ids), dtype=hl.tarray(hl.tstr))
-    n_matched = hl.literal([int(x) for x in rows.n_matched], dtype=hl.tarray(hl.tint64))
-    table = table.annotate(_j=hl.literal(order, dtype=hl.tarray(hl.tint32))).explode("_j")
-    j = table._j
-    matched = n_matched[j]
-    table = table.select(pgs_id=pgs_ids[j], score_sum=table.total[j], allele_count=2 * table.called[j],
-                         score_avg=hl.or_missing(matched > 0, table.total[j] / hl.float64(2 * matched)),
-                         n_missing=matched - table.called[j], n_matched=matched)
-    return table.key_by("s", "pgs_id")
+    return SummedScores(rows, score, missing_vars)
 
 
 # Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.
@@ -923,7 +869,7 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(_worker_ready).collect()
     rows = _ScoreRows(np.array(["0"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
-    frame = SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1)), 1).frame("warm-up")
+    frame = SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))).frame("warm-up")
     path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="parquet")
     write_table(pandas_to_spark(spark, frame[PGS_SCORES.names], PGS_SCORES.struct), path)
     hl.current_backend().fs.rmtree(path)

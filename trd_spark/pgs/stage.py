@@ -417,23 +417,22 @@ def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: Score
     return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
 
 
-def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None, *,
-                  hail_table: bool = True) -> hl_types.Table | pgen_engine.SummedScores:
-    """Every score of one matched dataset (``scoring.compute_scores``' long table) by the route
-    ``engine.score`` picks (``engine.route_for``: the native engine for bed/pgen; hard calls
-    Hail reads exported to ``scratch``, a ``scoring_scratch`` directory, and scored natively;
-    Hail's pass otherwise), with the weights handed over as matrices
-    (``matching.weight_matrices``). Lazy apart from the export: the caller writes it, inside
-    ``hail_errors``, before ``scratch`` is removed. ``hail_table=False``: a native pass summed
-    on the driver gives its ``pgen_engine.SummedScores`` instead (``engine.score``; what
-    ``scores_of_dataset`` publishes). Errors of the export as ``hail_errors``."""
+def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
+                  scratch: str | None = None) -> hl_types.Table | pgen_engine.SummedScores:
+    """Every score of one matched dataset by the route ``engine.score`` picks
+    (``engine.route_for``: the native engine for bed/pgen; hard calls Hail reads exported to
+    ``scratch``, a ``scoring_scratch`` directory, and scored natively; Hail's pass otherwise),
+    with the weights handed over as matrices (``matching.weight_matrices``): a native pass summed
+    on the driver as ``pgen_engine.SummedScores``, else ``scoring.compute_scores``' long Hail
+    Table, lazy: the caller writes it, inside ``hail_errors``, before ``scratch`` is removed
+    (``scores_of_dataset`` publishes either). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)):
         haploid = haploid_contigs(hl.get_reference(source.reference_genome))
         return engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
                             r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                             settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
-                            index=r.variants if r.mt is None else None, hail_table=hail_table)
+                            index=r.variants if r.mt is None else None)
 
 
 def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches) -> Any:
@@ -449,7 +448,7 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
     Errors of reading the genotypes as ``hail_errors``."""
     where = f"pgs scores of dataset {r.dataset}"
     with scoring_scratch(hl, spark, cfg) as scratch, hail_errors(genotypes_where(cfg, r.dataset)):
-        scored = score_dataset(hl, cfg, r, scratch, hail_table=False)
+        scored = score_dataset(hl, cfg, r, scratch)
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
             check_score_arrow(rows, where)
