@@ -51,6 +51,7 @@ import gzip
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -315,6 +316,14 @@ def write_bed(spark: SparkSession, layout: EntriesLayout, rows: np.ndarray, bed:
                 os.remove(piece)
 
 
+
+def _decompressed_parts(component: str, part_files: list[str], counts: list[int]) -> Iterator[tuple[str, int, bytes]]:
+    """(part file name, its row count, its decompressed bytes) for each part file of a
+    component's rows directory ``component`` (``rows/rows``, ``cols/rows``), one at a time."""
+    for part, n in zip(part_files, counts):
+        with open(os.path.join(component, "parts", part), "rb") as f:
+            yield part, n, bytes(_decompress(f.read()))
+
 # Rows ``file_rows`` reads at most: it takes one Python step per row (~5-9 us under load) where
 # Hail's rows job at the score loci costs 8-10 JVM CPU-s, mostly fixed (2k x 20k bench MT,
 # session 24 in benchmarks/RESULTS.md); past ~1e6 rows Hail's compiled reader is the cheaper.
@@ -348,9 +357,7 @@ def file_rows(path: str, max_rows: int = DIRECT_ROWS_MAX) -> pd.DataFrame | None
     struct_bytes = 1 if "" in (etype.group(2), etype.group(3)) else 0  # the optional fields' missing bits
     optional_alleles = etype.group(4) != "+"
     contig, position, alleles = [], [], []
-    for part, n_rows in zip(meta["_partFiles"], counts):
-        with open(os.path.join(path, "rows", "rows", "parts", part), "rb") as f:
-            data = bytes(_decompress(f.read()))
+    for part, n_rows, data in _decompressed_parts(os.path.join(path, "rows", "rows"), meta["_partFiles"], counts):
         p = row = 0
         while p < len(data) and data[p] == 1:
             p += 1
@@ -414,9 +421,7 @@ def file_cols(path: str) -> list[str]:
     assert etype is not None
     optional = etype.group(1) != "+"
     ids: list[str] = []
-    for part, n_cols in zip(meta["_partFiles"], counts):
-        with open(os.path.join(path, "cols", "rows", "parts", part), "rb") as f:
-            data = bytes(_decompress(f.read()))
+    for part, n_cols, data in _decompressed_parts(os.path.join(path, "cols", "rows"), meta["_partFiles"], counts):
         p = col = 0
         while p < len(data) and data[p] == 1:
             p += 1
