@@ -449,7 +449,7 @@ def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
             if not line.startswith("#"):
                 break
             lines.append(line.rstrip("\r\n"))
-    return _parse_header([*lines, ""], path)[0]  # "": the column line is not needed here
+    return _parse_header([*lines, ""], path).meta  # "": the column line is not needed here
 
 
 # The checksum sidecar ``pgs.download`` writes beside each scoring file ({file}.md5).
@@ -794,9 +794,14 @@ def _split_head(text: str) -> tuple[list[str], int] | None:
 
 
 # PGS Catalog format 1.0 header keys (``# PGS ID = PGS000001``) -> their format 2.0 names, as the
-# Catalog's own scripts remap them. Unmapped, such a file had no #pgs_id and no build.
-_LEGACY_HEADER_KEYS = {"PGS ID": "pgs_id", "PGS Name": "pgs_name", "Reported Trait": "trait_reported",
-                       "Original Genome Build": "genome_build", "Number of Variants": "variants_number"}
+# Catalog's own scripts remap them. Unmapped, such a file had no #pgs_id and no build. By
+# lower-case name (read case-insensitively, as the format 2.0 keys below).
+_LEGACY_HEADER_KEYS = {"pgs id": "pgs_id", "pgs name": "pgs_name", "reported trait": "trait_reported",
+                       "original genome build": "genome_build", "number of variants": "variants_number"}
+# The format 2.0 header keys this parser reads, by lower-case name. A hand-edited file's
+# '#Weight_Type=OR' was not read: its odds ratios were summed as betas, silently.
+_HEADER_SPELLING = {k.lower(): k for k in (
+    "pgs_id", "pgs_name", "trait_reported", "genome_build", "weight_type", "variants_number", "HmPOS_build")}
 
 
 # The scoring-file columns this parser reads, as PGS Catalog format 2.0 (and 1.0's
@@ -806,20 +811,51 @@ _COLUMN_SPELLING = {c.lower(): c for c in (
     "weight_type", "hm_chr", "hm_pos", "hm_rsID", "hm_inferOtherAllele", *_NON_ADDITIVE_FLAGS, *_DOSAGE_WEIGHTS)}
 
 
-def _parse_header(lines: list[str], source: str) -> tuple[dict[str, tuple[str, int]], int]:
-    """``{key: (value, line_no)}`` from ``#key=value`` lines, and the column-header line index."""
-    meta: dict[str, tuple[str, int]] = {}
+@dataclass(frozen=True)
+class _Header:
+    """A scoring file's ``#`` header as ``_parse_header`` reads it: ``meta`` ``{key: (value,
+    line_no)}`` under the format 2.0 key names, the index of the column-header line, the keys
+    read in another spelling (``'Weight_Type as weight_type'``) and the lines that name a key
+    this parser reads but give it no ``=`` (``(key, line_no)``, e.g. ``#weight_type: OR``)."""
+
+    meta: dict[str, tuple[str, int]]
+    column_index: int
+    respelled: list[str]
+    without_value: list[tuple[str, int]]
+
+
+def _parse_header(lines: list[str], source: str) -> _Header:
+    """The ``#key=value`` lines up to the column-header line (``_Header``). Keys are read
+    case-insensitively, as the format spells them (``_HEADER_SPELLING``; format 1.0's under
+    their 2.0 names), a key spelled as the format spells it winning over another spelling of
+    it; a ``#`` line without ``=`` is a comment (the Catalog's ``##POLYGENIC SCORE ...``
+    titles), unless its first word is such a key. Raises InputDataError when no line follows
+    the header."""
+    exact: dict[str, tuple[str, int]] = {}
+    other: dict[str, tuple[str, int]] = {}
+    spelled: dict[str, str] = {}
+    without_value: list[tuple[str, int]] = []
     for i, line in enumerate(lines):
         if not line.startswith("#"):
-            return meta, i
+            respelled = [f"{spelled[k]} as {k}" for k in other if k in spelled and k not in exact]
+            return _Header({**other, **exact}, i, respelled, without_value)
         body = line.lstrip("#").strip()
-        if "=" in body:
-            key, value = body.split("=", 1)
-            key = key.strip()
-            if key in _LEGACY_HEADER_KEYS:  # a format 2.0 key in the same file wins
-                meta.setdefault(_LEGACY_HEADER_KEYS[key], (value.strip(), i + 1))
-            else:
-                meta[key] = (value.strip(), i + 1)
+        key, eq, value = body.partition("=")
+        key = key.strip()
+        if not eq:
+            word = re.split(r"[\s:]", body, maxsplit=1)[0].lower()
+            if word in _HEADER_SPELLING:
+                without_value.append((_HEADER_SPELLING[word], i + 1))
+            continue
+        legacy = _LEGACY_HEADER_KEYS.get(key.lower())
+        canonical = _HEADER_SPELLING.get(key.lower())
+        if legacy is not None:  # a format 2.0 key in the same file wins
+            other.setdefault(legacy, (value.strip(), i + 1))
+        elif canonical is not None and canonical != key:
+            other[canonical] = (value.strip(), i + 1)
+            spelled[canonical] = key
+        else:
+            exact[key] = (value.strip(), i + 1)
     raise InputDataError("no column header line after the # header", where=f"{source}:{len(lines)}")
 
 
@@ -854,8 +890,13 @@ def parse_scoring_file(
         lines = text.splitlines()
     else:
         lines, rows_at = head
-    meta, col_idx = _parse_header(lines, source)
+    head_read = _parse_header(lines, source)
+    meta, col_idx = head_read.meta, head_read.column_index
     col_line = col_idx + 1
+    if head_read.without_value:
+        key, key_line = head_read.without_value[0]
+        raise InputDataError(f"header line names {key} without '=' (write #{key}=value): unread, the file "
+                             "would be scored without it", where=f"{source}:{key_line}")
 
     def value(key: str) -> str | None:
         v = meta.get(key, (None, 0))[0]
@@ -1184,6 +1225,8 @@ def parse_scoring_file(
         notes.append(f"#variants_number says {header.variants_number} but the file has "
                      f"{n_variant_rows} variant rows (a subset such as one chromosome?); "
                      "all rows are used")
+    if head_read.respelled:
+        notes.append(f"header keys read case-insensitively: {', '.join(head_read.respelled)}")
     if respelled:
         notes.append(f"column names read case-insensitively: {', '.join(respelled)}")
     if legacy_other:
