@@ -6,8 +6,6 @@ file with the declared types and every value, null score_avg included."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -33,9 +31,7 @@ def summed(n_matched: list[int]) -> pgen_engine.SummedScores:
     """3 persons x 2 scores summed on the driver (the native pass's result)."""
     rows = pgen_engine._ScoreRows(np.array(SAMPLES, dtype=object), PGS_IDS, np.array(n_matched, dtype=np.int64),
                                   offset_total=OFFSET, n_vars_total=N_VARS, sample_slice=3)
-    # n_partitions: the Hail Table route's field, which that route's removal drops (session 25).
-    extra = {"n_partitions": 1} if "n_partitions" in {f.name for f in dataclasses.fields(pgen_engine.SummedScores)} else {}
-    return pgen_engine.SummedScores(rows, PART, MISSING, **extra)
+    return pgen_engine.SummedScores(rows, PART, MISSING)
 
 
 def expected(dataset: str, n_matched: list[int]) -> set[tuple]:
