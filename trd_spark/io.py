@@ -7,7 +7,9 @@ paths and object stores.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -224,18 +226,30 @@ class Fs:
         return int(fs.getFileStatus(p).getModificationTime()) / 1000
 
     def fingerprint(self, path: str) -> dict[str, object]:
-        """Size and modification time of a file, or of every file under a directory."""
+        """Fingerprint of a file, or of every file under a directory, from the listing alone
+        (no byte is read: a VCF callset or an OMOP export can be terabytes): file count, total
+        bytes, latest modification time and the SHA-256 of every file's (path in the directory,
+        bytes, modification time). Per file, not only totals: a part moved to another partition
+        directory, or replaced by another of the same size whose mtime was kept (HDFS ``mv``,
+        ``hdfs dfs -cp -p`` / ``distcp -pt`` from another release) while a newer file held the
+        latest mtime, left count, bytes and latest mtime as they were, and nothing reran. An object
+        store gives an overwritten object a new mtime (GCS: its update time); a replacement
+        with the same size and the same mtime (an HDFS copy with ``-p`` of a file of that same
+        mtime) is still not seen."""
         fs, p = self._path(path)
         if not fs.exists(p):
             return {"path": path, "exists": False}
+        base = str(fs.getFileStatus(p).getPath().toUri().getPath()).rstrip("/")
         files = fs.listFiles(p, True)
-        size, mtime, n = 0, 0, 0
+        parts = []
         while files.hasNext():
             st = files.next()
-            size += int(st.getLen())
-            mtime = max(mtime, int(st.getModificationTime()))
-            n += 1
-        return {"path": path, "exists": True, "files": n, "bytes": size, "mtime_ms": mtime}
+            rel = str(st.getPath().toUri().getPath())[len(base) + 1:]
+            parts.append((rel, int(st.getLen()), int(st.getModificationTime())))
+        parts.sort()
+        return {"path": path, "exists": True, "files": len(parts), "bytes": sum(x[1] for x in parts),
+                "mtime_ms": max((x[2] for x in parts), default=0),
+                "digest": hashlib.sha256(json.dumps(parts).encode()).hexdigest()}
 
 
 

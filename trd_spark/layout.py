@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from trd_spark.config import PACKAGE_DIR, Config
+from trd_spark.config import PACKAGE_DIR, Config, named_key
 from trd_spark.errors import InputDataError, Interrupted
 from trd_spark.io import Fs, write_arrow, write_pandas, write_table
 from trd_spark.logs import Steps, WarningCounter
@@ -35,7 +35,7 @@ from trd_spark.schemas import TableSchema, check_arrow, check_pandas, check_spar
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from trd_spark.stages import FsLike
+    from trd_spark.stages import FsLike, StageSpec
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -254,6 +254,23 @@ class StageWriter:
         return path
 
 
+def _check_inputs_unchanged(cfg: Config, spec: StageSpec, fs: Fs, before: dict[str, Any]) -> None:
+    """InputDataError naming the first of ``spec``'s external inputs whose fingerprint now differs
+    from ``before`` (the stage's ``fingerprint_parts(...)["inputs"]`` when it started): the
+    stage's outputs may hold the old bytes, the new ones or both (``publish_stage``). A file
+    whose stat is the one ``before`` recorded is not read again."""
+    from trd_spark.stages import changed_inputs, fingerprint_parts
+
+    changed = changed_inputs(before, fingerprint_parts(cfg, spec, fs, recorded=before)["inputs"])
+    if changed:
+        key = changed[0]
+        path = str((before.get(key) or {}).get("path", key))
+        more = f" (and {len(changed) - 1} more input(s))" if len(changed) > 1 else ""
+        raise InputDataError(f"input {named_key(key, cfg)} changed while the {spec.name} stage ran{more}: nothing "
+                             f"published (its outputs may mix the old and the new bytes); rerun once the input is "
+                             f"final", where=path)
+
+
 def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
     """Publish the complete directory ``tmp`` as ``final`` by renames: a previous ``final`` is
     moved to a hidden ``.<name>.replaced-*`` directory first and deleted only after the new
@@ -269,15 +286,23 @@ def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
 
 @contextmanager
 def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: WarningCounter | None = None,
-                  notes: dict[str, object] | None = None, started: float | None = None) -> Iterator[StageWriter]:
+                  notes: dict[str, object] | None = None, started: float | None = None,
+                  parts: dict[str, Any] | None = None) -> Iterator[StageWriter]:
     """Write a stage into a temporary directory and publish it atomically on success.
 
     ``warnings``: the run's counter; the manifest's ``notes.warnings`` is its count for
     ``stage`` when the block ends (None without a counter: published outside a pipeline
     run). ``notes``: the dict the writer's notes start as (``stages.StageContext.notes``).
     The manifest records the stage's fingerprint (``stages.fingerprint_parts``: config slice,
-    the code it runs, upstream run ids, external input files, taken before the stage writes) and
-    a fresh ``run_id`` that downstream fingerprints refer to. ``started``: when the stage began
+    the code it runs, upstream run ids, external input files) and a fresh ``run_id`` that
+    downstream fingerprints refer to. ``parts``: those parts as taken when the stage started,
+    before it read its inputs (``stages.StageContext.parts_at_start``); without them they are
+    taken on entering this block. The inputs are fingerprinted again before the manifest is
+    written, and an input that changed meanwhile (a new release copied over the old
+    one while the stage ran: outputs made from the old bytes, or from both) raises
+    InputDataError naming it, and nothing is published. Recording the fingerprint at publication
+    instead recorded the new input beside outputs made from the old one, so the next run found
+    the stage up to date. ``started``: when the stage began
     (``time.time()`` seconds; ``stages.StageContext.started``, taken before the stage computes);
     the manifest's ``started_at`` / ``seconds`` are the stage's whole time from then to
     publication, ``publish_seconds`` the part spent inside this block (writing tables); without
@@ -306,9 +331,10 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     started = entered if started is None else started
     started_at = dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds")
     spec = spec_for_output(stage)
-    parts = fingerprint_parts(cfg, spec, fs)
+    parts = parts if parts is not None else fingerprint_parts(cfg, spec, fs)
     try:
         yield writer
+        _check_inputs_unchanged(cfg, spec, fs, parts["inputs"])
         # WARNING records logged while this stage ran (None when run outside a pipeline run).
         writer.notes["warnings"] = warnings.count(stage) if warnings is not None else None
         writer.run_id = uuid.uuid4().hex

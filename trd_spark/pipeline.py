@@ -31,11 +31,14 @@ def run_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: Warning
     gets a ``StageContext`` built from its ``StageSpec`` (with ``handed``: what the runner
     prepared for it, ``scoring_files_parsed_ahead``'s); its WARNING records are counted
     under its name in ``warnings`` (a fresh counter, attached for this call, when None), so
-    its manifest's ``notes.warnings`` is always a count."""
+    its manifest's ``notes.warnings`` is always a count. The stage's fingerprint is taken
+    before it starts (``StageContext.parts_at_start``): its manifest records the inputs as they
+    were before it read them, and an input changed while it ran publishes nothing."""
     counter = warnings if warnings is not None else WarningCounter()
     with counter.attached(), counter.stage_scope(stage):
-        return STAGE_SPECS[stage].runner()(StageContext(spark, cfg, STAGE_SPECS[stage], counter,
-                                                        handed=dict(handed or {})))
+        ctx = StageContext(spark, cfg, STAGE_SPECS[stage], counter, handed=dict(handed or {}))
+        ctx.parts_at_start  # noqa: B018 - the inputs' fingerprint before the stage reads them (publish checks it)
+        return STAGE_SPECS[stage].runner()(ctx)
 
 
 @dataclass

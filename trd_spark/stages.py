@@ -30,7 +30,12 @@ Keys in ``RUNTIME_KEYS`` (Spark settings, output_root, toy-data generation, rele
 scheduling) change where or how a stage runs, never what it computes, so they are in no
 slice: ``--master`` or a new ``output_root`` reruns nothing. The exception is a
 ``spark.extra_conf`` entry that can change results (``result_spark_conf``: a session time
-zone, ANSI mode): it is in every slice.
+zone, ANSI mode): it is in every slice. The ``TUNING_KEYS`` (how the native engine cuts up its
+sums) are in no slice either, and a dataset's role in none of the stages that do not read it.
+
+The fingerprint is taken when a stage starts (``StageContext.parts_at_start``) and its inputs
+are fingerprinted again before it publishes: an input written while the stage read it publishes
+nothing (``layout.publish_stage``).
 """
 
 from __future__ import annotations
@@ -78,6 +83,17 @@ if TYPE_CHECKING:
 # Settings of commands that are not stages (``download-scores``) or of the checks before them
 # (``pgs.strict_panel``): no stage output depends on them.
 NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
+# Settings that size a stage's work, never decide its values (rows per block and per task, samples
+# per reduction key, where the partial sums are added: config.NativeEngineSettings; the results
+# equal Hail's pass, tests/test_pgs_native_engine.py): like spark.* tuning they are in no slice,
+# so tuning them reruns nothing. The stage still reads them (its StageSpec declares ``pgs``). The
+# engine and its scratch directory are not here: they choose which engine scores.
+TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.variants_per_task", "pgs.native.sample_slice",
+               "pgs.native.driver_sum_mb")
+# Dataset keys a stage that reads ``datasets`` may not need: the pgs and cohort stages score and
+# assemble every dataset alike, so a dataset's role (discovery / replication) is in their
+# ``config_exclude`` (swapping roles reruns models and report only, not hours of scoring).
+DATASET_ROLE = "datasets.role"
 
 
 class FsLike(Protocol):
@@ -192,7 +208,8 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         "pgs", "trd_spark.pgs.stage",
         config=("datasets", "pgs", "trait_panel"),
         # The trait panel's content is in the slice (its path is not an output-relevant setting).
-        config_exclude=("pgs.standardisation", "pgs.standardisation_n_pcs", "pgs.trait_panel", *NOT_STAGE_SETTINGS),
+        config_exclude=("pgs.standardisation", "pgs.standardisation_n_pcs", "pgs.trait_panel", DATASET_ROLE,
+                        *NOT_STAGE_SETTINGS),
         inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover")),
         files=("match_summary.tsv",),
     ),
@@ -206,6 +223,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         "cohort", "trd_spark.cohort.stage",
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
                 "phenotypes.gates.genotyped_without_person", "trait_panel"),
+        config_exclude=(DATASET_ROLE,),
         upstream=("pgs", "phenotypes"),
         inputs=(("ancestry",),),
     ),
@@ -344,7 +362,9 @@ class StageContext:
     ``handed``: what the runner prepared for the stage before it started, by name (the pgs
     stage: ``scoring_files.SCORING_FILES_AHEAD``, the scoring files parsed while Spark started);
     the stage checks the type of what it takes and still decides whether it fits (a hint, never
-    an input: the fingerprint does not cover it).
+    an input: the fingerprint does not cover it). ``parts_at_start``: the stage's
+    ``fingerprint_parts`` when it started (``pipeline.run_stage`` takes them before the stage
+    reads anything), which ``publish`` records and checks its inputs against.
     """
 
     spark: SparkSession
@@ -359,6 +379,13 @@ class StageContext:
     def cfg(self) -> Config:
         """The config as this stage may read it (``config_view``)."""
         return config_view(self.config, self.spec)
+
+    @cached_property
+    def parts_at_start(self) -> dict[str, Any]:
+        """The stage's ``fingerprint_parts`` taken on first use: ``pipeline.run_stage`` uses it
+        before the stage reads any input, so the manifest records the inputs the outputs were
+        computed from, never ones written while the stage ran (``layout.publish_stage``)."""
+        return fingerprint_parts(self.config, self.spec, self.fs)
 
     @property
     def name(self) -> str:
@@ -421,10 +448,11 @@ class StageContext:
         return (self.layout.manifest(self.fs, stage) or {}) if self.layout.is_complete(self.fs, stage) else {}
 
     def publish(self) -> AbstractContextManager[StageWriter]:
-        """``layout.publish_stage`` of this stage's folder, with the run's warning count and
-        ``notes`` (written atomically with its manifest when the block ends without error)."""
+        """``layout.publish_stage`` of this stage's folder, with the run's warning count,
+        ``notes`` (written atomically with its manifest when the block ends without error) and
+        ``parts_at_start`` (the fingerprint the manifest records)."""
         return publish_stage(self.spark, self.config, self.name, warnings=self.warnings, notes=self.notes,
-                             started=self.started)
+                             started=self.started, parts=self.parts_at_start)
 
 
 def spec_for_output(output: str) -> StageSpec:
@@ -462,21 +490,26 @@ def result_spark_conf(cfg: Config) -> dict[str, str]:
 
 
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
-    """{dotted key: value} of the config keys ``spec`` declares (JSON-ready), and
-    ``spark.extra_conf``: its entries that may change results (``result_spark_conf``)."""
+    """{dotted key: value} of the config keys ``spec`` declares (JSON-ready) minus its
+    ``config_exclude`` and the ``TUNING_KEYS``, and ``spark.extra_conf``: its entries that may
+    change results (``result_spark_conf``)."""
     raw = _resolved_config(cfg)
     out = {}
     for key in spec.config:
         node: Any = raw
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        out[key] = _without(node, key, spec.config_exclude)
+        out[key] = _without(node, key, (*spec.config_exclude, *TUNING_KEYS))
     out["spark.extra_conf"] = result_spark_conf(cfg)
     return out
 
 
 def _without(node: Any, key: str, exclude: tuple[str, ...]) -> Any:
-    """``node`` (the value at dotted ``key``) without the excluded dotted keys below it."""
+    """``node`` (the value at dotted ``key``) without the excluded dotted keys below it. A
+    list's items are under the list's key (``datasets.role``: every dataset's role), as
+    ``ConfigView`` names them."""
+    if isinstance(node, list):
+        return [_without(v, key, exclude) for v in node]
     if not isinstance(node, dict):
         return node
     return {k: _without(v, f"{key}.{k}", exclude) for k, v in node.items() if f"{key}.{k}" not in exclude}
@@ -514,7 +547,9 @@ CONTENT_DIGEST_MAX_BYTES = 256 * 2**20
 STAT_RECORD = "stat"  # key of those records in an input's fingerprint; not compared
 
 
-@functools.lru_cache(maxsize=4096)
+# Room for every file of a sharded input (a VCF in thousands of parts): a run fingerprints a
+# stage's inputs up to three times (the plan, the stage's start, the check before it publishes).
+@functools.lru_cache(maxsize=1 << 16)
 def _content_digest(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     """SHA-256 of a file's bytes. Cached by its stat (``ctime`` and inode included: any write
     changes ``ctime``, even one that restores size and ``mtime``), so a run that fingerprints an
@@ -585,16 +620,19 @@ def input_fingerprint(path: str, fs: Any = None, recorded: dict[str, list] | Non
     return out
 
 
-def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike) -> dict[str, Any]:
+def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a stage's fingerprint is made of: config slice digest, the code it runs
     (``provenance.code_digests``: {module or ``lib:<name>``: digest or version}), upstream run
-    ids (None when an upstream is not complete) and external input fingerprints."""
+    ids (None when an upstream is not complete) and external input fingerprints. ``recorded``:
+    input fingerprints taken before (``["inputs"]`` of earlier parts) whose ``STAT_RECORD``
+    entries spare reading unchanged files again; default: those of the stage's manifest."""
     layout = Layout.of(cfg)
     upstream = {}
     for u in spec.upstream:
         m = layout.manifest(fs, u) if layout.is_complete(fs, u) else None
         upstream[u] = (m or {}).get("run_id")
-    before = ((layout.manifest(fs, spec.name) or {}).get("fingerprint_parts") or {}).get("inputs") or {}
+    before = recorded if recorded is not None else (
+        ((layout.manifest(fs, spec.name) or {}).get("fingerprint_parts") or {}).get("inputs") or {})
     return {
         "config": _digest(config_slice(cfg, spec)),
         "code": code_digests(spec.module),
@@ -655,6 +693,16 @@ def _scoring_file_changes(manifest: dict[str, Any], now: dict[str, Any]) -> str 
     return "; ".join(parts) or None
 
 
+def changed_inputs(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Sorted keys of the external inputs whose fingerprints differ between two
+    ``fingerprint_parts(...)["inputs"]`` (an input added or gone counts); the ``STAT_RECORD``
+    entries, a cache of digests, are not compared."""
+    def compared(key: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in (inputs.get(key) or {}).items() if k != STAT_RECORD}
+
+    return sorted(k for k in {*before, *now} if compared(k, before) != compared(k, now))
+
+
 def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: Set[str] = frozenset()) -> list[str]:
     """Why ``spec`` must run (empty: its published outputs are up to date).
 
@@ -690,10 +738,7 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     for u, run_id in new["upstream"].items():
         if u not in upstream_reruns and old["upstream"].get(u) != run_id:
             reasons.append(f"upstream {u} was republished" if run_id else f"upstream {u} is not complete")
-    def compared(key: str, inputs: dict) -> dict:
-        return {k: v for k, v in (inputs.get(key) or {}).items() if k != STAT_RECORD}
-
-    for key in sorted(k for k in {*old["inputs"], *new["inputs"]} if compared(k, old["inputs"]) != compared(k, new["inputs"])):
+    for key in changed_inputs(old["inputs"], new["inputs"]):
         now = new["inputs"].get(key) or {}
         state = "not found" if now.get("exists") is False else "changed"
         files = _scoring_file_changes(m, now) if key.startswith("pgs.scoring_files.") else None

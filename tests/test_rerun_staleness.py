@@ -1,0 +1,129 @@
+"""Stale and needless reruns on a new data release (session 26, helper "reruns").
+
+Stages are published with the real ``publish_stage`` on small input files (as in
+``test_pipeline_rerun``); ``stages.plan`` (what ``run`` and ``explain`` decide with) must rerun
+exactly the stages whose outputs a change can alter: no stage left stale, none rerun for nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from test_pipeline_rerun import _config, _publish, _reruns
+
+from trd_spark.config import Config, load_config
+from trd_spark.errors import InputDataError
+from trd_spark.io import Fs
+from trd_spark.pipeline import run_stage
+from trd_spark.releases import LocalFs
+from trd_spark.stages import STAGE_SPECS, config_view, plan
+
+
+@pytest.fixture
+def published(spark, tmp_path) -> Config:
+    cfg = load_config(_config(tmp_path))
+    _publish(spark, cfg)
+    assert _reruns(cfg) == []
+    return cfg
+
+
+def test_input_replaced_while_its_stage_runs_publishes_nothing(spark, published, monkeypatch):
+    """A new release's file copied over the old one while the stage that reads it runs (a
+    scheduled run started before the copy ended): the stage computed from the old bytes, but
+    the manifest's fingerprint was taken when the stage published, from the new ones, so the
+    next run found it up to date and the new release's file was never read (a stale rerun).
+    Now the fingerprint is taken before the stage reads anything and checked again before
+    publishing: the changed input is one error naming it, the old output stays, and the next
+    run reruns the stage."""
+    cfg = published
+    ancestry = Path(cfg.ancestry.path)
+    cohort_before = (Path(cfg.output_root) / cfg.release / "cohort" / "_manifest.json").read_text()
+
+    def run(ctx):  # reads its input; the copy of the new release lands before it publishes
+        seen = ancestry.read_text()
+        ancestry.write_text("research_id\tancestry_pred\tpca_features\n")
+        with ctx.publish() as writer:
+            writer.write_text("out.txt", seen)
+
+    monkeypatch.setattr("trd_spark.cohort.stage.run", run)
+    with pytest.raises(InputDataError) as e:
+        run_stage(spark, cfg, "cohort")
+    assert str(e.value) == (f"{ancestry}: input ancestry.path changed while the cohort stage ran: nothing published "
+                            "(its outputs may mix the old and the new bytes); rerun once the input is final")
+    assert (Path(cfg.output_root) / cfg.release / "cohort" / "_manifest.json").read_text() == cohort_before
+    assert plan(cfg, LocalFs())["cohort"] == [f"input ancestry.path changed ({ancestry})"]
+
+    def run_unchanged(ctx):  # the input as the stage read it: published, then up to date
+        with ctx.publish() as writer:
+            writer.write_text("out.txt", ancestry.read_text())
+
+    monkeypatch.setattr("trd_spark.cohort.stage.run", run_unchanged)
+    run_stage(spark, cfg, "cohort")
+    assert _reruns(cfg) == ["models", "report"]
+
+
+def test_tuning_the_native_engine_reruns_nothing(published):
+    """``pgs.native``'s block, task and slice sizes and the driver-sum limit decide how the
+    scores are summed, not their values (config.NativeEngineSettings): they reran the pgs stage
+    (hours on All of Us) and everything after it, unlike the Spark tuning settings."""
+    cfg = published
+    native = cfg.pgs.native.model_copy(update={"block_memory_mb": 64.0, "variants_per_task": 500,
+                                               "sample_slice": 1024, "driver_sum_mb": 0.0})
+    assert _reruns(cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})) == []
+    engine = cfg.pgs.native.model_copy(update={"engine": "hail"})  # which engine scores: reruns pgs
+    changed = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": engine})})
+    assert plan(changed, LocalFs())["pgs"] == ["config changed: pgs.native.engine"]
+
+
+def test_swapping_dataset_roles_reruns_only_the_stages_that_read_roles(spark, tmp_path):
+    """Which dataset is discovery and which replication is read by the models and the report,
+    not by the pgs and cohort stages (each scores and assembles every dataset alike): swapping
+    the roles reran hours of scoring. The pgs and cohort stages' config views refuse the role."""
+    cfg = load_config(_config(tmp_path))
+    first = cfg.datasets[0]
+    second = first.model_copy(update={"name": "replication", "role": "replication"})
+    cfg = cfg.model_copy(update={"datasets": [first, second]})
+    _publish(spark, cfg)
+    assert _reruns(cfg) == []
+    swapped = cfg.model_copy(update={"datasets": [first.model_copy(update={"role": "replication"}),
+                                                  second.model_copy(update={"role": "discovery"})]})
+    reasons = plan(swapped, LocalFs())
+    assert _reruns(swapped) == ["models", "report"]
+    assert reasons["models"] == ["config changed: datasets"]
+    for stage in ("pgs", "cohort"):
+        view = config_view(cfg, STAGE_SPECS[stage])
+        assert view.datasets[1].genotypes.path == first.genotypes.path
+        with pytest.raises(LookupError, match=f"stage {stage} reads config key datasets.role, which its StageSpec "
+                                              "excludes"):
+            _ = view.datasets[0].role
+
+
+def test_object_store_folder_fingerprint_sees_a_moved_or_replaced_part(spark, tmp_path):
+    """``io.Fs.fingerprint`` (gs:// and hdfs:// inputs, read from the listing) was a folder's
+    file count, bytes and latest mtime: a part moved to another partition folder (HDFS ``mv``
+    keeps its mtime), or an older part replaced by one of the same size copied with its mtime
+    kept (``hdfs dfs -cp -p`` from another release), kept all three, and the stage reading the
+    folder was not rerun. Now every file's path, size and mtime count. Hadoop's local file
+    system lists the folder here, as it lists gs:// and hdfs:// ones."""
+    table = tmp_path / "condition_occurrence"
+    old, new = table / "year=2020" / "part-00000.parquet", table / "year=2021" / "part-00001.parquet"
+    for i, part in enumerate((old, new)):
+        part.parent.mkdir(parents=True)
+        part.write_bytes(b"PAR1 part")
+        os.utime(part, (1_700_000_000 + i * 1000, 1_700_000_000 + i * 1000))
+    fs = Fs(spark)
+    before = fs.fingerprint(str(table))
+    assert before["files"] == 2 and before["bytes"] == 18
+    moved = table / "year=2021" / "part-00000.parquet"
+    old.rename(moved)  # same bytes and mtime, another partition
+    after_move = fs.fingerprint(str(table))
+    assert after_move != before
+    moved.rename(old)
+    assert fs.fingerprint(str(table)) == before
+    old.write_bytes(b"PAR1 PART")  # a same-size part of another release, its own (older) mtime kept
+    os.utime(old, (1_600_000_000, 1_600_000_000))
+    after_copy = fs.fingerprint(str(table))
+    assert after_copy["files"] == 2 and after_copy["bytes"] == 18 and after_copy != before
+
