@@ -127,3 +127,45 @@ def test_object_store_folder_fingerprint_sees_a_moved_or_replaced_part(spark, tm
     after_copy = fs.fingerprint(str(table))
     assert after_copy["files"] == 2 and after_copy["bytes"] == 18 and after_copy != before
 
+
+@pytest.fixture
+def package(tmp_path):
+    """A two-module package ``rerun_pkg`` on sys.path (``provenance.code_digests`` reads it)."""
+    import sys
+
+    from trd_spark.provenance import code_digests
+
+    root = tmp_path / "rerun_pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text('"""A package."""\n')
+    sys.path.insert(0, str(tmp_path))
+    code_digests.cache_clear()
+    yield root
+    sys.path.remove(str(tmp_path))
+    for name in [m for m in sys.modules if m.split(".")[0] == "rerun_pkg"]:
+        del sys.modules[name]
+    code_digests.cache_clear()
+
+
+def test_docstring_comment_and_layout_edits_rerun_nothing_and_code_edits_do(package):
+    """A stage's code digest was the SHA-256 of each module's source text, so a commit that only
+    reworded a docstring or a comment of a module every stage imports (``stages.py``) reran
+    every stage, hours of PGS scoring on All of Us. Now it digests the syntax tree without
+    docstrings: such edits change no digest; a changed constant, name or string value does."""
+    from trd_spark.provenance import code_digests
+
+    stage = package / "stage.py"
+
+    def digest(text: str) -> str:
+        stage.write_text(text)
+        code_digests.cache_clear()
+        return code_digests("rerun_pkg.stage", package="rerun_pkg")["rerun_pkg.stage"]
+
+    base = digest('"""Scores."""\n\nLIMIT = 0.75  # pgsc_calc\n\n\ndef run(x):\n    """Run."""\n    return x * LIMIT\n')
+    reworded = digest('"""Scores every dataset\n(reworded)."""\nLIMIT = 0.75  # the pgsc_calc default\n\n\n'
+                      'class Unused:\n    """A class."""\n\n\ndef run(x):\n    """Run it."""\n\n    return x * (LIMIT)\n')
+    assert digest('"""Other words."""\nLIMIT = 0.75\n\n\nclass Unused:\n    """Other."""\n\n\ndef run(x):\n'
+                  '    return x * LIMIT  # a comment\n') == reworded
+    assert digest('"""Scores."""\n\n\nLIMIT = 0.75\n\ndef run(x):\n    """Run."""\n    return x*LIMIT\n') == base
+    assert digest('"""Scores."""\nLIMIT = 0.8\n\n\ndef run(x):\n    """Run."""\n    return x * LIMIT\n') != base
+    assert digest('"""Scores."""\nLIMIT = 0.75\n\n\ndef run(x):\n    """Run."""\n    return "x" * LIMIT\n') != base

@@ -17,6 +17,7 @@ imports); the sources are read with ``importlib.resources``, so a zip on ``sys.p
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import hashlib
 import importlib.metadata
@@ -45,6 +46,23 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
             names.add(target)
             names.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
     return names
+
+
+def _code_text(tree: ast.Module) -> str:
+    """What a module does, as text: its syntax tree (``ast.dump``, without line numbers) with
+    the docstrings of the module, its classes and functions left out. Comments, layout and
+    docstrings change no result, and this project edits them in most commits: digesting the
+    source text reran every stage (hours of PGS scoring at All of Us scale) after a commit that
+    only reworded a docstring of ``stages.py``, a module every stage imports. Code that reads a
+    docstring at run time (``cli``'s help text) makes no stage output."""
+    tree = copy.deepcopy(tree)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
 
 
 def _source(name: str) -> tuple[str, bool] | None:
@@ -105,7 +123,9 @@ def code_digests(module: str, package: str = "trd_spark") -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
-    (``module`` included), each mapped to the first 16 hex digits of the SHA-256 of its source;
+    (``module`` included), each mapped to the first 16 hex digits of the SHA-256 of its code
+    (``_code_text``: the syntax tree without docstrings, so comments, layout and docstrings
+    do not count);
     and ``lib:<import name>`` for each third-party top-level module they import that an installed
     distribution provides, mapped to ``"<dist>==<version>"`` (standard-library modules and
     imports no installed distribution provides are left out). Imports under ``if
@@ -128,8 +148,9 @@ def code_digests(module: str, package: str = "trd_spark") -> dict[str, str]:
         if found is None:
             continue
         text, is_package = found
-        digests[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
-        for imported in _imported_names(ast.parse(text, filename=name), name, is_package):
+        tree = ast.parse(text, filename=name)
+        digests[name] = hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16]
+        for imported in _imported_names(tree, name, is_package):
             top = imported.partition(".")[0]
             if top == package:
                 names = imported.split(".")
