@@ -46,10 +46,12 @@ def source(path: str) -> GenotypeSource:
     (["./.", "0/0"], "GT", False),             # wholly missing: no half-call
     ([".", "1"], "GT", False),                 # haploid
     (["0/1/.", "0/0"], "GT", False),           # triploid: not plink2's diploid half-call
+    (["./1/0", "0/0"], "GT", False),           # ... nor with its first allele missing ("./1" then more)
     (["12:0/.", "30:0/0"], "DP:GT", False),    # GT not first: the record is not read
+    (["0|.:0/0", "0|1:0/1"], "PGT:GT", False),  # ... even where the field before it looks like one
     (["0/0:3/.", "0/0:1"], "GT:DP", False),    # a half-call shape outside GT is no call
-], ids=["last-sample", "phased", "gt-then-dp", "multi-digit", "missing", "haploid", "triploid", "gt-not-first",
-        "not-gt"])
+], ids=["last-sample", "phased", "gt-then-dp", "multi-digit", "missing", "haploid", "triploid",
+        "triploid-first-missing", "gt-not-first", "gt-not-first-half-call-shaped", "not-gt"])
 def test_a_record_is_counted_when_one_sample_holds_a_gt_half_call(tmp_path, fields, fmt, counted):
     path = indexed_vcf(tmp_path, [(100, fmt, fields), (200, "GT", ["0/1", "0/."])])
     # Only the rows asked for are read: the half-call at 200 counts only when 200 is asked for.
@@ -87,3 +89,34 @@ def test_a_record_of_many_samples_is_scanned_in_one_pass(tmp_path):
     assert vcf_half_call_rows(source(path), rows) == 1
     read, counted = cpu(read_only), cpu(lambda: vcf_half_call_rows(source(path), rows))
     assert counted < 2 * read, (counted, read)
+
+
+def test_no_matched_record_is_none_found_wherever_the_vcf_is(tmp_path):
+    """No matched row: 0 records hold a half-call, also for a VCF without an index or on a URI
+    (there is nothing to look at), so ``pgs.vcf_half_call: error`` passes instead of stopping
+    with "needs the VCF's tabix/CSI index" (before: None, read as "not counted")."""
+    from trd_spark.pgs.stage import check_half_calls
+
+    plain = tmp_path / "plain.vcf"
+    plain.write_text(HEADER.format(samples="1000") + "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/.\n")
+    for path in (str(plain), indexed_vcf(tmp_path, [(100, "GT", ["0/."])]), "gs://bucket/g.vcf.bgz"):
+        assert vcf_half_call_rows(source(path), []) == 0, path
+        check_half_calls(vcf_half_call_rows(source(path), []), "error", "d", path)
+
+
+def test_error_mode_on_a_uri_says_why_it_cannot_look(tmp_path):
+    """A VCF on gs:// / hdfs:// is never looked at (pysam reads local files): under
+    ``pgs.vcf_half_call: error`` the one line says so and what to do, not "index it" (an indexed
+    VCF on a bucket was told to make the index it has); a local VCF without an index is still
+    told to index it."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.stage import check_half_calls
+
+    assert vcf_half_call_rows(source("gs://bucket/g.vcf.bgz"), [("chr1", 100)]) is None
+    with pytest.raises(InputDataError) as e:
+        check_half_calls(None, "error", "d", "dataset d genotypes gs://bucket/g.vcf.bgz", uri=True)
+    line = str(e.value)
+    assert line.startswith("dataset d genotypes gs://bucket/g.vcf.bgz: ") and "\n" not in line, line
+    assert "read from a URI" in line and "copy it and its index to local disk" in line and "index it" not in line
+    with pytest.raises(InputDataError, match="needs the VCF's tabix/CSI index .*index it: tabix -p vcf"):
+        check_half_calls(None, "error", "d", "dataset d genotypes g.vcf")

@@ -689,14 +689,17 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
     """How many of the VCF records at ``rows`` ((contig as the reference names it, position as
     the file writes it), e.g. the matched rows' ``SITE_POSITION``) hold a GT half-call in some
     sample, read through the files' tabix/CSI index (``pysam``: only those records are read).
-    None when not counted: a URI, or a file without ``.tbi``/``.csi`` (a second pass over the
-    whole VCF would double its read). Why: Hail reads a half-call as a missing call (``LoadVCF``:
+    0 for no rows (no matched record holds one, whatever the files). None when not counted: a
+    URI, or a file without ``.tbi``/``.csi`` (a second pass over the whole VCF would double its
+    read). Why: Hail reads a half-call as a missing call (``LoadVCF``:
     'treat partially missing like missing'), i.e. plink2 ``--vcf-half-call missing``, and keeps
     no trace of it; plink2's default refuses such a file, so the stage counts and warns. Rows,
     not entries: a variant count, publishable (no person count)."""
     import pysam
 
-    if is_uri(source.path) or not rows:
+    if not rows:  # nothing matched: nothing to look at (not "not counted": pgs.vcf_half_call error passes)
+        return 0
+    if is_uri(source.path):
         return None
     files = sorted(glob.glob(source.path))
     if not files or not all(os.path.exists(f + ".tbi") or os.path.exists(f + ".csi") for f in files):

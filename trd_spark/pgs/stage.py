@@ -113,7 +113,7 @@ class DatasetMatches:
 
 
 def half_call_row_counts(results: list[DatasetMatches]) -> dict[str, int]:
-    """dataset -> its matched VCF records holding a GT half-call (read as missing calls), for
+    """dataset -> its matched VCF records holding a GT half-call (read per ``pgs.vcf_half_call``), for
     the pgs manifest's notes (``vcf_half_call_rows``); datasets not counted or without any are
     left out. Variants, not persons."""
     return {r.dataset: r.half_call_rows for r in results if r.half_call_rows}
@@ -345,7 +345,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         matched = rows.iloc[sorted(set(used[used >= 0].tolist()))]
         written = matched[SITE_POSITION].fillna(matched["position"]) if SITE_POSITION in matched else matched["position"]
         half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))))
-        check_half_calls(half, cfg.pgs.vcf_half_call, dataset_name, where)
+        check_half_calls(half, cfg.pgs.vcf_half_call, dataset_name, where, uri=is_uri(source.path))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
                           unplaced_variants=unplaced or 0, half_call_rows=half)
 
@@ -356,14 +356,21 @@ _HALF_CALL_READ = {"missing": "read as missing calls and imputed",
                    "reference": "read with REF for the missing allele (./1 as 0/1)"}
 
 
-def check_half_calls(half: int | None, mode: str, dataset_name: str, where: str) -> None:
+def check_half_calls(half: int | None, mode: str, dataset_name: str, where: str, *, uri: bool = False) -> None:
     """Log or refuse the matched VCF records holding a GT half-call (``half``:
-    ``vcf_half_call_rows``' count; None: not counted, the VCF has no tabix/CSI index) under
-    ``pgs.vcf_half_call`` ``mode``: "error" raises InputDataError naming the dataset's files
-    (``where``) when any is found, and when the files cannot be looked at (no index: a run that
-    cannot check must not pass as checked); another mode logs a WARNING with the count and how
-    the half-calls were read (plink2 ``--vcf-half-call <mode>``). A count of records, not persons."""
+    ``vcf_half_call_rows``' count; None: not counted, the VCF has no tabix/CSI index or is read
+    from a URI, ``uri``) under ``pgs.vcf_half_call`` ``mode``: "error" raises InputDataError
+    naming the dataset's files (``where``) when any is found, and when the files cannot be
+    looked at (a run that cannot check must not pass as checked; the message says why: an index
+    to make, or a gs:// / hdfs:// VCF, which only a local copy lets us look at); another mode
+    logs a WARNING with the count and how the half-calls were read (plink2 ``--vcf-half-call
+    <mode>``). A count of records, not persons."""
     if mode == "error":
+        if half is None and uri:
+            raise InputDataError("pgs.vcf_half_call: error cannot look for GT half-calls in a VCF read from a URI "
+                                 "(gs://, hdfs://: only a local VCF is looked at, through its tabix/CSI index): "
+                                 "copy it and its index to local disk, or choose missing, haploid or reference",
+                                 where=where)
         if half is None:
             raise InputDataError("pgs.vcf_half_call: error needs the VCF's tabix/CSI index to look for GT half-calls "
                                  "(index it: tabix -p vcf FILE, or bcftools index), or choose missing, haploid or "
@@ -374,8 +381,8 @@ def check_half_calls(half: int | None, mode: str, dataset_name: str, where: str)
                                  "--vcf-half-call) or fix the calls", where=where)
         return
     if half is None:
-        log.info("  %s: GT half-calls not counted (the VCF has no tabix/CSI index); any are %s "
-                 "(pgs.vcf_half_call: %s)", dataset_name, _HALF_CALL_READ[mode], mode)
+        log.info("  %s: GT half-calls not counted (%s); any are %s (pgs.vcf_half_call: %s)", dataset_name,
+                 "a VCF read from a URI" if uri else "the VCF has no tabix/CSI index", _HALF_CALL_READ[mode], mode)
     elif half:
         log.warning("  %s: %d matched VCF records hold GT half-calls (0/., ./1): %s, as plink2 --vcf-half-call %s "
                     "(pgs.vcf_half_call; plink2's default refuses the file)", dataset_name, half,
