@@ -255,7 +255,8 @@ class PgsSettings(_Strict):
     # --vcf-half-call of the same name: "missing" (the call is missing, mean-imputed like any
     # missing genotype), "haploid" (homozygous for the called allele: 0/. -> 0/0, ./1 -> 1/1),
     # "reference" (the missing allele is REF: ./1 -> 0/1) or "error" (stop naming the files and
-    # how many matched records hold one; needs the VCF's tabix/CSI index to look). Default
+    # how many matched records hold one; needs a local VCF's tabix/CSI index to look: a VCF
+    # on gs:// / hdfs:// is never looked at, so "error" stops on it). Default
     # "missing", not plink2's "error": a half-call says one allele and nothing about the other,
     # so reading it as missing invents no allele (haploid makes every such heterozygote a
     # homozygote, reference biases towards REF), it is what Hail itself reads, and the score's
