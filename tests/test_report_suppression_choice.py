@@ -84,3 +84,38 @@ def test_detail_flow_steps_are_hidden_where_they_suffice_not_status_or_model_cou
         assert lo - 1e-6 <= n <= hi + 1e-6, (s, lo, hi)
         if n < T:
             assert hi - lo >= T - 2 - 1e-6, (s, lo, hi)
+
+
+def test_the_second_pass_solves_no_interval_the_first_solved(monkeypatch):
+    """``audit_with_fewer_hidden`` audits twice; until the second pass hides a cell of a group,
+    its bounds there are the first pass's, and the bounds with every count hidden never change.
+    a61194e solved all of those again (the same LP model, cell and bounds: the same optimum);
+    the second pass now takes them from the first (``audit_suppression``'s ``work``). Every
+    interval is solved once, and the export is the one above."""
+    from scipy.sparse import csr_matrix
+
+    from trd_spark.report import suppression
+
+    solved: list[tuple] = []
+    init, interval = suppression.IntervalSolver.__init__, suppression.IntervalSolver.interval
+
+    def recording_init(self, rel) -> None:
+        rel = csr_matrix(rel)
+        self.test_model = (rel.shape, rel.indptr.tobytes(), rel.indices.tobytes(), rel.data.tobytes())
+        init(self, rel)
+
+    def recording_interval(self, bounds, j):
+        solved.append((self.test_model, j, tuple(bounds)))
+        return interval(self, bounds, j)
+
+    monkeypatch.setattr(suppression.IntervalSolver, "__init__", recording_init)
+    monkeypatch.setattr(suppression.IntervalSolver, "interval", recording_interval)
+    passes = []
+    audit = suppression.audit_suppression
+    monkeypatch.setattr(suppression, "audit_suppression", lambda *a, **k: passes.append(k.get("prefer")) or audit(*a, **k))
+    safe = suppress_release(release(), T)
+    assert len(passes) == 2 and passes[1], "the release must need the second pass"
+    again = len(solved) - len(set(solved))
+    assert again == 0, f"{again} of {len(solved)} intervals solved again"
+    hidden = sorted((r.definition, r.step) for r in safe["cohort_flow"].astype(str).itertuples() if r.n == "suppressed")
+    assert hidden == [("A", "MDD_other_no_adequate_trial"), ("A", "TRD"), ("A", "trMDD"), ("A", "with_adequate_trial")]

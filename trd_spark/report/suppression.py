@@ -174,6 +174,43 @@ class IntervalSolver:
         return out[0], out[1]
 
 
+def _relation_system(values: dict, relations: list[dict]) -> dict:
+    """What ``audit_suppression`` derives from its cells and relations alone (``work``): cells in
+    text order (``keys``), the relation matrix (``rel_all``, relations x cells), the true values
+    (``truth``) and the groups of cells the relations connect (``components``), with empty LP
+    models (``solvers``) and intervals (``intervals``) for the audit to fill. Raises
+    AssertionError if a relation does not hold on ``values`` (a bug in the caller)."""
+    keys = sorted(values, key=str)
+    index = {k: i for i, k in enumerate(keys)}
+    rel_all = np.zeros((len(relations), len(keys)))
+    for r_i, r in enumerate(relations):
+        for k, coef in r.items():
+            if k in index:  # as before: a relation's cell without a value is left out
+                rel_all[r_i, index[k]] = float(coef)
+    truth = np.array([float(values[k]) for k in keys])
+    if len(rel_all) and np.abs(rel_all @ truth).max() > _EPS:
+        bad = relations[int(np.argmax(np.abs(rel_all @ truth)))]
+        raise AssertionError(f"suppression audit: relation does not hold on the data: {[_describe(k) for k in bad]}")
+    return {"keys": keys, "rel_all": rel_all, "truth": truth, "components": _components(len(keys), rel_all),
+            "solvers": {}, "intervals": {}}
+
+
+class _MemoSolver:
+    """An ``IntervalSolver`` whose intervals are kept in ``solved`` (shared by the audits of one
+    ``work``), keyed by the component, the cell and the bounds: the same bounds give the same
+    optimum, so a second audit pass solves only what its own hiding changed."""
+
+    def __init__(self, solver: IntervalSolver, solved: dict, component: int) -> None:
+        self._solver, self._solved, self._component = solver, solved, component
+
+    def interval(self, bounds: list[tuple[float, float | None]], j: int) -> tuple[float, float]:
+        """``IntervalSolver.interval``, solved once per bounds."""
+        key = (self._component, j, tuple(bounds))
+        if key not in self._solved:
+            self._solved[key] = self._solver.interval(bounds, j)
+        return self._solved[key]
+
+
 def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j: int,
                    target: tuple[float | None, float | None], preferred: frozenset[int] = frozenset()) -> set[int]:
     """The protection LP: shown cells (``movable``: position -> (value, weight)) that must
@@ -231,6 +268,7 @@ def audit_suppression(
     values: dict, published: set, relations: list[dict], threshold: int = 20, units: dict | None = None,
     hidden: dict | None = None, known: set | None = None, signed: set | None = None, dropped: set | None = None,
     hidden_bounds: dict | None = None, slack: set | None = None, prefer: dict | None = None,
+    work: dict | None = None,
 ) -> AuditResult:
     """Which published cells to hide so that no sensitive cell can be narrowed down.
 
@@ -269,6 +307,11 @@ def audit_suppression(
     it is pinned only by ``known`` cells (another release's counts, e.g. 7 persons hidden there
     and 0 here, which no label can hide): its range for an outsider is then the range that
     release's own export and audit leave for those counts, not this export's to widen.
+    ``work``: a dict this audit fills with what does not depend on what it hides (the relation
+    matrix, its groups of cells, each group's LP model) and with each interval it solves, keyed
+    by the bounds it was solved under; given again to an audit of the same ``values``,
+    ``relations`` and ``threshold`` (``audit_with_fewer_hidden``'s second pass) it is reused, not
+    recomputed (an LP's optimum value depends on its bounds alone).
     Deterministic (cells in text order). Returns ``AuditResult``. Raises AssertionError if the
     relations do not hold (a bug in the caller), TrdSparkError (exit code 1) if a cell cannot
     be protected.
@@ -277,17 +320,10 @@ def audit_suppression(
     prefer = prefer or {}
     hidden_for: dict = {}
     hidden_bounds = {k: b for k, b in (hidden_bounds or {}).items() if k in (hidden or {})}
-    keys = sorted(values, key=str)
-    index = {k: i for i, k in enumerate(keys)}
-    rel_all = np.zeros((len(relations), len(keys)))
-    for r_i, r in enumerate(relations):
-        for k, coef in r.items():
-            if k in index:  # as before: a relation's cell without a value is left out
-                rel_all[r_i, index[k]] = float(coef)
-    truth = np.array([float(values[k]) for k in keys])
-    if len(rel_all) and np.abs(rel_all @ truth).max() > _EPS:
-        bad = relations[int(np.argmax(np.abs(rel_all @ truth)))]
-        raise AssertionError(f"suppression audit: relation does not hold on the data: {[_describe(k) for k in bad]}")
+    work = {} if work is None else work
+    if "keys" not in work:
+        work.update(_relation_system(values, relations))
+    keys, rel_all, truth = work["keys"], work["rel_all"], work["truth"]
     unit_of = {k: units.get(k, k) for k in published}
     members: dict = {}
     for k, u in unit_of.items():
@@ -342,15 +378,17 @@ def audit_suppression(
 
     intervals: dict = {}
     pinned: set = set()
-    for comp in _components(len(keys), rel_all):
+    for comp in work["components"]:
         # A known cell is out of this export's hands (another export's count, known exactly or
         # taken as known: ``tables.prior_counts``); what it must protect is the rest.
         sensitive = [c for c in comp if is_small_count(abs(truth[c]), threshold) and keys[c] not in known
                      and keys[c] not in slack]
         if not sensitive or (prefer and not any(keys[d] in prefer for d in comp)):
             continue  # (with ``prefer``: the earlier audit hid nothing here, so it stands)
-        rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])
-        solver = IntervalSolver(rows)
+        if comp[0] not in work["solvers"]:  # (components are disjoint: the first cell names one)
+            rows = csr_matrix(rel_all[np.any(rel_all[:, comp] != 0, axis=1)][:, comp])
+            work["solvers"][comp[0]] = rows, _MemoSolver(IntervalSolver(rows), work["intervals"], comp[0])
+        rows, solver = work["solvers"][comp[0]]
         for c in sorted(sensitive, key=lambda c: str(keys[c])):
             j = comp.index(c)
             lo, hi = solver.interval(bounds_for(comp), j)
@@ -440,12 +478,16 @@ def audit_with_fewer_hidden(values: dict, published: set, relations: list[dict],
     before it, equal to it) rather than with_adequate_trial (3 copies), which would also have
     needed TRD and trMDD hidden -- as they were later, for the 7 and 10 TRD persons not
     analysed. The second pass, knowing them hidden, hides with_adequate_trial and shows the MDD
-    included count. Each pass is a full audit, so either result keeps every guarantee.
+    included count. Each pass is a full audit, so either result keeps every guarantee; the
+    second reuses the first's relation system, LP models and every interval solved under the
+    same bounds (``audit_suppression``'s ``work``): until it hides a cell of a group, its bounds
+    there are the first pass's, and the bounds with every count hidden never change.
     ``kwargs``: ``audit_suppression``'s other arguments (not ``prefer``)."""
-    first = audit_suppression(values, published, relations, threshold, **kwargs)
+    work: dict = {}  # the first pass's relation system, LP models and intervals, for the second
+    first = audit_suppression(values, published, relations, threshold, work=work, **kwargs)
     if not first.hidden_for:
         return first  # nothing hidden to protect a cell: nothing to choose between
-    second = audit_suppression(values, published, relations, threshold, prefer=first.hidden_for, **kwargs)
+    second = audit_suppression(values, published, relations, threshold, prefer=first.hidden_for, work=work, **kwargs)
     if len(second.hide) + len(second.dropped) >= len(first.hide) + len(first.dropped):
         return first
     # The groups of cells the second pass left alone keep the first pass's intervals.
