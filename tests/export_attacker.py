@@ -146,6 +146,12 @@ class Attacker:
             c = np.zeros(len(members))
             c[members.index(idx[name])] = sign
             res = linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs-ipm")
+            if res.status == 4:
+                # HiGHS's interior point reports some unbounded LPs, after its presolve, as a
+                # "Solve error" (the fully hidden baseline with mdd_other_with_data: the persons
+                # lacking a score unbounded above, as every "suppressed" count is); dual
+                # simplex on the same LP tells unbounded from failed.
+                res = linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs-ds")
             if res.status == 3:
                 out.append(np.inf)
                 continue
@@ -219,6 +225,7 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
         subset(a.cell(("n_cases",) + key, r.n_cases), r.dataset, r.definition, cases, lg.loc[key, "n_cases"],
                ("n_cases",) + key)
     same_persons(a, export["results"], lg)
+    mdd_other_with_data(a, targets, export["results"], lg, true, threshold)
     if export.get("cox") is not None:
         cx = internal["cox"].set_index(["dataset", "definition", "pgs_id"])
         # A Cox model's n and events are the MDD and TRD persons with the PGS and covariates:
@@ -276,6 +283,7 @@ def attack_release(export: dict, internal: dict, persons, primary: str, threshol
                     a.know({("km_at_risk",) + key + (t,): -1, **thirds})
             subset(("km_persons",) + key, ds, definition, MDD, n_all, ("km_persons",) + key)
             subset(("km_events",) + key, ds, definition, ("TRD",), ev_all, ("km_events",) + key)
+    same_groups_across_definitions(a, export, lg, internal.get("cox"), internal.get("km_curves"))
     if export.get("pgs_distribution") is not None:
         dist = export["pgs_distribution"].drop_duplicates(["dataset", "ancestry"])
         true_dist = internal["pgs_distribution"].drop_duplicates(["dataset", "ancestry"])
@@ -407,6 +415,41 @@ def mdd_other_with_data(a: Attacker, targets: dict, results, lg, statuses: dict,
         a.know({other: 1, lack: 1, ("status", ds, d, "MDD_other"): -1})
         if 0 < lacking < threshold:
             targets[lack] = lacking
+
+
+def same_groups_across_definitions(a: Attacker, export: dict, lg, cox, km) -> None:
+    """Counts of one dataset and PGS whose group no TRD definition changes, equal under every
+    definition where the internal tables agree: TRD vs trMDD's n (the persons with an adequate
+    trial and data), the MDD_other persons with data (``mdd_other_with_data``'s cells), a Cox
+    model's n (MDD persons with data and follow-up) and a Kaplan-Meier curve set's persons.
+    ``lg``: internal logistic table indexed by (dataset, definition, contrast, pgs_id); ``cox``,
+    ``km``: internal tables (or None)."""
+    groups: dict[tuple, list[tuple[tuple, int]]] = {}
+    for r in export["results"].itertuples():
+        key = (r.dataset, r.definition, r.contrast, r.pgs_id)
+        if r.contrast == "trd_vs_trmdd" and str(r.n) not in ("", "nan"):
+            groups.setdefault(("adequate", r.dataset, r.pgs_id), []).append((("n", *key), int(lg.loc[key, "n"])))
+        other = ("mdd_other_with_data", r.dataset, r.definition, r.pgs_id)
+        if r.contrast == "mdd_vs_nonmdd" and other in a.bounds:
+            n = int(lg.loc[key, "n_cases"]) - int(lg.loc[(r.dataset, r.definition, "trd_vs_trmdd", r.pgs_id), "n"])
+            groups.setdefault(("other", r.dataset, r.pgs_id), []).append((other, n))
+    if export.get("cox") is not None and cox is not None:
+        cx = cox.set_index(["dataset", "definition", "pgs_id"])
+        for r in export["cox"].itertuples():
+            if str(r.n) not in ("", "nan"):
+                key = (r.dataset, r.definition, r.pgs_id)
+                groups.setdefault(("cox", r.dataset, r.pgs_id), []).append((("cox_n", *key), int(cx.loc[key, "n"])))
+    if export.get("km_curves") is not None and km is not None:
+        first = km.assign(_t=km.time_days.astype(int)).sort_values("_t").groupby(
+            ["dataset", "definition", "pgs_id", "tertile"]).head(1)
+        for (ds, d, p), n in first.groupby(["dataset", "definition", "pgs_id"]).n_at_risk.sum().items():
+            if ("km_persons", ds, d, p) in a.bounds:
+                groups.setdefault(("km", ds, p), []).append((("km_persons", ds, d, p), int(n)))
+    for cells in groups.values():
+        for v in sorted({v for _, v in cells}):
+            same = [x for x, vx in cells if vx == v]
+            for y in same[1:]:
+                a.know({same[0]: 1, y: -1})
 
 
 def fully_hidden(export: dict, threshold: int = 20) -> dict:

@@ -45,9 +45,10 @@ DEFINITIONS = {"A": 60, "B": 7, "C": 0}  # TRD persons in the big dataset per de
 PGS = ("P1", "P2")
 
 
-def simulate_persons(seed: int = 3) -> pd.DataFrame:
+def simulate_persons(seed: int = 3, lacking_p1: int = 0) -> pd.DataFrame:
     """One row per person x definition: dataset, definition, status, ancestry, P1, P2 (P2
-    missing for 3 MDD persons), time to TRD (days) and event."""
+    missing for 3 MDD persons; P1 for ``lacking_p1`` MDD_other persons of the big dataset and as
+    many with a trial, TRD under A, trMDD under B and C), time to TRD (days) and event."""
     rng = np.random.default_rng(seed)
     rows = []
     # big: 300 MDD (90 MDD_other without an adequate trial under every definition), 400 non-MDD;
@@ -58,6 +59,8 @@ def simulate_persons(seed: int = 3) -> pd.DataFrame:
         ancestry[:12 if ds == "big" else 5] = "EAS"  # a tiny ancestry group
         p1, p2 = rng.normal(size=n), rng.normal(size=n)
         p2[[n_other, n_other + 1, n_other + 2]] = np.nan  # 3 MDD persons (with a trial) lack P2
+        if ds == "big":  # (not EAS, nor lacking P2)
+            p1[20:20 + lacking_p1] = p1[100:100 + lacking_p1] = np.nan
         follow = rng.integers(200, 1500, size=n)
         for definition, n_trd in trd.items():
             for i in range(n):
@@ -135,6 +138,8 @@ def fully_hidden(rc: ReleaseCounts) -> dict[str, pd.DataFrame]:
             "pgs_distribution": ["n"], "cohort_flow": ["n"], "km_curves": ["n_at_risk"]}
     out = {}
     for name, columns in cols.items():
+        if getattr(rc, name) is None:
+            continue
         df = getattr(rc, name).copy()
         for c in columns:
             df[c] = df[c].map(label)
@@ -826,3 +831,27 @@ def test_mdd_vs_nonmdd_cases_give_no_small_group_of_mdd_other_lacking_data():
         b_lo, b_hi = base.interval(k)
         assert lo - 1e-6 <= v <= hi + 1e-6 and not a.determined(k), (k, lo, hi)
         assert hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)
+
+
+def test_groups_no_definition_changes_give_no_small_group_across_definitions():
+    """Privacy round 15, item 2: of one dataset and score, TRD vs trMDD's n (the persons with an
+    adequate trial and data), the MDD_other persons with data and the Cox model's n are the same
+    persons under every TRD definition here, and the outsider equates them
+    (``export_attacker.same_groups_across_definitions``). With 25 MDD_other persons and 25 with a
+    trial lacking P1 (so neither is pinned by a status count), a61194e's audit, which did not
+    state those equalities, hid TRD vs trMDD's n (P1) under definition B and showed it under C
+    (185), with B's trMDD persons with P1 (178): the outsider read B's 7 TRD persons exactly
+    (and the 3 lacking P2 as 0..6). The audit now states them (``tables.same_across_definitions``)."""
+    persons = simulate_persons(lacking_p1=25)
+    persons = persons[persons.dataset == "big"].reset_index(drop=True)
+    # Statuses and models only: the curve sets and ancestry groups bear on other groups.
+    rc = ReleaseCounts(**{**release_from_persons(persons).__dict__, "km_curves": None, "pgs_distribution": None})
+    a, targets = attack(exported(suppress_release(rc, T)), rc, persons)
+    base, _ = attack(exported(fully_hidden(rc)), rc, persons)
+    assert targets[("status", "big", "B", "TRD")] == 7
+    for k, v in sorted(targets.items(), key=str):
+        lo, hi = a.interval(k)
+        b_lo, b_hi = base.interval(k)
+        assert not a.determined(k) and lo - 1e-6 <= v <= hi + 1e-6, (k, lo, hi)
+        assert hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)
+

@@ -1007,6 +1007,12 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
                 link(key, MDD_GROUP, key[1], key[2])
             elif key[0] == "km_events":
                 link(key, TRD_GROUP, key[1], key[2])
+        # A curve set's persons (MDD persons with the score and follow-up) under each definition.
+        km_sets: dict[tuple, list[tuple[tuple, int]]] = {}
+        for key in sorted((k for k in km_values if k[0] == "km_persons"), key=str):
+            km_sets.setdefault((key[1], key[3]), []).append((key, values[key]))
+        for km_set in km_sets.values():
+            relations += same_across_definitions(km_set)
 
     # Counts of the same status groups (a dataset and definition's TRD persons, its MDD persons,
     # ...) by several models, scores and curve sets are each the group less the persons lacking
@@ -1205,8 +1211,11 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
     vs non-MDD are the controls of TRD vs trMDD, and MDD vs non-MDD's cases are those TRD and
     trMDD persons plus the MDD_other ones with data (an implicit cell); MDD vs non-MDD counts
     the same persons under every TRD definition; a Cox model's n and events (``cox``: the MDD
-    and TRD persons with the PGS and its covariates) are those cases when the counts agree. An
-    outsider who knows the design equates them (a small group narrowed by a margin of another
+    and TRD persons with the PGS and its covariates) are those cases when the counts agree. Of
+    one dataset and PGS, the persons with an adequate trial and data (TRD vs trMDD's n), the
+    MDD_other ones with data and the Cox model's n (MDD persons with data and follow-up) are
+    the same under every definition that does not change who they are (``same_across_definitions``).
+    An outsider who knows the design equates them (a small group narrowed by a margin of another
     contrast), so each is declared where the counts agree (a coincidence only makes the audit
     more cautious). Cells as ``build_audit``'s
     ``model_cells`` names them."""
@@ -1225,6 +1234,8 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
     sides: dict[tuple, dict[str, list[tuple[tuple, int]]]] = {}  # (ds, def, pgs) -> status -> [(cell, n)]
     mdd_cases: dict[tuple, tuple[tuple, int]] = {}
     whole_mdd: dict[tuple, list[tuple[tuple, tuple, int, int]]] = {}  # (ds, pgs) -> [(n cell, cases cell, n, k)]
+    # (kind, ds, pgs) -> [(cell, n)] of the counts of one group that no TRD definition changes.
+    across_definitions: dict[tuple, list[tuple[tuple, int]]] = {}
     for ds, definition, contrast, pgs, n, k in zip(logistic["dataset"], logistic["definition"], logistic["contrast"],
                                                    logistic["pgs_id"], logistic["n"], logistic["n_cases"]):
         if contrast not in CONTRAST_SIDES or not (_is_int(n) and _is_int(k)):
@@ -1241,6 +1252,8 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
         if len(cases) > 1:
             mdd_cases[(ds, definition, pgs)] = (p_key, k)
             whole_mdd.setdefault((ds, pgs), []).append((t_key, p_key, n, k))
+        if set(CONTRAST_GROUPS[contrast][1]) == {str(Status.TRD), str(Status.TRMDD)}:  # with an adequate trial
+            across_definitions.setdefault(("adequate_trial", ds, pgs), []).append((t_key, n))
     for key, by_status in sorted(sides.items(), key=str):
         for cells in by_status.values():
             for (a, va), (b, vb) in zip(cells, cells[1:]):
@@ -1253,6 +1266,7 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
                 other = ("model_group", "logistic", *key, str(Status.MDD_OTHER))
                 values[other] = k - trd[1] - trmdd[1]
                 relations.append({cell: 1, trd[0]: -1, trmdd[0]: -1, other: -1})
+                across_definitions.setdefault(("mdd_other", key[0], key[2]), []).append((other, values[other]))
     # The non-MDD controls with data do not depend on the TRD definition either (linked where
     # the counts agree): TRD vs non-MDD's controls under nested definitions, equal, turn the
     # difference of their n into that of their cases (``nested_model_relations``).
@@ -1279,7 +1293,34 @@ def contrast_group_relations(logistic: pd.DataFrame, cox: pd.DataFrame | None = 
                 same(("cox", ds, definition, "progression", "n", int(n)), mdd[0])
             if trd_cases and trd_cases[0][1] == int(k):
                 same(("cox", ds, definition, "progression", "n_events", int(k)), trd_cases[0][0])
+            across_definitions.setdefault(("cox", ds, pgs), []).append(
+                (("cox", ds, definition, "progression", "n", int(n)), int(n)))
+    for cells in across_definitions.values():
+        relations += [r for r in same_across_definitions(cells) if frozenset(r) not in seen]
     return values, relations
+
+
+def same_across_definitions(cells: list[tuple[tuple, int]]) -> list[dict]:
+    """``{a: 1, b: -1}`` for the cells of ``cells`` ([(cell, count)]: counts of one group of one
+    dataset and PGS under several TRD definitions) that hold the same count, each chained to the
+    first of its count (text order): a group no definition changes (the persons with an
+    adequate trial and data, the MDD_other persons with data, a Cox model's or a Kaplan-Meier
+    curve set's MDD persons) is the same persons under every definition, and an outsider who
+    knows the design reads one definition's shown count as another's hidden one. Design facts
+    README "Not covered" listed until privacy round 15: TRD vs trMDD's n 335 shown under one
+    definition, hidden under another whose trMDD persons with data (328) are shown, gave that
+    definition's 7 TRD persons with data. Stated where the counts agree (a definition that
+    changes the group, e.g. one without a trial rule, seldom keeps its count; a coincidence only
+    makes the audit more cautious), by value, not by neighbours: 335, 340, 335 link the first
+    and the last."""
+    by_count: dict[int, list[tuple]] = {}
+    for cell, n in cells:
+        by_count.setdefault(n, []).append(cell)
+    out = []
+    for same in by_count.values():
+        same = sorted(dict.fromkeys(same), key=str)
+        out += [{same[0]: 1, other: -1} for other in same[1:]]
+    return out
 
 
 # The quantile columns of pgs_distribution and their levels: what ``report.stage`` computes
