@@ -52,6 +52,7 @@ import gzip
 import logging
 import os
 import re
+import uuid
 import zlib
 from collections.abc import Collection
 from typing import TYPE_CHECKING
@@ -559,12 +560,22 @@ def _rsid_fields(mt: hl_types.MatrixTable, keep_rsid: bool, where: str) -> list[
     return ["rsid"]
 
 
-def bim_with_cm(hl: hl_types, bim: str) -> str:
+def scratch_file(hl: hl_types, scratch: str | None, prefix: str, extension: str) -> str:
+    """A new file name for a reader's copy or index: in ``scratch`` (the pgs stage's scratch
+    directory, removed when the stage ends, published or failed: ``stage.run``), or without one
+    in Hail's temp dir (``hl.utils.new_temp_file``; nothing removes it before the process ends:
+    a caller outside the stage, a test)."""
+    if scratch is None:
+        return hl.utils.new_temp_file(prefix=prefix, extension=extension)
+    return f"{scratch.rstrip('/')}/{prefix}-{uuid.uuid4().hex}.{extension}"
+
+
+def bim_with_cm(hl: hl_types, bim: str, scratch: str | None = None) -> str:
     """``bim`` when its first line has six fields, as Hail's ``import_plink`` requires ("Invalid
     .bim line. Expected 6 fields"); a .bim of five (CHROM ID POS A1 A2, no centimorgan column,
-    which plink2 and the native engine read: ``pgen_engine.read_bim_columns``) is copied to
-    Hail's temp dir with CM 0 inserted (one Spark pass, lines in file order), for a .bed on a
-    URI or with ``pgs.native.engine: hail``."""
+    which plink2 and the native engine read: ``pgen_engine.read_bim_columns``) is copied with CM
+    0 inserted (one Spark pass, lines in file order) to ``scratch_file(scratch)``, for a .bed on
+    a URI or with ``pgs.native.engine: hail``."""
     import hailtop.fs as hfs
 
     with hfs.open(bim) as f:
@@ -573,7 +584,7 @@ def bim_with_cm(hl: hl_types, bim: str) -> str:
         return bim
     t = hl.import_table(bim, no_header=True, delimiter=r"\s+", impute=False, missing="", quote=None)
     t = t.select(c=t.f0, id=t.f1, cm="0", pos=t.f2, a1=t.f3, a2=t.f4)
-    out = hl.utils.new_temp_file(prefix="pgs_bim", extension="bim")
+    out = scratch_file(hl, scratch, "pgs_bim", "bim")
     t.export(out, header=False, delimiter="\t")
     return out
 
@@ -726,7 +737,7 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
 
 def read_calls(
     hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
-    unplaced: int | None = None, vcf_half_call: str = "missing",
+    unplaced: int | None = None, vcf_half_call: str = "missing", scratch: str | None = None,
 ) -> hl_types.MatrixTable:
     """The genotypes as the file has them: rows keyed by ``locus``/``alleles`` (multi-allelic
     rows as they are, contigs recoded), columns keyed by ``s`` (str), the file's entry fields
@@ -736,7 +747,10 @@ def read_calls(
     given as ``unplaced``), as the native route leaves them unmatched. ``vcf_half_call``
     (``pgs.vcf_half_call``): how a VCF GT half-call is read (``HALF_CALL_REWRITE``; "missing"
     and "error": a missing call, the stage checks "error" with ``vcf_half_call_rows``).
-    Arguments and errors as ``read_genotypes``; also InputDataError for other row/column keys.
+    ``scratch``: where a copy or index the reader needs goes (``scratch_file``: a 5-field .bim
+    with CM added, a BGEN's index or its copy without multi-allelic variants); the MatrixTable
+    reads them until it is last used. Arguments and errors as ``read_genotypes``; also
+    InputDataError for other row/column keys.
     """
     where = _where(source)
     rg = source.reference_genome
@@ -778,7 +792,7 @@ def read_calls(
             # Chromosome-0 rows (counted above; every other row checked to be on the reference)
             # are the only loci Hail finds invalid: skipped, as the native route leaves them.
             mt = hl.import_plink(
-                bed=f"{prefix}.bed", bim=bim_with_cm(hl, f"{prefix}.bim"), fam=f"{prefix}.fam", reference_genome=rg,
+                bed=f"{prefix}.bed", bim=bim_with_cm(hl, f"{prefix}.bim", scratch), fam=f"{prefix}.fam", reference_genome=rg,
                 contig_recoding=plink_contig_recoding(rg), a2_reference=True, quant_pheno=False, missing="-9",
                 skip_invalid_loci=bool(unplaced),
             )
@@ -790,7 +804,7 @@ def read_calls(
         raise InputDataError("pgen genotypes are read by the native engine only (Hail has no pgen reader)",
                              where=where)
     elif source.format == "bgen":
-        mt, unreadable = _read_bgen(hl, source.path, rg, where)
+        mt, unreadable = _read_bgen(hl, source.path, rg, where, scratch)
         mt = mt.select_entries(DOSAGE=mt.dosage).unfilter_entries()
         _check_keys(hl, mt, where)
         row_fields = _rsid_fields(mt, keep_rsid, where)
@@ -844,8 +858,9 @@ def _check_build(hl: hl_types, row, reference_genome: str, where: str) -> None:
         raise InputDataError(f"loci are on {rg}, config says {reference_genome}", where=where)
 
 
-def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tuple[hl_types.MatrixTable, list[str]]:
-    """Index a BGEN into the Hail temp dir (the source may be read-only) and import dosages.
+def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str,
+               scratch: str | None = None) -> tuple[hl_types.MatrixTable, list[str]]:
+    """Index a BGEN into ``scratch_file(scratch)`` (the source may be read-only) and import dosages.
 
     Returns the MatrixTable and the loci (``chr4:1000000``, reference contig names) of the
     multi-allelic variants it could not read (``UNREADABLE_LOCI``). Hail (and plink2) read
@@ -864,11 +879,11 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
     skipped: list[str] = []
     original = path
     try:
-        index = _index_bgen(hl, path, reference_genome, recoding)
+        index = _index_bgen(hl, path, reference_genome, recoding, scratch)
     except Exception as e:
         if _BGEN_MULTIALLELIC_ERROR not in str(e):
             raise _fail(e, "import BGEN", where) from None
-        copy = local_temp_file(hl.utils.new_temp_file(prefix="pgs_bgen", extension="bgen"))
+        copy = local_temp_file(scratch_file(hl, scratch, "pgs_bgen", "bgen"))
         if is_uri(path) or copy is None:
             raise InputDataError(
                 "the BGEN has multi-allelic variants, which Hail cannot read; they can be skipped (counted) for "
@@ -884,7 +899,7 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
                     where, len(sites), len(skipped), ", ".join(skipped[:3]))
         path = copy
         try:
-            index = _index_bgen(hl, path, reference_genome, recoding)
+            index = _index_bgen(hl, path, reference_genome, recoding, scratch)
         except Exception as e2:
             raise _fail(e2, "import BGEN", where) from None
     try:
@@ -907,8 +922,9 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str) -> tu
 _BGEN_MULTIALLELIC_ERROR = "Only biallelic variants supported"
 
 
-def _index_bgen(hl: hl_types, path: str, reference_genome: str, recoding: dict[str, str]) -> str:
-    index = hl.utils.new_temp_file(prefix="pgs_bgen", extension="idx2")
+def _index_bgen(hl: hl_types, path: str, reference_genome: str, recoding: dict[str, str],
+                scratch: str | None = None) -> str:
+    index = scratch_file(hl, scratch, "pgs_bgen", "idx2")
     hl.index_bgen(path, index_file_map={path: index}, reference_genome=reference_genome, contig_recoding=recoding)
     return index
 

@@ -871,7 +871,11 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
                       np.zeros(1), 1)
     frame = SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))).frame("warm-up")
     path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="parquet")
-    write_table(pandas_to_spark(spark, frame[PGS_SCORES.names], PGS_SCORES.struct), path)
-    hl.current_backend().fs.rmtree(path)
+    try:
+        write_table(pandas_to_spark(spark, frame[PGS_SCORES.names], PGS_SCORES.struct), path)
+    finally:  # also when the write fails part-way (its files so far)
+        fs = hl.current_backend().fs
+        if fs.exists(path):
+            fs.rmtree(path)
     _WARMED.add(sc.applicationId)
     return True

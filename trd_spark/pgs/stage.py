@@ -49,6 +49,7 @@ from trd_spark.pgs.genotypes import (
     read_sample_map,
     sample_persons,
     samples_to_persons,
+    scratch_file,
     vcf_half_call_rows,
     vcf_sample_ids,
 )
@@ -213,14 +214,16 @@ def load_scoring_files(spark: SparkSession, cfg: Config, reference_genome: str, 
 
 
 def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
-                  scoring_files: list[ScoringFile], sites: pd.DataFrame | None = None) -> DatasetMatches:
+                  scoring_files: list[ScoringFile], sites: pd.DataFrame | None = None,
+                  scratch: str | None = None) -> DatasetMatches:
     """Read one dataset's variant list and samples and match every score with the frame
     matcher (``matching.match_sites_frame``): bed/pgen/BGEN scored by the native engine from the
     .bim/.pvar/BGEN index and .fam/.psam/BGEN sample IDs (``match_plink``, no Hail job beyond a
     liftover), other formats
     from the genotype rows Hail collects at the score loci (``match_hail``). ``sites``: the
     scoring files' ``matching.score_sites`` on the dataset's build (computed when None; the
-    stage computes them once per build and shares them between datasets)."""
+    stage computes them once per build and shares them between datasets). ``scratch``: where
+    Hail's reader puts a copy or index it needs (``genotypes.scratch_file``)."""
     ds = cfg.dataset(dataset_name)
     if sites is None:
         sites = score_sites(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
@@ -231,7 +234,7 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     if engine.engine_for(ds.genotypes, cfg.pgs.native) == "native":
         r = match_plink(hl, cfg, dataset_name, scoring_files, sites, sample_map)
     else:
-        r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sites, sample_map)
+        r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sites, sample_map, scratch)
     row: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
     for row in r.summary.itertuples(index=False):
         log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
@@ -298,13 +301,14 @@ def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFi
 
 def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str,
                scoring_files: list[ScoringFile], sites: pd.DataFrame,
-               sample_map: dict[str, int] | None) -> DatasetMatches:
+               sample_map: dict[str, int] | None, scratch: str | None = None) -> DatasetMatches:
     """Match a dataset Hail reads (VCF, MatrixTable, VDS, BGEN, a bed on a URI) with the same
     frame matcher as bed/pgen: the genotype rows at the score loci (and at the wanted rsIDs)
     are collected once (``matching.genotype_rows_at`` on ``genotypes.file_rows``: the file's
     rows without their entries, picked by ``matching.ScoreLoci`` and split on the driver), the
     MatrixTable is kept for the scoring route. A VDS is densified at the loci of
-    ``matching.loci_table`` (built for it alone: a Spark-to-Hail conversion).
+    ``matching.loci_table`` (built for it alone: a Spark-to-Hail conversion). ``scratch``: as
+    ``genotypes.read_calls``'.
     Errors as ``read_calls`` / ``samples_to_persons`` (one line through ``hail_errors``) and
     ``matching.check_duplicate_rows_frame``."""
     source = cfg.dataset(dataset_name).genotypes
@@ -313,7 +317,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
     unplaced = plink_unplaced_variants(hl, source)  # a local .bed's chromosome-0 rows, as match_plink counts them
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced,
-                       vcf_half_call=cfg.pgs.vcf_half_call)
+                       vcf_half_call=cfg.pgs.vcf_half_call, scratch=scratch)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     # A local MatrixTable's calls may be read from its own files at scoring (scoring.export_hard_calls,
     # mt_entries): that needs each row's number in the file and the person IDs in column order.
@@ -442,25 +446,28 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
                             index=r.variants if r.mt is None else None)
 
 
-def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches) -> Any:
+def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches,
+                      scratch: str | None = None) -> Any:
     """One dataset's rows of the published ``scores`` table (PGS_SCORES), scored
     (``score_dataset``) and checked (``scoring.check_score_arrow``: one key per person x score,
     counts in range, finite sums; InputDataError naming the dataset otherwise). A native pass
     summed on the driver (bed/pgen/BGEN, and hard calls exported for it) gives its rows as a
     pyarrow Table (``scoring.score_rows_arrow``), checked in numpy: no Hail or Spark job
     (``write_scores`` writes it). Any other route gives a Spark DataFrame: its Hail Table is
-    written once to Hail's temporary directory (so the check and the Parquet write do not run
-    the pass twice), checked there (``scoring.check_score_table``) and read into Spark
-    (``scoring.scores_frame``). Nothing is lazy on the export's scratch directory afterwards.
+    written once (so the check and the Parquet write do not run the pass twice) to ``scratch``
+    (``genotypes.scratch_file``: the stage's scratch directory, which outlives the lazy frame
+    until the scores are written and is removed when the stage ends, published or failed),
+    checked there (``scoring.check_score_table``) and read into Spark (``scoring.scores_frame``).
+    Nothing is lazy on the export's scratch directory afterwards.
     Errors of reading the genotypes as ``hail_errors``."""
     where = f"pgs scores of dataset {r.dataset}"
-    with scoring_scratch(hl, spark, cfg) as scratch, hail_errors(genotypes_where(cfg, r.dataset)):
-        scored = score_dataset(hl, cfg, r, scratch)
+    with scoring_scratch(hl, spark, cfg) as export_dir, hail_errors(genotypes_where(cfg, r.dataset)):
+        scored = score_dataset(hl, cfg, r, export_dir)
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
             check_score_arrow(rows, where)
             return rows
-        path = hl.utils.new_temp_file(prefix=f"pgs_scores_{r.dataset}", extension="ht")
+        path = scratch_file(hl, scratch, f"pgs_scores_{r.dataset}", "ht")
         scored.key_by("s", "pgs_id").write(path)
     written = hl.read_table(path)
     check_score_table(hl, written, where)
@@ -732,9 +739,20 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 
 
 def run(ctx: StageContext) -> None:
-    """Run the PGS stage for every dataset in ``cfg.datasets`` (see module doc)."""
+    """Run the PGS stage for every dataset in ``cfg.datasets`` (see module doc), with one scratch
+    directory in Hail's temp dir (``hl.TemporaryDirectory``) for what Hail's routes write on the
+    way: the readers' copies and indexes (a 6-field .bim, a BGEN's index or copy) and each Hail
+    route's score table (``scores_of_dataset``), which Spark reads lazily until the scores are
+    written. It is removed when the stage ends, published or failed: left in the temp dir, a
+    Hail route's score table (~250k persons x 61 scores per dataset at AoU scale) piled up run
+    after run."""
     import hail as hl
 
+    with hl.TemporaryDirectory(prefix="pgs_stage_") as scratch:
+        _run(ctx, hl, scratch)
+
+
+def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
     spark, cfg, fs, layout = ctx.spark, ctx.cfg, ctx.fs, ctx.layout
     ahead = ctx.handed.get(SCORING_FILES_AHEAD)  # the runner's parse while Spark started, if any
     files_by_build: dict[str, list[ScoringFile]] = {}
@@ -749,8 +767,15 @@ def run(ctx: StageContext) -> None:
                 log.info("pgs: %d scoring files validated for %s", len(files_by_build[build]), build)
                 sites_by_build[build] = score_sites(hl, spark, files_by_build[build], build,
                                                     liftover=cfg.pgs.liftover)
+                # Progress per phase (parse, match, score): the driver's work between them runs
+                # no Spark job, and the heartbeat alone read as a hang at biobank scale.
+                log.info("pgs: %d score variants at %d distinct sites on %s", sum(len(sf.variants) for sf in
+                         files_by_build[build]), len(sites_by_build[build]), build)
             log.info("pgs: matching %d scores in dataset %s", len(files_by_build[build]), ds.name)
-            results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build], sites_by_build[build]))
+            began = time.perf_counter()
+            results.append(match_dataset(hl, spark, cfg, ds.name, files_by_build[build], sites_by_build[build],
+                                         scratch))
+            log.info("pgs: dataset %s matched (%.1f s)", ds.name, time.perf_counter() - began)
 
     summary = pd.concat([r.summary for r in results], ignore_index=True)[PGS_MATCH_SUMMARY.names]
     variant_matches = _union([variant_matches_of(spark, r) for r in results])
@@ -772,7 +797,9 @@ def run(ctx: StageContext) -> None:
         score_parts = []
         for r in results:
             log.info("pgs: scoring %d scores in dataset %s (one pass)", len(r.scoring_files), r.dataset)
-            score_parts.append(scores_of_dataset(hl, spark, cfg, r))
+            began = time.perf_counter()
+            score_parts.append(scores_of_dataset(hl, spark, cfg, r, scratch))
+            log.info("pgs: dataset %s scored and checked (%.1f s)", r.dataset, time.perf_counter() - began)
         write_scores(writer, score_parts)
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
