@@ -855,3 +855,36 @@ def test_groups_no_definition_changes_give_no_small_group_across_definitions():
         assert not a.determined(k) and lo - 1e-6 <= v <= hi + 1e-6, (k, lo, hi)
         assert hi - lo >= min(T - 2, b_hi - b_lo) - 1e-6, (k, lo, hi, b_lo, b_hi)
 
+
+def nested_definition_thirds(definition: str, not_trd: int) -> pd.DataFrame:
+    """KM_CURVES grid rows (30-day grid) of one curve set under ``definition``: three thirds of 100
+    persons (20 events on day 15, 20 censored on day 25, 20 events on day 45, 40 censored on
+    day 200), where ``not_trd`` of third 1's day-15 events are no TRD under this definition
+    (censored on day 200 instead)."""
+    out = []
+    for tertile in (1, 2, 3):
+        moved = not_trd if tertile == 1 else 0
+        duration = np.array([15] * (20 - moved) + [25] * 20 + [45] * 20 + [200] * (40 + moved), dtype=float)
+        event = np.array([1] * (20 - moved) + [0] * 20 + [1] * 20 + [0] * (40 + moved), dtype=float)
+        grid = km_on_grid(duration, event, np.arange(0, 201, 30))
+        out.append(grid.assign(dataset="d", definition=definition, pgs_id="P1", trait="P1", tertile=tertile))
+    return pd.concat(out, ignore_index=True)[KM_CURVES.names]
+
+
+def test_nested_definitions_km_numbers_at_risk_give_no_small_difference():
+    """Privacy round 15, item 4 (the next arithmetic: Kaplan-Meier tables across TRD
+    definitions). Under nested definitions (every person TRD under B is TRD under A, no earlier)
+    a curve set's thirds are the same persons, and whoever is at risk on a day under A is at risk
+    under B: third 1 shows 40 at risk on day 60 under A and 47 under B, the 7 persons TRD by day
+    60 under A only (a61194e's export showed both). The audit now states that difference as a
+    group (``tables.nested_km_relations``): no day both export for one third differs by 1..19."""
+    grid = pd.concat([nested_definition_thirds("A", 0), nested_definition_thirds("B", 7)], ignore_index=True)
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(columns=["definition", "step_order", "step", "n"]), cohort_counts=None,
+                       logistic=pd.DataFrame(columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+                       cox=None, pgs_distribution=None, primary_definition="A", km_curves=coarsen_km(grid, T))
+    at_risk = rc.km_curves.set_index(["definition", "tertile", "time_days"])["n_at_risk"]
+    assert (at_risk.loc[("B", 1, 60)], at_risk.loc[("A", 1, 60)]) == (47, 40)  # both published days
+    safe = suppress_release(ReleaseCounts(**{**rc.__dict__, "nested_definitions": [("A", "B")]}), T)
+    shown = safe["km_curves"].astype({"n_at_risk": int}).set_index(["definition", "tertile", "time_days"])["n_at_risk"]
+    both = [(k, t) for d, k, t in shown.index if d == "A" and ("B", k, t) in shown.index]
+    assert not [(k, t) for k, t in both if 0 < abs(shown.loc[("B", k, t)] - shown.loc[("A", k, t)]) < T], shown
