@@ -366,12 +366,5 @@ def weights_frame(hl: hl_types, weights: hl_types.Table) -> pd.DataFrame:
     ht = weights.key_by()
     ht = ht.select(contig=ht.locus.contig, position=ht.locus.position, ref=ht.alleles[0], alt=ht.alleles[1],
                    slope=ht.slope, offset=ht.offset, n_vars=ht.n_vars)
-    df = ht.to_spark()
-    key = "spark.sql.execution.arrow.pyspark.enabled"
-    spark = df.sparkSession
-    before = spark.conf.get(key, "false")
-    spark.conf.set(key, "true")
-    try:
-        return df.toPandas()
-    finally:
-        spark.conf.set(key, before)
+    # Through Arrow: the session has it on (session.ARROW_CONF), and nothing switches it off.
+    return ht.to_spark().toPandas()

@@ -582,15 +582,17 @@ def _value_codes(col: pd.Series | TextCodes) -> np.ndarray:
 
 def pandas_to_spark(spark: SparkSession, pdf: pd.DataFrame, schema: T.StructType) -> DataFrame:
     """pandas -> Spark through Arrow (score files can have millions of rows; the row-by-row
-    path is ~100x slower). Arrow is switched on for this call only."""
-    key = "spark.sql.execution.arrow.pyspark.enabled"
-    before = spark.conf.get(key, "false")
-    assert before is not None  # get() with a default never returns None (typed optional by pyspark)
-    spark.conf.set(key, "true")
-    try:
-        return spark.createDataFrame(pdf, schema=schema)
-    finally:
-        spark.conf.set(key, before)
+    path is ~100x slower), which ``session.spark_conf`` turns on for the whole session
+    (``session.ARROW_CONF``). The flag is never switched off here: the stage's warm-up thread
+    converts while the driver matches, and a switch per call raced (a call could run without
+    Arrow and the flag stay as the other thread left it). A session started elsewhere with it
+    off gets it turned on (logged), never off again."""
+    from trd_spark.session import ARROW_CONF
+
+    if spark.conf.get(ARROW_CONF, "false") != "true":
+        log.info("Spark's Arrow conversion (%s) turned on for this session", ARROW_CONF)
+        spark.conf.set(ARROW_CONF, "true")
+    return spark.createDataFrame(pdf, schema=schema)
 
 
 def _no_rsids(files: list[str]) -> InputDataError:
