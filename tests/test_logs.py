@@ -89,7 +89,8 @@ def test_person_counts_in_progress_lines_and_gates_are_suppressed(caplog):
                       where="phenotypes", persons_below=20)
     assert gate["n"] == 5  # the manifest keeps the exact count
     messages = [r.getMessage() for r in caplog.records]
-    assert re.fullmatch(r"phenotypes: wrote persons, <20 rows \(\d+\.\d s\)", messages[0]), messages
+    assert re.fullmatch(r"phenotypes: wrote persons, <20 person-level rows, exact count not logged \(\d+\.\d s\)",
+                        messages[0]), messages
     assert re.fullmatch(r"phenotypes: drug exposures filtered, 12,345 records \(\d+\.\d s\)", messages[1])
     assert "gate sex_other: <20 of 20+ persons with sex 'other'; likely cause: c (warning at >= 0.1%, which a count read as these labels can reach)" in messages[2]
     assert not any(re.search(r"\b5\b|3,?000", m) for m in messages)

@@ -266,9 +266,17 @@ class Steps:
 
     def done(self, step: str, count: int | None = None, unit: str = "records", *, persons: bool = False) -> None:
         """Log that ``step`` finished; ``count`` of ``unit`` (``persons=True``: a count of
-        persons, shown as ``person_count_text`` says: 0, <T or T+)."""
+        person-level rows, shown as ``person_count_text`` says: 0, <T or T+, and said to be
+        one: ``wrote scores, 20+ person-level rows, exact count not logged``; a bare ``20+
+        rows`` read as a rounding error)."""
         now = time.monotonic()
-        counted = "" if count is None else f", {count_text(count, persons_below=self.threshold if persons else None)} {unit}"
+        if count is None:
+            counted = ""
+        elif persons:
+            counted = (f", {count_text(count, persons_below=self.threshold)} person-level {unit}"
+                       + (", exact count not logged" if count else ""))
+        else:
+            counted = f", {count_text(count)} {unit}"
         self.log.info("%s: %s%s (%.1f s)", self.stage, step, counted, now - self.t0)
         self.t0 = now
 
@@ -276,9 +284,11 @@ class Steps:
 class Heartbeat:
     """While a stage runs, a line every ``seconds`` from a background thread saying what Spark
     is doing (active jobs and stages, tasks done/total; ``SparkContext.statusTracker()``), so
-    a long stage is never silent. A context manager: the thread stops when the block ends,
-    normally or by an exception (an interrupt), waiting at most ``HEARTBEAT_STOP_WAIT_SECONDS``
-    for it."""
+    a long stage is never silent. With no Spark job active (the driver parses or matches), the
+    line names the stage's last progress line and how long ago it was logged (``LastStep``):
+    "no Spark job active" alone, minute after minute, read as a hang. A context manager: the
+    thread stops when the block ends, normally or by an exception (an interrupt), waiting at
+    most ``HEARTBEAT_STOP_WAIT_SECONDS`` for it."""
 
     def __init__(self, spark_context: SparkContext, label: str, seconds: float) -> None:
         self.sc = spark_context
@@ -288,13 +298,16 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{label}", daemon=True)
         self._t0 = time.monotonic()
+        self.last_step = LastStep(exclude=self.log.name)
 
     def __enter__(self) -> Heartbeat:
         self._t0 = time.monotonic()
+        logging.getLogger(TRD_LOGGER).addHandler(self.last_step)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        logging.getLogger(TRD_LOGGER).removeHandler(self.last_step)
         self._stop.set()
         # A status call into a busy or dead JVM (after an interrupt) must not delay the
         # stage's end: the thread is a daemon and logs nothing once stopped.
@@ -316,11 +329,43 @@ class Heartbeat:
         tracker = self.sc.statusTracker()
         stages = [s for s in (tracker.getStageInfo(i) for i in sorted(tracker.getActiveStageIds())) if s]
         if not stages:
-            return "no Spark job active (work on the driver)"
+            return "no Spark job active (work on the driver" + self.last_step.since() + ")"
         jobs = ", ".join(str(j) for j in sorted(tracker.getActiveJobsIds()))
         parts = [f"stage {s.stageId} ({s.name}): {s.numCompletedTasks}/{s.numTasks} tasks done, "
                  f"{s.numActiveTasks} running" for s in stages]
         return f"Spark job {jobs}, " + "; ".join(parts)
+
+
+class LastStep(logging.Handler):
+    """The last INFO-or-higher record of the ``trd_spark`` loggers (but ``exclude``, the
+    heartbeat's own) while attached, for ``Heartbeat``'s line when the driver works alone. Its
+    text is taken when the line is written, after the console's filters rewrote the record
+    (``counts_with_separators``): the line repeats what the console already showed, never a
+    DEBUG record (the run log's alone)."""
+
+    # A long progress line is cut: the heartbeat line names the step, it does not repeat it.
+    SHOWN_CHARS = 120
+
+    def __init__(self, exclude: str) -> None:
+        super().__init__(level=logging.INFO)
+        self.exclude = exclude
+        self.record: logging.LogRecord | None = None
+        self.at = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name != self.exclude:
+            self.record, self.at = record, time.monotonic()
+
+    def since(self) -> str:
+        """``; since 'pgs: matching 61 scores in dataset discovery' 1m05s ago``, or "" before
+        any record."""
+        record = self.record
+        if record is None:
+            return ""
+        text = " ".join(record.getMessage().split())
+        if len(text) > self.SHOWN_CHARS:
+            text = text[:self.SHOWN_CHARS - 3] + "..."
+        return f"; since '{text}' {_elapsed(time.monotonic() - self.at)} ago"
 
 
 def _elapsed(seconds: float) -> str:
