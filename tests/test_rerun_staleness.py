@@ -169,3 +169,51 @@ def test_docstring_comment_and_layout_edits_rerun_nothing_and_code_edits_do(pack
     assert digest('"""Scores."""\n\n\nLIMIT = 0.75\n\ndef run(x):\n    """Run."""\n    return x*LIMIT\n') == base
     assert digest('"""Scores."""\nLIMIT = 0.8\n\n\ndef run(x):\n    """Run."""\n    return x * LIMIT\n') != base
     assert digest('"""Scores."""\nLIMIT = 0.75\n\n\ndef run(x):\n    """Run."""\n    return "x" * LIMIT\n') != base
+
+
+def test_interrupted_compare_releases_keeps_the_earlier_comparison_whole(spark, tmp_path, monkeypatch):
+    """``compare-releases`` wrote its TSVs one by one into ``compare/A_vs_B/`` and its
+    ``_disclosure.json`` last: rerun after release B was rerun and stopped midway (full disk,
+    kill), it left the new cohort sizes beside the earlier comparison's other tables, and the
+    earlier ``_disclosure.json`` saying whether they may leave the workbench. Now the folder is
+    written beside it and renamed into place (``layout.publish_folder``, as export/). The two
+    releases' tables are stand-ins: what is checked is how the folder is written."""
+    import pandas as pd
+
+    from trd_spark.io import Fs as RealFs
+    from trd_spark.report import compare
+
+    cfg = load_config(_config(tmp_path))
+
+    def tables(n: int) -> dict[str, pd.DataFrame]:
+        return {"cohort_sizes": pd.DataFrame({"definition": ["all"], "step": ["genotyped"], "n_a": [str(n)],
+                                              "n_b": [str(n + 40)], "change": ["40"]}),
+                "pgs_correlation": pd.DataFrame({"dataset": ["discovery"], "pgs_id": ["PGS1"], "correlation": [0.99]}),
+                "estimates": pd.DataFrame({"ci_overlap": pd.Series([], dtype=object)})}
+
+    made = {"tables": tables(1000), "for_export": True}
+    monkeypatch.setattr(compare, "check_comparable", lambda *args, **kwargs: None)
+    monkeypatch.setattr(compare, "compare_releases", lambda *args: (made["tables"], made["for_export"], 20))
+    monkeypatch.setattr("trd_spark.session.command_session", lambda settings: spark)
+    compare.compare_releases_job(cfg, "toy-r1", "toy-r2")
+    folder = Path(cfg.output_root) / "compare" / "toy-r1_vs_toy-r2"
+    def files() -> dict[str, str]:  # without Hadoop's hidden .crc files
+        return {p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".")}
+
+    first = files()
+    assert set(first) == {"cohort_sizes.tsv", "pgs_correlation.tsv", "estimates.tsv", "_disclosure.json"}
+
+    made.update(tables=tables(2000), for_export=False)
+    write_text = RealFs.write_text
+
+    def full_after_one_file(self, path, text):  # the disk fills after the first new file
+        if getattr(self, "_wrote", False):
+            raise OSError(28, "No space left on device")
+        self._wrote = True
+        write_text(self, path, text)
+
+    monkeypatch.setattr(RealFs, "write_text", full_after_one_file)
+    with pytest.raises(OSError, match="No space left"):
+        compare.compare_releases_job(cfg, "toy-r1", "toy-r2")
+    assert files() == first
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no half-written folder beside it

@@ -19,7 +19,7 @@ import logging
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -282,6 +282,32 @@ def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
         fs.delete(trash)
     else:
         fs.rename(tmp, final)
+
+
+def publish_folder(fs: Fs, final: str, files: Mapping[str, str], *,
+                   before_swap: Callable[[str], object] | None = None) -> None:
+    """Publish ``files`` ({name: text}, written in that order) as the folder ``final``, whole
+    or not at all: written into a hidden sibling ``.<name>.inprogress-<id>``, ``before_swap``
+    called on that folder, then renamed into place (``swap_in``). A write that fails or is
+    interrupted leaves the previous complete folder as it was (the hidden one is removed, or by
+    the next call), never new files beside old ones. Hidden siblings an interrupted call left
+    are removed first: the caller is the folder's one writer (a run holding the release lock,
+    ``compare-releases``)."""
+    parent, name = final.rstrip("/").rsplit("/", 1)
+    fs.mkdirs(parent)
+    for entry in fs.listdir(parent):
+        if entry.startswith((f".{name}.inprogress-", f".{name}.replaced-")):
+            fs.delete(f"{parent}/{entry}")
+    tmp = f"{parent}/.{name}.inprogress-{uuid.uuid4().hex[:8]}"
+    try:
+        for file, text in files.items():
+            fs.write_text(f"{tmp}/{file}", text)
+        if before_swap is not None:
+            before_swap(tmp)
+        swap_in(fs, tmp, final, parent)
+    except BaseException:
+        fs.delete(tmp)
+        raise
 
 
 @contextmanager

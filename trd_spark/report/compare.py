@@ -25,7 +25,7 @@ import pandas as pd
 from trd_spark.config import Config
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, Layout, held_columns, manifest_field, read_manifest
+from trd_spark.layout import EXPORT, MANIFEST, Layout, held_columns, manifest_field, publish_folder, read_manifest
 from trd_spark.logs import count_text, is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
@@ -373,12 +373,13 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
     tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
     out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
-    fs = Fs(spark)
-    fs.mkdirs(out_dir)
-    for name, df in tables.items():
-        fs.write_text(f"{out_dir}/{name}.tsv", to_tsv(df))
-    fs.write_text(f"{out_dir}/{DISCLOSURE}", json.dumps(disclosure(for_export, threshold), indent=2, sort_keys=True))
-    drop_checksum_files(out_dir)
+    # Whole or not at all: a comparison stopped midway (a rerun after one release was rerun)
+    # left its new tables beside the earlier comparison's, and its _disclosure.json, written
+    # last, still said whether the earlier tables might leave the workbench.
+    publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
+                                        DISCLOSURE: json.dumps(disclosure(for_export, threshold), indent=2,
+                                                               sort_keys=True)},
+                   before_swap=drop_checksum_files)
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
     return summary_text(tables, release_a, release_b, out_dir) + ("" if for_export else f"\n{NOT_FOR_EXPORT}")

@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import logging
-import uuid
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,8 +40,8 @@ from trd_spark.layout import (
     held_columns,
     made_by_same_run,
     manifest_field,
+    publish_folder,
     read_manifest,
-    swap_in,
 )
 from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.km import coarsen_km
@@ -908,21 +907,9 @@ def publish_export(fs: Fs, cfg: Config, files: dict[str, str], run_id: str | Non
     layout = Layout.of(cfg)
     archive_export(fs, cfg)
     final = layout.stage_dir(EXPORT)
-    for name in fs.listdir(layout.release_dir):  # left by an interrupted run (this run holds the lock)
-        if name.startswith((f".{EXPORT}.inprogress-", f".{EXPORT}.replaced-")):
-            fs.delete(f"{layout.release_dir}/{name}")
-    tmp = f"{layout.release_dir}/.{EXPORT}.inprogress-{uuid.uuid4().hex[:8]}"
-    try:
-        for name, text in files.items():
-            fs.write_text(f"{tmp}/{name}", text)
-        manifest = export_manifest(cfg, files, run_id, earlier_disclosed)
-        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True))
-        fs.write_text(f"{tmp}/{SUCCESS}", "")
-        drop_checksum_files(tmp)
-        swap_in(fs, tmp, final, layout.release_dir)
-    except BaseException:
-        fs.delete(tmp)
-        raise
+    manifest = export_manifest(cfg, files, run_id, earlier_disclosed)
+    publish_folder(fs, final, {**files, MANIFEST: json.dumps(manifest, indent=2, sort_keys=True), SUCCESS: ""},
+                   before_swap=drop_checksum_files)
     log.info("export: %d files and %s in %s", len(files), MANIFEST, final)
     return final
 
