@@ -799,21 +799,28 @@ def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
                          for f in T.StructType.fromJson(json.loads(schema.json())).fields])
 
 
-def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.StructType) -> None:
+def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.StructType,
+                            also: frozenset[str] = frozenset()) -> None:
     """Raise InputDataError naming the file and the column when a data file of the Parquet
-    table at ``path`` lacks one of ``table``'s declared columns that the table is read with
-    (``read``: the schema ``_read_parquet`` read it by, i.e. the first file's), or stores it as
-    another type. Spark reads every file by that one schema: a column a later part file lacks
-    came back as nulls (its persons' records or dates silently gone), and a type that differs
-    (person_id string in one part, bigint in another; a date written as a timestamp) failed
-    inside a Spark task with a Java trace, or was cast. Footers only (no Spark job), one per
-    file; a table read by Spark's own inference (``footer_schema`` None) is left to Spark."""
+    table at ``path`` differs from the first file in a column the table is read by: ``table``'s
+    declared columns, their ``DATETIME_OF`` partners and ``also`` (e.g. the configured sex-at-birth
+    column of ``person``). ``read``: the schema ``_read_parquet`` read the table by, i.e. the first
+    file's. Spark reads every file by that one schema, so a column a later part file lacks came
+    back as nulls there (its persons' records or dates silently gone); a column a later part has
+    and the first lacks came back as nulls in EVERY file (an optional column such as
+    verbatim_end_date, condition_status_concept_id or death_datetime read as absent: exposure ends,
+    preliminary diagnoses and deaths silently lost); and a type that differs (person_id string in
+    one part, bigint in another; a date written as a timestamp) failed inside a Spark task with a
+    Java trace, or was cast. Footers only (no Spark job), one per file; a table read by Spark's own
+    inference (``footer_schema`` None) is left to Spark."""
     fs = Fs(spark)
     files = fs.glob_files(path)
     if len(files) < 2 or any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):
         return
-    declared = {n for n, _ in OMOP_COLUMNS[table]}
-    wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in declared}
+    used = ({n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
+            | {c.lower() for c in also})
+    wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in used}
+    first = files[0].rsplit('/', 1)[-1]
     for file in files[1:]:
         schema = footer_schema(spark, file)
         if schema is None:
@@ -822,12 +829,17 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
         for name, dtype in wanted.items():
             if name not in held:
                 raise InputDataError(f"OMOP table {table}: this part file has no column {name}, which "
-                                     f"{files[0].rsplit('/', 1)[-1]} has (Spark would read it as empty here): "
+                                     f"{first} has (Spark would read it as empty here): "
                                      "rewrite the table's files with one schema", where=file)
             if held[name] != dtype:
                 raise InputDataError(f"OMOP table {table}: column {name} is {held[name].simpleString()} in this part "
-                                     f"file but {dtype.simpleString()} in {files[0].rsplit('/', 1)[-1]}: rewrite "
+                                     f"file but {dtype.simpleString()} in {first}: rewrite "
                                      "the table's files with one schema", where=file)
+        unread = sorted(n for n in held if n in used and n not in wanted)
+        if unread:
+            raise InputDataError(f"OMOP table {table}: this part file has column {unread[0]}, which {first} lacks "
+                                 "(Spark reads every part by the first one's columns: it would be read as empty in "
+                                 "every file): rewrite the table's files with one schema", where=file)
 
 
 def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None]:
@@ -902,7 +914,8 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
         if omop.format == "parquet":
             path = _locate(fs, base, table, "parquet")
             df, nanos = _read_parquet(spark, path)
-            check_part_file_schemas(spark, path, table, df.schema)
+            check_part_file_schemas(spark, path, table, df.schema,
+                                    frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset())
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, table, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)

@@ -1,0 +1,85 @@
+"""Field cases, round 16 (session 26, helper "hunt_omop"): new variants of the OMOP kinds that
+gave a silent wrong answer on a61194e.
+
+- OMOP export shapes (round 15's kind: Parquet part files of one table with another schema).
+  Round 15 refused a later part file that LACKS a column the first part has. The other way
+  round was silent: Spark reads every part by the first part's columns, so a column that only
+  later parts have (verbatim_end_date, condition_status_concept_id, a death_datetime whose
+  death_date is empty, the configured sex-at-birth column) was read as empty in every file:
+  exposure ends from days_supply instead of the recorded stop date, preliminary diagnoses
+  counted as MDD diagnoses, deaths never ending follow-up. Now one error naming the part file
+  and the column; the datetime partners and a sex column configured under another name are
+  compared too.
+
+Tiny inputs built inline (pyarrow files, the session's Spark); expected values by hand from
+README "Study rules".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trd_spark.config import OmopInput, SexAtBirthMapping
+from trd_spark.errors import InputDataError
+from trd_spark.phenotypes.omop import read_omop_table
+
+DAY = dt.date(2019, 1, 10)
+CUTOFF = dt.date(2023, 7, 1)
+
+
+def _ids(*values: int) -> pa.Array:
+    return pa.array(list(values), pa.int64())
+
+
+# table -> (columns of both parts, the column only the second part has, its value there, the
+# column it is read as and 1002's value there by hand)
+PARTS = {
+    "drug_exposure": ({"drug_concept_id": _ids(739138), "drug_exposure_start_date": pa.array([DAY]),
+                       "drug_exposure_end_date": pa.array([DAY]), "days_supply": pa.array([30], pa.int32())},
+                      "verbatim_end_date", pa.array([dt.date(2019, 4, 10)]), "verbatim_end_date", dt.date(2019, 4, 10)),
+    "condition_occurrence": ({"condition_concept_id": _ids(4152280), "condition_start_date": pa.array([DAY])},
+                             "condition_status_concept_id", _ids(32899), "condition_status_concept_id", 32899),
+    # the empty death_date takes its datetime partner's date (README "Dates as the export meant them")
+    "death": ({"death_date": pa.array([None], pa.date32())}, "death_datetime", pa.array([dt.datetime(2020, 5, 1)]),
+              "death_date", dt.date(2020, 5, 1)),
+    "person": ({"gender_concept_id": _ids(45878463), "year_of_birth": pa.array([1970], pa.int32()),
+                "month_of_birth": pa.array([3], pa.int32()), "day_of_birth": pa.array([None], pa.int32())},
+               "sex", _ids(45878463), "sex_at_birth_concept_id", 45878463),
+}
+
+
+def _omop(path) -> OmopInput:
+    # person: sex at birth in a column named 'sex' (omop.sex_at_birth.column)
+    return OmopInput(format="parquet", path=str(path), data_cutoff_date=CUTOFF,
+                     sex_at_birth=SexAtBirthMapping(column="sex"))
+
+
+@pytest.mark.parametrize("table", list(PARTS))
+def test_a_column_only_a_later_part_file_has_is_one_error_naming_file_and_column(spark, tmp_path, table):
+    """Person 1001's part lacks the column, 1002's has it. On a61194e the first three tables
+    read without a word with the column empty for both (1002's recorded stop 2019-04-10, its
+    preliminary status, its death on 2020-05-01: gone); person was refused as 'no column sex',
+    which 1002's part has. The error names the second part and the column, no person_id. With
+    the column in both parts (1001's empty) the table reads as written."""
+    common, column, value, read_as, expected = PARTS[table]
+    folder = tmp_path / "omop" / table
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"person_id": _ids(1001), **common}), folder / "part-00000.parquet")
+    pq.write_table(pa.table({"person_id": _ids(1002), **common, column: value}), folder / "part-00001.parquet")
+    omop = _omop(tmp_path / "omop")
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, omop, table).collect()
+    line = str(e.value)
+    assert e.value.exit_code == 3 and "\n" not in line, line
+    assert (f"{folder}/part-00001.parquet: OMOP table {table}: this part file has column {column}, which "
+            "part-00000.parquet lacks") in line, line
+    assert "1001" not in line and "1002" not in line
+
+    pq.write_table(pa.table({"person_id": _ids(1001), **common, column: pa.nulls(1, value.type)}),
+                   folder / "part-00000.parquet")
+    got = dict(read_omop_table(spark, omop, table).select("person_id", read_as).collect())
+    assert got == {1001: None, 1002: expected}
