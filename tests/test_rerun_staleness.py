@@ -217,3 +217,19 @@ def test_interrupted_compare_releases_keeps_the_earlier_comparison_whole(spark, 
         compare.compare_releases_job(cfg, "toy-r1", "toy-r2")
     assert files() == first
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no half-written folder beside it
+
+
+def test_the_project_billed_for_bigquery_reads_reruns_nothing(spark, tmp_path):
+    """``omop.billing_project`` names who pays for the BigQuery reads (on All of Us the
+    workspace's project), not which data are read (``omop.path``, the CDR dataset): the same
+    CDR analysed from a cloned workspace reran the phenotype stage and everything after it."""
+    cfg = load_config(_config(tmp_path))
+    omop = cfg.omop.model_copy(update={"format": "bigquery", "path": "cdr-project.C2024Q3R5",
+                                       "billing_project": "workspace-a"})
+    cfg = cfg.model_copy(update={"omop": omop})
+    _publish(spark, cfg)
+    assert _reruns(cfg) == []
+    cloned = cfg.model_copy(update={"omop": omop.model_copy(update={"billing_project": "workspace-b"})})
+    assert _reruns(cloned) == []
+    other_cdr = cfg.model_copy(update={"omop": omop.model_copy(update={"path": "cdr-project.C2025Q1R1"})})
+    assert plan(other_cdr, LocalFs())["phenotypes"] == ["config changed: omop.path"]

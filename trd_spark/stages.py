@@ -31,7 +31,7 @@ scheduling) change where or how a stage runs, never what it computes, so they ar
 slice: ``--master`` or a new ``output_root`` reruns nothing. The exception is a
 ``spark.extra_conf`` entry that can change results (``result_spark_conf``: a session time
 zone, ANSI mode): it is in every slice. The ``TUNING_KEYS`` (how the native engine cuts up its
-sums) are in no slice either, and a dataset's role in none of the stages that do not read it.
+sums, who pays for BigQuery reads) are in no slice either, and a dataset's role in none of the stages that do not read it.
 
 The fingerprint is taken when a stage starts (``StageContext.parts_at_start``) and its inputs
 are fingerprinted again before it publishes: an input written while the stage read it publishes
@@ -83,13 +83,15 @@ if TYPE_CHECKING:
 # Settings of commands that are not stages (``download-scores``) or of the checks before them
 # (``pgs.strict_panel``): no stage output depends on them.
 NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
-# Settings that size a stage's work, never decide its values (rows per block and per task, samples
-# per reduction key, where the partial sums are added: config.NativeEngineSettings; the results
-# equal Hail's pass, tests/test_pgs_native_engine.py): like spark.* tuning they are in no slice,
-# so tuning them reruns nothing. The stage still reads them (its StageSpec declares ``pgs``). The
-# engine and its scratch directory are not here: they choose which engine scores.
+# Settings that decide how, or at whose cost, a stage computes, never what: the native engine's
+# sizes (rows per block and per task, samples per reduction key, where the partial sums are added:
+# config.NativeEngineSettings; the results equal Hail's pass, tests/test_pgs_native_engine.py)
+# and the Google Cloud project billed for BigQuery reads (the same CDR read from a cloned
+# workspace). Like spark.* tuning they are in no slice, so changing them reruns nothing; the stage
+# still reads them (its StageSpec declares ``pgs`` / ``omop``). The engine and its scratch
+# directory are not here: they choose which engine scores.
 TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.variants_per_task", "pgs.native.sample_slice",
-               "pgs.native.driver_sum_mb")
+               "pgs.native.driver_sum_mb", "omop.billing_project")
 # Dataset keys a stage that reads ``datasets`` may not need: the pgs and cohort stages score and
 # assemble every dataset alike, so a dataset's role (discovery / replication) is in their
 # ``config_exclude`` (swapping roles reruns models and report only, not hours of scoring).
