@@ -10,6 +10,12 @@ gave a silent wrong answer on a61194e.
   counted as MDD diagnoses, deaths never ending follow-up. Now one error naming the part file
   and the column; the datetime partners and a sex column configured under another name are
   compared too.
+- Date columns as an export wrote them (the timestamp kind), valid data refused: pandas writes a
+  column of nothing but missing values as Parquet's null type (an object column of None), which
+  Spark reads as int, or as a float column of NaN (a CSV read with pd.read_csv). A CDM whose
+  verbatim_end_date or *_datetime columns are all empty -- the usual shape -- was refused as
+  'is int, not a date'. Such a column holds no value to misread: read as empty, one WARNING; a
+  column of another type that holds a value stays the error.
 
 Tiny inputs built inline (pyarrow files, the session's Spark); expected values by hand from
 README "Study rules".
@@ -83,3 +89,30 @@ def test_a_column_only_a_later_part_file_has_is_one_error_naming_file_and_column
                    folder / "part-00000.parquet")
     got = dict(read_omop_table(spark, omop, table).select("person_id", read_as).collect())
     assert got == {1001: None, 1002: expected}
+
+
+def test_a_date_column_pandas_wrote_without_any_value_reads_as_empty(spark, tmp_path):
+    """drug_exposure with verbatim_end_date of Parquet's null type (read by Spark as int) and
+    drug_exposure_start_datetime a float column of nulls; death with death_datetime of the null
+    type beside a filled death_date. On a61194e: 'OMOP table drug_exposure column
+    verbatim_end_date is int, not a date, timestamp or ISO date text' (and the same for the
+    datetime partners). Now read as written: no verbatim end, the start and death dates by
+    hand; the same column holding a value (20190410, an int) is still the error."""
+    base = tmp_path / "omop"
+    base.mkdir()
+    common = PARTS["drug_exposure"][0]
+    drugs = {"person_id": _ids(1001), **common, "verbatim_end_date": pa.nulls(1),
+             "drug_exposure_start_datetime": pa.array([None], pa.float64())}
+    pq.write_table(pa.table(drugs), base / "drug_exposure.parquet")
+    pq.write_table(pa.table({"person_id": _ids(1001), "death_date": pa.array([dt.date(2020, 5, 1)]),
+                             "death_datetime": pa.nulls(1)}), base / "death.parquet")
+    omop = _omop(base)
+    got = read_omop_table(spark, omop, "drug_exposure").select(
+        "drug_exposure_start_date", "verbatim_end_date", "days_supply").collect()
+    assert [tuple(r) for r in got] == [(DAY, None, 30)]
+    assert [tuple(r) for r in read_omop_table(spark, omop, "death").collect()] == [(1001, dt.date(2020, 5, 1))]
+
+    pq.write_table(pa.table({**drugs, "verbatim_end_date": pa.array([20190410], pa.int32())}),
+                   base / "drug_exposure.parquet")
+    with pytest.raises(InputDataError, match="column verbatim_end_date is int, not a date"):
+        read_omop_table(spark, omop, "drug_exposure")

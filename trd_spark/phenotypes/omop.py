@@ -265,6 +265,7 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
         check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where, time_zone=time_zone)
     session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
     assert session_zone is not None  # Spark always has one (default: the JVM's zone); typed optional
+    void = void_date_columns(df, table, [f.name for f in schema.fields if f.dataType == _D], nanos=nanos, where=where)
 
     def conformed(f: T.StructField) -> Column:
         if f.name not in df.columns:
@@ -273,16 +274,51 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
             text = F.col(f.name)
             if (table, f.name) in PARTIAL_DATE_AS_EMPTY and isinstance(df.schema[f.name].dataType, T.StringType):
                 text = F.when(is_full_date_text(text), text)  # '1970', '1970-03': empty, not the 1st
-            date = to_omop_date(text, df.schema[f.name].dataType, table, f.name,
-                                time_zone=time_zone, session_zone=session_zone, where=where, nanos=nanos)
+            date = F.lit(None).cast(_D) if f.name in void else to_omop_date(
+                text, df.schema[f.name].dataType, table, f.name, time_zone=time_zone, session_zone=session_zone,
+                where=where, nanos=nanos)
             partner = DATETIME_OF.get((table, f.name))
-            if partner is None or partner not in df.columns:
+            if partner is None or partner not in df.columns or partner in void:
                 return date
             return F.coalesce(date, datetime_fallback(df, table, f.name, partner, time_zone=time_zone,
                                                       session_zone=session_zone, where=where, nanos=nanos))
         return whole_number(df, table, f.name, f.dataType, where=where)
 
     return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
+
+
+def date_readable(source: T.DataType, nanos: str | None = None) -> bool:
+    """True for the Spark types ``to_omop_date`` reads as dates: a date, a timestamp, text, and a
+    ``long`` of a table whose Parquet nanosecond timestamps arrive as longs (``nanos`` set)."""
+    return isinstance(source, (T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType)) or (
+        nanos is not None and isinstance(source, T.LongType))
+
+
+def void_date_columns(df: DataFrame, table: str, dates: list[str], *, nanos: str | None, where: str) -> set[str]:
+    """The date columns of ``dates`` and their ``DATETIME_OF`` partners (those ``df`` has) whose
+    type is no date type (``date_readable``) and which hold no value in any row (null, or NaN in
+    a float column): read as empty, one WARNING each. pandas writes a column of nothing but
+    missing values as Parquet's null type, which Spark reads as ``int`` (an object column of
+    None), or as a float column of NaN (read from a CSV with ``pd.read_csv``): a CDM whose
+    verbatim_end_date or *_datetime columns are all empty was refused as 'int, not a date'
+    although it holds no value to misread. A column of another type with a value stays
+    ``to_omop_date``'s error. One Spark job (an aggregate over those columns only), and only when
+    such a column exists; none for date, timestamp and text columns."""
+    names = [*dates, *[DATETIME_OF[(table, c)] for c in dates if (table, c) in DATETIME_OF]]
+    odd = [c for c in names if c in df.columns and not date_readable(df.schema[c].dataType, nanos)]
+    if not odd:
+        return set()
+
+    def has_value(c: str) -> Column:
+        value = F.col(c).isNotNull()
+        return value & ~F.isnan(F.col(c)) if isinstance(df.schema[c].dataType, T.FractionalType) else value
+
+    row = df.agg(*[F.max(has_value(c).cast("int")).alias(c) for c in odd]).collect()[0]
+    void = {c for c in odd if not row[c]}
+    for c in sorted(void):
+        log.warning("%s: OMOP table %s column %s is %s, not a date type, and holds no value: read as empty",
+                    where, table, c, df.schema[c].dataType.simpleString())
+    return void
 
 
 # Integer sizes in bytes: a wider integer cast to a narrower one wraps round (Spark's non-ANSI cast).
