@@ -18,6 +18,7 @@ imputation written with --freq and read back, as in test_pgs_plink2_oracle.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -245,6 +246,57 @@ def test_block_rows_fit_the_memory_budget():
     assert rows * 250_000 * 8 <= 256 * 2**20 < (rows + 1) * 250_000 * 8
     assert rows == 134
     assert block_rows(10**9, 1) == 1  # never 0 rows
+
+
+def test_tasks_are_sized_by_genotype_entries_as_many_per_core():
+    """task_bounds: a pass's rows cut by entries (rows x samples), not a fixed row count: 200k
+    rows made 10 tasks at 2,500 samples and at 20,000 alike, each task's ~0.2 CPU-s of Spark and
+    Python-worker overhead paid 10 times where 2 tasks do (session 26). The task count is a
+    multiple of the cores (no core idles through a last round of one task), the rows are
+    shared evenly, every row in exactly one task, and ``variants_per_task`` still caps a task."""
+    from trd_spark.pgs.pgen_engine import task_bounds
+
+    def sizes(*args, **kwargs):
+        bounds = task_bounds(*args, **kwargs)
+        assert bounds[0] == 0 and bounds[-1] == args[0] and all(np.diff(bounds) > 0)  # every row once
+        return np.diff(bounds).tolist()
+
+    assert sizes(200_000, 2_500, 2, 10**9) == [100_000] * 2  # 5e8 entries: one task per core
+    assert sizes(200_000, 10_000, 1, 10**9) == [100_000] * 2  # 2e9 entries on one core: 2 tasks
+    assert sizes(200_000, 20_000, 2, 10**9) == [50_000] * 4  # 4e9: 4 tasks of 1e9, 2 per core
+    assert sizes(200_000, 15_000, 2, 10**9) == [50_000] * 4  # 3 tasks wanted: 4 (2 rounds of 2)
+    assert sizes(10, 4, 2, 10**9, max_rows=3) == [2, 3, 2, 3]  # the cap: 4 tasks of <= 3 rows
+    assert sizes(7, 4, 3, 10**9) == [2, 2, 3]  # uneven rows shared within one row
+    assert sizes(1, 100, 8, 10**9) == [1]  # never more tasks than rows
+    assert task_bounds(0, 100, 2, 10**9) == [0]  # nothing matched: no task
+    # All of Us' size, 250k samples x 1M rows: 250 tasks of 1e9 entries (a multiple of 2 cores).
+    aou = sizes(1_000_000, 250_000, 2, 10**9)
+    assert len(aou) == 250 and max(aou) * 250_000 <= 10**9
+
+
+def test_task_slots_count_cores_not_shuffle_partitions(spark):
+    """task_slots: the tasks Spark runs at once. The session sets defaultParallelism to the
+    shuffle partitions (4 in the tests' local[2] session, 8 in the benchmarks' on 2 cores), so
+    rounding the task count to it would cut 8 tasks for 2 cores."""
+    from trd_spark.pgs.pgen_engine import task_slots
+
+    sc = spark.sparkContext
+    assert sc.master == "local[2]" and sc.defaultParallelism == 4
+    assert task_slots(sc) == 2
+
+    class Context:  # what task_slots reads of a SparkContext, for masters no test session runs
+        def __init__(self, master, conf=None, parallelism=8):
+            self.master, self._conf, self.defaultParallelism = master, conf or {}, parallelism
+
+        def getConf(self):
+            return self._conf
+
+    assert task_slots(Context("local")) == 1
+    assert task_slots(Context("local[*]")) == os.cpu_count()
+    assert task_slots(Context("local[3,2]")) == 3  # local[N,F]: F retries per task
+    assert task_slots(Context("local-cluster[2,3,1024]")) == 6
+    assert task_slots(Context("yarn", {"spark.executor.instances": "4", "spark.executor.cores": "4"})) == 16
+    assert task_slots(Context("yarn", {}, parallelism=40)) == 40  # dynamic allocation: the configured default
 
 
 def test_partials_are_added_on_the_driver_only_within_its_budget():

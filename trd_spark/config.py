@@ -223,8 +223,14 @@ class NativeEngineSettings(_Strict):
     # Memory for one block of genotype rows x all samples in a task (sets the block's rows:
     # at 250k samples 256 MB is 134 rows of float64 dosages).
     block_memory_mb: float = Field(256, gt=0)
-    # Matched genotype rows per Spark task (the unit of parallelism).
-    variants_per_task: int = Field(20_000, ge=1)
+    # Genotype entries (matched rows x samples) per Spark task, at most: the rows go to the
+    # fewest tasks of at most this size, their count rounded up to a multiple of Spark's default
+    # parallelism (every core gets as many equal tasks; at least one task per core). A task
+    # costs ~0.2 CPU-s of Spark and its Python worker whatever its size, ~6 ns per entry of
+    # genotype work: 10^9 entries, ~6 CPU-s, keep that below 5% (benchmarks/RESULTS.md, session 26).
+    task_entries: int = Field(1_000_000_000, ge=1)
+    # Matched genotype rows per Spark task, at most (None: no cap, tasks sized by task_entries).
+    variants_per_task: int | None = Field(None, ge=1)
     # Samples per reduction key: partial sums are added per slice, so no task or reducer
     # holds more than (scores x slice) sums beyond its own partial.
     sample_slice: int = Field(16_384, ge=1)

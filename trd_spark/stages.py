@@ -90,8 +90,8 @@ NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
 # workspace). Like spark.* tuning they are in no slice, so changing them reruns nothing; the stage
 # still reads them (its StageSpec declares ``pgs`` / ``omop``). The engine and its scratch
 # directory are not here: they choose which engine scores.
-TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.variants_per_task", "pgs.native.sample_slice",
-               "pgs.native.driver_sum_mb", "omop.billing_project")
+TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.task_entries", "pgs.native.variants_per_task",
+               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "omop.billing_project")
 # Dataset keys a stage that reads ``datasets`` may not need: the pgs and cohort stages score and
 # assemble every dataset alike, so a dataset's role (discovery / replication) is in their
 # ``config_exclude`` (swapping roles reruns models and report only, not hours of scoring).

@@ -7,7 +7,8 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    ``slope``, ``offset``, ``n_vars``) are joined on the driver to the file's variant list
    (.bim / .pvar, ``variant_index``): each row gets its variant index in the file and the
    index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
-2. Rows are cut into ranges of ``pgs.native.variants_per_task`` (one Spark task each). A task
+2. Rows are cut into ranges of about ``pgs.native.task_entries`` genotype entries, as many per
+   core (``task_bounds``; one Spark task each). A task
    reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
    ``block_rows`` variants x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2;
    a dosage .pgen's dosages, as plink2 scores them), missing = -9. A BGEN's rows are read by
@@ -320,6 +321,49 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     return psam["IID"].tolist()
 
 
+def task_bounds(n_rows: int, n_samples: int, parallelism: int, task_entries: int,
+                max_rows: int | None = None) -> list[int]:
+    """Row boundaries of a pass's Spark tasks (task i scores rows ``bounds[i]`` to
+    ``bounds[i + 1]``; ``[0]`` for no rows): the fewest tasks of at most ``task_entries``
+    genotype entries (rows x samples) and at most ``max_rows`` rows (None: no cap) each, their
+    count rounded up to a multiple of ``parallelism`` (``task_slots``, the tasks Spark runs at
+    once: every core runs as many tasks, so none idles through a last round; at least one task per core) and at
+    most one per row, the rows shared as evenly as possible (``pgs.native.task_entries``,
+    ``variants_per_task``). Sized by entries, not rows, the tasks' fixed cost (~0.2 CPU-s each
+    of Spark and the Python worker, whatever the task's size) does not grow with the variant
+    count at small cohorts: 200k rows cut 20,000 per task made 10 tasks at 2,500 samples and at
+    20,000 alike (benchmarks/RESULTS.md, session 26)."""
+    if n_rows <= 0:
+        return [0]
+    wanted = max(1, math.ceil(n_rows * max(1, n_samples) / task_entries))
+    if max_rows is not None:
+        wanted = max(wanted, math.ceil(n_rows / max_rows))
+    n_tasks = min(n_rows, math.ceil(wanted / max(1, parallelism)) * max(1, parallelism))
+    return [n_rows * i // n_tasks for i in range(n_tasks + 1)]
+
+
+def task_slots(sc) -> int:
+    """Tasks Spark runs at once (``task_bounds``' parallelism): N of ``local[N]`` (``local[*]``:
+    this machine's cores; ``local``: 1), W x C of ``local-cluster[W,C,M]``, else
+    ``spark.executor.instances`` x ``spark.executor.cores`` when both are set, else Spark's
+    default parallelism. Not ``defaultParallelism`` alone: the session sets it to the shuffle
+    partitions (``session.spark_conf``; 8 by default, on 2 cores)."""
+    import re
+
+    master = sc.master or ""
+    local = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\d+)?\])?", master)
+    if local:
+        return 1 if local.group(1) is None else (os.cpu_count() or 1) if local.group(1) == "*" else int(local.group(1))
+    cluster = re.fullmatch(r"local-cluster\[(\d+),(\d+),\d+\]", master)
+    if cluster:
+        return int(cluster.group(1)) * int(cluster.group(2))
+    conf = sc.getConf()
+    instances, cores = conf.get("spark.executor.instances"), conf.get("spark.executor.cores")
+    if instances and cores and instances.isdigit() and cores.isdigit():
+        return int(instances) * int(cores)
+    return int(sc.defaultParallelism)
+
+
 def block_rows(n_samples: int, block_memory_mb: float) -> int:
     """Variants per block so that one block of all samples fits ``block_memory_mb``
     (at least 1): ``budget / (n_samples x bytes per entry)``."""
@@ -624,11 +668,11 @@ def score(
     # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
-    per_task = settings.variants_per_task
-    tasks = [_Task(variant_idx[lo:lo + per_task], allele_idx[lo:lo + per_task], slope[lo:lo + per_task],
-                   None if impute else offset[lo:lo + per_task], task_n_vars[lo:lo + per_task],
-                   None if extent is None else extent[lo:lo + per_task])
-             for lo in range(0, len(variant_idx), per_task)]
+    bounds = task_bounds(len(variant_idx), n, task_slots(spark.sparkContext), settings.task_entries,
+                         settings.variants_per_task)
+    tasks = [_Task(variant_idx[lo:hi], allele_idx[lo:hi], slope[lo:hi], None if impute else offset[lo:hi],
+                   task_n_vars[lo:hi], None if extent is None else extent[lo:hi])
+             for lo, hi in zip(bounds[:-1], bounds[1:])]
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
     allele_idx_offsets = index.allele_idx_offsets
