@@ -91,6 +91,28 @@ def test_a_column_only_a_later_part_file_has_is_one_error_naming_file_and_column
     assert got == {1001: None, 1002: expected}
 
 
+
+@pytest.mark.parametrize("extra_in", ["year=2020", "year=2019"])
+def test_partition_folders_are_held_to_one_schema_too(spark, tmp_path, extra_in):
+    """drug_exposure in Hive-style partition folders (year=2019/, year=2020/), verbatim_end_date
+    in one folder's part only. Spark infers such a table's columns from one part's footer, and
+    a61194e compared no part of a table in folders: the column was read as empty in every part
+    or in the other's. Now one error naming the part that differs from year=2019's and the column."""
+    common, column, value, _, _ = PARTS["drug_exposure"]
+    folder = tmp_path / "omop" / "drug_exposure"
+    for year in ("year=2019", "year=2020"):
+        (folder / year).mkdir(parents=True)
+        cols = {"person_id": _ids(1001), **common, **({column: value} if year == extra_in else {})}
+        pq.write_table(pa.table(cols), folder / year / "part-00000.parquet")
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, _omop(tmp_path / "omop"), "drug_exposure").collect()
+    line = str(e.value)
+    said = ("this part file has column verbatim_end_date, which year=2019/part-00000.parquet lacks"
+            if extra_in == "year=2020" else "this part file has no column verbatim_end_date, which "
+            "year=2019/part-00000.parquet has")
+    assert f"{folder}/year=2020/part-00000.parquet: OMOP table drug_exposure: {said}" in line, line
+
+
 def test_a_date_column_pandas_wrote_without_any_value_reads_as_empty(spark, tmp_path):
     """drug_exposure with verbatim_end_date of Parquet's null type (read by Spark as int) and
     drug_exposure_start_datetime a float column of nulls; death with death_datetime of the null

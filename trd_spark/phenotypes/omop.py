@@ -848,15 +848,26 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
     preliminary diagnoses and deaths silently lost); and a type that differs (person_id string in
     one part, bigint in another; a date written as a timestamp) failed inside a Spark task with a
     Java trace, or was cast. Footers only (no Spark job), one per file; a table read by Spark's own
-    inference (``footer_schema`` None) is left to Spark."""
+    inference (``footer_schema`` None) is compared by its part files' footers too: a table in
+    partition folders (``year=2019/part-0.parquet``, Hive style) is read by one part's columns as
+    well (Spark infers its schema from one footer), so its parts are held to the first part's.
+    Hidden and ``_`` files and folders (``_SUCCESS``, ``_delta_log``) are not parts."""
     fs = Fs(spark)
-    files = fs.glob_files(path)
-    if len(files) < 2 or any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):
-        return
     used = ({n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
             | {c.lower() for c in also})
+    files = fs.glob_files(path)
+    if any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):  # partition folders
+        base = path.rstrip("/")
+        files = [f"{base}/{rel}" for rel in fs.list_files(base)
+                 if not any(part.startswith(("_", ".")) for part in rel.split("/"))]
+        reference = footer_schema(spark, files[0]) if files else None
+        if reference is None:
+            return
+        read = reference
+    if len(files) < 2:
+        return
     wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in used}
-    first = files[0].rsplit('/', 1)[-1]
+    first = files[0].removeprefix(path.rstrip("/") + "/") if files[0].startswith(path) else files[0].rsplit("/", 1)[-1]
     for file in files[1:]:
         schema = footer_schema(spark, file)
         if schema is None:
@@ -874,7 +885,7 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
         unread = sorted(n for n in held if n in used and n not in wanted)
         if unread:
             raise InputDataError(f"OMOP table {table}: this part file has column {unread[0]}, which {first} lacks "
-                                 "(Spark reads every part by the first one's columns: it would be read as empty in "
+                                 "(Spark reads every part by one part's columns: it would be read as empty in "
                                  "every file): rewrite the table's files with one schema", where=file)
 
 
