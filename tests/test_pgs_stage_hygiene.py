@@ -6,7 +6,8 @@ check and the Parquet write read it, so the pass runs once) and the readers' cop
 .bim given a CM column, ``genotypes.bim_with_cm``; a BGEN's index or copy). They used to go to
 ``hl.utils.new_temp_file`` and stay there: at AoU scale a score table of ~250k persons x 61
 scores per dataset per run, piling up on reruns. They now go to the stage's scratch directory
-(``stage.run``: ``hl.TemporaryDirectory``), removed when the stage ends either way.
+(``stage.run``: ``stage.stage_scratch``), removed when the stage ends either way (a killed
+run's by the next run).
 
 Between Spark jobs the driver parses, matches and sums for minutes at biobank scale; the
 heartbeat's "no Spark job active" alone read as a hang, so each phase logs a line (score sites,
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -116,3 +118,26 @@ def test_reader_copies_go_to_the_given_scratch(hl, tmp_path):
     copy = genotypes.bim_with_cm(hl, f"{prefix}.bim", str(scratch))
     assert Path(genotypes.local_temp_file(copy)).parent == scratch
     assert [line.split("\t")[2] for line in Path(genotypes.local_temp_file(copy)).read_text().splitlines()][:1] == ["0"]
+
+
+def test_stage_scratch_is_removed_on_an_interrupt_and_a_killed_runs_is_removed_next_time(hl):
+    """``stage.stage_scratch``: its directory goes when the block ends by an interrupt (removed
+    by Python: after SIGTERM the JVM is gone); a directory a SIGKILLed run left (its pid no
+    longer runs) is removed when the next one starts, a live process's is left alone."""
+    base = Path(genotypes.local_temp_file(hl.tmp_dir()))
+    base.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = base / f"{stage.SCRATCH_PREFIX}{dead.pid}_left"
+    (stale / "pgs_scores_d.ht").mkdir(parents=True)
+    live = base / f"{stage.SCRATCH_PREFIX}{os.getppid()}_another_run"
+    live.mkdir()
+    try:
+        with pytest.raises(KeyboardInterrupt), stage.stage_scratch(hl) as scratch:
+            assert Path(scratch).parent == base and Path(scratch).is_dir()
+            assert not stale.exists() and live.is_dir()
+            (Path(scratch) / "pgs_bim-x.bim").write_text("1\tv\t0\t100\tA\tG\n")
+            raise KeyboardInterrupt
+        assert not Path(scratch).exists()
+    finally:
+        shutil.rmtree(live, ignore_errors=True)

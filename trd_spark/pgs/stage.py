@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -740,16 +741,57 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 
 def run(ctx: StageContext) -> None:
     """Run the PGS stage for every dataset in ``cfg.datasets`` (see module doc), with one scratch
-    directory in Hail's temp dir (``hl.TemporaryDirectory``) for what Hail's routes write on the
-    way: the readers' copies and indexes (a 6-field .bim, a BGEN's index or copy) and each Hail
-    route's score table (``scores_of_dataset``), which Spark reads lazily until the scores are
-    written. It is removed when the stage ends, published or failed: left in the temp dir, a
-    Hail route's score table (~250k persons x 61 scores per dataset at AoU scale) piled up run
-    after run."""
+    directory (``stage_scratch``) for what Hail's routes write on the way: the readers' copies
+    and indexes (a 6-field .bim, a BGEN's index or copy) and each Hail route's score table
+    (``scores_of_dataset``), which Spark reads lazily until the scores are written. Left in
+    Hail's temp dir, a Hail route's score table (~250k persons x 61 scores per dataset at AoU
+    scale) piled up run after run."""
     import hail as hl
 
-    with hl.TemporaryDirectory(prefix="pgs_stage_") as scratch:
+    with stage_scratch(hl) as scratch:
         _run(ctx, hl, scratch)
+
+
+# A pgs stage's scratch directory in Hail's temp dir: pgs_stage_<pid>_<random>.
+SCRATCH_PREFIX = "pgs_stage_"
+
+
+@contextmanager
+def stage_scratch(hl: hl_types) -> Iterator[str]:
+    """A new directory in Hail's temp dir, ``pgs_stage_<pid>_<random>``, removed when the block
+    ends, normally or by an exception (an interrupt too: a local directory is removed by Python,
+    not through the JVM, which SIGTERM to the process group has stopped). A SIGKILLed run
+    cannot remove its own: the scratch directories of processes no longer running on this
+    machine are removed first (logged); a live process's (another release's run sharing
+    ``spark.tmp_dir``) are left alone. A temp dir on gs:// / hdfs:// (a cluster's) is Hail's
+    (``hl.TemporaryDirectory``), removed on exit only."""
+    base = local_temp_file(hl.tmp_dir())
+    if base is None:
+        with hl.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_") as remote:
+            yield remote
+        return
+    os.makedirs(base, exist_ok=True)
+    for name in os.listdir(base):
+        pid = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
+        if name.startswith(SCRATCH_PREFIX) and pid.isdigit() and not _process_alive(int(pid)):
+            log.info("pgs: removing scratch directory %s left by an interrupted run", name)
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_", dir=base)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    """A process ``pid`` runs on this machine (signal 0: exists, whoever owns it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
