@@ -840,6 +840,8 @@ def run(ctx: StageContext) -> dict[str, str]:
     # Before the report's manifest (which holds the current export's hidden counts) is replaced.
     archive_export(ctx.fs, cfg)
     audited: dict[str, pd.DataFrame] = {}
+    # The driver's work of minutes (no Spark job): named, so the heartbeat can say what it waits for.
+    log.info("report: building the tables, the disclosure audit and the figures from %d tables", len(t))
     files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited,
                          gates=(ctx.manifest("phenotypes").get("notes") or {}).get("gates"),
                          dataset_gates=cohort_notes.get("gates"))
