@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def test_samples_without_ancestry_are_one_error_counting_persons_as_the_exports(
         check_ancestry_coverage(n_missing, "disc", "/x/ancestry_preds.tsv", persons_below=20)
 
 
-def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path):
+def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path, caplog):
     """The stage (``pipeline.run_stage``) stops with exit 3 before any standardisation when the
     same person was scored in two datasets (e.g. All of Us' srWGS and microarray callsets, both
     whole), instead of analysing and meta-analysing them twice; nothing is published."""
@@ -190,7 +191,11 @@ def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path):
         w.write_table("persons", spark.createDataFrame([(i, "female", 1960, d, d, True, 60.0) for i in range(1, 41)],
                                                        PERSONS.struct))
         w.write_table("phenotypes", spark.createDataFrame([], PHENOTYPES.struct))
+    caplog.set_level(logging.INFO, logger="trd_spark")
     with pytest.raises(InputDataError, match=r"^datasets: .*\(<20 in both discovery and replication_wgs\)") as e:
         run_stage(spark, cfg, "cohort")
     assert e.value.exit_code == 3
+    # The stage's first progress line, before the driver's quiet stretch (the heartbeat repeats it).
+    assert ("cohort: 1 score(s) x 2 dataset(s); reading the ancestry files and counting each dataset's steps"
+            in [r.getMessage() for r in caplog.records])
     assert not (Path(Layout.of(cfg).stage_dir("cohort")) / "_SUCCESS").exists()

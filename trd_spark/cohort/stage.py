@@ -229,6 +229,9 @@ def run(ctx: StageContext) -> None:
     persons = ctx.read("phenotypes", "persons")
     available = [r.pgs_id for r in scores.select("pgs_id").distinct().collect()]
     pgs_ids = pgs_ids_in_order(cfg, available)
+    # Named before the driver's first quiet stretch, so the heartbeat can say what it waits for.
+    log.info("cohort: %d score(s) x %d dataset(s); reading the ancestry files and counting each dataset's steps",
+             len(pgs_ids), len(cfg.datasets))
 
     ancestry_raw = read_tsv(spark, cfg.ancestry.path, ["research_id", "ancestry_pred", "pca_features"], "ancestry")
     check_ancestry(ancestry_raw, n_pcs, cfg.ancestry.path, persons_below=cfg.report.small_count_threshold)
