@@ -9,7 +9,9 @@ gave a silent wrong answer on a61194e.
   exposure ends from days_supply instead of the recorded stop date, preliminary diagnoses
   counted as MDD diagnoses, deaths never ending follow-up. Now one error naming the part file
   and the column; the datetime partners and a sex column configured under another name are
-  compared too.
+  compared too; so are the parts of a table in Hive-style partition folders, and a Delta Lake
+  table folder (its _delta_log says which files the current version holds; read as Parquet, the
+  files of earlier versions counted as rows) is one error saying how to export it.
 - Date columns as an export wrote them (the timestamp kind), valid data refused: pandas writes a
   column of nothing but missing values as Parquet's null type (an object column of None), which
   Spark reads as int, or as a float column of NaN (a CSV read with pd.read_csv). A CDM whose
@@ -138,3 +140,28 @@ def test_a_date_column_pandas_wrote_without_any_value_reads_as_empty(spark, tmp_
                    base / "drug_exposure.parquet")
     with pytest.raises(InputDataError, match="column verbatim_end_date is int, not a date"):
         read_omop_table(spark, omop, "drug_exposure")
+
+
+def test_a_delta_lake_table_folder_is_one_error_not_every_version_s_rows(spark, tmp_path):
+    """death as a Delta Lake table: version 0 wrote part-00000 (1001 dead on 2020-05-01), version 1
+    corrected it (remove part-00000, add part-00001 with 2021-05-01). Read as Parquet on a61194e
+    both rows counted and the earliest death, the corrected one, ended 1001's follow-up a year
+    early. Now one error naming the table folder; without _delta_log the folder reads as Parquet."""
+    folder = tmp_path / "omop" / "death"
+    (folder / "_delta_log").mkdir(parents=True)
+    for i, day in enumerate((dt.date(2020, 5, 1), dt.date(2021, 5, 1))):
+        pq.write_table(pa.table({"person_id": _ids(1001), "death_date": pa.array([day])}), folder / f"part-0000{i}.parquet")
+    (folder / "_delta_log" / "00000000000000000000.json").write_text('{"add":{"path":"part-00000.parquet"}}\n')
+    (folder / "_delta_log" / "00000000000000000001.json").write_text(
+        '{"remove":{"path":"part-00000.parquet"}}\n{"add":{"path":"part-00001.parquet"}}\n')
+    omop = _omop(tmp_path / "omop")
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, omop, "death").collect()
+    line = str(e.value)
+    assert e.value.exit_code == 3 and "\n" not in line, line
+    assert line.startswith(f"{folder}: OMOP table death is a Delta Lake table (it has a _delta_log folder)"), line
+    (folder / "part-00000.parquet").unlink()
+    for f in (folder / "_delta_log").iterdir():
+        f.unlink()
+    (folder / "_delta_log").rmdir()
+    assert [tuple(r) for r in read_omop_table(spark, omop, "death").collect()] == [(1001, dt.date(2021, 5, 1))]

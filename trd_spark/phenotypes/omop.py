@@ -753,6 +753,20 @@ def _check_no_column_named_twice(spark: SparkSession, df: DataFrame, table: str,
         raise InputDataError(f"OMOP table {table}: column {twice[0]} named twice in the header", where=where)
 
 
+def check_not_delta(fs: Fs, path: str, table: str) -> None:
+    """Raise InputDataError when the Parquet table folder ``path`` is a Delta Lake table (it has a
+    ``_delta_log`` folder). A Delta folder keeps the data files of earlier versions (rows since
+    deleted or updated) until they are vacuumed, and only its log says which files the current
+    version holds; read as plain Parquet, every file's rows count (a corrected death date, a
+    removed record, a person's old row, all back, silently). No Delta reader is installed:
+    the table is exported as Parquet first."""
+    if fs.exists(f"{path.rstrip('/')}/_delta_log"):
+        raise InputDataError(
+            f"OMOP table {table} is a Delta Lake table (it has a _delta_log folder): its folder also holds the "
+            "files of earlier versions, which a Parquet read would take as rows; export its current version as "
+            "Parquet (e.g. spark.read.format('delta').load(<folder>).write.parquet(<new folder>))", where=path)
+
+
 def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
     for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
         if fs.exists(candidate):
@@ -960,6 +974,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
         nanos = None
         if omop.format == "parquet":
             path = _locate(fs, base, table, "parquet")
+            check_not_delta(fs, path, table)
             df, nanos = _read_parquet(spark, path)
             check_part_file_schemas(spark, path, table, df.schema,
                                     frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset())
