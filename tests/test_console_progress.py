@@ -29,3 +29,31 @@ def test_heartbeat_names_the_last_progress_line_while_the_driver_works(spark, ca
                        r"since 'pgs: matching 61 scores in dataset discovery' \d+s ago\)")
     assert lines and all(named.fullmatch(line) for line in lines), lines
     assert not [h for h in logging.getLogger(TRD_LOGGER).handlers if h is getattr(beat, "last_step", None)]
+
+
+class _Stage:
+    stageId, name, numCompletedTasks, numTasks, numActiveTasks = 201, "collect at stage.py:139", 0, 1, 1
+
+
+class _Tracker:
+    """A status tracker read between a job's end and its stage's: a stage, no job."""
+
+    def getActiveStageIds(self):  # noqa: N802 - PySpark's names
+        return [201]
+
+    def getStageInfo(self, i):  # noqa: N802
+        return _Stage()
+
+    def getActiveJobsIds(self):  # noqa: N802
+        return []
+
+
+class _Context:
+    def statusTracker(self):  # noqa: N802
+        return _Tracker()
+
+
+def test_heartbeat_with_a_stage_but_no_job_names_no_empty_job():
+    """Seen on a toy run: "Spark job , stage 201 (...)" (the job ended between the two reads)."""
+    assert Heartbeat(_Context(), "[3/5] cohort", seconds=30).spark_status() == \
+        "Spark stage 201 (collect at stage.py:139): 0/1 tasks done, 1 running"

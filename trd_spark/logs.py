@@ -333,7 +333,9 @@ class Heartbeat:
         jobs = ", ".join(str(j) for j in sorted(tracker.getActiveJobsIds()))
         parts = [f"stage {s.stageId} ({s.name}): {s.numCompletedTasks}/{s.numTasks} tasks done, "
                  f"{s.numActiveTasks} running" for s in stages]
-        return f"Spark job {jobs}, " + "; ".join(parts)
+        # The tracker's job and stage lists are read one after the other: a job may end between
+        # (seen on a toy run: "Spark job , stage 201 ...").
+        return (f"Spark job {jobs}, " if jobs else "Spark ") + "; ".join(parts)
 
 
 class LastStep(logging.Handler):
