@@ -6,13 +6,20 @@ still answered wrong, silently.
   OR``) was not read: its odds ratios were summed as betas (ln(OR) is what the score means).
   Keys are now read case-insensitively, as the column names already were (a note says so), and
   a header line naming a key the parser reads without ``=`` is one error at its line.
+- multiallelic-effect-is-ref / duplicate-genotype-rows, a site given split with non-minimal lines
+  (``CG>CGG`` beside ``CG>C``, bcftools norm -m- without -f) on Hail's pass (a dosage_field; a bed
+  read by Hail; hard calls on a cluster without pgs.native.export_dir): ``hl.split_multi``
+  min_reps ``CG>CGG`` to ``C>CG`` and keys it before ``CG>C`` without sorting, so the weights'
+  join on (locus, alleles) missed the row: its variant counted missing for every sample.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+from test_field_cases_pgs import case_config, plink2_fileset, run_scores
 
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file_header
@@ -61,3 +68,66 @@ def test_a_header_key_without_an_equals_sign_is_one_error_at_its_line(line):
     sf = parse_scoring_file(head + "#pgs_id=PGS1\n#genome_build=GRCh38\n# weights from the authors' table 2\n" + ROWS,
                             source="s.txt")
     assert sf.variants["effect_weight"].tolist() == [2.0, 0.5]
+
+
+# ---- multiallelic-effect-is-ref / duplicate-genotype-rows: a site given split, on Hail's pass ---
+
+# chr1:1000 CG>CGG,C written split, as bcftools norm -m- writes it (one line per alt, the record's
+# REF kept): 'CG>CGG' (min_rep 'C>CG') and 'CG>C'. Unsplit GTs 0/1 0/2 1/2 1/1 0/0 2/2, so CGG
+# copies 1 0 1 2 0 0 and C copies 0 1 1 0 0 2; chr1:2000 A>G, G copies 1 2 0 1 0 2.
+SPLIT_VCF = """##fileformat=VCFv4.2
+##contig=<ID=chr1,length=248956422>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DS,Number=A,Type=Float,Description="Alternate allele dosage">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004\t1005\t1006
+chr1\t1000\tv1\tCG\tCGG\t.\tPASS\t.\tGT:DS\t0/1:1\t0/0:0\t1/0:1\t1/1:2\t0/0:0\t0/0:0
+chr1\t1000\tv1\tCG\tC\t.\tPASS\t.\tGT:DS\t0/0:0\t0/1:1\t0/1:1\t0/0:0\t0/0:0\t1/1:2
+chr1\t2000\tv2\tA\tG\t.\tPASS\t.\tGT:DS\t0/1:1\t1/1:2\t0/0:0\t0/1:1\t0/0:0\t1/1:2
+"""
+SPLIT_SCORES = {
+    # CGG (ALT of the CG>CGG line) 1.0 + G 0.1: 1.1 0.2 1.0 2.1 0.0 0.2
+    "PGS916101": ("1\t1000\tCGG\tCG\t1.0\n1\t2000\tG\tA\t0.1\n", [1.1, 0.2, 1.0, 2.1, 0.0, 0.2], 2),
+    # C (the deletion's ALT) 0.5 + A (REF) 0.2 x (2 - G): 0.2 0.5 0.9 0.2 0.4 1.0
+    "PGS916102": ("1\t1000\tC\tCG\t0.5\n1\t2000\tA\tG\t0.2\n", [0.2, 0.5, 0.9, 0.2, 0.4, 1.0], 2),
+    # CG (REF) 1.0 x (2 - CGG - C copies): 1 1 0 0 2 0
+    "PGS916103": ("1\t1000\tCG\tCGG\t1.0\n", [1.0, 1.0, 0.0, 0.0, 2.0, 0.0], 1),
+}
+
+
+def _split_site_case(tmp: Path) -> tuple[Path, Path]:
+    (tmp / "split.vcf").write_text(SPLIT_VCF)
+    scores = tmp / "scores"
+    scores.mkdir()
+    for pgs_id, (rows, _, _) in SPLIT_SCORES.items():
+        (scores / f"{pgs_id}.txt").write_text(f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
+                                              "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                                              + rows)
+    return tmp / "split.vcf", scores
+
+
+def _assert_split_site_scores(got) -> None:
+    for pgs_id, (_, sums, n_matched) in SPLIT_SCORES.items():
+        rows = got[got["pgs_id"] == pgs_id].sort_values("person_id")
+        assert rows["person_id"].tolist() == [1001, 1002, 1003, 1004, 1005, 1006]
+        assert rows["score_sum"].tolist() == pytest.approx(sums, abs=1e-9), pgs_id
+        assert rows["n_matched"].tolist() == [n_matched] * 6 and rows["n_missing"].tolist() == [0] * 6, pgs_id
+
+
+@pytest.mark.parametrize("shape", ["vcf-dosage-field", "bed-hail-pass"])
+def test_a_site_given_split_with_non_minimal_lines_scores_as_by_hand_on_hails_pass(hl, spark, tmp_path, shape):
+    """By hand (SPLIT_SCORES; the native engine on the export of the same VCF gave these before
+    too): Hail's pass for a dosage_field, and for plink2's .bed of the same lines read by Hail's
+    import_plink (pgs.native.engine: hail; a cluster without pgs.native.export_dir takes Hail's
+    pass for hard calls too). Before, on Hail's pass:
+    hl.split_multi keys the rows it leaves at their locus as sorted without sorting them, and
+    min_rep puts 'C>CG' (from 'CG>CGG') before 'CG>C': the join of the weights on (locus, alleles)
+    missed the row, so PGS916101 scored 0.1 x G alone (n_missing 1 for everyone) and PGS916103
+    nothing (n_missing 1)."""
+    vcf, scores = _split_site_case(tmp_path)
+    if shape == "vcf-dosage-field":
+        cfg = case_config(tmp_path, str(vcf), f"{scores}/*", extra_genotypes=", dosage_field: DS")
+    else:
+        cfg = case_config(tmp_path, plink2_fileset(vcf, tmp_path / "g", "plink"), f"{scores}/*", fmt="plink",
+                          extra_pgs="  native: {engine: hail}")
+    _assert_split_site_scores(run_scores(hl, spark, cfg))
+

@@ -311,8 +311,16 @@ def compute_scores(
     column aggregations do), 8 bytes x k x n: 140 MB for 61 scores x 290k genomes.
     """
     k = len(pgs_ids)
-    mt = mt.semi_join_rows(weights)
-    mt = mt.annotate_rows(_w=weights[mt.row_key])
+    # Joined on the locus alone, the alleles looked up per locus: ``hl.split_multi`` keys the rows
+    # it leaves at their locus as sorted without sorting them, so separate rows at one locus whose
+    # min_rep reorders them (a site given split, 'CG>CGG' and 'CG>C': 'C>CG' sorts first) are out
+    # of order by alleles, and a join on (locus, alleles) silently missed rows: their variants
+    # counted as missing for every sample. By locus the rows are in order (a key prefix: no sort).
+    per_locus = weights.group_by(weights.locus).aggregate(
+        _w=hl.dict(hl.agg.collect((weights.alleles, weights.row.drop("locus", "alleles")))))
+    mt = mt.key_rows_by("locus")
+    mt = mt.annotate_rows(_w=per_locus[mt.locus]._w.get(mt.alleles))
+    mt = mt.filter_rows(hl.is_defined(mt._w))
     rows = mt.localize_entries("_entries", "_cols")
     dosage = rows._entries.map(lambda e: e.DOSAGE)
     n_called = hl.len(dosage.filter(hl.is_defined))
