@@ -11,11 +11,18 @@ still answered wrong, silently.
   read by Hail; hard calls on a cluster without pgs.native.export_dir): ``hl.split_multi``
   min_reps ``CG>CGG`` to ``C>CG`` and keys it before ``CG>C`` without sorting, so the weights'
   join on (locus, alleles) missed the row: its variant counted missing for every sample.
+- multiallelic-nonminimal-indel / -effect-is-ref, a row whose minimal form moves onto the score
+  locus (``ACT>ACGT`` at 100 for a score's ``C/CG`` at 101): Hail's route for a BGEN collected
+  the rows at the score loci as written only (not found; the native route found it), and for a
+  site given split the REF effect allele's other alts (``ACT>A``, at no score locus) were not
+  collected at all, so their carriers counted as REF.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -131,3 +138,61 @@ def test_a_site_given_split_with_non_minimal_lines_scores_as_by_hand_on_hails_pa
                           extra_pgs="  native: {engine: hail}")
     _assert_split_site_scores(run_scores(hl, spark, cfg))
 
+
+# ---- multiallelic-nonminimal-indel / -effect-is-ref: a non-minimal row moving onto the locus ----
+
+# chr1:100 ACT>A,ACGT given split ('ACT>A', 'ACT>ACGT': bcftools norm -m- lines): 'ACT>ACGT' is
+# 'C>CG' at 101 in minimal form, the locus of the scores' C/CG. Deletion copies 1 0 0 1 0 0, CG
+# copies 0 1 2 1 0 1 (so C, the REF there, 1 1 0 0 2 1: a deletion carrier has no C at 101);
+# chr1:500 G>A, A copies 1 0 2 1 0 1.
+MOVING_VCF = SPLIT_VCF.split("#CHROM")[0] + """#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004\t1005\t1006
+chr1\t100\tv1\tACT\tA\t.\tPASS\t.\tGT\t0/1\t0/0\t0/0\t1/0\t0/0\t0/0
+chr1\t100\tv1\tACT\tACGT\t.\tPASS\t.\tGT\t0/0\t0/1\t1/1\t0/1\t0/0\t0/1
+chr1\t500\tv2\tG\tA\t.\tPASS\t.\tGT\t0/1\t0/0\t1/1\t0/1\t0/0\t0/1
+"""
+MOVING_SCORES = {
+    # CG 1.0 + A 0.1: 0.1 1.0 2.2 1.1 0.0 1.1
+    "PGS916201": ("1\t101\tCG\tC\t1.0\n1\t500\tA\tG\t0.1\n", [0.1, 1.0, 2.2, 1.1, 0.0, 1.1]),
+    # C (REF) 1.0 x (2 - CG - deletion copies) + A 0.1: 1.1 1.0 0.2 0.1 2.0 1.1
+    "PGS916202": ("1\t101\tC\tCG\t1.0\n1\t500\tA\tG\t0.1\n", [1.1, 1.0, 0.2, 0.1, 2.0, 1.1]),
+}
+
+
+def _moving_case(tmp: Path, pgs_ids: list[str]) -> tuple[Path, Path]:
+    (tmp / "split.vcf").write_text(MOVING_VCF)
+    scores = tmp / "scores"
+    scores.mkdir()
+    for pgs_id in pgs_ids:
+        (scores / f"{pgs_id}.txt").write_text(f"#pgs_id={pgs_id}\n#genome_build=GRCh38\nchr_name\tchr_position\t"
+                                              "effect_allele\tother_allele\teffect_weight\n" + MOVING_SCORES[pgs_id][0])
+    return tmp / "split.vcf", scores
+
+
+def _assert_moving_scores(got, pgs_ids: list[str]) -> None:
+    for pgs_id in pgs_ids:
+        rows = got[got["pgs_id"] == pgs_id].sort_values("person_id")
+        assert rows["score_sum"].tolist() == pytest.approx(MOVING_SCORES[pgs_id][1], abs=1e-9), pgs_id
+        assert rows["n_matched"].tolist() == [2] * 6 and rows["n_missing"].tolist() == [0] * 6, pgs_id
+
+
+def test_a_bgen_row_whose_minimal_form_is_the_score_locus_is_matched_on_hails_route(hl, spark, tmp_path):
+    """MOVING_VCF as a BGEN (plink2 --export bgen-1.2 ref-first, 8 bits) on Hail's route (a BGEN on
+    a URI, or pgs.native.engine: hail): by hand (MOVING_SCORES). The native route (the BGEN's whole
+    variant list) gave these; before, Hail's route collected the rows at the score loci as
+    written only: 1 matched, 0.1 x A alone; then (the moved row collected) the REF effect C kept
+    the deletion carriers' copies (1001: 2.1, 1004: 1.1), their 'ACT>A' row not collected."""
+    vcf, scores = _moving_case(tmp_path, list(MOVING_SCORES))
+    subprocess.run([shutil.which("plink2"), "--vcf", str(vcf), "--export", "bgen-1.2", "bits=8", "ref-first",
+                    "--threads", "1", "--out", str(tmp_path / "g")], check=True, capture_output=True)
+    cfg = case_config(tmp_path, str(tmp_path / "g.bgen"), f"{scores}/*", fmt="bgen", extra_pgs="  native: {engine: hail}")
+    _assert_moving_scores(run_scores(hl, spark, cfg), list(MOVING_SCORES))
+
+
+def test_a_ref_effect_allele_on_a_moved_row_of_a_site_given_split_loses_every_alt(hl, spark, tmp_path):
+    """MOVING_VCF itself (Hail reads it; scored by the native engine on the export): by hand
+    PGS916202 (MOVING_SCORES), as for the unsplit record 'ACT>A,ACGT', plink2's pgen of either
+    and the native engine's .bed of the split lines. Before: 1001 2.1 and 1004 1.1 (the deletion
+    carriers' copies counted as C: the 'ACT>A' line is at no score locus, so it was not collected
+    and the REF dosage did not lose it)."""
+    vcf, scores = _moving_case(tmp_path, ["PGS916202"])
+    _assert_moving_scores(run_scores(hl, spark, case_config(tmp_path, str(vcf), f"{scores}/*")), ["PGS916202"])

@@ -1585,6 +1585,31 @@ class ScoreLoci:
         sent to the tasks)."""
         return hl.literal({int(g) for g in self.global_positions}, hl.tset(hl.tint64))
 
+    def with_global_positions(self, extra: np.ndarray) -> ScoreLoci:
+        """These loci and ``extra`` (int64 global positions on the same reference)."""
+        return ScoreLoci(self.reference_genome, np.union1d(self.global_positions, np.asarray(extra, np.int64)))
+
+
+def ref_matches_off_score_loci(sites: pd.DataFrame, rows: pd.DataFrame, loci: ScoreLoci,
+                               offsets: dict[str, int]) -> np.ndarray:
+    """Global positions (int64, sorted, distinct; ``offsets``: the reference's
+    ``global_positions_dict``) of the file-row loci (as written, ``file_rows``) of the REF effect
+    alleles ``match_sites_frame`` matched (``sites``) on a row of ``rows`` that is at no score
+    locus of ``loci`` as written: an alt that moved onto one in minimal form ('ACT>ACGT' at 100
+    for a score's C/CG at 101). Empty almost always. Why: the other alts of such a site given
+    split (bcftools norm -m- lines, 'ACT>A' beside 'ACT>ACGT') are at no score locus either, so
+    ``genotype_rows_at`` did not collect them and the REF dosage kept their carriers' copies as
+    REF (``_other_alt_rows`` found none): the caller collects the rows at these loci too and
+    matches again. An unsplit record carries its alts in one row, collected whole."""
+    row = sites["matched_row"].to_numpy(np.int64)
+    at = row[sites["effect_is_ref"].to_numpy(bool) & (row >= 0)]
+    if not len(at):
+        return np.empty(0, np.int64)
+    written = file_rows(rows)[0][at]
+    start = pd.Series(rows["contig"].to_numpy(object)[at], dtype=object).map(offsets).to_numpy(np.int64)
+    at_locus = start + written - 1
+    return np.unique(at_locus[~np.isin(at_locus, loci.global_positions)])
+
 
 def at_score_loci(hl: hl_types, wanted, locus, alleles) -> Any:
     """Boolean expression: a file row (``locus``, ``alleles``: REF first, any number of alts,
@@ -1649,8 +1674,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     ``rsid`` (object, None when missing)], ``normalised`` (bool, ``genotypes.NORMALISED``:
     whether ``scoring.export_hard_calls`` can write the file's own row), ``site_position``
     (int64), ``site_ref``, ``site_alt`` (object; ``genotypes.SITE_POSITION``). Without
-    ``split`` (biallelic rows taken as they are: BGEN, or rows split already) the rows whose
-    locus is a score locus, with ``contig``, ``position``, ``ref``, ``alt`` [, ``rsid``] [,
+    ``split`` (biallelic rows taken as they are: BGEN, or rows split already) the rows at a
+    score locus or moving onto one (``at_score_loci``) as written, with ``contig``, ``position``,
+    ``ref``, ``alt`` [, ``rsid``] [,
     ``normalised`` when the rows have it]. ``row_numbers``: also ``file_row`` (int64,
     ``genotypes.FILE_ROW``), each row's 0-based number among ``rows`` (a split row: its file
     row's), numbered in the same job (``Table.add_index`` before the filter).
@@ -1666,7 +1692,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     if row_numbers:
         rows = rows.add_index(FILE_ROW)
     at = loci.literal(hl)
-    keep = at_score_loci(hl, at, rows.locus, rows.alleles) if split else at.contains(rows.locus.global_position())
+    # Split or not, a row whose alt moves onto a score locus in minimal form is wanted: a BGEN's
+    # 'ACT>ACGT' at 100 is the 'C/CG' at 101 of a score (its native route matched it; Hail's did not).
+    keep = at_score_loci(hl, at, rows.locus, rows.alleles)
     if has_rsid and len(rsids):
         # A VCF ID column is a semicolon-separated list (VCF 4.x 1.6.1): each ID is the row's.
         wanted = hl.literal(set(rsids), hl.tset(hl.tstr))

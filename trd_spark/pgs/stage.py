@@ -67,6 +67,7 @@ from trd_spark.pgs.matching import (
     match_rate_failures,
     match_sites_frame,
     pandas_to_spark,
+    ref_matches_off_score_loci,
     score_sites,
     summarise_frame_matches,
     variant_matches_pandas,
@@ -339,8 +340,20 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
-    sites = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                              duplicate_variants=cfg.pgs.duplicate_variants)
+    matched = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                                duplicate_variants=cfg.pgs.duplicate_variants)
+    # A REF effect allele matched on a row that moved onto its locus: its site's other alts given
+    # split are at the row's written locus, not collected above (rare: collected now, matched again).
+    off_loci = ref_matches_off_score_loci(matched, rows, loci, hl.get_reference(rg).global_positions_dict)
+    if len(off_loci):
+        loci = loci.with_global_positions(off_loci)
+        with hail_errors(where):
+            rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
+            if rows is None:
+                rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
+        matched = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                                    duplicate_variants=cfg.pgs.duplicate_variants)
+    sites = matched
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))
