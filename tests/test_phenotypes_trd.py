@@ -11,6 +11,7 @@ import re
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 from test_phenotypes_support import (
     ARIPIPRAZOLE_TAB,
     CITALOPRAM,
@@ -25,6 +26,7 @@ from test_phenotypes_support import (
     death,
     drug,
     frame,
+    literal_frame,
     obs,
     omop_tables,
     person,
@@ -33,8 +35,14 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.phenotypes.flow import cohort_flow_rows, definition_partitions
-from trd_spark.phenotypes.stage import derive_phenotype_tables
-from trd_spark.phenotypes.trd import count_adequate_trials, derive_phenotypes, sequence_onset, somatic_onset
+from trd_spark.phenotypes.stage import (
+    EVENT_TABLES,
+    concept_set_ids,
+    derive_definition_phenotypes,
+    derive_phenotype_tables,
+    study_vocabulary,
+)
+from trd_spark.phenotypes.trd import derive_phenotypes, person_treatment, sequence_onset_expr, somatic_onset_expr
 from trd_spark.schemas import PHENOTYPES, check_spark
 
 INDEX = "2015-01-01"
@@ -187,35 +195,63 @@ def _exchanges(df) -> list[str]:
     return re.findall(r"Exchange hashpartitioning\(([^)]*)\)", df._jdf.queryExecution().executedPlan().toString())
 
 
-def test_adequate_trials_counted_after_the_onsets_exchange(spark, tables):
-    """n_adequate_trials is counted over first_adequate_trial_starts: ONE exchange by person,
-    not the two of a countDistinct (by person and ingredient, then by person); the counts
-    are the distinct ingredients."""
-    trials = spark.createDataFrame(tables.trials.collect(), tables.trials.schema)  # no upstream exchange
-    n = count_adequate_trials(trials)
-    assert len(_exchanges(n)) == 1 and _exchanges(n)[0].startswith("person_id#")
-    assert {r.person_id: r.n_adequate_trials for r in n.collect()} == {1: 3, 2: 2, 4: 1, 5: 1, 6: 2}
+def test_person_treatment_one_exchange_for_the_trials_and_one_row_per_treated_person(spark, tables):
+    """n_adequate_trials and the n-th starts come from the first adequate trial of each
+    ingredient after ONE exchange by person (its aggregate and rank share it; the union with
+    the events is aggregated after one more); the counts are the distinct ingredients, and a
+    person with augmentation events but no adequate trial has no row."""
+    trials = literal_frame(spark, tables.trials.collect(), tables.trials.schema)  # no upstream exchange
+    aripiprazole = literal_frame(spark, [(2, d("2015-07-15")), (2, d("2015-07-15")), (3, d("2016-01-01"))],
+                                 T.StructType([T.StructField("person_id", T.LongType()),
+                                               T.StructField("event_date", T.DateType())]))
+    treatment = person_treatment(trials, [2, 3], {"ad2_augmentation": aripiprazole}, {})
+    assert _exchanges(treatment) and all(k.startswith("person_id#") for k in _exchanges(treatment))
+    assert len(_exchanges(treatment)) == 2
+    got = {r.person_id: (r.n_adequate_trials, r["_start_2"], r["_start_3"], r["_dates_ad2_augmentation"])
+           for r in treatment.collect()}
+    assert got == {1: (3, d("2015-06-01"), d("2016-06-01"), []), 2: (2, d("2015-06-01"), None, [d("2015-07-15")]),
+                   4: (1, None, None, []), 5: (1, None, None, []), 6: (2, d("2015-06-01"), None, [])}
 
 
-def test_per_person_sides_of_the_phenotypes_are_broadcast(spark, tables):
-    """derive_phenotypes broadcasts n_adequate_trials and every onset (hints), so the MDD
-    groups are never shuffled for the join, even where Spark's size estimate would choose
-    sort-merge joins (here forced by turning automatic broadcasts off; the inputs are the
-    chain's rows as literal frames, so the plan holds only derive_phenotypes' joins)."""
-    mdd, trials = (spark.createDataFrame(t.collect(), t.schema) for t in (tables.mdd, tables.trials))  # no upstream joins
-    onsets = {"ad3": sequence_onset(trials, 3), "somatic": somatic_onset(mdd, frame(
-        spark, "procedure_occurrence", [proc(3, ECT_SNOMED, "2018-02-02")]).select(
-        "person_id", F.col("procedure_date").alias("event_date")))}
+def _scans(df, column: str) -> int:
+    """How many leaves of ``df``'s optimised logical plan (a cached frame is one) output ``column``."""
+    leaves = df._jdf.queryExecution().optimizedPlan().collectLeaves()
+    return sum(f"{column}#" in leaves.apply(i).output().toString() for i in range(leaves.size()))
+
+
+def test_phenotypes_plan_reads_the_mdd_groups_and_the_trials_once(spark, tables):
+    """Every TRD definition's onset is a column over one per-person frame joined once
+    (trd.person_treatment): the phenotypes plan scans the MDD groups and the trials once each,
+    whatever the number of definitions (three in the toy config). Before, each onset was a frame
+    of its own with its own copy of the trials' (and the somatic onset's of the MDD groups')
+    plan: Spark analysed, optimised and planned each copy (benchmarks/RESULTS.md, session 26)."""
+    cfg = toy_config()
+    followup = {domain: tables.study_events[domain] for domain in EVENT_TABLES}
+    sets = concept_set_ids(cfg, study_vocabulary(trd_omop(spark), cfg))
+    df = derive_definition_phenotypes(cfg, followup, tables.mdd, tables.trials, sets)  # both cached (fixture)
+    assert (_scans(df, "n_mdd_dates"), _scans(df, "trial_days")) == (1, 1)
+    assert len(cfg.phenotypes.trd_definitions) == 3
+
+
+def test_per_person_side_of_the_phenotypes_is_broadcast(spark, tables):
+    """derive_phenotypes broadcasts the per-person treatment frame (hint), so the MDD groups
+    are never shuffled for the join, even where Spark's size estimate would choose a
+    sort-merge join (here forced by turning automatic broadcasts off; the inputs are the
+    chain's rows as literal frames, so the plan holds only derive_phenotypes' join)."""
+    mdd, trials = (literal_frame(spark, t.collect(), t.schema) for t in (tables.mdd, tables.trials))  # no upstream joins
+    ect = frame(spark, "procedure_occurrence", [proc(3, ECT_SNOMED, "2018-02-02")]).select(
+        "person_id", F.col("procedure_date").alias("event_date"))
+    onsets = {"ad3": sequence_onset_expr(3), "somatic": somatic_onset_expr("somatic")}
     previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
     try:
-        df = derive_phenotypes(mdd, count_adequate_trials(trials), onsets, trmdd_min_followup_days=180)
+        treatment = person_treatment(trials, [3], {}, {"somatic": ect})
+        df = derive_phenotypes(mdd, treatment, onsets, trmdd_min_followup_days=180)
         plan = df._jdf.queryExecution().executedPlan().toString()
         rows = {(r.person_id, r.definition): r.status for r in df.collect()}
     finally:
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", previous)
-    # (the onsets' own inner joins are sort-merge joins here; derive_phenotypes' left joins are not)
     assert not re.search(r"SortMergeJoin \[.*?\], LeftOuter", plan)
-    assert len(re.findall(r"BroadcastHashJoin \[.*?\], LeftOuter, BuildRight", plan)) == 3
+    assert len(re.findall(r"BroadcastHashJoin \[.*?\], LeftOuter, BuildRight", plan)) == 1
     assert (rows[(1, "ad3")], rows[(3, "somatic")], rows[(2, "ad3")], rows[(8, "somatic")]) == (
         "TRD", "TRD", "trMDD", "non_MDD")

@@ -52,11 +52,11 @@ from trd_spark.phenotypes.persons import (
     restrict_to_followup,
 )
 from trd_spark.phenotypes.trd import (
-    augmentation_onset,
-    count_adequate_trials,
+    augmentation_onset_expr,
     derive_phenotypes,
-    sequence_onset,
-    somatic_onset,
+    person_treatment,
+    sequence_onset_expr,
+    somatic_onset_expr,
 )
 from trd_spark.phenotypes.trials import (
     derive_antidepressant_trials,
@@ -148,22 +148,12 @@ def concept_set_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]
     return {name: expand_concept_set(_concept_set(cfg, name), vocab) for name in study_concept_set_names(cfg)}
 
 
-def _onset(
-    d: TrdDefinition,
-    cfg: Config,
-    sets: dict[str, frozenset[int]],
-    drugs: DataFrame,
-    procedures: DataFrame,
+def _somatic_events(
+    d: TrdDefinition, cfg: Config, sets: dict[str, frozenset[int]], drugs: DataFrame, procedures: DataFrame,
     devices: DataFrame,
-    mdd: DataFrame,
-    trials: DataFrame,
 ) -> DataFrame:
-    if d.rule == "antidepressant_sequence":
-        return sequence_onset(trials, d.n_trials)
-    if d.rule == "augmentation":
-        # Any exposure to an agent of the set, products reaching it through concept_ancestor.
-        assert d.augmentation_concept_set  # required by the augmentation rule (config validation)
-        return augmentation_onset(trials, _drug_events(drugs, sets[d.augmentation_concept_set]), d.n_trials)
+    """person_id, event_date: the events of a somatic definition's concept sets (ConfigError
+    naming the definition for a set of another domain)."""
     events = []
     for name in d.somatic_concept_sets:
         cs, ids = _concept_set(cfg, name), sets[name]
@@ -179,8 +169,7 @@ def _onset(
                 f"somatic concept set {name!r} has domain {cs.domain!r}; expected procedure, device or drug",
                 where=f"phenotypes.trd_definitions.{d.name}",
             )
-    mdd_cases = mdd.where(F.col("mdd_index_date").isNotNull())
-    return somatic_onset(mdd_cases, reduce(lambda a, b: a.unionByName(b), events))
+    return reduce(lambda a, b: a.unionByName(b), events)
 
 
 def study_concept_set_names(cfg: Config) -> list[str]:
@@ -353,14 +342,26 @@ def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame
 def derive_definition_phenotypes(
     cfg: Config, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame, sets: dict[str, frozenset[int]],
 ) -> DataFrame:
-    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``); ``sets``:
+    """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``): the onsets
+    are column expressions over ONE per-person frame (``trd.person_treatment``); ``sets``:
     ``concept_set_ids``."""
     ph = cfg.phenotypes
-    onsets = {
-        d.name: _onset(d, cfg, sets, followup["drug"], followup["procedure"], followup["device"], mdd, trials)
-        for d in ph.trd_definitions
-    }
-    return derive_phenotypes(mdd, count_adequate_trials(trials), onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
+    drugs = followup["drug"]
+    augmentation, somatic, onsets = {}, {}, {}
+    for d in ph.trd_definitions:
+        if d.rule == "antidepressant_sequence":
+            onsets[d.name] = sequence_onset_expr(d.n_trials)
+        elif d.rule == "augmentation":
+            # Any exposure to an agent of the set, products reaching it through concept_ancestor.
+            assert d.augmentation_concept_set  # required by the augmentation rule (config validation)
+            augmentation[d.name] = _drug_events(drugs, sets[d.augmentation_concept_set])
+            onsets[d.name] = augmentation_onset_expr(d.name, d.n_trials)
+        else:
+            somatic[d.name] = _somatic_events(d, cfg, sets, drugs, followup["procedure"], followup["device"])
+            onsets[d.name] = somatic_onset_expr(d.name)
+    ranks = [d.n_trials for d in ph.trd_definitions if d.rule != "somatic"]
+    treatment = person_treatment(trials, ranks, augmentation, somatic)
+    return derive_phenotypes(mdd, treatment, onsets, trmdd_min_followup_days=ph.trmdd_min_followup_days)
 
 
 def derive_phenotype_tables(

@@ -15,6 +15,8 @@ An onset counts only on/before ``followup_end_date``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import reduce
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Window
@@ -27,88 +29,109 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 
-def first_adequate_trial_starts(trials: DataFrame) -> DataFrame:
-    """person_id, ingredient_concept_id, first_start (first adequate trial of each ingredient).
+# The one tag of the adequate-trial rows among the event rows of ``person_treatment`` (a
+# definition name is a lower-case identifier: config.TrdDefinition).
+_TRIAL = "_trial"
 
-    Partitioned by person_id, so the per-person rank of ``sequence_onset`` needs no second
-    shuffle (one exchange for the aggregate and the window).
+
+def start_column(n_trials: int) -> str:
+    """``person_treatment``'s column of the n-th distinct ingredient's first adequate start."""
+    return f"_start_{n_trials}"
+
+
+def dates_column(definition: str) -> str:
+    """``person_treatment``'s column of a definition's event dates (array)."""
+    return f"_dates_{definition}"
+
+
+def person_treatment(
+    trials: DataFrame,
+    ranks: Iterable[int],
+    augmentation_events: dict[str, DataFrame],
+    somatic_events: dict[str, DataFrame],
+) -> DataFrame:
+    """Per person, everything the TRD onsets read, from ONE aggregate (the onsets are then
+    column expressions: ``*_onset_expr``).
+
+    ``trials``: ANTIDEPRESSANT_TRIALS; ``ranks``: the n_trials of the rules that read an n-th
+    trial; ``augmentation_events`` / ``somatic_events``: definition name -> (person_id,
+    event_date), the events of that definition's augmentation agents / somatic treatments.
+    Output, one row per person with an adequate trial or a somatic event (a person with
+    augmentation events only has no onset: no n-th trial): person_id, n_adequate_trials (int:
+    distinct ingredients with an adequate trial; 0 for a person with somatic events only),
+    ``start_column(n)`` per rank (date: start of the n-th distinct ingredient's first adequate
+    trial, ingredients ordered by that start, then by concept ID: same-day starts both count;
+    null below n ingredients), ``dates_column(name)`` per definition of the events (array of
+    its distinct event dates; empty when none).
+
+    The first adequate trial of each ingredient is one exchange by person (its aggregate and
+    rank share it); its rows and the events are tagged, unioned and aggregated per person.
+    Before, each definition's onset was a frame of its own joined to the MDD groups, each
+    rebuilding the trials' plan (benchmarks/RESULTS.md, session 26).
     """
-    return (
+    firsts = (
         trials.where(F.col("adequate"))
         .repartition("person_id")
         .groupBy("person_id", "ingredient_concept_id")
-        .agg(F.min("trial_start_date").alias("first_start"))
+        .agg(F.min("trial_start_date").alias("event_date"))
     )
+    rank = F.row_number().over(Window.partitionBy("person_id").orderBy("event_date", "ingredient_concept_id"))
+    firsts_rows = firsts.select("person_id", F.lit(_TRIAL).alias("_tag"), "event_date", rank.alias("_rank"))
+    events = {**augmentation_events, **somatic_events}
+    tagged = [df.select("person_id", F.lit(name).alias("_tag"), "event_date", F.lit(None).cast("int").alias("_rank"))
+              for name, df in events.items()]
+    # The events' (smaller) plans are unioned first: each union analyses the plan built so far.
+    rows = firsts_rows.unionByName(reduce(lambda a, b: a.unionByName(b), tagged)) if tagged else firsts_rows
+    is_trial = F.col("_tag") == _TRIAL
+    somatic = [F.size(dates_column(name)) > 0 for name in somatic_events]
+    return rows.groupBy("person_id").agg(
+        F.count(F.when(is_trial, 1)).cast("int").alias("n_adequate_trials"),
+        *[F.min(F.when(is_trial & (F.col("_rank") == n), F.col("event_date"))).alias(start_column(n))
+          for n in sorted(set(ranks))],
+        *[F.collect_set(F.when(F.col("_tag") == name, F.col("event_date"))).alias(dates_column(name)) for name in events],
+    ).where(reduce(lambda a, b: a | b, somatic, F.col("n_adequate_trials") > 0))
 
 
-def sequence_onset(trials: DataFrame, n_trials: int) -> DataFrame:
-    """person_id, trd_onset_date: start of the n-th distinct ingredient's first adequate trial.
-
-    Ingredients starting on the same day are ordered by concept ID (both count; the date is
-    the same either way).
-    """
-    firsts = first_adequate_trial_starts(trials)
-    rank = F.row_number().over(Window.partitionBy("person_id").orderBy("first_start", "ingredient_concept_id"))
-    return (
-        firsts.withColumn("_rank", rank)
-        .where(F.col("_rank") == n_trials)
-        .select("person_id", F.col("first_start").alias("trd_onset_date"))
-    )
+def sequence_onset_expr(n_trials: int) -> Column:
+    """Onset of ``antidepressant_sequence``: the start of the n-th distinct ingredient's first
+    adequate trial (a re-started ingredient does not count twice). Over ``person_treatment``'s
+    columns."""
+    return F.col(start_column(n_trials))
 
 
-def augmentation_onset(trials: DataFrame, augmentation_events: DataFrame, n_trials: int) -> DataFrame:
-    """person_id, trd_onset_date: first augmentation event on/after the n-th distinct adequate trial.
-
-    ``augmentation_events``: person_id, event_date (any exposure to an augmentation agent).
-    """
-    anchor = sequence_onset(trials, n_trials).withColumnRenamed("trd_onset_date", "_anchor")
-    return (
-        augmentation_events.join(anchor, "person_id")
-        .where(F.col("event_date") >= F.col("_anchor"))
-        .groupBy("person_id")
-        .agg(F.min("event_date").alias("trd_onset_date"))
-    )
+def first_on_or_after_expr(dates: Column, anchor: Column) -> Column:
+    """The first date of the array ``dates`` on/after ``anchor``; null when none is, or when
+    ``anchor`` or ``dates`` is null."""
+    return F.array_min(F.filter(dates, lambda d: d >= anchor))
 
 
-def somatic_onset(mdd: DataFrame, somatic_events: DataFrame) -> DataFrame:
-    """person_id, trd_onset_date: first somatic event (person_id, event_date) on/after the MDD index."""
-    return (
-        somatic_events.join(mdd.select("person_id", "mdd_index_date"), "person_id")
-        .where(F.col("event_date") >= F.col("mdd_index_date"))
-        .groupBy("person_id")
-        .agg(F.min("event_date").alias("trd_onset_date"))
-    )
+def augmentation_onset_expr(definition: str, n_trials: int) -> Column:
+    """Onset of ``augmentation``: the first event of ``definition`` (an augmentation agent) on/after
+    the start of the n-th distinct adequate trial. Over ``person_treatment``'s columns."""
+    return first_on_or_after_expr(F.col(dates_column(definition)), F.col(start_column(n_trials)))
 
 
-def count_adequate_trials(trials: DataFrame) -> DataFrame:
-    """person_id, n_adequate_trials (distinct ingredients with an adequate trial).
-
-    Counted over ``first_adequate_trial_starts`` (one row per person and ingredient): the
-    same number as a ``countDistinct`` of the ingredient, with ONE exchange (by person_id)
-    where a ``countDistinct`` per person plans two (by person and ingredient, then by
-    person). The onsets' exchange of the same frame is not reused for it: Spark prunes this
-    one to the two columns counted, so the two exchanges differ (plans of the 300k run,
-    benchmarks/RESULTS.md, session 11).
-    """
-    return (
-        first_adequate_trial_starts(trials)
-        .groupBy("person_id")
-        .agg(F.count("ingredient_concept_id").cast("int").alias("n_adequate_trials"))
-    )
+def somatic_onset_expr(definition: str) -> Column:
+    """Onset of ``somatic``: the first event of ``definition`` (ECT/TMS procedure or device,
+    esketamine exposure) on/after the MDD index. Over ``person_treatment``'s columns joined to
+    the MDD groups (``mdd_index_date``)."""
+    return first_on_or_after_expr(F.col(dates_column(definition)), F.col("mdd_index_date"))
 
 
 def derive_phenotypes(
     mdd: DataFrame,
-    n_adequate: DataFrame,
-    onsets: dict[str, DataFrame],
+    treatment: DataFrame,
+    onsets: dict[str, Column],
     *,
     trmdd_min_followup_days: int,
 ) -> DataFrame:
     """PHENOTYPES rows: every person of ``mdd`` exactly once per definition of ``onsets``.
 
-    ``mdd``: mdd.derive_mdd output (one row per person); ``onsets``: definition name ->
-    (person_id, trd_onset_date). The definitions are joined side by side and exploded, so
-    the person-level inputs appear once in the plan whatever the number of definitions.
+    ``mdd``: mdd.derive_mdd output (one row per person); ``treatment``: ``person_treatment``
+    output; ``onsets``: definition name -> its onset (``*_onset_expr``, a date column over
+    ``mdd`` joined with ``treatment``). ``treatment`` is joined once and the definitions are
+    exploded, so the person-level inputs appear once in the plan whatever the number of
+    definitions.
 
     - non-MDD and excluded persons keep their MDD-stage status and reason; their index,
       onset, time, event and n_adequate_trials are null.
@@ -122,23 +145,17 @@ def derive_phenotypes(
     - age_at_index / age_at_followup_end: exact age in years (``persons.age_years_expr``),
       sex_at_birth from PERSONS.
     """
-    # The per-person sides are broadcast (hints): at most one row per MDD person each. Left to
-    # the static size estimate, the onsets built from event joins look large, Spark plans
-    # sort-merge joins and shuffles every ``mdd`` row before adaptive execution turns them
-    # into broadcast joins anyway (benchmarks/RESULTS.md, session 11); hinted, ``mdd`` is
-    # read straight into the joins, the explode and the write.
-    df = mdd.select(
-        "person_id", "mdd_status", "exclusion_reason", "mdd_index_date", "followup_end_date", "sex_at_birth", "birth_date"
-    ).join(F.broadcast(n_adequate), "person_id", "left")
-    names = list(onsets)
-    for i, name in enumerate(names):
-        onset = onsets[name].select("person_id", F.col("trd_onset_date").alias(f"_onset_{i}"))
-        df = df.join(F.broadcast(onset), "person_id", "left")
-    per_definition = F.explode(
-        F.array(*[F.struct(F.lit(n).alias("definition"), F.col(f"_onset_{i}").alias("onset")) for i, n in enumerate(names)])
-    )
-    df = df.select("*", per_definition.alias("_d")).select(
-        "*", F.col("_d.definition").alias("definition"), F.col("_d.onset").alias("trd_onset_date")
+    # The per-person side is broadcast (hint): at most one row per person. Left to the static
+    # size estimate, a frame built from event joins looks large, Spark plans a sort-merge join
+    # and shuffles every ``mdd`` row before adaptive execution turns it into a broadcast join
+    # anyway (benchmarks/RESULTS.md, session 11); hinted, ``mdd`` is read straight into the
+    # join, the explode and the write.
+    # One row per person and definition (inline: the struct's fields become the columns).
+    per_definition = F.inline(F.array(*[
+        F.struct(F.lit(name).alias("definition"), onset.alias("trd_onset_date")) for name, onset in onsets.items()]))
+    df = mdd.join(F.broadcast(treatment), "person_id", "left").select(
+        "person_id", "mdd_status", "exclusion_reason", "mdd_index_date", "followup_end_date", "sex_at_birth", "birth_date",
+        "n_adequate_trials", per_definition,
     )
     is_mdd = F.col("mdd_status") == Status.MDD
     n_trials = F.coalesce(F.col("n_adequate_trials"), F.lit(0))
