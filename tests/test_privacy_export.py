@@ -60,7 +60,9 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
         assert re.fullmatch(r"\d{8}T\d{6}Z-run\.log", Path(name).name)
         assert log_text.splitlines()[-1].endswith("trd-spark run finished, exit code 0"), name
         assert " DEBUG " in log_text and "# resolved config" in log_text
-    rows = re.findall(r"(\w+): wrote (\w+), ([<\d,]+\+?) rows \(\d+\.\d s\)", text)
+    written = re.findall(r"(\w+): wrote (\w+), ([<\d,]+\+?) (person-level )?rows(, exact count not logged)? "
+                         r"\(\d+\.\d s\)", text)
+    rows = [(stage, t, n) for stage, t, n, _, _ in written]
     assert {t for _, t, _ in rows} >= {"scores", "persons", "phenotypes", "analysis_frame", "logistic"}, rows
     person_lines = re.findall(r"phenotypes: (?:persons|ad3|somatic|ad2_augmentation): .*", text)
     # A definition's persons by status are not logged (the export's audit may hide a count of 20
@@ -70,6 +72,11 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     # the rule; flows, counts and model rows count steps or models and are shown plainly.
     persons_rows = {t.name: t.rows_are_persons for tables in TABLES_BY_STAGE.values() for t in tables}
     assert {"consistency", "cohort_flow"} <= {t for t, is_person in persons_rows.items() if not is_person}
+    # A rounded count says it is one ("20+ person-level rows, exact count not logged"); a plain
+    # count is a table whose rows are not persons.
+    for _, t, n, person_level, not_logged in written:
+        assert bool(person_level) == persons_rows.get(t, True), (t, n, person_level)
+        assert bool(not_logged) == (bool(person_level) and n != "0"), (t, n, not_logged)
     # Every person count reaches the log as a label (``logs.person_count_text``): 0, <20 or 20+,
     # never a number (one of 20 or more may be a count the export hides, test_privacy_logs).
     def counts(text: str) -> list[str]:
