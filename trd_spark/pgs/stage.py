@@ -333,26 +333,33 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
             persons = sample_persons(ids, where=where, sample_map=sample_map)
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
+
+        def rows_at(loci: ScoreLoci) -> pd.DataFrame:
+            """The genotype rows at ``loci`` (and the wanted rsIDs), split on the driver."""
+            rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
+            if rows is None:
+                rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
+            return rows
+
         loci = ScoreLoci.of(hl, sites, rg)
-        rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
-        if rows is None:
-            rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
+        rows = rows_at(loci)
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
-    matched = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                                duplicate_variants=cfg.pgs.duplicate_variants)
+
+    def match(rows: pd.DataFrame) -> pd.DataFrame:
+        return match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
+                                 duplicate_variants=cfg.pgs.duplicate_variants)
+
+    matched = match(rows)
     # A REF effect allele matched on a row that moved onto its locus: its site's other alts given
     # split are at the row's written locus, not collected above (rare: collected now, matched again).
     off_loci = ref_matches_off_score_loci(matched, rows, loci, hl.get_reference(rg).global_positions_dict)
     if len(off_loci):
         loci = loci.with_global_positions(off_loci)
         with hail_errors(where):
-            rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
-            if rows is None:
-                rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
-        matched = match_sites_frame(sites, rows, keep_ambiguous=cfg.pgs.keep_ambiguous, unreadable=unreadable,
-                                    duplicate_variants=cfg.pgs.duplicate_variants)
+            rows = rows_at(loci)
+        matched = match(rows)
     sites = matched
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
