@@ -55,7 +55,7 @@ def run_scores(hl, spark, cfg) -> pd.DataFrame:
     r = stage.match_dataset(hl, spark, cfg, "d", files)
     # As stage.run: the scoring pass (the first to read entries) inside hail_errors, hard calls
     # Hail reads exported to a scratch PLINK fileset for the native engine, the rows checked
-    # (scoring.check_score_rows / check_score_table) as they are published.
+    # (scoring.check_score_arrow / check_score_table) as they are published.
     return published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
 
 

@@ -1,8 +1,9 @@
 """The published ``scores`` table from a native pass without a Spark job (session 25, issue 16):
 ``scoring.score_rows_arrow`` builds the rows from the numpy sums, ``scoring.check_score_arrow``
 checks them, ``stage.write_scores`` writes them with pyarrow (``io.write_arrow``) when every
-dataset's rows are on the driver, through Spark when one is a Spark DataFrame. Spark reads the
-file with the declared types and every value, null score_avg included."""
+dataset's rows are on the driver, through Spark when one is a Spark DataFrame (a dataset on
+Hail's route: ``scoring.scores_frame``). Spark reads the file with the declared types and every
+value, null score_avg included."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from trd_spark.errors import InputDataError
 from trd_spark.io import Fs, write_arrow
 from trd_spark.layout import StageWriter
 from trd_spark.pgs import pgen_engine
-from trd_spark.pgs.scoring import check_score_arrow, score_rows_arrow
+from trd_spark.pgs.scoring import check_score_arrow, score_rows_arrow, scores_frame
 from trd_spark.pgs.stage import write_scores
 from trd_spark.schemas import PGS_SCORES
 
@@ -75,6 +76,52 @@ def test_native_rows_written_without_spark_read_back_exactly(spark, tmp_path):
     assert write_scores(writer, parts[:1]) == 6 and read_rows(spark, str(written))[1] == expected("ds", [4, 3])
 
 
+# summed([2, 0])'s rows by hand: score_sum = part + offset; called = n_vars - missing;
+# allele_count = 2 x called; n_missing = n_matched - called (what the sums say, unchecked here);
+# score_avg = score_sum / (2 n_matched), null for PGS1 (matched nothing).
+# (person_id, pgs_id): (score_sum, allele_count, score_avg, n_missing, n_matched)
+HAND_ROWS = {
+    (103, "PGS2"): (1.75, 8, 0.4375, -2, 2), (101, "PGS2"): (0.0, 6, 0.0, -1, 2),
+    (102, "PGS2"): (0.5, 8, 0.125, -2, 2),
+    (103, "PGS1"): (1.0, 2, None, -1, 0), (101, "PGS1"): (-0.25, 6, None, -3, 0),
+    (102, "PGS1"): (-4.5, 6, None, -3, 0),
+}
+
+
+def test_native_rows_by_hand_beside_a_hail_route_part_in_its_schema(spark, hl, tmp_path):
+    """The native rows are the hand-computed ones, sample-major in file order, scores in the
+    pass's order; beside a dataset on Hail's route (``scoring.scores_frame`` of a Hail Table of
+    the same values), ``write_scores`` sends them through Spark in exactly that part's schema
+    (so the union is of one schema, not a widened one) and publishes both datasets' rows."""
+    native = score_rows_arrow(summed([2, 0]), "ds")
+    rows = native.to_pylist()
+    assert [(r["person_id"], r["pgs_id"]) for r in rows] == [(103, "PGS2"), (103, "PGS1"), (101, "PGS2"),
+                                                            (101, "PGS1"), (102, "PGS2"), (102, "PGS1")]
+    assert {r["dataset"] for r in rows} == {"ds"}
+    assert {(r["person_id"], r["pgs_id"]): (r["score_sum"], r["allele_count"], r["score_avg"], r["n_missing"],
+                                            r["n_matched"]) for r in rows} == HAND_ROWS
+    hail_rows = hl.Table.parallelize(
+        [{"s": str(p), "pgs_id": g, "score_sum": v[0], "allele_count": v[1], "score_avg": v[2], "n_missing": v[3],
+          "n_matched": v[4]} for (p, g), v in HAND_ROWS.items()],
+        hl.tstruct(s=hl.tstr, pgs_id=hl.tstr, score_sum=hl.tfloat64, allele_count=hl.tint64, score_avg=hl.tfloat64,
+                   n_missing=hl.tint64, n_matched=hl.tint64))
+    hail_route = scores_frame(hl, hail_rows, "ds2")
+    seen = []
+    writer = StageWriter(spark, Fs(spark), "pgs", str(tmp_path / "stage"))
+    real_write_table = writer.write_table
+
+    def write_table(name, df, schema):
+        seen.append(df)
+        return real_write_table(name, df, schema)
+
+    writer.write_table = write_table  # type: ignore[method-assign]
+    assert write_scores(writer, [native, hail_route]) == 12
+    (union,) = seen
+    assert union.schema == hail_route.schema
+    _, got = read_rows(spark, str(tmp_path / "stage" / "scores.parquet"))
+    assert got == {(d, p, g, *v) for d in ("ds", "ds2") for (p, g), v in HAND_ROWS.items()}
+
+
 def test_a_spark_part_sends_every_part_through_spark(spark, tmp_path):
     """A dataset scored by Hail's route (a Spark DataFrame) beside a native one: the same rows."""
     from trd_spark.pgs.matching import pandas_to_spark
@@ -99,11 +146,13 @@ def test_write_arrow_to_a_uri_copies_through_hadoop(spark, tmp_path):
     (lambda t: t.set_column(6, "n_missing", pa.array([0, 0, -1, 0, 0, 0])), "rows with n_missing < 0"),
     (lambda t: t.set_column(4, "allele_count", pa.array([8, 99, 8, 6, 8, 6])), "rows with allele_count > 2 x n_matched"),
     (lambda t: t.set_column(3, "score_sum", pa.array([1.0, np.inf, 0.0, 0.0, 0.0, 0.0])), "rows with a non-finite score_sum"),
-], ids=["repeated", "negative-missing", "too-many-alleles", "inf"])
+    (lambda t: t.set_column(3, "score_sum", pa.array([1.0, np.nan, 0.0, 0.0, 0.0, 0.0])), "rows with a non-finite score_sum"),
+], ids=["repeated", "negative-missing", "too-many-alleles", "inf", "nan"])
 def test_check_score_arrow_refuses(change, problem):
     table = score_rows_arrow(summed([4, 3]), "ds")
+    check_score_arrow(table, "pgs scores of dataset ds")  # as built: in range
     with pytest.raises(InputDataError) as e:
         check_score_arrow(change(table), "pgs scores of dataset ds")
     assert str(e.value).splitlines()[0].endswith(
         f"score table invariants violated (a genotype or variant counted twice?): {problem}")
-    assert "101" not in str(e.value)
+    assert "pgs scores of dataset ds" in str(e.value) and "101" not in str(e.value)

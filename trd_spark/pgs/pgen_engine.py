@@ -640,7 +640,7 @@ def score(
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score). Summed on the driver (the partials within ``pgs.native.driver_sum_mb``,
     ``driver_sum_bytes``), they come back as ``SummedScores`` (numpy; no Hail job at all: the
-    stage writes its Parquet table from them, ``SummedScores.frame``); summed in Spark (larger
+    stage writes its Parquet table from them, ``scoring.score_rows_arrow``); summed in Spark (larger
     passes), as an unkeyed Hail Table (sample-major, scores in ``pgs_ids`` order) whose tasks run
     at the caller's write.
 
@@ -821,7 +821,7 @@ class SummedScores:
     """All samples' sums of a native pass, added on the driver (``score``): ``part`` (slope x
     dosage) and ``missing_vars`` (n_vars of the missing calls) are k x n float64 (scores in
     ``rows.pgs_ids`` order, samples in file order); ``columns`` gives the score rows as numpy
-    columns, ``frame`` as the stage's table."""
+    columns (the stage's table from them: ``scoring.score_rows_arrow``)."""
 
     rows: _ScoreRows
     part: np.ndarray
@@ -832,16 +832,6 @@ class SummedScores:
         score_avg (NaN where no variant matched), n_missing, n_matched), sample-major, scores
         in ``rows.pgs_ids`` order: k x n rows."""
         return self.rows.of_slice(0, self.part, self.missing_vars)
-
-    def frame(self, dataset: str) -> pd.DataFrame:
-        """The same rows as the stage's table (``schemas.PGS_SCORES``' columns: ``dataset``,
-        ``person_id``, the sample ID as int64, as ``scoring.scores_frame`` makes it from ``s``;
-        score_avg NaN where no variant matched, null once in Spark). Sample IDs are person IDs
-        (``genotypes.sample_persons``: digits only)."""
-        columns = self.columns()
-        del columns["s"]  # k rows per sample: the IDs converted once per sample, then repeated
-        person_id = np.repeat(self.rows.sample_ids[:self.part.shape[1]].astype(np.int64), len(self.rows.pgs_ids))
-        return pd.DataFrame({"dataset": dataset, "person_id": person_id, **columns})
 
 
 def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:
@@ -896,15 +886,20 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     process (False when already done), so that a caller can run it in a background thread
     while the driver parses and matches (``stage.native_warm_up``): the Python workers start
     and import the task modules (one tiny task per default-parallelism slot), and one score
-    row goes the way the stage's score rows go (``SummedScores`` -> pandas -> Arrow -> Spark SQL
-    -> Parquet, ``io.write_table``; written to a temporary directory, removed after): class
-    loading and Spark SQL's planning and code generation on a cold JVM. No Hail job: the stage
-    writes a native pass's scores without Hail (session 24; Hail's ``from_spark``, key and write
-    had been most of this warm-up's ~16 CPU-s, benchmarks/RESULTS.md session 23). Profiled in
-    benchmarks/RESULTS.md (sessions 8, 9, 15): 15-25 s of a cold pass at 20k x 200k. Errors are
-    Spark's and Hail's, unwrapped."""
+    row (``scoring.score_rows_arrow``) goes the way a pandas frame goes into a table Spark
+    writes (pandas -> Arrow -> Spark SQL -> Parquet, ``io.write_table``; written to a temporary
+    directory, removed after): class loading and Spark SQL's planning and code generation on a
+    cold JVM, which the stage's Spark writes pay (``variant_matches``, and ``scores`` when a
+    dataset took Hail's route: ``stage.write_scores``). A native pass's own scores are written
+    by pyarrow without Spark or Hail (session 25); Hail's ``from_spark``, key and write had been
+    most of this warm-up's ~16 CPU-s (benchmarks/RESULTS.md session 23) until session 24.
+    Profiled in benchmarks/RESULTS.md (sessions 8, 9, 15): 15-25 s of a cold pass at 20k x
+    200k. Errors are Spark's and Hail's, unwrapped."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
     from trd_spark.io import write_table
     from trd_spark.pgs.matching import pandas_to_spark
+    from trd_spark.pgs.scoring import score_rows_arrow
     from trd_spark.schemas import PGS_SCORES
 
     sc = spark.sparkContext
@@ -913,10 +908,11 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(_worker_ready).collect()
     rows = _ScoreRows(np.array(["0"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
-    frame = SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))).frame("warm-up")
+    row = score_rows_arrow(SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))), "warm-up")
+    frame = row.cast(to_arrow_schema(PGS_SCORES.struct)).to_pandas()  # as stage.write_scores' Spark route
     path = hl.utils.new_temp_file(prefix="pgs_warm_up", extension="parquet")
     try:
-        write_table(pandas_to_spark(spark, frame[PGS_SCORES.names], PGS_SCORES.struct), path)
+        write_table(pandas_to_spark(spark, frame, PGS_SCORES.struct), path)
     finally:  # also when the write fails part-way (its files so far)
         fs = hl.current_backend().fs
         if fs.exists(path):

@@ -438,23 +438,15 @@ def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
                           found.not_finite, where)
 
 
-def check_score_rows(rows: pd.DataFrame, where: str) -> None:
-    """``check_score_table``'s invariants on the score rows as pandas (``schemas.PGS_SCORES``'
-    columns, one dataset: ``pgen_engine.SummedScores.frame``): ``check_score_arrow`` on them."""
-    import pyarrow as pa
-
-    check_score_arrow(pa.Table.from_pandas(rows[PGS_SCORES.names], preserve_index=False), where)
-
-
 def score_rows_arrow(summed: pgen_engine.SummedScores, dataset: str) -> Any:
     """A native pass's sums (``pgen_engine.SummedScores``: k x n numpy, summed on the driver) as
     the published score rows, a pyarrow Table of ``schemas.PGS_SCORES``' columns and types:
     sample-major (each person's k rows together, scores in ``rows.pgs_ids`` order), ``person_id``
     the sample ID as int64 (``genotypes.sample_persons``: digits only), ``dataset`` and
     ``pgs_id`` dictionary-encoded (one copy of each string, not one per row), score_avg null
-    where the score matched no variant (its NaN). The same values as ``SummedScores.frame``,
-    built without pandas' per-row string objects: at 20k samples x 61 scores 0.17 CPU-s
-    instead of 1.1 (the frame and its conversion to Arrow; session 25)."""
+    where the score matched no variant (its NaN). Built without pandas' per-row string
+    objects: at 20k samples x 61 scores 0.17 CPU-s instead of 1.1 (a pandas frame of the rows
+    and its conversion to Arrow, the way it was built until session 25)."""
     import pyarrow as pa
 
     columns = summed.columns()
