@@ -85,6 +85,14 @@ def test_pgs_stage_removes_its_scratch_published_or_failed(hl, spark, tmp_path, 
         return wrote[-1]
 
     monkeypatch.setattr(stage, "write_scores", recording_write)
+    exports: list[str | None] = []
+    real_scoring_scratch = stage.scoring_scratch
+
+    def recording_scoring_scratch(hl, spark, cfg, scratch=None):
+        exports.append(scratch)  # the stage's scratch directory, handed over
+        return real_scoring_scratch(hl, spark, cfg, scratch)
+
+    monkeypatch.setattr(stage, "scoring_scratch", recording_scoring_scratch)
     caplog.set_level(logging.INFO, logger="trd_spark")
     run_stage(spark, cfg, "pgs")
     lines = [r.getMessage() for r in caplog.records if r.name == "trd_spark.pgs.stage"]
@@ -92,6 +100,7 @@ def test_pgs_stage_removes_its_scratch_published_or_failed(hl, spark, tmp_path, 
     manifest = json.loads(Path(layout.file("pgs", "_manifest.json")).read_text())
     assert manifest["tables"]["scores"] == 8
     assert hail_temp_entries(hl) - before == set()
+    assert len(exports) == 1 and exports[0] is not None and Path(exports[0]).name.startswith(stage.SCRATCH_PREFIX)
 
     def failing(*args, **kwargs):
         raise RuntimeError("stopped after matching")
@@ -141,3 +150,18 @@ def test_stage_scratch_is_removed_on_an_interrupt_and_a_killed_runs_is_removed_n
         assert not Path(scratch).exists()
     finally:
         shutil.rmtree(live, ignore_errors=True)
+
+
+def test_a_native_export_goes_to_the_stage_scratch_so_a_killed_runs_is_removed_next_time(hl, spark, tmp_path):
+    """47c107a's sibling: ``stage.scoring_scratch`` (every sample's hard calls at the matched
+    rows, exported as PLINK for the native engine when Spark runs locally) was made in Hail's
+    temp dir as ``pgs_export_*``, beside the stage's scratch: a SIGKILLed run left it there and
+    no later run looked at it (``stage_scratch`` removes ``pgs_stage_<dead pid>_*`` only). It is
+    now made in the stage's scratch directory, so the next run removes it with that directory.
+    ``scores_of_dataset`` hands its scratch over (test_pgs_stage_removes_its_scratch_...)."""
+    cfg = hail_route_config(tmp_path)
+    assert cfg.pgs.native.export_dir is None and spark.sparkContext.master.startswith("local")
+    with stage.stage_scratch(hl) as scratch, stage.scoring_scratch(hl, spark, cfg, scratch) as export:
+        assert export is not None and Path(export).parent == Path(scratch) and Path(export).is_dir()
+        assert Path(export).name.startswith("pgs_export_")
+    assert not Path(scratch).exists()

@@ -482,7 +482,7 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
     Nothing is lazy on the export's scratch directory afterwards.
     Errors of reading the genotypes as ``hail_errors``."""
     where = f"pgs scores of dataset {r.dataset}"
-    with scoring_scratch(hl, spark, cfg) as export_dir, hail_errors(genotypes_where(cfg, r.dataset)):
+    with scoring_scratch(hl, spark, cfg, scratch) as export_dir, hail_errors(genotypes_where(cfg, r.dataset)):
         scored = score_dataset(hl, cfg, r, export_dir)
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
@@ -527,12 +527,16 @@ def genotypes_where(cfg: Config, dataset_name: str) -> str:
 
 
 @contextmanager
-def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[str | None]:
+def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
+                    scratch: str | None = None) -> Iterator[str | None]:
     """A new empty local directory for the PLINK exports of ``score_dataset``, removed on exit
     (also when scoring fails: nothing is left that looks like output). Under
-    ``pgs.native.export_dir`` when set (a local or mounted path every executor reads), else in
-    Hail's temp dir when Spark runs in local mode (tasks read the driver's disk); None
-    otherwise (a cluster whose executors cannot read the driver's disk: Hail's pass).
+    ``pgs.native.export_dir`` when set (a local or mounted path every executor reads), else,
+    when Spark runs in local mode (tasks read the driver's disk), in ``scratch`` (the stage's
+    ``stage_scratch`` directory) when that is local, or else in Hail's temp dir; None otherwise
+    (a cluster whose executors cannot read the driver's disk: Hail's pass). In the stage's
+    scratch, an export a SIGKILLed run left (every sample's hard calls at the matched rows) is
+    removed by the next run's ``stage_scratch``; made beside it in Hail's temp dir, it stayed.
     Raises ConfigError for an ``export_dir`` URI (pgenlib reads local paths only)."""
     base = cfg.pgs.native.export_dir
     if base is not None:
@@ -541,7 +545,9 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[
                               where="pgs.native.export_dir")
         path: str | None = f"{base}/pgs_export_{uuid.uuid4().hex}"
     elif local_master(spark):
-        path = local_temp_file(hl.utils.new_temp_file(prefix="pgs_export"))
+        local_scratch = None if scratch is None else local_temp_file(scratch)
+        path = (f"{local_scratch}/pgs_export_{uuid.uuid4().hex}" if local_scratch is not None
+                else local_temp_file(hl.utils.new_temp_file(prefix="pgs_export")))
     else:
         path = None
     if path is None:
