@@ -590,6 +590,42 @@ def km_censored_before_events(km, threshold: int = 20, tol: float = 1e-12) -> di
     return out
 
 
+def km_left_before_days(km) -> dict:
+    """What ``km_curves.tsv`` (exported text) tells of the persons who left a curve set's risk
+    set: per curve set and day after 0 at which every third has a point, (TRD onsets, censored)
+    before that day, summed over the thirds. Each step's events d are read from the published
+    life-table ratio S_j / S_{j-1} = 1 - d / (n - c/2), c = at-risk drop - d (the one d in
+    0..drop that gives it; a step that no d gives leaves the curve set out); the censored are
+    the drop less d. Two releases' values of the same curve set and day differ by the persons
+    who joined the group (the thirds are other persons, their sum the same group).
+    Returns {(dataset, definition, pgs_id, day): (events, censored)}."""
+    out = {}
+    for key, curves in km.groupby(["dataset", "definition", "pgs_id"], sort=True):
+        per_day: dict[int, list] = {}
+        readable = True
+        for _, g in curves.groupby("tertile"):
+            g = g.sort_values("time_days", key=lambda c: c.astype(int))
+            t = [int(x) for x in g["time_days"]]
+            n = [int(x) for x in g["n_at_risk"]]
+            s = [float(x) for x in g["survival"]]
+            ev = cens = 0
+            per_day.setdefault(t[0], []).append((0, 0))
+            for j in range(1, len(t)):
+                drop = n[j - 1] - n[j]
+                fits = [d for d in range(drop + 1) if s[j - 1] > 0
+                        and abs(1 - d / (n[j - 1] - (drop - d) / 2) - s[j] / s[j - 1]) < 1e-9]
+                if len(fits) != 1:
+                    readable = False
+                    break
+                ev, cens = ev + fits[0], cens + drop - fits[0]
+                per_day.setdefault(t[j], []).append((ev, cens))
+        thirds = curves["tertile"].nunique()
+        if readable:
+            out.update({(*key, t): (sum(e for e, _ in v), sum(c for _, c in v)) for t, v in per_day.items()
+                        if t > 0 and len(v) == thirds})
+    return out
+
+
 def compare_leaks(cohort_sizes, flow_a, flow_b, threshold: int = 20) -> list[tuple]:
     """What compare-releases' ``cohort_sizes.tsv`` tells beyond the two exports' ``cohort_flow.tsv``
     (text tables as read from the files): per (definition, step), a count shown there as a number

@@ -21,6 +21,7 @@ from export_attacker import (
     attack_release,
     cases_from_standard_errors,
     km_censored_before_events,
+    km_left_before_days,
     mdd_other_with_data,
     release_changes,
     score_gaps,
@@ -261,15 +262,18 @@ def test_the_km_attack_reads_no_count_from_life_table_values(seed):
     assert km_censored_before_events(published, T) == {}
 
 
-def thirds_with_late_joiners(extra: tuple[int, int]) -> pd.DataFrame:
+def thirds_with_late_joiners(extra: tuple[int, int], onsets: int = 0) -> pd.DataFrame:
     """KM_CURVES grid rows (30-day grid) of three thirds of 100 persons (20 events on day 15,
     20 censored on day 25, 20 events on day 45, 40 censored on day 200), third 1 with ``extra``
-    = (persons censored on day 5, persons censored on day 200) added."""
+    = (persons censored on day 5, persons censored on day 200) and ``onsets`` persons with an
+    event on day 15 added."""
     out = []
     for tertile in (1, 2, 3):
         early, late = extra if tertile == 1 else (0, 0)
-        duration = np.array([5] * early + [15] * 20 + [25] * 20 + [45] * 20 + [200] * (40 + late), dtype=float)
-        event = np.array([0] * early + [1] * 20 + [0] * 20 + [1] * 20 + [0] * (40 + late), dtype=float)
+        more = onsets if tertile == 1 else 0
+        duration = np.array([5] * early + [15] * (20 + more) + [25] * 20 + [45] * 20 + [200] * (40 + late),
+                            dtype=float)
+        event = np.array([0] * early + [1] * (20 + more) + [0] * 20 + [1] * 20 + [0] * (40 + late), dtype=float)
         grid = km_on_grid(duration, event, np.arange(0, 201, 30))
         out.append(grid.assign(dataset="d", definition="A", pgs_id="P1", trait="P1", tertile=tertile))
     return pd.concat(out, ignore_index=True)[KM_CURVES.names]
@@ -307,6 +311,43 @@ def test_km_numbers_at_risk_after_day_0_of_two_releases_give_no_small_change(ext
     assert not [(s, t) for s in linked for t in linked if s < t and s in before and t in before
                 and 0 < abs((linked[s] - linked[t]) - (before[s] - before[t])) < T], linked
     assert prior[("r1", ("km_at_risk", "d", "A", "P1", 30))] == 180
+
+
+def km_only_release(km: pd.DataFrame, prior: dict | None = None) -> pd.DataFrame:
+    """The exported ``km_curves`` (text) of a release with Kaplan-Meier curves and no other count."""
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(columns=["definition", "step_order", "step", "n"]),
+                       cohort_counts=None, logistic=pd.DataFrame(columns=["dataset", "definition", "contrast",
+                                                                          "pgs_id", "n", "n_cases"]),
+                       cox=None, pgs_distribution=None, primary_definition="A", km_curves=coarsen_km(km, T),
+                       prior=prior)
+    return exported(suppress_release(rc, T))["km_curves"]
+
+
+@pytest.mark.parametrize("onsets, extra, leaks", [(7, (13, 20), True), (20, (20, 20), False)],
+                         ids=["7-onsets", "20-onsets"])
+def test_km_onsets_before_a_day_of_two_releases_give_no_small_change(onsets, extra, leaks):
+    """Privacy round 16, lead 2 (successive releases): release 2 has more persons in one curve set
+    (third 1): ``onsets`` with a TRD onset on day 15, ``extra`` = (censored on day 5, followed past
+    every published day). With 7, 13 and 20, every count 12a1719 links changes by 0 or 20
+    or more (the thirds' sum at risk on day 0 +40, on days 30 and 60 +20; left the risk set before
+    day 30 +20), yet the survival values give each step's events (the life table of the published
+    counts, ``export_attacker.km_left_before_days``): 60 -> 67 onsets before day 30 and 60 -> 73
+    censored, the 7 new persons with an onset that early and 13 censored (12a1719 showed both
+    releases' curves). ``tables.km_left_by`` now links both sums to the other release's, and the
+    audit leaves the curve set out; with 20 onsets and 20 censored (changes of 20) it is shown."""
+    first = km_only_release(thirds_with_late_joiners((0, 0)))
+    before = km_left_before_days(first)
+    assert before[("d", "A", "P1", 30)] == (60, 60)
+    alone = km_left_before_days(km_only_release(thirds_with_late_joiners(extra, onsets)))
+    assert alone[("d", "A", "P1", 30)] == (60 + onsets, 60 + extra[0])
+    linked_km = km_only_release(thirds_with_late_joiners(extra, onsets), prior_counts({"r1": {"km_curves": first}}))
+    linked = km_left_before_days(linked_km)
+    small = [(k, i) for k, v in linked.items() if k in before for i in (0, 1) if 0 < abs(v[i] - before[k][i]) < T]
+    assert not small, linked
+    between = [(s, t) for s in linked for t in linked if s[:3] == t[:3] and s[3] < t[3] and s in before and t in before
+               and any(0 < abs((linked[t][i] - linked[s][i]) - (before[t][i] - before[s][i])) < T for i in (0, 1))]
+    assert not between, linked
+    assert linked_km.empty == leaks, linked_km
 
 
 def test_compare_n_both_and_one_release_counts_are_not_recoverable():

@@ -206,7 +206,12 @@ def nested_definitions(definitions: list) -> list[tuple[str, str]]:
     def holds(wide, narrow) -> bool:
         if wide.name == narrow.name:
             return False
-        if wide.rule == "antidepressant_sequence" and narrow.rule in ("antidepressant_sequence", "augmentation"):
+        if wide.rule == "antidepressant_sequence" and narrow.rule == "antidepressant_sequence":
+            # n - 1 adequate trials then any n-th started holds n adequate ones, not the reverse
+            # (phenotypes.trd.sequence_onset_expr; last_trial_adequate)
+            return narrow.n_trials > wide.n_trials or (
+                narrow.n_trials == wide.n_trials and narrow.last_trial_adequate >= wide.last_trial_adequate)
+        if wide.rule == "antidepressant_sequence" and narrow.rule == "augmentation":
             return narrow.n_trials >= wide.n_trials
         return (wide.rule == narrow.rule == "augmentation" and narrow.n_trials >= wide.n_trials
                 and wide.augmentation_concept_set == narrow.augmentation_concept_set)
@@ -327,6 +332,7 @@ def prior_counts(exports: dict[str, dict]) -> dict[tuple, int]:
                 out[(release, cell)] = int(n)
         out.update({(release, cell): n for cell, n in km_persons(tables.get("km_curves")).items()})
         out.update({(release, cell): n for cell, n in km_at_risk(tables.get("km_curves")).items()})
+        out.update({(release, cell): n for cell, n in km_left_by(tables.get("km_curves")).items()})
         out.update({(release, cell): int(n) for cell, n in exported_group_counts(tables) if n.isdigit()})
     return out
 
@@ -495,6 +501,83 @@ def km_at_risk(km: pd.DataFrame | None) -> dict[tuple, int]:
         ds, definition, pgs = (str(v) for v in key[:3])
         if len(g) == thirds[(ds, definition, pgs)] and g["_n"].notna().all():
             out[("km_at_risk", ds, definition, pgs, int(key[3]))] = int(g["_n"].sum())
+    return out
+
+
+# The sums of a Kaplan-Meier curve set linked to other releases' exports (``km_persons``,
+# ``km_at_risk``, ``km_left_by``): the same group in every release, whatever the thirds.
+KM_EVENTS_BY, KM_CENSORED_BY = "km_events_by", "km_censored_by"
+KM_LINKED_SUMS = ("km_persons", "km_at_risk", KM_EVENTS_BY, KM_CENSORED_BY)
+
+
+def _km_step_events(g: pd.DataFrame) -> list[int] | None:
+    """The events between consecutive points of one third (``g`` sorted by time, counts as
+    numbers): from ``n_events_after`` (internal table), else read back from the life-table
+    survival the export publishes (``models.km.life_table_on_points``: S_j / S_{j-1} = 1 - d /
+    (n - c/2) with d + c the at-risk drop, so d = 2 (1 - r)(n - drop/2) / (1 + r)), as an outsider
+    does; None when a step does not read back to a whole number (a survival of 0 or not shown,
+    an export of product-limit values)."""
+    n = [int(v) for v in g["_n"]]
+    if "n_events_after" in g.columns:
+        after = [int(v) for v in g["n_events_after"]]
+        return [after[j - 1] - after[j] for j in range(1, len(after))]
+    s = pd.to_numeric(g["survival"], errors="coerce").tolist()
+    out = []
+    for j in range(1, len(n)):
+        drop = n[j - 1] - n[j]
+        if not (s[j - 1] > 0 and s[j] >= 0):
+            return None
+        r = s[j] / s[j - 1]
+        d = round(2 * (1 - r) * (n[j - 1] - drop / 2) / (1 + r))
+        if not (0 <= d <= drop and abs(1 - d / (n[j - 1] - (drop - d) / 2) - r) < 1e-9):
+            return None
+        out.append(d)
+    return out
+
+
+def km_left_by(km: pd.DataFrame | None) -> dict[tuple, int]:
+    """{(``KM_EVENTS_BY`` | ``KM_CENSORED_BY``, dataset, definition, pgs_id, day): n} of a
+    Kaplan-Meier table (exported text or internal): per curve set and day after 0 at which every
+    third has a point (the days of ``km_at_risk``), the MDD persons with that PGS who had their
+    TRD onset before that day, and those censored before it (the thirds' events and censored
+    between their points, summed; an export's events are read from its survival values,
+    ``_km_step_events``). The same groups in every release: 60 TRD onsets before day 30 in one
+    release's export and 67 in the next are 7 new persons with an onset that early, while the
+    persons at risk on days 0 and 30 changed by 40 and 20 (13 more censored before day 30), so
+    ``build_audit`` links them to other releases' as it does ``km_at_risk``. A curve set whose
+    events do not read back: left out (an outsider reading them approximately learns less)."""
+    out: dict[tuple, int] = {}
+    if km is None or not len(km):
+        return out
+    km = km.assign(_t=pd.to_numeric(km["time_days"]).astype(int), _n=pd.to_numeric(km["n_at_risk"], errors="coerce"))
+    key: Any  # a groupby key (pandas-stubs type it as any hashable)
+    for key, curves in km.groupby(["dataset", "definition", "pgs_id"], sort=True):
+        ds, definition, pgs = (str(v) for v in key)
+        events: dict[int, int] = {}
+        censored: dict[int, int] = {}
+        days: dict[int, int] = {}  # day -> thirds with a point on it
+        readable = True
+        for _, g in curves.groupby("tertile", sort=True):
+            g = g.sort_values("_t")
+            steps = _km_step_events(g) if g["_n"].notna().all() else None
+            if steps is None:
+                readable = False
+                break
+            n, times = [int(v) for v in g["_n"]], g["_t"].tolist()
+            ev = cens = 0
+            for j, t in enumerate(times):
+                if j:
+                    ev += steps[j - 1]
+                    cens += n[j - 1] - n[j] - steps[j - 1]
+                events[t] = events.get(t, 0) + ev
+                censored[t] = censored.get(t, 0) + cens
+                days[t] = days.get(t, 0) + 1
+        if not readable:
+            continue
+        thirds = curves["tertile"].nunique()
+        for t in sorted(t for t, k in days.items() if t > 0 and k == thirds):
+            out[(KM_EVENTS_BY, ds, definition, pgs, t)] = events[t]
+            out[(KM_CENSORED_BY, ds, definition, pgs, t)] = censored[t]
     return out
 
 
@@ -766,6 +849,7 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
         values[persons], values[events] = 0, 0
         rel_persons: dict[tuple, int] = {persons: -1}
         rel_events: dict[tuple, int] = {events: -1}
+        steps: list[tuple] = []  # the thirds' events and censored cells between their points
         for k, g in curves.groupby("tertile", sort=True):
             g = g.sort_values("time_days")
             base = ("km", ds, definition, pgs, int(k))
@@ -790,6 +874,7 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
                 units[ev] = unit
                 relations.append({cells[j - 1]: 1, cells[j]: -1, ev: -1, cens: -1})
                 remaining[ev] = -1
+                steps += [ev, cens]
             tail_ev, tail_cens = base + ("events_after_end",), base + ("censored_after_end",)
             values[tail_ev] = int(after[-1])
             values[tail_cens] = int(at_risk[-1] - after[-1])
@@ -804,6 +889,12 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
             values[at_risk_sum] = n
             relations.append({at_risk_sum: -1, **{("km", ds, definition, pgs, k, "at_risk", at_risk_sum[-1]): 1
                                                    for k in thirds}})
+        # ... and the persons whose TRD onset, or censoring, came before such a day (``km_left_by``):
+        # the sum of the thirds' step cells up to that day.
+        for left, n in km_left_by(curves).items():
+            values[left] = n
+            kind = "events" if left[0] == KM_EVENTS_BY else "censored"
+            relations.append({left: -1, **{c: 1 for c in steps if c[5] == kind and c[6] <= left[-1]}})
     return values, published, relations, units
 
 
@@ -1174,14 +1265,14 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
         cell = model_cell.get(name, name)
         if release in unchanged and rc.prior_labels is not None and (release, name) not in rc.prior_labels \
                 and name[0] != "dflow" \
-                and (cell in published or (cell[0] in ("km_persons", "km_at_risk") and cell in values)):
+                and (cell in published or (cell[0] in KM_LINKED_SUMS and cell in values)):
             carried[cell] = SHOWN
     linked: dict[tuple, list[tuple]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         if release in unchanged:
             continue
         cell = model_cell.get(name, name)
-        if cell not in published and not (cell[0] in ("km_persons", "km_at_risk") and cell in values):
+        if cell not in published and not (cell[0] in KM_LINKED_SUMS and cell in values):
             continue
         prior, change = ("prior", release, name), ("release_change", release, name)
         values[prior] = n
@@ -1222,13 +1313,17 @@ def _chain_of(cell: tuple) -> tuple | None:
     analysed steps before the definitions split, ("km", dataset, definition, pgs_id) for a
     Kaplan-Meier curve set's persons at risk on day 0 and later days (``km_persons``,
     ``km_at_risk``: 300 -> 332 on day 0 and 180 -> 205 on day 30 tell 7 new persons who left
-    the risk set before day 30)."""
+    the risk set before day 30), and (``KM_EVENTS_BY`` | ``KM_CENSORED_BY``, dataset, definition,
+    pgs_id) for its TRD onsets, or censorings, before each such day (``km_left_by``: two days'
+    counts differ by the persons with an onset between them)."""
     if cell[0] == "flow":
         return ("flow", cell[1])
     if cell[0] == "dflow" and cell[2] == ALL_DEFINITIONS:
         return ("dflow", cell[1])
     if cell[0] in ("km_persons", "km_at_risk"):
         return ("km", *cell[1:4])
+    if cell[0] in (KM_EVENTS_BY, KM_CENSORED_BY):
+        return cell[:4]
     return None
 
 
