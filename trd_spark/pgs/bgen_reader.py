@@ -16,7 +16,8 @@ and their loci listed (``VariantIndex.multiallelic_loci``), so matching counts t
 
 Sample IDs: the IDs embedded in the file (the sample identifier block); without them the
 ``ID_2`` column of the Oxford ``.sample`` file beside it (``x.sample`` or ``x.bgen.sample``;
-``ID_1`` is plink2's FID, often 0). Either way they go through ``genotypes.sample_persons``.
+``ID_1`` is plink2's FID, often 0); both present must agree (``sample_ids``). Either way they go
+through ``genotypes.sample_persons``.
 
 Source: the BGEN format spec (https://www.chg.ox.ac.uk/~gav/bgen_format/spec/latest.html)
 and bgenix's index schema (tables ``Metadata`` and ``Variant``).
@@ -157,23 +158,50 @@ def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     (header line, then a types line ``0 0 0 D ...``, then one line per sample); ``fs``: a
     module with ``exists`` and ``open`` (``hailtop.fs``) for a file on a URI, else local files.
     Raises InputDataError naming the file when there are none, or when the .sample has another
-    number of samples than the file."""
-    if files.embedded_ids is not None:
-        return list(files.embedded_ids)
+    number of samples than the file.
+
+    A file that embeds IDs and has a .sample beside it must agree with it, sample by sample:
+    ``ID_2``, or ``ID_1_ID_2`` (plink2 ``--export bgen-1.2`` embeds FID_IID when the samples
+    have a FID; its .sample holds them apart). Otherwise (another order, another release's
+    .sample) it is one InputDataError naming both files and the first sample number that
+    differs: plink2 ``--sample`` and Hail's ``sample_file=`` take the .sample's IDs, this reader
+    the embedded ones, so one of the two would silently put every score on another person."""
     sample = _sample_file(files.path) if fs is None else _sample_file(files.path, fs.exists)
     if sample is None:
+        if files.embedded_ids is not None:
+            return list(files.embedded_ids)
         raise InputDataError("the BGEN embeds no sample IDs and has no .sample file beside it "
                              "(x.sample or x.bgen.sample)", where=files.path)
     if fs is None:
-        return sample_file_ids(sample, files.n_samples)
-    with fs.open(sample, "r") as f:
-        return sample_file_ids(sample, files.n_samples, f.read())
+        table = sample_file_table(sample, files.n_samples)
+    else:
+        with fs.open(sample, "r") as f:
+            table = sample_file_table(sample, files.n_samples, f.read())
+    if files.embedded_ids is None:
+        return table["ID_2"].tolist()
+    embedded = np.array(files.embedded_ids, dtype=object)
+    agree = embedded == table["ID_2"].to_numpy(object)
+    if "ID_1" in table.columns:
+        agree |= embedded == (table["ID_1"] + "_" + table["ID_2"]).to_numpy(object)
+    if not agree.all():
+        # Sample numbers only: the IDs are person IDs (privacy).
+        raise InputDataError(
+            f"the sample IDs embedded in the BGEN differ from ID_2 of the .sample beside it {sample} from sample "
+            f"#{int(np.flatnonzero(~agree)[0]) + 1} on (another order or another release's .sample): which is "
+            "right cannot be told; remove the .sample that does not belong to the file, or rewrite it "
+            "(plink2 --bgen x.bgen ref-first --export bgen-1.2 writes both)", where=files.path)
+    return list(files.embedded_ids)
 
 
 def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> list[str]:
-    """``ID_2`` of the Oxford .sample ``sample`` (header line, a types line, one line per
-    sample), read from ``text`` when given (a file on another file system), for a BGEN of
-    ``n_samples`` samples. Raises InputDataError naming the .sample when it cannot be read,
+    """``ID_2`` of the Oxford .sample ``sample`` (``sample_file_table``)."""
+    return sample_file_table(sample, n_samples, text)["ID_2"].tolist()
+
+
+def sample_file_table(sample: str, n_samples: int, text: str | None = None) -> pd.DataFrame:
+    """The Oxford .sample ``sample`` (header line, a types line, one line per sample) as strings,
+    one row per sample, with an ``ID_2`` column, read from ``text`` when given (a file on
+    another file system), for a BGEN of ``n_samples`` samples. Raises InputDataError naming the .sample when it cannot be read,
     has no ``ID_2`` column or another number of samples, or a line with another number of fields
     than its header (pandas silently read a first sample line with one more field as an index,
     shifting every column: ID_2 would be the next column's value; a shorter line as empty)."""
@@ -191,7 +219,7 @@ def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> lis
     if len(table) != n_samples:
         raise InputDataError(f"{'fewer' if len(table) < n_samples else 'more'} samples than the BGEN header's "
                              "sample count", where=sample)  # no count: samples are persons
-    return table["ID_2"].tolist()
+    return table
 
 
 def variant_index(files: BgenFiles, recode: Callable[[str], str]) -> VariantIndex:

@@ -908,10 +908,12 @@ def _read_bgen(hl: hl_types, path: str, reference_genome: str, where: str,
         raise _fail(e, "import BGEN", where) from None
     # Without embedded IDs Hail names the samples "_0", "_1", ...; its sample_file= would take
     # ID_1 (plink2 writes the FID there, often 0): ID_2 of the .sample beside the file instead,
-    # as the native route reads it (bgen_reader.sample_ids; errors naming the .sample).
+    # as the native route reads it (bgen_reader.sample_ids; errors naming the .sample, also when
+    # embedded IDs and a .sample beside the file disagree).
     files = BgenFiles.open(original, hfs.open) if is_uri(original) else BgenFiles.open(original)
+    bgen_ids = sample_ids(files, hfs if is_uri(original) else None)
     if files.embedded_ids is None:
-        ids = hl.literal(sample_ids(files, hfs if is_uri(original) else None), hl.tarray(hl.tstr))
+        ids = hl.literal(bgen_ids, hl.tarray(hl.tstr))
         mt = mt.add_col_index("bgen_col")
         mt = mt.key_cols_by(s=ids[hl.int32(mt.bgen_col)]).drop("bgen_col")
     return mt, skipped
