@@ -118,7 +118,11 @@ class StageSpec:
     prefixes of the config's path fields (``config._PATH_FIELDS``) naming the files it reads
     from outside the release. ``files``: text / Hail outputs besides the Parquet tables of
     ``schemas.TABLES_BY_STAGE``. ``publishes``: output folders (the report stage also
-    publishes ``export``).
+    publishes ``export``). ``input_files``: ``"module:function"`` naming which files of some of
+    its inputs the stage reads (``function(cfg, glob_uri) -> {dotted key: [file] or None}``;
+    the pgs stage's scoring files: ``pgs.scoring_files.stage_input_files``), so that the
+    fingerprint of those inputs covers exactly those files and a file the stage skips (a README
+    beside the scoring files) reruns nothing; imported only when fingerprinting, as ``runner``.
     """
 
     name: str
@@ -129,6 +133,7 @@ class StageSpec:
     inputs: tuple[tuple[str, ...], ...] = ()
     files: tuple[str, ...] = ()
     publishes: tuple[str, ...] = ()
+    input_files: str | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -214,6 +219,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
                         *NOT_STAGE_SETTINGS),
         inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover")),
         files=("match_summary.tsv",),
+        input_files="trd_spark.pgs.scoring_files:stage_input_files",
     ),
     StageSpec(
         "phenotypes", "trd_spark.phenotypes.stage",
@@ -542,11 +548,18 @@ def _local_files(path: str) -> list[str]:
     return sorted(out)
 
 
-# Local input files up to this size are hashed in every process that fingerprints them (once
-# per file state); a larger one (genotypes, big OMOP parts) is hashed only when its stat (size,
-# mtime, ctime, inode) differs from the one its stage's manifest recorded with its digest.
+# A local input file is read (hashed) only when its stat (size, mtime, ctime, inode) differs from
+# the one its stage's manifest recorded with its digest (``STAT_RECORD``), whatever its size: a
+# rerun over thousands of unchanged OMOP part files or VCF shards reads none of them. A file
+# over this size is named in the log when it is read (it takes seconds to minutes).
 CONTENT_DIGEST_MAX_BYTES = 256 * 2**20
 STAT_RECORD = "stat"  # key of those records in an input's fingerprint; not compared
+# A stat is recorded only for a file whose ctime is at least this much older than the moment the
+# stat was taken ("racily clean", as git's index): a write within the same file-system clock
+# tick as the one before the stat (a tick can be milliseconds, a network file system's clock a
+# little off ours) can leave size, mtime, ctime and inode as they were, so such a file is hashed
+# again by the next run rather than trusted.
+RACY_NS = 2 * 10**9
 
 
 # Room for every file of a sharded input (a VCF in thousands of parts): a run fingerprints a
@@ -572,24 +585,25 @@ def file_sha256(path: str) -> str:
 
 def _local_file_state(path: str, recorded: dict[str, list] | None = None,
                       stats: dict[str, list] | None = None) -> tuple[str, int, str]:
-    """(name, bytes, "sha256:<content digest>") of a local file. A file over
-    ``CONTENT_DIGEST_MAX_BYTES`` whose [size, mtime_ns, ctime_ns, inode] equals the one in
-    ``recorded`` (its stage manifest's ``stat`` record) takes the digest recorded with it
-    instead of being read; its [stat..., digest] is added to ``stats``. Any write changes
-    ctime, even one that restores size and mtime, so a same-size edit is read and seen; a
-    chmod or a copy is read again but reruns nothing when the bytes are the same."""
+    """(name, bytes, "sha256:<content digest>") of a local file. A file whose [size, mtime_ns,
+    ctime_ns, inode] equals the one in ``recorded`` (its stage manifest's ``stat`` record) takes
+    the digest recorded with it instead of being read; its [stat..., digest] is added to
+    ``stats`` unless its ctime is within ``RACY_NS`` of now (then the next run reads it again).
+    Any write changes ctime, even one that restores size and mtime (``cp -p`` over the file,
+    ``touch -r``), so a same-size, same-mtime replacement is read and seen; a chmod or the same
+    bytes copied back cost one read and rerun nothing."""
+    now = time.time_ns()
     st = os.stat(path)
     key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-    if st.st_size <= CONTENT_DIGEST_MAX_BYTES:
-        return path, st.st_size, "sha256:" + _content_digest(path, *key)
     before = (recorded or {}).get(path)
-    if isinstance(before, list) and before[:4] == key:
+    if isinstance(before, list) and len(before) == 5 and before[:4] == key:
         digest = str(before[4])
     else:
-        logging.getLogger(__name__).info("hashing %s (%.1f GiB) to see whether its content changed",
-                                         path, st.st_size / 2**30)
+        if st.st_size > CONTENT_DIGEST_MAX_BYTES:
+            logging.getLogger(__name__).info("hashing %s (%.1f GiB) to see whether its content changed",
+                                             path, st.st_size / 2**30)
         digest = _content_digest(path, *key)
-    if stats is not None:
+    if stats is not None and st.st_ctime_ns < now - RACY_NS:
         stats[path] = [*key, digest]
     return path, st.st_size, "sha256:" + digest
 
@@ -598,10 +612,10 @@ def input_fingerprint(path: str, fs: Any = None, recorded: dict[str, list] | Non
     """Fingerprint of an input file, directory or glob: file count, total bytes and a digest
     of every file's (name, size, content). Local paths are read with ``os`` (so ``explain``
     needs no Spark); a local file's content is its SHA-256 (a file replaced with the same size
-    and mtime reruns; a touched file with the same bytes does not), a file over
-    ``CONTENT_DIGEST_MAX_BYTES`` read only when its stat differs from ``recorded`` (the
-    ``STAT_RECORD`` entry of the same input in the stage's manifest; this fingerprint carries
-    the new one, which ``rerun_reasons`` does not compare). URIs are read with ``fs``
+    and mtime reruns; a touched file with the same bytes does not), each file read only when
+    its stat differs from ``recorded`` (the ``STAT_RECORD`` entry of the same input in the
+    stage's manifest: ``_local_file_state``; this fingerprint carries the new one, which
+    ``rerun_reasons`` does not compare). URIs are read with ``fs``
     (``io.Fs``: Hadoop's size + mtime; an object store gives an overwritten object a new
     mtime). ``exists`` is False when nothing matches."""
     local = local_path(path)
@@ -609,17 +623,39 @@ def input_fingerprint(path: str, fs: Any = None, recorded: dict[str, list] | Non
         if fs is None or not hasattr(fs, "fingerprint"):
             return {"path": path, "exists": None}  # an object store, not reachable without Spark
         if glob.has_magic(path):
-            parts = [fs.fingerprint(p) for p in fs.glob_files(path)]
-            return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
+            return files_fingerprint(path, fs.glob_files(path), fs)
         return fs.fingerprint(path)
-    files = _local_files(local)
-    large: dict[str, list] = {}
-    states = [_local_file_state(f, recorded, large) for f in files]
+    return files_fingerprint(path, _local_files(local), fs, recorded)
+
+
+def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
+                      recorded: dict[str, list] | None = None) -> dict[str, object]:
+    """``input_fingerprint`` of the input ``path`` (a config value) taken over the given
+    ``files`` only (the files the stage reads from it: ``StageSpec.input_files``): local files
+    by content (``_local_file_state``), URIs by ``fs.fingerprint`` of each; ``exists`` None when
+    ``files`` is None (URIs not listed without Spark), False when it is empty."""
+    if files is None:
+        return {"path": path, "exists": None}
+    if local_path(path) is None:
+        parts = [fs.fingerprint(p) for p in files]
+        return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
+    stats: dict[str, list] = {}
+    states = [_local_file_state(f, recorded, stats) for f in files]
     out: dict[str, object] = {"path": path, "exists": bool(files), "files": len(files),
                               "bytes": sum(s[1] for s in states), "digest": _digest(states)}
-    if large:
-        out[STAT_RECORD] = large
+    if stats:
+        out[STAT_RECORD] = stats
     return out
+
+
+def input_files(cfg: Config, spec: StageSpec, fs: Any = None) -> dict[str, list[str] | None]:
+    """{dotted key: files} of the inputs whose read files ``spec.input_files`` names (others
+    are fingerprinted whole); URIs listed through ``fs`` when it is ``io.Fs``."""
+    if spec.input_files is None:
+        return {}
+    module, _, name = spec.input_files.partition(":")
+    glob_uri = fs.glob_files if fs is not None and hasattr(fs, "fingerprint") else None
+    return cast(dict[str, "list[str] | None"], getattr(importlib.import_module(module), name)(cfg, glob_uri))
 
 
 def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -635,12 +671,18 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
         upstream[u] = (m or {}).get("run_id")
     before = recorded if recorded is not None else (
         ((layout.manifest(fs, spec.name) or {}).get("fingerprint_parts") or {}).get("inputs") or {})
+    selected = input_files(cfg, spec, fs)
+
+    def one(key: str, path: str) -> dict[str, object]:
+        stats = (before.get(key) or {}).get(STAT_RECORD)
+        return files_fingerprint(path, selected[key], fs, stats) if key in selected else (
+            input_fingerprint(path, fs, stats))
+
     return {
         "config": _digest(config_slice(cfg, spec)),
         "code": code_digests(spec.module),
         "upstream": upstream,
-        "inputs": {key: input_fingerprint(path, fs, (before.get(key) or {}).get(STAT_RECORD))
-                   for key, path in spec.external(cfg)},
+        "inputs": {key: one(key, path) for key, path in spec.external(cfg)},
     }
 
 
@@ -663,12 +705,12 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
     return out
 
 
-def _scoring_file_changes(manifest: dict[str, Any], now: dict[str, Any]) -> str | None:
-    """Which local files of a ``pgs.scoring_files`` entry (``now``: its new input fingerprint)
-    differ from those the published scores were read from (the pgs manifest's
-    ``notes.scoring_files``: each file's path and SHA-256): "<path> edited", "<path> removed",
-    and the entry's files the scores were not read from (new ones; copies for another build,
-    checksum sidecars). The fingerprint takes a glob or directory as one digest, so without
+def _scoring_file_changes(manifest: dict[str, Any], now: dict[str, Any], files: list[str] | None) -> str | None:
+    """Which local files of a ``pgs.scoring_files`` entry (``now``: its new input fingerprint;
+    ``files``: the files the stage reads from it now, ``input_files``) differ from those the
+    published scores were read from (the pgs manifest's ``notes.scoring_files``: each file's
+    path and SHA-256): "<path> edited", "<path> removed" (or no longer read), and the files
+    read now that the scores were not read from (new ones). The fingerprint takes a glob or directory as one digest, so without
     this the reason names only the entry. None for an entry on an object store or a manifest
     without the notes (an older pgs stage, a test's stand-in)."""
     pattern = local_path(str(now.get("path", "")))
@@ -677,8 +719,8 @@ def _scoring_file_changes(manifest: dict[str, Any], now: dict[str, Any]) -> str 
         return None
     read = {local_path(e["path"]) or e["path"]: e["sha256"] for by_build in made.values()
             for e in by_build.values() if isinstance(e, dict) and "sha256" in e and "path" in e}
-    files = _local_files(pattern)
-    large = now.get(STAT_RECORD) or {}  # a large file's digest, taken without reading it again
+    files = files if files is not None else _local_files(pattern)
+    large = now.get(STAT_RECORD) or {}  # a file's digest, taken without reading it again
 
     def digest(p: str) -> str:
         return str(large[p][4]) if p in large else file_sha256(p)
@@ -730,6 +772,7 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     if not old:
         return reasons + ["published without a stage fingerprint (older version)"]
     new = fingerprint_parts(cfg, spec, fs)
+    selected = input_files(cfg, spec, fs)
     if old["config"] != new["config"]:
         keys = _changed_keys(m.get("config") or {}, config_slice(cfg, spec))
         reasons.append(f"config changed: {', '.join(keys) or 'slice'}")
@@ -743,7 +786,7 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     for key in changed_inputs(old["inputs"], new["inputs"]):
         now = new["inputs"].get(key) or {}
         state = "not found" if now.get("exists") is False else "changed"
-        files = _scoring_file_changes(m, now) if key.startswith("pgs.scoring_files.") else None
+        files = _scoring_file_changes(m, now, selected.get(key)) if key.startswith("pgs.scoring_files.") else None
         reasons.append(f"input {named_key(key, cfg)} {state} ({now.get('path', 'removed')}{': ' + files if files else ''})")
     return reasons
 

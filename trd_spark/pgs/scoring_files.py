@@ -42,7 +42,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,14 +51,14 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from trd_spark.config import is_uri
+from trd_spark.config import is_uri, local_path
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from trd_spark.config import PgsSettings
+    from trd_spark.config import Config, PgsSettings
 
 log = logging.getLogger(__name__)
 
@@ -456,27 +456,66 @@ def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
 CHECKSUM_SUFFIX = ".md5"
 
 
+def _pattern_files(pattern: str, glob_uri: Callable[[str], list[str]]) -> list[str]:
+    """The scoring files one ``pgs.scoring_files`` entry names (sorted; [] when none): a local
+    glob's files, else a local directory's files (not below it; hidden and ``_``-prefixed ones
+    left out), a URI's files through ``glob_uri`` (``io.Fs.glob_files``); checksum sidecars
+    (``CHECKSUM_SUFFIX``) left out."""
+    if is_uri(pattern):
+        hits = glob_uri(pattern)
+    else:
+        hits = sorted(p for p in glob.glob(pattern) if Path(p).is_file())
+        if not hits and Path(pattern).is_dir():
+            hits = sorted(str(p) for p in Path(pattern).iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+    return [h for h in hits if not h.endswith(CHECKSUM_SUFFIX)]
+
+
 def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: str = "pgs.scoring_files") -> list[str]:
     """Expand ``patterns`` to files (sorted per pattern, deduplicated): local globs, and URIs
     (globs and directories) through Hadoop FS. A pattern matching nothing is an error.
     Checksum sidecars (``*.md5``: ``trd-spark download-scores`` writes one beside each file,
     into the first ``pgs.scoring_files`` entry by default, and the README's AoU steps copy the
     directory to the bucket) are not scoring files and are left out."""
+    def glob_uri(pattern: str) -> list[str]:
+        if spark is None:
+            raise InputDataError("expanding a URI needs the Spark session", where=what)
+        return Fs(spark).glob_files(pattern)
+
     out: list[str] = []
     for pat in patterns:
-        if is_uri(pat):
-            if spark is None:
-                raise InputDataError("expanding a URI needs the Spark session", where=what)
-            hits = Fs(spark).glob_files(pat)
-        else:
-            hits = sorted(p for p in glob.glob(pat) if Path(p).is_file())
-            if not hits and Path(pat).is_dir():
-                hits = sorted(str(p) for p in Path(pat).iterdir() if p.is_file() and not p.name.startswith((".", "_")))
-        hits = [h for h in hits if not h.endswith(CHECKSUM_SUFFIX)]
+        hits = _pattern_files(pat, glob_uri)
         if not hits:
             raise InputDataError(f"no file matches {pat}", where=what)
         out.extend(hits)
     return list(dict.fromkeys(out))
+
+
+def files_read(patterns: list[str], builds: Iterable[str],
+               glob_uri: Callable[[str], list[str]] | None) -> list[list[str] | None]:
+    """Per ``pgs.scoring_files`` entry, the files the pgs stage reads from it for datasets on
+    ``builds`` (``read_scoring_files`` for each build): the entry's scoring files less those
+    every build leaves out (``other_build_copies``); a README, a checksum sidecar, a hidden file,
+    a sub-directory's files or a copy for a build no dataset uses are not read, so the rerun
+    fingerprint (``stages.fingerprint_parts``) leaves them out and adding one reruns nothing.
+    None for a URI entry when ``glob_uri`` is None (no Spark: not listed). No error for an entry
+    matching nothing ([]): preflight and the stage say so."""
+    per = [None if glob_uri is None and is_uri(p) else _pattern_files(p, glob_uri or (lambda _: [])) for p in patterns]
+    every = list(dict.fromkeys(f for files in per for f in files or []))
+    builds = list(builds)
+    skipped = set(every) if builds else set()
+    for build in builds:
+        skipped &= set(other_build_copies(every, build))
+    return [None if files is None else [f for f in files if f not in skipped] for files in per]
+
+
+def stage_input_files(cfg: Config, glob_uri: Callable[[str], list[str]] | None) -> dict[str, list[str] | None]:
+    """``files_read`` for the pgs stage's rerun fingerprint (``stages.StageSpec.input_files``):
+    {``pgs.scoring_files.<i>``: the files read from that entry, or None (not listed)}, for the
+    builds of ``cfg.datasets``."""
+    builds = dict.fromkeys(d.genotypes.reference_genome for d in cfg.datasets)
+    # A file:// entry is listed with os, as the fingerprint reads it (``stages.input_fingerprint``).
+    read = files_read([local_path(p) or p for p in cfg.pgs.scoring_files], builds, glob_uri)
+    return {f"pgs.scoring_files.{i}": files for i, files in enumerate(read)}
 
 
 def read_scoring_files(

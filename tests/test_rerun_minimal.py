@@ -1,0 +1,119 @@
+"""Scheduled reruns read no unchanged input and rerun nothing for a file no stage reads
+(session 27, helper "reruns17").
+
+A stage is published with the real ``publish_stage`` on small input files (as in
+``test_pipeline_rerun``); ``stages.rerun_reasons`` (what ``run`` and ``explain`` decide with) is
+then asked again after a user's change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from test_pipeline_rerun import _config, _same_size_same_mtime
+
+import trd_spark.stages as stages
+from trd_spark.config import Config, load_config
+from trd_spark.layout import publish_stage
+from trd_spark.pgs.scoring_files import other_build_copies, scoring_file_paths
+from trd_spark.releases import LocalFs
+from trd_spark.stages import STAGE_SPECS, rerun_reasons
+
+
+def _publish(spark, cfg: Config, stage: str) -> None:
+    with publish_stage(spark, cfg, stage) as writer:
+        writer.write_text("out.txt", f"{stage}\n")
+
+
+def _reads_on_rerun(cfg: Config, stage: str) -> tuple[list[str], int]:
+    """(rerun reasons, local input files hashed) of ``stage`` as a new process sees it."""
+    stages._content_digest.cache_clear()
+    reasons = rerun_reasons(cfg, STAGE_SPECS[stage], LocalFs())
+    return reasons, stages._content_digest.cache_info().misses
+
+
+def test_a_rerun_reads_no_unchanged_input_file_and_still_sees_a_replaced_one(spark, tmp_path, monkeypatch):
+    """Every local input file up to 256 MiB was hashed again by every plan: at All of Us
+    scale (thousands of OMOP part files, VCF shards) a no-op rerun read the whole input.
+    Now a file is hashed only when its [size, mtime, ctime, inode] differs from the one its
+    stage's manifest recorded with its digest, whatever its size; any write changes ctime,
+    so a same-size, same-mtime replacement (in place, or a new file moved over it) is still
+    read and reruns the stage, and the same bytes put back rerun nothing. A file changed
+    within ``RACY_NS`` of the fingerprint is not recorded (read again next time): a second
+    write in the same file-system clock tick can leave its stat as it was."""
+    cfg = load_config(_config(tmp_path))
+    omop = Path(cfg.omop.path)
+    parts = [omop / f"condition_occurrence.parquet/part-{i:05d}.parquet" for i in range(40)]
+    for i, part in enumerate(parts):
+        part.parent.mkdir(exist_ok=True)
+        part.write_bytes(b"PAR1 %05d" % i)
+    n_files = len(stages._local_files(str(omop)))
+    monkeypatch.setattr(stages, "RACY_NS", 10**15, raising=False)  # every file changed "just now": not recorded
+    _publish(spark, cfg, "phenotypes")
+    assert _reads_on_rerun(cfg, "phenotypes") == ([], n_files)
+
+    monkeypatch.setattr(stages, "RACY_NS", 0, raising=False)  # as for files last changed long before
+    _publish(spark, cfg, "phenotypes")
+    assert _reads_on_rerun(cfg, "phenotypes") == ([], 0)
+
+    changed = [f"input omop.path changed ({cfg.omop.path})"]
+    _same_size_same_mtime(parts[7], "PAR1 99999")  # in place: same inode, new ctime
+    assert _reads_on_rerun(cfg, "phenotypes") == (changed, 1)
+    _same_size_same_mtime(parts[7], "PAR1 00007")  # the same bytes back: read, nothing reruns
+    assert _reads_on_rerun(cfg, "phenotypes") == ([], 1)
+    st = parts[3].stat()
+    replacement = parts[3].with_name("incoming.tmp")
+    replacement.write_bytes(b"PAR1 88888")
+    os.utime(replacement, ns=(st.st_atime_ns, st.st_mtime_ns))
+    replacement.replace(parts[3])  # a new file moved over it: same size and mtime, new inode
+    # Part 7 is read again too: its stat is not the recorded one until phenotypes republishes.
+    assert _reads_on_rerun(cfg, "phenotypes") == (changed, 2)
+
+
+def test_files_the_pgs_stage_does_not_read_rerun_nothing(spark, tmp_path):
+    """The fingerprint of a ``pgs.scoring_files`` directory covered every file below it, and a
+    glob's every match: a checksum sidecar (``*.md5``), a hidden or ``_``-prefixed file, a
+    sub-directory's files or a harmonised copy for a build no dataset uses (the stage
+    reads none of them) reran the pgs stage (hours on All of Us) and all after it. Now it covers
+    exactly the files the stage parses (``scoring_files.files_read``, the stage's own expansion);
+    a new scoring file still reruns it, and the reason names it."""
+    cfg = load_config(_config(tmp_path))
+    catalog = tmp_path / "inputs" / "catalog"
+    catalog.mkdir()
+    (catalog / "PGS000001_hmPOS_GRCh38.txt.gz").write_bytes(b"gz")
+    cfg = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"scoring_files": [
+        *cfg.pgs.scoring_files, str(catalog)]})})
+    _publish(spark, cfg, "pgs")
+    assert rerun_reasons(cfg, STAGE_SPECS["pgs"], LocalFs()) == []
+
+    scores = Path(cfg.pgs.scoring_files[0]).parent
+    (scores / "PGS1.txt.md5").write_text("d41d8cd98f00b204e9800998ecf8427e  PGS1.txt\n")
+    (scores / "more.txt").mkdir()  # a directory the glob matches
+    (scores / "more.txt" / "PGS1.txt").write_text("below a matched directory\n")
+    for name in ("PGS000001_hmPOS_GRCh38.txt.gz.md5", ".DS_Store", "_SUCCESS",
+                 "PGS000001_hmPOS_GRCh37.txt.gz"):  # GRCh37: no dataset is on it
+        (catalog / name).write_text(f"{name}\n")
+    (catalog / "old").mkdir()
+    (catalog / "old" / "PGS000002.txt").write_text("an older download\n")
+    assert rerun_reasons(cfg, STAGE_SPECS["pgs"], LocalFs()) == []
+    from trd_spark.stages import input_files  # the files the fingerprint covers
+
+    read = scoring_file_paths(None, cfg.pgs.scoring_files)  # what the stage parses for GRCh38
+    read = [p for p in read if p not in other_build_copies(read, "GRCh38")]
+    assert [f for files in input_files(cfg, STAGE_SPECS["pgs"]).values() for f in files or []] == read
+
+    (catalog / "PGS000003.txt").write_text("a new score\n")
+    assert rerun_reasons(cfg, STAGE_SPECS["pgs"], LocalFs()) == [f"input pgs.scoring_files.1 changed ({catalog})"]
+    grch37 = cfg.datasets[0].genotypes.model_copy(update={"reference_genome": "GRCh37"})
+    on_both = cfg.model_copy(update={"datasets": [cfg.datasets[0], cfg.datasets[0].model_copy(
+        update={"name": "replication", "role": "replication", "genotypes": grch37})]})
+    assert str(catalog / "PGS000001_hmPOS_GRCh37.txt.gz") in input_files(on_both, STAGE_SPECS["pgs"])[
+        "pgs.scoring_files.1"]  # a dataset on GRCh37 reads that copy: it counts
+
+
+@pytest.fixture(autouse=True)
+def _no_digest_cache_across_tests():
+    yield
+    stages._content_digest.cache_clear()
