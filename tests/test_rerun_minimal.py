@@ -117,3 +117,66 @@ def test_files_the_pgs_stage_does_not_read_rerun_nothing(spark, tmp_path):
 def _no_digest_cache_across_tests():
     yield
     stages._content_digest.cache_clear()
+
+
+def test_a_publish_stopped_while_its_folder_is_copied_leaves_no_complete_looking_folder(spark, tmp_path, monkeypatch):
+    """On ``gs://`` a folder rename is a copy of each object (in name order), then a delete.
+    The manifest and ``_SUCCESS`` were written into the hidden folder before it was renamed
+    into place, and they sort before lower-case names: a run killed during the copy (or a
+    reader during it) saw a stage folder marked complete with files missing, which ``releases``
+    and the next stage took as published. Now the markers are written after the folder is in
+    place, the old folder losing its own first (``layout.swap_in``); a run stopped during the
+    copy leaves the stage incomplete, and the next publish completes it. The object store's
+    rename is played on the local disk by the same ``publish_stage`` / ``publish_folder`` code
+    path: files copied one by one in name order (not Hadoop's local ``.crc`` files, which an
+    object store has none of), the run stopped (SIGTERM) halfway."""
+    import shutil
+    import signal
+
+    from trd_spark.errors import Interrupted
+    from trd_spark.io import Fs
+    from trd_spark.layout import EXPORT, Layout, publish_folder
+    from trd_spark.report.stage import drop_checksum_files
+
+    cfg = load_config(_config(tmp_path))
+    layout, local = Layout.of(cfg), LocalFs()
+    names = ("match_summary.tsv", "scores.tsv", "weights.tsv", "z_notes.txt")
+
+    def publish_pgs() -> None:
+        with publish_stage(spark, cfg, "pgs") as writer:
+            for name in names:
+                writer.write_text(name, f"{name}\n")
+
+    publish_pgs()
+    real_rename = Fs.rename
+
+    def object_store_rename(self, src: str, dst: str) -> None:
+        if ".inprogress-" not in src:  # the old folder moved aside: let it complete
+            return real_rename(self, src, dst)
+        files = sorted(p.relative_to(src) for p in Path(src).rglob("*") if p.is_file() and not p.name.startswith("."))
+        for rel in files[:len(files) // 2]:
+            (Path(dst) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(src) / rel, Path(dst) / rel)
+        raise Interrupted(signal.SIGTERM, "pgs")
+
+    monkeypatch.setattr(Fs, "rename", object_store_rename)
+    with pytest.raises(Interrupted):
+        publish_pgs()
+    assert (Path(layout.stage_dir("pgs")) / "match_summary.tsv").exists()  # the copy got that far
+    assert not layout.is_complete(local, "pgs")
+    assert rerun_reasons(cfg, STAGE_SPECS["pgs"], local) == ["no complete output (pgs)"]
+
+    export = layout.stage_dir(EXPORT)
+    files = {"results.tsv": "x\n", "cohort_flow.tsv": "y\n", "_manifest.json": "{}", "_SUCCESS": ""}
+    with pytest.raises(Interrupted):
+        publish_folder(Fs(spark), export, files, before_swap=drop_checksum_files)
+    assert Path(export).exists() and not layout.is_complete(local, EXPORT)
+
+    monkeypatch.setattr(Fs, "rename", real_rename)
+    publish_pgs()
+    assert layout.is_complete(local, "pgs") and rerun_reasons(cfg, STAGE_SPECS["pgs"], local) == []
+    assert sorted(p.name for p in Path(layout.stage_dir("pgs")).iterdir() if not p.name.startswith(".")) == sorted(
+        [*names, "_SUCCESS", "_manifest.json"])
+    publish_folder(Fs(spark), export, files, before_swap=drop_checksum_files)  # as publish_export
+    assert sorted(p.name for p in Path(export).iterdir()) == sorted(files)  # whole, and no .crc beside the markers
+    assert [p.name for p in Path(layout.release_dir).iterdir() if p.name.startswith(".")] == []

@@ -2,11 +2,12 @@
 
 ``{output_root}/{release}/{stage}/`` holds one stage's outputs: Parquet tables
 (``<name>.parquet/``), small text files, ``_manifest.json`` and ``_SUCCESS``. A stage is
-written into ``{output_root}/{release}/.{stage}.inprogress-<id>/`` and renamed into place
-only after the manifest and success marker are written, so a crashed or killed run never
-leaves a directory that looks complete. The manifest records what the folder held when it was
-published (``output_record``): an output deleted or edited afterwards is seen
-(``Layout.changed_outputs``) and reruns its stage instead of being read as current.
+written into ``{output_root}/{release}/.{stage}.inprogress-<id>/``, renamed into place, and
+only then given its manifest and success marker (``swap_in``: a rename is a copy on an object
+store), so a crashed or killed run never leaves a directory that looks complete. The manifest
+records what the folder held when it was published (``output_record``): an output deleted or
+edited afterwards is seen (``Layout.changed_outputs``) and reruns its stage instead of being
+read as current.
 """
 
 from __future__ import annotations
@@ -271,28 +272,49 @@ def _check_inputs_unchanged(cfg: Config, spec: StageSpec, fs: Fs, before: dict[s
                              f"final", where=path)
 
 
-def swap_in(fs: Fs, tmp: str, final: str, release_dir: str) -> None:
-    """Publish the complete directory ``tmp`` as ``final`` by renames: a previous ``final`` is
-    moved to a hidden ``.<name>.replaced-*`` directory first and deleted only after the new
-    one is in place, so readers never see a half-written output."""
+# A published folder's markers, written into it in this order once everything else is in place:
+# a folder is complete only when ``_SUCCESS`` is there (``Layout.is_complete``, ``releases``, the
+# report's export check), and then its manifest is whole too.
+MARKERS = (MANIFEST, SUCCESS)
+
+
+def swap_in(fs: Fs, tmp: str, final: str, release_dir: str, markers: Mapping[str, str] | None = None) -> None:
+    """Publish the directory ``tmp`` as ``final`` by renames, then write ``markers`` ({name:
+    text}, in order; ``_SUCCESS`` last) into it. A folder rename is atomic on a local disk and
+    HDFS, but on an object store (``gs://``) it is a copy of each object, then a delete: with the
+    markers inside ``tmp`` (``_SUCCESS`` and ``_manifest.json`` sort before lower-case names, so
+    they are copied first), a run killed during the copy, or a reader during it, saw a folder
+    marked complete that lacked files. So a previous ``final`` loses its markers first
+    (``_SUCCESS``, then the manifest: from then on it reads as incomplete), is moved to a hidden
+    ``.<name>.replaced-*`` directory, ``tmp`` is moved in, and only then are the markers written;
+    the old copy is deleted last. A run stopped anywhere in between leaves the stage incomplete
+    (it reruns), never a complete-looking folder with missing files."""
     if fs.exists(final):
+        for name in reversed(MARKERS):
+            fs.delete(f"{final}/{name}")
         trash = f"{release_dir}/.{final.rstrip('/').rsplit('/', 1)[-1]}.replaced-{uuid.uuid4().hex[:8]}"
         fs.rename(final, trash)
-        fs.rename(tmp, final)
-        fs.delete(trash)
     else:
-        fs.rename(tmp, final)
+        trash = None
+    fs.rename(tmp, final)
+    for name, text in (markers or {}).items():
+        fs.write_text(f"{final}/{name}", text)
+    if trash is not None:
+        fs.delete(trash)
 
 
 def publish_folder(fs: Fs, final: str, files: Mapping[str, str], *,
-                   before_swap: Callable[[str], object] | None = None) -> None:
+                   before_swap: Callable[[str], object] | None = None, markers: tuple[str, ...] = MARKERS) -> None:
     """Publish ``files`` ({name: text}, written in that order) as the folder ``final``, whole
     or not at all: written into a hidden sibling ``.<name>.inprogress-<id>``, ``before_swap``
-    called on that folder, then renamed into place (``swap_in``). A write that fails or is
-    interrupted leaves the previous complete folder as it was (the hidden one is removed, or by
-    the next call), never new files beside old ones. Hidden siblings an interrupted call left
-    are removed first: the caller is the folder's one writer (a run holding the release lock,
-    ``compare-releases``)."""
+    called on that folder, then renamed into place (``swap_in``); the files named in ``markers``
+    (by default ``_manifest.json`` and ``_SUCCESS``; compare-releases: ``_disclosure.json``) are
+    written last, into ``final`` once the others are in place, and ``before_swap`` is called on
+    ``final`` again (Hadoop's local ``.crc`` files of the markers). A write that fails or is
+    interrupted leaves no complete-looking folder: the previous complete folder as it was when
+    it fails before the swap, else a folder without its markers (the hidden one is removed, or
+    by the next call). Hidden siblings an interrupted call left are removed first: the caller
+    is the folder's one writer (a run holding the release lock, ``compare-releases``)."""
     parent, name = final.rstrip("/").rsplit("/", 1)
     fs.mkdirs(parent)
     for entry in fs.listdir(parent):
@@ -301,10 +323,13 @@ def publish_folder(fs: Fs, final: str, files: Mapping[str, str], *,
     tmp = f"{parent}/.{name}.inprogress-{uuid.uuid4().hex[:8]}"
     try:
         for file, text in files.items():
-            fs.write_text(f"{tmp}/{file}", text)
+            if file not in markers:
+                fs.write_text(f"{tmp}/{file}", text)
         if before_swap is not None:
             before_swap(tmp)
-        swap_in(fs, tmp, final, parent)
+        swap_in(fs, tmp, final, parent, {m: files[m] for m in markers if m in files})
+        if before_swap is not None:
+            before_swap(final)
     except BaseException:
         fs.delete(tmp)
         raise
@@ -333,8 +358,9 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     the manifest's ``started_at`` / ``seconds`` are the stage's whole time from then to
     publication, ``publish_seconds`` the part spent inside this block (writing tables); without
     it (published outside a stage run) both count from entering this block.
-    The previous complete output of
-    the stage (if any) is replaced only after the new one is complete; on any exception the
+    The previous output of the stage
+    (if any) is replaced only after the new one is written in full, and the manifest and
+    ``_SUCCESS`` are written after the new folder is in place (``swap_in``); on any exception the
     temporary directory is removed (best effort: a rerun removes what an interrupted run left)
     and nothing is published.
     """
@@ -386,9 +412,8 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
             "outputs": output_record(fs, tmp),
             "notes": writer.notes,
         }
-        fs.write_text(f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True, default=str))
-        fs.write_text(f"{tmp}/{SUCCESS}", "")
-        swap_in(fs, tmp, layout.stage_dir(stage), layout.release_dir)
+        swap_in(fs, tmp, layout.stage_dir(stage), layout.release_dir,
+                {MANIFEST: json.dumps(manifest, indent=2, sort_keys=True, default=str), SUCCESS: ""})
     except BaseException as e:
         # After SIGTERM / SIGINT the JVM is gone or its connection still busy with the
         # interrupted call: leave the hidden directory, the next run removes it.

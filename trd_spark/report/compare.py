@@ -379,7 +379,7 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
     publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
                                         DISCLOSURE: json.dumps(disclosure(for_export, threshold), indent=2,
                                                                sort_keys=True)},
-                   before_swap=drop_checksum_files)
+                   before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
     return summary_text(tables, release_a, release_b, out_dir) + ("" if for_export else f"\n{NOT_FOR_EXPORT}")
