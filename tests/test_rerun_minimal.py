@@ -180,3 +180,65 @@ def test_a_publish_stopped_while_its_folder_is_copied_leaves_no_complete_looking
     publish_folder(Fs(spark), export, files, before_swap=drop_checksum_files)  # as publish_export
     assert sorted(p.name for p in Path(export).iterdir()) == sorted(files)  # whole, and no .crc beside the markers
     assert [p.name for p in Path(layout.release_dir).iterdir() if p.name.startswith(".")] == []
+
+
+# A GCS object resource as objects.list / objects.get return it (JSON API), before and after
+# `gcloud storage objects update --custom-metadata=reviewed=yes` (a metadata-only update:
+# metageneration and updated move) and after the object is written again with other bytes of
+# the same size (a new generation, md5Hash and crc32c).
+_OBJECT = {"kind": "storage#object", "id": "aou-cdr/v8/omop/person/part-00000.parquet/1719859200123456",
+           "name": "v8/omop/person/part-00000.parquet", "bucket": "aou-cdr", "generation": "1719859200123456",
+           "metageneration": "1", "contentType": "application/octet-stream", "storageClass": "STANDARD",
+           "size": "1048576", "md5Hash": "1B2M2Y8AsgTpgAmY7PhCfg==", "crc32c": "AAAAAA==", "etag": "CMDp1Z6k9YYDEAE=",
+           "timeCreated": "2024-07-01T18:40:00.123Z", "updated": "2024-07-01T18:40:00.123Z"}
+_METADATA_UPDATED = {**_OBJECT, "metageneration": "2", "etag": "CMDp1Z6k9YYDEAI=", "metadata": {"reviewed": "yes"},
+                     "updated": "2024-09-12T08:00:00.456Z"}
+_REWRITTEN = {**_OBJECT, "generation": "1726128000654321", "md5Hash": "rL0Y20zC+Fzt72VPzMSk2A==",
+              "crc32c": "4waSgw==", "etag": "CPGH6OCk9YYDEAE=", "timeCreated": "2024-09-12T08:00:00.000Z",
+              "updated": "2024-09-12T08:00:00.000Z"}
+
+
+def test_an_object_stores_metadata_only_update_reruns_nothing_and_new_bytes_do():
+    """``io.Fs.fingerprint`` versioned a gs:// object by its mtime, which the GCS connector
+    takes from ``updated``: a metadata-only update (a label, custom metadata, an object hold)
+    moves it, and every stage after the input reran with "input ... changed" (hours on All of
+    Us). Now a file's version is what the store says changes with its bytes
+    (``io.listing_version``: md5Hash, else generation, else its CRC32C / Hadoop checksum, the
+    mtime only when the store gives none) and the folder's latest mtime is not compared. The
+    rule is pure over listing records (no gs:// offline): GCS object resources, a composite
+    object (no md5Hash), and ``Fs.fingerprint``'s own records (Hadoop listing + the GCS
+    connector's checksum, asked only for a file whose size or mtime moved)."""
+    from trd_spark.io import listing_fingerprint, listing_version
+    from trd_spark.stages import changed_inputs
+
+    assert listing_version(_METADATA_UPDATED) == listing_version(_OBJECT)
+    assert listing_version(_REWRITTEN) != listing_version(_OBJECT)
+    composite = {k: v for k, v in _OBJECT.items() if k != "md5Hash"}  # gcloud's parallel composite upload
+    assert listing_version({**composite, "metageneration": "2", "updated": "2024-09-12T08:00:00.456Z"}) == (
+        listing_version(composite))
+    assert listing_version({**composite, "generation": "1726128000654321"}) != listing_version(composite)
+
+    uri = "gs://aou-cdr/v8/omop/person/part-00000.parquet"
+    asked: list[str] = []
+    crc = {"now": "COMPOSITE-CRC32C:5a4f2c1b"}
+
+    def checksum(u: str) -> str | None:  # what GoogleHadoopFileSystem.getFileChecksum gives, as Fs renders it
+        asked.append(u)
+        return crc["now"]
+
+    def fingerprint(mtime_ms: int, recorded: dict | None) -> dict:
+        entries = [(uri, "part-00000.parquet", 1048576, mtime_ms), (uri + ".2", "part-00001.parquet", 10, 1719859200000)]
+        return listing_fingerprint("gs://aou-cdr/v8/omop/person", entries, recorded, checksum)
+
+    first = fingerprint(1719859200123, None)
+    assert len(asked) == 2
+    same = fingerprint(1719859200123, first["stat"])
+    assert asked == [uri, uri + ".2"] and changed_inputs({"omop": first}, {"omop": same}) == []  # nothing asked
+    metadata = fingerprint(1726128000456, first["stat"])  # updated moved, bytes did not
+    assert asked[2:] == [uri] and changed_inputs({"omop": first}, {"omop": metadata}) == []
+    crc["now"] = "COMPOSITE-CRC32C:0e77e3d2"  # new bytes of the same size
+    rewritten = fingerprint(1726128000999, metadata["stat"])
+    assert changed_inputs({"omop": first}, {"omop": rewritten}) == ["omop"]
+    no_checksum = listing_fingerprint("hdfs://nn/omop", [(uri, "part-00000.parquet", 1048576, 1)], None, None)
+    moved = listing_fingerprint("hdfs://nn/omop", [(uri, "part-00000.parquet", 1048576, 2)], None, None)
+    assert changed_inputs({"omop": no_checksum}, {"omop": moved}) == ["omop"]  # HDFS: a write moves mtime

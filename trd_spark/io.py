@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,32 +225,92 @@ class Fs:
         fs, p = self._path(path)
         return int(fs.getFileStatus(p).getModificationTime()) / 1000
 
-    def fingerprint(self, path: str) -> dict[str, object]:
+    def fingerprint(self, path: str, recorded: dict[str, list] | None = None) -> dict[str, object]:
         """Fingerprint of a file, or of every file under a directory, from the listing alone
         (no byte is read: a VCF callset or an OMOP export can be terabytes): file count, total
         bytes, latest modification time and the SHA-256 of every file's (path in the directory,
-        bytes, modification time). Per file, not only totals: a part moved to another partition
+        ``listing_version``). Per file, not only totals: a part moved to another partition
         directory, or replaced by another of the same size whose mtime was kept (HDFS ``mv``,
         ``hdfs dfs -cp -p`` / ``distcp -pt`` from another release) while a newer file held the
-        latest mtime, left count, bytes and latest mtime as they were, and nothing reran. An object
-        store gives an overwritten object a new mtime (GCS: its update time); a replacement
-        with the same size and the same mtime (an HDFS copy with ``-p`` of a file of that same
-        mtime) is still not seen."""
+        latest mtime, left count, bytes and latest mtime as they were, and nothing reran.
+
+        A file on a scheme of ``CHECKSUM_SCHEMES`` (``gs://``) is versioned by the checksum the
+        store keeps of its bytes (``getFileChecksum``: the GCS connector's CRC32C with
+        ``fs.gs.checksum.type``, which the session sets; one metadata request, no byte read),
+        not by its mtime, which GCS moves on a metadata-only update too (a label, a custom
+        metadata key, a storage-class change): that reran every stage after it with a loud
+        "input changed". The request is made only for a file whose (size, mtime) differs from
+        ``recorded`` (``STAT_RECORD`` of the stage's manifest: {uri: [size, mtime_ms,
+        checksum]}); the result carries its own record. Elsewhere (HDFS, where only a write
+        moves mtime) the mtime as before; a replacement with the same size and the same mtime
+        (an HDFS copy with ``-p`` of a file of that same mtime) is still not seen there."""
         fs, p = self._path(path)
         if not fs.exists(p):
             return {"path": path, "exists": False}
         base = str(fs.getFileStatus(p).getPath().toUri().getPath()).rstrip("/")
         files = fs.listFiles(p, True)
-        parts = []
+        entries = []
         while files.hasNext():
             st = files.next()
             rel = str(st.getPath().toUri().getPath())[len(base) + 1:]
-            parts.append((rel, int(st.getLen()), int(st.getModificationTime())))
-        parts.sort()
-        return {"path": path, "exists": True, "files": len(parts), "bytes": sum(x[1] for x in parts),
-                "mtime_ms": max((x[2] for x in parts), default=0),
-                "digest": hashlib.sha256(json.dumps(parts).encode()).hexdigest()}
+            entries.append((str(st.getPath().toString()), rel, int(st.getLen()), int(st.getModificationTime())))
 
+        def checksum(uri: str) -> str | None:
+            cs = fs.getFileChecksum(self._jvm.org.apache.hadoop.fs.Path(uri))
+            return None if cs is None else f"{cs.getAlgorithmName()}:{bytes(cs.getBytes()).hex()}"
+
+        scheme = path.partition("://")[0] if is_uri(path) else "file"
+        return listing_fingerprint(path, entries, recorded, checksum if scheme in CHECKSUM_SCHEMES else None)
+
+
+# Key of the per-file records an input fingerprint carries to spare reading (local files) or
+# asking about (object-store checksums) an unchanged file again; never compared.
+STAT_RECORD = "stat"
+# Schemes whose Hadoop file system answers getFileChecksum from the object's metadata (no byte
+# read): the GCS connector (with ``fs.gs.checksum.type``: session.spark_conf sets CRC32C).
+CHECKSUM_SCHEMES = ("gs",)
+
+
+def listing_version(record: Mapping[str, Any]) -> list[Any]:
+    """What of one object's listing record changes with its content, and only with it: [size,
+    kind, value]. ``record`` holds ``size`` and any of the store's fields: a GCS object
+    resource's ``md5Hash`` (absent on composite objects), ``generation`` (a new one for every
+    write of the content, none for a metadata update: that moves ``metageneration`` and
+    ``updated``) and ``crc32c``; Hadoop's ``checksum`` ("ALGORITHM:hex", ``Fs.fingerprint``);
+    else ``mtime_ms`` (Hadoop's modification time; GCS's is ``updated``, moved by a metadata-only
+    update too). Taken in that order: a digest of the bytes first (the same bytes uploaded again
+    rerun nothing), the generation before a 32-bit CRC (never a stale rerun for a collision, one
+    in 2^32 same-size rewrites), the mtime last. Source: GCS object resource
+    (cloud.google.com/storage/docs/json_api/v1/objects), GCS connector ``getFileChecksum``."""
+    for kind in ("md5Hash", "generation", "crc32c", "checksum"):
+        if record.get(kind) not in (None, ""):
+            return [record["size"], kind, record[kind]]
+    return [record["size"], "mtime_ms", record["mtime_ms"]]
+
+
+def listing_fingerprint(path: str, entries: list[tuple[str, str, int, int]], recorded: Mapping[str, list] | None,
+                        checksum: Callable[[str], str | None] | None) -> dict[str, object]:
+    """``Fs.fingerprint`` of the input ``path`` from its listing ``entries`` ([(uri, path in the
+    folder, size, mtime_ms)]): {path, exists, files, bytes, mtime_ms (latest), digest (of every
+    file's (path in the folder, ``listing_version``)), ``STAT_RECORD``}. ``checksum(uri)``: the
+    store's checksum of a file's bytes (None: the store keeps none; ``checksum`` None: not asked);
+    asked only for a file whose [size, mtime_ms] differs from ``recorded[uri]`` (the last
+    fingerprint's record), so an unchanged folder of thousands of objects costs one listing."""
+    parts, stats = [], {}
+    for uri, rel, size, mtime_ms in sorted(entries, key=lambda e: e[1]):
+        record: dict[str, Any] = {"size": size, "mtime_ms": mtime_ms}
+        if checksum is not None:
+            before = (recorded or {}).get(uri)
+            known = isinstance(before, list) and len(before) == 3 and before[:2] == [size, mtime_ms]
+            record["checksum"] = before[2] if known else checksum(uri)  # type: ignore[index]
+            stats[uri] = [size, mtime_ms, record["checksum"]]
+        parts.append((rel, *listing_version(record)))
+    out: dict[str, object] = {"path": path, "exists": True, "files": len(parts), "bytes": sum(e[2] for e in entries),
+                              "mtime_ms": max((e[3] for e in entries), default=0),
+                              "digest": hashlib.sha256(json.dumps(parts).encode()).hexdigest()}
+    if stats:
+        out[STAT_RECORD] = stats
+    return out
 
 
 def bgen_sample_file_candidates(path: str) -> tuple[str, str]:

@@ -125,6 +125,10 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # stage's warm-up thread doing the same (one call could run without Arrow and the flag
         # stay on or off by chance).
         ARROW_CONF: "true",
+        # The GCS connector answers getFileChecksum with the CRC32C GCS keeps of each object (no
+        # byte read; default NONE): the rerun fingerprint versions a gs:// input by it, not by
+        # its mtime, which a metadata-only update moves too (io.Fs.fingerprint).
+        "spark.hadoop.fs.gs.checksum.type": "CRC32C",
     }
     if settings.bind_loopback and not settings.master.startswith("yarn"):
         conf["spark.driver.host"] = "127.0.0.1"

@@ -60,7 +60,7 @@ from pydantic import BaseModel
 
 from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path, named_key
 from trd_spark.errors import InputDataError
-from trd_spark.io import Fs, bgen_sample_file_candidates, read_table
+from trd_spark.io import STAT_RECORD, Fs, bgen_sample_file_candidates, read_table
 from trd_spark.layout import (
     EXPORT,
     MANIFEST,
@@ -553,7 +553,10 @@ def _local_files(path: str) -> list[str]:
 # rerun over thousands of unchanged OMOP part files or VCF shards reads none of them. A file
 # over this size is named in the log when it is read (it takes seconds to minutes).
 CONTENT_DIGEST_MAX_BYTES = 256 * 2**20
-STAT_RECORD = "stat"  # key of those records in an input's fingerprint; not compared
+# An input fingerprint's keys not compared: ``STAT_RECORD`` (a cache of digests and checksums) and
+# an object-store folder's latest mtime (a metadata-only update moves it; every file's version is
+# in the digest: ``io.listing_version``).
+NOT_COMPARED = (STAT_RECORD, "mtime_ms")
 # A stat is recorded only for a file whose ctime is at least this much older than the moment the
 # stat was taken ("racily clean", as git's index): a write within the same file-system clock
 # tick as the one before the stat (a tick can be milliseconds, a network file system's clock a
@@ -623,8 +626,8 @@ def input_fingerprint(path: str, fs: Any = None, recorded: dict[str, list] | Non
         if fs is None or not hasattr(fs, "fingerprint"):
             return {"path": path, "exists": None}  # an object store, not reachable without Spark
         if glob.has_magic(path):
-            return files_fingerprint(path, fs.glob_files(path), fs)
-        return fs.fingerprint(path)
+            return files_fingerprint(path, fs.glob_files(path), fs, recorded)
+        return fs.fingerprint(path, recorded)
     return files_fingerprint(path, _local_files(local), fs, recorded)
 
 
@@ -636,10 +639,14 @@ def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
     ``files`` is None (URIs not listed without Spark), False when it is empty."""
     if files is None:
         return {"path": path, "exists": None}
-    if local_path(path) is None:
-        parts = [fs.fingerprint(p) for p in files]
-        return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts)}
     stats: dict[str, list] = {}
+    if local_path(path) is None:
+        parts = []
+        for fp in (fs.fingerprint(p, recorded) for p in files):
+            stats.update(fp.get(STAT_RECORD) or {})
+            parts.append({k: v for k, v in fp.items() if k not in NOT_COMPARED})
+        return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts),
+                **({STAT_RECORD: stats} if stats else {})}
     states = [_local_file_state(f, recorded, stats) for f in files]
     out: dict[str, object] = {"path": path, "exists": bool(files), "files": len(files),
                               "bytes": sum(s[1] for s in states), "digest": _digest(states)}
@@ -739,10 +746,10 @@ def _scoring_file_changes(manifest: dict[str, Any], now: dict[str, Any], files: 
 
 def changed_inputs(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """Sorted keys of the external inputs whose fingerprints differ between two
-    ``fingerprint_parts(...)["inputs"]`` (an input added or gone counts); the ``STAT_RECORD``
-    entries, a cache of digests, are not compared."""
+    ``fingerprint_parts(...)["inputs"]`` (an input added or gone counts); the ``NOT_COMPARED``
+    entries (a cache of digests, an object-store folder's latest mtime) are not compared."""
     def compared(key: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in (inputs.get(key) or {}).items() if k != STAT_RECORD}
+        return {k: v for k, v in (inputs.get(key) or {}).items() if k not in NOT_COMPARED}
 
     return sorted(k for k in {*before, *now} if compared(k, before) != compared(k, now))
 
