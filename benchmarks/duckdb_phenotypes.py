@@ -516,7 +516,8 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     n_after_followup_end, n_after_death, n_after_cutoff, n_after_observation_end, n_kept,
     n_dated_after_cutoff}}`` over the records of each domain in any concept set a rule reads
     (a set's excludes not removed), every date; ``{"deaths": {n_persons_death_before_birth_year,
-    n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table}}``;
+    n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table,
+    n_persons_period_not_in_person_table}}``;
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
     n_refill_course_over_max, n_negative_refills}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
@@ -571,9 +572,12 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
             SELECT (SELECT COUNT(*) FROM per WHERE before = 1), (SELECT COUNT(*) FROM per WHERE dates > 1),
                    (SELECT COUNT(*) FROM per WHERE undated = 1),
                    (SELECT COUNT(DISTINCT person_id) FROM {src['death']}
+                    WHERE person_id NOT IN (SELECT person_id FROM persons)),
+                   (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']}
                     WHERE person_id NOT IN (SELECT person_id FROM persons))""").fetchone()
         out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
-                                  "n_persons_death_undated", "n_persons_death_not_in_person_table"), map(int, row)))
+                                  "n_persons_death_undated", "n_persons_death_not_in_person_table",
+                                  "n_persons_period_not_in_person_table"), map(int, row)))
         tr = cfg.phenotypes.trials
         refills = "CAST(refills AS BIGINT)" if tr.use_refills else "CAST(NULL AS BIGINT)"  # read only when used
         row = x(f"""

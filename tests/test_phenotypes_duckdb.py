@@ -27,8 +27,8 @@ UNKNOWN_PERSONS = [990_000_001, 990_000_002, 990_000_003]
 
 def add_unusable_death_rows(omop_dir: Path) -> None:
     """Rows the rules cannot use, beside the generator's: an undated death row (no death_date,
-    no datetime) for the first three persons, and a death row and an MDD record for each of
-    UNKNOWN_PERSONS."""
+    no datetime) for the first three persons, a death row and an MDD record for each of
+    UNKNOWN_PERSONS, and an observation period for the first two of them."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -41,6 +41,9 @@ def add_unusable_death_rows(omop_dir: Path) -> None:
         "condition_occurrence_id": pa.array(30_000_000_000 + np.arange(3), pa.int64()),
         "person_id": pa.array(UNKNOWN_PERSONS, pa.int64()),
         "condition_concept_id": pa.array([voc.MDD] * 3, pa.int64()), "condition_start_date": day})
+    _append(omop_dir / "observation_period.parquet", {
+        "person_id": pa.array(UNKNOWN_PERSONS[:2], pa.int64()),
+        "observation_period_start_date": day[:2], "observation_period_end_date": day[:2]})
 
 
 def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
@@ -161,6 +164,7 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     assert deaths == oracle["deaths"]
     assert deaths["n_persons_death_undated"] == 3
     assert deaths["n_persons_death_not_in_person_table"] == len(UNKNOWN_PERSONS)
+    assert deaths["n_persons_period_not_in_person_table"] == 2  # dropped uncounted on 12a1719
     # drug_exposure values the rules read otherwise than written (session 23): each occurs
     assert quirks["drug_records"] == oracle["drug_records"]
     assert min(oracle["drug_records"].values()) > 0, oracle["drug_records"]

@@ -203,7 +203,9 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     n_persons_period_start_after_end (an observation period whose start lies after its end: used
     up to the later date, ``period_last_date_expr``), n_persons_death_not_in_person_table
     (person_ids of death rows that no ``person`` row has: not used, as every record of an unknown
-    person; the CDM's foreign key) and n_persons_death_undated (a death row with
+    person; the CDM's foreign key), n_persons_period_not_in_person_table (the same for
+    observation_period rows: not used, ``derive_persons`` reads the periods of known persons only)
+    and n_persons_death_undated (a death row with
     neither death_date nor death_datetime, after ``omop.datetime_fallback``: no date to end
     follow-up with, so not used; a person with no other death row is followed as alive to the
     cutoff. The CDM requires death_date).
@@ -229,11 +231,15 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     def n(cond: Column) -> Column:
         return F.coalesce(F.sum(F.when(cond, 1).otherwise(0)), F.lit(0)).cast("long")
 
-    # person_ids of death rows without a person row: one more row each (person columns null)
-    unknown = death.join(person, "person_id", "left_anti").select("person_id").distinct().select(
-        "person_id", F.lit(1).alias("_unknown"))
+    # person_ids of death / observation_period rows without a person row: one more row each per
+    # table (person columns null)
+    def unknown(table: DataFrame, flag: str) -> DataFrame:
+        return table.join(person, "person_id", "left_anti").select("person_id").distinct().select(
+            "person_id", F.lit(1).alias(flag))
+
     rows = person.join(per_person, "person_id", "left").join(periods, "person_id", "left")
-    return rows.unionByName(unknown, allowMissingColumns=True).agg(
+    rows = rows.unionByName(unknown(death, "_unknown"), allowMissingColumns=True)
+    return rows.unionByName(unknown(observation_period, "_unknown_period"), allowMissingColumns=True).agg(
         n(disagrees).alias("n_persons_birth_datetime_disagrees"),
         n(F.col("_before") == 1).alias("n_persons_death_before_birth_year"),
         n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
@@ -242,6 +248,7 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_start_after_end") == 1).alias("n_persons_period_start_after_end"),
         n(F.col("_undated") == 1).alias("n_persons_death_undated"),
         n(F.col("_unknown") == 1).alias("n_persons_death_not_in_person_table"),
+        n(F.col("_unknown_period") == 1).alias("n_persons_period_not_in_person_table"),
     )
 
 

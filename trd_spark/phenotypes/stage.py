@@ -610,7 +610,8 @@ def stage_counts(
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
-    antidepressant_exposures / observation_periods / drug_records / drug_values / persons /
+    antidepressant_exposures (over the drug records within follow-up: what the trials read) /
+    observation_periods / drug_records / drug_values / persons /
     birth_and_death / condition_status / unmapped_records -> counts,
     each in its aggregate's column order). ``observed``: quirk parts already counted by the
     caller (part -> counts with the part's columns, e.g. observed while ``run`` writes the
@@ -630,7 +631,11 @@ def stage_counts(
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
     quirk_parts = {
-        "antidepressant_exposures": exposure_record_counts(events["drug"], ingredients),
+        # Over the records within follow-up, the ones the trials are built from (derive_trials):
+        # over every date, n_exposures counted exposures no trial could read (after death, after
+        # the cutoff); those records are counted in study_event_dates.drug instead.
+        "antidepressant_exposures": exposure_record_counts(
+            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), ingredients),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
         "drug_records": drug_record_quirks(events["drug"], max_days_supply),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
@@ -861,10 +866,12 @@ def run(ctx: StageContext) -> None:
             log.warning("phenotypes: death: row(s) with neither death_date nor death_datetime are not used (no date to "
                         "end follow-up with; a person without another death row is followed as alive); counted in "
                         "notes.quirks.birth_and_death.n_persons_death_undated")
-        if quirks["birth_and_death"]["n_persons_death_not_in_person_table"]:  # persons: no count here
-            log.warning("phenotypes: death: row(s) of persons missing from the person table are not used (the CDM "
-                        "requires a person row; a death table of another release or extract?); counted in "
-                        "notes.quirks.birth_and_death.n_persons_death_not_in_person_table")
+        for table, key in (("death", "n_persons_death_not_in_person_table"),
+                           ("observation_period", "n_persons_period_not_in_person_table")):
+            if quirks["birth_and_death"][key]:  # persons: no count here
+                log.warning("phenotypes: %s: row(s) of persons missing from the person table are not used (the CDM "
+                            "requires a person row; a %s table of another release or extract?); counted in "
+                            "notes.quirks.birth_and_death.%s", table, table, key)
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
