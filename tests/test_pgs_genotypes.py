@@ -443,8 +443,8 @@ phenotypes:
 
 AS_STORED = "the file's calls as they are: no row needed splitting)"
 REBUILT = "the file's calls as they are: no row needed splitting; each call rebuilt"
-DECODED = ("written without Hail as a PLINK 1 fileset (the file's calls as they are: no row needed splitting; "
-           "the .bed read from the MatrixTable's own files")
+DECODED = ("read from the MatrixTable's own entry files (mt_entries: the file's calls as they are, no row needed "
+           "splitting; no export)")
 
 
 @pytest.mark.parametrize(("vcf", "score", "n_rows", "read"), [
@@ -463,8 +463,9 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
     split: haploid 1 counts 2, missing stays missing; each GT as stored when no row is on chrX
     and Hail's writer takes every call, else rebuilt from its alt copies, ``scoring._NOT_DIPLOID``)
     or the split rows (a multi-allelic or non-minimal matched row); dosages keep Hail's pass. A
-    local MatrixTable's calls as stored are read from its own files (``mt_entries``, the rows'
-    numbers from the match's rows job, the .fam from its column keys).
+    local MatrixTable's calls as stored are read from its own entry files by the native pass's
+    tasks (``mt_entries.EntriesReader``, the rows' numbers from the match's rows job, the
+    persons from its column keys): nothing is exported.
     The scratch dir is removed, also when scoring fails. The match starts no warm-up of the
     native pass (b0ca867's, reverted: it cost more CPU than it moved out of the pass)."""
     import logging
@@ -483,9 +484,12 @@ def test_hard_calls_exported_to_plink_score_like_hails_pass(hl, spark, tmp_path,
     with stage.scoring_scratch(hl, spark, cfg) as scratch, \
             caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
         route = stage.score_dataset(hl, cfg, r, scratch)
-        # Exactly the weighted rows.
-        bim = (Path(scratch) / "hard_calls.bim").read_text().splitlines()
-        assert len(bim) == len(weight_matrices(r.frame, ["chrY", "chrM"]).rows) == n_rows
+        n_weighted = len(weight_matrices(r.frame, ["chrY", "chrM"]).rows)
+        if read == DECODED:  # scored straight from the MatrixTable's entry files: nothing exported
+            assert not list(Path(scratch).iterdir())
+        else:  # exactly the weighted rows exported
+            assert len((Path(scratch) / "hard_calls.bim").read_text().splitlines()) == n_weighted
+        assert n_weighted == n_rows
         # The native pass's sums, added on the driver: numpy, read before the scratch dir goes.
         assert isinstance(route, pgen_engine.SummedScores)
         got = {(x.s, x.pgs_id): x for x in pd.DataFrame(route.columns()).itertuples()}

@@ -1,4 +1,5 @@
-"""mt_entries' two parses of a MatrixTable entries part file agree (no Spark, no Hail).
+"""mt_entries' two parses of a MatrixTable entries part file agree (no Spark, no Hail), and the
+native pass reads a MatrixTable's entry files as it reads the same calls from a .bed.
 
 The part files here are written by hand in the layout of ``trd_spark.pgs.mt_entries``' module doc
 (zstd blocks; per row ``1``, the array length, the element-missing bytes, per element its
@@ -12,16 +13,26 @@ which keeps the widened rows' width; a filtered entry) to the row-by-row parse, 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from trd_spark.pgs.mt_entries import NotDecodable, _bed_rows_widened, _decompress, _varint_bytes, bed_rows
+from trd_spark.pgs.mt_entries import (
+    EntriesFiles,
+    EntriesLayout,
+    EntriesReader,
+    NotDecodable,
+    _bed_rows_widened,
+    _decompress,
+    _varint_bytes,
+    bed_rows,
+)
 
 # Hail's call ints: unphased diploid 0/0, 0/1, 1/1, 1/2; phased 0|1; a missing GT is None.
 HOM_REF, HET, HOM_ALT, HET_1_2, PHASED_0_1 = 4, 12, 20, 36, 13
 PLINK = {HOM_REF: 0b11, HET: 0b10, HOM_ALT: 0b00, None: 0b01}
 
 
-def _part(tmp_path, rows, *, optional_elements=True, filtered=(), block=7):
+def _part(tmp_path, rows, *, optional_elements=True, filtered=(), block=7, name="part-0"):
     """A part file of ``rows`` (lists of call ints or None) in zstd blocks of ``block`` bytes;
     ``filtered``: (row, element) whose element-missing bit is set (its field-missing byte left out)."""
     import pyarrow as pa
@@ -45,7 +56,7 @@ def _part(tmp_path, rows, *, optional_elements=True, filtered=(), block=7):
         piece = bytes(stream[at:at + block])
         frame = codec.compress(piece, asbytes=True)
         raw += _varint_bytes(len(frame) + 4) + len(piece).to_bytes(4, "little") + frame
-    path = tmp_path / "part-0"
+    path = tmp_path / name
     path.write_bytes(bytes(raw))
     return str(path)
 
@@ -103,3 +114,102 @@ def test_a_part_not_read_exactly_at_once_is_refused_row_by_row(tmp_path, case, m
         assert _bed_rows_widened(data, keep, n_rows, True) is None
     with pytest.raises(NotDecodable, match=f"^{part}: {message}"):
         bed_rows(part, keep, n_rows, True)
+
+
+# Alt dosages of Hail's calls (pgenlib's -9 for a missing call), the hand reading of the reader's output.
+DOSAGE = {HOM_REF: 0.0, HET: 1.0, HOM_ALT: 2.0, None: -9.0}
+# Two entries part files of 6 samples: rows 0-3 and 4-6 of the MatrixTable; row 1 a multi-allelic
+# row's (its 1/2 call, never wanted); missing calls here and there.
+PART_ROWS = ([[HOM_REF, HET, HOM_ALT, None, HET, HOM_REF], [HET_1_2, HET, HOM_REF, HOM_REF, None, HET],
+              [HOM_ALT, HOM_ALT, HET, HOM_REF, HOM_REF, None], [HET, HET, HET, HOM_ALT, HOM_REF, HOM_REF]],
+             [[None, None, HOM_REF, HET, HOM_ALT, HOM_ALT], [HOM_REF, HOM_REF, HOM_REF, HOM_REF, HET, HET],
+              [HOM_ALT, HET, None, HOM_REF, HET, HOM_ALT]])
+WANTED = np.array([0, 2, 3, 4, 6])  # global row numbers: both parts, row 1 and row 5 left out
+
+
+def _entries(tmp_path, part_rows=PART_ROWS, **part):
+    paths = tuple(_part(tmp_path, rows, name=f"part-{i}", **part) for i, rows in enumerate(part_rows))
+    return EntriesFiles(str(tmp_path), EntriesLayout(paths, tuple(len(r) for r in part_rows), True),
+                        len(part_rows[0][0]))
+
+
+def test_entries_reader_gives_the_wanted_rows_alt_dosages_part_by_part(tmp_path):
+    """``EntriesReader`` (the native pass's reader of a MatrixTable's entry files) gives each wanted
+    row's calls as the values of their PLINK codes (here pgen_engine's alt dosages), read in
+    pieces that cross the part boundary; a wanted phased call is refused (NotDecodable naming the
+    part file), an unwanted 1/2 call is not; a part the at-once parse cannot read is refused by
+    the row-by-row parse with its message; task bounds move to the parts' first wanted rows."""
+    from trd_spark.pgs.pgen_engine import _DOSAGE_OF_PLINK_CODE
+
+    files = _entries(tmp_path)
+    every = [row for rows in PART_ROWS for row in rows]
+    want = np.array([[DOSAGE[c] for c in every[r]] for r in WANTED])
+    reader = EntriesReader(files, WANTED, _DOSAGE_OF_PLINK_CODE)
+    out = np.full((3, 6), np.nan)
+    got = np.concatenate([reader.read(0, 2, out).copy(), reader.read(2, 5, out).copy()])
+    np.testing.assert_array_equal(got, want)
+
+    phased = [[list(r) for r in rows] for rows in PART_ROWS]
+    phased[1][2][0] = PHASED_0_1
+    (tmp_path / "phased").mkdir()
+    files = _entries(tmp_path / "phased", phased)
+    EntriesReader(files, WANTED[:4], _DOSAGE_OF_PLINK_CODE).read(0, 4, np.empty((4, 6)))  # row 6 not wanted
+    with pytest.raises(NotDecodable, match=f"^{files.layout.parts[1]}: a call other than unphased diploid"):
+        EntriesReader(files, WANTED, _DOSAGE_OF_PLINK_CODE).read(0, 5, np.empty((5, 6)))
+    (tmp_path / "filtered").mkdir()
+    files = _entries(tmp_path / "filtered", filtered=((1, 4),))  # in rows 1 and 5: wanted parts, unwanted rows
+    with pytest.raises(NotDecodable, match=f"^{files.layout.parts[0]}: a missing entry"):
+        EntriesReader(files, WANTED, _DOSAGE_OF_PLINK_CODE).read(0, 1, np.empty((1, 6)))
+
+    assert files.at_part_starts([0, 1, 4, 5], WANTED) == [0, 3, 5]  # 1 -> 0, 4 -> 3 (row 4, part 1's first)
+    assert files.at_part_starts([0, 5], WANTED) == [0, 5]
+
+
+def test_native_pass_over_entry_files_equals_the_pass_over_their_bed(hl, spark, tmp_path, caplog):
+    """``pgen_engine.score`` over a MatrixTable's entry files (``EntriesFiles``: one Spark job, no
+    file written) gives the sums, counts and missing-call corrections of the same pass over
+    the .bed those calls make (pgenlib's reading, whose equality with Hail's pass and plink2
+    tests/test_pgs_native_engine.py checks; the reader is the same for ``zero``); a task that meets a
+    wanted call the reader refuses makes ``engine._score_entries`` return None after one INFO
+    line (the route then exports the calls with Hail) instead of failing the run."""
+    import logging
+
+    from trd_spark.config import GenotypeSource, NativeEngineSettings
+    from trd_spark.pgs import engine
+    from trd_spark.pgs.matching import WeightMatrices
+    from trd_spark.pgs.pgen_engine import PlinkFiles, score
+
+    files = _entries(tmp_path)
+    every = [row for rows in PART_ROWS for row in rows]
+    prefix = tmp_path / "calls"
+    prefix.with_suffix(".bed").write_bytes(b"\x6c\x1b\x01" + _bed(every, WANTED))
+    prefix.with_suffix(".bim").write_text("".join(f"1\tv{r}\t0\t{100 * (r + 1)}\tC\tA\n" for r in WANTED))
+    samples = [str(101 + j) for j in range(6)]
+    prefix.with_suffix(".fam").write_text("".join(f"0\t{s}\t0\t0\t0\t-9\n" for s in samples))
+    rng = np.random.default_rng(3)
+    m, k = len(WANTED), 2
+    rows = pd.DataFrame({"contig": "chr1", "position": 100 * (WANTED + 1), "ref": "A", "alt": "C",
+                         "allele_idx": np.int32(1)})
+    weights = {"slope": rng.normal(size=(m, k)), "offset": rng.normal(size=(m, k)),
+               "n_vars": np.ones((m, k), np.int32)}
+    # Tasks of ~12 entries: 4 tasks over the .bed, 2 over the entry files (one per part).
+    settings = NativeEngineSettings(task_entries=12)
+    got = [score(spark, hl, f, "GRCh38", WeightMatrices(rows.assign(variant_idx=idx), **weights), samples,
+                 ["PGS1", "PGS2"], [m, m], missing_genotypes="mean_impute", settings=settings).columns()
+           for f, idx in ((files, WANTED), (PlinkFiles("plink", str(prefix)), np.arange(m)))]
+    np.testing.assert_allclose(got[0]["score_sum"], got[1]["score_sum"], rtol=0, atol=1e-12)
+    for name in ("s", "pgs_id", "allele_count", "n_missing", "n_matched"):
+        np.testing.assert_array_equal(got[0][name], got[1][name], err_msg=name)
+    assert got[0]["n_missing"].sum() == 2 * 5  # the wanted rows' 5 missing calls, both scores
+
+    phased = [[list(r) for r in rows] for rows in PART_ROWS]
+    phased[0][3][5] = PHASED_0_1
+    (tmp_path / "phased").mkdir()
+    refused = _entries(tmp_path / "phased", phased)
+    source = GenotypeSource(format="mt", path=str(tmp_path / "phased"))
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.engine"):
+        assert engine._score_entries(hl, source, refused, WeightMatrices(rows.assign(file_row=WANTED), **weights),
+                                     samples, ["PGS1", "PGS2"], [m, m], missing_genotypes="mean_impute",
+                                     settings=settings) is None
+    assert "a call the direct reader does not read (" in caplog.text
+    assert f"{refused.layout.parts[0]}: a call other than unphased diploid" in caplog.text

@@ -17,7 +17,10 @@ matched rows), decided once, here:
   ``dosage_field``, a bed on a gs:// / hdfs:// URI) when the stage has a scratch directory
   every task can read (``stage.scoring_scratch``) and some row is matched: Hail writes the
   matched rows once as a PLINK 1 fileset there (``scoring.export_hard_calls``) and the native
-  engine scores that bed.
+  engine scores that bed. A local MatrixTable read as it is whose matched rows are its own
+  (``_entries_files``) is not exported: the native engine's tasks read their calls straight
+  from its entry files (``mt_entries.EntriesReader``; one Spark job, no file written or read
+  again), and only a call that reader refuses sends it back to the export.
 - ``hail``: everything else (dosages: ``dosage_field``, a BGEN on a URI; no scratch directory, e.g. a
   cluster without ``pgs.native.export_dir``; ``pgs.native.engine: hail``; nothing matched):
   Hail's one-pass ``compute_scores``.
@@ -32,15 +35,18 @@ tests/test_pgs_genotypes.py check them against each other and plink2).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
-from trd_spark.pgs import pgen_engine
+from trd_spark.pgs import mt_entries, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles
-from trd_spark.pgs.genotypes import hard_calls
+from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, haploid_capable_contigs, hard_calls
 from trd_spark.pgs.matching import WeightMatrices
 from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
 from trd_spark.pgs.variant_list import VariantIndex
@@ -115,8 +121,9 @@ def score(
     ``scoring.weights_table``'s Hail Table, ``export`` writes the rows of ``weights.rows`` to
     ``{scratch}/hard_calls.bed/.bim/.fam`` (a Hail job, run here; from ``calls``, the file's
     own rows of ``genotypes.read_calls``, when none of them needs the split, see
-    ``scoring.export_hard_calls``; for a local MatrixTable with ``samples``, its column keys, the
-    .bed may be read from its files, ``mt_entries``) and scores that. ``native``
+    ``scoring.export_hard_calls``) and scores that; for a local MatrixTable with ``samples``,
+    its column keys, whose matched rows are its own (``_entries_files``), nothing is written:
+    the native pass reads the calls from its entry files (``_score_entries``). ``native``
     takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
     ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
     Returns a native pass's (routes ``native`` and ``export``) sums added on the driver as
@@ -133,9 +140,16 @@ def score(
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
+        entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)
+        if entries is not None and samples is not None:  # (samples: checked by _entries_files)
+            scored = _score_entries(hl, source, entries, weights, samples, pgs_ids, n_matched,
+                                    missing_genotypes=missing_genotypes, settings=settings)
+            if scored is not None:
+                return scored
         prefix = f"{scratch}/{EXPORT_NAME}"
-        # A local MatrixTable read as it is: its .bed may be read from its own files (mt_entries).
-        calls_path = source.path if source.format == "mt" and not is_uri(source.path) else None
+        # A local MatrixTable read as it is: its .bed may be read from its own files (mt_entries),
+        # unless the direct pass above just met a call that reader refuses.
+        calls_path = source.path if source.format == "mt" and not is_uri(source.path) and entries is None else None
         read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls, calls_path=calls_path,
                                  samples=samples)
         log.info("pgs: native engine for %s genotypes: %d matched rows %s as a PLINK 1 fileset "
@@ -160,3 +174,69 @@ def score(
     return pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index)
+
+
+def _entries_files(source: GenotypeSource, weights: WeightMatrices, calls: hl_types.MatrixTable | None,
+                   samples: Sequence[str] | None, k: int,
+                   settings: NativeEngineSettings) -> mt_entries.EntriesFiles | None:
+    """The local MatrixTable read as it is (``format: mt``) whose weighted rows the native engine
+    reads from its own entry files (``mt_entries.EntriesFiles``), else None (the route then
+    exports them, ``scoring.export_hard_calls``, which reads the same files when it can). Yes
+    when ``samples`` (its column keys, the person IDs) and ``calls`` are given, every weighted
+    row (``weights.rows``) is the file's own biallelic row (``genotypes.NORMALISED`` false)
+    with its number in the file (``genotypes.FILE_ROW``), listed once, on no contig a call may
+    be haploid on (those need the calls rebuilt, ``export_hard_calls``' ``calls_rebuilt``), the
+    entries are in the layout ``mt_entries`` reads (else the export's WARNING names the
+    metadata file), and the pass's partials of ``k`` scores are added on the driver
+    (``pgen_engine.driver_sum_bytes`` within ``settings.driver_sum_mb``): there the job runs
+    inside ``pgen_engine.score``, so a call the reader refuses is caught and exported instead;
+    summed in Spark, the job would run at the stage's write, past that fallback."""
+    rows = weights.rows
+    if (source.format != "mt" or is_uri(source.path) or calls is None or samples is None
+            or NORMALISED not in rows or rows[NORMALISED].astype(bool).any()
+            or FILE_ROW not in rows or rows[FILE_ROW].isna().any()
+            or rows[FILE_ROW].duplicated().any()
+            or rows["contig"].isin(haploid_capable_contigs(calls.locus.dtype.reference_genome)).any()):
+        return None
+    try:
+        entries = mt_entries.EntriesFiles.open(source.path)
+    except mt_entries.UnknownLayout:  # the export meets it again and says so (one WARNING)
+        return None
+    from pyspark.sql import SparkSession
+
+    sc = SparkSession.builder.getOrCreate().sparkContext
+    n_tasks = len(pgen_engine.pass_bounds(sc, entries, np.sort(rows[FILE_ROW].to_numpy(np.int64)), entries.n_samples,
+                                          settings)) - 1
+    if pgen_engine.driver_sum_bytes(n_tasks, k, entries.n_samples) > settings.driver_sum_mb * 2**20:
+        return None
+    return entries
+
+
+def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.EntriesFiles, weights: WeightMatrices,
+                   samples: Sequence[str], pgs_ids: Sequence[str], n_matched: Sequence[int], *,
+                   missing_genotypes: Literal["mean_impute", "zero"],
+                   settings: NativeEngineSettings) -> hl_types.Table | pgen_engine.SummedScores | None:
+    """The native pass over a MatrixTable's own entry files (``_entries_files``): one Spark job
+    whose tasks read the weighted rows' calls (``mt_entries.EntriesReader``) and score them, no
+    PLINK file written or read (``pgen_engine.score``'s result). None, after one INFO line, when
+    a task met a call ``mt_entries`` does not read (``NotDecodable``: phased, haploid, a filtered
+    entry): the caller then exports the calls with Hail."""
+    from pyspark.sql import SparkSession
+
+    # Each row placed at its row of the file (one allele: the rows are biallelic).
+    placed = dataclasses.replace(weights, rows=weights.rows.assign(
+        variant_idx=weights.rows[FILE_ROW].to_numpy(np.int64), allele_idx=np.int32(1)))
+    try:
+        # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
+        scored = pgen_engine.score(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome, placed,
+                                   samples, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
+                                   settings=settings)
+    except Exception as e:  # NotDecodable, raised in a task: Spark wraps it (Py4JJavaError / PythonException)
+        if "NotDecodable" not in str(e):
+            raise
+        log.info("pgs: %s: a call the direct reader does not read (%s); Hail exports the calls instead",
+                 source.path, str(e).split("NotDecodable: ", 1)[-1].splitlines()[0])
+        return None
+    log.info("pgs: native engine for mt genotypes: %d matched rows read from the MatrixTable's own entry files "
+             "(mt_entries: the file's calls as they are, no row needed splitting; no export)", len(weights.rows))
+    return scored

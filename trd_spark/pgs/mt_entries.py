@@ -1,10 +1,12 @@
-"""The one adapter to Hail's on-disk MatrixTable entry format: hard calls written as a PLINK 1 .bed
-straight from a MatrixTable's files, without Hail decoding the entries.
+"""The one adapter to Hail's on-disk MatrixTable entry format: hard calls read straight from a
+MatrixTable's files, without Hail decoding the entries, by the native pass's tasks
+(``EntriesFiles`` / ``EntriesReader``, ``engine._score_entries``) or written as a PLINK 1 .bed.
 
-Hail's entry encoding is a private format of Hail 0.2.139, not an API. ``scoring.export_hard_calls``
-uses this module for a local MatrixTable read as it is (``format: mt``) whose matched rows are the
-file's own biallelic rows, given their row numbers in the file (``genotypes.FILE_ROW``, from the
-match's rows job or ``file_rows``: no Hail job of its own). ``file_rows`` reads a MatrixTable's
+Hail's entry encoding is a private format of Hail 0.2.139, not an API. ``engine.score`` (and
+``scoring.export_hard_calls``, when the pass's partials are summed in Spark) use this module for
+a local MatrixTable read as it is (``format: mt``) whose matched rows are the file's own
+biallelic rows, given their row numbers in the file (``genotypes.FILE_ROW``, from the match's
+rows job or ``file_rows``: no Hail job of its own). ``file_rows`` reads a MatrixTable's
 rows (locus and alleles alone) from its rows files for the match (``stage._mt_rows_at``).
 Why: at 10k samples x 100k rows Hail's PLINK writer spends 37-45 JVM CPU-s decoding 1e9
 entries, this reader ~21 worker CPU-s row by row (pyarrow's zstd + numpy; sessions 16 and 22 in
@@ -182,10 +184,12 @@ _WIDENED_CODE[1] = _MISSING
 _ROWS_PER_STEP = 1024
 
 
-def _bed_rows_widened(data: bytearray, keep: np.ndarray, n_rows: int, optional_elements: bool) -> bytes | None:
-    """``bed_rows``' bytes for a part whose rows all hold one-byte calls and no filtered entry,
-    parsed for every row at once; None when the part is not such a part (``bed_rows`` then
-    parses it row by row, which names what it found).
+def _widened_calls(data: bytearray, n_rows: int, optional_elements: bool) -> np.ndarray | None:
+    """Every row's calls of a part whose rows all hold one-byte calls and no filtered entry,
+    parsed at once: an ``n_rows x n`` uint8 view (rows x columns, the widened call bytes, which
+    ``_WIDENED_CODE`` maps to PLINK codes) of the widened stream; None when the part is not such
+    a part (the row-by-row parse, ``_codes_row_by_row``, then names what it found). Every row is
+    checked, wanted or not: the part's row count, each row's header, each entry's two bytes.
 
     Why it is exact: in the stream with each byte 0x01 written as 0x00 0x01 (``bytes.replace``,
     C speed), an entry is 2 bytes whether its GT is missing (``1`` -> ``0 1``) or present (``0
@@ -206,18 +210,28 @@ def _bed_rows_widened(data: bytearray, keep: np.ndarray, n_rows: int, optional_e
     if len(widened) != n_rows * width + 1 or widened[-1] != 0:
         return None
     rows = np.frombuffer(widened, np.uint8, n_rows * width).reshape(n_rows, width)
-    out: list[bytes] = []
     for first in range(0, n_rows, _ROWS_PER_STEP):
         step = rows[first:first + _ROWS_PER_STEP]
         pairs = step[:, len(header):].reshape(len(step), n, 2)
         if not (step[:, :len(header)] == header).all() or pairs[:, :, 0].any() or (pairs[:, :, 1] >= 128).any():
             return None
-        wanted = keep[(keep >= first) & (keep < first + len(step))] - first
-        if len(wanted):
-            codes = _WIDENED_CODE[pairs[wanted, :, 1]]
-            if (codes == 255).any():
-                raise NotDecodable("a call other than unphased diploid 0/0, 0/1, 1/1")
-            out.append(_pack(codes))
+    return rows[:, len(header):].reshape(n_rows, n, 2)[:, :, 1]
+
+
+def _bed_rows_widened(data: bytearray, keep: np.ndarray, n_rows: int, optional_elements: bool) -> bytes | None:
+    """``bed_rows``' bytes for a part whose rows all hold one-byte calls and no filtered entry,
+    parsed for every row at once (``_widened_calls``: exactness argued there); None when the
+    part is not such a part (``bed_rows`` then parses it row by row, which names what it found).
+    Raises NotDecodable for a wanted row's call other than 0/0, 0/1, 1/1 or missing."""
+    calls = _widened_calls(data, n_rows, optional_elements)
+    if calls is None:
+        return None
+    out: list[bytes] = []
+    for first in range(0, len(keep), _ROWS_PER_STEP):
+        codes = _WIDENED_CODE[calls[keep[first:first + _ROWS_PER_STEP]]]
+        if (codes == 255).any():
+            raise NotDecodable("a call other than unphased diploid 0/0, 0/1, 1/1")
+        out.append(_pack(codes))
     return b"".join(out)
 
 
@@ -245,8 +259,18 @@ def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool =
         raise NotDecodable(f"{part}: {e}") from None
     if fast is not None:
         return fast
+    codes = _codes_row_by_row(data, keep, n_rows, optional_elements, part)
+    return _pack(codes) if len(codes) else b""
+
+
+def _codes_row_by_row(data: bytearray, keep: np.ndarray, n_rows: int, optional_elements: bool, part: str
+                      ) -> np.ndarray:
+    """The PLINK 1 codes (uint8, ``len(keep) x n``; A1 = alt: 0/0 -> 11, 0/1 -> 10, 1/1 -> 00,
+    missing -> 01) of the rows ``keep`` of the decompressed part ``data`` (``bed_rows``' other
+    arguments), parsed row by row; every row is parsed and checked. Raises NotDecodable naming
+    ``part`` for what the module doc lists."""
     a = np.frombuffer(data, np.uint8)
-    out: list[bytes] = []
+    out: list[np.ndarray] = []
     wanted = set(keep.tolist())
     p = row = 0
     while p < len(a) and a[p] == 1:
@@ -278,11 +302,11 @@ def bed_rows(part: str, keep: np.ndarray, n_rows: int, optional_elements: bool =
         if row in wanted:
             if (codes == 255).any():
                 raise NotDecodable(f"{part}: a call other than unphased diploid 0/0, 0/1, 1/1")
-            out.append(_pack(codes[None, :]))
+            out.append(codes)
         row += 1
     if row != n_rows or p + 1 != len(a) or a[p] != 0:
         raise NotDecodable(f"{part}: {row} rows parsed of {n_rows}, or bytes after the last row")
-    return b"".join(out)
+    return np.stack(out) if out else np.zeros((0, 0), np.uint8)
 
 
 def _part_task(item: tuple[str, np.ndarray, int, bool, str]) -> int:
@@ -315,6 +339,120 @@ def write_bed(spark: SparkSession, layout: EntriesLayout, rows: np.ndarray, bed:
             if os.path.exists(piece):
                 os.remove(piece)
 
+
+
+@dataclass(frozen=True)
+class EntriesFiles:
+    """A local MatrixTable whose entries the native engine reads straight from its part files
+    (``pgen_engine.score``; ``EntriesReader`` in its tasks): the directory, its entries'
+    ``EntriesLayout`` and its column count (from ``cols/metadata.json.gz``). ``variants`` and
+    ``samples`` are what errors name, as ``pgen_engine.PlinkFiles``' are."""
+
+    path: str
+    layout: EntriesLayout
+    n_samples: int
+
+    @classmethod
+    def open(cls, path: str) -> EntriesFiles:
+        """The entries of the local MatrixTable directory ``path``. Raises UnknownLayout (as
+        ``entries_layout``) naming the metadata file when they are in another layout or a
+        metadata file is missing or unreadable."""
+        layout = entries_layout(path)
+        cols = os.path.join(path, "cols", "metadata.json.gz")
+        try:
+            with gzip.open(cols, "rt") as f:
+                n_samples = sum(int(c) for c in json.load(f)["components"]["partition_counts"]["counts"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UnknownLayout(f"{cols}: MatrixTable metadata not readable as Hail 0.2.139's ({e})") from None
+        return cls(path, layout, n_samples)
+
+    def at_part_starts(self, bounds: list[int], rows: np.ndarray) -> list[int]:
+        """Task bounds (``pgen_engine.task_bounds``' over ``rows``, the tasks' global row
+        numbers, ascending) each moved to the nearest first wanted row of an entries part, so
+        that no part is decompressed and checked by two tasks (its whole cost, whatever the
+        rows a task wants of it); bounds that meet are merged (fewer tasks)."""
+        if len(rows) == 0 or len(bounds) <= 2:
+            return bounds
+        part = np.searchsorted(np.cumsum(self.layout.counts), rows, side="right")
+        firsts = np.flatnonzero(np.r_[True, np.diff(part) != 0])
+        inner = {int(firsts[np.abs(firsts - b).argmin()]) for b in bounds[1:-1]}
+        return sorted({0, len(rows)} | inner)
+
+    @property
+    def variants(self) -> str:
+        return os.path.join(self.path, "rows")
+
+    @property
+    def samples(self) -> str:
+        return os.path.join(self.path, "cols")
+
+
+class EntriesReader:
+    """The calls of a task's rows (``rows``: global row numbers of the MatrixTable, ascending and
+    distinct) as one value per PLINK 1 code (``values``: 4 floats, indexed by the code; A1 =
+    alt, so ``pgen_engine`` passes alt dosages 2, missing, 1, 0), read part by part: a part is
+    decompressed and checked once when its first wanted row is read (every row of it, as
+    ``bed_rows`` checks them) and dropped when the rows move past it, so a task holds one part
+    (its widened stream, ~2 bytes per entry) at a time. The same calls as ``bed_rows`` writes:
+    every row at once (``_widened_calls``) where it can, else row by row (``_codes_row_by_row``).
+    Why: the .bed that ``write_bed`` wrote was read back by pgenlib in a second Spark job; read
+    here, the scores need one job and no file (benchmarks/RESULTS.md, session 27).
+    ``read`` raises NotDecodable naming the part file for a call the module doc does not read
+    and for rows whose length is not the column count."""
+
+    def __init__(self, files: EntriesFiles, rows: np.ndarray, values: np.ndarray) -> None:
+        self._files = files
+        self._rows = rows
+        self._starts = np.concatenate([[0], np.cumsum(files.layout.counts)]).astype(np.int64)
+        self._of_code = np.asarray(values, np.float64)
+        # Widened call byte -> value (``_WIDENED_CODE``'s codes); a call not written: NaN, refused.
+        self._of_call = np.full(256, np.nan)
+        written = _WIDENED_CODE != 255
+        self._of_call[written] = self._of_code[_WIDENED_CODE[written]]
+        self._part = -1
+        self._matrix: np.ndarray | None = None
+        self._index: np.ndarray | None = None  # local row -> matrix row (row-by-row parse); None: the same
+
+    def _load(self, p: int) -> None:
+        self._matrix = self._index = None  # the previous part freed before the next is read
+        layout, part = self._files.layout, self._files.layout.parts[p]
+        n_rows = layout.counts[p]
+        keep = self._rows[(self._rows >= self._starts[p]) & (self._rows < self._starts[p + 1])] - self._starts[p]
+        with open(part, "rb") as f:
+            data = _decompress(f.read())
+        calls = _widened_calls(data, n_rows, layout.optional_elements)
+        if calls is None:
+            matrix, self._index = _codes_row_by_row(data, keep, n_rows, layout.optional_elements, part), keep
+        else:
+            matrix = calls
+        if len(matrix) and matrix.shape[1] != self._files.n_samples:
+            raise NotDecodable(f"{part}: rows of {matrix.shape[1]} entries, not one per column "
+                               f"({self._files.n_samples})")
+        self._matrix, self._part = matrix, p
+
+    def read(self, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
+        """The values of the task's rows ``lo:hi`` (indices into ``rows``) written to the first
+        ``hi - lo`` rows of ``out`` (float64, rows x columns) and returned (that view)."""
+        rows = self._rows[lo:hi]
+        parts = np.searchsorted(self._starts, rows, side="right") - 1
+        at = 0
+        for p in np.unique(parts):  # ascending: the rows are
+            local = rows[parts == p] - self._starts[p]
+            if p != self._part:
+                self._load(int(p))
+            assert self._matrix is not None
+            dest = out[at:at + len(local)]
+            if self._index is None:
+                # uint8 indices: always in range. A refused call is NaN, which makes the (cached)
+                # block's sum NaN: half the CPU of a lookup of the calls in a refused-call table.
+                np.take(self._of_call, self._matrix[local], out=dest, mode="clip")
+                if np.isnan(dest.sum()):
+                    raise NotDecodable(f"{self._files.layout.parts[p]}: a call other than unphased diploid "
+                                       "0/0, 0/1, 1/1")
+            else:
+                np.take(self._of_code, self._matrix[np.searchsorted(self._index, local)], out=dest, mode="clip")
+            at += len(local)
+        return out[:at]
 
 
 def _decompressed_parts(component: str, part_files: list[str], counts: list[int]) -> Iterator[tuple[str, int, bytes]]:

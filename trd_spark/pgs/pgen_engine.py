@@ -61,6 +61,7 @@ import pandas as pd
 
 from trd_spark.errors import InputDataError, raise_other_width
 from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
+from trd_spark.pgs.mt_entries import EntriesFiles, EntriesReader
 from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ log = logging.getLogger(__name__)
 
 # pgenlib's code for a missing hard call and a missing dosage.
 PGENLIB_MISSING = -9
+# A PLINK 1 code's alt dosage (A1 = alt: 00 two alt copies, 01 missing, 10 one, 11 none), as
+# pgenlib reads a .bed: what ``mt_entries.EntriesReader`` gives for a MatrixTable's calls.
+_DOSAGE_OF_PLINK_CODE = np.array([2.0, PGENLIB_MISSING, 1.0, 0.0])
 # Bytes per genotype entry held in a block: the float64 dosages, read in place and multiplied.
 _BLOCK_BYTES_PER_ENTRY = 8
 # Bytes per sample x score of one task's partial sums: score and missing-call n_vars, float64.
@@ -342,6 +346,17 @@ def task_bounds(n_rows: int, n_samples: int, parallelism: int, task_entries: int
     return [n_rows * i // n_tasks for i in range(n_tasks + 1)]
 
 
+def pass_bounds(sc, files: PlinkFiles | BgenFiles | EntriesFiles, variant_idx: np.ndarray, n_samples: int,
+                settings: NativeEngineSettings) -> list[int]:
+    """``score``'s task bounds over its weighted rows (``variant_idx``, in file order):
+    ``task_bounds`` with ``task_slots`` and the settings' sizes; for a MatrixTable's entry files
+    moved to its parts' first rows (``mt_entries.EntriesFiles.at_part_starts``: each part
+    decompressed by one task)."""
+    bounds = task_bounds(len(variant_idx), n_samples, task_slots(sc), settings.task_entries,
+                         settings.variants_per_task)
+    return files.at_part_starts(bounds, variant_idx) if isinstance(files, EntriesFiles) else bounds
+
+
 def task_slots(sc) -> int:
     """Tasks Spark runs at once (``task_bounds``' parallelism): N of ``local[N]`` (``local[*]``:
     this machine's cores; ``local``: 1), W x C of ``local-cluster[W,C,M]``, else
@@ -406,10 +421,17 @@ def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int,
 
 
 @contextmanager
-def _block_reader(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offsets
-                  ) -> Iterator[Callable[[_Task, int, int, np.ndarray], np.ndarray]]:
+def _block_reader(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,
+                  rows: np.ndarray | None = None) -> Iterator[Callable[[_Task, int, int, np.ndarray], np.ndarray]]:
     """``read(task, lo, hi, buffer)``: the alt dosages of the task's rows lo..hi (``_read_block``'s
-    layout), from pgenlib for .bed/.pgen and from ``bgen_reader.BlockReader`` for BGEN."""
+    layout), from pgenlib for .bed/.pgen, from ``bgen_reader.BlockReader`` for BGEN and from
+    ``mt_entries.EntriesReader`` for a MatrixTable's entry files (``rows``: the task's
+    ``variant_idx``, the rows it will read, which that reader needs up front)."""
+    if isinstance(files, EntriesFiles):
+        assert rows is not None  # the task's rows
+        entries = EntriesReader(files, rows, _DOSAGE_OF_PLINK_CODE)
+        yield lambda task, lo, hi, dose: entries.read(lo, hi, dose)
+        return
     if isinstance(files, BgenFiles):
         with BlockReader(files) as bgen:
             yield lambda task, lo, hi, dose: bgen.read(task.extent[lo:hi], dose)  # type: ignore[index]
@@ -424,7 +446,7 @@ def _block_reader(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offs
                                                      n_samples, dose)
 
 
-def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
+def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
                 impute: bool, sample_slice: int, task: _Task) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
     """Partial sums of one task, per sample slice: (slice index, (score k x s, missing vars k x s)).
 
@@ -448,7 +470,7 @@ def _score_task(files: PlinkFiles | BgenFiles, n_samples: int, allele_idx_offset
     # a block's rows x the largest n_vars); half the memory traffic of float64.
     exact32 = rows * int(task.n_vars.max(initial=0)) < 2**24
     with threadpool_limits(limits=1, user_api="blas"), \
-            _block_reader(files, n_samples, allele_idx_offsets) as read:
+            _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
             hi = min(lo + rows_per_block, len(task.variant_idx))
             dose = dose_buffer[:hi - lo]
@@ -594,7 +616,7 @@ def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> 
     return a
 
 
-def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFiles | BgenFiles
+def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: PlinkFiles | BgenFiles | EntriesFiles
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The weighted rows in file order: variant_idx (int64), allele_idx (int32), and slope,
     offset (float64) and n_vars (integer) as rows x k matrices, and for BGEN each row's
@@ -603,6 +625,7 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFi
     rows, slope, offset, n_vars = weights.rows, weights.slope, weights.offset, weights.n_vars
     placed = ["variant_idx", "allele_idx", *(["offset", "size"] if isinstance(files, BgenFiles) else [])]
     if not set(placed) <= set(rows.columns):  # not matched on this very index
+        assert index is not None  # only rows placed by the caller come without one
         rows = rows[["contig", "position", "ref", "alt"]].merge(
             index[["contig", "position", "ref", "alt", *placed]],
             on=["contig", "position", "ref", "alt"], how="left", validate="one_to_one")
@@ -625,7 +648,7 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame, files: PlinkFi
 def score(
     spark: SparkSession,
     hl: hl_types,
-    files: PlinkFiles | BgenFiles,
+    files: PlinkFiles | BgenFiles | EntriesFiles,
     reference_genome: str,
     weights: WeightMatrices,
     samples: Sequence[str],
@@ -654,28 +677,29 @@ def score(
     """
     started = time.perf_counter()
     k = len(pgs_ids)
-    n = files.n_samples if isinstance(files, BgenFiles) else count_samples(files)
+    n = files.n_samples if isinstance(files, (BgenFiles, EntriesFiles)) else count_samples(files)
     if n != len(samples):
         raise InputDataError(f"{'fewer' if n < len(samples) else 'more'} samples in the file than genotype columns "
                              "(no count: samples are persons)", where=files.samples)
     if index is None:
         if isinstance(files, BgenFiles):
             raise ValueError("a BGEN is scored on the variant index it was matched on (bgen_reader.variant_index)")
-        index = variant_index(files, reference_genome)
-    variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(weights, index.frame, files)
+        if not isinstance(files, EntriesFiles):  # a MatrixTable's rows come placed (its file rows)
+            index = variant_index(files, reference_genome)
+    variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(
+        weights, None if index is None else index.frame, files)
     impute = missing_genotypes == "mean_impute"
     # What a task needs, compactly (it is pickled into every task): offsets only for ``zero``
     # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
-    bounds = task_bounds(len(variant_idx), n, task_slots(spark.sparkContext), settings.task_entries,
-                         settings.variants_per_task)
+    bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
     tasks = [_Task(variant_idx[lo:hi], allele_idx[lo:hi], slope[lo:hi], None if impute else offset[lo:hi],
                    task_n_vars[lo:hi], None if extent is None else extent[lo:hi])
              for lo, hi in zip(bounds[:-1], bounds[1:])]
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
-    allele_idx_offsets = index.allele_idx_offsets
+    allele_idx_offsets = None if index is None else index.allele_idx_offsets
     n_slices = max(1, math.ceil(n / sample_slice))
     rows = _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
                       offset.sum(axis=0), n_vars.sum(axis=0), sample_slice)
