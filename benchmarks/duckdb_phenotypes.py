@@ -433,8 +433,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
 
     onsets = []
     for d in ph.trd_definitions:
-        if d.rule == "antidepressant_sequence":
+        if d.rule == "antidepressant_sequence" and (d.last_trial_adequate or d.n_trials == 1):
             sql = f"SELECT person_id, first_start AS onset FROM firsts WHERE k = {d.n_trials}"
+        elif d.rule == "antidepressant_sequence":
+            # n-1 adequate trials, then the first start of any trial of another ingredient
+            sql = f"""SELECT t.person_id, MIN(t.trial_start) AS onset
+                FROM trials t JOIN firsts f ON f.person_id = t.person_id AND f.k = {d.n_trials - 1}
+                WHERE t.trial_start >= f.first_start
+                  AND t.ing NOT IN (SELECT p.ing FROM firsts p WHERE p.person_id = t.person_id AND p.k < {d.n_trials})
+                GROUP BY t.person_id"""
         elif d.rule == "augmentation":
             sql = f"""SELECT g.person_id, MIN(g.start_date) AS onset
                 FROM drugs g JOIN firsts f ON f.person_id = g.person_id AND f.k = {d.n_trials}

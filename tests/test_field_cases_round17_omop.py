@@ -13,6 +13,11 @@ gave a silent wrong answer (or no answer) on 12a1719.
 - Counts inconsistent with what the rules used: ``notes.quirks.antidepressant_exposures``
   counted the antidepressant records of every date while the trials read those within
   follow-up only (an exposure after death or the cutoff was an "exposure" no trial held).
+- ``ad3`` required its third trial to be adequate, which /work/shared/study.md does not say ("no
+  response to >= 2 adequate antidepressant trials, i.e. a third distinct treatment started"):
+  a third antidepressant stopped after three weeks, or started within six weeks of the end of
+  follow-up, left the person trMDD. The third treatment now need only start
+  (``trd.sequence_onset_expr`` says why; ``last_trial_adequate`` keeps the former rule).
 
 Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01, observation
 2000-01-01..2023-12-31, MDD codes on 2019-01-10 and 2019-02-10); expected values by hand from
@@ -27,10 +32,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from test_phenotypes_support import (
+    CITALOPRAM,
+    FLUOXETINE_CAP,
     MDD_CONCEPT,
     SERTRALINE,
     SERTRALINE_TAB,
     cond,
+    d,
+    days,
     death,
     drug,
     obs,
@@ -39,10 +48,11 @@ from test_phenotypes_support import (
     toy_config,
 )
 
-from trd_spark.config import load_config
+from trd_spark.config import TrdDefinition, load_config
 from trd_spark.phenotypes.omop import read_omop_table
 from trd_spark.phenotypes.persons import birth_death_quirk_counts
 from trd_spark.phenotypes.stage import derive_phenotype_tables, stage_counts
+from trd_spark.report.tables import nested_definitions
 
 INDEX = "2019-01-10"
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -112,3 +122,61 @@ def test_antidepressant_exposure_counts_are_over_the_records_the_trials_read(spa
                                                   "n_exposures": 2, "n_duplicates_removed": 0}
     assert t.trials.count() == 2
     assert (dates["drug"]["n_after_death"], dates["drug"]["n_after_cutoff"]) == (1, 1)
+
+
+def _strict() -> TrdDefinition:
+    """ad3's former rule (the third trial adequate too), beside ad3 as configured."""
+    return TrdDefinition(name="ad3_strict", rule="antidepressant_sequence", n_trials=3, last_trial_adequate=True)
+
+
+def _two_adequate(p: int) -> list:
+    """Sertraline 2019-02-01 and fluoxetine 2019-05-01, 60 days each: adequate, the second
+    distinct ingredient's trial starts 2019-05-01."""
+    return [drug(p, SERTRALINE_TAB, "2019-02-01", days_supply=60), drug(p, FLUOXETINE_CAP, "2019-05-01", days_supply=60)]
+
+
+def test_ad3_s_third_treatment_need_only_start(spark):
+    """By hand (index 2019-01-10; follow-up to the cutoff 2023-07-01 unless dead):
+    1: citalopram 2019-08-01 for 20 days after the two adequate trials: ad3 TRD on 2019-08-01
+       (203 days); the former rule (ad3_strict): trMDD, 2 adequate trials.
+    2: citalopram 2019-03-01 for 10 days, BEFORE fluoxetine's adequate trial: no third treatment
+       after the second adequate one: trMDD under both.
+    3: citalopram 2019-08-01 (60 days), death 2019-08-20: the trial is clipped to 20 days, so the
+       former rule never saw the third treatment (trMDD, 222 days of follow-up); ad3 TRD 2019-08-01.
+    4: sertraline restarted 2019-09-01 (a re-started ingredient is no third treatment): trMDD.
+    5: citalopram started with fluoxetine (same day, 10 days): on/after the second adequate start,
+       as an augmentation agent would be: ad3 TRD 2019-05-01; strict: trMDD.
+    On 12a1719 ad3 was the strict rule: 1, 3 and 5 were trMDD."""
+    drugs = [*_two_adequate(1), drug(1, CITALOPRAM, "2019-08-01", days_supply=20),
+             *_two_adequate(2), drug(2, CITALOPRAM, "2019-03-01", days_supply=10),
+             *_two_adequate(3), drug(3, CITALOPRAM, "2019-08-01", days_supply=60),
+             *_two_adequate(4), drug(4, SERTRALINE_TAB, "2019-09-01", days_supply=20),
+             *_two_adequate(5), drug(5, CITALOPRAM, "2019-05-01", days_supply=10)]
+    people = range(1, 6)
+    omop = omop_tables(spark, persons=[person(p) for p in people], observation_periods=[obs(p) for p in people],
+                       conditions=[c for p in people for c in _mdd(p)], drugs=drugs, deaths=[death(3, "2019-08-20")])
+    cfg = toy_config()
+    cfg = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={
+        "trd_definitions": [*cfg.phenotypes.trd_definitions, _strict()]})})
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.where("definition in ('ad3', 'ad3_strict')").collect()
+    got = {(r.person_id, r.definition): (r.status, r.trd_onset_date, r.time_to_trd_days, r.n_adequate_trials)
+           for r in rows}
+    cutoff = days(INDEX, "2023-07-01")
+    assert got == {
+        (1, "ad3"): ("TRD", d("2019-08-01"), days(INDEX, "2019-08-01"), 2), (1, "ad3_strict"): ("trMDD", None, cutoff, 2),
+        (2, "ad3"): ("trMDD", None, cutoff, 2), (2, "ad3_strict"): ("trMDD", None, cutoff, 2),
+        (3, "ad3"): ("TRD", d("2019-08-01"), days(INDEX, "2019-08-01"), 2),
+        (3, "ad3_strict"): ("trMDD", None, days(INDEX, "2019-08-20"), 2),
+        (4, "ad3"): ("trMDD", None, cutoff, 2), (4, "ad3_strict"): ("trMDD", None, cutoff, 2),
+        (5, "ad3"): ("TRD", d("2019-05-01"), days(INDEX, "2019-05-01"), 2), (5, "ad3_strict"): ("trMDD", None, cutoff, 2),
+    }
+    assert days(INDEX, "2019-08-01") == 203 and days(INDEX, "2019-08-20") == 222
+
+
+def test_nesting_of_sequence_definitions_follows_the_last_trial_rule():
+    """The export's disclosure audit relies on the nesting (report.tables.nested_definitions):
+    ad3 (third started) holds every TRD person of ad3_strict (third adequate), not the reverse."""
+    ad3 = TrdDefinition(name="ad3", rule="antidepressant_sequence", n_trials=3)
+    ad4 = TrdDefinition(name="ad4", rule="antidepressant_sequence", n_trials=4)
+    assert nested_definitions([ad3, _strict(), ad4]) == [("ad3", "ad3_strict"), ("ad3", "ad4"), ("ad3_strict", "ad4")]
+

@@ -447,9 +447,13 @@ class TrdDefinition(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     rule: Literal["antidepressant_sequence", "augmentation", "somatic"]
-    # antidepressant_sequence: TRD at the start of the n-th distinct adequate trial.
+    # antidepressant_sequence: n-1 distinct adequate trials, then TRD at the start of a trial of
+    # another ingredient (phenotypes.trd.sequence_onset_expr says why it need not be adequate).
     # augmentation: this many adequate trials, then an augmentation agent.
     n_trials: int = Field(3, ge=1)
+    # antidepressant_sequence: the n-th trial must be adequate too (TRD at the start of the n-th
+    # distinct adequate trial; the rule before session 27).
+    last_trial_adequate: bool = False
     augmentation_concept_set: str | None = None
     somatic_concept_sets: list[str] = Field(default_factory=list)
 

@@ -350,7 +350,7 @@ def derive_definition_phenotypes(
     augmentation, somatic, onsets = {}, {}, {}
     for d in ph.trd_definitions:
         if d.rule == "antidepressant_sequence":
-            onsets[d.name] = sequence_onset_expr(d.n_trials)
+            onsets[d.name] = sequence_onset_expr(d.n_trials, last_trial_adequate=d.last_trial_adequate)
         elif d.rule == "augmentation":
             # Any exposure to an agent of the set, products reaching it through concept_ancestor.
             assert d.augmentation_concept_set  # required by the augmentation rule (config validation)

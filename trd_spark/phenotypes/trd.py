@@ -3,8 +3,10 @@
 Onset rules (``TrdDefinition.rule``):
 
 - ``antidepressant_sequence``: each person's adequate trials, the first adequate trial of
-  each ingredient, ordered by start; onset = start of the n-th distinct ingredient (a
-  re-started ingredient does not count twice).
+  each ingredient, ordered by start; onset = the first start of a trial (adequate or not) of
+  another ingredient on/after the start of the (n-1)-th distinct ingredient's first adequate
+  trial (a re-started ingredient does not count twice). With ``last_trial_adequate`` (the rule
+  before session 27): the start of the n-th distinct ingredient's first adequate trial.
 - ``augmentation``: onset = first exposure to an augmentation agent on/after the start of the
   n-th distinct adequate trial (n = ``n_trials``, 2 by convention).
 - ``somatic``: onset = first somatic treatment event (ECT/TMS procedure, esketamine
@@ -29,14 +31,23 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 
-# The one tag of the adequate-trial rows among the event rows of ``person_treatment`` (a
+# The one tag of the per-ingredient trial rows among the event rows of ``person_treatment`` (a
 # definition name is a lower-case identifier: config.TrdDefinition).
 _TRIAL = "_trial"
+# ``person_treatment``'s column of each ingredient's trial starts, adequate or not: array of
+# (ingredient, starts).
+_ALL_TRIALS = "_all_trials"
 
 
 def start_column(n_trials: int) -> str:
     """``person_treatment``'s column of the n-th distinct ingredient's first adequate start."""
     return f"_start_{n_trials}"
+
+
+def prior_column(n_trials: int) -> str:
+    """``person_treatment``'s column of the first n-1 distinct ingredients with an adequate trial
+    (array of ingredient_concept_id, in no order)."""
+    return f"_prior_{n_trials}"
 
 
 def dates_column(definition: str) -> str:
@@ -59,44 +70,78 @@ def person_treatment(
     Output, one row per person with an adequate trial or a somatic event (a person with
     augmentation events only has no onset: no n-th trial): person_id, n_adequate_trials (int:
     distinct ingredients with an adequate trial; 0 for a person with somatic events only),
-    ``start_column(n)`` per rank (date: start of the n-th distinct ingredient's first adequate
-    trial, ingredients ordered by that start, then by concept ID: same-day starts both count;
-    null below n ingredients), ``dates_column(name)`` per definition of the events (array of
+    ``start_column(n)`` per rank and its predecessor (date: start of the n-th distinct
+    ingredient's first adequate trial, ingredients ordered by that start, then by concept ID:
+    same-day starts both count; null below n ingredients), ``prior_column(n)`` per rank (the
+    first n-1 of those ingredients), each ingredient's trial starts, adequate or not (for
+    ``sequence_onset_expr``), ``dates_column(name)`` per definition of the events (array of
     its distinct event dates; empty when none).
 
-    The first adequate trial of each ingredient is one exchange by person (its aggregate and
-    rank share it); its rows and the events are tagged, unioned and aggregated per person.
+    Each ingredient's trials (first adequate start, every start) are one exchange by person
+    (their aggregate and the rank share it); its rows and the events are tagged, unioned and
+    aggregated per person.
     Before, each definition's onset was a frame of its own joined to the MDD groups, each
     rebuilding the trials' plan (benchmarks/RESULTS.md, session 26).
     """
+    # Per person and ingredient: its first adequate trial's start (null: none adequate) and every
+    # trial's start (a sequence's last trial need only start: sequence_onset_expr).
     firsts = (
-        trials.where(F.col("adequate"))
-        .repartition("person_id")
+        trials.repartition("person_id")
         .groupBy("person_id", "ingredient_concept_id")
-        .agg(F.min("trial_start_date").alias("event_date"))
+        .agg(F.min(F.when(F.col("adequate"), F.col("trial_start_date"))).alias("event_date"),
+             F.collect_list("trial_start_date").alias("_starts"))
     )
-    rank = F.row_number().over(Window.partitionBy("person_id").orderBy("event_date", "ingredient_concept_id"))
-    firsts_rows = firsts.select("person_id", F.lit(_TRIAL).alias("_tag"), "event_date", rank.alias("_rank"))
+    adequate = F.col("event_date").isNotNull()
+    order = Window.partitionBy("person_id").orderBy(F.col("event_date").asc_nulls_last(), "ingredient_concept_id")
+    rank = F.when(adequate, F.row_number().over(order))
+    firsts_rows = firsts.select("person_id", F.lit(_TRIAL).alias("_tag"), "event_date", rank.alias("_rank"),
+                                "ingredient_concept_id", "_starts")
     events = {**augmentation_events, **somatic_events}
-    tagged = [df.select("person_id", F.lit(name).alias("_tag"), "event_date", F.lit(None).cast("int").alias("_rank"))
+    tagged = [df.select("person_id", F.lit(name).alias("_tag"), "event_date", F.lit(None).cast("int").alias("_rank"),
+                        F.lit(None).cast("long").alias("ingredient_concept_id"),
+                        F.lit(None).cast("array<date>").alias("_starts"))
               for name, df in events.items()]
     # The events' (smaller) plans are unioned first: each union analyses the plan built so far.
     rows = firsts_rows.unionByName(reduce(lambda a, b: a.unionByName(b), tagged)) if tagged else firsts_rows
-    is_trial = F.col("_tag") == _TRIAL
+    is_trial = (F.col("_tag") == _TRIAL) & F.col("_rank").isNotNull()
     somatic = [F.size(dates_column(name)) > 0 for name in somatic_events]
+    ranks = sorted(set(ranks))
     return rows.groupBy("person_id").agg(
         F.count(F.when(is_trial, 1)).cast("int").alias("n_adequate_trials"),
         *[F.min(F.when(is_trial & (F.col("_rank") == n), F.col("event_date"))).alias(start_column(n))
-          for n in sorted(set(ranks))],
+          for n in sorted({*ranks, *[r - 1 for r in ranks if r > 1]})],
+        *[F.collect_list(F.when(is_trial & (F.col("_rank") < n), F.col("ingredient_concept_id"))).alias(prior_column(n))
+          for n in ranks],
+        F.collect_list(F.when(F.col("_tag") == _TRIAL, F.struct(
+            F.col("ingredient_concept_id").alias("ingredient"), F.col("_starts").alias("starts")))).alias(_ALL_TRIALS),
         *[F.collect_set(F.when(F.col("_tag") == name, F.col("event_date"))).alias(dates_column(name)) for name in events],
     ).where(reduce(lambda a, b: a | b, somatic, F.col("n_adequate_trials") > 0))
 
 
-def sequence_onset_expr(n_trials: int) -> Column:
-    """Onset of ``antidepressant_sequence``: the start of the n-th distinct ingredient's first
-    adequate trial (a re-started ingredient does not count twice). Over ``person_treatment``'s
-    columns."""
-    return F.col(start_column(n_trials))
+def sequence_onset_expr(n_trials: int, *, last_trial_adequate: bool = False) -> Column:
+    """Onset of ``antidepressant_sequence`` (over ``person_treatment``'s columns): the first
+    start of a trial, adequate or not, of an ingredient other than the first n-1 distinct
+    ingredients with an adequate trial, on/after the start of the (n-1)-th one's first adequate
+    trial (same-day starts count, as for ``augmentation_onset_expr``); n = 1: the first adequate
+    trial's start. A re-started ingredient does not count twice.
+
+    Why the last trial need not be adequate (session 27; before, it had to be, which
+    ``last_trial_adequate`` restores): the study's TRD is "no response to >= 2 adequate
+    antidepressant trials, i.e. a third distinct treatment started" (/work/shared/study.md), so
+    the failure of the first n-1 adequate trials is shown by the n-th treatment's start, as the
+    usual EHR/claims TRD algorithms date TRD at the initiation of the third regimen after two
+    adequate ones. The augmentation rule already reads any agent's exposure after the second
+    adequate trial the same way. Requiring the n-th trial to last ``min_trial_days`` as well
+    dated the onset by events up to six weeks after it, and never counted a third treatment
+    started within that time of the end of follow-up (those persons stayed trMDD: censored
+    events). Sleep-dose or one-off orders are for ``trials.ingredient_min_daily_dose`` and
+    ``trials.ignored_ingredient_ids`` (such records form no trial at all)."""
+    if last_trial_adequate or n_trials == 1:
+        return F.col(start_column(n_trials))
+    anchor, prior = F.col(start_column(n_trials - 1)), F.col(prior_column(n_trials))
+    others = F.filter(F.col(_ALL_TRIALS), lambda t: ~F.array_contains(prior, t["ingredient"]))
+    # array_min skips nulls: an ingredient without a start on/after the anchor gives none
+    return F.array_min(F.transform(others, lambda t: F.array_min(F.filter(t["starts"], lambda d: d >= anchor))))
 
 
 def first_on_or_after_expr(dates: Column, anchor: Column) -> Column:

@@ -265,7 +265,10 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
     defs = []
     for d in ph.trd_definitions:
         if d.rule == "antidepressant_sequence":
-            text = f"start of the {ordinal(d.n_trials)} adequate trial of a distinct antidepressant"
+            text = (f"start of the {ordinal(d.n_trials)} adequate trial of a distinct antidepressant"
+                    if d.last_trial_adequate or d.n_trials == 1 else
+                    f"{d.n_trials - 1} adequate trials of distinct antidepressants, then the start of "
+                    f"another antidepressant")
         elif d.rule == "augmentation":
             text = f"{d.n_trials} adequate trials, then an augmentation agent ({d.augmentation_concept_set})"
         else:
