@@ -117,16 +117,17 @@ def test_partition_folders_are_held_to_one_schema_too(spark, tmp_path, extra_in)
 
 def test_a_date_column_pandas_wrote_without_any_value_reads_as_empty(spark, tmp_path):
     """drug_exposure with verbatim_end_date of Parquet's null type (read by Spark as int) and
-    drug_exposure_start_datetime a float column of nulls; death with death_datetime of the null
-    type beside a filled death_date. On a61194e: 'OMOP table drug_exposure column
-    verbatim_end_date is int, not a date, timestamp or ISO date text' (and the same for the
-    datetime partners). Now read as written: no verbatim end, the start and death dates by
-    hand; the same column holding a value (20190410, an int) is still the error."""
+    drug_exposure_start_datetime a float column holding NaN (a value, not null: a writer that
+    keeps pandas' NaN); death with death_datetime of the null type beside a filled death_date.
+    On a61194e: 'OMOP table drug_exposure column verbatim_end_date is int, not a date,
+    timestamp or ISO date text' (and the same for the datetime partners). Now read as written:
+    no verbatim end, the start and death dates by hand; the same column holding a value
+    (20190410, an int) is still the error."""
     base = tmp_path / "omop"
     base.mkdir()
     common = PARTS["drug_exposure"][0]
     drugs = {"person_id": _ids(1001), **common, "verbatim_end_date": pa.nulls(1),
-             "drug_exposure_start_datetime": pa.array([None], pa.float64())}
+             "drug_exposure_start_datetime": pa.array([float("nan")], pa.float64())}
     pq.write_table(pa.table(drugs), base / "drug_exposure.parquet")
     pq.write_table(pa.table({"person_id": _ids(1001), "death_date": pa.array([dt.date(2020, 5, 1)]),
                              "death_datetime": pa.nulls(1)}), base / "death.parquet")
@@ -165,3 +166,27 @@ def test_a_delta_lake_table_folder_is_one_error_not_every_version_s_rows(spark, 
         f.unlink()
     (folder / "_delta_log").rmdir()
     assert [tuple(r) for r in read_omop_table(spark, omop, "death").collect()] == [(1001, dt.date(2021, 5, 1))]
+
+
+@pytest.mark.parametrize(("marker", "kind"), [(".hoodie", "an Apache Hudi"), ("metadata", "an Apache Iceberg")])
+def test_a_hudi_or_iceberg_table_folder_is_one_error_as_a_delta_one(spark, tmp_path, marker, kind):
+    """85d27c4's siblings, the other table formats whose folder keeps earlier versions' files:
+    death as an Apache Hudi table (copy-on-write: version 1 rewrote 1001's file group, the old
+    file slice kept until the cleaner runs; its .hoodie folder is hidden, so Spark reads both
+    slices) and as an Apache Iceberg one (data/ beside metadata/v2.metadata.json). On 12a1719
+    the Hudi folder read both rows silently, the earliest, corrected-away death ending 1001's
+    follow-up a year early; the Iceberg one stopped with Spark's 'Unable to infer schema for
+    Parquet' trace. Now one error naming the table folder, as for Delta Lake."""
+    folder = tmp_path / "omop" / "death"
+    data = folder if marker == ".hoodie" else folder / "data"
+    data.mkdir(parents=True)
+    (folder / marker).mkdir()
+    (folder / marker / ("hoodie.properties" if marker == ".hoodie" else "v2.metadata.json")).write_text("{}\n")
+    for i, day in enumerate((dt.date(2020, 5, 1), dt.date(2021, 5, 1))):
+        pq.write_table(pa.table({"person_id": _ids(1001), "death_date": pa.array([day])}),
+                       data / f"f1-0_0-1-{i}_2024010100000{i}.parquet")
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, _omop(tmp_path / "omop"), "death").collect()
+    line = str(e.value)
+    assert e.value.exit_code == 3 and "\n" not in line, line
+    assert line.startswith(f"{folder}: OMOP table death is {kind} table (it has a {marker} folder)"), line

@@ -753,18 +753,35 @@ def _check_no_column_named_twice(spark: SparkSession, df: DataFrame, table: str,
         raise InputDataError(f"OMOP table {table}: column {twice[0]} named twice in the header", where=where)
 
 
-def check_not_delta(fs: Fs, path: str, table: str) -> None:
-    """Raise InputDataError when the Parquet table folder ``path`` is a Delta Lake table (it has a
-    ``_delta_log`` folder). A Delta folder keeps the data files of earlier versions (rows since
-    deleted or updated) until they are vacuumed, and only its log says which files the current
-    version holds; read as plain Parquet, every file's rows count (a corrected death date, a
-    removed record, a person's old row, all back, silently). No Delta reader is installed:
-    the table is exported as Parquet first."""
-    if fs.exists(f"{path.rstrip('/')}/_delta_log"):
+# Table formats whose folder keeps the data files of earlier versions beside the current ones
+# until they are vacuumed / cleaned / expired: (the entry that marks such a folder, the format,
+# its Spark reader's name). Only that log or metadata says which files the current version holds.
+# Hudi's is hidden, so Spark (and a Parquet read) skips it and reads every version's file slices.
+VERSIONED_TABLE_MARKERS = (("_delta_log", "a Delta Lake", "delta"), (".hoodie", "an Apache Hudi", "hudi"),
+                           ("metadata", "an Apache Iceberg", "iceberg"))
+
+
+def check_not_versioned_table(fs: Fs, path: str, table: str) -> None:
+    """Raise InputDataError when the Parquet table folder ``path`` is a table of a format that
+    keeps earlier versions' files (``VERSIONED_TABLE_MARKERS``): a Delta Lake table (a
+    ``_delta_log`` folder), an Apache Hudi one (``.hoodie``) or an Apache Iceberg one (a
+    ``metadata`` folder holding ``*.metadata.json``). Such a folder keeps the data files of
+    earlier versions (rows since deleted or updated) until they are vacuumed, and only its log
+    says which files the current version holds; read as plain Parquet, every file's rows count
+    (a corrected death date, a removed record, a person's old row, all back, silently; an
+    Iceberg folder stopped Spark's schema inference with a trace). No reader of these
+    formats is installed: the table is exported as Parquet first. One ``exists`` call per
+    marker (a listing of ``metadata`` when there is one)."""
+    base = path.rstrip("/")
+    for marker, kind, reader in VERSIONED_TABLE_MARKERS:
+        folder = f"{base}/{marker}"
+        if not fs.exists(folder) or (marker == "metadata" and not any(
+                name.endswith(".metadata.json") for name in fs.listdir(folder))):
+            continue
         raise InputDataError(
-            f"OMOP table {table} is a Delta Lake table (it has a _delta_log folder): its folder also holds the "
+            f"OMOP table {table} is {kind} table (it has a {marker} folder): its folder also holds the "
             "files of earlier versions, which a Parquet read would take as rows; export its current version as "
-            "Parquet (e.g. spark.read.format('delta').load(<folder>).write.parquet(<new folder>))", where=path)
+            f"Parquet (e.g. spark.read.format('{reader}').load(<folder>).write.parquet(<new folder>))", where=path)
 
 
 def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
@@ -974,7 +991,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
         nanos = None
         if omop.format == "parquet":
             path = _locate(fs, base, table, "parquet")
-            check_not_delta(fs, path, table)
+            check_not_versioned_table(fs, path, table)
             df, nanos = _read_parquet(spark, path)
             check_part_file_schemas(spark, path, table, df.schema,
                                     frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset())
