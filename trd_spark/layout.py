@@ -365,7 +365,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     and nothing is published.
     """
     from trd_spark.session import versions
-    from trd_spark.stages import config_slice, fingerprint, fingerprint_parts, spec_for_output
+    from trd_spark.stages import compared_inputs, config_slice, fingerprint, fingerprint_parts, spec_for_output
 
     fs = Fs(spark)
     layout = Layout.of(cfg)
@@ -408,7 +408,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
             "publish_seconds": round(finished - entered, 2),
             "tables": writer.tables,
             "files": writer.files,
-            "inputs": parts["inputs"],
+            "inputs": compared_inputs(parts["inputs"]),  # the stat records once, in fingerprint_parts
             "outputs": output_record(fs, tmp),
             "notes": writer.notes,
         }

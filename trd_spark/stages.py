@@ -565,6 +565,31 @@ NOT_COMPARED = (STAT_RECORD, "mtime_ms")
 RACY_NS = 2 * 10**9
 
 
+# File systems whose kernel sets a file's ctime on every change (bytes, mtime, owner) and keeps
+# inodes, so an unchanged [size, mtime, ctime, inode] means unchanged bytes. On others (FUSE
+# mounts such as gcsfuse, which report ctime = mtime; CIFS; NFS, whose client caches attributes)
+# a file up to ``CONTENT_DIGEST_MAX_BYTES`` is hashed by every plan, as before, and a larger one
+# trusts its record as before.
+CTIME_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "lustre",
+                                "gpfs"})
+
+
+@functools.lru_cache(maxsize=1)
+def _file_system_types() -> dict[int, str]:
+    """{st_dev: file-system type} of this process's mounts (``/proc/self/mountinfo``: field 3
+    is major:minor, the type follows the `` - `` separator); {} where there is none."""
+    out = {}
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                major, minor = fields[2].split(":")
+                out[os.makedev(int(major), int(minor))] = fields[fields.index("-") + 1]
+    except (OSError, ValueError, IndexError):
+        return {}
+    return out
+
+
 # Room for every file of a sharded input (a VCF in thousands of parts): a run fingerprints a
 # stage's inputs up to three times (the plan, the stage's start, the check before it publishes).
 @functools.lru_cache(maxsize=1 << 16)
@@ -592,6 +617,9 @@ def _local_file_state(path: str, recorded: dict[str, list] | None = None,
     ctime_ns, inode] equals the one in ``recorded`` (its stage manifest's ``stat`` record) takes
     the digest recorded with it instead of being read; its [stat..., digest] is added to
     ``stats`` unless its ctime is within ``RACY_NS`` of now (then the next run reads it again).
+    A file up to ``CONTENT_DIGEST_MAX_BYTES`` on a file system not in ``CTIME_FILE_SYSTEMS`` is
+    read every time (a FUSE mount's ctime is its mtime: a same-size copy keeping the mtime
+    would keep the whole stat).
     Any write changes ctime, even one that restores size and mtime (``cp -p`` over the file,
     ``touch -r``), so a same-size, same-mtime replacement is read and seen; a chmod or the same
     bytes copied back cost one read and rerun nothing."""
@@ -599,7 +627,8 @@ def _local_file_state(path: str, recorded: dict[str, list] | None = None,
     st = os.stat(path)
     key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     before = (recorded or {}).get(path)
-    if isinstance(before, list) and len(before) == 5 and before[:4] == key:
+    trusted = st.st_size > CONTENT_DIGEST_MAX_BYTES or _file_system_types().get(st.st_dev) in CTIME_FILE_SYSTEMS
+    if trusted and isinstance(before, list) and len(before) == 5 and before[:4] == key:
         digest = str(before[4])
     else:
         if st.st_size > CONTENT_DIGEST_MAX_BYTES:
@@ -693,9 +722,16 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
     }
 
 
+def compared_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``fingerprint_parts(...)["inputs"]`` without the ``NOT_COMPARED`` entries (stat records,
+    an object-store folder's latest mtime): what says whether an input changed."""
+    return {key: {k: v for k, v in (fp or {}).items() if k not in NOT_COMPARED} for key, fp in inputs.items()}
+
+
 def fingerprint(parts: dict[str, Any]) -> str:
-    """SHA-256 of ``fingerprint_parts``."""
-    return _digest(parts)
+    """SHA-256 of ``fingerprint_parts`` (inputs as ``compared_inputs``: the same code, config,
+    upstream outputs and input bytes give the same fingerprint, whatever the files' stat)."""
+    return _digest({**parts, "inputs": compared_inputs(parts.get("inputs") or {})})
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -748,10 +784,8 @@ def changed_inputs(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """Sorted keys of the external inputs whose fingerprints differ between two
     ``fingerprint_parts(...)["inputs"]`` (an input added or gone counts); the ``NOT_COMPARED``
     entries (a cache of digests, an object-store folder's latest mtime) are not compared."""
-    def compared(key: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in (inputs.get(key) or {}).items() if k not in NOT_COMPARED}
-
-    return sorted(k for k in {*before, *now} if compared(k, before) != compared(k, now))
+    old, new = compared_inputs(before), compared_inputs(now)
+    return sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
 
 
 def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: Set[str] = frozenset()) -> list[str]:
