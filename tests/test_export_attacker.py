@@ -350,6 +350,47 @@ def test_km_onsets_before_a_day_of_two_releases_give_no_small_change(onsets, ext
     assert linked_km.empty == leaks, linked_km
 
 
+def one_model_release(statuses: tuple[int, int, int, int], n: int, n_cases: int, prior: dict | None = None) -> dict:
+    """The exported cohort_counts and results (text) of one dataset and definition with the
+    given TRD, trMDD, MDD_other, non-MDD counts and one TRD vs non-MDD model (n, n_cases)."""
+    rc = ReleaseCounts(
+        cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [3000]}),
+        cohort_counts=pd.DataFrame([("d", "A", s, v) for s, v in zip(STATUSES, statuses)],
+                                   columns=["dataset", "definition", "status", "n"]),
+        logistic=pd.DataFrame([("d", "A", "trd_vs_nonmdd", "P1", n, n_cases)],
+                              columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+        cox=None, pgs_distribution=None, primary_definition="A", prior=prior)
+    return exported(suppress_release(rc, T))
+
+
+def test_a_models_controls_with_data_of_two_releases_give_no_small_change():
+    """Privacy round 16, lead 2: every linked count of two releases changes by 20 or more (TRD vs
+    non-MDD's n 800 -> 830, n_cases 60 -> 83; TRD 60 -> 83, non-MDD 760 -> 780), yet their
+    differences are groups too: the model's controls with data, n - n_cases, 740 -> 747 (7 new
+    non-MDD persons with the score) and the non-MDD persons lacking it, 20 -> 33 (13 more).
+    12a1719 linked each count alone and showed all of them; the audit now links the change of
+    every group it has as an implicit cell (``tables.implicit_release_changes``). The outsider
+    here knows each release's counts as shown, a model's n = its cases + controls with data, and
+    its cases and controls at most their status groups."""
+    first = one_model_release((60, 300, 100, 760), 800, 60)
+    second = one_model_release((83, 300, 100, 780), 830, 83, prior_counts({"r1": first}))
+    a = Attacker(T)
+    for tag, export in (("r1", first), ("r2", second)):
+        for r in export["cohort_counts"].itertuples():
+            a.cell((tag, r.status), r.n)
+        r = export["results"].iloc[0]
+        a.cell((tag, "n"), r.n)
+        a.cell((tag, "n_cases"), r.n_cases)
+        a.know({(tag, "n"): 1, (tag, "n_cases"): -1, (tag, "controls"): -1})
+        a.know({(tag, "n_cases"): 1, (tag, "cases_lacking"): 1, (tag, "TRD"): -1})
+        a.know({(tag, "controls"): 1, (tag, "controls_lacking"): 1, (tag, "non_MDD"): -1})
+    for group, true in (("controls", 7), ("controls_lacking", 13)):
+        a.know({("r2", group): 1, ("r1", group): -1, ("change", group): -1})
+        a.bounds[("change", group)] = (-1e6, 1e6)  # a change may be negative
+        lo, hi = a.interval(("change", group))
+        assert lo - 1e-6 <= true <= hi + 1e-6 and hi - lo >= T - 2 - 1e-6, (group, lo, hi)
+
+
 def test_compare_n_both_and_one_release_counts_are_not_recoverable():
     """compare-releases' pgs_correlation ``n_both`` (persons scored in both releases) against an
     outsider who knows each release's scored persons per dataset (each export's

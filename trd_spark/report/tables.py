@@ -1268,6 +1268,8 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
                 and (cell in published or (cell[0] in KM_LINKED_SUMS and cell in values)):
             carried[cell] = SHOWN
     linked: dict[tuple, list[tuple]] = {}
+    own_relations = list(relations)  # this release's, before any link to another
+    linked_priors: dict[str, dict[tuple, int]] = {}
     for (release, name), n in sorted((rc.prior or {}).items(), key=str):
         if release in unchanged:
             continue
@@ -1278,8 +1280,10 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
         values[prior] = n
         values[change] = abs(values[cell] - n)
         relations.append({cell: 1, prior: -1, change: -1 if values[cell] >= n else 1})
+        linked_priors.setdefault(release, {})[cell] = n
         if (chain := _chain_of(cell)) is not None:
             linked.setdefault((release, chain), []).append((cell, prior))
+    relations += implicit_release_changes(values, published, own_relations, linked_priors)
     # Persons excluded between two steps of one chain (a definition's cohort flow, a dataset's
     # genotyped -> analysed steps before the split) are a group in each release, and so is the
     # change of that group: all persons 1000 -> 1500 and MDD included 300 -> 793 are changes of
@@ -1303,8 +1307,70 @@ def _intersect(a: tuple[float, float | None], b: tuple[float, float | None]) -> 
 
 
 # Signed audit cells (``audit_suppression``'s ``signed``): the change, between two releases, of
-# the persons excluded between two steps of one chain (``build_audit``).
+# the persons excluded between two steps of one chain (``build_audit``), and of a group this
+# audit has as an implicit cell (``implicit_release_changes``).
 RELEASE_CHANGE_BETWEEN = "release_change_between"
+RELEASE_CHANGE_IMPLICIT = "release_change_implicit"
+# Implicit cells whose value in another release is not linked: links themselves, slack (no
+# count), a Kaplan-Meier third's cells (the thirds are other persons in another release), and
+# the differences of a cohort-flow chain (``RELEASE_CHANGE_BETWEEN`` has their changes).
+_NOT_LINKED_IMPLICIT = frozenset({"prior", "release_change", RELEASE_CHANGE_BETWEEN, RELEASE_CHANGE_IMPLICIT,
+                                  GATE_SLACK, "km", "flow_step_diff"})
+
+
+def implicit_release_changes(values: dict, published: set, relations: list[dict],
+                             linked_priors: dict[str, dict[tuple, int]]) -> list[dict]:
+    """The change between two releases of each group this release's audit has as an implicit cell
+    (persons lacking a score, a model's controls with data, a dataset's MDD persons, ...) whose
+    value in the other release follows from the counts linked to it, as a signed cell
+    ``(RELEASE_CHANGE_IMPLICIT, release, cell)`` with the relation ``cell - prior = change``.
+    Each linked count's change is a cell already (``build_audit``), but not their sums and
+    differences: TRD vs non-MDD's n 800 -> 830 and n_cases 60 -> 83 with non-MDD 760 -> 780 all
+    changed by 20 or more, and gave 7 new non-MDD persons with the score (the controls with data,
+    740 -> 747) and 13 new ones lacking it. ``relations``: this release's own (no link to another
+    release); ``linked_priors``: release -> {audit cell here: its count in that release's export}.
+    An implicit cell's other-release value is solved from a relation whose other cells all have
+    one (repeatedly, so a group of groups follows); a cell whose value there is not a whole count
+    >= 0, or that two relations give different values, is no such group there and is not linked.
+    Adds the prior and change cells to ``values``; returns the relations."""
+    by_cell: dict[tuple, list[int]] = {}
+    for i, rel in enumerate(relations):
+        for c in rel:
+            by_cell.setdefault(c, []).append(i)
+    out: list[dict] = []
+    for release, linked in sorted(linked_priors.items()):
+        prior = dict(linked)
+        refused: set = set()
+        while True:
+            queue = sorted({i for c in prior for i in by_cell.get(c, [])}, reverse=True)
+            while queue:
+                rel = relations[queue.pop()]
+                unknown = [c for c in rel if c not in prior]
+                if len(unknown) != 1:
+                    continue
+                x = unknown[0]
+                if x in published or x in refused or x[0] in _NOT_LINKED_IMPLICIT or x not in values:
+                    continue
+                v = -sum(coef * prior[c] for c, coef in rel.items() if c != x) / rel[x]
+                if v < 0 or v != int(v):
+                    refused.add(x)
+                    continue
+                prior[x] = int(v)
+                queue += sorted(by_cell[x], reverse=True)
+            # A relation all of whose cells have a value there must hold on those values.
+            broken = {c for c in prior if c not in linked for i in by_cell[c]
+                      if all(d in prior for d in relations[i])
+                      and sum(coef * prior[d] for d, coef in relations[i].items()) != 0}
+            if not broken:
+                break
+            refused |= broken
+            prior = dict(linked)
+        for x in sorted(set(prior) - set(linked), key=str):
+            p, change = ("prior", release, x), (RELEASE_CHANGE_IMPLICIT, release, x)
+            values[p] = prior[x]
+            values[change] = values[x] - prior[x]
+            out.append({x: 1, p: -1, change: -1})
+    return out
 
 
 def _chain_of(cell: tuple) -> tuple | None:
@@ -1535,7 +1601,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
                                     hidden_bounds={k: _intersect(b, here[k]) for k, b in carried_bounds.items()},
                                     known={k for k in values if k[0] == "prior"} | {k for k, label in carried.items()
                                                                                    if label == SHOWN},
-                                    signed={k for k in values if k[0] == RELEASE_CHANGE_BETWEEN},
+                                    signed={k for k in values if k[0] in (RELEASE_CHANGE_BETWEEN,
+                                                                          RELEASE_CHANGE_IMPLICIT)},
                                     dropped={k for k, label in carried.items() if label == DROPPED},
                                     slack={k for k in values if k[0] == GATE_SLACK})
     hide = audit.hide
