@@ -125,10 +125,11 @@ def test_data_reach_every_outcome(outputs):
         assert expected <= outcomes, (definition, expected - outcomes)
 
 
-@pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs"])
+@pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs", "third_trial_started"])
 def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
-    """Turning refills, the minimum dose, the device events or the control rule's own drugs
-    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) off changes some
+    """Turning refills, the minimum dose, the device events, the control rule's own drugs
+    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) or ad3's started
+    (not necessarily adequate) third trial (last_trial_adequate, session 27) off changes some
     rows (DuckDB side only), so the identical-results check above covers those rules on this data."""
     base, _, _, cfg, _ = outputs
     ph = cfg.phenotypes
@@ -142,6 +143,10 @@ def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
             for d in ph.trd_definitions]})
     elif rule == "control_drugs":
         ph = ph.model_copy(update={"mdd": ph.mdd.model_copy(update={"control_exclusion_drug_concept_sets": []})})
+    elif rule == "third_trial_started":
+        ph = ph.model_copy(update={"trd_definitions": [
+            d.model_copy(update={"last_trial_adequate": True}) if d.rule == "antidepressant_sequence" else d
+            for d in ph.trd_definitions]})
     out = base / f"duck_without_{rule}.parquet"
     duckdb_phenotypes(str(base / "omop"), cfg.model_copy(update={"phenotypes": ph}), str(out), threads=1)
     cmp = compare_phenotypes(str(out), str(base / "duck.parquet"), examples=0)
