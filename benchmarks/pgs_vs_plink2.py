@@ -468,7 +468,7 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
                 p = t["native_pass"]
                 split += (f" [before the engine {t['score_build'] - sum(p[k] or 0 for k in ('prepare_s', 'job_s')):.1f},"
                           f" engine: prepare {p['prepare_s']:.1f}, job {p['job_s'] or 0:.1f}; "
-                          f"{p['tasks']} tasks; partials as {p.get('partials')}"
+                          f"{p['tasks']} tasks; weights as {p.get('weights')}; partials as {p.get('partials')}"
                           + (f"; the tasks' own CPU {p['task_cpu_s']:.1f} s" if p.get("task_cpu_s") is not None else "")
                           + "]")
             print(split + f" + Parquet written {t['score_write']:.1f} s (CPU {t['cpu_write']}); Spark jobs: "

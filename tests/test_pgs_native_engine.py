@@ -204,6 +204,9 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
     # Added on the driver under a local master, the partials come back as local files (not
     # ~200 MB of Spark task results through the JVM at 20k x 61), removed once read.
     assert split[0]["partials"] == ("local files" if on_driver else None)
+    # So do the weighted rows: .npy files each task maps its rows of, not ~55 MB per task's
+    # pickle at 200k rows x 61 scores; reduced in Spark (after ``score`` returns) in the pickles.
+    assert split[0]["weights"] == ("local files" if on_driver else "task pickles")
     # The tasks' own CPU comes back with their files (benchmarks/scaling.py's engine-only figure).
     assert (split[0]["task_cpu_s"] is not None and split[0]["task_cpu_s"] > 0) == on_driver
     local_dir = spark.sparkContext.getConf().get("spark.local.dir").split(",")[0]
@@ -365,6 +368,35 @@ def test_task_partials_are_sample_sliced(files):
     # Alt counts (tiny.vcf): 100: 0 1 2 1; 200: 1 . 2 0; 300 G>A: 1 0 1 0 (zero mode: . -> 0).
     assert sums.tolist() == [[0.5, 1.0, 2.5, 1.0], [-0.5, 0.0, -1.5, 0.0]]
     assert missing.tolist() == [[0, 1, 0, 0], [0, 1, 0, 0]]
+
+
+@pytest.mark.parametrize("impute", [True, False], ids=["mean_impute", "zero"])
+def test_task_rows_mapped_from_files_score_as_pickled_tasks(files, tmp_path, impute):
+    """Under a local master a pass's row arrays go to its tasks as .npy files, each task mapping
+    its rows (``_TaskRows``: a pickle of a few bytes, not the rows' weights): the same arrays and
+    the same partials as the ``_Task`` pickled with its rows (bed rows 0..9 in tasks 0..2 and
+    3..9, 2 scores; ``offset`` only for zero, as ``score`` ships it)."""
+    import pickle
+
+    from trd_spark.pgs.pgen_engine import _score_task, _shared_task_rows, _TaskRows, _tasks_of
+
+    rng = np.random.default_rng(5)
+    arrays = {"variant_idx": np.arange(10), "allele_idx": np.ones(10, dtype=np.int32),
+              "slope": rng.normal(size=(10, 2)), "offset": None if impute else rng.normal(size=(10, 2)),
+              "n_vars": rng.integers(0, 3, (10, 2)).astype(np.uint8), "extent": None}
+    bounds = [0, 3, 10]
+    shared = _shared_task_rows(str(tmp_path), arrays, bounds)
+    assert [type(t) for t in shared] == [_TaskRows, _TaskRows]
+    assert max(len(pickle.dumps(t)) for t in shared) < 300
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    for mapped, pickled in zip((t.load() for t in pickle.loads(pickle.dumps(shared))), _tasks_of(arrays, bounds)):
+        for name, a in vars(pickled).items():
+            b = getattr(mapped, name)
+            assert (a is None and b is None) or (b.dtype == a.dtype and np.array_equal(a, b)), name
+        got = list(_score_task(fileset, 4, None, 2, impute, 4, mapped))
+        want = list(_score_task(fileset, 4, None, 2, impute, 4, pickled))
+        assert [i for i, _ in got] == [i for i, _ in want] == [0]
+        assert all(np.array_equal(g, w) for (_, gs), (_, ws) in zip(got, want) for g, w in zip(gs, ws))
 
 
 def test_tasks_of_one_worker_share_one_block_buffer(files):

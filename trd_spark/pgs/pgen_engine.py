@@ -8,7 +8,10 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    (.bim / .pvar, ``variant_index``): each row gets its variant index in the file and the
    index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
 2. Rows are cut into ranges of about ``pgs.native.task_entries`` genotype entries, as many per
-   core (``task_bounds``; one Spark task each). A task
+   core (``task_bounds``; one Spark task each). Under a local master the weighted rows' arrays
+   are written once per pass as .npy files of the pass's local directory and each task maps its
+   row range (``_TaskRows``); on a cluster (executors cannot read the driver's disk) they travel
+   inside each task's pickle (``_Task``), as they do when the partials are reduced in Spark. A task
    reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
    ``block_rows`` variants x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2;
    a dosage .pgen's dosages, as plink2 scores them), missing = -9. A BGEN's rows are read by
@@ -54,7 +57,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -399,6 +402,58 @@ class _Task:
     extent: np.ndarray | None = None
 
 
+# ``_Task``'s row arrays, by field name (``_TaskRows`` maps them from files of these names).
+_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent")
+
+
+def _tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[_Task]:
+    """One ``_Task`` per row range ``bounds[i]..bounds[i + 1]`` of ``arrays`` (by ``_Task``
+    field; a None array stays None), its rows as views (pickled into the task by Spark)."""
+    return [_Task(**cast(dict[str, Any], {name: None if a is None else a[lo:hi] for name, a in arrays.items()}))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+@dataclass(frozen=True)
+class _TaskRows:
+    """One Spark task's share as rows ``lo..hi`` of the pass's row arrays in ``directory``
+    (``_shared_task_rows``: one ``<field>.npy`` per ``_Task`` field, absent for a None field):
+    a few bytes in the task's pickle, where a ``_Task`` carries its ~55 MB of weights (200k rows
+    x 61 scores over 2 tasks)."""
+
+    directory: str
+    lo: int
+    hi: int
+
+    def load(self) -> _Task:
+        """The ``_Task`` of these rows, each array a view of its file mapped read-only
+        (``np.load(mmap_mode="r")``: only the task's rows are read, from the page cache the
+        driver's write left them in)."""
+        def rows(name: str) -> np.ndarray | None:
+            path = os.path.join(self.directory, f"{name}.npy")
+            # A plain ndarray view of the mapped rows (the map lives as long as the view).
+            return np.asarray(np.load(path, mmap_mode="r")[self.lo:self.hi]) if os.path.exists(path) else None
+
+        return _Task(**cast(dict[str, Any], {name: rows(name) for name in _TASK_FIELDS}))
+
+
+def _loaded(task: _Task | _TaskRows) -> _Task:
+    """The task's rows and weights: as pickled (``_Task``) or mapped from the pass's files."""
+    return task.load() if isinstance(task, _TaskRows) else task
+
+
+def _shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[_TaskRows]:
+    """Write each array of ``arrays`` (by ``_Task`` field, None ones not) to ``<directory>/
+    weights/<field>.npy`` and return one ``_TaskRows`` per row range of ``bounds``. The
+    directory must be readable by every task at the same path (a local master's: the caller's
+    ``_spill_dir``) and outlive the job."""
+    shared = os.path.join(directory, "weights")
+    os.makedirs(shared)
+    for name, a in arrays.items():
+        if a is not None:
+            np.save(os.path.join(shared, f"{name}.npy"), a, allow_pickle=False)
+    return [_TaskRows(shared, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
 def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:
     """The block's alt dosages (b x n float64, ``PGENLIB_MISSING`` where missing): the first b
     rows of ``dose`` (reused between blocks). Read as dosages for .bed and .pgen alike (a
@@ -566,7 +621,8 @@ def _fill_missing_calls(read: Callable[[_Task, int, int, np.ndarray], np.ndarray
 
 @contextmanager
 def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
-    """A new local directory for the tasks' partial sums (``_spilled``), removed on exit, when
+    """A new local directory for the pass's weighted rows (``_shared_task_rows``) and the tasks'
+    partial sums (``_spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
     otherwise (a cluster: the partials come back as Spark task results). Under Spark's first
     ``spark.local.dir`` when set (the config's ``spark.tmp_dir``), else the system's temp dir."""
@@ -689,14 +745,15 @@ def score(
     variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(
         weights, None if index is None else index.frame, files)
     impute = missing_genotypes == "mean_impute"
-    # What a task needs, compactly (it is pickled into every task): offsets only for ``zero``
+    # What a task needs, compactly (mapped from a file or pickled into every task): offsets only for ``zero``
     # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
-    tasks = [_Task(variant_idx[lo:hi], allele_idx[lo:hi], slope[lo:hi], None if impute else offset[lo:hi],
-                   task_n_vars[lo:hi], None if extent is None else extent[lo:hi])
-             for lo, hi in zip(bounds[:-1], bounds[1:])]
+    # The pass's row arrays by ``_Task`` field, cut into the tasks' row ranges by ``bounds``.
+    arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
+              "offset": None if impute else offset, "n_vars": task_n_vars, "extent": extent}
+    n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
     allele_idx_offsets = None if index is None else index.allele_idx_offsets
@@ -705,26 +762,40 @@ def score(
                       offset.sum(axis=0), n_vars.sum(axis=0), sample_slice)
 
     sc = spark.sparkContext
-    if tasks:
-        partial = sc.parallelize(tasks, len(tasks)).flatMap(
-            lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, t))
-    else:  # nothing matched: every sum is 0, every matched count 0
-        partial = sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
-                                  for i in range(n_slices)], n_slices)
+
+    def partials(tasks: Sequence[_Task | _TaskRows]):
+        """The pass's RDD of (slice, (score k x s, missing vars k x s)) partials, one task per item."""
+        if tasks:
+            return sc.parallelize(tasks, len(tasks)).flatMap(
+                lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, _loaded(t)))
+        # nothing matched: every sum is 0, every matched count 0
+        return sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
+                               for i in range(n_slices)], n_slices)
+
     # The score table's partitions: one per reduced slice, at most the default parallelism.
     n_partitions = min(n_slices, sc.defaultParallelism)
-    split = _PassTimes(len(tasks), len(variant_idx), k, time.perf_counter() - started)
-    if driver_sum_bytes(len(tasks), k, n) <= settings.driver_sum_mb * 2**20:
+    if driver_sum_bytes(n_tasks, k, n) <= settings.driver_sum_mb * 2**20:
         with _spill_dir(spark) as spill:
-            spilled = spill is not None and bool(tasks)
+            spilled = spill is not None and n_tasks > 0
+            # Under a local master the row arrays go to the tasks as .npy files of the pass's
+            # directory, each task mapping its rows (``_TaskRows``), instead of inside each task's
+            # pickle (110 MB at 200k rows x 61 scores, copied by the driver, the JVM and the
+            # worker on its way); on a cluster, whose executors cannot read the driver's disk, in
+            # the pickles.
+            tasks = _shared_task_rows(str(spill), arrays, bounds) if spilled else _tasks_of(arrays, bounds)
+            split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started)
             split.partials = "local files" if spilled else "Spark task results"
+            split.weights = "local files" if spilled else "task pickles"
             summed_scores = _rows_summed_on_driver(
-                partial.mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled else partial,
-                rows, k, n, split)
+                partials(tasks).mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled
+                else partials(tasks), rows, k, n, split)
         split.log()
         return summed_scores
-    split.log()  # the tasks run when the caller writes the table (reduced in Spark)
-    summed = partial.reduceByKey(_add, numPartitions=n_partitions)
+    # The tasks run when the caller writes the table (reduced in Spark), after this returns:
+    # their rows go in their pickles.
+    split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started, weights="task pickles")
+    split.log()
+    summed = partials(_tasks_of(arrays, bounds)).reduceByKey(_add, numPartitions=n_partitions)
 
     def to_batches(batches):
         # Each slice -> its rows as one Arrow batch, sample-major (vectorised: k x slice numbers;
@@ -831,10 +902,14 @@ class _PassTimes:
     # rows, the block products, the partials written; not the Python workers' start or pyspark's
     # per-task work), the engine's genotype work alone; None unless the partials came as local files.
     task_cpu_s: float | None = None
+    # How the tasks got their rows' weights: "local files" (``_TaskRows``, a local master) or
+    # "task pickles" (``_Task``: a cluster, or partials reduced in Spark after ``score`` returns).
+    weights: str | None = None
 
     def log(self) -> None:
         job = "reduced in Spark at the write" if self.job_s is None else \
-            f"job (tasks + collect + sum; partials as {self.partials}) {self.job_s:.1f} s, sums kept as numpy"
+            f"job (tasks + collect + sum; weights as {self.weights}, partials as {self.partials}) {self.job_s:.1f} s, " \
+            "sums kept as numpy"
         # No sample count: a log names no count of persons.
         log.info("native pass: %d tasks over %d genotype rows x %d scores; prepared in %.1f s, %s", self.tasks,
                  self.rows, self.scores, self.prepare_s, job, extra={"native_pass": vars(self).copy()})
