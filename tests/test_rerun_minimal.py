@@ -253,3 +253,21 @@ def test_an_object_stores_metadata_only_update_reruns_nothing_and_new_bytes_do()
     no_checksum = listing_fingerprint("hdfs://nn/omop", [(uri, "part-00000.parquet", 1048576, 1)], None, None)
     moved = listing_fingerprint("hdfs://nn/omop", [(uri, "part-00000.parquet", 1048576, 2)], None, None)
     assert changed_inputs({"omop": no_checksum}, {"omop": moved}) == ["omop"]  # HDFS: a write moves mtime
+
+
+def test_moving_the_native_engines_scratch_directory_reruns_nothing(spark, tmp_path):
+    """``pgs.native.export_dir`` is where the native engine writes its temporary PLINK files:
+    whether it is set decides on a cluster whether that engine scores hard calls (unset: Hail's
+    pass), but which directory it is changes no number. Moving it to another disk reran the
+    pgs stage (hours on All of Us) and everything after it; now only setting or unsetting it
+    does (``stages.PRESENCE_KEYS``)."""
+    cfg = load_config(_config(tmp_path))
+
+    def with_scratch(path: str | None) -> Config:
+        return cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={
+            "native": cfg.pgs.native.model_copy(update={"export_dir": path})})})
+
+    _publish(spark, with_scratch("/mnt/scratch-a/trd"), "pgs")
+    assert rerun_reasons(with_scratch("/mnt/scratch-b/trd"), STAGE_SPECS["pgs"], LocalFs()) == []
+    assert rerun_reasons(with_scratch(None), STAGE_SPECS["pgs"], LocalFs()) == [
+        "config changed: pgs.native.export_dir"]

@@ -92,6 +92,11 @@ NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
 # directory are not here: they choose which engine scores.
 TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.task_entries", "pgs.native.variants_per_task",
                "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "omop.billing_project")
+# Settings whose value counts in a slice only as set or not: ``pgs.native.export_dir``, where the
+# native engine writes its temporary PLINK files, decides on a cluster whether that engine scores
+# hard calls at all (unset: Hail's pass), but which directory it is changes no number: moving the
+# scratch to another disk reran hours of scoring.
+PRESENCE_KEYS = ("pgs.native.export_dir",)
 # Dataset keys a stage that reads ``datasets`` may not need: the pgs and cohort stages score and
 # assemble every dataset alike, so a dataset's role (discovery / replication) is in their
 # ``config_exclude`` (swapping roles reruns models and report only, not hours of scoring).
@@ -499,8 +504,8 @@ def result_spark_conf(cfg: Config) -> dict[str, str]:
 
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
     """{dotted key: value} of the config keys ``spec`` declares (JSON-ready) minus its
-    ``config_exclude`` and the ``TUNING_KEYS``, and ``spark.extra_conf``: its entries that may
-    change results (``result_spark_conf``)."""
+    ``config_exclude`` and the ``TUNING_KEYS`` (the ``PRESENCE_KEYS`` as true / false: set or
+    not), and ``spark.extra_conf``: its entries that may change results (``result_spark_conf``)."""
     raw = _resolved_config(cfg)
     out = {}
     for key in spec.config:
@@ -508,6 +513,15 @@ def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         out[key] = _without(node, key, (*spec.config_exclude, *TUNING_KEYS))
+    for dotted in PRESENCE_KEYS:
+        for key in out:
+            if dotted.startswith(key + "."):
+                *parents, leaf = dotted.removeprefix(key + ".").split(".")
+                node = out[key]
+                for part in parents:
+                    node = node.get(part) if isinstance(node, dict) else None
+                if isinstance(node, dict) and leaf in node:
+                    node[leaf] = node[leaf] is not None
     out["spark.extra_conf"] = result_spark_conf(cfg)
     return out
 
