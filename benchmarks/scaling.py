@@ -309,6 +309,14 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
                                                                            for n in sizes)
         lines.append(f"ratio={worst:.2f} engine={engine} phase=score_per_entry_max_over_min_{sizes[0]}_to_"
                      f"{sizes[-1]}_samples (goal <= 1.2)")
+        # Where the phase's fixed part goes (information, not the goal): its Spark jobs (Hail's
+        # included) and CPU seconds by process at each size (pgs_vs_plink2.py's split).
+        split = "; ".join(f"{n}: {r2[n].get('score_spark_jobs')} jobs, CPU-s " + " / ".join(
+            f"{r2[n]['cpu_build'][p] + r2[n]['cpu_write'][p]:.2f}" for p in ("driver", "jvm", "workers"))
+            for n in sizes if "cpu_build" in r2[n])
+        if split:
+            lines.append(f"(information, not the goal: the score phase's Spark jobs and driver / JVM / workers "
+                         f"CPU-s by samples: {split})")
         cpu = {n: (r2[n].get("native_pass") or {}).get("task_cpu_s") for n in sizes}
         if all(v for v in cpu.values()):
             per_e = [cpu[n] / (n * variants) for n in sizes]
