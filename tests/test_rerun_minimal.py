@@ -271,3 +271,26 @@ def test_moving_the_native_engines_scratch_directory_reruns_nothing(spark, tmp_p
     assert rerun_reasons(with_scratch("/mnt/scratch-b/trd"), STAGE_SPECS["pgs"], LocalFs()) == []
     assert rerun_reasons(with_scratch(None), STAGE_SPECS["pgs"], LocalFs()) == [
         "config changed: pgs.native.export_dir"]
+
+
+def test_a_uri_written_with_a_trailing_slash_is_the_same_input(tmp_path):
+    """``gsutil ls`` prints a folder as ``gs://bucket/omop/``; pasted into the config, the
+    trailing slash (which Hadoop's Path drops: the same files) made the phenotypes slice and
+    the input's fingerprint differ from the same config without it, and phenotypes, cohort,
+    models and report reran. The loaded config now writes such a URI without it."""
+    import yaml
+
+    from trd_spark.stages import config_slice
+
+    config = _config(tmp_path)
+    raw = yaml.safe_load(config.read_text())
+    loaded = []
+    for i, omop in enumerate(("gs://aou-cdr/v8/omop", "gs://aou-cdr/v8/omop/", "gs://aou-cdr/v8/omop//")):
+        raw["omop"]["path"] = omop
+        path = tmp_path / f"config{i}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        loaded.append(load_config(path))
+    spec = STAGE_SPECS["phenotypes"]
+    assert {c.omop.path for c in loaded} == {"gs://aou-cdr/v8/omop"}
+    assert config_slice(loaded[1], spec) == config_slice(loaded[0], spec) == config_slice(loaded[2], spec)
+    assert spec.external(loaded[1]) == spec.external(loaded[0])

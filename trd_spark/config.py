@@ -888,9 +888,15 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"invalid YAML: {problem}", where=where) from None
 
 
+# A URI's trailing slashes after a path (``gs://b/omop/``, as ``gsutil ls`` prints a folder):
+# Hadoop's Path drops them, so they name the same files; kept, they made a config slice and an
+# input's fingerprint differ from the same config without them, and everything after reran.
+_URI_TRAILING_SLASHES = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/]*/.*[^/])/+$")
+
+
 def _resolve(path: str, base: Path) -> str:
     if is_uri(path):
-        return path
+        return _URI_TRAILING_SLASHES.sub(r"\1", path)
     p = Path(path).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
 
