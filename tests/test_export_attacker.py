@@ -350,6 +350,69 @@ def test_km_onsets_before_a_day_of_two_releases_give_no_small_change(onsets, ext
     assert linked_km.empty == leaks, linked_km
 
 
+def thirds_with_onsets_after_day_60(extra: tuple[int, int, int, int]) -> pd.DataFrame:
+    """KM_CURVES grid rows (30-day grid to day 180) of three thirds of 120 persons: 20 events on day
+    15, 20 censored on day 25, 20 events on day 45, 5 censored on day 70, 20 events on day 100, 35
+    censored on day 200 (published days 0, 30, 60: after day 60 the 5 censored leave no point),
+    third 1 with ``extra`` = (events on day 15, events on day 100, censored on day 25, censored on
+    day 200) added."""
+    out = []
+    for tertile in (1, 2, 3):
+        early, late, gone, stay = extra if tertile == 1 else (0, 0, 0, 0)
+        duration = np.array([15] * (20 + early) + [25] * (20 + gone) + [45] * 20 + [70] * 5 + [100] * (20 + late)
+                            + [200] * (35 + stay), dtype=float)
+        event = np.array([1] * (20 + early) + [0] * (20 + gone) + [1] * 20 + [0] * 5 + [1] * (20 + late)
+                         + [0] * (35 + stay), dtype=float)
+        grid = km_on_grid(duration, event, np.arange(0, 181, 30))
+        out.append(grid.assign(dataset="d", definition="A", pgs_id="P1", trait="P1", tertile=tertile))
+    return pd.concat(out, ignore_index=True)[KM_CURVES.names]
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["alone", "linked"])
+def test_km_onsets_after_the_last_common_day_of_two_releases_give_no_small_change(linked):
+    """Privacy round 16, lead 2: the Kaplan-Meier curve set and the Cox model count the same
+    persons (MDD persons with the score and follow-up; everyone here: TRD = the curve set's events,
+    trMDD its other persons), so the Cox model's events less the onsets before day 60 (read from
+    the survival values) are the persons with an onset on or after day 60, and the persons at risk
+    on day 60 less those the persons censored after it. Release 2 adds 20 onsets on day 15, 7 on
+    day 100, 20 censored on day 25 and 13 on day 200 to one third: every count shown or linked
+    (statuses, Cox n and events, the curve set's sums and their days' differences) changes by 0 or
+    20 or more, yet 60 -> 67 onsets and 120 -> 133 censored after day 60 gave the 7 and 13 (alone:
+    what 12a1719 showed however linked). ``km_cells`` now has both as groups
+    (``KM_EVENTS_AFTER``, ``KM_CENSORED_AFTER``), linked by ``implicit_release_changes``."""
+    def release(extra: tuple[int, int, int, int], prior: dict | None = None) -> dict:
+        persons, events = 360 + sum(extra), 180 + extra[0] + extra[1]
+        counts = [("d", "A", s, n) for s, n in (("TRD", events), ("trMDD", persons - events), ("MDD_other", 0),
+                                                 ("non_MDD", 500))]
+        rc = ReleaseCounts(
+            cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [3000]}),
+            cohort_counts=pd.DataFrame(counts, columns=["dataset", "definition", "status", "n"]),
+            logistic=pd.DataFrame(columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+            cox=pd.DataFrame([("d", "A", "P1", persons, events)], columns=["dataset", "definition", "pgs_id", "n",
+                                                                             "n_events"]),
+            pgs_distribution=None, primary_definition="A", km_curves=coarsen_km(thirds_with_onsets_after_day_60(extra), T),
+            prior=prior)
+        return exported(suppress_release(rc, T))
+
+    def after_day_60(export: dict) -> tuple[int, int] | None:
+        """(onsets, censored) on or after day 60, as an outsider reads them; None if not shown."""
+        km, cox = export["km_curves"], export["cox"].iloc[0]
+        left = km_left_before_days(km).get(("d", "A", "P1", 60))
+        if left is None or not cox.n_events.isdigit():
+            return None
+        at_risk = km[km.time_days == "60"].n_at_risk.astype(int).sum()
+        onsets = int(cox.n_events) - left[0]
+        return onsets, int(at_risk) - onsets
+
+    first = release((0, 0, 0, 0))
+    assert after_day_60(first) == (60, 120)
+    second = after_day_60(release((20, 7, 20, 13), prior_counts({"r1": first}) if linked else None))
+    if not linked:
+        assert second == (67, 133)  # the 7 and 13
+    else:
+        assert second is None or not [i for i in (0, 1) if 0 < abs(second[i] - (60, 120)[i]) < T], second
+
+
 def one_model_release(statuses: tuple[int, int, int, int], n: int, n_cases: int, prior: dict | None = None) -> dict:
     """The exported cohort_counts and results (text) of one dataset and definition with the
     given TRD, trMDD, MDD_other, non-MDD counts and one TRD vs non-MDD model (n, n_cases)."""

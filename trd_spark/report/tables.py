@@ -507,6 +507,8 @@ def km_at_risk(km: pd.DataFrame | None) -> dict[tuple, int]:
 # The sums of a Kaplan-Meier curve set linked to other releases' exports (``km_persons``,
 # ``km_at_risk``, ``km_left_by``): the same group in every release, whatever the thirds.
 KM_EVENTS_BY, KM_CENSORED_BY = "km_events_by", "km_censored_by"
+# Implicit cells of ``km_cells``: a curve set's onsets, or censorings, on or after such a day.
+KM_EVENTS_AFTER, KM_CENSORED_AFTER = "km_events_after", "km_censored_after"
 KM_LINKED_SUMS = ("km_persons", "km_at_risk", KM_EVENTS_BY, KM_CENSORED_BY)
 
 
@@ -891,10 +893,23 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
                                                    for k in thirds}})
         # ... and the persons whose TRD onset, or censoring, came before such a day (``km_left_by``):
         # the sum of the thirds' step cells up to that day.
-        for left, n in km_left_by(curves).items():
+        lefts = km_left_by(curves)
+        for left, n in lefts.items():
             values[left] = n
             kind = "events" if left[0] == KM_EVENTS_BY else "censored"
             relations.append({left: -1, **{c: 1 for c in steps if c[5] == kind and c[6] <= left[-1]}})
+        # ... and those with an onset, or censored, on or after it: the curve set's events (the Cox
+        # model's, the TRD persons with data) less the onsets before, and the persons at risk less
+        # those: groups in every release too (207 - 140 events in one release, 180 - 120 in the
+        # other: 7 new persons with an onset after day 60; ``implicit_release_changes`` links them).
+        for by in sorted((k for k in lefts if k[0] == KM_EVENTS_BY), key=str):
+            at_risk_sum = ("km_at_risk", ds, definition, pgs, by[-1])
+            after_ev, after_cens = (KM_EVENTS_AFTER, *by[1:]), (KM_CENSORED_AFTER, *by[1:])
+            values[after_ev] = values[events] - values[by]
+            relations.append({events: 1, by: -1, after_ev: -1})
+            if at_risk_sum in values:
+                values[after_cens] = values[at_risk_sum] - values[after_ev]
+                relations.append({at_risk_sum: 1, after_ev: -1, after_cens: -1})
     return values, published, relations, units
 
 
