@@ -36,10 +36,11 @@ ROWS = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t1
 
 # ---- weight-type-odds-ratio: header keys in another spelling ------------------------------------
 
-@pytest.mark.parametrize("key", ["Weight_Type", "WEIGHT_TYPE", "weight_Type"])
+@pytest.mark.parametrize("key", ["Weight_Type", "WEIGHT_TYPE", "weight_Type", "Weight Type", "weight-type"])
 def test_a_weight_type_header_key_in_another_case_is_read(key):
     """By hand: ln(2.0) = 0.693147, ln(0.5) = -0.693147 (PGS Catalog convention for OR). Before:
-    2.0 and 0.5 summed as betas, no note."""
+    2.0 and 0.5 summed as betas, no note. 'Weight Type' / 'weight-type' (format 1.0's worded
+    keys, '# PGS ID = ...', as a hand edit writes them) were still summed as betas on 12a1719."""
     sf = parse_scoring_file(f"#pgs_id=PGS1\n#Genome_Build=GRCh38\n#{key}=OR\n" + ROWS, source="s.txt")
     assert sf.header.weight_type == "OR" and sf.header.genome_build == "GRCh38"
     assert sf.variants["effect_weight"].tolist() == pytest.approx([math.log(2.0), math.log(0.5)])
@@ -64,7 +65,7 @@ def test_format_1_header_keys_in_another_case_are_read(tmp_path):
     assert read_scoring_file_header(str(tmp_path / "s.txt"))["pgs_id"] == ("PGS000001", 1)
 
 
-@pytest.mark.parametrize("line", ["#weight_type: OR", "#weight_type OR", "#Weight_Type\tOR"])
+@pytest.mark.parametrize("line", ["#weight_type: OR", "#weight_type OR", "#Weight_Type\tOR", "#Weight Type: OR"])
 def test_a_header_key_without_an_equals_sign_is_one_error_at_its_line(line):
     """Unread, the file was scored as betas. Comment lines (the Catalog's '##POLYGENIC SCORE (PGS)
     INFORMATION' titles, free text) stay comments."""

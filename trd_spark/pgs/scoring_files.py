@@ -843,6 +843,13 @@ _HEADER_SPELLING = {k.lower(): k for k in (
     "pgs_id", "pgs_name", "trait_reported", "genome_build", "weight_type", "variants_number", "HmPOS_build")}
 
 
+def _header_key(key: str) -> str:
+    """A header key as ``_HEADER_SPELLING`` looks it up: lower case, a run of spaces or hyphens
+    as one '_'. Format 1.0's keys are words ('# PGS ID = ...'), so a hand edit in that style
+    wrote '# Weight Type = OR' (or 'weight-type'): unread, its odds ratios were summed as betas."""
+    return re.sub(r"[\s-]+", "_", key.strip().lower())
+
+
 # The scoring-file columns this parser reads, as PGS Catalog format 2.0 (and 1.0's
 # reference_allele) spells them, by lower-case name.
 _COLUMN_SPELLING = {c.lower(): c for c in (
@@ -865,10 +872,11 @@ class _Header:
 
 def _parse_header(lines: list[str], source: str) -> _Header:
     """The ``#key=value`` lines up to the column-header line (``_Header``). Keys are read
-    case-insensitively, as the format spells them (``_HEADER_SPELLING``; format 1.0's under
-    their 2.0 names), a key spelled as the format spells it winning over another spelling of
-    it; a ``#`` line without ``=`` is a comment (the Catalog's ``##POLYGENIC SCORE ...``
-    titles), unless its first word is such a key. Raises InputDataError when no line follows
+    case-insensitively, spaces and hyphens as '_' (``_header_key``), as the format spells them
+    (``_HEADER_SPELLING``; format 1.0's under their 2.0 names), a key spelled as the format
+    spells it winning over another spelling of it; a ``#`` line without ``=`` is a comment (the
+    Catalog's ``##POLYGENIC SCORE ...`` titles), unless its first word, or its text before a
+    ':', is such a key. Raises InputDataError when no line follows
     the header."""
     exact: dict[str, tuple[str, int]] = {}
     other: dict[str, tuple[str, int]] = {}
@@ -882,12 +890,14 @@ def _parse_header(lines: list[str], source: str) -> _Header:
         key, eq, value = body.partition("=")
         key = key.strip()
         if not eq:
-            word = re.split(r"[\s:]", body, maxsplit=1)[0].lower()
-            if word in _HEADER_SPELLING:
-                without_value.append((_HEADER_SPELLING[word], i + 1))
+            # '#weight_type OR', '#weight_type: OR', '#Weight Type: OR'
+            words = (re.split(r"[\s:]", body, maxsplit=1)[0], body.split(":", 1)[0] if ":" in body else "")
+            named = next((_HEADER_SPELLING[_header_key(w)] for w in words if _header_key(w) in _HEADER_SPELLING), None)
+            if named is not None:
+                without_value.append((named, i + 1))
             continue
-        legacy = _LEGACY_HEADER_KEYS.get(key.lower())
-        canonical = _HEADER_SPELLING.get(key.lower())
+        legacy = _LEGACY_HEADER_KEYS.get(" ".join(key.lower().split()))
+        canonical = _HEADER_SPELLING.get(_header_key(key))
         if legacy is not None:  # a format 2.0 key in the same file wins
             other.setdefault(legacy, (value.strip(), i + 1))
         elif canonical is not None and canonical != key:
