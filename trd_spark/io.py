@@ -256,8 +256,10 @@ class Fs:
             entries.append((str(st.getPath().toString()), rel, int(st.getLen()), int(st.getModificationTime())))
 
         def checksum(uri: str) -> str | None:
+            # None: no checksum type set, or none kept (a composite object has no MD5): the mtime.
             cs = fs.getFileChecksum(self._jvm.org.apache.hadoop.fs.Path(uri))
-            return None if cs is None else f"{cs.getAlgorithmName()}:{bytes(cs.getBytes()).hex()}"
+            raw = None if cs is None else cs.getBytes()
+            return None if raw is None else f"{cs.getAlgorithmName()}:{bytes(raw).hex()}"
 
         scheme = path.partition("://")[0] if is_uri(path) else "file"
         return listing_fingerprint(path, entries, recorded, checksum if scheme in CHECKSUM_SCHEMES else None)
