@@ -88,47 +88,40 @@ HAND_ROWS = {
 }
 
 
-def test_native_rows_by_hand_beside_a_hail_route_part_in_its_schema(spark, hl, tmp_path):
-    """The native rows are the hand-computed ones, sample-major in file order, scores in the
-    pass's order; beside a dataset on Hail's route (``scoring.scores_frame`` of a Hail Table of
-    the same values), ``write_scores`` sends them through Spark in exactly that part's schema
-    (so the union is of one schema, not a widened one) and publishes both datasets' rows."""
-    native = score_rows_arrow(summed([2, 0]), "ds")
-    rows = native.to_pylist()
+def test_native_rows_are_the_hand_computed_rows_in_file_order():
+    """Every column of every row as computed by hand (score_avg null where the score matched
+    nothing), sample-major in the file's sample order, scores in the pass's order."""
+    rows = score_rows_arrow(summed([2, 0]), "ds").to_pylist()
     assert [(r["person_id"], r["pgs_id"]) for r in rows] == [(103, "PGS2"), (103, "PGS1"), (101, "PGS2"),
                                                             (101, "PGS1"), (102, "PGS2"), (102, "PGS1")]
     assert {r["dataset"] for r in rows} == {"ds"}
     assert {(r["person_id"], r["pgs_id"]): (r["score_sum"], r["allele_count"], r["score_avg"], r["n_missing"],
                                             r["n_matched"]) for r in rows} == HAND_ROWS
+
+
+def test_a_hail_route_part_sends_every_part_through_spark_in_its_schema(spark, hl, tmp_path):
+    """A dataset scored by Hail's route (``scoring.scores_frame`` of a Hail Table, as the stage
+    publishes it) beside a native one: ``write_scores`` sends the native rows through Spark in
+    exactly that part's schema (one schema in the union, not a widened one) and publishes both
+    datasets' rows."""
+    assert expected("ds2", [2, 0]) == {("ds2", p, g, *v) for (p, g), v in HAND_ROWS.items()}
     hail_rows = hl.Table.parallelize(
         [{"s": str(p), "pgs_id": g, "score_sum": v[0], "allele_count": v[1], "score_avg": v[2], "n_missing": v[3],
           "n_matched": v[4]} for (p, g), v in HAND_ROWS.items()],
         hl.tstruct(s=hl.tstr, pgs_id=hl.tstr, score_sum=hl.tfloat64, allele_count=hl.tint64, score_avg=hl.tfloat64,
                    n_missing=hl.tint64, n_matched=hl.tint64))
     hail_route = scores_frame(hl, hail_rows, "ds2")
-    seen = []
     writer = StageWriter(spark, Fs(spark), "pgs", str(tmp_path / "stage"))
+    unions = []
     real_write_table = writer.write_table
 
     def write_table(name, df, schema):
-        seen.append(df)
+        unions.append(df)
         return real_write_table(name, df, schema)
 
     writer.write_table = write_table  # type: ignore[method-assign]
-    assert write_scores(writer, [native, hail_route]) == 12
-    (union,) = seen
-    assert union.schema == hail_route.schema
-    _, got = read_rows(spark, str(tmp_path / "stage" / "scores.parquet"))
-    assert got == {(d, p, g, *v) for d in ("ds", "ds2") for (p, g), v in HAND_ROWS.items()}
-
-
-def test_a_spark_part_sends_every_part_through_spark(spark, tmp_path):
-    """A dataset scored by Hail's route (a Spark DataFrame) beside a native one: the same rows."""
-    from trd_spark.pgs.matching import pandas_to_spark
-
-    hail_route = pandas_to_spark(spark, score_rows_arrow(summed([2, 0]), "ds2").to_pandas(), PGS_SCORES.struct)
-    writer = StageWriter(spark, Fs(spark), "pgs", str(tmp_path / "stage"))
     assert write_scores(writer, [score_rows_arrow(summed([4, 3]), "ds"), hail_route]) == 12
+    assert [u.schema for u in unions] == [hail_route.schema]
     schema, rows = read_rows(spark, str(tmp_path / "stage" / "scores.parquet"))
     assert schema == READ_SCHEMA and rows == expected("ds", [4, 3]) | expected("ds2", [2, 0])
 
