@@ -395,9 +395,8 @@ def test_history_of_diagnoses_and_exposure_shapes(merged):
     MDD_other); a history of bipolar disorder still excludes (2703) and a history-of record alone
     keeps a person out of the controls (2704). Deliberate behaviours through the stage's chain: a
     trial across a gap between observation periods is one trial (2705), abutting periods are no
-    overlap (2706), the data cutoff clips a trial it falls inside (2707: 22 days, not adequate; a
-    third treatment started after two adequate trials, so ad3 TRD since session 27), an
-    ingredient-level drug concept is its own ingredient (2708), an end date before
+    overlap (2706), the data cutoff clips a trial it falls inside (2707: 22 days, not adequate, so
+    not ad3 TRD), an ingredient-level drug concept is its own ingredient (2708), an end date before
     the start falls back to days_supply (2709) and a NULL days_supply to the end date (2710)."""
     from trd_spark.phenotypes.persons import observation_period_overlaps
     from trd_spark.phenotypes.stage import condition_status_counts, derive_study_events

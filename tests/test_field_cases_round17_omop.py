@@ -13,11 +13,10 @@ gave a silent wrong answer (or no answer) on 12a1719.
 - Counts inconsistent with what the rules used: ``notes.quirks.antidepressant_exposures``
   counted the antidepressant records of every date while the trials read those within
   follow-up only (an exposure after death or the cutoff was an "exposure" no trial held).
-- ``ad3`` required its third trial to be adequate, which /work/shared/study.md does not say ("no
-  response to >= 2 adequate antidepressant trials, i.e. a third distinct treatment started"):
-  a third antidepressant stopped after three weeks, or started within six weeks of the end of
-  follow-up, left the person trMDD. The third treatment now need only start
-  (``trd.sequence_onset_expr`` says why; ``last_trial_adequate`` keeps the former rule).
+- /work/shared/study.md's TRD ("no response to >= 2 adequate antidepressant trials, i.e. a third
+  distinct treatment started") read literally needs no adequate third trial; README's rule (the
+  default, which the hand-worked field cases follow) does. ``last_trial_adequate: false`` on a
+  definition gives the literal reading (``trd.sequence_onset_expr``).
 
 Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01, observation
 2000-01-01..2023-12-31, MDD codes on 2019-01-10 and 2019-02-10); expected values by hand from
@@ -124,9 +123,10 @@ def test_antidepressant_exposure_counts_are_over_the_records_the_trials_read(spa
     assert (dates["drug"]["n_after_death"], dates["drug"]["n_after_cutoff"]) == (1, 1)
 
 
-def _strict() -> TrdDefinition:
-    """ad3's former rule (the third trial adequate too), beside ad3 as configured."""
-    return TrdDefinition(name="ad3_strict", rule="antidepressant_sequence", n_trials=3, last_trial_adequate=True)
+def _started() -> TrdDefinition:
+    """ad3 with a third treatment that need only start, beside ad3 as configured (README's rule:
+    the third trial adequate too)."""
+    return TrdDefinition(name="ad3_started", rule="antidepressant_sequence", n_trials=3, last_trial_adequate=False)
 
 
 def _two_adequate(p: int) -> list:
@@ -135,18 +135,19 @@ def _two_adequate(p: int) -> list:
     return [drug(p, SERTRALINE_TAB, "2019-02-01", days_supply=60), drug(p, FLUOXETINE_CAP, "2019-05-01", days_supply=60)]
 
 
-def test_ad3_s_third_treatment_need_only_start(spark):
+def test_ad3_started_needs_no_adequate_third_trial_and_ad3_does(spark):
     """By hand (index 2019-01-10; follow-up to the cutoff 2023-07-01 unless dead):
     1: citalopram 2019-08-01 for 20 days after the two adequate trials: ad3 TRD on 2019-08-01
-       (203 days); the former rule (ad3_strict): trMDD, 2 adequate trials.
+       (203 days) under ad3_started; ad3 (README: third trial adequate): trMDD, 2 adequate trials.
     2: citalopram 2019-03-01 for 10 days, BEFORE fluoxetine's adequate trial: no third treatment
        after the second adequate one: trMDD under both.
     3: citalopram 2019-08-01 (60 days), death 2019-08-20: the trial is clipped to 20 days, so the
-       former rule never saw the third treatment (trMDD, 222 days of follow-up); ad3 TRD 2019-08-01.
+       default rule never saw the third treatment (ad3 trMDD, 222 days of follow-up); ad3_started
+       TRD 2019-08-01.
     4: sertraline restarted 2019-09-01 (a re-started ingredient is no third treatment): trMDD.
     5: citalopram started with fluoxetine (same day, 10 days): on/after the second adequate start,
-       as an augmentation agent would be: ad3 TRD 2019-05-01; strict: trMDD.
-    On 12a1719 ad3 was the strict rule: 1, 3 and 5 were trMDD."""
+       as an augmentation agent would be: ad3_started TRD 2019-05-01; ad3 trMDD.
+    On 12a1719 there was no last_trial_adequate option (ad3_started cannot be configured)."""
     drugs = [*_two_adequate(1), drug(1, CITALOPRAM, "2019-08-01", days_supply=20),
              *_two_adequate(2), drug(2, CITALOPRAM, "2019-03-01", days_supply=10),
              *_two_adequate(3), drug(3, CITALOPRAM, "2019-08-01", days_supply=60),
@@ -157,26 +158,26 @@ def test_ad3_s_third_treatment_need_only_start(spark):
                        conditions=[c for p in people for c in _mdd(p)], drugs=drugs, deaths=[death(3, "2019-08-20")])
     cfg = toy_config()
     cfg = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={
-        "trd_definitions": [*cfg.phenotypes.trd_definitions, _strict()]})})
-    rows = derive_phenotype_tables(omop, cfg).phenotypes.where("definition in ('ad3', 'ad3_strict')").collect()
+        "trd_definitions": [*cfg.phenotypes.trd_definitions, _started()]})})
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.where("definition in ('ad3', 'ad3_started')").collect()
     got = {(r.person_id, r.definition): (r.status, r.trd_onset_date, r.time_to_trd_days, r.n_adequate_trials)
            for r in rows}
     cutoff = days(INDEX, "2023-07-01")
     assert got == {
-        (1, "ad3"): ("TRD", d("2019-08-01"), days(INDEX, "2019-08-01"), 2), (1, "ad3_strict"): ("trMDD", None, cutoff, 2),
-        (2, "ad3"): ("trMDD", None, cutoff, 2), (2, "ad3_strict"): ("trMDD", None, cutoff, 2),
-        (3, "ad3"): ("TRD", d("2019-08-01"), days(INDEX, "2019-08-01"), 2),
-        (3, "ad3_strict"): ("trMDD", None, days(INDEX, "2019-08-20"), 2),
-        (4, "ad3"): ("trMDD", None, cutoff, 2), (4, "ad3_strict"): ("trMDD", None, cutoff, 2),
-        (5, "ad3"): ("TRD", d("2019-05-01"), days(INDEX, "2019-05-01"), 2), (5, "ad3_strict"): ("trMDD", None, cutoff, 2),
+        (1, "ad3_started"): ("TRD", d("2019-08-01"), days(INDEX, "2019-08-01"), 2), (1, "ad3"): ("trMDD", None, cutoff, 2),
+        (2, "ad3_started"): ("trMDD", None, cutoff, 2), (2, "ad3"): ("trMDD", None, cutoff, 2),
+        (3, "ad3_started"): ("TRD", d("2019-08-01"), days(INDEX, "2019-08-01"), 2),
+        (3, "ad3"): ("trMDD", None, days(INDEX, "2019-08-20"), 2),
+        (4, "ad3_started"): ("trMDD", None, cutoff, 2), (4, "ad3"): ("trMDD", None, cutoff, 2),
+        (5, "ad3_started"): ("TRD", d("2019-05-01"), days(INDEX, "2019-05-01"), 2), (5, "ad3"): ("trMDD", None, cutoff, 2),
     }
     assert days(INDEX, "2019-08-01") == 203 and days(INDEX, "2019-08-20") == 222
 
 
 def test_nesting_of_sequence_definitions_follows_the_last_trial_rule():
     """The export's disclosure audit relies on the nesting (report.tables.nested_definitions):
-    ad3 (third started) holds every TRD person of ad3_strict (third adequate), not the reverse."""
+    ad3_started (third started) holds every TRD person of ad3 (third adequate), not the reverse."""
     ad3 = TrdDefinition(name="ad3", rule="antidepressant_sequence", n_trials=3)
     ad4 = TrdDefinition(name="ad4", rule="antidepressant_sequence", n_trials=4)
-    assert nested_definitions([ad3, _strict(), ad4]) == [("ad3", "ad3_strict"), ("ad3", "ad4"), ("ad3_strict", "ad4")]
+    assert nested_definitions([_started(), ad3, ad4]) == [("ad3_started", "ad3"), ("ad3_started", "ad4"), ("ad3", "ad4")]
 

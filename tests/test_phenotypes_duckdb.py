@@ -128,8 +128,8 @@ def test_data_reach_every_outcome(outputs):
 @pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs", "third_trial_started"])
 def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
     """Turning refills, the minimum dose, the device events, the control rule's own drugs
-    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) or ad3's started
-    (not necessarily adequate) third trial (last_trial_adequate, session 27) off changes some
+    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) or ad3's third trial
+    that need only start (last_trial_adequate: false, session 27) on changes some
     rows (DuckDB side only), so the identical-results check above covers those rules on this data."""
     base, _, _, cfg, _ = outputs
     ph = cfg.phenotypes
@@ -145,7 +145,7 @@ def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
         ph = ph.model_copy(update={"mdd": ph.mdd.model_copy(update={"control_exclusion_drug_concept_sets": []})})
     elif rule == "third_trial_started":
         ph = ph.model_copy(update={"trd_definitions": [
-            d.model_copy(update={"last_trial_adequate": True}) if d.rule == "antidepressant_sequence" else d
+            d.model_copy(update={"last_trial_adequate": False}) if d.rule == "antidepressant_sequence" else d
             for d in ph.trd_definitions]})
     out = base / f"duck_without_{rule}.parquet"
     duckdb_phenotypes(str(base / "omop"), cfg.model_copy(update={"phenotypes": ph}), str(out), threads=1)

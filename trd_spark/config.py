@@ -447,13 +447,14 @@ class TrdDefinition(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     rule: Literal["antidepressant_sequence", "augmentation", "somatic"]
-    # antidepressant_sequence: n-1 distinct adequate trials, then TRD at the start of a trial of
-    # another ingredient (phenotypes.trd.sequence_onset_expr says why it need not be adequate).
+    # antidepressant_sequence: TRD at the start of the n-th distinct adequate trial (README's rule).
     # augmentation: this many adequate trials, then an augmentation agent.
     n_trials: int = Field(3, ge=1)
-    # antidepressant_sequence: the n-th trial must be adequate too (TRD at the start of the n-th
-    # distinct adequate trial; the rule before session 27).
-    last_trial_adequate: bool = False
+    # antidepressant_sequence: false = n-1 distinct adequate trials, then TRD at the first start
+    # of any trial of another ingredient (study.md's "a third distinct treatment started", read
+    # literally; phenotypes.trd.sequence_onset_expr). The default keeps README's documented rule,
+    # the one the hand-worked field cases follow.
+    last_trial_adequate: bool = True
     augmentation_concept_set: str | None = None
     somatic_concept_sets: list[str] = Field(default_factory=list)
 

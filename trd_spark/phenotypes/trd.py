@@ -3,10 +3,10 @@
 Onset rules (``TrdDefinition.rule``):
 
 - ``antidepressant_sequence``: each person's adequate trials, the first adequate trial of
-  each ingredient, ordered by start; onset = the first start of a trial (adequate or not) of
-  another ingredient on/after the start of the (n-1)-th distinct ingredient's first adequate
-  trial (a re-started ingredient does not count twice). With ``last_trial_adequate`` (the rule
-  before session 27): the start of the n-th distinct ingredient's first adequate trial.
+  each ingredient, ordered by start; onset = the start of the n-th distinct ingredient's first
+  adequate trial (a re-started ingredient does not count twice). With ``last_trial_adequate:
+  false``: the first start of a trial (adequate or not) of another ingredient on/after the start
+  of the (n-1)-th distinct ingredient's first adequate trial.
 - ``augmentation``: onset = first exposure to an augmentation agent on/after the start of the
   n-th distinct adequate trial (n = ``n_trials``, 2 by convention).
 - ``somatic``: onset = first somatic treatment event (ECT/TMS procedure, esketamine
@@ -118,24 +118,24 @@ def person_treatment(
     ).where(reduce(lambda a, b: a | b, somatic, F.col("n_adequate_trials") > 0))
 
 
-def sequence_onset_expr(n_trials: int, *, last_trial_adequate: bool = False) -> Column:
-    """Onset of ``antidepressant_sequence`` (over ``person_treatment``'s columns): the first
+def sequence_onset_expr(n_trials: int, *, last_trial_adequate: bool = True) -> Column:
+    """Onset of ``antidepressant_sequence`` (over ``person_treatment``'s columns).
+
+    ``last_trial_adequate`` (default, README's documented rule, which the hand-worked field cases
+    follow): the start of the n-th distinct ingredient's first adequate trial. False: the first
     start of a trial, adequate or not, of an ingredient other than the first n-1 distinct
     ingredients with an adequate trial, on/after the start of the (n-1)-th one's first adequate
-    trial (same-day starts count, as for ``augmentation_onset_expr``); n = 1: the first adequate
-    trial's start. A re-started ingredient does not count twice.
+    trial (same-day starts count, as for ``augmentation_onset_expr``). n = 1: the first adequate
+    trial's start either way. A re-started ingredient does not count twice.
 
-    Why the last trial need not be adequate (session 27; before, it had to be, which
-    ``last_trial_adequate`` restores): the study's TRD is "no response to >= 2 adequate
-    antidepressant trials, i.e. a third distinct treatment started" (/work/shared/study.md), so
-    the failure of the first n-1 adequate trials is shown by the n-th treatment's start, as the
-    usual EHR/claims TRD algorithms date TRD at the initiation of the third regimen after two
-    adequate ones. The augmentation rule already reads any agent's exposure after the second
-    adequate trial the same way. Requiring the n-th trial to last ``min_trial_days`` as well
-    dated the onset by events up to six weeks after it, and never counted a third treatment
-    started within that time of the end of follow-up (those persons stayed trMDD: censored
-    events). Sleep-dose or one-off orders are for ``trials.ingredient_min_daily_dose`` and
-    ``trials.ignored_ingredient_ids`` (such records form no trial at all)."""
+    Why the option exists: the study's TRD is "no response to >= 2 adequate antidepressant
+    trials, i.e. a third distinct treatment started" (/work/shared/study.md), which read literally
+    dates TRD at the third treatment's start whatever its length, as some EHR/claims TRD
+    algorithms do (and as the augmentation rule reads any agent's exposure). The default asks the
+    n-th trial to last ``min_trial_days`` too: the onset is its start, but a third treatment
+    stopped within weeks, or started within ``min_trial_days`` of the end of follow-up, is no TRD
+    (those persons stay trMDD). Sleep-dose or one-off orders are for
+    ``trials.ingredient_min_daily_dose`` and ``trials.ignored_ingredient_ids`` under both rules."""
     if last_trial_adequate or n_trials == 1:
         return F.col(start_column(n_trials))
     anchor, prior = F.col(start_column(n_trials - 1)), F.col(prior_column(n_trials))
