@@ -253,6 +253,13 @@ def test_an_object_stores_metadata_only_update_reruns_nothing_and_new_bytes_do()
     no_checksum = listing_fingerprint("hdfs://nn/omop", [(uri, "part-00000.parquet", 1048576, 1)], None, None)
     moved = listing_fingerprint("hdfs://nn/omop", [(uri, "part-00000.parquet", 1048576, 2)], None, None)
     assert changed_inputs({"omop": no_checksum}, {"omop": moved}) == ["omop"]  # HDFS: a write moves mtime
+    # A folder's files a stage reads (pgs.scoring_files: stages.files_fingerprint), kept from one listing:
+    # a checksum sidecar added beside them changes nothing.
+    scores = [(f"gs://b/scores/PGS00000{i}.txt.gz", f"PGS00000{i}.txt.gz", 100 + i, 1) for i in (1, 2)]
+    sidecar = [("gs://b/scores/PGS000001.txt.gz.md5", "PGS000001.txt.gz.md5", 50, 2)]
+    read = {uri for uri, *_ in scores}
+    kept = listing_fingerprint("gs://b/scores", scores + sidecar, None, checksum, only=read)
+    assert kept == listing_fingerprint("gs://b/scores", scores, None, checksum) and kept["files"] == 2
 
 
 def test_moving_the_native_engines_scratch_directory_reruns_nothing(spark, tmp_path):

@@ -225,7 +225,8 @@ class Fs:
         fs, p = self._path(path)
         return int(fs.getFileStatus(p).getModificationTime()) / 1000
 
-    def fingerprint(self, path: str, recorded: dict[str, list] | None = None) -> dict[str, object]:
+    def fingerprint(self, path: str, recorded: dict[str, list] | None = None,
+                    only: set[str] | None = None) -> dict[str, object]:
         """Fingerprint of a file, or of every file under a directory, from the listing alone
         (no byte is read: a VCF callset or an OMOP export can be terabytes): file count, total
         bytes, latest modification time and the SHA-256 of every file's (path in the directory,
@@ -243,7 +244,8 @@ class Fs:
         ``recorded`` (``STAT_RECORD`` of the stage's manifest: {uri: [size, mtime_ms,
         checksum]}); the result carries its own record. Elsewhere (HDFS, where only a write
         moves mtime) the mtime as before; a replacement with the same size and the same mtime
-        (an HDFS copy with ``-p`` of a file of that same mtime) is still not seen there."""
+        (an HDFS copy with ``-p`` of a file of that same mtime) is still not seen there.
+        ``only``: the URIs to keep of the listing (``listing_fingerprint``)."""
         fs, p = self._path(path)
         if not fs.exists(p):
             return {"path": path, "exists": False}
@@ -262,7 +264,7 @@ class Fs:
             return None if raw is None else f"{cs.getAlgorithmName()}:{bytes(raw).hex()}"
 
         scheme = path.partition("://")[0] if is_uri(path) else "file"
-        return listing_fingerprint(path, entries, recorded, checksum if scheme in CHECKSUM_SCHEMES else None)
+        return listing_fingerprint(path, entries, recorded, checksum if scheme in CHECKSUM_SCHEMES else None, only)
 
 
 # Key of the per-file records an input fingerprint carries to spare reading (local files) or
@@ -291,13 +293,18 @@ def listing_version(record: Mapping[str, Any]) -> list[Any]:
 
 
 def listing_fingerprint(path: str, entries: list[tuple[str, str, int, int]], recorded: Mapping[str, list] | None,
-                        checksum: Callable[[str], str | None] | None) -> dict[str, object]:
+                        checksum: Callable[[str], str | None] | None,
+                        only: set[str] | None = None) -> dict[str, object]:
     """``Fs.fingerprint`` of the input ``path`` from its listing ``entries`` ([(uri, path in the
     folder, size, mtime_ms)]): {path, exists, files, bytes, mtime_ms (latest), digest (of every
     file's (path in the folder, ``listing_version``)), ``STAT_RECORD``}. ``checksum(uri)``: the
     store's checksum of a file's bytes (None: the store keeps none; ``checksum`` None: not asked);
     asked only for a file whose [size, mtime_ms] differs from ``recorded[uri]`` (the last
-    fingerprint's record), so an unchanged folder of thousands of objects costs one listing."""
+    fingerprint's record), so an unchanged folder of thousands of objects costs one listing.
+    ``only``: the URIs of the entries to keep (the files a stage reads of a folder,
+    ``stages.files_fingerprint``), the others left out of every field."""
+    if only is not None:
+        entries = [e for e in entries if e[0] in only]
     parts, stats = [], {}
     for uri, rel, size, mtime_ms in sorted(entries, key=lambda e: e[1]):
         record: dict[str, Any] = {"size": size, "mtime_ms": mtime_ms}

@@ -684,6 +684,10 @@ def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
         return {"path": path, "exists": None}
     stats: dict[str, list] = {}
     if local_path(path) is None:
+        if not glob.has_magic(path) and files:  # a folder's files: one listing, not one per file
+            whole = fs.fingerprint(path, recorded, only=set(files))
+            if whole.get("files") == len(set(files)):  # every file found in the listing, else per file
+                return whole
         parts = []
         for fp in (fs.fingerprint(p, recorded) for p in files):
             stats.update(fp.get(STAT_RECORD) or {})
