@@ -6,6 +6,13 @@
   .sample's: one of the two puts every score on another person, silently. Now one error naming
   both files and the first sample number that differs; plink2's own output (embedded ``IID``, or
   ``FID_IID`` when the samples have a FID, beside a .sample holding them apart) still reads.
+- chrX mean imputation in a mixed-sex sample set: a missing call on X (outside its
+  pseudo-autosomal regions) was imputed with the mean dosage over the called samples, a male's
+  haploid call counting as 2 copies of 2; plink2 --score (its --freq, with the samples' sex)
+  counts a male's call as one allele observation: 2 x 5/7 = 1.4286 where the mean gave 1.4. Now
+  the frequency takes the males from the .fam/.psam sex (bed/pgen, as plink2 reads them) or,
+  for VCF/MatrixTable/VDS (no sex), from haploid calls on X at the scored rows, on every route
+  (native, export, Hail's pass).
 """
 
 from __future__ import annotations
@@ -61,3 +68,62 @@ def test_bgen_embedded_ids_and_a_reordered_sample_file_are_one_error(tmp_path, f
     message = str(e.value)
     assert f"{path}:" in message and f"{tmp_path / 'b.sample'} from sample #2 on" in message
     assert not any(i in message for i in ("1001", "1002", "1003"))
+
+
+# Males 1001, 1002, 1003, 1007 (haploid X calls; 1003's is missing), females 1004-1006.
+# chrX:3000000 (non-PAR) A>G: 1 0 . | 0/1 ./. 1/1 | 1 -> G frequency 5/7 with males haploid
+# (plink2 --freq with the sex), so 1003 and 1005 are imputed 2 x 5/7 G copies (the mean over
+# samples gave 7/5). chrX:1000000 (PAR1) C>T is diploid for everyone: its plain mean 2 x 5/10.
+_X_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+##contig=<ID=chrX,length=156040895>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004\t1005\t1006\t1007
+chr1\t1000\trs1\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\t0/1\t./.\t1/1\t0/0
+chrX\t1000000\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t1/1\t./.\t0/0\t./.\t0/1\t0/1
+chrX\t3000000\trs3\tA\tG\t.\tPASS\t.\tGT\t1\t0\t.\t0/1\t./.\t1/1\t1
+"""
+_X_SCORE = ("#pgs_id=PGS991701\n#genome_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            "1\t1000\tG\tA\t1.0\nX\t1000000\tT\tC\t0.5\nX\t3000000\tG\tA\t1.0\n")
+
+
+@pytest.fixture(scope="module")
+def x_case(tmp_path_factory):
+    """The VCF, its pgen (sex from a .psam, PAR split as plink2 --split-par hg38 does) and .bed,
+    the scoring file, and plink2 --score's sums on the pgen (--read-freq of its own --freq)."""
+    tmp = tmp_path_factory.mktemp("x")
+    (tmp / "d.vcf").write_text(_X_VCF)
+    (tmp / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{i}\t{1 if i in (1001, 1002, 1003, 1007) else 2}\n"
+                                                        for i in range(1001, 1008)))
+    _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--split-par", "hg38",
+            "--make-pgen", "--out", str(tmp / "g"))
+    _plink2("--pfile", str(tmp / "g"), "--make-bed", "--out", str(tmp / "g"))
+    _plink2("--pfile", str(tmp / "g"), "--freq", "--out", str(tmp / "f"))
+    (tmp / "w.tsv").write_text("ID\tA1\tW\nrs1\tG\t1.0\nrs2\tT\t0.5\nrs3\tG\t1.0\n")
+    _plink2("--pfile", str(tmp / "g"), "--read-freq", str(tmp / "f.afreq"), "--score", str(tmp / "w.tsv"), "1", "2",
+            "3", "header-read", "cols=+scoresums", "--out", str(tmp / "s"))
+    with open(tmp / "s.sscore") as f:
+        plink2 = {int(r[0]): float(r[-1]) for r in (line.split() for line in f) if not r[0].startswith("#")}
+    (tmp / "score.txt").write_text(_X_SCORE)
+    return tmp, plink2
+
+
+@pytest.mark.parametrize("shape", ["pgen", "vcf", "vcf-hail-pass", "bed-hail-pass"])
+def test_chrx_missing_calls_are_imputed_with_males_counted_haploid(hl, spark, tmp_path, x_case, shape):
+    """plink2 --score with the samples' sex (x_case): 1003 and 1005 get 2 x 5/7 G copies at
+    chrX:3000000 (2 x 5/10 T copies x 0.5 at the PAR row, diploid for everyone). Every route
+    gives them: the native engine on the pgen (.psam SEX) and on the .bed Hail reads (.fam sex),
+    the VCF exported for the native engine and scored by Hail's pass (males: haploid X calls).
+    Before: 1.4 for rs3 on every route (a male's haploid 1 read as 2 copies of 2)."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    tmp, plink2 = x_case
+    path, fmt = {"pgen": (tmp / "g", "pgen"), "bed-hail-pass": (tmp / "g", "plink")}.get(shape, (tmp / "d.vcf", "vcf"))
+    hail = "  native: {engine: hail}" if shape.endswith("hail-pass") else ""
+    got = run_scores(hl, spark, case_config(tmp_path, str(path), str(tmp / "score.txt"), fmt=fmt, extra_pgs=hail))
+    sums = dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True))
+    assert sums == pytest.approx(plink2, abs=1e-5)  # plink2 prints 6 significant digits
+    assert sums[1003] == pytest.approx(0.0 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
+    assert sums[1005] == pytest.approx(1.0 * 2 * 0.5 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
+

@@ -46,7 +46,7 @@ from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.pgs import mt_entries, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles
-from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, haploid_capable_contigs, hard_calls
+from trd_spark.pgs.genotypes import FILE_ROW, MALE_X, NORMALISED, haploid_capable_contigs, hard_calls, male_x_samples
 from trd_spark.pgs.matching import WeightMatrices
 from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
 from trd_spark.pgs.variant_list import VariantIndex
@@ -133,10 +133,16 @@ def score(
     stage wraps them, ``stage.hail_errors``).
     """
     route = route_for(source, settings, scratch, len(weights.rows))
+    # Who is male on X (haploid calls there), for mean imputation on X outside its PARs; None
+    # (no pass) when no weighted row is there or nothing is imputed. Both routes below use it.
+    male = male_x_samples(hl, calls, weights.rows) \
+        if route != "native" and calls is not None and missing_genotypes == "mean_impute" else None
     if route == "hail":
         log.info("pgs: hail engine for %s genotypes", source.format)
         assert mt is not None  # the Hail path's input
         table = weights_table(hl, weights.frame(), source.reference_genome)
+        if male is not None:
+            mt = mt.annotate_cols(**{MALE_X: male[mt.col_key][MALE_X]})
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
@@ -151,7 +157,7 @@ def score(
         # unless the direct pass above just met a call that reader refuses.
         calls_path = source.path if source.format == "mt" and not is_uri(source.path) and entries is None else None
         read = export_hard_calls(hl, mt, weights.rows, f"file://{prefix}", calls=calls, calls_path=calls_path,
-                                 samples=samples)
+                                 samples=samples, male=male)
         log.info("pgs: native engine for %s genotypes: %d matched rows %s as a PLINK 1 fileset "
                  "(%s)", source.format, len(weights.rows),
                  "written without Hail" if read == "calls_decoded" else "exported by Hail",

@@ -63,6 +63,8 @@ from trd_spark.schemas import PERSON_ID_TEXT
 
 if TYPE_CHECKING:
     import hail as hl_types
+    import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -508,6 +510,53 @@ def haploid_contigs(rg: hl_types.ReferenceGenome) -> list[str]:
     does. ``matching.weight_matrices`` halves the weights there (the stage asks this list of the
     dataset's reference)."""
     return [*rg.y_contigs, *rg.mt_contigs]
+
+
+def x_haploid_rows(rg: hl_types.ReferenceGenome, contig: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Per genotype row (``contig``, ``position``: arrays of one length), True on ``rg``'s X
+    outside its pseudo-autosomal regions (``rg.par``; Hail's ``in_x_par``): the rows where a
+    male has one X, so his call is one allele observation in the frequency that imputes a
+    missing call (``scoring.compute_scores``, ``pgen_engine``), as plink2 --freq/--score count
+    it with the samples' sex. The PARs are diploid for everyone (plink2 reads them so after
+    ``--split-par``; without it, a .bim's X rows there would be haploid for its males)."""
+    import numpy as np
+
+    contig = np.asarray(contig, dtype=object)
+    position = np.asarray(position, dtype=np.int64)
+    out = np.isin(contig, list(rg.x_contigs))
+    for par in rg.par:
+        if par.start.contig in rg.x_contigs:  # [start, end) as Hail's intervals
+            out &= ~((contig == par.start.contig) & (position >= par.start.position) & (position < par.end.position))
+    return out
+
+
+def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame) -> hl_types.Table | None:
+    """The samples of ``calls`` (entry ``GT``, any rows) as a Table keyed by its column key with
+    one field ``MALE_X`` (bool): the sample has a called haploid ``GT`` at one of ``rows``
+    (``contig``, ``position``: the scored genotype rows) on X outside its pseudo-autosomal
+    regions (``x_haploid_rows``), i.e. is male there. None when no row of ``rows`` is there or
+    ``calls`` has no ``GT`` (no pass is run then). VCF, MatrixTable and VDS carry no sex: the
+    ploidy of the calls is what tells it (a BGEN's are diploid, Hail reads no other). Lazy: one
+    Hail pass over those rows of ``calls`` where it is used (for a VCF, a scan of the file). A
+    PLINK fileset Hail read (``is_female`` column field of ``import_plink``): its .fam's sex."""
+    import numpy as np
+
+    rg = calls.locus.dtype.reference_genome
+    on_x = x_haploid_rows(rg, rows["contig"].to_numpy(object), rows["position"].to_numpy(np.int64))
+    if not on_x.any() or "GT" not in calls.entry:
+        return None
+    if "is_female" in calls.col and calls.is_female.dtype == hl.tbool:
+        # A PLINK fileset Hail read (import_plink): its .bed holds a male's X call as homozygous,
+        # its .fam tells the sex (missing: unknown), as plink2 and the native engine read it.
+        return calls.select_cols(**{MALE_X: hl.coalesce(~calls.is_female, False)}).cols()
+    positions = hl.literal({int(p) for p in rows["position"].to_numpy(np.int64)[on_x]}, hl.tset(hl.tint32))
+    x = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in rg.x_contigs])
+    x = x.filter_rows(~x.locus.in_x_par() & positions.contains(x.locus.position))
+    return x.select_cols(**{MALE_X: hl.agg.any(hl.is_defined(x.GT) & (x.GT.ploidy == 1))}).cols()
+
+
+# The column field ``male_x_samples`` gives (``scoring.compute_scores`` and ``export_plink`` read it).
+MALE_X = "MALE_X"
 
 
 MISSING_ALT = "."

@@ -19,7 +19,8 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    ``bgen_reader.variant_index``): Hail's expected alt dosage from the 8-bit probabilities.
 3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)``, the few missing calls first set to
    the row's mean alt dosage over its called samples (``mean_impute``; 1 when none is called,
-   plink2's frequency 0.5 for zero observations) or to 0 (``zero``),
+   plink2's frequency 0.5 for zero observations; on X outside its PARs with a .fam/.psam male's
+   call one allele observation, ``male_samples``) or to 0 (``zero``),
    then one sparse product over the missing calls: ``n_vars`` of the row subtracted from the
    sample's called variants and, for ``zero``, ``- offset`` (a missing call drops its offset
    too). Offsets are summed once (``offset_total``) on the driver.
@@ -328,6 +329,32 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     return psam["IID"].tolist()
 
 
+# The SEX codes plink2 reads as male in a .psam (a .fam: 1 only); 2/F female, 0/NA unknown.
+_MALE_CODES = ("1", "M", "m")
+
+
+def male_samples(files: PlinkFiles) -> np.ndarray | None:
+    """Per sample in file order, True for a male by the .fam's fifth field or the .psam's
+    ``SEX`` column (a headerless .psam is .fam-ordered), as plink2 reads them; None when no
+    sample is male or the .psam has no SEX column. Read after ``psam_samples`` (which names a
+    malformed file). Why: plink2 counts a male's X call (outside the pseudo-autosomal regions)
+    as one allele observation in the frequency that imputes a missing call (``score``)."""
+    path = files.samples
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    header = next((i for i, line in enumerate(lines) if line.split()[0] in ("#FID", "#IID")), None)
+    if header is not None:
+        fields = lines[header].lstrip("#").split()
+        if "SEX" not in fields:
+            return None
+        column = fields.index("SEX")
+        body = lines[header + 1:]
+    else:
+        column, body = 4, [line for line in lines if not line.startswith("#")]
+    male = np.array([len(r) > column and r[column] in _MALE_CODES for r in (line.split() for line in body)], bool)
+    return male if male.any() else None
+
+
 def task_bounds(n_rows: int, n_samples: int, parallelism: int, task_entries: int,
                 max_rows: int | None = None) -> list[int]:
     """Row boundaries of a pass's Spark tasks (task i scores rows ``bounds[i]`` to
@@ -400,16 +427,24 @@ class _Task:
     n_vars: np.ndarray  # unsigned integers (m, k)
     # BGEN only (``bgen_reader``): each row's variant block as (byte offset, size), int64 (m, 2).
     extent: np.ndarray | None = None
+    # Rows on X outside its PARs (bool (m,), ``genotypes.x_haploid_rows``) and the males (bool
+    # (n,), ``male_samples``), when the task has such a row and the file males: there a male's
+    # call is one allele observation in the imputing frequency (``_fill_missing_calls``).
+    x_haploid: np.ndarray | None = None
+    male: np.ndarray | None = None
 
 
 # ``_Task``'s row arrays, by field name (``_TaskRows`` maps them from files of these names).
-_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent")
+_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male")
+# ``_Task``'s arrays given whole to every task (per sample, not per row).
+_WHOLE_FIELDS = ("male",)
 
 
 def _tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[_Task]:
     """One ``_Task`` per row range ``bounds[i]..bounds[i + 1]`` of ``arrays`` (by ``_Task``
     field; a None array stays None), its rows as views (pickled into the task by Spark)."""
-    return [_Task(**cast(dict[str, Any], {name: None if a is None else a[lo:hi] for name, a in arrays.items()}))
+    return [_Task(**cast(dict[str, Any], {name: a if a is None or name in _WHOLE_FIELDS else a[lo:hi]
+                                          for name, a in arrays.items()}))
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
@@ -431,7 +466,10 @@ class _TaskRows:
         def rows(name: str) -> np.ndarray | None:
             path = os.path.join(self.directory, f"{name}.npy")
             # A plain ndarray view of the mapped rows (the map lives as long as the view).
-            return np.asarray(np.load(path, mmap_mode="r")[self.lo:self.hi]) if os.path.exists(path) else None
+            if not os.path.exists(path):
+                return None
+            mapped = np.load(path, mmap_mode="r")
+            return np.asarray(mapped if name in _WHOLE_FIELDS else mapped[self.lo:self.hi])
 
         return _Task(**cast(dict[str, Any], {name: rows(name) for name in _TASK_FIELDS}))
 
@@ -609,6 +647,8 @@ def _fill_missing_calls(read: Callable[[_Task, int, int, np.ndarray], np.ndarray
             n_called = n - n_missing
             called_sum = part.sum(axis=1) - PGENLIB_MISSING * n_missing
             mean = np.divide(called_sum, n_called, out=np.ones(len(part)), where=n_called > 0)
+            if task.x_haploid is not None and task.male is not None:
+                _x_frequency_means(part, task.x_haploid[c:c + len(part)], task.male, n_missing, mean)
             part.reshape(-1)[flat] = mean[r]
         else:
             part.reshape(-1)[flat] = 0.0
@@ -617,6 +657,21 @@ def _fill_missing_calls(read: Callable[[_Task, int, int, np.ndarray], np.ndarray
     if not found_r:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(found_r), np.concatenate(found_j)
+
+
+def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,
+                       mean: np.ndarray) -> None:
+    """Set ``mean`` (the imputed alt dosage per row of ``part``, rows x samples, missing =
+    ``PGENLIB_MISSING``) of the rows flagged ``x_haploid`` that have a missing call to 2 x the
+    alt frequency with a male's call one allele observation (his dosage 0 or 2 is 0 or 1 alt
+    allele of 1): sum(w d) / sum(w) over the called samples, w = 1/2 for a male. plink2
+    --score with the samples' sex (its --freq on X): 2 x 5/7 for males 1, 0, 1 and women 0/1,
+    1/1 where the plain mean over samples gave 7/5. Few rows (X, with a missing call)."""
+    weight = np.where(male, 0.5, 1.0)
+    for i in np.flatnonzero(x_haploid & (n_missing > 0)):
+        called = part[i] != PGENLIB_MISSING
+        total = weight[called].sum()
+        mean[i] = weight[called] @ part[i][called] / total if total > 0 else 1.0
 
 
 @contextmanager
@@ -701,6 +756,28 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
             None if extent is None else extent[order])
 
 
+def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
+                  index: VariantIndex | None, variant_idx: np.ndarray, impute: bool
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``score``'s rows (``variant_idx``, file order) on X outside its PARs and the males of a
+    .fam/.psam (``male_samples``), for mean imputation there; (None, None) when nothing is
+    imputed, the file has no sex (BGEN, a MatrixTable's entries) or no male, or no row is there."""
+    if not impute or not isinstance(files, PlinkFiles) or index is None or not len(variant_idx):
+        return None, None
+    from trd_spark.pgs.genotypes import x_haploid_rows
+
+    rg = hl.get_reference(reference_genome)
+    frame = index.frame
+    on_x = frame[frame["contig"].isin(list(rg.x_contigs))]
+    haploid = on_x["variant_idx"].to_numpy(np.int64)[
+        x_haploid_rows(rg, on_x["contig"].to_numpy(object), on_x["position"].to_numpy(np.int64))]
+    x_haploid = np.isin(variant_idx, haploid)
+    if not x_haploid.any():
+        return None, None
+    male = male_samples(files)
+    return (None, None) if male is None else (x_haploid, male)
+
+
 def score(
     spark: SparkSession,
     hl: hl_types,
@@ -750,9 +827,12 @@ def score(
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
-    # The pass's row arrays by ``_Task`` field, cut into the tasks' row ranges by ``bounds``.
+    x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute)
+    # The pass's row arrays by ``_Task`` field, cut into the tasks' row ranges by ``bounds``
+    # (``male``, per sample, whole: ``_WHOLE_FIELDS``).
     arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
-              "offset": None if impute else offset, "n_vars": task_n_vars, "extent": extent}
+              "offset": None if impute else offset, "n_vars": task_n_vars, "extent": extent,
+              "x_haploid": x_haploid, "male": male}
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice

@@ -17,7 +17,8 @@ d_v is the alt-allele dosage (``DOSAGE``: from GT, a VCF/MT dosage field or BGEN
 when the effect allele is alt, and 2 minus it when the
 effect allele is ref. A missing GT is imputed with the dataset's mean effect-allele dosage at
 that variant (``mean_impute``, plink2's default; alt dosage 1 when no sample is called, plink2's
-frequency 0.5 for zero observations) or contributes 0 (``zero``, plink2
+frequency 0.5 for zero observations; on X outside its PARs 2 x the frequency counting a male's
+call as one allele, ``genotypes.male_x_samples``) or contributes 0 (``zero``, plink2
 ``no-mean-imputation``). ``n_matched`` is the score's matched variants (plink2 DENOM / 2).
 
 Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offset = 0``
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, TrdSparkError
-from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, gt_alt_copies, haploid_capable_contigs
+from trd_spark.pgs.genotypes import FILE_ROW, MALE_X, NORMALISED, gt_alt_copies, haploid_capable_contigs
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
 
 def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str, *,
                       calls: hl_types.MatrixTable | None = None, calls_path: str | None = None,
-                      samples: Sequence[str] | None = None,
+                      samples: Sequence[str] | None = None, male: hl_types.Table | None = None,
                       ) -> Literal["calls", "calls_decoded", "calls_rebuilt", "split"]:
     """Write the genotype rows of ``mt`` listed in ``rows`` as a PLINK 1 fileset
     ``{output}.bed/.bim/.fam`` (one Hail pass, ``hl.export_plink``), for the native engine
@@ -122,11 +123,16 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     ``mt_entries`` does not know is one WARNING naming the metadata file, and a call it does not
     write (``NotDecodable``: phased, haploid, a filtered entry) one INFO line; either way Hail's
     writer runs as above.
+
+    ``male``: ``genotypes.male_x_samples`` of the rows (None: none on X outside its PARs), whose
+    males get sex ``1`` in the .fam (``export_plink``): a .bed holds a male's haploid X call as
+    homozygous, so the native engine reads who is male there (``pgen_engine.male_samples``).
     """
     as_read = calls is not None and NORMALISED in rows and not rows[NORMALISED].astype(bool).any()
     if not as_read:
         out = mt.filter_rows(listed_rows(hl, rows, mt.locus, mt.alleles))
-        export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(out.DOSAGE))), output)
+        export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(out.DOSAGE))), output,
+                     male)
         return "split"
     assert calls is not None  # as_read implies it
     # A set lookup per row (no entries touched): unlike a join with a weights Table, no
@@ -144,7 +150,8 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
             if _NOT_DIPLOID not in str(e):
                 raise
     out = out.unfilter_entries()
-    export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1))), output)
+    export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1))), output,
+                 male)
     return "calls_rebuilt"
 
 
@@ -231,9 +238,11 @@ def listed_rows(hl: hl_types, rows: pd.DataFrame, locus, alleles) -> Any:
 _NOT_DIPLOID = "unphased_diploid_gt_index only supports ploidy == 2"
 
 
-def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str) -> None:
+def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str, male: hl_types.Table | None = None) -> None:
     """``hl.export_plink(mt, output)`` with its defaults (GT, .fam IDs from the column key,
-    fam/pat/mat ID ``0``, sex ``0``, phenotype ``NA``, varid ``contig:pos:ref:alt``, cM 0.0),
+    fam/pat/mat ID ``0``, sex ``0``, phenotype ``NA``, varid ``contig:pos:ref:alt``, cM 0.0;
+    sex ``1`` for the samples ``male`` (``genotypes.male_x_samples``) flags, when given, which
+    ``pgen_engine.male_samples`` reads back),
     one Hail job, the same files byte for byte, without its check that no .fam ID holds
     whitespace: that check collects the columns four times (four more Hail jobs, ~1 s each on
     a small dataset; 4 of the 5 jobs of an export, session 14 profile in
@@ -254,7 +263,11 @@ def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str) -> None:
     locus, alleles = dataset.locus, dataset.alleles
     dataset = dataset._select_all(
         col_exprs={"fam_id": hl.str("0"), "ind_id": hl.or_else(dataset.col_key[0], "0"), "pat_id": hl.str("0"),
-                   "mat_id": hl.str("0"), "is_female": hl.str("0"), "pheno": hl.str("NA")},
+                   "mat_id": hl.str("0"),
+                   # The writer takes these fields by position: sex before phenotype.
+                   "is_female": hl.str("0") if male is None else
+                   hl.if_else(hl.coalesce(male[dataset.col_key][MALE_X], False), "1", "0"),
+                   "pheno": hl.str("NA")},
         col_key=[],
         row_exprs={"varid": hl.delimit([locus.contig, hl.str(locus.position), alleles[0], alleles[1]], ":"),
                    "cm_position": hl.float64(0.0)},
@@ -293,7 +306,9 @@ def compute_scores(
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
     ``mt``: rows keyed by locus/alleles (biallelic), entry ``DOSAGE`` (float64 alt dosage,
-    missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``).
+    missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``), and
+    optionally the column field ``MALE_X`` (``genotypes.male_x_samples``): on X outside its
+    PARs a missing call is then imputed with the frequency counting a male's call as one allele.
     ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
 
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
@@ -328,6 +343,17 @@ def compute_scores(
     # takes frequency 0.5 for a variant with zero observations, either allele 1 copy).
     mean_alt = hl.if_else(n_called > 0, hl.sum(dosage.map(lambda d: hl.coalesce(d, 0.0))) / n_called, 1.0)
     impute = missing_genotypes == "mean_impute"
+    if impute and MALE_X in mt.col:
+        # On X outside its PARs a male's call is one allele observation of the frequency, as
+        # plink2 --freq/--score count it with the samples' sex: 2 x sum(w d) / sum(w) over the
+        # called samples, w = 1/2 for a male (his dosage 0 or 2 is 0 or 1 alt allele of 1).
+        rg = mt.locus.dtype.reference_genome
+        w = rows._cols.map(lambda c: hl.if_else(hl.coalesce(c[MALE_X], False), 0.5, 1.0))
+        called_w = hl.sum(hl.zip(dosage, w).map(lambda t: hl.if_else(hl.is_defined(t[0]), t[1], 0.0)))
+        x_mean = hl.if_else(called_w > 0, hl.sum(hl.zip(dosage, w).map(lambda t: hl.coalesce(t[0], 0.0) * t[1]))
+                            / called_w, 1.0)
+        on_x = hl.literal(set(rg.x_contigs)).contains(rows.locus.contig) & ~rows.locus.in_x_par()
+        mean_alt = hl.if_else(on_x, x_mean, mean_alt)
     fill = mean_alt if impute else hl.float64(0.0)
     n_vars = rows._w.n_vars.map(hl.float64)
     rows = rows.select(
