@@ -13,6 +13,10 @@
   the frequency takes the males from the .fam/.psam sex (bed/pgen, as plink2 reads them) or,
   for VCF/MatrixTable/VDS (no sex), from haploid calls on X at the scored rows, on every route
   (native, export, Hail's pass).
+- A genotype filter (FT) that failed: an All of Us srWGS VDS (GVS) keeps its VETS-filtered calls
+  with FT False (a GVS VCF writes the filter name in FORMAT/FT); GVS recommends them as no-calls
+  (its AC/AN follow that), the reader took them as called. Now a missing genotype, in every format
+  that carries FT (VCF, MatrixTable, VDS), imputed and counted in n_missing.
 """
 
 from __future__ import annotations
@@ -127,3 +131,58 @@ def test_chrx_missing_calls_are_imputed_with_males_counted_haploid(hl, spark, tm
     assert sums[1003] == pytest.approx(0.0 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
     assert sums[1005] == pytest.approx(1.0 * 2 * 0.5 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
 
+
+# chr1:1000 A>G: 1001 0/1 PASS, 1002 1/1 failing its genotype filter (GVS's VETS tag), 1003 0/0
+# with no filter applied ('.'), 1004 0/1 PASS; chr1:2000 C>T has no FT at all.
+_FT_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=FT,Number=1,Type=String,Description="Genotype filter">
+##contig=<ID=chr1,length=248956422>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004
+chr1\t1000\trs1\tA\tG\t.\tPASS\t.\tGT:FT\t0/1:PASS\t1/1:high_CALIBRATION_SENSITIVITY_SNP\t0/0:.\t0/1:PASS
+chr1\t2000\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0\t1/1\t0/0
+"""
+_FT_SCORE = ("#pgs_id=PGS991702\n#genome_build=GRCh38\n"
+             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+             "1\t1000\tG\tA\t1.0\n1\t2000\tT\tC\t0.5\n")
+
+
+def _write_ft_vds(hl, path: str) -> None:
+    """_FT_VCF as an All of Us (GVS) VariantDataset: LGT/LA, FT a bool (True = PASS) in the
+    variant data; hom-ref calls as reference blocks (1003 at 1000, 1002 and 1004 at 2000)."""
+    locus = hl.tlocus("GRCh38")
+    var = [(1000, "1001", [0, 1], True), (1000, "1002", [1, 1], False), (1000, "1004", [0, 1], True),
+           (2000, "1001", [0, 1], True), (2000, "1003", [1, 1], True)]
+    var_rows = [{"locus": hl.Locus("chr1", pos, "GRCh38"), "alleles": ["A", "G"] if pos == 1000 else ["C", "T"],
+                 "s": s, "LGT": hl.Call(gt), "LA": [0, 1], "FT": ft} for pos, s, gt, ft in var]
+    blocks = {"1001": [(100, 100)], "1002": [(100, 100), (1500, 2500)], "1003": [(900, 1100)],
+              "1004": [(100, 100), (1500, 2500)]}
+    ref_rows = [{"locus": hl.Locus("chr1", a, "GRCh38"), "s": s, "END": b} for s, bs in blocks.items() for a, b in bs]
+    v = hl.Table.parallelize(var_rows, hl.tstruct(locus=locus, alleles=hl.tarray(hl.tstr), s=hl.tstr, LGT=hl.tcall,
+                                                  LA=hl.tarray(hl.tint32), FT=hl.tbool))
+    r = hl.Table.parallelize(ref_rows, hl.tstruct(locus=locus, s=hl.tstr, END=hl.tint32))
+    ref_mt = r.to_matrix_table(row_key=["locus"], col_key=["s"])
+    ref_mt = ref_mt.annotate_rows(ref_allele="N")
+    hl.vds.VariantDataset(ref_mt, v.to_matrix_table(row_key=["locus", "alleles"], col_key=["s"])).write(path)
+
+
+@pytest.mark.parametrize("shape", ["vcf", "vds"])
+def test_a_call_failing_its_genotype_filter_is_a_missing_genotype(hl, spark, tmp_path, shape):
+    """1002's 1/1 at chr1:1000 failed FT: a missing genotype, imputed with the mean of the other
+    calls (1 + 0 + 1) / 3 G copies and counted in n_missing; a missing FT (no filter, a reference
+    block, a record without FT) passes. Hand: 1001 1 + 0.5, 1002 2/3 + 0, 1003 0 + 1, 1004 1 + 0.
+    GVS (All of Us srWGS) recommends it (bcftools filter -i "FORMAT/FT='PASS,.'" --set-GTs .).
+    Before: 1002 scored 2 (the failed call read as called), n_missing 0."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    (tmp_path / "score.txt").write_text(_FT_SCORE)
+    if shape == "vcf":
+        path = tmp_path / "d.vcf"
+        path.write_text(_FT_VCF)
+    else:
+        path = tmp_path / "g.vds"
+        _write_ft_vds(hl, str(path))
+    got = run_scores(hl, spark, case_config(tmp_path, str(path), str(tmp_path / "score.txt"), fmt=shape))
+    got = got.set_index(got["person_id"].astype(int))
+    assert got["score_sum"].to_dict() == pytest.approx({1001: 1.5, 1002: 2 / 3, 1003: 1.0, 1004: 1.0}, abs=1e-12)
+    assert got["n_missing"].to_dict() == {1001: 0, 1002: 1, 1003: 0, 1004: 0}

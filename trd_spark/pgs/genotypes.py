@@ -882,7 +882,42 @@ def read_calls(
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
     _check_keys(hl, mt, where)
-    return mt
+    return without_failed_genotypes(hl, mt, dosage_field, where)
+
+
+# The FT values of a call that passed the genotype filters (VCF 4.3 section 1.6.2: PASS, or '.'
+# when no filter was applied).
+_FT_PASSING = ("PASS", ".")
+
+
+def without_failed_genotypes(hl: hl_types, mt: hl_types.MatrixTable, dosage_field: str | None,
+                             where: str) -> hl_types.MatrixTable:
+    """``mt`` with each entry whose genotype filter ``FT`` failed made a missing genotype (its
+    ``GT`` and ``dosage_field`` missing, then imputed and counted in ``n_missing`` as any missing
+    call); ``mt`` itself when it has no ``FT`` entry field. ``FT``: a VCF FORMAT string (PASS or
+    '.' passes, anything else, e.g. ``high_CALIBRATION_SENSITIVITY_SNP``, failed; an array of
+    them passes when every one does) or the bool of a GVS VariantDataset (All of Us srWGS: True
+    = PASS); a missing FT (a reference block densified, a VCF entry without it) passes.
+    Source: GVS's documentation of its outputs recommends exactly this
+    (``bcftools filter -i "FORMAT/FT='PASS,.'" --set-GTs .``; its AC/AN follow it), and its VDS
+    to MatrixTable export sets GT missing where FT is False; read as given, such calls counted
+    as real. plink2 reads no FT (a VCF with FT failures scores differently there). Raises
+    InputDataError naming ``where`` for an FT of another type."""
+    if "FT" not in mt.entry:
+        return mt
+    ft = mt.FT
+    if ft.dtype == hl.tbool:
+        failed = ft == False  # noqa: E712 - a Hail expression, missing stays missing
+    elif ft.dtype == hl.tstr:
+        # (A set's contains of a missing value is False, not missing: the missing FT passes here.)
+        failed = hl.is_defined(ft) & ~hl.literal(set(_FT_PASSING)).contains(ft)
+    elif ft.dtype == hl.tarray(hl.tstr):
+        failed = hl.any(lambda f: hl.is_defined(f) & ~hl.literal(set(_FT_PASSING)).contains(f), ft)
+    else:
+        raise InputDataError(f"the genotype filter FT is a {ft.dtype}, not a string or bool", where=where)
+    keep = ~hl.coalesce(failed, False)
+    fields = [f for f in ("GT", dosage_field) if f is not None and f in mt.entry]
+    return mt.annotate_entries(**{f: hl.or_missing(keep, mt[f]) for f in fields})
 
 
 def rows_moving_onto(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table) -> hl_types.Table:
