@@ -301,3 +301,33 @@ def test_a_uri_written_with_a_trailing_slash_is_the_same_input(tmp_path):
     assert {c.omop.path for c in loaded} == {"gs://aou-cdr/v8/omop"}
     assert config_slice(loaded[1], spec) == config_slice(loaded[0], spec) == config_slice(loaded[2], spec)
     assert spec.external(loaded[1]) == spec.external(loaded[0])
+
+
+def test_a_new_release_reads_no_input_file_the_last_release_recorded(spark, tmp_path, monkeypatch):
+    """A scheduled run on a new release has no manifest of its own yet, so every local input
+    was hashed in full (a shared genotype callset or OMOP parts the new release did not
+    change: terabytes at All of Us scale). A stat record names its file and holds its whole
+    stat, so one taken in another release under the same output root is as sound: the new
+    release reads only the files whose stat differs. A damaged manifest of another release is
+    passed over."""
+    cfg = load_config(_config(tmp_path))
+    for i in range(5):
+        part = Path(cfg.omop.path) / f"drug_exposure.parquet/part-{i:05d}.parquet"
+        part.parent.mkdir(exist_ok=True)
+        part.write_bytes(b"PAR1 %05d" % i)
+    n_files = sum(len(stages._local_files(path)) for _, path in STAGE_SPECS["phenotypes"].external(cfg))
+    monkeypatch.setattr(stages, "RACY_NS", 0, raising=False)
+    _publish(spark, cfg, "phenotypes")
+    damaged = Path(cfg.output_root) / "toy-r0" / "phenotypes" / "_manifest.json"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text('{"fingerprint_parts": ')
+    new_release = cfg.model_copy(update={"release": "toy-r2"})
+
+    def hashed(release_cfg: Config) -> int:
+        stages._content_digest.cache_clear()
+        stages.fingerprint_parts(release_cfg, STAGE_SPECS["phenotypes"], LocalFs())
+        return stages._content_digest.cache_info().misses
+
+    assert hashed(new_release) == 0
+    (Path(cfg.omop.path) / "person.parquet").write_text("a new release's person table\n")
+    assert hashed(new_release) == 1 and n_files > 1

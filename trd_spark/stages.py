@@ -723,12 +723,10 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
     for u in spec.upstream:
         m = layout.manifest(fs, u) if layout.is_complete(fs, u) else None
         upstream[u] = (m or {}).get("run_id")
-    before = recorded if recorded is not None else (
-        ((layout.manifest(fs, spec.name) or {}).get("fingerprint_parts") or {}).get("inputs") or {})
+    stats = _stat_records(recorded) if recorded is not None else _published_stat_records(layout, fs, spec.name)
     selected = input_files(cfg, spec, fs)
 
     def one(key: str, path: str) -> dict[str, object]:
-        stats = (before.get(key) or {}).get(STAT_RECORD)
         return files_fingerprint(path, selected[key], fs, stats) if key in selected else (
             input_fingerprint(path, fs, stats))
 
@@ -738,6 +736,38 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
         "upstream": upstream,
         "inputs": {key: one(key, path) for key, path in spec.external(cfg)},
     }
+
+
+def _stat_records(inputs: Mapping[str, Any]) -> dict[str, list]:
+    """The ``STAT_RECORD`` entries of every input of ``fingerprint_parts(...)["inputs"]``, merged
+    ({file path or URI: record}: a record names its file and holds its whole stat, so which
+    input it came from does not matter)."""
+    out: dict[str, list] = {}
+    for fp in inputs.values() if isinstance(inputs, Mapping) else ():
+        records = fp.get(STAT_RECORD) if isinstance(fp, Mapping) else None
+        out.update(records if isinstance(records, Mapping) else {})
+    return out
+
+
+def _published_stat_records(layout: Layout, fs: FsLike, stage: str) -> dict[str, list]:
+    """``_stat_records`` of ``stage``'s manifest in this release; when it has none (a new
+    release), those of the same stage in the other releases under the output root: a record is
+    as sound from another release (same path, same size, mtime, ctime and inode), so the
+    genotypes or OMOP parts a new release shares with the last one are not read again. A
+    manifest of another release that cannot be read is passed over (a hint, not an input)."""
+    own = _stat_records(((layout.manifest(fs, stage) or {}).get("fingerprint_parts") or {}).get("inputs") or {})
+    listdirs = getattr(fs, "listdirs", None)
+    if own or listdirs is None:
+        return own
+    for release in listdirs(layout.output_root):
+        if release == layout.release:
+            continue
+        try:
+            parts = (Layout(layout.output_root, release).manifest(fs, stage) or {}).get("fingerprint_parts")
+        except InputDataError:
+            continue
+        own.update(_stat_records(parts.get("inputs") or {}) if isinstance(parts, Mapping) else {})
+    return own
 
 
 def compared_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
