@@ -224,8 +224,9 @@ class NativeEngineSettings(_Strict):
     # at 250k samples 256 MB is 134 rows of float64 dosages).
     block_memory_mb: float = Field(256, gt=0)
     # Genotype entries (matched rows x samples) per Spark task, at most: the rows go to the
-    # fewest tasks of at most this size, their count rounded up to a multiple of Spark's default
-    # parallelism (every core gets as many equal tasks; at least one task per core). A task
+    # fewest tasks of at most this size, their count rounded up to a multiple of the cores Spark
+    # runs tasks on (pgen_engine.task_slots; not spark.default.parallelism, which the session sets
+    # to the shuffle partitions): every core gets as many equal tasks, at least one each. A task
     # costs ~0.2 CPU-s of Spark and its Python worker whatever its size, ~6 ns per entry of
     # genotype work: 10^9 entries, ~6 CPU-s, keep that below 5% (benchmarks/RESULTS.md, session 26).
     task_entries: int = Field(1_000_000_000, ge=1)
