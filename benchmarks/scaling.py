@@ -41,6 +41,13 @@ them, labelled as the engine's alone (not the goal), its tasks' own CPU per entr
 pgen_engine's ``task_cpu_s`` summed over tasks / entries), the phase's CPU seconds per entry of
 the processes (``cpu_ns``: driver + JVM + Python workers, pgs_vs_plink2.py's split; comparable
 under load where wall times are not), and the engine job's own local[1] / local[2].
+The phase starts warm as the pipeline's does: pgs_vs_plink2.py's ``run_ours`` parses and matches
+inside ``stage.native_warm_up``, as ``stage.run`` does, so the Python workers' start and imports
+(numpy, pgenlib, scipy: ``pgen_engine.warm_up``) and Spark SQL's cold paths are paid before the
+phase in both, and what the phase pays (weight matrices, the job, the rows, the Parquet write)
+the pipeline pays too (read session 27: no cold start measured that the pipeline does not pay,
+none hidden that it does; the pipeline's variant_matches write between match and score is not
+in the benchmark: it uses no Python worker, and an idle worker lives a minute in Spark).
 The data go to ``--native-work-dir`` (pgs_vs_plink2.py's default, so that its 20k x 200k data
 is reused) and are generated once per size:
 
