@@ -7,9 +7,12 @@ cases there, where the two counts agree).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from trd_spark.report.tables import contrast_group_relations
+from trd_spark.models.km import coarsen_km, km_on_grid
+from trd_spark.report.tables import ReleaseCounts, build_audit, contrast_group_relations
+from trd_spark.schemas import KM_CURVES
 
 
 def _models(cox_n: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -37,3 +40,30 @@ def test_a_cox_models_n_is_linked_across_definitions_where_it_is_not_the_mdd_cas
     assert {a: 1, b: -1} in relations or {b: 1, a: -1} in relations, relations
     _, relations = contrast_group_relations(*_models({"A": 290, "B": 289}))
     assert not [r for r in relations if {k[0] for k in r} == {"cox"}], relations
+
+
+def _curve_set(definition: str, events_on_day_15: int) -> pd.DataFrame:
+    """KM_CURVES grid rows (30-day grid) of one curve set under ``definition``: three thirds of
+    100 persons each (the same persons under every definition), ``events_on_day_15`` TRD onsets on
+    day 15, the rest censored on day 200."""
+    out = []
+    for tertile in (1, 2, 3):
+        duration = np.array([15] * events_on_day_15 + [200] * (100 - events_on_day_15), dtype=float)
+        event = np.array([1] * events_on_day_15 + [0] * (100 - events_on_day_15), dtype=float)
+        grid = km_on_grid(duration, event, np.arange(0, 201, 30))
+        out.append(grid.assign(dataset="d", definition=definition, pgs_id="P1", trait="P1", tertile=tertile))
+    return pd.concat(out, ignore_index=True)[KM_CURVES.names]
+
+
+def test_a_curve_sets_persons_are_linked_across_definitions():
+    """A Kaplan-Meier curve set's persons (the MDD persons with the score and follow-up) are the
+    same under every definition: the audit states it (ebc252a's km_sets), which no attacker test
+    checked (with it removed test_export_attacker passed whole)."""
+    grid = pd.concat([_curve_set("A", 30), _curve_set("B", 25)], ignore_index=True)
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(columns=["definition", "step_order", "step", "n"]), cohort_counts=None,
+                       logistic=pd.DataFrame(columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+                       cox=None, pgs_distribution=None, primary_definition="A", km_curves=coarsen_km(grid, 20))
+    values, _, relations, *_ = build_audit(rc)
+    a, b = ("km_persons", "d", "A", "P1"), ("km_persons", "d", "B", "P1")
+    assert values[a] == values[b] == 300
+    assert {a: 1, b: -1} in relations or {b: 1, a: -1} in relations
