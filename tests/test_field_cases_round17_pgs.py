@@ -186,3 +186,37 @@ def test_a_call_failing_its_genotype_filter_is_a_missing_genotype(hl, spark, tmp
     got = got.set_index(got["person_id"].astype(int))
     assert got["score_sum"].to_dict() == pytest.approx({1001: 1.5, 1002: 2 / 3, 1003: 1.0, 1004: 1.0}, abs=1e-12)
     assert got["n_missing"].to_dict() == {1001: 0, 1002: 1, 1003: 0, 1004: 0}
+
+
+def test_the_genotype_filter_can_be_ignored_as_plink2_ignores_it(hl, spark, tmp_path):
+    """pgs.apply_genotype_filter false: FT is not read, so 1002's failed 1/1 counts as called,
+    as plink2 (which reads no FT) scores the same VCF. Hand: 1001 1 + 0.5, 1002 2 + 0, 1003
+    0 + 1, 1004 1 + 0; no missing call. Checked against plink2 --score on this VCF too."""
+    import shutil
+    import subprocess
+
+    from test_field_cases_pgs import case_config, run_scores
+
+    (tmp_path / "score.txt").write_text(_FT_SCORE)
+    (tmp_path / "d.vcf").write_text(_FT_VCF)
+    cfg = case_config(tmp_path, str(tmp_path / "d.vcf"), str(tmp_path / "score.txt"),
+                      extra_pgs="  apply_genotype_filter: false")
+    got = run_scores(hl, spark, cfg)
+    got = got.set_index(got["person_id"].astype(int))
+    hand = {1001: 1.5, 1002: 2.0, 1003: 1.0, 1004: 1.0}
+    assert got["score_sum"].to_dict() == pytest.approx(hand, abs=1e-12)
+    assert got["n_missing"].to_dict() == {1001: 0, 1002: 0, 1003: 0, 1004: 0}
+    plink2 = shutil.which("plink2")
+    assert plink2, "plink2 is the oracle (apt-get install plink2)"
+    rows = [ln.split("\t") for ln in _FT_SCORE.splitlines() if ln and not ln.startswith("#")]
+    head = rows[0]
+    col = {name: i for i, name in enumerate(head)}
+    with open(tmp_path / "p2.score", "w") as out:
+        for r in rows[1:]:
+            out.write(f"{r[col['chr_name']]}:{r[col['chr_position']]}\t{r[col['effect_allele']]}\t{r[col['effect_weight']]}\n")
+    subprocess.run([plink2, "--vcf", str(tmp_path / "d.vcf"), "--set-all-var-ids", "@:#", "--new-id-max-allele-len",
+                    "1000", "--score", str(tmp_path / "p2.score"), "cols=+scoresums", "no-mean-imputation",
+                    "--out", str(tmp_path / "p2")], check=True, capture_output=True)
+    lines = (tmp_path / "p2.sscore").read_text().splitlines()
+    sums = {int(ln.split()[0].split("_")[-1]): float(ln.split()[-1]) for ln in lines[1:]}
+    assert sums == pytest.approx(hand, abs=1e-6)

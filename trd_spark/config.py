@@ -270,6 +270,11 @@ class PgsSettings(_Strict):
     # mean imputation then gives the entry the dataset's expected dosage; the matched records
     # holding one are counted in a WARNING and the manifest, so the choice is never silent.
     vcf_half_call: Literal["missing", "haploid", "reference", "error"] = "missing"
+    # A call whose genotype filter FT failed (a GVS / All of Us VDS's bool FT False; a VCF or
+    # MatrixTable FT other than PASS or '.') is a missing genotype, mean-imputed and counted in
+    # n_missing, as GVS recommends (genotypes.without_failed_genotypes). false reads such calls as
+    # called, as plink2 (which reads no FT) does: for a comparison with plink2 on the same VCF.
+    apply_genotype_filter: bool = True
     # A scoring-file weight (after OR/HR -> log) larger than this in absolute value is an
     # error naming file:line: per-allele log-odds/betas of common variants are far below it.
     max_abs_weight: float = Field(10.0, gt=0.0)

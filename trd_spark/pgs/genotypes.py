@@ -644,7 +644,7 @@ def _fail(e: Exception, what: str, where: str) -> InputDataError:
 
 def read_genotypes(
     hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
-    vcf_half_call: str = "missing",
+    vcf_half_call: str = "missing", apply_genotype_filter: bool = True,
 ) -> hl_types.MatrixTable:
     """Read genotypes per ``source.format``; see the module doc for the shape returned
     (``read_calls`` then ``biallelic_dosages``).
@@ -653,9 +653,10 @@ def read_genotypes(
     (only those are densified); ignored by the other formats (rows are filtered later).
     ``keep_rsid``: keep the row field ``rsid`` (str; VCF ID, PLINK bim ID, BGEN/MT rsid) for
     rsID-only scoring files (``pgs.match_rsid``); not available for ``vds``.
-    ``vcf_half_call``: as ``read_calls``'.
+    ``vcf_half_call``, ``apply_genotype_filter``: as ``read_calls``'.
     """
-    calls = read_calls(hl, source, loci=loci, keep_rsid=keep_rsid, vcf_half_call=vcf_half_call)
+    calls = read_calls(hl, source, loci=loci, keep_rsid=keep_rsid, vcf_half_call=vcf_half_call,
+                       apply_genotype_filter=apply_genotype_filter)
     return biallelic_dosages(hl, source, calls, keep_rsid=keep_rsid)
 
 
@@ -787,6 +788,7 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
 def read_calls(
     hl: hl_types, source: GenotypeSource, *, loci: hl_types.Table | None = None, keep_rsid: bool = False,
     unplaced: int | None = None, vcf_half_call: str = "missing", scratch: str | None = None,
+    apply_genotype_filter: bool = True,
 ) -> hl_types.MatrixTable:
     """The genotypes as the file has them: rows keyed by ``locus``/``alleles`` (multi-allelic
     rows as they are, contigs recoded), columns keyed by ``s`` (str), the file's entry fields
@@ -882,7 +884,8 @@ def read_calls(
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
     _check_keys(hl, mt, where)
-    return without_failed_genotypes(hl, mt, dosage_field, where)
+    # pgs.apply_genotype_filter false: FT is not read (plink2's reading of the same file)
+    return without_failed_genotypes(hl, mt, dosage_field, where) if apply_genotype_filter else mt
 
 
 # The FT values of a call that passed the genotype filters (VCF 4.3 section 1.6.2: PASS, or '.'

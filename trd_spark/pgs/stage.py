@@ -319,7 +319,8 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     loci = loci_table(hl, spark, sites, rg) if source.format == "vds" else None
     unplaced = plink_unplaced_variants(hl, source)  # a local .bed's chromosome-0 rows, as match_plink counts them
     calls = read_calls(hl, source, loci=loci, keep_rsid=cfg.pgs.match_rsid, unplaced=unplaced,
-                       vcf_half_call=cfg.pgs.vcf_half_call, scratch=scratch)
+                       vcf_half_call=cfg.pgs.vcf_half_call, scratch=scratch,
+                       apply_genotype_filter=cfg.pgs.apply_genotype_filter)
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     # A local MatrixTable's calls may be read from its own files at scoring (scoring.export_hard_calls,
     # mt_entries): that needs each row's number in the file and the person IDs in column order.
