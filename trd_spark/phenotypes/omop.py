@@ -26,9 +26,13 @@ import csv
 import json
 import logging
 import re
+from functools import reduce
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -866,6 +870,66 @@ def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
                          for f in T.StructType.fromJson(json.loads(schema.json())).fields])
 
 
+def null_typed_columns(file: str) -> frozenset[str]:
+    """The lower-cased names of the columns that the Parquet ``file`` (a path or URI) stores
+    as Parquet's null type (logical type UNKNOWN: pandas/pyarrow write it for a column of
+    nothing but None), read from its footer by pyarrow. Spark infers such a column as ``int``;
+    its every value is null, so it may be read as any type. Empty when pyarrow cannot open
+    the file (a filesystem it has no driver for): such a part is then held to the first
+    part's types as any other."""
+    try:
+        fs, where = pafs.FileSystem.from_uri(file if "://" in file else f"file://{file}")
+        with fs.open_input_file(where) as f:
+            schema = pq.read_schema(f)
+    except Exception:  # pyarrow: no filesystem for the scheme, unreadable footer: Spark reports it
+        return frozenset()
+    return frozenset(f.name.lower() for f in schema if f.type == pa.null())
+
+
+def fill_null_typed(spark: SparkSession, path: str, schema: T.StructType) -> T.StructType:
+    """``schema`` (the first part file's, ``footer_schema``) with each column the first part
+    stores as Parquet's null type (``null_typed_columns``) typed as the first later part that
+    holds it as another type: Spark reads every part by the first part's schema, so the other
+    parts' dates would be read as ``int`` (days since 1970) or refused. A column no part types
+    stays ``int`` (``void_date_columns`` reads it as empty)."""
+    files = Fs(spark).glob_files(path)
+    untyped = null_typed_columns(files[0]) if len(files) > 1 else frozenset()
+    found: dict[str, T.DataType] = {}
+    for file in files[1:]:
+        if not untyped - found.keys():
+            break
+        held = footer_schema(spark, file)
+        if held is None:
+            continue
+        nulls = null_typed_columns(file)
+        found |= {f.name.lower(): f.dataType for f in held.fields
+                  if f.name.lower() in untyped and f.name.lower() not in found and f.name.lower() not in nulls}
+    return T.StructType([T.StructField(f.name, found.get(f.name.lower(), f.dataType), f.nullable, f.metadata)
+                         for f in schema.fields])
+
+
+def read_null_typed_parts_apart(spark: SparkSession, path: str, schema: T.StructType) -> DataFrame:
+    """The Parquet table at ``path`` read by ``schema``, the part files that store a column of
+    ``schema`` as Parquet's null type (``null_typed_columns``; ``schema`` types it otherwise,
+    ``fill_null_typed``) read without it and given it as null: Spark's reader refuses to read
+    their INT32 column as, e.g., a double (a date it reads, as null). One scan when no part
+    has such a column (footers read by pyarrow, none for a one-file table); else one per set of
+    such columns, as one union (by name)."""
+    files = Fs(spark).glob_files(path)
+    typed = {f.name.lower() for f in schema.fields if f.dataType != T.IntegerType()}
+    groups: dict[frozenset[str], list[str]] = {}
+    for file in files if len(files) > 1 else []:
+        groups.setdefault(null_typed_columns(file) & typed, []).append(file)
+    if set(groups) <= {frozenset()}:
+        return spark.read.schema(schema).parquet(path)
+    parts = [spark.read.schema(T.StructType([f for f in schema.fields if f.name.lower() not in nulls]))
+             .parquet(*group)
+             .select(*[F.lit(None).cast(f.dataType).alias(f.name) if f.name.lower() in nulls
+                       else F.col(f"`{f.name}`") for f in schema.fields])
+             for nulls, group in groups.items()]
+    return reduce(lambda a, b: a.unionByName(b), parts)
+
+
 def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.StructType,
                             also: frozenset[str] = frozenset()) -> None:
     """Raise InputDataError naming the file and the column when a data file of the Parquet
@@ -904,12 +968,13 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
         if schema is None:
             continue
         held = {f.name.lower(): f.dataType for f in schema.fields}
+        nulls = null_typed_columns(file) if any(held.get(n, d) != d for n, d in wanted.items()) else frozenset()
         for name, dtype in wanted.items():
             if name not in held:
                 raise InputDataError(f"OMOP table {table}: this part file has no column {name}, which "
                                      f"{first} has (Spark would read it as empty here): "
                                      "rewrite the table's files with one schema", where=file)
-            if held[name] != dtype:
+            if held[name] != dtype and name not in nulls:  # Parquet's null type: every value null
                 raise InputDataError(f"OMOP table {table}: column {name} is {held[name].simpleString()} in this part "
                                      f"file but {dtype.simpleString()} in {first}: rewrite "
                                      "the table's files with one schema", where=file)
@@ -928,7 +993,8 @@ def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None
 
     def read() -> DataFrame:
         schema = footer_schema(spark, path)
-        return spark.read.parquet(path) if schema is None else spark.read.schema(schema).parquet(path)
+        return spark.read.parquet(path) if schema is None else read_null_typed_parts_apart(
+            spark, path, fill_null_typed(spark, path, schema))
 
     option = "spark.sql.legacy.parquet.nanosAsLong"
     # A runtime SQL option of the session that only affects columns Spark cannot read
