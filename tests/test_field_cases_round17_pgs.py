@@ -70,7 +70,7 @@ def test_bgen_embedded_ids_and_a_reordered_sample_file_are_one_error(tmp_path, f
     with pytest.raises(InputDataError) as e:
         sample_ids(files)
     message = str(e.value)
-    assert f"{path}:" in message and f"{tmp_path / 'b.sample'} from sample #2 on" in message
+    assert f"{path}:" in message and "from sample #2 on" in message and str(tmp_path / "b.sample") in message
     assert not any(i in message for i in ("1001", "1002", "1003"))
 
 

@@ -186,9 +186,9 @@ def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     if not agree.all():
         # Sample numbers only: the IDs are person IDs (privacy).
         raise InputDataError(
-            f"the sample IDs embedded in the BGEN differ from ID_2 of the .sample beside it {sample} from sample "
-            f"#{int(np.flatnonzero(~agree)[0]) + 1} on (another order or another release's .sample): which is "
-            "right cannot be told; remove the .sample that does not belong to the file, or rewrite it "
+            f"the sample IDs embedded in the BGEN differ, from sample #{int(np.flatnonzero(~agree)[0]) + 1} on, "
+            f"from ID_2 of the Oxford file beside it, {sample} (another order or another release's .sample): "
+            "which is right cannot be told; remove the .sample that does not belong to the file, or rewrite it "
             "(plink2 --bgen x.bgen ref-first --export bgen-1.2 writes both)", where=files.path)
     return list(files.embedded_ids)
 

@@ -523,6 +523,8 @@ def _km_step_events(g: pd.DataFrame) -> list[int] | None:
     if "n_events_after" in g.columns:
         after = [int(v) for v in g["n_events_after"]]
         return [after[j - 1] - after[j] for j in range(1, len(after))]
+    if "survival" not in g.columns:  # an export without survival values: nothing to read back
+        return None
     s = pd.to_numeric(g["survival"], errors="coerce").tolist()
     out = []
     for j in range(1, len(n)):
