@@ -8,8 +8,10 @@ unphased diploid genotypes with 8-bit probabilities; per sample the two stored p
 d0 = P(REF/REF), d1 = P(REF/ALT) (as integers 0..255; d2 = 255 - d0 - d1) give the expected
 ALT count ``(d1 + 2 * d2) / 255.0``, the first allele being REF (plink2 ``--bgen ref-first``,
 ``--export bgen-1.2``, Hail); a sample whose ploidy byte has the missing bit (0x80) is a
-missing genotype. Anything else (phased data, other bit depths, ploidy other than 2) is one
-InputDataError naming the file and the variant, as Hail refuses it. Multi-allelic variants
+missing genotype. A haploid call (ploidy 1: plink2 ``--export bgen-1.2`` writes a male's X
+outside the PARs so) reads as homozygous, ``2 x (255 - d0) / 255``, as plink2 ``--bgen`` reads
+it. Anything else (phased data, other bit depths, ploidy 0 or above 2) is one InputDataError
+naming the file and the variant, as Hail refuses it. Multi-allelic variants
 (K > 2 alleles), which Hail and plink2 do not read either, are left out of the variant list
 and their loci listed (``VariantIndex.multiallelic_loci``), so matching counts the score variants there as
 ``multiallelic_unreadable``, as on Hail's route (``genotypes._read_bgen``).
@@ -422,7 +424,7 @@ def _decompressor(compression: int, path: str) -> Callable[[bytes, int], bytes] 
 
 def check_first_variant(files: BgenFiles, index: pd.DataFrame) -> None:
     """Read the genotype block of the index's first variant on the driver, so that a file Hail's
-    import_bgen refuses too (phased, not 8-bit, a ploidy other than 2, a block that does not
+    import_bgen refuses too (phased, not 8-bit, a ploidy other than 1 or 2, a block that does not
     inflate) is one InputDataError naming the file before any Spark task reads it."""
     if len(index):
         with BlockReader(files) as reader:
@@ -458,15 +460,53 @@ class BlockReader:
         dose = out[:len(extent)]
         for r in range(len(extent)):
             data = self._genotype_block(int(extent[r, 0]), int(extent[r, 1]))
-            if (struct.unpack_from("<IHBB", data) != (n, 2, 2, 2)) or data[8 + n] != 0 or data[9 + n] != 8:
-                self._refuse(int(extent[r, 0]), np.frombuffer(data, dtype=np.uint8))
-            # A sample's two probabilities read as one uint16 (d0 | d1 << 8) -> Hail's dosage;
-            # row by row (a gather into a 2-D strided view is ~15x slower).
-            np.take(_DOSAGE_OF_PAIR, np.frombuffer(data, dtype="<u2", count=n, offset=10 + n), out=dose[r])
+            if (struct.unpack_from("<IHBB", data) == (n, 2, 2, 2) and len(data) == self._width
+                    and data[8 + n] == 0 and data[9 + n] == 8):
+                # A sample's two probabilities read as one uint16 (d0 | d1 << 8) -> Hail's dosage;
+                # row by row (a gather into a 2-D strided view is ~15x slower).
+                np.take(_DOSAGE_OF_PAIR, np.frombuffer(data, dtype="<u2", count=n, offset=10 + n), out=dose[r])
+            else:
+                self._mixed_ploidy(int(extent[r, 0]), data, dose[r])
             ploidy = np.frombuffer(data, dtype=np.uint8, count=n, offset=8)
             if ploidy.max(initial=0) >= 0x80:  # few missing genotypes: set by index
                 dose[r, np.flatnonzero(ploidy >= 0x80)] = _MISSING
         return dose
+
+    def _mixed_ploidy(self, offset: int, data: bytes, dose: np.ndarray) -> None:
+        """Set ``dose`` (one row, per sample) from a block whose samples are haploid or diploid
+        (ploidy 1..2): plink2 ``--export bgen-1.2`` writes a male's X (outside the PARs), Y and MT
+        calls with ploidy 1, one stored probability d0 = P(REF). A haploid call is read as
+        homozygous, ALT dosage 2 x (255 - d0) / 255, as plink2 ``--bgen`` imports it (its
+        --score on the same file equals the .pgen's, a male's X call 0 or 2); a diploid one as
+        in the all-diploid layout. Anything else (phased, not 8-bit, ploidy 0 or > 2, other
+        sizes) is ``_refuse``'d. Source: the BGEN spec's layout 2 (per sample ploidy byte, its
+        low 6 bits; unphased K = 2: ploidy probabilities stored)."""
+        n = self.n
+        buf = np.frombuffer(data, dtype=np.uint8)
+        if len(buf) < 10 + n or struct.unpack_from("<IHBB", data)[:2] != (n, 2) or not 1 <= data[6] <= data[7] <= 2:
+            self._refuse(offset, buf)
+        ploidy = buf[8:8 + n] & 0x3F
+        if buf[8 + n] != 0 or buf[9 + n] != 8 or ploidy.min(initial=1) < 1 or ploidy.max(initial=1) > 2 or (
+                len(buf) != 10 + n + int(ploidy.sum(dtype=np.int64))):
+            self._refuse(offset, buf)
+        start = 10 + n + np.concatenate(([0], np.cumsum(ploidy[:-1], dtype=np.int64)))
+        d0 = buf[start].astype(np.uint16)
+        diploid = ploidy == 2
+        dose[diploid] = _DOSAGE_OF_PAIR[d0[diploid] | buf[start[diploid] + 1].astype(np.uint16) << 8]
+        dose[~diploid] = (510 - 2 * d0[~diploid].astype(np.int64)) / 255.0
+
+    def haploid_samples(self, extent: np.ndarray) -> np.ndarray:
+        """Per sample, True when its call (missing or not) is haploid (ploidy 1) in any of the
+        blocks at ``extent`` (b x 2: byte offset, size): the males, where those blocks are on X
+        outside its PARs (``pgen_engine._x_haploid_of``), as the VCF route takes them from
+        haploid X calls (``genotypes.male_x_samples``)."""
+        n = self.n
+        out = np.zeros(n, dtype=bool)
+        for r in range(len(extent)):
+            data = self._genotype_block(int(extent[r, 0]), int(extent[r, 1]))
+            if len(data) >= 8 + n and data[6] == 1:  # min ploidy: some sample is haploid
+                out |= (np.frombuffer(data, dtype=np.uint8, count=n, offset=8) & 0x3F) == 1
+        return out
 
     def _genotype_block(self, offset: int, size: int) -> bytes:
         """The uncompressed genotype probability block of the variant at ``offset``."""
@@ -490,8 +530,6 @@ class BlockReader:
         except (struct.error, zlib.error, ValueError) as e:  # zlib_ng's and zstd's errors turned into these
             raise InputDataError(f"cannot read the variant block at byte {offset}: {e or 'cut short'}",
                                  where=self.files.path) from None
-        if len(data) != self._width:
-            self._refuse(offset, np.frombuffer(data, dtype=np.uint8))
         return data
 
     def _refuse(self, offset: int, data: np.ndarray) -> None:
@@ -505,6 +543,5 @@ class BlockReader:
         if data.size >= 10 + n:
             seen.update(phased=int(data[8 + n]), bits=int(data[9 + n]))
         raise InputDataError(f"the variant block at byte {offset} holds {seen or f'{data.size} bytes'}; only unphased "
-                             "diploid biallelic 8-bit probabilities for the header's samples are read (as by "
-                             "Hail's import_bgen): re-export it, e.g. plink2 --export bgen-1.2 bits=8",
-                             where=self.files.path)
+                             "diploid biallelic 8-bit probabilities (haploid calls too) for the header's samples are "
+                             "read: re-export it, e.g. plink2 --export bgen-1.2 bits=8", where=self.files.path)

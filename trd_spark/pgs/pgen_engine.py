@@ -757,12 +757,15 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
 
 
 def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
-                  index: VariantIndex | None, variant_idx: np.ndarray, impute: bool
+                  index: VariantIndex | None, variant_idx: np.ndarray, impute: bool, extent: np.ndarray | None
                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``score``'s rows (``variant_idx``, file order) on X outside its PARs and the males of a
-    .fam/.psam (``male_samples``), for mean imputation there; (None, None) when nothing is
-    imputed, the file has no sex (BGEN, a MatrixTable's entries) or no male, or no row is there."""
-    if not impute or not isinstance(files, PlinkFiles) or index is None or not len(variant_idx):
+    .fam/.psam (``male_samples``) or, for a BGEN (``extent``: its rows' blocks), the samples with
+    a haploid call in those rows' blocks (``BlockReader.haploid_samples``: no sex in a BGEN,
+    as the VCF route takes males from haploid X calls), for mean imputation there; (None, None)
+    when nothing is imputed, the file has no sex (a MatrixTable's entries; a BGEN with diploid
+    calls only) or no male, or no row is there."""
+    if not impute or isinstance(files, EntriesFiles) or index is None or not len(variant_idx):
         return None, None
     from trd_spark.pgs.genotypes import x_haploid_rows
 
@@ -774,7 +777,14 @@ def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, re
     x_haploid = np.isin(variant_idx, haploid)
     if not x_haploid.any():
         return None, None
-    male = male_samples(files)
+    if isinstance(files, BgenFiles):
+        if extent is None:
+            raise ValueError("a BGEN's rows are read at their blocks' extents")
+        with BlockReader(files) as reader:
+            haploid_calls = reader.haploid_samples(extent[x_haploid])
+        male: np.ndarray | None = haploid_calls if haploid_calls.any() else None
+    else:
+        male = male_samples(files)
     return (None, None) if male is None else (x_haploid, male)
 
 
@@ -827,7 +837,7 @@ def score(
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
-    x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute)
+    x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute, extent)
     # The pass's row arrays by ``_Task`` field, cut into the tasks' row ranges by ``bounds``
     # (``male``, per sample, whole: ``_WHOLE_FIELDS``).
     arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,

@@ -1,0 +1,69 @@
+"""PGS field cases, round 18 (session 28, hunt_pgs18): new shapes of the known kinds.
+
+- A BGEN with haploid calls: plink2 ``--export bgen-1.2`` (and the All of Us BGEN exports made
+  with it) writes a male's X outside the pseudo-autosomal regions with ploidy 1, one stored
+  probability. The native reader refused every such file ("only diploid"), so no BGEN with
+  males on X could be scored. Now a haploid call reads as homozygous (ALT dosage 2 x P(ALT)),
+  as plink2 ``--bgen`` reads it, and the samples with a haploid X call are the males of the
+  chrX imputation rule (1d8180b), as on the VCF route: equal to plink2 --score on the BGEN.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_field_cases_round17_pgs import _X_SCORE, _X_VCF
+
+
+def _plink2(*args: str) -> None:
+    subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
+
+
+def _sums(path: Path) -> dict[int, float]:
+    """IID -> SCORE1_SUM of a plink2 .sscore."""
+    with open(path) as f:
+        return {int(r[0]): float(r[-1]) for r in (line.split() for line in f) if not r[0].startswith("#")}
+
+
+@pytest.fixture(scope="module")
+def haploid_bgen(tmp_path_factory):
+    """Round 17's chrX case (males 1001-1003, 1007 haploid on X; 1003's call missing) as plink2
+    writes it to BGEN (ploidy 1 for the males' non-PAR X calls, its .sample with the sex), the
+    scoring file, and plink2 --score's sums on that BGEN (its own --freq, the .sample's sex)."""
+    tmp = tmp_path_factory.mktemp("hbgen")
+    (tmp / "d.vcf").write_text(_X_VCF)
+    (tmp / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{i}\t{1 if i in (1001, 1002, 1003, 1007) else 2}\n"
+                                                        for i in range(1001, 1008)))
+    _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--split-par", "hg38",
+            "--make-pgen", "--out", str(tmp / "g"))
+    _plink2("--pfile", str(tmp / "g"), "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(tmp / "b"))
+    _plink2("--bgen", str(tmp / "b.bgen"), "ref-first", "--sample", str(tmp / "b.sample"), "--make-pgen",
+            "--out", str(tmp / "p"))
+    _plink2("--pfile", str(tmp / "p"), "--freq", "--out", str(tmp / "f"))
+    (tmp / "w.tsv").write_text("ID\tA1\tW\nrs1\tG\t1.0\nrs2\tT\t0.5\nrs3\tG\t1.0\n")
+    _plink2("--pfile", str(tmp / "p"), "--read-freq", str(tmp / "f.afreq"), "--score", str(tmp / "w.tsv"), "1", "2",
+            "3", "header-read", "cols=+scoresums", "--out", str(tmp / "s"))
+    (tmp / "score.txt").write_text(_X_SCORE)
+    return tmp, _sums(tmp / "s.sscore")
+
+
+def test_bgen_haploid_calls_read_as_plink2_reads_them(hl, spark, tmp_path, haploid_bgen):
+    """The BGEN holds blocks of mixed ploidy (the males' rs3 calls ploidy 1, 1003's missing).
+    Hand (round 17): 1001 1 + 0.5 x 1 + 2 (haploid G read as 2 copies), 1003 0 + 0.5 x 2 x 0.5 +
+    2 x 5/7 (imputed with the males' calls one allele each), 1005 1 x 2 x 0.5 + 0.5 x 2 x 0.5 +
+    2 x 5/7; all equal to plink2 --score on the same BGEN. Before: one InputDataError ("only
+    unphased diploid") for the whole file."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    tmp, plink2 = haploid_bgen
+    got = run_scores(hl, spark, case_config(tmp_path, str(tmp / "b.bgen"), str(tmp / "score.txt"), fmt="bgen"))
+    got = got.set_index(got["person_id"].astype(int))
+    sums = got["score_sum"].to_dict()
+    assert sums == pytest.approx(plink2, abs=1e-5)  # plink2 prints 6 significant digits
+    assert sums[1001] == pytest.approx(1.0 + 0.5 + 2.0, abs=1e-12)
+    assert sums[1003] == pytest.approx(0.0 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
+    assert sums[1005] == pytest.approx(1.0 * 2 * 0.5 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
+    assert got["n_missing"].to_dict() == {1001: 0, 1002: 0, 1003: 2, 1004: 0, 1005: 3, 1006: 0, 1007: 0}
