@@ -626,6 +626,102 @@ def km_left_before_days(km) -> dict:
     return out
 
 
+def _km_step_events(t: list[int], n: list[int], s: list[float]) -> list[int] | None:
+    """Each step's TRD events of one published third, read from the life-table ratio
+    S_j / S_{j-1} = 1 - d / (n - c/2), c = at-risk drop - d (as ``km_left_before_days``);
+    None when a step reads back to no single d."""
+    out = []
+    for j in range(1, len(t)):
+        drop = n[j - 1] - n[j]
+        fits = [d for d in range(drop + 1) if s[j - 1] > 0
+                and abs(1 - d / (n[j - 1] - (drop - d) / 2) - s[j] / s[j - 1]) < 1e-9]
+        if len(fits) != 1:
+            return None
+        out.append(fits[0])
+    return out
+
+
+def km_two_definitions_bounds(third_a, third_b, groups: list[tuple], tails: tuple[int, int] | None = None) -> dict:
+    """The exact outsider of one PGS third's Kaplan-Meier points under two TRD definitions that
+    are not nested (privacy round 16's simulation, README "Not covered").
+
+    The third is the same persons under both (the MDD persons with the score and follow-up, cut
+    at the same scores) and a person's censoring day is the same under both; only the TRD onset
+    differs. ``third_a`` / ``third_b``: the exported points (time_days, n_at_risk, survival, as
+    text or numbers) of the third under each definition. The union of both definitions' days
+    cuts time into intervals k = 0..m-1 (the last open-ended); a person is a type (c, a, b):
+    the interval of the censoring day, and of the onset under each definition (-1: none; an
+    onset lies in an interval <= c's). Every published number is a linear equation over the
+    counts of the types: at risk on a day (onset, or else censoring, on or after it) and the
+    onsets between two points (read from the survival values, ``_km_step_events``);
+    ``tails``: the onsets on or after each definition's last point, if the outsider is to know
+    them too (the curve set's are the Cox model's events less the onsets read; per third only
+    when the other thirds' are known: the outsider's best case).
+
+    ``groups``: the groups to bound, each ``("onset" | "censored", "A" | "B", k1, k2)`` (the
+    persons whose onset, or censoring without an onset, under that definition lies in
+    intervals k1..k2), ``("joint", (kind_a, k_a), (kind_b, k_b))`` (one interval's class under
+    each definition) or ``("onset", "A not B")`` / ``("onset", "B not A")`` (an onset under one
+    only). Returns (the days cutting the intervals, {group: (least, largest)} over real counts
+    >= 0, scipy ``linprog`` HiGHS dual simplex; an unbounded end is inf). Raises ValueError when
+    a third's survival values do not read back to whole events."""
+    sides = []
+    for third in (third_a, third_b):
+        g = third.sort_values("time_days", key=lambda c: c.astype(int))
+        t = [int(x) for x in g["time_days"]]
+        n = [int(x) for x in g["n_at_risk"]]
+        d = _km_step_events(t, n, [float(x) for x in g["survival"]])
+        if d is None:
+            raise ValueError("km_two_definitions_bounds: a step's survival gives no whole number of events")
+        sides.append((t, n, d))
+    days = sorted({x for t, _, _ in sides for x in t})
+    m = len(days)
+    grid = np.array([(c, a, b) for c in range(m) for a in range(-1, c + 1) for b in range(-1, c + 1)])
+    ci, onset = grid[:, 0], {"A": grid[:, 1], "B": grid[:, 2]}
+    rows, rhs = [], []
+    for name, (t, n, d) in zip("AB", sides):
+        e = onset[name]
+        leave = np.where(e >= 0, e, ci)  # the interval the person leaves the risk set in
+        pos = [days.index(x) for x in t]
+        for j, p in enumerate(pos):
+            rows.append(leave >= p)
+            rhs.append(n[j])
+            if j:
+                rows.append((e >= pos[j - 1]) & (e < p))
+                rhs.append(d[j - 1])
+        if tails is not None:
+            rows.append(e >= pos[-1])
+            rhs.append(tails["AB".index(name)])
+    a_eq = csr_matrix(np.array(rows, dtype=float))
+    b_eq = np.array(rhs, dtype=float)
+
+    def member(group: tuple) -> np.ndarray:
+        if group[0] == "joint":
+            out = np.ones(len(grid), dtype=bool)
+            for name, (kind, k) in zip("AB", group[1:]):
+                e = onset[name]
+                out &= (e == k) if kind == "onset" else ((e < 0) & (ci == k))
+            return out
+        if group[1] in ("A not B", "B not A"):
+            first, other = ("A", "B") if group[1] == "A not B" else ("B", "A")
+            return (onset[first] >= 0) & (onset[other] < 0)
+        kind, name, k1, k2 = group
+        e = onset[name]
+        where = e if kind == "onset" else np.where(e < 0, ci, -1)
+        return (where >= k1) & (where <= k2)
+
+    bounds = {}
+    for group in groups:
+        w = member(group).astype(float)
+        ends = []
+        for sign in (1.0, -1.0):
+            res = linprog(sign * w, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
+            assert res.status in (0, 3), res.message  # the equations hold on the true counts
+            ends.append(np.inf if res.status == 3 else sign * res.fun)
+        bounds[group] = (ends[0], ends[1])
+    return days, bounds
+
+
 def compare_leaks(cohort_sizes, flow_a, flow_b, threshold: int = 20) -> list[tuple]:
     """What compare-releases' ``cohort_sizes.tsv`` tells beyond the two exports' ``cohort_flow.tsv``
     (text tables as read from the files): per (definition, step), a count shown there as a number
