@@ -366,7 +366,7 @@ def test_large_input_is_hashed_when_its_stat_changes_and_reruns_only_on_new_byte
 
 def test_parquet_input_gaining_or_losing_a_part_file_reruns_phenotypes(spark, published):
     _, cfg = published
-    table = Path(cfg.omop.path) / "visit_occurrence.parquet"
+    table = Path(cfg.omop.path) / "drug_exposure.parquet"  # a table the stage reads (test_rerun_reads: others)
     table.mkdir()
     (table / "part-00000.parquet").write_text("a")
     assert _reruns(cfg) == ["phenotypes", "cohort", "models", "report"]
@@ -444,10 +444,10 @@ def test_input_folder_of_links_to_tables_is_fingerprinted_through_the_links(spar
     reruns phenotypes (before: os.walk did not follow the links, the folder's fingerprint had
     no file of the linked table, and nothing reran)."""
     _, cfg = published
-    table = tmp_path / "cdr" / "observation.parquet"
+    table = tmp_path / "cdr" / "condition_occurrence.parquet"
     table.mkdir(parents=True)
     (table / "part-00000.parquet").write_text("a")
-    (Path(cfg.omop.path) / "observation.parquet").symlink_to(table, target_is_directory=True)
+    (Path(cfg.omop.path) / "condition_occurrence.parquet").symlink_to(table, target_is_directory=True)
     (Path(cfg.omop.path) / "loop").symlink_to(Path(cfg.omop.path), target_is_directory=True)  # a cycle: walked once
     _publish(spark, cfg)
     assert _reruns(cfg) == []

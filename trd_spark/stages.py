@@ -124,10 +124,12 @@ class StageSpec:
     from outside the release. ``files``: text / Hail outputs besides the Parquet tables of
     ``schemas.TABLES_BY_STAGE``. ``publishes``: output folders (the report stage also
     publishes ``export``). ``input_files``: ``"module:function"`` naming which files of some of
-    its inputs the stage reads (``function(cfg, glob_uri) -> {dotted key: [file] or None}``;
-    the pgs stage's scoring files: ``pgs.scoring_files.stage_input_files``), so that the
-    fingerprint of those inputs covers exactly those files and a file the stage skips (a README
-    beside the scoring files) reruns nothing; imported only when fingerprinting, as ``runner``.
+    its inputs the stage reads (``function(cfg, fs) -> {dotted key: [file] or None}``, ``fs``
+    the session's ``io.Fs`` or None without Spark; the pgs stage's scoring files:
+    ``pgs.scoring_files.stage_input_files``; the phenotype stage's OMOP tables:
+    ``phenotypes.omop.stage_input_files``), so that the fingerprint of those inputs covers
+    exactly those files and a file the stage skips (a README beside the scoring files, an OMOP
+    table it does not read) reruns nothing; imported only when fingerprinting, as ``runner``.
     """
 
     name: str
@@ -231,6 +233,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         config=("omop", "phenotypes", "concept_sets"),
         config_exclude=("phenotypes.concept_sets",),
         inputs=(("omop",),),
+        input_files="trd_spark.phenotypes.omop:stage_input_files",
     ),
     StageSpec(
         "cohort", "trd_spark.cohort.stage",
@@ -708,8 +711,8 @@ def input_files(cfg: Config, spec: StageSpec, fs: Any = None) -> dict[str, list[
     if spec.input_files is None:
         return {}
     module, _, name = spec.input_files.partition(":")
-    glob_uri = fs.glob_files if fs is not None and hasattr(fs, "fingerprint") else None
-    return cast(dict[str, "list[str] | None"], getattr(importlib.import_module(module), name)(cfg, glob_uri))
+    hadoop = fs if fs is not None and hasattr(fs, "fingerprint") else None
+    return cast(dict[str, "list[str] | None"], getattr(importlib.import_module(module), name)(cfg, hadoop))
 
 
 def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -508,13 +508,14 @@ def files_read(patterns: list[str], builds: Iterable[str],
     return [None if files is None else [f for f in files if f not in skipped] for files in per]
 
 
-def stage_input_files(cfg: Config, glob_uri: Callable[[str], list[str]] | None) -> dict[str, list[str] | None]:
+def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]:
     """``files_read`` for the pgs stage's rerun fingerprint (``stages.StageSpec.input_files``):
     {``pgs.scoring_files.<i>``: the files read from that entry, or None (not listed)}, for the
-    builds of ``cfg.datasets``."""
+    builds of ``cfg.datasets``; URIs globbed through ``fs`` (``io.Fs``; None: not listed)."""
     builds = dict.fromkeys(d.genotypes.reference_genome for d in cfg.datasets)
     # A file:// entry is listed with os, as the fingerprint reads it (``stages.input_fingerprint``).
-    read = files_read([local_path(p) or p for p in cfg.pgs.scoring_files], builds, glob_uri)
+    read = files_read([local_path(p) or p for p in cfg.pgs.scoring_files], builds,
+                      None if fs is None else fs.glob_files)
     return {f"pgs.scoring_files.{i}": files for i, files in enumerate(read)}
 
 

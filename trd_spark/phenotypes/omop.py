@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import re
 from functools import reduce
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from trd_spark.config import OmopInput, bigquery_project
+from trd_spark.config import Config, OmopInput, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
 
@@ -1036,6 +1037,68 @@ def _sex_column(df: DataFrame, omop: OmopInput, table: str, *, where: str) -> Da
                              "sex_at_birth_concept_id, else gender_concept_id)", where=where)
     return df.withColumnRenamed(column, "sex_at_birth_concept_id").withMetadata("sex_at_birth_concept_id",
                                                                                {FILE_COLUMN: column})
+
+
+# Tables read only under some settings: drug_strength for the minimum-dose rule.
+MIN_DOSE_TABLE = "drug_strength"
+
+
+def omop_tables_read(cfg: Config) -> tuple[str, ...]:
+    """The OMOP tables the phenotype stage reads under ``cfg`` (``phenotypes.stage.read_omop``
+    and its rerun fingerprint, ``stage_input_files``, both take them from here): every table of
+    ``OMOP_COLUMNS``, but ``drug_strength`` only when ``phenotypes.trials.ingredient_min_daily_dose``
+    is set."""
+    min_dose = bool(cfg.phenotypes.trials.ingredient_min_daily_dose)
+    return tuple(t for t in OMOP_COLUMNS if t != MIN_DOSE_TABLE or min_dose)
+
+
+def spark_reads_name(name: str) -> bool:
+    """Whether Spark's file sources read a file or folder of this name inside a table folder:
+    not a name starting with ``.`` or ``_`` (``_SUCCESS``, ``.crc``, ``_delta_log``), unless a
+    partition folder (``_k=v``) or Parquet's ``_metadata`` / ``_common_metadata``, nor one
+    ending in ``._COPYING_`` (a copy under way). Source: Spark 3.5
+    ``HadoopFSUtils.shouldFilterOutPathName``."""
+    hidden = (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
+    return not hidden or name.startswith(("_common_metadata", "_metadata"))
+
+
+def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]:
+    """The files of ``omop.path`` the phenotype stage reads under ``cfg``, for its rerun
+    fingerprint (``stages.StageSpec.input_files``): {``omop.path``: files}. Per table of
+    ``omop_tables_read``: ``{table}.{format}`` when it exists, else ``{table}/`` (as
+    ``read_omop_table`` locates it), a folder's files as Spark reads them (``spark_reads_name``
+    at every level: a ``_SUCCESS`` rewritten or a ``.crc`` beside a part is not data); nothing
+    for an absent table (an optional one reads as empty: the table appearing later changes the
+    list). Another table of the release (``note``, ``measurement``, ``drug_strength`` without a
+    minimum dose) or a README beside them reruns nothing. A local path is listed with ``os``
+    (through links to folders, ``stages._local_files``); a URI through ``fs`` (``io.Fs``), {}
+    without it (the folder is then fingerprinted whole, as before); BigQuery: {} (a dataset
+    has no files; ``StageSpec.external`` leaves it out)."""
+    from trd_spark.stages import _local_files  # the fingerprint's own listing (stages imports no stage)
+
+    if cfg.omop.format == "bigquery":
+        return {}
+    base = cfg.omop.path.rstrip("/")
+    local = local_path(base)
+    if local is None and fs is None:
+        return {}
+    files: list[str] = []
+    for table in omop_tables_read(cfg):
+        for root in (f"{table}.{cfg.omop.format}", table):
+            if local is not None:
+                where = f"{local}/{root}"
+                if not os.path.exists(where):
+                    continue
+                found = [(f, os.path.relpath(f, where)) for f in _local_files(where)]
+            else:
+                assert fs is not None
+                where = f"{base}/{root}"
+                if not fs.exists(where):
+                    continue
+                found = [(f"{where}/{rel}" if rel else where, rel) for rel in fs.list_files(where)]
+            files += [f for f, rel in found if rel in ("", ".") or all(spark_reads_name(n) for n in rel.split("/"))]
+            break
+    return {"omop.path": sorted(files)}
 
 
 def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFrame:

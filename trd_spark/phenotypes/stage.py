@@ -43,7 +43,13 @@ from trd_spark.phenotypes.flow import (
     shared_flow_columns,
 )
 from trd_spark.phenotypes.mdd import derive_mdd
-from trd_spark.phenotypes.omop import OMOP_COLUMNS, SOURCE_CONCEPT_OF, omop_schema, read_omop_table
+from trd_spark.phenotypes.omop import (
+    OMOP_COLUMNS,
+    SOURCE_CONCEPT_OF,
+    omop_schema,
+    omop_tables_read,
+    read_omop_table,
+)
 from trd_spark.phenotypes.persons import (
     birth_death_quirk_counts,
     derive_persons,
@@ -401,8 +407,9 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     An optional table that exists but lacks a column is still an error.
     """
     out = {}
+    read = omop_tables_read(cfg)  # the tables its rerun fingerprint covers (omop.stage_input_files)
     for t in OMOP_TABLES:
-        if t == "drug_strength" and not cfg.phenotypes.trials.ingredient_min_daily_dose:
+        if t not in read:
             out[t] = empty_frame(spark, omop_schema(t))
             continue
         try:

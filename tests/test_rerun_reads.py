@@ -1,0 +1,129 @@
+"""A stage's rerun fingerprint covers what it reads under its config, no more and no less
+(session 28, helper "reruns18").
+
+Stages are published with the real ``publish_stage`` on tiny input folders (as in
+``test_pipeline_rerun``) and ``stages.rerun_reasons`` / ``plan`` (what ``run`` and ``explain``
+decide with) are asked again after a user's change; no stage runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_pipeline_rerun import _config
+
+from trd_spark.config import Config, load_config
+from trd_spark.io import LocalFs, listing_fingerprint
+from trd_spark.layout import publish_stage
+from trd_spark.stages import STAGE_SPECS, changed_inputs, fingerprint_parts, input_files, rerun_reasons
+
+
+def _publish(spark, cfg: Config, stage: str) -> None:
+    with publish_stage(spark, cfg, stage) as writer:
+        writer.write_text("out.txt", f"{stage}\n")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _phenotypes(cfg: Config) -> list[str]:
+    return rerun_reasons(cfg, STAGE_SPECS["phenotypes"], LocalFs())
+
+
+def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(spark, tmp_path):
+    """The phenotype stage's fingerprint of ``omop.path`` was a digest of every file below it:
+    a new release's ``note`` or ``measurement`` folder (tables the stage never opens), a README,
+    a ``_SUCCESS`` marker or ``.crc`` rewritten by a re-export, or ``drug_strength`` without a
+    minimum dose reran phenotypes, cohort, models and report. Now it covers the tables
+    ``phenotypes.omop.omop_tables_read`` names, each located as the reader locates it
+    (``{table}.parquet`` before ``{table}/``) and listed as Spark lists it; a table it reads,
+    a part file added to one, an optional table appearing, and drug_strength once a minimum
+    dose is configured, still rerun it."""
+    cfg = load_config(_config(tmp_path))
+    omop = Path(cfg.omop.path)
+    parts = [_write(omop / "condition_occurrence" / f"year={y}" / "part-00000.parquet", f"PAR1 {y}") for y in (2019, 2020)]
+    _publish(spark, cfg, "phenotypes")
+    assert _phenotypes(cfg) == []
+
+    _write(omop / "note" / "part-00000.parquet", "PAR1 note")  # tables the stage never opens
+    _write(omop / "measurement.parquet", "PAR1 measurement")
+    _write(omop / "README.md", "CDR v8\n")
+    _write(omop / "condition_occurrence" / "_SUCCESS", "")  # not data to Spark
+    _write(omop / "condition_occurrence" / "year=2019" / ".part-00000.parquet.crc", "crc")
+    _write(omop / "condition_occurrence" / "part-00009.parquet._COPYING_", "half a copy")
+    _write(omop / "person" / "part-00000.parquet", "PAR1 other person")  # person.parquet is the one read
+    _write(omop / "drug_strength.parquet", "PAR1 strengths")  # no minimum dose configured: not read
+    assert _phenotypes(cfg) == []
+
+    changed = [f"input omop.path changed ({cfg.omop.path})"]
+    parts[1].write_text("PAR1 2020 corrected")
+    assert _phenotypes(cfg) == changed
+    _publish(spark, cfg, "phenotypes")
+    _write(omop / "condition_occurrence" / "year=2021" / "part-00000.parquet", "PAR1 2021")  # a part file added
+    assert _phenotypes(cfg) == changed
+    _publish(spark, cfg, "phenotypes")
+    _write(omop / "device_exposure" / "part-00000.parquet", "PAR1 rTMS")  # optional table, read when present
+    assert _phenotypes(cfg) == changed
+    _publish(spark, cfg, "phenotypes")
+    (omop / "person.parquet").unlink()  # now the reader takes person/
+    assert _phenotypes(cfg) == changed
+
+    trials = cfg.phenotypes.trials.model_copy(update={"ingredient_min_daily_dose": {715939: 10.0}})
+    dosed = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
+    assert str(omop / "drug_strength.parquet") in input_files(dosed, STAGE_SPECS["phenotypes"])["omop.path"]
+    _publish(spark, dosed, "phenotypes")
+    assert _phenotypes(dosed) == []
+    (omop / "drug_strength.parquet").write_text("PAR1 strengths v2")
+    assert _phenotypes(dosed) == [f"input omop.path changed ({cfg.omop.path})"]
+
+
+class _Bucket(LocalFs):
+    """A gs:// OMOP folder held in memory ({uri: (size, mtime_ms)}), answering as ``io.Fs``
+    does (``exists``, recursive ``list_files`` without hidden names, ``fingerprint`` from one
+    listing); local paths as ``LocalFs``."""
+
+    def __init__(self, objects: dict[str, tuple[int, int]]):
+        self.objects = objects
+
+    def exists(self, path: str) -> bool:
+        if not path.startswith("gs://"):
+            return super().exists(path)
+        return any(u == path or u.startswith(path + "/") for u in self.objects)
+
+    def list_files(self, path: str) -> dict[str, int]:
+        if path in self.objects:  # Hadoop's listFiles of a file: the file itself, at ""
+            return {"": self.objects[path][0]}
+        return {u[len(path) + 1:]: size for u, (size, _) in sorted(self.objects.items())
+                if u.startswith(path + "/") and not any(p.startswith(".") for p in u[len(path) + 1:].split("/"))}
+
+    def glob_files(self, pattern: str) -> list[str]:
+        return sorted(u for u in self.objects if u.startswith(pattern))
+
+    def fingerprint(self, path: str, recorded=None, only=None) -> dict[str, object]:
+        entries = [(u, u[len(path) + 1:], size, mtime) for u, (size, mtime) in self.objects.items()
+                   if u.startswith(path + "/")]
+        return listing_fingerprint(path, entries, recorded, None, only)
+
+
+def test_an_omop_folder_on_an_object_store_is_fingerprinted_by_the_tables_read(tmp_path):
+    """On gs:// the OMOP folder's fingerprint is taken from its listing (``io.Fs.fingerprint``),
+    kept to the files of the tables the stage reads (``files_fingerprint``'s ``only``): a new
+    table of the release changes nothing, a part of a table read does."""
+    cfg = load_config(_config(tmp_path))
+    cfg = cfg.model_copy(update={"omop": cfg.omop.model_copy(update={"path": "gs://cdr/v8/omop"})})
+    spec = STAGE_SPECS["phenotypes"]
+    bucket = _Bucket({"gs://cdr/v8/omop/person/part-0.parquet": (100, 1),
+                      "gs://cdr/v8/omop/person/_SUCCESS": (0, 1),
+                      "gs://cdr/v8/omop/concept.parquet": (50, 1)})
+    assert input_files(cfg, spec, bucket) == {"omop.path": ["gs://cdr/v8/omop/concept.parquet",
+                                                            "gs://cdr/v8/omop/person/part-0.parquet"]}
+    before = fingerprint_parts(cfg, spec, bucket)["inputs"]
+    assert before["omop.path"]["files"] == 2
+    bucket.objects["gs://cdr/v8/omop/note/part-0.parquet"] = (999, 2)
+    bucket.objects["gs://cdr/v8/omop/person/_SUCCESS"] = (0, 2)
+    assert changed_inputs(before, fingerprint_parts(cfg, spec, bucket)["inputs"]) == []
+    bucket.objects["gs://cdr/v8/omop/person/part-1.parquet"] = (10, 2)
+    assert changed_inputs(before, fingerprint_parts(cfg, spec, bucket)["inputs"]) == ["omop.path"]
