@@ -6,6 +6,10 @@
   males on X could be scored. Now a haploid call reads as homozygous (ALT dosage 2 x P(ALT)),
   as plink2 ``--bgen`` reads it, and the samples with a haploid X call are the males of the
   chrX imputation rule (1d8180b), as on the VCF route: equal to plink2 --score on the BGEN.
+- A folder of scoring files holding a README.md, a checksum list or the Catalog's metadata beside
+  the scores: each was parsed as a score and failed the stage. Now only files named as scoring
+  files are read (*.txt / *.tsv, gzipped or not, not a README or checksum list); the others are
+  listed (WARNING, manifest notes.scoring_files_not_read) and left out of the rerun fingerprint.
 """
 
 from __future__ import annotations
@@ -67,3 +71,49 @@ def test_bgen_haploid_calls_read_as_plink2_reads_them(hl, spark, tmp_path, haplo
     assert sums[1003] == pytest.approx(0.0 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
     assert sums[1005] == pytest.approx(1.0 * 2 * 0.5 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
     assert got["n_missing"].to_dict() == {1001: 0, 1002: 0, 1003: 2, 1004: 0, 1005: 3, 1006: 0, 1007: 0}
+
+
+_SCORE = ("#pgs_id=PGS991801\n#genome_build=GRCh38\n"
+          "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t1000\tG\tA\t1.0\n")
+
+
+def test_a_scoring_file_folder_reads_its_scoring_files_and_lists_the_rest(tmp_path):
+    """A folder downloaded from the PGS Catalog or shared by a lab holds, beside the scores
+    (``PGS991801.txt.gz``-like names: *.txt / *.tsv, gzipped or not), a README.md, a checksum
+    list (sha256sums.txt, MD5SUMS), the Catalog's metadata (.csv, .json) and download-scores' .md5
+    sidecars. Only the scores are read; the others are listed (``files_not_read``: the manifest's
+    ``notes.scoring_files_not_read`` and a WARNING), and the rerun fingerprint's files are the
+    scores alone, so adding a README reruns nothing and explain names no file it did not read.
+    A file named on its own is read whatever its name. Before: README.md parsed as a score
+    ("header has no #pgs_id"), the whole stage failed."""
+    from trd_spark.config import PgsSettings
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import files_read, read_scoring_files
+
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    (folder / "PGS991801.txt").write_text(_SCORE)
+    (folder / "lab_score.tsv").write_text(_SCORE.replace("PGS991801", "PGS991802"))
+    others = {"README.md": "# scores\n", "sha256sums.txt": "abc  PGS991801.txt\n", "MD5SUMS": "abc  x\n",
+              "readme.txt": "downloaded 2024\n", "pgs_all_metadata_scores.csv": "Polygenic Score (PGS) ID\n",
+              "PGS991801_metadata.json": "{}\n"}
+    for name, text in others.items():
+        (folder / name).write_text(text)
+    (folder / "PGS991801.txt.md5").write_text("abc  PGS991801.txt\n")
+    pgs = PgsSettings(scoring_files=[str(folder)], trait_panel=str(tmp_path / "panel.yaml"))
+    files = read_scoring_files(None, pgs, "GRCh38")
+    assert [f.pgs_id for f in files] == ["PGS991801", "PGS991802"]
+    from trd_spark.pgs.scoring_files import files_not_read  # (base 7aecd57 failed before: README.md parsed)
+
+    assert files_not_read(None, [str(folder)]) == sorted(str(folder / n) for n in others)
+    assert files_read([str(folder)], ["GRCh38"], None) == [[str(folder / "PGS991801.txt"), str(folder / "lab_score.tsv")]]
+    glob = str(folder / "*")
+    assert [f.pgs_id for f in read_scoring_files(None, pgs.model_copy(update={"scoring_files": [glob]}), "GRCh38")] \
+        == ["PGS991801", "PGS991802"]
+    # A README named on its own is read (and fails as a score); a folder of no score says why.
+    with pytest.raises(InputDataError, match=r"README\.md:1: "):
+        read_scoring_files(None, pgs.model_copy(update={"scoring_files": [str(folder / "README.md")]}), "GRCh38")
+    (folder / "PGS991801.txt").unlink()
+    (folder / "lab_score.tsv").unlink()
+    with pytest.raises(InputDataError, match=r"no file matches .*\(6 file\(s\) there not named as scoring files"):
+        read_scoring_files(None, pgs, "GRCh38")

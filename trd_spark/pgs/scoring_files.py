@@ -456,18 +456,62 @@ def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
 CHECKSUM_SUFFIX = ".md5"
 
 
-def _pattern_files(pattern: str, glob_uri: Callable[[str], list[str]]) -> list[str]:
-    """The scoring files one ``pgs.scoring_files`` entry names (sorted; [] when none): a local
-    glob's files, else a local directory's files (not below it; hidden and ``_``-prefixed ones
-    left out), a URI's files through ``glob_uri`` (``io.Fs.glob_files``); checksum sidecars
-    (``CHECKSUM_SUFFIX``) left out."""
+# What a folder of scoring files (a ``pgs.scoring_files`` directory or glob) may hold besides
+# them, not read: a name is a scoring file's when it ends in .txt or .tsv (gzipped or not: the
+# PGS Catalog's ``PGS000001.txt.gz``, ``PGS000001_hmPOS_GRCh38.txt.gz``, gunzipped copies, a
+# lab's own .tsv) and is not a README / licence / checksum list (``sha256sums.txt``,
+# ``MD5SUMS``). Anything else (README.md, the Catalog's metadata .csv/.xlsx/.json, checksum
+# files) was parsed as a score and failed the run on its first line.
+_SCORING_FILE_NAME = re.compile(r".+\.(txt|tsv)(\.b?gz)?", re.IGNORECASE)
+_NOT_SCORING_FILE_NAME = re.compile(
+    r"(readme|licen[cs]e|notice|changelog)([._-].*)?|(md5|sha\d*|checksum)(sum)?s?([._-].*)?", re.IGNORECASE)
+
+
+def is_scoring_file_name(name: str) -> bool:
+    """True when a file ``name`` (no folder) in a folder of scoring files is read as a scoring
+    file (``_SCORING_FILE_NAME``, not ``_NOT_SCORING_FILE_NAME``). A file named on its own in
+    ``pgs.scoring_files`` is read whatever its name."""
+    return bool(_SCORING_FILE_NAME.fullmatch(name)) and not _NOT_SCORING_FILE_NAME.fullmatch(name)
+
+
+def _entry_files(pattern: str, glob_uri: Callable[[str], list[str]]) -> tuple[list[str], list[str]]:
+    """(the scoring files one ``pgs.scoring_files`` entry names, the other files there that are
+    not read), each sorted: a local glob's files, else a local directory's files (not below it;
+    hidden and ``_``-prefixed ones left out), a URI's files through ``glob_uri``
+    (``io.Fs.glob_files``). A file the entry names itself is read whatever its name; among a
+    folder's or a glob's files only those ``is_scoring_file_name`` are, and checksum sidecars
+    (``CHECKSUM_SUFFIX``, ``trd-spark download-scores``' own) are left out without a word."""
     if is_uri(pattern):
         hits = glob_uri(pattern)
     else:
         hits = sorted(p for p in glob.glob(pattern) if Path(p).is_file())
         if not hits and Path(pattern).is_dir():
             hits = sorted(str(p) for p in Path(pattern).iterdir() if p.is_file() and not p.name.startswith((".", "_")))
-    return [h for h in hits if not h.endswith(CHECKSUM_SUFFIX)]
+    hits = [h for h in hits if not h.endswith(CHECKSUM_SUFFIX)]
+    if hits == [pattern] or hits == [pattern.rstrip("/")]:  # the entry names this one file
+        return hits, []
+    read = [h for h in hits if is_scoring_file_name(h.rsplit("/", 1)[-1])]
+    return read, [h for h in hits if h not in read]
+
+
+def _pattern_files(pattern: str, glob_uri: Callable[[str], list[str]]) -> list[str]:
+    """The scoring files one ``pgs.scoring_files`` entry names (sorted; [] when none):
+    ``_entry_files``' first list."""
+    return _entry_files(pattern, glob_uri)[0]
+
+
+def files_not_read(spark: SparkSession | None, patterns: list[str]) -> list[str]:
+    """The files in the folders and globs of ``patterns`` that are not read as scoring files
+    (``_entry_files``: a README, a checksum list, the Catalog's metadata), for the pgs manifest
+    (``notes.scoring_files_not_read``) and the log: a score file named otherwise is not lost
+    without a word. URI entries without ``spark`` are not listed."""
+    def glob_uri(pattern: str) -> list[str]:
+        return Fs(spark).glob_files(pattern) if spark is not None else []
+
+    out: list[str] = []
+    for pat in patterns:
+        out.extend(_entry_files(pat, glob_uri)[1])
+    return list(dict.fromkeys(out))
 
 
 def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: str = "pgs.scoring_files") -> list[str]:
@@ -483,9 +527,11 @@ def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: st
 
     out: list[str] = []
     for pat in patterns:
-        hits = _pattern_files(pat, glob_uri)
+        hits, others = _entry_files(pat, glob_uri)
         if not hits:
-            raise InputDataError(f"no file matches {pat}", where=what)
+            named = f" ({len(others)} file(s) there not named as scoring files: *.txt, *.tsv, gzipped or not)" \
+                if others else ""
+            raise InputDataError(f"no file matches {pat}{named}", where=what)
         out.extend(hits)
     return list(dict.fromkeys(out))
 

@@ -74,7 +74,7 @@ from trd_spark.pgs.matching import (
     weight_matrices,
 )
 from trd_spark.pgs.scoring import check_score_arrow, check_score_table, score_rows_arrow, scores_frame
-from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, read_scoring_files
+from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, files_not_read, read_scoring_files
 from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
@@ -827,6 +827,11 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
     files_by_build: dict[str, list[ScoringFile]] = {}
     sites_by_build: dict[str, pd.DataFrame] = {}  # parsed, deduplicated (and lifted) once per build
     results: list[DatasetMatches] = []
+    not_read = files_not_read(spark, cfg.pgs.scoring_files)
+    if not_read:
+        log.warning("pgs: %d file(s) in the scoring-file folders not read (not named as scoring files: *.txt, "
+                    "*.tsv, gzipped or not, other than a README or checksum list): %s", len(not_read),
+                    ", ".join(not_read))
     with native_warm_up(hl, spark, cfg):
         for ds in cfg.datasets:
             build = ds.genotypes.reference_genome
@@ -875,5 +880,6 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
+        writer.notes["scoring_files_not_read"] = not_read
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
     log.info("pgs: published %s", layout.stage_dir("pgs"))
