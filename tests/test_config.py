@@ -298,3 +298,18 @@ def test_toy_data_of_other_size_is_one_error_not_silently_reused(tmp_path):
     (data / "truth.json").write_text(json.dumps({"persons": 400, "variants": 300, "seed": 7}))
     ensure_toy_data(cfg)  # the same parameters: used as they are, nothing generated
     assert sorted(p.name for p in data.iterdir()) == ["truth.json"]
+
+
+@pytest.mark.parametrize("index", [1, 2], ids=["augmentation", "somatic"])
+def test_last_trial_adequate_false_on_another_rule_than_a_sequence_is_a_config_error(tmp_path, index):
+    """Only antidepressant_sequence reads last_trial_adequate (phenotypes.trd.sequence_onset_expr);
+    written on ad2_augmentation or somatic it was accepted and ignored, so the definition meant
+    to read the third trial as 'started' counted as configured otherwise, silently. On a
+    sequence it loads (conf/toy.yaml's ad3)."""
+    def set_flag(i):
+        return lambda r: r["phenotypes"]["trd_definitions"][i].update(last_trial_adequate=False)
+
+    assert not load_config(write_config(tmp_path, set_flag(0))).phenotypes.trd_definitions[0].last_trial_adequate
+    with pytest.raises(ConfigError, match=r"last_trial_adequate: false applies to rule 'antidepressant_sequence' "
+                                          r"only, not '(augmentation|somatic)'"):
+        load_config(write_config(tmp_path, set_flag(index)))

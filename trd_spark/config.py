@@ -470,6 +470,10 @@ class TrdDefinition(_Strict):
             raise ValueError("rule 'augmentation' needs augmentation_concept_set")
         if self.rule == "somatic" and not self.somatic_concept_sets:
             raise ValueError("rule 'somatic' needs somatic_concept_sets")
+        if not self.last_trial_adequate and self.rule != "antidepressant_sequence":
+            # Read by sequence_onset_expr only: on another rule it would be ignored, silently.
+            raise ValueError(f"last_trial_adequate: false applies to rule 'antidepressant_sequence' only, "
+                             f"not {self.rule!r}")
         return self
 
 
