@@ -127,3 +127,62 @@ def test_an_omop_folder_on_an_object_store_is_fingerprinted_by_the_tables_read(t
     assert changed_inputs(before, fingerprint_parts(cfg, spec, bucket)["inputs"]) == []
     bucket.objects["gs://cdr/v8/omop/person/part-1.parquet"] = (10, 2)
     assert changed_inputs(before, fingerprint_parts(cfg, spec, bucket)["inputs"]) == ["omop.path"]
+
+
+def test_export_folders_a_killed_run_left_are_removed_and_a_live_runs_are_not(tmp_path):
+    """The native engine's hard-call export (``pgs.native.export_dir``: every sample's calls at
+    the matched rows) is removed when its stage ends, but a SIGKILLed run left it, and nothing
+    ever removed it (gigabytes per run on a shared disk). Each export folder now holds its
+    owner (host, pid, process identity, start time) and the next run removes the folders no
+    live run owns: this host's with the process gone or its pid reused, another host's older
+    than ``releases.lock_stale_hours``, one without a readable owner by its age; a concurrent
+    run's folder (this host's live process, another host's recent run, a folder just made and
+    not yet claimed) and anything not named as an export stay."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from trd_spark.pgs import scratch
+    from trd_spark.pgs.stage import scoring_scratch
+    from trd_spark.stages import config_view
+
+    cfg = load_config(_config(tmp_path))
+    base = tmp_path / "export"
+    native = cfg.pgs.native.model_copy(update={"export_dir": str(base)})
+    cfg = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})
+    day_ago = time.time() - 25 * 3600
+    gone = subprocess.Popen(["true"])  # a process that has ended: its pid names none now
+    gone.wait()
+    here, live = socket.gethostname(), os.getppid()
+
+    def folder(name: str, owner: dict | str | None, mtime: float | None = None) -> Path:
+        path = base / name
+        path.mkdir(parents=True)
+        (path / "hard_calls.bed").write_bytes(b"l\x1b\x01")
+        if owner is not None:
+            (path / scratch.OWNER).write_text(owner if isinstance(owner, str) else json.dumps(owner))
+        if mtime is not None:
+            for p in (path, *path.iterdir()):
+                os.utime(p, (mtime, mtime))
+        return path
+
+    removed = {
+        folder("pgs_export_killed", {"host": here, "pid": gone.pid, "started": time.time()}),
+        folder("pgs_export_pid_reused", {"host": here, "pid": live, "process": "another-boot:1", "started": time.time()}),
+        folder("pgs_export_other_host_old", {"host": "worker-7", "pid": live, "started": day_ago}),
+        folder("pgs_export_no_owner_old", None, day_ago),
+        folder("pgs_export_half_written_old", "", day_ago),
+    }
+    kept = {
+        folder("pgs_export_live", {"host": here, "pid": live, "process": scratch._process_identity(live),
+                                   "started": day_ago}),
+        folder("pgs_export_other_host_running", {"host": "worker-7", "pid": 1, "started": time.time() - 3600}),
+        folder("pgs_export_not_yet_claimed", None),
+        folder("plink_cache_old", None, day_ago),
+    }
+    with scoring_scratch(None, None, config_view(cfg, STAGE_SPECS["pgs"])) as export:
+        assert {p for p in base.iterdir() if p.name != Path(export).name} == kept
+        assert json.loads((Path(export) / scratch.OWNER).read_text())["pid"] == os.getpid()
+    assert set(base.iterdir()) == kept and not removed & set(base.iterdir())

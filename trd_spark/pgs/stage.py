@@ -75,6 +75,7 @@ from trd_spark.pgs.matching import (
 )
 from trd_spark.pgs.scoring import check_score_arrow, check_score_table, score_rows_arrow, scores_frame
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, files_not_read, read_scoring_files
+from trd_spark.pgs.scratch import claim, remove_abandoned
 from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
@@ -527,6 +528,10 @@ def genotypes_where(cfg: Config, dataset_name: str) -> str:
     return f"datasets.{dataset_name}.genotypes {cfg.dataset(dataset_name).genotypes.path}"
 
 
+# The native engine's export folders: pgs_export_<random>.
+EXPORT_PREFIX = "pgs_export_"
+
+
 @contextmanager
 def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
                     scratch: str | None = None) -> Iterator[str | None]:
@@ -538,13 +543,17 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
     (a cluster whose executors cannot read the driver's disk: Hail's pass). In the stage's
     scratch, an export a SIGKILLed run left (every sample's hard calls at the matched rows) is
     removed by the next run's ``stage_scratch``; made beside it in Hail's temp dir, it stayed.
+    Under ``export_dir`` (a disk other runs share, on other hosts too) the folder holds its
+    owner record (``scratch.claim``) and the folders a killed run left there are removed first
+    (``scratch.remove_abandoned``: no live run owns them; a concurrent run's are left alone).
     Raises ConfigError for an ``export_dir`` URI (pgenlib reads local paths only)."""
     base = cfg.pgs.native.export_dir
     if base is not None:
         if is_uri(base):
             raise ConfigError("must be a local or mounted path every executor reads (pgenlib reads no URIs)",
                               where="pgs.native.export_dir")
-        path: str | None = f"{base}/pgs_export_{uuid.uuid4().hex}"
+        remove_abandoned(base, EXPORT_PREFIX, cfg.releases.lock_stale_hours)
+        path: str | None = f"{base}/{EXPORT_PREFIX}{uuid.uuid4().hex}"
     elif local_master(spark):
         local_scratch = None if scratch is None else local_temp_file(scratch)
         path = (f"{local_scratch}/pgs_export_{uuid.uuid4().hex}" if local_scratch is not None
@@ -556,6 +565,8 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
         return
     os.makedirs(path)
     try:
+        if base is not None:  # a shared disk: the next run tells a killed run's folder by its owner
+            claim(path)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,101 @@
+"""Which run owns a scratch folder: the native engine's PLINK exports under ``pgs.native.export_dir``.
+
+A run killed with SIGKILL (an OOM kill, a preempted VM, ``kill -9``) cannot remove the export it
+was writing: every sample's hard calls at the matched rows, gigabytes at All of Us scale, on a
+disk other runs share (a gcsfuse mount every executor reads). Each export folder holds an owner
+record (``OWNER``: host, pid, the process's identity and the time it started, as the release
+lock holds: ``releases.ReleaseLock``), and the next run removes the folders no live run owns
+(``remove_abandoned``) before it makes its own; a concurrent run's folder (another release
+scored at the same time, on this host or another) is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+
+log = logging.getLogger(__name__)
+
+# The owner record inside a scratch folder ("_": no reader takes it for data).
+OWNER = "_owner.json"
+
+
+def _process_identity(pid: int) -> str | None:
+    """``"<boot id>:<start time>"`` of process ``pid`` on this machine (``/proc``: the kernel's
+    boot id and field 22 of ``/proc/<pid>/stat``, clock ticks after boot), which no later
+    process with the same pid shares; None when it does not exist or ``/proc`` is not there."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold blanks: count after the last ')'.
+    return f"{boot}:{stat.rpartition(')')[2].split()[19]}"
+
+
+def _process_alive(pid: int) -> bool:
+    """A process ``pid`` exists on this machine (signal 0; another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(folder: str) -> None:
+    """Write ``folder``'s owner record (this host, pid, process identity, time now)."""
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "process": _process_identity(os.getpid()),
+              "started": time.time()}
+    with open(os.path.join(folder, OWNER), "w") as f:
+        json.dump(record, f)
+
+
+def abandoned(folder: str, stale_hours: float) -> bool:
+    """Whether no live run owns ``folder`` (made by ``claim``): on this host, its process is
+    gone (or its pid now names another process: ``_process_identity``); on another host (a
+    shared mount), it started more than ``stale_hours`` ago (``releases.lock_stale_hours``, as
+    the release lock; no process of another host can be asked). A folder without a readable
+    record (an older version's, or one whose run was killed before writing it) is judged by
+    its own age, so a run that has just made its folder and not yet claimed it keeps it."""
+    record = os.path.join(folder, OWNER)
+    held: dict = {}
+    try:
+        with open(record) as f:
+            held = json.load(f)
+        host, pid, started = str(held["host"]), int(held["pid"]), float(held["started"])
+    except (OSError, ValueError, KeyError, TypeError):  # none, or half written (a run killed while writing it)
+        host, pid, started = "", -1, -1.0
+    if host and host == socket.gethostname():
+        identity = held.get("process")
+        return not _process_alive(pid) or (identity is not None and _process_identity(pid) != identity)
+    if started < 0:
+        try:
+            started = os.stat(record if os.path.exists(record) else folder).st_mtime
+        except FileNotFoundError:  # removed meanwhile (its run ended)
+            return False
+    return time.time() - started > stale_hours * 3600
+
+
+def remove_abandoned(base: str, prefix: str, stale_hours: float) -> list[str]:
+    """Remove the folders named ``prefix*`` directly under ``base`` that no live run owns
+    (``abandoned``); their names, each logged. Nothing else under ``base`` is touched."""
+    try:
+        names = sorted(os.listdir(base))
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in names:
+        folder = os.path.join(base, name)
+        if name.startswith(prefix) and os.path.isdir(folder) and abandoned(folder, stale_hours):
+            log.info("pgs: removing scratch folder %s, left by a run that is no longer running", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(name)
+    return removed
