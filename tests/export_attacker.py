@@ -722,6 +722,44 @@ def km_two_definitions_bounds(third_a, third_b, groups: list[tuple], tails: tupl
     return days, bounds
 
 
+def km_tail_onsets_from_cut_reasons(reason: str, km, events: int, threshold: int = 20) -> dict:
+    """What report.html's reason for Kaplan-Meier thirds cut short tells of a curve set's TRD
+    onsets after their last points. ``reason``: the text report.html gives the PGS (stage
+    ``km_reasons``); ``km``: the curve set's exported points (``km_curves.tsv`` rows of one
+    dataset, definition and PGS); ``events``: its Cox model's ``n_events`` (the same persons).
+
+    A third said to end "(fewer than T events before fewer than T remain at risk after it)" had
+    at most T-1 onsets after its last point before the risk set fell under T, and at most T-1
+    after (fewer were left), so its onsets after the last point are at most 2(T-1); any other
+    text bounds them by the persons at risk at the last point only. The curve set's onsets after
+    the last points are its events less the onsets read from the survival values
+    (``km_left_before_days``: every third must end on the same day); each third's are at least
+    that less the others' upper bounds. Returns {tertile: (least, largest)} of the onsets between
+    its last point and the day fewer than T remain at risk (largest T-1 when the reason says
+    so), or {} when the thirds end on different days or a step does not read back."""
+    last = {int(k): int(g["time_days"].astype(int).max()) for k, g in km.groupby("tertile")}
+    days = set(last.values())
+    if len(days) != 1:
+        return {}
+    day = days.pop()
+    read = km_left_before_days(km.assign(dataset="d", definition="d", pgs_id="p"))
+    if ("d", "d", "p", day) not in read:
+        return {}
+    tail = events - read[("d", "d", "p", day)][0]
+    at_last = {int(k): int(g.loc[g["time_days"].astype(int) == day, "n_at_risk"].astype(int).iloc[0])
+               for k, g in km.groupby("tertile")}
+    said = f"fewer than {threshold} events before fewer than {threshold} remain at risk"
+    capped = {int(k) for part in reason.split(";") if said in part
+              for k in re.findall(r"\d+", part.split(" end")[0])}
+    top = {k: 2 * (threshold - 1) if k in capped else n for k, n in at_last.items()}
+    out = {}
+    for k in at_last:
+        least_tail = tail - sum(v for j, v in top.items() if j != k)
+        window_top = threshold - 1 if k in capped else at_last[k]
+        out[k] = (max(0, least_tail - (threshold - 1 if k in capped else at_last[k])), window_top)
+    return out
+
+
 def compare_leaks(cohort_sizes, flow_a, flow_b, threshold: int = 20) -> list[tuple]:
     """What compare-releases' ``cohort_sizes.tsv`` tells beyond the two exports' ``cohort_flow.tsv``
     (text tables as read from the files): per (definition, step), a count shown there as a number

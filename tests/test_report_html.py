@@ -172,7 +172,8 @@ def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
 def test_km_reasons_say_why_a_curve_or_its_end_is_not_shown():
     """Each PGS without Kaplan-Meier curves in the report, or with a curve cut short, gets its
     reason: a third under the threshold (also for curves not computed) (models.km.coarsen_km), the audit's drop,
-    a third ending where fewer than T remain at risk; complete curves get none."""
+    a third ending before the end of follow-up (not which count stopped it:
+    tests/test_privacy_km_reasons.py); complete curves get none."""
     from trd_spark.models.km import coarsen_km
     from trd_spark.report.stage import km_reasons
 
@@ -191,4 +192,4 @@ def test_km_reasons_say_why_a_curve_or_its_end_is_not_shown():
     assert reasons["absent"] == reasons["small"]
     assert reasons["small"] == "not shown: a PGS third starts with fewer than 20 persons (disclosure control)"
     assert "would give away a count under 20" in reasons["audit"]
-    assert reasons["cut"] == "thirds 1, 2, 3 end at day 30 (fewer than 20 at risk after it)"
+    assert reasons["cut"] == "thirds 1, 2, 3 end at day 30 (no later day meets the publication rule)"
