@@ -722,17 +722,24 @@ def _first_bad_csv_row(spark: SparkSession, file: str, n_fields: int) -> tuple[i
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
-    """OMOP CDM rules the study relies on: ``person_id`` unique, ``year_of_birth`` present.
+    """OMOP CDM rules the study relies on: ``person_id`` present and unique, ``year_of_birth`` present.
 
     One aggregation over ``person`` (one row per participant: small). Neither an ID nor a
     count in the message: the rows are persons (``logs.person_count_text``; an exact count of
-    persons, small or not, may give back one the export hides).
+    persons, small or not, may give back one the export hides). An empty ``person_id`` (the
+    CDM's primary key, e.g. lost by an export) is its own error:
+    ``countDistinct`` skips nulls, so such a row read as a repeated person_id.
     """
     row = person.agg(
         F.count(F.lit(1)).alias("n"),
+        F.count("person_id").alias("n_with_id"),
         F.countDistinct("person_id").alias("n_ids"),
         F.sum(F.col("year_of_birth").isNull().cast("long")).alias("n_no_birth_year"),
     ).collect()[0]
+    if row["n"] != row["n_with_id"]:
+        raise InputDataError(
+            "OMOP table person column person_id: a row has no person_id (the CDM's primary key, required; "
+            "its person's records could not be linked)", where=where)
     if row["n"] != row["n_ids"]:
         raise InputDataError(
             "OMOP table person column person_id: a person_id occurs on more than one row "
@@ -835,6 +842,26 @@ def _read_bigquery(spark: SparkSession, omop: OmopInput, table: str) -> DataFram
     return df
 
 
+def has_partition_folders(fs: Fs, path: str) -> bool:
+    """Whether the table folder ``path`` has sub-folders Spark reads (partition folders such as
+    ``year=2019/``, Hive style): any not hidden and not ``_``-named (``_delta_log``)."""
+    return any(not d.startswith(("_", ".")) for d in fs.listdirs(path))
+
+
+def parquet_part_files(fs: Fs, path: str) -> list[str]:
+    """The data files of the Parquet table at ``path`` (a file or a folder), sorted: a folder's
+    files, or, when it has partition folders (``has_partition_folders``), every file below it
+    that Spark reads (no hidden or ``_`` name at any level: ``_SUCCESS``, ``.crc``,
+    ``_delta_log``). Footer readers (``fill_null_typed``, ``read_null_typed_parts_apart``,
+    ``check_part_file_schemas``) and ``_read_parquet`` take the parts from here, so a
+    partitioned table is read by the same rules as a flat one."""
+    if not has_partition_folders(fs, path):
+        return fs.glob_files(path)
+    base = path.rstrip("/")
+    return [f"{base}/{rel}" for rel in fs.list_files(base)
+            if not any(part.startswith(("_", ".")) for part in rel.split("/"))]
+
+
 def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
     """The schema ``spark.read.parquet(path)`` infers, read on the driver from ONE file's
     footer: Spark's own rule (``ParquetFileFormat.readSchemaFromFooter``: the Spark schema a
@@ -850,7 +877,7 @@ def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
     """
     fs = Fs(spark)
     files = fs.glob_files(path)
-    if not files or any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):
+    if not files or has_partition_folders(fs, path):
         return None
     jvm = spark.sparkContext._jvm  # noqa: SLF001
     assert jvm is not None, "footer_schema needs a running SparkSession"
@@ -892,8 +919,9 @@ def fill_null_typed(spark: SparkSession, path: str, schema: T.StructType) -> T.S
     stores as Parquet's null type (``null_typed_columns``) typed as the first later part that
     holds it as another type: Spark reads every part by the first part's schema, so the other
     parts' dates would be read as ``int`` (days since 1970) or refused. A column no part types
-    stays ``int`` (``void_date_columns`` reads it as empty)."""
-    files = Fs(spark).glob_files(path)
+    stays ``int`` (``void_date_columns`` reads it as empty). Part files as ``parquet_part_files``
+    lists them (in partition folders too)."""
+    files = parquet_part_files(Fs(spark), path)
     untyped = null_typed_columns(files[0]) if len(files) > 1 else frozenset()
     found: dict[str, T.DataType] = {}
     for file in files[1:]:
@@ -915,8 +943,10 @@ def read_null_typed_parts_apart(spark: SparkSession, path: str, schema: T.Struct
     ``fill_null_typed``) read without it and given it as null: Spark's reader refuses to read
     their INT32 column as, e.g., a double (a date it reads, as null). One scan when no part
     has such a column (footers read by pyarrow, none for a one-file table); else one per set of
-    such columns, as one union (by name)."""
-    files = Fs(spark).glob_files(path)
+    such columns, as one union (by name) of ``schema``'s columns. A table in partition folders
+    (``year=2019/``, ``parquet_part_files``) is read the same way, its groups under ``basePath``
+    ``path`` (their partition columns, not OMOP columns, are left out of the union)."""
+    files = parquet_part_files(Fs(spark), path)
     typed = {f.name.lower() for f in schema.fields if f.dataType != T.IntegerType()}
     groups: dict[frozenset[str], list[str]] = {}
     for file in files if len(files) > 1 else []:
@@ -924,7 +954,7 @@ def read_null_typed_parts_apart(spark: SparkSession, path: str, schema: T.Struct
     if set(groups) <= {frozenset()}:
         return spark.read.schema(schema).parquet(path)
     parts = [spark.read.schema(T.StructType([f for f in schema.fields if f.name.lower() not in nulls]))
-             .parquet(*group)
+             .option("basePath", path).parquet(*group)
              .select(*[F.lit(None).cast(f.dataType).alias(f.name) if f.name.lower() in nulls
                        else F.col(f"`{f.name}`") for f in schema.fields])
              for nulls, group in groups.items()]
@@ -951,15 +981,7 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
     fs = Fs(spark)
     used = ({n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
             | {c.lower() for c in also})
-    files = fs.glob_files(path)
-    if any(not d.startswith(("_", ".")) for d in fs.listdirs(path)):  # partition folders
-        base = path.rstrip("/")
-        files = [f"{base}/{rel}" for rel in fs.list_files(base)
-                 if not any(part.startswith(("_", ".")) for part in rel.split("/"))]
-        reference = footer_schema(spark, files[0]) if files else None
-        if reference is None:
-            return
-        read = reference
+    files = parquet_part_files(fs, path)
     if len(files) < 2:
         return
     wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in used}
@@ -993,7 +1015,12 @@ def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None
     the rejected type's isAdjustedToUTC flag, else None)."""
 
     def read() -> DataFrame:
-        schema = footer_schema(spark, path)
+        # In partition folders: the first part file's footer, as for a flat folder (Spark's own
+        # inference also reads one part's footer, but would read a null-typed column as int in
+        # every part, a later part's dates or numbers then refused or a Java trace)
+        fs = Fs(spark)
+        parts = parquet_part_files(fs, path) if has_partition_folders(fs, path) else []
+        schema = footer_schema(spark, parts[0] if parts else path)
         return spark.read.parquet(path) if schema is None else read_null_typed_parts_apart(
             spark, path, fill_null_typed(spark, path, schema))
 

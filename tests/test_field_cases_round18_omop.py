@@ -1,0 +1,81 @@
+"""Field cases, round 18 (session 28, helper "hunt_omop18"): new variants of the OMOP kinds that
+gave a wrong answer (or no answer) on 7aecd57.
+
+- A Parquet table in Hive-style partition folders (``drug_exposure/year=2018/part-0.parquet``)
+  whose part in one folder holds a column of nothing but None (pandas/pyarrow write Parquet's
+  null type, which Spark reads as int): 2d47597 read such a part as empty only in a flat table
+  folder. Partitioned, a null-typed first part made the others' dates a type conflict (the
+  valid export refused), and a null-typed later part beside a typed first one failed inside a
+  Spark task with a Java trace (a double column read from its INT32).
+- A ``person`` row without a ``person_id`` was reported as "a person_id occurs on more than
+  one row" (``countDistinct`` skips nulls), sending the user after duplicates that are not there.
+
+Tiny inputs written inline; expected values by hand from README "Study rules".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trd_spark.config import OmopInput
+from trd_spark.errors import InputDataError
+from trd_spark.phenotypes.omop import read_omop_table
+
+D = dt.date
+
+
+def _omop(tmp_path) -> OmopInput:
+    return OmopInput(format="parquet", path=str(tmp_path / "omop"), data_cutoff_date=D(2023, 7, 1))
+
+
+def _drug_part(folder, person: int, verbatim: pa.Array, quantity: pa.Array) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({
+        "person_id": pa.array([person], pa.int64()),
+        "drug_concept_id": pa.array([700], pa.int64()),
+        "drug_exposure_start_date": pa.array([D(2019, 1, 10)], pa.date32()),
+        "drug_exposure_end_date": pa.array([D(2019, 2, 10)], pa.date32()),
+        "days_supply": pa.array([30], pa.int32()),
+        "verbatim_end_date": verbatim,
+        "quantity": quantity,
+    }), folder / "part-00000.parquet")
+
+
+@pytest.mark.parametrize("null_first", [True, False], ids=["null_partition_first", "null_partition_later"])
+def test_a_null_typed_column_in_one_partition_folder_reads_as_empty_there(spark, tmp_path, null_first):
+    """drug_exposure/year=2018 and year=2019, one part each: person 1's part (2018) holds
+    verbatim_end_date and quantity as Parquet's null type when ``null_first``, else person 2's
+    (2019); the other part has 2019-02-03 and 2.5. By hand: the typed part's values, None in
+    the null-typed one. On 7aecd57: null_partition_first an InputDataError 'column
+    verbatim_end_date is date in this part file but int', null_partition_later a Py4JJavaError
+    (Parquet column cannot be converted: quantity, double, INT32)."""
+    table = tmp_path / "omop" / "drug_exposure"
+    nulls = pa.array([None], pa.null())
+    typed = (pa.array([D(2019, 2, 3)], pa.date32()), pa.array([2.5], pa.float64()))
+    empty = (nulls, nulls)
+    _drug_part(table / "year=2018", 1, *(empty if null_first else typed))
+    _drug_part(table / "year=2019", 2, *(typed if null_first else empty))
+    rows = read_omop_table(spark, _omop(tmp_path), "drug_exposure").select(
+        "person_id", "verbatim_end_date", "quantity").collect()
+    dated = 2 if null_first else 1
+    assert sorted(tuple(r) for r in rows) == sorted([(dated, D(2019, 2, 3), 2.5), (3 - dated, None, None)])
+
+
+def test_a_person_row_without_person_id_is_named_as_such(spark, tmp_path):
+    """person 1 and a row with an empty person_id: one error naming the missing person_id. On
+    7aecd57: 'a person_id occurs on more than one row' (no person_id is repeated)."""
+    (tmp_path / "omop").mkdir()
+    two = pa.array([1, 1], pa.int64())
+    pq.write_table(pa.table({
+        "person_id": pa.array([1, None], pa.int64()), "gender_concept_id": pa.array([8532, 8507], pa.int64()),
+        "year_of_birth": pa.array([1970, 1980], pa.int64()), "month_of_birth": two, "day_of_birth": two,
+    }), tmp_path / "omop" / "person.parquet")
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, _omop(tmp_path), "person")
+    text = str(e.value)
+    assert "person.parquet" in text and "column person_id: a row has no person_id" in text, text
+    assert "more than one row" not in text, text
