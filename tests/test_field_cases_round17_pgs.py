@@ -220,3 +220,21 @@ def test_the_genotype_filter_can_be_ignored_as_plink2_ignores_it(hl, spark, tmp_
     lines = (tmp_path / "p2.sscore").read_text().splitlines()
     sums = {int(ln.split()[0].split("_")[-1]): float(ln.split()[-1]) for ln in lines[1:]}
     assert sums == pytest.approx(hand, abs=1e-6)
+
+
+@pytest.mark.parametrize("ft_type", ["string", "array"])
+def test_a_genotype_filter_passes_as_pass_dot_or_missing_in_either_ft_type(hl, ft_type):
+    """FT as a MatrixTable may hold it: a string (a VCF's Number=1 FT) or an array of strings
+    (Number=.), with '.' written out (an MT built by another tool: Hail's import_vcf reads a
+    VCF's '.' as missing, so the VCF case above passes it as a missing FT and a '.' that failed
+    went unseen). Per sample: PASS, '.' and a missing FT pass; LowGQ fails; an array passes
+    when every filter does (['PASS', 'LowGQ'] fails). Failed: GT missing."""
+    from trd_spark.pgs.genotypes import without_failed_genotypes
+
+    values = [["PASS"], ["."], None, ["LowGQ"], [".", "PASS"], ["PASS", "LowGQ"]]
+    if ft_type == "string":
+        values = [None if v is None else v[0] for v in values[:4]]
+    mt = hl.utils.range_matrix_table(1, len(values))
+    mt = mt.annotate_entries(GT=hl.call(0, 1), FT=hl.literal(values)[mt.col_idx])
+    got = without_failed_genotypes(hl, mt, None, "t").GT.collect()
+    assert [g is not None for g in got] == [True, True, True, False, True, False][:len(values)]
