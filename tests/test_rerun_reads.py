@@ -186,3 +186,33 @@ def test_export_folders_a_killed_run_left_are_removed_and_a_live_runs_are_not(tm
         assert {p for p in base.iterdir() if p.name != Path(export).name} == kept
         assert json.loads((Path(export) / scratch.OWNER).read_text())["pid"] == os.getpid()
     assert set(base.iterdir()) == kept and not removed & set(base.iterdir())
+
+
+def test_a_reworded_concept_set_description_reruns_nothing_and_a_concept_edit_does(spark, tmp_path):
+    """A concept set's ``description`` documents the set and computes nothing, yet it was in the
+    phenotype stage's slice (the concept-set file's whole content): rewording it reran
+    phenotypes, cohort, models and report. It is now in no slice (``stages.DOCUMENTATION_KEYS``)
+    and no stage may read it; a concept's ``name`` stays content (an ingredient's name when the
+    release's ``concept`` table lacks it), and so do the concepts."""
+    import pytest
+
+    from trd_spark.stages import config_view
+
+    cfg = load_config(_config(tmp_path))
+    _publish(spark, cfg, "phenotypes")
+
+    def with_set(**changes) -> Config:
+        sets = cfg.concept_sets.model_copy(deep=True)
+        sets.concept_sets["mdd"] = sets.concept_sets["mdd"].model_copy(update=changes)
+        return cfg.model_copy(update={"concept_sets": sets})
+
+    assert _phenotypes(with_set(description="Major depression, reworded")) == []
+    include = cfg.concept_sets.concept_sets["mdd"].include
+    renamed = [include[0].model_copy(update={"name": "Depressive disorder (renamed)"}), *include[1:]]
+    edited = ["config changed: concept_sets.concept_sets.mdd.include"]
+    assert _phenotypes(with_set(include=renamed)) == edited
+    assert _phenotypes(with_set(include=include[1:])) == edited
+    view = config_view(cfg, STAGE_SPECS["phenotypes"])
+    assert view.concept_sets.concept_sets["mdd"].domain == "condition"
+    with pytest.raises(LookupError, match="concept_sets.concept_sets.description"):
+        _ = view.concept_sets.concept_sets["mdd"].description

@@ -272,6 +272,11 @@ MESSAGE_KEYS = ("report.small_count_threshold", "phenotypes.concept_sets")
 # Whole-config values a stage may record without depending on every key (the export
 # manifest's config hash is provenance, not an input of any number).
 PROVENANCE = ("fingerprint",)
+# Free text of the loaded files that documents and computes nothing: a concept set's
+# ``description`` (its concepts, their names included, are its content). In no slice, so a
+# reworded description reruns nothing (it reran phenotypes, cohort, models and report); no
+# stage may read it (``ConfigView``), so none can come to depend on it unseen.
+DOCUMENTATION_KEYS = ("concept_sets.concept_sets.description",)
 
 
 def _under(key: str, prefixes: tuple[str, ...]) -> bool:
@@ -299,6 +304,9 @@ class ConfigView:
 
     def _check(self, key: str) -> None:
         spec: StageSpec = self._spec
+        if _under(key, DOCUMENTATION_KEYS):
+            raise LookupError(f"stage {spec.name} reads config key {key}, documentation that no stage fingerprints "
+                              f"(stages.DOCUMENTATION_KEYS)")
         if _under(key, MESSAGE_KEYS):
             return
         if _under(key, spec.config_exclude):
@@ -478,7 +486,9 @@ def spec_for_output(output: str) -> StageSpec:
 
 def _resolved_config(cfg: Config) -> dict[str, Any]:
     raw = cfg.model_dump(mode="json")
-    raw["concept_sets"] = cfg.concept_sets.model_dump(mode="json") if cfg.concept_sets else None
+    # A dict of sets: its items are named by the view as the dict itself (ConfigView._wrap).
+    raw["concept_sets"] = cfg.concept_sets.model_dump(mode="json", exclude={"concept_sets": {"__all__": {"description"}}}
+                                                      ) if cfg.concept_sets else None
     raw["trait_panel"] = cfg.trait_panel.model_dump(mode="json") if cfg.trait_panel else None
     return raw
 
