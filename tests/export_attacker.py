@@ -760,6 +760,16 @@ def km_tail_onsets_from_cut_reasons(reason: str, km, events: int, threshold: int
     return out
 
 
+def curve_set_persons_from_km_reason(reason: str, threshold: int = 20) -> float:
+    """The most persons a PGS's Kaplan-Meier curve set (the Cox model's persons, the MDD persons
+    with the score and follow-up) can have by report.html's reason for not showing it: a reason
+    that says only that a third starts with fewer than T persons puts the thirds (equal sizes up
+    to one) at 3 (T - 1) + 2 persons at most; any other text (or one that names another cause
+    too) tells nothing (inf)."""
+    said = f"a PGS third starts with fewer than {threshold} persons"
+    return 3 * (threshold - 1) + 2 if said in reason and " or " not in reason else np.inf
+
+
 def compare_leaks(cohort_sizes, flow_a, flow_b, threshold: int = 20) -> list[tuple]:
     """What compare-releases' ``cohort_sizes.tsv`` tells beyond the two exports' ``cohort_flow.tsv``
     (text tables as read from the files): per (definition, step), a count shown there as a number

@@ -79,3 +79,19 @@ def test_a_person_row_without_person_id_is_named_as_such(spark, tmp_path):
     text = str(e.value)
     assert "person.parquet" in text and "column person_id: a row has no person_id" in text, text
     assert "more than one row" not in text, text
+
+
+def test_a_csv_table_in_partition_folders_is_read(spark, tmp_path):
+    """condition_occurrence/year=2018/part-0.csv and year=2019/part-0.csv, one header and one row
+    each (person 1 on 2018-01-10, person 2 on 2019-01-10). By hand: both rows. On 7aecd57 the
+    valid table was refused: 'this file's header names other columns, or the same in another
+    order, than the table's first file' (the partition column year counted as a header field)."""
+    table = tmp_path / "omop" / "condition_occurrence"
+    for year, person in ((2018, 1), (2019, 2)):
+        (table / f"year={year}").mkdir(parents=True)
+        (table / f"year={year}" / "part-0.csv").write_text(
+            f"person_id,condition_concept_id,condition_start_date\n{person},4152280,{year}-01-10\n")
+    omop = _omop(tmp_path).model_copy(update={"format": "csv"})
+    rows = read_omop_table(spark, omop, "condition_occurrence").collect()
+    assert sorted((r.person_id, r.condition_concept_id, r.condition_start_date) for r in rows) == [
+        (1, 4152280, D(2018, 1, 10)), (2, 4152280, D(2019, 1, 10))]

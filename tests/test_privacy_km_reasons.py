@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from export_attacker import km_tail_onsets_from_cut_reasons
+from export_attacker import curve_set_persons_from_km_reason, km_tail_onsets_from_cut_reasons
 
 from trd_spark.models.km import coarsen_km, km_on_grid
 from trd_spark.report.stage import km_reasons
@@ -67,3 +67,36 @@ def test_every_cut_curve_gets_the_same_reason_whichever_count_stopped_it():
     }
     reasons = {name: reason_and_export(curve_set(later))[0] for name, later in cases.items()}
     assert set(reasons.values()) == {"thirds 1, 2, 3 end at day 30 (no later day meets the publication rule)"}, reasons
+
+
+def test_a_curve_set_left_out_tells_not_whether_its_thirds_were_small():
+    """Discovery, definition A: TRD 50, trMDD 30, MDD_other 25; the Cox model of P1 has n 55 and
+    50 events, so 5 censored persons: the audit hides n (`suppressed`), leaving them 0..55. Its
+    curve set (thirds of 18, 18 and 19) is left out by ``coarsen_km``. On base 7aecd57 report.html
+    said "a PGS third starts with fewer than 20 persons": n at most 59, the 5 censored 0..9."""
+    from trd_spark.report.tables import ReleaseCounts, suppress_release
+
+    statuses = {"TRD": 50, "trMDD": 30, "MDD_other": 25, "non_MDD": 500}
+    rc = ReleaseCounts(
+        cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [3000]}),
+        cohort_counts=pd.DataFrame([("d", "A", s, n) for s, n in statuses.items()],
+                                   columns=["dataset", "definition", "status", "n"]),
+        logistic=pd.DataFrame([("d", "A", "trd_vs_nonmdd", "P", 550, 50)],
+                              columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases"]),
+        cox=pd.DataFrame([("d", "A", "P", 55, 50)], columns=["dataset", "definition", "pgs_id", "n", "n_events"]),
+        pgs_distribution=None, primary_definition="A")
+    safe = suppress_release(rc, T)
+    cox = safe["cox"].iloc[0]
+    shown = safe["cohort_counts"].set_index("status")["n"]
+    assert cox["n"] == "suppressed" and cox["n_events"] == 50 and list(shown) == [50, 30, 25, 500]
+    thirds = [km_on_grid(np.full(n, 40.0), np.r_[np.ones(n - 2), np.zeros(2)], np.arange(0, 41, 30))
+              .assign(dataset="d", definition="A", pgs_id="P", trait="P", tertile=k)
+              for k, n in ((1, 18), (2, 18), (3, 19))]
+    internal = pd.concat(thirds, ignore_index=True)[KM_CURVES.names]
+    coarse = coarsen_km(internal, T)
+    assert coarse.empty
+    reason = km_reasons(internal, coarse, coarse, ["P"], T)["P"]
+    # The outsider: n is at least its events and at most the MDD persons, and the reason's bound.
+    most = min(shown["TRD"] + shown["trMDD"] + shown["MDD_other"], curve_set_persons_from_km_reason(reason))
+    censored = (0, most - cox["n_events"])
+    assert censored[1] - censored[0] >= T - 2, (censored, reason)

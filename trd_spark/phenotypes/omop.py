@@ -635,7 +635,11 @@ def _check_csv_rows(spark: SparkSession, df: DataFrame, path: str, table: str) -
     The line, and the exact check of a file whose quoted fields span lines (the lines of such a
     row cannot be judged one by one), run ``_csv_lines``: extra jobs for such files and errors
     only."""
-    n_fields = len(df.columns)
+    # A table in partition folders (year=2019/part-0.csv) reads with its partition columns after
+    # the files' own: they are no fields of a file's rows or header.
+    keys = partition_keys(Fs(spark), path)
+    columns = [c for c in df.columns if c not in keys]
+    n_fields = len(columns)
     v = F.col("value")
     has_quote = v.contains('"')
     quotes = F.length(v) - F.length(F.regexp_replace(v, '"', ""))
@@ -648,7 +652,7 @@ def _check_csv_rows(spark: SparkSession, df: DataFrame, path: str, table: str) -
         F.when(has_quote & v.contains(_BACKSLASH_QUOTE), 1).otherwise(0).alias("bs"),
         ((v != "") & ~v.rlike(csv_row_regex(n_fields))).cast("int").alias("bad"),
         F.when(first_block, F.monotonically_increasing_id()).alias("pos"),
-        (first_block & v.rlike(_header_regex(df.columns))).alias("is_header"))
+        (first_block & v.rlike(_header_regex(columns))).alias("is_header"))
     files = sorted(text.groupBy("f").agg(
         (F.sum("q") % 2).alias("odd"), F.sum("q").alias("n_odd"), F.sum("bs").alias("n_bs"),
         F.sum("bad").alias("n_bad"), F.min("pos").alias("first"),
@@ -846,6 +850,17 @@ def has_partition_folders(fs: Fs, path: str) -> bool:
     """Whether the table folder ``path`` has sub-folders Spark reads (partition folders such as
     ``year=2019/``, Hive style): any not hidden and not ``_``-named (``_delta_log``)."""
     return any(not d.startswith(("_", ".")) for d in fs.listdirs(path))
+
+
+def partition_keys(fs: Fs, path: str) -> frozenset[str]:
+    """The partition columns Spark adds to the table at ``path``: the keys of the ``key=value``
+    folders on the path of its first part file (``parquet_part_files``: any file format), e.g.
+    {'year'} for ``condition_occurrence/year=2019/part-0.csv``; empty for a flat folder or a file."""
+    if not has_partition_folders(fs, path):
+        return frozenset()
+    files = parquet_part_files(fs, path)
+    rel = files[0][len(path.rstrip("/")) + 1:].split("/")[:-1] if files else []
+    return frozenset(d.split("=", 1)[0] for d in rel if "=" in d)
 
 
 def parquet_part_files(fs: Fs, path: str) -> list[str]:

@@ -166,11 +166,12 @@ def km_reasons(internal: pd.DataFrame, coarsened: pd.DataFrame, shown: pd.DataFr
     {pgs_id: reason} (a PGS whose three curves run to the end of follow-up is absent). The
     frames are one (dataset, definition) slice of the models stage's ``km_curves``
     (``internal``), its ``models.km.coarsen_km`` points (``coarsened``) and what the export
-    audit (``tables.suppress_release``) leaves (``shown``); each step drops curves for its own
-    reason: a PGS third starting with fewer than ``threshold`` persons (also the text when the
-    curves were not computed, fewer than 3 MDD persons with the PGS and follow-up: a reason of its
-    own would narrow that hidden count to 1..2), the audit (the curves' counts with the
-    other exported counts would give away a count under ``threshold``); a shown curve ends
+    audit (``tables.suppress_release``) leaves (``shown``). Curves left out get one text naming
+    both steps that leave curves out, not which did: a PGS third starting with fewer than
+    ``threshold`` persons (or curves not computed, fewer than 3 MDD persons with the PGS and
+    follow-up) bounds the curve set's persons, a count the audit may hide; the audit (the
+    curves' counts with the other exported counts would give away a count under
+    ``threshold``). A shown curve ends
     before the last follow-up day when no later day meets ``coarsen_km``'s rule. Which part of
     the rule failed is not said: that is a fact about unpublished counts ("fewer than 20 events
     before fewer than 20 remain at risk" put each third's TRD onsets after its last point at 38
@@ -178,16 +179,17 @@ def km_reasons(internal: pd.DataFrame, coarsened: pd.DataFrame, shown: pd.DataFr
     after day 30 over three thirds, pinned 19 onsets in each; ``tests/test_privacy_km_reasons.py``),
     and the text was wrong when the rule failed on 1..19 censored persons instead."""
     out: dict[str, str] = {}
+    # One text whichever step left the curves out: "not computed" (fewer than 3 persons) would
+    # narrow a hidden count to 1..2, and "a third starts with fewer than T persons" put the curve
+    # set's persons, the Cox model's n, at 3 (T - 1) + 2 at most: a Cox n hidden to protect its 5
+    # censored persons (n 55, 50 events shown) read as 50..59, the 5 as 0..9
+    # (tests/test_privacy_km_reasons.py). Either step may have left out any curve set.
+    hidden = (f"not shown: a PGS third starts with fewer than {threshold} persons, or with the other exported "
+              f"counts its numbers would give away a count under {threshold} (disclosure control)")
     for p in pgs_ids:
         i, c, s = (df[df["pgs_id"] == p] for df in (internal, coarsened, shown))
-        if not len(i) or not len(c):
-            # Not computed (fewer than 3 MDD persons with this PGS and follow-up) gets the same text
-            # as thirds under the threshold: "fewer than 3" would narrow a hidden count to 1..2, and
-            # with fewer than 3 persons every third starts with fewer than the threshold anyway.
-            out[p] = f"not shown: a PGS third starts with fewer than {threshold} persons (disclosure control)"
-        elif not len(s):
-            out[p] = (f"not shown: with the other exported counts its numbers would give away a count under "
-                      f"{threshold} (disclosure control)")
+        if not len(i) or not len(c) or not len(s):
+            out[p] = hidden
         else:
             cut: dict[int, list[str]] = {}  # last day -> thirds
             for k, g in s.groupby("tertile", sort=True):
