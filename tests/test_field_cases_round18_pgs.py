@@ -10,6 +10,10 @@
   the scores: each was parsed as a score and failed the stage. Now only files named as scoring
   files are read (*.txt / *.tsv, gzipped or not, not a README or checksum list); the others are
   listed (WARNING, manifest notes.scoring_files_not_read) and left out of the rerun fingerprint.
+- A dataset where most scored calls are missing (a VDS/VCF whose FT fails on most calls under
+  pgs.apply_genotype_filter, since 48213d5; a bad export) scored every person near the mean with
+  no word. Now the share of missing calls is in the manifest (notes.missing_call_share, from the
+  score checks' own pass) and above pgs.missing_call_warn a WARNING says so (and names FT).
 """
 
 from __future__ import annotations
@@ -117,3 +121,66 @@ def test_a_scoring_file_folder_reads_its_scoring_files_and_lists_the_rest(tmp_pa
     (folder / "lab_score.tsv").unlink()
     with pytest.raises(InputDataError, match=r"no file matches .*\(6 file\(s\) there not named as scoring files"):
         read_scoring_files(None, pgs, "GRCh38")
+
+
+# chr1:1000 and chr1:2000, 4 samples: 6 of the 8 calls missing (as a genotype filter FT failing
+# on most calls makes them: a VCF or VDS whose FT says nothing about the call); 1001's are called.
+_MOSTLY_MISSING = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004
+chr1\t1000\trs1\tA\tG\t.\tPASS\t.\tGT\t0/1\t./.\t./.\t./.
+chr1\t2000\trs2\tC\tT\t.\tPASS\t.\tGT\t1/1\t./.\t./.\t./.
+"""
+
+
+def test_a_dataset_with_most_calls_missing_is_a_warning_and_its_share_is_noted(hl, spark, tmp_path, caplog):
+    """6 of 8 scored calls missing, imputed with 1001's calls (G 1 copy, T 2 copies): everyone
+    scores 1 + 0.5 x 2 = 2.0, n_missing 2 for 1002-1004. The stage gives the share of missing
+    calls, 0.75 (the manifest's notes.missing_call_share), and a WARNING above
+    pgs.missing_call_warn (0.5); the native pass on the pgen plink2 writes (Hail's pass: the
+    next test). Before: no count and no word: every person scored the same from one sample's
+    calls."""
+    import logging
+
+    from test_field_cases_pgs import case_config, published_frame
+
+    from trd_spark.pgs import stage
+
+    (tmp_path / "d.vcf").write_text(_MOSTLY_MISSING)
+    _plink2("--vcf", str(tmp_path / "d.vcf"), "--make-pgen", "--out", str(tmp_path / "g"))
+    (tmp_path / "score.txt").write_text(_SCORE.replace("PGS991801", "PGS991803") + "1\t2000\tT\tC\t0.5\n")
+    cfg = case_config(tmp_path, str(tmp_path / "g"), str(tmp_path / "score.txt"), fmt="pgen")
+    r = stage.match_dataset(hl, spark, cfg, "d", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    with caplog.at_level(logging.INFO, logger="trd_spark"):
+        got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
+    got = got.set_index(got["person_id"].astype(int))
+    assert got["score_sum"].to_dict() == pytest.approx({1001: 2.0, 1002: 2.0, 1003: 2.0, 1004: 2.0}, abs=1e-12)
+    assert got["n_missing"].to_dict() == {1001: 0, 1002: 2, 1003: 2, 1004: 2}
+    assert r.missing_call_share == pytest.approx(0.75)  # (base 7aecd57: no such field)
+    assert stage.missing_call_shares([r]) == {"d": 0.75}
+    warned = [m.getMessage() for m in caplog.records if m.levelno == logging.WARNING and "scored calls" in m.getMessage()]
+    assert len(warned) == 1 and "75.0%" in warned[0] and "apply_genotype_filter" not in warned[0]  # a pgen has no FT
+    # A VCF/MatrixTable/VDS dataset under pgs.apply_genotype_filter: the WARNING says FT may be why.
+    vcf = case_config(tmp_path, str(tmp_path / "d.vcf"), str(tmp_path / "score.txt"))
+    caplog.clear()
+    stage.check_missing_calls(vcf, stage.DatasetMatches("d", r.summary, r.scoring_files, r.frame,
+                                                        missing_call_share=0.75))
+    assert "pgs.apply_genotype_filter: true" in caplog.records[-1].getMessage()
+
+
+def test_hail_score_check_gives_the_missing_call_share(hl):
+    """Hail's pass publishes through ``scoring.check_score_table``: its one aggregation also
+    gives the share of missing calls, 6 of 8 here (2 persons x 2 scores of 2 matched
+    variants); a table with nothing matched gives None."""
+    from trd_spark.pgs.scoring import check_score_table
+
+    def table(rows):
+        return hl.Table.parallelize(
+            [dict(zip(["s", "pgs_id", "score_sum", "allele_count", "n_missing", "n_matched"], r)) for r in rows],
+            hl.tstruct(s=hl.tstr, pgs_id=hl.tstr, score_sum=hl.tfloat64, allele_count=hl.tint64,
+                       n_missing=hl.tint64, n_matched=hl.tint64))
+
+    rows = [("1", "P", 1.0, 4, 1, 2), ("1", "Q", 1.0, 4, 2, 2), ("2", "P", 1.0, 4, 1, 2), ("2", "Q", 1.0, 4, 2, 2)]
+    assert check_score_table(hl, table(rows), "d") == pytest.approx(0.75)
+    assert check_score_table(hl, table([("1", "P", 0.0, 0, 0, 0)]), "d") is None

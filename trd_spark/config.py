@@ -275,6 +275,10 @@ class PgsSettings(_Strict):
     # n_missing, as GVS recommends (genotypes.without_failed_genotypes). false reads such calls as
     # called, as plink2 (which reads no FT) does: for a comparison with plink2 on the same VCF.
     apply_genotype_filter: bool = True
+    # A dataset whose scored calls (person x matched variant) are missing in more than this share
+    # gets a WARNING (the share is always in the manifest's notes.missing_call_share): most calls
+    # missing (e.g. a VDS whose FT is False on most calls) scores everyone near the mean, silently.
+    missing_call_warn: float = Field(0.5, ge=0.0, le=1.0)
     # A scoring-file weight (after OR/HR -> log) larger than this in absolute value is an
     # error naming file:line: per-allele log-odds/betas of common variants are far below it.
     max_abs_weight: float = Field(10.0, gt=0.0)

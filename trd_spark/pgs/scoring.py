@@ -434,8 +434,9 @@ def scores_frame(hl: hl_types, scores: hl_types.Table, dataset: str) -> DataFram
     return out.to_spark().select(*PGS_SCORES.names)
 
 
-def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
-    """Invariants of the long score table, checked before it is published (one pass).
+def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> float | None:
+    """Invariants of the long score table, checked before it is published (one pass); returns
+    the share of the scored calls that were missing (``missing_call_share``, in the same job).
 
     ``scores``: ``compute_scores``' columns. Raises InputDataError naming ``where`` and the
     number of offending rows when a (s, pgs_id) key occurs more than once, ``n_missing < 0``
@@ -452,6 +453,8 @@ def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
         negative_missing=hl.agg.count_where(scores.n_missing < 0),
         too_many_alleles=hl.agg.count_where(scores.allele_count > 2 * scores.n_matched),
         not_finite=hl.agg.count_where(~hl.is_finite(scores.score_sum)),
+        n_missing=hl.agg.sum(scores.n_missing),
+        n_matched=hl.agg.sum(scores.n_matched),
     )
     found = per_key.aggregate(hl.struct(
         n_keys=hl.agg.count(),
@@ -459,9 +462,21 @@ def check_score_table(hl: hl_types, scores: hl_types.Table, where: str) -> None:
         negative_missing=hl.agg.sum(per_key.negative_missing),
         too_many_alleles=hl.agg.sum(per_key.too_many_alleles),
         not_finite=hl.agg.sum(per_key.not_finite),
+        n_missing=hl.agg.sum(per_key.n_missing),
+        n_matched=hl.agg.sum(per_key.n_matched),
     ))
     _raise_score_problems(found.n_keys != found.n_rows, found.negative_missing, found.too_many_alleles,
                           found.not_finite, where)
+    return missing_call_share(int(found.n_missing), int(found.n_matched))
+
+
+def missing_call_share(n_missing: int, n_matched: int) -> float | None:
+    """The share of a dataset's scored calls (person x matched variant, summed over its score
+    rows: ``n_matched`` per row) that were missing (``n_missing``: imputed or zeroed), None when
+    nothing was matched. Why: a dataset where most calls are missing (a VDS whose FT is False
+    on most calls under ``pgs.apply_genotype_filter``, a failed export) scores every person
+    near the mean, with no error; the stage warns above ``pgs.missing_call_warn``."""
+    return n_missing / n_matched if n_matched > 0 else None
 
 
 def score_rows_arrow(summed: pgen_engine.SummedScores, dataset: str) -> Any:
@@ -492,10 +507,11 @@ def score_rows_arrow(summed: pgen_engine.SummedScores, dataset: str) -> Any:
     return pa.table([arrays[c] for c in PGS_SCORES.names], names=PGS_SCORES.names)
 
 
-def check_score_arrow(table: Any, where: str) -> None:
+def check_score_arrow(table: Any, where: str) -> float | None:
     """``check_score_table``'s invariants on one dataset's score rows as a pyarrow Table
     (``score_rows_arrow``; a plain or dictionary-encoded pgs_id), in numpy: the same
-    InputDataError naming ``where``, no count and no person ID printed."""
+    InputDataError naming ``where``, no count and no person ID printed; returns
+    ``missing_call_share``."""
     import pyarrow as pa
 
     pgs = table.column("pgs_id").combine_chunks()
@@ -506,6 +522,7 @@ def check_score_arrow(table: Any, where: str) -> None:
     _raise_score_problems(repeated, bool((column["n_missing"] < 0).any()),
                           bool((column["allele_count"] > 2 * column["n_matched"]).any()),
                           not bool(np.isfinite(column["score_sum"]).all()), where)
+    return missing_call_share(int(column["n_missing"].sum(dtype=np.int64)), int(column["n_matched"].sum(dtype=np.int64)))
 
 
 def _raise_score_problems(repeated: bool, negative_missing: bool, too_many_alleles: bool, not_finite: bool,

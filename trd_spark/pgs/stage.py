@@ -114,6 +114,38 @@ class DatasetMatches:
     variants: VariantIndex | None = None
     # VCF records among the matched rows with a GT half-call (genotypes.vcf_half_call_rows); None: not counted.
     half_call_rows: int | None = None
+    # The share of the scored calls that were missing (scoring.missing_call_share), set by scores_of_dataset.
+    missing_call_share: float | None = None
+
+
+def missing_call_shares(results: list[DatasetMatches]) -> dict[str, float]:
+    """dataset -> the share of its scored calls (person x matched variant) that were missing
+    (``scores_of_dataset``), rounded to 4 digits, for the pgs manifest's notes
+    (``missing_call_share``); datasets with nothing matched are left out. A share of calls, not
+    a count of persons."""
+    return {r.dataset: round(r.missing_call_share, 4) for r in results if r.missing_call_share is not None}
+
+
+def check_missing_calls(cfg: Config, r: DatasetMatches) -> None:
+    """Log the share of ``r``'s scored calls that were missing, a WARNING above
+    ``pgs.missing_call_warn``: with most calls missing every person scores near the mean and
+    nothing fails. The WARNING names the genotype filter when it made calls missing (a VCF,
+    MatrixTable or VDS with ``pgs.apply_genotype_filter``: an FT that is not meaningful, e.g.
+    False on most calls, reads as most calls failed)."""
+    share = r.missing_call_share
+    if share is None:
+        return
+    if share <= cfg.pgs.missing_call_warn:
+        log.info("pgs: dataset %s: %.2f%% of the scored calls missing (%s)", r.dataset, 100 * share,
+                 cfg.pgs.missing_genotypes)
+        return
+    source = cfg.dataset(r.dataset).genotypes
+    ft = (" Calls whose genotype filter FT failed are missing (pgs.apply_genotype_filter: true): if this "
+          "dataset's FT is not meaningful, set it false." if cfg.pgs.apply_genotype_filter
+          and source.format in ("vcf", "mt", "vds") else "")
+    log.warning("pgs: dataset %s: %.1f%% of the scored calls are missing (above pgs.missing_call_warn %.2f), "
+                "%s: its scores are mostly the imputed frequencies, not the persons' genotypes.%s", r.dataset,
+                100 * share, cfg.pgs.missing_call_warn, cfg.pgs.missing_genotypes, ft)
 
 
 def half_call_row_counts(results: list[DatasetMatches]) -> dict[str, int]:
@@ -488,12 +520,14 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
         scored = score_dataset(hl, cfg, r, export_dir)
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
-            check_score_arrow(rows, where)
+            r.missing_call_share = check_score_arrow(rows, where)
+            check_missing_calls(cfg, r)
             return rows
         path = scratch_file(hl, scratch, f"pgs_scores_{r.dataset}", "ht")
         scored.key_by("s", "pgs_id").write(path)
     written = hl.read_table(path)
-    check_score_table(hl, written, where)
+    r.missing_call_share = check_score_table(hl, written, where)
+    check_missing_calls(cfg, r)
     return scores_frame(hl, written, r.dataset)
 
 
@@ -890,6 +924,7 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
+        writer.notes["missing_call_share"] = missing_call_shares(results)
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
         writer.notes["scoring_files_not_read"] = not_read
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage
