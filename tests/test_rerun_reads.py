@@ -216,3 +216,46 @@ def test_a_reworded_concept_set_description_reruns_nothing_and_a_concept_edit_do
     assert view.concept_sets.concept_sets["mdd"].domain == "condition"
     with pytest.raises(LookupError, match="concept_sets.concept_sets.description"):
         _ = view.concept_sets.concept_sets["mdd"].description
+
+
+def test_the_pgs_stage_scratch_of_another_host_or_a_reused_pid_is_judged_by_its_owner(tmp_path):
+    """``stage_scratch`` removed every ``pgs_stage_<pid>_*`` folder whose pid ran no process on
+    this machine: in a temp dir two hosts share (a mounted ``spark.tmp_dir``) that was the other
+    host's live run's scratch (its score tables, read lazily: that run then failed), and a
+    killed run's folder stayed for as long as its pid named some other process. The folder now
+    holds its owner (``scratch.claim``), judged as the export folders' are; a folder without a
+    record keeps the rule by the pid in its name."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from trd_spark.pgs.stage import SCRATCH_PREFIX, stage_scratch
+
+    class _Hail:  # stage_scratch asks Hail only for its temp dir
+        def tmp_dir(self) -> str:
+            return str(tmp_path / "hail-tmp")
+
+    base = tmp_path / "hail-tmp"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+
+    def folder(name: str, owner: dict | None) -> Path:
+        path = base / name
+        path.mkdir(parents=True)
+        if owner is not None:
+            (path / "_owner.json").write_text(json.dumps(owner))
+        return path
+
+    other_host = folder(f"{SCRATCH_PREFIX}{gone.pid}_worker7", {"host": "worker-7", "pid": gone.pid,
+                                                                "started": time.time() - 60})
+    reused = folder(f"{SCRATCH_PREFIX}{os.getppid()}_reused", {"host": socket.gethostname(), "pid": os.getppid(),
+                                                              "process": "another-boot:1", "started": time.time()})
+    legacy_dead = folder(f"{SCRATCH_PREFIX}{gone.pid}_old", None)
+    legacy_live = folder(f"{SCRATCH_PREFIX}{os.getppid()}_old", None)
+    with stage_scratch(_Hail()) as scratch:
+        assert {p for p in base.iterdir() if p != Path(scratch)} == {other_host, legacy_live}
+        assert not reused.exists() and not legacy_dead.exists()
+        assert json.loads((Path(scratch) / "_owner.json").read_text())["pid"] == os.getpid()
+    assert not Path(scratch).exists()

@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _process_identity(pid: int) -> str | None:
     return f"{boot}:{stat.rpartition(')')[2].split()[19]}"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """A process ``pid`` exists on this machine (signal 0; another user's counts)."""
     try:
         os.kill(pid, 0)
@@ -58,13 +59,14 @@ def claim(folder: str) -> None:
         json.dump(record, f)
 
 
-def abandoned(folder: str, stale_hours: float) -> bool:
+def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str], bool] | None = None) -> bool:
     """Whether no live run owns ``folder`` (made by ``claim``): on this host, its process is
     gone (or its pid now names another process: ``_process_identity``); on another host (a
     shared mount), it started more than ``stale_hours`` ago (``releases.lock_stale_hours``, as
-    the release lock; no process of another host can be asked). A folder without a readable
-    record (an older version's, or one whose run was killed before writing it) is judged by
-    its own age, so a run that has just made its folder and not yet claimed it keeps it."""
+    the release lock; no process of another host can be asked; None: never). A folder without a
+    readable record (an older version's, or one whose run was killed before writing it) is
+    ``unclaimed(folder)`` when given, else judged by its own age, so a run that has just made
+    its folder and not yet claimed it keeps it."""
     record = os.path.join(folder, OWNER)
     held: dict = {}
     try:
@@ -75,7 +77,11 @@ def abandoned(folder: str, stale_hours: float) -> bool:
         host, pid, started = "", -1, -1.0
     if host and host == socket.gethostname():
         identity = held.get("process")
-        return not _process_alive(pid) or (identity is not None and _process_identity(pid) != identity)
+        return not process_alive(pid) or (identity is not None and _process_identity(pid) != identity)
+    if not host and unclaimed is not None:
+        return unclaimed(folder)
+    if stale_hours is None:
+        return False
     if started < 0:
         try:
             started = os.stat(record if os.path.exists(record) else folder).st_mtime
@@ -84,7 +90,8 @@ def abandoned(folder: str, stale_hours: float) -> bool:
     return time.time() - started > stale_hours * 3600
 
 
-def remove_abandoned(base: str, prefix: str, stale_hours: float) -> list[str]:
+def remove_abandoned(base: str, prefix: str, stale_hours: float | None,
+                     unclaimed: Callable[[str], bool] | None = None) -> list[str]:
     """Remove the folders named ``prefix*`` directly under ``base`` that no live run owns
     (``abandoned``); their names, each logged. Nothing else under ``base`` is touched."""
     try:
@@ -94,7 +101,7 @@ def remove_abandoned(base: str, prefix: str, stale_hours: float) -> list[str]:
     removed = []
     for name in names:
         folder = os.path.join(base, name)
-        if name.startswith(prefix) and os.path.isdir(folder) and abandoned(folder, stale_hours):
+        if name.startswith(prefix) and os.path.isdir(folder) and abandoned(folder, stale_hours, unclaimed):
             log.info("pgs: removing scratch folder %s, left by a run that is no longer running", folder)
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(name)

@@ -75,7 +75,7 @@ from trd_spark.pgs.matching import (
 )
 from trd_spark.pgs.scoring import check_score_arrow, check_score_table, score_rows_arrow, scores_frame
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, files_not_read, read_scoring_files
-from trd_spark.pgs.scratch import claim, remove_abandoned
+from trd_spark.pgs.scratch import claim, process_alive, remove_abandoned
 from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
@@ -820,7 +820,7 @@ def run(ctx: StageContext) -> None:
     scale) piled up run after run."""
     import hail as hl
 
-    with stage_scratch(hl) as scratch:
+    with stage_scratch(hl, ctx.cfg.releases.lock_stale_hours) as scratch:
         _run(ctx, hl, scratch)
 
 
@@ -829,41 +829,38 @@ SCRATCH_PREFIX = "pgs_stage_"
 
 
 @contextmanager
-def stage_scratch(hl: hl_types) -> Iterator[str]:
+def stage_scratch(hl: hl_types, stale_hours: float | None = None) -> Iterator[str]:
     """A new directory in Hail's temp dir, ``pgs_stage_<pid>_<random>``, removed when the block
     ends, normally or by an exception (an interrupt too: a local directory is removed by Python,
     not through the JVM, which SIGTERM to the process group has stopped). A SIGKILLed run
-    cannot remove its own: the scratch directories of processes no longer running on this
-    machine are removed first (logged); a live process's (another release's run sharing
-    ``spark.tmp_dir``) are left alone. A temp dir on gs:// / hdfs:// (a cluster's) is Hail's
-    (``hl.TemporaryDirectory``), removed on exit only."""
+    cannot remove its own: the directory holds its owner (``scratch.claim``), and the ones no
+    live run owns are removed first (logged; ``scratch.remove_abandoned``): this machine's
+    whose process is gone or whose pid now names another process, another host's (a temp dir
+    on a shared mount) older than ``stale_hours`` (``releases.lock_stale_hours``; None: kept);
+    one without an owner record (an older version's) when the pid in its name runs on no
+    process here. A live run's (another release's sharing ``spark.tmp_dir``) is left alone.
+    A temp dir on gs:// / hdfs:// (a cluster's) is Hail's (``hl.TemporaryDirectory``),
+    removed on exit only."""
     base = local_temp_file(hl.tmp_dir())
     if base is None:
         with hl.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_") as remote:
             yield remote
         return
     os.makedirs(base, exist_ok=True)
-    for name in os.listdir(base):
-        pid = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
-        if name.startswith(SCRATCH_PREFIX) and pid.isdigit() and not _process_alive(int(pid)):
-            log.info("pgs: removing scratch directory %s left by an interrupted run", name)
-            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    remove_abandoned(base, SCRATCH_PREFIX, stale_hours, unclaimed=_named_by_a_dead_pid)
     path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_", dir=base)
     try:
+        claim(path)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _process_alive(pid: int) -> bool:
-    """A process ``pid`` runs on this machine (signal 0: exists, whoever owns it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+def _named_by_a_dead_pid(folder: str) -> bool:
+    """A ``pgs_stage_<pid>_*`` folder without an owner record: the pid in its name runs on no
+    process of this machine (the rule before owner records)."""
+    pid = os.path.basename(folder)[len(SCRATCH_PREFIX):].split("_", 1)[0]
+    return pid.isdigit() and not process_alive(int(pid))
 
 
 def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
