@@ -95,3 +95,38 @@ def test_a_csv_table_in_partition_folders_is_read(spark, tmp_path):
     rows = read_omop_table(spark, omop, "condition_occurrence").collect()
     assert sorted((r.person_id, r.condition_concept_id, r.condition_start_date) for r in rows) == [
         (1, 4152280, D(2018, 1, 10)), (2, 4152280, D(2019, 1, 10))]
+
+
+def test_study_records_without_a_person_or_a_date_are_warned_about_by_table_and_column(spark):
+    """condition_occurrence: person 1's MDD codes on 2019-01-10 and 2019-02-10, one with no
+    condition_start_date, and one of person_id 99 (no person row); drug_exposure: a sertraline
+    order of person 1 with no start date. By hand: condition n_unknown_person 1, n_missing_date
+    1; drug n_missing_date 1; one WARNING each naming its table and column. On 7aecd57 they were
+    counted in an INFO line only (no unread_record_warnings)."""
+    from pyspark.sql import functions as F
+    from test_phenotypes_support import MDD_CONCEPT, SERTRALINE_TAB, cond, obs, omop_tables, person, toy_config
+
+    from trd_spark.phenotypes.persons import derive_persons, followup_date_counts
+    from trd_spark.phenotypes.stage import EVENT_TABLES, derive_study_events, unread_record_warnings
+
+    conditions = [cond(1, MDD_CONCEPT, "2019-01-10"), cond(1, MDD_CONCEPT, "2019-02-10"), (1, MDD_CONCEPT, None),
+                  cond(99, MDD_CONCEPT, "2019-01-10")]
+    drugs = [(1, SERTRALINE_TAB, None, None, 60)]
+    omop = omop_tables(spark, persons=[person(1)], observation_periods=[obs(1)], conditions=conditions, drugs=drugs)
+    cfg = toy_config()
+    persons = derive_persons(omop["person"], omop["observation_period"], omop["death"], cfg.omop.data_cutoff_date)
+    events = derive_study_events(omop, cfg)
+    # stage_counts' study_event_dates, for the two domains (its quirk parts are not needed here)
+    tagged = events["condition"].select("person_id", F.col("condition_start_date").alias("d"), F.lit("condition").alias(
+        "domain")).unionByName(events["drug"].select("person_id", F.col("drug_exposure_start_date").alias("d"),
+                                                     F.lit("drug").alias("domain")))
+    rows = followup_date_counts(tagged, persons, "d", omop["death"], cfg.omop.data_cutoff_date,
+                                group_by=("domain",)).collect()
+    dates = {r["domain"]: {k: v for k, v in r.asDict().items() if k != "domain"} for r in rows}
+    assert (dates["condition"]["n_unknown_person"], dates["condition"]["n_missing_date"],
+            dates["drug"]["n_missing_date"]) == (1, 1, 1)
+    lines = unread_record_warnings({d: dates[d] for d in EVENT_TABLES if d in dates})
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("condition_occurrence: 1 study record(s) with an empty person_id"), lines
+    assert lines[1].startswith("condition_occurrence: 1 study record(s) with an empty condition_start_date"), lines
+    assert lines[2].startswith("drug_exposure: 1 study record(s) with an empty drug_exposure_start_date"), lines

@@ -441,6 +441,28 @@ def quirk_log_text(what: str, counts: dict[str, int], persons_below: int) -> str
         for k, v in counts.items())
 
 
+def unread_record_warnings(event_dates: dict[str, dict[str, int]]) -> list[str]:
+    """The run log's WARNING lines (after "phenotypes: ") for the study records no rule can place,
+    per domain of ``stage_counts``' study_event_dates (``persons.followup_date_counts``), each
+    naming table and column: n_unknown_person (an empty ``person_id`` or one no person row has:
+    read by no rule) and n_missing_date (an empty date column and datetime partner: no diagnosis
+    date, trial or onset, though such a record still counts where the rules read the whole record,
+    ``mdd.derive_mdd``: an exclusion diagnosis excludes, any study record keeps its person out of
+    the controls). Records, not persons: shown exactly, as the other
+    record warnings. Empty when there are none (they were counted, at INFO only, before)."""
+    out = []
+    for domain, counts in event_dates.items():
+        table, _, date_col = EVENT_TABLES[domain]
+        if counts.get("n_unknown_person"):
+            out.append(f"{table}: {counts['n_unknown_person']} study record(s) with an empty person_id or one the "
+                       "person table lacks are not read (counted in notes.study_event_dates as n_unknown_person)")
+        if counts.get("n_missing_date"):
+            out.append(f"{table}: {counts['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
+                       "to take it from) are no diagnosis date, trial or onset; they count only where the rules read the "
+                       "whole record, exclusions and controls (counted in notes.study_event_dates as n_missing_date)")
+    return out
+
+
 def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
     """Aggregates over study drug records (long), each counted and warned about, not an error
     (``DRUG_RECORD_QUIRK_TEXT`` says what the rules make of it; trials module docstring):
@@ -851,6 +873,8 @@ def run(ctx: StageContext) -> None:
             log.info("phenotypes: %s records in study concept sets: %s", domain,
                      ", ".join(f"{k} {count_text(v)}" for k, v in counts.items()))
         out.notes["study_event_dates"] = event_dates
+        for line in unread_record_warnings(event_dates):
+            log.warning("phenotypes: %s", line)
         threshold = cfg.report.small_count_threshold
         for what, counts in quirks.items():
             log.info("phenotypes: %s", quirk_log_text(what, counts, threshold))
