@@ -113,19 +113,24 @@ def x_case(tmp_path_factory):
     return tmp, plink2
 
 
-@pytest.mark.parametrize("shape", ["pgen", "vcf", "vcf-hail-pass", "bed-hail-pass"])
+@pytest.mark.parametrize("shape", ["pgen-summed-in-spark", "vcf", "vcf-hail-pass", "bed-hail-pass"])
 def test_chrx_missing_calls_are_imputed_with_males_counted_haploid(hl, spark, tmp_path, x_case, shape):
     """plink2 --score with the samples' sex (x_case): 1003 and 1005 get 2 x 5/7 G copies at
     chrX:3000000 (2 x 5/10 T copies x 0.5 at the PAR row, diploid for everyone). Every route
     gives them: the native engine on the pgen (.psam SEX) and on the .bed Hail reads (.fam sex),
     the VCF exported for the native engine and scored by Hail's pass (males: haploid X calls).
+    The pgen's partials are summed in Spark (driver_sum_mb 0), so its tasks get their rows and
+    the males in their pickles, as on a cluster; the VCF's export is scored by tasks mapping them
+    from local files (a local master's driver sum).
     Before: 1.4 for rs3 on every route (a male's haploid 1 read as 2 copies of 2)."""
     from test_field_cases_pgs import case_config, run_scores
 
     tmp, plink2 = x_case
-    path, fmt = {"pgen": (tmp / "g", "pgen"), "bed-hail-pass": (tmp / "g", "plink")}.get(shape, (tmp / "d.vcf", "vcf"))
-    hail = "  native: {engine: hail}" if shape.endswith("hail-pass") else ""
-    got = run_scores(hl, spark, case_config(tmp_path, str(path), str(tmp / "score.txt"), fmt=fmt, extra_pgs=hail))
+    path, fmt = {"pgen-summed-in-spark": (tmp / "g", "pgen"),
+                 "bed-hail-pass": (tmp / "g", "plink")}.get(shape, (tmp / "d.vcf", "vcf"))
+    extra = {"vcf-hail-pass": "  native: {engine: hail}", "bed-hail-pass": "  native: {engine: hail}",
+             "pgen-summed-in-spark": "  native: {driver_sum_mb: 0}"}.get(shape, "")
+    got = run_scores(hl, spark, case_config(tmp_path, str(path), str(tmp / "score.txt"), fmt=fmt, extra_pgs=extra))
     sums = dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True))
     assert sums == pytest.approx(plink2, abs=1e-5)  # plink2 prints 6 significant digits
     assert sums[1003] == pytest.approx(0.0 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
