@@ -6,6 +6,7 @@
   males on X could be scored. Now a haploid call reads as homozygous (ALT dosage 2 x P(ALT)),
   as plink2 ``--bgen`` reads it, and the samples with a haploid X call are the males of the
   chrX imputation rule (1d8180b), as on the VCF route: equal to plink2 --score on the BGEN.
+  plink2 writes a woman's chrY with ploidy 0 (no call): a missing call (chrY, chrM as plink2).
 - A folder of scoring files holding a README.md, a checksum list or the Catalog's metadata beside
   the scores: each was parsed as a score and failed the stage. Now only files named as scoring
   files are read (*.txt / *.tsv, gzipped or not, not a README or checksum list); the others are
@@ -76,6 +77,51 @@ def test_bgen_haploid_calls_read_as_plink2_reads_them(hl, spark, tmp_path, haplo
     assert sums[1005] == pytest.approx(1.0 * 2 * 0.5 + 0.5 * 2 * 0.5 + 2 * 5 / 7, abs=1e-12)
     assert got["n_missing"].to_dict() == {1001: 0, 1002: 0, 1003: 2, 1004: 0, 1005: 3, 1006: 0, 1007: 0}
 
+
+
+# Men 1001, 1002 (haploid chrY calls), women 1003, 1004 (no chrY call: plink2's BGEN writes them
+# with ploidy 0); chrM haploid for everyone.
+_Y_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+##contig=<ID=chrY,length=57227415>
+##contig=<ID=chrM,length=16569>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004
+chr1\t1000\trs1\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\t0/1
+chrY\t3000000\trs3\tA\tG\t.\tPASS\t.\tGT\t1\t0\t.\t.
+chrM\t100\trs4\tC\tT\t.\tPASS\t.\tGT\t1\t0\t1\t0
+"""
+
+
+def test_bgen_chry_and_chrm_blocks_read_as_plink2_reads_them(hl, spark, tmp_path):
+    """plink2 --export bgen-1.2 writes chrY with ploidy 1 for men and ploidy 0 (no call) for
+    women, chrM with ploidy 1 for everyone. With missing_genotypes zero (plink2's
+    no-mean-imputation; plink2 skips a woman's chrY), the sums equal plink2 --score on the pgen:
+    1001 1 + 1 + 1 (a haploid call is one copy on Y and M), 1002 2 + 0 + 0, 1003 0 + 0 + 1,
+    1004 1 + 0 + 0. Before: one InputDataError for the file (ploidy 1; ploidy 0 after the
+    haploid fix alone)."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    (tmp_path / "y.vcf").write_text(_Y_VCF)
+    (tmp_path / "sex.txt").write_text("#IID\tSEX\n1001\t1\n1002\t1\n1003\t2\n1004\t2\n")
+    _plink2("--vcf", str(tmp_path / "y.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-pgen",
+            "--out", str(tmp_path / "y"))
+    _plink2("--pfile", str(tmp_path / "y"), "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(tmp_path / "b"))
+    (tmp_path / "w.tsv").write_text("ID\tA1\tW\nrs1\tG\t1.0\nrs3\tG\t1.0\nrs4\tT\t1.0\n")
+    _plink2("--pfile", str(tmp_path / "y"), "--score", str(tmp_path / "w.tsv"), "1", "2", "3", "header-read",
+            "cols=+scoresums", "no-mean-imputation", "--out", str(tmp_path / "s"))
+    (tmp_path / "score.txt").write_text(
+        "#pgs_id=PGS991804\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+        "1\t1000\tG\tA\t1.0\nY\t3000000\tG\tA\t1.0\nMT\t100\tT\tC\t1.0\n")
+    cfg = case_config(tmp_path, str(tmp_path / "b.bgen"), str(tmp_path / "score.txt"), fmt="bgen",
+                      extra_pgs="  missing_genotypes: zero")
+    got = run_scores(hl, spark, cfg)
+    got = got.set_index(got["person_id"].astype(int))
+    hand = {1001: 3.0, 1002: 2.0, 1003: 1.0, 1004: 1.0}
+    assert _sums(tmp_path / "s.sscore") == pytest.approx(hand, abs=1e-6)
+    assert got["score_sum"].to_dict() == pytest.approx(hand, abs=1e-12)
+    assert got["n_matched"].to_dict() == {1001: 3, 1002: 3, 1003: 3, 1004: 3}
+    assert got["n_missing"].to_dict() == {1001: 0, 1002: 0, 1003: 1, 1004: 1}
 
 _SCORE = ("#pgs_id=PGS991801\n#genome_build=GRCh38\n"
           "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t1000\tG\tA\t1.0\n")

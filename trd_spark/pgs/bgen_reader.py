@@ -10,7 +10,8 @@ ALT count ``(d1 + 2 * d2) / 255.0``, the first allele being REF (plink2 ``--bgen
 ``--export bgen-1.2``, Hail); a sample whose ploidy byte has the missing bit (0x80) is a
 missing genotype. A haploid call (ploidy 1: plink2 ``--export bgen-1.2`` writes a male's X
 outside the PARs so) reads as homozygous, ``2 x (255 - d0) / 255``, as plink2 ``--bgen`` reads
-it. Anything else (phased data, other bit depths, ploidy 0 or above 2) is one InputDataError
+it; ploidy 0 (a woman's chrY in plink2's export) is a missing call. Anything else (phased
+data, other bit depths, ploidy above 2) is one InputDataError
 naming the file and the variant, as Hail refuses it. Multi-allelic variants
 (K > 2 alleles), which Hail and plink2 do not read either, are left out of the variant list
 and their loci listed (``VariantIndex.multiallelic_loci``), so matching counts the score variants there as
@@ -424,7 +425,7 @@ def _decompressor(compression: int, path: str) -> Callable[[bytes, int], bytes] 
 
 def check_first_variant(files: BgenFiles, index: pd.DataFrame) -> None:
     """Read the genotype block of the index's first variant on the driver, so that a file Hail's
-    import_bgen refuses too (phased, not 8-bit, a ploidy other than 1 or 2, a block that does not
+    import_bgen refuses too (phased, not 8-bit, a ploidy above 2, a block that does not
     inflate) is one InputDataError naming the file before any Spark task reads it."""
     if len(index):
         with BlockReader(files) as reader:
@@ -478,22 +479,24 @@ class BlockReader:
         calls with ploidy 1, one stored probability d0 = P(REF). A haploid call is read as
         homozygous, ALT dosage 2 x (255 - d0) / 255, as plink2 ``--bgen`` imports it (its
         --score on the same file equals the .pgen's, a male's X call 0 or 2); a diploid one as
-        in the all-diploid layout. Anything else (phased, not 8-bit, ploidy 0 or > 2, other
-        sizes) is ``_refuse``'d. Source: the BGEN spec's layout 2 (per sample ploidy byte, its
+        in the all-diploid layout; ploidy 0 (no probability stored: plink2 writes a woman's chrY
+        so) is a missing call. Anything else (phased, not 8-bit, ploidy > 2, other sizes) is
+        ``_refuse``'d. Source: the BGEN spec's layout 2 (per sample ploidy byte, its
         low 6 bits; unphased K = 2: ploidy probabilities stored)."""
         n = self.n
         buf = np.frombuffer(data, dtype=np.uint8)
-        if len(buf) < 10 + n or struct.unpack_from("<IHBB", data)[:2] != (n, 2) or not 1 <= data[6] <= data[7] <= 2:
+        if len(buf) < 10 + n or struct.unpack_from("<IHBB", data)[:2] != (n, 2) or not data[6] <= data[7] <= 2:
             self._refuse(offset, buf)
         ploidy = buf[8:8 + n] & 0x3F
-        if buf[8 + n] != 0 or buf[9 + n] != 8 or ploidy.min(initial=1) < 1 or ploidy.max(initial=1) > 2 or (
+        if buf[8 + n] != 0 or buf[9 + n] != 8 or ploidy.max(initial=0) > 2 or (
                 len(buf) != 10 + n + int(ploidy.sum(dtype=np.int64))):
             self._refuse(offset, buf)
         start = 10 + n + np.concatenate(([0], np.cumsum(ploidy[:-1], dtype=np.int64)))
-        d0 = buf[start].astype(np.uint16)
-        diploid = ploidy == 2
-        dose[diploid] = _DOSAGE_OF_PAIR[d0[diploid] | buf[start[diploid] + 1].astype(np.uint16) << 8]
-        dose[~diploid] = (510 - 2 * d0[~diploid].astype(np.int64)) / 255.0
+        diploid, haploid = ploidy == 2, ploidy == 1
+        d0 = buf[start[diploid]].astype(np.uint16)
+        dose[diploid] = _DOSAGE_OF_PAIR[d0 | buf[start[diploid] + 1].astype(np.uint16) << 8]
+        dose[haploid] = (510 - 2 * buf[start[haploid]].astype(np.int64)) / 255.0
+        dose[ploidy == 0] = _MISSING  # no call (plink2 writes a woman's chrY so, with the missing bit)
 
     def haploid_samples(self, extent: np.ndarray) -> np.ndarray:
         """Per sample, True when its call (missing or not) is haploid (ploidy 1) in any of the
