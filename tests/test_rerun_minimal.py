@@ -331,3 +331,48 @@ def test_a_new_release_reads_no_input_file_the_last_release_recorded(spark, tmp_
     assert hashed(new_release) == 0
     (Path(cfg.omop.path) / "person.parquet").write_text("a new release's person table\n")
     assert hashed(new_release) == 1 and n_files > 1
+
+
+def test_a_publish_stopped_while_the_old_folder_is_moved_aside_leaves_no_complete_looking_folder(spark, tmp_path,
+                                                                                                  monkeypatch):
+    """The other half of the object-store rename (the test above: the new folder's copy): a
+    previous complete ``pgs/`` is moved aside first, and on ``gs://`` that is a copy then a
+    delete of each object, in an order the connector chooses. Stopped midway through the
+    deletes, ``pgs/`` held some of its files; had it kept ``_SUCCESS`` and its manifest it would
+    look complete with files missing (``layout.swap_in`` deletes the old folder's markers
+    before moving it: that step is what this checks; the deletes are played here in reverse
+    name order, markers last, and stopped halfway)."""
+    import shutil
+    import signal
+
+    from trd_spark.errors import Interrupted
+    from trd_spark.io import Fs
+    from trd_spark.layout import Layout
+
+    cfg = load_config(_config(tmp_path))
+    layout, local = Layout.of(cfg), LocalFs()
+    names = ("match_summary.tsv", "scores.tsv", "weights.tsv", "z_notes.txt")
+
+    def publish_pgs() -> None:
+        with publish_stage(spark, cfg, "pgs") as writer:
+            for name in names:
+                writer.write_text(name, f"{name}\n")
+
+    publish_pgs()
+    real_rename = Fs.rename
+
+    def object_store_rename(self, src: str, dst: str) -> None:
+        if ".inprogress-" in src:  # the new folder moved in: not reached
+            return real_rename(self, src, dst)
+        shutil.copytree(src, dst)  # every object copied, then deleted from the end, stopped halfway
+        files = sorted((p for p in Path(src).rglob("*") if p.is_file() and not p.name.startswith(".")), reverse=True)
+        for path in files[:len(files) // 2]:
+            path.unlink()
+        raise Interrupted(signal.SIGTERM, "pgs")
+
+    monkeypatch.setattr(Fs, "rename", object_store_rename)
+    with pytest.raises(Interrupted):
+        publish_pgs()
+    assert (Path(layout.stage_dir("pgs")) / "match_summary.tsv").exists()  # the deletes got that far
+    assert not layout.is_complete(local, "pgs")
+    assert rerun_reasons(cfg, STAGE_SPECS["pgs"], local) == ["no complete output (pgs)"]
