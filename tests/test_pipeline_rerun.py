@@ -375,7 +375,7 @@ def test_parquet_input_gaining_or_losing_a_part_file_reruns_phenotypes(spark, pu
     assert _reruns(cfg) == ["phenotypes", "cohort", "models", "report"]
     _publish(spark, cfg)
     (table / "part-00000.parquet").unlink()
-    assert plan(cfg, LocalFs())["phenotypes"] == [f"input omop.path changed ({cfg.omop.path})"]
+    assert plan(cfg, LocalFs())["phenotypes"] == [f"input omop.path changed ({cfg.omop.path}: drug_exposure.parquet changed)"]
 
 
 def test_published_output_edited_or_deleted_reruns_its_stage(spark, published):
@@ -452,7 +452,8 @@ def test_input_folder_of_links_to_tables_is_fingerprinted_through_the_links(spar
     _publish(spark, cfg)
     assert _reruns(cfg) == []
     (table / "part-00001.parquet").write_text("b")
-    assert plan(cfg, LocalFs())["phenotypes"] == [f"input omop.path changed ({cfg.omop.path})"]
+    assert plan(cfg, LocalFs())["phenotypes"] == [
+        f"input omop.path changed ({cfg.omop.path}: condition_occurrence.parquet changed)"]
 
 
 def _publish_models_with_logistic(spark, cfg: Config) -> None:

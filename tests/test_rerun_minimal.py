@@ -64,7 +64,7 @@ def test_a_rerun_reads_no_unchanged_input_file_and_still_sees_a_replaced_one(spa
         fuse.setattr(stages, "CTIME_FILE_SYSTEMS", frozenset(), raising=False)
         assert _reads_on_rerun(cfg, "phenotypes") == ([], n_files)
 
-    changed = [f"input omop.path changed ({cfg.omop.path})"]
+    changed = [f"input omop.path changed ({cfg.omop.path}: condition_occurrence.parquet changed)"]
     _same_size_same_mtime(parts[7], "PAR1 99999")  # in place: same inode, new ctime
     assert _reads_on_rerun(cfg, "phenotypes") == (changed, 1)
     _same_size_same_mtime(parts[7], "PAR1 00007")  # the same bytes back: read, nothing reruns

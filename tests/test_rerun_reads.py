@@ -41,7 +41,7 @@ def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(sp
     ``phenotypes.omop.omop_tables_read`` names, each located as the reader locates it
     (``{table}.parquet`` before ``{table}/``) and listed as Spark lists it; a table it reads,
     a part file added to one, an optional table appearing, and drug_strength once a minimum
-    dose is configured, still rerun it."""
+    dose is configured, still rerun it, and the reason names the tables that changed."""
     cfg = load_config(_config(tmp_path))
     omop = Path(cfg.omop.path)
     parts = [_write(omop / "condition_occurrence" / f"year={y}" / "part-00000.parquet", f"PAR1 {y}") for y in (2019, 2020)]
@@ -58,18 +58,20 @@ def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(sp
     _write(omop / "drug_strength.parquet", "PAR1 strengths")  # no minimum dose configured: not read
     assert _phenotypes(cfg) == []
 
-    changed = [f"input omop.path changed ({cfg.omop.path})"]
+    def changed(entries: str) -> list[str]:  # the reason names the tables (entries of omop.path) that changed
+        return [f"input omop.path changed ({cfg.omop.path}: {entries})"]
+
     parts[1].write_text("PAR1 2020 corrected")
-    assert _phenotypes(cfg) == changed
+    assert _phenotypes(cfg) == changed("condition_occurrence changed")
     _publish(spark, cfg, "phenotypes")
     _write(omop / "condition_occurrence" / "year=2021" / "part-00000.parquet", "PAR1 2021")  # a part file added
-    assert _phenotypes(cfg) == changed
+    assert _phenotypes(cfg) == changed("condition_occurrence changed")
     _publish(spark, cfg, "phenotypes")
     _write(omop / "device_exposure" / "part-00000.parquet", "PAR1 rTMS")  # optional table, read when present
-    assert _phenotypes(cfg) == changed
+    assert _phenotypes(cfg) == changed("device_exposure added")
     _publish(spark, cfg, "phenotypes")
     (omop / "person.parquet").unlink()  # now the reader takes person/
-    assert _phenotypes(cfg) == changed
+    assert _phenotypes(cfg) == changed("person added, person.parquet removed")
 
     trials = cfg.phenotypes.trials.model_copy(update={"ingredient_min_daily_dose": {715939: 10.0}})
     dosed = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"trials": trials})})
@@ -77,7 +79,7 @@ def test_phenotypes_rerun_for_the_omop_tables_they_read_and_for_no_other_file(sp
     _publish(spark, dosed, "phenotypes")
     assert _phenotypes(dosed) == []
     (omop / "drug_strength.parquet").write_text("PAR1 strengths v2")
-    assert _phenotypes(dosed) == [f"input omop.path changed ({cfg.omop.path})"]
+    assert _phenotypes(dosed) == changed("drug_strength.parquet changed")
 
 
 class _Bucket(LocalFs):

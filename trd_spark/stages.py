@@ -583,7 +583,12 @@ CONTENT_DIGEST_MAX_BYTES = 256 * 2**20
 # An input fingerprint's keys not compared: ``STAT_RECORD`` (a cache of digests and checksums) and
 # an object-store folder's latest mtime (a metadata-only update moves it; every file's version is
 # in the digest: ``io.listing_version``).
-NOT_COMPARED = (STAT_RECORD, "mtime_ms")
+NOT_COMPARED = (STAT_RECORD, "mtime_ms", "entries")
+# A local input folder's digest per entry directly below it (an OMOP table's file or folder),
+# kept in the stage's manifest (``fingerprint_parts``) so that a rerun reason names the entries
+# that changed ("input omop.path changed (<path>: drug_exposure changed)"); not compared: the
+# input's digest covers them. At most this many are named.
+NAMED_ENTRIES = 10
 # A stat is recorded only for a file whose ctime is at least this much older than the moment the
 # stat was taken ("racily clean", as git's index): a write within the same file-system clock
 # tick as the one before the stat (a tick can be milliseconds, a network file system's clock a
@@ -710,9 +715,29 @@ def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
     states = [_local_file_state(f, recorded, stats) for f in files]
     out: dict[str, object] = {"path": path, "exists": bool(files), "files": len(files),
                               "bytes": sum(s[1] for s in states), "digest": _digest(states)}
+    root = local_path(path)
+    if root is not None and not glob.has_magic(root) and os.path.isdir(root):
+        by_entry: dict[str, list] = {}
+        for state in states:
+            by_entry.setdefault(os.path.relpath(state[0], root).split(os.sep)[0], []).append(state)
+        out["entries"] = {entry: _digest(group)[:16] for entry, group in sorted(by_entry.items())}
     if stats:
         out[STAT_RECORD] = stats
     return out
+
+
+def _entry_changes(before: Mapping[str, Any] | None, now: Mapping[str, Any]) -> str | None:
+    """"<entry> added / removed / changed, ..." between two fingerprints of a local input folder
+    (their ``entries``: ``files_fingerprint``); None when either has none (a file, a URI, a
+    manifest of an older version) or no entry differs."""
+    old, new = (before or {}).get("entries"), now.get("entries")
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return None
+    changed = sorted(e for e in {*old, *new} if old.get(e) != new.get(e))
+    words = [f"{e} {'added' if e not in old else 'removed' if e not in new else 'changed'}"
+             for e in changed[:NAMED_ENTRIES]]
+    more = [f"{len(changed) - NAMED_ENTRIES} more"] if len(changed) > NAMED_ENTRIES else []
+    return ", ".join(words + more) or None
 
 
 def input_files(cfg: Config, spec: StageSpec, fs: Any = None) -> dict[str, list[str] | None]:
@@ -888,7 +913,8 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     for key in changed_inputs(old["inputs"], new["inputs"]):
         now = new["inputs"].get(key) or {}
         state = "not found" if now.get("exists") is False else "changed"
-        files = _scoring_file_changes(m, now, selected.get(key)) if key.startswith("pgs.scoring_files.") else None
+        files = (_scoring_file_changes(m, now, selected.get(key)) if key.startswith("pgs.scoring_files.")
+                 else _entry_changes(old["inputs"].get(key), now))
         reasons.append(f"input {named_key(key, cfg)} {state} ({now.get('path', 'removed')}{': ' + files if files else ''})")
     return reasons
 
