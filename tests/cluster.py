@@ -43,17 +43,21 @@ free_port = standalone.free_port
 
 def toy_config(path: Path, data_dir: Path, output_root: Path, *, persons: int, variants: int,
                extra_conf: dict[str, str] | None = None) -> Path:
-    """The embedded toy config with its data in ``data_dir`` and outputs in ``output_root``.
+    """The embedded toy config with its data in ``data_dir`` and outputs in ``output_root``,
+    scoring and modelling the installed run's three scores (``installed.small_panel``: the
+    installed run is test_cluster's reference).
 
     Executors get 1g (the test workers have 2g each); ``extra_conf`` adds Spark properties.
     """
+    from installed import small_panel
+
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     raw["toy_data"].update(dir=str(data_dir), persons=persons, variants=variants)
     text = yaml.safe_dump(raw).replace("../out/toy/data", str(data_dir))
     raw = yaml.safe_load(text)
     raw["output_root"] = str(output_root)
     raw["phenotypes"]["concept_sets"] = str(REPO / "conf" / "concept_sets.yaml")
-    raw["pgs"]["trait_panel"] = str(REPO / "conf" / "trait_panel_toy.yaml")
+    small_panel(raw, REPO / "conf" / "trait_panel_toy.yaml", path.parent)
     raw["spark"].update(driver_memory="2g", executor_memory="1g", shuffle_partitions=4,
                         tmp_dir=str(path.parent / f"{path.stem}-tmp"), extra_conf=extra_conf or {})
     path.write_text(yaml.safe_dump(raw))

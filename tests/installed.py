@@ -19,6 +19,11 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 # Small toy data: the default-size run is covered in-process by test_pipeline_e2e.
 PERSONS, VARIANTS = 400, 400
+# Three of the toy panel's ten scores (a protective, a risk and a null one, three domains) are
+# scored and modelled in the installed run and in test_cluster's run of the same data: every
+# table and code path of the ten, at under a third of the fits (models) and of the report's
+# cells (its suppression audit); the ten-score panel runs in test_pipeline_e2e's toy releases.
+PANEL_SCORES = ("PGS900001", "PGS900003", "PGS900005")
 
 
 @dataclass(frozen=True)
@@ -76,15 +81,31 @@ def build_and_install(tmp: Path) -> Installed:
     return Installed(venv, site_dir, work)
 
 
+def small_panel(raw: dict, panel: Path, conf_dir: Path) -> None:
+    """Restrict the toy config ``raw`` (a dict of conf/toy.yaml, its scoring-files glob as the
+    file has it, paths possibly rewritten) to PANEL_SCORES, in place: ``panel`` (a toy trait
+    panel) filtered to them is written to ``conf_dir``/trait_panel_small.yaml, and its
+    scoring files are theirs only, so files and panel agree (no preflight warning)."""
+    (pattern,) = raw["pgs"]["scoring_files"]
+    raw["pgs"]["scoring_files"] = [str(Path(pattern).parent / f"{pgs_id}.txt.gz") for pgs_id in PANEL_SCORES]
+    entries = yaml.safe_load(panel.read_text())
+    entries["scores"] = [e for e in entries["scores"] if e["pgs_id"] in PANEL_SCORES]
+    assert [e["pgs_id"] for e in entries["scores"]] == list(PANEL_SCORES), entries["scores"]
+    path = conf_dir / "trait_panel_small.yaml"
+    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    raw["pgs"]["trait_panel"] = str(path)
+
+
 def run_installed_toy(installed: Installed) -> InstalledRun:
-    """The shipped toy config with PERSONS x VARIANTS toy data, run by the installed console
-    script from the work directory (``../out`` of conf/small.yaml resolves to work/out)."""
+    """The shipped toy config with PERSONS x VARIANTS toy data and the PANEL_SCORES of its
+    trait panel, run by the installed console script from the work directory (``../out`` of
+    conf/small.yaml resolves to work/out)."""
     shipped = installed.site_dir / "trd_spark" / "conf"
     raw = yaml.safe_load((shipped / "toy.yaml").read_text())
     raw["toy_data"].update(persons=PERSONS, variants=VARIANTS)
     raw["phenotypes"]["concept_sets"] = str(shipped / "concept_sets.yaml")
-    raw["pgs"]["trait_panel"] = str(shipped / "trait_panel_toy.yaml")
     (installed.work / "conf").mkdir()
+    small_panel(raw, shipped / "trait_panel_toy.yaml", installed.work / "conf")
     (installed.work / "conf" / "small.yaml").write_text(yaml.safe_dump(raw))
     r = subprocess.run([str(installed.venv / "bin" / "trd-spark"), "run", "--config", "conf/small.yaml"],
                        cwd=installed.work, capture_output=True, text=True, timeout=3000, env=installed_env())
