@@ -20,17 +20,20 @@ from trd_spark.config import TraitPanel
 from trd_spark.errors import InputDataError
 from trd_spark.vocabulary import FitFailure
 
+T = 20  # report.small_count_threshold's default: the fewest persons a PC fit is made on
+
 
 def standardise(frame, pgs_ids, method, *, pcs=(), dataset=""):
     """``standardise_datasets`` of a frame holding one dataset: (frame, its description)."""
     out, info = standardise_datasets(frame.withColumn("__ds", F.lit(dataset)), pgs_ids, method, "__ds", [dataset],
-                                     pcs=pcs)
+                                     pcs=pcs, min_samples=T)
     return out.drop("__ds"), info[dataset]
 
 
 def fit_pc_adjustment(frame, pgs_ids, pcs, **options):
     """``fit_pc_adjustments`` of a frame holding one dataset."""
-    return fit_pc_adjustments(frame.withColumn("__ds", F.lit("")), pgs_ids, pcs, "__ds", [""], **options)[""]
+    return fit_pc_adjustments(frame.withColumn("__ds", F.lit("")), pgs_ids, pcs, "__ds", [""], min_samples=T,
+                              **options)[""]
 
 
 def _frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
@@ -147,22 +150,27 @@ def test_datasets_fitted_in_one_job_each_on_its_own(spark, caplog):
     (the shuffle by dataset and the fits: two jobs with adaptive query execution, not one per
     IRLS iteration and dataset),
     each dataset gets what standardising it alone gives (its own fit, its own fallback), and a
-    dataset without rows is reported as too few samples."""
-    a, b = _frame(n=200, seed=2), _frame(n=90, seed=3)
+    dataset without rows is reported as too few samples, as one with fewer persons with PCs than
+    the small-count threshold (12: the 3 PCs alone could be fitted on 5, test_privacy_pc_fallback)."""
+    a, b, small = _frame(n=200, seed=2), _frame(n=90, seed=3), _frame(n=12, seed=4)
     b["pc3"] = 2 * b["pc1"]  # collinear in dataset b only
     b["person_id"] += 1000
-    both = pd.concat([a.assign(dataset="a"), b.assign(dataset="b")], ignore_index=True)
+    small["person_id"] += 2000
+    both = pd.concat([a.assign(dataset="a"), b.assign(dataset="b"), small.assign(dataset="small")],
+                     ignore_index=True)
     sdf = spark.createDataFrame(both)
     pcs = ["pc1", "pc2", "pc3"]
     fits = {}
     assert spark_jobs(spark, lambda: fits.update(fit_pc_adjustments(sdf, ["PGS_A", "PGS_B"], pcs, "dataset",
-                                                                     ["a", "b", "empty"]))) <= 2
+                                                                     ["a", "b", "empty"], min_samples=T))) <= 2
     assert fits["a"].failed == {} and fits["a"].n_samples == 200
     assert fits["b"].failed == {"PGS_A": FitFailure.COLLINEAR_PCS, "PGS_B": FitFailure.COLLINEAR_PCS}
     assert fits["empty"].failed == {"PGS_A": FitFailure.TOO_FEW_SAMPLES, "PGS_B": FitFailure.TOO_FEW_SAMPLES}
     assert fits["empty"].n_samples == 0
+    assert fits["small"].failed == fits["empty"].failed and fits["small"].n_samples == 12
 
-    out, info = standardise_datasets(sdf, ["PGS_A", "PGS_B"], "pc_adjusted", "dataset", ["a", "b"], pcs=pcs)
+    out, info = standardise_datasets(sdf, ["PGS_A", "PGS_B"], "pc_adjusted", "dataset", ["a", "b", "small"],
+                                     pcs=pcs, min_samples=T)
     got = out.toPandas().set_index("person_id")
     for name, df in (("a", a), ("b", b)):
         alone, alone_info = standardise(spark.createDataFrame(df), ["PGS_A", "PGS_B"], "pc_adjusted", pcs=pcs,
@@ -175,8 +183,12 @@ def test_datasets_fitted_in_one_job_each_on_its_own(spark, caplog):
                                rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(got.loc[b.person_id, "PGS_A"].to_numpy(), _overall_z(b, "PGS_A"), rtol=1e-9)
     assert "dataset b" in caplog.text and "dataset a:" not in caplog.text
+    assert info["small"]["fallback"] == {"PGS_A": "too_few_samples", "PGS_B": "too_few_samples"}
+    assert "dataset small: PC-adjusted standardisation failed" in caplog.text
+    assert f"fewer than {T} persons with genetic PCs" in caplog.text
+    np.testing.assert_allclose(got.loc[small.person_id, "PGS_A"].to_numpy(), _overall_z(small, "PGS_A"), rtol=1e-9)
     # overall / ancestry: within each dataset too.
-    overall, _ = standardise_datasets(sdf, ["PGS_B"], "overall", "dataset", ["a", "b"])
+    overall, _ = standardise_datasets(sdf, ["PGS_B"], "overall", "dataset", ["a", "b"], min_samples=T)
     z = overall.toPandas().set_index("person_id")
     np.testing.assert_allclose(z.loc[b.person_id, "PGS_B"].to_numpy(), _overall_z(b, "PGS_B"), rtol=1e-9)
 

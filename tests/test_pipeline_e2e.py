@@ -135,9 +135,11 @@ def test_meta_analysis_reproduces_the_study_pattern(toy_run):
     assert len(primary) >= 3 and (primary.r2 > 0.5).all(), primary
 
 
-def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys, tmp_path):
-    """Issue 15: a report setting plus another --master rerun the report alone (the pgs stage
-    is hours at All of Us scale); the other stages keep their published run. Run on a copy of
+def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_run, capsys, tmp_path):
+    """Issue 15: the small-count threshold plus another --master rerun neither pgs (hours at All
+    of Us scale) nor phenotypes, which keep their published run; cohort reruns (the threshold is
+    the floor of its PC standardisation fits: test_privacy_pc_fallback), and with it models and
+    the report. Run on a copy of
     the results (toy-r1, toy-r2, compare: the report audits against the other release's export),
     so the shared toy-r2 keeps its own report for test_privacy_export and needs no second run
     back to its settings."""
@@ -160,11 +162,13 @@ def test_report_only_setting_and_master_rerun_only_report(toy_run, capsys, tmp_p
     capsys.readouterr()
     assert main(["run", "--config", str(changed), "--release", RELEASE, "--master", "local[1]"]) == 0
     err = capsys.readouterr().err
-    for i, stage in enumerate(("pgs", "phenotypes", "cohort", "models"), 1):
+    for i, stage in enumerate(("pgs", "phenotypes"), 1):
         assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
-    assert "[5/5] report: running (config changed: report.small_count_threshold)" in err
+    assert "[3/5] cohort: running (config changed: report.small_count_threshold)" in err, err[-3000:]
+    assert "[4/5] models: running (upstream cohort reruns)" in err
+    assert "config changed: report.small_count_threshold" in err.split("[5/5] report: running (")[1].split("\n")[0]
     after = run_ids(release)
-    assert {s for s in before if before[s] != after[s]} == {"report", "export"}
+    assert {s for s in before if before[s] != after[s]} == {"cohort", "models", "report", "export"}
     manifest = json.loads((release / "report" / "_manifest.json").read_text())
     assert manifest["notes"]["small_count_threshold"] == 25
     # The shared release is untouched: its own run, its own threshold.

@@ -73,12 +73,16 @@ def published(spark, tmp_path) -> tuple[Path, Config]:
     return config, cfg
 
 
-def test_report_only_setting_reruns_only_report(published):
+def test_small_count_threshold_reruns_cohort_and_report_not_pgs_or_phenotypes(published):
+    """The threshold is the fewest persons a dataset's PC standardisation is fitted on (privacy:
+    test_privacy_pc_fallback), so it is in the cohort stage's slice; pgs and phenotypes keep
+    their runs (scoring is hours at All of Us scale)."""
     _, cfg = published
     changed = cfg.model_copy(update={"report": cfg.report.model_copy(update={"small_count_threshold": 21})})
     reasons = plan(changed, LocalFs())
-    assert [s for s, r in reasons.items() if r] == ["report"]
-    assert reasons["report"] == ["config changed: report.small_count_threshold"]
+    assert [s for s, r in reasons.items() if r] == ["cohort", "models", "report"]
+    assert reasons["cohort"] == ["config changed: report.small_count_threshold"]
+    assert "config changed: report.small_count_threshold" in reasons["report"]
 
 
 def test_runtime_settings_rerun_nothing(published):

@@ -237,8 +237,10 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
     ),
     StageSpec(
         "cohort", "trd_spark.cohort.stage",
+        # report.small_count_threshold: the fewest persons a dataset's PC standardisation is
+        # fitted on (cohort.standardise.fit_floor), so a new threshold reruns cohort too.
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
-                "phenotypes.gates.genotyped_without_person", "trait_panel"),
+                "phenotypes.gates.genotyped_without_person", "trait_panel", "report.small_count_threshold"),
         config_exclude=(DATASET_ROLE,),
         upstream=("pgs", "phenotypes"),
         inputs=(("ancestry",),),
@@ -265,7 +267,9 @@ assert tuple(STAGE_SPECS) == STAGES, "declare every stage of layout.STAGES, in r
 
 
 # Keys every stage may read because they shape only log and error messages, never an output
-# (the manifest's gate records keep exact counts): a new threshold reruns only the report.
+# (the manifest's gate records keep exact counts). A stage whose output does depend on one
+# declares it in its config too (the cohort stage: the threshold is the floor of its PC fits),
+# so a new threshold reruns the report and the cohort stage (and models, downstream of it).
 # phenotypes.concept_sets is the concept-set file's path, named by the phenotype stage's
 # warnings and errors about a set's references; its content is the stage's input (concept_sets).
 MESSAGE_KEYS = ("report.small_count_threshold", "phenotypes.concept_sets")

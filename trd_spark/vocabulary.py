@@ -149,7 +149,9 @@ def status_step(status: str) -> str:
 class FitFailure(StrEnum):
     """Why a score's PC-adjusted standardisation could not be fitted (it falls back to the overall z)."""
 
-    TOO_FEW_SAMPLES = "too_few_samples"  # n <= number of PCs + 1
+    # Fewer persons with PCs than report.small_count_threshold (or than the PCs + 2): one reason
+    # for every dataset under the threshold, so it bounds no count below "<T" (cohort.standardise).
+    TOO_FEW_SAMPLES = "too_few_samples"
     COLLINEAR_PCS = "collinear_pcs"  # X'X of [1, PCs] is rank deficient
     VARIANCE_DIVERGED = "variance_diverged"  # IRLS produced non-finite coefficients
     VARIANCE_NOT_CONVERGED = "variance_not_converged"  # IRLS still moving after max_iter

@@ -274,7 +274,8 @@ def run(ctx: StageContext) -> None:
     names = [ds.name for ds in cfg.datasets]
     # Every dataset's standardisation fit in one Spark action (each dataset on its own).
     per_sd, standardisation = standardise_datasets(reduce(DataFrame.unionByName, to_standardise), pgs_ids,
-                                                   cfg.pgs.standardisation, "dataset", names, pcs=std_pcs)
+                                                   cfg.pgs.standardisation, "dataset", names, pcs=std_pcs,
+                                                   min_samples=cfg.report.small_count_threshold)
     frames = []
     for name in names:
         frames.append(derive_analysis_frame(per_sd.where(F.col("dataset") == name).drop("dataset", "ancestry", *std_pcs),

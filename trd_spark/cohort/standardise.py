@@ -25,11 +25,19 @@ Newton-Raphson with the observed information ``X' diag(y/mu) X`` once a score's 
 Newton converges quadratically; same maximum as statsmodels' GLM, which the tests use as the
 oracle). A score with zero variance (or zero residual variance) is null.
 
-A fit never aborts the stage: when the PC model cannot be fitted (too few samples for the PCs,
-collinear PCs: every score) or a score's variance model diverges or does not converge, that
-score falls back to the overall z-score of the dataset. The reason (``FitFailure``) is in the
+A fit never aborts the stage: when the PC model cannot be fitted (fewer persons with PCs than
+``min_samples``, the small-count threshold, or than the PCs + 2; collinear PCs: every score) or
+a score's variance model diverges or does not converge, that score falls back to the overall
+z-score of the dataset. The reason (``FitFailure``) is in the
 description returned for the manifest (``fallback``) and logged as a WARNING naming the
 dataset, the scores and the fix (fewer ``pgs.standardisation_n_pcs``, or ``overall``).
+
+Why the floor is the small-count threshold T (``report.small_count_threshold``), not the PCs + 2
+the algebra needs: the fallback and its reason are published (report.html, the cohort log), and
+a dataset's count of persons with PCs is published as "<T" when under T. With the algebra's floor
+(5 persons for 4 PCs) "too_few_samples" narrowed that "<20" to 1..5 and any other outcome (a fit,
+or another reason) to 6..19. With T, every dataset under T falls back for the one reason
+``too_few_samples`` and every dataset of T or more is fitted: neither says more than "<T".
 """
 
 from __future__ import annotations
@@ -92,11 +100,21 @@ def _linear(coef: np.ndarray, pcs: Sequence[str]) -> Column:
     return expr
 
 
+def fit_floor(min_samples: int, n_pcs: int) -> int:
+    """Fewest persons with PCs a dataset's PC fit needs: ``min_samples`` (the small-count
+    threshold, see the module doc) or, when the PCs need more, ``n_pcs`` + 2 (one more row than
+    the coefficients ``[intercept, pc1..pcN]``)."""
+    return max(min_samples, n_pcs + 2)
+
+
 def fit_pc_arrays(pcs: np.ndarray, scores: dict[str, np.ndarray], pc_names: Sequence[str], *,
-                  max_iter: int = 100, tol: float = 1e-10) -> PcAdjustment:
+                  min_samples: int, max_iter: int = 100, tol: float = 1e-10) -> PcAdjustment:
     """Fit the mean (OLS) and variance (Gamma log-link GLM) models of every score on the PCs.
 
     ``pcs``: n x N array without missing values; ``scores``: pgs_id -> length-n array.
+    ``min_samples``: the small-count threshold; fewer rows than ``fit_floor`` fail every score
+    with ``TOO_FEW_SAMPLES`` whether or not the algebra could fit them (module doc: the
+    published fallback may not bound a count under the threshold more finely than "<T").
     Convergence: max |change| of the variance coefficients < ``tol`` (relative to 1 + |coef|).
     Never raises for a fit: scores that cannot be fitted are in ``failed`` with their
     ``FitFailure``.
@@ -105,7 +123,7 @@ def fit_pc_arrays(pcs: np.ndarray, scores: dict[str, np.ndarray], pc_names: Sequ
     x = np.column_stack([np.ones(n), pcs])
     p = x.shape[1]
     fit = PcAdjustment(pcs=list(pc_names), n_samples=n, n_rows=n)
-    if n <= p:
+    if n < fit_floor(min_samples, len(pc_names)):
         fit.failed = {s: FitFailure.TOO_FEW_SAMPLES for s in scores}
         return fit
     xtx = x.T @ x
@@ -162,13 +180,15 @@ def fit_pc_arrays(pcs: np.ndarray, scores: dict[str, np.ndarray], pc_names: Sequ
 
 
 def fit_pc_adjustments(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[str], by: str,
-                       groups: Sequence[str], *, max_iter: int = 100, tol: float = 1e-10) -> dict[str, PcAdjustment]:
+                       groups: Sequence[str], *, min_samples: int, max_iter: int = 100,
+                       tol: float = 1e-10) -> dict[str, PcAdjustment]:
     """``fit_pc_arrays`` for every group of ``by`` (a dataset) in ONE Spark action.
 
     ``frame``: ``by``, ``pcs`` and the ``pgs_ids`` columns (doubles). Rows with a missing PC
     are not fitted (counted: ``n_rows - n_samples``); a score missing for a person with PCs is
     not fitted either (``MISSING_SCORES``: it falls back to the overall z). ``groups``: the groups
-    expected; one without rows gets every score failed with ``TOO_FEW_SAMPLES``. Returns group
+    expected; one without rows gets every score failed with ``TOO_FEW_SAMPLES``, as one with fewer
+    persons with PCs than ``fit_floor(min_samples, len(pcs))``. Returns group
     -> PcAdjustment. Never raises for a fit.
     """
     pgs_ids, pcs = list(pgs_ids), list(pcs)
@@ -176,7 +196,8 @@ def fit_pc_adjustments(frame: DataFrame, pgs_ids: Sequence[str], pcs: Sequence[s
     def fit_group(key: tuple, pdf: pd.DataFrame) -> pd.DataFrame:
         complete = pdf.dropna(subset=pcs)
         fit = fit_pc_arrays(complete[pcs].to_numpy(dtype=float),
-                            {s: complete[s].to_numpy(dtype=float) for s in pgs_ids}, pcs, max_iter=max_iter, tol=tol)
+                            {s: complete[s].to_numpy(dtype=float) for s in pgs_ids}, pcs, min_samples=min_samples,
+                            max_iter=max_iter, tol=tol)
         rows = []
         for s in pgs_ids:
             log_var = fit.log_var.get(s)
@@ -217,8 +238,10 @@ def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
     return out
 
 
-def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str) -> dict:
-    """The manifest's description of one dataset's PC fit; WARNING for the scores that fell back."""
+def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str, threshold: int) -> dict:
+    """The manifest's description of one dataset's PC fit; WARNING for the scores that fell back.
+    ``threshold``: ``fit_floor`` (a policy number, not a count), named for ``too_few_samples``:
+    a bound every dataset under it shares."""
     info = {
         "method": "pc_adjusted",
         "pcs": pcs,
@@ -236,15 +259,19 @@ def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str)
             by_reason.setdefault(r.value, []).append(p)
         # No sample count here: fits fail mostly on small datasets, and logs obey the small-count
         # rule (the count is n_fitted in the cohort manifest).
+        # too_few_samples says "fewer than <threshold> persons with PCs", true of every dataset under
+        # it (so no finer than the published "<T"); fewer PCs cannot help it when T is the floor.
+        few = (f" ({FitFailure.TOO_FEW_SAMPLES}: fewer than {threshold} persons with genetic PCs)"
+               if FitFailure.TOO_FEW_SAMPLES in by_reason else "")
         log.warning("dataset %s: PC-adjusted standardisation failed (%s): those scores use the "
-                    "overall z-score instead (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
-                    "overall)", group or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()))
+                    "overall z-score instead%s (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
+                    "overall)", group or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()), few)
     return info
 
 
 def standardise_datasets(
     frame: DataFrame, pgs_ids: Sequence[str], method: Method, by: str, groups: Sequence[str], *,
-    pcs: Sequence[str] = (),
+    min_samples: int, pcs: Sequence[str] = (),
 ) -> tuple[DataFrame, dict[str, dict]]:
     """PGS per SD by ``method`` (see module doc) within each group of ``by`` (a dataset).
 
@@ -252,7 +279,9 @@ def standardise_datasets(
     dropped, counted in ``n_without_pcs``) and per group of ``groups`` a JSON-able description
     of what was done, for the stage manifest: with pc_adjusted, ``fallback`` maps each score
     that fell back to the overall z to its ``FitFailure`` value (one WARNING per dataset names
-    them). pc_adjusted fits every group in one Spark action. Raises InputDataError for a missing
+    them); a group with fewer persons with PCs than ``fit_floor(min_samples, len(pcs))``
+    (``min_samples``: ``report.small_count_threshold``) falls back with ``too_few_samples``.
+    pc_adjusted fits every group in one Spark action. Raises InputDataError for a missing
     column (a config / input fault, not a fit)."""
     pgs_ids = list(pgs_ids)
     if method == "overall":
@@ -267,11 +296,12 @@ def standardise_datasets(
         if not pcs or missing:
             raise InputDataError(f"PC adjustment needs PC columns (missing {missing or 'all'})",
                                  where="pgs.standardisation")
-        fits = fit_pc_adjustments(frame, pgs_ids, pcs, by, groups)
+        fits = fit_pc_adjustments(frame, pgs_ids, pcs, by, groups, min_samples=min_samples)
         # Scores are never null (one pass scores everyone); persons without PCs cannot be adjusted.
         complete = frame.dropna(subset=list(pcs))
         parts = [apply_pc_adjustment(complete.where(F.col(by) == g), fits[g]) for g in groups]
-        info = {g: _describe(fits[g], pgs_ids, list(pcs), g) for g in groups}
+        threshold = fit_floor(min_samples, len(pcs))
+        info = {g: _describe(fits[g], pgs_ids, list(pcs), g, threshold) for g in groups}
         return reduce(DataFrame.unionByName, parts), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
 
