@@ -188,7 +188,9 @@ def format_statuses(found: list[ReleaseStatus]) -> str:
     return "\n".join(lines)
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """A process ``pid`` exists on this machine (signal 0; another user's counts): the release
+    lock's and the pgs scratch folders' owner check (``pgs.scratch``)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -214,7 +216,7 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
             return False
     if time.time() - started > stale_hours * 3600:
         return True
-    return held.get("host") == socket.gethostname() and not _pid_alive(int(held.get("pid", -1)))
+    return held.get("host") == socket.gethostname() and not process_alive(int(held.get("pid", -1)))
 
 
 class ReleaseLock:

@@ -19,6 +19,8 @@ import socket
 import time
 from collections.abc import Callable
 
+from trd_spark.releases import process_alive
+
 log = logging.getLogger(__name__)
 
 # The owner record inside a scratch folder ("_": no reader takes it for data).
@@ -38,17 +40,6 @@ def _process_identity(pid: int) -> str | None:
         return None
     # The command name (field 2) is in parentheses and may hold blanks: count after the last ')'.
     return f"{boot}:{stat.rpartition(')')[2].split()[19]}"
-
-
-def process_alive(pid: int) -> bool:
-    """A process ``pid`` exists on this machine (signal 0; another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def claim(folder: str) -> None:
