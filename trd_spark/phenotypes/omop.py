@@ -960,7 +960,7 @@ def read_null_typed_parts_apart(spark: SparkSession, path: str, schema: T.Struct
     has such a column (footers read by pyarrow, none for a one-file table); else one per set of
     such columns, as one union (by name) of ``schema``'s columns. A table in partition folders
     (``year=2019/``, ``parquet_part_files``) is read the same way, its groups under ``basePath``
-    ``path`` (their partition columns, not OMOP columns, are left out of the union)."""
+    ``path``, with its partition columns (``partition_keys``) after them."""
     files = parquet_part_files(Fs(spark), path)
     typed = {f.name.lower() for f in schema.fields if f.dataType != T.IntegerType()}
     groups: dict[frozenset[str], list[str]] = {}
@@ -968,10 +968,11 @@ def read_null_typed_parts_apart(spark: SparkSession, path: str, schema: T.Struct
         groups.setdefault(null_typed_columns(file) & typed, []).append(file)
     if set(groups) <= {frozenset()}:
         return spark.read.schema(schema).parquet(path)
+    keys = sorted(partition_keys(Fs(spark), path))  # kept: a table may be partitioned by an OMOP column
     parts = [spark.read.schema(T.StructType([f for f in schema.fields if f.name.lower() not in nulls]))
              .option("basePath", path).parquet(*group)
              .select(*[F.lit(None).cast(f.dataType).alias(f.name) if f.name.lower() in nulls
-                       else F.col(f"`{f.name}`") for f in schema.fields])
+                       else F.col(f"`{f.name}`") for f in schema.fields], *[F.col(f"`{k}`") for k in keys])
              for nulls, group in groups.items()]
     return reduce(lambda a, b: a.unionByName(b), parts)
 
@@ -999,7 +1000,9 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
     files = parquet_part_files(fs, path)
     if len(files) < 2:
         return
-    wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in used}
+    # A partition column (drug_concept_id=700/) is in no part file: Spark reads it from the folders.
+    keys = {k.lower() for k in partition_keys(fs, path)}
+    wanted = {f.name.lower(): f.dataType for f in read.fields if f.name.lower() in used - keys}
     first = files[0].removeprefix(path.rstrip("/") + "/") if files[0].startswith(path) else files[0].rsplit("/", 1)[-1]
     for file in files[1:]:
         schema = footer_schema(spark, file)
