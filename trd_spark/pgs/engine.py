@@ -44,6 +44,7 @@ import numpy as np
 
 from trd_spark.config import GenotypeSource, NativeEngineSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError
+from trd_spark.logs import person_count_text
 from trd_spark.pgs import mt_entries, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles
 from trd_spark.pgs.genotypes import FILE_ROW, MALE_X, NORMALISED, haploid_capable_contigs, hard_calls, male_x_samples
@@ -112,6 +113,7 @@ def score(
     calls: hl_types.MatrixTable | None = None,
     samples: Sequence[str] | None = None,
     index: VariantIndex | None = None,
+    persons_below: int,
 ) -> hl_types.Table | pgen_engine.SummedScores:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
@@ -130,13 +132,23 @@ def score(
     ``pgen_engine.SummedScores`` (numpy, no Hail job; nothing lazy is left), else a Hail Table
     (``compute_scores``' rows; lazy: the caller writes it before ``scratch`` is removed); errors as
     ``compute_scores`` / ``pgen_engine.score`` / ``export_hard_calls`` (Hail's, unwrapped: the
-    stage wraps them, ``stage.hail_errors``).
+    stage wraps them, ``stage.hail_errors``). ``persons_below``: the small-count threshold
+    (``report.small_count_threshold``) of the INFO line counting a VDS's samples whose sex on X
+    is unknown (``logs.person_count_text``).
     """
     route = route_for(source, settings, scratch, len(weights.rows))
     # Who is male on X (haploid calls there), for mean imputation on X outside its PARs; None
     # (no pass) when no weighted row is there or nothing is imputed. Both routes below use it.
     male = male_x_samples(hl, calls, weights.rows) \
         if route != "native" and calls is not None and missing_genotypes == "mean_impute" else None
+    if male is not None and calls is not None and MALE_X in calls.col:
+        # A VDS: its sex on X is read from its own calls (genotypes.vds_x_evidence), a pass over
+        # X's variant data kept for the scoring pass; a sample with no call there is unknown.
+        male = male.persist()
+        unknown = male.aggregate(hl.agg.count_where(hl.is_missing(male[MALE_X])))
+        log.info("pgs: sex on X unknown (no call on X outside its PARs in the VDS) for %s samples: not counted "
+                 "as male in the frequency that imputes a missing X call",
+                 person_count_text(unknown, persons_below))
     if route == "hail":
         log.info("pgs: hail engine for %s genotypes", source.format)
         assert mt is not None  # the Hail path's input

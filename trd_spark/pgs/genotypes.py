@@ -42,7 +42,9 @@ Formats (``datasets[].genotypes.format``):
            read and scored by the multi-allelic rule.
     vds    Hail VariantDataset (AoU srWGS); only the loci scoring needs are densified:
            variant data is filtered to ``loci`` before ``to_dense_mt``; GT from LGT/LA, so a
-           sample inside a reference block gets 0/0 and one with no coverage is missing.
+           sample inside a reference block gets 0/0 and one with no coverage is missing. Who is
+           male on X comes from the VDS's calls anywhere on X (``vds_x_evidence``), not from
+           the densified rows (a male's reference block there reads as a diploid 0/0).
 """
 
 from __future__ import annotations
@@ -538,7 +540,11 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
     ``calls`` has no ``GT`` (no pass is run then). VCF, MatrixTable and VDS carry no sex: the
     ploidy of the calls is what tells it (a BGEN's are diploid, Hail reads no other). Lazy: one
     Hail pass over those rows of ``calls`` where it is used (for a VCF, a scan of the file). A
-    PLINK fileset Hail read (``is_female`` column field of ``import_plink``): its .fam's sex."""
+    PLINK fileset Hail read (``is_female`` column field of ``import_plink``): its .fam's sex. A
+    VDS (``read_calls`` gives its column field ``MALE_X``, ``vds_x_evidence``): the ploidy of its
+    own calls anywhere on X, not the densified scored rows, where a male inside a reference
+    block reads as a diploid 0/0 (Hail's ``to_dense_mt``); missing for a sample with no call
+    there (sex on X unknown; read as not male, ``engine.score`` logs how many)."""
     import numpy as np
 
     rg = calls.locus.dtype.reference_genome
@@ -549,6 +555,9 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
         # A PLINK fileset Hail read (import_plink): its .bed holds a male's X call as homozygous,
         # its .fam tells the sex (missing: unknown), as plink2 and the native engine read it.
         return calls.select_cols(**{MALE_X: hl.coalesce(~calls.is_female, False)}).cols()
+    if MALE_X in calls.col:
+        # A VDS (read_calls): its own evidence over all of X, whatever the scored rows' calls.
+        return calls.select_cols(MALE_X).cols()
     positions = hl.literal({int(p) for p in rows["position"].to_numpy(np.int64)[on_x]}, hl.tset(hl.tint32))
     x = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in rg.x_contigs])
     x = x.filter_rows(~x.locus.in_x_par() & positions.contains(x.locus.position))
@@ -557,6 +566,38 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
 
 # The column field ``male_x_samples`` gives (``scoring.compute_scores`` and ``export_plink`` read it).
 MALE_X = "MALE_X"
+
+
+def vds_x_evidence(hl: hl_types, vds) -> hl_types.Table:
+    """Per sample of the VariantDataset ``vds`` (Table keyed by its column key), ``MALE_X``
+    (bool): True when the sample has a called haploid ``GT``/``LGT`` on X outside its
+    pseudo-autosomal regions, in the variant data (every X row, not only scored ones) or in
+    the reference data when its blocks carry a call (Hail's ``to_dense_mt`` uses it there, else
+    densifies a block as a diploid 0/0, whatever the sample's sex); False when its calls there
+    are all diploid; missing when it has no call there at all (sex on X unknown). Why: a male
+    who is hom-ref at every scored X row is inside reference blocks there, read as diploid, so
+    the scored rows alone do not tell his sex (plink2 reads it from the .psam). Lazy: a pass
+    over X's rows of the variant data (and of the reference data when it has a call field)
+    where it is used (``hl.filter_intervals``: partitions of other contigs are not read)."""
+    rg = vds.variant_data.locus.dtype.reference_genome
+
+    def ploidies(mt):
+        field = "GT" if "GT" in mt.entry else "LGT" if "LGT" in mt.entry else None
+        if field is None:
+            return None
+        x = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in rg.x_contigs])
+        x = x.filter_rows(~x.locus.in_x_par())
+        gt = x[field]
+        return x.select_cols(_haploid=hl.agg.any(hl.is_defined(gt) & (gt.ploidy == 1)),
+                             _called=hl.agg.any(hl.is_defined(gt))).cols()
+
+    parts = [t for t in (ploidies(vds.variant_data), ploidies(vds.reference_data)) if t is not None]
+    out = parts[0]
+    if len(parts) == 2:
+        ref = parts[1][out.key]
+        out = out.select(_haploid=out._haploid | hl.coalesce(ref._haploid, False),
+                         _called=out._called | hl.coalesce(ref._called, False))
+    return out.select(**{MALE_X: hl.or_missing(out._called, out._haploid)})
 
 
 MISSING_ALT = "."
@@ -880,7 +921,9 @@ def read_calls(
         dense = hl.vds.to_dense_mt(hl.vds.VariantDataset(vds.reference_data, vd))
         if "GT" not in dense.entry:
             dense = dense.annotate_entries(GT=hl.vds.lgt_to_gt(dense.LGT, dense.LA))
-        mt = dense
+        # Who is male on X, from the VDS's own calls (male_x_samples reads this column field).
+        evidence = vds_x_evidence(hl, vds)
+        mt = dense.annotate_cols(**{MALE_X: evidence[dense.col_key][MALE_X]})
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
     _check_keys(hl, mt, where)

@@ -498,7 +498,8 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
         return engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
                             r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                             settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
-                            index=r.variants if r.mt is None else None)
+                            index=r.variants if r.mt is None else None,
+                            persons_below=cfg.report.small_count_threshold)
 
 
 def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches,
