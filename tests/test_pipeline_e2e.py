@@ -165,7 +165,7 @@ def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_r
     for i, stage in enumerate(("pgs", "phenotypes"), 1):
         assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
     assert "[3/5] cohort: running (config changed: report.small_count_threshold)" in err, err[-3000:]
-    assert "[4/5] models: running (upstream cohort reruns)" in err
+    assert "[4/5] models: running (upstream cohort was republished)" in err
     assert "config changed: report.small_count_threshold" in err.split("[5/5] report: running (")[1].split("\n")[0]
     after = run_ids(release)
     assert {s for s in before if before[s] != after[s]} == {"cohort", "models", "report", "export"}
