@@ -90,3 +90,24 @@ def test_vds_male_in_reference_blocks_at_the_scored_x_row_counts_haploid(hl, spa
     sums = dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True))
     assert sums == pytest.approx(plink2, abs=1e-5)  # plink2 prints 6 significant digits
     assert sums[1003] == pytest.approx(2 * 3 / 5, abs=1e-12)
+
+
+def test_vds_reference_blocks_that_carry_a_call_tell_the_sex(hl):
+    """A VDS whose reference blocks carry ``LGT`` (Hail's ``to_dense_mt`` densifies a block with
+    it): 1001's haploid block on X outside the PARs makes him male, 1002's diploid one not; a
+    haploid block in PAR1 (chrX:1000000) tells nothing (1003 unknown), nor a variant row there."""
+    from trd_spark.pgs.genotypes import MALE_X, vds_x_evidence
+
+    rows = [(1000000, "1003", hl.call(0)), (3000000, "1001", hl.call(0)), (3000000, "1002", hl.call(0, 0))]
+    ref = hl.Table.parallelize(
+        [{"locus": hl.Locus("chrX", p, "GRCh38"), "s": s, "ref_allele": "A", "END": p, "LGT": gt} for p, s, gt in rows],
+        hl.tstruct(locus=hl.tlocus("GRCh38"), s=hl.tstr, ref_allele=hl.tstr, END=hl.tint32, LGT=hl.tcall))
+    ref = ref.to_matrix_table(row_key=["locus"], col_key=["s"], row_fields=["ref_allele"])
+    var = hl.Table.parallelize(
+        [{"locus": hl.Locus("chrX", 1000000, "GRCh38"), "alleles": ["A", "G"], "s": s, "LGT": hl.call(1), "LA": [0, 1]}
+         for s in ("1001", "1002", "1003")],
+        hl.tstruct(locus=hl.tlocus("GRCh38"), alleles=hl.tarray(hl.tstr), s=hl.tstr, LGT=hl.tcall,
+                   LA=hl.tarray(hl.tint32)))
+    var = var.to_matrix_table(row_key=["locus", "alleles"], col_key=["s"])
+    got = {r.s: r[MALE_X] for r in vds_x_evidence(hl, hl.vds.VariantDataset(ref, var)).collect()}
+    assert got == {"1001": True, "1002": False, "1003": None}
