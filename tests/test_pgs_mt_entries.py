@@ -139,7 +139,7 @@ def test_entries_reader_gives_the_wanted_rows_alt_dosages_part_by_part(tmp_path)
     pieces that cross the part boundary; a wanted phased call is refused (NotDecodable naming the
     part file), an unwanted 1/2 call is not; a part the at-once parse cannot read is refused by
     the row-by-row parse with its message; task bounds move to the parts' first wanted rows."""
-    from trd_spark.pgs.pgen_engine import _DOSAGE_OF_PLINK_CODE
+    from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
 
     files = _entries(tmp_path)
     every = [row for rows in PART_ROWS for row in rows]

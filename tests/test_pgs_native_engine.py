@@ -364,10 +364,10 @@ def test_task_partials_are_sample_sliced(files):
     one k x n array, and the slices cover every sample once (bed rows 0..2, 2 scores)."""
     import numpy as np
 
-    from trd_spark.pgs.pgen_engine import _score_task, _Task
+    from trd_spark.pgs.native_task import Task, _score_task
 
     slope = np.array([[1.0, 0.0], [0.0, -1.0], [0.5, 0.5]])
-    task = _Task(np.array([0, 1, 2]), np.array([1, 1, 1], dtype=np.int32), slope, np.zeros((3, 2)), np.ones((3, 2)))
+    task = Task(np.array([0, 1, 2]), np.array([1, 1, 1], dtype=np.int32), slope, np.zeros((3, 2)), np.ones((3, 2)))
     parts = list(_score_task(PlinkFiles("plink", str(files["prefix"])), 4, None, 2, False, 3, task))
     assert [(i, p.shape, m.shape) for i, (p, m) in parts] == [(0, (2, 3), (2, 3)), (1, (2, 1), (2, 1))]
     sums = np.concatenate([p for _, (p, _) in parts], axis=1)
@@ -380,23 +380,23 @@ def test_task_partials_are_sample_sliced(files):
 @pytest.mark.parametrize("impute", [True, False], ids=["mean_impute", "zero"])
 def test_task_rows_mapped_from_files_score_as_pickled_tasks(files, tmp_path, impute):
     """Under a local master a pass's row arrays go to its tasks as .npy files, each task mapping
-    its rows (``_TaskRows``: a pickle of a few bytes, not the rows' weights): the same arrays and
-    the same partials as the ``_Task`` pickled with its rows (bed rows 0..9 in tasks 0..2 and
+    its rows (``TaskRows``: a pickle of a few bytes, not the rows' weights): the same arrays and
+    the same partials as the ``Task`` pickled with its rows (bed rows 0..9 in tasks 0..2 and
     3..9, 2 scores; ``offset`` only for zero, as ``score`` ships it)."""
     import pickle
 
-    from trd_spark.pgs.pgen_engine import _score_task, _shared_task_rows, _TaskRows, _tasks_of
+    from trd_spark.pgs.native_task import TaskRows, _score_task, shared_task_rows, tasks_of
 
     rng = np.random.default_rng(5)
     arrays = {"variant_idx": np.arange(10), "allele_idx": np.ones(10, dtype=np.int32),
               "slope": rng.normal(size=(10, 2)), "offset": None if impute else rng.normal(size=(10, 2)),
               "n_vars": rng.integers(0, 3, (10, 2)).astype(np.uint8), "extent": None}
     bounds = [0, 3, 10]
-    shared = _shared_task_rows(str(tmp_path), arrays, bounds)
-    assert [type(t) for t in shared] == [_TaskRows, _TaskRows]
+    shared = shared_task_rows(str(tmp_path), arrays, bounds)
+    assert [type(t) for t in shared] == [TaskRows, TaskRows]
     assert max(len(pickle.dumps(t)) for t in shared) < 300
     fileset = PlinkFiles("plink", str(files["prefix"]))
-    for mapped, pickled in zip((t.load() for t in pickle.loads(pickle.dumps(shared))), _tasks_of(arrays, bounds)):
+    for mapped, pickled in zip((t.load() for t in pickle.loads(pickle.dumps(shared))), tasks_of(arrays, bounds)):
         for name, a in vars(pickled).items():
             b = getattr(mapped, name)
             assert (a is None and b is None) or (b.dtype == a.dtype and np.array_equal(a, b)), name
@@ -410,22 +410,82 @@ def test_tasks_of_one_worker_share_one_block_buffer(files):
     """A fresh ~256 MB block buffer per task cost 0.05-0.9 CPU-s of page faults per task whatever
     the sample count (session 21): a worker's tasks read into one buffer, grown only when a task
     needs more rows, and a task's sums do not depend on what an earlier task left in it."""
-    from trd_spark.pgs.pgen_engine import _block_buffer, _score_task, _Task
+    from trd_spark.pgs.native_task import Task, _block_buffer, _score_task
 
     fileset = PlinkFiles("plink", str(files["prefix"]))
     first = _block_buffer(3, 4)
     assert np.shares_memory(_block_buffer(2, 4), first)  # fewer rows: the same memory
     # Another task fills every row of the buffer with its rows (3..9 of the .bed) first.
-    other = _Task(np.arange(3, 10), np.ones(7, dtype=np.int32), np.ones((7, 2)), np.zeros((7, 2)), np.ones((7, 2)))
+    other = Task(np.arange(3, 10), np.ones(7, dtype=np.int32), np.ones((7, 2)), np.zeros((7, 2)), np.ones((7, 2)))
     list(_score_task(fileset, 4, None, 7, False, 4, other))
     assert np.shares_memory(_block_buffer(7, 4), _block_buffer(2, 4))
     slope = np.array([[1.0, 0.0], [0.0, -1.0], [0.5, 0.5]])
-    task = _Task(np.array([0, 1, 2]), np.array([1, 1, 1], dtype=np.int32), slope, np.zeros((3, 2)), np.ones((3, 2)))
+    task = Task(np.array([0, 1, 2]), np.array([1, 1, 1], dtype=np.int32), slope, np.zeros((3, 2)), np.ones((3, 2)))
     # Blocks of 2 rows then 1 row in the 7-row buffer: as in test_task_partials_are_sample_sliced.
     [(i, (sums, missing))] = list(_score_task(fileset, 4, None, 2, False, 4, task))
     assert i == 0
     assert sums.tolist() == [[0.5, 1.0, 2.5, 1.0], [-0.5, 0.0, -1.5, 0.0]]
     assert missing.tolist() == [[0, 1, 0, 0], [0, 1, 0, 0]]
+
+
+# A Python worker as pyspark's daemon forks it (pyspark.worker imported), given what a native
+# pass ships (argv[1]: the job's function, its tasks, the spill function, pickled by Spark's
+# serializer): runs every task, prints the partials and the modules unpickling and running added.
+_WORKER_LIKE = """
+import json, pickle, sys
+import pyspark.worker  # noqa: F401  (the daemon's import, before it forks a worker)
+before = set(sys.modules)
+with open(sys.argv[1], "rb") as f:
+    run, tasks, spill = pickle.load(f)
+partials = [(i, p.tolist(), m.tolist()) for t in tasks for i, (p, m) in run(t)]
+spilled = [name for _, (name, _) in spill(run(tasks[0]))]
+print(json.dumps({"partials": partials, "spilled": spilled, "new": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_worker_runs_the_pass_without_the_driver_modules(files, tmp_path):
+    """A fresh Python worker unpickling and running a native pass's tasks imports the lean task
+    module (native_task: numpy, pgenlib, scipy.sparse, mt_entries, the standard library) and no
+    pandas, pydantic or driver-side trd_spark module: with the task code in pgen_engine each fresh
+    worker spent ~0.85 CPU-s importing them (RESULTS.md, session 27 hail17 helper), twice per job
+    at local[2]. What is pickled is what ``pgen_engine.score`` ships under a local master
+    (``pass_function``, ``TaskRows``, ``spill_function``, by Spark's CloudPickleSerializer), and
+    the partials the worker returns equal ``_score_task``'s in this process (bed rows 0..9 in
+    tasks 0..2 and 3..9, 2 scores; ``zero``: the offsets shipped too, both sparse products run)."""
+    import json
+    import sys
+
+    from pyspark.serializers import CloudPickleSerializer
+
+    import trd_spark
+    from trd_spark.pgs.native_task import _score_task, pass_function, shared_task_rows, spill_function, tasks_of
+
+    impute = False
+    rng = np.random.default_rng(7)
+    arrays = {"variant_idx": np.arange(10), "allele_idx": np.ones(10, dtype=np.int32),
+              "slope": rng.normal(size=(10, 2)), "offset": None if impute else rng.normal(size=(10, 2)),
+              "n_vars": rng.integers(0, 3, (10, 2)).astype(np.uint8), "extent": None}
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    (tmp_path / "spill").mkdir()
+    shipped = (pass_function(fileset, 4, None, 2, impute, 4), shared_task_rows(str(tmp_path), arrays, [0, 3, 10]),
+               spill_function(str(tmp_path / "spill")))
+    (tmp_path / "command.pkl").write_bytes(CloudPickleSerializer().dumps(shipped))
+    package_root = str(Path(trd_spark.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", _WORKER_LIKE, str(tmp_path / "command.pkl")], env=env,
+                         capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)
+    new = set(got["new"])
+    assert not {m for m in new if m.split(".")[0] in ("pandas", "pydantic", "yaml")}
+    assert {m for m in new if m.startswith("trd_spark")} <= {
+        "trd_spark", "trd_spark.pgs", "trd_spark.pgs.native_task", "trd_spark.pgs.mt_entries", "trd_spark.pgs.memory"}
+    assert {"trd_spark.pgs.native_task", "pgenlib"} <= new  # the pass did run in the child
+    want = [(i, p.tolist(), m.tolist()) for task in tasks_of(arrays, [0, 3, 10])
+            for i, (p, m) in _score_task(fileset, 4, None, 2, impute, 4, task)]
+    assert len(got["partials"]) == len(want) == 2
+    for (gi, gp, gm), (wi, wp, wm) in zip(got["partials"], want):
+        assert gi == wi and np.array_equal(gp, wp) and np.array_equal(gm, wm)
+    assert len(got["spilled"]) == 1 and os.path.exists(got["spilled"][0])
 
 
 def _vm_flags_of(address: int) -> list[str]:
@@ -470,7 +530,7 @@ def test_block_buffer_gets_no_huge_page_advice():
     0.76-2.35 sys CPU-s, 0.14 without (session 22): the buffer is made inside small_pages."""
     from numpy._core.multiarray import _set_madvise_hugepage
 
-    from trd_spark.pgs.pgen_engine import _BLOCK_BUFFER, _block_buffer
+    from trd_spark.pgs.native_task import _BLOCK_BUFFER, _block_buffer
 
     before = _set_madvise_hugepage(True)
     kept = list(_BLOCK_BUFFER)
@@ -592,10 +652,10 @@ def test_missing_calls_are_filled_the_same_read_in_chunks(files, impute):
     """_fill_missing_calls reads a block a few rows at a time (while they are in cache): one row
     per read gives the same dosages and missing calls (row in the block, sample; row-major) as the
     whole block in one read, and the missing call of 200 (sample 2) becomes the row's mean or 0."""
-    from trd_spark.pgs.pgen_engine import _block_reader, _fill_missing_calls, _Task
+    from trd_spark.pgs.native_task import Task, _block_reader, _fill_missing_calls
 
     fileset = PlinkFiles("plink", str(files["prefix"]))
-    task = _Task(np.arange(10), np.ones(10, dtype=np.int32), np.zeros((10, 1)), None, np.ones((10, 1), np.uint8))
+    task = Task(np.arange(10), np.ones(10, dtype=np.int32), np.zeros((10, 1)), None, np.ones((10, 1), np.uint8))
     got = {}
     for chunk in (1, 3, 10):
         dose = np.empty((9, 4))

@@ -34,7 +34,7 @@ def small_pages() -> Iterator[None]:
     arrays once pays that in kernel time, far more than the arithmetic: ``weight_matrices`` at
     200k rows x 61 scores, 0.1-0.3 user + 1.0-4.7 sys CPU-s with the advice, 0.2-0.4 + 0.3-0.5
     without (one cold process each, load 14-19; issue 16, session 22); the native engine's block
-    buffer alike (``pgen_engine._block_buffer``). No effect where numpy has no such switch."""
+    buffer alike (``native_task._block_buffer``). No effect where numpy has no such switch."""
     global _depth, _before
     setter = getattr(getattr(np, "_core", None), "multiarray", None)
     setter = getattr(setter, "_set_madvise_hugepage", None)

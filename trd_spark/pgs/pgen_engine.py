@@ -10,11 +10,13 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
 2. Rows are cut into ranges of about ``pgs.native.task_entries`` genotype entries, as many per
    core (``task_bounds``; one Spark task each). Under a local master the weighted rows' arrays
    are written once per pass as .npy files of the pass's local directory and each task maps its
-   row range (``_TaskRows``); on a cluster (executors cannot read the driver's disk) they travel
-   inside each task's pickle (``_Task``), as they do when the partials are reduced in Spark. A task
-   reads its rows with pgenlib (plink2's own reader; .bed read directly) in blocks of
-   ``block_rows`` variants x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2;
-   a dosage .pgen's dosages, as plink2 scores them), missing = -9. A BGEN's rows are read by
+   row range (``native_task.TaskRows``); on a cluster (executors cannot read the driver's disk)
+   they travel inside each task's pickle (``native_task.Task``), as they do when the partials are
+   reduced in Spark. The tasks' code is ``native_task``'s (``pass_function``), a module a Python
+   worker imports without pandas, pydantic or this module's driver side. A task reads its rows
+   with pgenlib (plink2's own reader; .bed read directly) in blocks of ``block_rows`` variants
+   x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2; a dosage .pgen's
+   dosages, as plink2 scores them), missing = -9. A BGEN's rows are read by
    ``bgen_reader.BlockReader`` at their byte offsets (the ``.bgi``/header pass variant list,
    ``bgen_reader.variant_index``): Hail's expected alt dosage from the 8-bit probabilities.
 3. Per block one dgemm ``SLOPE.T (k x b) @ DOSE (b x n)``, the few missing calls first set to
@@ -30,7 +32,7 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    and added on the driver, and the rows go to Spark SQL through Arrow: no shuffle stage and no
    second kind of Python worker. With a local master (tasks and driver share the machine) each
    task writes its partials to a file of a scratch directory and returns the file's name
-   (``_spilled``): ~200 MB of partials at 20k x 61 x 10 tasks cost 2-4 CPU-s of the JVM and
+   (``native_task.spilled``): ~200 MB of partials at 20k x 61 x 10 tasks cost 2-4 CPU-s of the JVM and
    the driver on their way through Spark's task results (session 19), a file a few
    milliseconds. Otherwise they are summed with ``reduceByKey``: no reducer ever
    holds more than k x slice numbers, so the reduction stays bounded at 250k samples x 61
@@ -41,7 +43,7 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
 
 Memory per task: one block (``block_rows x n`` x 8 bytes: the float64 dosages, read in place
 and multiplied; bounded by ``pgs.native.block_memory_mb``; one buffer per Python worker, kept
-for its next tasks, ``_block_buffer``) plus the partial sums and one block's product, 24 x k x n
+for its next tasks, ``native_task._block_buffer``) plus the partial sums and one block's product, 24 x k x n
 bytes (366 MB at 250k samples x 61 scores). One BLAS thread per task (Spark runs one task per
 core).
 
@@ -55,72 +57,46 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, raise_other_width
 from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
-from trd_spark.pgs.mt_entries import EntriesFiles, EntriesReader
+from trd_spark.pgs.mt_entries import EntriesFiles
+from trd_spark.pgs.native_task import (
+    BLOCK_BYTES_PER_ENTRY,
+    PlinkFiles,
+    Task,
+    TaskRows,
+    add_partials,
+    pass_function,
+    shared_task_rows,
+    spill_function,
+    tasks_of,
+    worker_ready,
+)
 from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
     import hail as hl_types
     from pyspark.sql import SparkSession
 
-    from trd_spark.config import GenotypeSource, NativeEngineSettings
+    from trd_spark.config import NativeEngineSettings
     from trd_spark.pgs.matching import WeightMatrices
 
 log = logging.getLogger(__name__)
 
-# pgenlib's code for a missing hard call and a missing dosage.
-PGENLIB_MISSING = -9
-# A PLINK 1 code's alt dosage (A1 = alt: 00 two alt copies, 01 missing, 10 one, 11 none), as
-# pgenlib reads a .bed: what ``mt_entries.EntriesReader`` gives for a MatrixTable's calls.
-_DOSAGE_OF_PLINK_CODE = np.array([2.0, PGENLIB_MISSING, 1.0, 0.0])
-# Bytes per genotype entry held in a block: the float64 dosages, read in place and multiplied.
-_BLOCK_BYTES_PER_ENTRY = 8
 # Bytes per sample x score of one task's partial sums: score and missing-call n_vars, float64.
 _PARTIAL_BYTES_PER_ENTRY = 16
 # Driver bytes per score row built from the sums (``_ScoreRows.of_slice``: seven 8-byte columns,
 # the IDs as pointers to shared strings) with pandas' and Arrow's copies.
 _ROW_BYTES_PER_ENTRY = 64
 
-
-
-@dataclass(frozen=True)
-class PlinkFiles:
-    """A PLINK fileset: ``format`` (``plink`` = bed/bim/fam, ``pgen`` = pgen/pvar/psam), the
-    path of the genotype matrix file, and the variant/sample files next to it."""
-
-    format: Literal["plink", "pgen"]
-    prefix: str
-
-    @classmethod
-    def of(cls, source: GenotypeSource) -> PlinkFiles:
-        """From a dataset's genotypes (``path`` = the common prefix or the .bed/.pgen file)."""
-        fmt = source.format
-        if fmt != "plink" and fmt != "pgen":
-            raise ValueError(f"not a PLINK fileset: genotypes format {fmt}")
-        ext = ".bed" if fmt == "plink" else ".pgen"
-        path = source.path
-        return cls(fmt, path[: -len(ext)] if path.endswith(ext) else path)
-
-    @property
-    def matrix(self) -> str:
-        return f"{self.prefix}.{'bed' if self.format == 'plink' else 'pgen'}"
-
-    @property
-    def variants(self) -> str:
-        return f"{self.prefix}.{'bim' if self.format == 'plink' else 'pvar'}"
-
-    @property
-    def samples(self) -> str:
-        return f"{self.prefix}.{'fam' if self.format == 'plink' else 'psam'}"
 
 
 def count_samples(files: PlinkFiles) -> int:
@@ -412,272 +388,14 @@ def task_slots(sc) -> int:
 def block_rows(n_samples: int, block_memory_mb: float) -> int:
     """Variants per block so that one block of all samples fits ``block_memory_mb``
     (at least 1): ``budget / (n_samples x bytes per entry)``."""
-    per_row = max(1, n_samples) * _BLOCK_BYTES_PER_ENTRY
+    per_row = max(1, n_samples) * BLOCK_BYTES_PER_ENTRY
     return max(1, int(block_memory_mb * 2**20) // per_row)
-
-
-@dataclass(frozen=True)
-class _Task:
-    """One Spark task's share: rows sorted by file position and their weights."""
-
-    variant_idx: np.ndarray  # int64 (m,)
-    allele_idx: np.ndarray  # int32 (m,)
-    slope: np.ndarray  # float64 (m, k)
-    offset: np.ndarray | None  # float64 (m, k); None for mean_impute (not used)
-    n_vars: np.ndarray  # unsigned integers (m, k)
-    # BGEN only (``bgen_reader``): each row's variant block as (byte offset, size), int64 (m, 2).
-    extent: np.ndarray | None = None
-    # Rows on X outside its PARs (bool (m,), ``genotypes.x_haploid_rows``) and the males (bool
-    # (n,), ``male_samples``), when the task has such a row and the file males: there a male's
-    # call is one allele observation in the imputing frequency (``_fill_missing_calls``).
-    x_haploid: np.ndarray | None = None
-    male: np.ndarray | None = None
-
-
-# ``_Task``'s row arrays, by field name (``_TaskRows`` maps them from files of these names).
-_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male")
-# ``_Task``'s arrays given whole to every task (per sample, not per row).
-_WHOLE_FIELDS = ("male",)
-
-
-def _tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[_Task]:
-    """One ``_Task`` per row range ``bounds[i]..bounds[i + 1]`` of ``arrays`` (by ``_Task``
-    field; a None array stays None), its rows as views (pickled into the task by Spark)."""
-    return [_Task(**cast(dict[str, Any], {name: a if a is None or name in _WHOLE_FIELDS else a[lo:hi]
-                                          for name, a in arrays.items()}))
-            for lo, hi in zip(bounds[:-1], bounds[1:])]
-
-
-@dataclass(frozen=True)
-class _TaskRows:
-    """One Spark task's share as rows ``lo..hi`` of the pass's row arrays in ``directory``
-    (``_shared_task_rows``: one ``<field>.npy`` per ``_Task`` field, absent for a None field):
-    a few bytes in the task's pickle, where a ``_Task`` carries its ~55 MB of weights (200k rows
-    x 61 scores over 2 tasks)."""
-
-    directory: str
-    lo: int
-    hi: int
-
-    def load(self) -> _Task:
-        """The ``_Task`` of these rows, each array a view of its file mapped read-only
-        (``np.load(mmap_mode="r")``: only the task's rows are read, from the page cache the
-        driver's write left them in)."""
-        def rows(name: str) -> np.ndarray | None:
-            path = os.path.join(self.directory, f"{name}.npy")
-            # A plain ndarray view of the mapped rows (the map lives as long as the view).
-            if not os.path.exists(path):
-                return None
-            mapped = np.load(path, mmap_mode="r")
-            return np.asarray(mapped if name in _WHOLE_FIELDS else mapped[self.lo:self.hi])
-
-        return _Task(**cast(dict[str, Any], {name: rows(name) for name in _TASK_FIELDS}))
-
-
-def _loaded(task: _Task | _TaskRows) -> _Task:
-    """The task's rows and weights: as pickled (``_Task``) or mapped from the pass's files."""
-    return task.load() if isinstance(task, _TaskRows) else task
-
-
-def _shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[_TaskRows]:
-    """Write each array of ``arrays`` (by ``_Task`` field, None ones not) to ``<directory>/
-    weights/<field>.npy`` and return one ``_TaskRows`` per row range of ``bounds``. The
-    directory must be readable by every task at the same path (a local master's: the caller's
-    ``_spill_dir``) and outlive the job."""
-    shared = os.path.join(directory, "weights")
-    os.makedirs(shared)
-    for name, a in arrays.items():
-        if a is not None:
-            np.save(os.path.join(shared, f"{name}.npy"), a, allow_pickle=False)
-    return [_TaskRows(shared, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-
-
-def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:
-    """The block's alt dosages (b x n float64, ``PGENLIB_MISSING`` where missing): the first b
-    rows of ``dose`` (reused between blocks). Read as dosages for .bed and .pgen alike (a
-    .bed's hard calls become 0/1/2 directly; no int8 copy, conversion and second pass). Rows
-    of the first alt are read in one call; others (multi-allelic .pvar rows) one by one."""
-    b = len(variant_idx)
-    first = allele_idx == 1
-    out = dose[:b]
-    idx = np.flatnonzero(first)
-    if idx.size == b:
-        reader.read_dosages_list(variant_idx.astype(np.uint32), out)
-        return out
-    if idx.size:
-        part = np.empty((idx.size, n), dtype=np.float64)
-        reader.read_dosages_list(variant_idx[idx].astype(np.uint32), part)
-        out[idx] = part
-    for r in np.flatnonzero(~first):
-        reader.read_dosages(int(variant_idx[r]), out[r], int(allele_idx[r]))
-    return out
-
-
-@contextmanager
-def _block_reader(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,
-                  rows: np.ndarray | None = None) -> Iterator[Callable[[_Task, int, int, np.ndarray], np.ndarray]]:
-    """``read(task, lo, hi, buffer)``: the alt dosages of the task's rows lo..hi (``_read_block``'s
-    layout), from pgenlib for .bed/.pgen, from ``bgen_reader.BlockReader`` for BGEN and from
-    ``mt_entries.EntriesReader`` for a MatrixTable's entry files (``rows``: the task's
-    ``variant_idx``, the rows it will read, which that reader needs up front)."""
-    if isinstance(files, EntriesFiles):
-        assert rows is not None  # the task's rows
-        entries = EntriesReader(files, rows, _DOSAGE_OF_PLINK_CODE)
-        yield lambda task, lo, hi, dose: entries.read(lo, hi, dose)
-        return
-    if isinstance(files, BgenFiles):
-        with BlockReader(files) as bgen:
-            yield lambda task, lo, hi, dose: bgen.read(task.extent[lo:hi], dose)  # type: ignore[index]
-        return
-    import pgenlib
-
-    kwargs = {"raw_sample_ct": n_samples, "variant_ct": None}
-    if allele_idx_offsets is not None:
-        kwargs["allele_idx_offsets"] = allele_idx_offsets
-    with pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
-        yield lambda task, lo, hi, dose: _read_block(reader, task.variant_idx[lo:hi], task.allele_idx[lo:hi],
-                                                     n_samples, dose)
-
-
-def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
-                impute: bool, sample_slice: int, task: _Task) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-    """Partial sums of one task, per sample slice: (slice index, (score k x s, missing vars k x s)).
-
-    ``score`` = sum over the task's rows of slope x dosage (missing calls corrected as in the
-    module doc, offsets excluded); ``missing vars`` = n_vars summed over the sample's missing calls.
-    """
-    from scipy import sparse
-    from threadpoolctl import threadpool_limits
-
-    k = task.slope.shape[1]
-    score = np.zeros((k, n_samples), dtype=np.float64)
-    # Sample-major: the layout the sparse product of the missing calls returns.
-    missing_vars = np.zeros((n_samples, k), dtype=np.float64)
-    # Each block's product, written here (one k x n array per task, not one per block: at 20k
-    # samples a block's product is 10 MB of fresh pages) and then added.
-    product = np.empty((k, n_samples), dtype=np.float64)
-    rows = min(rows_per_block, len(task.variant_idx))
-    dose_buffer = _block_buffer(rows, n_samples)
-    chunk = cache_rows(n_samples)
-    # The missing calls' n_vars are summed in float32 when that is exact (integers below 2**24:
-    # a block's rows x the largest n_vars); half the memory traffic of float64.
-    exact32 = rows * int(task.n_vars.max(initial=0)) < 2**24
-    with threadpool_limits(limits=1, user_api="blas"), \
-            _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
-        for lo in range(0, len(task.variant_idx), rows_per_block):
-            hi = min(lo + rows_per_block, len(task.variant_idx))
-            dose = dose_buffer[:hi - lo]
-            # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
-            # the core's cache; over the whole block each pass went to memory), then one product.
-            mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
-            if mis_r.size:
-                # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
-                # -offset: a zeroed call drops its offset too): one sparse product, as the
-                # missing calls are few (~1% in array data, none in imputed dosages).
-                n_missing = np.bincount(mis_r, minlength=hi - lo)
-                indptr = np.r_[0, np.cumsum(n_missing)]
-                dtype = np.float32 if exact32 else np.float64
-                indicator = sparse.csr_matrix((np.ones(mis_r.size, dtype=dtype), mis_j, indptr),
-                                              shape=(hi - lo, n_samples))
-                missing_vars += indicator.T @ task.n_vars[lo:hi].astype(dtype)
-                if not impute:
-                    assert task.offset is not None  # shipped for zero
-                    score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
-            score += np.matmul(task.slope[lo:hi].T, dose, out=product)
-    for i, start in enumerate(range(0, n_samples, sample_slice)):
-        stop = min(start + sample_slice, n_samples)
-        yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
-
-
-# The block buffer of this process (``_block_buffer``), kept between tasks.
-_BLOCK_BUFFER: list[np.ndarray] = []
-
-
-def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
-    """A rows x n_samples float64 array for a task's blocks: a view of one buffer per process,
-    kept for the next task and grown (the old one freed first) when too small. A Python worker
-    runs one task at a time and Spark reuses it for the job's next tasks, so the buffer's pages
-    (~``block_memory_mb``, the same whatever the sample count) are faulted in once per worker
-    instead of once per task: 0.05-0.9 CPU-s of page faults (kernel time; transparent huge pages
-    compacted on demand) per task on the benchmark host, most of a task's CPU at 2.5k samples
-    (session 21). ``_score_task`` is done with it before its first partial is yielded, so
-    generators of one process never use it at the same time. The worker holds it until it exits
-    (pyspark ends an idle worker after a minute). Made without huge pages
-    (``memory.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
-    CPU-s faulting it in with numpy's huge-page advice, 0.14 without, and later tasks cost the
-    same either way (4.2-4.6 ns per entry at 2.5k and 20k; session 22)."""
-    need = rows * n_samples
-    if not _BLOCK_BUFFER or _BLOCK_BUFFER[0].size < need:
-        from trd_spark.pgs.memory import small_pages
-
-        _BLOCK_BUFFER.clear()
-        with small_pages():
-            _BLOCK_BUFFER.append(np.empty(need, dtype=np.float64))
-    return _BLOCK_BUFFER[0][:need].reshape(rows, n_samples)
-
-
-# Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
-_CACHE_BYTES = 4 * 2**20
-
-
-def cache_rows(n_samples: int) -> int:
-    """Rows of float64 dosages of all samples that fit ``_CACHE_BYTES`` (at least 1)."""
-    return max(1, _CACHE_BYTES // (max(1, n_samples) * _BLOCK_BYTES_PER_ENTRY))
-
-
-def _fill_missing_calls(read: Callable[[_Task, int, int, np.ndarray], np.ndarray], task: _Task, lo: int, hi: int,
-                        chunk: int, dose: np.ndarray, impute: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Read the task's rows lo..hi into ``dose`` (``chunk`` rows at a time) and set each missing
-    call to the row's mean alt dosage over its called samples (``impute``; a row with no called
-    sample gets 1, frequency 0.5: plink2 --score's value for zero observations) or to 0, so that
-    the block's one product includes it. Returns the missing calls as (row in the block, sample),
-    in row-major (CSR) order."""
-    n = dose.shape[1]
-    found_r, found_j = [], []
-    for c in range(lo, hi, chunk):
-        part = read(task, c, min(c + chunk, hi), dose[c - lo:])
-        # Flat positions from one pass over a 1-D mask (np.nonzero on the 2-D mask cost 3 ns per
-        # entry, more than the rest of the block but the product).
-        flat = np.flatnonzero(part == PGENLIB_MISSING)
-        if not flat.size:
-            continue
-        r, j = np.divmod(flat, n)
-        if impute:
-            n_missing = np.bincount(r, minlength=len(part))
-            n_called = n - n_missing
-            called_sum = part.sum(axis=1) - PGENLIB_MISSING * n_missing
-            mean = np.divide(called_sum, n_called, out=np.ones(len(part)), where=n_called > 0)
-            if task.x_haploid is not None and task.male is not None:
-                _x_frequency_means(part, task.x_haploid[c:c + len(part)], task.male, n_missing, mean)
-            part.reshape(-1)[flat] = mean[r]
-        else:
-            part.reshape(-1)[flat] = 0.0
-        found_r.append(r + (c - lo))
-        found_j.append(j)
-    if not found_r:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(found_r), np.concatenate(found_j)
-
-
-def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,
-                       mean: np.ndarray) -> None:
-    """Set ``mean`` (the imputed alt dosage per row of ``part``, rows x samples, missing =
-    ``PGENLIB_MISSING``) of the rows flagged ``x_haploid`` that have a missing call to 2 x the
-    alt frequency with a male's call one allele observation (his dosage 0 or 2 is 0 or 1 alt
-    allele of 1): sum(w d) / sum(w) over the called samples, w = 1/2 for a male. plink2
-    --score with the samples' sex (its --freq on X): 2 x 5/7 for males 1, 0, 1 and women 0/1,
-    1/1 where the plain mean over samples gave 7/5. Few rows (X, with a missing call)."""
-    weight = np.where(male, 0.5, 1.0)
-    for i in np.flatnonzero(x_haploid & (n_missing > 0)):
-        called = part[i] != PGENLIB_MISSING
-        total = weight[called].sum()
-        mean[i] = weight[called] @ part[i][called] / total if total > 0 else 1.0
 
 
 @contextmanager
 def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
-    """A new local directory for the pass's weighted rows (``_shared_task_rows``) and the tasks'
-    partial sums (``_spilled``), removed on exit (an error or interrupt included), when
+    """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
+    partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
     otherwise (a cluster: the partials come back as Spark task results). Under Spark's first
     ``spark.local.dir`` when set (the config's ``spark.tmp_dir``), else the system's temp dir."""
@@ -697,34 +415,6 @@ def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _spilled(directory: str, pairs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray]]]
-             ) -> Iterator[tuple[int, tuple[str, float]]]:
-    """In a task: each (slice, (score, missing vars)) partial written to a new .npy file of
-    ``directory`` (both arrays, exact: ``np.save``), yielded as (slice, (file name, CPU seconds
-    the task's Python code spent since its previous item: reading its input and rows, the block
-    products, writing the file)); ``_rows_summed_on_driver`` reads and removes the file and adds
-    the seconds up (``_PassTimes.task_cpu_s``). A new name per file (``mkstemp``): a retried task
-    never meets an earlier attempt's file."""
-    import tempfile
-
-    cpu = time.process_time()
-    for i, (part, missing_vars) in pairs:
-        fd, path = tempfile.mkstemp(suffix=".npy", dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, part, allow_pickle=False)
-            np.save(f, missing_vars, allow_pickle=False)
-        now = time.process_time()
-        yield i, (path, now - cpu)
-        cpu = time.process_time()
-
-
-def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Sum two slices' partials in place (``a`` is the reducer's own deserialised copy)."""
-    np.add(a[0], b[0], out=a[0])
-    np.add(a[1], b[1], out=a[1])
-    return a
 
 
 def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: PlinkFiles | BgenFiles | EntriesFiles
@@ -838,8 +528,8 @@ def score(
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
     x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute, extent)
-    # The pass's row arrays by ``_Task`` field, cut into the tasks' row ranges by ``bounds``
-    # (``male``, per sample, whole: ``_WHOLE_FIELDS``).
+    # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
+    # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``).
     arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
               "offset": None if impute else offset, "n_vars": task_n_vars, "extent": extent,
               "x_haploid": x_haploid, "male": male}
@@ -853,11 +543,12 @@ def score(
 
     sc = spark.sparkContext
 
-    def partials(tasks: Sequence[_Task | _TaskRows]):
-        """The pass's RDD of (slice, (score k x s, missing vars k x s)) partials, one task per item."""
+    def partials(tasks: Sequence[Task | TaskRows]):
+        """The pass's RDD of (slice, (score k x s, missing vars k x s)) partials, one task per item
+        (``native_task.pass_function``: the workers import ``native_task``, not this module)."""
         if tasks:
             return sc.parallelize(tasks, len(tasks)).flatMap(
-                lambda t: _score_task(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice, _loaded(t)))
+                pass_function(files, n, allele_idx_offsets, rows_per_block, impute, sample_slice))
         # nothing matched: every sum is 0, every matched count 0
         return sc.parallelize([(i, (np.zeros((k, min(sample_slice, n - i * sample_slice))),) * 2)
                                for i in range(n_slices)], n_slices)
@@ -868,16 +559,16 @@ def score(
         with _spill_dir(spark) as spill:
             spilled = spill is not None and n_tasks > 0
             # Under a local master the row arrays go to the tasks as .npy files of the pass's
-            # directory, each task mapping its rows (``_TaskRows``), instead of inside each task's
+            # directory, each task mapping its rows (``native_task.TaskRows``), instead of inside each task's
             # pickle (110 MB at 200k rows x 61 scores, copied by the driver, the JVM and the
             # worker on its way); on a cluster, whose executors cannot read the driver's disk, in
             # the pickles.
-            tasks = _shared_task_rows(str(spill), arrays, bounds) if spilled else _tasks_of(arrays, bounds)
+            tasks = shared_task_rows(str(spill), arrays, bounds) if spilled else tasks_of(arrays, bounds)
             split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started)
             split.partials = "local files" if spilled else "Spark task results"
             split.weights = "local files" if spilled else "task pickles"
             summed_scores = _rows_summed_on_driver(
-                partials(tasks).mapPartitions(lambda pairs: _spilled(str(spill), pairs)) if spilled
+                partials(tasks).mapPartitions(spill_function(str(spill))) if spilled
                 else partials(tasks), rows, k, n, split)
         split.log()
         return summed_scores
@@ -885,7 +576,7 @@ def score(
     # their rows go in their pickles.
     split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started, weights="task pickles")
     split.log()
-    summed = partials(_tasks_of(arrays, bounds)).reduceByKey(_add, numPartitions=n_partitions)
+    summed = partials(tasks_of(arrays, bounds)).reduceByKey(add_partials, numPartitions=n_partitions)
 
     def to_batches(batches):
         # Each slice -> its rows as one Arrow batch, sample-major (vectorised: k x slice numbers;
@@ -985,15 +676,15 @@ class _PassTimes:
     scores: int
     prepare_s: float
     job_s: float | None = None
-    # How the partials reached the driver: "local files" (``_spilled``), "Spark task results",
+    # How the partials reached the driver: "local files" (``native_task.spilled``), "Spark task results",
     # or None when reduced in Spark.
     partials: str | None = None
-    # CPU seconds of the tasks' own Python code summed over tasks (``_spilled``: reading the
+    # CPU seconds of the tasks' own Python code summed over tasks (``native_task.spilled``: reading the
     # rows, the block products, the partials written; not the Python workers' start or pyspark's
     # per-task work), the engine's genotype work alone; None unless the partials came as local files.
     task_cpu_s: float | None = None
-    # How the tasks got their rows' weights: "local files" (``_TaskRows``, a local master) or
-    # "task pickles" (``_Task``: a cluster, or partials reduced in Spark after ``score`` returns).
+    # How the tasks got their rows' weights: "local files" (``native_task.TaskRows``, a local master) or
+    # "task pickles" (``native_task.Task``: a cluster, or partials reduced in Spark after ``score`` returns).
     weights: str | None = None
 
     def log(self) -> None:
@@ -1025,7 +716,7 @@ class SummedScores:
 
 def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:
     """The tasks' partials (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice,
-    (file name, task CPU seconds)) pairs of ``_spilled``, the file read and removed here)
+    (file name, task CPU seconds)) pairs of ``native_task.spilled``, the file read and removed here)
     collected and added on the driver: no shuffle stage and no Python worker after the tasks.
     Memory: ``driver_sum_bytes``, in arrays made without huge pages (``memory.small_pages``:
     ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times go to ``split``."""
@@ -1041,7 +732,7 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
     for i, got in partial.collect():
-        if isinstance(got[0], str):  # _spilled: the same two arrays, from a local file
+        if isinstance(got[0], str):  # native_task.spilled: the same two arrays, from a local file
             path, task_cpu = got
             with open(path, "rb") as f:
                 part, mis = np.load(f, allow_pickle=False), np.load(f, allow_pickle=False)
@@ -1058,16 +749,6 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -
 
 # Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.
 _WARMED: set[str] = set()
-
-
-def _worker_ready(_: int) -> int:
-    """A warm-up task: import what ``_score_task`` imports (the worker keeps the modules for
-    the tasks after it: Spark reuses its Python workers)."""
-    import pgenlib  # noqa: F401
-    import scipy.sparse  # noqa: F401
-    import threadpoolctl  # noqa: F401
-
-    return os.getpid()
 
 
 def warm_up(spark: SparkSession, hl: hl_types) -> bool:
@@ -1094,7 +775,7 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     sc = spark.sparkContext
     if sc.applicationId in _WARMED:
         return False
-    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(_worker_ready).collect()
+    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(worker_ready).collect()
     rows = _ScoreRows(np.array(["0"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
     row = score_rows_arrow(SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))), "warm-up")

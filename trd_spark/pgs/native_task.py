@@ -1,0 +1,403 @@
+"""The native pass's Spark task code (``pgen_engine.score``): what a Python worker runs and
+imports, and nothing else.
+
+Kept apart from ``pgen_engine`` (the driver's side: variant lists, weights, the job, the rows)
+so that a worker imports numpy, pgenlib, scipy.sparse, threadpoolctl, ``mt_entries`` and the
+standard library only: no pandas, pydantic, ``trd_spark.config``/``io`` or pyspark.sql, which
+``pgen_engine`` pulls in. Spark pickles a task's function and its ``Task``/``TaskRows`` by
+reference to this module, so unpickling them imports it; with the task code in ``pgen_engine``
+every fresh worker spent ~0.85 CPU-s importing pandas (0.43 s) and ``bgen_reader`` ->
+``trd_spark.io`` -> ``config``/pydantic (0.21 s) before its first row (benchmarks/RESULTS.md,
+session 27 hail17 helper), twice per job at local[2] and on every job of a route whose workers
+are not warmed (a MatrixTable's entry files, ``engine._score_entries``).
+tests/test_pgs_native_worker.py unpickles what ``score`` ships in a fresh process and checks
+that none of those modules is loaded. A BGEN's task imports ``bgen_reader`` (its
+``BgenFiles`` and ``BlockReader``), which still imports pandas.
+
+What a task computes: ``pgen_engine``'s module doc, steps 2-4.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+
+from trd_spark.pgs.mt_entries import EntriesFiles, EntriesReader
+
+if TYPE_CHECKING:
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.bgen_reader import BgenFiles
+
+
+# pgenlib's code for a missing hard call and a missing dosage.
+PGENLIB_MISSING = -9
+# A PLINK 1 code's alt dosage (A1 = alt: 00 two alt copies, 01 missing, 10 one, 11 none), as
+# pgenlib reads a .bed: what ``mt_entries.EntriesReader`` gives for a MatrixTable's calls.
+_DOSAGE_OF_PLINK_CODE = np.array([2.0, PGENLIB_MISSING, 1.0, 0.0])
+# Bytes per genotype entry held in a block: the float64 dosages, read in place and multiplied.
+BLOCK_BYTES_PER_ENTRY = 8
+
+
+@dataclass(frozen=True)
+class PlinkFiles:
+    """A PLINK fileset: ``format`` (``plink`` = bed/bim/fam, ``pgen`` = pgen/pvar/psam), the
+    path of the genotype matrix file, and the variant/sample files next to it."""
+
+    format: Literal["plink", "pgen"]
+    prefix: str
+
+    @classmethod
+    def of(cls, source: GenotypeSource) -> PlinkFiles:
+        """From a dataset's genotypes (``path`` = the common prefix or the .bed/.pgen file)."""
+        fmt = source.format
+        if fmt != "plink" and fmt != "pgen":
+            raise ValueError(f"not a PLINK fileset: genotypes format {fmt}")
+        ext = ".bed" if fmt == "plink" else ".pgen"
+        path = source.path
+        return cls(fmt, path[: -len(ext)] if path.endswith(ext) else path)
+
+    @property
+    def matrix(self) -> str:
+        return f"{self.prefix}.{'bed' if self.format == 'plink' else 'pgen'}"
+
+    @property
+    def variants(self) -> str:
+        return f"{self.prefix}.{'bim' if self.format == 'plink' else 'pvar'}"
+
+    @property
+    def samples(self) -> str:
+        return f"{self.prefix}.{'fam' if self.format == 'plink' else 'psam'}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One Spark task's share: rows sorted by file position and their weights."""
+
+    variant_idx: np.ndarray  # int64 (m,)
+    allele_idx: np.ndarray  # int32 (m,)
+    slope: np.ndarray  # float64 (m, k)
+    offset: np.ndarray | None  # float64 (m, k); None for mean_impute (not used)
+    n_vars: np.ndarray  # unsigned integers (m, k)
+    # BGEN only (``bgen_reader``): each row's variant block as (byte offset, size), int64 (m, 2).
+    extent: np.ndarray | None = None
+    # Rows on X outside its PARs (bool (m,), ``genotypes.x_haploid_rows``) and the males (bool
+    # (n,), ``male_samples``), when the task has such a row and the file males: there a male's
+    # call is one allele observation in the imputing frequency (``_fill_missing_calls``).
+    x_haploid: np.ndarray | None = None
+    male: np.ndarray | None = None
+
+
+# ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
+_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male")
+# ``Task``'s arrays given whole to every task (per sample, not per row).
+_WHOLE_FIELDS = ("male",)
+
+
+def tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[Task]:
+    """One ``Task`` per row range ``bounds[i]..bounds[i + 1]`` of ``arrays`` (by ``Task``
+    field; a None array stays None), its rows as views (pickled into the task by Spark)."""
+    return [Task(**cast(dict[str, Any], {name: a if a is None or name in _WHOLE_FIELDS else a[lo:hi]
+                                          for name, a in arrays.items()}))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+@dataclass(frozen=True)
+class TaskRows:
+    """One Spark task's share as rows ``lo..hi`` of the pass's row arrays in ``directory``
+    (``shared_task_rows``: one ``<field>.npy`` per ``Task`` field, absent for a None field):
+    a few bytes in the task's pickle, where a ``Task`` carries its ~55 MB of weights (200k rows
+    x 61 scores over 2 tasks)."""
+
+    directory: str
+    lo: int
+    hi: int
+
+    def load(self) -> Task:
+        """The ``Task`` of these rows, each array a view of its file mapped read-only
+        (``np.load(mmap_mode="r")``: only the task's rows are read, from the page cache the
+        driver's write left them in)."""
+        def rows(name: str) -> np.ndarray | None:
+            path = os.path.join(self.directory, f"{name}.npy")
+            # A plain ndarray view of the mapped rows (the map lives as long as the view).
+            if not os.path.exists(path):
+                return None
+            mapped = np.load(path, mmap_mode="r")
+            return np.asarray(mapped if name in _WHOLE_FIELDS else mapped[self.lo:self.hi])
+
+        return Task(**cast(dict[str, Any], {name: rows(name) for name in _TASK_FIELDS}))
+
+
+def _loaded(task: Task | TaskRows) -> Task:
+    """The task's rows and weights: as pickled (``Task``) or mapped from the pass's files."""
+    return task.load() if isinstance(task, TaskRows) else task
+
+
+def shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[TaskRows]:
+    """Write each array of ``arrays`` (by ``Task`` field, None ones not) to ``<directory>/
+    weights/<field>.npy`` and return one ``TaskRows`` per row range of ``bounds``. The
+    directory must be readable by every task at the same path (a local master's: the caller's
+    ``pgen_engine._spill_dir``) and outlive the job."""
+    shared = os.path.join(directory, "weights")
+    os.makedirs(shared)
+    for name, a in arrays.items():
+        if a is not None:
+            np.save(os.path.join(shared, f"{name}.npy"), a, allow_pickle=False)
+    return [TaskRows(shared, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:
+    """The block's alt dosages (b x n float64, ``PGENLIB_MISSING`` where missing): the first b
+    rows of ``dose`` (reused between blocks). Read as dosages for .bed and .pgen alike (a
+    .bed's hard calls become 0/1/2 directly; no int8 copy, conversion and second pass). Rows
+    of the first alt are read in one call; others (multi-allelic .pvar rows) one by one."""
+    b = len(variant_idx)
+    first = allele_idx == 1
+    out = dose[:b]
+    idx = np.flatnonzero(first)
+    if idx.size == b:
+        reader.read_dosages_list(variant_idx.astype(np.uint32), out)
+        return out
+    if idx.size:
+        part = np.empty((idx.size, n), dtype=np.float64)
+        reader.read_dosages_list(variant_idx[idx].astype(np.uint32), part)
+        out[idx] = part
+    for r in np.flatnonzero(~first):
+        reader.read_dosages(int(variant_idx[r]), out[r], int(allele_idx[r]))
+    return out
+
+
+@contextmanager
+def _block_reader(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,
+                  rows: np.ndarray | None = None) -> Iterator[Callable[[Task, int, int, np.ndarray], np.ndarray]]:
+    """``read(task, lo, hi, buffer)``: the alt dosages of the task's rows lo..hi (``_read_block``'s
+    layout), from pgenlib for .bed/.pgen, from ``bgen_reader.BlockReader`` for BGEN and from
+    ``mt_entries.EntriesReader`` for a MatrixTable's entry files (``rows``: the task's
+    ``variant_idx``, the rows it will read, which that reader needs up front)."""
+    if isinstance(files, EntriesFiles):
+        assert rows is not None  # the task's rows
+        entries = EntriesReader(files, rows, _DOSAGE_OF_PLINK_CODE)
+        yield lambda task, lo, hi, dose: entries.read(lo, hi, dose)
+        return
+    if not isinstance(files, PlinkFiles):  # a BGEN (``bgen_reader`` imported by its files' class already)
+        from trd_spark.pgs.bgen_reader import BlockReader
+
+        with BlockReader(files) as bgen:
+            yield lambda task, lo, hi, dose: bgen.read(task.extent[lo:hi], dose)  # type: ignore[index]
+        return
+    import pgenlib
+
+    kwargs = {"raw_sample_ct": n_samples, "variant_ct": None}
+    if allele_idx_offsets is not None:
+        kwargs["allele_idx_offsets"] = allele_idx_offsets
+    with pgenlib.PgenReader(files.matrix.encode(), **kwargs) as reader:
+        yield lambda task, lo, hi, dose: _read_block(reader, task.variant_idx[lo:hi], task.allele_idx[lo:hi],
+                                                     n_samples, dose)
+
+
+def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
+                impute: bool, sample_slice: int, task: Task) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """Partial sums of one task, per sample slice: (slice index, (score k x s, missing vars k x s)).
+
+    ``score`` = sum over the task's rows of slope x dosage (missing calls corrected as in the
+    module doc, offsets excluded); ``missing vars`` = n_vars summed over the sample's missing calls.
+    """
+    from scipy import sparse
+    from threadpoolctl import threadpool_limits
+
+    k = task.slope.shape[1]
+    score = np.zeros((k, n_samples), dtype=np.float64)
+    # Sample-major: the layout the sparse product of the missing calls returns.
+    missing_vars = np.zeros((n_samples, k), dtype=np.float64)
+    # Each block's product, written here (one k x n array per task, not one per block: at 20k
+    # samples a block's product is 10 MB of fresh pages) and then added.
+    product = np.empty((k, n_samples), dtype=np.float64)
+    rows = min(rows_per_block, len(task.variant_idx))
+    dose_buffer = _block_buffer(rows, n_samples)
+    chunk = cache_rows(n_samples)
+    # The missing calls' n_vars are summed in float32 when that is exact (integers below 2**24:
+    # a block's rows x the largest n_vars); half the memory traffic of float64.
+    exact32 = rows * int(task.n_vars.max(initial=0)) < 2**24
+    with threadpool_limits(limits=1, user_api="blas"), \
+            _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
+        for lo in range(0, len(task.variant_idx), rows_per_block):
+            hi = min(lo + rows_per_block, len(task.variant_idx))
+            dose = dose_buffer[:hi - lo]
+            # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
+            # the core's cache; over the whole block each pass went to memory), then one product.
+            mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
+            if mis_r.size:
+                # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
+                # -offset: a zeroed call drops its offset too): one sparse product, as the
+                # missing calls are few (~1% in array data, none in imputed dosages).
+                n_missing = np.bincount(mis_r, minlength=hi - lo)
+                indptr = np.r_[0, np.cumsum(n_missing)]
+                dtype = np.float32 if exact32 else np.float64
+                indicator = sparse.csr_matrix((np.ones(mis_r.size, dtype=dtype), mis_j, indptr),
+                                              shape=(hi - lo, n_samples))
+                missing_vars += indicator.T @ task.n_vars[lo:hi].astype(dtype)
+                if not impute:
+                    assert task.offset is not None  # shipped for zero
+                    score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
+            score += np.matmul(task.slope[lo:hi].T, dose, out=product)
+    for i, start in enumerate(range(0, n_samples, sample_slice)):
+        stop = min(start + sample_slice, n_samples)
+        yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
+
+
+def pass_function(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,
+                  rows_per_block: int, impute: bool, sample_slice: int
+                  ) -> Callable[[Task | TaskRows], Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]]:
+    """What ``pgen_engine.score``'s job maps over its tasks (``flatMap``): a task's share (a
+    ``Task``, or ``TaskRows`` mapped from the pass's files) to its partial sums per sample slice
+    (``_score_task``). A ``functools.partial`` of this module's function, not a closure of the
+    driver's module: Spark pickles it by reference to this module and the arguments by value, so
+    a worker imports this module and what the arguments' classes need, nothing of ``pgen_engine``."""
+    return partial(_score_loaded, files, n_samples, allele_idx_offsets, rows_per_block, impute, sample_slice)
+
+
+def spill_function(directory: str) -> Callable[[Iterable[tuple[int, tuple[np.ndarray, np.ndarray]]]],
+                                               Iterator[tuple[int, tuple[str, float]]]]:
+    """``spilled`` into ``directory``, for ``mapPartitions`` (a partial: pickled by reference, as
+    ``pass_function``)."""
+    return partial(spilled, directory)
+
+
+def _score_loaded(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,
+                  rows_per_block: int, impute: bool, sample_slice: int, task: Task | TaskRows
+                  ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """``_score_task`` of the task's rows, as pickled or mapped (``_loaded``)."""
+    return _score_task(files, n_samples, allele_idx_offsets, rows_per_block, impute, sample_slice, _loaded(task))
+
+
+# The block buffer of this process (``_block_buffer``), kept between tasks.
+_BLOCK_BUFFER: list[np.ndarray] = []
+
+
+def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
+    """A rows x n_samples float64 array for a task's blocks: a view of one buffer per process,
+    kept for the next task and grown (the old one freed first) when too small. A Python worker
+    runs one task at a time and Spark reuses it for the job's next tasks, so the buffer's pages
+    (~``block_memory_mb``, the same whatever the sample count) are faulted in once per worker
+    instead of once per task: 0.05-0.9 CPU-s of page faults (kernel time; transparent huge pages
+    compacted on demand) per task on the benchmark host, most of a task's CPU at 2.5k samples
+    (session 21). ``_score_task`` is done with it before its first partial is yielded, so
+    generators of one process never use it at the same time. The worker holds it until it exits
+    (pyspark ends an idle worker after a minute). Made without huge pages
+    (``memory.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
+    CPU-s faulting it in with numpy's huge-page advice, 0.14 without, and later tasks cost the
+    same either way (4.2-4.6 ns per entry at 2.5k and 20k; session 22)."""
+    need = rows * n_samples
+    if not _BLOCK_BUFFER or _BLOCK_BUFFER[0].size < need:
+        from trd_spark.pgs.memory import small_pages
+
+        _BLOCK_BUFFER.clear()
+        with small_pages():
+            _BLOCK_BUFFER.append(np.empty(need, dtype=np.float64))
+    return _BLOCK_BUFFER[0][:need].reshape(rows, n_samples)
+
+
+# Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
+_CACHE_BYTES = 4 * 2**20
+
+
+def cache_rows(n_samples: int) -> int:
+    """Rows of float64 dosages of all samples that fit ``_CACHE_BYTES`` (at least 1)."""
+    return max(1, _CACHE_BYTES // (max(1, n_samples) * BLOCK_BYTES_PER_ENTRY))
+
+
+def _fill_missing_calls(read: Callable[[Task, int, int, np.ndarray], np.ndarray], task: Task, lo: int, hi: int,
+                        chunk: int, dose: np.ndarray, impute: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Read the task's rows lo..hi into ``dose`` (``chunk`` rows at a time) and set each missing
+    call to the row's mean alt dosage over its called samples (``impute``; a row with no called
+    sample gets 1, frequency 0.5: plink2 --score's value for zero observations) or to 0, so that
+    the block's one product includes it. Returns the missing calls as (row in the block, sample),
+    in row-major (CSR) order."""
+    n = dose.shape[1]
+    found_r, found_j = [], []
+    for c in range(lo, hi, chunk):
+        part = read(task, c, min(c + chunk, hi), dose[c - lo:])
+        # Flat positions from one pass over a 1-D mask (np.nonzero on the 2-D mask cost 3 ns per
+        # entry, more than the rest of the block but the product).
+        flat = np.flatnonzero(part == PGENLIB_MISSING)
+        if not flat.size:
+            continue
+        r, j = np.divmod(flat, n)
+        if impute:
+            n_missing = np.bincount(r, minlength=len(part))
+            n_called = n - n_missing
+            called_sum = part.sum(axis=1) - PGENLIB_MISSING * n_missing
+            mean = np.divide(called_sum, n_called, out=np.ones(len(part)), where=n_called > 0)
+            if task.x_haploid is not None and task.male is not None:
+                _x_frequency_means(part, task.x_haploid[c:c + len(part)], task.male, n_missing, mean)
+            part.reshape(-1)[flat] = mean[r]
+        else:
+            part.reshape(-1)[flat] = 0.0
+        found_r.append(r + (c - lo))
+        found_j.append(j)
+    if not found_r:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(found_r), np.concatenate(found_j)
+
+
+def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,
+                       mean: np.ndarray) -> None:
+    """Set ``mean`` (the imputed alt dosage per row of ``part``, rows x samples, missing =
+    ``PGENLIB_MISSING``) of the rows flagged ``x_haploid`` that have a missing call to 2 x the
+    alt frequency with a male's call one allele observation (his dosage 0 or 2 is 0 or 1 alt
+    allele of 1): sum(w d) / sum(w) over the called samples, w = 1/2 for a male. plink2
+    --score with the samples' sex (its --freq on X): 2 x 5/7 for males 1, 0, 1 and women 0/1,
+    1/1 where the plain mean over samples gave 7/5. Few rows (X, with a missing call)."""
+    weight = np.where(male, 0.5, 1.0)
+    for i in np.flatnonzero(x_haploid & (n_missing > 0)):
+        called = part[i] != PGENLIB_MISSING
+        total = weight[called].sum()
+        mean[i] = weight[called] @ part[i][called] / total if total > 0 else 1.0
+
+
+
+
+def spilled(directory: str, pairs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray]]]
+             ) -> Iterator[tuple[int, tuple[str, float]]]:
+    """In a task: each (slice, (score, missing vars)) partial written to a new .npy file of
+    ``directory`` (both arrays, exact: ``np.save``), yielded as (slice, (file name, CPU seconds
+    the task's Python code spent since its previous item: reading its input and rows, the block
+    products, writing the file)); ``pgen_engine._rows_summed_on_driver`` reads and removes the file
+    and adds the seconds up (``_PassTimes.task_cpu_s``). A new name per file (``mkstemp``): a retried task
+    never meets an earlier attempt's file."""
+    import tempfile
+
+    cpu = time.process_time()
+    for i, (part, missing_vars) in pairs:
+        fd, path = tempfile.mkstemp(suffix=".npy", dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, part, allow_pickle=False)
+            np.save(f, missing_vars, allow_pickle=False)
+        now = time.process_time()
+        yield i, (path, now - cpu)
+        cpu = time.process_time()
+
+
+def add_partials(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum two slices' partials in place (``a`` is the reducer's own deserialised copy)."""
+    np.add(a[0], b[0], out=a[0])
+    np.add(a[1], b[1], out=a[1])
+    return a
+
+
+
+def worker_ready(_: int) -> int:
+    """A warm-up task: import what ``_score_task`` imports (the worker keeps the modules for
+    the tasks after it: Spark reuses its Python workers)."""
+    import pgenlib  # noqa: F401
+    import scipy.sparse  # noqa: F401
+    import threadpoolctl  # noqa: F401
+
+    return os.getpid()
+
