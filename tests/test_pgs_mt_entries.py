@@ -190,7 +190,7 @@ def test_native_pass_over_entry_files_equals_the_pass_over_their_bed(hl, spark, 
     m, k = len(WANTED), 2
     rows = pd.DataFrame({"contig": "chr1", "position": 100 * (WANTED + 1), "ref": "A", "alt": "C",
                          "allele_idx": np.int32(1)})
-    weights = {"slope": rng.normal(size=(m, k)), "offset": rng.normal(size=(m, k)),
+    weights = {"slope": rng.normal(size=(m, k)), "offsets": rng.normal(size=(m, k)),
                "n_vars": np.ones((m, k), np.int32)}
     # Tasks of ~12 entries: 4 tasks over the .bed, 2 over the entry files (one per part).
     settings = NativeEngineSettings(task_entries=12)

@@ -77,6 +77,7 @@ import logging
 import operator
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -1437,12 +1438,44 @@ class WeightMatrices:
     """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
     (the ``FrameMatches.rows`` columns, in row order), and per row and score (rows x k)
     ``slope``, ``offset`` (float64) and ``n_vars`` (int32); ``frame()`` is the same as one frame
-    with a k-array per row (Hail's pass takes it as a Table); the native engine takes the matrices."""
+    with a k-array per row (Hail's pass takes it as a Table); the native engine takes the matrices.
+
+    ``offset`` is ``offsets`` when given, else (``ref_effect_row``, bool per row: each used row
+    holds one site's members, ``weight_matrices``) -2 x ``slope`` on the rows of a REF effect
+    allele and +0.0 elsewhere, built on first use: the native engine's mean imputation needs only
+    its column sums (``offset_total``), which come without the rows x k matrix (~0.1 CPU-s and
+    98 MB of fresh pages at 200k rows x 61 scores, benchmarks/RESULTS.md session 28)."""
 
     rows: pd.DataFrame
     slope: np.ndarray
-    offset: np.ndarray
+    offsets: np.ndarray | None
     n_vars: np.ndarray
+    ref_effect_row: np.ndarray | None = None
+
+    @cached_property
+    def offset(self) -> np.ndarray:
+        """The offsets (rows x k float64): ``offsets``, or derived from ``slope`` (class doc)."""
+        if self.offsets is not None:
+            return self.offsets
+        if self.ref_effect_row is None:
+            raise ValueError("WeightMatrices needs offsets or ref_effect_row")
+        with small_pages():
+            derived = np.zeros(self.slope.shape)
+            np.multiply(self.slope, -2.0, out=derived, where=self.ref_effect_row[:, None])
+        derived += 0.0  # -0.0 (a zero weight's REF effect) made +0.0, as a sum of zeros gives it
+        return derived
+
+    def offset_total(self, order: np.ndarray | None = None) -> np.ndarray:
+        """Per score (k float64) the sum of ``offset`` over the rows, added in row order or in
+        ``order`` (row indices: a caller that reorders the rows sums them in its order). The same
+        bits as ``offset[order].sum(axis=0)``; a derived ``offset`` is not built: -2 x the REF-effect
+        rows' slope summed in the same order (scaling by -2 is exact, and a row of +0.0 adds
+        nothing), +0.0 for a zero sum as the matrix's column sum gives."""
+        if self.offsets is not None or self.ref_effect_row is None or "offset" in self.__dict__:
+            return (self.offset if order is None else self.offset[order]).sum(axis=0)
+        slope, ref = (self.slope, self.ref_effect_row) if order is None else \
+            (self.slope[order], self.ref_effect_row[order])
+        return -2.0 * slope.sum(axis=0, where=ref[:, None]) + 0.0
 
     def frame(self) -> pd.DataFrame:
         """``rows`` plus the per-row k-arrays ``slope``, ``offset``, ``n_vars``."""
@@ -1540,18 +1573,17 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
         # (the same sum scaled by -2: exact) and 0 elsewhere. Zero offsets add nothing to a sum
         # (bincount starts at +0.0), and -0.0 is made +0.0 as such a sum gives it. Saves a member
         # array and its bincount (session 27: weight_matrices ~0.86 -> ~0.6 CPU-s at 200k x 61).
+        # The matrix itself is built only if used (``WeightMatrices.offset``; the native engine's
+        # mean imputation takes its column sums alone, ``offset_total``).
         ref_effect_row = np.zeros(n_used, dtype=bool)
         ref_effect_row[place[site_row[used_site]]] = eir[used_site]
-        offset_matrix = np.zeros((n_used, k))
-        np.multiply(slope_matrix, -2.0, out=offset_matrix, where=ref_effect_row[:, None])
-        offset_matrix += 0.0
-    else:
-        weight = half[site]
-        weight *= w  # w, or 0.5 * w on a haploid row
-        offset = np.where(eir, 2.0, 0.0)[site]
-        offset *= weight  # 2w, or 0 (a sum of zeros is +0.0, as before)
-        offset_matrix = matrix(offset, x_offset)
-    return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), slope_matrix, offset_matrix, n_vars)
+        return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), slope_matrix, None, n_vars,
+                              ref_effect_row=ref_effect_row)
+    weight = half[site]
+    weight *= w  # w, or 0.5 * w on a haploid row
+    offset = np.where(eir, 2.0, 0.0)[site]
+    offset *= weight  # 2w, or 0 (a sum of zeros is +0.0, as before)
+    return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), slope_matrix, matrix(offset, x_offset), n_vars)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:

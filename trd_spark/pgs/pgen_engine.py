@@ -418,12 +418,14 @@ def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
 
 
 def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: PlinkFiles | BgenFiles | EntriesFiles
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """The weighted rows in file order: variant_idx (int64), allele_idx (int32), and slope,
-    offset (float64) and n_vars (integer) as rows x k matrices, and for BGEN each row's
-    variant block (offset, size; int64 rows x 2; None otherwise). ``weights``: ``score``'s.
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The weighted rows in file order: variant_idx (int64), allele_idx (int32), and slope
+    (float64) and n_vars (integer) as rows x k matrices, for BGEN each row's variant block
+    (offset, size; int64 rows x 2; None otherwise), and the order that put ``weights``' rows in
+    file order (None: they were; the offsets, ``weights.offset`` or only their column sums
+    ``weights.offset_total``, are taken in it by the caller). ``weights``: ``score``'s.
     Raises InputDataError naming the variant list when a weighted row is not in it."""
-    rows, slope, offset, n_vars = weights.rows, weights.slope, weights.offset, weights.n_vars
+    rows, slope, n_vars = weights.rows, weights.slope, weights.n_vars
     placed = ["variant_idx", "allele_idx", *(["offset", "size"] if isinstance(files, BgenFiles) else [])]
     if not set(placed) <= set(rows.columns):  # not matched on this very index
         assert index is not None  # only rows placed by the caller come without one
@@ -440,10 +442,10 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
     if len(rows) > 1 and ((np.diff(variant_idx) > 0) | ((np.diff(variant_idx) == 0) & (np.diff(allele_idx) > 0))).all():
         # Already in file order (rows matched on this very index are): no copies of the matrices
         # (three rows x k arrays, ~250 MB of fresh pages at 200k rows x 61 scores).
-        return variant_idx, allele_idx, slope, offset, n_vars, extent
+        return variant_idx, allele_idx, slope, n_vars, extent, None
     order = np.lexsort((allele_idx, variant_idx))  # stable: file order, alts in order
-    return (variant_idx[order], allele_idx[order], slope[order], offset[order], n_vars[order],
-            None if extent is None else extent[order])
+    return (variant_idx[order], allele_idx[order], slope[order], n_vars[order],
+            None if extent is None else extent[order], order)
 
 
 def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
@@ -519,19 +521,21 @@ def score(
             raise ValueError("a BGEN is scored on the variant index it was matched on (bgen_reader.variant_index)")
         if not isinstance(files, EntriesFiles):  # a MatrixTable's rows come placed (its file rows)
             index = variant_index(files, reference_genome)
-    variant_idx, allele_idx, slope, offset, n_vars, extent = _placed_weights(
+    variant_idx, allele_idx, slope, n_vars, extent, order = _placed_weights(
         weights, None if index is None else index.frame, files)
     impute = missing_genotypes == "mean_impute"
     # What a task needs, compactly (mapped from a file or pickled into every task): offsets only for ``zero``
-    # (a zeroed call drops its offset; imputed calls keep it), n_vars as the smallest integer
+    # (a zeroed call drops its offset; imputed calls keep it: then only their column sums are
+    # used, ``offset_total``, and the rows x k matrix is not built), n_vars as the smallest integer
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
     x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute, extent)
     # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
     # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``).
+    offset = None if impute else weights.offset if order is None else weights.offset[order]
     arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
-              "offset": None if impute else offset, "n_vars": task_n_vars, "extent": extent,
+              "offset": offset, "n_vars": task_n_vars, "extent": extent,
               "x_haploid": x_haploid, "male": male}
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
@@ -539,7 +543,7 @@ def score(
     allele_idx_offsets = None if index is None else index.allele_idx_offsets
     n_slices = max(1, math.ceil(n / sample_slice))
     rows = _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
-                      offset.sum(axis=0), n_vars.sum(axis=0), sample_slice)
+                      weights.offset_total(order), n_vars.sum(axis=0), sample_slice)
 
     sc = spark.sparkContext
 
