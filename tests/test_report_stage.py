@@ -164,6 +164,10 @@ def test_standardisation_fallback_note_is_empty_without_fallback():
     assert report_stage.standardisation_fallback_note({"discovery": {}}) == ""
     note = report_stage.standardisation_fallback_note({"b": {"PGS2": "too_few_samples"}, "a": {"PGS1": "x<y"}})
     assert note.index("dataset a") < note.index("dataset b") and "x&lt;y" in note  # sorted, escaped
+    assert "fewer pgs.standardisation_n_pcs" in note  # a fit failure fewer PCs may mend
+    # A dataset under the small-count threshold is never fitted: fewer PCs would not help.
+    small = report_stage.standardisation_fallback_note({"b": {"PGS2": "too_few_samples"}})
+    assert "standardisation_n_pcs" not in small and "pgs.standardisation: overall" in small
 
 
 def test_no_person_id_in_any_output(report):

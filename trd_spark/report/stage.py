@@ -79,6 +79,7 @@ from trd_spark.vocabulary import (
     EXCLUDED_PREFIX,
     MDD_STATUSES,
     Contrast,
+    FitFailure,
     FlowStep,
 )
 
@@ -429,9 +430,15 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
              for ds, scores in sorted(fallback.items()) if scores]
     if not parts:
         return ""
+    # A dataset under the small-count threshold always falls back (cohort.standardise.fit_floor,
+    # privacy): fewer PCs cannot help there, so the fix names only what can.
+    small_only = all(r == FitFailure.TOO_FEW_SAMPLES for scores in fallback.values() for r in scores.values())
+    fix = ("Fix: pgs.standardisation: overall (a dataset with fewer persons with genetic PCs than the "
+           "small-count threshold is never fitted)" if small_only
+           else "Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall")
     return warning("PC-adjusted standardisation could not be fitted for these scores, which use the overall "
                    "z-score of the dataset instead (not adjusted for ancestry): " + "; ".join(parts)
-                   + ". Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall.")
+                   + f". {fix}.")
 
 
 # The count-bearing export tables: what an outsider holding an export can subtract.
