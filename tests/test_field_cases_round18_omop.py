@@ -20,6 +20,7 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_omop_null_typed_parts import _part
 
 from trd_spark.config import OmopInput
 from trd_spark.errors import InputDataError
@@ -33,16 +34,8 @@ def _omop(tmp_path) -> OmopInput:
 
 
 def _drug_part(folder, person: int, verbatim: pa.Array, quantity: pa.Array) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({
-        "person_id": pa.array([person], pa.int64()),
-        "drug_concept_id": pa.array([700], pa.int64()),
-        "drug_exposure_start_date": pa.array([D(2019, 1, 10)], pa.date32()),
-        "drug_exposure_end_date": pa.array([D(2019, 2, 10)], pa.date32()),
-        "days_supply": pa.array([30], pa.int32()),
-        "verbatim_end_date": verbatim,
-        "quantity": quantity,
-    }), folder / "part-00000.parquet")
+    """One drug_exposure part file in ``folder`` (test_omop_null_typed_parts' shape)."""
+    _part(folder, "part-00000.parquet", person, verbatim, quantity)
 
 
 @pytest.mark.parametrize("null_first", [True, False], ids=["null_partition_first", "null_partition_later"])

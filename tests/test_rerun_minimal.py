@@ -130,6 +130,24 @@ def _no_digest_cache_across_tests():
     stages._content_digest.cache_clear()
 
 
+def _published_pgs(spark, tmp_path):
+    """(config, layout, local fs, file names, a function publishing them): a ``pgs/`` stage
+    folder published once through ``publish_stage``, for the object-store rename tests."""
+    from trd_spark.layout import Layout
+
+    cfg = load_config(_config(tmp_path))
+    layout, local = Layout.of(cfg), LocalFs()
+    names = ("match_summary.tsv", "scores.tsv", "weights.tsv", "z_notes.txt")
+
+    def publish_pgs() -> None:
+        with publish_stage(spark, cfg, "pgs") as writer:
+            for name in names:
+                writer.write_text(name, f"{name}\n")
+
+    publish_pgs()
+    return cfg, layout, local, names, publish_pgs
+
+
 def test_a_publish_stopped_while_its_folder_is_copied_leaves_no_complete_looking_folder(spark, tmp_path, monkeypatch):
     """On ``gs://`` a folder rename is a copy of each object (in name order), then a delete.
     The manifest and ``_SUCCESS`` were written into the hidden folder before it was renamed
@@ -146,19 +164,10 @@ def test_a_publish_stopped_while_its_folder_is_copied_leaves_no_complete_looking
 
     from trd_spark.errors import Interrupted
     from trd_spark.io import Fs
-    from trd_spark.layout import EXPORT, Layout, publish_folder
+    from trd_spark.layout import EXPORT, publish_folder
     from trd_spark.report.stage import drop_checksum_files
 
-    cfg = load_config(_config(tmp_path))
-    layout, local = Layout.of(cfg), LocalFs()
-    names = ("match_summary.tsv", "scores.tsv", "weights.tsv", "z_notes.txt")
-
-    def publish_pgs() -> None:
-        with publish_stage(spark, cfg, "pgs") as writer:
-            for name in names:
-                writer.write_text(name, f"{name}\n")
-
-    publish_pgs()
+    cfg, layout, local, names, publish_pgs = _published_pgs(spark, tmp_path)
     real_rename = Fs.rename
 
     def object_store_rename(self, src: str, dst: str) -> None:
@@ -347,18 +356,8 @@ def test_a_publish_stopped_while_the_old_folder_is_moved_aside_leaves_no_complet
 
     from trd_spark.errors import Interrupted
     from trd_spark.io import Fs
-    from trd_spark.layout import Layout
 
-    cfg = load_config(_config(tmp_path))
-    layout, local = Layout.of(cfg), LocalFs()
-    names = ("match_summary.tsv", "scores.tsv", "weights.tsv", "z_notes.txt")
-
-    def publish_pgs() -> None:
-        with publish_stage(spark, cfg, "pgs") as writer:
-            for name in names:
-                writer.write_text(name, f"{name}\n")
-
-    publish_pgs()
+    cfg, layout, local, names, publish_pgs = _published_pgs(spark, tmp_path)
     real_rename = Fs.rename
 
     def object_store_rename(self, src: str, dst: str) -> None:
