@@ -308,3 +308,79 @@ def test_a_genotyped_without_person_warning_bounds_no_small_group_with_the_expor
     a.know({("not_in_frame",): 1, steps[2]: -0.016, ("slack",): -1})
     lo, hi = a.interval(("status", "TRD"))
     assert hi - lo >= T - 2, (lo, hi, shown, cc)
+
+
+def test_the_headline_tells_no_failure_of_a_fit_the_export_hides(tmp_path):
+    """The headline table (console and run log) printed "NA" for every failed fit before it
+    looked at the export (fails on 8a12b1b). The export blanks a fit whose count it hides,
+    failure reason included: with models.min_cases 35 (above T, as ``_log_fits`` allows), TRD 40
+    persons, 40 cases with PGS P1 and 33 with P2 (7 lack P2), the audit shows P1's 40 and hides
+    P2's 33 ("suppressed", at least 20), leaving the 7 anywhere in 0..20; P2's "NA" (too few
+    cases) put its cases under 35, and the 7 in 6..20, narrower than "<20" itself. The line now
+    reads "not shown: hidden in the export", as for a fit that converged."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from trd_spark.cli import headline_table
+    from trd_spark.config import DEFAULT_CONFIG, load_config
+    from trd_spark.layout import Layout
+    from trd_spark.report.tables import ReleaseCounts
+
+    min_cases = 35
+    cfg = load_config(DEFAULT_CONFIG)
+    cfg = cfg.model_copy(update={"output_root": str(tmp_path),
+                                 "models": cfg.models.model_copy(update={"min_cases": min_cases})})
+    layout, definition = Layout.of(cfg), cfg.phenotypes.primary_definition
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    key = (discovery, definition, "trd_vs_nonmdd")
+    fits = pd.DataFrame([(*key, "P1", 40 + 759, 40, 1.3, 1.1, 1.6, 0.01, True, ""),
+                         (*key, "P2", 33 + 759, 33, float("nan"), float("nan"), float("nan"), float("nan"), False,
+                          "too_few_cases")],  # 33 < min_cases: the fit failed
+                        columns=["dataset", "definition", "contrast", "pgs_id", "n", "n_cases", "odds_ratio",
+                                 "ci_low", "ci_high", "p", "converged", "failure_reason"])
+    fits["trait"], fits["domain"] = "t", "d"
+    counts = [(discovery, definition, s, n) for s, n in zip(STATUSES, (40, 320, 100, 759))]
+    rc = ReleaseCounts(
+        cohort_flow=pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [3000]}),
+        cohort_counts=pd.DataFrame(counts, columns=["dataset", "definition", "status", "n"]),
+        logistic=fits, cox=None, pgs_distribution=None, primary_definition=definition)
+    results = suppress_release(rc, T)["logistic"].set_index("pgs_id")
+    assert [results.loc["P1", "n_cases"], results.loc["P2", "n_cases"]] == [40, "suppressed"]
+
+    path = Path(layout.table("models", "logistic"))
+    path.mkdir(parents=True)
+    fits.to_parquet(path / "part-0.parquet")
+    Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m1"}))
+    Path(layout.stage_dir("report")).mkdir(parents=True)
+    Path(layout.stage_dir("report"), "_manifest.json").write_text(
+        json.dumps({"run_id": "r1", "fingerprint_parts": {"upstream": {"models": "m1"}}}))
+    Path(layout.stage_dir("export")).mkdir(parents=True)
+    results.reset_index().to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
+    Path(layout.stage_dir("export"), "_SUCCESS").write_text("")
+    lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
+
+    def lacking_p2(headline: str) -> tuple[float, float]:
+        a = Attacker(T)
+        a.cell(("cases", "P1"), str(results.loc["P1", "n_cases"]))
+        a.cell(("cases", "P2"), str(results.loc["P2", "n_cases"]))
+        a.know({("cases", "P1"): 1, ("cases", "P2"): -1, ("lacking", "P2"): -1})  # the TRD persons with P1, not P2
+        if headline.split()[-1] == "NA":  # the fit failed: fewer than min_cases cases (the config says how many)
+            a.know({("cases", "P2"): 1, ("below_min_cases", "P2"): 1}, min_cases - 1)
+        return a.interval(("lacking", "P2"))
+
+    assert "1.30" in lines["P1"]
+    assert lines["P2"].endswith("not shown: hidden in the export"), lines["P2"]
+    lo, hi = lacking_p2(lines["P2"])
+    assert hi - lo >= T - 2, (lo, hi)
+    # The outsider of the old line ("NA"): the 7 in 6..20.
+    assert lacking_p2("P2 t d NA") == (6.0, 20.0)
+    # A failed fit whose counts the export shows is shown as failed (the export shows its reason).
+    fits.loc[1, "n_cases"], fits.loc[1, "n"] = 0, 759
+    fits.to_parquet(path / "part-0.parquet")
+    shown = results.reset_index()
+    shown.loc[shown["pgs_id"] == "P2", ["n", "n_cases", "note"]] = [759, 0, ""]
+    shown.to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
+    lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
+    assert lines["P2"].split()[-1] == "NA", lines["P2"]

@@ -325,11 +325,18 @@ def _fmt(x: float, nd: int = 2) -> str:
     return "NA" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
-def exported_estimates(spark, cfg) -> dict[tuple, bool] | None:
-    """{(dataset, definition, contrast, pgs_id): whether the export shows its estimates} from the
-    release's ``export/results.tsv``, when that export was made from the current models output
-    (the report's upstream models run is the models manifest's run); None when there is no such
-    export (the report has not run since the models)."""
+# How the export shows a model row (``exported_estimates``): its estimates; no estimate with its
+# counts shown (the fit failed, or is empty); or neither (its counts are hidden, the row blanked).
+SHOWS_ESTIMATES, SHOWS_NO_ESTIMATE, SHOWS_NEITHER = "estimates", "no estimate", "hidden"
+
+
+def exported_estimates(spark, cfg) -> dict[tuple, str] | None:
+    """{(dataset, definition, contrast, pgs_id): how the release's ``export/results.tsv`` shows
+    the model}: ``SHOWS_ESTIMATES`` (its OR is there), ``SHOWS_NO_ESTIMATE`` (no OR, its n and
+    cases shown as numbers: a fit that failed) or ``SHOWS_NEITHER`` (no OR and a count hidden:
+    the export blanks such a row, failure reason included), when that export was made from the
+    current models output (the report's upstream models run is the models manifest's run); None
+    when there is no such export (the report has not run since the models)."""
     import io
 
     import pandas as pd
@@ -350,7 +357,11 @@ def exported_estimates(spark, cfg) -> dict[tuple, bool] | None:
         return None
     text = fs.read_text(path)
     df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
-    return {(r.dataset, r.definition, r.contrast, r.pgs_id): r.odds_ratio != "" for r in df.itertuples(index=False)}
+    return {(dataset, definition, contrast, pgs_id):
+            SHOWS_ESTIMATES if odds_ratio != "" else SHOWS_NO_ESTIMATE if n.isdigit() and n_cases.isdigit()
+            else SHOWS_NEITHER for dataset, definition, contrast, pgs_id, odds_ratio, n, n_cases in
+            zip(*(df[c].astype(str) for c in ("dataset", "definition", "contrast", "pgs_id", "odds_ratio", "n",
+                                              "n_cases")))}
 
 
 def headline_table(spark, cfg, truth: dict | None) -> str:
@@ -361,8 +372,12 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     (``exported_estimates``), no others. A fit's standard error gives its counts back (1/se^2 is
     about n_cases x (1 - n_cases/n) x var(PGS), ``report.tables.hide_estimates_of_hidden_counts``):
     with 1..T-1 cases or controls (T: report.small_count_threshold), and also with counts of T
-    or more the export hides to protect a small one (decided by the report's audit). Before the
-    report has run on the current models output no estimate is shown."""
+    or more the export hides to protect a small one (decided by the report's audit). Nor does it
+    say that such a fit failed ("NA"), which the export hides too (its failure reason): a fit that
+    failed for too few cases puts its hidden count under models.min_cases (set to 35: the export's
+    "suppressed" 33 cases read as 20..34, and the 7 persons lacking that score, next to a shown
+    model's 40, as 6..20; tests/test_privacy_logs.py). Before the report has run on the current
+    models output no estimate and no failure is shown."""
     import pandas as pd
 
     from trd_spark.layout import Layout
@@ -385,16 +400,17 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     for r in sel.itertuples():
         line = f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} "
         groups = [int(n) for n in (r.n_cases, r.n - r.n_cases) if pd.notna(n)]
+        shown = None if exported is None else exported.get((discovery, definition, "trd_vs_nonmdd", r.pgs_id))
         if any(0 < n < threshold for n in groups):
             line += f"{f'not shown: <{threshold} cases or controls':>32}"
-        elif pd.isna(r.odds_ratio):  # no estimate (the fit failed): nothing to hide
-            line += f"{_fmt(r.odds_ratio):>6}"
         elif exported is None:
             line += f"{'not shown: the report not run':>32}"
-        elif not exported.get((discovery, definition, "trd_vs_nonmdd", r.pgs_id), False):
-            line += f"{'not shown: hidden in the export':>32}"
-        else:
+        elif shown == SHOWS_ESTIMATES and pd.notna(r.odds_ratio):
             line += f"{_fmt(r.odds_ratio):>6} {'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}"
+        elif shown == SHOWS_NO_ESTIMATE and pd.isna(r.odds_ratio):  # a failed fit the export shows as failed
+            line += f"{_fmt(r.odds_ratio):>6}"
+        else:  # whether such a fit failed is hidden too: too few cases put a hidden count under models.min_cases
+            line += f"{'not shown: hidden in the export':>32}"
         if effects:
             t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
             line += f"  {math.exp(t):8.2f}" if t is not None else ""
