@@ -36,6 +36,7 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
+from trd_spark.pgs.contig_lengths import check_declared_build
 from trd_spark.pgs.genotypes import (
     SITE_POSITION,
     UNREADABLE_LOCI,
@@ -260,6 +261,9 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     stage computes them once per build and shares them between datasets). ``scratch``: where
     Hail's reader puts a copy or index it needs (``genotypes.scratch_file``)."""
     ds = cfg.dataset(dataset_name)
+    # A VCF's or .pvar's ##contig lengths may say another build than the declared one: refused
+    # here, before its positions are matched on the wrong build (contig_lengths).
+    check_declared_build(ds.genotypes, lambda build: hl.get_reference(build).lengths)
     if sites is None:
         sites = score_sites(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
     sample_map = None

@@ -1,0 +1,84 @@
+"""PGS field cases, round 19 (session 29, hunt_pgs19): new shapes of the known kinds.
+
+- Genotypes on another build than the dataset declares (``datasets[].genotypes.reference_genome``,
+  default GRCh38): a GRCh37 VCF (and the .pvar plink2 writes from it) says so in its header,
+  ``##contig=<ID=1,length=249250621>``, but nothing read it. Its records were matched on GRCh38
+  coordinates: almost no score variant found, and with a low ``pgs.min_overlap`` every person
+  scored on the few records that happen to sit at a GRCh38 score position, silently. Now the
+  header's lengths of the primary contigs are compared with Hail's GRCh37 and GRCh38
+  references before matching: another build's length is one InputDataError at file:line naming
+  both builds; a length of neither build (another assembly, a hand-edited header) a WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from trd_spark.errors import InputDataError
+
+# GRCh37 coordinates, 1-based contig names: rs2 at chr1:2000 on GRCh37 happens to be where the
+# GRCh38 score places a C>T variant (2000): matched on the wrong build, it is scored.
+_GRCH37_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=1,length=249250621>
+##contig=<ID=X,length=155270560>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004
+1\t1000\trs1\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\t0/1
+1\t2000\trs2\tC\tT\t.\tPASS\t.\tGT\t1/1\t0/1\t0/0\t1/1
+"""
+_GRCH38_SCORE = ("#pgs_id=PGS991901\n#genome_build=GRCh38\n"
+                 "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                 "1\t1500\tG\tA\t1.0\n1\t2000\tT\tC\t0.5\n1\t3000\tA\tG\t0.2\n")
+
+
+@pytest.mark.parametrize("fmt", ["vcf", "pgen"])
+def test_genotypes_whose_header_says_another_build_are_one_error_naming_the_line(hl, spark, tmp_path, fmt):
+    """A GRCh37 VCF (chr1 249,250,621 bases in its ##contig line) in a dataset declared GRCh38,
+    read as it is and as the .pvar plink2 writes from it (which keeps the ##contig line): one
+    InputDataError at the ##contig line naming both builds and the config key. Before (base
+    8a12b1b): no error; with min_overlap 0 every person scored 0.5 x T copies of rs2, one of
+    three score variants matched on the wrong build."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    (tmp_path / "d.vcf").write_text(_GRCH37_VCF)
+    path, line = str(tmp_path / "d.vcf"), 3
+    if fmt == "pgen":
+        subprocess.run([shutil.which("plink2") or "plink2", "--vcf", path, "--make-pgen", "--out", str(tmp_path / "g"),
+                        "--threads", "1"], check=True, capture_output=True)
+        path, line = str(tmp_path / "g"), 1
+    (tmp_path / "score.txt").write_text(_GRCH38_SCORE)
+    cfg = case_config(tmp_path, path, str(tmp_path / "score.txt"), fmt=fmt)
+    where = str(tmp_path / ("d.vcf" if fmt == "vcf" else "g.pvar"))
+    with pytest.raises(InputDataError, match=rf"^{re.escape(where)}:{line}: ##contig 1 has length 249250621, its length on "
+                                             r"GRCh37 \(GRCh38: 248956422\).*reference_genome is GRCh38"):
+        run_scores(hl, spark, cfg)
+
+
+def test_header_contig_lengths_of_the_declared_build_pass_and_of_no_build_warn(hl, caplog):
+    """The check on header text alone: GRCh38 lengths (``chr`` names or not, with other fields
+    and contigs that are not primary) pass on GRCh38; on GRCh37 the same header is the error;
+    a T2T-CHM13 chr1 (248,387,328: neither build) is one WARNING naming file:line; chrM's
+    length (hg19's 16,571 is another sequence) and contigs without a length are not looked at."""
+    from trd_spark.pgs.contig_lengths import check_header_build, primary_lengths
+
+    lengths = primary_lengths(lambda build: hl.get_reference(build).lengths)
+    grch38 = ["##fileformat=VCFv4.2\n", '##contig=<ID=chr1,length=248956422,assembly="GRCh38">\n',
+              "##contig=<length=156040895,ID=chrX>\n", "##contig=<ID=chrM,length=16571>\n",
+              "##contig=<ID=chr2>\n", "##contig=<ID=chrUn_KI270302v1,length=2274>\n", "#CHROM\tPOS\n",
+              "chr1\t1\n", "##contig=<ID=chr1,length=1>\n"]
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        check_header_build(iter(grch38), "g.vcf", "GRCh38", lengths)
+    assert not caplog.records
+    with pytest.raises(InputDataError, match=r"^g\.vcf:2: ##contig chr1 has length 248956422, its length on GRCh38"):
+        check_header_build(iter(grch38), "g.vcf", "GRCh37", lengths)
+    chm13 = ["##contig=<ID=chr1,length=248387328>\n", "##contig=<ID=chr2,length=1>\n"]
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        check_header_build(iter(chm13), "t2t.vcf", "GRCh38", lengths)
+    assert len(caplog.records) == 1
+    assert caplog.records[0].getMessage().startswith("t2t.vcf:1: ##contig chr1 has length 248387328, not its GRCh38 "
+                                                     "length 248956422")

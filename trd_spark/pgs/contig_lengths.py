@@ -1,0 +1,137 @@
+"""The genome build a genotype file's own header gives, checked against the dataset's declared one.
+
+A VCF (and the .pvar plink2 writes from it) lists its contigs in its header with their
+lengths, ``##contig=<ID=chr1,length=248956422>`` (VCF 4.3 section 1.4.7), which tell the
+builds apart: chr1 is 249,250,621 bases on GRCh37 and 248,956,422 on GRCh38. Nothing else in
+such a file says its build, and its records read on either: a GRCh37 file declared GRCh38
+(``datasets[].genotypes.reference_genome``, default GRCh38) is matched on the wrong
+coordinates, so almost no score variant is found and the stage stops at ``pgs.min_overlap``
+with a match rate that names no cause, or, with a low ``min_overlap``, scores every person on
+the few variants that happen to match. pgsc_calc does not look either (it trusts
+``--target_build``); bcftools and GATK compare these lengths with the reference they are given
+and refuse a mismatch (GATK: "incompatible contigs"). Here the header's lengths of the primary
+contigs (1-22, X, Y) are compared with Hail's GRCh37 and GRCh38 references: a length that is
+the other build's is one InputDataError naming the file, line and both builds; a length that
+is neither's (another assembly, a hand-edited header) is a WARNING naming them, since the
+records may still be on the declared build.
+
+MatrixTables and VDSs carry their build in their locus type (checked where they are read); a
+.bim and a BGEN have no header: their positions are checked against the declared reference's
+lengths when indexed (``pgen_engine.check_variant_loci``).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import logging
+import re
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO
+
+from trd_spark.config import GenotypeSource, is_uri
+from trd_spark.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+# ``##contig=<ID=chr1,length=248956422,...>``: the ID and length fields, in any order.
+_CONTIG_LINE = re.compile(r"^##contig=<(.*)>\s*$")
+_FIELD = re.compile(r'(\w+)=("[^"]*"|[^,]*)')
+# Contigs whose lengths tell GRCh37 from GRCh38 (the mitochondrion is left out: hg19's chrM is
+# another sequence than GRCh37's MT, so its length says nothing about the nuclear build).
+_PRIMARY = tuple([*(str(i) for i in range(1, 23)), "X", "Y"])
+
+
+def header_contigs(lines: Iterator[str]) -> Iterator[tuple[str, int, int]]:
+    """(contig ID, length, 1-based line number) of each ``##contig`` header line with a
+    decimal ``length`` among ``lines`` (a VCF's or .pvar's text, read up to the first line
+    that does not start with ``#``)."""
+    for line_no, line in enumerate(lines, 1):
+        if not line.startswith("#"):
+            return
+        m = _CONTIG_LINE.match(line)
+        if m is None:
+            continue
+        fields = {k.lower(): v.strip('"') for k, v in _FIELD.findall(m.group(1))}
+        if "id" in fields and fields.get("length", "").isdecimal():
+            yield fields["id"], int(fields["length"]), line_no
+
+
+def _primary(contig: str) -> str | None:
+    """``chr1`` / ``1`` / ``chrX`` -> ``1`` / ``X``; None for any other contig."""
+    name = contig[3:] if contig.lower().startswith("chr") else contig
+    name = name.upper() if name.lower() in ("x", "y") else name
+    return name if name in _PRIMARY else None
+
+
+def check_header_build(lines: Iterator[str], path: str, declared: str,
+                       lengths: Mapping[str, Mapping[str, int]]) -> None:
+    """Check the ``##contig`` lengths of one header (``lines``, the text of ``path``) against
+    the ``declared`` build. ``lengths``: build -> primary contig (``1``..``22``, ``X``, ``Y``)
+    -> its length (``primary_lengths``). Raises InputDataError at ``path:line`` for the first
+    contig whose length is another build's of ``lengths``; logs one WARNING for the first whose
+    length is no build's. Contigs without a length, or not primary, are not looked at."""
+    own = lengths[declared]
+    for contig, length, line_no in header_contigs(lines):
+        name = _primary(contig)
+        if name is None or name not in own or length == own[name]:
+            continue
+        other = [b for b, table in lengths.items() if b != declared and table.get(name) == length]
+        if other:
+            raise InputDataError(
+                f"##contig {contig} has length {length}, its length on {other[0]} ({declared}: {own[name]}): the "
+                f"genotypes are on {other[0]} but datasets[].genotypes.reference_genome is {declared}, so every "
+                f"position would be read on the wrong build; set reference_genome: {other[0]} (and use the scoring "
+                f"files harmonised to it), or give {declared} genotypes", where=f"{path}:{line_no}")
+        log.warning("%s:%d: ##contig %s has length %d, not its %s length %d (nor another build's): the file's "
+                    "header says another assembly than datasets[].genotypes.reference_genome %s; check its build",
+                    path, line_no, contig, length, declared, own[name], declared)
+        return
+
+
+def primary_lengths(reference_lengths: Callable[[str], Mapping[str, int]],
+                    builds: tuple[str, ...] = ("GRCh37", "GRCh38")) -> dict[str, dict[str, int]]:
+    """build -> primary contig (``1``..``22``, ``X``, ``Y``) -> length, from
+    ``reference_lengths(build)`` (contig name -> length, e.g. Hail's
+    ``hl.get_reference(build).lengths``; ``chr``-prefixed names or not)."""
+    out: dict[str, dict[str, int]] = {}
+    for build in builds:
+        out[build] = {name: n for contig, n in reference_lengths(build).items()
+                      if (name := _primary(contig)) is not None}
+    return out
+
+
+def header_files(source: GenotypeSource) -> list[str]:
+    """The local files whose header gives ``source``'s contigs: the first VCF of its glob (one
+    dataset's files share a build) or a pgen fileset's .pvar; [] for other formats and URIs."""
+    if is_uri(source.path):
+        return []
+    if source.format == "vcf":
+        return sorted(glob.glob(source.path))[:1]
+    if source.format == "pgen":
+        prefix = source.path[: -len(".pgen")] if source.path.endswith(".pgen") else source.path
+        return [f"{prefix}.pvar"]
+    return []
+
+
+def _open_text(path: str) -> IO[str]:
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", errors="replace") if gz else open(path, errors="replace")
+
+
+def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[str], Mapping[str, int]]) -> None:
+    """``check_header_build`` on the header of each of ``header_files(source)`` (a local VCF or
+    .pvar), with ``reference_lengths`` as ``primary_lengths`` takes it. A file that cannot be
+    opened or read is left to the reader, which names it."""
+    files = header_files(source)
+    if not files:
+        return
+    lengths = primary_lengths(reference_lengths)
+    for path in files:
+        try:
+            with _open_text(path) as f:
+                check_header_build(iter(f), path, source.reference_genome, lengths)
+        except (OSError, EOFError, zlib.error):
+            continue
