@@ -15,7 +15,9 @@ Two readers, written apart from the code they check:
   (``threshold``, ``persons_below``, ``T``, ``threshold - 1``: the policy's number, not a
   count); a constant; or a position written after ``#`` (``sample #3``). ``n of {x}`` takes the
   kind of the count after ``of``. ``Steps.done(..., unit)`` with a person unit must pass
-  ``persons=True``.
+  ``persons=True``. A conditional whose test compares a count with a number other than 0
+  (``counting_test``) is no label: a word it chooses next to persons (``sample{'s' if n != 1
+  else ''}``, ``'one sample' if n == 1 else 'samples'``) tells n = 1 under a ``<20`` label.
 - ``raw_person_counts``: the same words read in rendered text (a run log, an error line):
   a number (``1,780``) followed within two words by a person word that is not a label
   (``0``, ``<T``, ``T+``).
@@ -35,6 +37,8 @@ _BEFORE = re.compile(rf"(?<![\w])(?:{PERSON_WORD}|person_id|research_id)\s*[:=]\
 # ``{n} of {total} persons``: n counts what total counts.
 _OF = re.compile(r"^\s*(?:of|/)\s*$")
 _POSITION = re.compile(r"#\s*$")
+# A person word the next placeholder may make plural: ``sample{'s' if n != 1 else ''}``.
+_PLURAL = re.compile(r"(?<![\w])(?:person|sample|participant|individual|people)$", re.IGNORECASE)
 LABEL_FUNCTIONS = {"person_count_text", "suppressed_label", "at_least_label"}
 THRESHOLD_NAMES = {"threshold", "persons_below", "small_count_threshold", "T", "t"}
 LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical"}
@@ -78,9 +82,25 @@ def is_label(node: ast.AST) -> bool:
         return _name(node) in THRESHOLD_NAMES
     if isinstance(node, ast.BinOp):
         return is_label(node.left) and is_label(node.right)
-    if isinstance(node, ast.IfExp):  # "fewer" if n < m else "more": words, whatever the test
-        return is_label(node.body) and is_label(node.orelse)
+    if isinstance(node, ast.IfExp):  # "fewer" if n < m else "more": words, unless the test counts
+        return not counting_test(node.test) and is_label(node.body) and is_label(node.orelse)
     return False
+
+
+def counting_test(test: ast.AST) -> bool:
+    """Whether a condition compares a value with a number other than 0 (``n == 1``, ``len(absent)
+    > 1``): a word it chooses tells that count ("one sample" / "samples": n = 1 under a ``<20``
+    label). A test against 0 (zeros are shown), the threshold (``is_small_count``: the label's
+    own rule) or another variable (``n < len(samples)``: "fewer" / "more") does not."""
+    return any(isinstance(c, ast.Constant) and isinstance(c.value, int | float) and not isinstance(c.value, bool)
+               and c.value != 0 for node in ast.walk(test) if isinstance(node, ast.Compare)
+               for c in (node.left, *node.comparators))
+
+
+def _branch_text(node: ast.IfExp) -> str:
+    """The literal text of a conditional's branches (nested conditionals and f-strings too)."""
+    return " ".join(str(n.value) for n in ast.walk(node) if n is not node.test and isinstance(n, ast.Constant)
+                    and isinstance(n.value, str))
 
 
 def _parts(message: ast.AST, args: list[ast.expr]) -> list[str | ast.expr] | None:
@@ -118,6 +138,12 @@ def _sites_of(parts: list[str | ast.expr], path: str, line: int) -> list[Site]:
             after += parts[j]  # type: ignore[operator]
             j += 1
         counts_persons = bool(_AFTER.match(after) or _BEFORE.search(before))
+        if isinstance(p, ast.IfExp) and counting_test(p.test) and (
+                _PLURAL.search(before) or re.search(PERSON_WORD, _branch_text(p), re.IGNORECASE)):
+            # A word chosen by a count next to persons: ``sample{'s' if n != 1 else ''}``, ``{'one
+            # sample is' if len(absent) == 1 else 'samples are'}`` (n = 1 under any label).
+            found.append(Site(path, getattr(p, "lineno", line), text, ast.unparse(p)))
+            continue
         if not counts_persons and _OF.match(after) and j < len(parts):
             following = "".join(q for q in parts[j + 1:j + 2] if isinstance(q, str))
             counts_persons = bool(_AFTER.match(following))

@@ -1,7 +1,8 @@
 """The guard against a future raw person count in a log line or an error (tests/person_count_guard.py):
 every message of the package that counts persons, samples or participants shows a label
 (``logs.person_count_text``: 0, <T, T+), never the number; the guard finds a count planted
-in a log call, an f-string error, a ``%``-format or a ``Steps.done`` person unit."""
+in a log call, an f-string error, a ``%``-format or a ``Steps.done`` person unit, and a word a
+count chooses next to persons (``sample{'s' if n != 1 else ''}``, ``'one sample' if n == 1``)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ PLANTED = {
     "before_word": 'log.info("pgs: samples: %s", len(ids))',
     "percent_operator": 'text = "%d individuals dropped" % n',
     "steps_unit": 'steps.done("read persons", n, "persons")',
+    # Privacy round 19 (lead 4): a word chosen by a count, next to a label or in place of one (n = 1).
+    "count_chooses_plural": 'log.info("pgs: %s sample%s not in the map", person_count_text(n, T), "s" if n != 1 else "")',
+    "count_chooses_words": "raise InputDataError(f\"{'one sample is' if len(absent) == 1 else 'samples are'} unmapped\")",
+    "count_chooses_label": "log.warning(f\"{'a single' if n == 1 else person_count_text(n, T)} persons lack a score\")",
 }
 LABELLED = [
     'log.warning("phenotypes: %s persons without a birth year", person_count_text(n, threshold))',
@@ -59,6 +64,9 @@ LABELLED = [
     'log.info(f"quantiles only with {threshold - 1} persons or more")',
     'steps.done("read persons", n, "persons", persons=True)',
     'log.info("pgs: %d variants, %d scoring files", n, k)',
+    "print(f\"{n} {scheme}:// input{'s' if n > 1 else ''} not checked\")",  # inputs, not persons
+    'log.info("%s persons%s", person_count_text(n, T), "; see the WARNING lines above" if n else "")',  # zero shown
+    "raise InputDataError(f\"{'fewer' if n < len(samples) else 'more'} samples than the .fam\")",  # no number
 ]
 
 
