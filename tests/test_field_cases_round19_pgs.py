@@ -82,3 +82,37 @@ def test_header_contig_lengths_of_the_declared_build_pass_and_of_no_build_warn(h
     assert len(caplog.records) == 1
     assert caplog.records[0].getMessage().startswith("t2t.vcf:1: ##contig chr1 has length 248387328, not its GRCh38 "
                                                      "length 248956422")
+
+
+@pytest.mark.parametrize("value, build", [
+    ("file:///ref/human_g1k_v37.fasta", "GRCh37"), ("hs37d5.fa.gz", "GRCh37"), ("GRCh37.p13", "GRCh37"),
+    ("/seq/references/Homo_sapiens_assembly19.fasta", "GRCh37"), ("ucsc.hg19.fasta", "GRCh37"), ("b37", "GRCh37"),
+    ("file:///ref/GRCh38_full_analysis_set_plus_decoy_hla.fa", "GRCh38"), ("hs38DH.fa", "GRCh38"), ("hg38", "GRCh38"),
+    ("Homo_sapiens_assembly38.fasta", "GRCh38"), ("chm13v2.0.fa", None), ("GCA_000001405.15", None),
+    ("hg19_to_hg38.fa", None), ("hg190", None)])
+def test_a_reference_line_names_the_build_its_file_name_says(value, build):
+    """``##reference`` is a FASTA path or a build name; the names of the common reference
+    files say their build (none, or two, is no build)."""
+    from trd_spark.pgs.contig_lengths import reference_build
+
+    assert reference_build(value) == build
+
+
+def test_a_reference_line_of_another_build_without_contig_lengths_is_a_warning(hl, caplog):
+    """A VCF whose ##contig lines give no length (imputation servers write ``##contig=<ID=1>``)
+    but whose ##reference is a GRCh37 FASTA, declared GRCh38: one WARNING naming its line and
+    the config key. The lengths, when given, decide instead: a GRCh38 length beside an hg19
+    ##reference (a header carried over) is no WARNING; the declared build's own reference none."""
+    from trd_spark.pgs.contig_lengths import check_header_build, primary_lengths
+
+    lengths = primary_lengths(lambda build: hl.get_reference(build).lengths)
+    header = ["##fileformat=VCFv4.1\n", "##contig=<ID=1>\n", "##reference=file:///ref/human_g1k_v37.fasta\n",
+              "#CHROM\tPOS\n"]
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        check_header_build(header, "imputed.vcf.gz", "GRCh38", lengths)
+        check_header_build(header, "imputed.vcf.gz", "GRCh37", lengths)
+        check_header_build(["##contig=<ID=1,length=248956422>\n", "##reference=ucsc.hg19.fasta\n"], "g.vcf", "GRCh38",
+                           lengths)
+    assert [r.getMessage() for r in caplog.records] == [
+        "imputed.vcf.gz:3: ##reference names a GRCh37 reference but datasets[].genotypes.reference_genome is GRCh38 "
+        "(and no ##contig line gives a length to tell): if the genotypes are on GRCh37, set reference_genome: GRCh37"]

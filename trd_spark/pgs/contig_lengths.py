@@ -27,7 +27,8 @@ import gzip
 import logging
 import re
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import takewhile
 from typing import IO
 
 from trd_spark.config import GenotypeSource, is_uri
@@ -41,6 +42,11 @@ _FIELD = re.compile(r'(\w+)=("[^"]*"|[^,]*)')
 # Contigs whose lengths tell GRCh37 from GRCh38 (the mitochondrion is left out: hg19's chrM is
 # another sequence than GRCh37's MT, so its length says nothing about the nuclear build).
 _PRIMARY = tuple([*(str(i) for i in range(1, 23)), "X", "Y"])
+# Build names in a ``##reference`` value (a FASTA path, or the build itself): GRCh37/GRCh38,
+# UCSC's hg19/hg38, the 1000 Genomes' hs37d5 / human_g1k_v37 and hs38DH, the Broad's
+# Homo_sapiens_assembly19/38 and b37/b38; a letter or digit must not continue the number.
+_REFERENCE_NAME = re.compile(r"(?i)(grch|hg|hs|assembly|b|_v)(37|38|19)(?![0-9])")
+_REFERENCE_BUILDS = {"37": "GRCh37", "19": "GRCh37", "38": "GRCh38"}
 
 
 def header_contigs(lines: Iterator[str]) -> Iterator[tuple[str, int, int]]:
@@ -65,17 +71,34 @@ def _primary(contig: str) -> str | None:
     return name if name in _PRIMARY else None
 
 
-def check_header_build(lines: Iterator[str], path: str, declared: str,
+def reference_build(value: str) -> str | None:
+    """The build a ``##reference`` header value names (a FASTA path or a build name:
+    ``GRCh37``, ``hg19``, ``hs37d5.fa``, ``human_g1k_v37.fasta``, GATK's
+    ``Homo_sapiens_assembly19.fasta``; ``GRCh38``, ``hg38``, ``hs38DH.fa``,
+    ``Homo_sapiens_assembly38.fasta``), or None when it names neither or both."""
+    found = {_REFERENCE_BUILDS[m.group(2)] for m in _REFERENCE_NAME.finditer(value)}
+    return found.pop() if len(found) == 1 else None
+
+
+def check_header_build(lines: Iterable[str], path: str, declared: str,
                        lengths: Mapping[str, Mapping[str, int]]) -> None:
-    """Check the ``##contig`` lengths of one header (``lines``, the text of ``path``) against
-    the ``declared`` build. ``lengths``: build -> primary contig (``1``..``22``, ``X``, ``Y``)
-    -> its length (``primary_lengths``). Raises InputDataError at ``path:line`` for the first
-    contig whose length is another build's of ``lengths``; logs one WARNING for the first whose
-    length is no build's. Contigs without a length, or not primary, are not looked at."""
+    """Check the ``##contig`` lengths of one header (``lines``, the text of ``path``; read up to
+    its first record) against the ``declared`` build. ``lengths``: build -> primary contig
+    (``1``..``22``, ``X``, ``Y``) -> its length (``primary_lengths``). Raises InputDataError at
+    ``path:line`` for the first contig whose length is another build's of ``lengths``; logs one
+    WARNING for the first whose length is no build's. Contigs without a length, or not
+    primary, are not looked at. A header that gives no primary contig's length but whose
+    ``##reference`` names another build (``reference_build``: a file name, so a hint, not
+    proof) gets one WARNING naming that line."""
+    header = list(takewhile(lambda line: line.startswith("#"), lines))
     own = lengths[declared]
-    for contig, length, line_no in header_contigs(lines):
+    compared = False
+    for contig, length, line_no in header_contigs(iter(header)):
         name = _primary(contig)
-        if name is None or name not in own or length == own[name]:
+        if name is None or name not in own:
+            continue
+        compared = True
+        if length == own[name]:
             continue
         other = [b for b, table in lengths.items() if b != declared and table.get(name) == length]
         if other:
@@ -88,6 +111,16 @@ def check_header_build(lines: Iterator[str], path: str, declared: str,
                     "header says another assembly than datasets[].genotypes.reference_genome %s; check its build",
                     path, line_no, contig, length, declared, own[name], declared)
         return
+    if compared:
+        return
+    for line_no, line in enumerate(header, 1):
+        if line.startswith("##reference="):
+            build = reference_build(line[len("##reference="):].strip())
+            if build is not None and build != declared and build in lengths:
+                log.warning("%s:%d: ##reference names a %s reference but datasets[].genotypes.reference_genome is "
+                            "%s (and no ##contig line gives a length to tell): if the genotypes are on %s, set "
+                            "reference_genome: %s", path, line_no, build, declared, build, build)
+            return
 
 
 def primary_lengths(reference_lengths: Callable[[str], Mapping[str, int]],
