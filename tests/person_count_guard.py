@@ -192,9 +192,10 @@ def package_sites(root: Path) -> list[Site]:
 
 def raw_person_counts(text: str, threshold: int = 20) -> list[str]:
     """Numbers in rendered text (a log, an error line) that count persons and are not a label:
-    ``3 sample(s) are not in the sample map``, ``1,780 persons`` (not ``<20 persons``, ``20+
-    persons``, ``0 persons``, ``sample #3``, ``fewer than 20 persons`` or ``1 to 19 persons``:
-    the threshold's range)."""
+    ``3 sample(s) are not in the sample map``, ``1,780 persons``, a count as a word (``one
+    sample is``, ``seven persons``; ``NUMBER_WORDS``) (not ``<20 persons``, ``20+ persons``,
+    ``0 persons``, ``sample #3``, ``fewer than 20 persons``, ``1 to 19 persons``: the
+    threshold's range, or ``would become one person``)."""
     labels = {"0", f"<{threshold}", f"{threshold}+"}
     out = []
     for m in re.finditer(r"(?<![\w#.,<])(<?\d+(?:,\d{3})*\+?)" rf"(?=[\s(]+(?:[\w'-]+\s+){{0,2}}?{PERSON_WORD}(?!\w))",
@@ -206,7 +207,17 @@ def raw_person_counts(text: str, threshold: int = 20) -> list[str]:
                 n == str(threshold - 1) and text[:m.start()].endswith("1 to ")):  # "a group of 1 to 19 persons"
             continue
         out.append(text[max(0, m.start() - 60):m.end() + 40])
+    # A count written as a word ("one sample is not in the map", "seven persons"): no label is a
+    # word. Not after "be" / "become" ("0042 and 42 would become one person": no count).
+    for m in re.finditer(rf"(?<![\w-])(?<!\bbe )(?<!\bbecome )({NUMBER_WORDS})"
+                         rf"(?=[\s(]+(?:[\w'-]+\s+){{0,2}}?{PERSON_WORD}(?!\w))", text, re.IGNORECASE):
+        out.append(text[max(0, m.start() - 60):m.end() + 40])
     return out
+
+
+# Counts written as words, 1 to 19 (and "a single"): ``raw_person_counts`` reads them as numbers.
+NUMBER_WORDS = ("a single|single|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                "fourteen|fifteen|sixteen|seventeen|eighteen|nineteen")
 
 
 # Keys whose counts are persons in disguise, without a person word (phenotypes.stage's quirk

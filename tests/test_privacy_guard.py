@@ -120,8 +120,14 @@ def test_the_text_reader_finds_raw_counts_and_passes_labels():
     assert raw_person_counts("g.vcf: 3 sample(s) are not in the sample map")
     assert raw_person_counts("cohort: 1,780 unrelated genotyped persons")
     assert raw_person_counts("gate x: 35 of 2,983 persons")  # the 2,983
+    # Counts as words (privacy round 19, lead 4): no label is a word.
+    for text in ("g.vcf: one sample is not in the sample map", "cohort: seven unrelated genotyped persons removed",
+                 "pgs: a single sample has no call on X", "Nineteen participants lack a PGS"):
+        assert raw_person_counts(text), text
     for text in ("g.vcf: <20 sample(s) are missing", "cohort: 20+ genotyped persons with PGS, removed <20",
-                 "0 persons", "the first: sample #3", "fewer than 20 persons", "pgs: 928 matched rows"):
+                 "0 persons", "the first: sample #3", "fewer than 20 persons", "pgs: 928 matched rows",
+                 "IDs are never re-formatted (0042 and 42 would become one person)", "two genomes cannot be one person",
+                 "someone's persons", "pgs: one scoring file per sample map"):
         assert raw_person_counts(text) == [], text
 
 
