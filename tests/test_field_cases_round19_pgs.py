@@ -36,24 +36,33 @@ _GRCH38_SCORE = ("#pgs_id=PGS991901\n#genome_build=GRCh38\n"
                  "1\t1500\tG\tA\t1.0\n1\t2000\tT\tC\t0.5\n1\t3000\tA\tG\t0.2\n")
 
 
-@pytest.mark.parametrize("fmt", ["vcf", "pgen"])
+@pytest.mark.parametrize("fmt", ["vcf", "pgen", "vcf_uri"])
 def test_genotypes_whose_header_says_another_build_are_one_error_naming_the_line(hl, spark, tmp_path, fmt):
     """A GRCh37 VCF (chr1 249,250,621 bases in its ##contig line) in a dataset declared GRCh38,
-    read as it is and as the .pvar plink2 writes from it (which keeps the ##contig line): one
-    InputDataError at the ##contig line naming both builds and the config key. Before (base
-    8a12b1b): no error; with min_overlap 0 every person scored 0.5 x T copies of rs2, one of
-    three score variants matched on the wrong build."""
+    read as it is, as the .pvar plink2 writes from it (which keeps the ##contig line) and
+    block-gzipped on a URI (as on the All of Us buckets; read through Hail's file system, the
+    header only): one InputDataError at the ##contig line naming both builds and the config
+    key. Before (base 8a12b1b): no error; with min_overlap 0 every person scored 0.5 x T copies
+    of rs2, one of three score variants matched on the wrong build."""
+    import warnings
+
     from test_field_cases_pgs import case_config, run_scores
 
     (tmp_path / "d.vcf").write_text(_GRCH37_VCF)
     path, line = str(tmp_path / "d.vcf"), 3
+    where = path
     if fmt == "pgen":
         subprocess.run([shutil.which("plink2") or "plink2", "--vcf", path, "--make-pgen", "--out", str(tmp_path / "g"),
                         "--threads", "1"], check=True, capture_output=True)
-        path, line = str(tmp_path / "g"), 1
+        path, line, where = str(tmp_path / "g"), 1, str(tmp_path / "g.pvar")
+    elif fmt == "vcf_uri":
+        path = where = f"file://{tmp_path}/d.vcf.bgz"
+        with warnings.catch_warnings():  # deprecated, but its successor (hailtop.fs.open) writes no BGZF
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with hl.hadoop_open(path, "w") as f:
+                f.write(_GRCH37_VCF)
     (tmp_path / "score.txt").write_text(_GRCH38_SCORE)
-    cfg = case_config(tmp_path, path, str(tmp_path / "score.txt"), fmt=fmt)
-    where = str(tmp_path / ("d.vcf" if fmt == "vcf" else "g.pvar"))
+    cfg = case_config(tmp_path, path, str(tmp_path / "score.txt"), fmt=fmt.removesuffix("_uri"))
     with pytest.raises(InputDataError, match=rf"^{re.escape(where)}:{line}: ##contig 1 has length 249250621, its length on "
                                              r"GRCh37 \(GRCh38: 248956422\).*reference_genome is GRCh38"):
         run_scores(hl, spark, cfg)

@@ -15,9 +15,12 @@ the other build's is one InputDataError naming the file, line and both builds; a
 is neither's (another assembly, a hand-edited header) is a WARNING naming them, since the
 records may still be on the declared build.
 
-MatrixTables and VDSs carry their build in their locus type (checked where they are read); a
-.bim and a BGEN have no header: their positions are checked against the declared reference's
-lengths when indexed (``pgen_engine.check_variant_loci``).
+When no ``##contig`` line gives a primary contig's length (imputation servers write
+``##contig=<ID=1>``), a ``##reference`` naming another build's FASTA is a WARNING (a name is a
+hint, not proof). VCFs on a URI (the All of Us buckets) are read through Hail's file system,
+the header only. MatrixTables and VDSs carry their build in their locus type (checked where
+they are read); a .bim and a BGEN have no header: their positions are checked against the
+declared reference's lengths when indexed (``pgen_engine.check_variant_loci``).
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ import glob
 import gzip
 import logging
 import re
+import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import takewhile
-from typing import IO
+from typing import IO, Any
 
 from trd_spark.config import GenotypeSource, is_uri
 from trd_spark.errors import InputDataError
@@ -135,14 +139,15 @@ def primary_lengths(reference_lengths: Callable[[str], Mapping[str, int]],
     return out
 
 
-def header_files(source: GenotypeSource) -> list[str]:
-    """The local files whose header gives ``source``'s contigs: the first VCF of its glob (one
-    dataset's files share a build) or a pgen fileset's .pvar; [] for other formats and URIs."""
-    if is_uri(source.path):
-        return []
+def header_files(source: GenotypeSource, glob_uri: Callable[[str], list[str]] | None = None) -> list[str]:
+    """The files whose header gives ``source``'s contigs: the first VCF of its glob (one
+    dataset's files share a build; on a URI, the first of ``glob_uri``'s matches, e.g.
+    ``io.Fs.glob_files``; none without it) or a pgen fileset's .pvar; [] for other formats."""
     if source.format == "vcf":
+        if is_uri(source.path):
+            return glob_uri(source.path)[:1] if glob_uri is not None else []
         return sorted(glob.glob(source.path))[:1]
-    if source.format == "pgen":
+    if source.format == "pgen" and not is_uri(source.path):
         prefix = source.path[: -len(".pgen")] if source.path.endswith(".pgen") else source.path
         return [f"{prefix}.pvar"]
     return []
@@ -154,17 +159,37 @@ def _open_text(path: str) -> IO[str]:
     return gzip.open(path, "rt", errors="replace") if gz else open(path, errors="replace")
 
 
-def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[str], Mapping[str, int]]) -> None:
-    """``check_header_build`` on the header of each of ``header_files(source)`` (a local VCF or
-    .pvar), with ``reference_lengths`` as ``primary_lengths`` takes it. A file that cannot be
-    opened or read is left to the reader, which names it."""
-    files = header_files(source)
+def hail_text(hl: Any) -> Callable[[str], IO[str]]:
+    """A function opening a file on a URI (``gs://``, ``hdfs://``, ``file://``) as text through
+    Hail's Hadoop file system (``hl.hadoop_open``: streamed, a ``.gz``/``.bgz`` decompressed by
+    its name), for ``check_declared_build``'s ``open_uri``; ``hl``: the initialised hail module."""
+    def open_uri(path: str) -> IO[str]:
+        with warnings.catch_warnings():  # deprecated in Hail 0.2.139; its successor does not decompress
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return hl.hadoop_open(path, "r")
+    return open_uri
+
+
+def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[str], Mapping[str, int]], *,
+                         open_uri: Callable[[str], IO[str]] | None = None,
+                         glob_uri: Callable[[str], list[str]] | None = None) -> None:
+    """``check_header_build`` on the header of each of ``header_files(source, glob_uri)`` (a VCF
+    or .pvar), with ``reference_lengths`` as ``primary_lengths`` takes it; a file on a URI is
+    read through ``open_uri`` (``hail_text``; without it, not read). Only the header is read
+    (to the first record). A file that cannot be opened or read is left to the reader, which
+    names it."""
+    files = header_files(source, glob_uri if open_uri is not None else None)
     if not files:
         return
     lengths = primary_lengths(reference_lengths)
     for path in files:
         try:
-            with _open_text(path) as f:
-                check_header_build(iter(f), path, source.reference_genome, lengths)
-        except (OSError, EOFError, zlib.error):
+            f = open_uri(path) if is_uri(path) and open_uri is not None else _open_text(path)
+        except Exception:  # noqa: BLE001 - any failure to open (Hail's are not OSErrors): the reader names it
             continue
+        with f:
+            try:
+                header = list(takewhile(lambda line: line.startswith("#"), f))
+            except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+                continue
+        check_header_build(header, path, source.reference_genome, lengths)

@@ -36,7 +36,7 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
-from trd_spark.pgs.contig_lengths import check_declared_build
+from trd_spark.pgs.contig_lengths import check_declared_build, hail_text
 from trd_spark.pgs.genotypes import (
     SITE_POSITION,
     UNREADABLE_LOCI,
@@ -263,7 +263,8 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     ds = cfg.dataset(dataset_name)
     # A VCF's or .pvar's ##contig lengths may say another build than the declared one: refused
     # here, before its positions are matched on the wrong build (contig_lengths).
-    check_declared_build(ds.genotypes, lambda build: hl.get_reference(build).lengths)
+    check_declared_build(ds.genotypes, lambda build: hl.get_reference(build).lengths, open_uri=hail_text(hl),
+                         glob_uri=Fs(spark).glob_files)
     if sites is None:
         sites = score_sites(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
     sample_map = None
