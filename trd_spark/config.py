@@ -158,6 +158,29 @@ class SparkSettings(_Strict):
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
+class SexFile(_Strict):
+    """A per-sample sex file read as plink2 ``--update-sex`` reads one: a header line (a
+    leading ``#`` dropped, ``#IID``), tab-separated when the header holds a tab, else
+    whitespace; ``id_column`` holds the genotype file's sample IDs (before ``sample_map``: VCF
+    / MatrixTable / VDS column keys, .fam/.psam IIDs, BGEN sample IDs), ``sex_column`` the
+    sex, a value in ``male`` or ``female`` (exact text) or anything else for unknown (plink2:
+    0 / NA; All of Us' DRAGEN ploidies other than XX and XY)."""
+
+    path: str
+    id_column: str = "IID"
+    sex_column: str = "SEX"
+    # plink2's codes (.psam SEX; --update-sex): 1/M/m male, 2/F/f female.
+    male: list[str] = Field(default_factory=lambda: ["1", "M", "m"], min_length=1)
+    female: list[str] = Field(default_factory=lambda: ["2", "F", "f"], min_length=1)
+
+    @model_validator(mode="after")
+    def _codes_apart(self) -> SexFile:
+        both = sorted(set(self.male) & set(self.female))
+        if both:
+            raise ValueError(f"code(s) {both} are listed as male and as female")
+        return self
+
+
 class GenotypeSource(_Strict):
     """Where one dataset's genotypes are and how to read them."""
 
@@ -170,6 +193,12 @@ class GenotypeSource(_Strict):
     # Sample ID -> person_id map (TSV ``sample_id<TAB>person_id``) for files whose sample IDs are
     # not the person_id as a plain integer (``HG00096``, ``FID_IID``); looked up exactly as written.
     sample_map: str | None = None
+    # Who is male on X (a male's call is one allele of the frequency that imputes a missing X
+    # call, as plink2 counts it with the samples' sex): ``genotypes`` (the default) takes the
+    # sex the genotype files carry (.fam/.psam SEX, a BGEN .sample's ``sex`` column) or else
+    # the ploidy of the calls on X; a ``SexFile`` declares it per sample, as plink2
+    # --update-sex (e.g. All of Us' genomic metrics, ``dragen_sex_ploidy``).
+    sex_source: Literal["genotypes"] | SexFile = "genotypes"
 
 
 class Dataset(_Strict):
@@ -279,6 +308,10 @@ class PgsSettings(_Strict):
     # gets a WARNING (the share is always in the manifest's notes.missing_call_share): most calls
     # missing (e.g. a VDS whose FT is False on most calls) scores everyone near the mean, silently.
     missing_call_warn: float = Field(0.5, ge=0.0, le=1.0)
+    # Above this share of a dataset's samples of unknown sex on X (not in a sex file included),
+    # or of samples whose declared sex disagrees with their X calls (pgs/sample_sex.py), a
+    # WARNING (the counts are in the manifest's notes.sample_sex as labels).
+    sex_warn_share: float = Field(0.05, ge=0.0, le=1.0)
     # A scoring-file weight (after OR/HR -> log) larger than this in absolute value is an
     # error naming file:line: per-allele log-odds/betas of common variants are far below it.
     max_abs_weight: float = Field(10.0, gt=0.0)
@@ -925,6 +958,7 @@ _PATH_FIELDS = [
     ("toy_data", "dir"),
     ("datasets", "*", "genotypes", "path"),
     ("datasets", "*", "genotypes", "sample_map"),
+    ("datasets", "*", "genotypes", "sex_source", "path"),
     ("ancestry", "path"),
     ("ancestry", "related_samples_to_remove"),
     ("ancestry", "related_pairs"),

@@ -196,6 +196,24 @@ def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     return list(files.embedded_ids)
 
 
+def sample_file_sex(files: BgenFiles) -> np.ndarray | None:
+    """Per sample in file order, the sex of the Oxford .sample beside a local BGEN
+    (``sample_sex.MALE`` / ``FEMALE`` / ``UNKNOWN``, int8) from its ``sex`` column, as plink2
+    ``--sample`` reads it (1/M male, 2/F female, 0/NA unknown; ``sample_sex.plink_sex_codes``);
+    None when there is no .sample or it has no sex column. Why: bgenix / qctool exports code a
+    male's X calls diploid, so the calls do not tell his sex; plink2 reads it from this column
+    and counts his X call as one allele observation. Read after ``sample_ids`` (which checks the
+    .sample against the file); errors as ``sample_file_table``."""
+    from trd_spark.pgs.sample_sex import plink_sex_codes
+
+    sample = _sample_file(files.path)
+    if sample is None:
+        return None
+    table = sample_file_table(sample, files.n_samples)
+    column = next((c for c in table.columns if c.lower() == "sex"), None)
+    return None if column is None else plink_sex_codes(table[column].tolist())
+
+
 def sample_file_ids(sample: str, n_samples: int, text: str | None = None) -> list[str]:
     """``ID_2`` of the Oxford .sample ``sample`` (``sample_file_table``)."""
     return sample_file_table(sample, n_samples, text)["ID_2"].tolist()
@@ -510,6 +528,32 @@ class BlockReader:
             if len(data) >= 8 + n and data[6] == 1:  # min ploidy: some sample is haploid
                 out |= (np.frombuffer(data, dtype=np.uint8, count=n, offset=8) & 0x3F) == 1
         return out
+
+    def x_call_kinds(self, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample, whether its call is haploid (ploidy 1), and whether it is a heterozygous
+        diploid call (its most probable genotype the het one, as plink2's hard call), in any of
+        the blocks at ``extent`` (b x 2: byte offset, size; X rows outside its PARs): what a
+        declared sex is checked against (``sample_sex.SexCounts.disagreeing``). A missing call
+        is neither."""
+        n = self.n
+        haploid, het = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        for r in range(len(extent)):
+            data = self._genotype_block(int(extent[r, 0]), int(extent[r, 1]))
+            buf = np.frombuffer(data, dtype=np.uint8)
+            if len(buf) < 10 + n or buf[9 + n] != 8:
+                continue  # the scoring pass reads the block and names what it holds
+            ploidy = buf[8:8 + n]  # the missing bit (0x80) kept: such a call is neither
+            haploid |= ploidy == 1
+            if data[6] == data[7] == 2:  # all diploid: two probabilities per sample
+                pairs = buf[10 + n:10 + 3 * n].reshape(n, 2).astype(np.int16)
+                het |= (ploidy == 2) & (pairs[:, 1] > pairs[:, 0]) & (pairs[:, 1] > 255 - pairs.sum(axis=1))
+            else:
+                start = 10 + n + np.concatenate(([0], np.cumsum(ploidy & 0x3F, dtype=np.int64)[:-1]))
+                diploid = np.flatnonzero(ploidy == 2)
+                p0 = buf[start[diploid]].astype(np.int16)
+                p1 = buf[start[diploid] + 1].astype(np.int16)
+                het[diploid] |= (p1 > p0) & (p1 > 255 - p0 - p1)
+        return haploid, het
 
     def _genotype_block(self, offset: int, size: int) -> bytes:
         """The uncompressed genotype probability block of the variant at ``offset``."""

@@ -47,13 +47,26 @@ from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.logs import person_count_text
 from trd_spark.pgs import mt_entries, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles
-from trd_spark.pgs.genotypes import FILE_ROW, MALE_X, NORMALISED, haploid_capable_contigs, hard_calls, male_x_samples
+from trd_spark.pgs.genotypes import (
+    DECLARED_SEX,
+    FILE_ROW,
+    MALE_X,
+    NORMALISED,
+    SEX_DISAGREES,
+    declared_sex_samples,
+    haploid_capable_contigs,
+    hard_calls,
+    male_x_samples,
+    x_haploid_rows,
+)
 from trd_spark.pgs.matching import WeightMatrices
+from trd_spark.pgs.sample_sex import FEMALE, MALE, SexCounts, SexOnX, sex_codes
 from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
 from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
     import hail as hl_types
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +127,7 @@ def score(
     samples: Sequence[str] | None = None,
     index: VariantIndex | None = None,
     persons_below: int,
+    sex: SexOnX | None = None,
 ) -> hl_types.Table | pgen_engine.SummedScores:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
@@ -134,18 +148,37 @@ def score(
     ``compute_scores`` / ``pgen_engine.score`` / ``export_hard_calls`` (Hail's, unwrapped: the
     stage wraps them, ``stage.hail_errors``). ``persons_below``: the small-count threshold
     (``report.small_count_threshold``) of the INFO line counting a VDS's samples whose sex on X
-    is unknown (``logs.person_count_text``).
+    is unknown (``logs.person_count_text``). ``sex``: the declared sex when
+    ``datasets[].genotypes.sex_source`` is a sex file (``sample_sex.SexOnX.declared``; else the
+    genotypes' own), whose ``counts`` are set here (``sample_sex.SexCounts``) when the sex is
+    used (a missing call is mean-imputed and a weighted row is on X outside its PARs) and the
+    source gives counts.
     """
     route = route_for(source, settings, scratch, len(weights.rows))
-    # Who is male on X (haploid calls there), for mean imputation on X outside its PARs; None
-    # (no pass) when no weighted row is there or nothing is imputed. Both routes below use it.
-    male = male_x_samples(hl, calls, weights.rows) \
-        if route != "native" and calls is not None and missing_genotypes == "mean_impute" else None
-    if male is not None and calls is not None and MALE_X in calls.col:
+    rg = hl.get_reference(source.reference_genome)
+    on_x = x_haploid_rows(rg, weights.rows["contig"].to_numpy(object), weights.rows["position"].to_numpy(np.int64))
+    # The sex is used only there: nothing read, passed over or counted otherwise.
+    uses_sex = missing_genotypes == "mean_impute" and bool(on_x.any())
+    declared = None if sex is None or not uses_sex else sex.declared
+    # Who is male on X (a sex file, else haploid calls there), for mean imputation on X outside
+    # its PARs; None (no pass) when no weighted row is there or nothing is imputed. Both routes
+    # below use it.
+    male = None
+    if route != "native" and calls is not None and declared is not None:
+        assert sex is not None  # (declared comes from it)
+        male, sex.counts = _declared_male_x(hl, declared_sex_samples(hl, calls, weights.rows, declared), sex.source,
+                                            checked="GT" in calls.entry)
+    elif route != "native" and calls is not None and uses_sex:
+        male = male_x_samples(hl, calls, weights.rows)
+    if male is not None and calls is not None and declared is None and MALE_X in calls.col:
         # A VDS: its sex on X is read from its own calls (genotypes.vds_x_evidence), a pass over
         # X's variant data kept for the scoring pass; a sample with no call there is unknown.
         male = male.persist()
-        unknown = male.aggregate(hl.agg.count_where(hl.is_missing(male[MALE_X])))
+        told = male.aggregate(hl.agg.counter(hl.case().when(hl.is_missing(male[MALE_X]), 0)
+                                             .when(male[MALE_X], MALE).default(FEMALE)))
+        unknown = told.get(0, 0)
+        if sex is not None:
+            sex.counts = SexCounts("calls", told.get(MALE, 0), told.get(FEMALE, 0), unknown)
         log.info("pgs: sex on X unknown (no call on X outside its PARs in the VDS) for %s samples: not counted "
                  "as male in the frequency that imputes a missing X call",
                  person_count_text(unknown, persons_below))
@@ -189,9 +222,58 @@ def score(
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     spark = SparkSession.builder.getOrCreate()
     files = BgenFiles.open(source.path) if source.format == "bgen" else pgen_engine.PlinkFiles.of(source)
+    male_of_file = None
+    if route == "native" and uses_sex:  # (the export's .fam carries the males found above)
+        male_of_file, counts = _native_sex(files, samples, sex, weights.rows[on_x], index)
+        if sex is not None:
+            sex.counts = counts
     return pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
-        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index)
+        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
+
+
+def _declared_male_x(hl: hl_types, table: hl_types.Table, source: str, *,
+                     checked: bool) -> tuple[hl_types.Table, SexCounts]:
+    """``genotypes.declared_sex_samples``' table, persisted (one pass over the scored X rows,
+    read again by the scoring pass), and its counts (one small job over it) from the sex
+    ``source`` (``SexOnX.source``); ``checked``: the calls have a GT to check the sex against."""
+    table = table.persist()
+    code = table[DECLARED_SEX]
+    n = table.aggregate(hl.struct(
+        male=hl.agg.count_where(code == MALE), female=hl.agg.count_where(code == FEMALE),
+        unknown=hl.agg.count_where(hl.coalesce(code, 0) == 0), not_in_file=hl.agg.count_where(hl.is_missing(code)),
+        disagreeing=hl.agg.count_where(table[SEX_DISAGREES])))
+    return table, SexCounts(source, n.male, n.female, n.unknown, n.not_in_file, n.disagreeing if checked else None)
+
+
+def _native_sex(files: pgen_engine.PlinkFiles | BgenFiles, samples: Sequence[str], sex: SexOnX | None,
+                x_rows: pd.DataFrame, index: VariantIndex | None) -> tuple[np.ndarray | None, SexCounts | None]:
+    """The males on X of a natively scored fileset (per sample in file order; None: the file's
+    own rule, ``pgen_engine._x_haploid_of``) and its counts (None when the file has no sex and
+    none is declared: a BGEN read by its haploid calls). ``sex.declared`` (person ID -> code: a
+    sex file, a BGEN .sample's ``sex`` column) first, else a .fam/.psam's sex. ``x_rows``: the
+    weighted rows on X outside its PARs; a BGEN's calls there are checked against the sex
+    (``BlockReader.x_call_kinds``), a .bed/.pgen's are not (None: no ploidy in the file)."""
+    from trd_spark.pgs.bgen_reader import BlockReader
+
+    if sex is None or sex.declared is None:
+        file_codes = None if isinstance(files, BgenFiles) else pgen_engine.sample_sex_codes(files)
+        if file_codes is None or isinstance(files, BgenFiles):
+            return None, None
+        return None, SexCounts.of_codes("fam" if files.format == "plink" else "psam", file_codes)
+    codes = sex_codes(samples, sex.declared)
+    disagreeing = None
+    if isinstance(files, BgenFiles):
+        disagreeing = 0
+        if len(x_rows):
+            if not {"offset", "size"} <= set(x_rows.columns):  # rows not matched on this very index
+                assert index is not None  # a BGEN is scored on its index
+                x_rows = x_rows[["variant_idx"]].merge(
+                    index.frame[["variant_idx", "offset", "size"]].drop_duplicates("variant_idx"), on="variant_idx")
+            with BlockReader(files) as reader:
+                haploid, het = reader.x_call_kinds(x_rows[["offset", "size"]].drop_duplicates().to_numpy(np.int64))
+            disagreeing = int((((codes == MALE) & het) | ((codes == FEMALE) & haploid)).sum())
+    return codes == MALE, SexCounts.of_codes(sex.source, codes, disagreeing)
 
 
 def _entries_files(source: GenotypeSource, weights: WeightMatrices, calls: hl_types.MatrixTable | None,

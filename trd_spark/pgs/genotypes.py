@@ -545,11 +545,8 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
     own calls anywhere on X, not the densified scored rows, where a male inside a reference
     block reads as a diploid 0/0 (Hail's ``to_dense_mt``); missing for a sample with no call
     there (sex on X unknown; read as not male, ``engine.score`` logs how many)."""
-    import numpy as np
-
-    rg = calls.locus.dtype.reference_genome
-    on_x = x_haploid_rows(rg, rows["contig"].to_numpy(object), rows["position"].to_numpy(np.int64))
-    if not on_x.any() or "GT" not in calls.entry:
+    x = scored_x_calls(hl, calls, rows)
+    if x is None or "GT" not in calls.entry:
         return None
     if "is_female" in calls.col and calls.is_female.dtype == hl.tbool:
         # A PLINK fileset Hail read (import_plink): its .bed holds a male's X call as homozygous,
@@ -558,14 +555,55 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
     if MALE_X in calls.col:
         # A VDS (read_calls): its own evidence over all of X, whatever the scored rows' calls.
         return calls.select_cols(MALE_X).cols()
+    return x.select_cols(**{MALE_X: hl.agg.any(hl.is_defined(x.GT) & (x.GT.ploidy == 1))}).cols()
+
+
+def scored_x_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame) -> hl_types.MatrixTable | None:
+    """``calls``' rows at ``rows`` (``contig``, ``position``: the scored genotype rows) on X
+    outside its pseudo-autosomal regions (``x_haploid_rows``), lazily (``hl.filter_intervals``:
+    other contigs' partitions are not read); None when no row of ``rows`` is there."""
+    import numpy as np
+
+    rg = calls.locus.dtype.reference_genome
+    on_x = x_haploid_rows(rg, rows["contig"].to_numpy(object), rows["position"].to_numpy(np.int64))
+    if not on_x.any():
+        return None
     positions = hl.literal({int(p) for p in rows["position"].to_numpy(np.int64)[on_x]}, hl.tset(hl.tint32))
     x = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in rg.x_contigs])
-    x = x.filter_rows(~x.locus.in_x_par() & positions.contains(x.locus.position))
-    return x.select_cols(**{MALE_X: hl.agg.any(hl.is_defined(x.GT) & (x.GT.ploidy == 1))}).cols()
+    return x.filter_rows(~x.locus.in_x_par() & positions.contains(x.locus.position))
 
 
 # The column field ``male_x_samples`` gives (``scoring.compute_scores`` and ``export_plink`` read it).
 MALE_X = "MALE_X"
+# ``declared_sex_samples``' other fields: the declared sex code (``sample_sex``: 1 male, 2 female,
+# 0 unknown; missing: the sample is not in the sex file) and whether the X calls disagree with it.
+DECLARED_SEX = "_declared_sex"
+SEX_DISAGREES = "_sex_disagrees"
+
+
+def declared_sex_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame,
+                         declared: dict[str, int]) -> hl_types.Table:
+    """The samples of ``calls`` (column key ``s``: person IDs as text) as a Table keyed by it
+    with ``MALE_X`` (bool: the sex file says male; missing for unknown or not listed, read as
+    not male), ``DECLARED_SEX`` (int32 code of ``declared``, person ID -> ``sample_sex`` code;
+    missing when not listed) and ``SEX_DISAGREES`` (bool: a declared male with a heterozygous
+    diploid ``GT``, or a declared female with a haploid one, at one of ``rows`` (the scored
+    genotype rows, ``contig``/``position``) on X outside its pseudo-autosomal regions; False
+    when no such row or no ``GT``). The sex is the file's, never the calls' (plink2
+    ``--update-sex``): a VDS's pass over all of X (``vds_x_evidence``) is not needed. Lazy: a
+    pass over those rows of ``calls`` where it is used (none when no row is there)."""
+    lookup = hl.literal(declared, hl.tdict(hl.tstr, hl.tint32))
+    x = scored_x_calls(hl, calls, rows)
+    if x is not None and "GT" in calls.entry:
+        sex, gt = lookup.get(x.s), x.GT
+        disagrees = hl.agg.any(hl.is_defined(gt) & hl.coalesce(
+            ((sex == 1) & (gt.ploidy == 2) & gt.is_het()) | ((sex == 2) & (gt.ploidy == 1)), False))
+        cols = x.select_cols(**{SEX_DISAGREES: disagrees}).cols()
+    else:
+        cols = calls.select_cols(**{SEX_DISAGREES: False}).cols()
+    sex = lookup.get(cols.s)
+    return cols.select(**{MALE_X: hl.or_missing(hl.coalesce(sex, 0) != 0, sex == 1), DECLARED_SEX: sex,
+                          SEX_DISAGREES: cols[SEX_DISAGREES]})
 
 
 def vds_x_evidence(hl: hl_types, vds) -> hl_types.Table:
@@ -921,9 +959,12 @@ def read_calls(
         dense = hl.vds.to_dense_mt(hl.vds.VariantDataset(vds.reference_data, vd))
         if "GT" not in dense.entry:
             dense = dense.annotate_entries(GT=hl.vds.lgt_to_gt(dense.LGT, dense.LA))
-        # Who is male on X, from the VDS's own calls (male_x_samples reads this column field).
-        evidence = vds_x_evidence(hl, vds)
-        mt = dense.annotate_cols(**{MALE_X: evidence[dense.col_key][MALE_X]})
+        if source.sex_source == "genotypes":
+            # Who is male on X, from the VDS's own calls (male_x_samples reads this column field).
+            evidence = vds_x_evidence(hl, vds)
+            mt = dense.annotate_cols(**{MALE_X: evidence[dense.col_key][MALE_X]})
+        else:  # a declared sex (sample_sex): no pass over all of X's variant data
+            mt = dense
     else:  # pragma: no cover - the config Literal forbids anything else
         raise InputDataError(f"genotype format {source.format!r} is not supported", where=where)
     _check_keys(hl, mt, where)

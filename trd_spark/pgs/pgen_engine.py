@@ -305,16 +305,13 @@ def psam_samples(files: PlinkFiles) -> list[str]:
     return psam["IID"].tolist()
 
 
-# The SEX codes plink2 reads as male in a .psam (a .fam: 1 only); 2/F female, 0/NA unknown.
-_MALE_CODES = ("1", "M", "m")
+def sample_sex_codes(files: PlinkFiles) -> np.ndarray | None:
+    """Per sample in file order, the sex (``sample_sex.MALE`` / ``FEMALE`` / ``UNKNOWN``, int8)
+    of the .fam's fifth field or the .psam's ``SEX`` column (a headerless .psam is
+    .fam-ordered), as plink2 reads them (``sample_sex.plink_sex_codes``); None when the .psam
+    has no SEX column. Read after ``psam_samples`` (which names a malformed file)."""
+    from trd_spark.pgs.sample_sex import plink_sex_codes
 
-
-def male_samples(files: PlinkFiles) -> np.ndarray | None:
-    """Per sample in file order, True for a male by the .fam's fifth field or the .psam's
-    ``SEX`` column (a headerless .psam is .fam-ordered), as plink2 reads them; None when no
-    sample is male or the .psam has no SEX column. Read after ``psam_samples`` (which names a
-    malformed file). Why: plink2 counts a male's X call (outside the pseudo-autosomal regions)
-    as one allele observation in the frequency that imputes a missing call (``score``)."""
     path = files.samples
     with open(path) as f:
         lines = [line for line in f if line.strip()]
@@ -327,8 +324,20 @@ def male_samples(files: PlinkFiles) -> np.ndarray | None:
         body = lines[header + 1:]
     else:
         column, body = 4, [line for line in lines if not line.startswith("#")]
-    male = np.array([len(r) > column and r[column] in _MALE_CODES for r in (line.split() for line in body)], bool)
-    return male if male.any() else None
+    # A line without the column (a short .fam line) is unknown, as an empty field.
+    return plink_sex_codes(r[column] if len(r) > column else "" for r in (line.split() for line in body))
+
+
+def male_samples(files: PlinkFiles) -> np.ndarray | None:
+    """Per sample in file order, True for a male by the .fam/.psam sex (``sample_sex_codes``),
+    as plink2 reads them; None when no sample is male or the .psam has no SEX column. Why:
+    plink2 counts a male's X call (outside the pseudo-autosomal regions) as one allele
+    observation in the frequency that imputes a missing call (``score``)."""
+    from trd_spark.pgs.sample_sex import MALE
+
+    codes = sample_sex_codes(files)
+    male = None if codes is None else codes == MALE
+    return male if male is not None and male.any() else None
 
 
 def task_bounds(n_rows: int, n_samples: int, parallelism: int, task_entries: int,
@@ -449,10 +458,11 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
 
 
 def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
-                  index: VariantIndex | None, variant_idx: np.ndarray, impute: bool, extent: np.ndarray | None
-                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``score``'s rows (``variant_idx``, file order) on X outside its PARs and the males of a
-    .fam/.psam (``male_samples``) or, for a BGEN (``extent``: its rows' blocks), the samples with
+                  index: VariantIndex | None, variant_idx: np.ndarray, impute: bool, extent: np.ndarray | None,
+                  declared: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``score``'s rows (``variant_idx``, file order) on X outside its PARs and the males:
+    ``declared`` when given (a sex file, a BGEN .sample's sex: ``engine.score``), else those of
+    a .fam/.psam (``male_samples``) or, for a BGEN (``extent``: its rows' blocks), the samples with
     a haploid call in those rows' blocks (``BlockReader.haploid_samples``: no sex in a BGEN,
     as the VCF route takes males from haploid X calls), for mean imputation there; (None, None)
     when nothing is imputed, the file has no sex (a MatrixTable's entries; a BGEN with diploid
@@ -469,12 +479,14 @@ def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, re
     x_haploid = np.isin(variant_idx, haploid)
     if not x_haploid.any():
         return None, None
-    if isinstance(files, BgenFiles):
+    if declared is not None:
+        male: np.ndarray | None = declared if declared.any() else None
+    elif isinstance(files, BgenFiles):
         if extent is None:
             raise ValueError("a BGEN's rows are read at their blocks' extents")
         with BlockReader(files) as reader:
             haploid_calls = reader.haploid_samples(extent[x_haploid])
-        male: np.ndarray | None = haploid_calls if haploid_calls.any() else None
+        male = haploid_calls if haploid_calls.any() else None
     else:
         male = male_samples(files)
     return (None, None) if male is None else (x_haploid, male)
@@ -493,6 +505,7 @@ def score(
     missing_genotypes: Literal["mean_impute", "zero"],
     settings: NativeEngineSettings,
     index: VariantIndex | None = None,
+    male: np.ndarray | None = None,
 ) -> hl_types.Table | SummedScores:
     """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
@@ -506,7 +519,9 @@ def score(
     n_vars as rows x k matrices, k = ``len(pgs_ids)``); rows that already carry
     ``variant_idx``/``allele_idx`` (matched on this very index) are not looked up again; ``samples``: the person IDs
     in file order (``genotypes.sample_persons``); ``n_matched``: per score, in ``pgs_ids``
-    order; ``index``: ``variant_index`` when the caller has it (else read here).
+    order; ``index``: ``variant_index`` when the caller has it (else read here); ``male``: per
+    sample in file order, the males on X when the caller read them (a sex file, a BGEN .sample's
+    sex column; else the file's own, ``_x_haploid_of``).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
     weighted row is missing from / repeated in the variant list.
     """
@@ -530,7 +545,7 @@ def score(
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
-    x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute, extent)
+    x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute, extent, male)
     # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
     # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``).
     offset = None if impute else weights.offset if order is None else weights.offset[order]

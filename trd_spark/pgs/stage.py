@@ -74,6 +74,7 @@ from trd_spark.pgs.matching import (
     variant_matches_pandas,
     weight_matrices,
 )
+from trd_spark.pgs.sample_sex import SexOnX, dataset_sex
 from trd_spark.pgs.scoring import check_score_arrow, check_score_table, score_rows_arrow, scores_frame
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, files_not_read, read_scoring_files
 from trd_spark.pgs.scratch import claim, process_alive, remove_abandoned
@@ -117,6 +118,8 @@ class DatasetMatches:
     half_call_rows: int | None = None
     # The share of the scored calls that were missing (scoring.missing_call_share), set by scores_of_dataset.
     missing_call_share: float | None = None
+    # The sex on X the dataset is scored with (sample_sex.dataset_sex; its counts set by scoring).
+    sex: SexOnX | None = None
 
 
 def missing_call_shares(results: list[DatasetMatches]) -> dict[str, float]:
@@ -271,10 +274,12 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     if ds.genotypes.sample_map:
         text = Fs(spark).read_text(ds.genotypes.sample_map)
         sample_map = read_sample_map(text, ds.genotypes.sample_map)
+    sex = dataset_sex(ds.genotypes, sample_map, Fs(spark).read_text)
     if engine.engine_for(ds.genotypes, cfg.pgs.native) == "native":
         r = match_plink(hl, cfg, dataset_name, scoring_files, sites, sample_map)
     else:
         r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sites, sample_map, scratch)
+    r.sex = sex
     row: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
     for row in r.summary.itertuples(index=False):
         log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
@@ -496,15 +501,20 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     with the weights handed over as matrices (``matching.weight_matrices``): a native pass summed
     on the driver as ``pgen_engine.SummedScores``, else ``scoring.compute_scores``' long Hail
     Table, lazy: the caller writes it, inside ``hail_errors``, before ``scratch`` is removed
-    (``scores_of_dataset`` publishes either). Errors of the export as ``hail_errors``."""
+    (``scores_of_dataset`` publishes either). The samples' sex on X (``r.sex``) is counted
+    by the scoring and checked (``sample_sex.SexCounts.check``: INFO, a WARNING when
+    implausible). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)):
         haploid = haploid_contigs(hl.get_reference(source.reference_genome))
-        return engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
-                            r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
-                            settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
-                            index=r.variants if r.mt is None else None,
-                            persons_below=cfg.report.small_count_threshold)
+        scored = engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
+                              r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
+                              settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
+                              index=r.variants if r.mt is None else None,
+                              persons_below=cfg.report.small_count_threshold, sex=r.sex)
+    if r.sex is not None and r.sex.counts is not None:
+        r.sex.counts.check(r.dataset, cfg.pgs.sex_warn_share, cfg.report.small_count_threshold)
+    return scored
 
 
 def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches,
@@ -928,6 +938,9 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["missing_call_share"] = missing_call_shares(results)
+        # dataset -> where its sex on X came from and its samples by sex, as labels (sample_sex.SexCounts.note)
+        writer.notes["sample_sex"] = {r.dataset: r.sex.counts.note(cfg.report.small_count_threshold)
+                                      for r in results if r.sex is not None and r.sex.counts is not None}
         writer.notes["scoring_files"] = scoring_file_provenance(spark, files_by_build)
         writer.notes["scoring_files_not_read"] = not_read
     fs.delete(failed_dir)  # a stale failure log would contradict the published stage

@@ -1,0 +1,200 @@
+"""PGS field cases, round 19 (session 29, sexsource): the sex on X from a declared source.
+
+A male's chrX call outside the PARs is one allele observation of the frequency that imputes a
+missing X call (plink2 with the samples' sex). The project told the males from the ploidy of
+the calls (VCF/MT/VDS/BGEN), so:
+
+- a BGEN whose males are coded DIPLOID on X (bgenix / qctool exports) had no males, though its
+  Oxford .sample names their sex (plink2 ``--sample`` reads the ``sex`` column): every male's 0
+  or 2 counted as two allele observations, silently; now the .sample's sex is read as plink2
+  reads it;
+- no sex could be given at all (plink2 ``--update-sex``; All of Us' genomic metrics'
+  ``dragen_sex_ploidy``): now ``datasets[].genotypes.sex_source`` declares it from a file, for
+  every format and route, and a VDS's pass over all of chrX's variant data is skipped;
+- the samples of unknown sex, not in the sex file, and whose declared sex disagrees with their
+  X calls (a male with a heterozygous call: plink2 reads it as it is, 1 copy, half an ALT of
+  one observation) are counted in the manifest's notes.sample_sex as labels.
+
+Each oracle is plink2 --score on the same data with the same sex (--read-freq of its own
+--freq), its sums exact in the 6 digits it prints: 1e-9.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+# Diploid-coded males 1001-1003 and 1007 (1007 and 1005-1006 missing at both rows):
+# chrX:5000000 A>G: males 1001 1/1, 1002 0/0, 1003 1/1 (one observation each: 1, 0, 1), 1004
+#   0/1 -> G frequency 3/5 with the sex (5/8 without), a missing call 1.2 G copies (1.25).
+# chrX:6000000 C>T: 1001 0/1 (a male's het: 1 copy, half an ALT of one observation), 1002 0/0,
+#   1003 1/1, 1004 0/1 -> 2.5/5 = 0.5 with the sex, a missing call 1.0 copies.
+_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chrX,length=156040895>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004\t1005\t1006\t1007
+chrX\t5000000\trs1\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/0\t1/1\t0/1\t./.\t./.\t./.
+chrX\t6000000\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0\t1/1\t0/1\t./.\t./.\t./.
+"""
+_SCORE = ("#pgs_id=PGS991901\n#genome_build=GRCh38\n"
+          "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+          "X\t5000000\tG\tA\t1.0\nX\t6000000\tT\tC\t0.5\n")
+# Hand: 1001 2 + 0.5 x 1, 1003 2 + 0.5 x 2, 1004 1 + 0.5 x 1, 1005-1007 1.2 + 0.5 x 1.0.
+_HAND = {1001: 2.5, 1002: 0.0, 1003: 3.0, 1004: 1.5, 1005: 1.7, 1006: 1.7, 1007: 1.7}
+_MALES = (1001, 1002, 1003, 1007)
+# All of Us' genomic metrics shape: research_id, dragen_sex_ploidy (XX / XY / other). 1006 is not
+# listed, 1007's ploidy is neither (unknown): both read as not male (no call of theirs is counted).
+_METRICS = ("research_id\tdragen_sex_ploidy\tmean_coverage\n1001\tXY\t30.1\n1002\tXY\t31.0\n1003\tXY\t29.5\n"
+            "1004\tXX\t33.3\n1005\tXX\t30.0\n1007\tXXY\t32.0\n")
+_AOU_SEX = ', sex_source: {{path: "{}", id_column: research_id, sex_column: dragen_sex_ploidy, male: [XY], female: [XX]}}'
+
+
+def _plink2(*args: str) -> None:
+    subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
+
+
+def _sums(path: Path) -> dict[int, float]:
+    """IID -> SCORE1_SUM of a plink2 .sscore."""
+    with open(path) as f:
+        return {int(r[0]): float(r[-1]) for r in (line.split() for line in f) if not r[0].startswith("#")}
+
+
+def _plink2_scores(tmp: Path, *source: str) -> dict[int, float]:
+    """plink2 --score of rs1 (G, 1.0) and rs2 (T, 0.5) on ``source`` with --read-freq of its own --freq."""
+    _plink2(*source, "--make-pgen", "--out", str(tmp / "p"))
+    _plink2("--pfile", str(tmp / "p"), "--freq", "--out", str(tmp / "f"))
+    (tmp / "w.tsv").write_text("ID\tA1\tW\nrs1\tG\t1.0\nrs2\tT\t0.5\n")
+    _plink2("--pfile", str(tmp / "p"), "--read-freq", str(tmp / "f.afreq"), "--score", str(tmp / "w.tsv"), "1", "2",
+            "3", "header-read", "cols=+scoresums", "--out", str(tmp / "s"))
+    return _sums(tmp / "s.sscore")
+
+
+@pytest.fixture(scope="module")
+def sex_case(tmp_path_factory):
+    """The VCF (males diploid-coded), the AoU-shaped sex file, the scoring file and plink2
+    --score's sums on the VCF with the same sex (--update-sex; 1006, 1007 unknown)."""
+    tmp = tmp_path_factory.mktemp("sexsource")
+    (tmp / "d.vcf").write_text(_VCF)
+    (tmp / "metrics.tsv").write_text(_METRICS)
+    (tmp / "sex.txt").write_text("#IID\tSEX\n1001\t1\n1002\t1\n1003\t1\n1004\t2\n1005\t2\n1007\tNA\n")
+    (tmp / "score.txt").write_text(_SCORE)
+    oracle = _plink2_scores(tmp, "--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"))
+    return tmp, oracle
+
+
+def _run(hl, spark, cfg):
+    """``run_scores``' frame (person_id -> score_sum) and the dataset's matches (their ``sex``)."""
+    from test_field_cases_pgs import published_frame
+
+    from trd_spark.pgs import stage
+
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
+    return dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True)), r
+
+
+def test_bgen_with_diploid_males_reads_the_sex_of_its_sample_file(hl, spark, tmp_path, sex_case):
+    """A BGEN whose males are diploid on X (plink2 --export bgen-1.2 of data without sex, as
+    bgenix / qctool write them), its .sample's ``sex`` column 1/2/NA: equal to plink2 --bgen
+    --sample (which reads that column) --score, to 1e-9, and to the hand values; the .sample's
+    sex is counted (1006, 1007 unknown; 1001's het X call disagrees with his sex).
+    Before (8a12b1b): no male (no haploid call), 1005-1007 1.25 + 0.5 = 1.75."""
+    from test_field_cases_pgs import case_config
+
+    tmp, _ = sex_case
+    bgen = tmp_path / "b"
+    _plink2("--vcf", str(tmp / "d.vcf"), "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(bgen))
+    sex = {1001: "1", 1002: "1", 1003: "1", 1004: "2", 1005: "2", 1006: "NA", 1007: "0"}
+    lines = (tmp_path / "b.sample").read_text().splitlines()
+    (tmp_path / "b.sample").write_text("\n".join(
+        lines[:2] + [" ".join([*f[:-1], sex[int(f[1])]]) for f in (line.split() for line in lines[2:])]) + "\n")
+    oracle = _plink2_scores(tmp_path, "--bgen", str(tmp_path / "b.bgen"), "ref-first", "--sample",
+                            str(tmp_path / "b.sample"))
+    sums, r = _run(hl, spark, case_config(tmp_path, str(tmp_path / "b.bgen"), str(tmp / "score.txt"), fmt="bgen"))
+    assert sums == pytest.approx(oracle, abs=1e-9)
+    assert sums == pytest.approx(_HAND, abs=1e-9)
+    c = r.sex.counts
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("bgen_sample", 3, 2, 2, 0, 1)
+
+
+def test_vcf_with_a_sex_file_scores_as_plink2_update_sex(hl, spark, tmp_path, sex_case, caplog):
+    """A VCF (diploid-coded males) with All of Us' genomic-metrics shape as the sex source
+    (XY male, XX female, XXY unknown; 1006 not listed), on Hail's pass: plink2 --update-sex
+    --score's sums to 1e-9. The counts reach the log and the manifest's note as labels only.
+    Before (8a12b1b): the config key did not exist (one ConfigError)."""
+    from person_count_guard import raw_person_counts_in_json
+    from test_field_cases_pgs import case_config
+
+    tmp, oracle = sex_case
+    cfg = case_config(tmp_path, str(tmp / "d.vcf"), str(tmp / "score.txt"),
+                      extra_genotypes=_AOU_SEX.format(tmp / "metrics.tsv"), extra_pgs="  native: {engine: hail}")
+    with caplog.at_level("INFO", logger="trd_spark.pgs.sample_sex"):
+        sums, r = _run(hl, spark, cfg)
+    assert sums == pytest.approx(oracle, abs=1e-9)
+    assert sums == pytest.approx(_HAND, abs=1e-9)
+    c = r.sex.counts
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("file", 3, 2, 2, 1, 1)
+    note = r.sex.counts.note(20)
+    assert note == {"source": "file", "male": "<20", "female": "<20", "unknown": "<20", "not_in_file": "<20",
+                    "disagreeing": "<20"}
+    assert raw_person_counts_in_json({"notes": {"sample_sex": {"d": note}}}) == []
+    # 2 of 7 unknown is above pgs.sex_warn_share (0.05): a WARNING, no count in it.
+    warned = [x.getMessage() for x in caplog.records if x.levelname == "WARNING" and x.name.endswith("sample_sex")]
+    assert len(warned) == 1 and "samples of unknown sex above pgs.sex_warn_share (5%; some of them not in the sex file)" in warned[0]
+    assert "disagreeing with their X calls" in warned[0]
+
+
+def test_vds_with_a_sex_file_skips_the_pass_over_x(hl, spark, tmp_path, sex_case, monkeypatch):
+    """The VCF as a VDS (hom-ref calls as reference blocks) with the sex file, exported for the
+    native engine: plink2's sums to 1e-9, and the pass over all of chrX's variant data
+    (``genotypes.vds_x_evidence``) is never run (it raises here).
+    Before (8a12b1b): the config key did not exist (one ConfigError)."""
+    from test_field_cases_pgs import case_config
+    from test_pgs_genotypes import write_vds
+
+    from trd_spark.pgs import genotypes
+
+    tmp, oracle = sex_case
+    mt = hl.import_vcf(str(tmp / "d.vcf"), reference_genome="GRCh38",
+                       contig_recoding=genotypes.contig_recoding("GRCh38"))
+    write_vds(hl, mt, str(tmp_path / "d.vds"))
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("vds_x_evidence ran: a pass over all of X with a declared sex")
+
+    monkeypatch.setattr(genotypes, "vds_x_evidence", no_pass)
+    cfg = case_config(tmp_path, str(tmp_path / "d.vds"), str(tmp / "score.txt"), fmt="vds",
+                      extra_genotypes=_AOU_SEX.format(tmp / "metrics.tsv"))
+    sums, r = _run(hl, spark, cfg)
+    assert sums == pytest.approx(oracle, abs=1e-9)
+    assert r.sex.counts.male == 3 and r.sex.counts.not_in_file == 1
+
+
+def test_sex_file_errors_name_the_file_and_line(tmp_path):
+    """A sex file without the configured columns, with a short line or an ID twice: one
+    InputDataError naming file:line, never an ID; codes listed as male and female: a config
+    error. Before (8a12b1b): no such reader (ImportError)."""
+    from pydantic import ValidationError
+
+    from trd_spark.config import SexFile
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.sample_sex import FEMALE, MALE, UNKNOWN, read_sex_file
+
+    spec = SexFile(path="m.tsv", id_column="research_id", sex_column="dragen_sex_ploidy", male=["XY"], female=["XX"])
+    assert read_sex_file(_METRICS, spec) == {"1001": MALE, "1002": MALE, "1003": MALE, "1004": FEMALE,
+                                             "1005": FEMALE, "1007": UNKNOWN}
+    assert read_sex_file("#IID SEX\n1001 1\n1002 2\n1003 0\n", SexFile(path="s.txt")) == {
+        "1001": MALE, "1002": FEMALE, "1003": UNKNOWN}
+    cases = {"1001\tXY\n1002\tXX\n": "m.tsv:1", "research_id\tsex\n1001\tXY\n": "m.tsv:1",
+             "research_id\tdragen_sex_ploidy\n1001\tXY\n1001\n": "m.tsv:3",
+             "research_id\tdragen_sex_ploidy\n1001\tXY\n1002\tXX\n1001\tXY\n": "m.tsv:4"}
+    for text, where in cases.items():
+        with pytest.raises(InputDataError) as e:
+            read_sex_file(text, spec)
+        assert e.value.where == where and "1001" not in str(e.value), str(e.value)
+    with pytest.raises(ValidationError, match="listed as male and as female"):
+        SexFile(path="s.txt", male=["1", "U"], female=["2", "U"])
