@@ -371,6 +371,9 @@ def test_offset_totals_come_without_the_offset_matrix():
     slope[10:20, 2] = 0.0
     ref = rng.random(500) < 0.5
     ref[:3] = True
+    # A score whose REF-effect rows all weigh -0.0: its total is a sum of zeros, +0.0 in the
+    # matrix's column sum, where -2 x the slopes' sum alone gives -0.0.
+    slope[ref, 6] = -0.0
     lazy = WeightMatrices(pd.DataFrame(index=range(500)), slope, None, np.ones((500, 7), np.int32), ref_effect_row=ref)
     built = np.zeros(slope.shape)
     np.multiply(slope, -2.0, out=built, where=ref[:, None])
