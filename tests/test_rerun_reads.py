@@ -261,3 +261,27 @@ def test_the_pgs_stage_scratch_of_another_host_or_a_reused_pid_is_judged_by_its_
         assert not reused.exists() and not legacy_dead.exists()
         assert json.loads((Path(scratch) / "_owner.json").read_text())["pid"] == os.getpid()
     assert not Path(scratch).exists()
+
+
+def test_a_changed_input_folder_names_ten_entries_and_counts_the_others(tmp_path):
+    """A rerun reason names at most ``stages.NAMED_ENTRIES`` (10) changed entries of a local input
+    folder, then "N more": a folder of per-chromosome files (a BGEN per chromosome) re-exported
+    whole would otherwise put every file in one log line. Entries in name order; the digest of
+    the folder (what decides the rerun) covers them all."""
+    from trd_spark.stages import NAMED_ENTRIES, _entry_changes, files_fingerprint
+
+    folder = tmp_path / "bgen"
+    files = [_write(folder / f"chr{c:02d}.bgen", "v1") for c in range(1, 14)]
+
+    def fingerprint() -> dict:
+        return files_fingerprint(str(folder), sorted(str(f) for f in folder.iterdir()))
+
+    before = fingerprint()
+    for f in files[:12]:
+        f.write_text("v2")
+    files[12].unlink()
+    _write(folder / "chr23.bgen", "v1")
+    assert NAMED_ENTRIES == 10
+    assert _entry_changes(before, fingerprint()) == (
+        ", ".join(f"chr{c:02d}.bgen changed" for c in range(1, 11)) + ", 4 more")
+    assert changed_inputs({"g": before}, {"g": fingerprint()}) == ["g"]
