@@ -6,6 +6,8 @@ the mean, Gamma GLM with log link on squared residuals for the variance, as pgsc
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -186,6 +188,9 @@ def test_datasets_fitted_in_one_job_each_on_its_own(spark, caplog):
     assert info["small"]["fallback"] == {"PGS_A": "too_few_samples", "PGS_B": "too_few_samples"}
     assert "dataset small: PC-adjusted standardisation failed" in caplog.text
     assert f"fewer than {T} persons with genetic PCs" in caplog.text
+    # Its fix: overall only (fewer PCs mend b's collinear PCs, never a dataset under T).
+    warned = {r.getMessage().split(":")[0]: r.getMessage() for r in caplog.records if r.levelno == logging.WARNING}
+    assert "standardisation_n_pcs" not in warned["dataset small"] and "standardisation_n_pcs" in warned["dataset b"]
     np.testing.assert_allclose(got.loc[small.person_id, "PGS_A"].to_numpy(), _overall_z(small, "PGS_A"), rtol=1e-9)
     # overall / ancestry: within each dataset too.
     overall, _ = standardise_datasets(sdf, ["PGS_B"], "overall", "dataset", ["a", "b"], min_samples=T)

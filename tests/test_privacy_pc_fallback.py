@@ -83,3 +83,13 @@ def test_log_and_report_note_read_alike_for_every_small_dataset(caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 2 and warned[0] == warned[1] and f"fewer than {T} persons with genetic PCs" in warned[0]
     assert len(notes) == 1
+    # Both name only the fix that can help: under T no number of PCs is fitted (the report note:
+    # test_report_stage). Where the PCs + 2 set the floor (T 4, 4 PCs: 6), fewer PCs can.
+    assert "standardisation_n_pcs" not in warned[0] and "pgs.standardisation: overall" in warned[0]
+    assert "standardisation_n_pcs" not in notes.pop()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="trd_spark.cohort.standardise"):
+        pcs, scores = _dataset(5, 7)
+        _describe(fit_pc_arrays(pcs, scores, PCS, min_samples=4), sorted(scores), PCS, "d", fit_floor(4, len(PCS)),
+                  pcs_set_floor=True)
+    assert "fewer than 6 persons" in caplog.text and "lower pgs.standardisation_n_pcs" in caplog.text

@@ -30,7 +30,8 @@ A fit never aborts the stage: when the PC model cannot be fitted (fewer persons 
 a score's variance model diverges or does not converge, that score falls back to the overall
 z-score of the dataset. The reason (``FitFailure``) is in the
 description returned for the manifest (``fallback``) and logged as a WARNING naming the
-dataset, the scores and the fix (fewer ``pgs.standardisation_n_pcs``, or ``overall``).
+dataset, the scores and the fix (fewer ``pgs.standardisation_n_pcs``, or ``overall``; only
+``overall`` for a dataset under the threshold, which no number of PCs gets fitted).
 
 Why the floor is the small-count threshold T (``report.small_count_threshold``), not the PCs + 2
 the algebra needs: the fallback and its reason are published (report.html, the cohort log), and
@@ -238,10 +239,14 @@ def apply_pc_adjustment(frame: DataFrame, fit: PcAdjustment) -> DataFrame:
     return out
 
 
-def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str, threshold: int) -> dict:
+def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str, threshold: int, *,
+              pcs_set_floor: bool = False) -> dict:
     """The manifest's description of one dataset's PC fit; WARNING for the scores that fell back.
     ``threshold``: ``fit_floor`` (a policy number, not a count), named for ``too_few_samples``:
-    a bound every dataset under it shares."""
+    a bound every dataset under it shares. ``pcs_set_floor``: the PCs + 2, not the small-count
+    threshold, set that floor (``fit_floor``), so fewer PCs can mend ``too_few_samples``; else the
+    WARNING names only ``pgs.standardisation: overall`` for it, as report.html's note does
+    (``report.stage.standardisation_fallback_note``)."""
     info = {
         "method": "pc_adjusted",
         "pcs": pcs,
@@ -263,9 +268,14 @@ def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str,
         # it (so no finer than the published "<T"); fewer PCs cannot help it when T is the floor.
         few = (f" ({FitFailure.TOO_FEW_SAMPLES}: fewer than {threshold} persons with genetic PCs)"
                if FitFailure.TOO_FEW_SAMPLES in by_reason else "")
+        # too_few_samples fails the whole dataset (no other reason beside it): under the threshold
+        # it is never fitted, whatever the PCs.
+        fix = ("pgs.standardisation: overall; a dataset with fewer persons with genetic PCs than "
+               "report.small_count_threshold is never fitted" if few and not pcs_set_floor
+               else "lower pgs.standardisation_n_pcs, or pgs.standardisation: overall")
         log.warning("dataset %s: PC-adjusted standardisation failed (%s): those scores use the "
-                    "overall z-score instead%s (fix: lower pgs.standardisation_n_pcs, or pgs.standardisation: "
-                    "overall)", group or "?", "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()), few)
+                    "overall z-score instead%s (fix: %s)", group or "?",
+                    "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()), few, fix)
     return info
 
 
@@ -301,7 +311,8 @@ def standardise_datasets(
         complete = frame.dropna(subset=list(pcs))
         parts = [apply_pc_adjustment(complete.where(F.col(by) == g), fits[g]) for g in groups]
         threshold = fit_floor(min_samples, len(pcs))
-        info = {g: _describe(fits[g], pgs_ids, list(pcs), g, threshold) for g in groups}
+        info = {g: _describe(fits[g], pgs_ids, list(pcs), g, threshold, pcs_set_floor=threshold > min_samples)
+                for g in groups}
         return reduce(DataFrame.unionByName, parts), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
 
