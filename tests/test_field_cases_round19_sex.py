@@ -174,6 +174,24 @@ def test_vds_with_a_sex_file_skips_the_pass_over_x(hl, spark, tmp_path, sex_case
     assert r.sex.counts.male == 3 and r.sex.counts.not_in_file == 1
 
 
+def test_bed_with_a_sex_file_overrides_its_fam(hl, spark, tmp_path, sex_case):
+    """The VCF as a .bed whose .fam has no sex (plink2 --make-bed without it: 0 for all), with
+    plink2's own --update-sex file as the sex source (defaults: IID, SEX, 1/2): the native
+    engine's sums equal plink2's to 1e-9; a .bed's calls carry no ploidy, so the disagreement is
+    not checked. Before (8a12b1b): the config key did not exist (one ConfigError)."""
+    from test_field_cases_pgs import case_config
+
+    tmp, oracle = sex_case
+    _plink2("--vcf", str(tmp / "d.vcf"), "--make-bed", "--out", str(tmp_path / "g"))
+    cfg = case_config(tmp_path, str(tmp_path / "g"), str(tmp / "score.txt"), fmt="plink",
+                      extra_genotypes=f', sex_source: {{path: "{tmp / "sex.txt"}"}}')
+    sums, r = _run(hl, spark, cfg)
+    assert sums == pytest.approx(oracle, abs=1e-9)
+    c = r.sex.counts
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("file", 3, 2, 2, 1, None)
+    assert c.note(20)["disagreeing"] == "not checked"
+
+
 def test_sex_file_errors_name_the_file_and_line(tmp_path):
     """A sex file without the configured columns, with a short line or an ID twice: one
     InputDataError naming file:line, never an ID; codes listed as male and female: a config

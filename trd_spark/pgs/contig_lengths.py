@@ -177,8 +177,11 @@ def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[st
     or .pvar), with ``reference_lengths`` as ``primary_lengths`` takes it; a file on a URI is
     read through ``open_uri`` (``hail_text``; without it, not read). Only the header is read
     (to the first record). A file that cannot be opened or read is left to the reader, which
-    names it."""
-    files = header_files(source, glob_uri if open_uri is not None else None)
+    names it, also a URI that cannot be listed."""
+    try:
+        files = header_files(source, glob_uri if open_uri is not None else None)
+    except Exception:  # noqa: BLE001 - a URI not listable (no connector, no access): the reader names it
+        return
     if not files:
         return
     lengths = primary_lengths(reference_lengths)
