@@ -384,3 +384,37 @@ def test_the_headline_tells_no_failure_of_a_fit_the_export_hides(tmp_path):
     shown.to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
     lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
     assert lines["P2"].split()[-1] == "NA", lines["P2"]
+
+
+@pytest.mark.parametrize("kind", ["unknown", "disagreeing"])
+def test_a_sex_on_x_warning_tells_nothing_more_of_a_small_count_than_its_label(caplog, kind):
+    """The pgs stage's sex-on-X check (``sample_sex.SexCounts.check``, 5ef4936) logs its counts as
+    labels, then warned when the exact share of samples of unknown sex (or disagreeing with their
+    X calls) exceeded pgs.sex_warn_share (5%): of 306 scored samples (the export's genotyped
+    persons with a PGS) a WARNING meant 16..19 where the INFO line said <20, and none 1..15
+    (fails on 5ef4936). Now the share is over the label's largest count (``gates.share_range``),
+    so every count of 1..19 reads the same: the same INFO line, and a WARNING for each or for
+    none."""
+    import logging
+
+    from trd_spark.pgs.sample_sex import SexCounts
+
+    def logged(n: int) -> tuple[str, ...]:
+        counts = SexCounts("file", male=150, female=156 - (n if kind == "unknown" else 0),
+                           unknown=n if kind == "unknown" else 0, not_in_file=n if kind == "unknown" else 0,
+                           disagreeing=n if kind == "disagreeing" else 0)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="trd_spark"):
+            counts.check("d", 0.05, T)
+        return tuple(f"{r.levelname}: {r.getMessage()}" for r in caplog.records)
+
+    seen = {n: logged(n) for n in range(0, 40)}
+    assert all(seen[n][0] == seen[1][0] for n in range(1, T)), seen[1]  # the INFO line: labels only
+    # What an outsider reads from a count of 16 (and of 3): every count of the label, 1..19.
+    for n in (16, 3):
+        alike = [m for m in range(0, 40) if seen[m] == seen[n]]
+        assert alike == list(range(1, T)), (n, alike, seen[n])
+    assert any("WARNING" in line and "which a count read as its label can reach" in line for line in seen[16])
+    assert not any("WARNING" in line for line in seen[0])
+    # 20 or more is shown as 20+, its share exact: 20 of 306 (6.5%) warns, as before.
+    assert any("WARNING" in line and "pgs.sex_warn_share" in line for line in seen[20])

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trd_spark.errors import InputDataError, header_fields_text
+from trd_spark.gates import share_range
 from trd_spark.logs import person_count_text
 
 if TYPE_CHECKING:
@@ -136,7 +137,10 @@ class SexCounts:
     def check(self, dataset: str, warn_share: float, persons_below: int) -> None:
         """Log the counts (INFO), and a WARNING when they are implausible: no male or no female
         among the samples, or more than ``warn_share`` of them of unknown sex or disagreeing with
-        their calls (a sex file of another release, other codes than ``male``/``female``)."""
+        their calls (a sex file of another release, other codes than ``male``/``female``). The
+        counts are labels (0, <T, T+; T = ``persons_below``) and a share is over the largest count
+        its labels leave (``gates.share_range``), so whether it warned says no more of a count of
+        1..T-1 than its label: decided on the exact share, it did (16..19 of 306)."""
         total = self.male + self.female + self.unknown
         text = self.note(persons_below)
         log.info("pgs: %s: sex on X from %s: male %s, female %s, unknown %s (not in the sex file %s), "
@@ -145,17 +149,27 @@ class SexCounts:
         why = []
         if total and (not self.male or not self.female):
             why.append(f"no {'male' if not self.male else 'female'} sample")
-        if total and self.unknown > warn_share * total:
+        # Decided on what the INFO line's labels leave (gates.share_range), not the exact share:
+        # with the export's scored samples (306) a WARNING at 5% put a "<20" of unknown sex at 16..19.
+        least, unknown_share = share_range(self.unknown, total, persons_below)
+        if total and unknown_share > warn_share:
             why.append(f"a share of samples of unknown sex above pgs.sex_warn_share ({warn_share:.0%}; "
-                       f"{'some' if self.not_in_file else 'none'} of them not in the sex file)")
-        if total and self.disagreeing and self.disagreeing > warn_share * total:
+                       f"{'some' if self.not_in_file else 'none'} of them not in the sex file)"
+                       + (_LABEL_REACH if least != unknown_share else ""))
+        least, disagreeing_share = share_range(self.disagreeing or 0, total, persons_below)
+        if total and self.disagreeing and disagreeing_share > warn_share:
             why.append(f"a share of samples disagreeing with their X calls above pgs.sex_warn_share ({warn_share:.0%}: "
-                       "a declared male with a heterozygous call, a female with a haploid one)")
+                       "a declared male with a heterozygous call, a female with a haploid one)"
+                       + (_LABEL_REACH if least != disagreeing_share else ""))
         if why:
             log.warning("pgs: %s: implausible sex on X (%s): %s; a missing X call is imputed with males counted "
                         "haploid: check the sex source's file, ID and sex columns and codes "
                         "(datasets[].genotypes.sex_source)", dataset, self.source, "; ".join(why))
 
+
+
+# A WARNING decided on a label's largest count says so (``gates.check_gate``'s words).
+_LABEL_REACH = ", which a count read as its label can reach"
 
 
 @dataclasses.dataclass
