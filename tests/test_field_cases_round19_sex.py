@@ -27,24 +27,25 @@ from pathlib import Path
 
 import pytest
 
-# Diploid-coded males 1001-1003 and 1007 (1007 and 1005-1006 missing at both rows):
+# Diploid-coded males 1001-1003 and 1007 (1006 and 1007 missing at both rows):
 # chrX:5000000 A>G: males 1001 1/1, 1002 0/0, 1003 1/1 (one observation each: 1, 0, 1), 1004
 #   0/1 -> G frequency 3/5 with the sex (5/8 without), a missing call 1.2 G copies (1.25).
 # chrX:6000000 C>T: 1001 0/1 (a male's het: 1 copy, half an ALT of one observation), 1002 0/0,
-#   1003 1/1, 1004 0/1 -> 2.5/5 = 0.5 with the sex, a missing call 1.0 copies.
+#   1003 1/1, 1005 1 (a woman's haploid call: homozygous, 2 copies of 2 observations, as plink2
+#   reads it) -> 3.5/5 = 0.7 with the sex, a missing call 1.4 copies (5/8 -> 1.25 without).
 _VCF = """##fileformat=VCFv4.2
 ##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
 ##contig=<ID=chrX,length=156040895>
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003\t1004\t1005\t1006\t1007
 chrX\t5000000\trs1\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/0\t1/1\t0/1\t./.\t./.\t./.
-chrX\t6000000\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0\t1/1\t0/1\t./.\t./.\t./.
+chrX\t6000000\trs2\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0\t1/1\t./.\t1\t./.\t./.
 """
 _SCORE = ("#pgs_id=PGS991901\n#genome_build=GRCh38\n"
           "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
           "X\t5000000\tG\tA\t1.0\nX\t6000000\tT\tC\t0.5\n")
-# Hand: 1001 2 + 0.5 x 1, 1003 2 + 0.5 x 2, 1004 1 + 0.5 x 1, 1005-1007 1.2 + 0.5 x 1.0.
-_HAND = {1001: 2.5, 1002: 0.0, 1003: 3.0, 1004: 1.5, 1005: 1.7, 1006: 1.7, 1007: 1.7}
-_MALES = (1001, 1002, 1003, 1007)
+# Hand: 1001 2 + 0.5 x 1, 1003 2 + 0.5 x 2, 1004 1 + 0.5 x 1.4, 1005 1.2 + 0.5 x 2, 1006-1007
+# 1.2 + 0.5 x 1.4.
+_HAND = {1001: 2.5, 1002: 0.0, 1003: 3.0, 1004: 1.7, 1005: 2.2, 1006: 1.9, 1007: 1.9}
 # All of Us' genomic metrics shape: research_id, dragen_sex_ploidy (XX / XY / other). 1006 is not
 # listed, 1007's ploidy is neither (unknown): both read as not male (no call of theirs is counted).
 _METRICS = ("research_id\tdragen_sex_ploidy\tmean_coverage\n1001\tXY\t30.1\n1002\tXY\t31.0\n1003\tXY\t29.5\n"
@@ -102,7 +103,8 @@ def test_bgen_with_diploid_males_reads_the_sex_of_its_sample_file(hl, spark, tmp
     bgenix / qctool write them), its .sample's ``sex`` column 1/2/NA: equal to plink2 --bgen
     --sample (which reads that column) --score, to 1e-9, and to the hand values; the .sample's
     sex is counted (1006, 1007 unknown; 1001's het X call disagrees with his sex).
-    Before (8a12b1b): no male (no haploid call), 1005-1007 1.25 + 0.5 = 1.75."""
+    plink2's export without sex writes 1005's haploid call as a diploid 1/1: only 1001 disagrees.
+    Before (8a12b1b): no male (no haploid call), 1006-1007 1.25 + 0.5 x 1.25 = 1.875."""
     from test_field_cases_pgs import case_config
 
     tmp, _ = sex_case
@@ -124,7 +126,9 @@ def test_bgen_with_diploid_males_reads_the_sex_of_its_sample_file(hl, spark, tmp
 def test_vcf_with_a_sex_file_scores_as_plink2_update_sex(hl, spark, tmp_path, sex_case, caplog):
     """A VCF (diploid-coded males) with All of Us' genomic-metrics shape as the sex source
     (XY male, XX female, XXY unknown; 1006 not listed), on Hail's pass: plink2 --update-sex
-    --score's sums to 1e-9. The counts reach the log and the manifest's note as labels only.
+    --score's sums to 1e-9 (1005's haploid call read as homozygous, as plink2 reads a woman's).
+    1001 (a male's het call) and 1005 (a woman's haploid call) disagree with their declared sex.
+    The counts reach the log and the manifest's note as labels only.
     Before (8a12b1b): the config key did not exist (one ConfigError)."""
     from person_count_guard import raw_person_counts_in_json
     from test_field_cases_pgs import case_config
@@ -137,7 +141,7 @@ def test_vcf_with_a_sex_file_scores_as_plink2_update_sex(hl, spark, tmp_path, se
     assert sums == pytest.approx(oracle, abs=1e-9)
     assert sums == pytest.approx(_HAND, abs=1e-9)
     c = r.sex.counts
-    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("file", 3, 2, 2, 1, 1)
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("file", 3, 2, 2, 1, 2)
     note = r.sex.counts.note(20)
     assert note == {"source": "file", "male": "<20", "female": "<20", "unknown": "<20", "not_in_file": "<20",
                     "disagreeing": "<20"}
@@ -171,7 +175,8 @@ def test_vds_with_a_sex_file_skips_the_pass_over_x(hl, spark, tmp_path, sex_case
                       extra_genotypes=_AOU_SEX.format(tmp / "metrics.tsv"))
     sums, r = _run(hl, spark, cfg)
     assert sums == pytest.approx(oracle, abs=1e-9)
-    assert r.sex.counts.male == 3 and r.sex.counts.not_in_file == 1
+    c = r.sex.counts
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("file", 3, 2, 2, 1, 2)
 
 
 def test_bed_with_a_sex_file_overrides_its_fam(hl, spark, tmp_path, sex_case):
@@ -216,3 +221,25 @@ def test_sex_file_errors_name_the_file_and_line(tmp_path):
         assert e.value.where == where and "1001" not in str(e.value), str(e.value)
     with pytest.raises(ValidationError, match="listed as male and as female"):
         SexFile(path="s.txt", male=["1", "U"], female=["2", "U"])
+
+
+@pytest.mark.parametrize(("counts", "why"), [
+    ((0, 30, 0), "no male sample"),
+    ((30, 0, 0), "no female sample"),
+    ((40, 40, 0, 0, 5), "samples disagreeing with their X calls above pgs.sex_warn_share (5%"),
+    ((40, 40, 5, 5), "samples of unknown sex above pgs.sex_warn_share (5%; some of them not in the sex file)"),
+    ((240, 240, 20, 0, 20), None),
+], ids=["no-male", "no-female", "disagreeing", "unknown", "plausible"])
+def test_implausible_sex_is_one_warning_without_a_count(caplog, counts, why):
+    """``SexCounts.check``: one WARNING naming why (no male or no female; unknown or
+    disagreeing samples above ``pgs.sex_warn_share``: a count under T by the largest its label
+    leaves, 1a904f2), with no count in it; none when 20 of 500 are unknown and 20 disagree (4%).
+    Before (8a12b1b): no such check (ImportError)."""
+    from trd_spark.pgs.sample_sex import SexCounts
+
+    with caplog.at_level("INFO", logger="trd_spark.pgs.sample_sex"):
+        SexCounts("file", *counts).check("d", 0.05, 20)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == (why is not None)
+    if why is not None:
+        assert why in warned[0] and not any(str(n) in warned[0].replace("5%", "") for n in counts if n >= 5), warned
