@@ -262,10 +262,12 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                    FROM {src['person']} GROUP BY 1),
         -- an open period (no end date) runs to the cutoff; a start after the end (swapped
         -- columns) still observed the person on the start: the later of the two
-        -- (a period ending before the birth year, e.g. 1900 placeholders, is not used)
+        -- (a period ending before the birth year, e.g. 1900 placeholders, is not used;
+        -- a row with neither date is no period)
         op AS (SELECT x.person_id, GREATEST(x.observation_period_start_date,
                                             COALESCE(x.observation_period_end_date, {cutoff})) AS last_day
-               FROM {src['observation_period']} x),
+               FROM {src['observation_period']} x
+               WHERE x.observation_period_start_date IS NOT NULL OR x.observation_period_end_date IS NOT NULL),
         o AS (SELECT op.person_id, MAX(op.last_day) AS last_obs
               FROM op JOIN p ON p.person_id = op.person_id
               WHERE year(op.last_day) >= p.y GROUP BY 1),

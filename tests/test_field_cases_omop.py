@@ -337,7 +337,8 @@ def test_birth_datetime_disagreeing_with_year_of_birth(merged):
         "n_persons_birth_datetime_disagrees": 3, "n_persons_death_before_birth_year": 0,
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
         "n_persons_death_before_birth_date": 0, "n_persons_period_start_after_end": 0, "n_persons_death_undated": 0,
-        "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0}
+        "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0,
+        "n_persons_period_undated": 0, "n_persons_birth_year_implausible": 0}
 
 
 def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
@@ -352,7 +353,8 @@ def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 2,
         "n_persons_several_death_dates": 1, "n_persons_period_before_birth_year": 1,
         "n_persons_death_before_birth_date": 0, "n_persons_period_start_after_end": 0, "n_persons_death_undated": 0,
-        "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0}
+        "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0,
+        "n_persons_period_undated": 0, "n_persons_birth_year_implausible": 0}
 
 
 # ---- session-14 cases (hand-worked expected files; see their comments) ----------------------------
@@ -373,14 +375,17 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     assert (flow["with_mdd_diagnosis"], flow["mdd_min_distinct_dates"], flow["mdd_included"]) == (7, 6, 5)
     assert flow["excluded_outside_followup_only"] == 1  # 2606: every record after his death
     assert unmapped_record_counts(run.omop).collect()[0].asDict() == {
-        "n_condition_occurrence": 1, "n_drug_exposure": 1, "n_procedure_occurrence": 0, "n_device_exposure": 0}
+        "n_condition_occurrence": 1, "n_drug_exposure": 1, "n_procedure_occurrence": 0, "n_device_exposure": 0,
+        "n_condition_occurrence_nonstandard": 0, "n_drug_exposure_nonstandard": 0,
+        "n_procedure_occurrence_nonstandard": 0, "n_device_exposure_nonstandard": 0}
     conditions = derive_study_events(run.omop, run.cfg)["condition"]
     assert condition_status_counts(conditions).collect()[0].n_preliminary_records == 4
     assert _quirks(run) == {
         "n_persons_birth_datetime_disagrees": 0, "n_persons_death_before_birth_year": 0,
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
         "n_persons_death_before_birth_date": 1, "n_persons_period_start_after_end": 0, "n_persons_death_undated": 0,
-        "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0}
+        "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0,
+        "n_persons_period_undated": 0, "n_persons_birth_year_implausible": 0}
     from trd_spark.phenotypes.persons import observation_period_overlaps
 
     assert observation_period_overlaps(run.omop["observation_period"]).collect()[0].n_overlapping_periods == 1

@@ -137,7 +137,11 @@ def test_run_publishes_the_four_tables(spark, published):
     assert notes["optional_tables_absent"] == ["death"]
     # counted on the one scan of each event table (observed while the study events are written)
     assert notes["quirks"]["unmapped_records"] == {"n_condition_occurrence": 1, "n_drug_exposure": 1,
-                                                   "n_procedure_occurrence": 0, "n_device_exposure": 0}
+                                                   "n_procedure_occurrence": 0, "n_device_exposure": 0,
+                                                   "n_condition_occurrence_nonstandard": 0,
+                                                   "n_drug_exposure_nonstandard": 0,
+                                                   "n_procedure_occurrence_nonstandard": 0,
+                                                   "n_device_exposure_nonstandard": 0}
     assert notes["quirks"]["condition_status"]["n_preliminary_records"] == 1
     # 12 antidepressant rows (aripiprazole is not one), 11 within follow-up (what the trials read:
     # citalopram 2023-08-01 is after the cutoff), one duplicate of person 1's first fill

@@ -111,7 +111,8 @@ def derive_persons(
     ``observation_period_end_date`` (required by the CDM; ETLs leave it empty for a period
     still open at extraction) runs to the cutoff, so an earlier closed period never ends the
     follow-up of a person whose current period is open; such periods are counted
-    (``observation_period_overlaps``: n_open_periods).
+    (``observation_period_overlaps``: n_open_periods). A row with neither date is no period
+    (``period_last_date_expr``; counted, ``birth_death_quirk_counts``).
     An observation period ending before the birth year (placeholder dates such as 1900) is not
     used either: without another period the person has none (``has_observation_period``).
     Death: the earliest ``death_date`` on or after 1 January of the birth year
@@ -160,9 +161,23 @@ def period_last_date_expr(cutoff: Column) -> Column:
     plausibleStartBeforeEnd): the person was still observed on both dates, so the end alone
     would end follow-up years early and turn every later record into one outside follow-up
     (an MDD person 'excluded'). OHDSI cohort SQL, which requires start <= event <= end, would drop
-    the person altogether. Counted as ``n_persons_period_start_after_end``."""
+    the person altogether. Counted as ``n_persons_period_start_after_end``.
+
+    Null when the row has neither date (``period_undated_expr``): it declares no period, so it
+    is not used. Read as open (the cutoff), it gave a person follow-up the data never declared:
+    beside a closed period it moved the end of follow-up from that period's end to the cutoff
+    (records after it read as in follow-up, a longer time to TRD). The CDM requires both dates
+    (OHDSI Data Quality Dashboard isRequired); a death row without a date is not used either
+    (``first_death_dates``). Counted as ``n_persons_period_undated``."""
     start = F.col("observation_period_start_date")
-    return F.greatest(start, F.coalesce(F.col("observation_period_end_date"), cutoff))
+    last = F.greatest(start, F.coalesce(F.col("observation_period_end_date"), cutoff))
+    return F.when(~period_undated_expr(), last)
+
+
+def period_undated_expr() -> Column:
+    """True for an ``observation_period`` row with neither observation_period_start_date nor
+    observation_period_end_date: no period (``period_last_date_expr``)."""
+    return F.col("observation_period_start_date").isNull() & F.col("observation_period_end_date").isNull()
 
 
 def after_birth_year(rows: DataFrame, person: DataFrame, date_col: str) -> DataFrame:
@@ -186,8 +201,12 @@ def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFr
     return after_birth_year(death, person, "death_date").groupBy("person_id").agg(F.min("death_date").alias(alias))
 
 
-def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame) -> DataFrame:
+def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame,
+                             data_cutoff_date: dt.date | None = None) -> DataFrame:
     """One row over the OMOP ``person``, ``death`` and ``observation_period`` tables (long, persons):
+    n_persons_birth_year_implausible (``birth_year_implausible_expr``: a year_of_birth before
+    1850 or after the year after ``data_cutoff_date``'s, e.g. 1800 or 2099 placeholders, a typo;
+    no upper bound when ``data_cutoff_date`` is None: USED as written, counted and warned about),
     n_persons_birth_datetime_disagrees (``birth_datetime`` outside year_of_birth, or outside
     month_of_birth when that is known: the birth date comes from the year/month/day fields,
     ``birth_date_expr``), n_persons_death_before_birth_year (a death row dated before the
@@ -208,7 +227,9 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     and n_persons_death_undated (a death row with
     neither death_date nor death_datetime, after ``omop.datetime_fallback``: no date to end
     follow-up with, so not used; a person with no other death row is followed as alive to the
-    cutoff. The CDM requires death_date).
+    cutoff. The CDM requires death_date) and n_persons_period_undated (an observation_period
+    row with neither date: no period, not used, ``period_last_date_expr``; a person with no other
+    period has none, ``has_observation_period``).
     Aggregates only.
     """
     years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
@@ -224,7 +245,8 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     start, end = F.col("observation_period_start_date"), F.col("observation_period_end_date")
     periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
         F.max((end.isNotNull() & (F.greatest(start, end) < F.col("_birth"))).cast("int")).alias("_period_before"),
-        F.max((start > end).cast("int")).alias("_start_after_end"))
+        F.max((start > end).cast("int")).alias("_start_after_end"),
+        F.max(period_undated_expr().cast("int")).alias("_period_undated"))
     disagrees = ~F.coalesce(birth_datetime_agrees_expr(
         F.col("year_of_birth"), F.col("month_of_birth"), F.col("birth_datetime")), F.lit(True))
 
@@ -237,9 +259,11 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         return table.join(person, "person_id", "left_anti").select("person_id").distinct().select(
             "person_id", F.lit(1).alias(flag))
 
-    rows = person.join(per_person, "person_id", "left").join(periods, "person_id", "left")
+    rows = person.join(per_person, "person_id", "left").join(periods, "person_id", "left").withColumn(
+        "_implausible_year", birth_year_implausible_expr(F.col("year_of_birth"), data_cutoff_date))
     rows = rows.unionByName(unknown(death, "_unknown"), allowMissingColumns=True)
     return rows.unionByName(unknown(observation_period, "_unknown_period"), allowMissingColumns=True).agg(
+        n(F.col("_implausible_year")).alias("n_persons_birth_year_implausible"),
         n(disagrees).alias("n_persons_birth_datetime_disagrees"),
         n(F.col("_before") == 1).alias("n_persons_death_before_birth_year"),
         n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
@@ -249,7 +273,30 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_undated") == 1).alias("n_persons_death_undated"),
         n(F.col("_unknown") == 1).alias("n_persons_death_not_in_person_table"),
         n(F.col("_unknown_period") == 1).alias("n_persons_period_not_in_person_table"),
+        n(F.col("_period_undated") == 1).alias("n_persons_period_undated"),
     )
+
+
+# OHDSI Data Quality Dashboard (OMOP_CDMv5.4_Field_Level.csv, PERSON.year_of_birth):
+# plausibleValueLow 1850, plausibleValueHigh YEAR(GETDATE())+1 (the run's date there; here the
+# data cutoff's year, the date the data end).
+PLAUSIBLE_BIRTH_YEAR_LOW = 1850
+
+
+def birth_year_implausible_expr(year_of_birth: Column, data_cutoff_date: dt.date | None) -> Column:
+    """True where ``year_of_birth`` lies outside the OHDSI Data Quality Dashboard's plausible range
+    (``PLAUSIBLE_BIRTH_YEAR_LOW`` .. the year after ``data_cutoff_date``'s; no upper bound when it is
+    None); false otherwise, null-safe.
+
+    Such a year is used as written, as OHDSI tools use it (FeatureExtraction's age is
+    YEAR(index) - year_of_birth; the Dashboard flags, it does not remove): the age at the MDD index
+    and at the end of follow-up come from it (a 1800 placeholder: 219 years; 2099: negative), and
+    records before 1 January of it are not read (``restrict_to_followup``). The stage counts the
+    persons and warns (``birth_death_quirk_counts``), so that a release with such placeholders is
+    seen before its ages enter the models."""
+    low = year_of_birth < PLAUSIBLE_BIRTH_YEAR_LOW
+    high = F.lit(False) if data_cutoff_date is None else year_of_birth > data_cutoff_date.year + 1
+    return F.coalesce(low | high, F.lit(False))
 
 
 def restrict_to_followup(events: DataFrame, persons: DataFrame, date_col: str) -> DataFrame:
@@ -327,14 +374,15 @@ def observation_period_overlaps(observation_period: DataFrame) -> DataFrame:
     """One row: n_periods, n_overlapping_periods (starting on/before the end of an earlier
     period of the same person), n_persons_with_overlap, n_open_periods (null
     observation_period_end_date: open at extraction, run to the cutoff by ``derive_persons``)
-    (long). Aggregates only.
+    (long), over the rows with a date (a row with neither date is no period,
+    ``period_last_date_expr``, counted by ``birth_death_quirk_counts``). Aggregates only.
 
     Follow-up uses the last period end whatever the overlaps, so they change nothing
     downstream; they are counted because they flag ETL problems in a release.
     """
     order = Window.partitionBy("person_id").orderBy("observation_period_start_date", "observation_period_end_date")
     prev_end = F.max("observation_period_end_date").over(order.rowsBetween(Window.unboundedPreceding, -1))
-    flagged = observation_period.select(
+    flagged = observation_period.where(~period_undated_expr()).select(
         "person_id", (F.col("observation_period_start_date") <= prev_end).alias("_overlap"),
         F.col("observation_period_end_date").isNull().alias("_open"),
     ).fillna(False, subset=["_overlap"])

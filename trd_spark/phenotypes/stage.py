@@ -51,6 +51,7 @@ from trd_spark.phenotypes.omop import (
     read_omop_table,
 )
 from trd_spark.phenotypes.persons import (
+    PLAUSIBLE_BIRTH_YEAR_LOW,
     birth_death_quirk_counts,
     derive_persons,
     followup_date_counts,
@@ -463,6 +464,55 @@ def unread_record_warnings(event_dates: dict[str, dict[str, int]]) -> list[str]:
     return out
 
 
+def concept_record_warnings(unmapped: dict[str, int]) -> list[str]:
+    """The run log's WARNING lines (after "phenotypes: ") for the event records no concept set can
+    match, from ``unmapped_record_counts``' counts, each naming its table: records with concept 0
+    and a source concept, and records whose standard concept column holds a concept that is not
+    a standard, valid one (its column named). Records, not persons: shown exactly. Empty when
+    there are none."""
+    out = []
+    for what, n in unmapped.items():
+        if n and what.endswith(NONSTANDARD_SUFFIX):
+            table = what.removeprefix("n_").removesuffix(NONSTANDARD_SUFFIX)
+            out.append(f"{table}: {n} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
+                       "(a source code such as ICD10CM or NDC, a classification or a deprecated concept: OHDSI DQD "
+                       "isStandardValidConcept) match no concept set (unless one names that concept itself) and are "
+                       "not read (standard concepts only; "
+                       "mapping needs concept_relationship 'Maps to', which the study does not read)")
+        elif n:
+            out.append(f"{what.removeprefix('n_')}: {n} record(s) with concept_id 0 (no standard concept) and a source "
+                       "concept are not read (standard concepts only, as OHDSI cohort definitions)")
+    return out
+
+
+def birth_and_death_warnings(counts: dict[str, int]) -> list[str]:
+    """The run log's WARNING lines (after "phenotypes: ") for ``persons.birth_death_quirk_counts``'
+    rows the rules do not use or use as written, each naming its table and column. Persons: no
+    count in a line (notes.quirks.birth_and_death has them). Empty when there are none."""
+    out = []
+    if counts["n_persons_death_undated"]:
+        out.append("death: row(s) with neither death_date nor death_datetime are not used (no date to end follow-up "
+                   "with; a person without another death row is followed as alive); counted in "
+                   "notes.quirks.birth_and_death.n_persons_death_undated")
+    if counts["n_persons_birth_year_implausible"]:
+        out.append(f"person: year_of_birth outside the OHDSI Data Quality Dashboard's plausible range "
+                   f"({PLAUSIBLE_BIRTH_YEAR_LOW} to the year after the data cutoff's), e.g. a 1800 or 2099 placeholder: "
+                   "used as written, so these persons' ages (MDD index, end of follow-up, the models' covariate) come "
+                   "from it; counted in notes.quirks.birth_and_death.n_persons_birth_year_implausible")
+    if counts["n_persons_period_undated"]:
+        out.append("observation_period: row(s) with neither observation_period_start_date nor "
+                   "observation_period_end_date are no period and are not used (the CDM requires both; read as open "
+                   "they gave follow-up to the data cutoff); counted in "
+                   "notes.quirks.birth_and_death.n_persons_period_undated")
+    for table, key in (("death", "n_persons_death_not_in_person_table"),
+                       ("observation_period", "n_persons_period_not_in_person_table")):
+        if counts[key]:
+            out.append(f"{table}: row(s) of persons missing from the person table are not used (the CDM requires a "
+                       f"person row; a {table} table of another release or extract?); counted in "
+                       f"notes.quirks.birth_and_death.{key}")
+    return out
+
+
 def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
     """Aggregates over study drug records (long), each counted and warned about, not an error
     (``DRUG_RECORD_QUIRK_TEXT`` says what the rules make of it; trials module docstring):
@@ -471,7 +521,10 @@ def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
     n_refill_course_over_max (days_supply x (1 + refills) over ``max_days_supply``: refills not
     used) and n_negative_refills (refills below 0, which the CDM does not allow: read as none,
     ``trials.exposure_end_expr`` uses refills > 0 only); the last two 0 unless
-    ``trials.use_refills``, as ``refills`` is not read otherwise."""
+    ``trials.use_refills``, as ``refills`` is not read otherwise. Over the study drug records of
+    every date (the antidepressants' and the augmentation and esketamine sets'), as the control
+    rule reads them, not only those within follow-up that form trials and onsets (the run's
+    WARNING says so): observed on the one scan that writes them."""
     start, ds = F.col("drug_exposure_start_date"), F.col("days_supply")
 
     def n(flag: Column, name: str) -> Column:
@@ -503,22 +556,60 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int) -> DataFrame:
     return drugs.agg(*drug_record_quirk_columns(max_days_supply))
 
 
+# unmapped_record_counts' key suffix of the records whose concept is not a standard, valid one.
+NONSTANDARD_SUFFIX = "_nonstandard"
+
+
 def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
     OHDSI cohort definitions; mapping them would need concept_relationship 'Maps to', which
     the study does not read), counted so that a release whose ETL left many codes unmapped is
-    seen. One aggregate over the union of the tables' two concept columns: a second scan of
-    the event tables' two concept columns. (Observing it on the study events' scan instead
+    seen; and n_<table>_nonstandard, its records whose standard concept column
+    (condition_concept_id, drug_concept_id, ...) holds a concept that is not a standard, valid
+    one (``nonstandard_concept_expr``: OHDSI Data Quality Dashboard check isStandardValidConcept),
+    e.g. an ICD10CM or NDC source concept an ETL wrote there unmapped. Concept sets are expanded
+    through concept_ancestor, which links standard concepts only, so such a record matches no
+    set (an F33.1 code is no MDD diagnosis, an NDC antidepressant no exposure: its person may
+    become a control) and is not read either; uncounted, it was silent.
+    One grouped aggregate over the union of the tables' two concept columns (a second scan of
+    the event tables' two concept columns; partial aggregation leaves one row per table and
+    concept), joined to ``concept``'s flags. (Observing it on the study events' scan instead
     costs as much: an ``Observation`` over every one of 91M drug rows took as long as this
     scan, benchmarks/RESULTS.md session 15.)"""
     tagged = reduce(lambda a, b: a.unionByName(b), [
         omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
     unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
-    return tagged.agg(*[F.coalesce(F.sum((unmapped & (F.col("_table") == table)).cast("long")), F.lit(0)).alias(f"n_{table}")
-                        for table in SOURCE_CONCEPT_OF])
+    per_concept = tagged.groupBy("_table", "_concept").agg(F.count(F.lit(1)).alias("_n"),
+                                                          F.sum(unmapped.cast("long")).alias("_unmapped"))
+    concept = omop["concept"]
+    reason = F.col("invalid_reason") if "invalid_reason" in concept.columns else F.lit(None).cast("string")
+    flags = concept.select(F.col("concept_id").alias("_concept"),
+                           nonstandard_concept_expr(F.col("standard_concept"), reason).alias("_flag"))
+    # Again per table and concept after the join (the few concepts the records use, not the whole
+    # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
+    rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
+        F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"))
+    nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
+
+    def total(table: str, value: Column) -> Column:
+        return F.coalesce(F.sum(F.when(F.col("_table") == table, value)), F.lit(0)).cast("long")
+
+    return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
+                    *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
+                      for table in SOURCE_CONCEPT_OF])
+
+
+def nonstandard_concept_expr(standard_concept: Column, invalid_reason: Column) -> Column:
+    """True for a ``concept`` row that is not a standard, valid concept: standard_concept not 'S'
+    (NULL: a source concept such as ICD10CM or NDC; 'C': a classification concept), or an
+    invalid_reason set ('D' deprecated, 'U' upgraded). The rule of OHDSI Data Quality Dashboard's
+    isStandardValidConcept check for an event table's *_concept_id (blanks read as empty)."""
+    standard = F.coalesce(F.trim(standard_concept) == "S", F.lit(False))
+    valid = F.coalesce(F.trim(invalid_reason), F.lit("")) == ""
+    return ~(standard & valid)
 
 
 def condition_status_counts(conditions: DataFrame) -> DataFrame:
@@ -669,7 +760,8 @@ def stage_counts(
         "drug_records": drug_record_quirks(events["drug"], max_days_supply),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
-        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
+        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"],
+                                                    data_cutoff_date),
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": unmapped_record_counts(omop),
     }
@@ -881,7 +973,10 @@ def run(ctx: StageContext) -> None:
         out.notes["gates"] = data_gates(cfg, event_dates, quirks)
         for what, n in quirks["drug_records"].items():
             if n:
-                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s (%s)",
+                # Over the study drug records of every date (observed on their one scan), as the
+                # control rule reads them; the trials and onsets read those within follow-up only.
+                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s (%s; counted over "
+                            "the records of every date, in or outside follow-up: only those within it form trials)",
                             n, what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
         if quirks["condition_status"]["n_preliminary_records"]:
             log.warning("phenotypes: condition_occurrence: %d study record(s) with a preliminary status (rule-out / "
@@ -889,20 +984,10 @@ def run(ctx: StageContext) -> None:
         if quirks["condition_status"]["n_history_records"]:
             log.warning("phenotypes: condition_occurrence: %d study record(s) with a 'history of' status (a past "
                         "disorder noted): no MDD diagnosis", quirks["condition_status"]["n_history_records"])
-        for what, n in quirks["unmapped_records"].items():
-            if n:
-                log.warning("phenotypes: %s: %d record(s) with concept_id 0 (no standard concept) and a source concept "
-                            "are not read (standard concepts only, as OHDSI cohort definitions)", what.removeprefix("n_"), n)
-        if quirks["birth_and_death"]["n_persons_death_undated"]:  # persons: no count here (notes.quirks has it)
-            log.warning("phenotypes: death: row(s) with neither death_date nor death_datetime are not used (no date to "
-                        "end follow-up with; a person without another death row is followed as alive); counted in "
-                        "notes.quirks.birth_and_death.n_persons_death_undated")
-        for table, key in (("death", "n_persons_death_not_in_person_table"),
-                           ("observation_period", "n_persons_period_not_in_person_table")):
-            if quirks["birth_and_death"][key]:  # persons: no count here
-                log.warning("phenotypes: %s: row(s) of persons missing from the person table are not used (the CDM "
-                            "requires a person row; a %s table of another release or extract?); counted in "
-                            "notes.quirks.birth_and_death.%s", table, table, key)
+        # Records and rows the rules cannot read, by table and column (persons: no count in a line)
+        for line in [*concept_record_warnings(quirks["unmapped_records"]),
+                     *birth_and_death_warnings(quirks["birth_and_death"])]:
+            log.warning("phenotypes: %s", line)
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
