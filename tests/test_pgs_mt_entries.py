@@ -213,3 +213,45 @@ def test_native_pass_over_entry_files_equals_the_pass_over_their_bed(hl, spark, 
                                      settings=settings) is None
     assert "a call the direct reader does not read (" in caplog.text
     assert f"{refused.layout.parts[0]}: a call other than unphased diploid" in caplog.text
+
+
+@pytest.mark.parametrize(("genotypes", "warmed"), [
+    ("format: mt", "done (Python workers only)"),  # scored from its entry files: no Hail job after the match
+    ("format: mt, dosage_field: DS", None),  # Hail's pass: no Python worker
+    ("format: vcf", None),  # exported by Hail first: warmed workers would die during a long export
+], ids=["mt", "mt_dosages", "vcf"])
+def test_stage_warms_the_native_pass_workers_beside_a_matrix_tables_match(hl, spark, tmp_path, caplog, genotypes,
+                                                                            warmed):
+    """``stage.native_warm_up`` starts the native pass's Python workers (``pgen_engine.warm_workers``:
+    a Spark job, no Hail, no Spark SQL) while the driver matches a local MatrixTable read as it
+    is, whose calls the pass reads from its entry files right after the match (on base no dataset
+    but bed/pgen/BGEN was warmed, and the pass started its workers itself: benchmarks/RESULTS.md
+    session 29). A VCF (exported by Hail between the
+    match and the pass) and a MatrixTable's dosages (Hail's pass) get no warm-up."""
+    import logging
+    from pathlib import Path
+
+    from trd_spark.config import load_config
+    from trd_spark.pgs import stage
+
+    conf = Path(__file__).resolve().parent.parent / "conf"
+    (tmp_path / "c.yaml").write_text(f"""release: t1
+output_root: {tmp_path}/out
+datasets:
+  - {{name: a, role: discovery, genotypes: {{{genotypes}, path: {tmp_path}/a}}}}
+ancestry: {{path: {tmp_path}/ancestry.tsv}}
+pgs: {{scoring_files: ["{tmp_path}/scores/*.txt"], trait_panel: {conf}/trait_panel_toy.yaml}}
+omop: {{path: {tmp_path}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {conf}/concept_sets.yaml
+  primary_definition: ad3
+  trd_definitions: [{{name: ad3, rule: antidepressant_sequence, n_trials: 3}}]
+""")
+    cfg = load_config(tmp_path / "c.yaml")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        with stage.native_warm_up(hl, spark, cfg):
+            pass  # the match (beside the stage's real one: the MatrixTable field cases, e.g. round 11's)
+    if warmed is None:
+        assert "warm-up" not in caplog.text
+    else:
+        assert f"native pass warm-up {warmed} (waited" in caplog.text, caplog.text

@@ -766,6 +766,18 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -
     return SummedScores(rows, score, missing_vars)
 
 
+def warm_workers(spark: SparkSession) -> None:
+    """Start the Python workers a native pass's tasks run in and import the task modules there
+    (``native_task.worker_ready``: numpy, pgenlib, scipy.sparse, threadpoolctl, ``mt_entries``),
+    one tiny task per default-parallelism slot: Spark reuses an idle Python worker for a later
+    job's tasks (for a minute: pyspark ends a worker idle longer). A Spark job only: no Hail
+    query and no Spark SQL, so it may run beside the driver's Hail work (``stage.native_warm_up``
+    for a MatrixTable scored from its entry files). Its first PythonRDD job also loads the JVM's
+    classes of that path. Errors are Spark's, unwrapped."""
+    sc = spark.sparkContext
+    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(worker_ready).collect()
+
+
 # Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.
 _WARMED: set[str] = set()
 
@@ -794,7 +806,7 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     sc = spark.sparkContext
     if sc.applicationId in _WARMED:
         return False
-    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(worker_ready).collect()
+    warm_workers(spark)
     rows = _ScoreRows(np.array(["0"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
     row = score_rows_arrow(SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))), "warm-up")

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import PACKAGE_DIR, Config, is_uri, local_path
+from trd_spark.config import PACKAGE_DIR, Config, GenotypeSource, is_uri, local_path
 from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.pgs import engine, pgen_engine
@@ -367,8 +367,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
     wanted_rsids = sites.loc[sites["by_rsid"] & sites["rsid"].notna(), "rsid"].unique().tolist()
     # A local MatrixTable's calls may be read from its own files at scoring (scoring.export_hard_calls,
     # mt_entries): that needs each row's number in the file and the person IDs in column order.
-    direct = (source.format == "mt" and source.dosage_field is None and not is_uri(source.path)
-              and cfg.pgs.native.engine == "native")
+    direct = entry_files_scored(cfg, source)
     persons = None
     with hail_errors(where):
         ids = vcf_sample_ids(source) if source.format == "vcf" else None
@@ -627,38 +626,71 @@ def local_master(spark: SparkSession) -> bool:
     return (spark.sparkContext.master or "").startswith("local")
 
 
+def entry_files_scored(cfg: Config, source: GenotypeSource) -> bool:
+    """A local MatrixTable read as it is (no ``dosage_field``) with ``pgs.native.engine:
+    native``: its matched rows' calls may be scored from its own entry files by the native pass
+    (``engine._entries_files``), so the match keeps its rows' numbers and column keys
+    (``match_hail``) and the stage warms the pass's Python workers beside the match
+    (``native_warm_up``)."""
+    return (source.format == "mt" and source.dosage_field is None and not is_uri(source.path)
+            and cfg.pgs.native.engine == "native")
+
+
 @contextmanager
 def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[None]:
-    """Run the block (parsing and matching, on the driver) while ``pgen_engine.warm_up`` pays
-    the native pass's one-off costs (Python workers and their imports, Spark SQL's Arrow and
-    Parquet paths on a cold JVM) in a background thread; wait for it on exit. Only when every
-    dataset is scored natively (``engine.engine_for``) and no liftover is configured: then the
-    block runs no Hail job of its own (we do not run Hail from two threads at once). A failed
-    warm-up is logged and ignored: the pass then pays those costs itself and reports any error."""
+    """Run the block (parsing and matching, on the driver) while the native pass's one-off
+    costs are paid in a background thread; wait for it on exit. A failed warm-up is logged and
+    ignored: the pass then pays those costs itself and reports any error.
+
+    - Every dataset scored natively (``engine.engine_for``) and no liftover configured: the
+      block runs no Hail job of its own (we do not run Hail from two threads at once), so
+      ``pgen_engine.warm_up`` runs whole (Python workers and their imports, Spark SQL's Arrow
+      and Parquet paths on a cold JVM).
+    - Else, when every dataset is scored natively or is a local MatrixTable scored from its
+      entry files (``entry_files_scored``) and the tasks read the driver's disk (a local
+      master, or ``pgs.native.export_dir``: ``scoring_scratch``): only the Python workers
+      (``pgen_engine.warm_workers``, a Spark job without Hail or Spark SQL, beside the match's
+      Hail work). Those scores are written by pyarrow, and the pass follows the match with no
+      Hail job between (no export), so the workers are still alive (Spark keeps an idle one a
+      minute). Measured under load (benchmarks/RESULTS.md, session 29: 2.5k samples x 50k
+      variants x 61): the score phase 9.6-10.7 -> 5.9-6.6 CPU-s, its workers' start gone from
+      it; the warm-up itself costs ~6 CPU-s beside the match (workers ~3, JVM ~3.4), more than
+      it moves: a gain of wall time where the match leaves a core idle, not of CPU. A VCF or
+      VDS is exported by Hail first: its workers would die during a long export (session 20),
+      so none are started for it."""
     try:
-        native = cfg.pgs.liftover is None and all(
-            engine.engine_for(ds.genotypes, cfg.pgs.native) == "native" for ds in cfg.datasets)
+        routes = [engine.engine_for(ds.genotypes, cfg.pgs.native) for ds in cfg.datasets]
     except TrdSparkError:  # raised again, where it belongs, when the dataset is matched
-        native = False
-    if not native:
-        yield
+        routes = []
+    if routes and cfg.pgs.liftover is None and all(r == "native" for r in routes):
+        with _warm_up_meanwhile(lambda: "done" if pgen_engine.warm_up(spark, hl) else "already warm"):
+            yield
         return
-    with _warm_up_meanwhile(hl, spark):
-        yield
+    readable = local_master(spark) or cfg.pgs.native.export_dir is not None
+    if routes and readable and all(r == "native" or entry_files_scored(cfg, ds.genotypes)
+                                   for r, ds in zip(routes, cfg.datasets)):
+        def workers() -> str:
+            pgen_engine.warm_workers(spark)
+            return "done (Python workers only)"
+
+        with _warm_up_meanwhile(workers):
+            yield
+        return
+    yield
 
 
 @contextmanager
-def _warm_up_meanwhile(hl: hl_types, spark: SparkSession) -> Iterator[None]:
-    """``pgen_engine.warm_up`` in a background thread while the block runs (the caller makes
-    sure the block runs no Hail job); joined on exit, its outcome logged; a failure is logged
-    and ignored."""
+def _warm_up_meanwhile(warm: Callable[[], str]) -> Iterator[None]:
+    """``warm`` (returns its outcome's text) in a background thread while the block runs (the
+    caller makes sure the two may run at once); joined on exit, its outcome logged; a failure
+    is logged and ignored."""
     from pyspark import InheritableThread
 
     outcome: list[str] = []
 
     def work() -> None:
         try:
-            outcome.append("done" if pgen_engine.warm_up(spark, hl) else "already warm")
+            outcome.append(warm())
         except Exception as e:  # an optimisation only: see the docstring
             outcome.append(f"failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
 
