@@ -197,6 +197,23 @@ def test_bed_with_a_sex_file_overrides_its_fam(hl, spark, tmp_path, sex_case):
     assert c.note(20)["disagreeing"] == "not checked"
 
 
+def test_a_vds_sex_told_by_its_calls_is_counted_for_the_manifest(hl):
+    """Without a sex file a VDS's sex on X comes from its calls (``vds_x_evidence``: True male,
+    False female, missing unknown); ``engine.calls_sex_counts`` gives the counts the manifest's
+    notes.sample_sex shows as labels (source ``calls``), where the unknown count was only in an
+    INFO line. Before (8a12b1b): no such count (ImportError)."""
+    from trd_spark.pgs.engine import calls_sex_counts
+    from trd_spark.pgs.genotypes import MALE_X
+
+    told = hl.Table.parallelize([{"s": s, MALE_X: m} for s, m in
+                                 [("1001", True), ("1002", None), ("1003", False), ("1004", False), ("1005", None)]],
+                                hl.tstruct(s=hl.tstr, **{MALE_X: hl.tbool}), key="s")
+    c = calls_sex_counts(hl, told)
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("calls", 1, 2, 2, 0, None)
+    assert c.note(20) == {"source": "calls", "male": "<20", "female": "<20", "unknown": "<20", "not_in_file": "0",
+                          "disagreeing": "not checked"}
+
+
 def test_sex_file_errors_name_the_file_and_line(tmp_path):
     """A sex file without the configured columns, with a short line or an ID twice: one
     InputDataError naming file:line, never an ID; codes listed as male and female: a config

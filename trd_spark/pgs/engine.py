@@ -174,11 +174,10 @@ def score(
         # A VDS: its sex on X is read from its own calls (genotypes.vds_x_evidence), a pass over
         # X's variant data kept for the scoring pass; a sample with no call there is unknown.
         male = male.persist()
-        told = male.aggregate(hl.agg.counter(hl.case().when(hl.is_missing(male[MALE_X]), 0)
-                                             .when(male[MALE_X], MALE).default(FEMALE)))
-        unknown = told.get(0, 0)
+        told = calls_sex_counts(hl, male)
+        unknown = told.unknown
         if sex is not None:
-            sex.counts = SexCounts("calls", told.get(MALE, 0), told.get(FEMALE, 0), unknown)
+            sex.counts = told
         log.info("pgs: sex on X unknown (no call on X outside its PARs in the VDS) for %s samples: not counted "
                  "as male in the frequency that imputes a missing X call",
                  person_count_text(unknown, persons_below))
@@ -230,6 +229,17 @@ def score(
     return pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
+
+
+def calls_sex_counts(hl: hl_types, male: hl_types.Table) -> SexCounts:
+    """The counts (source ``calls``) of a sex on X told by the calls: ``male``, a Table with the
+    bool ``MALE_X`` per sample (``genotypes.male_x_samples`` of a VDS, ``vds_x_evidence``):
+    True male, False female (diploid calls only), missing unknown (no call on X). One small
+    job over ``male``; for the manifest's ``notes.sample_sex``, where the unknown count of a VDS
+    was only in an INFO line."""
+    told = male.aggregate(hl.agg.counter(hl.case().when(hl.is_missing(male[MALE_X]), 0)
+                                         .when(male[MALE_X], MALE).default(FEMALE)))
+    return SexCounts("calls", told.get(MALE, 0), told.get(FEMALE, 0), told.get(0, 0))
 
 
 def _declared_male_x(hl: hl_types, table: hl_types.Table, source: str, *,
