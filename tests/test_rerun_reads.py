@@ -285,3 +285,51 @@ def test_a_changed_input_folder_names_ten_entries_and_counts_the_others(tmp_path
     assert _entry_changes(before, fingerprint()) == (
         ", ".join(f"chr{c:02d}.bgen changed" for c in range(1, 11)) + ", 4 more")
     assert changed_inputs({"g": before}, {"g": fingerprint()}) == ["g"]
+
+
+def test_the_native_pass_spill_folders_a_killed_run_left_are_removed(tmp_path):
+    """The native pass's local folder (``pgen_engine._spill_dir``: the weighted rows and the
+    tasks' partial sums under Spark's first ``spark.local.dir``, hundreds of MB at All of Us
+    scale) was removed by its own run only, so a SIGKILLed run's stayed for good, as the export
+    folders under ``pgs.native.export_dir`` did (c024917's sibling). It now holds its owner
+    record and the next pass removes the ones whose process is gone; a live run's, another
+    host's and one without a record (an older version's) stay. No Spark: the pass asks its
+    session only for the master and ``spark.local.dir``."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import time
+    from types import SimpleNamespace
+
+    from trd_spark.pgs import scratch
+    from trd_spark.pgs.pgen_engine import SPILL_PREFIX, _spill_dir
+
+    local = tmp_path / "spark-local"
+    conf = {"spark.local.dir": f"{local},{tmp_path / 'second'}"}
+    session = SimpleNamespace(sparkContext=SimpleNamespace(master="local[2]",
+                                                           getConf=lambda: SimpleNamespace(get=conf.get)),
+                              conf=SimpleNamespace(get=lambda key, default=None: conf.get(key, default)))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here, live = socket.gethostname(), os.getppid()
+
+    def folder(name: str, owner: dict | None) -> Path:
+        path = local / name
+        path.mkdir(parents=True)
+        (path / "slope.npy").write_bytes(b"\x93NUMPY")
+        if owner is not None:
+            (path / scratch.OWNER).write_text(json.dumps(owner))
+        return path
+
+    killed = folder(f"{SPILL_PREFIX}killed", {"host": here, "pid": gone.pid, "started": time.time()})
+    kept = {folder(f"{SPILL_PREFIX}live", {"host": here, "pid": live, "process": scratch._process_identity(live),
+                                           "started": time.time()}),
+            folder(f"{SPILL_PREFIX}other_host", {"host": "worker-7", "pid": gone.pid, "started": time.time() - 86400}),
+            folder(f"{SPILL_PREFIX}no_owner", None),
+            folder("blockmgr-1", None)}
+    with _spill_dir(session) as spill:
+        assert spill is not None and Path(spill).parent == local
+        assert not killed.exists() and {p for p in local.iterdir() if p != Path(spill)} == kept
+        assert json.loads((Path(spill) / scratch.OWNER).read_text())["pid"] == os.getpid()
+    assert not Path(spill).exists() and set(local.iterdir()) == kept

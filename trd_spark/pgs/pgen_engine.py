@@ -401,15 +401,25 @@ def block_rows(n_samples: int, block_memory_mb: float) -> int:
     return max(1, int(block_memory_mb * 2**20) // per_row)
 
 
+# The native pass's local directory of weighted rows and partials (``_spill_dir``): pgs_native_partials_<random>.
+SPILL_PREFIX = "pgs_native_partials_"
+
+
 @contextmanager
 def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
     """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
     partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
     otherwise (a cluster: the partials come back as Spark task results). Under Spark's first
-    ``spark.local.dir`` when set (the config's ``spark.tmp_dir``), else the system's temp dir."""
+    ``spark.local.dir`` when set (the config's ``spark.tmp_dir``), else the system's temp dir.
+    The directory holds its owner record (``scratch.claim``); the ones a SIGKILLed run (an OOM
+    kill, a preempted VM) left there, whose process is gone, are removed first
+    (``scratch.remove_abandoned``, as ``pgs.native.export_dir``'s folders): they held that run's
+    weighted rows and partial sums, hundreds of MB at All of Us scale, and nothing removed them."""
     import shutil
     import tempfile
+
+    from trd_spark.pgs.scratch import claim, remove_abandoned
 
     sc = spark.sparkContext
     if not (sc.master or "").startswith("local"):
@@ -419,8 +429,11 @@ def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
     base = local.split(",")[0] if local else None
     if base is not None:
         os.makedirs(base, exist_ok=True)
-    path = tempfile.mkdtemp(prefix="pgs_native_partials_", dir=base)
+    # Another host's (a shared mount) or an older version's folder without a record: kept.
+    remove_abandoned(base or tempfile.gettempdir(), SPILL_PREFIX, None)
+    path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=base)
     try:
+        claim(path)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
