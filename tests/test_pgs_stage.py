@@ -109,6 +109,17 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
     assert matches.filter("match_type = 'ambiguous_dropped'").count() == 2  # rs400 in each dataset
     assert not (Path(layout.release_dir) / stage.FAILED_MATCH_DIR).exists()
 
+    # The share of scored calls missing (person x matched variant), per dataset, in the manifest:
+    # PGS000901's 6 matched variants miss 102's call at 200 and 104's at 900, PGS000950's one
+    # none, so 2 of 4 x (6 + 1), rounded to 4 digits; each dataset's share is the published
+    # table's own ratio. No file beside the scores (the glob names .txt files only): nothing
+    # listed as not read.
+    assert manifest["notes"]["missing_call_share"]["discovery"] == round(2 / 28, 4)
+    sums = scores.groupBy("dataset").sum("n_missing", "n_matched").collect()
+    assert manifest["notes"]["missing_call_share"] == {
+        r["dataset"]: round(r["sum(n_missing)"] / r["sum(n_matched)"], 4) for r in sums}
+    assert manifest["notes"]["scoring_files_not_read"] == []
+
     # Which file made each score: the glob is one input of the rerun fingerprint (one digest,
     # no file names), so the manifest names each file with its sha256sum and the positions used.
     made = manifest["notes"]["scoring_files"]
