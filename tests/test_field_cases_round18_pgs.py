@@ -122,6 +122,19 @@ def test_bgen_chry_and_chrm_blocks_read_as_plink2_reads_them(hl, spark, tmp_path
     assert got["score_sum"].to_dict() == pytest.approx(hand, abs=1e-12)
     assert got["n_matched"].to_dict() == {1001: 3, 1002: 3, 1003: 3, 1004: 3}
     assert got["n_missing"].to_dict() == {1001: 0, 1002: 0, 1003: 1, 1004: 1}
+    # The chrY block's least ploidy is 0 (the women's), its greatest 1: its haploid samples are
+    # the men all the same (BlockReader.haploid_samples: the males of the chrX imputation rule,
+    # read from any block mixing ploidies 0, 1 and 2; before, only from a least ploidy of 1).
+    import numpy as np
+
+    from trd_spark.pgs import bgen_reader
+    from trd_spark.pgs.genotypes import contig_recoding
+
+    files = bgen_reader.BgenFiles.open(str(tmp_path / "b.bgen"))
+    index = bgen_reader.variant_index(files, lambda c: contig_recoding("GRCh38").get(c, c)).frame
+    with bgen_reader.BlockReader(files) as reader:
+        men = reader.haploid_samples(index.loc[index["contig"] == "chrY", ["offset", "size"]].to_numpy(np.int64))
+    assert men.tolist() == [True, True, False, False]
 
 _SCORE = ("#pgs_id=PGS991801\n#genome_build=GRCh38\n"
           "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t1000\tG\tA\t1.0\n")

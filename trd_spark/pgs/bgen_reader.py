@@ -525,7 +525,9 @@ class BlockReader:
         out = np.zeros(n, dtype=bool)
         for r in range(len(extent)):
             data = self._genotype_block(int(extent[r, 0]), int(extent[r, 1]))
-            if len(data) >= 8 + n and data[6] == 1:  # min ploidy: some sample is haploid
+            # Least and greatest ploidy (bytes 6, 7) around 1: some sample may be haploid (a block
+            # whose least is 0, a sample without a call as plink2 writes a woman's chrY, too).
+            if len(data) >= 8 + n and data[6] <= 1 <= data[7]:
                 out |= (np.frombuffer(data, dtype=np.uint8, count=n, offset=8) & 0x3F) == 1
         return out
 
