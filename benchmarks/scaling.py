@@ -324,6 +324,13 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
         if split:
             lines.append(f"(information, not the goal: the score phase's Spark jobs and driver / JVM / workers "
                          f"CPU-s by samples: {split})")
+        # The parse and match with the background warm-up beside them (stage.native_warm_up):
+        # a warm-up moves CPU out of the score phase into this one; the whole run is the sum.
+        before = "; ".join(f"{n}: {r2[n]['match']:.1f}s, CPU-s " + " / ".join(
+            f"{r2[n]['cpu_match'][p]:.2f}" for p in ("driver", "jvm", "workers")) for n in sizes if "cpu_match" in r2[n])
+        if before:
+            lines.append(f"(information, not the goal: parse + match with the warm-up beside it, wall and driver / "
+                         f"JVM / workers CPU-s by samples: {before})")
         cpu = {n: (r2[n].get("native_pass") or {}).get("task_cpu_s") for n in sizes}
         if all(v for v in cpu.values()):
             per_e = [cpu[n] / (n * variants) for n in sizes]
