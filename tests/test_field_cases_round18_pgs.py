@@ -134,7 +134,15 @@ def test_bgen_chry_and_chrm_blocks_read_as_plink2_reads_them(hl, spark, tmp_path
     index = bgen_reader.variant_index(files, lambda c: contig_recoding("GRCh38").get(c, c)).frame
     with bgen_reader.BlockReader(files) as reader:
         men = reader.haploid_samples(index.loc[index["contig"] == "chrY", ["offset", "size"]].to_numpy(np.int64))
+        # Ploidy 0 is a missing call by itself, without the missing bit plink2 also sets (another
+        # writer may not): a block of haploid ALT (d0 0), ploidy 0, diploid REF/REF, ploidy 0.
+        import struct
+
+        block = struct.pack("<IHBB", 4, 2, 0, 2) + bytes([1, 0, 2, 0, 0, 8]) + bytes([0, 255, 0])
+        dose = np.zeros(4)
+        reader._mixed_ploidy(0, block, dose)
     assert men.tolist() == [True, True, False, False]
+    assert dose.tolist() == [2.0, -9.0, 0.0, -9.0]
 
 _SCORE = ("#pgs_id=PGS991801\n#genome_build=GRCh38\n"
           "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t1000\tG\tA\t1.0\n")
