@@ -462,6 +462,65 @@ def _on_signal(run_warnings: WarningCounter, signum: int, frame: object) -> None
     raise _Interrupt.received
 
 
+class _CancelOnSignal:
+    """Cancels Spark's running jobs the moment SIGINT or SIGTERM arrives, from a thread.
+
+    Python runs a signal handler in the main thread only, between bytecodes: while the main
+    thread waits in a Py4J call for a Spark job (the JVM ignores SIGINT, and the signal may be
+    delivered to another thread, so the wait is not interrupted), ``_on_signal`` ran only when
+    that job had finished (18 s after a SIGINT mid-phenotypes on the toy data, under load; an
+    hour-long job at All of Us scale), and the unwinding then removed the in-progress directory
+    while the stage's next job was being set up in it: an empty one was left behind. Here the
+    C-level handler writes the signal's number to a pipe (``signal.set_wakeup_fd``) whichever
+    thread it reaches, and a daemon thread reading it calls ``SparkContext.cancelAllJobs`` at
+    once: the job fails, the main thread's call returns, ``_on_signal`` raises and the run
+    unwinds as before. After SIGTERM to the process group the JVM is gone and the call fails,
+    which is ignored. One per CLI invocation (``_signals_handled``), main thread only."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)  # set_wakeup_fd requires it: a full pipe never blocks a signal
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._watch, name="cancel-on-signal", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                received = os.read(self._read, 64)
+            except OSError:
+                return
+            if not received:  # close(): the invocation ended
+                return
+            if any(signum in _SIGNALS for signum in received):
+                _cancel_spark_jobs()
+
+    def close(self) -> None:
+        """Restore the previous wakeup fd and end the thread (it ends on the closed pipe)."""
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._write)
+        self._thread.join(_CANCEL_WAIT_SECONDS)
+        if not self._thread.is_alive():  # else still in a cancel call to a JVM going away: a daemon
+            os.close(self._read)
+
+
+# How long an invocation's end waits for a cancel call still in flight (the JVM stopping).
+_CANCEL_WAIT_SECONDS = 2
+
+
+def _cancel_spark_jobs() -> None:
+    """``cancelAllJobs`` on the active SparkContext, if any (nothing to do before Spark started
+    or after it stopped); a JVM that is gone or stopping makes the call fail, which is ignored."""
+    pyspark = sys.modules.get("pyspark")  # not imported: no Spark started
+    sc = pyspark.SparkContext._active_spark_context if pyspark is not None else None  # noqa: SLF001
+    if sc is None:
+        return
+    try:
+        sc.cancelAllJobs()
+    except Exception:  # noqa: BLE001
+        log.debug("Spark's jobs were not cancelled (the JVM is gone or stopping)")
+
+
 def _silence_accumulator_server() -> None:
     """PySpark's accumulator server (a socketserver thread) prints a traceback when the JVM
     it serves is gone; after an interrupt that is expected."""
@@ -489,9 +548,11 @@ def _signals_handled(run_warnings: WarningCounter):
         return
     previous = {s: signal.getsignal(s) for s in _SIGNALS}
     _handle_signals(run_warnings)
+    canceller = _CancelOnSignal()
     try:
         yield
     finally:
+        canceller.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
         for h in logging.getLogger().handlers:
@@ -505,14 +566,15 @@ _STOP_WAIT_SECONDS = 30
 
 
 def _stop_spark_quietly() -> None:
-    """Stop Spark + Hail after an interrupt (cancels running jobs, frees cluster resources);
-    the JVM may already be gone, which is fine. Runs in a new thread: with PySpark's pinned
-    threads the main thread's Py4J connection still waits for the interrupted call."""
-    from trd_spark.session import stop_session
+    """Stop Spark after an interrupt (cancels running jobs, frees cluster resources; Hail needs
+    no teardown in a process about to exit: ``session.stop_spark``); the JVM may already be
+    gone, which is fine. Runs in a new thread: with PySpark's pinned threads the main thread's
+    Py4J connection still waits for the interrupted call."""
+    from trd_spark.session import stop_spark
 
     def stop() -> None:
         try:
-            stop_session()
+            stop_spark()
         except Exception:  # noqa: BLE001
             log.debug("Spark was already stopped")
 

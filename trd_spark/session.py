@@ -296,6 +296,19 @@ def stop_session() -> None:
         hl.stop()
 
 
+def stop_spark() -> None:
+    """Stop this process's SparkContext, if one runs (its jobs cancelled, a cluster's executors
+    freed), without Hail's own teardown: for a process about to exit (the CLI after an
+    interrupt). ``stop_session`` (``hl.stop``) also closes Hail 0.2.139's query server, whose
+    ``HttpServer.stop(delay)`` waits out its delay, and then Hail's backend: 18 s of idle wait
+    between a SIGINT and the exit of a toy run (py4j stacks of the stopping thread)."""
+    from pyspark import SparkContext
+
+    sc = SparkContext._active_spark_context  # noqa: SLF001 - PySpark exposes no public "is running"
+    if sc is not None:
+        sc.stop()
+
+
 def versions() -> dict[str, str]:
     """Library versions for manifests and the report."""
     import hail as hl
