@@ -111,7 +111,9 @@ def check_header_build(lines: Iterable[str], path: str, declared: str,
                 f"genotypes are on {other[0]} but datasets[].genotypes.reference_genome is {declared}, so every "
                 f"position would be read on the wrong build; set reference_genome: {other[0]} (and use the scoring "
                 f"files harmonised to it), or give {declared} genotypes", where=f"{path}:{line_no}")
-        log.warning("%s:%d: ##contig %s has length %d, not its %s length %d (nor another build's): the file's "
+        # %s, not %d: the run's log filter writes %d arguments as counts (1,780), and a line number
+        # or a contig length is no count (the error above writes them plain too).
+        log.warning("%s:%s: ##contig %s has length %s, not its %s length %s (nor another build's): the file's "
                     "header says another assembly than datasets[].genotypes.reference_genome %s; check its build",
                     path, line_no, contig, length, declared, own[name], declared)
         return
@@ -121,7 +123,7 @@ def check_header_build(lines: Iterable[str], path: str, declared: str,
         if line.startswith("##reference="):
             build = reference_build(line[len("##reference="):].strip())
             if build is not None and build != declared and build in lengths:
-                log.warning("%s:%d: ##reference names a %s reference but datasets[].genotypes.reference_genome is "
+                log.warning("%s:%s: ##reference names a %s reference but datasets[].genotypes.reference_genome is "
                             "%s (and no ##contig line gives a length to tell): if the genotypes are on %s, set "
                             "reference_genome: %s", path, line_no, build, declared, build, build)
             return
