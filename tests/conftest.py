@@ -14,18 +14,23 @@ REPO = Path(__file__).resolve().parent.parent
 # The JVMs the tests start (subprocess runs, the standalone cluster's daemons and executors) are
 # short-lived and work on toy data, so HotSpot's optimising C2 compiler costs more CPU than it
 # saves: C1 only and the serial collector cut a toy pipeline run's CPU by about a third (276 ->
-# 189 CPU-seconds measured), and the suite is CPU-bound on 2 cores. The shared in-process
-# session's JVM (``spark`` fixture) takes them too: it lives for the whole run, but what it runs
-# is toy-sized Spark and Hail queries whose generated code is compiled once and run a few times,
-# so C2 did not pay there either (test_pgs_genotypes: 221.5 -> 193.1 CPU-s of the pytest process
-# tree, test_cohort + test_cohort_standardise: 130.5 -> 78.2; session 23, load 15-20). Tests
+# 189 CPU-seconds measured), and the suite is CPU-bound on 2 cores. Plain C2 did not pay on the
+# shared in-process session's JVM either (``spark`` fixture; test_pgs_genotypes: 221.5 -> 193.1
+# CPU-s with C1, session 23), but C2 with Hail's generated classes excluded does (below). Tests
 # only; production JVMs are untouched. ("Picked up JAVA_TOOL_OPTIONS" on a JVM's stderr goes to
 # the run log.)
 # With C1 only, HotSpot reserves a 48 MB code cache (240 MB with C2), which Hail's generated
 # code can fill: "Out of space in CodeCache for method handle intrinsic" killed a toy run's JVM
 # mid-phenotypes in one suite run (session 10). So the cache gets the C2 default's room.
 SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
-SHARED_JVM_OPTIONS = SHORT_LIVED_JVM_OPTIONS.replace("ReservedCodeCacheSize=256m", "ReservedCodeCacheSize=512m")
+# The shared session's JVM, though, runs C2 for everything but Hail's generated classes
+# (``__C<n>...``, compiled once per query and run a few times on toy data): it lives for the whole
+# worker, and C2 roughly halves the CPU of Hail's own query compiler on the driver, which is most of
+# the in-process suite's CPU; its compile cost is paid once per JVM. Measured idle on the whole suite,
+# back to back on one tree (session 29): C1 only 3,216 CPU-s / 28:32, this 2,617 CPU-s / 23:28.
+SHARED_JIT_DIRECTIVES = '[{match: "__C*.*", c2: {Exclude: true}}]'
+SHARED_JVM_OPTIONS = ("-XX:+UseSerialGC -XX:ReservedCodeCacheSize=512m -XX:+UnlockDiagnosticVMOptions "
+                      "-XX:CompilerDirectivesFile={directives}")
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
 # The shared session evaluates Spark SQL expressions interpreted, without generated code (no
 # whole-stage codegen, no generated projections or predicates): its queries are toy-sized and
@@ -102,12 +107,15 @@ def spark(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("spark")
     settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, tmp_dir=str(tmp),
                              extra_conf=SHARED_SQL_CONF)
-    # C1 and the serial collector as the other JVMs; twice their code cache, since this one
+    # The serial collector as the other JVMs, C2 but for Hail's generated classes (the directives
+    # file, written here: no path in the repo); twice their code cache, since this one
     # runs every in-process test's generated code for the whole run (34 MB used after four
     # minutes of test_cohort; a full cache stops the compiler or, at worst, fails the JVM).
     options = os.environ.get("JAVA_TOOL_OPTIONS")
     if options == SHORT_LIVED_JVM_OPTIONS:
-        os.environ["JAVA_TOOL_OPTIONS"] = SHARED_JVM_OPTIONS
+        directives = tmp / "jit_directives.json"
+        directives.write_text(SHARED_JIT_DIRECTIVES)
+        os.environ["JAVA_TOOL_OPTIONS"] = SHARED_JVM_OPTIONS.format(directives=directives)
     try:
         session = start_session(settings)
     finally:
