@@ -418,3 +418,31 @@ def test_a_sex_on_x_warning_tells_nothing_more_of_a_small_count_than_its_label(c
     assert not any("WARNING" in line for line in seen[0])
     # 20 or more is shown as 20+, its share exact: 20 of 306 (6.5%) warns, as before.
     assert any("WARNING" in line and "pgs.sex_warn_share" in line for line in seen[20])
+
+
+def test_gate_and_sex_warnings_say_a_label_reaches_the_level_in_one_wording(caplog):
+    """A WARNING decided on the largest share its labels leave (``gates.share_range``) says that
+    a count read as its labels can reach the level, not that the count does: the phenotype
+    gates (``gates.check_gate``, "these labels": the count and its total) and the pgs sex-on-X
+    check (``sample_sex.SexCounts.check``, "its label") took those words from one function,
+    ``gates.label_reach`` (93c1e64: sample_sex kept a copy in the singular, free to drift); an
+    exact share adds nothing."""
+    import logging
+
+    from trd_spark.config import GateThreshold
+    from trd_spark.gates import check_gate, label_reach, share_range
+    from trd_spark.pgs.sample_sex import SexCounts
+
+    assert label_reach((0.05, 0.05), labels=1) == label_reach((0.05, 0.05), labels=2) == ""
+    assert label_reach((0.003, 0.06), labels=1) == ", which a count read as its label can reach"
+    assert label_reach((0.003, 0.06), labels=2) == ", which a count read as these labels can reach"
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        check_gate("sex_other", 5, 3000, GateThreshold(warn=0.001), what="persons with sex 'other'", cause="c",
+                   where="phenotypes", persons_below=T)
+        SexCounts("file", male=150, female=150, unknown=6, not_in_file=6).check("d", 0.05, T)
+        check_gate("sex_other", 50, 3000, GateThreshold(warn=0.001), what="persons with sex 'other'", cause="c",
+                   where="phenotypes", persons_below=T)
+    gate, sex, exact = (r.getMessage() for r in caplog.records)
+    assert gate.endswith(f"(warning at >= 0.1%{label_reach(share_range(5, 3000, T), labels=2)})"), gate
+    assert f"not in the sex file){label_reach(share_range(6, 306, T), labels=1)};" in sex, sex
+    assert "can reach" not in exact and exact.endswith("(warning at >= 0.1%)"), exact

@@ -44,13 +44,25 @@ def check_gate(
     counts, shown_share = _shown(n, total, share, persons_below)
     message = f"gate {name}: {counts} {what}{shown_share}; likely cause: {cause}"
     lowest, highest = share_range(n, total, persons_below)
-    open_share = "" if lowest == highest else ", which a count read as these labels can reach"
+    open_share = label_reach((lowest, highest), labels=2)  # the message's two counts, n and total
     if n and threshold.error is not None and lowest >= threshold.error:
         raise InputDataError(f"{message}{_error_level_text(name, threshold.error, persons_below)}", where=where)
     if n and threshold.warn is not None and highest >= threshold.warn:
         log.warning("%s: %s (warning at >= %s%%%s)", where, message, f"{100 * threshold.warn:g}", open_share)
         record["level"] = WARNING
     return record
+
+
+def label_reach(shares: tuple[float, float], labels: int) -> str:
+    """What a WARNING decided on the largest share its labels leave (``share_range``'s
+    ``(least, largest)`` as ``shares``) adds after the level it names: that a count read as
+    those labels can reach the level, not that the count does; "" when the share is exact (its
+    least equals its largest). ``labels``: how many counts of the message are labels (1: "its
+    label", as ``pgs.sample_sex``'s WARNING; more: "these labels", as ``check_gate``'s)."""
+    least, largest = shares
+    if least == largest:
+        return ""
+    return f", which a count read as {'its label' if labels == 1 else 'these labels'} can reach"
 
 
 def _error_level_text(name: str, error: float, persons_below: int | None) -> str:

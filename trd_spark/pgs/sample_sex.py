@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trd_spark.errors import InputDataError, header_fields_text
-from trd_spark.gates import share_range
+from trd_spark.gates import label_reach, share_range
 from trd_spark.logs import person_count_text
 
 if TYPE_CHECKING:
@@ -151,25 +151,20 @@ class SexCounts:
             why.append(f"no {'male' if not self.male else 'female'} sample")
         # Decided on what the INFO line's labels leave (gates.share_range), not the exact share:
         # with the export's scored samples (306) a WARNING at 5% put a "<20" of unknown sex at 16..19.
-        least, unknown_share = share_range(self.unknown, total, persons_below)
-        if total and unknown_share > warn_share:
+        least, largest = share_range(self.unknown, total, persons_below)
+        if total and largest > warn_share:
             why.append(f"a share of samples of unknown sex above pgs.sex_warn_share ({warn_share:.0%}; "
                        f"{'some' if self.not_in_file else 'none'} of them not in the sex file)"
-                       + (_LABEL_REACH if least != unknown_share else ""))
-        least, disagreeing_share = share_range(self.disagreeing or 0, total, persons_below)
-        if total and self.disagreeing and disagreeing_share > warn_share:
+                       + label_reach((least, largest), labels=1))
+        least, largest = share_range(self.disagreeing or 0, total, persons_below)
+        if total and self.disagreeing and largest > warn_share:
             why.append(f"a share of samples disagreeing with their X calls above pgs.sex_warn_share ({warn_share:.0%}: "
                        "a declared male with a heterozygous call, a female with a haploid one)"
-                       + (_LABEL_REACH if least != disagreeing_share else ""))
+                       + label_reach((least, largest), labels=1))
         if why:
             log.warning("pgs: %s: implausible sex on X (%s): %s; a missing X call is imputed with males counted "
                         "haploid: check the sex source's file, ID and sex columns and codes "
                         "(datasets[].genotypes.sex_source)", dataset, self.source, "; ".join(why))
-
-
-
-# A WARNING decided on a label's largest count says so (``gates.check_gate``'s words).
-_LABEL_REACH = ", which a count read as its label can reach"
 
 
 @dataclasses.dataclass
@@ -189,9 +184,11 @@ def dataset_sex(source: GenotypeSource, sample_map: Mapping[str, int] | None,
                 read_text: Callable[[str], str]) -> SexOnX:
     """The sex on X of one dataset's genotypes ``source`` before scoring: a sex file
     (``source.sex_source``, read with ``read_text(path)``: ``io.Fs.read_text``) declared as it
-    says; else a local BGEN's Oxford .sample ``sex`` column (``bgen_reader.sample_file_sex``:
-    plink2 --sample reads it, while the calls of a bgenix / qctool export code a male's X
-    diploid); else nothing declared (``engine.score`` reads the genotypes' own sex). Person IDs
+    says; else a BGEN's Oxford .sample ``sex`` column (``bgen_reader.sample_file_sex``: plink2
+    --sample reads it, while the calls of a bgenix / qctool export code a male's X diploid; a
+    BGEN on a URI, gs:// / hdfs:// / file://, read through Hail's file system ``hailtop.fs``, as
+    ``genotypes.read_genotypes`` reads its .sample's IDs); else nothing declared
+    (``engine.score`` reads the genotypes' own sex). Person IDs
     through ``sample_map`` (``declared_sex_of_persons``). Errors as ``read_sex_file`` /
     ``bgen_reader.sample_file_table``."""
     from trd_spark.config import SexFile, is_uri
@@ -199,12 +196,17 @@ def dataset_sex(source: GenotypeSource, sample_map: Mapping[str, int] | None,
     spec = source.sex_source
     if isinstance(spec, SexFile):
         return SexOnX(declared_sex_of_persons(read_sex_file(read_text(spec.path), spec), sample_map), source="file")
-    if source.format == "bgen" and not is_uri(source.path):
+    if source.format == "bgen":
         from trd_spark.pgs.bgen_reader import BgenFiles, sample_file_sex, sample_ids
 
-        files = BgenFiles.open(source.path)
-        codes = sample_file_sex(files)
+        fs = None
+        if is_uri(source.path):
+            # The .sample beside a BGEN on a URI was not read (its males' X calls counted as
+            # diploid, silently, where plink2 --sample reads their sex).
+            import hailtop.fs as fs
+        files = BgenFiles.open(source.path) if fs is None else BgenFiles.open(source.path, fs.open)
+        codes = sample_file_sex(files, fs)
         if codes is not None:
-            by_sample = dict(zip(sample_ids(files), (int(c) for c in codes), strict=True))
+            by_sample = dict(zip(sample_ids(files, fs), (int(c) for c in codes), strict=True))
             return SexOnX(declared_sex_of_persons(by_sample, sample_map), source="bgen_sample")
     return SexOnX()
