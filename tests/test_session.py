@@ -97,3 +97,22 @@ def test_adaptive_partition_sizing_comes_from_the_config():
     assert (conf["spark.sql.adaptive.advisoryPartitionSizeInBytes"], conf["spark.sql.adaptive.coalescePartitions.minPartitionSize"]) == ("32m", "1m")
     with pytest.raises(ValidationError, match="partition size must look like"):
         AdaptiveSettings(advisory_partition_size="lots")
+
+
+def test_the_active_spark_context_is_read_without_importing_pyspark(spark):
+    """``session.active_spark_context``, the one reader of PySpark's private
+    ``SparkContext._active_spark_context`` (the CLI's signal watcher, ``cli._cancel_spark_jobs``
+    and ``_silence_accumulator_server``, and ``session.stop_spark`` each read it on 93c1e64):
+    the running context here; in a process that never imported PySpark, None, and neither it
+    nor ``stop_spark`` imports PySpark (93c1e64's ``stop_spark`` did)."""
+    import subprocess
+    import sys
+
+    from trd_spark.session import active_spark_context
+
+    assert active_spark_context() is spark.sparkContext
+    code = ("import sys\nfrom trd_spark import session\n"
+            "assert session.active_spark_context() is None\nsession.stop_spark()\n"
+            "assert 'pyspark' not in sys.modules, 'pyspark imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

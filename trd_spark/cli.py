@@ -510,9 +510,11 @@ _CANCEL_WAIT_SECONDS = 2
 
 def _cancel_spark_jobs() -> None:
     """``cancelAllJobs`` on the active SparkContext, if any (nothing to do before Spark started
-    or after it stopped); a JVM that is gone or stopping makes the call fail, which is ignored."""
-    pyspark = sys.modules.get("pyspark")  # not imported: no Spark started
-    sc = pyspark.SparkContext._active_spark_context if pyspark is not None else None  # noqa: SLF001
+    or after it stopped); a JVM that is gone or stopping makes the call fail, which is ignored.
+    PySpark is not imported when no Spark started (``session.active_spark_context``)."""
+    from trd_spark.session import active_spark_context
+
+    sc = active_spark_context()
     if sc is None:
         return
     try:
@@ -524,12 +526,9 @@ def _cancel_spark_jobs() -> None:
 def _silence_accumulator_server() -> None:
     """PySpark's accumulator server (a socketserver thread) prints a traceback when the JVM
     it serves is gone; after an interrupt that is expected."""
-    try:
-        from pyspark import SparkContext
+    from trd_spark.session import active_spark_context
 
-        server = getattr(SparkContext._active_spark_context, "_accumulatorServer", None)  # noqa: SLF001
-    except ImportError:
-        return
+    server = getattr(active_spark_context(), "_accumulatorServer", None)
     if server is not None:
         server.handle_error = lambda request, client_address: None
 

@@ -26,6 +26,7 @@ from trd_spark.config import SparkSettings
 from trd_spark.logs import JVM_LOGGER
 
 if TYPE_CHECKING:
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
@@ -302,11 +303,22 @@ def stop_spark() -> None:
     interrupt). ``stop_session`` (``hl.stop``) also closes Hail 0.2.139's query server, whose
     ``HttpServer.stop(delay)`` waits out its delay, and then Hail's backend: 18 s of idle wait
     between a SIGINT and the exit of a toy run (py4j stacks of the stopping thread)."""
-    from pyspark import SparkContext
-
-    sc = SparkContext._active_spark_context  # noqa: SLF001 - PySpark exposes no public "is running"
+    sc = active_spark_context()
     if sc is not None:
         sc.stop()
+
+
+def active_spark_context() -> SparkContext | None:
+    """This process's running SparkContext; None when none runs (not started yet, or stopped)
+    or PySpark was never imported, which this does not do either: no context can run without
+    it, and the CLI asks from its signal watcher's thread the moment a signal arrives
+    (``cli._cancel_spark_jobs``), no place for an import. The one reader of PySpark's private
+    ``SparkContext._active_spark_context``: PySpark 3.5 exposes no public "is running" (its
+    ``SparkContext.getOrCreate`` would start one)."""
+    pyspark = sys.modules.get("pyspark")
+    if pyspark is None:
+        return None
+    return pyspark.SparkContext._active_spark_context  # noqa: SLF001 - see the docstring
 
 
 def versions() -> dict[str, str]:
