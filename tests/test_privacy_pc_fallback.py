@@ -14,10 +14,11 @@ Tiny inline arrays (numpy only, no Spark), no toy run.
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 
-from trd_spark.cohort.standardise import _describe, fit_floor, fit_pc_arrays
+from trd_spark.cohort.standardise import _describe, fit_floor, fit_pc_arrays, floor_set_by_pcs
 from trd_spark.report.stage import standardisation_fallback_note
 from trd_spark.vocabulary import FitFailure
 
@@ -77,7 +78,7 @@ def test_log_and_report_note_read_alike_for_every_small_dataset(caplog):
             info = _describe(fit_pc_arrays(pcs, scores, PCS, min_samples=T), sorted(scores), PCS, "d",
                              fit_floor(T, len(PCS)))
             described.append({k: v for k, v in info.items() if k != "n_fitted"})  # n_fitted: never published
-            notes.add(standardisation_fallback_note({"d": info["fallback"]}))
+            notes.add(standardisation_fallback_note({"d": info["fallback"]}, pcs_set_floor=False))
     assert described[0] == described[1] and described[0]["fallback"] == {"PGS_A": "too_few_samples",
                                                                          "PGS_B": "too_few_samples"}
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -86,10 +87,23 @@ def test_log_and_report_note_read_alike_for_every_small_dataset(caplog):
     # Both name only the fix that can help: under T no number of PCs is fitted (the report note:
     # test_report_stage). Where the PCs + 2 set the floor (T 4, 4 PCs: 6), fewer PCs can.
     assert "standardisation_n_pcs" not in warned[0] and "pgs.standardisation: overall" in warned[0]
-    assert "standardisation_n_pcs" not in notes.pop()
+    note = notes.pop()
+    assert "standardisation_n_pcs" not in note and _fix(warned[0]) == _fix(note)
     caplog.clear()
+    assert floor_set_by_pcs(4, len(PCS)) and not floor_set_by_pcs(T, len(PCS))
     with caplog.at_level(logging.WARNING, logger="trd_spark.cohort.standardise"):
         pcs, scores = _dataset(5, 7)
-        _describe(fit_pc_arrays(pcs, scores, PCS, min_samples=4), sorted(scores), PCS, "d", fit_floor(4, len(PCS)),
-                  pcs_set_floor=True)
+        info = _describe(fit_pc_arrays(pcs, scores, PCS, min_samples=4), sorted(scores), PCS, "d",
+                         fit_floor(4, len(PCS)), pcs_set_floor=floor_set_by_pcs(4, len(PCS)))
     assert "fewer than 6 persons" in caplog.text and "lower pgs.standardisation_n_pcs" in caplog.text
+    # The report's note for that dataset names the same fix (93c1e64's said "never fitted").
+    note = standardisation_fallback_note({"d": info["fallback"]}, pcs_set_floor=floor_set_by_pcs(4, len(PCS)))
+    assert _fix(caplog.records[0].getMessage()) == _fix(note) == "lower pgs.standardisation_n_pcs, or " \
+        "pgs.standardisation: overall"
+
+
+def _fix(text: str) -> str:
+    """The fix a fallback WARNING ("... (fix: <fix>)") or report note ("... Fix: <fix>.</p>") names."""
+    if "(fix: " in text:
+        return text.rsplit("(fix: ", 1)[1].removesuffix(")")
+    return re.search(r"Fix: (.*?)\.</p>", text, flags=re.S).group(1)

@@ -160,14 +160,19 @@ def test_html_flags_the_standardisation_fallback(report):
 
 
 def test_standardisation_fallback_note_is_empty_without_fallback():
-    assert report_stage.standardisation_fallback_note({}) == ""
-    assert report_stage.standardisation_fallback_note({"discovery": {}}) == ""
-    note = report_stage.standardisation_fallback_note({"b": {"PGS2": "too_few_samples"}, "a": {"PGS1": "x<y"}})
+    note_of = report_stage.standardisation_fallback_note
+    assert note_of({}, pcs_set_floor=False) == ""
+    assert note_of({"discovery": {}}, pcs_set_floor=False) == ""
+    note = note_of({"b": {"PGS2": "too_few_samples"}, "a": {"PGS1": "x<y"}}, pcs_set_floor=False)
     assert note.index("dataset a") < note.index("dataset b") and "x&lt;y" in note  # sorted, escaped
-    assert "fewer pgs.standardisation_n_pcs" in note  # a fit failure fewer PCs may mend
+    assert "lower pgs.standardisation_n_pcs" in note  # a fit failure fewer PCs may mend
     # A dataset under the small-count threshold is never fitted: fewer PCs would not help.
-    small = report_stage.standardisation_fallback_note({"b": {"PGS2": "too_few_samples"}})
+    small = note_of({"b": {"PGS2": "too_few_samples"}}, pcs_set_floor=False)
     assert "standardisation_n_pcs" not in small and "pgs.standardisation: overall" in small
+    # Unless the PCs + 2 set the floor (more PCs than the threshold - 2): then fewer PCs can
+    # (93c1e64's note said "never fitted" here, the log's WARNING named fewer PCs).
+    floor_by_pcs = note_of({"b": {"PGS2": "too_few_samples"}}, pcs_set_floor=True)
+    assert "lower pgs.standardisation_n_pcs" in floor_by_pcs and "never fitted" not in floor_by_pcs
 
 
 def test_no_person_id_in_any_output(report):

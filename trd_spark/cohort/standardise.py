@@ -108,6 +108,26 @@ def fit_floor(min_samples: int, n_pcs: int) -> int:
     return max(min_samples, n_pcs + 2)
 
 
+def floor_set_by_pcs(min_samples: int, n_pcs: int) -> bool:
+    """Whether the PCs + 2, not the small-count threshold ``min_samples``, set ``fit_floor``:
+    then fewer PCs (``pgs.standardisation_n_pcs``) can get a dataset fitted that had too few
+    persons with PCs; else no number of PCs can (under the threshold it is never fitted)."""
+    return fit_floor(min_samples, n_pcs) > min_samples
+
+
+def fallback_fix(too_few_only: bool, pcs_set_floor: bool) -> str:
+    """The fix named for PC fits that fell back to the overall z-score, by the cohort log's
+    WARNING (``_describe``, one dataset) and report.html's note
+    (``report.stage.standardisation_fallback_note``, every dataset): one text, so the two
+    cannot drift (568ff98 changed the note, 8d0fa73 the WARNING after it). ``too_few_only``:
+    every fallback is ``too_few_samples``; ``pcs_set_floor``: ``floor_set_by_pcs``. Fewer PCs
+    are named unless they cannot help: datasets under the small-count threshold only."""
+    if too_few_only and not pcs_set_floor:
+        return ("pgs.standardisation: overall; a dataset with fewer persons with genetic PCs than "
+                "report.small_count_threshold is never fitted")
+    return "lower pgs.standardisation_n_pcs, or pgs.standardisation: overall"
+
+
 def fit_pc_arrays(pcs: np.ndarray, scores: dict[str, np.ndarray], pc_names: Sequence[str], *,
                   min_samples: int, max_iter: int = 100, tol: float = 1e-10) -> PcAdjustment:
     """Fit the mean (OLS) and variance (Gamma log-link GLM) models of every score on the PCs.
@@ -270,9 +290,7 @@ def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str,
                if FitFailure.TOO_FEW_SAMPLES in by_reason else "")
         # too_few_samples fails the whole dataset (no other reason beside it): under the threshold
         # it is never fitted, whatever the PCs.
-        fix = ("pgs.standardisation: overall; a dataset with fewer persons with genetic PCs than "
-               "report.small_count_threshold is never fitted" if few and not pcs_set_floor
-               else "lower pgs.standardisation_n_pcs, or pgs.standardisation: overall")
+        fix = fallback_fix(bool(few), pcs_set_floor)
         log.warning("dataset %s: PC-adjusted standardisation failed (%s): those scores use the "
                     "overall z-score instead%s (fix: %s)", group or "?",
                     "; ".join(f"{r}: {', '.join(ps)}" for r, ps in by_reason.items()), few, fix)
@@ -311,7 +329,8 @@ def standardise_datasets(
         complete = frame.dropna(subset=list(pcs))
         parts = [apply_pc_adjustment(complete.where(F.col(by) == g), fits[g]) for g in groups]
         threshold = fit_floor(min_samples, len(pcs))
-        info = {g: _describe(fits[g], pgs_ids, list(pcs), g, threshold, pcs_set_floor=threshold > min_samples)
+        info = {g: _describe(fits[g], pgs_ids, list(pcs), g, threshold,
+                             pcs_set_floor=floor_set_by_pcs(min_samples, len(pcs)))
                 for g in groups}
         return reduce(DataFrame.unionByName, parts), info
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")

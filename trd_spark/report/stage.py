@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from trd_spark.cohort.standardise import fallback_fix, floor_set_by_pcs
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import InputDataError
 from trd_spark.gates import known_levels
@@ -421,11 +422,15 @@ def _details(inner: str, summary: str) -> str:
     return f"<details><summary>{summary}</summary>{inner}</details>"
 
 
-def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
+def standardisation_fallback_note(fallback: dict[str, dict[str, str]], *, pcs_set_floor: bool) -> str:
     """A visible warning naming each dataset and the scores whose PC-adjusted standardisation
     could not be fitted and fell back to the overall z-score, with the reason
-    (``vocabulary.FitFailure``). ``fallback``: the cohort manifest's
-    ``notes.pgs_standardisation_fallback``, dataset -> {pgs_id: reason}. "" when nothing fell back."""
+    (``vocabulary.FitFailure``) and the fix that can help (``cohort.standardise.fallback_fix``,
+    the cohort log's WARNING's words). ``fallback``: the cohort manifest's
+    ``notes.pgs_standardisation_fallback``, dataset -> {pgs_id: reason}; ``pcs_set_floor``:
+    the PCs + 2, not the small-count threshold, set the fewest persons a fit needs
+    (``cohort.standardise.floor_set_by_pcs`` of the config the cohort stage ran with: both
+    keys are in its slice), so fewer PCs can help too few persons. "" when nothing fell back."""
     parts = [f"dataset {ds}: {', '.join(f'{p} ({r})' for p, r in sorted(scores.items()))}"
              for ds, scores in sorted(fallback.items()) if scores]
     if not parts:
@@ -433,12 +438,9 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]]) -> str:
     # A dataset under the small-count threshold always falls back (cohort.standardise.fit_floor,
     # privacy): fewer PCs cannot help there, so the fix names only what can.
     small_only = all(r == FitFailure.TOO_FEW_SAMPLES for scores in fallback.values() for r in scores.values())
-    fix = ("Fix: pgs.standardisation: overall (a dataset with fewer persons with genetic PCs than the "
-           "small-count threshold is never fitted)" if small_only
-           else "Fix: fewer pgs.standardisation_n_pcs, or pgs.standardisation: overall")
     return warning("PC-adjusted standardisation could not be fitted for these scores, which use the overall "
                    "z-score of the dataset instead (not adjusted for ancestry): " + "; ".join(parts)
-                   + f". {fix}.")
+                   + f". Fix: {fallback_fix(small_only, pcs_set_floor)}.")
 
 
 # The count-bearing export tables: what an outsider holding an export can subtract.
@@ -660,7 +662,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     sections.append(("cohort", "Cohort flow", flow_html))
     sections.append(("matching", "PGS variant matching", html_table(
         match_rates(t["match_summary"]), "Variants matched / in the scoring file, per dataset (variant counts)")))
-    fallback_html = standardisation_fallback_note(standardisation_fallback or {})
+    fallback_html = standardisation_fallback_note(
+        standardisation_fallback or {}, pcs_set_floor=floor_set_by_pcs(threshold, cfg.pgs.standardisation_n_pcs))
     if fallback_html:
         sections.append(("standardisation", "PGS standardisation fallback", fallback_html))
     if "pgs_distribution" in safe:
