@@ -319,6 +319,12 @@ class PgsSettings(_Strict):
     # missing) on more than this share of its rows gets a WARNING (always counted in the
     # manifest's notes.scoring_file_notes): a few are the Catalog's corrections, many a wrong file.
     harmonised_disagreement_warn: float = Field(0.01, ge=0.0, le=1.0)
+    # A .bim/.pvar/BGEN dataset (native engine) is refused as on the other build when the score
+    # sites placed differently on GRCh37 and GRCh38 (harmonised vs author positions, or unlifted
+    # ones) are found at their other-build place at least this many times as often as at their
+    # declared-build place, plus one (n_other >= margin x (n_declared + 1); pgs/build_positions.py).
+    # On the right build the other build's places match by chance only (under one percent).
+    build_check_margin: float = Field(5.0, ge=1.0)
     # Scoring files on another build than a dataset's (and without harmonised hm_chr/hm_pos for
     # it) are lifted over with this chain file; without it such a file is an error.
     liftover: LiftoverSettings | None = None

@@ -20,7 +20,8 @@ When no ``##contig`` line gives a primary contig's length (imputation servers wr
 hint, not proof). VCFs on a URI (the All of Us buckets) are read through Hail's file system,
 the header only. MatrixTables and VDSs carry their build in their locus type (checked where
 they are read); a .bim and a BGEN have no header: their positions are checked against the
-declared reference's lengths when indexed (``pgen_engine.check_variant_loci``).
+declared reference's lengths when indexed (``pgen_engine.check_variant_loci``), and the score
+sites the scoring files place on both builds tell their build (``build_positions``).
 """
 
 from __future__ import annotations

@@ -282,6 +282,20 @@ class ScoreHeader:
 
 
 @dataclass(frozen=True)
+class OtherPositions:
+    """A scoring file's second set of positions, on another build than the one read: the author's
+    ``chr_name``/``chr_position`` on ``#genome_build`` beside harmonised ``hm_chr``/``hm_pos`` read
+    (or the harmonised ones beside author positions read), one entry per row of
+    ``ScoringFile.variants`` (after duplicates are dropped). ``chrom``: codes into ``1``..``22``,
+    ``X``, ``Y``, ``MT`` (``normalise_chrom``; -1 missing); ``pos``: int32, 0 where missing or not
+    a position. Kept as evidence of the genotypes' build (``build_positions``), never matched on."""
+
+    build: str
+    chrom: TextCodes
+    pos: np.ndarray
+
+
+@dataclass(frozen=True)
 class ScoringFile:
     """One parsed scoring file: its header, variants (see module doc) and what was done."""
 
@@ -302,14 +316,36 @@ class ScoringFile:
     # ``variants``' text columns (chrom, effect_allele, other_allele, rsid) as codes (see
     # ``TextCodes``); None when the frame was made otherwise (then the text is hashed again).
     text_codes: dict[str, TextCodes] | None = field(default=None, repr=False, compare=False)
+    # The rows' positions on the other build of LIFTOVER_BUILDS the file also gives (None when it
+    # gives none, or both sets are on one build).
+    other_positions: OtherPositions | None = field(default=None, repr=False, compare=False)
 
     @property
     def pgs_id(self) -> str:
         return self.header.pgs_id
 
 
+def place_columns(df: pd.DataFrame, chrom_col: str, pos_col: str) -> tuple[TextCodes, np.ndarray]:
+    """A pair of place columns of the raw rows (``chr_name``/``chr_position`` or
+    ``hm_chr``/``hm_pos``) as chromosome codes (``normalise_chrom``; -1 missing) and float64
+    positions (NaN where missing or not a number)."""
+    codes, raw = pd.factorize(df[chrom_col].astype(TEXT))
+    return (TextCodes.of(codes, normalise_chrom(pd.Series(raw, dtype=TEXT))),
+            parse_numbers(df[pos_col]).to_numpy("float64", na_value=np.nan))
+
+
+def other_positions(place: tuple[TextCodes, np.ndarray], build: str) -> OtherPositions:
+    """``place_columns``' output as ``OtherPositions`` on ``build``: a row whose position is no
+    whole number in 1..MAX_POSITION, or whose chromosome is missing, has none (this set is only
+    evidence, not read: no error for it)."""
+    chrom, pos = place
+    ok = (chrom.codes >= 0) & np.isfinite(pos) & (pos >= 1) & (pos <= MAX_POSITION) & (pos % 1 == 0)
+    return OtherPositions(build, TextCodes(np.where(ok, chrom.codes, -1).astype(np.int32), chrom.values),
+                          np.where(ok, pos, 0).astype(np.int32))
+
+
 def harmonised_disagreements(df: pd.DataFrame, chrom: TextCodes, pos: pd.Series, *,
-                             same_build: bool) -> tuple[int, int]:
+                             same_build: bool, author: tuple[TextCodes, np.ndarray] | None = None) -> tuple[int, int]:
     """(rows whose author place differs from the harmonised one, rows the harmonisation left
     unplaced although the author gave a place), for a file read by ``hm_chr``/``hm_pos``.
 
@@ -320,20 +356,20 @@ def harmonised_disagreements(df: pd.DataFrame, chrom: TextCodes, pos: pd.Series,
     the positions do; on two builds positions differ by design. Source: pgsc_calc matches on
     the harmonised columns (pgscatalog-core's remap_harmonised), so a disagreement is silent
     there; the PGS Catalog leaves hm_chr/hm_pos empty where it could not map a variant
-    (``hm_source`` empty, liftover failed)."""
-    a_codes, a_raw = pd.factorize(df["chr_name"].astype(TEXT))
-    a_norm = normalise_chrom(pd.Series(a_raw, dtype=TEXT))
-    a_pos = parse_numbers(df["chr_position"]).to_numpy("float64", na_value=np.nan)
-    author = (a_codes >= 0) & ~np.isnan(a_pos)
+    (``hm_source`` empty, liftover failed). ``author``: ``place_columns`` of the author columns,
+    when already parsed."""
+    a_chrom, a_pos = author if author is not None else place_columns(df, "chr_name", "chr_position")
+    placed = (a_chrom.codes >= 0) & ~np.isnan(a_pos)
     hm = (chrom.codes >= 0) & pos.notna().to_numpy(bool)
     # Chromosomes compared as codes of one factorisation of both columns' distinct values (few).
-    joint, _ = pd.factorize(np.concatenate([np.asarray(chrom.values, dtype=object), a_norm.to_numpy(object)]))
+    joint, _ = pd.factorize(np.concatenate([np.asarray(chrom.values, dtype=object),
+                                            np.asarray(a_chrom.values, dtype=object)]))
     hm_c = np.append(joint[: len(chrom.values)], -1)[chrom.codes]
-    a_c = np.append(joint[len(chrom.values):], -2)[a_codes]
-    differ = hm & author & (hm_c != a_c)
+    a_c = np.append(joint[len(chrom.values):], -2)[a_chrom.codes]
+    differ = hm & placed & (hm_c != a_c)
     if same_build:
-        differ |= hm & author & (pos.to_numpy("float64", na_value=np.nan) != a_pos)
-    return int(differ.sum()), int((author & ~hm).sum())
+        differ |= hm & placed & (pos.to_numpy("float64", na_value=np.nan) != a_pos)
+    return int(differ.sum()), int((placed & ~hm).sum())
 
 
 def normalise_build(value: str | None) -> str | None:
@@ -1265,9 +1301,22 @@ def parse_scoring_file(
 
     pos_missing = pos_num.isna().to_numpy()
     n_hm_differ = n_hm_missing = 0
+    # The file's other positions, when on the other build of the pair: what the genotypes would
+    # match on were they on that build (build_positions compares the two).
+    other_place: tuple[TextCodes, np.ndarray] | None = None
+    other_build: str | None = None
     if positions_from == "harmonised" and has_author:
+        other_place = place_columns(df, "chr_name", "chr_position")
+        other_build = header.genome_build
         n_hm_differ, n_hm_missing = harmonised_disagreements(
-            df, chrom, pos_num, same_build=header.genome_build is not None and header.genome_build == positions_build)
+            df, chrom, pos_num, same_build=header.genome_build is not None and header.genome_build == positions_build,
+            author=other_place)
+    elif positions_from == "author" and has_hm:
+        other_build = header.HmPOS_build
+        if other_build in LIFTOVER_BUILDS and other_build != positions_build:
+            other_place = place_columns(df, "hm_chr", "hm_pos")
+    if other_build not in LIFTOVER_BUILDS or other_build == positions_build:
+        other_place = other_build = None
     # Whole numbers <= MAX_POSITION (checked above): exact as int64.
     pos = np.nan_to_num(pos_num.to_numpy("float64")).astype(np.int64)
     # None (not NA/NaN) for missing text; one Python string per distinct value (shared by its
@@ -1307,6 +1356,11 @@ def parse_scoring_file(
     if n_dup:
         variants = variants[~dup].reset_index(drop=True)
         codes = {name: c.take(~dup) for name, c in codes.items()}
+    others = None
+    if other_place is not None and other_build is not None:
+        others = other_positions(other_place, other_build)
+        if n_dup:
+            others = OtherPositions(others.build, others.chrom.take(~dup), others.pos[~dup])
 
     # From the codes: a null check of 200k Python objects cost more (issue 16, session 21).
     n_unplaced = 0 if positions_from == "rsid" else int((codes["chrom"].codes < 0).sum())
@@ -1355,6 +1409,6 @@ def parse_scoring_file(
         path=source, header=header, variants=variants, positions_from=positions_from,
         positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
         n_harmonised_differ=n_hm_differ, n_harmonised_missing=n_hm_missing,
-        text_codes=codes,
+        text_codes=codes, other_positions=others,
     )
 

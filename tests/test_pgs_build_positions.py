@@ -1,0 +1,177 @@
+"""Genotypes without a header (.bim, BGEN) declared on the wrong build (``pgs/build_positions.py``).
+
+A .bim or BGEN says nothing of its build: a GRCh37 file declared GRCh38 was matched on GRCh38
+coordinates, and with a low ``pgs.min_overlap`` every person was scored from the variant that
+happened to sit at a GRCh38 score position. A harmonised scoring file places each variant on two
+builds (``hm_chr``/``hm_pos`` and the author's ``chr_name``/``chr_position``); where the other
+build's places are found far more often (``pgs.build_check_margin``), the genotypes are refused.
+
+The data: 30 score variants, published on GRCh37 and harmonised to GRCh38 (toy coordinates:
+the GRCh38 place is the GRCh37 one + 500, not a real liftover; only their consistency matters).
+The GRCh37 genotypes hold the 30 at their GRCh37 places and one C>T at variant 0's GRCh38 place
+(a chance hit on the wrong build). Files are written by plink2 from one VCF.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from trd_spark.errors import InputDataError
+
+_N = 30
+_P37 = [1_000_000 + 1000 * i for i in range(_N)]
+_SHIFT = 500
+_SAMPLES = ("1001", "1002", "1003", "1004")
+_GTS = ("0/1", "1/1", "0/0", "0/1")
+
+
+def _alleles(i: int) -> tuple[str, str]:
+    """(REF, ALT) of score variant ``i``: C>T for variant 0 (its chance hit's alleles), A>G else."""
+    return ("C", "T") if i == 0 else ("A", "G")
+
+
+def _vcf(positions: list[int], chance_hit: int | None) -> str:
+    """A VCF (no ##contig lengths: a .bim/BGEN has none) of the score variants at ``positions``,
+    plus a C>T at ``chance_hit``."""
+    rows = [(p, *_alleles(i)) for i, p in enumerate(positions)]
+    if chance_hit is not None:
+        rows.append((chance_hit, "C", "T"))
+    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(_SAMPLES)]
+    lines += [f"1\t{p}\trs{p}\t{r}\t{a}\t.\tPASS\t.\tGT\t" + "\t".join(_GTS) for p, r, a in sorted(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _score() -> str:
+    """The PGS Catalog harmonised file: author GRCh37 places, hm GRCh38 places (+ _SHIFT)."""
+    head = ("#pgs_id=PGS993001\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n")
+    rows = [f"1\t{p}\t{_alleles(i)[1]}\t{_alleles(i)[0]}\t0.1\t1\t{p + _SHIFT}\n" for i, p in enumerate(_P37)]
+    return head + "".join(rows)
+
+
+def _genotypes(tmp: Path, vcf: str, fmt: str) -> tuple[str, str]:
+    """(config path, the variant file an error names) of ``vcf`` written as ``fmt`` by plink2."""
+    (tmp / "g.vcf").write_text(vcf)
+    plink2 = [shutil.which("plink2") or "plink2", "--vcf", str(tmp / "g.vcf"), "--threads", "1"]
+    if fmt == "plink":
+        subprocess.run([*plink2, "--make-bed", "--out", str(tmp / "g")], check=True, capture_output=True)
+        return str(tmp / "g"), str(tmp / "g.bim")
+    if fmt == "pgen":
+        subprocess.run([*plink2, "--make-pgen", "--out", str(tmp / "g")], check=True, capture_output=True)
+        return str(tmp / "g"), str(tmp / "g.pvar")
+    subprocess.run([*plink2, "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(tmp / "g")], check=True,
+                   capture_output=True)
+    return str(tmp / "g.bgen"), str(tmp / "g.bgen")
+
+
+def _config(tmp: Path, genotypes: str, fmt: str, build: str):
+    from test_field_cases_pgs import case_config
+
+    (tmp / "score.txt").write_text(_score())
+    extra = f", reference_genome: {build}" if build != "GRCh38" else ""
+    return case_config(tmp, genotypes, str(tmp / "score.txt"), fmt=fmt, extra_genotypes=extra)
+
+
+def _match(hl, spark, cfg, build: str):
+    from trd_spark.pgs import stage
+
+    files = stage.load_scoring_files(spark, cfg, build)
+    return stage.match_dataset(hl, spark, cfg, "d", files)
+
+
+@pytest.mark.parametrize("fmt", ["plink", "bgen", "pgen"])
+def test_grch37_genotypes_without_a_header_declared_grch38_are_one_error(hl, spark, tmp_path, fmt):
+    """A GRCh37 .bim / BGEN / .pvar (no ##contig line) in a dataset declared GRCh38 (the
+    default), scored with the file harmonised to GRCh38: 30 of 30 score variants are found at
+    their GRCh37 (author) place, 1 at its GRCh38 one: one InputDataError naming the variant file,
+    the declared build and the config key. Before (base 93c1e64): no error; with min_overlap 0
+    every person was scored from the one chance hit (variant 0's GRCh38 place)."""
+    genotypes, where = _genotypes(tmp_path, _vcf(_P37, _P37[0] + _SHIFT), fmt)
+    cfg = _config(tmp_path, genotypes, fmt, "GRCh38")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(where)}: the genotypes look like GRCh37, not GRCh38 as "
+                                             r"datasets\[\]\.genotypes\.reference_genome declares: of 30 score sites "
+                                             r"placed differently on the two builds, 1 are found at their GRCh38 "
+                                             r"position and 30 at their GRCh37 position"):
+        _match(hl, spark, cfg, "GRCh38")
+
+
+def test_grch38_genotypes_declared_grch37_are_refused_from_the_harmonised_places(hl, spark, tmp_path):
+    """The other way round: a GRCh38 .bim declared GRCh37. The same scoring file is then read by
+    its author (GRCh37) places and its harmonised GRCh38 places are the other build's: all 30
+    found there, none at the declared places: the error names the .bim and GRCh38."""
+    genotypes, where = _genotypes(tmp_path, _vcf([p + _SHIFT for p in _P37], None), "plink")
+    cfg = _config(tmp_path, genotypes, "plink", "GRCh37")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(where)}: the genotypes look like GRCh38, not GRCh37 .*"
+                                             r"0 are found at their GRCh37 position and 30 at their GRCh38"):
+        _match(hl, spark, cfg, "GRCh37")
+
+
+def test_genotypes_on_the_declared_build_pass_with_the_counts_logged(hl, spark, tmp_path, caplog):
+    """The control: the GRCh38 genotypes declared GRCh38 (with a C>T at variant 0's GRCh37 place,
+    the chance hit now on the other side) match all 30 score variants and raise nothing; one INFO
+    line gives the counts."""
+    genotypes, where = _genotypes(tmp_path, _vcf([p + _SHIFT for p in _P37], _P37[0]), "plink")
+    cfg = _config(tmp_path, genotypes, "plink", "GRCh38")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.build_positions"):
+        r = _match(hl, spark, cfg, "GRCh38")
+    assert r.summary["n_matched"].tolist() == [_N]
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "trd_spark.pgs.build_positions"] == [
+        f"{where}: build check: of 30 score sites placed differently on the two builds, 30 are found at their GRCh38 "
+        "position and 1 at their GRCh37 position"]
+
+
+def test_a_lifted_score_s_unlifted_places_are_the_other_build_s(tmp_path):
+    """A score published on GRCh37 without harmonised columns, lifted to the declared GRCh38
+    (``pgs.liftover``), on the GRCh37 .bim: ``matching.score_sites`` keeps only the lifted place
+    (here + 500, as a chain would give: Hail's liftover itself is tested in test_pgs_inputs and
+    test_pgs_stage, and a Hail job here would cost a minute), so the unlifted one is read from the
+    file: all 30 found there, 1 (the chance hit) at the lifted places."""
+    from trd_spark.config import GenotypeSource, LiftoverSettings
+    from trd_spark.pgs import matching, pgen_engine
+    from trd_spark.pgs.build_positions import build_evidence
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    genotypes, _ = _genotypes(tmp_path, _vcf(_P37, _P37[0] + _SHIFT), "plink")
+    author = "".join(f"{line}\n" for line in _score().splitlines() if not line.startswith("#HmPOS"))
+    author = "".join(line.rsplit("\t", 2)[0] + "\n" for line in author.splitlines())
+    sf = parse_scoring_file(author, source="a.txt", target_build="GRCh38",
+                            liftover=True)
+    assert (sf.positions_build, sf.other_positions) == ("GRCh37", None)
+    frame, _ = matching.score_variants_frame([sf], "GRCh38", liftover=LiftoverSettings(chain_file="c.chain"))
+    sites = matching.score_sites_frame(frame)
+    # As score_sites leaves a lifted site: chrom/pos and contig/position the lifted locus.
+    lifted = sites["pos"].astype("int64") + _SHIFT
+    sites = sites.assign(chrom="chr1", pos=lifted.astype("Int32"), contig="chr1", position=lifted.astype("Int64"),
+                         lift_negative_strand=False, liftover_failed=False)
+    sites.attrs.update(pgs_ids=[sf.pgs_id], rsid_only_files=[], score_files=["a.txt"],
+                       **{matching.DUPLICATES_DROPPED: {}})
+    files = pgen_engine.PlinkFiles.of(GenotypeSource(format="plink", path=genotypes))
+    rows = pgen_engine.variant_index(files, "GRCh38").frame
+    matched = matching.match_sites_frame(sites, rows, keep_ambiguous=False)
+    e = build_evidence(matched, rows, [sf], "GRCh38", keep_ambiguous=False)
+    assert e is not None and (e.other_build, e.n_sites, e.n_declared, e.n_other) == ("GRCh37", _N, 1, _N)
+
+
+@pytest.mark.parametrize("n_declared, n_other, outcome", [
+    (0, 0, "info"), (3, 2, "info"), (0, 4, "warning"), (0, 5, "error"), (1, 9, "warning"), (1, 10, "error"),
+    (100, 100, "info"), (100, 101, "warning"), (100, 504, "warning"), (100, 505, "error")])
+def test_the_margin_rule(caplog, n_declared, n_other, outcome):
+    """``n_other >= margin x (n_declared + 1)`` refuses (margin 5: 5 hits against none, 10
+    against 1); more on the other build below that is a WARNING; else an INFO line."""
+    from trd_spark.pgs.build_positions import BuildEvidence, check_build_evidence
+
+    e = BuildEvidence("GRCh37", 1000, n_declared, n_other, 1000)
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.build_positions"):
+        if outcome == "error":
+            with pytest.raises(InputDataError, match=r"^g\.bim: the genotypes look like GRCh37"):
+                check_build_evidence(e, "g.bim", "GRCh38", 5.0)
+            return
+        check_build_evidence(e, "g.bim", "GRCh38", 5.0)
+    assert [r.levelname for r in caplog.records] == [outcome.upper()]
