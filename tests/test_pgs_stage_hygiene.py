@@ -165,3 +165,35 @@ def test_a_native_export_goes_to_the_stage_scratch_so_a_killed_runs_is_removed_n
         assert export is not None and Path(export).parent == Path(scratch) and Path(export).is_dir()
         assert Path(export).name.startswith("pgs_export_")
     assert not Path(scratch).exists()
+
+
+def test_a_native_export_without_the_stage_scratch_is_claimed_and_a_killed_runs_removed(hl, spark, tmp_path):
+    """``stage.scoring_scratch`` without the stage's scratch (a caller outside the stage: a
+    benchmark, a notebook) exports directly into Hail's temp dir, which no ``stage_scratch``
+    sweeps: a SIGKILLed run's export (every sample's hard calls at the matched rows) stayed
+    there for good (93c1e64: ``pgs_export-*``, no owner record). It now holds its owner record
+    (``scratch.claim``), and a folder whose run is gone is removed before a new one is made, as
+    under ``pgs.native.export_dir``; a live run's stays."""
+    import socket
+    import time
+
+    from trd_spark.pgs.scratch import OWNER
+
+    cfg = load_config(write_config(tmp_path, min_overlap=0.3))
+    assert cfg.pgs.native.export_dir is None and spark.sparkContext.master.startswith("local")
+    base = Path(genotypes.local_temp_file(hl.tmp_dir()))
+    gone = subprocess.Popen(["true"])  # a process that has ended: its pid names none now
+    gone.wait()
+    killed, live = base / f"{stage.EXPORT_PREFIX}killed_run", base / f"{stage.EXPORT_PREFIX}live_run"
+    for folder, pid in ((killed, gone.pid), (live, os.getppid())):
+        folder.mkdir(parents=True)
+        (folder / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "started": time.time()}))
+    try:
+        with stage.scoring_scratch(hl, spark, cfg) as export:
+            assert export is not None and Path(export).parent == base and Path(export).is_dir()
+            assert json.loads((Path(export) / OWNER).read_text())["pid"] == os.getpid()
+            assert not killed.exists() and live.is_dir()
+        assert not Path(export).exists()
+    finally:
+        shutil.rmtree(killed, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)

@@ -36,7 +36,6 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
-from trd_spark.pgs.build_positions import build_evidence, check_build_evidence
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text
 from trd_spark.pgs.genotypes import (
     SITE_POSITION,
@@ -316,7 +315,6 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
         sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
                                   unreadable=index.multiallelic_loci,
                                   duplicate_variants=cfg.pgs.duplicate_variants)
-        _check_build(cfg, sites, index, scoring_files, rg, bgen.variants)
         return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
     files = pgen_engine.PlinkFiles.of(source)
     for path in (files.matrix, files.variants, files.samples):
@@ -332,19 +330,7 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                                    len(samples))
     sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
                               duplicate_variants=cfg.pgs.duplicate_variants)
-    _check_build(cfg, sites, index, scoring_files, rg, files.variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
-
-
-def _check_build(cfg: Config, sites: pd.DataFrame, index: VariantIndex, scoring_files: list[ScoringFile],
-                 reference_genome: str, path: str) -> None:
-    """A variant list without a header (.bim, BGEN; a .pvar's ##contig lengths are read before,
-    ``contig_lengths``) on another build than declared: the score sites placed on two builds
-    matched at their other place too (``build_positions``), on the index already read; raises
-    InputDataError naming ``path``."""
-    evidence = build_evidence(sites, index.frame, scoring_files, reference_genome,
-                              keep_ambiguous=cfg.pgs.keep_ambiguous)
-    check_build_evidence(evidence, path, reference_genome, cfg.pgs.build_check_margin)
 
 
 def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFile], sites: pd.DataFrame,
@@ -605,30 +591,31 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
     ``stage_scratch`` directory) when that is local, or else in Hail's temp dir; None otherwise
     (a cluster whose executors cannot read the driver's disk: Hail's pass). In the stage's
     scratch, an export a SIGKILLed run left (every sample's hard calls at the matched rows) is
-    removed by the next run's ``stage_scratch``; made beside it in Hail's temp dir, it stayed.
-    Under ``export_dir`` (a disk other runs share, on other hosts too) the folder holds its
+    removed by the next run's ``stage_scratch``. Under ``export_dir`` (a disk other runs share,
+    on other hosts too) or directly in Hail's temp dir (a caller without the stage's scratch:
+    no ``stage_scratch`` sweeps it, and such a folder stayed there for good) the folder holds its
     owner record (``scratch.claim``) and the folders a killed run left there are removed first
     (``scratch.remove_abandoned``: no live run owns them; a concurrent run's are left alone).
     Raises ConfigError for an ``export_dir`` URI (pgenlib reads local paths only)."""
-    base = cfg.pgs.native.export_dir
-    if base is not None:
-        if is_uri(base):
+    swept = cfg.pgs.native.export_dir  # a folder of other runs' exports too: owner records
+    parent = swept
+    if swept is not None:
+        if is_uri(swept):
             raise ConfigError("must be a local or mounted path every executor reads (pgenlib reads no URIs)",
                               where="pgs.native.export_dir")
-        remove_abandoned(base, EXPORT_PREFIX, cfg.releases.lock_stale_hours)
-        path: str | None = f"{base}/{EXPORT_PREFIX}{uuid.uuid4().hex}"
     elif local_master(spark):
-        local_scratch = None if scratch is None else local_temp_file(scratch)
-        path = (f"{local_scratch}/pgs_export_{uuid.uuid4().hex}" if local_scratch is not None
-                else local_temp_file(hl.utils.new_temp_file(prefix="pgs_export")))
-    else:
-        path = None
-    if path is None:
+        parent = None if scratch is None else local_temp_file(scratch)
+        if parent is None:  # Hail's temp dir (None on a URI: Hail's pass)
+            parent = swept = local_temp_file(hl.tmp_dir())
+    if parent is None:
         yield None
         return
+    if swept is not None:
+        remove_abandoned(swept, EXPORT_PREFIX, cfg.releases.lock_stale_hours)
+    path = f"{parent}/{EXPORT_PREFIX}{uuid.uuid4().hex}"
     os.makedirs(path)
     try:
-        if base is not None:  # a shared disk: the next run tells a killed run's folder by its owner
+        if swept is not None:  # the next run tells a killed run's folder by its owner
             claim(path)
         yield path
     finally:
