@@ -36,6 +36,7 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
+from trd_spark.pgs.build_positions import build_evidence, check_build_evidence
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text
 from trd_spark.pgs.genotypes import (
     SITE_POSITION,
@@ -315,6 +316,7 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
         sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
                                   unreadable=index.multiallelic_loci,
                                   duplicate_variants=cfg.pgs.duplicate_variants)
+        _check_build(cfg, sites, index, scoring_files, rg, bgen.variants)
         return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
     files = pgen_engine.PlinkFiles.of(source)
     for path in (files.matrix, files.variants, files.samples):
@@ -330,7 +332,19 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                                    len(samples))
     sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
                               duplicate_variants=cfg.pgs.duplicate_variants)
+    _check_build(cfg, sites, index, scoring_files, rg, files.variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
+
+
+def _check_build(cfg: Config, sites: pd.DataFrame, index: VariantIndex, scoring_files: list[ScoringFile],
+                 reference_genome: str, path: str) -> None:
+    """A variant list without a header (.bim, BGEN; a .pvar's ##contig lengths are read before,
+    ``contig_lengths``) on another build than declared: the score sites placed on two builds
+    matched at their other place too (``build_positions``), on the index already read; raises
+    InputDataError naming ``path``."""
+    evidence = build_evidence(sites, index.frame, scoring_files, reference_genome,
+                              keep_ambiguous=cfg.pgs.keep_ambiguous)
+    check_build_evidence(evidence, path, reference_genome, cfg.pgs.build_check_margin)
 
 
 def _frame_dataset(cfg: Config, dataset_name: str, scoring_files: list[ScoringFile], sites: pd.DataFrame,
