@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 SUPPORTED_JAVA = (11, 17)
 # Spark's switch for Arrow in createDataFrame(pandas) and toPandas: on for every session we start.
 ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
+# Spark's module for its Python daemon (default pyspark.daemon) and ours under a local master
+# (trd_spark.worker_daemon: pyspark's daemon without Spark's archives on sys.path).
+PYTHON_DAEMON_CONF = "spark.python.daemon.module"
+WORKER_DAEMON = "trd_spark.worker_daemon"
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,11 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # its mtime, which a metadata-only update moves too (io.Fs.fingerprint).
         "spark.hadoop.fs.gs.checksum.type": "CRC32C",
     }
+    if settings.master.startswith("local") and os.environ.get("PYSPARK_PYTHON", sys.executable) == sys.executable:
+        # The Python workers run this interpreter (this package importable) on this machine:
+        # pyspark's daemon started without Spark's archives on sys.path, which each task's
+        # importlib.invalidate_caches() re-read (~0.1 worker CPU-s per task; worker_daemon's doc).
+        conf[PYTHON_DAEMON_CONF] = WORKER_DAEMON
     if settings.bind_loopback and not settings.master.startswith("yarn"):
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
