@@ -9,7 +9,7 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
   person_id, definition, status, exclusion_reason, mdd_index_date, trd_onset_date,
   followup_end_date, time_to_trd_days, trd_event, n_adequate_trials
 
-Rules covered: MDD and exclusions, controls, exposure ends (verbatim end, end date, days_supply
+Rules covered: MDD and exclusions (an implausible year of birth first), controls, exposure ends (verbatim end, end date, days_supply
 x (1 + refills) unless that course exceeds max_days_supply, default; negative days_supply no exposure,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
@@ -38,6 +38,11 @@ import duckdb
 
 from trd_spark.config import Config
 from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
+
+# PERSON.year_of_birth's plausibleValueLow in OHDSI DQD (OMOP_CDMv5.4_Field_Level.csv), and the
+# oldest age the study accepts at the end of follow-up (README "Study rules", Birth date).
+DQD_BIRTH_YEAR_LOW = 1850
+MAX_AGE_YEARS = 120
 
 DECISION_COLUMNS = [
     "person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
@@ -353,7 +358,13 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     # completed years by calendar arithmetic (a 29 February birthday counts from 1 March)
     under = (f"year(dx.first_mdd) - year(p.birth_date) - CASE WHEN month(dx.first_mdd) * 100 + day(dx.first_mdd) "
              f"< month(p.birth_date) * 100 + day(p.birth_date) THEN 1 ELSE 0 END < {mdd_cfg.min_age_at_index}")
-    cases = [f"WHEN {meets} AND dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
+    # A year of birth that gives no usable age excludes first, MDD or not: before 1850 (OHDSI DQD's
+    # plausibleValueLow for PERSON.year_of_birth), or a birth date after the end of follow-up (an
+    # age below 0: a 2099 placeholder, any year after the cutoff's) or more than 120 years before it.
+    implausible = (f"(p.year_of_birth < {DQD_BIRTH_YEAR_LOW} OR p.birth_date > p.end_date "
+                   f"OR p.end_date > p.birth_date + INTERVAL {MAX_AGE_YEARS} YEAR)")
+    cases = [f"WHEN {implausible} THEN 'implausible_year_of_birth'"]
+    cases += [f"WHEN {meets} AND dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
     cases += [f"WHEN {meets} AND {under} THEN 'under_18_at_index'", f"WHEN {meets} THEN NULL",
               "WHEN dx.dep = 1 OR dx.n_mdd_dates > 0 THEN 'depression_not_mdd'"]
     cases += [f"WHEN dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]

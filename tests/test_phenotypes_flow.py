@@ -40,19 +40,21 @@ def test_shared_steps_count_each_exclusion_in_order(tables):
     shared = [(r.step_order, r.step, r.n) for r in flow.where("definition = 'all'").orderBy("step_order").collect()]
     assert shared == [
         (1, "all_persons", 11),
-        (2, "with_mdd_diagnosis", 6),  # 1, 2, 3, 4, 9, 11
-        (3, "mdd_min_distinct_dates", 4),  # 2, 3, 4, 9
-        (4, "after_exclusion_bipolar", 2),  # minus 3, 9
-        (5, "after_exclusion_schizophrenia_spectrum", 2),  # 9 already gone
-        (6, "after_exclusion_under_18_at_index", 1),  # minus 4
-        (7, "mdd_included", 1),
-        (8, "non_MDD", 1),  # 5
-        (9, "excluded_depression_not_mdd", 2),  # 6, 10 (1 and 11 left the chain at step 3)
-        (10, "excluded_bipolar_without_mdd", 0),
-        (11, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
-        (12, "excluded_antidepressant_no_mdd", 1),  # 7
-        (13, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
-        (14, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
+        # every birth year plausible (nonzero: test_phenotypes_implausible_birth)
+        (2, "excluded_implausible_year_of_birth", 0),
+        (3, "with_mdd_diagnosis", 6),  # 1, 2, 3, 4, 9, 11
+        (4, "mdd_min_distinct_dates", 4),  # 2, 3, 4, 9
+        (5, "after_exclusion_bipolar", 2),  # minus 3, 9
+        (6, "after_exclusion_schizophrenia_spectrum", 2),  # 9 already gone
+        (7, "after_exclusion_under_18_at_index", 1),  # minus 4
+        (8, "mdd_included", 1),
+        (9, "non_MDD", 1),  # 5
+        (10, "excluded_depression_not_mdd", 2),  # 6, 10 (1 and 11 left the chain at step 4)
+        (11, "excluded_bipolar_without_mdd", 0),
+        (12, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
+        (13, "excluded_antidepressant_no_mdd", 1),  # 7
+        (14, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
+        (15, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
     ]
 
 

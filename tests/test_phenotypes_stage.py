@@ -125,7 +125,8 @@ def test_run_publishes_the_four_tables(spark, published):
     stage = Layout.of(cfg).stage_dir("phenotypes")
     manifest = json.loads((results / cfg.release / "phenotypes" / "_manifest.json").read_text())
     # trials: person 1 four, 2 two, 4 one, 5 one, 6 two (the third is after the cutoff)
-    assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 38}
+    # cohort_flow: 15 steps of 'all' (excluded_implausible_year_of_birth among them) + 8 per definition
+    assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 39}
     assert manifest["inputs"]["omop.path"]["exists"] is True
     # study drug records: 14 rows, one (citalopram, 2023-08-01) after the cutoff
     notes = manifest["notes"]
@@ -180,7 +181,7 @@ def test_run_publishes_the_four_tables(spark, published):
     # phenotypes equals the flow collected from the pure chain
     expected_flow = cohort_flow_rows(pure.mdd, pure.phenotypes, exclusion_sets=list(cfg.phenotypes.mdd.exclude_concept_sets),
                                      min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
-    assert sorted(flow_rows) == sorted(expected_flow) and len(flow_rows) == 38
+    assert sorted(flow_rows) == sorted(expected_flow) and len(flow_rows) == 39
 
 
 def test_stage_counts_take_observed_parts_as_given(spark, published):

@@ -39,6 +39,10 @@ class ExclusionReason(StrEnum):
     The names of ``phenotypes.mdd.exclude_concept_sets`` (config) are reasons as well.
     """
 
+    # Every person, before any other reason: a year_of_birth outside OHDSI DQD's plausible range
+    # or an age at the end of observation below 0 or above 120 (phenotypes.persons.
+    # birth_implausible_expr); no age covariate or age rule can be read from it.
+    IMPLAUSIBLE_YEAR_OF_BIRTH = "implausible_year_of_birth"
     UNDER_AGE = "under_18_at_index"  # named for the default min_age_at_index of 18
     DEPRESSION_NOT_MDD = "depression_not_mdd"
     ANTIDEPRESSANT_NO_MDD = "antidepressant_no_mdd"
@@ -64,6 +68,19 @@ HISTORY_OF_STATUS_IDS: frozenset[int] = frozenset({4188893})
 # Statuses whose record is no dated MDD diagnosis (not a distinct date, never the index), though it
 # still excludes and still keeps a person out of the controls.
 NOT_A_DIAGNOSIS_STATUS_IDS: frozenset[int] = PRELIMINARY_DIAGNOSIS_STATUS_IDS | HISTORY_OF_STATUS_IDS
+
+
+# The bounds of ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH (phenotypes.persons.birth_implausible_expr).
+# OHDSI Data Quality Dashboard (OMOP_CDMv5.4_Field_Level.csv, PERSON.year_of_birth):
+# plausibleValueLow 1850, plausibleValueHigh YEAR(GETDATE())+1 (the run's date there; here the
+# data cutoff's year, the date the data end: implied by an age >= 0 at the end of observation).
+PLAUSIBLE_BIRTH_YEAR_LOW = 1850
+# Ages at the end of observation above this are no person's: the longest documented human life
+# is 122 years (Jeanne Calment, 1875-1997), so a person older than 120 at the end of their record
+# has an unrecorded death or a wrong year of birth (DQD's low bound, 1850, still allows 173 years
+# at a 2023 cutoff). An analysis constant like DQD's bounds, not a study setting: no config knob.
+# The models refuse an analysis frame holding an age outside 0..120 (models.covariates).
+MAX_PLAUSIBLE_AGE_YEARS = 120
 
 
 class Contrast(StrEnum):
@@ -101,6 +118,9 @@ class FlowStep(StrEnum):
     MDD_MIN_DISTINCT_DATES = "mdd_min_distinct_dates"
     MDD_INCLUDED = "mdd_included"
     NON_MDD = "non_MDD"
+    # Persons excluded for an implausible year of birth (ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH),
+    # MDD or not: a box of their own, right after all_persons; the other steps count the rest.
+    EXCLUDED_IMPLAUSIBLE_YEAR_OF_BIRTH = "excluded_implausible_year_of_birth"
     NO_OBSERVATION_PERIOD = "no_observation_period"
     EXCLUDED_OUTSIDE_FOLLOWUP_ONLY = "excluded_outside_followup_only"
     WITH_ADEQUATE_TRIAL = "with_adequate_trial"
@@ -128,7 +148,8 @@ def excluded_step(reason: str) -> str:
     A config exclusion set (bipolar, ...) gets ``_without_mdd`` so it does not read as the MDD
     exclusion of the same name.
     """
-    fixed = reason in (ExclusionReason.DEPRESSION_NOT_MDD, ExclusionReason.ANTIDEPRESSANT_NO_MDD)
+    fixed = reason in (ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH, ExclusionReason.DEPRESSION_NOT_MDD,
+                       ExclusionReason.ANTIDEPRESSANT_NO_MDD)
     return f"{EXCLUDED_PREFIX}{reason}" if fixed else f"{EXCLUDED_PREFIX}{reason}_without_mdd"
 
 

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from trd_spark.config import Config
 from trd_spark.errors import ModelError
-from trd_spark.vocabulary import ModelFailure
+from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, ModelFailure
 
 
 def pc_columns(n_pcs: int) -> list[str]:
@@ -25,6 +25,8 @@ def pc_columns(n_pcs: int) -> list[str]:
 # covariate it would be a function of the outcome time (a baseline covariate must be known at
 # time zero; lifelines' and every survival text's convention).
 COX_AGE = "age_at_index"
+# The analysis frame's age columns (years): the logistic models' ``age``, the Cox models' COX_AGE.
+AGE_COLUMNS = ("age", COX_AGE)
 
 
 def covariate_columns(cfg: Config, *, age: str = "age") -> list[str]:
@@ -32,6 +34,21 @@ def covariate_columns(cfg: Config, *, age: str = "age") -> list[str]:
     logistic models, ``COX_AGE`` for the Cox models), sex_female, pc1..pcK (in that order)."""
     cov = cfg.covariates
     return [*([age] if cov.age else []), *(["sex_female"] if cov.sex else []), *pc_columns(cov.n_pcs)]
+
+
+def check_age_ranges(ranges: dict[str, tuple[float | None, float | None]]) -> None:
+    """Raise ModelError naming the analysis frame's column when an age column's (min, max) over
+    the frame (``ranges``: column -> (min, max) in years, None for no value) leaves
+    0 .. ``vocabulary.MAX_PLAUSIBLE_AGE_YEARS``. The phenotype stage excludes the persons a year of
+    birth gives such an age (``implausible_year_of_birth``), so one here is a frame built from
+    phenotypes made otherwise (an older release): a negative or 200-year age covariate would be
+    fitted without a word (the models' pre-fit checks: ``logistic.check_analysis_columns``)."""
+    for col, (low, high) in ranges.items():
+        if (low is not None and low < 0) or (high is not None and high > MAX_PLAUSIBLE_AGE_YEARS):
+            raise ModelError(f"age outside 0..{MAX_PLAUSIBLE_AGE_YEARS} years: persons with an implausible year of "
+                             "birth reached the analysis frame (the phenotype stage excludes them as "
+                             "implausible_year_of_birth: run it and the cohort stage again)",
+                             where=f"cohort/analysis_frame.{col}")
 
 
 def is_constant(values: pd.Series) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.config import Config
-from trd_spark.models.covariates import COX_AGE, covariate_columns
+from trd_spark.models.covariates import AGE_COLUMNS, COX_AGE, covariate_columns
 from trd_spark.models.cox import DURATION, EVENT, cox_group
 from trd_spark.models.km import km_group
 from trd_spark.models.logistic import (
@@ -36,12 +36,23 @@ GROUP = ["dataset", "definition"]
 
 
 def _model_columns(frame: DataFrame, cfg: Config, extra: tuple[str, ...] = (), *, age: str = "age") -> list[str]:
-    """Check the frame (columns, status values) and return the columns the models read
+    """Check the frame (columns, status values, the age covariates' ranges: ``logistic.
+    check_analysis_columns``) and return the columns the models read
     (``age``: the age column of the models, see ``covariates.covariate_columns``)."""
+    from pyspark.sql import functions as F
+
     covariates = covariate_columns(cfg, age=age)
-    statuses = [r[0] for r in frame.select("status").distinct().collect() if r[0] is not None] \
+    # The distinct statuses and the age covariates' ranges in one job (per status, then combined).
+    # NaN as null: Spark orders NaN above every number, so a NaN would hide the largest age.
+    ages = [c for c in covariates if c in AGE_COLUMNS and c in frame.columns]
+    value = {c: F.nanvl(F.col(c).cast("double"), F.lit(None).cast("double")) for c in ages}
+    rows = frame.groupBy("status").agg(F.count(F.lit(1)).alias("n"), *[F.min(value[c]).alias(f"min_{c}") for c in ages],
+                                       *[F.max(value[c]).alias(f"max_{c}") for c in ages]).collect() \
         if "status" in frame.columns else []
-    check_analysis_columns(frame.columns, statuses, covariates, extra)
+    statuses = [r["status"] for r in rows if r["status"] is not None]
+    ranges = {c: (min((float(r[f"min_{c}"]) for r in rows if r[f"min_{c}"] is not None), default=None),
+                  max((float(r[f"max_{c}"]) for r in rows if r[f"max_{c}"] is not None), default=None)) for c in ages}
+    check_analysis_columns(frame.columns, statuses, covariates, extra, age_ranges=ranges)
     panel = model_panel(cfg)
     warn_absent(panel, frame.columns)
     pgs = [e.pgs_id for e in panel if e.pgs_id in frame.columns]

@@ -29,7 +29,14 @@ from statsmodels.tools.sm_exceptions import (
 
 from trd_spark.config import Config, ScoredTrait
 from trd_spark.errors import ModelError
-from trd_spark.models.covariates import covariate_columns, join_notes, one_blas_thread, prefit_check
+from trd_spark.models.covariates import (
+    AGE_COLUMNS,
+    check_age_ranges,
+    covariate_columns,
+    join_notes,
+    one_blas_thread,
+    prefit_check,
+)
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.schemas import LOGISTIC_RESULTS_COLUMNS
 from trd_spark.vocabulary import ANALYSED_STATUSES, CONTRAST_STATUSES, ModelFailure
@@ -219,15 +226,25 @@ def finish_order(results: pd.DataFrame, cfg: Config, keys: list[str]) -> pd.Data
 
 
 def check_analysis_frame(frame: pd.DataFrame, covariates: list[str], extra: Iterable[str] = ()) -> None:
-    """Raise ModelError when the analysis frame lacks a column every model needs."""
+    """Raise ModelError when the analysis frame lacks a column every model needs, holds an
+    unknown status or an age covariate outside its plausible range (``check_analysis_columns``)."""
+    ages = {c: (_number(frame[c].min()), _number(frame[c].max())) for c in covariates if c in AGE_COLUMNS and c in frame}
     check_analysis_columns(frame.columns, frame["status"].dropna().unique() if "status" in frame else [],
-                           covariates, extra)
+                           covariates, extra, age_ranges=ages)
+
+
+def _number(v) -> float | None:
+    """A pandas min/max as a float; None for no value (an empty or all-null column)."""
+    return None if pd.isna(v) else float(v)
 
 
 def check_analysis_columns(
-    columns: Iterable[str], statuses: Iterable[str], covariates: list[str], extra: Iterable[str] = ()
+    columns: Iterable[str], statuses: Iterable[str], covariates: list[str], extra: Iterable[str] = (),
+    *, age_ranges: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> None:
-    """``check_analysis_frame`` on the column names and distinct statuses (pandas or Spark)."""
+    """``check_analysis_frame`` on the column names, distinct statuses and (``age_ranges``:
+    column -> (min, max) over the frame) the age covariates' ranges (``covariates.
+    check_age_ranges``); pandas or Spark."""
     columns = set(columns)
     need = ["dataset", "definition", "status", *covariates, *extra]
     missing = [c for c in need if c not in columns]
@@ -236,6 +253,7 @@ def check_analysis_columns(
     unknown = sorted(set(statuses) - set(ANALYSED_STATUSES))
     if unknown:
         raise ModelError(f"unknown status values {unknown}", where="cohort/analysis_frame.status")
+    check_age_ranges(age_ranges or {})
 
 
 def logistic_grid(frame: pd.DataFrame, cfg: Config) -> pd.DataFrame:

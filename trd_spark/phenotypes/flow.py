@@ -1,8 +1,10 @@
 """The cohort-flow (attrition) table: counts per step, shared steps and per TRD definition.
 
 Steps with definition ``all`` (before any TRD definition):
-  all_persons, with_mdd_diagnosis (>= 1 MDD-set record), mdd_min_distinct_dates
-  (>= min_diagnoses distinct dates), after_exclusion_<reason> for each MDD exclusion in
+  all_persons, excluded_implausible_year_of_birth (every person excluded for a year of birth
+  that gives no usable age, MDD or not: ``persons.birth_implausible_expr``, the first exclusion;
+  the steps after it count the other persons only), with_mdd_diagnosis (>= 1 MDD-set record),
+  mdd_min_distinct_dates (>= min_diagnoses distinct dates), after_exclusion_<reason> for each MDD exclusion in
   precedence order (each removes persons whose first reason it is), mdd_included,
   non_MDD, and the persons WITHOUT an MDD diagnosis left out of the controls
   (excluded_<reason>; a person with MDD-set records on fewer than min_diagnoses dates is the
@@ -67,11 +69,14 @@ def _non_mdd_reasons(exclusion_sets: list[str]) -> list[str]:
 
 def shared_flow_columns(*, exclusion_sets: list[str], min_diagnoses: int) -> list[Column]:
     """Aggregates over the MDD groups (one row per person, ``mdd.derive_mdd``) that give the
-    ``all`` steps (``flow_rows``' ``shared``)."""
-    meets = F.col("n_mdd_dates") >= min_diagnoses
+    ``all`` steps (``flow_rows``' ``shared``). Persons excluded for an implausible year of birth
+    are counted in their own box only (the first reason of every person: ``mdd.derive_mdd``)."""
+    implausible = F.coalesce(F.col("exclusion_reason") == R.IMPLAUSIBLE_YEAR_OF_BIRTH, F.lit(False))
+    meets = (F.col("n_mdd_dates") >= min_diagnoses) & ~implausible
     return [
         F.count(F.lit(1)).alias("all_persons"),
-        _n_where(F.col("has_mdd_diagnosis"), "with_mdd_diagnosis"),
+        _n_where(implausible, "implausible_year_of_birth"),
+        _n_where(F.col("has_mdd_diagnosis") & ~implausible, "with_mdd_diagnosis"),
         _n_where(meets, "mdd_min_distinct_dates"),
         _n_where(F.col("mdd_status") == Status.MDD, "mdd_included"),
         _n_where(F.col("mdd_status") == Status.NON_MDD, "non_mdd"),
@@ -146,6 +151,7 @@ def flow_rows(
         rows.append((definition, order, str(step), int(n or 0)))
 
     add(ALL_DEFINITIONS, FlowStep.ALL_PERSONS, shared["all_persons"])
+    add(ALL_DEFINITIONS, FlowStep.EXCLUDED_IMPLAUSIBLE_YEAR_OF_BIRTH, shared["implausible_year_of_birth"])
     add(ALL_DEFINITIONS, FlowStep.WITH_MDD_DIAGNOSIS, shared["with_mdd_diagnosis"])
     add(ALL_DEFINITIONS, FlowStep.MDD_MIN_DISTINCT_DATES, shared["mdd_min_distinct_dates"])
     remaining = int(shared["mdd_min_distinct_dates"] or 0)
@@ -180,7 +186,8 @@ def terminal_boxes(rows: list[tuple[str, int, str, int]]) -> dict[str, dict[str,
     boxes add up to all_persons. Definition ``all``: ``fewer_than_min_dates``
     (with_mdd_diagnosis - mdd_min_distinct_dates), ``exclusion_<reason>`` (the drop to each
     after_exclusion step), mdd_included, non_MDD and the excluded_<reason> steps (persons
-    without an MDD diagnosis). Each TRD definition: the same boxes with mdd_included split into
+    without an MDD diagnosis, and excluded_implausible_year_of_birth: every person excluded for
+    that reason, MDD or not). Each TRD definition: the same boxes with mdd_included split into
     TRD, trMDD and the two MDD_other steps, and its own non_MDD. no_observation_period and
     excluded_outside_followup_only cut across the boxes and are no box. Raises KeyError when
     a fixed step is missing from ``rows``.
@@ -207,7 +214,8 @@ def terminal_boxes(rows: list[tuple[str, int, str, int]]) -> dict[str, dict[str,
 
 def all_persons_parts(steps: Iterable[str]) -> list[str]:
     """The steps of definition ``all`` (among ``steps``) whose persons add up to all_persons:
-    with_mdd_diagnosis, non_MDD and the excluded_<reason> side boxes (not
+    with_mdd_diagnosis, non_MDD and the excluded_<reason> side boxes (excluded_implausible_year_of_birth
+    among them; not
     excluded_outside_followup_only, which cuts across them). The partition ``terminal_boxes``
     rests on, with the MDD boxes summed back to with_mdd_diagnosis; the report's disclosure
     audit needs it whole (it searches sums of at most a few parts otherwise)."""

@@ -5,6 +5,11 @@ One row per person with the person's MDD group before any TRD definition is appl
 - ``MDD``: >= ``min_diagnoses`` records of the MDD concept set on DISTINCT dates (two codes
   on one visit are one diagnosis); ``mdd_index_date`` = the first such date.
 - ``excluded`` (flagged, never dropped), reasons in this precedence:
+  0. any person (MDD or not) whose year of birth gives no usable age -> ``implausible_year_of_birth``
+     (``persons.birth_implausible_expr``: a year_of_birth before 1850, OHDSI DQD's
+     plausibleValueLow, or an age at the end of observation below 0 or above 120: a 2099 or 1800
+     placeholder); such a person can be neither a case nor a control, since every age rule and the
+     models' age covariate read that age;
   1. MDD persons with any diagnosis (ever) in an ``exclude_concept_sets`` set -> the set's
      name (``bipolar``, ``schizophrenia_spectrum``; the first in config order wins);
   2. MDD persons younger than ``min_age_at_index`` at index -> ``under_18_at_index`` (named
@@ -42,7 +47,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from trd_spark.config import MddSettings
-from trd_spark.phenotypes.persons import age_years_expr
+from trd_spark.phenotypes.persons import age_years_expr, birth_implausible_expr
 from trd_spark.vocabulary import NOT_A_DIAGNOSIS_STATUS_IDS, ExclusionReason, Status
 
 if TYPE_CHECKING:
@@ -72,7 +77,8 @@ def derive_mdd(
 ) -> DataFrame:
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
-    Inputs: ``persons`` (PERSONS, with ``has_observation_period``), conditions (person_id,
+    Inputs: ``persons`` (PERSONS: year_of_birth, birth_date, observation_end_date,
+    age_at_observation_end, has_observation_period, sex_at_birth), conditions (person_id,
     condition_concept_id, condition_start_date, optionally condition_status_concept_id: a
     preliminary or history-of status drops the record from the MDD count and index) and drug exposures (person_id,
     drug_concept_id) within follow-up; ``record_conditions`` / ``record_drugs``: the same
@@ -120,7 +126,9 @@ def derive_mdd(
 
     flag_cols = ["_dep", "_dep_fu", *[_excl_col(n) + s for n in exclusion_ids for s in ("", "_fu")]]
     df = (
-        persons.select("person_id", "sex_at_birth", "birth_date", "observation_end_date", "has_observation_period")
+        persons.select("person_id", "sex_at_birth", "birth_date", "observation_end_date", "has_observation_period",
+                       birth_implausible_expr(F.col("year_of_birth"), F.col("age_at_observation_end"))
+                       .alias("_implausible_birth"))
         .join(in_followup, "person_id", "left")
         .join(whole_record, "person_id", "left")
         .join(users(drug_exposure, "_ad_fu"), "person_id", "left")
@@ -135,7 +143,8 @@ def derive_mdd(
         """Reasons in precedence order (module docstring), from the flags with ``suffix``."""
         has = {n: F.col(_excl_col(n) + suffix) == 1 for n in exclusion_ids}
         no_reason = F.lit(None).cast("string")
-        cases = [(meets_count & has[n], F.lit(n)) for n in exclusion_ids]
+        cases = [(F.col("_implausible_birth"), F.lit(ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH))]
+        cases += [(meets_count & has[n], F.lit(n)) for n in exclusion_ids]
         cases += [(meets_count & under_age, F.lit(ExclusionReason.UNDER_AGE)), (meets_count, no_reason)]
         cases += [((F.col(f"_dep{suffix}") == 1) | (F.col("n_mdd_dates") > 0), F.lit(ExclusionReason.DEPRESSION_NOT_MDD))]
         cases += [(has[n], F.lit(n)) for n in exclusion_ids]

@@ -9,6 +9,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from trd_spark.config import SexAtBirthMapping
+from trd_spark.vocabulary import MAX_PLAUSIBLE_AGE_YEARS, PLAUSIBLE_BIRTH_YEAR_LOW
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -206,7 +207,8 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     """One row over the OMOP ``person``, ``death`` and ``observation_period`` tables (long, persons):
     n_persons_birth_year_implausible (``birth_year_implausible_expr``: a year_of_birth before
     1850 or after the year after ``data_cutoff_date``'s, e.g. 1800 or 2099 placeholders, a typo;
-    no upper bound when ``data_cutoff_date`` is None: USED as written, counted and warned about),
+    no upper bound when ``data_cutoff_date`` is None: such persons are excluded,
+    ``birth_implausible_expr``; counted here over the person table and warned about),
     n_persons_birth_datetime_disagrees (``birth_datetime`` outside year_of_birth, or outside
     month_of_birth when that is known: the birth date comes from the year/month/day fields,
     ``birth_date_expr``), n_persons_death_before_birth_year (a death row dated before the
@@ -214,7 +216,8 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     one distinct usable death date: the earliest is used), n_persons_period_before_birth_year
     (an observation period ending before the birth year: not used, ``derive_persons``) and
     n_persons_death_before_birth_date (a usable death row dated in the birth year but before the
-    birth date, ``birth_date_expr``: USED, counted only. Its year is the CDM's required field;
+    birth date, ``birth_date_expr``: USED, counted only; the person, aged below 0 at the end of
+    observation, is then excluded, ``birth_implausible_expr``. Its year is the CDM's required field;
     the day and month are often imputed (1 July for year-only births) or masked, and a
     de-identification that shifts every event date of a person (All of Us: up to 365 days back)
     while year_of_birth stays can move a true death in the first months of life before the
@@ -277,26 +280,40 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     )
 
 
-# OHDSI Data Quality Dashboard (OMOP_CDMv5.4_Field_Level.csv, PERSON.year_of_birth):
-# plausibleValueLow 1850, plausibleValueHigh YEAR(GETDATE())+1 (the run's date there; here the
-# data cutoff's year, the date the data end).
-PLAUSIBLE_BIRTH_YEAR_LOW = 1850
-
-
 def birth_year_implausible_expr(year_of_birth: Column, data_cutoff_date: dt.date | None) -> Column:
     """True where ``year_of_birth`` lies outside the OHDSI Data Quality Dashboard's plausible range
     (``PLAUSIBLE_BIRTH_YEAR_LOW`` .. the year after ``data_cutoff_date``'s; no upper bound when it is
     None); false otherwise, null-safe.
 
-    Such a year is used as written, as OHDSI tools use it (FeatureExtraction's age is
-    YEAR(index) - year_of_birth; the Dashboard flags, it does not remove): the age at the MDD index
-    and at the end of follow-up come from it (a 1800 placeholder: 219 years; 2099: negative), and
-    records before 1 January of it are not read (``restrict_to_followup``). The stage counts the
-    persons and warns (``birth_death_quirk_counts``), so that a release with such placeholders is
-    seen before its ages enter the models."""
+    The raw-table count of such persons (``birth_death_quirk_counts``: 1800 or 2099 placeholders,
+    typos), warned about by the stage. The persons are excluded by ``birth_implausible_expr``
+    (which implies this range: a year after the cutoff's gives an age below 0 at the end of
+    observation), as ``implausible_year_of_birth`` (``mdd.derive_mdd``)."""
     low = year_of_birth < PLAUSIBLE_BIRTH_YEAR_LOW
     high = F.lit(False) if data_cutoff_date is None else year_of_birth > data_cutoff_date.year + 1
     return F.coalesce(low | high, F.lit(False))
+
+
+def birth_implausible_expr(year_of_birth: Column, age_at_observation_end: Column) -> Column:
+    """True for a person the study cannot age (PERSONS columns ``year_of_birth``, int, and
+    ``age_at_observation_end``, years from ``age_years_expr``): a year_of_birth before
+    ``PLAUSIBLE_BIRTH_YEAR_LOW`` (OHDSI DQD's plausibleValueLow), or an age at the end of
+    observation below 0 (born, as ``birth_date_expr`` dates the birth, after the end of the
+    record: a 2099 placeholder, any year after the cutoff's, so DQD's plausibleValueHigh too; a
+    death or a year-only birth's 1 July after the record's end in the birth year) or
+    above ``MAX_PLAUSIBLE_AGE_YEARS``; false otherwise; null-safe (a null year or age is
+    implausible, though the OMOP reader already rejects a missing year_of_birth).
+
+    Such persons are excluded (``ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH``, before any other
+    reason; ``mdd.derive_mdd``) and counted in the cohort flow: used as written (as OHDSI tools
+    use it; FeatureExtraction's age is YEAR(index) - year_of_birth) a 1800 placeholder gave the
+    models an age of 219 years and a 2099 one a negative age, without a word. Since the end of
+    observation bounds every MDD index and follow-up end, no analysed person has an age at the
+    index or at the end of follow-up below 0 or above the maximum (an index before the birth
+    date is under ``min_age_at_index``, >= 0)."""
+    age = age_at_observation_end
+    out = (year_of_birth < PLAUSIBLE_BIRTH_YEAR_LOW) | (age < 0) | (age > MAX_PLAUSIBLE_AGE_YEARS)
+    return F.coalesce(out, F.lit(True))
 
 
 def restrict_to_followup(events: DataFrame, persons: DataFrame, date_col: str) -> DataFrame:

@@ -51,7 +51,6 @@ from trd_spark.phenotypes.omop import (
     read_omop_table,
 )
 from trd_spark.phenotypes.persons import (
-    PLAUSIBLE_BIRTH_YEAR_LOW,
     birth_death_quirk_counts,
     derive_persons,
     followup_date_counts,
@@ -74,7 +73,12 @@ from trd_spark.phenotypes.trials import (
     refill_course_over_max_expr,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
-from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
+from trd_spark.vocabulary import (
+    HISTORY_OF_STATUS_IDS,
+    MAX_PLAUSIBLE_AGE_YEARS,
+    PLAUSIBLE_BIRTH_YEAR_LOW,
+    PRELIMINARY_DIAGNOSIS_STATUS_IDS,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -497,8 +501,10 @@ def birth_and_death_warnings(counts: dict[str, int]) -> list[str]:
     if counts["n_persons_birth_year_implausible"]:
         out.append(f"person: year_of_birth outside the OHDSI Data Quality Dashboard's plausible range "
                    f"({PLAUSIBLE_BIRTH_YEAR_LOW} to the year after the data cutoff's), e.g. a 1800 or 2099 placeholder: "
-                   "used as written, so these persons' ages (MDD index, end of follow-up, the models' covariate) come "
-                   "from it; counted in notes.quirks.birth_and_death.n_persons_birth_year_implausible")
+                   "these persons are excluded (exclusion_reason implausible_year_of_birth: no age can be read from "
+                   "it), counted in notes.quirks.birth_and_death.n_persons_birth_year_implausible and, with persons "
+                   f"aged below 0 or above {MAX_PLAUSIBLE_AGE_YEARS} at the end of observation, in the cohort flow's "
+                   "excluded_implausible_year_of_birth")
     if counts["n_persons_period_undated"]:
         out.append("observation_period: row(s) with neither observation_period_start_date nor "
                    "observation_period_end_date are no period and are not used (the CDM requires both; read as open "

@@ -78,7 +78,9 @@ from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
     CONTRAST_STATUSES,
     EXCLUDED_PREFIX,
+    MAX_PLAUSIBLE_AGE_YEARS,
     MDD_STATUSES,
+    PLAUSIBLE_BIRTH_YEAR_LOW,
     Contrast,
     FitFailure,
     FlowStep,
@@ -126,6 +128,7 @@ def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str
     mdd = cfg.phenotypes.mdd
     labels: dict[str, str] = {
         FlowStep.ALL_PERSONS: "All persons in the EHR extract",
+        FlowStep.EXCLUDED_IMPLAUSIBLE_YEAR_OF_BIRTH: "excluded: implausible year of birth (no usable age)",
         FlowStep.WITH_MDD_DIAGNOSIS: "At least one MDD diagnosis",
         FlowStep.MDD_MIN_DISTINCT_DATES: f"MDD diagnoses on at least {mdd.min_diagnoses} distinct dates",
         FlowStep.MDD_INCLUDED: "MDD included", FlowStep.NON_MDD: "non-MDD controls",
@@ -289,6 +292,10 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                          "concepts and their descendants; descendants whose concept row has an invalid_reason "
                          "(deprecated or upgraded) are left out, as OHDSI's ATLAS expands a set; records are read "
                          "by their standard concept only"),
+        # phenotypes.persons.birth_implausible_expr: the first exclusion of every person.
+        "Persons": (f"excluded when the year of birth is before {PLAUSIBLE_BIRTH_YEAR_LOW} (OHDSI Data Quality "
+                    f"Dashboard) or gives an age below 0 or above {MAX_PLAUSIBLE_AGE_YEARS} at the end of observation "
+                    "(no usable age)"),
         "MDD": (f"at least {ph.mdd.min_diagnoses} diagnoses ({ph.mdd.concept_set}) on distinct dates, age "
                 f"&ge; {ph.mdd.min_age_at_index} at the first; excluded: {', '.join(ph.mdd.exclude_concept_sets)}; "
                 f"controls: no {ph.mdd.control_exclusion_concept_set} diagnosis and no antidepressant "
