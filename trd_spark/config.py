@@ -308,6 +308,11 @@ class PgsSettings(_Strict):
     # gets a WARNING (the share is always in the manifest's notes.missing_call_share): most calls
     # missing (e.g. a VDS whose FT is False on most calls) scores everyone near the mean, silently.
     missing_call_warn: float = Field(0.5, ge=0.0, le=1.0)
+    # A dataset whose genotype filter FT made at least this share of its scored calls missing
+    # (pgs.apply_genotype_filter) gets a WARNING; the share is always in the manifest's
+    # notes.ft_failed_call_share, apart from the calls missing in the data. GVS's VETS filter
+    # fails a few % of an srWGS callset's calls; far more is an FT that means something else.
+    ft_failed_warn: float = Field(0.05, ge=0.0, le=1.0)
     # Above this share of a dataset's samples of unknown sex on X (not in a sex file included),
     # or of samples whose declared sex disagrees with their X calls (pgs/sample_sex.py), a
     # WARNING (the counts are in the manifest's notes.sample_sex as labels).

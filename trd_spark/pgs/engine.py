@@ -50,6 +50,7 @@ from trd_spark.pgs.bgen_reader import BgenFiles
 from trd_spark.pgs.genotypes import (
     DECLARED_SEX,
     FILE_ROW,
+    FT_FAILED,
     MALE_X,
     NORMALISED,
     SEX_DISAGREES,
@@ -61,7 +62,14 @@ from trd_spark.pgs.genotypes import (
 )
 from trd_spark.pgs.matching import WeightMatrices
 from trd_spark.pgs.sample_sex import FEMALE, MALE, SexCounts, SexOnX, sex_codes
-from trd_spark.pgs.scoring import compute_scores, export_hard_calls, weights_table
+from trd_spark.pgs.scoring import (
+    FT_FAILED_CALLS,
+    FtFailedCalls,
+    compute_scores,
+    export_hard_calls,
+    exported_ft_failed,
+    weights_table,
+)
 from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
@@ -211,10 +219,14 @@ def score(
                   "calls_rebuilt": "the file's calls as they are: no row needed splitting; each call rebuilt as its "
                                    "alt copies: a row on a sex or mitochondrial contig, or a call not diploid"}.get(
                      read, "rows split and normalised: some matched row needed it"))
+        # The calls the genotype filter made missing, as the export's write counted them (its .bim's cM).
+        ft_failed = exported_ft_failed(f"{prefix}.bim", weights.rows, weights.n_vars) if FT_FAILED in mt.entry \
+            else None
         source = GenotypeSource(format="plink", path=prefix, reference_genome=source.reference_genome)
         samples, index = pgen_engine.psam_samples(pgen_engine.PlinkFiles.of(source)), None
     else:
         log.info("pgs: native engine for %s genotypes", source.format)
+        ft_failed = None
     from pyspark.sql import SparkSession
 
     assert samples is not None  # the native engine's input
@@ -226,9 +238,17 @@ def score(
         male_of_file, counts = _native_sex(files, samples, sex, weights.rows[on_x], index)
         if sex is not None:
             sex.counts = counts
-    return pgen_engine.score(
+    scored = pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
+    if route != "export" or ft_failed is None:
+        return scored
+    if isinstance(scored, pgen_engine.SummedScores):
+        return dataclasses.replace(scored, ft_failed_calls=FtFailedCalls.of(pgs_ids, ft_failed, n_matched,
+                                                                             len(samples)))
+    # Summed in Spark: the count rides in the Table's globals, as compute_scores' does.
+    return scored.select_globals(**{FT_FAILED_CALLS: hl.struct(
+        failed=hl.literal([int(x) for x in ft_failed], hl.tarray(hl.tint64)), n_samples=hl.int64(len(samples)))})
 
 
 def calls_sex_counts(hl: hl_types, male: hl_types.Table) -> SexCounts:
@@ -303,6 +323,7 @@ def _entries_files(source: GenotypeSource, weights: WeightMatrices, calls: hl_ty
     summed in Spark, the job would run at the stage's write, past that fallback."""
     rows = weights.rows
     if (source.format != "mt" or is_uri(source.path) or calls is None or samples is None
+            or FT_FAILED in calls.entry  # (FT: in no layout mt_entries reads, and its failed calls are counted)
             or NORMALISED not in rows or rows[NORMALISED].astype(bool).any()
             or FILE_ROW not in rows or rows[FILE_ROW].isna().any()
             or rows[FILE_ROW].duplicated().any()

@@ -5,10 +5,11 @@ multi-allelic rows; spanning deletions ``*`` are kept as rows of their own so th
 dosage at a multi-allelic site can be ``2 - all alt copies``, see ``matching``), has the
 column key ``s`` (str; the sample ID exactly as in the file) and one entry field ``DOSAGE``
 (float64: expected count of the row's alt allele, 0..2; missing when the genotype is
-missing), and the row field ``normalised`` (``NORMALISED``: True for a row the split made or
-changed; not for BGEN). Contigs are named as the reference genome names them (GRCh38
-``chr1``, GRCh37 ``1``) whatever the file uses; PLINK's numeric codes ``23`` X, ``24`` Y,
-``25`` XY (PAR, as X), ``26`` MT are recoded in every format.
+missing; beside it ``FT_FAILED`` where the genotype filter FT was applied), and the row
+field ``normalised`` (``NORMALISED``: True for a row the split made or changed; not for BGEN).
+Contigs are named as the reference genome names them (GRCh38 ``chr1``, GRCh37 ``1``) whatever
+the file uses; PLINK's numeric codes ``23`` X, ``24`` Y, ``25`` XY (PAR, as X), ``26`` MT are
+recoded in every format.
 
 Dosage rules (``genotype_dosage``): from ``GT``, the copies of the alt allele; a haploid call
 (male chrX/chrY, chrM) counts as homozygous (``1`` -> 2 copies, ``0`` -> 0), so that the REF
@@ -113,6 +114,14 @@ SITE_ALT = "site_alt"
 # of the file row (in the MatrixTable's row order) a row was read or split from, which
 # ``mt_entries`` reads the calls of without Hail (``scoring.export_hard_calls``).
 FILE_ROW = "file_row"
+
+
+# Entry field (bool) of ``read_calls``' calls and ``read_genotypes``' rows when the genotype
+# filter ``FT`` was applied (``without_failed_genotypes``): True for a call the filter made
+# missing (FT failed, the call was there), False or missing otherwise. The scoring pass counts
+# them per row (``scoring.compute_scores``; the export, ``scoring.export_hard_calls``) so the
+# manifest tells FT's share of the missing calls apart from calls missing in the data.
+FT_FAILED = "ft_failed"
 
 
 # Global (array<str> of loci, ``chr4:1000000``) naming the sites a reader had to skip; only
@@ -360,7 +369,8 @@ def to_biallelic_dosage(
     hl: hl_types, mt: hl_types.MatrixTable, *, where: str, dosage_field: str | None = None,
     keep_rsid: bool = False, scored_contigs: Collection[str] | None = None,
 ) -> hl_types.MatrixTable:
-    """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc).
+    """Split multi-allelic rows and keep one entry field ``DOSAGE`` (see module doc), and
+    ``FT_FAILED`` when ``mt`` has it (``without_failed_genotypes``; each split row keeps it).
 
     From ``GT``: copies of the row's alt allele (a ``1/2`` call counts 1 on each split row).
     From ``dosage_field``: an array (Number=A, one dosage per alt) indexed by the split row's
@@ -387,7 +397,9 @@ def to_biallelic_dosage(
     has_gt = "GT" in mt.entry
     if has_gt and mt.GT.dtype != hl.tcall:
         raise InputDataError(f"GT must be a call, got {mt.GT.dtype}", where=where)
-    mt = mt.select_entries(*dict.fromkeys([field_name, *(["GT"] if has_gt else [])]))
+    # FT_FAILED (the calls the genotype filter removed) rides along to each split row's entry.
+    ft = [FT_FAILED] if FT_FAILED in mt.entry else []
+    mt = mt.select_entries(*dict.fromkeys([field_name, *(["GT"] if has_gt else []), *ft]))
     mt = with_missing_alt(hl, mt.select_rows(*row_fields).select_cols().select_globals())
     # A filtered entry (sparse VDS densify, filtered MTs) is a missing genotype: it must be
     # imputed like one, not silently skipped by the aggregations.
@@ -470,8 +482,8 @@ def to_biallelic_dosage(
         mt = mt.annotate_entries(_d=hl.range(n_alts).map(
             lambda i: hl.coalesce(given[i], from_gt[i])))
         mt = mt.drop(_PLOIDY) if with_ploidies else mt
-    split = _split_rows(hl, mt.select_entries("_d"))
-    split = split.select_entries(DOSAGE=split._d[split.a_index - 1])
+    split = _split_rows(hl, mt.select_entries("_d", *ft))
+    split = split.select_entries(*ft, DOSAGE=split._d[split.a_index - 1])
     return split.select_rows(*row_fields, NORMALISED).select_globals()
 
 
@@ -981,7 +993,8 @@ def without_failed_genotypes(hl: hl_types, mt: hl_types.MatrixTable, dosage_fiel
                              where: str) -> hl_types.MatrixTable:
     """``mt`` with each entry whose genotype filter ``FT`` failed made a missing genotype (its
     ``GT`` and ``dosage_field`` missing, then imputed and counted in ``n_missing`` as any missing
-    call); ``mt`` itself when it has no ``FT`` entry field. ``FT``: a VCF FORMAT string (PASS or
+    call), with the entry field ``FT_FAILED`` (bool: the filter made a call missing; an entry
+    already missing is not counted); ``mt`` itself when it has no ``FT`` entry field. ``FT``: a VCF FORMAT string (PASS or
     '.' passes, anything else, e.g. ``high_CALIBRATION_SENSITIVITY_SNP``, failed; an array of
     them passes when every one does) or the bool of a GVS VariantDataset (All of Us srWGS: True
     = PASS); a missing FT (a reference block densified, a VCF entry without it) passes.
@@ -1004,7 +1017,11 @@ def without_failed_genotypes(hl: hl_types, mt: hl_types.MatrixTable, dosage_fiel
         raise InputDataError(f"the genotype filter FT is a {ft.dtype}, not a string or bool", where=where)
     keep = ~hl.coalesce(failed, False)
     fields = [f for f in ("GT", dosage_field) if f is not None and f in mt.entry]
-    return mt.annotate_entries(**{f: hl.or_missing(keep, mt[f]) for f in fields})
+    # Counted apart (FT_FAILED): only a call the filter removed, not an entry missing already.
+    called = hl.bool(False)
+    for f in fields:
+        called = called | hl.is_defined(mt[f])
+    return mt.annotate_entries(**{f: hl.or_missing(keep, mt[f]) for f in fields}, **{FT_FAILED: ~keep & called})
 
 
 def rows_moving_onto(hl: hl_types, rows: hl_types.Table, loci: hl_types.Table) -> hl_types.Table:

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
 
     from trd_spark.config import NativeEngineSettings
     from trd_spark.pgs.matching import WeightMatrices
+    from trd_spark.pgs.scoring import FtFailedCalls
 
 log = logging.getLogger(__name__)
 
@@ -738,6 +739,9 @@ class SummedScores:
     rows: _ScoreRows
     part: np.ndarray
     missing_vars: np.ndarray
+    # The calls the genotype filter FT made missing (``scoring.FtFailedCalls``), set by
+    # ``engine.score`` for an export whose calls went through the filter; None otherwise.
+    ft_failed_calls: FtFailedCalls | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """The score rows (``_ScoreRows.of_slice``: s, pgs_id, score_sum, allele_count,

@@ -35,13 +35,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, TrdSparkError
-from trd_spark.pgs.genotypes import FILE_ROW, MALE_X, NORMALISED, gt_alt_copies, haploid_capable_contigs
+from trd_spark.pgs.genotypes import FILE_ROW, FT_FAILED, MALE_X, NORMALISED, gt_alt_copies, haploid_capable_contigs
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -110,7 +111,9 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     missing; else ``split``: the rows of ``mt``, so multi-allelic
     sites are split exactly as Hail's pass sees them, each entry the call with ``DOSAGE`` alt
     copies (the haploid rule already applied). Either way the .bim has A1 = alt, A2 = ref (what
-    ``pgen_engine.variant_index`` reads). ``output``: a Hadoop path prefix (``file://`` for a
+    ``pgen_engine.variant_index`` reads) and, when the entries carry ``genotypes.FT_FAILED``
+    (the genotype filter FT applied), each row's count of the calls it made missing in the cM
+    column (``with_ft_row``, read back by ``exported_ft_failed``; else 0). ``output``: a Hadoop path prefix (``file://`` for a
     local or mounted directory).
 
     ``calls_path``: the local MatrixTable directory ``calls`` was read from as it is
@@ -130,9 +133,9 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     """
     as_read = calls is not None and NORMALISED in rows and not rows[NORMALISED].astype(bool).any()
     if not as_read:
-        out = mt.filter_rows(listed_rows(hl, rows, mt.locus, mt.alleles))
+        out = with_ft_row(hl, mt.filter_rows(listed_rows(hl, rows, mt.locus, mt.alleles)))
         export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(out.DOSAGE))), output,
-                     male)
+                     male, cm_field=_ft_field(out))
         return "split"
     assert calls is not None  # as_read implies it
     # A set lookup per row (no entries touched): unlike a join with a weights Table, no
@@ -140,19 +143,41 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     out = calls.filter_rows((hl.len(calls.alleles) == 2) & listed_rows(hl, rows, calls.locus, calls.alleles))
     out = out.select_rows().select_cols().select_globals()
     if not rows["contig"].isin(haploid_capable_contigs(calls.locus.dtype.reference_genome)).any():
+        # (A MatrixTable with FT is in no layout mt_entries reads; said here, not left to that.)
         if (calls_path is not None and samples is not None and output.startswith("file://")
+                and FT_FAILED not in calls.entry
                 and _decoded_export(rows, calls_path, samples, output[len("file://"):])):
             return "calls_decoded"
         try:
-            export_plink(hl, out.select_entries("GT"), output)
+            counted = with_ft_row(hl, out)
+            export_plink(hl, counted.select_entries("GT"), output, cm_field=_ft_field(counted))
             return "calls"
         except Exception as e:  # FatalError / HailException: no common base
             if _NOT_DIPLOID not in str(e):
                 raise
-    out = out.unfilter_entries()
+    out = with_ft_row(hl, out.unfilter_entries())
     export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1))), output,
-                 male)
+                 male, cm_field=_ft_field(out))
     return "calls_rebuilt"
+
+
+# Row field ``with_ft_row`` adds: the row's calls the genotype filter made missing (int64).
+FT_ROW = "_ft_failed_row"
+
+
+def with_ft_row(hl: hl_types, mt: hl_types.MatrixTable) -> hl_types.MatrixTable:
+    """``mt`` with the row field ``FT_ROW`` (its entries' ``FT_FAILED`` counted: a row
+    aggregation the export's write runs in its own pass, no second pass over the entries), or
+    ``mt`` itself without ``FT_FAILED`` (no FT, or ``pgs.apply_genotype_filter`` false). Why in
+    the export's .bim: the native engine, which scores the export, sees only missing calls,
+    not why they are missing."""
+    if FT_FAILED not in mt.entry:
+        return mt
+    return mt.annotate_rows(**{FT_ROW: hl.agg.count_where(hl.coalesce(mt[FT_FAILED], False))})
+
+
+def _ft_field(mt: hl_types.MatrixTable) -> str | None:
+    return FT_ROW if FT_ROW in mt.row else None
 
 
 def _decoded_export(rows: pd.DataFrame, calls_path: str, samples: Sequence[str], prefix: str) -> bool:
@@ -238,11 +263,13 @@ def listed_rows(hl: hl_types, rows: pd.DataFrame, locus, alleles) -> Any:
 _NOT_DIPLOID = "unphased_diploid_gt_index only supports ploidy == 2"
 
 
-def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str, male: hl_types.Table | None = None) -> None:
+def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str, male: hl_types.Table | None = None,
+                 cm_field: str | None = None) -> None:
     """``hl.export_plink(mt, output)`` with its defaults (GT, .fam IDs from the column key,
     fam/pat/mat ID ``0``, sex ``0``, phenotype ``NA``, varid ``contig:pos:ref:alt``, cM 0.0;
     sex ``1`` for the samples ``male`` (``genotypes.male_x_samples``) flags, when given, which
-    ``pgen_engine.male_samples`` reads back),
+    ``pgen_engine.male_samples`` reads back; cM the row field ``cm_field`` when given: the
+    per-row count of ``export_hard_calls``' ``FT_ROW``, which nothing reads as a position),
     one Hail job, the same files byte for byte, without its check that no .fam ID holds
     whitespace: that check collects the columns four times (four more Hail jobs, ~1 s each on
     a small dataset; 4 of the 5 jobs of an export, session 14 profile in
@@ -270,7 +297,7 @@ def export_plink(hl: hl_types, mt: hl_types.MatrixTable, output: str, male: hl_t
                    "pheno": hl.str("NA")},
         col_key=[],
         row_exprs={"varid": hl.delimit([locus.contig, hl.str(locus.position), alleles[0], alleles[1]], ":"),
-                   "cm_position": hl.float64(0.0)},
+                   "cm_position": hl.float64(0.0) if cm_field is None else hl.float64(dataset[cm_field])},
         entry_exprs={"GT": dataset.GT})
     hl.current_backend().execute(ir.MatrixWrite(dataset._mir, ir.MatrixPLINKWriter(output)))
 
@@ -356,12 +383,19 @@ def compute_scores(
         mean_alt = hl.if_else(on_x, x_mean, mean_alt)
     fill = mean_alt if impute else hl.float64(0.0)
     n_vars = rows._w.n_vars.map(hl.float64)
+    # The calls the genotype filter made missing, counted per row in this same pass (one more
+    # row field, no second pass over the entries) and per score as n_vars x that count, the way
+    # n_missing counts a missing call once per score variant on the row.
+    ft = FT_FAILED in mt.entry
+    if ft:
+        n_ft = hl.float64(hl.len(rows._entries.filter(lambda e: hl.coalesce(e[FT_FAILED], False))))
     rows = rows.select(
         slope=rows._w.slope,
         offset=rows._w.offset,
         counted=n_vars if impute else rows._w.offset.extend(n_vars),
         dose=dosage.map(lambda d: hl.coalesce(d, fill)),
         called=dosage.map(lambda d: hl.float64(hl.is_defined(d))),
+        **({"ft_counted": n_vars.map(lambda v: v * n_ft)} if ft else {}),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
     block = blocks._block
@@ -374,6 +408,7 @@ def compute_scores(
             dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ matrix("dose")),
             called_sum=hl.agg.ndarray_sum(matrix("counted").T @ matrix("called")),
             offset_total=hl.agg.explode(lambda r: hl.agg.array_sum(r.offset), block),
+            **({"ft_failed": hl.agg.explode(lambda r: hl.agg.array_sum(r.ft_counted), block)} if ft else {}),
         ),
         _localize=False,
     )
@@ -415,7 +450,76 @@ def compute_scores(
         n_missing=hl.int64(sc.denom // 2) - sc.called_vars,
         n_matched=hl.int64(sc.denom // 2),
     )
-    return out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing", "n_matched")
+    out = out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing", "n_matched")
+    # The sums (k x n) stay out of the written table's globals; FT's counts go in (FT_FAILED_CALLS).
+    if not ft:
+        return out.select_globals()
+    zeros = hl.range(k).map(lambda _: 0.0)
+    return out.select_globals(**{FT_FAILED_CALLS: hl.struct(
+        failed=hl.coalesce(out._t.ft_failed, zeros).map(lambda x: hl.int64(hl.floor(x + 0.5))),
+        n_samples=hl.int64(n_samples))})
+
+
+# Global of ``compute_scores``' table (and of a native pass's Spark-summed table, ``engine.score``)
+# when the genotype filter FT was applied: struct ``failed`` (array<int64>, per score in
+# ``pgs_ids`` order: the calls FT made missing, counted once per score variant on their row, as
+# ``n_missing`` counts them) and ``n_samples`` (int64). ``FtFailedCalls.of_table`` reads it.
+FT_FAILED_CALLS = "ft_failed_calls"
+
+
+@dataclass(frozen=True)
+class FtFailedCalls:
+    """A dataset's calls the genotype filter ``FT`` made missing, per score (``failed``, int64,
+    scores in ``pgs_ids`` order; a call counted once per score variant on its row, so
+    ``failed <= n_missing`` summed over the score's rows) and the scored calls they are a share of
+    (``scored``: ``n_matched`` x samples per score, the denominator of
+    ``missing_call_share``). Counted in the scoring pass itself: Hail's (``compute_scores``) or
+    the export to the native engine (``export_hard_calls``' .bim, ``exported_ft_failed``)."""
+
+    pgs_ids: tuple[str, ...]
+    failed: np.ndarray
+    scored: np.ndarray
+
+    @classmethod
+    def of(cls, pgs_ids: Sequence[str], failed: Sequence[int] | np.ndarray, n_matched: Sequence[int],
+           n_samples: int) -> FtFailedCalls:
+        return cls(tuple(pgs_ids), np.asarray(failed, dtype=np.int64),
+                   np.asarray(n_matched, dtype=np.int64) * np.int64(n_samples))
+
+    @classmethod
+    def of_table(cls, hl: hl_types, scores: hl_types.Table, pgs_ids: Sequence[str],
+                 n_matched: Sequence[int]) -> FtFailedCalls | None:
+        """From the ``FT_FAILED_CALLS`` global of a score table (one small read of its
+        globals); None when the table has none (FT not applied, or no FT field)."""
+        if FT_FAILED_CALLS not in scores.globals:
+            return None
+        got = hl.eval(scores.index_globals()[FT_FAILED_CALLS])
+        return cls.of(pgs_ids, got.failed, n_matched, got.n_samples)
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.failed.sum())
+
+    @property
+    def n_scored(self) -> int:
+        return int(self.scored.sum())
+
+
+def exported_ft_failed(bim: str, rows: pd.DataFrame, n_vars: np.ndarray) -> np.ndarray:
+    """Per score (``n_vars``' k columns) the calls the genotype filter made missing in an export
+    of ``export_hard_calls`` (``ft_counted``), from its .bim's centimorgan column, where the export
+    wrote each row's count (``export_plink``'s ``cm_field``: the same Hail job as the calls, no
+    second pass). ``rows``: the weighted rows (``contig``, ``position``, ``ref``, ``alt``; rows x
+    k ``n_vars``). A weighted row missing from the .bim (none is: the export writes every listed
+    row) counts 0."""
+    # Hail's PLINK writer's .bim: tab-separated CHROM ID CM POS A1(alt) A2(ref).
+    per_row = pd.read_csv(bim, sep="\t", header=None, names=["contig", "id", "n", "position", "alt", "ref"],
+                          dtype={"contig": str, "id": str, "n": float, "position": np.int64, "alt": str, "ref": str},
+                          keep_default_na=False)
+    key = ["contig", "position", "ref", "alt"]
+    keyed = rows[key].astype({"contig": str, "position": np.int64, "ref": str, "alt": str})
+    n = keyed.merge(per_row[[*key, "n"]].drop_duplicates(key), how="left", on=key)["n"].fillna(0.0).to_numpy()
+    return np.rint(n @ np.asarray(n_vars, dtype=np.float64)).astype(np.int64)
 
 
 def scores_frame(hl: hl_types, scores: hl_types.Table, dataset: str) -> DataFrame:

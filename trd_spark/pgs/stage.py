@@ -31,7 +31,9 @@ import pandas as pd
 
 from trd_spark.config import PACKAGE_DIR, Config, GenotypeSource, is_uri, local_path
 from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
+from trd_spark.gates import share_range
 from trd_spark.io import Fs, write_pandas, write_table
+from trd_spark.logs import is_small_count, person_count_text, suppressed_label
 from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
@@ -39,6 +41,7 @@ from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.build_positions import build_evidence, check_build_evidence
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text
 from trd_spark.pgs.genotypes import (
+    FT_FAILED,
     SITE_POSITION,
     UNREADABLE_LOCI,
     biallelic_dosages,
@@ -76,7 +79,13 @@ from trd_spark.pgs.matching import (
     weight_matrices,
 )
 from trd_spark.pgs.sample_sex import SexOnX, dataset_sex
-from trd_spark.pgs.scoring import check_score_arrow, check_score_table, score_rows_arrow, scores_frame
+from trd_spark.pgs.scoring import (
+    FtFailedCalls,
+    check_score_arrow,
+    check_score_table,
+    score_rows_arrow,
+    scores_frame,
+)
 from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, files_not_read, read_scoring_files
 from trd_spark.pgs.scratch import claim, process_alive, remove_abandoned
 from trd_spark.pgs.variant_list import VariantIndex
@@ -119,6 +128,9 @@ class DatasetMatches:
     half_call_rows: int | None = None
     # The share of the scored calls that were missing (scoring.missing_call_share), set by scores_of_dataset.
     missing_call_share: float | None = None
+    # The calls the genotype filter FT made missing, counted by the scoring pass (scoring.FtFailedCalls);
+    # None when not counted (no FT applied: a native format, pgs.apply_genotype_filter false, no FT field).
+    ft_failed: FtFailedCalls | None = None
     # The sex on X the dataset is scored with (sample_sex.dataset_sex; its counts set by scoring).
     sex: SexOnX | None = None
 
@@ -145,12 +157,92 @@ def check_missing_calls(cfg: Config, r: DatasetMatches) -> None:
                  cfg.pgs.missing_genotypes)
         return
     source = cfg.dataset(r.dataset).genotypes
-    ft = (" Calls whose genotype filter FT failed are missing (pgs.apply_genotype_filter: true): if this "
-          "dataset's FT is not meaningful, set it false." if cfg.pgs.apply_genotype_filter
+    ft = (" Calls whose genotype filter FT failed are missing (pgs.apply_genotype_filter: true; their share "
+          "apart: the FT line of this dataset, notes.ft_failed_call_share): if this dataset's FT is not "
+          "meaningful, set it false." if cfg.pgs.apply_genotype_filter
           and source.format in ("vcf", "mt", "vds") else "")
     log.warning("pgs: dataset %s: %.1f%% of the scored calls are missing (above pgs.missing_call_warn %.2f), "
                 "%s: its scores are mostly the imputed frequencies, not the persons' genotypes.%s", r.dataset,
                 100 * share, cfg.pgs.missing_call_warn, cfg.pgs.missing_genotypes, ft)
+
+
+def ft_failed_calls_applied(cfg: Config, r: DatasetMatches) -> str | None:
+    """Why ``r``'s calls have no count of FT-failed calls, as the manifest says it: ``not
+    applicable`` (bed/pgen/BGEN: no genotype filter FT in the format), ``not applied``
+    (``pgs.apply_genotype_filter`` false), ``no FT field`` (a VCF/MatrixTable/VDS without one);
+    None when they have one (``r.ft_failed``). Raises TrdSparkError when the calls went through
+    the filter (``genotypes.FT_FAILED``) and the scoring route left them uncounted: the note
+    would say "no FT field" of a dataset whose FT removed calls."""
+    if cfg.dataset(r.dataset).genotypes.format not in ("vcf", "mt", "vds"):
+        return "not applicable: bed, pgen and BGEN carry no genotype filter FT"
+    if not cfg.pgs.apply_genotype_filter:
+        return "not applied (pgs.apply_genotype_filter: false)"
+    if r.ft_failed is not None:
+        return None
+    if r.calls is not None and FT_FAILED in r.calls.entry:
+        raise TrdSparkError(f"pgs: dataset {r.dataset}: the calls its genotype filter FT made missing were not "
+                            "counted by the scoring route (a bug: every route counts them)")
+    return "no FT field"
+
+
+def ft_failed_share_text(n: int, total: int, persons_below: int) -> float | str | None:
+    """The share ``n / total`` of scored calls (rounded to 4 digits) as the manifest gives it;
+    a count ``n`` of 1 to ``persons_below`` - 1 as its label (``<20 calls``, ``logs.suppressed_label``),
+    since the share times the scored calls (samples x matched variants) gives it back, and at
+    one or a few variants such calls are nearly persons (as gates.py's labels: no count 1..T-1
+    by arithmetic). None when nothing was scored."""
+    if total <= 0:
+        return None
+    if is_small_count(n, persons_below):
+        return f"{suppressed_label(persons_below)} calls"
+    return round(n / total, 4)
+
+
+def ft_failed_call_shares(cfg: Config, results: list[DatasetMatches]) -> dict[str, Any]:
+    """dataset -> the calls its genotype filter FT made missing, for the pgs manifest's notes
+    (``ft_failed_call_share``): ``{"share": <share of the scored calls>, "per_score": {pgs_id:
+    share}}`` (``ft_failed_share_text``: a small count as its label), or why there is no such
+    count (``ft_failed_calls_applied``: not applicable, not applied, no FT field). The FT
+    share is part of ``missing_call_share`` (an FT-failed call is a missing call): the rest is
+    missing in the data itself. Shares of calls, not counts of persons."""
+    t = cfg.report.small_count_threshold
+    out: dict[str, Any] = {}
+    for r in results:
+        why = ft_failed_calls_applied(cfg, r)
+        if why is not None or r.ft_failed is None:
+            out[r.dataset] = why
+            continue
+        ft = r.ft_failed
+        out[r.dataset] = {"share": ft_failed_share_text(ft.n_failed, ft.n_scored, t),
+                          "per_score": {p: ft_failed_share_text(int(n), int(total), t)
+                                        for p, n, total in zip(ft.pgs_ids, ft.failed, ft.scored) if total > 0}}
+    return out
+
+
+def check_ft_failed(cfg: Config, r: DatasetMatches) -> None:
+    """Log the share of ``r``'s scored calls the genotype filter FT made missing (INFO), a
+    WARNING when it reaches ``pgs.ft_failed_warn``: those calls are imputed like missing ones,
+    a QC decision that moves the scores (GVS's FT, VETS, fails a few % of calls; a
+    share far above that is an FT that means something else). A count of 1 to
+    ``report.small_count_threshold`` - 1 is shown as its label and decides as gates.py's person
+    gates do (``gates.share_range``: it warns when some count of its label could reach the
+    level)."""
+    ft = r.ft_failed
+    if ft is None or ft.n_scored == 0:
+        return
+    t = cfg.report.small_count_threshold
+    least, largest = share_range(ft.n_failed, ft.n_scored, t)
+    shown = (f"{100 * ft.n_failed / ft.n_scored:.1f}% of the scored calls" if least == largest
+             else f"{person_count_text(ft.n_failed, t)} of the scored calls")
+    if ft.n_failed and largest >= cfg.pgs.ft_failed_warn:
+        log.warning("pgs: dataset %s: the genotype filter FT failed %s (at or above pgs.ft_failed_warn %.2f%s): "
+                    "those calls are missing and %s, which moves the scores; if this dataset's FT is not "
+                    "meaningful, set pgs.apply_genotype_filter false (notes.ft_failed_call_share)", r.dataset, shown,
+                    cfg.pgs.ft_failed_warn, "" if least == largest else ", which a count of that label can reach",
+                    cfg.pgs.missing_genotypes)
+    else:
+        log.info("pgs: dataset %s: the genotype filter FT failed %s (missing, %s)", r.dataset, shown,
+                 cfg.pgs.missing_genotypes)
 
 
 def half_call_row_counts(results: list[DatasetMatches]) -> dict[str, int]:
@@ -550,13 +642,18 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
             r.missing_call_share = check_score_arrow(rows, where)
+            r.ft_failed = scored.ft_failed_calls
             check_missing_calls(cfg, r)
+            check_ft_failed(cfg, r)
             return rows
         path = scratch_file(hl, scratch, f"pgs_scores_{r.dataset}", "ht")
         scored.key_by("s", "pgs_id").write(path)
     written = hl.read_table(path)
     r.missing_call_share = check_score_table(hl, written, where)
+    r.ft_failed = FtFailedCalls.of_table(hl, written, [sf.pgs_id for sf in r.scoring_files],
+                                         r.summary["n_matched"].tolist())
     check_missing_calls(cfg, r)
+    check_ft_failed(cfg, r)
     return scores_frame(hl, written, r.dataset)
 
 
@@ -985,6 +1082,7 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["missing_call_share"] = missing_call_shares(results)
+        writer.notes["ft_failed_call_share"] = ft_failed_call_shares(cfg, results)
         # dataset -> where its sex on X came from and its samples by sex, as labels (sample_sex.SexCounts.note)
         writer.notes["sample_sex"] = {r.dataset: r.sex.counts.note(cfg.report.small_count_threshold)
                                       for r in results if r.sex is not None and r.sex.counts is not None}
