@@ -31,6 +31,8 @@ def test_sigint_while_a_spark_job_runs_cancels_the_job_at_once(spark, monkeypatc
     not in this shared session); the main thread holds the CLI's handlers and gets the signal."""
     assert threading.current_thread() is threading.main_thread()  # signal handlers are the main thread's
     handler = signal.getsignal(signal.SIGINT)
+    wakeup_fd = signal.set_wakeup_fd(-1)  # the process's own (-1: none), put back at once
+    signal.set_wakeup_fd(wakeup_fd)
     # What _on_signal changes for the rest of a dying process, restored for the rest of the suite.
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
@@ -63,3 +65,6 @@ def test_sigint_while_a_spark_job_runs_cancels_the_job_at_once(spark, monkeypatc
     assert "cancel" in str(outcome.get("error")), outcome
     assert time.time() - sent < SLEEP_S / 3
     assert signal.getsignal(signal.SIGINT) is handler  # the CLI's handlers removed again
+    # and the wakeup fd put back (mutation check of ebdeea9): left on the closed pipe's number, a
+    # later signal's byte would go to whatever file or socket reuses that number.
+    assert signal.set_wakeup_fd(wakeup_fd) == wakeup_fd

@@ -99,6 +99,9 @@ SOURCE_CONCEPTS = [
     (NDC_SERTRALINE, "sertraline 50 MG Oral Tablet", "Drug", "NDC", "11-digit NDC", None, "00000000000", None),
     (ATC_SERTRALINE, "sertraline", "Drug", "ATC", "ATC 5th", "C", "N06AB06", None),
     (ECT_DEPRECATED, "Electroconvulsive therapy", "Procedure", "SNOMED", "Procedure", "S", "0000000", "U"),
+    # The vocabulary's own concept 0 (standard_concept NULL, as a source concept's): a record of
+    # concept 0 is counted as unmapped, not also as non-standard (mutation check of 68846ed).
+    (0, "No matching concept", "Metadata", "None", "Undefined", None, "No matching concept", None),
 ]
 
 
@@ -108,14 +111,16 @@ def test_records_of_a_non_standard_concept_are_counted_per_table_and_column(spar
     record of an upgraded concept. No concept set matches them (expanded through concept_ancestor,
     standard concepts only), so 4 and 5 stay controls (non_MDD), as before: by hand n_condition_occurrence_nonstandard
     2, n_drug_exposure_nonstandard 2, n_procedure_occurrence_nonstandard 1, and one WARNING per table
-    naming its column. A standard record (7's MDD code) and a concept-0 record (counted as unmapped)
-    are not counted here. On 8a12b1b none was counted: the controls were silent."""
+    naming its column. A standard record (7's MDD code) and a concept-0 record (counted as unmapped;
+    concept 0 is in the concept table, as in the OMOP vocabulary) are not counted here. On 8a12b1b
+    none was counted: the controls were silent."""
     conditions = [cond(4, F33_1, "2019-01-10"), cond(4, F33_1, "2019-02-10"), cond(7, MDD_CONCEPT, "2019-01-10"),
                   (7, 0, d("2019-02-10"), None, F33_1)]
     drugs = [drug(5, NDC_SERTRALINE, "2019-03-01", days_supply=60), drug(5, ATC_SERTRALINE, "2019-06-01", days_supply=60)]
     omop = omop_tables(spark, persons=[person(p) for p in (4, 5, 6, 7)], observation_periods=[obs(p) for p in (4, 5, 6, 7)],
                        conditions=conditions, drugs=drugs, procedures=[proc(6, ECT_DEPRECATED, "2019-05-01")])
-    omop["concept"] = frame(spark, "concept", [*CONCEPTS, *SOURCE_CONCEPTS])
+    # F33.1's concept row twice (a vocabulary table appended to, not replaced): its records count once.
+    omop["concept"] = frame(spark, "concept", [*CONCEPTS, *SOURCE_CONCEPTS, SOURCE_CONCEPTS[0]])
     got = unmapped_record_counts(omop).first().asDict()
     assert got == {"n_condition_occurrence": 1, "n_drug_exposure": 0, "n_procedure_occurrence": 0, "n_device_exposure": 0,
                    "n_condition_occurrence_nonstandard": 2, "n_drug_exposure_nonstandard": 2,
@@ -146,3 +151,13 @@ def test_birth_years_outside_the_dqd_plausible_range_are_counted(spark):
 
     lines = birth_and_death_warnings(quirks.asDict())
     assert len(lines) == 1 and lines[0].startswith("person: year_of_birth outside"), lines
+    # As the stage counts them (stage_counts: the one collect the manifest's notes.quirks come
+    # from), with the config's cutoff: the high bound too (mutation check of 68846ed).
+    from trd_spark.phenotypes.stage import stage_counts
+
+    cfg = toy_config()
+    assert cfg.omop.data_cutoff_date == CUTOFF
+    t = derive_phenotype_tables(omop, cfg)
+    _, staged = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
+                             cfg.phenotypes.trials.max_days_supply)
+    assert staged["birth_and_death"]["n_persons_birth_year_implausible"] == 3

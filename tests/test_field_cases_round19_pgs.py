@@ -148,3 +148,29 @@ def test_a_uri_that_cannot_be_listed_or_opened_is_left_to_the_reader(tmp_path):
     check_declared_build(vcf, lengths, open_uri=lambda p: open(p), glob_uri=unlistable)
     missing = GenotypeSource(format="pgen", path=str(tmp_path / "absent"))
     check_declared_build(missing, lambda build: {"1": 1})
+
+
+def test_every_primary_contig_and_a_gzipped_local_header_are_checked(hl, tmp_path):
+    """Mutation check of 81c5636: each primary contig (chr1..chr22, chrX, chrY) alone, at its
+    GRCh37 length in a GRCh38 dataset's header, is the error (a header listing chr22 only, as a
+    per-chromosome VCF of an imputation server's does); and a local VCF block-gzipped as they
+    are shipped (``.vcf.gz``, gzip magic) has its header read decompressed, as the .vcf and the
+    URI's are: chr22's GRCh37 length there is one InputDataError at its line."""
+    import gzip
+
+    from trd_spark.config import GenotypeSource
+    from trd_spark.pgs.contig_lengths import check_declared_build, check_header_build, primary_lengths
+
+    lengths = primary_lengths(lambda build: hl.get_reference(build).lengths)
+    names = [*(str(i) for i in range(1, 23)), "X", "Y"]
+    assert sorted(lengths["GRCh37"]) == sorted(names)
+    for name in names:
+        header = ["##fileformat=VCFv4.2\n", f"##contig=<ID=chr{name},length={lengths['GRCh37'][name]}>\n"]
+        with pytest.raises(InputDataError, match=rf"^g\.vcf:2: ##contig chr{name} has length"):
+            check_header_build(header, "g.vcf", "GRCh38", lengths)
+    path = tmp_path / "chr22.vcf.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(_GRCH37_VCF.replace("##contig=<ID=1,length=249250621>", "##contig=<ID=22,length=51304566>"))
+    with pytest.raises(InputDataError, match=rf"^{re.escape(str(path))}:3: ##contig 22 has length 51304566, its "
+                                             r"length on GRCh37"):
+        check_declared_build(GenotypeSource(format="vcf", path=str(path)), lambda b: hl.get_reference(b).lengths)

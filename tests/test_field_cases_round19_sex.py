@@ -246,11 +246,13 @@ def test_sex_file_errors_name_the_file_and_line(tmp_path):
     ((40, 40, 0, 0, 5), "samples disagreeing with their X calls above pgs.sex_warn_share (5%"),
     ((40, 40, 5, 5), "samples of unknown sex above pgs.sex_warn_share (5%; some of them not in the sex file)"),
     ((240, 240, 20, 0, 20), None),
-], ids=["no-male", "no-female", "disagreeing", "unknown", "plausible"])
+    ((240, 235, 25, 0, 25), None),  # exactly 5% unknown and disagreeing: not above the share
+], ids=["no-male", "no-female", "disagreeing", "unknown", "plausible", "at-the-share"])
 def test_implausible_sex_is_one_warning_without_a_count(caplog, counts, why):
     """``SexCounts.check``: one WARNING naming why (no male or no female; unknown or
     disagreeing samples above ``pgs.sex_warn_share``: a count under T by the largest its label
-    leaves, 1a904f2), with no count in it; none when 20 of 500 are unknown and 20 disagree (4%).
+    leaves, 1a904f2), with no count in it; none when 20 of 500 are unknown and 20 disagree (4%),
+    nor at exactly the share (25 of 500: "above", mutation check of 5ef4936).
     Before (8a12b1b): no such check (ImportError)."""
     from trd_spark.pgs.sample_sex import SexCounts
 
@@ -260,3 +262,92 @@ def test_implausible_sex_is_one_warning_without_a_count(caplog, counts, why):
     assert len(warned) == (why is not None)
     if why is not None:
         assert why in warned[0] and not any(str(n) in warned[0].replace("5%", "") for n in counts if n >= 5), warned
+
+
+def test_a_bgen_of_mixed_ploidy_counts_both_kinds_of_disagreement(hl, spark, tmp_path):
+    """Mutation check of 5ef4936 (``BlockReader.x_call_kinds`` on a block of mixed ploidy, and
+    ``engine._native_sex``): round 17's chrX case as plink2 writes it to BGEN with the sex (males
+    1001-1003, 1007 haploid at rs3; 1003's haploid call and 1005's diploid one missing), its
+    .sample's sex then edited: 1004 (0/1 at rs3) declared male, 1007 (a haploid call) female.
+    By hand: male 1001-1004, female 1005-1007; disagreeing 2 (1004: a male's heterozygous call,
+    read after 1003's missing haploid one; 1007: a female's haploid call). The sums equal
+    plink2 --bgen --sample (the same sex) --score, to 1e-5 (the 6 digits it prints)."""
+    from test_field_cases_pgs import case_config
+    from test_field_cases_round17_pgs import _X_SCORE, _X_VCF
+
+    (tmp_path / "d.vcf").write_text(_X_VCF)
+    (tmp_path / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{i}\t{1 if i in (1001, 1002, 1003, 1007) else 2}\n"
+                                                             for i in range(1001, 1008)))
+    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--split-par", "hg38",
+            "--make-pgen", "--out", str(tmp_path / "g"))
+    _plink2("--pfile", str(tmp_path / "g"), "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(tmp_path / "b"))
+    sex = {1001: "1", 1002: "1", 1003: "1", 1004: "1", 1005: "2", 1006: "2", 1007: "2"}
+    lines = (tmp_path / "b.sample").read_text().splitlines()
+    assert lines[0].split()[-1] == "sex", lines[0]
+    (tmp_path / "b.sample").write_text("\n".join(
+        lines[:2] + [" ".join([*f[:-1], sex[int(f[1])]]) for f in (line.split() for line in lines[2:])]) + "\n")
+    _plink2("--bgen", str(tmp_path / "b.bgen"), "ref-first", "--sample", str(tmp_path / "b.sample"), "--make-pgen",
+            "--out", str(tmp_path / "p"))
+    _plink2("--pfile", str(tmp_path / "p"), "--freq", "--out", str(tmp_path / "f"))
+    (tmp_path / "w.tsv").write_text("ID\tA1\tW\nrs1\tG\t1.0\nrs2\tT\t0.5\nrs3\tG\t1.0\n")
+    _plink2("--pfile", str(tmp_path / "p"), "--read-freq", str(tmp_path / "f.afreq"), "--score", str(tmp_path / "w.tsv"),
+            "1", "2", "3", "header-read", "cols=+scoresums", "--out", str(tmp_path / "s"))
+    (tmp_path / "score.txt").write_text(_X_SCORE)
+    sums, r = _run(hl, spark, case_config(tmp_path, str(tmp_path / "b.bgen"), str(tmp_path / "score.txt"), fmt="bgen"))
+    assert sums == pytest.approx(_sums(tmp_path / "s.sscore"), abs=1e-5)
+    c = r.sex.counts
+    assert (c.source, c.male, c.female, c.unknown, c.not_in_file, c.disagreeing) == ("bgen_sample", 4, 3, 0, 0, 2)
+    # The call kinds of hand-made 8-bit blocks of dosages (an imputed BGEN): a diploid call is
+    # heterozygous when P(AB) is the most probable of the three (as plink2's hard call), not
+    # merely above P(AA); a haploid call is one probability, a missing one (0x80) neither kind.
+    import struct
+
+    import numpy as np
+
+    from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
+
+    def block(ploidy: list[int], probabilities: list[int]) -> bytes:
+        least, most = min(p & 0x3F for p in ploidy), max(p & 0x3F for p in ploidy)
+        return struct.pack("<IHBB", 7, 2, least, most) + bytes(ploidy) + bytes([0, 8]) + bytes(probabilities)
+
+    # P(AA), P(AB) per diploid sample (P(BB) the rest of 255): BB most probable, AB, AA, a missing
+    # call (its probabilities those of an AB), BB, AB, AA.
+    diploid = block([2, 2, 2, 0x82, 2, 2, 2], [26, 51, 77, 102, 255, 0, 0, 255, 0, 0, 0, 255, 255, 0])
+    # Haploid REF, diploid (BB most probable), AB, a missing haploid call, haploid ALT, AB, AA.
+    mixed = block([1, 2, 2, 0x81, 1, 2, 2], [255, 26, 51, 77, 102, 0, 0, 0, 255, 255, 0])
+    with BlockReader(BgenFiles.open(str(tmp_path / "b.bgen"))) as reader:
+        kinds = []
+        for data in (diploid, mixed):
+            reader._genotype_block = lambda offset, size, data=data: data  # noqa: SLF001 - the blocks above
+            kinds.append([a.tolist() for a in reader.x_call_kinds(np.array([[0, len(data)]], dtype=np.int64))])
+    assert kinds[0] == [[False] * 7, [False, True, False, False, False, True, False]]
+    assert kinds[1] == [[True, False, False, False, True, False, False], [False, False, True, False, False, True, False]]
+
+
+def test_sex_codes_read_as_plink2_reads_them(tmp_path):
+    """Mutation check of 5ef4936: the codes plink2 reads as male / female / missing (1/M/m,
+    2/F/f, 0/N/U: ``--update-sex``, the .psam SEX column), by ``plink_sex_codes`` (a .psam, a
+    BGEN .sample) and a sex file's default codes, equal to the SEX plink2 writes after reading
+    them (1, 2, NA); and a sex file's sample IDs are the genotype file's, taken to persons
+    through the sample map (a sample the map lacks left out)."""
+    from trd_spark.config import SexFile
+    from trd_spark.pgs.sample_sex import FEMALE, MALE, UNKNOWN, declared_sex_of_persons, plink_sex_codes, read_sex_file
+
+    codes = ["1", "M", "m", "2", "F", "f", "0", "N", "U"]
+    ids = [f"s{i}" for i in range(len(codes))]
+    (tmp_path / "d.vcf").write_text(
+        "##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+        "##contig=<ID=chr1,length=248956422>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+        + "\t".join(ids) + "\nchr1\t1000\trs1\tA\tG\t.\tPASS\t.\tGT" + "\t0/1" * len(ids) + "\n")
+    text = "#IID\tSEX\n" + "".join(f"{s}\t{c}\n" for s, c in zip(ids, codes, strict=True))
+    (tmp_path / "sex.txt").write_text(text)
+    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-just-psam",
+            "--out", str(tmp_path / "o"))
+    written = dict(line.split() for line in (tmp_path / "o.psam").read_text().splitlines()[1:])
+    plink2 = [{"1": MALE, "2": FEMALE, "NA": UNKNOWN}[written[s]] for s in ids]
+    assert plink2 == [MALE] * 3 + [FEMALE] * 3 + [UNKNOWN] * 3
+    assert plink_sex_codes(codes).tolist() == plink2
+    by_sample = read_sex_file(text, SexFile(path="sex.txt"))
+    assert [by_sample[s] for s in ids] == plink2
+    assert declared_sex_of_persons(by_sample, {"s0": 1001, "s3": 1002, "s6": 1003}) == {
+        "1001": MALE, "1002": FEMALE, "1003": UNKNOWN}
