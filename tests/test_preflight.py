@@ -185,8 +185,16 @@ def _vcf_config(tmp_path: Path, vcf: Path) -> Path:
      "last line has no final newline"),
     ("cut-fields.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS + "chr1\t999\t.\tA\n"),
      "last line has 4 tab-separated fields"),
+    # An empty copy (0 bytes) read "not compressed but named as BGZF"; a header without records
+    # reached the pgs stage, which failed on a scratch file never written (session 30).
+    ("empty.vcf.bgz", lambda p: p.write_bytes(b""), "0 bytes, not even a VCF header"),
+    ("empty.vcf", lambda p: p.write_bytes(b""), "0 bytes, not even a VCF header"),
+    ("header-only.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER), "has its header but no variant record"),
+    ("header-only.vcf", lambda p: p.write_text(VCF_HEADER), "has its header but no variant record"),
+    ("chrom-line-only.vcf", lambda p: p.write_text(VCF_HEADER.split("\n", 1)[1]), "has its header but no variant"),
     ("whole.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER + VCF_RECORDS), None),
     ("whole.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS), None),
+    ("one-record.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS.splitlines(keepends=True)[0]), None),
 ])
 def test_vcf_cut_short_is_one_error_before_anything_is_written(tmp_path, capsys, name, write, problem):
     """A VCF cut short (an interrupted copy; a bgzip file without its 28-byte end-of-file
@@ -210,6 +218,25 @@ def test_vcf_cut_short_is_one_error_before_anything_is_written(tmp_path, capsys,
     errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and f"{vcf}: " in errors[0] and problem in errors[0], errors
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("shards", [("chr1", "chrY"), ("chrY",)])
+def test_a_shard_without_records_is_valid_a_dataset_without_any_is_not(tmp_path, shards):
+    """A dataset of per-chromosome shards may have one without variant records (chrY of a
+    subset): it passes; when no shard has a record there is nothing to score, one error naming
+    the first file and the dataset."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.preflight import check_vcf_inputs
+
+    for contig in shards:
+        _bgzip(tmp_path / f"d.{contig}.vcf.bgz", VCF_HEADER + (VCF_RECORDS if contig == "chr1" else ""))
+    cfg = load_config(_vcf_config(tmp_path, tmp_path / "d.*.vcf.bgz"))
+    if "chr1" in shards:
+        check_vcf_inputs(cfg)
+        return
+    with pytest.raises(InputDataError, match=r"d\.chrY\.vcf\.bgz: the VCF has its header but no variant record: "
+                                             r"nothing to score for datasets\.discovery\.genotypes\.path"):
+        check_vcf_inputs(cfg)
 
 
 def test_too_long_release_name_is_one_config_error(tmp_path, capsys):

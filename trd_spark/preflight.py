@@ -202,19 +202,39 @@ def check_vcf_inputs(cfg: Config) -> None:
     last 1 MiB / last BGZF block, have as many tab-separated fields as the ``#CHROM`` header
     line). Plain gzip files are not decompressed to their end (a full read).
 
+    A file of 0 bytes is refused first (named as what it is, not as an uncompressed file under
+    a .bgz name), and a dataset whose every file ends in its header (``header_only``: no variant
+    record) is refused after: Hail read such a dataset and the pgs stage failed minutes later on
+    a scratch file of its rows that was never written (new-user trial, session 30).
+
     Raises InputDataError (exit 3) naming the file: one error line."""
     from trd_spark.errors import InputDataError
     from trd_spark.pgs.genotypes import check_vcf_files, compression
 
-    for d in cfg.datasets:
+    for i, d in enumerate(cfg.datasets):
         source = d.genotypes
         if source.format != "vcf" or is_uri(source.path):
             continue
+        paths = sorted(glob.glob(source.path))
+        for path in paths:
+            if os.path.isfile(path) and os.path.getsize(path) == 0:
+                raise InputDataError("empty file (0 bytes, not even a VCF header); copy it again", where=path)
         check_vcf_files(source)
-        for path in sorted(glob.glob(source.path)):
-            problem = last_line_problem(path, compression(path))
+        without_records = []
+        for path in paths:
+            kind = compression(path)
+            problem = last_line_problem(path, kind)
             if problem:
                 raise InputDataError(f"VCF cut short? {problem}; copy the file again", where=path)
+            if header_only(path, kind):
+                without_records.append(path)
+        # One shard without records (e.g. a chromosome with no variant in a subset) is valid;
+        # a dataset with none at all has nothing to score.
+        if paths and len(without_records) == len(paths):
+            more = f" (as do its {len(paths) - 1} other files)" if len(paths) > 1 else ""
+            raise InputDataError(f"the VCF has its header but no variant record{more}: nothing to score for "
+                                 f"{named_key(f'datasets.{i}.genotypes.path', cfg)}; copy or export it again",
+                                 where=paths[0])
 
 
 # The last decompressed bytes looked at: one BGZF block holds at most 64 KiB of data.
@@ -249,6 +269,22 @@ def last_line_problem(path: str, kind: str) -> str | None:
     if n_header is not None and n_last != n_header:
         return f"its last line has {n_last} tab-separated fields, the #CHROM line {n_header}"
     return None
+
+
+def header_only(path: str, kind: str) -> bool:
+    """True when the VCF's last line, seen whole in its tail (``last_line_problem``'s reading),
+    is a header line: the file holds no variant record (VCF 4.2 1.3: the header lines come
+    first). False when records follow, when the last line began before the text read (a
+    ``#CHROM`` line of many samples longer than a BGZF block: not known here) and for plain
+    gzip (not decompressed to its end)."""
+    if kind == "gzip":
+        return False
+    tail = _bgzf_last_block_text(path) if kind == "bgzf" else _plain_tail(path)
+    body = tail[:-1] if tail.endswith(b"\n") else tail
+    cut = body.rfind(b"\n")
+    if cut < 0:  # one line: whole only when it is a whole uncompressed file, read from its start
+        return kind == "none" and len(tail) < _TAIL_BYTES and body.startswith(b"#")
+    return body[cut + 1:].startswith(b"#")
 
 
 def _plain_tail(path: str) -> bytes:
