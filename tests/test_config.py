@@ -256,6 +256,17 @@ def test_missing_config_file(tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
+@pytest.mark.parametrize(("key", "section"), [("concept_sets", "phenotypes"), ("trait_panel", "pgs")])
+def test_a_missing_concept_sets_or_trait_panel_names_the_config_and_key(tmp_path, key, section):
+    """A typo'd concept sets or trait panel path read '<path>: file not found', naming neither
+    the config nor its key (new-user trial, session 30); now as a missing input is named."""
+    config = write_config(tmp_path, lambda r: r[section].update({key: "conf/absent.yaml"}))
+    with pytest.raises(ConfigError) as e:
+        load_config(config)
+    assert str(e.value) == (f"{config}: {section}.{key}: no such file or directory: "
+                            f"{tmp_path / 'conf' / 'absent.yaml'}")
+
+
 def test_fingerprint_changes_with_content(tmp_path):
     a = load_config(write_config(tmp_path))
     b = load_config(write_config(tmp_path, lambda r: r["pgs"].update(min_overlap=0.5)))

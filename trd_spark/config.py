@@ -949,6 +949,17 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"invalid YAML: {problem}", where=where) from None
 
 
+def _read_named_yaml(path: Path, key: str, config_path: Path) -> Any:
+    """``_read_yaml`` of a YAML file the config names under ``key`` (the concept sets, the
+    trait panel). A missing one is ConfigError ``<config>: <key>: no such file or directory:
+    <path>``, as a missing input is (``preflight.check_inputs``): ``<path>: file not found``
+    named neither the config nor the key, and a typo'd relative path resolves against the
+    config's directory, a path the user never wrote (new-user trial, session 30)."""
+    if not path.exists():
+        raise ConfigError(f"{key}: no such file or directory: {path}", where=str(config_path))
+    return _read_yaml(path)
+
+
 # A URI's trailing slashes after a path (``gs://b/omop/``, as ``gsutil ls`` prints a folder):
 # Hadoop's Path drops them, so they name the same files; kept, they made a config slice and an
 # input's fingerprint differ from the same config without them, and everything after reran.
@@ -1176,9 +1187,10 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     _check_toy_release(cfg, str(cfg_path))
 
     concept_path = Path(cfg.phenotypes.concept_sets)
-    concept_sets = _validate(ConceptSets, _read_yaml(concept_path), str(concept_path))
+    concept_sets = _validate(ConceptSets, _read_named_yaml(concept_path, "phenotypes.concept_sets", cfg_path),
+                             str(concept_path))
     panel_path = Path(cfg.pgs.trait_panel)
-    panel = _validate(TraitPanel, _read_yaml(panel_path), str(panel_path))
+    panel = _validate(TraitPanel, _read_named_yaml(panel_path, "pgs.trait_panel", cfg_path), str(panel_path))
     if panel.to_curate:
         logging.getLogger(__name__).warning(
             "trait panel %s: %d trait(s) without a pgs_id are skipped (to curate): %s", panel_path,
