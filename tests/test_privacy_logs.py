@@ -376,13 +376,15 @@ def test_the_headline_tells_no_failure_of_a_fit_the_export_hides(tmp_path):
     assert hi - lo >= T - 2, (lo, hi)
     # The outsider of the old line ("NA"): the 7 in 6..20.
     assert lacking_p2("P2 t d NA") == (6.0, 20.0)
-    # The export showing P2's n but not its cases (a secondary "suppressed"): still not shown, as
-    # either hidden count hides whether the fit failed (mutation check of cab5486).
-    partly = results.reset_index()
-    partly.loc[partly["pgs_id"] == "P2", "n"] = 33 + 759
-    partly.to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
-    lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
-    assert lines["P2"].endswith("not shown: hidden in the export"), lines["P2"]
+    # The export showing P2's n but not its cases (a secondary "suppressed"), or its cases but not
+    # its n: still not shown, as either hidden count hides whether the fit failed (mutation
+    # check of cab5486).
+    for shown_n, shown_cases in ((33 + 759, "suppressed"), ("suppressed", 33)):
+        partly = results.reset_index()
+        partly.loc[partly["pgs_id"] == "P2", ["n", "n_cases"]] = [shown_n, shown_cases]
+        partly.to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
+        lines = {line.split()[0]: line for line in headline_table(None, cfg, None).splitlines()[2:]}
+        assert lines["P2"].endswith("not shown: hidden in the export"), (shown_n, shown_cases, lines["P2"])
     # A failed fit whose counts the export shows is shown as failed (the export shows its reason).
     fits.loc[1, "n_cases"], fits.loc[1, "n"] = 0, 759
     fits.to_parquet(path / "part-0.parquet")
