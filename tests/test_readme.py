@@ -37,3 +37,23 @@ def test_readme_lists_every_exit_code():
              if isinstance(c, type) and issubclass(c, errors.TrdSparkError)} | {130, 143}
     assert len(codes) >= 10
     assert [c for c in sorted(codes) if f"`{c}`" not in paragraph] == []
+
+
+def test_readme_names_every_shipped_config_that_cannot_list_releases():
+    """README's list of the configs without ``releases.input_root`` (``releases`` and ``--release
+    latest`` stop on them with exit 2) is the shipped run configs lacking the key: it named
+    conf/aou.yaml and conf/dataproc.yaml only, and a new user who ran the README's
+    `trd-spark run`, then `trd-spark releases` on the same embedded conf/toy.yaml, got exit 2
+    (new-user trial, session 30)."""
+    import re
+
+    import yaml
+
+    readme = " ".join((REPO / "README.md").read_text().split())
+    sentence = readme.split("A config without `releases.input_root` (", 1)[1].split(") cannot list releases", 1)[0]
+    listed = set(re.findall(r"`conf/([\w.]+\.yaml)`", sentence.split("; the toy releases", 1)[0]))
+    runs = {p.name: yaml.safe_load(p.read_text()) for p in (REPO / "conf").glob("*.yaml")}
+    without = {name for name, raw in runs.items()
+               if "datasets" in raw and not (raw.get("releases") or {}).get("input_root")
+               and not (raw.get("toy_data") or {}).get("releases")}
+    assert listed == without
