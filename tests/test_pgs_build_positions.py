@@ -159,6 +159,27 @@ def test_a_lifted_score_s_unlifted_places_are_the_other_build_s(tmp_path):
     assert e is not None and (e.other_build, e.n_sites, e.n_declared, e.n_other) == ("GRCh37", _N, 1, _N)
 
 
+@pytest.mark.parametrize("fmt", ["plink", "bgen"])
+def test_a_position_past_the_declared_contig_within_the_other_build_s_names_it(hl, spark, tmp_path, fmt):
+    """A GRCh37 .bim / BGEN with a variant at chr1:249,000,000 (GRCh37's chr1 runs to 249,250,621,
+    GRCh38's to 248,956,422), declared GRCh38: the index check stops at that variant as before,
+    and now says it lies within GRCh37's chr1 and names the config key; a position past both
+    builds' chr1 keeps the old hint. Before (base 93c1e64): '... (1 such variant rows; a contig
+    name or build mismatch?)' in both cases."""
+    genotypes, where = _genotypes(tmp_path, _vcf([*_P37[:3], 249_000_000], None), fmt)
+    line = f"{where}:4" if fmt == "plink" else f"{where} variant 4"
+    cfg = _config(tmp_path, genotypes, fmt, "GRCh38")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(line)}: chr1:249000000 is not a GRCh38 locus \(1 such "
+                                             r"variant rows; it lies within GRCh37's chr1: the genotypes look like "
+                                             r"GRCh37, not GRCh38 as datasets\[\]\.genotypes\.reference_genome "
+                                             r"declares\)$"):
+        _match(hl, spark, cfg, "GRCh38")
+    genotypes, where = _genotypes(tmp_path, _vcf([*_P37[:3], 249_300_000], None), fmt)
+    with pytest.raises(InputDataError, match=r"chr1:249300000 is not a GRCh38 locus \(1 such variant rows; a contig "
+                                             r"name or build mismatch\?\)$"):
+        _match(hl, spark, cfg, "GRCh38")
+
+
 @pytest.mark.parametrize("n_declared, n_other, outcome", [
     (0, 0, "info"), (3, 2, "info"), (0, 4, "warning"), (0, 5, "error"), (1, 9, "warning"), (1, 10, "error"),
     (100, 100, "info"), (100, 101, "warning"), (100, 504, "warning"), (100, 505, "error")])

@@ -130,6 +130,16 @@ def check_header_build(lines: Iterable[str], path: str, declared: str,
             return
 
 
+def builds_holding(contig: str, position: int, lengths: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The builds of ``lengths`` (``primary_lengths``: build -> primary contig -> length) whose
+    primary contig ``contig`` (``chr1``, ``1``, ``chrX``) holds ``position`` (1..its length); []
+    for a contig that is not primary."""
+    name = _primary(contig)
+    if name is None:
+        return []
+    return [b for b, table in lengths.items() if name in table and 1 <= position <= table[name]]
+
+
 def primary_lengths(reference_lengths: Callable[[str], Mapping[str, int]],
                     builds: tuple[str, ...] = ("GRCh37", "GRCh38")) -> dict[str, dict[str, int]]:
     """build -> primary contig (``1``..``22``, ``X``, ``Y``) -> length, from

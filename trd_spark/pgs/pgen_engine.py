@@ -57,7 +57,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -67,6 +67,7 @@ import pandas as pd
 
 from trd_spark.errors import InputDataError, raise_other_width
 from trd_spark.pgs.bgen_reader import BgenFiles, BlockReader
+from trd_spark.pgs.contig_lengths import builds_holding
 from trd_spark.pgs.mt_entries import EntriesFiles
 from trd_spark.pgs.native_task import (
     BLOCK_BYTES_PER_ENTRY,
@@ -213,7 +214,8 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
 UNPLACED_CONTIGS = frozenset({"0", "chr0"})
 
 
-def check_variant_loci(variants: VariantIndex, lengths: dict[str, int], reference_genome: str, path: str) -> int:
+def check_variant_loci(variants: VariantIndex, lengths: dict[str, int], reference_genome: str, path: str, *,
+                       other_builds: Mapping[str, Mapping[str, int]] | None = None) -> int:
     """Raise InputDataError naming ``path:line`` (BGEN: ``path variant N``) of the first variant whose (recoded) contig is
     not a contig of ``reference_genome`` or whose position is outside it (``lengths``: contig
     -> length, ``hl.get_reference(...).lengths``): Hail's ``import_plink`` refused such
@@ -222,7 +224,9 @@ def check_variant_loci(variants: VariantIndex, lengths: dict[str, int], referenc
     plink2 reads) are no error: they cannot match a score (no score row is on chromosome 0), so
     they are counted (one WARNING naming the file) and stay in the index unmatched. Returns
     their number (a plain value: a count kept in ``DataFrame.attrs`` is lost silently by many
-    pandas operations)."""
+    pandas operations). ``other_builds`` (``contig_lengths.primary_lengths`` of the builds not
+    declared): a position beyond the declared contig that lies within another build's is said
+    so in the error, with the config key (a GRCh37 .bim's chr1 runs 294 kb past GRCh38's)."""
     index = variants.frame
     length = index["contig"].map(lengths).fillna(0).to_numpy(np.int64)
     pos = index["position"].to_numpy(np.int64)
@@ -235,8 +239,12 @@ def check_variant_loci(variants: VariantIndex, lengths: dict[str, int], referenc
     if bad.size:
         r = index.iloc[int(bad[0])]
         where = variants.where(path, int(r["variant_idx"]))  # a BGEN's: a variant number, not a line
+        fits = builds_holding(str(r["contig"]), int(r["position"]), other_builds or {})
+        why = (f"; it lies within {fits[0]}'s {r['contig']}: the genotypes look like {fits[0]}, not {reference_genome} "
+               f"as datasets[].genotypes.reference_genome declares" if fits else
+               "; a contig name or build mismatch?")
         raise InputDataError(f"{r['contig']}:{r['position']} is not a {reference_genome} locus ({bad.size} such "
-                             "variant rows; a contig name or build mismatch?)", where=where)
+                             f"variant rows{why})", where=where)
     return n_unplaced
 
 

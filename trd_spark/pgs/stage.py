@@ -39,7 +39,7 @@ from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.build_positions import build_evidence, check_build_evidence
-from trd_spark.pgs.contig_lengths import check_declared_build, hail_text
+from trd_spark.pgs.contig_lengths import check_declared_build, hail_text, primary_lengths
 from trd_spark.pgs.genotypes import (
     FT_FAILED,
     SITE_POSITION,
@@ -86,7 +86,14 @@ from trd_spark.pgs.scoring import (
     score_rows_arrow,
     scores_frame,
 )
-from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead, ScoringFile, files_not_read, read_scoring_files
+from trd_spark.pgs.scoring_files import (
+    LIFTOVER_BUILDS,
+    SCORING_FILES_AHEAD,
+    ParseAhead,
+    ScoringFile,
+    files_not_read,
+    read_scoring_files,
+)
 from trd_spark.pgs.scratch import claim, process_alive, remove_abandoned
 from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
@@ -402,7 +409,8 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
         bgen = BgenFiles.open(source.path)
         recode = plink_contig_recoding(rg)
         index = bgen_variant_index(bgen, lambda c: recode.get(c, c))
-        unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, bgen.variants)
+        unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, bgen.variants,
+                                                   other_builds=_other_builds(hl, rg))
         check_first_variant(bgen, index.frame)
         samples = sample_persons(bgen_sample_ids(bgen), where=where, sample_map=sample_map)
         sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
@@ -417,7 +425,8 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                 "pgen fileset is .pgen + .pvar + .psam"
             raise InputDataError(f"file not found (a {kind})", where=path)
     index = pgen_engine.variant_index(files, rg)
-    unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants)
+    unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants,
+                                                   other_builds=_other_builds(hl, rg))
     samples = sample_persons(pgen_engine.psam_samples(files), where=where, sample_map=sample_map)
     if files.format == "plink":
         pgen_engine.check_bed_size(files, int(index.frame["variant_idx"].max()) + 1 if len(index.frame) else 0,
@@ -426,6 +435,13 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                               duplicate_variants=cfg.pgs.duplicate_variants)
     _check_build(cfg, sites, index, scoring_files, rg, files.variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
+
+
+def _other_builds(hl: hl_types, reference_genome: str) -> dict[str, dict[str, int]]:
+    """The primary contigs' lengths of the builds other than ``reference_genome`` Hail places loci
+    on (``contig_lengths.primary_lengths``), for ``pgen_engine.check_variant_loci``'s error."""
+    builds = tuple(b for b in LIFTOVER_BUILDS if b != reference_genome)
+    return primary_lengths(lambda build: hl.get_reference(build).lengths, builds)
 
 
 def _check_build(cfg: Config, sites: pd.DataFrame, index: VariantIndex, scoring_files: list[ScoringFile],
