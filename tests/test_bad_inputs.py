@@ -185,6 +185,8 @@ SCORING_CASES = {
     "nan_weight": (_set(0, "effect_weight", "NaN"), f":{FIRST_ROW}", "column effect_weight"),
     "inf_weight": (_set(4, "effect_weight", "inf"), f":{FIRST_ROW + 4}", "column effect_weight"),
     "empty_file": (lambda text: "", ":1", "empty scoring file"),
+    # the column header and no variant row: was a WARNING, then MatchRateError 'matched 0/0' (exit 4)
+    "header_only": (lambda text: _join(_rows(text)[0], []), f":{FIRST_ROW - 1}", "empty scoring file"),
     "wrong_genome_build": (_build("GRCh37"), ":9", "on build GRCh37"),
     "missing_genome_build": (_build("NR"), ":9", "on build not reported"),
     "duplicate_variants": (_duplicate_row, f":{FIRST_ROW + 2}", "duplicate variant"),

@@ -1130,6 +1130,10 @@ def parse_scoring_file(
             first_blank = blank.iloc[:cut][blank.iloc[:cut]].index[0]
             raise InputDataError("blank line inside the variant rows", where=f"{source}:{int(df.loc[first_blank, 'line'])}")
         df = df.iloc[:cut]
+    if df.empty:
+        # A header with no variant row scores nobody: before, a WARNING (#variants_number) and,
+        # after the genotype match, 'matched 0/0 variants' (MatchRateError, exit 4).
+        raise InputDataError("empty scoring file (a column header but no variant rows)", where=f"{source}:{col_line}")
 
     def fail_at(mask: pd.Series | np.ndarray, column: str, problem: str) -> None:
         if mask.any():
