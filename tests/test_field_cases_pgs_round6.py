@@ -54,8 +54,9 @@ def test_haploid_contigs_and_an_uncalled_variant_score_as_plink2(scored, shape):
     - a variant no sample is called at adds 1 copy of either allele (plink2's frequency 0.5 for
       zero observations). Before: 0 for an ALT effect allele and 2 copies for a REF one
       (PGS990601 1001 0.5 instead of 2.5; PGS990602 1001 3.25 instead of 1.75).
-    - a female's missing chrY call is mean-imputed like any missing call (plink2 skips chrY for
-      females: 0); the genotype formats but .fam/.psam carry no sex. Hand-worked rows."""
+    - a female's chrY call adds nothing, missing or not (plink2 skips chrY for non-males: 0),
+      the sex from the .psam or the VCF's X calls' ploidy. Before (93c1e64): her missing chrY
+      call was mean-imputed like any missing call (PGS990603 1005 1.1667 instead of 0.5)."""
     assert_expected(_got(scored, shape), HAPLOID)
 
 

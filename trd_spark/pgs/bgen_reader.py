@@ -196,20 +196,26 @@ def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     return list(files.embedded_ids)
 
 
-def sample_file_sex(files: BgenFiles) -> np.ndarray | None:
-    """Per sample in file order, the sex of the Oxford .sample beside a local BGEN
+def sample_file_sex(files: BgenFiles, fs: Any = None) -> np.ndarray | None:
+    """Per sample in file order, the sex of the Oxford .sample beside the BGEN
     (``sample_sex.MALE`` / ``FEMALE`` / ``UNKNOWN``, int8) from its ``sex`` column, as plink2
     ``--sample`` reads it (1/M male, 2/F female, 0/NA unknown; ``sample_sex.plink_sex_codes``);
-    None when there is no .sample or it has no sex column. Why: bgenix / qctool exports code a
-    male's X calls diploid, so the calls do not tell his sex; plink2 reads it from this column
-    and counts his X call as one allele observation. Read after ``sample_ids`` (which checks the
-    .sample against the file); errors as ``sample_file_table``."""
+    None when there is no .sample or it has no sex column. ``fs``: as ``sample_ids``' (a module
+    with ``exists`` and ``open``, ``hailtop.fs``, for a BGEN on a URI: gs://, hdfs://, file://).
+    Why: bgenix / qctool exports code a male's X calls diploid, so the calls do not tell his
+    sex; plink2 reads it from this column and counts his X call as one allele observation. Read
+    after ``sample_ids`` (which checks the .sample against the file); errors as
+    ``sample_file_table``."""
     from trd_spark.pgs.sample_sex import plink_sex_codes
 
-    sample = _sample_file(files.path)
+    sample = _sample_file(files.path) if fs is None else _sample_file(files.path, fs.exists)
     if sample is None:
         return None
-    table = sample_file_table(sample, files.n_samples)
+    if fs is None:
+        table = sample_file_table(sample, files.n_samples)
+    else:
+        with fs.open(sample, "r") as f:
+            table = sample_file_table(sample, files.n_samples, f.read())
     column = next((c for c in table.columns if c.lower() == "sex"), None)
     return None if column is None else plink_sex_codes(table[column].tolist())
 
@@ -519,7 +525,7 @@ class BlockReader:
     def haploid_samples(self, extent: np.ndarray) -> np.ndarray:
         """Per sample, True when its call (missing or not) is haploid (ploidy 1) in any of the
         blocks at ``extent`` (b x 2: byte offset, size): the males, where those blocks are on X
-        outside its PARs (``pgen_engine._x_haploid_of``), as the VCF route takes them from
+        outside its PARs or on chrY (``pgen_engine._sex_rows_of``), as the VCF route takes them from
         haploid X calls (``genotypes.male_x_samples``)."""
         n = self.n
         out = np.zeros(n, dtype=bool)

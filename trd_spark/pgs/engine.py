@@ -159,14 +159,16 @@ def score(
     is unknown (``logs.person_count_text``). ``sex``: the declared sex when
     ``datasets[].genotypes.sex_source`` is a sex file (``sample_sex.SexOnX.declared``; else the
     genotypes' own), whose ``counts`` are set here (``sample_sex.SexCounts``) when the sex is
-    used (a missing call is mean-imputed and a weighted row is on X outside its PARs) and the
-    source gives counts.
+    used (a missing call is mean-imputed and a weighted row is on X outside its PARs, or a
+    weighted row is on chrY, where plink2 --score counts males only) and the source gives counts.
     """
     route = route_for(source, settings, scratch, len(weights.rows))
     rg = hl.get_reference(source.reference_genome)
     on_x = x_haploid_rows(rg, weights.rows["contig"].to_numpy(object), weights.rows["position"].to_numpy(np.int64))
-    # The sex is used only there: nothing read, passed over or counted otherwise.
-    uses_sex = missing_genotypes == "mean_impute" and bool(on_x.any())
+    on_y = np.isin(weights.rows["contig"].to_numpy(object), list(rg.y_contigs))
+    # The sex is used only there (X: the imputing frequency; chrY: plink2 --score counts males
+    # only, whatever the imputation): nothing read, passed over or counted otherwise.
+    uses_sex = (missing_genotypes == "mean_impute" and bool(on_x.any())) or bool(on_y.any())
     declared = None if sex is None or not uses_sex else sex.declared
     # Who is male on X (a sex file, else haploid calls there), for mean imputation on X outside
     # its PARs; None (no pass) when no weighted row is there or nothing is imputed. Both routes
@@ -177,7 +179,9 @@ def score(
         male, sex.counts = _declared_male_x(hl, declared_sex_samples(hl, calls, weights.rows, declared), sex.source,
                                             checked="GT" in calls.entry)
     elif route != "native" and calls is not None and uses_sex:
-        male = male_x_samples(hl, calls, weights.rows)
+        # A MatrixTable's males from all of its X rows (one densified from a VDS reads a male
+        # inside a reference block as a diploid 0/0 at the scored rows).
+        male = male_x_samples(hl, calls, weights.rows, all_x=source.format == "mt")
     if male is not None and calls is not None and declared is None and MALE_X in calls.col:
         # A VDS: its sex on X is read from its own calls (genotypes.vds_x_evidence), a pass over
         # X's variant data kept for the scoring pass; a sample with no call there is unknown.
@@ -194,8 +198,13 @@ def score(
         assert mt is not None  # the Hail path's input
         table = weights_table(hl, weights.frame(), source.reference_genome)
         if male is not None:
+            if on_y.any():  # asked below whether any sample is male, then read by the pass
+                male = male.persist()
             mt = mt.annotate_cols(**{MALE_X: male[mt.col_key][MALE_X]})
-        return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes)
+        if on_y.any() and (male is None or not male.aggregate(hl.agg.any(hl.coalesce(male[MALE_X], False)))):
+            pgen_engine.warn_no_male_on_y(int(on_y.sum()))
+        return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
+                              chr_y=bool(on_y.any()))
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)
@@ -279,7 +288,7 @@ def _declared_male_x(hl: hl_types, table: hl_types.Table, source: str, *,
 def _native_sex(files: pgen_engine.PlinkFiles | BgenFiles, samples: Sequence[str], sex: SexOnX | None,
                 x_rows: pd.DataFrame, index: VariantIndex | None) -> tuple[np.ndarray | None, SexCounts | None]:
     """The males on X of a natively scored fileset (per sample in file order; None: the file's
-    own rule, ``pgen_engine._x_haploid_of``) and its counts (None when the file has no sex and
+    own rule, ``pgen_engine._sex_rows_of``) and its counts (None when the file has no sex and
     none is declared: a BGEN read by its haploid calls). ``sex.declared`` (person ID -> code: a
     sex file, a BGEN .sample's ``sex`` column) first, else a .fam/.psam's sex. ``x_rows``: the
     weighted rows on X outside its PARs; a BGEN's calls there are checked against the sex

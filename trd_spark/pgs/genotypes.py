@@ -544,21 +544,28 @@ def x_haploid_rows(rg: hl_types.ReferenceGenome, contig: np.ndarray, position: n
     return out
 
 
-def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame) -> hl_types.Table | None:
+def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame, *,
+                   all_x: bool = False) -> hl_types.Table | None:
     """The samples of ``calls`` (entry ``GT``, any rows) as a Table keyed by its column key with
-    one field ``MALE_X`` (bool): the sample has a called haploid ``GT`` at one of ``rows``
-    (``contig``, ``position``: the scored genotype rows) on X outside its pseudo-autosomal
-    regions (``x_haploid_rows``), i.e. is male there. None when no row of ``rows`` is there or
-    ``calls`` has no ``GT`` (no pass is run then). VCF, MatrixTable and VDS carry no sex: the
-    ploidy of the calls is what tells it (a BGEN's are diploid, Hail reads no other). Lazy: one
-    Hail pass over those rows of ``calls`` where it is used (for a VCF, a scan of the file). A
-    PLINK fileset Hail read (``is_female`` column field of ``import_plink``): its .fam's sex. A
-    VDS (``read_calls`` gives its column field ``MALE_X``, ``vds_x_evidence``): the ploidy of its
-    own calls anywhere on X, not the densified scored rows, where a male inside a reference
-    block reads as a diploid 0/0 (Hail's ``to_dense_mt``); missing for a sample with no call
-    there (sex on X unknown; read as not male, ``engine.score`` logs how many)."""
-    x = scored_x_calls(hl, calls, rows)
-    if x is None or "GT" not in calls.entry:
+    one field ``MALE_X`` (bool): the sample is male, as plink2 needs it on X outside its
+    pseudo-autosomal regions (a male's call is one allele observation of the imputing
+    frequency) and on chrY (only males' calls count there). None when no row of ``rows``
+    (``contig``, ``position``: the scored genotype rows) is on X outside its PARs or on chrY, or
+    ``calls`` has no ``GT`` (no pass is run then). VCF and MatrixTable carry no sex: the ploidy
+    of the calls tells it, a called haploid ``GT`` at one of ``rows`` there (X outside its PARs,
+    ``x_haploid_rows``, or chrY), or with ``all_x`` at any row of ``calls`` on X outside its
+    PARs (a MatrixTable, ``format: mt``, whose scored rows may not tell: one densified from a
+    VDS reads a male inside a reference block as a diploid 0/0; one aggregation over X's rows
+    and the scored chrY rows, ``hl.filter_intervals``: other contigs' partitions are not read).
+    A BGEN's calls are diploid (Hail reads no other). Lazy: one Hail pass over those rows of
+    ``calls`` where it is used (for a VCF, a scan of the file). A PLINK fileset Hail read
+    (``is_female`` column field of ``import_plink``): its .fam's sex. A VDS (``read_calls``
+    gives its column field ``MALE_X``, ``vds_x_evidence``): the ploidy of its own calls anywhere
+    on X, not the densified scored rows, where a male inside a reference block reads as a
+    diploid 0/0 (Hail's ``to_dense_mt``); missing for a sample with no call there (sex on X
+    unknown; read as not male, ``engine.score`` logs how many)."""
+    told = sex_calls(hl, calls, rows, all_x=all_x)
+    if told is None or "GT" not in calls.entry:
         return None
     if "is_female" in calls.col and calls.is_female.dtype == hl.tbool:
         # A PLINK fileset Hail read (import_plink): its .bed holds a male's X call as homozygous,
@@ -567,7 +574,32 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
     if MALE_X in calls.col:
         # A VDS (read_calls): its own evidence over all of X, whatever the scored rows' calls.
         return calls.select_cols(MALE_X).cols()
-    return x.select_cols(**{MALE_X: hl.agg.any(hl.is_defined(x.GT) & (x.GT.ploidy == 1))}).cols()
+    return told.select_cols(**{MALE_X: hl.agg.any(hl.is_defined(told.GT) & (told.GT.ploidy == 1))}).cols()
+
+
+def sex_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame, *,
+              all_x: bool = False) -> hl_types.MatrixTable | None:
+    """``calls``' rows whose ploidy tells the sex (``male_x_samples``), lazily: the rows of
+    ``rows`` (``contig``, ``position``) on X outside its pseudo-autosomal regions or on chrY,
+    with ``all_x`` every row of ``calls`` on X outside its PARs instead of the scored X rows;
+    None when no row of ``rows`` is on X outside its PARs or on chrY."""
+    import numpy as np
+
+    rg = calls.locus.dtype.reference_genome
+    contig, position = rows["contig"].to_numpy(object), rows["position"].to_numpy(np.int64)
+    on_x = x_haploid_rows(rg, contig, position)
+    on_y = np.isin(contig, list(rg.y_contigs))
+    if not on_x.any() and not on_y.any():
+        return None
+    x_loci = set() if all_x else {(str(c), int(p)) for c, p in zip(contig[on_x], position[on_x])}
+    loci = hl.literal(x_loci | {(str(c), int(p)) for c, p in zip(contig[on_y], position[on_y])},
+                      hl.tset(hl.ttuple(hl.tstr, hl.tint32)))
+    contigs = [*rg.x_contigs, *(sorted(set(contig[on_y])))]
+    told = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
+    listed = loci.contains(hl.tuple([told.locus.contig, told.locus.position]))
+    if all_x:
+        listed = listed | (hl.literal(set(rg.x_contigs)).contains(told.locus.contig) & ~told.locus.in_x_par())
+    return told.filter_rows(listed)
 
 
 def scored_x_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame) -> hl_types.MatrixTable | None:

@@ -92,10 +92,13 @@ class Task:
     # call is one allele observation in the imputing frequency (``_fill_missing_calls``).
     x_haploid: np.ndarray | None = None
     male: np.ndarray | None = None
+    # Rows on chrY (bool (m,)), when the task has one: there only males' calls count, as plink2
+    # --score counts them (``_drop_non_males_on_y``; ``male`` all False: no sample is male).
+    y_rows: np.ndarray | None = None
 
 
 # ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
-_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male")
+_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows")
 # ``Task``'s arrays given whole to every task (per sample, not per row).
 _WHOLE_FIELDS = ("male",)
 
@@ -323,6 +326,8 @@ def _fill_missing_calls(read: Callable[[Task, int, int, np.ndarray], np.ndarray]
     found_r, found_j = [], []
     for c in range(lo, hi, chunk):
         part = read(task, c, min(c + chunk, hi), dose[c - lo:])
+        y_means = None if task.y_rows is None else \
+            _drop_non_males_on_y(part, task.y_rows[c:c + len(part)], task.male)
         # Flat positions from one pass over a 1-D mask (np.nonzero on the 2-D mask cost 3 ns per
         # entry, more than the rest of the block but the product).
         flat = np.flatnonzero(part == PGENLIB_MISSING)
@@ -336,6 +341,8 @@ def _fill_missing_calls(read: Callable[[Task, int, int, np.ndarray], np.ndarray]
             mean = np.divide(called_sum, n_called, out=np.ones(len(part)), where=n_called > 0)
             if task.x_haploid is not None and task.male is not None:
                 _x_frequency_means(part, task.x_haploid[c:c + len(part)], task.male, n_missing, mean)
+            if y_means is not None:
+                mean[y_means[0]] = y_means[1]
             part.reshape(-1)[flat] = mean[r]
         else:
             part.reshape(-1)[flat] = 0.0
@@ -361,6 +368,33 @@ def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray
         mean[i] = weight[called] @ part[i][called] / total if total > 0 else 1.0
 
 
+
+
+def _drop_non_males_on_y(part: np.ndarray, y_rows: np.ndarray, male: np.ndarray | None
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+    """On the rows of ``part`` (rows x samples, missing = ``PGENLIB_MISSING``) flagged ``y_rows``
+    (chrY), set every non-male's call (``male`` False; None: no sample is male) to 0 alt copies,
+    called or missing, so that it adds nothing (``pgen_engine._ScoreRows`` takes her chrY
+    offsets off) and is not a missing call; returns those rows and the mean alt dosage of their
+    called males (1 when none: plink2's frequency 0.5 for zero observations), which imputes a
+    male's missing call there; None when no row is flagged. plink2 --score skips a female's and
+    an unknown-sex sample's chrY calls (ALLELE_CT 0 there) and its --freq counts males only on
+    chrY (OBS_CT): checked in tests/test_field_cases_round20_sex.py. Few rows (chrY)."""
+    at = np.flatnonzero(y_rows)
+    if not at.size:
+        return None
+    means = np.ones(at.size)
+    for i, r in enumerate(at):
+        row = part[r]
+        if male is None:
+            row[:] = 0.0
+            continue
+        called = male & (row != PGENLIB_MISSING)
+        n_called = int(called.sum())
+        if n_called:
+            means[i] = row[called].sum() / n_called
+        row[~male] = 0.0
+    return at, means
 
 
 def spilled(directory: str, pairs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray]]]

@@ -479,39 +479,66 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
             None if extent is None else extent[order], order)
 
 
-def _x_haploid_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
-                  index: VariantIndex | None, variant_idx: np.ndarray, impute: bool, extent: np.ndarray | None,
-                  declared: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``score``'s rows (``variant_idx``, file order) on X outside its PARs and the males:
-    ``declared`` when given (a sex file, a BGEN .sample's sex: ``engine.score``), else those of
-    a .fam/.psam (``male_samples``) or, for a BGEN (``extent``: its rows' blocks), the samples with
-    a haploid call in those rows' blocks (``BlockReader.haploid_samples``: no sex in a BGEN,
-    as the VCF route takes males from haploid X calls), for mean imputation there; (None, None)
-    when nothing is imputed, the file has no sex (a MatrixTable's entries; a BGEN with diploid
-    calls only) or no male, or no row is there."""
-    if not impute or isinstance(files, EntriesFiles) or index is None or not len(variant_idx):
-        return None, None
+def _sex_rows_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
+                 index: VariantIndex | None, variant_idx: np.ndarray, y_rows: np.ndarray, impute: bool,
+                 extent: np.ndarray | None, n_samples: int, declared: np.ndarray | None = None
+                 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """``score``'s rows (``variant_idx``, file order) where the sex matters and the males:
+    ``(x_haploid, y_rows, male)``. ``x_haploid``: the rows on X outside its PARs, for mean
+    imputation there (None when nothing is imputed, no row is there or no sample is male: the
+    plain mean is then the same); ``y_rows`` (bool per row, chrY: given, None when none is there),
+    where plink2 --score counts males only (``native_task._drop_non_males_on_y``); ``male`` (bool
+    per sample, None when neither is needed): ``declared`` when given (a sex file, a BGEN
+    .sample's sex: ``engine.score``), else those of a .fam/.psam (``male_samples``) or, for a
+    BGEN (``extent``: its rows' blocks), the samples with a haploid call in the X and Y rows'
+    blocks (``BlockReader.haploid_samples``: no sex in a BGEN, as the VCF route takes males from
+    haploid calls). No male at all on chrY rows: every sample's chrY calls are skipped, as
+    plink2 skips them for a fileset without sex (``engine.score`` warns)."""
+    no_y = None if not y_rows.any() else y_rows
+    if isinstance(files, EntriesFiles) or not len(variant_idx) or (index is None and no_y is None):
+        return None, None, None
     from trd_spark.pgs.genotypes import x_haploid_rows
 
-    rg = hl.get_reference(reference_genome)
-    frame = index.frame
-    on_x = frame[frame["contig"].isin(list(rg.x_contigs))]
-    haploid = on_x["variant_idx"].to_numpy(np.int64)[
-        x_haploid_rows(rg, on_x["contig"].to_numpy(object), on_x["position"].to_numpy(np.int64))]
-    x_haploid = np.isin(variant_idx, haploid)
-    if not x_haploid.any():
-        return None, None
+    x_haploid = None
+    if impute and index is not None:
+        rg = hl.get_reference(reference_genome)
+        frame = index.frame
+        on_x = frame[frame["contig"].isin(list(rg.x_contigs))]
+        haploid = on_x["variant_idx"].to_numpy(np.int64)[
+            x_haploid_rows(rg, on_x["contig"].to_numpy(object), on_x["position"].to_numpy(np.int64))]
+        found = np.isin(variant_idx, haploid)
+        x_haploid = found if found.any() else None
+    if x_haploid is None and no_y is None:
+        return None, None, None
     if declared is not None:
-        male: np.ndarray | None = declared if declared.any() else None
+        male: np.ndarray | None = declared
     elif isinstance(files, BgenFiles):
         if extent is None:
             raise ValueError("a BGEN's rows are read at their blocks' extents")
+        told = no_y.copy() if no_y is not None else np.zeros(len(variant_idx), dtype=bool)
+        if x_haploid is not None:
+            told |= x_haploid
         with BlockReader(files) as reader:
-            haploid_calls = reader.haploid_samples(extent[x_haploid])
-        male = haploid_calls if haploid_calls.any() else None
+            male = reader.haploid_samples(extent[told])
     else:
         male = male_samples(files)
-    return (None, None) if male is None else (x_haploid, male)
+    if male is None or not male.any():
+        # No male: X's frequency is the plain mean; on chrY every sample is skipped.
+        if no_y is None:
+            return None, None, None
+        warn_no_male_on_y(int(no_y.sum()))
+        return None, no_y, np.zeros(n_samples, dtype=bool)
+    return x_haploid, no_y, male
+
+
+def warn_no_male_on_y(n_rows: int) -> None:
+    """The WARNING of a dataset scored on ``n_rows`` weighted chrY rows with no sample known to
+    be male: those rows add nothing to any score (plink2 --score skips a non-male's chrY calls,
+    and every sample's on a fileset without sex), which is plink2's answer and rarely what was
+    meant. Counts rows, never persons."""
+    log.warning("pgs: %d weighted genotype rows on chrY and no sample known to be male: chrY adds nothing to any "
+                "score (plink2 --score counts males only there); declare the sex "
+                "(datasets[].genotypes.sex_source, or the .fam/.psam SEX, a BGEN .sample's sex column)", n_rows)
 
 
 def score(
@@ -543,7 +570,8 @@ def score(
     in file order (``genotypes.sample_persons``); ``n_matched``: per score, in ``pgs_ids``
     order; ``index``: ``variant_index`` when the caller has it (else read here); ``male``: per
     sample in file order, the males on X when the caller read them (a sex file, a BGEN .sample's
-    sex column; else the file's own, ``_x_haploid_of``).
+    sex column; else the file's own, ``_sex_rows_of``): on X outside its PARs a male's call is one
+    allele observation of the imputing frequency, on chrY only males' calls count (plink2 --score).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
     weighted row is missing from / repeated in the variant list.
     """
@@ -567,20 +595,26 @@ def score(
     # type that holds them (counts of score variants per row: exact in any integer type).
     task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
-    x_haploid, male = _x_haploid_of(hl, files, reference_genome, index, variant_idx, impute, extent, male)
+    y_rows = np.isin(weights.rows["contig"].to_numpy(object), list(hl.get_reference(reference_genome).y_contigs))
+    x_haploid, y_placed, male = _sex_rows_of(hl, files, reference_genome, index, variant_idx,
+                                             y_rows if order is None else y_rows[order], impute, extent, n, male)
     # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
     # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``).
     offset = None if impute else weights.offset if order is None else weights.offset[order]
     arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
               "offset": offset, "n_vars": task_n_vars, "extent": extent,
-              "x_haploid": x_haploid, "male": male}
+              "x_haploid": x_haploid, "y_rows": y_placed, "male": male}
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
     allele_idx_offsets = None if index is None else index.allele_idx_offsets
     n_slices = max(1, math.ceil(n / sample_slice))
+    # A non-male's chrY rows add nothing, their offsets (2w' of a REF effect allele) included: the
+    # tasks read her calls there as 0 alt copies, and her row drops the offsets' chrY part.
+    non_male = None if y_placed is None or male is None else ~male
     rows = _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
-                      weights.offset_total(order), n_vars.sum(axis=0), sample_slice)
+                      weights.offset_total(order), n_vars.sum(axis=0), sample_slice, non_male,
+                      None if non_male is None else weights.offset_total(np.flatnonzero(y_rows)))
 
     sc = spark.sparkContext
 
@@ -679,6 +713,10 @@ class _ScoreRows:
     offset_total: np.ndarray  # float64 (k,)
     n_vars_total: np.ndarray  # (k,)
     sample_slice: int
+    # The samples whose chrY rows add nothing (bool (n,): plink2 --score skips a non-male there)
+    # and the chrY rows' offset total (float64 (k,)), which their rows do not add; None: no such row.
+    non_male_y: np.ndarray | None = None
+    y_offset_total: np.ndarray | None = None
 
     def of_slice(self, i: int, part: np.ndarray, missing_vars: np.ndarray) -> dict[str, np.ndarray]:
         """Slice ``i``'s rows, sample-major, scores in ``pgs_ids`` order, as columns of
@@ -689,6 +727,8 @@ class _ScoreRows:
         start = i * self.sample_slice
         called = np.rint(self.n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
         total = part + self.offset_total[:, None]
+        if self.non_male_y is not None and self.y_offset_total is not None:
+            total -= self.y_offset_total[:, None] * self.non_male_y[start:start + n_slice][None, :]
         denom = 2 * self.n_matched
         has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
         avg = np.divide(total, denom[:, None], out=np.full_like(total, np.nan), where=has_denom)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -184,9 +184,11 @@ def dataset_sex(source: GenotypeSource, sample_map: Mapping[str, int] | None,
                 read_text: Callable[[str], str]) -> SexOnX:
     """The sex on X of one dataset's genotypes ``source`` before scoring: a sex file
     (``source.sex_source``, read with ``read_text(path)``: ``io.Fs.read_text``) declared as it
-    says; else a local BGEN's Oxford .sample ``sex`` column (``bgen_reader.sample_file_sex``:
-    plink2 --sample reads it, while the calls of a bgenix / qctool export code a male's X
-    diploid); else nothing declared (``engine.score`` reads the genotypes' own sex). Person IDs
+    says; else a BGEN's Oxford .sample ``sex`` column (``bgen_reader.sample_file_sex``: plink2
+    --sample reads it, while the calls of a bgenix / qctool export code a male's X diploid; a
+    BGEN on a URI, gs:// / hdfs:// / file://, read through Hail's file system ``hailtop.fs``, as
+    ``genotypes.read_genotypes`` reads its .sample's IDs); else nothing declared
+    (``engine.score`` reads the genotypes' own sex). Person IDs
     through ``sample_map`` (``declared_sex_of_persons``). Errors as ``read_sex_file`` /
     ``bgen_reader.sample_file_table``."""
     from trd_spark.config import SexFile, is_uri
@@ -194,12 +196,19 @@ def dataset_sex(source: GenotypeSource, sample_map: Mapping[str, int] | None,
     spec = source.sex_source
     if isinstance(spec, SexFile):
         return SexOnX(declared_sex_of_persons(read_sex_file(read_text(spec.path), spec), sample_map), source="file")
-    if source.format == "bgen" and not is_uri(source.path):
+    if source.format == "bgen":
         from trd_spark.pgs.bgen_reader import BgenFiles, sample_file_sex, sample_ids
 
-        files = BgenFiles.open(source.path)
-        codes = sample_file_sex(files)
+        fs: Any = None
+        if is_uri(source.path):
+            # The .sample beside a BGEN on a URI was not read (its males' X calls counted as
+            # diploid, silently, where plink2 --sample reads their sex).
+            import hailtop.fs
+
+            fs = hailtop.fs
+        files = BgenFiles.open(source.path) if fs is None else BgenFiles.open(source.path, fs.open)
+        codes = sample_file_sex(files, fs)
         if codes is not None:
-            by_sample = dict(zip(sample_ids(files), (int(c) for c in codes), strict=True))
+            by_sample = dict(zip(sample_ids(files, fs), (int(c) for c in codes), strict=True))
             return SexOnX(declared_sex_of_persons(by_sample, sample_map), source="bgen_sample")
     return SexOnX()

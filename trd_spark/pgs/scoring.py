@@ -9,9 +9,12 @@ For a person and score with matched variants v (weight w_v, effect-allele dosage
 
 allele_count and score_avg count 2 alleles per variant on chrY/chrM too (plink2 counts 1
 there); score_sum, the column the study uses, counts one copy there as plink2 does
-(``genotypes.haploid_contigs``). On chrY plink2 also leaves out a female's missing call (sex
-from its .psam: no allele, no imputation) where the mean imputation here gives her the males'
-mean (plink2 2.0 checked, session 17; the pgs stage has no sex).
+(``genotypes.haploid_contigs``). On chrY only males count, as plink2 --score counts them: a
+female's or unknown-sex sample's chrY call adds nothing, called or missing (not a missing call
+either: plink2's ALLELE_CT and DENOM leave it out), and a male's missing call there is imputed
+with the called males' mean (plink2's --freq counts males only on chrY); the sex as for X
+(``genotypes.male_x_samples``, ``pgen_engine._sex_rows_of``; plink2 2.0 checked, session 30,
+tests/test_field_cases_round20_sex.py).
 
 d_v is the alt-allele dosage (``DOSAGE``: from GT, a VCF/MT dosage field or BGEN dosages)
 when the effect allele is alt, and 2 minus it when the
@@ -329,6 +332,7 @@ def compute_scores(
     *,
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
     block_size: int = 256,
+    chr_y: bool | None = None,
 ) -> hl_types.Table:
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
@@ -336,6 +340,12 @@ def compute_scores(
     missing = missing genotype), column key ``s`` (``genotypes.read_genotypes``), and
     optionally the column field ``MALE_X`` (``genotypes.male_x_samples``): on X outside its
     PARs a missing call is then imputed with the frequency counting a male's call as one allele.
+    On chrY only the samples ``MALE_X`` flags count, as plink2 --score counts them: a non-male's
+    call there (every sample's without the field: plink2 on a fileset without sex) is read as 0
+    alt copies, called, and her row drops the chrY rows' offsets, so it adds nothing; a male's
+    missing call there is imputed with the mean of the called males (plink2's --freq counts
+    males only on chrY). ``chr_y``: some weighted row is on chrY (None: looked up, one small job
+    over ``weights``; False skips that work).
     ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
 
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
@@ -381,6 +391,21 @@ def compute_scores(
                             / called_w, 1.0)
         on_x = hl.literal(set(rg.x_contigs)).contains(rows.locus.contig) & ~rows.locus.in_x_par()
         mean_alt = hl.if_else(on_x, x_mean, mean_alt)
+    rg = mt.locus.dtype.reference_genome
+    if chr_y is None:
+        chr_y = bool(weights.aggregate(hl.agg.any(hl.literal(set(rg.y_contigs)).contains(weights.locus.contig))))
+    chr_y = chr_y and bool(rg.y_contigs)
+    if chr_y:
+        # plink2 --score counts males only on chrY (a female's and an unknown-sex sample's
+        # calls there add nothing, called or missing; its --freq counts males only there).
+        male = rows._cols.map(lambda c: hl.coalesce(c[MALE_X], False)) if MALE_X in mt.col else \
+            rows._cols.map(lambda c: False)
+        on_y = hl.literal(set(rg.y_contigs)).contains(rows.locus.contig)
+        male_called = hl.sum(hl.zip(dosage, male).map(lambda t: hl.int32(hl.is_defined(t[0]) & t[1])))
+        y_mean = hl.if_else(male_called > 0, hl.sum(hl.zip(dosage, male).map(
+            lambda t: hl.if_else(t[1], hl.coalesce(t[0], 0.0), 0.0))) / male_called, 1.0)
+        mean_alt = hl.if_else(on_y, y_mean, mean_alt)
+        skipped = male.map(lambda m: on_y & ~m)
     fill = mean_alt if impute else hl.float64(0.0)
     n_vars = rows._w.n_vars.map(hl.float64)
     # The calls the genotype filter made missing, counted per row in this same pass (one more
@@ -389,12 +414,19 @@ def compute_scores(
     ft = FT_FAILED in mt.entry
     if ft:
         n_ft = hl.float64(hl.len(rows._entries.filter(lambda e: hl.coalesce(e[FT_FAILED], False))))
+    dose = dosage.map(lambda d: hl.coalesce(d, fill))
+    called = dosage.map(lambda d: hl.float64(hl.is_defined(d)))
+    if chr_y:
+        # A non-male's chrY call: 0 alt copies and called (not a missing call; plink2 skips it).
+        dose = hl.zip(dose, skipped).map(lambda t: hl.if_else(t[1], 0.0, t[0]))
+        called = hl.zip(called, skipped).map(lambda t: hl.if_else(t[1], 1.0, t[0]))
     rows = rows.select(
         slope=rows._w.slope,
         offset=rows._w.offset,
         counted=n_vars if impute else rows._w.offset.extend(n_vars),
-        dose=dosage.map(lambda d: hl.coalesce(d, fill)),
-        called=dosage.map(lambda d: hl.float64(hl.is_defined(d))),
+        dose=dose,
+        called=called,
+        **({"y_offset": hl.if_else(on_y, rows._w.offset, rows._w.offset.map(lambda o: 0.0))} if chr_y else {}),
         **({"ft_counted": n_vars.map(lambda v: v * n_ft)} if ft else {}),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
@@ -408,6 +440,7 @@ def compute_scores(
             dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ matrix("dose")),
             called_sum=hl.agg.ndarray_sum(matrix("counted").T @ matrix("called")),
             offset_total=hl.agg.explode(lambda r: hl.agg.array_sum(r.offset), block),
+            **({"y_offset_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_offset), block)} if chr_y else {}),
             **({"ft_failed": hl.agg.explode(lambda r: hl.agg.array_sum(r.ft_counted), block)} if ft else {}),
         ),
         _localize=False,
@@ -416,6 +449,9 @@ def compute_scores(
     n_samples = hl.eval(hl.len(samples))
     out = hl.utils.range_table(n_samples, n_partitions=max(1, min(64, n_samples // 5000 + 1)))
     out = out.annotate_globals(_t=totals, _s=samples)
+    if chr_y:
+        out = out.annotate_globals(_male=rows.index_globals()._cols.map(
+            lambda c: hl.coalesce(c[MALE_X], False) if MALE_X in mt.col else False))
     t, j = out._t, out.idx
     empty = hl.is_missing(t.dose_sum)  # no matched rows: every sum is 0
 
@@ -427,7 +463,11 @@ def compute_scores(
 
     # Every row adds its offset when imputed (mean_impute) or only when called (zero).
     def score_sum(i):
-        return at(t.dose_sum, i) + (total(i) if impute else at(t.called_sum, i))
+        summed = at(t.dose_sum, i) + (total(i) if impute else at(t.called_sum, i))
+        if not chr_y:
+            return summed
+        # A non-male's chrY rows were read as called 0 copies: their offsets come off here.
+        return hl.if_else(out._male[j] | empty, summed, summed - t.y_offset_total[i])
 
     n_vars_row = 0 if impute else k  # where N_VARS starts in COUNTED
 
