@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from test_phenotypes_support import (
+    ECT_SNOMED,
     MDD_CONCEPT,
     SERTRALINE_TAB,
     cond,
@@ -19,6 +20,7 @@ from test_phenotypes_support import (
     obs,
     omop_tables,
     person,
+    proc,
     spark_jobs,
     toy_config,
 )
@@ -26,6 +28,7 @@ from test_phenotypes_support import (
 from trd_spark.config import GateThreshold
 from trd_spark.errors import InputDataError
 from trd_spark.gates import check_gate
+from trd_spark.phenotypes.omop import OMOP_COLUMNS, read_omop_table
 from trd_spark.phenotypes.stage import (
     check_required_tables,
     data_gates,
@@ -33,6 +36,7 @@ from trd_spark.phenotypes.stage import (
     read_omop,
     stage_counts,
     study_vocabulary,
+    warn_empty_event_tables,
 )
 
 
@@ -148,8 +152,48 @@ def test_empty_required_table_is_an_error(spark, table):
                        conditions=[cond(1, MDD_CONCEPT, "2015-01-01")], drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
     omop[table] = frame(spark, table, [])
     cfg = toy_config()
-    with pytest.raises(InputDataError, match=rf"phenotypes: required table\(s\) {table} have no rows"):
+    with pytest.raises(InputDataError, match=rf": required table\(s\) {table} have no rows"):
         check_required_tables(omop, cfg, study_vocabulary(omop, cfg))
+
+
+def _header_only_csv(spark, tmp_path: Path, table: str):
+    """(config reading CSV from ``tmp_path``, ``table`` read from a header-only CSV there, its file)."""
+    path = tmp_path / f"{table}.csv"
+    path.write_text(",".join(c for c, _ in OMOP_COLUMNS[table]) + "\n")
+    cfg = toy_config(path=str(tmp_path), format="csv")
+    return cfg, read_omop_table(spark, cfg.omop, table), path
+
+
+def test_header_only_person_csv_is_one_error_naming_the_file(spark, tmp_path):
+    """A person.csv with its header alone: the error names the file read (it said 'phenotypes:')."""
+    omop = omop_tables(spark, conditions=[cond(1, MDD_CONCEPT, "2015-01-01")],
+                       drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
+    cfg, omop["person"], path = _header_only_csv(spark, tmp_path, "person")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(str(path))}: required table\(s\) person have no rows"):
+        check_required_tables(omop, cfg, study_vocabulary(omop, cfg))
+
+
+def test_header_only_procedure_table_is_a_warning_naming_file_and_loss(spark, tmp_path, caplog):
+    """A header-only procedure_occurrence.csv: the ECT set of somatic TRD sees nothing. One
+    WARNING names the file, the concept sets and the definition (it was silent); the same
+    table with a row is quiet, and a table no study set reads (device_exposure: tms_device
+    is empty) is not checked."""
+    rows = dict(persons=[person(1)], observation_periods=[obs(1)], conditions=[cond(1, MDD_CONCEPT, "2015-01-01")],
+                drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
+    omop = omop_tables(spark, **rows)
+    cfg, omop["procedure_occurrence"], path = _header_only_csv(spark, tmp_path, "procedure_occurrence")
+    vocab = study_vocabulary(omop, cfg)
+    with caplog.at_level(logging.WARNING):
+        empty = warn_empty_event_tables(omop, cfg, vocab)
+    assert list(empty) == ["procedure_occurrence"] and "ect" in empty["procedure_occurrence"]
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert f"OMOP table procedure_occurrence has no rows ({path})" in line
+    assert "concept set(s) ect" in line and "TRD definition somatic" in line
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        full = omop_tables(spark, **rows, procedures=[proc(1, ECT_SNOMED, "2016-01-01")])
+        assert warn_empty_event_tables(full, cfg, vocab) == {}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 def test_concept_ancestor_reaching_no_product_is_an_error(spark):

@@ -812,6 +812,19 @@ def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
 BIGQUERY_FORMAT = "bigquery"
 
 
+def omop_table_location(spark: SparkSession, omop: OmopInput, table: str) -> str:
+    """Where ``read_omop_table`` reads ``table``, for messages: the file or folder it found
+    (``_locate``: ``{path}/{table}.csv|parquet`` or ``{path}/{table}/``), ``project.dataset.table``
+    for BigQuery, ``{path}/{table}`` when neither exists (an optional table read as empty)."""
+    base = omop.path.rstrip("/")
+    if omop.format == BIGQUERY_FORMAT:
+        return f"{base}.{table}"
+    try:
+        return _locate(Fs(spark), base, table, omop.format)
+    except InputDataError:
+        return f"{base}/{table}"
+
+
 def bigquery_read_options(omop: OmopInput, table: str) -> dict[str, str]:
     """Options of the Spark BigQuery connector for one OMOP table (``omop.path`` = project.dataset).
 

@@ -47,6 +47,7 @@ from trd_spark.phenotypes.omop import (
     OMOP_COLUMNS,
     SOURCE_CONCEPT_OF,
     omop_schema,
+    omop_table_location,
     omop_tables_read,
     read_omop_table,
 )
@@ -678,13 +679,53 @@ def check_required_tables(omop: dict[str, DataFrame], cfg: Config, vocab: Vocabu
     """
     seen = {"concept": bool(vocab.found), "concept_ancestor": bool(vocab.descendants)}
     empty = [t for t in REQUIRED_NONEMPTY if not seen.get(t) and omop[t].isEmpty()]
-    require_rows(empty, cause="a failed or partial OMOP export (or the wrong omop.path)", where="phenotypes")
+    # The error names the file(s) read (a header-only person.csv said only 'phenotypes: ... person').
+    files = [omop_table_location(omop[t].sparkSession, cfg.omop, t) for t in empty]
+    require_rows(empty, cause="a failed or partial OMOP export (or the wrong omop.path)", where=", ".join(files))
     rows = ingredient_map(_concept_set(cfg, cfg.phenotypes.trials.concept_set), vocab)
     if not any(drug != ingredient for drug, ingredient, _ in rows):
         raise InputDataError(
             f"gate concept_ancestor: none of the {len({r[1] for r in rows})} antidepressant ingredient(s) found reaches "
             "any drug product through concept_ancestor; likely cause: concept_ancestor is empty, partial (only a "
             "vocabulary subset was exported) or not the OMOP table", where="phenotypes")
+
+
+def _concept_set_users(cfg: Config, name: str) -> list[str]:
+    """The rules of ``cfg`` that read concept set ``name`` (for messages), e.g. ``TRD definition somatic``."""
+    ph = cfg.phenotypes
+    roles = [("the MDD diagnoses", name == ph.mdd.concept_set),
+             ("the control exclusions", name == ph.mdd.control_exclusion_concept_set
+              or name in ph.mdd.exclude_concept_sets or name in ph.mdd.control_exclusion_drug_concept_sets),
+             ("the antidepressant trials", name == ph.trials.concept_set)]
+    return [r for r, used in roles if used] + [
+        f"TRD definition {d.name}" for d in ph.trd_definitions
+        if name in d.somatic_concept_sets or name == d.augmentation_concept_set]
+
+
+def warn_empty_event_tables(
+    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary, absent: Sequence[str] = ()
+) -> dict[str, list[str]]:
+    """One WARNING per OMOP event table (``EVENT_TABLES``) with no rows that a study concept set
+    (one that expands to some concept) reads, naming the table's file and what cannot be seen
+    (e.g. procedure_occurrence: the ECT / TMS sets, somatic TRD). Returns table -> those
+    concept set names (for the manifest). A header-only procedure_occurrence made every
+    procedure-based somatic onset vanish with no warning; such a table is not an error (a
+    release may hold no such record) but the loss must be seen. condition_occurrence and
+    drug_exposure are ``REQUIRED_NONEMPTY`` (an error before this); an optional table absent
+    (``absent``, warned about by ``read_omop``) costs no job. One emptiness job per table checked."""
+    out: dict[str, list[str]] = {}
+    for domain, (table, _, _) in EVENT_TABLES.items():
+        names = [n for n in study_concept_set_names(cfg) if _concept_set(cfg, n).domain == domain
+                 and expand_concept_set(_concept_set(cfg, n), vocab)]
+        if not names or table in REQUIRED_NONEMPTY or table in absent or not omop[table].isEmpty():
+            continue
+        users = list(dict.fromkeys(u for n in names for u in _concept_set_users(cfg, n)))
+        log.warning("phenotypes: OMOP table %s has no rows (%s): no record of concept set(s) %s (read by %s) can be "
+                    "seen; likely cause: a failed or partial OMOP export, or the wrong omop.path", table,
+                    omop_table_location(omop[table].sparkSession, cfg.omop, table), ", ".join(names),
+                    ", ".join(users))
+        out[table] = names
+    return out
 
 
 def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]]) -> dict:
@@ -916,6 +957,7 @@ def run(ctx: StageContext) -> None:
     omop = read_omop(spark, cfg, absent)
     vocab = study_vocabulary(omop, cfg)
     check_required_tables(omop, cfg, vocab)
+    empty_event_tables = warn_empty_event_tables(omop, cfg, vocab, absent)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     check_standard_concepts(cfg, vocab)
     with ctx.publish() as out:
@@ -997,6 +1039,7 @@ def run(ctx: StageContext) -> None:
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
+        out.notes["empty_event_tables"] = empty_event_tables
         out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
