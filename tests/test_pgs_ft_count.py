@@ -119,6 +119,24 @@ def test_a_large_ft_count_is_published_as_its_share_and_warns_only_at_the_level(
     assert [rec.levelno for rec in caplog.records].count(logging.WARNING) == 1
 
 
+def test_the_total_is_not_shown_beside_a_hidden_score(ft_runs, caplog):
+    """The dataset's FT count is the sum of its scores' (300 + 3): shown beside the label of the
+    hidden 3, it gives 3 back by subtraction (0.0379 x 8,000 - 0.05 x 6,000). The total is then
+    not shown, in the notes nor in the log line; the hidden score keeps its label."""
+    from trd_spark.pgs.scoring import FtFailedCalls
+
+    cfg, r, _ = ft_runs["vcf-export"]
+    mixed = stage.DatasetMatches(**{**r.__dict__, "ft_failed": FtFailedCalls.of(
+        ["PGS991801", "PGS991802"], [300, 3], [3, 1], 2000)})
+    got = stage.ft_failed_call_shares(cfg, [mixed])["d"]
+    assert got["per_score"] == {"PGS991801": 0.05, "PGS991802": "<20 calls"}
+    assert isinstance(got["share"], str) and got["share"].startswith("not shown")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        stage.check_ft_failed(cfg, mixed)
+    text = " ".join(rec.getMessage() for rec in caplog.records)
+    assert "not shown" in text and "3.8%" not in text and "3.79" not in text
+
+
 def test_no_count_says_why(ft_runs):
     """Native formats carry no FT (not applicable), pgs.apply_genotype_filter false reads none
     (not applied), a VCF without FT has none; calls that went through the filter but reached the

@@ -31,7 +31,7 @@ import pandas as pd
 
 from trd_spark.config import PACKAGE_DIR, Config, GenotypeSource, is_uri, local_path
 from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
-from trd_spark.gates import share_range
+from trd_spark.gates import label_reach, share_range
 from trd_spark.io import Fs, write_pandas, write_table
 from trd_spark.logs import is_small_count, person_count_text, suppressed_label
 from trd_spark.pgs import engine, pgen_engine
@@ -220,10 +220,25 @@ def ft_failed_call_shares(cfg: Config, results: list[DatasetMatches]) -> dict[st
             out[r.dataset] = why
             continue
         ft = r.ft_failed
-        out[r.dataset] = {"share": ft_failed_share_text(ft.n_failed, ft.n_scored, t),
-                          "per_score": {p: ft_failed_share_text(int(n), int(total), t)
-                                        for p, n, total in zip(ft.pgs_ids, ft.failed, ft.scored) if total > 0}}
+        per_score = {p: ft_failed_share_text(int(n), int(total), t)
+                     for p, n, total in zip(ft.pgs_ids, ft.failed, ft.scored) if total > 0}
+        # The dataset's count is the sum of the scores' counts: shown beside a hidden one, it
+        # gives that one back by subtraction (gates.py's complementary rule, here on the total).
+        share = (_FT_TOTAL_NOT_SHOWN.format(threshold=t) if ft_failed_hides_a_score(ft, t)
+                 else ft_failed_share_text(ft.n_failed, ft.n_scored, t))
+        out[r.dataset] = {"share": share, "per_score": per_score}
     return out
+
+
+_FT_TOTAL_NOT_SHOWN = "not shown: a score's count below {threshold} is hidden and the total would give it back"
+
+
+def ft_failed_hides_a_score(ft: FtFailedCalls, persons_below: int) -> bool:
+    """True when some score's FT-failed count is 1 to ``persons_below`` - 1 (published as its
+    label) while the dataset's total is not: the total (their sum) must then not be shown either,
+    in the manifest or the log, since total minus the shown scores' counts gives the hidden one."""
+    return bool(any(is_small_count(int(n), persons_below) for n, total in zip(ft.failed, ft.scored) if total > 0)
+                and not is_small_count(ft.n_failed, persons_below))
 
 
 def check_ft_failed(cfg: Config, r: DatasetMatches) -> None:
@@ -239,13 +254,17 @@ def check_ft_failed(cfg: Config, r: DatasetMatches) -> None:
         return
     t = cfg.report.small_count_threshold
     least, largest = share_range(ft.n_failed, ft.n_scored, t)
-    shown = (f"{100 * ft.n_failed / ft.n_scored:.1f}% of the scored calls" if least == largest
-             else f"{person_count_text(ft.n_failed, t)} of the scored calls")
+    if ft_failed_hides_a_score(ft, t):
+        shown = "a share of the scored calls (not shown: a score's count is hidden)"
+    elif least == largest:
+        shown = f"{100 * ft.n_failed / ft.n_scored:.1f}% of the scored calls"
+    else:
+        shown = f"{person_count_text(ft.n_failed, t)} of the scored calls"
     if ft.n_failed and largest >= cfg.pgs.ft_failed_warn:
         log.warning("pgs: dataset %s: the genotype filter FT failed %s (at or above pgs.ft_failed_warn %.2f%s): "
                     "those calls are missing and %s, which moves the scores; if this dataset's FT is not "
                     "meaningful, set pgs.apply_genotype_filter false (notes.ft_failed_call_share)", r.dataset, shown,
-                    cfg.pgs.ft_failed_warn, "" if least == largest else ", which a count of that label can reach",
+                    cfg.pgs.ft_failed_warn, label_reach((least, largest), labels=1),
                     cfg.pgs.missing_genotypes)
     else:
         log.info("pgs: dataset %s: the genotype filter FT failed %s (missing, %s)", r.dataset, shown,
