@@ -55,9 +55,14 @@ class ExclusionReason(StrEnum):
 # out" status concept could be verified (add one here only from a verified concept record);
 # OHDSI ETLs map "possible diagnosis of" qualifiers to 32899
 # (ETL-LambdaBuilder Optum Panther: 'Possible diagnosis of' -> 32899; the Oxford OMOP mapper:
-# NHS basis-of-diagnosis 1/2 -> 32899, 4/5 -> 32893 "Confirmed diagnosis"). Such a record
-# never counts as an MDD diagnosis (README "Concepts"; phenotypes.mdd.derive_mdd).
-PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32899})
+# NHS basis-of-diagnosis 1/2 -> 32899, 4/5 -> 32893 "Confirmed diagnosis"). Also 4033240, the SNOMED
+# "Preliminary diagnosis" that the CDM's own documentation recommended for this column before the
+# Condition Status vocabulary existed (OHDSI/CommonDataModel CONDITION_OCCURRENCE convention 10:
+# admitting 4203942, final 4230359, preliminary 4033240; quoted in OHDSI/Atlas#404), which ETLs
+# written to that convention still load: read as a diagnosis, such a record made a second MDD date
+# or an earlier index (field case round 21). Such a record never counts as an MDD diagnosis (README
+# "Concepts"; phenotypes.mdd.derive_mdd).
+PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32899, 4033240})
 
 # A diagnosis written "History of" (a past disorder noted at this visit): condition_status_concept_id
 # 4188893, the status OHDSI's ETL-LambdaBuilder gives it (Optum EHR diagnosis_status 'History of' ->

@@ -1,0 +1,101 @@
+"""Field cases, round 21 (session 31, helper "omop21"): new variants of the OMOP kinds that gave a
+silent wrong answer on 48016ac.
+
+- Condition status: before OMOP had a Condition Status vocabulary, the CDM's own documentation
+  (OHDSI/CommonDataModel, CONDITION_OCCURRENCE convention 10; quoted in OHDSI/Atlas#404)
+  recommended SNOMED concepts for ``condition_status_concept_id``: admitting diagnosis 4203942,
+  final diagnosis 4230359, preliminary diagnosis 4033240. ETLs written to that convention still
+  load 4033240, which only 32899 (the Condition Status "Preliminary diagnosis") was read as: such a
+  record counted as an MDD diagnosis, so one formal MDD code beside a preliminary one made a person
+  MDD, and a preliminary code before the first formal one became the index (an earlier index, a
+  longer time to TRD). Now both are preliminary statuses (``vocabulary.PRELIMINARY_DIAGNOSIS_STATUS_IDS``).
+
+Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01); expected values
+by hand from README "Study rules" / "Concepts", and checked against an independent DuckDB query
+of the MDD rule with its own status list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+from test_phenotypes_support import (
+    BIPOLAR,
+    MDD_CONCEPT,
+    SERTRALINE_TAB,
+    cond,
+    d,
+    days,
+    drug,
+    obs,
+    omop_tables,
+    person,
+    toy_config,
+)
+
+from trd_spark.phenotypes.stage import condition_status_counts, derive_phenotype_tables
+
+CUTOFF = dt.date(2023, 7, 1)
+# The CDM documentation's SNOMED condition statuses (convention 10) and the Condition Status
+# vocabulary's preliminary diagnosis, written out here: the DuckDB check does not read trd_spark's list.
+SNOMED_PRELIMINARY, SNOMED_ADMITTING, SNOMED_FINAL, PRELIMINARY = 4033240, 4203942, 4230359, 32899
+NOT_A_DIAGNOSIS = (PRELIMINARY, SNOMED_PRELIMINARY, 4188893)  # 4188893: "history of"
+
+# person_id, concept, date, condition_status_concept_id
+STATUS_ROWS = [
+    (1, MDD_CONCEPT, "2019-01-10", SNOMED_PRELIMINARY), (1, MDD_CONCEPT, "2019-02-10", None),
+    (2, MDD_CONCEPT, "2018-06-01", SNOMED_PRELIMINARY), (2, MDD_CONCEPT, "2019-01-10", SNOMED_FINAL),
+    (2, MDD_CONCEPT, "2019-02-10", None),
+    (3, MDD_CONCEPT, "2019-01-10", SNOMED_ADMITTING), (3, MDD_CONCEPT, "2019-02-10", SNOMED_FINAL),
+    (4, BIPOLAR, "2018-01-01", SNOMED_PRELIMINARY), (4, MDD_CONCEPT, "2019-01-10", None),
+    (4, MDD_CONCEPT, "2019-02-10", None),
+]
+
+
+def _duckdb_mdd_index(rows: list[tuple]) -> dict[int, dt.date | None]:
+    """person_id -> MDD index by the README rule in DuckDB SQL: >= 2 MDD records on distinct dates
+    whose status is a diagnosis (none of NOT_A_DIAGNOSIS), index = the first such date; None: no MDD."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE c (person_id BIGINT, concept BIGINT, d DATE, status BIGINT)")
+        con.executemany("INSERT INTO c VALUES (?, ?, ?, ?)", [(p, c, d(s), st) for p, c, s, st in rows])
+        out = con.execute(f"""
+            SELECT person_id, CASE WHEN COUNT(DISTINCT d) FILTER (WHERE dx) >= 2 THEN MIN(d) FILTER (WHERE dx) END
+            FROM (SELECT person_id, d, concept = {MDD_CONCEPT}
+                         AND COALESCE(status NOT IN ({', '.join(map(str, NOT_A_DIAGNOSIS))}), TRUE) AS dx FROM c)
+            GROUP BY person_id""").fetchall()
+    finally:
+        con.close()
+    return {int(p): i for p, i in out}
+
+
+def test_the_cdm_documented_snomed_preliminary_status_is_no_mdd_diagnosis(spark):
+    """By hand (follow-up to the cutoff 2023-07-01):
+    1: MDD 2019-01-10 (4033240, preliminary) and 2019-02-10: one diagnosis date -> not MDD, excluded
+       depression_not_mdd (48016ac: MDD, index 2019-01-10, MDD_other).
+    2: MDD 2018-06-01 (4033240), 2019-01-10 (4230359 final), 2019-02-10; sertraline 2019-03-01 x 60
+       days -> index 2019-01-10, trMDD, 1633 days (48016ac: index 2018-06-01, 1856 days).
+    3: admitting (4203942) and final (4230359) MDD codes are diagnoses: MDD, index 2019-01-10.
+    4: a preliminary (4033240) bipolar code still excludes: bipolar.
+    The preliminary records are counted: 3 (48016ac: 0). DuckDB's MDD index agrees."""
+    conditions = [(*cond(p, c, day), status) for p, c, day, status in STATUS_ROWS]
+    omop = omop_tables(spark, persons=[person(p) for p in (1, 2, 3, 4)],
+                       observation_periods=[obs(p) for p in (1, 2, 3, 4)], conditions=conditions,
+                       drugs=[drug(2, SERTRALINE_TAB, "2019-03-01", days_supply=60)])
+    tables = derive_phenotype_tables(omop, toy_config())
+    got = {r.person_id: (r.status, r.exclusion_reason, r.mdd_index_date, r.time_to_trd_days)
+           for r in tables.phenotypes.where("definition = 'ad3'").collect()}
+    assert got == {
+        1: ("excluded", "depression_not_mdd", None, None),
+        2: ("trMDD", None, d("2019-01-10"), days("2019-01-10", "2023-07-01")),
+        3: ("MDD_other", "no_adequate_trial", d("2019-01-10"), days("2019-01-10", "2023-07-01")),
+        4: ("excluded", "bipolar", None, None),
+    }
+    assert days("2019-01-10", "2023-07-01") == 1633
+    oracle = _duckdb_mdd_index(STATUS_ROWS)
+    assert oracle == {1: None, 2: d("2019-01-10"), 3: d("2019-01-10"), 4: d("2019-01-10")}
+    spark_index = {r.person_id: r.mdd_index_date for r in tables.mdd.collect()}
+    assert spark_index == oracle  # 4 meets the count (index set), then excluded for bipolar
+    counts = condition_status_counts(tables.study_events["condition"]).collect()[0]
+    assert (counts.n_preliminary_records, counts.n_history_records) == (3, 0)
