@@ -154,6 +154,13 @@ def _bgzip(path: Path, text: str, *, eof: bool = True) -> None:
         path.write_bytes(path.read_bytes()[:-28])
 
 
+def _gzip(path: Path, text: str) -> None:
+    """``text`` as a plain gzip file (``gzip file.vcf``: one member, no BGZF blocks)."""
+    import gzip
+
+    path.write_bytes(gzip.compress(text.encode()))
+
+
 def _vcf_config(tmp_path: Path, vcf: Path) -> Path:
     """A one-dataset config reading ``vcf`` (real-data layout: no toy_data), its other pgs
     inputs present."""
@@ -192,6 +199,9 @@ def _vcf_config(tmp_path: Path, vcf: Path) -> Path:
     ("header-only.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER), "has its header but no variant record"),
     ("header-only.vcf", lambda p: p.write_text(VCF_HEADER), "has its header but no variant record"),
     ("chrom-line-only.vcf", lambda p: p.write_text(VCF_HEADER.split("\n", 1)[1]), "has its header but no variant"),
+    # A plain gzip file (not BGZF) is read from its start: its header alone was not caught (session 31)
+    ("header-only.vcf.gz", lambda p: _gzip(p, VCF_HEADER), "has its header but no variant record"),
+    ("whole.vcf.gz", lambda p: _gzip(p, VCF_HEADER + VCF_RECORDS), None),
     ("whole.vcf.bgz", lambda p: _bgzip(p, VCF_HEADER + VCF_RECORDS), None),
     ("whole.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS), None),
     ("one-record.vcf", lambda p: p.write_text(VCF_HEADER + VCF_RECORDS.splitlines(keepends=True)[0]), None),
@@ -237,6 +247,42 @@ def test_a_shard_without_records_is_valid_a_dataset_without_any_is_not(tmp_path,
     with pytest.raises(InputDataError, match=r"d\.chrY\.vcf\.bgz: the VCF has its header but no variant record: "
                                              r"nothing to score for datasets\.discovery\.genotypes\.path"):
         check_vcf_inputs(cfg)
+
+
+def test_each_vcf_tail_is_read_once(tmp_path, monkeypatch):
+    """The last-line check and the header-only check look at one reading of each file's tail
+    (session 30's read-through: each read it, so every VCF's last 1 MiB / last BGZF block was
+    read and decompressed twice). Counted per file on an uncompressed and a BGZF shard."""
+    import trd_spark.preflight as preflight
+
+    reads: list[str] = []
+    for name in ("_plain_tail", "_bgzf_last_block_text"):
+        real = getattr(preflight, name)
+        monkeypatch.setattr(preflight, name, lambda path, real=real: reads.append(path) or real(path))
+    (tmp_path / "d.chr1.vcf").write_text(VCF_HEADER + VCF_RECORDS)
+    _bgzip(tmp_path / "d.chr2.vcf.bgz", VCF_HEADER + VCF_RECORDS)
+    preflight.check_vcf_inputs(load_config(_vcf_config(tmp_path, tmp_path / "d.chr*")))
+    assert sorted(reads) == [str(tmp_path / "d.chr1.vcf"), str(tmp_path / "d.chr2.vcf.bgz")]
+
+
+def test_a_plain_gzip_vcf_is_read_only_up_to_its_first_record(tmp_path, monkeypatch):
+    """``header_only`` reads a plain gzip file from its start and stops at its first record
+    line: of a file of 8 MB decompressed, it decompresses no more than the header and one
+    chunk (bytes counted as ``GzipFile.read`` returns them); a header alone is True."""
+    import gzip
+
+    from trd_spark.preflight import _GZIP_CHUNK, header_only
+
+    records = "".join(f"chr1\t{100 + i}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n" for i in range(200_000))
+    path = tmp_path / "big.vcf.gz"
+    _gzip(path, VCF_HEADER + records)
+    read: list[int] = []
+    real = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, size=-1: read.append(len(b := real(self, size))) or b)
+    assert header_only(str(path), "gzip") is False
+    assert 0 < sum(read) <= len(VCF_HEADER) + _GZIP_CHUNK < len(records) // 100, read
+    _gzip(path, VCF_HEADER)
+    assert header_only(str(path), "gzip") is True
 
 
 def test_too_long_release_name_is_one_config_error(tmp_path, capsys):

@@ -200,12 +200,14 @@ def check_vcf_inputs(cfg: Config) -> None:
     end with the 28-byte BGZF end-of-file block, SAM/BAM spec 4.1.2), then the last line
     (``last_line_problem``: it must end with a newline and, when it lies whole in the file's
     last 1 MiB / last BGZF block, have as many tab-separated fields as the ``#CHROM`` header
-    line). Plain gzip files are not decompressed to their end (a full read).
+    line). Plain gzip files are not decompressed to their end (a full read). Each file's tail
+    is read once (``vcf_tail``) for both checks.
 
     A file of 0 bytes is refused first (named as what it is, not as an uncompressed file under
     a .bgz name), and a dataset whose every file ends in its header (``header_only``: no variant
-    record) is refused after: Hail read such a dataset and the pgs stage failed minutes later on
-    a scratch file of its rows that was never written (new-user trial, session 30).
+    record; a plain gzip file is read from its start up to its first record line instead) is
+    refused after: Hail read such a dataset and the pgs stage failed minutes later on a scratch
+    file of its rows that was never written (new-user trial, session 30).
 
     Raises InputDataError (exit 3) naming the file: one error line."""
     from trd_spark.errors import InputDataError
@@ -223,10 +225,11 @@ def check_vcf_inputs(cfg: Config) -> None:
         without_records = []
         for path in paths:
             kind = compression(path)
-            problem = last_line_problem(path, kind)
+            tail = vcf_tail(path, kind)  # read once: both checks below look at it
+            problem = last_line_problem(path, kind, tail)
             if problem:
                 raise InputDataError(f"VCF cut short? {problem}; copy the file again", where=path)
-            if header_only(path, kind):
+            if header_only(path, kind, tail):
                 without_records.append(path)
         # One shard without records (e.g. a chromosome with no variant in a subset) is valid;
         # a dataset with none at all has nothing to score.
@@ -243,16 +246,26 @@ _TAIL_BYTES = 1 << 20
 _BGZF_MAGIC = b"\x1f\x8b\x08\x04"
 
 
-def last_line_problem(path: str, kind: str) -> str | None:
+def vcf_tail(path: str, kind: str) -> bytes:
+    """The decompressed end of a VCF file (``kind``: ``pgs.genotypes.compression`` of it), what
+    ``last_line_problem`` and ``header_only`` read: an uncompressed file's last 1 MiB, a BGZF
+    file's last data block (located by walking back from the end-of-file block to a block whose
+    BSIZE ends there); b"" for a plain gzip file (its end cannot be reached without
+    decompressing it whole)."""
+    if kind == "gzip":
+        return b""
+    return _bgzf_last_block_text(path) if kind == "bgzf" else _plain_tail(path)
+
+
+def last_line_problem(path: str, kind: str, tail: bytes | None = None) -> str | None:
     """What is wrong with the last line of a VCF file (``kind``: ``pgs.genotypes.compression``
-    of it), or None: no final newline, or (when the whole line is in the text read) fewer or
-    more tab-separated fields than the ``#CHROM`` line. An uncompressed file is read from its
-    last 1 MiB, a BGZF file from its last data block (located by walking back from the
-    end-of-file block to a block whose BSIZE ends there); a plain gzip file is not checked
-    (None). A file with no record after its header has no last line to check (None)."""
+    of it; ``tail``: its ``vcf_tail``, read here when None), or None: no final newline, or (when
+    the whole line is in the text read) fewer or more tab-separated fields than the ``#CHROM``
+    line. A plain gzip file is not checked (None). A file with no record after its header has
+    no last line to check (None)."""
     if kind == "gzip":
         return None
-    tail = _bgzf_last_block_text(path) if kind == "bgzf" else _plain_tail(path)
+    tail = vcf_tail(path, kind) if tail is None else tail
     if not tail:
         return None
     if not tail.endswith(b"\n"):
@@ -271,20 +284,53 @@ def last_line_problem(path: str, kind: str) -> str | None:
     return None
 
 
-def header_only(path: str, kind: str) -> bool:
-    """True when the VCF's last line, seen whole in its tail (``last_line_problem``'s reading),
-    is a header line: the file holds no variant record (VCF 4.2 1.3: the header lines come
-    first). False when records follow, when the last line began before the text read (a
-    ``#CHROM`` line of many samples longer than a BGZF block: not known here) and for plain
-    gzip (not decompressed to its end)."""
+def header_only(path: str, kind: str, tail: bytes | None = None) -> bool:
+    """True when the VCF holds no variant record, only header lines (VCF 4.2 1.3: the header
+    lines come first). Uncompressed and BGZF files: its last line, seen whole in ``tail`` (its
+    ``vcf_tail``, read here when None), is a header line; False when records follow or when
+    the last line began before the text read (a ``#CHROM`` line of many samples longer than a
+    BGZF block: not known here). A plain gzip file has no end to look at without decompressing
+    it whole, so it is read from its start: ``_gzip_has_no_record``."""
     if kind == "gzip":
-        return False
-    tail = _bgzf_last_block_text(path) if kind == "bgzf" else _plain_tail(path)
+        return _gzip_has_no_record(path)
+    tail = vcf_tail(path, kind) if tail is None else tail
     body = tail[:-1] if tail.endswith(b"\n") else tail
     cut = body.rfind(b"\n")
     if cut < 0:  # one line: whole only when it is a whole uncompressed file, read from its start
         return kind == "none" and len(tail) < _TAIL_BYTES and body.startswith(b"#")
     return body[cut + 1:].startswith(b"#")
+
+
+# Decompressed bytes read at a time from a plain gzip file by ``_gzip_has_no_record``.
+_GZIP_CHUNK = 1 << 16
+
+
+def _gzip_has_no_record(path: str) -> bool:
+    """True when a plain gzip VCF ends within its header lines (every line starts with ``#``).
+    The cost is bounded by the header: the file is decompressed from its start only until the
+    first byte of the first line not starting with ``#`` (a record), plus the chunk that byte
+    lies in; a header line itself is passed over chunk by chunk, never held whole (a #CHROM
+    line of 400k samples is megabytes). A stream that cannot be read (corrupt, cut short inside
+    the header) is False here: ``pgs.genotypes.check_vcf_files`` names that file's problem."""
+    import gzip
+    import zlib
+
+    at_line_start = True
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(_GZIP_CHUNK):
+                i = 0
+                while i < len(chunk):
+                    if at_line_start and chunk[i:i + 1] != b"#":
+                        return False  # a record line: stop reading here
+                    newline = chunk.find(b"\n", i)
+                    if newline < 0:
+                        at_line_start = False
+                        break
+                    i, at_line_start = newline + 1, True
+    except (OSError, EOFError, zlib.error):
+        return False
+    return True
 
 
 def _plain_tail(path: str) -> bytes:
