@@ -121,6 +121,13 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         # study-concept filter kept ~1% (benchmarks/RESULTS.md, session 10). A date that reads
         # at all reads the same; a pre-1582 date is now its written value instead of an error.
         "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+        # The same for INT96 timestamps (Impala, Hive, pyarrow's use_deprecated_int96_timestamps):
+        # Spark's default (EXCEPTION) failed the whole run with a Java trace on any value before
+        # 1900-01-01T00:00:00Z in a file not written by Spark 3, e.g. a person.birth_datetime of a
+        # birth before 1900 or a 1900-01-01 local-midnight placeholder east of Greenwich (field
+        # case round 21). In this session's UTC zone the legacy rebase changes no instant after
+        # 1582-10-15, so such a value reads as written, as later ones always did.
+        "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
         # Hail's block-wise PGS products call the system BLAS inside each task: one thread per
         # task, since Spark already runs one task per core.
         "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
