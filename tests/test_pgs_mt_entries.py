@@ -165,6 +165,50 @@ def test_entries_reader_gives_the_wanted_rows_alt_dosages_part_by_part(tmp_path)
     assert files.at_part_starts([0, 5], WANTED) == [0, 5]
 
 
+@pytest.mark.parametrize("n", [1, 5, 128], ids=["length_byte_0x01", "5_samples", "length_bytes_0x80_0x01"])
+def test_a_part_widened_frame_by_frame_into_one_buffer_reads_as_the_whole_part_widened(tmp_path, n):
+    """The reader's parse (``_widened_stream``: each zstd frame decompressed and widened into one
+    buffer the reader keeps for its next part; ``_calls_of_widened``, which reads the first row's
+    array length from the widened bytes and checks a bounded number of entries a step) gives the
+    calls the whole part decompressed and then widened gives (``_widened_calls``), with frames of
+    7 bytes that cut rows, entries and the array length; a later, smaller part written into the
+    same buffer reads its own bytes alone (the earlier part's tail is not read), a larger one
+    gets a larger buffer; a part it cannot read exactly is still None (row by row then)."""
+    from trd_spark.pgs import mt_entries
+
+    rng = np.random.default_rng(n)
+    big = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, n)] for _ in range(9)]
+    small = big[:2]
+    held: list[np.ndarray] = []
+    for name, rows in (("big", big), ("small", small), ("bigger", big * 3)):
+        part = _part(tmp_path, rows, name=name)
+        raw = open(part, "rb").read()
+        whole = mt_entries._widened_calls(_decompress(raw), len(rows), True)
+        assert whole is not None
+        framed = mt_entries._calls_of_widened(mt_entries._widened_stream(raw, held), len(rows), True)
+        assert framed is not None
+        np.testing.assert_array_equal(framed, whole, err_msg=name)
+        assert len(held) == 1 and held[0].base is None  # one buffer of its own
+        if name == "small":  # the big part's buffer, reused
+            assert len(held[0]) >= 2 * len(_decompress(open(tmp_path / "big", "rb").read()))
+        assert mt_entries._calls_of_widened(mt_entries._widened_stream(raw, held), len(rows) + 1, True) is None
+
+    # A step of 2 entries: every row checked in steps of one row, the same calls.
+    part = _part(tmp_path, big, name="steps")
+    raw = open(part, "rb").read()
+    whole = mt_entries._widened_calls(_decompress(raw), len(big), True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mt_entries, "_ENTRIES_PER_STEP", 2)
+        np.testing.assert_array_equal(mt_entries._calls_of_widened(mt_entries._widened_stream(raw, []), len(big),
+                                                                   True), whole)
+        if n > 1:  # the last row the same width (a two-byte call, +2 widened bytes; a filtered entry, -2): its step
+            last = [list(r) for r in big]
+            last[8][0] = 129
+            filtered = _part(tmp_path, last, filtered=((8, 1),), name="filtered_last_row")
+            assert mt_entries._calls_of_widened(mt_entries._widened_stream(open(filtered, "rb").read(), []),
+                                                len(big), True) is None
+
+
 def test_native_pass_over_entry_files_equals_the_pass_over_their_bed(hl, spark, tmp_path, caplog):
     """``pgen_engine.score`` over a MatrixTable's entry files (``EntriesFiles``: one Spark job, no
     file written) gives the sums, counts and missing-call corrections of the same pass over

@@ -143,13 +143,9 @@ def _varint(data: bytes | bytearray, p: int) -> tuple[int, int]:
             return value, p
 
 
-def _decompress(raw: bytes) -> bytearray:
-    """A part file's bytes (module doc's blocks) decompressed into one buffer, each zstd frame
-    written straight into its place (one copy, no list of pieces joined)."""
-    import pyarrow as pa
-
-    codec = pa.Codec("zstd")
-    view = memoryview(raw)
+def _frames(raw: bytes) -> tuple[list[tuple[int, int, int, int]], int]:
+    """The zstd frames of a part file's bytes (module doc's blocks): (start, end, place in the
+    decompressed stream, decompressed size) each, and the stream's total size."""
     frames, p, total = [], 0, 0
     while p < len(raw):
         length, p = _varint(raw, p)
@@ -157,11 +153,55 @@ def _decompress(raw: bytes) -> bytearray:
         frames.append((p + 4, p + length, total, size))
         total += size
         p += length
+    return frames, total
+
+
+def _decompress(raw: bytes) -> bytearray:
+    """A part file's bytes (module doc's blocks) decompressed into one buffer, each zstd frame
+    written straight into its place (one copy, no list of pieces joined)."""
+    import pyarrow as pa
+
+    codec = pa.Codec("zstd")
+    view = memoryview(raw)
+    frames, total = _frames(raw)
     out = bytearray(total)
     into = memoryview(out)
     for start, end, at, size in frames:
         into[at:at + size] = memoryview(codec.decompress(view[start:end], decompressed_size=size)).cast("B")
     return out
+
+
+def _widened_stream(raw: bytes, held: list[np.ndarray]) -> memoryview:
+    """A part file's bytes decompressed with every byte 0x01 written 0x00 0x01 (the widened
+    stream ``_calls_of_widened`` reads), frame by frame into the buffer ``held`` holds (one uint8
+    array, kept there for the next part; replaced, the old one dropped first, when it may be too
+    small: 2 bytes per decompressed byte at most, or made when ``held`` is empty): a view of the
+    buffer's first bytes. The same bytes as ``_widened_calls`` widens ``_decompress(raw)`` into:
+    the widening is byte by byte, so frame by frame is the same. Why: each frame's pieces stay
+    in the core's cache and the part's buffers are not made anew, where the whole part
+    decompressed into a new buffer and then widened into another wrote ~4 bytes of fresh pages
+    per entry: 5.1 -> 3.0 ns per entry on the benchmark part (2.5k samples x 25k rows, CPU under
+    load; benchmarks/RESULTS.md, session 31 flatmt)."""
+    import pyarrow as pa
+
+    codec = pa.Codec("zstd")
+    view = memoryview(raw)
+    frames, total = _frames(raw)
+    if not held or len(held[0]) < 2 * total:
+        from trd_spark.pgs.memory import small_pages
+
+        held.clear()  # the old one freed first
+        # Pages touched only where written; no huge-page advice (``memory.small_pages``: its
+        # synchronous compaction cost more than the 4 KiB faults, as for the block buffer).
+        with small_pages():
+            held.append(np.empty(2 * total, np.uint8))
+    into = held[0].data
+    at = 0
+    for start, end, _, size in frames:
+        piece = codec.decompress(view[start:end], decompressed_size=size).to_pybytes().replace(b"\x01", b"\x00\x01")
+        into[at:at + len(piece)] = piece
+        at += len(piece)
+    return into[:at]
 
 
 def _varint_bytes(value: int) -> bytes:
@@ -180,16 +220,27 @@ def _varint_bytes(value: int) -> bytes:
 # calls 4, 12, 20 -> 11, 10, 00; 255: not written here.
 _WIDENED_CODE = _PLINK_CODE.copy()
 _WIDENED_CODE[1] = _MISSING
-# Rows per step of ``_bed_rows_widened``'s checks: their temporaries stay a few entries per row x this.
+# Rows per step of ``_bed_rows_widened``'s packing: its temporaries stay a few entries per row x this.
 _ROWS_PER_STEP = 1024
+# Entries per step of ``_widened_calls``' checks (rows: this / the row length, at least 1): their
+# temporaries (~1-2 bytes per entry) stay within a core's cache share whatever the sample count;
+# 1,024 rows a step made 20-40 MB of them at 20k samples (and 250-500 MB at 250k).
+_ENTRIES_PER_STEP = 2**20
 
 
 def _widened_calls(data: bytearray, n_rows: int, optional_elements: bool) -> np.ndarray | None:
+    """``_calls_of_widened`` of the decompressed part ``data`` (widened here)."""
+    return _calls_of_widened(data.replace(b"\x01", b"\x00\x01"), n_rows, optional_elements)
+
+
+def _calls_of_widened(widened: bytes | bytearray | memoryview, n_rows: int, optional_elements: bool) -> np.ndarray | None:
     """Every row's calls of a part whose rows all hold one-byte calls and no filtered entry,
-    parsed at once: an ``n_rows x n`` uint8 view (rows x columns, the widened call bytes, which
-    ``_WIDENED_CODE`` maps to PLINK codes) of the widened stream; None when the part is not such
-    a part (the row-by-row parse, ``_codes_row_by_row``, then names what it found). Every row is
-    checked, wanted or not: the part's row count, each row's header, each entry's two bytes.
+    parsed at once from its widened stream (``widened``: the decompressed part with every byte
+    0x01 written 0x00 0x01, ``_widened_stream``): an ``n_rows x n`` uint8 view (rows x columns,
+    the widened call bytes, which ``_WIDENED_CODE`` maps to PLINK codes) of ``widened``; None
+    when the part is not such a part (the row-by-row parse, ``_codes_row_by_row``, then names
+    what it found). Every row is checked, wanted or not: the part's row count, each row's
+    header, each entry's two bytes.
 
     Why it is exact: in the stream with each byte 0x01 written as 0x00 0x01 (``bytes.replace``,
     C speed), an entry is 2 bytes whether its GT is missing (``1`` -> ``0 1``) or present (``0
@@ -199,19 +250,24 @@ def _widened_calls(data: bytearray, n_rows: int, optional_elements: bool) -> np.
     a byte other than 0 where a field-missing byte belongs, or a byte >= 128 where a call
     belongs: the total length, every row's header and every entry's two bytes are checked. A
     widened pair ``0 1`` can only come from a missing GT and ``0 c`` (c >= 2) only from a call
-    c, so the checked rows read as the row-by-row parse reads them."""
-    if len(data) < 2 or data[0] != 1:
+    c, so the checked rows read as the row-by-row parse reads them. The first row's array
+    length n is read from the stream's first bytes widened back (each 0x00 0x01 -> 0x01: every
+    0x01 of the widened stream follows the 0x00 written before it, so that is exact)."""
+    if len(widened) < 3 or widened[0] != 0 or widened[1] != 1:
         return None
-    n, _ = _varint(data, 1)
+    try:
+        n, _ = _varint(bytes(widened[1:24]).replace(b"\x00\x01", b"\x01"), 1)
+    except IndexError:  # the stream ends inside the array length: not such a part
+        return None
     header = np.frombuffer((b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8 if optional_elements else 0))
                            .replace(b"\x01", b"\x00\x01"), np.uint8)
     width = len(header) + 2 * n
-    widened = data.replace(b"\x01", b"\x00\x01")
     if len(widened) != n_rows * width + 1 or widened[-1] != 0:
         return None
     rows = np.frombuffer(widened, np.uint8, n_rows * width).reshape(n_rows, width)
-    for first in range(0, n_rows, _ROWS_PER_STEP):
-        step = rows[first:first + _ROWS_PER_STEP]
+    per_step = max(1, _ENTRIES_PER_STEP // max(1, n))
+    for first in range(0, n_rows, per_step):
+        step = rows[first:first + per_step]
         pairs = step[:, len(header):].reshape(len(step), n, 2)
         if not (step[:, :len(header)] == header).all() or pairs[:, :, 0].any() or (pairs[:, :, 1] >= 128).any():
             return None
@@ -394,7 +450,8 @@ class EntriesReader:
     decompressed and checked once when its first wanted row is read (every row of it, as
     ``bed_rows`` checks them) and dropped when the rows move past it, so a task holds one part
     (its widened stream, ~2 bytes per entry) at a time. The same calls as ``bed_rows`` writes:
-    every row at once (``_widened_calls``) where it can, else row by row (``_codes_row_by_row``).
+    every row at once (``_calls_of_widened`` of the part widened frame by frame into one buffer
+    per reader, ``_widened_stream``) where it can, else row by row (``_codes_row_by_row``).
     Why: the .bed that ``write_bed`` wrote was read back by pgenlib in a second Spark job; read
     here, the scores need one job and no file (benchmarks/RESULTS.md, session 27).
     ``read`` raises NotDecodable naming the part file for a call the module doc does not read
@@ -412,6 +469,9 @@ class EntriesReader:
         self._part = -1
         self._matrix: np.ndarray | None = None
         self._index: np.ndarray | None = None  # local row -> matrix row (row-by-row parse); None: the same
+        # The widened stream's buffer (``_widened_stream``), reused by the task's next part: its
+        # pages are faulted in once per reader, not once per part. ``_matrix`` may be a view of it.
+        self._stream: list[np.ndarray] = []
 
     def _load(self, p: int) -> None:
         self._matrix = self._index = None  # the previous part freed before the next is read
@@ -419,10 +479,11 @@ class EntriesReader:
         n_rows = layout.counts[p]
         keep = self._rows[(self._rows >= self._starts[p]) & (self._rows < self._starts[p + 1])] - self._starts[p]
         with open(part, "rb") as f:
-            data = _decompress(f.read())
-        calls = _widened_calls(data, n_rows, layout.optional_elements)
-        if calls is None:
-            matrix, self._index = _codes_row_by_row(data, keep, n_rows, layout.optional_elements, part), keep
+            raw = f.read()
+        calls = _calls_of_widened(_widened_stream(raw, self._stream), n_rows, layout.optional_elements)
+        if calls is None:  # (rare: decompressed again, as it is, for the parse that names what it found)
+            matrix = _codes_row_by_row(_decompress(raw), keep, n_rows, layout.optional_elements, part)
+            self._index = keep
         else:
             matrix = calls
         if len(matrix) and matrix.shape[1] != self._files.n_samples:
