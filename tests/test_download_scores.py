@@ -301,7 +301,7 @@ def test_the_pgs_manifest_names_each_builds_own_copy_and_notes(tmp_path):
             "weight_type": "beta", "variants": 2, "positions": {"from": "harmonised", "build": build}}
     notes = scoring_file_notes(by_build)
     assert list(notes) == ["PGS000001"] and list(notes["PGS000001"]) == ["GRCh37", "GRCh38"]
-    assert "1 variants have no position on GRCh37 (counted as not found)" in notes["PGS000001"]["GRCh37"]
+    assert "1 variant has no position on GRCh37 (counted as not found)" in notes["PGS000001"]["GRCh37"]
     assert not any("no position" in n for n in notes["PGS000001"]["GRCh38"])
 
 

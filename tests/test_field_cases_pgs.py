@@ -141,7 +141,7 @@ def test_scoring_file_swapped_duplicate_first_wins_whatever_the_allele_order():
     assert (len(v), sf.n_duplicates_dropped) == (4, 1)
     first = v[v["pos"] == 1000000].iloc[0]
     assert (first["effect_allele"], first["other_allele"], first["line"]) == ("A", "G", 14)
-    assert any("1 duplicate variant rows dropped" in n for n in sf.notes)
+    assert any("1 duplicate variant row dropped" in n for n in sf.notes)
 
 
 def test_sample_ids_with_leading_zeros_are_one_error(hl, spark, tmp_path):
@@ -520,7 +520,7 @@ def test_a_blank_weight_is_named_as_empty(weight):
 
     shown = "the value is empty" if not weight else "value 'nan'"
     with pytest.raises(InputDataError, match=rf"^s\.txt:7: column effect_weight: weight is not a finite number "
-                                             rf"\({shown}; 1 such rows\)$"):
+                                             rf"\({shown}; 1 such row\)$"):
         parse_scoring_file(score_file("beta", ["0.1", weight, "0.2"]), source="s.txt")
 
 

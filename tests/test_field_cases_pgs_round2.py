@@ -163,4 +163,4 @@ def test_harmonised_rows_without_a_position_are_counted_unplaced():
     sf = parse_scoring_file(text, source="h.txt")
     assert sf.positions_from == "harmonised" and sf.n_unplaced == 1
     assert sf.variants["pos"].tolist()[0::2] == [1100, 1300] and sf.variants["chrom"].tolist()[1] is None
-    assert any("1 variants have no position on GRCh38" in n for n in sf.notes)
+    assert any("1 variant has no position on GRCh38" in n for n in sf.notes)

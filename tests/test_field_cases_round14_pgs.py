@@ -76,7 +76,8 @@ def test_harmonised_and_author_positions_that_disagree_are_counted(caplog, build
     assert (sf.n_harmonised_differ, sf.n_harmonised_missing, sf.n_unplaced) == (differ, 1, 1)
     assert sf.variants["pos"].tolist()[:3] == [1000, 2500, 3000]  # the harmonised places are used
     notes = " ".join(sf.notes)
-    assert f"{differ} variant rows' hm_chr/hm_pos differ" in notes and "1 variant rows have chr_name" in notes
+    rows = {1: "1 variant row's", 2: "2 variant rows'"}[differ]  # in agreement with the count
+    assert f"{rows} hm_chr/hm_pos differ" in notes and "1 variant row has chr_name" in notes
     assert [r.message.split(":")[0] for r in caplog.records] == ["hm.txt"]
     caplog.clear()
     with caplog.at_level("WARNING", logger="trd_spark.pgs.scoring_files"):

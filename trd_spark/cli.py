@@ -447,10 +447,13 @@ class _Interrupt:
 def _on_signal(run_warnings: WarningCounter, signum: int, frame: object) -> None:
     """SIGTERM / SIGINT -> Interrupted in the main thread: the run unwinds (in-progress output
     removed, lock released, Spark stopped). A second signal ends the process at once. The
-    message names the stage that was running (from the invocation's ``run_warnings`` counter)."""
+    message names the stage that was running, or about to run (its checks before it starts, from
+    the "[4/5] models: running" line on), and whether it had published (from the invocation's
+    ``run_warnings`` counter: ``WarningCounter.running`` / ``published``)."""
     for s in _SIGNALS:
         signal.signal(s, signal.SIG_DFL)
-    _Interrupt.received = Interrupted(signum, run_warnings.stage)
+    stage = run_warnings.stage or run_warnings.running
+    _Interrupt.received = Interrupted(signum, stage, published=stage in run_warnings.published)
     # After SIGTERM to the process group the JVM is gone too: Py4J's connection errors (logged,
     # in threads, or at interpreter exit) are expected and would bury the line that matters.
     for handler in logging.getLogger().handlers:
@@ -627,7 +630,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
             if results is None:
                 # The pgs stage's scoring files are parsed in a thread while Spark and Hail start.
                 handed = stack.enter_context(scoring_files_parsed_ahead(cfg, stages, force=args.force))
-                spark = command_session(cfg.spark)
+                with _stopped_by_parse_error(handed):
+                    spark = command_session(cfg.spark)
                 _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
                 if needs_spark_fs(cfg):
                     stack.enter_context(ReleaseLock(cfg, Fs(spark)))
@@ -663,6 +667,65 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
 
         log.info("report: %s", Layout.of(cfg).file("report", "report.html"))
     return 0
+
+
+# Sent by the scoring-file parse's thread to the main thread when the parse fails while the
+# main thread starts Spark and Hail (``_stopped_by_parse_error``); its handler raises the error.
+_PARSE_FAILED_SIGNAL = signal.SIGUSR1
+
+
+@contextlib.contextmanager
+def _stopped_by_parse_error(handed: dict[str, object]):
+    """While the block starts Spark and Hail in the main thread (3-5 s idle, ~50 s under load),
+    an error of the scoring-file parse running meanwhile (``pipeline.scoring_files_parsed_ahead``;
+    a bad header or line, exit 3) ends the block at once with that error: the parse's thread
+    sends ``_PARSE_FAILED_SIGNAL`` to the main thread, whose handler raises it, which also
+    breaks off a blocking wait in the JVM's start (Python calls a signal handler only in the
+    main thread, and only a signal sent to that thread ends its blocking call). Before, the
+    error came when the pgs stage took the parse's result, after the session had started (~50 s
+    in under load; new-user trial, session 30). A JVM whose start is cut short exits with this
+    process (PySpark's gateway ends when its stdin closes). An error raised after the block is
+    raised where the stage takes the result, as before; errors that are not ``TrdSparkError``s
+    (a bug: the traceback matters) are left to the stage too. Nothing without a parse started,
+    or off the main thread (signal handlers are the main thread's)."""
+    from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
+
+    ahead = handed.get(SCORING_FILES_AHEAD)
+    if not isinstance(ahead, ParseAhead) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    lock = threading.Lock()
+    state: dict[str, object] = {"open": True, "error": None}
+
+    def raise_it(signum: int, frame: object) -> None:
+        error = state["error"]
+        if isinstance(error, TrdSparkError):
+            raise error
+
+    def failed(error: Exception) -> None:
+        if not isinstance(error, TrdSparkError):
+            return
+        with lock:
+            if state["open"]:
+                state["error"] = error
+                signal.pthread_kill(main_thread, _PARSE_FAILED_SIGNAL)
+
+    previous = signal.signal(_PARSE_FAILED_SIGNAL, raise_it)
+    try:
+        ahead.when_failed(failed)
+        yield
+    finally:
+        try:
+            with lock:  # no signal is sent once this is set
+                state["open"] = False
+        finally:
+            try:
+                signal.signal(_PARSE_FAILED_SIGNAL, previous)
+            except TrdSparkError:  # a signal sent just before: its handler ran first, and raised
+                signal.signal(_PARSE_FAILED_SIGNAL, previous)
+                raise
 
 
 def _open_run_log(cfg, command: str) -> RunLog:
@@ -745,8 +808,8 @@ def _report_interrupt() -> int:
     """The one line an interrupted invocation prints; returns its exit code (143 / 130)."""
     e = _Interrupt.received
     assert e is not None
-    log.error("Interrupted: %s; stopped, nothing partial published, lock released: rerun the same "
-              "command to resume after the last complete stage", e)
+    log.error("Interrupted: %s; stopped, %s, lock released: rerun the same command to resume after the "
+              "last complete stage", e, e.what_was_published())
     return e.exit_code
 
 

@@ -169,12 +169,26 @@ class EnvironmentFault(TrdSparkError):
 class Interrupted(BaseException):
     """The run received SIGTERM (``timeout``, YARN / Dataproc cancel, Airflow) or SIGINT
     (Ctrl-C). A BaseException like KeyboardInterrupt, so no ``except Exception`` on the way
-    up swallows it; the exit code is the shell's 128 + signal number (143, 130)."""
+    up swallows it; the exit code is the shell's 128 + signal number (143, 130). ``stage``: the
+    stage the run was at (running, or about to run: its checks before it starts), None between
+    stages or before the first; ``published``: that stage had published its folder before the
+    signal (``what_was_published`` says which)."""
 
-    def __init__(self, signum: int, stage: str | None = None):
+    def __init__(self, signum: int, stage: str | None = None, *, published: bool = False):
         import signal
 
         self.signal_name = signal.Signals(signum).name
         self.exit_code = 128 + signum
         self.stage = stage
+        self.published = published
         super().__init__(f"{self.signal_name} received" + (f" during stage {stage}" if stage else ""))
+
+    def what_was_published(self) -> str:
+        """What the interrupt line says was published: "nothing of stage models published",
+        "the report stage's folder published before the signal", or (no stage) "nothing partial
+        published" (every folder is published whole or not at all: ``layout.publish_stage``)."""
+        if self.stage is None:
+            return "nothing partial published"
+        if self.published:
+            return f"the {self.stage} stage's folder published before the signal"
+        return f"nothing of stage {self.stage} published"

@@ -414,6 +414,8 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
         }
         swap_in(fs, tmp, layout.stage_dir(stage), layout.release_dir,
                 {MANIFEST: json.dumps(manifest, indent=2, sort_keys=True, default=str), SUCCESS: ""})
+        if warnings is not None:  # an interrupt from here on says so (cli._on_signal)
+            warnings.published.add(stage)
     except BaseException as e:
         # After SIGTERM / SIGINT the JVM is gone or its connection still busy with the
         # interrupted call: leave the hidden directory, the next run removes it.

@@ -39,12 +39,19 @@ TRD_LOGGER = "trd_spark"
 class WarningCounter(logging.Handler):
     """Counts one run's WARNING records (not ERROR) of the ``trd_spark`` loggers, keyed by
     the stage active when they were logged (``stage_scope``; ``OUTSIDE_STAGES`` otherwise).
-    Counts only while ``attached``."""
+    Counts only while ``attached``.
+
+    Also where the run stands for its interrupt line (``cli._on_signal``, which has only this
+    counter): ``running``, the stage the run runs or is about to run (from deciding whether it
+    reruns to its end, ``pipeline.run_stages``; its checks before its own start included), and
+    ``published``, the stages that published their folder in this run (``layout.publish_stage``)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
         self.counts: Counter[str] = Counter()
         self.stage: str | None = None
+        self.running: str | None = None
+        self.published: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno == logging.WARNING:
@@ -69,6 +76,16 @@ class WarningCounter(logging.Handler):
         finally:
             if owner:
                 logger.removeHandler(self)
+
+    @contextmanager
+    def running_stage(self, stage: str) -> Iterator[None]:
+        """``stage`` is the one the run is at while the block runs (``running``): its warnings
+        are still counted where they are logged (``stage_scope`` starts with the stage itself)."""
+        previous, self.running = self.running, stage
+        try:
+            yield
+        finally:
+            self.running = previous
 
     @contextmanager
     def stage_scope(self, stage: str) -> Iterator[None]:
@@ -252,6 +269,14 @@ def count_text(n: int, *, persons_below: int | None = None) -> str:
     if persons_below is not None:
         return person_count_text(n, persons_below)
     return f"{n:,}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with ``noun`` agreeing with it, written as ``count_text`` writes counts: ``1 row``,
+    ``0 rows``, ``1,780 rows`` (``plural``: an irregular one; default ``noun`` + "s"). Not for
+    counts of persons (``person_count_text``). An error read "(1 such rows)" (new-user trial,
+    session 30)."""
+    return f"{count_text(n)} {noun if n == 1 else plural or noun + 's'}"
 
 
 class Steps:

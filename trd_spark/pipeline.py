@@ -125,21 +125,31 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
     todo = [s for s in STAGES if stages is None or s in stages]
     _check_upstream_complete(fs, layout, cfg, todo)
     check_omop_connector(spark, cfg, todo)
-    check_concept_sets_first(spark, cfg, todo, fs, force)
+    beat = cfg.logging.heartbeat_seconds
+    # Reads the release's concept and concept_ancestor tables: minutes at All of Us scale.
+    with Heartbeat(spark.sparkContext, "checking the phenotypes' concept sets before the first stage", beat):
+        check_concept_sets_first(spark, cfg, todo, fs, force)
     results = []
     for i, stage in enumerate(todo, 1):
         prefix = f"[{i}/{len(todo)}] {stage}"
-        reasons = ["--force"] if force else rerun_reasons(cfg, STAGE_SPECS[stage], fs)
-        if not reasons:
-            results.append(_skipped(fs, layout, stage, prefix))
-            continue
-        log.info("%s: running (%s)", prefix, "; ".join(reasons))
-        check_upstream_schemas(spark, fs, layout, stage)
-        t0 = time.time()
-        with Heartbeat(spark.sparkContext, prefix, cfg.logging.heartbeat_seconds):
-            run_stage(spark, cfg, stage, warnings=warnings, handed=handed)
-        seconds = time.time() - t0
-        manifest = layout.manifest(fs, stage) or {}
+        # From here an interrupt names this stage (WarningCounter.running: its checks before
+        # it starts took >20 s under load, and the line named no stage; new-user trial, session 30).
+        with warnings.running_stage(stage):
+            with Heartbeat(spark.sparkContext, f"{prefix}: deciding whether it reruns", beat):
+                reasons = ["--force"] if force else rerun_reasons(cfg, STAGE_SPECS[stage], fs)
+            if not reasons:
+                results.append(_skipped(fs, layout, stage, prefix))
+                continue
+            log.info("%s: running (%s)", prefix, "; ".join(reasons))
+            # A step before the stage's own start is never silent either (the schema check read
+            # every upstream table's Parquet footers: >20 s under load without a line).
+            with Heartbeat(spark.sparkContext, f"{prefix}: checking its upstream tables' schemas", beat):
+                check_upstream_schemas(spark, fs, layout, stage)
+            t0 = time.time()
+            with Heartbeat(spark.sparkContext, prefix, beat):
+                run_stage(spark, cfg, stage, warnings=warnings, handed=handed)
+            seconds = time.time() - t0
+            manifest = layout.manifest(fs, stage) or {}
         log.info("%s: done in %.1fs -> %s", prefix, seconds, layout.stage_dir(stage))
         results.append(StageResult(stage, "ran", seconds, manifest.get("tables", {}), warnings.count(stage)))
     return results

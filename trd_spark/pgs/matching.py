@@ -85,6 +85,7 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError
+from trd_spark.logs import counted
 from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
 from trd_spark.pgs.memory import small_pages
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
@@ -1021,7 +1022,7 @@ def rsid_duplicates(sites: pd.DataFrame, duplicate_variants: str = "error") -> p
         raise InputDataError(
             f"rsIDs {sites.at[first['site'], 'rsid']} (line {int(first['line'])}) and {sites.at[d['site'], 'rsid']} "
             f"are one variant in the genotypes ({d['contig']}:{int(d['position'])} {'/'.join(d['pair'])}), listed twice "
-            f"({int(later.sum())} such rows; merged rsIDs?); set pgs.duplicate_variants: first to keep the first",
+            f"({counted(int(later.sum()), 'such row')}; merged rsIDs?); set pgs.duplicate_variants: first to keep the first",
             where=f"{path}:{int(d['line'])}")
     dropped = members[later].assign(site=sites.index.get_indexer(members.loc[later, "site"]))
     return drop_members(sites, dropped, "two rsIDs placed on one variant (merged rsIDs?)")
@@ -1300,7 +1301,7 @@ def matched_duplicates(sites: pd.DataFrame, rows: pd.DataFrame, duplicate_varian
         raise InputDataError(
             f"score variants at lines {int(first['line'])} ({written(int(first['site']))}) and {int(d['line'])} "
             f"({written(int(d['site']))}) are one variant in the genotypes ({variant}), listed twice "
-            f"({int(later.sum())} such rows: the pair on the other strand, without its other allele or in another "
+            f"({counted(int(later.sum()), 'such row')}: the pair on the other strand, without its other allele or in another "
             "indel form); set pgs.duplicate_variants: first to keep the first",
             where=f"{path}:{int(d['line'])}")
     return drop_members(sites, members[later], "one variant listed twice (the pair on the other strand, without "

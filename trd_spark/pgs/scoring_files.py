@@ -54,6 +54,7 @@ import pandas as pd
 from trd_spark.config import is_uri, local_path
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs
+from trd_spark.logs import counted
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -671,7 +672,13 @@ def _parse_files(paths: list[str], options: _ParseOptions, spark: SparkSession |
     # a multi-million-variant score's are large.
     threads = min(len(paths), len(os.sched_getaffinity(0)), MAX_PARSE_THREADS)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        return list(pool.map(read, paths))
+        try:
+            return list(pool.map(read, paths))
+        except BaseException:
+            # Every file before the failing one parsed: its error is the one raised, now, not
+            # after the files queued behind it were parsed too (seconds each at 200k variants).
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _file_state(path: str) -> tuple[int, int, int, int] | None:
@@ -712,7 +719,10 @@ class ParseAhead:
     ``session.jvm_output_to_log``). ``close`` cancels what has not started and joins the thread.
 
     ``pgs`` (the config's, or the pgs stage's view of it) is read here, in the caller's thread;
-    scoring files on a URI need the Spark session (``start`` then does nothing)."""
+    scoring files on a URI need the Spark session (``start`` then does nothing).
+
+    ``when_failed``: a callback told of a parse's error as soon as it is known, in the parse's
+    thread (the CLI stops Spark's start with it: ``cli._stopped_by_parse_error``)."""
 
     def __init__(self, pgs: PgsSettings, builds: list[str]) -> None:
         self.patterns = list(pgs.scoring_files)
@@ -721,6 +731,28 @@ class ParseAhead:
         self._ready = {o: threading.Event() for o in self.options}
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failure_lock = threading.Lock()
+        self._failure: Exception | None = None
+        self._on_failure: list[Callable[[Exception], None]] = []
+
+    def when_failed(self, callback: Callable[[Exception], None]) -> None:
+        """Call ``callback(error)`` with the first error a parse raised: at once when it is known
+        already, else from the parse's thread when it is raised (once; never after ``close``).
+        The error is still raised where the stage takes the result (``take``)."""
+        with self._failure_lock:
+            if self._failure is None:
+                self._on_failure.append(callback)
+                return
+            failure = self._failure
+        callback(failure)
+
+    def _failed(self, error: Exception) -> None:
+        with self._failure_lock:
+            if self._failure is not None or self._cancel.is_set():
+                return
+            self._failure, callbacks = error, list(self._on_failure)
+        for callback in callbacks:
+            callback(error)
 
     def start(self) -> ParseAhead:
         """Start the thread (not for scoring files on a URI: ``take`` then gives nothing)."""
@@ -752,6 +784,8 @@ class ParseAhead:
                     result = e
                 self._parsed[options] = _Parsed(paths, states, result, time.perf_counter() - t0)
                 self._ready[options].set()
+                if isinstance(result, Exception):
+                    self._failed(result)
         finally:
             for ready in self._ready.values():
                 ready.set()
@@ -1142,7 +1176,7 @@ def parse_scoring_file(
             shown = None if shown is None or shown is pd.NA or shown != shown else shown  # NaN/NA: missing
             value = "the value is empty" if shown is None else f"value {shown!r}"  # was 'value None'
             raise InputDataError(
-                f"column {column}: {problem} ({value}; {int(mask.sum())} such rows)",
+                f"column {column}: {problem} ({value}; {counted(int(mask.sum()), 'such row')})",
                 where=f"{source}:{int(row['line'])}",
             )
 
@@ -1370,14 +1404,15 @@ def parse_scoring_file(
     n_unplaced = 0 if positions_from == "rsid" else int((codes["chrom"].codes < 0).sum())
     notes = []
     if row_types is not None and to_log.any():
-        notes.append(f"column weight_type: {int(to_log.sum())} rows' weights ({', '.join(row_types)}) converted "
+        rows_weights = counted(int(to_log.sum()), "row's", "rows'")
+        notes.append(f"column weight_type: {rows_weights} weights ({', '.join(row_types)}) converted "
                      "to ln(ratio) (PGS Catalog convention)")
     elif scale == "log":
         notes.append(f"#weight_type={header.weight_type}: weights converted to ln({header.weight_type}) "
                      "(PGS Catalog convention)")
     if n_rows_differ:
         notes.append(f"#variants_number says {header.variants_number} but the file has "
-                     f"{n_variant_rows} variant rows (a subset such as one chromosome?); "
+                     f"{counted(n_variant_rows, 'variant row')} (a subset such as one chromosome?); "
                      "all rows are used")
     if head_read.respelled:
         notes.append(f"header keys read case-insensitively: {', '.join(head_read.respelled)}")
@@ -1386,18 +1421,22 @@ def parse_scoring_file(
     if legacy_other:
         notes.append("column reference_allele read as other_allele (PGS Catalog format 1.0)")
     if n_dup:
-        notes.append(f"{n_dup} duplicate variant rows dropped (kept the first)")
+        notes.append(f"{counted(n_dup, 'duplicate variant row')} dropped (kept the first)")
     if n_inferred:
-        notes.append(f"{n_inferred} variants without other_allele take hm_inferOtherAllele (one allele; "
+        notes.append(f"{counted(n_inferred, 'variant')} without other_allele take{'s' if n_inferred == 1 else ''} "
+                     "hm_inferOtherAllele (one allele; "
                      "'/'-separated alternatives are left out, as pgsc_calc does)")
     if n_unplaced:
-        notes.append(f"{n_unplaced} variants have no position on {positions_build} (counted as not found)")
+        notes.append(f"{counted(n_unplaced, 'variant')} {'has' if n_unplaced == 1 else 'have'} no position on "
+                     f"{positions_build} (counted as not found)")
     if n_hm_differ:
-        notes.append(f"{n_hm_differ} variant rows' hm_chr/hm_pos differ from their chr_name/chr_position "
+        differ_rows = counted(n_hm_differ, "variant row's", "variant rows'")
+        notes.append(f"{differ_rows} hm_chr/hm_pos differ from their chr_name/chr_position "
                      f"({'chromosome or position, one build' if header.genome_build == positions_build else 'chromosome'}"
                      "); the harmonised ones are used, as pgsc_calc does")
     if n_hm_missing:
-        notes.append(f"{n_hm_missing} variant rows have chr_name/chr_position but no hm_chr/hm_pos (the "
+        notes.append(f"{counted(n_hm_missing, 'variant row')} {'has' if n_hm_missing == 1 else 'have'} "
+                     "chr_name/chr_position but no hm_chr/hm_pos (the "
                      "harmonisation could not place them: counted as not found)")
     if (harmonised_disagreement_warn is not None and len(df)
             and (n_hm_differ + n_hm_missing) > harmonised_disagreement_warn * len(df)):
@@ -1406,7 +1445,7 @@ def parse_scoring_file(
                     "build, or edited by hand?", source, n_hm_differ + n_hm_missing, len(df),
                     harmonised_disagreement_warn)
     if positions_from == "rsid":
-        notes.append(f"rsID-only file: {len(variants)} variants placed by the genotypes' rsIDs")
+        notes.append(f"rsID-only file: {counted(len(variants), 'variant')} placed by the genotypes' rsIDs")
     elif positions_build != target_build:
         notes.append(f"positions on {positions_build} ({positions_from}), lifted over to {target_build}")
     return ScoringFile(
