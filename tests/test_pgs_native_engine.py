@@ -258,6 +258,17 @@ def test_block_rows_fit_the_memory_budget():
     assert block_rows(10**9, 1) == 1  # never 0 rows
 
 
+def test_the_pass_folder_is_under_the_sessions_first_local_dir(spark):
+    """``_spill_dir`` reads ``spark.local.dir`` from the session's runtime conf (one py4j call,
+    not ``sc.getConf()``'s copy of every entry: session 31): in a real session it is the
+    SparkConf's value, so the pass's weighted rows and partials go under its first directory."""
+    from trd_spark.pgs.pgen_engine import _spill_dir
+
+    local = spark.sparkContext.getConf().get("spark.local.dir").split(",")[0]
+    with _spill_dir(spark) as spill:
+        assert spill is not None and Path(spill).parent == Path(local)
+
+
 def test_tasks_are_sized_by_genotype_entries_as_many_per_core():
     """task_bounds: a pass's rows cut by entries (rows x samples), not a fixed row count: 200k
     rows made 10 tasks at 2,500 samples and at 20,000 alike, each task's ~0.2 CPU-s of Spark and

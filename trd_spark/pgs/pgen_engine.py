@@ -434,7 +434,10 @@ def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
     if not (sc.master or "").startswith("local"):
         yield None
         return
-    local = sc.getConf().get("spark.local.dir")
+    # The session's runtime conf (Spark copies the SparkConf into it): one py4j round trip, where
+    # ``sc.getConf()`` copies every entry through py4j (~100 round trips, ~0.05 driver CPU-s and
+    # the JVM's side of each, in every pass; issue 16, session 31).
+    local = spark.conf.get("spark.local.dir", None)
     base = local.split(",")[0] if local else None
     if base is not None:
         os.makedirs(base, exist_ok=True)
