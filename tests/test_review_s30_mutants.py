@@ -109,3 +109,102 @@ def test_a_hidden_ft_count_warns_when_its_label_can_reach_the_level(caplog):
     assert "FT failed <20 of the scored calls" in text
     assert "which a count read as its label can reach" in text
     assert "3.0%" not in text and "0.03" not in text
+
+
+@pytest.mark.parametrize(("position", "holding"), [(1, ["GRCh37"]), (249_250_621, ["GRCh37"]), (249_250_622, []),
+                                                   (0, [])], ids=["first_base", "last_base", "past_it", "zero"])
+def test_a_contig_holds_positions_1_to_its_length(position, holding):
+    """``contig_lengths.builds_holding`` (fc02d92, the wrong-build hint of ``pgen_engine.
+    check_variant_loci``): GRCh37's chr1 (249,250,621 bases, Hail's GRCh37 lengths) holds 1 to
+    its length, its last base included (mutant ``position < length``: a variant at the last base
+    of the other build's contig lost the hint); 0 and the base past the end are in no build."""
+    from trd_spark.pgs.contig_lengths import builds_holding
+
+    assert builds_holding("chr1", position, {"GRCh37": {"1": 249_250_621}}) == holding
+
+
+def test_rows_near_keeps_every_row_whose_ref_has_two_bases_or_more():
+    """``build_positions.rows_near`` (44b2042) keeps the genotype rows written at a place, and
+    every row whose REF has two bases or more: its minimal form (``matching.minimal_alleles``) may
+    lie further on, e.g. an MNP written ``chr1:100 AC>AT`` is the SNV ``chr1:101 C>T`` the score
+    places at 101. Mutant ``len(ref) > 2``: that row was left out, so a score site found there on
+    the other build was not counted (the build check's evidence undercounted)."""
+    import numpy as np
+    import pandas as pd
+
+    from trd_spark.pgs.build_positions import rows_near
+
+    rows = pd.DataFrame({"contig": ["chr1", "chr1", "chr1", "chr2", "chr1"],
+                         "position": [100, 201, 300, 201, 400],
+                         "ref": ["AC", "G", "T", "G", "ACG"]})
+    kept = rows_near(rows, np.array(["chr1", "chr1"], dtype=object), np.array([101, 201], dtype=np.int64))
+    assert list(zip(kept["contig"], kept["position"], kept["ref"])) == [
+        ("chr1", 100, "AC"), ("chr1", 201, "G"), ("chr1", 400, "ACG")]
+
+
+def test_the_build_check_says_when_it_counted_a_sample_of_the_sites(caplog):
+    """Above ``build_positions.CHECK_SITES`` informative sites the check counts an evenly spaced
+    sample of them; its line says so with the number there are (mutant: the sampled clause
+    dropped, so the log gave 20,000 as the informative sites of a 50,000-site score)."""
+    from trd_spark.pgs.build_positions import BuildEvidence, check_build_evidence
+
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.build_positions"):
+        check_build_evidence(BuildEvidence("GRCh37", 20_000, 19_000, 30, 50_000), "g.bim", "GRCh38", 5.0)
+        check_build_evidence(BuildEvidence("GRCh37", 900, 850, 3, 900), "g.bim", "GRCh38", 5.0)
+    assert [rec.getMessage() for rec in caplog.records] == [
+        "g.bim: build check: of 20000 score sites placed differently on the two builds (evenly spaced among 50000), "
+        "19000 are found at their GRCh38 position and 30 at their GRCh37 position",
+        "g.bim: build check: of 900 score sites placed differently on the two builds, 850 are found at their GRCh38 "
+        "position and 3 at their GRCh37 position"]
+
+
+def test_the_declared_build_s_count_is_taken_over_the_informative_sites_only(tmp_path):
+    """``build_positions.build_evidence`` (44b2042) counts the sites found at their declared
+    place over the informative sites only (placed on both builds, at different places), as the
+    other build's count is. A harmonised score (author places on GRCh37, hm places on GRCh38 =
+    GRCh37 + 500) of 30 such sites and 10 rows without an author place (no other-build place:
+    not informative), on a GRCh37 .bim declared GRCh38 that holds the 30 at their GRCh37 places,
+    one chance hit at a GRCh38 one, and the 10 at their GRCh38 places: 1 against 30, one
+    InputDataError. Mutant (the declared count over every matched site): 11 against 30, below
+    the margin (5 x 12), so only a WARNING: wrong-build genotypes scored whenever a score's
+    uninformative sites (rsID-matched rows, rows without an author place) match."""
+    import shutil
+    import subprocess
+
+    from trd_spark.config import GenotypeSource
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs import matching, pgen_engine
+    from trd_spark.pgs.build_positions import BuildEvidence, build_evidence, check_build_evidence
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    informative = [1_000_000 + 1000 * i for i in range(30)]
+    no_author = [2_000_000 + 1000 * i for i in range(10)]
+    text = ("#pgs_id=PGS993101\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_chr\thm_pos\n"
+            + "".join(f"1\t{p}\tG\tA\t0.1\t1\t{p + 500}\n" for p in informative)
+            + "".join(f"1\t\tG\tA\t0.1\t1\t{p}\n" for p in no_author))
+    sf = parse_scoring_file(text, source="s.txt", target_build="GRCh38")
+    positions = sorted([*informative, informative[0] + 500, *no_author])
+    vcf = ("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\n"
+           + "".join(f"1\t{p}\trs{p}\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n" for p in positions))
+    (tmp_path / "g.vcf").write_text(vcf)
+    subprocess.run([shutil.which("plink2") or "plink2", "--vcf", str(tmp_path / "g.vcf"), "--threads", "1",
+                    "--make-bed", "--out", str(tmp_path / "g")], check=True, capture_output=True)
+
+    frame, _ = matching.score_variants_frame([sf], "GRCh38")
+    sites = matching.score_sites_frame(frame)
+    # As matching.score_sites places them on GRCh38 (no liftover): contig/position the locus (chrom: chr1).
+    sites = sites.assign(contig=sites["chrom"], position=sites["pos"].astype("Int64"),
+                         lift_negative_strand=False, liftover_failed=False)
+    sites.attrs.update(pgs_ids=[sf.pgs_id], rsid_only_files=[], score_files=["s.txt"],
+                       **{matching.DUPLICATES_DROPPED: {}})
+    rows = pgen_engine.variant_index(pgen_engine.PlinkFiles.of(GenotypeSource(format="plink",
+                                                                              path=str(tmp_path / "g"))),
+                                     "GRCh38").frame
+    matched = matching.match_sites_frame(sites, rows, keep_ambiguous=False)
+    assert int(matched["match_type"].isin(list(matching.USED_MATCH_TYPES)).sum()) == 11  # 10 + the chance hit
+    e = build_evidence(matched, rows, [sf], "GRCh38", keep_ambiguous=False)
+    assert e == BuildEvidence("GRCh37", 30, 1, 30, 30)
+    with pytest.raises(InputDataError, match=r"^g\.bim: the genotypes look like GRCh37, not GRCh38"):
+        check_build_evidence(e, "g.bim", "GRCh38", 5.0)
