@@ -66,17 +66,31 @@ def _genotypes(tmp: Path, vcf: str, fmt: str) -> tuple[str, str]:
     if fmt == "pgen":
         subprocess.run([*plink2, "--make-pgen", "--out", str(tmp / "g")], check=True, capture_output=True)
         return str(tmp / "g"), str(tmp / "g.pvar")
+    if fmt == "pgen.zst":  # the .pvar zstd-compressed, as plink2 --make-pgen vzs writes it (and only it)
+        subprocess.run([*plink2, "--make-pgen", "vzs", "--out", str(tmp / "g")], check=True, capture_output=True)
+        assert not (tmp / "g.pvar").exists()
+        return str(tmp / "g.pgen"), str(tmp / "g.pvar.zst")
     subprocess.run([*plink2, "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(tmp / "g")], check=True,
                    capture_output=True)
     return str(tmp / "g.bgen"), str(tmp / "g.bgen")
 
 
-def _config(tmp: Path, genotypes: str, fmt: str, build: str):
+def _config(tmp: Path, genotypes: str, fmt: str, build: str, extra_pgs: str = ""):
     from test_field_cases_pgs import case_config
 
     (tmp / "score.txt").write_text(_score())
     extra = f", reference_genome: {build}" if build != "GRCh38" else ""
-    return case_config(tmp, genotypes, str(tmp / "score.txt"), fmt=fmt, extra_genotypes=extra)
+    return case_config(tmp, genotypes, str(tmp / "score.txt"), fmt=fmt, extra_genotypes=extra, extra_pgs=extra_pgs)
+
+
+def _hail_route(tmp: Path, vcf: str, fmt: str) -> tuple[str, str]:
+    """(genotypes path, the file an error names) of ``vcf`` as Hail's route reads it: the VCF
+    itself (no ##contig line), or a .bed / BGEN written by plink2 (read by Hail with
+    ``pgs.native.engine: hail``, as a file on a URI is)."""
+    if fmt == "vcf":
+        (tmp / "g.vcf").write_text(vcf)
+        return str(tmp / "g.vcf"), str(tmp / "g.vcf")
+    return _genotypes(tmp, vcf, fmt)
 
 
 def _match(hl, spark, cfg, build: str):
@@ -86,20 +100,104 @@ def _match(hl, spark, cfg, build: str):
     return stage.match_dataset(hl, spark, cfg, "d", files)
 
 
-@pytest.mark.parametrize("fmt", ["plink", "bgen", "pgen"])
+@pytest.mark.parametrize("fmt", ["plink", "bgen", "pgen", "pgen.zst"])
 def test_grch37_genotypes_without_a_header_declared_grch38_are_one_error(hl, spark, tmp_path, fmt):
-    """A GRCh37 .bim / BGEN / .pvar (no ##contig line) in a dataset declared GRCh38 (the
+    """A GRCh37 .bim / BGEN / .pvar / .pvar.zst (no ##contig line) in a dataset declared GRCh38 (the
     default), scored with the file harmonised to GRCh38: 30 of 30 score variants are found at
     their GRCh37 (author) place, 1 at its GRCh38 one: one InputDataError naming the variant file,
     the declared build and the config key. Before (base 93c1e64): no error; with min_overlap 0
     every person was scored from the one chance hit (variant 0's GRCh38 place)."""
     genotypes, where = _genotypes(tmp_path, _vcf(_P37, _P37[0] + _SHIFT), fmt)
-    cfg = _config(tmp_path, genotypes, fmt, "GRCh38")
+    cfg = _config(tmp_path, genotypes, fmt.split(".")[0], "GRCh38")
     with pytest.raises(InputDataError, match=rf"^{re.escape(where)}: the genotypes look like GRCh37, not GRCh38 as "
                                              r"datasets\[\]\.genotypes\.reference_genome declares: of 30 score sites "
                                              r"placed differently on the two builds, 1 are found at their GRCh38 "
                                              r"position and 30 at their GRCh37 position"):
         _match(hl, spark, cfg, "GRCh38")
+
+
+def test_a_pvar_zst_s_contig_lengths_of_the_other_build_are_one_error_at_its_line(hl, spark, tmp_path):
+    """A pgen fileset whose .pvar is zstd-compressed (plink2 --make-pgen vzs: g.pvar.zst, no
+    g.pvar), its ##contig length chr1's GRCh37 one, declared GRCh38: the header check reads the
+    .pvar.zst and stops at that line, as for a .pvar. Before (base 48016ac): 'file not found (a
+    pgen fileset is .pgen + .pvar + .psam)' naming g.pvar: a .pvar.zst was not read at all."""
+    vcf = _vcf(_P37, None).replace("##fileformat=VCFv4.2\n", "##fileformat=VCFv4.2\n##contig=<ID=1,length=249250621>\n")
+    genotypes, where = _genotypes(tmp_path, vcf, "pgen.zst")
+    cfg = _config(tmp_path, genotypes, "pgen", "GRCh38")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(where)}:1: ##contig 1 has length 249250621, its length on "
+                                             r"GRCh37 \(GRCh38: 248956422\)"):
+        _match(hl, spark, cfg, "GRCh38")
+
+
+def test_a_pvar_zst_on_the_declared_build_scores_as_plink2_does(hl, spark, tmp_path):
+    """The control for .pvar.zst: GRCh38 genotypes declared GRCh38, the .pvar zstd-compressed:
+    all 30 score variants match, and the scores equal plink2's (``--pfile g vzs --score``, the
+    hm_pos weights file, no call missing: ``no-mean-imputation`` changes nothing and spares plink2's
+    frequency file; plink2 2.00a3.5 needs the ``vzs`` modifier to read a .pvar.zst)."""
+    from test_field_cases_pgs import run_scores
+
+    genotypes, _ = _genotypes(tmp_path, _vcf([p + _SHIFT for p in _P37], _P37[0]), "pgen.zst")
+    cfg = _config(tmp_path, genotypes, "pgen", "GRCh38")
+    got = run_scores(hl, spark, cfg)
+    (tmp_path / "w.tsv").write_text("".join(f"1:{p + _SHIFT}\t{_alleles(i)[1]}\t0.1\n" for i, p in enumerate(_P37)))
+    subprocess.run([shutil.which("plink2") or "plink2", "--pfile", str(tmp_path / "g"), "vzs", "--set-all-var-ids",
+                    "@:#", "--score", str(tmp_path / "w.tsv"), "1", "2", "3", "cols=+scoresums", "no-mean-imputation",
+                    "--threads", "1",
+                    "--out", str(tmp_path / "p")], check=True, capture_output=True)
+    import pandas as pd
+
+    want = pd.read_csv(tmp_path / "p.sscore", sep="\t").rename(columns=lambda c: c.lstrip("#"))
+    assert got["n_matched"].tolist() == [_N] * len(_SAMPLES)
+    assert dict(zip(got["person_id"].astype(str), got["score_sum"].round(9))) == dict(
+        zip(want["IID"].astype(str), want["SCORE1_SUM"].round(9)))
+
+
+def test_a_pvar_zst_is_the_input_preflight_checks_and_fingerprints(tmp_path):
+    """The run's input checks (``preflight.missing_inputs``, before Spark) and the rerun
+    fingerprint list a pgen fileset's files (``stages.plink_fileset_inputs``): with a .pvar.zst
+    and no .pvar, the .pvar.zst. Before (base 48016ac): the absent .pvar, so ``run`` stopped on it
+    as missing, and a replaced .pvar.zst could never rerun the stage."""
+    from trd_spark.preflight import external_inputs, missing_inputs
+
+    genotypes, where = _genotypes(tmp_path, _vcf(_P37, None), "pgen.zst")
+    cfg = _config(tmp_path, genotypes, "pgen", "GRCh38")
+    key = "datasets.0.genotypes.path"
+    assert [(k, p) for k, p in external_inputs(cfg, ["pgs"]) if k.startswith(key)] == [
+        (key, genotypes), (f"{key}[.pvar.zst]", where), (f"{key}[.psam]", str(tmp_path / "g.psam"))]
+    assert [k for k, _ in missing_inputs(cfg, ["pgs"]) if k.startswith(key)] == []
+
+
+@pytest.mark.parametrize("fmt", ["vcf", "plink", "bgen"])
+def test_on_hail_s_route_grch37_genotypes_declared_grch38_are_one_error(hl, spark, tmp_path, fmt):
+    """Hail's route (a VCF without ##contig lengths; a .bed or BGEN on a URI, here local ones
+    with ``pgs.native.engine: hail``): the rows collected at the score loci and, in the same
+    job, at the score sites' GRCh37 places give the same counts as the native route's: 30 at
+    GRCh37, 1 at GRCh38: one InputDataError naming the VCF / .bim / BGEN, the declared build
+    and the key. Before (base 48016ac): no error; every person scored from the one chance hit."""
+    genotypes, where = _hail_route(tmp_path, _vcf(_P37, _P37[0] + _SHIFT), fmt)
+    cfg = _config(tmp_path, genotypes, fmt, "GRCh38", extra_pgs="  native: {engine: hail}")
+    with pytest.raises(InputDataError, match=rf"^{re.escape(where)}: the genotypes look like GRCh37, not GRCh38 as "
+                                             r"datasets\[\]\.genotypes\.reference_genome declares: of 30 score sites "
+                                             r"placed differently on the two builds, 1 are found at their GRCh38 "
+                                             r"position and 30 at their GRCh37 position"):
+        _match(hl, spark, cfg, "GRCh38")
+
+
+def test_on_hail_s_route_the_right_build_matches_as_before_with_the_counts_logged(hl, spark, tmp_path, caplog):
+    """The control on Hail's route (a VCF): GRCh38 genotypes declared GRCh38, with a C>T at
+    variant 0's GRCh37 place. All 30 match; the row collected at the GRCh37 place only (for the
+    check) is not among the rows matched and scored; one INFO line gives the counts."""
+    from trd_spark.pgs.genotypes import SITE_POSITION
+
+    genotypes, where = _hail_route(tmp_path, _vcf([p + _SHIFT for p in _P37], _P37[0]), "vcf")
+    cfg = _config(tmp_path, genotypes, "vcf", "GRCh38")
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.build_positions"):
+        r = _match(hl, spark, cfg, "GRCh38")
+    assert r.summary["n_matched"].tolist() == [_N]
+    assert sorted(r.frame.rows[SITE_POSITION].tolist()) == [p + _SHIFT for p in _P37]
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "trd_spark.pgs.build_positions"] == [
+        f"{where}: build check: of 30 score sites placed differently on the two builds, 30 are found at their GRCh38 "
+        "position and 1 at their GRCh37 position"]
 
 
 def test_grch38_genotypes_declared_grch37_are_refused_from_the_harmonised_places(hl, spark, tmp_path):

@@ -179,7 +179,8 @@ PLINK_FILESETS = {"plink": (".bed", ".bim", ".fam"), "pgen": (".pgen", ".pvar", 
 def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, str]]:
     """``[(key, path)]`` of one external input, where a ``datasets.N.genotypes.path`` of a
     ``plink`` / ``pgen`` dataset becomes its three files: ``(key, prefix.bed)``, ``(key[.bim],
-    prefix.bim)``, ``(key[.fam], prefix.fam)`` (pgen: .pgen, .pvar, .psam). The prefix alone
+    prefix.bim)``, ``(key[.fam], prefix.fam)`` (pgen: .pgen, .pvar, .psam; a local
+    ``.pvar.zst`` when there is no .pvar, ``(key[.pvar.zst], prefix.pvar.zst)``). The prefix alone
     matches no file, so its fingerprint was ``exists: false`` and a replaced .bed (or an edited
     .bim, also behind a ``.bed`` path) never reran the pgs stage; preflight now names the first
     missing file of the set.
@@ -202,7 +203,13 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     if exts is None:
         return [(key, path)]
     prefix = path.removesuffix(exts[0])
-    return [(key, prefix + exts[0]), *((f"{key}[{ext}]", prefix + ext) for ext in exts[1:])]
+    files = [prefix + ext for ext in exts]
+    # A pgen's .pvar may be zstd-compressed (plink2 --make-pgen vzs writes prefix.pvar.zst and no
+    # .pvar; the reader takes it then, native_task.PlinkFiles.variants): that file is the input.
+    local = local_path(files[1]) if fmt == "pgen" else None
+    if local is not None and not os.path.exists(local) and os.path.exists(local + ".zst"):
+        files[1] += ".zst"
+    return [(key, files[0]), *((f"{key}[{f.removeprefix(prefix)}]", f) for f in files[1:])]
 
 
 def _walk_paths(node: Any, keys: tuple[str, ...], at: str) -> list[tuple[str, str]]:

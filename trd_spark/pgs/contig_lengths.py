@@ -21,23 +21,23 @@ hint, not proof). VCFs on a URI (the All of Us buckets) are read through Hail's 
 the header only. MatrixTables and VDSs carry their build in their locus type (checked where
 they are read); a .bim and a BGEN have no header: their positions are checked against the
 declared reference's lengths when indexed (``pgen_engine.check_variant_loci``), and the score
-sites the scoring files place on both builds tell their build (``build_positions``).
+sites the scoring files place on both builds tell their build (``build_positions``; a VCF's too,
+whose header may give no length). A .pvar.zst (plink2 ``--make-pgen vzs``) is read as a .pvar.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import logging
 import re
 import warnings
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import takewhile
 from typing import IO, Any
 
 from trd_spark.config import GenotypeSource, is_uri
 from trd_spark.errors import InputDataError
+from trd_spark.pgs.variant_list import open_variant_text
 
 log = logging.getLogger(__name__)
 
@@ -155,21 +155,22 @@ def primary_lengths(reference_lengths: Callable[[str], Mapping[str, int]],
 def header_files(source: GenotypeSource, glob_uri: Callable[[str], list[str]] | None = None) -> list[str]:
     """The files whose header gives ``source``'s contigs: the first VCF of its glob (one
     dataset's files share a build; on a URI, the first of ``glob_uri``'s matches, e.g.
-    ``io.Fs.glob_files``; none without it) or a pgen fileset's .pvar; [] for other formats."""
+    ``io.Fs.glob_files``; none without it) or a pgen fileset's .pvar (its .pvar.zst when only that
+    is there, ``native_task.PlinkFiles.variants``); [] for other formats."""
     if source.format == "vcf":
         if is_uri(source.path):
             return glob_uri(source.path)[:1] if glob_uri is not None else []
         return sorted(glob.glob(source.path))[:1]
     if source.format == "pgen" and not is_uri(source.path):
-        prefix = source.path[: -len(".pgen")] if source.path.endswith(".pgen") else source.path
-        return [f"{prefix}.pvar"]
+        from trd_spark.pgs.native_task import PlinkFiles
+
+        return [PlinkFiles.of(source).variants]
     return []
 
 
 def _open_text(path: str) -> IO[str]:
-    with open(path, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", errors="replace") if gz else open(path, errors="replace")
+    """``path`` as text, gzip/BGZF or zstd (a .pvar.zst) decompressed (``open_variant_text``)."""
+    return open_variant_text(path, errors="replace")
 
 
 def hail_text(hl: Any) -> Callable[[str], IO[str]]:
@@ -206,6 +207,6 @@ def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[st
         with f:
             try:
                 header = list(takewhile(lambda line: line.startswith("#"), f))
-            except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+            except Exception:  # noqa: BLE001 - unreadable (gzip, zstd or text faults): the reader names it
                 continue
         check_header_build(header, path, source.reference_genome, lengths)

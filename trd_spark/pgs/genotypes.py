@@ -286,8 +286,11 @@ def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]
     if source.format == "vcf":
         files = sorted(glob.glob(source.path))
     else:
-        prefix = re.sub(r"\.(bed|pgen)$", "", source.path)
-        files = [f"{prefix}.{'bim' if source.format == 'plink' else 'pvar'}"]
+        from trd_spark.pgs.native_task import PlinkFiles  # its .pvar, or its .pvar.zst
+
+        files = [PlinkFiles.of(source).variants]
+    from trd_spark.pgs.variant_list import open_variant_text
+
     recoding = plink_contig_recoding(source.reference_genome)
     wanted = set(loci)
     found: dict[str, list[str]] = {}
@@ -296,7 +299,7 @@ def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]
             # .bim and a headerless .pvar: chrom, id, cM, pos or (5 fields, no cM) chrom, id, pos;
             # VCF and a .pvar with its #CHROM header: chrom, pos.
             bim_order = source.format in ("plink", "pgen")
-            with (gzip.open(path, "rt") if compression(path) != "none" else open(path)) as f:
+            with open_variant_text(path) as f:  # plain, gzip/BGZF or zstd (a .pvar.zst)
                 for line_no, line in enumerate(f, 1):
                     if line.startswith("#"):
                         bim_order = bim_order and not line.startswith("#CHROM")

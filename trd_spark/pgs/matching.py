@@ -1632,6 +1632,20 @@ class ScoreLoci:
         start = placed["contig"].map(offsets).to_numpy(np.int64)
         return cls(reference_genome, np.unique(start + placed["position"].to_numpy(np.int64) - 1))
 
+    @classmethod
+    def at(cls, hl: hl_types, contig: np.ndarray, position: np.ndarray, reference_genome: str) -> ScoreLoci:
+        """The loci (``contig``: object, ``reference_genome``'s names; ``position``: int64) that are
+        places on ``reference_genome``: a contig of it and 1..its length (another build's place, a
+        build check's, may lie past the declared contig or on a contig it names otherwise: left
+        out, as no genotype row can be there)."""
+        ref = hl.get_reference(reference_genome)
+        names = pd.Series(np.asarray(contig, dtype=object), dtype=object)
+        start = names.map(ref.global_positions_dict).to_numpy("float64", na_value=np.nan)
+        length = names.map(ref.lengths).to_numpy("float64", na_value=0)
+        pos = np.asarray(position, np.int64)
+        ok = ~np.isnan(start) & (pos >= 1) & (pos <= length)
+        return cls(reference_genome, np.unique(start[ok].astype(np.int64) + pos[ok] - 1))
+
     def literal(self, hl: hl_types) -> Any:
         """The global positions as one Hail literal ``set<int64>`` (test a locus with
         ``.contains(locus.global_position())``; build it once per expression: each literal is
@@ -1712,8 +1726,12 @@ def file_rows_at(file_rows: pd.DataFrame, loci: ScoreLoci, offsets: dict[str, in
     return split_file_rows(frame, contigs)
 
 
+# ``genotype_rows_at``'s column (bool) with ``also``: the row is one it collects without ``also``.
+AT_SCORE_LOCI = "at_score_loci"
+
+
 def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids: Sequence[str] = (), *,
-                     split: bool = True, row_numbers: bool = False) -> pd.DataFrame:
+                     split: bool = True, row_numbers: bool = False, also: ScoreLoci | None = None) -> pd.DataFrame:
     """The genotype rows at ``loci``, and those whose ``rsid`` is in ``rsids`` (rsID-only
     scores), collected to the driver as the frame matcher takes them, in key order (contig
     in the reference's order, position, ref, alt).
@@ -1732,7 +1750,11 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     ``ref``, ``alt`` [, ``rsid``] [,
     ``normalised`` when the rows have it]. ``row_numbers``: also ``file_row`` (int64,
     ``genotypes.FILE_ROW``), each row's 0-based number among ``rows`` (a split row: its file
-    row's), numbered in the same job (``Table.add_index`` before the filter).
+    row's), numbered in the same job (``Table.add_index`` before the filter). ``also``: more
+    loci whose rows (by the same rule) are collected in the same job, for a check that reads rows
+    elsewhere than the score loci (``build_positions``: the score sites' places on the other
+    build); the frame then has ``AT_SCORE_LOCI`` (bool), True for the rows collected without
+    ``also`` (the match takes those only: its rows are the same with or without the check).
 
     One Hail job: the file rows picked by a literal set (no join, no sort, no split in Hail:
     ``hl.split_multi`` is a union of two reads of its input, one of them re-keyed) written as
@@ -1752,6 +1774,9 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
         # A VCF ID column is a semicolon-separated list (VCF 4.x 1.6.1): each ID is the row's.
         wanted = hl.literal(set(rsids), hl.tset(hl.tstr))
         keep = keep | hl.or_else(hl.any(lambda r: wanted.contains(r), rows.rsid.split(RSID_SEPARATOR)), False)
+    if also is not None:
+        rows = rows.annotate(**{AT_SCORE_LOCI: keep})
+        keep = rows[AT_SCORE_LOCI] | at_score_loci(hl, also.literal(hl), rows.locus, rows.alleles)
     kept = rows.filter(keep)
     f: dict[str, Any] = {"contig": kept.locus.contig, "position": kept.locus.position}
     if split:
@@ -1766,6 +1791,8 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
         f[NORMALISED] = kept[NORMALISED]
     if row_numbers:
         f[FILE_ROW] = kept[FILE_ROW]
+    if also is not None:
+        f[AT_SCORE_LOCI] = kept[AT_SCORE_LOCI]
     out = _export_rows(hl, kept.select(**f), list(f))
     if has_rsid:
         rsid = out["rsid"].to_numpy(object)
@@ -1786,7 +1813,8 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
     the file row as written), ``site_position``/``site_ref``/``site_alt`` (the file row's
     position, REF and this alt); sorted by (``contigs`` order, position, ref, alt), stably, as
     the split rows' key orders them. Columns: contig, position, ref, alt [, rsid], normalised,
-    site_position, site_ref, site_alt [, file_row: each alt's file row's] (``genotype_rows_at``)."""
+    site_position, site_ref, site_alt [, file_row: each alt's file row's] [, ``AT_SCORE_LOCI``:
+    its file row's] (``genotype_rows_at``)."""
     import json
 
     from trd_spark.pgs.genotypes import MISSING_ALT
@@ -1810,6 +1838,8 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
         out["rsid"] = file_rows["rsid"].to_numpy(object)[at]
     if FILE_ROW in file_rows:
         out[FILE_ROW] = file_rows[FILE_ROW].to_numpy(np.int64)[at]
+    if AT_SCORE_LOCI in file_rows:
+        out[AT_SCORE_LOCI] = file_rows[AT_SCORE_LOCI].to_numpy(bool)[at]
     out[NORMALISED] = normalised.astype(bool)
     out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = site_position, site_ref, site_alt
     rank = out["contig"].map({c: i for i, c in enumerate(contigs)}).to_numpy(np.int64)
@@ -1860,7 +1890,7 @@ def _read_tsv_shards(path: str, columns: list[str]) -> pd.DataFrame:
     for c in ("position", FILE_ROW):
         if c in out:
             out[c] = out[c].astype("int64")
-    for c in ("_rsid_missing", NORMALISED):
+    for c in ("_rsid_missing", NORMALISED, AT_SCORE_LOCI):
         if c in out:
             out[c] = (out[c] == "true").astype(bool)
     return out

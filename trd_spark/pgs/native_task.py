@@ -69,7 +69,11 @@ class PlinkFiles:
 
     @property
     def variants(self) -> str:
-        return f"{self.prefix}.{'bim' if self.format == 'plink' else 'pvar'}"
+        """The .bim, or the .pvar; a .pvar.zst when only it is there (plink2 --make-pgen vzs)."""
+        if self.format == "plink":
+            return f"{self.prefix}.bim"
+        plain = f"{self.prefix}.pvar"
+        return f"{plain}.zst" if not os.path.exists(plain) and os.path.exists(f"{plain}.zst") else plain
 
     @property
     def samples(self) -> str:

@@ -38,7 +38,7 @@ from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
-from trd_spark.pgs.build_positions import build_evidence, check_build_evidence
+from trd_spark.pgs.build_positions import build_evidence, check_build_evidence, check_places
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text, primary_lengths
 from trd_spark.pgs.genotypes import (
     FT_FAILED,
@@ -60,6 +60,7 @@ from trd_spark.pgs.genotypes import (
     vcf_sample_ids,
 )
 from trd_spark.pgs.matching import (
+    AT_SCORE_LOCI,
     UNASSIGNED_DOMAIN,
     FrameMatches,
     ScoreLabel,
@@ -441,7 +442,7 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     for path in (files.matrix, files.variants, files.samples):
         if not os.path.isfile(path):
             kind = "PLINK 1 fileset is .bed + .bim + .fam" if files.format == "plink" else \
-                "pgen fileset is .pgen + .pvar + .psam"
+                "pgen fileset is .pgen + .pvar (or .pvar.zst) + .psam"
             raise InputDataError(f"file not found (a {kind})", where=path)
     index = pgen_engine.variant_index(files, rg)
     unplaced = pgen_engine.check_variant_loci(index, hl.get_reference(rg).lengths, rg, files.variants,
@@ -454,6 +455,17 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
                               duplicate_variants=cfg.pgs.duplicate_variants)
     _check_build(cfg, sites, index, scoring_files, rg, files.variants)
     return _frame_dataset(cfg, dataset_name, scoring_files, sites, index, samples, unplaced)
+
+
+# Hail's route formats whose build the score sites are asked (``build_positions``): a MatrixTable
+# and a VDS carry theirs in their locus type (``genotypes``' check where they are read).
+_BUILD_CHECKED_ON_HAIL = frozenset({"vcf", "plink", "bgen"})
+
+
+def _variant_file(source: GenotypeSource) -> str:
+    """The file a build check's error names on Hail's route: the .bim of a PLINK fileset, else
+    the genotypes' path (a VCF or its glob, a BGEN)."""
+    return pgen_engine.PlinkFiles.of(source).variants if source.format == "plink" else source.path
 
 
 def _other_builds(hl: hl_types, reference_genome: str) -> dict[str, dict[str, int]]:
@@ -518,15 +530,23 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         calls = samples_to_persons(hl, calls, where=where, sample_map=sample_map, ids=ids)
         rows_table, split = file_rows(hl, source, calls, keep_rsid=cfg.pgs.match_rsid)
 
-        def rows_at(loci: ScoreLoci) -> pd.DataFrame:
-            """The genotype rows at ``loci`` (and the wanted rsIDs), split on the driver."""
+        def rows_at(loci: ScoreLoci, also: ScoreLoci | None = None) -> pd.DataFrame:
+            """The genotype rows at ``loci`` (and the wanted rsIDs), split on the driver (and at
+            ``also``, flagged: ``genotype_rows_at``)."""
             rows = _mt_rows_at(hl, source.path, rows_table, loci, rg) if direct else None
             if rows is None:
-                rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct)
+                rows = genotype_rows_at(hl, rows_table, loci, wanted_rsids, split=split, row_numbers=direct,
+                                        also=also)
             return rows
 
         loci = ScoreLoci.of(hl, sites, rg)
-        rows = rows_at(loci)
+        # The build check's places on the other build, collected in the same job (a VCF, .bed or
+        # BGEN tells no build of its own beyond a VCF's ##contig lengths: build_positions).
+        places = check_places(sites, scoring_files, rg) if source.format in _BUILD_CHECKED_ON_HAIL else None
+        rows = rows_at(loci, None if places is None else ScoreLoci.at(hl, places.contig, places.position, rg))
+        check_rows = rows
+        if places is not None:
+            rows = rows[rows[AT_SCORE_LOCI].to_numpy(bool)].drop(columns=AT_SCORE_LOCI).reset_index(drop=True)
         # Only these rows are ever scored: a dosage_field's ploidy pass reads their sex contigs alone.
         mt = biallelic_dosages(hl, source, calls, keep_rsid=cfg.pgs.match_rsid, scored_contigs=set(rows["contig"]))
     unreadable = hl.eval(mt.index_globals()[UNREADABLE_LOCI]) if UNREADABLE_LOCI in mt.globals else []
@@ -545,6 +565,9 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
             rows = rows_at(loci)
         matched = match(rows)
     sites = matched
+    if places is not None:
+        check_build_evidence(build_evidence(sites, check_rows, scoring_files, rg, keep_ambiguous=cfg.pgs.keep_ambiguous,
+                                            places=places), _variant_file(source), rg, cfg.pgs.build_check_margin)
     check_duplicate_rows_frame(sites, where, source)
     frame = frame_matches(sites, rows)
     summary = summarise_frame_matches(frame, dataset_name, score_labels(cfg, scoring_files))

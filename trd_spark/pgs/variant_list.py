@@ -8,7 +8,9 @@ default read would name the wrong line or the wrong allele of a multi-allelic ro
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -37,3 +39,34 @@ class VariantIndex:
         """Where an error about variant ``variant_idx`` (0-based) of ``path`` points."""
         n = variant_idx + self.first_line
         return f"{path} variant {n}" if self.variant_numbers else f"{path}:{n}"
+
+
+# A zstd frame's first four bytes (RFC 8878 3.1.1): plink2 --make-pgen vzs writes the .pvar so.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def is_compressed(path: str) -> bool:
+    """Whether ``open_variant_text`` decompresses ``path`` (zstd or gzip by its first bytes)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head == ZSTD_MAGIC or head[:2] == b"\x1f\x8b"
+
+
+def open_variant_text(path: str, errors: str = "strict") -> IO[str]:
+    """A local variant list (.bim, .pvar, a VCF) opened as text, decompressed as it is read when
+    its first bytes say zstd (a ``.pvar.zst``, plink2 ``--make-pgen vzs``; plink2 reads it with
+    ``--pfile <prefix> vzs``) or gzip/BGZF, else as it is. Python's zstd module (3.14, else its
+    backport ``backports.zstd``, a declared dependency: pandas' own zstd reading needs
+    ``zstandard``, which we do not install). ``errors``: as ``open``'s. Raises OSError for a file that cannot be opened;
+    a zstd stream cut short raises on reading (``backports.zstd.ZstdError`` / EOFError)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head == ZSTD_MAGIC:
+        try:  # Python 3.14's module, else its backport (as bgen_reader's zstd blocks)
+            from compression import zstd  # type: ignore[import-not-found]
+        except ImportError:
+            from backports import zstd
+        return zstd.open(path, "rt", errors=errors)
+    if head[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rt", errors=errors)
+    return open(path, errors=errors)
