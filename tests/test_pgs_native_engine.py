@@ -269,6 +269,18 @@ def test_the_pass_folder_is_under_the_sessions_first_local_dir(spark):
         assert spill is not None and Path(spill).parent == Path(local)
 
 
+def test_block_rows_stop_at_a_few_thousand_at_small_cohorts():
+    """A Python worker's first task faults in its whole block buffer (``native_task._block_buffer``):
+    at 2,500 samples the 256 MB budget held 13,421 rows, ~0.1 CPU-s of page faults per worker
+    (0.6-0.8 with the host's memory under pressure) for no cheaper product (session 31). A block
+    has at most ``BLOCK_ROWS_MAX`` rows; where the budget holds fewer (20k samples) it decides."""
+    from trd_spark.pgs.pgen_engine import BLOCK_ROWS_MAX
+
+    assert 256 * 2**20 // (2_500 * 8) == 13_421 > BLOCK_ROWS_MAX
+    assert block_rows(2_500, 256) == block_rows(5_000, 256) == BLOCK_ROWS_MAX
+    assert block_rows(20_000, 256) == 256 * 2**20 // (20_000 * 8) == 1_677 < BLOCK_ROWS_MAX
+
+
 def test_tasks_are_sized_by_genotype_entries_as_many_per_core():
     """task_bounds: a pass's rows cut by entries (rows x samples), not a fixed row count: 200k
     rows made 10 tasks at 2,500 samples and at 20,000 alike, each task's ~0.2 CPU-s of Spark and

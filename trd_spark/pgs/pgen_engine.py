@@ -60,7 +60,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ from trd_spark.pgs.native_task import (
     tasks_of,
     worker_ready,
 )
-from trd_spark.pgs.variant_list import VariantIndex, is_compressed, open_variant_text
+from trd_spark.pgs.variant_list import VariantIndex
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -170,9 +170,8 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> VariantIndex:
 def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns and
     the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
-    .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``); a
-    .pvar.zst is decompressed as it is read (``open_variant_text``)."""
-    with open_variant_text(path) as f:
+    .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``)."""
+    with open(path) as f:
         skip, line = 0, ""  # an empty file: no line (read_bim_columns then names its line 1)
         for line in f:
             if not line.startswith("##"):
@@ -181,9 +180,8 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     if line.startswith("#CHROM"):
         header = line.rstrip("\n").split("\t")
         cols = ["#CHROM", "POS", "REF", "ALT", *(["ID"] if "ID" in header else [])]
-        with _csv_source(path) as text:
-            pvar = pd.read_csv(text, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
-                               skip_blank_lines=False)
+        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
+                           skip_blank_lines=False)
         pvar = pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt", "ID": "rsid"})
         if "rsid" not in pvar.columns:
             pvar["rsid"] = None
@@ -200,7 +198,7 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
     is taken from the first variant line, as plink2 does. Raises InputDataError naming
     ``path:line`` for another field count; pandas errors (a later line with another count)
     propagate to the caller's one-line error."""
-    with open_variant_text(path) as f:
+    with open(path) as f:
         at, first = next(((i, line) for i, line in enumerate(f) if i >= skip and line.strip()), (skip, ""))
     n = len(first.split())
     if n not in (5, 6):
@@ -208,20 +206,8 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
                              "(CHROM ID CM POS A1 A2) or 5 (no CM)", where=f"{path}:{at + 1}")
     cols = [0, 1, 3, 4, 5] if n == 6 else [0, 1, 2, 3, 4]
     names = ["chrom", "id", "cm", "pos", *alleles] if n == 6 else ["chrom", "id", "pos", *alleles]
-    with _csv_source(path) as text:
-        return pd.read_csv(text, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
-                           keep_default_na=False, skip_blank_lines=False)  # a blank line: a row (variant_index)
-
-
-@contextmanager
-def _csv_source(path: str) -> Iterator[str | IO[str]]:
-    """What pandas reads ``path`` from: the path of a plain file (its own reader), else the text
-    ``open_variant_text`` decompresses (a .pvar.zst: pandas reads zstd only with ``zstandard``)."""
-    if not is_compressed(path):
-        yield path
-        return
-    with open_variant_text(path) as f:
-        yield f
+    return pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
+                       keep_default_na=False, skip_blank_lines=False)  # a blank line: a row (variant_index)
 
 
 # PLINK's chromosome code 0 (unplaced), as a .bim/.pvar/BGEN writes it.
@@ -417,11 +403,24 @@ def task_slots(sc) -> int:
     return int(sc.defaultParallelism)
 
 
+# Rows of a block, at most, whatever the memory budget (``block_rows``). A block's product is one
+# dgemm of k x rows x samples; beyond a few thousand rows a larger block makes it no cheaper per
+# entry, while a Python worker's first task faults in its whole block buffer (``native_task.
+# _block_buffer``): at 2,500 samples the 256 MB budget gave 13,421 rows and a first task paid
+# ~0.15 CPU-s of page faults more than later ones (0.6-0.8 CPU-s with the host's memory under
+# pressure), at 5,000 samples half that; the pass's two tasks run one per worker, so each paid
+# it. First-task CPU of 100k rows x 2,500 samples x 61 scores, five alternated fresh processes
+# (load 20-35): median 1.23 CPU-s at 13,421 rows, 1.12 at 4,096, 1.14 at 2,048; later tasks
+# 1.10 / 1.06 / 1.10 (issue 16, session 31; benchmarks/RESULTS.md). From 10k samples up the
+# budget gives fewer rows than this (3,355 at 10k, 1,677 at 20k): unchanged there.
+BLOCK_ROWS_MAX = 4096
+
+
 def block_rows(n_samples: int, block_memory_mb: float) -> int:
-    """Variants per block so that one block of all samples fits ``block_memory_mb``
-    (at least 1): ``budget / (n_samples x bytes per entry)``."""
+    """Variants per block: as many as fit ``block_memory_mb`` with all samples (``budget /
+    (n_samples x bytes per entry)``), at most ``BLOCK_ROWS_MAX``, at least 1."""
     per_row = max(1, n_samples) * BLOCK_BYTES_PER_ENTRY
-    return max(1, int(block_memory_mb * 2**20) // per_row)
+    return max(1, min(BLOCK_ROWS_MAX, int(block_memory_mb * 2**20) // per_row))
 
 
 # The native pass's local directory of weighted rows and partials (``_spill_dir``): pgs_native_partials_<random>.
