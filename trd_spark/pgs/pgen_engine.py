@@ -60,7 +60,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ from trd_spark.pgs.native_task import (
     tasks_of,
     worker_ready,
 )
-from trd_spark.pgs.variant_list import VariantIndex
+from trd_spark.pgs.variant_list import VariantIndex, is_compressed, open_variant_text
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -170,8 +170,9 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> VariantIndex:
 def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns and
     the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
-    .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``)."""
-    with open(path) as f:
+    .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``); a
+    .pvar.zst is decompressed as it is read (``open_variant_text``)."""
+    with open_variant_text(path) as f:
         skip, line = 0, ""  # an empty file: no line (read_bim_columns then names its line 1)
         for line in f:
             if not line.startswith("##"):
@@ -180,8 +181,9 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     if line.startswith("#CHROM"):
         header = line.rstrip("\n").split("\t")
         cols = ["#CHROM", "POS", "REF", "ALT", *(["ID"] if "ID" in header else [])]
-        pvar = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
-                           skip_blank_lines=False)
+        with _csv_source(path) as text:
+            pvar = pd.read_csv(text, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
+                               skip_blank_lines=False)
         pvar = pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt", "ID": "rsid"})
         if "rsid" not in pvar.columns:
             pvar["rsid"] = None
@@ -198,7 +200,7 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
     is taken from the first variant line, as plink2 does. Raises InputDataError naming
     ``path:line`` for another field count; pandas errors (a later line with another count)
     propagate to the caller's one-line error."""
-    with open(path) as f:
+    with open_variant_text(path) as f:
         at, first = next(((i, line) for i, line in enumerate(f) if i >= skip and line.strip()), (skip, ""))
     n = len(first.split())
     if n not in (5, 6):
@@ -206,8 +208,20 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
                              "(CHROM ID CM POS A1 A2) or 5 (no CM)", where=f"{path}:{at + 1}")
     cols = [0, 1, 3, 4, 5] if n == 6 else [0, 1, 2, 3, 4]
     names = ["chrom", "id", "cm", "pos", *alleles] if n == 6 else ["chrom", "id", "pos", *alleles]
-    return pd.read_csv(path, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
-                       keep_default_na=False, skip_blank_lines=False)  # a blank line: a row (variant_index)
+    with _csv_source(path) as text:
+        return pd.read_csv(text, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
+                           keep_default_na=False, skip_blank_lines=False)  # a blank line: a row (variant_index)
+
+
+@contextmanager
+def _csv_source(path: str) -> Iterator[str | IO[str]]:
+    """What pandas reads ``path`` from: the path of a plain file (its own reader), else the text
+    ``open_variant_text`` decompresses (a .pvar.zst: pandas reads zstd only with ``zstandard``)."""
+    if not is_compressed(path):
+        yield path
+        return
+    with open_variant_text(path) as f:
+        yield f
 
 
 # PLINK's chromosome code 0 (unplaced), as a .bim/.pvar/BGEN writes it.
