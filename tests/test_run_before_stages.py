@@ -153,12 +153,18 @@ def test_a_long_check_before_the_stage_has_heartbeat_lines(published, monkeypatc
     assert "InputDataError: models' upstream table: a column of another type" in err
 
 
-def test_a_scoring_file_error_stops_the_run_while_spark_starts(tmp_path):
-    """A bad weight on a scoring file's line 6: the parse runs in a thread while Spark and Hail
-    start; its error surfaced only when the pgs stage took the result, after the session had
-    started (~50 s in under load). Now the start is broken off: no "Spark ..., Hail ..." line
-    in the run log, one error line naming the file and line, in one row's words."""
-    config = _config(tmp_path, HEADER + "rs1\t1\t100\tG\tA\tnot-a-number\t1\t100\n")
+@pytest.mark.parametrize("case", ["bad_weight", "two_files_of_one_score"])
+def test_a_scoring_file_error_stops_the_run_while_spark_starts(tmp_path, case):
+    """A bad weight on a scoring file's line 6, or a second file of the same score: the parse
+    runs in a thread while Spark and Hail start; its error surfaced only when the pgs stage took
+    the result, after the session had started (~50 s in under load; the second case ~70 s).
+    Now the start is broken off: no "Spark ..., Hail ..." line in the run log, one error line
+    naming the file (and line, in one row's words)."""
+    row = "rs1\t1\t100\tG\tA\t" + ("not-a-number" if case == "bad_weight" else "0.1") + "\t1\t100\n"
+    config = _config(tmp_path, HEADER + row)
+    if case == "two_files_of_one_score":
+        scores = tmp_path / "inputs" / "scores"
+        (scores / "PGS900001_copy.txt.gz").write_bytes((scores / "PGS900001.txt.gz").read_bytes())
     proc = subprocess.run([sys.executable, "-m", "trd_spark.cli", "pgs", "--config", str(config)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 3, proc.stderr
@@ -167,6 +173,10 @@ def test_a_scoring_file_error_stops_the_run_while_spark_starts(tmp_path):
     assert "trd_spark.session: Spark " not in run_log, "Spark and Hail finished starting before the error"
     errors = [x for x in proc.stderr.splitlines() if " ERROR " in x]
     assert len(errors) == 1, proc.stderr
-    assert "PGS900001.txt.gz:6: column effect_weight" in errors[0] and "(value 'not-a-number'; 1 such row)" in errors[0]
+    if case == "bad_weight":
+        assert "PGS900001.txt.gz:6: column effect_weight" in errors[0]
+        assert "(value 'not-a-number'; 1 such row)" in errors[0]
+    else:
+        assert "PGS900001_copy.txt.gz: #pgs_id=PGS900001 is also the score of" in errors[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "results" / "toy-r1" / "pgs").exists()

@@ -722,7 +722,8 @@ class ParseAhead:
     scoring files on a URI need the Spark session (``start`` then does nothing).
 
     ``when_failed``: a callback told of a parse's error as soon as it is known, in the parse's
-    thread (the CLI stops Spark's start with it: ``cli._stopped_by_parse_error``)."""
+    thread (the CLI stops Spark's start with it: ``cli._stopped_by_parse_error``), or of a score
+    with two files (``check_one_file_per_score``, which the stage runs on the files it takes)."""
 
     def __init__(self, pgs: PgsSettings, builds: list[str]) -> None:
         self.patterns = list(pgs.scoring_files)
@@ -786,6 +787,11 @@ class ParseAhead:
                 self._ready[options].set()
                 if isinstance(result, Exception):
                     self._failed(result)
+                    continue
+                try:  # known now too; the stage checks it again where it takes the files (read_scoring_files)
+                    check_one_file_per_score(result)
+                except Exception as e:  # noqa: BLE001 - told to when_failed's callback, raised by the stage
+                    self._failed(e)
         finally:
             for ready in self._ready.values():
                 ready.set()
