@@ -208,3 +208,27 @@ def test_the_declared_build_s_count_is_taken_over_the_informative_sites_only(tmp
     assert e == BuildEvidence("GRCh37", 30, 1, 30, 30)
     with pytest.raises(InputDataError, match=r"^g\.bim: the genotypes look like GRCh37, not GRCh38"):
         check_build_evidence(e, "g.bim", "GRCh38", 5.0)
+
+
+def test_a_nan_age_does_not_hide_an_implausible_one_from_the_spark_check(spark):
+    """The Spark grids' pre-fit check (``models.distributed._model_columns``, 9bbc0b8) takes the
+    age columns' min and max in one job (per status): Spark orders NaN above every number, so a
+    NaN age made its status group's max NaN, and ``NaN > 120`` is false: an age of 219 in the
+    same group reached the fits (mutant: the NaN-as-null ``nanvl`` dropped). One ModelError
+    naming the column."""
+    from pyspark.sql import types as T
+
+    from trd_spark.config import load_config
+    from trd_spark.models.distributed import _model_columns
+
+    cfg = load_config()
+    pcs = [f"pc{i + 1}" for i in range(cfg.covariates.n_pcs)]
+    schema = T.StructType([T.StructField("dataset", T.StringType()), T.StructField("definition", T.StringType()),
+                           T.StructField("person_id", T.LongType()), T.StructField("status", T.StringType()),
+                           T.StructField("age", T.DoubleType()), T.StructField("sex_female", T.IntegerType()),
+                           *[T.StructField(pc, T.DoubleType()) for pc in pcs]])
+    rows = [("d", "ad3", 1, "TRD", 219.0, 1, *[0.0] * len(pcs)),
+            ("d", "ad3", 2, "TRD", float("nan"), 0, *[0.0] * len(pcs)),
+            ("d", "ad3", 3, "non_MDD", 50.0, 0, *[0.0] * len(pcs))]
+    with pytest.raises(ModelError, match=r"^cohort/analysis_frame\.age: age outside 0\.\.120 years"):
+        _model_columns(spark.createDataFrame(rows, schema), cfg)
