@@ -88,7 +88,8 @@ FORMS = {
 
 
 def _drop_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "score rows dropped" in r.getMessage()]
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+            and "dropped, " in r.getMessage() and "pgs.duplicate_variants first keeps" in r.getMessage()]
 
 
 @pytest.mark.parametrize("form", list(FORMS))
@@ -107,7 +108,7 @@ def test_every_form_of_one_variant_twice_follows_the_duplicate_policy(hl, spark,
     # counted in the pgs manifest (notes.duplicate_rows_dropped) too, not only in the log
     assert dropped == {"d": {"PGS990701": 1}}
     assert _drop_warnings(caplog) == [
-        "PGS990701: 1 score rows dropped, one variant listed twice (the pair on the other strand, without its "
+        "PGS990701: 1 score row dropped, one variant listed twice (the pair on the other strand, without its "
         "other allele or in another indel form): pgs.duplicate_variants first keeps the first line"]
 
 
@@ -129,7 +130,7 @@ def test_two_rsids_of_one_variant_dropped_under_first_are_counted(hl, spark, cap
     assert (float(w.slope.sum()), int(w.n_vars.sum())) == (1.5, 1)
     assert frame.duplicates_dropped == {"PGS990702": 1}  # the pgs manifest's notes.duplicate_rows_dropped
     assert _drop_warnings(caplog) == [
-        "PGS990702: 1 score rows dropped, two rsIDs placed on one variant (merged rsIDs?): "
+        "PGS990702: 1 score row dropped, two rsIDs placed on one variant (merged rsIDs?): "
         "pgs.duplicate_variants first keeps the first line"]
 
 

@@ -823,10 +823,13 @@ def _dispatch(args: argparse.Namespace) -> int:
                      ", ".join(f"{k}={v}" for k, v in truth.get("datasets", {}).items()))
             return 0
         if args.command == "check-config":
+            from trd_spark.logs import counted
+
             cfg = _load(args)
             print(f"config {cfg.source_path} is valid: release {cfg.release}, "
-                  f"{len(cfg.datasets)} datasets, {len(cfg.phenotypes.trd_definitions)} TRD definitions, "
-                  f"{len(cfg.trait_panel.scores)} scores in the trait panel")
+                  f"{counted(len(cfg.datasets), 'dataset')}, "
+                  f"{counted(len(cfg.phenotypes.trd_definitions), 'TRD definition')}, "
+                  f"{counted(len(cfg.trait_panel.scores), 'score')} in the trait panel")
             print(resolved_yaml(cfg))
             print(cfg.trait_panel.summary())
             _report_missing_inputs(cfg)

@@ -1054,7 +1054,8 @@ def drop_members(sites: pd.DataFrame, dropped: pd.DataFrame, why: str) -> pd.Dat
     total = dict(sites_attr(sites, DUPLICATES_DROPPED))  # a new dict: attrs are shared by copies
     for score, n in zip(scores.tolist(), counts.tolist()):
         name = pgs_ids[score] if score < len(pgs_ids) else f"score {score}"
-        log.warning("%s: %d score rows dropped, %s: pgs.duplicate_variants first keeps the first line", name, n, why)
+        log.warning("%s: %s dropped, %s: pgs.duplicate_variants first keeps the first line", name,
+                    counted(n, "score row"), why)
         total[name] = total.get(name, 0) + n
     out.attrs[DUPLICATES_DROPPED] = total
     return out

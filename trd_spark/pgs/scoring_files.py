@@ -817,7 +817,7 @@ class ParseAhead:
             return None
         if isinstance(parsed.result, Exception):
             raise parsed.result
-        log.info("%d scoring files for %s parsed while the session started (%.1f s)", len(parsed.result),
+        log.info("%s for %s parsed while the session started (%.1f s)", counted(len(parsed.result), "scoring file"),
                  options.target_build, parsed.seconds)
         return parsed.result
 
@@ -1393,7 +1393,7 @@ def parse_scoring_file(
         at = row["rsid"] if positions_from == "rsid" else f"{row['chrom']}:{row['pos']}"
         raise InputDataError(
             f"duplicate variant {at} {row['effect_allele']}/{row['other_allele']}: the same site and allele pair "
-            f"(in either order) as an earlier row ({n_dup} duplicate rows; set pgs.duplicate_variants: first "
+            f"(in either order) as an earlier row ({counted(n_dup, 'duplicate row')}; set pgs.duplicate_variants: first "
             "to keep the first)",
             where=f"{source}:{int(row['line'])}",
         )
