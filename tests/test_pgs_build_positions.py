@@ -294,3 +294,18 @@ def test_the_margin_rule(caplog, n_declared, n_other, outcome):
             return
         check_build_evidence(e, "g.bim", "GRCh38", 5.0)
     assert [r.levelname for r in caplog.records] == [outcome.upper()]
+
+
+def test_other_build_places_off_the_declared_reference_are_not_collected(hl):
+    """``matching.ScoreLoci.at`` (the other-build places Hail's route collects rows at) keeps
+    only places on the declared reference: a position past the contig's end would otherwise be
+    a global position on the next contig (chr1 + 1 is chr2:1, whose row would be collected), and
+    a contig the reference lacks has none."""
+    import numpy as np
+
+    from trd_spark.pgs.matching import ScoreLoci
+
+    end = hl.get_reference("GRCh38").lengths["chr1"]
+    loci = ScoreLoci.at(hl, np.array(["chr1", "chr1", "chr1", "chrUn", "1"], dtype=object),
+                        np.array([1, end, end + 1, 5, 10]), "GRCh38")
+    assert loci.global_positions.tolist() == [0, end - 1]
