@@ -173,14 +173,17 @@ def test_a_part_widened_frame_by_frame_into_one_buffer_reads_as_the_whole_part_w
     calls the whole part decompressed and then widened gives (``_widened_calls``), with frames of
     7 bytes that cut rows, entries and the array length; a later, smaller part written into the
     same buffer reads its own bytes alone (the earlier part's tail is not read), a larger one
-    gets a larger buffer; a part it cannot read exactly is still None (row by row then)."""
+    gets a larger buffer, and a part of missing calls alone (its widened stream twice its
+    stream: more than the room kept) a larger one midway, the bytes written so far kept; a part
+    it cannot read exactly is still None (row by row then)."""
     from trd_spark.pgs import mt_entries
 
     rng = np.random.default_rng(n)
     big = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, n)] for _ in range(9)]
-    small = big[:2]
+    missing = big[:2] + [[None] * n for _ in range(60)]
     held: list[np.ndarray] = []
-    for name, rows in (("big", big), ("small", small), ("bigger", big * 3)):
+    buffers = []
+    for name, rows in (("big", big), ("small", big[:2]), ("bigger", big * 3), ("missing", missing)):
         part = _part(tmp_path, rows, name=name)
         raw = open(part, "rb").read()
         whole = mt_entries._widened_calls(_decompress(raw), len(rows), True)
@@ -189,9 +192,10 @@ def test_a_part_widened_frame_by_frame_into_one_buffer_reads_as_the_whole_part_w
         assert framed is not None
         np.testing.assert_array_equal(framed, whole, err_msg=name)
         assert len(held) == 1 and held[0].base is None  # one buffer of its own
-        if name == "small":  # the big part's buffer, reused
-            assert len(held[0]) >= 2 * len(_decompress(open(tmp_path / "big", "rb").read()))
+        buffers.append(held[0])
         assert mt_entries._calls_of_widened(mt_entries._widened_stream(raw, held), len(rows) + 1, True) is None
+    assert buffers[1] is buffers[0] and buffers[2] is not buffers[1]  # the big part's reused, then a larger one
+    assert len(buffers[3]) > len(buffers[2]) or buffers[3] is not buffers[2]
 
     # A step of 2 entries: every row checked in steps of one row, the same calls.
     part = _part(tmp_path, big, name="steps")

@@ -174,31 +174,42 @@ def _decompress(raw: bytes) -> bytearray:
 def _widened_stream(raw: bytes, held: list[np.ndarray]) -> memoryview:
     """A part file's bytes decompressed with every byte 0x01 written 0x00 0x01 (the widened
     stream ``_calls_of_widened`` reads), frame by frame into the buffer ``held`` holds (one uint8
-    array, kept there for the next part; replaced, the old one dropped first, when it may be too
-    small: 2 bytes per decompressed byte at most, or made when ``held`` is empty): a view of the
-    buffer's first bytes. The same bytes as ``_widened_calls`` widens ``_decompress(raw)`` into:
-    the widening is byte by byte, so frame by frame is the same. Why: each frame's pieces stay
-    in the core's cache and the part's buffers are not made anew, where the whole part
-    decompressed into a new buffer and then widened into another wrote ~4 bytes of fresh pages
-    per entry: 5.1 -> 3.0 ns per entry on the benchmark part (2.5k samples x 25k rows, CPU under
-    load; benchmarks/RESULTS.md, session 31 flatmt)."""
+    array, kept there for the next part; made when ``held`` is empty, replaced when it has too
+    little room, the old one dropped first): a view of the buffer's first bytes. The same bytes
+    as ``_widened_calls`` widens ``_decompress(raw)`` into: the widening is byte by byte, so
+    frame by frame is the same. Why: each frame's pieces stay in the core's cache and the part's
+    buffers are not made anew, where the whole part decompressed into a new buffer and then
+    widened into another wrote ~4 bytes of fresh pages per entry: 5.1 -> 3.0 ns per entry on the
+    benchmark part (2.5k samples x 25k rows, CPU under load; benchmarks/RESULTS.md, session 31
+    flatmt)."""
     import pyarrow as pa
+
+    from trd_spark.pgs.memory import small_pages
 
     codec = pa.Codec("zstd")
     view = memoryview(raw)
     frames, total = _frames(raw)
-    if not held or len(held[0]) < 2 * total:
-        from trd_spark.pgs.memory import small_pages
-
+    # The widened stream is the stream plus one byte per byte 0x01 (a row's start, a missing GT:
+    # ~1% of the entries in array data), at most twice the stream. A buffer with room for an
+    # eighth more is kept while the parts fit it; a new one gets a quarter more room again, so
+    # that parts a little larger than the first (their missing calls vary) still reuse it.
+    need = total + total // 8 + 64
+    if not held or len(held[0]) < need:
         held.clear()  # the old one freed first
         # Pages touched only where written; no huge-page advice (``memory.small_pages``: its
         # synchronous compaction cost more than the 4 KiB faults, as for the block buffer).
         with small_pages():
-            held.append(np.empty(2 * total, np.uint8))
-    into = held[0].data
-    at = 0
+            held.append(np.empty(need + need // 4, np.uint8))
+    buffer = held[0]
+    into, at = buffer.data, 0
     for start, end, _, size in frames:
         piece = codec.decompress(view[start:end], decompressed_size=size).to_pybytes().replace(b"\x01", b"\x00\x01")
+        if at + len(piece) > len(buffer):  # more bytes 0x01 than room: the largest it can need, the bytes so far kept
+            with small_pages():
+                larger = np.empty(2 * total + 1, np.uint8)
+            larger[:at] = buffer[:at]
+            held[0] = buffer = larger
+            into = buffer.data
         into[at:at + len(piece)] = piece
         at += len(piece)
     return into[:at]
