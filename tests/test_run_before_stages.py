@@ -180,3 +180,24 @@ def test_a_scoring_file_error_stops_the_run_while_spark_starts(tmp_path, case):
         assert "PGS900001_copy.txt.gz: #pgs_id=PGS900001 is also the score of" in errors[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "results" / "toy-r1" / "pgs").exists()
+
+
+def test_a_jvm_whose_start_was_broken_off_is_stopped(tmp_path):
+    """The parse's error can come while PySpark launches the JVM (a 4M-row scoring file whose
+    bad line is its last: after "Java 17 from ...", before "Spark ..."): the JVM then outlived
+    the run (60+ s, its gateway thread alive and its connection file's folder gone). The CLI
+    stops the children of its process that run Spark's submit; others are left. In a process of
+    its own: this one's children include the shared session's JVM."""
+    script = (
+        "import subprocess, sys, time\n"
+        "from trd_spark import cli\n"
+        "sleep = [sys.executable, '-c', 'import time; time.sleep(120)']\n"
+        "jvm = subprocess.Popen([*sleep, 'org.apache.spark.deploy.SparkSubmit', 'pyspark-shell'])\n"
+        "other = subprocess.Popen([*sleep, 'something-else'])\n"
+        "time.sleep(1)\n"
+        "cli._end_jvm_being_started()\n"
+        "print(jvm.wait(timeout=60), other.poll())\n"
+        "other.kill()\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(-signal.SIGTERM), "None"]

@@ -716,6 +716,10 @@ def _stopped_by_parse_error(handed: dict[str, object]):
     try:
         ahead.when_failed(failed)
         yield
+    except TrdSparkError as e:
+        if e is state["error"]:
+            _end_jvm_being_started()
+        raise
     finally:
         try:
             with lock:  # no signal is sent once this is set
@@ -726,6 +730,33 @@ def _stopped_by_parse_error(handed: dict[str, object]):
             except TrdSparkError:  # a signal sent just before: its handler ran first, and raised
                 signal.signal(_PARSE_FAILED_SIGNAL, previous)
                 raise
+
+
+# What the command line of the JVM PySpark starts holds (``spark-submit ... pyspark-shell`` runs
+# ``org.apache.spark.deploy.SparkSubmit``; the ``spark-class`` script before it execs the JVM).
+_SPARK_SUBMIT_MARKERS = (b"org.apache.spark.deploy.SparkSubmit", b"spark-class", b"spark-submit")
+
+
+def _end_jvm_being_started() -> None:
+    """SIGTERM to this process's child processes that are PySpark's JVM being started, when no
+    gateway to it exists yet (``SparkContext._gateway`` is set once its start returned): a start
+    broken off there left the JVM running after this process exited (60+ s and counting, seen
+    with a 4M-row scoring file whose error came mid-start): its gateway thread keeps it alive
+    and the connection file it writes before it watches its stdin is gone. A JVM whose gateway
+    is up ends with this process (its stdin closes). Linux ``/proc``; elsewhere nothing."""
+    pyspark_context = sys.modules.get("pyspark.context")
+    if pyspark_context is not None and pyspark_context.SparkContext._gateway is not None:  # noqa: SLF001
+        return
+    me = os.getpid()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid != me or not any(m in (entry / "cmdline").read_bytes() for m in _SPARK_SUBMIT_MARKERS):
+                continue
+            os.kill(int(entry.name), signal.SIGTERM)
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+        log.debug("the JVM being started (pid %s) was stopped", entry.name)
 
 
 def _open_run_log(cfg, command: str) -> RunLog:
