@@ -232,3 +232,26 @@ def test_a_nan_age_does_not_hide_an_implausible_one_from_the_spark_check(spark):
             ("d", "ad3", 3, "non_MDD", 50.0, 0, *[0.0] * len(pcs))]
     with pytest.raises(ModelError, match=r"^cohort/analysis_frame\.age: age outside 0\.\.120 years"):
         _model_columns(spark.createDataFrame(rows, schema), cfg)
+
+
+def test_the_year_of_birth_rule_at_its_bounds(spark):
+    """``persons.birth_implausible_expr`` (9bbc0b8) at each bound, by hand: a year of birth of
+    1849 is implausible and 1850 (OHDSI DQD's plausibleValueLow) is not, whatever the age (both
+    aged 70 here: test_phenotypes_implausible_birth has no person born in 1849, so the bound
+    moved to 1849 let its tests pass); an age at the end of observation of exactly 0 or 120 is
+    plausible, just below 0 or above 120 is not; a null age is implausible (null-safe)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from trd_spark.phenotypes.persons import birth_implausible_expr
+
+    cases = [(1849, 70.0, True), (1850, 70.0, False), (1970, 0.0, False), (1970, -0.01, True),
+             (1903, 120.0, False), (1903, 120.01, True), (1970, None, True)]
+    schema = T.StructType([T.StructField("year_of_birth", T.IntegerType()),
+                           T.StructField("age_at_observation_end", T.DoubleType()),
+                           T.StructField("expected", T.BooleanType())])
+    got = (spark.createDataFrame(cases, schema)
+           .select("year_of_birth", "age_at_observation_end",
+                   birth_implausible_expr(F.col("year_of_birth"), F.col("age_at_observation_end")).alias("got"))
+           .collect())
+    assert [(r.year_of_birth, r.age_at_observation_end, r.got) for r in got] == cases
