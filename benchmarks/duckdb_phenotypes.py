@@ -44,6 +44,18 @@ from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_ST
 DQD_BIRTH_YEAR_LOW = 1850
 MAX_AGE_YEARS = 120
 
+
+
+def _implausible_birth(p: str) -> str:
+    """SQL: true for a person (``p``: a ``persons`` row) whose year of birth gives no usable age, the
+    first exclusion of every person, MDD or not: before 1850 (OHDSI DQD's plausibleValueLow for
+    PERSON.year_of_birth), or a birth date after the end of follow-up (an age below 0: a 2099
+    placeholder, any year after the cutoff's) or more than 120 years before it. The exclusion and
+    its count (``duckdb_drop_counts``) read this one condition."""
+    return (f"({p}.year_of_birth < {DQD_BIRTH_YEAR_LOW} OR {p}.birth_date > {p}.end_date "
+            f"OR {p}.end_date > {p}.birth_date + INTERVAL {MAX_AGE_YEARS} YEAR)")
+
+
 DECISION_COLUMNS = [
     "person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
     "followup_end_date", "time_to_trd_days", "trd_event", "n_adequate_trials",
@@ -358,11 +370,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     # completed years by calendar arithmetic (a 29 February birthday counts from 1 March)
     under = (f"year(dx.first_mdd) - year(p.birth_date) - CASE WHEN month(dx.first_mdd) * 100 + day(dx.first_mdd) "
              f"< month(p.birth_date) * 100 + day(p.birth_date) THEN 1 ELSE 0 END < {mdd_cfg.min_age_at_index}")
-    # A year of birth that gives no usable age excludes first, MDD or not: before 1850 (OHDSI DQD's
-    # plausibleValueLow for PERSON.year_of_birth), or a birth date after the end of follow-up (an
-    # age below 0: a 2099 placeholder, any year after the cutoff's) or more than 120 years before it.
-    implausible = (f"(p.year_of_birth < {DQD_BIRTH_YEAR_LOW} OR p.birth_date > p.end_date "
-                   f"OR p.end_date > p.birth_date + INTERVAL {MAX_AGE_YEARS} YEAR)")
+    implausible = _implausible_birth("p")  # excludes first, MDD or not
     cases = [f"WHEN {implausible} THEN 'implausible_year_of_birth'"]
     cases += [f"WHEN {meets} AND dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
     cases += [f"WHEN {meets} AND {under} THEN 'under_18_at_index'", f"WHEN {meets} THEN NULL",
@@ -537,7 +545,9 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     n_dated_after_cutoff}}`` over the records of each domain in any concept set a rule reads
     (a set's excludes not removed), every date; ``{"deaths": {n_persons_death_before_birth_year,
     n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table,
-    n_persons_period_not_in_person_table}}``;
+    n_persons_period_not_in_person_table}}``; ``{"persons": {n_persons_birth_year_implausible}}`` (the
+    persons the implausible-year-of-birth exclusion takes, ``_implausible_birth``: the stage counts
+    them in notes.quirks.persons and in the cohort flow);
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
     n_refill_course_over_max, n_negative_refills}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
@@ -598,6 +608,8 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
         out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
                                   "n_persons_death_undated", "n_persons_death_not_in_person_table",
                                   "n_persons_period_not_in_person_table"), map(int, row)))
+        [n_implausible] = x(f"SELECT COUNT(*) FROM persons p WHERE {_implausible_birth('p')}").fetchone()
+        out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
         tr = cfg.phenotypes.trials
         refills = "CAST(refills AS BIGINT)" if tr.use_refills else "CAST(NULL AS BIGINT)"  # read only when used
         row = x(f"""

@@ -338,7 +338,7 @@ def test_birth_datetime_disagreeing_with_year_of_birth(merged):
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
         "n_persons_death_before_birth_date": 0, "n_persons_period_start_after_end": 0, "n_persons_death_undated": 0,
         "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0,
-        "n_persons_period_undated": 0, "n_persons_birth_year_implausible": 0}
+        "n_persons_period_undated": 0}
 
 
 def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
@@ -354,7 +354,7 @@ def test_death_rows_and_periods_before_the_birth_year_are_not_used(merged):
         "n_persons_several_death_dates": 1, "n_persons_period_before_birth_year": 1,
         "n_persons_death_before_birth_date": 0, "n_persons_period_start_after_end": 0, "n_persons_death_undated": 0,
         "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0,
-        "n_persons_period_undated": 0, "n_persons_birth_year_implausible": 0}
+        "n_persons_period_undated": 0}
 
 
 # ---- session-14 cases (hand-worked expected files; see their comments) ----------------------------
@@ -389,7 +389,7 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
         "n_persons_several_death_dates": 0, "n_persons_period_before_birth_year": 0,
         "n_persons_death_before_birth_date": 1, "n_persons_period_start_after_end": 0, "n_persons_death_undated": 0,
         "n_persons_death_not_in_person_table": 0, "n_persons_period_not_in_person_table": 0,
-        "n_persons_period_undated": 0, "n_persons_birth_year_implausible": 0}
+        "n_persons_period_undated": 0}
     from trd_spark.phenotypes.persons import observation_period_overlaps
 
     assert observation_period_overlaps(run.omop["observation_period"]).collect()[0].n_overlapping_periods == 1

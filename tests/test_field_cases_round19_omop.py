@@ -77,7 +77,7 @@ def test_an_observation_period_row_without_dates_is_no_period(spark):
     assert got[3] == ("MDD_other", "no_adequate_trial", d("2015-12-31"), 2131, 0)
     observed = {r.person_id: r.has_observation_period for r in tables.persons.collect()}
     assert observed == {1: True, 2: False, 3: True}
-    quirks = birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"], CUTOFF).first()
+    quirks = birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]).first()
     assert quirks.n_persons_period_undated == 2
     overlaps = observation_period_overlaps(omop["observation_period"]).first()
     assert (overlaps.n_periods, overlaps.n_open_periods) == (2, 0)
@@ -136,28 +136,26 @@ def test_records_of_a_non_standard_concept_are_counted_per_table_and_column(spar
 
 def test_birth_years_outside_the_dqd_plausible_range_are_counted(spark):
     """Birth years 1800, 1849 (before DQD's plausibleValueLow 1850), 1850, 1900, 2024 (the year after the
-    cutoff's: DQD's high bound, YEAR(GETDATE())+1, with the cutoff for the date the data end) and 2025:
-    by hand 3 implausible persons (1800, 1849, 2025), one WARNING naming person.year_of_birth.
-    On 8a12b1b no count existed (birth_death_quirk_counts took no cutoff)."""
-    years = {11: 1800, 12: 1849, 13: 1850, 14: 1900, 15: 2024, 16: 2025}
+    cutoff's: DQD's high bound, YEAR(GETDATE())+1, with the cutoff for the date the data end), 2025 and
+    1970, observed to the cutoff 2023-07-01. Counted as session 31 counts them, by the exclusion's own
+    rule (persons.birth_implausible_expr, over PERSONS): 1800 and 1849 (before 1850), 1850 and 1900
+    (aged 173 and 123 at the end of observation: over 120), 2024 and 2025 (born after it: below 0),
+    by hand 6; 1970 is not. The count is the flow's box. One WARNING naming person.year_of_birth.
+    On 8a12b1b no count existed; on 68846ed-48016ac it was DQD's year range alone (3: 1850, 1900 and 2024
+    were excluded uncounted)."""
+    years = {11: 1800, 12: 1849, 13: 1850, 14: 1900, 15: 2024, 16: 2025, 17: 1970}
     omop = omop_tables(spark, persons=[person(p, year) for p, year in years.items()],
                        observation_periods=[obs(p) for p in years])
-    quirks = birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"], CUTOFF).first()
-    assert quirks.n_persons_birth_year_implausible == 3
-    # without a cutoff only the low bound applies
-    assert birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]).first() \
-        .n_persons_birth_year_implausible == 2
-    from trd_spark.phenotypes.stage import birth_and_death_warnings  # new on this round
-
-    lines = birth_and_death_warnings(quirks.asDict())
-    assert len(lines) == 1 and lines[0].startswith("person: year_of_birth outside"), lines
-    # As the stage counts them (stage_counts: the one collect the manifest's notes.quirks come
-    # from), with the config's cutoff: the high bound too (mutation check of 68846ed).
-    from trd_spark.phenotypes.stage import stage_counts
+    from trd_spark.phenotypes.stage import implausible_birth_warnings, stage_counts
 
     cfg = toy_config()
     assert cfg.omop.data_cutoff_date == CUTOFF
     t = derive_phenotype_tables(omop, cfg)
+    # As the stage counts them (stage_counts: the one collect the manifest's notes.quirks come from)
     _, staged = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
                              cfg.phenotypes.trials.max_days_supply)
-    assert staged["birth_and_death"]["n_persons_birth_year_implausible"] == 3
+    assert staged["persons"]["n_persons_birth_year_implausible"] == 6
+    excluded = {r.person_id for r in t.mdd.collect() if r.exclusion_reason == "implausible_year_of_birth"}
+    assert excluded == set(years) - {17}
+    lines = implausible_birth_warnings(staged["persons"])
+    assert len(lines) == 1 and lines[0].startswith("person: year_of_birth gives no usable age"), lines

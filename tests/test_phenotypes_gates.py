@@ -30,9 +30,12 @@ from trd_spark.errors import InputDataError
 from trd_spark.gates import check_gate
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, read_omop_table
 from trd_spark.phenotypes.stage import (
+    RECORDS_SUFFIX,
     check_required_tables,
+    concept_set_ids,
     data_gates,
     derive_phenotype_tables,
+    event_table_counts,
     read_omop,
     stage_counts,
     study_vocabulary,
@@ -93,7 +96,8 @@ def test_counts_and_gates_on_bad_shapes(spark, caplog):
                        conditions=conditions, drugs=drugs)
     cfg = toy_config()
     event_dates, quirks = _counts(spark, omop, cfg)
-    assert quirks["persons"] == {"n_persons": 10, "n_sex_other": 6, "n_no_observation_period": 1}
+    assert quirks["persons"] == {"n_persons": 10, "n_sex_other": 6, "n_no_observation_period": 1,
+                                 "n_persons_birth_year_implausible": 0}
     assert quirks["drug_values"] == {"n_records": 4, "n_end_over_max_days": 1, "n_days_supply_over_max": 1}
     assert sum(c["n_dated_after_cutoff"] for c in event_dates.values()) == 4
     assert event_dates["condition"]["n_before_birth_year"] == 1
@@ -173,27 +177,79 @@ def test_header_only_person_csv_is_one_error_naming_the_file(spark, tmp_path):
         check_required_tables(omop, cfg, study_vocabulary(omop, cfg))
 
 
+def _table_records(omop) -> dict[str, int]:
+    """``event_table_counts``' records per table (stage_counts' quirks.event_table_records)."""
+    counts = event_table_counts(omop).first().asDict()
+    return {k: v for k, v in counts.items() if k.endswith(RECORDS_SUFFIX)}
+
+
 def test_header_only_procedure_table_is_a_warning_naming_file_and_loss(spark, tmp_path, caplog):
     """A header-only procedure_occurrence.csv: the ECT set of somatic TRD sees nothing. One
     WARNING names the file, the concept sets and the definition (it was silent); the same
     table with a row is quiet, and a table no study set reads (device_exposure: tms_device
-    is empty) is not checked."""
+    is empty) is not checked. The table's records come from ``event_table_counts``, the aggregate
+    stage_counts collects anyway (quirks.event_table_records, with the unmapped records:
+    procedure_occurrence 0, 1 with its row), so the warning itself runs no Spark job (one
+    emptiness job per table on 48016ac)."""
     rows = dict(persons=[person(1)], observation_periods=[obs(1)], conditions=[cond(1, MDD_CONCEPT, "2015-01-01")],
                 drugs=[drug(1, SERTRALINE_TAB, "2015-01-01")])
     omop = omop_tables(spark, **rows)
     cfg, omop["procedure_occurrence"], path = _header_only_csv(spark, tmp_path, "procedure_occurrence")
-    vocab = study_vocabulary(omop, cfg)
+    sets = concept_set_ids(cfg, study_vocabulary(omop, cfg))
+    records = _table_records(omop)
+    assert records == {"n_condition_occurrence_records": 1, "n_drug_exposure_records": 1,
+                       "n_procedure_occurrence_records": 0, "n_device_exposure_records": 0}
+    empty: dict = {}
     with caplog.at_level(logging.WARNING):
-        empty = warn_empty_event_tables(omop, cfg, vocab)
+        assert spark_jobs(spark, lambda: empty.update(warn_empty_event_tables(spark, cfg, sets, records))) == 0
     assert list(empty) == ["procedure_occurrence"] and "ect" in empty["procedure_occurrence"]
     [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert f"OMOP table procedure_occurrence has no rows ({path})" in line
     assert "concept set(s) ect" in line and "TRD definition somatic" in line
     caplog.clear()
+    full = omop_tables(spark, **rows, procedures=[proc(1, ECT_SNOMED, "2016-01-01")])
+    records = _table_records(full)
+    assert records["n_procedure_occurrence_records"] == 1
     with caplog.at_level(logging.WARNING):
-        full = omop_tables(spark, **rows, procedures=[proc(1, ECT_SNOMED, "2016-01-01")])
-        assert warn_empty_event_tables(full, cfg, vocab) == {}
+        assert warn_empty_event_tables(spark, cfg, sets, records) == {}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_every_concept_set_field_has_one_list_of_uses():
+    """Every field of the phenotype config that names concept sets (``*concept_set`` /
+    ``*concept_sets`` of phenotypes.mdd, phenotypes.trials and each TRD definition) is in
+    ``concept_set_uses``, the one list ``study_concept_set_names`` (expanded, checked) and the
+    messages' ``_concept_set_users`` read: here each field names a set of its own, and each set is
+    expanded and named with the rule reading it. (Two lists before; a field dropped from either
+    fails here: checked on a mutant of 48016ac whose _concept_set_users lacked the control drug sets.)"""
+    from trd_spark.phenotypes.stage import _concept_set_users, study_concept_set_names
+
+    cfg = toy_config()
+    ph = cfg.phenotypes
+    somatic = next(x for x in ph.trd_definitions if x.rule == "somatic")
+    augmentation = next(x for x in ph.trd_definitions if x.rule == "augmentation")
+    expected: dict[str, str] = {}
+    updates: dict[str, dict] = {}
+    for part, model in (("mdd", ph.mdd), ("trials", ph.trials)):
+        fields = [f for f in type(model).model_fields if f.endswith(("concept_set", "concept_sets"))]
+        assert fields, part
+        for f in fields:
+            name = f"{part}.{f}"
+            updates.setdefault(part, {})[f] = [name] if f.endswith("sets") else name
+            expected[name] = {"mdd.concept_set": "the MDD diagnoses",
+                              "trials.concept_set": "the antidepressant trials"}.get(name, "the control exclusions")
+    definitions = []
+    for dfn in (augmentation, somatic):
+        fields = [f for f in type(dfn).model_fields if f.endswith(("concept_set", "concept_sets"))]
+        assert set(fields) == {"augmentation_concept_set", "somatic_concept_sets"}
+        change = {f: [f"{dfn.name}.{f}"] if f.endswith("sets") else f"{dfn.name}.{f}" for f in fields}
+        definitions.append(dfn.model_copy(update=change))
+        expected.update({f"{dfn.name}.{f}": f"TRD definition {dfn.name}" for f in fields})
+    cfg = cfg.model_copy(update={"phenotypes": ph.model_copy(update={
+        "mdd": ph.mdd.model_copy(update=updates["mdd"]), "trials": ph.trials.model_copy(update=updates["trials"]),
+        "trd_definitions": definitions})})
+    assert sorted(study_concept_set_names(cfg)) == sorted(expected)
+    assert {name: _concept_set_users(cfg, name) for name in expected} == {n: [rule] for n, rule in expected.items()}
 
 
 def test_concept_ancestor_reaching_no_product_is_an_error(spark):

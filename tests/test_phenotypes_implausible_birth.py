@@ -16,6 +16,7 @@ unless noted); expected values by hand.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -151,6 +152,39 @@ def test_the_duckdb_twin_applies_the_same_rule(tables, tmp_path):
             for r in tables.phenotypes.select("person_id", "definition", "status", "exclusion_reason").collect()}
     assert duck == ours
     assert {p for (p, _), (_, reason) in duck.items() if reason == IMPLAUSIBLE} == {2, 3, 5, 7, 9}
+
+
+def test_the_count_is_the_exclusion_s_flow_box_and_twin_agree(spark, tables, tmp_path):
+    """The stage's count (notes.quirks.persons.n_persons_birth_year_implausible, from the one
+    collect of stage_counts, and observed while ``run`` writes the persons: the same aggregate)
+    is the exclusion's: persons 2, 3, 5, 7, 9 = 5, the flow box, and the DuckDB twin's count by its
+    own SQL. On 48016ac the count was DQD's year range over the person table: 2 (2099, 1800),
+    beside a flow box of 5 (5 aged 125, 7 and 9 by their age). Logged as a label (<20), with one
+    WARNING line naming person.year_of_birth and no count."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from duckdb_phenotypes import duckdb_drop_counts
+
+    from trd_spark.phenotypes.stage import implausible_birth_warnings, quirk_log_text, stage_counts
+
+    rows = omop_rows()
+    omop = omop_tables(spark, persons=rows["person"], observation_periods=rows["observation_period"],
+                       conditions=rows["condition_occurrence"], deaths=rows["death"])
+    cfg = toy_config()
+    _, quirks = stage_counts(omop, tables.persons, tables.study_events, tables.ingredients, cfg.omop.data_cutoff_date,
+                             cfg.phenotypes.trials.max_days_supply)
+    n = quirks["persons"]["n_persons_birth_year_implausible"]
+    mdd = cfg.phenotypes.mdd
+    flow = cohort_flow_rows(tables.mdd, tables.phenotypes, exclusion_sets=list(mdd.exclude_concept_sets),
+                            min_diagnoses=mdd.min_diagnoses)
+    [box] = [x for d, _, step, x in flow if d == ALL_DEFINITIONS and step == "excluded_implausible_year_of_birth"]
+    _write_parquet(rows, tmp_path)
+    twin = duckdb_drop_counts(str(tmp_path), toy_config(path=str(tmp_path)), threads=1)
+    assert (n, box, twin["persons"]["n_persons_birth_year_implausible"]) == (5, 5, 5)
+    assert "n_persons_birth_year_implausible" not in quirks["birth_and_death"]  # one count, one place
+    assert "n_persons_birth_year_implausible <20" in quirk_log_text("persons", quirks["persons"], 20)
+    [line] = implausible_birth_warnings(quirks["persons"])
+    assert line.startswith("person: year_of_birth gives no usable age") and not re.search(r"\b5\b", line)
+    assert implausible_birth_warnings({**quirks["persons"], "n_persons_birth_year_implausible": 0}) == []
 
 
 def _frame(age: float, age_at_index: float) -> pd.DataFrame:

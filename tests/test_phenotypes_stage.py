@@ -143,6 +143,12 @@ def test_run_publishes_the_four_tables(spark, published):
                                                    "n_drug_exposure_nonstandard": 0,
                                                    "n_procedure_occurrence_nonstandard": 0,
                                                    "n_device_exposure_nonstandard": 0}
+    # every row of each event table, on the same scan; the empty-table check reads them (no job of its own)
+    assert notes["quirks"]["event_table_records"] == {
+        f"n_{t}_records": published.omop[t].count()
+        for t in ("condition_occurrence", "drug_exposure", "procedure_occurrence", "device_exposure")}
+    assert notes["quirks"]["event_table_records"]["n_procedure_occurrence_records"] > 0
+    assert notes["empty_event_tables"] == {}
     assert notes["quirks"]["condition_status"]["n_preliminary_records"] == 1
     # 12 antidepressant rows (aripiprazole is not one), 11 within follow-up (what the trials read:
     # citalopram 2023-08-01 is after the cutoff), one duplicate of person 1's first fill
@@ -175,7 +181,8 @@ def test_run_publishes_the_four_tables(spark, published):
     # query equal stage_counts computing every part over the pure chain (the manifest sorts keys)
     dates, quirks = published.dates, published.quirks
     assert notes["study_event_dates"] == dates and notes["quirks"] == quirks
-    assert quirks["persons"] == {"n_persons": 8, "n_sex_other": 0, "n_no_observation_period": 0}
+    assert quirks["persons"] == {"n_persons": 8, "n_sex_other": 0, "n_no_observation_period": 0,
+                                 "n_persons_birth_year_implausible": 0}
     assert quirks["drug_values"]["n_records"] == 14
     # the cohort flow run() built from counts observed while writing the MDD groups and the
     # phenotypes equals the flow collected from the pure chain
@@ -193,15 +200,17 @@ def test_stage_counts_take_observed_parts_as_given(spark, published):
     args = (omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
             cfg.phenotypes.trials.max_days_supply)
     dates, quirks = published.dates, published.quirks
-    given = {"persons": {"n_no_observation_period": 3, "n_sex_other": 2, "n_persons": 1}}
+    given = {"persons": {"n_no_observation_period": 3, "n_sex_other": 2, "n_persons": 1,
+                         "n_persons_birth_year_implausible": 4}}
     dates_o, quirks_o = stage_counts(*args, observed=given)
-    assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3)]
+    assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3),
+                                                 ("n_persons_birth_year_implausible", 4)]
     assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {
         k: v for k, v in quirks.items() if k != "persons"}
     sc, group = spark.sparkContext, "stage_counts_missing_key"
     sc.setJobGroup(group, "stage_counts with an incomplete observed part")
     try:
-        with pytest.raises(KeyError, match="n_sex_other, n_no_observation_period"):
+        with pytest.raises(KeyError, match="n_sex_other, n_no_observation_period, n_persons_birth_year_implausible"):
             stage_counts(*args, observed={"persons": {"n_persons": 1}})
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)

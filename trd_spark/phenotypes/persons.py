@@ -202,13 +202,8 @@ def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFr
     return after_birth_year(death, person, "death_date").groupBy("person_id").agg(F.min("death_date").alias(alias))
 
 
-def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame,
-                             data_cutoff_date: dt.date | None = None) -> DataFrame:
+def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame) -> DataFrame:
     """One row over the OMOP ``person``, ``death`` and ``observation_period`` tables (long, persons):
-    n_persons_birth_year_implausible (``birth_year_implausible_expr``: a year_of_birth before
-    1850 or after the year after ``data_cutoff_date``'s, e.g. 1800 or 2099 placeholders, a typo;
-    no upper bound when ``data_cutoff_date`` is None: such persons are excluded,
-    ``birth_implausible_expr``; counted here over the person table and warned about),
     n_persons_birth_datetime_disagrees (``birth_datetime`` outside year_of_birth, or outside
     month_of_birth when that is known: the birth date comes from the year/month/day fields,
     ``birth_date_expr``), n_persons_death_before_birth_year (a death row dated before the
@@ -262,11 +257,9 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         return table.join(person, "person_id", "left_anti").select("person_id").distinct().select(
             "person_id", F.lit(1).alias(flag))
 
-    rows = person.join(per_person, "person_id", "left").join(periods, "person_id", "left").withColumn(
-        "_implausible_year", birth_year_implausible_expr(F.col("year_of_birth"), data_cutoff_date))
+    rows = person.join(per_person, "person_id", "left").join(periods, "person_id", "left")
     rows = rows.unionByName(unknown(death, "_unknown"), allowMissingColumns=True)
     return rows.unionByName(unknown(observation_period, "_unknown_period"), allowMissingColumns=True).agg(
-        n(F.col("_implausible_year")).alias("n_persons_birth_year_implausible"),
         n(disagrees).alias("n_persons_birth_datetime_disagrees"),
         n(F.col("_before") == 1).alias("n_persons_death_before_birth_year"),
         n(F.col("_dates") > 1).alias("n_persons_several_death_dates"),
@@ -280,20 +273,6 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     )
 
 
-def birth_year_implausible_expr(year_of_birth: Column, data_cutoff_date: dt.date | None) -> Column:
-    """True where ``year_of_birth`` lies outside the OHDSI Data Quality Dashboard's plausible range
-    (``PLAUSIBLE_BIRTH_YEAR_LOW`` .. the year after ``data_cutoff_date``'s; no upper bound when it is
-    None); false otherwise, null-safe.
-
-    The raw-table count of such persons (``birth_death_quirk_counts``: 1800 or 2099 placeholders,
-    typos), warned about by the stage. The persons are excluded by ``birth_implausible_expr``
-    (which implies this range: a year after the cutoff's gives an age below 0 at the end of
-    observation), as ``implausible_year_of_birth`` (``mdd.derive_mdd``)."""
-    low = year_of_birth < PLAUSIBLE_BIRTH_YEAR_LOW
-    high = F.lit(False) if data_cutoff_date is None else year_of_birth > data_cutoff_date.year + 1
-    return F.coalesce(low | high, F.lit(False))
-
-
 def birth_implausible_expr(year_of_birth: Column, age_at_observation_end: Column) -> Column:
     """True for a person the study cannot age (PERSONS columns ``year_of_birth``, int, and
     ``age_at_observation_end``, years from ``age_years_expr``): a year_of_birth before
@@ -305,7 +284,11 @@ def birth_implausible_expr(year_of_birth: Column, age_at_observation_end: Column
     implausible, though the OMOP reader already rejects a missing year_of_birth).
 
     Such persons are excluded (``ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH``, before any other
-    reason; ``mdd.derive_mdd``) and counted in the cohort flow: used as written (as OHDSI tools
+    reason; ``mdd.derive_mdd``) and counted, by this one rule, in the cohort flow
+    (``flow.shared_flow_columns``) and in the stage's notes.quirks.persons.
+    n_persons_birth_year_implausible (``stage.person_count_columns``, over the same PERSONS rows;
+    session 30's count took DQD's year range alone, so persons excluded for their age were in the
+    flow's box only): used as written (as OHDSI tools
     use it; FeatureExtraction's age is YEAR(index) - year_of_birth) a 1800 placeholder gave the
     models an age of 219 years and a 2099 one a negative age, without a word. Since the end of
     observation bounds every MDD index and follow-up end, no analysed person has an age at the

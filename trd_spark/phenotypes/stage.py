@@ -53,6 +53,7 @@ from trd_spark.phenotypes.omop import (
 )
 from trd_spark.phenotypes.persons import (
     birth_death_quirk_counts,
+    birth_implausible_expr,
     derive_persons,
     followup_date_counts,
     observation_period_overlaps,
@@ -184,15 +185,26 @@ def _somatic_events(
     return reduce(lambda a, b: a.unionByName(b), events)
 
 
-def study_concept_set_names(cfg: Config) -> list[str]:
-    """Every concept set the phenotype definitions use (config order, distinct)."""
+def concept_set_uses(cfg: Config) -> list[tuple[str, str]]:
+    """(concept set name, the rule reading it, for messages: e.g. ``TRD definition somatic``)
+    for every concept-set field of ``cfg.phenotypes``, in config order (a set named by several
+    fields comes once per field). The one list of those fields: ``study_concept_set_names`` and
+    ``_concept_set_users`` read it (each kept its own list, so a field added to one could be
+    missing from the other: a set expanded but never named in a message, or the reverse)."""
     ph = cfg.phenotypes
-    names = [ph.mdd.concept_set, ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets, ph.trials.concept_set,
-             *ph.mdd.control_exclusion_drug_concept_sets]
+    exclusions = "the control exclusions"
+    uses = [(ph.mdd.concept_set, "the MDD diagnoses"), (ph.mdd.control_exclusion_concept_set, exclusions),
+            *[(n, exclusions) for n in ph.mdd.exclude_concept_sets], (ph.trials.concept_set, "the antidepressant trials"),
+            *[(n, exclusions) for n in ph.mdd.control_exclusion_drug_concept_sets]]
     for d in ph.trd_definitions:
-        names += [d.augmentation_concept_set] if d.augmentation_concept_set else []
-        names += d.somatic_concept_sets
-    return list(dict.fromkeys(names))
+        named = [d.augmentation_concept_set] if d.augmentation_concept_set else []
+        uses += [(n, f"TRD definition {d.name}") for n in [*named, *d.somatic_concept_sets]]
+    return uses
+
+
+def study_concept_set_names(cfg: Config) -> list[str]:
+    """Every concept set the phenotype definitions use (``concept_set_uses``; config order, distinct)."""
+    return list(dict.fromkeys(name for name, _ in concept_set_uses(cfg)))
 
 
 def study_vocabulary(omop: dict[str, DataFrame], cfg: Config) -> Vocabulary:
@@ -490,6 +502,20 @@ def concept_record_warnings(unmapped: dict[str, int]) -> list[str]:
     return out
 
 
+def implausible_birth_warnings(persons: dict[str, int]) -> list[str]:
+    """The run log's WARNING line (after "phenotypes: ") for the persons excluded for a year of birth
+    that gives no usable age (``person_count_columns``' n_persons_birth_year_implausible, the
+    cohort flow's excluded_implausible_year_of_birth: one rule), naming table and column. Persons:
+    no count in the line. Empty when there are none."""
+    if not persons["n_persons_birth_year_implausible"]:
+        return []
+    return [f"person: year_of_birth gives no usable age (before {PLAUSIBLE_BIRTH_YEAR_LOW}, OHDSI Data Quality "
+            f"Dashboard's plausibleValueLow, or an age below 0 or above {MAX_PLAUSIBLE_AGE_YEARS} at the end of "
+            "observation, e.g. a 1800 or 2099 placeholder): these persons are excluded (exclusion_reason "
+            "implausible_year_of_birth), counted in notes.quirks.persons.n_persons_birth_year_implausible and in the "
+            "cohort flow's excluded_implausible_year_of_birth (the same persons)"]
+
+
 def birth_and_death_warnings(counts: dict[str, int]) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for ``persons.birth_death_quirk_counts``'
     rows the rules do not use or use as written, each naming its table and column. Persons: no
@@ -499,13 +525,6 @@ def birth_and_death_warnings(counts: dict[str, int]) -> list[str]:
         out.append("death: row(s) with neither death_date nor death_datetime are not used (no date to end follow-up "
                    "with; a person without another death row is followed as alive); counted in "
                    "notes.quirks.birth_and_death.n_persons_death_undated")
-    if counts["n_persons_birth_year_implausible"]:
-        out.append(f"person: year_of_birth outside the OHDSI Data Quality Dashboard's plausible range "
-                   f"({PLAUSIBLE_BIRTH_YEAR_LOW} to the year after the data cutoff's), e.g. a 1800 or 2099 placeholder: "
-                   "these persons are excluded (exclusion_reason implausible_year_of_birth: no age can be read from "
-                   "it), counted in notes.quirks.birth_and_death.n_persons_birth_year_implausible and, with persons "
-                   f"aged below 0 or above {MAX_PLAUSIBLE_AGE_YEARS} at the end of observation, in the cohort flow's "
-                   "excluded_implausible_year_of_birth")
     if counts["n_persons_period_undated"]:
         out.append("observation_period: row(s) with neither observation_period_start_date nor "
                    "observation_period_end_date are no period and are not used (the CDM requires both; read as open "
@@ -565,9 +584,17 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int) -> DataFrame:
 
 # unmapped_record_counts' key suffix of the records whose concept is not a standard, valid one.
 NONSTANDARD_SUFFIX = "_nonstandard"
+# event_table_counts' key suffix of a table's records (every row, whatever its concept).
+RECORDS_SUFFIX = "_records"
 
 
 def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
+    """``event_table_counts`` without the records per table: the unmapped and non-standard counts."""
+    counts = event_table_counts(omop)
+    return counts.select(*[c for c in counts.columns if not c.endswith(RECORDS_SUFFIX)])
+
+
+def event_table_counts(omop: dict[str, DataFrame]) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
@@ -584,7 +611,9 @@ def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
     the event tables' two concept columns; partial aggregation leaves one row per table and
     concept), joined to ``concept``'s flags. (Observing it on the study events' scan instead
     costs as much: an ``Observation`` over every one of 91M drug rows took as long as this
-    scan, benchmarks/RESULTS.md session 15.)"""
+    scan, benchmarks/RESULTS.md session 15.)
+    Then n_<table>_records (``RECORDS_SUFFIX``): each table's records, every row whatever its
+    concept, from the same grouped rows (``warn_empty_event_tables`` reads it: no job of its own)."""
     tagged = reduce(lambda a, b: a.unionByName(b), [
         omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
@@ -606,7 +635,8 @@ def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
 
     return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
-                      for table in SOURCE_CONCEPT_OF])
+                      for table in SOURCE_CONCEPT_OF],
+                    *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF])
 
 
 def nonstandard_concept_expr(standard_concept: Column, invalid_reason: Column) -> Column:
@@ -648,11 +678,20 @@ def implausible_drug_values(drugs: DataFrame, max_days_supply: int) -> DataFrame
 
 
 def person_count_columns() -> list[Column]:
-    """Aggregates over PERSONS (long): n_persons, n_sex_other, n_no_observation_period."""
+    """Aggregates over PERSONS (long): n_persons, n_sex_other, n_no_observation_period and
+    n_persons_birth_year_implausible: the persons ``persons.birth_implausible_expr`` excludes as
+    implausible_year_of_birth (a year_of_birth before 1850, or an age below 0 or above 120 at the
+    end of observation), the rule and rows the cohort flow's excluded_implausible_year_of_birth
+    counts (``mdd.derive_mdd`` reads the same expression on the same PERSONS), so the two agree.
+    On 48016ac the count was DQD's year range over the person table (``birth_death_quirk_counts``),
+    which left out every person excluded for the age alone (a 1890 birth aged 125, a death before
+    the birthday). Persons: labelled in the logs as the part's other counts (``quirk_log_text``)."""
+    implausible = birth_implausible_expr(F.col("year_of_birth"), F.col("age_at_observation_end"))
     return [
         F.count(F.lit(1)).cast("long").alias("n_persons"),
         F.coalesce(F.sum((F.col("sex_at_birth") == "other").cast("long")), F.lit(0)).alias("n_sex_other"),
         F.coalesce(F.sum((~F.col("has_observation_period")).cast("long")), F.lit(0)).alias("n_no_observation_period"),
+        F.coalesce(F.sum(implausible.cast("long")), F.lit(0)).alias("n_persons_birth_year_implausible"),
     ]
 
 
@@ -691,19 +730,14 @@ def check_required_tables(omop: dict[str, DataFrame], cfg: Config, vocab: Vocabu
 
 
 def _concept_set_users(cfg: Config, name: str) -> list[str]:
-    """The rules of ``cfg`` that read concept set ``name`` (for messages), e.g. ``TRD definition somatic``."""
-    ph = cfg.phenotypes
-    roles = [("the MDD diagnoses", name == ph.mdd.concept_set),
-             ("the control exclusions", name == ph.mdd.control_exclusion_concept_set
-              or name in ph.mdd.exclude_concept_sets or name in ph.mdd.control_exclusion_drug_concept_sets),
-             ("the antidepressant trials", name == ph.trials.concept_set)]
-    return [r for r, used in roles if used] + [
-        f"TRD definition {d.name}" for d in ph.trd_definitions
-        if name in d.somatic_concept_sets or name == d.augmentation_concept_set]
+    """The rules of ``cfg`` that read concept set ``name`` (``concept_set_uses``; distinct, for
+    messages), e.g. ``TRD definition somatic``."""
+    return list(dict.fromkeys(rule for n, rule in concept_set_uses(cfg) if n == name))
 
 
 def warn_empty_event_tables(
-    omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary, absent: Sequence[str] = ()
+    spark: SparkSession, cfg: Config, sets: dict[str, frozenset[int]], table_records: dict[str, int],
+    absent: Sequence[str] = (),
 ) -> dict[str, list[str]]:
     """One WARNING per OMOP event table (``EVENT_TABLES``) with no rows that a study concept set
     (one that expands to some concept) reads, naming the table's file and what cannot be seen
@@ -712,18 +746,21 @@ def warn_empty_event_tables(
     procedure-based somatic onset vanish with no warning; such a table is not an error (a
     release may hold no such record) but the loss must be seen. condition_occurrence and
     drug_exposure are ``REQUIRED_NONEMPTY`` (an error before this); an optional table absent
-    (``absent``, warned about by ``read_omop``) costs no job. One emptiness job per table checked."""
+    (``absent``, warned about by ``read_omop``) is not named again.
+
+    ``sets``: ``concept_set_ids`` (each set expanded once per run); ``table_records``: every
+    table's records, ``n_<table>_records`` (``stage_counts``' quirks.event_table_records,
+    counted on the scan that counts unmapped records). No Spark job: it was one emptiness job
+    per table checked, on every run."""
     out: dict[str, list[str]] = {}
     for domain, (table, _, _) in EVENT_TABLES.items():
-        names = [n for n in study_concept_set_names(cfg) if _concept_set(cfg, n).domain == domain
-                 and expand_concept_set(_concept_set(cfg, n), vocab)]
-        if not names or table in REQUIRED_NONEMPTY or table in absent or not omop[table].isEmpty():
+        names = [n for n in study_concept_set_names(cfg) if _concept_set(cfg, n).domain == domain and sets[n]]
+        if not names or table in REQUIRED_NONEMPTY or table in absent or table_records[f"n_{table}{RECORDS_SUFFIX}"]:
             continue
         users = list(dict.fromkeys(u for n in names for u in _concept_set_users(cfg, n)))
         log.warning("phenotypes: OMOP table %s has no rows (%s): no record of concept set(s) %s (read by %s) can be "
                     "seen; likely cause: a failed or partial OMOP export, or the wrong omop.path", table,
-                    omop_table_location(omop[table].sparkSession, cfg.omop, table), ", ".join(names),
-                    ", ".join(users))
+                    omop_table_location(spark, cfg.omop, table), ", ".join(names), ", ".join(users))
         out[table] = names
     return out
 
@@ -779,11 +816,12 @@ def stage_counts(
     Returns (study_event_dates: domain -> persons.followup_date_counts columns, quirks:
     antidepressant_exposures (over the drug records within follow-up: what the trials read) /
     observation_periods / drug_records / drug_values / persons /
-    birth_and_death / condition_status / unmapped_records -> counts,
-    each in its aggregate's column order). ``observed``: quirk parts already counted by the
-    caller (part -> counts with the part's columns, e.g. observed while ``run`` writes the
-    persons and the study drug records); they are taken as given, not computed again (KeyError
-    naming the counts a given part lacks, before any Spark job).
+    birth_and_death / condition_status / unmapped_records / event_table_records -> counts,
+    each in its aggregate's column order; the last two are ``event_table_counts``' columns).
+    ``observed``: quirk parts already counted by the caller (part -> counts with the part's
+    columns, e.g. observed while ``run`` writes the persons and the study drug records); they
+    are taken as given, not computed again (KeyError naming the counts a given part lacks,
+    before any Spark job).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -797,6 +835,7 @@ def stage_counts(
     ])
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
+    tables = event_table_counts(omop)
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -807,11 +846,14 @@ def stage_counts(
         "drug_records": drug_record_quirks(events["drug"], max_days_supply),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
-        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"],
-                                                    data_cutoff_date),
+        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
         "condition_status": condition_status_counts(events["condition"]),
-        "unmapped_records": unmapped_record_counts(omop),
+        "unmapped_records": tables.select(*[c for c in tables.columns if not c.endswith(RECORDS_SUFFIX)]),
+        "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
     }
+    # Those two parts are columns of ONE aggregate, collected once as "event_tables": collected
+    # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
+    joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables"}
     # A given part lacking one of its counts is the caller's error: raised before the collect,
     # not after a query over every event table.
     for name, counts in observed.items():
@@ -819,11 +861,14 @@ def stage_counts(
         if missing:
             raise KeyError(f"stage_counts: observed part {name!r} lacks {', '.join(missing)}")
     long = [_long_counts(dates, "study_event_dates", F.col("domain"))]
-    long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items() if name not in observed]
+    long += [_long_counts(df, name, F.lit("")) for name, df in quirk_parts.items()
+             if name not in observed and name not in joint]
+    long += [_long_counts(tables, "event_tables", F.lit(""))] if set(joint) - set(observed) else []
     got = {(r.part, r.domain, r.key): r.value for r in reduce(lambda a, b: a.unionByName(b), long).collect()}
     event_dates = {d: {c: int(got.get(("study_event_dates", d, c)) or 0) for c in date_cols} for d in EVENT_TABLES}
     quirks = {
-        name: {c: int((observed[name][c] if name in observed else got.get((name, "", c))) or 0) for c in df.columns}
+        name: {c: int((observed[name][c] if name in observed else got.get((joint.get(name, name), "", c))) or 0)
+               for c in df.columns}
         for name, df in quirk_parts.items()
     }
     return event_dates, quirks
@@ -957,7 +1002,6 @@ def run(ctx: StageContext) -> None:
     omop = read_omop(spark, cfg, absent)
     vocab = study_vocabulary(omop, cfg)
     check_required_tables(omop, cfg, vocab)
-    empty_event_tables = warn_empty_event_tables(omop, cfg, vocab, absent)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     check_standard_concepts(cfg, vocab)
     with ctx.publish() as out:
@@ -1034,12 +1078,15 @@ def run(ctx: StageContext) -> None:
                         "disorder noted): no MDD diagnosis", quirks["condition_status"]["n_history_records"])
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
         for line in [*concept_record_warnings(quirks["unmapped_records"]),
-                     *birth_and_death_warnings(quirks["birth_and_death"])]:
+                     *birth_and_death_warnings(quirks["birth_and_death"]),
+                     *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
-        out.notes["empty_event_tables"] = empty_event_tables
+        # From the event tables' record counts of stage_counts (no emptiness job of its own).
+        out.notes["empty_event_tables"] = warn_empty_event_tables(spark, cfg, sets, quirks["event_table_records"],
+                                                                  absent)
         out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
