@@ -291,7 +291,8 @@ def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
     """A rows x n_samples float64 array for a task's blocks: a view of one buffer per process,
     kept for the next task and grown (the old one freed first) when too small. A Python worker
     runs one task at a time and Spark reuses it for the job's next tasks, so the buffer's pages
-    (~``block_memory_mb``, the same whatever the sample count) are faulted in once per worker
+    (~``block_memory_mb``; less below ~8k samples, where a block stops at
+    ``pgen_engine.BLOCK_ROWS_MAX`` rows: 80 MB at 2.5k) are faulted in once per worker
     instead of once per task: 0.05-0.9 CPU-s of page faults (kernel time; transparent huge pages
     compacted on demand) per task on the benchmark host, most of a task's CPU at 2.5k samples
     (session 21). ``_score_task`` is done with it before its first partial is yielded, so
