@@ -255,3 +255,23 @@ def test_the_year_of_birth_rule_at_its_bounds(spark):
                    birth_implausible_expr(F.col("year_of_birth"), F.col("age_at_observation_end")).alias("got"))
            .collect())
     assert [(r.year_of_birth, r.age_at_observation_end, r.got) for r in got] == cases
+
+
+def test_a_chry_row_with_no_called_male_imputes_a_male_s_missing_call_as_plink2():
+    """``native_task._drop_non_males_on_y`` (eaf3a70): on a chrY row every non-male's call
+    becomes 0 alt copies (called or missing), and the mean that imputes a male's missing call
+    there is the called males' mean, 1 alt copy when no male is called (plink2's frequency 0.5
+    for zero observations, as on any row without a called sample: ``_fill_missing_calls``).
+    test_field_cases_round20_sex has a called male on each chrY row, so a default of 0 (mutant
+    ``np.zeros``) passed it. Rows x samples as pgenlib reads them (missing: PGENLIB_MISSING)."""
+    import numpy as np
+
+    from trd_spark.pgs.native_task import PGENLIB_MISSING, _drop_non_males_on_y
+
+    m = PGENLIB_MISSING
+    # Samples: male (missing on chrY), female (called 2), unknown sex (missing), male (called 2 on row 2).
+    part = np.array([[m, 2.0, m, m], [2.0, 0.0, 1.0, 2.0], [m, 2.0, 1.0, 2.0]])
+    male = np.array([True, False, False, True])
+    at, means = _drop_non_males_on_y(part, np.array([True, False, True]), male)
+    assert at.tolist() == [0, 2] and means.tolist() == [1.0, 2.0]
+    assert part.tolist() == [[m, 0.0, 0.0, m], [2.0, 0.0, 1.0, 2.0], [m, 0.0, 0.0, 2.0]]
