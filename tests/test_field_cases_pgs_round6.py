@@ -57,7 +57,7 @@ def test_haploid_contigs_and_an_uncalled_variant_score_as_plink2(scored, shape):
     - a female's chrY call adds nothing, missing or not (plink2 skips chrY for non-males: 0),
       the sex from the .psam or the VCF's X calls' ploidy. Before (93c1e64): her missing chrY
       call was mean-imputed like any missing call (PGS990603 1005 1.1667 instead of 0.5)."""
-    assert_expected(_got(scored, shape), HAPLOID)
+    assert_expected(_got(scored, shape), HAPLOID, haploid=True)
 
 
 @pytest.mark.parametrize("shape", ["bed-5-field-bim", "pgen-headerless-5-field-pvar"])
@@ -66,7 +66,7 @@ def test_a_variant_list_without_centimorgans_is_read_as_plink2_reads_it(scored, 
     five fields (.bim order without CM) are read as plink2 reads them: the same sums as the
     6-field .bim / headed .pvar (HAPLOID's expected.tsv). Before: 'cannot read the variant list:
     Usecols do not match columns' (the fileset was refused)."""
-    assert_expected(_got(scored, shape), HAPLOID)
+    assert_expected(_got(scored, shape), HAPLOID, haploid=True)
 
 
 def test_a_five_field_bim_on_hails_route_scores_as_plink2(hl, spark, tmp_path):
@@ -78,7 +78,7 @@ def test_a_five_field_bim_on_hails_route_scores_as_plink2(hl, spark, tmp_path):
 
     cfg = case_config(tmp_path, str(CASES / NO_CM / "plink1" / "data"), f"{CASES / HAPLOID}/scores/*", fmt="plink",
                       extra_pgs="  native: {engine: hail}")
-    assert_expected(run_scores(hl, spark, cfg), HAPLOID)
+    assert_expected(run_scores(hl, spark, cfg), HAPLOID, haploid=True)
 
 
 # ---- variant lists (no Hail) -------------------------------------------------------------------

@@ -236,7 +236,8 @@ def _scores(hl, score_sites, source: GenotypeSource) -> tuple[dict, int]:
     mt = read_genotypes(hl, source, loci=loci).checkpoint(hl.utils.new_temp_file("fmt", "mt"))
     m = match_variants(hl, mt, sv, keep_ambiguous=False).checkpoint(hl.utils.new_temp_file("m901", "ht"))
     summary = summarise_matches(hl, m, "d", ["PGS000901"], {"PGS000901": ScoreLabel("t", "d")})
-    scores = compute_scores(hl, mt, score_weights_table(hl, m, 1), ["PGS000901"], summary["n_matched"].tolist())
+    scores = compute_scores(hl, mt, score_weights_table(hl, m, 1), ["PGS000901"], summary["n_matched"].tolist(),
+                            chr_y=False, chr_m=False)
     return {r.s: (r.score_sum, r.n_missing, r.n_matched) for r in scores.collect()}, mt.count_rows()
 
 

@@ -62,7 +62,8 @@ PGS_SCORES = _s(
     ("person_id", L, "OMOP person_id (the genotype sample ID as a number)"),
     ("pgs_id", S, "score identifier (PGS Catalog ID)"),
     ("score_sum", D, "sum over matched variants of effect_weight x effect-allele dosage (plink2 SCORE_SUM)"),
-    ("allele_count", L, "2 x matched variants with a non-missing genotype (plink2 ALLELE_CT)"),
+    ("allele_count", L, "alleles of the matched variants with a non-missing genotype: 2 each, 1 on chrY (males only) "
+                        "and chrM (plink2 ALLELE_CT)"),
     ("score_avg", D, "score_sum / (2 x matched variants) (plink2 SCORE_AVG with mean imputation)"),
     ("n_missing", L, "matched variants with a missing genotype (mean-imputed or zero, per config)"),
     ("n_matched", L, "score variants matched in this dataset (plink2 DENOM = 2 x n_matched)"),

@@ -166,6 +166,7 @@ def score(
     rg = hl.get_reference(source.reference_genome)
     on_x = x_haploid_rows(rg, weights.rows["contig"].to_numpy(object), weights.rows["position"].to_numpy(np.int64))
     on_y = np.isin(weights.rows["contig"].to_numpy(object), list(rg.y_contigs))
+    on_m = np.isin(weights.rows["contig"].to_numpy(object), list(rg.mt_contigs))
     # The sex is used only there (X: the imputing frequency; chrY: plink2 --score counts males
     # only, whatever the imputation): nothing read, passed over or counted otherwise.
     uses_sex = (missing_genotypes == "mean_impute" and bool(on_x.any())) or bool(on_y.any())
@@ -174,19 +175,26 @@ def score(
     # its PARs; None (no pass) when no weighted row is there or nothing is imputed. Both routes
     # below use it.
     male = None
+    # The sex counts made here (a sex file, a VDS's calls on X), which also tell whether any
+    # sample is male (the no-male-on-chrY WARNING) without another job.
+    counts = None
     if route != "native" and calls is not None and declared is not None:
         assert sex is not None  # (declared comes from it)
-        male, sex.counts = _declared_male_x(hl, declared_sex_samples(hl, calls, weights.rows, declared), sex.source,
-                                            checked="GT" in calls.entry)
+        male, counts = _declared_male_x(hl, declared_sex_samples(hl, calls, weights.rows, declared), sex.source,
+                                        checked="GT" in calls.entry)
+        sex.counts = counts
     elif route != "native" and calls is not None and uses_sex:
-        # A MatrixTable's males from all of its X rows (one densified from a VDS reads a male
-        # inside a reference block as a diploid 0/0 at the scored rows).
-        male = male_x_samples(hl, calls, weights.rows, all_x=source.format == "mt")
+        # A MatrixTable's and a VCF's males from all of their X rows outside the PARs, as a VDS's
+        # (one densified from a VDS reads a male inside a reference block as a diploid 0/0 at the
+        # scored rows; a VCF's male may have no called haploid GT at the scored X rows): one
+        # aggregation over X's rows, where the scored rows alone would be a filter over the same
+        # partitions (measured in the session 31 sex helper's commit).
+        male = male_x_samples(hl, calls, weights.rows, all_x=source.format in ("mt", "vcf"))
     if male is not None and calls is not None and declared is None and MALE_X in calls.col:
         # A VDS: its sex on X is read from its own calls (genotypes.vds_x_evidence), a pass over
         # X's variant data kept for the scoring pass; a sample with no call there is unknown.
         male = male.persist()
-        told = calls_sex_counts(hl, male)
+        counts = told = calls_sex_counts(hl, male)
         unknown = told.unknown
         if sex is not None:
             sex.counts = told
@@ -197,14 +205,20 @@ def score(
         log.info("pgs: hail engine for %s genotypes", source.format)
         assert mt is not None  # the Hail path's input
         table = weights_table(hl, weights.frame(), source.reference_genome)
-        if male is not None:
-            if on_y.any():  # asked below whether any sample is male, then read by the pass
+        if on_y.any():
+            if male is None:
+                any_male = False
+            elif counts is not None:  # counted above: no job
+                any_male = counts.male > 0
+            else:  # told by the calls: asked here, then read by the pass
                 male = male.persist()
+                any_male = bool(male.aggregate(hl.agg.any(hl.coalesce(male[MALE_X], False))))
+            if not any_male:
+                pgen_engine.warn_no_male_on_y(int(on_y.sum()))
+        if male is not None:
             mt = mt.annotate_cols(**{MALE_X: male[mt.col_key][MALE_X]})
-        if on_y.any() and (male is None or not male.aggregate(hl.agg.any(hl.coalesce(male[MALE_X], False)))):
-            pgen_engine.warn_no_male_on_y(int(on_y.sum()))
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
-                              chr_y=bool(on_y.any()))
+                              chr_y=bool(on_y.any()), chr_m=bool(on_m.any()))
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)
@@ -247,9 +261,17 @@ def score(
         male_of_file, counts = _native_sex(files, samples, sex, weights.rows[on_x], index)
         if sex is not None:
             sex.counts = counts
+    if male_of_file is None and isinstance(files, BgenFiles) and on_y.any():
+        # A BGEN's males told by its haploid calls, once, for the pass and the haploid count below
+        # alike (each would tell them from the rows it reads).
+        male_of_file = _bgen_males(files, weights.rows[on_y | (on_x & (missing_genotypes == "mean_impute"))],
+                                   index)
     scored = pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
+    if on_y.any() or on_m.any():
+        scored = _haploid_allele_counts(spark, hl, files, source.reference_genome, weights, on_y | on_m, samples,
+                                        pgs_ids, n_matched, settings, index, male_of_file, scored)
     if route != "export" or ft_failed is None:
         return scored
     if isinstance(scored, pgen_engine.SummedScores):
@@ -258,6 +280,78 @@ def score(
     # Summed in Spark: the count rides in the Table's globals, as compute_scores' does.
     return scored.select_globals(**{FT_FAILED_CALLS: hl.struct(
         failed=hl.literal([int(x) for x in ft_failed], hl.tarray(hl.tint64)), n_samples=hl.int64(len(samples)))})
+
+
+def _bgen_males(files: BgenFiles, rows: pd.DataFrame, index: VariantIndex | None) -> np.ndarray:
+    """Per sample of the BGEN ``files`` (file order), True when its call is haploid in one of the
+    blocks of ``rows`` (weighted rows on chrY, and on X outside its PARs when mean-imputed: the
+    rows ``pgen_engine._sex_rows_of`` tells a BGEN's males from, ``BlockReader.haploid_samples``);
+    rows not matched on ``index`` itself get their blocks' extents from it."""
+    from trd_spark.pgs.bgen_reader import BlockReader
+
+    if not {"offset", "size"} <= set(rows.columns):  # rows not matched on this very index
+        assert index is not None  # a BGEN is scored on its index
+        rows = rows[["variant_idx"]].merge(index.frame[["variant_idx", "offset", "size"]].drop_duplicates("variant_idx"),
+                                           on="variant_idx")
+    with BlockReader(files) as reader:
+        return reader.haploid_samples(rows[["offset", "size"]].drop_duplicates().to_numpy(np.int64))
+
+
+class _Quiet(logging.Filter):
+    """Drops every record of the logger it is added to (``_haploid_allele_counts``' pass)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | BgenFiles, reference_genome: str,
+                           weights: WeightMatrices, haploid: np.ndarray, samples: Sequence[str],
+                           pgs_ids: Sequence[str], n_matched: Sequence[int], settings: NativeEngineSettings,
+                           index: VariantIndex | None, male: np.ndarray | None,
+                           scored: hl_types.Table | pgen_engine.SummedScores
+                           ) -> hl_types.Table | pgen_engine.SummedScores:
+    """``scored`` (a native pass's sums of ``weights``) with ``allele_count`` as plink2's
+    ALLELE_CT on the weighted rows ``haploid`` (bool per row of ``weights.rows``: chrY, chrM): 1
+    per called chrY variant of a male and per called chrM variant, 0 per chrY variant of a
+    non-male, where the pass counts 2 per variant called (a non-male's chrY call is read as called,
+    0 copies). How: a second native pass over those rows alone (few: a score's chrY/chrM
+    variants), with ``zero`` imputation, slope 0 and each row's offset its score variant count
+    (``n_vars``): its ``score_sum`` is then the variants counted as plink2 counts them (a missing
+    call drops its offset, a non-male's chrY offsets come off) and its ``allele_count`` twice the
+    variants the pass counted there; their difference is what the main pass counted too many
+    (``SummedScores.fewer_alleles``; a Spark-summed Table gets it by a join on ``s``, ``pgs_id``).
+    The same ``male`` as the main pass (None: the file's own sex, read again the same way). Its
+    log lines (the pass's timing, the no-male WARNING) are the main pass's again: not logged."""
+    at = np.flatnonzero(haploid)
+    n_vars = weights.n_vars[at]
+    counting = WeightMatrices(rows=weights.rows.iloc[at].reset_index(drop=True), slope=np.zeros(n_vars.shape),
+                              offsets=n_vars.astype(np.float64), n_vars=n_vars)
+    quiet = _Quiet()
+    pgen_engine.log.addFilter(quiet)
+    try:
+        counted = pgen_engine.score(spark, hl, files, reference_genome, counting, samples, pgs_ids, n_matched,
+                                    missing_genotypes="zero", settings=settings, index=index, male=male)
+    finally:
+        pgen_engine.log.removeFilter(quiet)
+    if isinstance(counted, pgen_engine.SummedScores):
+        columns = counted.columns()
+        fewer = (columns["allele_count"] - np.rint(columns["score_sum"]).astype(np.int64))
+        if isinstance(scored, pgen_engine.SummedScores):  # both sample-major: k x n
+            return dataclasses.replace(scored, fewer_alleles=fewer.reshape(-1, len(pgs_ids)).T.copy())
+        import pandas as pd
+
+        fewer_table = hl.Table.from_pandas(pd.DataFrame({"s": columns["s"].astype(str),
+                                                         "pgs_id": columns["pgs_id"].astype(str),
+                                                         "fewer": fewer}), key=["s", "pgs_id"])
+    else:
+        fewer_table = counted.key_by("s", "pgs_id")
+        fewer_table = fewer_table.select(fewer=fewer_table.allele_count - hl.int64(hl.floor(fewer_table.score_sum + 0.5)))
+    if isinstance(scored, pgen_engine.SummedScores):  # (the counting pass has fewer tasks: not expected)
+        got = fewer_table.to_pandas()
+        lookup = dict(zip(zip(got["s"], got["pgs_id"]), got["fewer"]))
+        fewer_kn = np.array([[lookup[s, p] for s in scored.rows.sample_ids] for p in pgs_ids], dtype=np.int64)
+        return dataclasses.replace(scored, fewer_alleles=fewer_kn)
+    return scored.annotate(allele_count=scored.allele_count - fewer_table[scored.s, scored.pgs_id].fewer)
 
 
 def calls_sex_counts(hl: hl_types, male: hl_types.Table) -> SexCounts:

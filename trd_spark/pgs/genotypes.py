@@ -557,9 +557,10 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
     ``calls`` has no ``GT`` (no pass is run then). VCF and MatrixTable carry no sex: the ploidy
     of the calls tells it, a called haploid ``GT`` at one of ``rows`` there (X outside its PARs,
     ``x_haploid_rows``, or chrY), or with ``all_x`` at any row of ``calls`` on X outside its
-    PARs (a MatrixTable, ``format: mt``, whose scored rows may not tell: one densified from a
-    VDS reads a male inside a reference block as a diploid 0/0; one aggregation over X's rows
-    and the scored chrY rows, ``hl.filter_intervals``: other contigs' partitions are not read).
+    PARs (a MatrixTable or a VCF, ``engine.score``, whose scored rows may not tell: one
+    densified from a VDS reads a male inside a reference block as a diploid 0/0, a VCF may code
+    a hom-ref male 0/0 or miss his scored calls; one aggregation over X's rows and the scored
+    chrY rows, ``hl.filter_intervals``: other contigs' partitions are not read).
     A BGEN's calls are diploid (Hail reads no other). Lazy: one Hail pass over those rows of
     ``calls`` where it is used (for a VCF, a scan of the file). A PLINK fileset Hail read
     (``is_female`` column field of ``import_plink``): its .fam's sex. A VDS (``read_calls``
@@ -581,23 +582,28 @@ def male_x_samples(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame
 
 
 def sex_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame, *,
-              all_x: bool = False) -> hl_types.MatrixTable | None:
+              all_x: bool = False, chr_y: bool = True) -> hl_types.MatrixTable | None:
     """``calls``' rows whose ploidy tells the sex (``male_x_samples``), lazily: the rows of
-    ``rows`` (``contig``, ``position``) on X outside its pseudo-autosomal regions or on chrY,
-    with ``all_x`` every row of ``calls`` on X outside its PARs instead of the scored X rows;
-    None when no row of ``rows`` is on X outside its PARs or on chrY."""
+    ``rows`` (``contig``, ``position``: the scored genotype rows) on X outside its
+    pseudo-autosomal regions (``x_haploid_rows``), with ``all_x`` every row of ``calls`` there
+    instead, and with ``chr_y`` the rows of ``rows`` on chrY. None when no row of ``rows`` is on X
+    outside its PARs nor (with ``chr_y``) on chrY. Only the partitions of the contigs read are
+    read (``hl.filter_intervals``): X's only when a row of ``rows`` is on X outside its PARs or
+    ``all_x``. The one filter of X's haploid rows (``declared_sex_samples`` takes it with
+    ``chr_y=False``: ``scored_x_calls``)."""
     import numpy as np
 
     rg = calls.locus.dtype.reference_genome
     contig, position = rows["contig"].to_numpy(object), rows["position"].to_numpy(np.int64)
     on_x = x_haploid_rows(rg, contig, position)
-    on_y = np.isin(contig, list(rg.y_contigs))
+    on_y = np.isin(contig, list(rg.y_contigs)) if chr_y else np.zeros(len(contig), dtype=bool)
     if not on_x.any() and not on_y.any():
         return None
-    x_loci = set() if all_x else {(str(c), int(p)) for c, p in zip(contig[on_x], position[on_x])}
-    loci = hl.literal(x_loci | {(str(c), int(p)) for c, p in zip(contig[on_y], position[on_y])},
+    read_x = all_x or bool(on_x.any())
+    listed_loci = on_y | (on_x & (not all_x))
+    loci = hl.literal({(str(c), int(p)) for c, p in zip(contig[listed_loci], position[listed_loci])},
                       hl.tset(hl.ttuple(hl.tstr, hl.tint32)))
-    contigs = [*rg.x_contigs, *(sorted(set(contig[on_y])))]
+    contigs = [*(rg.x_contigs if read_x else []), *sorted(set(contig[on_y]))]
     told = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
     listed = loci.contains(hl.tuple([told.locus.contig, told.locus.position]))
     if all_x:
@@ -607,17 +613,9 @@ def sex_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame, *,
 
 def scored_x_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame) -> hl_types.MatrixTable | None:
     """``calls``' rows at ``rows`` (``contig``, ``position``: the scored genotype rows) on X
-    outside its pseudo-autosomal regions (``x_haploid_rows``), lazily (``hl.filter_intervals``:
-    other contigs' partitions are not read); None when no row of ``rows`` is there."""
-    import numpy as np
-
-    rg = calls.locus.dtype.reference_genome
-    on_x = x_haploid_rows(rg, rows["contig"].to_numpy(object), rows["position"].to_numpy(np.int64))
-    if not on_x.any():
-        return None
-    positions = hl.literal({int(p) for p in rows["position"].to_numpy(np.int64)[on_x]}, hl.tset(hl.tint32))
-    x = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in rg.x_contigs])
-    return x.filter_rows(~x.locus.in_x_par() & positions.contains(x.locus.position))
+    outside its pseudo-autosomal regions, lazily; None when no row of ``rows`` is there
+    (``sex_calls`` without chrY)."""
+    return sex_calls(hl, calls, rows, chr_y=False)
 
 
 # The column field ``male_x_samples`` gives (``scoring.compute_scores`` and ``export_plink`` read it).

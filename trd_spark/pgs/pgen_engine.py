@@ -820,12 +820,19 @@ class SummedScores:
     # The calls the genotype filter FT made missing (``scoring.FtFailedCalls``), set by
     # ``engine.score`` for an export whose calls went through the filter; None otherwise.
     ft_failed_calls: FtFailedCalls | None = None
+    # Per score and sample (k x n int64), the alleles the pass counted 2 per called variant where
+    # plink2's ALLELE_CT counts fewer: 1 per called chrY (a male's) or chrM variant, 0 per
+    # non-male's chrY variant (``engine._haploid_allele_counts``); None: no weighted row there.
+    fewer_alleles: np.ndarray | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """The score rows (``_ScoreRows.of_slice``: s, pgs_id, score_sum, allele_count,
         score_avg (NaN where no variant matched), n_missing, n_matched), sample-major, scores
-        in ``rows.pgs_ids`` order: k x n rows."""
-        return self.rows.of_slice(0, self.part, self.missing_vars)
+        in ``rows.pgs_ids`` order: k x n rows; ``allele_count`` less ``fewer_alleles``."""
+        columns = self.rows.of_slice(0, self.part, self.missing_vars)
+        if self.fewer_alleles is not None:
+            columns["allele_count"] = columns["allele_count"] - self.fewer_alleles.T.ravel()
+        return columns
 
 
 def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:

@@ -3,12 +3,15 @@
 For a person and score with matched variants v (weight w_v, effect-allele dosage d_v):
 
     score_sum    = sum_v w_v * d_v
-    allele_count = 2 x (matched variants with a non-missing GT)          (plink2 ALLELE_CT)
+    allele_count = alleles of the matched variants with a non-missing GT  (plink2 ALLELE_CT)
     score_avg    = score_sum / (2 x matched variants)                    (plink2 SCORE_AVG)
     n_missing    = matched variants with a missing GT
 
-allele_count and score_avg count 2 alleles per variant on chrY/chrM too (plink2 counts 1
-there); score_sum, the column the study uses, counts one copy there as plink2 does
+allele_count is plink2 --score's ALLELE_CT (plink2 2.00a3.5 checked, session 31,
+tests/test_field_cases_round21_sex.py): 2 per called variant, a male's on chrX too, 1 per called
+chrY variant of a male and per called chrM variant, 0 per chrY variant of a non-male. score_avg
+still counts 2 alleles per variant there (plink2's DENOM counts 1, or 0 for a non-male's chrY);
+score_sum, the column the study uses, counts one copy there as plink2 does
 (``genotypes.haploid_contigs``). On chrY only males count, as plink2 --score counts them: a
 female's or unknown-sex sample's chrY call adds nothing, called or missing (not a missing call
 either: plink2's ALLELE_CT and DENOM leave it out), and a male's missing call there is imputed
@@ -45,7 +48,15 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputDataError, TrdSparkError
-from trd_spark.pgs.genotypes import FILE_ROW, FT_FAILED, MALE_X, NORMALISED, gt_alt_copies, haploid_capable_contigs
+from trd_spark.pgs.genotypes import (
+    FILE_ROW,
+    FT_FAILED,
+    MALE_X,
+    NORMALISED,
+    gt_alt_copies,
+    haploid_capable_contigs,
+    haploid_contigs,
+)
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -135,8 +146,10 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     homozygous, so the native engine reads who is male there (``pgen_engine.male_samples``).
     """
     as_read = calls is not None and NORMALISED in rows and not rows[NORMALISED].astype(bool).any()
+    # FT's count on chrY counts the calls scored there only: the males' (``with_ft_row``).
+    chr_y = bool(rows["contig"].isin(list(mt.locus.dtype.reference_genome.y_contigs)).any())
     if not as_read:
-        out = with_ft_row(hl, mt.filter_rows(listed_rows(hl, rows, mt.locus, mt.alleles)))
+        out = with_ft_row(hl, mt.filter_rows(listed_rows(hl, rows, mt.locus, mt.alleles)), chr_y=chr_y, male=male)
         export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(hl.int32(out.DOSAGE))), output,
                      male, cm_field=_ft_field(out))
         return "split"
@@ -158,7 +171,7 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
         except Exception as e:  # FatalError / HailException: no common base
             if _NOT_DIPLOID not in str(e):
                 raise
-    out = with_ft_row(hl, out.unfilter_entries())
+    out = with_ft_row(hl, out.unfilter_entries(), chr_y=chr_y, male=male)
     export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1))), output,
                  male, cm_field=_ft_field(out))
     return "calls_rebuilt"
@@ -168,15 +181,24 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
 FT_ROW = "_ft_failed_row"
 
 
-def with_ft_row(hl: hl_types, mt: hl_types.MatrixTable) -> hl_types.MatrixTable:
+def with_ft_row(hl: hl_types, mt: hl_types.MatrixTable, *, chr_y: bool = False,
+                male: hl_types.Table | None = None) -> hl_types.MatrixTable:
     """``mt`` with the row field ``FT_ROW`` (its entries' ``FT_FAILED`` counted: a row
     aggregation the export's write runs in its own pass, no second pass over the entries), or
     ``mt`` itself without ``FT_FAILED`` (no FT, or ``pgs.apply_genotype_filter`` false). Why in
     the export's .bim: the native engine, which scores the export, sees only missing calls,
-    not why they are missing."""
+    not why they are missing. ``chr_y``: some row of ``mt`` is on chrY, where only the calls the
+    native engine scores count, those of the samples ``male`` flags (``MALE_X``; None: no male):
+    a non-male's chrY call is skipped there (plink2 --score), FT or not, so its failure is no
+    missing call either (``FtFailedCalls``: failed <= n_missing)."""
     if FT_FAILED not in mt.entry:
         return mt
-    return mt.annotate_rows(**{FT_ROW: hl.agg.count_where(hl.coalesce(mt[FT_FAILED], False))})
+    failed = hl.coalesce(mt[FT_FAILED], False)
+    y_contigs = mt.locus.dtype.reference_genome.y_contigs
+    if chr_y and y_contigs:
+        is_male = hl.bool(False) if male is None else hl.coalesce(male[mt.col_key][MALE_X], False)
+        failed = failed & (is_male | ~hl.literal(set(y_contigs)).contains(mt.locus.contig))
+    return mt.annotate_rows(**{FT_ROW: hl.agg.count_where(failed)})
 
 
 def _ft_field(mt: hl_types.MatrixTable) -> str | None:
@@ -330,9 +352,10 @@ def compute_scores(
     pgs_ids: Sequence[str],
     n_matched: Sequence[int],
     *,
+    chr_y: bool,
+    chr_m: bool,
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
     block_size: int = 256,
-    chr_y: bool | None = None,
 ) -> hl_types.Table:
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
@@ -344,8 +367,10 @@ def compute_scores(
     call there (every sample's without the field: plink2 on a fileset without sex) is read as 0
     alt copies, called, and her row drops the chrY rows' offsets, so it adds nothing; a male's
     missing call there is imputed with the mean of the called males (plink2's --freq counts
-    males only on chrY). ``chr_y``: some weighted row is on chrY (None: looked up, one small job
-    over ``weights``; False skips that work).
+    males only on chrY). ``chr_y``: some weighted row is on chrY (the caller knows it from its
+    weights, ``engine.score``; False skips that work, and must not be given with such a row);
+    ``chr_m`` likewise for the mitochondrion. ``allele_count`` is plink2's ALLELE_CT: 2 per called
+    variant, 1 per called chrY (a male's) or chrM variant, 0 per non-male's chrY variant.
     ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
 
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
@@ -392,9 +417,10 @@ def compute_scores(
         on_x = hl.literal(set(rg.x_contigs)).contains(rows.locus.contig) & ~rows.locus.in_x_par()
         mean_alt = hl.if_else(on_x, x_mean, mean_alt)
     rg = mt.locus.dtype.reference_genome
-    if chr_y is None:
-        chr_y = bool(weights.aggregate(hl.agg.any(hl.literal(set(rg.y_contigs)).contains(weights.locus.contig))))
     chr_y = chr_y and bool(rg.y_contigs)
+    # Rows whose calls plink2's ALLELE_CT counts once (chrY, chrM): their called variants are
+    # summed apart (one more k columns of COUNTED), so allele_count counts them once.
+    haploid = chr_y or (chr_m and bool(rg.mt_contigs))
     if chr_y:
         # plink2 --score counts males only on chrY (a female's and an unknown-sex sample's
         # calls there add nothing, called or missing; its --freq counts males only there).
@@ -410,23 +436,32 @@ def compute_scores(
     n_vars = rows._w.n_vars.map(hl.float64)
     # The calls the genotype filter made missing, counted per row in this same pass (one more
     # row field, no second pass over the entries) and per score as n_vars x that count, the way
-    # n_missing counts a missing call once per score variant on the row.
+    # n_missing counts a missing call once per score variant on the row. On chrY only the calls
+    # scored: a non-male's is skipped there, FT or not (``FtFailedCalls``: failed <= n_missing).
     ft = FT_FAILED in mt.entry
     if ft:
-        n_ft = hl.float64(hl.len(rows._entries.filter(lambda e: hl.coalesce(e[FT_FAILED], False))))
+        failed = rows._entries.map(lambda e: hl.coalesce(e[FT_FAILED], False))
+        if chr_y:
+            failed = hl.zip(failed, skipped).map(lambda t: t[0] & ~t[1])
+        n_ft = hl.float64(hl.len(failed.filter(lambda f: f)))
     dose = dosage.map(lambda d: hl.coalesce(d, fill))
     called = dosage.map(lambda d: hl.float64(hl.is_defined(d)))
     if chr_y:
         # A non-male's chrY call: 0 alt copies and called (not a missing call; plink2 skips it).
         dose = hl.zip(dose, skipped).map(lambda t: hl.if_else(t[1], 0.0, t[0]))
         called = hl.zip(called, skipped).map(lambda t: hl.if_else(t[1], 1.0, t[0]))
+    counted = n_vars if impute else rows._w.offset.extend(n_vars)
+    if haploid:
+        on_h = hl.literal(set(haploid_contigs(rg))).contains(rows.locus.contig)
+        counted = counted.extend(hl.if_else(on_h, n_vars, n_vars.map(lambda v: 0.0)))
     rows = rows.select(
         slope=rows._w.slope,
         offset=rows._w.offset,
-        counted=n_vars if impute else rows._w.offset.extend(n_vars),
+        counted=counted,
         dose=dose,
         called=called,
-        **({"y_offset": hl.if_else(on_y, rows._w.offset, rows._w.offset.map(lambda o: 0.0))} if chr_y else {}),
+        **({"y_offset": hl.if_else(on_y, rows._w.offset, rows._w.offset.map(lambda o: 0.0)),
+            "y_n_vars": hl.if_else(on_y, n_vars, n_vars.map(lambda v: 0.0))} if chr_y else {}),
         **({"ft_counted": n_vars.map(lambda v: v * n_ft)} if ft else {}),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
@@ -440,7 +475,8 @@ def compute_scores(
             dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ matrix("dose")),
             called_sum=hl.agg.ndarray_sum(matrix("counted").T @ matrix("called")),
             offset_total=hl.agg.explode(lambda r: hl.agg.array_sum(r.offset), block),
-            **({"y_offset_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_offset), block)} if chr_y else {}),
+            **({"y_offset_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_offset), block),
+                "y_n_vars_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_n_vars), block)} if chr_y else {}),
             **({"ft_failed": hl.agg.explode(lambda r: hl.agg.array_sum(r.ft_counted), block)} if ft else {}),
         ),
         _localize=False,
@@ -471,12 +507,23 @@ def compute_scores(
 
     n_vars_row = 0 if impute else k  # where N_VARS starts in COUNTED
 
+    def once_counted(i):
+        """Score ``i``'s alleles counted 2 here where plink2's ALLELE_CT counts 1 or none: a
+        called chrY (a male's) or chrM variant once, a non-male's chrY variant (read as called) twice."""
+        if not haploid:
+            return hl.float64(0.0)
+        h_called = at(t.called_sum, n_vars_row + k + i)
+        if not chr_y:
+            return h_called
+        return hl.if_else(out._male[j] | empty, h_called, h_called + t.y_n_vars_total[i])
+
     ids = hl.literal(list(pgs_ids))
     denom = hl.literal([2 * int(n) for n in n_matched])
     out = out.annotate(_scores=hl.range(k).map(lambda i: hl.struct(
         pgs_id=ids[i],
         score_sum=score_sum(i),
         called_vars=hl.int64(hl.floor(at(t.called_sum, n_vars_row + i) + 0.5)),
+        fewer_alleles=hl.int64(hl.floor(once_counted(i) + 0.5)),
         denom=denom[i],
     )))
     out = out.explode("_scores")
@@ -485,7 +532,7 @@ def compute_scores(
         s=out._s[out.idx],
         pgs_id=sc.pgs_id,
         score_sum=sc.score_sum,
-        allele_count=2 * sc.called_vars,
+        allele_count=2 * sc.called_vars - sc.fewer_alleles,
         score_avg=hl.or_missing(sc.denom > 0, sc.score_sum / sc.denom),
         n_missing=hl.int64(sc.denom // 2) - sc.called_vars,
         n_matched=hl.int64(sc.denom // 2),
