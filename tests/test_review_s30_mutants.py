@@ -23,6 +23,7 @@ import re
 import types
 
 import pytest
+from test_field_cases_round20_sex import sex_case  # noqa: F401 - the round's VCF, sex and scores (fixture)
 
 from trd_spark.errors import ModelError
 
@@ -275,3 +276,29 @@ def test_a_chry_row_with_no_called_male_imputes_a_male_s_missing_call_as_plink2(
     at, means = _drop_non_males_on_y(part, np.array([True, False, True]), male)
     assert at.tolist() == [0, 2] and means.tolist() == [1.0, 2.0]
     assert part.tolist() == [[m, 0.0, 0.0, m], [2.0, 0.0, 1.0, 2.0], [m, 0.0, 0.0, 2.0]]
+
+
+# Per score, per person 1001..1008: the matched variants whose call is missing, by hand from
+# test_field_cases_round20_sex's VCF (males 1001-1003 by their haploid X calls). A non-male's chrY
+# call is skipped, not missing (plink2 --score: ALLELE_CT and DENOM leave it out); a male's
+# missing chrY call is (1003 at y1).
+_ROUND20_N_MISSING = {"PGS992001": [0, 1, 1, 1, 1, 1, 0, 0],  # a1, x1, x2, y1
+                      "PGS992002": [0, 1, 1, 0, 0, 1, 0, 0],  # y1, y2, x2
+                      "PGS992003": [0, 0, 0, 0, 0, 0, 0, 0]}  # y2
+
+
+def test_hail_s_pass_counts_no_missing_call_for_a_non_male_on_chry(hl, spark, tmp_path, sex_case):  # noqa: F811
+    """Hail's pass (``scoring.compute_scores``, eaf3a70) reads a non-male's chrY call as 0 alt
+    copies and called: the published n_missing counts her chrY rows as no missing calls (and the
+    dataset's missing-call share with it). test_field_cases_round20_sex checks the sums only, which
+    the mutant (her chrY call read as not called) leaves as they are while n_missing grew by her
+    chrY rows (1004-1008: +1 or +2)."""
+    from test_field_cases_pgs import run_scores
+    from test_field_cases_round20_sex import _config
+
+    tmp = sex_case[0]
+    cfg = _config(tmp_path, sex_case, str(tmp / "d.vcf"), "vcf", extra_pgs="  native: {engine: hail}")
+    got = run_scores(hl, spark, cfg)
+    n_missing = {p: [int(n) for _, n in sorted(zip(g["person_id"].astype(int), g["n_missing"]))]
+                 for p, g in got.groupby("pgs_id")}
+    assert n_missing == _ROUND20_N_MISSING
