@@ -732,3 +732,42 @@ def test_the_cli_parses_ahead_only_when_the_pgs_stage_will_run(tmp_path):
                 assert len(load_scoring_files(None, cfg, "GRCh38", ahead=ahead)) == 3  # type: ignore[arg-type]
                 assert not ahead._parsed  # taken
         assert not _ahead_threads()
+
+
+_IMPORTS_OFF_THE_MAIN_THREAD = r'''
+import sys, threading
+off_main = []
+
+class Recorder:
+    """Sees every import not yet in sys.modules, and which thread asked."""
+    def find_spec(self, fullname, path=None, target=None):
+        if threading.current_thread() is not threading.main_thread():
+            off_main.append((threading.current_thread().name, fullname))
+        return None
+
+import trd_spark.cli  # what the CLI has imported when it starts the parse
+from trd_spark.config import PgsSettings
+from trd_spark.pgs.scoring_files import ParseAhead
+sys.meta_path.insert(0, Recorder())
+pgs = PgsSettings(scoring_files=[sys.argv[1] + "/*.txt.gz"], trait_panel="unused.yaml")
+ahead = ParseAhead(pgs, ["GRCh38"]).start()
+ahead.wait()
+options = next(iter(ahead._parsed))
+assert len(ahead.take(ahead._parsed[options].paths, options)) == 2, "not parsed"
+print(sorted(set(off_main)))
+'''
+
+
+def test_a_parse_ahead_imports_nothing_in_its_threads(tmp_path):
+    """The parse that runs while the main thread imports Hail and starts Spark imports no module
+    in its own threads (all imported before it starts: ``_import_parse_modules``): two threads
+    importing at once handed ``import hail`` a half-initialised aiohttp ("module aiohttp has no
+    attribute typedefs", session 31, under load). A fresh interpreter, so nothing is cached."""
+    import subprocess
+    import sys
+
+    _score_files(tmp_path, n=2)
+    out = subprocess.run([sys.executable, "-c", _IMPORTS_OFF_THE_MAIN_THREAD, str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout

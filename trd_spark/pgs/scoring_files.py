@@ -705,6 +705,26 @@ class _Parsed:
 SCORING_FILES_AHEAD = "scoring_files_ahead"
 
 
+def _import_parse_modules() -> None:
+    """Import every module the parse imports when it runs (pyarrow's CSV reader, compute
+    functions and pandas bridge, numpy's record arrays, zlib-ng, the file pool's
+    concurrent.futures), so ``ParseAhead``'s threads import none while the caller's thread goes
+    on to import Hail and start Spark. Two threads importing overlapping module graphs at once
+    can hand one of them a half-initialised module: ``import hail`` during the session's start
+    failed with "module aiohttp has no attribute typedefs" twice under load (a ``run --stages
+    pgs phenotypes`` test, session 31). Modules are imported once per process: ~0.1 s here, the
+    first time only. The list is what a parse imported that ``trd_spark.cli`` had not
+    (tests/test_pgs_scoring_files.py checks that a parse ahead imports nothing)."""
+    import concurrent.futures  # noqa: F401
+
+    import numpy.rec  # noqa: F401
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.pandas_compat  # noqa: F401
+    import pyarrow.vendored.version  # noqa: F401
+    from zlib_ng import gzip_ng  # noqa: F401
+
+
 class ParseAhead:
     """Local scoring files parsed in a background thread, one build after another, while the
     caller does something else: the CLI starts Spark and Hail meanwhile
@@ -756,8 +776,10 @@ class ParseAhead:
             callback(error)
 
     def start(self) -> ParseAhead:
-        """Start the thread (not for scoring files on a URI: ``take`` then gives nothing)."""
+        """Start the thread (not for scoring files on a URI: ``take`` then gives nothing), after
+        importing in the caller's thread what the parse imports (``_import_parse_modules``)."""
         if not any(is_uri(p) for p in self.patterns):
+            _import_parse_modules()
             self._thread = threading.Thread(target=self._run, name="scoring-files-ahead", daemon=True)
             self._thread.start()
         return self
