@@ -302,3 +302,22 @@ def test_hail_s_pass_counts_no_missing_call_for_a_non_male_on_chry(hl, spark, tm
     n_missing = {p: [int(n) for _, n in sorted(zip(g["person_id"].astype(int), g["n_missing"]))]
                  for p, g in got.groupby("pgs_id")}
     assert n_missing == _ROUND20_N_MISSING
+
+
+def test_an_implausible_birth_is_the_first_reason_before_an_mdd_exclusion(spark):
+    """``mdd.derive_mdd`` (9bbc0b8): implausible_year_of_birth is every person's first reason,
+    before the MDD exclusions. Person 2, born 1890 (aged 133 at the end of observation), has MDD
+    on two dates and a bipolar diagnosis: excluded as implausible_year_of_birth, not as bipolar
+    (mutant: the reason placed after the exclusion sets; test_phenotypes_implausible_birth has no
+    implausible person with an exclusion code, so it passed). Person 1 (1970) is the control."""
+    from test_phenotypes_support import BIPOLAR, MDD_CONCEPT, cond, obs, omop_tables, person, toy_config
+
+    from trd_spark.phenotypes.stage import derive_phenotype_tables
+
+    conditions = [cond(p, MDD_CONCEPT, day) for p in (1, 2) for day in ("2015-01-01", "2015-03-01")]
+    conditions += [cond(1, BIPOLAR, "2016-01-01"), cond(2, BIPOLAR, "2016-01-01")]
+    omop = omop_tables(spark, persons=[person(1), person(2, 1890)], observation_periods=[obs(1), obs(2)],
+                       conditions=conditions)
+    got = {r.person_id: r.exclusion_reason for r in derive_phenotype_tables(omop, toy_config()).mdd.collect()}
+    assert got[2] == "implausible_year_of_birth"
+    assert got[1] not in (None, "implausible_year_of_birth")  # excluded by the bipolar set
