@@ -321,3 +321,20 @@ def test_an_implausible_birth_is_the_first_reason_before_an_mdd_exclusion(spark)
     got = {r.person_id: r.exclusion_reason for r in derive_phenotype_tables(omop, toy_config()).mdd.collect()}
     assert got[2] == "implausible_year_of_birth"
     assert got[1] not in (None, "implausible_year_of_birth")  # excluded by the bipolar set
+
+
+def test_a_vcf_scored_on_chry_alone_tells_its_males_from_their_chry_calls(hl, spark, tmp_path, sex_case):  # noqa: F811
+    """``genotypes.sex_calls`` (eaf3a70) reads the scored chrY rows' calls too: a score with
+    chrY rows only (round 20's PGS992003, y2 REF C, 1.5) on the VCF (Hail's pass) finds the males
+    1001-1003 by their haploid chrY calls, as plink2's sums show (1003's C: 1.5; everyone else 0).
+    Mutant: the chrY contigs left out of the rows read (X only): no male found, every chrY call
+    skipped, 1003 scored 0 (round 20's tests score X rows beside, which told the males)."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    tmp, _, oracle = sex_case
+    cfg = case_config(tmp_path, str(tmp / "d.vcf"), str(tmp / "scores" / "PGS992003.txt"), fmt="vcf",
+                      extra_pgs="  native: {engine: hail}")
+    got = run_scores(hl, spark, cfg)
+    sums = dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True))
+    assert sums == pytest.approx({i: oracle["mean_impute"]["PGS992003", i] for i in range(1001, 1009)}, abs=1e-6)
+    assert sums[1003] == pytest.approx(1.5)
