@@ -97,3 +97,15 @@ def test_value_shape_masks_every_digit_and_letter_but_format_words():
     assert value_shape("2014-03-24t12:00z") == "####-##-##t##:##z"
     assert value_shape("Mär 3, 2014 10 PM") == "aaa #, #### ## PM"
     assert value_shape("1000042" * 10) == "#" * 40 + "..."
+
+
+def test_a_count_of_bad_omop_cells_has_thousands_separators(spark):
+    """"8019 value(s) are not dates" (new-user trial, session 31): a record count is written with
+    separators everywhere else (logs.count_text), README's one form for counts."""
+    from pyspark.sql import types as T
+
+    df = spark.createDataFrame([("2015-01-02",)] + [("24 March 2014",)] * 1234, ["drug_exposure_start_date"])
+    with pytest.raises(InputDataError) as e:
+        check_text_values(df, "drug_exposure", [("drug_exposure_start_date", T.DateType())],
+                          where="drug_exposure.parquet", time_zone="UTC")
+    assert "column drug_exposure_start_date: 1,234 value(s) are not dates" in str(e.value), str(e.value)

@@ -33,7 +33,7 @@ from trd_spark.config import PACKAGE_DIR, Config, GenotypeSource, is_uri, local_
 from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.gates import label_reach, share_range
 from trd_spark.io import Fs, write_pandas, write_table
-from trd_spark.logs import is_small_count, person_count_text, suppressed_label
+from trd_spark.logs import counted, is_small_count, person_count_text, suppressed_label
 from trd_spark.pgs import engine, pgen_engine
 from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
@@ -406,9 +406,9 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
                  dataset_name, row.pgs_id, row.n_matched, row.n_variants, 100 * row.matched_fraction,
                  row.n_matched_flipped, row.n_ambiguous_dropped, row.n_not_found)
         if row.n_unreadable:
-            log.warning("  %s %s: %d variants not scored: their locus has a multi-allelic genotype row the "
+            log.warning("  %s %s: %s not scored: their locus has a multi-allelic genotype row the "
                         "reader skips (n_unreadable; see the genotype WARNING)", dataset_name, row.pgs_id,
-                        row.n_unreadable)
+                        counted(row.n_unreadable, "variant"))
     return r
 
 

@@ -41,6 +41,7 @@ from pyspark.sql import types as T
 from trd_spark.config import Config, OmopInput, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
+from trd_spark.logs import count_text
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -475,7 +476,8 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     ], *[F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"p_{c}") for c, cond in as_empty.items()]).collect()[0]
 
     def count(n: int) -> str:
-        return "" if table in PERSON_ROW_TABLES else f"{n} "
+        # Thousands separators as every other count of records ("8019 value(s)": new-user trial).
+        return "" if table in PERSON_ROW_TABLES else f"{count_text(n)} "
 
     for c, t in columns:
         if c in zoned and row[f"z_{c}"]:
