@@ -81,7 +81,7 @@ from trd_spark.pgs.native_task import (
     tasks_of,
     worker_ready,
 )
-from trd_spark.pgs.variant_list import VariantIndex, is_compressed, open_variant_text
+from trd_spark.pgs.variant_list import VariantIndex, is_compressed, open_variant_text, variant_text_errors
 
 if TYPE_CHECKING:
     import hail as hl_types
@@ -120,6 +120,7 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> VariantIndex:
 
     path = files.variants
     first_line = 1
+    unreadable: tuple[type[Exception], ...] = (*variant_text_errors(), pd.errors.ParserError)
     try:
         if files.format == "plink":
             bim = read_bim_columns(path, 0, ["a1", "a2"])
@@ -127,8 +128,9 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> VariantIndex:
                                   "rsid": bim["id"]})
         else:
             table, first_line = _read_pvar(path)
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise InputDataError(f"cannot read the variant list: {str(e).splitlines()[0]}", where=path) from None
+    except unreadable as e:
+        raise InputDataError(f"cannot read the variant list: {(str(e).splitlines() or [type(e).__name__])[0]}",
+                             where=path) from None
     # A line cut short reads its missing alleles as empty (pandas pads it): a variant with no REF
     # or ALT would go unmatched silently, where plink2 refuses the file. An empty (or blank) line
     # reads as a row of empty fields (read with skip_blank_lines=False, so that a row's number is

@@ -52,6 +52,20 @@ def is_compressed(path: str) -> bool:
     return head == ZSTD_MAGIC or head[:2] == b"\x1f\x8b"
 
 
+def variant_text_errors() -> tuple[type[Exception], ...]:
+    """What reading an ``open_variant_text`` file can raise besides a parse error: OSError (not
+    found, a bad gzip header), EOFError (a gzip or zstd stream cut short), zlib.error and the zstd
+    module's ZstdError (a damaged stream), ValueError (undecodable text). A reader catches these
+    to name the file in one error line (a cut-short .pvar.zst ended in an EOFError traceback)."""
+    import zlib
+
+    try:  # Python 3.14's module, else its backport (as open_variant_text)
+        from compression.zstd import ZstdError  # type: ignore[import-not-found]
+    except ImportError:
+        from backports.zstd import ZstdError
+    return (OSError, EOFError, zlib.error, ZstdError, ValueError)
+
+
 def open_variant_text(path: str, errors: str = "strict") -> IO[str]:
     """A local variant list (.bim, .pvar, a VCF) opened as text, decompressed as it is read when
     its first bytes say zstd (a ``.pvar.zst``, plink2 ``--make-pgen vzs``; plink2 reads it with
