@@ -201,3 +201,67 @@ def test_a_jvm_whose_start_was_broken_off_is_stopped(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(-signal.SIGTERM), "None"]
+
+
+_LATE_SIGNAL = r'''
+import signal, threading, time
+from trd_spark import cli
+from trd_spark.config import PgsSettings
+from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
+
+ahead = ParseAhead(PgsSettings(scoring_files=["/nonexistent/*.txt.gz"], trait_panel="unused.yaml"), ["GRCh38"])
+with cli._stopped_by_parse_error({SCORING_FILES_AHEAD: ahead}):
+    pass
+# What a parse thread's pthread_kill sent just before the block closed, delivered after it.
+signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+time.sleep(0.2)
+print("alive")
+'''
+
+
+def test_a_parse_signal_delivered_after_the_start_does_not_end_the_run():
+    """The parse's thread signals the main thread (SIGUSR1) under a lock the block's end takes
+    too, but pthread_kill returns before delivery: a signal arriving after the block had put
+    back SIGUSR1's default action killed the process without a word (read-through, session
+    31). Now the block's end leaves it ignored."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _LATE_SIGNAL], capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (0, "alive"), (out.returncode, out.stderr[-1500:])
+
+
+_INTERRUPTED_REDIRECTION = r'''
+import os, sys
+from trd_spark import session
+
+real_dup2, calls = os.dup2, []
+
+def dup2(a, b):
+    calls.append(b)
+    if len(calls) == 2:  # an exception (the parse's signal handler) between the two redirections
+        raise KeyboardInterrupt
+    return real_dup2(a, b)
+
+os.dup2 = dup2
+try:
+    with session.jvm_output_to_log():
+        pass
+except KeyboardInterrupt:
+    pass
+os.dup2 = real_dup2
+os.write(1, b"on the terminal\n")
+'''
+
+
+def test_an_exception_while_redirecting_the_jvm_output_restores_stdout():
+    """``session.jvm_output_to_log`` moves fds 1 and 2 onto a pipe while the JVM starts; the
+    parse's signal handler may raise between any two bytecodes of that start. Raised between
+    the two redirections, fd 1 stayed on the pipe (the run's error line went to the relay
+    thread, not the terminal; read-through, session 31)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _INTERRUPTED_REDIRECTION], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout == "on the terminal\n"

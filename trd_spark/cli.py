@@ -725,10 +725,15 @@ def _stopped_by_parse_error(handed: dict[str, object]):
             with lock:  # no signal is sent once this is set
                 state["open"] = False
         finally:
+            # A signal the parse's thread sent just before ``open`` was cleared may still be on
+            # its way (pthread_kill returns before delivery): put back as SIGUSR1's default
+            # action, it would end the process without a word; ignored, it is dropped (the
+            # parse's error is still raised where the stage takes the result).
+            restored = signal.SIG_IGN if previous in (signal.SIG_DFL, None) else previous
             try:
-                signal.signal(_PARSE_FAILED_SIGNAL, previous)
+                signal.signal(_PARSE_FAILED_SIGNAL, restored)
             except TrdSparkError:  # a signal sent just before: its handler ran first, and raised
-                signal.signal(_PARSE_FAILED_SIGNAL, previous)
+                signal.signal(_PARSE_FAILED_SIGNAL, restored)
                 raise
 
 

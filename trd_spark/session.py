@@ -237,13 +237,20 @@ def jvm_output_to_log() -> Iterator[None]:
     threading.Thread(target=_relay_jvm_output, args=(read_fd, os.dup(2)), name="jvm-output", daemon=True).start()
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    for fd in saved:
-        os.dup2(write_fd, fd)
-    os.close(write_fd)
+    # The redirection is inside the try: an exception may be raised between any two bytecodes
+    # here (the CLI's parse-error signal handler, cli._stopped_by_parse_error), and one raised
+    # after the first dup2 left fds 1 and 2 on the pipe: the run's error line went to the relay.
+    saved: dict[int, int] = {}
     try:
+        for fd in (1, 2):
+            saved[fd] = os.dup(fd)
+            os.dup2(write_fd, fd)
+        os.close(write_fd)
+        write_fd = -1
         yield
     finally:
+        if write_fd >= 0:
+            os.close(write_fd)
         sys.stdout.flush()
         sys.stderr.flush()
         for fd, copy in saved.items():
