@@ -298,10 +298,12 @@ def _bgen_males(files: BgenFiles, rows: pd.DataFrame, index: VariantIndex | None
 
 
 class _Quiet(logging.Filter):
-    """Drops every record of the logger it is added to (``_haploid_allele_counts``' pass)."""
+    """Drops the INFO and DEBUG records of the logger it is added to (``_haploid_allele_counts``'
+    pass repeats the main pass's progress lines); a WARNING or an error still shows (a filter
+    that dropped every record hid them too, from every thread; read-through, session 31)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return False
+        return record.levelno >= logging.WARNING
 
 
 def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | BgenFiles, reference_genome: str,

@@ -43,7 +43,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -707,7 +707,7 @@ SCORING_FILES_AHEAD = "scoring_files_ahead"
 
 def _import_parse_modules() -> None:
     """Import every module the parse imports when it runs (pyarrow's CSV reader, compute
-    functions and pandas bridge, numpy's record arrays, zlib-ng, the file pool's
+    functions and pandas bridge with its vendored version module, numpy's record arrays, zlib-ng, the file pool's
     concurrent.futures), so ``ParseAhead``'s threads import none while the caller's thread goes
     on to import Hail and start Spark. Two threads importing overlapping module graphs at once
     can hand one of them a half-initialised module: ``import hail`` during the session's start
@@ -721,8 +721,10 @@ def _import_parse_modules() -> None:
     import pyarrow.compute  # noqa: F401
     import pyarrow.csv  # noqa: F401
     import pyarrow.pandas_compat  # noqa: F401
-    import pyarrow.vendored.version  # noqa: F401
     from zlib_ng import gzip_ng  # noqa: F401
+
+    with suppress(ImportError):  # pyarrow's private module (pandas_compat's): may move
+        import pyarrow.vendored.version  # noqa: F401
 
 
 class ParseAhead:
