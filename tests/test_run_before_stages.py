@@ -265,3 +265,25 @@ def test_an_exception_while_redirecting_the_jvm_output_restores_stdout():
     out = subprocess.run([sys.executable, "-c", _INTERRUPTED_REDIRECTION], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout == "on the terminal\n"
+
+
+def test_a_parse_error_does_not_break_into_a_session_already_running(spark, tmp_path):
+    """The CLI called in process while a SparkContext runs (the tests' shared session, a
+    notebook) reuses it: the parse's signal then broke into that session's py4j calls and the
+    gateway was lost for the whole process (the suite, session 31: test_bad_inputs' scoring-file
+    cases, then the next Spark test of that worker, "SparkSession does not exist in the JVM").
+    With a context running, nothing is broken off: the block runs to its end and the parse's
+    error is left to the stage."""
+    from trd_spark import cli
+    from trd_spark.config import PgsSettings
+    from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
+
+    (tmp_path / "PGS900001.txt.gz").write_bytes(gzip.compress(b""))
+    ahead = ParseAhead(PgsSettings(scoring_files=[str(tmp_path / "*.txt.gz")], trait_panel="unused.yaml"),
+                       ["GRCh38"]).start()
+    ahead.wait()  # failed already: the block would be told at once
+    with cli._stopped_by_parse_error({SCORING_FILES_AHEAD: ahead}):
+        time.sleep(0.3)
+        counted = spark.range(3).count()
+    assert counted == 3
+    assert spark.range(2).count() == 2

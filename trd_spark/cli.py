@@ -689,9 +689,16 @@ def _stopped_by_parse_error(handed: dict[str, object]):
     (a bug: the traceback matters) are left to the stage too. Nothing without a parse started,
     or off the main thread (signal handlers are the main thread's)."""
     from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
+    from trd_spark.session import active_spark_context
 
     ahead = handed.get(SCORING_FILES_AHEAD)
-    if not isinstance(ahead, ParseAhead) or threading.current_thread() is not threading.main_thread():
+    # A SparkContext already running in this process (the CLI called in process, as the tests
+    # do, or from a notebook) is reused, not started: nothing to break off, and an exception
+    # raised in the middle of one of its py4j calls breaks the gateway for every later call in
+    # the process (seen: test_bad_inputs' scoring-file cases, then the next Spark test of that
+    # worker: "SparkSession does not exist in the JVM"). The error comes where the stage takes it.
+    if not isinstance(ahead, ParseAhead) or threading.current_thread() is not threading.main_thread() \
+            or active_spark_context() is not None:
         yield
         return
     main_thread = threading.main_thread().ident
