@@ -1,0 +1,47 @@
+"""Mutation review of session 31's code (session 32 helper "review"): each test here fails on a
+hand mutant of session 31's code (or of earlier code session 31's review left untested) that
+every existing test let pass, and passes on HEAD.
+
+The mutants (one each, in a copy of the tree) and the tests that now catch them:
+- scoring.compute_scores imputing a male's missing chrY call with 0 alt copies when no male is
+  called on the row (``y_mean``'s default 1.0 -> 0.0; session 31's review mutant S7, whose native
+  twin is test_review_s30_mutants' ``_drop_non_males_on_y`` test):
+  ``test_hail_s_pass_imputes_a_male_s_missing_chry_call_with_no_male_called_as_plink2``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_field_cases_round20_sex import sex_case  # noqa: F401 - the round's VCF, sex and scores (fixture)
+
+# Round 20's VCF with every male's y1 call missing (1001-1003: '1 0 .' -> '. . .'): no male is
+# called on y1, a woman is (1008's 1/1, skipped). plink2 --freq gives y1 OBS_CT 0 (ALT_FREQS nan)
+# and --score imputes a male's missing y1 call with frequency 0.5 there: 0.5 x y1's weight.
+_Y1_CALLED = "chrY\t2800000\ty1\tG\tA\t.\tPASS\t.\tGT\t1\t0\t."
+_Y1_NO_MALE = "chrY\t2800000\ty1\tG\tA\t.\tPASS\t.\tGT\t.\t.\t."
+
+
+def test_hail_s_pass_imputes_a_male_s_missing_chry_call_with_no_male_called_as_plink2(
+        hl, spark, tmp_path, sex_case):  # noqa: F811
+    """Hail's pass (``scoring.compute_scores``): on a chrY row where no male is called, a male's
+    missing call is imputed with 1 alt copy of 2 (the frequency 0.5 plink2 takes for zero
+    observations), as on any row without a called sample; non-males still add nothing there.
+    plink2 --score on the same VCF with the sex file is the oracle, and by hand: 1001's
+    PGS992001 = a1 0.25 + x1 1.0 + x2 1.0 + y1 0.5 = 2.75 (2.25 on the mutant). The round-20
+    VCF has a called male on each chrY row, so a default of 0 (mutant ``1.0`` -> ``0.0`` in
+    ``y_mean``) passed every test."""
+    from test_field_cases_pgs import run_scores
+    from test_field_cases_round20_sex import _VCF as VCF
+    from test_field_cases_round20_sex import _config, _oracle, _plink2
+
+    tmp = sex_case[0]
+    assert VCF.count(_Y1_CALLED) == 1
+    (tmp_path / "y.vcf").write_text(VCF.replace(_Y1_CALLED, _Y1_NO_MALE))
+    _plink2("--vcf", str(tmp_path / "y.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-pgen",
+            "--out", str(tmp_path / "yp"))
+    oracle = _oracle(tmp_path, str(tmp_path / "yp"))
+    assert (oracle["PGS992001", 1001], oracle["PGS992002", 1003]) == pytest.approx((2.75, -0.2), abs=1e-6)
+    cfg = _config(tmp_path, sex_case, str(tmp_path / "y.vcf"), "vcf", extra_pgs="  native: {engine: hail}")
+    got = run_scores(hl, spark, cfg)
+    sums = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["score_sum"], strict=True))
+    assert sums == pytest.approx(oracle, abs=1e-6)
