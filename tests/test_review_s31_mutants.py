@@ -7,6 +7,11 @@ The mutants (one each, in a copy of the tree) and the tests that now catch them:
   called on the row (``y_mean``'s default 1.0 -> 0.0; session 31's review mutant S7, whose native
   twin is test_review_s30_mutants' ``_drop_non_males_on_y`` test):
   ``test_hail_s_pass_imputes_a_male_s_missing_chry_call_with_no_male_called_as_plink2``.
+- preflight._gzip_has_no_record taking the first byte of every decompressed chunk as a line's
+  start (``at_line_start = False`` -> ``True`` where a chunk ends inside a line): a header-only
+  plain-gzip VCF whose ``#CHROM`` line is longer than a chunk (64 KiB: ~9k samples) passed as
+  holding records, the fault 6d7049b fixed for short headers:
+  ``test_a_header_only_plain_gzip_vcf_with_a_long_chrom_line_is_refused``.
 """
 
 from __future__ import annotations
@@ -45,3 +50,31 @@ def test_hail_s_pass_imputes_a_male_s_missing_chry_call_with_no_male_called_as_p
     got = run_scores(hl, spark, cfg)
     sums = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["score_sum"], strict=True))
     assert sums == pytest.approx(oracle, abs=1e-6)
+
+
+def test_a_header_only_plain_gzip_vcf_with_a_long_chrom_line_is_refused(tmp_path):
+    """``preflight.header_only`` of a plain gzip VCF (6d7049b) reads it chunk by chunk from its
+    start: a ``#CHROM`` line of 20,000 samples (~140 KB, three 64 KiB chunks) goes on across the
+    chunks, whose first bytes are inside it, not a line's start. Header alone: True, and the
+    one-file dataset is one InputDataError naming the file; the same header with records: False.
+    test_preflight's header-only .vcf.gz has a 2-sample header (one chunk), so a mutant reading
+    each chunk's first byte as a line's start passed it, while an All of Us #CHROM line
+    (~400k samples, megabytes) always spans chunks: such a file passed preflight as holding
+    records, and the pgs stage failed minutes later on a scratch file never written."""
+    from test_preflight import _gzip, _vcf_config
+
+    from trd_spark.config import load_config
+    from trd_spark.errors import InputDataError
+    from trd_spark.preflight import _GZIP_CHUNK, check_vcf_inputs, header_only
+
+    header = ("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+              + "\t".join(f"S{i:05d}" for i in range(20_000)) + "\n")
+    # The chunks' first bytes lie inside the #CHROM line, none a '#'.
+    assert len(header) > 2 * _GZIP_CHUNK and "#" not in header[_GZIP_CHUNK - 1:]
+    path = tmp_path / "long.vcf.gz"
+    _gzip(path, header)
+    assert header_only(str(path), "gzip") is True
+    with pytest.raises(InputDataError, match=r"long\.vcf\.gz: the VCF has its header but no variant record"):
+        check_vcf_inputs(load_config(_vcf_config(tmp_path, path)))
+    _gzip(path, header + "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT" + "\t0/1" * 20_000 + "\n")
+    assert header_only(str(path), "gzip") is False
