@@ -5,9 +5,10 @@ any other; the manifest gave one missing-call share, so "FT failed a fifth of th
 score sites" (a QC decision that moves the scores) read like "the data has missing calls". Now
 the scoring pass counts them per row (Hail's pass: a row field beside its sums; the export for
 the native engine: the .bim's cM column of the same write), per score and per dataset
-(``scoring.FtFailedCalls``), the manifest's ``notes.ft_failed_call_share`` gives the share (a
-count of 1..19 as its label) or why there is none, and a WARNING names it at
-``pgs.ft_failed_warn``. The scores themselves are unchanged (hand-computed below, the same on
+(``scoring.FtFailedCalls``), the manifest's ``notes.ft_failed_call_share`` gives the dataset's
+share (a count of 1..19 as its label) or why there is none, ``notes.ft_failed_calls_by_score``
+the exact counts per score (internal: per-score shares gave a small count by difference,
+tests/test_privacy_s32.py), and a WARNING names it at ``pgs.ft_failed_warn``. The scores themselves are unchanged (hand-computed below, the same on
 the base commit).
 
 The VCF (samples 1001-1004): chr1:1000 A>G with FT (1002's 1/1 failed), chr1:2000 C>T without FT,
@@ -88,10 +89,11 @@ def test_ft_failed_calls_are_counted_by_the_scoring_pass_and_the_scores_are_unch
 def test_the_manifest_gives_a_small_ft_count_as_its_label_and_the_warning_names_it(ft_runs, caplog):
     """3 FT-failed calls of 16: a count of 1..19, so the notes give the label, not 0.1875 (which
     times the scored calls gives 3 back); the WARNING (3/16 at or above pgs.ft_failed_warn 0.05)
-    shows the label, not the share."""
+    shows the label, not the share. The exact counts per score are in the internal record."""
     cfg, r, _ = ft_runs["vcf-export"]
-    assert stage.ft_failed_call_shares(cfg, [r]) == {
-        "d": {"share": "<20 calls", "per_score": {"PGS991801": "<20 calls", "PGS991802": "<20 calls"}}}
+    assert stage.ft_failed_call_shares(cfg, [r]) == {"d": {"share": "<20 calls"}}
+    assert stage.ft_failed_calls_by_score([r]) == {
+        "d": {"PGS991801": {"failed": 2, "scored": 12}, "PGS991802": {"failed": 1, "scored": 4}}}
     with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
         stage.check_ft_failed(cfg, r)
     warned = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
@@ -101,15 +103,14 @@ def test_the_manifest_gives_a_small_ft_count_as_its_label_and_the_warning_names_
 
 def test_a_large_ft_count_is_published_as_its_share_and_warns_only_at_the_level(ft_runs, caplog):
     """The same dataset with FT counts of 20 or more (FtFailedCalls as a bigger scoring pass gives
-    it): the shares, per dataset (300 / 8,000) and per score, rounded to 4 digits; a zero stays 0.0.
+    it): the dataset's share (300 / 8,000), rounded to 4 digits; no share per score.
     At 3.75% (below 0.05) an INFO line with the share, no WARNING; at 0.03 it warns."""
     from trd_spark.pgs.scoring import FtFailedCalls
 
     cfg, r, _ = ft_runs["vcf-export"]
     big = stage.DatasetMatches(**{**r.__dict__, "ft_failed": FtFailedCalls.of(
         ["PGS991801", "PGS991802", "PGS991803"], [300, 0, 0], [3, 1, 0], 2000)})
-    assert stage.ft_failed_call_shares(cfg, [big]) == {
-        "d": {"share": 0.0375, "per_score": {"PGS991801": 0.05, "PGS991802": 0.0}}}
+    assert stage.ft_failed_call_shares(cfg, [big]) == {"d": {"share": 0.0375}}
     with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
         stage.check_ft_failed(cfg, big)
         assert not [rec for rec in caplog.records if rec.levelno == logging.WARNING]
@@ -119,22 +120,23 @@ def test_a_large_ft_count_is_published_as_its_share_and_warns_only_at_the_level(
     assert [rec.levelno for rec in caplog.records].count(logging.WARNING) == 1
 
 
-def test_the_total_is_not_shown_beside_a_hidden_score(ft_runs, caplog):
-    """The dataset's FT count is the sum of its scores' (300 + 3): shown beside the label of the
-    hidden 3, it gives 3 back by subtraction (0.0379 x 8,000 - 0.05 x 6,000). The total is then
-    not shown, in the notes nor in the log line; the hidden score keeps its label."""
+def test_the_total_is_shown_and_no_score_s_count(ft_runs, caplog):
+    """The dataset's FT count is the sum of its scores' (300 + 3). 48016ac hid the total beside a
+    score's hidden 3 (0.0379 x 8,000 - 0.05 x 6,000 gave it back); with no share per score shown
+    (session 32: two scores' shares gave a small count by difference), the total alone is shown,
+    in the notes and the log line, and the scores' exact counts stay in the internal record."""
     from trd_spark.pgs.scoring import FtFailedCalls
 
     cfg, r, _ = ft_runs["vcf-export"]
     mixed = stage.DatasetMatches(**{**r.__dict__, "ft_failed": FtFailedCalls.of(
         ["PGS991801", "PGS991802"], [300, 3], [3, 1], 2000)})
-    got = stage.ft_failed_call_shares(cfg, [mixed])["d"]
-    assert got["per_score"] == {"PGS991801": 0.05, "PGS991802": "<20 calls"}
-    assert isinstance(got["share"], str) and got["share"].startswith("not shown")
+    assert stage.ft_failed_call_shares(cfg, [mixed]) == {"d": {"share": 0.0379}}
+    assert stage.ft_failed_calls_by_score([mixed]) == {
+        "d": {"PGS991801": {"failed": 300, "scored": 6000}, "PGS991802": {"failed": 3, "scored": 2000}}}
     with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
         stage.check_ft_failed(cfg, mixed)
     text = " ".join(rec.getMessage() for rec in caplog.records)
-    assert "not shown" in text and "3.8%" not in text and "3.79" not in text
+    assert "FT failed 3.8% of the scored calls" in text and "PGS99180" not in text
 
 
 def test_no_count_says_why(ft_runs):

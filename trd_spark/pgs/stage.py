@@ -208,11 +208,15 @@ def ft_failed_share_text(n: int, total: int, persons_below: int) -> float | str 
 
 def ft_failed_call_shares(cfg: Config, results: list[DatasetMatches]) -> dict[str, Any]:
     """dataset -> the calls its genotype filter FT made missing, for the pgs manifest's notes
-    (``ft_failed_call_share``): ``{"share": <share of the scored calls>, "per_score": {pgs_id:
-    share}}`` (``ft_failed_share_text``: a small count as its label), or why there is no such
-    count (``ft_failed_calls_applied``: not applicable, not applied, no FT field). The FT
-    share is part of ``missing_call_share`` (an FT-failed call is a missing call): the rest is
-    missing in the data itself. Shares of calls, not counts of persons."""
+    (``ft_failed_call_share``): ``{"share": <share of the dataset's scored calls>}``
+    (``ft_failed_share_text``: a small count as its label), as its log line gives it, or why
+    there is no such count (``ft_failed_calls_applied``: not applicable, not applied, no FT
+    field). The FT share is part of ``missing_call_share`` (an FT-failed call is a missing call):
+    the rest is missing in the data itself. The dataset's total only, never a share per score:
+    two scores that share variants give, as their counts' difference, the calls at the variants
+    one score alone has, and at one such variant that is the persons whose call there failed FT
+    (1,234 - 1,227 = 7: README, Privacy). The exact counts per score are in the stage's internal
+    record (``ft_failed_calls_by_score``). Shares of calls, not counts of persons."""
     t = cfg.report.small_count_threshold
     out: dict[str, Any] = {}
     for r in results:
@@ -220,26 +224,20 @@ def ft_failed_call_shares(cfg: Config, results: list[DatasetMatches]) -> dict[st
         if why is not None or r.ft_failed is None:
             out[r.dataset] = why
             continue
-        ft = r.ft_failed
-        per_score = {p: ft_failed_share_text(int(n), int(total), t)
-                     for p, n, total in zip(ft.pgs_ids, ft.failed, ft.scored) if total > 0}
-        # The dataset's count is the sum of the scores' counts: shown beside a hidden one, it
-        # gives that one back by subtraction (gates.py's complementary rule, here on the total).
-        share = (_FT_TOTAL_NOT_SHOWN.format(threshold=t) if ft_failed_hides_a_score(ft, t)
-                 else ft_failed_share_text(ft.n_failed, ft.n_scored, t))
-        out[r.dataset] = {"share": share, "per_score": per_score}
+        out[r.dataset] = {"share": ft_failed_share_text(r.ft_failed.n_failed, r.ft_failed.n_scored, t)}
     return out
 
 
-_FT_TOTAL_NOT_SHOWN = "not shown: a score's count below {threshold} is hidden and the total would give it back"
-
-
-def ft_failed_hides_a_score(ft: FtFailedCalls, persons_below: int) -> bool:
-    """True when some score's FT-failed count is 1 to ``persons_below`` - 1 (published as its
-    label) while the dataset's total is not: the total (their sum) must then not be shown either,
-    in the manifest or the log, since total minus the shown scores' counts gives the hidden one."""
-    return bool(any(is_small_count(int(n), persons_below) for n, total in zip(ft.failed, ft.scored) if total > 0)
-                and not is_small_count(ft.n_failed, persons_below))
+def ft_failed_calls_by_score(results: list[DatasetMatches]) -> dict[str, dict[str, dict[str, int]]]:
+    """dataset -> pgs_id -> ``{"failed": <calls FT made missing>, "scored": <scored calls>}``,
+    exact (``scoring.FtFailedCalls``), for the pgs manifest's ``notes.ft_failed_calls_by_score``:
+    QC detail for the workbench (which score's sites FT hit), internal like ``notes.gates``'
+    exact counts and never logged or exported. Datasets without a count and scores that scored
+    no call are left out."""
+    return {r.dataset: {p: {"failed": int(n), "scored": int(total)}
+                        for p, n, total in zip(r.ft_failed.pgs_ids, r.ft_failed.failed, r.ft_failed.scored)
+                        if total > 0}
+            for r in results if r.ft_failed is not None}
 
 
 def check_ft_failed(cfg: Config, r: DatasetMatches) -> None:
@@ -255,9 +253,7 @@ def check_ft_failed(cfg: Config, r: DatasetMatches) -> None:
         return
     t = cfg.report.small_count_threshold
     least, largest = share_range(ft.n_failed, ft.n_scored, t)
-    if ft_failed_hides_a_score(ft, t):
-        shown = "a share of the scored calls (not shown: a score's count is hidden)"
-    elif least == largest:
+    if least == largest:
         shown = f"{100 * ft.n_failed / ft.n_scored:.1f}% of the scored calls"
     else:
         shown = f"{person_count_text(ft.n_failed, t)} of the scored calls"
@@ -1141,6 +1137,7 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["missing_call_share"] = missing_call_shares(results)
         writer.notes["ft_failed_call_share"] = ft_failed_call_shares(cfg, results)
+        writer.notes["ft_failed_calls_by_score"] = ft_failed_calls_by_score(results)  # exact: internal
         # dataset -> where its sex on X came from and its samples by sex, as labels (sample_sex.SexCounts.note)
         writer.notes["sample_sex"] = {r.dataset: r.sex.counts.note(cfg.report.small_count_threshold)
                                       for r in results if r.sex is not None and r.sex.counts is not None}

@@ -1,0 +1,108 @@
+"""Privacy, session 32: counts a reader of what a run shows can get back by arithmetic.
+
+The calls the genotype filter FT made missing, per score: two scores that share variants (a
+score and its version with one variant more, or a panel's scores built on one SNP set) differ by
+the calls at the variants one score alone has, and at one such variant those calls are persons
+(one call per person and variant). Shown as shares of each score's scored calls (samples x
+matched variants, both known from ``match_rates.tsv``), the two shares times their calls gave
+that count back: 1,234 and 1,227 FT-failed calls over 11 and 10 variants at 2,000 samples are
+the 7 persons whose call at the eleventh variant failed FT. The pgs stage now shows the dataset's
+share only (its notes and its log line); the exact counts per score stay in the stage's internal
+record (``notes.ft_failed_calls_by_score``, like ``notes.gates``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+
+import pandas as pd
+import pytest
+from test_field_cases_pgs import case_config
+
+from trd_spark.pgs import stage
+from trd_spark.pgs.scoring import FtFailedCalls
+
+T = 20  # report.small_count_threshold's default
+
+
+def _dataset(ft: FtFailedCalls) -> stage.DatasetMatches:
+    """A scored VCF dataset ``d`` as the publication functions read it (its FT counts)."""
+    return stage.DatasetMatches(dataset="d", summary=pd.DataFrame(), scoring_files=[], frame=None, ft_failed=ft)
+
+
+def _call_counts_read_back(notes: dict, calls: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """What an outsider reads of each score's FT-failed calls from the published notes: a share
+    rounded to 4 digits times the score's scored calls (``calls``: samples x matched variants),
+    as the interval the rounding leaves; a label or a text tells nothing more than itself."""
+    out = {}
+    for entry in notes.values():
+        shown = {"total": entry["share"], **(entry.get("per_score") or {})} if isinstance(entry, dict) else {}
+        for key, share in shown.items():
+            if isinstance(share, float) and key in calls:
+                out[key] = ((share - 5e-5) * calls[key], (share + 5e-5) * calls[key])
+    return out
+
+
+def _small_differences(read: dict[str, tuple[float, float]], nested: list[tuple[str, str]]) -> list[str]:
+    """Pairs (a score, a score whose variants are a subset of its) whose difference -- the calls at
+    the variants the first alone has, FT-failed -- the readings put inside 1..T-1."""
+    found = []
+    for a, b in nested:
+        if a in read and b in read:
+            low, high = read[a][0] - read[b][1], read[a][1] - read[b][0]
+            if low > 0 and high < T:
+                found.append(f"{a} - {b}: {low:.1f}..{high:.1f}")
+    return found
+
+
+def test_two_scores_sharing_variants_give_no_small_count_of_ft_failed_calls(tmp_path, caplog):
+    """PGS000011 has the 10 variants of PGS000010 and one more; at 2,000 samples FT failed 1,234
+    and 1,227 of their calls (7 at the eleventh variant: 7 persons). Each count is 20 or more, so
+    on d0e0953 the notes showed both shares (0.0561, 0.0614) and their difference read 4.1..8.3;
+    here the notes show the dataset's share only, no log line names a score, and the exact
+    per-score counts are in the internal record."""
+    cfg = case_config(tmp_path, str(tmp_path / "d.vcf"), str(tmp_path / "PGS*.txt"))
+    ft = FtFailedCalls.of(["PGS000011", "PGS000010", "PGS000100"], [1234, 1227, 400], [11, 10, 40], 2000)
+    r = _dataset(ft)
+    notes = json.loads(json.dumps(stage.ft_failed_call_shares(cfg, [r])))  # as the manifest holds them
+    calls = {"PGS000011": 22_000, "PGS000010": 20_000, "PGS000100": 80_000, "total": 122_000}
+    read = _call_counts_read_back(notes, calls)
+    nested = [("PGS000011", "PGS000010"), ("total", "PGS000011"), ("total", "PGS000010"), ("total", "PGS000100")]
+    assert _small_differences(read, nested) == []
+    assert notes == {"d": {"share": round(2861 / 122_000, 4)}}
+    # Any three published numbers: no sum or difference of them is 1..T-1 either.
+    values = [(low + high) / 2 for low, high in read.values()]
+    combos = [sum(s * v for s, v in zip(signs, vs)) for n in (2, 3) for vs in itertools.combinations(values, n)
+              for signs in itertools.product((1, -1), repeat=n)]
+    assert not [c for c in combos if 0.5 < c < T - 0.5]
+
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        stage.check_ft_failed(cfg, r)
+    text = " ".join(rec.getMessage() for rec in caplog.records)
+    assert "FT failed 2.3% of the scored calls" in text and not re.search(r"PGS\d+", text), text
+    assert stage.ft_failed_calls_by_score([r])["d"]["PGS000011"] == {"failed": 1234, "scored": 22_000}
+
+
+def test_the_outsider_reads_the_difference_when_scores_are_shown():
+    """The outsider above is not blind: given per-score shares as d0e0953 published them, it
+    reads the 7 persons (4.1..8.3), and a control pair 20 calls apart is not flagged."""
+    shown = {"d": {"share": 0.0235, "per_score": {"PGS000011": round(1234 / 22_000, 4),
+                                                  "PGS000010": round(1227 / 20_000, 4),
+                                                  "PGS000012": round(1254 / 22_000, 4)}}}
+    read = _call_counts_read_back(shown, {"PGS000011": 22_000, "PGS000010": 20_000, "PGS000012": 22_000})
+    assert _small_differences(read, [("PGS000011", "PGS000010")]) == ["PGS000011 - PGS000010: 4.1..8.3"]
+    assert _small_differences(read, [("PGS000012", "PGS000010")]) == []
+
+
+@pytest.mark.parametrize("failed", [[5, 1234], [0, 25]])
+def test_the_dataset_share_alone_is_labelled_when_small_and_exact_otherwise(tmp_path, failed):
+    """The total of 1..T-1 calls reads as its label; 20 or more as its share, whatever a score's
+    own count (5 of one score is in the internal record only)."""
+    cfg = case_config(tmp_path, str(tmp_path / "d.vcf"), str(tmp_path / "PGS*.txt"))
+    r = _dataset(FtFailedCalls.of(["PGS000010", "PGS000011"], failed, [1, 10], 2000))
+    total = sum(failed)
+    expected = "<20 calls" if 0 < total < T else round(total / 22_000, 4)
+    assert stage.ft_failed_call_shares(cfg, [r]) == {"d": {"share": expected}}
