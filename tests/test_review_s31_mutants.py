@@ -12,6 +12,11 @@ The mutants (one each, in a copy of the tree) and the tests that now catch them:
   plain-gzip VCF whose ``#CHROM`` line is longer than a chunk (64 KiB: ~9k samples) passed as
   holding records, the fault 6d7049b fixed for short headers:
   ``test_a_header_only_plain_gzip_vcf_with_a_long_chrom_line_is_refused``.
+- mt_entries._calls_of_widened checking the first row of each step only (``rows[first:first +
+  per_step]`` -> ``rows[first:first + 1]``; per_step is ~200k rows at a few samples, so no test
+  part had a second step): a row of the same width whose header or calls are not one-byte calls
+  (a filtered entry beside a two-byte call) was read as calls, silently wrong:
+  ``test_every_row_of_every_step_is_checked_before_a_part_is_read_at_once``.
 """
 
 from __future__ import annotations
@@ -78,3 +83,29 @@ def test_a_header_only_plain_gzip_vcf_with_a_long_chrom_line_is_refused(tmp_path
         check_vcf_inputs(load_config(_vcf_config(tmp_path, path)))
     _gzip(path, header + "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT" + "\t0/1" * 20_000 + "\n")
     assert header_only(str(path), "gzip") is False
+
+
+@pytest.mark.parametrize("bad", range(5))
+def test_every_row_of_every_step_is_checked_before_a_part_is_read_at_once(tmp_path, monkeypatch, bad):
+    """``mt_entries._calls_of_widened`` (4a8fad8) checks a part's rows a step at a time
+    (``_ENTRIES_PER_STEP`` entries: 2 rows of 5 samples here, patched, so that 5 rows make 3
+    steps). Row ``bad`` has a filtered entry (its element-missing bit set, its call left out)
+    and a two-byte call (129): the same width as a row of one-byte calls, so the part's length
+    check passes, and only that row's header and call bytes tell it. Whichever step and place
+    in the step it has, the part is not read at once (None) and the row-by-row parse names it.
+    Mutant ``rows[first:first + 1]`` (each step's first row checked alone): rows 1 and 3 were
+    read as calls, misaligned; the module's tests have parts of one step."""
+    import numpy as np
+    from test_pgs_mt_entries import HET, HOM_ALT, HOM_REF, _part
+
+    from trd_spark.pgs import mt_entries
+    from trd_spark.pgs.mt_entries import NotDecodable, _bed_rows_widened, _decompress, bed_rows
+
+    monkeypatch.setattr(mt_entries, "_ENTRIES_PER_STEP", 10)
+    rows = [[HOM_REF, HET, None, HOM_ALT, HET] for _ in range(5)]
+    rows[bad][2] = 129  # 0x81 0x01: 4 widened bytes, where the filtered entry below has none
+    part = _part(tmp_path, rows, filtered=((bad, 3),))
+    keep = np.arange(5)
+    assert _bed_rows_widened(_decompress(open(part, "rb").read()), keep, 5, True) is None
+    with pytest.raises(NotDecodable, match=f"^{part}: "):
+        bed_rows(part, keep, 5, True)
