@@ -26,6 +26,9 @@ calls as probabilities, sample IDs embedded, as All of Us ships its BGEN). Times
                      hail-bgen            ``pgs.native.engine: hail``: Hail's index_bgen,
                                           import_bgen and one-pass scoring
                      JVM/Hail start is printed separately and added for the whole-process ratio.
+                     Between the match and the score phase Spark SQL's session state is
+                     built, as the pipeline's match log builds it there (``run_ours``; in
+                     the total, not the score phase).
 
 With more than one engine, each engine runs in its own fresh interpreter (this script again with
 ``--engines <one>``): an engine run second in a process would skip the process's one-off costs
@@ -206,6 +209,21 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     times["cpu_match"] = {p: round(cpu_matched[p] - cpu_start[p], 2) for p in cpu_start}
     # How long the match phase's end waited for the background warm-up (in the match time).
     times["warm_up_wait"] = waits.found[-1] if waits.found else None
+    # As stage.run between the match and the score phase: the match log goes to Spark SQL there
+    # (``stage.variant_matches_of``: ``matching.pandas_to_spark`` reads ``spark.conf``), whose first
+    # use in a process builds the session's SQL state, so the pipeline's score phase starts with it
+    # built. Built here too, its time in the total and not in the score phase (the match log itself
+    # is not converted or written: its rows are not the engine's work). Without it the hail-mt
+    # route, whose warm-up runs no Spark SQL, paid that build inside its score phase at the pass's
+    # first ``spark.conf`` read (``pgen_engine._spill_dir``): 0.5-0.8 JVM CPU-s and 1-2.7 s wall
+    # under load at 2.5k samples (issue 16, session 32), a cost its pipeline never pays there.
+    t_sql, cpu_sql = time.perf_counter(), process_cpu()
+    from trd_spark.session import ARROW_CONF
+
+    spark.conf.get(ARROW_CONF, None)
+    times["sql_state"] = time.perf_counter() - t_sql
+    cpu_sql_end = process_cpu()
+    times["cpu_sql_state"] = {p: round(cpu_sql_end[p] - cpu_sql[p], 2) for p in cpu_sql}
     t2 = time.perf_counter()
     writer = StageWriter(spark, Fs(spark), "pgs", hl.utils.new_temp_file("bm_pgs"))
     passes = _NativePassRecords()
@@ -483,6 +501,9 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
                   f"{t['cpu_match']})")
         if t.get("warm_up_wait") is not None:
             print(f"{t['engine']:<12} match phase waited {t['warm_up_wait']:.1f} s for the native pass's warm-up")
+        if t.get("sql_state") is not None:
+            print(f"{t['engine']:<12} Spark SQL's session state before the score phase (the pipeline's match log "
+                  f"builds it there) {t['sql_state']:.1f} s (CPU {t['cpu_sql_state']})")
     for t in results:
         print("phases=" + json.dumps(t))
     bad = [t for t in results if t["max_rel_diff"] > 1e-5]
