@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from trd_spark.config import is_uri
+from trd_spark.config import is_uri, local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Observation, SparkSession
@@ -329,6 +329,23 @@ def bgen_sample_file_candidates(path: str) -> tuple[str, str]:
     the shared layer may not import a stage package)."""
     stem = path[:-5] if path.endswith(".bgen") else path
     return f"{stem}.sample", f"{path}.sample"
+
+
+def pgen_variant_file(prefix: str) -> str:
+    """The variant list a pgen fileset at ``prefix`` (a path, or a URI, without ``.pgen``) is
+    read from, in the form ``prefix`` was given: ``prefix.pvar``, or ``prefix.pvar.zst`` when the
+    .pvar is not there and that is (plink2 ``--make-pgen vzs`` writes only the .pvar.zst). A
+    ``file://`` prefix is looked at as its local path (``config.local_path``); gs:// / hdfs:// get
+    the .pvar, not looked at (pgenlib reads no URI: ``engine.engine_for`` refuses one). The one
+    rule of the reader (``native_task.PlinkFiles.variants``) and of the rerun fingerprint
+    (``stages.plink_fileset_inputs``): each decided on its own, a ``file://`` prefix had the
+    fingerprint take the .pvar.zst and the reader the .pvar (here, as
+    ``bgen_sample_file_candidates``, because the shared layer may not import a stage package)."""
+    plain = f"{prefix}.pvar"
+    local = local_path(plain)
+    if local is not None and not os.path.exists(local) and os.path.exists(f"{local}.zst"):
+        return f"{plain}.zst"
+    return plain
 
 
 def observed(obs: Observation, spark: SparkSession, fallback: Callable[[], dict[str, Any]], *,

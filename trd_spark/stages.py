@@ -60,7 +60,7 @@ from pydantic import BaseModel
 
 from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path, named_key
 from trd_spark.errors import InputDataError
-from trd_spark.io import STAT_RECORD, Fs, bgen_sample_file_candidates, read_table
+from trd_spark.io import STAT_RECORD, Fs, bgen_sample_file_candidates, pgen_variant_file, read_table
 from trd_spark.layout import (
     EXPORT,
     MANIFEST,
@@ -179,8 +179,8 @@ PLINK_FILESETS = {"plink": (".bed", ".bim", ".fam"), "pgen": (".pgen", ".pvar", 
 def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, str]]:
     """``[(key, path)]`` of one external input, where a ``datasets.N.genotypes.path`` of a
     ``plink`` / ``pgen`` dataset becomes its three files: ``(key, prefix.bed)``, ``(key[.bim],
-    prefix.bim)``, ``(key[.fam], prefix.fam)`` (pgen: .pgen, .pvar, .psam; a local
-    ``.pvar.zst`` when there is no .pvar, ``(key[.pvar.zst], prefix.pvar.zst)``). The prefix alone
+    prefix.bim)``, ``(key[.fam], prefix.fam)`` (pgen: .pgen, .pvar, .psam; the ``.pvar.zst``
+    when the reader reads it, ``(key[.pvar.zst], prefix.pvar.zst)``, ``io.pgen_variant_file``). The prefix alone
     matches no file, so its fingerprint was ``exists: false`` and a replaced .bed (or an edited
     .bim, also behind a ``.bed`` path) never reran the pgs stage; preflight now names the first
     missing file of the set.
@@ -204,11 +204,8 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
         return [(key, path)]
     prefix = path.removesuffix(exts[0])
     files = [prefix + ext for ext in exts]
-    # A pgen's .pvar may be zstd-compressed (plink2 --make-pgen vzs writes prefix.pvar.zst and no
-    # .pvar; the reader takes it then, native_task.PlinkFiles.variants): that file is the input.
-    local = local_path(files[1]) if fmt == "pgen" else None
-    if local is not None and not os.path.exists(local) and os.path.exists(local + ".zst"):
-        files[1] += ".zst"
+    if fmt == "pgen":  # its .pvar, or its .pvar.zst: the file the reader reads (io.pgen_variant_file)
+        files[1] = pgen_variant_file(prefix)
     return [(key, files[0]), *((f"{key}[{f.removeprefix(prefix)}]", f) for f in files[1:])]
 
 

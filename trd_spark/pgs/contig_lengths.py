@@ -30,6 +30,7 @@ from __future__ import annotations
 import glob
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import takewhile
@@ -37,7 +38,7 @@ from typing import IO, Any
 
 from trd_spark.config import GenotypeSource, is_uri
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.variant_list import open_variant_text
+from trd_spark.pgs.variant_list import open_variant_text, variant_text_errors
 
 log = logging.getLogger(__name__)
 
@@ -191,22 +192,46 @@ def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[st
     or .pvar), with ``reference_lengths`` as ``primary_lengths`` takes it; a file on a URI is
     read through ``open_uri`` (``hail_text``; without it, not read). Only the header is read
     (to the first record). A file that cannot be opened or read is left to the reader, which
-    names it, also a URI that cannot be listed."""
+    names it, also a URI that cannot be listed (``unreadable_errors``). Any other exception
+    while listing, opening or reading is one InputDataError naming the file (the dataset's path
+    for the listing): it was taken for an unreadable file and the check skipped without a word."""
+    unreadable = unreadable_errors()
     try:
         files = header_files(source, glob_uri if open_uri is not None else None)
-    except Exception:  # noqa: BLE001 - a URI not listable (no connector, no access): the reader names it
+    except unreadable:  # a URI not listable (no connector, no access): the reader names it
         return
+    except Exception as e:
+        raise InputDataError(f"cannot list the files to check the build of: {_first_line(e)}",
+                             where=source.path) from e
     if not files:
         return
     lengths = primary_lengths(reference_lengths)
     for path in files:
         try:
-            f = open_uri(path) if is_uri(path) and open_uri is not None else _open_text(path)
-        except Exception:  # noqa: BLE001 - any failure to open (Hail's are not OSErrors): the reader names it
-            continue
-        with f:
-            try:
+            with open_uri(path) if is_uri(path) and open_uri is not None else _open_text(path) as f:
                 header = list(takewhile(lambda line: line.startswith("#"), f))
-            except Exception:  # noqa: BLE001 - unreadable (gzip, zstd or text faults): the reader names it
-                continue
+        except unreadable:  # not there, cut short, damaged: the reader names it
+            continue
+        except Exception as e:
+            raise InputDataError(f"cannot read the header to check its build: {_first_line(e)}", where=path) from e
         check_header_build(header, path, source.reference_genome, lengths)
+
+
+def unreadable_errors() -> tuple[type[Exception], ...]:
+    """What listing, opening or reading a header raises for a file that cannot be read, which
+    ``check_declared_build`` leaves to the reader (it names the file; preflight names a missing
+    local one first): a local file's ``variant_list.variant_text_errors`` (OSError: not there, no
+    access; EOFError, zlib.error, ZstdError: a gzip or zstd stream cut short or damaged;
+    ValueError: undecodable text), and for a URI read through Spark's or Hail's file system,
+    py4j's Py4JError (a Java exception: no file, no access, no connector for the scheme) and
+    Hail's FatalError (what Hail makes of a Java exception while it runs). FatalError only when
+    Hail is loaded: without it, it cannot be raised (and importing Hail for it costs seconds)."""
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+
+    hail_java = sys.modules.get("hail.utils.java")
+    return (*variant_text_errors(), Py4JError, *((hail_java.FatalError,) if hail_java is not None else ()))
+
+
+def _first_line(e: BaseException) -> str:
+    """``e`` for an error line: its type and its message's first line (Hail's run to a stack trace)."""
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"

@@ -69,11 +69,13 @@ class PlinkFiles:
 
     @property
     def variants(self) -> str:
-        """The .bim, or the .pvar; a .pvar.zst when only it is there (plink2 --make-pgen vzs)."""
+        """The .bim, or the .pvar; a .pvar.zst when only it is there (``io.pgen_variant_file``:
+        the rerun fingerprint's rule too)."""
         if self.format == "plink":
             return f"{self.prefix}.bim"
-        plain = f"{self.prefix}.pvar"
-        return f"{plain}.zst" if not os.path.exists(plain) and os.path.exists(f"{plain}.zst") else plain
+        from trd_spark.io import pgen_variant_file  # (the driver's: a task reads no variant list)
+
+        return pgen_variant_file(self.prefix)
 
     @property
     def samples(self) -> str:
