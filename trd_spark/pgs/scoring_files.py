@@ -84,6 +84,8 @@ _OTHER_ASCII_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?i:inf|infinity|nan)$"
 # Positions become Hail loci (int32 positions): a larger one is an error, not an overflow later.
 MAX_POSITION = 2**31 - 1
+# What an error adds when the file ends inside the line it names (no line break after it).
+_CUT_SHORT = "the file ends inside this line, cut short (an interrupted copy or decompression, a full disk?): copy it again"
 # Files parsed at once (read_scoring_files): bounds the driver's peak memory, not a study setting.
 MAX_PARSE_THREADS = 4
 # Largest block of variant rows Arrow's CSV reader parses at once (read_body_arrow): a 200k-row
@@ -1015,6 +1017,19 @@ class _Header:
     column_index: int
     respelled: list[str]
     without_value: list[tuple[str, int]]
+    # A key read twice in one spelling class (as the format spells it, or otherwise) with values
+    # of different meaning: (key, earlier (value, line_no), later (value, line_no)).
+    conflicts: list[tuple[str, tuple[str, int], tuple[str, int]]] = field(default_factory=list)
+
+
+def _header_meaning(key: str, value: str) -> str | None:
+    """What a header value says, for telling two lines of one key apart: a build as
+    ``normalise_build`` reads it (``hg38`` is ``GRCh38``), any other value in lower case with its
+    spaces dropped (``OR`` and `` or ``); ``NR`` and empty are None (not reported)."""
+    if key in ("genome_build", "HmPOS_build"):
+        return normalise_build(value)
+    text = "".join(value.split()).lower()
+    return None if text in ("", "nr") else text
 
 
 def _parse_header(lines: list[str], source: str) -> _Header:
@@ -1029,10 +1044,23 @@ def _parse_header(lines: list[str], source: str) -> _Header:
     other: dict[str, tuple[str, int]] = {}
     spelled: dict[str, str] = {}
     without_value: list[tuple[str, int]] = []
+    conflicts: list[tuple[str, tuple[str, int], tuple[str, int]]] = []
+
+    def put(read: dict[str, tuple[str, int]], name: str, entry: tuple[str, int], *, first_wins: bool = False) -> None:
+        # A key this parser reads, given twice in one spelling class with another meaning: which
+        # line the file means is unknown (the later one won: '#weight_type=beta' then
+        # '#weight_type=OR' summed the weights as ln(OR)). Same meaning twice: one value.
+        earlier = read.get(name)
+        if (earlier is not None and name in _HEADER_SPELLING.values()
+                and _header_meaning(name, earlier[0]) != _header_meaning(name, entry[0])):
+            conflicts.append((name, earlier, entry))
+        if earlier is None or not first_wins:
+            read[name] = entry
+
     for i, line in enumerate(lines):
         if not line.startswith("#"):
             respelled = [f"{spelled[k]} as {k}" for k in other if k in spelled and k not in exact]
-            return _Header({**other, **exact}, i, respelled, without_value)
+            return _Header({**other, **exact}, i, respelled, without_value, conflicts)
         body = line.lstrip("#").strip()
         key, eq, value = body.partition("=")
         key = key.strip()
@@ -1046,12 +1074,12 @@ def _parse_header(lines: list[str], source: str) -> _Header:
         legacy = _LEGACY_HEADER_KEYS.get(" ".join(key.lower().split()))
         canonical = _HEADER_SPELLING.get(_header_key(key))
         if legacy is not None:  # a format 2.0 key in the same file wins
-            other.setdefault(legacy, (value.strip(), i + 1))
+            put(other, legacy, (value.strip(), i + 1), first_wins=True)
         elif canonical is not None and canonical != key:
-            other[canonical] = (value.strip(), i + 1)
+            put(other, canonical, (value.strip(), i + 1))
             spelled[canonical] = key
         else:
-            exact[key] = (value.strip(), i + 1)
+            put(exact, key, (value.strip(), i + 1))
     raise InputDataError("no column header line after the # header", where=f"{source}:{len(lines)}")
 
 
@@ -1079,6 +1107,7 @@ def parse_scoring_file(
     text = text.removeprefix("\ufeff")
     if not text or text.isspace():  # (not text.strip(): a copy of the whole text)
         raise InputDataError("empty scoring file (no header, no variants)", where=f"{source}:1")
+    ends_with_break = text.endswith(("\n", "\r"))
     head = _split_head(text)
     body: str | None = None
     rows_at = 0
@@ -1093,6 +1122,11 @@ def parse_scoring_file(
         key, key_line = head_read.without_value[0]
         raise InputDataError(f"header line names {key} without '=' (write #{key}=value): unread, the file "
                              "would be scored without it", where=f"{source}:{key_line}")
+    if head_read.conflicts:
+        key, (first, first_line), (later, later_line) = head_read.conflicts[0]
+        raise InputDataError(f"header gives {key} twice with different values (line {first_line}: {first!r}, "
+                             f"line {later_line}: {later!r}): which one the file means is unknown; keep one",
+                             where=f"{source}:{later_line}")
 
     def value(key: str) -> str | None:
         v = meta.get(key, (None, 0))[0]
@@ -1162,8 +1196,10 @@ def parse_scoring_file(
         n_tabs = len(columns) - 1
         for i, line in enumerate(body_lines):
             if line.count("\t") != n_tabs and line.strip():
+                last = not any(rest.strip() for rest in body_lines[i + 1:]) and not ends_with_break
                 raise InputDataError(
-                    f"expected {len(columns)} tab-separated fields, saw {line.count(chr(9)) + 1}",
+                    f"expected {len(columns)} tab-separated fields, saw {line.count(chr(9)) + 1}"
+                    f"{'; ' + _CUT_SHORT if last else ''}",
                     where=f"{source}:{col_line + 1 + i}",
                 )
         try:
@@ -1198,6 +1234,17 @@ def parse_scoring_file(
         # A header with no variant row scores nobody: before, a WARNING (#variants_number) and,
         # after the genotype match, 'matched 0/0 variants' (MatchRateError, exit 4).
         raise InputDataError("empty scoring file (a column header but no variant rows)", where=f"{source}:{col_line}")
+    # A plain file cut short (an interrupted 'zcat f.txt.gz > f.txt', a full disk; a gzipped one
+    # fails its stream's check): its last line, cut inside its last field, gave a weight or a
+    # position the file never wrote, and its lost rows were a note blaming a subset. Rows short of
+    # #variants_number and no line break after the last one: cut short (the PGS Catalog's files,
+    # and a subset any tool writes, end with one). A cut exactly at a row's end, or in the last
+    # row of the file, leaves no such trace.
+    if header.variants_number is not None and len(df) < header.variants_number and not ends_with_break:
+        raise InputDataError(
+            f"only {len(df):,} of the {header.variants_number:,} variant rows #variants_number says, and no line break "
+            f"after the last: {_CUT_SHORT} (a subset of the rows ends with a line break; or correct #variants_number)",
+            where=f"{source}:{int(df['line'].iloc[-1])}")
 
     def fail_at(mask: pd.Series | np.ndarray, column: str, problem: str) -> None:
         if mask.any():
