@@ -9,6 +9,9 @@ that count back: 1,234 and 1,227 FT-failed calls over 11 and 10 variants at 2,00
 the 7 persons whose call at the eleventh variant failed FT. The pgs stage now shows the dataset's
 share only (its notes and its log line); the exact counts per score stay in the stage's internal
 record (``notes.ft_failed_calls_by_score``, like ``notes.gates``).
+
+Row counts in the run log and summary: two tables' numbers of rows told what the export hides
+(below); they are no longer logged.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import logging
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_field_cases_pgs import case_config
@@ -85,10 +89,8 @@ def test_two_scores_sharing_variants_give_no_small_count_of_ft_failed_calls(tmp_
     assert "FT failed 2.3% of the scored calls" in text and not re.search(r"PGS\d+", text), text
     assert stage.ft_failed_calls_by_score([r])["d"]["PGS000011"] == {"failed": 1234, "scored": 22_000}
 
-
-def test_the_outsider_reads_the_difference_when_scores_are_shown():
-    """The outsider above is not blind: given per-score shares as d0e0953 published them, it
-    reads the 7 persons (4.1..8.3), and a control pair 20 calls apart is not flagged."""
+    # The outsider is not blind: per-score shares as d0e0953 published them give it the 7
+    # persons (4.1..8.3), and a control pair 20 calls apart is not flagged.
     shown = {"d": {"share": 0.0235, "per_score": {"PGS000011": round(1234 / 22_000, 4),
                                                   "PGS000010": round(1227 / 20_000, 4),
                                                   "PGS000012": round(1254 / 22_000, 4)}}}
@@ -106,3 +108,42 @@ def test_the_dataset_share_alone_is_labelled_when_small_and_exact_otherwise(tmp_
     total = sum(failed)
     expected = "<20 calls" if 0 < total < T else round(total / 22_000, 4)
     assert stage.ft_failed_call_shares(cfg, [r]) == {"d": {"share": expected}}
+
+
+# The run log's and run summary's row counts of tables whose rows are not persons are shown
+# plainly (they count models, steps, variants). Two of them told what the export hides: the
+# models stage's replication table has one row per significant discovery fit, hidden fits
+# included, which the export leaves out (its row exists only because the fit was significant:
+# the toy run logged 86 rows and exported 76, so 5 hidden discovery fits were significant); its
+# km_curves table has one row per grid day up to the curve set's longest follow-up (36,450 rows:
+# 90 curve sets x 3 thirds x 135 days gave one person's follow-up to within 30 days).
+def test_the_replication_and_km_row_counts_are_not_logged(caplog):
+    """On d0e0953 the summary read ``replication=86, km_curves=36,450`` and the progress lines
+    ``wrote replication, 86 rows``; here both say the count is not logged, and the other model
+    tables keep theirs."""
+    from trd_spark.layout import StageWriter
+    from trd_spark.logs import Steps
+    from trd_spark.pipeline import summary_table_counts
+    from trd_spark.schemas import KM_CURVES, LOGISTIC_RESULTS, REPLICATION
+
+    tables = {"logistic": 360, "replication": 86, "km_curves": 36_450}
+    assert summary_table_counts("models", tables, persons_below=T) == (
+        "logistic=360, replication=not logged, km_curves=not logged")
+    writer = StageWriter(spark=None, fs=None, stage="models", dir="unused", progress=Steps("models", T))
+    with caplog.at_level(logging.INFO, logger="trd_spark.models"):
+        for schema in (LOGISTIC_RESULTS, REPLICATION, KM_CURVES):
+            writer._wrote(schema.name, tables[schema.name], schema)
+    lines = [rec.getMessage() for rec in caplog.records]
+    assert len(lines) == 3 and re.fullmatch(r"models: wrote logistic, 360 rows \(\d+\.\d s\)", lines[0]), lines
+    assert all("row count not logged" in x and not re.search(r"\d{2}", x.split("(")[0]) for x in lines[1:]), lines
+
+    # Why km_curves' count is not logged: one person followed 400 days longer than everyone else
+    # adds 3 x 13 or 14 grid rows (models.km_step_days 30), whatever else the data hold.
+    from trd_spark.models.km import km_curves_for_pgs
+
+    rng = np.random.default_rng(7)
+    mdd = pd.DataFrame({"pgs": rng.normal(size=60), "t": rng.integers(10, 900, size=60), "e": rng.integers(0, 2, size=60)})
+    rows = len(km_curves_for_pgs(mdd, "pgs", duration="t", event="e", step_days=30))
+    mdd.loc[mdd["t"].idxmax(), "t"] += 400
+    assert len(km_curves_for_pgs(mdd, "pgs", duration="t", event="e", step_days=30)) - rows in (3 * 13, 3 * 14)
+

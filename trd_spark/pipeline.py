@@ -13,7 +13,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from trd_spark.config import Config, local_path
-from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
+from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
@@ -59,10 +59,17 @@ def summary_table_counts(stage: str, tables: dict[str, int], persons_below: int)
     A table whose rows are persons or person-level records (its declared schema has
     ``person_id``: scores, persons, trials, phenotypes, analysis_frame) or a table with no
     declared schema keeps the small-count rule (``<20`` for 1 to ``persons_below`` - 1;
-    ``logs.count_text``)."""
-    declared = {t.name: t.rows_are_persons for t in TABLES_BY_STAGE.get(stage, [])}
-    return ", ".join(f"{k}={count_text(v, persons_below=persons_below if declared.get(k, True) else None)}"
-                     for k, v in tables.items())
+    ``logs.count_text``). A table whose number of rows tells what the export hides
+    (``TableSchema.rows_not_logged``: replication, km_curves) reads ``not logged``."""
+    schemas = {t.name: t for t in TABLES_BY_STAGE.get(stage, [])}
+
+    def shown(name: str, n: int) -> str:
+        schema = schemas.get(name)
+        if schema is not None and schema.rows_not_logged:
+            return "not logged"
+        return count_text(n, persons_below=persons_below if schema is None or schema.rows_are_persons else None)
+
+    return ", ".join(f"{k}={shown(k, v)}" for k, v in tables.items())
 
 
 def _check_upstream_complete(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
@@ -135,6 +142,10 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
         # From here an interrupt names this stage (WarningCounter.running: its checks before
         # it starts took >20 s under load, and the line named no stage; new-user trial, session 30).
         with warnings.running_stage(stage):
+            # An interrupt from here on says a complete folder of an earlier run is kept (it read
+            # "nothing of stage X published" alone, as if the stage had no output).
+            if all(layout.is_complete(fs, out) for out in STAGE_SPECS[stage].outputs):
+                warnings.on_disk[stage] = Interrupted.COMPLETE
             with Heartbeat(spark.sparkContext, f"{prefix}: deciding whether it reruns", beat):
                 reasons = ["--force"] if force else rerun_reasons(cfg, STAGE_SPECS[stage], fs)
             if not reasons:
