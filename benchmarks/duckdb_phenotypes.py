@@ -10,7 +10,8 @@ config, and returns one row per person and definition with the PHENOTYPES decisi
   followup_end_date, time_to_trd_days, trd_event, n_adequate_trials
 
 Rules covered: MDD and exclusions (an implausible year of birth first), controls, exposure ends (verbatim end, end date, days_supply
-x (1 + refills) unless that course exceeds max_days_supply, default; negative days_supply no exposure,
+x (1 + refills) unless that course exceeds max_days_supply, an administration record's own day
+(``ADMINISTRATION_DRUG_TYPE_IDS``), default; negative days_supply no exposure,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
@@ -37,7 +38,7 @@ from pathlib import Path
 import duckdb
 
 from trd_spark.config import Config
-from trd_spark.vocabulary import HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
+from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS, HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
 
 # PERSON.year_of_birth's plausibleValueLow in OHDSI DQD (OMOP_CDMv5.4_Field_Level.csv), and the
 # oldest age the study accepts at the end of follow-up (README "Study rules", Birth date).
@@ -336,12 +337,17 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     def drug_col(name: str, on: bool, sql_type: str) -> str:
         return f"e.{name}" if on and name in drug_cols else f"CAST(NULL AS {sql_type})"
 
+    # A dose given (drug_type_concept_id of an administration) without an end or days_supply is its own day.
+    administration = ", ".join(str(i) for i in sorted(ADMINISTRATION_DRUG_TYPE_IDS))
+
     x(f"""CREATE TEMP TABLE drugs AS
         SELECT e.person_id, e.drug_concept_id AS concept_id, e.drug_exposure_start_date AS start_date,
                e.drug_exposure_end_date AS end_date, e.days_supply,
                {drug_col('verbatim_end_date', tr.use_verbatim_end_date, 'DATE')} AS verbatim_end,
                {drug_col('refills', tr.use_refills, 'INTEGER')} AS refills,
-               CAST({drug_col('quantity', True, 'DOUBLE')} AS DOUBLE) AS quantity
+               CAST({drug_col('quantity', True, 'DOUBLE')} AS DOUBLE) AS quantity,
+               COALESCE(CAST({drug_col('drug_type_concept_id', True, 'BIGINT')} AS BIGINT) IN ({administration}), FALSE)
+                 AS administration
         FROM {src['drug_exposure']} e JOIN persons p ON p.person_id = e.person_id
         WHERE e.drug_concept_id IN (SELECT concept_id FROM members WHERE domain = 'drug' AND kind = 'include')
           AND e.drug_exposure_start_date >= make_date(p.year_of_birth, 1, 1)
@@ -425,6 +431,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                                AND CAST(days_supply AS BIGINT) * (CAST(refills AS BIGINT) + 1) <= {mx}
                             THEN start_date + CAST(CAST(days_supply AS BIGINT) * (CAST(refills AS BIGINT) + 1) - 1 AS INTEGER)
                           WHEN days_supply BETWEEN 1 AND {mx} THEN start_date + CAST(days_supply - 1 AS INTEGER)
+                          WHEN administration THEN start_date
                           ELSE start_date + {tr.default_days_supply - 1} END) AS end_date
           FROM dosed
           WHERE NOT (min_dose IS NOT NULL AND daily_dose IS NOT NULL AND daily_dose < min_dose)
@@ -549,7 +556,7 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     persons the implausible-year-of-birth exclusion takes, ``_implausible_birth``: the stage counts
     them in notes.quirks.persons and in the cohort flow);
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
-    n_refill_course_over_max, n_negative_refills}}`` over the same drug records (``stage.drug_record_quirk_columns``).
+    n_refill_course_over_max, n_negative_refills, n_administration_one_day}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -612,17 +619,31 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
         out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
         tr = cfg.phenotypes.trials
         refills = "CAST(refills AS BIGINT)" if tr.use_refills else "CAST(NULL AS BIGINT)"  # read only when used
+        cols = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()}
+        mx, start = tr.max_days_supply, "drug_exposure_start_date"
+
+        def usable_end(c: str) -> str:  # an end the exposure rule takes (after the start, within max_days_supply)
+            return f"COALESCE({c} > {start} AND {c} - {start} < {mx}, FALSE)" if c in cols else "FALSE"
+
+        kind = (f"COALESCE(CAST(drug_type_concept_id AS BIGINT) IN "
+                f"({', '.join(str(i) for i in sorted(ADMINISTRATION_DRUG_TYPE_IDS))}), FALSE)"
+                if "drug_type_concept_id" in cols else "FALSE")
+        one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
+                   f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) AND NOT {usable_end('drug_exposure_end_date')}"
+                   + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
         row = x(f"""
             SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
                    COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
                    COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
                                     AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
-                   COUNT(*) FILTER ({refills} < 0)
+                   COUNT(*) FILTER ({refills} < 0),
+                   COUNT(*) FILTER ({one_day})
             FROM {src['drug_exposure']}
             WHERE drug_concept_id IN (SELECT concept_id FROM members
                                       WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
         out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
-                                        "n_refill_course_over_max", "n_negative_refills"), map(int, row)))
+                                        "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day"),
+                                       map(int, row)))
         return out
     finally:
         con.close()

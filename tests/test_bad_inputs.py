@@ -301,7 +301,7 @@ def test_suspicious_omop_records_are_counted_warnings(warned_run):
     manifest = json.loads((release / "phenotypes" / "_manifest.json").read_text())
     quirks = manifest["notes"]["quirks"]["drug_records"]
     assert quirks == {"n_end_before_start": 3, "n_negative_days_supply": 2, "n_zero_days_supply": 0,
-                      "n_refill_course_over_max": 0, "n_negative_refills": 0}
+                      "n_refill_course_over_max": 0, "n_negative_refills": 0, "n_administration_one_day": 0}
     absent = manifest["notes"]["concepts_absent"]
     assert any(f"concept_id {ingredient} " in ref for refs in absent.values() for ref in refs), absent
     warning_lines = [line for line in err.splitlines() if " WARNING " in line and "trd_spark.phenotypes" in line]

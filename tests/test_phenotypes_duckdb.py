@@ -67,12 +67,37 @@ def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
         "refills": pa.array([-1 if i % 2 else None for i in range(rows.num_rows)], drugs.schema.field("refills").type)})
 
 
+def add_administration_rows(omop_dir: Path, n: int = 40, doses: int = 14) -> None:
+    """The generator writes no administration record (one row per dose given on a ward,
+    drug_type_concept_id 38000180 "Inpatient administration", end = start, no days_supply): for
+    each of the first ``n`` antidepressant product rows with a positive days_supply, ``doses``
+    daily administrations of that product from 100 days after its start, which the rules read as
+    their own days (14 days, where 14 default-length orders made a 43-day trial; field case round 22)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    drugs = pq.read_table(omop_dir / "drug_exposure.parquet")
+    products = pc.greater_equal(drugs["drug_concept_id"], voc.PRODUCT_BASE)
+    rows = drugs.filter(pc.and_(products, pc.greater(pc.fill_null(drugs["days_supply"], 0), 0))).slice(0, n)
+    take = pa.array(np.repeat(np.arange(rows.num_rows), doses))
+    day = pc.add(pc.add(rows["drug_exposure_start_date"].cast(pa.int32()).take(take), pa.scalar(100, pa.int32())),
+                 pa.array(np.tile(np.arange(doses, dtype=np.int32), rows.num_rows))).cast(pa.date32())
+    _append(omop_dir / "drug_exposure.parquet", {
+        "drug_exposure_id": pa.array(range(41_000_000_000, 41_000_000_000 + len(take)), pa.int64()),
+        "person_id": rows["person_id"].take(take), "drug_concept_id": rows["drug_concept_id"].take(take),
+        "drug_exposure_start_date": day, "drug_exposure_end_date": day,
+        "drug_type_concept_id": pa.array([38000180] * len(take), pa.int64())})
+
+
 @pytest.fixture(scope="module")
 def outputs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("pheno_duckdb")
     write_omop(base / "omop", PERSONS, seed=5, edge_rows=3000)
     add_unusable_death_rows(base / "omop")
     add_negative_days_supply_rows(base / "omop")
+    add_administration_rows(base / "omop")
     cfg = toy_config(path=str(base / "omop"))
     # Non-default trial rules, so that both implementations exercise them too (refills are off
     # by default); the minimum daily doses sit inside the generated dose range.
@@ -158,7 +183,8 @@ def test_drop_counts_equal_the_oracle_s(outputs):
     per domain, records of unknown persons, undated, before the birth year, after follow-up
     ends by death / the cutoff / the last observation period; undated deaths, deaths of person_ids
     without a person row, several death dates; drug records with an end before the start, a
-    negative or zero days_supply, a refill course over max_days_supply, negative refills), equal the DuckDB twin's independent counts on
+    negative or zero days_supply, a refill course over max_days_supply, negative refills, an
+    administration read as its own day), equal the DuckDB twin's independent counts on
     the same data, so a count regression in Spark is caught here, not only a status change.
     Each of those reasons occurs in the data (else the comparison says nothing of it)."""
     base, _, _, cfg, (event_dates, quirks) = outputs

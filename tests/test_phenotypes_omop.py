@@ -16,15 +16,17 @@ def test_parquet_round_trip_with_int_ids_and_upper_case_columns(spark, tmp_path)
     # person_id as int and DRUG_CONCEPT_ID upper-cased, as some exports write them
     df = frame(spark, "drug_exposure", [drug(1, 2_000_000_101, "2020-01-01", days_supply=30)])
     df = df.withColumn("person_id", df.person_id.cast("int")).withColumnRenamed("drug_concept_id", "DRUG_CONCEPT_ID")
-    # verbatim_end_date, quantity, refills and drug_source_concept_id are optional: an export
+    # verbatim_end_date, quantity, refills, drug_source_concept_id and drug_type_concept_id are optional: an export
     # without them reads as null
-    df.drop("verbatim_end_date", "quantity", "refills").withColumn("extra", df.days_supply).write.parquet(
+    df.drop("verbatim_end_date", "quantity", "refills", "drug_type_concept_id").withColumn("extra", df.days_supply).write.parquet(
         str(tmp_path / "drug_exposure.parquet"))
     out = read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "drug_exposure")
     assert out.columns == ["person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date",
-                           "days_supply", "verbatim_end_date", "quantity", "refills", "drug_source_concept_id"]
+                           "days_supply", "verbatim_end_date", "quantity", "refills", "drug_source_concept_id",
+                           "drug_type_concept_id"]
     row = out.collect()[0]
-    assert (row.verbatim_end_date, row.quantity, row.refills, row.drug_source_concept_id) == (None, None, None, None)
+    assert (row.verbatim_end_date, row.quantity, row.refills, row.drug_source_concept_id,
+            row.drug_type_concept_id) == (None, None, None, None, None)
     assert dict(out.dtypes)["person_id"] == "bigint"
     assert out.collect()[0].drug_exposure_start_date == dt.date(2020, 1, 1)
 

@@ -74,6 +74,20 @@ HISTORY_OF_STATUS_IDS: frozenset[int] = frozenset({4188893})
 # still excludes and still keeps a person out of the controls.
 NOT_A_DIAGNOSIS_STATUS_IDS: frozenset[int] = PRELIMINARY_DIAGNOSIS_STATUS_IDS | HISTORY_OF_STATUS_IDS
 
+# OMOP drug_exposure.drug_type_concept_id of a record that is one administration of a drug (a dose
+# given on a ward, a medication administration record), not a prescription or a dispensing: 32818
+# "EHR administration record" (Type Concept vocabulary, CDM v5.4; e.g. the Oxford OMOP mapper's SACT
+# administrations) and the older Drug Type concepts an OHDSI FHIR mapping reads as
+# MedicationAdministration (OMOPonFHIR's OmopMedicationStatement: 38000179 "Physician administered
+# drug (identified as procedure)", 38000180 "Inpatient administration", 43542356 / 43542357 /
+# 43542358 "Physician administered drug (identified from EHR problem list / referral record / EHR
+# observation)", 581373 "Physician administered drug (identified from EHR order)"). Such a record
+# with no end after its start and no days_supply covers its own day, not the default length of an
+# order (phenotypes.trials.exposure_end_expr; field case round 22): read as a 30-day order, 13
+# daily doses on a ward made a 42-day adequate trial.
+ADMINISTRATION_DRUG_TYPE_IDS: frozenset[int] = frozenset({32818, 38000179, 38000180, 43542356, 43542357, 43542358,
+                                                          581373})
+
 
 # The bounds of ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH (phenotypes.persons.birth_implausible_expr).
 # OHDSI Data Quality Dashboard (OMOP_CDMv5.4_Field_Level.csv, PERSON.year_of_birth):

@@ -87,6 +87,9 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("quantity", T.DoubleType()),  # units dispensed (minimum-dose rule)
         ("refills", _I),  # authorised refills (exposure end when no end date is recorded)
         ("drug_source_concept_id", _L),  # optional, as condition_source_concept_id
+        # optional: an administration record (vocabulary.ADMINISTRATION_DRUG_TYPE_IDS) with no end
+        # and no days_supply covers its own day, not a default-length order (trials.exposure_end_expr)
+        ("drug_type_concept_id", _L),
     ),
     "procedure_occurrence": (
         ("person_id", _L),
@@ -133,9 +136,11 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 
 
 # Columns an export may lack (absent -> null): verbatim_end_date, quantity and refills are
-# often not populated (absent quantity: dose unknown; absent refills: none).
+# often not populated (absent quantity: dose unknown; absent refills: none; absent drug_type_concept_id:
+# no record is an administration).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
-    "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills", "drug_source_concept_id"}),
+    "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills", "drug_source_concept_id",
+                                "drug_type_concept_id"}),
     "person": frozenset({"sex_at_birth_concept_id", "birth_datetime"}),
     "condition_occurrence": frozenset({"condition_status_concept_id", "condition_source_concept_id"}),
     "procedure_occurrence": frozenset({"procedure_source_concept_id"}),
@@ -147,7 +152,7 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
 # their standard concept only, as OHDSI cohort definitions read them (README "Concepts"): a
 # record whose concept is 0 (the ETL found no standard concept for its source code) is not
 # read, whatever its source concept; such records with a source concept are counted and warned
-# about (stage.unmapped_record_counts). The source columns are read for that count only.
+# about (stage.event_table_counts). The source columns are read for that count only.
 SOURCE_CONCEPT_OF: dict[str, tuple[str, str]] = {
     "condition_occurrence": ("condition_concept_id", "condition_source_concept_id"),
     "drug_exposure": ("drug_concept_id", "drug_source_concept_id"),

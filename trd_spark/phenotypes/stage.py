@@ -67,6 +67,7 @@ from trd_spark.phenotypes.trd import (
     somatic_onset_expr,
 )
 from trd_spark.phenotypes.trials import (
+    administration_one_day_expr,
     derive_antidepressant_trials,
     derive_ingredient_exposures,
     exposure_record_counts,
@@ -539,7 +540,7 @@ def birth_and_death_warnings(counts: dict[str, int]) -> list[str]:
     return out
 
 
-def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
+def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bool = True) -> list[Column]:
     """Aggregates over study drug records (long), each counted and warned about, not an error
     (``DRUG_RECORD_QUIRK_TEXT`` says what the rules make of it; trials module docstring):
     n_end_before_start (drug_exposure_end_date before the start), n_negative_days_supply (no
@@ -547,7 +548,10 @@ def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
     n_refill_course_over_max (days_supply x (1 + refills) over ``max_days_supply``: refills not
     used) and n_negative_refills (refills below 0, which the CDM does not allow: read as none,
     ``trials.exposure_end_expr`` uses refills > 0 only); the last two 0 unless
-    ``trials.use_refills``, as ``refills`` is not read otherwise. Over the study drug records of
+    ``trials.use_refills``, as ``refills`` is not read otherwise; n_administration_one_day (an
+    administration record, ``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``, with no usable end or
+    days_supply: its own day, not the default length, ``trials.administration_one_day_expr``;
+    ``use_verbatim_end_date``: ``trials.use_verbatim_end_date``). Over the study drug records of
     every date (the antidepressants' and the augmentation and esketamine sets'), as the control
     rule reads them, not only those within follow-up that form trials and onsets (the run's
     WARNING says so): observed on the one scan that writes them."""
@@ -562,6 +566,7 @@ def drug_record_quirk_columns(max_days_supply: int) -> list[Column]:
         n(ds == 0, "n_zero_days_supply"),
         n(refill_course_over_max_expr(max_days_supply), "n_refill_course_over_max"),
         n(F.col("refills") < 0, "n_negative_refills"),
+        n(administration_one_day_expr(use_verbatim_end_date, max_days_supply), "n_administration_one_day"),
     ]
 
 
@@ -574,12 +579,14 @@ DRUG_RECORD_QUIRK_TEXT = {
     "n_refill_course_over_max": "refill course (days_supply x (1 + refills)) over trials.max_days_supply: "
                                 "refills not used, the record's own days_supply is",
     "n_negative_refills": "refills negative (not allowed by the CDM, e.g. a reversal): read as no refills",
+    "n_administration_one_day": "an administration record (a dose given, drug_type_concept_id) without an end or "
+                                "days_supply: its own day, not trials.default_days_supply",
 }
 
 
-def drug_record_quirks(drugs: DataFrame, max_days_supply: int) -> DataFrame:
+def drug_record_quirks(drugs: DataFrame, max_days_supply: int, *, use_verbatim_end_date: bool = True) -> DataFrame:
     """One row over study drug records: ``drug_record_quirk_columns``."""
-    return drugs.agg(*drug_record_quirk_columns(max_days_supply))
+    return drugs.agg(*drug_record_quirk_columns(max_days_supply, use_verbatim_end_date=use_verbatim_end_date))
 
 
 # unmapped_record_counts' key suffix of the records whose concept is not a standard, valid one.
@@ -810,6 +817,7 @@ def stage_counts(
     max_days_supply: int,
     *,
     observed: dict[str, dict[str, int]] | None = None,
+    use_verbatim_end_date: bool = True,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -821,7 +829,7 @@ def stage_counts(
     ``observed``: quirk parts already counted by the caller (part -> counts with the part's
     columns, e.g. observed while ``run`` writes the persons and the study drug records); they
     are taken as given, not computed again (KeyError naming the counts a given part lacks,
-    before any Spark job).
+    before any Spark job). ``use_verbatim_end_date``: ``trials.use_verbatim_end_date`` (drug_records).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -843,7 +851,7 @@ def stage_counts(
         "antidepressant_exposures": exposure_record_counts(
             restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), ingredients),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
-        "drug_records": drug_record_quirks(events["drug"], max_days_supply),
+        "drug_records": drug_record_quirks(events["drug"], max_days_supply, use_verbatim_end_date=use_verbatim_end_date),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
         "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
@@ -1017,10 +1025,10 @@ def run(ctx: StageContext) -> None:
         # The study events are written as the scan's own partitions, so the scan is the write's
         # result stage (observed metrics exact, io.observed) and no shuffle precedes the write:
         # nothing reads these files as partitioned by person (every query shuffles them anyway).
-        max_days = cfg.phenotypes.trials.max_days_supply
+        max_days, verbatim = cfg.phenotypes.trials.max_days_supply, cfg.phenotypes.trials.use_verbatim_end_date
         drug_obs, value_obs, person_obs, status_obs = Observation(), Observation(), Observation(), Observation()
         study = derive_study_events(omop, cfg, vocab)
-        observe = {"drug": [(drug_obs, drug_record_quirk_columns(max_days)),
+        observe = {"drug": [(drug_obs, drug_record_quirk_columns(max_days, use_verbatim_end_date=verbatim)),
                             (value_obs, implausible_drug_value_columns(study["drug"], max_days))],
                    "condition": [(status_obs, condition_status_columns())]}
         events = {domain: _materialize(df, f"{work}/study_events_{domain}.parquet", observe.get(domain, ()),
@@ -1033,7 +1041,8 @@ def run(ctx: StageContext) -> None:
         # Fallbacks (the metrics not delivered, io.observed): the same aggregates over the written files.
         observed_quirks = {
             "drug_records": observed(drug_obs, spark,
-                                     lambda: drug_record_quirks(events["drug"], max_days).collect()[0].asDict()),
+                                     lambda: drug_record_quirks(events["drug"], max_days,
+                                                                use_verbatim_end_date=verbatim).collect()[0].asDict()),
             "drug_values": observed(value_obs, spark,
                                     lambda: implausible_drug_values(events["drug"], max_days).collect()[0].asDict()),
             "persons": observed(person_obs, spark, lambda: person_counts(persons).collect()[0].asDict()),
@@ -1052,7 +1061,7 @@ def run(ctx: StageContext) -> None:
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
-                                           max_days, observed=observed_quirks)
+                                           max_days, observed=observed_quirks, use_verbatim_end_date=verbatim)
         for domain, counts in event_dates.items():
             log.info("phenotypes: %s records in study concept sets: %s", domain,
                      ", ".join(f"{k} {count_text(v)}" for k, v in counts.items()))

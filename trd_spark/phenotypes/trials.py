@@ -14,7 +14,14 @@ so an exposure's end is:
    course; refills also recorded as dispensing rows overlap it and merge into one episode;
    a course longer than ``max_days_supply`` days, e.g. 90 days x 12 refills, is not used:
    the record's own days_supply is, as without refills);
-3. else start + ``default_days_supply`` - 1 (days_supply missing or 0: OHDSI's "unknown", the
+3. else, for an administration record (``drug_type_concept_id`` in
+   ``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``: one dose given on a ward, a medication
+   administration record), its start day alone: it records a dose given, not an order whose
+   supply runs on. OHDSI's drug era reads any record so that has no end and no days_supply
+   (OHDSI/Era-Constructor, circe-be drugExposure.sql: COALESCE(end, start + days_supply, start +
+   1), exclusive); read as a default-length order, 13 daily ward doses made a 42-day adequate trial
+   (counted by the stage: notes.quirks.drug_records.n_administration_one_day);
+4. else start + ``default_days_supply`` - 1 (days_supply missing or 0: OHDSI's "unknown", the
    value many EHR ETLs write when the source has none).
 
 Implausible values are not used (and are counted by the stage, gate
@@ -52,6 +59,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from trd_spark.config import TrialSettings
+from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -65,11 +73,13 @@ def exposure_end_expr(
     verbatim_end: Column | None = None,
     refills: Column | None = None,
     max_days_supply: int | None = None,
+    administration: Column | None = None,
 ) -> Column:
     """Effective end date of one exposure (inclusive); see the module docstring.
 
     ``verbatim_end`` / ``refills`` None: that rule is off. ``max_days_supply`` None: no
-    plausibility limit.
+    plausibility limit. ``administration`` (boolean, ``administration_expr``; None: none is):
+    where true, the start instead of the default length (rule 3).
     """
     supply = days_supply
     if refills is not None:
@@ -85,11 +95,31 @@ def exposure_end_expr(
     if max_days_supply is not None:
         plausible_supply = plausible_supply & (days_supply <= max_days_supply)
     out = F.when(plausible_end(verbatim_end), verbatim_end) if verbatim_end is not None else F
-    return (
-        out.when(plausible_end(end), end)
-        .when(plausible_supply, F.date_add(start, supply - 1))
-        .otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
-    )
+    out = out.when(plausible_end(end), end).when(plausible_supply, F.date_add(start, supply - 1))
+    if administration is not None:
+        out = out.when(administration, start)
+    return out.otherwise(F.date_add(start, F.lit(default_days_supply - 1)))
+
+
+def administration_expr(drug_type_concept_id: Column) -> Column:
+    """True for a drug record of an administration type (``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``),
+    false otherwise (null-safe: a record without a type is no administration)."""
+    return F.coalesce(drug_type_concept_id.isin(sorted(ADMINISTRATION_DRUG_TYPE_IDS)), F.lit(False))
+
+
+def administration_one_day_expr(use_verbatim_end_date: bool, max_days_supply: int | None) -> Column:
+    """True for a drug_exposure row (its columns) whose end ``exposure_end_expr`` takes from rule 3:
+    an administration record with no usable end (verbatim, when used, or the end date) and no
+    usable days_supply, read as its own day where an order would have the default length.
+    Null-safe (false). For the stage's count (notes.quirks.drug_records)."""
+    def end(administration: Column | None) -> Column:
+        # a default of 2 days tells rule 3's one day from the default's (refills change neither)
+        return exposure_end_expr(F.col("drug_exposure_start_date"), F.col("drug_exposure_end_date"),
+                                 F.col("days_supply"), 2, F.col("verbatim_end_date") if use_verbatim_end_date else None,
+                                 None, max_days_supply, administration)
+
+    changed = end(administration_expr(F.col("drug_type_concept_id"))) != end(None)
+    return F.coalesce(changed & is_exposure_expr(F.col("days_supply")), F.lit(False))  # a negative one is none
 
 
 def implausible_record_counts(drugs: DataFrame, max_days_supply: int) -> list[Column]:
@@ -180,6 +210,7 @@ def derive_ingredient_exposures(
                 F.col("verbatim_end_date") if use_verbatim_end_date else None,
                 F.col("refills") if use_refills else None,
                 max_days_supply,
+                administration_expr(F.col("drug_type_concept_id")),
             ).alias("exposure_end_date"),
         )
         # One shuffle for the person's whole exposure timeline: every grouping and window
