@@ -17,6 +17,17 @@ The mutants (one each, in a copy of the tree) and the tests that now catch them:
   part had a second step): a row of the same width whose header or calls are not one-byte calls
   (a filtered entry beside a two-byte call) was read as calls, silently wrong:
   ``test_every_row_of_every_step_is_checked_before_a_part_is_read_at_once``.
+- scoring.compute_scores counting chrM calls once only when some weighted row is on chrY
+  (``haploid = chr_y or (chr_m and ...)`` -> ``haploid = chr_y``), and engine.score's
+  allele-count pass run for chrY rows only (``if on_y.any() or on_m.any()`` -> ``if on_y.any()``):
+  round 21's chrM score has a chrY row beside, so both passed; a score set with chrM rows and no
+  chrY row got 2 alleles per called chrM variant:
+  ``test_a_score_on_chrm_without_chry_counts_one_allele_per_called_chrm_variant``.
+- scoring_files.ParseAhead.when_failed dropping a callback registered after the parse failed
+  (``callback(failure)`` dropped): a scoring-file error found before the CLI entered its start
+  no longer stopped Spark's start (d8050bd, 39680cd), the error came after the session started;
+  only subprocess runs used it, whose timing let it pass:
+  ``test_a_parse_error_is_told_to_a_callback_registered_before_or_after_it``.
 """
 
 from __future__ import annotations
@@ -109,3 +120,71 @@ def test_every_row_of_every_step_is_checked_before_a_part_is_read_at_once(tmp_pa
     assert _bed_rows_widened(_decompress(open(part, "rb").read()), keep, 5, True) is None
     with pytest.raises(NotDecodable, match=f"^{part}: "):
         bed_rows(part, keep, 5, True)
+
+
+# Round 21's chrM case (tests/test_field_cases_round21_sex.py's _VCF_M) scored by one score with
+# an autosomal and a chrM row and no chrY row: ALLELE_CT by hand, 2 per called a1 (1005's is
+# missing) + 1 per called m1 (1003's is missing), as plink2 --score counts them (the oracle).
+_SCORE_NO_Y = {"PGS992105": [("1", 1000, "G", "A", 0.5), ("MT", 100, "G", "A", 2.0)]}
+_NO_Y_ALLELE_CT = [3, 3, 2, 3, 1, 3, 3, 3]
+
+
+@pytest.mark.parametrize("route", ["vcf-hail", "pgen"])
+def test_a_score_on_chrm_without_chry_counts_one_allele_per_called_chrm_variant(hl, spark, tmp_path, route):
+    """allele_count is plink2's ALLELE_CT on chrM when no weighted row is on chrY (d36b349):
+    Hail's pass (``compute_scores``' haploid columns) and the native pass on a .pgen (its
+    allele-count pass, ``engine._haploid_allele_counts``). By hand and by plink2 --score on the
+    same .pgen: [3, 3, 2, 3, 1, 3, 3, 3] for 1001..1008 (4 where a called m1 counted 2)."""
+    from test_field_cases_pgs import case_config, published_frame
+    from test_field_cases_round21_sex import _SEX, _VCF_M, _plink2
+
+    from trd_spark.pgs import stage
+
+    (tmp_path / "d.vcf").write_text(_VCF_M)
+    (tmp_path / "sex.txt").write_text(_SEX)
+    (tmp_path / "scores").mkdir()
+    for pgs_id, rows in _SCORE_NO_Y.items():
+        (tmp_path / "scores" / f"{pgs_id}.txt").write_text(
+            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
+    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-pgen",
+            "--out", str(tmp_path / "p"))
+    (tmp_path / "w.txt").write_text("ID\tA1\tW\na1\tG\t0.5\nm1\tG\t2.0\n")
+    _plink2("--pfile", str(tmp_path / "p"), "--freq", "--out", str(tmp_path / "f"))  # (8 samples: its own --freq)
+    _plink2("--pfile", str(tmp_path / "p"), "--read-freq", str(tmp_path / "f.afreq"), "--score", str(tmp_path / "w.txt"),
+            "1", "2", "3", "header-read", "--out", str(tmp_path / "o"))
+    with open(tmp_path / "o.sscore") as f:
+        header = f.readline().split()
+        oracle = [int(r[header.index("ALLELE_CT")]) for r in (line.split() for line in f)]
+    assert oracle == _NO_Y_ALLELE_CT
+    path, fmt, extra = (("d.vcf", "vcf", "  native: {engine: hail}") if route == "vcf-hail" else ("p", "pgen", ""))
+    cfg = case_config(tmp_path, str(tmp_path / path), str(tmp_path / "scores" / "*.txt"), fmt=fmt, extra_pgs=extra)
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, stage.match_dataset(hl, spark, cfg, "d", files)))
+    assert [int(n) for _, n in sorted(zip(got["person_id"].astype(int), got["allele_count"]))] == _NO_Y_ALLELE_CT
+
+
+def test_a_parse_error_is_told_to_a_callback_registered_before_or_after_it(tmp_path):
+    """``ParseAhead.when_failed`` (d8050bd): a callback registered before the parse fails is
+    called once, from the parse's thread, with the error; one registered after it failed is
+    called at once with the same error (the CLI registers when it enters Spark's start, which a
+    small bad file's parse may have beaten). The error is still raised where the stage takes
+    the result. No Spark."""
+    from trd_spark.config import PgsSettings
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import ParseAhead
+
+    (tmp_path / "PGS900001.txt").write_text(
+        "#pgs_id=PGS900001\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+        "1\t100\tA\tG\tnot_a_number\n")
+    pgs = PgsSettings(scoring_files=[str(tmp_path / "*.txt")], trait_panel="unused.yaml")
+    before: list[Exception] = []
+    ahead = ParseAhead(pgs, ["GRCh38"])
+    ahead.when_failed(before.append)
+    ahead.start().wait()
+    after: list[Exception] = []
+    ahead.when_failed(after.append)
+    ahead.close()
+    assert len(before) == 1 and isinstance(before[0], InputDataError) and "PGS900001.txt" in str(before[0])
+    assert after == before
+
