@@ -1330,6 +1330,17 @@ class FrameMatches:
     members: pd.DataFrame
     pgs_ids: list[str]
     duplicates_dropped: dict[str, int] = field(default_factory=dict)
+    # Site i's members are rows member_bounds[i]..member_bounds[i + 1] of ``members`` (int64,
+    # len(sites) + 1): ``frame_matches`` has them for free; None: found by binary search
+    # (``site_bounds``).
+    member_bounds: np.ndarray | None = None
+
+    def site_bounds(self) -> np.ndarray:
+        """Each site's run of ``members`` (``member_bounds``), or by binary search over the
+        members' sites when not given (~0.03 CPU-s at 12.2M members: issue 16, session 32)."""
+        if self.member_bounds is not None:
+            return self.member_bounds
+        return np.searchsorted(self.members["site"].to_numpy(), np.arange(len(self.sites) + 1))
 
 
 @small_pages()
@@ -1359,7 +1370,7 @@ def frame_matches(sites: pd.DataFrame, rows: pd.DataFrame) -> FrameMatches:
         "line": flat("member_line", np.int64),
     }, copy=False)
     return FrameMatches(sites, rows, members, list(sites_attr(sites, "pgs_ids")),
-                        dict(sites_attr(sites, DUPLICATES_DROPPED)))
+                        dict(sites_attr(sites, DUPLICATES_DROPPED)), np.r_[0, np.cumsum(lengths)].astype(np.int64))
 
 
 @small_pages()
@@ -1371,7 +1382,7 @@ def summarise_frame_matches(m: FrameMatches, dataset: str, labels: dict[str, Sco
     # search. Every member is counted per score once (one bincount), under the commonest type;
     # the members of the other types' sites are gathered by their runs, counted and moved over.
     # No per-member key or type array (two fresh 12M-row arrays at 61 x 200k: issue 16, session 21).
-    bounds = np.searchsorted(m.members["site"].to_numpy(), np.arange(len(m.sites) + 1))
+    bounds = m.site_bounds()
     code = m.sites["match_type"].map(_TYPE_CODE).to_numpy(np.int64)
     per_type = np.bincount(code, weights=np.diff(bounds), minlength=t)
     common = int(np.argmax(per_type))
@@ -1439,7 +1450,8 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
 class WeightMatrices:
     """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
     (the ``FrameMatches.rows`` columns, in row order), and per row and score (rows x k)
-    ``slope``, ``offset`` (float64) and ``n_vars`` (int32); ``frame()`` is the same as one frame
+    ``slope``, ``offset`` (float64) and ``n_vars`` (an integer type: int32, or the smallest
+    unsigned type that holds the counts, ``weight_matrices``); ``frame()`` is the same as one frame
     with a k-array per row (Hail's pass takes it as a Table); the native engine takes the matrices.
 
     ``offset`` is ``offsets`` when given, else (``ref_effect_row``, bool per row: each used row
@@ -1494,8 +1506,14 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     its other alt rows too). On the ``haploid`` contigs (chrY/chrM: ``genotypes.haploid_contigs``
     of the dataset's reference) w is halved: a haploid call (dosage 0 or 2) then adds 0 or w,
     plink2 --score's one copy. tests/pgs_hail_oracle.py's
-    ``score_weights_table`` computes the same in Hail. Its ~7 fresh arrays of one value per
-    score variant are made without huge pages (``memory.small_pages``)."""
+    ``score_weights_table`` computes the same in Hail. ``m.members`` in site order (as
+    ``frame_matches`` makes them). Its fresh arrays of one value per score variant are made
+    without huge pages (``memory.small_pages``).
+
+    When each used row holds one used site's members alone (no extra rows of other alts: the
+    common case) the matrices are summed straight from the members by ``_one_site_per_row``
+    (n_vars then in the smallest unsigned type holding a site's member count); otherwise per
+    (row, score) cell with bincounts (n_vars int32). Same values either way."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is
@@ -1510,9 +1528,10 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     w = mem["effect_weight"].to_numpy(np.float64)
     score_index = mem["score_index"].to_numpy()
     site_row = s["matched_row"].to_numpy(np.int64)
+    # Each site's members: one run of the site-ordered members (``FrameMatches.site_bounds``).
+    lengths = np.diff(m.site_bounds())
     # Used sites with members (a site can lose every member to a duplicate policy).
-    used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES) & \
-        (np.bincount(site, minlength=len(s)) > 0)
+    used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES) & (lengths > 0)
     # The used genotype rows in row order and each used site's place among them (np.unique's
     # result, without sorting); unused sites' members go to a spare last row, cut off below.
     used = np.zeros(len(m.rows), dtype=bool)
@@ -1524,11 +1543,6 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     half = np.ones(len(s))
     half[used_site] = np.where(haploid_rows[site_row[used_site]], 0.5, 1.0)
     eir = s["effect_is_ref"].to_numpy(bool)
-    # A member's slope in one fresh array: its weight times its site's factor, -half for a REF
-    # effect allele, half otherwise (exactly -(half x w) and half x w: negation and halving are
-    # exact).
-    slope = np.where(eir, -half, half)[site]
-    slope *= w
     # Only score variants with a REF effect allele at a site with other alts (rare) are looped:
     # -w x alt copies on each other alt row, and +w x alt copies - 2w (= -w x its REF copies)
     # on a row that holds the site's REF as its alt (``other_ref_rows``, ``_swapped_row_sites``).
@@ -1536,6 +1550,14 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     n_other = np.fromiter(map(len, other_alts), np.int64, len(s))
     if "other_ref_rows" in s:
         n_other += np.fromiter(map(len, s["other_ref_rows"].to_numpy(object)), np.int64, len(s))
+    # Each used row holds one used site's members alone (no two sites on one row, no extra rows):
+    # then a cell's offset follows from its slope (below).
+    if not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
+        used_rows = np.flatnonzero(used)
+        return _one_site_per_row(m.rows.iloc[used_rows].reset_index(drop=True), k, w, score_index, lengths,
+                                 used_site, (np.cumsum(used) - 1)[site_row[used_site]], half, eir)
+    slope = np.where(eir, -half, half)[site]
+    slope *= w
     x_row, x_score, x_slope, x_offset = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
     if (used_site & (n_other > 0)).any():
         pick = np.flatnonzero((used_site & (n_other > 0))[site])
@@ -1546,9 +1568,6 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
         extra += [(r, i, wt, -2.0 * wt) for rs, i, wt in zip(refs, score_index[pick], weight) for r in rs]
         if extra:
             x_row, x_score, x_slope, x_offset = (np.array(v) for v in zip(*extra))
-    # Each used row holds one used site's members alone (no two sites on one row, no extra rows):
-    # then a cell's offset follows from its slope (below).
-    one_site_per_row = not len(x_row) and int(used.sum()) == int(used_site.sum())
     used[x_row] = True
     used_rows = np.flatnonzero(used)
     place = np.cumsum(used) - 1
@@ -1569,23 +1588,57 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
 
     n_vars = np.bincount(cell, minlength=(n_used + 1) * k)[: n_used * k].reshape(n_used, k).astype(np.int32)
     slope_matrix = matrix(slope, x_slope)
-    if one_site_per_row:
-        # A member's offset is 2w for a REF effect allele (its slope -w), else 0; a cell's members
-        # share their site's allele, so the cell's offset is -2 x its slope on a REF-effect row
-        # (the same sum scaled by -2: exact) and 0 elsewhere. Zero offsets add nothing to a sum
-        # (bincount starts at +0.0), and -0.0 is made +0.0 as such a sum gives it. Saves a member
-        # array and its bincount (session 27: weight_matrices ~0.86 -> ~0.6 CPU-s at 200k x 61).
-        # The matrix itself is built only if used (``WeightMatrices.offset``; the native engine's
-        # mean imputation takes its column sums alone, ``offset_total``).
-        ref_effect_row = np.zeros(n_used, dtype=bool)
-        ref_effect_row[place[site_row[used_site]]] = eir[used_site]
-        return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), slope_matrix, None, n_vars,
-                              ref_effect_row=ref_effect_row)
     weight = half[site]
     weight *= w  # w, or 0.5 * w on a haploid row
     offset = np.where(eir, 2.0, 0.0)[site]
     offset *= weight  # 2w, or 0 (a sum of zeros is +0.0, as before)
     return WeightMatrices(m.rows.iloc[used_rows].reset_index(drop=True), slope_matrix, matrix(offset, x_offset), n_vars)
+
+
+def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np.ndarray, lengths: np.ndarray,
+                      used_site: np.ndarray, used_place: np.ndarray, half: np.ndarray, eir: np.ndarray
+                      ) -> WeightMatrices:
+    """``weight_matrices`` when each used row (``rows``, in row order) holds one used site's
+    members alone: ``w``/``score_index`` per member in site order, ``lengths`` each site's
+    member count, ``used_place`` each used site's row among ``rows``, ``half`` (1 or 0.5 on a
+    haploid row) and ``eir`` (effect allele REF) per site.
+
+    One pass over the members per matrix (scipy's COO to dense, which adds a cell's members in
+    member order from +0.0, as ``np.bincount`` did): the members' rows are the sites' places
+    repeated over their runs (no per-member gather, no int64 cell array; session 31: the
+    bincounts, gathers and int32 copy were 0.36 of the native score phase's ~0.7 driver CPU-s at
+    61 x 200k). The sign of a REF effect allele is applied per row after the sum: ``0.0 - sum``
+    is exactly the sum of the negated terms (rounding is symmetric; +0.0, never -0.0, for an
+    empty or zero cell, as a bincount gives). The half on haploid rows stays per member
+    (``0.5 x w`` each, then summed: the same bits as before also for subnormal weights).
+    n_vars: a cell counts at most its site's members (``lengths``' maximum), so it is made in the
+    smallest unsigned type that holds that (uint8 for up to 255 scores), which the native pass's
+    tasks take as they are (``pgen_engine.score``). A scipy routine rather than our own loop:
+    numpy has no scatter-add but the bincount over a flat cell index (an int64 array per member)."""
+    import scipy.sparse
+
+    n_used = len(rows)
+    # Unused sites' members go to a spare last row, cut off below (a view: no copy).
+    site_place = np.full(len(lengths), n_used, dtype=np.int32 if n_used < 2**31 - 1 else np.int64)
+    site_place[used_site] = used_place
+    member_row = np.repeat(site_place, lengths)
+    haploid = used_site & (half != 1.0)
+    data = w if not haploid.any() else w * np.repeat(half, lengths)
+    coords = (member_row, score_index)
+    # (toarray's own zeros: fresh zero pages, where an ``out`` array is zeroed by a pass over it)
+    slope = scipy.sparse.coo_matrix((data, coords), shape=(n_used + 1, k)).toarray()[:n_used]
+    ref_effect_row = np.zeros(n_used, dtype=bool)
+    ref_effect_row[used_place] = eir[used_site]
+    np.subtract(0.0, slope, out=slope, where=ref_effect_row[:, None])
+    count_type = np.min_scalar_type(max(1, int(lengths.max(initial=0))))
+    n_vars = scipy.sparse.coo_matrix((np.ones(len(member_row), dtype=count_type), coords),
+                                     shape=(n_used + 1, k)).toarray()
+    # A member's offset is 2w for a REF effect allele (its slope -w), else 0; a cell's members
+    # share their site's allele, so the cell's offset is -2 x its slope on a REF-effect row
+    # (the same sum scaled by -2: exact) and 0 elsewhere. The matrix itself is built only if
+    # used (``WeightMatrices.offset``; the native engine's mean imputation takes its column sums
+    # alone, ``offset_total``; session 27).
+    return WeightMatrices(rows, slope, None, n_vars[:n_used], ref_effect_row=ref_effect_row)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:

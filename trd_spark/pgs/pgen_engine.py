@@ -625,7 +625,8 @@ def score(
     # (a zeroed call drops its offset; imputed calls keep it: then only their column sums are
     # used, ``offset_total``, and the rows x k matrix is not built), n_vars as the smallest integer
     # type that holds them (counts of score variants per row: exact in any integer type).
-    task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))))
+    # (copy=False: ``weight_matrices`` makes them in that type already in the common case.)
+    task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))), copy=False)
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
     y_rows = np.isin(weights.rows["contig"].to_numpy(object), list(hl.get_reference(reference_genome).y_contigs))
     x_haploid, y_placed, male = _sex_rows_of(hl, files, reference_genome, index, variant_idx,
