@@ -182,55 +182,6 @@ def test_a_scoring_file_error_stops_the_run_while_spark_starts(tmp_path, case):
     assert not (tmp_path / "results" / "toy-r1" / "pgs").exists()
 
 
-def test_a_jvm_whose_start_was_broken_off_is_stopped(tmp_path):
-    """The parse's error can come while PySpark launches the JVM (a 4M-row scoring file whose
-    bad line is its last: after "Java 17 from ...", before "Spark ..."): the JVM then outlived
-    the run (60+ s, its gateway thread alive and its connection file's folder gone). The CLI
-    stops the children of its process that run Spark's submit; others are left. In a process of
-    its own: this one's children include the shared session's JVM."""
-    script = (
-        "import subprocess, sys, time\n"
-        "from trd_spark import cli\n"
-        "sleep = [sys.executable, '-c', 'import time; time.sleep(120)']\n"
-        "jvm = subprocess.Popen([*sleep, 'org.apache.spark.deploy.SparkSubmit', 'pyspark-shell'])\n"
-        "other = subprocess.Popen([*sleep, 'something-else'])\n"
-        "time.sleep(1)\n"
-        "cli._end_jvm_being_started()\n"
-        "print(jvm.wait(timeout=60), other.poll())\n"
-        "other.kill()\n")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == [str(-signal.SIGTERM), "None"]
-
-
-_LATE_SIGNAL = r'''
-import signal, threading, time
-from trd_spark import cli
-from trd_spark.config import PgsSettings
-from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
-
-ahead = ParseAhead(PgsSettings(scoring_files=["/nonexistent/*.txt.gz"], trait_panel="unused.yaml"), ["GRCh38"])
-with cli._stopped_by_parse_error({SCORING_FILES_AHEAD: ahead}):
-    pass
-# What a parse thread's pthread_kill sent just before the block closed, delivered after it.
-signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
-time.sleep(0.2)
-print("alive")
-'''
-
-
-def test_a_parse_signal_delivered_after_the_start_does_not_end_the_run():
-    """The parse's thread signals the main thread (SIGUSR1) under a lock the block's end takes
-    too, but pthread_kill returns before delivery: a signal arriving after the block had put
-    back SIGUSR1's default action killed the process without a word (read-through, session
-    31). Now the block's end leaves it ignored."""
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", _LATE_SIGNAL], capture_output=True, text=True, timeout=120)
-    assert (out.returncode, out.stdout.strip()) == (0, "alive"), (out.returncode, out.stderr[-1500:])
-
-
 _INTERRUPTED_REDIRECTION = r'''
 import os, sys
 from trd_spark import session
@@ -255,9 +206,9 @@ os.write(1, b"on the terminal\n")
 
 
 def test_an_exception_while_redirecting_the_jvm_output_restores_stdout():
-    """``session.jvm_output_to_log`` moves fds 1 and 2 onto a pipe while the JVM starts; the
-    parse's signal handler may raise between any two bytecodes of that start. Raised between
-    the two redirections, fd 1 stayed on the pipe (the run's error line went to the relay
+    """``session.jvm_output_to_log`` moves fds 1 and 2 onto a pipe while the JVM starts; a
+    signal handler (SIGINT, SIGTERM) may raise between any two bytecodes of that start. Raised
+    between the two redirections, fd 1 stayed on the pipe (the run's error line went to the relay
     thread, not the terminal; read-through, session 31)."""
     import subprocess
     import sys
@@ -269,21 +220,18 @@ def test_an_exception_while_redirecting_the_jvm_output_restores_stdout():
 
 def test_a_parse_error_does_not_break_into_a_session_already_running(spark, tmp_path):
     """The CLI called in process while a SparkContext runs (the tests' shared session, a
-    notebook) reuses it: the parse's signal then broke into that session's py4j calls and the
-    gateway was lost for the whole process (the suite, session 31: test_bad_inputs' scoring-file
-    cases, then the next Spark test of that worker, "SparkSession does not exist in the JVM").
-    With a context running, nothing is broken off: the block runs to its end and the parse's
-    error is left to the stage."""
-    from trd_spark import cli
+    notebook) reuses it: session 31's parse signal then broke into that session's py4j calls and
+    the gateway was lost for the whole process (the suite: test_bad_inputs' scoring-file cases,
+    then the next Spark test of that worker, "SparkSession does not exist in the JVM"). With a
+    JVM running, nothing is abandoned: the session is returned and the parse's error is left to
+    the stage."""
     from trd_spark.config import PgsSettings
     from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
 
     (tmp_path / "PGS900001.txt.gz").write_bytes(gzip.compress(b""))
     ahead = ParseAhead(PgsSettings(scoring_files=[str(tmp_path / "*.txt.gz")], trait_panel="unused.yaml"),
                        ["GRCh38"]).start()
-    ahead.wait()  # failed already: the block would be told at once
-    with cli._stopped_by_parse_error({SCORING_FILES_AHEAD: ahead}):
-        time.sleep(0.3)
-        counted = spark.range(3).count()
-    assert counted == 3
-    assert spark.range(2).count() == 2
+    ahead.wait()  # failed already: a start would be told at once
+    started = cli._session(load_config(_config(tmp_path)).spark, {SCORING_FILES_AHEAD: ahead})  # noqa: SLF001
+    assert started.sparkContext is spark.sparkContext
+    assert spark.range(3).count() == 3

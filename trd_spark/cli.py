@@ -598,7 +598,6 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     )
     from trd_spark.preflight import check_inputs, check_output_root, toy_data_pending
     from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
-    from trd_spark.session import command_session
 
     cfg = _load(args)
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
@@ -630,8 +629,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
             if results is None:
                 # The pgs stage's scoring files are parsed in a thread while Spark and Hail start.
                 handed = stack.enter_context(scoring_files_parsed_ahead(cfg, stages, force=args.force))
-                with _stopped_by_parse_error(handed):
-                    spark = command_session(cfg.spark)
+                spark = _session(cfg.spark, handed)
                 _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
                 if needs_spark_fs(cfg):
                     stack.enter_context(ReleaseLock(cfg, Fs(spark)))
@@ -669,106 +667,37 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     return 0
 
 
-# Sent by the scoring-file parse's thread to the main thread when the parse fails while the
-# main thread starts Spark and Hail (``_stopped_by_parse_error``); its handler raises the error.
-_PARSE_FAILED_SIGNAL = signal.SIGUSR1
-
-
-@contextlib.contextmanager
-def _stopped_by_parse_error(handed: dict[str, object]):
-    """While the block starts Spark and Hail in the main thread (3-5 s idle, ~50 s under load),
-    an error of the scoring-file parse running meanwhile (``pipeline.scoring_files_parsed_ahead``;
-    a bad header or line, exit 3) ends the block at once with that error: the parse's thread
-    sends ``_PARSE_FAILED_SIGNAL`` to the main thread, whose handler raises it, which also
-    breaks off a blocking wait in the JVM's start (Python calls a signal handler only in the
-    main thread, and only a signal sent to that thread ends its blocking call). Before, the
-    error came when the pgs stage took the parse's result, after the session had started (~50 s
-    in under load; new-user trial, session 30). A JVM whose start is cut short exits with this
-    process (PySpark's gateway ends when its stdin closes). An error raised after the block is
-    raised where the stage takes the result, as before; errors that are not ``TrdSparkError``s
-    (a bug: the traceback matters) are left to the stage too. Nothing without a parse started,
-    or off the main thread (signal handlers are the main thread's)."""
+def _session(settings, handed: dict[str, object]):
+    """The run's Spark and Hail session (``session.command_session``), started while the pgs
+    stage's scoring files are parsed (``pipeline.scoring_files_parsed_ahead``; 3-5 s idle, ~50 s
+    under load): an error of that parse (a bad header or line, exit 3) ends the run at once,
+    without waiting for the start. The start runs in a thread of its own
+    (``session.BackgroundStart``) while this thread waits for whichever comes first: the session,
+    or the parse's error, which abandons the start (a JVM being launched is stopped; nothing is
+    raised into the start: it ends at its next step) and is raised here. Before, the error came
+    when the pgs stage took the parse's result, after the session had started (~50 s in under
+    load; new-user trial, session 30); session 31 raised it from a SIGUSR1 handler inside the
+    start, between any two bytecodes of it (``BackgroundStart`` says why that was unsafe). An
+    error raised after the session is up is raised where the stage takes the result, as before;
+    errors that are not ``TrdSparkError``s (a bug: the traceback matters) are left to the stage.
+    A start in this thread, as before, without a parse, or with a JVM already running in the
+    process (the CLI called in process, as the tests do, or from a notebook: nothing is launched,
+    and that JVM is not this run's to stop)."""
     from trd_spark.pgs.scoring_files import SCORING_FILES_AHEAD, ParseAhead
-    from trd_spark.session import active_spark_context
+    from trd_spark.session import BackgroundStart, command_session, jvm_running
 
     ahead = handed.get(SCORING_FILES_AHEAD)
-    # A SparkContext already running in this process (the CLI called in process, as the tests
-    # do, or from a notebook) is reused, not started: nothing to break off, and an exception
-    # raised in the middle of one of its py4j calls breaks the gateway for every later call in
-    # the process (seen: test_bad_inputs' scoring-file cases, then the next Spark test of that
-    # worker: "SparkSession does not exist in the JVM"). The error comes where the stage takes it.
-    if not isinstance(ahead, ParseAhead) or threading.current_thread() is not threading.main_thread() \
-            or active_spark_context() is not None:
-        yield
-        return
-    main_thread = threading.main_thread().ident
-    assert main_thread is not None
-    lock = threading.Lock()
-    state: dict[str, object] = {"open": True, "error": None}
+    if not isinstance(ahead, ParseAhead) or jvm_running():
+        return command_session(settings)
+    start = BackgroundStart(settings)
 
-    def raise_it(signum: int, frame: object) -> None:
-        error = state["error"]
+    def failed(error: Exception) -> None:  # in the parse's thread
         if isinstance(error, TrdSparkError):
-            raise error
+            start.stop_waiting(error)
 
-    def failed(error: Exception) -> None:
-        if not isinstance(error, TrdSparkError):
-            return
-        with lock:
-            if state["open"]:
-                state["error"] = error
-                signal.pthread_kill(main_thread, _PARSE_FAILED_SIGNAL)
-
-    previous = signal.signal(_PARSE_FAILED_SIGNAL, raise_it)
-    try:
-        ahead.when_failed(failed)
-        yield
-    except TrdSparkError as e:
-        if e is state["error"]:
-            _end_jvm_being_started()
-        raise
-    finally:
-        try:
-            with lock:  # no signal is sent once this is set
-                state["open"] = False
-        finally:
-            # A signal the parse's thread sent just before ``open`` was cleared may still be on
-            # its way (pthread_kill returns before delivery): put back as SIGUSR1's default
-            # action, it would end the process without a word; ignored, it is dropped (the
-            # parse's error is still raised where the stage takes the result).
-            restored = signal.SIG_IGN if previous in (signal.SIG_DFL, None) else previous
-            try:
-                signal.signal(_PARSE_FAILED_SIGNAL, restored)
-            except TrdSparkError:  # a signal sent just before: its handler ran first, and raised
-                signal.signal(_PARSE_FAILED_SIGNAL, restored)
-                raise
-
-
-# What the command line of the JVM PySpark starts holds (``spark-submit ... pyspark-shell`` runs
-# ``org.apache.spark.deploy.SparkSubmit``; the ``spark-class`` script before it execs the JVM).
-_SPARK_SUBMIT_MARKERS = (b"org.apache.spark.deploy.SparkSubmit", b"spark-class", b"spark-submit")
-
-
-def _end_jvm_being_started() -> None:
-    """SIGTERM to this process's child processes that are PySpark's JVM being started, when no
-    gateway to it exists yet (``SparkContext._gateway`` is set once its start returned): a start
-    broken off there left the JVM running after this process exited (60+ s and counting, seen
-    with a 4M-row scoring file whose error came mid-start): its gateway thread keeps it alive
-    and the connection file it writes before it watches its stdin is gone. A JVM whose gateway
-    is up ends with this process (its stdin closes). Linux ``/proc``; elsewhere nothing."""
-    pyspark_context = sys.modules.get("pyspark.context")
-    if pyspark_context is not None and pyspark_context.SparkContext._gateway is not None:  # noqa: SLF001
-        return
-    me = os.getpid()
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if ppid != me or not any(m in (entry / "cmdline").read_bytes() for m in _SPARK_SUBMIT_MARKERS):
-                continue
-            os.kill(int(entry.name), signal.SIGTERM)
-        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours to read
-            continue
-        log.debug("the JVM being started (pid %s) was stopped", entry.name)
+    start.begin()
+    ahead.when_failed(failed)
+    return start.result()
 
 
 def _open_run_log(cfg, command: str) -> RunLog:
@@ -845,6 +774,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         finally:
             _close_run_log(args.run_log, code, error)
+            # Called in process (argv given: the tests, a notebook), return once an abandoned
+            # start's thread has ended its import (the caller imports next); as the process's own
+            # command (argv None: it exits on return), leave it, a daemon: its exit not delayed.
+            if argv is not None and (session := sys.modules.get("trd_spark.session")) is not None:
+                session.wait_for_abandoned_starts()
 
 
 def _report_interrupt() -> int:

@@ -13,11 +13,13 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,7 +164,8 @@ def stderr_is_terminal() -> bool:
         return False
 
 
-def start_session(settings: SparkSettings, *, log_dir: str | None = None, capture_jvm_output: bool = False) -> SparkSession:
+def start_session(settings: SparkSettings, *, log_dir: str | None = None, capture_jvm_output: bool = False,
+                  gate: BackgroundStart | None = None) -> SparkSession:
     """Start (or reuse) Spark + Hail and return the SparkSession.
 
     Idempotent within a process: a second call returns the running session, so tests can
@@ -172,16 +175,23 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     ``capture_jvm_output``: the JVM started here writes its stdout and stderr (log4j console
     lines, Java warnings) to the ``logs.JVM_LOGGER`` logger (the run log, not the console);
     Spark's progress bar still reaches a terminal. No effect on a JVM already running.
+
+    ``gate``: the ``BackgroundStart`` running this call in its thread; the start asks it between
+    its steps whether it was abandoned (``StartAbandoned``; no JVM is launched once it was).
     """
     import hail as hl
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    if gate is not None:
+        gate.step()  # importing Hail and PySpark: 3-9 s of a start under load
     active = SparkSession.getActiveSession()
     if active is not None and _hail_initialised():
         return active
 
     java = use_java()
+    if gate is not None:
+        gate.launching()  # from here a JVM may be launched: an abandoning thread stops it
     # Python workers (UDFs, applyInPandas) run this interpreter, with its packages, even when
     # `python3` on PATH is another one (e.g. `.venv/bin/python -m pytest` without activation).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -217,11 +227,199 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     return spark
 
 
-def command_session(settings: SparkSettings) -> SparkSession:
+def command_session(settings: SparkSettings, *, gate: BackgroundStart | None = None) -> SparkSession:
     """The session of a CLI command (``run``, ``compare-releases``, ``releases`` / ``explain``
     on URIs): ``start_session`` with Hail's log in ``settings.tmp_dir`` and the JVM's own output
-    captured into the log, so Java warnings never land in what the command prints."""
-    return start_session(settings, log_dir=str(Path(settings.tmp_dir)), capture_jvm_output=True)
+    captured into the log, so Java warnings never land in what the command prints. ``gate``:
+    as ``start_session``'s."""
+    return start_session(settings, log_dir=str(Path(settings.tmp_dir)), capture_jvm_output=True, gate=gate)
+
+
+class StartAbandoned(Exception):  # noqa: N818 - a state, not a fault: the start's thread ends on it
+    """Raised in a ``BackgroundStart``'s thread at its next step once the start was abandoned."""
+
+
+# How long abandoning a start whose JVM is being launched waits for its thread to end (the JVM
+# stopped, every call to it fails at once: ~0.1-0.5 s seen); past it the thread is left, a daemon.
+ABANDON_WAIT_SECONDS = 20.0
+
+
+class BackgroundStart:
+    """``command_session(settings)`` in a thread of its own, so that its caller can stop waiting
+    for it (``stop_waiting(reason)``, from any thread) and drop it cleanly: the CLI ends a run
+    whose scoring files failed to parse while Spark and Hail started, at once (``cli._session``).
+
+    Nothing is raised into the start: it runs to its next step (``step``, ``launching``: after
+    importing Hail and PySpark, before launching the JVM) and ends there with ``StartAbandoned``.
+    Before, the parse's error was raised from a SIGUSR1 handler between any two bytecodes of a
+    start in the main thread: inside ``import hail``, or inside a py4j call whose answer then
+    stayed unread on its connection (the next call on it reads that answer) and PySpark's cleanup
+    of a half-made context made calls on it (session 31, d8050bd; 7801cbf kept it off a running
+    context). A start abandoned before its launch step leaves no JVM and no state but imports; one
+    abandoned after it has its JVM stopped first (SIGTERM to the child processes running Spark's
+    submit that this start launched), so every call of the start's thread fails at once on a
+    closed connection, and PySpark's class state that named that JVM is cleared when the thread
+    has ended (``_forget_stopped_jvm``): a later start in the process launches a new one.
+
+    ``result()`` waits (a signal's handler still interrupts the wait: SIGINT, SIGTERM) and returns
+    the session, raises the start's own error, or abandons the start and raises ``reason``."""
+
+    def __init__(self, settings: SparkSettings,
+                 start: Callable[..., SparkSession] | None = None) -> None:
+        self._start = start or command_session
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._abandoned = False
+        self._launched = False
+        self._outcome: tuple[SparkSession | None, BaseException | None] | None = None
+        self._reason: BaseException | None = None
+        self._jvms_before = _jvm_children()
+        self._thread = threading.Thread(target=self._run, args=(settings,), name="spark-start", daemon=True)
+
+    def begin(self) -> BackgroundStart:
+        self._thread.start()
+        return self
+
+    def _run(self, settings: SparkSettings) -> None:
+        try:
+            outcome: tuple[SparkSession | None, BaseException | None] = (self._start(settings, gate=self), None)
+        except BaseException as e:  # noqa: BLE001 - handed to result(); StartAbandoned ends the thread
+            outcome = (None, e)
+        with self._lock:
+            self._outcome = outcome
+            dropped = self._abandoned and outcome[0] is not None
+        if dropped:  # came up while being abandoned: its JVM is being stopped
+            with contextlib.suppress(Exception):
+                stop_spark()
+        self._wake.set()
+
+    def step(self) -> None:
+        """In the start's thread, between its steps: ``StartAbandoned`` once abandoned."""
+        if self._abandoned:
+            raise StartAbandoned
+
+    def launching(self) -> None:
+        """In the start's thread, right before the JVM may be launched: ``StartAbandoned`` once
+        abandoned; else from here an abandoning thread stops the JVM and waits for this one."""
+        with self._lock:
+            if self._abandoned:
+                raise StartAbandoned
+            self._launched = True
+
+    def stop_waiting(self, reason: BaseException) -> None:
+        """From any thread: ``result()`` stops waiting and raises ``reason`` (the first given),
+        unless the start has ended by then."""
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+        self._wake.set()
+
+    def result(self) -> SparkSession:
+        """The started session, or the start's error; ``stop_waiting``'s reason (the start
+        abandoned first) when it came before the start ended. Any exception raised while
+        waiting (a signal handler's) abandons the start too, then goes on."""
+        try:
+            self._wake.wait()
+            with self._lock:
+                outcome, reason = self._outcome, self._reason
+            if outcome is None:
+                assert reason is not None
+                raise reason
+            session, error = outcome
+            if error is not None:
+                raise error
+            assert session is not None
+            return session
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """No JVM is launched from now; one being launched (or up) is stopped and its thread
+        waited for (``ABANDON_WAIT_SECONDS`` at most). Nothing once the start has ended."""
+        with self._lock:
+            self._abandoned = True
+            launched = self._launched and self._outcome is None
+        if not launched:
+            if self._thread.is_alive():  # importing Hail: let it end before the process does
+                _ABANDONED.append(self._thread)
+            return
+        deadline = time.monotonic() + ABANDON_WAIT_SECONDS
+        stopped: set[int] = set()
+        # Until the thread has ended and the JVMs it launched have exited (a JVM's shutdown hooks
+        # run after SIGTERM; the thread's calls fail as soon as they begin): a launch may come
+        # after a first look, until the thread is past it.
+        while (self._thread.is_alive() or (_jvm_children() - self._jvms_before)) and time.monotonic() < deadline:
+            for pid in _jvm_children() - self._jvms_before - stopped:
+                with contextlib.suppress(OSError):  # ended meanwhile
+                    os.kill(pid, signal.SIGTERM)
+                    stopped.add(pid)
+                    log.debug("the JVM being started (pid %s) was stopped", pid)
+            self._thread.join(0.1)
+        if not self._thread.is_alive():
+            _forget_stopped_jvm()
+
+
+# Abandoned starts' threads still importing Hail and PySpark (``wait_for_abandoned_starts``).
+_ABANDONED: list[threading.Thread] = []
+# How long ``wait_for_abandoned_starts`` waits: an import of Hail took up to ~20 s under load 20.
+IMPORT_WAIT_SECONDS = 120.0
+
+
+def wait_for_abandoned_starts() -> None:
+    """Wait for the threads of abandoned starts that were still importing Hail and PySpark
+    (``BackgroundStart.abandon``) to end at their next step (``IMPORT_WAIT_SECONDS`` at most): a
+    thread importing while another imports too can hand one of them a half-initialised module
+    ("module aiohttp has no attribute typedefs" inside ``import hail``, session 31): the caller
+    imports next. ``cli.main`` called in process calls it as it ends, after its error line and
+    its run log's last line: the error is not delayed, the invocation's end is, by the rest of the
+    import (~10 s under load 27). A process about to exit need not: the daemon thread ends with it."""
+    while _ABANDONED:
+        _ABANDONED.pop().join(IMPORT_WAIT_SECONDS)
+
+
+# What the command line of the JVM PySpark starts holds (``spark-submit ... pyspark-shell`` runs
+# ``org.apache.spark.deploy.SparkSubmit``; the ``spark-class`` script before it execs the JVM).
+_SPARK_SUBMIT_MARKERS = (b"org.apache.spark.deploy.SparkSubmit", b"spark-class", b"spark-submit")
+
+
+def _jvm_children() -> set[int]:
+    """This process's child processes running Spark's submit (PySpark's JVM, or the script that
+    execs it). Linux ``/proc``; elsewhere none (a JVM launched then is left to end with this
+    process: its gateway ends when its stdin closes, once it watches it)."""
+    me, found = os.getpid(), set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == me and any(m in (entry / "cmdline").read_bytes() for m in _SPARK_SUBMIT_MARKERS):
+                found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def _forget_stopped_jvm() -> None:
+    """After an abandoned start's JVM was stopped and its thread ended: PySpark's class state
+    that names that JVM (its gateway, which ``SparkContext`` reuses for any later context; a
+    context or session of it) is cleared, and Hail's, so a later start launches a new JVM.
+    PySpark and Hail's private attributes: neither has a public "forget a dead JVM"."""
+    context = sys.modules.get("pyspark.context")
+    if context is None:
+        return
+    spark_context = context.SparkContext
+    gateway = spark_context._gateway  # noqa: SLF001
+    proc = getattr(gateway, "proc", None)
+    if gateway is None or (proc is not None and proc.poll() is None):  # none, or its JVM still runs
+        return
+    with spark_context._lock:  # noqa: SLF001
+        spark_context._gateway = spark_context._jvm = spark_context._active_spark_context = None  # noqa: SLF001
+    spark_session = sys.modules.get("pyspark.sql.session")
+    if spark_session is not None:
+        spark_session.SparkSession._instantiatedSession = None  # noqa: SLF001
+        spark_session.SparkSession._activeSession = None  # noqa: SLF001
+    java = sys.modules.get("hail.utils.java")
+    if java is not None:
+        java.Env._hc = None  # noqa: SLF001
 
 
 @contextlib.contextmanager
@@ -237,9 +435,8 @@ def jvm_output_to_log() -> Iterator[None]:
     threading.Thread(target=_relay_jvm_output, args=(read_fd, os.dup(2)), name="jvm-output", daemon=True).start()
     sys.stdout.flush()
     sys.stderr.flush()
-    # The redirection is inside the try: an exception may be raised between any two bytecodes
-    # here (the CLI's parse-error signal handler, cli._stopped_by_parse_error), and one raised
-    # after the first dup2 left fds 1 and 2 on the pipe: the run's error line went to the relay.
+    # The redirection is inside the try: an exception raised after the first dup2 (a signal
+    # handler's: SIGINT, SIGTERM) left fds 1 and 2 on the pipe: the run's error line went to the relay.
     saved: dict[int, int] = {}
     try:
         for fd in (1, 2):
@@ -342,6 +539,13 @@ def active_spark_context() -> SparkContext | None:
     if pyspark is None:
         return None
     return pyspark.SparkContext._active_spark_context  # noqa: SLF001 - see the docstring
+
+
+def jvm_running() -> bool:
+    """True when this process has PySpark's JVM already (a gateway: a context runs, or ran and
+    was stopped; PySpark reuses that JVM for the next one). Does not import PySpark."""
+    context = sys.modules.get("pyspark.context")
+    return context is not None and context.SparkContext._gateway is not None  # noqa: SLF001
 
 
 def versions() -> dict[str, str]:

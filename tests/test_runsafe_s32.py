@@ -1,0 +1,217 @@
+"""The run's early stop (session 32, "runsafe"): a scoring-file parse error found while Spark and
+Hail start ends the run at once without raising anything into the start
+(``session.BackgroundStart``, ``cli._session``).
+
+Session 31 raised the parse's error from a SIGUSR1 handler in the main thread, between any two
+bytecodes of the start: inside ``import hail``, or inside a py4j call whose answer then stayed
+unread (PySpark's cleanup of the half-made context called the JVM on that connection). Raised
+inside the JavaSparkContext call, the run ended with exit 1, a py4j traceback and no error line
+naming the file (``test_a_parse_error_after_the_jvm_launch_is_one_line``).
+
+The starts here are fakes (a sleeping "import", a child process whose command line names Spark's
+submit class, as PySpark's JVM's does) but for the slow CLI case, whose subject is a real JVM
+start; those that stop a child process run in a process of their own: this one's children
+include the shared session's JVM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from trd_spark.config import SparkSettings
+from trd_spark.session import BackgroundStart, StartAbandoned
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = SparkSettings(master="local[1]")
+
+
+def test_a_start_abandoned_before_its_launch_launches_nothing_and_the_reason_comes_at_once():
+    """The parse fails while the start imports Hail (most of a start under load: 4-20 s): the
+    reason is raised at once, and the start ends at its next step, before the launch step."""
+    steps: list[str] = []
+
+    def start(settings, *, gate):
+        time.sleep(1.0)  # importing Hail
+        steps.append("imported")
+        gate.step()
+        steps.append("launching")
+        gate.launching()
+        steps.append("launched")
+        return "session"
+
+    begun = BackgroundStart(SETTINGS, start=start).begin()
+    threading.Timer(0.2, begun.stop_waiting, [ValueError("the parse failed")]).start()
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="the parse failed"):
+        begun.result()
+    assert time.monotonic() - t0 < 0.9  # not after the 1 s "import"
+    begun._thread.join(10)  # noqa: SLF001
+    assert not begun._thread.is_alive()  # noqa: SLF001
+    assert steps == ["imported"]
+    assert isinstance(begun._outcome[1], StartAbandoned)  # noqa: SLF001
+
+
+def test_a_start_that_ends_first_stands():
+    """The session, or the start's own error (a JVM that does not start: the traceback
+    matters), whatever is said after; a reason given after the start ended changes nothing."""
+    began = BackgroundStart(SETTINGS, start=lambda settings, gate: "session").begin()
+    began._thread.join(10)  # noqa: SLF001
+    began.stop_waiting(ValueError("the parse failed, later"))
+    assert began.result() == "session"
+
+    def broken(settings, *, gate):
+        gate.launching()
+        raise RuntimeError("Java gateway process exited before sending its port number")
+
+    with pytest.raises(RuntimeError, match="Java gateway process exited"):
+        BackgroundStart(SETTINGS, start=broken).begin().result()
+
+
+_LAUNCHED = r'''
+import os, signal, subprocess, sys, threading, time
+from trd_spark.config import SparkSettings
+from trd_spark.session import BackgroundStart
+
+sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+earlier = subprocess.Popen([*sleep, "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"])  # not this start's
+other = subprocess.Popen([*sleep, "something-else"])
+launched = []
+
+def start(settings, *, gate):
+    time.sleep(0.2)
+    gate.step()
+    gate.launching()
+    jvm = subprocess.Popen([*sleep, "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"])
+    launched.append(jvm)
+    jvm.wait()  # as PySpark waits for the JVM's connection file
+    raise RuntimeError("Java gateway process exited before sending its port number")
+
+begun = BackgroundStart(SparkSettings(master="local[1]"), start=start).begin()
+while not launched:
+    time.sleep(0.01)
+how = sys.argv[1]
+t0 = time.monotonic()
+if how == "parse_error":
+    threading.Timer(0.3, begun.stop_waiting, [ValueError("the parse failed")]).start()
+else:
+    threading.Timer(0.3, os.kill, [os.getpid(), signal.SIGINT]).start()
+try:
+    begun.result()
+except (ValueError, KeyboardInterrupt) as e:
+    print(type(e).__name__, round(time.monotonic() - t0, 1) < 5)
+print(launched[0].poll(), earlier.poll(), other.poll(), begun._thread.is_alive())
+earlier.kill(); other.kill()
+'''
+
+
+@pytest.mark.parametrize("how", ["parse_error", "interrupt"])
+def test_a_start_abandoned_after_its_launch_stops_the_jvm_it_launched(how):
+    """The parse fails (or SIGINT comes) while the JVM is being launched: that JVM is stopped
+    (SIGTERM: PySpark's wait for it ends at once) before the reason is raised; a JVM of the
+    process from before the start and any other child are left. A JVM left running outlived the
+    run (60+ s, session 31); the start's thread has ended when ``result()`` raises."""
+    proc = subprocess.run([sys.executable, "-c", _LAUNCHED, how], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    raised = "ValueError" if how == "parse_error" else "KeyboardInterrupt"
+    assert proc.stdout.split() == [raised, "True", str(-signal.SIGTERM), "None", "None", "False"], proc.stdout
+
+
+_PARSE_FAILS_IN_THE_JVM_START = r'''
+import sys, time
+from trd_spark.pgs import scoring_files
+
+parse = scoring_files._parse_files
+
+def parse_once_the_context_is_being_made(*args, **kwargs):
+    """The parse's error comes when PySpark has begun making the SparkContext (its JVM up, the
+    JavaSparkContext being created over py4j)."""
+    while (context := sys.modules.get("pyspark.context")) is None or context.SparkContext._active_spark_context is None:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    return parse(*args, **kwargs)
+
+scoring_files._parse_files = parse_once_the_context_is_being_made
+from trd_spark import cli
+sys.exit(cli.main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+def test_a_parse_error_after_the_jvm_launch_is_one_line(tmp_path):
+    """A bad weight whose parse fails after the JVM is up, while PySpark makes the SparkContext
+    (the parse of a large file, its bad line near the end): session 31's signal raised the error
+    inside the JavaSparkContext py4j call, and the run ended with exit 1 (a bug) and a
+    traceback ending "Py4JError: An error occurred while calling None.org.apache.spark.api.java.
+    JavaSparkContext", the file not named. Now: exit 3, one error line naming the file and line,
+    no traceback, no JVM of the run left."""
+    from test_run_before_stages import HEADER, _config
+
+    config = _config(tmp_path, HEADER + "rs1\t1\t100\tG\tA\tnot-a-number\t1\t100\n")
+    proc = subprocess.run([sys.executable, "-c", _PARSE_FAILS_IN_THE_JVM_START, "pgs", "--config", str(config)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    errors = [x for x in proc.stderr.splitlines() if " ERROR " in x]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert "PGS900001.txt.gz:6: column effect_weight" in errors[0]
+    assert "Traceback" not in proc.stderr
+    run_log = next((tmp_path / "results" / "toy-r1" / "logs").glob("*-pgs.log")).read_text()
+    assert "trd_spark.session: Spark " not in run_log
+    assert "the JVM being started (pid" in run_log  # it was launched, and stopped
+    time.sleep(1)
+    left = [p.name for p in Path("/proc").glob("[0-9]*") if _names(p, str(tmp_path))]
+    assert not left, left
+
+
+def _names(proc: Path, text: str) -> bool:
+    try:
+        return text.encode() in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid()
+    except OSError:
+        return False
+
+
+_IN_PROCESS = r'''
+import sys, threading
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_run_before_stages import HEADER, _config
+from trd_spark import cli
+
+beside = []
+
+class Recorder:
+    """Every import asked while the start's thread runs, by another thread."""
+    def find_spec(self, fullname, path=None, target=None):
+        starts = [t for t in threading.enumerate() if t.name == "spark-start"]
+        if starts and threading.current_thread() is not starts[0]:
+            beside.append(fullname)
+        return None
+
+config = _config(Path(sys.argv[1]), HEADER + "rs1\t1\t100\tG\tA\tnot-a-number\t1\t100\n")
+sys.meta_path.insert(0, Recorder())
+code = cli.main(["pgs", "--config", str(config)])
+hail = sys.modules.get("hail")
+print(code, [t.name for t in threading.enumerate() if t.name == "spark-start"], hasattr(hail, "init"), sorted(beside))
+'''
+
+
+def test_an_invocation_ends_after_its_abandoned_start_has_imported(tmp_path):
+    """The parse fails at once, while the start imports Hail: the error is raised without
+    waiting for the import, but the invocation (``cli.main``) returns once the start's thread
+    has ended: a thread still importing Hail beside the caller's next imports (a test's, a
+    notebook's) can hand one of them a half-initialised module (session 31's aiohttp flake). No
+    other thread imports while the start's does (the CLI's error path included: the parse's
+    modules are imported before its threads start)."""
+    proc = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["3", "[]", "True", "[]"], proc.stdout + proc.stderr[-2000:]
+
