@@ -147,3 +147,59 @@ def test_the_replication_and_km_row_counts_are_not_logged(caplog):
     mdd.loc[mdd["t"].idxmax(), "t"] += 400
     assert len(km_curves_for_pgs(mdd, "pgs", duration="t", event="e", step_days=30)) - rows in (3 * 13, 3 * 14)
 
+
+
+
+# A MatrixTable's columns are its samples: the direct reader's messages about its cols files and
+# entry rows gave their number ("part-0: 2,993 columns parsed of 3,000", logged by
+# stage._mt_sample_ids; "rows of 2,993 entries, not one per column (3,000)", a task's error), the
+# genotyped persons the export may hide. The guard's person words do not know "columns".
+def _cols_files(path, ids, counted):
+    """A MatrixTable's cols files as Hail 0.2.139 writes them (``mt_entries.file_cols``' layout:
+    each column 1, LEB128 length, the ID; 0 after the last; zstd blocks framed as the entry parts
+    of tests/test_pgs_mt_entries.py), its metadata counting ``counted`` columns."""
+    import gzip
+
+    import pyarrow as pa
+
+    from trd_spark.pgs.mt_entries import _BUFFER, _varint_bytes
+
+    stream = b"".join(b"\x01" + _varint_bytes(len(i)) + i.encode() for i in ids) + b"\x00"
+    frame = pa.Codec("zstd").compress(stream, asbytes=True)
+    (path / "cols" / "rows" / "parts").mkdir(parents=True)
+    (path / "cols" / "rows" / "parts" / "part-0").write_bytes(
+        _varint_bytes(len(frame) + 4) + len(stream).to_bytes(4, "little") + frame)
+    for name, record in (("cols/metadata.json.gz", {"components": {"partition_counts": {"counts": [counted]}}}),
+                         ("cols/rows/metadata.json.gz", {"name": "OrderedRVDSpec2", "_partFiles": ["part-0"], "_codecSpec": {
+                             "name": "TypedCodecSpec", "_eType": "+EBaseStruct{s:+EBinary2}", "_bufferSpec": _BUFFER}})):
+        with gzip.open(path / name, "wt") as f:
+            json.dump(record, f)
+
+
+def test_the_matrix_table_readers_messages_give_no_sample_count(tmp_path):
+    """d0e0953: a cols part holding 4 columns whose metadata counts 5 raised (and
+    stage._mt_sample_ids logged) 'part-0: 4 columns parsed of 5, ...'; an entries part of 6-entry
+    rows in a MatrixTable of 7 columns raised '...: rows of 6 entries, not one per column (7)'.
+    Here: 'fewer columns than its metadata counts', 'rows of fewer entries than the MatrixTable
+    has columns'. The same files with the right count read the 4 IDs."""
+    import dataclasses
+
+    from test_pgs_mt_entries import WANTED, _entries
+
+    from trd_spark.pgs import mt_entries
+    from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
+
+    ids = ["1004", "1001", "1003", "1002"]
+    _cols_files(tmp_path / "right.mt", ids, 4)
+    assert mt_entries.file_cols(str(tmp_path / "right.mt")) == ids
+    _cols_files(tmp_path / "wrong.mt", ids, 5)
+    with pytest.raises(mt_entries.NotDecodable) as e:
+        mt_entries.file_cols(str(tmp_path / "wrong.mt"))
+    assert str(e.value) == "part-0: fewer columns than its metadata counts", e.value
+
+    (tmp_path / "entries").mkdir()
+    files = _entries(tmp_path / "entries")
+    wider = dataclasses.replace(files, n_samples=files.n_samples + 1)
+    with pytest.raises(mt_entries.NotDecodable) as e:
+        mt_entries.EntriesReader(wider, WANTED, _DOSAGE_OF_PLINK_CODE).read(0, 1, np.empty((1, wider.n_samples)))
+    assert str(e.value) == f"{files.layout.parts[0]}: rows of fewer entries than the MatrixTable has columns", e.value

@@ -498,8 +498,10 @@ class EntriesReader:
         else:
             matrix = calls
         if len(matrix) and matrix.shape[1] != self._files.n_samples:
-            raise NotDecodable(f"{part}: rows of {matrix.shape[1]} entries, not one per column "
-                               f"({self._files.n_samples})")
+            # No count: a row's entries and the columns are the samples (a log or an error
+            # names no count of persons; README, Privacy).
+            raise NotDecodable(f"{part}: rows of {'fewer' if matrix.shape[1] < self._files.n_samples else 'more'} "
+                               "entries than the MatrixTable has columns")
         self._matrix, self._part = matrix, p
 
     def read(self, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
@@ -644,5 +646,7 @@ def file_cols(path: str) -> list[str]:
             p += length
             col += 1
         if col != n_cols or p + 1 != len(data) or data[p] != 0:
-            raise NotDecodable(f"{part}: {col} columns parsed of {n_cols}, or bytes after the last column")
+            # No count: columns are samples (``stage._mt_sample_ids`` logs this message).
+            raise NotDecodable(f"{part}: {'fewer' if col < n_cols else 'more'} columns than its metadata counts"
+                               if col != n_cols else f"{part}: bytes after the last column")
     return ids
