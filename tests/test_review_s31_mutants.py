@@ -28,6 +28,10 @@ The mutants (one each, in a copy of the tree) and the tests that now catch them:
   no longer stopped Spark's start (d8050bd, 39680cd), the error came after the session started;
   only subprocess runs used it, whose timing let it pass:
   ``test_a_parse_error_is_told_to_a_callback_registered_before_or_after_it``.
+- engine.score deciding the no-male-on-chrY WARNING on a sex file's counts with ``counts.male >
+  1`` (for ``> 0``): round 20/21 have 3 males or none, so it passed; one declared male got a
+  WARNING that no sample is known to be male:
+  ``test_one_declared_male_is_a_male_on_chry_with_no_warning``.
 """
 
 from __future__ import annotations
@@ -188,3 +192,32 @@ def test_a_parse_error_is_told_to_a_callback_registered_before_or_after_it(tmp_p
     assert len(before) == 1 and isinstance(before[0], InputDataError) and "PGS900001.txt" in str(before[0])
     assert after == before
 
+
+
+def test_one_declared_male_is_a_male_on_chry_with_no_warning(hl, spark, tmp_path, caplog):
+    """A sex file declaring exactly one male (1001), Hail's pass (d36b349: whether any sample is
+    male is read from the sex file's counts, no job): no WARNING that no sample is known to be
+    male, and the sums are plink2's with that sex file (1001's chrY calls counted, everyone
+    else's skipped). The tests had 3 declared males or none."""
+    import logging
+
+    from test_field_cases_pgs import case_config, published_frame
+    from test_field_cases_round21_sex import _VCF, _oracle, _write_scores
+
+    from trd_spark.pgs import stage
+
+    (tmp_path / "d.vcf").write_text(_VCF)
+    (tmp_path / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{i}\t{1 if i == 1001 else 2}\n"
+                                                              for i in range(1001, 1009)))
+    _write_scores(tmp_path)
+    oracle = _oracle(tmp_path, tmp_path / "d.vcf")
+    cfg = case_config(tmp_path, str(tmp_path / "d.vcf"), str(tmp_path / "scores" / "*.txt"),
+                      extra_genotypes=f', sex_source: {{path: "{tmp_path}/sex.txt"}}',
+                      extra_pgs="  native: {engine: hail}")
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    with caplog.at_level(logging.WARNING, logger="trd_spark.pgs.pgen_engine"):
+        got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
+    assert [rec.getMessage() for rec in caplog.records if "chrY" in rec.getMessage()] == []
+    sums = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["score_sum"], strict=True))
+    assert sums == pytest.approx(oracle, rel=1e-5, abs=1e-6)  # plink2's 6 digits
