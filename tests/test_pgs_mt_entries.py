@@ -303,3 +303,88 @@ phenotypes:
         assert "warm-up" not in caplog.text
     else:
         assert f"native pass warm-up {warmed} (waited" in caplog.text, caplog.text
+
+
+def test_a_warm_up_task_leaves_the_passs_block_buffer_faulted_in():
+    """``native_task.pass_ready`` (the entry files' warm-up task, run in each Python worker beside
+    the match) makes the block buffer of the pass's block size and writes every page of it once,
+    so that the pass's first task in that worker reuses it without faulting its pages in (each
+    worker runs one task of that pass at every size: those faults were the score phase's;
+    benchmarks/RESULTS.md, session 32 flatmt). Checked in this process: writing the whole block
+    afterwards faults in next to nothing, where a fresh buffer of that size faults in a page per
+    4 KiB (the control, so that the check can fail)."""
+    import resource
+
+    from trd_spark.pgs import native_task
+    from trd_spark.pgs.memory import small_pages
+
+    rows, n = 1024, 4000  # 32 MB: mapped fresh, not from the heap's reused pages
+    kept = list(native_task._BLOCK_BUFFER)
+    native_task._BLOCK_BUFFER.clear()
+    try:
+        native_task.pass_ready(rows, n, 0)
+        buffer = native_task._block_buffer(rows, n)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        buffer.fill(1.0)
+        warmed = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        with small_pages():
+            fresh = np.empty((rows, n))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        fresh.fill(1.0)
+        control = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        del fresh
+    finally:
+        native_task._BLOCK_BUFFER[:] = kept
+    assert control >= rows * n * 8 // 4096 // 2, control  # the measurement sees page faults here
+    assert warmed * 20 < control, (warmed, control)
+
+
+def test_the_warm_up_of_a_matrix_tables_pass_is_cut_to_its_block(hl, spark, tmp_path, caplog):
+    """``stage.entry_files_block`` gives the native pass's block (``pgen_engine.block_rows`` of the
+    column count, from the MatrixTable's metadata) for a local MatrixTable scored from its entry
+    files, and None when there is none or its metadata is not readable;
+    ``stage.native_warm_up`` then has each Python worker pay that pass's first-task costs
+    (``native_task.pass_ready``) and says so. On base the warm-up only imported the task modules."""
+    import logging
+    from pathlib import Path
+
+    from trd_spark.config import load_config
+    from trd_spark.pgs import pgen_engine, stage
+
+    def matrix_table(path: Path, n: int) -> None:
+        mt = hl.utils.range_matrix_table(3, n)
+        mt = mt.annotate_rows(locus=hl.locus("chr1", hl.int32(mt.row_idx) + 1, "GRCh38"), alleles=["A", "C"])
+        mt = mt.key_rows_by("locus", "alleles")
+        mt = mt.annotate_cols(s=hl.str(mt.col_idx)).key_cols_by("s")
+        mt.select_entries(GT=hl.or_missing(mt.row_idx < 2, hl.call(0, 1))).select_rows().select_cols().write(str(path))
+
+    matrix_table(tmp_path / "a.mt", 7)
+    conf = Path(__file__).resolve().parent.parent / "conf"
+
+    def config(*datasets: str):
+        (tmp_path / "c.yaml").write_text(f"""release: t1
+output_root: {tmp_path}/out
+datasets:
+{"".join(f"  - {{name: d{i}, role: {'replication' if i else 'discovery'}, genotypes: {{{g}}}}}{chr(10)}"
+          for i, g in enumerate(datasets))}
+ancestry: {{path: {tmp_path}/ancestry.tsv}}
+pgs: {{scoring_files: ["{tmp_path}/scores/*.txt"], trait_panel: {conf}/trait_panel_toy.yaml}}
+omop: {{path: {tmp_path}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {conf}/concept_sets.yaml
+  primary_definition: ad3
+  trd_definitions: [{{name: ad3, rule: antidepressant_sequence, n_trials: 3}}]
+""")
+        return load_config(tmp_path / "c.yaml")
+
+    # A second MatrixTable whose metadata is not readable adds nothing (exported: the pass says so).
+    two = config(f"format: mt, path: {tmp_path}/missing.mt", f"format: mt, path: {tmp_path}/a.mt")
+    rows = pgen_engine.block_rows(7, two.pgs.native.block_memory_mb)
+    assert stage.entry_files_block(two) == (rows, 7)
+    assert stage.entry_files_block(config(f"format: mt, path: {tmp_path}/missing.mt")) is None
+    assert stage.entry_files_block(config(f"format: mt, dosage_field: DS, path: {tmp_path}/a.mt")) is None
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
+        with stage.native_warm_up(hl, spark, two):
+            pass
+    assert "warm-up done (Python workers only, with the entry files' pass's first-task costs)" in caplog.text, \
+        caplog.text

@@ -442,3 +442,29 @@ def worker_ready(_: int) -> int:
 
     return os.getpid()
 
+
+# Bytes per page of the block buffer touched by ``pass_ready`` (one write per 4 KiB page faults it in).
+_PAGE_BYTES = 4096
+
+
+def pass_ready(rows: int, n_samples: int, _: int) -> int:
+    """A warm-up task for a pass whose blocks are ``rows`` x ``n_samples`` (``pgen_engine.
+    warm_workers`` with ``block``): ``worker_ready``'s imports and what a worker's first task of
+    that pass pays otherwise before its first block: pyarrow's import (``mt_entries``' zstd
+    frames), threadpoolctl's and BLAS's first calls, and the block buffer (``_block_buffer``)
+    made and every page of it written once (faulted in), kept for the pass's tasks (they reuse a
+    buffer at least that large). Why: a MatrixTable's pass runs one task per core at every size
+    (``pgen_engine.task_bounds``), so each worker's first-task costs are the phase's, whatever the
+    sample count: 0.06-0.08 CPU-s per worker at 2.5k samples (pyarrow 0.02-0.04, the buffer's
+    20k page faults ~0.03; benchmarks/RESULTS.md, session 32 flatmt). Run in the stage's
+    background warm-up beside the driver's match (``stage.native_warm_up``)."""
+    worker_ready(_)
+    import pyarrow  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        np.matmul(np.ones((2, 2)), np.ones((2, 2)))
+    buffer = _block_buffer(rows, n_samples).reshape(-1)
+    buffer[::_PAGE_BYTES // buffer.itemsize] = 0.0
+    return os.getpid()
+
