@@ -368,7 +368,7 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     in the birth year before the birthday is used and counted (2606); an order duplicated row for row
     is one trial (2607); overlapping periods end at the last end (2608); days_supply 0 is the
     30-day default, not 0 days (2609)."""
-    from trd_spark.phenotypes.stage import condition_status_counts, derive_study_events, unmapped_record_counts
+    from trd_spark.phenotypes.stage import RECORDS_SUFFIX, condition_status_counts, derive_study_events, event_table_counts
 
     run = _case(merged, "concepts-unmapped-status-combination")
     flow = _flow(run)
@@ -378,7 +378,9 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     # session 30); the count itself: the records-outside-observation cases
     assert flow["excluded_outside_followup_only"] == 0
     assert flow["excluded_implausible_year_of_birth"] == 1
-    assert unmapped_record_counts(run.omop).collect()[0].asDict() == {
+    # stage_counts' quirks.unmapped_records: event_table_counts' columns but the records per table
+    tables = event_table_counts(run.omop).collect()[0].asDict()
+    assert {k: v for k, v in tables.items() if not k.endswith(RECORDS_SUFFIX)} == {
         "n_condition_occurrence": 1, "n_drug_exposure": 1, "n_procedure_occurrence": 0, "n_device_exposure": 0,
         "n_condition_occurrence_nonstandard": 0, "n_drug_exposure_nonstandard": 0,
         "n_procedure_occurrence_nonstandard": 0, "n_device_exposure_nonstandard": 0}

@@ -1,6 +1,7 @@
 """Findings of session 31's read-through in pgs and phenotypes (session 32 "mends")."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,39 @@ def test_the_build_check_raises_a_fault_that_is_no_unreadable_file_naming_the_fi
                                              r"RuntimeError: unexpected$"):
         check_declared_build(GenotypeSource(format="vcf", path="gs://b/g.vcf.bgz"), lengths, open_uri=hail_text(hl),
                              glob_uri=faulty)
+
+
+def test_an_empty_event_table_is_warned_about_before_a_gate_stops_the_stage(spark, caplog):
+    """An empty event table a study concept set reads (procedure_occurrence: the ECT set of
+    somatic TRD) is a WARNING naming its file, from the record counts ``stage_counts`` collects
+    (no Spark job of its own, c4a6d4b). c4a6d4b logged it after the data gates: a gate that
+    stops the stage (no_observation_period at an error level: 30 of 40 persons without a period,
+    "observation_period not exported for all persons") left the failed run's log without the
+    empty table, the clue that the export is partial. ``check_stage_counts``, the stage's checks
+    of those counts, warns first, then applies the gates (a mutant calling the gates first
+    fails here); the counts are the stage's keys, by hand."""
+    from test_phenotypes_support import toy_config
+
+    from trd_spark.config import GateThreshold
+    from trd_spark.errors import InputDataError
+    from trd_spark.phenotypes.omop import SOURCE_CONCEPT_OF
+    from trd_spark.phenotypes.stage import EVENT_TABLES, RECORDS_SUFFIX, check_stage_counts, study_concept_set_names
+
+    cfg = toy_config(path="/data/omop")
+    sets = {name: frozenset({1}) for name in study_concept_set_names(cfg)}  # each set expands to some concept
+    event_dates = {domain: {"n_records": 10, "n_unknown_person": 0, "n_dated_after_cutoff": 0, "n_before_birth_year": 0}
+                   for domain in EVENT_TABLES}
+    records = {f"n_{t}{RECORDS_SUFFIX}": 0 if t == "procedure_occurrence" else 10 for t in SOURCE_CONCEPT_OF}
+    quirks = {"persons": {"n_persons": 40, "n_sex_other": 0, "n_no_observation_period": 30},
+              "drug_values": {"n_records": 10, "n_end_over_max_days": 0, "n_days_supply_over_max": 0},
+              "event_table_records": records}
+    with caplog.at_level(logging.WARNING):
+        notes = check_stage_counts(spark, cfg, sets, event_dates, quirks)
+    assert "ect" in notes["empty_event_tables"]["procedure_occurrence"] and notes["gates"]
+    caplog.clear()
+    gates = cfg.phenotypes.gates.model_copy(update={"no_observation_period": GateThreshold(warn=0.1, error=0.5)})
+    stopping = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"gates": gates})})
+    with caplog.at_level(logging.WARNING), pytest.raises(InputDataError, match="gate no_observation_period"):
+        check_stage_counts(spark, stopping, sets, event_dates, quirks)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m.split(" (")[0] for m in warned] == ["phenotypes: OMOP table procedure_occurrence has no rows"]

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from trd_spark.config import SparkSettings
+from trd_spark.releases import LocalFs  # the disk read with os, not through the tests' patched Spark Fs
 from trd_spark.session import BackgroundStart, StartAbandoned
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,3 +216,120 @@ def test_an_invocation_ends_after_its_abandoned_start_has_imported(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["3", "[]", "True", "[]"], proc.stdout + proc.stderr[-2000:]
 
+
+# --------------------------------------------------------------------------------------------
+# The interrupt line says where the stage's folder stands on disk
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def published_config(spark, tmp_path) -> Path:
+    """A config whose every stage is published (a text file each, the real ``publish_stage``)."""
+    from test_run_before_stages import _config
+
+    from trd_spark.config import load_config
+    from trd_spark.layout import STAGES, publish_stage
+    from trd_spark.stages import STAGE_SPECS
+
+    config = _config(tmp_path)
+    cfg = load_config(config)
+    for stage in STAGES:
+        for out in STAGE_SPECS[stage].outputs:
+            with publish_stage(spark, cfg, out) as writer:
+                writer.write_text("out.txt", f"{out}\n")
+    return config
+
+
+@pytest.fixture
+def interrupt_kept_in_test(monkeypatch):
+    """What an interrupt changes for the rest of a dying process, kept to the test (as
+    test_run_before_stages': the shared session is not stopped, hooks and filters put back)."""
+    import warnings
+
+    from trd_spark import cli
+
+    monkeypatch.setattr(cli, "_stop_spark_quietly", lambda: None)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    with warnings.catch_warnings():
+        yield
+
+
+def _sigint_and_wait() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)  # the CLI's handler raises here, at once
+
+
+@pytest.mark.parametrize("point", ["mid_swap", "after_markers"])
+def test_an_interrupt_while_the_folder_is_swapped_in_says_what_is_on_disk(
+        published_config, spark, monkeypatch, point, interrupt_kept_in_test):
+    """A real SIGINT (through the CLI's handlers) inside the real ``publish_stage``'s swap:
+    writing the new folder's ``_SUCCESS`` (the old folder's markers are gone, the new one is not
+    marked yet: the stage reads incomplete and reruns), or deleting the old copy after the new
+    folder's markers were written (the stage is complete). Both read "nothing of stage models
+    published": the stage was marked published only after the swap's end."""
+    from trd_spark import cli, io
+    from trd_spark.config import load_config
+    from trd_spark.errors import Interrupted
+    from trd_spark.layout import SUCCESS, Layout, publish_stage
+    from trd_spark.logs import WarningCounter
+
+    cfg = load_config(published_config)
+    layout = Layout.of(cfg)
+    final = layout.stage_dir("models")
+    real_write, real_delete = io.Fs.write_text, io.Fs.delete
+
+    def write_text(self, path, text, *args, **kwargs):
+        if point == "mid_swap" and path == f"{final}/{SUCCESS}":
+            _sigint_and_wait()
+        return real_write(self, path, text, *args, **kwargs)
+
+    def delete(self, path, *args, **kwargs):
+        if point == "after_markers" and ".models.replaced-" in path:
+            _sigint_and_wait()
+        return real_delete(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(io.Fs, "write_text", write_text)
+    monkeypatch.setattr(io.Fs, "delete", delete)
+    counter = WarningCounter()
+    with pytest.raises(Interrupted) as raised, cli._signals_handled(counter):  # noqa: SLF001 - as main() installs them
+        with counter.attached(), counter.running_stage("models"), counter.stage_scope("models"):
+            with publish_stage(spark, cfg, "models", warnings=counter) as writer:
+                writer.write_text("out.txt", "models, again\n")
+    said = raised.value.what_was_published()
+    complete = layout.is_complete(LocalFs(), "models")  # the disk as a rerun reads it
+    if point == "mid_swap":
+        assert not complete
+        assert said == ("stage models left incomplete: the signal came while its new folder replaced the old one "
+                        "(no _SUCCESS: it reruns)")
+    else:
+        assert complete
+        assert said == "the models stage's folder published before the signal"
+
+
+@pytest.mark.parametrize("how", ["signal", "keyboard_interrupt"])
+def test_an_interrupt_while_a_complete_stage_decides_whether_it_reruns_says_it_is_kept(
+        published_config, monkeypatch, capsys, how, interrupt_kept_in_test):
+    """``trd-spark models`` on a release whose models folder is complete: interrupted while it
+    decides whether the stage reruns, the line read "nothing of stage models published", as if
+    the stage had no output; a KeyboardInterrupt raised there (not by the CLI's handler: PySpark's
+    own SIGINT handler raises one) named no stage at all ("nothing partial published"), the
+    counter having left the stage by the time it was told."""
+    from trd_spark import cli, pipeline
+    from trd_spark.config import load_config
+    from trd_spark.io import Fs
+    from trd_spark.layout import Layout
+
+    def rerun_reasons(cfg, spec, fs):
+        if not isinstance(fs, Fs):  # the no-Spark look before the session: a rerun, so Spark starts
+            return ["(this test's)"]
+        if how == "signal":
+            _sigint_and_wait()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "rerun_reasons", rerun_reasons)
+    cfg = load_config(published_config)
+    before = Layout.of(cfg).manifest(LocalFs(), "models")["run_id"]
+    assert cli.main(["models", "--config", str(published_config)]) == 130
+    line = next(x for x in capsys.readouterr().err.splitlines() if "Interrupted:" in x)
+    assert "SIGINT received during stage models" in line, line
+    assert "nothing of stage models published; its complete folder of an earlier run is kept" in line, line
+    assert Layout.of(cfg).manifest(LocalFs(), "models")["run_id"] == before

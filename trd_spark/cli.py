@@ -444,16 +444,21 @@ class _Interrupt:
         return _Interrupt.received is None or record.name.startswith("trd_spark")
 
 
+def _interrupt(signum: int, run_warnings: WarningCounter) -> Interrupted:
+    """The interrupt of ``signum``, naming the stage the run is at and where its folder stands
+    on disk (``WarningCounter.running`` / ``on_disk``)."""
+    stage = run_warnings.stage or run_warnings.running or run_warnings.interrupted_at
+    return Interrupted(signum, stage, on_disk=None if stage is None else run_warnings.on_disk.get(stage))
+
+
 def _on_signal(run_warnings: WarningCounter, signum: int, frame: object) -> None:
     """SIGTERM / SIGINT -> Interrupted in the main thread: the run unwinds (in-progress output
     removed, lock released, Spark stopped). A second signal ends the process at once. The
     message names the stage that was running, or about to run (its checks before it starts, from
-    the "[4/5] models: running" line on), and whether it had published (from the invocation's
-    ``run_warnings`` counter: ``WarningCounter.running`` / ``published``)."""
+    the "[4/5] models: running" line on), and where its folder stands on disk (``_interrupt``)."""
     for s in _SIGNALS:
         signal.signal(s, signal.SIG_DFL)
-    stage = run_warnings.stage or run_warnings.running
-    _Interrupt.received = Interrupted(signum, stage, published=stage in run_warnings.published)
+    _Interrupt.received = _interrupt(signum, run_warnings)
     # After SIGTERM to the process group the JVM is gone too: Py4J's connection errors (logged,
     # in threads, or at interpreter exit) are expected and would bury the line that matters.
     for handler in logging.getLogger().handlers:
@@ -859,8 +864,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         (log.info if isinstance(e, NothingToDo) else log.error)("%s: %s", type(e).__name__, e)
         return e.exit_code
     except (Interrupted, KeyboardInterrupt) as e:
-        if isinstance(e, KeyboardInterrupt) and _Interrupt.received is None:  # before our handler was set
-            _Interrupt.received = Interrupted(signal.SIGINT)
+        if isinstance(e, KeyboardInterrupt) and _Interrupt.received is None:  # not from our handler
+            _Interrupt.received = _interrupt(signal.SIGINT, args.warnings)
         return _report_interrupt()
     except OSError as e:
         err = storage_error(e, where=str(e.filename))

@@ -171,24 +171,42 @@ class Interrupted(BaseException):
     (Ctrl-C). A BaseException like KeyboardInterrupt, so no ``except Exception`` on the way
     up swallows it; the exit code is the shell's 128 + signal number (143, 130). ``stage``: the
     stage the run was at (running, or about to run: its checks before it starts), None between
-    stages or before the first; ``published``: that stage had published its folder before the
-    signal (``what_was_published`` says which)."""
+    stages or before the first; ``on_disk``: where that stage's folder stood
+    (``logs.WarningCounter.on_disk``: ``PUBLISHED`` in this run, ``SWAPPING`` mid-publish,
+    ``COMPLETE`` from an earlier run, untouched; None: nothing of it complete, or not known);
+    ``what_was_published`` says it."""
 
-    def __init__(self, signum: int, stage: str | None = None, *, published: bool = False):
+    PUBLISHED, SWAPPING, COMPLETE = "published", "swapping", "complete"
+
+    def __init__(self, signum: int, stage: str | None = None, *, on_disk: str | None = None):
         import signal
 
         self.signal_name = signal.Signals(signum).name
         self.exit_code = 128 + signum
         self.stage = stage
-        self.published = published
+        self.on_disk = on_disk
         super().__init__(f"{self.signal_name} received" + (f" during stage {stage}" if stage else ""))
 
+    @property
+    def published(self) -> bool:
+        """The stage had published its folder in this run before the signal."""
+        return self.on_disk == self.PUBLISHED
+
     def what_was_published(self) -> str:
-        """What the interrupt line says was published: "nothing of stage models published",
-        "the report stage's folder published before the signal", or (no stage) "nothing partial
-        published" (every folder is published whole or not at all: ``layout.publish_stage``)."""
+        """What the interrupt line says of the stage's folder on disk: "the report stage's folder
+        published before the signal"; "stage models left incomplete: ..." (the signal came while
+        its new folder replaced the old one, ``layout.swap_in``: no ``_SUCCESS``, it reruns);
+        "nothing of stage models published; its complete folder of an earlier run is kept" (the
+        stage was complete when the run came to it: deciding whether it reruns, or rerunning it);
+        "nothing of stage models published"; or (no stage) "nothing partial published" (every
+        folder is published whole or not at all: ``layout.publish_stage``)."""
         if self.stage is None:
             return "nothing partial published"
-        if self.published:
+        if self.on_disk == self.PUBLISHED:
             return f"the {self.stage} stage's folder published before the signal"
+        if self.on_disk == self.SWAPPING:
+            return (f"stage {self.stage} left incomplete: the signal came while its new folder replaced the old "
+                    "one (no _SUCCESS: it reruns)")
+        if self.on_disk == self.COMPLETE:
+            return f"nothing of stage {self.stage} published; its complete folder of an earlier run is kept"
         return f"nothing of stage {self.stage} published"

@@ -282,7 +282,8 @@ def _check_inputs_unchanged(cfg: Config, spec: StageSpec, fs: Fs, before: dict[s
 MARKERS = (MANIFEST, SUCCESS)
 
 
-def swap_in(fs: Fs, tmp: str, final: str, release_dir: str, markers: Mapping[str, str] | None = None) -> None:
+def swap_in(fs: Fs, tmp: str, final: str, release_dir: str, markers: Mapping[str, str] | None = None, *,
+            stands: Callable[[str], object] | None = None) -> None:
     """Publish the directory ``tmp`` as ``final`` by renames, then write ``markers`` ({name:
     text}, in order; ``_SUCCESS`` last) into it. A folder rename is atomic on a local disk and
     HDFS, but on an object store (``gs://``) it is a copy of each object, then a delete: with the
@@ -292,7 +293,11 @@ def swap_in(fs: Fs, tmp: str, final: str, release_dir: str, markers: Mapping[str
     (``_SUCCESS``, then the manifest: from then on it reads as incomplete), is moved to a hidden
     ``.<name>.replaced-*`` directory, ``tmp`` is moved in, and only then are the markers written;
     the old copy is deleted last. A run stopped anywhere in between leaves the stage incomplete
-    (it reruns), never a complete-looking folder with missing files."""
+    (it reruns), never a complete-looking folder with missing files. ``stands``: told where
+    ``final`` stands, ``errors.Interrupted.SWAPPING`` before its first change, ``PUBLISHED``
+    once its markers are written (before the old copy's deletion), for the interrupt line."""
+    if stands is not None:
+        stands(Interrupted.SWAPPING)
     if fs.exists(final):
         for name in reversed(MARKERS):
             fs.delete(f"{final}/{name}")
@@ -303,6 +308,8 @@ def swap_in(fs: Fs, tmp: str, final: str, release_dir: str, markers: Mapping[str
     fs.rename(tmp, final)
     for name, text in (markers or {}).items():
         fs.write_text(f"{final}/{name}", text)
+    if stands is not None:
+        stands(Interrupted.PUBLISHED)
     if trash is not None:
         fs.delete(trash)
 
@@ -416,10 +423,10 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
             "outputs": output_record(fs, tmp),
             "notes": writer.notes,
         }
+        # An interrupt says where the folder stands (cli._on_signal): mid-swap, or published.
+        stands = None if warnings is None else functools.partial(warnings.on_disk.__setitem__, stage)
         swap_in(fs, tmp, layout.stage_dir(stage), layout.release_dir,
-                {MANIFEST: json.dumps(manifest, indent=2, sort_keys=True, default=str), SUCCESS: ""})
-        if warnings is not None:  # an interrupt from here on says so (cli._on_signal)
-            warnings.published.add(stage)
+                {MANIFEST: json.dumps(manifest, indent=2, sort_keys=True, default=str), SUCCESS: ""}, stands=stands)
     except BaseException as e:
         # After SIGTERM / SIGINT the JVM is gone or its connection still busy with the
         # interrupted call: leave the hidden directory, the next run removes it.

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trd_spark.errors import Interrupted
+
 if TYPE_CHECKING:
     from pyspark import SparkContext
 
@@ -44,14 +46,26 @@ class WarningCounter(logging.Handler):
     Also where the run stands for its interrupt line (``cli._on_signal``, which has only this
     counter): ``running``, the stage the run runs or is about to run (from deciding whether it
     reruns to its end, ``pipeline.run_stages``; its checks before its own start included), and
-    ``published``, the stages that published their folder in this run (``layout.publish_stage``)."""
+    ``on_disk``, where a stage's folder stands ({stage: ``errors.Interrupted.PUBLISHED`` once it
+    published its folder in this run, ``SWAPPING`` while its new folder replaces the old one,
+    both from ``layout.publish_stage``; ``COMPLETE`` when it was complete as the run came to it,
+    ``pipeline.run_stages``}); ``published``: the stages that published in this run;
+    ``interrupted_at``: the stage a ``KeyboardInterrupt`` raised from (not by the CLI's signal
+    handler, which reads ``running`` when the signal comes: the exception is told after the
+    unwinding has left every stage)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
         self.counts: Counter[str] = Counter()
         self.stage: str | None = None
         self.running: str | None = None
-        self.published: set[str] = set()
+        self.on_disk: dict[str, str] = {}
+        self.interrupted_at: str | None = None  # the stage a KeyboardInterrupt left (running_stage)
+
+    @property
+    def published(self) -> set[str]:
+        """The stages that published their folder in this run."""
+        return {stage for stage, state in self.on_disk.items() if state == Interrupted.PUBLISHED}
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno == logging.WARNING:
@@ -84,6 +98,9 @@ class WarningCounter(logging.Handler):
         previous, self.running = self.running, stage
         try:
             yield
+        except KeyboardInterrupt:  # not our signal handler's (PySpark's, a caller's): said after unwinding
+            self.interrupted_at = self.interrupted_at or stage
+            raise
         finally:
             self.running = previous
 

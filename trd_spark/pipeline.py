@@ -13,7 +13,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from trd_spark.config import Config, local_path
-from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
+from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
@@ -142,6 +142,10 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
         # From here an interrupt names this stage (WarningCounter.running: its checks before
         # it starts took >20 s under load, and the line named no stage; new-user trial, session 30).
         with warnings.running_stage(stage):
+            # An interrupt from here on says a complete folder of an earlier run is kept (it read
+            # "nothing of stage X published" alone, as if the stage had no output).
+            if all(layout.is_complete(fs, out) for out in STAGE_SPECS[stage].outputs):
+                warnings.on_disk[stage] = Interrupted.COMPLETE
             with Heartbeat(spark.sparkContext, f"{prefix}: deciding whether it reruns", beat):
                 reasons = ["--force"] if force else rerun_reasons(cfg, STAGE_SPECS[stage], fs)
             if not reasons:

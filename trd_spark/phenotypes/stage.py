@@ -235,7 +235,7 @@ def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
     ingredient_min_daily_dose`` non-empty: ``trials.daily_dose_expr``; without a minimum the
     dose flags are false whatever the quantity) and ``refills`` only by ``trials.use_refills``
     (``trials.exposure_end_expr``); the ``*_source_concept_id`` columns never (records are
-    recognised by their standard concept; ``unmapped_record_counts`` reads them from the OMOP
+    recognised by their standard concept; ``event_table_counts`` reads them from the OMOP
     frames). Every other declared column is read by a rule or a stage count
     (``verbatim_end_date`` also by the implausible-value count, whatever
     ``use_verbatim_end_date`` says).
@@ -243,7 +243,7 @@ def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
     t = cfg.phenotypes.trials
     drug = {"quantity"} if not t.ingredient_min_daily_dose else set()
     drug |= {"refills"} if not t.use_refills else set()
-    # No rule reads a source concept (counted from the OMOP frames, unmapped_record_counts).
+    # No rule reads a source concept (counted from the OMOP frames, event_table_counts).
     out = {table: {source} for table, (_, source) in SOURCE_CONCEPT_OF.items()}
     out["drug_exposure"] |= drug
     return {table: frozenset(cols) for table, cols in out.items()}
@@ -484,7 +484,8 @@ def unread_record_warnings(event_dates: dict[str, dict[str, int]]) -> list[str]:
 
 def concept_record_warnings(unmapped: dict[str, int]) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the event records no concept set can
-    match, from ``unmapped_record_counts``' counts, each naming its table: records with concept 0
+    match, from ``stage_counts``' quirks.unmapped_records (``event_table_counts``' n_<table> and
+    n_<table>_nonstandard), each naming its table: records with concept 0
     and a source concept, and records whose standard concept column holds a concept that is not
     a standard, valid one (its column named). Records, not persons: shown exactly. Empty when
     there are none."""
@@ -589,16 +590,10 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int, *, use_verbatim_e
     return drugs.agg(*drug_record_quirk_columns(max_days_supply, use_verbatim_end_date=use_verbatim_end_date))
 
 
-# unmapped_record_counts' key suffix of the records whose concept is not a standard, valid one.
+# event_table_counts' key suffix of the records whose concept is not a standard, valid one.
 NONSTANDARD_SUFFIX = "_nonstandard"
 # event_table_counts' key suffix of a table's records (every row, whatever its concept).
 RECORDS_SUFFIX = "_records"
-
-
-def unmapped_record_counts(omop: dict[str, DataFrame]) -> DataFrame:
-    """``event_table_counts`` without the records per table: the unmapped and non-standard counts."""
-    counts = event_table_counts(omop)
-    return counts.select(*[c for c in counts.columns if not c.endswith(RECORDS_SUFFIX)])
 
 
 def event_table_counts(omop: dict[str, DataFrame]) -> DataFrame:
@@ -806,6 +801,20 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
             cause="observation_period not exported for all persons", where=where,
             persons_below=cfg.report.small_count_threshold),
     }
+
+
+def check_stage_counts(spark: SparkSession, cfg: Config, sets: dict[str, frozenset[int]],
+                       event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
+                       absent: Sequence[str] = ()) -> dict[str, dict]:
+    """The checks of ``stage_counts``' counts, in this order: the empty-event-table WARNINGs
+    (``warn_empty_event_tables``; ``sets``, ``absent`` as it takes them), then the data gates
+    (``data_gates``: InputDataError at an error level). Returns the manifest's notes
+    ``empty_event_tables`` and ``gates``. No Spark job. Why the order: an empty event table is
+    often a partial export, which a gate may then stop the stage for (no_observation_period:
+    "observation_period not exported for all persons"); warned after the gates (c4a6d4b), a
+    failed run's log lacked that clue."""
+    empty = warn_empty_event_tables(spark, cfg, sets, quirks["event_table_records"], absent)
+    return {"empty_event_tables": empty, "gates": data_gates(cfg, event_dates, quirks)}
 
 
 def stage_counts(
@@ -1071,7 +1080,7 @@ def run(ctx: StageContext) -> None:
         threshold = cfg.report.small_count_threshold
         for what, counts in quirks.items():
             log.info("phenotypes: %s", quirk_log_text(what, counts, threshold))
-        out.notes["gates"] = data_gates(cfg, event_dates, quirks)
+        out.notes.update(check_stage_counts(spark, cfg, sets, event_dates, quirks, absent))
         for what, n in quirks["drug_records"].items():
             if n:
                 # Over the study drug records of every date (observed on their one scan), as the
@@ -1093,9 +1102,6 @@ def run(ctx: StageContext) -> None:
         out.notes["quirks"] = quirks
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
-        # From the event tables' record counts of stage_counts (no emptiness job of its own).
-        out.notes["empty_event_tables"] = warn_empty_event_tables(spark, cfg, sets, quirks["event_table_records"],
-                                                                  absent)
         out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
