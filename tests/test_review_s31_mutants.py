@@ -32,6 +32,10 @@ The mutants (one each, in a copy of the tree) and the tests that now catch them:
   1`` (for ``> 0``): round 20/21 have 3 males or none, so it passed; one declared male got a
   WARNING that no sample is known to be male:
   ``test_one_declared_male_is_a_male_on_chry_with_no_warning``.
+- variant_list.is_compressed telling zstd only (``or head[:2] == b"\\x1f\\x8b"`` dropped): a whole
+  gzipped .bim went to pandas by path (no .gz name: read as text) and was refused with a decode
+  error; test_pgs_variant_list_damaged has a gzipped .bim cut short only, an error either way:
+  ``test_a_whole_gzipped_bim_reads_as_the_plain_one``.
 """
 
 from __future__ import annotations
@@ -221,3 +225,22 @@ def test_one_declared_male_is_a_male_on_chry_with_no_warning(hl, spark, tmp_path
     assert [rec.getMessage() for rec in caplog.records if "chrY" in rec.getMessage()] == []
     sums = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["score_sum"], strict=True))
     assert sums == pytest.approx(oracle, rel=1e-5, abs=1e-6)  # plink2's 6 digits
+
+
+def test_a_whole_gzipped_bim_reads_as_the_plain_one(tmp_path):
+    """A .bim whose bytes are gzip (``variant_list.open_variant_text`` decompresses a variant
+    list by its first bytes, 1bd9f69 names a damaged one) reads as the same .bim written plain:
+    the same rows (``pgen_engine._csv_source`` hands pandas the decompressed text, not the path).
+    No Spark."""
+    import gzip
+
+    from trd_spark.pgs.native_task import PlinkFiles
+    from trd_spark.pgs.pgen_engine import variant_index
+
+    bim = "".join(f"1\trs{i}\t0\t{1000 + 7 * i}\tG\tA\n" for i in range(2_000))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "g.bim").write_text(bim)
+    (tmp_path / "g.bim").write_bytes(gzip.compress(bim.encode()))
+    plain = variant_index(PlinkFiles("plink", str(tmp_path / "plain" / "g")), "GRCh38").frame
+    got = variant_index(PlinkFiles("plink", str(tmp_path / "g")), "GRCh38").frame
+    assert len(plain) == 2_000 and got.equals(plain)
