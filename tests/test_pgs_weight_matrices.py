@@ -18,25 +18,30 @@ from trd_spark.pgs.matching import DUPLICATES_DROPPED, FrameMatches, frame_match
 HAPLOID = ("chrY", "chrM")
 
 
-def _sites_and_rows(rng: np.random.Generator, k: int, *, shared_row: bool, long_site: int = 0
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _sites_and_rows(rng: np.random.Generator, k: int, *, shared_row: bool, long_site: int = 0,
+                    every_row_used: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Genotype rows on chr1/chrY/chrM, some used by no site, and score sites in an order that is
     not the rows' (as sites numbered by first appearance over several scoring files are): some
     unmatched (members kept, no row), REF and alt effect alleles, weights with +0.0 and -0.0,
     one score twice at some sites (its members add), and, with ``shared_row``, two used sites on
-    one row (the bincount path). ``long_site``: that many members of score 0 at site 0."""
-    n_rows, n_sites = 40, 36
-    rows = pd.DataFrame({"contig": ["chr1"] * 30 + ["chrY"] * 6 + ["chrM"] * 4,
-                         "position": np.arange(n_rows) + 100, "ref": "A", "alt": "G"})
-    matched = rng.permutation(n_rows)[:n_sites].astype(np.int64)
-    match_type = np.where(rng.random(n_sites) < 0.5, "ref_alt", "alt_ref").astype(object)
+    one row (the bincount path). ``long_site``: that many members of score 0 at site 0.
+    ``every_row_used``: no row without a used site."""
+    n_sites = 36
     unmatched = rng.choice(n_sites, 6, replace=False)
+    n_rows = n_sites - len(unmatched) - shared_row if every_row_used else 40
+    contigs = np.array(["chr1"] * n_rows, dtype=object)
+    contigs[-10:-4], contigs[-4:] = "chrY", "chrM"
+    rows = pd.DataFrame({"contig": contigs, "position": np.arange(n_rows) + 100, "ref": "A", "alt": "G"})
+    matched = np.full(n_sites, -1, dtype=np.int64)
+    used = np.setdiff1d(np.arange(n_sites), unmatched)
+    # Rows in an order that is not the sites' (with ``shared_row``, the last used site is put on
+    # the first one's row below).
+    matched[used] = np.r_[rng.permutation(n_rows), -1][:len(used)]
+    match_type = np.where(rng.random(n_sites) < 0.5, "ref_alt", "alt_ref").astype(object)
     match_type[unmatched] = "no_match"
-    matched[unmatched] = -1
     if shared_row:
-        used = np.flatnonzero(matched >= 0)
-        matched[used[1]] = matched[used[0]]
-        match_type[used[1]] = match_type[used[0]]  # one row, one allele: both sites' signs agree
+        matched[used[-1]] = matched[used[0]]
+        match_type[used[-1]] = match_type[used[0]]  # one row, one allele: both sites' signs agree
     score_index, weight, line = [], [], []
     for i in range(n_sites):
         scores = np.sort(rng.choice(k, rng.integers(1, k + 1), replace=False))
@@ -92,13 +97,14 @@ def test_weight_matrices_equal_a_per_member_sum_bit_for_bit_on_both_paths():
     member loop (no -0.0 where the loop gives +0.0: a REF effect's empty or zero cell), n_vars
     the member counts, the used rows in row order, the offsets' column sums as the matrix's. One
     site per row: n_vars in the smallest unsigned type holding a site's members (uint8 here, the
-    native pass's tasks take it as it is), and the members' runs taken from ``frame_matches``
+    native pass's tasks take it as it is), every row used or not (the rows frame then not
+    copied, ``_used_rows``), and the members' runs taken from ``frame_matches``
     (``FrameMatches.member_bounds``) equal to a binary search over them."""
     rng = np.random.default_rng(32)
     k = 7
-    for shared_row in (False, True):
-        for _ in range(6):
-            sites, rows = _sites_and_rows(rng, k, shared_row=shared_row)
+    for shared_row, every_row_used in ((False, False), (True, False), (False, True), (True, True)):
+        for _ in range(4):
+            sites, rows = _sites_and_rows(rng, k, shared_row=shared_row, every_row_used=every_row_used)
             m = frame_matches(sites, rows)
             assert m.member_bounds is not None
             assert np.array_equal(m.member_bounds, np.searchsorted(m.members["site"].to_numpy(),
@@ -106,6 +112,8 @@ def test_weight_matrices_equal_a_per_member_sum_bit_for_bit_on_both_paths():
             w = weight_matrices(m, HAPLOID)
             slope, offset, n_vars, used_rows = _reference(m, k)
             assert w.rows["position"].tolist() == rows["position"].to_numpy()[used_rows].tolist()
+            assert w.rows.index.equals(pd.RangeIndex(len(used_rows))) and w.rows is not m.rows
+            assert (len(used_rows) == len(rows)) == every_row_used
             assert _same_bits(w.slope, slope), shared_row
             assert _same_bits(w.offset, offset), shared_row
             assert _same_bits(w.offset_total(), offset.sum(axis=0))
