@@ -12,6 +12,7 @@ from test_phenotypes_support import toy_config
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import duckdb_phenotypes as duckdb_module  # noqa: E402
 from duckdb_phenotypes import DECISION_COLUMNS, compare_phenotypes, duckdb_drop_counts, duckdb_phenotypes  # noqa: E402
 from omop_data import DEVICE_CONCEPTS, _append, write_omop  # noqa: E402
 
@@ -67,7 +68,7 @@ def add_negative_days_supply_rows(omop_dir: Path, n: int = 40) -> None:
         "refills": pa.array([-1 if i % 2 else None for i in range(rows.num_rows)], drugs.schema.field("refills").type)})
 
 
-def add_administration_rows(omop_dir: Path, n: int = 40, doses: int = 14) -> None:
+def add_administration_rows(omop_dir: Path, n: int = 200, doses: int = 14) -> None:
     """The generator writes no administration record (one row per dose given on a ward,
     drug_type_concept_id 38000180 "Inpatient administration", end = start, no days_supply): for
     each of the first ``n`` antidepressant product rows with a positive days_supply, ``doses``
@@ -150,13 +151,17 @@ def test_data_reach_every_outcome(outputs):
         assert expected <= outcomes, (definition, expected - outcomes)
 
 
-@pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs", "third_trial_started"])
-def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule):
+@pytest.mark.parametrize("rule", ["refills", "min_dose", "devices", "control_drugs", "third_trial_started",
+                                  "administrations"])
+def test_each_new_rule_changes_outcomes_in_the_data(outputs, rule, monkeypatch):
     """Turning refills, the minimum dose, the device events, the control rule's own drugs
-    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control) or ad3's third trial
-    that need only start (last_trial_adequate: false, session 27) on changes some
+    (phenotypes.mdd.control_exclusion_drug_concept_sets, esketamine: no control), ad3's third trial
+    that need only start (last_trial_adequate: false, session 27) or an administration record's own
+    day (field case round 22; off: no drug type is an administration) on changes some
     rows (DuckDB side only), so the identical-results check above covers those rules on this data."""
     base, _, _, cfg, _ = outputs
+    if rule == "administrations":
+        monkeypatch.setattr(duckdb_module, "ADMINISTRATION_DRUG_TYPE_IDS", frozenset())
     ph = cfg.phenotypes
     if rule == "refills":
         ph = ph.model_copy(update={"trials": ph.trials.model_copy(update={"use_refills": False})})
