@@ -129,3 +129,90 @@ def test_an_empty_event_table_is_warned_about_before_a_gate_stops_the_stage(spar
         check_stage_counts(spark, stopping, sets, event_dates, quirks)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert [m.split(" (")[0] for m in warned] == ["phenotypes: OMOP table procedure_occurrence has no rows"]
+
+
+_SEX_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chrX,length=156040895>
+##contig=<ID=chrY,length=57227415>
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\t1002\t1003
+chrX\t5000000\tx1\tA\tG\t.\tPASS\t.\tGT\t1\t0/1\t0/0
+chrY\t2800000\ty1\tG\tA\t.\tPASS\t.\tGT\t1\t.\t0
+"""
+
+
+@pytest.mark.parametrize(("rows", "impute", "males"), [
+    ("y", True, ["1001", "1003"]), ("x", True, ["1001"]), ("x", False, []), ("xy", True, ["1001", "1003"]),
+    ("xy", False, ["1001", "1003"])])
+def test_a_bgen_s_males_are_told_by_one_rule_for_both_passes(hl, tmp_path, rows, impute, males):
+    """A BGEN has no sex: its males are the samples with a haploid call in the weighted rows on
+    chrY and, when a missing call is mean-imputed, on X outside its PARs. ``engine.score`` tells
+    them once for its two passes (``_bgen_males``) and the pass tells them itself when not given
+    (``pgen_engine._sex_rows_of``): each restated the rule; now both call
+    ``pgen_engine.bgen_males``. The BGEN is plink2's export with the sex: 1001 male (haploid on X
+    and Y), 1002 female (diploid on X, ploidy 0 on Y), 1003 of unknown sex, which plink2 writes
+    diploid on X and haploid on Y: so X and Y tell different males here."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+
+    from trd_spark.pgs import bgen_reader, engine, pgen_engine
+    from trd_spark.pgs.genotypes import contig_recoding
+
+    def plink2(*args: str) -> None:
+        subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
+
+    (tmp_path / "d.vcf").write_text(_SEX_VCF)
+    (tmp_path / "sex.txt").write_text("#IID\tSEX\n1001\t1\n1002\t2\n1003\t0\n")
+    plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-pgen",
+           "--out", str(tmp_path / "g"))
+    plink2("--pfile", str(tmp_path / "g"), "--export", "bgen-1.2", "bits=8", "ref-first", "--out", str(tmp_path / "b"))
+    files = bgen_reader.BgenFiles.open(str(tmp_path / "b.bgen"))
+    index = bgen_reader.variant_index(files, lambda c: contig_recoding("GRCh38").get(c, c))
+    weighted = index.frame[index.frame["contig"].isin([{"x": "chrX", "y": "chrY"}[r] for r in rows])]
+    weighted = weighted.reset_index(drop=True)
+    on_y = (weighted["contig"] == "chrY").to_numpy()
+    ids = np.array(["1001", "1002", "1003"])
+    told = engine._bgen_males(files, weighted[["variant_idx"]], index, y_rows=on_y, x_rows=~on_y, impute=impute)
+    assert ids[told].tolist() == males
+    # The pass's own reading of the same rows (file order, their blocks), without a male given.
+    _, _, male = pgen_engine._sex_rows_of(hl, files, "GRCh38", index, weighted["variant_idx"].to_numpy(np.int64),
+                                          on_y, impute, weighted[["offset", "size"]].to_numpy(np.int64), 3)
+    assert ids[male if male is not None else np.zeros(3, dtype=bool)].tolist() == males
+
+
+def test_allele_count_when_only_the_counting_pass_is_summed_on_the_driver(hl, spark, tmp_path):
+    """``engine._haploid_allele_counts`` with the main pass summed in Spark (a Hail Table) and its
+    small counting pass (the chrY and chrM rows) on the driver: the counting pass's numbers reach
+    the Table's rows through a per-sample literal (``_fewer_lookup``), where they were an n x k-row
+    ``Table.from_pandas`` joined on (s, pgs_id). allele_count equals plink2 --score's ALLELE_CT
+    (round 21's case and oracle). The limit (``pgs.native.driver_sum_mb``) lies between the two
+    passes' sums (``pgen_engine.driver_sum_bytes``, 8 samples x 3 scores, one row per task): the
+    counting pass's 3 tasks 2,688 bytes, the main pass's 6 tasks 3,840."""
+    from test_field_cases_pgs import case_config, published_frame
+    from test_field_cases_round21_sex import _SCORE_M, _SEX, _VCF_M, _allele_ct, _plink2, _write_scores
+
+    from trd_spark.pgs import stage
+    from trd_spark.pgs.pgen_engine import driver_sum_bytes
+
+    limit_mb = 0.0026
+    assert driver_sum_bytes(3, 3, 8) <= limit_mb * 2**20 < driver_sum_bytes(4, 3, 8)
+    (tmp_path / "d.vcf").write_text(_VCF_M)
+    (tmp_path / "sex.txt").write_text(_SEX)
+    _write_scores(tmp_path)
+    for pgs_id, rows in _SCORE_M.items():
+        (tmp_path / "scores" / f"{pgs_id}.txt").write_text(
+            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
+    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-pgen",
+            "--out", str(tmp_path / "p"))
+    oracle = _allele_ct(tmp_path, str(tmp_path / "p"))
+    cfg = case_config(tmp_path, str(tmp_path / "p"), str(tmp_path / "scores" / "*.txt"), fmt="pgen",
+                      extra_pgs=f"  native: {{driver_sum_mb: {limit_mb}, variants_per_task: 1}}")
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
+    counts = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["allele_count"].astype(int), strict=True))
+    assert counts == oracle

@@ -38,8 +38,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -265,8 +265,8 @@ def score(
     if male_of_file is None and isinstance(files, BgenFiles) and on_y.any():
         # A BGEN's males told by its haploid calls, once, for the pass and the haploid count below
         # alike (each would tell them from the rows it reads).
-        male_of_file = _bgen_males(files, weights.rows[on_y | (on_x & (missing_genotypes == "mean_impute"))],
-                                   index)
+        male_of_file = _bgen_males(files, weights.rows, index, y_rows=on_y, x_rows=on_x,
+                                   impute=missing_genotypes == "mean_impute")
     scored = pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
@@ -283,19 +283,18 @@ def score(
         failed=hl.literal([int(x) for x in ft_failed], hl.tarray(hl.tint64)), n_samples=hl.int64(len(samples)))})
 
 
-def _bgen_males(files: BgenFiles, rows: pd.DataFrame, index: VariantIndex | None) -> np.ndarray:
-    """Per sample of the BGEN ``files`` (file order), True when its call is haploid in one of the
-    blocks of ``rows`` (weighted rows on chrY, and on X outside its PARs when mean-imputed: the
-    rows ``pgen_engine._sex_rows_of`` tells a BGEN's males from, ``BlockReader.haploid_samples``);
-    rows not matched on ``index`` itself get their blocks' extents from it."""
-    from trd_spark.pgs.bgen_reader import BlockReader
-
+def _bgen_males(files: BgenFiles, rows: pd.DataFrame, index: VariantIndex | None, *, y_rows: np.ndarray,
+                x_rows: np.ndarray, impute: bool) -> np.ndarray:
+    """``pgen_engine.bgen_males`` of the BGEN ``files`` for the weighted ``rows`` (``y_rows``,
+    ``x_rows``: bool per row, on chrY and on X outside its PARs; ``impute``: missing calls
+    mean-imputed), their blocks' extents from ``index`` when the rows were not matched on this
+    very index."""
     if not {"offset", "size"} <= set(rows.columns):  # rows not matched on this very index
         assert index is not None  # a BGEN is scored on its index
         rows = rows[["variant_idx"]].merge(index.frame[["variant_idx", "offset", "size"]].drop_duplicates("variant_idx"),
-                                           on="variant_idx")
-    with BlockReader(files) as reader:
-        return reader.haploid_samples(rows[["offset", "size"]].drop_duplicates().to_numpy(np.int64))
+                                           on="variant_idx", how="left")
+    return pgen_engine.bgen_males(files, rows[["offset", "size"]].to_numpy(np.int64), y_rows=y_rows, x_rows=x_rows,
+                                  impute=impute)
 
 
 class _Quiet(logging.Filter):
@@ -327,7 +326,8 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
     (``n_vars``): its ``score_sum`` is then the variants counted as plink2 counts them (a missing
     call drops its offset, a non-male's chrY offsets come off) and its ``allele_count`` twice the
     variants the pass counted there; their difference is what the main pass counted too many
-    (``SummedScores.fewer_alleles``; a Spark-summed Table gets it by a join on ``s``, ``pgs_id``).
+    (``SummedScores.fewer_alleles``; a Spark-summed Table gets it per row from a literal,
+    ``_fewer_lookup``, or by a join on ``s``, ``pgs_id`` when the counting pass is a Table too).
     The same ``male`` as the main pass (None: the file's own sex, read again the same way). Its
     log lines (the pass's timing, the no-male WARNING) are the main pass's again: not logged."""
     at = np.flatnonzero(haploid)
@@ -346,20 +346,32 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
         fewer = (columns["allele_count"] - np.rint(columns["score_sum"]).astype(np.int64))
         if isinstance(scored, pgen_engine.SummedScores):  # both sample-major: k x n
             return dataclasses.replace(scored, fewer_alleles=fewer.reshape(-1, len(pgs_ids)).T.copy())
-        import pandas as pd
-
-        fewer_table = hl.Table.from_pandas(pd.DataFrame({"s": columns["s"].astype(str),
-                                                         "pgs_id": columns["pgs_id"].astype(str),
-                                                         "fewer": fewer}), key=["s", "pgs_id"])
-    else:
-        fewer_table = counted.key_by("s", "pgs_id")
-        fewer_table = fewer_table.select(fewer=fewer_table.allele_count - hl.int64(hl.floor(fewer_table.score_sum + 0.5)))
+        return scored.annotate(allele_count=scored.allele_count - _fewer_lookup(hl, columns["s"], pgs_ids, fewer)(
+            scored.s, scored.pgs_id))
+    fewer_table = counted.key_by("s", "pgs_id")
+    fewer_table = fewer_table.select(fewer=fewer_table.allele_count - hl.int64(hl.floor(fewer_table.score_sum + 0.5)))
     if isinstance(scored, pgen_engine.SummedScores):  # (the counting pass has fewer tasks: not expected)
         got = fewer_table.to_pandas()
         lookup = dict(zip(zip(got["s"], got["pgs_id"]), got["fewer"]))
         fewer_kn = np.array([[lookup[s, p] for s in scored.rows.sample_ids] for p in pgs_ids], dtype=np.int64)
         return dataclasses.replace(scored, fewer_alleles=fewer_kn)
     return scored.annotate(allele_count=scored.allele_count - fewer_table[scored.s, scored.pgs_id].fewer)
+
+
+def _fewer_lookup(hl: hl_types, s: np.ndarray, pgs_ids: Sequence[str],
+                  fewer: np.ndarray) -> Callable[[Any, Any], Any]:
+    """``(s, pgs_id) -> fewer`` as a Hail expression function, from a driver-summed pass's
+    sample-major columns (``s``, each sample's k rows in ``pgs_ids`` order; ``fewer``, int64, the
+    same n x k rows): one literal of each sample's k numbers, looked up per row of a Spark-summed
+    Table. The n x k rows were a Table of their own (``Table.from_pandas``) joined on (s, pgs_id):
+    its parallelised rows and the join's shuffle cost seconds of CPU at 2,500 x 61 (measured in
+    this change's commit); the literal is the same n x k numbers in the plan, which the rows
+    carried too."""
+    k = len(pgs_ids)
+    by_sample = hl.literal(dict(zip(s[::k].astype(str).tolist(), fewer.reshape(-1, k).tolist())),
+                           hl.tdict(hl.tstr, hl.tarray(hl.tint64)))
+    index = hl.literal({p: i for i, p in enumerate(pgs_ids)}, hl.tdict(hl.tstr, hl.tint32))
+    return lambda sample, pgs_id: by_sample[sample][index[pgs_id]]
 
 
 def calls_sex_counts(hl: hl_types, male: hl_types.Table) -> SexCounts:

@@ -548,11 +548,7 @@ def _sex_rows_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, ref
     elif isinstance(files, BgenFiles):
         if extent is None:
             raise ValueError("a BGEN's rows are read at their blocks' extents")
-        told = no_y.copy() if no_y is not None else np.zeros(len(variant_idx), dtype=bool)
-        if x_haploid is not None:
-            told |= x_haploid
-        with BlockReader(files) as reader:
-            male = reader.haploid_samples(extent[told])
+        male = bgen_males(files, extent, y_rows=no_y, x_rows=x_haploid, impute=impute)
     else:
         male = male_samples(files)
     if male is None or not male.any():
@@ -562,6 +558,23 @@ def _sex_rows_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, ref
         warn_no_male_on_y(int(no_y.sum()))
         return None, no_y, np.zeros(n_samples, dtype=bool)
     return x_haploid, no_y, male
+
+
+def bgen_males(files: BgenFiles, extent: np.ndarray, *, y_rows: np.ndarray | None, x_rows: np.ndarray | None,
+               impute: bool) -> np.ndarray:
+    """Per sample of the BGEN ``files`` (file order), True for a male: a haploid call (ploidy 1,
+    missing or not) in the block of a weighted row on chrY (``y_rows``, bool per row) or, when a
+    missing call is mean-imputed (``impute``), on X outside its PARs (``x_rows``); None: no row
+    there. ``extent``: each row's block (rows x 2: byte offset, size). A BGEN has no sex column;
+    its males are told by their calls, as the VCF route tells them (``BlockReader.haploid_samples``).
+    The one rule of the pass (``_sex_rows_of``) and of ``engine.score``, which tells them once for
+    its two passes (each would tell them from the rows it reads)."""
+    told = np.zeros(len(extent), dtype=bool)
+    for rows in (y_rows, x_rows if impute else None):
+        if rows is not None:
+            told |= rows
+    with BlockReader(files) as reader:
+        return reader.haploid_samples(np.unique(extent[told], axis=0))
 
 
 def warn_no_male_on_y(n_rows: int) -> None:
