@@ -333,3 +333,54 @@ def test_an_interrupt_while_a_complete_stage_decides_whether_it_reruns_says_it_i
     assert "SIGINT received during stage models" in line, line
     assert "nothing of stage models published; its complete folder of an earlier run is kept" in line, line
     assert Layout.of(cfg).manifest(LocalFs(), "models")["run_id"] == before
+
+
+# --------------------------------------------------------------------------------------------
+# The pgs stage's warm-up thread imports nothing beside the main thread's parse and match
+# --------------------------------------------------------------------------------------------
+_WARM_UP_IMPORTS = r'''
+import sys, threading
+from pathlib import Path
+sys.path.insert(0, "tests")
+off_main = []
+
+class Recorder:
+    """Every import asked by a thread other than the main one."""
+    def find_spec(self, fullname, path=None, target=None):
+        if threading.current_thread() is not threading.main_thread():
+            off_main.append(fullname)
+        return None
+
+from test_run_before_stages import _config
+import trd_spark.cli  # what a run has imported
+from trd_spark.config import load_config
+from trd_spark.pgs import engine, pgen_engine, stage
+from trd_spark.session import command_session
+import hail as hl
+
+cfg = load_config(_config(Path(sys.argv[1])))
+ds = cfg.datasets[0]
+genotypes = ds.genotypes.model_copy(update={"format": "pgen", "path": sys.argv[1] + "/genotypes"})
+cfg = cfg.model_copy(update={"datasets": [ds.model_copy(update={"genotypes": genotypes})]})
+assert engine.engine_for(genotypes, cfg.pgs.native) == "native"  # the whole warm-up, not the workers only
+spark = command_session(cfg.spark)
+sys.meta_path.insert(0, Recorder())
+with stage.native_warm_up(hl, spark, cfg):
+    pass
+print(len(pgen_engine._WARMED), sorted(set(off_main)))
+'''
+
+
+@pytest.mark.slow
+def test_the_native_warm_up_imports_nothing_in_its_thread(tmp_path):
+    """``stage.native_warm_up`` runs ``pgen_engine.warm_up`` in a thread while the main thread
+    parses and matches (pandas, pyarrow, Hail). Its thread imported 80 modules on its first run
+    (PySpark's to_arrow_type imports distutils.version: setuptools' distutils, packaging, jaraco,
+    more_itertools; Table.to_pandas imports pyarrow.pandas_compat), beside the main thread's
+    imports: two threads importing at once can hand one a half-initialised module (session 31's
+    "module aiohttp has no attribute typedefs"). A fresh interpreter with a real session (nothing
+    imported by other tests) and an import recorder."""
+    proc = subprocess.run([sys.executable, "-c", _WARM_UP_IMPORTS, str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "1 []", proc.stdout[-3000:]

@@ -944,3 +944,27 @@ def warm_up(spark: SparkSession, hl: hl_types) -> bool:
             fs.rmtree(path)
     _WARMED.add(sc.applicationId)
     return True
+
+
+def import_warm_up_modules() -> None:
+    """Import, in the caller's thread, what ``warm_up`` imports when it first runs, so that the
+    warm-up's thread imports nothing while the caller's goes on parsing and matching (pandas,
+    pyarrow, Hail: ``stage.native_warm_up``). Two threads importing overlapping module graphs at
+    once can hand one of them a half-initialised module ("module aiohttp has no attribute
+    typedefs" inside ``import hail``, session 31; ``scoring_files._import_parse_modules`` for the
+    parse). Its thread imported 80 modules (runsafe, session 32): PySpark's ``to_arrow_type``
+    imports ``distutils.version`` on its first call (setuptools' distutils, ``packaging``,
+    ``jaraco``, ``more_itertools``) and ``Table.to_pandas`` imports ``pyarrow.pandas_compat``; so
+    they are imported by those calls, on the warm-up's one-row schema, not by a list of names
+    that a library's next version changes. Once per process: ~0.3 s the first time.
+    tests/test_runsafe_s32.py checks that the warm-up's thread imports nothing."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from trd_spark.io import write_table  # noqa: F401 - warm_up's own imports
+    from trd_spark.pgs.matching import pandas_to_spark  # noqa: F401
+    from trd_spark.pgs.scoring import score_rows_arrow  # noqa: F401
+    from trd_spark.schemas import PGS_SCORES
+
+    schema = to_arrow_schema(PGS_SCORES.struct)
+    pa.table({name: pa.array([], type=schema.field(name).type) for name in schema.names}).to_pandas()

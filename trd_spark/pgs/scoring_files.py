@@ -746,7 +746,7 @@ class ParseAhead:
     scoring files on a URI need the Spark session (``start`` then does nothing).
 
     ``when_failed``: a callback told of a parse's error as soon as it is known, in the parse's
-    thread (the CLI stops Spark's start with it: ``cli._stopped_by_parse_error``), or of a score
+    thread (the CLI abandons Spark's start with it: ``cli._session``), or of a score
     with two files (``check_one_file_per_score``, which the stage runs on the files it takes)."""
 
     def __init__(self, pgs: PgsSettings, builds: list[str]) -> None:

@@ -854,6 +854,7 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
     except TrdSparkError:  # raised again, where it belongs, when the dataset is matched
         routes = []
     if routes and cfg.pgs.liftover is None and all(r == "native" for r in routes):
+        pgen_engine.import_warm_up_modules()  # here: its thread imports none beside this one's
         with _warm_up_meanwhile(lambda: "done" if pgen_engine.warm_up(spark, hl) else "already warm"):
             yield
         return
