@@ -379,7 +379,7 @@ KM_CURVES = _s(
     # One row per grid day up to the longest follow-up among the curve set's persons
     # (models.km.km_curves_for_pgs): 36,450 rows told that persons' follow-up to within
     # models.km_step_days, an individual's dates.
-    rows_not_logged="its day grid runs to the longest follow-up, one person's",
+    rows_not_logged="its day grid ends at the longest follow-up of its persons",
 )
 COHORT_COUNTS = _s(
     "cohort_counts",
