@@ -38,7 +38,7 @@ def test_the_fingerprint_and_the_reader_take_one_variant_file_of_a_pgen(tmp_path
 def test_the_build_check_leaves_an_unreadable_header_to_the_reader(hl, spark, tmp_path):
     """``contig_lengths.check_declared_build`` leaves to the reader (it names the file) what an
     unreadable file raises (``unreadable_errors``), here for real: a missing ``file://`` VCF
-    opened through Hail's file system (Hail's FatalError), a gs:// glob without the connector
+    opened through Hail's file system (Hail's FatalError, or py4j's error), a gs:// glob without the connector
     (the Java error, through Spark's file system) and a local .pvar.zst cut short (the zstd
     module's error). Each raises one of the errors the check means, and the check says nothing."""
     from backports import zstd
@@ -54,7 +54,9 @@ def test_the_build_check_leaves_an_unreadable_header_to_the_reader(hl, spark, tm
     unreadable = unreadable_errors()
     with pytest.raises(unreadable) as raised:
         hail_text(hl)(absent)
-    assert type(raised.value).__name__ == "FatalError"
+    # Hail's FatalError while its py4j handler is installed (hl.init), py4j's own error otherwise
+    # (the handler is process-wide state: another test of the worker may have left it out).
+    assert type(raised.value).__name__ in ("FatalError", "Py4JJavaError")
     check_declared_build(GenotypeSource(format="vcf", path=absent), lengths, open_uri=hail_text(hl),
                          glob_uri=lambda p: [p])
     with pytest.raises(unreadable):
