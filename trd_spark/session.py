@@ -341,7 +341,7 @@ class BackgroundStart:
             self._abandoned = True
             launched = self._launched and self._outcome is None
         if not launched:
-            if self._thread.is_alive():  # importing Hail: let it end before the process does
+            if self._thread.is_alive():  # importing Hail: see wait_for_abandoned_starts
                 _ABANDONED.append(self._thread)
             return
         deadline = time.monotonic() + ABANDON_WAIT_SECONDS
