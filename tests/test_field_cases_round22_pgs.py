@@ -116,3 +116,65 @@ def test_one_header_key_read_twice_with_one_meaning_is_read(head):
     sf = parse_scoring_file(text, source="s.txt")
     expected = 2.0 if "beta" in head or "build" in head else math.log(2.0)
     assert sf.variants["effect_weight"].tolist() == [pytest.approx(expected)]
+
+
+# ---- genotypes: a call naming an allele its row does not have --------------------------------------
+
+# 1003's calls name an allele the row lacks: 0/3 beside two ALTs (an ALT such as '*' removed from
+# the record without its calls), 0/2 at a biallelic site. plink2 --vcf: "Line 5 of --vcf file has
+# an invalid GT field". Before: the Hail pass read 0/2 as no T (0), Hail's PLINK writer (the
+# native engine's export) as two T (20), and 0/3 as REF (the REF effect allele's 2 copies).
+BAD_GT_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+#CHROM	POS	ID	REF	ALT	QUAL	FILTER	INFO	FORMAT	1001	1002	1003	1004
+chr1	100	.	A	G,C	.	PASS	.	GT	0/1	1/1	0/0	0/0
+chr1	200	.	C	T	.	PASS	.	GT	0/1	1/1	0/2	1/1
+chr1	300	.	G	A,T	.	PASS	.	GT	0/1	1/1	0/3	1/1
+"""
+BAD_GT_SCORE = ("#pgs_id=PGS000000\n#genome_build=GRCh38\n" + COLUMNS
+                + "1\t100\tA\tG\t1\n1\t{pos}\t{effect}\t{other}\t10\n")
+
+
+@pytest.mark.parametrize("site, effect, other, route", [
+    ("chr1:200 C,T", "T", "C", "export"),       # biallelic: Hail's PLINK writer, as stored
+    ("chr1:200 C,T", "T", "C", "hail"),         # Hail's pass
+    ("chr1:300 G,A,T", "G", "A", "export"),     # multi-allelic, REF effect allele: the split export
+    ("chr1:200 C,T", "T", "C", "mt"),           # a local MatrixTable: its entries reader refuses the
+                                                # call, Hail's writer takes over (it wrote 2 T copies)
+], ids=["biallelic-export", "biallelic-hail-pass", "multiallelic-ref-effect", "matrix-table"])
+def test_a_call_naming_an_allele_its_row_lacks_is_one_error_naming_the_site(hl, spark, tmp_path, site, effect, other,
+                                                                              route):
+    from test_field_cases_pgs import case_config, run_scores
+
+    # One bad call in the file (Hail computes the entries of rows it does not score too).
+    pos = site.split(":")[1].split(" ")[0]
+    vcf = BAD_GT_VCF.replace("0/3\t1/1", "0/1\t1/1") if pos == "200" else BAD_GT_VCF.replace("0/2\t1/1", "0/1\t1/1")
+    (tmp_path / "g.vcf").write_text(vcf)
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "s.txt").write_text(BAD_GT_SCORE.format(pos=pos, effect=effect, other=other))
+    extra = "  native: {engine: hail}" if route == "hail" else ""
+    path, fmt = str(tmp_path / "g.vcf"), "vcf"
+    if route == "mt":
+        from trd_spark.pgs.genotypes import contig_recoding
+
+        path, fmt = str(tmp_path / "g.mt"), "mt"
+        hl.import_vcf(str(tmp_path / "g.vcf"), reference_genome="GRCh38",
+                      contig_recoding=contig_recoding("GRCh38")).select_rows().select_entries("GT").write(path)
+    cfg = case_config(tmp_path, path, str(tmp_path / "scores" / "s.txt"), fmt=fmt, extra_pgs=extra)
+    with pytest.raises(InputDataError, match=rf"GT 0/[23] at {site} names an allele the row does not have") as e:
+        run_scores(hl, spark, cfg)
+    assert "\n" not in str(e.value)
+
+
+def test_calls_of_the_rows_alleles_still_score(hl, spark, tmp_path):
+    """The same VCF without 1003's bad calls (0/2 -> 0/1): scored as by hand, 1003 = 0 (site 100,
+    no A copy lost: 0/0 is 2 A, weight 1 -> 2) + 10 x 1 T = 12."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    (tmp_path / "g.vcf").write_text(BAD_GT_VCF.replace("0/2\t1/1", "0/1\t1/1").replace("0/3\t1/1", "0/1\t1/1"))
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "s.txt").write_text(BAD_GT_SCORE.format(pos=200, effect="T", other="C"))
+    got = run_scores(hl, spark, case_config(tmp_path, str(tmp_path / "g.vcf"), str(tmp_path / "scores" / "s.txt")))
+    sums = dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True))
+    assert sums == pytest.approx({1001: 11.0, 1002: 20.0, 1003: 12.0, 1004: 22.0})

@@ -362,6 +362,24 @@ def gt_alt_copies(hl: hl_types, gt, i):
     return hl.if_else(gt.ploidy == 1, 2 * n, n)
 
 
+def checked_call(hl: hl_types, gt, locus, alleles):
+    """``gt`` (a call of the row ``locus``/``alleles``), or an error naming the site when the
+    call names an allele the row does not have (``0/2`` at a biallelic site, ``0/3`` beside two
+    ALTs: an ALT such as ``*`` removed from the record without its calls). Hail reads such a VCF
+    GT as written, and every reader here took it as something: the Hail pass as no copy of any
+    alt (a REF effect allele's 2 copies), Hail's PLINK writer as 2 alt copies; plink2 refuses
+    the file ("invalid GT field"). Missing stays missing. Evaluated where the entry is read
+    (Hail reads lazily), so the error comes from that pass."""
+    n = hl.len(alleles)
+    # A diploid call's two indices compared at once (no array per entry: the export of the calls as
+    # stored runs this on every entry).
+    ok = hl.if_else(gt.ploidy == 2, (gt[0] < n) & (gt[1] < n), hl.range(gt.ploidy).all(lambda k: gt[k] < n))
+    return hl.case().when(ok, gt).or_error(hl.format(
+        "GT %s at %s %s names an allele the row does not have (%d alleles: REF and %d ALT); plink2 refuses "
+        "such a call ('invalid GT field'): was an ALT allele removed from the record without its calls?",
+        hl.str(gt), hl.str(locus), hl.delimit(alleles, ","), n, n - 1))
+
+
 def gt_alt_dosages(hl: hl_types, gt, n_alleles):
     """Copies of each alt allele (array of float64, one per alt) in the call ``gt``
     (``gt_alt_copies``: a haploid ``1`` counts 2). Missing when ``gt`` is missing."""
@@ -419,7 +437,9 @@ def to_biallelic_dosage(
         mt = mt.annotate_cols(**{_PLOIDY: sample_ploidies(hl, mt, ploidy_contigs)[mt.col_key][_PLOIDY]})
     n_alleles = hl.len(mt.alleles)
     n_alts = n_alleles - 1
-    from_gt = gt_alt_dosages(hl, mt.GT, n_alleles) if has_gt else hl.missing(hl.tarray(hl.tfloat64))
+    # A call naming an allele the row lacks is one error naming the site (checked_call).
+    from_gt = (gt_alt_dosages(hl, checked_call(hl, mt.GT, mt.locus, mt.alleles), n_alleles) if has_gt
+               else hl.missing(hl.tarray(hl.tfloat64)))
     if dosage_field is None:
         mt = mt.annotate_entries(_d=from_gt)
     else:

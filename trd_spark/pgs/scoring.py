@@ -53,6 +53,7 @@ from trd_spark.pgs.genotypes import (
     FT_FAILED,
     MALE_X,
     NORMALISED,
+    checked_call,
     gt_alt_copies,
     haploid_capable_contigs,
     haploid_contigs,
@@ -114,9 +115,11 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
     Returns what was read: ``calls`` when ``calls`` is given and no listed row is ``normalised``
     (each is then the file's own biallelic row, so ``mt``'s ``split_multi`` and float ``DOSAGE``
     are skipped: the rows are picked from ``calls``) and no listed row is on a sex or
-    mitochondrial contig of the reference: each ``GT`` is written as stored, with no entry
-    expression (10-15 s less per 1e9 entries than the one below, session 10 in
-    benchmarks/RESULTS.md), which is right because Hail's PLINK writer writes a diploid call's
+    mitochondrial contig of the reference: each ``GT`` is written as stored, its only entry
+    expression the check that it names the row's alleles (``genotypes.checked_call``, session 32:
+    two comparisons, not the rebuilt call below, which cost 10-15 s more per 1e9 entries, session
+    10 in benchmarks/RESULTS.md; the check's own cost was not measured apart from the JVM's
+    compile under load), which is right because Hail's PLINK writer writes a diploid call's
     alt copies, phased or not, a missing or filtered entry as missing, and refuses any other
     ploidy (``_NOT_DIPLOID``); ``calls_rebuilt`` when some listed row is on such a contig, or
     that write refused a call (a haploid call on an autosome: the export is then written
@@ -166,13 +169,17 @@ def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame
             return "calls_decoded"
         try:
             counted = with_ft_row(hl, out)
-            export_plink(hl, counted.select_entries("GT"), output, cm_field=_ft_field(counted))
+            # As stored, but a call naming an allele the row lacks (0/2 here) is one error:
+            # Hail's writer wrote it as 2 alt copies (genotypes.checked_call).
+            export_plink(hl, counted.select_entries(GT=checked_call(hl, counted.GT, counted.locus, counted.alleles)),
+                         output, cm_field=_ft_field(counted))
             return "calls"
         except Exception as e:  # FatalError / HailException: no common base
             if _NOT_DIPLOID not in str(e):
                 raise
     out = with_ft_row(hl, out.unfilter_entries(), chr_y=chr_y, male=male)
-    export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, out.GT, 1))), output,
+    gt = checked_call(hl, out.GT, out.locus, out.alleles)
+    export_plink(hl, out.select_entries(GT=hl.unphased_diploid_gt_index_call(gt_alt_copies(hl, gt, 1))), output,
                  male, cm_field=_ft_field(out))
     return "calls_rebuilt"
 
