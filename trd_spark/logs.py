@@ -408,7 +408,13 @@ class LastStep(logging.Handler):
             return ""
         text = " ".join(record.getMessage().split())
         if len(text) > self.SHOWN_CHARS:
-            text = text[:self.SHOWN_CHARS - 3] + "..."
+            # Cut between words, and drop the last words kept while they hold a digit: a count cut
+            # from its qualifier ("20 or more", "20+", "1,234") would read as another count.
+            cut = text[:self.SHOWN_CHARS - 3]
+            words = cut.split(" ")[:-1]
+            while words and any(c.isdigit() for c in words[-1]):
+                words.pop()
+            text = (" ".join(words) if words else cut) + " ..."  # one long word (a path): cut in it
         return f"; since '{text}' {_elapsed(time.monotonic() - self.at)} ago"
 
 
