@@ -47,12 +47,17 @@ def test_a_weight_type_header_key_in_another_case_is_read(key):
     assert any(f"header keys read case-insensitively: Genome_Build as genome_build, {key} as weight_type" in n
                for n in sf.notes), sf.notes
     assert any("converted to ln(OR)" in n for n in sf.notes)
-    # Beside it, the key as the format spells it wins (either order), as for column names, and the
-    # other spelling is not noted as read.
-    for head in (f"#weight_type=beta\n#{key}=OR\n", f"#{key}=OR\n#weight_type=beta\n"):
+    # Beside it with the same meaning, the key as the format spells it wins (either order), as for
+    # column names, and the other spelling is not noted as read. With another meaning it is an
+    # error (session 32 fixes: '#weight_type=beta' beside it was read as beta, silently).
+    for head in (f"#weight_type=OR\n#{key}= or\n", f"#{key}= or\n#weight_type=OR\n"):
         sf = parse_scoring_file("#pgs_id=PGS1\n#genome_build=GRCh38\n" + head + ROWS, source="s.txt")
-        assert sf.header.weight_type == "beta" and sf.variants["effect_weight"].tolist() == [2.0, 0.5]
+        assert sf.header.weight_type == "OR"
+        assert sf.variants["effect_weight"].tolist() == pytest.approx([math.log(2.0), math.log(0.5)])
         assert not any("header keys" in n for n in sf.notes)
+    for head in (f"#weight_type=beta\n#{key}=OR\n", f"#{key}=OR\n#weight_type=beta\n"):
+        with pytest.raises(InputDataError, match=r"header gives weight_type twice with different values"):
+            parse_scoring_file("#pgs_id=PGS1\n#genome_build=GRCh38\n" + head + ROWS, source="s.txt")
 
 
 def test_format_1_header_keys_in_another_case_are_read(tmp_path):

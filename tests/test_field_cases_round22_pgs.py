@@ -109,7 +109,7 @@ def test_one_header_key_with_two_values_is_one_error_at_the_later_line(first, se
     "#weight_type=OR\n#weight_type=OR\n",            # the same value twice
     "#weight_type=OR\n#weight_type= or \n",          # the same in another case and spacing
     "#genome_build=GRCh38\n#genome_build=hg38\n",    # one build in two names
-    "#weight_type=beta\n#Weight_Type=OR\n",          # the format's spelling wins (round 16's rule)
+    "#weight_type=OR\n#Weight Type= or\n",          # one meaning in two spellings (round 16's rule)
 ], ids=["same", "same-case-space", "same-build-alias", "format-spelling-wins"])
 def test_one_header_key_read_twice_with_one_meaning_is_read(head):
     text = "#pgs_id=PGS1\n#genome_build=GRCh38\n" + head + COLUMNS + "1\t100\tA\tG\t2.0\n"

@@ -55,14 +55,17 @@ def test_format_1_scoring_file_scores_as_plink2(hl, spark, tmp_path):
 
 def test_a_format_2_column_or_key_wins_over_its_format_1_spelling():
     """A file with both other_allele and reference_allele reads other_allele; a #pgs_id beside a
-    '# PGS ID =' line is the pgs_id whatever their order."""
-    text = ("# PGS ID = PGS1\n#pgs_id=PGS2\n#genome_build=GRCh38\n"
-            "chr_name\tchr_position\teffect_allele\treference_allele\tother_allele\teffect_weight\n"
-            "1\t1000\tG\tT\tA\t0.1\n")
-    sf = parse_scoring_file(text, source="s.txt")
-    assert sf.pgs_id == "PGS2"
-    assert sf.variants["other_allele"].tolist() == ["A"]
-    assert not any("reference_allele" in n for n in sf.notes)
+    '# PGS ID =' line of the same score is the pgs_id whatever their order (another score's: which
+    one the file is is unknown, an error naming both lines: session 32 fixes)."""
+    columns = ("chr_name\tchr_position\teffect_allele\treference_allele\tother_allele\teffect_weight\n"
+               "1\t1000\tG\tT\tA\t0.1\n")
+    for head in ("# PGS ID = PGS2\n#pgs_id=PGS2\n", "#pgs_id=PGS2\n# PGS ID = pgs2\n"):
+        sf = parse_scoring_file(head + "#genome_build=GRCh38\n" + columns, source="s.txt")
+        assert sf.pgs_id == "PGS2"
+        assert sf.variants["other_allele"].tolist() == ["A"]
+        assert not any("reference_allele" in n for n in sf.notes)
+    with pytest.raises(InputDataError, match=r"header gives pgs_id twice with different values \(line 1: 'PGS1'"):
+        parse_scoring_file("# PGS ID = PGS1\n#pgs_id=PGS2\n#genome_build=GRCh38\n" + columns, source="s.txt")
 
 
 def test_column_names_in_another_case_are_read_as_the_format_spells_them():

@@ -701,8 +701,15 @@ def _session(settings, handed: dict[str, object]):
             start.stop_waiting(error)
 
     start.begin()
-    ahead.when_failed(failed)
-    return start.result()
+    try:
+        ahead.when_failed(failed)
+        return start.result()
+    except BaseException:
+        # A signal's handler (SIGINT, SIGTERM) raising before result() waits would leave the
+        # start running: its JVM launched and never stopped. result() abandons on its own errors
+        # already; abandoning again then finds the start ended (or its JVM still being stopped).
+        start.abandon()
+        raise
 
 
 def _open_run_log(cfg, command: str) -> RunLog:

@@ -187,11 +187,6 @@ class Interrupted(BaseException):
         self.on_disk = on_disk
         super().__init__(f"{self.signal_name} received" + (f" during stage {stage}" if stage else ""))
 
-    @property
-    def published(self) -> bool:
-        """The stage had published its folder in this run before the signal."""
-        return self.on_disk == self.PUBLISHED
-
     def what_was_published(self) -> str:
         """What the interrupt line says of the stage's folder on disk: "the report stage's folder
         published before the signal"; "stage models left incomplete: ..." (the signal came while

@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trd_spark.errors import Interrupted
-
 if TYPE_CHECKING:
     from pyspark import SparkContext
 
@@ -49,10 +47,9 @@ class WarningCounter(logging.Handler):
     ``on_disk``, where a stage's folder stands ({stage: ``errors.Interrupted.PUBLISHED`` once it
     published its folder in this run, ``SWAPPING`` while its new folder replaces the old one,
     both from ``layout.publish_stage``; ``COMPLETE`` when it was complete as the run came to it,
-    ``pipeline.run_stages``}); ``published``: the stages that published in this run;
-    ``interrupted_at``: the stage a ``KeyboardInterrupt`` raised from (not by the CLI's signal
-    handler, which reads ``running`` when the signal comes: the exception is told after the
-    unwinding has left every stage)."""
+    ``pipeline.run_stages``}); ``interrupted_at``: the stage a ``KeyboardInterrupt`` raised from
+    (not by the CLI's signal handler, which reads ``running`` when the signal comes: the exception
+    is told after the unwinding has left every stage)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
@@ -61,11 +58,6 @@ class WarningCounter(logging.Handler):
         self.running: str | None = None
         self.on_disk: dict[str, str] = {}
         self.interrupted_at: str | None = None  # the stage a KeyboardInterrupt left (running_stage)
-
-    @property
-    def published(self) -> set[str]:
-        """The stages that published their folder in this run."""
-        return {stage for stage, state in self.on_disk.items() if state == Interrupted.PUBLISHED}
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno == logging.WARNING:

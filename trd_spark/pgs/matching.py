@@ -1507,8 +1507,9 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     of the dataset's reference) w is halved: a haploid call (dosage 0 or 2) then adds 0 or w,
     plink2 --score's one copy. tests/pgs_hail_oracle.py's
     ``score_weights_table`` computes the same in Hail. ``m.members`` in site order (as
-    ``frame_matches`` makes them). Its fresh arrays of one value per score variant are made
-    without huge pages (``memory.small_pages``).
+    ``frame_matches`` makes them; members out of order are checked for and summed per member).
+    Its fresh arrays of one value per score variant are made without huge pages
+    (``memory.small_pages``).
 
     When each used row holds one used site's members alone (no extra rows of other alts: the
     common case) the matrices are summed straight from the members by ``_one_site_per_row``
@@ -1529,7 +1530,12 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     score_index = mem["score_index"].to_numpy()
     site_row = s["matched_row"].to_numpy(np.int64)
     # Each site's members: one run of the site-ordered members (``FrameMatches.site_bounds``).
-    lengths = np.diff(m.site_bounds())
+    # Checked (one comparison pass over the members): members out of site order (a frame not
+    # made by ``frame_matches``) would make the runs' bounds and ``_one_site_per_row``'s rows
+    # (each site's place repeated over its run) wrong, silently; then each site's members are
+    # counted and the per-member path below, which takes each member's own site, is used.
+    in_site_order = bool((site[1:] >= site[:-1]).all())
+    lengths = np.diff(m.site_bounds()) if in_site_order else np.bincount(site, minlength=len(s))
     # Used sites with members (a site can lose every member to a duplicate policy).
     used_site = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES) & (lengths > 0)
     # The used genotype rows in row order and each used site's place among them (np.unique's
@@ -1552,7 +1558,7 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
         n_other += np.fromiter(map(len, s["other_ref_rows"].to_numpy(object)), np.int64, len(s))
     # Each used row holds one used site's members alone (no two sites on one row, no extra rows):
     # then a cell's offset follows from its slope (below).
-    if not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
+    if in_site_order and not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
         return _one_site_per_row(_used_rows(m.rows, used), k, w, score_index, lengths, used_site,
                                  (np.cumsum(used) - 1)[site_row[used_site]], half, eir)
     slope = np.where(eir, -half, half)[site]
@@ -1609,7 +1615,8 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
                       used_site: np.ndarray, used_place: np.ndarray, half: np.ndarray, eir: np.ndarray
                       ) -> WeightMatrices:
     """``weight_matrices`` when each used row (``rows``, in row order) holds one used site's
-    members alone: ``w``/``score_index`` per member in site order, ``lengths`` each site's
+    members alone: ``w``/``score_index`` per member in site order (``weight_matrices`` checks
+    it: a member's row is its site's place repeated over the site's run), ``lengths`` each site's
     member count, ``used_place`` each used site's row among ``rows``, ``half`` (1 or 0.5 on a
     haploid row) and ``eir`` (effect allele REF) per site.
 

@@ -1017,8 +1017,8 @@ class _Header:
     column_index: int
     respelled: list[str]
     without_value: list[tuple[str, int]]
-    # A key read twice in one spelling class (as the format spells it, or otherwise) with values
-    # of different meaning: (key, earlier (value, line_no), later (value, line_no)).
+    # A key read twice, in one spelling or in two, with values of different meaning:
+    # (key, earlier (value, line_no), later (value, line_no)).
     conflicts: list[tuple[str, tuple[str, int], tuple[str, int]]] = field(default_factory=list)
 
 
@@ -1036,10 +1036,10 @@ def _parse_header(lines: list[str], source: str) -> _Header:
     """The ``#key=value`` lines up to the column-header line (``_Header``). Keys are read
     case-insensitively, spaces and hyphens as '_' (``_header_key``), as the format spells them
     (``_HEADER_SPELLING``; format 1.0's under their 2.0 names), a key spelled as the format
-    spells it winning over another spelling of it; a ``#`` line without ``=`` is a comment (the
-    Catalog's ``##POLYGENIC SCORE ...`` titles), unless its first word, or its text before a
-    ':', is such a key. Raises InputDataError when no line follows
-    the header."""
+    spells it winning over another spelling of it of the same meaning (two meanings, in any
+    spellings: ``conflicts``, an error in ``parse_scoring_file``); a ``#`` line without ``=`` is
+    a comment (the Catalog's ``##POLYGENIC SCORE ...`` titles), unless its first word, or its
+    text before a ':', is such a key. Raises InputDataError when no line follows the header."""
     exact: dict[str, tuple[str, int]] = {}
     other: dict[str, tuple[str, int]] = {}
     spelled: dict[str, str] = {}
@@ -1047,13 +1047,17 @@ def _parse_header(lines: list[str], source: str) -> _Header:
     conflicts: list[tuple[str, tuple[str, int], tuple[str, int]]] = []
 
     def put(read: dict[str, tuple[str, int]], name: str, entry: tuple[str, int], *, first_wins: bool = False) -> None:
-        # A key this parser reads, given twice in one spelling class with another meaning: which
-        # line the file means is unknown (the later one won: '#weight_type=beta' then
-        # '#weight_type=OR' summed the weights as ln(OR)). Same meaning twice: one value.
+        # A key this parser reads, given twice with another meaning, in one spelling or in two
+        # ('#weight_type=beta' beside '#Weight Type=OR', or a format 1.0 word beside its 2.0 key):
+        # which line the file means is unknown (the later one, or the format's spelling, won:
+        # the weights were summed as ln(OR) or as betas by line order or spelling, silently).
+        # Same meaning twice: one value, the format's spelling winning as before.
+        for earlier in (exact.get(name), other.get(name)):
+            if (earlier is not None and name in _HEADER_SPELLING.values()
+                    and _header_meaning(name, earlier[0]) != _header_meaning(name, entry[0])):
+                conflicts.append((name, earlier, entry))
+                break
         earlier = read.get(name)
-        if (earlier is not None and name in _HEADER_SPELLING.values()
-                and _header_meaning(name, earlier[0]) != _header_meaning(name, entry[0])):
-            conflicts.append((name, earlier, entry))
         if earlier is None or not first_wins:
             read[name] = entry
 

@@ -41,7 +41,7 @@ from pyspark.sql import types as T
 from trd_spark.config import Config, OmopInput, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
-from trd_spark.logs import count_text
+from trd_spark.logs import count_text, counted
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -137,7 +137,8 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 
 # Columns an export may lack (absent -> null): verbatim_end_date, quantity and refills are
 # often not populated (absent quantity: dose unknown; absent refills: none; absent drug_type_concept_id:
-# no record is an administration).
+# no record is an administration, a WARNING counting the records that concerns:
+# log_records_without_drug_type).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills", "drug_source_concept_id",
                                 "drug_type_concept_id"}),
@@ -295,7 +296,34 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
                                                       session_zone=session_zone, where=where, nanos=nanos))
         return whole_number(df, table, f.name, f.dataType, where=where)
 
-    return df.select(*[conformed(f).alias(f.name) for f in schema.fields])
+    out = df.select(*[conformed(f).alias(f.name) for f in schema.fields])
+    if table == "drug_exposure" and "drug_type_concept_id" not in df.columns:
+        log_records_without_drug_type(out, where)
+    return out
+
+
+def log_records_without_drug_type(drugs: DataFrame, where: str) -> None:
+    """A drug_exposure table without ``drug_type_concept_id`` (conformed, the column null): no
+    record is read as an administration (``trials.exposure_end_expr`` rule 3, README
+    "Exposures"), so a dose given on a ward (one row per dose, end = start, no days_supply) is
+    read as an order of ``trials.default_days_supply`` days, silently. The CDM requires the
+    column (OMOP CDM 5.3 / 5.4: drug_type_concept_id NOT NULL); an export without it turned the
+    rule off unseen (session 32 fixes). One WARNING with the records it concerns: those without
+    an end (end date or verbatim end date after the start) and without a days_supply (null or
+    0), which the rule would read as their own day were they administrations; an INFO line when
+    there is none (the rule would change nothing). One Spark job, only for such an export."""
+    start = F.col("drug_exposure_start_date")
+
+    def no_end(c: str) -> Column:
+        return F.col(c).isNull() | (F.col(c) <= start)
+
+    ds = F.col("days_supply")
+    flag = no_end("drug_exposure_end_date") & no_end("verbatim_end_date") & (ds.isNull() | (ds == 0))
+    n = int(drugs.agg(F.coalesce(F.sum(flag.cast("long")), F.lit(0))).collect()[0][0])
+    log.log(logging.WARNING if n else logging.INFO,
+            "%s: OMOP table drug_exposure has no drug_type_concept_id column (required by the CDM): the "
+            "administration-record rule (a dose given is its own day) cannot apply; %s without an end or a "
+            "days_supply read as orders of trials.default_days_supply days", where, counted(n, "record"))
 
 
 def date_readable(source: T.DataType, nanos: str | None = None) -> bool:
