@@ -242,6 +242,12 @@ class StartAbandoned(Exception):  # noqa: N818 - a state, not a fault: the start
 # How long abandoning a start whose JVM is being launched waits for its thread to end (the JVM
 # stopped, every call to it fails at once: ~0.1-0.5 s seen); past it the thread is left, a daemon.
 ABANDON_WAIT_SECONDS = 20.0
+# How long a JVM the abandoned start launched has after SIGTERM (its shutdown hooks: ~0.1-0.5 s
+# seen) before it is killed (SIGKILL): one left running holds the start's thread in PySpark's wait
+# for it, and with it this process's stdout and stderr, which the start sends to the run log while
+# it launches (``jvm_output_to_log``), so the run's error line would reach the log only; it also
+# outlives the run. Well within ABANDON_WAIT_SECONDS, for the thread to end after the kill.
+ABANDON_TERM_SECONDS = 5.0
 
 
 class BackgroundStart:
@@ -335,8 +341,10 @@ class BackgroundStart:
             raise
 
     def abandon(self) -> None:
-        """No JVM is launched from now; one being launched (or up) is stopped and its thread
-        waited for (``ABANDON_WAIT_SECONDS`` at most). Nothing once the start has ended."""
+        """No JVM is launched from now; one being launched (or up) is stopped (SIGTERM; SIGKILL
+        when still running ``ABANDON_TERM_SECONDS`` later, a WARNING counting those killed) and
+        its thread waited for (``ABANDON_WAIT_SECONDS`` at most; a WARNING counting the JVMs
+        still running then). Nothing once the start has ended."""
         with self._lock:
             self._abandoned = True
             launched = self._launched and self._outcome is None
@@ -345,17 +353,32 @@ class BackgroundStart:
                 _ABANDONED.append(self._thread)
             return
         deadline = time.monotonic() + ABANDON_WAIT_SECONDS
-        stopped: set[int] = set()
+        stopped: dict[int, float] = {}  # pid -> when it was sent SIGTERM
+        killed: set[int] = set()
         # Until the thread has ended and the JVMs it launched have exited (a JVM's shutdown hooks
         # run after SIGTERM; the thread's calls fail as soon as they begin): a launch may come
-        # after a first look, until the thread is past it.
+        # after a first look, until the thread is past it. A JVM that outlives its SIGTERM by
+        # ABANDON_TERM_SECONDS is killed. Each pid is looked up again right before its signal (a
+        # child running Spark's submit; an exited one is no longer listed, its pid not reused).
         while (self._thread.is_alive() or (_jvm_children() - self._jvms_before)) and time.monotonic() < deadline:
-            for pid in _jvm_children() - self._jvms_before - stopped:
+            now = time.monotonic()
+            for pid in _jvm_children() - self._jvms_before - killed:
+                if pid in stopped and now - stopped[pid] < ABANDON_TERM_SECONDS:
+                    continue
                 with contextlib.suppress(OSError):  # ended meanwhile
-                    os.kill(pid, signal.SIGTERM)
-                    stopped.add(pid)
-                    log.debug("the JVM being started (pid %s) was stopped", pid)
+                    os.kill(pid, signal.SIGKILL if pid in stopped else signal.SIGTERM)
+                    if pid in stopped:
+                        killed.add(pid)
+                    else:
+                        stopped[pid] = now
+                        log.debug("the JVM being started (pid %s) was stopped", pid)
             self._thread.join(0.1)
+        if killed:
+            log.warning("the abandoned Spark start's JVMs still running %s s after SIGTERM were killed (SIGKILL): %d",
+                        ABANDON_TERM_SECONDS, len(killed))
+        if left := _jvm_children() - self._jvms_before:
+            log.warning("the abandoned Spark start's JVMs still running %s s after it was abandoned: %d (pids %s)",
+                        ABANDON_WAIT_SECONDS, len(left), ", ".join(map(str, sorted(left))))
         if not self._thread.is_alive():
             _forget_stopped_jvm()
 
