@@ -141,7 +141,9 @@ class PanelMismatch:
 def scoring_file_pgs_id(path: str) -> str | None:
     """The ``#pgs_id`` of a local scoring file (plain or gzip), read from its ``#`` header
     lines only (``scoring_files.read_scoring_file_header``: PGS Catalog format 1.0 keys too);
-    None when it has none or cannot be read (the pgs stage names that file's problem)."""
+    None when it has none or cannot be read (the pgs stage names that file's problem). A header
+    the full parse refuses (a key given twice with two values) raises its InputDataError here
+    too: which ``#pgs_id`` the file means is unknown."""
     import zlib
 
     from trd_spark.pgs.scoring_files import read_scoring_file_header

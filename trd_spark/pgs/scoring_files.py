@@ -477,8 +477,11 @@ def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
     leading ``#`` lines: ``{key: (value, line_no)}`` as ``parse_scoring_file`` reads it (PGS
     Catalog format 1.0 keys under their 2.0 names), for a look at the header without parsing
     the variants (the trait-panel check). A byte-order mark is dropped and bytes that are not
-    UTF-8 are replaced (``read_scoring_file`` names them). Raises OSError (unreadable) or
-    EOFError / zlib.error (truncated or corrupt gzip)."""
+    UTF-8 are replaced (``read_scoring_file`` names them). The header's errors are the full
+    parse's (``_check_header``): a key given twice with two meanings (``#pgs_id=PGS1`` then
+    ``#pgs_id=PGS2``: the later line was taken here while the parse refused the file) or named
+    without '='. Raises InputDataError at that line, OSError (unreadable) or EOFError /
+    zlib.error (truncated or corrupt gzip)."""
     lines: list[str] = []
     with open(path, "rb") as raw:
         gz = raw.read(2) == _GZIP_MAGIC
@@ -488,7 +491,9 @@ def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
             if not line.startswith("#"):
                 break
             lines.append(line.rstrip("\r\n"))
-    return _parse_header([*lines, ""], path).meta  # "": the column line is not needed here
+    head_read = _parse_header([*lines, ""], path)  # "": the column line is not needed here
+    _check_header(head_read, path)
+    return head_read.meta
 
 
 # The checksum sidecar ``pgs.download`` writes beside each scoring file ({file}.md5).
@@ -1087,6 +1092,22 @@ def _parse_header(lines: list[str], source: str) -> _Header:
     raise InputDataError("no column header line after the # header", where=f"{source}:{len(lines)}")
 
 
+def _check_header(head_read: _Header, source: str) -> None:
+    """The header's own errors, one rule for the full parse (``parse_scoring_file``) and the
+    header-only read (``read_scoring_file_header``): a line naming a key this parser reads with
+    no '=' (unread, the file would be scored without it), then a key given twice with values of
+    different meaning (``_Header.conflicts``). Raises InputDataError at the line."""
+    if head_read.without_value:
+        key, key_line = head_read.without_value[0]
+        raise InputDataError(f"header line names {key} without '=' (write #{key}=value): unread, the file "
+                             "would be scored without it", where=f"{source}:{key_line}")
+    if head_read.conflicts:
+        key, (first, first_line), (later, later_line) = head_read.conflicts[0]
+        raise InputDataError(f"header gives {key} twice with different values (line {first_line}: {first!r}, "
+                             f"line {later_line}: {later!r}): which one the file means is unknown; keep one",
+                             where=f"{source}:{later_line}")
+
+
 def parse_scoring_file(
     text: str,
     *,
@@ -1120,17 +1141,9 @@ def parse_scoring_file(
     else:
         lines, rows_at = head
     head_read = _parse_header(lines, source)
+    _check_header(head_read, source)
     meta, col_idx = head_read.meta, head_read.column_index
     col_line = col_idx + 1
-    if head_read.without_value:
-        key, key_line = head_read.without_value[0]
-        raise InputDataError(f"header line names {key} without '=' (write #{key}=value): unread, the file "
-                             "would be scored without it", where=f"{source}:{key_line}")
-    if head_read.conflicts:
-        key, (first, first_line), (later, later_line) = head_read.conflicts[0]
-        raise InputDataError(f"header gives {key} twice with different values (line {first_line}: {first!r}, "
-                             f"line {later_line}: {later!r}): which one the file means is unknown; keep one",
-                             where=f"{source}:{later_line}")
 
     def value(key: str) -> str | None:
         v = meta.get(key, (None, 0))[0]
