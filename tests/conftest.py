@@ -151,6 +151,24 @@ def toy_releases(spark, tmp_path_factory):
     return run_toy_releases(tmp_path_factory.mktemp("releases"))
 
 
+@pytest.fixture
+def interrupt_kept_in_test(monkeypatch):
+    """What an interrupt changes for the rest of a dying process, kept to the test (the CLI's
+    interrupt tests: test_run_before_stages, test_runsafe_s32): the shared session is not
+    stopped, the thread and unraisable hooks and the warning filters are put back."""
+    import sys
+    import threading
+    import warnings
+
+    from trd_spark import cli
+
+    monkeypatch.setattr(cli, "_stop_spark_quietly", lambda: None)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    with warnings.catch_warnings():
+        yield
+
+
 @pytest.fixture(scope="session")
 def hl(spark):
     """Hail, initialised on the shared session."""

@@ -238,6 +238,33 @@ def _allele_ct(tmp: Path, pfile: str) -> dict[tuple[str, int], int]:
     return out
 
 
+def allele_ct_case(tmp: Path) -> dict[tuple[str, int], int]:
+    """The ALLELE_CT case's files under ``tmp`` (d.vcf: ``_VCF_M``; sex.txt; scores/*.txt:
+    ``_SCORES`` and ``_SCORE_M``; p.pgen/.pvar/.psam: the VCF with the sex file, by plink2)
+    and plink2 --score's ALLELE_CT of them, by (pgs_id, person_id): the oracle."""
+    (tmp / "d.vcf").write_text(_VCF_M)
+    (tmp / "sex.txt").write_text(_SEX)
+    _write_scores(tmp)
+    for pgs_id, rows in _SCORE_M.items():
+        (tmp / "scores" / f"{pgs_id}.txt").write_text(
+            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
+    _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-pgen", "--out", str(tmp / "p"))
+    return _allele_ct(tmp, str(tmp / "p"))
+
+
+def published_allele_counts(hl, spark, cfg) -> dict[tuple[str, int], int]:
+    """The pgs stage's allele_count of dataset ``d`` of ``cfg`` (match, score, the published
+    frame), by (pgs_id, person_id)."""
+    from test_field_cases_pgs import published_frame
+
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
+    return dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["allele_count"].astype(int), strict=True))
+
+
 _CT_ROUTES = {"vcf-hail": ("vcf", "  native: {engine: hail}"), "vcf-export": ("vcf", ""),
               "pgen": ("pgen", ""), "pgen-summed-in-spark": ("pgen", "  native: {driver_sum_mb: 0}")}
 
@@ -251,26 +278,12 @@ def test_allele_count_is_plink2s_allele_ct(hl, spark, tmp_path, route):
     hand, PGS992102 (y1, y2): 1001 2, 1002 0 (both missing), 1003 1, non-males 0; PGS992103
     (a1, y2, m1): 1001 2 + 1 + 1, 1003 2 + 1 (m1 missing), a woman 2 + 0 + 1 (1005: a1 missing).
     Before (48016ac): 2 per called variant everywhere, a non-male's chrY variants counted as called."""
-    from test_field_cases_pgs import case_config, published_frame
+    from test_field_cases_pgs import case_config
 
-    (tmp_path / "d.vcf").write_text(_VCF_M)
-    (tmp_path / "sex.txt").write_text(_SEX)
-    _write_scores(tmp_path)
-    for pgs_id, rows in _SCORE_M.items():
-        (tmp_path / "scores" / f"{pgs_id}.txt").write_text(
-            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
-            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
-    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-pgen",
-            "--out", str(tmp_path / "p"))
-    oracle = _allele_ct(tmp_path, str(tmp_path / "p"))
+    oracle = allele_ct_case(tmp_path)
     assert [oracle["PGS992102", i] for i in range(1001, 1009)] == [2, 0, 1, 0, 0, 0, 0, 0]
     assert [oracle["PGS992103", i] for i in range(1001, 1009)] == [4, 3, 3, 3, 1, 3, 3, 3]
     fmt, extra = _CT_ROUTES[route]
     path = str(tmp_path / ("d.vcf" if fmt == "vcf" else "p"))
     cfg = case_config(tmp_path, path, str(tmp_path / "scores" / "*.txt"), fmt=fmt, extra_pgs=extra)
-    files = stage.load_scoring_files(spark, cfg, "GRCh38")
-    r = stage.match_dataset(hl, spark, cfg, "d", files)
-    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
-    counts = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["allele_count"].astype(int), strict=True))
-    assert counts == oracle
+    assert published_allele_counts(hl, spark, cfg) == oracle

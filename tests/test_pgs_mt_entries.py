@@ -263,6 +263,31 @@ def test_native_pass_over_entry_files_equals_the_pass_over_their_bed(hl, spark, 
     assert f"{refused.layout.parts[0]}: a call other than unphased diploid" in caplog.text
 
 
+def _warm_up_config(tmp_path, *genotypes: str):
+    """A loaded config (``tmp_path``/c.yaml) of datasets d0 (discovery), d1 ... (replication)
+    with the ``genotypes`` mappings given (inner YAML, e.g. ``format: mt, path: ...``): the
+    native warm-up's subject; scores, OMOP and ancestry are named under ``tmp_path``, not read."""
+    from pathlib import Path
+
+    from trd_spark.config import load_config
+
+    conf = Path(__file__).resolve().parent.parent / "conf"
+    (tmp_path / "c.yaml").write_text(f"""release: t1
+output_root: {tmp_path}/out
+datasets:
+{"".join(f"  - {{name: d{i}, role: {'replication' if i else 'discovery'}, genotypes: {{{g}}}}}{chr(10)}"
+          for i, g in enumerate(genotypes))}
+ancestry: {{path: {tmp_path}/ancestry.tsv}}
+pgs: {{scoring_files: ["{tmp_path}/scores/*.txt"], trait_panel: {conf}/trait_panel_toy.yaml}}
+omop: {{path: {tmp_path}/omop, data_cutoff_date: 2023-07-01}}
+phenotypes:
+  concept_sets: {conf}/concept_sets.yaml
+  primary_definition: ad3
+  trd_definitions: [{{name: ad3, rule: antidepressant_sequence, n_trials: 3}}]
+""")
+    return load_config(tmp_path / "c.yaml")
+
+
 @pytest.mark.parametrize(("genotypes", "warmed"), [
     ("format: mt", "done (Python workers only)"),  # scored from its entry files: no Hail job after the match
     ("format: mt, dosage_field: DS", None),  # Hail's pass: no Python worker
@@ -277,25 +302,10 @@ def test_stage_warms_the_native_pass_workers_beside_a_matrix_tables_match(hl, sp
     session 29). A VCF (exported by Hail between the
     match and the pass) and a MatrixTable's dosages (Hail's pass) get no warm-up."""
     import logging
-    from pathlib import Path
 
-    from trd_spark.config import load_config
     from trd_spark.pgs import stage
 
-    conf = Path(__file__).resolve().parent.parent / "conf"
-    (tmp_path / "c.yaml").write_text(f"""release: t1
-output_root: {tmp_path}/out
-datasets:
-  - {{name: a, role: discovery, genotypes: {{{genotypes}, path: {tmp_path}/a}}}}
-ancestry: {{path: {tmp_path}/ancestry.tsv}}
-pgs: {{scoring_files: ["{tmp_path}/scores/*.txt"], trait_panel: {conf}/trait_panel_toy.yaml}}
-omop: {{path: {tmp_path}/omop, data_cutoff_date: 2023-07-01}}
-phenotypes:
-  concept_sets: {conf}/concept_sets.yaml
-  primary_definition: ad3
-  trd_definitions: [{{name: ad3, rule: antidepressant_sequence, n_trials: 3}}]
-""")
-    cfg = load_config(tmp_path / "c.yaml")
+    cfg = _warm_up_config(tmp_path, f"{genotypes}, path: {tmp_path}/a")
     with caplog.at_level(logging.INFO, logger="trd_spark.pgs.stage"):
         with stage.native_warm_up(hl, spark, cfg):
             pass  # the match (beside the stage's real one: the MatrixTable field cases, e.g. round 11's)
@@ -348,7 +358,6 @@ def test_the_warm_up_of_a_matrix_tables_pass_is_cut_to_its_block(hl, spark, tmp_
     import logging
     from pathlib import Path
 
-    from trd_spark.config import load_config
     from trd_spark.pgs import pgen_engine, stage
 
     def matrix_table(path: Path, n: int) -> None:
@@ -359,23 +368,9 @@ def test_the_warm_up_of_a_matrix_tables_pass_is_cut_to_its_block(hl, spark, tmp_
         mt.select_entries(GT=hl.or_missing(mt.row_idx < 2, hl.call(0, 1))).select_rows().select_cols().write(str(path))
 
     matrix_table(tmp_path / "a.mt", 7)
-    conf = Path(__file__).resolve().parent.parent / "conf"
 
     def config(*datasets: str):
-        (tmp_path / "c.yaml").write_text(f"""release: t1
-output_root: {tmp_path}/out
-datasets:
-{"".join(f"  - {{name: d{i}, role: {'replication' if i else 'discovery'}, genotypes: {{{g}}}}}{chr(10)}"
-          for i, g in enumerate(datasets))}
-ancestry: {{path: {tmp_path}/ancestry.tsv}}
-pgs: {{scoring_files: ["{tmp_path}/scores/*.txt"], trait_panel: {conf}/trait_panel_toy.yaml}}
-omop: {{path: {tmp_path}/omop, data_cutoff_date: 2023-07-01}}
-phenotypes:
-  concept_sets: {conf}/concept_sets.yaml
-  primary_definition: ad3
-  trd_definitions: [{{name: ad3, rule: antidepressant_sequence, n_trials: 3}}]
-""")
-        return load_config(tmp_path / "c.yaml")
+        return _warm_up_config(tmp_path, *datasets)
 
     # A second MatrixTable whose metadata is not readable adds nothing (exported: the pass says so).
     two = config(f"format: mt, path: {tmp_path}/missing.mt", f"format: mt, path: {tmp_path}/a.mt")

@@ -192,29 +192,14 @@ def test_allele_count_when_only_the_counting_pass_is_summed_on_the_driver(hl, sp
     (round 21's case and oracle). The limit (``pgs.native.driver_sum_mb``) lies between the two
     passes' sums (``pgen_engine.driver_sum_bytes``, 8 samples x 3 scores, one row per task): the
     counting pass's 3 tasks 2,688 bytes, the main pass's 6 tasks 3,840."""
-    from test_field_cases_pgs import case_config, published_frame
-    from test_field_cases_round21_sex import _SCORE_M, _SEX, _VCF_M, _allele_ct, _plink2, _write_scores
+    from test_field_cases_pgs import case_config
+    from test_field_cases_round21_sex import allele_ct_case, published_allele_counts
 
-    from trd_spark.pgs import stage
     from trd_spark.pgs.pgen_engine import driver_sum_bytes
 
     limit_mb = 0.0026
     assert driver_sum_bytes(3, 3, 8) <= limit_mb * 2**20 < driver_sum_bytes(4, 3, 8)
-    (tmp_path / "d.vcf").write_text(_VCF_M)
-    (tmp_path / "sex.txt").write_text(_SEX)
-    _write_scores(tmp_path)
-    for pgs_id, rows in _SCORE_M.items():
-        (tmp_path / "scores" / f"{pgs_id}.txt").write_text(
-            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
-            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
-    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--make-pgen",
-            "--out", str(tmp_path / "p"))
-    oracle = _allele_ct(tmp_path, str(tmp_path / "p"))
+    oracle = allele_ct_case(tmp_path)
     cfg = case_config(tmp_path, str(tmp_path / "p"), str(tmp_path / "scores" / "*.txt"), fmt="pgen",
                       extra_pgs=f"  native: {{driver_sum_mb: {limit_mb}, variants_per_task: 1}}")
-    files = stage.load_scoring_files(spark, cfg, "GRCh38")
-    r = stage.match_dataset(hl, spark, cfg, "d", files)
-    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
-    counts = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["allele_count"].astype(int), strict=True))
-    assert counts == oracle
+    assert published_allele_counts(hl, spark, cfg) == oracle

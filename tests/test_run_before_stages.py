@@ -15,9 +15,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -64,10 +62,9 @@ def _config(tmp: Path, scoring_text: str = HEADER + "rs1\t1\t100\tG\tA\t0.1\t1\t
     return path
 
 
-@pytest.fixture
-def published(spark, tmp_path) -> Path:
-    """A config whose every stage is published (a text file each), models' upstream complete."""
-    config = _config(tmp_path, heartbeat_seconds=0.2)
+def publish_every_stage(spark, config: Path) -> Path:
+    """``config`` (a ``_config``) with every stage's outputs published by the real
+    ``publish_stage`` (a one-line text file each), so models' upstream is complete."""
     cfg = load_config(config)
     for stage in STAGES:
         for out in STAGE_SPECS[stage].outputs:
@@ -77,14 +74,9 @@ def published(spark, tmp_path) -> Path:
 
 
 @pytest.fixture
-def interrupt_kept_in_test(monkeypatch):
-    """What an interrupt changes for the rest of a dying process, kept to the test: the shared
-    session is not stopped, the hooks and warning filters are put back."""
-    monkeypatch.setattr(cli, "_stop_spark_quietly", lambda: None)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
-    with warnings.catch_warnings():
-        yield
+def published(spark, tmp_path) -> Path:
+    """A config whose every stage is published (a text file each), models' upstream complete."""
+    return publish_every_stage(spark, _config(tmp_path, heartbeat_seconds=0.2))
 
 
 def test_an_interrupt_before_the_stage_starts_names_it_and_says_nothing_was_published(

@@ -223,34 +223,9 @@ def test_an_invocation_ends_after_its_abandoned_start_has_imported(tmp_path):
 @pytest.fixture
 def published_config(spark, tmp_path) -> Path:
     """A config whose every stage is published (a text file each, the real ``publish_stage``)."""
-    from test_run_before_stages import _config
+    from test_run_before_stages import _config, publish_every_stage
 
-    from trd_spark.config import load_config
-    from trd_spark.layout import STAGES, publish_stage
-    from trd_spark.stages import STAGE_SPECS
-
-    config = _config(tmp_path)
-    cfg = load_config(config)
-    for stage in STAGES:
-        for out in STAGE_SPECS[stage].outputs:
-            with publish_stage(spark, cfg, out) as writer:
-                writer.write_text("out.txt", f"{out}\n")
-    return config
-
-
-@pytest.fixture
-def interrupt_kept_in_test(monkeypatch):
-    """What an interrupt changes for the rest of a dying process, kept to the test (as
-    test_run_before_stages': the shared session is not stopped, hooks and filters put back)."""
-    import warnings
-
-    from trd_spark import cli
-
-    monkeypatch.setattr(cli, "_stop_spark_quietly", lambda: None)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
-    with warnings.catch_warnings():
-        yield
+    return publish_every_stage(spark, _config(tmp_path))
 
 
 def _sigint_and_wait() -> None:
