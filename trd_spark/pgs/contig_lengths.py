@@ -27,6 +27,7 @@ whose header may give no length). A .pvar.zst (plink2 ``--make-pgen vzs``) is re
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import re
@@ -192,15 +193,14 @@ def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[st
     or .pvar), with ``reference_lengths`` as ``primary_lengths`` takes it; a file on a URI is
     read through ``open_uri`` (``hail_text``; without it, not read). Only the header is read
     (to the first record). A file that cannot be opened or read is left to the reader, which
-    names it, also a URI that cannot be listed (``unreadable_errors``). Any other exception
-    while listing, opening or reading is one InputDataError naming the file (the dataset's path
-    for the listing): it was taken for an unreadable file and the check skipped without a word."""
-    unreadable = unreadable_errors()
+    names it, also a URI that cannot be listed (``is_unreadable``). Any other exception while
+    listing, opening or reading is one InputDataError naming the file (the dataset's path for
+    the listing): it was taken for an unreadable file and the check skipped without a word."""
     try:
         files = header_files(source, glob_uri if open_uri is not None else None)
-    except unreadable:  # a URI not listable (no connector, no access): the reader names it
-        return
     except Exception as e:
+        if is_unreadable(e):  # a URI not listable (no connector, no access): the reader names it
+            return
         raise InputDataError(f"cannot list the files to check the build of: {_first_line(e)}",
                              where=source.path) from e
     if not files:
@@ -210,26 +210,80 @@ def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[st
         try:
             with open_uri(path) if is_uri(path) and open_uri is not None else _open_text(path) as f:
                 header = list(takewhile(lambda line: line.startswith("#"), f))
-        except unreadable:  # not there, cut short, damaged: the reader names it
-            continue
         except Exception as e:
+            if is_unreadable(e):  # not there, cut short, damaged: the reader names it
+                continue
             raise InputDataError(f"cannot read the header to check its build: {_first_line(e)}", where=path) from e
         check_header_build(header, path, source.reference_genome, lengths)
 
 
 def unreadable_errors() -> tuple[type[Exception], ...]:
-    """What listing, opening or reading a header raises for a file that cannot be read, which
-    ``check_declared_build`` leaves to the reader (it names the file; preflight names a missing
-    local one first): a local file's ``variant_list.variant_text_errors`` (OSError: not there, no
-    access; EOFError, zlib.error, ZstdError: a gzip or zstd stream cut short or damaged;
-    ValueError: undecodable text), and for a URI read through Spark's or Hail's file system,
-    py4j's Py4JError (a Java exception: no file, no access, no connector for the scheme) and
-    Hail's FatalError (what Hail makes of a Java exception while it runs). FatalError only when
-    Hail is loaded: without it, it cannot be raised (and importing Hail for it costs seconds)."""
-    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+    """The exception types an unreadable file raises when listed, opened or read
+    (``is_unreadable`` tells which of them say so): a local file's (``_local_unreadable``) and
+    the Java ones (``_java_errors``)."""
+    return (*_local_unreadable(), *_java_errors())
+
+
+def _local_unreadable() -> tuple[type[Exception], ...]:
+    """A local file's errors that say it cannot be read: OSError (not there, no access),
+    EOFError, zlib.error, ZstdError (a gzip or zstd stream cut short or damaged;
+    ``variant_list.variant_text_errors``), UnicodeDecodeError (undecodable text through Hail's
+    file system, which decodes strictly). Not ValueError, which variant_text_errors has for
+    undecodable text: a local header is decoded with errors="replace", so any other ValueError
+    is a fault."""
+    return (*(t for t in variant_text_errors() if t is not ValueError), UnicodeDecodeError)
+
+
+def _java_errors() -> tuple[type[Exception], ...]:
+    """What a Java exception raises in Python when a URI is read through Spark's or Hail's file
+    system: py4j's Py4JJavaError, and Hail's FatalError (what Hail makes of one while its py4j
+    handler is installed; only when Hail is loaded: without it, it cannot be raised, and
+    importing Hail for it costs seconds). Not py4j's other errors (a JVM gone, a broken
+    connection: no file's fault)."""
+    from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 
     hail_java = sys.modules.get("hail.utils.java")
-    return (*variant_text_errors(), Py4JError, *((hail_java.FatalError,) if hail_java is not None else ()))
+    return (Py4JJavaError, *((hail_java.FatalError,) if hail_java is not None else ()))
+
+
+# A Java exception's class at the head of a line of its stack trace as py4j's and Hail's messages
+# quote it: ``: java.io.FileNotFoundException: ...`` (py4j), ``java.io.EOFException`` alone, or
+# ``Caused by: org.apache.hadoop.fs.UnsupportedFileSystemException: ...`` (a cause).
+_JAVA_EXCEPTION_LINE = re.compile(r"^(?:: |Caused by: )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+)(?::|$)", re.MULTILINE)
+
+
+def is_unreadable(e: BaseException) -> bool:
+    """Whether ``e``, raised listing, opening or reading a file, says the file cannot be read
+    (not there, no access, no file system for its scheme, a compressed stream cut short or
+    damaged), which ``check_declared_build`` leaves to the reader. A local file's errors
+    (``unreadable_errors``' Python types); a Java exception (py4j's Py4JJavaError, or Hail's
+    FatalError made of one, whose message quotes the Java stack trace) when it or one of its
+    causes is a ``java.io.IOException`` (Java's type for these: FileNotFoundException,
+    EOFException, java.nio.file.AccessDeniedException, Hadoop's UnsupportedFileSystemException,
+    the GCS connector's GoogleJsonResponseException), asked of the running JVM by class name.
+    (PySpark's handler, when it is the one installed, raises some Java exceptions of no file as
+    its own types, NumberFormatException among them, and the rest, IOExceptions included, as
+    Py4JJavaError.) Anything else is a fault (a HailException, a NumberFormatException, a JVM
+    gone): False, also when the JVM cannot be asked. (A bad glob is Hadoop's IOException "Illegal
+    file pattern": the reader fails on it too.)"""
+    if isinstance(e, _local_unreadable()):
+        return True
+    if not isinstance(e, _java_errors()):
+        return False
+    try:
+        names = set(_JAVA_EXCEPTION_LINE.findall(str(e)))  # py4j's str() asks the JVM for the trace
+        context = sys.modules.get("pyspark.context")
+        jvm = context.SparkContext._jvm if context is not None else None  # noqa: SLF001
+        if jvm is None or not names:
+            return False
+        io_exception = jvm.java.lang.Class.forName("java.io.IOException")
+        for name in names:
+            with contextlib.suppress(Exception):  # not a class (a message's dotted word), or not loadable
+                if io_exception.isAssignableFrom(jvm.java.lang.Class.forName(name)):
+                    return True
+    except Exception:  # noqa: BLE001 - the JVM cannot be asked: a fault to report, not a file to skip
+        return False
+    return False
 
 
 def _first_line(e: BaseException) -> str:
