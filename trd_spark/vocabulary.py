@@ -51,8 +51,14 @@ class ExclusionReason(StrEnum):
 
 
 # OMOP "Condition Status" concepts (condition_occurrence.condition_status_concept_id) of a
-# diagnosis that is not (yet) established: 32899 "Preliminary diagnosis". No separate "rule
-# out" status concept could be verified (add one here only from a verified concept record);
+# diagnosis that is not (yet) established: 32899 "Preliminary diagnosis" and 32892 "Condition to be
+# diagnosed by procedure", the vocabulary's rule-out (the condition a test or procedure is done to
+# confirm or exclude, the code an order or claim carries to justify it). OHDSI/Vocabulary-v5.0 made
+# the Condition Status concepts in one alphabetical run from 32890 ('Admission diagnosis', 'Cause of
+# death', 'Condition to be diagnosed by procedure', 'Confirmed diagnosis', ...); public lists of the
+# vocabulary name 32892 so, and the Oxford OMOP mapper's 32893 "Confirmed diagnosis" and 32899 fit
+# that run. Read as a diagnosis, a rule-out MDD code beside one formal code made a person MDD, and one
+# dated before the first formal code became the index (field case round 23).
 # OHDSI ETLs map "possible diagnosis of" qualifiers to 32899
 # (ETL-LambdaBuilder Optum Panther: 'Possible diagnosis of' -> 32899; the Oxford OMOP mapper:
 # NHS basis-of-diagnosis 1/2 -> 32899, 4/5 -> 32893 "Confirmed diagnosis"). Also 4033240, the SNOMED
@@ -62,7 +68,7 @@ class ExclusionReason(StrEnum):
 # written to that convention still load: read as a diagnosis, such a record made a second MDD date
 # or an earlier index (field case round 21). Such a record never counts as an MDD diagnosis (README
 # "Concepts"; phenotypes.mdd.derive_mdd).
-PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32899, 4033240})
+PRELIMINARY_DIAGNOSIS_STATUS_IDS: frozenset[int] = frozenset({32892, 32899, 4033240})
 
 # A diagnosis written "History of" (a past disorder noted at this visit): condition_status_concept_id
 # 4188893, the status OHDSI's ETL-LambdaBuilder gives it (Optum EHR diagnosis_status 'History of' ->

@@ -30,14 +30,15 @@ no control. ``excluded_outside_followup_only`` flags persons whose reason comes 
 records outside follow-up (counted in the cohort flow).
 
 A preliminary diagnosis (``condition_status_concept_id`` in ``vocabulary.
-PRELIMINARY_DIAGNOSIS_STATUS_IDS``: OMOP's "Preliminary diagnosis", where ETLs put rule-out /
-possible diagnoses) and a "history of" record (``vocabulary.HISTORY_OF_STATUS_IDS``: a past
-disorder noted at a visit) are no MDD diagnosis (``vocabulary.NOT_A_DIAGNOSIS_STATUS_IDS``):
-such a record is not one of the distinct dates and is never the index. Like a record outside
-follow-up it still keeps the person out of the controls, and a preliminary or past bipolar or
-schizophrenia-spectrum code still excludes (both rules err towards a clean case and a clean
-control). Rationale (README "Concepts"): the study's MDD is a formal diagnosis dated when it was
-made; a suspected diagnosis is not one, and a history record dates the note, not the disorder.
+PRELIMINARY_DIAGNOSIS_STATUS_IDS``: OMOP's "Preliminary diagnosis", where ETLs put possible
+diagnoses, and its rule-out, "Condition to be diagnosed by procedure") and a "history of" record
+(``vocabulary.HISTORY_OF_STATUS_IDS``: a past disorder noted at a visit) are no MDD diagnosis
+(``vocabulary.NOT_A_DIAGNOSIS_STATUS_IDS``): such a record is not one of the distinct dates and is
+never the index. Like a record outside follow-up it still keeps the person out of the controls,
+and a preliminary or past bipolar or schizophrenia-spectrum code still excludes (both rules err
+towards a clean case and a clean control). Rationale (README "Concepts"): the study's MDD is a
+formal diagnosis dated when it was made; a suspected diagnosis is not one, and a history record
+dates the note, not the disorder.
 """
 
 from __future__ import annotations
