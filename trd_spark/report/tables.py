@@ -69,6 +69,10 @@ class ReleaseCounts:
     pgs_distribution: pd.DataFrame | None  # dataset, ancestry, pgs_id, n, quantiles
     primary_definition: str
     km_curves: pd.DataFrame | None = None  # KM_CURVES rows already coarsened (models.km.coarsen_km)
+    # The models stage's KM_CURVES rows on the whole day grid (internal, before coarsening): the
+    # numbers at risk and events of a third on a day it has no point, which another curve set of
+    # the same persons gives away (``km_cross_set_cells``).
+    km_grid: pd.DataFrame | None = None
     # Tables of estimates derived from the logistic fits (models stage): no counts, but their
     # standard errors carry the fits' sample sizes (``hide_estimates_of_hidden_counts``).
     difference: pd.DataFrame | None = None  # dataset, definition, pgs_id, ... (three contrasts)
@@ -915,6 +919,118 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
     return values, published, relations, units
 
 
+KM_BETWEEN = "at_risk_between"  # a third's number at risk on a day it has no point (``km_cross_set_cells``)
+
+
+def km_cross_set_cells(km: pd.DataFrame, grid: pd.DataFrame, values: dict) -> tuple[dict, list[dict]]:
+    """(implicit cell values, relations) of the Kaplan-Meier curve sets of one dataset and
+    definition that count the same persons (every MDD person with follow-up has every score):
+    on a day after 0 at which every third of curve set A has a point, A's thirds add up to the
+    persons still at risk (``km_at_risk``), and so do B's thirds, whatever their cut points. A
+    third of B with no point that day then has its number at risk there by subtraction, which
+    its points around it do not give: P1's thirds 58 + 58 + 57 at risk on day 60, P2's first two
+    50 + 50 and its third 80 on day 0, gave the 7 persons of P2's third who left its risk set
+    before day 60 (an onset, or censored), a step ``models.km.coarsen_km`` did not publish
+    because it was under 20; with A's onsets before that day (``km_left_by``) they were 7 onsets
+    (tests/test_privacy_s33.py). So each such third gets its number at risk on that day (``KM_BETWEEN``)
+    and the step it lies in is split there: the events and the censored before and after it,
+    cells of their own that add up to the step's (or to those after the last point), and B's
+    at-risk sum, onsets and censorings before that day are equated with A's; the audit then
+    protects the split groups as any other (it hides counts or drops a curve set).
+    ``km``: the coarsened points with ``n_events_after`` (``ReleaseCounts.km_curves``);
+    ``grid``: the models stage's table on every grid day (``ReleaseCounts.km_grid``), for the
+    true values; ``values``: ``km_cells``' cells (the published points, ``km_at_risk``,
+    ``km_left_by``'s sums). Linked where the counts agree on the data (a coincidence only makes
+    the audit more cautious); a day at which neither curve set has all thirds is not linked
+    (the two sums are then both unknown: README Privacy, "Not covered")."""
+    new: dict = {}
+    relations: list[dict] = []
+    if grid is None or not len(grid) or km is None or not len(km):
+        return new, relations
+    for (ds, definition), curves in km.groupby(["dataset", "definition"], sort=True):
+        points: dict[str, dict[int, list[int]]] = {}  # pgs -> third -> its published days
+        for pgs, k, days in zip(*(curves.groupby(["pgs_id", "tertile"], sort=True)["time_days"].agg(list)
+                                  .reset_index()[c] for c in ("pgs_id", "tertile", "time_days"))):
+            points.setdefault(str(pgs), {})[int(k)] = sorted(int(t) for t in days)
+        rows = grid[(grid["dataset"] == ds) & (grid["definition"] == definition) & grid["pgs_id"].isin(points)]
+        at = {(str(p), int(k), int(t)): (int(n), int(e)) for p, k, t, n, e in zip(
+            rows["pgs_id"], rows["tertile"], rows["time_days"], rows["n_at_risk"], rows["n_events_after"])}
+        full = {p: set.intersection(*(set(days) for days in th.values())) - {0} for p, th in points.items()}
+        inserted: dict[tuple[str, int], set[int]] = {}
+        links: dict[tuple[str, int], str] = {}  # (B, day) -> A, the curve set with every third there
+        for a in sorted(points):
+            for t in sorted(full[a]):
+                total = values.get(("km_at_risk", ds, definition, a, t))
+                for b in sorted(points):
+                    if total is None or b == a or t in full[b] or (b, t) in links:
+                        continue
+                    if any((b, k, t) not in at for k in points[b]) \
+                            or sum(at[(b, k, t)][0] for k in points[b]) != total:
+                        continue
+                    links[(b, t)] = a
+                    for k, days in points[b].items():
+                        if t not in days:
+                            inserted.setdefault((b, k), set()).add(t)
+        # Each third's days (published and inserted) in order, and the cells between two of them.
+        between: dict[tuple[str, int], list[tuple[int, int | str, tuple, tuple]]] = {}
+        for (b, k), added in sorted(inserted.items(), key=str):
+            base = ("km", ds, definition, b, k)
+            published = points[b][k]
+
+            def n_cell(t: int, base: tuple = base, published: list[int] = published) -> tuple:
+                return base + (("at_risk" if t in published else KM_BETWEEN), t)
+
+            for t in added:
+                new[n_cell(t)] = at[(b, k, t)][0]
+            for j, start in enumerate(published):
+                end = published[j + 1] if j + 1 < len(published) else None
+                inner = sorted(t for t in added if t > start and (end is None or t < end))
+                if not inner:
+                    continue
+                chain: list[int | str] = [start, *inner, end if end is not None else "end"]
+                step_ev = base + (("events", end) if end is not None else ("events_after_end",))
+                step_cens = base + (("censored", end) if end is not None else ("censored_after_end",))
+                ev_sum: dict[tuple, int] = {step_ev: 1}
+                cens_sum: dict[tuple, int] = {step_cens: 1}
+                for x, y in zip(chain, chain[1:]):
+                    assert isinstance(x, int)  # only the chain's last day is "end"
+                    ev, cens = base + ("events_between", x, y), base + ("censored_between", x, y)
+                    nx, after_x = at[(b, k, x)]
+                    ny, after_y = at[(b, k, y)] if isinstance(y, int) else (0, 0)
+                    new[ev] = after_x - after_y
+                    new[cens] = nx - ny - new[ev]
+                    rel = {n_cell(x): 1, ev: -1, cens: -1}
+                    if isinstance(y, int):
+                        rel[n_cell(y)] = -1
+                    relations.append(rel)
+                    ev_sum[ev], cens_sum[cens] = -1, -1
+                    between.setdefault((b, k), []).append((x, y, ev, cens))
+                relations += [ev_sum, cens_sum]
+        # B's sums on the linked day are A's: its persons at risk, and its onsets and
+        # censorings before the day (each third's steps, or split steps, up to it).
+        for (b, t), a in sorted(links.items(), key=str):
+            relations.append({("km_at_risk", ds, definition, a, t): 1,
+                              **{("km", ds, definition, b, k) + (("at_risk" if t in days else KM_BETWEEN), t): -1
+                                 for k, days in points[b].items()}})
+            for kind, by_kind in (("events", KM_EVENTS_BY), ("censored", KM_CENSORED_BY)):
+                by = (by_kind, ds, definition, a, t)
+                if by not in values:
+                    continue
+                cells: list[tuple] = []
+                for k, days in points[b].items():
+                    base = ("km", ds, definition, b, k)
+                    whole = [d for d in days if 0 < d <= t]
+                    cells += [base + (kind, d) for d in whole]
+                    if t not in days:  # the pieces of its step from its last point before t up to t
+                        last = whole[-1] if whole else 0
+                        cells += [ev if kind == "events" else cens for x, y, ev, cens in between.get((b, k), [])
+                                  if isinstance(y, int) and last <= x and y <= t]
+                vals = [new.get(c, values.get(c)) for c in cells]
+                if None not in vals and sum(int(v) for v in vals if v is not None) == values[by]:
+                    relations.append({by: 1, **{c: -1 for c in cells}})
+    return new, relations
+
+
 STATUS_STEP = "status "  # prefix of a per-status step of dataset_flow (vocabulary.status_step)
 # The analysis frame of a dataset and definition is the sum of its statuses: not a published
 # cell (shown only when its statuses are all shown: it then tells nothing new), so the
@@ -1154,6 +1270,10 @@ def build_audit(rc: ReleaseCounts) -> tuple[dict, set, list[dict], dict, dict, d
         for km_set in km_sets.values():
             relations += same_across_definitions(km_set)
         relations += nested_km_relations(rc.nested_definitions, values)
+        if rc.km_grid is not None:
+            cross_values, cross_relations = km_cross_set_cells(rc.km_curves, rc.km_grid, values)
+            values.update(cross_values)
+            relations += cross_relations
 
     # Counts of the same status groups (a dataset and definition's TRD persons, its MDD persons,
     # ...) by several models, scores and curve sets are each the group less the persons lacking
