@@ -523,7 +523,14 @@ class EntriesReader:
             if self._index is None:
                 # uint8 indices: always in range. A refused call is NaN, which makes the (cached)
                 # block's sum NaN: half the CPU of a lookup of the calls in a refused-call table.
-                np.take(self._of_call, self._matrix[local], out=dest, mode="clip")
+                # Consecutive rows (a run of the part's rows all wanted: every read where a score
+                # weights each row, as in the benchmark) are a slice of the part's calls, looked
+                # up in place, not gathered into a copy first (1.19 -> 0.94 ns per entry, 10k
+                # samples, under load: session 33 flatmt). ``local`` is ascending and distinct,
+                # so its span equals its length only for consecutive rows.
+                consecutive = local[-1] - local[0] == len(local) - 1
+                calls = self._matrix[local[0]:local[-1] + 1] if consecutive else self._matrix[local]
+                np.take(self._of_call, calls, out=dest, mode="clip")
                 if np.isnan(dest.sum()):
                     raise NotDecodable(f"{self._files.layout.parts[p]}: a call other than unphased diploid "
                                        "0/0, 0/1, 1/1")
