@@ -101,6 +101,12 @@ PRESENCE_KEYS = ("pgs.native.export_dir",)
 # assemble every dataset alike, so a dataset's role (discovery / replication) is in their
 # ``config_exclude`` (swapping roles reruns models and report only, not hours of scoring).
 DATASET_ROLE = "datasets.role"
+# The trait panel's list of domains: the order of the report's domain sections. Each score's own
+# domain (``trait_panel.scores``: its label in the pgs scores table and the models' rows) is
+# content of the stages that read the panel, but the list is read by the report alone, so it is
+# in the pgs, cohort and models stages' ``config_exclude``: reordering the domains (or adding
+# one for a trait still to curate) reran hours of scoring.
+PANEL_DOMAINS = "trait_panel.domains"
 
 
 class FsLike(Protocol):
@@ -227,7 +233,7 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         config=("datasets", "pgs", "trait_panel"),
         # The trait panel's content is in the slice (its path is not an output-relevant setting).
         config_exclude=("pgs.standardisation", "pgs.standardisation_n_pcs", "pgs.trait_panel", DATASET_ROLE,
-                        *NOT_STAGE_SETTINGS),
+                        PANEL_DOMAINS, *NOT_STAGE_SETTINGS),
         inputs=(("datasets",), ("pgs", "scoring_files"), ("pgs", "liftover")),
         files=("match_summary.tsv",),
         input_files="trd_spark.pgs.scoring_files:stage_input_files",
@@ -245,13 +251,14 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # fitted on (cohort.standardise.fit_floor), so a new threshold reruns cohort too.
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
                 "phenotypes.gates.genotyped_without_person", "trait_panel", "report.small_count_threshold"),
-        config_exclude=(DATASET_ROLE,),
+        config_exclude=(DATASET_ROLE, PANEL_DOMAINS),
         upstream=("pgs", "phenotypes"),
         inputs=(("ancestry",),),
     ),
     StageSpec(
         "models", "trd_spark.models.stage",
         config=("datasets", "covariates", "models", "trait_panel"),
+        config_exclude=(PANEL_DOMAINS,),
         upstream=("cohort",),
         files=("logistic.tsv", "cox.tsv"),
     ),
@@ -283,8 +290,12 @@ PROVENANCE = ("fingerprint",)
 # Free text of the loaded files that documents and computes nothing: a concept set's
 # ``description`` (its concepts, their names included, are its content). In no slice, so a
 # reworded description reruns nothing (it reran phenotypes, cohort, models and report); no
-# stage may read it (``ConfigView``), so none can come to depend on it unseen.
-DOCUMENTATION_KEYS = ("concept_sets.concept_sets.description",)
+# stage may read it (``ConfigView``), so none can come to depend on it unseen. So are the trait
+# panel's ``to_curate`` entries (traits without a ``pgs_id`` yet: ``check-config`` and
+# ``download-scores`` list them, no stage reads them): noting a trait still to curate reran
+# every stage, hours of PGS scoring included; giving it its ``pgs_id`` moves it to ``scores``,
+# which reruns pgs onwards.
+DOCUMENTATION_KEYS = ("concept_sets.concept_sets.description", "trait_panel.to_curate")
 
 
 def _under(key: str, prefixes: tuple[str, ...]) -> bool:
@@ -497,7 +508,7 @@ def _resolved_config(cfg: Config) -> dict[str, Any]:
     # A dict of sets: its items are named by the view as the dict itself (ConfigView._wrap).
     raw["concept_sets"] = cfg.concept_sets.model_dump(mode="json", exclude={"concept_sets": {"__all__": {"description"}}}
                                                       ) if cfg.concept_sets else None
-    raw["trait_panel"] = cfg.trait_panel.model_dump(mode="json") if cfg.trait_panel else None
+    raw["trait_panel"] = cfg.trait_panel.model_dump(mode="json", exclude={"to_curate"}) if cfg.trait_panel else None
     return raw
 
 
@@ -517,10 +528,21 @@ PERFORMANCE_SPARK_CONF = (
 )
 
 
+# Keys under a ``PERFORMANCE_SPARK_CONF`` prefix that change what a read returns: with
+# ``spark.sql.files.ignoreCorruptFiles`` / ``ignoreMissingFiles`` true, Spark's file sources
+# skip an unreadable or vanished part file and return the rest ("the contents that have been
+# read will still be returned": Spark 3.5 SQLConf), so an OMOP table read that way lacks the
+# part's records. Under ``spark.sql.files.`` with the split sizes, they were in no slice: a
+# phenotype output made while a corrupt part was skipped stayed up to date after the setting
+# was removed, and a run that would now stop on that part was never made.
+RESULT_SPARK_CONF = ("spark.sql.files.ignoreCorruptFiles", "spark.sql.files.ignoreMissingFiles")
+
+
 def result_spark_conf(cfg: Config) -> dict[str, str]:
-    """The ``spark.extra_conf`` entries that may change what a stage computes (every key not
-    under ``PERFORMANCE_SPARK_CONF``)."""
-    return {k: v for k, v in sorted(cfg.spark.extra_conf.items()) if not k.startswith(PERFORMANCE_SPARK_CONF)}
+    """The ``spark.extra_conf`` entries that may change what a stage computes: every key not
+    under ``PERFORMANCE_SPARK_CONF``, and the ``RESULT_SPARK_CONF`` keys under it."""
+    return {k: v for k, v in sorted(cfg.spark.extra_conf.items())
+            if not k.startswith(PERFORMANCE_SPARK_CONF) or k in RESULT_SPARK_CONF}
 
 
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
