@@ -5,6 +5,13 @@
   trait-panel check) took the later line: ``#pgs_id=PGS000001`` then ``#pgs_id=PGS000002`` was
   PGS000002 to the panel check and an error to the stage. One rule for both reads now
   (``scoring_files._check_header``): the same error at the same line, before any Spark work.
+- scoring-file-infer-other-allele, a harmonised row whose ``hm_inferOtherAllele`` is its effect
+  allele (a hand-edited or tool-assembled file; tests/data/field_cases/pgs/
+  scoring-file-infer-other-allele-is-effect, hand + plink2): taken as the other allele, the row
+  was A/A, the pair round 10 refuses as ``other_allele``: at a monomorphic ``A .`` site matched as
+  the alt of the missing code (every 0/0 carrier scored 0 copies, not 2), at a C>T site with C/C
+  not_found, silently. Such an inference is now left out (a counted note) and the row matched on
+  its effect allele, as any row without other_allele.
 
 Parse-level cases (no Spark) unless said otherwise; each file is hand-written; the expected
 values are the file's own.
@@ -15,9 +22,10 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from test_field_cases_pgs import CASES, assert_expected, run_case
 
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file_header
+from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file, read_scoring_file_header
 
 COLUMNS = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
 ROWS = "1\t100\tA\tG\t0.1\n1\t200\tC\tT\t-0.25\n"
@@ -68,3 +76,22 @@ def test_the_header_only_read_still_reads_one_meaning_given_twice(tmp_path):
     header = parse_scoring_file(text, source="s.txt").header
     assert meta["pgs_id"] == ("PGS000001", 2) and header.pgs_id == "PGS000001"
     assert meta["weight_type"][0] == header.weight_type == "OR"
+
+
+INFER_IS_EFFECT = "scoring-file-infer-other-allele-is-effect"
+
+
+def test_an_inferred_other_allele_equal_to_the_effect_allele_is_left_out():
+    """Parse level: the rows C (inferred C) and A (inferred A) keep no other allele and are
+    counted; the usable inference (A, inferred G) is taken as before."""
+    sf = read_scoring_file(str(next((CASES / INFER_IS_EFFECT / "scores").iterdir())))
+    assert sf.variants["other_allele"].tolist() == [None, None, "G"]
+    assert any(n.startswith("2 variants whose hm_inferOtherAllele is their effect allele") for n in sf.notes)
+    assert any(n.startswith("1 variant without other_allele takes hm_inferOtherAllele") for n in sf.notes)
+
+
+def test_an_inferred_other_allele_equal_to_the_effect_allele_scores_as_plink2(hl, spark, tmp_path):
+    """The stage's read -> match -> score on the case's VCF (Hail's rows, the native engine's
+    export): expected.tsv, plink2 --score's sums (2.25 3.5 1 2.25; 3 matched). Before: the C/C
+    row not_found and the A/A row 0 copies (0.25 0.5 0 0.25; 2 matched)."""
+    assert_expected(run_case(hl, spark, tmp_path, INFER_IS_EFFECT), INFER_IS_EFFECT)

@@ -1392,10 +1392,19 @@ def parse_scoring_file(
     # (pgscatalog-core's normalise, i.e. pgsc_calc: remap_harmonised, then assign_other_allele
     # leaves "G/T" alternatives missing). Matched on the effect allele alone instead, A at a
     # C>T locus was taken as T on the other strand although the Catalog inferred A/C.
-    n_inferred = 0
+    # An inferred allele that is the effect allele names no other allele (a hand-edited or
+    # tool-assembled file): taken, the row was A/A, the pair round 10 refuses as other_allele,
+    # matched as the alt of a monomorphic 'A .' site (every A/A carrier scored 0 copies) and
+    # not_found at an A>G site, silently. Left out (counted), the row is matched on its effect
+    # allele as any row without other_allele.
+    n_inferred = n_inferred_effect = 0
     if positions_from == "harmonised" and "hm_inferOtherAllele" in df.columns:
         inferred = df["hm_inferOtherAllele"].astype(TEXT).str.strip().str.upper()
         usable = (other.codes < 0) & inferred.str.fullmatch(_ALLELE).fillna(False).to_numpy(bool)
+        if usable.any():
+            is_effect = usable & (inferred == pd.Series(effect.decoded(), dtype=TEXT)).fillna(False).to_numpy(bool)
+            n_inferred_effect = int(is_effect.sum())
+            usable &= ~is_effect
         n_inferred = int(usable.sum())
         if n_inferred:
             combined = pd.Series(other.decoded(), dtype=object)
@@ -1520,6 +1529,10 @@ def parse_scoring_file(
         notes.append(f"{counted(n_inferred, 'variant')} without other_allele take{'s' if n_inferred == 1 else ''} "
                      "hm_inferOtherAllele (one allele; "
                      "'/'-separated alternatives are left out, as pgsc_calc does)")
+    if n_inferred_effect:
+        their = "its" if n_inferred_effect == 1 else "their"
+        notes.append(f"{counted(n_inferred_effect, 'variant')} whose hm_inferOtherAllele is {their} effect allele (no "
+                     "other allele) left without other_allele (matched on the effect allele)")
     if n_unplaced:
         notes.append(f"{counted(n_unplaced, 'variant')} {'has' if n_unplaced == 1 else 'have'} no position on "
                      f"{positions_build} (counted as not found)")
