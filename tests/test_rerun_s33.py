@@ -88,3 +88,111 @@ def test_a_spark_setting_that_skips_unreadable_files_reruns_every_stage(spark, p
     assert _reruns(skipping) == []
     assert _reruns(cfg) == list(STAGES)  # the setting removed: every output made under it reruns
     _publish(spark, cfg)
+
+
+@pytest.fixture
+def edited_vocabulary(monkeypatch):
+    """``provenance.code_digests`` as it reads ``trd_spark.vocabulary`` after an edit: a
+    function ``edit(old, new)`` replacing text in the module's source (the file is not
+    touched), then the five stages' digests afresh."""
+    from trd_spark import provenance
+
+    real = provenance._source  # noqa: SLF001
+    text = real("trd_spark.vocabulary")[0]
+    edits: list[tuple[str, str]] = []
+
+    def source(name: str):
+        if name != "trd_spark.vocabulary":
+            return real(name)
+        out = text
+        for old, new in edits:
+            assert old in out, old
+            out = out.replace(old, new)
+        return out, False
+
+    monkeypatch.setattr(provenance, "_source", source)
+
+    def edit(old: str, new: str) -> dict[str, dict[str, str]]:
+        edits.append((old, new))
+        provenance.code_digests.cache_clear()
+        return {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES}
+
+    provenance.code_digests.cache_clear()
+    yield edit
+    monkeypatch.undo()
+    provenance.code_digests.cache_clear()
+
+
+def _changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
+    return [s for s in STAGES if before[s] != after[s]]
+
+
+def test_a_phenotype_rules_concept_ids_in_vocabulary_do_not_rerun_the_pgs_stage(edited_vocabulary):
+    """``trd_spark.vocabulary`` holds the phenotype rules' concept IDs beside the enums every
+    stage uses; ``config`` imports ``vocabulary.Contrast``, so every stage imported it and its
+    code digest was the whole module's: adding a drug type concept ID (session 32) or a
+    condition status (session 33) reran the pgs stage, hours of scoring at All of Us scale that
+    read none of them. A stage's code is now the part of it its modules take by name."""
+    before = edited_vocabulary("", "")
+    # The administration drug types: the phenotype stage's trials read them, no other stage.
+    after = edited_vocabulary("frozenset({32818, ", "frozenset({32817, 32818, ")
+    assert _changed(before, after) == ["phenotypes"]
+    assert [k for k in after["phenotypes"] if after["phenotypes"][k] != before["phenotypes"][k]] == [
+        "trd_spark.vocabulary"]
+    # A status the cohort flow, the models and the report read too (through their own names).
+    assert _changed(after, edited_vocabulary("class Status(StrEnum):", 'class Status(StrEnum):\n    X = "x"')) == [
+        "phenotypes", "cohort", "models", "report"]
+    # The contrasts, which the config itself takes: every stage.
+    assert _changed(after, edited_vocabulary('class Contrast(StrEnum):', 'class Contrast(StrEnum):\n    X = "x"')) == list(
+        STAGES)
+
+
+def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeypatch):
+    """By name only when every importer takes names: ``from pkg import shared`` (or ``import
+    pkg.shared``, ``from pkg.shared import *``) digests the whole module, and a name's
+    definition counts with every module-level name it uses (a constant built from another)."""
+    import sys
+
+    from trd_spark.provenance import code_digests
+
+    root = tmp_path / "rerun33_pkg"
+    root.mkdir()
+    files = {
+        "__init__.py": "",
+        "shared.py": 'from enum import StrEnum\n\n\nclass Kind(StrEnum):\n    A = "a"\n\n\n'
+                     "RULE_IDS = frozenset({1, 2})\nBOTH = RULE_IDS | {3}\nOTHER = 4\n",
+        "common.py": "from rerun33_pkg.shared import Kind\n",
+        "scores.py": "from rerun33_pkg import common\n",
+        "rules.py": "from rerun33_pkg import common\nfrom .shared import BOTH\n",
+        "whole.py": "from rerun33_pkg import shared\n",
+        "star.py": "from rerun33_pkg.shared import *\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mods = ("scores", "rules", "whole", "star")
+
+    def digests() -> dict[str, str]:
+        code_digests.cache_clear()
+        return {m: code_digests(f"rerun33_pkg.{m}", package="rerun33_pkg", by_name=("rerun33_pkg.shared",))[
+            "rerun33_pkg.shared"] for m in mods}
+
+    try:
+        before = digests()
+        (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5"))
+        other = digests()
+        assert [m for m in mods if other[m] != before[m]] == ["whole", "star"]
+        (root / "shared.py").write_text(files["shared.py"].replace("{1, 2}", "{1, 2, 7}"))
+        rule = digests()
+        assert [m for m in mods if rule[m] != before[m]] == ["rules", "whole", "star"]
+        (root / "shared.py").write_text(files["shared.py"].replace('A = "a"', 'A = "b"'))
+        assert all(v != before[m] for m, v in digests().items())
+        # Code other than definitions at the top level: the whole module, for every importer.
+        (root / "shared.py").write_text(files["shared.py"] + "print('imported')\n")
+        top = digests()
+        (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5") + "print('imported')\n")
+        assert all(v != top[m] for m, v in digests().items())
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "rerun33_pkg"]:
+            del sys.modules[name]
+        code_digests.cache_clear()

@@ -23,6 +23,7 @@ import importlib.metadata
 import importlib.resources
 import sys
 from pathlib import Path
+from typing import cast
 
 __all__ = ["code_digests"]
 
@@ -47,6 +48,38 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return names
 
 
+def _from_imports(tree: ast.AST, module: str, is_package: bool) -> tuple[tuple[str, frozenset[str]], ...]:
+    """``(target module, names)`` of every ``from target import names`` in ``tree`` (relative
+    targets resolved against ``module``, as ``_imported_names``), and ``(name, {"*"})`` for a
+    plain ``import name`` (the whole module is bound): what ``_names_digest`` needs to know."""
+    out: list[tuple[str, frozenset[str]]] = []
+    base = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, frozenset({"*"})) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base.split(".")
+                parent = ".".join(parts[: len(parts) - (node.level - 1)])
+                target = f"{parent}.{node.module}" if node.module else parent
+            else:
+                target = node.module or ""
+            out.append((target, frozenset(alias.name for alias in node.names)))
+            # ``from pkg import module``: the module object itself is bound.
+            out += [(f"{target}.{alias.name}", frozenset({"*"})) for alias in node.names if alias.name != "*"]
+    return tuple(out)
+
+
+def _strip_docstrings(tree: ast.AST) -> None:
+    """Remove the docstrings of ``tree``'s module, classes and functions, in place."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+
+
 def _code_text(tree: ast.Module) -> str:
     """What a module does, as text: its syntax tree (``ast.dump``, without line numbers) with
     the docstrings of the module, its classes and functions left out. Comments, layout and
@@ -57,12 +90,7 @@ def _code_text(tree: ast.Module) -> str:
 
     The docstrings are removed from ``tree`` itself: pass a tree parsed for this call (a deep
     copy of each module's tree cost more than parsing, ast.walk and ast.dump together)."""
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
+    _strip_docstrings(tree)
     return ast.dump(tree, include_attributes=False)
 
 
@@ -119,6 +147,59 @@ def _distribution_versions() -> dict[str, str]:
     return out
 
 
+# Modules of shared definitions (constants, enums, small functions: no other top-level code)
+# that every stage imports through ``config`` (``vocabulary.Contrast``), while most of their
+# names serve one stage: a stage's code is the part of such a module it takes
+# (``_names_digest``), not the whole module. Each edit of a phenotype rule's concept IDs there
+# (``ADMINISTRATION_DRUG_TYPE_IDS``, session 32; ``PRELIMINARY_DIAGNOSIS_STATUS_IDS``, session 33)
+# reran the pgs stage, hours of scoring at All of Us scale, that reads none of them.
+BY_NAME = ("trd_spark.vocabulary",)
+# Top-level statements a module read by name may hold (anything else: the whole module counts).
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
+                ast.AnnAssign)
+
+
+@functools.cache
+def _names_digest(name: str, text: str, names: frozenset[str]) -> str | None:
+    """Digest of the part of module ``name`` (source ``text``) that importers taking ``names``
+    (``from name import a, b``) run: the top-level definitions of those names and of every
+    top-level name they use (closure, by the names their statements mention: an over-count,
+    never an under-count), with the module's imports, docstrings left out (``_code_text``).
+    None when that cannot be told, so the whole module counts: a name it does not define, a
+    top-level statement other than imports, definitions and plain ``name = ...`` assignments
+    (an ``if``, a call), a name defined by unpacking."""
+    tree = ast.parse(text, filename=name)
+    _strip_docstrings(tree)
+    defines: dict[str, list[int]] = {}
+    for i, stmt in enumerate(tree.body):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a bare string: no effect
+        if not isinstance(stmt, _DEFINITIONS):
+            return None
+        if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            defines.setdefault(stmt.name, []).append(i)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if not all(isinstance(t, ast.Name) for t in targets):
+                return None
+            for t in targets:
+                defines.setdefault(cast(ast.Name, t).id, []).append(i)
+    if not names <= defines.keys():
+        return None
+    wanted, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n in wanted:
+            continue
+        wanted.add(n)
+        for i in defines[n]:
+            todo += [m.id for m in ast.walk(tree.body[i]) if isinstance(m, ast.Name) and m.id in defines]
+    kept = sorted({i for n in wanted for i in defines[n]}
+                  | {i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom))})
+    text_of = "\n".join(ast.dump(tree.body[i], include_attributes=False) for i in kept)
+    return hashlib.sha256(text_of.encode()).hexdigest()[:16]
+
+
 @functools.cache
 def _module_code(name: str, text: str, is_package: bool) -> tuple[str, frozenset[str]]:
     """(digest of ``_code_text``, names imported: ``_imported_names``) of module ``name`` whose
@@ -132,7 +213,13 @@ def _module_code(name: str, text: str, is_package: bool) -> tuple[str, frozenset
 
 
 @functools.cache
-def code_digests(module: str, package: str = "trd_spark") -> dict[str, str]:
+def _module_from_imports(name: str, text: str, is_package: bool) -> tuple[tuple[str, frozenset[str]], ...]:
+    """``_from_imports`` of module ``name`` (cached on its source text, as ``_module_code``)."""
+    return _from_imports(ast.parse(text, filename=name), name, is_package)
+
+
+@functools.cache
+def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME) -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
@@ -144,6 +231,12 @@ def code_digests(module: str, package: str = "trd_spark") -> dict[str, str]:
     imports no installed distribution provides are left out). Imports under ``if
     TYPE_CHECKING`` count too (harmless: a rerun too many, never one too few). Computed once per
     process per module (a run records one state of the code).
+
+    A module of ``by_name`` (default ``BY_NAME``) that the modules reached import only with
+    ``from m import names`` is mapped to the digest of those names' definitions
+    (``_names_digest``), so an edit to a name no module of ``module`` takes changes nothing;
+    imported as a module (``import m``, ``from pkg import m``, ``from m import *``), digested
+    itself, or not readable by name, it is digested whole.
 
     Raises ImportError when ``module`` itself cannot be found.
     """
@@ -168,6 +261,17 @@ def code_digests(module: str, package: str = "trd_spark") -> dict[str, str]:
                 todo.extend(".".join(names[:i]) for i in range(1, len(names) + 1))
             elif top and top not in sys.stdlib_module_names:
                 libraries.add(top)
+    for shared in set(by_name) & digests.keys() - {module}:
+        taken: set[str] = set()
+        for importer in digests:
+            found = _source(importer)
+            if found is not None:
+                taken |= {n for target, names in _module_from_imports(importer, *found) if target == shared
+                          for n in names}
+        found = _source(shared)
+        part = None if found is None or "*" in taken else _names_digest(shared, found[0], frozenset(taken))
+        if part is not None:
+            digests[shared] = part
     versions = _distribution_versions()
     digests.update({f"lib:{top}": versions[top] for top in sorted(libraries) if top in versions})
     return dict(sorted(digests.items()))
