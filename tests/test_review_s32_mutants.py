@@ -1,0 +1,76 @@
+"""Mutation review of session 32's code (session 33, helper "review"): tests for hand mutants that
+the session's own tests let through. Each test names its mutant; each fails on it and passes on
+HEAD. Plain inputs, no Spark (milliseconds)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trd_spark.errors import InputDataError
+from trd_spark.pgs.scoring_files import parse_scoring_file
+
+COLUMNS = "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+
+
+def test_what_is_not_cut_short_is_not_called_so():
+    """3d8901c / b66c5d3 (a plain scoring file cut short): the "cut short" hint and error are for
+    a last line WITHOUT a line break. A last line with too few fields that does end in a line
+    break is the plain field-count error (mutant: ``last`` without ``not ends_with_break`` calls
+    it cut short); a subset of the rows in a file with old Mac line ends (CR only) ends in a line
+    break (mutant: ``ends_with_break`` testing "\\n" alone calls it cut short). And a header
+    key given as NR and then empty, neither a value, is no conflict (mutant: ``_header_meaning``
+    keeping "nr": "header gives weight_type twice")."""
+    head = "#pgs_id=PGS1\n#genome_build=GRCh38\n"
+    with pytest.raises(InputDataError, match=r"expected 5 tab-separated fields, saw 3$") as e:
+        parse_scoring_file(head + COLUMNS + "1\t100\tA\tG\t0.1\n1\t200\tC\n", source="s.txt")
+    assert e.value.where == "s.txt:5" and "cut short" not in str(e.value)
+    subset = (head + "#variants_number=3\n" + COLUMNS + "1\t100\tA\tG\t0.1234\n1\t200\tC\tT\t-0.25\n").replace("\n", "\r")
+    sf = parse_scoring_file(subset, source="s.txt")
+    assert sf.variants["effect_weight"].tolist() == [0.1234, -0.25]
+    assert any("#variants_number says 3" in n for n in sf.notes)
+    sf = parse_scoring_file(head + "#weight_type=NR\n#weight_type=\n" + COLUMNS + "1\t100\tA\tG\t2.0\n", source="s.txt")
+    assert sf.variants["effect_weight"].tolist() == [2.0]
+
+
+def test_a_cut_quote_drops_every_trailing_word_holding_a_digit():
+    """ff76c51 (logs.LastStep): the quote of a long progress line drops the last words kept
+    WHILE they hold a digit, not the last one alone (mutant ``if`` for ``while``): "... in 5 20
+    or more ..." cut inside "or" kept "in 5", a count of 5 that the line did not say (its 5 and
+    20 belong together, as "20 or more")."""
+    from trd_spark.logs import LastStep
+
+    def quoted(message: str) -> str:
+        step = LastStep(exclude="heartbeat")
+        step.emit(logging.LogRecord("trd_spark.x", logging.INFO, __file__, 1, message, None, None))
+        found = re.fullmatch(r"; since '(.*)' \d+s ago", step.since())
+        assert found is not None
+        return found.group(1)
+
+    tail = "groups 5 20 or more may be hidden there"
+    cut_in_or = LastStep.SHOWN_CHARS - 3 - len("groups 5 20 o")  # the cut falls inside "or"
+    message = "step: " + "x" * (cut_in_or - 7) + " " + tail
+    got = quoted(message)
+    assert got.endswith(" groups ..."), got
+
+
+def test_weight_matrices_rows_are_indexed_from_zero_whatever_the_genotype_rows_index():
+    """6b72ce0 (``matching._used_rows``): the used rows come indexed 0..n-1 (the frames beside
+    them are positional). Every row used and the genotype rows indexed otherwise (a frame cut
+    from a larger one keeps its labels): the shallow copy kept those labels (mutant: the test of
+    a 0-based RangeIndex dropped), so a later assignment aligned on the index would fill NaN."""
+    from test_pgs_weight_matrices import HAPLOID, _sites_and_rows
+
+    from trd_spark.pgs.matching import frame_matches, weight_matrices
+
+    sites, rows = _sites_and_rows(np.random.default_rng(33), 5, shared_row=False, every_row_used=True)
+    rows.index = pd.RangeIndex(100, 100 + len(rows))
+    m = frame_matches(sites, rows)
+    w = weight_matrices(m, HAPLOID)
+    assert len(w.rows) == len(rows)
+    assert w.rows.index.equals(pd.RangeIndex(len(rows)))
+    assert w.rows["position"].tolist() == rows["position"].tolist()
