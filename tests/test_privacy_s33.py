@@ -15,6 +15,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from trd_spark.config import load_config
 from trd_spark.models.km import coarsen_km, km_on_grid
@@ -98,3 +99,49 @@ def test_two_curve_sets_of_the_same_persons_give_no_small_step_by_subtraction():
     exported = pd.read_csv(io.StringIO(files["km_curves.tsv"]), sep="\t")
     assert small(left_between_points(exported)) == []
     assert len(exported) and exported["pgs_id"].nunique() == 1, exported  # one set kept, not both dropped
+
+
+# Two releases' exports give the changes of the counts both show (README Privacy, "Two releases'
+# exports"): the report audits its export against every export under its output_root. A new
+# release's run under another output root (All of Us ties a workspace, and its bucket, to one CDR
+# version: a new CDR version often means a new workspace) found no earlier export there and was
+# audited against nothing, silently. ``report.audit_output_roots`` names the roots to read too.
+def test_an_export_under_another_output_root_is_audited_against(spark, tmp_path):
+    """r1 exported under one output root (167 TRD persons), r2 under another (174: 7 joined). On
+    45356c7 r2's report read its own root only: nothing found, 174 shown, and the two exports
+    gave the 7. With ``report.audit_output_roots`` naming the first root, r1's export is read
+    (label ``r1@run1``), 174 is hidden, and no change of 1..19 comes back; a root that does not
+    exist is one ConfigError naming the key (audited against nothing, the export said nothing
+    of it)."""
+    from export_attacker import small_release_changes
+    from test_report_reexport import attacker, export_files, release
+
+    from trd_spark.errors import ConfigError
+    from trd_spark.io import Fs
+    from trd_spark.report.stage import publish_export, released_exports
+    from trd_spark.report.tables import ReleaseCounts, prior_counts
+
+    fs = Fs(spark)
+    first_root, second_root = tmp_path / "workspace1", tmp_path / "workspace2"
+    second_root.mkdir()
+    publish_export(fs, load_config(None, overrides={"output_root": str(first_root), "release": "r1"}),
+                   export_files(release(167)), run_id="run1")
+    alone = load_config(None, overrides={"output_root": str(second_root), "release": "r2"})
+    assert released_exports(fs, alone) == {}
+    shown_alone = export_files(release(174))
+    known = {cell: n for (_, cell), n in prior_counts(
+        released_exports(fs, load_config(None, overrides={"output_root": str(first_root), "release": "r2"}))).items()}
+    assert small_release_changes(attacker(shown_alone), known, T)[("status", "d", "A", "TRD")] == (7, 7)
+
+    cfg = load_config(None, overrides={"output_root": str(second_root), "release": "r2",
+                                       "report": {"audit_output_roots": [str(first_root)]}})
+    others = released_exports(fs, cfg)
+    assert sorted(others) == ["r1@run1"]
+    second = export_files(ReleaseCounts(**{**release(174).__dict__, "prior": prior_counts(others)}))
+    assert "\tTRD\t174\n" not in second["cohort_counts.tsv"], second["cohort_counts.tsv"]
+    assert small_release_changes(attacker(second), known, T) == {}
+
+    missing = load_config(None, overrides={"output_root": str(second_root), "release": "r2",
+                                           "report": {"audit_output_roots": [str(tmp_path / "gone")]}})
+    with pytest.raises(ConfigError, match=r"report\.audit_output_roots: .*gone does not exist"):
+        released_exports(fs, missing)

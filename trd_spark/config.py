@@ -612,6 +612,12 @@ class ReportSettings(_Strict):
     """``report``: small-count threshold and report options."""
     # Counts from 1 to (small_count_threshold - 1) are shown as "<threshold" in exports.
     small_count_threshold: int = Field(20, ge=1)
+    # Other output roots whose exports this release's export must give no small difference with,
+    # read as output_root is (each release's current export/ and export_history/; README
+    # Privacy, "Two releases' exports"): earlier releases exported from another bucket or
+    # workspace (an All of Us workspace is tied to one CDR version). One that does not exist is
+    # a config error: audited against nothing, the export would say nothing of it.
+    audit_output_roots: list[str] = Field(default_factory=list)
 
 
 class LoggingSettings(_Strict):
@@ -991,6 +997,7 @@ _PATH_FIELDS = [
     ("omop", "path"),
     ("phenotypes", "concept_sets"),
     ("releases", "input_root"),
+    ("report", "audit_output_roots", "*"),
 ]
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from trd_spark.cohort.standardise import fallback_fix, floor_set_by_pcs
 from trd_spark.config import Config, is_uri
-from trd_spark.errors import InputDataError
+from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import known_levels
 from trd_spark.io import Fs, to_tsv
 from trd_spark.layout import (
@@ -559,27 +559,42 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
     recorded them (``tables.hidden_counts``; for a current export only when the report's
     internal manifest carries its run id; absent for one exported by an older version). Read
     when the report runs; not a rerun trigger (a release exported later is audited against
-    this one)."""
-    root = Layout.of(cfg).output_root
+    this one). The output roots of ``report.audit_output_roots`` are read the same way (their
+    exports labelled ``release@run id``: the same release name there is another export); one
+    that does not exist raises ConfigError naming the key."""
     out: dict[str, dict] = {}
-    for release in fs.listdirs(root):
-        layout = Layout(root, release)
-        current = _current_export(fs, layout)
-        current_run = None
-        if current is not None:
-            current_run, tables = current
-            out[release if release != cfg.release else _export_label(release, current_run)] = tables
-        history = f"{layout.release_dir}/{EXPORT_HISTORY}"
-        for run_id in fs.listdirs(history) if fs.exists(history) else []:
-            folder = f"{history}/{run_id}"
-            if (current is not None and run_id == (current_run or "unknown")) or not fs.exists(f"{folder}/{SUCCESS}"):
-                continue
-            tables = _read_export_tables(fs, folder)
-            tables["hidden_counts"] = read_hidden_counts_file(fs, f"{folder}/{HIDDEN_COUNTS_FILE}")
-            kept_manifest = f"{folder}/{MANIFEST}"
-            tables["threshold"] = manifest_field(read_manifest(fs, kept_manifest), "small_count_threshold", int,
-                                                 kept_manifest) if fs.exists(kept_manifest) else None
-            out[_export_label(release, run_id)] = tables
+    for i, root in enumerate([Layout.of(cfg).output_root, *cfg.report.audit_output_roots]):
+        if i and not fs.exists(root):
+            raise ConfigError(f"report.audit_output_roots: {root} does not exist (an output root whose exports "
+                              "this export is audited against)")
+        for release in fs.listdirs(root):
+            out.update(_root_exports(fs, cfg, Layout(root, release), own_root=i == 0))
+    return out
+
+
+def _root_exports(fs: Fs, cfg: Config, layout: Layout, *, own_root: bool) -> dict[str, dict]:
+    """``released_exports``' entries of one release folder (``layout``): its complete current
+    ``export/`` (label: the release, or ``release@run id`` for this release's or one under another
+    output root, ``own_root`` False) and every export kept in its ``export_history/``."""
+    out: dict[str, dict] = {}
+    release = layout.release
+    current = _current_export(fs, layout)
+    current_run = None
+    if current is not None:
+        current_run, tables = current
+        own = own_root and release != cfg.release
+        out[release if own else _export_label(release, current_run)] = tables
+    history = f"{layout.release_dir}/{EXPORT_HISTORY}"
+    for run_id in fs.listdirs(history) if fs.exists(history) else []:
+        folder = f"{history}/{run_id}"
+        if (current is not None and run_id == (current_run or "unknown")) or not fs.exists(f"{folder}/{SUCCESS}"):
+            continue
+        tables = _read_export_tables(fs, folder)
+        tables["hidden_counts"] = read_hidden_counts_file(fs, f"{folder}/{HIDDEN_COUNTS_FILE}")
+        kept_manifest = f"{folder}/{MANIFEST}"
+        tables["threshold"] = manifest_field(read_manifest(fs, kept_manifest), "small_count_threshold", int,
+                                             kept_manifest) if fs.exists(kept_manifest) else None
+        out[_export_label(release, run_id)] = tables
     return out
 
 
