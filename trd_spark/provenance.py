@@ -160,14 +160,13 @@ _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.A
 
 
 @functools.cache
-def _names_digest(name: str, text: str, names: frozenset[str]) -> str | None:
-    """Digest of the part of module ``name`` (source ``text``) that importers taking ``names``
-    (``from name import a, b``) run: the top-level definitions of those names and of every
-    top-level name they use (closure, by the names their statements mention: an over-count,
-    never an under-count), with the module's imports, docstrings left out (``_code_text``).
-    None when that cannot be told, so the whole module counts: a name it does not define, a
-    top-level statement other than imports, definitions and plain ``name = ...`` assignments
-    (an ``if``, a call), a name defined by unpacking."""
+def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]],
+                                                  tuple[frozenset[str], ...], tuple[int, ...]] | None:
+    """What ``_names_digest`` reads of module ``name`` (source ``text``), parsed once per text:
+    (each top-level statement as ``ast.dump`` without docstrings, {name: the statements defining
+    it}, per statement the top-level names it mentions, the import statements); None when the
+    module holds a top-level statement other than imports, definitions and plain ``name = ...``
+    assignments (an ``if``, a call, a name defined by unpacking)."""
     tree = ast.parse(text, filename=name)
     _strip_docstrings(tree)
     defines: dict[str, list[int]] = {}
@@ -184,38 +183,53 @@ def _names_digest(name: str, text: str, names: frozenset[str]) -> str | None:
                 return None
             for t in targets:
                 defines.setdefault(cast(ast.Name, t).id, []).append(i)
+    mentions = tuple(frozenset(m.id for m in ast.walk(stmt) if isinstance(m, ast.Name) and m.id in defines)
+                     for stmt in tree.body)
+    imports = tuple(i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom)))
+    dumps = tuple(ast.dump(stmt, include_attributes=False) for stmt in tree.body)
+    return dumps, {k: tuple(v) for k, v in defines.items()}, mentions, imports
+
+
+@functools.cache
+def _names_digest(name: str, text: str, names: frozenset[str]) -> str | None:
+    """Digest of the part of module ``name`` (source ``text``) that importers taking ``names``
+    (``from name import a, b``) run: the top-level definitions of those names and of every
+    top-level name they use (closure, by the names their statements mention: an over-count,
+    never an under-count), with the module's imports, docstrings left out (``_code_text``).
+    None when that cannot be told, so the whole module counts: a name it does not define, or a
+    top-level statement ``_definitions`` does not read."""
+    found = _definitions(name, text)
+    if found is None:
+        return None
+    dumps, defines, mentions, imports = found
     if not names <= defines.keys():
         return None
-    wanted, todo = set(), list(names)
+    wanted: set[str] = set()
+    todo = list(names)
     while todo:
         n = todo.pop()
         if n in wanted:
             continue
         wanted.add(n)
         for i in defines[n]:
-            todo += [m.id for m in ast.walk(tree.body[i]) if isinstance(m, ast.Name) and m.id in defines]
-    kept = sorted({i for n in wanted for i in defines[n]}
-                  | {i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom))})
-    text_of = "\n".join(ast.dump(tree.body[i], include_attributes=False) for i in kept)
-    return hashlib.sha256(text_of.encode()).hexdigest()[:16]
+            todo += mentions[i]
+    kept = sorted({i for n in wanted for i in defines[n]} | set(imports))
+    return hashlib.sha256("\n".join(dumps[i] for i in kept).encode()).hexdigest()[:16]
 
 
 @functools.cache
-def _module_code(name: str, text: str, is_package: bool) -> tuple[str, frozenset[str]]:
-    """(digest of ``_code_text``, names imported: ``_imported_names``) of module ``name`` whose
-    source is ``text``. Cached on the source text itself, so a module edited since is read
-    afresh, while the modules every stage imports (``stages``, ``config``, ``io``, ...) are
-    parsed once per process, not once per stage: ``code_digests`` of the five stages parsed 113
-    modules where 40-odd are distinct (5.5-6 CPU-s per `trd-spark run` or `explain`)."""
+def _module_code(name: str, text: str, is_package: bool
+                 ) -> tuple[str, frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
+    """(digest of ``_code_text``, names imported: ``_imported_names``, ``_from_imports``) of
+    module ``name`` whose source is ``text``. Cached on the source text itself, so a module
+    edited since is read afresh, while the modules every stage imports (``stages``, ``config``,
+    ``io``, ...) are parsed once per process, not once per stage: ``code_digests`` of the five
+    stages parsed 113 modules where 40-odd are distinct (5.5-6 CPU-s per `trd-spark run` or
+    `explain`)."""
     tree = ast.parse(text, filename=name)
     imports = frozenset(_imported_names(tree, name, is_package))
-    return hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16], imports
-
-
-@functools.cache
-def _module_from_imports(name: str, text: str, is_package: bool) -> tuple[tuple[str, frozenset[str]], ...]:
-    """``_from_imports`` of module ``name`` (cached on its source text, as ``_module_code``)."""
-    return _from_imports(ast.parse(text, filename=name), name, is_package)
+    froms = _from_imports(tree, name, is_package)
+    return hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16], imports, froms
 
 
 @functools.cache
@@ -244,6 +258,8 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         raise ImportError(f"no source for module {module}")
     digests: dict[str, str] = {}
     libraries: set[str] = set()
+    taken: dict[str, set[str]] = {m: set() for m in by_name}  # names the modules reached import from each
+    texts: dict[str, str] = {}
     parts = module.split(".")
     todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]  # importing it runs its packages' __init__
     while todo:
@@ -253,7 +269,12 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         found = _source(name)
         if found is None:
             continue
-        digests[name], imports = _module_code(name, *found)
+        digests[name], imports, froms = _module_code(name, *found)
+        if name in taken:
+            texts[name] = found[0]
+        for target, took in froms:
+            if target in taken:
+                taken[target] |= took
         for imported in imports:
             top = imported.partition(".")[0]
             if top == package:
@@ -261,15 +282,8 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
                 todo.extend(".".join(names[:i]) for i in range(1, len(names) + 1))
             elif top and top not in sys.stdlib_module_names:
                 libraries.add(top)
-    for shared in set(by_name) & digests.keys() - {module}:
-        taken: set[str] = set()
-        for importer in digests:
-            found = _source(importer)
-            if found is not None:
-                taken |= {n for target, names in _module_from_imports(importer, *found) if target == shared
-                          for n in names}
-        found = _source(shared)
-        part = None if found is None or "*" in taken else _names_digest(shared, found[0], frozenset(taken))
+    for shared in sorted(texts.keys() - {module}):
+        part = None if "*" in taken[shared] else _names_digest(shared, texts[shared], frozenset(taken[shared]))
         if part is not None:
             digests[shared] = part
     versions = _distribution_versions()
