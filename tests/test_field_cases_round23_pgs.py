@@ -12,6 +12,12 @@
   the alt of the missing code (every 0/0 carrier scored 0 copies, not 2), at a C>T site with C/C
   not_found, silently. Such an inference is now left out (a counted note) and the row matched on
   its effect allele, as any row without other_allele.
+- BGEN sample identity (round 17's kind), the two .sample names: a BGEN without embedded IDs with
+  both ``x.sample`` and ``x.bgen.sample`` beside it took ``x.sample`` without a look at the other
+  (plink2 ``--sample`` and Hail's ``sample_file=`` read the one they are given): another
+  release's .sample, or one in another order, under either name put every score on another
+  person, silently. Both present must now hold the same ID_1, ID_2 and sex, else one error
+  naming both and the first sample number that differs (``bgen_reader._sample_table``).
 
 Parse-level cases (no Spark) unless said otherwise; each file is hand-written; the expected
 values are the file's own.
@@ -95,3 +101,43 @@ def test_an_inferred_other_allele_equal_to_the_effect_allele_scores_as_plink2(hl
     export): expected.tsv, plink2 --score's sums (2.25 3.5 1 2.25; 3 matched). Before: the C/C
     row not_found and the A/A row 0 copies (0.25 0.5 0 0.25; 2 matched)."""
     assert_expected(run_case(hl, spark, tmp_path, INFER_IS_EFFECT), INFER_IS_EFFECT)
+
+
+def test_two_sample_files_beside_a_bgen_that_differ_are_one_error(tmp_path):
+    """A BGEN without embedded IDs (plink2's export with its sample block stripped) and both
+    Oxford .sample names beside it: b.sample (plink2's) and b.bgen.sample, the same samples with
+    two swapped (another release's, or a re-sorted copy). Before: b.sample was read without a
+    look at the other, while plink2 --sample / Hail's sample_file= read the one they are given.
+    Now one InputDataError naming both and sample #2, no ID; one content under both names, or
+    one name alone, reads as before, IDs and sex (a sex column differing alone is the error too)."""
+    from test_field_cases_round17_pgs import _bgen
+    from test_pgs_bgen import _strip_sample_ids
+
+    from trd_spark.pgs.bgen_reader import BgenFiles, sample_file_sex, sample_ids
+
+    made = _bgen(tmp_path, fid=False)
+    _strip_sample_ids(made, tmp_path / "n.bgen")
+    lines = made.with_suffix(".sample").read_text().splitlines()
+    (tmp_path / "n.sample").write_text("\n".join(lines) + "\n")
+    files = BgenFiles.open(str(tmp_path / "n.bgen"))
+    assert files.embedded_ids is None
+    assert sample_ids(files) == ["1001", "1002", "1003"]
+    (tmp_path / "n.bgen.sample").write_text("\n".join(lines) + "\n")  # one content under both names
+    assert sample_ids(files) == ["1001", "1002", "1003"]
+    swapped = [*lines[:3], lines[4], lines[3], *lines[5:]]
+    (tmp_path / "n.bgen.sample").write_text("\n".join(swapped) + "\n")
+    for read in (sample_ids, sample_file_sex):
+        with pytest.raises(InputDataError) as e:
+            read(files)
+        message = str(e.value)
+        assert "from sample #2 on" in message and str(tmp_path / "n.sample") in message
+        assert str(tmp_path / "n.bgen.sample") in message and e.value.where == str(tmp_path / "n.bgen")
+        assert not any(i in message for i in ("1001", "1002", "1003"))
+    header = lines[0].split()
+    if "sex" in header:  # plink2 writes a sex column: the same IDs with another sex differ too
+        at = header.index("sex")
+        resexed = [*lines[:2], " ".join(f if i != at else ("1" if f != "1" else "2")
+                                        for i, f in enumerate(lines[2].split())), *lines[3:]]
+        (tmp_path / "n.bgen.sample").write_text("\n".join(resexed) + "\n")
+        with pytest.raises(InputDataError, match="from sample #1 on"):
+            sample_file_sex(files)

@@ -19,7 +19,8 @@ and their loci listed (``VariantIndex.multiallelic_loci``), so matching counts t
 
 Sample IDs: the IDs embedded in the file (the sample identifier block); without them the
 ``ID_2`` column of the Oxford ``.sample`` file beside it (``x.sample`` or ``x.bgen.sample``;
-``ID_1`` is plink2's FID, often 0); both present must agree (``sample_ids``). Either way they go
+``ID_1`` is plink2's FID, often 0); both present must agree (``sample_ids``), and so must the two
+.sample files when both names are there (``_sample_table``). Either way they go
 through ``genotypes.sample_persons``.
 
 Source: the BGEN format spec (https://www.chg.ox.ac.uk/~gav/bgen_format/spec/latest.html)
@@ -156,6 +157,46 @@ def _sample_file(path: str, exists: Callable[[str], bool] = os.path.isfile) -> s
     return next((candidate for candidate in bgen_sample_file_candidates(path) if exists(candidate)), None)
 
 
+def _sample_table(files: BgenFiles, fs: Any = None) -> tuple[str, pd.DataFrame] | None:
+    """The Oxford .sample beside the BGEN (``_sample_file``) and its ``sample_file_table``; None
+    without one. ``fs``: as ``sample_ids``'. When both candidates are there (``x.sample`` and
+    ``x.bgen.sample``) they must be one file's content: the same samples in the same order
+    (``ID_1`` / ``ID_2``) and the same sex column; else one InputDataError naming both and the
+    first sample number that differs. Why: the first was taken without a look at the other, while
+    plink2 ``--sample`` and Hail's ``sample_file=`` read the one they are given, so another
+    release's .sample, or one in another order, beside the right one put every score on another
+    person (or read another sex on X), silently."""
+    exists = os.path.isfile if fs is None else fs.exists
+    found = [c for c in bgen_sample_file_candidates(files.path) if exists(c)]
+    tables = []
+    for sample in found:
+        if fs is None:
+            tables.append(sample_file_table(sample, files.n_samples))
+        else:
+            with fs.open(sample, "r") as f:
+                tables.append(sample_file_table(sample, files.n_samples, f.read()))
+    if not found:
+        return None
+    if len(found) == 2:
+        first, second = tables
+
+        def column(table: pd.DataFrame, name: str) -> np.ndarray:
+            picked = next((c for c in table.columns if c.lower() == name.lower()), None)
+            return np.full(len(table), "", dtype=object) if picked is None else table[picked].to_numpy(object)
+
+        differ = np.zeros(files.n_samples, dtype=bool)
+        for name in ("ID_1", "ID_2", "sex"):
+            differ |= column(first, name) != column(second, name)
+        if differ.any():
+            # Sample numbers only: the IDs are person IDs (privacy).
+            raise InputDataError(
+                f"two Oxford .sample files beside the BGEN, {found[0]} and {found[1]}, differ from sample "
+                f"#{int(np.flatnonzero(differ)[0]) + 1} on (ID_1, ID_2 or sex): which one belongs to the file "
+                "cannot be told (plink2 --sample and Hail's sample_file= read the one they are given); remove the "
+                "other", where=files.path)
+    return found[0], tables[0]
+
+
 def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     """The sample IDs in file order: embedded, else ``ID_2`` of the .sample beside the file
     (header line, then a types line ``0 0 0 D ...``, then one line per sample); ``fs``: a
@@ -169,17 +210,13 @@ def sample_ids(files: BgenFiles, fs: Any = None) -> list[str]:
     .sample) it is one InputDataError naming both files and the first sample number that
     differs: plink2 ``--sample`` and Hail's ``sample_file=`` take the .sample's IDs, this reader
     the embedded ones, so one of the two would silently put every score on another person."""
-    sample = _sample_file(files.path) if fs is None else _sample_file(files.path, fs.exists)
-    if sample is None:
+    beside = _sample_table(files, fs)
+    if beside is None:
         if files.embedded_ids is not None:
             return list(files.embedded_ids)
         raise InputDataError("the BGEN embeds no sample IDs and has no .sample file beside it "
                              "(x.sample or x.bgen.sample)", where=files.path)
-    if fs is None:
-        table = sample_file_table(sample, files.n_samples)
-    else:
-        with fs.open(sample, "r") as f:
-            table = sample_file_table(sample, files.n_samples, f.read())
+    sample, table = beside
     if files.embedded_ids is None:
         return table["ID_2"].tolist()
     embedded = np.array(files.embedded_ids, dtype=object)
@@ -208,14 +245,10 @@ def sample_file_sex(files: BgenFiles, fs: Any = None) -> np.ndarray | None:
     ``sample_file_table``."""
     from trd_spark.pgs.sample_sex import plink_sex_codes
 
-    sample = _sample_file(files.path) if fs is None else _sample_file(files.path, fs.exists)
-    if sample is None:
+    beside = _sample_table(files, fs)
+    if beside is None:
         return None
-    if fs is None:
-        table = sample_file_table(sample, files.n_samples)
-    else:
-        with fs.open(sample, "r") as f:
-            table = sample_file_table(sample, files.n_samples, f.read())
+    table = beside[1]
     column = next((c for c in table.columns if c.lower() == "sex"), None)
     return None if column is None else plink_sex_codes(table[column].tolist())
 
