@@ -22,8 +22,8 @@ timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet IN
 naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
 CDM datetime partner's date (``DATETIME_PARTNER``); README "Concepts": standard concepts only (a
 concept 0 is in no set, whatever its source concept), a preliminary diagnosis or a "history of"
-record (``condition_status_concept_id`` in ``PRELIMINARY_DIAGNOSIS_STATUS_IDS`` or
-``HISTORY_OF_STATUS_IDS``) no MDD diagnosis but
+record (``condition_status_concept_id`` in ``NOT_A_DIAGNOSIS_STATUS_IDS``, this module's own list:
+preliminary, rule-out, "history of") no MDD diagnosis but
 still an exclusion and a control's disqualifier, a combination product an exposure of each
 ingredient it reaches through concept_ancestor.
 Optional tables (death, device_exposure, drug_strength) may be absent.
@@ -38,12 +38,17 @@ from pathlib import Path
 import duckdb
 
 from trd_spark.config import Config
-from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS, HISTORY_OF_STATUS_IDS, PRELIMINARY_DIAGNOSIS_STATUS_IDS
+from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS
 
 # PERSON.year_of_birth's plausibleValueLow in OHDSI DQD (OMOP_CDMv5.4_Field_Level.csv), and the
 # oldest age the study accepts at the end of follow-up (README "Study rules", Birth date).
 DQD_BIRTH_YEAR_LOW = 1850
 MAX_AGE_YEARS = 120
+# condition_status_concept_id of a record that is no MDD diagnosis (README "Concepts"), written out
+# from the README, not imported from trd_spark.vocabulary, so that the twin checks the chain's list
+# too: 32899 "Preliminary diagnosis" and 4033240, the SNOMED one of the CDM's older convention;
+# 32892 "Condition to be diagnosed by procedure" (a rule-out); 4188893 "history of".
+NOT_A_DIAGNOSIS_STATUS_IDS = (32892, 32899, 4033240, 4188893)
 
 
 
@@ -318,7 +323,7 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     # for the exclusions and the control rule.
     cond_cols = [r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['condition_occurrence']}").fetchall()]
     preliminary = ("COALESCE(e.condition_status_concept_id IN ("
-                   + ", ".join(str(i) for i in sorted(PRELIMINARY_DIAGNOSIS_STATUS_IDS | HISTORY_OF_STATUS_IDS))
+                   + ", ".join(str(i) for i in NOT_A_DIAGNOSIS_STATUS_IDS)
                    + "), FALSE)"
                    if "condition_status_concept_id" in cond_cols else "FALSE")
     x(f"CREATE TEMP TABLE cond AS {restricted('condition_occurrence', 'condition_start_date', 'condition_concept_id', 'condition', extra=preliminary + ' AS preliminary')}")

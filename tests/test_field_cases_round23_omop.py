@@ -11,31 +11,37 @@ silent wrong answer on 45356c7.
   never the index, still no control, a rule-out bipolar code still excludes; counted in
   notes.quirks.condition_status.n_preliminary_records.
 
-Tiny inputs built inline on the session's Spark (toy config: cutoff 2023-07-01, observation
-2000-01-01..2023-12-31); expected values by hand from README "Study rules" / "Concepts", and checked
-against an independent DuckDB query of the MDD rule with its own status list.
+Tiny inputs written as Parquet files and read by the stage's own reader (toy config: cutoff
+2023-07-01, observation 2000-01-01..2023-12-31); expected values by hand from README "Study rules" /
+"Concepts", checked against an independent DuckDB query of the MDD rule and the DuckDB twin
+(benchmarks/duckdb_phenotypes.py, which now writes its own status list instead of importing the
+chain's) on the same files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from test_phenotypes_support import (
+    ANCESTRY,
     BIPOLAR,
+    CONCEPTS,
     MDD_CONCEPT,
     SERTRALINE_TAB,
-    cond,
     d,
     days,
-    drug,
-    obs,
-    omop_tables,
-    person,
     toy_config,
 )
 
-from trd_spark.phenotypes.stage import condition_status_counts, derive_phenotype_tables
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from duckdb_phenotypes import duckdb_phenotypes  # noqa: E402
+
+from trd_spark.phenotypes.stage import condition_status_counts, derive_phenotype_tables, read_omop  # noqa: E402
 
 # Condition Status concepts, written out here (the DuckDB check does not read trd_spark's lists):
 # 32892 "Condition to be diagnosed by procedure" (rule-out), 32893 "Confirmed diagnosis"; the
@@ -51,6 +57,42 @@ STATUS_ROWS = [
     (3, BIPOLAR, "2018-01-01", RULE_OUT), (3, MDD_CONCEPT, "2019-01-10", None), (3, MDD_CONCEPT, "2019-02-10", None),
     (4, MDD_CONCEPT, "2019-01-10", RULE_OUT), (4, MDD_CONCEPT, "2019-02-10", RULE_OUT),
 ]
+
+
+PERSONS = (1, 2, 3, 4)
+
+
+def _write_omop(root: Path) -> None:
+    """The case as an OMOP export (one Parquet file per table, CDM column names): every person born
+    1970-01-01, observed 2000-01-01..2023-12-31; person 2 takes sertraline 2019-03-01, 60 days."""
+    i64, i32, date, text = pa.int64(), pa.int32(), pa.date32(), pa.string()
+
+    def write(table: str, columns: dict[str, tuple[list, pa.DataType]]) -> None:
+        pq.write_table(pa.table({c: pa.array(v, t) for c, (v, t) in columns.items()}), root / f"{table}.parquet")
+
+    ids, n = list(PERSONS), len(PERSONS)
+    write("person", {"person_id": (ids, i64), "gender_concept_id": ([8532] * n, i64),
+                     "year_of_birth": ([1970] * n, i32), "month_of_birth": ([1] * n, i32), "day_of_birth": ([1] * n, i32)})
+    write("observation_period", {"person_id": (ids, i64), "observation_period_start_date": ([d("2000-01-01")] * n, date),
+                                 "observation_period_end_date": ([d("2023-12-31")] * n, date)})
+    rows = list(zip(*STATUS_ROWS, strict=True))
+    write("condition_occurrence", {"condition_occurrence_id": (list(range(1, len(STATUS_ROWS) + 1)), i64),
+                                   "person_id": (list(rows[0]), i64), "condition_concept_id": (list(rows[1]), i64),
+                                   "condition_start_date": ([d(x) for x in rows[2]], date),
+                                   "condition_status_concept_id": (list(rows[3]), i64)})
+    write("drug_exposure", {"drug_exposure_id": ([1], i64), "person_id": ([2], i64), "drug_concept_id": ([SERTRALINE_TAB], i64),
+                            "drug_exposure_start_date": ([d("2019-03-01")], date),
+                            "drug_exposure_end_date": ([d("2019-03-01")], date), "days_supply": ([60], i32),
+                            "drug_type_concept_id": ([32838], i64)})
+    write("procedure_occurrence", {"person_id": ([], i64), "procedure_concept_id": ([], i64), "procedure_date": ([], date)})
+    concept = list(zip(*CONCEPTS, strict=True))
+    write("concept", {name: (list(values), i64 if name == "concept_id" else text) for name, values in zip(
+        ("concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id", "standard_concept",
+         "concept_code"), concept, strict=True)})
+    write("concept_ancestor", {"ancestor_concept_id": ([a for a, _ in ANCESTRY], i64),
+                               "descendant_concept_id": ([b for _, b in ANCESTRY], i64),
+                               "min_levels_of_separation": ([1] * len(ANCESTRY), i32),
+                               "max_levels_of_separation": ([1] * len(ANCESTRY), i32)})
 
 
 def _duckdb_mdd_index(rows: list[tuple]) -> dict[int, dt.date | None]:
@@ -70,7 +112,7 @@ def _duckdb_mdd_index(rows: list[tuple]) -> dict[int, dt.date | None]:
     return {int(p): i for p, i in out}
 
 
-def test_a_rule_out_status_is_no_mdd_diagnosis(spark):
+def test_a_rule_out_status_is_no_mdd_diagnosis(spark, tmp_path):
     """By hand (follow-up to the cutoff 2023-07-01):
     1: MDD 2019-01-10 (rule-out) and 2019-02-10: one diagnosis date -> not MDD, excluded
        depression_not_mdd (45356c7: MDD, index 2019-01-10, MDD_other).
@@ -79,12 +121,13 @@ def test_a_rule_out_status_is_no_mdd_diagnosis(spark):
     3: a rule-out bipolar code still excludes: bipolar (as on 45356c7).
     4: two rule-out MDD codes and nothing else: no diagnosis, still no control -> excluded
        depression_not_mdd (45356c7: MDD, index 2019-01-10, MDD_other).
-    The rule-out records are counted as preliminary: 5 (45356c7: 0). DuckDB's MDD index agrees."""
-    conditions = [(*cond(p, c, day), status) for p, c, day, status in STATUS_ROWS]
-    omop = omop_tables(spark, persons=[person(p) for p in (1, 2, 3, 4)],
-                       observation_periods=[obs(p) for p in (1, 2, 3, 4)], conditions=conditions,
-                       drugs=[drug(2, SERTRALINE_TAB, "2019-03-01", days_supply=60)])
-    tables = derive_phenotype_tables(omop, toy_config())
+    The rule-out records are counted as preliminary: 5 (45356c7: 0). DuckDB's MDD index and the
+    DuckDB twin's statuses agree."""
+    root = tmp_path / "omop"
+    root.mkdir()
+    _write_omop(root)
+    cfg = toy_config(path=str(root))
+    tables = derive_phenotype_tables(read_omop(spark, cfg), cfg)
     got = {r.person_id: (r.status, r.exclusion_reason, r.mdd_index_date, r.time_to_trd_days)
            for r in tables.phenotypes.where("definition = 'ad3'").collect()}
     censored = days("2019-01-10", "2023-07-01")
@@ -101,3 +144,15 @@ def test_a_rule_out_status_is_no_mdd_diagnosis(spark):
     assert spark_index == oracle  # 3 meets the count (index set), then excluded for bipolar
     counts = condition_status_counts(tables.study_events["condition"]).collect()[0]
     assert (counts.n_preliminary_records, counts.n_history_records) == (5, 0)
+
+    # The DuckDB twin on the same files, with its own status list.
+    out = tmp_path / "duck.parquet"
+    duckdb_phenotypes(str(root), cfg, str(out), threads=1)
+    con = duckdb.connect()
+    try:
+        twin = {int(p): (s, r, i, t) for p, s, r, i, t in con.execute(
+            f"SELECT person_id, status, exclusion_reason, mdd_index_date, time_to_trd_days "
+            f"FROM read_parquet('{out}') WHERE definition = 'ad3'").fetchall()}
+    finally:
+        con.close()
+    assert twin == got
