@@ -192,6 +192,12 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         top = digests()
         (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5") + "print('imported')\n")
         assert all(v != top[m] for m, v in digests().items())
+        # A name looked up by string (globals(), a module __getattr__): the whole module too.
+        lookup = files["shared.py"] + "\n\ndef kind_of(name):\n    return globals()[name]\n"
+        (root / "shared.py").write_text(lookup)
+        by_string = digests()
+        (root / "shared.py").write_text(lookup.replace("OTHER = 4", "OTHER = 5"))
+        assert all(v != by_string[m] for m, v in digests().items())
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] == "rerun33_pkg"]:
             del sys.modules[name]

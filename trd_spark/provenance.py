@@ -157,6 +157,8 @@ BY_NAME = ("trd_spark.vocabulary",)
 # Top-level statements a module read by name may hold (anything else: the whole module counts).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
                 ast.AnnAssign)
+# Builtins that reach a module's names by string (the whole module counts where one is used).
+_BY_STRING = frozenset({"globals", "vars", "eval", "exec", "__import__"})
 
 
 @functools.cache
@@ -166,7 +168,8 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
     (each top-level statement as ``ast.dump`` without docstrings, {name: the statements defining
     it}, per statement the top-level names it mentions, the import statements); None when the
     module holds a top-level statement other than imports, definitions and plain ``name = ...``
-    assignments (an ``if``, a call, a name defined by unpacking)."""
+    assignments (an ``if``, a call, a name defined by unpacking) or reaches its names by string
+    (``globals()``, ``eval``, a module ``__getattr__``)."""
     tree = ast.parse(text, filename=name)
     _strip_docstrings(tree)
     defines: dict[str, list[int]] = {}
@@ -183,6 +186,9 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
                 return None
             for t in targets:
                 defines.setdefault(cast(ast.Name, t).id, []).append(i)
+    if defines.keys() & {"__getattr__", "__dir__"} or any(
+            isinstance(m, ast.Name) and m.id in _BY_STRING for m in ast.walk(tree)):
+        return None  # names looked up by string: which ones a name uses cannot be read
     mentions = tuple(frozenset(m.id for m in ast.walk(stmt) if isinstance(m, ast.Name) and m.id in defines)
                      for stmt in tree.body)
     imports = tuple(i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom)))
