@@ -3,7 +3,9 @@ added on the driver) into a main pass summed in Spark (a Hail Table of n x k row
 Table.from_pandas + keyed join ("old", inlined here) vs the per-sample literal
 (engine._fewer_lookup, "new"); "none": the same Table without a join.
 
-Usage: haploid_count_join.py N K REPS. Each variant's Table is evaluated by one aggregate, checked
+Usage: haploid_count_join.py N K REPS [ROUTES]: ROUTES ``old,new`` by default; ``new`` alone for
+large N, where the old route costs ~11 CPU-s per 1,000 samples at K = 61 (55.5 at 5,000 x 61; session
+33 flatmt). Each variant's Table is evaluated by one aggregate, checked
 against the expected sum; CPU = this process (process_time) + the JVM (/proc utime + stime), per
 rep, the two variants alternating. Under load, read the CPU figures only (session 32,
 benchmarks/RESULTS.md).
@@ -35,7 +37,7 @@ def jvm_cpu() -> float:
     return total
 
 
-def main(n: int, k: int, reps: int) -> None:
+def main(n: int, k: int, reps: int, routes: tuple[str, ...] = ("old", "new")) -> None:
     start_session(SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4,
                                 tmp_dir=tempfile.mkdtemp(prefix="haploid_join_")))
     import hail as hl
@@ -63,11 +65,12 @@ def main(n: int, k: int, reps: int) -> None:
         return scored.annotate(allele_count=scored.allele_count - _fewer_lookup(hl, s_col, pgs_ids, fewer)(
             scored.s, scored.pgs_id))
 
-    for f in (old, new):  # warm-up (and a check of each)
+    for f in [f for f in (old, new) if f.__name__ in routes]:  # warm-up (and a check of each)
         t = f(scored_table())
         assert t.aggregate(hl.agg.sum(t.allele_count)) == expected
     for rep in range(reps):
-        for name, f in (("old", old), ("new", new)) if rep % 2 == 0 else (("new", new), ("old", old)):
+        order = (("old", old), ("new", new)) if rep % 2 == 0 else (("new", new), ("old", old))
+        for name, f in [(name, f) for name, f in order if name in routes]:
             p0, j0, w0 = time.process_time(), jvm_cpu(), time.perf_counter()
             t = f(scored_table())
             got = t.aggregate(hl.agg.sum(t.allele_count))
@@ -83,4 +86,5 @@ def main(n: int, k: int, reps: int) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+         tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 else ("old", "new"))
