@@ -149,7 +149,8 @@ def test_a_phenotype_rules_concept_ids_in_vocabulary_do_not_rerun_the_pgs_stage(
 
 def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeypatch):
     """By name only when every importer takes names: ``from pkg import shared`` (or ``import
-    pkg.shared``, ``from pkg.shared import *``) digests the whole module, and a name's
+    pkg.shared``, ``from pkg.shared import *``, ``pkg.shared.X`` after ``import pkg``) digests the
+    whole module, and a name's
     definition counts with every module-level name it uses (a constant built from another)."""
     import sys
 
@@ -166,11 +167,14 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         "rules.py": "from rerun33_pkg import common\nfrom .shared import BOTH\n",
         "whole.py": "from rerun33_pkg import shared\n",
         "star.py": "from rerun33_pkg.shared import *\n",
+        # The module object reached through the package (another module imported it by name).
+        "attr.py": "import rerun33_pkg\nfrom rerun33_pkg import common\n\n\ndef f():\n"
+                   "    return rerun33_pkg.shared.OTHER\n",
     }
     for name, text in files.items():
         (root / name).write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
-    mods = ("scores", "rules", "whole", "star")
+    mods = ("scores", "rules", "whole", "star", "attr")
 
     def digests() -> dict[str, str]:
         code_digests.cache_clear()
@@ -181,10 +185,10 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         before = digests()
         (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5"))
         other = digests()
-        assert [m for m in mods if other[m] != before[m]] == ["whole", "star"]
+        assert [m for m in mods if other[m] != before[m]] == ["whole", "star", "attr"]
         (root / "shared.py").write_text(files["shared.py"].replace("{1, 2}", "{1, 2, 7}"))
         rule = digests()
-        assert [m for m in mods if rule[m] != before[m]] == ["rules", "whole", "star"]
+        assert [m for m in mods if rule[m] != before[m]] == ["rules", "whole", "star", "attr"]
         (root / "shared.py").write_text(files["shared.py"].replace('A = "a"', 'A = "b"'))
         assert all(v != before[m] for m, v in digests().items())
         # Code other than definitions at the top level: the whole module, for every importer.

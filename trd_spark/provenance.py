@@ -51,11 +51,21 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
 def _from_imports(tree: ast.AST, module: str, is_package: bool) -> tuple[tuple[str, frozenset[str]], ...]:
     """``(target module, names)`` of every ``from target import names`` in ``tree`` (relative
     targets resolved against ``module``, as ``_imported_names``), and ``(name, {"*"})`` for a
-    plain ``import name`` (the whole module is bound): what ``_names_digest`` needs to know."""
+    plain ``import name`` (the whole module is bound) and for every attribute chain spelling a
+    module of this package (``trd_spark.vocabulary.X`` after ``import trd_spark``: the module
+    object is reached): what ``_names_digest`` needs to know."""
     out: list[tuple[str, frozenset[str]]] = []
     base = module if is_package else module.rpartition(".")[0]
+    top = module.partition(".")[0]
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Attribute):
+            chain, inner = [node.attr], node.value
+            while isinstance(inner, ast.Attribute):
+                chain.append(inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name) and inner.id == top:
+                out.append((".".join([top, *reversed(chain)]), frozenset({"*"})))
+        elif isinstance(node, ast.Import):
             out += [(alias.name, frozenset({"*"})) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
