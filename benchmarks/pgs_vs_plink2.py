@@ -26,9 +26,10 @@ calls as probabilities, sample IDs embedded, as All of Us ships its BGEN). Times
                      hail-bgen            ``pgs.native.engine: hail``: Hail's index_bgen,
                                           import_bgen and one-pass scoring
                      JVM/Hail start is printed separately and added for the whole-process ratio.
-                     Between the match and the score phase Spark SQL's session state is
-                     built, as the pipeline's match log builds it there (``run_ours``; in
-                     the total, not the score phase).
+                     Between the match and the score phase the one-off costs of the
+                     pipeline's match log going to Spark SQL there are paid (Spark SQL's
+                     session state, PySpark's Arrow imports; ``run_ours``: in the total,
+                     not the score phase; the log itself is not converted).
 
 With more than one engine, each engine runs in its own fresh interpreter (this script again with
 ``--engines <one>``): an engine run second in a process would skip the process's one-off costs
@@ -210,17 +211,27 @@ def run_ours(hl, spark, work: Path, label: str, ahead=None) -> tuple[dict[str, f
     # How long the match phase's end waited for the background warm-up (in the match time).
     times["warm_up_wait"] = waits.found[-1] if waits.found else None
     # As stage.run between the match and the score phase: the match log goes to Spark SQL there
-    # (``stage.variant_matches_of``: ``matching.pandas_to_spark`` reads ``spark.conf``), whose first
-    # use in a process builds the session's SQL state, so the pipeline's score phase starts with it
-    # built. Built here too, its time in the total and not in the score phase (the match log itself
-    # is not converted or written: its rows are not the engine's work). Without it the hail-mt
-    # route, whose warm-up runs no Spark SQL, paid that build inside its score phase at the pass's
-    # first ``spark.conf`` read (``pgen_engine._spill_dir``): 0.5-0.8 JVM CPU-s and 1-2.7 s wall
-    # under load at 2.5k samples (issue 16, session 32), a cost its pipeline never pays there.
+    # (``stage.variant_matches_of``: ``matching.pandas_to_spark`` reads ``spark.conf``, whose first
+    # use in a process builds the session's SQL state, and converts the frame through Arrow, whose
+    # first PySpark ``to_arrow_type`` imports ``distutils.version``: setuptools, packaging), so the
+    # pipeline's score phase starts with both done. Both one-off costs are paid here too, in the
+    # total and not in the score phase, by the same first calls on the match log's schema; the log
+    # itself (one row per score and variant: 3M rows at 50k x 61, ~2.7 driver CPU-s) is neither
+    # converted nor written: its rows are not the engine's work. Without them the hail-mt route,
+    # whose warm-up runs no Spark SQL, paid in its score phase the SQL state's build at the pass's
+    # first ``spark.conf`` read (``pgen_engine._spill_dir``: 0.5-0.8 JVM CPU-s and 1-2.7 s wall under
+    # load at 2.5k samples, session 32) and, until session 33, that import in the scores' schema
+    # check (``schemas.check_arrow`` -> ``to_arrow_schema``: 0.15 of the phase's 0.30 driver CPU-s
+    # at 2.5k under load, flatmt): costs its pipeline never pays there. (The native routes' full
+    # warm-up makes the same import first: ``pgen_engine.import_warm_up_modules``.)
     t_sql, cpu_sql = time.perf_counter(), process_cpu()
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from trd_spark.schemas import PGS_VARIANT_MATCHES
     from trd_spark.session import ARROW_CONF
 
-    spark.conf.get(ARROW_CONF, None)
+    spark.conf.get(ARROW_CONF, None)  # pandas_to_spark's first read: the SQL state
+    to_arrow_schema(PGS_VARIANT_MATCHES.struct)  # its createDataFrame's first to_arrow_type: the import
     times["sql_state"] = time.perf_counter() - t_sql
     cpu_sql_end = process_cpu()
     times["cpu_sql_state"] = {p: round(cpu_sql_end[p] - cpu_sql[p], 2) for p in cpu_sql}
@@ -505,8 +516,8 @@ def report(args: argparse.Namespace, results: list[dict]) -> int | str:
         if t.get("warm_up_wait") is not None:
             print(f"{t['engine']:<12} match phase waited {t['warm_up_wait']:.1f} s for the native pass's warm-up")
         if t.get("sql_state") is not None:
-            print(f"{t['engine']:<12} Spark SQL's session state before the score phase (the pipeline's match log "
-                  f"builds it there) {t['sql_state']:.1f} s (CPU {t['cpu_sql_state']})")
+            print(f"{t['engine']:<12} Spark SQL's session state and Arrow imports before the "
+                  f"score phase (as the pipeline's match log pays them there) {t['sql_state']:.1f} s (CPU {t['cpu_sql_state']})")
     for t in results:
         print("phases=" + json.dumps(t))
     bad = [t for t in results if t["max_rel_diff"] > 1e-5]
