@@ -9,6 +9,8 @@ the stages that would rerun.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_pipeline_rerun import _config, _publish, _reruns
 
@@ -206,3 +208,22 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         for name in [m for m in sys.modules if m.split(".")[0] == "rerun33_pkg"]:
             del sys.modules[name]
         code_digests.cache_clear()
+
+
+def test_moving_the_trait_panel_or_concept_set_file_reruns_nothing(published, tmp_path):
+    """The panel's and the concept sets' contents are what the stages read (the panel in the
+    pgs, cohort, models and report slices, the concept sets in the phenotype stage's); their
+    paths are not, yet the report's slice held both paths (all of ``pgs`` and ``phenotypes``):
+    the same file copied elsewhere reran the report, a new export. The same content moved now
+    reruns nothing; edited, it reruns as before."""
+    cfg = published
+    panel, sets = tmp_path / "panel.yaml", tmp_path / "sets.yaml"
+    panel.write_bytes(Path(cfg.pgs.trait_panel).read_bytes())
+    sets.write_bytes(Path(cfg.phenotypes.concept_sets).read_bytes())
+    moved = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"trait_panel": str(panel)}),
+                                   "phenotypes": cfg.phenotypes.model_copy(update={"concept_sets": str(sets)})})
+    assert _reruns(moved) == []
+    # Still readable where a message names the file (stages.MESSAGE_KEYS), still no input of the report.
+    assert config_view(moved, STAGE_SPECS["report"]).phenotypes.concept_sets == str(sets)
+    with pytest.raises(LookupError, match="pgs.trait_panel"):
+        _ = config_view(moved, STAGE_SPECS["report"]).pgs.trait_panel

@@ -268,7 +268,11 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # methods table, export manifest), so outputs moved to another release's folder rerun it.
         config=("release", "datasets", "omop.data_cutoff_date", "pgs", "phenotypes", "covariates", "models", "report",
                 "trait_panel"),
-        config_exclude=NOT_STAGE_SETTINGS,
+        # The paths of the trait panel and the concept-set file: the panel's content is in the
+        # slice (``trait_panel``), the concept sets reach the report through the phenotype stage's
+        # outputs; the report names neither file. A moved panel or concept-set file reran the
+        # report, and each report run is a new export that later exports are audited against.
+        config_exclude=(*NOT_STAGE_SETTINGS, "pgs.trait_panel", "phenotypes.concept_sets"),
         upstream=("models", "cohort", "phenotypes", "pgs"),
         files=("report.html", "<table>.tsv"),
         publishes=(EXPORT,),
