@@ -74,3 +74,48 @@ def test_weight_matrices_rows_are_indexed_from_zero_whatever_the_genotype_rows_i
     assert len(w.rows) == len(rows)
     assert w.rows.index.equals(pd.RangeIndex(len(rows)))
     assert w.rows["position"].tolist() == rows["position"].tolist()
+
+
+def test_checked_call_refuses_a_haploid_call_naming_an_allele_the_row_lacks(hl):
+    """32207fe (``genotypes.checked_call``): a haploid call (a male's chrY or X outside its PARs)
+    naming an allele the row lacks, ``2`` at a biallelic site, is the same error as a diploid
+    ``0/2`` (mutant: the haploid branch's check made True let it through, read as no alt copy by
+    the Hail pass); the row's own alleles and a missing call stay as they are. Two hl.eval."""
+    from trd_spark.pgs.genotypes import checked_call
+
+    locus, alleles = hl.locus("chrY", 2_786_855, "GRCh38"), hl.literal(["A", "G"])
+
+    # (a diploid 0/2: test_field_cases_round22_pgs, through the passes)
+    with pytest.raises(Exception, match=r"GT 2 at chrY:2786855 A,G names an allele the row does not have"):
+        hl.eval(checked_call(hl, hl.call(2), locus, alleles))
+    good = (hl.call(1), hl.call(0), hl.call(0, 1), hl.missing(hl.tcall))
+    assert hl.eval(hl.tuple([checked_call(hl, c, locus, alleles) for c in good])) == hl.eval(hl.tuple(good))
+
+
+def test_the_first_reason_to_stop_waiting_is_the_one_raised():
+    """c9dea48 (``session.BackgroundStart.stop_waiting``): ``result()`` raises the first reason
+    given (the parse's error that stopped the wait), not a later one (mutant: each call replaced
+    the reason). A fake start (a sleeping "import"), abandoned before its launch step."""
+    import threading
+    import time
+
+    from trd_spark.config import SparkSettings
+    from trd_spark.session import BackgroundStart
+
+    release = threading.Event()
+
+    def start(settings, *, gate):
+        release.wait(10)  # importing Hail
+        gate.step()
+        return "session"
+
+    begun = BackgroundStart(SparkSettings(master="local[1]"), start=start).begin()
+    begun.stop_waiting(ValueError("the parse failed: s.txt:12"))
+    begun.stop_waiting(RuntimeError("a later reason"))
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="s.txt:12"):
+        begun.result()
+    assert time.monotonic() - t0 < 5
+    release.set()
+    begun._thread.join(10)  # noqa: SLF001
+    assert not begun._thread.is_alive()  # noqa: SLF001
