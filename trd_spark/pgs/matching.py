@@ -1465,6 +1465,10 @@ class WeightMatrices:
     offsets: np.ndarray | None
     n_vars: np.ndarray
     ref_effect_row: np.ndarray | None = None
+    # The native pass's directory (``pgen_engine.pass_directory``) whose files ``slope`` and
+    # ``n_vars`` were built in (``native_task.mapped_rows``: the pass's tasks map them as they are,
+    # nothing is written again); None: in memory (``weight_matrices``' ``directory``).
+    directory: str | None = None
 
     @cached_property
     def offset(self) -> np.ndarray:
@@ -1500,7 +1504,7 @@ class WeightMatrices:
 
 
 @small_pages()
-def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices:
+def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | None = None) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On the ``haploid`` contigs (chrY/chrM: ``genotypes.haploid_contigs``
@@ -1514,7 +1518,15 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     When each used row holds one used site's members alone (no extra rows of other alts: the
     common case) the matrices are summed straight from the members by ``_one_site_per_row``
     (n_vars then in the smallest unsigned type holding a site's member count); otherwise per
-    (row, score) cell with bincounts (n_vars int32). Same values either way."""
+    (row, score) cell with bincounts (n_vars int32). Same values either way.
+
+    ``directory``: a native pass's directory (``pgen_engine.pass_directory``, a local master's):
+    in the common case slope and n_vars are then built straight into the files the pass's tasks
+    map (``native_task.mapped_rows``; ``WeightMatrices.directory`` says so), not in memory and
+    then written there (``native_task.shared_task_rows``): no 98 MB copy and allocation at
+    200k rows x 61 scores, and no ``write`` of it, which cost 0.5-1.1 kernel CPU-s in the score
+    phase on the benchmark host where the same pages written through a mapping cost ~0.1
+    (benchmarks/RESULTS.md, session 33 flatbed). Otherwise ignored."""
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is
@@ -1560,7 +1572,7 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str]) -> WeightMatrices
     # then a cell's offset follows from its slope (below).
     if in_site_order and not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
         return _one_site_per_row(_used_rows(m.rows, used), k, w, score_index, lengths, used_site,
-                                 (np.cumsum(used) - 1)[site_row[used_site]], half, eir)
+                                 (np.cumsum(used) - 1)[site_row[used_site]], half, eir, directory)
     slope = np.where(eir, -half, half)[site]
     slope *= w
     x_row, x_score, x_slope, x_offset = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
@@ -1612,8 +1624,8 @@ def _used_rows(rows: pd.DataFrame, used: np.ndarray) -> pd.DataFrame:
 
 
 def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np.ndarray, lengths: np.ndarray,
-                      used_site: np.ndarray, used_place: np.ndarray, half: np.ndarray, eir: np.ndarray
-                      ) -> WeightMatrices:
+                      used_site: np.ndarray, used_place: np.ndarray, half: np.ndarray, eir: np.ndarray,
+                      directory: str | None = None) -> WeightMatrices:
     """``weight_matrices`` when each used row (``rows``, in row order) holds one used site's
     members alone: ``w``/``score_index`` per member in site order (``weight_matrices`` checks
     it: a member's row is its site's place repeated over the site's run), ``lengths`` each site's
@@ -1631,31 +1643,46 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
     n_vars: a cell counts at most its site's members (``lengths``' maximum), so it is made in the
     smallest unsigned type that holds that (uint8 for up to 255 scores), which the native pass's
     tasks take as they are (``pgen_engine.score``). A scipy routine rather than our own loop:
-    numpy has no scatter-add but the bincount over a flat cell index (an int64 array per member)."""
+    numpy has no scatter-add but the bincount over a flat cell index (an int64 array per member).
+    ``directory``: ``weight_matrices``' (both matrices built in its files when there are rows)."""
     import scipy.sparse
 
     n_used = len(rows)
-    # Unused sites' members go to a spare last row, cut off below (a view: no copy).
+    # Unused sites' members go to a spare last row, cut off below (a view: no copy); none when
+    # every site with members is used (the files built in then hold the used rows alone).
+    spare = int(bool(lengths[~used_site].any()))
+    shape = (n_used + spare, k)
     site_place = np.full(len(lengths), n_used, dtype=np.int32 if n_used < 2**31 - 1 else np.int64)
     site_place[used_site] = used_place
     member_row = np.repeat(site_place, lengths)
     haploid = used_site & (half != 1.0)
     data = w if not haploid.any() else w * np.repeat(half, lengths)
     coords = (member_row, score_index)
-    # (toarray's own zeros: fresh zero pages, where an ``out`` array is zeroed by a pass over it)
-    slope = scipy.sparse.coo_matrix((data, coords), shape=(n_used + 1, k)).toarray()[:n_used]
+    in_files = directory if n_used else None  # (no file of no rows: an empty file cannot be mapped)
+
+    def dense(name: str, values: np.ndarray) -> np.ndarray:
+        # In memory: toarray's own zeros (fresh zero pages, where an ``out`` array is zeroed by a
+        # pass over it); in a file: the zeroing pass is what faults the mapped pages in.
+        coo = scipy.sparse.coo_matrix((values, coords), shape=shape)
+        if in_files is None:
+            return coo.toarray()[:n_used]
+        from trd_spark.pgs.native_task import mapped_rows
+
+        # A plain ndarray view of the mapped file (the mapping lives as long as the view).
+        return np.asarray(coo.toarray(out=mapped_rows(in_files, name, shape, values.dtype)))[:n_used]
+
+    slope = dense("slope", data)
     ref_effect_row = np.zeros(n_used, dtype=bool)
     ref_effect_row[used_place] = eir[used_site]
     np.subtract(0.0, slope, out=slope, where=ref_effect_row[:, None])
     count_type = np.min_scalar_type(max(1, int(lengths.max(initial=0))))
-    n_vars = scipy.sparse.coo_matrix((np.ones(len(member_row), dtype=count_type), coords),
-                                     shape=(n_used + 1, k)).toarray()
+    n_vars = dense("n_vars", np.ones(len(member_row), dtype=count_type))
     # A member's offset is 2w for a REF effect allele (its slope -w), else 0; a cell's members
     # share their site's allele, so the cell's offset is -2 x its slope on a REF-effect row
     # (the same sum scaled by -2: exact) and 0 elsewhere. The matrix itself is built only if
     # used (``WeightMatrices.offset``; the native engine's mean imputation takes its column sums
     # alone, ``offset_total``; session 27).
-    return WeightMatrices(rows, slope, None, n_vars[:n_used], ref_effect_row=ref_effect_row)
+    return WeightMatrices(rows, slope, None, n_vars, ref_effect_row=ref_effect_row, directory=in_files)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:

@@ -148,17 +148,38 @@ def _loaded(task: Task | TaskRows) -> Task:
     return task.load() if isinstance(task, TaskRows) else task
 
 
-def shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[TaskRows]:
+def shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bounds: list[int],
+                     in_place: frozenset[str] = frozenset()) -> list[TaskRows]:
     """Write each array of ``arrays`` (by ``Task`` field, None ones not) to ``<directory>/
     weights/<field>.npy`` and return one ``TaskRows`` per row range of ``bounds``. The
     directory must be readable by every task at the same path (a local master's: the caller's
-    ``pgen_engine._spill_dir``) and outlive the job."""
+    ``pgen_engine.pass_directory``) and outlive the job. ``in_place``: the fields whose arrays
+    are already those files, mapped (``mapped_rows``; their first rows are the array's, a spare
+    row after them is not read): not written. Another array replaces its field's file under a
+    new inode (the old one removed first), so that a mapping of the old file never sees it
+    change or shrink."""
     shared = os.path.join(directory, "weights")
-    os.makedirs(shared)
+    os.makedirs(shared, exist_ok=True)
     for name, a in arrays.items():
-        if a is not None:
-            np.save(os.path.join(shared, f"{name}.npy"), a, allow_pickle=False)
+        if a is not None and name not in in_place:
+            path = os.path.join(shared, f"{name}.npy")
+            if os.path.exists(path):
+                os.remove(path)
+            np.save(path, a, allow_pickle=False)
     return [TaskRows(shared, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def mapped_rows(directory: str, name: str, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """A new ``shape`` array of ``dtype``, zeros, mapped read-write from ``<directory>/weights/
+    <name>.npy`` (a new .npy file: ``np.lib.format.open_memmap``), the file ``shared_task_rows``
+    writes for the ``Task`` field ``name``: an array built in it is passed to ``shared_task_rows``
+    as ``in_place`` and each task maps its rows of the file as they are (``TaskRows.load``). Writes
+    through the mapping are in the page cache at once, where a local master's tasks read them
+    (no flush needed on one machine; a cluster's tasks get pickled rows, never these files).
+    Raises OSError when the file cannot be made."""
+    shared = os.path.join(directory, "weights")
+    os.makedirs(shared, exist_ok=True)
+    return np.lib.format.open_memmap(os.path.join(shared, f"{name}.npy"), mode="w+", dtype=dtype, shape=shape)
 
 
 def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:

@@ -9,8 +9,9 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    index of its alt allele (1 for .bed; 1.. for a multi-allelic .pvar row).
 2. Rows are cut into ranges of about ``pgs.native.task_entries`` genotype entries, as many per
    core (``task_bounds``; one Spark task each). Under a local master the weighted rows' arrays
-   are written once per pass as .npy files of the pass's local directory and each task maps its
-   row range (``native_task.TaskRows``); on a cluster (executors cannot read the driver's disk)
+   are .npy files of the pass's local directory (``pass_directory``; the stage's slope and n_vars
+   matrices built in them, ``matching.weight_matrices``, the others written once per pass) and
+   each task maps its row range (``native_task.TaskRows``); on a cluster (executors cannot read the driver's disk)
    they travel inside each task's pickle (``native_task.Task``), as they do when the partials are
    reduced in Spark. The tasks' code is ``native_task``'s (``pass_function``), a module a Python
    worker imports without pandas, pydantic or this module's driver side. A task reads its rows
@@ -440,12 +441,23 @@ def block_rows(n_samples: int, block_memory_mb: float) -> int:
     return max(1, min(BLOCK_ROWS_MAX, int(block_memory_mb * 2**20) // per_row))
 
 
-# The native pass's local directory of weighted rows and partials (``_spill_dir``): pgs_native_partials_<random>.
+# The native pass's local directory of weighted rows and partials (``pass_directory``): pgs_native_partials_<random>.
 SPILL_PREFIX = "pgs_native_partials_"
 
 
 @contextmanager
-def _spill_dir(spark: SparkSession) -> Iterator[str | None]:
+def _spill_dir(spark: SparkSession, given: str | None = None) -> Iterator[str | None]:
+    """``given`` (a ``pass_directory`` the caller made and removes: ``WeightMatrices.directory``,
+    the matrices built in its files), else a new ``pass_directory``."""
+    if given is not None:
+        yield given
+        return
+    with pass_directory(spark) as path:
+        yield path
+
+
+@contextmanager
+def pass_directory(spark: SparkSession) -> Iterator[str | None]:
     """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
     partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
@@ -678,14 +690,17 @@ def score(
     # The score table's partitions: one per reduced slice, at most the default parallelism.
     n_partitions = min(n_slices, sc.defaultParallelism)
     if driver_sum_bytes(n_tasks, k, n) <= settings.driver_sum_mb * 2**20:
-        with _spill_dir(spark) as spill:
+        with _spill_dir(spark, weights.directory) as spill:
             spilled = spill is not None and n_tasks > 0
             # Under a local master the row arrays go to the tasks as .npy files of the pass's
             # directory, each task mapping its rows (``native_task.TaskRows``), instead of inside each task's
             # pickle (110 MB at 200k rows x 61 scores, copied by the driver, the JVM and the
             # worker on its way); on a cluster, whose executors cannot read the driver's disk, in
-            # the pickles.
-            tasks = shared_task_rows(str(spill), arrays, bounds) if spilled else tasks_of(arrays, bounds)
+            # the pickles. Matrices built in the directory's files (``weights.directory``, the
+            # stage's ``weight_matrices``) are not written again.
+            in_place = frozenset(name for name, built in (("slope", weights.slope), ("n_vars", weights.n_vars))
+                                 if weights.directory is not None and arrays[name] is built)
+            tasks = shared_task_rows(str(spill), arrays, bounds, in_place) if spilled else tasks_of(arrays, bounds)
             split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started)
             split.partials = "local files" if spilled else "Spark task results"
             split.weights = "local files" if spilled else "task pickles"

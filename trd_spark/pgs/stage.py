@@ -662,11 +662,14 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     Table, lazy: the caller writes it, inside ``hail_errors``, before ``scratch`` is removed
     (``scores_of_dataset`` publishes either). The samples' sex on X (``r.sex``) is counted
     by the scoring and checked (``sample_sex.SexCounts.check``: INFO, a WARNING when
-    implausible). Errors of the export as ``hail_errors``."""
+    implausible). A native route's weights are built in its pass's directory
+    (``native_weights_directory``). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
-    with hail_errors(genotypes_where(cfg, r.dataset)):
+    with hail_errors(genotypes_where(cfg, r.dataset)), \
+            native_weights_directory(cfg, source, scratch, len(r.frame.rows)) as directory:
         haploid = haploid_contigs(hl.get_reference(source.reference_genome))
-        scored = engine.score(hl, source, weight_matrices(r.frame, haploid), [sf.pgs_id for sf in r.scoring_files],
+        scored = engine.score(hl, source, weight_matrices(r.frame, haploid, directory),
+                              [sf.pgs_id for sf in r.scoring_files],
                               r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                               settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
                               index=r.variants if r.mt is None else None,
@@ -674,6 +677,26 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     if r.sex is not None and r.sex.counts is not None:
         r.sex.counts.check(r.dataset, cfg.pgs.sex_warn_share, cfg.report.small_count_threshold)
     return scored
+
+
+@contextmanager
+def native_weights_directory(cfg: Config, source: GenotypeSource, scratch: str | None,
+                             n_rows: int) -> Iterator[str | None]:
+    """The directory a native pass of ``source`` (``engine.route_for``: not Hail's route) maps its
+    weights from, under a local master (``pgen_engine.pass_directory``: removed on exit, an error
+    included), for ``weight_matrices`` to build the slope and n_vars matrices in and
+    ``pgen_engine.score`` to use as its pass's directory: the matrices are not built in memory and
+    then written there (benchmarks/RESULTS.md, session 33 flatbed). None for Hail's route (its
+    weights go into a Hail Table) and on a cluster, whose executors cannot read the driver's disk.
+    ``n_rows``: the matched genotype rows. Errors as ``engine.route_for``."""
+    if engine.route_for(source, cfg.pgs.native, scratch, n_rows) == "hail":
+        yield None
+        return
+    from pyspark.sql import SparkSession
+
+    # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
+    with pgen_engine.pass_directory(SparkSession.builder.getOrCreate()) as directory:
+        yield directory
 
 
 def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: DatasetMatches,
