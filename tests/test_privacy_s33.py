@@ -145,3 +145,19 @@ def test_an_export_under_another_output_root_is_audited_against(spark, tmp_path)
                                            "report": {"audit_output_roots": [str(tmp_path / "gone")]}})
     with pytest.raises(ConfigError, match=r"report\.audit_output_roots: .*gone does not exist"):
         released_exports(fs, missing)
+
+
+def test_a_missing_audit_output_root_stops_the_run_before_any_stage(tmp_path):
+    """The roots are checked with the inputs, before the run starts (``preflight.check_inputs``):
+    a missing one stopped the run only at the report, after every other stage had run. A root
+    that exists passes; the report stage not to run, none is looked at."""
+    from trd_spark.errors import ConfigError
+    from trd_spark.preflight import check_inputs
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path / "out"),
+                                       "report": {"audit_output_roots": [str(tmp_path / "workspace1")]}})
+    with pytest.raises(ConfigError, match=r"report\.audit_output_roots: no such directory: .*workspace1$"):
+        check_inputs(cfg, ["report"])
+    check_inputs(cfg, ["models"])
+    (tmp_path / "workspace1").mkdir()
+    check_inputs(cfg, ["report"])

@@ -99,6 +99,14 @@ def check_inputs(cfg: Config, stages: list[str]) -> None:
         outside = release_outside_root(cfg)
         raise ConfigError(f"{outside + '; ' if outside else ''}{named_key(key, cfg)}: no such file or directory: "
                           f"{path}{more}", where=cfg.source_path)
+    if "report" in stages:
+        # The output roots the export is audited against (report.stage.released_exports) are
+        # no input of the fingerprint (a later export there reruns nothing), but a missing one
+        # stopped the run only at the report, after every other stage had run.
+        gone = [root for root in cfg.report.audit_output_roots
+                if (local := local_path(root)) is not None and not Path(local).is_dir()]
+        if gone:
+            raise ConfigError(f"report.audit_output_roots: no such directory: {gone[0]}", where=cfg.source_path)
     if "pgs" in stages and pending is None:
         check_vcf_inputs(cfg)
         check_panel(cfg)
