@@ -113,20 +113,13 @@ class Attacker:
             return True  # shown
         names, idx, component, _, _ = self._system()
         c = component[idx[name]]
-        key = ("null", c)
+        key = ("determined", c)
         if key not in self._cache:
             members, a, _ = self._component_system(c)
             unknown = [j for j, i in enumerate(members) if self.bounds[names[i]][0] != self.bounds[names[i]][1]]
-            sub = a[:, unknown]
-            # A tall system (more equations than unknowns, as the toy release's is) has all
-            # of its null space in the thin SVD's vt; the full U (rows x rows) is never read
-            # and cost most of the decomposition (3746 x 2907 on the toy: ~26 CPU-s).
-            _, s, vt = np.linalg.svd(sub, full_matrices=sub.shape[0] < sub.shape[1])
-            rank = int((s > 1e-9 * max(s.max(initial=0), 1)).sum())
-            # Rows: unknown cells; columns span the null space of the hidden part.
-            self._cache[key] = ({members[j]: r for r, j in enumerate(unknown)}, vt[rank:].T)
-        where, null = self._cache[key]
-        return bool(np.all(np.abs(null[where[idx[name]]]) < 1e-9)) if null.size else True
+            self._cache[key] = dict(zip((members[j] for j in unknown), _determined_columns(a[:, unknown]),
+                                        strict=True))
+        return self._cache[key][idx[name]]
 
     def interval(self, name) -> tuple[float, float]:
         lo, hi = self.bounds[name]
@@ -158,6 +151,43 @@ class Attacker:
             assert res.status == 0, res.message  # the equations must hold on the true values
             out.append(sign * res.fun)
         return out[0], out[1]
+
+
+def _determined_columns(sub: np.ndarray) -> np.ndarray:
+    """Per column of ``sub`` (the hidden cells' coefficients in their component's equations):
+    True when every solution of ``sub @ x = 0`` has that entry 0 (the cell is fixed by the
+    shown numbers), by the null space of ``sub`` (numpy SVD).
+
+    Before the SVD, an exact reduction (integer coefficients, no rounding): an equation left
+    with one hidden cell fixes it (0 in every null vector), so that column goes, which may
+    leave another equation with one cell (repeated to the end); then equations with no cell
+    left and repeated equations go (neither changes the null space). The null space of the
+    rest, on the remaining columns, is the original's there. On the toy releases' exports this
+    halves the largest system (4146 x 3087 -> 2017 x 1636 on toy-r1) and cut the SVDs' CPU
+    from 74.7 to 19.6 s, with the same answer for each of the 13,710 hidden cells of both
+    releases' exports and their fully hidden baselines (session 33)."""
+    nonzero = sub != 0
+    alive = np.ones(sub.shape[1], dtype=bool)
+    fixed = np.zeros(sub.shape[1], dtype=bool)
+    while alive.any():
+        single = np.flatnonzero((nonzero & alive).sum(axis=1) == 1)
+        if not len(single):
+            break
+        cols = np.unique(np.argmax(nonzero[single] & alive, axis=1))
+        fixed[cols], alive[cols] = True, False
+    rest = np.flatnonzero(alive)
+    reduced = sub[:, rest]
+    reduced = np.unique(reduced[(reduced != 0).any(axis=1)], axis=0)
+    if not reduced.size:  # the columns left are in no equation: free
+        return fixed
+    # A tall system (more equations than unknowns, as the toy release's is) has all of its
+    # null space in the thin SVD's vt; the full U (rows x rows) is never read and cost most of
+    # the decomposition (3746 x 2907 on the toy: ~26 CPU-s).
+    _, s, vt = np.linalg.svd(reduced, full_matrices=reduced.shape[0] < reduced.shape[1])
+    rank = int((s > 1e-9 * max(s.max(initial=0), 1)).sum())
+    null = vt[rank:].T  # rows: the columns left; columns span the null space
+    fixed[rest] = np.all(np.abs(null) < 1e-9, axis=1) if null.size else True
+    return fixed
 
 
 # Which status groups a model contrast counts (study design; README "Study rules").
