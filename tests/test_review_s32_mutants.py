@@ -119,3 +119,48 @@ def test_the_first_reason_to_stop_waiting_is_the_one_raised():
     release.set()
     begun._thread.join(10)  # noqa: SLF001
     assert not begun._thread.is_alive()  # noqa: SLF001
+
+
+def test_a_record_with_a_verbatim_end_is_not_counted_as_read_by_the_default(spark, caplog):
+    """b66c5d3 (``omop.log_records_without_drug_type``): of a drug_exposure export without
+    drug_type_concept_id, the WARNING counts the records the missing administration rule would
+    have read otherwise: no end, no verbatim end after the start, no days_supply. A record whose
+    only end is its verbatim_end_date (10 days on) has that end (trials' rule 1) and is not
+    counted (mutant: the verbatim test dropped counted it: 2 instead of 1)."""
+    import datetime as dt
+
+    from trd_spark.phenotypes.omop import conform_omop_table
+
+    day = dt.date(2020, 1, 1)
+    schema = ("person_id long, drug_concept_id long, drug_exposure_start_date date, drug_exposure_end_date date, "
+              "verbatim_end_date date, days_supply int")
+    rows = [(1, 10, day, day, None, None), (2, 10, day, None, day + dt.timedelta(days=10), None)]
+    with caplog.at_level(logging.INFO, logger="trd_spark.phenotypes.omop"):
+        conform_omop_table(spark.createDataFrame(rows, schema), "drug_exposure", where="omop/drug_exposure.parquet")
+    found = [r.getMessage() for r in caplog.records if "drug_type_concept_id" in r.getMessage()]
+    assert len(found) == 1 and "; 1 record without an end or a days_supply" in found[0], found
+
+
+def test_the_warm_up_block_is_the_largest_matrix_tables(monkeypatch):
+    """045d238 (``pgs.stage.entry_files_block``): with MatrixTables of 1,000 and 3,000 columns,
+    the warm-up's block is the 3,000-column one's (one buffer at least as large serves every
+    pass: the tasks reuse a buffer at least that large); a MatrixTable in a layout the reader does
+    not know is left out. Mutant (the smallest's): test_pgs_mt_entries passed (one MatrixTable).
+    The MatrixTables' column counts stand in for their metadata (``EntriesFiles.open``)."""
+    from types import SimpleNamespace
+
+    from trd_spark.pgs import mt_entries, pgen_engine, stage
+
+    columns = {"a.mt": 1000, "b.mt": 3000, "c.mt": None}
+
+    def opened(path):
+        if columns[path] is None:
+            raise mt_entries.UnknownLayout(path)
+        return SimpleNamespace(n_samples=columns[path])
+
+    monkeypatch.setattr(mt_entries.EntriesFiles, "open", staticmethod(opened))
+    monkeypatch.setattr(stage, "entry_files_scored", lambda cfg, source: True)
+    cfg = SimpleNamespace(datasets=[SimpleNamespace(genotypes=SimpleNamespace(path=p)) for p in columns],
+                          pgs=SimpleNamespace(native=SimpleNamespace(block_memory_mb=64)))
+    assert stage.entry_files_block(cfg) == (pgen_engine.block_rows(3000, 64), 3000)
+    assert pgen_engine.block_rows(3000, 64) != pgen_engine.block_rows(1000, 64)
