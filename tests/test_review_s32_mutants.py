@@ -164,3 +164,35 @@ def test_the_warm_up_block_is_the_largest_matrix_tables(monkeypatch):
                           pgs=SimpleNamespace(native=SimpleNamespace(block_memory_mb=64)))
     assert stage.entry_files_block(cfg) == (pgen_engine.block_rows(3000, 64), 3000)
     assert pgen_engine.block_rows(3000, 64) != pgen_engine.block_rows(1000, 64)
+
+
+# Every row biallelic, so the export takes the calls as stored (round 22's VCF has multi-allelic
+# rows, whose split export checked the calls first); with a chrX row, the calls rebuilt.
+_BIALLELIC_BAD_GT_VCF = """##fileformat=VCFv4.2
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##contig=<ID=chr1,length=248956422>
+##contig=<ID=chrX,length=156040895>
+#CHROM	POS	ID	REF	ALT	QUAL	FILTER	INFO	FORMAT	1001	1002	1003	1004
+chr1	100	.	A	G	.	PASS	.	GT	0/1	1/1	0/0	0/0
+chr1	200	.	C	T	.	PASS	.	GT	0/1	1/1	0/2	1/1
+"""
+
+
+@pytest.mark.parametrize("x_row", [False, True], ids=["calls-as-stored", "calls-rebuilt"])
+def test_the_exports_of_biallelic_rows_refuse_a_call_naming_an_allele_the_row_lacks(hl, spark, tmp_path, x_row):
+    """32207fe (``scoring`` export of the calls for the native pass): a VCF whose rows are all
+    biallelic is exported with its calls as stored (``calls``), or rebuilt when it has a row on
+    a haploid-capable contig (``calls_rebuilt``); a 0/2 call at chr1:200 is one error naming the
+    site in both. Mutants (either export's checked_call dropped: Hail's writer wrote 0/2 as two T
+    copies): round 22's tests passed, their VCF having multi-allelic rows (the split export)."""
+    from test_field_cases_pgs import case_config, run_scores
+
+    vcf = _BIALLELIC_BAD_GT_VCF + ("chrX\t2800000\t.\tG\tA\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\t0/0\n" if x_row else "")
+    (tmp_path / "g.vcf").write_text(vcf)
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "s.txt").write_text(
+        "#pgs_id=PGS000000\n#genome_build=GRCh38\n" + COLUMNS + "1\t100\tA\tG\t1\n1\t200\tT\tC\t10\n"
+        + ("X\t2800000\tA\tG\t1\n" if x_row else ""))
+    cfg = case_config(tmp_path, str(tmp_path / "g.vcf"), str(tmp_path / "scores" / "s.txt"))
+    with pytest.raises(InputDataError, match=r"GT 0/2 at chr1:200 C,T names an allele the row does not have"):
+        run_scores(hl, spark, cfg)
