@@ -561,14 +561,23 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
     when the report runs; not a rerun trigger (a release exported later is audited against
     this one). The output roots of ``report.audit_output_roots`` are read the same way (their
     exports labelled ``release@run id``: the same release name there is another export); one
-    that does not exist raises ConfigError naming the key."""
+    that does not exist, or holds no export (a typo'd root that exists, a release folder given
+    instead of its output root: audited against nothing, silently), raises ConfigError naming
+    the key and the root."""
     out: dict[str, dict] = {}
     for i, root in enumerate([Layout.of(cfg).output_root, *cfg.report.audit_output_roots]):
         if i and not fs.exists(root):
             raise ConfigError(f"report.audit_output_roots: {root} does not exist (an output root whose exports "
                               "this export is audited against)")
+        found = 0
         for release in fs.listdirs(root):
-            out.update(_root_exports(fs, cfg, Layout(root, release), own_root=i == 0))
+            entries = _root_exports(fs, cfg, Layout(root, release), own_root=i == 0)
+            found += len(entries)
+            out.update(entries)
+        if i and not found:
+            raise ConfigError(f"report.audit_output_roots: {root} holds no export (no release folder there has a "
+                              f"complete {EXPORT}/ or {EXPORT_HISTORY}/): name the output root that holds the "
+                              "releases, not a release folder")
     return out
 
 
