@@ -176,10 +176,26 @@ def mapped_rows(directory: str, name: str, shape: tuple[int, int], dtype: np.dty
     as ``in_place`` and each task maps its rows of the file as they are (``TaskRows.load``). Writes
     through the mapping are in the page cache at once, where a local master's tasks read them
     (no flush needed on one machine; a cluster's tasks get pickled rows, never these files).
-    Raises OSError when the file cannot be made."""
+    Raises OSError naming the file when it cannot be made or its blocks cannot be reserved.
+
+    ``open_memmap`` leaves a sparse file: a write through the mapping that finds the local
+    directory full would raise SIGBUS and kill the driver with no error line (``np.save``
+    raised OSError). So the whole file's blocks are reserved (``os.posix_fallocate``) before
+    the array is handed out: a full directory is then one OSError here."""
     shared = os.path.join(directory, "weights")
     os.makedirs(shared, exist_ok=True)
-    return np.lib.format.open_memmap(os.path.join(shared, f"{name}.npy"), mode="w+", dtype=dtype, shape=shape)
+    path = os.path.join(shared, f"{name}.npy")
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    fallocate = getattr(os, "posix_fallocate", None)  # absent on macOS: no reservation there
+    if fallocate is not None:
+        try:
+            with open(path, "r+b") as f:
+                fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as exc:
+            del array
+            os.remove(path)
+            raise OSError(exc.errno, f"cannot reserve {exc.strerror or exc} for the pass's file", path) from exc
+    return array
 
 
 def _read_block(reader, variant_idx: np.ndarray, allele_idx: np.ndarray, n: int, dose: np.ndarray) -> np.ndarray:

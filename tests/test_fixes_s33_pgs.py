@@ -1,0 +1,70 @@
+"""Session 33 fixesB: the reader's findings on session 33's pgs change, each a silent failure.
+
+- ``native_task.mapped_rows`` reserves the file's blocks before handing out the mapping: a full
+  local directory is one OSError naming the file, not a SIGBUS on a write through the mapping.
+- ``mt_entries.EntriesReader.read`` takes a slice of the part's calls only for a run of rows
+  (each step 1): an unsorted or repeated request reads its own rows.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+import pytest
+from test_pgs_mt_entries import HET, HOM_ALT, HOM_REF, _part
+
+from trd_spark.pgs import native_task
+from trd_spark.pgs.mt_entries import EntriesFiles, EntriesLayout, EntriesReader
+from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE, mapped_rows
+
+
+def test_mapped_rows_reserves_the_whole_file(tmp_path, monkeypatch):
+    """The file's blocks are reserved from byte 0 to its end (header and data), so a write
+    through the mapping never meets a full disk. Fails on a tree without the reservation."""
+    calls = []
+    real = os.posix_fallocate
+
+    def spy(fd, offset, length):
+        calls.append((offset, length, os.fstat(fd).st_size))
+        real(fd, offset, length)
+
+    monkeypatch.setattr(native_task.os, "posix_fallocate", spy)
+    a = mapped_rows(str(tmp_path), "slope", (50, 7), np.dtype(np.float64))
+    assert a.shape == (50, 7) and not a.any()
+    path = tmp_path / "weights" / "slope.npy"
+    assert calls == [(0, path.stat().st_size, path.stat().st_size)]
+    assert path.stat().st_blocks * 512 >= 50 * 7 * 8  # not sparse
+
+
+def test_a_full_directory_is_one_error_naming_the_file(tmp_path, monkeypatch):
+    """posix_fallocate failing with ENOSPC (a full local directory; a tiny tmpfs needs root):
+    one OSError naming the file, and no half-made file left. Fails on a tree without the
+    reservation (DID NOT RAISE: the sparse file is handed out)."""
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(native_task.os, "posix_fallocate", full)
+    with pytest.raises(OSError) as err:
+        mapped_rows(str(tmp_path), "n_vars", (10, 3), np.dtype(np.uint8))
+    path = str(tmp_path / "weights" / "n_vars.npy")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == path
+    assert path in str(err.value)
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("wanted", [[0, 2, 1, 3], [1, 1, 3], [3, 2, 1, 0]], ids=["unsorted", "repeated", "reversed"])
+def test_unsorted_or_repeated_rows_of_one_part_read_their_own_calls(tmp_path, wanted):
+    """One part of 4 rows x 6 samples: a request whose span equals its length less one but that
+    is no run ([0, 2, 1, 3], [1, 1, 3], [3, 2, 1, 0]) reads each wanted row's dosages in the
+    order asked. Fails on a tree with the span test (it reads rows 0..3 / 1..3 in order)."""
+    rng = np.random.default_rng(7)
+    rows = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, 6)] for _ in range(4)]
+    assert len({tuple(r) for r in rows}) == 4  # distinct rows: a wrong row shows
+    part = _part(tmp_path, rows)
+    files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (4,), True), 6)
+    dose = {HOM_REF: 0.0, HET: 1.0, HOM_ALT: 2.0, None: -9.0}
+    expected = np.array([[dose[c] for c in rows[r]] for r in wanted])
+    reader = EntriesReader(files, np.array(wanted, dtype=np.int64), _DOSAGE_OF_PLINK_CODE)
+    np.testing.assert_array_equal(reader.read(0, len(wanted), np.full((len(wanted), 6), np.nan)), expected)
