@@ -113,14 +113,23 @@ earlier.kill(); other.kill()
 '''
 
 
+def _sigint_default() -> None:
+    """In the child, before exec: SIGINT back to its default (it may be inherited ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how", ["parse_error", "interrupt"])
 def test_a_start_abandoned_after_its_launch_stops_the_jvm_it_launched(how):
     """The parse fails (or SIGINT comes) while the JVM is being launched: that JVM is stopped
     (SIGTERM: PySpark's wait for it ends at once) before the reason is raised; a JVM of the
     process from before the start and any other child are left. A JVM left running outlived the
-    run (60+ s, session 31); the start's thread has ended when ``result()`` raises."""
+    run (60+ s, session 31); the start's thread has ended when ``result()`` raises.
+
+    The child's SIGINT is reset to its default before exec: pytest started as a background job
+    of a non-interactive shell passes SIGINT on ignored, Python then installs no KeyboardInterrupt
+    handler, and the ``interrupt`` case waited out its timeout (session 33)."""
     proc = subprocess.run([sys.executable, "-c", _LAUNCHED, how], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, preexec_fn=_sigint_default)
     assert proc.returncode == 0, proc.stderr[-2000:]
     raised = "ValueError" if how == "parse_error" else "KeyboardInterrupt"
     assert proc.stdout.split() == [raised, "True", str(-signal.SIGTERM), "None", "None", "False"], proc.stdout
