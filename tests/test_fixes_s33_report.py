@@ -40,3 +40,24 @@ def test_an_audit_output_root_with_no_export_is_one_config_error(spark, tmp_path
                                            "report": {"audit_output_roots": [str(first), str(wrong)]}})
         with pytest.raises(ConfigError, match=rf"report\.audit_output_roots: {wrong} holds no export"):
             released_exports(fs, cfg)
+
+
+# Two exports labelled the same (``release@unknown``: exports by an older version that recorded
+# no run id, one under each of two roots): ``out.update`` kept one and dropped the other from the
+# audit, silently. The second label is qualified by the key naming its root.
+def test_two_exports_with_the_same_label_are_both_audited(spark, tmp_path):
+    from trd_spark.io import Fs
+    from trd_spark.report.stage import released_exports
+    from trd_spark.report.tables import prior_counts
+
+    fs = Fs(spark)
+    first, second, own = tmp_path / "workspace1", tmp_path / "workspace2", tmp_path / "workspace3"
+    own.mkdir()
+    _publish(fs, first, "r1", 167, None)
+    _publish(fs, second, "r1", 174, None)
+    cfg = load_config(None, overrides={"output_root": str(own), "release": "r2",
+                                       "report": {"audit_output_roots": [str(first), str(second)]}})
+    others = released_exports(fs, cfg)
+    assert sorted(others) == ["r1@unknown", "r1@unknown (report.audit_output_roots[1])"]
+    trd = {n for (label, cell), n in prior_counts(others).items() if "TRD" in cell}
+    assert {167, 174} <= trd, trd

@@ -560,7 +560,8 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
     internal manifest carries its run id; absent for one exported by an older version). Read
     when the report runs; not a rerun trigger (a release exported later is audited against
     this one). The output roots of ``report.audit_output_roots`` are read the same way (their
-    exports labelled ``release@run id``: the same release name there is another export); one
+    exports labelled ``release@run id``: the same release name there is another export; a label
+    already taken, as ``release@unknown`` of two roots, gets `` (report.audit_output_roots[i])``); one
     that does not exist, or holds no export (a typo'd root that exists, a release folder given
     instead of its output root: audited against nothing, silently), raises ConfigError naming
     the key and the root."""
@@ -573,7 +574,10 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
         for release in fs.listdirs(root):
             entries = _root_exports(fs, cfg, Layout(root, release), own_root=i == 0)
             found += len(entries)
-            out.update(entries)
+            for label, tables in entries.items():
+                # Exports by an older version carry no run id (``release@unknown``): two roots can
+                # give the same label, and one export would replace the other in the audit.
+                out[f"{label} (report.audit_output_roots[{i - 1}])" if label in out else label] = tables
         if i and not found:
             raise ConfigError(f"report.audit_output_roots: {root} holds no export (no release folder there has a "
                               f"complete {EXPORT}/ or {EXPORT_HISTORY}/): name the output root that holds the "
