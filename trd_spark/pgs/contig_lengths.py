@@ -217,13 +217,6 @@ def check_declared_build(source: GenotypeSource, reference_lengths: Callable[[st
         check_header_build(header, path, source.reference_genome, lengths)
 
 
-def unreadable_errors() -> tuple[type[Exception], ...]:
-    """The exception types an unreadable file raises when listed, opened or read
-    (``is_unreadable`` tells which of them say so): a local file's (``_local_unreadable``) and
-    the Java ones (``_java_errors``)."""
-    return (*_local_unreadable(), *_java_errors())
-
-
 def _local_unreadable() -> tuple[type[Exception], ...]:
     """A local file's errors that say it cannot be read: OSError (not there, no access),
     EOFError, zlib.error, ZstdError (a gzip or zstd stream cut short or damaged;
@@ -256,7 +249,7 @@ def is_unreadable(e: BaseException) -> bool:
     """Whether ``e``, raised listing, opening or reading a file, says the file cannot be read
     (not there, no access, no file system for its scheme, a compressed stream cut short or
     damaged), which ``check_declared_build`` leaves to the reader. A local file's errors
-    (``unreadable_errors``' Python types); a Java exception (py4j's Py4JJavaError, or Hail's
+    (``_local_unreadable``'s Python types); a Java exception (py4j's Py4JJavaError, or Hail's
     FatalError made of one, whose message quotes the Java stack trace) when it or one of its
     causes is a ``java.io.IOException`` (Java's type for these: FileNotFoundException,
     EOFException, java.nio.file.AccessDeniedException, Hadoop's UnsupportedFileSystemException,
