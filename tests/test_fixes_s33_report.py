@@ -61,3 +61,30 @@ def test_two_exports_with_the_same_label_are_both_audited(spark, tmp_path):
     assert sorted(others) == ["r1@unknown", "r1@unknown (report.audit_output_roots[1])"]
     trd = {n for (label, cell), n in prior_counts(others).items() if "TRD" in cell}
     assert {167, 174} <= trd, trd
+
+
+# ``spark.sql.files.ignoreCorruptFiles`` / ``ignoreMissingFiles`` true: Spark's file reads (the
+# OMOP tables) skip a part file they cannot read and return the rest, with no count of what was
+# dropped. The run refuses them at its start, naming the key.
+def test_a_spark_setting_that_skips_unreadable_files_is_refused_at_run_start(tmp_path):
+    from trd_spark.preflight import check_inputs
+
+    for key in ("spark.sql.files.ignoreCorruptFiles", "spark.sql.files.ignoreMissingFiles"):
+        for value in ("true", " True "):
+            cfg = load_config(None, overrides={"output_root": str(tmp_path), "spark": {"extra_conf": {key: value}}})
+            with pytest.raises(ConfigError, match=rf"spark\.extra_conf\.{key}: true is refused"):
+                check_inputs(cfg, ["models"])
+        check_inputs(load_config(None, overrides={"output_root": str(tmp_path),
+                                                  "spark": {"extra_conf": {key: "false"}}}), ["models"])
+
+
+# Under ``spark.sql.files.`` only the split sizes are tuning: any other key there (one that
+# changes what a read returns, or one Spark adds later) is in every stage's slice.
+def test_only_the_split_sizes_under_spark_sql_files_are_tuning():
+    from trd_spark.stages import result_spark_conf
+
+    sizes = {f"spark.sql.files.{k}": "8" for k in ("maxPartitionBytes", "openCostInBytes", "minPartitionNum",
+                                                  "maxPartitionNum")}
+    other = {"spark.sql.files.ignoreInvalidPartitionPaths": "true", "spark.sql.files.maxRecordsPerFile": "10"}
+    cfg = load_config(None, overrides={"spark": {"extra_conf": {**sizes, **other}}})
+    assert result_spark_conf(cfg) == other

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from trd_spark.config import Config, is_uri, local_path, named_key
 from trd_spark.errors import ConfigError
-from trd_spark.stages import STAGE_SPECS
+from trd_spark.stages import SKIPPING_SPARK_CONF, STAGE_SPECS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,15 @@ def check_inputs(cfg: Config, stages: list[str]) -> None:
     (``check_vcf_inputs``), then the scoring files against the trait panel (``check_panel``:
     a WARNING, or with ``pgs.strict_panel`` a ConfigError). Inputs under toy data not generated yet (``toy_data_pending``) are
     left for the check after their generation. Reads no output and writes nothing: ``run``
-    calls it before it creates the release's folder or its log."""
+    calls it before it creates the release's folder or its log. First, a ``spark.extra_conf``
+    key of ``stages.SKIPPING_SPARK_CONF`` set true is one ConfigError naming it: Spark's file
+    reads would skip an unreadable or vanished part file and drop its records with no count."""
+    for key in SKIPPING_SPARK_CONF:
+        # Spark parses a boolean setting trimmed and in any case (SQLConf's toBoolean).
+        if str(cfg.spark.extra_conf.get(key, "")).strip().lower() == "true":
+            raise ConfigError(f"spark.extra_conf.{key}: true is refused: Spark's file reads (the OMOP tables, the "
+                              "stage outputs) would skip a part file they cannot read and drop its records with no "
+                              "count; remove the key and fix or re-copy the unreadable file", where=cfg.source_path)
     pending = toy_data_pending(cfg)
     missing = [(k, p) for k, p in missing_inputs(cfg, stages)
                if pending is None or not str(Path(p).resolve()).startswith(pending)]

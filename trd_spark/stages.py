@@ -527,26 +527,26 @@ PERFORMANCE_SPARK_CONF = (
     "spark.jars", "spark.kryo", "spark.local.dir", "spark.locality.", "spark.memory.", "spark.network.",
     "spark.rdd.", "spark.serializer", "spark.shuffle.", "spark.speculation", "spark.sql.adaptive.",
     "spark.sql.autoBroadcastJoinThreshold", "spark.sql.broadcastTimeout", "spark.sql.execution.arrow.",
-    "spark.sql.files.", "spark.sql.inMemoryColumnarStorage.", "spark.sql.parquet.compression.codec",
+    "spark.sql.files.maxPartitionBytes", "spark.sql.files.maxPartitionNum", "spark.sql.files.minPartitionNum",
+    "spark.sql.files.openCostInBytes", "spark.sql.inMemoryColumnarStorage.", "spark.sql.parquet.compression.codec",
     "spark.sql.shuffle.partitions", "spark.storage.", "spark.submit.", "spark.task.", "spark.ui.", "spark.yarn.",
 )
+# Under ``spark.sql.files.`` only the split sizes above are tuning: the prefix also holds keys
+# that change what a read returns (``ignoreCorruptFiles`` / ``ignoreMissingFiles``: Spark's file
+# sources skip an unreadable or vanished part file and return the rest, "the contents that have
+# been read will still be returned": Spark 3.5 SQLConf; ``ignoreInvalidPartitionPaths``), and a
+# key Spark adds later is a result setting until listed here. Such a key set explicitly to its
+# default reruns every stage once (its slice changed), which costs time, never a wrong answer.
 
-
-# Keys under a ``PERFORMANCE_SPARK_CONF`` prefix that change what a read returns: with
-# ``spark.sql.files.ignoreCorruptFiles`` / ``ignoreMissingFiles`` true, Spark's file sources
-# skip an unreadable or vanished part file and return the rest ("the contents that have been
-# read will still be returned": Spark 3.5 SQLConf), so an OMOP table read that way lacks the
-# part's records. Under ``spark.sql.files.`` with the split sizes, they were in no slice: a
-# phenotype output made while a corrupt part was skipped stayed up to date after the setting
-# was removed, and a run that would now stop on that part was never made.
-RESULT_SPARK_CONF = ("spark.sql.files.ignoreCorruptFiles", "spark.sql.files.ignoreMissingFiles")
+# Keys the run refuses when true (``preflight.check_inputs``: one ConfigError naming the key at
+# run start): the OMOP and other Spark file reads would drop a part's records with no count.
+SKIPPING_SPARK_CONF = ("spark.sql.files.ignoreCorruptFiles", "spark.sql.files.ignoreMissingFiles")
 
 
 def result_spark_conf(cfg: Config) -> dict[str, str]:
     """The ``spark.extra_conf`` entries that may change what a stage computes: every key not
-    under ``PERFORMANCE_SPARK_CONF``, and the ``RESULT_SPARK_CONF`` keys under it."""
-    return {k: v for k, v in sorted(cfg.spark.extra_conf.items())
-            if not k.startswith(PERFORMANCE_SPARK_CONF) or k in RESULT_SPARK_CONF}
+    under ``PERFORMANCE_SPARK_CONF``."""
+    return {k: v for k, v in sorted(cfg.spark.extra_conf.items()) if not k.startswith(PERFORMANCE_SPARK_CONF)}
 
 
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
