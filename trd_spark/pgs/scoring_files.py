@@ -1396,7 +1396,12 @@ def parse_scoring_file(
     # tool-assembled file): taken, the row was A/A, the pair round 10 refuses as other_allele,
     # matched as the alt of a monomorphic 'A .' site (every A/A carrier scored 0 copies) and
     # not_found at an A>G site, silently. Left out (counted), the row is matched on its effect
-    # allele as any row without other_allele.
+    # allele as any row without other_allele. Here we depart from pgsc_calc: pgscatalog-core's
+    # remap_harmonised keeps such an inferred allele (other_allele 'A' beside effect 'A'), and
+    # the A/A row then matches no variant (unmatched, counted in its match rate, not scored).
+    # Ours scores what the effect allele alone identifies, as for any row without an other
+    # allele, and says how many rows it did so for (a counted note): the same where the locus
+    # is ambiguous, a score that keeps the row where the locus has one alt.
     n_inferred = n_inferred_effect = 0
     if positions_from == "harmonised" and "hm_inferOtherAllele" in df.columns:
         inferred = df["hm_inferOtherAllele"].astype(TEXT).str.strip().str.upper()
