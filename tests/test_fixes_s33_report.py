@@ -88,3 +88,22 @@ def test_only_the_split_sizes_under_spark_sql_files_are_tuning():
     other = {"spark.sql.files.ignoreInvalidPartitionPaths": "true", "spark.sql.files.maxRecordsPerFile": "10"}
     cfg = load_config(None, overrides={"spark": {"extra_conf": {**sizes, **other}}})
     assert result_spark_conf(cfg) == other
+
+
+# A significance figure with no score to show (no result has a p-value) set the x limits to
+# (-0.5, -0.5): matplotlib's "identical low and high xlims" warning in the suite. It now draws an
+# axis of one empty column with a note saying nothing is shown.
+def test_an_empty_significance_figure_warns_nothing_and_says_so():
+    import warnings
+
+    import pandas as pd
+
+    from trd_spark.report.figures import significance_figure
+
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in (("pgs_id", str), ("trait", str), ("domain", str),
+                                                               ("contrast", str), ("p", float))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = significance_figure(empty, domains=[], contrasts=["TRD vs non-TRD"], bonferroni_p=0.05, title="t")
+    assert fig.data["points"].empty
+    assert "no score has a p-value" in fig.svg

@@ -383,7 +383,12 @@ def significance_figure(results: pd.DataFrame, *, domains: list[str], contrasts:
             va="bottom", fontsize=7, color="#aa0000")
     top = max([line, *(pt["y"] for pt in points)]) * 1.1 if points else line * 1.1
     ax.set_ylim(0, top)
-    ax.set_xlim(-0.5, len(xs) - 0.5)
+    # No score with a p-value: one empty column with a note (limits of (-0.5, -0.5) are singular,
+    # a matplotlib warning and an axis of its own choosing).
+    ax.set_xlim(-0.5, max(len(xs), 1) - 0.5)
+    if not xs:
+        ax.text(0.5, 0.5, "no score has a p-value to show", transform=ax.transAxes, ha="center", va="center",
+                fontsize=8, color="#555555")
     ax.set_xticks(range(len(xs)))
     ax.set_xticklabels([_text(t) for t in pgs["trait"]], rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("-log10(p)")
