@@ -68,3 +68,67 @@ def test_unsorted_or_repeated_rows_of_one_part_read_their_own_calls(tmp_path, wa
     expected = np.array([[dose[c] for c in rows[r]] for r in wanted])
     reader = EntriesReader(files, np.array(wanted, dtype=np.int64), _DOSAGE_OF_PLINK_CODE)
     np.testing.assert_array_equal(reader.read(0, len(wanted), np.full((len(wanted), 6), np.nan)), expected)
+
+
+def test_a_by_name_module_reached_by_alias_decorator_or_string_is_digested_whole(tmp_path, monkeypatch):
+    """``provenance.code_digests`` took a by-name module's names too narrowly in a scratch
+    package: an edit of a name the stage runs did not change its digest (a rerun too few: stale
+    outputs that look current) when the module was reached as ``import pkg as p; p.shared.X``,
+    when its registry was filled by a decorator of its own (``HANDLERS = {}`` + ``@register``),
+    when it looked its names up through ``sys.modules[__name__]``, or when an importer imported
+    it by string (``importlib.import_module``, a constant or a computed name). Each edit below
+    now changes the importer's digest of ``shared``; an edit of a name nobody takes, with plain
+    ``from pkg.shared import A``, still does not (the by-name digest kept). Fails on 23ebfff
+    (the edits of the alias, decorator, sys.modules and import_module cases leave the digest)."""
+    import sys
+
+    from trd_spark.provenance import code_digests
+
+    root = tmp_path / "fixes33_pkg"
+    root.mkdir()
+    base = "A = 1\nB = 2\n"
+    files = {
+        "__init__.py": "",
+        "shared.py": base,
+        "plain.py": "from fixes33_pkg.shared import A\n",
+        "alias.py": "import fixes33_pkg as fp\nfrom fixes33_pkg.shared import A\n\n\n"
+                    "def f():\n    return fp.shared.B\n",
+        "computed.py": "import importlib\nfrom fixes33_pkg.shared import A\n\n\n"
+                       "def f(name):\n    return importlib.import_module(name).B\n",
+        "constant.py": "import importlib\nfrom fixes33_pkg.shared import A\n\n\n"
+                       "def f():\n    return importlib.import_module('fixes33_pkg.shared').B\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mods = ("plain", "alias", "computed", "constant")
+
+    def digests() -> dict[str, str]:
+        code_digests.cache_clear()
+        return {m: code_digests(f"fixes33_pkg.{m}", package="fixes33_pkg", by_name=("fixes33_pkg.shared",))[
+            "fixes33_pkg.shared"] for m in mods}
+
+    def changed(first: str, second: str) -> list[str]:
+        (root / "shared.py").write_text(first)
+        before = digests()
+        (root / "shared.py").write_text(second)
+        after = digests()
+        return [m for m in mods if after[m] != before[m]]
+
+    try:
+        assert changed(base, base.replace("B = 2", "B = 3")) == ["alias", "computed", "constant"]
+        # A registry filled by a decorator of the module's own: taking HANDLERS runs rule().
+        registry = ("HANDLERS = {}\n\n\ndef register(f):\n    HANDLERS[f.__name__] = f\n    return f\n\n\n"
+                    "@register\ndef rule():\n    return 1\n")
+        files["plain.py"] = "from fixes33_pkg.shared import HANDLERS\n"
+        (root / "plain.py").write_text(files["plain.py"])
+        assert "plain" in changed(registry, registry.replace("return 1", "return 2"))
+        # Names looked up through sys.modules[__name__].
+        lookup = "import sys\n\nA = 1\nB = 2\n\n\ndef get(n):\n    return getattr(sys.modules[__name__], n)\n"
+        files["plain.py"] = "from fixes33_pkg.shared import get\n"
+        (root / "plain.py").write_text(files["plain.py"])
+        assert "plain" in changed(lookup, lookup.replace("B = 2", "B = 3"))
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "fixes33_pkg"]:
+            del sys.modules[name]
+        code_digests.cache_clear()

@@ -10,6 +10,12 @@ functions count) without importing anything, plus the installed version of every
 third-party distribution those modules import. A change to ``models/cox.py`` reruns models
 and what reads its outputs, not the PGS scores.
 
+Each module is digested whole, except a module of shared definitions (``BY_NAME``:
+``vocabulary``) that the stage's modules take only by name (``from m import a, b``): it
+counts as the definitions of the names taken and of the names they use (``_names_digest``),
+and whole again wherever that cannot be read (a module reaching modules or names by string, a
+decorator of its own, a top-level statement other than a definition).
+
 The import graph is read with ``ast`` (as ``modulefinder`` / pydeps do, but without executing
 imports); the sources are read with ``importlib.resources``, so a zip on ``sys.path`` works.
 """
@@ -21,6 +27,7 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
+import re
 import sys
 from pathlib import Path
 from typing import cast
@@ -53,18 +60,52 @@ def _from_imports(tree: ast.AST, module: str, is_package: bool) -> tuple[tuple[s
     targets resolved against ``module``, as ``_imported_names``), and ``(name, {"*"})`` for a
     plain ``import name`` (the whole module is bound) and for every attribute chain spelling a
     module of this package (``trd_spark.vocabulary.X`` after ``import trd_spark``: the module
-    object is reached): what ``_names_digest`` needs to know."""
+    object is reached; also through an alias, ``import trd_spark as ts``), and ``(DYNAMIC,
+    {"*"})`` when the module imports or reaches modules by string (``importlib.import_module``,
+    ``__import__``, ``sys.modules``: ``_dynamic``): what ``_names_digest`` needs to know."""
     out: list[tuple[str, frozenset[str]]] = []
     base = module if is_package else module.rpartition(".")[0]
     top = module.partition(".")[0]
+    # Names bound to a module of the package (``import top as ts``; ``import top.a`` binds top):
+    # an attribute chain on one of them spells a module it reaches.
+    bound = {top: top}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.partition(".")[0] == top:
+                    bound[alias.asname or top] = alias.name if alias.asname else top
+    # A module named by a string constant (``sys.modules.get("pyspark.context")``,
+    # ``import_module("trd_spark.x")``) is that module (of the package: whole; another: no
+    # matter); any other use of ``_dynamic``'s names, by a name that cannot be read: DYNAMIC.
+    named: set[int] = set()
+    for node in ast.walk(tree):
+        arg: ast.AST | None = None
+        reach: ast.AST | None = None
+        if isinstance(node, ast.Call) and node.args:
+            reach = node.func.value if (isinstance(node.func, ast.Attribute) and node.func.attr == "get") else node.func
+            reach, arg = (reach, node.args[0]) if _dynamic(reach) else (None, None)
+        elif isinstance(node, ast.Subscript) and _dynamic(node.value):
+            reach, arg = node.value, node.slice
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            named.add(id(reach))
+            if arg.value.partition(".")[0] == top:
+                out.append((arg.value, frozenset({"*"})))
+    if any(_dynamic(node) and id(node) not in named for node in ast.walk(tree)):
+        # Imported by a computed name: the modules of the package the module names in its
+        # strings (``stages``' declarations: "trd_spark.pgs.stage", "trd_spark.pgs.scoring_files:
+        # stage_input_files"), each whole; with no such string, any module (DYNAMIC).
+        spelled = [node.value.partition(":")[0] for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                   and isinstance(node.value, str) and _MODULE_STRING.fullmatch(node.value)
+                   and node.value.partition(".")[0] == top]
+        out += [(m, frozenset({"*"})) for m in spelled] or [(DYNAMIC, frozenset({"*"}))]
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
             chain, inner = [node.attr], node.value
             while isinstance(inner, ast.Attribute):
                 chain.append(inner.attr)
                 inner = inner.value
-            if isinstance(inner, ast.Name) and inner.id == top:
-                out.append((".".join([top, *reversed(chain)]), frozenset({"*"})))
+            if isinstance(inner, ast.Name) and inner.id in bound:
+                out.append((".".join([bound[inner.id], *reversed(chain)]), frozenset({"*"})))
         elif isinstance(node, ast.Import):
             out += [(alias.name, frozenset({"*"})) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -78,6 +119,28 @@ def _from_imports(tree: ast.AST, module: str, is_package: bool) -> tuple[tuple[s
             # ``from pkg import module``: the module object itself is bound.
             out += [(f"{target}.{alias.name}", frozenset({"*"})) for alias in node.names if alias.name != "*"]
     return tuple(out)
+
+
+# A module's dotted name in a string, with an optional ":function" ("trd_spark.pgs.stage").
+_MODULE_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?::[A-Za-z_]\w*)?")
+# ``_from_imports``' target for a module that reaches modules by string: every by-name module
+# is then digested whole (which one it reaches cannot be read).
+DYNAMIC = "<by string>"
+
+
+def _dynamic(node: ast.AST, own: bool = False) -> bool:
+    """Whether ``node`` reaches a module by string: ``import_module`` / ``__import__`` (a name
+    or an attribute: ``importlib.import_module``), ``sys.modules``; with ``own`` (read in the
+    by-name module itself), also whether it may reach the module's own names by string: a
+    ``__dict__``, ``locals``, ``__name__`` (``sys.modules[__name__]``). Not ``__name__`` in
+    other modules (every logger's name): a module reaches another one by it only through
+    ``sys.modules`` or an import by string, both counted."""
+    if isinstance(node, ast.Name):
+        return node.id in {"import_module", "__import__"} or (own and node.id in {"locals", "__name__"})
+    if isinstance(node, ast.Attribute):
+        return node.attr == "import_module" or (own and node.attr == "__dict__") or (
+            node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys")
+    return False
 
 
 def _strip_docstrings(tree: ast.AST) -> None:
@@ -167,7 +230,8 @@ BY_NAME = ("trd_spark.vocabulary",)
 # Top-level statements a module read by name may hold (anything else: the whole module counts).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
                 ast.AnnAssign)
-# Builtins that reach a module's names by string (the whole module counts where one is used).
+# Builtins that reach a module's names by string (the whole module counts where one is used,
+# as where ``_dynamic`` finds ``sys.modules``, ``__name__``, ``__dict__``, ``locals``, ...).
 _BY_STRING = frozenset({"globals", "vars", "eval", "exec", "__import__"})
 
 
@@ -179,10 +243,14 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
     it}, per statement the top-level names it mentions, the import statements); None when the
     module holds a top-level statement other than imports, definitions and plain ``name = ...``
     assignments (an ``if``, a call, a name defined by unpacking) or reaches its names by string
-    (``globals()``, ``eval``, a module ``__getattr__``)."""
+    (``globals()``, ``eval``, a module ``__getattr__``, ``sys.modules[__name__]``: ``_dynamic``)
+    or has a top-level definition decorated with one of its own names (``@register`` filling a
+    registry ``HANDLERS = {}``: taking the registry runs every definition it decorates, which no
+    statement of the registry mentions)."""
     tree = ast.parse(text, filename=name)
     _strip_docstrings(tree)
     defines: dict[str, list[int]] = {}
+    decorated: set[str] = set()  # the names the top-level definitions' decorators use
     for i, stmt in enumerate(tree.body):
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a bare string: no effect
@@ -190,6 +258,7 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
             return None
         if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             defines.setdefault(stmt.name, []).append(i)
+            decorated.update(m.id for d in stmt.decorator_list for m in ast.walk(d) if isinstance(m, ast.Name))
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             if not all(isinstance(t, ast.Name) for t in targets):
@@ -197,8 +266,10 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
             for t in targets:
                 defines.setdefault(cast(ast.Name, t).id, []).append(i)
     if defines.keys() & {"__getattr__", "__dir__"} or any(
-            isinstance(m, ast.Name) and m.id in _BY_STRING for m in ast.walk(tree)):
+            (isinstance(m, ast.Name) and m.id in _BY_STRING) or _dynamic(m, own=True) for m in ast.walk(tree)):
         return None  # names looked up by string: which ones a name uses cannot be read
+    if decorated & defines.keys():
+        return None  # a decorator of its own may fill a name with the definitions it decorates
     mentions = tuple(frozenset(m.id for m in ast.walk(stmt) if isinstance(m, ast.Name) and m.id in defines)
                      for stmt in tree.body)
     imports = tuple(i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom)))
@@ -265,8 +336,12 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     A module of ``by_name`` (default ``BY_NAME``) that the modules reached import only with
     ``from m import names`` is mapped to the digest of those names' definitions
     (``_names_digest``), so an edit to a name no module of ``module`` takes changes nothing;
-    imported as a module (``import m``, ``from pkg import m``, ``from m import *``), digested
-    itself, or not readable by name, it is digested whole.
+    imported as a module (``import m``, ``from pkg import m``, ``from m import *``, an attribute
+    chain ``pkg.m.X`` on the package or an alias of it), digested itself, not readable by name,
+    or where a module reached imports or reaches modules by string (``importlib.import_module``,
+    ``__import__``, ``sys.modules``: ``_dynamic``) by a name no string of its own spells (a
+    computed name is taken to be one of the package's modules its strings name, as ``stages``'
+    declarations), it is digested whole.
 
     Raises ImportError when ``module`` itself cannot be found.
     """
@@ -289,7 +364,10 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         if name in taken:
             texts[name] = found[0]
         for target, took in froms:
-            if target in taken:
+            if target == DYNAMIC:
+                for m in taken:
+                    taken[m].add("*")
+            elif target in taken:
                 taken[target] |= took
         for imported in imports:
             top = imported.partition(".")[0]
