@@ -35,6 +35,16 @@ from typing import cast
 __all__ = ["code_digests"]
 
 
+def _import_target(node: ast.ImportFrom, base: str) -> str:
+    """The absolute module a ``from ... import`` names: a relative one (``from .x import y``, level
+    dots) resolved against ``base``, the importing module's package."""
+    if not node.level:
+        return node.module or ""
+    parts = base.split(".")
+    parent = ".".join(parts[: len(parts) - (node.level - 1)])
+    return f"{parent}.{node.module}" if node.module else parent
+
+
 def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     """Dotted names ``tree`` imports (``from a import b`` gives ``a.b`` and ``a``: ``b`` may be
     a submodule or an attribute); relative imports resolved against ``module``."""
@@ -44,12 +54,7 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = base.split(".")
-                parent = ".".join(parts[: len(parts) - (node.level - 1)])
-                target = f"{parent}.{node.module}" if node.module else parent
-            else:
-                target = node.module or ""
+            target = _import_target(node, base)
             names.add(target)
             names.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
     return names
@@ -109,12 +114,7 @@ def _from_imports(tree: ast.AST, module: str, is_package: bool) -> tuple[tuple[s
         elif isinstance(node, ast.Import):
             out += [(alias.name, frozenset({"*"})) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = base.split(".")
-                parent = ".".join(parts[: len(parts) - (node.level - 1)])
-                target = f"{parent}.{node.module}" if node.module else parent
-            else:
-                target = node.module or ""
+            target = _import_target(node, base)
             out.append((target, frozenset(alias.name for alias in node.names)))
             # ``from pkg import module``: the module object itself is bound.
             out += [(f"{target}.{alias.name}", frozenset({"*"})) for alias in node.names if alias.name != "*"]
