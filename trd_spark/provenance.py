@@ -29,10 +29,34 @@ import importlib.metadata
 import importlib.resources
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import cast
 
 __all__ = ["code_digests"]
+
+
+# CPython 3.11's ast.parse keeps its object-building depth in interpreter-wide state, so two
+# threads parsing at once (a stage's fingerprint beside the Spark start, or any library parsing
+# in another thread) can fail one parse with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905; seen once in the full suite of session 33). Our parses take
+# one lock, and a parse failing that way (another library's parse beside ours) is retried.
+_PARSE_LOCK = threading.Lock()
+_PARSE_TRIES = 3
+
+
+def _parse(text: str, name: str) -> ast.Module:
+    """``ast.parse(text, filename=name)``, serialised and retried on CPython 3.11's spurious
+    recursion-depth SystemError (above); any other error, or that one ``_PARSE_TRIES`` times,
+    is raised as it is."""
+    for attempt in range(_PARSE_TRIES):
+        try:
+            with _PARSE_LOCK:
+                return ast.parse(text, filename=name)
+        except SystemError as e:
+            if "recursion depth mismatch" not in str(e) or attempt == _PARSE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _import_target(node: ast.ImportFrom, base: str) -> str:
@@ -247,7 +271,7 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
     or has a top-level definition decorated with one of its own names (``@register`` filling a
     registry ``HANDLERS = {}``: taking the registry runs every definition it decorates, which no
     statement of the registry mentions)."""
-    tree = ast.parse(text, filename=name)
+    tree = _parse(text, name)
     _strip_docstrings(tree)
     defines: dict[str, list[int]] = {}
     decorated: set[str] = set()  # the names the top-level definitions' decorators use
@@ -313,7 +337,7 @@ def _module_code(name: str, text: str, is_package: bool
     ``io``, ...) are parsed once per process, not once per stage: ``code_digests`` of the five
     stages parsed 113 modules where 40-odd are distinct (5.5-6 CPU-s per `trd-spark run` or
     `explain`)."""
-    tree = ast.parse(text, filename=name)
+    tree = _parse(text, name)
     imports = frozenset(_imported_names(tree, name, is_package))
     froms = _from_imports(tree, name, is_package)
     return hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16], imports, froms
