@@ -13,11 +13,10 @@ import os
 
 import numpy as np
 import pytest
-from test_pgs_mt_entries import HET, HOM_ALT, HOM_REF, _part
+from test_flatmt_s33 import one_part_reader
 
 from trd_spark.pgs import native_task
-from trd_spark.pgs.mt_entries import EntriesFiles, EntriesLayout, EntriesReader
-from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE, mapped_rows
+from trd_spark.pgs.native_task import mapped_rows
 
 
 def test_mapped_rows_reserves_the_whole_file(tmp_path, monkeypatch):
@@ -59,14 +58,8 @@ def test_unsorted_or_repeated_rows_of_one_part_read_their_own_calls(tmp_path, wa
     """One part of 4 rows x 6 samples: a request whose span equals its length less one but that
     is no run ([0, 2, 1, 3], [1, 1, 3], [3, 2, 1, 0]) reads each wanted row's dosages in the
     order asked. Fails on a tree with the span test (it reads rows 0..3 / 1..3 in order)."""
-    rng = np.random.default_rng(7)
-    rows = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, 6)] for _ in range(4)]
+    reader, expected, rows = one_part_reader(tmp_path, 7, wanted)
     assert len({tuple(r) for r in rows}) == 4  # distinct rows: a wrong row shows
-    part = _part(tmp_path, rows)
-    files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (4,), True), 6)
-    dose = {HOM_REF: 0.0, HET: 1.0, HOM_ALT: 2.0, None: -9.0}
-    expected = np.array([[dose[c] for c in rows[r]] for r in wanted])
-    reader = EntriesReader(files, np.array(wanted, dtype=np.int64), _DOSAGE_OF_PLINK_CODE)
     np.testing.assert_array_equal(reader.read(0, len(wanted), np.full((len(wanted), 6), np.nan)), expected)
 
 

@@ -53,6 +53,18 @@ def test_each_entrys_two_bytes_are_checked_at_even_and_odd_row_widths(n):
                 assert mt_entries._calls_of_widened(_widened(rows, n), 3, True) is None, (r, e, hex(bad))
 
 
+def one_part_reader(tmp_path, seed: int, wanted: list[int]):
+    """(an ``EntriesReader`` of rows ``wanted`` of one part of 4 random rows x 6 samples, the
+    alt dosages expected for them by hand encoding, the rows' calls)."""
+    rng = np.random.default_rng(seed)
+    rows = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, 6)] for _ in range(4)]
+    part = _part(tmp_path, rows)
+    files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (4,), True), 6)
+    dose = {HOM_REF: 0.0, HET: 1.0, HOM_ALT: 2.0, None: -9.0}
+    expected = np.array([[dose[c] for c in rows[r]] for r in wanted])
+    return EntriesReader(files, np.array(wanted, dtype=np.int64), _DOSAGE_OF_PLINK_CODE), expected, rows
+
+
 @pytest.mark.parametrize("wanted", [[0, 1, 2, 3], [1, 2], [0, 2, 3], [0, 1, 3], [3]],
                          ids=["all", "run", "gap_span_eq_len", "gap_at_end", "one"])
 def test_runs_and_gaps_of_wanted_rows_read_the_same_dosages(tmp_path, wanted):
@@ -60,13 +72,7 @@ def test_runs_and_gaps_of_wanted_rows_read_the_same_dosages(tmp_path, wanted):
     at once: the alt dosages of the hand encoding (A1 = alt: 0/0 -> 0, 0/1 -> 1, 1/1 -> 2,
     missing -> pgenlib's -9). Rows [0, 2, 3] span 3 = their count: a consecutive-rows test off
     by one takes them for a run (mutant ``== len(local)``: fails here, the 4 rows 0..3 into 3)."""
-    rng = np.random.default_rng(len(wanted))
-    rows = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, 6)] for _ in range(4)]
-    part = _part(tmp_path, rows)
-    files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (4,), True), 6)
-    dose = {HOM_REF: 0.0, HET: 1.0, HOM_ALT: 2.0, None: -9.0}
-    expected = np.array([[dose[c] for c in rows[r]] for r in wanted])
-    reader = EntriesReader(files, np.array(wanted, dtype=np.int64), _DOSAGE_OF_PLINK_CODE)
+    reader, expected, _ = one_part_reader(tmp_path, len(wanted), wanted)
     np.testing.assert_array_equal(reader.read(0, len(wanted), np.full((len(wanted), 6), np.nan)), expected)
     for i in range(len(wanted)):
         np.testing.assert_array_equal(reader.read(i, i + 1, np.full((1, 6), np.nan)), expected[i:i + 1])
