@@ -34,6 +34,7 @@ from test_phenotypes_support import (
     d,
     days,
     drug,
+    duckdb_mdd_index,
     frame,
     obs,
     omop_tables,
@@ -61,23 +62,6 @@ STATUS_ROWS = [
 ]
 
 
-def _duckdb_mdd_index(rows: list[tuple]) -> dict[int, dt.date | None]:
-    """person_id -> MDD index by the README rule in DuckDB SQL: >= 2 MDD records on distinct dates
-    whose status is a diagnosis (none of NOT_A_DIAGNOSIS), index = the first such date; None: no MDD."""
-    con = duckdb.connect()
-    try:
-        con.execute("CREATE TABLE c (person_id BIGINT, concept BIGINT, d DATE, status BIGINT)")
-        con.executemany("INSERT INTO c VALUES (?, ?, ?, ?)", [(p, c, d(s), st) for p, c, s, st in rows])
-        out = con.execute(f"""
-            SELECT person_id, CASE WHEN COUNT(DISTINCT d) FILTER (WHERE dx) >= 2 THEN MIN(d) FILTER (WHERE dx) END
-            FROM (SELECT person_id, d, concept = {MDD_CONCEPT}
-                         AND COALESCE(status NOT IN ({', '.join(map(str, NOT_A_DIAGNOSIS))}), TRUE) AS dx FROM c)
-            GROUP BY person_id""").fetchall()
-    finally:
-        con.close()
-    return {int(p): i for p, i in out}
-
-
 def test_the_cdm_documented_snomed_preliminary_status_is_no_mdd_diagnosis(spark):
     """By hand (follow-up to the cutoff 2023-07-01):
     1: MDD 2019-01-10 (4033240, preliminary) and 2019-02-10: one diagnosis date -> not MDD, excluded
@@ -101,7 +85,7 @@ def test_the_cdm_documented_snomed_preliminary_status_is_no_mdd_diagnosis(spark)
         4: ("excluded", "bipolar", None, None),
     }
     assert days("2019-01-10", "2023-07-01") == 1633
-    oracle = _duckdb_mdd_index(STATUS_ROWS)
+    oracle = duckdb_mdd_index(STATUS_ROWS, NOT_A_DIAGNOSIS)
     assert oracle == {1: None, 2: d("2019-01-10"), 3: d("2019-01-10"), 4: d("2019-01-10")}
     spark_index = {r.person_id: r.mdd_index_date for r in tables.mdd.collect()}
     assert spark_index == oracle  # 4 meets the count (index set), then excluded for bipolar

@@ -26,11 +26,8 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from test_phenotypes_support import (
-    ANCESTRY,
     CITALOPRAM,
-    CONCEPTS,
     FLUOXETINE_CAP,
     MDD_CONCEPT,
     SERTRALINE_TAB,
@@ -41,6 +38,7 @@ from test_phenotypes_support import (
     omop_tables,
     person,
     toy_config,
+    write_omop_parquet,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -80,35 +78,17 @@ DRUGS = [
 
 
 def _write_omop(root: Path) -> None:
-    """The case as an OMOP export (one Parquet file per table, CDM column names)."""
-    i64, i32, date, text = pa.int64(), pa.int32(), pa.date32(), pa.string()
-
-    def write(table: str, columns: dict[str, tuple[list, pa.DataType]]) -> None:
-        pq.write_table(pa.table({c: pa.array(v, t) for c, (v, t) in columns.items()}), root / f"{table}.parquet")
-
+    """The case as an OMOP export (test_phenotypes_support.write_omop_parquet)."""
+    i64, i32, date = pa.int64(), pa.int32(), pa.date32()
     ids = list(PERSONS)
-    write("person", {"person_id": (ids, i64), "gender_concept_id": ([8532] * 4, i64),
-                     "year_of_birth": ([1970] * 4, i32), "month_of_birth": ([1] * 4, i32),
-                     "day_of_birth": ([1] * 4, i32)})
-    write("observation_period", {"person_id": (ids, i64), "observation_period_start_date": ([d("2000-01-01")] * 4, date),
-                                 "observation_period_end_date": ([d("2023-12-31")] * 4, date)})
-    write("condition_occurrence", {"person_id": ([p for p in ids for _ in (0, 1)], i64),
-                                   "condition_concept_id": ([MDD_CONCEPT] * 8, i64),
-                                   "condition_start_date": ([d("2019-01-10"), d("2019-02-10")] * 4, date)})
     cols = list(zip(*DRUGS, strict=True))
-    write("drug_exposure", {"drug_exposure_id": (list(range(1, len(DRUGS) + 1)), i64), "person_id": (list(cols[0]), i64),
-                            "drug_concept_id": (list(cols[1]), i64), "drug_exposure_start_date": (list(cols[2]), date),
-                            "drug_exposure_end_date": (list(cols[3]), date), "days_supply": (list(cols[4]), i32),
-                            "drug_type_concept_id": (list(cols[5]), i64)})
-    write("procedure_occurrence", {"person_id": ([], i64), "procedure_concept_id": ([], i64), "procedure_date": ([], date)})
-    concept = list(zip(*CONCEPTS, strict=True))
-    write("concept", {name: (list(values), i64 if name == "concept_id" else text) for name, values in zip(
-        ("concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id", "standard_concept",
-         "concept_code"), concept, strict=True)})
-    write("concept_ancestor", {"ancestor_concept_id": ([a for a, _ in ANCESTRY], i64),
-                               "descendant_concept_id": ([b for _, b in ANCESTRY], i64),
-                               "min_levels_of_separation": ([1] * len(ANCESTRY), i32),
-                               "max_levels_of_separation": ([1] * len(ANCESTRY), i32)})
+    write_omop_parquet(root, PERSONS, condition_occurrence={
+        "person_id": ([p for p in ids for _ in (0, 1)], i64), "condition_concept_id": ([MDD_CONCEPT] * 8, i64),
+        "condition_start_date": ([d("2019-01-10"), d("2019-02-10")] * 4, date)},
+        drug_exposure={"drug_exposure_id": (list(range(1, len(DRUGS) + 1)), i64), "person_id": (list(cols[0]), i64),
+                       "drug_concept_id": (list(cols[1]), i64), "drug_exposure_start_date": (list(cols[2]), date),
+                       "drug_exposure_end_date": (list(cols[3]), date), "days_supply": (list(cols[4]), i32),
+                       "drug_type_concept_id": (list(cols[5]), i64)})
 
 
 def test_ward_administrations_are_their_own_days_not_default_orders(spark, tmp_path):

@@ -20,22 +20,20 @@ chain's) on the same files.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from test_phenotypes_support import (
-    ANCESTRY,
     BIPOLAR,
-    CONCEPTS,
     MDD_CONCEPT,
     SERTRALINE_TAB,
     d,
     days,
+    duckdb_mdd_index,
     toy_config,
+    write_omop_parquet,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -63,53 +61,18 @@ PERSONS = (1, 2, 3, 4)
 
 
 def _write_omop(root: Path) -> None:
-    """The case as an OMOP export (one Parquet file per table, CDM column names): every person born
-    1970-01-01, observed 2000-01-01..2023-12-31; person 2 takes sertraline 2019-03-01, 60 days."""
-    i64, i32, date, text = pa.int64(), pa.int32(), pa.date32(), pa.string()
-
-    def write(table: str, columns: dict[str, tuple[list, pa.DataType]]) -> None:
-        pq.write_table(pa.table({c: pa.array(v, t) for c, (v, t) in columns.items()}), root / f"{table}.parquet")
-
-    ids, n = list(PERSONS), len(PERSONS)
-    write("person", {"person_id": (ids, i64), "gender_concept_id": ([8532] * n, i64),
-                     "year_of_birth": ([1970] * n, i32), "month_of_birth": ([1] * n, i32), "day_of_birth": ([1] * n, i32)})
-    write("observation_period", {"person_id": (ids, i64), "observation_period_start_date": ([d("2000-01-01")] * n, date),
-                                 "observation_period_end_date": ([d("2023-12-31")] * n, date)})
+    """The case as an OMOP export (test_phenotypes_support.write_omop_parquet: every person born
+    1970-01-01, observed 2000-01-01..2023-12-31); person 2 takes sertraline 2019-03-01, 60 days."""
+    i64, i32, date = pa.int64(), pa.int32(), pa.date32()
     rows = list(zip(*STATUS_ROWS, strict=True))
-    write("condition_occurrence", {"condition_occurrence_id": (list(range(1, len(STATUS_ROWS) + 1)), i64),
-                                   "person_id": (list(rows[0]), i64), "condition_concept_id": (list(rows[1]), i64),
-                                   "condition_start_date": ([d(x) for x in rows[2]], date),
-                                   "condition_status_concept_id": (list(rows[3]), i64)})
-    write("drug_exposure", {"drug_exposure_id": ([1], i64), "person_id": ([2], i64), "drug_concept_id": ([SERTRALINE_TAB], i64),
-                            "drug_exposure_start_date": ([d("2019-03-01")], date),
-                            "drug_exposure_end_date": ([d("2019-03-01")], date), "days_supply": ([60], i32),
-                            "drug_type_concept_id": ([32838], i64)})
-    write("procedure_occurrence", {"person_id": ([], i64), "procedure_concept_id": ([], i64), "procedure_date": ([], date)})
-    concept = list(zip(*CONCEPTS, strict=True))
-    write("concept", {name: (list(values), i64 if name == "concept_id" else text) for name, values in zip(
-        ("concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id", "standard_concept",
-         "concept_code"), concept, strict=True)})
-    write("concept_ancestor", {"ancestor_concept_id": ([a for a, _ in ANCESTRY], i64),
-                               "descendant_concept_id": ([b for _, b in ANCESTRY], i64),
-                               "min_levels_of_separation": ([1] * len(ANCESTRY), i32),
-                               "max_levels_of_separation": ([1] * len(ANCESTRY), i32)})
-
-
-def _duckdb_mdd_index(rows: list[tuple]) -> dict[int, dt.date | None]:
-    """person_id -> MDD index by the README rule in DuckDB SQL: >= 2 MDD records on distinct dates
-    whose status is a diagnosis (none of NOT_A_DIAGNOSIS), index = the first such date; None: no MDD."""
-    con = duckdb.connect()
-    try:
-        con.execute("CREATE TABLE c (person_id BIGINT, concept BIGINT, d DATE, status BIGINT)")
-        con.executemany("INSERT INTO c VALUES (?, ?, ?, ?)", [(p, c, d(s), st) for p, c, s, st in rows])
-        out = con.execute(f"""
-            SELECT person_id, CASE WHEN COUNT(DISTINCT d) FILTER (WHERE dx) >= 2 THEN MIN(d) FILTER (WHERE dx) END
-            FROM (SELECT person_id, d, concept = {MDD_CONCEPT}
-                         AND COALESCE(status NOT IN ({', '.join(map(str, NOT_A_DIAGNOSIS))}), TRUE) AS dx FROM c)
-            GROUP BY person_id""").fetchall()
-    finally:
-        con.close()
-    return {int(p): i for p, i in out}
+    write_omop_parquet(root, PERSONS, condition_occurrence={
+        "condition_occurrence_id": (list(range(1, len(STATUS_ROWS) + 1)), i64),
+        "person_id": (list(rows[0]), i64), "condition_concept_id": (list(rows[1]), i64),
+        "condition_start_date": ([d(x) for x in rows[2]], date), "condition_status_concept_id": (list(rows[3]), i64)},
+        drug_exposure={"drug_exposure_id": ([1], i64), "person_id": ([2], i64), "drug_concept_id": ([SERTRALINE_TAB], i64),
+                       "drug_exposure_start_date": ([d("2019-03-01")], date),
+                       "drug_exposure_end_date": ([d("2019-03-01")], date), "days_supply": ([60], i32),
+                       "drug_type_concept_id": ([32838], i64)})
 
 
 def test_a_rule_out_status_is_no_mdd_diagnosis(spark, tmp_path):
@@ -138,7 +101,7 @@ def test_a_rule_out_status_is_no_mdd_diagnosis(spark, tmp_path):
         3: ("excluded", "bipolar", None, None),
         4: ("excluded", "depression_not_mdd", None, None),
     }
-    oracle = _duckdb_mdd_index(STATUS_ROWS)
+    oracle = duckdb_mdd_index(STATUS_ROWS, NOT_A_DIAGNOSIS)
     assert oracle == {1: None, 2: d("2019-01-10"), 3: d("2019-01-10"), 4: None}
     spark_index = {r.person_id: r.mdd_index_date for r in tables.mdd.collect()}
     assert spark_index == oracle  # 3 meets the count (index set), then excluded for bipolar

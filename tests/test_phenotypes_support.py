@@ -195,3 +195,56 @@ def spark_jobs(spark, action) -> int:
         sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]  # None removes it
         sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
     return len(sc.statusTracker().getJobIdsForGroup(group))
+
+
+def duckdb_mdd_index(rows: list[tuple], not_a_diagnosis: tuple[int, ...]) -> dict[int, dt.date | None]:
+    """person_id -> MDD index by the README rule in DuckDB SQL, the field cases' independent check
+    of the condition-status kind (rounds 21, 23): >= 2 MDD records on distinct dates whose status
+    is a diagnosis (none of ``not_a_diagnosis``, the round's own list: not read from trd_spark),
+    index = the first such date; None: no MDD. ``rows``: (person_id, concept, ISO date, status)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE c (person_id BIGINT, concept BIGINT, d DATE, status BIGINT)")
+        con.executemany("INSERT INTO c VALUES (?, ?, ?, ?)", [(p, c, d(s), st) for p, c, s, st in rows])
+        out = con.execute(f"""
+            SELECT person_id, CASE WHEN COUNT(DISTINCT d) FILTER (WHERE dx) >= 2 THEN MIN(d) FILTER (WHERE dx) END
+            FROM (SELECT person_id, d, concept = {MDD_CONCEPT}
+                         AND COALESCE(status NOT IN ({', '.join(map(str, not_a_diagnosis))}), TRUE) AS dx FROM c)
+            GROUP BY person_id""").fetchall()
+    finally:
+        con.close()
+    return {int(p): i for p, i in out}
+
+
+def write_omop_parquet(root, persons, *, condition_occurrence: dict, drug_exposure: dict) -> None:
+    """A field case as an OMOP export under ``root`` (one Parquet file per table, CDM column names,
+    as the stage's reader and the DuckDB twin read them): ``persons`` (person_ids) all born
+    1970-01-01, female, observed 2000-01-01..2023-12-31; the round's own condition_occurrence and
+    drug_exposure columns (column -> (values, pyarrow type)); no procedures; the vocabulary from
+    CONCEPTS / ANCESTRY."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    i64, i32, date, text = pa.int64(), pa.int32(), pa.date32(), pa.string()
+
+    def write(table: str, columns: dict) -> None:
+        pq.write_table(pa.table({c: pa.array(v, t) for c, (v, t) in columns.items()}), f"{root}/{table}.parquet")
+
+    ids, n = list(persons), len(persons)
+    write("person", {"person_id": (ids, i64), "gender_concept_id": ([8532] * n, i64),
+                     "year_of_birth": ([1970] * n, i32), "month_of_birth": ([1] * n, i32), "day_of_birth": ([1] * n, i32)})
+    write("observation_period", {"person_id": (ids, i64), "observation_period_start_date": ([d("2000-01-01")] * n, date),
+                                 "observation_period_end_date": ([d("2023-12-31")] * n, date)})
+    write("condition_occurrence", condition_occurrence)
+    write("drug_exposure", drug_exposure)
+    write("procedure_occurrence", {"person_id": ([], i64), "procedure_concept_id": ([], i64), "procedure_date": ([], date)})
+    concept = list(zip(*CONCEPTS, strict=True))
+    write("concept", {name: (list(values), i64 if name == "concept_id" else text) for name, values in zip(
+        ("concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id", "standard_concept",
+         "concept_code"), concept, strict=True)})
+    write("concept_ancestor", {"ancestor_concept_id": ([a for a, _ in ANCESTRY], i64),
+                               "descendant_concept_id": ([b for _, b in ANCESTRY], i64),
+                               "min_levels_of_separation": ([1] * len(ANCESTRY), i32),
+                               "max_levels_of_separation": ([1] * len(ANCESTRY), i32)})

@@ -1,9 +1,9 @@
 """Review of session 32 (runsafe, c9dea48): an abandoned start's JVM that does not end on SIGTERM
 is killed (``session.BackgroundStart.abandon``), and the kill is counted in the log.
 
-The start is a fake as in test_runsafe_s32 (a child process whose command line names Spark's
-submit class, as PySpark's JVM's does), here one that ignores SIGTERM; it runs in a process of
-its own, since this one's children include the shared session's JVM.
+The start is a fake as in test_runsafe_s32 (tests/fake_spark_start.py: a child process whose
+command line names Spark's submit class, as PySpark's JVM's does), here one that ignores SIGTERM;
+it runs in a process of its own, since this one's children include the shared session's JVM.
 """
 
 from __future__ import annotations
@@ -13,48 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fake_spark_start import FAKE_START
+
 REPO = Path(__file__).resolve().parents[1]
-
-_DEAF_JVM = r'''
-import logging, os, signal, subprocess, sys, threading, time
-from trd_spark import session
-from trd_spark.config import SparkSettings
-from trd_spark.session import BackgroundStart
-
-logging.basicConfig(level=logging.WARNING, format="LOG %(levelname)s %(message)s", stream=sys.stdout)
-session.ABANDON_TERM_SECONDS = 0.5
-session.ABANDON_WAIT_SECONDS = 4.0
-deaf = [sys.executable, "-c",
-        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
-        "time.sleep(120)", "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"]
-launched = []
-
-def start(settings, *, gate):
-    gate.step()
-    gate.launching()
-    jvm = subprocess.Popen(deaf, stdout=subprocess.PIPE, text=True)
-    jvm.stdout.readline()  # its SIGTERM handler set
-    launched.append(jvm)
-    jvm.wait()  # as PySpark waits for the JVM's connection file
-    raise RuntimeError("Java gateway process exited before sending its port number")
-
-begun = BackgroundStart(SparkSettings(master="local[1]"), start=start).begin()
-while not launched:
-    time.sleep(0.01)
-t0 = time.monotonic()
-begun.stop_waiting(ValueError("the parse failed"))
-try:
-    begun.result()
-except ValueError:
-    print("ValueError", round(time.monotonic() - t0, 1) < 3.5)
-jvm = launched[0]
-if jvm.poll() is None:
-    jvm.kill()
-    print("left", jvm.wait())
-else:
-    print("ended", jvm.returncode, begun._thread.is_alive())
-'''
-
 
 def test_an_abandoned_starts_jvm_deaf_to_sigterm_is_killed_and_counted():
     """The JVM the start launched ignores SIGTERM (a JVM whose shutdown hooks hang): it was left
@@ -63,7 +24,7 @@ def test_an_abandoned_starts_jvm_deaf_to_sigterm_is_killed_and_counted():
     it outlived the run. Now it is killed ``ABANDON_TERM_SECONDS`` after its SIGTERM, the thread
     ends, and one WARNING counts the JVMs killed. Fails on 45356c7 (the fake left running: 'left'),
     passes here."""
-    proc = subprocess.run([sys.executable, "-c", _DEAF_JVM], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", FAKE_START, "deaf"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     assert lines[-2:] == ["ValueError True", f"ended {-signal.SIGKILL} False"], proc.stdout

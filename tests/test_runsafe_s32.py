@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_spark_start import FAKE_START
 
 from trd_spark.config import SparkSettings
 from trd_spark.releases import LocalFs  # the disk read with os, not through the tests' patched Spark Fs
@@ -76,43 +77,6 @@ def test_a_start_that_ends_first_stands():
         BackgroundStart(SETTINGS, start=broken).begin().result()
 
 
-_LAUNCHED = r'''
-import os, signal, subprocess, sys, threading, time
-from trd_spark.config import SparkSettings
-from trd_spark.session import BackgroundStart
-
-sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
-earlier = subprocess.Popen([*sleep, "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"])  # not this start's
-other = subprocess.Popen([*sleep, "something-else"])
-launched = []
-
-def start(settings, *, gate):
-    time.sleep(0.2)
-    gate.step()
-    gate.launching()
-    jvm = subprocess.Popen([*sleep, "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"])
-    launched.append(jvm)
-    jvm.wait()  # as PySpark waits for the JVM's connection file
-    raise RuntimeError("Java gateway process exited before sending its port number")
-
-begun = BackgroundStart(SparkSettings(master="local[1]"), start=start).begin()
-while not launched:
-    time.sleep(0.01)
-how = sys.argv[1]
-t0 = time.monotonic()
-if how == "parse_error":
-    threading.Timer(0.3, begun.stop_waiting, [ValueError("the parse failed")]).start()
-else:
-    threading.Timer(0.3, os.kill, [os.getpid(), signal.SIGINT]).start()
-try:
-    begun.result()
-except (ValueError, KeyboardInterrupt) as e:
-    print(type(e).__name__, round(time.monotonic() - t0, 1) < 5)
-print(launched[0].poll(), earlier.poll(), other.poll(), begun._thread.is_alive())
-earlier.kill(); other.kill()
-'''
-
-
 def _sigint_default() -> None:
     """In the child, before exec: SIGINT back to its default (it may be inherited ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -128,7 +92,7 @@ def test_a_start_abandoned_after_its_launch_stops_the_jvm_it_launched(how):
     The child's SIGINT is reset to its default before exec: pytest started as a background job
     of a non-interactive shell passes SIGINT on ignored, Python then installs no KeyboardInterrupt
     handler, and the ``interrupt`` case waited out its timeout (session 33)."""
-    proc = subprocess.run([sys.executable, "-c", _LAUNCHED, how], cwd=REPO, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", FAKE_START, how], cwd=REPO, capture_output=True, text=True,
                           timeout=120, preexec_fn=_sigint_default)
     assert proc.returncode == 0, proc.stderr[-2000:]
     raised = "ValueError" if how == "parse_error" else "KeyboardInterrupt"
