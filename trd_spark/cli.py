@@ -372,7 +372,8 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     (``exported_estimates``), no others. A fit's standard error gives its counts back (1/se^2 is
     about n_cases x (1 - n_cases/n) x var(PGS), ``report.tables.hide_estimates_of_hidden_counts``):
     with 1..T-1 cases or controls (T: report.small_count_threshold), and also with counts of T
-    or more the export hides to protect a small one (decided by the report's audit). Nor does it
+    or more the export hides to protect a small one (decided by the report's audit); it says
+    which in no case (one text, "hidden in the export"). Nor does it
     say that such a fit failed ("NA"), which the export hides too (its failure reason): a fit that
     failed for too few cases puts its hidden count under models.min_cases (set to 35: the export's
     "suppressed" 33 cases read as 20..34, and the 7 persons lacking that score, next to a shown
@@ -396,14 +397,14 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
         f"Logistic regression, {discovery}, TRD ({definition}) vs non-MDD, OR per SD of PGS:",
         f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'OR':>6} {'95% CI':>15} {'p':>9}" + ("  truth OR" if effects else ""),
     ]
-    threshold = cfg.report.small_count_threshold
     for r in sel.itertuples():
         line = f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} "
-        groups = [int(n) for n in (r.n_cases, r.n - r.n_cases) if pd.notna(n)]
         shown = None if exported is None else exported.get((discovery, definition, "trd_vs_nonmdd", r.pgs_id))
-        if any(0 < n < threshold for n in groups):
-            line += f"{f'not shown: <{threshold} cases or controls':>32}"
-        elif exported is None:
+        # One text for every fit the export does not show, whatever hid it: "<20 cases or
+        # controls" beside a fit whose n and cases the export hides as "suppressed" (20 or more)
+        # put its controls (n - cases, a count no table shows) in 1..19, and its absence put them
+        # at 0 or 20 and more (tests/test_privacy_s34.py).
+        if exported is None:
             line += f"{'not shown: the report not run':>32}"
         elif shown == SHOWS_ESTIMATES and pd.notna(r.odds_ratio):
             line += f"{_fmt(r.odds_ratio):>6} {'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}"

@@ -71,6 +71,13 @@ def complete_cases(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return sub[np.isfinite(sub.to_numpy()).all(axis=1)]
 
 
+# The notes of a fit that left persons out (``prefit_check``). Each tells that at least one person
+# of the model's status groups is not in its N, which the report's audit takes as at least 0 (a
+# count of persons lacking data): the export leaves them out (``report.tables.exported_note``).
+MISSING_VALUES_NOTE = "persons with missing values left out"
+NEGATIVE_DURATION_NOTE = "persons with a negative {duration} left out"
+
+
 def join_notes(*notes: str | None) -> str:
     """One ``; ``-separated note from the non-empty parts ("" when there is nothing to say)."""
     return "; ".join(n for n in notes if n)
@@ -134,12 +141,12 @@ def prefit_check(
     data = complete_cases(frame, [outcome, *([duration] if duration else []), pgs_col, *covariates])
     check = Prefit(data, list(covariates))
     if len(data) < len(frame):
-        check.notes.append("persons with missing values left out")
+        check.notes.append(MISSING_VALUES_NOTE)
     if duration is not None:
         negative = data[duration] < 0
         if negative.any():
             check.data = data = data[~negative]
-            check.notes.append(f"persons with a negative {duration} left out")
+            check.notes.append(NEGATIVE_DURATION_NOTE.format(duration=duration))
     y = data[outcome].to_numpy()
     if not np.isin(y, (0.0, 1.0)).all():
         raise ModelError(f"{'event' if duration else 'outcome'} {outcome!r} must be 0/1", where=where)

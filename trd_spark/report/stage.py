@@ -313,7 +313,11 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                 f"missing genotypes {cfg.pgs.missing_genotypes.replace('_', ' ')}; " + standardisation_text(cfg)),
         "Models": (f"logistic regression per SD of PGS for contrasts {contrasts_text(cfg.models.contrasts)}, "
                    f"adjusted for {covariates_text(covariate_columns(cfg))}; Bonferroni and "
-                   f"Benjamini-Hochberg within dataset x definition x contrast, alpha {cfg.models.alpha}"
+                   f"Benjamini-Hochberg within dataset x definition x contrast, alpha {cfg.models.alpha}; "
+                   # Said once for every model: the export's notes do not say which fit left
+                   # persons out (``tables.exported_note``).
+                   "each model on the persons of its groups with complete data (PGS, covariates; Cox: a "
+                   "follow-up time of 0 or more), its N as shown"
                    + (f"; Cox proportional hazards from MDD index to TRD per SD of PGS, adjusted for "
                       f"{covariates_text(covariate_columns(cfg, age=COX_AGE))}" if cfg.models.cox else "")),
         **({"Progression (Cox)": cox_text(cfg)} if cfg.models.cox else {}),

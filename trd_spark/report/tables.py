@@ -11,6 +11,7 @@ n equals TRD + non-MDD in cohort_counts), i.e. the ones an outsider could exploi
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -19,6 +20,7 @@ import pandas as pd
 
 from trd_spark.errors import InputDataError
 from trd_spark.logs import is_small_count
+from trd_spark.models.covariates import MISSING_VALUES_NOTE, NEGATIVE_DURATION_NOTE
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.phenotypes.flow import all_persons_parts, definition_partitions
 from trd_spark.report.suppression import (
@@ -704,6 +706,26 @@ def _blank(df: pd.DataFrame, hidden: list[bool], keep: tuple[str, ...] = _IDENTI
     return df
 
 
+# A fit's notes that it left persons out (``models.covariates.prefit_check``), with the "; " that
+# joins a note to the next (``join_notes``): any duration column's name.
+_LEFT_OUT = re.compile("(?:" + "|".join(r"\w+".join(re.escape(part) for part in note.split("{duration}"))
+                                        for note in (MISSING_VALUES_NOTE, NEGATIVE_DURATION_NOTE)) + ")(?:; )?")
+
+
+def exported_note(note: object) -> object:
+    """A model row's ``note`` as the export shows it: without "persons with missing values left
+    out" or "persons with a negative <duration> left out" (other notes and non-text unchanged;
+    "replication fit failed: persons with missing values left out; too few cases ..." reads
+    "replication fit failed: too few cases ..."). Such a note tells that at least one person of
+    the model's status groups is not in its N, where the audit takes the persons lacking data
+    (``build_audit``'s ``missing`` cells) as 0 or more: one person narrower than the audit's
+    interval (tests/test_privacy_s34.py). The Methods say once that every model is fitted on
+    complete cases (``report.stage``); the internal models tables keep the notes."""
+    if not isinstance(note, str) or not _LEFT_OUT.search(note):
+        return note
+    return _LEFT_OUT.sub("", note).rstrip("; :")
+
+
 def _model_keys(df: pd.DataFrame) -> list[tuple]:
     """(dataset, definition, contrast, pgs_id) of each model row (Cox: contrast
     ``progression``; a column the table lacks: None)."""
@@ -743,7 +765,7 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
             continue
         rows = [isinstance(n, str) or isinstance(k, str) for n, k in zip(df["n"], df[part])]
         hidden |= {key for key, h in zip(_model_keys(df), rows) if h}
-        out[name] = _blank(df, rows)
+        out[name] = _blank(df, rows).assign(note=lambda d: d["note"].map(exported_note))
     datasets = sorted(set(rc.logistic["dataset"]))
     if rc.difference is not None:
         df = rc.difference
@@ -762,7 +784,8 @@ def hide_estimates_of_hidden_counts(safe: dict[str, pd.DataFrame], rc: ReleaseCo
         # replication datasets': a hidden fit of one left the other's rows blank.
         discovery = datasets if rc.discovery_dataset is None else [rc.discovery_dataset]
         out["replication"] = _blank(df, [any((x, d, c, p) in hidden for x in (ds, *discovery)) for ds, d, c, p
-                                         in zip(df["dataset"], df["definition"], df["contrast"], df["pgs_id"])])
+                                         in zip(df["dataset"], df["definition"], df["contrast"], df["pgs_id"])]
+                                    ).assign(note=lambda d: d["note"].map(exported_note))
     if rc.meta is not None:
         df = rc.meta
         meta_hidden = [any((x, d, c, p) in hidden for x in datasets)
