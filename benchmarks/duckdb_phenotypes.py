@@ -38,7 +38,6 @@ from pathlib import Path
 import duckdb
 
 from trd_spark.config import Config
-from trd_spark.vocabulary import ADMINISTRATION_DRUG_TYPE_IDS
 
 # PERSON.year_of_birth's plausibleValueLow in OHDSI DQD (OMOP_CDMv5.4_Field_Level.csv), and the
 # oldest age the study accepts at the end of follow-up (README "Study rules", Birth date).
@@ -49,6 +48,10 @@ MAX_AGE_YEARS = 120
 # too: 32899 "Preliminary diagnosis" and 4033240, the SNOMED one of the CDM's older convention;
 # 32892 "Condition to be diagnosed by procedure" (a rule-out); 4188893 "history of".
 NOT_A_DIAGNOSIS_STATUS_IDS = (32892, 32899, 4033240, 4188893)
+# drug_type_concept_id of an administration record (README "Exposures"), written out from the README
+# for the same reason: 32818 "EHR administration record", 38000180 "Inpatient administration" and the
+# "Physician administered drug" types 38000179, 43542356, 43542357, 43542358, 581373.
+ADMINISTRATION_DRUG_TYPE_IDS = (32818, 38000179, 38000180, 43542356, 43542357, 43542358, 581373)
 
 
 
@@ -190,7 +193,8 @@ def _refs_rows(cfg: Config) -> list[tuple]:
     for name, cs in cfg.concept_sets.concept_sets.items():
         for kind, refs in (("include", cs.include), ("exclude", cs.exclude)):
             for r in refs:
-                rows.append((name, cs.domain, kind, r.concept_id, r.vocabulary_id, r.concept_code, r.descendants))
+                rows.append((name, cs.domain, kind, r.concept_id, r.vocabulary_id, r.concept_code, r.descendants,
+                             r.only_if_standard))
     return rows
 
 
@@ -255,15 +259,18 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     x = con.execute
 
     x("CREATE TEMP TABLE refs (set_name VARCHAR, domain VARCHAR, kind VARCHAR, concept_id BIGINT, "
-      "vocabulary_id VARCHAR, concept_code VARCHAR, descendants BOOLEAN)")
-    con.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?)", _refs_rows(cfg))
+      "vocabulary_id VARCHAR, concept_code VARCHAR, descendants BOOLEAN, only_if_standard BOOLEAN)")
+    con.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _refs_rows(cfg))
     # Concept sets: each root (by ID or by vocabulary + code) with itself and its descendants.
     x(f"""CREATE TEMP TABLE members AS
         WITH roots AS (
           SELECT r.set_name, r.domain, r.kind, r.descendants, COALESCE(r.concept_id, c.concept_id) AS root_id
           FROM refs r LEFT JOIN {src['concept']} c
             ON r.concept_id IS NULL AND c.vocabulary_id = r.vocabulary_id AND c.concept_code = r.concept_code
-          WHERE COALESCE(r.concept_id, c.concept_id) IS NOT NULL)
+          WHERE COALESCE(r.concept_id, c.concept_id) IS NOT NULL
+            -- a reference used only where the release holds it as a standard (or classification) concept
+            AND (NOT r.only_if_standard OR EXISTS (SELECT 1 FROM {src['concept']} s
+                 WHERE s.concept_id = COALESCE(r.concept_id, c.concept_id) AND TRIM(s.standard_concept) IN ('S', 'C'))))
         SELECT set_name, domain, kind, root_id, root_id AS concept_id FROM roots
         UNION
         SELECT r.set_name, r.domain, r.kind, r.root_id, CAST(a.descendant_concept_id AS BIGINT)

@@ -669,6 +669,12 @@ class ConceptRef(_Strict):
     concept_code: str | None = None
     name: str
     descendants: bool = True
+    # A code some vocabulary releases hold as a standard concept and others de-standardise (mapping
+    # its records to another standard concept, which the set names too): e.g. ICD9Proc 94.27 ECT,
+    # which records carry where it is standard. Where this release's ``concept`` holds it as a
+    # standard concept it is a member; absent or not standard it matches nothing, with an INFO line,
+    # not the non-standard-reference error (concepts.conditional_refs).
+    only_if_standard: bool = False
 
     @model_validator(mode="after")
     def _one_way(self) -> ConceptRef:

@@ -4,7 +4,9 @@ A ``ConceptSet`` (trd_spark.config) lists ancestors by ``concept_id`` or by
 ``vocabulary_id`` + ``concept_code`` (resolved in ``concept``). With ``descendants: true``
 each is expanded through ``concept_ancestor``; the concept itself is always kept even when
 the (possibly trimmed) ancestor table lacks its level-0 self row. Excludes are expanded the
-same way and removed.
+same way and removed. A reference with ``only_if_standard`` (a code some vocabulary releases
+de-standardise, e.g. ICD9Proc) is a member only where ``concept`` holds it as a standard concept
+(``conditional_refs``).
 
 ``load_vocabulary`` runs (at most) three small Spark queries for ALL study concept sets and
 collects only the vocabulary rows they reach: its size is that of the concept sets (thousands
@@ -145,11 +147,14 @@ def _invalid_concepts(concept: DataFrame, ids: set[int]) -> set[int]:
 def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
     """The set's references (includes and excludes) absent from this release's ``concept``
     table, as ``concept_id N`` or ``VOCAB code``: they match nothing (a typo, or a vocabulary
-    the release lacks). Empty when ``vocab.found`` was not looked up."""
+    the release lacks). Empty when ``vocab.found`` was not looked up. ``only_if_standard``
+    references are not listed (``conditional_refs`` names them)."""
     if vocab.found is None:
         return []
     out = []
     for ref in (*concept_set.include, *concept_set.exclude):
+        if ref.only_if_standard:
+            continue  # expected absent from some releases: conditional_refs
         root = _root(ref, vocab.codes)
         if root is None:
             out.append(f"{ref.vocabulary_id} {ref.concept_code} ({ref.name})")
@@ -208,13 +213,14 @@ def nonstandard_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
     or classification concept, as ``concept_id N (name): standard_concept NULL``: records are
     read by their standard concept, so such a reference matches nothing and the set is
     silently narrower (an exclude: broader). Empty when ``vocab.found`` was not looked up;
-    references absent from ``concept`` are left to ``absent_refs``."""
+    references absent from ``concept`` are left to ``absent_refs``; an ``only_if_standard``
+    reference is no member then, by its own rule (``conditional_refs``)."""
     if vocab.found is None:
         return []
     out = []
     for ref in (*concept_set.include, *concept_set.exclude):
         root = _root(ref, vocab.codes)
-        if root is None or root not in vocab.found or root not in vocab.standard:
+        if ref.only_if_standard or root is None or root not in vocab.found or root not in vocab.standard:
             continue
         value = vocab.standard[root]
         if value not in STANDARD_CONCEPT_VALUES:
@@ -249,8 +255,41 @@ def _root(ref: ConceptRef, codes: dict[tuple[str, str], int]) -> int | None:
     return codes.get((ref.vocabulary_id, ref.concept_code))
 
 
-def _expand_ref(ref: ConceptRef, vocab: Vocabulary) -> frozenset[int]:
+def _member_root(ref: ConceptRef, vocab: Vocabulary) -> int | None:
+    """``ref``'s concept when it is a member of its set: found by its code (or given by ID), and for
+    an ``only_if_standard`` reference also held by ``concept`` as a standard or classification
+    concept (``conditional_refs``); None otherwise."""
     root = _root(ref, vocab.codes)
+    if root is not None and ref.only_if_standard and vocab.standard.get(root) not in STANDARD_CONCEPT_VALUES:
+        return None
+    return root
+
+
+def conditional_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
+    """The set's ``only_if_standard`` references (includes and excludes) that are no member in this
+    release, as ``VOCAB code (name): not in concept`` or ``...: standard_concept NULL``. Such a code
+    is standard in some vocabulary releases and de-standardised in others (ICD9Proc 94.27, ECT: where
+    it is not standard, its records carry the standard concept it maps to, which the set names too),
+    so its absence is no fault: the stage logs it at INFO, not as ``absent_refs``' WARNING nor as
+    ``nonstandard_refs``' error. Empty when ``vocab.found`` was not looked up."""
+    if vocab.found is None:
+        return []
+    out = []
+    for ref in (*concept_set.include, *concept_set.exclude):
+        if not ref.only_if_standard or _member_root(ref, vocab) is not None:
+            continue
+        root = _root(ref, vocab.codes)
+        label = (f"{ref.vocabulary_id} {ref.concept_code}" if ref.concept_id is None else f"concept_id {root}")
+        if root is None or root not in vocab.found:
+            out.append(f"{label} ({ref.name}): not in concept")
+        else:
+            value = vocab.standard.get(root)
+            out.append(f"{label} ({ref.name}): standard_concept {'NULL' if value is None else repr(value)}")
+    return out
+
+
+def _expand_ref(ref: ConceptRef, vocab: Vocabulary) -> frozenset[int]:
+    root = _member_root(ref, vocab)
     if root is None:
         return frozenset()
     below = vocab.descendants.get(root, frozenset()) if ref.descendants else frozenset()
@@ -281,7 +320,7 @@ def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int
     excluded = _expand_refs(concept_set.exclude, vocab)
     rows: dict[tuple[int, int], str] = {}
     for ref in concept_set.include:
-        root = _root(ref, vocab.codes)
+        root = _member_root(ref, vocab)
         if root is None:
             continue
         name = vocab.names.get(root, ref.name)

@@ -27,6 +27,7 @@ from trd_spark.logs import count_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
+    conditional_refs,
     expand_concept_set,
     id_frame,
     ingredient_frame,
@@ -902,9 +903,15 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     set -> references), and one per set with references whose ``concept`` row has another
     domain or name than the YAML says (``concepts.mismatched_refs``: a typo'd ID that lands
     on a real concept; logged only), and one per set with references to a standard concept
-    marked invalid (``concepts.invalid_refs``; kept, as ATLAS keeps them; logged only)."""
+    marked invalid (``concepts.invalid_refs``; kept, as ATLAS keeps them; logged only). An
+    ``only_if_standard`` reference this release does not hold as a standard concept is one INFO
+    line per set (``concepts.conditional_refs``: expected in some vocabulary releases)."""
     out = {}
     for name in study_concept_set_names(cfg):
+        conditional = conditional_refs(_concept_set(cfg, name), vocab)
+        if conditional:
+            log.info("phenotypes: concept set %s: %d reference(s) used only where this release holds them as a "
+                     "standard concept, not a member here: %s", name, len(conditional), "; ".join(conditional))
         absent = absent_refs(_concept_set(cfg, name), vocab)
         if absent:
             log.warning("phenotypes: concept set %s: %d reference(s) not in this release's concept table "
