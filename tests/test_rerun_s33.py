@@ -198,12 +198,17 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         top = digests()
         (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5") + "print('imported')\n")
         assert all(v != top[m] for m, v in digests().items())
-        # A name looked up by string (globals(), a module __getattr__): the whole module too.
-        lookup = files["shared.py"] + "\n\ndef kind_of(name):\n    return globals()[name]\n"
-        (root / "shared.py").write_text(lookup)
-        by_string = digests()
-        (root / "shared.py").write_text(lookup.replace("OTHER = 4", "OTHER = 5"))
-        assert all(v != by_string[m] for m, v in digests().items())
+        # A name looked up by string (globals(), vars(), eval, a module __getattr__): the whole
+        # module too. (Session 34's review: mutants leaving "vars" or "__getattr__" out of the
+        # rule passed this test when it tried globals() alone.)
+        for lookup_code in ("def kind_of(name):\n    return globals()[name]\n", "NAMES = vars()\n",
+                            "def kind_of(name):\n    return eval(name)\n",
+                            "def __getattr__(name):\n    return {'LEGACY': OTHER}[name]\n"):
+            lookup = files["shared.py"] + "\n\n" + lookup_code
+            (root / "shared.py").write_text(lookup)
+            by_string = digests()
+            (root / "shared.py").write_text(lookup.replace("OTHER = 4", "OTHER = 5"))
+            assert all(v != by_string[m] for m, v in digests().items()), lookup_code
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] == "rerun33_pkg"]:
             del sys.modules[name]
