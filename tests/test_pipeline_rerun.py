@@ -27,7 +27,7 @@ from trd_spark.layout import EXPORT, STAGES, publish_stage
 from trd_spark.pipeline import needs_spark_to_plan, skip_all_without_spark
 from trd_spark.preflight import missing_inputs
 from trd_spark.releases import LocalFs
-from trd_spark.stages import NOT_STAGE_SETTINGS, STAGE_SPECS, config_slice, plan
+from trd_spark.stages import INPUT_PATH, NOT_STAGE_SETTINGS, STAGE_SPECS, config_slice, plan
 
 
 def _config(tmp: Path) -> Path:
@@ -236,7 +236,8 @@ def test_slice_uses_loaded_contents_not_paths(published):
     _, cfg = published
     got = config_slice(cfg, STAGE_SPECS["phenotypes"])
     assert "mdd" in got["concept_sets"]["concept_sets"]
-    assert got["omop"]["path"] == cfg.omop.path
+    # An input's path is in no slice: its fingerprint keys it by content (the same folder moved reruns nothing).
+    assert got["omop"]["path"] == INPUT_PATH
 
 
 def test_preflight_checks_every_declared_input(published):

@@ -156,8 +156,10 @@ def test_a_missing_audit_output_root_stops_the_run_before_any_stage(tmp_path):
 
     cfg = load_config(None, overrides={"output_root": str(tmp_path / "out"),
                                        "report": {"audit_output_roots": [str(tmp_path / "workspace1")]}})
-    with pytest.raises(ConfigError, match=r"report\.audit_output_roots: no such directory: .*workspace1$"):
+    with pytest.raises(ConfigError, match=r"report\.audit_output_roots: .*workspace1 does not exist"):
         check_inputs(cfg, ["report"])
     check_inputs(cfg, ["models"])
-    (tmp_path / "workspace1").mkdir()
+    # Session 34: a root that exists must hold an export too (layout.audit_root_problem, the report's rule).
+    (tmp_path / "workspace1" / "r1" / "export").mkdir(parents=True)
+    (tmp_path / "workspace1" / "r1" / "export" / "_SUCCESS").write_text("")
     check_inputs(cfg, ["report"])

@@ -94,7 +94,7 @@ def test_swapping_dataset_roles_reruns_only_the_stages_that_read_roles(spark, tm
     assert reasons["models"] == ["config changed: datasets"]
     for stage in ("pgs", "cohort"):
         view = config_view(cfg, STAGE_SPECS[stage])
-        assert view.datasets[1].genotypes.path == first.genotypes.path
+        assert view.datasets[1].genotypes.format == first.genotypes.format
         with pytest.raises(LookupError, match=f"stage {stage} reads config key datasets.role, which its StageSpec "
                                               "excludes"):
             _ = view.datasets[0].role

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pandas as pd
 
@@ -49,6 +49,38 @@ EXPORT = "export"
 PUBLISHED_WITH_RUN_ID = "published_with_run_id"
 SUCCESS = "_SUCCESS"
 MANIFEST = "_manifest.json"
+# Internal sibling of export/ (never exported, not a stage): each earlier export of the release
+# that a new one replaced, as ``export_history/<run id>/`` (``report.stage.archive_export``).
+EXPORT_HISTORY = "export_history"
+
+
+class ListingFs(Protocol):
+    """What ``audit_root_problem`` reads of a file system (``io.Fs``, ``io.LocalFs``)."""
+
+    def exists(self, path: str) -> bool: ...
+    def listdirs(self, path: str) -> list[str]: ...
+    def read_text(self, path: str) -> str: ...
+    def read_bytes(self, path: str) -> bytes: ...
+    def list_files(self, path: str) -> dict[str, int]: ...
+
+
+def audit_root_problem(fs: ListingFs, root: str) -> str | None:
+    """Why the output root ``root`` (an entry of ``report.audit_output_roots``) cannot be audited
+    against: "does not exist (...)", or "holds no export (...)" when no release folder under it
+    has a complete ``export/`` or a complete ``export_history/<run id>/`` (a typo'd root that
+    exists, a release folder given instead of its output root: audited against nothing,
+    silently); None when it holds one. The one rule of the run's start
+    (``preflight.check_audit_roots``: local roots before Spark, URIs once it is up) and of the
+    report stage (``report.stage.released_exports``)."""
+    if not fs.exists(root):
+        return "does not exist (an output root whose exports this export is audited against)"
+    for release in fs.listdirs(root):
+        layout = Layout(root, release)
+        history = f"{layout.release_dir}/{EXPORT_HISTORY}"
+        if layout.is_complete(fs, EXPORT) or any(fs.exists(f"{history}/{run}/{SUCCESS}") for run in fs.listdirs(history)):
+            return None
+    return (f"holds no export (no release folder there has a complete {EXPORT}/ or {EXPORT_HISTORY}/): name the "
+            "output root that holds the releases, not a release folder")
 
 
 @functools.lru_cache(maxsize=1)
@@ -376,7 +408,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     and nothing is published.
     """
     from trd_spark.session import versions
-    from trd_spark.stages import compared_inputs, config_slice, fingerprint, fingerprint_parts, spec_for_output
+    from trd_spark.stages import config_slice, fingerprint, fingerprint_parts, recorded_inputs, spec_for_output
 
     fs = Fs(spark)
     layout = Layout.of(cfg)
@@ -419,7 +451,7 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
             "publish_seconds": round(finished - entered, 2),
             "tables": writer.tables,
             "files": writer.files,
-            "inputs": compared_inputs(parts["inputs"]),  # the stat records once, in fingerprint_parts
+            "inputs": recorded_inputs(parts["inputs"]),  # the stat records once, in fingerprint_parts
             "outputs": output_record(fs, tmp),
             "notes": writer.notes,
         }

@@ -17,6 +17,7 @@ from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkE
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
+from trd_spark.preflight import check_audit_roots, check_spark_reads
 from trd_spark.releases import needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, config_view, rerun_reasons
@@ -131,6 +132,8 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
     layout = Layout.of(cfg)
     todo = [s for s in STAGES if stages is None or s in stages]
     _check_upstream_complete(fs, layout, cfg, todo)
+    check_spark_reads(spark, cfg)  # settings from spark-defaults.conf / --conf the config never saw
+    check_audit_roots(cfg, todo, fs, uris=True)  # the local ones: before Spark (preflight.check_inputs)
     check_omop_connector(spark, cfg, todo)
     beat = cfg.logging.heartbeat_seconds
     # Reads the release's concept and concept_ancestor tables: minutes at All of Us scale.

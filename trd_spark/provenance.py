@@ -296,9 +296,32 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
         return None  # a decorator of its own may fill a name with the definitions it decorates
     mentions = tuple(frozenset(m.id for m in ast.walk(stmt) if isinstance(m, ast.Name) and m.id in defines)
                      for stmt in tree.body)
+    # A top-level call of one of the module's own names (``X = register(rule)``, ``_ = RULES.append(r)``,
+    # ``Y = Model()``) may fill another name (a registry the function writes to), which no statement
+    # defining that name mentions: the statement counts for every name it reaches (its mentions and
+    # theirs), as the decorator case above counts the whole module.
+    for i, stmt in enumerate(tree.body):
+        if any(isinstance(c, ast.Call) and _own_callee(c.func, defines) for c in ast.walk(stmt)):
+            reached, todo = set(), list(mentions[i])
+            while todo:
+                n = todo.pop()
+                if n not in reached:
+                    reached.add(n)
+                    todo += [m for j in defines[n] for m in mentions[j]]
+            for n in reached:
+                if i not in defines[n]:
+                    defines[n].append(i)
     imports = tuple(i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom)))
     dumps = tuple(ast.dump(stmt, include_attributes=False) for stmt in tree.body)
     return dumps, {k: tuple(v) for k, v in defines.items()}, mentions, imports
+
+
+def _own_callee(func: ast.AST, defines: dict[str, list[int]]) -> bool:
+    """Whether a call's callee is one of the module's own names or an attribute of one
+    (``register``, ``RULES.append``, ``Kind.of``)."""
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in defines
 
 
 @functools.cache

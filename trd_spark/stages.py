@@ -20,8 +20,10 @@ A stage's *fingerprint* is the SHA-256 of:
   reruns what changed),
 - the ``run_id`` of every upstream stage's published output (a republished upstream, even
   with the same config, makes every downstream stage rerun),
-- the fingerprint of every external input file (names, sizes and content digests of local
-  files; size and mtime of object-store URIs: ``input_fingerprint``).
+- the fingerprint of every external input file (sizes and content digests of local files,
+  each named under its input, not by its path: the same files moved rerun nothing, and an
+  input's path is in no slice, ``INPUT_PATH``; size and version of object-store URIs:
+  ``input_fingerprint``).
 
 A published output is current only while its folder holds what its manifest recorded
 (``layout.Layout.changed_outputs``): an output deleted or edited by hand reruns its stage.
@@ -107,6 +109,11 @@ DATASET_ROLE = "datasets.role"
 # in the pgs, cohort and models stages' ``config_exclude``: reordering the domains (or adding
 # one for a trait still to curate) reran hours of scoring.
 PANEL_DOMAINS = "trait_panel.domains"
+# The genotype files' paths (and their sample map and sex file): the pgs stage's inputs, keyed in
+# its fingerprint by content; the later stages read the datasets' names, roles, formats and
+# builds, never these, so they are in their ``config_exclude``: a callset moved with the same
+# bytes reran cohort, models and report (a new export) though pgs kept its run.
+GENOTYPE_PATHS = ("datasets.genotypes.path", "datasets.genotypes.sample_map", "datasets.genotypes.sex_source.path")
 
 
 class FsLike(Protocol):
@@ -174,12 +181,14 @@ class StageSpec:
     def runner(self) -> Callable[[StageContext], Any]:
         """The stage's ``run(ctx)``, imported lazily (a stage's heavy imports are paid only
         when it runs)."""
-        return importlib.import_module(self.module).run
+        return declared_import(self, self.module).run
 
 
 # A PLINK dataset's ``path`` is the fileset's common prefix or its matrix file (README); the
 # matrix, variant and sample files are read, so each is an input of its own.
 PLINK_FILESETS = {"plink": (".bed", ".bim", ".fam"), "pgen": (".pgen", ".pvar", ".psam")}
+# A VCF's index files, one beside each file (pysam takes either).
+VCF_INDEXES = (".tbi", ".csi")
 
 
 def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, str]]:
@@ -196,7 +205,10 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     BGEN without embedded IDs (``bgen_reader.sample_ids``): a corrected .sample must rerun pgs.
     A local (or ``file://``) one is listed when it exists (a BGEN with embedded IDs needs none,
     so preflight does not ask for it); on gs:// / hdfs:// both candidates (fingerprinted without Spark's file system as
-    unknown, with it as absent or present)."""
+    unknown, with it as absent or present). Its bgenix ``.bgi`` (``(key[.bgi], x.bgen.bgi)``: the
+    variant list and block offsets the native reader takes) and a local ``vcf`` path's ``.tbi`` /
+    ``.csi`` (``(key[.tbi], path.tbi)``: the half-call count reads through it) are listed when
+    there, never asked for (a file without one is read without it)."""
     parts = key.split(".")
     if len(parts) != 4 or parts[0] != "datasets" or parts[2:] != ["genotypes", "path"]:
         return [(key, path)]
@@ -204,7 +216,18 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     if fmt == "bgen":
         samples = dict.fromkeys(p for p in bgen_sample_file_candidates(path)
                                 if (local := local_path(p)) is None or os.path.isfile(local))
-        return [(key, path), *((f"{key}[{p.removeprefix(path.removesuffix('.bgen'))}]", p) for p in samples)]
+        # The bgenix index gives the native reader the variant list and each block's byte range
+        # (bgen_reader.variant_index): a replaced or rebuilt .bgi changes what is read. Read only
+        # beside a local file, so listed when one is there.
+        index = [f"{path}.bgi"] if (local := local_path(path)) is not None and os.path.isfile(f"{local}.bgi") else []
+        return [(key, path), *((f"{key}[{p.removeprefix(path.removesuffix('.bgen'))}]", p) for p in samples),
+                *((f"{key}[.bgi]", p) for p in index)]
+    if fmt == "vcf":
+        # The tabix / CSI index of local VCF files: the half-call count reads the matched records
+        # through it (genotypes.vcf_half_call_rows), so a new or replaced index changes that count.
+        local = local_path(path)
+        return [(key, path), *((f"{key}[{ext}]", path + ext) for ext in VCF_INDEXES
+                               if local is not None and glob.glob(local + ext))]
     exts = PLINK_FILESETS.get(fmt)
     if exts is None:
         return [(key, path)]
@@ -251,14 +274,14 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # fitted on (cohort.standardise.fit_floor), so a new threshold reruns cohort too.
         config=("datasets", "ancestry", "covariates.n_pcs", "pgs.standardisation", "pgs.standardisation_n_pcs",
                 "phenotypes.gates.genotyped_without_person", "trait_panel", "report.small_count_threshold"),
-        config_exclude=(DATASET_ROLE, PANEL_DOMAINS),
+        config_exclude=(DATASET_ROLE, PANEL_DOMAINS, *GENOTYPE_PATHS),
         upstream=("pgs", "phenotypes"),
         inputs=(("ancestry",),),
     ),
     StageSpec(
         "models", "trd_spark.models.stage",
         config=("datasets", "covariates", "models", "trait_panel"),
-        config_exclude=(PANEL_DOMAINS,),
+        config_exclude=(PANEL_DOMAINS, *GENOTYPE_PATHS),
         upstream=("cohort",),
         files=("logistic.tsv", "cox.tsv"),
     ),
@@ -272,7 +295,10 @@ STAGE_SPECS: dict[str, StageSpec] = {s.name: s for s in (
         # slice (``trait_panel``), the concept sets reach the report through the phenotype stage's
         # outputs; the report names neither file. A moved panel or concept-set file reran the
         # report, and each report run is a new export that later exports are audited against.
-        config_exclude=(*NOT_STAGE_SETTINGS, "pgs.trait_panel", "phenotypes.concept_sets"),
+        # The scoring files' and the chain file's paths, and the genotype files' (GENOTYPE_PATHS):
+        # the pgs stage's inputs, which the report reads through its outputs only.
+        config_exclude=(*NOT_STAGE_SETTINGS, "pgs.trait_panel", "phenotypes.concept_sets", "pgs.scoring_files",
+                        "pgs.liftover.chain_file", *GENOTYPE_PATHS),
         upstream=("models", "cohort", "phenotypes", "pgs"),
         files=("report.html", "<table>.tsv"),
         publishes=(EXPORT,),
@@ -549,11 +575,25 @@ def result_spark_conf(cfg: Config) -> dict[str, str]:
     return {k: v for k, v in sorted(cfg.spark.extra_conf.items()) if not k.startswith(PERFORMANCE_SPARK_CONF)}
 
 
+# What a stage's config slice holds for the path of an input it reads (``config_slice``): set
+# (a missing optional input is None), its place taken by the input's fingerprint.
+INPUT_PATH = "<input: see its fingerprint>"
+
+
 def config_slice(cfg: Config, spec: StageSpec) -> dict[str, Any]:
     """{dotted key: value} of the config keys ``spec`` declares (JSON-ready) minus its
     ``config_exclude`` and the ``TUNING_KEYS`` (the ``PRESENCE_KEYS`` as true / false: set or
-    not), and ``spark.extra_conf``: its entries that may change results (``result_spark_conf``)."""
+    not), and ``spark.extra_conf``: its entries that may change results (``result_spark_conf``).
+    The path of each external input the stage reads (``StageSpec.external``) is ``INPUT_PATH``:
+    the input's fingerprint keys it (a local one by content), so the same file moved reruns nothing."""
     raw = _resolved_config(cfg)
+    for key, _ in spec.external(cfg):
+        if "[" not in key:  # a fileset's other files (``key[.bim]``) have no config value of their own
+            *parents, leaf = key.split(".")
+            at: Any = raw
+            for part in parents:
+                at = at[int(part)] if isinstance(at, list) else at[part]
+            at[int(leaf) if isinstance(at, list) else leaf] = INPUT_PATH
     out = {}
     for key in spec.config:
         node: Any = raw
@@ -747,8 +787,12 @@ def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
         return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts),
                 **({STAT_RECORD: stats} if stats else {})}
     states = [_local_file_state(f, recorded, stats) for f in files]
+    # Keyed by content: each file by its name under the input (``_content_root``), not its path,
+    # so the same files moved or copied elsewhere give the same digest (pgsc_calc / Nextflow's
+    # content-addressed cache); ``path`` is provenance, not compared (``compared_inputs``).
+    named = [(os.path.relpath(name, _content_root(path)), size, digest) for name, size, digest in states]
     out: dict[str, object] = {"path": path, "exists": bool(files), "files": len(files),
-                              "bytes": sum(s[1] for s in states), "digest": _digest(states)}
+                              "bytes": sum(s[1] for s in states), "digest": _digest(named)}
     root = local_path(path)
     if root is not None and not glob.has_magic(root) and os.path.isdir(root):
         by_entry: dict[str, list] = {}
@@ -758,6 +802,21 @@ def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
     if stats:
         out[STAT_RECORD] = stats
     return out
+
+
+def _content_root(path: str) -> str:
+    """What a local input's files are named under in its content digest (``files_fingerprint``):
+    a file itself (its name plays no part: ``.``), a folder (its files' paths in it), a glob's
+    folder before its first wildcard (``/x/scores/*.txt`` -> ``/x/scores``: the matched names)."""
+    local = local_path(path) or path
+    if not glob.has_magic(local):
+        return local
+    fixed = []
+    for part in local.split(os.sep):
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or os.sep
 
 
 def _entry_changes(before: Mapping[str, Any] | None, now: Mapping[str, Any]) -> str | None:
@@ -781,7 +840,20 @@ def input_files(cfg: Config, spec: StageSpec, fs: Any = None) -> dict[str, list[
         return {}
     module, _, name = spec.input_files.partition(":")
     hadoop = fs if fs is not None and hasattr(fs, "fingerprint") else None
-    return cast(dict[str, "list[str] | None"], getattr(importlib.import_module(module), name)(cfg, hadoop))
+    return cast(dict[str, "list[str] | None"], getattr(declared_import(spec, module), name)(cfg, hadoop))
+
+
+def declared_import(spec: StageSpec, module: str) -> Any:
+    """``importlib.import_module(module)`` for stage ``spec`` (its ``module``, its ``input_files``
+    function's), refused with LookupError when ``module`` is not a module of the package that
+    the stage's code digest covers (``provenance.code_digests(spec.module)``): provenance reads
+    a name imported by string as one of the modules this file spells in its strings, so a
+    module named otherwise (computed, or declared outside this file) would run code no
+    fingerprint holds, and an edit to it would rerun nothing."""
+    if module not in code_digests(spec.module):
+        raise LookupError(f"stage {spec.name} imports {module} by name, which its code digest does not cover "
+                          f"(provenance.code_digests): name the module as a string in stages.STAGE_SPECS")
+    return importlib.import_module(module)
 
 
 def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -844,8 +916,20 @@ def _published_stat_records(layout: Layout, fs: FsLike, stage: str) -> dict[str,
 
 def compared_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     """``fingerprint_parts(...)["inputs"]`` without the ``NOT_COMPARED`` entries (stat records,
-    an object-store folder's latest mtime): what says whether an input changed."""
-    return {key: {k: v for k, v in (fp or {}).items() if k not in NOT_COMPARED} for key, fp in inputs.items()}
+    an object-store folder's latest mtime) and, for a local input, without its ``path`` (its
+    digest names its files by content under the input: ``files_fingerprint``): what says whether
+    an input changed. An object-store or HDFS input keeps its path (its listing's versions are
+    no content digest where the store keeps none: HDFS's mtime)."""
+    def kept(k: str, fp: Mapping[str, Any]) -> bool:
+        return k not in NOT_COMPARED and not (k == "path" and "digest" in fp and local_path(str(fp[k])) is not None)
+    return {key: {k: v for k, v in (fp or {}).items() if kept(k, fp)} for key, fp in inputs.items()}
+
+
+def recorded_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``compared_inputs`` with each input's ``path`` kept: the manifest's ``inputs``, which say
+    which files the outputs were read from (provenance; a local input's path is no key)."""
+    return {key: {"path": (inputs.get(key) or {}).get("path"), **fp} if inputs.get(key) else fp
+            for key, fp in compared_inputs(inputs).items()}
 
 
 def fingerprint(parts: dict[str, Any]) -> str:

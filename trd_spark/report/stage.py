@@ -32,11 +32,13 @@ from trd_spark.gates import known_levels
 from trd_spark.io import Fs, to_tsv
 from trd_spark.layout import (
     EXPORT,
+    EXPORT_HISTORY,
     MANIFEST,
     PUBLISHED_WITH_RUN_ID,
     STAGES,
     SUCCESS,
     Layout,
+    audit_root_problem,
     code_version,
     held_columns,
     made_by_same_run,
@@ -456,9 +458,6 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]], *, pcs_se
 
 # The count-bearing export tables: what an outsider holding an export can subtract.
 EXPORT_COUNT_TABLES = ("cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves")
-# Internal sibling of export/ (never exported, not a stage): each earlier export of the release
-# that a new one replaced, as ``export_history/<run id>/`` (``archive_export``).
-EXPORT_HISTORY = "export_history"
 HIDDEN_COUNTS_FILE = "hidden_counts.json"
 
 
@@ -571,21 +570,16 @@ def released_exports(fs: Fs, cfg: Config) -> dict[str, dict]:
     the key and the root."""
     out: dict[str, dict] = {}
     for i, root in enumerate([Layout.of(cfg).output_root, *cfg.report.audit_output_roots]):
-        if i and not fs.exists(root):
-            raise ConfigError(f"report.audit_output_roots: {root} does not exist (an output root whose exports "
-                              "this export is audited against)")
-        found = 0
+        # The run checked this at its start (preflight.check_audit_roots); again here, by the same
+        # rule, for a root emptied since or a report run alone.
+        problem = audit_root_problem(fs, root) if i else None
+        if problem:
+            raise ConfigError(f"report.audit_output_roots: {root} {problem}")
         for release in fs.listdirs(root):
-            entries = _root_exports(fs, cfg, Layout(root, release), own_root=i == 0)
-            found += len(entries)
-            for label, tables in entries.items():
+            for label, tables in _root_exports(fs, cfg, Layout(root, release), own_root=i == 0).items():
                 # Exports by an older version carry no run id (``release@unknown``): two roots can
                 # give the same label, and one export would replace the other in the audit.
                 out[f"{label} (report.audit_output_roots[{i - 1}])" if label in out else label] = tables
-        if i and not found:
-            raise ConfigError(f"report.audit_output_roots: {root} holds no export (no release folder there has a "
-                              f"complete {EXPORT}/ or {EXPORT_HISTORY}/): name the output root that holds the "
-                              "releases, not a release folder")
     return out
 
 
