@@ -172,11 +172,14 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         # The module object reached through the package (another module imported it by name).
         "attr.py": "import rerun33_pkg\nfrom rerun33_pkg import common\n\n\ndef f():\n"
                    "    return rerun33_pkg.shared.OTHER\n",
+        # The module bound under an alias (``import pkg.shared as sh``: no attribute chain spells it).
+        "aliased.py": "import rerun33_pkg.shared as sh\nfrom rerun33_pkg import common\n\n\ndef f():\n"
+                      "    return sh.OTHER\n",
     }
     for name, text in files.items():
         (root / name).write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
-    mods = ("scores", "rules", "whole", "star", "attr")
+    mods = ("scores", "rules", "whole", "star", "attr", "aliased")
 
     def digests() -> dict[str, str]:
         code_digests.cache_clear()
@@ -187,10 +190,13 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         before = digests()
         (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5"))
         other = digests()
-        assert [m for m in mods if other[m] != before[m]] == ["whole", "star", "attr"]
+        assert [m for m in mods if other[m] != before[m]] == ["whole", "star", "attr", "aliased"]
         (root / "shared.py").write_text(files["shared.py"].replace("{1, 2}", "{1, 2, 7}"))
         rule = digests()
-        assert [m for m in mods if rule[m] != before[m]] == ["rules", "whole", "star", "attr"]
+        assert [m for m in mods if rule[m] != before[m]] == ["rules", "whole", "star", "attr", "aliased"]
+        # The module's own imports count with any name taken (a name they bind may be used).
+        (root / "shared.py").write_text(files["shared.py"].replace("import StrEnum", "import StrEnum, IntEnum"))
+        assert all(v != before[m] for m, v in digests().items())
         (root / "shared.py").write_text(files["shared.py"].replace('A = "a"', 'A = "b"'))
         assert all(v != before[m] for m, v in digests().items())
         # Code other than definitions at the top level: the whole module, for every importer.
@@ -199,10 +205,10 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5") + "print('imported')\n")
         assert all(v != top[m] for m, v in digests().items())
         # A name looked up by string (globals(), vars(), eval, a module __getattr__): the whole
-        # module too. (Session 34's review: mutants leaving "vars" or "__getattr__" out of the
-        # rule passed this test when it tried globals() alone.)
+        # module too. (Session 34's review: mutants leaving "vars", "__getattr__" or the module's
+        # own locals() out of the rule passed this test when it tried globals() alone.)
         for lookup_code in ("def kind_of(name):\n    return globals()[name]\n", "NAMES = vars()\n",
-                            "def kind_of(name):\n    return eval(name)\n",
+                            "def kind_of(name):\n    return eval(name)\n", "NAMES = locals()\n",
                             "def __getattr__(name):\n    return {'LEGACY': OTHER}[name]\n"):
             lookup = files["shared.py"] + "\n\n" + lookup_code
             (root / "shared.py").write_text(lookup)

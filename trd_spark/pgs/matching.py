@@ -663,6 +663,23 @@ def summary_frame(by_score: dict[str, dict[str, int]], dataset: str, pgs_ids: Se
     return out[PGS_MATCH_SUMMARY.names]
 
 
+def count_complex_skipped(summary: pd.DataFrame, scoring_files: Sequence[ScoringFile]) -> pd.DataFrame:
+    """``summary`` (PGS_MATCH_SUMMARY rows of one dataset) with each score's complex-allele rows
+    (``ScoringFile.n_complex_skipped``: HLA/APOE alleles the parse left out) added to its
+    ``n_variants`` and ``n_not_found``, and ``matched_fraction`` again: pgsc_calc keeps such rows,
+    which match no target variant and lower its match rate (pgs.min_overlap reads the same).
+    The same frame when no score has any."""
+    skipped = {sf.pgs_id: sf.n_complex_skipped for sf in scoring_files if sf.n_complex_skipped}
+    if not skipped:
+        return summary
+    out = summary.copy()
+    extra = out["pgs_id"].map(skipped).fillna(0).astype("int64").to_numpy()
+    out["n_variants"] = out["n_variants"].to_numpy() + extra
+    out["n_not_found"] = out["n_not_found"].to_numpy() + extra
+    out["matched_fraction"] = (out["n_matched"] / out["n_variants"].where(out["n_variants"] > 0)).fillna(0.0)
+    return out
+
+
 def match_rate_failures(summary: pd.DataFrame, min_overlap: float) -> list[str]:
     """One message per (dataset, score) whose matched fraction is below ``min_overlap``."""
     low = summary[summary["matched_fraction"] < min_overlap]

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -101,6 +101,18 @@ _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
 # NA; spreadsheets 1/0 or yes/no. Empty / NA / '.' is not flagged; anything else is an error.
 _FLAG_TRUE = ("true", "t", "1", "yes", "y")
 _FLAG_FALSE = ("false", "f", "0", "no", "n", "", "na", ".")
+# Effect alleles that name no DNA sequence but a complex allele the PGS Catalog curates (its
+# guidelines' Appendix A, pgscatalog-core's VariantType: APOE_allele, CYP_allele, HLA_allele,
+# HLA_AA, HLA_serotype): a gene allele written in words ('APOE_e2', 'e4', 'HLA-DQA1*01:02',
+# 'del', 'ins': two or more characters, one a letter no base code uses, no '/' list), or 'P',
+# the Catalog's HLA presence code. A one-character code ('N', 'X', '-', PLINK 1's I/D) or an
+# 'A/G' list stays an error at its line (a typo or a fixable spelling of a sequence variant)
+# unless its row is marked as a complex allele (``complex_allele_rows``).
+# (RE2 syntax, no look-ahead: the letter and the length are tested apart.)
+_NAMED_ALLELE_LETTER = r"[BDEFHIJKLMOPQRSUVWXYZ]"
+_HLA_PRESENCE = "P"
+# Flags that mark a row as a complex allele (``complex_allele_rows``).
+_COMPLEX_FLAGS = ("is_haplotype", "is_diplotype")
 
 
 # ``#weight_type`` values (case-insensitive, spaces ignored) and what is summed. PGS Catalog:
@@ -154,6 +166,45 @@ def row_weight_scales(df: pd.DataFrame, header_type: str | None, header_log: boo
         names.append(str(header_type))
         logs.append(True)
     return to_log, sorted({n for n, is_log in zip(names, logs, strict=True) if is_log})
+
+
+def complex_allele_rows(df: pd.DataFrame, effect: tuple[np.ndarray, Any] | None = None) -> np.ndarray:
+    """Which rows of a scoring file's variant columns (text, as read; ``effect_allele`` required)
+    give a complex allele no genotype file holds: an effect allele that is no DNA sequence and
+    that either is a named allele (two or more characters, one a letter no base code uses, no
+    '/' list: 'APOE_e2', 'e4', 'HLA-DQA1*01:02', 'del', 'ins'; or the HLA presence code 'P') or
+    stands in a row the file marks as a complex allele: a ``variant_type`` value (the PGS Catalog
+    sets it for complex alleles only), ``is_haplotype`` / ``is_diplotype`` true, or an HLA allele
+    in ``rsID`` / ``hm_rsID`` (the format writes HLA alleles there). ``effect``: the effect
+    alleles' codes per row and distinct raw values (``pd.factorize``; computed when None).
+    Returns a bool array, one per row.
+
+    pgsc_calc (pgscatalog-core's ``normalise``: ``check_effect_allele`` warns of effect alleles
+    "not ACTG", ``detect_complex`` of a complex file) keeps such rows, which then match no target
+    variant: the file is scored on its other rows and these count as unmatched in its match rate.
+    The rows are left out here the same way (``parse_scoring_file``: a counted note, counted as
+    not found in the match summary)."""
+    # Tested per distinct allele (a few per file), as the parse's own allele check, not per row.
+    codes, uniques = effect if effect is not None else pd.factorize(df["effect_allele"].astype(TEXT))
+    ea = pd.Series(uniques, dtype=TEXT).str.strip().str.upper()
+    not_dna_distinct = (~ea.str.fullmatch(_ALLELE)).fillna(False).to_numpy(bool)
+    if not not_dna_distinct.any():
+        return np.zeros(len(df), dtype=bool)
+    named = (ea.str.len() >= 2) & ea.str.contains(_NAMED_ALLELE_LETTER) & ~ea.str.contains("/", regex=False)
+    named_distinct = (named | (ea == _HLA_PRESENCE)).fillna(False).to_numpy(bool)
+    # Code -1 (a missing allele, refused later at its line) -> the appended False.
+    not_dna = np.append(not_dna_distinct, False)[codes]
+    marked = np.append(named_distinct, False)[codes]
+    if "variant_type" in df.columns:
+        vt = df["variant_type"].astype(TEXT).str.strip()
+        marked |= (vt.notna() & ~vt.isin(["", "NA", "NR", "."])).fillna(False).to_numpy(bool)
+    for col in _COMPLEX_FLAGS:
+        if col in df.columns:
+            marked |= df[col].astype(TEXT).str.strip().str.lower().isin(_FLAG_TRUE).fillna(False).to_numpy(bool)
+    for col in ("rsID", "hm_rsID"):
+        if col in df.columns:
+            marked |= df[col].astype(TEXT).str.strip().str.upper().str.startswith("HLA").fillna(False).to_numpy(bool)
+    return not_dna & marked
 
 
 def duplicate_sites(codes: dict[str, TextCodes], pos: np.ndarray, *, by_rsid: bool) -> np.ndarray:
@@ -310,6 +361,9 @@ class ScoringFile:
     positions_build: str | None = None
     n_duplicates_dropped: int = 0
     n_unplaced: int = 0  # rows without a position on the target build (kept; never match)
+    # Rows of complex alleles left out (``complex_allele_rows``): not in ``variants``, counted
+    # as not found in the match summary (``matching.count_complex_skipped``).
+    n_complex_skipped: int = 0
     # Harmonised files read by hm_chr/hm_pos (``harmonised_disagreements``): rows whose author
     # chr_name/chr_position name another place (the chromosome; the position too when
     # #genome_build is #HmPOS_build), and rows the harmonisation left without one.
@@ -1278,6 +1332,26 @@ def parse_scoring_file(
     for col in ("effect_allele", "effect_weight"):
         if col not in df.columns:
             raise InputDataError(f"required column {col} is missing (columns: {columns})", where=f"{source}:{col_line}")
+    # Complex alleles (APOE e2/e4, HLA alleles, 'P'): no genotype file holds them. They made the
+    # whole file an error, where pgsc_calc scores the other rows and counts these unmatched: left
+    # out before any other check of their row (their positions, other alleles and flags follow
+    # no rule of a sequence variant), counted (a note, the WARNING it becomes, the match
+    # summary's not found). A file of nothing else is no score of sequence variants.
+    n_rows_read = len(df)
+    # The effect alleles' distinct values, factorized once for this and the allele check below.
+    e_factorized = pd.factorize(df["effect_allele"].astype(TEXT))
+    complex_rows = complex_allele_rows(df, e_factorized)
+    n_complex = int(complex_rows.sum())
+    complex_shown: list[str] = []
+    if n_complex:
+        if n_complex == len(df):
+            raise InputDataError(
+                f"no variant row has a DNA effect allele (all {counted(n_complex, 'row')} are complex alleles such as "
+                f"{df['effect_allele'].iloc[0]!r}: HLA/APOE alleles, haplotypes): nothing to score",
+                where=f"{source}:{int(df['line'].iloc[0])}")
+        complex_shown = list(dict.fromkeys(df.loc[complex_rows, "effect_allele"].astype(str).str.strip()))
+        df = df[~complex_rows].reset_index(drop=True)
+        e_factorized = (e_factorized[0][~complex_rows], e_factorized[1])
     has_hm = {"hm_chr", "hm_pos"} <= set(df.columns)
     has_author = {"chr_name", "chr_position"} <= set(df.columns)
     rsid_col = "rsID" if "rsID" in df.columns else ("hm_rsID" if "hm_rsID" in df.columns else None)
@@ -1368,7 +1442,7 @@ def parse_scoring_file(
         """A mask over the distinct values -> the rows holding them (missing rows: False)."""
         return np.append(distinct_mask.to_numpy(bool), False)[codes]
 
-    e_codes, e_raw = distinct("effect_allele")
+    e_codes, e_raw = e_factorized[0], pd.Series(e_factorized[1], dtype=TEXT)
     e_norm = e_raw.str.strip().str.upper()
     fail_at(e_codes < 0, "effect_allele", "effect allele is missing")
     fail_at(rows_where(~e_norm.str.fullmatch(_ALLELE), e_codes), "effect_allele", "allele must contain only A/C/G/T")
@@ -1481,9 +1555,10 @@ def parse_scoring_file(
     }, copy=False)
 
     # A file split per chromosome keeps the whole score's count: a counted note, not an error.
-    n_variant_rows, n_rows_differ = len(variants), 0
-    if header.variants_number is not None and header.variants_number != len(variants):
-        n_rows_differ = len(variants) - header.variants_number
+    n_rows_differ = 0
+    # #variants_number counts the complex-allele rows left out above too.
+    if header.variants_number is not None and header.variants_number != n_rows_read:
+        n_rows_differ = n_rows_read - header.variants_number
 
     # ---- duplicates: one site (position, or rsID, and its allele pair in EITHER order) listed
     # twice in one score; the policy (error, or keep the first row) applies to the site.
@@ -1520,7 +1595,7 @@ def parse_scoring_file(
                      "(PGS Catalog convention)")
     if n_rows_differ:
         notes.append(f"#variants_number says {header.variants_number} but the file has "
-                     f"{counted(n_variant_rows, 'variant row')} (a subset such as one chromosome?); "
+                     f"{counted(n_rows_read, 'variant row')} (a subset such as one chromosome?); "
                      "all rows are used")
     if head_read.respelled:
         notes.append(f"header keys read case-insensitively: {', '.join(head_read.respelled)}")
@@ -1528,6 +1603,11 @@ def parse_scoring_file(
         notes.append(f"column names read case-insensitively: {', '.join(respelled)}")
     if legacy_other:
         notes.append("column reference_allele read as other_allele (PGS Catalog format 1.0)")
+    if n_complex:
+        shown = ", ".join(repr(a) for a in complex_shown[:5]) + (", ..." if len(complex_shown) > 5 else "")
+        notes.append(f"{counted(n_complex, 'variant row')} with a complex effect allele ({shown}: HLA/APOE alleles or "
+                     "haplotypes, in no genotype file) left out: counted as not found in the match summary, as "
+                     "pgsc_calc leaves them unmatched")
     if n_dup:
         notes.append(f"{counted(n_dup, 'duplicate variant row')} dropped (kept the first)")
     if n_inferred:
@@ -1562,7 +1642,8 @@ def parse_scoring_file(
         notes.append(f"positions on {positions_build} ({positions_from}), lifted over to {target_build}")
     return ScoringFile(
         path=source, header=header, variants=variants, positions_from=positions_from,
-        positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced, notes=notes,
+        positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced,
+        n_complex_skipped=n_complex, notes=notes,
         n_harmonised_differ=n_hm_differ, n_harmonised_missing=n_hm_missing,
         text_codes=codes, other_positions=others,
     )

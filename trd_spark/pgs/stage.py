@@ -66,6 +66,7 @@ from trd_spark.pgs.matching import (
     ScoreLabel,
     ScoreLoci,
     check_duplicate_rows_frame,
+    count_complex_skipped,
     file_rows_at,
     frame_matches,
     genotype_rows_at,
@@ -396,6 +397,7 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
     else:
         r = match_hail(hl, spark, cfg, dataset_name, scoring_files, sites, sample_map, scratch)
     r.sex = sex
+    r.summary = count_complex_skipped(r.summary, scoring_files)
     row: Any  # a row of summary (pandas-stubs type itertuples' fields as any scalar)
     for row in r.summary.itertuples(index=False):
         log.info("  %s %s: %d/%d variants matched (%.1f%%; flipped %d, ambiguous dropped %d, not found %d)",
