@@ -115,9 +115,10 @@ def _dataset(cfg: Config, fmt: str, path: Path) -> Config:
     ("bgen", "calls.bgen", ".bgi"),  # bgen_reader.variant_index: the variant list and block offsets
     ("vcf", "calls.vcf.gz", ".tbi"),  # genotypes.vcf_half_call_rows reads through the index
     ("vcf", "calls.vcf.gz", ".csi"),
+    ("pgen", "calls.pgen", ".pgi"),  # pgenlib reads x.pgen.pgi for a .pgen written with its index apart
 ])
 def test_a_replaced_index_beside_the_genotypes_reruns_pgs(tmp_path, fmt, name, sidecar):
-    """A BGEN's ``.bgi`` and a VCF's ``.tbi`` / ``.csi`` were in no fingerprint: an index rebuilt
+    """A BGEN's ``.bgi``, a VCF's ``.tbi`` / ``.csi`` and a pgen's ``.pgen.pgi`` were in no fingerprint: an index rebuilt
     or replaced (a stale .bgi from another file of the same size and header gives the native
     reader other block offsets) left the scores current. Listed when there (a file without one is
     read without it), so one added, replaced or removed reruns pgs."""
@@ -126,7 +127,7 @@ def test_a_replaced_index_beside_the_genotypes_reruns_pgs(tmp_path, fmt, name, s
     genotypes.write_bytes(b"genotypes")
     cfg = _dataset(cfg, fmt, genotypes)
     spec = STAGE_SPECS["pgs"]
-    key = f"datasets.0.genotypes.path[{sidecar}]"
+    key = f"datasets.0.genotypes.path[{'.pgen' if fmt == 'pgen' else ''}{sidecar}]"
     without = fingerprint_parts(cfg, spec, LocalFs())["inputs"]
     assert key not in without
     index = Path(f"{genotypes}{sidecar}")

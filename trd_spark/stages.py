@@ -86,15 +86,14 @@ if TYPE_CHECKING:
 # (``pgs.strict_panel``): no stage output depends on them.
 NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
 # Settings that decide how, or at whose cost, a stage computes, never what: the native engine's
-# sizes (rows per block and per task, samples per reduction key, where the partial sums are added
-# and where its local files are kept:
+# sizes (rows per block and per task, samples per reduction key, where the partial sums are added:
 # config.NativeEngineSettings; the results equal Hail's pass, tests/test_pgs_native_engine.py)
 # and the Google Cloud project billed for BigQuery reads (the same CDR read from a cloned
 # workspace). Like spark.* tuning they are in no slice, so changing them reruns nothing; the stage
 # still reads them (its StageSpec declares ``pgs`` / ``omop``). The engine and its scratch
 # directory are not here: they choose which engine scores.
 TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.task_entries", "pgs.native.variants_per_task",
-               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "pgs.native.memory_dir", "omop.billing_project")
+               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "omop.billing_project")
 # Settings whose value counts in a slice only as set or not: ``pgs.native.export_dir``, where the
 # native engine writes its temporary PLINK files, decides on a cluster whether that engine scores
 # hard calls at all (unset: Hail's pass), but which directory it is changes no number: moving the
@@ -208,8 +207,10 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     so preflight does not ask for it); on gs:// / hdfs:// both candidates (fingerprinted without Spark's file system as
     unknown, with it as absent or present). Its bgenix ``.bgi`` (``(key[.bgi], x.bgen.bgi)``: the
     variant list and block offsets the native reader takes) and a local ``vcf`` path's ``.tbi`` /
-    ``.csi`` (``(key[.tbi], path.tbi)``: the half-call count reads through it) are listed when
-    there, never asked for (a file without one is read without it)."""
+    ``.csi`` (``(key[.tbi], path.tbi)``: the half-call count reads through it), and a pgen's
+    ``.pgen.pgi`` (``(key[.pgen.pgi], prefix.pgen.pgi)``: the index pgenlib reads for a .pgen
+    written with its index apart) are listed when there, never asked for (a file without one is
+    read without it)."""
     parts = key.split(".")
     if len(parts) != 4 or parts[0] != "datasets" or parts[2:] != ["genotypes", "path"]:
         return [(key, path)]
@@ -236,6 +237,11 @@ def plink_fileset_inputs(cfg: Config, key: str, path: str) -> list[tuple[str, st
     files = [prefix + ext for ext in exts]
     if fmt == "pgen":  # its .pvar, or its .pvar.zst: the file the reader reads (io.pgen_variant_file)
         files[1] = pgen_variant_file(prefix)
+        # A .pgen written with its index apart (plink2 --make-pgen pgi: header mode 0x20/0x21) is read
+        # through x.pgen.pgi (pgenlib PgfiInitPhase1): its variant records' offsets and types.
+        local = local_path(prefix)
+        if local is not None and os.path.isfile(f"{local}.pgen.pgi"):
+            files.append(f"{prefix}.pgen.pgi")
     return [(key, files[0]), *((f"{key}[{f.removeprefix(prefix)}]", f) for f in files[1:])]
 
 
