@@ -254,6 +254,8 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
         p = r.get("native_pass") or {}
         engine_s = ", ".join(f"{k[:-2]} {p[k]:.1f}" for k in ("prepare_s", "job_s")
                              if p.get(k) is not None)  # wall s (task_cpu_s is CPU: in the table)
+        if p.get("files_in"):  # the pass's local files on pgs.native.memory_dir (tmpfs) or disk (session 34)
+            engine_s += f", files in the {p['files_in']}"
         print(f"    built {r['score_build']:.1f}s (CPU {r['cpu_build']}{'; engine: ' + engine_s if engine_s else ''}), "
               f"written {r['score_write']:.1f}s (CPU {r['cpu_write']})", file=sys.stderr, flush=True)
     return r

@@ -18,6 +18,7 @@ imputation written with --freq and read back, as in test_pgs_plink2_oracle.py).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -218,6 +219,15 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
     assert (split[0]["task_cpu_s"] is not None and split[0]["task_cpu_s"] > 0) == on_driver
     local_dir = spark.sparkContext.getConf().get("spark.local.dir").split(",")[0]
     assert not list(Path(local_dir).glob("pgs_native_partials_*"))
+    # Those files were on the memory file system (pgs.native.memory_dir, /dev/shm) when it had room
+    # for them, else on the disk (session 34); none of this process's is left in either.
+    assert split[0]["files_in"] in (("memory_dir", "local dir") if on_driver else (None,))
+    if settings.memory_dir is not None and os.path.isdir(settings.memory_dir):
+        from trd_spark.pgs.scratch import OWNER
+
+        left = [p for p in Path(settings.memory_dir).glob("pgs_native_partials_*")
+                if (p / OWNER).is_file() and json.loads((p / OWNER).read_text()).get("pid") == os.getpid()]
+        assert not left
     # Added on the driver, the sums come back as numpy (what the stage writes, no Hail job);
     # added in Spark, as a Hail Table: either way Hail's pass's columns and types.
     assert isinstance(native, SummedScores) == on_driver

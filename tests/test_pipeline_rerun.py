@@ -205,6 +205,7 @@ def test_every_path_field_is_a_stage_input_or_named_as_not_one():
                   ("pgs", "trait_panel"), ("phenotypes", "concept_sets"),  # contents are in the slices
                   ("pgs", "download", "directory"),
                   ("pgs", "native", "export_dir"),  # a scratch directory the stage writes, not an input
+                  ("pgs", "native", "memory_dir"),  # where the native pass keeps its files (tuning)
                   # earlier runs' exports the report's audit reads, like those under its own root: an
                   # export published later is audited against this one, so their change reruns nothing
                   ("report", "audit_output_roots", "*")}

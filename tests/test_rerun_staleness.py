@@ -70,7 +70,8 @@ def test_tuning_the_native_engine_reruns_nothing(published):
     (hours on All of Us) and everything after it, unlike the Spark tuning settings."""
     cfg = published
     native = cfg.pgs.native.model_copy(update={"block_memory_mb": 64.0, "task_entries": 10**6, "variants_per_task": 500,
-                                               "sample_slice": 1024, "driver_sum_mb": 0.0})
+                                               "sample_slice": 1024, "driver_sum_mb": 0.0,
+                                               "memory_dir": None})  # the pass's files on disk (session 34)
     assert _reruns(cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})) == []
     engine = cfg.pgs.native.model_copy(update={"engine": "hail"})  # which engine scores: reruns pgs
     changed = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": engine})})

@@ -275,6 +275,14 @@ class NativeEngineSettings(_Strict):
     # executor must read at the same local or mounted path (e.g. gcsfuse). None: Hail's temp dir
     # when Spark runs in local mode; on a cluster without it, Hail's pass scores them.
     export_dir: str | None = None
+    # Under a local master, the directory of a memory file system (tmpfs) the native pass keeps
+    # its local files in (the weighted rows' arrays its tasks map and their partial sums; removed
+    # when the pass ends) when it has room for them (half its free space and of the host's
+    # available memory), else they go to spark.local.dir on disk. On tmpfs no page of them is
+    # ever written to a disk: on ext4 the driver's faults into the mapped files cost 0.2-0.45
+    # kernel CPU-s at 200k rows x 61 scores (benchmarks/RESULTS.md, session 34 flatbed). None:
+    # always the disk. Not used on a cluster (its tasks get their rows in their pickles).
+    memory_dir: str | None = "/dev/shm"
 
 
 class PgsSettings(_Strict):
@@ -1000,6 +1008,7 @@ _PATH_FIELDS = [
     ("pgs", "trait_panel"),
     ("pgs", "liftover", "chain_file"),
     ("pgs", "native", "export_dir"),
+    ("pgs", "native", "memory_dir"),
     ("omop", "path"),
     ("phenotypes", "concept_sets"),
     ("releases", "input_root"),

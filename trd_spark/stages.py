@@ -86,14 +86,15 @@ if TYPE_CHECKING:
 # (``pgs.strict_panel``): no stage output depends on them.
 NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
 # Settings that decide how, or at whose cost, a stage computes, never what: the native engine's
-# sizes (rows per block and per task, samples per reduction key, where the partial sums are added:
+# sizes (rows per block and per task, samples per reduction key, where the partial sums are added
+# and where its local files are kept:
 # config.NativeEngineSettings; the results equal Hail's pass, tests/test_pgs_native_engine.py)
 # and the Google Cloud project billed for BigQuery reads (the same CDR read from a cloned
 # workspace). Like spark.* tuning they are in no slice, so changing them reruns nothing; the stage
 # still reads them (its StageSpec declares ``pgs`` / ``omop``). The engine and its scratch
 # directory are not here: they choose which engine scores.
 TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.task_entries", "pgs.native.variants_per_task",
-               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "omop.billing_project")
+               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "pgs.native.memory_dir", "omop.billing_project")
 # Settings whose value counts in a slice only as set or not: ``pgs.native.export_dir``, where the
 # native engine writes its temporary PLINK files, decides on a cluster whether that engine scores
 # hard calls at all (unset: Hail's pass), but which directory it is changes no number: moving the

@@ -1,4 +1,5 @@
-"""Process memory for the PGS engines' large numpy arrays (issue 16, session 22).
+"""Process memory for the PGS engines' large numpy arrays (issue 16, session 22), and the
+room a memory file system has for the native pass's files (session 34).
 
 Kept apart from matching and the native engine, which both use it: numpy's switch for its
 transparent-huge-page advice is private (``numpy._core.multiarray._set_madvise_hugepage``) and
@@ -7,6 +8,7 @@ reached here only; tests/test_pgs_native_engine.py's smaps tests fail if it stop
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,3 +54,25 @@ def small_pages() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 setter(_before)
+
+
+def room_for_files(directory: str) -> int:
+    """Bytes new files may take in ``directory`` of a memory file system (tmpfs, e.g.
+    ``/dev/shm``; ``pgs.native.memory_dir``): its file system's free space (``os.statvfs``:
+    a tmpfs's ``size=`` limit less what it holds) and, where ``/proc/meminfo`` is readable, at
+    most the host's ``MemAvailable``, since a tmpfs's pages are RAM (or swap) that the kernel
+    cannot reclaim while the files exist, however large the mount's limit (by default half the
+    RAM). 0 when ``directory`` is not a directory this process may write into."""
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+        return 0
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return 0
+    room = fs.f_bavail * fs.f_frsize
+    try:
+        with open("/proc/meminfo") as f:
+            available = next((int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")), None)
+    except (OSError, ValueError):  # no /proc (macOS): the file system's own limit only
+        available = None
+    return room if available is None else min(room, available)

@@ -443,33 +443,62 @@ def block_rows(n_samples: int, block_memory_mb: float) -> int:
 
 # The native pass's local directory of weighted rows and partials (``pass_directory``): pgs_native_partials_<random>.
 SPILL_PREFIX = "pgs_native_partials_"
+# The share of ``pgs.native.memory_dir``'s room (``memory.room_for_files``: its free space, at most
+# the host's available memory) a pass's files may take there (``pass_directory``): their pages are
+# RAM the driver, the JVM and the tasks need too, so at most half of it goes to them; beyond it
+# the files go to the disk.
+MEMORY_DIR_SHARE = 0.5
+# Bytes per weighted row of a pass's files beside its per-score matrices: variant_idx (8),
+# allele_idx (4), a BGEN's extent (16), the X and Y flags (1 + 1), rounded up.
+_ROW_FILE_BYTES = 32
+# Bytes per weighted row and score of its matrices' files: slope and (``zero``) offset float64, n_vars
+# at most int32 (``matching.weight_matrices``).
+_CELL_FILE_BYTES = 20
+
+
+def pass_files_bytes(n_rows: int, k: int, partials_bytes: int) -> int:
+    """Bytes a native pass's local files take at most (``pass_directory``'s ``need_bytes``):
+    ``n_rows`` weighted rows x ``k`` scores of matrices and per-row arrays, plus
+    ``partials_bytes`` of the tasks' partial sums (``native_task.spilled``) and per-sample
+    arrays."""
+    return n_rows * (k * _CELL_FILE_BYTES + _ROW_FILE_BYTES) + partials_bytes
 
 
 @contextmanager
-def _spill_dir(spark: SparkSession, given: str | None = None) -> Iterator[str | None]:
+def _spill_dir(spark: SparkSession, given: str | None = None, memory_dir: str | None = None,
+               need_bytes: int = 0) -> Iterator[str | None]:
     """``given`` (a ``pass_directory`` the caller made and removes: ``WeightMatrices.directory``,
-    the matrices built in its files), else a new ``pass_directory``."""
+    the matrices built in its files), else a new ``pass_directory`` (``memory_dir``, ``need_bytes``:
+    its)."""
     if given is not None:
         yield given
         return
-    with pass_directory(spark) as path:
+    with pass_directory(spark, memory_dir, need_bytes) as path:
         yield path
 
 
 @contextmanager
-def pass_directory(spark: SparkSession) -> Iterator[str | None]:
+def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0) -> Iterator[str | None]:
     """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
     partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
-    otherwise (a cluster: the partials come back as Spark task results). Under Spark's first
+    otherwise (a cluster: the rows go in the tasks' pickles, the partials come back as Spark task
+    results). Under ``memory_dir`` (``pgs.native.memory_dir``, a tmpfs such as ``/dev/shm``) when
+    it is a directory this process may write into and ``need_bytes`` (``pass_files_bytes``) is at
+    most ``MEMORY_DIR_SHARE`` of its room (``memory.room_for_files``): no page of the files is ever
+    written to a disk, and the driver's faults into the matrices it builds in them cost a tmpfs's,
+    not ext4's (0.2-0.45 kernel CPU-s at 200k rows x 61 scores on the benchmark host; issue 16,
+    session 34). Else (an INFO line says so when ``memory_dir`` is set) under Spark's first
     ``spark.local.dir`` when set (the config's ``spark.tmp_dir``), else the system's temp dir.
     The directory holds its owner record (``scratch.claim``); the ones a SIGKILLed run (an OOM
-    kill, a preempted VM) left there, whose process is gone, are removed first
+    kill, a preempted VM) left in either place, whose process is gone, are removed first
     (``scratch.remove_abandoned``, as ``pgs.native.export_dir``'s folders): they held that run's
-    weighted rows and partial sums, hundreds of MB at All of Us scale, and nothing removed them."""
+    weighted rows and partial sums, hundreds of MB at All of Us scale (on tmpfs, memory), and
+    nothing removed them."""
     import shutil
     import tempfile
 
+    from trd_spark.pgs.memory import room_for_files
     from trd_spark.pgs.scratch import claim, remove_abandoned
 
     sc = spark.sparkContext
@@ -485,7 +514,24 @@ def pass_directory(spark: SparkSession) -> Iterator[str | None]:
         os.makedirs(base, exist_ok=True)
     # Another host's (a shared mount) or an older version's folder without a record: kept.
     remove_abandoned(base or tempfile.gettempdir(), SPILL_PREFIX, None)
-    path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=base)
+    path = None
+    if memory_dir is not None:
+        room = room_for_files(memory_dir)
+        if room:
+            remove_abandoned(memory_dir, SPILL_PREFIX, None)
+        if need_bytes > room * MEMORY_DIR_SHARE or not room:
+            why = (f"is no directory this process may write into or has too little room for them (at most "
+                   f"{MEMORY_DIR_SHARE:.0%} of its free space and of the host's available memory)")
+        else:
+            try:
+                path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=memory_dir)
+            except OSError as e:
+                why = f"cannot take them ({e.strerror or type(e).__name__})"
+        if path is None:  # no byte counts: the need holds the partials' size, samples x scores
+            log.info("pgs.native.memory_dir %s %s: the native pass's files go to %s", memory_dir, why,
+                     base or tempfile.gettempdir())
+    if path is None:
+        path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=base)
     try:
         claim(path)
         yield path
@@ -690,7 +736,8 @@ def score(
     # The score table's partitions: one per reduced slice, at most the default parallelism.
     n_partitions = min(n_slices, sc.defaultParallelism)
     if driver_sum_bytes(n_tasks, k, n) <= settings.driver_sum_mb * 2**20:
-        with _spill_dir(spark, weights.directory) as spill:
+        need = pass_files_bytes(len(variant_idx), k, n_tasks * _PARTIAL_BYTES_PER_ENTRY * k * n + n)
+        with _spill_dir(spark, weights.directory, settings.memory_dir, need) as spill:
             spilled = spill is not None and n_tasks > 0
             # Under a local master the row arrays go to the tasks as .npy files of the pass's
             # directory, each task mapping its rows (``native_task.TaskRows``), instead of inside each task's
@@ -704,6 +751,9 @@ def score(
             split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started)
             split.partials = "local files" if spilled else "Spark task results"
             split.weights = "local files" if spilled else "task pickles"
+            if spilled:
+                split.files_in = "memory_dir" if settings.memory_dir is not None and os.path.dirname(
+                    os.path.abspath(str(spill))) == os.path.abspath(settings.memory_dir) else "local dir"
             summed_scores = _rows_summed_on_driver(
                 partials(tasks).mapPartitions(spill_function(str(spill))) if spilled
                 else partials(tasks), rows, k, n, split)
@@ -829,10 +879,14 @@ class _PassTimes:
     # How the tasks got their rows' weights: "local files" (``native_task.TaskRows``, a local master) or
     # "task pickles" (``native_task.Task``: a cluster, or partials reduced in Spark after ``score`` returns).
     weights: str | None = None
+    # Where the pass's local files were (``pass_directory``): "memory_dir" (``pgs.native.memory_dir``,
+    # a tmpfs) or "local dir" (``spark.local.dir``, on disk); None without such files.
+    files_in: str | None = None
 
     def log(self) -> None:
         job = "reduced in Spark at the write" if self.job_s is None else \
-            f"job (tasks + collect + sum; weights as {self.weights}, partials as {self.partials}) {self.job_s:.1f} s, " \
+            f"job (tasks + collect + sum; weights as {self.weights}, partials as {self.partials}" \
+            f"{f', files in the {self.files_in}' if self.files_in else ''}) {self.job_s:.1f} s, " \
             "sums kept as numpy"
         # No sample count: a log names no count of persons.
         log.info("native pass: %d tasks over %d genotype rows x %d scores; prepared in %.1f s, %s", self.tasks,

@@ -668,7 +668,7 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     (``native_weights_directory``). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)), \
-            native_weights_directory(cfg, source, scratch, len(r.frame.rows)) as directory:
+            native_weights_directory(cfg, source, scratch, len(r.frame.rows), len(r.scoring_files)) as directory:
         haploid = haploid_contigs(hl.get_reference(source.reference_genome))
         scored = engine.score(hl, source, weight_matrices(r.frame, haploid, directory),
                               [sf.pgs_id for sf in r.scoring_files],
@@ -683,21 +683,25 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
 
 @contextmanager
 def native_weights_directory(cfg: Config, source: GenotypeSource, scratch: str | None,
-                             n_rows: int) -> Iterator[str | None]:
+                             n_rows: int, n_scores: int) -> Iterator[str | None]:
     """The directory a native pass of ``source`` (``engine.route_for``: not Hail's route) maps its
     weights from, under a local master (``pgen_engine.pass_directory``: removed on exit, an error
     included), for ``weight_matrices`` to build the slope and n_vars matrices in and
     ``pgen_engine.score`` to use as its pass's directory: the matrices are not built in memory and
     then written there (benchmarks/RESULTS.md, session 33 flatbed). None for Hail's route (its
     weights go into a Hail Table) and on a cluster, whose executors cannot read the driver's disk.
-    ``n_rows``: the matched genotype rows. Errors as ``engine.route_for``."""
+    ``n_rows``: the matched genotype rows, ``n_scores`` the scores: with ``pgs.native.driver_sum_mb``
+    of partial sums, the most the pass's files take (``pgen_engine.pass_files_bytes``: whether
+    ``pgs.native.memory_dir`` has room for them). Errors as ``engine.route_for``."""
     if engine.route_for(source, cfg.pgs.native, scratch, n_rows) == "hail":
         yield None
         return
     from pyspark.sql import SparkSession
 
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
-    with pgen_engine.pass_directory(SparkSession.builder.getOrCreate()) as directory:
+    native = cfg.pgs.native
+    need = pgen_engine.pass_files_bytes(n_rows, n_scores, int(native.driver_sum_mb * 2**20))
+    with pgen_engine.pass_directory(SparkSession.builder.getOrCreate(), native.memory_dir, need) as directory:
         yield directory
 
 

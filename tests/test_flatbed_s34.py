@@ -1,0 +1,138 @@
+"""The native pass's local files on a memory file system (``pgs.native.memory_dir``; issue 16, session 34).
+
+Under a local master the pass keeps the weighted rows' arrays its tasks map and their partial
+sums in a local directory (``pgen_engine.pass_directory``). On the benchmark host's ext4 the
+driver's faults into the matrices it builds in those files cost 0.2-0.45 kernel CPU-s at 200k
+rows x 61 scores; on a tmpfs no page is ever written to a disk. So the directory goes under
+``pgs.native.memory_dir`` (default ``/dev/shm``) when that has room for the files, else to
+``spark.local.dir`` as before; a killed run's folder is removed from either place by the next
+pass. No Spark but the stage's test: the pass asks its session only for the master and
+``spark.local.dir``; a directory on disk stands for the tmpfs (what is checked is where the
+folder goes and that it goes away, not the file system's kind).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from test_pgs_stage import write_config
+
+from trd_spark.config import NativeEngineSettings, load_config
+from trd_spark.pgs import scratch
+from trd_spark.pgs.memory import room_for_files
+from trd_spark.pgs.pgen_engine import MEMORY_DIR_SHARE, SPILL_PREFIX, pass_directory, pass_files_bytes
+
+
+def _session(local: Path, master: str = "local[2]") -> SimpleNamespace:
+    """What ``pass_directory`` asks of a session: the master and ``spark.local.dir``."""
+    conf = {"spark.local.dir": str(local)}
+    return SimpleNamespace(sparkContext=SimpleNamespace(master=master),
+                           conf=SimpleNamespace(get=lambda key, default=None: conf.get(key, default)))
+
+
+def _killed_runs_folder(parent: Path) -> Path:
+    """A pass folder whose owner's process is gone (a SIGKILLed run's)."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    path = parent / f"{SPILL_PREFIX}killed"
+    path.mkdir(parents=True)
+    (path / "slope.npy").write_bytes(b"\x93NUMPY")
+    (path / scratch.OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid,
+                                                  "started": time.time()}))
+    return path
+
+
+def test_the_pass_folder_goes_to_the_memory_dir_when_it_has_room_and_a_killed_runs_is_removed(tmp_path):
+    memory, local = tmp_path / "shm", tmp_path / "spark-local"
+    memory.mkdir()
+    killed = _killed_runs_folder(memory)
+    with pass_directory(_session(local), str(memory), pass_files_bytes(200_000, 61, 0)) as path:
+        assert path is not None and Path(path).parent == memory and Path(path).name.startswith(SPILL_PREFIX)
+        assert json.loads((Path(path) / scratch.OWNER).read_text())["pid"] == os.getpid()
+        assert not killed.exists()
+        assert not local.exists() or not any(local.iterdir())
+    assert not Path(path).exists()
+
+
+def test_without_room_or_a_memory_dir_the_pass_folder_goes_to_the_local_dir_with_an_info_line(tmp_path, caplog):
+    """More than ``MEMORY_DIR_SHARE`` of the memory dir's room, or no such directory: the disk,
+    as before, one INFO line naming the setting (no byte count: the need holds samples x scores).
+    A killed run's folder in the memory dir is removed all the same. ``memory_dir`` None: the disk
+    with no line."""
+    memory, local = tmp_path / "shm", tmp_path / "spark-local"
+    memory.mkdir()
+    killed = _killed_runs_folder(memory)
+    too_much = int(room_for_files(str(memory)) / MEMORY_DIR_SHARE) + 2**20
+    for given, need in ((memory, too_much), (tmp_path / "absent", 0)):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="trd_spark.pgs.pgen_engine"):
+            with pass_directory(_session(local), str(given), need) as path:
+                assert path is not None and Path(path).parent == local
+                assert not killed.exists() and not any(memory.iterdir())
+        assert not Path(path).exists()
+        lines = [r.getMessage() for r in caplog.records if "pgs.native.memory_dir" in r.getMessage()]
+        assert len(lines) == 1 and str(given) in lines[0] and str(local) in lines[0], lines
+        assert not need or str(need) not in lines[0]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="trd_spark.pgs.pgen_engine"):
+        with pass_directory(_session(local), None, 0) as path:
+            assert path is not None and Path(path).parent == local
+    assert not caplog.records
+
+
+def test_a_cluster_gets_no_pass_folder_whatever_the_memory_dir(tmp_path):
+    """Executors on other hosts cannot read the driver's tmpfs: on a cluster the tasks get their
+    rows in their pickles, as before (no folder, nothing made under the memory dir)."""
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    with pass_directory(_session(tmp_path / "local", master="yarn"), str(memory), 0) as path:
+        assert path is None
+    assert not any(memory.iterdir())
+
+
+def test_room_for_files_is_the_free_space_at_most_the_available_memory(tmp_path):
+    """A tmpfs's pages are RAM: its room is its free space but never more than MemAvailable
+    (/proc/meminfo); no directory (or none this process may write into): 0."""
+    room = room_for_files(str(tmp_path))
+    fs = os.statvfs(tmp_path)
+    with open("/proc/meminfo") as f:
+        available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    assert 0 < room <= fs.f_bavail * fs.f_frsize and room <= available * 1.05
+    assert room_for_files(str(tmp_path / "absent")) == 0
+    (tmp_path / "file").write_text("x")
+    assert room_for_files(str(tmp_path / "file")) == 0
+
+
+def test_the_default_memory_dir_is_dev_shm_and_a_relative_one_is_resolved_against_the_config(tmp_path):
+    """``/dev/shm`` (Linux's tmpfs for shared memory) unless the config says otherwise; a path
+    field, so a relative one is made absolute against the config's directory, as spark.tmp_dir."""
+    assert NativeEngineSettings().memory_dir == "/dev/shm"
+    path = write_config(tmp_path, min_overlap=0.3)
+    path.write_text(path.read_text().replace("  min_overlap: 0.3\n", "  min_overlap: 0.3\n  native: {memory_dir: shm}\n"))
+    assert load_config(path).pgs.native.memory_dir == str(tmp_path / "shm")
+
+
+def test_the_stage_builds_the_weights_under_the_memory_dir(spark, tmp_path):
+    """``stage.native_weights_directory`` (where ``weight_matrices`` builds slope and n_vars for the
+    pass) hands ``pgs.native.memory_dir`` and the pass's size to ``pass_directory``: the folder
+    is made there, and on the disk (``spark.local.dir``) when the memory dir is unset."""
+    from trd_spark.pgs import stage
+
+    cfg = load_config(write_config(tmp_path, min_overlap=0.3))
+    source = cfg.datasets[0].genotypes  # a VCF: the export route with a scratch directory
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    local = Path(spark.sparkContext.getConf().get("spark.local.dir").split(",")[0])
+    for memory_dir, parent in ((str(memory), memory), (None, local)):
+        native = cfg.pgs.native.model_copy(update={"memory_dir": memory_dir})
+        run = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})
+        with stage.native_weights_directory(run, source, str(tmp_path), 1000, 2) as directory:
+            assert directory is not None and Path(directory).parent == parent
+        assert not Path(directory).exists()
