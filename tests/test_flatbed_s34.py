@@ -136,3 +136,16 @@ def test_the_stage_builds_the_weights_under_the_memory_dir(spark, tmp_path):
         with stage.native_weights_directory(run, source, str(tmp_path), 1000, 2) as directory:
             assert directory is not None and Path(directory).parent == parent
         assert not Path(directory).exists()
+
+
+def test_the_memory_dir_is_in_no_stage_slice(tmp_path):
+    """Where the pass keeps its files changes no number (the equality tests pass either way): the
+    setting is a tuning key (``stages.TUNING_KEYS``), in no stage's config slice, so moving or
+    unsetting it reruns nothing (a pgs rerun is hours on All of Us)."""
+    from trd_spark.stages import STAGE_SPECS, config_slice
+
+    cfg = load_config(write_config(tmp_path, min_overlap=0.3))
+    native = cfg.pgs.native.model_copy(update={"memory_dir": None})
+    unset = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})
+    for spec in STAGE_SPECS.values():
+        assert config_slice(cfg, spec) == config_slice(unset, spec), spec.name
