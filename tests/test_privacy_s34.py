@@ -127,3 +127,43 @@ def test_the_headline_says_the_same_of_every_fit_the_export_hides(tmp_path):
     lines = headline()
     assert {p: lines[p].split(": ", 1)[-1] for p in shown} == {p: "hidden in the export" for p in shown}, lines
     assert "1.25" in lines["PGS000001"] and "(1.01-1.55)" in lines["PGS000001"], lines
+
+
+def test_persons_in_both_releases_give_no_hidden_count_of_scored_persons(tmp_path):
+    """compare-releases' pgs_correlation.tsv showed ``n_both``, the persons scored in both
+    releases, audited with each release's scored persons (``n_a``, ``n_b``) as known ("the
+    export gives them away"): it does not. They are the first step of the genotyped -> analysed
+    table, on report.html only, and the toy releases' reports hide it ("suppressed", to protect
+    the related persons removed). toy-r1's persons are all in toy-r2, so n_both is toy-r1's
+    scored persons: 195 in replication_wgs, less its 0 removed as related and 0 without
+    ancestry (both shown) and its analysis frame (187, the MDD vs non-MDD model's N) gave the 8
+    persons with PCs outside the frame, a count the report hid. On 69efbc5 195 was shown (the
+    toy comparison's _disclosure.json: for export). Here a dataset whose scored persons either
+    report hides shows no n_both (a label), and ``scored_persons_shown`` reads which datasets a
+    report shows from its internal manifest's record."""
+    import json
+
+    from trd_spark.layout import Layout
+    from trd_spark.releases import LocalFs
+    from trd_spark.report.compare import pair_counts_shown
+
+    counts = pd.DataFrame([("replication_wgs", "PGS900001", 195, 1026, 195, False, False),
+                           ("replication_wgs", "PGS900002", 195, 1026, 195, False, False),
+                           ("discovery", "PGS900001", 268, 1290, 268, True, True),
+                           ("tiny", "PGS900001", 12, 40, 12, True, False)],
+                          columns=["dataset", "pgs_id", "n_a", "n_b", "n_both", "shown_a", "shown_b"])
+    assert list(pair_counts_shown(counts, T)) == ["suppressed", "suppressed", 268, "<20"]
+
+    from trd_spark.report.compare import scored_persons_shown
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path), "release": "r1"})
+    lay = Layout.of(cfg)
+    assert scored_persons_shown(LocalFs(), lay) == set()  # no report: none
+    (tmp_path / "r1" / "report").mkdir(parents=True)
+    shows = [["report_shows", "dflow", ds, "all", step, text] for ds, step, text in (
+        ("discovery", "genotyped persons with PGS", "1290"), ("discovery", "after removing related persons", "1286"),
+        ("replication_wgs", "genotyped persons with PGS", "suppressed"),
+        ("replication_wgs", "after removing related persons", "1026"))]
+    record = {"notes": {"hidden_counts": [["dflow", "discovery", "all", "genotyped persons with PGS", 1290], *shows]}}
+    (tmp_path / "r1" / "report" / "_manifest.json").write_text(json.dumps(record))
+    assert scored_persons_shown(LocalFs(), lay) == {"discovery"}

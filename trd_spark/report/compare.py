@@ -34,8 +34,8 @@ from trd_spark.report.suppression import (
     label_bounds,
     suppressed_label,
 )
-from trd_spark.report.tables import group_member_relation, partition_relations
-from trd_spark.vocabulary import ALL_DEFINITIONS
+from trd_spark.report.tables import REPORT_SHOWS, group_member_relation, partition_relations
+from trd_spark.vocabulary import ALL_DEFINITIONS, DatasetFlowStep
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -154,10 +154,25 @@ def cohort_size_changes(flow_a: pd.DataFrame, flow_b: pd.DataFrame, shown_a: pd.
     return out[["definition", "step_order", "step", "n_a", "n_b", "change"]], for_export
 
 
-def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int) -> pd.DataFrame:
+def scored_persons_shown(fs: FsLike, lay: Layout) -> set[str]:
+    """The datasets whose genotyped persons with PGS (the first step of the genotyped ->
+    analysed table, on report.html only) the release's report shows as a number, read from its
+    internal manifest's record of how it showed them (``tables.hidden_counts``' ``report_shows``
+    entries). A report with no such record (an older version): none."""
+    record = lay.manifest(fs, "report") or {}
+    entries = (record.get("notes") or {}).get("hidden_counts") or []
+    return {str(e[2]) for e in entries if isinstance(e, list) and len(e) == 6 and e[0] == REPORT_SHOWS
+            and e[1] == "dflow" and e[3] == ALL_DEFINITIONS and e[4] == str(DatasetFlowStep.WITH_PGS)
+            and str(e[5]).isdigit()}
+
+
+def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
+                      shown: tuple[set[str], set[str]] | None = None) -> pd.DataFrame:
     """Per dataset x pgs_id (those with persons in both releases): ``n_both``, the persons
     scored in both releases (audited by ``pair_counts_shown``), and the Pearson
-    ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``)."""
+    ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``).
+    ``shown``: the datasets whose scored persons release A's and B's reports show
+    (``scored_persons_shown``); None: every dataset (``pair_counts_shown``)."""
     from pyspark.sql import functions as F
 
     keys = ["dataset", "person_id", "pgs_id"]
@@ -170,6 +185,8 @@ def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int) 
         F.corr(F.when(in_both, F.col("a")), F.when(in_both, F.col("b"))).alias("correlation"))
         .where(F.col("n_both") > 0).toPandas().sort_values(["dataset", "pgs_id"]).reset_index(drop=True))
     agg.loc[agg["n_both"] < threshold, "correlation"] = float("nan")
+    if shown is not None:
+        agg["shown_a"], agg["shown_b"] = (agg["dataset"].isin(sorted(s)) for s in shown)
     agg["n_both"] = pair_counts_shown(agg, threshold)
     return agg[["dataset", "pgs_id", "n_both", "correlation"]]
 
@@ -186,6 +203,14 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
     dataset under several scores (the same persons) are linked: hiding one copy protects nothing;
     and two scores' n_both of one dataset give the persons in both releases lacking one score
     (500 and 493: 7), a cell of the audit too.
+    Optional ``shown_a`` / ``shown_b`` (bool): whether release A's (B's) report shows the
+    dataset's scored persons. Where either does not, the dataset's ``n_both`` are all hidden (a
+    label): ``n_a`` is no known count there, and every person of an earlier release still in the
+    later one (none withdrawn) makes ``n_both`` that release's scored persons, which its report
+    hid to protect a smaller count. Shown, the toy releases' 195 persons of replication_wgs in
+    both, less toy-r1's removed as related (0) and without ancestry (0), less its analysis frame
+    (187: the MDD vs non-MDD model's N) gave the 8 persons with PCs outside the frame
+    (tests/test_privacy_s34.py).
     """
     values: dict = {}
     published, known, relations = set(), set(), []
@@ -213,7 +238,10 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
         for pgs in g["pgs_id"]:
             relations.append(group_member_relation(values, group, ("pgs_both", ds, pgs), ("pgs_both_lacking", ds, pgs)))
     hide = audit_suppression(values, published, relations, threshold, known=known).hide
-    return pd.Series([hide.get(("pgs_both", ds, pgs), int(n)) for ds, pgs, n in
+    unknown = {ds for ds, a, b in zip(counts["dataset"], counts.get("shown_a", [True] * len(counts)),
+                                      counts.get("shown_b", [True] * len(counts))) if not (a and b)}
+    return pd.Series([(suppressed_label(threshold) if is_small_count(int(n), threshold) else SECONDARY_LABEL)
+                      if ds in unknown else hide.get(("pgs_both", ds, pgs), int(n)) for ds, pgs, n in
                       zip(counts["dataset"], counts["pgs_id"], counts["n_both"])], index=counts.index, dtype=object)
 
 
@@ -322,7 +350,8 @@ def compare_releases(
                                             read_export(fs, lb, "cohort_flow.tsv"), threshold, exported)
     out = {"cohort_sizes": sizes}
     out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
-                                               spark.read.parquet(lb.table("pgs", "scores")), threshold)
+                                               spark.read.parquet(lb.table("pgs", "scores")), threshold,
+                                               (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)))
     out["estimates"] = release_estimates(fs, la, lb)
     return out, for_export, threshold
 
