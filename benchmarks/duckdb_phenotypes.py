@@ -242,9 +242,16 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     the SQL source of each OMOP table read (dates converted, ``_dated``)."""
     ph, mdd_cfg, tr = cfg.phenotypes, cfg.phenotypes.mdd, cfg.phenotypes.trials
     src = {t: _dated(con, _source(omop_dir, t), t, cfg.omop.time_zone) for t in (
-        "person", "observation_period", "death", "condition_occurrence", "drug_exposure",
-        "procedure_occurrence", "concept", "concept_ancestor") if t != "death" or _exists(omop_dir, t)}
-    if not _exists(omop_dir, "death"):
+        "person", "observation_period", "condition_occurrence", "drug_exposure",
+        "procedure_occurrence", "concept", "concept_ancestor")}
+    # Deaths: every row of the configured table (All of Us v8+: aou_death, EHR and HealthPro rows,
+    # primary_death_record not read), its earliest dated row in or after the birth year below.
+    death_file = cfg.omop.death_table
+    if _exists(omop_dir, death_file):
+        src["death"] = _dated(con, _source(omop_dir, death_file), "death", cfg.omop.time_zone)
+    elif death_file != "death":
+        raise FileNotFoundError(f"{omop_dir}: no {death_file} table (omop.death_table)")
+    else:
         src["death"] = "(SELECT CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS DATE) AS death_date WHERE FALSE)"
     person_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()]
     birth_datetime = "CAST(birth_datetime AS DATE)" if "birth_datetime" in person_cols else "CAST(NULL AS DATE)"

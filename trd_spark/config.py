@@ -403,6 +403,16 @@ class OmopInput(_Strict):
     # (you own the dataset). On the All of Us Workbench the CDR's project bills no user:
     # reads are billed to the workspace project, ${GOOGLE_PROJECT} (conf/aou.yaml sets it).
     billing_project: str | None = None
+    # The table whose rows are the persons' deaths (read as ``death``, ``phenotypes.omop``):
+    # ``death``, the CDM's; ``aou_death`` on All of Us CDR v8 and later, which holds every death
+    # record (EHR sites and staff-reported through HealthPro, ``src_id``; several rows per person
+    # possible; death_date nullable) while its ``death`` table keeps one row per person, the
+    # curation's primary record (EHR preferred over HealthPro, then the earliest date: all-of-us/
+    # curation cdr_cleaner/cleaning_rules/calculate_primary_death_record.py), so reading ``death``
+    # missed an earlier HealthPro date and every undated report. CDR v7 has no ``aou_death``. In
+    # the YAML also a mapping release -> table, of which the loader keeps the run's release's
+    # (``_release_cutoff``).
+    death_table: Literal["death", "aou_death"] = "death"
 
     @field_validator("path")
     @classmethod
@@ -1176,15 +1186,21 @@ def _release_cutoff(raw: Any, where: str) -> Any:
     a ConfigError naming the key and the releases it has (``run --release latest`` on a new
     release stops there until its date is added)."""
     omop = raw.get("omop") if isinstance(raw, dict) else None
-    if not isinstance(omop, dict) or not isinstance(omop.get("data_cutoff_date"), dict):
+    if not isinstance(omop, dict):
         return raw
-    by_release = {str(k): v for k, v in omop["data_cutoff_date"].items()}
-    release = str(raw.get("release"))
-    if release not in by_release:
-        raise ConfigError(f"omop.data_cutoff_date: no date for release {release!r} (it has: "
-                          f"{', '.join(by_release) or 'none'}); add the last date that release's EHR covers",
-                          where=where)
-    return {**raw, "omop": {**omop, "data_cutoff_date": by_release[release]}}
+    # omop.death_table likewise (``aou_death`` from CDR v8 on, ``death`` before): a release
+    # without one is the same ConfigError, never another release's table.
+    for key, what, missing in (("data_cutoff_date", "date", "the last date that release's EHR covers"),
+                               ("death_table", "table", "the table that release's deaths are in")):
+        if not isinstance(omop.get(key), dict):
+            continue
+        by_release = {str(k): v for k, v in omop[key].items()}
+        release = str(raw.get("release"))
+        if release not in by_release:
+            raise ConfigError(f"omop.{key}: no {what} for release {release!r} (it has: "
+                              f"{', '.join(by_release) or 'none'}); add {missing}", where=where)
+        omop = {**omop, key: by_release[release]}
+    return {**raw, "omop": omop}
 
 
 def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:

@@ -847,11 +847,27 @@ def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
 BIGQUERY_FORMAT = "bigquery"
 
 
+def release_table(omop: OmopInput, table: str) -> str:
+    """The release's name of the table read as ``table`` (a key of ``OMOP_COLUMNS``): ``death``
+    is read from ``omop.death_table`` (``aou_death`` on All of Us CDR v8 and later: every death
+    record, EHR and staff-reported, where its ``death`` table keeps the curation's one primary
+    record per person; config.OmopInput.death_table), every other table from its own name.
+    ``aou_death``'s rows are read as the CDM's: person_id, death_date (nullable there: a
+    HealthPro deceased status without a date) and death_datetime; its primary_death_record flag
+    is not read: the earliest usable dated row of a person ends follow-up
+    (``persons.first_death_dates``), as the curation's own death QC takes the earliest row
+    "for most rigid check", whereas the primary record prefers an EHR row to an earlier
+    HealthPro one."""
+    return omop.death_table if table == "death" else table
+
+
 def omop_table_location(spark: SparkSession, omop: OmopInput, table: str) -> str:
     """Where ``read_omop_table`` reads ``table``, for messages: the file or folder it found
     (``_locate``: ``{path}/{table}.csv|parquet`` or ``{path}/{table}/``), ``project.dataset.table``
-    for BigQuery, ``{path}/{table}`` when neither exists (an optional table read as empty)."""
+    for BigQuery, ``{path}/{table}`` when neither exists (an optional table read as empty);
+    ``table`` by its release's name (``release_table``)."""
     base = omop.path.rstrip("/")
+    table = release_table(omop, table)
     if omop.format == BIGQUERY_FORMAT:
         return f"{base}.{table}"
     try:
@@ -1176,7 +1192,7 @@ def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]
     if local is None and fs is None:
         return {}
     files: list[str] = []
-    for table in omop_tables_read(cfg):
+    for table in (release_table(cfg.omop, t) for t in omop_tables_read(cfg)):
         for root in (f"{table}.{cfg.omop.format}", table):
             if local is not None:
                 where = f"{local}/{root}"
@@ -1200,25 +1216,27 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
     Parquet / CSV: ``{path}/{table}.parquet|csv`` or ``{path}/{table}/``. BigQuery
     (``omop.format: bigquery``, path ``project.dataset``, the AoU Workbench CDR): through the
     Spark BigQuery connector (``scripts/submit.sh --bigquery``).
-    Returns the declared columns of ``OMOP_COLUMNS[table]`` with declared types.
+    Returns the declared columns of ``OMOP_COLUMNS[table]`` with declared types. ``death`` is
+    read from the release's ``omop.death_table`` (``release_table``), every message naming it.
     """
     omop_schema(table)  # unknown table names fail before touching the filesystem
     base = omop.path.rstrip("/")
+    name = release_table(omop, table)
     if omop.format == "bigquery":
-        path = f"{base}.{table}"
-        df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, table), omop, table, where=path), table,
+        path = f"{base}.{name}"
+        df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, name), omop, table, where=path), table,
                                 where=path, time_zone=omop.time_zone)
     else:
         fs = Fs(spark)
         nanos = None
         if omop.format == "parquet":
-            path = _locate(fs, base, table, "parquet")
+            path = _locate(fs, base, name, "parquet")
             check_not_versioned_table(fs, path, table)
             df, nanos = _read_parquet(spark, path)
             check_part_file_schemas(spark, path, table, df.schema,
                                     frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset())
         else:  # csv: read as text and cast to the declared types (no schema inference)
-            path = _locate(fs, base, table, "csv")
+            path = _locate(fs, base, name, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
             _check_csv_rows(spark, df, path, table)

@@ -51,6 +51,7 @@ from trd_spark.phenotypes.omop import (
     omop_table_location,
     omop_tables_read,
     read_omop_table,
+    release_table,
 )
 from trd_spark.phenotypes.persons import (
     birth_death_quirk_counts,
@@ -424,7 +425,9 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     drug_strength) is an empty frame and its name is appended to ``absent``.
 
     drug_strength is read only when a minimum daily dose is configured (else empty, unread).
-    An optional table that exists but lacks a column is still an error.
+    An optional table that exists but lacks a column is still an error, and so is an absent
+    ``omop.death_table`` other than the CDM's ``death`` (``aou_death``: configured because the
+    release has it; read as empty, every death would be lost).
     """
     out = {}
     read = omop_tables_read(cfg)  # the tables its rerun fingerprint covers (omop.stage_input_files)
@@ -435,9 +438,10 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
         try:
             out[t] = read_omop_table(spark, cfg.omop, t)
         except InputDataError as e:
-            if t not in OPTIONAL_TABLES or cfg.omop.format == "bigquery" or "not found" not in str(e):
+            named = t == "death" and cfg.omop.death_table != "death"  # a table the config names is no option
+            if t not in OPTIONAL_TABLES or named or cfg.omop.format == "bigquery" or "not found" not in str(e):
                 raise
-            log.warning("phenotypes: OMOP table %s not found; treated as empty", t)
+            log.warning("phenotypes: OMOP table %s not found; treated as empty", release_table(cfg.omop, t))
             out[t] = empty_frame(spark, omop_schema(t))
             if absent is not None:
                 absent.append(t)
