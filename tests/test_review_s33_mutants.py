@@ -120,3 +120,25 @@ def test_the_split_step_of_a_third_gives_no_small_count_by_its_sums(case):
     exported = pd.read_csv(io.StringIO(build_report(cfg, t, {})["km_curves.tsv"]), sep="\t")
     small = [f for f in split_steps(exported) if any(n is not None and 0 < n < T for n in f[3:])]
     assert small == [], small
+
+
+def test_the_attackers_determined_cells_of_a_full_rank_system_left_after_the_reduction():
+    """``export_attacker._determined_columns`` (90625c1): after the exact reduction, a system with
+    no null space left (full column rank) fixes every cell it holds. x + y, x + z and y + z
+    shown fix x, y and z (no equation has one cell: the SVD's part); x + y and y + z alone fix
+    none (x - y + z = 0 moves them); a one-cell equation fixes its cell and then the next
+    (reduction only); a cell in no equation is free. Mutant (not committed): an empty null
+    space read as 'free' (``if null.size else False``): the attacker missed the first case's
+    three cells, and test_export_attacker passed; fails here; so does the mutant taking the
+    cells in no equation for fixed (``return fixed | True``, the last case)."""
+    import numpy as np
+    from export_attacker import _determined_columns
+
+    def determined(rows: list[list[int]]) -> list[bool]:
+        return _determined_columns(np.array(rows, dtype=float)).tolist()
+
+    assert determined([[1, 1, 0], [1, 0, 1], [0, 1, 1]]) == [True, True, True]
+    assert determined([[1, 1, 0], [0, 1, 1]]) == [False, False, False]
+    assert determined([[1, 0, 0], [1, 1, 0], [0, 1, 1]]) == [True, True, True]
+    assert determined([[1, 1, 0], [1, 1, 0]]) == [False, False, False]
+    assert determined([[1, 0], [0, 0]]) == [True, False]
