@@ -470,9 +470,16 @@ class EntriesReader:
     Why: the .bed that ``write_bed`` wrote was read back by pgenlib in a second Spark job; read
     here, the scores need one job and no file (benchmarks/RESULTS.md, session 27).
     ``read`` raises NotDecodable naming the part file for a call the module doc does not read
-    and for rows whose length is not the column count."""
+    and for rows whose length is not the column count. Raises ValueError when ``rows`` are not
+    ascending and distinct: ``read`` places a request's rows part by part, so rows out of order
+    across two parts would land at the wrong positions with no error. Never input data: the one
+    caller (``native_task._block_reader``, a task's ``variant_idx``) gets its rows in file order
+    from ``pgen_engine.score`` (``_placed_weights``), and ``engine._entries_files`` takes no
+    repeated file row."""
 
     def __init__(self, files: EntriesFiles, rows: np.ndarray, values: np.ndarray) -> None:
+        if len(rows) > 1 and not bool((np.diff(rows) > 0).all()):  # one pass over the task's rows
+            raise ValueError(f"{files.path}: the entry reader's rows are not ascending and distinct")
         self._files = files
         self._rows = rows
         self._starts = np.concatenate([[0], np.cumsum(files.layout.counts)]).astype(np.int64)
