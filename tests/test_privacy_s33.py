@@ -150,7 +150,10 @@ def test_an_export_under_another_output_root_is_audited_against(spark, tmp_path)
 def test_a_missing_audit_output_root_stops_the_run_before_any_stage(tmp_path):
     """The roots are checked with the inputs, before the run starts (``preflight.check_inputs``):
     a missing one stopped the run only at the report, after every other stage had run. A root
-    that exists passes; the report stage not to run, none is looked at."""
+    that exists passes; the report stage not to run, none is looked at. A file in a root's place
+    (no output root: the report stage refuses it, after every other stage) is refused at the
+    start too (session 34's review: a mutant of 3f42042's check testing ``exists()`` for
+    ``is_dir()`` passed this test)."""
     from trd_spark.errors import ConfigError
     from trd_spark.preflight import check_inputs
 
@@ -163,3 +166,8 @@ def test_a_missing_audit_output_root_stops_the_run_before_any_stage(tmp_path):
     (tmp_path / "workspace1" / "r1" / "export").mkdir(parents=True)
     (tmp_path / "workspace1" / "r1" / "export" / "_SUCCESS").write_text("")
     check_inputs(cfg, ["report"])
+    (tmp_path / "workspace2").write_text("")
+    as_file = load_config(None, overrides={"output_root": str(tmp_path / "out"),
+                                           "report": {"audit_output_roots": [str(tmp_path / "workspace2")]}})
+    with pytest.raises(ConfigError, match=r"report\.audit_output_roots: .*workspace2 holds no export"):
+        check_inputs(as_file, ["report"])
