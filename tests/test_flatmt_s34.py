@@ -5,6 +5,8 @@ part files as tests/test_pgs_mt_entries.py writes them).
 ``mt_entries.EntriesReader.read`` places a request's rows part by part (the parts ascending), so
 before the check rows out of order across two parts were read without an error into the wrong
 positions: another row's calls, scored with this row's weights.
+
+``io.write_arrow`` (the native routes' score table) writes float columns without a dictionary.
 """
 
 from __future__ import annotations
@@ -59,3 +61,36 @@ def test_the_pass_places_a_matrixtables_rows_in_file_order(tmp_path):
     in_order = rows.iloc[order].reset_index(drop=True)
     assert _placed_weights(WeightMatrices(in_order, slope[order], None, n_vars[order]), None, files)[5] is None
 
+
+@pytest.mark.parametrize("uri", [False, True], ids=["local", "uri"])
+def test_the_score_tables_floats_are_written_without_a_dictionary(spark, tmp_path, uri):
+    """``io.write_arrow`` (the native routes' score table, ``stage.write_scores``) dictionary
+    encodes every column but the floating-point ones: score_sum and score_avg, nearly all
+    distinct, are written plain (pyarrow's default built a dictionary for them that grew to its
+    page limit and fell back: ~30 MB of fresh memory per table, the write's kernel CPU on the
+    benchmark host), the others keep their dictionary; the same values read back (a null
+    score_avg included). Fails on 69efbc5 (dictionary pages for the floats)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trd_spark.io import write_arrow
+
+    n, k = 40, 3
+    table = pa.table({
+        "dataset": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n * k, np.int32)), pa.array(["ds"])),
+        "person_id": pa.array(np.repeat(np.arange(n, dtype=np.int64), k)),
+        "score_sum": pa.array(np.random.default_rng(3).normal(size=n * k)),
+        "score_avg": pa.array(np.r_[np.nan, np.random.default_rng(4).normal(size=n * k - 1)], from_pandas=True),
+        "n_matched": pa.array(np.tile(np.array([5, 7, 9], np.int64), n))})
+    path = tmp_path / "scores.parquet"
+    assert write_arrow(spark, table, f"file://{path}" if uri else str(path)) == n * k
+    (part,) = path.glob("part-*.parquet")
+    meta = pq.ParquetFile(part).metadata
+    encodings = {meta.schema.column(i).name: set(meta.row_group(0).column(i).encodings) for i in range(meta.num_columns)}
+    dictionary = {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}
+    assert {name for name, e in encodings.items() if e & dictionary} == {"dataset", "person_id", "n_matched"}
+    back = pq.read_table(part)
+    assert back.column("score_avg").null_count == 1
+    for name in ("person_id", "score_sum", "score_avg", "n_matched"):
+        assert back.column(name).equals(table.column(name)), name
+    assert back.column("dataset").to_pylist() == ["ds"] * (n * k)

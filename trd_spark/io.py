@@ -434,19 +434,31 @@ def write_arrow(spark: SparkSession, table: Any, path: str, *, arrow_schema: boo
     import tempfile
     import uuid
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     fs = Fs(spark)
     fs.delete(path)
     name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
     table = table.replace_schema_metadata(None)
+    # Dictionary encoding for every column but the floating-point ones (the same values read
+    # back; only the pages' encoding differs). A float column holds computed values (score sums
+    # and averages, estimates), nearly all distinct: pyarrow's writer would hash each into a
+    # dictionary that grows to its page limit (1 MiB) and then falls back to plain encoding,
+    # ~30 MB of fresh allocator memory for a score table of 2,500 or 20,000 samples x 61 scores
+    # (1.2-4.4 MB this way; the benchmark's scores file at 2,500 samples 18% smaller, the integer
+    # columns still dictionary encoded). On the benchmark host those fresh pages cost the driver
+    # 0.15-0.4 kernel CPU-s in the scores' write (huge pages zeroed in pyarrow's allocator arena,
+    # perf), 0.04-0.09 this way: issue 16, benchmarks/RESULTS.md session 34 flatmt.
+    options = {"compression": "snappy", "store_schema": arrow_schema,
+               "use_dictionary": [f.name for f in table.schema if not pa.types.is_floating(f.type)]}
     if not is_uri(path):
         os.makedirs(path, exist_ok=True)
-        pq.write_table(table, f"{path}/{name}", compression="snappy", store_schema=arrow_schema)
+        pq.write_table(table, f"{path}/{name}", **options)
         Path(f"{path}/_SUCCESS").touch()
         return table.num_rows
     with tempfile.TemporaryDirectory(prefix="trd_spark_parquet_") as tmp:
-        pq.write_table(table, f"{tmp}/{name}", compression="snappy", store_schema=arrow_schema)
+        pq.write_table(table, f"{tmp}/{name}", **options)
         hfs, dst = fs._path(f"{path}/{name}")  # noqa: SLF001
         hfs.copyFromLocalFile(True, True, fs._path(f"{tmp}/{name}")[1], dst)  # noqa: SLF001
     fs.write_bytes(f"{path}/_SUCCESS", b"")
