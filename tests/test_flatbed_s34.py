@@ -149,3 +149,19 @@ def test_the_memory_dir_is_in_no_stage_slice(tmp_path):
     unset = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})
     for spec in STAGE_SPECS.values():
         assert config_slice(cfg, spec) == config_slice(unset, spec), spec.name
+
+
+def test_a_killed_runs_folder_is_removed_before_the_room_is_measured(tmp_path, monkeypatch):
+    """A killed run's leftovers in a full memory dir (room 0 while they are there) are removed
+    first, and the room measured after: this pass then goes to the memory dir, not the disk
+    (before the fix the room was measured first: 0, nothing removed, the files went to disk)."""
+    from trd_spark.pgs import memory as memory_module
+
+    memory, local = tmp_path / "shm", tmp_path / "spark-local"
+    memory.mkdir()
+    killed = _killed_runs_folder(memory)
+    # The tmpfs is full exactly while the leftover folder holds its pages.
+    monkeypatch.setattr(memory_module, "room_for_files", lambda d: 0 if killed.exists() else 2**30)
+    with pass_directory(_session(local), str(memory), pass_files_bytes(1000, 2, 0)) as path:
+        assert not killed.exists()
+        assert path is not None and Path(path).parent == memory

@@ -516,9 +516,11 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
     remove_abandoned(base or tempfile.gettempdir(), SPILL_PREFIX, None)
     path = None
     if memory_dir is not None:
-        room = room_for_files(memory_dir)
-        if room:
+        # Leftovers first, then the room: a killed run's folder would otherwise count against this
+        # run (sending it to the disk), and with the tmpfs full (room 0) never be removed.
+        if os.path.isdir(memory_dir) and os.access(memory_dir, os.W_OK | os.X_OK):
             remove_abandoned(memory_dir, SPILL_PREFIX, None)
+        room = room_for_files(memory_dir)
         if need_bytes > room * MEMORY_DIR_SHARE or not room:
             why = (f"is no directory this process may write into or has too little room for them (at most "
                    f"{MEMORY_DIR_SHARE:.0%} of its free space and of the host's available memory)")
