@@ -165,3 +165,58 @@ def test_a_killed_runs_folder_is_removed_before_the_room_is_measured(tmp_path, m
     with pass_directory(_session(local), str(memory), pass_files_bytes(1000, 2, 0)) as path:
         assert not killed.exists()
         assert path is not None and Path(path).parent == memory
+
+
+def _fake_cgroup(tmp_path: Path, v2: bool, limit: int, usage: int, inactive_file: int) -> tuple[str, str]:
+    """A cgroup file system (root, /proc/self/cgroup file) of one container cgroup ``ctr``
+    under an unlimited root, v2 or v1 layout (the kernel's file names)."""
+    root = tmp_path / ("cg2" if v2 else "cg1")
+    base = root if v2 else root / "memory"
+    leaf = base / "ctr"
+    leaf.mkdir(parents=True)
+    if v2:
+        (base / "memory.max").write_text("max\n")
+        (base / "memory.current").write_text("99999999999\n")
+        (leaf / "memory.max").write_text(f"{limit}\n")
+        (leaf / "memory.current").write_text(f"{usage}\n")
+        (leaf / "memory.stat").write_text(f"anon 5\nshmem 7\ninactive_file {inactive_file}\nactive_file 3\n")
+        proc = "0::/ctr\n"
+    else:
+        (base / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+        (base / "memory.usage_in_bytes").write_text("99999999999\n")
+        (leaf / "memory.limit_in_bytes").write_text(f"{limit}\n")
+        (leaf / "memory.usage_in_bytes").write_text(f"{usage}\n")
+        (leaf / "memory.stat").write_text(f"cache 9\ntotal_inactive_file {inactive_file}\n")
+        proc = "9:name=systemd:/\n4:memory:/ctr\n0::/\n"
+    (tmp_path / f"proc_cgroup_{v2}").write_text(proc)
+    return str(root), str(tmp_path / f"proc_cgroup_{v2}")
+
+
+def test_room_for_files_is_at_most_the_containers_cgroup_room(tmp_path):
+    """In a container MemAvailable is the host's, while tmpfs pages count against the container's
+    memory cgroup: the room is at most its limit less its usage (the reclaimable inactive file
+    cache left out), v2 (memory.max / memory.current) and v1 (limit_in_bytes / usage_in_bytes)
+    alike; a full cgroup gives 0; no limit (v2 "max", v1's 2**63-ish) or no cgroup files: no cap."""
+    from trd_spark.pgs.memory import cgroup_room
+
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    for v2 in (True, False):
+        where = tmp_path / f"v2_{v2}"
+        where.mkdir()
+        root, proc = _fake_cgroup(where, v2, limit=64 * 2**20, usage=60 * 2**20, inactive_file=2 * 2**20)
+        assert cgroup_room(root, proc) == 6 * 2**20
+        assert room_for_files(str(shm), root, proc) == 6 * 2**20
+        full = where / "full"
+        full.mkdir()
+        root, proc = _fake_cgroup(full, v2, limit=64 * 2**20, usage=80 * 2**20, inactive_file=0)
+        assert room_for_files(str(shm), root, proc) == 0
+    unlimited = tmp_path / "unlimited"
+    unlimited.mkdir()
+    (unlimited / "memory.max").write_text("max\n")
+    (unlimited / "memory.current").write_text("5\n")
+    (tmp_path / "proc_root").write_text("0::/\n")
+    assert cgroup_room(str(unlimited), str(tmp_path / "proc_root")) is None
+    assert cgroup_room(str(tmp_path / "none"), str(tmp_path / "no_proc")) is None
+    assert room_for_files(str(shm), str(unlimited), str(tmp_path / "proc_root")) > 64 * 2**20
+    assert room_for_files(str(shm), str(tmp_path / "none"), str(tmp_path / "no_proc")) > 64 * 2**20

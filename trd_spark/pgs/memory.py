@@ -56,13 +56,16 @@ def small_pages() -> Iterator[None]:
                 setter(_before)
 
 
-def room_for_files(directory: str) -> int:
+def room_for_files(directory: str, cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int:
     """Bytes new files may take in ``directory`` of a memory file system (tmpfs, e.g.
     ``/dev/shm``; ``pgs.native.memory_dir``): its file system's free space (``os.statvfs``:
     a tmpfs's ``size=`` limit less what it holds) and, where ``/proc/meminfo`` is readable, at
     most the host's ``MemAvailable``, since a tmpfs's pages are RAM (or swap) that the kernel
     cannot reclaim while the files exist, however large the mount's limit (by default half the
-    RAM). 0 when ``directory`` is not a directory this process may write into."""
+    RAM); and at most this process's memory cgroup's room (``cgroup_room``: in a container
+    ``MemAvailable`` is the host's, while the tmpfs's pages count against the container's limit,
+    so a pass that fits the host could get the container OOM-killed, its files left behind).
+    0 when ``directory`` is not a directory this process may write into."""
     if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
         return 0
     try:
@@ -75,4 +78,68 @@ def room_for_files(directory: str) -> int:
             available = next((int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")), None)
     except (OSError, ValueError):  # no /proc (macOS): the file system's own limit only
         available = None
-    return room if available is None else min(room, available)
+    if available is not None:
+        room = min(room, available)
+    limited = cgroup_room(cgroup_root, proc_cgroup)
+    return room if limited is None else max(0, min(room, limited))
+
+
+# cgroup v1 writes "no limit" as a page-rounded 2**63 - 1; anything this large is no limit.
+_V1_UNLIMITED = 2**62
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max" (v2's no limit) or unreadable: None
+
+
+def _stat_value(path: str, key: str) -> int:
+    try:
+        with open(path) as f:
+            return next((int(line.split()[1]) for line in f if line.split()[:1] == [key]), 0)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def cgroup_room(root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int | None:
+    """Bytes this process's memory cgroups may still charge: over its cgroup (``proc_cgroup``'s
+    line for the v2 hierarchy ``0::<path>`` or the v1 ``memory`` controller) and each ancestor
+    under ``root`` (the cgroup file system's mount), the least of limit less usage, where usage
+    leaves out the reclaimable file cache (``inactive_file``, as kubelet's working set does; a
+    tmpfs's pages are shmem, not file cache). v2: ``memory.max`` - (``memory.current`` -
+    ``memory.stat`` inactive_file); v1: ``memory/memory.limit_in_bytes`` -
+    (``memory.usage_in_bytes`` - total_inactive_file). A cgroup namespace (a container) shows its
+    own cgroup as the mount's root: that is read when the path is not under it. None when no
+    limit is set or nothing is readable (no cgroup file system: macOS, lxcfs-free hosts alike).
+    Source: the kernel's Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/memory.rst."""
+    try:
+        with open(proc_cgroup) as f:
+            lines = [line.rstrip("\n").split(":", 2) for line in f]
+    except OSError:
+        return None
+    rooms = []
+    for fields in lines:
+        if len(fields) != 3:
+            continue
+        _, controllers, path = fields
+        if controllers == "":  # the v2 hierarchy (a hybrid host's has no memory.max: nothing read)
+            base, limit_file, usage_file, stat_key = root, "memory.max", "memory.current", "inactive_file"
+        elif "memory" in controllers.split(","):
+            base = os.path.join(root, "memory")
+            limit_file, usage_file, stat_key = "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"
+        else:
+            continue
+        parts = [p for p in path.split("/") if p]
+        folders = [os.path.join(base, *parts[:i]) for i in range(len(parts), -1, -1)]
+        for folder in folders:
+            limit = _read_int(os.path.join(folder, limit_file))
+            usage = _read_int(os.path.join(folder, usage_file))
+            if limit is None or usage is None or limit >= _V1_UNLIMITED:
+                continue
+            used = max(0, usage - _stat_value(os.path.join(folder, "memory.stat"), stat_key))
+            rooms.append(max(0, limit - used))
+    return min(rooms) if rooms else None
