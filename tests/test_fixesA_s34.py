@@ -53,3 +53,46 @@ def test_a_call_inside_a_function_body_is_not_a_top_level_call(by_name_pkg):
     after = digests(importers)
     assert after["takes_rules"] != before["takes_rules"]  # h's default ran register(rule) at import
     assert after["takes_g"] == before["takes_g"]
+
+
+VT_HEAD = ("#pgs_id=PGS990341\n#genome_build=GRCh38\n"
+           "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\tvariant_type\n")
+VT_SNP = "rs1\t1\t100\tA\tG\t0.5\tSNV\n"
+
+
+@pytest.mark.parametrize("row", [
+    "rs2\t1\t200\tN\tG\t0.1\tSNV\n",   # an author file writing variant_type on every row: 'N' a typo
+    "rs2\t1\t200\t-\tA\t0.1\tsnv\n",
+    "rs2\t1\t200\tN\tG\t0.1\tindel\n",
+])
+def test_a_variant_type_outside_the_catalogs_complex_types_marks_nothing(row):
+    """Any ``variant_type`` value marked a row complex, so an author file with 'SNV' on every row
+    silently dropped an 'N' / '-' typo as a complex allele (counted as not found, the score short
+    of it) where it had been one error at its line. Only pgscatalog-core's VariantType values mark."""
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    with pytest.raises(InputDataError) as e:
+        parse_scoring_file(VT_HEAD + VT_SNP + row, source="s.txt")
+    assert e.value.where == "s.txt:5" and "allele must contain only A/C/G/T" in str(e.value)
+
+
+@pytest.mark.parametrize("vt", ["HLA_allele", "hla_allele", "HLA_AA", "HLA_serotype", "APOE_allele", "CYP_allele"])
+def test_an_n_on_a_row_of_a_catalog_complex_type_is_a_complex_allele(vt):
+    """'N' on a row whose variant_type is one of the Catalog's complex types (any case) is left
+    out and counted: pgscatalog-core's drop_hla drops 'N' as it drops 'P' (the HLA absence and
+    presence codes), and the row's type says it is no sequence. Without that mark 'N' stays an
+    error (IUPAC 'any base': test_field_cases_round24_pgs)."""
+    from trd_spark.pgs.scoring_files import parse_scoring_file
+
+    sf = parse_scoring_file(VT_HEAD + VT_SNP + f"rs9\t6\t\tN\t\t-0.3\t{vt}\n", source="s.txt")
+    assert sf.n_complex_skipped == 1 and sf.variants["line"].tolist() == [4]
+
+
+def test_the_complex_variant_types_are_pgscatalog_cores():
+    """The kept list is pgscatalog-core's VariantType, no more, no fewer (the library is the source)."""
+    from pgscatalog.core.lib.models import VariantType
+
+    from trd_spark.pgs.scoring_files import _COMPLEX_VARIANT_TYPES
+
+    assert sorted(_COMPLEX_VARIANT_TYPES) == sorted(v.value.lower() for v in VariantType)

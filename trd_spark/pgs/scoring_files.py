@@ -104,8 +104,9 @@ _FLAG_FALSE = ("false", "f", "0", "no", "n", "", "na", ".")
 # Effect alleles that name no DNA sequence but a complex allele the PGS Catalog curates (its
 # guidelines' Appendix A, pgscatalog-core's VariantType: APOE_allele, CYP_allele, HLA_allele,
 # HLA_AA, HLA_serotype): a gene allele written in words ('APOE_e2', 'e4', 'HLA-DQA1*01:02',
-# 'del', 'ins': two or more characters, one a letter no base code uses, no '/' list), or 'P',
-# the Catalog's HLA presence code. A one-character code ('N', 'X', '-', PLINK 1's I/D) or an
+# 'del', 'ins': two or more characters, one letter outside A/C/G/T/N, no '/' list; the class
+# below also holds the IUPAC ambiguity letters B D H K M R S V W Y, so 'RY' counts as named), or
+# 'P', the Catalog's HLA presence code. A one-character code ('N', 'X', '-', PLINK 1's I/D) or an
 # 'A/G' list stays an error at its line (a typo or a fixable spelling of a sequence variant)
 # unless its row is marked as a complex allele (``complex_allele_rows``).
 # (RE2 syntax, no look-ahead: the letter and the length are tested apart.)
@@ -113,6 +114,12 @@ _NAMED_ALLELE_LETTER = r"[BDEFHIJKLMOPQRSUVWXYZ]"
 _HLA_PRESENCE = "P"
 # Flags that mark a row as a complex allele (``complex_allele_rows``).
 _COMPLEX_FLAGS = ("is_haplotype", "is_diplotype")
+# ``variant_type`` values that mark a row as a complex allele, lower-cased: exactly the members of
+# pgscatalog-core's VariantType (its models.py; the Catalog's curation guidelines, Appendix A).
+# Kept here, not imported: pgscatalog.core.lib costs 0.2 s of import in every process that reads
+# a scoring file; tests/test_fixesA_s34.py checks the two agree. Any other value (an author's
+# 'SNV', 'SNP', 'indel') marks nothing, so an 'N' or '-' typo on such a row stays a line error.
+_COMPLEX_VARIANT_TYPES = ("apoe_allele", "cyp_allele", "hla_allele", "hla_aa", "hla_serotype")
 
 
 # ``#weight_type`` values (case-insensitive, spaces ignored) and what is summed. PGS Catalog:
@@ -171,10 +178,12 @@ def row_weight_scales(df: pd.DataFrame, header_type: str | None, header_log: boo
 def complex_allele_rows(df: pd.DataFrame, effect: tuple[np.ndarray, Any] | None = None) -> np.ndarray:
     """Which rows of a scoring file's variant columns (text, as read; ``effect_allele`` required)
     give a complex allele no genotype file holds: an effect allele that is no DNA sequence and
-    that either is a named allele (two or more characters, one a letter no base code uses, no
-    '/' list: 'APOE_e2', 'e4', 'HLA-DQA1*01:02', 'del', 'ins'; or the HLA presence code 'P') or
-    stands in a row the file marks as a complex allele: a ``variant_type`` value (the PGS Catalog
-    sets it for complex alleles only), ``is_haplotype`` / ``is_diplotype`` true, or an HLA allele
+    that either is a named allele (two or more characters, one a letter other than A/C/G/T/N,
+    IUPAC codes such as R or Y included, no '/' list: 'APOE_e2', 'e4', 'HLA-DQA1*01:02', 'del',
+    'ins'; or the HLA presence code 'P') or stands in a row the file marks as a complex allele:
+    a ``variant_type`` of pgscatalog-core's VariantType (APOE_allele, CYP_allele, HLA_allele,
+    HLA_AA, HLA_serotype, any case; other values such as 'SNV' mark nothing), ``is_haplotype``
+    / ``is_diplotype`` true, or an HLA allele
     in ``rsID`` / ``hm_rsID`` (the format writes HLA alleles there). ``effect``: the effect
     alleles' codes per row and distinct raw values (``pd.factorize``; computed when None).
     Returns a bool array, one per row.
@@ -196,8 +205,8 @@ def complex_allele_rows(df: pd.DataFrame, effect: tuple[np.ndarray, Any] | None 
     not_dna = np.append(not_dna_distinct, False)[codes]
     marked = np.append(named_distinct, False)[codes]
     if "variant_type" in df.columns:
-        vt = df["variant_type"].astype(TEXT).str.strip()
-        marked |= (vt.notna() & ~vt.isin(["", "NA", "NR", "."])).fillna(False).to_numpy(bool)
+        vt = df["variant_type"].astype(TEXT).str.strip().str.lower()
+        marked |= vt.isin(_COMPLEX_VARIANT_TYPES).fillna(False).to_numpy(bool)
     for col in _COMPLEX_FLAGS:
         if col in df.columns:
             marked |= df[col].astype(TEXT).str.strip().str.lower().isin(_FLAG_TRUE).fillna(False).to_numpy(bool)
