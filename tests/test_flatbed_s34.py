@@ -220,3 +220,33 @@ def test_room_for_files_is_at_most_the_containers_cgroup_room(tmp_path):
     assert cgroup_room(str(tmp_path / "none"), str(tmp_path / "no_proc")) is None
     assert room_for_files(str(shm), str(unlimited), str(tmp_path / "proc_root")) > 64 * 2**20
     assert room_for_files(str(shm), str(tmp_path / "none"), str(tmp_path / "no_proc")) > 64 * 2**20
+
+
+def test_pass_files_gone_mid_run_name_the_memory_dir_and_what_to_do(tmp_path):
+    """systemd-logind's RemoveIPC=yes empties a user's /dev/shm entries at logout: a nohup run's
+    pass folder may vanish mid-pass. A task mapping its rows, a task writing its partials and the
+    driver reading one then raise one FileNotFoundError naming the path, pgs.native.memory_dir
+    and a directory on disk, not a Task of None fields or a bare errno."""
+    import numpy as np
+    import pytest
+
+    from trd_spark.pgs import pgen_engine
+    from trd_spark.pgs.native_task import TaskRows, shared_task_rows, spilled
+
+    folder = tmp_path / f"{SPILL_PREFIX}gone"
+    rows = shared_task_rows(str(folder), {"variant_idx": np.arange(4, dtype=np.int64)}, [0, 2, 4])
+    assert rows[0].load().variant_idx.tolist() == [0, 1]
+    gone = str(folder / "weights")
+    for name in os.listdir(gone):
+        os.remove(os.path.join(gone, name))
+    os.rmdir(gone)
+    with pytest.raises(FileNotFoundError, match="pgs.native.memory_dir to a directory on disk") as err:
+        TaskRows(gone, 0, 2).load()
+    assert err.value.filename == gone
+    with pytest.raises(FileNotFoundError, match="pgs.native.memory_dir") as err:
+        list(spilled(str(tmp_path / "absent"), [(0, (np.zeros((1, 2)), np.zeros((1, 2))))]))
+    assert err.value.filename == str(tmp_path / "absent")
+    partial = SimpleNamespace(collect=lambda: [(0, (str(tmp_path / "absent.npy"), 0.1))])
+    score_rows = SimpleNamespace(sample_slice=2)
+    with pytest.raises(FileNotFoundError, match="RemoveIPC"):
+        pgen_engine._summed_rows(partial, score_rows, 1, 2, pgen_engine._PassTimes(1, 1, 1, 0.0))

@@ -282,6 +282,9 @@ class NativeEngineSettings(_Strict):
     # ever written to a disk: on ext4 the driver's faults into the mapped files cost 0.2-0.45
     # kernel CPU-s at 200k rows x 61 scores (benchmarks/RESULTS.md, session 34 flatbed). None:
     # always the disk. Not used on a cluster (its tasks get their rows in their pickles).
+    # Where systemd-logind has RemoveIPC=yes (its default), a user's /dev/shm entries are removed
+    # when the user's last login session ends: a run left going after logout (nohup) then fails
+    # with an error naming this key; set it to a directory on disk (or null) for such runs.
     memory_dir: str | None = "/dev/shm"
 
 

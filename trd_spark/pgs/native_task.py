@@ -19,6 +19,7 @@ What a task computes: ``pgen_engine``'s module doc, steps 2-4.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -117,6 +118,22 @@ def tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[Ta
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
+# What a pass whose local files vanished mid-run is told (``pass_files_gone``).
+PASS_FILES_GONE = (
+    "the native pass's local files are gone while it runs (on a memory file system such as /dev/shm, "
+    "systemd-logind's RemoveIPC=yes removes a user's entries when that user's last login session ends, "
+    "e.g. under a nohup run): set pgs.native.memory_dir to a directory on disk (or to null: "
+    "spark.local.dir) and run again")
+
+
+def pass_files_gone(path: str) -> FileNotFoundError:
+    """The error for a pass file or directory (``pgen_engine.pass_directory``'s) that is not there
+    while the pass runs: names ``path``, ``pgs.native.memory_dir`` and what to do
+    (``PASS_FILES_GONE``); a tmpfs under ``/dev/shm`` is emptied at logout where systemd-logind
+    has ``RemoveIPC=yes`` (logind.conf(5)), whatever the run's own state."""
+    return FileNotFoundError(errno.ENOENT, PASS_FILES_GONE, path)
+
+
 @dataclass(frozen=True)
 class TaskRows:
     """One Spark task's share as rows ``lo..hi`` of the pass's row arrays in ``directory``
@@ -131,7 +148,12 @@ class TaskRows:
     def load(self) -> Task:
         """The ``Task`` of these rows, each array a view of its file mapped read-only
         (``np.load(mmap_mode="r")``: only the task's rows are read, from the page cache the
-        driver's write left them in)."""
+        driver's write left them in). Raises FileNotFoundError (``pass_files_gone``) when the
+        directory is not there: a field's file is absent only for a None field, so a removed
+        directory must not read as one."""
+        if not os.path.isdir(self.directory):
+            raise pass_files_gone(self.directory)
+
         def rows(name: str) -> np.ndarray | None:
             path = os.path.join(self.directory, f"{name}.npy")
             # A plain ndarray view of the mapped rows (the map lives as long as the view).
@@ -451,6 +473,8 @@ def spilled(directory: str, pairs: Iterable[tuple[int, tuple[np.ndarray, np.ndar
     never meets an earlier attempt's file."""
     import tempfile
 
+    if not os.path.isdir(directory):
+        raise pass_files_gone(directory)
     cpu = time.process_time()
     for i, (part, missing_vars) in pairs:
         fd, path = tempfile.mkstemp(suffix=".npy", dir=directory)

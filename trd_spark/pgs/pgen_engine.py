@@ -76,6 +76,7 @@ from trd_spark.pgs.native_task import (
     Task,
     TaskRows,
     add_partials,
+    pass_files_gone,
     pass_function,
     pass_ready,
     shared_task_rows,
@@ -523,7 +524,7 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
         room = room_for_files(memory_dir)
         if need_bytes > room * MEMORY_DIR_SHARE or not room:
             why = (f"is no directory this process may write into or has too little room for them (at most "
-                   f"{MEMORY_DIR_SHARE:.0%} of its free space and of the host's available memory)")
+                   f"{MEMORY_DIR_SHARE:.0%} of its free space, of the host's available memory and of the memory cgroup's room)")
         else:
             try:
                 path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=memory_dir)
@@ -943,8 +944,11 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -
     for i, got in partial.collect():
         if isinstance(got[0], str):  # native_task.spilled: the same two arrays, from a local file
             path, task_cpu = got
-            with open(path, "rb") as f:
-                part, mis = np.load(f, allow_pickle=False), np.load(f, allow_pickle=False)
+            try:
+                with open(path, "rb") as f:
+                    part, mis = np.load(f, allow_pickle=False), np.load(f, allow_pickle=False)
+            except FileNotFoundError:
+                raise pass_files_gone(path) from None
             os.remove(path)
             split.task_cpu_s = (split.task_cpu_s or 0.0) + task_cpu
         else:
