@@ -390,6 +390,7 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
 def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_options: str = "") -> str:
     """CLI entry: compare, write the TSVs, return the printed summary. ``rerun_options``: as
     ``check_comparable``'s (e.g. `` --config conf/aou.yaml``, each with a leading space)."""
+    from trd_spark.preflight import check_spark_reads
     from trd_spark.releases import LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
@@ -398,6 +399,11 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
     if local:  # refuse in a second, not after starting Spark and Hail
         check_comparable(cfg, LocalFs(), release_a, release_b, rerun_options=rerun_options)
     spark = command_session(cfg.spark)
+    # The score reads (n_both, the correlations) go through Spark's file sources: a session
+    # skipping unreadable parts (spark-defaults.conf, --conf) would shorten them with no count.
+    # Here, not in command_session: that serves releases/explain too, whose reads are Hadoop FS
+    # calls the settings do not touch, and the run, which checks in pipeline.run_stages.
+    check_spark_reads(spark, cfg)
     if not local:  # object-store outputs: read through Spark's file systems
         check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
     tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
