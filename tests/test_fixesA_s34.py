@@ -96,3 +96,59 @@ def test_the_complex_variant_types_are_pgscatalog_cores():
     from trd_spark.pgs.scoring_files import _COMPLEX_VARIANT_TYPES
 
     assert sorted(_COMPLEX_VARIANT_TYPES) == sorted(v.value.lower() for v in VariantType)
+
+
+ECT_9427 = 2_000_000_601  # ICD9Proc 94.27, standard in this test's vocabulary (a member)
+ECT_9426 = 2_000_000_602  # ICD9Proc 94.26, de-standardised here (standard_concept NULL): no member
+ICD9_CONCEPTS = [
+    (ECT_9427, "Other electroshock therapy", "Procedure", "ICD9Proc", "4-dig billing code", "S", "94.27"),
+    (ECT_9426, "Subconvulsive electroshock therapy", "Procedure", "ICD9Proc", "4-dig billing code", None, "94.26"),
+]
+
+
+def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are_counted(spark, caplog):
+    """Where ICD9Proc 94.26 is not standard (b143fc5's only_if_standard), the ECT set counts its
+    records only through the standard concept they map to, which nothing checked: a release mapping
+    them to a concept the set does not name dropped those ECT courses silently. By hand: 94.26 as the
+    source of records mapped to SNOMED ECT 4030840 (person 1: in the set, not counted), to 0 (2) and
+    to a concept outside the set (3): 2 counted; 94.27 (standard here, a member) as the source of a
+    record with concept 0 (4) is no conditional code (counted by n_procedure_occurrence only).
+    Counted in stage_counts' one collect (quirks.conditional_records) and one WARNING line."""
+    from test_phenotypes_support import ECT_SNOMED, MDD_CONCEPT, cond, d, frame, obs, omop_tables, person, toy_config
+
+    from trd_spark.phenotypes.stage import (
+        concept_set_ids,
+        conditional_record_checks,
+        conditional_record_warnings,
+        derive_phenotype_tables,
+        stage_counts,
+        study_vocabulary,
+    )
+
+    day = d("2019-03-01")
+    procedures = [(1, ECT_SNOMED, day, ECT_9426), (2, 0, day, ECT_9426), (3, MDD_CONCEPT, day, ECT_9426),
+                  (4, 0, day, ECT_9427)]
+    omop = omop_tables(spark, persons=[person(p) for p in (1, 2, 3, 4)], observation_periods=[obs(p) for p in (1, 2, 3, 4)],
+                       conditions=[cond(p, MDD_CONCEPT, "2019-01-10") for p in (1, 2, 3, 4)], procedures=procedures)
+    from test_phenotypes_support import CONCEPTS
+
+    omop["concept"] = frame(spark, "concept", CONCEPTS + ICD9_CONCEPTS)
+    cfg = toy_config()
+    vocab = study_vocabulary(omop, cfg)
+    sets = concept_set_ids(cfg, vocab)
+    checks = conditional_record_checks(cfg, vocab, sets)
+    assert {k: v[:2] for k, v in checks.items()} == {"ect": ("procedure_occurrence", frozenset({ECT_9426}))}
+    t = derive_phenotype_tables(omop, cfg, vocab)
+    _, quirks = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
+                             cfg.phenotypes.trials.max_days_supply, conditional=checks)
+    assert quirks["conditional_records"] == {"n_ect_source_outside_set": 2}
+    assert quirks["unmapped_records"]["n_procedure_occurrence"] == 2  # persons 2 and 4: concept 0, a source
+    assert "n_ect_source_outside_set" not in quirks["unmapped_records"]
+    lines = conditional_record_warnings(quirks["conditional_records"], checks)
+    assert len(lines) == 1 and lines[0].startswith(
+        "procedure_occurrence: 2 record(s) whose procedure_source_concept_id is one of concept set ect's codes"), lines
+    assert str(ECT_9426) in lines[0]
+    # No conditional code: no part, as before
+    _, plain = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
+                            cfg.phenotypes.trials.max_days_supply)
+    assert "conditional_records" not in plain

@@ -288,6 +288,20 @@ def conditional_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
     return out
 
 
+def conditional_source_ids(concept_set: ConceptSet, vocab: Vocabulary) -> frozenset[int]:
+    """The concept_ids of the set's ``only_if_standard`` includes that this release's ``concept``
+    holds but not as a standard concept (``conditional_refs``: no member here). Their records
+    carry them as the source concept (procedure_source_concept_id, ...) and the standard concept
+    they map to in the concept column; the set relies on that mapped concept being one it names,
+    which ``phenotypes.stage.event_table_counts`` counts (records of these source concepts whose
+    standard concept is not in the set). Empty when ``vocab.found`` was not looked up."""
+    if vocab.found is None:
+        return frozenset()
+    roots = (_root(ref, vocab.codes) for ref in concept_set.include
+             if ref.only_if_standard and _member_root(ref, vocab) is None)
+    return frozenset(r for r in roots if r is not None and r in vocab.found)
+
+
 def _expand_ref(ref: ConceptRef, vocab: Vocabulary) -> frozenset[int]:
     root = _member_root(ref, vocab)
     if root is None:

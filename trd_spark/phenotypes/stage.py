@@ -28,6 +28,7 @@ from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
     conditional_refs,
+    conditional_source_ids,
     expand_concept_set,
     id_frame,
     ingredient_frame,
@@ -599,9 +600,48 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int, *, use_verbatim_e
 NONSTANDARD_SUFFIX = "_nonstandard"
 # event_table_counts' key suffix of a table's records (every row, whatever its concept).
 RECORDS_SUFFIX = "_records"
+# event_table_counts' key suffix (after n_<set>) of the records a set's conditional source codes
+# carry whose standard concept is not in the set (``conditional_record_checks``).
+OUTSIDE_SET_SUFFIX = "_source_outside_set"
 
 
-def event_table_counts(omop: dict[str, DataFrame]) -> DataFrame:
+def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
+                              ) -> dict[str, tuple[str, frozenset[int], frozenset[int]]]:
+    """{study concept set: (its event table, the concept_ids of its ``only_if_standard`` codes
+    this release holds as non-standard (``concepts.conditional_source_ids``), the set's concept
+    IDs (``sets``: ``concept_set_ids``))}, for the sets that have such codes. Where ICD9Proc
+    94.27 is not standard, the ECT set counts its records only through the standard concept
+    they map to, which the set must name (SNOMED 4030840 or below); a release mapping them
+    elsewhere would drop them silently, so ``event_table_counts`` counts them."""
+    out = {}
+    for name in study_concept_set_names(cfg):
+        concept_set = _concept_set(cfg, name)
+        ids = conditional_source_ids(concept_set, vocab)
+        if ids:
+            out[name] = (EVENT_TABLES[concept_set.domain][0], ids, sets[name])
+    return out
+
+
+def conditional_record_warnings(counts: dict[str, int],
+                                checks: dict[str, tuple[str, frozenset[int], frozenset[int]]]) -> list[str]:
+    """The run log's WARNING lines (after "phenotypes: ") for ``stage_counts``'
+    quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown exactly as
+    ``concept_record_warnings``' are), each naming the table, its columns and the set. Empty
+    when none."""
+    out = []
+    for name, (table, ids, _) in checks.items():
+        n = counts.get(f"n_{name}{OUTSIDE_SET_SUFFIX}", 0)
+        if n:
+            concept, source = SOURCE_CONCEPT_OF[table]
+            out.append(f"{table}: {n} record(s) whose {source} is one of concept set {name}'s codes used only where "
+                       f"standard (concept_id {', '.join(map(str, sorted(ids)))}: not standard in this release) but "
+                       f"whose {concept} is not in the set: not read as {name} (this release maps them to a concept "
+                       "the set does not name)")
+    return out
+
+
+def event_table_counts(omop: dict[str, DataFrame],
+                       conditional: dict[str, tuple[str, frozenset[int], frozenset[int]]] | None = None) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
@@ -620,13 +660,21 @@ def event_table_counts(omop: dict[str, DataFrame]) -> DataFrame:
     costs as much: an ``Observation`` over every one of 91M drug rows took as long as this
     scan, benchmarks/RESULTS.md session 15.)
     Then n_<table>_records (``RECORDS_SUFFIX``): each table's records, every row whatever its
-    concept, from the same grouped rows (``warn_empty_event_tables`` reads it: no job of its own)."""
+    concept, from the same grouped rows (``warn_empty_event_tables`` reads it: no job of its own).
+    Then for each set of ``conditional`` (``conditional_record_checks``: set -> (table, source
+    concept_ids, the set's IDs)) n_<set>_source_outside_set (``OUTSIDE_SET_SUFFIX``): the table's
+    records whose source concept is one of those IDs and whose standard concept is not in the set
+    (0 and null included), summed in the same aggregate."""
     tagged = reduce(lambda a, b: a.unionByName(b), [
         omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
     unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
+    checks = list((conditional or {}).items())
+    outside = [F.sum(((F.col("_table") == table) & F.col("_source").isin(_ids(ids))
+                      & ~F.coalesce(F.col("_concept"), F.lit(0)).isin(_ids(members))).cast("long")).alias(f"_c{i}")
+               for i, (_, (table, ids, members)) in enumerate(checks)]
     per_concept = tagged.groupBy("_table", "_concept").agg(F.count(F.lit(1)).alias("_n"),
-                                                          F.sum(unmapped.cast("long")).alias("_unmapped"))
+                                                          F.sum(unmapped.cast("long")).alias("_unmapped"), *outside)
     concept = omop["concept"]
     reason = F.col("invalid_reason") if "invalid_reason" in concept.columns else F.lit(None).cast("string")
     flags = concept.select(F.col("concept_id").alias("_concept"),
@@ -634,7 +682,8 @@ def event_table_counts(omop: dict[str, DataFrame]) -> DataFrame:
     # Again per table and concept after the join (the few concepts the records use, not the whole
     # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
     rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
-        F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"))
+        F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"),
+        *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))])
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
 
     def total(table: str, value: Column) -> Column:
@@ -643,7 +692,9 @@ def event_table_counts(omop: dict[str, DataFrame]) -> DataFrame:
     return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
                       for table in SOURCE_CONCEPT_OF],
-                    *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF])
+                    *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
+                    *[total(table, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
+                      for i, (name, (table, _, _)) in enumerate(checks)])
 
 
 def nonstandard_concept_expr(standard_concept: Column, invalid_reason: Column) -> Column:
@@ -832,6 +883,7 @@ def stage_counts(
     *,
     observed: dict[str, dict[str, int]] | None = None,
     use_verbatim_end_date: bool = True,
+    conditional: dict[str, tuple[str, frozenset[int], frozenset[int]]] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -844,6 +896,8 @@ def stage_counts(
     columns, e.g. observed while ``run`` writes the persons and the study drug records); they
     are taken as given, not computed again (KeyError naming the counts a given part lacks,
     before any Spark job). ``use_verbatim_end_date``: ``trials.use_verbatim_end_date`` (drug_records).
+    ``conditional``: ``conditional_record_checks``; when not empty, quirks gains
+    conditional_records (``event_table_counts``' n_<set>_source_outside_set, in its aggregate).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -857,7 +911,8 @@ def stage_counts(
     ])
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
-    tables = event_table_counts(omop)
+    tables = event_table_counts(omop, conditional)
+    outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -870,12 +925,15 @@ def stage_counts(
         "persons": person_counts(persons),
         "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
         "condition_status": condition_status_counts(events["condition"]),
-        "unmapped_records": tables.select(*[c for c in tables.columns if not c.endswith(RECORDS_SUFFIX)]),
+        "unmapped_records": tables.select(*[c for c in tables.columns
+                                            if not c.endswith(RECORDS_SUFFIX) and c not in outside]),
         "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
+        **({"conditional_records": tables.select(*outside)} if outside else {}),
     }
     # Those two parts are columns of ONE aggregate, collected once as "event_tables": collected
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
-    joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables"}
+    joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables",
+             "conditional_records": "event_tables"}
     # A given part lacking one of its counts is the caller's error: raised before the collect,
     # not after a query over every event table.
     for name, counts in observed.items():
@@ -1080,8 +1138,10 @@ def run(ctx: StageContext) -> None:
                            [(shared_obs, shared_columns)])
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
+        conditional = conditional_record_checks(cfg, vocab, sets)
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
-                                           max_days, observed=observed_quirks, use_verbatim_end_date=verbatim)
+                                           max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
+                                           conditional=conditional)
         for domain, counts in event_dates.items():
             log.info("phenotypes: %s records in study concept sets: %s", domain,
                      ", ".join(f"{k} {count_text(v)}" for k, v in counts.items()))
@@ -1107,6 +1167,7 @@ def run(ctx: StageContext) -> None:
                         "disorder noted): no MDD diagnosis", quirks["condition_status"]["n_history_records"])
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
         for line in [*concept_record_warnings(quirks["unmapped_records"]),
+                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional),
                      *birth_and_death_warnings(quirks["birth_and_death"]),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
