@@ -34,7 +34,7 @@ from trd_spark.report.suppression import (
     label_bounds,
     suppressed_label,
 )
-from trd_spark.report.tables import REPORT_SHOWS, group_member_relation, partition_relations
+from trd_spark.report.tables import REPORT_SHOWS, checked_hidden_counts, group_member_relation, partition_relations
 from trd_spark.vocabulary import ALL_DEFINITIONS, DatasetFlowStep
 
 if TYPE_CHECKING:
@@ -158,12 +158,16 @@ def scored_persons_shown(fs: FsLike, lay: Layout) -> set[str]:
     """The datasets whose genotyped persons with PGS (the first step of the genotyped ->
     analysed table, on report.html only) the release's report shows as a number, read from its
     internal manifest's record of how it showed them (``tables.hidden_counts``' ``report_shows``
-    entries). A report with no such record (an older version): none."""
-    record = lay.manifest(fs, "report") or {}
-    entries = (record.get("notes") or {}).get("hidden_counts") or []
-    return {str(e[2]) for e in entries if isinstance(e, list) and len(e) == 6 and e[0] == REPORT_SHOWS
-            and e[1] == "dflow" and e[3] == ALL_DEFINITIONS and e[4] == str(DatasetFlowStep.WITH_PGS)
-            and str(e[5]).isdigit()}
+    entries: [REPORT_SHOWS, "dflow", dataset, definition, step, text]). A report with no such
+    record (an older version): none. Raises InputDataError naming the manifest when its record
+    is of a format or kind this version does not read (``tables.checked_hidden_counts``)."""
+    notes = (lay.manifest(fs, "report") or {}).get("notes") or {}
+    entries = checked_hidden_counts(notes.get("hidden_counts") or [], notes.get("hidden_counts_format"),
+                                    lay.file("report", MANIFEST))
+    with_pgs = ("dflow", ALL_DEFINITIONS, str(DatasetFlowStep.WITH_PGS))
+    # [kind, *audit cell, text]: the cell ("dflow", dataset, definition, step) less its dataset.
+    return {str(cell[1]) for kind, *cell, text in entries
+            if kind == REPORT_SHOWS and (*cell[:1], *cell[2:]) == with_pgs and str(text).isdigit()}
 
 
 def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
