@@ -152,3 +152,15 @@ def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are
     _, plain = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
                             cfg.phenotypes.trials.max_days_supply)
     assert "conditional_records" not in plain
+
+
+def test_the_death_warnings_name_the_table_read():
+    """e738aed reads deaths from omop.death_table (aou_death on All of Us CDR v8+) as ``death``, but
+    its WARNINGs still said "death:", sending the reader to a table the run did not read."""
+    from trd_spark.phenotypes.stage import birth_and_death_warnings
+
+    counts = {"n_persons_death_undated": 3, "n_persons_period_undated": 0, "n_persons_death_not_in_person_table": 2,
+              "n_persons_period_not_in_person_table": 0}
+    lines = birth_and_death_warnings(counts, "aou_death")
+    assert [line.split(":")[0] for line in lines] == ["aou_death", "aou_death"], lines
+    assert [line.split(":")[0] for line in birth_and_death_warnings(counts)] == ["death", "death"]

@@ -393,7 +393,7 @@ class OmopInput(_Strict):
     # BigQuery: ``project.dataset``.
     path: str
     # The last date the release's EHR covers; in the YAML also a mapping release -> date, of
-    # which the loader keeps the run's release's (``_release_cutoff``).
+    # which the loader keeps the run's release's (``_per_release_values``).
     data_cutoff_date: dt.date
     sex_at_birth: SexAtBirthMapping = SexAtBirthMapping()
     # IANA zone whose calendar dates a time-zone-aware timestamp column means (e.g.
@@ -412,9 +412,10 @@ class OmopInput(_Strict):
     # possible; death_date nullable) while its ``death`` table keeps one row per person, the
     # curation's primary record (EHR preferred over HealthPro, then the earliest date: all-of-us/
     # curation cdr_cleaner/cleaning_rules/calculate_primary_death_record.py), so reading ``death``
-    # missed an earlier HealthPro date and every undated report. CDR v7 has no ``aou_death``. In
-    # the YAML also a mapping release -> table, of which the loader keeps the run's release's
-    # (``_release_cutoff``).
+    # missed an earlier HealthPro date. Undated reports are counted (notes.quirks.birth_and_death
+    # n_persons_death_undated, a WARNING naming this table), not used: no date to end follow-up.
+    # CDR v7 has no ``aou_death``. In the YAML also a mapping release -> table, of which the
+    # loader keeps the run's release's (``_per_release_values``).
     death_table: Literal["death", "aou_death"] = "death"
 
     @field_validator("path")
@@ -1180,12 +1181,13 @@ def _check_toy_release(cfg: Config, where: str) -> None:
                       "add it there to generate a new toy release", where=where)
 
 
-def _release_cutoff(raw: Any, where: str) -> Any:
-    """``raw`` with ``omop.data_cutoff_date`` written per release (a mapping, ``{C2022Q4R9:
-    2022-07-01, C2024Q3R5: 2023-10-01}``) replaced by the date of ``release``. Each release's EHR
+def _per_release_values(raw: Any, where: str) -> Any:
+    """``raw`` with ``omop.data_cutoff_date`` and ``omop.death_table`` written per release (a
+    mapping, ``{C2022Q4R9: 2022-07-01, C2024Q3R5: 2023-10-01}``, ``{C2022Q4R9: death, C2024Q3R5:
+    aou_death}``) replaced by the value of ``release``. Each release's EHR
     ends on its own date, and one date for every release of a config with ``{release}`` either
     extended an older release's follow-up past its data (open observation periods and persons
-    without one run to the cutoff) or cut a newer one's records off. A release without a date is
+    without one run to the cutoff) or cut a newer one's records off. A release without a value is
     a ConfigError naming the key and the releases it has (``run --release latest`` on a new
     release stops there until its date is added)."""
     omop = raw.get("omop") if isinstance(raw, dict) else None
@@ -1221,7 +1223,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
     raw = _expand_env(raw, str(cfg_path))
     _warn_release_names_no_input(raw, file_release, cfg_path)
     raw = _substitute_release(raw)
-    raw = _release_cutoff(raw, str(cfg_path))
+    raw = _per_release_values(raw, str(cfg_path))
     relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
     raw = _resolve_paths(raw, cfg_path.parent, relocate)
     cfg: Config = _validate(Config, raw, str(cfg_path))

@@ -80,13 +80,15 @@ PGS_MATCH_SUMMARY = _s(
     ("pgs_id", S, "score identifier"),
     ("trait", S, "trait from the trait panel"),
     ("domain", S, "domain from the trait panel"),
-    ("n_variants", L, "variants in the scoring file"),
+    ("n_variants", L, "variant rows of the scoring file, complex-allele rows (HLA/APOE: left out at the parse) "
+                      "included, duplicate rows dropped (file check or match) not"),
     ("n_matched", L, "variants used in the score"),
     ("n_matched_ref_alt", L, "effect allele = ALT"),
     ("n_matched_alt_ref", L, "effect allele = REF"),
     ("n_matched_flipped", L, "matched after complementing both alleles (strand flip)"),
     ("n_ambiguous_dropped", L, "strand-ambiguous A/T or C/G variants dropped"),
-    ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover)"),
+    ("n_not_found", L, "variants absent from the genotypes (incl. positions that failed liftover and the "
+                       "complex-allele rows)"),
     ("n_unreadable", L, "variants at a locus whose multi-allelic genotype row the reader skips (BGEN; WARNING)"),
     ("matched_fraction", D, "n_matched / n_variants"),
     ("n_matched_multiallelic", L, "of n_matched, variants scored at a multi-allelic genotype site (its alts in one "

@@ -524,21 +524,23 @@ def implausible_birth_warnings(persons: dict[str, int]) -> list[str]:
             "cohort flow's excluded_implausible_year_of_birth (the same persons)"]
 
 
-def birth_and_death_warnings(counts: dict[str, int]) -> list[str]:
+def birth_and_death_warnings(counts: dict[str, int], death_table: str = "death") -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for ``persons.birth_death_quirk_counts``'
-    rows the rules do not use or use as written, each naming its table and column. Persons: no
-    count in a line (notes.quirks.birth_and_death has them). Empty when there are none."""
+    rows the rules do not use or use as written, each naming its table and column: the deaths' table
+    as ``death_table`` (``omop.death_table``: ``aou_death`` on All of Us CDR v8+, read as ``death``,
+    so a line saying "death:" sent the reader to a table the run did not read). Persons: no count
+    in a line (notes.quirks.birth_and_death has them). Empty when there are none."""
     out = []
     if counts["n_persons_death_undated"]:
-        out.append("death: row(s) with neither death_date nor death_datetime are not used (no date to end follow-up "
-                   "with; a person without another death row is followed as alive); counted in "
+        out.append(f"{death_table}: row(s) with neither death_date nor death_datetime are not used (no date to end "
+                   "follow-up with; a person without another death row is followed as alive); counted in "
                    "notes.quirks.birth_and_death.n_persons_death_undated")
     if counts["n_persons_period_undated"]:
         out.append("observation_period: row(s) with neither observation_period_start_date nor "
                    "observation_period_end_date are no period and are not used (the CDM requires both; read as open "
                    "they gave follow-up to the data cutoff); counted in "
                    "notes.quirks.birth_and_death.n_persons_period_undated")
-    for table, key in (("death", "n_persons_death_not_in_person_table"),
+    for table, key in ((death_table, "n_persons_death_not_in_person_table"),
                        ("observation_period", "n_persons_period_not_in_person_table")):
         if counts[key]:
             out.append(f"{table}: row(s) of persons missing from the person table are not used (the CDM requires a "
@@ -1168,7 +1170,7 @@ def run(ctx: StageContext) -> None:
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
         for line in [*concept_record_warnings(quirks["unmapped_records"]),
                      *conditional_record_warnings(quirks.get("conditional_records", {}), conditional),
-                     *birth_and_death_warnings(quirks["birth_and_death"]),
+                     *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
         out.notes["quirks"] = quirks
