@@ -250,3 +250,18 @@ def test_pass_files_gone_mid_run_name_the_memory_dir_and_what_to_do(tmp_path):
     score_rows = SimpleNamespace(sample_slice=2)
     with pytest.raises(FileNotFoundError, match="RemoveIPC"):
         pgen_engine._summed_rows(partial, score_rows, 1, 2, pgen_engine._PassTimes(1, 1, 1, 0.0))
+
+
+def test_the_pass_folder_says_where_pass_directory_put_it(tmp_path):
+    """The native pass's log line says whether its files were on the memory dir or the disk: from
+    ``pass_directory``'s own choice (``PassDirectory.files_in``), not re-derived by ``score`` from
+    the path and the setting (two places deciding one thing); the path, a ``str``, carries it
+    through ``weight_matrices`` to ``score``. On f691879 the yielded path has no such attribute."""
+    memory, local = tmp_path / "shm", tmp_path / "spark-local"
+    memory.mkdir()
+    (tmp_path / "shm-link").symlink_to(memory)
+    for given, where in ((str(memory), "memory_dir"), (str(tmp_path / "shm-link"), "memory_dir"),
+                         (str(tmp_path / "absent"), "local dir"), (None, "local dir")):
+        with pass_directory(_session(local), given, 0) as path:
+            assert path is not None and path.files_in == where and isinstance(path, str)
+            assert os.path.isdir(path) and Path(path).name.startswith(SPILL_PREFIX)

@@ -465,6 +465,20 @@ def pass_files_bytes(n_rows: int, k: int, partials_bytes: int) -> int:
     return n_rows * (k * _CELL_FILE_BYTES + _ROW_FILE_BYTES) + partials_bytes
 
 
+class PassDirectory(str):
+    """The path of a pass's directory (``pass_directory``), carrying where it was put:
+    ``files_in`` "memory_dir" (under ``pgs.native.memory_dir``) or "local dir" (``spark.local.dir``
+    or the system's temp dir), for ``_PassTimes.files_in``. A ``str``, so the path goes on through
+    ``weight_matrices`` and ``WeightMatrices.directory`` to ``score`` as any path does."""
+
+    files_in: str
+
+    def __new__(cls, path: str, files_in: str) -> PassDirectory:
+        made = super().__new__(cls, path)
+        made.files_in = files_in
+        return made
+
+
 @contextmanager
 def _spill_dir(spark: SparkSession, given: str | None = None, memory_dir: str | None = None,
                need_bytes: int = 0) -> Iterator[str | None]:
@@ -479,7 +493,8 @@ def _spill_dir(spark: SparkSession, given: str | None = None, memory_dir: str | 
 
 
 @contextmanager
-def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0) -> Iterator[str | None]:
+def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0
+                   ) -> Iterator[PassDirectory | None]:
     """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
     partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
@@ -533,11 +548,12 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
         if path is None:  # no byte counts: the need holds the partials' size, samples x scores
             log.info("pgs.native.memory_dir %s %s: the native pass's files go to %s", memory_dir, why,
                      base or tempfile.gettempdir())
+    files_in = "memory_dir" if path is not None else "local dir"
     if path is None:
         path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=base)
     try:
         claim(path)
-        yield path
+        yield PassDirectory(path, files_in)
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -754,9 +770,8 @@ def score(
             split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started)
             split.partials = "local files" if spilled else "Spark task results"
             split.weights = "local files" if spilled else "task pickles"
-            if spilled:
-                split.files_in = "memory_dir" if settings.memory_dir is not None and os.path.dirname(
-                    os.path.abspath(str(spill))) == os.path.abspath(settings.memory_dir) else "local dir"
+            if spilled:  # where pass_directory put them (a path from elsewhere: not said)
+                split.files_in = spill.files_in if isinstance(spill, PassDirectory) else None
             summed_scores = _rows_summed_on_driver(
                 partials(tasks).mapPartitions(spill_function(str(spill))) if spilled
                 else partials(tasks), rows, k, n, split)
