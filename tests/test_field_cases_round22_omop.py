@@ -24,7 +24,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 from test_phenotypes_support import (
     CITALOPRAM,
@@ -34,6 +33,7 @@ from test_phenotypes_support import (
     cond,
     d,
     days,
+    duckdb_twin_rows,
     obs,
     omop_tables,
     person,
@@ -42,7 +42,7 @@ from test_phenotypes_support import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from duckdb_phenotypes import duckdb_drop_counts, duckdb_phenotypes  # noqa: E402
+from duckdb_phenotypes import duckdb_drop_counts  # noqa: E402
 
 from trd_spark.phenotypes.omop import read_omop_table  # noqa: E402
 from trd_spark.phenotypes.stage import derive_phenotype_tables, drug_record_quirks  # noqa: E402
@@ -137,14 +137,8 @@ def test_ward_administrations_are_their_own_days_not_default_orders(spark, tmp_p
     assert (drug_records["n_administration_one_day"], drug_records["n_negative_days_supply"]) == (26, 1)
 
     # The DuckDB twin on the same files.
-    out = tmp_path / "duck.parquet"
-    duckdb_phenotypes(str(root), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        twin = {int(p): (s, r, n, o, t) for p, s, r, n, o, t in con.execute(
-            f"SELECT person_id, status, exclusion_reason, n_adequate_trials, trd_onset_date, time_to_trd_days "
-            f"FROM read_parquet('{out}') WHERE definition = 'ad3'").fetchall()}
-    finally:
-        con.close()
+    twin = {int(p): (s, r, n, o, t) for p, s, r, n, o, t in duckdb_twin_rows(
+        root, cfg, tmp_path / "duck.parquet",
+        "person_id, status, exclusion_reason, n_adequate_trials, trd_onset_date, time_to_trd_days", "definition = 'ad3'")}
     assert twin == got
     assert duckdb_drop_counts(str(root), cfg, threads=1)["drug_records"] == drug_records

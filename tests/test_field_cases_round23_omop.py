@@ -20,10 +20,8 @@ chain's) on the same files.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 from test_phenotypes_support import (
     BIPOLAR,
@@ -32,14 +30,12 @@ from test_phenotypes_support import (
     d,
     days,
     duckdb_mdd_index,
+    duckdb_twin_rows,
     toy_config,
     write_omop_parquet,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from duckdb_phenotypes import duckdb_phenotypes  # noqa: E402
-
-from trd_spark.phenotypes.stage import condition_status_counts, derive_phenotype_tables, read_omop  # noqa: E402
+from trd_spark.phenotypes.stage import condition_status_counts, derive_phenotype_tables, read_omop
 
 # Condition Status concepts, written out here (the DuckDB check does not read trd_spark's lists):
 # 32892 "Condition to be diagnosed by procedure" (rule-out), 32893 "Confirmed diagnosis"; the
@@ -109,13 +105,7 @@ def test_a_rule_out_status_is_no_mdd_diagnosis(spark, tmp_path):
     assert (counts.n_preliminary_records, counts.n_history_records) == (5, 0)
 
     # The DuckDB twin on the same files, with its own status list.
-    out = tmp_path / "duck.parquet"
-    duckdb_phenotypes(str(root), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        twin = {int(p): (s, r, i, t) for p, s, r, i, t in con.execute(
-            f"SELECT person_id, status, exclusion_reason, mdd_index_date, time_to_trd_days "
-            f"FROM read_parquet('{out}') WHERE definition = 'ad3'").fetchall()}
-    finally:
-        con.close()
+    twin = {int(p): (s, r, i, t) for p, s, r, i, t in duckdb_twin_rows(
+        root, cfg, tmp_path / "duck.parquet", "person_id, status, exclusion_reason, mdd_index_date, time_to_trd_days",
+        "definition = 'ad3'")}
     assert twin == got

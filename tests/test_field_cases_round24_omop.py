@@ -26,7 +26,6 @@ import logging
 import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import types as T
@@ -37,6 +36,7 @@ from test_phenotypes_support import (
     cond,
     d,
     days,
+    duckdb_twin_rows,
     frame,
     obs,
     person,
@@ -57,7 +57,6 @@ from trd_spark.phenotypes.stage import (
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
-from duckdb_phenotypes import duckdb_phenotypes  # noqa: E402
 
 ECT_ICD9 = 2_000_000_601  # ICD9Proc 94.27, standard in this case's vocabulary
 SUBCONVULSIVE_ICD9 = 2_000_000_602  # ICD9Proc 94.26, de-standardised (standard_concept NULL) here
@@ -129,15 +128,10 @@ def test_an_icd9_procedure_ect_is_a_somatic_onset_where_the_release_holds_it_sta
     assert got == {(1, "somatic"): ("TRD", None, d("2019-03-01"), 50), (2, "somatic"): other, (3, "somatic"): other,
                    (1, "ad3"): other, (2, "ad3"): other, (3, "ad3"): other}
 
-    out = tmp_path / "duck.parquet"
-    duckdb_phenotypes(str(root), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        twin = {(int(p), k): (s, r, o, t) for p, k, s, r, o, t in con.execute(
-            f"SELECT person_id, definition, status, exclusion_reason, trd_onset_date, time_to_trd_days "
-            f"FROM read_parquet('{out}') WHERE definition IN ('somatic', 'ad3')").fetchall()}
-    finally:
-        con.close()
+    twin = {(int(p), k): (s, r, o, t) for p, k, s, r, o, t in duckdb_twin_rows(
+        root, cfg, tmp_path / "duck.parquet",
+        "person_id, definition, status, exclusion_reason, trd_onset_date, time_to_trd_days",
+        "definition IN ('somatic', 'ad3')")}
     assert twin == got
 
 

@@ -24,10 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -40,6 +38,7 @@ from test_phenotypes_support import (
     cond,
     d,
     days,
+    duckdb_twin_rows,
     obs,
     person,
     proc,
@@ -51,10 +50,6 @@ from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, stage_input_files
 from trd_spark.phenotypes.persons import birth_death_quirk_counts
 from trd_spark.phenotypes.stage import birth_and_death_warnings, derive_phenotype_tables, read_omop
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-from duckdb_phenotypes import duckdb_phenotypes  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PERSONS = (1, 2, 3)
@@ -143,15 +138,10 @@ def test_aou_death_ends_follow_up_at_the_earliest_record_and_counts_undated_repo
     assert any(w.startswith("death: row(s) with neither death_date nor death_datetime")
                for w in birth_and_death_warnings(quirks))
 
-    out = tmp_path / "duck.parquet"
-    duckdb_phenotypes(str(root), cfg, str(out), threads=1)
-    con = duckdb.connect()
-    try:
-        twin = {(int(p), k): (s, r, o, t) for p, k, s, r, o, t in con.execute(
-            f"SELECT person_id, definition, status, exclusion_reason, trd_onset_date, time_to_trd_days "
-            f"FROM read_parquet('{out}') WHERE definition IN ('somatic', 'ad3')").fetchall()}
-    finally:
-        con.close()
+    twin = {(int(p), k): (s, r, o, t) for p, k, s, r, o, t in duckdb_twin_rows(
+        root, cfg, tmp_path / "duck.parquet",
+        "person_id, definition, status, exclusion_reason, trd_onset_date, time_to_trd_days",
+        "definition IN ('somatic', 'ad3')")}
     assert twin == got
 
     # The rerun fingerprint covers the table read (aou_death), not the death table beside it.
