@@ -27,7 +27,10 @@ from test_pgs_stage import write_config
 from trd_spark.config import NativeEngineSettings, load_config
 from trd_spark.pgs import scratch
 from trd_spark.pgs.memory import room_for_files
-from trd_spark.pgs.pgen_engine import MEMORY_DIR_SHARE, SPILL_PREFIX, pass_directory, pass_files_bytes
+from trd_spark.pgs.pgen_engine import SPILL_PREFIX, pass_directory, pass_files_bytes
+
+# The default share of the memory dir's room a pass's files may take (pgs.native.memory_dir_share).
+MEMORY_DIR_SHARE = NativeEngineSettings().memory_dir_share
 
 
 def _session(local: Path, master: str = "local[2]") -> SimpleNamespace:
@@ -53,7 +56,7 @@ def test_the_pass_folder_goes_to_the_memory_dir_when_it_has_room_and_a_killed_ru
     memory, local = tmp_path / "shm", tmp_path / "spark-local"
     memory.mkdir()
     killed = _killed_runs_folder(memory)
-    with pass_directory(_session(local), str(memory), pass_files_bytes(200_000, 61, 0)) as path:
+    with pass_directory(_session(local), str(memory), pass_files_bytes(200_000, 61, 0), MEMORY_DIR_SHARE) as path:
         assert path is not None and Path(path).parent == memory and Path(path).name.startswith(SPILL_PREFIX)
         assert json.loads((Path(path) / scratch.OWNER).read_text())["pid"] == os.getpid()
         assert not killed.exists()
@@ -73,7 +76,7 @@ def test_without_room_or_a_memory_dir_the_pass_folder_goes_to_the_local_dir_with
     for given, need in ((memory, too_much), (tmp_path / "absent", 0)):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="trd_spark.pgs.pgen_engine"):
-            with pass_directory(_session(local), str(given), need) as path:
+            with pass_directory(_session(local), str(given), need, MEMORY_DIR_SHARE) as path:
                 assert path is not None and Path(path).parent == local
                 assert not killed.exists() and not any(memory.iterdir())
         assert not Path(path).exists()
@@ -82,7 +85,7 @@ def test_without_room_or_a_memory_dir_the_pass_folder_goes_to_the_local_dir_with
         assert not need or str(need) not in lines[0]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="trd_spark.pgs.pgen_engine"):
-        with pass_directory(_session(local), None, 0) as path:
+        with pass_directory(_session(local), None, 0, MEMORY_DIR_SHARE) as path:
             assert path is not None and Path(path).parent == local
     assert not caplog.records
 
@@ -92,7 +95,7 @@ def test_a_cluster_gets_no_pass_folder_whatever_the_memory_dir(tmp_path):
     rows in their pickles, as before (no folder, nothing made under the memory dir)."""
     memory = tmp_path / "shm"
     memory.mkdir()
-    with pass_directory(_session(tmp_path / "local", master="yarn"), str(memory), 0) as path:
+    with pass_directory(_session(tmp_path / "local", master="yarn"), str(memory), 0, MEMORY_DIR_SHARE) as path:
         assert path is None
     assert not any(memory.iterdir())
 
@@ -145,10 +148,11 @@ def test_the_memory_dir_is_in_no_stage_slice(tmp_path):
     from trd_spark.stages import STAGE_SPECS, config_slice
 
     cfg = load_config(write_config(tmp_path, min_overlap=0.3))
-    native = cfg.pgs.native.model_copy(update={"memory_dir": None})
-    unset = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})
-    for spec in STAGE_SPECS.values():
-        assert config_slice(cfg, spec) == config_slice(unset, spec), spec.name
+    for change in ({"memory_dir": None}, {"memory_dir_share": 0.9}):
+        native = cfg.pgs.native.model_copy(update=change)
+        unset = cfg.model_copy(update={"pgs": cfg.pgs.model_copy(update={"native": native})})
+        for spec in STAGE_SPECS.values():
+            assert config_slice(cfg, spec) == config_slice(unset, spec), (spec.name, change)
 
 
 def test_a_killed_runs_folder_is_removed_before_the_room_is_measured(tmp_path, monkeypatch):
@@ -162,7 +166,7 @@ def test_a_killed_runs_folder_is_removed_before_the_room_is_measured(tmp_path, m
     killed = _killed_runs_folder(memory)
     # The tmpfs is full exactly while the leftover folder holds its pages.
     monkeypatch.setattr(memory_module, "room_for_files", lambda d: 0 if killed.exists() else 2**30)
-    with pass_directory(_session(local), str(memory), pass_files_bytes(1000, 2, 0)) as path:
+    with pass_directory(_session(local), str(memory), pass_files_bytes(1000, 2, 0), MEMORY_DIR_SHARE) as path:
         assert not killed.exists()
         assert path is not None and Path(path).parent == memory
 
@@ -262,6 +266,27 @@ def test_the_pass_folder_says_where_pass_directory_put_it(tmp_path):
     (tmp_path / "shm-link").symlink_to(memory)
     for given, where in ((str(memory), "memory_dir"), (str(tmp_path / "shm-link"), "memory_dir"),
                          (str(tmp_path / "absent"), "local dir"), (None, "local dir")):
-        with pass_directory(_session(local), given, 0) as path:
+        with pass_directory(_session(local), given, 0, MEMORY_DIR_SHARE) as path:
             assert path is not None and path.files_in == where and isinstance(path, str)
             assert os.path.isdir(path) and Path(path).name.startswith(SPILL_PREFIX)
+
+
+def test_the_share_of_the_memory_dirs_room_is_the_configs(tmp_path, monkeypatch):
+    """How much of the memory dir's room a pass may take is ``pgs.native.memory_dir_share`` (a
+    policy, in the config: it was a module constant), 0.5 by default, in (0, 1]; a pass needing
+    70% of the room goes to the disk at 0.5 and to the memory dir at 0.8."""
+    import pytest
+    from pydantic import ValidationError
+
+    from trd_spark.pgs import memory as memory_module
+
+    assert MEMORY_DIR_SHARE == 0.5
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValidationError):
+            NativeEngineSettings(memory_dir_share=bad)
+    memory, local = tmp_path / "shm", tmp_path / "spark-local"
+    memory.mkdir()
+    monkeypatch.setattr(memory_module, "room_for_files", lambda d: 100 * 2**20)
+    for share, parent in ((0.5, local), (0.8, memory)):
+        with pass_directory(_session(local), str(memory), 70 * 2**20, share) as path:
+            assert path is not None and Path(path).parent == parent, share

@@ -286,6 +286,10 @@ class NativeEngineSettings(_Strict):
     # when the user's last login session ends: a run left going after logout (nohup) then fails
     # with an error naming this key; set it to a directory on disk (or null) for such runs.
     memory_dir: str | None = "/dev/shm"
+    # The share of memory_dir's room (its free space, at most the host's available memory and the
+    # memory cgroup's room) a pass's files may take there: their pages are RAM the driver, the JVM
+    # and the tasks need too, so at most half of it by default; beyond it the files go to disk.
+    memory_dir_share: float = Field(0.5, gt=0.0, le=1.0)
 
 
 class PgsSettings(_Strict):

@@ -94,7 +94,8 @@ NOT_STAGE_SETTINGS = ("pgs.download", "pgs.strict_panel")
 # still reads them (its StageSpec declares ``pgs`` / ``omop``). The engine and its scratch
 # directory are not here: they choose which engine scores.
 TUNING_KEYS = ("pgs.native.block_memory_mb", "pgs.native.task_entries", "pgs.native.variants_per_task",
-               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "pgs.native.memory_dir", "omop.billing_project")
+               "pgs.native.sample_slice", "pgs.native.driver_sum_mb", "pgs.native.memory_dir",
+               "pgs.native.memory_dir_share", "omop.billing_project")
 # Settings whose value counts in a slice only as set or not: ``pgs.native.export_dir``, where the
 # native engine writes its temporary PLINK files, decides on a cluster whether that engine scores
 # hard calls at all (unset: Hail's pass), but which directory it is changes no number: moving the

@@ -444,11 +444,6 @@ def block_rows(n_samples: int, block_memory_mb: float) -> int:
 
 # The native pass's local directory of weighted rows and partials (``pass_directory``): pgs_native_partials_<random>.
 SPILL_PREFIX = "pgs_native_partials_"
-# The share of ``pgs.native.memory_dir``'s room (``memory.room_for_files``: its free space, at most
-# the host's available memory) a pass's files may take there (``pass_directory``): their pages are
-# RAM the driver, the JVM and the tasks need too, so at most half of it goes to them; beyond it
-# the files go to the disk.
-MEMORY_DIR_SHARE = 0.5
 # Bytes per weighted row of a pass's files beside its per-score matrices: variant_idx (8),
 # allele_idx (4), a BGEN's extent (16), the X and Y flags (1 + 1), rounded up.
 _ROW_FILE_BYTES = 32
@@ -481,19 +476,19 @@ class PassDirectory(str):
 
 @contextmanager
 def _spill_dir(spark: SparkSession, given: str | None = None, memory_dir: str | None = None,
-               need_bytes: int = 0) -> Iterator[str | None]:
+               need_bytes: int = 0, share: float = 0.0) -> Iterator[str | None]:
     """``given`` (a ``pass_directory`` the caller made and removes: ``WeightMatrices.directory``,
     the matrices built in its files), else a new ``pass_directory`` (``memory_dir``, ``need_bytes``:
     its)."""
     if given is not None:
         yield given
         return
-    with pass_directory(spark, memory_dir, need_bytes) as path:
+    with pass_directory(spark, memory_dir, need_bytes, share) as path:
         yield path
 
 
 @contextmanager
-def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0
+def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0, share: float = 0.0
                    ) -> Iterator[PassDirectory | None]:
     """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
     partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
@@ -501,7 +496,7 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
     otherwise (a cluster: the rows go in the tasks' pickles, the partials come back as Spark task
     results). Under ``memory_dir`` (``pgs.native.memory_dir``, a tmpfs such as ``/dev/shm``) when
     it is a directory this process may write into and ``need_bytes`` (``pass_files_bytes``) is at
-    most ``MEMORY_DIR_SHARE`` of its room (``memory.room_for_files``): no page of the files is ever
+    most ``share`` (``pgs.native.memory_dir_share``) of its room (``memory.room_for_files``): no page of the files is ever
     written to a disk, and the driver's faults into the matrices it builds in them cost a tmpfs's,
     not ext4's (0.2-0.45 kernel CPU-s at 200k rows x 61 scores on the benchmark host; issue 16,
     session 34). Else (an INFO line says so when ``memory_dir`` is set) under Spark's first
@@ -537,9 +532,10 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
         if os.path.isdir(memory_dir) and os.access(memory_dir, os.W_OK | os.X_OK):
             remove_abandoned(memory_dir, SPILL_PREFIX, None)
         room = room_for_files(memory_dir)
-        if need_bytes > room * MEMORY_DIR_SHARE or not room:
+        if need_bytes > room * share or not room:
             why = (f"is no directory this process may write into or has too little room for them (at most "
-                   f"{MEMORY_DIR_SHARE:.0%} of its free space, of the host's available memory and of the memory cgroup's room)")
+                   f"{share:.0%} (pgs.native.memory_dir_share) of its free space, of the host's available "
+                   "memory and of the memory cgroup's room)")
         else:
             try:
                 path = tempfile.mkdtemp(prefix=SPILL_PREFIX, dir=memory_dir)
@@ -756,7 +752,7 @@ def score(
     n_partitions = min(n_slices, sc.defaultParallelism)
     if driver_sum_bytes(n_tasks, k, n) <= settings.driver_sum_mb * 2**20:
         need = pass_files_bytes(len(variant_idx), k, n_tasks * _PARTIAL_BYTES_PER_ENTRY * k * n + n)
-        with _spill_dir(spark, weights.directory, settings.memory_dir, need) as spill:
+        with _spill_dir(spark, weights.directory, settings.memory_dir, need, settings.memory_dir_share) as spill:
             spilled = spill is not None and n_tasks > 0
             # Under a local master the row arrays go to the tasks as .npy files of the pass's
             # directory, each task mapping its rows (``native_task.TaskRows``), instead of inside each task's

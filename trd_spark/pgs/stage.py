@@ -701,7 +701,8 @@ def native_weights_directory(cfg: Config, source: GenotypeSource, scratch: str |
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     native = cfg.pgs.native
     need = pgen_engine.pass_files_bytes(n_rows, n_scores, int(native.driver_sum_mb * 2**20))
-    with pgen_engine.pass_directory(SparkSession.builder.getOrCreate(), native.memory_dir, need) as directory:
+    with pgen_engine.pass_directory(SparkSession.builder.getOrCreate(), native.memory_dir, need,
+                                      native.memory_dir_share) as directory:
         yield directory
 
 
