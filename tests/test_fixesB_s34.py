@@ -69,3 +69,88 @@ def test_which_scored_persons_a_report_shows_is_read_through_the_checked_record(
             assert str(folder / "_manifest.json") in str(err.value)
         else:
             assert scored_persons_shown(LocalFs(), lay) == expected
+
+
+class _ObjectStore:
+    """A gs:// bucket for ``check_audit_roots(uris=True)``: ``gs://bucket/...`` served from a local
+    folder through ``LocalFs`` (what ``layout.audit_root_problem`` reads: exists, listdirs), every
+    path asked recorded; a local path asked of it is a fault (URIs only, once Spark is up)."""
+
+    def __init__(self, folder):
+        from trd_spark.releases import LocalFs
+
+        self.folder, self.local, self.asked = folder, LocalFs(), []
+
+    def _path(self, path: str) -> str:
+        assert path.startswith("gs://bucket"), f"asked a local path of the object store: {path}"
+        self.asked.append(path)
+        return str(self.folder) + path[len("gs://bucket"):]
+
+    def exists(self, path: str) -> bool:
+        return self.local.exists(self._path(path))
+
+    def listdirs(self, path: str) -> list[str]:
+        return self.local.listdirs(self._path(path))
+
+
+def test_uri_audit_roots_are_checked_once_spark_is_up_and_local_ones_before(tmp_path):
+    """``check_audit_roots(uris=True)`` (``pipeline.run_stages``, on the session's file system)
+    checks the gs:// / hdfs:// roots only: a missing bucket folder or one holding no export is one
+    ConfigError naming it; one holding a release's complete export passes. ``uris=False``
+    (``check_inputs``, before Spark: a LocalFs) checks the local roots only, never asking the
+    object store. No report among the stages: nothing is checked."""
+    from trd_spark.errors import ConfigError
+    from trd_spark.preflight import check_audit_roots
+    from trd_spark.releases import LocalFs
+
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    local_root = tmp_path / "local_outputs"
+    (local_root / "r0" / "export").mkdir(parents=True)
+    (local_root / "r0" / "export" / "_SUCCESS").write_text("")
+    base = load_config(_config(tmp_path / "cfg"))
+
+    def with_roots(*roots: str):
+        return base.model_copy(update={"report": base.report.model_copy(update={"audit_output_roots": list(roots)})})
+
+    store = _ObjectStore(bucket)
+    cfg = with_roots(str(local_root), "gs://bucket/outputs")
+    with pytest.raises(ConfigError, match="report.audit_output_roots: gs://bucket/outputs does not exist"):
+        check_audit_roots(cfg, ["report"], store, uris=True)
+    (bucket / "outputs" / "r1" / "report").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="gs://bucket/outputs holds no export"):
+        check_audit_roots(cfg, ["report"], store, uris=True)
+    (bucket / "outputs" / "r1" / "export").mkdir()
+    (bucket / "outputs" / "r1" / "export" / "_SUCCESS").write_text("")
+    check_audit_roots(cfg, ["report"], store, uris=True)
+    assert store.asked and all(p.startswith("gs://bucket/outputs") for p in store.asked)
+
+    # Before Spark: the local roots only (the gs:// one is not asked of a LocalFs).
+    check_audit_roots(cfg, ["report"], LocalFs())
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'absent'} does not exist"):
+        check_audit_roots(with_roots(str(tmp_path / "absent"), "gs://bucket/outputs"), ["report"], LocalFs())
+    store.asked.clear()
+    check_audit_roots(with_roots("gs://bucket/absent"), ["pgs", "cohort"], store, uris=True)
+    assert store.asked == []
+
+
+def test_the_duckdb_twin_refuses_an_export_without_the_configured_death_table(tmp_path):
+    """The DuckDB oracle (benchmarks/duckdb_phenotypes.py) reads deaths from ``omop.death_table``:
+    an export without the configured ``aou_death`` is one FileNotFoundError naming the folder, the
+    table and the setting, not a run with no deaths (its answer would then silently differ from
+    the pipeline's, which refuses such an export: test_field_cases_round25_omop); nothing is
+    written. With the CDM's ``death`` configured and absent, no deaths (a CDM may have none)."""
+    from test_field_cases_round25_omop import _write_omop
+    from test_phenotypes_support import toy_config
+
+    from benchmarks.duckdb_phenotypes import duckdb_phenotypes
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    _write_omop(bare, with_aou_death=False)
+    out = tmp_path / "duck.parquet"
+    with pytest.raises(FileNotFoundError, match=r"bare: no aou_death table \(omop.death_table\)"):
+        duckdb_phenotypes(str(bare), toy_config(path=str(bare), death_table="aou_death"), str(out))
+    assert not out.exists()
+    (bare / "death.parquet").unlink()
+    assert duckdb_phenotypes(str(bare), toy_config(path=str(bare), death_table="death"), str(out)) > 0
