@@ -64,13 +64,21 @@ def _reruns(cfg: Config) -> list[str]:
     return [s for s, reasons in plan(cfg, LocalFs()).items() if reasons]
 
 
-@pytest.fixture
-def published(spark, tmp_path) -> tuple[Path, Config]:
-    config = _config(tmp_path)
-    cfg = load_config(config)
+def published_in(spark, folder: Path) -> Config:
+    """Every stage published on ``_config(folder)``'s small inputs, nothing to rerun: this
+    module's ``published`` and the module-scoped ones of test_rerun_s33 and test_rerun_s34 (each
+    of whose tests changes the config in memory only, and puts back what it republishes)."""
+    cfg = load_config(_config(folder))
     _publish(spark, cfg)
     assert _reruns(cfg) == []
-    return config, cfg
+    return cfg
+
+
+@pytest.fixture
+def published(spark, tmp_path) -> tuple[Path, Config]:
+    cfg = published_in(spark, tmp_path)
+    assert cfg.source_path is not None
+    return Path(cfg.source_path), cfg
 
 
 def test_small_count_threshold_reruns_cohort_and_report_not_pgs_or_phenotypes(published):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_pipeline_rerun import _config, _publish, _reruns
+from test_pipeline_rerun import _publish, _reruns, published_in
 
-from trd_spark.config import Config, TraitPanel, load_config
+from trd_spark.config import Config, TraitPanel
 from trd_spark.layout import STAGES
 from trd_spark.releases import LocalFs
 from trd_spark.stages import STAGE_SPECS, config_view, plan
@@ -22,12 +22,8 @@ from trd_spark.stages import STAGE_SPECS, config_view, plan
 
 @pytest.fixture(scope="module")
 def published(spark, tmp_path_factory) -> Config:
-    """test_pipeline_rerun's ``published``, once for the module (each test changes the config
-    in memory only, and puts back what it republishes)."""
-    cfg = load_config(_config(tmp_path_factory.mktemp("rerun_s33")))
-    _publish(spark, cfg)
-    assert _reruns(cfg) == []
-    return cfg
+    """test_pipeline_rerun's ``published``, once for the module."""
+    return published_in(spark, tmp_path_factory.mktemp("rerun_s33"))
 
 
 def _with_panel(cfg: Config, **changes: object) -> Config:

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_pipeline_rerun import _config, _publish, _reruns
+from test_pipeline_rerun import _config, _publish, _reruns, published_in
 
 from trd_spark.config import Config, LiftoverSettings, load_config
 from trd_spark.releases import LocalFs
@@ -23,12 +23,8 @@ from trd_spark.stages import STAGE_SPECS, changed_inputs, config_view, fingerpri
 
 @pytest.fixture(scope="module")
 def published(spark, tmp_path_factory) -> Config:
-    """test_pipeline_rerun's ``published``, once for the module (each test changes the config
-    in memory only, and puts back what it republishes)."""
-    cfg = load_config(_config(tmp_path_factory.mktemp("rerun_s34")))
-    _publish(spark, cfg)
-    assert _reruns(cfg) == []
-    return cfg
+    """test_pipeline_rerun's ``published``, once for the module."""
+    return published_in(spark, tmp_path_factory.mktemp("rerun_s34"))
 
 
 def _moved(cfg: Config, to: Path) -> Config:
