@@ -242,6 +242,21 @@ def test_every_option_says_what_it_is_and_stage_help_names_real_upstreams():
             assert "upstream" not in text and "it reads no other stage's output" in text, text
 
 
+def publish_headline_export(layout, export: list[dict]) -> None:
+    """What ``cli.headline_table`` reads beside models/logistic (published by the caller, its
+    folder made): models' manifest (run m1), a report manifest made on that models run, and an
+    export of ``export`` rows (results.tsv) marked complete. Also test_privacy_s34's."""
+    import json
+
+    Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m1"}))
+    Path(layout.stage_dir("report")).mkdir(parents=True)
+    Path(layout.stage_dir("report"), "_manifest.json").write_text(
+        json.dumps({"run_id": "r1", "fingerprint_parts": {"upstream": {"models": "m1"}}}))
+    Path(layout.stage_dir("export")).mkdir(parents=True)
+    pd.DataFrame(export).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
+    Path(layout.stage_dir("export"), "_SUCCESS").write_text("")
+
+
 def test_headline_shows_no_estimate_the_export_does_not_show(tmp_path):
     """The headline table (console and run log) leaves out the OR, CI and p of a fit with
     1..T-1 cases or controls: its CI gives the count back, as the export's rule says
@@ -282,13 +297,7 @@ def test_headline_shows_no_estimate_the_export_does_not_show(tmp_path):
     assert not any("1.25" in line for line in lines.values()), lines
     assert lines["PGS000001"].endswith("not shown: the report not run")
     export = [{**r, "odds_ratio": "1.25" if r["pgs_id"] in ("PGS000001", "PGS000004") else ""} for r in rows]
-    Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m1"}))
-    Path(layout.stage_dir("report")).mkdir(parents=True)
-    Path(layout.stage_dir("report"), "_manifest.json").write_text(
-        json.dumps({"run_id": "r1", "fingerprint_parts": {"upstream": {"models": "m1"}}}))
-    Path(layout.stage_dir("export")).mkdir(parents=True)
-    pd.DataFrame(export).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
-    Path(layout.stage_dir("export"), "_SUCCESS").write_text("")
+    publish_headline_export(layout, export)
     small(lines := headline(), "hidden in the export")
     assert "1.25" in lines["PGS000001"] and "(1.01-1.55)" in lines["PGS000001"] and "0.012" in lines["PGS000001"]
     assert "1.25" in lines["PGS000004"]  # a group of 0 is no small count (the fit failed or is empty)

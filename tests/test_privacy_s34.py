@@ -89,8 +89,9 @@ def test_the_headline_says_the_same_of_every_fit_the_export_hides(tmp_path):
     69efbc5 for the first and 0 or 20 and more for the second. Here both lines read "not shown:
     hidden in the export", as does a fit whose 7 cases the export shows as "<20"; before the
     report has run every line reads "not shown: the report not run"."""
-    import json
     from pathlib import Path
+
+    from test_cli import publish_headline_export
 
     from trd_spark.cli import headline_table
     from trd_spark.config import DEFAULT_CONFIG
@@ -117,13 +118,7 @@ def test_the_headline_says_the_same_of_every_fit_the_export_hides(tmp_path):
     export = [{**r, "n": shown.get(r["pgs_id"], (r["n"],))[0], "n_cases": shown.get(r["pgs_id"], (0, r["n_cases"]))[1],
                **({"odds_ratio": "", "ci_low": "", "ci_high": "", "p": ""} if r["pgs_id"] in shown else {})}
               for r in rows]
-    Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m1"}))
-    Path(layout.stage_dir("report")).mkdir(parents=True)
-    Path(layout.stage_dir("report"), "_manifest.json").write_text(
-        json.dumps({"run_id": "r1", "fingerprint_parts": {"upstream": {"models": "m1"}}}))
-    Path(layout.stage_dir("export")).mkdir(parents=True)
-    pd.DataFrame(export).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)
-    Path(layout.stage_dir("export"), "_SUCCESS").write_text("")
+    publish_headline_export(layout, export)
     lines = headline()
     assert {p: lines[p].split(": ", 1)[-1] for p in shown} == {p: "hidden in the export" for p in shown}, lines
     assert "1.25" in lines["PGS000001"] and "(1.01-1.55)" in lines["PGS000001"], lines
