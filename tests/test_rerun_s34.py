@@ -156,7 +156,7 @@ def test_a_session_that_skips_unreadable_files_is_refused_whatever_set_it(spark,
 def test_where_a_skipping_setting_came_from_is_named(published, tmp_path, monkeypatch):
     """The error names the source when it can be seen from the driver: the config, the
     ``PYSPARK_SUBMIT_ARGS`` of a pyspark start, the ``spark-defaults.conf`` Spark reads."""
-    from trd_spark.preflight import spark_setting_source
+    from trd_spark.stages import spark_setting_source
 
     key = "spark.sql.files.ignoreCorruptFiles"
     monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)

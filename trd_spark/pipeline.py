@@ -17,10 +17,10 @@ from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkE
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
-from trd_spark.preflight import check_audit_roots, check_spark_reads
+from trd_spark.preflight import check_audit_roots
 from trd_spark.releases import needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
-from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, config_view, rerun_reasons
+from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, check_spark_reads, config_view, rerun_reasons
 
 log = logging.getLogger(__name__)
 

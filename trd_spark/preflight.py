@@ -22,10 +22,9 @@ from trd_spark.config import Config, is_uri, local_path, named_key
 from trd_spark.errors import ConfigError
 from trd_spark.io import LocalFs
 from trd_spark.layout import audit_root_problem
-from trd_spark.stages import SKIPPING_SPARK_CONF, STAGE_SPECS
+from trd_spark.stages import SKIPPING_SPARK_CONF, STAGE_SPECS, _is_true
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
     from trd_spark.layout import ListingFs
 
@@ -133,56 +132,6 @@ def check_audit_roots(cfg: Config, stages: list[str], fs: ListingFs, *, uris: bo
     for root in cfg.report.audit_output_roots:
         if (local_path(root) is None) == uris and (problem := audit_root_problem(fs, local_path(root) or root)):
             raise ConfigError(f"report.audit_output_roots: {root} {problem}", where=cfg.source_path)
-
-
-def _is_true(value: object) -> bool:
-    # Spark parses a boolean setting trimmed and in any case (SQLConf's toBoolean).
-    return str(value).strip().lower() == "true"
-
-
-def spark_setting_source(key: str, cfg: Config) -> str:
-    """Where the Spark setting ``key`` of the running session most likely came from, for its
-    error: ``spark.extra_conf.<key>`` (the config), ``PYSPARK_SUBMIT_ARGS`` (``--conf`` in the
-    environment of a ``pyspark`` start), the ``spark-defaults.conf`` naming it (under
-    ``SPARK_CONF_DIR``, else ``SPARK_HOME/conf``, else PySpark's own ``conf``: where
-    spark-submit reads it), else the words for a source not visible from here (``spark-submit
-    --conf``, a cluster's defaults)."""
-    if key in cfg.spark.extra_conf:
-        return f"spark.extra_conf.{key}"
-    if key in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-        return "the environment's PYSPARK_SUBMIT_ARGS"
-    conf_dir = os.environ.get("SPARK_CONF_DIR")
-    if not conf_dir:
-        import importlib.util
-
-        pyspark = importlib.util.find_spec("pyspark")
-        home = os.environ.get("SPARK_HOME") or (os.path.dirname(pyspark.origin) if pyspark and pyspark.origin else "")
-        conf_dir = os.path.join(home, "conf") if home else ""
-    defaults = os.path.join(conf_dir, "spark-defaults.conf") if conf_dir else ""
-    try:
-        with open(defaults) as f:
-            if any(line.split(maxsplit=1)[:1] == [key] for line in f):
-                return defaults
-    except OSError:
-        pass
-    return "the session's Spark configuration (spark-submit --conf, a cluster's spark-defaults.conf)"
-
-
-def check_spark_reads(spark: SparkSession, cfg: Config) -> None:
-    """ConfigError when the running session has a key of ``stages.SKIPPING_SPARK_CONF`` true,
-    naming the key and where it came from (``spark_setting_source``). ``check_inputs`` refuses
-    it in ``spark.extra_conf`` before Spark starts, but Spark also takes settings from
-    ``spark-defaults.conf``, ``spark-submit --conf`` and ``PYSPARK_SUBMIT_ARGS``, which the
-    config never sees: with one of them the OMOP tables and the stage outputs were read skipping
-    any part file Spark could not read, its records dropped with no count. Called by the runner
-    (``pipeline.run_stages``) once the session is up, before any stage reads."""
-    for key in SKIPPING_SPARK_CONF:
-        if _is_true(spark.conf.get(key, "false")):
-            source = spark_setting_source(key, cfg)
-            raise ConfigError(f"{key}: true in the Spark session, set in {source}, is refused: Spark's file reads (the "
-                              "OMOP tables, the stage outputs) would skip a part file they cannot read and drop its "
-                              "records with no count; remove the setting and fix or re-copy the unreadable file",
-                              where=source if os.path.isfile(source) else cfg.source_path)
 
 
 @dataclass(frozen=True)

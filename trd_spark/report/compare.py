@@ -394,10 +394,10 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
 def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_options: str = "") -> str:
     """CLI entry: compare, write the TSVs, return the printed summary. ``rerun_options``: as
     ``check_comparable``'s (e.g. `` --config conf/aou.yaml``, each with a leading space)."""
-    from trd_spark.preflight import check_spark_reads
     from trd_spark.releases import LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
+    from trd_spark.stages import check_spark_reads
 
     local = not needs_spark_fs(cfg)
     if local:  # refuse in a second, not after starting Spark and Hail
