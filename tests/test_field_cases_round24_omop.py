@@ -26,9 +26,6 @@ import logging
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from pyspark.sql import types as T
 from test_phenotypes_support import (
     ANCESTRY,
     CONCEPTS,
@@ -42,10 +39,10 @@ from test_phenotypes_support import (
     person,
     proc,
     toy_config,
+    write_omop_tables,
 )
 
 from trd_spark.phenotypes.concepts import conditional_refs
-from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema
 from trd_spark.phenotypes.stage import (
     _concept_set,
     check_standard_concepts,
@@ -69,9 +66,6 @@ MDD_DATES = ("2019-01-10", "2019-02-10")  # every person: MDD, index 2019-01-10
 PROCEDURES = [proc(1, ECT_ICD9, "2019-03-01"), proc(2, ECT_ICD9, "2018-12-01"), proc(3, SUBCONVULSIVE_ICD9, "2019-03-01")]
 PERSONS = (1, 2, 3)
 
-_ARROW = {T.LongType(): pa.int64(), T.IntegerType(): pa.int32(), T.DateType(): pa.date32(),
-          T.DoubleType(): pa.float64(), T.StringType(): pa.string()}
-
 
 def _write_omop(root: Path) -> None:
     """The case as an OMOP export: one Parquet file per table of OMOP_COLUMNS, the declared columns
@@ -84,15 +78,7 @@ def _write_omop(root: Path) -> None:
         "concept": CONCEPTS + ICD9_CONCEPTS,
         "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
     }
-    for table in OMOP_COLUMNS:
-        if table in ("death", "device_exposure", "drug_strength"):
-            continue  # optional tables, absent from the export
-        fields = omop_schema(table).fields
-        values = [tuple(r) + (None,) * (len(fields) - len(r)) for r in rows.get(table, [])]
-        columns = list(zip(*values, strict=True)) if values else [()] * len(fields)
-        pq.write_table(pa.table({f.name: pa.array(list(c), _ARROW[f.dataType]) for f, c in zip(fields, columns,
-                                                                                                  strict=True)}),
-                       root / f"{table}.parquet")
+    write_omop_tables(root, rows, absent=("death", "device_exposure", "drug_strength"))  # optional tables
 
 
 def test_an_icd9_procedure_ect_is_a_somatic_onset_where_the_release_holds_it_standard(spark, tmp_path, caplog):

@@ -29,7 +29,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pyspark.sql import types as T
 from test_phenotypes_support import (
     ANCESTRY,
     CONCEPTS,
@@ -43,11 +42,12 @@ from test_phenotypes_support import (
     person,
     proc,
     toy_config,
+    write_omop_tables,
 )
 
 from trd_spark.config import load_config
 from trd_spark.errors import ConfigError, InputDataError
-from trd_spark.phenotypes.omop import OMOP_COLUMNS, omop_schema, stage_input_files
+from trd_spark.phenotypes.omop import stage_input_files
 from trd_spark.phenotypes.persons import birth_death_quirk_counts
 from trd_spark.phenotypes.stage import birth_and_death_warnings, derive_phenotype_tables, read_omop
 
@@ -66,9 +66,6 @@ AOU_DEATH = [
 DEATH = [(1, d("2021-06-01"))]  # the CDR's death table: the primary rows only
 PROCEDURES = [proc(1, ECT_SNOMED, "2020-06-01"), proc(3, ECT_SNOMED, "2020-06-01")]
 
-_ARROW = {T.LongType(): pa.int64(), T.IntegerType(): pa.int32(), T.DateType(): pa.date32(),
-          T.DoubleType(): pa.float64(), T.StringType(): pa.string()}
-
 
 def _write_omop(root: Path, *, with_aou_death: bool = True) -> None:
     """The case as a CDR v8 export: one Parquet file per table of OMOP_COLUMNS (device_exposure and
@@ -82,15 +79,7 @@ def _write_omop(root: Path, *, with_aou_death: bool = True) -> None:
         "concept": CONCEPTS,
         "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
     }
-    for table in OMOP_COLUMNS:
-        if table in ("device_exposure", "drug_strength"):
-            continue
-        fields = omop_schema(table).fields
-        values = [tuple(r) + (None,) * (len(fields) - len(r)) for r in rows.get(table, [])]
-        columns = list(zip(*values, strict=True)) if values else [()] * len(fields)
-        pq.write_table(pa.table({f.name: pa.array(list(c), _ARROW[f.dataType]) for f, c in zip(fields, columns,
-                                                                                                  strict=True)}),
-                       root / f"{table}.parquet")
+    write_omop_tables(root, rows)
     if with_aou_death:
         ids, pids, dates, stamps, srcs, primary = zip(*AOU_DEATH, strict=True)
         pq.write_table(pa.table({

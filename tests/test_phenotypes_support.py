@@ -218,6 +218,27 @@ def duckdb_mdd_index(rows: list[tuple], not_a_diagnosis: tuple[int, ...]) -> dic
     return {int(p): i for p, i in out}
 
 
+
+def write_omop_tables(root, rows: dict, *, absent: tuple[str, ...] = ("device_exposure", "drug_strength")) -> None:
+    """Every table of ``OMOP_COLUMNS`` but ``absent`` as one Parquet file under ``root`` (Path), the
+    declared columns in order: ``rows`` maps a table to row tuples (a row's trailing optional
+    columns null; a table not given is written empty), as the stage's reader and the DuckDB twin
+    read an export."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = {T.LongType(): pa.int64(), T.IntegerType(): pa.int32(), T.DateType(): pa.date32(),
+             T.DoubleType(): pa.float64(), T.StringType(): pa.string()}
+    for table in OMOP_COLUMNS:
+        if table in absent:
+            continue
+        fields = omop_schema(table).fields
+        values = [tuple(r) + (None,) * (len(fields) - len(r)) for r in rows.get(table, [])]
+        columns = list(zip(*values, strict=True)) if values else [()] * len(fields)
+        pq.write_table(pa.table({f.name: pa.array(list(c), arrow[f.dataType]) for f, c in zip(fields, columns,
+                                                                                                 strict=True)}),
+                       root / f"{table}.parquet")
+
 def write_omop_parquet(root, persons, *, condition_occurrence: dict, drug_exposure: dict) -> None:
     """A field case as an OMOP export under ``root`` (one Parquet file per table, CDM column names,
     as the stage's reader and the DuckDB twin read them): ``persons`` (person_ids) all born
