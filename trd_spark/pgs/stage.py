@@ -80,6 +80,7 @@ from trd_spark.pgs.matching import (
     variant_matches_pandas,
     weight_matrices,
 )
+from trd_spark.pgs.native_task import PASS_FILES_GONE
 from trd_spark.pgs.sample_sex import SexOnX, dataset_sex
 from trd_spark.pgs.scoring import (
     FtFailedCalls,
@@ -1041,10 +1042,17 @@ def environment_fault(e: BaseException, worker: WorkerException | None) -> str |
     as ``worker_exception`` reads it) is the machine's fault, not the input's: memory ran out
     (MemoryError in the driver or a Python worker, java.lang.OutOfMemoryError in a JVM) or a
     Python module is missing (ModuleNotFoundError: the driver's or the executors' environment
-    lacks a dependency, or the executors lack trd_spark). None for any other exception."""
+    lacks a dependency, or the executors lack trd_spark), or the native pass's files are gone
+    (``native_task.pass_files_gone``: a memory file system emptied at logout; its text names
+    ``pgs.native.memory_dir`` and the path). None for any other exception."""
     name = worker.line.split(":", 1)[0].rsplit(".", 1)[-1] if worker is not None else type(e).__name__
     line = worker.line if worker is not None else f"{type(e).__name__}: {e}".rstrip(": ")
     where = "a Spark task's Python worker" if worker is not None else "the driver"
+    if PASS_FILES_GONE in line:
+        # native_task.pass_files_gone, in a task or on the driver: the machine removed the pass's
+        # files (RemoveIPC), not a fault of the genotypes; the whole text (the setting, what to do
+        # and the path at its end), where the input-error line cut it at 300 characters.
+        return line.split("] ", 1)[-1] if line.startswith("FileNotFoundError: [Errno") else line
     if name == "MemoryError":
         more = ("spark.executor_memory, or fewer cores per executor" if worker is not None
                 else "spark.driver_memory")
