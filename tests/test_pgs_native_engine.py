@@ -259,6 +259,43 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
         assert ours[s] == pytest.approx(ref[s], abs=1e-9)
 
 
+
+def test_weights_built_in_the_pass_files_out_of_file_order_reach_the_tasks_in_file_order(hl, spark, matched,
+                                                                                          scoring_files):
+    """``score`` with weights built in its pass's files (``WeightMatrices.directory``, as the
+    stage's ``weight_matrices`` builds them, ``native_task.mapped_rows``) whose rows are not in
+    file order (here reversed; the stage's own bed/pgen/BGEN rows come in file order, an export's
+    rows as its write placed them): ``_placed_weights`` reorders slope and n_vars, and the
+    reordered copies, not the built files, must be what the tasks map (``shared_task_rows``
+    writes them under new inodes; the built files stay only when no reorder happened). The same
+    sums as the rows in file order in memory, and PGS000901's hand-computed ones (zero, so the
+    offsets are reordered too). Session 35's owed case: a mutant taking every built matrix as in
+    place (``in_place`` without ``arrays[name] is built``) passed every test; here it reads the
+    reversed slope rows against file-ordered genotypes."""
+    from trd_spark.pgs.native_task import mapped_rows
+    from trd_spark.pgs.pgen_engine import pass_directory
+
+    fileset, _, _, native_w, samples, n_matched = matched("plink")
+    ids = [sf.pgs_id for sf in scoring_files]
+    want = pd.DataFrame(score(spark, hl, fileset, "GRCh38", native_w, samples, ids, n_matched,
+                              missing_genotypes="zero", settings=DEFAULTS).columns())
+    back = np.arange(len(native_w.rows))[::-1]
+    with pass_directory(spark) as directory:
+        built = {name: mapped_rows(str(directory), name, a.shape, a.dtype)
+                 for name, a in (("slope", native_w.slope), ("n_vars", native_w.n_vars))}
+        built["slope"][:] = native_w.slope[back]
+        built["n_vars"][:] = native_w.n_vars[back]
+        reversed_w = WeightMatrices(native_w.rows.iloc[back].reset_index(drop=True), built["slope"],
+                                    native_w.offset[back], built["n_vars"], directory=str(directory))
+        got = pd.DataFrame(score(spark, hl, fileset, "GRCh38", reversed_w, samples, ids, n_matched,
+                                 missing_genotypes="zero", settings=DEFAULTS).columns())
+    pd.testing.assert_frame_equal(got.drop(columns=["score_sum", "score_avg"]),
+                                  want.drop(columns=["score_sum", "score_avg"]))
+    for col in ("score_sum", "score_avg"):
+        assert (got[col] - want[col]).abs().max() <= 1e-12, col
+    ours = got[got["pgs_id"] == "PGS000901"]["score_sum"]
+    assert ours.tolist() == pytest.approx([9.0, 9.75, 6.0, -1.25], abs=1e-12)
+
 def test_block_rows_fit_the_memory_budget():
     # At 250k samples the budget of 256 MB holds 134 rows of float64 dosages (bed and pgen are
     # both read as dosages, 8 bytes per entry).
