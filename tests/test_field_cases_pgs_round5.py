@@ -113,15 +113,15 @@ HEAD = "#pgs_id=PGS990510\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_
 
 
 @pytest.mark.parametrize("row, match", [
-    ("1\t100\tA\tA/G\t0.1", r"s\.txt:4: column other_allele: .*allele must contain only A/C/G/T"),
+    ("1\t100\tA\tG/-\t0.1", r"s\.txt:4: column other_allele: .*allele must contain only A/C/G/T"),
     ("1\t100\t-\tA\t0.1", r"s\.txt:4: column effect_allele: .*allele must contain only A/C/G/T"),
     ("1\t100\tI\tD\t0.1", r"s\.txt:4: column effect_allele: .*allele must contain only A/C/G/T"),
 ], ids=["other-allele-list", "dash-deletion", "plink1-I-D"])
 def test_allele_spellings_without_one_sequence_are_one_error_at_the_line(row, match):
-    """An other_allele listing alternatives ('A/G'), a '-' deletion and PLINK 1's I/D codes say
+    """An other_allele list holding a '-' deletion, a '-' deletion and PLINK 1's I/D codes say
     nothing about which sequence the genotypes hold: one error at file:line (right before; kept).
-    The PGS Catalog format writes both alleles as sequences (harmonised files list alternatives
-    only in hm_inferOtherAllele, read by its own rule)."""
+    A list of sequences ('A/G', the format's "other allele(s)") is read as no other allele since
+    session 35, as pgsc_calc reads it (tests/test_field_cases_round25_pgs.py)."""
     from trd_spark.pgs.scoring_files import parse_scoring_file
 
     with pytest.raises(InputDataError, match=match):

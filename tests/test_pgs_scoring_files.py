@@ -145,8 +145,8 @@ def test_duplicates_error_or_keep_first():
 
 
 def test_non_additive_rows_rejected():
-    text = HEADER + COLS.replace("\n", "\tis_haplotype\n") + "rs1\t1\t100\tA\tG\t0.5\tTrue\n"
-    with pytest.raises(InputDataError, match=r"^s\.txt:7: column is_haplotype: non-additive"):
+    text = HEADER + COLS.replace("\n", "\tis_interaction\n") + "rs1\t1\t100\tA\tG\t0.5\tTrue\n"
+    with pytest.raises(InputDataError, match=r"^s\.txt:7: column is_interaction: non-additive"):
         parse(text)
 
 

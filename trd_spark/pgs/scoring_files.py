@@ -77,6 +77,9 @@ _BUILD_ALIASES = {
 # --split-par) X's two pseudo-autosomal regions.
 _CHROM_ALIASES = {"23": "X", "24": "Y", "25": "X", "XY": "X", "M": "MT", "26": "MT", "PAR1": "X", "PAR2": "X"}
 _ALLELE = re.compile(r"^[ACGT]+$")
+# An other_allele listing alternatives, 'G/T': the format's "other allele(s)" (pgscatalog-core's
+# CatalogScoreVariant), read as no other allele (``parse_scoring_file``).
+_ALLELE_LIST = re.compile(r"^[ACGT]+(?:/[ACGT]+)+$")
 # Line breaks of str.splitlines besides \n in ASCII text (the header/body split must see them).
 _OTHER_ASCII_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 # A decimal number (weights, positions), or inf/nan (refused later with their line); RE2 syntax,
@@ -97,6 +100,15 @@ TEXT = pd.StringDtype("pyarrow")
 # Columns that mean the score is not a plain additive sum of weight x dosage.
 _NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
 _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
+# What the error at a flagged dominant / recessive row says: plink2 --score has these modes (its
+# 'dominant' / 'recessive' modifiers: min(dosage, 1), max(dosage - 1, 0)) and pgsc_calc scores such
+# rows with them, but every engine here sums weight x dosage: such a row summed so would be scored
+# wrongly, so the score is refused whole rather than scored on its other rows.
+_NON_ADDITIVE_WHY = {
+    col: (f"non-additive variants are not supported: a {model} row (plink2 --score {model}, as pgsc_calc scores "
+          "it) needs its own dosage model and every engine here sums weight x dosage; leave the score out of the "
+          "trait panel, or score it with plink2 or pgsc_calc")
+    for col, model in (("is_dominant", "dominant"), ("is_recessive", "recessive"))}
 # Values of those flag columns, lower-cased: the PGS Catalog writes TRUE/FALSE; R exports T/F and
 # NA; spreadsheets 1/0 or yes/no. Empty / NA / '.' is not flagged; anything else is an error.
 _FLAG_TRUE = ("true", "t", "1", "yes", "y")
@@ -197,8 +209,9 @@ def complex_allele_rows(df: pd.DataFrame, effect: tuple[np.ndarray, Any] | None 
     codes, uniques = effect if effect is not None else pd.factorize(df["effect_allele"].astype(TEXT))
     ea = pd.Series(uniques, dtype=TEXT).str.strip().str.upper()
     not_dna_distinct = (~ea.str.fullmatch(_ALLELE)).fillna(False).to_numpy(bool)
+    flagged = haplotype_flagged_rows(df)
     if not not_dna_distinct.any():
-        return np.zeros(len(df), dtype=bool)
+        return flagged
     named = (ea.str.len() >= 2) & ea.str.contains(_NAMED_ALLELE_LETTER) & ~ea.str.contains("/", regex=False)
     named_distinct = (named | (ea == _HLA_PRESENCE)).fillna(False).to_numpy(bool)
     # Code -1 (a missing allele, refused later at its line) -> the appended False.
@@ -213,7 +226,26 @@ def complex_allele_rows(df: pd.DataFrame, effect: tuple[np.ndarray, Any] | None 
     for col in ("rsID", "hm_rsID"):
         if col in df.columns:
             marked |= df[col].astype(TEXT).str.strip().str.upper().str.startswith("HLA").fillna(False).to_numpy(bool)
-    return not_dna & marked
+    return (not_dna & marked) | flagged
+
+
+def haplotype_flagged_rows(df: pd.DataFrame) -> np.ndarray:
+    """Which rows of a scoring file's variant columns (text, as read) are flagged ``is_haplotype``
+    or ``is_diplotype`` true (TRUE, T, 1, yes, any case): bool array, one per row.
+
+    Such a row's weight is a haplotype's or diplotype's ("rather than a single SNP", the PGS
+    Catalog's column definition; its constituent SNPs ';'-separated), whatever its effect allele:
+    a DNA allele too is one (pgscatalog-core's ``ScoreVariant.is_complex`` is true for ``A``
+    flagged is_haplotype). Summed as the one variant at its position, its weight would be applied
+    to that SNP's dosage, which is not the haplotype's unless phase-free and tagged by that SNP
+    alone; pgsc_calc does sum it so, with a file-level warning ("Complex scoring file
+    detected"). Left out here like the complex alleles (``complex_allele_rows``: counted, not
+    found in the match summary, a WARNING): before, one such row made the whole file an error."""
+    flagged = np.zeros(len(df), dtype=bool)
+    for col in _COMPLEX_FLAGS:
+        if col in df.columns:
+            flagged |= df[col].astype(TEXT).str.strip().str.lower().isin(_FLAG_TRUE).fillna(False).to_numpy(bool)
+    return flagged
 
 
 def duplicate_sites(codes: dict[str, TextCodes], pos: np.ndarray, *, by_rsid: bool) -> np.ndarray:
@@ -1352,13 +1384,21 @@ def parse_scoring_file(
     complex_rows = complex_allele_rows(df, e_factorized)
     n_complex = int(complex_rows.sum())
     complex_shown: list[str] = []
+    # Of those, rows of a DNA effect allele flagged is_haplotype / is_diplotype (a haplotype's
+    # weight, ``haplotype_flagged_rows``): their own note, which names no allele.
+    n_flagged_dna = 0
     if n_complex:
+        dna = np.append(pd.Series(e_factorized[1], dtype=TEXT).str.strip().str.upper()
+                        .str.fullmatch(_ALLELE).fillna(False).to_numpy(bool), False)[e_factorized[0]]
+        n_flagged_dna = int((complex_rows & dna).sum())
         if n_complex == len(df):
             raise InputDataError(
-                f"no variant row has a DNA effect allele (all {counted(n_complex, 'row')} are complex alleles such as "
-                f"{df['effect_allele'].iloc[0]!r}: HLA/APOE alleles, haplotypes): nothing to score",
+                (f"no variant row has a DNA effect allele (all {counted(n_complex, 'row')} are complex alleles such as "
+                 f"{df['effect_allele'].iloc[0]!r}: HLA/APOE alleles, haplotypes)" if not n_flagged_dna else
+                 f"no variant row to score (all {counted(n_complex, 'row')} are complex alleles or rows flagged "
+                 "is_haplotype/is_diplotype: a haplotype's weight, not a single variant's)") + ": nothing to score",
                 where=f"{source}:{int(df['line'].iloc[0])}")
-        complex_shown = list(dict.fromkeys(df.loc[complex_rows, "effect_allele"].astype(str).str.strip()))
+        complex_shown = list(dict.fromkeys(df.loc[complex_rows & ~dna, "effect_allele"].astype(str).str.strip()))
         df = df[~complex_rows].reset_index(drop=True)
         e_factorized = (e_factorized[0][~complex_rows], e_factorized[1])
     has_hm = {"hm_chr", "hm_pos"} <= set(df.columns)
@@ -1413,7 +1453,7 @@ def parse_scoring_file(
     for col in _NON_ADDITIVE_FLAGS:
         if col in df.columns:
             flag = df[col].fillna("").str.strip().str.lower()
-            fail_at(flag.isin(_FLAG_TRUE), col, "non-additive variants are not supported")
+            fail_at(flag.isin(_FLAG_TRUE), col, _NON_ADDITIVE_WHY.get(col, "non-additive variants are not supported"))
             # A value read as neither (R's T, a typo) was taken as false: a haplotype or
             # interaction row summed as an additive variant, silently.
             fail_at(~flag.isin(_FLAG_FALSE), col, "not a boolean (TRUE/FALSE, T/F, 1/0, yes/no, or empty)")
@@ -1459,6 +1499,22 @@ def parse_scoring_file(
     if "other_allele" in df.columns:
         o_codes, o_raw = distinct("other_allele")
         o_norm = o_raw.str.strip().str.upper()
+        # A list of alternatives ('G/T'): the format's "other allele(s)" (pgscatalog-core's model),
+        # read as no other allele, as pgsc_calc reads it (pgscatalog-core's normalise,
+        # assign_other_allele: set missing, a WARNING), then matched on the effect allele as any
+        # row without one; a counted note. Before: an error at its line, the whole score unread.
+        listed = rows_where(o_norm.str.fullmatch(_ALLELE_LIST).fillna(False), o_codes)
+        n_other_lists = int(listed.sum())
+        other_lists_shown: list[str] = []
+        if n_other_lists:
+            other_lists_shown = list(dict.fromkeys(o_norm.to_numpy(object)[o_codes[listed]]))
+            o_codes = np.where(listed, -1, o_codes)
+            # Only the values a row still holds (a list's value left in would be read as an allele).
+            used = np.unique(o_codes[o_codes >= 0])
+            renumber = np.full(len(o_norm) + 1, -1, dtype=o_codes.dtype)
+            renumber[used] = np.arange(len(used), dtype=o_codes.dtype)
+            o_codes = renumber[o_codes]  # -1 -> the last entry, -1
+            o_norm = o_norm.iloc[used].reset_index(drop=True)
         fail_at(rows_where(~o_norm.str.fullmatch(_ALLELE), o_codes), "other_allele",
                 "allele must contain only A/C/G/T")
         other = TextCodes.of(o_codes, o_norm)
@@ -1471,6 +1527,7 @@ def parse_scoring_file(
         fail_at(same, "other_allele", "the other allele is the effect allele (no variant)")
     else:
         other = TextCodes.missing(len(df))
+        n_other_lists, other_lists_shown = 0, []
     # A harmonised file's missing other allele is hm_inferOtherAllele when that names one allele
     # (pgscatalog-core's normalise, i.e. pgsc_calc: remap_harmonised, then assign_other_allele
     # leaves "G/T" alternatives missing). Matched on the effect allele alone instead, A at a
@@ -1612,13 +1669,21 @@ def parse_scoring_file(
         notes.append(f"column names read case-insensitively: {', '.join(respelled)}")
     if legacy_other:
         notes.append("column reference_allele read as other_allele (PGS Catalog format 1.0)")
-    if n_complex:
+    if n_complex - n_flagged_dna:
         shown = ", ".join(repr(a) for a in complex_shown[:5]) + (", ..." if len(complex_shown) > 5 else "")
-        notes.append(f"{counted(n_complex, 'variant row')} with a complex effect allele ({shown}: HLA/APOE alleles or "
-                     "haplotypes, in no genotype file) left out: counted as not found in the match summary, as "
-                     "pgsc_calc leaves them unmatched")
+        notes.append(f"{counted(n_complex - n_flagged_dna, 'variant row')} with a complex effect allele ({shown}: "
+                     "HLA/APOE alleles or haplotypes, in no genotype file) left out: counted as not found in the match "
+                     "summary, as pgsc_calc leaves them unmatched")
+    if n_flagged_dna:
+        notes.append(f"{counted(n_flagged_dna, 'variant row')} of a DNA effect allele flagged is_haplotype/is_diplotype "
+                     "(a haplotype's weight, not its one SNP's) left out: counted as not found in the match summary "
+                     "(pgsc_calc sums such a row as its SNP, with a 'complex scoring file' warning)")
     if n_dup:
         notes.append(f"{counted(n_dup, 'duplicate variant row')} dropped (kept the first)")
+    if n_other_lists:
+        shown = ", ".join(repr(a) for a in other_lists_shown[:5]) + (", ..." if len(other_lists_shown) > 5 else "")
+        notes.append(f"{counted(n_other_lists, 'variant row')} whose other_allele lists alternatives ({shown}) read "
+                     "without other_allele (matched on the effect allele), as pgsc_calc reads them")
     if n_inferred:
         notes.append(f"{counted(n_inferred, 'variant')} without other_allele take{'s' if n_inferred == 1 else ''} "
                      "hm_inferOtherAllele (one allele; "

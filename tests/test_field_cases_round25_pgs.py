@@ -1,0 +1,133 @@
+"""PGS field cases, round 25 (session 35, helper pgs25): the three scoring-file rows left alone.
+
+Each decided on pgsc_calc's own code (pgscatalog-core 1.1.1, installed: models.py and
+_normalise.py) and plink2 2.00a3.5 as the oracle.
+
+- An ``other_allele`` listing alternatives (``G/T``): the PGS Catalog format's "other allele(s)"
+  (pgscatalog-core's ``CatalogScoreVariant.other_allele``). pgsc_calc reads it as no other allele
+  (``_normalise.assign_other_allele``: set missing, a WARNING) and matches on the effect allele.
+  It was an error at its line, so the whole score went unread. Now read as pgsc_calc reads it, as
+  any row without other_allele, in a counted note (tests/data/field_cases/pgs/
+  scoring-file-other-allele-list, hand + plink2).
+- A DNA effect allele on a row flagged ``is_haplotype`` / ``is_diplotype``: the weight belongs to
+  a haplotype, not to a single SNP (the Catalog's column definition), and pgscatalog-core's
+  ``ScoreVariant.is_complex`` is true for it. pgsc_calc sums it as its SNP, with only a
+  file-level "Complex scoring file detected" warning. It was an error at its line. Now it is left
+  out like the complex alleles of round 24: counted in n_variants / n_not_found, with a note that
+  names the difference from pgsc_calc (its sums would add the SNP's dosage x weight).
+- ``is_dominant`` / ``is_recessive`` rows: plink2 ``--score`` does have these modes (its
+  ``dominant`` / ``recessive`` modifiers), and pgsc_calc scores such rows with them
+  (pgscatalog-core's ``check_effect_type`` refuses only dosage-specific weights). Every engine
+  here sums weight x dosage, so the rows are still refused: one error at file:line. The message
+  now says what the row needs and where it can be scored; before, it said only "non-additive".
+
+Parse-level cases (no Spark) unless said otherwise; each file is hand-written.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from test_field_cases_pgs import CASES, assert_expected, case_config, published_frame
+
+from trd_spark.errors import InputDataError
+from trd_spark.pgs import stage
+from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
+
+LIST_CASE = "scoring-file-other-allele-list"
+HEAD = ("#pgs_id=PGS992502\n#genome_build=GRCh38\n"
+        "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\tis_haplotype\tis_diplotype\n")
+SNP = "rs1\t1\t100\tA\tG\t0.5\t\t\n"
+
+
+def test_other_allele_lists_are_read_as_no_other_allele():
+    """The case's file: lines 11 and 12 (other_allele 'G/T', 'T/G') keep their effect allele and
+    weight, with no other allele, in one note naming the lists; line 13 as before. Before: one
+    InputDataError at line 11 (allele must contain only A/C/G/T)."""
+    sf = read_scoring_file(str(CASES / LIST_CASE / "scores" / "PGS992501.txt"))
+    v = sf.variants
+    assert v["line"].tolist() == [11, 12, 13]
+    assert v[["pos", "effect_allele", "other_allele", "effect_weight"]].astype(object).values.tolist() == [
+        [1000, "A", None, 0.5], [2000, "C", None, -0.4], [3000, "G", "A", 1.0]]
+    notes = [n for n in sf.notes if "other_allele lists" in n]
+    assert notes == ["2 variant rows whose other_allele lists alternatives ('G/T', 'T/G') read without other_allele "
+                     "(matched on the effect allele), as pgsc_calc reads them"]
+
+
+@pytest.mark.parametrize("other, kept", [
+    ("G/T", None), ("g/t/c", None), ("AT/A", None), ("G", "G"),
+], ids=["two", "three-lower-case", "indels", "one"])
+def test_each_other_allele_list_shape(other, kept):
+    """pgscatalog-core's rule is '/' in the text (``Allele.has_multiple_alleles``): any list of
+    sequences, in any case, is no other allele; a single allele is kept."""
+    sf = parse_scoring_file(HEAD + f"rs2\t1\t200\tA\t{other}\t0.1\t\t\n", source="s.txt")
+    assert sf.variants["other_allele"].tolist() == [kept]
+
+
+@pytest.mark.parametrize("other", ["G/-", "G/", "/G", "G/N"])
+def test_a_list_holding_no_sequence_stays_one_error_at_its_line(other):
+    """A list with a part that is no A/C/G/T sequence is no list of alleles: the line error it
+    was (round 5's decision for such codes kept)."""
+    with pytest.raises(InputDataError, match="column other_allele: allele must contain only A/C/G/T") as e:
+        parse_scoring_file(HEAD + SNP + f"rs2\t1\t200\tA\t{other}\t0.1\t\t\n", source="s.txt")
+    assert e.value.where == "s.txt:5"
+
+
+def test_the_case_scores_as_plink2_and_counts_the_haplotype_row_as_not_found(hl, spark, tmp_path, caplog):
+    """The stage's read -> match -> score on the case's VCF: expected.tsv (plink2 --score's sums
+    of rs1-rs3, -0.3 1.6 1.6 1.5), the two list rows matched (ref_alt, on their effect allele),
+    the is_haplotype row (line 14) counted: n_variants 4, n_matched 3, n_not_found 1, its note a
+    WARNING. Before: one InputDataError, nothing scored."""
+    folder = CASES / LIST_CASE
+    cfg = case_config(tmp_path, str(folder / "genotypes" / "data.vcf"), f"{folder}/scores/*")
+    with caplog.at_level(logging.WARNING, logger="trd_spark.pgs.stage"):
+        files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("PGS992501: 1 variant row of a DNA effect allele flagged is_haplotype" in m for m in messages)
+    assert any("PGS992501: 2 variant rows whose other_allele lists alternatives" in m for m in messages)
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    row = r.summary.iloc[0]
+    assert (row["n_variants"], row["n_matched"], row["n_not_found"]) == (4, 3, 1)
+    assert_expected(published_frame(stage.scores_of_dataset(hl, spark, cfg, r)), LIST_CASE)
+
+
+@pytest.mark.parametrize("row", [
+    "rs2\t1\t200\tC\tT\t0.1\tTRUE\t\n",     # a SNP allele flagged is_haplotype
+    "rs2\t1\t200\tC\tT\t0.1\tT\t\n",        # R's spelling
+    "rs2\t1\t200\tCT\t\t0.1\tyes\t\n",      # two SNPs' alleles of 'rs2;rs3' written as one
+    "rs2\t1\t200\tC\tT\t0.1\t\t1\n",        # is_diplotype
+], ids=["snp", "R-T", "two-snp-alleles", "diplotype"])
+def test_a_dna_row_flagged_haplotype_is_left_out_and_counted(row):
+    """Beside one SNP (line 4, the score), the flagged row (line 5) is counted as a complex row
+    in its own note, which names no allele. Before: one error at line 5 (non-additive)."""
+    sf = parse_scoring_file(HEAD + SNP + row, source="s.txt")
+    assert sf.n_complex_skipped == 1 and sf.variants["line"].tolist() == [4]
+    assert [n for n in sf.notes if "flagged" in n] == [
+        "1 variant row of a DNA effect allele flagged is_haplotype/is_diplotype (a haplotype's weight, not its one "
+        "SNP's) left out: counted as not found in the match summary (pgsc_calc sums such a row as its SNP, with a "
+        "'complex scoring file' warning)"]
+    assert not any("complex effect allele" in n for n in sf.notes)
+
+
+def test_a_file_of_flagged_rows_only_is_one_error():
+    """Nothing left to score: one error at the first row, saying why (not 'no DNA allele')."""
+    with pytest.raises(InputDataError, match="no variant row to score .* flagged is_haplotype/is_diplotype") as e:
+        parse_scoring_file(HEAD + "rs2\t1\t200\tC\tT\t0.1\tTRUE\t\n", source="s.txt")
+    assert e.value.where == "s.txt:4"
+
+
+@pytest.mark.parametrize("flag, model", [("is_dominant", "dominant"), ("is_recessive", "recessive")])
+def test_dominant_and_recessive_rows_are_one_error_naming_the_model(flag, model):
+    """Still refused (every engine sums weight x dosage), in one line naming file:line, the
+    column, the model plink2 --score / pgsc_calc would apply and what to do. Before: 'non-additive
+    variants are not supported' only."""
+    text = ("#pgs_id=PGS992503\n#genome_build=GRCh38\n"
+            f"chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\t{flag}\n"
+            "1\t100\tA\tG\t0.1\tFALSE\n1\t200\tC\tT\t0.2\tTRUE\n")
+    with pytest.raises(InputDataError) as e:
+        parse_scoring_file(text, source="s.txt")
+    message = str(e.value)
+    assert "\n" not in message and e.value.where == "s.txt:5"
+    assert f"column {flag}: non-additive variants are not supported: a {model} row (plink2 --score {model}" in message
+    assert "leave the score out of the trait panel" in message
