@@ -191,6 +191,11 @@ def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
     agg.loc[agg["n_both"] < threshold, "correlation"] = float("nan")
     if shown is not None:
         agg["shown_a"], agg["shown_b"] = (agg["dataset"].isin(sorted(s)) for s in shown)
+    # Each dataset's scored persons (with any score), the number its report shows: a person
+    # lacking one score counts there, not in that score's n_a.
+    for tag, scores in (("a", scores_a), ("b", scores_b)):
+        scored = scores.groupBy("dataset").agg(F.countDistinct("person_id").alias(f"scored_{tag}")).toPandas()
+        agg = agg.merge(scored, on="dataset", how="left")
     agg["n_both"] = pair_counts_shown(agg, threshold)
     return agg[["dataset", "pgs_id", "n_both", "correlation"]]
 
@@ -207,6 +212,13 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
     dataset under several scores (the same persons) are linked: hiding one copy protects nothing;
     and two scores' n_both of one dataset give the persons in both releases lacking one score
     (500 and 493: 7), a cell of the audit too.
+    Optional ``scored_a`` / ``scored_b``: the dataset's scored persons in A / B (with any score),
+    the number its report shows (the first step of the genotyped -> analysed table). That, not
+    ``n_a`` / ``n_b``, is what an outsider knows: where a person lacks a score, that score's
+    ``n_a`` is the dataset's less a cell (``group_member_relation``), unknown, and the dataset's
+    scored persons less ``n_both`` counts persons too (500 scored in A, each of two scores lacking
+    one of them, all 499 in B: n_both 499 and 499 gave 1; tests/test_privacy_s35.py). Without
+    them each ``n_a`` / ``n_b`` is taken as shown.
     Optional ``shown_a`` / ``shown_b`` (bool): whether release A's (B's) report shows the
     dataset's scored persons. Where either does not, the dataset's ``n_both`` are all hidden (a
     label): ``n_a`` is no known count there, and every person of an earlier release still in the
@@ -217,19 +229,30 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
     (tests/test_privacy_s34.py).
     """
     values: dict = {}
-    published, known, relations = set(), set(), []
+    published: set[tuple] = set()
+    known: set[tuple] = set()
+    relations: list[dict] = []
     same: dict = {}
-    for ds, pgs, n_a, n_b, n_both in zip(counts["dataset"], counts["pgs_id"], counts["n_a"], counts["n_b"],
-                                         counts["n_both"]):
+    dataset_scored = {tag: counts[f"scored_{tag}"] if f"scored_{tag}" in counts else counts[f"n_{tag}"]
+                      for tag in ("a", "b")}
+    for ds, pgs, n_a, n_b, n_both, all_a, all_b in zip(counts["dataset"], counts["pgs_id"], counts["n_a"],
+                                                       counts["n_b"], counts["n_both"], dataset_scored["a"],
+                                                       dataset_scored["b"]):
         both = ("pgs_both", ds, pgs)
         values[both] = int(n_both)
         published.add(both)
         same.setdefault((ds, int(n_both)), []).append(both)
-        for tag, n in (("a", n_a), ("b", n_b)):
+        for tag, n, n_all in (("a", n_a, all_a), ("b", n_b, all_b)):
             scored, only = ("pgs_scored", tag, ds, pgs), ("pgs_only", tag, ds, pgs)
             values[scored], values[only] = int(n), int(n) - int(n_both)
-            known.add(scored)
             relations.append({scored: 1, both: -1, only: -1})
+            if int(n) == int(n_all):  # everyone scored has this score: its count is the one shown
+                known.add(scored)
+                continue
+            total = ("pgs_scored_persons", tag, ds)
+            values[total] = int(n_all)
+            known.add(total)
+            relations.append(group_member_relation(values, total, scored, ("pgs_lacking", tag, ds, pgs)))
     for group in same.values():
         relations += [{group[0]: 1, other: -1} for other in group[1:]]
     # The persons in both releases with one score but not another (500 with P1, 493 with P2: 7
