@@ -111,9 +111,13 @@ def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are
     records only through the standard concept they map to, which nothing checked: a release mapping
     them to a concept the set does not name dropped those ECT courses silently. By hand: 94.26 as the
     source of records mapped to SNOMED ECT 4030840 (person 1: in the set, not counted), to 0 (2) and
-    to a concept outside the set (3): 2 counted; 94.27 (standard here, a member) as the source of a
-    record with concept 0 (4) is no conditional code (counted by n_procedure_occurrence only).
-    Counted in stage_counts' one collect (quirks.conditional_records) and one WARNING line."""
+    to a concept outside the set (3) and to none (5, a null procedure_concept_id): 3 counted; 94.27
+    (standard here, a member) as the source of a record with concept 0 (4) is no conditional code
+    (counted by n_procedure_occurrence only). Person 3's concept is on two ``concept`` rows (the
+    CDM's primary key, broken): its record counts once. Counted in stage_counts' one collect
+    (quirks.conditional_records) and one WARNING line. (Session 35's review: the null record and
+    the doubled concept row each caught a mutant the 0-concept rows let through, coalesce dropped
+    and max summed.)"""
     from test_phenotypes_support import ECT_SNOMED, MDD_CONCEPT, cond, d, frame, obs, omop_tables, person, toy_config
 
     from trd_spark.phenotypes.stage import (
@@ -126,13 +130,15 @@ def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are
     )
 
     day = d("2019-03-01")
-    procedures = [(1, ECT_SNOMED, day, ECT_9426), (2, 0, day, ECT_9426), (3, MDD_CONCEPT, day, ECT_9426),
-                  (4, 0, day, ECT_9427)]
-    omop = omop_tables(spark, persons=[person(p) for p in (1, 2, 3, 4)], observation_periods=[obs(p) for p in (1, 2, 3, 4)],
-                       conditions=[cond(p, MDD_CONCEPT, "2019-01-10") for p in (1, 2, 3, 4)], procedures=procedures)
+    other = (2_000_000_700, "Other procedure", "Procedure", "SNOMED", "Procedure", "S", "x700")  # in no set
+    procedures = [(1, ECT_SNOMED, day, ECT_9426), (2, 0, day, ECT_9426), (3, other[0], day, ECT_9426),
+                  (4, 0, day, ECT_9427), (5, None, day, ECT_9426)]
+    everyone = (1, 2, 3, 4, 5)
+    omop = omop_tables(spark, persons=[person(p) for p in everyone], observation_periods=[obs(p) for p in everyone],
+                       conditions=[cond(p, MDD_CONCEPT, "2019-01-10") for p in everyone], procedures=procedures)
     from test_phenotypes_support import CONCEPTS
 
-    omop["concept"] = frame(spark, "concept", CONCEPTS + ICD9_CONCEPTS)
+    omop["concept"] = frame(spark, "concept", CONCEPTS + ICD9_CONCEPTS + [other, other])
     cfg = toy_config()
     vocab = study_vocabulary(omop, cfg)
     sets = concept_set_ids(cfg, vocab)
@@ -141,12 +147,12 @@ def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are
     t = derive_phenotype_tables(omop, cfg, vocab)
     _, quirks = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
                              cfg.phenotypes.trials.max_days_supply, conditional=checks)
-    assert quirks["conditional_records"] == {"n_ect_source_outside_set": 2}
-    assert quirks["unmapped_records"]["n_procedure_occurrence"] == 2  # persons 2 and 4: concept 0, a source
+    assert quirks["conditional_records"] == {"n_ect_source_outside_set": 3}
+    assert quirks["unmapped_records"]["n_procedure_occurrence"] == 3  # persons 2, 4, 5: concept 0 or null, a source
     assert "n_ect_source_outside_set" not in quirks["unmapped_records"]
     lines = conditional_record_warnings(quirks["conditional_records"], checks)
     assert len(lines) == 1 and lines[0].startswith(
-        "procedure_occurrence: 2 record(s) whose procedure_source_concept_id is one of concept set ect's codes"), lines
+        "procedure_occurrence: 3 record(s) whose procedure_source_concept_id is one of concept set ect's codes"), lines
     assert str(ECT_9426) in lines[0]
     # No conditional code: no part, as before
     _, plain = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,

@@ -20,12 +20,22 @@ under an unlimited root, so neither a parent's smaller room (a pod's limit above
 a systemd slice above a scope) nor the least of several rooms was ever needed: mutants reading the
 process's own cgroup only, or the largest room, passed, and a pass sized to them could get the
 pod OOM-killed with its files left on /dev/shm.
+
+The MatrixTable entry reader's order check (188a596): every case of its test asked three rows, so
+a mutant checking only requests of more than two rows passed; a task of two rows out of order
+([4, 0], one per part) read each other's calls.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+from test_pgs_mt_entries import _entries
+
 from trd_spark.config import ConceptRef, ConceptSet, load_config
 from trd_spark.pgs.memory import cgroup_room
+from trd_spark.pgs.mt_entries import EntriesReader
+from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
 from trd_spark.pgs.scoring_files import parse_scoring_file
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
@@ -129,3 +139,11 @@ def test_a_parent_cgroups_smaller_room_caps_the_room(tmp_path):
             (folder / usage).write_text(f"{used}\n")
         (tmp_path / f"proc{v2}").write_text(proc)
         assert cgroup_room(str(root), str(tmp_path / f"proc{v2}")) == 4 * mib, v2
+
+
+@pytest.mark.parametrize("rows", [[4, 0], [3, 3]], ids=["two_across_parts", "two_repeated"])
+def test_two_rows_out_of_order_are_refused(tmp_path, rows):
+    """The fewest rows that can be out of order: [4, 0] (part 1's row before part 0's) and [3, 3]
+    are one ValueError naming the MatrixTable, as three rows are (tests/test_flatmt_s34.py)."""
+    with pytest.raises(ValueError, match="the entry reader's rows are not ascending and distinct"):
+        EntriesReader(_entries(tmp_path), np.array(rows, dtype=np.int64), _DOSAGE_OF_PLINK_CODE)
