@@ -275,6 +275,17 @@ STAT_RECORD = "stat"
 CHECKSUM_SCHEMES = ("gs",)
 
 
+# ``listing_version`` kinds that are digests of an object's bytes (``generation`` is not: the same
+# bytes copied to another bucket get a new one; ``mtime_ms`` is not): a listing whose every file
+# has one keys its input by content (``BY_CONTENT``).
+CONTENT_VERSIONS = ("md5Hash", "crc32c", "checksum")
+# Key of an input fingerprint whose files are versioned by their bytes alone (every one a
+# ``CONTENT_VERSIONS`` kind): its ``path`` is then no part of what is compared
+# (``stages.compared_inputs``), as for a local input: the same objects under another bucket or
+# folder rerun nothing.
+BY_CONTENT = "by_content"
+
+
 def listing_version(record: Mapping[str, Any]) -> list[Any]:
     """What of one object's listing record changes with its content, and only with it: [size,
     kind, value]. ``record`` holds ``size`` and any of the store's fields: a GCS object
@@ -297,7 +308,8 @@ def listing_fingerprint(path: str, entries: list[tuple[str, str, int, int]], rec
                         only: set[str] | None = None) -> dict[str, object]:
     """``Fs.fingerprint`` of the input ``path`` from its listing ``entries`` ([(uri, path in the
     folder, size, mtime_ms)]): {path, exists, files, bytes, mtime_ms (latest), digest (of every
-    file's (path in the folder, ``listing_version``)), ``STAT_RECORD``}. ``checksum(uri)``: the
+    file's (path in the folder, ``listing_version``)), ``STAT_RECORD``, ``BY_CONTENT`` (True when
+    every file's version is a digest of its bytes: ``CONTENT_VERSIONS``)}. ``checksum(uri)``: the
     store's checksum of a file's bytes (None: the store keeps none; ``checksum`` None: not asked);
     asked only for a file whose [size, mtime_ms] differs from ``recorded[uri]`` (the last
     fingerprint's record), so an unchanged folder of thousands of objects costs one listing.
@@ -316,7 +328,8 @@ def listing_fingerprint(path: str, entries: list[tuple[str, str, int, int]], rec
         parts.append((rel, *listing_version(record)))
     out: dict[str, object] = {"path": path, "exists": True, "files": len(parts), "bytes": sum(e[2] for e in entries),
                               "mtime_ms": max((e[3] for e in entries), default=0),
-                              "digest": hashlib.sha256(json.dumps(parts).encode()).hexdigest()}
+                              "digest": hashlib.sha256(json.dumps(parts).encode()).hexdigest(),
+                              BY_CONTENT: bool(parts) and all(p[2] in CONTENT_VERSIONS for p in parts)}
     if stats:
         out[STAT_RECORD] = stats
     return out

@@ -62,7 +62,7 @@ from pydantic import BaseModel
 
 from trd_spark.config import _PATH_FIELDS, RUNTIME_KEYS, Config, local_path, named_key
 from trd_spark.errors import ConfigError, InputDataError
-from trd_spark.io import STAT_RECORD, Fs, bgen_sample_file_candidates, pgen_variant_file, read_table
+from trd_spark.io import BY_CONTENT, STAT_RECORD, Fs, bgen_sample_file_candidates, pgen_variant_file, read_table
 from trd_spark.layout import (
     EXPORT,
     MANIFEST,
@@ -840,11 +840,17 @@ def files_fingerprint(path: str, files: list[str] | None, fs: Any = None,
             if whole.get("files") == len(set(files)):  # every file found in the listing, else per file
                 return whole
         parts = []
+        under = _content_root(path).rstrip("/") + "/"
         for fp in (fs.fingerprint(p, recorded) for p in files):
             stats.update(fp.get(STAT_RECORD) or {})
             parts.append({k: v for k, v in fp.items() if k not in NOT_COMPARED})
+        # Every file versioned by its bytes (the store's checksum): each named under the input, as a
+        # local input's files, so the same objects elsewhere give the same digest (BY_CONTENT).
+        by_content = bool(parts) and all(fp.get(BY_CONTENT) and str(fp["path"]).startswith(under) for fp in parts)
+        if by_content:
+            parts = [{**fp, "path": str(fp["path"])[len(under):]} for fp in parts]
         return {"path": path, "exists": bool(parts), "files": len(parts), "digest": _digest(parts),
-                **({STAT_RECORD: stats} if stats else {})}
+                BY_CONTENT: by_content, **({STAT_RECORD: stats} if stats else {})}
     states = [_local_file_state(f, recorded, stats) for f in files]
     # Keyed by content: each file by its name under the input (``_content_root``), not its path,
     # so the same files moved or copied elsewhere give the same digest (pgsc_calc / Nextflow's
@@ -975,12 +981,15 @@ def _published_stat_records(layout: Layout, fs: FsLike, stage: str) -> dict[str,
 
 def compared_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     """``fingerprint_parts(...)["inputs"]`` without the ``NOT_COMPARED`` entries (stat records,
-    an object-store folder's latest mtime) and, for a local input, without its ``path`` (its
-    digest names its files by content under the input: ``files_fingerprint``): what says whether
-    an input changed. An object-store or HDFS input keeps its path (its listing's versions are
-    no content digest where the store keeps none: HDFS's mtime)."""
+    an object-store folder's latest mtime) and, for a local input or an object-store one whose
+    every file the store versions by a checksum of its bytes (``io.BY_CONTENT``: gs://'s CRC32C),
+    without its ``path`` (its digest names its files by content under the input:
+    ``files_fingerprint``, ``io.listing_fingerprint``): what says whether an input changed. An
+    input versioned otherwise keeps its path (HDFS's mtime, a store giving no checksum: no
+    content digest, so the same versions elsewhere are not the same bytes)."""
     def kept(k: str, fp: Mapping[str, Any]) -> bool:
-        return k not in NOT_COMPARED and not (k == "path" and "digest" in fp and local_path(str(fp[k])) is not None)
+        content = local_path(str(fp[k])) is not None or fp.get(BY_CONTENT) is True
+        return k not in NOT_COMPARED and not (k == "path" and "digest" in fp and content)
     return {key: {k: v for k, v in (fp or {}).items() if kept(k, fp)} for key, fp in inputs.items()}
 
 
