@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -49,6 +50,23 @@ def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
     with the same key in its error (``uri_inputs``)."""
     return [(key, path) for key, path in external_inputs(cfg, stages)
             if (local := local_path(path)) is not None and not glob.glob(local)]
+
+
+# A PGS Catalog score ID (``PGS000001``), as pgsc_calc's ``--pgs_id`` takes it.
+_PGS_ID = re.compile(r"PGS\d{6,}", re.IGNORECASE)
+
+
+def missing_input_hint(key: str, path: str) -> str:
+    """Words to add after a missing input's ``no such file or directory: <path>``: for a
+    ``pgs.scoring_files`` entry that is a bare PGS Catalog ID (``PGS000001``, as pgsc_calc's
+    ``--pgs_id`` takes it), where such a file comes from; else "". The line said only that
+    ``<config dir>/PGS000001`` was no file, a path the user never meant (the pgs stage fetches
+    nothing: ``trd-spark download-scores`` does, from the trait panel)."""
+    if not key.startswith("pgs.scoring_files") or not _PGS_ID.fullmatch(os.path.basename(path.rstrip("/"))):
+        return ""
+    return ("; pgs.scoring_files takes scoring files (paths, globs, folders), not PGS Catalog IDs: name the ID in "
+            "the trait panel (pgs.trait_panel) and fetch its harmonised file with `trd-spark download-scores` (needs "
+            "the network; offline, run it on a machine that has it and copy the files), then list that folder here")
 
 
 def uri_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
@@ -112,7 +130,7 @@ def check_inputs(cfg: Config, stages: list[str]) -> None:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         outside = release_outside_root(cfg)
         raise ConfigError(f"{outside + '; ' if outside else ''}{named_key(key, cfg)}: no such file or directory: "
-                          f"{path}{more}", where=cfg.source_path)
+                          f"{path}{more}{missing_input_hint(key, path)}", where=cfg.source_path)
     check_audit_roots(cfg, stages, LocalFs())
     if "pgs" in stages and pending is None:
         check_vcf_inputs(cfg)

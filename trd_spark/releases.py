@@ -219,6 +219,27 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     return held.get("host") == socket.gethostname() and not process_alive(int(held.get("pid", -1)))
 
 
+def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
+    """Who holds the lock at ``path``, for the LockedError line: ``held by pid 123 on host h
+    since 2026-12-05 10:16:24 UTC (3m ago; ...)``. A run refused with exit 6 otherwise told
+    nothing to tell a live run from a hung one, so the user could not decide whether to wait or
+    end it. Host and pid are the machine's, never a participant's. An unreadable lock (a run
+    killed while writing it) is named so, with the file's age."""
+    try:
+        held = json.loads(fs.read_text(path))
+        started, where = float(held["started"]), f"pid {held.get('pid', '?')} on host {held.get('host', '?')}"
+    except Exception:  # noqa: BLE001 - empty or half-written: its age is all there is
+        try:
+            started, where = fs.mtime(path), "a run whose lock file cannot be read"
+        except Exception:  # noqa: BLE001 - removed meanwhile
+            return "held by a run that has just ended (run again)"
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+    age = max(0, int(time.time() - started))
+    ago = f"{age // 3600}h{age % 3600 // 60:02d}m" if age >= 3600 else f"{age // 60}m{age % 60:02d}s"
+    return (f"held by {where} since {since} ({ago} ago); wait for it to end (a killed run's lock is taken over: "
+            f"this host's once its pid is gone, any after releases.lock_stale_hours {stale_hours:g})")
+
+
 class ReleaseLock:
     """Context manager holding ``{output_root}/{release}/.lock`` for one run."""
 
@@ -246,7 +267,12 @@ class ReleaseLock:
             self.fs.delete(self.path)
             if self.fs.create_new(self.path, text):
                 return
-        raise LockedError(f"another run holds the lock on release {self.release}", where=self.path)
+        raise LockedError(self.held_text(), where=self.path)
+
+    def held_text(self) -> str:
+        """The LockedError words: the release and who holds its lock (``lock_holder_text``)."""
+        holder = lock_holder_text(self.fs, self.path, self.stale_seconds / 3600)
+        return f"another run holds the lock on release {self.release}: {holder}"
 
     def release_lock(self) -> None:
         self.fs.delete(self.path)

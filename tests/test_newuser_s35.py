@@ -1,0 +1,88 @@
+"""Session 35's new-user trial: what a first user of the CLI met (no Spark: config, preflight,
+the release lock and the CLI's early exits, all before a session starts)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.errors import ConfigError, LockedError
+from trd_spark.preflight import check_inputs
+from trd_spark.releases import LocalFs, ReleaseLock
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_locked_release_names_who_holds_it(tmp_path, capsys):
+    """Two runs on one output root: the second stopped with exit 6 and 'another run holds the
+    lock on release toy-r1', nothing more, so the user could not tell a live run from a hung
+    one (which process, since when) without reading the hidden lock file. The error now names
+    the holder's pid and host, when it started and how long ago, and what happens next; both
+    where it is raised: ``run``'s look before its input checks and ``acquire``."""
+    from trd_spark.cli import main
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path / "results")})
+    with ReleaseLock(cfg, LocalFs()):
+        with pytest.raises(LockedError) as err:
+            ReleaseLock(cfg, LocalFs()).acquire()
+        text = str(err.value)
+        assert f"another run holds the lock on release {cfg.release}: held by pid {os.getpid()} on host " \
+               f"{socket.gethostname()} since {time.strftime('%Y-%m-%d', time.gmtime())}" in text, text
+        assert "ago); wait for it to end" in text and "releases.lock_stale_hours 24" in text, text
+        config = tmp_path / "c.yaml"
+        config.write_text((REPO / "conf" / "toy.yaml").read_text().replace(
+            "output_root: ../out/toy/results", f"output_root: {tmp_path / 'results'}").replace(
+            "../out/toy/data", str(tmp_path / "absent"))
+            .replace("trait_panel_toy.yaml", str(REPO / "conf" / "trait_panel_toy.yaml"))
+            .replace("concept_sets: concept_sets.yaml", f"concept_sets: {REPO / 'conf' / 'concept_sets.yaml'}"))
+        capsys.readouterr()
+        assert main(["run", "--config", str(config)]) == 6  # before any input check or Spark
+        stderr = capsys.readouterr().err
+        assert f"held by pid {os.getpid()} on host" in stderr, stderr
+    # An unreadable lock (a run killed while writing it) is named so, with its age.
+    os.makedirs(os.path.dirname(ReleaseLock(cfg, LocalFs()).path), exist_ok=True)
+    Path(ReleaseLock(cfg, LocalFs()).path).write_text("")
+    with pytest.raises(LockedError, match="held by a run whose lock file cannot be read since "):
+        ReleaseLock(cfg, LocalFs()).acquire()
+
+
+@pytest.mark.parametrize(("entry", "hint"), [("PGS000001", True), ("pgs004228", True),
+                                             ("PGS000001_hmPOS_GRCh38.txt.gz", False)])
+def test_a_pgs_id_as_scoring_file_says_where_files_come_from(tmp_path, capsys, entry, hint):
+    """``pgs.scoring_files: [PGS000001]`` (a PGS Catalog ID, as pgsc_calc's --pgs_id takes it),
+    offline: run stopped with 'no such file or directory: <config dir>/PGS000001' and check-config
+    warned the same, a path the user never meant, with no word that the pipeline fetches nothing
+    and where such a file comes from. Both now say it (the trait panel, download-scores, needing
+    the network); a missing file by its name keeps the plain error."""
+    from trd_spark.cli import main
+
+    data = tmp_path / "data"
+    (data / "genotypes").mkdir(parents=True)
+    for name in ("discovery", "replication_wgs", "replication_array"):
+        (data / "genotypes" / f"{name}.vcf.bgz").touch()  # only the scoring file is missing
+    config = tmp_path / "c.yaml"
+    config.write_text((REPO / "conf" / "toy.yaml").read_text().replace(
+        "scoring_files: [../out/toy/data/scores/*.txt.gz]", f"scoring_files: [{entry}]")
+        .replace("output_root: ../out/toy/results", f"output_root: {tmp_path / 'results'}")
+        .replace("../out/toy/data", str(data))
+        .replace("trait_panel_toy.yaml", str(REPO / "conf" / "trait_panel_toy.yaml"))
+        .replace("concept_sets: concept_sets.yaml", f"concept_sets: {REPO / 'conf' / 'concept_sets.yaml'}"))
+    (data / "truth.json").write_text("{}")  # toy data "generated": a missing file is the user's
+    cfg = load_config(config)
+    with pytest.raises(ConfigError) as err:
+        check_inputs(cfg, ["pgs"])
+    text = str(err.value)
+    assert f"pgs.scoring_files.0: no such file or directory: {tmp_path / entry}" in text, text
+    words = ("not PGS Catalog IDs: name the ID in the trait panel (pgs.trait_panel) and fetch its harmonised file "
+             "with `trd-spark download-scores` (needs the network")
+    assert (words in text) == hint, text
+    capsys.readouterr()
+    assert main(["check-config", "--config", str(config)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "input pgs.scoring_files.0" in line]
+    assert len(warned) == 1 and (words in warned[0]) == hint, warned
+
