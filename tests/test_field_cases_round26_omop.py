@@ -40,11 +40,20 @@ from test_phenotypes_support import (
 )
 
 from trd_spark.config import load_config
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
+from trd_spark.phenotypes.stage import (
+    concept_set_ids,
+    conditional_record_checks,
+    conditional_record_warnings,
+    derive_phenotype_tables,
+    event_table_counts,
+    read_omop,
+    study_vocabulary,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 G2082 = 2_000_002_601  # synthetic IDs: the codes are resolved by vocabulary + code
 G2083 = 2_000_002_602
+ESKETAMINE_VISIT = 2_000_002_700  # a standard concept a release may map the codes to, in no study set
 HCPCS = [
     (G2082, "Esketamine in clinic, up to 56 mg", "Procedure", "HCPCS", "HCPCS", "S", "G2082"),
     (G2083, "Esketamine in clinic, over 56 mg", "Procedure", "HCPCS", "HCPCS", "S", "G2083"),
@@ -58,13 +67,13 @@ PROCEDURES = [
 ]
 
 
-def _write_omop(root: Path) -> None:
+def _write_omop(root: Path, procedures: list = PROCEDURES, hcpcs: list = HCPCS) -> None:
     write_omop_tables(root, {
         "person": [person(p) for p in PERSONS],
         "observation_period": [obs(p) for p in PERSONS],
         "condition_occurrence": [cond(p, MDD_CONCEPT, x) for p in PERSONS for x in MDD_DATES],
-        "procedure_occurrence": PROCEDURES,
-        "concept": CONCEPTS + HCPCS,
+        "procedure_occurrence": procedures,
+        "concept": CONCEPTS + hcpcs,
         "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],
     })
 
@@ -111,3 +120,33 @@ def test_every_shipped_config_reads_esketamine_clinic_visits_as_somatic():
     for name in ("toy.yaml", "aou.yaml", "dataproc.yaml", "toy_releases.yaml", "aou_releases.yaml"):
         text = (REPO / "conf" / name).read_text()
         assert "somatic_concept_sets: [ect, tms, esketamine, esketamine_clinic, tms_device]" in text, name
+
+
+def test_a_release_mapping_the_codes_elsewhere_counts_their_records(spark, tmp_path):
+    """A release holding G2082 as a non-standard concept mapped to a standard one no set names
+    (ESKETAMINE_VISIT): person 1's record (procedure_concept_id ESKETAMINE_VISIT, source G2082) is not
+    read as esketamine (somatic MDD_other, 1633 days, as the chain reads standard concepts only) and
+    is counted: n_esketamine_clinic_source_outside_set 1, one WARNING naming the set and the source
+    column. No error for the non-standard G2082 reference (only_if_standard). On f7d6547 no set names
+    the code: no count, no WARNING (the record was dropped silently)."""
+    root = tmp_path / "omop"
+    root.mkdir()
+    hcpcs = [(G2082, "Esketamine in clinic, up to 56 mg", "Procedure", "HCPCS", "HCPCS", None, "G2082"),
+             (ESKETAMINE_VISIT, "Esketamine nasal administration", "Procedure", "SNOMED", "Procedure", "S", "x9")]
+    _write_omop(root, [proc(1, ESKETAMINE_VISIT, "2019-05-01") + (G2082,)], hcpcs)
+    cfg = toy_config(path=str(root))
+    omop = read_omop(spark, cfg)
+    vocab = study_vocabulary(omop, cfg)
+    checks = conditional_record_checks(cfg, vocab, concept_set_ids(cfg, vocab))
+    assert checks["esketamine_clinic"][:2] == ("procedure_occurrence", frozenset({G2082}))
+    counts = event_table_counts(omop, checks).first().asDict()
+    assert counts["n_esketamine_clinic_source_outside_set"] == 1
+    warnings = conditional_record_warnings(counts, checks)
+    assert [w for w in warnings if "esketamine_clinic" in w] == [
+        f"procedure_occurrence: 1 record(s) whose procedure_source_concept_id is one of concept set "
+        f"esketamine_clinic's codes used only where standard (concept_id {G2082}: not standard in this "
+        "release) but whose procedure_concept_id is not in the set: not read as esketamine_clinic (this "
+        "release maps them to a concept the set does not name)"]
+    somatic = {r.person_id: (r.status, r.time_to_trd_days) for r in derive_phenotype_tables(omop, cfg, vocab)
+               .phenotypes.where("definition = 'somatic'").collect()}
+    assert somatic == {1: ("MDD_other", 1633), 2: ("MDD_other", 1633), 3: ("MDD_other", 1633)}
