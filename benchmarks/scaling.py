@@ -53,6 +53,16 @@ is reused) and are generated once per size:
 
     python benchmarks/scaling.py --native-samples 2500 5000 10000 20000
 
+Each size's local[2] phase is then run a second time in the same process (``--score-twice``
+child: pgs_vs_plink2.py's run, then ``_score_again``; ``--native-cold-only`` skips it) on the same
+matched data: the same span, recomputed (refused if Spark holds anything cached or runs no job, or
+if the scores differ). The first ("cold") phase pays the process's one-offs (the first PythonRDD
+job's worker hand-off, the JIT's spill-over: RESULTS.md, session 35 flatbed), the second
+("warm") mostly not. Beside the goal's figures (cold, unchanged) it prints per series the
+per-entry max/min and a least-squares line phase = fixed + slope x entries (``fixed_cost_lines``):
+the fixed seconds, the slope in ns per entry, and the max/min of (phase - fixed) / entries, flat
+when the per-entry cost does not grow with samples (the issue's intent).
+
 "per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
 which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
 inputs. Ratios are against the first size's value (1.00 = flat; goal within 0.8-1.2).
@@ -236,12 +246,16 @@ def _omop_scaling(work: Path, sizes: list[int], per_person: int) -> int:
     return 0
 
 
-def _native_run(work: Path, engine: str, samples: int, variants: int, scores: int, cores: int) -> dict:
+def _native_run(work: Path, engine: str, samples: int, variants: int, scores: int, cores: int,
+                warm: bool = False) -> dict:
     """One benchmarks/pgs_vs_plink2.py run (``--engines engine``) in a child process; its
-    ``phases=`` line (seconds per phase, plink2's whole run)."""
-    cmd = [sys.executable, str(REPO / "benchmarks" / "pgs_vs_plink2.py"), "--samples", str(samples), "--variants",
-           str(variants), "--scores", str(scores), "--cores", str(cores), "--engines", engine,
-           "--work-dir", str(work)]
+    ``phases=`` line (seconds per phase, plink2's whole run). ``warm``: through this script's
+    ``--score-twice`` child, which adds the same score phase run again in that process
+    (``_score_again``: ``score_warm`` etc.); the first phase's figures are the plain run's."""
+    bench = ["--samples", str(samples), "--variants", str(variants), "--scores", str(scores), "--cores", str(cores),
+             "--engines", engine, "--work-dir", str(work)]
+    cmd = ([sys.executable, __file__, "--score-twice", *bench] if warm
+           else [sys.executable, str(REPO / "benchmarks" / "pgs_vs_plink2.py"), *bench])
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
@@ -258,7 +272,95 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
             engine_s += f", files in the {p['files_in']}"
         print(f"    built {r['score_build']:.1f}s (CPU {r['cpu_build']}{'; engine: ' + engine_s if engine_s else ''}), "
               f"written {r['score_write']:.1f}s (CPU {r['cpu_write']})", file=sys.stderr, flush=True)
+    if "score_warm" in r:
+        print(f"    warm (the same phase again in that process): {r['score_warm']:.1f}s, built "
+              f"{r['score_warm_build']:.1f}s (CPU {r['cpu_warm_build']}), written {r['score_warm_write']:.1f}s "
+              f"(CPU {r['cpu_warm_write']}); {r['warm_spark_jobs']} Spark jobs; scores equal to the first",
+              file=sys.stderr, flush=True)
     return r
+
+
+def _cached_in(spark) -> dict[str, int]:
+    """What Spark holds cached now: persisted RDDs (Hail's ``persist`` included: it persists
+    through Spark) and Spark SQL's cached plans."""
+    return {"persisted_rdds": int(spark.sparkContext._jsc.getPersistentRDDs().size()),
+            "sql_cached": int(not spark._jsparkSession.sharedState().cacheManager().isEmpty())}
+
+
+def _score_again(pv, hl, spark, cfg, matched, first) -> dict:
+    """The score phase of ``pv.run_ours`` (pgs_vs_plink2.py) run again in the same process on
+    the same matched data ``matched`` (its ``stage.match_dataset`` result, ``cfg`` its config):
+    the same span (a new StageWriter; ``stage.scores_of_dataset`` + ``stage.write_scores`` to a
+    new temp folder), timed and split as the first. ``first``: the first phase's scores (sample x
+    score). Refused (SystemExit) when Spark holds anything cached before or after it (then the
+    phase would not be a rerun), when it ran no Spark job (nothing recomputed) or when its
+    scores differ from the first's. What stays warm is the process's own: the JVM's JIT code,
+    the Python workers and their block buffer (``native_task._BLOCK_BUFFER``), Hail's compiled
+    code."""
+    import pandas as pd
+
+    from trd_spark.config import local_path
+    from trd_spark.io import Fs
+    from trd_spark.layout import StageWriter
+    from trd_spark.pgs import stage
+
+    cached = _cached_in(spark)
+    t2 = time.perf_counter()
+    writer = StageWriter(spark, Fs(spark), "pgs", hl.utils.new_temp_file("bm_pgs"))
+    passes = pv._NativePassRecords()
+    cpu0 = pv.process_cpu()
+    jobs0 = pv.spark_jobs(spark)
+    with passes:
+        rows = stage.scores_of_dataset(hl, spark, cfg, matched)
+        t3, cpu1 = time.perf_counter(), pv.process_cpu()
+        stage.write_scores(writer, [rows])
+    out = {"score_warm": time.perf_counter() - t2, "score_warm_build": t3 - t2}
+    out["score_warm_write"] = out["score_warm"] - out["score_warm_build"]
+    out["warm_spark_jobs"] = pv.spark_jobs(spark) - jobs0
+    cpu2 = pv.process_cpu()
+    out["cpu_warm_build"] = {p: round(cpu1[p] - cpu0[p], 2) for p in cpu0}
+    out["cpu_warm_write"] = {p: round(cpu2[p] - cpu1[p], 2) for p in cpu0}
+    if passes.found:
+        out["warm_native_pass"] = passes.found[-1]
+    after = _cached_in(spark)
+    if any(cached.values()) or any(after.values()):
+        raise SystemExit(f"the second score phase is not a rerun: Spark held {cached} before it, {after} after it")
+    if not out["warm_spark_jobs"]:
+        raise SystemExit("the second score phase ran no Spark job: nothing was recomputed")
+    df = pd.read_parquet(local_path(writer.table_path("scores")))
+    again = df.assign(s=df["person_id"].astype(str)).pivot(index="s", columns="pgs_id", values="score_sum")
+    if not again.sort_index().sort_index(axis=1).equals(first.sort_index().sort_index(axis=1)):
+        raise SystemExit("the second score phase's scores differ from the first's")
+    out["cached_between"] = cached
+    return out
+
+
+def _score_twice_child(argv: list[str]) -> None:
+    """pgs_vs_plink2.py's ``main`` on ``argv`` (one engine) in this process, with its
+    ``run_ours`` followed by ``_score_again``: the first score phase is the plain run's (nothing
+    added before or inside it), the second is added to its ``phases=`` line."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import pgs_vs_plink2 as pv
+
+    from trd_spark.pgs import stage
+
+    matches: list[tuple] = []
+    real_match, real_run = stage.match_dataset, pv.run_ours
+
+    def match_recorded(*a, **k):  # (hl, spark, cfg, ...) as run_ours calls it
+        r = real_match(*a, **k)
+        matches.append((a[2], r))
+        return r
+
+    def run_twice(hl, spark, work, label, ahead=None):
+        times, scores = real_run(hl, spark, work, label, ahead)
+        cfg, matched = matches[-1]
+        times.update(_score_again(pv, hl, spark, cfg, matched, scores))
+        return times, scores
+
+    stage.match_dataset, pv.run_ours = match_recorded, run_twice
+    sys.argv = [pv.__file__, *argv]
+    pv.main()
 
 
 def _phase_cpu(r: dict) -> float | None:
@@ -269,10 +371,53 @@ def _phase_cpu(r: dict) -> float | None:
     return sum(r["cpu_build"].values()) + sum(r["cpu_write"].values())
 
 
+def fixed_and_slope(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The least-squares line ``seconds = fixed + slope * entries`` through ``points``
+    ((entries, seconds), at least two distinct entries): (fixed seconds, slope seconds per
+    entry), by numpy.polyfit. The fixed part is what a phase costs whatever its size (job and
+    workers' start, the JIT's spill-over, driver work); the slope its cost per entry."""
+    import numpy as np
+
+    if len({e for e, _ in points}) < 2:
+        raise ValueError(f"a line needs two distinct sizes, got {points}")
+    slope, fixed = np.polyfit([float(e) for e, _ in points], [float(t) for _, t in points], 1)
+    return float(fixed), float(slope)
+
+
+def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float], warm: dict[int, float] | None,
+                     cores: int) -> list[str]:
+    """Lines separating the score phase's fixed cost from its per-entry cost (issue 16): per
+    size (samples -> ``entries``) the first phase of a fresh process (``cold``: the figures the
+    goal is judged on) and the same phase run again in that process (``warm``; None: not run);
+    per series the per-entry max/min, the least-squares fixed seconds and slope
+    (``fixed_and_slope``; ns per entry of wall, and times ``cores``: core-ns per entry) and
+    the max/min over sizes of (phase - fixed) / entries: flat when the per-entry cost does not
+    grow with samples."""
+    series = {"cold": cold} | ({"warm": warm} if warm else {})
+    again = ("; warm = the same span (stage.scores_of_dataset + write_scores) run again in that process on the same "
+             "matched data: recomputed, nothing cached in Spark between, scores equal to the first's") if warm else ""
+    lines = [f"{engine}: fixed vs per-entry cost of the score phase (information, not the goal; cold = the first "
+             f"phase of a fresh process, as above{again})",
+             f"  {'samples':>8} " + " ".join(f"{k + '_s':>8} {k[:4] + '_ns/entry':>14}" for k in series)]
+    for n in sorted(entries):
+        lines.append(f"  {n:>8} " + " ".join(f"{t[n]:8.2f} {t[n] / entries[n] * 1e9:14.2f}" for t in series.values()))
+    for name, t in series.items():
+        per = [t[n] / entries[n] for n in entries]
+        fixed, slope = fixed_and_slope([(entries[n], t[n]) for n in entries])
+        rest = [(t[n] - fixed) / entries[n] for n in entries]
+        flat = f"{max(rest) / min(rest):.2f}" if min(rest) > 0 else "n/a (a size's phase is below the fixed part)"
+        lines.append(f"  {name}: per-entry max/min {max(per) / min(per):.2f}; least-squares fixed {fixed:.2f} s, slope "
+                     f"{slope * 1e9:.2f} ns per entry ({slope * 1e9 * cores:.2f} core-ns at {cores} cores); "
+                     f"(phase - fixed) / entries max/min {flat}")
+    return lines
+
+
 def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_variants: int, scores: int,
-                    mt_variants: int) -> int:
+                    mt_variants: int, warm: bool = True) -> int:
     """Per engine: the scoring phase's time per genotype entry vs samples (local[2]) and
-    local[1] vs local[2] at the middle size (``hail-mt`` at ``mt_variants`` variants)."""
+    local[1] vs local[2] at the middle size (``hail-mt`` at ``mt_variants`` variants); with
+    ``warm``, each local[2] phase run a second time in its process and the phase's fixed and
+    per-entry parts fitted (``fixed_cost_lines``)."""
     mid = sizes[len(sizes) // 2]
     t_start = time.perf_counter()
     print(f"benchmarks/scaling.py --native-samples on {platform.node()}: {os.cpu_count()} cores, "
@@ -280,7 +425,7 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
     lines = []
     for engine in engines:
         variants = mt_variants if engine == "hail-mt" else native_variants
-        r2 = {n: _native_run(work, engine, n, variants, scores, 2) for n in sizes}
+        r2 = {n: _native_run(work, engine, n, variants, scores, 2, warm=warm) for n in sizes}
         r1 = _native_run(work, engine, mid, variants, scores, 1)
         lines += [f"{engine} scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
                   f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f})",
@@ -357,6 +502,9 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
         if c1 and c2:
             lines.append(f"(engine only, not the goal: the tasks' own CPU at {mid} samples, local[2] {c2:.2f} CPU-s "
                          f"over local[1] {c1:.2f}: {c2 / c1:.2f}; 1.00 = two tasks at once cost what one does)")
+        if len(sizes) > 1:
+            lines += fixed_cost_lines(engine, {n: n * variants for n in sizes}, {n: r2[n]["score"] for n in sizes},
+                                      {n: r2[n]["score_warm"] for n in sizes} if warm else None, 2)
         lines.append("")
     lines.append(f"(total {time.perf_counter() - t_start:.0f}s; load average {os.getloadavg()[0]:.1f} at the end)")
     print("\n".join(lines))
@@ -387,9 +535,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native-work-dir", default="/tmp/trd_spark_bench_pgs",
                    help="data of --native-samples (pgs_vs_plink2.py's default: its 20k x 200k data is reused)")
     p.add_argument("--native-scores", type=int, default=61, help="scores (--native-samples)")
+    p.add_argument("--native-cold-only", action="store_true",
+                   help="--native-samples: do not run each local[2] score phase a second time in its process")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--score-twice"]:  # pgs_vs_plink2.py's options follow (_score_twice_child)
+        _score_twice_child(argv[1:])
+        return 0
     args = p.parse_args(argv)
     if args.child:
         _child(args)
@@ -405,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         return _omop_scaling(work, sorted(args.omop_persons), args.drug_rows_per_person)
     if args.native_samples:
         return _native_scaling(Path(args.native_work_dir).resolve(), args.native_engines, sorted(args.native_samples),
-                               args.native_variants, args.native_scores, args.mt_variants)
+                               args.native_variants, args.native_scores, args.mt_variants,
+                               warm=not args.native_cold_only)
     samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
     mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
     t_start = time.perf_counter()
