@@ -24,11 +24,22 @@ pod OOM-killed with its files left on /dev/shm.
 The MatrixTable entry reader's order check (188a596): every case of its test asked three rows, so
 a mutant checking only requests of more than two rows passed; a task of two rows out of order
 ([4, 0], one per part) read each other's calls.
+
+The export's model notes (130c7e0): its test built a release of one dataset, so the replication
+table's notes ("replication fit failed: persons with missing values left out; ...", the case
+``exported_note``'s docstring names) never reached the export: a mutant leaving them as the
+models stage wrote them passed, and they told 1 or more persons lacking data where the audit
+assumes 0 or more.
+
+compare-releases' ``n_both`` (dbf1c2f): its test's one dataset shown by a single report held a
+count under the threshold, which the audit hides anyway, so a mutant hiding ``n_both`` only
+where NEITHER report shows the scored persons passed; with 20 or more it showed the exact count.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_pgs_mt_entries import _entries
 
@@ -45,6 +56,8 @@ from trd_spark.phenotypes.concepts import (
     expand_concept_set,
     nonstandard_refs,
 )
+from trd_spark.report.tables import ReleaseCounts, hide_estimates_of_hidden_counts
+from trd_spark.schemas import LOGISTIC_RESULTS, REPLICATION
 from trd_spark.stages import spark_setting_source
 
 ECT_SNOMED, ECT_9427, ECT_9426, ECT_BY_ID = 4030840, 2_000_000_601, 2_000_000_602, 2_000_000_699
@@ -147,3 +160,40 @@ def test_two_rows_out_of_order_are_refused(tmp_path, rows):
     are one ValueError naming the MatrixTable, as three rows are (tests/test_flatmt_s34.py)."""
     with pytest.raises(ValueError, match="the entry reader's rows are not ascending and distinct"):
         EntriesReader(_entries(tmp_path), np.array(rows, dtype=np.int64), _DOSAGE_OF_PLINK_CODE)
+
+
+def test_the_replication_tables_notes_leave_out_persons_left_out():
+    """A replication row of a shown fit whose note says persons were left out: the export's row
+    keeps its other note ("too few cases ...") without that part, as the results table's does
+    (tests/test_privacy_s34.py); its estimates stay (the fits are shown)."""
+    missing = "persons with missing values left out"
+    fit = {"definition": "ad3", "contrast": "trd_vs_nonmdd", "pgs_id": "PGS900001", "trait": "t", "domain": "d",
+           "beta": 0.1, "se": 0.2, "odds_ratio": 1.1, "ci_low": 0.7, "ci_high": 1.6, "p": 0.6, "converged": True,
+           "failure_reason": None}
+    logistic = pd.DataFrame([{**fit, "dataset": ds, "n": 525, "n_cases": 25, "note": missing}
+                             for ds in ("discovery", "replication")], columns=LOGISTIC_RESULTS.names)
+    replication = pd.DataFrame([{**fit, "dataset": "replication", "beta_discovery": 0.3, "p_adjusted_discovery": 0.01,
+                                 "same_direction": None, "replicated": False,
+                                 "note": f"replication fit failed: {missing}; too few cases (fewer than min_cases=20)"}],
+                               columns=REPLICATION.names)
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(), cohort_counts=None, logistic=logistic, cox=None,
+                       pgs_distribution=None, primary_definition="ad3", replication=replication,
+                       discovery_dataset="discovery")
+    out = hide_estimates_of_hidden_counts({"logistic": logistic}, rc)
+    assert out["logistic"]["note"].tolist() == ["", ""]
+    assert out["replication"]["note"].tolist() == ["replication fit failed: too few cases (fewer than min_cases=20)"]
+    assert out["replication"]["beta_discovery"].tolist() == [0.3]
+
+
+def test_n_both_of_a_dataset_one_report_hides_is_a_label():
+    """Datasets whose scored persons only release A's, only release B's, or both reports show,
+    each with 150 persons in both releases (not small): only the last shows its number (150 is
+    then A's or B's shown count less nothing); the others say "suppressed", whichever report hid
+    it (tests/test_privacy_s34.py's reasoning: n_both is the earlier release's scored persons)."""
+    from trd_spark.report.compare import pair_counts_shown
+
+    counts = pd.DataFrame([("only_a", "PGS900001", 150, 400, 150, True, False),
+                           ("only_b", "PGS900001", 400, 150, 150, False, True),
+                           ("both", "PGS900001", 150, 400, 150, True, True)],
+                          columns=["dataset", "pgs_id", "n_a", "n_b", "n_both", "shown_a", "shown_b"])
+    assert list(pair_counts_shown(counts, 20)) == ["suppressed", "suppressed", 150]
