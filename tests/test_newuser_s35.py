@@ -86,3 +86,21 @@ def test_a_pgs_id_as_scoring_file_says_where_files_come_from(tmp_path, capsys, e
     warned = [line for line in capsys.readouterr().err.splitlines() if "input pgs.scoring_files.0" in line]
     assert len(warned) == 1 and (words in warned[0]) == hint, warned
 
+
+def test_the_methods_say_when_the_release_had_no_death_table():
+    """A release without its death table ran with one WARNING ('OMOP table death not found;
+    treated as empty') that reached only the log; the report's Methods still said persons were
+    censored at 'the earliest of the last observation period's end, death and the EHR data
+    cutoff', so a reader took the Cox fits and trMDD follow-up as cut at death. The Methods now
+    name the absent table and what it changes, from the phenotypes manifest's
+    ``notes.optional_tables_absent``; with the table present the words are as before."""
+    from trd_spark.report.stage import methods_html
+
+    cfg = load_config()
+    with_death = methods_html(cfg, {}, 20)
+    assert "end, death and the EHR data cutoff" in with_death and "OMOP tables absent" not in with_death
+    without = methods_html(cfg, {}, 20, absent_tables=["death", "device_exposure"])
+    assert "end, death and the EHR data cutoff" not in without
+    assert "end and the EHR data cutoff (no death table: see OMOP tables absent)" in without
+    assert "OMOP tables absent" in without and "death (read as empty): no death is known" in without
+    assert "device_exposure (read as empty)" in without

@@ -265,11 +265,15 @@ def match_rates(match: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
-def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: list[str] | None = None) -> str:
+def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: list[str] | None = None,
+                 absent_tables: list[str] | None = None) -> str:
     """Methods generated from the config and the recorded versions. ``audited_against``: the
     labels of the exports already published that the disclosure audit linked this one to
     (``released_exports``: other releases, ``release@run id`` for an earlier export); named,
-    never their counts, so a reader knows why a cell is hidden."""
+    never their counts, so a reader knows why a cell is hidden. ``absent_tables``: the optional
+    OMOP tables the release lacked (the phenotypes manifest's ``notes.optional_tables_absent``),
+    named with what they change: without ``death`` no follow-up ends at a death, which the
+    Methods' "the earliest of ..., death and the cutoff" told a reader it did."""
     ph = cfg.phenotypes
     defs = []
     for d in ph.trd_definitions:
@@ -322,7 +326,9 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                    "follow-up time of 0 or more), its N as shown"
                    + (f"; Cox proportional hazards from MDD index to TRD per SD of PGS, adjusted for "
                       f"{covariates_text(covariate_columns(cfg, age=COX_AGE))}" if cfg.models.cox else "")),
-        **({"Progression (Cox)": cox_text(cfg)} if cfg.models.cox else {}),
+        **({"Progression (Cox)": cox_text(cfg, deaths_known="death" not in (absent_tables or []))}
+           if cfg.models.cox else {}),
+        **({"OMOP tables absent": absent_tables_text(cfg, absent_tables)} if absent_tables else {}),
         "Replication": replication_text(cfg),
         "Sources": ("TRD as at least 2 failed adequate antidepressant trials (Gaynes et al., Depress Anxiety 2020, "
                     "doi:10.1002/da.22968), an adequate trial lasting 4-6 weeks (Depress Anxiety 2021;38:456-467, "
@@ -357,15 +363,28 @@ def contrasts_text(contrasts: list[Contrast]) -> str:
                      if c in CONTRAST_STATUSES else c for c in contrasts)
 
 
-def cox_text(cfg: Config) -> str:
+def absent_tables_text(cfg: Config, absent: list[str]) -> str:
+    """The Methods' words for the optional OMOP tables the release lacked (read as empty,
+    ``phenotypes.stage.read_omop``): each named, and for ``death`` what it changes."""
+    # phenotypes.persons: observation_end_date = least(last observation end, death, cutoff).
+    words = {"death": (f"{cfg.omop.death_table} (read as empty): no death is known, so no follow-up ends at a death "
+                       "(trMDD's follow-up, Cox censoring, age at the end of observation): a person who died is "
+                       "followed to the end of their last observation period or the data cutoff")}
+    return "; ".join(words.get(t, f"{t} (read as empty)") for t in absent)
+
+
+def cox_text(cfg: Config, deaths_known: bool = True) -> str:
     """What a paper's methods need of the Cox models beyond their covariates: who is in them,
     the time origin and scale, censoring, day-0 events, ties and the PH test
-    (``phenotypes.trd.derive_phenotypes``, ``models.cox.fit_cox``)."""
+    (``phenotypes.trd.derive_phenotypes``, ``models.cox.fit_cox``). ``deaths_known`` False: the
+    release had no death table, so death is no end of follow-up (``absent_tables_text``)."""
     window = cfg.phenotypes.trials.pre_index_window_days
     return (f"persons with MDD ({', '.join(str(s) for s in MDD_STATUSES)}) of each dataset and TRD definition; "
             "time in days from the MDD index (the first MDD diagnosis) to the TRD onset date of the definition; "
             "persons without TRD censored at the end of follow-up, the earliest of the last observation period's "
-            "end, death and the EHR data cutoff; an onset or censoring on the index day"
+            + ("end, death and the EHR data cutoff" if deaths_known else
+               "end and the EHR data cutoff (no death table: see OMOP tables absent)")
+            + "; an onset or censoring on the index day"
             + (f" (or an onset up to {window} days before it)" if window else "")
             + " counted at day 1; Efron's method for tied event times (lifelines CoxPHFitter); proportional hazards "
             f"of the PGS term tested on scaled Schoenfeld residuals against {cfg.models.ph_time_transform}-transformed "
@@ -613,7 +632,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  standardisation_fallback: dict[str, dict[str, str]] | None = None,
                  other_exports: dict[str, dict] | None = None,
                  audited: dict[str, pd.DataFrame] | None = None, gates: dict[str, dict] | None = None,
-                 dataset_gates: dict[str, dict] | None = None) -> dict[str, str]:
+                 dataset_gates: dict[str, dict] | None = None, absent_tables: list[str] | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure but for filling ``audited``.
 
@@ -631,7 +650,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     ``gates``: the phenotypes manifest's ``notes.gates`` (gate -> n, total, level): whether a
     person gate warned is in the run log, an inequality the audit states (``tables.gate_relations``).
     ``dataset_gates``: the cohort manifest's ``notes.gates`` (dataset -> the genotyped_without_person
-    record; ``tables.dataset_gate_relations``)."""
+    record; ``tables.dataset_gate_relations``). ``absent_tables``: its ``notes.optional_tables_absent``,
+    named in the Methods (``methods_html``)."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -786,7 +806,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         prog += _details(html_table(cox, "Cox PH, all datasets and definitions"), f"all {len(cox)} models")
     if prog:
         sections.append(("progression", "Progression from MDD to TRD", prog))
-    sections.append(("methods", "Methods", methods_html(cfg, versions, threshold, sorted(other_exports or {}))))
+    sections.append(("methods", "Methods", methods_html(cfg, versions, threshold, sorted(other_exports or {}),
+                                                        absent_tables)))
 
     page = render_page(release=cfg.release, sections=sections, threshold=threshold,
                        meta={"report date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -891,9 +912,10 @@ def run(ctx: StageContext) -> dict[str, str]:
     audited: dict[str, pd.DataFrame] = {}
     # The driver's work of minutes (no Spark job): named, so the heartbeat can say what it waits for.
     log.info("report: building the tables, the disclosure audit and the figures from %d tables", len(t))
+    phenotype_notes = ctx.manifest("phenotypes").get("notes") or {}
     files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited,
-                         gates=(ctx.manifest("phenotypes").get("notes") or {}).get("gates"),
-                         dataset_gates=cohort_notes.get("gates"))
+                         gates=phenotype_notes.get("gates"), dataset_gates=cohort_notes.get("gates"),
+                         absent_tables=phenotype_notes.get("optional_tables_absent"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():
