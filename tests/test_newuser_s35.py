@@ -104,3 +104,36 @@ def test_the_methods_say_when_the_release_had_no_death_table():
     assert "end and the EHR data cutoff (no death table: see OMOP tables absent)" in without
     assert "OMOP tables absent" in without and "death (read as empty): no death is known" in without
     assert "device_exposure (read as empty)" in without
+
+
+def test_the_headline_says_why_a_reexport_hides_its_fits(tmp_path):
+    """After a one-line fix of an input (one related sample fewer) and a rerun, the toy run's
+    headline read 'not shown: hidden in the export' for all 10 PGS, where the first run showed
+    every OR, with no word why: the report's audit linked the new export to the release's earlier
+    one (export_history/) and hid the counts a change of 1 would be read from. The headline now
+    ends with one line saying so (how many earlier exports, no fit or count named); a first
+    export, or one hiding nothing, has no such line."""
+    import pandas as pd
+    from test_cli import publish_headline_export
+
+    from trd_spark.cli import headline_table
+    from trd_spark.layout import EXPORT_HISTORY, Layout
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path)})
+    layout = Layout.of(cfg)
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    rows = [{"dataset": discovery, "definition": cfg.phenotypes.primary_definition, "contrast": "trd_vs_nonmdd",
+             "pgs_id": p, "trait": "t", "domain": "d", "n": 925, "n_cases": 166, "odds_ratio": 1.25,
+             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123} for p in ("PGS000001", "PGS000002")]
+    Path(layout.table("models", "logistic")).mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(Path(layout.table("models", "logistic")) / "part-0.parquet")
+    publish_headline_export(layout, [{**r, "n": "suppressed", "n_cases": "suppressed", "odds_ratio": ""}
+                                     if r["pgs_id"] == "PGS000002" else r for r in rows])
+    words = "(this release was exported before: 1 earlier export(s) in export_history/; the export's audit also hides"
+    assert words not in headline_table(None, cfg, None)  # the first export: nothing to say
+    Path(layout.release_dir, EXPORT_HISTORY, "8bf3056fcd394976b13368291d6fc167").mkdir(parents=True)
+    lines = headline_table(None, cfg, None).splitlines()
+    assert lines[-1].startswith(words) and "a change of 1 to 19" in lines[-1], lines
+    assert lines[-2].endswith("not shown: hidden in the export") and "1.25" in lines[-3]
+    pd.DataFrame(rows).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)  # every fit shown
+    assert words not in headline_table(None, cfg, None)

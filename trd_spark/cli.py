@@ -417,7 +417,33 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
             t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
             line += f"  {math.exp(t):8.2f}" if t is not None else ""
         lines.append(line)
+    if any(line.endswith("hidden in the export") for line in lines) and (note := _reexport_note(cfg)):
+        lines.append(note)
     return "\n".join(lines)
+
+
+def _reexport_note(cfg) -> str | None:
+    """The headline's last line when the release was exported before (a local ``export_history/``
+    holding a kept export, ``report.stage.archive_export``): the audit hides the counts that, with
+    that export's, would give a change of 1..T-1, so an input fix of a few persons hid the primary
+    fits it touched, and the table read 'hidden in the export' with no word why (new-user trial,
+    session 35). Says how many earlier exports, never which fit or count; None otherwise (a
+    gs:// / hdfs:// output root is not listed here)."""
+    from trd_spark.config import local_path
+    from trd_spark.layout import EXPORT_HISTORY, Layout
+
+    root = local_path(f"{Layout.of(cfg).release_dir}/{EXPORT_HISTORY}")
+    try:
+        kept = [e for e in os.scandir(root) if e.is_dir()] if root else []
+    except OSError:  # no history: the first export of the release
+        return None
+    if not kept:
+        return None
+    t = cfg.report.small_count_threshold
+    return (f"(this release was exported before: {len(kept)} earlier export(s) in {EXPORT_HISTORY}/; the "
+            f"export's audit also hides the counts that, with an earlier one's, would give a change of 1 to {t - 1}, "
+            "so an input fix touching a few persons hides the fits it changed: README, Privacy, "
+            "'A re-export of the same release')")
 
 
 def storage_error(e: BaseException, *, where: str) -> StorageError | None:
