@@ -385,14 +385,16 @@ def fixed_and_slope(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 
 def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float], warm: dict[int, float] | None,
-                     cores: int) -> list[str]:
+                     cores: int, cpu: dict[str, dict[int, float]] | None = None) -> list[str]:
     """Lines separating the score phase's fixed cost from its per-entry cost (issue 16): per
     size (samples -> ``entries``) the first phase of a fresh process (``cold``: the figures the
     goal is judged on) and the same phase run again in that process (``warm``; None: not run);
     per series the per-entry max/min, the least-squares fixed seconds and slope
     (``fixed_and_slope``; ns per entry of wall, and times ``cores``: core-ns per entry) and
     the max/min over sizes of (phase - fixed) / entries: flat when the per-entry cost does not
-    grow with samples."""
+    grow with samples. ``cpu``: the same split of the phases' CPU seconds (driver + JVM + Python
+    workers; series name -> samples -> CPU-s), the figures to read under load, where wall times
+    are the host's."""
     series = {"cold": cold} | ({"warm": warm} if warm else {})
     again = ("; warm = the same span (stage.scores_of_dataset + write_scores) run again in that process on the same "
              "matched data: recomputed, nothing cached in Spark between, scores equal to the first's") if warm else ""
@@ -409,6 +411,14 @@ def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float
         lines.append(f"  {name}: per-entry max/min {max(per) / min(per):.2f}; least-squares fixed {fixed:.2f} s, slope "
                      f"{slope * 1e9:.2f} ns per entry ({slope * 1e9 * cores:.2f} core-ns at {cores} cores); "
                      f"(phase - fixed) / entries max/min {flat}")
+    for name, c in (cpu or {}).items():
+        per = [c[n] / entries[n] for n in entries]
+        fixed, slope = fixed_and_slope([(entries[n], c[n]) for n in entries])
+        rest = [(c[n] - fixed) / entries[n] for n in entries]
+        flat = f"{max(rest) / min(rest):.2f}" if min(rest) > 0 else "n/a (a size's CPU is below the fixed part)"
+        lines.append(f"  {name} CPU (driver + JVM + workers): " + ", ".join(f"{c[n]:.2f}" for n in sorted(entries))
+                     + f" CPU-s; per-entry max/min {max(per) / min(per):.2f}; least-squares fixed {fixed:.2f} CPU-s, "
+                     f"slope {slope * 1e9:.2f} CPU-ns per entry; (CPU - fixed) / entries max/min {flat}")
     return lines
 
 
@@ -503,8 +513,13 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
             lines.append(f"(engine only, not the goal: the tasks' own CPU at {mid} samples, local[2] {c2:.2f} CPU-s "
                          f"over local[1] {c1:.2f}: {c2 / c1:.2f}; 1.00 = two tasks at once cost what one does)")
         if len(sizes) > 1:
+            phase_cpu_s = {"cold": {n: _phase_cpu(r2[n]) for n in sizes}}
+            if warm:
+                phase_cpu_s["warm"] = {n: _phase_cpu({"cpu_build": r2[n]["cpu_warm_build"], "cpu_write": r2[n]["cpu_warm_write"]})
+                               for n in sizes}
             lines += fixed_cost_lines(engine, {n: n * variants for n in sizes}, {n: r2[n]["score"] for n in sizes},
-                                      {n: r2[n]["score_warm"] for n in sizes} if warm else None, 2)
+                                      {n: r2[n]["score_warm"] for n in sizes} if warm else None, 2,
+                                      {k: v for k, v in phase_cpu_s.items() if None not in v.values()})
         lines.append("")
     lines.append(f"(total {time.perf_counter() - t_start:.0f}s; load average {os.getloadavg()[0]:.1f} at the end)")
     print("\n".join(lines))

@@ -60,3 +60,14 @@ def test_lines_show_a_per_entry_cost_that_grows():
     per, fixed, _, _, rest = _figures(lines, "cold")
     assert per == pytest.approx(2.26, abs=0.01)
     assert fixed < 0 and float(rest) > 1.2  # the line's intercept goes below zero; what is left still grows
+
+
+def test_cpu_lines_split_the_phases_cpu():
+    """Under load the CPU series are the ones to read: 0.3 CPU-s fixed + 10 CPU-ns per entry
+    gives back both and a flat rest; no core factor (CPU is summed over processes already)."""
+    cpu = {n: 0.3 + 1e-8 * e for n, e in ENTRIES.items()}
+    wall = {n: 0.7 + 5e-9 * e for n, e in ENTRIES.items()}
+    lines = fixed_cost_lines("native-bed", ENTRIES, wall, None, 2, {"cold": cpu})
+    line = next(x for x in lines if x.strip().startswith("cold CPU"))
+    assert "5.30, 20.30, 40.30 CPU-s; per-entry max/min 1.05" in line
+    assert "fixed 0.30 CPU-s, slope 10.00 CPU-ns per entry; (CPU - fixed) / entries max/min 1.00" in line
