@@ -21,6 +21,14 @@ _normalise.py) and plink2 2.00a3.5 as the oracle.
   here sums weight x dosage, so the rows are still refused: one error at file:line. The message
   now says what the row needs and where it can be scored; before, it said only "non-additive".
 
+- A row of an author-positions file (no harmonised columns, or read on its ``#genome_build``) with
+  an rsID and no chr_name/chr_position: pgscatalog-core's ``check_position`` takes it (an rsID
+  without coordinates; it then matches nothing and counts in pgsc_calc's match rate), but it made
+  the whole file an error here, while a harmonised file's unplaced rows were already counted as
+  not found. Now it is counted the same way. A row with neither is still an error (it is one in
+  pgscatalog-core too). A file none of whose rows has a position is an rsID-only file, and gets
+  that error.
+
 Parse-level cases (no Spark) unless said otherwise; each file is hand-written.
 """
 
@@ -131,3 +139,46 @@ def test_dominant_and_recessive_rows_are_one_error_naming_the_model(flag, model)
     assert "\n" not in message and e.value.where == "s.txt:5"
     assert f"column {flag}: non-additive variants are not supported: a {model} row (plink2 --score {model}" in message
     assert "leave the score out of the trait panel" in message
+
+
+AUTHOR_HEAD = ("#pgs_id=PGS992504\n#genome_build=GRCh38\n"
+               "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n")
+AUTHOR_ROWS = "rs1\t1\t1000\tA\tG\t0.5\nrs2\t\t\tC\tT\t-0.4\nrs3\t1\t3000\tG\tA\t1.0\n"
+
+
+def test_an_author_row_with_an_rsid_and_no_position_is_counted_as_not_found():
+    """Line 5 (rs2, no position) is kept unplaced and counted in the note every unplaced row
+    gets. Before: one InputDataError at line 5 (chromosome/position missing)."""
+    sf = parse_scoring_file(AUTHOR_HEAD + AUTHOR_ROWS, source="s.txt")
+    assert sf.variants["line"].tolist() == [4, 5, 6] and sf.n_unplaced == 1
+    assert sf.variants["chrom"].tolist() == ["1", None, "1"]
+    assert "1 variant has no position on GRCh38 (counted as not found)" in sf.notes
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("rs1\t1\t1000\tA\tG\t0.5\n\t\t\tC\tT\t-0.4\n", "chromosome/position missing, and no rsID"),
+    ("rs1\t1\t1000\tA\tG\t0.5\nNR\t\t\tC\tT\t-0.4\n", "chromosome/position missing, and no rsID"),
+    ("rs1\t\t\tA\tG\t0.5\nrs2\t\t\tC\tT\t-0.4\n", "no row has a chr_name/chr_position"),
+], ids=["no-rsid", "rsid-NR", "no-row-placed"])
+def test_rows_nothing_places_stay_one_error(rows, message):
+    """No rsID either (pgscatalog-core's 'Bad position'): the line error, now saying so. A file
+    none of whose rows is placed would have scored nothing: the rsID-only file's error at its
+    first row (the harmonised file, or pgs.match_rsid)."""
+    with pytest.raises(InputDataError, match=message) as e:
+        parse_scoring_file(AUTHOR_HEAD + rows, source="s.txt")
+    assert e.value.where == ("s.txt:4" if "no row" in message else "s.txt:5")
+
+
+def test_an_unplaced_author_row_scores_as_plink2_without_it(hl, spark, tmp_path):
+    """The stage on the case's VCF: rs1 and rs3 scored (plink2 --score of those two: 0.5 2 2
+    1.5), rs2 counted: n_variants 3, n_matched 2, n_not_found 1."""
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "PGS992504.txt").write_text(AUTHOR_HEAD + AUTHOR_ROWS)
+    cfg = case_config(tmp_path, str(CASES / LIST_CASE / "genotypes" / "data.vcf"), f"{tmp_path}/scores/*")
+    files = stage.load_scoring_files(spark, cfg, "GRCh38")
+    r = stage.match_dataset(hl, spark, cfg, "d", files)
+    row = r.summary.iloc[0]
+    assert (row["n_variants"], row["n_matched"], row["n_not_found"]) == (3, 2, 1)
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r)).set_index("person_id")
+    assert got["score_sum"].to_dict() == pytest.approx({1001: 0.5, 1002: 2.0, 1003: 2.0, 1004: 1.5}, abs=1e-9)
+    assert got["n_matched"].tolist() == [2, 2, 2, 2]

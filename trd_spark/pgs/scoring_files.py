@@ -1580,7 +1580,18 @@ def parse_scoring_file(
         fail_at((chrom.codes < 0) != df[pos_col].isna().to_numpy(bool), chrom_col,
                 "chromosome and position must both be given or both be empty")
         if positions_from == "author":
-            fail_at(chrom.codes < 0, chrom_col, "chromosome/position missing")
+            # A row with an rsID and no position is unplaced, counted as not found (``n_unplaced``'s
+            # note), as a harmonised file's unplaced rows are: pgsc_calc reads it so
+            # (pgscatalog-core's ScoreVariant.check_position takes an rsID without coordinates; it
+            # matches nothing and counts in its match rate). Before, one such row made the whole
+            # file an error. A row with neither is one still, as there.
+            fail_at((chrom.codes < 0) & (rsid.codes < 0), chrom_col, "chromosome/position missing, and no rsID")
+            # Columns with no position at all: an rsID-only file in effect, read as such (its error).
+            if len(df) and (chrom.codes < 0).all():
+                raise InputDataError(
+                    f"no row has a chr_name/chr_position (an rsID-only scoring file): {harmonised_fix}, or drop "
+                    "the empty columns and set pgs.match_rsid: true to match on the genotypes' rsIDs",
+                    where=f"{source}:{int(df['line'].iloc[0])}")
     else:
         chrom = TextCodes.missing(len(df))
         pos_num = pd.Series(np.nan, index=df.index)
