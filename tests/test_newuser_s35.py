@@ -137,3 +137,19 @@ def test_the_headline_says_why_a_reexport_hides_its_fits(tmp_path):
     assert lines[-2].endswith("not shown: hidden in the export") and "1.25" in lines[-3]
     pd.DataFrame(rows).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)  # every fit shown
     assert words not in headline_table(None, cfg, None)
+
+
+def test_readme_says_a_single_stage_command_skips_a_current_stage():
+    """`trd-spark models` on a complete, current release printed 'models: up to date, skipped'
+    and ran nothing in 4 s, where README's command table said only 'one stage' (a new user
+    expected it to refit). The row now says it is skipped as `run` skips it and that `--force`
+    reruns it; every single-stage command takes --force."""
+    from trd_spark.cli import build_parser
+    from trd_spark.layout import STAGES
+
+    row = next(line for line in (REPO / "README.md").read_text().splitlines()
+               if line.startswith("| `trd-spark pgs\\|phenotypes"))
+    assert "[--force]" in row and "up to date, skipped" in row and "`--force` reruns it" in row, row
+    parser = build_parser()
+    for stage in STAGES:
+        assert parser.parse_args([stage, "--force"]).force is True
