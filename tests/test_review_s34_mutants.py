@@ -34,6 +34,11 @@ assumes 0 or more.
 compare-releases' ``n_both`` (dbf1c2f): its test's one dataset shown by a single report held a
 count under the threshold, which the audit hides anyway, so a mutant hiding ``n_both`` only
 where NEITHER report shows the scored persons passed; with 20 or more it showed the exact count.
+
+Provenance's top-level registry call (07d07db, d18f3ea): its test filled the registry through a
+plain name (``X = register(rule)``); a registry filled through a method of one of the module's
+own names (``_ = RULES.append(rule)``, the case ``_own_callee``'s docstring names) was never asked,
+and a mutant reading only plain names passed: an edit to ``rule`` reran nothing that takes RULES.
 """
 
 from __future__ import annotations
@@ -197,3 +202,38 @@ def test_n_both_of_a_dataset_one_report_hides_is_a_label():
                            ("both", "PGS900001", 150, 400, 150, True, True)],
                           columns=["dataset", "pgs_id", "n_a", "n_b", "n_both", "shown_a", "shown_b"])
     assert list(pair_counts_shown(counts, 20)) == ["suppressed", "suppressed", 150]
+
+
+def test_a_registry_filled_through_a_method_call_counts_its_entries(tmp_path, monkeypatch):
+    """``_ = RULES.append(rule)`` at a module's top level: an importer of RULES by name takes
+    rule's code (an edit to it changes that importer's digest), an importer of another name does
+    not. (A bare ``RULES.append(rule)`` defines no name: the whole module counts, for every
+    importer.)"""
+    import sys
+
+    from trd_spark.provenance import code_digests
+
+    root = tmp_path / "review34_pkg"
+    root.mkdir()
+    shared = "RULES = []\n\n\ndef rule():\n    return 1\n\n\n_ = RULES.append(rule)\n\n\ndef other():\n    return 2\n"
+    files = {"__init__.py": "", "shared.py": shared, "user.py": "from review34_pkg.shared import RULES\n",
+             "apart.py": "from review34_pkg.shared import other\n"}
+    for name, text in files.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def digests() -> dict[str, str]:
+        code_digests.cache_clear()
+        return {m: code_digests(f"review34_pkg.{m}", package="review34_pkg", by_name=("review34_pkg.shared",))[
+            "review34_pkg.shared"] for m in ("user", "apart")}
+
+    try:
+        before = digests()
+        (root / "shared.py").write_text(shared.replace("return 1", "return 3"))
+        after = digests()
+        assert after["user"] != before["user"]
+        assert after["apart"] == before["apart"]
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "review34_pkg"]:
+            del sys.modules[name]
+        code_digests.cache_clear()
