@@ -39,6 +39,10 @@ Provenance's top-level registry call (07d07db, d18f3ea): its test filled the reg
 plain name (``X = register(rule)``); a registry filled through a method of one of the module's
 own names (``_ = RULES.append(rule)``, the case ``_own_callee``'s docstring names) was never asked,
 and a mutant reading only plain names passed: an edit to ``rule`` reran nothing that takes RULES.
+
+Deaths read from ``omop.death_table`` (e738aed): where the run names the death table's location
+in its messages (``omop_table_location``: the empty-table WARNINGs) no test asked, so a mutant
+naming the CDM's ``death`` while ``aou_death`` was read passed.
 """
 
 from __future__ import annotations
@@ -237,3 +241,15 @@ def test_a_registry_filled_through_a_method_call_counts_its_entries(tmp_path, mo
         for name in [m for m in sys.modules if m.split(".")[0] == "review34_pkg"]:
             del sys.modules[name]
         code_digests.cache_clear()
+
+
+def test_the_death_tables_location_names_the_configured_table():
+    """BigQuery (the AoU Workbench CDR; no file system asked): ``project.dataset.aou_death`` where
+    omop.death_table is aou_death, ``...death`` by default; other tables by their own name."""
+    from trd_spark.phenotypes.omop import omop_table_location
+
+    omop = load_config().omop.model_copy(update={"format": "bigquery", "path": "proj.cdr"})
+    aou = omop.model_copy(update={"death_table": "aou_death"})
+    assert omop_table_location(None, aou, "death") == "proj.cdr.aou_death"
+    assert omop_table_location(None, omop, "death") == "proj.cdr.death"
+    assert omop_table_location(None, aou, "person") == "proj.cdr.person"
