@@ -43,6 +43,11 @@ and a mutant reading only plain names passed: an edit to ``rule`` reran nothing 
 Deaths read from ``omop.death_table`` (e738aed): where the run names the death table's location
 in its messages (``omop_table_location``: the empty-table WARNINGs) no test asked, so a mutant
 naming the CDM's ``death`` while ``aou_death`` was read passed.
+
+The native pass's files' size (``pgen_engine.pass_files_bytes``, 89073b1): its tests asked for
+room with need 0 or a monkeypatched room, so a mutant counting one score's matrices whatever the
+score count passed; 61 scores then claimed 1/61 of the matrices' bytes, and a pass that does not
+fit /dev/shm (RAM) was put there.
 """
 
 from __future__ import annotations
@@ -253,3 +258,15 @@ def test_the_death_tables_location_names_the_configured_table():
     assert omop_table_location(None, aou, "death") == "proj.cdr.aou_death"
     assert omop_table_location(None, omop, "death") == "proj.cdr.death"
     assert omop_table_location(None, aou, "person") == "proj.cdr.person"
+
+
+def test_the_pass_files_bytes_cover_every_scores_matrices():
+    """At least the bytes of the matrices a pass of n rows x k scores writes (slope and offset
+    float64, n_vars int32: ``matching.weight_matrices``) plus the partial sums given, for 1 and
+    61 scores."""
+    from trd_spark.pgs.pgen_engine import pass_files_bytes
+
+    n = 1000
+    for k in (1, 61):
+        matrices = 2 * np.zeros((n, k), dtype=np.float64).nbytes + np.zeros((n, k), dtype=np.int32).nbytes
+        assert pass_files_bytes(n, k, 12345) >= matrices + 12345, k
