@@ -11,7 +11,6 @@ from typing import Any
 import highspy
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
 from trd_spark.errors import TrdSparkError
@@ -54,7 +53,7 @@ def suppress_small_counts(df: pd.DataFrame, count_columns: list[str], threshold:
 # anyway (for a "<T" cell: the attacker learns nothing beyond the label; in particular it is
 # never determined exactly) -- or, where the labels alone already say more (three "<T" parts
 # of a total: the total is >= 3), as wide as it would be with every non-zero count hidden.
-# Min and max come from two linear programmes per cell (scipy linprog, HiGHS). An unprotected
+# Min and max come from two linear programmes per cell (HiGHS through highspy). An unprotected
 # cell gets the classic protection LP of cell suppression (Fischetti & Salazar, as in
 # tau-Argus's optimal method): find the cheapest deviation of the shown counts (each shown
 # cell of at least T may move, staying >= T; zeros stay) that lets the cell reach the low and
@@ -231,39 +230,69 @@ def _cells_to_move(rel, bounds: list, movable: dict[int, tuple[float, float]], j
     change, at least weighted total change, for cell ``j`` to lie in ``target`` while every
     relation holds, a moved cell stays >= its bound in ``bounds`` and the others keep their
     values. ``preferred``: positions hidden anyway (``audit_suppression``'s ``prefer``), not
-    counted when fewer moved cells are sought. Raises TrdSparkError when no such table exists."""
+    counted when fewer moved cells are sought. Raises TrdSparkError when no such table exists.
+
+    One HiGHS model (highspy) for the call, as ``IntervalSolver`` keeps one: the search for
+    fewer moved cells below re-solves it with one cell's deviations fixed at a time, and each
+    re-solve starts from the last basis. A scipy ``linprog`` call per solve rebuilt, re-checked
+    and presolved the model each time: 22.1 / 18.5 CPU-s per toy-r1 / toy-r2 report build, 15.8 /
+    13.2 here (UNDER LOAD, benchmarks/RESULTS.md, session 35), every exported file the same byte
+    for byte but the report's date and code version. The solver's options are linprog's
+    (presolve on, dual simplex). That LP's solution (which cells move) need not be unique; a
+    warm start can reach another optimum than a cold one, so an export may hide other cells
+    than it did with linprog, each choice protecting every sensitive cell (checked after)."""
     n, pos = rel.shape[1], sorted(movable)
     m = len(pos)
     counted = np.array([k not in preferred for k in pos], dtype=bool)
     # Variables: x (n), up (m), down (m); x_k - up_k + down_k = value_k for movable k.
-    a_eq = vstack([hstack([rel, csr_matrix((rel.shape[0], 2 * m))]), _link_rows(pos, n)]).tocsr()
-    b_eq = np.concatenate([np.zeros(rel.shape[0]), [movable[k][0] for k in pos]])
+    a_eq = vstack([hstack([rel, csr_matrix((rel.shape[0], 2 * m))]), _link_rows(pos, n)]).tocsc()
+    b_eq = np.concatenate([np.zeros(rel.shape[0]), [movable[k][0] for k in pos]]).astype(np.float64)
     xb = list(bounds)
     lo, hi = xb[j]
     xb[j] = (max(lo, target[0]) if target[0] is not None else lo, target[1] if target[1] is not None else hi)
-    cost = np.concatenate([np.zeros(n), [movable[k][1] for k in pos] * 2])
-    dev_bounds: list[tuple[float, float | None]] = [(0.0, None)] * (2 * m)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)  # before anything else: no banner on stdout
+    h.setOptionValue("presolve", "on")
+    h.setOptionValue("simplex_strategy", 1)  # dual simplex, as linprog's "highs"
+    inf = h.getInfinity()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + 2 * m, a_eq.shape[0]
+    lp.col_cost_ = np.concatenate([np.zeros(n), [movable[k][1] for k in pos] * 2]).astype(np.float64)
+    lp.col_lower_ = np.array([b[0] for b in xb] + [0.0] * (2 * m), dtype=np.float64)
+    lp.col_upper_ = np.array([inf if b[1] is None else b[1] for b in xb] + [inf] * (2 * m), dtype=np.float64)
+    lp.row_lower_ = lp.row_upper_ = b_eq
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + 2 * m, a_eq.shape[0]
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a_eq.indptr, a_eq.indices, a_eq.data
+    h.passModel(lp)
 
-    def solve():
-        return linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=xb + dev_bounds, method="highs")
+    def deviation(i, upper: float) -> None:
+        """Fix cell i's deviations at 0 (``upper`` 0) or free them again (``inf``)."""
+        h.changeColsBounds(2, np.array([n + i, n + m + i], dtype=np.int32), np.zeros(2), np.full(2, upper))
 
-    res = solve()
-    if res.status != 0:
-        raise TrdSparkError(f"suppression audit: no consistent table widens a hidden count ({res.message}); "
-                           "export not written")
-    moved = res.x[n:n + m] + res.x[n + m:]
+    def solve() -> np.ndarray | None:
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value)
+        return x[n:n + m] + x[n + m:]
+
+    first = solve()
+    if first is None:
+        raise TrdSparkError(f"suppression audit: no consistent table widens a hidden count "
+                            f"({h.modelStatusToString(h.getModelStatus())}); export not written")
+    moved: np.ndarray = first
     # The LP counts the size of the changes, not the number of cells: keep each moved cell
     # fixed in turn (smallest change first) when a table with fewer moved cells remains.
     for i in sorted(np.flatnonzero(moved > 1e-7), key=lambda i: (moved[i], i)):
         if moved[i] <= 1e-7:
             continue
-        dev_bounds[i] = dev_bounds[m + i] = (0.0, 0.0)
-        res = solve()
-        new = res.x[n:n + m] + res.x[n + m:] if res.status == 0 else None
+        deviation(i, 0.0)
+        new = solve()
         if new is not None and ((new > 1e-7) & counted).sum() < ((moved > 1e-7) & counted).sum():
             moved = new
         else:
-            dev_bounds[i] = dev_bounds[m + i] = (0.0, None)
+            deviation(i, inf)
     return {pos[i] for i in np.flatnonzero(moved > 1e-7)}
 
 
