@@ -158,59 +158,111 @@ def test_entries_reader_gives_the_wanted_rows_alt_dosages_part_by_part(tmp_path)
         EntriesReader(files, WANTED, _DOSAGE_OF_PLINK_CODE).read(0, 5, np.empty((5, 6)))
     (tmp_path / "filtered").mkdir()
     files = _entries(tmp_path / "filtered", filtered=((1, 4),))  # in rows 1 and 5: wanted parts, unwanted rows
+    reader = EntriesReader(files, WANTED, _DOSAGE_OF_PLINK_CODE)
+    np.testing.assert_array_equal(reader.read(0, 1, np.empty((1, 6))), want[:1])  # row 1 not reached yet
     with pytest.raises(NotDecodable, match=f"^{files.layout.parts[0]}: a missing entry"):
-        EntriesReader(files, WANTED, _DOSAGE_OF_PLINK_CODE).read(0, 1, np.empty((1, 6)))
+        reader.read(1, 2, np.empty((1, 6)))  # row 2: the read passes row 1
+    # An unwanted row after a part's last wanted row: refused by the read of that last wanted row.
+    (tmp_path / "tail").mkdir()
+    parts = (_part(tmp_path / "tail", PART_ROWS[0], name="part-0"),
+             _part(tmp_path / "tail", PART_ROWS[1], filtered=((2, 4),), name="part-1"))
+    files = EntriesFiles(str(tmp_path / "tail"), EntriesLayout(parts, (4, 3), True), 6)
+    reader = EntriesReader(files, WANTED[:4], _DOSAGE_OF_PLINK_CODE)
+    np.testing.assert_array_equal(reader.read(0, 3, np.empty((3, 6))), want[:3])
+    with pytest.raises(NotDecodable, match=f"^{parts[1]}: a missing entry"):
+        reader.read(3, 4, np.empty((1, 6)))  # row 4: part 1's last wanted row; its row 6 then checked
 
     assert files.at_part_starts([0, 1, 4, 5], WANTED) == [0, 3, 5]  # 1 -> 0, 4 -> 3 (row 4, part 1's first)
     assert files.at_part_starts([0, 5], WANTED) == [0, 5]
 
 
 @pytest.mark.parametrize("n", [1, 5, 128], ids=["length_byte_0x01", "5_samples", "length_bytes_0x80_0x01"])
-def test_a_part_widened_frame_by_frame_into_one_buffer_reads_as_the_whole_part_widened(tmp_path, n):
-    """The reader's parse (``_widened_stream``: each zstd frame decompressed and widened into one
-    buffer the reader keeps for its next part; ``_calls_of_widened``, which reads the first row's
-    array length from the widened bytes and checks a bounded number of entries a step) gives the
-    calls the whole part decompressed and then widened gives (``_widened_calls``), with frames of
-    7 bytes that cut rows, entries and the array length; a later, smaller part written into the
-    same buffer reads its own bytes alone (the earlier part's tail is not read), a larger one
-    gets a larger buffer, and a part of missing calls alone (its widened stream twice its
-    stream: more than the room kept) a larger one midway, the bytes written so far kept; a part
-    it cannot read exactly is still None (row by row then)."""
+@pytest.mark.parametrize("step_bytes", [1, 2**19], ids=["one_row_a_step", "default_step"])
+def test_a_part_streamed_a_few_rows_at_a_time_reads_as_the_whole_part_widened(tmp_path, n, step_bytes, monkeypatch):
+    """The reader's parse (``_PartStream``: each zstd frame decompressed and widened when the rows
+    reach it, into one buffer the reader keeps for its next part, every step of rows checked as
+    ``_calls_of_widened`` checks a whole part, the first row's array length read from the widened
+    bytes) gives the calls the whole part decompressed and then widened gives (``_widened_calls``),
+    with frames of 7 bytes that cut rows, entries and the array length, one row a step or the
+    default step; a later part reuses the buffer; a part of missing calls alone reads the same;
+    a part with a row fewer than its count, or whose last row holds a filtered entry and a
+    two-byte call (the same width), is refused (``finish``: row by row then)."""
     from trd_spark.pgs import mt_entries
 
+    monkeypatch.setattr(mt_entries, "_STREAM_STEP_BYTES", step_bytes)
     rng = np.random.default_rng(n)
     big = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, n)] for _ in range(9)]
     missing = big[:2] + [[None] * n for _ in range(60)]
     held: list[np.ndarray] = []
-    buffers = []
+
+    def streamed(raw, n_rows, stops):
+        stream = mt_entries._PartStream(raw, n_rows, True, held)
+        assert stream.start() and stream.n == n
+        got = []
+        for stop in stops:
+            calls = stream.advance(stop)
+            assert calls is not None
+            got.append(calls.copy())  # each view valid until the next call
+        return np.concatenate(got), stream.finish()
+
     for name, rows in (("big", big), ("small", big[:2]), ("bigger", big * 3), ("missing", missing)):
-        part = _part(tmp_path, rows, name=name)
-        raw = open(part, "rb").read()
+        raw = open(_part(tmp_path, rows, name=name), "rb").read()
         whole = mt_entries._widened_calls(_decompress(raw), len(rows), True)
         assert whole is not None
-        framed = mt_entries._calls_of_widened(mt_entries._widened_stream(raw, held), len(rows), True)
-        assert framed is not None
-        np.testing.assert_array_equal(framed, whole, err_msg=name)
-        assert len(held) == 1 and held[0].base is None  # one buffer of its own
-        buffers.append(held[0])
-        assert mt_entries._calls_of_widened(mt_entries._widened_stream(raw, held), len(rows) + 1, True) is None
-    assert buffers[1] is buffers[0] and buffers[2] is not buffers[1]  # the big part's reused, then a larger one
-    assert len(buffers[3]) > len(buffers[2]) or buffers[3] is not buffers[2]
+        for stops in ([len(rows)], list(range(1, len(rows) + 1)), [1, len(rows) // 2]):
+            got, finished = streamed(raw, len(rows), stops)
+            np.testing.assert_array_equal(got, whole[:stops[-1]], err_msg=f"{name} {stops}")
+            assert finished, name  # the rest read and checked, the end byte found
+        assert len(held) == 1
+        _, finished = streamed(raw, len(rows) + 1, [1])
+        assert not finished  # a row fewer than counted
+    kept = held[0]
+    streamed(open(_part(tmp_path, big[:2], name="again"), "rb").read(), 2, [2])
+    assert held[0] is kept  # reused
+    if n > 1:  # the last row the same width (a two-byte call, +2 widened bytes; a filtered entry, -2)
+        last = [list(r) for r in big]
+        last[8][0] = 129
+        raw = open(_part(tmp_path, last, filtered=((8, 1),), name="filtered_last_row"), "rb").read()
+        assert mt_entries._PartStream(raw, len(big), True, held).start()
+        stream = mt_entries._PartStream(raw, len(big), True, held)
+        stream.start()
+        assert stream.advance(8) is not None and stream.advance(9) is None
 
-    # A step of 2 entries: every row checked in steps of one row, the same calls.
-    part = _part(tmp_path, big, name="steps")
-    raw = open(part, "rb").read()
-    whole = mt_entries._widened_calls(_decompress(raw), len(big), True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mt_entries, "_ENTRIES_PER_STEP", 2)
-        np.testing.assert_array_equal(mt_entries._calls_of_widened(mt_entries._widened_stream(raw, []), len(big),
-                                                                   True), whole)
-        if n > 1:  # the last row the same width (a two-byte call, +2 widened bytes; a filtered entry, -2): its step
-            last = [list(r) for r in big]
-            last[8][0] = 129
-            filtered = _part(tmp_path, last, filtered=((8, 1),), name="filtered_last_row")
-            assert mt_entries._calls_of_widened(mt_entries._widened_stream(open(filtered, "rb").read(), []),
-                                                len(big), True) is None
+
+def test_the_reader_holds_a_few_rows_of_a_part_not_the_part(tmp_path, monkeypatch):
+    """``EntriesReader`` reads a part forward a few rows at a time (``_PartStream``): while it reads
+    every row of a part of 400 rows x 500 samples (its widened stream 400 KB) a step of ~8 rows
+    at a time (``_STREAM_STEP_BYTES`` 8 KiB here), the memory it holds at its peak (numpy's and
+    Python's allocations, tracemalloc), its file's bytes aside, is well below the part's widened
+    stream (on f7d6547 the
+    whole part was widened into one buffer of ~1.4x that: ~126 MB per part, 2 bytes per entry,
+    at the benchmark's sizes); the same dosages as the part read at the default step."""
+    import os
+    import tracemalloc
+
+    from trd_spark.pgs import mt_entries
+    from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
+
+    rng = np.random.default_rng(7)
+    rows = [[[HOM_REF, HET, HOM_ALT, None][k] for k in rng.integers(0, 4, 500)] for _ in range(400)]
+    part = _part(tmp_path, rows, block=4096)
+    files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (400,), True), 500)
+    wanted = np.arange(0, 400, 3)
+    expected = np.array([[DOSAGE[c] for c in rows[r]] for r in wanted])
+    widened = 400 * (2 + 2 + (500 + 7) // 8 + 2 * 500)
+    monkeypatch.setattr(mt_entries, "_STREAM_STEP_BYTES", 8192)
+    out = np.empty((len(wanted), 500))
+    tracemalloc.start()
+    try:
+        reader = EntriesReader(files, wanted, _DOSAGE_OF_PLINK_CODE)
+        for lo in range(0, len(wanted), 10):  # (into ``out``, made before: not counted)
+            reader.read(lo, min(lo + 10, len(wanted)), out[lo:])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, expected)
+    raw = os.path.getsize(part)  # the part file's bytes, read whole (compressed: ~93 KB of random calls here)
+    assert peak - raw < widened / 4, (peak, raw, widened)
 
 
 def test_native_pass_over_entry_files_equals_the_pass_over_their_bed(hl, spark, tmp_path, caplog):

@@ -171,48 +171,117 @@ def _decompress(raw: bytes) -> bytearray:
     return out
 
 
-def _widened_stream(raw: bytes, held: list[np.ndarray]) -> memoryview:
-    """A part file's bytes decompressed with every byte 0x01 written 0x00 0x01 (the widened
-    stream ``_calls_of_widened`` reads), frame by frame into the buffer ``held`` holds (one uint8
-    array, kept there for the next part; made when ``held`` is empty, replaced when it has too
-    little room, the old one dropped first): a view of the buffer's first bytes. The same bytes
-    as ``_widened_calls`` widens ``_decompress(raw)`` into: the widening is byte by byte, so
-    frame by frame is the same. Why: each frame's pieces stay in the core's cache and the part's
-    buffers are not made anew, where the whole part decompressed into a new buffer and then
-    widened into another wrote ~4 bytes of fresh pages per entry: 5.1 -> 3.0 ns per entry on the
-    benchmark part (2.5k samples x 25k rows, CPU under load; benchmarks/RESULTS.md, session 31
-    flatmt)."""
-    import pyarrow as pa
+# Widened bytes a part stream decodes and checks at a time (``_PartStream.advance``): within a
+# core's L2 (1 MiB here), so that the bytes are checked and looked up while still in the cache.
+_STREAM_STEP_BYTES = 2**19
 
-    from trd_spark.pgs.memory import small_pages
 
-    codec = pa.Codec("zstd")
-    view = memoryview(raw)
-    frames, total = _frames(raw)
-    # The widened stream is the stream plus one byte per byte 0x01 (a row's start, a missing GT:
-    # ~1% of the entries in array data), at most twice the stream. A buffer with room for an
-    # eighth more is kept while the parts fit it; a new one gets a quarter more room again, so
-    # that parts a little larger than the first (their missing calls vary) still reuse it.
-    need = total + total // 8 + 64
-    if not held or len(held[0]) < need:
-        held.clear()  # the old one freed first
-        # Pages touched only where written; no huge-page advice (``memory.small_pages``: its
-        # synchronous compaction cost more than the 4 KiB faults, as for the block buffer).
-        with small_pages():
-            held.append(np.empty(need + need // 4, np.uint8))
-    buffer = held[0]
-    into, at = buffer.data, 0
-    for start, end, _, size in frames:
-        piece = codec.decompress(view[start:end], decompressed_size=size).to_pybytes().replace(b"\x01", b"\x00\x01")
-        if at + len(piece) > len(buffer):  # more bytes 0x01 than room: the largest it can need, the bytes so far kept
-            with small_pages():
-                larger = np.empty(2 * total + 1, np.uint8)
-            larger[:at] = buffer[:at]
-            held[0] = buffer = larger
-            into = buffer.data
-        into[at:at + len(piece)] = piece
-        at += len(piece)
-    return into[:at]
+class _PartStream:
+    """The rows of one entries part file read forward a few at a time from its widened stream
+    (the decompressed part with every byte 0x01 written 0x00 0x01, as ``_calls_of_widened``
+    reads it whole): each zstd frame is decompressed and widened when the rows reach it, into a
+    small buffer (``held``: one uint8 array, kept by the caller for its next part; the bytes of
+    rows already read are dropped), and each step of rows is checked as ``_calls_of_widened``
+    checks a part's rows (the header of every row, each entry's two bytes, the first row's
+    array length n; ``finish``: the row count and the end byte). ``advance`` gives the calls of
+    the next rows, ``finish`` checks the rest of the part; both give None when the part is not
+    one ``_calls_of_widened`` reads (the caller then parses it row by row, which names what it
+    found). Why: the whole part widened into one buffer was ~2 bytes per entry of fresh pages
+    (126 MB a part of the benchmark's MatrixTables at every sample count: ~31k page faults per
+    task, its bytes written to memory and read back twice); a step stays in the cache and the
+    buffer is a few steps long (benchmarks/RESULTS.md, session 35 flatmt)."""
+
+    def __init__(self, raw: bytes, n_rows: int, optional_elements: bool, held: list[np.ndarray]) -> None:
+        import pyarrow as pa
+
+        self._codec = pa.Codec("zstd")
+        self._view = memoryview(raw)
+        self._frames, _ = _frames(raw)
+        self._next_frame = 0
+        self._n_rows = n_rows
+        self._optional = optional_elements
+        self._held = held
+        if not held:
+            held.append(np.empty(2 * _STREAM_STEP_BYTES, np.uint8))
+        self._lo = self._hi = 0  # the widened bytes not read yet: held[0][lo:hi]
+        self.next_row = 0  # the part's rows before it are read and checked
+        self.n: int | None = None  # the first row's array length (None until ``start``)
+        self._header = np.zeros(0, np.uint8)
+        self._width = 0
+
+    def _fill(self, need: int) -> bool:
+        """At least ``need`` widened bytes not read yet in the buffer (frames decompressed and
+        widened as needed; the unread bytes moved to its start, or a larger buffer made, when
+        the next frame does not fit); False when the part has fewer."""
+        while self._hi - self._lo < need and self._next_frame < len(self._frames):
+            start, end, _, size = self._frames[self._next_frame]
+            self._next_frame += 1
+            piece = self._codec.decompress(self._view[start:end], decompressed_size=size).to_pybytes() \
+                .replace(b"\x01", b"\x00\x01")
+            buffer = self._held[0]
+            if self._hi + len(piece) > len(buffer):
+                kept = self._hi - self._lo
+                if kept + len(piece) > len(buffer):  # a step or a frame larger than the room: a larger buffer
+                    larger = np.empty(2 * (kept + len(piece)), np.uint8)
+                    larger[:kept] = buffer[self._lo:self._hi]
+                    self._held[0] = buffer = larger
+                else:
+                    buffer[:kept] = buffer[self._lo:self._hi]  # (numpy copies overlapping ranges exactly)
+                self._lo, self._hi = 0, kept
+            buffer.data[self._hi:self._hi + len(piece)] = piece
+            self._hi += len(piece)
+        return self._hi - self._lo >= need
+
+    def start(self) -> bool:
+        """Read the first row's header (its array length ``n``); False when the part does not
+        start as ``_calls_of_widened`` reads it."""
+        self._fill(24)
+        head = bytes(self._held[0][self._lo:min(self._hi, self._lo + 24)])
+        if len(head) < 3 or head[0] != 0 or head[1] != 1:
+            return False
+        try:
+            n, _ = _varint(head[1:].replace(b"\x00\x01", b"\x01"), 1)
+        except IndexError:  # the stream ends inside the array length
+            return False
+        self.n = n
+        self._header = np.frombuffer((b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8 if self._optional else 0))
+                                     .replace(b"\x01", b"\x00\x01"), np.uint8)
+        self._width = len(self._header) + 2 * n
+        return True
+
+    def step_rows(self) -> int:
+        """Rows ``advance`` reads at most at a time (``_STREAM_STEP_BYTES`` of widened rows, at least 1)."""
+        return max(1, _STREAM_STEP_BYTES // max(1, self._width))
+
+    def advance(self, stop: int) -> np.ndarray | None:
+        """The widened call bytes (``stop - next_row`` x n uint8, a view of the buffer, valid
+        until the next call) of the part's rows ``next_row..stop``, checked; None when they are
+        not all such rows (or the part ends before them)."""
+        assert self.n is not None and self.next_row <= stop <= self._n_rows
+        count = stop - self.next_row
+        if not self._fill(count * self._width):
+            return None
+        rows = self._held[0][self._lo:self._lo + count * self._width].reshape(count, self._width)
+        # Each entry's two bytes as one little-endian uint16 (field-missing byte low, call byte
+        # high): the low byte 0 and the high byte < 128 <=> no bit of 0x80FF set. One pass over
+        # the step's entries where two strided passes (0.81 -> 0.22 ns per entry, 10k samples,
+        # under load: benchmarks/RESULTS.md, session 33 flatmt); unaligned rows (an odd row
+        # width) are read by numpy's unaligned loops, the same bits.
+        if not (rows[:, :len(self._header)] == self._header).all() or \
+                (rows[:, len(self._header):].view("<u2") & 0x80FF).any():
+            return None
+        self._lo += count * self._width
+        self.next_row = stop
+        return rows[:, len(self._header):].reshape(count, self.n, 2)[:, :, 1]
+
+    def finish(self) -> bool:
+        """Read and check the part's rows after ``next_row`` and its end (one byte 0 after the
+        last row, nothing after it); False when the part is not one ``_calls_of_widened`` reads."""
+        while self.next_row < self._n_rows:
+            if self.advance(min(self._n_rows, self.next_row + self.step_rows())) is None:
+                return False
+        self._fill(2)
+        return self._hi - self._lo == 1 and self._held[0][self._lo] == 0 and self._next_frame == len(self._frames)
 
 
 def _varint_bytes(value: int) -> bytes:
@@ -461,21 +530,25 @@ class EntriesFiles:
 class EntriesReader:
     """The calls of a task's rows (``rows``: global row numbers of the MatrixTable, ascending and
     distinct) as one value per PLINK 1 code (``values``: 4 floats, indexed by the code; A1 =
-    alt, so ``pgen_engine`` passes alt dosages 2, missing, 1, 0), read part by part: a part is
-    decompressed and checked once when its first wanted row is read (every row of it, as
-    ``bed_rows`` checks them) and dropped when the rows move past it, so a task holds one part
-    (its widened stream, ~2 bytes per entry) at a time. The same calls as ``bed_rows`` writes:
-    every row at once (``_calls_of_widened`` of the part widened frame by frame into one buffer
-    per reader, ``_widened_stream``) where it can, else row by row (``_codes_row_by_row``).
+    alt, so ``pgen_engine`` passes alt dosages 2, missing, 1, 0), read part by part and, within
+    a part, forward a few rows at a time (``_PartStream``): a part's rows are decoded and checked
+    as the reads reach them, every row wanted or not (as ``bed_rows`` checks them), and the rest
+    of the part (its rows after the task's last wanted row, its row count and end) when that
+    last wanted row is read; so a task holds a few steps of rows of one part at a time, not a
+    part. The same calls as ``bed_rows`` writes: from the widened stream where the part is one
+    ``_calls_of_widened`` reads, else (found at any row) from the whole part parsed row by row
+    (``_codes_row_by_row``) for the part's wanted rows not read yet.
     Why: the .bed that ``write_bed`` wrote was read back by pgenlib in a second Spark job; read
     here, the scores need one job and no file (benchmarks/RESULTS.md, session 27).
     ``read`` raises NotDecodable naming the part file for a call the module doc does not read
-    and for rows whose length is not the column count. Raises ValueError when ``rows`` are not
-    ascending and distinct: ``read`` places a request's rows part by part, so rows out of order
-    across two parts would land at the wrong positions with no error. Never input data: the one
-    caller (``native_task._block_reader``, a task's ``variant_idx``) gets its rows in file order
-    from ``pgen_engine.score`` (``_placed_weights``), and ``engine._entries_files`` takes no
-    repeated file row."""
+    and for rows whose length is not the column count: for a wanted row, in the read that asks
+    for it; for another row of the part, in the read that reaches it or the one that asks for
+    the part's last wanted row (the task fails before it yields its partials: ``native_task``).
+    Raises ValueError when ``rows`` are not ascending and distinct: ``read`` places a request's
+    rows part by part, so rows out of order across two parts would land at the wrong positions
+    with no error. Never input data: the one caller (``native_task._block_reader``, a task's
+    ``variant_idx``) gets its rows in file order from ``pgen_engine.score`` (``_placed_weights``),
+    and ``engine._entries_files`` takes no repeated file row."""
 
     def __init__(self, files: EntriesFiles, rows: np.ndarray, values: np.ndarray) -> None:
         if len(rows) > 1 and not bool((np.diff(rows) > 0).all()):  # one pass over the task's rows
@@ -489,31 +562,87 @@ class EntriesReader:
         written = _WIDENED_CODE != 255
         self._of_call[written] = self._of_code[_WIDENED_CODE[written]]
         self._part = -1
-        self._matrix: np.ndarray | None = None
-        self._index: np.ndarray | None = None  # local row -> matrix row (row-by-row parse); None: the same
-        # The widened stream's buffer (``_widened_stream``), reused by the task's next part: its
-        # pages are faulted in once per reader, not once per part. ``_matrix`` may be a view of it.
-        self._stream: list[np.ndarray] = []
+        self._raw = b""  # the open part's file bytes (for the row-by-row parse)
+        self._stream: _PartStream | None = None
+        self._matrix: np.ndarray | None = None  # the open part's wanted rows' codes, parsed row by row
+        self._index: np.ndarray | None = None  # their rows in the part (``_matrix``'s rows)
+        # The streams' buffer (``_PartStream``), reused by the task's next part.
+        self._held: list[np.ndarray] = []
 
-    def _load(self, p: int) -> None:
-        self._matrix = self._index = None  # the previous part freed before the next is read
-        layout, part = self._files.layout, self._files.layout.parts[p]
-        n_rows = layout.counts[p]
-        keep = self._rows[(self._rows >= self._starts[p]) & (self._rows < self._starts[p + 1])] - self._starts[p]
-        with open(part, "rb") as f:
-            raw = f.read()
-        calls = _calls_of_widened(_widened_stream(raw, self._stream), n_rows, layout.optional_elements)
-        if calls is None:  # (rare: decompressed again, as it is, for the parse that names what it found)
-            matrix = _codes_row_by_row(_decompress(raw), keep, n_rows, layout.optional_elements, part)
-            self._index = keep
-        else:
-            matrix = calls
-        if len(matrix) and matrix.shape[1] != self._files.n_samples:
+    def _wanted(self, p: int) -> np.ndarray:
+        """The task's rows in part ``p``, as row numbers within it."""
+        lo, hi = np.searchsorted(self._rows, self._starts[p:p + 2])
+        return self._rows[lo:hi] - self._starts[p]
+
+    def _open(self, p: int) -> None:
+        self._stream = self._matrix = self._index = None  # the previous part freed before the next is read
+        layout = self._files.layout
+        with open(layout.parts[p], "rb") as f:
+            self._raw = f.read()
+        self._part = p
+        stream = _PartStream(self._raw, layout.counts[p], layout.optional_elements, self._held)
+        if not stream.start():
+            self._row_by_row()
+            return
+        self._check_width(stream.n)
+        self._stream = stream
+
+    def _check_width(self, n: int | None) -> None:
+        if n is not None and n != self._files.n_samples:
             # No count: a row's entries and the columns are the samples (a log or an error
             # names no count of persons; README, Privacy).
-            raise NotDecodable(f"{part}: rows of {'fewer' if matrix.shape[1] < self._files.n_samples else 'more'} "
+            raise NotDecodable(f"{self._files.layout.parts[self._part]}: rows of "
+                               f"{'fewer' if n < self._files.n_samples else 'more'} "
                                "entries than the MatrixTable has columns")
-        self._matrix, self._part = matrix, p
+
+    def _row_by_row(self) -> None:
+        """The open part parsed whole, row by row (rare: a part the widened stream does not read;
+        the parse names what it found); its wanted rows' codes kept for the reads."""
+        layout, p = self._files.layout, self._part
+        keep = self._wanted(p)
+        matrix = _codes_row_by_row(_decompress(self._raw), keep, layout.counts[p], layout.optional_elements,
+                                   layout.parts[p])
+        self._check_width(matrix.shape[1] if len(matrix) else None)
+        self._stream, self._matrix, self._index = None, matrix, keep
+
+    def _read_part(self, local: np.ndarray, dest: np.ndarray) -> None:
+        """The open part's rows ``local`` (row numbers within it, ascending) as values in ``dest``."""
+        i = 0
+        while i < len(local) and self._stream is not None:
+            stream = self._stream
+            first = stream.next_row
+            stop = min(first + stream.step_rows(), int(local[-1]) + 1)
+            calls = stream.advance(stop)
+            if calls is None:
+                self._row_by_row()
+                break
+            j = i + int(np.searchsorted(local[i:], stop))
+            if j > i:
+                # uint8 indices: always in range. A refused call is NaN, which makes the (cached)
+                # request's sum NaN: half the CPU of a lookup of the calls in a refused-call table.
+                # Consecutive rows (a run of the part's rows all wanted: every read where a score
+                # weights each row, as in the benchmark) are a slice of the step's calls, looked
+                # up in place, not gathered into a copy first (1.19 -> 0.94 ns per entry, 10k
+                # samples, under load: session 33 flatmt). Each step checked (one pass over the
+                # rows, not the entries): a span test alone takes an unsorted or repeated
+                # request ([3, 5, 4, 6], [0, 0, 2]) for the run it spans and reads wrong rows.
+                at = local[i:j] - first
+                consecutive = bool(np.all(np.diff(at) == 1))
+                np.take(self._of_call, calls[at[0]:at[-1] + 1] if consecutive else calls[at], out=dest[i:j],
+                        mode="clip")
+            i = j
+        if i < len(local):
+            assert self._matrix is not None and self._index is not None
+            np.take(self._of_code, self._matrix[np.searchsorted(self._index, local[i:])], out=dest[i:], mode="clip")
+        if np.isnan(dest.sum()):
+            raise NotDecodable(f"{self._files.layout.parts[self._part]}: a call other than unphased diploid "
+                               "0/0, 0/1, 1/1")
+        wanted = self._wanted(self._part)
+        if self._stream is not None and len(local) and local[-1] == wanted[-1]:
+            # The part's last wanted row: the rest of it checked now (its file bytes then freed).
+            if not self._stream.finish():
+                self._row_by_row()
+            self._stream, self._raw = None, b""
 
     def read(self, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
         """The values of the task's rows ``lo:hi`` (indices into ``rows``) written to the first
@@ -523,27 +652,12 @@ class EntriesReader:
         at = 0
         for p in np.unique(parts):  # ascending: the rows are
             local = rows[parts == p] - self._starts[p]
-            if p != self._part:
-                self._load(int(p))
-            assert self._matrix is not None
-            dest = out[at:at + len(local)]
-            if self._index is None:
-                # uint8 indices: always in range. A refused call is NaN, which makes the (cached)
-                # block's sum NaN: half the CPU of a lookup of the calls in a refused-call table.
-                # Consecutive rows (a run of the part's rows all wanted: every read where a score
-                # weights each row, as in the benchmark) are a slice of the part's calls, looked
-                # up in place, not gathered into a copy first (1.19 -> 0.94 ns per entry, 10k
-                # samples, under load: session 33 flatmt). Each step checked (one pass over the
-                # rows, not the entries): a span test alone takes an unsorted or repeated
-                # request ([3, 5, 4, 6], [0, 0, 2]) for the run it spans and reads wrong rows.
-                consecutive = bool(np.all(np.diff(local) == 1))
-                calls = self._matrix[local[0]:local[-1] + 1] if consecutive else self._matrix[local]
-                np.take(self._of_call, calls, out=dest, mode="clip")
-                if np.isnan(dest.sum()):
-                    raise NotDecodable(f"{self._files.layout.parts[p]}: a call other than unphased diploid "
-                                       "0/0, 0/1, 1/1")
-            else:
-                np.take(self._of_code, self._matrix[np.searchsorted(self._index, local)], out=dest, mode="clip")
+            # A part is read forward: rows before where its stream is (read again: not the
+            # pass's order, which reads each row once) or of a part done with are read anew.
+            if p != self._part or self._matrix is None and (self._stream is None
+                                                            or local[0] < self._stream.next_row):
+                self._open(int(p))
+            self._read_part(local, out[at:at + len(local)])
             at += len(local)
         return out[:at]
 
