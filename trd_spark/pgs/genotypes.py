@@ -52,13 +52,14 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import logging
 import os
 import re
 import uuid
 import zlib
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection
+from typing import IO, TYPE_CHECKING
 
 from trd_spark.config import GenotypeSource, is_uri
 from trd_spark.errors import InputDataError, header_fields_text
@@ -147,14 +148,14 @@ def reference_contigs(reference_genome: str) -> set[str]:
     return {*plain, *(f"chr{c}" for c in plain), *_PLINK_CODES}
 
 
-def compression(path: str) -> str:
-    """``bgzf``, ``gzip`` (plain, e.g. ``gzip file.vcf``) or ``none``, from the first bytes.
+def compression_of(head: bytes) -> str:
+    """``bgzf``, ``gzip`` (plain, e.g. ``gzip file.vcf``) or ``none``, from a file's first 16 bytes
+    (fewer when the file is shorter).
 
     BGZF is gzip whose members carry the ``BC`` extra subfield (SAM/BAM spec 4.1): FLG.FEXTRA
-    set, XLEN 6, SI1 SI2 = ``B`` ``C``.
+    set, XLEN 6, SI1 SI2 = ``B`` ``C``. The one rule of ``compression`` (a local file) and of
+    ``check_vcf_files`` on a URI (the bytes read through Hadoop's file system).
     """
-    with open(path, "rb") as f:
-        head = f.read(16)
     if head[:2] != b"\x1f\x8b":
         return "none"
     if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
@@ -162,27 +163,55 @@ def compression(path: str) -> str:
     return "gzip"
 
 
-def check_vcf_files(source: GenotypeSource) -> bool:
-    """Cheap checks of local VCF files before Hail reads them lazily (header + first record).
+def compression(path: str) -> str:
+    """``compression_of`` the first bytes of the local file ``path``."""
+    with open(path, "rb") as f:
+        return compression_of(f.read(16))
+
+
+def hadoop_vcf_files(hl: hl_types) -> tuple[Callable[[str], list[str]], Callable[[str], IO[bytes]]]:
+    """(list a URI glob's files, open a URI's file for reading bytes) through Hadoop's file system,
+    the one ``import_vcf`` reads the files with (``gs://``, ``hdfs://``, ``file://``): listed as
+    ``io.Fs.glob_files`` lists them, opened by Hail's Hadoop file system without a codec (the bytes
+    as stored: ``hl.hadoop_open`` would decompress a .gz/.bgz by its name). For
+    ``check_vcf_files``' URI files; ``hl``: the initialised hail module."""
+    from pyspark.sql import SparkSession
+
+    from trd_spark.io import Fs
+
+    fs = hl.current_backend().fs
+    return Fs(SparkSession.builder.getOrCreate()).glob_files, lambda path: fs.open(path, "rb")
+
+
+def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[str]] | None = None,
+                    open_uri: Callable[[str], IO[bytes]] | None = None) -> bool:
+    """Cheap checks of VCF files before Hail reads them lazily (header + first record).
 
     Returns True when some file is plain gzip (not BGZF): Hail then has to read the files
     serially (``force=True``) instead of splitting them. Raises ``InputDataError`` naming the
     file (and ``:line``) for: a BGZF file without the end-of-file block (cut short), a plain
     gzip file named ``.bgz`` or an uncompressed one named ``.gz``/``.bgz``, a first
     record whose FORMAT lacks ``GT`` (or ``dosage_field``), and a first record whose contig
-    matches no name of the reference (e.g. ``chromosome1``). URIs are left to Hail.
+    matches no name of the reference (e.g. ``chromosome1``). A URI's files (``gs://``,
+    ``hdfs://``, ``file://``) are listed by ``uri_files`` and read by ``open_uri``
+    (``hadoop_vcf_files``) with the same checks; without them a URI is left to Hail (False):
+    there a plain-gzip ``.gz`` was forced to BGZF and failed inside Hail ("truncated bgzip"),
+    not read (session 35).
     """
     if is_uri(source.path):
-        return False
+        if uri_files is None or open_uri is None:
+            return False
+        paths, opener = uri_files(source.path), open_uri
+    else:
+        paths, opener = sorted(glob.glob(source.path)), lambda path: open(path, "rb")
     contigs = reference_contigs(source.reference_genome)
     wanted = source.dosage_field or "GT"
     plain_gzip = False
-    for path in sorted(glob.glob(source.path)):
-        kind = compression(path)
-        if kind == "bgzf":
-            with open(path, "rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
+    for path in paths:
+        with opener(path) as f:
+            kind = compression_of(f.read(16))
+            if kind == "bgzf":
+                size = f.seek(0, os.SEEK_END)
                 f.seek(max(0, size - len(BGZF_EOF)))
                 if f.read() != BGZF_EOF:
                     raise InputDataError("truncated BGZF file (no BGZF end-of-file block); copy it again",
@@ -198,9 +227,12 @@ def check_vcf_files(source: GenotypeSource) -> bool:
                 "`zcat -f FILE | bgzip > FILE.fixed.vcf.bgz`" + (" or name it .vcf.gz (read serially)" if kind == "gzip"
                                                                 else " or drop the extension"), where=path)
         try:
-            with (gzip.open(path, "rt") if kind != "none" else open(path)) as f:
+            with opener(path) as raw, (gzip.open(raw, "rt") if kind != "none" else io.TextIOWrapper(raw)) as f:
+                declared: set[str] = set()  # the header's ##FORMAT IDs
                 for line_no, line in enumerate(f, 1):
                     if line.startswith("#"):
+                        if line.startswith("##FORMAT=<ID="):
+                            declared.add(line[len("##FORMAT=<ID="):].split(",", 1)[0].split(">", 1)[0])
                         continue
                     fields = line.rstrip("\n").split("\t")
                     if fields[0] not in contigs:
@@ -209,7 +241,14 @@ def check_vcf_files(source: GenotypeSource) -> bool:
                             "(expected chr1..chr22, chrX, chrY, chrM, 1..22, X, Y, MT or PLINK's 23..26)",
                             where=f"{path}:{line_no}")
                     formats = fields[8].split(":") if len(fields) > 9 else []
-                    if wanted not in formats:
+                    # With a dosage_field, a record of GT alone in a file whose header declares the
+                    # field is read: an entry without the dosage takes its GT's copies
+                    # (to_biallelic_dosage, plink2's fallback), as in any later record. Requiring
+                    # the field in the first record refused a file whose first records are GT only
+                    # and later ones carry DS (or DS alone), and told to set the dosage_field already
+                    # set (session 35; plink2 --vcf dosage=DS scores it).
+                    fallback = source.dosage_field is not None and "GT" in formats and wanted in declared
+                    if wanted not in formats and not fallback:
                         raise InputDataError(
                             f"FORMAT column has no {wanted} (has {':'.join(formats) or 'no FORMAT/sample columns'}); "
                             "genotypes need GT, or set dosage_field to the dosage FORMAT field (e.g. DS)",
@@ -953,7 +992,8 @@ def read_calls(
     if dosage_field is not None and source.format not in ("vcf", "mt"):
         raise InputDataError("dosage_field applies to vcf and mt only (bgen always uses its dosages)", where=where)
     if source.format == "vcf":
-        plain_gzip = check_vcf_files(source)
+        uri_files, open_uri = hadoop_vcf_files(hl) if is_uri(source.path) else (None, None)
+        plain_gzip = check_vcf_files(source, uri_files=uri_files, open_uri=open_uri)
         if plain_gzip:
             log.warning("%s: plain gzip (not BGZF) VCF, read serially by one core; convert it with "
                         "`zcat f.vcf.gz | bgzip > f.vcf.bgz` to read it in parallel", where)
