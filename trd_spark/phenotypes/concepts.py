@@ -302,6 +302,20 @@ def conditional_source_ids(concept_set: ConceptSet, vocab: Vocabulary) -> frozen
     return frozenset(r for r in roots if r is not None and r in vocab.found)
 
 
+def conditional_member_ids(concept_set: ConceptSet, vocab: Vocabulary) -> frozenset[int]:
+    """The concept_ids of the set's ``only_if_standard`` includes that this release's ``concept``
+    holds as standard concepts (members here, ``_member_root``). A record carrying one as its
+    source concept (procedure_source_concept_id, ...) but another standard concept was mapped by
+    an ETL run with a vocabulary version that held the code as non-standard (the reason the
+    reference is conditional): the study reads the standard concept, so the record is not read as
+    the set; ``phenotypes.stage.event_table_counts`` counts such records with those of
+    ``conditional_source_ids``. Empty when ``vocab.found`` was not looked up."""
+    if vocab.found is None:
+        return frozenset()
+    roots = (_member_root(ref, vocab) for ref in concept_set.include if ref.only_if_standard)
+    return frozenset(r for r in roots if r is not None and r in vocab.found)
+
+
 def _expand_ref(ref: ConceptRef, vocab: Vocabulary) -> frozenset[int]:
     root = _member_root(ref, vocab)
     if root is None:

@@ -27,6 +27,7 @@ from trd_spark.logs import count_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
+    conditional_member_ids,
     conditional_refs,
     conditional_source_ids,
     expand_concept_set,
@@ -610,15 +611,19 @@ OUTSIDE_SET_SUFFIX = "_source_outside_set"
 def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
                               ) -> dict[str, tuple[str, frozenset[int], frozenset[int]]]:
     """{study concept set: (its event table, the concept_ids of its ``only_if_standard`` codes
-    this release holds as non-standard (``concepts.conditional_source_ids``), the set's concept
-    IDs (``sets``: ``concept_set_ids``))}, for the sets that have such codes. Where ICD9Proc
-    94.27 is not standard, the ECT set counts its records only through the standard concept
-    they map to, which the set must name (SNOMED 4030840 or below); a release mapping them
-    elsewhere would drop them silently, so ``event_table_counts`` counts them."""
+    this release's ``concept`` holds (``concepts.conditional_source_ids``: as non-standard, no
+    member; ``concepts.conditional_member_ids``: as standard, members), the set's concept IDs
+    (``sets``: ``concept_set_ids``))}, for the sets that have such codes. Where ICD9Proc 94.27 is
+    not standard, the ECT set counts its records only through the standard concept they map to,
+    which the set must name (SNOMED 4030840 or below); a release mapping them elsewhere would
+    drop them silently, so ``event_table_counts`` counts them. Where the release holds the code
+    as standard but a record carries it as its source concept beside another standard concept,
+    the record's ETL ran with a vocabulary version that did not (field case round 27: HCPCS
+    G2082 esketamine in clinic mapped elsewhere): not read, counted likewise."""
     out = {}
     for name in study_concept_set_names(cfg):
         concept_set = _concept_set(cfg, name)
-        ids = conditional_source_ids(concept_set, vocab)
+        ids = conditional_source_ids(concept_set, vocab) | conditional_member_ids(concept_set, vocab)
         if ids:
             out[name] = (EVENT_TABLES[concept_set.domain][0], ids, sets[name])
     return out
@@ -631,14 +636,19 @@ def conditional_record_warnings(counts: dict[str, int],
     ``concept_record_warnings``' are), each naming the table, its columns and the set. Empty
     when none."""
     out = []
-    for name, (table, ids, _) in checks.items():
+    for name, (table, ids, members) in checks.items():
         n = counts.get(f"n_{name}{OUTSIDE_SET_SUFFIX}", 0)
         if n:
             concept, source = SOURCE_CONCEPT_OF[table]
+            # A code of ids that is a member is one the release holds as standard
+            # (conditional_member_ids); the others it holds as non-standard.
+            held = sorted(ids - members), sorted(ids & members)
+            states = [f"concept_id {', '.join(map(str, c))}: {s}" for c, s in zip(held, (
+                "not standard in this release", "standard in this release, so the records' ETL mapped it with "
+                "another vocabulary version"), strict=True) if c]
             out.append(f"{table}: {n} record(s) whose {source} is one of concept set {name}'s codes used only where "
-                       f"standard (concept_id {', '.join(map(str, sorted(ids)))}: not standard in this release) but "
-                       f"whose {concept} is not in the set: not read as {name} (this release maps them to a concept "
-                       "the set does not name)")
+                       f"standard ({'; '.join(states)}) but whose {concept} is not in the set: not read as {name} "
+                       "(this release maps them to a concept the set does not name)")
     return out
 
 
