@@ -630,6 +630,12 @@ class BlockReader:
                     "ploidy": f"{data[6]}..{data[7]}"}
         if data.size >= 10 + n:
             seen.update(phased=int(data[8 + n]), bits=int(data[9 + n]))
+        # Phased haplotype probabilities: plink2's BGEN export keeps the phase (its bgen-1.2 of a
+        # phased file is phased again), so the way on is its .pgen, which the native engine reads
+        # (plink2 --bgen of a phased file scores each sample's two haplotypes' sum).
+        way = ("convert it with plink2 --bgen FILE ref-first --sample FILE.sample --make-pgen and read it as "
+               "format: pgen (plink2's BGEN export keeps the phase)" if seen.get("phased") == 1 else
+               "re-export it, e.g. plink2 --export bgen-1.2 bits=8")
         raise InputDataError(f"the variant block at byte {offset} holds {seen or f'{data.size} bytes'}; only unphased "
                              "diploid biallelic 8-bit probabilities (haploid calls too) for the header's samples are "
-                             "read: re-export it, e.g. plink2 --export bgen-1.2 bits=8", where=self.files.path)
+                             f"read: {way}", where=self.files.path)

@@ -228,8 +228,11 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
                                                                 else " or drop the extension"), where=path)
         try:
             with opener(path) as raw, (gzip.open(raw, "rt") if kind != "none" else io.TextIOWrapper(raw)) as f:
+                declared: set[str] = set()  # the header's ##FORMAT IDs
                 for line_no, line in enumerate(f, 1):
                     if line.startswith("#"):
+                        if line.startswith("##FORMAT=<ID="):
+                            declared.add(line[len("##FORMAT=<ID="):].split(",", 1)[0].split(">", 1)[0])
                         continue
                     fields = line.rstrip("\n").split("\t")
                     if fields[0] not in contigs:
@@ -238,7 +241,14 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
                             "(expected chr1..chr22, chrX, chrY, chrM, 1..22, X, Y, MT or PLINK's 23..26)",
                             where=f"{path}:{line_no}")
                     formats = fields[8].split(":") if len(fields) > 9 else []
-                    if wanted not in formats:
+                    # With a dosage_field, a record of GT alone in a file whose header declares the
+                    # field is read: an entry without the dosage takes its GT's copies
+                    # (to_biallelic_dosage, plink2's fallback), as in any later record. Requiring
+                    # the field in the first record refused a file whose first records are GT only
+                    # and later ones carry DS (or DS alone), and told to set the dosage_field already
+                    # set (session 35; plink2 --vcf dosage=DS scores it).
+                    fallback = source.dosage_field is not None and "GT" in formats and wanted in declared
+                    if wanted not in formats and not fallback:
                         raise InputDataError(
                             f"FORMAT column has no {wanted} (has {':'.join(formats) or 'no FORMAT/sample columns'}); "
                             "genotypes need GT, or set dosage_field to the dosage FORMAT field (e.g. DS)",

@@ -76,6 +76,9 @@ _BUILD_ALIASES = {
 # 24 Y, 25 / XY the pseudo-autosomal part of X (X coordinates), 26 MT, PAR1 / PAR2 (plink2
 # --split-par) X's two pseudo-autosomal regions.
 _CHROM_ALIASES = {"23": "X", "24": "Y", "25": "X", "XY": "X", "M": "MT", "26": "MT", "PAR1": "X", "PAR2": "X"}
+# The names read case-insensitively (``normalise_chrom``): numbers, the sex and mitochondrial
+# codes and plink2's X codes; any other contig name keeps its case.
+_PRIMARY_CHROM = r"[0-9]+|X|Y|XY|M|MT|PAR1|PAR2"
 _ALLELE = re.compile(r"^[ACGT]+$")
 # An other_allele listing alternatives, 'G/T': the format's "other allele(s)" (pgscatalog-core's
 # CatalogScoreVariant), read as no other allele (``parse_scoring_file``).
@@ -486,9 +489,17 @@ def normalise_chrom(chrom: pd.Series) -> pd.Series:
     pseudo-autosomal code, on X coordinates; before: chr25, never matched, though the
     genotypes' 25/XY rows are read as chrX) -> ``X``; ``chrM``/``M`` -> ``MT`` (nulls
     kept). Leading zeros (``01``, ``chr09``: zero-padded for sorting) are dropped, so such a row
-    matches the genotypes' ``chr1`` and is one site with a ``1`` row of the same position."""
-    out = chrom.astype(TEXT).str.strip().str.replace(r"^(?i:chr)", "", regex=True).str.upper()
-    out = out.str.replace(r"^0+([0-9])", r"\1", regex=True)
+    matches the genotypes' ``chr1`` and is one site with a ``1`` row of the same position.
+    Any other name (an alt, random, unplaced or decoy contig: ``1_KI270706v1_random``,
+    ``Un_KI270302v1``, GRCh37's ``GL000192.1``) keeps its letters as written, the ``chr`` prefix
+    read as for the others: the references (Hail's GRCh38 ``chr1_KI270706v1_random``) and the
+    genotypes (``genotypes.plink_contig_recoding`` recodes only the chromosome codes) spell them
+    in mixed case, and an upper-cased ``1_KI270706V1_RANDOM`` matched no contig, its rows
+    unplaced (before session 35)."""
+    raw = chrom.astype(TEXT).str.strip().str.replace(r"^(?i:chr)", "", regex=True)
+    upper = raw.str.upper()
+    primary = upper.str.fullmatch(_PRIMARY_CHROM).fillna(False)
+    out = upper.where(primary, raw).str.replace(r"^0+([0-9])", r"\1", regex=True)
     return out.replace(_CHROM_ALIASES)
 
 
