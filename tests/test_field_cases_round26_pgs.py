@@ -14,7 +14,8 @@ Each checked against a hand-worked answer and plink2 2.00a3.5.
   ``1_KI270706v1_random``) in a scoring file's ``hm_chr`` or ``chr_name``
   (tests/data/field_cases/pgs/scoring-file-alt-contig, hand + plink2): upper-cased by
   ``normalise_chrom`` (``1_KI270706V1_RANDOM``), it matched none of Hail's GRCh38 contigs
-  (``chr1_KI270706v1_random``) and a VCF's variant there counted as not found. Now only the
+  (``chr1_KI270706v1_random``) and a variant there counted as not found (a VCF read by Hail, or
+  plink2's .pvar/.bim of it read by the native engine, which keep the name). Now only the
   chromosome codes are read case-insensitively; other names keep their letters, with the
   ``chr``-prefix rule. (The PGS Catalog's harmonised files place rsIDs on the chromosomes only,
   pgs-harmonizer's ``select_canonical_data(chromosomes)``, so this concerns author files and
@@ -131,3 +132,15 @@ def test_a_phased_bgen_is_one_error_on_both_routes_and_its_pgen_scores_as_plink2
                     "--make-pgen", "--out", str(tmp_path / "g")], check=True, capture_output=True)
     cfg = case_config(tmp_path, str(tmp_path / "g"), scores, fmt="pgen")
     assert_expected(run_scores(hl, spark, cfg), PHASED)
+
+
+
+@pytest.mark.parametrize("fmt, make", [("pgen", "--make-pgen"), ("plink", "--make-bed")])
+def test_a_score_row_on_a_random_contig_matches_on_the_native_routes(hl, spark, tmp_path, fmt, make):
+    """The case's VCF as plink2 writes it (--allow-extra-chr: the contig's name kept in the
+    .pvar/.bim), read by the native engine's variant lists: expected.tsv. Before: the
+    random-contig row not found there too (sums 1 2 0 1)."""
+    subprocess.run(["plink2", "--vcf", str(CASES / ALT_CONTIG / "genotypes" / "data.vcf"), "--allow-extra-chr", make,
+                    "--out", str(tmp_path / "g")], check=True, capture_output=True)
+    cfg = case_config(tmp_path, str(tmp_path / "g"), f"{CASES / ALT_CONTIG}/scores/*", fmt=fmt)
+    assert_expected(run_scores(hl, spark, cfg), ALT_CONTIG)
