@@ -60,8 +60,9 @@ if the scores differ). The first ("cold") phase pays the process's one-offs (the
 job's worker hand-off, the JIT's spill-over: RESULTS.md, session 35 flatbed), the second
 ("warm") mostly not. Beside the goal's figures (cold, unchanged) it prints per series the
 per-entry max/min and a least-squares line phase = fixed + slope x entries (``fixed_cost_lines``):
-the fixed seconds, the slope in ns per entry, and the max/min of (phase - fixed) / entries, flat
-when the per-entry cost does not grow with samples (the issue's intent).
+the fixed seconds, the slope in ns per entry, the marginal per-entry cost's max/min (from three
+sizes) and the max/min of (phase - fixed) / entries (from four: with two it is 1.00 by
+construction), flat when the per-entry cost does not grow with samples (the issue's intent).
 
 "per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
 which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
@@ -71,6 +72,7 @@ inputs. Ratios are against the first size's value (1.00 = flat; goal within 0.8-
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -388,6 +390,36 @@ def fixed_and_slope(points: list[tuple[float, float]]) -> tuple[float, float]:
     return float(fixed), float(slope)
 
 
+# Sizes below which (phase - fixed) / entries says nothing: with two the line passes through both
+# points (max/min 1.00 by construction), with three it has one degree of freedom left.
+_MIN_SIZES_FOR_FIT_FLATNESS = 4
+
+
+def flatness(entries: dict[int, int], t: dict[int, float], fixed: float, what: str) -> str:
+    """How flat the per-entry cost is over sizes (samples -> ``entries``, ``t``: seconds or
+    CPU-s per size; ``fixed``: the least-squares line's intercept; ``what``: "phase" or "CPU",
+    for the words): the marginal per-entry cost between consecutive sizes (delta t / delta
+    entries: no fit, so real from three sizes; n/a below, or when one is not positive, i.e. a
+    larger size was not dearer: noise) as max/min, then the max/min of (t - fixed) / entries,
+    which is n/a below four sizes: 1.00 by construction with two sizes and close to it with three
+    (session 35 read-through; the flatbed2 sections' "1.01 warm" was of three sizes)."""
+    sizes = sorted(entries)
+    marginal = [(t[b] - t[a]) / (entries[b] - entries[a]) for a, b in itertools.pairwise(sizes)]
+    if len(marginal) < 2:
+        marg = "n/a (needs three sizes)"
+    elif min(marginal) <= 0:
+        marg = "n/a (a larger size was not dearer)"
+    else:
+        marg = f"{max(marginal) / min(marginal):.2f}"
+    if len(sizes) < _MIN_SIZES_FOR_FIT_FLATNESS:
+        rest_text = f"n/a ({len(sizes)} sizes: needs {_MIN_SIZES_FOR_FIT_FLATNESS}, the line nearly passes through them)"
+    else:
+        rest = [(t[n] - fixed) / entries[n] for n in sizes]
+        rest_text = (f"{max(rest) / min(rest):.2f}" if min(rest) > 0
+                     else f"n/a (a size's {what} is below the fixed part)")
+    return f"marginal per-entry max/min {marg}; ({what} - fixed) / entries max/min {rest_text}"
+
+
 def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float], warm: dict[int, float] | None,
                      cores: int, cpu: dict[str, dict[int, float]] | None = None) -> list[str]:
     """Lines separating the score phase's fixed cost from its per-entry cost (issue 16): per
@@ -395,8 +427,9 @@ def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float
     goal is judged on) and the same phase run again in that process (``warm``; None: not run);
     per series the per-entry max/min, the least-squares fixed seconds and slope
     (``fixed_and_slope``; ns per entry of wall, and times ``cores``: core-ns per entry) and
-    the max/min over sizes of (phase - fixed) / entries: flat when the per-entry cost does not
-    grow with samples. ``cpu``: the same split of the phases' CPU seconds (driver + JVM + Python
+    ``flatness``: the marginal per-entry cost's max/min and, from four sizes, the max/min over
+    sizes of (phase - fixed) / entries: flat when the per-entry cost does not grow with samples.
+    ``cpu``: the same split of the phases' CPU seconds (driver + JVM + Python
     workers; series name -> samples -> CPU-s), the figures to read under load, where wall times
     are the host's."""
     series = {"cold": cold} | ({"warm": warm} if warm else {})
@@ -410,19 +443,15 @@ def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float
     for name, t in series.items():
         per = [t[n] / entries[n] for n in entries]
         fixed, slope = fixed_and_slope([(entries[n], t[n]) for n in entries])
-        rest = [(t[n] - fixed) / entries[n] for n in entries]
-        flat = f"{max(rest) / min(rest):.2f}" if min(rest) > 0 else "n/a (a size's phase is below the fixed part)"
         lines.append(f"  {name}: per-entry max/min {max(per) / min(per):.2f}; least-squares fixed {fixed:.2f} s, slope "
                      f"{slope * 1e9:.2f} ns per entry ({slope * 1e9 * cores:.2f} core-ns at {cores} cores); "
-                     f"(phase - fixed) / entries max/min {flat}")
+                     + flatness(entries, t, fixed, "phase"))
     for name, c in (cpu or {}).items():
         per = [c[n] / entries[n] for n in entries]
         fixed, slope = fixed_and_slope([(entries[n], c[n]) for n in entries])
-        rest = [(c[n] - fixed) / entries[n] for n in entries]
-        flat = f"{max(rest) / min(rest):.2f}" if min(rest) > 0 else "n/a (a size's CPU is below the fixed part)"
         lines.append(f"  {name} CPU (driver + JVM + workers): " + ", ".join(f"{c[n]:.2f}" for n in sorted(entries))
                      + f" CPU-s; per-entry max/min {max(per) / min(per):.2f}; least-squares fixed {fixed:.2f} CPU-s, "
-                     f"slope {slope * 1e9:.2f} CPU-ns per entry; (CPU - fixed) / entries max/min {flat}")
+                     f"slope {slope * 1e9:.2f} CPU-ns per entry; " + flatness(entries, c, fixed, "CPU"))
     return lines
 
 
