@@ -20,7 +20,8 @@ from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
 
 
 def _widened(rows: list[list[int]], n: int) -> bytes:
-    """The widened stream (``_widened_stream``'s bytes) of rows of n entries, each entry given as
+    """The widened stream (the decompressed part with each 0x01 written 0x00 0x01, as
+    ``mt_entries._widened_calls`` writes it) of rows of n entries, each entry given as
     its two widened bytes packed in an int (low byte first, as written), with the optional
     elements' header: 0x00 0x01, the array length, its element-missing bytes (all 0)."""
     header = (b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8)).replace(b"\x01", b"\x00\x01")

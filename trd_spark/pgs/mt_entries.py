@@ -244,8 +244,7 @@ class _PartStream:
         except IndexError:  # the stream ends inside the array length
             return False
         self.n = n
-        self._header = np.frombuffer((b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8 if self._optional else 0))
-                                     .replace(b"\x01", b"\x00\x01"), np.uint8)
+        self._header = _widened_header(n, self._optional)
         self._width = len(self._header) + 2 * n
         return True
 
@@ -262,13 +261,7 @@ class _PartStream:
         if not self._fill(count * self._width):
             return None
         rows = self._held[0][self._lo:self._lo + count * self._width].reshape(count, self._width)
-        # Each entry's two bytes as one little-endian uint16 (field-missing byte low, call byte
-        # high): the low byte 0 and the high byte < 128 <=> no bit of 0x80FF set. One pass over
-        # the step's entries where two strided passes (0.81 -> 0.22 ns per entry, 10k samples,
-        # under load: benchmarks/RESULTS.md, session 33 flatmt); unaligned rows (an odd row
-        # width) are read by numpy's unaligned loops, the same bits.
-        if not (rows[:, :len(self._header)] == self._header).all() or \
-                (rows[:, len(self._header):].view("<u2") & 0x80FF).any():
+        if not _rows_read_at_once(rows, self._header):
             return None
         self._lo += count * self._width
         self.next_row = stop
@@ -282,6 +275,27 @@ class _PartStream:
                 return False
         self._fill(2)
         return self._hi - self._lo == 1 and self._held[0][self._lo] == 0 and self._next_frame == len(self._frames)
+
+
+def _widened_header(n: int, optional_elements: bool) -> np.ndarray:
+    """The widened bytes (uint8) every row of ``n`` entries starts with when ``_calls_of_widened``
+    / ``_PartStream`` read it: ``1`` (present), the array length, the element-missing bytes (all
+    0; none without ``optional_elements``), each 0x01 written 0x00 0x01."""
+    return np.frombuffer((b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8 if optional_elements else 0))
+                         .replace(b"\x01", b"\x00\x01"), np.uint8)
+
+
+def _rows_read_at_once(rows: np.ndarray, header: np.ndarray) -> bool:
+    """Whether every widened row of ``rows`` (rows x (len(header) + 2n) uint8) starts with
+    ``header`` (``_widened_header``) and holds n present one-byte calls: the check of
+    ``_calls_of_widened`` and ``_PartStream.advance`` (exactness argued at
+    ``_calls_of_widened``)."""
+    # Each entry's two bytes as one little-endian uint16 (field-missing byte low, call byte
+    # high): the low byte 0 and the high byte < 128 <=> no bit of 0x80FF set. One pass over
+    # the step's entries where two strided passes (0.81 -> 0.22 ns per entry, 10k samples,
+    # under load: benchmarks/RESULTS.md, session 33 flatmt); unaligned rows (an odd row
+    # width) are read by numpy's unaligned loops, the same bits.
+    return bool((rows[:, :len(header)] == header).all()) and not (rows[:, len(header):].view("<u2") & 0x80FF).any()
 
 
 def _varint_bytes(value: int) -> bytes:
@@ -316,7 +330,7 @@ def _widened_calls(data: bytearray, n_rows: int, optional_elements: bool) -> np.
 def _calls_of_widened(widened: bytes | bytearray | memoryview, n_rows: int, optional_elements: bool) -> np.ndarray | None:
     """Every row's calls of a part whose rows all hold one-byte calls and no filtered entry,
     parsed at once from its widened stream (``widened``: the decompressed part with every byte
-    0x01 written 0x00 0x01, ``_widened_stream``): an ``n_rows x n`` uint8 view (rows x columns,
+    0x01 written 0x00 0x01, as ``_widened_calls`` and ``_PartStream`` write it): an ``n_rows x n`` uint8 view (rows x columns,
     the widened call bytes, which ``_WIDENED_CODE`` maps to PLINK codes) of ``widened``; None
     when the part is not such a part (the row-by-row parse, ``_codes_row_by_row``, then names
     what it found). Every row is checked, wanted or not: the part's row count, each row's
@@ -339,21 +353,14 @@ def _calls_of_widened(widened: bytes | bytearray | memoryview, n_rows: int, opti
         n, _ = _varint(bytes(widened[1:24]).replace(b"\x00\x01", b"\x01"), 1)
     except IndexError:  # the stream ends inside the array length: not such a part
         return None
-    header = np.frombuffer((b"\x01" + _varint_bytes(n) + bytes((n + 7) // 8 if optional_elements else 0))
-                           .replace(b"\x01", b"\x00\x01"), np.uint8)
+    header = _widened_header(n, optional_elements)
     width = len(header) + 2 * n
     if len(widened) != n_rows * width + 1 or widened[-1] != 0:
         return None
     rows = np.frombuffer(widened, np.uint8, n_rows * width).reshape(n_rows, width)
     per_step = max(1, _ENTRIES_PER_STEP // max(1, n))
     for first in range(0, n_rows, per_step):
-        step = rows[first:first + per_step]
-        # Each entry's two bytes as one little-endian uint16 (field-missing byte low, call byte
-        # high): the low byte 0 and the high byte < 128 <=> no bit of 0x80FF set. One pass over
-        # the step's entries where two strided passes (0.81 -> 0.22 ns per entry, 10k samples,
-        # under load: benchmarks/RESULTS.md, session 33 flatmt); unaligned rows (an odd row
-        # width) are read by numpy's unaligned loops, the same bits.
-        if not (step[:, :len(header)] == header).all() or (step[:, len(header):].view("<u2") & 0x80FF).any():
+        if not _rows_read_at_once(rows[first:first + per_step], header):
             return None
     return rows[:, len(header):].reshape(n_rows, n, 2)[:, :, 1]
 
