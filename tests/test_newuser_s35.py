@@ -106,6 +106,24 @@ def test_the_methods_say_when_the_release_had_no_death_table():
     assert "device_exposure (read as empty)" in without
 
 
+def test_the_flow_label_names_no_death_without_the_death_table():
+    """The attrition diagram's step for persons without an observation period read '(followed to
+    death or cutoff)' also when the release had no death table (session 35 reader's finding 10),
+    beside Methods saying no follow-up ends at a death. ``build_report`` passes the phenotypes
+    manifest's absent tables on; with the table present the label is as before."""
+    import inspect
+
+    from trd_spark.phenotypes.flow import FlowStep
+    from trd_spark.report import stage as report_stage
+
+    cfg = load_config()
+    step = FlowStep.NO_OBSERVATION_PERIOD
+    assert report_stage.flow_labels(cfg, [])[1][step] == "without an observation period (followed to death or cutoff)"
+    without = report_stage.flow_labels(cfg, [], deaths_known=False)[1][step]
+    assert without == "without an observation period (followed to the data cutoff: no death table)"
+    assert 'deaths_known="death" not in (absent_tables or [])' in inspect.getsource(report_stage.build_report)
+
+
 def test_the_headline_says_why_a_reexport_hides_its_fits(tmp_path):
     """After a one-line fix of an input (one related sample fewer) and a rerun, the toy run's
     headline read 'not shown: hidden in the export' for all 10 PGS, where the first run showed
@@ -129,12 +147,29 @@ def test_the_headline_says_why_a_reexport_hides_its_fits(tmp_path):
     pd.DataFrame(rows).to_parquet(Path(layout.table("models", "logistic")) / "part-0.parquet")
     publish_headline_export(layout, [{**r, "n": "suppressed", "n_cases": "suppressed", "odds_ratio": ""}
                                      if r["pgs_id"] == "PGS000002" else r for r in rows])
-    words = "(this release was exported before: 1 earlier export(s) in export_history/; the export's audit also hides"
+    words = ("(this release was exported before: 1 earlier export(s) in export_history/ showed a fit hidden here; "
+             "the export's audit also hides")
     assert words not in headline_table(None, cfg, None)  # the first export: nothing to say
-    Path(layout.release_dir, EXPORT_HISTORY, "8bf3056fcd394976b13368291d6fc167").mkdir(parents=True)
+    kept = Path(layout.release_dir, EXPORT_HISTORY, "8bf3056fcd394976b13368291d6fc167")
+    kept.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(kept / "results.tsv", sep="\t", index=False)  # the earlier export showed both fits
     lines = headline_table(None, cfg, None).splitlines()
     assert lines[-1].startswith(words) and "a change of 1 to 19" in lines[-1], lines
     assert lines[-2].endswith("not shown: hidden in the export") and "1.25" in lines[-3]
+    # The toy's run prints the truth column after every fit (reader's finding 1, session 35: the
+    # line was looked for by its end, 'hidden in the export', so the toy never printed it).
+    truth = {"effects": {p: {"log_or_trd_vs_nonmdd": 0.2} for p in ("PGS000001", "PGS000002")}}
+    lines = headline_table(None, cfg, truth).splitlines()
+    assert lines[-1].startswith(words) and "hidden in the export      1.22" in lines[-2], lines
+    # A fit the earlier export hid too (1..T-1 cases from the first export on): the re-export did
+    # not hide it, so no line blames it (reader's finding 12).
+    hidden_then = [{**r, "n": "suppressed", "n_cases": "suppressed", "odds_ratio": ""} if r["pgs_id"] == "PGS000002"
+                   else r for r in rows]
+    pd.DataFrame(hidden_then).to_csv(kept / "results.tsv", sep="\t", index=False)
+    assert "exported before" not in headline_table(None, cfg, truth)
+    (kept / "results.tsv").unlink()  # a kept export without a results table showed no fit
+    assert "exported before" not in headline_table(None, cfg, None)
+    pd.DataFrame(rows).to_csv(kept / "results.tsv", sep="\t", index=False)
     pd.DataFrame(rows).to_csv(layout.file("export", "results.tsv"), sep="\t", index=False)  # every fit shown
     assert words not in headline_table(None, cfg, None)
 

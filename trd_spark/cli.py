@@ -338,10 +338,6 @@ def exported_estimates(spark, cfg) -> dict[tuple, str] | None:
     the export blanks such a row, failure reason included), when that export was made from the
     current models output (the report's upstream models run is the models manifest's run); None
     when there is no such export (the report has not run since the models)."""
-    import io
-
-    import pandas as pd
-
     from trd_spark.io import Fs, LocalFs
     from trd_spark.layout import EXPORT, Layout
 
@@ -356,7 +352,16 @@ def exported_estimates(spark, cfg) -> dict[tuple, str] | None:
     path = layout.file(EXPORT, "results.tsv")
     if not fs.exists(path):
         return None
-    text = fs.read_text(path)
+    return export_shows(fs.read_text(path))
+
+
+def export_shows(text: str) -> dict[tuple, str]:
+    """{(dataset, definition, contrast, pgs_id): how an export's ``results.tsv`` text shows the
+    model} (``exported_estimates``' values)."""
+    import io
+
+    import pandas as pd
+
     df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
     return {(dataset, definition, contrast, pgs_id):
             SHOWS_ESTIMATES if odds_ratio != "" else SHOWS_NO_ESTIMATE if n.isdigit() and n_cases.isdigit()
@@ -398,6 +403,7 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
         f"Logistic regression, {discovery}, TRD ({definition}) vs non-MDD, OR per SD of PGS:",
         f"{'pgs_id':<11} {'trait':<24} {'domain':<12} {'OR':>6} {'95% CI':>15} {'p':>9}" + ("  truth OR" if effects else ""),
     ]
+    hidden: list[tuple] = []  # the fits the export hides (not the line's end: a truth column follows)
     for r in sel.itertuples():
         line = f"{r.pgs_id:<11} {str(r.trait)[:24]:<24} {str(r.domain)[:12]:<12} "
         shown = None if exported is None else exported.get((discovery, definition, "trd_vs_nonmdd", r.pgs_id))
@@ -413,37 +419,48 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
             line += f"{_fmt(r.odds_ratio):>6}"
         else:  # whether such a fit failed is hidden too: too few cases put a hidden count under models.min_cases
             line += f"{'not shown: hidden in the export':>32}"
+            hidden.append((discovery, definition, "trd_vs_nonmdd", r.pgs_id))
         if effects:
             t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
             line += f"  {math.exp(t):8.2f}" if t is not None else ""
         lines.append(line)
-    if any(line.endswith("hidden in the export") for line in lines) and (note := _reexport_note(cfg)):
+    if hidden and (note := _reexport_note(cfg, hidden)):
         lines.append(note)
     return "\n".join(lines)
 
 
-def _reexport_note(cfg) -> str | None:
-    """The headline's last line when the release was exported before (a local ``export_history/``
-    holding a kept export, ``report.stage.archive_export``): the audit hides the counts that, with
-    that export's, would give a change of 1..T-1, so an input fix of a few persons hid the primary
+def _reexport_note(cfg, hidden: list[tuple]) -> str | None:
+    """The headline's last line when an earlier export of the release (a local ``export_history/``
+    folder, ``report.stage.archive_export``: its ``results.tsv``) showed a fit of ``hidden`` (the
+    keys of ``export_shows``) that this export hides: the audit hides the counts that, with that
+    export's, would give a change of 1..T-1, so an input fix of a few persons hid the primary
     fits it touched, and the table read 'hidden in the export' with no word why (new-user trial,
-    session 35). Says how many earlier exports, never which fit or count; None otherwise (a
-    gs:// / hdfs:// output root is not listed here)."""
+    session 35). A fit every earlier export hid too (1..T-1 cases from the first export on) gets
+    no such line: the re-export did not hide it. Says how many earlier exports showed one, never
+    which fit or count; None otherwise (a gs:// / hdfs:// output root is not listed here)."""
     from trd_spark.config import local_path
     from trd_spark.layout import EXPORT_HISTORY, Layout
 
     root = local_path(f"{Layout.of(cfg).release_dir}/{EXPORT_HISTORY}")
     try:
-        kept = [e for e in os.scandir(root) if e.is_dir()] if root else []
+        kept = [e.path for e in os.scandir(root) if e.is_dir()] if root else []
     except OSError:  # no history: the first export of the release
         return None
-    if not kept:
+    showed = 0
+    for folder in kept:
+        try:
+            with open(os.path.join(folder, "results.tsv"), encoding="utf-8") as f:
+                shows = export_shows(f.read())
+        except OSError:  # a kept export without a results table (none written then) shows no fit
+            continue
+        showed += any(shows.get(key, SHOWS_NEITHER) != SHOWS_NEITHER for key in hidden)
+    if not showed:
         return None
     t = cfg.report.small_count_threshold
-    return (f"(this release was exported before: {len(kept)} earlier export(s) in {EXPORT_HISTORY}/; the "
-            f"export's audit also hides the counts that, with an earlier one's, would give a change of 1 to {t - 1}, "
-            "so an input fix touching a few persons hides the fits it changed: README, Privacy, "
-            "'A re-export of the same release')")
+    return (f"(this release was exported before: {showed} earlier export(s) in {EXPORT_HISTORY}/ showed a fit "
+            f"hidden here; the export's audit also hides the counts that, with an earlier one's, would give a "
+            f"change of 1 to {t - 1}, so an input fix touching a few persons hides the fits it changed: README, "
+            "Privacy, 'A re-export of the same release')")
 
 
 def storage_error(e: BaseException, *, where: str) -> StorageError | None:

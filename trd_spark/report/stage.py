@@ -124,9 +124,11 @@ FLOW_NESTING = ("MDD included = with an adequate antidepressant trial + TRD by s
                 "treatment + trMDD + other MDD: short follow-up.")
 
 
-def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str]]:
+def flow_labels(cfg: Config, steps: list[str], deaths_known: bool = True) -> tuple[list[str], dict[str, str]]:
     """The inclusion chain of the attrition diagram (all persons to MDD included, through each
-    MDD exclusion in precedence order) and readable labels for every step id in ``steps``."""
+    MDD exclusion in precedence order) and readable labels for every step id in ``steps``.
+    ``deaths_known`` False: the release had no death table (``absent_tables_text``), so a person
+    without an observation period is followed to the data cutoff, not to a death."""
     mdd = cfg.phenotypes.mdd
     labels: dict[str, str] = {
         FlowStep.ALL_PERSONS: "All persons in the EHR extract",
@@ -139,7 +141,8 @@ def flow_labels(cfg: Config, steps: list[str]) -> tuple[list[str], dict[str, str
         FlowStep.TRD: "TRD (all)",
         FlowStep.TRMDD: "trMDD", FlowStep.MDD_OTHER_NO_ADEQUATE_TRIAL: "other MDD: no adequate trial",
         FlowStep.MDD_OTHER_SHORT_FOLLOWUP: f"other MDD: follow-up < {cfg.phenotypes.trmdd_min_followup_days} days",
-        FlowStep.NO_OBSERVATION_PERIOD: "without an observation period (followed to death or cutoff)",
+        FlowStep.NO_OBSERVATION_PERIOD: "without an observation period (followed to "
+                                        f"{'death or cutoff' if deaths_known else 'the data cutoff: no death table'})",
         FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY: "excluded only by records outside follow-up"}
     # Plain str: the step ids go into the attrition figure's data table.
     chain = [str(s) for s in FLOW_MAIN_CHAIN]
@@ -699,7 +702,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
 
     sections: list[tuple[str, str, str]] = []
     flow = safe["cohort_flow"]
-    chain, labels = flow_labels(cfg, list(flow["step"]))
+    chain, labels = flow_labels(cfg, list(flow["step"]), deaths_known="death" not in (absent_tables or []))
     diagram = attrition_figure(flow, main_steps=chain, labels=labels,
                                definition_order=[d.name for d in cfg.phenotypes.trd_definitions])
     flow_html = figure(diagram.svg, "Cohort attrition: persons remaining after each step, the persons excluded "
