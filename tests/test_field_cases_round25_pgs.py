@@ -73,6 +73,23 @@ def test_each_other_allele_list_shape(other, kept):
     assert sf.variants["other_allele"].tolist() == [kept]
 
 
+def test_a_listed_other_allele_is_not_filled_from_hm_infer_other_allele():
+    """A harmonised file's row with other_allele 'G/T' and hm_inferOtherAllele 'C' (session 35
+    reader's finding 2): pgsc_calc's remap_harmonised fills only an absent other allele (the list
+    is there then) and assign_other_allele blanks the list afterwards, so the row has none. It
+    was read as A/C, beside the note saying it had no other allele. A row without one is still
+    filled (rs2: T inferred)."""
+    text = ("#pgs_id=PGS992505\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n#weight_type=beta\n"
+            "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\thm_rsID\thm_chr\thm_pos\t"
+            "hm_inferOtherAllele\n"
+            "rs1\t1\t100\tA\tG/T\t0.5\trs1\t1\t1100\tC\n"
+            "rs2\t1\t200\tC\t\t0.2\trs2\t1\t1200\tT\n")
+    sf = parse_scoring_file(text, source="s.txt")
+    assert sf.variants[["pos", "effect_allele", "other_allele"]].astype(object).values.tolist() == [
+        [1100, "A", None], [1200, "C", "T"]]
+    assert any("1 variant row whose other_allele lists alternatives ('G/T')" in n for n in sf.notes), sf.notes
+
+
 @pytest.mark.parametrize("other", ["G/-", "G/", "/G", "G/N"])
 def test_a_list_holding_no_sequence_stays_one_error_at_its_line(other):
     """A list with a part that is no A/C/G/T sequence is no list of alleles: the line error it
@@ -167,6 +184,16 @@ def test_rows_nothing_places_stay_one_error(rows, message):
     with pytest.raises(InputDataError, match=message) as e:
         parse_scoring_file(AUTHOR_HEAD + rows, source="s.txt")
     assert e.value.where == ("s.txt:4" if "no row" in message else "s.txt:5")
+
+
+@pytest.mark.parametrize("match_rsid", [False, True])
+def test_the_no_row_placed_error_asks_for_match_rsid_only_when_it_is_off(match_rsid):
+    """With pgs.match_rsid already true the error said 'set pgs.match_rsid: true' all the same
+    (session 35 reader's finding 11): it now says only to drop the empty columns then."""
+    with pytest.raises(InputDataError) as e:
+        parse_scoring_file(AUTHOR_HEAD + "rs1\t\t\tA\tG\t0.5\n", source="s.txt", match_rsid=match_rsid)
+    assert ("set pgs.match_rsid: true" in str(e.value)) == (not match_rsid), str(e.value)
+    assert "drop the empty columns" in str(e.value) and e.value.where == "s.txt:4"
 
 
 def test_an_unplaced_author_row_scores_as_plink2_without_it(hl, spark, tmp_path):

@@ -1514,7 +1514,7 @@ def parse_scoring_file(
         # read as no other allele, as pgsc_calc reads it (pgscatalog-core's normalise,
         # assign_other_allele: set missing, a WARNING), then matched on the effect allele as any
         # row without one; a counted note. Before: an error at its line, the whole score unread.
-        listed = rows_where(o_norm.str.fullmatch(_ALLELE_LIST).fillna(False), o_codes)
+        listed = rows_where(o_norm.str.fullmatch(_ALLELE_LIST).fillna(False), o_codes)  # (kept: no inferred fill)
         n_other_lists = int(listed.sum())
         other_lists_shown: list[str] = []
         if n_other_lists:
@@ -1538,7 +1538,7 @@ def parse_scoring_file(
         fail_at(same, "other_allele", "the other allele is the effect allele (no variant)")
     else:
         other = TextCodes.missing(len(df))
-        n_other_lists, other_lists_shown = 0, []
+        n_other_lists, other_lists_shown, listed = 0, [], np.zeros(len(df), dtype=bool)
     # A harmonised file's missing other allele is hm_inferOtherAllele when that names one allele
     # (pgscatalog-core's normalise, i.e. pgsc_calc: remap_harmonised, then assign_other_allele
     # leaves "G/T" alternatives missing). Matched on the effect allele alone instead, A at a
@@ -1553,10 +1553,14 @@ def parse_scoring_file(
     # Ours scores what the effect allele alone identifies, as for any row without an other
     # allele, and says how many rows it did so for (a counted note): the same where the locus
     # is ambiguous, a score that keeps the row where the locus has one alt.
+    # A row whose other_allele listed alternatives ('G/T', set missing above) is not filled:
+    # pgsc_calc's remap_harmonised fills only an allele that is absent (the list is there then)
+    # and assign_other_allele blanks the list afterwards, so it stays without one. Filled, an A
+    # row with 'G/T' and an inferred C was read as A/C, beside a note saying it had none.
     n_inferred = n_inferred_effect = 0
     if positions_from == "harmonised" and "hm_inferOtherAllele" in df.columns:
         inferred = df["hm_inferOtherAllele"].astype(TEXT).str.strip().str.upper()
-        usable = (other.codes < 0) & inferred.str.fullmatch(_ALLELE).fillna(False).to_numpy(bool)
+        usable = (other.codes < 0) & ~listed & inferred.str.fullmatch(_ALLELE).fillna(False).to_numpy(bool)
         if usable.any():
             is_effect = usable & (inferred == pd.Series(effect.decoded(), dtype=TEXT)).fillna(False).to_numpy(bool)
             n_inferred_effect = int(is_effect.sum())
@@ -1601,7 +1605,8 @@ def parse_scoring_file(
             if len(df) and (chrom.codes < 0).all():
                 raise InputDataError(
                     f"no row has a chr_name/chr_position (an rsID-only scoring file): {harmonised_fix}, or drop "
-                    "the empty columns and set pgs.match_rsid: true to match on the genotypes' rsIDs",
+                    + ("the empty columns to match on the genotypes' rsIDs (pgs.match_rsid is true)" if match_rsid
+                       else "the empty columns and set pgs.match_rsid: true to match on the genotypes' rsIDs"),
                     where=f"{source}:{int(df['line'].iloc[0])}")
     else:
         chrom = TextCodes.missing(len(df))
