@@ -404,13 +404,18 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     cases += ["WHEN ad.person_id IS NOT NULL THEN 'antidepressant_no_mdd'"]
     # the control rule's own drug sets (esketamine) are antidepressants for it too, whatever the definitions
     control_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in mdd_cfg.control_exclusion_drug_concept_sets)
+    # and its procedure sets (esketamine given in clinic, HCPCS G2082/G2083): a record at any date
+    control_procedures = "".join(
+        f"UNION SELECT e.person_id FROM {src['procedure_occurrence']} e WHERE {in_set('e.procedure_concept_id', n)} "
+        for n in mdd_cfg.control_exclusion_procedure_concept_sets)
     x(f"""CREATE TEMP TABLE mdd AS
         WITH r AS (
           SELECT p.person_id, p.end_date, CASE WHEN {meets} THEN dx.first_mdd END AS index_date,
                  {meets} AS meets, CASE {' '.join(cases)} END AS reason
           FROM persons p LEFT JOIN dx USING (person_id)
           LEFT JOIN (SELECT DISTINCT person_id FROM drugs_ever
-                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients){control_drugs}) ad USING (person_id))
+                     WHERE concept_id IN (SELECT drug_concept_id FROM ingredients){control_drugs}
+                     {control_procedures}) ad USING (person_id))
         SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
         FROM r""")
 
@@ -553,7 +558,8 @@ def _study_set_names(cfg: Config) -> list[str]:
     antidepressants, each definition's augmentation and somatic sets)."""
     ph = cfg.phenotypes
     names = [ph.mdd.concept_set, ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets,
-             *ph.mdd.control_exclusion_drug_concept_sets, ph.trials.concept_set]
+             *ph.mdd.control_exclusion_drug_concept_sets, *ph.mdd.control_exclusion_procedure_concept_sets,
+             ph.trials.concept_set]
     for d in ph.trd_definitions:
         names += [d.augmentation_concept_set] if d.augmentation_concept_set else []
         names += list(d.somatic_concept_sets)

@@ -487,6 +487,12 @@ class MddSettings(_Strict):
     # only and forms no trial. Before, the drug sets of the somatic TRD definitions did this, so
     # without one an esketamine-only person was a control, and adding one changed the controls.
     control_exclusion_drug_concept_sets: list[str] = Field(default_factory=lambda: ["esketamine"])
+    # Procedure sets that do the same (a record at any date -> antidepressant_no_mdd): the
+    # study's controls have no antidepressant exposure, and esketamine given in clinic is billed
+    # as a HCPCS G2082/G2083 visit (procedure_occurrence), not a drug record. Before (session 35
+    # read-through), only drug sets were accepted, so a person whose esketamine came only as such a
+    # visit stayed a control while the same treatment as a drug record excluded them.
+    control_exclusion_procedure_concept_sets: list[str] = Field(default_factory=lambda: ["esketamine_clinic"])
 
 
 class TrialSettings(_Strict):
@@ -1164,6 +1170,11 @@ def _check_references(cfg: Config, where: str) -> None:
         need(name, key := f"phenotypes.mdd.control_exclusion_drug_concept_sets.{i}")
         if sets[name].domain != "drug":
             raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected drug", where=where)
+    for i, name in enumerate(ph.mdd.control_exclusion_procedure_concept_sets):
+        need(name, key := f"phenotypes.mdd.control_exclusion_procedure_concept_sets.{i}")
+        if sets[name].domain != "procedure":
+            raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected procedure",
+                              where=where)
     need_members(ph.trials.concept_set, "phenotypes.trials.concept_set")
     for d in ph.trd_definitions:
         if d.augmentation_concept_set:

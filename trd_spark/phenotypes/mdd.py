@@ -17,7 +17,9 @@ One row per person with the person's MDD group before any TRD definition is appl
   3. not MDD but any depression-spectrum or MDD-set diagnosis -> ``depression_not_mdd``;
   4. not MDD, no depression code, but an exclusion diagnosis -> that set's name (controls
      are kept free of bipolar/psychotic disorders, like cases);
-  5. not MDD, no diagnosis above, but any antidepressant exposure -> ``antidepressant_no_mdd``.
+  5. not MDD, no diagnosis above, but any antidepressant exposure -> ``antidepressant_no_mdd``
+     (a drug record of ``antidepressant_ids``, or a procedure record of
+     ``antidepressant_procedure_ids``: esketamine given in clinic, HCPCS G2082/G2083).
 - ``non_MDD``: none of the above (no depression code ever, no antidepressant ever, no
   exclusion diagnosis).
 
@@ -75,6 +77,9 @@ def derive_mdd(
     settings: MddSettings,
     record_conditions: DataFrame | None = None,
     record_drugs: DataFrame | None = None,
+    procedures: DataFrame | None = None,
+    record_procedures: DataFrame | None = None,
+    antidepressant_procedure_ids: frozenset[int] = frozenset(),
 ) -> DataFrame:
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
@@ -84,8 +89,11 @@ def derive_mdd(
     preliminary or history-of status drops the record from the MDD count and index) and drug exposures (person_id,
     drug_concept_id) within follow-up; ``record_conditions`` / ``record_drugs``: the same
     columns over the whole record, any date (None: the follow-up frames, i.e. no records
-    outside follow-up); concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids``
-    ordered by precedence.
+    outside follow-up); ``procedures`` / ``record_procedures`` (person_id,
+    procedure_concept_id; within follow-up / whole record, None: no procedure records): a record of
+    ``antidepressant_procedure_ids`` is an antidepressant exposure for the control rule as a drug
+    record of ``antidepressant_ids`` is (study.md: controls have no antidepressant exposure);
+    concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids`` ordered by precedence.
     Output columns: person_id, mdd_status (MDD | non_MDD | excluded), exclusion_reason,
     mdd_index_date (first MDD-set date, set for every person meeting the diagnosis-count
     rule even if later excluded), n_mdd_dates (distinct MDD-set dates), has_mdd_diagnosis,
@@ -119,11 +127,12 @@ def derive_mdd(
     whole_record = (condition_occurrence if record_conditions is None else record_conditions).groupBy(
         "person_id").agg(*flags(""))
 
-    def users(drugs: DataFrame, col: str) -> DataFrame:
-        return (
-            drugs.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids)))
-            .select("person_id").distinct().withColumn(col, F.lit(1))
-        )
+    def users(drugs: DataFrame, procs: DataFrame | None, col: str) -> DataFrame:
+        exposed = drugs.where(F.col("drug_concept_id").isin(_ids(antidepressant_ids))).select("person_id")
+        if procs is not None and antidepressant_procedure_ids:
+            exposed = exposed.unionByName(
+                procs.where(F.col("procedure_concept_id").isin(_ids(antidepressant_procedure_ids))).select("person_id"))
+        return exposed.distinct().withColumn(col, F.lit(1))
 
     flag_cols = ["_dep", "_dep_fu", *[_excl_col(n) + s for n in exclusion_ids for s in ("", "_fu")]]
     df = (
@@ -132,8 +141,9 @@ def derive_mdd(
                        .alias("_implausible_birth"))
         .join(in_followup, "person_id", "left")
         .join(whole_record, "person_id", "left")
-        .join(users(drug_exposure, "_ad_fu"), "person_id", "left")
-        .join(users(drug_exposure if record_drugs is None else record_drugs, "_ad"), "person_id", "left")
+        .join(users(drug_exposure, procedures, "_ad_fu"), "person_id", "left")
+        .join(users(drug_exposure if record_drugs is None else record_drugs,
+                    procedures if record_procedures is None else record_procedures, "_ad"), "person_id", "left")
         .fillna(0, subset=["n_mdd_dates", "_ad", "_ad_fu", *flag_cols])
     )
     meets_count = F.col("n_mdd_dates") >= settings.min_diagnoses

@@ -200,7 +200,8 @@ def concept_set_uses(cfg: Config) -> list[tuple[str, str]]:
     exclusions = "the control exclusions"
     uses = [(ph.mdd.concept_set, "the MDD diagnoses"), (ph.mdd.control_exclusion_concept_set, exclusions),
             *[(n, exclusions) for n in ph.mdd.exclude_concept_sets], (ph.trials.concept_set, "the antidepressant trials"),
-            *[(n, exclusions) for n in ph.mdd.control_exclusion_drug_concept_sets]]
+            *[(n, exclusions) for n in ph.mdd.control_exclusion_drug_concept_sets],
+            *[(n, exclusions) for n in ph.mdd.control_exclusion_procedure_concept_sets]]
     for d in ph.trd_definitions:
         named = [d.augmentation_concept_set] if d.augmentation_concept_set else []
         uses += [(n, f"TRD definition {d.name}") for n in [*named, *d.somatic_concept_sets]]
@@ -339,6 +340,12 @@ def derive_mdd_groups(
         # controls are clean over the whole record (any date), not only within follow-up
         record_conditions=events["condition"],
         record_drugs=events["drug"],
+        # esketamine given in clinic (HCPCS G2082/G2083) is a procedure record: the same exposure
+        # (phenotypes.mdd.control_exclusion_procedure_concept_sets)
+        procedures=followup["procedure"],
+        record_procedures=events["procedure"],
+        antidepressant_procedure_ids=frozenset().union(
+            *[sets[name] for name in ph.mdd.control_exclusion_procedure_concept_sets]),
     )
 
 
