@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_config import write_config
 from test_field_cases_round26_omop import G2082, G2083, HCPCS
@@ -77,3 +79,57 @@ def test_the_control_procedure_sets_are_checked(tmp_path, sets, words):
         load_config(path)
     assert str(path) in str(err.value) and words in str(err.value)
 
+
+def test_a_uri_globs_later_files_are_read_at_their_ends_only(tmp_path):
+    """Finding 3 (cost): on a URI, ``check_vcf_files`` read every file's whole header (its sample
+    line: several MB per shard of a sharded callset) and first record, serially on the driver.
+    Now a later file is read at its first 16 and last 28 bytes only (compression, name, BGZF end
+    block); the first file gets the header and first-record checks. Bytes read are counted through
+    the ``open_uri`` hook (local files standing in for gs:// shards); the per-file compression and
+    name checks still stop a later shard: an uncompressed file named .bgz is one error naming it."""
+    import gzip as gz_module
+    import io
+
+    from trd_spark.config import GenotypeSource
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.genotypes import BGZF_EOF, check_vcf_files
+
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n" + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" \
+        + "\t".join(f"S{i}" for i in range(2000)) + "\n"
+    record = "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t" + "\t".join(["0/1"] * 2000) + "\n"
+    shards = []
+    for k in range(3):
+        path = tmp_path / f"shard{k}.vcf.gz"
+        # a gzip member then the BGZF end block stands in for a complete shard's ends (kind gzip)
+        path.write_bytes(gz_module.compress((header + record).encode()) + BGZF_EOF)
+        shards.append(str(path))
+    read: dict[str, int] = {}
+
+    class Counting(io.FileIO):
+        def read(self, size=-1):
+            out = super().read(size)
+            read[self.name] += len(out or b"")
+            return out
+
+        def readinto(self, b):
+            n = super().readinto(b)
+            read[self.name] += n or 0
+            return n
+
+    def open_uri(path: str):
+        local = path.removeprefix("file://")
+        read.setdefault(local, 0)
+        return Counting(local, "rb")
+
+    def listed(_glob: str) -> list[str]:
+        return [f"file://{p}" for p in shards]
+
+    source = GenotypeSource(format="vcf", path=f"file://{tmp_path}/shard*.vcf.gz")
+    assert check_vcf_files(source, uri_files=listed, open_uri=open_uri) is True  # plain gzip: read serially
+    size = Path(shards[0]).stat().st_size
+    assert read[shards[0]] >= size > 16 + 28  # the first shard: header and first record
+    assert [read[p] for p in shards[1:]] == [16, 16]  # later shards: first bytes only (kind gzip, no end read)
+    Path(shards[2]).write_bytes((header + record).encode())  # an uncompressed later shard named .gz
+    with pytest.raises(InputDataError, match="not compressed but named as gzip") as err:
+        check_vcf_files(source, uri_files=listed, open_uri=open_uri)
+    assert f"file://{shards[2]}" in str(err.value)
