@@ -277,7 +277,10 @@ CHECKSUM_SCHEMES = ("gs",)
 
 # ``listing_version`` kinds that are digests of an object's bytes (``generation`` is not: the same
 # bytes copied to another bucket get a new one; ``mtime_ms`` is not): a listing whose every file
-# has one keys its input by content (``BY_CONTENT``).
+# has one keys its input by content (``BY_CONTENT``). Of these ``Fs.fingerprint`` produces only
+# ``checksum`` (the GCS connector's CRC32C): ``md5Hash`` and ``crc32c`` are fields of a GCS object
+# resource, kept on purpose for a listing of those (``listing_version``'s rule, pinned by
+# tests/test_rerun_minimal.py), which the pipeline does not read today.
 CONTENT_VERSIONS = ("md5Hash", "crc32c", "checksum")
 # Key of an input fingerprint whose files are versioned by their bytes alone (every one a
 # ``CONTENT_VERSIONS`` kind): its ``path`` is then no part of what is compared
@@ -296,7 +299,16 @@ def listing_version(record: Mapping[str, Any]) -> list[Any]:
     update too). Taken in that order: a digest of the bytes first (the same bytes uploaded again
     rerun nothing), the generation before a 32-bit CRC (never a stale rerun for a collision, one
     in 2^32 same-size rewrites), the mtime last. Source: GCS object resource
-    (cloud.google.com/storage/docs/json_api/v1/objects), GCS connector ``getFileChecksum``."""
+    (cloud.google.com/storage/docs/json_api/v1/objects), GCS connector ``getFileChecksum``.
+
+    What the pipeline's own records hold (``Fs.fingerprint``: a Hadoop listing + ``getFileChecksum``)
+    is ``checksum`` or ``mtime_ms`` only, no generation: on ``gs://`` an input is keyed by each
+    file's name under the input, size and 32-bit CRC32C, with no bucket (``BY_CONTENT``,
+    ``stages.compared_inputs``). So the rule above does not hold there: a rewrite, or another
+    bucket's files of the same names and sizes, whose CRC32C all collide (about 2^-32 per file)
+    would rerun nothing. Accepted: MD5 is absent on composite objects (gcloud's parallel composite
+    uploads) and a generation is per bucket (the same data in another bucket, or copied
+    again, would rerun everything); ``--force`` reruns regardless."""
     for kind in ("md5Hash", "generation", "crc32c", "checksum"):
         if record.get(kind) not in (None, ""):
             return [record["size"], kind, record[kind]]

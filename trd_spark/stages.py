@@ -986,7 +986,9 @@ def compared_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
     without its ``path`` (its digest names its files by content under the input:
     ``files_fingerprint``, ``io.listing_fingerprint``): what says whether an input changed. An
     input versioned otherwise keeps its path (HDFS's mtime, a store giving no checksum: no
-    content digest, so the same versions elsewhere are not the same bytes)."""
+    content digest, so the same versions elsewhere are not the same bytes). On gs:// the content
+    key is each file's name under the input, size and 32-bit CRC32C, no bucket: a CRC collision
+    of every changed file (about 2^-32 each) reruns nothing, accepted (``io.listing_version``)."""
     def kept(k: str, fp: Mapping[str, Any]) -> bool:
         content = local_path(str(fp[k])) is not None or fp.get(BY_CONTENT) is True
         return k not in NOT_COMPARED and not (k == "path" and "digest" in fp and content)
