@@ -165,6 +165,12 @@ def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
 
 # ConceptSet.domain -> the OMOP CDM ``concept.domain_id`` its concepts carry.
 DOMAIN_IDS = {"condition": "Condition", "drug": "Drug", "procedure": "Procedure", "device": "Device"}
+# OMOP CDM v5.4 domain_id -> the table an ETL writes a record of a concept of that domain to
+# (the CDM's rule: a record's table follows its standard concept's domain), for the domain
+# mismatch line: the table a set of the wrong domain never reads.
+DOMAIN_TABLES = {"Condition": "condition_occurrence", "Drug": "drug_exposure", "Procedure": "procedure_occurrence",
+                 "Device": "device_exposure", "Observation": "observation", "Measurement": "measurement",
+                 "Visit": "visit_occurrence", "Specimen": "specimen"}
 
 
 def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
@@ -179,7 +185,10 @@ def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
       identified by its code; its ``name`` is a label (e.g. 'TMS initial (CPT4 90867)') and
       is not compared.
 
-    Lines read ``concept_id N (yaml name): domain_id 'Drug', not 'Condition'`` or
+    Lines read ``concept_id N (yaml name): domain_id 'Drug', not 'Condition'`` (then where its
+    records are and what to do: ``DOMAIN_TABLES``; a set of the chain's domain, or, for a domain
+    the chain does not read, e.g. HCPCS G2082/G2083 in 'Observation' as OHDSI's HCPCS rules put
+    G0908-G2252, that its records are missed) or
     ``concept_id N: name 'yaml name' in the YAML, 'concept name' in concept``. Empty when
     ``vocab.found`` was not looked up; references absent from ``concept`` are left to
     ``absent_refs``; a missing domain_id or concept_name is not compared.
@@ -194,7 +203,13 @@ def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
             continue
         domain = vocab.domains.get(root)
         if domain is not None and domain != want:
-            out.append(f"concept_id {root} ({ref.name}): domain_id {domain!r}, not {want!r}")
+            table = DOMAIN_TABLES.get(domain, f"the {domain} domain's table")
+            ours = {v: k for k, v in DOMAIN_IDS.items()}.get(domain)
+            todo = (f"if it is the concept meant, move it to a set of domain {ours}" if ours else
+                    f"the chain reads no {table}, so they are missed (README 'Not covered'): if it is the concept "
+                    "meant, drop it and count those records apart")
+            out.append(f"concept_id {root} ({ref.name}): domain_id {domain!r}, not {want!r}: an ETL writes its "
+                       f"records to {table}, which this set never reads; {todo}")
         name = vocab.names.get(root)
         if ref.concept_id is not None and name is not None and name.strip().casefold() != ref.name.strip().casefold():
             out.append(f"concept_id {root}: name {ref.name!r} in the YAML, {name!r} in concept")

@@ -1001,7 +1001,8 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
         mismatched = mismatched_refs(_concept_set(cfg, name), vocab)
         if mismatched:
             log.warning("phenotypes: %s, concept set %s: %d reference(s) whose concept row differs from the "
-                        "YAML (a typo'd ID?): %s", cfg.phenotypes.concept_sets, name, len(mismatched),
+                        "YAML (a typo'd ID, or a concept of another domain, whose records are in a table this set does not "
+                        "read): %s", cfg.phenotypes.concept_sets, name, len(mismatched),
                         "; ".join(mismatched))
         invalid = invalid_refs(_concept_set(cfg, name), vocab)
         if invalid:
