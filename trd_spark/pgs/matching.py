@@ -1521,8 +1521,7 @@ class WeightMatrices:
 
 
 @small_pages()
-def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | None = None,
-                    threads: int | None = None) -> WeightMatrices:
+def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | None = None) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On the ``haploid`` contigs (chrY/chrM: ``genotypes.haploid_contigs``
@@ -1536,8 +1535,7 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     When each used row holds one used site's members alone (no extra rows of other alts: the
     common case) the matrices are summed straight from the members by ``_one_site_per_row``
     (n_vars then in the smallest unsigned type holding a site's member count); otherwise per
-    (row, score) cell with bincounts (n_vars int32). Same values either way. ``threads``: the
-    common case's parts built at once (``_site_parts``; None: one per core).
+    (row, score) cell with bincounts (n_vars int32). Same values either way.
 
     ``directory``: a native pass's directory (``pgen_engine.pass_directory``, a local master's):
     in the common case slope and n_vars are then built straight into the files the pass's tasks
@@ -1591,7 +1589,7 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     # then a cell's offset follows from its slope (below).
     if in_site_order and not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
         return _one_site_per_row(_used_rows(m.rows, used), k, w, score_index, lengths, used_site,
-                                 (np.cumsum(used) - 1)[site_row[used_site]], half, eir, directory, threads)
+                                 (np.cumsum(used) - 1)[site_row[used_site]], half, eir, directory)
     slope = np.where(eir, -half, half)[site]
     slope *= w
     x_row, x_score, x_slope, x_offset = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
@@ -1644,7 +1642,7 @@ def _used_rows(rows: pd.DataFrame, used: np.ndarray) -> pd.DataFrame:
 
 def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np.ndarray, lengths: np.ndarray,
                       used_site: np.ndarray, used_place: np.ndarray, half: np.ndarray, eir: np.ndarray,
-                      directory: str | None = None, threads: int | None = None) -> WeightMatrices:
+                      directory: str | None = None) -> WeightMatrices:
     """``weight_matrices`` when each used row (``rows``, in row order) holds one used site's
     members alone: ``w``/``score_index`` per member in site order (``weight_matrices`` checks
     it: a member's row is its site's place repeated over the site's run), ``lengths`` each site's
@@ -1663,114 +1661,45 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
     smallest unsigned type that holds that (uint8 for up to 255 scores), which the native pass's
     tasks take as they are (``pgen_engine.score``). A scipy routine rather than our own loop:
     numpy has no scatter-add but the bincount over a flat cell index (an int64 array per member).
-    ``directory``: ``weight_matrices``' (both matrices built in its files when there are rows);
-    ``threads``: its parts (``_site_parts``)."""
+    ``directory``: ``weight_matrices``' (both matrices built in its files when there are rows)."""
+    import scipy.sparse
+
     n_used = len(rows)
     # Unused sites' members go to a spare last row, cut off below (a view: no copy); none when
     # every site with members is used (the files built in then hold the used rows alone).
     spare = int(bool(lengths[~used_site].any()))
     shape = (n_used + spare, k)
     site_place = np.full(len(lengths), n_used, dtype=np.int32 if n_used < 2**31 - 1 else np.int64)
-    used_place_sites = np.flatnonzero(used_site)
-    site_place[used_place_sites] = used_place
+    site_place[used_site] = used_place
+    member_row = np.repeat(site_place, lengths)
     haploid = used_site & (half != 1.0)
+    data = w if not haploid.any() else w * np.repeat(half, lengths)
+    coords = (member_row, score_index)
     in_files = directory if n_used else None  # (no file of no rows: an empty file cannot be mapped)
-    count_type = np.min_scalar_type(max(1, int(lengths.max(initial=0))))
-    ref_effect_row = np.zeros(n_used, dtype=bool)
-    ref_effect_row[used_place] = eir[used_site]
-    if in_files is None:
-        slope, n_vars = np.empty(shape), np.empty(shape, dtype=count_type)
-    else:
+
+    def dense(name: str, values: np.ndarray) -> np.ndarray:
+        # In memory: toarray's own zeros (fresh zero pages, where an ``out`` array is zeroed by a
+        # pass over it); in a file: the zeroing pass is what faults the mapped pages in.
+        coo = scipy.sparse.coo_matrix((values, coords), shape=shape)
+        if in_files is None:
+            return coo.toarray()[:n_used]
         from trd_spark.pgs.native_task import mapped_rows
 
-        # Plain ndarray views of the mapped files (a mapping lives as long as its views).
-        slope = np.asarray(mapped_rows(in_files, "slope", shape, np.dtype(np.float64)))
-        n_vars = np.asarray(mapped_rows(in_files, "n_vars", shape, count_type))
-    # The rows are built in parts of consecutive sites, each into its own rows (``_site_part_rows``),
-    # in threads: scipy's COO to dense and numpy's passes release the GIL, and before the pass's
-    # job the driver's other cores are idle (0.12 CPU-s at 61 x 200k, most of the native score
-    # phase's driver time before its job: issue 16, session 35). Parts only when the used sites'
-    # rows rise with the sites (as ``frame_matches`` makes them from rows in file order): then a
-    # part's rows are a range of their own. Same values: each cell's members are added in member
-    # order from +0.0 in one part.
-    ends = _site_parts(lengths, used_place_sites, used_place, threads)
-    starts = [0, *ends[:-1]]
-    bounds = np.r_[0, np.cumsum(lengths)]
-    first_rows = [0] + [int(used_place[np.searchsorted(used_place_sites, e)]) for e in ends[:-1]]
-    jobs = [(a, b, r, first_rows[i + 1] if i + 1 < len(ends) else shape[0], i + 1 == len(ends))
-            for i, (a, b, r) in enumerate(zip(starts, ends, first_rows))]
+        # A plain ndarray view of the mapped file (the mapping lives as long as the view).
+        return np.asarray(coo.toarray(out=mapped_rows(in_files, name, shape, values.dtype)))[:n_used]
 
-    def part(a: int, b: int, r0: int, r1: int, last: bool) -> None:
-        _site_part_rows(slope[r0:r1], n_vars[r0:r1], site_place[a:b] - r0, lengths[a:b], used_site[a:b],
-                        w[bounds[a]:bounds[b]], score_index[bounds[a]:bounds[b]],
-                        half[a:b] if haploid[a:b].any() else None, last)
-        flip = ref_effect_row[r0:min(r1, n_used)]
-        np.subtract(0.0, slope[r0:r0 + len(flip)], out=slope[r0:r0 + len(flip)], where=flip[:, None])
-
-    if len(jobs) == 1:
-        part(*jobs[0])
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(len(jobs) - 1, thread_name_prefix="weight_matrices") as pool:
-            done = [pool.submit(part, *job) for job in jobs[1:]]
-            part(*jobs[0])
-            for future in done:
-                future.result()  # (a part's error raised here)
-    slope, n_vars = slope[:n_used], n_vars[:n_used]
+    slope = dense("slope", data)
+    ref_effect_row = np.zeros(n_used, dtype=bool)
+    ref_effect_row[used_place] = eir[used_site]
+    np.subtract(0.0, slope, out=slope, where=ref_effect_row[:, None])
+    count_type = np.min_scalar_type(max(1, int(lengths.max(initial=0))))
+    n_vars = dense("n_vars", np.ones(len(member_row), dtype=count_type))
     # A member's offset is 2w for a REF effect allele (its slope -w), else 0; a cell's members
     # share their site's allele, so the cell's offset is -2 x its slope on a REF-effect row
     # (the same sum scaled by -2: exact) and 0 elsewhere. The matrix itself is built only if
     # used (``WeightMatrices.offset``; the native engine's mean imputation takes its column sums
     # alone, ``offset_total``; session 27).
     return WeightMatrices(rows, slope, None, n_vars, ref_effect_row=ref_effect_row, directory=in_files)
-
-
-# Members per part of ``_one_site_per_row``, at least: below it a thread's start and join cost
-# more than its share of the work (the toy data's few members stay in one part).
-WEIGHT_PART_MEMBERS = 1 << 20
-
-
-def _site_parts(lengths: np.ndarray, used_sites: np.ndarray, used_place: np.ndarray, threads: int | None) -> list[int]:
-    """The end sites of ``_one_site_per_row``'s parts (consecutive sites; the last is
-    ``len(lengths)``): up to ``threads`` parts (None: the cores, ``os.cpu_count``) of about equal
-    member counts and at least ``WEIGHT_PART_MEMBERS`` members each, each part starting at a used
-    site; one part when the used sites' rows (``used_place`` of ``used_sites``, ascending) do not
-    rise with the sites."""
-    import os
-
-    n_sites, members = len(lengths), int(lengths.sum())
-    parts = min(threads if threads is not None else os.cpu_count() or 1, members // WEIGHT_PART_MEMBERS)
-    if parts < 2 or not bool((np.diff(used_place) > 0).all()):
-        return [n_sites]
-    cut = np.searchsorted(np.cumsum(lengths), members * np.arange(1, parts) / parts)
-    # Each cut moved to the next used site (a part starts on a used site's row), distinct.
-    at = np.searchsorted(used_sites, cut)
-    ends = sorted({int(used_sites[i]) for i in at if 0 < i < len(used_sites)})
-    return [*ends, n_sites]
-
-
-def _site_part_rows(slope: np.ndarray, n_vars: np.ndarray, place: np.ndarray, lengths: np.ndarray,
-                    used_site: np.ndarray, w: np.ndarray, score_index: np.ndarray, half: np.ndarray | None,
-                    spare: bool) -> None:
-    """One part of ``_one_site_per_row``: the sums of its sites' members into ``slope`` and
-    ``n_vars`` (this part's rows, filled: zeroed first), ``place`` each site's row among them
-    (an unused site's: past them, the spare row when ``spare``, the last part), ``w`` and
-    ``score_index`` the part's members, ``half`` the sites' haploid halves (None: all 1). A
-    part with no spare row leaves its unused sites' members out (selected per member)."""
-    import scipy.sparse
-
-    member_row = np.repeat(place, lengths)
-    data = w if half is None else w * np.repeat(half, lengths)
-    col = score_index
-    if not spare and not used_site.all() and lengths[~used_site].any():
-        keep = np.repeat(used_site, lengths)
-        member_row, data, col = member_row[keep], data[keep], col[keep]
-    coords = (member_row, col)
-    # toarray's ``out`` is zeroed by it first (in a mapped file, that pass faults its pages in).
-    scipy.sparse.coo_matrix((data, coords), shape=slope.shape).toarray(out=slope)
-    scipy.sparse.coo_matrix((np.ones(len(member_row), dtype=n_vars.dtype), coords), shape=n_vars.shape).toarray(
-        out=n_vars)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:
