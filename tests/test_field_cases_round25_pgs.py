@@ -196,12 +196,18 @@ def test_the_no_row_placed_error_asks_for_match_rsid_only_when_it_is_off(match_r
     assert "drop the empty columns" in str(e.value) and e.value.where == "s.txt:4"
 
 
-def test_an_unplaced_author_row_scores_as_plink2_without_it(hl, spark, tmp_path):
+@pytest.mark.parametrize("extra_pgs", ["", "  match_rsid: true"])
+def test_an_unplaced_author_row_scores_as_plink2_without_it(hl, spark, tmp_path, extra_pgs):
     """The stage on the case's VCF: rs1 and rs3 scored (plink2 --score of those two: 0.5 2 2
-    1.5), rs2 counted: n_variants 3, n_matched 2, n_not_found 1."""
+    1.5), rs2 counted: n_variants 3, n_matched 2, n_not_found 1. Also with pgs.match_rsid: true
+    (round 26), though the VCF's rs2 row (chr1:2000, ID rs2) could place it: rs2 stays not
+    found, as pgsc_calc's matcher (pygscatalog match, lib/_match/match.py) joins on chr_name,
+    chr_position and the alleles with no rsID key. Before (f7d6547): one error at the file's
+    line 5 either way."""
     (tmp_path / "scores").mkdir()
     (tmp_path / "scores" / "PGS992504.txt").write_text(AUTHOR_HEAD + AUTHOR_ROWS)
-    cfg = case_config(tmp_path, str(CASES / LIST_CASE / "genotypes" / "data.vcf"), f"{tmp_path}/scores/*")
+    cfg = case_config(tmp_path, str(CASES / LIST_CASE / "genotypes" / "data.vcf"), f"{tmp_path}/scores/*",
+                      extra_pgs=extra_pgs)
     files = stage.load_scoring_files(spark, cfg, "GRCh38")
     r = stage.match_dataset(hl, spark, cfg, "d", files)
     row = r.summary.iloc[0]

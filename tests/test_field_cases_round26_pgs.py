@@ -32,7 +32,8 @@ Each checked against a hand-worked answer and plink2 2.00a3.5.
   pgsc_calc's code. Its matcher joins on positions only (pygscatalog, pgscatalog.match
   ``lib/_match/match.py``: score keys chr_name, chr_position and the alleles; no rsID key), so
   such a row is unmatched there and counts in its match rate, as here. Placing it by rsID would
-  score a variant pgsc_calc leaves out and make two files' overlaps incomparable. Pinned.
+  score a variant pgsc_calc leaves out and make two files' overlaps incomparable. Pinned in
+  round 25's test of the author row, parametrised over pgs.match_rsid.
 - Not changed, already right: a BGEN's own sample IDs and a .sample that disagrees in order are
   one error naming both on both routes (round 17, ``bgen_reader.sample_ids``; plink2 --sample
   would take the .sample's order).
@@ -153,23 +154,3 @@ def test_a_score_row_on_a_random_contig_matches_on_the_native_routes(hl, spark, 
                     "--out", str(tmp_path / "g")], check=True, capture_output=True)
     cfg = case_config(tmp_path, str(tmp_path / "g"), f"{CASES / ALT_CONTIG}/scores/*", fmt=fmt)
     assert_expected(run_scores(hl, spark, cfg), ALT_CONTIG)
-
-
-def test_an_unplaced_author_row_with_an_rsid_is_not_placed_by_it_under_match_rsid(hl, spark, tmp_path):
-    """Round 25's author file (rs2 without chr_name/chr_position) on its case's VCF, whose rs2
-    row (chr1:2000, ID rs2) could place it, with pgs.match_rsid: true: rs2 still not found
-    (n_variants 3, n_matched 2, n_not_found 1), the sums those of rs1 and rs3 alone (plink2
-    --score of the two: 0.5 2 2 1.5), as pgsc_calc matches. Before (f7d6547): one error at the
-    file's line 5."""
-    from test_field_cases_round25_pgs import AUTHOR_HEAD, AUTHOR_ROWS, LIST_CASE
-
-    (tmp_path / "scores").mkdir()
-    (tmp_path / "scores" / "PGS992504.txt").write_text(AUTHOR_HEAD + AUTHOR_ROWS)
-    cfg = case_config(tmp_path, str(CASES / LIST_CASE / "genotypes" / "data.vcf"), f"{tmp_path}/scores/*",
-                      extra_pgs="  match_rsid: true")
-    files = stage.load_scoring_files(spark, cfg, "GRCh38")
-    r = stage.match_dataset(hl, spark, cfg, "d", files)
-    row = r.summary.iloc[0]
-    assert (row["n_variants"], row["n_matched"], row["n_not_found"]) == (3, 2, 1)
-    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r)).set_index("person_id")
-    assert got["score_sum"].to_dict() == pytest.approx({1001: 0.5, 1002: 2.0, 1003: 2.0, 1004: 1.5}, abs=1e-9)
