@@ -272,13 +272,15 @@ def test_release_with_an_output_edited_since_published_is_stale(cfg):
     assert latest_incomplete(cfg, fs) == "C2022Q4R9"
 
 
-def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg, monkeypatch, capsys):
+def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(tmp_path, monkeypatch, capsys):
     """compare-releases reads each release's phenotypes cohort flow with its export's suppression
     labels, and its scores with its models. In a stale release (an interrupted rerun republished
     cohort; models, report and export still from the old one) those belong to different runs, so
     it is refused, naming the release and the command that mends it; so is a release without a
     complete phenotypes output. Both before any Spark session (local outputs: LocalFs). Before,
-    only `_SUCCESS` of pgs, models and export was checked, after starting Spark and Hail."""
+    only `_SUCCESS` of pgs, models and export was checked, after starting Spark and Hail.
+    The config's inputs name {release}, so `run --release R` runs R's own data (on a config
+    whose inputs do not, the command is not advised: tests/test_privacy_s36.py)."""
     import shutil
 
     from trd_spark import session
@@ -292,6 +294,8 @@ def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg
     # one way the command starts its session, rather than a look at SparkContext.
     monkeypatch.setattr(session, "command_session", no_spark)
 
+    config = str(_config_with_release_inputs(tmp_path, None))
+    cfg = load_config(config)
     for r in ("C2022Q4R9", "C2023Q2R1"):
         _publish_consistent(cfg, r)
     _republish(cfg, "C2023Q2R1", "cohort", "cohort-2")
@@ -300,7 +304,6 @@ def test_compare_releases_refuses_a_stale_or_incomplete_release_before_spark(cfg
         compare_releases_job(cfg, "C2022Q4R9", "C2023Q2R1")
     # From the command line, the mending command keeps the --config given (new-user trial,
     # session 15: without it, copied as given it ran the embedded toy config).
-    config = _write_config(cfg)
     assert main(["compare-releases", "C2022Q4R9", "C2023Q2R1", "--config", config]) == 3
     assert f"rerun it first: trd-spark run --config {config} --release C2023Q2R1" in capsys.readouterr().err
     shutil.rmtree(os.path.join(cfg.output_root, "C2022Q4R9", "phenotypes"))

@@ -492,6 +492,8 @@ class MddSettings(_Strict):
     # as a HCPCS G2082/G2083 visit (procedure_occurrence), not a drug record. Before (session 35
     # read-through), only drug sets were accepted, so a person whose esketamine came only as such a
     # visit stayed a control while the same treatment as a drug record excluded them.
+    # A set of domain observation (or with observation in also_domains) is read there too:
+    # OHDSI's HCPCS build gives G2082/G2083 the Observation domain, so an ETL writes them there.
     control_exclusion_procedure_concept_sets: list[str] = Field(default_factory=lambda: ["esketamine_clinic"])
 
 
@@ -718,12 +720,25 @@ class ConceptRef(_Strict):
 
 
 class ConceptSet(_Strict):
-    """One named concept set: its OMOP domain and concept IDs (with or without descendants)."""
+    """One named concept set: its OMOP domain and concept IDs (with or without descendants).
+
+    Its records are read from the table of ``domain`` (condition_occurrence, drug_exposure,
+    procedure_occurrence, device_exposure, observation: the CDM puts a record in the table of its
+    concept's domain) and from the tables of ``also_domains``: as an ATLAS cohort names one concept
+    set in several domain criteria, for codes whose domain differs between vocabulary releases
+    (HCPCS G2082/G2083: Observation by OHDSI's HCPCS range rule, a procedure-like clinic visit
+    otherwise)."""
     description: str = ""
-    domain: Literal["condition", "drug", "procedure", "device"]
+    domain: Literal["condition", "drug", "procedure", "device", "observation"]
+    also_domains: list[Literal["procedure", "device", "observation"]] = Field(default_factory=list)
     # Empty only for a somatic set awaiting verified IDs (matches nothing; checked on load).
     include: list[ConceptRef] = Field(default_factory=list)
     exclude: list[ConceptRef] = Field(default_factory=list)
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """``domain`` then ``also_domains`` (distinct): every domain whose table holds the set's records."""
+        return tuple(dict.fromkeys((self.domain, *self.also_domains)))
 
 
 class ConceptSets(_Strict):
@@ -820,6 +835,10 @@ class Config(_Strict):
 
     # Filled by load_config, not from YAML.
     source_path: str | None = Field(None, exclude=True)
+    # The release whose data the inputs are whatever --release says: the file's release: when no
+    # input path names {release} (_inputs_name_release; --release X then reads them under the
+    # name X), None when one does (each release reads its own inputs).
+    inputs_release: str | None = Field(None, exclude=True)
     concept_sets: ConceptSets | None = Field(None, exclude=True)
     trait_panel: TraitPanel | None = Field(None, exclude=True)
 
@@ -1122,6 +1141,14 @@ def _mentions_release(node: Any) -> bool:
     return any("{release}" in text for text in _strings(node))
 
 
+def _inputs_name_release(raw: dict) -> bool:
+    """Whether an input path of the parsed config ``raw`` contains ``{release}`` (keys outside
+    ``RUNTIME_KEYS``, and ``toy_data.dir``): each release then reads its own inputs."""
+    inputs = {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
+    toy_dir = raw["toy_data"].get("dir") if isinstance(raw.get("toy_data"), dict) else None
+    return _mentions_release(inputs) or _mentions_release(toy_dir)
+
+
 def _warn_release_names_no_input(raw: Any, file_release: Any, cfg_path: Path) -> None:
     """Warn when the release (``--release``) is another than the file's ``file_release`` but no
     input path of the config contains ``{release}`` (keys outside ``RUNTIME_KEYS``, and
@@ -1129,9 +1156,7 @@ def _warn_release_names_no_input(raw: Any, file_release: Any, cfg_path: Path) ->
     them under the new name, silently (e.g. a typo, ``--release C2024Q3R6``)."""
     if not isinstance(raw, dict) or raw.get("release") in (None, file_release):
         return
-    inputs = {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
-    toy_dir = raw["toy_data"].get("dir") if isinstance(raw.get("toy_data"), dict) else None
-    if not _mentions_release(inputs) and not _mentions_release(toy_dir):
+    if not _inputs_name_release(raw):
         logging.getLogger(__name__).warning(
             "release %s: no input path of %s contains {release}, so it reads the same inputs as "
             "release %s; only its outputs are named %s", raw["release"], cfg_path, file_release,
@@ -1172,9 +1197,9 @@ def _check_references(cfg: Config, where: str) -> None:
             raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected drug", where=where)
     for i, name in enumerate(ph.mdd.control_exclusion_procedure_concept_sets):
         need(name, key := f"phenotypes.mdd.control_exclusion_procedure_concept_sets.{i}")
-        if sets[name].domain != "procedure":
-            raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected procedure",
-                              where=where)
+        if sets[name].domain not in ("procedure", "observation"):
+            raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected procedure "
+                              "or observation", where=where)
     need_members(ph.trials.concept_set, "phenotypes.trials.concept_set")
     for d in ph.trd_definitions:
         if d.augmentation_concept_set:
@@ -1237,6 +1262,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
         raw = {**raw, **overrides}
     raw = _expand_env(raw, str(cfg_path))
     _warn_release_names_no_input(raw, file_release, cfg_path)
+    data_of = file_release if isinstance(raw, dict) and not _inputs_name_release(raw) else None
     raw = _substitute_release(raw)
     raw = _per_release_values(raw, str(cfg_path))
     relocate = (EMBEDDED_OUT, Path.cwd() / "out") if path is None and INSTALLED else None
@@ -1254,7 +1280,8 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
             "trait panel %s: %d trait(s) without a pgs_id are skipped (to curate): %s", panel_path,
             len(panel.to_curate), ", ".join(f"{e.trait} ({e.domain})" for e in panel.to_curate))
     cfg = cfg.model_copy(
-        update={"source_path": str(cfg_path), "concept_sets": concept_sets, "trait_panel": panel}
+        update={"source_path": str(cfg_path), "concept_sets": concept_sets, "trait_panel": panel,
+                "inputs_release": data_of if isinstance(data_of, str) else None}
     )
     _check_references(cfg, str(cfg_path))
     return cfg

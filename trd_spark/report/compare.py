@@ -348,14 +348,34 @@ def check_comparable(cfg: Config, fs: FsLike, *releases: str, rerun_options: str
         lay = Layout(cfg.output_root.rstrip("/"), release)
         for stage in COMPARED_OUTPUTS:
             if stage not in status.complete_stages:
-                raise InputDataError(f"release {release} has no complete {stage} output (run it first: "
-                                     f"trd-spark run{rerun_options} --release {release})", where=lay.stage_dir(stage))
+                raise InputDataError(f"release {release} has no complete {stage} output ("
+                                     f"{rerun_advice(cfg, release, rerun_options, 'run it first')})",
+                                     where=lay.stage_dir(stage))
         stale = [s for s in status.stale_stages if s in COMPARED_OUTPUTS]
         if stale:
             raise InputDataError(
                 f"release {release} is stale ({', '.join(stale)} computed from an upstream output republished "
-                f"or edited since): rerun it first: trd-spark run{rerun_options} --release {release}",
+                f"or edited since): {rerun_advice(cfg, release, rerun_options, 'rerun it first')}",
                 where=lay.stage_dir(stale[0]))
+
+
+def rerun_advice(cfg: Config, release: str, rerun_options: str, verb: str) -> str:
+    """How ``check_comparable``'s error says to make ``release``'s outputs with this config:
+    ``<verb>: trd-spark run<rerun_options> --release <release>`` where that run reads the
+    release's own data: the config's input paths name ``{release}`` (``Config.inputs_release``
+    None), or they are this release's (the file's ``release:``). Otherwise the inputs are another
+    release's data (conf/toy.yaml's are toy-r1's), and that command would publish them under
+    ``release``'s name (``config._warn_release_names_no_input`` only warns): the advice says so
+    and how releases are declared instead (input paths with ``{release}``, README 'Data releases
+    and scheduled reruns')."""
+    command = f"trd-spark run{rerun_options} --release {release}"
+    data_of = cfg.inputs_release
+    if data_of is None or data_of == release:
+        return f"{verb}: {command}"
+    return (f"this config's input paths name no {{release}}, so they are release {data_of}'s data and "
+            f"`{command}` would publish them as {release}'s; run {release} with a config whose input paths "
+            "name {release}, each release's inputs under releases.input_root/<release>/ as in "
+            "conf/toy_releases.yaml, README 'Data releases and scheduled reruns', and compare with that config")
 
 
 def compare_releases(
