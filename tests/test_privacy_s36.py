@@ -50,6 +50,11 @@ def test_compare_releases_on_a_one_release_config_does_not_advise_running_anothe
     for release in ("toy-r1", "toy-r2"):
         assert _refusal(config, release, tmp_path).endswith(f"(run it first: trd-spark run --config {config} "
                                                             f"--release {release})")
+    # A typo of a toy release: `run --release toy-r9` stops with exit 2 on that config (not a key
+    # of toy_data.releases); the advice names the releases it knows.
+    text = _refusal(config, "toy-r9", tmp_path)
+    assert "release toy-r9 is not a key of toy_data.releases (known: toy-r1, toy-r2)" in text, text
+    assert "run it first" not in text, text
 
 
 def test_inputs_release_reads_whether_input_paths_name_the_release(tmp_path):

@@ -367,9 +367,14 @@ def rerun_advice(cfg: Config, release: str, rerun_options: str, verb: str) -> st
     release's data (conf/toy.yaml's are toy-r1's), and that command would publish them under
     ``release``'s name (``config._warn_release_names_no_input`` only warns): the advice says so
     and how releases are declared instead (input paths with ``{release}``, README 'Data releases
-    and scheduled reruns')."""
+    and scheduled reruns'). A toy config that lists its releases (``toy_data.releases``) runs
+    no other (``config._check_toy_release``: exit 2): the advice names the known ones."""
     command = f"trd-spark run{rerun_options} --release {release}"
     data_of = cfg.inputs_release
+    toy = cfg.toy_data.releases if cfg.toy_data is not None and cfg.toy_data.releases else None
+    if data_of is None and toy is not None and release not in toy:
+        return (f"release {release} is not a key of toy_data.releases (known: {', '.join(toy)}), so this config "
+                f"runs no such release: add it there to generate it, then {command}")
     if data_of is None or data_of == release:
         return f"{verb}: {command}"
     return (f"this config's input paths name no {{release}}, so they are release {data_of}'s data and "
