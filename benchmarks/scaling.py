@@ -63,6 +63,12 @@ per-entry max/min and a least-squares line phase = fixed + slope x entries (``fi
 the fixed seconds, the slope in ns per entry, the marginal per-entry cost's max/min (from three
 sizes) and the max/min of (phase - fixed) / entries (from four: with two it is 1.00 by
 construction), flat when the per-entry cost does not grow with samples (the issue's intent).
+With ``--native-repeats N`` (N >= 3; default 2: the first phase and one warm one) each local[2]
+process runs its score phase N times (the first, then N - 1 warm repeats, each checked as the
+second is) and it prints, beside the lines above, per size the first and the median phase with
+their spread, and the per-entry max/min over sizes from the median phases next to the first
+phases' and its range over the repeats (``repeat_lines``): one run's verdict with the noise it
+carries (sessions 33-35 measured 1.24-1.78 for one tree, one phase a size).
 
 "per-unit" = time / units; "marginal" = extra time / extra units between consecutive sizes,
 which removes the fixed per-run cost (job scheduling, Hail compilation) that dominates small
@@ -249,14 +255,16 @@ def _omop_scaling(work: Path, sizes: list[int], per_person: int) -> int:
 
 
 def _native_run(work: Path, engine: str, samples: int, variants: int, scores: int, cores: int,
-                warm: bool = False) -> dict:
+                warm: bool = False, repeats: int = 2) -> dict:
     """One benchmarks/pgs_vs_plink2.py run (``--engines engine``) in a child process; its
     ``phases=`` line (seconds per phase, plink2's whole run). ``warm``: through this script's
     ``--score-twice`` child, which adds the same score phase run again in that process
-    (``_score_again``: ``score_warm`` etc.); the first phase's figures are the plain run's."""
+    (``_score_again``: ``score_warm`` etc., the first warm one's) ``repeats - 1`` times
+    (``score_repeats``: every phase's seconds, the first's first); the first phase's figures are
+    the plain run's."""
     bench = ["--samples", str(samples), "--variants", str(variants), "--scores", str(scores), "--cores", str(cores),
              "--engines", engine, "--work-dir", str(work)]
-    cmd = ([sys.executable, __file__, "--score-twice", *bench] if warm
+    cmd = ([sys.executable, __file__, "--score-twice", "--repeats", str(max(2, repeats)), *bench] if warm
            else [sys.executable, str(REPO / "benchmarks" / "pgs_vs_plink2.py"), *bench])
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -278,6 +286,10 @@ def _native_run(work: Path, engine: str, samples: int, variants: int, scores: in
         print(f"    warm (the same phase again in that process): {r['score_warm']:.1f}s, built "
               f"{r['score_warm_build']:.1f}s (CPU {r['cpu_warm_build']}), written {r['score_warm_write']:.1f}s "
               f"(CPU {r['cpu_warm_write']}); {r['warm_spark_jobs']} Spark jobs; scores equal to the first",
+              file=sys.stderr, flush=True)
+    if len(r.get("score_repeats", ())) > 2:
+        print(f"    every phase of the process (first, then warm repeats): "
+              f"{', '.join(f'{t:.2f}' for t in r['score_repeats'])} s; scores equal to the first's in each",
               file=sys.stderr, flush=True)
     return r
 
@@ -341,10 +353,12 @@ def _score_again(pv, hl, spark, cfg, matched, first) -> dict:
     return out
 
 
-def _score_twice_child(argv: list[str]) -> None:
+def _score_twice_child(argv: list[str], repeats: int = 2) -> None:
     """pgs_vs_plink2.py's ``main`` on ``argv`` (one engine) in this process, with its
-    ``run_ours`` followed by ``_score_again``: the first score phase is the plain run's (nothing
-    added before or inside it), the second is added to its ``phases=`` line."""
+    ``run_ours`` followed by ``_score_again`` ``repeats - 1`` times (at least once): the first
+    score phase is the plain run's (nothing added before or inside it), the second is added to
+    its ``phases=`` line as ``score_warm`` etc., and every phase's seconds and CPU-s (driver +
+    JVM + workers, built and written) as ``score_repeats`` / ``cpu_repeats``, the first's first."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import pgs_vs_plink2 as pv
 
@@ -361,7 +375,12 @@ def _score_twice_child(argv: list[str]) -> None:
     def run_twice(hl, spark, work, label, ahead=None):
         times, scores = real_run(hl, spark, work, label, ahead)
         cfg, matched = matches[-1]
-        times.update(_score_again(pv, hl, spark, cfg, matched, scores))
+        again = [_score_again(pv, hl, spark, cfg, matched, scores) for _ in range(max(1, repeats - 1))]
+        times.update(again[0])
+        times["score_repeats"] = [times["score"]] + [a["score_warm"] for a in again]
+        if "cpu_build" in times:
+            times["cpu_repeats"] = [_phase_cpu(times)] + [
+                _phase_cpu({"cpu_build": a["cpu_warm_build"], "cpu_write": a["cpu_warm_write"]}) for a in again]
         return times, scores
 
     stage.match_dataset, pv.run_ours = match_recorded, run_twice
@@ -455,12 +474,63 @@ def fixed_cost_lines(engine: str, entries: dict[int, int], cold: dict[int, float
     return lines
 
 
+# Phases a size below which a median says no more than the phases themselves (two: their mean).
+_MIN_PHASES_FOR_MEDIAN = 3
+
+
+def repeat_lines(engine: str, entries: dict[int, int], phases: dict[int, list[float]],
+                 cpu: dict[int, list[float]] | None = None) -> list[str]:
+    """Lines giving the per-entry flatness from each size's median phase (issue 16: one run's
+    verdict ranged 1.24-1.78 for one tree across sessions 33-35). ``phases``: per size (samples
+    -> ``entries``) the seconds of every score phase its process ran, the first (cold: the goal's
+    figure) first, then the warm repeats; ``cpu``: the same phases' CPU-s (driver + JVM +
+    workers), or None. Per size: the first phase, the median of all of them, their min-max
+    spread (max / min - 1, in %) and the per-entry ns of the first and the median; then the
+    per-entry max/min over sizes from the medians beside the first phases', and the range of that
+    ratio over the repeats taken one at a time (the i-th phase of every size): how much one run's
+    verdict could move. Information beside the goal's ``ratio=`` line, which stays on the first
+    phases. Raises ValueError when a size has fewer than ``_MIN_PHASES_FOR_MEDIAN`` phases or
+    the sizes have different counts."""
+    import statistics
+
+    counts = {len(v) for v in phases.values()}
+    if len(counts) != 1 or min(counts) < _MIN_PHASES_FOR_MEDIAN:
+        raise ValueError(f"every size needs the same number of phases, at least {_MIN_PHASES_FOR_MEDIAN}: "
+                         f"{ {n: len(v) for n, v in phases.items()} }")
+    n_phases = counts.pop()
+    sizes = sorted(entries)
+
+    def ratio(t: dict[int, float]) -> float:
+        per = [t[n] / entries[n] for n in sizes]
+        return max(per) / min(per)
+
+    lines = [f"{engine}: per-entry flatness from each size's median of {n_phases} score phases in one process "
+             f"(the first, then {n_phases - 1} warm repeats; information beside the goal's first-phase ratio)",
+             f"  {'samples':>8} {'first_s':>8} {'median_s':>9} {'spread':>7} {'first_ns/entry':>15} "
+             f"{'median_ns/entry':>16}" + (f" {'median_cpu_s':>13}" if cpu else "")]
+    median = {n: statistics.median(phases[n]) for n in sizes}
+    for n in sizes:
+        spread = max(phases[n]) / min(phases[n]) - 1
+        lines.append(f"  {n:>8} {phases[n][0]:8.2f} {median[n]:9.2f} {spread:6.0%} {phases[n][0] / entries[n] * 1e9:15.2f} "
+                     f"{median[n] / entries[n] * 1e9:16.2f}" + (f" {statistics.median(cpu[n]):13.2f}" if cpu else ""))
+    each = [ratio({n: phases[n][i] for n in sizes}) for i in range(n_phases)]
+    lines.append(f"  per-entry max/min over sizes: median phases {ratio(median):.2f}; first phases {each[0]:.2f}; "
+                 f"the i-th phases of every size, i = 1..{n_phases}: {min(each):.2f}-{max(each):.2f} "
+                 f"({', '.join(f'{r:.2f}' for r in each)})")
+    if cpu:
+        median_cpu = {n: statistics.median(cpu[n]) for n in sizes}
+        lines.append(f"  CPU (driver + JVM + workers) per-entry max/min over sizes: median phases {ratio(median_cpu):.2f}; "
+                     f"first phases {ratio({n: cpu[n][0] for n in sizes}):.2f}")
+    return lines
+
+
 def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_variants: int, scores: int,
-                    mt_variants: int, warm: bool = True) -> int:
+                    mt_variants: int, warm: bool = True, repeats: int = 2) -> int:
     """Per engine: the scoring phase's time per genotype entry vs samples (local[2]) and
     local[1] vs local[2] at the middle size (``hail-mt`` at ``mt_variants`` variants); with
-    ``warm``, each local[2] phase run a second time in its process and the phase's fixed and
-    per-entry parts fitted (``fixed_cost_lines``)."""
+    ``warm``, each local[2] phase run ``repeats - 1`` more times in its process (at least once),
+    the phase's fixed and per-entry parts fitted (``fixed_cost_lines``) and, from three phases
+    a size, the per-entry max/min of each size's median phase (``repeat_lines``)."""
     mid = sizes[len(sizes) // 2]
     t_start = time.perf_counter()
     print(f"benchmarks/scaling.py --native-samples on {platform.node()}: {os.cpu_count()} cores, "
@@ -468,7 +538,7 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
     lines = []
     for engine in engines:
         variants = mt_variants if engine == "hail-mt" else native_variants
-        r2 = {n: _native_run(work, engine, n, variants, scores, 2, warm=warm) for n in sizes}
+        r2 = {n: _native_run(work, engine, n, variants, scores, 2, warm=warm, repeats=repeats) for n in sizes}
         r1 = _native_run(work, engine, mid, variants, scores, 1)
         lines += [f"{engine} scoring phase, {variants} variants x {scores} scores, local[2] unless stated "
                   f"({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f})",
@@ -553,6 +623,10 @@ def _native_scaling(work: Path, engines: list[str], sizes: list[int], native_var
             lines += fixed_cost_lines(engine, {n: n * variants for n in sizes}, {n: r2[n]["score"] for n in sizes},
                                       {n: r2[n]["score_warm"] for n in sizes} if warm else None, 2,
                                       {k: v for k, v in phase_cpu_s.items() if None not in v.values()})
+        if warm and all(len(r2[n].get("score_repeats", ())) >= _MIN_PHASES_FOR_MEDIAN for n in sizes):
+            cpu_rep = {n: r2[n].get("cpu_repeats") for n in sizes}
+            lines += repeat_lines(engine, {n: n * variants for n in sizes}, {n: r2[n]["score_repeats"] for n in sizes},
+                                  cpu_rep if all(c and None not in c for c in cpu_rep.values()) else None)
         lines.append("")
     lines.append(f"(total {time.perf_counter() - t_start:.0f}s; load average {os.getloadavg()[0]:.1f} at the end)")
     print("\n".join(lines))
@@ -585,12 +659,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native-scores", type=int, default=61, help="scores (--native-samples)")
     p.add_argument("--native-cold-only", action="store_true",
                    help="--native-samples: do not run each local[2] score phase a second time in its process")
+    p.add_argument("--native-repeats", type=int, default=2,
+                   help="--native-samples: score phases per local[2] process (the first, then warm repeats; default 2); "
+                        "from 3, the per-entry max/min is also given from each size's median phase, with its spread")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--score-twice"]:  # pgs_vs_plink2.py's options follow (_score_twice_child)
-        _score_twice_child(argv[1:])
+    if argv[:1] == ["--score-twice"]:  # [--repeats N] then pgs_vs_plink2.py's options (_score_twice_child)
+        if argv[1:2] == ["--repeats"]:
+            _score_twice_child(argv[3:], int(argv[2]))
+        else:
+            _score_twice_child(argv[1:])
         return 0
     args = p.parse_args(argv)
     if args.child:
@@ -608,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.native_samples:
         return _native_scaling(Path(args.native_work_dir).resolve(), args.native_engines, sorted(args.native_samples),
                                args.native_variants, args.native_scores, args.mt_variants,
-                               warm=not args.native_cold_only)
+                               warm=not args.native_cold_only, repeats=args.native_repeats)
     samples, variants, scores = sorted(args.samples), sorted(args.variants), sorted(args.scores)
     mid_s, mid_v, max_k = samples[len(samples) // 2], variants[len(variants) // 2], max(scores)
     t_start = time.perf_counter()

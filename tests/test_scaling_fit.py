@@ -95,3 +95,34 @@ def test_flatness_of_the_fit_needs_four_sizes():
     assert _figures(fixed_cost_lines("hail-mt", four, flat, None, 2), "cold")[4:] == ("1.00", "1.00")
     marg, rest = _figures(fixed_cost_lines("hail-mt", four, grows, None, 2), "cold")[4:]
     assert float(marg) > 2 and float(rest) > 1.2
+
+
+def test_repeat_lines_give_the_median_phases_flatness_and_its_spread():
+    """Session 36 flatmt: one phase a size gave 1.24-1.78 for one tree across sessions. From N
+    phases a size (the first, then warm repeats) the lines give per size the first and the median
+    phase and their spread, and the per-entry max/min over sizes from the medians beside the first
+    phases' and its range over the repeats taken one at a time; fewer than three phases, or sizes
+    with different counts, are refused (a median of two is their mean)."""
+    from benchmarks.scaling import repeat_lines
+
+    entries = {n: n * 50_000 for n in (2500, 10_000, 20_000)}
+    # per entry 5 ns at every size but a first phase 0.5 s dearer at 2.5k and one slow repeat at 20k
+    phases = {n: [5e-9 * e for _ in range(5)] for n, e in entries.items()}
+    phases[2500][0] += 0.5
+    phases[20_000][3] *= 1.5
+    lines = repeat_lines("hail-mt", entries, phases, {n: [2 * t for t in v] for n, v in phases.items()})
+    assert "median of 5 score phases" in lines[0] and "median_cpu_s" in lines[1]
+    row = lines[2].split()
+    assert row[0] == "2500" and [float(x) for x in row[1:3]] == pytest.approx([1.125, 0.625], abs=0.006)
+    assert row[4:6] == ["9.00", "5.00"]  # first / median ns per entry
+    assert row[3] == f"{1.125 / 0.625 - 1:.0%}"
+    summary = next(x for x in lines if "per-entry max/min over sizes: median" in x)
+    # medians flat (1.00); the first phases 9 / 5 = 1.80; the 4th phases 7.5 / 5 = 1.50
+    assert "median phases 1.00; first phases 1.80; the i-th phases of every size, i = 1..5: 1.00-1.80 " \
+           "(1.80, 1.00, 1.00, 1.50, 1.00)" in summary
+    assert "CPU (driver + JVM + workers) per-entry max/min over sizes: median phases 1.00; first phases 1.80" in lines[-1]
+    assert not any("median_cpu_s" in x for x in repeat_lines("hail-mt", entries, phases))
+    with pytest.raises(ValueError, match="at least 3"):
+        repeat_lines("hail-mt", entries, {n: v[:2] for n, v in phases.items()})
+    with pytest.raises(ValueError, match="same number"):
+        repeat_lines("hail-mt", entries, phases | {2500: phases[2500][:4]})
