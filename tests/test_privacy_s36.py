@@ -71,3 +71,34 @@ def test_inputs_release_reads_whether_input_paths_name_the_release(tmp_path):
     for output_root, omop, expected in (("/x/{release}", "/data/omop", "toy-r1"), ("/x", "/data/{release}/omop", None)):
         config.write_text(yaml.safe_dump({**raw, "output_root": output_root, "omop": {**raw["omop"], "path": omop}}))
         assert load_config(config).inputs_release == expected, (output_root, omop)
+
+
+def test_the_help_examples_name_releases_only_on_configs_that_read_them(monkeypatch):
+    """Every ``trd-spark COMMAND --help`` example (``cli.COMMANDS``) that names a release (``--release
+    R`` other than ``latest``, compare-releases' A and B) gives a config whose inputs are that
+    release's own (``Config.inputs_release`` None, or R). On 8f28050 explain, check-config and
+    compare-releases named the CDR releases C2022Q4R9 / C2024Q3R5 with conf/aou.yaml, whose inputs
+    are release v7's: each such run read v7's data under the other name."""
+    import shlex
+
+    from trd_spark.cli import COMMANDS
+
+    for var in ("WORKSPACE_BUCKET", "WORKSPACE_CDR", "GOOGLE_PROJECT"):
+        monkeypatch.setenv(var, {"WORKSPACE_BUCKET": "gs://b", "WORKSPACE_CDR": "p.d"}.get(var, "p"))
+    checked = []
+    for command, (_, examples) in COMMANDS.items():
+        for example in examples:
+            words = [w for w in shlex.split(example) if "=" not in w]
+            config = words[words.index("--config") + 1] if "--config" in words else None
+            named = [words[words.index("--release") + 1]] if "--release" in words else []
+            if command == "compare-releases":
+                named = [w for w in words[2:] if not w.startswith("-") and w != config]
+            named = [r for r in named if r != "latest"]
+            if not named:
+                continue
+            path = CONF.parent / config if config else DEFAULT_CONFIG
+            for release in named:
+                data_of = load_config(path, overrides={"release": release}).inputs_release
+                assert data_of in (None, release), (example, release, data_of)
+                checked.append((command, release))
+    assert {c for c, _ in checked} >= {"releases", "check-config", "compare-releases"}, checked

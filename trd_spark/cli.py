@@ -62,16 +62,16 @@ COMMANDS = {
                  "code are unchanged since (that takes hashing every input, and Spark for gs:// inputs); "
                  "`trd-spark explain --release R` says whether `run` would rerun a stage and why.",
                  ["trd-spark releases --config conf/toy_releases.yaml",
-                  "trd-spark explain --config conf/aou.yaml --release C2024Q3R5"]),
+                  "trd-spark explain --config conf/aou_releases.yaml --release C2024Q3R5"]),
     "compare-releases": ("Compare two releases: cohort sizes, per-PGS correlation for persons in both, ORs/HRs "
                          "side by side (TSVs under {output_root}/compare/A_vs_B/).",
-                         ["trd-spark compare-releases C2022Q4R9 C2024Q3R5 --config conf/aou.yaml"]),
+                         ["trd-spark compare-releases C2022Q4R9 C2024Q3R5 --config conf/aou_releases.yaml"]),
     "check-config": ("Validate a config (and the concept sets and trait panel it names) and print it resolved: "
                      "{release} and ${VAR} substituted, relative paths made absolute against the config's "
                      "directory, defaults filled in; then the trait panel per domain, and a WARNING per declared local "
                      "input that matches no file (run would stop on it). Starts no Spark.",
                      ["trd-spark check-config", "WORKSPACE_BUCKET=gs://b trd-spark check-config --config conf/aou.yaml",
-                      "trd-spark check-config --config conf/aou.yaml --release C2024Q3R5"]),
+                      "trd-spark check-config --config conf/aou_releases.yaml --release C2024Q3R5"]),
     "download-scores": ("Fetch the trait panel's harmonised scoring files from the PGS Catalog (md5-verified, files "
                         "already present are skipped) into pgs.download.directory.",
                         ["trd-spark download-scores --config conf/aou.yaml"]),
