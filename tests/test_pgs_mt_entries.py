@@ -176,6 +176,40 @@ def test_entries_reader_gives_the_wanted_rows_alt_dosages_part_by_part(tmp_path)
     assert files.at_part_starts([0, 5], WANTED) == [0, 5]
 
 
+def test_task_bounds_stay_inside_a_part_when_moving_them_unbalances_the_tasks_more(tmp_path):
+    """Session 36 flatmt: 15 parts over 2 tasks (the benchmark's 20k samples x 50k rows) were
+    cut at a part start, 7 and 8 parts, the job as long as the 8-part task (23,336 / 26,664
+    rows). A bound now stays inside its part when the rows it would move by exceed half the
+    part's rows either task decodes besides its own (``mt_entries._DECODE_SHARE``); at a part
+    start, or near one, it still moves. Tasks cut inside a part read, between them, what one
+    task reads (the task after the bound decodes the part from its start, the one before checks
+    it to its end)."""
+    from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
+
+    def files_of(counts):
+        return EntriesFiles("mt", EntriesLayout(tuple(f"p{i}" for i in range(len(counts))), tuple(counts), True), 6)
+
+    every = np.arange(50_000)
+    assert files_of([3334] * 5 + [3333] * 10).at_part_starts([0, 25_000, 50_000], every) == [0, 25_000, 50_000]
+    assert files_of([6250] * 8).at_part_starts([0, 25_000, 50_000], every) == [0, 25_000, 50_000]
+    # near a part start (moved by 100 rows, against ~1,600 decoded twice): moved, as before
+    assert files_of([3334] * 5 + [3333] * 10).at_part_starts([0, 23_436, 50_000], every) == [0, 23_336, 50_000]
+    # parts larger than the tasks: 4000 stays (moving 4000 rows, against 3000 of 6000 decoded twice),
+    # 8000 and 12000 move to 10000 (2000 rows, against 4000 of 8000): those two meet, one task fewer
+    assert files_of([10_000] * 3).at_part_starts([0, 4000, 8000, 12_000, 30_000], np.arange(30_000)) \
+        == [0, 4000, 10_000, 30_000]
+
+    clean = [[[HET if c == HET_1_2 else c for c in r] for r in part] for part in PART_ROWS]
+    files = _entries(tmp_path, clean)
+    rows = np.arange(7)
+    assert files.at_part_starts([0, 2, 7], rows) == [0, 2, 7]  # part 0 is rows 0-3: cut at its row 2
+    want = np.array([[DOSAGE[c] for c in r] for part in clean for r in part])
+    for cut in (1, 2, 3, 5):
+        before = EntriesReader(files, rows[:cut], _DOSAGE_OF_PLINK_CODE).read(0, cut, np.empty((cut, 6))).copy()
+        after = EntriesReader(files, rows[cut:], _DOSAGE_OF_PLINK_CODE).read(0, 7 - cut, np.empty((7 - cut, 6)))
+        np.testing.assert_array_equal(np.concatenate([before, after]), want)
+
+
 @pytest.mark.parametrize("n", [1, 5, 128], ids=["length_byte_0x01", "5_samples", "length_bytes_0x80_0x01"])
 @pytest.mark.parametrize("step_bytes", [1, 2**19], ids=["one_row_a_step", "default_step"])
 def test_a_part_streamed_a_few_rows_at_a_time_reads_as_the_whole_part_widened(tmp_path, n, step_bytes, monkeypatch):

@@ -488,6 +488,13 @@ def write_bed(spark: SparkSession, layout: EntriesLayout, rows: np.ndarray, bed:
 
 
 
+# A file row's cost to a task that decodes and checks it but does not score it (zstd, widening,
+# the checks: ~3.8 ns per entry), as a share of a wanted row's (those, the lookup and the
+# product of 61 scores: ~8.6 ns per entry), 2.5k and 20k samples alike (session 36 flatmt,
+# in-process task CPU); rounded up, as the product's share falls with fewer scores.
+_DECODE_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class EntriesFiles:
     """A local MatrixTable whose entries the native engine reads straight from its part files
@@ -515,14 +522,32 @@ class EntriesFiles:
 
     def at_part_starts(self, bounds: list[int], rows: np.ndarray) -> list[int]:
         """Task bounds (``pgen_engine.task_bounds``' over ``rows``, the tasks' global row
-        numbers, ascending) each moved to the nearest first wanted row of an entries part, so
-        that no part is decompressed and checked by two tasks (its whole cost, whatever the
-        rows a task wants of it); bounds that meet are merged (fewer tasks)."""
+        numbers, ascending; indices into ``rows``) each moved to the nearest first wanted row of
+        an entries part, so that no part is decompressed and checked by two tasks, unless the
+        move would unbalance the tasks more than that shared part costs: a bound stays inside
+        its part when the rows it would move by (wanted rows, each read, looked up and
+        multiplied) exceed ``_DECODE_SHARE`` x the larger of the part's file rows either task
+        would decode besides its own (the task before the bound reads the part to its end, the
+        one after reads it from its start: ``EntriesReader``). Bounds that meet are merged
+        (fewer tasks). Why not always moved: 15 parts over 2 tasks (20k samples x 50k rows)
+        made tasks of 7 and 8 parts, the job as long as the 8-part task: 7% over an even split
+        (benchmarks/RESULTS.md, session 36 flatmt)."""
         if len(rows) == 0 or len(bounds) <= 2:
             return bounds
-        part = np.searchsorted(np.cumsum(self.layout.counts), rows, side="right")
+        ends = np.cumsum(self.layout.counts)
+        part = np.searchsorted(ends, rows, side="right")
         firsts = np.flatnonzero(np.r_[True, np.diff(part) != 0])
-        inner = {int(firsts[np.abs(firsts - b).argmin()]) for b in bounds[1:-1]}
+        inner = set()
+        for b in bounds[1:-1]:
+            nearest = int(firsts[np.abs(firsts - b).argmin()])
+            if nearest != b and 0 < b < len(rows) and part[b - 1] == part[b]:  # b cuts a part
+                start = int(ends[part[b]] - self.layout.counts[part[b]])
+                head = int(rows[b]) - start  # file rows the task after the bound decodes first
+                tail = int(ends[part[b]] - rows[b - 1]) - 1  # and the task before it after its last row
+                if abs(nearest - b) > _DECODE_SHARE * max(head, tail):
+                    inner.add(int(b))
+                    continue
+            inner.add(nearest)
         return sorted({0, len(rows)} | inner)
 
     @property
