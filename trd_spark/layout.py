@@ -130,9 +130,26 @@ class Layout:
         return fs.exists(f"{self.stage_dir(stage)}/{SUCCESS}")
 
     def manifest(self, fs: FsLike, stage: str) -> dict | None:
-        """``read_manifest`` of ``stage``'s ``_manifest.json``; None when there is none."""
+        """``read_manifest`` of ``stage``'s ``_manifest.json``; None when there is none, and when
+        the folder is not complete (no ``_SUCCESS``) and its manifest cannot be read. A damaged
+        manifest of a complete folder raises InputDataError as ``read_manifest`` does."""
         path = f"{self.stage_dir(stage)}/{MANIFEST}"
-        return read_manifest(fs, path) if fs.exists(path) else None
+        if not fs.exists(path):
+            return None
+        if self.is_complete(fs, stage):
+            return read_manifest(fs, path)
+        # A folder no run finished publishing: the manifest is written after the folder is in
+        # place and before _SUCCESS (``swap_in``), so a run killed, or stopped by a full disk,
+        # while writing it left it cut short (or, on Hadoop's local file system, with a .crc
+        # that no longer matches: a ChecksumException through Fs). The next run reads it only
+        # as a hint (``stages._published_stat_records``, the report's earlier-run checks) and
+        # reruns the stage; raising here made that rerun fail with "restore it or rerun the
+        # stage that wrote it", so resuming was impossible without deleting the file by hand.
+        try:
+            return read_manifest(fs, path)
+        except Exception:  # noqa: BLE001 - any unreadable manifest of an unfinished folder is no record
+            log.info("%s: the manifest of the unfinished folder %s cannot be read; taken as none", stage, path)
+            return None
 
     def changed_outputs(self, fs: FsLike, stage: str) -> list[str]:
         """``changed_outputs`` of the folder of ``stage``."""

@@ -189,7 +189,24 @@ def _code_text(tree: ast.Module) -> str:
     The docstrings are removed from ``tree`` itself: pass a tree parsed for this call (a deep
     copy of each module's tree cost more than parsing, ast.walk and ast.dump together)."""
     _strip_docstrings(tree)
+    # The package's version string (``__version__ = "0.1.1"`` in ``trd_spark/__init__.py``, a
+    # module every stage's digest holds) computes nothing: a release that only bumps it reran
+    # every stage, hours of PGS scoring at All of Us scale. The manifests and the report still
+    # record the version that made them (``session.versions``, ``layout.code_version``).
+    tree.body = [node for node in tree.body if not _is_version_string(node)] or [ast.Pass()]
     return ast.dump(tree, include_attributes=False)
+
+
+def _is_version_string(node: ast.stmt) -> bool:
+    """Whether ``node`` is a module-level ``__version__ = "<text>"`` (annotated or not)."""
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif isinstance(node, ast.AnnAssign):
+        targets, value = [node.target], node.value or ast.Constant(None)
+    else:
+        return False
+    return (len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == "__version__"
+            and isinstance(value, ast.Constant) and isinstance(value.value, str))
 
 
 def _source(name: str) -> tuple[str, bool] | None:
