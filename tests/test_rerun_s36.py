@@ -131,3 +131,55 @@ def test_a_version_bump_alone_reruns_nothing_and_code_in_the_package_init_still_
         for name in [m for m in sys.modules if m.split(".")[0] == "rerun36_pkg"]:
             del sys.modules[name]
         code_digests.cache_clear()
+
+
+def test_two_runs_taking_over_the_same_stale_lock_leave_one_holder(tmp_path):
+    """Two runs started together on a release whose lock a killed run left (a scheduler's
+    retry beside a hand-started run) both judged it stale; each deleted the lock file and
+    created its own, so the one that came second deleted the first's fresh lock and both ran
+    the release at once, writing the same stage folders. Now a lock is taken over through an
+    exclusive marker named by the stale lock's content, and only while the file still holds
+    that content: the second run finds the first's lock and stops (LockedError, exit 6)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from test_pipeline_rerun import _config
+
+    from trd_spark.config import load_config
+    from trd_spark.errors import LockedError
+    from trd_spark.releases import ReleaseLock
+
+    cfg = load_config(_config(tmp_path))
+    fs = LocalFs()
+    first, second = ReleaseLock(cfg, fs), ReleaseLock(cfg, fs)
+    first.owner = {**first.owner, "pid": os.getppid()}  # another live process of this host
+    Path(first.path).parent.mkdir(parents=True, exist_ok=True)
+    Path(first.path).write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": 0.0}))  # a killed run's
+
+    judged, played = second._stale, []
+
+    def first_takes_over_meanwhile() -> bool:
+        stale = judged()
+        if stale and not played:
+            played.append(first.acquire())  # the other run, between this one's judgement and its takeover
+        return stale
+
+    second._stale = first_takes_over_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(LockedError, match="another run holds the lock"):
+        second.acquire()
+    assert json.loads(Path(first.path).read_text())["pid"] == os.getppid()  # the first run's lock stands
+    first.release_lock()
+    assert played and [p.name for p in Path(first.path).parent.iterdir() if p.name.startswith(".lock")] == []
+    with ReleaseLock(cfg, fs):  # a later run takes the free release
+        pass
+    # A taker killed holding its marker (a dead pid of this host) does not stop the next takeover.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = json.dumps({"host": "elsewhere", "pid": 1, "started": 0.0})
+    Path(first.path).write_text(killed)
+    marker = Path(f"{first.path}.takeover-{hashlib.sha256(killed.encode()).hexdigest()[:16]}")
+    marker.write_text(json.dumps({**first.owner, "pid": dead.pid}))
+    with ReleaseLock(cfg, fs) as taken:
+        assert json.loads(Path(first.path).read_text()) == taken.owner and not marker.exists()

@@ -18,6 +18,7 @@ when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -258,15 +259,54 @@ class ReleaseLock:
     def _stale(self) -> bool:
         return lock_is_stale(self.fs, self.path, self.stale_seconds / 3600)
 
+    def _content(self) -> bytes | None:
+        """The lock file's bytes (an empty or half-written one too); None when it is gone."""
+        try:
+            return self.fs.read_bytes(self.path) if self.fs.exists(self.path) else None
+        except Exception:  # noqa: BLE001 - removed between the two calls: gone
+            return None if not self.fs.exists(self.path) else b"<unreadable>"
+
+    def _take_marker(self, marker: str, text: str) -> bool:
+        """``create_new(marker, text)``. A taker killed while it held the marker left it: the
+        marker is judged as a lock is (``lock_is_stale``: its text is that run's owner record)
+        and removed when stale, else it would stop every later run on this stale lock."""
+        if self.fs.create_new(marker, text):
+            return True
+        if lock_is_stale(self.fs, marker, self.stale_seconds / 3600):
+            self.fs.delete(marker)
+            return self.fs.create_new(marker, text)
+        return False
+
     def acquire(self) -> None:
+        """Create the lock, or take over a stale one (``lock_is_stale``); LockedError naming
+        its holder otherwise. Two runs that judge the same lock stale at once (a scheduler's
+        retry beside a hand-started run) each deleted it and created their own, the second
+        deleting the first's fresh lock: both ran the release. A takeover now goes through an
+        exclusive marker named by the stale lock's bytes (``create_new``, as the lock itself),
+        and deletes the lock only while it still holds those bytes; the marker is removed once
+        the new lock is written, so a run that gets the marker later finds the new lock and
+        stops. A marker a killed run left is stale as a lock is (``lock_is_stale``) and removed."""
         text = json.dumps(self.owner)
         if self.fs.create_new(self.path, text):
             return
+        seen = self._content()
         if self._stale():
-            log.warning("release %s: taking over a stale lock %s (left by a killed run)", self.release, self.path)
-            self.fs.delete(self.path)
-            if self.fs.create_new(self.path, text):
-                return
+            if seen is None:  # gone since (its run ended): one more try at creating it
+                if self.fs.create_new(self.path, text):
+                    return
+            else:
+                digest = hashlib.sha256(seen).hexdigest()[:16]
+                marker = f"{self.path}.takeover-{digest}"
+                if self._take_marker(marker, text):
+                    try:
+                        if self._content() == seen:
+                            log.warning("release %s: taking over a stale lock %s (left by a killed run)",
+                                        self.release, self.path)
+                            self.fs.delete(self.path)
+                            if self.fs.create_new(self.path, text):
+                                return
+                    finally:
+                        self.fs.delete(marker)
         raise LockedError(self.held_text(), where=self.path)
 
     def held_text(self) -> str:
