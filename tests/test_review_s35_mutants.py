@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from trd_spark.pgs.scoring_files import parse_scoring_file
 
 HAPLOTYPE_HEAD = ("#pgs_id=PGS993601\n#genome_build=GRCh38\n"
@@ -158,3 +160,29 @@ def test_the_lock_holders_start_is_written_in_utc_whatever_the_local_zone(tmp_pa
     out = subprocess.run([sys.executable, "-c", code, str(lock)], env={**os.environ, "TZ": "Asia/Kolkata"},
                          capture_output=True, text=True, check=True).stdout
     assert "held by pid 123 on host h since 1970-01-01 00:00:00 UTC (" in out, out
+
+
+@pytest.mark.parametrize("block", [7, 4096], ids=["frames_of_7_bytes", "one_frame"])
+def test_a_part_holding_a_row_more_than_its_count_is_refused(tmp_path, block):
+    """``_PartStream.finish`` (e073dd6) checks that one end byte follows the part's counted rows. A
+    part holding a row more than its metadata counts (the MatrixTable's rows then numbered wrongly
+    from there: a later variant's calls read for a score's row) must be refused: the stream's
+    finish is False and the reader's row-by-row parse names it. test_pgs_mt_entries tries a row
+    FEWER only; a mutant accepting any bytes after the rows that start with 0 (``>= 1`` for ``== 1``:
+    the extra row's widened present flag is 0x00 0x01) read the two counted rows and returned their
+    dosages (one frame: the extra row in the frame of the end byte; in frames of 7 bytes the
+    frames left after the end are what refuses it)."""
+    import numpy as np
+    from test_pgs_mt_entries import HET, HOM_ALT, HOM_REF, _part
+
+    from trd_spark.pgs import mt_entries
+    from trd_spark.pgs.mt_entries import EntriesFiles, EntriesLayout, EntriesReader, NotDecodable
+    from trd_spark.pgs.native_task import _DOSAGE_OF_PLINK_CODE
+
+    part = _part(tmp_path, [[HOM_REF, HET, HOM_ALT, HET, HOM_REF] for _ in range(3)], block=block)
+    stream = mt_entries._PartStream(open(part, "rb").read(), 2, True, [])
+    assert stream.start() and stream.advance(2) is not None
+    assert not stream.finish()
+    files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (2,), True), 5)
+    with pytest.raises(NotDecodable, match="3 rows parsed of 2"):
+        EntriesReader(files, np.array([0, 1]), _DOSAGE_OF_PLINK_CODE).read(0, 2, np.empty((2, 5)))
