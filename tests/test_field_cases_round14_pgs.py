@@ -138,6 +138,10 @@ def test_non_additive_flags_are_read_in_every_boolean_spelling(flag, value, outc
             parse_scoring_file(text, source="f.txt")
     elif outcome == "read":
         assert parse_scoring_file(text, source="f.txt").variants["effect_weight"].tolist() == [0.1]
+    elif flag == "is_dominant" and outcome == "non-additive":
+        # A dominant row is scored with plink2's dominant model since session 36 (round 27).
+        sf = parse_scoring_file(text, source="f.txt")
+        assert sf.effect_types is not None and sf.effect_types.tolist() == [1]
     else:
         with pytest.raises(InputDataError, match=f"f.txt:5: column {flag}: {outcome}"):
             parse_scoring_file(text, source="f.txt")

@@ -17,9 +17,8 @@ _normalise.py) and plink2 2.00a3.5 as the oracle.
   names the difference from pgsc_calc (its sums would add the SNP's dosage x weight).
 - ``is_dominant`` / ``is_recessive`` rows: plink2 ``--score`` does have these modes (its
   ``dominant`` / ``recessive`` modifiers), and pgsc_calc scores such rows with them
-  (pgscatalog-core's ``check_effect_type`` refuses only dosage-specific weights). Every engine
-  here sums weight x dosage, so the rows are still refused: one error at file:line. The message
-  now says what the row needs and where it can be scored; before, it said only "non-additive".
+  (pgscatalog-core's ``check_effect_type`` refuses only dosage-specific weights). Refused here
+  in session 35; scored with plink2's models since session 36 (round 27).
 
 - A row of an author-positions file (no harmonised columns, or read on its ``#genome_build``) with
   an rsID and no chr_name/chr_position: pgscatalog-core's ``check_position`` takes it (an rsID
@@ -142,20 +141,8 @@ def test_a_file_of_flagged_rows_only_is_one_error():
     assert e.value.where == "s.txt:4"
 
 
-@pytest.mark.parametrize("flag, model", [("is_dominant", "dominant"), ("is_recessive", "recessive")])
-def test_dominant_and_recessive_rows_are_one_error_naming_the_model(flag, model):
-    """Still refused (every engine sums weight x dosage), in one line naming file:line, the
-    column, the model plink2 --score / pgsc_calc would apply and what to do. Before: 'non-additive
-    variants are not supported' only."""
-    text = ("#pgs_id=PGS992503\n#genome_build=GRCh38\n"
-            f"chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\t{flag}\n"
-            "1\t100\tA\tG\t0.1\tFALSE\n1\t200\tC\tT\t0.2\tTRUE\n")
-    with pytest.raises(InputDataError) as e:
-        parse_scoring_file(text, source="s.txt")
-    message = str(e.value)
-    assert "\n" not in message and e.value.where == "s.txt:5"
-    assert f"column {flag}: non-additive variants are not supported: a {model} row (plink2 --score {model}" in message
-    assert "leave the score out of the trait panel" in message
+# (Round 25's test that dominant / recessive rows are one error naming the model is gone: since
+# session 36 they are scored with plink2's models, tests/test_field_cases_round27_pgs.py.)
 
 
 AUTHOR_HEAD = ("#pgs_id=PGS992504\n#genome_build=GRCh38\n"

@@ -70,8 +70,9 @@ def test_a_format_2_column_or_key_wins_over_its_format_1_spelling():
 
 def test_column_names_in_another_case_are_read_as_the_format_spells_them():
     """A hand-edited file's 'Other_Allele' is the other allele (it was ignored: rows matched on
-    the effect allele alone), 'IS_DOMINANT' True is refused as non-additive (it was scored
-    additively) and 'RSID' is the rsID; a name already spelled right wins over another spelling."""
+    the effect allele alone), 'IS_DOMINANT' True is a dominant row (it was scored additively;
+    refused as non-additive until session 36) and 'RSID' is the rsID; a name already spelled right
+    wins over another spelling."""
     text = ("#pgs_id=PGS1\n#genome_build=GRCh38\n"
             "RSID\tchr_name\tchr_position\teffect_allele\tOther_Allele\teffect_weight\tOTHER_ALLELE\n"
             "rs1\t1\t1000\tG\tA\t0.1\tT\n")
@@ -80,8 +81,8 @@ def test_column_names_in_another_case_are_read_as_the_format_spells_them():
     assert "column names read case-insensitively: RSID as rsID, Other_Allele as other_allele" in sf.notes
     dominant = ("#pgs_id=PGS1\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\t"
                 "effect_weight\tIS_DOMINANT\n1\t1000\tG\tA\t0.1\tTrue\n")
-    with pytest.raises(InputDataError, match=r"s\.txt:4: column is_dominant: non-additive variants are not supported"):
-        parse_scoring_file(dominant, source="s.txt")
+    # Read as is_dominant: a dominant row since session 36 (round 27; before, refused as non-additive).
+    assert parse_scoring_file(dominant, source="s.txt").effect_types.tolist() == [1]
 
 
 # ---- OMOP: date text without a day ------------------------------------------------------------------

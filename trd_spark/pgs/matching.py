@@ -72,6 +72,7 @@ tests/pgs_hail_oracle.py. A liftover is done by Hail (``hl.liftover`` in
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import operator
@@ -1482,6 +1483,13 @@ class WeightMatrices:
     offsets: np.ndarray | None
     n_vars: np.ndarray
     ref_effect_row: np.ndarray | None = None
+    # plink2 --score's 'dominant' / 'recessive' models (``weight_matrices``' ``effect_types``):
+    # per row and score (rows x k float64) the slope on min(alt dosage, 1) and on
+    # max(alt dosage - 1, 0), a missing call's value there being half the row's imputed alt
+    # dosage (the alt frequency); None when no score variant has such a model. ``slope`` is 0 in
+    # their cells (a cell holds one score variant, so one model), ``offsets`` holds their offsets.
+    dominant: np.ndarray | None = None
+    recessive: np.ndarray | None = None
     # The native pass's directory (``pgen_engine.pass_directory``) whose files ``slope`` and
     # ``n_vars`` were built in (``native_task.mapped_rows``: the pass's tasks map them as they are,
     # nothing is written again); None: in memory (``weight_matrices``' ``directory``).
@@ -1513,15 +1521,110 @@ class WeightMatrices:
         return -2.0 * slope.sum(axis=0, where=ref[:, None]) + 0.0
 
     def frame(self) -> pd.DataFrame:
-        """``rows`` plus the per-row k-arrays ``slope``, ``offset``, ``n_vars``."""
+        """``rows`` plus the per-row k-arrays ``slope``, ``offset``, ``n_vars`` (and ``dominant``,
+        ``recessive`` when there are such models)."""
         out = self.rows.copy()
-        for name in ("slope", "offset", "n_vars"):
-            out[name] = pd.Series(list(getattr(self, name)), index=out.index, dtype=object)
+        for name in ("slope", "offset", "n_vars", "dominant", "recessive"):
+            if getattr(self, name) is not None:
+                out[name] = pd.Series(list(getattr(self, name)), index=out.index, dtype=object)
         return out
 
 
+@dataclass(frozen=True)
+class EffectTypes:
+    """Each score variant's dosage model (``members``: int8 per row of ``FrameMatches.members``,
+    codes of ``scoring_files.EFFECT_TYPES``: 0 additive, 1 dominant, 2 recessive) and each
+    score's file (``paths``, in score_index order) for errors at file:line."""
+
+    members: np.ndarray
+    paths: list[str]
+
+
+def member_effect_types(m: FrameMatches, scoring_files: Sequence[ScoringFile]) -> EffectTypes | None:
+    """The members' effect types (``EffectTypes``), looked up by their score and file line in
+    ``ScoringFile.effect_types``; None when every file is additive (nothing is looked up)."""
+    if all(sf.effect_types is None for sf in scoring_files):
+        return None
+    mem = m.members
+    score_index = mem["score_index"].to_numpy()
+    line = mem["line"].to_numpy(np.int64)
+    types = np.zeros(len(mem), dtype=np.int8)
+    for i, sf in enumerate(scoring_files):
+        if sf.effect_types is None:
+            continue
+        at = np.flatnonzero(score_index == i)
+        lines = sf.variants["line"].to_numpy(np.int64)  # file order: increasing
+        place = np.searchsorted(lines, line[at])
+        assert (lines[np.minimum(place, len(lines) - 1)] == line[at]).all(), "a member's line is not in its file"
+        types[at] = sf.effect_types[place]
+    return EffectTypes(types, [sf.path for sf in scoring_files])
+
+
+def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectTypes) -> WeightMatrices:
+    """``weight_matrices`` with dominant / recessive score variants (``types``), as plink2 --score
+    scores them with its 'dominant' / 'recessive' modifiers (pgsc_calc splits a scoring file by
+    effect type for that): the effect allele's dosage d becomes min(d, 1) or max(d - 1, 0), and a
+    missing call, mean-imputed, adds w x the effect allele's frequency (plink2's missing_effect
+    without the additive model's factor 2; checked against plink2 2.00a3.5 in
+    tests/test_field_cases_round27_pgs.py). On the alt dosage a: an ALT effect allele's dominant
+    row is w x min(a, 1), its recessive w x max(a - 1, 0); a REF effect allele's dominant row is
+    w - w x max(a - 1, 0) and its recessive w - w x min(a, 1) (slope -w on the other model, offset
+    w). A missing call's value of either is half the imputed alt dosage (the alt frequency;
+    1 - it for a REF effect allele), so the engines impute as for the additive rows and halve.
+    The additive matrices are built as always with these members' weights 0 (their n_vars kept).
+    Raises InputDataError at the file:line of a dominant / recessive variant matched on chrY /
+    chrM (plink2 refuses the modifiers on haploid chromosomes) or whose REF effect allele's
+    dosage sums other alts' rows (a multi-allelic site given split: 2 - every alt's copies has no
+    per-row model)."""
+    mem, s = m.members, m.sites
+    site = mem["site"].to_numpy()
+    w = mem["effect_weight"].to_numpy(np.float64)
+    score_index = mem["score_index"].to_numpy()
+    kind = types.members
+    used = np.isin(s["match_type"].to_numpy(object), USED_MATCH_TYPES)[site] & (kind != 0)
+    site_row = s["matched_row"].to_numpy(np.int64)
+
+    def refuse(bad: np.ndarray, problem: str) -> None:
+        if bad.any():
+            first = np.flatnonzero(bad)[0]
+            model = "dominant" if kind[first] == 1 else "recessive"
+            raise InputDataError(f"a {model} row {problem}", where=f"{types.paths[int(score_index[first])]}:"
+                                                                   f"{int(mem['line'].to_numpy()[first])}")
+
+    haploid_row = m.rows["contig"].isin(list(haploid)).to_numpy(bool)
+    refuse(used & haploid_row[np.where(used, site_row[site], 0)],
+           "matched on chrY or chrM: plink2 --score refuses the dominant/recessive modifiers on haploid "
+           "chromosomes (leave the score out of the trait panel, or drop the row)")
+    n_other = np.fromiter(map(len, s["other_alt_rows"].to_numpy(object)), np.int64, len(s))
+    if "other_ref_rows" in s:
+        n_other += np.fromiter(map(len, s["other_ref_rows"].to_numpy(object)), np.int64, len(s))
+    refuse(used & (n_other[site] > 0),
+           "has a REF effect allele at a multi-allelic site given split (its dosage, 2 - every alt's copies, "
+           "spans rows): not supported, unlike plink2 on the unsplit site; score the unsplit file's .pgen")
+    rows = m.rows.assign(_row=np.arange(len(m.rows)))
+    additive = dataclasses.replace(m, rows=rows, members=mem.assign(effect_weight=np.where(kind != 0, 0.0, w)))
+    base = weight_matrices(additive, haploid)
+    place = np.full(len(rows), -1, dtype=np.int64)
+    place[base.rows["_row"].to_numpy(np.int64)] = np.arange(len(base.rows))
+    at = np.flatnonzero(used)
+    cell_row = place[site_row[site[at]]]
+    eir = s["effect_is_ref"].to_numpy(bool)[site[at]]
+    # On the alt dosage: dominant of an ALT effect allele and recessive of a REF one take min(a, 1).
+    on_min = (kind[at] == 1) != eir
+    shape = (len(base.rows), len(m.pgs_ids))
+    sign = np.where(eir, -1.0, 1.0)
+    dominant, recessive = np.zeros(shape), np.zeros(shape)
+    np.add.at(dominant, (cell_row[on_min], score_index[at][on_min]), (sign * w[at])[on_min])
+    np.add.at(recessive, (cell_row[~on_min], score_index[at][~on_min]), (sign * w[at])[~on_min])
+    offsets = base.offset.copy()
+    np.add.at(offsets, (cell_row, score_index[at]), np.where(eir, w[at], 0.0))
+    return WeightMatrices(base.rows.drop(columns="_row"), base.slope, offsets, base.n_vars,
+                          dominant=dominant, recessive=recessive)
+
+
 @small_pages()
-def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | None = None) -> WeightMatrices:
+def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | None = None,
+                    effect_types: EffectTypes | None = None) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On the ``haploid`` contigs (chrY/chrM: ``genotypes.haploid_contigs``
@@ -1543,7 +1646,12 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     then written there (``native_task.shared_task_rows``): no 98 MB copy and allocation at
     200k rows x 61 scores, and no ``write`` of it, which cost 0.5-1.1 kernel CPU-s in the score
     phase on the benchmark host where the same pages written through a mapping cost ~0.1
-    (benchmarks/RESULTS.md, session 33 flatbed). Otherwise ignored."""
+    (benchmarks/RESULTS.md, session 33 flatbed). Otherwise ignored.
+
+    ``effect_types``: the members' dosage models (``member_effect_types``); with a dominant or
+    recessive one, ``_with_effect_types`` builds the matrices (in memory) and its errors apply."""
+    if effect_types is not None and (effect_types.members != 0).any():
+        return _with_effect_types(m, haploid, effect_types)
     k = len(m.pgs_ids)
     s, mem = m.sites, m.members
     # What a member takes from its site (matched row, effect allele REF or alt, haploid row) is

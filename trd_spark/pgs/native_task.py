@@ -102,10 +102,15 @@ class Task:
     # Rows on chrY (bool (m,)), when the task has one: there only males' calls count, as plink2
     # --score counts them (``_drop_non_males_on_y``; ``male`` all False: no sample is male).
     y_rows: np.ndarray | None = None
+    # plink2 --score's dominant / recessive models (``matching.WeightMatrices``' matrices, float64
+    # (m, k)), when a score has such a variant: slopes on min(alt dosage, 1) and max(alt dosage - 1, 0).
+    dominant: np.ndarray | None = None
+    recessive: np.ndarray | None = None
 
 
 # ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
-_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows")
+_TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows",
+                "dominant", "recessive")
 # ``Task``'s arrays given whole to every task (per sample, not per row).
 _WHOLE_FIELDS = ("male",)
 
@@ -314,6 +319,8 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
                     assert task.offset is not None  # shipped for zero
                     score -= (indicator.T.astype(np.float64) @ task.offset[lo:hi]).T
             score += np.matmul(task.slope[lo:hi].T, dose, out=product)
+            if task.dominant is not None or task.recessive is not None:
+                _add_dosage_models(score, task, lo, dose, mis_r, mis_j)
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
@@ -417,6 +424,30 @@ def _fill_missing_calls(read: Callable[[Task, int, int, np.ndarray], np.ndarray]
     if not found_r:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(found_r), np.concatenate(found_j)
+
+
+def _add_dosage_models(score: np.ndarray, task: Task, lo: int, dose: np.ndarray, mis_r: np.ndarray,
+                       mis_j: np.ndarray) -> None:
+    """Add to ``score`` (k x n) the block's dominant / recessive terms (``Task.dominant`` /
+    ``recessive`` of rows ``lo..lo + len(dose)``): their rows' alt dosages (``dose``, missing calls
+    already imputed or zeroed, at (``mis_r``, ``mis_j``)) as min(a, 1) / max(a - 1, 0), a missing
+    call's value half its filled dosage (plink2 --score 'dominant' / 'recessive': a missing call
+    adds w x the effect allele's frequency, or 0 with no-mean-imputation). Only the rows with
+    such a weight are copied (few: the additive rows' product is the block's one product)."""
+    for weights, model in ((task.dominant, "dominant"), (task.recessive, "recessive")):
+        if weights is None:
+            continue
+        block = weights[lo:lo + len(dose)]
+        at = np.flatnonzero(block.any(axis=1))
+        if not at.size:
+            continue
+        rows = dose[at]
+        modelled = np.minimum(rows, 1.0) if model == "dominant" else np.maximum(rows - 1.0, 0.0)
+        place = np.full(len(dose), -1, dtype=np.int64)
+        place[at] = np.arange(at.size)
+        missing = place[mis_r] >= 0
+        modelled[place[mis_r[missing]], mis_j[missing]] = rows[place[mis_r[missing]], mis_j[missing]] / 2.0
+        score += block[at].T @ modelled
 
 
 def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,

@@ -723,7 +723,9 @@ def score(
     offset = None if impute else weights.offset if order is None else weights.offset[order]
     arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
               "offset": offset, "n_vars": task_n_vars, "extent": extent,
-              "x_haploid": x_haploid, "y_rows": y_placed, "male": male}
+              "x_haploid": x_haploid, "y_rows": y_placed, "male": male,
+              **{name: None if m is None else m if order is None else m[order]  # dominant / recessive models
+                 for name, m in (("dominant", weights.dominant), ("recessive", weights.recessive))}}
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice

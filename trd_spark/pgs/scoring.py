@@ -77,23 +77,26 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
 
     from trd_spark.pgs.matching import pandas_to_spark
 
+    # dominant / recessive (plink2's models, ``matching.WeightMatrices``) only when a score has them.
+    models = [c for c in ("dominant", "recessive") if c in weights.columns]
     schema = T.StructType([
         T.StructField("contig", T.StringType(), False), T.StructField("position", T.IntegerType(), False),
         T.StructField("ref", T.StringType(), False), T.StructField("alt", T.StringType(), False),
         T.StructField("slope", T.ArrayType(T.DoubleType(), False), False),
         T.StructField("offset", T.ArrayType(T.DoubleType(), False), False),
         T.StructField("n_vars", T.ArrayType(T.IntegerType(), False), False),
+        *(T.StructField(c, T.ArrayType(T.DoubleType(), False), False) for c in models),
     ])
     pdf = pd.DataFrame({
         "contig": weights["contig"].astype(object), "position": weights["position"].astype("int32"),
         "ref": weights["ref"].astype(object), "alt": weights["alt"].astype(object),
         **{c: pd.Series([np.asarray(a).tolist() for a in weights[c]], index=weights.index, dtype=object)
-           for c in ("slope", "offset", "n_vars")},
+           for c in ("slope", "offset", "n_vars", *models)},
     })
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     ht = hl.Table.from_spark(pandas_to_spark(SparkSession.builder.getOrCreate(), pdf, schema))
     return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome),
-                     alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars")
+                     alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars", *models)
 
 
 def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str, *,
@@ -461,7 +464,17 @@ def compute_scores(
     if haploid:
         on_h = hl.literal(set(haploid_contigs(rg))).contains(rows.locus.contig)
         counted = counted.extend(hl.if_else(on_h, n_vars, n_vars.map(lambda v: 0.0)))
+    # plink2 --score's dominant / recessive models (``weights_table``'s optional fields): the alt
+    # dosage as min(a, 1) / max(a - 1, 0), a missing call's value half its fill (the effect
+    # allele's frequency; 0 with ``zero``), one more product each.
+    # (filter_missing=False: hl.min / hl.max skip a missing value by default, which made it 1 / 0.)
+    models = {name: dosage.map(lambda d, f=model: hl.coalesce(f(d), fill / 2.0))
+              for name, model in (("dominant", lambda d: hl.min(d, 1.0, filter_missing=False)),
+                                  ("recessive", lambda d: hl.max(d - 1.0, 0.0, filter_missing=False)))
+              if name in weights.row}
     rows = rows.select(
+        **{f"{name}_slope": rows._w[name] for name in models},
+        **{f"{name}_dose": dose for name, dose in models.items()},
         slope=rows._w.slope,
         offset=rows._w.offset,
         counted=counted,
@@ -480,6 +493,7 @@ def compute_scores(
     totals = blocks.aggregate(
         hl.struct(
             dose_sum=hl.agg.ndarray_sum(matrix("slope").T @ matrix("dose")),
+            **{f"{name}_sum": hl.agg.ndarray_sum(matrix(f"{name}_slope").T @ matrix(f"{name}_dose")) for name in models},
             called_sum=hl.agg.ndarray_sum(matrix("counted").T @ matrix("called")),
             offset_total=hl.agg.explode(lambda r: hl.agg.array_sum(r.offset), block),
             **({"y_offset_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_offset), block),
@@ -507,6 +521,8 @@ def compute_scores(
     # Every row adds its offset when imputed (mean_impute) or only when called (zero).
     def score_sum(i):
         summed = at(t.dose_sum, i) + (total(i) if impute else at(t.called_sum, i))
+        for name in models:
+            summed = summed + at(t[f"{name}_sum"], i)
         if not chr_y:
             return summed
         # A non-male's chrY rows were read as called 0 copies: their offsets come off here.

@@ -103,15 +103,14 @@ TEXT = pd.StringDtype("pyarrow")
 # Columns that mean the score is not a plain additive sum of weight x dosage.
 _NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
 _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
-# What the error at a flagged dominant / recessive row says: plink2 --score has these modes (its
-# 'dominant' / 'recessive' modifiers: min(dosage, 1), max(dosage - 1, 0)) and pgsc_calc scores such
-# rows with them, but every engine here sums weight x dosage: such a row summed so would be scored
-# wrongly, so the score is refused whole rather than scored on its other rows.
-_NON_ADDITIVE_WHY = {
-    col: (f"non-additive variants are not supported: a {model} row (plink2 --score {model}, as pgsc_calc scores "
-          "it) needs its own dosage model and every engine here sums weight x dosage; leave the score out of the "
-          "trait panel, or score it with plink2 or pgsc_calc")
-    for col, model in (("is_dominant", "dominant"), ("is_recessive", "recessive"))}
+# Rows flagged is_dominant / is_recessive are scored as pgsc_calc scores them: its matcher splits
+# a scoring file by effect type and runs plink2 --score with the 'dominant' / 'recessive'
+# modifier on each part (pgsc_calc modules/local/plink2_score.nf; pgscatalog-core's
+# ScoreVariant.effect_type, which refuses a row flagged both). ``ScoringFile.effect_types`` holds
+# them per row (``EFFECT_TYPES``' codes); the engines apply plink2's dosage models
+# (``matching.weight_matrices``).
+EFFECT_TYPES = ("additive", "dominant", "recessive")
+_EFFECT_TYPE_FLAGS = {"is_dominant": 1, "is_recessive": 2}
 # Values of those flag columns, lower-cased: the PGS Catalog writes TRUE/FALSE; R exports T/F and
 # NA; spreadsheets 1/0 or yes/no. Empty / NA / '.' is not flagged; anything else is an error.
 _FLAG_TRUE = ("true", "t", "1", "yes", "y")
@@ -420,6 +419,10 @@ class ScoringFile:
     # The rows' positions on the other build of LIFTOVER_BUILDS the file also gives (None when it
     # gives none, or both sets are on one build).
     other_positions: OtherPositions | None = field(default=None, repr=False, compare=False)
+    # Each row's effect type (int8 codes into ``EFFECT_TYPES``: 0 additive, 1 dominant, 2
+    # recessive; ``is_dominant`` / ``is_recessive``), one entry per row of ``variants``; None when
+    # every row is additive.
+    effect_types: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def pgs_id(self) -> str:
@@ -1461,13 +1464,24 @@ def parse_scoring_file(
         )
 
     # ---- additive scores only (plink2 --score semantics)
+    effect_types: np.ndarray | None = None
     for col in _NON_ADDITIVE_FLAGS:
         if col in df.columns:
             flag = df[col].fillna("").str.strip().str.lower()
-            fail_at(flag.isin(_FLAG_TRUE), col, _NON_ADDITIVE_WHY.get(col, "non-additive variants are not supported"))
+            flagged = flag.isin(_FLAG_TRUE)
+            if col in _EFFECT_TYPE_FLAGS:
+                if flagged.any():
+                    if effect_types is None:
+                        effect_types = np.zeros(len(df), dtype=np.int8)
+                    # pgscatalog-core's effect_type: a row both dominant and recessive is no model.
+                    fail_at(flagged.to_numpy(bool) & (effect_types != 0), col,
+                            "a row flagged both is_dominant and is_recessive has no dosage model")
+                    effect_types[flagged.to_numpy(bool)] = _EFFECT_TYPE_FLAGS[col]
+            else:
+                fail_at(flagged, col, "non-additive variants are not supported")
             # A value read as neither (R's T, a typo) was taken as false: a haplotype or
             # interaction row summed as an additive variant, silently.
-            fail_at(~flag.isin(_FLAG_FALSE), col, "not a boolean (TRUE/FALSE, T/F, 1/0, yes/no, or empty)")
+            fail_at(~flagged & ~flag.isin(_FLAG_FALSE), col, "not a boolean (TRUE/FALSE, T/F, 1/0, yes/no, or empty)")
     for col in _DOSAGE_WEIGHTS:
         if col in df.columns:
             fail_at(df[col].notna(), col, "dosage-specific weights are not supported")
@@ -1670,6 +1684,8 @@ def parse_scoring_file(
     if n_dup:
         variants = variants[~dup].reset_index(drop=True)
         codes = {name: c.take(~dup) for name, c in codes.items()}
+        if effect_types is not None:
+            effect_types = effect_types[~dup]
     others = None
     if other_place is not None and other_build is not None:
         others = other_positions(other_place, other_build)
@@ -1707,6 +1723,12 @@ def parse_scoring_file(
                      "(pgsc_calc sums such a row as its SNP, with a 'complex scoring file' warning)")
     if n_dup:
         notes.append(f"{counted(n_dup, 'duplicate variant row')} dropped (kept the first)")
+    if effect_types is not None and (effect_types != 0).any():
+        per_type = ", ".join(f"{int((effect_types == code).sum())} {name}" for code, name in enumerate(EFFECT_TYPES))
+        notes.append(f"variant rows by effect type: {per_type}; dominant rows scored as plink2 --score dominant "
+                     "(min(dosage, 1)), recessive ones as recessive (max(dosage - 1, 0)), as pgsc_calc scores them")
+    else:
+        effect_types = None
     if n_other_lists:
         shown = ", ".join(repr(a) for a in other_lists_shown[:5]) + (", ..." if len(other_lists_shown) > 5 else "")
         notes.append(f"{counted(n_other_lists, 'variant row')} whose other_allele lists alternatives ({shown}) read "
@@ -1746,6 +1768,6 @@ def parse_scoring_file(
         positions_build=positions_build, n_duplicates_dropped=n_dup, n_unplaced=n_unplaced,
         n_complex_skipped=n_complex, notes=notes,
         n_harmonised_differ=n_hm_differ, n_harmonised_missing=n_hm_missing,
-        text_codes=codes, other_positions=others,
+        text_codes=codes, other_positions=others, effect_types=effect_types,
     )
 

@@ -73,6 +73,7 @@ from trd_spark.pgs.matching import (
     loci_table,
     match_rate_failures,
     match_sites_frame,
+    member_effect_types,
     pandas_to_spark,
     ref_matches_off_score_loci,
     score_sites,
@@ -671,7 +672,8 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     with hail_errors(genotypes_where(cfg, r.dataset)), \
             native_weights_directory(cfg, source, scratch, len(r.frame.rows), len(r.scoring_files)) as directory:
         haploid = haploid_contigs(hl.get_reference(source.reference_genome))
-        scored = engine.score(hl, source, weight_matrices(r.frame, haploid, directory),
+        weights = weight_matrices(r.frame, haploid, directory, member_effect_types(r.frame, r.scoring_files))
+        scored = engine.score(hl, source, weights,
                               [sf.pgs_id for sf in r.scoring_files],
                               r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                               settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
