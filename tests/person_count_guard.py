@@ -271,3 +271,30 @@ def raw_person_counts_in_json(record: object, threshold: int = 20, path: str = "
             out.append(f"{path}: {record}")
         out += [f"{path}: {x}" for x in raw_person_counts(record, threshold) + raw_person_count_keys(record, threshold)]
     return out
+
+
+# OMOP record counts (session 36): k records are held by 1 to k persons, so a count of 1 to T-1
+# records in a log line bounds a group of persons below T (one record is one person); such a count
+# reads ``<T`` (``logs.record_count_text``). The record words next to a number, and the keys of the
+# phenotypes stage's lines (``n_after_death``, ``n_unknown_person``, a quirk's ``n_<name>``: every
+# ``n_`` key there counts records or, ``counts_persons_key``, persons).
+RECORD_WORD = r"(?:records?|record\(s\))"
+_RECORD_COUNT = re.compile(rf"(?<![\w#.,<])(\d+(?:,\d{{3}})*)(?=[\s(]+(?:[\w'/-]+\s+){{0,2}}?{RECORD_WORD}(?!\w))",
+                           re.IGNORECASE)
+RECORD_KEY = re.compile(r"^n_\w+$")
+# The lines whose ``n_`` keys count OMOP records: the phenotypes stage's (its logger's prefix).
+_RECORD_LINE = re.compile(r"(?m)^.*\bphenotypes: .*$")
+
+
+def small_record_counts(text: str, threshold: int = 20) -> list[str]:
+    """Counts of 1 to T-1 OMOP records in rendered text (a run log, a WARNING line) that are not
+    the label ``<T``: a number followed within two words by a record word (``3 study record(s)``,
+    ``1 antidepressant/study record(s)``), and in a phenotypes line a value under an ``n_`` key
+    (``RECORD_KEY``: ``n_after_death 3``). Zeros, counts of T or more and labels pass."""
+    out = [text[max(0, m.start() - 60):m.end() + 30] for m in _RECORD_COUNT.finditer(text)
+           if 0 < int(m.group(1).replace(",", "")) < threshold]
+    for line in _RECORD_LINE.finditer(text):
+        out += [line.group(0)[max(0, m.start() - 40):m.end() + 20] for m in _KEY_VALUE.finditer(line.group(0))
+                if RECORD_KEY.match(m.group(1)) and re.fullmatch(r"\d+(?:,\d{3})*", m.group(2))
+                and 0 < int(m.group(2).replace(",", "")) < threshold]
+    return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from person_count_guard import raw_person_count_keys, raw_person_counts, raw_person_counts_in_json
+from person_count_guard import raw_person_count_keys, raw_person_counts, raw_person_counts_in_json, small_record_counts
 from toy_releases import TOY_RELEASES as RELEASES
 
 from trd_spark.config import DEFAULT_CONFIG
@@ -101,6 +101,10 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     records = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )", text + "\n" + console)
     keyed = [x for r in records if "# resolved config" not in r for x in raw_person_count_keys(r)]
     assert not keyed, keyed
+    # Nor an OMOP record count of 1..19 (k records are 1..k persons: logs.record_count_text's <20),
+    # before a record word or under an n_ key of a phenotypes line (test_privacy_records_s36).
+    small = [x for r in records if "# resolved config" not in r for x in small_record_counts(r)]
+    assert not small, small
     # The summary and the closing lines are in the log too; the console names the report.
     assert "Summary (release toy-r1" in text and "report: " in text
     assert re.search(r"report: \S+/toy-r2/report/report\.html", console)

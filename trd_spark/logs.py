@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -278,6 +278,41 @@ def count_text(n: int, *, persons_below: int | None = None) -> str:
     if persons_below is not None:
         return person_count_text(n, persons_below)
     return f"{n:,}"
+
+
+def record_count_text(n: int, records_below: int | None) -> str:
+    """How a count of OMOP records (study records, event-table rows, drug exposures: not persons)
+    reaches a log line or a WARNING: 0 and counts of T or more as ``count_text`` writes them, 1 to
+    T-1 as the person counts' label ``<T`` (T = ``records_below``, ``report.small_count_threshold``;
+    the exact count when ``records_below`` is None, for a caller's own record). Why: k records are
+    held by 1 to k persons, so a count of 1 to T-1 records put the persons holding them below T
+    (one record is one person; privacy round 5, session 36), while a count of T or more leaves
+    1 to T or more, no narrower than the label. The exact counts stay in the phenotypes stage
+    manifest (``notes.quirks``, ``notes.study_event_dates``: internal, never exported)."""
+    if records_below is not None and is_small_count(n, records_below):
+        return suppressed_label(records_below)
+    return count_text(n)
+
+
+def record_counts_text(counts: Mapping[str, int], records_below: int,
+                       sums: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
+    """``record_count_text`` of each of ``counts`` (name -> records), in order; ``sums``: total ->
+    the names of its parts (the total their sum, or at least it); a sum one of whose names
+    ``counts`` lacks is no relation of the line (a part not shown is unknown to its reader). A total
+    of T or more one of whose parts is not shown exactly (a label, or a total so shown) reads
+    ``T+`` (``at_least_label``): shown exactly beside its other parts, it gave back the one
+    labelled part by subtraction (n_after_followup_end 25 = n_after_death <20 + n_after_cutoff 20
+    + n_after_observation_end 0: 5 records). A total of 1 to T-1 is its label anyway."""
+    shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
+    changed = True
+    while changed:  # a total is a part of another (n_after_followup_end of n_records)
+        changed = False
+        for total, parts in (sums or {}).items():
+            if any(k not in counts for k in (total, *parts)) or shown[total] != count_text(counts[total]):
+                continue
+            if any(shown[p] != count_text(counts[p]) for p in parts):
+                shown[total], changed = at_least_label(records_below), True
+    return shown
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
