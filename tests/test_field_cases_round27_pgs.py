@@ -11,9 +11,10 @@
   them so (``matching.weight_matrices``' dominant / recessive matrices): the native engine on
   .bed and .pgen, a VCF's hard calls exported for it, and Hail's pass (``pgs.native.engine:
   hail`` on the .bed). Each equals plink2 run on the files split by effect type, summed, to
-  plink2's printed precision (mean imputation; ``no-mean-imputation`` on the .pgen). A row flagged both is one error (as
-  pgscatalog-core's effect_type); a dominant row matched on chrY/chrM is one error (plink2
-  refuses the modifiers on haploid chromosomes).
+  plink2's printed precision (mean imputation; ``no-mean-imputation`` on the .pgen). A row flagged
+  both is one error (as pgscatalog-core's effect_type); a dominant row matched on chrY/chrM, or on
+  chrX outside its PARs, is one error (plink2 2.00a3.5 refuses the modifiers on haploid
+  chromosomes, X included; a PAR row is scored as plink2 scores it).
 
 The toy genotypes are written here (6 samples, 5 chr1 SNVs with missing calls), the .bed and
 .pgen by plink2 from the VCF.
@@ -169,6 +170,51 @@ def test_a_dominant_row_on_chry_is_one_error_at_its_line(hl, spark, tmp_path):
         "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\tis_dominant\n"
         "1\t100\tT\tC\t0.1\t\nY\t3000000\tG\tA\t0.2\tTRUE\n")
     cfg = case_config(tmp_path, str(tmp_path / "y.vcf"), f"{tmp_path}/s/*")
-    with pytest.raises(InputDataError, match="a dominant row matched on chrY or chrM: plink2 --score refuses") as e:
+    with pytest.raises(InputDataError, match="a dominant row matched on chrY, chrM or chrX outside its PARs: plink2 --score refuses") as e:
         run_scores(hl, spark, cfg)
     assert e.value.where == f"{Path(tmp_path) / 's' / 'PGS992705.txt'}:5"
+
+
+@pytest.mark.parametrize("fmt", ["pgen", "vcf"])
+def test_dominant_and_recessive_rows_on_chrx_outside_the_pars_are_one_error(hl, spark, tmp_path, fmt):
+    """plink2 2.00a3.5 refuses --score 'dominant' (and 'recessive') on chrX outside the PARs
+    ("cannot be used with haploid chromosomes", checked here on round 17's chrX pgen with the
+    samples' sex), so there is no answer to give: one error at the row, on the pgen (.psam sex)
+    and on the VCF; a recessive row in PAR1 (diploid for everyone) is scored as plink2 scores it.
+    Before: the whole file refused at its first flagged row."""
+    from test_field_cases_round17_pgs import _X_VCF
+
+    (tmp_path / "d.vcf").write_text(_X_VCF)
+    (tmp_path / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{i}\t{1 if i in (1001, 1002, 1003, 1007) else 2}\n"
+                                                             for i in range(1001, 1008)))
+    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--split-par", "hg38",
+            "--make-pgen", "--out", str(tmp_path / "g"))
+    _plink2("--pfile", str(tmp_path / "g"), "--freq", "--out", str(tmp_path / "f"))
+    (tmp_path / "dom.tsv").write_text("ID\tA1\tW\nrs3\tG\t0.8\n")
+    refused = subprocess.run([shutil.which("plink2") or "plink2", "--pfile", str(tmp_path / "g"), "--read-freq",
+                              str(tmp_path / "f.afreq"), "--score", str(tmp_path / "dom.tsv"), "1", "2", "3",
+                              "header-read", "dominant", "--out", str(tmp_path / "dom")], capture_output=True, text=True)
+    assert refused.returncode != 0 and "cannot be used with haploid" in refused.stdout + refused.stderr
+    path = tmp_path / ("g" if fmt == "pgen" else "d.vcf")
+    head = ("#pgs_id=PGS992706\n#genome_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\tis_dominant\tis_recessive\n"
+            "1\t1000\tG\tA\t1.0\t\t\nX\t1000000\tC\tT\t0.5\t\tTRUE\n")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "PGS992706.txt").write_text(head + "X\t3000000\tG\tA\t0.8\tTRUE\t\n")
+    with pytest.raises(InputDataError, match="a dominant row matched on chrY, chrM or chrX outside its PARs") as e:
+        run_scores(hl, spark, case_config(tmp_path, str(path), f"{tmp_path}/s/*", fmt=fmt))
+    assert e.value.where == f"{tmp_path / 's' / 'PGS992706.txt'}:6"
+    # Without that row: PAR1's recessive row as plink2 scores it (every male diploid there).
+    (tmp_path / "s" / "PGS992706.txt").write_text(head)
+    (tmp_path / "add.tsv").write_text("ID\tA1\tW\nrs1\tG\t1.0\n")
+    (tmp_path / "rec.tsv").write_text("ID\tA1\tW\nrs2\tC\t0.5\n")
+    plink2: dict[int, float] = {}
+    for name, extra in (("add", []), ("rec", ["recessive"])):
+        _plink2("--pfile", str(tmp_path / "g"), "--read-freq", str(tmp_path / "f.afreq"), "--score",
+                str(tmp_path / f"{name}.tsv"), "1", "2", "3", "header-read", "cols=+scoresums", *extra,
+                "--out", str(tmp_path / name))
+        out = pd.read_csv(tmp_path / f"{name}.sscore", sep="\t").rename(columns={"#IID": "IID"})
+        for person, value in zip(out["IID"], out["W_SUM"]):
+            plink2[int(person)] = plink2.get(int(person), 0.0) + float(value)
+    got = run_scores(hl, spark, case_config(tmp_path / "s", str(path), f"{tmp_path}/s/*", fmt=fmt))
+    assert dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True)) == pytest.approx(plink2, abs=1e-5)

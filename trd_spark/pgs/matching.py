@@ -1538,11 +1538,16 @@ class EffectTypes:
 
     members: np.ndarray
     paths: list[str]
+    # Per row of ``FrameMatches.rows``, True on X outside its PARs (``genotypes.x_haploid_rows``):
+    # plink2 2.00a3.5 refuses the modifiers there too ('haploid chromosomes'); None: not known.
+    x_haploid_rows: np.ndarray | None = None
 
 
-def member_effect_types(m: FrameMatches, scoring_files: Sequence[ScoringFile]) -> EffectTypes | None:
+def member_effect_types(m: FrameMatches, scoring_files: Sequence[ScoringFile],
+                        x_haploid_rows: np.ndarray | None = None) -> EffectTypes | None:
     """The members' effect types (``EffectTypes``), looked up by their score and file line in
-    ``ScoringFile.effect_types``; None when every file is additive (nothing is looked up)."""
+    ``ScoringFile.effect_types``; None when every file is additive (nothing is looked up).
+    ``x_haploid_rows``: ``EffectTypes.x_haploid_rows``."""
     if all(sf.effect_types is None for sf in scoring_files):
         return None
     mem = m.members
@@ -1557,7 +1562,7 @@ def member_effect_types(m: FrameMatches, scoring_files: Sequence[ScoringFile]) -
         place = np.searchsorted(lines, line[at])
         assert (lines[np.minimum(place, len(lines) - 1)] == line[at]).all(), "a member's line is not in its file"
         types[at] = sf.effect_types[place]
-    return EffectTypes(types, [sf.path for sf in scoring_files])
+    return EffectTypes(types, [sf.path for sf in scoring_files], x_haploid_rows)
 
 
 def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectTypes) -> WeightMatrices:
@@ -1573,7 +1578,8 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
     1 - it for a REF effect allele), so the engines impute as for the additive rows and halve.
     The additive matrices are built as always with these members' weights 0 (their n_vars kept).
     Raises InputDataError at the file:line of a dominant / recessive variant matched on chrY /
-    chrM (plink2 refuses the modifiers on haploid chromosomes) or whose REF effect allele's
+    chrM, or on X outside its PARs (``types.x_haploid_rows``; plink2 2.00a3.5 refuses the
+    modifiers on haploid chromosomes, these three, so there is no plink2 answer) or whose REF effect allele's
     dosage sums other alts' rows (a multi-allelic site given split: 2 - every alt's copies has no
     per-row model)."""
     mem, s = m.members, m.sites
@@ -1592,9 +1598,11 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
                                                                    f"{int(mem['line'].to_numpy()[first])}")
 
     haploid_row = m.rows["contig"].isin(list(haploid)).to_numpy(bool)
+    if types.x_haploid_rows is not None:
+        haploid_row |= types.x_haploid_rows
     refuse(used & haploid_row[np.where(used, site_row[site], 0)],
-           "matched on chrY or chrM: plink2 --score refuses the dominant/recessive modifiers on haploid "
-           "chromosomes (leave the score out of the trait panel, or drop the row)")
+           "matched on chrY, chrM or chrX outside its PARs: plink2 --score refuses the dominant/recessive modifiers "
+           "on haploid chromosomes (leave the score out of the trait panel, or drop the row)")
     n_other = np.fromiter(map(len, s["other_alt_rows"].to_numpy(object)), np.int64, len(s))
     if "other_ref_rows" in s:
         n_other += np.fromiter(map(len, s["other_ref_rows"].to_numpy(object)), np.int64, len(s))

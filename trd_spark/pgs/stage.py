@@ -58,6 +58,7 @@ from trd_spark.pgs.genotypes import (
     scratch_file,
     vcf_half_call_rows,
     vcf_sample_ids,
+    x_haploid_rows,
 )
 from trd_spark.pgs.matching import (
     AT_SCORE_LOCI,
@@ -671,8 +672,13 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)), \
             native_weights_directory(cfg, source, scratch, len(r.frame.rows), len(r.scoring_files)) as directory:
-        haploid = haploid_contigs(hl.get_reference(source.reference_genome))
-        weights = weight_matrices(r.frame, haploid, directory, member_effect_types(r.frame, r.scoring_files))
+        rg = hl.get_reference(source.reference_genome)
+        haploid = haploid_contigs(rg)
+        rows = r.frame.rows
+        # X outside its PARs, for dominant / recessive rows only (plink2 refuses the models there).
+        on_x = x_haploid_rows(rg, rows["contig"].to_numpy(object), rows["position"].to_numpy("int64")) \
+            if any(sf.effect_types is not None for sf in r.scoring_files) else None
+        weights = weight_matrices(r.frame, haploid, directory, member_effect_types(r.frame, r.scoring_files, on_x))
         scored = engine.score(hl, source, weights,
                               [sf.pgs_id for sf in r.scoring_files],
                               r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
