@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +297,99 @@ def test_weights_built_in_the_pass_files_out_of_file_order_reach_the_tasks_in_fi
     ours = got[got["pgs_id"] == "PGS000901"]["score_sum"]
     assert ours.tolist() == pytest.approx([9.0, 9.75, 6.0, -1.25], abs=1e-12)
 
+def _first_score_pass(hl, spark, scoring_files, files, directory):
+    """PGS000901 alone on the .bed (one site per genotype row: ``weight_matrices``' common case,
+    which the stage defers for a native pass), matched on the fileset's own variant list: the
+    fileset, samples, the score's pgs_id and matched count, its weights built in memory, and its
+    weights as the stage builds them (``weight_matrices`` with the pass ``directory`` and ``defer``)."""
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    index = variant_index(fileset, "GRCh38").frame
+    fm = frame_matches(match_sites_frame(score_sites(hl, spark, scoring_files[:1], "GRCh38"), index,
+                                         keep_ambiguous=False), index)
+    haploid = haploid_contigs(hl.get_reference("GRCh38"))
+    n_matched = summarise_frame_matches(fm, "d", {scoring_files[0].pgs_id: ScoreLabel("t", "d")})["n_matched"]
+    return (fileset, psam_samples(fileset), [scoring_files[0].pgs_id], n_matched.tolist(), weight_matrices(fm, haploid),
+            weight_matrices(fm, haploid, str(directory), defer=True))
+
+
+# Blocks of one row, tasks of three rows, partials summed on the driver: the pass's tasks are gated.
+GATED = NativeEngineSettings(block_memory_mb=1e-6, variants_per_task=3)
+
+
+@pytest.mark.parametrize("missing_genotypes", ["mean_impute", "zero"])
+def test_deferred_weights_are_built_while_the_pass_tasks_wait_and_score_the_same(hl, spark, scoring_files, files,
+                                                                                 missing_genotypes):
+    """The stage's weights for a native pass (``matching.DeferredWeights``, issue 16 session 36):
+    ``score`` submits the job on the rows alone and builds the matrices meanwhile; the build
+    runs while the pass's tasks are running (held by the gate: no ready mark yet) and the rows
+    equal those of the weights built first in memory, exactly (mean_impute and zero: the offsets
+    written after the build too; the in-memory weights' sums are plink2's,
+    test_native_equals_hail_and_plink2)."""
+    from trd_spark.pgs.matching import DeferredWeights
+    from trd_spark.pgs.native_task import WEIGHTS_READY
+    from trd_spark.pgs.pgen_engine import pass_directory
+
+    tracker = spark.sparkContext.statusTracker()
+    seen = {}
+    with pass_directory(spark) as directory:
+        fileset, samples, ids, n_matched, in_memory, deferred = _first_score_pass(hl, spark, scoring_files, files,
+                                                                                  directory)
+        assert isinstance(deferred, DeferredWeights) and not deferred.is_built
+        want = pd.DataFrame(score(spark, hl, fileset, "GRCh38", in_memory, samples, ids, n_matched,
+                                  missing_genotypes=missing_genotypes, settings=GATED).columns())
+        build = deferred._build
+        assert build is not None
+
+        def watched():
+            # Until a task runs (they wait at the gate for this build), at most 60 s.
+            for _ in range(3000):
+                running = sum(info.numActiveTasks for info in map(tracker.getStageInfo, tracker.getActiveStageIds())
+                              if info is not None)
+                if running:
+                    break
+                time.sleep(0.02)
+            seen["running"] = running
+            seen["ready"] = os.path.exists(os.path.join(directory, "weights", WEIGHTS_READY))
+            return build()
+
+        object.__setattr__(deferred, "_build", watched)
+        got = pd.DataFrame(score(spark, hl, fileset, "GRCh38", deferred, samples, ids, n_matched,
+                                 missing_genotypes=missing_genotypes, settings=GATED).columns())
+        assert deferred.is_built
+    assert seen["running"] >= 1 and seen["ready"] is False, seen
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_failed_deferred_build_stops_the_pass_with_its_own_error(hl, spark, scoring_files, files):
+    """A deferred build that raises (or is interrupted) while the pass's tasks wait: ``score``
+    raises the build's own error (not a Spark job error), cancels the job (no job left running),
+    and the session scores the next pass as before."""
+    from trd_spark.pgs.pgen_engine import pass_directory
+
+    tracker = spark.sparkContext.statusTracker()
+
+    def failing():
+        raise ValueError("the build failed")
+
+    with pass_directory(spark) as directory:
+        fileset, samples, ids, n_matched, in_memory, deferred = _first_score_pass(hl, spark, scoring_files, files,
+                                                                                  directory)
+        want = pd.DataFrame(score(spark, hl, fileset, "GRCh38", in_memory, samples, ids, n_matched,
+                                  missing_genotypes="mean_impute", settings=GATED).columns())
+        object.__setattr__(deferred, "_build", failing)
+        with pytest.raises(ValueError, match="the build failed"):
+            score(spark, hl, fileset, "GRCh38", deferred, samples, ids, n_matched, missing_genotypes="mean_impute",
+                  settings=GATED)
+    for _ in range(500):  # the cancelled job's end reaches the tracker asynchronously
+        if not tracker.getActiveJobsIds():
+            break
+        time.sleep(0.02)
+    assert tracker.getActiveJobsIds() == []
+    again = pd.DataFrame(score(spark, hl, fileset, "GRCh38", in_memory, samples, ids, n_matched,
+                               missing_genotypes="mean_impute", settings=GATED).columns())
+    pd.testing.assert_frame_equal(again, want)
+
+
 def test_block_rows_fit_the_memory_budget():
     # At 250k samples the budget of 256 MB holds 134 rows of float64 dosages (bed and pgen are
     # both read as dosages, 8 bytes per entry).
@@ -502,6 +596,91 @@ def test_task_rows_mapped_from_files_score_as_pickled_tasks(files, tmp_path, imp
         want = list(_score_task(fileset, 4, None, 2, impute, 4, pickled))
         assert [i for i, _ in got] == [i for i, _ in want] == [0]
         assert all(np.array_equal(g, w) for (_, gs), (_, ws) in zip(got, want) for g, w in zip(gs, ws))
+
+
+@pytest.mark.parametrize("impute", [True, False], ids=["mean_impute", "zero"])
+def test_a_gated_task_reads_its_first_block_before_its_weights(files, tmp_path, impute):
+    """A task whose weights are still being built (``TaskRows.gated``, issue 16 session 36) reads
+    its first block (the rows alone, ``TaskRows.load(weights=False)``), then asks for its weights
+    (``later``): when asked, the block buffer already holds the first block's dosages; the
+    partials are the ungated task's bit for bit. Bed rows 0..9, blocks of 2 rows, 2 scores."""
+    from trd_spark.pgs import native_task
+    from trd_spark.pgs.native_task import _score_task, shared_task_rows
+
+    rng = np.random.default_rng(36)
+    arrays = {"variant_idx": np.arange(10), "allele_idx": np.ones(10, dtype=np.int32),
+              "slope": rng.normal(size=(10, 2)), "offset": None if impute else rng.normal(size=(10, 2)),
+              "n_vars": rng.integers(0, 3, (10, 2)).astype(np.uint8), "extent": None}
+    [task] = shared_task_rows(str(tmp_path), arrays, [0, 10], gated=True)
+    fileset = PlinkFiles("plink", str(files["prefix"]))
+    want = list(_score_task(fileset, 4, None, 2, impute, 4, task.load()))
+    rows_only = task.load(weights=False)
+    assert rows_only.slope.shape == (10, 0) and rows_only.n_vars.shape == (10, 0) and rows_only.offset is None
+    assert np.array_equal(rows_only.variant_idx, arrays["variant_idx"])
+    asked = []
+
+    def later():
+        asked.append(np.asarray(native_task._BLOCK_BUFFER[0][:2 * 4]).reshape(2, 4).copy())
+        return task.load()
+
+    native_task._BLOCK_BUFFER[0][:] = np.nan  # (the ungated run's blocks)
+    got = list(_score_task(fileset, 4, None, 2, impute, 4, rows_only, later))
+    import pgenlib
+
+    with pgenlib.PgenReader(fileset.matrix.encode(), raw_sample_ct=4) as reader:
+        dose = np.empty((2, 4))
+        reader.read_dosages_list(np.arange(2, dtype=np.uint32), dose)
+    called = dose != -9
+    assert len(asked) == 1 and not np.isnan(asked[0]).any()  # rows 0, 1 read (a missing call filled)
+    assert np.array_equal(asked[0][called], dose[called]) and not called.all()
+    assert [i for i, _ in got] == [i for i, _ in want] == [0]
+    assert all(np.array_equal(g, w) for (_, gs), (_, ws) in zip(got, want) for g, w in zip(gs, ws))
+
+
+def test_a_gated_task_waits_for_the_gate_and_never_reads_unbuilt_weights(tmp_path):
+    """``native_task.WeightsGate``: a gated task's ``weights_ready`` blocks while the driver holds
+    the gate, returns the whole task once it is opened (the weights written before), and raises
+    when the gate was closed without being opened (the driver's build failed): never the
+    weights' files as they were (here zeros)."""
+    import threading
+
+    from trd_spark.pgs.native_task import WeightsGate, mapped_rows, shared_task_rows
+
+    def gated_pass(name):
+        directory = str(tmp_path / name)
+        slope = np.asarray(mapped_rows(directory, "slope", (4, 2), np.dtype(np.float64)))  # zeros until built
+        [task] = shared_task_rows(directory, {"variant_idx": np.arange(4), "slope": slope,
+                                              "n_vars": np.ones((4, 2), np.uint8)}, [0, 4], frozenset({"slope"}),
+                                  gated=True)
+        return slope, task, WeightsGate(task.directory)
+
+    slope, task, gate = gated_pass("opened")
+    got = {}
+    waiting = threading.Thread(target=lambda: got.setdefault("task", task.weights_ready()))
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and "task" not in got  # held by the gate
+    slope[:] = 2.5  # the driver's build, through its mapping
+    gate.open()
+    waiting.join(30)
+    assert not waiting.is_alive() and (got["task"].slope == 2.5).all()
+
+    _, task, gate = gated_pass("closed")
+    failed = {}
+
+    def wait():
+        try:
+            task.weights_ready()
+        except RuntimeError as e:
+            failed["error"] = str(e)
+
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    gate.close()
+    waiting.join(30)
+    assert "weights were not built" in failed["error"]
+    with pytest.raises(RuntimeError, match="weights were not built"):
+        task.weights_ready()  # also a task that comes after the failure
 
 
 def test_tasks_of_one_worker_share_one_block_buffer(files):

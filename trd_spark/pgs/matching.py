@@ -1630,9 +1630,50 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
                           dominant=dominant, recessive=recessive)
 
 
+class DeferredWeights(WeightMatrices):
+    """``weight_matrices``' common case with a pass directory, the matrices not built yet
+    (``weight_matrices`` with ``defer``): ``rows`` and ``directory`` now, ``slope``, ``offsets``,
+    ``n_vars`` and ``ref_effect_row`` built into the directory's files on first use (``built``).
+    Why: a native pass (``pgen_engine.score``) starts its tasks on the rows alone, and they open
+    the genotypes and read their first block while the driver builds the matrices (~0.15 CPU-s at
+    200k rows x 61 scores, issue 16: the score phase's fixed part). Every other reader sees a
+    ``WeightMatrices``: its first look at a matrix builds them, as ``weight_matrices`` would have.
+    Frozen as a ``WeightMatrices``."""
+
+    _build: Callable[[], WeightMatrices] | None
+    _matrices: WeightMatrices | None
+
+    def __init__(self, rows: pd.DataFrame, directory: str, build: Callable[[], WeightMatrices]) -> None:
+        # (Not the frozen dataclass's __init__: the matrices are properties here.)
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "directory", directory)
+        object.__setattr__(self, "_build", build)
+        object.__setattr__(self, "_matrices", None)
+
+    def built(self) -> WeightMatrices:
+        """The matrices (``_one_site_per_row``'s, in ``directory``'s files), built on the first call."""
+        matrices: WeightMatrices | None = self._matrices
+        if matrices is None:
+            assert self._build is not None
+            with small_pages():  # as weight_matrices' own arrays
+                matrices = self._build()
+            object.__setattr__(self, "_matrices", matrices)
+            object.__setattr__(self, "_build", None)  # (the member arrays it holds)
+        return matrices
+
+    @property
+    def is_built(self) -> bool:
+        return self._matrices is not None
+
+    slope = property(lambda self: self.built().slope)
+    offsets = property(lambda self: self.built().offsets)
+    n_vars = property(lambda self: self.built().n_vars)
+    ref_effect_row = property(lambda self: self.built().ref_effect_row)
+
+
 @small_pages()
 def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | None = None,
-                    effect_types: EffectTypes | None = None) -> WeightMatrices:
+                    effect_types: EffectTypes | None = None, *, defer: bool = False) -> WeightMatrices:
     """The scoring weights of the matched score variants (``scoring`` module doc) per genotype
     row used by any score: slope, offset and n_vars per score (a REF effect allele puts -w on
     its other alt rows too). On the ``haploid`` contigs (chrY/chrM: ``genotypes.haploid_contigs``
@@ -1654,7 +1695,10 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     then written there (``native_task.shared_task_rows``): no 98 MB copy and allocation at
     200k rows x 61 scores, and no ``write`` of it, which cost 0.5-1.1 kernel CPU-s in the score
     phase on the benchmark host where the same pages written through a mapping cost ~0.1
-    (benchmarks/RESULTS.md, session 33 flatbed). Otherwise ignored.
+    (benchmarks/RESULTS.md, session 33 flatbed). Otherwise ignored. With ``defer`` (and rows to
+    build, in the common case, with ``directory``) the matrices are built on first use
+    (``DeferredWeights``): the checks and the used rows here, the rest when a reader first looks
+    at a matrix (a native pass: once its tasks have started, ``pgen_engine.score``).
 
     ``effect_types``: the members' dosage models (``member_effect_types``); with a dominant or
     recessive one, ``_with_effect_types`` builds the matrices (in memory) and its errors apply."""
@@ -1704,8 +1748,12 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     # Each used row holds one used site's members alone (no two sites on one row, no extra rows):
     # then a cell's offset follows from its slope (below).
     if in_site_order and not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
-        return _one_site_per_row(_used_rows(m.rows, used), k, w, score_index, lengths, used_site,
-                                 (np.cumsum(used) - 1)[site_row[used_site]], half, eir, directory)
+        rows = _used_rows(m.rows, used)
+        place = (np.cumsum(used) - 1)[site_row[used_site]]
+        if defer and directory is not None and len(rows):
+            return DeferredWeights(rows, directory, lambda: _one_site_per_row(
+                rows, k, w, score_index, lengths, used_site, place, half, eir, directory))
+        return _one_site_per_row(rows, k, w, score_index, lengths, used_site, place, half, eir, directory)
     slope = np.where(eir, -half, half)[site]
     slope *= w
     x_row, x_score, x_slope, x_offset = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))

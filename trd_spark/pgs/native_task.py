@@ -149,17 +149,25 @@ class TaskRows:
     directory: str
     lo: int
     hi: int
+    # True: the weights' files (``WEIGHT_FIELDS``) are still being built by the driver when the
+    # task starts (``pgen_engine.score``, ``WeightsGate``); the task reads its first block, then
+    # waits for them (``weights_ready``).
+    gated: bool = False
 
-    def load(self) -> Task:
+    def load(self, weights: bool = True) -> Task:
         """The ``Task`` of these rows, each array a view of its file mapped read-only
         (``np.load(mmap_mode="r")``: only the task's rows are read, from the page cache the
-        driver's write left them in). Raises FileNotFoundError (``pass_files_gone``) when the
-        directory is not there: a field's file is absent only for a None field, so a removed
-        directory must not read as one."""
+        driver's write left them in). ``weights`` False: the rows alone, the ``WEIGHT_FIELDS``
+        not read (slope and n_vars as rows x 0 placeholders: a product with them fails, no silent
+        zero score; the others None), for a task whose weights are not ready yet. Raises
+        FileNotFoundError (``pass_files_gone``) when the directory is not there: a field's file is
+        absent only for a None field, so a removed directory must not read as one."""
         if not os.path.isdir(self.directory):
             raise pass_files_gone(self.directory)
 
         def rows(name: str) -> np.ndarray | None:
+            if not weights and name in WEIGHT_FIELDS:
+                return np.zeros((self.hi - self.lo, 0)) if name in ("slope", "n_vars") else None
             path = os.path.join(self.directory, f"{name}.npy")
             # A plain ndarray view of the mapped rows (the map lives as long as the view).
             if not os.path.exists(path):
@@ -169,6 +177,67 @@ class TaskRows:
 
         return Task(**cast(dict[str, Any], {name: rows(name) for name in _TASK_FIELDS}))
 
+    def weights_ready(self) -> Task:
+        """The whole ``Task``, once the driver has built the weights' files (``WeightsGate``):
+        blocks on the gate's lock (held by the driver until then; no polling) and raises
+        RuntimeError when the driver let go of it without marking the weights ready (its build
+        failed or was interrupted: the job is being cancelled)."""
+        import fcntl
+
+        lock = os.path.join(self.directory, WEIGHTS_LOCK)
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except FileNotFoundError:
+            raise pass_files_gone(lock) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits while the driver holds it exclusively
+        finally:
+            os.close(fd)
+        if not os.path.exists(os.path.join(self.directory, WEIGHTS_READY)):
+            raise RuntimeError("the native pass's weights were not built (the driver's build failed)")
+        return self.load()
+
+
+# The weights' fields of a task (``TaskRows.load``), which a gated task reads after the driver built them.
+WEIGHT_FIELDS = frozenset({"slope", "offset", "n_vars", "dominant", "recessive"})
+# In the pass's ``weights`` directory: the lock the driver holds while it builds the weights
+# (``WeightsGate``) and the file it makes once they are written, before it lets go of the lock.
+WEIGHTS_LOCK = "weights.lock"
+WEIGHTS_READY = "weights.ready"
+
+
+class WeightsGate:
+    """The driver's side of gated tasks (``TaskRows.gated``): ``WeightsGate(directory)`` (the
+    pass's ``weights`` directory, ``shared_task_rows``) takes an exclusive lock on its
+    ``WEIGHTS_LOCK`` before the job is submitted; ``open()`` marks the weights ready
+    (``WEIGHTS_READY``) and lets go of it: the waiting tasks go on; ``close()`` (also after a
+    failure) lets go of it without the mark: the tasks then raise, never read unbuilt weights.
+    The lock is released by the kernel if the driver dies. A lock rather than a polled file: the
+    tasks wake when it is let go, with no CPU spent waiting."""
+
+    def __init__(self, directory: str) -> None:
+        import fcntl
+
+        for name in (WEIGHTS_READY,):
+            path = os.path.join(directory, name)
+            if os.path.exists(path):
+                os.remove(path)
+        self.directory = directory
+        self._fd: int | None = os.open(os.path.join(directory, WEIGHTS_LOCK), os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def open(self) -> None:
+        """Mark the weights ready (their files written) and let the tasks go on."""
+        with open(os.path.join(self.directory, WEIGHTS_READY), "w"):
+            pass
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the lock (once; the tasks not yet past it raise unless ``open`` marked the weights ready)."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor releases the flock
+            self._fd = None
+
 
 def _loaded(task: Task | TaskRows) -> Task:
     """The task's rows and weights: as pickled (``Task``) or mapped from the pass's files."""
@@ -176,7 +245,7 @@ def _loaded(task: Task | TaskRows) -> Task:
 
 
 def shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bounds: list[int],
-                     in_place: frozenset[str] = frozenset()) -> list[TaskRows]:
+                     in_place: frozenset[str] = frozenset(), gated: bool = False) -> list[TaskRows]:
     """Write each array of ``arrays`` (by ``Task`` field, None ones not) to ``<directory>/
     weights/<field>.npy`` and return one ``TaskRows`` per row range of ``bounds``. The
     directory must be readable by every task at the same path (a local master's: the caller's
@@ -184,7 +253,9 @@ def shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bound
     are already those files, mapped (``mapped_rows``; their first rows are the array's, a spare
     row after them is not read): not written. Another array replaces its field's file under a
     new inode (the old one removed first), so that a mapping of the old file never sees it
-    change or shrink."""
+    change or shrink. ``gated``: the tasks wait for their weights (``TaskRows.gated``); the
+    caller writes them later (``shared_task_rows`` again, no bounds needed) and opens its
+    ``WeightsGate``."""
     shared = os.path.join(directory, "weights")
     os.makedirs(shared, exist_ok=True)
     for name, a in arrays.items():
@@ -193,7 +264,7 @@ def shared_task_rows(directory: str, arrays: dict[str, np.ndarray | None], bound
             if os.path.exists(path):
                 os.remove(path)
             np.save(path, a, allow_pickle=False)
-    return [TaskRows(shared, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [TaskRows(shared, lo, hi, gated) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def mapped_rows(directory: str, name: str, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
@@ -275,28 +346,37 @@ def _block_reader(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, 
 
 
 def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets, rows_per_block: int,
-                impute: bool, sample_slice: int, task: Task) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+                impute: bool, sample_slice: int, task: Task, later: Callable[[], Task] | None = None
+                ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
     """Partial sums of one task, per sample slice: (slice index, (score k x s, missing vars k x s)).
 
     ``score`` = sum over the task's rows of slope x dosage (missing calls corrected as in the
     module doc, offsets excluded); ``missing vars`` = n_vars summed over the sample's missing calls.
+    ``later``: ``task`` holds the rows alone (``TaskRows.load`` without weights) and ``later()``
+    gives the whole task once its weights are built (``TaskRows.weights_ready``): called after
+    the first block is read, so that opening the genotypes, the block buffer and the first
+    block's read overlap the driver's build. A task has at least one row.
     """
     from scipy import sparse
     from threadpoolctl import threadpool_limits
 
-    k = task.slope.shape[1]
-    score = np.zeros((k, n_samples), dtype=np.float64)
-    # Sample-major: the layout the sparse product of the missing calls returns.
-    missing_vars = np.zeros((n_samples, k), dtype=np.float64)
-    # Each block's product, written here (one k x n array per task, not one per block: at 20k
-    # samples a block's product is 10 MB of fresh pages) and then added.
-    product = np.empty((k, n_samples), dtype=np.float64)
     rows = min(rows_per_block, len(task.variant_idx))
+
+    def sums_of(weighed: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        k = weighed.slope.shape[1]
+        # The k x n sums; sample-major missing vars (the layout the sparse product of the missing
+        # calls returns); each block's product, written here (one k x n array per task, not one
+        # per block: at 20k samples a block's product is 10 MB of fresh pages) and then added;
+        # whether the missing calls' n_vars are summed in float32, when that is exact (integers
+        # below 2**24: a block's rows x the largest n_vars): half the memory traffic of float64.
+        return (np.zeros((k, n_samples), dtype=np.float64), np.zeros((n_samples, k), dtype=np.float64),
+                np.empty((k, n_samples), dtype=np.float64), rows * int(weighed.n_vars.max(initial=0)) < 2**24)
+
+    if later is None or not rows:
+        task = task if later is None else later()
+        score, missing_vars, product, exact32 = sums_of(task)
     dose_buffer = _block_buffer(rows, n_samples)
     chunk = cache_rows(n_samples)
-    # The missing calls' n_vars are summed in float32 when that is exact (integers below 2**24:
-    # a block's rows x the largest n_vars); half the memory traffic of float64.
-    exact32 = rows * int(task.n_vars.max(initial=0)) < 2**24
     with threadpool_limits(limits=1, user_api="blas"), \
             _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
@@ -305,6 +385,9 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
             # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
             # the core's cache; over the whole block each pass went to memory), then one product.
             mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
+            if later is not None and lo == 0:  # a gated task's first block read: now its weights
+                task = later()
+                score, missing_vars, product, exact32 = sums_of(task)
             if mis_r.size:
                 # Per sample, the sum over its missing calls of the rows' n_vars (and, for zero,
                 # -offset: a zeroed call drops its offset too): one sparse product, as the
@@ -347,7 +430,11 @@ def spill_function(directory: str) -> Callable[[Iterable[tuple[int, tuple[np.nda
 def _score_loaded(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,
                   rows_per_block: int, impute: bool, sample_slice: int, task: Task | TaskRows
                   ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-    """``_score_task`` of the task's rows, as pickled or mapped (``_loaded``)."""
+    """``_score_task`` of the task's rows, as pickled or mapped (``_loaded``); a gated task's
+    weights once they are built (``TaskRows.weights_ready``)."""
+    if isinstance(task, TaskRows) and task.gated:
+        return _score_task(files, n_samples, allele_idx_offsets, rows_per_block, impute, sample_slice,
+                           task.load(weights=False), task.weights_ready)
     return _score_task(files, n_samples, allele_idx_offsets, rows_per_block, impute, sample_slice, _loaded(task))
 
 

@@ -13,8 +13,12 @@ Same semantics as ``scoring.compute_scores`` (plink2 ``--score``), computed with
    matrices built in them, ``matching.weight_matrices``, the others written once per pass) and
    each task maps its row range (``native_task.TaskRows``); on a cluster (executors cannot read the driver's disk)
    they travel inside each task's pickle (``native_task.Task``), as they do when the partials are
-   reduced in Spark. The tasks' code is ``native_task``'s (``pass_function``), a module a Python
-   worker imports without pandas, pydantic or this module's driver side. A task reads its rows
+   reduced in Spark. The stage's matrices (``matching.DeferredWeights``) are built after the job
+   is submitted: its tasks open the genotypes and read their first block meanwhile, then wait at
+   ``native_task.WeightsGate`` (a lock the driver lets go of once the matrices' files are
+   written) instead of starting after the build (issue 16: the score phase's fixed part).
+   The tasks' code is ``native_task``'s (``pass_function``), a module a Python worker imports
+   without pandas, pydantic or this module's driver side. A task reads its rows
    with pgenlib (plink2's own reader; .bed read directly) in blocks of ``block_rows`` variants
    x all samples as float64 alt dosages (a .bed's hard calls as 0/1/2; a dosage .pgen's
    dosages, as plink2 scores them), missing = -9. A BGEN's rows are read by
@@ -58,10 +62,10 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -72,9 +76,11 @@ from trd_spark.pgs.contig_lengths import builds_holding
 from trd_spark.pgs.mt_entries import EntriesFiles
 from trd_spark.pgs.native_task import (
     BLOCK_BYTES_PER_ENTRY,
+    WEIGHT_FIELDS,
     PlinkFiles,
     Task,
     TaskRows,
+    WeightsGate,
     add_partials,
     pass_files_gone,
     pass_function,
@@ -562,7 +568,19 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
     file order (None: they were; the offsets, ``weights.offset`` or only their column sums
     ``weights.offset_total``, are taken in it by the caller). ``weights``: ``score``'s.
     Raises InputDataError naming the variant list when a weighted row is not in it."""
-    rows, slope, n_vars = weights.rows, weights.slope, weights.n_vars
+    variant_idx, allele_idx, extent, order = _placed_rows(weights.rows, index, files)
+    if order is None:
+        # Already in file order (rows matched on this very index are): no copies of the matrices
+        # (three rows x k arrays, ~250 MB of fresh pages at 200k rows x 61 scores).
+        return variant_idx, allele_idx, weights.slope, weights.n_vars, extent, None
+    return variant_idx, allele_idx, weights.slope[order], weights.n_vars[order], extent, order
+
+
+def _placed_rows(rows: pd.DataFrame, index: pd.DataFrame | None, files: PlinkFiles | BgenFiles | EntriesFiles
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``_placed_weights`` of the weighted ``rows`` alone (no matrix read): variant_idx,
+    allele_idx, a BGEN's extents, in file order, and the order that put them so (None: they
+    were). Errors as ``_placed_weights``."""
     placed = ["variant_idx", "allele_idx", *(["offset", "size"] if isinstance(files, BgenFiles) else [])]
     if not set(placed) <= set(rows.columns):  # not matched on this very index
         assert index is not None  # only rows placed by the caller come without one
@@ -577,12 +595,9 @@ def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: 
     allele_idx = rows["allele_idx"].to_numpy(np.int32)
     extent = rows[["offset", "size"]].to_numpy(np.int64) if isinstance(files, BgenFiles) else None
     if len(rows) > 1 and ((np.diff(variant_idx) > 0) | ((np.diff(variant_idx) == 0) & (np.diff(allele_idx) > 0))).all():
-        # Already in file order (rows matched on this very index are): no copies of the matrices
-        # (three rows x k arrays, ~250 MB of fresh pages at 200k rows x 61 scores).
-        return variant_idx, allele_idx, slope, n_vars, extent, None
+        return variant_idx, allele_idx, extent, None
     order = np.lexsort((allele_idx, variant_idx))  # stable: file order, alts in order
-    return (variant_idx[order], allele_idx[order], slope[order], n_vars[order],
-            None if extent is None else extent[order], order)
+    return variant_idx[order], allele_idx[order], None if extent is None else extent[order], order
 
 
 def _sex_rows_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
@@ -660,6 +675,62 @@ def warn_no_male_on_y(n_rows: int) -> None:
                 "(datasets[].genotypes.sex_source, or the .fam/.psam SEX, a BGEN .sample's sex column)", n_rows)
 
 
+def _in_place(weights: WeightMatrices, arrays: dict[str, np.ndarray | None]) -> frozenset[str]:
+    """The fields of ``arrays`` that are ``weights``' matrices built in the pass's files
+    (``weights.directory``: not written again, ``native_task.shared_task_rows``)."""
+    if weights.directory is None or "slope" not in arrays:
+        return frozenset()
+    return frozenset(name for name, built in (("slope", weights.slope), ("n_vars", weights.n_vars))
+                     if arrays[name] is built)
+
+
+def _weights_written(weighed: Callable[[], _ScoreRows], arrays: dict[str, np.ndarray | None],
+                     weights: WeightMatrices, directory: str) -> _ScoreRows:
+    """``score``'s deferred weights built (``weighed``: into ``arrays``), the ones not built in
+    the pass's files written there (``native_task.shared_task_rows``), and their score rows."""
+    rows = weighed()
+    in_place = _in_place(weights, arrays)
+    shared_task_rows(directory, {name: a for name, a in arrays.items() if name in WEIGHT_FIELDS}, [0], in_place)
+    return rows
+
+
+def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tuple[list, _ScoreRows]:
+    """``rdd.collect()`` run in a thread while this one calls ``build`` (``_weights_written``), the
+    tasks held by a ``native_task.WeightsGate`` on ``shared`` (the pass's weights directory) until ``build``
+    returns; (the collected items, ``build``'s result). When ``build`` raises (or is interrupted),
+    the gate is closed without its ready mark, so the waiting tasks raise and read nothing,
+    the job is cancelled (its job group) and the thread joined before the error propagates; a
+    failed job's error propagates as ``collect``'s would."""
+    import threading
+    import uuid
+
+    gate = WeightsGate(shared)
+    group = f"pgs-native-pass-{uuid.uuid4().hex}"
+    got: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            sc.setJobGroup(group, "native pass (weights built meanwhile)", interruptOnCancel=True)
+            got["items"] = rdd.collect()
+        except BaseException as e:  # handed to the caller's thread
+            got["error"] = e
+
+    thread = threading.Thread(target=run, name="native pass job", daemon=True)
+    thread.start()
+    try:
+        rows = build()
+        gate.open()
+    except BaseException:
+        gate.close()
+        sc.cancelJobGroup(group)
+        thread.join()
+        raise
+    thread.join()
+    if "error" in got:
+        raise cast(BaseException, got["error"])
+    return cast(list, got["items"]), rows
+
+
 def score(
     spark: SparkSession,
     hl: hl_types,
@@ -705,27 +776,17 @@ def score(
             raise ValueError("a BGEN is scored on the variant index it was matched on (bgen_reader.variant_index)")
         if not isinstance(files, EntriesFiles):  # a MatrixTable's rows come placed (its file rows)
             index = variant_index(files, reference_genome)
-    variant_idx, allele_idx, slope, n_vars, extent, order = _placed_weights(
-        weights, None if index is None else index.frame, files)
+    variant_idx, allele_idx, extent, order = _placed_rows(weights.rows, None if index is None else index.frame,
+                                                          files)
     impute = missing_genotypes == "mean_impute"
-    # What a task needs, compactly (mapped from a file or pickled into every task): offsets only for ``zero``
-    # (a zeroed call drops its offset; imputed calls keep it: then only their column sums are
-    # used, ``offset_total``, and the rows x k matrix is not built), n_vars as the smallest integer
-    # type that holds them (counts of score variants per row: exact in any integer type).
-    # (copy=False: ``weight_matrices`` makes them in that type already in the common case.)
-    task_n_vars = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))), copy=False)
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
     y_rows = np.isin(weights.rows["contig"].to_numpy(object), list(hl.get_reference(reference_genome).y_contigs))
     x_haploid, y_placed, male = _sex_rows_of(hl, files, reference_genome, index, variant_idx,
                                              y_rows if order is None else y_rows[order], impute, extent, n, male)
     # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
-    # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``).
-    offset = None if impute else weights.offset if order is None else weights.offset[order]
-    arrays = {"variant_idx": variant_idx, "allele_idx": allele_idx, "slope": slope,
-              "offset": offset, "n_vars": task_n_vars, "extent": extent,
-              "x_haploid": x_haploid, "y_rows": y_placed, "male": male,
-              **{name: None if m is None else m if order is None else m[order]  # dominant / recessive models
-                 for name, m in (("dominant", weights.dominant), ("recessive", weights.recessive))}}
+    # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``); the weights' arrays below.
+    arrays: dict[str, np.ndarray | None] = {"variant_idx": variant_idx, "allele_idx": allele_idx, "extent": extent,
+                                            "x_haploid": x_haploid, "y_rows": y_placed, "male": male}
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
@@ -734,9 +795,25 @@ def score(
     # A non-male's chrY rows add nothing, their offsets (2w' of a REF effect allele) included: the
     # tasks read her calls there as 0 alt copies, and her row drops the offsets' chrY part.
     non_male = None if y_placed is None or male is None else ~male
-    rows = _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
-                      weights.offset_total(order), n_vars.sum(axis=0), sample_slice, non_male,
-                      None if non_male is None else weights.offset_total(np.flatnonzero(y_rows)))
+
+    def weighed() -> _ScoreRows:
+        """The weights' arrays added to ``arrays`` (built now if deferred: ``matching.DeferredWeights``)
+        and the score rows' totals."""
+        slope, n_vars = (weights.slope, weights.n_vars) if order is None else \
+            (weights.slope[order], weights.n_vars[order])
+        # What a task needs, compactly (mapped from a file or pickled into every task): offsets only for
+        # ``zero`` (a zeroed call drops its offset; imputed calls keep it: then only their column sums
+        # are used, ``offset_total``, and the rows x k matrix is not built), n_vars as the smallest
+        # integer type that holds them (counts of score variants per row: exact in any integer type).
+        # (copy=False: ``weight_matrices`` makes them in that type already in the common case.)
+        arrays["slope"] = slope
+        arrays["n_vars"] = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))), copy=False)
+        arrays["offset"] = None if impute else weights.offset if order is None else weights.offset[order]
+        arrays.update({name: None if m is None else m if order is None else m[order]  # dominant / recessive models
+                       for name, m in (("dominant", weights.dominant), ("recessive", weights.recessive))})
+        return _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
+                          weights.offset_total(order), n_vars.sum(axis=0), sample_slice, non_male,
+                          None if non_male is None else weights.offset_total(np.flatnonzero(y_rows)))
 
     sc = spark.sparkContext
 
@@ -756,27 +833,41 @@ def score(
         need = pass_files_bytes(len(variant_idx), k, n_tasks * _PARTIAL_BYTES_PER_ENTRY * k * n + n)
         with _spill_dir(spark, weights.directory, settings.memory_dir, need, settings.memory_dir_share) as spill:
             spilled = spill is not None and n_tasks > 0
+            # Matrices still to be built (``matching.DeferredWeights``, the stage's) are built after the
+            # job is submitted when the tasks map their rows from the pass's files: the tasks open the
+            # genotypes and read their first block meanwhile, and wait for the weights' files
+            # (``native_task.WeightsGate``); else built now.
+            from trd_spark.pgs.matching import DeferredWeights
+
+            gated = spilled and order is None and isinstance(weights, DeferredWeights) and not weights.is_built
+            rows = None if gated else weighed()
             # Under a local master the row arrays go to the tasks as .npy files of the pass's
             # directory, each task mapping its rows (``native_task.TaskRows``), instead of inside each task's
             # pickle (110 MB at 200k rows x 61 scores, copied by the driver, the JVM and the
             # worker on its way); on a cluster, whose executors cannot read the driver's disk, in
             # the pickles. Matrices built in the directory's files (``weights.directory``, the
             # stage's ``weight_matrices``) are not written again.
-            in_place = frozenset(name for name, built in (("slope", weights.slope), ("n_vars", weights.n_vars))
-                                 if weights.directory is not None and arrays[name] is built)
-            tasks = shared_task_rows(str(spill), arrays, bounds, in_place) if spilled else tasks_of(arrays, bounds)
+            tasks = shared_task_rows(str(spill), arrays, bounds, _in_place(weights, arrays), gated) if spilled \
+                else tasks_of(arrays, bounds)
             split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started)
             split.partials = "local files" if spilled else "Spark task results"
             split.weights = "local files" if spilled else "task pickles"
             if spilled:  # where pass_directory put them (a path from elsewhere: not said)
                 split.files_in = spill.files_in if isinstance(spill, PassDirectory) else None
-            summed_scores = _rows_summed_on_driver(
-                partials(tasks).mapPartitions(spill_function(str(spill))) if spilled
-                else partials(tasks), rows, k, n, split)
+            partial_rdd = partials(tasks).mapPartitions(spill_function(str(spill))) if spilled else partials(tasks)
+            if gated:
+                submitted = time.perf_counter()
+                items, rows = _collect_while(sc, partial_rdd, cast(TaskRows, tasks[0]).directory,
+                                             lambda: _weights_written(weighed, arrays, weights, str(spill)))
+                summed_scores = _rows_summed_on_driver(_Collected(items), rows, k, n, split, submitted)
+            else:
+                assert rows is not None
+                summed_scores = _rows_summed_on_driver(partial_rdd, rows, k, n, split)
         split.log()
         return summed_scores
     # The tasks run when the caller writes the table (reduced in Spark), after this returns:
     # their rows go in their pickles.
+    rows = weighed()
     split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started, weights="task pickles")
     split.log()
     summed = partials(tasks_of(arrays, bounds)).reduceByKey(add_partials, numPartitions=n_partitions)
@@ -883,6 +974,7 @@ class _PassTimes:
     tasks: int
     rows: int
     scores: int
+    # (With deferred weights, ``matching.DeferredWeights``, their build is in ``job_s``: it runs while the tasks start.)
     prepare_s: float
     job_s: float | None = None
     # How the partials reached the driver: "local files" (``native_task.spilled``), "Spark task results",
@@ -937,21 +1029,35 @@ class SummedScores:
         return columns
 
 
-def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:
+def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes,
+                           since: float | None = None) -> SummedScores:
     """The tasks' partials (``partial``: the RDD of (slice, (k x s, k x s)) pairs, or of (slice,
-    (file name, task CPU seconds)) pairs of ``native_task.spilled``, the file read and removed here)
-    collected and added on the driver: no shuffle stage and no Python worker after the tasks.
+    (file name, task CPU seconds)) pairs of ``native_task.spilled``, the file read and removed here;
+    or ``_Collected`` such pairs) collected and added on the driver: no shuffle stage and no Python
+    worker after the tasks. ``since``: when the job was submitted (``split.job_s`` from then;
+    default: from this call).
     Memory: ``driver_sum_bytes``, in arrays made without huge pages (``memory.small_pages``:
     ~10 fresh k x n arrays, 10 MB each at 20k x 61). Times go to ``split``."""
     from trd_spark.pgs.memory import small_pages
 
     with small_pages():
-        return _summed_rows(partial, rows, k, n, split)
+        return _summed_rows(partial, rows, k, n, split, since)
 
 
-def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes) -> SummedScores:
+@dataclass(frozen=True)
+class _Collected:
+    """Items a job already collected (``_collect_while``), as ``_summed_rows`` takes an RDD."""
+
+    items: list
+
+    def collect(self) -> list:
+        return self.items
+
+
+def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes,
+                 since: float | None = None) -> SummedScores:
     """``_rows_summed_on_driver``'s work."""
-    started = time.perf_counter()
+    started = time.perf_counter() if since is None else since
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
     for i, got in partial.collect():
