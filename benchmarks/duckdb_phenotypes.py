@@ -14,7 +14,8 @@ x (1 + refills) unless that course exceeds max_days_supply, an administration re
 (``ADMINISTRATION_DRUG_TYPE_IDS``), default; negative days_supply no exposure,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
 amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
-three TRD rules with procedure, device and drug somatic events, follow-up and statuses; the
+three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
+each of its domains and also_domains: esketamine_clinic in procedure_occurrence and observation), follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
 birth_datetime when the month is known and it lies in year_of_birth's year and month, deaths
 dated before the birth year and periods ending before it ignored, dates as the export meant them (DATE, naive
@@ -26,7 +27,7 @@ record (``condition_status_concept_id`` in ``NOT_A_DIAGNOSIS_STATUS_IDS``, this 
 preliminary, rule-out, "history of") no MDD diagnosis but
 still an exclusion and a control's disqualifier, a combination product an exposure of each
 ingredient it reaches through concept_ancestor.
-Optional tables (death, device_exposure, drug_strength) may be absent.
+Optional tables (death, device_exposure, drug_strength, observation) may be absent.
 
 Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
 """
@@ -96,6 +97,7 @@ DATE_COLUMNS = {
     "drug_exposure": ("drug_exposure_start_date", "drug_exposure_end_date", "verbatim_end_date"),
     "procedure_occurrence": ("procedure_date",),
     "device_exposure": ("device_exposure_start_date",),
+    "observation": ("observation_date",),
 }
 
 # OMOP CDM v5.4 pairs these date fields with a datetime field of the same record (the CDM
@@ -109,6 +111,7 @@ DATETIME_PARTNER = {
     ("drug_exposure", "drug_exposure_end_date"): "drug_exposure_end_datetime",
     ("procedure_occurrence", "procedure_date"): "procedure_datetime",
     ("device_exposure", "device_exposure_start_date"): "device_exposure_start_datetime",
+    ("observation", "observation_date"): "observation_datetime",
 }
 
 # ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
@@ -191,10 +194,13 @@ def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: s
 def _refs_rows(cfg: Config) -> list[tuple]:
     rows = []
     for name, cs in cfg.concept_sets.concept_sets.items():
-        for kind, refs in (("include", cs.include), ("exclude", cs.exclude)):
-            for r in refs:
-                rows.append((name, cs.domain, kind, r.concept_id, r.vocabulary_id, r.concept_code, r.descendants,
-                             r.only_if_standard))
+        # one row per domain whose table holds the set's records: its domain and its also_domains
+        # (esketamine_clinic: procedure_occurrence and observation)
+        for domain in dict.fromkeys((cs.domain, *cs.also_domains)):
+            for kind, refs in (("include", cs.include), ("exclude", cs.exclude)):
+                for r in refs:
+                    rows.append((name, domain, kind, r.concept_id, r.vocabulary_id, r.concept_code, r.descendants,
+                                 r.only_if_standard))
     return rows
 
 
@@ -348,6 +354,13 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         x(f"CREATE TEMP TABLE dev AS {restricted('device_exposure', 'device_exposure_start_date', 'device_concept_id', 'device')}")
     else:
         x("CREATE TEMP TABLE dev (person_id BIGINT, concept_id BIGINT, event_date DATE)")
+    # observation: the records of the sets of that domain (HCPCS G2082/G2083 where the release gives
+    # them the Observation domain); absent -> none
+    if _exists(omop_dir, "observation"):
+        src["observation"] = _dated(con, _source(omop_dir, "observation"), "observation", cfg.omop.time_zone)
+        x(f"CREATE TEMP TABLE obs AS {restricted('observation', 'observation_date', 'observation_concept_id', 'observation')}")
+    else:
+        x("CREATE TEMP TABLE obs (person_id BIGINT, concept_id BIGINT, event_date DATE)")
     drug_cols = [r[0] for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()]
     x(f"""CREATE TEMP TABLE drugs_ever AS
         SELECT DISTINCT person_id, drug_concept_id AS concept_id FROM {src['drug_exposure']}
@@ -405,9 +418,14 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     # the control rule's own drug sets (esketamine) are antidepressants for it too, whatever the definitions
     control_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in mdd_cfg.control_exclusion_drug_concept_sets)
     # and its procedure sets (esketamine given in clinic, HCPCS G2082/G2083): a record at any date
+    # read in the table of each of the set's domains (procedure_occurrence, observation)
+    tables_of = {"procedure": ("procedure_occurrence", "procedure_concept_id"),
+                 "observation": ("observation", "observation_concept_id")}
     control_procedures = "".join(
-        f"UNION SELECT e.person_id FROM {src['procedure_occurrence']} e WHERE {in_set('e.procedure_concept_id', n)} "
-        for n in mdd_cfg.control_exclusion_procedure_concept_sets)
+        f"UNION SELECT e.person_id FROM {src[tables_of[dom][0]]} e WHERE {in_set('e.' + tables_of[dom][1], n)} "
+        for n in mdd_cfg.control_exclusion_procedure_concept_sets
+        for dom in dict.fromkeys((cfg.concept_sets.concept_sets[n].domain, *cfg.concept_sets.concept_sets[n].also_domains))
+        if tables_of[dom][0] in src)
     x(f"""CREATE TEMP TABLE mdd AS
         WITH r AS (
           SELECT p.person_id, p.end_date, CASE WHEN {meets} THEN dx.first_mdd END AS index_date,
@@ -503,10 +521,11 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         else:
             parts = []
             for name in d.somatic_concept_sets:
-                dom = cfg.concept_sets.concept_sets[name].domain
-                if dom in ("procedure", "device"):
-                    table = "proc" if dom == "procedure" else "dev"
-                    parts.append(f"SELECT person_id, event_date FROM {table} WHERE {in_set('concept_id', name)}")
+                cs = cfg.concept_sets.concept_sets[name]
+                if cs.domain in ("procedure", "device", "observation"):
+                    for dom in dict.fromkeys((cs.domain, *cs.also_domains)):
+                        table = {"procedure": "proc", "device": "dev", "observation": "obs"}[dom]
+                        parts.append(f"SELECT person_id, event_date FROM {table} WHERE {in_set('concept_id', name)}")
                 else:
                     # a negative days_supply is no exposure here either (no esketamine event)
                     parts.append(f"SELECT person_id, start_date AS event_date FROM drugs WHERE {in_set('concept_id', name)}"
@@ -550,6 +569,7 @@ EVENT_TABLES = {
     "drug": ("drug_exposure", "drug_concept_id", "drug_exposure_start_date"),
     "procedure": ("procedure_occurrence", "procedure_concept_id", "procedure_date"),
     "device": ("device_exposure", "device_concept_id", "device_exposure_start_date"),
+    "observation": ("observation", "observation_concept_id", "observation_date"),
 }
 
 
@@ -577,11 +597,13 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     n_dated_after_cutoff}}`` over the records of each domain in any concept set a rule reads
     (a set's excludes not removed), every date; ``{"deaths": {n_persons_death_before_birth_year,
     n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table,
-    n_persons_period_not_in_person_table}}``; ``{"persons": {n_persons_birth_year_implausible}}`` (the
+    n_persons_period_not_in_person_table, n_persons_death_after_cutoff}}`` (the last: the earliest usable
+    death after the data cutoff, not read); ``{"persons": {n_persons_birth_year_implausible}}`` (the
     persons the implausible-year-of-birth exclusion takes, ``_implausible_birth``: the stage counts
     them in notes.quirks.persons and in the cohort flow);
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
-    n_refill_course_over_max, n_negative_refills, n_administration_one_day}}`` over the same drug records (``stage.drug_record_quirk_columns``).
+    n_refill_course_over_max, n_negative_refills, n_administration_one_day,
+    n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``).
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -636,10 +658,13 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
                    (SELECT COUNT(DISTINCT person_id) FROM {src['death']}
                     WHERE person_id NOT IN (SELECT person_id FROM persons)),
                    (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']}
-                    WHERE person_id NOT IN (SELECT person_id FROM persons))""").fetchone()
+                    WHERE person_id NOT IN (SELECT person_id FROM persons)),
+                   -- the earliest usable death after the cutoff: follow-up ends at the cutoff (not read)
+                   (SELECT COUNT(*) FROM first_death WHERE death > {cutoff})""").fetchone()
         out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
                                   "n_persons_death_undated", "n_persons_death_not_in_person_table",
-                                  "n_persons_period_not_in_person_table"), map(int, row)))
+                                  "n_persons_period_not_in_person_table", "n_persons_death_after_cutoff"),
+                                 map(int, row)))
         [n_implausible] = x(f"SELECT COUNT(*) FROM persons p WHERE {_implausible_birth('p')}").fetchone()
         out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
         tr = cfg.phenotypes.trials
@@ -656,18 +681,23 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
         one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
                    f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) AND NOT {usable_end('drug_exposure_end_date')}"
                    + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
+        # a verbatim end the exposure rule cannot take (not after the start), counted when the rule reads it
+        verbatim_before = (f"verbatim_end_date <= {start}" if tr.use_verbatim_end_date and "verbatim_end_date" in cols
+                           else "FALSE")
         row = x(f"""
             SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
                    COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
                    COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
                                     AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
                    COUNT(*) FILTER ({refills} < 0),
-                   COUNT(*) FILTER ({one_day})
+                   COUNT(*) FILTER ({one_day}),
+                   COUNT(*) FILTER ({verbatim_before})
             FROM {src['drug_exposure']}
             WHERE drug_concept_id IN (SELECT concept_id FROM members
                                       WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
         out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
-                                        "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day"),
+                                        "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day",
+                                        "n_verbatim_end_not_after_start"),
                                        map(int, row)))
         return out
     finally:

@@ -382,8 +382,8 @@ def test_unmapped_records_preliminary_diagnoses_combination_products_and_infant_
     tables = event_table_counts(run.omop).collect()[0].asDict()
     assert {k: v for k, v in tables.items() if not k.endswith(RECORDS_SUFFIX)} == {
         "n_condition_occurrence": 1, "n_drug_exposure": 1, "n_procedure_occurrence": 0, "n_device_exposure": 0,
-        "n_condition_occurrence_nonstandard": 0, "n_drug_exposure_nonstandard": 0,
-        "n_procedure_occurrence_nonstandard": 0, "n_device_exposure_nonstandard": 0}
+        "n_observation": 0, "n_condition_occurrence_nonstandard": 0, "n_drug_exposure_nonstandard": 0,
+        "n_procedure_occurrence_nonstandard": 0, "n_device_exposure_nonstandard": 0, "n_observation_nonstandard": 0}
     conditions = derive_study_events(run.omop, run.cfg)["condition"]
     assert condition_status_counts(conditions).collect()[0].n_preliminary_records == 4
     assert _quirks(run) == {

@@ -126,11 +126,12 @@ def test_records_of_a_non_standard_concept_are_counted_per_table_and_column(spar
     tables = event_table_counts(omop).first().asDict()
     assert {k: v for k, v in tables.items() if k.endswith(RECORDS_SUFFIX)} == {
         "n_condition_occurrence_records": 4, "n_drug_exposure_records": 2, "n_procedure_occurrence_records": 1,
-        "n_device_exposure_records": 0}
+        "n_device_exposure_records": 0, "n_observation_records": 0}
     got = {k: v for k, v in tables.items() if not k.endswith(RECORDS_SUFFIX)}
     assert got == {"n_condition_occurrence": 1, "n_drug_exposure": 0, "n_procedure_occurrence": 0, "n_device_exposure": 0,
-                   "n_condition_occurrence_nonstandard": 2, "n_drug_exposure_nonstandard": 2,
-                   "n_procedure_occurrence_nonstandard": 1, "n_device_exposure_nonstandard": 0}
+                   "n_observation": 0, "n_condition_occurrence_nonstandard": 2, "n_drug_exposure_nonstandard": 2,
+                   "n_procedure_occurrence_nonstandard": 1, "n_device_exposure_nonstandard": 0,
+                   "n_observation_nonstandard": 0}
     from trd_spark.phenotypes.stage import concept_record_warnings  # new on this round
 
     lines = concept_record_warnings(got)

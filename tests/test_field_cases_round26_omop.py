@@ -114,7 +114,7 @@ def test_every_shipped_config_reads_esketamine_clinic_visits_as_somatic():
     """Each shipped config with a somatic definition names the set, whose two references are
     HCPCS G2082 / G2083 with only_if_standard (no error where a release de-standardised them)."""
     cs = load_config().concept_sets.concept_sets["esketamine_clinic"]
-    assert cs.domain == "procedure"
+    assert (cs.domain, cs.also_domains) == ("procedure", ["observation"])  # session 36: read in both tables
     assert [(r.vocabulary_id, r.concept_code, r.only_if_standard) for r in cs.include] == [
         ("HCPCS", "G2082", True), ("HCPCS", "G2083", True)]
     for name in ("toy.yaml", "aou.yaml", "dataproc.yaml", "toy_releases.yaml", "aou_releases.yaml"):
@@ -138,14 +138,16 @@ def test_a_release_mapping_the_codes_elsewhere_counts_their_records(spark, tmp_p
     omop = read_omop(spark, cfg)
     vocab = study_vocabulary(omop, cfg)
     checks = conditional_record_checks(cfg, vocab, concept_set_ids(cfg, vocab))
-    assert checks["esketamine_clinic"][:2] == ("procedure_occurrence", frozenset({G2082}))
+    # read in procedure_occurrence and observation (also_domains, session 36): one count over both
+    assert checks["esketamine_clinic"][:2] == (("procedure_occurrence", "observation"), frozenset({G2082}))
     counts = event_table_counts(omop, checks).first().asDict()
     assert counts["n_esketamine_clinic_source_outside_set"] == 1
     warnings = conditional_record_warnings(counts, checks)
     assert [w for w in warnings if "esketamine_clinic" in w] == [
-        f"procedure_occurrence: 1 record(s) whose procedure_source_concept_id is one of concept set "
+        f"procedure_occurrence / observation: 1 record(s) whose procedure_source_concept_id / "
+        f"observation_source_concept_id is one of concept set "
         f"esketamine_clinic's codes used only where standard (concept_id {G2082}: not standard in this "
-        "release) but whose procedure_concept_id is not in the set: not read as esketamine_clinic (this "
+        "release) but whose procedure_concept_id / observation_concept_id is not in the set: not read as esketamine_clinic (this "
         "release maps them to a concept the set does not name)"]
     somatic = {r.person_id: (r.status, r.time_to_trd_days) for r in derive_phenotype_tables(omop, cfg, vocab)
                .phenotypes.where("definition = 'somatic'").collect()}

@@ -208,10 +208,16 @@ def test_shipped_concept_sets_match_the_toy_vocabulary_rows():
     ("procedure", ConceptRef(vocabulary_id="CPT4", concept_code="90870", name="ECT label"), {}, []),
     ("procedure", ConceptRef(vocabulary_id="CPT4", concept_code="90870", name="ECT label"),
      {f"c{CPT4_ECT_90870}": ("Electroconvulsive therapy", "Observation")},
-     # a domain the chain reads no table of (session 35 read-through: HCPCS G2082/G2083, esketamine in clinic, fall
-     # in OHDSI's HCPCS rule G0908-G2252 -> Observation): the line says the records are missed and what to do
+     # Observation (HCPCS G2082/G2083, esketamine in clinic, fall in OHDSI's HCPCS rule G0908-G2252): the chain
+     # reads observation since session 36, so the line says to move it to a set of that domain
      [f"concept_id {CPT4_ECT_90870} (ECT label): domain_id 'Observation', not 'Procedure': an ETL writes its records "
-      "to observation, which this set never reads; the chain reads no observation, so they are missed (README 'Not "
+      "to observation, which this set never reads; if it is the concept meant, move it to a set of domain "
+      "observation"]),
+    # a domain the chain reads no table of: the line says the records are missed and what to do
+    ("procedure", ConceptRef(vocabulary_id="CPT4", concept_code="90870", name="ECT label"),
+     {f"c{CPT4_ECT_90870}": ("Electroconvulsive therapy", "Measurement")},
+     [f"concept_id {CPT4_ECT_90870} (ECT label): domain_id 'Measurement', not 'Procedure': an ETL writes its records "
+      "to measurement, which this set never reads; the chain reads no measurement, so they are missed (README 'Not "
       "covered'): if it is the concept meant, drop it and count those records apart"]),
     # absent from concept: absent_refs' line, not this one
     ("drug", ConceptRef(concept_id=715939, name="escitalopram"), {}, []),

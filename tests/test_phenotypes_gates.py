@@ -198,7 +198,7 @@ def test_header_only_procedure_table_is_a_warning_naming_file_and_loss(spark, tm
     sets = concept_set_ids(cfg, study_vocabulary(omop, cfg))
     records = _table_records(omop)
     assert records == {"n_condition_occurrence_records": 1, "n_drug_exposure_records": 1,
-                       "n_procedure_occurrence_records": 0, "n_device_exposure_records": 0}
+                       "n_procedure_occurrence_records": 0, "n_device_exposure_records": 0, "n_observation_records": 0}
     empty: dict = {}
     with caplog.at_level(logging.WARNING):
         assert spark_jobs(spark, lambda: empty.update(warn_empty_event_tables(spark, cfg, sets, records))) == 0

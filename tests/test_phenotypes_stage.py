@@ -133,12 +133,13 @@ def test_run_publishes_the_four_tables(spark, published):
     drug_dates = notes["study_event_dates"]["drug"]
     assert (drug_dates["n_records"], drug_dates["n_after_followup_end"], drug_dates["n_kept"]) == (14, 1, 13)
     assert (drug_dates["n_after_cutoff"], drug_dates["n_after_death"]) == (1, 0)
-    assert set(notes["study_event_dates"]) == {"condition", "drug", "procedure", "device"}
+    assert set(notes["study_event_dates"]) == {"condition", "drug", "procedure", "device", "observation"}
     assert notes["study_event_dates"]["device"]["n_records"] == 0
     assert notes["optional_tables_absent"] == ["death"]
     # counted on the one scan of each event table (observed while the study events are written)
     assert notes["quirks"]["unmapped_records"] == {"n_condition_occurrence": 1, "n_drug_exposure": 1,
                                                    "n_procedure_occurrence": 0, "n_device_exposure": 0,
+                                                   "n_observation": 0, "n_observation_nonstandard": 0,
                                                    "n_condition_occurrence_nonstandard": 0,
                                                    "n_drug_exposure_nonstandard": 0,
                                                    "n_procedure_occurrence_nonstandard": 0,
@@ -146,7 +147,7 @@ def test_run_publishes_the_four_tables(spark, published):
     # every row of each event table, on the same scan; the empty-table check reads them (no job of its own)
     assert notes["quirks"]["event_table_records"] == {
         f"n_{t}_records": published.omop[t].count()
-        for t in ("condition_occurrence", "drug_exposure", "procedure_occurrence", "device_exposure")}
+        for t in ("condition_occurrence", "drug_exposure", "procedure_occurrence", "device_exposure", "observation")}
     assert notes["quirks"]["event_table_records"]["n_procedure_occurrence_records"] > 0
     assert notes["empty_event_tables"] == {}
     assert notes["quirks"]["condition_status"]["n_preliminary_records"] == 1

@@ -153,7 +153,7 @@ def frame(spark, table: str, rows: list):
 
 
 def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), drugs=(), procedures=(), deaths=(),
-                devices=(), drug_strengths=()):
+                devices=(), drug_strengths=(), observations=()):
     """Every table of OMOP_COLUMNS as a DataFrame (vocabulary from CONCEPTS/ANCESTRY)."""
     rows = {
         "person": list(persons),
@@ -163,6 +163,7 @@ def omop_tables(spark, *, persons=(), observation_periods=(), conditions=(), dru
         "procedure_occurrence": list(procedures),
         "death": list(deaths),
         "device_exposure": list(devices),
+        "observation": list(observations),
         "drug_strength": list(drug_strengths),
         "concept": CONCEPTS,
         "concept_ancestor": [(a, b, 1, 1) for a, b in ANCESTRY],

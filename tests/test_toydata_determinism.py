@@ -16,7 +16,8 @@ EXPECTED_FILES = {
     "genotypes/replication_array.vcf.bgz", "genotypes/replication_array.vcf.bgz.tbi",
     *{f"scores/PGS9000{k:02d}.txt.gz" for k in range(1, 11)},
     *{f"omop/{t}.parquet" for t in ("person", "observation_period", "condition_occurrence", "drug_exposure",
-                                    "procedure_occurrence", "device_exposure", "death", "concept", "concept_ancestor")},
+                                    "procedure_occurrence", "device_exposure", "observation", "death", "concept",
+                                    "concept_ancestor")},
     "ancestry/ancestry_preds.tsv", "ancestry/relatedness.tsv", "ancestry/relatedness_flagged_samples.tsv",
     "truth.json", "truth_persons.parquet",
 }
@@ -35,10 +36,10 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path):
     assert set(a) == EXPECTED_FILES
     assert a == b
     differing = {name for name in a if a[name] != c[name]}
-    # Everything random differs; only the fixed vocabulary tables and the empty device_exposure
-    # (written so the toy run raises no missing-table warning) are seed-independent.
+    # Everything random differs; only the fixed vocabulary tables and the empty device_exposure and
+    # observation (written so the toy run raises no missing-table warning) are seed-independent.
     assert differing == EXPECTED_FILES - {"omop/concept.parquet", "omop/concept_ancestor.parquet",
-                                          "omop/device_exposure.parquet"}
+                                          "omop/device_exposure.parquet", "omop/observation.parquet"}
 
 
 def test_rerun_into_the_same_directory_replaces_the_previous_data(tmp_path):

@@ -492,6 +492,8 @@ class MddSettings(_Strict):
     # as a HCPCS G2082/G2083 visit (procedure_occurrence), not a drug record. Before (session 35
     # read-through), only drug sets were accepted, so a person whose esketamine came only as such a
     # visit stayed a control while the same treatment as a drug record excluded them.
+    # A set of domain observation (or with observation in also_domains) is read there too:
+    # OHDSI's HCPCS build gives G2082/G2083 the Observation domain, so an ETL writes them there.
     control_exclusion_procedure_concept_sets: list[str] = Field(default_factory=lambda: ["esketamine_clinic"])
 
 
@@ -718,12 +720,25 @@ class ConceptRef(_Strict):
 
 
 class ConceptSet(_Strict):
-    """One named concept set: its OMOP domain and concept IDs (with or without descendants)."""
+    """One named concept set: its OMOP domain and concept IDs (with or without descendants).
+
+    Its records are read from the table of ``domain`` (condition_occurrence, drug_exposure,
+    procedure_occurrence, device_exposure, observation: the CDM puts a record in the table of its
+    concept's domain) and from the tables of ``also_domains``: as an ATLAS cohort names one concept
+    set in several domain criteria, for codes whose domain differs between vocabulary releases
+    (HCPCS G2082/G2083: Observation by OHDSI's HCPCS range rule, a procedure-like clinic visit
+    otherwise)."""
     description: str = ""
-    domain: Literal["condition", "drug", "procedure", "device"]
+    domain: Literal["condition", "drug", "procedure", "device", "observation"]
+    also_domains: list[Literal["procedure", "device", "observation"]] = Field(default_factory=list)
     # Empty only for a somatic set awaiting verified IDs (matches nothing; checked on load).
     include: list[ConceptRef] = Field(default_factory=list)
     exclude: list[ConceptRef] = Field(default_factory=list)
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """``domain`` then ``also_domains`` (distinct): every domain whose table holds the set's records."""
+        return tuple(dict.fromkeys((self.domain, *self.also_domains)))
 
 
 class ConceptSets(_Strict):
@@ -1182,9 +1197,9 @@ def _check_references(cfg: Config, where: str) -> None:
             raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected drug", where=where)
     for i, name in enumerate(ph.mdd.control_exclusion_procedure_concept_sets):
         need(name, key := f"phenotypes.mdd.control_exclusion_procedure_concept_sets.{i}")
-        if sets[name].domain != "procedure":
-            raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected procedure",
-                              where=where)
+        if sets[name].domain not in ("procedure", "observation"):
+            raise ConfigError(f"{key}: concept set {name!r} has domain {sets[name].domain!r}; expected procedure "
+                              "or observation", where=where)
     need_members(ph.trials.concept_set, "phenotypes.trials.concept_set")
     for d in ph.trd_definitions:
         if d.augmentation_concept_set:

@@ -164,7 +164,8 @@ def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
 
 
 # ConceptSet.domain -> the OMOP CDM ``concept.domain_id`` its concepts carry.
-DOMAIN_IDS = {"condition": "Condition", "drug": "Drug", "procedure": "Procedure", "device": "Device"}
+DOMAIN_IDS = {"condition": "Condition", "drug": "Drug", "procedure": "Procedure", "device": "Device",
+              "observation": "Observation"}
 # OMOP CDM v5.4 domain_id -> the table an ETL writes a record of a concept of that domain to
 # (the CDM's rule: a record's table follows its standard concept's domain), for the domain
 # mismatch line: the table a set of the wrong domain never reads.
@@ -195,20 +196,21 @@ def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
     """
     if vocab.found is None:
         return []
-    want = DOMAIN_IDS[concept_set.domain]
+    wanted = [DOMAIN_IDS[d] for d in concept_set.domains]  # domain and also_domains: each table is read
+    want = " or ".join(repr(w) for w in wanted)
     out = []
     for ref in (*concept_set.include, *concept_set.exclude):
         root = _root(ref, vocab.codes)
         if root is None or root not in vocab.found:
             continue
         domain = vocab.domains.get(root)
-        if domain is not None and domain != want:
+        if domain is not None and domain not in wanted:
             table = DOMAIN_TABLES.get(domain, f"the {domain} domain's table")
             ours = {v: k for k, v in DOMAIN_IDS.items()}.get(domain)
             todo = (f"if it is the concept meant, move it to a set of domain {ours}" if ours else
                     f"the chain reads no {table}, so they are missed (README 'Not covered'): if it is the concept "
                     "meant, drop it and count those records apart")
-            out.append(f"concept_id {root} ({ref.name}): domain_id {domain!r}, not {want!r}: an ETL writes its "
+            out.append(f"concept_id {root} ({ref.name}): domain_id {domain!r}, not {want}: an ETL writes its "
                        f"records to {table}, which this set never reads; {todo}")
         name = vocab.names.get(root)
         if ref.concept_id is not None and name is not None and name.strip().casefold() != ref.name.strip().casefold():

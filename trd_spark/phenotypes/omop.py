@@ -101,6 +101,15 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("person_id", _L),
         ("death_date", _D),
     ),
+    # Records of concepts in the Observation domain (CDM: a record's table follows its concept's
+    # domain), e.g. HCPCS G2082/G2083 esketamine given in clinic under OHDSI's HCPCS rules; read
+    # only when a study concept set reads it (``omop_tables_read``).
+    "observation": (
+        ("person_id", _L),
+        ("observation_concept_id", _L),
+        ("observation_date", _D),
+        ("observation_source_concept_id", _L),  # optional, as condition_source_concept_id
+    ),
     # Somatic treatment devices (e.g. rTMS); optional table.
     "device_exposure": (
         ("person_id", _L),
@@ -146,6 +155,7 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "condition_occurrence": frozenset({"condition_status_concept_id", "condition_source_concept_id"}),
     "procedure_occurrence": frozenset({"procedure_source_concept_id"}),
     "device_exposure": frozenset({"device_source_concept_id"}),
+    "observation": frozenset({"observation_source_concept_id"}),
     "concept": frozenset({"invalid_reason"}),
 }
 
@@ -159,6 +169,7 @@ SOURCE_CONCEPT_OF: dict[str, tuple[str, str]] = {
     "drug_exposure": ("drug_concept_id", "drug_source_concept_id"),
     "procedure_occurrence": ("procedure_concept_id", "procedure_source_concept_id"),
     "device_exposure": ("device_concept_id", "device_source_concept_id"),
+    "observation": ("observation_concept_id", "observation_source_concept_id"),
 }
 
 
@@ -172,6 +183,7 @@ DATETIME_OF: dict[tuple[str, str], str] = {
     ("drug_exposure", "drug_exposure_end_date"): "drug_exposure_end_datetime",
     ("procedure_occurrence", "procedure_date"): "procedure_datetime",
     ("device_exposure", "device_exposure_start_date"): "device_exposure_start_datetime",
+    ("observation", "observation_date"): "observation_datetime",
     ("death", "death_date"): "death_datetime",
 }
 
@@ -1148,17 +1160,24 @@ def _sex_column(df: DataFrame, omop: OmopInput, table: str, *, where: str) -> Da
                                                                                {FILE_COLUMN: column})
 
 
-# Tables read only under some settings: drug_strength for the minimum-dose rule.
+# Tables read only under some settings: drug_strength for the minimum-dose rule, observation for
+# a concept set of that domain.
 MIN_DOSE_TABLE = "drug_strength"
+OBSERVATION_TABLE = "observation"
 
 
 def omop_tables_read(cfg: Config) -> tuple[str, ...]:
     """The OMOP tables the phenotype stage reads under ``cfg`` (``phenotypes.stage.read_omop``
     and its rerun fingerprint, ``stage_input_files``, both take them from here): every table of
     ``OMOP_COLUMNS``, but ``drug_strength`` only when ``phenotypes.trials.ingredient_min_daily_dose``
-    is set."""
-    min_dose = bool(cfg.phenotypes.trials.ingredient_min_daily_dose)
-    return tuple(t for t in OMOP_COLUMNS if t != MIN_DOSE_TABLE or min_dose)
+    is set and ``observation`` only when a concept set a rule reads has the observation domain
+    (``domain`` or ``also_domains``; ``stage.observation_sets``): a release's observation table
+    (survey answers, on All of Us) is large, and no rule reads it otherwise."""
+    from trd_spark.phenotypes.stage import observation_sets  # stage imports this module
+
+    skip = {MIN_DOSE_TABLE} if not cfg.phenotypes.trials.ingredient_min_daily_dose else set()
+    skip |= {OBSERVATION_TABLE} if not observation_sets(cfg) else set()
+    return tuple(t for t in OMOP_COLUMNS if t not in skip)
 
 
 def spark_reads_name(name: str) -> bool:

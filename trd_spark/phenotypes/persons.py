@@ -202,7 +202,8 @@ def first_death_dates(death: DataFrame, person: DataFrame, alias: str) -> DataFr
     return after_birth_year(death, person, "death_date").groupBy("person_id").agg(F.min("death_date").alias(alias))
 
 
-def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame) -> DataFrame:
+def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_period: DataFrame,
+                             data_cutoff_date: dt.date | None = None) -> DataFrame:
     """One row over the OMOP ``person``, ``death`` and ``observation_period`` tables (long, persons):
     n_persons_birth_datetime_disagrees (``birth_datetime`` outside year_of_birth, or outside
     month_of_birth when that is known: the birth date comes from the year/month/day fields,
@@ -227,7 +228,11 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     follow-up with, so not used; a person with no other death row is followed as alive to the
     cutoff. The CDM requires death_date) and n_persons_period_undated (an observation_period
     row with neither date: no period, not used, ``period_last_date_expr``; a person with no other
-    period has none, ``has_observation_period``).
+    period has none, ``has_observation_period``); with ``data_cutoff_date`` (the stage passes
+    ``omop.data_cutoff_date``) also n_persons_death_after_cutoff: the person's earliest usable
+    death (dated in or after the birth year, ``first_death_dates``) lies after the cutoff, so
+    follow-up ends at the cutoff and the death is not read (``derive_persons``: the earlier of
+    the two); it changes no answer, but a release whose deaths run past its cutoff is seen.
     Aggregates only.
     """
     years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
@@ -239,6 +244,7 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         F.countDistinct(F.when(usable, F.col("death_date"))).alias("_dates"),
         F.max((usable & (F.col("death_date") < F.col("_birth_date"))).cast("int")).alias("_before_birthday"),
         F.max(F.col("death_date").isNull().cast("int")).alias("_undated"),
+        F.min(F.when(usable, F.col("death_date"))).alias("_first_death"),
     )
     start, end = F.col("observation_period_start_date"), F.col("observation_period_end_date")
     periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
@@ -270,6 +276,8 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_unknown") == 1).alias("n_persons_death_not_in_person_table"),
         n(F.col("_unknown_period") == 1).alias("n_persons_period_not_in_person_table"),
         n(F.col("_period_undated") == 1).alias("n_persons_period_undated"),
+        *([n(F.col("_first_death") > F.lit(data_cutoff_date).cast("date")).alias("n_persons_death_after_cutoff")]
+          if data_cutoff_date is not None else []),
     )
 
 

@@ -23,7 +23,7 @@ from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.io import observed
-from trd_spark.logs import count_text, record_count_text, record_counts_text
+from trd_spark.logs import count_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -106,6 +106,8 @@ EVENT_TABLES = {
     "drug": ("drug_exposure", "drug_concept_id", "drug_exposure_start_date"),
     "procedure": ("procedure_occurrence", "procedure_concept_id", "procedure_date"),
     "device": ("device_exposure", "device_concept_id", "device_exposure_start_date"),
+    # read only when a study set has this domain (omop.omop_tables_read; else an empty frame)
+    "observation": ("observation", "observation_concept_id", "observation_date"),
 }
 
 
@@ -166,26 +168,46 @@ def concept_set_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]
     return {name: expand_concept_set(_concept_set(cfg, name), vocab) for name in study_concept_set_names(cfg)}
 
 
+def observation_sets(cfg: Config) -> list[str]:
+    """The study concept sets (``study_concept_set_names``) whose records are read from the
+    ``observation`` table (domain or ``also_domains`` observation): ``omop.omop_tables_read``
+    reads that table only when there is one."""
+    return [n for n in study_concept_set_names(cfg) if "observation" in _concept_set(cfg, n).domains]
+
+
+def _set_records(cs: ConceptSet, ids: frozenset[int], events: dict[str, DataFrame]) -> list[DataFrame]:
+    """person_id, concept_id, event_date: the records of a procedure / device / observation set
+    ``cs`` (IDs ``ids``) in the table of each of its domains (``ConceptSet.domains``, e.g.
+    esketamine_clinic in procedure_occurrence and observation), ``events`` per domain as
+    ``EVENT_TABLES`` names them (their own concept and date columns)."""
+    out = []
+    for domain in cs.domains:
+        _, concept_col, date_col = EVENT_TABLES[domain]
+        out.append(events[domain].where(F.col(concept_col).isin(_ids(ids))).select(
+            "person_id", F.col(concept_col).alias("concept_id"), F.col(date_col).alias("event_date")))
+    return out
+
+
 def _somatic_events(
-    d: TrdDefinition, cfg: Config, sets: dict[str, frozenset[int]], drugs: DataFrame, procedures: DataFrame,
-    devices: DataFrame,
+    d: TrdDefinition, cfg: Config, sets: dict[str, frozenset[int]], followup: dict[str, DataFrame],
 ) -> DataFrame:
-    """person_id, event_date: the events of a somatic definition's concept sets (ConfigError
-    naming the definition for a set of another domain)."""
+    """person_id, event_date: the events of a somatic definition's concept sets, ``followup``
+    per domain (``followup_events``); a procedure / device / observation set's records from the
+    table of each of its domains (``_set_records``). ConfigError naming the definition for a set
+    of another domain."""
     events = []
     for name in d.somatic_concept_sets:
         cs, ids = _concept_set(cfg, name), sets[name]
         if cs.domain == "drug":
-            events.append(_drug_events(drugs, ids))
-        elif cs.domain in ("procedure", "device"):
-            # procedures (ECT, TMS codes) and devices (e.g. rTMS coils in device_exposure)
-            _, concept_col, date_col = EVENT_TABLES[cs.domain]
-            table = procedures if cs.domain == "procedure" else devices
-            events.append(_events(table.where(F.col(concept_col).isin(_ids(ids))), date_col))
+            events.append(_drug_events(followup["drug"], ids))
+        elif cs.domain in ("procedure", "device", "observation"):
+            # procedures (ECT, TMS codes), devices (e.g. rTMS coils in device_exposure), observations
+            # (HCPCS G2082/G2083 esketamine in clinic where the release gives them that domain)
+            events += [r.select("person_id", "event_date") for r in _set_records(cs, ids, followup)]
         else:
             raise ConfigError(
-                f"somatic concept set {name!r} has domain {cs.domain!r}; expected procedure, device or drug",
-                where=f"phenotypes.trd_definitions.{d.name}",
+                f"somatic concept set {name!r} has domain {cs.domain!r}; expected procedure, device, observation "
+                "or drug", where=f"phenotypes.trd_definitions.{d.name}",
             )
     return reduce(lambda a, b: a.unionByName(b), events)
 
@@ -228,7 +250,9 @@ def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int
     out: dict[str, frozenset[int]] = {domain: frozenset() for domain in EVENT_TABLES}
     for name in study_concept_set_names(cfg):
         cs = _concept_set(cfg, name)
-        out[cs.domain] |= expand_concept_set(cs.model_copy(update={"exclude": []}), vocab)
+        ids = expand_concept_set(cs.model_copy(update={"exclude": []}), vocab)
+        for domain in cs.domains:  # a set read in several tables (also_domains) filters each
+            out[domain] |= ids
     return out
 
 
@@ -257,9 +281,10 @@ def unread_columns(cfg: Config) -> dict[str, frozenset[str]]:
 def derive_study_events(
     omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary | None = None
 ) -> dict[str, DataFrame]:
-    """Condition / drug / procedure / device rows whose concept is in any study concept set of
-    that domain (the table's declared columns, ``OMOP_COLUMNS``, in the table's order: pruned at
-    the scan). The columns of ``unread_columns(cfg)`` are typed nulls, not read: at 91M
+    """Condition / drug / procedure / device / observation rows whose concept is in any study
+    concept set read in that table (``ConceptSet.domains``; observation: an empty frame unless a
+    set reads it, ``omop.omop_tables_read``), with the table's declared columns (``OMOP_COLUMNS``,
+    in the table's order: pruned at the scan). The columns of ``unread_columns(cfg)`` are typed nulls, not read: at 91M
     drug_exposure rows, decoding ``quantity`` and ``refills`` for every row before the filter was
     ~40% of the scan (benchmarks/RESULTS.md, session 10); no output depends on them then.
 
@@ -328,6 +353,15 @@ def derive_mdd_groups(
     # for treatment-resistant depression only, forms no trial). From the MDD settings alone: before,
     # the somatic TRD definitions' drug sets, so whether one was configured changed the controls.
     control_drugs = [sets[name] for name in ph.mdd.control_exclusion_drug_concept_sets]
+    # The control rule's procedure sets (esketamine given in clinic), each from the table of each
+    # of its domains (procedure_occurrence, observation), as procedure_concept_id records.
+    control_sets = [(_concept_set(cfg, name), sets[name]) for name in ph.mdd.control_exclusion_procedure_concept_sets]
+
+    def control_records(frames: dict[str, DataFrame]) -> DataFrame | None:
+        found = [r.select("person_id", F.col("concept_id").alias("procedure_concept_id"))
+                 for cs, ids in control_sets for r in _set_records(cs, ids, frames)]
+        return reduce(lambda a, b: a.unionByName(b), found) if found else None
+
     return derive_mdd(
         persons,
         followup["condition"],
@@ -342,10 +376,10 @@ def derive_mdd_groups(
         record_drugs=events["drug"],
         # esketamine given in clinic (HCPCS G2082/G2083) is a procedure record: the same exposure
         # (phenotypes.mdd.control_exclusion_procedure_concept_sets)
-        procedures=followup["procedure"],
-        record_procedures=events["procedure"],
-        antidepressant_procedure_ids=frozenset().union(
-            *[sets[name] for name in ph.mdd.control_exclusion_procedure_concept_sets]),
+        # (and in observation, where the release gives HCPCS G2082/G2083 that domain)
+        procedures=control_records(followup),
+        record_procedures=control_records(events),
+        antidepressant_procedure_ids=frozenset().union(*[ids for _, ids in control_sets]),
     )
 
 
@@ -393,7 +427,7 @@ def derive_definition_phenotypes(
             augmentation[d.name] = _drug_events(drugs, sets[d.augmentation_concept_set])
             onsets[d.name] = augmentation_onset_expr(d.name, d.n_trials)
         else:
-            somatic[d.name] = _somatic_events(d, cfg, sets, drugs, followup["procedure"], followup["device"])
+            somatic[d.name] = _somatic_events(d, cfg, sets, followup)
             onsets[d.name] = somatic_onset_expr(d.name)
     ranks = [d.n_trials for d in ph.trd_definitions if d.rule != "somatic"]
     treatment = person_treatment(trials, ranks, augmentation, somatic)
@@ -426,14 +460,18 @@ def derive_phenotype_tables(
 
 
 # Tables an OMOP release may lack: read as empty (logged and noted in the manifest).
-OPTIONAL_TABLES = ("death", "device_exposure", "drug_strength")
+# observation: read only when a set of that domain is configured (omop.omop_tables_read); absent,
+# it is an error once such a set has a member in this release (check_observation_table).
+OPTIONAL_TABLES = ("death", "device_exposure", "drug_strength", "observation")
 
 
 def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None) -> dict[str, DataFrame]:
     """Every table of ``OMOP_COLUMNS``; an absent optional table (death, device_exposure,
-    drug_strength) is an empty frame and its name is appended to ``absent``.
+    drug_strength, observation) is an empty frame and its name is appended to ``absent``.
 
-    drug_strength is read only when a minimum daily dose is configured (else empty, unread).
+    drug_strength is read only when a minimum daily dose is configured, observation only when a
+    study set reads it (``omop.omop_tables_read``; else empty, unread); an absent observation
+    that such a set needs is ``check_observation_table``'s error.
     An optional table that exists but lacks a column is still an error, and so is an absent
     ``omop.death_table`` other than the CDM's ``death`` (``aou_death``: configured because the
     release has it; read as empty, every death would be lost).
@@ -468,80 +506,52 @@ def quirk_log_text(what: str, counts: dict[str, int], persons_below: int) -> str
     (``logs.person_count_text``): the ``PERSON_QUIRKS`` parts and every ``n_persons_*`` count;
     the observation periods are persons in disguise (the AoU CDR has one per participant: an
     exact n_periods 2,993 with the export's 3,000 persons gave its 7 persons without a period,
-    tests/test_privacy_logs.py). Records (study records, exposures) as ``logs.record_counts_text``
-    shows them, T = ``persons_below``: 1 to T-1 as ``<T`` (k records are 1 to k persons: one record
-    is one person), a total of a part so shown as ``T+`` (``QUIRK_SUMS``)."""
-    records = record_counts_text({k: v for k, v in counts.items() if not (what in PERSON_QUIRKS or "persons" in k)},
-                                 persons_below, QUIRK_SUMS.get(what))
+    tests/test_privacy_logs.py). Records (study records, exposures) are shown exactly."""
     return f"{what}: " + ", ".join(
-        f"{k} {records[k] if k in records else count_text(v, persons_below=persons_below)}" for k, v in counts.items())
+        f"{k} {count_text(v, persons_below=persons_below if what in PERSON_QUIRKS or 'persons' in k else None)}"
+        for k, v in counts.items())
 
 
-# Sums among a quirk part's record counts (total -> parts; ``logs.record_counts_text``):
-# trials.exposure_record_counts' n_records is its parts and the negative days_supply rows
-# (drug_records' n_negative_days_supply, over every date: 0 there, 0 here).
-QUIRK_SUMS = {"antidepressant_exposures": {"n_records": ("n_below_min_dose", "n_exposures", "n_duplicates_removed")}}
-# Sums among a domain's study_event_dates counts (``persons.followup_date_counts``) for its log
-# line (``followup_log_text``).
-FOLLOWUP_SUMS = {
-    "n_after_followup_end": ("n_after_death", "n_after_cutoff", "n_after_observation_end"),
-    "n_records": ("n_unknown_person", "n_missing_date", "n_before_birth_year", "n_after_followup_end", "n_kept"),
-}
-
-
-def followup_log_text(counts: dict[str, int], records_below: int) -> str:
-    """The run log's counts of one domain's study records (``stage_counts``' study_event_dates),
-    ``n_records 1,200, n_unknown_person 0, n_after_death <20, ...``, as ``logs.record_counts_text``
-    shows them (T = ``records_below``): 1 to T-1 as ``<T``, a total of ``FOLLOWUP_SUMS`` with a
-    part so shown as ``T+``. n_dated_after_cutoff is not logged (the manifest has it): less
-    n_after_cutoff it is the records after death dated after the cutoff, a count of its own."""
-    shown = record_counts_text(counts, records_below, FOLLOWUP_SUMS)
-    return ", ".join(f"{k} {v}" for k, v in shown.items() if k != "n_dated_after_cutoff")
-
-
-def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below: int | None = None) -> list[str]:
+def unread_record_warnings(event_dates: dict[str, dict[str, int]]) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the study records no rule can place,
     per domain of ``stage_counts``' study_event_dates (``persons.followup_date_counts``), each
     naming table and column: n_unknown_person (an empty ``person_id`` or one no person row has:
     read by no rule) and n_missing_date (an empty date column and datetime partner: no diagnosis
     date, trial or onset, though such a record still counts where the rules read the whole record,
     ``mdd.derive_mdd``: an exclusion diagnosis excludes, any study record keeps its person out of
-    the controls). Records, not persons: ``logs.record_count_text`` (``records_below``: 1 to T-1 as
-    ``<T``), as the other record warnings. Empty when there are none (they were counted, at INFO
-    only, before)."""
+    the controls). Records, not persons: shown exactly, as the other
+    record warnings. Empty when there are none (they were counted, at INFO only, before)."""
     out = []
     for domain, counts in event_dates.items():
         table, _, date_col = EVENT_TABLES[domain]
-        shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
         if counts.get("n_unknown_person"):
-            out.append(f"{table}: {shown['n_unknown_person']} study record(s) with an empty person_id or one the "
+            out.append(f"{table}: {counts['n_unknown_person']} study record(s) with an empty person_id or one the "
                        "person table lacks are not read (counted in notes.study_event_dates as n_unknown_person)")
         if counts.get("n_missing_date"):
-            out.append(f"{table}: {shown['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
+            out.append(f"{table}: {counts['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
                        "to take it from) are no diagnosis date, trial or onset; they count only where the rules read the "
                        "whole record, exclusions and controls (counted in notes.study_event_dates as n_missing_date)")
     return out
 
 
-def concept_record_warnings(unmapped: dict[str, int], records_below: int | None = None) -> list[str]:
+def concept_record_warnings(unmapped: dict[str, int]) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the event records no concept set can
     match, from ``stage_counts``' quirks.unmapped_records (``event_table_counts``' n_<table> and
     n_<table>_nonstandard), each naming its table: records with concept 0
     and a source concept, and records whose standard concept column holds a concept that is not
-    a standard, valid one (its column named). Records, not persons: ``logs.record_count_text``
-    (``records_below``: 1 to T-1 as ``<T``). Empty when there are none."""
+    a standard, valid one (its column named). Records, not persons: shown exactly. Empty when
+    there are none."""
     out = []
     for what, n in unmapped.items():
-        shown = record_count_text(n, records_below)
         if n and what.endswith(NONSTANDARD_SUFFIX):
             table = what.removeprefix("n_").removesuffix(NONSTANDARD_SUFFIX)
-            out.append(f"{table}: {shown} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
+            out.append(f"{table}: {n} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
                        "(a source code such as ICD10CM or NDC, a classification or a deprecated concept: OHDSI DQD "
                        "isStandardValidConcept) match no concept set (unless one names that concept itself) and are "
                        "not read (standard concepts only; "
                        "mapping needs concept_relationship 'Maps to', which the study does not read)")
         elif n:
-            out.append(f"{what.removeprefix('n_')}: {shown} record(s) with concept_id 0 (no standard concept) and a source "
+            out.append(f"{what.removeprefix('n_')}: {n} record(s) with concept_id 0 (no standard concept) and a source "
                        "concept are not read (standard concepts only, as OHDSI cohort definitions)")
     return out
 
@@ -596,7 +606,10 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
     ``trials.use_refills``, as ``refills`` is not read otherwise; n_administration_one_day (an
     administration record, ``vocabulary.ADMINISTRATION_DRUG_TYPE_IDS``, with no usable end or
     days_supply: its own day, not the default length, ``trials.administration_one_day_expr``;
-    ``use_verbatim_end_date``: ``trials.use_verbatim_end_date``). Over the study drug records of
+    ``use_verbatim_end_date``: ``trials.use_verbatim_end_date``) and n_verbatim_end_not_after_start
+    (a verbatim_end_date on or before the start: the rule takes one only after it, so the end comes
+    from the end date, days_supply or the default; 0 unless ``use_verbatim_end_date``, which alone
+    reads it; uncounted before session 36). Over the study drug records of
     every date (the antidepressants' and the augmentation and esketamine sets'), as the control
     rule reads them, not only those within follow-up that form trials and onsets (the run's
     WARNING says so): observed on the one scan that writes them."""
@@ -612,6 +625,9 @@ def drug_record_quirk_columns(max_days_supply: int, *, use_verbatim_end_date: bo
         n(refill_course_over_max_expr(max_days_supply), "n_refill_course_over_max"),
         n(F.col("refills") < 0, "n_negative_refills"),
         n(administration_one_day_expr(use_verbatim_end_date, max_days_supply), "n_administration_one_day"),
+        # read only when used (trials.exposure_end_expr takes a verbatim end AFTER the start)
+        n(F.col("verbatim_end_date") <= start if use_verbatim_end_date else F.lit(False),
+          "n_verbatim_end_not_after_start"),
     ]
 
 
@@ -626,6 +642,8 @@ DRUG_RECORD_QUIRK_TEXT = {
     "n_negative_refills": "refills negative (not allowed by the CDM, e.g. a reversal): read as no refills",
     "n_administration_one_day": "an administration record (a dose given, drug_type_concept_id) without an end or "
                                 "days_supply: its own day, not trials.default_days_supply",
+    "n_verbatim_end_not_after_start": "verbatim_end_date on or before the start (no exposure length): not used, the "
+                                      "end from drug_exposure_end_date, days_supply or the default",
 }
 
 
@@ -644,8 +662,9 @@ OUTSIDE_SET_SUFFIX = "_source_outside_set"
 
 
 def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
-                              ) -> dict[str, tuple[str, frozenset[int], frozenset[int]]]:
-    """{study concept set: (its event table, the concept_ids of its ``only_if_standard`` codes
+                              ) -> dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]]:
+    """{study concept set: (its event tables (one per ``ConceptSet.domains``: esketamine_clinic's
+    procedure_occurrence and observation), the concept_ids of its ``only_if_standard`` codes
     this release's ``concept`` holds (``concepts.conditional_source_ids``: as non-standard, no
     member; ``concepts.conditional_member_ids``: as standard, members), the set's concept IDs
     (``sets``: ``concept_set_ids``))}, for the sets that have such codes. Where ICD9Proc 94.27 is
@@ -660,37 +679,38 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
         concept_set = _concept_set(cfg, name)
         ids = conditional_source_ids(concept_set, vocab) | conditional_member_ids(concept_set, vocab)
         if ids:
-            out[name] = (EVENT_TABLES[concept_set.domain][0], ids, sets[name])
+            out[name] = (tuple(EVENT_TABLES[d][0] for d in concept_set.domains), ids, sets[name])
     return out
 
 
 def conditional_record_warnings(counts: dict[str, int],
-                                checks: dict[str, tuple[str, frozenset[int], frozenset[int]]],
-                                records_below: int | None = None) -> list[str]:
+                                checks: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]]) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for ``stage_counts``'
-    quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown as
-    ``concept_record_warnings``' are, ``records_below``), each naming the table, its columns and the set. Empty
+    quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown exactly as
+    ``concept_record_warnings``' are), each naming the table(s), their columns and the set (a
+    set read in two tables: one count over both, its tables and columns joined by ' / '). Empty
     when none."""
     out = []
-    for name, (table, ids, members) in checks.items():
+    for name, (tables, ids, members) in checks.items():
         n = counts.get(f"n_{name}{OUTSIDE_SET_SUFFIX}", 0)
-        shown = record_count_text(n, records_below)
         if n:
-            concept, source = SOURCE_CONCEPT_OF[table]
+            table = " / ".join(tables)
+            concept, source = (" / ".join(SOURCE_CONCEPT_OF[t][i] for t in tables) for i in (0, 1))
             # A code of ids that is a member is one the release holds as standard
             # (conditional_member_ids); the others it holds as non-standard.
             held = sorted(ids - members), sorted(ids & members)
             states = [f"concept_id {', '.join(map(str, c))}: {s}" for c, s in zip(held, (
                 "not standard in this release", "standard in this release, so the records' ETL mapped it with "
                 "another vocabulary version"), strict=True) if c]
-            out.append(f"{table}: {shown} record(s) whose {source} is one of concept set {name}'s codes used only where "
+            out.append(f"{table}: {n} record(s) whose {source} is one of concept set {name}'s codes used only where "
                        f"standard ({'; '.join(states)}) but whose {concept} is not in the set: not read as {name} "
                        "(this release maps them to a concept the set does not name)")
     return out
 
 
 def event_table_counts(omop: dict[str, DataFrame],
-                       conditional: dict[str, tuple[str, frozenset[int], frozenset[int]]] | None = None) -> DataFrame:
+                       conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None
+                       ) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
@@ -719,9 +739,9 @@ def event_table_counts(omop: dict[str, DataFrame],
         for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
     unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
     checks = list((conditional or {}).items())
-    outside = [F.sum(((F.col("_table") == table) & F.col("_source").isin(_ids(ids))
+    outside = [F.sum((F.col("_table").isin(list(tables)) & F.col("_source").isin(_ids(ids))
                       & ~F.coalesce(F.col("_concept"), F.lit(0)).isin(_ids(members))).cast("long")).alias(f"_c{i}")
-               for i, (_, (table, ids, members)) in enumerate(checks)]
+               for i, (_, (tables, ids, members)) in enumerate(checks)]
     per_concept = tagged.groupBy("_table", "_concept").agg(F.count(F.lit(1)).alias("_n"),
                                                           F.sum(unmapped.cast("long")).alias("_unmapped"), *outside)
     concept = omop["concept"]
@@ -735,15 +755,16 @@ def event_table_counts(omop: dict[str, DataFrame],
         *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))])
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
 
-    def total(table: str, value: Column) -> Column:
-        return F.coalesce(F.sum(F.when(F.col("_table") == table, value)), F.lit(0)).cast("long")
+    def total(table: str | tuple[str, ...], value: Column) -> Column:
+        named = F.col("_table").isin([table] if isinstance(table, str) else list(table))
+        return F.coalesce(F.sum(F.when(named, value)), F.lit(0)).cast("long")
 
     return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
                       for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
-                    *[total(table, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
-                      for i, (name, (table, _, _)) in enumerate(checks)])
+                    *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
+                      for i, (name, (tables, _, _)) in enumerate(checks)])
 
 
 def nonstandard_concept_expr(standard_concept: Column, invalid_reason: Column) -> Column:
@@ -836,6 +857,26 @@ def check_required_tables(omop: dict[str, DataFrame], cfg: Config, vocab: Vocabu
             "vocabulary subset was exported) or not the OMOP table", where="phenotypes")
 
 
+def check_observation_table(spark: SparkSession, cfg: Config, vocab: Vocabulary, absent: Sequence[str]) -> None:
+    """InputDataError naming the file where the release has no ``observation`` table (``read_omop``
+    read it as empty, listing it in ``absent``) but a study set read there (``observation_sets``)
+    has a member in this release's vocabulary: its records (HCPCS G2082/G2083 esketamine in
+    clinic, written to observation where the release gives them the Observation domain) would be
+    missed, an MDD person's esketamine course no somatic onset, its person a control. When no such
+    set has a member (e.g. a release without the codes: only_if_standard), the absent table stays
+    the counted WARNING of ``read_omop`` (notes.optional_tables_absent)."""
+    if "observation" not in absent:
+        return
+    needing = [n for n in observation_sets(cfg) if expand_concept_set(_concept_set(cfg, n), vocab)]
+    if needing:
+        users = list(dict.fromkeys(u for n in needing for u in _concept_set_users(cfg, n)))
+        raise InputDataError(
+            f"OMOP table observation not found, but concept set(s) {', '.join(needing)} (read by {', '.join(users)}) "
+            "have members in this release whose records an ETL writes there (the CDM's table of the Observation "
+            "domain): export the observation table (its person_id, observation_concept_id, observation_date)",
+            where=omop_table_location(spark, cfg.omop, "observation"))
+
+
 def _concept_set_users(cfg: Config, name: str) -> list[str]:
     """The rules of ``cfg`` that read concept set ``name`` (``concept_set_uses``; distinct, for
     messages), e.g. ``TRD definition somatic``."""
@@ -861,7 +902,7 @@ def warn_empty_event_tables(
     per table checked, on every run."""
     out: dict[str, list[str]] = {}
     for domain, (table, _, _) in EVENT_TABLES.items():
-        names = [n for n in study_concept_set_names(cfg) if _concept_set(cfg, n).domain == domain and sets[n]]
+        names = [n for n in study_concept_set_names(cfg) if domain in _concept_set(cfg, n).domains and sets[n]]
         if not names or table in REQUIRED_NONEMPTY or table in absent or table_records[f"n_{table}{RECORDS_SUFFIX}"]:
             continue
         users = list(dict.fromkeys(u for n in names for u in _concept_set_users(cfg, n)))
@@ -932,7 +973,7 @@ def stage_counts(
     *,
     observed: dict[str, dict[str, int]] | None = None,
     use_verbatim_end_date: bool = True,
-    conditional: dict[str, tuple[str, frozenset[int], frozenset[int]]] | None = None,
+    conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -972,7 +1013,8 @@ def stage_counts(
         "drug_records": drug_record_quirks(events["drug"], max_days_supply, use_verbatim_end_date=use_verbatim_end_date),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
         "persons": person_counts(persons),
-        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"]),
+        "birth_and_death": birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"],
+                                                    data_cutoff_date),
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": tables.select(*[c for c in tables.columns
                                             if not c.endswith(RECORDS_SUFFIX) and c not in outside]),
@@ -1138,6 +1180,7 @@ def run(ctx: StageContext) -> None:
     omop = read_omop(spark, cfg, absent)
     vocab = study_vocabulary(omop, cfg)
     check_required_tables(omop, cfg, vocab)
+    check_observation_table(spark, cfg, vocab, absent)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     check_standard_concepts(cfg, vocab)
     with ctx.publish() as out:
@@ -1192,13 +1235,13 @@ def run(ctx: StageContext) -> None:
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
                                            conditional=conditional)
-        # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
-        threshold = cfg.report.small_count_threshold
         for domain, counts in event_dates.items():
-            log.info("phenotypes: %s records in study concept sets: %s", domain, followup_log_text(counts, threshold))
+            log.info("phenotypes: %s records in study concept sets: %s", domain,
+                     ", ".join(f"{k} {count_text(v)}" for k, v in counts.items()))
         out.notes["study_event_dates"] = event_dates
-        for line in unread_record_warnings(event_dates, threshold):
+        for line in unread_record_warnings(event_dates):
             log.warning("phenotypes: %s", line)
+        threshold = cfg.report.small_count_threshold
         for what, counts in quirks.items():
             log.info("phenotypes: %s", quirk_log_text(what, counts, threshold))
         out.notes.update(check_stage_counts(spark, cfg, sets, event_dates, quirks, absent))
@@ -1206,20 +1249,18 @@ def run(ctx: StageContext) -> None:
             if n:
                 # Over the study drug records of every date (observed on their one scan), as the
                 # control rule reads them; the trials and onsets read those within follow-up only.
-                log.warning("phenotypes: drug_exposure: %s antidepressant/study record(s) with %s (%s; counted over "
+                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s (%s; counted over "
                             "the records of every date, in or outside follow-up: only those within it form trials)",
-                            record_count_text(n, threshold), what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
+                            n, what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
         if quirks["condition_status"]["n_preliminary_records"]:
-            log.warning("phenotypes: condition_occurrence: %s study record(s) with a preliminary status (rule-out / "
-                        "possible diagnosis): no MDD diagnosis",
-                        record_count_text(quirks["condition_status"]["n_preliminary_records"], threshold))
+            log.warning("phenotypes: condition_occurrence: %d study record(s) with a preliminary status (rule-out / "
+                        "possible diagnosis): no MDD diagnosis", quirks["condition_status"]["n_preliminary_records"])
         if quirks["condition_status"]["n_history_records"]:
-            log.warning("phenotypes: condition_occurrence: %s study record(s) with a 'history of' status (a past "
-                        "disorder noted): no MDD diagnosis",
-                        record_count_text(quirks["condition_status"]["n_history_records"], threshold))
+            log.warning("phenotypes: condition_occurrence: %d study record(s) with a 'history of' status (a past "
+                        "disorder noted): no MDD diagnosis", quirks["condition_status"]["n_history_records"])
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
-        for line in [*concept_record_warnings(quirks["unmapped_records"], threshold),
-                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold),
+        for line in [*concept_record_warnings(quirks["unmapped_records"]),
+                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)

@@ -308,7 +308,11 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
         "MDD": (f"at least {ph.mdd.min_diagnoses} diagnoses ({ph.mdd.concept_set}) on distinct dates, age "
                 f"&ge; {ph.mdd.min_age_at_index} at the first; excluded: {', '.join(ph.mdd.exclude_concept_sets)}; "
                 f"controls: no {ph.mdd.control_exclusion_concept_set} diagnosis and no antidepressant "
-                f"({', '.join([ph.trials.concept_set, *ph.mdd.control_exclusion_drug_concept_sets])}) ever"),
+                f"({', '.join([ph.trials.concept_set, *ph.mdd.control_exclusion_drug_concept_sets])}"
+                # the control rule's procedure sets (esketamine given in clinic, HCPCS G2082/G2083), read in the
+                # table of each of their domains: procedure_occurrence and observation (esketamine_clinic)
+                + (f"; as a procedure or observation record: {', '.join(ph.mdd.control_exclusion_procedure_concept_sets)}"
+                   if ph.mdd.control_exclusion_procedure_concept_sets else "") + ") ever"),
         "Adequate antidepressant trial": (
             f"exposures of one ingredient merged across gaps &le; {ph.trials.persistence_gap_days} days, lasting "
             f"&ge; {ph.trials.min_trial_days} days (missing days' supply: {ph.trials.default_days_supply})"),

@@ -572,6 +572,15 @@ def generate_omop(out_dir: str | Path, persons: Persons, pgs_z: np.ndarray, log_
         "device_exposure_start_date": pa.array([], pa.date32()),
     }))
 
+    # Present (as in an AoU CDR) but without toy events: the esketamine_clinic set (HCPCS G2082/G2083)
+    # is read there too, and the toy vocabulary holds neither code.
+    _write(out, "observation", pa.table({
+        "observation_id": pa.array([], pa.int64()),
+        "person_id": pa.array([], pa.int64()),
+        "observation_concept_id": pa.array([], pa.int64()),
+        "observation_date": pa.array([], pa.date32()),
+    }))
+
     _write(out, "concept", voc.concept_table())
     _write(out, "concept_ancestor", voc.concept_ancestor_table())
 
