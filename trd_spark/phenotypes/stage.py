@@ -23,7 +23,7 @@ from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.io import observed
-from trd_spark.logs import count_text
+from trd_spark.logs import count_text, record_count_text, record_counts_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -506,52 +506,80 @@ def quirk_log_text(what: str, counts: dict[str, int], persons_below: int) -> str
     (``logs.person_count_text``): the ``PERSON_QUIRKS`` parts and every ``n_persons_*`` count;
     the observation periods are persons in disguise (the AoU CDR has one per participant: an
     exact n_periods 2,993 with the export's 3,000 persons gave its 7 persons without a period,
-    tests/test_privacy_logs.py). Records (study records, exposures) are shown exactly."""
+    tests/test_privacy_logs.py). Records (study records, exposures) as ``logs.record_counts_text``
+    shows them, T = ``persons_below``: 1 to T-1 as ``<T`` (k records are 1 to k persons: one record
+    is one person), a total of a part so shown as ``T+`` (``QUIRK_SUMS``)."""
+    records = record_counts_text({k: v for k, v in counts.items() if not (what in PERSON_QUIRKS or "persons" in k)},
+                                 persons_below, QUIRK_SUMS.get(what))
     return f"{what}: " + ", ".join(
-        f"{k} {count_text(v, persons_below=persons_below if what in PERSON_QUIRKS or 'persons' in k else None)}"
-        for k, v in counts.items())
+        f"{k} {records[k] if k in records else count_text(v, persons_below=persons_below)}" for k, v in counts.items())
 
 
-def unread_record_warnings(event_dates: dict[str, dict[str, int]]) -> list[str]:
+# Sums among a quirk part's record counts (total -> parts; ``logs.record_counts_text``):
+# trials.exposure_record_counts' n_records is its parts and the negative days_supply rows
+# (drug_records' n_negative_days_supply, over every date: 0 there, 0 here).
+QUIRK_SUMS = {"antidepressant_exposures": {"n_records": ("n_below_min_dose", "n_exposures", "n_duplicates_removed")}}
+# Sums among a domain's study_event_dates counts (``persons.followup_date_counts``) for its log
+# line (``followup_log_text``).
+FOLLOWUP_SUMS = {
+    "n_after_followup_end": ("n_after_death", "n_after_cutoff", "n_after_observation_end"),
+    "n_records": ("n_unknown_person", "n_missing_date", "n_before_birth_year", "n_after_followup_end", "n_kept"),
+}
+
+
+def followup_log_text(counts: dict[str, int], records_below: int) -> str:
+    """The run log's counts of one domain's study records (``stage_counts``' study_event_dates),
+    ``n_records 1,200, n_unknown_person 0, n_after_death <20, ...``, as ``logs.record_counts_text``
+    shows them (T = ``records_below``): 1 to T-1 as ``<T``, a total of ``FOLLOWUP_SUMS`` with a
+    part so shown as ``T+``. n_dated_after_cutoff is not logged (the manifest has it): less
+    n_after_cutoff it is the records after death dated after the cutoff, a count of its own."""
+    shown = record_counts_text(counts, records_below, FOLLOWUP_SUMS)
+    return ", ".join(f"{k} {v}" for k, v in shown.items() if k != "n_dated_after_cutoff")
+
+
+def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below: int | None = None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the study records no rule can place,
     per domain of ``stage_counts``' study_event_dates (``persons.followup_date_counts``), each
     naming table and column: n_unknown_person (an empty ``person_id`` or one no person row has:
     read by no rule) and n_missing_date (an empty date column and datetime partner: no diagnosis
     date, trial or onset, though such a record still counts where the rules read the whole record,
     ``mdd.derive_mdd``: an exclusion diagnosis excludes, any study record keeps its person out of
-    the controls). Records, not persons: shown exactly, as the other
-    record warnings. Empty when there are none (they were counted, at INFO only, before)."""
+    the controls). Records, not persons: ``logs.record_count_text`` (``records_below``: 1 to T-1 as
+    ``<T``), as the other record warnings. Empty when there are none (they were counted, at INFO
+    only, before)."""
     out = []
     for domain, counts in event_dates.items():
         table, _, date_col = EVENT_TABLES[domain]
+        shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
         if counts.get("n_unknown_person"):
-            out.append(f"{table}: {counts['n_unknown_person']} study record(s) with an empty person_id or one the "
+            out.append(f"{table}: {shown['n_unknown_person']} study record(s) with an empty person_id or one the "
                        "person table lacks are not read (counted in notes.study_event_dates as n_unknown_person)")
         if counts.get("n_missing_date"):
-            out.append(f"{table}: {counts['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
+            out.append(f"{table}: {shown['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
                        "to take it from) are no diagnosis date, trial or onset; they count only where the rules read the "
                        "whole record, exclusions and controls (counted in notes.study_event_dates as n_missing_date)")
     return out
 
 
-def concept_record_warnings(unmapped: dict[str, int]) -> list[str]:
+def concept_record_warnings(unmapped: dict[str, int], records_below: int | None = None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the event records no concept set can
     match, from ``stage_counts``' quirks.unmapped_records (``event_table_counts``' n_<table> and
     n_<table>_nonstandard), each naming its table: records with concept 0
     and a source concept, and records whose standard concept column holds a concept that is not
-    a standard, valid one (its column named). Records, not persons: shown exactly. Empty when
-    there are none."""
+    a standard, valid one (its column named). Records, not persons: ``logs.record_count_text``
+    (``records_below``: 1 to T-1 as ``<T``). Empty when there are none."""
     out = []
     for what, n in unmapped.items():
+        shown = record_count_text(n, records_below)
         if n and what.endswith(NONSTANDARD_SUFFIX):
             table = what.removeprefix("n_").removesuffix(NONSTANDARD_SUFFIX)
-            out.append(f"{table}: {n} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
+            out.append(f"{table}: {shown} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
                        "(a source code such as ICD10CM or NDC, a classification or a deprecated concept: OHDSI DQD "
                        "isStandardValidConcept) match no concept set (unless one names that concept itself) and are "
                        "not read (standard concepts only; "
                        "mapping needs concept_relationship 'Maps to', which the study does not read)")
         elif n:
-            out.append(f"{what.removeprefix('n_')}: {n} record(s) with concept_id 0 (no standard concept) and a source "
+            out.append(f"{what.removeprefix('n_')}: {shown} record(s) with concept_id 0 (no standard concept) and a source "
                        "concept are not read (standard concepts only, as OHDSI cohort definitions)")
     return out
 
@@ -684,15 +712,17 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
 
 
 def conditional_record_warnings(counts: dict[str, int],
-                                checks: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]]) -> list[str]:
+                                checks: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]],
+                                records_below: int | None = None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for ``stage_counts``'
-    quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown exactly as
-    ``concept_record_warnings``' are), each naming the table(s), their columns and the set (a
+    quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown as
+    ``concept_record_warnings``' are, ``records_below``), each naming the table(s), their columns and the set (a
     set read in two tables: one count over both, its tables and columns joined by ' / '). Empty
     when none."""
     out = []
     for name, (tables, ids, members) in checks.items():
         n = counts.get(f"n_{name}{OUTSIDE_SET_SUFFIX}", 0)
+        shown = record_count_text(n, records_below)
         if n:
             table = " / ".join(tables)
             concept, source = (" / ".join(SOURCE_CONCEPT_OF[t][i] for t in tables) for i in (0, 1))
@@ -702,7 +732,7 @@ def conditional_record_warnings(counts: dict[str, int],
             states = [f"concept_id {', '.join(map(str, c))}: {s}" for c, s in zip(held, (
                 "not standard in this release", "standard in this release, so the records' ETL mapped it with "
                 "another vocabulary version"), strict=True) if c]
-            out.append(f"{table}: {n} record(s) whose {source} is one of concept set {name}'s codes used only where "
+            out.append(f"{table}: {shown} record(s) whose {source} is one of concept set {name}'s codes used only where "
                        f"standard ({'; '.join(states)}) but whose {concept} is not in the set: not read as {name} "
                        "(this release maps them to a concept the set does not name)")
     return out
@@ -1235,13 +1265,13 @@ def run(ctx: StageContext) -> None:
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
                                            conditional=conditional)
-        for domain, counts in event_dates.items():
-            log.info("phenotypes: %s records in study concept sets: %s", domain,
-                     ", ".join(f"{k} {count_text(v)}" for k, v in counts.items()))
-        out.notes["study_event_dates"] = event_dates
-        for line in unread_record_warnings(event_dates):
-            log.warning("phenotypes: %s", line)
+        # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
+        for domain, counts in event_dates.items():
+            log.info("phenotypes: %s records in study concept sets: %s", domain, followup_log_text(counts, threshold))
+        out.notes["study_event_dates"] = event_dates
+        for line in unread_record_warnings(event_dates, threshold):
+            log.warning("phenotypes: %s", line)
         for what, counts in quirks.items():
             log.info("phenotypes: %s", quirk_log_text(what, counts, threshold))
         out.notes.update(check_stage_counts(spark, cfg, sets, event_dates, quirks, absent))
@@ -1249,18 +1279,20 @@ def run(ctx: StageContext) -> None:
             if n:
                 # Over the study drug records of every date (observed on their one scan), as the
                 # control rule reads them; the trials and onsets read those within follow-up only.
-                log.warning("phenotypes: drug_exposure: %d antidepressant/study record(s) with %s (%s; counted over "
+                log.warning("phenotypes: drug_exposure: %s antidepressant/study record(s) with %s (%s; counted over "
                             "the records of every date, in or outside follow-up: only those within it form trials)",
-                            n, what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
+                            record_count_text(n, threshold), what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
         if quirks["condition_status"]["n_preliminary_records"]:
-            log.warning("phenotypes: condition_occurrence: %d study record(s) with a preliminary status (rule-out / "
-                        "possible diagnosis): no MDD diagnosis", quirks["condition_status"]["n_preliminary_records"])
+            log.warning("phenotypes: condition_occurrence: %s study record(s) with a preliminary status (rule-out / "
+                        "possible diagnosis): no MDD diagnosis",
+                        record_count_text(quirks["condition_status"]["n_preliminary_records"], threshold))
         if quirks["condition_status"]["n_history_records"]:
-            log.warning("phenotypes: condition_occurrence: %d study record(s) with a 'history of' status (a past "
-                        "disorder noted): no MDD diagnosis", quirks["condition_status"]["n_history_records"])
+            log.warning("phenotypes: condition_occurrence: %s study record(s) with a 'history of' status (a past "
+                        "disorder noted): no MDD diagnosis",
+                        record_count_text(quirks["condition_status"]["n_history_records"], threshold))
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
-        for line in [*concept_record_warnings(quirks["unmapped_records"]),
-                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional),
+        for line in [*concept_record_warnings(quirks["unmapped_records"], threshold),
+                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
