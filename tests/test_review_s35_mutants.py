@@ -186,3 +186,21 @@ def test_a_part_holding_a_row_more_than_its_count_is_refused(tmp_path, block):
     files = EntriesFiles(str(tmp_path), EntriesLayout((part,), (2,), True), 5)
     with pytest.raises(NotDecodable, match="3 rows parsed of 2"):
         EntriesReader(files, np.array([0, 1]), _DOSAGE_OF_PLINK_CODE).read(0, 2, np.empty((2, 5)))
+
+
+def test_every_local_vcf_files_first_record_is_still_checked(tmp_path):
+    """88feaa5 reads a URI glob's later files at their ends only; local files keep every check
+    (its docstring, README's genotype formats). A mutant skipping the first-record checks of every
+    later file, local ones too (``i > 0`` for ``uri and i > 0``), passed every test: no test globs
+    two local VCFs. Here the second file's first record is on 'chromosome1': one InputDataError
+    naming that file and line, as for a single file."""
+    from trd_spark.config import GenotypeSource
+    from trd_spark.errors import InputDataError
+    from trd_spark.pgs.genotypes import check_vcf_files
+
+    head = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+    (tmp_path / "a.vcf").write_text(head + "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n")
+    (tmp_path / "b.vcf").write_text(head + "chromosome1\t200\t.\tC\tT\t.\tPASS\t.\tGT\t0/1\n")
+    with pytest.raises(InputDataError, match="chromosome1") as err:
+        check_vcf_files(GenotypeSource(format="vcf", path=str(tmp_path / "*.vcf")))
+    assert err.value.where == f"{tmp_path / 'b.vcf'}:3"
