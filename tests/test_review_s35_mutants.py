@@ -204,3 +204,24 @@ def test_every_local_vcf_files_first_record_is_still_checked(tmp_path):
     with pytest.raises(InputDataError, match="chromosome1") as err:
         check_vcf_files(GenotypeSource(format="vcf", path=str(tmp_path / "*.vcf")))
     assert err.value.where == f"{tmp_path / 'b.vcf'}:3"
+
+
+def test_bgzf_is_told_by_its_extra_field_not_by_the_bytes_where_it_sits():
+    """``genotypes.compression_of`` (5bd3a03, the one rule for local files and URIs): BGZF is gzip
+    with FLG.FEXTRA set and the 'BC' subfield (SAM/BAM spec 4.1). A plain gzip written with its file
+    name (FNAME) holds that name from byte 10, so a name whose third and fourth letters are 'BC'
+    puts 'BC' at bytes 12-13. A mutant dropping the FEXTRA test read such a file as BGZF (forced
+    BGZF in Hail: the in-job failure 5bd3a03 mended); every existing test's files tell the two
+    apart by other bytes."""
+    import gzip
+    import io
+
+    from trd_spark.pgs.genotypes import BGZF_EOF, compression_of
+
+    named = io.BytesIO()
+    with gzip.GzipFile(filename="abBC.vcf", mode="wb", fileobj=named, mtime=0) as f:
+        f.write(b"##fileformat=VCFv4.2\n")
+    head = named.getvalue()[:16]
+    assert head[3] & 8 and head[12:14] == b"BC"  # FNAME set, the name's 'BC' at bytes 12-13
+    assert compression_of(head) == "gzip"
+    assert compression_of(BGZF_EOF[:16]) == "bgzf"
