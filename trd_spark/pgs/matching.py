@@ -1580,8 +1580,9 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
     Raises InputDataError at the file:line of a dominant / recessive variant matched on chrY /
     chrM, or on X outside its PARs (``types.x_haploid_rows``; plink2 2.00a3.5 refuses the
     modifiers on haploid chromosomes, these three, so there is no plink2 answer) or whose REF effect allele's
-    dosage sums other alts' rows (a multi-allelic site given split: 2 - every alt's copies has no
-    per-row model)."""
+    dosage sums other alts' rows (a multi-allelic site, split by Hail, read per alt from a .pgen,
+    or given split: 2 - every alt's copies has no per-row model; the message's advice named the
+    unsplit .pgen until session 36's round 28, which is refused too)."""
     mem, s = m.members, m.sites
     site = mem["site"].to_numpy()
     w = mem["effect_weight"].to_numpy(np.float64)
@@ -1607,8 +1608,10 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
     if "other_ref_rows" in s:
         n_other += np.fromiter(map(len, s["other_ref_rows"].to_numpy(object)), np.int64, len(s))
     refuse(used & (n_other[site] > 0),
-           "has a REF effect allele at a multi-allelic site given split (its dosage, 2 - every alt's copies, "
-           "spans rows): not supported, unlike plink2 on the unsplit site; score the unsplit file's .pgen")
+           "has a REF effect allele at a multi-allelic site: every route reads such a site one row per alt (Hail "
+           "splits a VCF/MatrixTable record, a .pgen row is read per alt, a .bim/.pvar may list it split), and "
+           "the REF dosage, 2 - every alt's copies, spans those rows, where this model has no per-row form; plink2 "
+           "--score scores it (on the unsplit site): drop the row, or leave the score out of the trait panel")
     rows = m.rows.assign(_row=np.arange(len(m.rows)))
     additive = dataclasses.replace(m, rows=rows, members=mem.assign(effect_weight=np.where(kind != 0, 0.0, w)))
     base = weight_matrices(additive, haploid)
