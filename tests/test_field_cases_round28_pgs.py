@@ -18,7 +18,8 @@ hand-worked answers.
   Right before this round.
 - weight-type-odds-ratio: ln(OR) for dominant rows too (pgscatalog-core converts every row's
   weight). Right before this round.
-- duplicate-genotype-rows, sample-ids-leading-zeros, plain-gzip-vcf: the dominant / recessive
+- duplicate-genotype-rows: still one error naming both files' lines with a dominant row at the site.
+- sample-ids-leading-zeros, plain-gzip-vcf: the dominant / recessive
   rows add no path of their own (the genotypes and samples are read before any weight); not
   repeated here.
 """
@@ -210,3 +211,15 @@ def test_odds_ratio_weights_of_dominant_and_recessive_rows_are_converted_to_ln()
     assert sf.variants["effect_weight"].tolist() == pytest.approx([math.log(2.0), math.log(0.5), math.log(1.5)])
     assert sf.effect_types is not None and sf.effect_types.tolist() == [1, 2, 0]
     assert any("weights converted to ln(OR)" in n for n in sf.notes)
+
+
+def test_duplicate_genotype_rows_are_one_error_with_a_dominant_row_there(hl, spark, tmp_path):
+    """duplicate-genotype-rows: chr6:3000000 in both chunks is one error naming the files and
+    lines, a dominant row at that site too (the check runs before any weight). Before (8f28050):
+    the dominant row's own parse error, not the duplicate."""
+    rows = [("6", 1000000, "G", "A", 0.1, "additive"), ("6", 3000000, "A", "G", 0.3, "dominant")]
+    scoring_file(tmp_path / "s" / "PGS992805.txt", "PGS992805", rows)
+    cfg = case_config(tmp_path, f"{CASES / 'duplicate-genotype-rows'}/genotypes/*", f"{tmp_path}/s/*")
+    with pytest.raises(InputDataError, match=r"chr6:3000000.*more than once|more than once.*chr6:3000000") as e:
+        run_scores(hl, spark, cfg)
+    assert e.value.where.endswith("genotypes/chunk1.vcf.bgz:9") and "chunk2.vcf.bgz:7)" in str(e.value)
