@@ -10,10 +10,12 @@ republished: an interrupted rerun, ``stale_outputs``).
 Lock: ``{output_root}/{release}/.lock`` is created atomically (``O_EXCL`` locally,
 create-without-overwrite on HDFS/GCS) and holds host, pid and start time. A second run on the
 same release raises ``LockedError`` (exit 6). A lock is *stale* (left by a killed run) when it
-is older than ``releases.lock_stale_hours`` or when it names this host and a process that no
-longer exists; an empty or unreadable lock (a run killed while writing it) is judged by the
-file's modification time. A stale lock is taken over with a warning. Remove it by hand only
-when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
+names this host and a process that no longer exists (or whose pid now names another process:
+``process_identity``), or names another host and is older than ``releases.lock_stale_hours``;
+a live process of this host holds its lock whatever its age (a pgs stage at All of Us scale
+can run longer than a day). An empty or unreadable lock (a run killed while writing it) is
+judged by the file's modification time. A stale lock is taken over with a warning. Remove it
+by hand only when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, LockedError, NothingToDo
@@ -201,11 +203,46 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def process_identity(pid: int) -> str | None:
+    """``"<boot id>:<start time>"`` of process ``pid`` on this machine (``/proc``: the kernel's
+    boot id and field 22 of ``/proc/<pid>/stat``, clock ticks after boot), which no later
+    process with the same pid shares; None when it does not exist or ``/proc`` is not there.
+    The release lock's and the pgs scratch folders' owner records hold it (``pgs.scratch``)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold blanks: count after the last ')'.
+    return f"{boot}:{stat.rpartition(')')[2].split()[19]}"
+
+
+def holder_alive_here(held: dict) -> bool | None:
+    """Whether the run of owner record ``held`` (``ReleaseLock.owner``) is alive: True / False
+    when it names this host (its pid exists and, when the record holds it, is still the same
+    process: ``process_identity``, a pid reused after the run was killed or the host rebooted
+    is not the run); None for another host (or a record without host and pid), whose processes
+    cannot be asked."""
+    if held.get("host") != socket.gethostname() or "pid" not in held:
+        return None
+    try:
+        pid = int(held["pid"])
+    except (TypeError, ValueError):
+        return None
+    identity = held.get("process")
+    return process_alive(pid) and (identity is None or process_identity(pid) == identity)
+
+
 def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
-    """True when the lock at ``path`` was left by a killed run: started more than
-    ``stale_hours`` ago, or held by a process of this host that no longer exists; an empty or
-    unreadable lock (a run killed while writing it) is judged by the file's age. False when
-    the file is gone (``create_new`` decides)."""
+    """True when the lock at ``path`` was left by a killed run: held by a process of this host
+    that no longer exists (``holder_alive_here``), or by another host's run started more than
+    ``stale_hours`` ago; an empty or unreadable lock (a run killed while writing it) is judged
+    by the file's age. A live process of this host is never stale, whatever its age: the age
+    was checked first, so a run longer than ``stale_hours`` (a pgs stage of 250k samples x 61
+    scores through Hail can take more than a day) lost its lock to the next scheduled run and
+    both wrote the same release. False when the file is gone (``create_new`` decides)."""
     try:
         held = json.loads(fs.read_text(path))
         started = float(held["started"])
@@ -215,9 +252,10 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
             started = fs.mtime(path)
         except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
             return False
-    if time.time() - started > stale_hours * 3600:
-        return True
-    return held.get("host") == socket.gethostname() and not process_alive(int(held.get("pid", -1)))
+    alive = holder_alive_here(held)
+    if alive is not None:
+        return not alive
+    return time.time() - started > stale_hours * 3600
 
 
 def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
@@ -226,6 +264,7 @@ def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
     nothing to tell a live run from a hung one, so the user could not decide whether to wait or
     end it. Host and pid are the machine's, never a participant's. An unreadable lock (a run
     killed while writing it) is named so, with the file's age."""
+    held: Any = {}
     try:
         held = json.loads(fs.read_text(path))
         started, where = float(held["started"]), f"pid {held.get('pid', '?')} on host {held.get('host', '?')}"
@@ -237,8 +276,10 @@ def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
     age = max(0, int(time.time() - started))
     ago = f"{age // 3600}h{age % 3600 // 60:02d}m" if age >= 3600 else f"{age // 60}m{age % 60:02d}s"
-    return (f"held by {where} since {since} ({ago} ago); wait for it to end (a killed run's lock is taken over: "
-            f"this host's once its pid is gone, any after releases.lock_stale_hours {stale_hours:g})")
+    alive = ": its process is alive on this host, so its lock is kept whatever its age" if holder_alive_here(
+        held if isinstance(held, dict) else {}) else ""
+    return (f"held by {where} since {since} ({ago} ago); wait for it to end{alive} (a killed run's lock is taken "
+            f"over: this host's once its pid is gone, another host's after releases.lock_stale_hours {stale_hours:g})")
 
 
 class ReleaseLock:
@@ -249,7 +290,8 @@ class ReleaseLock:
         self.release = cfg.release
         self.stale_seconds = cfg.releases.lock_stale_hours * 3600
         self.fs = fs
-        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "process": process_identity(os.getpid()),
+                      "started": time.time()}
 
     def held_by_live_run(self) -> bool:
         """True when the lock file exists and is not stale (read-only: ``run`` asks this before

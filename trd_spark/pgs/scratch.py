@@ -20,26 +20,12 @@ import time
 from collections.abc import Callable
 
 from trd_spark.releases import process_alive
+from trd_spark.releases import process_identity as _process_identity
 
 log = logging.getLogger(__name__)
 
 # The owner record inside a scratch folder ("_": no reader takes it for data).
 OWNER = "_owner.json"
-
-
-def _process_identity(pid: int) -> str | None:
-    """``"<boot id>:<start time>"`` of process ``pid`` on this machine (``/proc``: the kernel's
-    boot id and field 22 of ``/proc/<pid>/stat``, clock ticks after boot), which no later
-    process with the same pid shares; None when it does not exist or ``/proc`` is not there."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) is in parentheses and may hold blanks: count after the last ')'.
-    return f"{boot}:{stat.rpartition(')')[2].split()[19]}"
 
 
 def claim(folder: str) -> None:
