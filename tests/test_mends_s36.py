@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from trd_spark.config import load_config
-from trd_spark.errors import LockedError
+from trd_spark.errors import ConfigError, LockedError
 from trd_spark.releases import LocalFs, ReleaseLock, lock_is_stale, process_identity, release_status
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -76,3 +78,49 @@ def test_a_live_run_of_this_host_keeps_its_lock_whatever_its_age(cfg, caplog):
     _write_lock(cfg, {"host": "elsewhere", "pid": 1, "started": time.time() - 60})
     with pytest.raises(LockedError):
         ReleaseLock(cfg, fs).acquire()
+
+
+def _config(tmp_path: Path, genotypes: str) -> Path:
+    """conf/toy.yaml with the discovery dataset's genotypes line replaced by ``genotypes``."""
+    text = (REPO / "conf" / "toy.yaml").read_text()
+    line = "genotypes: {format: vcf, path: ../out/toy/data/genotypes/discovery.vcf.bgz}"
+    assert text.count(line) == 1
+    text = (text.replace(line, genotypes)
+            .replace("output_root: ../out/toy/results", f"output_root: {tmp_path / 'results'}")
+            .replace("../out/toy/data", str(tmp_path / "absent"))
+            .replace("trait_panel_toy.yaml", str(REPO / "conf" / "trait_panel_toy.yaml"))
+            .replace("concept_sets: concept_sets.yaml", f"concept_sets: {REPO / 'conf' / 'concept_sets.yaml'}"))
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("fmt,path,reason", [
+    ("plink", "g.bed", "PLINK 1 .bed holds hard calls only"),
+    ("pgen", "g.pgen", "dosages are read whenever it stores them"),
+    ("bgen", "g.bgen", "probabilities are always read"),
+    ("vds", "g.vds", "read from its calls"),
+])
+def test_dosage_field_on_a_format_without_it_is_one_config_error(tmp_path, capsys, fmt, path, reason):
+    """``dosage_field`` names a VCF FORMAT / MatrixTable entry field. On a local .bed, .pgen or
+    BGEN the native engine scored the file and ignored it without a word (a user who set
+    ``dosage_field: DS`` on a .bed believed dosages were scored: a .bed holds hard calls only,
+    as plink2 --bfile reads it); on a URI or a VDS the read stopped after Spark had started.
+    Now it is one ConfigError naming the dataset, the field and why, at load (check-config
+    exits 2 with it); ``vcf`` and ``mt`` keep it."""
+    from trd_spark.cli import main
+
+    config = _config(tmp_path, f"genotypes: {{format: {fmt}, path: {tmp_path / path}, dosage_field: DS}}")
+    with pytest.raises(ConfigError) as err:
+        load_config(config)
+    text = str(err.value)
+    assert "datasets.discovery: Value error, genotypes.dosage_field 'DS' applies to format vcf and mt only" in text, text
+    assert reason in text and "remove dosage_field" in text and str(config) in text, text
+    capsys.readouterr()
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert "datasets.discovery: Value error, genotypes.dosage_field 'DS' applies" in capsys.readouterr().err
+    for kept in ("vcf", "mt"):
+        ok = load_config(_config(tmp_path, f"genotypes: {{format: {kept}, path: {tmp_path / path}, dosage_field: DS}}"))
+        assert ok.datasets[0].genotypes.dosage_field == "DS"
+    assert load_config(_config(tmp_path, f"genotypes: {{format: {fmt}, path: {tmp_path / path}}}")).datasets[0].name \
+        == "discovery"

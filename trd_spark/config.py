@@ -208,6 +208,23 @@ class Dataset(_Strict):
     role: Literal["discovery", "replication"]
     genotypes: GenotypeSource
 
+    @model_validator(mode="after")
+    def _dosage_field_read(self) -> Dataset:
+        """``genotypes.dosage_field`` names a VCF FORMAT / MatrixTable entry field: on another
+        format nothing reads it, and a local .bed, .pgen or BGEN was scored natively with it
+        silently ignored (on a URI, or a VDS, the read stopped after Spark started). Refused
+        here, so check-config says so; each format's reason is plink2's (cog-genomics.org/plink/2.0/input)."""
+        why = {"plink": "a PLINK 1 .bed holds hard calls only (plink2 --bfile reads no dosages; a dosage VCF "
+                        "becomes a dosage .pgen with plink2 --vcf f dosage=DS --make-pgen, then format: pgen)",
+               "pgen": "a .pgen's dosages are read whenever it stores them, as plink2 --score reads them",
+               "bgen": "a BGEN's genotype probabilities are always read, as expected dosages",
+               "vds": "a VDS is read from its calls (LGT / GT)"}.get(self.genotypes.format)
+        if self.genotypes.dosage_field is not None and why is not None:
+            # The key path names the dataset (datasets.<name>: ..., config.named_key).
+            raise ValueError(f"genotypes.dosage_field {self.genotypes.dosage_field!r} applies to format vcf and "
+                             f"mt only: {why}; remove dosage_field")
+        return self
+
 
 class AncestryInput(_Strict):
     """AoU-shaped ancestry predictions (``research_id``, ``ancestry_pred``, ``pca_features``)."""
