@@ -399,8 +399,8 @@ def pass_bounds(sc, files: PlinkFiles | BgenFiles | EntriesFiles, variant_idx: n
                 settings: NativeEngineSettings) -> list[int]:
     """``score``'s task bounds over its weighted rows (``variant_idx``, in file order):
     ``task_bounds`` with ``task_slots`` and the settings' sizes; for a MatrixTable's entry files
-    moved to its parts' first rows (``mt_entries.EntriesFiles.at_part_starts``: each part
-    decompressed by one task)."""
+    moved to its parts' first rows unless that unbalances the tasks more than a part decoded by
+    two tasks costs (``mt_entries.EntriesFiles.at_part_starts``)."""
     bounds = task_bounds(len(variant_idx), n_samples, task_slots(sc), settings.task_entries,
                          settings.variants_per_task)
     return files.at_part_starts(bounds, variant_idx) if isinstance(files, EntriesFiles) else bounds
@@ -941,26 +941,46 @@ class _ScoreRows:
         """Slice ``i``'s rows, sample-major, scores in ``pgs_ids`` order, as columns of
         ``score_rows_schema`` (score_avg NaN where no variant matched: null in the table).
         ``part``: summed slope x dosage (k x slice); ``missing_vars``: summed n_vars of the
-        missing calls (k x slice)."""
+        missing calls (k x slice). The IDs as object columns (``s``, ``pgs_id``) and
+        ``value_columns``."""
         k, n_slice = part.shape
         start = i * self.sample_slice
-        called = np.rint(self.n_vars_total[:, None] - missing_vars).astype(np.int64)  # k x slice
-        total = part + self.offset_total[:, None]
+        return {"s": np.repeat(self.sample_ids[start:start + n_slice], k),
+                "pgs_id": np.tile(np.asarray(self.pgs_ids, dtype=object), n_slice),
+                **self.value_columns(i, part, missing_vars)}
+
+    def value_columns(self, i: int, part: np.ndarray, missing_vars: np.ndarray) -> dict[str, np.ndarray]:
+        """``of_slice``'s numeric columns (score_sum, score_avg float64; allele_count,
+        n_missing, n_matched int64; k x slice values each, sample-major) without the IDs, each
+        computed straight into its own sample-major array, the one temporary (a float k x
+        slice) held in score_avg's array until score_avg is computed there: five fresh arrays
+        where the transposed copies of k x slice results made twelve, fresh memory being most of
+        this step's driver CPU at 20k samples x 61 scores (huge pages zeroed; issue 16,
+        benchmarks/RESULTS.md session 36 scorerows). Same operations, element by element, as
+        plink2's rule in ``scoring``'s module doc: score_sum = part + offset total (less a
+        non-male's chrY offsets), called = rint(n_vars total - missing n_vars), allele_count =
+        2 x called, n_missing = n_matched - called, score_avg = score_sum / (2 x n_matched)."""
+        k, n_slice = part.shape
+        start = i * self.sample_slice
+        score_sum, score_avg = np.empty(n_slice * k), np.empty(n_slice * k)
+        allele_count, n_missing, n_matched = (np.empty(n_slice * k, dtype=np.int64) for _ in range(3))
+        total, scratch = score_sum.reshape(n_slice, k), score_avg.reshape(n_slice, k)  # views, sample-major
+        called = n_missing.reshape(n_slice, k)  # called first, then n_matched - called in place
+        np.subtract(self.n_vars_total[None, :], missing_vars.T, out=scratch)
+        np.rint(scratch, out=scratch)
+        np.copyto(called, scratch, casting="unsafe")  # as astype(np.int64)
+        np.multiply(called, 2, out=allele_count.reshape(n_slice, k))
+        n_matched.reshape(n_slice, k)[...] = self.n_matched[None, :]
+        np.subtract(n_matched.reshape(n_slice, k), called, out=called)
+        np.add(part.T, self.offset_total[None, :], out=total)
         if self.non_male_y is not None and self.y_offset_total is not None:
-            total -= self.y_offset_total[:, None] * self.non_male_y[start:start + n_slice][None, :]
+            np.multiply(self.y_offset_total[None, :], self.non_male_y[start:start + n_slice][:, None], out=scratch)
+            np.subtract(total, scratch, out=total)
         denom = 2 * self.n_matched
-        has_denom = np.repeat((denom > 0)[:, None], n_slice, axis=1)
-        avg = np.divide(total, denom[:, None], out=np.full_like(total, np.nan), where=has_denom)
-        n_match = np.repeat(self.n_matched[:, None], n_slice, axis=1)
-        return {
-            "s": np.repeat(self.sample_ids[start:start + n_slice], k),
-            "pgs_id": np.tile(np.asarray(self.pgs_ids, dtype=object), n_slice),
-            "score_sum": total.T.ravel(),
-            "allele_count": (2 * called).T.ravel(),
-            "score_avg": avg.T.ravel(),
-            "n_missing": (n_match - called).T.ravel(),
-            "n_matched": n_match.T.ravel(),
-        }
+        scratch.fill(np.nan)
+        np.divide(total, denom[None, :], out=scratch, where=(denom > 0)[None, :])
+        return {"score_sum": score_sum, "allele_count": allele_count, "score_avg": score_avg,
+                "n_missing": n_missing, "n_matched": n_matched}
 
 
 @dataclass
@@ -1023,9 +1043,18 @@ class SummedScores:
         """The score rows (``_ScoreRows.of_slice``: s, pgs_id, score_sum, allele_count,
         score_avg (NaN where no variant matched), n_missing, n_matched), sample-major, scores
         in ``rows.pgs_ids`` order: k x n rows; ``allele_count`` less ``fewer_alleles``."""
-        columns = self.rows.of_slice(0, self.part, self.missing_vars)
+        k, n = self.part.shape
+        return {"s": np.repeat(self.rows.sample_ids[:n], k), "pgs_id": np.tile(np.asarray(self.rows.pgs_ids, object), n),
+                **self.value_columns()}
+
+    def value_columns(self) -> dict[str, np.ndarray]:
+        """``columns`` without the IDs (``_ScoreRows.value_columns``; what
+        ``scoring.score_rows_arrow`` takes: it encodes the IDs itself)."""
+        columns = self.rows.value_columns(0, self.part, self.missing_vars)
         if self.fewer_alleles is not None:
-            columns["allele_count"] = columns["allele_count"] - self.fewer_alleles.T.ravel()
+            k, n = self.part.shape
+            allele_count = columns["allele_count"].reshape(n, k)
+            np.subtract(allele_count, self.fewer_alleles.T, out=allele_count)
         return columns
 
 

@@ -58,6 +58,7 @@ from trd_spark.pgs.genotypes import (
     haploid_capable_contigs,
     haploid_contigs,
 )
+from trd_spark.pgs.memory import small_pages
 from trd_spark.schemas import PGS_SCORES
 
 if TYPE_CHECKING:
@@ -701,21 +702,27 @@ def score_rows_arrow(summed: pgen_engine.SummedScores, dataset: str) -> Any:
     ``pgs_id`` dictionary-encoded (one copy of each string, not one per row), score_avg null
     where the score matched no variant (its NaN). Built without pandas' per-row string
     objects: at 20k samples x 61 scores 0.17 CPU-s instead of 1.1 (a pandas frame of the rows
-    and its conversion to Arrow, the way it was built until session 25)."""
+    and its conversion to Arrow, the way it was built until session 25). The numeric columns
+    are ``SummedScores.value_columns``' arrays as they are (no copy; no object columns built
+    and dropped)."""
     import pyarrow as pa
 
-    columns = summed.columns()
-    del columns["s"]  # k rows per sample: the IDs converted once per sample, then repeated
     k, n = len(summed.rows.pgs_ids), summed.part.shape[1]
-    person_id = np.repeat(summed.rows.sample_ids[:n].astype(np.int64), k)
+    # The columns' arrays (~70 MB at 20k x 61) without huge pages: the driver faults each in
+    # once, and a huge page's fault may compact memory first (``memory.small_pages``).
+    with small_pages():
+        columns = summed.value_columns()
+        # k rows per sample: the IDs converted once per sample, then repeated
+        person_id = np.repeat(summed.rows.sample_ids[:n].astype(np.int64), k)
+        dataset_codes, pgs_codes = np.zeros(k * n, dtype=np.int32), np.tile(np.arange(k, dtype=np.int32), n)
 
     def repeated(values: list[str], codes: np.ndarray) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(values, pa.string()))
 
     arrays = {
-        "dataset": repeated([dataset], np.zeros(k * n, dtype=np.int32)),
+        "dataset": repeated([dataset], dataset_codes),
         "person_id": pa.array(person_id),
-        "pgs_id": repeated(list(summed.rows.pgs_ids), np.tile(np.arange(k, dtype=np.int32), n)),
+        "pgs_id": repeated(list(summed.rows.pgs_ids), pgs_codes),
         **{c: pa.array(columns[c], from_pandas=c == "score_avg") for c in PGS_SCORES.names[3:]},
     }
     return pa.table([arrays[c] for c in PGS_SCORES.names], names=PGS_SCORES.names)
@@ -728,15 +735,50 @@ def check_score_arrow(table: Any, where: str) -> float | None:
     ``missing_call_share``."""
     import pyarrow as pa
 
-    pgs = table.column("pgs_id").combine_chunks()
+    got = table.column("pgs_id")
+    pgs = got.chunk(0) if got.num_chunks == 1 else got.combine_chunks()  # one chunk: its own codes, no copy
+    if pa.types.is_dictionary(pgs.type) and len(pgs.dictionary.unique()) < len(pgs.dictionary):
+        pgs = pgs.cast(pgs.type.value_type)  # one code per pgs_id (a dictionary naming one twice)
     codes = (pgs if pa.types.is_dictionary(pgs.type) else pgs.dictionary_encode()).indices.to_numpy()
     person = table.column("person_id").to_numpy()
-    repeated = bool(pd.DataFrame({"person_id": person, "pgs": codes}).duplicated().any())
+    repeated = repeated_keys(person, codes)
     column = {c: table.column(c).to_numpy() for c in ("n_missing", "allele_count", "n_matched", "score_sum")}
-    _raise_score_problems(repeated, bool((column["n_missing"] < 0).any()),
-                          bool((column["allele_count"] > 2 * column["n_matched"]).any()),
-                          not bool(np.isfinite(column["score_sum"]).all()), where)
+    negative_missing = too_many_alleles = not_finite = False
+    for lo in range(0, table.num_rows, _CHECK_ROWS):  # a block at a time: no row-long temporary
+        got_rows = {c: v[lo:lo + _CHECK_ROWS] for c, v in column.items()}
+        negative_missing |= bool((got_rows["n_missing"] < 0).any())
+        too_many_alleles |= bool((got_rows["allele_count"] > 2 * got_rows["n_matched"]).any())
+        not_finite |= not bool(np.isfinite(got_rows["score_sum"]).all())
+    _raise_score_problems(repeated, negative_missing, too_many_alleles, not_finite, where)
     return missing_call_share(int(column["n_missing"].sum(dtype=np.int64)), int(column["n_matched"].sum(dtype=np.int64)))
+
+
+# Rows per block of ``check_score_arrow``'s range checks: each block's temporaries (2 x
+# n_matched, the comparisons) stay small (512 KiB of int64), where one row-long 2 x n_matched
+# was a fresh 10 MB array at 20k persons x 61 scores.
+_CHECK_ROWS = 65536
+
+
+def repeated_keys(person: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether a (person, code) pair occurs in more than one row (``person``, ``codes``: 1-d
+    integer arrays of one length). The rows ``score_rows_arrow`` builds (each person's rows
+    together, codes rising within them) are shown free of repeats in a few O(rows) comparisons
+    and one sort of the persons (not of the rows): each run of one person's rows has strictly
+    rising codes, and no person has two runs; any other table is sorted on (person, code) and
+    its neighbours compared. pandas' ``duplicated`` of the pairs (hash tables over all rows)
+    took 0.13 CPU-s at 20k persons x 61 scores on the driver, mostly fresh memory (issue 16,
+    benchmarks/RESULTS.md session 36 scorerows)."""
+    if len(person) < 2:
+        return False
+    starts = np.flatnonzero(person[1:] != person[:-1]) + 1  # each later run's first row
+    rising = codes[1:] > codes[:-1]
+    rising[starts - 1] = True  # a run's first code follows another person's
+    runs = person[np.r_[0, starts]]
+    if rising.all() and len(np.unique(runs)) == len(runs):
+        return False
+    order = np.lexsort((codes, person))
+    person, codes = person[order], codes[order]
+    return bool(((person[1:] == person[:-1]) & (codes[1:] == codes[:-1])).any())
 
 
 def _raise_score_problems(repeated: bool, negative_missing: bool, too_many_alleles: bool, not_finite: bool,
