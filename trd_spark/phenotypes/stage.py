@@ -175,6 +175,30 @@ def observation_sets(cfg: Config) -> list[str]:
     return [n for n in study_concept_set_names(cfg) if "observation" in _concept_set(cfg, n).domains]
 
 
+# Event tables that hold mostly records no study set can name: All of Us' observation table is
+# hundreds of millions of survey answers (PPI, many with concept 0 and a PPI source concept) and
+# other facts, while the study reads a handful of HCPCS codes there (esketamine_clinic). Such a
+# table is read through an ``isin`` of its few study IDs, which Parquet takes as a pushed filter
+# (row groups whose statistics / dictionary lack them are skipped), and its unmapped /
+# non-standard counts are over the records a study set could name (``observation_count_ids``),
+# not over every survey answer: a WARNING that fires on every run is one nobody reads.
+NARROW_TABLES = frozenset({"observation"})
+
+
+def observation_count_ids(cfg: Config, vocab: Vocabulary) -> frozenset[int]:
+    """The concept IDs whose ``observation`` records a study set could read (``observation_sets``'
+    expanded IDs, their excludes kept: a superset, as ``study_concept_ids``) plus those sets'
+    ``only_if_standard`` codes this release holds (``concepts.conditional_source_ids``: a record with
+    one as its source concept is one the set may miss). ``event_table_counts`` counts observation's
+    unmapped records (concept 0) by their ``observation_source_concept_id`` and its non-standard
+    ones by their ``observation_concept_id`` among these only; empty when no set reads the table."""
+    out: frozenset[int] = frozenset()
+    for name in observation_sets(cfg):
+        cs = _concept_set(cfg, name)
+        out |= expand_concept_set(cs.model_copy(update={"exclude": []}), vocab) | conditional_source_ids(cs, vocab)
+    return out
+
+
 def _set_records(cs: ConceptSet, ids: frozenset[int], events: dict[str, DataFrame]) -> list[DataFrame]:
     """person_id, concept_id, event_date: the records of a procedure / device / observation set
     ``cs`` (IDs ``ids``) in the table of each of its domains (``ConceptSet.domains``, e.g.
@@ -294,6 +318,9 @@ def derive_study_events(
     shrink to the few percent the study uses before any shuffle. (An ``isin`` of thousands of
     literals does the same per row but puts every ID into the plan, which Spark analyses
     again at each transformation; Parquet gets only its min/max, which the study IDs span.)
+    A table of ``NARROW_TABLES`` (observation: a few HCPCS IDs among hundreds of millions of
+    survey answers) is filtered by that ``isin`` first as well: a handful of literals, pushed to
+    the Parquet scan (PushedFilters), so row groups without them are skipped.
     """
     vocab = vocab or study_vocabulary(omop, cfg)
     ids = study_concept_ids(cfg, vocab)
@@ -303,6 +330,8 @@ def derive_study_events(
     for domain, (table, concept_col, _) in EVENT_TABLES.items():
         wanted = F.broadcast(id_frame(spark, ids[domain], concept_col))
         src, skip = omop[table], unread.get(table, frozenset())
+        if table in NARROW_TABLES:  # few IDs: a Parquet pushed filter skips the row groups without them
+            src = src.where(F.col(concept_col).isin(_ids(ids[domain])))
         # a join on a column name puts that column first: keep the table's column order
         out[domain] = src.join(wanted, concept_col, "left_semi").select(*[
             F.lit(None).cast(f.dataType).alias(f.name) if f.name in skip else F.col(f.name) for f in src.schema.fields])
@@ -567,12 +596,25 @@ def concept_record_warnings(unmapped: dict[str, int], records_below: int | None 
     n_<table>_nonstandard), each naming its table: records with concept 0
     and a source concept, and records whose standard concept column holds a concept that is not
     a standard, valid one (its column named). Records, not persons: ``logs.record_count_text``
-    (``records_below``: 1 to T-1 as ``<T``). Empty when there are none."""
+    (``records_below``: 1 to T-1 as ``<T``). Empty when there are none. A table of
+    ``NARROW_TABLES`` (observation) is counted among the concepts a study set could name
+    (``observation_count_ids``, as ``run`` passes them), and its lines say so.
+    """
     out = []
     for what, n in unmapped.items():
         shown = record_count_text(n, records_below)
-        if n and what.endswith(NONSTANDARD_SUFFIX):
-            table = what.removeprefix("n_").removesuffix(NONSTANDARD_SUFFIX)
+        table = what.removeprefix("n_").removesuffix(NONSTANDARD_SUFFIX)
+        if n and table in NARROW_TABLES and what.endswith(NONSTANDARD_SUFFIX):
+            out.append(f"{table}: {shown} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is a study concept set's "
+                       "concept held not standard / not valid in this release (OHDSI DQD isStandardValidConcept) "
+                       "match no concept set and are not read (standard concepts only; the table's other records, "
+                       "e.g. survey answers, are not counted: no set reads them)")
+        elif n and table in NARROW_TABLES:
+            out.append(f"{table}: {shown} record(s) with concept_id 0 (no standard concept) whose "
+                       f"{SOURCE_CONCEPT_OF[table][1]} is a concept of a study concept set read there are not read "
+                       "(standard concepts only, as OHDSI cohort definitions; the table's other concept-0 records, "
+                       "e.g. survey answers, are not counted: no set reads them)")
+        elif n and what.endswith(NONSTANDARD_SUFFIX):
             out.append(f"{table}: {shown} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
                        "(a source code such as ICD10CM or NDC, a classification or a deprecated concept: OHDSI DQD "
                        "isStandardValidConcept) match no concept set (unless one names that concept itself) and are "
@@ -682,6 +724,8 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int, *, use_verbatim_e
 
 # event_table_counts' key suffix of the records whose concept is not a standard, valid one.
 NONSTANDARD_SUFFIX = "_nonstandard"
+# event_table_counts' tag of a narrowed table's column-less branch (its every row).
+ALL_ROWS_TAG = "#every_row"
 # event_table_counts' key suffix of a table's records (every row, whatever its concept).
 RECORDS_SUFFIX = "_records"
 # event_table_counts' key suffix (after n_<set>) of the records a set's conditional source codes
@@ -739,8 +783,8 @@ def conditional_record_warnings(counts: dict[str, int],
 
 
 def event_table_counts(omop: dict[str, DataFrame],
-                       conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None
-                       ) -> DataFrame:
+                       conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
+                       *, observation_ids: frozenset[int] | None = None) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
@@ -763,10 +807,30 @@ def event_table_counts(omop: dict[str, DataFrame],
     Then for each set of ``conditional`` (``conditional_record_checks``: set -> (table, source
     concept_ids, the set's IDs)) n_<set>_source_outside_set (``OUTSIDE_SET_SUFFIX``): the table's
     records whose source concept is one of those IDs and whose standard concept is not in the set
-    (0 and null included), summed in the same aggregate."""
+    (0 and null included), summed in the same aggregate.
+    ``observation_ids`` (``observation_count_ids``; ``run`` passes them): the tables of
+    ``NARROW_TABLES`` (observation) are read only where their concept or source concept is one of
+    these IDs (an ``isin`` of a few literals, pushed to the Parquet scan), so n_observation counts
+    the concept-0 records whose source concept a study set could name and n_observation_nonstandard
+    the records holding such a concept non-standard: the records that may be missed, not All of Us'
+    hundreds of millions of survey answers (concept 0 with a PPI source concept), which no set reads.
+    n_observation_records stays every row (a column-less branch of the same aggregate). None: every
+    record counted, as the other tables."""
+    narrow = observation_ids is not None
+
+    def scan(table: str, concept: str, source: str) -> DataFrame:
+        df = omop[table]
+        if narrow and table in NARROW_TABLES:
+            ids = _ids(observation_ids or frozenset())
+            df = df.where(F.col(concept).isin(ids) | F.col(source).isin(ids))
+        return df.select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
+
+    # Every row of a narrowed table, for its n_<table>_records: no column read (tagged apart).
+    every = [omop[t].select(F.lit(t + ALL_ROWS_TAG).alias("_table"), F.lit(None).cast("long").alias("_concept"),
+                            F.lit(None).cast("long").alias("_source"))
+             for t in SOURCE_CONCEPT_OF if narrow and t in NARROW_TABLES]
     tagged = reduce(lambda a, b: a.unionByName(b), [
-        omop[table].select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
-        for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
+        *[scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()], *every])
     unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
     checks = list((conditional or {}).items())
     outside = [F.sum((F.col("_table").isin(list(tables)) & F.col("_source").isin(_ids(ids))
@@ -792,7 +856,8 @@ def event_table_counts(omop: dict[str, DataFrame],
     return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
                       for table in SOURCE_CONCEPT_OF],
-                    *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
+                    *[total(table + ALL_ROWS_TAG if narrow and table in NARROW_TABLES else table, F.col("_n"))
+                      .alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
                       for i, (name, (tables, _, _)) in enumerate(checks)])
 
@@ -1004,6 +1069,7 @@ def stage_counts(
     observed: dict[str, dict[str, int]] | None = None,
     use_verbatim_end_date: bool = True,
     conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
+    observation_ids: frozenset[int] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -1018,6 +1084,8 @@ def stage_counts(
     before any Spark job). ``use_verbatim_end_date``: ``trials.use_verbatim_end_date`` (drug_records).
     ``conditional``: ``conditional_record_checks``; when not empty, quirks gains
     conditional_records (``event_table_counts``' n_<set>_source_outside_set, in its aggregate).
+    ``observation_ids``: ``observation_count_ids`` (``event_table_counts``: observation's unmapped /
+    non-standard records counted among those only).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1031,7 +1099,7 @@ def stage_counts(
     ])
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
-    tables = event_table_counts(omop, conditional)
+    tables = event_table_counts(omop, conditional, observation_ids=observation_ids)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
@@ -1264,7 +1332,7 @@ def run(ctx: StageContext) -> None:
         conditional = conditional_record_checks(cfg, vocab, sets)
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
-                                           conditional=conditional)
+                                           conditional=conditional, observation_ids=observation_count_ids(cfg, vocab))
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         for domain, counts in event_dates.items():
