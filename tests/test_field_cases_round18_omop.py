@@ -118,7 +118,7 @@ def test_study_records_without_a_person_or_a_date_are_warned_about_by_table_and_
     dates = {r["domain"]: {k: v for k, v in r.asDict().items() if k != "domain"} for r in rows}
     assert (dates["condition"]["n_unknown_person"], dates["condition"]["n_missing_date"],
             dates["drug"]["n_missing_date"]) == (1, 1, 1)
-    lines = unread_record_warnings({d: dates[d] for d in EVENT_TABLES if d in dates})
+    lines = unread_record_warnings({d: dates[d] for d in EVENT_TABLES if d in dates}, None)
     assert len(lines) == 3, lines
     assert lines[0].startswith("condition_occurrence: 1 study record(s) with an empty person_id"), lines
     assert lines[1].startswith("condition_occurrence: 1 study record(s) with an empty condition_start_date"), lines

@@ -134,7 +134,7 @@ def test_records_of_a_non_standard_concept_are_counted_per_table_and_column(spar
                    "n_observation_nonstandard": 0}
     from trd_spark.phenotypes.stage import concept_record_warnings  # new on this round
 
-    lines = concept_record_warnings(got)
+    lines = concept_record_warnings(got, None)
     assert [line.split(":")[0] for line in lines] == ["condition_occurrence", "condition_occurrence", "drug_exposure",
                                                       "procedure_occurrence"], lines
     assert lines[1].startswith("condition_occurrence: 2 record(s) whose condition_concept_id is not a standard, valid")

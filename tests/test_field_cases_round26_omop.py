@@ -142,7 +142,7 @@ def test_a_release_mapping_the_codes_elsewhere_counts_their_records(spark, tmp_p
     assert checks["esketamine_clinic"][:2] == (("procedure_occurrence", "observation"), frozenset({G2082}))
     counts = event_table_counts(omop, checks).first().asDict()
     assert counts["n_esketamine_clinic_source_outside_set"] == 1
-    warnings = conditional_record_warnings(counts, checks)
+    warnings = conditional_record_warnings(counts, checks, None)
     assert [w for w in warnings if "esketamine_clinic" in w] == [
         f"procedure_occurrence / observation: 1 record(s) whose procedure_source_concept_id / "
         f"observation_source_concept_id is one of concept set "

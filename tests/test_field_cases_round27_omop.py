@@ -110,7 +110,7 @@ def test_a_code_the_release_holds_standard_but_mapped_elsewhere_is_counted(spark
     assert checks["esketamine_clinic"][:2] == (("procedure_occurrence", "observation"), frozenset({G2082, G2083}))
     counts = event_table_counts(omop, checks).first().asDict()
     assert counts["n_esketamine_clinic_source_outside_set"] == 1
-    assert [w for w in conditional_record_warnings(counts, checks) if "esketamine_clinic" in w] == [
+    assert [w for w in conditional_record_warnings(counts, checks, None) if "esketamine_clinic" in w] == [
         f"procedure_occurrence / observation: 1 record(s) whose procedure_source_concept_id / "
         f"observation_source_concept_id is one of concept set "
         f"esketamine_clinic's codes used only where standard (concept_id {G2082}, {G2083}: standard in this "
@@ -132,8 +132,8 @@ def test_the_warning_names_each_code_by_how_the_release_holds_it():
     """One set with a code the release holds as non-standard (94.26) and one it holds as standard
     (94.27): the WARNING names both, each with its state (no Spark: the line from the counts)."""
     checks = {"ect": (("procedure_occurrence",), frozenset({7, 9}), frozenset({9, 4030840}))}
-    (line,) = conditional_record_warnings({"n_ect_source_outside_set": 25}, checks)
+    (line,) = conditional_record_warnings({"n_ect_source_outside_set": 25}, checks, None)
     assert "(concept_id 7: not standard in this release; concept_id 9: standard in this release, so the " \
            "records' ETL mapped it with another vocabulary version)" in line
-    assert not conditional_record_warnings({"n_ect_source_outside_set": 0}, checks)
+    assert not conditional_record_warnings({"n_ect_source_outside_set": 0}, checks, None)
     assert Path(__file__).name == "test_field_cases_round27_omop.py"

@@ -151,7 +151,7 @@ def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are
     assert quirks["conditional_records"] == {"n_ect_source_outside_set": 4}
     assert quirks["unmapped_records"]["n_procedure_occurrence"] == 3  # persons 2, 4, 5: concept 0 or null, a source
     assert "n_ect_source_outside_set" not in quirks["unmapped_records"]
-    lines = conditional_record_warnings(quirks["conditional_records"], checks)
+    lines = conditional_record_warnings(quirks["conditional_records"], checks, None)
     assert len(lines) == 1 and lines[0].startswith(
         "procedure_occurrence: 4 record(s) whose procedure_source_concept_id is one of concept set ect's codes"), lines
     assert str(ECT_9426) in lines[0]

@@ -172,3 +172,93 @@ def test_a_stage_run_logs_every_small_record_count_as_a_label(spark, tmp_path, c
     assert (notes["study_event_dates"]["condition"]["n_unknown_person"],
             notes["study_event_dates"]["condition"]["n_after_death"]) == (1, 1)
     assert notes["quirks"]["conditional_records"]["n_esketamine_clinic_source_outside_set"] == 1
+
+
+# ---- session 36 reader, items 1, 2, 3 (helper "fixesA") ------------------------------------------
+
+def _key_values(line: str) -> dict[str, str]:
+    """``n_x 1,000, n_y <20`` -> {n_x: '1,000', n_y: '<20'} (a rendered line's counts)."""
+    return dict(re.findall(r"\b(n_\w+) (\S+?)(?:,(?= )|$)", line))
+
+
+def _exact(text: str) -> int | None:
+    return int(text.replace(",", "")) if re.fullmatch(r"\d+(?:,\d{3})*", text) else None
+
+
+def test_a_total_labelled_in_one_line_is_labelled_in_the_line_that_repeats_it():
+    """Item 1: 5 of the drug domain's 1,000 study records are after death. Its follow-up line
+    labels n_after_death <20 and so n_records 20+; drug_values, the next line, counts the same
+    1,000 records and printed them exactly (1,000 - n_kept 995 = the 5). Read together, the two
+    lines show the total the same way, and no exact total less the exact parts of the other
+    line leaves 1..19. On HEAD before this fix (no stage_count_texts; quirk_log_text per line)
+    drug_values read n_records 1,000."""
+    from trd_spark.phenotypes.stage import stage_count_texts
+
+    drug = {"n_records": 1000, "n_unknown_person": 0, "n_missing_date": 0, "n_before_birth_year": 0,
+            "n_after_followup_end": 5, "n_after_death": 5, "n_after_cutoff": 0, "n_after_observation_end": 0,
+            "n_kept": 995, "n_dated_after_cutoff": 0}
+    values = {"n_records": 1000, "n_end_over_max_days": 0, "n_days_supply_over_max": 0}
+    followup, lines = stage_count_texts({"drug": drug}, {"drug_values": values}, T)
+    a, b = _key_values(followup["drug"]), _key_values(lines["drug_values"])
+    assert a["n_after_death"] == "<20" and a["n_records"] == "20+", followup
+    assert b["n_records"] == a["n_records"], (followup["drug"], lines["drug_values"])
+    # The reader's arithmetic over both lines: a total shown exactly in either, less the follow-up
+    # line's exact parts, is never 1..19.
+    for total in (_exact(a["n_records"]), _exact(b["n_records"])):
+        parts = [_exact(a[k]) for k in ("n_unknown_person", "n_missing_date", "n_before_birth_year", "n_kept")]
+        if total is not None and None not in parts:
+            assert not 0 < total - sum(p for p in parts if p is not None) < T
+    # Nothing labelled: both exact and equal (the rule labels only what gives a count back).
+    followup, lines = stage_count_texts({"drug": {**drug, "n_after_followup_end": 0, "n_after_death": 0,
+                                                  "n_kept": 1000}}, {"drug_values": values}, T)
+    assert _key_values(followup["drug"])["n_records"] == _key_values(lines["drug_values"])["n_records"] == "1,000"
+    # And the stage logs what stage_count_texts renders (one source for both lines).
+    from trd_spark.phenotypes import stage
+
+    assert "stage_count_texts(event_dates, quirks, threshold)" in open(stage.__file__).read()
+
+
+def test_a_total_over_its_shown_parts_is_labelled_when_the_rest_is_small():
+    """Item 2: antidepressant_exposures' n_records holds, besides its three shown parts, the
+    negative days_supply records within follow-up, a count the line does not show: 1,003 over
+    900 + 100 (+ 0 below the dose) gave 3. ``record_counts_text`` reads total - sum(parts) as a
+    hidden part: 1..T-1 labels the total; 0 or T or more leaves it exact. On HEAD before this fix
+    the line read n_records 1,003."""
+    from trd_spark.logs import record_counts_text
+    from trd_spark.phenotypes.stage import quirk_log_text
+
+    exposures = {"n_records": 1003, "n_below_min_dose": 0, "n_dose_unknown": 0, "n_exposures": 900,
+                 "n_duplicates_removed": 100}
+    shown = _key_values(quirk_log_text("antidepressant_exposures", exposures, T))
+    assert shown["n_records"] == "20+", shown
+    assert [shown[k] for k in ("n_exposures", "n_duplicates_removed")] == ["900", "100"]
+    # The general rule, in logs: surplus 0 or >= T leaves the total exact.
+    sums = {"t": ("a", "b")}
+    assert record_counts_text({"t": 1000, "a": 900, "b": 100}, T, sums)["t"] == "1,000"
+    assert record_counts_text({"t": 1020, "a": 900, "b": 100}, T, sums)["t"] == "1,020"
+    assert record_counts_text({"t": 1019, "a": 900, "b": 100}, T, sums)["t"] == "20+"
+    assert record_counts_text({"t": 1001, "a": 900, "b": 100}, T, sums)["t"] == "20+"
+
+
+def test_records_below_has_no_default():
+    """Item 3: each builder of record lines takes ``records_below`` with no default, so a new
+    caller that forgets the threshold fails at once instead of printing exact counts; None
+    (exact) is asked for explicitly. On HEAD before this fix the three warnings builders
+    defaulted to None."""
+    import inspect
+
+    from trd_spark.logs import record_count_text, record_counts_text
+    from trd_spark.phenotypes.stage import (
+        concept_record_warnings,
+        conditional_record_warnings,
+        followup_log_text,
+        stage_count_texts,
+        unread_record_warnings,
+    )
+
+    for f in (record_count_text, record_counts_text, unread_record_warnings, concept_record_warnings,
+              conditional_record_warnings, followup_log_text, stage_count_texts):
+        param = inspect.signature(f).parameters["records_below"]
+        assert param.default is inspect.Parameter.empty, f.__name__
+    assert concept_record_warnings({"n_condition_occurrence": 3}, T)[0].startswith("condition_occurrence: <20 record")
+    assert concept_record_warnings({"n_condition_occurrence": 3}, None)[0].startswith("condition_occurrence: 3 record")

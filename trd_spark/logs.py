@@ -283,34 +283,53 @@ def count_text(n: int, *, persons_below: int | None = None) -> str:
 def record_count_text(n: int, records_below: int | None) -> str:
     """How a count of OMOP records (study records, event-table rows, drug exposures: not persons)
     reaches a log line or a WARNING: 0 and counts of T or more as ``count_text`` writes them, 1 to
-    T-1 as the person counts' label ``<T`` (T = ``records_below``, ``report.small_count_threshold``;
-    the exact count when ``records_below`` is None, for a caller's own record). Why: k records are
-    held by 1 to k persons, so a count of 1 to T-1 records put the persons holding them below T
-    (one record is one person; privacy round 5, session 36), while a count of T or more leaves
-    1 to T or more, no narrower than the label. The exact counts stay in the phenotypes stage
-    manifest (``notes.quirks``, ``notes.study_event_dates``: internal, never exported)."""
+    T-1 as the person counts' label ``<T`` (T = ``records_below``, ``report.small_count_threshold``).
+    ``records_below`` has no default: None (the exact count) only where a caller asks for it, for
+    a record of its own that is never logged, so a new line that forgets the threshold is a
+    TypeError, not a count leaked. Why: k records are held by 1 to k persons, so a count of 1 to
+    T-1 records put the persons holding them below T (one record is one person; privacy round 5,
+    session 36), while a count of T or more leaves 1 to T or more, no narrower than the label.
+    The exact counts stay in the phenotypes stage manifest (``notes.quirks``,
+    ``notes.study_event_dates``: internal, never exported)."""
     if records_below is not None and is_small_count(n, records_below):
         return suppressed_label(records_below)
     return count_text(n)
 
 
 def record_counts_text(counts: Mapping[str, int], records_below: int,
-                       sums: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
-    """``record_count_text`` of each of ``counts`` (name -> records), in order; ``sums``: total ->
-    the names of its parts (the total their sum, or at least it); a sum one of whose names
-    ``counts`` lacks is no relation of the line (a part not shown is unknown to its reader). A total
-    of T or more one of whose parts is not shown exactly (a label, or a total so shown) reads
-    ``T+`` (``at_least_label``): shown exactly beside its other parts, it gave back the one
-    labelled part by subtraction (n_after_followup_end 25 = n_after_death <20 + n_after_cutoff 20
-    + n_after_observation_end 0: 5 records). A total of 1 to T-1 is its label anyway."""
+                       sums: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None = None
+                       ) -> dict[str, str]:
+    """``record_count_text`` of each of ``counts`` (name -> records), in order.
+
+    ``sums``: total -> the names of its parts (a mapping, or (total, parts) pairs where a total
+    has two sums), where the total is AT LEAST their sum: it may
+    exceed them by records no name of ``counts`` holds (``antidepressant_exposures``' n_records
+    holds the negative days_supply records within follow-up, which its line does not show). That
+    surplus, total - sum(parts), is a hidden part: shown exactly beside exact parts, the total
+    gave it back. A sum one of whose names ``counts`` lacks is no relation (a part not shown is
+    unknown to the reader). A total of T or more reads ``T+`` (``at_least_label``) when a part is
+    not shown exactly (a label, or a total so shown: n_after_followup_end 25 = n_after_death <20
+    + n_after_cutoff 20 + n_after_observation_end 0 gave the 5 back) or when the surplus is 1 to
+    T-1 (n_records 1,003 over exact parts 900 + 100 + 0 gave 3). A total of 1 to T-1 is its label
+    anyway. A one-part sum in both directions (a -> (b,), b -> (a,)) says that two lines show the
+    same count (the drug domain's followup n_records and ``drug_values``' n_records): labelled in
+    one, it is labelled in the other. Names may be qualified by line (``quirks.drug_values.n_records``)
+    so that one call reads the lines of a run together (``phenotypes.stage.stage_count_texts``)."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
+
+    def exact(n: int, text: str) -> bool:
+        return text == count_text(n)
+
+    relations = list(sums.items() if isinstance(sums, Mapping) else sums or ())
     changed = True
     while changed:  # a total is a part of another (n_after_followup_end of n_records)
         changed = False
-        for total, parts in (sums or {}).items():
-            if any(k not in counts for k in (total, *parts)) or shown[total] != count_text(counts[total]):
+        for total, parts in relations:
+            if any(k not in counts for k in (total, *parts)) or not exact(counts[total], shown[total]):
                 continue
-            if any(shown[p] != count_text(counts[p]) for p in parts):
+            surplus = counts[total] - sum(counts[p] for p in parts)
+            if (any(not exact(counts[p], shown[p]) for p in parts)
+                    or not exact(surplus, record_count_text(surplus, records_below))):
                 shown[total], changed = at_least_label(records_below), True
     return shown
 

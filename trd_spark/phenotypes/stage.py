@@ -537,16 +537,14 @@ def quirk_log_text(what: str, counts: dict[str, int], persons_below: int) -> str
     exact n_periods 2,993 with the export's 3,000 persons gave its 7 persons without a period,
     tests/test_privacy_logs.py). Records (study records, exposures) as ``logs.record_counts_text``
     shows them, T = ``persons_below``: 1 to T-1 as ``<T`` (k records are 1 to k persons: one record
-    is one person), a total of a part so shown as ``T+`` (``QUIRK_SUMS``)."""
-    records = record_counts_text({k: v for k, v in counts.items() if not (what in PERSON_QUIRKS or "persons" in k)},
-                                 persons_below, QUIRK_SUMS.get(what))
-    return f"{what}: " + ", ".join(
-        f"{k} {records[k] if k in records else count_text(v, persons_below=persons_below)}" for k, v in counts.items())
+    is one person), a total of a part so shown as ``T+`` (``QUIRK_SUMS``). One line alone: ``run``
+    reads the lines of a run together (``stage_count_texts``)."""
+    return stage_count_texts({}, {what: counts}, persons_below)[1][what]
 
 
-# Sums among a quirk part's record counts (total -> parts; ``logs.record_counts_text``):
-# trials.exposure_record_counts' n_records is its parts and the negative days_supply rows
-# (drug_records' n_negative_days_supply, over every date: 0 there, 0 here).
+# Sums among a quirk part's record counts (total -> parts; ``logs.record_counts_text``, which
+# reads total - sum(parts) as a hidden part): trials.exposure_record_counts' n_records is its
+# parts and the negative days_supply rows within follow-up, a count its line does not show.
 QUIRK_SUMS = {"antidepressant_exposures": {"n_records": ("n_below_min_dose", "n_exposures", "n_duplicates_removed")}}
 # Sums among a domain's study_event_dates counts (``persons.followup_date_counts``) for its log
 # line (``followup_log_text``).
@@ -554,6 +552,44 @@ FOLLOWUP_SUMS = {
     "n_after_followup_end": ("n_after_death", "n_after_cutoff", "n_after_observation_end"),
     "n_records": ("n_unknown_person", "n_missing_date", "n_before_birth_year", "n_after_followup_end", "n_kept"),
 }
+# Counts two lines of one run show, each the other's (names as ``stage_count_texts`` qualifies
+# them): the drug domain's study records (followup_date_counts over events["drug"]) and
+# drug_values' n_records (implausible_drug_value_columns over the same frame). The followup line
+# labelled its total 20+ while drug_values printed it exactly, giving back the records after
+# death (session 36 reader, item 1).
+SAME_RECORD_COUNTS = (("study_event_dates.drug.n_records", "quirks.drug_values.n_records"),)
+
+
+def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
+                      records_below: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The run log's INFO lines of ``stage_counts``' counts, read together as their reader can:
+    (domain -> its follow-up line's counts, ``followup_log_text``; quirk part -> its line,
+    ``quirk_log_text``). Record counts through one ``logs.record_counts_text`` over every line
+    (names qualified ``study_event_dates.<domain>.<key>``, ``quirks.<part>.<key>``, as the
+    manifest's notes), with ``FOLLOWUP_SUMS`` per domain, ``QUIRK_SUMS`` per part and
+    ``SAME_RECORD_COUNTS`` across lines, so a total shown in two lines is shown the same way in
+    both; T = ``records_below`` (``report.small_count_threshold``). Persons (``PERSON_QUIRKS``,
+    ``n_persons_*``) as ``logs.person_count_text``. n_dated_after_cutoff is not logged (the
+    manifest has it): less n_after_cutoff it is the records after death dated after the cutoff."""
+    flat: dict[str, int] = {}
+    sums: list[tuple[str, tuple[str, ...]]] = []  # pairs: a total may have two sums (n_records)
+    for domain, counts in event_dates.items():
+        at = f"study_event_dates.{domain}."
+        flat.update({at + k: v for k, v in counts.items()})
+        sums += [(at + t, tuple(at + p for p in parts)) for t, parts in FOLLOWUP_SUMS.items()]
+    for what, counts in quirks.items():
+        at = f"quirks.{what}."
+        flat.update({at + k: v for k, v in counts.items() if not (what in PERSON_QUIRKS or "persons" in k)})
+        sums += [(at + t, tuple(at + p for p in parts)) for t, parts in QUIRK_SUMS.get(what, {}).items()]
+    for one, other in SAME_RECORD_COUNTS:
+        sums += [(one, (other,)), (other, (one,))]
+    shown = record_counts_text(flat, records_below, sums)
+    followup = {domain: ", ".join(f"{k} {shown[f'study_event_dates.{domain}.{k}']}" for k in counts
+                                  if k != "n_dated_after_cutoff") for domain, counts in event_dates.items()}
+    lines = {what: f"{what}: " + ", ".join(
+        f"{k} {shown.get(f'quirks.{what}.{k}') or count_text(v, persons_below=records_below)}"
+        for k, v in counts.items()) for what, counts in quirks.items()}
+    return followup, lines
 
 
 def followup_log_text(counts: dict[str, int], records_below: int) -> str:
@@ -561,12 +597,12 @@ def followup_log_text(counts: dict[str, int], records_below: int) -> str:
     ``n_records 1,200, n_unknown_person 0, n_after_death <20, ...``, as ``logs.record_counts_text``
     shows them (T = ``records_below``): 1 to T-1 as ``<T``, a total of ``FOLLOWUP_SUMS`` with a
     part so shown as ``T+``. n_dated_after_cutoff is not logged (the manifest has it): less
-    n_after_cutoff it is the records after death dated after the cutoff, a count of its own."""
-    shown = record_counts_text(counts, records_below, FOLLOWUP_SUMS)
-    return ", ".join(f"{k} {v}" for k, v in shown.items() if k != "n_dated_after_cutoff")
+    n_after_cutoff it is the records after death dated after the cutoff, a count of its own. One
+    line alone: ``run`` reads the lines of a run together (``stage_count_texts``)."""
+    return stage_count_texts({"domain": counts}, {}, records_below)[0]["domain"]
 
 
-def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below: int | None = None) -> list[str]:
+def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below: int | None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the study records no rule can place,
     per domain of ``stage_counts``' study_event_dates (``persons.followup_date_counts``), each
     naming table and column: n_unknown_person (an empty ``person_id`` or one no person row has:
@@ -574,8 +610,8 @@ def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below
     date, trial or onset, though such a record still counts where the rules read the whole record,
     ``mdd.derive_mdd``: an exclusion diagnosis excludes, any study record keeps its person out of
     the controls). Records, not persons: ``logs.record_count_text`` (``records_below``: 1 to T-1 as
-    ``<T``), as the other record warnings. Empty when there are none (they were counted, at INFO
-    only, before)."""
+    ``<T``; no default, None for the exact counts only when asked), as the other record warnings.
+    Empty when there are none (they were counted, at INFO only, before)."""
     out = []
     for domain, counts in event_dates.items():
         table, _, date_col = EVENT_TABLES[domain]
@@ -590,13 +626,14 @@ def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below
     return out
 
 
-def concept_record_warnings(unmapped: dict[str, int], records_below: int | None = None) -> list[str]:
+def concept_record_warnings(unmapped: dict[str, int], records_below: int | None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the event records no concept set can
     match, from ``stage_counts``' quirks.unmapped_records (``event_table_counts``' n_<table> and
     n_<table>_nonstandard), each naming its table: records with concept 0
     and a source concept, and records whose standard concept column holds a concept that is not
     a standard, valid one (its column named). Records, not persons: ``logs.record_count_text``
-    (``records_below``: 1 to T-1 as ``<T``). Empty when there are none. A table of
+    (``records_below``: 1 to T-1 as ``<T``; no default, None for the exact counts only when
+    asked). Empty when there are none. A table of
     ``NARROW_TABLES`` (observation) is counted among the concepts a study set could name
     (``observation_count_ids``, as ``run`` passes them), and its lines say so.
     """
@@ -724,8 +761,9 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int, *, use_verbatim_e
 
 # event_table_counts' key suffix of the records whose concept is not a standard, valid one.
 NONSTANDARD_SUFFIX = "_nonstandard"
-# event_table_counts' tag of a narrowed table's column-less branch (its every row).
-ALL_ROWS_TAG = "#every_row"
+# event_table_counts' concept for a NARROW_TABLES record no study set could name (one group for
+# them all; -1 is no concept_id: OMOP's are 0 or positive, so it joins no concept row).
+OTHER_CONCEPT = -1
 # event_table_counts' key suffix of a table's records (every row, whatever its concept).
 RECORDS_SUFFIX = "_records"
 # event_table_counts' key suffix (after n_<set>) of the records a set's conditional source codes
@@ -757,7 +795,7 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
 
 def conditional_record_warnings(counts: dict[str, int],
                                 checks: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]],
-                                records_below: int | None = None) -> list[str]:
+                                records_below: int | None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for ``stage_counts``'
     quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown as
     ``concept_record_warnings``' are, ``records_below``), each naming the table(s), their columns and the set (a
@@ -808,29 +846,26 @@ def event_table_counts(omop: dict[str, DataFrame],
     concept_ids, the set's IDs)) n_<set>_source_outside_set (``OUTSIDE_SET_SUFFIX``): the table's
     records whose source concept is one of those IDs and whose standard concept is not in the set
     (0 and null included), summed in the same aggregate.
-    ``observation_ids`` (``observation_count_ids``; ``run`` passes them): the tables of
-    ``NARROW_TABLES`` (observation) are read only where their concept or source concept is one of
-    these IDs (an ``isin`` of a few literals, pushed to the Parquet scan), so n_observation counts
+    ``observation_ids`` (``observation_count_ids``; ``run`` passes them): in the tables of
+    ``NARROW_TABLES`` (observation) a record whose concept and source concept are both outside
+    these IDs is read as concept ``OTHER_CONCEPT`` with no source concept, so n_observation counts
     the concept-0 records whose source concept a study set could name and n_observation_nonstandard
     the records holding such a concept non-standard: the records that may be missed, not All of Us'
     hundreds of millions of survey answers (concept 0 with a PPI source concept), which no set reads.
-    n_observation_records stays every row (a column-less branch of the same aggregate). None: every
+    Still one scan of the table's two concept columns, every row in n_observation_records, and the
+    unrelated rows fall into one group (a filter pushed to Parquet plus a column-less scan for the
+    records cost more CPU at 20M rows: benchmarks/RESULTS.md, session 36 obsmend). None: every
     record counted, as the other tables."""
-    narrow = observation_ids is not None
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
-        df = omop[table]
-        if narrow and table in NARROW_TABLES:
-            ids = _ids(observation_ids or frozenset())
-            df = df.where(F.col(concept).isin(ids) | F.col(source).isin(ids))
-        return df.select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
+        c, s = F.col(concept), F.col(source)
+        if observation_ids is not None and table in NARROW_TABLES:
+            named = c.isin(_ids(observation_ids)) | s.isin(_ids(observation_ids))
+            c, s = F.when(named, c).otherwise(F.lit(OTHER_CONCEPT)), F.when(named, s)
+        return omop[table].select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"))
 
-    # Every row of a narrowed table, for its n_<table>_records: no column read (tagged apart).
-    every = [omop[t].select(F.lit(t + ALL_ROWS_TAG).alias("_table"), F.lit(None).cast("long").alias("_concept"),
-                            F.lit(None).cast("long").alias("_source"))
-             for t in SOURCE_CONCEPT_OF if narrow and t in NARROW_TABLES]
     tagged = reduce(lambda a, b: a.unionByName(b), [
-        *[scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()], *every])
+        scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
     unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
     checks = list((conditional or {}).items())
     outside = [F.sum((F.col("_table").isin(list(tables)) & F.col("_source").isin(_ids(ids))
@@ -856,8 +891,7 @@ def event_table_counts(omop: dict[str, DataFrame],
     return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
                       for table in SOURCE_CONCEPT_OF],
-                    *[total(table + ALL_ROWS_TAG if narrow and table in NARROW_TABLES else table, F.col("_n"))
-                      .alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
+                    *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
                       for i, (name, (tables, _, _)) in enumerate(checks)])
 
@@ -1335,13 +1369,15 @@ def run(ctx: StageContext) -> None:
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab))
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
-        for domain, counts in event_dates.items():
-            log.info("phenotypes: %s records in study concept sets: %s", domain, followup_log_text(counts, threshold))
+        # The lines read together: a total shown in two lines is shown the same way in both.
+        followup_lines, quirk_lines = stage_count_texts(event_dates, quirks, threshold)
+        for domain, line in followup_lines.items():
+            log.info("phenotypes: %s records in study concept sets: %s", domain, line)
         out.notes["study_event_dates"] = event_dates
         for line in unread_record_warnings(event_dates, threshold):
             log.warning("phenotypes: %s", line)
-        for what, counts in quirks.items():
-            log.info("phenotypes: %s", quirk_log_text(what, counts, threshold))
+        for line in quirk_lines.values():
+            log.info("phenotypes: %s", line)
         out.notes.update(check_stage_counts(spark, cfg, sets, event_dates, quirks, absent))
         for what, n in quirks["drug_records"].items():
             if n:
