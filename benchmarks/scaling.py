@@ -659,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native-scores", type=int, default=61, help="scores (--native-samples)")
     p.add_argument("--native-cold-only", action="store_true",
                    help="--native-samples: do not run each local[2] score phase a second time in its process")
-    p.add_argument("--native-repeats", type=int, default=2,
+    p.add_argument("--native-repeats", type=int, default=None,
                    help="--native-samples: score phases per local[2] process (the first, then warm repeats; default 2); "
                         "from 3, the per-entry max/min is also given from each size's median phase, with its spread")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -673,6 +673,14 @@ def main(argv: list[str] | None = None) -> int:
             _score_twice_child(argv[1:])
         return 0
     args = p.parse_args(argv)
+    # A value the run would not honour is an error, not silently 2 (or ignored under --native-cold-only).
+    if args.native_repeats is not None and args.native_cold_only:
+        p.error("--native-repeats counts the warm phases that --native-cold-only skips: give one of them")
+    if args.native_repeats is not None and args.native_repeats < 2:
+        p.error(f"--native-repeats {args.native_repeats}: at least 2 (the first phase and a warm one; "
+                "--native-cold-only for the first only)")
+    if args.native_repeats is None:
+        args.native_repeats = 2
     if args.child:
         _child(args)
         return 0

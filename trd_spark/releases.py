@@ -327,28 +327,30 @@ class ReleaseLock:
         exclusive marker named by the stale lock's bytes (``create_new``, as the lock itself),
         and deletes the lock only while it still holds those bytes; the marker is removed once
         the new lock is written, so a run that gets the marker later finds the new lock and
-        stops. A marker a killed run left is stale as a lock is (``lock_is_stale``) and removed."""
+        stops. A marker a killed run left is stale as a lock is (``lock_is_stale``) and removed.
+        A lock its run removed just after our failed create (read as gone, or gone by the stale
+        check, which judges a missing file not stale) gets one more create: it ended LockedError
+        although nothing held the lock."""
         text = json.dumps(self.owner)
         if self.fs.create_new(self.path, text):
             return
         seen = self._content()
-        if self._stale():
-            if seen is None:  # gone since (its run ended): one more try at creating it
-                if self.fs.create_new(self.path, text):
-                    return
-            else:
-                digest = hashlib.sha256(seen).hexdigest()[:16]
-                marker = f"{self.path}.takeover-{digest}"
-                if self._take_marker(marker, text):
-                    try:
-                        if self._content() == seen:
-                            log.warning("release %s: taking over a stale lock %s (left by a killed run)",
-                                        self.release, self.path)
-                            self.fs.delete(self.path)
-                            if self.fs.create_new(self.path, text):
-                                return
-                    finally:
-                        self.fs.delete(marker)
+        if seen is not None and self._stale():
+            digest = hashlib.sha256(seen).hexdigest()[:16]
+            marker = f"{self.path}.takeover-{digest}"
+            if self._take_marker(marker, text):
+                try:
+                    if self._content() == seen:
+                        log.warning("release %s: taking over a stale lock %s (left by a killed run)",
+                                    self.release, self.path)
+                        self.fs.delete(self.path)
+                        if self.fs.create_new(self.path, text):
+                            return
+                finally:
+                    self.fs.delete(marker)
+        elif seen is None or not self.fs.exists(self.path):  # gone since (its run ended): one more try
+            if self.fs.create_new(self.path, text):
+                return
         raise LockedError(self.held_text(), where=self.path)
 
     def held_text(self) -> str:

@@ -700,9 +700,16 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tup
     returns; (the collected items, ``build``'s result). When ``build`` raises (or is interrupted),
     the gate is closed without its ready mark, so the waiting tasks raise and read nothing,
     the job is cancelled (its job group) and the thread joined before the error propagates; a
-    failed job's error propagates as ``collect``'s would."""
-    import threading
+    failed job's error propagates as ``collect``'s would. An interrupt (KeyboardInterrupt, the
+    CLI's SIGTERM) while this thread waits for the job cancels the job group too and waits for
+    the job's end, so that the caller's cleanup never removes the pass's directory under running
+    tasks (``trd-spark run`` also cancels all jobs; an in-process caller has only this)."""
     import uuid
+
+    # pyspark's InheritableThread, not threading.Thread: in pinned-thread mode (PySpark 3.5) a
+    # plain thread neither inherits this thread's JVM local properties nor closes its JVM
+    # thread at its end (one leaked per pass); ``stage._warm_up_meanwhile`` does the same.
+    from pyspark import InheritableThread
 
     gate = WeightsGate(shared)
     group = f"pgs-native-pass-{uuid.uuid4().hex}"
@@ -715,7 +722,7 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tup
         except BaseException as e:  # handed to the caller's thread
             got["error"] = e
 
-    thread = threading.Thread(target=run, name="native pass job", daemon=True)
+    thread = InheritableThread(target=run, name="native pass job", daemon=True)
     thread.start()
     try:
         rows = build()
@@ -725,7 +732,12 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tup
         sc.cancelJobGroup(group)
         thread.join()
         raise
-    thread.join()
+    try:
+        thread.join()
+    except BaseException:  # interrupted while the job runs: see the docstring
+        sc.cancelJobGroup(group)
+        thread.join()
+        raise
     if "error" in got:
         raise cast(BaseException, got["error"])
     return cast(list, got["items"]), rows
