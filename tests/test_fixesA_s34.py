@@ -144,7 +144,7 @@ def test_records_of_a_destandardised_conditional_code_mapped_outside_the_set_are
     vocab = study_vocabulary(omop, cfg)
     sets = concept_set_ids(cfg, vocab)
     checks = conditional_record_checks(cfg, vocab, sets)
-    assert {k: v[:2] for k, v in checks.items()} == {"ect": ("procedure_occurrence", frozenset({ECT_9426, ECT_9427}))}
+    assert {k: v[:2] for k, v in checks.items()} == {"ect": (("procedure_occurrence",), frozenset({ECT_9426, ECT_9427}))}
     t = derive_phenotype_tables(omop, cfg, vocab)
     _, quirks = stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
                              cfg.phenotypes.trials.max_days_supply, conditional=checks)
