@@ -761,8 +761,9 @@ def drug_record_quirks(drugs: DataFrame, max_days_supply: int, *, use_verbatim_e
 
 # event_table_counts' key suffix of the records whose concept is not a standard, valid one.
 NONSTANDARD_SUFFIX = "_nonstandard"
-# event_table_counts' tag of a narrowed table's column-less branch (its every row).
-ALL_ROWS_TAG = "#every_row"
+# event_table_counts' concept for a NARROW_TABLES record no study set could name (one group for
+# them all; -1 is no concept_id: OMOP's are 0 or positive, so it joins no concept row).
+OTHER_CONCEPT = -1
 # event_table_counts' key suffix of a table's records (every row, whatever its concept).
 RECORDS_SUFFIX = "_records"
 # event_table_counts' key suffix (after n_<set>) of the records a set's conditional source codes
@@ -845,29 +846,26 @@ def event_table_counts(omop: dict[str, DataFrame],
     concept_ids, the set's IDs)) n_<set>_source_outside_set (``OUTSIDE_SET_SUFFIX``): the table's
     records whose source concept is one of those IDs and whose standard concept is not in the set
     (0 and null included), summed in the same aggregate.
-    ``observation_ids`` (``observation_count_ids``; ``run`` passes them): the tables of
-    ``NARROW_TABLES`` (observation) are read only where their concept or source concept is one of
-    these IDs (an ``isin`` of a few literals, pushed to the Parquet scan), so n_observation counts
+    ``observation_ids`` (``observation_count_ids``; ``run`` passes them): in the tables of
+    ``NARROW_TABLES`` (observation) a record whose concept and source concept are both outside
+    these IDs is read as concept ``OTHER_CONCEPT`` with no source concept, so n_observation counts
     the concept-0 records whose source concept a study set could name and n_observation_nonstandard
     the records holding such a concept non-standard: the records that may be missed, not All of Us'
     hundreds of millions of survey answers (concept 0 with a PPI source concept), which no set reads.
-    n_observation_records stays every row (a column-less branch of the same aggregate). None: every
+    Still one scan of the table's two concept columns, every row in n_observation_records, and the
+    unrelated rows fall into one group (a filter pushed to Parquet plus a column-less scan for the
+    records cost more CPU at 20M rows: benchmarks/RESULTS.md, session 36 obsmend). None: every
     record counted, as the other tables."""
-    narrow = observation_ids is not None
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
-        df = omop[table]
-        if narrow and table in NARROW_TABLES:
-            ids = _ids(observation_ids or frozenset())
-            df = df.where(F.col(concept).isin(ids) | F.col(source).isin(ids))
-        return df.select(F.lit(table).alias("_table"), F.col(concept).alias("_concept"), F.col(source).alias("_source"))
+        c, s = F.col(concept), F.col(source)
+        if observation_ids is not None and table in NARROW_TABLES:
+            named = c.isin(_ids(observation_ids)) | s.isin(_ids(observation_ids))
+            c, s = F.when(named, c).otherwise(F.lit(OTHER_CONCEPT)), F.when(named, s)
+        return omop[table].select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"))
 
-    # Every row of a narrowed table, for its n_<table>_records: no column read (tagged apart).
-    every = [omop[t].select(F.lit(t + ALL_ROWS_TAG).alias("_table"), F.lit(None).cast("long").alias("_concept"),
-                            F.lit(None).cast("long").alias("_source"))
-             for t in SOURCE_CONCEPT_OF if narrow and t in NARROW_TABLES]
     tagged = reduce(lambda a, b: a.unionByName(b), [
-        *[scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()], *every])
+        scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
     unmapped = (F.coalesce(F.col("_concept"), F.lit(0)) == 0) & (F.coalesce(F.col("_source"), F.lit(0)) != 0)
     checks = list((conditional or {}).items())
     outside = [F.sum((F.col("_table").isin(list(tables)) & F.col("_source").isin(_ids(ids))
@@ -893,8 +891,7 @@ def event_table_counts(omop: dict[str, DataFrame],
     return rows.agg(*[total(table, F.col("_unmapped")).alias(f"n_{table}") for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.when(nonstandard, F.col("_n"))).alias(f"n_{table}{NONSTANDARD_SUFFIX}")
                       for table in SOURCE_CONCEPT_OF],
-                    *[total(table + ALL_ROWS_TAG if narrow and table in NARROW_TABLES else table, F.col("_n"))
-                      .alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
+                    *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
                       for i, (name, (tables, _, _)) in enumerate(checks)])
 
