@@ -106,6 +106,7 @@ def toy(tmp_path_factory):
 
 @pytest.mark.parametrize("shape, missing", [
     ("bed", "mean_impute"), ("pgen", "zero"), ("vcf", "mean_impute"), ("bed-hail", "mean_impute"),
+    ("mt", "mean_impute"),
 ])
 def test_dominant_and_recessive_rows_score_as_plink2(hl, spark, tmp_path, toy, shape, missing):
     """Every engine's sums equal plink2's on the split files (summed) to its printed precision;
@@ -113,7 +114,13 @@ def test_dominant_and_recessive_rows_score_as_plink2(hl, spark, tmp_path, toy, s
     one InputDataError at the first flagged row ('non-additive variants are not supported')."""
     tmp, bed, pgen, sums = toy
     fmt, path = {"bed": ("plink", bed), "pgen": ("pgen", pgen), "vcf": ("vcf", str(tmp / "d.vcf")),
-                 "bed-hail": ("plink", bed)}[shape]
+                 "bed-hail": ("plink", bed), "mt": ("mt", str(tmp_path / "d.mt"))}[shape]
+    if shape == "mt":
+        # The hail-mt route (native engine over the MatrixTable's entry parts, ``mt_entries``):
+        # its own reader and row placement, in two parts so that rows come from both.
+        mt = hl.import_vcf(str(tmp / "d.vcf"), reference_genome="GRCh38")
+        mt.repartition(2).write(path)
+        assert hl.read_matrix_table(path).n_partitions() == 2
     extra_pgs = f"  missing_genotypes: {missing}\n" + ("  native: {engine: hail}\n" if shape == "bed-hail" else "")
     cfg = case_config(tmp_path, path, f"{tmp}/scores/*", fmt=fmt, extra_pgs=extra_pgs)
     got = run_scores(hl, spark, cfg)
@@ -218,3 +225,26 @@ def test_dominant_and_recessive_rows_on_chrx_outside_the_pars_are_one_error(hl, 
             plink2[int(person)] = plink2.get(int(person), 0.0) + float(value)
     got = run_scores(hl, spark, case_config(tmp_path / "s", str(path), f"{tmp_path}/s/*", fmt=fmt))
     assert dict(zip(got["person_id"].astype(int), got["score_sum"], strict=True)) == pytest.approx(plink2, abs=1e-5)
+
+
+def test_a_score_whose_dominant_and_recessive_rows_all_go_unmatched_is_noted(hl, spark, tmp_path, toy, caplog):
+    """A score whose dominant / recessive rows all failed to match was summed as an additive-only
+    score with nothing to tell (n_matched counts rows, not models): now the pgs manifest's
+    ``notes.dosage_model_rows_unmatched`` counts that score's rows per type, with a WARNING. A
+    score with one such row matched, and an additive-only file, are not noted (helper pgs28's gap)."""
+    from trd_spark.pgs import stage
+
+    tmp, bed, _, _ = toy
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    for pgs_id, rows in {"PGS992703": [(100, "T", "C", 0.5, "additive"), (900, "A", "G", 0.3, "dominant"),
+                                       (950, "C", "T", 0.2, "dominant"), (970, "C", "T", 0.1, "recessive")],
+                         "PGS992704": [(100, "T", "C", 0.5, "additive"), (200, "G", "A", 0.3, "dominant"),
+                                       (900, "A", "G", 0.3, "recessive")],
+                         "PGS992705": [(100, "T", "C", 0.5, "additive")]}.items():
+        (scores / f"{pgs_id}.txt").write_text(_scoring_file(pgs_id, rows))
+    cfg = case_config(tmp_path, bed, f"{scores}/*", fmt="plink")
+    r = stage.match_dataset(hl, spark, cfg, "d", stage.load_scoring_files(spark, cfg, "GRCh38"))
+    assert stage.dosage_model_rows_unmatched([r]) == {"d": {"PGS992703": {"dominant": 2, "recessive": 1}}}
+    assert "score PGS992703: none of its 2 dominant / 1 recessive rows matched" in caplog.text
+    assert "PGS992704" not in caplog.text.split("none of its")[-1]

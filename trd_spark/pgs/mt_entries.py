@@ -528,7 +528,10 @@ class EntriesFiles:
         its part when the rows it would move by (wanted rows, each read, looked up and
         multiplied) exceed ``_DECODE_SHARE`` x the larger of the part's file rows either task
         would decode besides its own (the task before the bound reads the part to its end, the
-        one after reads it from its start: ``EntriesReader``). Bounds that meet are merged
+        one after reads it from its start: ``EntriesReader``). An approximation, for speed only
+        (the rows read are the same wherever a bound falls): the move is counted in wanted rows
+        and the file rows between them that the move also hands over (each ``_DECODE_SHARE``) are
+        left out, so with sparse wanted rows a move costs more than counted. Bounds that meet are merged
         (fewer tasks). Why not always moved: 15 parts over 2 tasks (20k samples x 50k rows)
         made tasks of 7 and 8 parts, the job as long as the 8-part task: 7% over an even split
         (benchmarks/RESULTS.md, session 36 flatmt)."""

@@ -100,8 +100,9 @@ CSV_BLOCK_BYTES = 64 << 20
 # Text columns are Arrow-backed: vectorised string operations (the python-object ones were
 # most of the parse time of a million-row file).
 TEXT = pd.StringDtype("pyarrow")
-# Columns that mean the score is not a plain additive sum of weight x dosage.
-_NON_ADDITIVE_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
+# The PGS Catalog's per-row model flags: is_dominant / is_recessive are read into
+# ``effect_types`` (below); the others (haplotype, diplotype, interaction rows) are refused.
+_MODEL_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction", "is_dominant", "is_recessive")
 _DOSAGE_WEIGHTS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
 # Rows flagged is_dominant / is_recessive are scored as pgsc_calc scores them: its matcher splits
 # a scoring file by effect type and runs plink2 --score with the 'dominant' / 'recessive'
@@ -1117,7 +1118,7 @@ def _header_key(key: str) -> str:
 # reference_allele) spells them, by lower-case name.
 _COLUMN_SPELLING = {c.lower(): c for c in (
     "rsID", "chr_name", "chr_position", "effect_allele", "other_allele", "reference_allele", "effect_weight",
-    "weight_type", "hm_chr", "hm_pos", "hm_rsID", "hm_inferOtherAllele", *_NON_ADDITIVE_FLAGS, *_DOSAGE_WEIGHTS)}
+    "weight_type", "hm_chr", "hm_pos", "hm_rsID", "hm_inferOtherAllele", *_MODEL_FLAGS, *_DOSAGE_WEIGHTS)}
 
 
 @dataclass(frozen=True)
@@ -1463,9 +1464,10 @@ def parse_scoring_file(
             where=where_key("HmPOS_build" if "HmPOS_build" in meta else "genome_build"),
         )
 
-    # ---- additive scores only (plink2 --score semantics)
+    # ---- model flags: additive, dominant or recessive per row (plink2 --score semantics, its
+    # 'dominant' / 'recessive' modifiers); other models and dosage-specific weights refused
     effect_types: np.ndarray | None = None
-    for col in _NON_ADDITIVE_FLAGS:
+    for col in _MODEL_FLAGS:
         if col in df.columns:
             flag = df[col].fillna("").str.strip().str.lower()
             flagged = flag.isin(_FLAG_TRUE)

@@ -92,6 +92,7 @@ from trd_spark.pgs.scoring import (
     scores_frame,
 )
 from trd_spark.pgs.scoring_files import (
+    EFFECT_TYPES,
     LIFTOVER_BUILDS,
     SCORING_FILES_AHEAD,
     ParseAhead,
@@ -293,6 +294,36 @@ def duplicate_rows_dropped(results: list[DatasetMatches]) -> dict[str, dict[str,
     scoring files' own dropped duplicates (``scoring_file_notes``); datasets without drops are
     left out. The match summary's n_variants does not count these rows."""
     return {r.dataset: dict(r.frame.duplicates_dropped) for r in results if r.frame.duplicates_dropped}
+
+
+def dosage_model_rows_unmatched(results: list[DatasetMatches]) -> dict[str, dict[str, dict[str, int]]]:
+    """dataset -> pgs_id -> effect type ('dominant' / 'recessive', ``scoring_files.EFFECT_TYPES``)
+    -> the score file's rows of that type, for each score whose dominant and recessive rows
+    all went unmatched on that dataset, for the pgs manifest's notes
+    (``dosage_model_rows_unmatched``; datasets and scores without such a loss left out), each
+    with a WARNING. Such a score is summed as an additive-only score, and the match summary's
+    n_matched / match_rate do not tell which rows were lost (helper pgs28's gap, session 36).
+    Variant rows, not persons."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in results:
+        types = member_effect_types(r.frame, r.scoring_files)
+        if types is None:
+            continue
+        mem = r.frame.members
+        score_index = mem["score_index"].to_numpy()
+        # Members are every score row placed on a site, matched or not (matched_row -1).
+        used = r.frame.sites["matched_row"].to_numpy("int64")[mem["site"].to_numpy()] >= 0
+        for i, sf in enumerate(r.scoring_files):
+            if sf.effect_types is None or (types.members[(score_index == i) & used] != 0).any():
+                continue
+            in_file = {name: int((sf.effect_types == code).sum()) for code, name in enumerate(EFFECT_TYPES) if code}
+            in_file = {name: n for name, n in in_file.items() if n}
+            if not in_file:
+                continue
+            log.warning("pgs: dataset %s, score %s: none of its %s rows matched; scored as its additive "
+                        "rows only", r.dataset, sf.pgs_id, " / ".join(f"{n:,} {name}" for name, n in in_file.items()))
+            out.setdefault(r.dataset, {})[sf.pgs_id] = in_file
+    return out
 
 
 def score_labels(cfg: Config, scoring_files: list[ScoringFile]) -> dict[str, ScoreLabel]:
@@ -1213,6 +1244,7 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         write_scores(writer, score_parts)
         writer.notes["scoring_file_notes"] = scoring_file_notes(files_by_build)
         writer.notes["duplicate_rows_dropped"] = duplicate_rows_dropped(results)
+        writer.notes["dosage_model_rows_unmatched"] = dosage_model_rows_unmatched(results)
         writer.notes["unplaced_variants"] = unplaced_variant_counts(results)
         writer.notes["vcf_half_call_rows"] = half_call_row_counts(results)
         writer.notes["missing_call_share"] = missing_call_shares(results)
