@@ -10,7 +10,8 @@
   ``no-mean-imputation``; ALLELE_CT and DENOM count as for additive rows. Now every engine scores
   them so (``matching.weight_matrices``' dominant / recessive matrices): the native engine on
   .bed and .pgen, a VCF's hard calls exported for it, and Hail's pass (``pgs.native.engine:
-  hail`` on the .bed). Each equals plink2 run on the files split by effect type, summed, to
+  hail`` on the .bed; session 36 fixesB: the native engine over a MatrixTable's entry parts and
+  over BGEN expected dosages). Each equals plink2 run on the files split by effect type, summed, to
   plink2's printed precision (mean imputation; ``no-mean-imputation`` on the .pgen). A row flagged
   both is one error (as pgscatalog-core's effect_type); a dominant row matched on chrY/chrM, or on
   chrX outside its PARs, is one error (plink2 2.00a3.5 refuses the modifiers on haploid
@@ -106,7 +107,7 @@ def toy(tmp_path_factory):
 
 @pytest.mark.parametrize("shape, missing", [
     ("bed", "mean_impute"), ("pgen", "zero"), ("vcf", "mean_impute"), ("bed-hail", "mean_impute"),
-    ("mt", "mean_impute"),
+    ("mt", "mean_impute"), ("bgen", "mean_impute"),
 ])
 def test_dominant_and_recessive_rows_score_as_plink2(hl, spark, tmp_path, toy, shape, missing):
     """Every engine's sums equal plink2's on the split files (summed) to its printed precision;
@@ -114,7 +115,14 @@ def test_dominant_and_recessive_rows_score_as_plink2(hl, spark, tmp_path, toy, s
     one InputDataError at the first flagged row ('non-additive variants are not supported')."""
     tmp, bed, pgen, sums = toy
     fmt, path = {"bed": ("plink", bed), "pgen": ("pgen", pgen), "vcf": ("vcf", str(tmp / "d.vcf")),
-                 "bed-hail": ("plink", bed), "mt": ("mt", str(tmp_path / "d.mt"))}[shape]
+                 "bed-hail": ("plink", bed), "mt": ("mt", str(tmp_path / "d.mt")),
+                 "bgen": ("bgen", str(tmp_path / "d.bgen"))}[shape]
+    if shape == "bgen":
+        # BGEN expected dosages (the native engine's BGEN reader): the hard calls as probabilities,
+        # a missing call missing, so plink2's sums on the VCF stay the oracle.
+        mt = hl.import_vcf(str(tmp / "d.vcf"), reference_genome="GRCh38")
+        gp = hl.range(3).map(lambda i: hl.float64(hl.unphased_diploid_gt_index_call(i) == mt.GT))
+        hl.export_bgen(mt.annotate_entries(GP=hl.or_missing(hl.is_defined(mt.GT), gp)), str(tmp_path / "d"))
     if shape == "mt":
         # The hail-mt route (native engine over the MatrixTable's entry parts, ``mt_entries``):
         # its own reader and row placement, in two parts so that rows come from both.
