@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from test_field_cases_pgs import case_config, plink2_fileset, run_scores
+from test_field_cases_round17_pgs import x_case  # noqa: F401  (round 17's chrX case, a module fixture reused)
 
 from trd_spark.errors import InputDataError
 from trd_spark.pgs.scoring_files import parse_scoring_file
@@ -191,26 +192,20 @@ def test_a_dominant_row_on_chry_is_one_error_at_its_line(hl, spark, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["pgen", "vcf"])
-def test_dominant_and_recessive_rows_on_chrx_outside_the_pars_are_one_error(hl, spark, tmp_path, fmt):
+def test_dominant_and_recessive_rows_on_chrx_outside_the_pars_are_one_error(hl, spark, tmp_path, x_case, fmt):  # noqa: F811
     """plink2 2.00a3.5 refuses --score 'dominant' (and 'recessive') on chrX outside the PARs
     ("cannot be used with haploid chromosomes", checked here on round 17's chrX pgen with the
     samples' sex), so there is no answer to give: one error at the row, on the pgen (.psam sex)
     and on the VCF; a recessive row in PAR1 (diploid for everyone) is scored as plink2 scores it.
-    Before: the whole file refused at its first flagged row."""
-    from test_field_cases_round17_pgs import _X_VCF
-
-    (tmp_path / "d.vcf").write_text(_X_VCF)
-    (tmp_path / "sex.txt").write_text("#IID\tSEX\n" + "".join(f"{i}\t{1 if i in (1001, 1002, 1003, 1007) else 2}\n"
-                                                             for i in range(1001, 1008)))
-    _plink2("--vcf", str(tmp_path / "d.vcf"), "--update-sex", str(tmp_path / "sex.txt"), "--split-par", "hg38",
-            "--make-pgen", "--out", str(tmp_path / "g"))
-    _plink2("--pfile", str(tmp_path / "g"), "--freq", "--out", str(tmp_path / "f"))
+    Before: the whole file refused at its first flagged row. Inputs: round 17's x_case (its VCF,
+    the pgen with the samples' sex, the pgen's own --freq)."""
+    case = x_case[0]
     (tmp_path / "dom.tsv").write_text("ID\tA1\tW\nrs3\tG\t0.8\n")
-    refused = subprocess.run([shutil.which("plink2") or "plink2", "--pfile", str(tmp_path / "g"), "--read-freq",
-                              str(tmp_path / "f.afreq"), "--score", str(tmp_path / "dom.tsv"), "1", "2", "3",
+    refused = subprocess.run([shutil.which("plink2") or "plink2", "--pfile", str(case / "g"), "--read-freq",
+                              str(case / "f.afreq"), "--score", str(tmp_path / "dom.tsv"), "1", "2", "3",
                               "header-read", "dominant", "--out", str(tmp_path / "dom")], capture_output=True, text=True)
     assert refused.returncode != 0 and "cannot be used with haploid" in refused.stdout + refused.stderr
-    path = tmp_path / ("g" if fmt == "pgen" else "d.vcf")
+    path = case / ("g" if fmt == "pgen" else "d.vcf")
     head = ("#pgs_id=PGS992706\n#genome_build=GRCh38\n"
             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\tis_dominant\tis_recessive\n"
             "1\t1000\tG\tA\t1.0\t\t\nX\t1000000\tC\tT\t0.5\t\tTRUE\n")
@@ -225,7 +220,7 @@ def test_dominant_and_recessive_rows_on_chrx_outside_the_pars_are_one_error(hl, 
     (tmp_path / "rec.tsv").write_text("ID\tA1\tW\nrs2\tC\t0.5\n")
     plink2: dict[int, float] = {}
     for name, extra in (("add", []), ("rec", ["recessive"])):
-        _plink2("--pfile", str(tmp_path / "g"), "--read-freq", str(tmp_path / "f.afreq"), "--score",
+        _plink2("--pfile", str(case / "g"), "--read-freq", str(case / "f.afreq"), "--score",
                 str(tmp_path / f"{name}.tsv"), "1", "2", "3", "header-read", "cols=+scoresums", *extra,
                 "--out", str(tmp_path / name))
         out = pd.read_csv(tmp_path / f"{name}.sscore", sep="\t").rename(columns={"#IID": "IID"})
