@@ -322,9 +322,14 @@ class _WarmUpWaits(_LogRecords):
 
 
 def spark_jobs(spark) -> int:
-    """Spark jobs this application has started so far (those without a job group: all of ours
-    and Hail's), from Spark's status tracker."""
-    return len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    """Spark jobs this application has started so far, in any job group, from Spark's status
+    store (the UI's; it keeps ``spark.ui.retainedJobs``, 1,000 by default). Not the public status
+    tracker's ``getJobIdsForGroup()``: that counts only jobs without a group, and the native pass
+    runs its job in a group of its own since f274311 (cancelled on an interrupt), so a score phase
+    counted 0 jobs. The listener bus is drained first: a job enters the store by its start event."""
+    jsc = spark.sparkContext._jsc.sc()
+    jsc.listenerBus().waitUntilEmpty(10_000)
+    return int(jsc.statusStore().jobsList(None).size())
 
 
 def process_cpu() -> dict[str, float]:

@@ -132,3 +132,26 @@ def test_scaling_refuses_native_repeats_it_would_not_honour(monkeypatch, capsys,
         assert ran.pop()["repeats"] == repeats
     assert scaling.main(["--native-samples", "100", "--native-cold-only"]) == 0
     assert ran.pop()["warm"] is False
+
+
+def test_the_benchmarks_count_a_job_run_in_a_job_group(spark):
+    """benchmarks/pgs_vs_plink2.spark_jobs counted only jobs without a job group (the status
+    tracker's ``getJobIdsForGroup()``); since f274311 the native pass runs its job in a group of
+    its own, so scaling.py's warm repeat counted 0 jobs and stopped every native-bed run ("the
+    second score phase ran no Spark job"). A job in a group, run from another thread as the pass
+    runs it, now counts; so does one without a group."""
+    from benchmarks import pgs_vs_plink2 as pv
+
+    sc = spark.sparkContext
+    before = pv.spark_jobs(spark)
+
+    def grouped() -> None:
+        sc.setJobGroup("bench-jobs-s36", "a grouped job", interruptOnCancel=True)
+        sc.parallelize(range(4), 1).count()
+
+    worker = threading.Thread(target=grouped)
+    worker.start()
+    worker.join()
+    assert pv.spark_jobs(spark) - before == 1
+    sc.parallelize(range(4), 1).count()
+    assert pv.spark_jobs(spark) - before == 2
