@@ -11,10 +11,11 @@ Lock: ``{output_root}/{release}/.lock`` is created atomically (``O_EXCL`` locall
 create-without-overwrite on HDFS/GCS) and holds host, pid and start time. A second run on the
 same release raises ``LockedError`` (exit 6). A lock is *stale* (left by a killed run) when it
 names this host and a process that no longer exists (or whose pid now names another process:
-``process_identity``), or names another host and is older than ``releases.lock_stale_hours``;
-a live process of this host holds its lock whatever its age (a pgs stage at All of Us scale
-can run longer than a day). An empty or unreadable lock (a run killed while writing it) is
-judged by the file's modification time. A stale lock is taken over with a warning. Remove it
+``process_identity``), or names another host and was last refreshed more than
+``releases.lock_stale_hours`` ago: a run rewrites its lock's ``refreshed`` time every
+``LOCK_REFRESH_SECONDS`` while it holds it, so a live run of any host keeps its lock whatever its
+age (a pgs stage at All of Us scale can run longer than a day). An empty or unreadable lock (a run
+killed while writing it) is judged by the file's modification time. A stale lock is taken over with a warning. Remove it
 by hand only when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
 """
 
@@ -26,6 +27,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +40,13 @@ from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs,
 log = logging.getLogger(__name__)
 
 LOCK = ".lock"
+# How often a run rewrites its lock's ``refreshed`` time while it holds it (at most: a quarter of
+# ``releases.lock_stale_hours`` when that is shorter). Another host's lock is judged by that time,
+# not by when its run started: a run on another host (a YARN cluster-mode driver, another Airflow
+# worker) whose pgs stage ran longer than lock_stale_hours lost its lock to the next scheduled
+# run, and both wrote the release. One small write per interval; the file system's clock plays no
+# part (the time is the holder's, as ``started``).
+LOCK_REFRESH_SECONDS = 600.0
 _RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -245,7 +254,7 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     both wrote the same release. False when the file is gone (``create_new`` decides)."""
     try:
         held = json.loads(fs.read_text(path))
-        started = float(held["started"])
+        started = last_sign_of_life(held)
     except Exception:  # noqa: BLE001 - empty, half-written or unreadable: the file's age is the clock
         held = {}
         try:
@@ -256,6 +265,18 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     if alive is not None:
         return not alive
     return time.time() - started > stale_hours * 3600
+
+
+def last_sign_of_life(held: dict) -> float:
+    """When the run of owner record ``held`` last showed itself alive (seconds since the epoch):
+    the later of its ``started`` and its ``refreshed`` (``ReleaseLock`` rewrites it every
+    ``LOCK_REFRESH_SECONDS``; a record without one, written by an older trd-spark or a taker's
+    marker, is judged by ``started`` alone). Raises when ``started`` is missing or no number."""
+    started = float(held["started"])
+    try:
+        return max(started, float(held.get("refreshed", started)))
+    except (TypeError, ValueError):
+        return started
 
 
 def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
@@ -275,11 +296,22 @@ def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
             return "held by a run that has just ended (run again)"
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
     age = max(0, int(time.time() - started))
-    ago = f"{age // 3600}h{age % 3600 // 60:02d}m" if age >= 3600 else f"{age // 60}m{age % 60:02d}s"
     alive = ": its process is alive on this host, so its lock is kept whatever its age" if holder_alive_here(
         held if isinstance(held, dict) else {}) else ""
+    try:
+        quiet = max(0, int(time.time() - last_sign_of_life(held)))
+        alive = alive or (f": its run refreshed the lock {_duration(quiet)} ago" if quiet < age else "")
+    except Exception:  # noqa: BLE001 - no owner record: the file's age above is all there is
+        pass
+    ago = _duration(age)
     return (f"held by {where} since {since} ({ago} ago); wait for it to end{alive} (a killed run's lock is taken "
-            f"over: this host's once its pid is gone, another host's after releases.lock_stale_hours {stale_hours:g})")
+            f"over: this host's once its pid is gone, another host's once not refreshed for releases.lock_stale_hours "
+            f"{stale_hours:g})")
+
+
+def _duration(seconds: int) -> str:
+    """``1h05m`` from an hour on, else ``3m07s``."""
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class ReleaseLock:
@@ -290,8 +322,15 @@ class ReleaseLock:
         self.release = cfg.release
         self.stale_seconds = cfg.releases.lock_stale_hours * 3600
         self.fs = fs
+        started = time.time()
         self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "process": process_identity(os.getpid()),
-                      "started": time.time()}
+                      "started": started, "refreshed": started}
+        # The refresher (``_keep_fresh``) runs while the lock is held (``__enter__`` .. ``__exit__``);
+        # ``_writing`` keeps a refresh from rewriting the lock after its release deleted it.
+        self.refresh_seconds = min(LOCK_REFRESH_SECONDS, self.stale_seconds / 4)
+        self._stop = threading.Event()
+        self._writing = threading.Lock()
+        self._refresher: threading.Thread | None = None
 
     def held_by_live_run(self) -> bool:
         """True when the lock file exists and is not stale (read-only: ``run`` asks this before
@@ -358,11 +397,65 @@ class ReleaseLock:
         holder = lock_holder_text(self.fs, self.path, self.stale_seconds / 3600)
         return f"another run holds the lock on release {self.release}: {holder}"
 
+    def refresh(self) -> bool:
+        """Rewrite the lock with this run's owner record and ``refreshed`` now, while the file
+        still holds this run's record (same host, pid, process and start); False, with a WARNING,
+        when it holds another run's (taken over after this run went unrefreshed for
+        ``lock_stale_hours``: it is never overwritten) or is gone. A local lock is replaced whole
+        (a temporary file renamed over it: a reader never sees it half-written); on HDFS / GCS it
+        is overwritten (GCS replaces an object whole; a half-written HDFS file reads as an
+        unreadable lock, judged by its new mtime: not stale)."""
+        with self._writing:
+            if self._stop.is_set():
+                return False
+            try:
+                held = json.loads(self.fs.read_text(self.path))
+            except Exception:  # noqa: BLE001 - gone or unreadable: not this run's any more
+                held = None
+            mine = ("host", "pid", "process", "started")
+            if not isinstance(held, dict) or any(held.get(k) != self.owner[k] for k in mine):
+                log.warning("release %s: the lock %s no longer holds this run's record (taken over by another run "
+                            "after releases.lock_stale_hours without a refresh?); not refreshed", self.release, self.path)
+                return False
+            self.owner = {**self.owner, "refreshed": time.time()}
+            text = json.dumps(self.owner)
+            write_text = getattr(self.fs, "write_text", None)
+            if write_text is not None:
+                write_text(self.path, text)
+            else:
+                tmp = f"{self.path}.refresh-{os.getpid()}"
+                with open(tmp, "w") as f:
+                    f.write(text)
+                os.replace(tmp, self.path)
+            return True
+
+    def _keep_fresh(self) -> None:
+        """The refresher thread: ``refresh`` every ``refresh_seconds`` until the lock is released
+        or no longer this run's. A failed write (a storage hiccup) is logged and tried again at the
+        next interval: the lock goes stale only after ``lock_stale_hours`` without one."""
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                if not self.refresh():
+                    return
+            except Exception as e:  # noqa: BLE001 - tried again next time
+                log.debug("release %s: the lock could not be refreshed (%s); tried again", self.release, e)
+
     def release_lock(self) -> None:
-        self.fs.delete(self.path)
+        self._stop.set()
+        # A refresh under way finishes first (it checks the stop flag under the same mutex), so the
+        # lock is not written again after its deletion; one hung in storage is not waited for.
+        got = self._writing.acquire(timeout=max(1.0, min(self.refresh_seconds, 30.0)))
+        try:
+            self.fs.delete(self.path)
+        finally:
+            if got:
+                self._writing.release()
 
     def __enter__(self) -> ReleaseLock:
         self.acquire()
+        self._stop.clear()
+        self._refresher = threading.Thread(target=self._keep_fresh, name=f"release-lock-{self.release}", daemon=True)
+        self._refresher.start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,81 @@
+"""Stale reruns and run safety, round 27 (session 37)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.errors import LockedError
+from trd_spark.releases import LocalFs, ReleaseLock, lock_is_stale, statuses
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    inputs = tmp_path / "inputs"
+    (inputs / "r1").mkdir(parents=True)
+    return load_config(None, overrides={"output_root": str(tmp_path / "results"), "release": "r1",
+                                        "releases": {"input_root": str(inputs)}, "toy_data": None})
+
+
+def test_a_live_run_of_another_host_keeps_its_lock_past_the_stale_age(cfg):
+    """A run on another host (a YARN cluster-mode driver, another Airflow worker) whose pgs stage
+    ran longer than ``releases.lock_stale_hours`` lost its lock to the next scheduled run: another
+    host's lock was judged by when its run started, so both runs wrote the release. A run now
+    rewrites its lock's ``refreshed`` time while it holds it, and another host's lock is stale
+    only when not refreshed for lock_stale_hours."""
+    fs = LocalFs()
+    lock = ReleaseLock(cfg, fs)
+    Path(lock.path).parent.mkdir(parents=True)
+    day = cfg.releases.lock_stale_hours * 3600
+    running = {"host": "worker-7", "pid": 1, "started": time.time() - 2 * day, "refreshed": time.time() - 60}
+    Path(lock.path).write_text(json.dumps(running))
+    assert not lock_is_stale(fs, lock.path, cfg.releases.lock_stale_hours)
+    with pytest.raises(LockedError, match="refreshed the lock 1m0"):
+        ReleaseLock(cfg, fs).acquire()
+    assert json.loads(Path(lock.path).read_text()) == running  # not taken over
+    assert {s.release: s.state for s in statuses(cfg, fs)} == {"r1": "running"}
+    # Killed on that host: its last refresh ages past the limit, and the lock is taken over.
+    killed = {**running, "refreshed": time.time() - day - 60}
+    Path(lock.path).write_text(json.dumps(killed))
+    assert lock_is_stale(fs, lock.path, cfg.releases.lock_stale_hours)
+    with ReleaseLock(cfg, fs) as taken:
+        assert json.loads(Path(lock.path).read_text()) == taken.owner
+    assert not os.path.exists(lock.path)
+
+
+def test_a_held_lock_is_refreshed_and_never_written_again_once_released_or_taken(tmp_path):
+    """The holder refreshes its lock while it runs (every quarter of lock_stale_hours at most;
+    here 0.0004 h: 0.36 s), never after releasing it (a refresh under way does not bring the
+    deleted lock back), and never over another run's record."""
+    inputs = tmp_path / "inputs"
+    (inputs / "r1").mkdir(parents=True)
+    cfg = load_config(None, overrides={"output_root": str(tmp_path / "results"), "release": "r1",
+                                       "releases": {"input_root": str(inputs), "lock_stale_hours": 0.0004},
+                                       "toy_data": None})
+    fs = LocalFs()
+    with ReleaseLock(cfg, fs) as held:
+        first = json.loads(Path(held.path).read_text())
+        deadline = time.time() + 30
+        while json.loads(Path(held.path).read_text() or "{}").get("refreshed", 0) <= first["refreshed"]:
+            assert time.time() < deadline, "the lock was never refreshed"
+            time.sleep(0.1)
+        now = json.loads(Path(held.path).read_text())
+        assert {k: now[k] for k in ("host", "pid", "process", "started")} == {
+            k: first[k] for k in ("host", "pid", "process", "started")}
+        assert not lock_is_stale(fs, held.path, 0.0004)
+    time.sleep(1.0)  # three refresh intervals after the release
+    assert not os.path.exists(held.path)
+    assert [p.name for p in Path(held.path).parent.iterdir() if p.name.startswith(".lock")] == []
+
+    # Another run's record in the file (taken over): the refresh leaves it as it is.
+    other = ReleaseLock(cfg, fs)
+    other.acquire()
+    theirs = {"host": "worker-7", "pid": 1, "started": time.time(), "refreshed": time.time()}
+    Path(other.path).write_text(json.dumps(theirs))
+    assert other.refresh() is False
+    assert json.loads(Path(other.path).read_text()) == theirs
