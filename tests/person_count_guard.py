@@ -290,11 +290,111 @@ def small_record_counts(text: str, threshold: int = 20) -> list[str]:
     """Counts of 1 to T-1 OMOP records in rendered text (a run log, a WARNING line) that are not
     the label ``<T``: a number followed within two words by a record word (``3 study record(s)``,
     ``1 antidepressant/study record(s)``), and in a phenotypes line a value under an ``n_`` key
-    (``RECORD_KEY``: ``n_after_death 3``). Zeros, counts of T or more and labels pass."""
+    (``RECORD_KEY``: ``n_after_death 3``). Zeros, counts of T or more and labels pass. Also (session
+    37) a gate message's exact counts (``exact_gate_counts``) and an OMOP reader line's count of 1 to
+    T-1 bad cells (``small_value_counts``); ``small_record_rests`` reads the lines together."""
     out = [text[max(0, m.start() - 60):m.end() + 30] for m in _RECORD_COUNT.finditer(text)
            if 0 < int(m.group(1).replace(",", "")) < threshold]
+    out += exact_gate_counts(text, threshold) + small_value_counts(text, threshold)
     for line in _RECORD_LINE.finditer(text):
         out += [line.group(0)[max(0, m.start() - 40):m.end() + 20] for m in _KEY_VALUE.finditer(line.group(0))
                 if RECORD_KEY.match(m.group(1)) and re.fullmatch(r"\d+(?:,\d{3})*", m.group(2))
                 and 0 < int(m.group(2).replace(",", "")) < threshold]
+    return out
+
+
+# Privacy round 6 (session 37): record counts that give a small one back by arithmetic, and the
+# OMOP reader's counts of bad cells.
+# An OMOP reader line ("OMOP table drug_exposure column days_supply: 3 value(s) are not ..."): its
+# values are cells of records.
+_OMOP_VALUES = re.compile(r"(?<![\w#.,<])(\d+(?:,\d{3})*)(?=\s+values?\b|\s+value\(s\))", re.IGNORECASE)
+# A gate message, "gate <name>: <n> of <total> <what>(...); likely cause: ..." (gates.check_gate):
+# the part before its cause holds its counts (and, for implausible_drug_records, their split).
+_GATE = re.compile(r"\bgate (\w+): (.*?); likely cause:")
+# A number in a gate's counts: a count, a share ("(20.0%)"), but not a config value before "days"
+# (the drug value limit) nor the level after "at >=" (written after the cause anyway).
+_GATE_NUMBER = re.compile(r"(?<![\w#.,<>=])(\d+(?:,\d{3})*(?:\.\d+)?%?\+?)(?![\d,.]?\d)(?!\+)(?!\s+days\b)")
+
+
+def exact_gate_counts(text: str, threshold: int = 20) -> list[str]:
+    """Gate messages (``gates.check_gate``) that show a count or share other than a label: for
+    persons and records alike, ``n of total`` and any split of n read ``0``, ``<T`` or ``T+``
+    (an exact count of T or more beside the lines' counts gave the difference: the records dated
+    after the cutoff less the follow-up lines' records after the cutoff; a share times a total
+    gave the count)."""
+    labels = {"0", f"<{threshold}", f"{threshold}+"}
+    out = []
+    for m in _GATE.finditer(text):
+        bad = [n.group(1) for n in _GATE_NUMBER.finditer(m.group(2)) if n.group(1) not in labels]
+        if bad:
+            out.append(f"gate {m.group(1)}: {bad} in {m.group(2)[:120]!r}")
+    return out
+
+
+def small_value_counts(text: str, threshold: int = 20) -> list[str]:
+    """Counts of 1 to T-1 bad cells in an OMOP reader's line ("OMOP table ... : 3 value(s) are not
+    dates"): k cells are k records, held by 1..k persons."""
+    return [line[max(0, m.start() - 60):m.end() + 30] for line in text.splitlines() if "OMOP table" in line
+            for m in _OMOP_VALUES.finditer(line) if 0 < int(m.group(1).replace(",", "")) < threshold]
+
+
+# The phenotypes stage's record lines as their reader sees them: "phenotypes: <domain> records in
+# study concept sets: n_x 1, ..." and "phenotypes: <part>: n_x 1, ...".
+_FOLLOWUP_LINE = re.compile(r"phenotypes: (\w+) records in study concept sets: (.*)$", re.MULTILINE)
+_PART_LINE = re.compile(r"phenotypes: (\w+): (n_\w+ .*)$", re.MULTILINE)
+_PAIR = re.compile(r"\b(n_\w+) (<?\d+(?:,\d{3})*\+?)")
+# Each event table of a study domain (the CDM's), written here apart from phenotypes.stage.
+DOMAIN_TABLES = {"condition": "condition_occurrence", "drug": "drug_exposure", "procedure": "procedure_occurrence",
+                 "device": "device_exposure", "observation": "observation"}
+
+
+def record_line_counts(text: str) -> dict[str, str]:
+    """The counts of the phenotypes stage's record lines in ``text``, qualified by line:
+    ``drug.n_records`` (the follow-up line of a domain), ``drug_values.n_records`` (a part's)."""
+    out: dict[str, str] = {}
+    for m in _FOLLOWUP_LINE.finditer(text):
+        out.update({f"{m.group(1)}.{k}": v for k, v in _PAIR.findall(m.group(2))})
+    for m in _PART_LINE.finditer(text):
+        if "records in study concept sets" not in m.group(0):
+            out.update({f"{m.group(1)}.{k}": v for k, v in _PAIR.findall(m.group(2))})
+    return out
+
+
+def small_record_rests(text: str, threshold: int = 20) -> list[str]:
+    """Differences of 1 to T-1 records between two lines' exact counts of the phenotypes stage
+    whose difference is a count no line shows: a table's records less its study records (and
+    less its concept-0 records, ``unmapped_records``); the study drug records less those with one
+    quirk (``drug_records``, ``drug_values``); the study condition records less those with a
+    status; the drug records kept less the antidepressant records (``antidepressant_exposures``).
+    Labels (``<T``, ``T+``) are no exact counts: a pair with one is skipped."""
+    counts = {k: int(v.replace(",", "")) for k, v in record_line_counts(text).items()
+              if re.fullmatch(r"\d+(?:,\d{3})*", v)}
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    for domain, table in DOMAIN_TABLES.items():
+        total = f"event_table_records.n_{table}_records"
+        pairs += [(total, (f"{domain}.n_records",)),
+                  (total, (f"{domain}.n_records", f"unmapped_records.n_{table}"))]
+    for part in ("drug_records", "drug_values", "condition_status"):
+        whole = "condition.n_records" if part == "condition_status" else "drug.n_records"
+        pairs += [(whole, (k,)) for k in counts if k.startswith(f"{part}.") and k != f"{part}.n_records"]
+    pairs.append(("drug.n_kept", ("antidepressant_exposures.n_records",)))
+    out = []
+    for total, parts in pairs:
+        if total in counts and all(p in counts for p in parts):
+            rest = counts[total] - sum(counts[p] for p in parts)
+            if 0 < rest < threshold:
+                out.append(f"{total} {counts[total]:,} less {' + '.join(parts)}: {rest}")
+    return out
+
+
+def gate_calls_without_threshold(root: Path) -> list[str]:
+    """Calls of ``check_gate`` under ``root`` (the ``trd_spark`` package) that pass neither
+    ``persons_below`` nor ``records_below``: such a gate's message shows its counts and share
+    exactly (session 37: the record gates did)."""
+    out = []
+    for p in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Call) and _name(node.func) == "check_gate" \
+                    and not {k.arg for k in node.keywords} & {"persons_below", "records_below"}:
+                out.append(f"{p.relative_to(root.parent)}:{node.lineno}: {ast.unparse(node)[:80]}")
     return out

@@ -20,7 +20,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from person_count_guard import raw_person_count_keys, raw_person_counts, raw_person_counts_in_json, small_record_counts
+from person_count_guard import (
+    raw_person_count_keys,
+    raw_person_counts,
+    raw_person_counts_in_json,
+    small_record_counts,
+    small_record_rests,
+)
 from toy_releases import TOY_RELEASES as RELEASES
 
 from trd_spark.config import DEFAULT_CONFIG
@@ -105,6 +111,9 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     # before a record word or under an n_ key of a phenotypes line (test_privacy_records_s36).
     small = [x for r in records if "# resolved config" not in r for x in small_record_counts(r)]
     assert not small, small
+    # Nor two lines' record counts 1..19 apart where the difference is a count no line shows (a
+    # table's records less its study records, ...; test_privacy_s37).
+    assert not small_record_rests(text), small_record_rests(text)
     # The summary and the closing lines are in the log too; the console names the report.
     assert "Summary (release toy-r1" in text and "report: " in text
     assert re.search(r"report: \S+/toy-r2/report/report\.html", console)

@@ -23,7 +23,7 @@ OK, WARNING = "ok", "warning"
 
 def check_gate(
     name: str, n: int | None, total: int | None, threshold: GateThreshold, *, what: str, cause: str, where: str,
-    persons_below: int | None = None,
+    persons_below: int | None = None, records_below: int | None = None,
 ) -> dict:
     """Compare the share ``n / total`` with ``threshold`` (None counts are 0; an empty total is share 0).
 
@@ -37,13 +37,25 @@ def check_gate(
     nothing more about a count of 1 to threshold-1 either; the record (the stage manifest,
     internal) keeps the exact counts. A person gate's error names its config key, not its level
     (``_error_level_text``).
+
+    For counts of OMOP records pass ``records_below`` (the same threshold) instead: the message
+    shows and the gate decides as for persons (labels ``0``, ``<T``, ``T+``, no share, decided
+    on ``share_range``), the error names its level. k records are held by 1..k persons, and a
+    record gate's counts are sums or parts of the phenotypes stage's record lines: exact, they
+    gave a small count back by arithmetic across lines (``records_after_cutoff``' count less the
+    follow-up lines' ``n_after_cutoff``: the records after death dated after the cutoff; a
+    WARNING at 1% of an exact 1,500 records put a ``<20`` of ``n_before_birth_year`` at 15..19;
+    privacy round 6, session 37). Raises ValueError when both thresholds are given.
     """
+    if persons_below is not None and records_below is not None:
+        raise ValueError(f"gate {name}: counts of persons or of records, not both")
+    below = persons_below if persons_below is not None else records_below
     n, total = int(n or 0), int(total or 0)
     share = n / total if total else 0.0
     record = {"n": n, "total": total, "share": round(share, 6), "level": OK}
-    counts, shown_share = _shown(n, total, share, persons_below)
+    counts, shown_share = _shown(n, total, share, below)
     message = f"gate {name}: {counts} {what}{shown_share}; likely cause: {cause}"
-    lowest, highest = share_range(n, total, persons_below)
+    lowest, highest = share_range(n, total, below)
     open_share = label_reach((lowest, highest), labels=2)  # the message's two counts, n and total
     if n and threshold.error is not None and lowest >= threshold.error:
         raise InputDataError(f"{message}{_error_level_text(name, threshold.error, persons_below)}", where=where)
@@ -107,7 +119,8 @@ class CountLabel(NamedTuple):
 
 def count_label(x: int, persons_below: int | None) -> CountLabel:
     """The one derivation of a gate count's label (``_shown``'s text, ``share_range``'s bounds):
-    without ``persons_below`` the count itself, exact; for persons (T = ``persons_below``) as
+    without ``persons_below`` the count itself, exact; for persons or OMOP records (T =
+    ``persons_below``, ``check_gate``'s ``persons_below`` or ``records_below``) as
     ``logs.person_count_text`` shows it, a count of 1 to T-1 being any of them (``<T``) and zero
     and counts of T or more exact (``0``, ``T+``; the export shows them or protects them)."""
     if persons_below is None:

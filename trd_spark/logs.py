@@ -296,9 +296,21 @@ def record_count_text(n: int, records_below: int | None) -> str:
     return count_text(n)
 
 
+def record_count_label(n: int, records_below: int) -> str:
+    """How a count of OMOP records reaches a message that must give no exact count at all: 0,
+    ``<T`` for 1 to T-1 and ``T+`` for T or more (as ``person_count_text``; T = ``records_below``,
+    ``report.small_count_threshold``). For counts that are sums or parts of counts other lines show
+    (a record gate's ``n of total``, ``gates.check_gate``'s ``records_below``; the split of
+    ``implausible_drug_records``): exact beside them, two counts of T or more gave their difference
+    of 1 to T-1 records (``records_after_cutoff``' count less the follow-up lines' ``n_after_cutoff``
+    is the records after death dated after the cutoff; privacy round 6, session 37). The exact
+    counts stay in the stage manifest (``notes.gates``, ``notes.quirks``)."""
+    return person_count_text(n, records_below)
+
+
 def record_counts_text(counts: Mapping[str, int], records_below: int,
-                       sums: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None = None
-                       ) -> dict[str, str]:
+                       sums: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None = None,
+                       within: Sequence[tuple[str, Sequence[str]]] = ()) -> dict[str, str]:
     """``record_count_text`` of each of ``counts`` (name -> records), in order.
 
     ``sums``: total -> the names of its parts (a mapping, or (total, parts) pairs where a total
@@ -314,11 +326,28 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     anyway. A one-part sum in both directions (a -> (b,), b -> (a,)) says that two lines show the
     same count (the drug domain's followup n_records and ``drug_values``' n_records): labelled in
     one, it is labelled in the other. Names may be qualified by line (``quirks.drug_values.n_records``)
-    so that one call reads the lines of a run together (``phenotypes.stage.stage_count_texts``)."""
+    so that one call reads the lines of a run together (``phenotypes.stage.stage_count_texts``).
+
+    ``within``: (total, parts) pairs of counts in different lines where the total holds the parts
+    (disjoint) and other records no line names, of which the total's line says nothing (a table's
+    records and its study records; the study drug records and those with one quirk): the rest is
+    a count no line shows, and an exact total less exact parts gave it back (privacy round 6,
+    session 37: ``event_table_records``' 80 procedure records beside the 77 study ones were 3
+    records of other procedures). The total reads ``T+`` when that rest is 1 to T-1, or, with
+    parts shown as labels, when the slack the labels leave (the rest less the least count of each
+    label: 1 for ``<T``, T for ``T+``) is under T-2, the width of a label's own 1..T-1: then a
+    part or the rest is narrower than its label (total 9,000 beside a ``<20`` part leaves both
+    wide and stays exact). Unlike ``sums``, a labelled part alone does not label the total."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
 
     def exact(n: int, text: str) -> bool:
         return text == count_text(n)
+
+    def least(name: str) -> int:  # the least count a part's text allows (exact: itself)
+        text = shown[name]
+        if exact(counts[name], text):
+            return counts[name]
+        return records_below if text == at_least_label(records_below) else 1
 
     relations = list(sums.items() if isinstance(sums, Mapping) else sums or ())
     changed = True
@@ -330,6 +359,13 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
             surplus = counts[total] - sum(counts[p] for p in parts)
             if (any(not exact(counts[p], shown[p]) for p in parts)
                     or not exact(surplus, record_count_text(surplus, records_below))):
+                shown[total], changed = at_least_label(records_below), True
+        for total, parts in within:
+            if any(k not in counts for k in (total, *parts)) or not exact(counts[total], shown[total]):
+                continue
+            slack = counts[total] - sum(least(p) for p in parts)
+            labelled = any(not exact(counts[p], shown[p]) for p in parts)
+            if (slack < records_below - 2) if labelled else is_small_count(slack, records_below):
                 shown[total], changed = at_least_label(records_below), True
     return shown
 

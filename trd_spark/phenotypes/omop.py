@@ -38,10 +38,10 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from trd_spark.config import Config, OmopInput, bigquery_project, local_path
+from trd_spark.config import Config, OmopInput, ReportSettings, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
-from trd_spark.logs import count_text, counted
+from trd_spark.logs import counted, is_small_count, record_count_text
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -49,6 +49,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _L, _I, _S, _D = T.LongType(), T.IntegerType(), T.StringType(), T.DateType()
+
+# The counts of records in this reader's messages (cells that are no date or number, drug records
+# without an end when drug_type_concept_id is missing) read as ``logs.record_count_text`` writes
+# them, 1 to T-1 as ``<T``: k records are held by 1..k persons (privacy round 6, session 37: "3
+# value(s) are not dates" put 1..3 persons in an error line). The phenotypes stage passes
+# ``report.small_count_threshold`` (``records_below``); another caller (a test, a tool) that
+# passes none gets the setting's default, the policy's T, never the exact count.
+DEFAULT_RECORDS_BELOW: int = ReportSettings.model_fields["small_count_threshold"].default
 
 # The columns we read from each table, with the type we cast them to.
 OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
@@ -268,12 +276,14 @@ def zoned_text_instant(col: Column) -> Column:
 
 
 def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str | None = None,
-                       nanos: str | None = None) -> DataFrame:
+                       nanos: str | None = None, records_below: int = DEFAULT_RECORDS_BELOW) -> DataFrame:
     """Lower-case column names, check the required columns exist, cast and select them.
 
     Date columns become ``to_omop_date``. Columns stored as text (CSV exports, or a numeric
     column written as text) are checked first: a value that does not parse as the declared
     type would otherwise become null silently (one aggregation, text columns only).
+    ``records_below``: the small-count threshold of the record counts in its messages
+    (``DEFAULT_RECORDS_BELOW``).
     """
     schema = omop_schema(table)
     df = df.toDF(*[c.lower() for c in df.columns])
@@ -286,7 +296,8 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
     present = [f for f in schema.fields if f.name in df.columns]
     text = [f for f in present if isinstance(df.schema[f.name].dataType, T.StringType) and f.dataType != _S]
     if text:
-        check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where, time_zone=time_zone)
+        check_text_values(df, table, [(f.name, f.dataType) for f in text], where=where, time_zone=time_zone,
+                          records_below=records_below)
     session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
     assert session_zone is not None  # Spark always has one (default: the JVM's zone); typed optional
     void = void_date_columns(df, table, [f.name for f in schema.fields if f.dataType == _D], nanos=nanos, where=where)
@@ -310,11 +321,11 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
 
     out = df.select(*[conformed(f).alias(f.name) for f in schema.fields])
     if table == "drug_exposure" and "drug_type_concept_id" not in df.columns:
-        log_records_without_drug_type(out, where)
+        log_records_without_drug_type(out, where, records_below)
     return out
 
 
-def log_records_without_drug_type(drugs: DataFrame, where: str) -> None:
+def log_records_without_drug_type(drugs: DataFrame, where: str, records_below: int = DEFAULT_RECORDS_BELOW) -> None:
     """A drug_exposure table without ``drug_type_concept_id`` (conformed, the column null): no
     record is read as an administration (``trials.exposure_end_expr`` rule 3, README
     "Exposures"), so a dose given on a ward (one row per dose, end = start, no days_supply) is
@@ -323,7 +334,8 @@ def log_records_without_drug_type(drugs: DataFrame, where: str) -> None:
     rule off unseen (session 32 fixes). One WARNING with the records it concerns: those without
     an end (end date or verbatim end date after the start) and without a days_supply (null or
     0), which the rule would read as their own day were they administrations; an INFO line when
-    there is none (the rule would change nothing). One Spark job, only for such an export."""
+    there is none (the rule would change nothing). One Spark job, only for such an export. The
+    count reads as ``logs.record_count_text`` writes it (``records_below``: 1 to T-1 as ``<T``)."""
     start = F.col("drug_exposure_start_date")
 
     def no_end(c: str) -> Column:
@@ -335,7 +347,9 @@ def log_records_without_drug_type(drugs: DataFrame, where: str) -> None:
     log.log(logging.WARNING if n else logging.INFO,
             "%s: OMOP table drug_exposure has no drug_type_concept_id column (required by the CDM): the "
             "administration-record rule (a dose given is its own day) cannot apply; %s without an end or a "
-            "days_supply read as orders of trials.default_days_supply days", where, counted(n, "record"))
+            "days_supply read as orders of trials.default_days_supply days", where,
+            f"{record_count_text(n, records_below)} record(s)" if is_small_count(n, records_below)
+            else counted(n, "record"))
 
 
 def date_readable(source: T.DataType, nanos: str | None = None) -> bool:
@@ -480,7 +494,7 @@ PARTIAL_DATE_AS_EMPTY = frozenset({("person", "birth_datetime")})
 
 
 def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.DataType]], *, where: str,
-                      time_zone: str | None = None) -> None:
+                      time_zone: str | None = None, records_below: int = DEFAULT_RECORDS_BELOW) -> None:
     """Raise ``InputDataError`` naming the first text column with a non-empty value that does
     not parse as its declared type (a date: yyyy-mm-dd[T...], with a zone only when it parses
     as an instant, never a year or year-month alone, which Spark would read as the 1st (in a
@@ -490,7 +504,9 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     the first date column holding zoned ISO text (an instant: its calendar date depends on
     the zone, as for a time-zone-aware timestamp).
 
-    The error shows the count (none for ``PERSON_ROW_TABLES``) and the shape of one offending value (``errors.value_shape``:
+    The error shows the count as ``logs.record_count_text`` writes it (1 to T-1 as ``<T``, T =
+    ``records_below``; none for ``PERSON_ROW_TABLES``), the file and line of the first offending
+    row (CSV; its row in its file for Parquet) and the shape of one offending value (``errors.value_shape``:
     '2014-03-24T12:00:00+00:00' reads '####-##-##T##:##:##+##:##', so no participant's date
     reaches stderr or the run log; identifier columns are named, no value shown).
     """
@@ -521,8 +537,9 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     ], *[F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"p_{c}") for c, cond in as_empty.items()]).collect()[0]
 
     def count(n: int) -> str:
-        # Thousands separators as every other count of records ("8019 value(s)": new-user trial).
-        return "" if table in PERSON_ROW_TABLES else f"{count_text(n)} "
+        # Thousands separators as every other count of records ("8019 value(s)": new-user trial);
+        # 1 to T-1 as <T: k bad cells are 1..k persons' records.
+        return "" if table in PERSON_ROW_TABLES else f"{record_count_text(n, records_below)} "
 
     for c, t in columns:
         if c in zoned and row[f"z_{c}"]:
@@ -1229,7 +1246,8 @@ def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]
     return {"omop.path": sorted(files)}
 
 
-def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFrame:
+def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
+                    records_below: int = DEFAULT_RECORDS_BELOW) -> DataFrame:
     """Read one OMOP table from ``omop.path``.
 
     Parquet / CSV: ``{path}/{table}.parquet|csv`` or ``{path}/{table}/``. BigQuery
@@ -1237,6 +1255,8 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
     Spark BigQuery connector (``scripts/submit.sh --bigquery``).
     Returns the declared columns of ``OMOP_COLUMNS[table]`` with declared types. ``death`` is
     read from the release's ``omop.death_table`` (``release_table``), every message naming it.
+    ``records_below``: ``report.small_count_threshold`` for the record counts of its messages
+    (``conform_omop_table``).
     """
     omop_schema(table)  # unknown table names fail before touching the filesystem
     base = omop.path.rstrip("/")
@@ -1244,7 +1264,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
     if omop.format == "bigquery":
         path = f"{base}.{name}"
         df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, name), omop, table, where=path), table,
-                                where=path, time_zone=omop.time_zone)
+                                where=path, time_zone=omop.time_zone, records_below=records_below)
     else:
         fs = Fs(spark)
         nanos = None
@@ -1260,7 +1280,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str) -> DataFra
             _check_no_column_named_twice(spark, df, table, path)
             _check_csv_rows(spark, df, path, table)
         df = conform_omop_table(_sex_column(df, omop, table, where=path), table, where=path,
-                                time_zone=omop.time_zone, nanos=nanos)
+                                time_zone=omop.time_zone, nanos=nanos, records_below=records_below)
     if table == "person":
         check_person_table(df, where=path)
     return df

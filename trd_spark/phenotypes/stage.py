@@ -23,7 +23,7 @@ from trd_spark.config import ConceptSet, Config, TrdDefinition
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.io import observed
-from trd_spark.logs import count_text, record_count_text, record_counts_text
+from trd_spark.logs import count_text, record_count_label, record_count_text, record_counts_text
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -512,7 +512,7 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
             out[t] = empty_frame(spark, omop_schema(t))
             continue
         try:
-            out[t] = read_omop_table(spark, cfg.omop, t)
+            out[t] = read_omop_table(spark, cfg.omop, t, records_below=cfg.report.small_count_threshold)
         except InputDataError as e:
             named = t == "death" and cfg.omop.death_table != "death"  # a table the config names is no option
             if t not in OPTIONAL_TABLES or named or cfg.omop.format == "bigquery" or "not found" not in str(e):
@@ -560,6 +560,35 @@ FOLLOWUP_SUMS = {
 SAME_RECORD_COUNTS = (("study_event_dates.drug.n_records", "quirks.drug_values.n_records"),)
 
 
+def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[str, ...]]]:
+    """The (total, parts) pairs of ``logs.record_counts_text``'s ``within`` across the lines of
+    ``stage_count_texts`` (names qualified as there): counts of two lines whose difference is a
+    count of records no line shows (privacy round 6, session 37: exact on both lines, 80 procedure
+    records with 77 study ones gave the 3 others). Per event table: its records hold its study
+    records and its records of concept 0 with a source concept (disjoint: no set holds concept 0),
+    and those and the records of a non-standard concept (``event_table_counts``: disjoint by
+    definition); the study drug records (every date) hold each drug-record quirk's records and each
+    implausible value's (a record may have several quirks: one part each), the study condition
+    records their preliminary and 'history of' records (one status per record); the drug records
+    kept within follow-up hold the antidepressant records ``antidepressant_exposures`` counts (rows
+    x ingredient reached: a combination product counts twice there, which only makes the relation
+    more cautious). A pair whose counts a run lacks is skipped (``record_counts_text``)."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for domain, (table, _, _) in EVENT_TABLES.items():
+        total = f"quirks.event_table_records.n_{table}{RECORDS_SUFFIX}"
+        zero, other = f"quirks.unmapped_records.n_{table}", f"quirks.unmapped_records.n_{table}{NONSTANDARD_SUFFIX}"
+        study = f"study_event_dates.{domain}.n_records"
+        out += [(total, (study,)), (total, (study, zero)), (total, (zero, other))]
+    drugs, conditions = "study_event_dates.drug.n_records", "study_event_dates.condition.n_records"
+    out += [(drugs, (f"quirks.drug_records.{k}",)) for k in quirks.get("drug_records", {})]
+    out += [("quirks.drug_values.n_records", (f"quirks.drug_values.{k}",)) for k in quirks.get("drug_values", {})
+            if k != "n_records"]
+    status = tuple(f"quirks.condition_status.{k}" for k in quirks.get("condition_status", {}))
+    out += [(conditions, (k,)) for k in status] + ([(conditions, status)] if status else [])
+    out += [("study_event_dates.drug.n_kept", ("quirks.antidepressant_exposures.n_records",))]
+    return out
+
+
 def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
                       records_below: int) -> tuple[dict[str, str], dict[str, str]]:
     """The run log's INFO lines of ``stage_counts``' counts, read together as their reader can:
@@ -568,7 +597,8 @@ def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, 
     (names qualified ``study_event_dates.<domain>.<key>``, ``quirks.<part>.<key>``, as the
     manifest's notes), with ``FOLLOWUP_SUMS`` per domain, ``QUIRK_SUMS`` per part and
     ``SAME_RECORD_COUNTS`` across lines, so a total shown in two lines is shown the same way in
-    both; T = ``records_below`` (``report.small_count_threshold``). Persons (``PERSON_QUIRKS``,
+    both, and ``records_within`` (a total that holds counts of other lines and records no line
+    shows); T = ``records_below`` (``report.small_count_threshold``). Persons (``PERSON_QUIRKS``,
     ``n_persons_*``) as ``logs.person_count_text``. n_dated_after_cutoff is not logged (the
     manifest has it): less n_after_cutoff it is the records after death dated after the cutoff."""
     flat: dict[str, int] = {}
@@ -583,7 +613,7 @@ def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, 
         sums += [(at + t, tuple(at + p for p in parts)) for t, parts in QUIRK_SUMS.get(what, {}).items()]
     for one, other in SAME_RECORD_COUNTS:
         sums += [(one, (other,)), (other, (one,))]
-    shown = record_counts_text(flat, records_below, sums)
+    shown = record_counts_text(flat, records_below, sums, within=records_within(quirks))
     followup = {domain: ", ".join(f"{k} {shown[f'study_event_dates.{domain}.{k}']}" for k in counts
                                   if k != "n_dated_after_cutoff") for domain, counts in event_dates.items()}
     lines = {what: f"{what}: " + ", ".join(
@@ -1046,6 +1076,8 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
     """Apply the configured gates (``phenotypes.gates``) to the stage counts; returns
     gate name -> ``gates.check_gate`` record (raises ``InputDataError`` at an error threshold)."""
     g, where = cfg.phenotypes.gates, "phenotypes"
+    # Record gates as person gates: labels only (gates.check_gate's records_below).
+    threshold = cfg.report.small_count_threshold
     people, drugs = quirks["persons"], quirks["drug_values"]
     n_records = sum(c["n_records"] - c["n_unknown_person"] for c in event_dates.values())
     return {
@@ -1058,18 +1090,21 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
             "records_after_cutoff", sum(c["n_dated_after_cutoff"] for c in event_dates.values()), n_records,
             g.records_after_cutoff, what="study records dated after the data cutoff",
             cause=f"omop.data_cutoff_date ({cfg.omop.data_cutoff_date}) is before most of this release's records",
-            where=where),
+            where=where, records_below=threshold),
         "records_before_birth": check_gate(
             "records_before_birth", sum(c["n_before_birth_year"] for c in event_dates.values()), n_records,
             g.records_before_birth, what="study records dated before the birth year",
-            cause="year_of_birth or the event dates are shifted or wrong (birth after events)", where=where),
+            cause="year_of_birth or the event dates are shifted or wrong (birth after events)", where=where,
+            records_below=threshold),
         "implausible_drug_records": check_gate(
             "implausible_drug_records", drugs["n_end_over_max_days"] + drugs["n_days_supply_over_max"],
             drugs["n_records"], g.implausible_drug_records,
             what=f"implausible study drug values (end dates or days_supply beyond "
-                 f"{cfg.phenotypes.trials.max_days_supply} days: {drugs['n_end_over_max_days']} end, "
-                 f"{drugs['n_days_supply_over_max']} days_supply; not used)",
-            cause="placeholder end dates (e.g. 2099-12-31) or days_supply typos in the export", where=where),
+                 f"{cfg.phenotypes.trials.max_days_supply} days: "
+                 f"{record_count_label(drugs['n_end_over_max_days'], threshold)} end, "
+                 f"{record_count_label(drugs['n_days_supply_over_max'], threshold)} days_supply; not used)",
+            cause="placeholder end dates (e.g. 2099-12-31) or days_supply typos in the export", where=where,
+            records_below=threshold),
         "no_observation_period": check_gate(
             "no_observation_period", people["n_no_observation_period"], people["n_persons"], g.no_observation_period,
             what="persons without an observation period (followed to death or the data cutoff)",
@@ -1239,7 +1274,8 @@ def check_concept_sets(spark: SparkSession, cfg: Config) -> None:
     stage, so a concept set naming a non-standard concept stops the run before the pgs stage
     (hours at All of Us scale), not after it. Raises as ``check_standard_concepts``."""
     check_standard_concepts(cfg, study_vocabulary(
-        {t: read_omop_table(spark, cfg.omop, t) for t in ("concept", "concept_ancestor")}, cfg))
+        {t: read_omop_table(spark, cfg.omop, t, records_below=cfg.report.small_count_threshold)
+         for t in ("concept", "concept_ancestor")}, cfg))
 
 
 def empty_frame(spark: SparkSession, struct: T.StructType) -> DataFrame:
