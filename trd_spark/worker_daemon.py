@@ -1,6 +1,7 @@
 """Spark's Python daemon under a local master (``spark.python.daemon.module``, set by
-``session.spark_conf``): pyspark's own daemon (``pyspark.daemon.manager``, unchanged), started
-with Spark's own archives left off ``sys.path`` when pyspark and py4j import without them.
+``session.spark_conf``): pyspark's own daemon (``pyspark.daemon.manager``), started with Spark's
+own archives left off ``sys.path`` when pyspark and py4j import without them, its workers reading
+each task's socket through ``AckedReads`` (below).
 
 Why: Spark puts ``$SPARK_HOME/python/lib/pyspark.zip``, py4j's source zip and the spark-core
 jar first on every Python worker's PYTHONPATH (``PythonUtils.sparkPythonPath``), and pyspark's
@@ -17,13 +18,29 @@ Nothing is removed unless both pyspark and py4j are found on the remaining path 
 executors have pyspark only in ``pyspark.zip`` keeps it), and only archives under
 ``SPARK_HOME`` (Spark's own): a user's ``--py-files`` archives stay. This module imports the
 standard library only before pyspark (it runs first in every daemon).
+
+Each worker also acknowledges what it reads from its task socket at once (``AckedReads``).
+Why: Spark 3.5's JVM writes a task to a reused worker in two flushes (the task's context, then
+after the broadcast variables its function and input: ``PythonRunner``'s writer thread). The
+worker, having read the first and waiting for the second, delays its TCP acknowledgement (Linux:
+40 ms on a socket that goes back and forth, as a reused worker's does), and the JVM's socket
+(Nagle's algorithm, no TCP_NODELAY there) holds the small second write until that
+acknowledgement comes: every task of a reused worker started ~40 ms late, before any of its own
+code (the native pass's "hand-off lag" of sessions 35-36; probe timelines: the worker read the
+task's context 40-47 ms before its function, 0-1 ms with this; benchmarks/RESULTS.md, session 37
+flatbed). Linux has no lasting per-socket switch for it: ``TCP_QUICKACK`` sends a pending
+acknowledgement at once and lapses, so it is set after each read. Where the socket is not TCP
+or the option is missing (not Linux), the worker reads as pyspark's does.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def spark_archives(path: Sequence[str], spark_home: str | None) -> list[str]:
@@ -50,18 +67,83 @@ def path_without_spark_archives(path: Sequence[str], spark_home: str | None) -> 
     return list(path)
 
 
+class AckedReads(io.RawIOBase):
+    """A raw reader of the connected TCP socket ``sock`` (``raw``: a raw file of its descriptor)
+    that acknowledges each read at once (``TCP_QUICKACK``: any pending acknowledgement is sent
+    now instead of after the delayed-ACK timer; module doc)."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket) -> None:
+        super().__init__()
+        self.raw = raw
+        self.sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = self.raw.readinto(buffer)
+        if n:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return n
+
+
+def acked_reader(infile: io.BufferedReader, buffer_size: int) -> tuple[io.BufferedReader, socket.socket] | None:
+    """A buffered reader of ``infile``'s descriptor (a task's socket, nothing read from it yet)
+    through ``AckedReads``, and the socket object it sets the option on (``detach`` it after: the
+    descriptor stays ``infile``'s); None when the descriptor is not a TCP socket that takes
+    ``TCP_QUICKACK`` (the caller reads ``infile`` as it is)."""
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if quickack is None:
+        return None
+    try:
+        sock = socket.socket(fileno=infile.fileno())
+    except OSError:
+        return None
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+    except OSError:
+        sock.detach()
+        return None
+    return io.BufferedReader(AckedReads(infile.raw, sock), buffer_size), sock  # type: ignore[arg-type]
+
+
+def acking_worker_main(worker_main: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``worker_main`` (``pyspark.worker.main``: one task on (infile, outfile)) with the task's
+    socket read through ``acked_reader``. pyspark's daemon makes a new ``infile`` per task, so
+    nothing of it has been read when this gets it."""
+    buffer_size = int(os.environ.get("SPARK_BUFFER_SIZE", 65536))  # as pyspark.daemon opens it
+
+    def main(infile: Any, outfile: Any) -> Any:
+        acked = acked_reader(infile, buffer_size) if isinstance(infile, io.BufferedReader) else None
+        if acked is None:
+            return worker_main(infile, outfile)
+        reader, sock = acked
+        try:
+            return worker_main(reader, outfile)
+        finally:
+            sock.detach()  # the descriptor is infile's, closed with it by pyspark
+
+    return main
+
+
 def main() -> None:
     """Drop Spark's archives from ``sys.path`` (``path_without_spark_archives``; their cached
-    importers too) and run pyspark's daemon, whose forked workers inherit the path."""
+    importers too) and run pyspark's daemon, whose forked workers inherit the path, with each
+    task's reads acknowledged at once (``acking_worker_main``: pyspark's daemon calls its
+    module's ``worker_main`` per task)."""
     kept = path_without_spark_archives(sys.path, os.environ.get("SPARK_HOME"))
     if len(kept) != len(sys.path):
         dropped = set(sys.path) - set(kept)
         sys.path[:] = kept
         for key in [k for k in sys.path_importer_cache if any(k == a or k.startswith(a + os.sep) for a in dropped)]:
             del sys.path_importer_cache[key]
-    from pyspark.daemon import manager
+    import pyspark.daemon
 
-    manager()
+    pyspark.daemon.worker_main = acking_worker_main(pyspark.daemon.worker_main)
+    pyspark.daemon.manager()
 
 
 if __name__ == "__main__":
