@@ -61,7 +61,7 @@ from trd_spark.pgs.genotypes import (
     male_x_samples,
     x_haploid_rows,
 )
-from trd_spark.pgs.matching import WeightMatrices
+from trd_spark.pgs.matching import DeferredWeights, WeightMatrices
 from trd_spark.pgs.sample_sex import FEMALE, MALE, SexCounts, SexOnX, sex_codes
 from trd_spark.pgs.scoring import (
     FT_FAILED_CALLS,
@@ -478,8 +478,16 @@ def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.Ent
     from pyspark.sql import SparkSession
 
     # Each row placed at its row of the file (one allele: the rows are biallelic).
-    placed = dataclasses.replace(weights, rows=weights.rows.assign(
-        variant_idx=weights.rows[FILE_ROW].to_numpy(np.int64), allele_idx=np.int32(1)))
+    rows = weights.rows.assign(variant_idx=weights.rows[FILE_ROW].to_numpy(np.int64), allele_idx=np.int32(1))
+    placed: WeightMatrices
+    if isinstance(weights, DeferredWeights) and not weights.is_built:
+        # The stage's matrices not built yet (``stage.score_dataset``): the pass builds them once its
+        # job is out, while its tasks open the part files and read their first block, as a bed/pgen
+        # pass does (``pgen_engine.score``; issue 16, benchmarks/RESULTS.md session 37 flatmt).
+        assert weights.directory is not None  # (a DeferredWeights is built in its directory)
+        placed = DeferredWeights(rows, weights.directory, weights.built)
+    else:
+        placed = dataclasses.replace(weights.built() if isinstance(weights, DeferredWeights) else weights, rows=rows)
     try:
         # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
         scored = pgen_engine.score(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome, placed,

@@ -699,8 +699,10 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     (``scores_of_dataset`` publishes either). The samples' sex on X (``r.sex``) is counted
     by the scoring and checked (``sample_sex.SexCounts.check``: INFO, a WARNING when
     implausible). A native route's weights are built in its pass's directory
-    (``native_weights_directory``); for bed/pgen/BGEN (route ``native``) once the pass's tasks have
-    started (``matching.DeferredWeights``, ``pgen_engine.score``). Errors of the export as ``hail_errors``."""
+    (``native_weights_directory``); for bed/pgen/BGEN (route ``native``) and a local MatrixTable
+    whose entry files the pass may read (``entry_files_scored``) once the pass's tasks have started
+    (``matching.DeferredWeights``, ``pgen_engine.score``; where the MatrixTable's calls are exported
+    instead, at their first use). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)), \
             native_weights_directory(cfg, source, scratch, len(r.frame.rows), len(r.scoring_files)) as directory:
@@ -710,8 +712,10 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
         # X outside its PARs, for dominant / recessive rows only (plink2 refuses the models there).
         on_x = x_haploid_rows(rg, rows["contig"].to_numpy(object), rows["position"].to_numpy("int64")) \
             if any(sf.effect_types is not None for sf in r.scoring_files) else None
-        # A bed/pgen/BGEN pass builds the matrices once its tasks have started (``pgen_engine.score``).
-        defer = directory is not None and engine.route_for(source, cfg.pgs.native, scratch, len(r.frame.rows)) == "native"
+        # A bed/pgen/BGEN pass builds the matrices once its tasks have started (``pgen_engine.score``),
+        # and so does a MatrixTable's pass over its own entry files (``engine._score_entries``).
+        route = engine.route_for(source, cfg.pgs.native, scratch, len(r.frame.rows))
+        defer = directory is not None and (route == "native" or route == "export" and entry_files_scored(cfg, source))
         weights = weight_matrices(r.frame, haploid, directory, member_effect_types(r.frame, r.scoring_files, on_x),
                                   defer=defer)
         scored = engine.score(hl, source, weights,
