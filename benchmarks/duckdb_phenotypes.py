@@ -20,7 +20,8 @@ README "Study rules": controls clean over the whole record (any date), exact cal
 birth_datetime when the month is known and it lies in year_of_birth's year and month, deaths
 dated before the birth year and periods ending before it ignored, dates as the export meant them (DATE, naive
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
-naming a zone as instants, by their local date in ``omop.time_zone``), an empty date taking its
+naming a zone as instants, by their local date in ``omop.time_zone``, or in the zone a column's
+Parquet file declares in its Arrow schema when that is not UTC, ``_declared_zones``), an empty date taking its
 CDM datetime partner's date (``DATETIME_PARTNER``); README "Concepts": standard concepts only (a
 concept 0 is in no set, whatever its source concept), a preliminary diagnosis or a "history of"
 record (``condition_status_concept_id`` in ``NOT_A_DIAGNOSIS_STATUS_IDS``, this module's own list:
@@ -128,6 +129,40 @@ def _parquet_types(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str
     return {str(n).lower(): str(t) for n, t in rows if t is not None}
 
 
+def _declared_zones(source: str) -> dict[str, str]:
+    """Column -> the time zone the Parquet files of ``source`` declare for a timestamp column in
+    their Arrow schema (pandas' tz_localize, pyarrow, R arrow: ``timestamp[us, tz=Asia/Tokyo]``),
+    a zone whose offset is 0 throughout (UTC: how BigQuery, Spark and pandas store bare instants)
+    left out. README "Dates as the export meant them": such a column's local date is its declared
+    zone's, whatever ``omop.time_zone`` (which dates the instants that declare none)."""
+    import datetime as dt
+    import glob
+    import zoneinfo
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not source.startswith("read_parquet('"):
+        return {}
+
+    def utc_like(zone: str) -> bool:
+        if zone.strip() in ("Z", "+00:00", "-00:00", "+0000"):
+            return True
+        try:
+            tz = zoneinfo.ZoneInfo(zone.strip())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return False
+        return all(dt.datetime(y, m, 15, 12, tzinfo=tz).utcoffset() == dt.timedelta(0)
+                   for y in range(1900, 2101, 5) for m in (1, 4, 7, 10))
+
+    out: dict[str, str] = {}
+    for file in sorted(glob.glob(source[len("read_parquet('"):-2])):
+        for f in pq.read_schema(file):
+            if pa.types.is_timestamp(f.type) and f.type.tz and not utc_like(f.type.tz):
+                out[f.name.lower()] = f.type.tz
+    return out
+
+
 def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | None, *, lenient: bool) -> str:
     """SQL for column ``c`` of DuckDB type ``t`` as the calendar date the export meant.
 
@@ -146,6 +181,8 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         return c
     if t.startswith("TIMESTAMP WITH TIME ZONE"):
         return local(c)
+    if t.startswith("TIMESTAMPTZ"):  # TIMESTAMPTZ_NS: pandas' default nanoseconds, UTC-adjusted (an instant)
+        return local(f"CAST({c} AS TIMESTAMPTZ)")
     if t.startswith("TIMESTAMP"):
         if physical == "INT96":
             return local(f"timezone('UTC', {c})")
@@ -167,16 +204,18 @@ def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: s
     CDM datetime partner's date (``DATETIME_PARTNER``), when the partner column exists."""
     types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     physical = _parquet_types(con, source)
+    # a column whose file declares its zone is dated there (with omop.time_zone set; unset: the error)
+    declared = _declared_zones(source) if time_zone is not None else {}
     repl = []
     for c in DATE_COLUMNS.get(table, ()):
         t = types.get(c)
         if t is None:
             continue
-        expr = _as_date(c, t, physical.get(c), table, time_zone, lenient=False)
+        expr = _as_date(c, t, physical.get(c), table, declared.get(c, time_zone), lenient=False)
         p = DATETIME_PARTNER.get((table, c))
         if p is not None and p in types:
             try:
-                fallback = _as_date(p, types[p], physical.get(p), table, time_zone, lenient=True)
+                fallback = _as_date(p, types[p], physical.get(p), table, declared.get(p, time_zone), lenient=True)
             except ValueError:  # an instant partner without a zone: an error only where it is used
                 n = con.execute(f"SELECT count(*) FROM {source} WHERE {c} IS NULL AND {p} IS NOT NULL").fetchone()[0]
                 if n:

@@ -17,7 +17,9 @@ instant in the session zone (UTC) would move a local midnight east of Greenwich 
 previous day; without ``omop.time_zone`` either is an error. Parquet nanosecond timestamps (pandas' default), which
 Spark 3.5 refuses to read, are read as integers (``spark.sql.legacy.parquet.nanosAsLong``)
 and converted by the same rules: naive ones by their written date, UTC-adjusted ones in
-``omop.time_zone``.
+``omop.time_zone``. With ``omop.time_zone`` set, an instant column whose Parquet files declare a
+zone other than UTC in their Arrow schema (a time-zone-aware pandas column) is dated in that zone
+(``localize_declared_zones``).
 """
 
 from __future__ import annotations
@@ -1022,6 +1024,124 @@ def null_typed_columns(file: str) -> frozenset[str]:
     return frozenset(f.name.lower() for f in schema if f.type == pa.null())
 
 
+def utc_equivalent_zone(zone: str) -> bool:
+    """True for a time zone whose offset from UTC is 0 at every instant 1900-2100 (``UTC``,
+    ``Etc/UTC``, ``GMT``, ``Z``, ``+00:00``, ``Africa/Abidjan``): a column tagged so says nothing
+    of a local calendar (BigQuery TIMESTAMP through pandas, Spark and DuckDB write instants as
+    UTC), so ``omop.time_zone`` dates it. False for any other zone (``Europe/London`` too: +01:00
+    in summer) and for a name that is no zone (``declared_time_zones`` refuses it)."""
+    import datetime as dt
+    import zoneinfo
+
+    offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone.strip())
+    if offset:
+        return int(offset.group(2)) == 0 and int(offset.group(3)) == 0
+    if zone.strip() in ("Z", "z"):
+        return True
+    try:
+        tz = zoneinfo.ZoneInfo(zone.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return all(dt.datetime(year, month, 15, 12, tzinfo=tz).utcoffset() == dt.timedelta(0)
+               for year in range(1900, 2101, 5) for month in (1, 4, 7, 10))
+
+
+def file_time_zones(file: str) -> dict[str, str]:
+    """Lower-cased column -> the time zone the Parquet ``file`` (a path or URI) declares for a
+    timestamp column in its Arrow schema (``timestamp[us, tz=Europe/Amsterdam]``: pyarrow, pandas'
+    time-zone-aware columns, R arrow and polars store the zone there; Parquet itself keeps only
+    isAdjustedToUTC, which Spark reads), read from its footer by pyarrow. Every timestamp column
+    is listed: '' for one without a zone. Empty when pyarrow cannot open the file (a filesystem it
+    has no driver for: ``null_typed_columns``' rule)."""
+    try:
+        fs, where = pafs.FileSystem.from_uri(file if "://" in file else f"file://{file}")
+        with fs.open_input_file(where) as f:
+            schema = pq.read_schema(f)
+    except Exception:  # pyarrow: no filesystem for the scheme, unreadable footer: Spark reports it
+        return {}
+    return {f.name.lower(): f.type.tz or "" for f in schema if pa.types.is_timestamp(f.type)}
+
+
+def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFrame,
+                        nanos: str | None = None) -> dict[str, str]:
+    """Column of ``df`` (as the file names it) -> the time zone its Parquet files declare for its
+    timestamps (``file_time_zones``), for the instant-typed columns ``table`` is read by (its date
+    columns and their ``DATETIME_OF`` partners as time-zone-aware timestamps, or, ``nanos`` UTC,
+    Parquet nanosecond instants read as long); zones equivalent to UTC (``utc_equivalent_zone``) and
+    columns without one are left out. A pandas column ``tz_localize('Europe/Amsterdam')`` holds
+    local midnights, stored as 23:00 UTC the day before, and Spark ignores the Arrow zone: read in an
+    ``omop.time_zone`` of UTC such a date moved a day back, silently (``localize_declared_zones``).
+    The part files (``parquet_part_files``) whose column is a timestamp must declare one zone: a
+    part declaring another (or none) is an InputDataError naming it and both, as is a zone that is
+    no IANA zone or offset. No file is opened for a table without such a column; else one footer
+    per part file (driver, pyarrow)."""
+    used = {n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
+    instants = {c.lower(): c for c in df.columns if c.lower() in used and (
+        isinstance(df.schema[c].dataType, T.TimestampType)
+        or (nanos == NANOS_UTC and isinstance(df.schema[c].dataType, T.LongType)))}
+    if not instants:
+        return {}
+    seen: dict[str, tuple[str, str]] = {}  # column -> (zone or '', the first part file declaring it)
+    for file in parquet_part_files(Fs(spark), path):
+        for name, zone in file_time_zones(file).items():
+            if name not in instants:
+                continue
+            zone = "" if not zone or utc_equivalent_zone(zone) else zone
+            if zone and not _known_zone(zone):
+                raise InputDataError(f"OMOP table {table} column {name}: this file declares time zone {zone!r} for "
+                                     "its timestamps, which is no IANA time zone or UTC offset", where=file)
+            first = seen.setdefault(name, (zone, file))
+            if first[0] != zone:
+                shown = [repr(z) if z else "none (UTC)" for z in (zone, first[0])]
+                raise InputDataError(
+                    f"OMOP table {table} column {name}: this part file declares time zone {shown[0]} for its "
+                    f"timestamps, {first[1]} {shown[1]}: their calendar dates differ by zone; rewrite the table's "
+                    "files with one zone (or as DATE)", where=file)
+    return {instants[name]: zone for name, (zone, _) in seen.items() if zone}
+
+
+def _known_zone(zone: str) -> bool:
+    """True for an IANA zone name or a UTC offset (+hh:mm, +hhmm) that Spark's convert_timezone reads."""
+    import zoneinfo
+
+    if re.fullmatch(r"[+-]\d{2}:?\d{2}", zone.strip()):
+        return True
+    try:
+        zoneinfo.ZoneInfo(zone.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def localize_declared_zones(df: DataFrame, table: str, zones: dict[str, str], time_zone: str | None, *,
+                            where: str, nanos: str | None = None) -> DataFrame:
+    """``df`` with each column of ``zones`` (``declared_time_zones``: instants whose Parquet files
+    declare a zone other than UTC) as the naive wall clock of its declared zone (``timestamp_ntz``),
+    which ``to_omop_date`` reads by its written date: the column is dated in the zone its writer
+    localised it in, whatever ``omop.time_zone`` (the zone of instants that declare none: BigQuery
+    TIMESTAMP, Spark, a UTC-tagged pandas column). One WARNING per column whose declared zone
+    differs from ``time_zone``. With ``time_zone`` unset nothing changes: such a column stays
+    ``to_omop_date``'s error asking for omop.time_zone (the export says nothing of the zone its
+    other instants mean)."""
+    if time_zone is None or not zones:
+        return df
+    session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+    assert session_zone is not None  # Spark always has one (default: the JVM's zone); typed optional
+
+    def local(name: str, zone: str) -> Column:
+        col = F.col(f"`{name}`")
+        if isinstance(df.schema[name].dataType, T.LongType):  # nanoseconds since the epoch (NANOS_UTC)
+            col = F.timestamp_micros(F.floor(col / F.lit(1000)).cast("long"))
+        return F.convert_timezone(F.lit(session_zone), F.lit(zone.strip()), col.cast(T.TimestampNTZType()))
+
+    for name, zone in sorted(zones.items()):
+        if zone.strip() != time_zone:
+            log.warning("%s: OMOP table %s column %s: its Parquet files declare time zone %s for its timestamps "
+                        "(Arrow schema, e.g. a time-zone-aware pandas column): read by their local date there, not "
+                        "in omop.time_zone %s", where, table, name.lower(), zone.strip(), time_zone)
+    return df.select(*[local(c, zones[c]).alias(c) if c in zones else F.col(f"`{c}`") for c in df.columns])
+
+
 def fill_null_typed(spark: SparkSession, path: str, schema: T.StructType) -> T.StructType:
     """``schema`` (the first part file's, ``footer_schema``) with each column the first part
     stores as Parquet's null type (``null_typed_columns``) typed as the first later part that
@@ -1274,6 +1394,9 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
             df, nanos = _read_parquet(spark, path)
             check_part_file_schemas(spark, path, table, df.schema,
                                     frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset())
+            # Instants whose files declare their zone (pandas tz-aware columns) dated in that zone
+            df = localize_declared_zones(df, table, declared_time_zones(spark, path, table, df, nanos),
+                                         omop.time_zone, where=path, nanos=nanos)
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, name, "csv")
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
