@@ -6,8 +6,8 @@ hand-worked answers.
 
 - multiallelic-effect-is-ref: plink2 on the unsplit site scores a REF effect allele's dominant row
   as min(2 - all alt copies, 1). Every route here reads the site one row per alt (Hail's split of
-  a VCF, a .pgen's row per alt, a .bim given split), so the row is one error at its line on each;
-  the message advised "score the unsplit file's .pgen", which is refused the same (fixed here).
+  a VCF, a .pgen's row per alt, a .bim given split), so the row was one error at its line on each
+  (scored since session 37 on the native engine, refused on Hail's pass: round 29's tests).
   An ALT effect allele's dominant / recessive row there equals plink2 on every route.
 - partial-dosage-field: DS where given, GT where DS is absent or '.', under min(d, 1) /
   max(d - 1, 0), and a missing call's w x frequency (dosage-based): the hand-worked sums on the
@@ -101,21 +101,8 @@ def test_plink2_scores_a_ref_effect_dominant_row_on_the_unsplit_site(tmp_path):
     assert got == pytest.approx({p: 0.5 * t_copies[p] + dominant[p] for p in t_copies}, abs=1e-6)
 
 
-@pytest.mark.parametrize("route", ["vcf", "pgen", "split_bed"])
-def test_a_ref_effect_dominant_row_at_a_multiallelic_site_is_one_error_on_every_route(hl, spark, tmp_path, route):
-    """One error at the row's file:line on each route, saying the site is read one row per alt
-    whatever the input, with advice that works. Before (5b4f0cd): 'a multi-allelic site given
-    split ... score the unsplit file's .pgen' on the unsplit VCF and on the .pgen too (which is
-    refused the same); on 8f28050 the dominant row itself was refused."""
-    scoring_file(tmp_path / "s" / "PGS992801.txt", "PGS992801", REF_DOMINANT)
-    path, fmt = _multi_route(tmp_path, route)
-    with pytest.raises(InputDataError) as e:
-        run_scores(hl, spark, case_config(tmp_path, path, f"{tmp_path}/s/*", fmt=fmt))
-    message = str(e.value)
-    assert e.value.where == f"{tmp_path / 's' / 'PGS992801.txt'}:5" and "\n" not in message
-    assert "a dominant row has a REF effect allele at a multi-allelic site: every route reads such a site one row " \
-           "per alt" in message
-    assert ".pgen row is read per alt" in message and "score the unsplit" not in message
+# Round 28 had each route refuse that row here (one error at its line); since session 37 the native
+# engine scores it as plink2 does and Hail's pass alone refuses it: tests/test_field_cases_round29_pgs.py.
 
 
 @pytest.mark.parametrize("route", ["vcf", "vcf-hail", "split_bed"])

@@ -450,7 +450,8 @@ def _entries_files(source: GenotypeSource, weights: WeightMatrices, calls: hl_ty
             or NORMALISED not in rows or rows[NORMALISED].astype(bool).any()
             or FILE_ROW not in rows or rows[FILE_ROW].isna().any()
             or rows[FILE_ROW].duplicated().any()
-            or rows["contig"].isin(haploid_capable_contigs(calls.locus.dtype.reference_genome)).any()):
+            or rows["contig"].isin(haploid_capable_contigs(calls.locus.dtype.reference_genome)).any()
+            or weights.site_models is not None):  # (its tasks cut at part starts: a site's rows may part)
         return None
     try:
         entries = mt_entries.EntriesFiles.open(source.path)

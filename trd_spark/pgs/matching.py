@@ -1465,6 +1465,75 @@ def variant_matches_pandas(m: FrameMatches, dataset: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class SiteModels:
+    """Dominant / recessive score variants whose effect allele's dosage spans several genotype
+    rows (``_with_effect_types``): a REF effect allele at a multi-allelic site read one row per
+    alt (Hail's split of a VCF/MatrixTable record, a .pgen row read per alt, a site given split),
+    whose dosage is 2 - every alt's copies. Per group g (a distinct set of rows and dosage): the
+    effect allele's dosage D = sum over its rows r of ``coef[r] x alt dosage[r]`` + ``constant[g]``,
+    the additive rows' own REF dosage (``weight_matrices``' slope and offset of such a site, over
+    w); plink2 --score on the unsplit site takes this D (its REF dosage = ploidy - all alt dosages)
+    and scores w x min(D, 1) (``dominant``) or w x max(D - 1, 0) (``recessive``). A sample missing
+    at any of the group's rows is a missing call of the site: mean-imputed it adds w x the effect
+    allele's frequency (the group's D over the rows' mean alt dosages, halved: plink2's value for
+    these models), 0 with ``zero``. ``rows``/``coef``: the members, int64 rows of
+    ``WeightMatrices.rows`` and float64 (+1 / -1), grouped by ``bounds`` (int64, groups + 1; each
+    group's rows in row order, a row in one group at most); ``constant`` float64 (groups,);
+    ``dominant``/``recessive`` float64 (groups x k), w per score. ``where``: file:line of the first
+    such score variant, ``model`` its model, for the error of a route that cannot score them
+    (``WeightMatrices.frame``: Hail's pass)."""
+
+    rows: np.ndarray
+    coef: np.ndarray
+    bounds: np.ndarray
+    constant: np.ndarray
+    dominant: np.ndarray
+    recessive: np.ndarray
+    where: str
+    model: str
+
+    def group_of_rows(self, n_rows: int) -> np.ndarray:
+        """Per row of ``WeightMatrices.rows`` (``n_rows``) its group, -1 for none (int32)."""
+        out = np.full(n_rows, -1, dtype=np.int32)
+        out[self.rows] = np.repeat(np.arange(len(self.constant), dtype=np.int32), np.diff(self.bounds))
+        return out
+
+    def coef_of_rows(self, n_rows: int) -> np.ndarray:
+        """Per row of ``WeightMatrices.rows`` its coefficient in its group, 0.0 for none (float64)."""
+        out = np.zeros(n_rows)
+        out[self.rows] = self.coef
+        return out
+
+    def placed(self, order: np.ndarray | None, bounds: list[int]) -> tuple[dict[str, np.ndarray], list[int]]:
+        """For a native pass (``pgen_engine.score``) whose rows are ``WeightMatrices.rows`` taken in
+        ``order`` (None: as they are) and cut into tasks at ``bounds``: the ``native_task.Task``
+        arrays (``site_group``, ``site_coef`` per row; ``site_constant``, ``site_dominant``,
+        ``site_recessive`` per group, given whole to every task) and the bounds moved so that each
+        group's rows fall in one task (a bound inside a group goes to the row after its last; no
+        task left empty): a task sums a group's rows over its blocks (``native_task._SiteSums``)."""
+        n_rows = bounds[-1]
+        group, coef = self.group_of_rows(n_rows), self.coef_of_rows(n_rows)
+        if order is not None:
+            group, coef = group[order], coef[order]
+        at = np.flatnonzero(group >= 0)
+        first, last = np.full(len(self.constant), n_rows), np.full(len(self.constant), -1)
+        np.minimum.at(first, group[at], at)
+        np.maximum.at(last, group[at], at)
+        moved: list[int] = []
+        for b in bounds:
+            inside = (first < b) & (b <= last)
+            while inside.any():
+                b = int(last[inside].max()) + 1
+                inside = (first < b) & (b <= last)
+            if not moved or b > moved[-1]:
+                moved.append(b)
+        if moved[-1] != n_rows:  # (a moved bound went past the last: it is the last)
+            moved.append(n_rows)
+        return ({"site_group": group, "site_coef": coef, "site_constant": self.constant,
+                 "site_dominant": self.dominant, "site_recessive": self.recessive}, moved)
+
+
+@dataclass(frozen=True)
 class WeightMatrices:
     """The matched weights as dense matrices: ``rows`` the genotype rows used by any score
     (the ``FrameMatches.rows`` columns, in row order), and per row and score (rows x k)
@@ -1490,6 +1559,10 @@ class WeightMatrices:
     # their cells (a cell holds one score variant, so one model), ``offsets`` holds their offsets.
     dominant: np.ndarray | None = None
     recessive: np.ndarray | None = None
+    # The dominant / recessive score variants whose dosage spans several rows (``SiteModels``: a
+    # REF effect allele at a multi-allelic site); None when there are none. The native engine
+    # scores them (``native_task``); Hail's pass cannot (``frame`` raises).
+    site_models: SiteModels | None = None
     # The native pass's directory (``pgen_engine.pass_directory``) whose files ``slope`` and
     # ``n_vars`` were built in (``native_task.mapped_rows``: the pass's tasks map them as they are,
     # nothing is written again); None: in memory (``weight_matrices``' ``directory``).
@@ -1522,7 +1595,18 @@ class WeightMatrices:
 
     def frame(self) -> pd.DataFrame:
         """``rows`` plus the per-row k-arrays ``slope``, ``offset``, ``n_vars`` (and ``dominant``,
-        ``recessive`` when there are such models)."""
+        ``recessive`` when there are such models): the rows of Hail's pass (``scoring.weights_table``).
+        Raises InputDataError at the file:line of a ``site_models`` score variant: Hail's pass
+        scores each split row on its own and has no sum over a site's rows."""
+        if self.site_models is not None:
+            sm = self.site_models
+            raise InputDataError(
+                f"a {sm.model} row has a REF effect allele at a multi-allelic site, which Hail's pass cannot score: "
+                "it reads such a site one row per alt and the REF dosage, 2 - every alt's copies, spans those rows "
+                "(the native engine scores it as plink2 --score does on the unsplit site, min(REF dosage, 1) or "
+                "max(REF dosage - 1, 0)); Hail's pass scores dosage_field, a BGEN on a URI, pgs.native.engine: hail "
+                "and a cluster without pgs.native.export_dir: score the hard calls natively, drop the row, or leave "
+                "the score out of the trait panel", where=sm.where)
         out = self.rows.copy()
         for name in ("slope", "offset", "n_vars", "dominant", "recessive"):
             if getattr(self, name) is not None:
@@ -1577,12 +1661,15 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
     w). A missing call's value of either is half the imputed alt dosage (the alt frequency;
     1 - it for a REF effect allele), so the engines impute as for the additive rows and halve.
     The additive matrices are built as always with these members' weights 0 (their n_vars kept).
+    A score variant whose effect allele's dosage sums other alts' rows (a REF effect allele at a
+    multi-allelic site, split by Hail, read per alt from a .pgen, or given split: 2 - every alt's
+    copies) has no per-row form: it goes into ``site_models`` (``SiteModels``), scored on that
+    sum as plink2 scores the unsplit site (before session 37 it was an error at its line).
     Raises InputDataError at the file:line of a dominant / recessive variant matched on chrY /
     chrM, or on X outside its PARs (``types.x_haploid_rows``; plink2 2.00a3.5 refuses the
-    modifiers on haploid chromosomes, these three, so there is no plink2 answer) or whose REF effect allele's
-    dosage sums other alts' rows (a multi-allelic site, split by Hail, read per alt from a .pgen,
-    or given split: 2 - every alt's copies has no per-row model; the message's advice named the
-    unsplit .pgen until session 36's round 28, which is refused too)."""
+    modifiers on haploid chromosomes, these three, so there is no plink2 answer), or of one whose
+    site's rows are also another such site's with another dosage (two groups sharing a row: PLINK
+    1 rows of one position that disagree on its REF, read both ways)."""
     mem, s = m.members, m.sites
     site = mem["site"].to_numpy()
     w = mem["effect_weight"].to_numpy(np.float64)
@@ -1604,14 +1691,13 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
     refuse(used & haploid_row[np.where(used, site_row[site], 0)],
            "matched on chrY, chrM or chrX outside its PARs: plink2 --score refuses the dominant/recessive modifiers "
            "on haploid chromosomes (leave the score out of the trait panel, or drop the row)")
-    n_other = np.fromiter(map(len, s["other_alt_rows"].to_numpy(object)), np.int64, len(s))
-    if "other_ref_rows" in s:
-        n_other += np.fromiter(map(len, s["other_ref_rows"].to_numpy(object)), np.int64, len(s))
-    refuse(used & (n_other[site] > 0),
-           "has a REF effect allele at a multi-allelic site: every route reads such a site one row per alt (Hail "
-           "splits a VCF/MatrixTable record, a .pgen row is read per alt, a .bim/.pvar may list it split), and "
-           "the REF dosage, 2 - every alt's copies, spans those rows, where this model has no per-row form; plink2 "
-           "--score scores it (on the unsplit site): drop the row, or leave the score out of the trait panel")
+    other_alts = s["other_alt_rows"].to_numpy(object)
+    other_refs = s["other_ref_rows"].to_numpy(object) if "other_ref_rows" in s else None
+    n_other = np.fromiter(map(len, other_alts), np.int64, len(s))
+    if other_refs is not None:
+        n_other += np.fromiter(map(len, other_refs), np.int64, len(s))
+    spans = used & (n_other[site] > 0)  # a dosage over several rows: ``SiteModels``
+    used &= ~spans
     rows = m.rows.assign(_row=np.arange(len(m.rows)))
     additive = dataclasses.replace(m, rows=rows, members=mem.assign(effect_weight=np.where(kind != 0, 0.0, w)))
     base = weight_matrices(additive, haploid)
@@ -1629,8 +1715,62 @@ def _with_effect_types(m: FrameMatches, haploid: Collection[str], types: EffectT
     np.add.at(recessive, (cell_row[~on_min], score_index[at][~on_min]), (sign * w[at])[~on_min])
     offsets = base.offset.copy()
     np.add.at(offsets, (cell_row, score_index[at]), np.where(eir, w[at], 0.0))
+    site_models = None
+    if spans.any():
+        site_models = _site_models(place, spans, site, site_row, s["effect_is_ref"].to_numpy(bool), other_alts,
+                                   other_refs, kind, w, score_index, len(m.pgs_ids), types, mem["line"].to_numpy())
     return WeightMatrices(base.rows.drop(columns="_row"), base.slope, offsets, base.n_vars,
-                          dominant=dominant, recessive=recessive)
+                          dominant=dominant, recessive=recessive, site_models=site_models)
+
+
+def _site_models(place: np.ndarray, spans: np.ndarray, site: np.ndarray, site_row: np.ndarray, eir: np.ndarray,
+                 other_alts: np.ndarray, other_refs: np.ndarray | None, kind: np.ndarray, w: np.ndarray,
+                 score_index: np.ndarray, k: int, types: EffectTypes, line: np.ndarray) -> SiteModels:
+    """``SiteModels`` of the members flagged ``spans`` (``_with_effect_types``' arrays, per member
+    or per site; ``place``: each matched row's place among the weight rows). Each member's
+    effect allele dosage over w as the additive rows take it (``weight_matrices``): its matched
+    row's alt copies, negated plus 2 for a REF effect allele; minus each other alt row's copies
+    (``other_alt_rows``); plus each row holding the site's REF as its alt, minus 2
+    (``other_ref_rows``). Members of one set of rows and dosage share a group. Raises
+    InputDataError (the member's file:line) when a row would be in two groups of different dosage."""
+    groups: dict[tuple[tuple[tuple[int, float], ...], float], int] = {}
+    group = np.empty(int(spans.sum()), dtype=np.int64)
+    where = np.flatnonzero(spans)
+    for i, j in enumerate(where):
+        t = site[j]
+        terms = {int(place[site_row[t]]): -1.0 if eir[t] else 1.0}
+        constant = 2.0 if eir[t] else 0.0
+        for r in other_alts[t]:
+            terms[int(place[r])] = -1.0
+        for r in (() if other_refs is None else other_refs[t]):
+            terms[int(place[r])] = 1.0
+            constant -= 2.0
+        group[i] = groups.setdefault((tuple(sorted(terms.items())), constant), len(groups))
+    keys = list(groups)
+    owner: dict[int, int] = {}
+    for g, (members, _) in enumerate(keys):
+        for r, _c in members:
+            if owner.setdefault(r, g) != g:
+                first = where[np.flatnonzero((group == g) | (group == owner[r]))[0]]
+                raise InputDataError(
+                    f"a {EFFECT_MODEL_NAMES[int(kind[first])]} row's effect allele takes its dosage from genotype rows "
+                    "that another multi-allelic site's REF also spans with another dosage (rows of one position "
+                    "that disagree on its REF): no single REF dosage to model; drop the row",
+                    where=f"{types.paths[int(score_index[first])]}:{int(line[first])}")
+    sizes = np.array([len(t) for t, _ in keys], dtype=np.int64)
+    dominant, recessive = np.zeros((len(keys), k)), np.zeros((len(keys), k))
+    on_dominant = kind[where] == 1
+    np.add.at(dominant, (group[on_dominant], score_index[where][on_dominant]), w[where][on_dominant])
+    np.add.at(recessive, (group[~on_dominant], score_index[where][~on_dominant]), w[where][~on_dominant])
+    first = where[0]
+    return SiteModels(np.array([r for t, _ in keys for r, _c in t], dtype=np.int64),
+                      np.array([c for t, _ in keys for _r, c in t], dtype=np.float64),
+                      np.r_[0, np.cumsum(sizes)].astype(np.int64), np.array([c for _, c in keys], dtype=np.float64),
+                      dominant, recessive, f"{types.paths[int(score_index[first])]}:{int(line[first])}",
+                      EFFECT_MODEL_NAMES[int(kind[first])])
+
+
+EFFECT_MODEL_NAMES = {1: "dominant", 2: "recessive"}
 
 
 class DeferredWeights(WeightMatrices):

@@ -106,13 +106,21 @@ class Task:
     # (m, k)), when a score has such a variant: slopes on min(alt dosage, 1) and max(alt dosage - 1, 0).
     dominant: np.ndarray | None = None
     recessive: np.ndarray | None = None
+    # Dominant / recessive score variants whose dosage sums several rows (``matching.SiteModels``,
+    # placed by its ``placed``: a group's rows in one task): per row its group (int32, -1 none) and
+    # coefficient (float64); per group, whole, the constant and the slopes (groups x k).
+    site_group: np.ndarray | None = None
+    site_coef: np.ndarray | None = None
+    site_constant: np.ndarray | None = None
+    site_dominant: np.ndarray | None = None
+    site_recessive: np.ndarray | None = None
 
 
 # ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
 _TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows",
-                "dominant", "recessive")
-# ``Task``'s arrays given whole to every task (per sample, not per row).
-_WHOLE_FIELDS = ("male",)
+                "dominant", "recessive", "site_group", "site_coef", "site_constant", "site_dominant", "site_recessive")
+# ``Task``'s arrays given whole to every task (per sample or per group, not per row).
+_WHOLE_FIELDS = ("male", "site_constant", "site_dominant", "site_recessive")
 
 
 def tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[Task]:
@@ -199,7 +207,8 @@ class TaskRows:
 
 
 # The weights' fields of a task (``TaskRows.load``), which a gated task reads after the driver built them.
-WEIGHT_FIELDS = frozenset({"slope", "offset", "n_vars", "dominant", "recessive"})
+WEIGHT_FIELDS = frozenset({"slope", "offset", "n_vars", "dominant", "recessive", "site_group", "site_coef",
+                           "site_constant", "site_dominant", "site_recessive"})
 # In the pass's ``weights`` directory: the lock the driver holds while it builds the weights
 # (``WeightsGate``) and the file it makes once they are written, before it lets go of the lock.
 WEIGHTS_LOCK = "weights.lock"
@@ -377,6 +386,7 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
         score, missing_vars, product, exact32 = sums_of(task)
     dose_buffer = _block_buffer(rows, n_samples)
     chunk = cache_rows(n_samples)
+    sites: _SiteSums | None = None  # sums over a site's rows (``Task.site_group``), made at the first block
     with threadpool_limits(limits=1, user_api="blas"), \
             _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
@@ -404,6 +414,9 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
             score += np.matmul(task.slope[lo:hi].T, dose, out=product)
             if task.dominant is not None or task.recessive is not None:
                 _add_dosage_models(score, task, lo, dose, mis_r, mis_j)
+            if task.site_group is not None:
+                sites = sites or _SiteSums(task)
+                sites.add(score, lo, dose, mis_r, mis_j, impute)
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
@@ -535,6 +548,49 @@ def _add_dosage_models(score: np.ndarray, task: Task, lo: int, dose: np.ndarray,
         missing = place[mis_r] >= 0
         modelled[place[mis_r[missing]], mis_j[missing]] = rows[place[mis_r[missing]], mis_j[missing]] / 2.0
         score += block[at].T @ modelled
+
+
+class _SiteSums:
+    """A task's dominant / recessive terms whose dosage sums several rows (``Task.site_group``,
+    ``matching.SiteModels``): each group's D = sum of coef x alt dosage over its rows, read
+    block by block (a group's rows lie in one task, maybe across blocks), then at its last row
+    constant added and w x min(D, 1) / w x max(D - 1, 0) added to the scores. A sample missing at
+    any of the group's rows is a missing call of the site: the value of either model is then half
+    the group's D over its rows' mean alt dosages (the effect allele's frequency, plink2 --score's
+    value for these models), or 0 with ``zero`` (``impute`` False)."""
+
+    def __init__(self, task: Task) -> None:
+        assert task.site_group is not None and task.site_coef is not None
+        self.task = task
+        at = np.flatnonzero(task.site_group >= 0)
+        self.last = {int(g): int(r) for r, g in zip(at, task.site_group[at])}  # each group's last row
+        self.open: dict[int, tuple[np.ndarray, np.ndarray, list[float]]] = {}
+
+    def add(self, score: np.ndarray, lo: int, dose: np.ndarray, mis_r: np.ndarray, mis_j: np.ndarray,
+            impute: bool) -> None:
+        """Add the block's rows lo..lo + len(dose) (alt dosages, missing calls filled, at (``mis_r``,
+        ``mis_j``)) to their groups and a closed group's terms to ``score`` (k x n)."""
+        task = self.task
+        assert task.site_group is not None and task.site_coef is not None and task.site_constant is not None
+        assert task.site_dominant is not None and task.site_recessive is not None
+        groups = task.site_group[lo:lo + len(dose)]
+        for r in np.flatnonzero(groups >= 0):
+            g, c = int(groups[r]), float(task.site_coef[lo + r])
+            total, missing, mean = self.open.setdefault(g, (np.zeros(dose.shape[1]), np.zeros(dose.shape[1], bool),
+                                                            [0.0]))
+            total += c * dose[r]
+            missing[mis_j[mis_r == r]] = True
+            mean[0] += c * float(dose[r].mean())  # (filled with its called mean: that mean)
+            if lo + r != self.last[g]:
+                continue
+            del self.open[g]
+            total += task.site_constant[g]
+            fill = (mean[0] + float(task.site_constant[g])) / 2.0 if impute else 0.0
+            for weights, modelled in ((task.site_dominant[g], np.minimum(total, 1.0)),
+                                      (task.site_recessive[g], np.maximum(total - 1.0, 0.0))):
+                if weights.any():
+                    modelled[missing] = fill
+                    score += np.outer(weights, modelled)
 
 
 def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,

@@ -792,6 +792,9 @@ def score(
                                                           files)
     impute = missing_genotypes == "mean_impute"
     bounds = pass_bounds(spark.sparkContext, files, variant_idx, n, settings)
+    # A dosage over several rows (``matching.SiteModels``: a REF effect allele's dominant / recessive
+    # row at a multi-allelic site): each such site's rows in one task, which sums them.
+    site_arrays, bounds = ({}, bounds) if weights.site_models is None else weights.site_models.placed(order, bounds)
     y_rows = np.isin(weights.rows["contig"].to_numpy(object), list(hl.get_reference(reference_genome).y_contigs))
     x_haploid, y_placed, male = _sex_rows_of(hl, files, reference_genome, index, variant_idx,
                                              y_rows if order is None else y_rows[order], impute, extent, n, male)
@@ -823,6 +826,7 @@ def score(
         arrays["offset"] = None if impute else weights.offset if order is None else weights.offset[order]
         arrays.update({name: None if m is None else m if order is None else m[order]  # dominant / recessive models
                        for name, m in (("dominant", weights.dominant), ("recessive", weights.recessive))})
+        arrays.update(site_arrays)
         return _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
                           weights.offset_total(order), n_vars.sum(axis=0), sample_slice, non_male,
                           None if non_male is None else weights.offset_total(np.flatnonzero(y_rows)))
