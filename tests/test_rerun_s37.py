@@ -79,3 +79,34 @@ def test_a_held_lock_is_refreshed_and_never_written_again_once_released_or_taken
     Path(other.path).write_text(json.dumps(theirs))
     assert other.refresh() is False
     assert json.loads(Path(other.path).read_text()) == theirs
+
+
+def test_a_run_whose_lock_was_taken_over_publishes_nothing_and_leaves_the_takers_lock(spark, tmp_path):
+    """A run that went unrefreshed for lock_stale_hours (suspended, its storage unreachable) has
+    its lock taken over by the next run, which then writes the release too. The first run went on
+    publishing its stages over the taker's, and its end deleted the taker's lock (a third run could
+    start). Now a stage checks, before its folder is swapped in, that the release's lock still
+    holds this run's record (LockedError, exit 6: nothing published), and a run leaves a lock
+    holding another run's record in place."""
+    from models_sim import make_config
+
+    from trd_spark.layout import Layout, publish_stage
+    from trd_spark.schemas import COHORT_FLOW
+
+    cfg = make_config(tmp_path)
+    fs, layout = LocalFs(), Layout.of(cfg)
+    flow = [("all", 1, "persons with EHR and genomes", 1000)]
+    with ReleaseLock(cfg, fs) as held:
+        with publish_stage(spark, cfg, "phenotypes") as w:  # still this run's lock: published
+            w.write_table("cohort_flow", spark.createDataFrame(flow, COHORT_FLOW.struct), COHORT_FLOW)
+        assert layout.is_complete(fs, "phenotypes")
+        theirs = {"host": "worker-7", "pid": 1, "started": time.time(), "refreshed": time.time()}
+        Path(held.path).write_text(json.dumps(theirs))  # the taker's lock
+        before = (Path(layout.stage_dir("phenotypes")) / "_manifest.json").read_text()
+        with pytest.raises(LockedError, match="took the lock over from this run") as err:
+            with publish_stage(spark, cfg, "phenotypes") as w:
+                w.write_table("cohort_flow", spark.createDataFrame(flow, COHORT_FLOW.struct), COHORT_FLOW)
+        assert err.value.exit_code == 6
+        assert (Path(layout.stage_dir("phenotypes")) / "_manifest.json").read_text() == before  # nothing published
+        assert not [p for p in Path(layout.release_dir).iterdir() if ".inprogress-" in p.name]
+    assert json.loads(Path(held.path).read_text()) == theirs  # the taker's lock stays

@@ -447,6 +447,9 @@ def publish_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: War
     try:
         yield writer
         _check_inputs_unchanged(cfg, spec, fs, parts["inputs"])
+        from trd_spark.releases import check_still_held  # releases imports this module
+
+        check_still_held(layout.release_dir)  # another run took the release's lock over: publish nothing
         # WARNING records logged while this stage ran (None when run outside a pipeline run).
         writer.notes["warnings"] = warnings.count(stage) if warnings is not None else None
         writer.run_id = uuid.uuid4().hex

@@ -309,6 +309,25 @@ def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
             f"{stale_hours:g})")
 
 
+# The release locks this process holds ({lock path: lock}, from ``ReleaseLock.__enter__`` to its
+# release): ``check_still_held`` asks the one of a release before a stage publishes there.
+_HELD: dict[str, ReleaseLock] = {}
+
+
+def check_still_held(release_dir: str) -> None:
+    """LockedError (exit 6) when this process entered the lock of release folder ``release_dir``
+    (``ReleaseLock``) and the lock file no longer holds its record: another run took it over (this
+    run went unrefreshed for ``releases.lock_stale_hours``: suspended, or its storage unreachable)
+    and is writing the release too. Called by ``layout.publish_stage`` before a stage's folder is
+    swapped in, so the two runs' stage folders are never mixed by this one. Nothing to check when
+    no lock of this process covers ``release_dir`` (a stage published outside ``run``)."""
+    lock = _HELD.get(f"{release_dir.rstrip('/')}/{LOCK}")
+    if lock is not None and not lock.holds():
+        raise LockedError(f"{lock.held_text()}; it took the lock over from this run while this run held it (not "
+                          "refreshed for releases.lock_stale_hours): nothing of this stage published",
+                          where=lock.path)
+
+
 def _duration(seconds: int) -> str:
     """``1h05m`` from an hour on, else ``3m07s``."""
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -397,6 +416,15 @@ class ReleaseLock:
         holder = lock_holder_text(self.fs, self.path, self.stale_seconds / 3600)
         return f"another run holds the lock on release {self.release}: {holder}"
 
+    def holds(self) -> bool:
+        """Whether the lock file holds this run's owner record (same host, pid, process and start;
+        its ``refreshed`` may be older): False when it is gone, unreadable or another run's."""
+        try:
+            held = json.loads(self.fs.read_text(self.path))
+        except Exception:  # noqa: BLE001 - gone or unreadable: not this run's
+            return False
+        return isinstance(held, dict) and all(held.get(k) == self.owner[k] for k in ("host", "pid", "process", "started"))
+
     def refresh(self) -> bool:
         """Rewrite the lock with this run's owner record and ``refreshed`` now, while the file
         still holds this run's record (same host, pid, process and start); False, with a WARNING,
@@ -408,12 +436,7 @@ class ReleaseLock:
         with self._writing:
             if self._stop.is_set():
                 return False
-            try:
-                held = json.loads(self.fs.read_text(self.path))
-            except Exception:  # noqa: BLE001 - gone or unreadable: not this run's any more
-                held = None
-            mine = ("host", "pid", "process", "started")
-            if not isinstance(held, dict) or any(held.get(k) != self.owner[k] for k in mine):
+            if not self.holds():
                 log.warning("release %s: the lock %s no longer holds this run's record (taken over by another run "
                             "after releases.lock_stale_hours without a refresh?); not refreshed", self.release, self.path)
                 return False
@@ -446,13 +469,22 @@ class ReleaseLock:
         # lock is not written again after its deletion; one hung in storage is not waited for.
         got = self._writing.acquire(timeout=max(1.0, min(self.refresh_seconds, 30.0)))
         try:
-            self.fs.delete(self.path)
+            if _HELD.get(self.path) is self:
+                del _HELD[self.path]
+            # Another run's lock (it took this one over) is that run's to remove: deleting it let a
+            # third run start beside it.
+            if self._refresher is None or self.holds():
+                self.fs.delete(self.path)
+            elif self.fs.exists(self.path):
+                log.warning("release %s: the lock %s holds another run's record: left to that run", self.release,
+                            self.path)
         finally:
             if got:
                 self._writing.release()
 
     def __enter__(self) -> ReleaseLock:
         self.acquire()
+        _HELD[self.path] = self
         self._stop.clear()
         self._refresher = threading.Thread(target=self._keep_fresh, name=f"release-lock-{self.release}", daemon=True)
         self._refresher.start()
