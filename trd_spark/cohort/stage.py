@@ -20,11 +20,12 @@ from trd_spark.cohort.frame import (
 )
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
 from trd_spark.cohort.standardise import standardise_datasets
-from trd_spark.config import Config, GateThreshold
+from trd_spark.config import Config, GateThreshold, local_path
 from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.gates import check_gate
 from trd_spark.io import csv_columns_named_twice
 from trd_spark.logs import count_text
+from trd_spark.pgs.compressed import check_spark_text, spark_read_hint
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
 
 if TYPE_CHECKING:
@@ -34,11 +35,16 @@ log = logging.getLogger(__name__)
 
 
 def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> DataFrame:
-    """A tab-separated file with a header, all columns as strings; required columns checked."""
+    """A tab-separated file with a header, all columns as strings; required columns checked.
+    A local file compressed in a way Spark would read as text is refused first
+    (``compressed.check_spark_text``)."""
+    if (local := local_path(path)) is not None:
+        check_spark_text(local, what)
     try:
         df = spark.read.csv(path, sep="\t", header=True, inferSchema=False)
     except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
-        raise InputDataError(f"cannot read: {e}", where=path) from None
+        hint = spark_read_hint(local, str(e)) if local is not None else ""
+        raise InputDataError(f"cannot read{hint}: {e}", where=path) from None
     missing = [c for c in required if c not in df.columns]
     # Spark renames a column named twice ("research_id0", "research_id3"): name the repeat.
     twice = csv_columns_named_twice(spark, path, {"sep": "\t"}, missing) if missing else []

@@ -55,6 +55,9 @@ from trd_spark.config import is_uri, local_path
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs
 from trd_spark.logs import counted
+from trd_spark.pgs.compressed import decode_text
+from trd_spark.pgs.compressed import open_text as open_compressed_text
+from trd_spark.pgs.compressed import stream_errors as compressed_stream_errors
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -556,10 +559,9 @@ def _open_text(path: str, spark: SparkSession | None = None) -> str:
     raw = _read_bytes(path, spark)
     if raw[:2] == _GZIP_MAGIC:
         raw = _gunzip(raw, path)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputDataError(f"not UTF-8 text: {e}", where=path) from None
+    # zstd / bzip2 / xz (a recompressed Catalog file) read by their first bytes, a zip is one
+    # error saying to extract it: they failed as "not UTF-8 text", which did not say why.
+    return decode_text(raw, path, "scoring file")
 
 
 def read_scoring_file(
@@ -574,7 +576,8 @@ def read_scoring_file(
     spark: SparkSession | None = None,
 ) -> ScoringFile:
     """Read a scoring file (local path or Hadoop FS URI, read through ``spark`` or the thread's
-    active session; plain or gzip) and validate it; see ``parse_scoring_file``."""
+    active session; plain, or gzip / zstd / bzip2 / xz by its first bytes: ``compressed``) and
+    validate it; see ``parse_scoring_file``."""
     return parse_scoring_file(
         _open_text(path, spark), source=path, target_build=target_build, duplicate_variants=duplicate_variants,
         liftover=liftover, match_rsid=match_rsid, max_abs_weight=max_abs_weight,
@@ -583,24 +586,26 @@ def read_scoring_file(
 
 
 def read_scoring_file_header(path: str) -> dict[str, tuple[str, int]]:
-    """The ``#key=value`` header of a local scoring file (plain or gzip), reading only its
+    """The ``#key=value`` header of a local scoring file (plain or compressed as
+    ``compressed.open_text`` reads it), reading only its
     leading ``#`` lines: ``{key: (value, line_no)}`` as ``parse_scoring_file`` reads it (PGS
     Catalog format 1.0 keys under their 2.0 names), for a look at the header without parsing
     the variants (the trait-panel check). A byte-order mark is dropped and bytes that are not
     UTF-8 are replaced (``read_scoring_file`` names them). The header's errors are the full
     parse's (``_check_header``): a key given twice with two meanings (``#pgs_id=PGS1`` then
     ``#pgs_id=PGS2``: the later line was taken here while the parse refused the file) or named
-    without '='. Raises InputDataError at that line, OSError (unreadable) or EOFError /
+    without '='. Raises InputDataError at that line or for a zip archive, OSError (unreadable;
+    bzip2 / xz / zstd data that is corrupt, as gzip's BadGzipFile is one) or EOFError /
     zlib.error (truncated or corrupt gzip)."""
     lines: list[str] = []
-    with open(path, "rb") as raw:
-        gz = raw.read(2) == _GZIP_MAGIC
-    with (gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") if gz
-          else open(path, encoding="utf-8-sig", errors="replace")) as f:
-        for line in f:
-            if not line.startswith("#"):
-                break
-            lines.append(line.rstrip("\r\n"))
+    with open_compressed_text(path, encoding="utf-8-sig", errors="replace") as f:
+        try:
+            for line in f:
+                if not line.startswith("#"):
+                    break
+                lines.append(line.rstrip("\r\n"))
+        except compressed_stream_errors() as e:  # as an OSError: what preflight's caller catches
+            raise OSError(f"corrupt compressed data: {e}") from None
     head_read = _parse_header([*lines, ""], path)  # "": the column line is not needed here
     _check_header(head_read, path)
     return head_read.meta
@@ -611,12 +616,13 @@ CHECKSUM_SUFFIX = ".md5"
 
 
 # What a folder of scoring files (a ``pgs.scoring_files`` directory or glob) may hold besides
-# them, not read: a name is a scoring file's when it ends in .txt or .tsv (gzipped or not: the
+# them, not read: a name is a scoring file's when it ends in .txt or .tsv (gzipped or not, or
+# .zst / .bz2 / .xz: read by their first bytes; the
 # PGS Catalog's ``PGS000001.txt.gz``, ``PGS000001_hmPOS_GRCh38.txt.gz``, gunzipped copies, a
 # lab's own .tsv) and is not a README / licence / checksum list (``sha256sums.txt``,
 # ``MD5SUMS``). Anything else (README.md, the Catalog's metadata .csv/.xlsx/.json, checksum
 # files) was parsed as a score and failed the run on its first line.
-_SCORING_FILE_NAME = re.compile(r".+\.(txt|tsv)(\.b?gz)?", re.IGNORECASE)
+_SCORING_FILE_NAME = re.compile(r".+\.(txt|tsv)(\.(b?gz|zst|bz2|xz))?", re.IGNORECASE)
 _NOT_SCORING_FILE_NAME = re.compile(
     r"(readme|licen[cs]e|notice|changelog)([._-].*)?|(md5|sha\d*|checksum)(sum)?s?([._-].*)?", re.IGNORECASE)
 
@@ -683,7 +689,7 @@ def scoring_file_paths(spark: SparkSession | None, patterns: list[str], what: st
     for pat in patterns:
         hits, others = _entry_files(pat, glob_uri)
         if not hits:
-            named = f" ({len(others)} file(s) there not named as scoring files: *.txt, *.tsv, gzipped or not)" \
+            named = f" ({len(others)} file(s) there not named as scoring files: *.txt, *.tsv, plain or .gz/.zst/.bz2/.xz)" \
                 if others else ""
             raise InputDataError(f"no file matches {pat}{named}", where=what)
         out.extend(hits)

@@ -39,6 +39,7 @@ from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.build_positions import build_evidence, check_build_evidence, check_places
+from trd_spark.pgs.compressed import decode_text
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text, primary_lengths
 from trd_spark.pgs.genotypes import (
     FT_FAILED,
@@ -423,9 +424,11 @@ def match_dataset(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: 
         sites = score_sites(hl, spark, scoring_files, ds.genotypes.reference_genome, liftover=cfg.pgs.liftover)
     sample_map = None
     if ds.genotypes.sample_map:
-        text = Fs(spark).read_text(ds.genotypes.sample_map)
+        # Read by its first bytes (gzip / zstd / bzip2 / xz; a zip is one error): a compressed
+        # sample map or sex file failed on its first byte not being UTF-8, without the cause.
+        text = decode_text(Fs(spark).read_bytes(ds.genotypes.sample_map), ds.genotypes.sample_map, "sample map")
         sample_map = read_sample_map(text, ds.genotypes.sample_map)
-    sex = dataset_sex(ds.genotypes, sample_map, Fs(spark).read_text)
+    sex = dataset_sex(ds.genotypes, sample_map, lambda path: decode_text(Fs(spark).read_bytes(path), path, "sex file"))
     if engine.engine_for(ds.genotypes, cfg.pgs.native) == "native":
         r = match_plink(hl, cfg, dataset_name, scoring_files, sites, sample_map)
     else:
