@@ -180,3 +180,37 @@ def test_ancestry_file_spark_cannot_decompress_is_one_error(spark, tmp_path, kin
     assert str(path) in str(e.value) and f"ancestry is {says}" in str(e.value)
     gz = _compress(plain, "gzip")
     assert read_tsv(spark, str(gz), ["research_id"], "ancestry").count() == 1
+
+
+def test_omop_csv_table_spark_cannot_decompress_is_one_error(spark, tmp_path):
+    """An OMOP CSV table gzip-compressed under the name ``{table}.csv``, or a table folder whose
+    part file is xz: one error naming the file, the format and the command; a folder of
+    ``.csv.gz`` parts (Spark's own codec) still reads. Before: Spark read the compressed bytes as
+    the CSV header (a missing-column error naming binary garbage)."""
+    from test_phenotypes_support import toy_config
+
+    from trd_spark.phenotypes.omop import read_omop_table
+
+    header = "person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply,refills,sig\n"
+    plain = tmp_path / "rows.csv"
+    plain.write_text(header + "1,2000000101,2020-01-01,2020-01-01,30,0,\n")
+    omop = toy_config(path=str(tmp_path / "omop"), format="csv").omop
+    (tmp_path / "omop").mkdir()
+    table = tmp_path / "omop" / "drug_exposure.csv"
+    table.write_bytes(_compress(plain, "gzip").read_bytes())
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, omop, "drug_exposure")
+    assert str(table) in str(e.value)
+    assert "OMOP table drug_exposure is gzip-compressed, not named .gz: decompress it (`gunzip drug_exposure.csv`)" \
+        in str(e.value)
+    table.unlink()
+    folder = tmp_path / "omop" / "drug_exposure"
+    folder.mkdir()
+    part = folder / "part-00000.csv.xz"
+    part.write_bytes(_compress(plain, "xz").read_bytes())
+    with pytest.raises(InputDataError) as e:
+        read_omop_table(spark, omop, "drug_exposure")
+    assert str(part) in str(e.value) and "xz-compressed, which Spark does not read" in str(e.value)
+    part.unlink()
+    (folder / "part-00000.csv.gz").write_bytes(_compress(plain, "gzip").read_bytes())
+    assert read_omop_table(spark, omop, "drug_exposure").count() == 1

@@ -866,6 +866,22 @@ def check_not_versioned_table(fs: Fs, path: str, table: str) -> None:
             f"Parquet (e.g. spark.read.format('{reader}').load(<folder>).write.parquet(<new folder>))", where=path)
 
 
+def _check_csv_not_compressed(path: str, table: str) -> None:
+    """Refuse a local OMOP CSV table (``{table}.csv``, or the part files of ``{table}/``: not
+    hidden, not ``_``-prefixed) that is compressed in a way Spark would read as text
+    (``compressed.check_spark_text``: xz, zip, gzip not named .gz...): its binary bytes became
+    the header and the error was a missing column. A URI's files are left to Spark."""
+    from trd_spark.pgs.compressed import check_spark_text
+
+    local = local_path(path)
+    if local is None:
+        return
+    files = ([os.path.join(local, f) for f in sorted(os.listdir(local)) if not f.startswith((".", "_"))]
+             if os.path.isdir(local) else [local])
+    for f in files:
+        check_spark_text(f, f"OMOP table {table}")
+
+
 def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
     for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
         if fs.exists(candidate):
@@ -1399,6 +1415,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
                                          omop.time_zone, where=path, nanos=nanos)
         else:  # csv: read as text and cast to the declared types (no schema inference)
             path = _locate(fs, base, name, "csv")
+            _check_csv_not_compressed(path, table)
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
             _check_csv_rows(spark, df, path, table)
