@@ -214,3 +214,23 @@ def test_omop_csv_table_spark_cannot_decompress_is_one_error(spark, tmp_path):
     part.unlink()
     (folder / "part-00000.csv.gz").write_bytes(_compress(plain, "gzip").read_bytes())
     assert read_omop_table(spark, omop, "drug_exposure").count() == 1
+
+
+def test_ancestry_zst_this_spark_cannot_decompress_says_zstd_d(spark, tmp_path):
+    """An ancestry file named ``.tsv.zst``, where this Spark has no native zstd (a pip-installed
+    pyspark's Hadoop: "native zStandard library not available"; on a cluster whose Hadoop has it
+    the file is read), is one error line naming the file and ``zstd -d``. Before: "cannot read:"
+    followed by the Py4J text and the Java stack."""
+    from trd_spark.cohort.stage import read_tsv
+
+    plain = tmp_path / "anc.tsv"
+    plain.write_text("research_id\tancestry_pred\tpca_features\n1001\teur\t[0.1]\n")
+    packed = _compress(plain, "zstd")
+    try:
+        df = read_tsv(spark, str(packed), ["research_id"], "ancestry")
+    except InputDataError as e:
+        text = str(e)
+        assert len(text.splitlines()) == 1 and str(packed) in text
+        assert "(zstd, which this Spark cannot decompress: `zstd -d anc.tsv.zst`)" in text
+    else:  # a Hadoop with native zstd reads it as the plain file
+        assert df.count() == 1

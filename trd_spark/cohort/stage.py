@@ -44,7 +44,9 @@ def read_tsv(spark: SparkSession, path: str, required: list[str], what: str) -> 
         df = spark.read.csv(path, sep="\t", header=True, inferSchema=False)
     except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
         hint = spark_read_hint(local, str(e)) if local is not None else ""
-        raise InputDataError(f"cannot read{hint}: {e}", where=path) from None
+        # The first line: Py4J's text goes on with the Java stack (one error line, not a trace).
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputDataError(f"cannot read{hint}: {first}", where=path) from None
     missing = [c for c in required if c not in df.columns]
     # Spark renames a column named twice ("research_id0", "research_id3"): name the repeat.
     twice = csv_columns_named_twice(spark, path, {"sep": "\t"}, missing) if missing else []
