@@ -136,11 +136,11 @@ def test_a_record_with_a_verbatim_end_is_not_counted_as_read_by_the_default(spar
               "verbatim_end_date date, days_supply int")
     rows = [(1, 10, day, day, None, None), (2, 10, day, None, day + dt.timedelta(days=10), None)]
     with caplog.at_level(logging.INFO, logger="trd_spark.phenotypes.omop"):
-        # records_below=1: no count is small, so the count reads exactly (by default 1..19 read <20).
+        # records_below=2: 1 reads "<2", 2 (the verbatim end ignored) "2+" (a label always, session 37).
         conform_omop_table(spark.createDataFrame(rows, schema), "drug_exposure", where="omop/drug_exposure.parquet",
-                           records_below=1)
+                           records_below=2)
     found = [r.getMessage() for r in caplog.records if "drug_type_concept_id" in r.getMessage()]
-    assert len(found) == 1 and "; 1 record without an end or a days_supply" in found[0], found
+    assert len(found) == 1 and "; <2 record(s) without an end or a days_supply" in found[0], found
 
 
 def test_the_warm_up_block_is_the_largest_matrix_tables(monkeypatch):

@@ -43,7 +43,7 @@ from pyspark.sql import types as T
 from trd_spark.config import Config, OmopInput, ReportSettings, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
-from trd_spark.logs import counted, is_small_count, record_count_text
+from trd_spark.logs import record_count_label, record_count_text
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 _L, _I, _S, _D = T.LongType(), T.IntegerType(), T.StringType(), T.DateType()
 
 # The counts of records in this reader's messages (cells that are no date or number, drug records
-# without an end when drug_type_concept_id is missing) read as ``logs.record_count_text`` writes
+# without an end when drug_type_concept_id is missing: ``record_count_label``) read as ``logs.record_count_text`` writes
 # them, 1 to T-1 as ``<T``: k records are held by 1..k persons (privacy round 6, session 37: "3
 # value(s) are not dates" put 1..3 persons in an error line). The phenotypes stage passes
 # ``report.small_count_threshold`` (``records_below``); another caller (a test, a tool) that
@@ -337,7 +337,10 @@ def log_records_without_drug_type(drugs: DataFrame, where: str, records_below: i
     an end (end date or verbatim end date after the start) and without a days_supply (null or
     0), which the rule would read as their own day were they administrations; an INFO line when
     there is none (the rule would change nothing). One Spark job, only for such an export. The
-    count reads as ``logs.record_count_text`` writes it (``records_below``: 1 to T-1 as ``<T``)."""
+    count reads as ``logs.record_count_label`` writes it (0, ``<T``, ``T+``; T = ``records_below``),
+    never exactly: it is a part of the table's rows, which the phenotypes stage logs exactly
+    (``event_table_records``), so an exact count of T or more gave the records with an end or a
+    days_supply by subtraction, 1 to T-1 of them (privacy round 6 leftover, session 37)."""
     start = F.col("drug_exposure_start_date")
 
     def no_end(c: str) -> Column:
@@ -350,8 +353,7 @@ def log_records_without_drug_type(drugs: DataFrame, where: str, records_below: i
             "%s: OMOP table drug_exposure has no drug_type_concept_id column (required by the CDM): the "
             "administration-record rule (a dose given is its own day) cannot apply; %s without an end or a "
             "days_supply read as orders of trials.default_days_supply days", where,
-            f"{record_count_text(n, records_below)} record(s)" if is_small_count(n, records_below)
-            else counted(n, "record"))
+            f"{record_count_label(n, records_below)} record(s)")
 
 
 def date_readable(source: T.DataType, nanos: str | None = None) -> bool:
