@@ -15,7 +15,9 @@ names this host and a process that no longer exists (or whose pid now names anot
 ``releases.lock_stale_hours`` ago: a run rewrites its lock's ``refreshed`` time every
 ``LOCK_REFRESH_SECONDS`` while it holds it, so a live run of any host keeps its lock whatever its
 age (a pgs stage at All of Us scale can run longer than a day). An empty or unreadable lock (a run
-killed while writing it) is judged by the file's modification time. A stale lock is taken over with a warning. Remove it
+killed while writing it) is judged by the file's modification time. A run's own lock that cannot be
+read (a storage hiccup) is read again and is still its run's while that run refreshed it less than
+``lock_stale_hours`` ago (``ReleaseLock.holds``). A stale lock is taken over with a warning. Remove it
 by hand only when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
 """
 
@@ -47,6 +49,11 @@ LOCK = ".lock"
 # run, and both wrote the release. One small write per interval; the file system's clock plays no
 # part (the time is the holder's, as ``started``).
 LOCK_REFRESH_SECONDS = 600.0
+# Before a stage publishes and before a run removes its lock, a lock that cannot be read is read
+# again this many times, this far apart: one storage hiccup made a live run exit 6, or leave its
+# own lock behind (session 37 reader).
+LOCK_READ_TRIES = 3
+LOCK_READ_PAUSE_SECONDS = 1.0
 _RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -322,7 +329,21 @@ def check_still_held(release_dir: str) -> None:
     swapped in, so the two runs' stage folders are never mixed by this one. Nothing to check when
     no lock of this process covers ``release_dir`` (a stage published outside ``run``)."""
     lock = _HELD.get(f"{release_dir.rstrip('/')}/{LOCK}")
-    if lock is not None and not lock.holds():
+    if lock is None:
+        return
+    found = lock.holds_after_retries()
+    if found is None:
+        # Unreadable however often read (a storage hiccup): still this run's while nobody can have
+        # judged it stale; a live run was stopped with exit 6 by one failed read.
+        if lock.surely_not_taken_over():
+            log.warning("release %s: the lock %s could not be read after %d tries (%s); this run refreshed it less "
+                        "than releases.lock_stale_hours ago, so no other run can have taken it over: publishing",
+                        lock.release, lock.path, LOCK_READ_TRIES, lock.read_error)
+            return
+        raise LockedError(f"the lock of release {lock.release} could not be read after {LOCK_READ_TRIES} tries "
+                          f"({lock.read_error}) and this run last refreshed it more than releases.lock_stale_hours "
+                          "ago: another run may have taken it over; nothing of this stage published", where=lock.path)
+    if not found:
         raise LockedError(f"{lock.held_text()}; it took the lock over from this run while this run held it (not "
                           "refreshed for releases.lock_stale_hours): nothing of this stage published",
                           where=lock.path)
@@ -350,6 +371,8 @@ class ReleaseLock:
         self._stop = threading.Event()
         self._writing = threading.Lock()
         self._refresher: threading.Thread | None = None
+        self.read_error = ""  # why ``holds`` last could not tell (for the WARNINGs)
+        self._written = started  # when this run last wrote its record to the lock (``surely_not_taken_over``)
 
     def held_by_live_run(self) -> bool:
         """True when the lock file exists and is not stale (read-only: ``run`` asks this before
@@ -390,6 +413,7 @@ class ReleaseLock:
         check, which judges a missing file not stale) gets one more create: it ended LockedError
         although nothing held the lock."""
         text = json.dumps(self.owner)
+        self._written = time.time()
         if self.fs.create_new(self.path, text):
             return
         seen = self._content()
@@ -416,14 +440,44 @@ class ReleaseLock:
         holder = lock_holder_text(self.fs, self.path, self.stale_seconds / 3600)
         return f"another run holds the lock on release {self.release}: {holder}"
 
-    def holds(self) -> bool:
+    def holds(self) -> bool | None:
         """Whether the lock file holds this run's owner record (same host, pid, process and start;
-        its ``refreshed`` may be older): False when it is gone, unreadable or another run's."""
+        its ``refreshed`` may be older): True; False when it holds another run's record or is gone;
+        None when that cannot be told (the read raised, or the bytes are no owner record: a storage
+        hiccup, or the file read while being overwritten). Unknown is no answer: a refresher that
+        took it for "another run's" stopped for good after one failed read, and the run's lock went
+        stale under it (session 37 reader)."""
         try:
             held = json.loads(self.fs.read_text(self.path))
-        except Exception:  # noqa: BLE001 - gone or unreadable: not this run's
-            return False
-        return isinstance(held, dict) and all(held.get(k) == self.owner[k] for k in ("host", "pid", "process", "started"))
+        except Exception as e:  # noqa: BLE001 - gone (False) or a read that failed (unknown)
+            self.read_error = f"{type(e).__name__}: {e}"
+            try:
+                return None if self.fs.exists(self.path) else False
+            except Exception:  # noqa: BLE001 - the storage does not answer at all
+                return None
+        if not isinstance(held, dict) or "started" not in held:
+            self.read_error = "no owner record in it"
+            return None  # half-written: not yet anybody's record
+        return all(held.get(k) == self.owner[k] for k in ("host", "pid", "process", "started"))
+
+    def holds_after_retries(self) -> bool | None:
+        """``holds``, read again up to ``LOCK_READ_TRIES`` times ``LOCK_READ_PAUSE_SECONDS`` apart
+        while it is unknown (None): before a stage publishes and before the lock is removed, one
+        read hiccup must not decide. None when every read failed."""
+        for attempt in range(LOCK_READ_TRIES):
+            found = self.holds()
+            if found is not None:
+                return found
+            if attempt + 1 < LOCK_READ_TRIES:
+                time.sleep(LOCK_READ_PAUSE_SECONDS)
+        return None
+
+    def surely_not_taken_over(self) -> bool:
+        """True while no other run can have judged this lock stale: this run last wrote its record
+        (at ``acquire`` or a refresh) less than ``lock_stale_hours`` ago by this host's clock. A
+        takeover needs the record unrefreshed for that long, so a lock that cannot be read then
+        (``holds`` None) is still this run's."""
+        return time.time() - self._written < self.stale_seconds
 
     def refresh(self) -> bool:
         """Rewrite the lock with this run's owner record and ``refreshed`` now, while the file
@@ -436,11 +490,15 @@ class ReleaseLock:
         with self._writing:
             if self._stop.is_set():
                 return False
-            if not self.holds():
+            found = self.holds()
+            if found is None:
+                raise OSError(f"reading it failed: {self.read_error}")  # tried again next interval (_keep_fresh)
+            if not found:
                 log.warning("release %s: the lock %s no longer holds this run's record (taken over by another run "
                             "after releases.lock_stale_hours without a refresh?); not refreshed", self.release, self.path)
                 return False
-            self.owner = {**self.owner, "refreshed": time.time()}
+            now = time.time()
+            self.owner = {**self.owner, "refreshed": now}
             text = json.dumps(self.owner)
             write_text = getattr(self.fs, "write_text", None)
             if write_text is not None:
@@ -450,18 +508,33 @@ class ReleaseLock:
                 with open(tmp, "w") as f:
                     f.write(text)
                 os.replace(tmp, self.path)
+            self._written = now
             return True
 
     def _keep_fresh(self) -> None:
         """The refresher thread: ``refresh`` every ``refresh_seconds`` until the lock is released
-        or no longer this run's. A failed write (a storage hiccup) is logged and tried again at the
-        next interval: the lock goes stale only after ``lock_stale_hours`` without one."""
+        or no longer this run's. A failed read or write (a storage hiccup) is tried again at the next
+        interval, counted: a WARNING at the 1st and 3rd failure in a row and every 10th after (it was
+        DEBUG, so a day of failing writes was invisible until another run took the lock over; a
+        failed read stopped the refresher for good). The lock goes stale only after
+        ``lock_stale_hours`` without a refresh."""
+        failures = 0
         while not self._stop.wait(self.refresh_seconds):
             try:
                 if not self.refresh():
                     return
+                if failures:
+                    log.warning("release %s: the lock %s refreshed again after %d failed refresh(es)", self.release,
+                                self.path, failures)
+                failures = 0
             except Exception as e:  # noqa: BLE001 - tried again next time
-                log.debug("release %s: the lock could not be refreshed (%s); tried again", self.release, e)
+                failures += 1
+                if failures in (1, 3) or failures % 10 == 0:
+                    quiet = _duration(int(time.time() - self._written))
+                    log.warning("release %s: the lock %s could not be refreshed (%d failure(s) in a row; last written "
+                                "%s ago; another run takes it over after releases.lock_stale_hours %g): %s; tried "
+                                "again in %s", self.release, self.path, failures, quiet, self.stale_seconds / 3600,
+                                e, _duration(int(self.refresh_seconds)))
 
     def release_lock(self) -> None:
         self._stop.set()
@@ -472,9 +545,19 @@ class ReleaseLock:
             if _HELD.get(self.path) is self:
                 del _HELD[self.path]
             # Another run's lock (it took this one over) is that run's to remove: deleting it let a
-            # third run start beside it.
-            if self._refresher is None or self.holds():
+            # third run start beside it. A lock that cannot be read (a storage hiccup) is this run's
+            # while nobody can have taken it over (``surely_not_taken_over``): left behind, it stopped
+            # the next runs for lock_stale_hours.
+            found = True if self._refresher is None else self.holds_after_retries()
+            if found is None and self.surely_not_taken_over():
+                found = True
+            if found:
                 self.fs.delete(self.path)
+            elif found is None:
+                log.warning("release %s: the lock %s could not be read after %d tries (%s) and was last refreshed by "
+                            "this run more than releases.lock_stale_hours ago (another run may hold it now): left; "
+                            "remove it by hand if no run is alive", self.release, self.path, LOCK_READ_TRIES,
+                            self.read_error)
             elif self.fs.exists(self.path):
                 log.warning("release %s: the lock %s holds another run's record: left to that run", self.release,
                             self.path)
