@@ -1956,9 +1956,8 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
     member count, ``used_place`` each used site's row among ``rows``, ``half`` (1 or 0.5 on a
     haploid row) and ``eir`` (effect allele REF) per site.
 
-    One pass over the members per matrix (scipy's COO to dense, which adds a cell's members in
-    member order from +0.0, as ``np.bincount`` did): the members' rows are the sites' places
-    repeated over their runs (no per-member gather, no int64 cell array; session 31: the
+    One pass over the members per matrix (``_summed_cells``: scipy's sparse-to-dense loop, which
+    adds a cell's members in member order from +0.0, as ``np.bincount`` did; session 31: the
     bincounts, gathers and int32 copy were 0.36 of the native score phase's ~0.7 driver CPU-s at
     61 x 200k). The sign of a REF effect allele is applied per row after the sum: ``0.0 - sum``
     is exactly the sum of the negated terms (rounding is symmetric; +0.0, never -0.0, for an
@@ -1966,47 +1965,113 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
     (``0.5 x w`` each, then summed: the same bits as before also for subnormal weights).
     n_vars: a cell counts at most its site's members (``lengths``' maximum), so it is made in the
     smallest unsigned type that holds that (uint8 for up to 255 scores), which the native pass's
-    tasks take as they are (``pgen_engine.score``). A scipy routine rather than our own loop:
-    numpy has no scatter-add but the bincount over a flat cell index (an int64 array per member).
+    tasks take as they are (``pgen_engine.score``).
     ``directory``: ``weight_matrices``' (both matrices built in its files when there are rows)."""
-    import scipy.sparse
-
     n_used = len(rows)
     # Unused sites' members go to a spare last row, cut off below (a view: no copy); none when
     # every site with members is used (the files built in then hold the used rows alone).
     spare = int(bool(lengths[~used_site].any()))
     shape = (n_used + spare, k)
-    site_place = np.full(len(lengths), n_used, dtype=np.int32 if n_used < 2**31 - 1 else np.int64)
-    site_place[used_site] = used_place
-    member_row = np.repeat(site_place, lengths)
+    # The common case: no spare row and the used sites in row order (each used site's place is
+    # then its rank among them). The members are then the rows' runs in row order, a CSR form
+    # (row bounds = the runs' bounds) that needs no row per member (``np.repeat``, 12.2M int32
+    # at 61 x 200k: 0.035 CPU-s, session 37 flatw). Otherwise each member's row (COO form).
+    in_row_order = not spare and bool((used_place[1:] > used_place[:-1]).all())
+    if in_row_order:
+        bounds = np.zeros(n_used + 1, dtype=np.int32 if len(w) < 2**31 else np.int64)
+        np.cumsum(lengths[used_site], out=bounds[1:])
+        cells: dict[str, np.ndarray] = {"bounds": bounds}
+    else:
+        site_place = np.full(len(lengths), n_used, dtype=np.int32 if n_used < 2**31 - 1 else np.int64)
+        site_place[used_site] = used_place
+        cells = {"rows": np.repeat(site_place, lengths)}
+    index_type = next(iter(cells.values())).dtype
+    cols = score_index.astype(index_type, copy=False)  # (the loops take one index type)
     haploid = used_site & (half != 1.0)
     data = w if not haploid.any() else w * np.repeat(half, lengths)
-    coords = (member_row, score_index)
     in_files = directory if n_used else None  # (no file of no rows: an empty file cannot be mapped)
 
     def dense(name: str, values: np.ndarray) -> np.ndarray:
-        # In memory: toarray's own zeros (fresh zero pages, where an ``out`` array is zeroed by a
-        # pass over it); in a file: the zeroing pass is what faults the mapped pages in.
-        coo = scipy.sparse.coo_matrix((values, coords), shape=shape)
         if in_files is None:
-            return coo.toarray()[:n_used]
-        from trd_spark.pgs.native_task import mapped_rows
+            out = np.zeros(shape, dtype=values.dtype)  # fresh zero pages
+        else:
+            from trd_spark.pgs.native_task import mapped_rows
 
-        # A plain ndarray view of the mapped file (the mapping lives as long as the view).
-        return np.asarray(coo.toarray(out=mapped_rows(in_files, name, shape, values.dtype)))[:n_used]
+            mapped = mapped_rows(in_files, name, shape, values.dtype)
+            _populate(mapped)
+            out = np.asarray(mapped)  # a plain ndarray view (the mapping lives as long as the view)
+        _summed_cells(out, values, cols, **cells)
+        return out[:n_used]
 
     slope = dense("slope", data)
     ref_effect_row = np.zeros(n_used, dtype=bool)
     ref_effect_row[used_place] = eir[used_site]
     np.subtract(0.0, slope, out=slope, where=ref_effect_row[:, None])
     count_type = np.min_scalar_type(max(1, int(lengths.max(initial=0))))
-    n_vars = dense("n_vars", np.ones(len(member_row), dtype=count_type))
+    n_vars = dense("n_vars", np.ones(len(w), dtype=count_type))
     # A member's offset is 2w for a REF effect allele (its slope -w), else 0; a cell's members
     # share their site's allele, so the cell's offset is -2 x its slope on a REF-effect row
     # (the same sum scaled by -2: exact) and 0 elsewhere. The matrix itself is built only if
     # used (``WeightMatrices.offset``; the native engine's mean imputation takes its column sums
     # alone, ``offset_total``; session 27).
     return WeightMatrices(rows, slope, None, n_vars, ref_effect_row=ref_effect_row, directory=in_files)
+
+
+# Linux's madvise(2) advice that faults a mapping's pages in, writable, in one call (uapi value
+# 23, Linux >= 5.14; Python 3.11's mmap module has no name for it).
+_MADV_POPULATE_WRITE = 23
+
+
+def _populate(mapped: np.ndarray) -> None:
+    """Fault in the pages of ``mapped`` (an ``np.memmap`` of a new file) for writing in one
+    madvise call, where writing them faults each 4 KiB page on its own: at 61 x 200k the
+    slope file's 24k faults cost 0.03 of the fill's 0.11 CPU-s (session 37 flatw). A hint
+    only: nothing is done where the kernel or the array has no such call (the writes fault as
+    before)."""
+    mm = getattr(mapped, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise"):
+        return
+    try:
+        mm.madvise(_MADV_POPULATE_WRITE)
+    except (OSError, ValueError):  # an older kernel (EINVAL), or no pages to advise
+        pass
+
+
+def _summed_cells(out: np.ndarray, values: np.ndarray, cols: np.ndarray, *, bounds: np.ndarray | None = None,
+                  rows: np.ndarray | None = None) -> None:
+    """Add ``values`` (one per member, in member order) into ``out`` (C-contiguous, 2-D, zeros,
+    of ``values``' dtype) at their cells: row ``i``'s members are ``bounds[i]:bounds[i + 1]``
+    (CSR form: rows' runs in member order, bounds non-decreasing from 0 to the members'
+    number), or member ``j`` is at row ``rows[j]`` (COO form); column ``cols[j]``; index arrays of
+    one integer type. Each cell is its members' sum in member order from +0.0 (an empty cell
+    +0.0). Raises ValueError when an index is outside ``out`` (before anything is written).
+
+    scipy's compiled loops ``csr_todense`` / ``coo_todense`` do the sum; they are called
+    directly rather than through ``toarray(out=...)``, which first writes zeros over ``out``
+    (a second pass over a new file that is all zeros already: 0.036 CPU-s a 98 MB matrix at
+    61 x 200k, session 37 flatw), and the COO's constructor scans every index for its checks
+    (0.019 CPU-s). The loops write unchecked, so the indices are checked here (the columns in
+    one pass, as unsigned: a negative one is then past ``k``). ``scipy.sparse._sparsetools`` is
+    scipy's internal module (the loops its ``toarray`` calls, same arguments in every scipy this
+    project allows, >= 1.11); a release that changed them would raise TypeError here, not sum
+    otherwise (tests/test_flatw_s37.py compares with ``toarray``'s result)."""
+    from scipy.sparse import _sparsetools
+
+    n_rows, k = out.shape
+    nnz = len(values)
+    ok = len(cols) == nnz and (not nnz or int(cols.view(np.dtype(f"u{cols.dtype.itemsize}")).max()) < k)
+    if bounds is not None:
+        ok = ok and len(bounds) == n_rows + 1 and int(bounds[0]) == 0 and int(bounds[-1]) == nnz and \
+            bool((bounds[1:] >= bounds[:-1]).all())
+        if not ok:
+            raise ValueError("a member's cell is outside the weight matrix")
+        _sparsetools.csr_todense(n_rows, k, bounds, cols, values, out)
+        return
+    assert rows is not None
+    ok = ok and len(rows) == nnz and (not nnz or (int(rows.min()) >= 0 and int(rows.max()) < n_rows))
+    if not ok:
+        raise ValueError("a member's cell is outside the weight matrix")
+    _sparsetools.coo_todense(n_rows, k, nnz, rows, cols, values, out.reshape(-1), 0)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:
