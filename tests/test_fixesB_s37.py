@@ -3,14 +3,24 @@
 - 3: a drug_exposure table without drug_type_concept_id: the WARNING counting its records without
   an end or a days_supply showed the count exactly when >= T, beside the table's exact row count
   (the stage's ``event_table_records`` line): their difference, 1..T-1 records, by subtraction.
+- 4: time-zone-aware Parquet columns on a filesystem pyarrow cannot open (hdfs://, s3a://): the
+  declared zones were skipped silently; now read through Hadoop, else one counted WARNING.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 
-from trd_spark.phenotypes.omop import conform_omop_table
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import test_field_cases_round29_omop as R29
+from test_phenotypes_support import toy_config
+
+from trd_spark.phenotypes.omop import conform_omop_table, read_omop_table
+from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 
 def test_drug_type_warning_count_is_a_label_not_a_rest_of_the_table(spark, caplog):
@@ -28,4 +38,54 @@ def test_drug_type_warning_count_is_a_label_not_a_rest_of_the_table(spark, caplo
     assert len(found) == 1 and "; 20+ record(s) without an end or a days_supply" in found[0], found
     numbers = [int(x) for x in re.findall(r"(?<![\w.<])(\d+)(?![\d+])", found[0])]
     assert not [x for x in numbers if 0 < 25 - x < 20], found[0]
+
+
+class _NoPyarrowFs:
+    """pyarrow.fs as on a cluster whose pyarrow has no driver for the table's scheme (hdfs://
+    without libhdfs, s3a://): ``FileSystem.from_uri`` raises."""
+
+    class FileSystem:
+        @staticmethod
+        def from_uri(uri: str):
+            raise pa.ArrowInvalid(f"Unrecognized filesystem type in URI: {uri}")
+
+
+def test_declared_zones_read_through_hadoop_where_pyarrow_cannot_open_the_file(spark, tmp_path, caplog, monkeypatch):
+    """Finding 4: the round-29 case (tests/test_field_cases_round29_omop.py) with pyarrow unable to
+    open any file. On 45f9cc3 / 09a25f2 every declared zone was skipped silently (the persons'
+    answers differ, no WARNING); now the footer's ARROW:schema is read through Hadoop's
+    ParquetFileReader: the expected rows and the same seven WARNINGs."""
+    import trd_spark.phenotypes.omop as omop_module
+
+    omop_dir = tmp_path / "omop"
+    shutil.copytree(R29.CASE / "omop", omop_dir)
+    cfg = toy_config(path=str(omop_dir), time_zone="UTC")
+    monkeypatch.setattr(omop_module, "pafs", _NoPyarrowFs)
+    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
+        omop = read_omop(spark, cfg)
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*R29.COLUMNS).collect()
+    assert sorted(tuple(r) for r in rows) == R29._expected()
+    assert len([m for m in caplog.messages if "declare time zone" in m]) == 7, caplog.messages
+    assert not [m for m in caplog.messages if "were not checked" in m]
+
+
+def test_a_footer_neither_reader_can_read_is_one_counted_warning(spark, tmp_path, caplog, monkeypatch):
+    """Neither pyarrow nor Hadoop reads the footer (hadoop_arrow_schema None): one WARNING naming
+    the table, the number of part files unchecked and the instant columns (09a25f2: nothing)."""
+    import trd_spark.phenotypes.omop as omop_module
+
+    folder = tmp_path / "death"
+    folder.mkdir()
+    for i in range(2):
+        values = pa.array([pd.Timestamp("2019-01-10").tz_localize("Asia/Tokyo")], pa.timestamp("us", tz="Asia/Tokyo"))
+        pq.write_table(pa.table({"person_id": pa.array([i + 1], pa.int64()), "death_date": values}),
+                       folder / f"part-{i}.parquet")
+    monkeypatch.setattr(omop_module, "pafs", _NoPyarrowFs)
+    monkeypatch.setattr(omop_module, "hadoop_arrow_schema", lambda spark, file: None)
+    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
+        read_omop_table(spark, toy_config(path=str(tmp_path), time_zone="UTC").omop, "death")
+    found = [m for m in caplog.messages if "were not checked" in m]
+    assert len(found) == 1, caplog.messages
+    assert "OMOP table death: the footer of 2 part files of 2 part files could not be read" in found[0], found
+    assert "death_date" in found[0] and "\n" not in found[0]
 

@@ -43,7 +43,7 @@ from pyspark.sql import types as T
 from trd_spark.config import Config, OmopInput, ReportSettings, bigquery_project, local_path
 from trd_spark.errors import QUERY_INPUT_ERROR_TAG, VALUE_SHAPE_NOTE, InputDataError, value_shape
 from trd_spark.io import Fs, csv_columns_named_twice
-from trd_spark.logs import record_count_label, record_count_text
+from trd_spark.logs import counted, record_count_label, record_count_text
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -1064,20 +1064,55 @@ def utc_equivalent_zone(zone: str) -> bool:
                for year in range(1900, 2101, 5) for month in (1, 4, 7, 10))
 
 
-def file_time_zones(file: str) -> dict[str, str]:
+def file_time_zones(file: str, spark: SparkSession | None = None) -> dict[str, str] | None:
     """Lower-cased column -> the time zone the Parquet ``file`` (a path or URI) declares for a
     timestamp column in its Arrow schema (``timestamp[us, tz=Europe/Amsterdam]``: pyarrow, pandas'
     time-zone-aware columns, R arrow and polars store the zone there; Parquet itself keeps only
     isAdjustedToUTC, which Spark reads), read from its footer by pyarrow. Every timestamp column
-    is listed: '' for one without a zone. Empty when pyarrow cannot open the file (a filesystem it
-    has no driver for: ``null_typed_columns``' rule)."""
+    is listed: '' for one without a zone. Where pyarrow cannot open the file (no driver for
+    ``hdfs://`` without libhdfs, none for ``s3a://``), the footer's ``ARROW:schema`` key is read
+    through Hadoop's ParquetFileReader in ``spark``'s JVM (the filesystems Spark reads the table
+    from; one footer, driver only). None when neither can read it (no ``spark``, or a footer
+    Hadoop cannot read either): the caller counts such files (session 37: they were skipped
+    silently, a pandas zone on HDFS/S3 read a day early)."""
     try:
         fs, where = pafs.FileSystem.from_uri(file if "://" in file else f"file://{file}")
         with fs.open_input_file(where) as f:
             schema = pq.read_schema(f)
-    except Exception:  # pyarrow: no filesystem for the scheme, unreadable footer: Spark reports it
-        return {}
+    except Exception:  # pyarrow: no filesystem for the scheme, unreadable footer: Hadoop's reader next
+        schema = hadoop_arrow_schema(spark, file) if spark is not None else None
+        if schema is None:
+            return None
     return {f.name.lower(): f.type.tz or "" for f in schema if pa.types.is_timestamp(f.type)}
+
+
+def hadoop_arrow_schema(spark: SparkSession, file: str) -> pa.Schema | None:
+    """The Arrow schema a Parquet ``file`` (path or URI) stores in its footer's key-value metadata
+    (``ARROW:schema``: a base64 Arrow IPC schema message, as pyarrow writes and reads it), read
+    through parquet-hadoop's ParquetFileReader (Spark's own Parquet library, any Hadoop
+    filesystem: hdfs://, s3a://, gs://). A file without that key (Spark, Hive, parquet-mr
+    writers) has no Arrow zone: its Parquet schema alone, which Spark reads, gives an empty
+    schema. None when the footer cannot be read or the key does not decode."""
+    import base64
+
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    if jvm is None:
+        return None
+    try:
+        conf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
+        uri = file if "://" in file else f"file://{os.path.abspath(file)}"
+        source = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(jvm.org.apache.hadoop.fs.Path(uri), conf)
+        reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(source)
+        try:
+            metadata = dict(reader.getFooter().getFileMetaData().getKeyValueMetaData())
+        finally:
+            reader.close()
+        encoded = metadata.get("ARROW:schema")
+        if encoded is None:
+            return pa.schema([])
+        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded)))
+    except Exception:  # Py4J error (unreadable footer, no filesystem), undecodable key: the caller counts it
+        return None
 
 
 def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFrame,
@@ -1092,7 +1127,7 @@ def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFram
     The part files (``parquet_part_files``) whose column is a timestamp must declare one zone: a
     part declaring another (or none) is an InputDataError naming it and both, as is a zone that is
     no IANA zone or offset. No file is opened for a table without such a column; else one footer
-    per part file (driver, pyarrow)."""
+    per part file (driver, pyarrow, else Hadoop: a footer neither reads is one counted WARNING)."""
     used = {n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
     instants = {c.lower(): c for c in df.columns if c.lower() in used and (
         isinstance(df.schema[c].dataType, T.TimestampType)
@@ -1100,8 +1135,14 @@ def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFram
     if not instants:
         return {}
     seen: dict[str, tuple[str, str]] = {}  # column -> (zone or '', the first part file declaring it)
-    for file in parquet_part_files(Fs(spark), path):
-        for name, zone in file_time_zones(file).items():
+    files = parquet_part_files(Fs(spark), path)
+    unread = 0
+    for file in files:
+        zones = file_time_zones(file, spark)
+        if zones is None:
+            unread += 1
+            continue
+        for name, zone in zones.items():
             if name not in instants:
                 continue
             zone = "" if not zone or utc_equivalent_zone(zone) else zone
@@ -1115,6 +1156,14 @@ def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFram
                     f"OMOP table {table} column {name}: this part file declares time zone {shown[0]} for its "
                     f"timestamps, {first[1]} {shown[1]}: their calendar dates differ by zone; rewrite the table's "
                     "files with one zone (or as DATE)", where=file)
+    if unread:
+        # Not an error: Spark reads these files (or reports them itself); only a zone pandas/pyarrow
+        # declared in them is unseen, which the user can check (or rewrite the columns as DATE).
+        log.warning("%s: OMOP table %s: the footer of %s of %s could not be read (neither pyarrow nor Hadoop's "
+                    "Parquet reader): time zones declared for its timestamp column(s) %s were not checked; a "
+                    "time-zone-aware column written by pandas/pyarrow there is dated in omop.time_zone, a day "
+                    "early east of it", path, table, counted(unread, "part file"), counted(len(files), "part file"),
+                    ", ".join(sorted(instants.values())))
     return {instants[name]: zone for name, (zone, _) in seen.items() if zone}
 
 
