@@ -85,6 +85,10 @@ def _source(omop_dir: str, table: str) -> str:
     return f"read_parquet('{base / table}/*.parquet')"
 
 
+def _ident(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
 def _q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
@@ -363,7 +367,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                WHEN year(p.bdt) = p.y AND month(p.bdt) = p.m THEN p.bdt
                WHEN p.d BETWEEN 1 AND day(last_day(make_date(p.y, p.m, 1))) THEN make_date(p.y, p.m, p.d)
                ELSE make_date(p.y, p.m, 1) END AS birth_date,
-          LEAST(COALESCE(o.last_obs, {cutoff}), COALESCE(dd.death_date, {cutoff}), {cutoff}) AS end_date
+          LEAST(COALESCE(o.last_obs, {cutoff}), COALESCE(dd.death_date, {cutoff}), {cutoff}) AS end_date,
+          o.last_obs IS NOT NULL AS has_period
         FROM p LEFT JOIN o USING (person_id) LEFT JOIN dd USING (person_id)""")
 
     # Controls are clean over the whole record: study condition codes at any date (or none).
@@ -454,6 +459,23 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
               "WHEN dx.dep = 1 OR dx.n_mdd_dates > 0 THEN 'depression_not_mdd'"]
     cases += [f"WHEN dx.x{i} = 1 THEN {_q(n)}" for i, n in enumerate(excl)]
     cases += ["WHEN ad.person_id IS NOT NULL THEN 'antidepressant_no_mdd'"]
+    # Evidence of EHR data (omop.ehr_evidence): without it, no control (the last reason).
+    ehr_join = ""
+    if cfg.omop.ehr_evidence != "none":
+        if cfg.omop.ehr_evidence == "any_record":  # a row of any concept and date in a clinical table
+            ehr_sql = " UNION ".join(f"SELECT CAST(person_id AS BIGINT) AS person_id FROM {_source(omop_dir, t)}"
+                                     for t in ("condition_occurrence", "drug_exposure", "procedure_occurrence",
+                                               "device_exposure") if _exists(omop_dir, t))
+        elif cfg.omop.ehr_evidence == "observation_period":  # a usable period (the persons table's)
+            ehr_sql = "SELECT person_id FROM persons WHERE has_period"
+        else:
+            f, c = cfg.omop.ehr_person_list, cfg.omop.ehr_person_list_column
+            assert f is not None
+            reader = "read_parquet" if f.rstrip("/").endswith(".parquet") else "read_csv_auto"
+            ehr_sql = f"SELECT CAST({_ident(c)} AS BIGINT) AS person_id FROM {reader}({_q(f)}) WHERE {_ident(c)} IS NOT NULL"
+        x(f"CREATE TEMP TABLE ehr AS SELECT DISTINCT person_id FROM ({ehr_sql})")
+        ehr_join = "LEFT JOIN ehr ON ehr.person_id = p.person_id"
+        cases += ["WHEN ehr.person_id IS NULL THEN 'no_ehr_data'"]
     # the control rule's own drug sets (esketamine) are antidepressants for it too, whatever the definitions
     control_drugs = "".join(f" OR {in_set('concept_id', n)}" for n in mdd_cfg.control_exclusion_drug_concept_sets)
     # and its procedure sets (esketamine given in clinic, HCPCS G2082/G2083): a record at any date
@@ -472,7 +494,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
           FROM persons p LEFT JOIN dx USING (person_id)
           LEFT JOIN (SELECT DISTINCT person_id FROM drugs_ever
                      WHERE concept_id IN (SELECT drug_concept_id FROM ingredients){control_drugs}
-                     {control_procedures}) ad USING (person_id))
+                     {control_procedures}) ad USING (person_id)
+          {ehr_join})
         SELECT *, CASE WHEN reason IS NOT NULL THEN 'excluded' WHEN meets THEN 'MDD' ELSE 'non_MDD' END AS mdd_status
         FROM r""")
 

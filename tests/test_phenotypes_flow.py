@@ -53,8 +53,10 @@ def test_shared_steps_count_each_exclusion_in_order(tables):
         (11, "excluded_bipolar_without_mdd", 0),
         (12, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
         (13, "excluded_antidepressant_no_mdd", 1),  # 7
-        (14, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
-        (15, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
+        # toy config: ehr_evidence observation_period, every person has one (nonzero: test_ehr_s37)
+        (14, "excluded_no_ehr_data", 0),
+        (15, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
+        (16, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
     ]
 
 

@@ -125,8 +125,11 @@ def test_run_publishes_the_four_tables(spark, published):
     stage = Layout.of(cfg).stage_dir("phenotypes")
     manifest = json.loads((results / cfg.release / "phenotypes" / "_manifest.json").read_text())
     # trials: person 1 four, 2 two, 4 one, 5 one, 6 two (the third is after the cutoff)
-    # cohort_flow: 15 steps of 'all' (excluded_implausible_year_of_birth among them) + 8 per definition
-    assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 39}
+    # cohort_flow: 16 steps of 'all' (excluded_implausible_year_of_birth and, since session 37,
+    # excluded_no_ehr_data among them) + 8 per definition
+    assert manifest["tables"] == {"persons": 8, "antidepressant_trials": 10, "phenotypes": 24, "cohort_flow": 40}
+    # the toy config reads EHR data from observation periods, which every person here has
+    assert manifest["notes"]["ehr_evidence"] == {"rule": "observation_period", "n_persons_without_ehr_data": 0}
     assert manifest["inputs"]["omop.path"]["exists"] is True
     # study drug records: 14 rows, one (citalopram, 2023-08-01) after the cutoff
     notes = manifest["notes"]

@@ -46,6 +46,9 @@ class ExclusionReason(StrEnum):
     UNDER_AGE = "under_18_at_index"  # named for the default min_age_at_index of 18
     DEPRESSION_NOT_MDD = "depression_not_mdd"
     ANTIDEPRESSANT_NO_MDD = "antidepressant_no_mdd"
+    # Not MDD, no reason above, and no evidence of shared EHR data (config omop.ehr_evidence):
+    # no record could show a diagnosis or a drug, so the person is no control (README "Study population").
+    NO_EHR_DATA = "no_ehr_data"
     NO_ADEQUATE_TRIAL = "no_adequate_trial"  # MDD_other
     SHORT_FOLLOWUP = "short_followup"  # MDD_other
 
@@ -174,7 +177,7 @@ def excluded_step(reason: str) -> str:
     exclusion of the same name.
     """
     fixed = reason in (ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH, ExclusionReason.DEPRESSION_NOT_MDD,
-                       ExclusionReason.ANTIDEPRESSANT_NO_MDD)
+                       ExclusionReason.ANTIDEPRESSANT_NO_MDD, ExclusionReason.NO_EHR_DATA)
     return f"{EXCLUDED_PREFIX}{reason}" if fixed else f"{EXCLUDED_PREFIX}{reason}_without_mdd"
 
 

@@ -7,7 +7,8 @@ Steps with definition ``all`` (before any TRD definition):
   mdd_min_distinct_dates (>= min_diagnoses distinct dates), after_exclusion_<reason> for each MDD exclusion in
   precedence order (each removes persons whose first reason it is), mdd_included,
   non_MDD, and the persons WITHOUT an MDD diagnosis left out of the controls
-  (excluded_<reason>; a person with MDD-set records on fewer than min_diagnoses dates is the
+  (excluded_<reason>, the last excluded_no_ehr_data: no evidence of EHR data, omop.ehr_evidence;
+  a person with MDD-set records on fewer than min_diagnoses dates is the
   drop from with_mdd_diagnosis to mdd_min_distinct_dates, not counted again here); then two
   counts that cut across the steps: no_observation_period (persons without any
   observation_period row, followed to death or the data cutoff) and
@@ -64,7 +65,7 @@ def _mdd_reasons(exclusion_sets: list[str]) -> list[str]:
 
 
 def _non_mdd_reasons(exclusion_sets: list[str]) -> list[str]:
-    return [R.DEPRESSION_NOT_MDD, *exclusion_sets, R.ANTIDEPRESSANT_NO_MDD]
+    return [R.DEPRESSION_NOT_MDD, *exclusion_sets, R.ANTIDEPRESSANT_NO_MDD, R.NO_EHR_DATA]
 
 
 def shared_flow_columns(*, exclusion_sets: list[str], min_diagnoses: int) -> list[Column]:

@@ -19,8 +19,12 @@ One row per person with the person's MDD group before any TRD definition is appl
      are kept free of bipolar/psychotic disorders, like cases);
   5. not MDD, no diagnosis above, but any antidepressant exposure -> ``antidepressant_no_mdd``
      (a drug record of ``antidepressant_ids``, or a procedure record of
-     ``antidepressant_procedure_ids``: esketamine given in clinic, HCPCS G2082/G2083).
-- ``non_MDD``: none of the above (no depression code ever, no antidepressant ever, no
+     ``antidepressant_procedure_ids``: esketamine given in clinic, HCPCS G2082/G2083);
+  6. not MDD, none of the above, and no evidence of EHR data (``ehr_persons``, config
+     ``omop.ehr_evidence``) -> ``no_ehr_data``: a person whose EHR was never shared (All of Us:
+     a person row from The Basics survey and nothing else) has no record that could show a
+     diagnosis or a drug, so their "no depression, no antidepressant" is unknown, not observed.
+- ``non_MDD``: none of the above (EHR data, no depression code ever, no antidepressant ever, no
   exclusion diagnosis).
 
 Two views of the events (README "Study rules"): the MDD diagnosis count and index use records
@@ -80,6 +84,7 @@ def derive_mdd(
     procedures: DataFrame | None = None,
     record_procedures: DataFrame | None = None,
     antidepressant_procedure_ids: frozenset[int] = frozenset(),
+    ehr_persons: DataFrame | None = None,
 ) -> DataFrame:
     """Per person (every row of ``persons``): MDD group, reason and index date.
 
@@ -93,7 +98,10 @@ def derive_mdd(
     procedure_concept_id; within follow-up / whole record, None: no procedure records): a record of
     ``antidepressant_procedure_ids`` is an antidepressant exposure for the control rule as a drug
     record of ``antidepressant_ids`` is (study.md: controls have no antidepressant exposure);
-    concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids`` ordered by precedence.
+    concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids`` ordered by precedence;
+    ``ehr_persons`` (person_id, duplicates allowed): the persons with evidence of EHR data, the
+    others never controls (reason ``no_ehr_data``, the last); None: no such rule (every person may be
+    a control; config ``omop.ehr_evidence: none``).
     Output columns: person_id, mdd_status (MDD | non_MDD | excluded), exclusion_reason,
     mdd_index_date (first MDD-set date, set for every person meeting the diagnosis-count
     rule even if later excluded), n_mdd_dates (distinct MDD-set dates), has_mdd_diagnosis,
@@ -146,6 +154,9 @@ def derive_mdd(
                     procedures if record_procedures is None else record_procedures, "_ad"), "person_id", "left")
         .fillna(0, subset=["n_mdd_dates", "_ad", "_ad_fu", *flag_cols])
     )
+    if ehr_persons is not None:
+        df = df.join(ehr_persons.select("person_id").distinct().withColumn("_ehr", F.lit(1)), "person_id", "left") \
+            .fillna(0, subset=["_ehr"])
     meets_count = F.col("n_mdd_dates") >= settings.min_diagnoses
     index_date = F.when(meets_count, F.col("first_mdd_date"))
     under_age = age_years_expr(F.col("birth_date"), index_date) < settings.min_age_at_index
@@ -160,6 +171,8 @@ def derive_mdd(
         cases += [((F.col(f"_dep{suffix}") == 1) | (F.col("n_mdd_dates") > 0), F.lit(ExclusionReason.DEPRESSION_NOT_MDD))]
         cases += [(has[n], F.lit(n)) for n in exclusion_ids]
         cases += [(F.col(f"_ad{suffix}") == 1, F.lit(ExclusionReason.ANTIDEPRESSANT_NO_MDD))]
+        if ehr_persons is not None:  # the same under both suffixes: never "outside follow-up only"
+            cases += [(F.col("_ehr") == 0, F.lit(ExclusionReason.NO_EHR_DATA))]
         out = F.when(*cases[0])
         for cond, value in cases[1:]:
             out = out.when(cond, value)

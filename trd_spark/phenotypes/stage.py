@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import reduce
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from trd_spark.config import ConceptSet, Config, TrdDefinition
+from trd_spark.config import ConceptSet, Config, TrdDefinition, local_path
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, require_rows
 from trd_spark.io import observed
@@ -81,10 +82,13 @@ from trd_spark.phenotypes.trials import (
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
 from trd_spark.vocabulary import (
+    ALL_DEFINITIONS,
     HISTORY_OF_STATUS_IDS,
     MAX_PLAUSIBLE_AGE_YEARS,
     PLAUSIBLE_BIRTH_YEAR_LOW,
     PRELIMINARY_DIAGNOSIS_STATUS_IDS,
+    ExclusionReason,
+    excluded_step,
 )
 
 if TYPE_CHECKING:
@@ -366,14 +370,63 @@ def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[st
     return {domain: restrict_to_followup(events[domain], persons, EVENT_TABLES[domain][2]) for domain in EVENT_TABLES}
 
 
+# The clinical tables whose rows are evidence of EHR data (omop.ehr_evidence any_record): not
+# observation (All of Us puts the survey answers there), not measurement (the program's own
+# physical measurements), not observation_period (derived from every dated row by a CDR).
+EHR_RECORD_TABLES = ("condition_occurrence", "drug_exposure", "procedure_occurrence", "device_exposure")
+
+
+def ehr_evidence_persons(spark: SparkSession, omop: dict[str, DataFrame], persons: DataFrame,
+                         cfg: Config) -> DataFrame | None:
+    """person_id (long; duplicates possible) of the persons with evidence of EHR data under
+    ``omop.ehr_evidence`` (config.OmopInput): any_record, a row of any ``EHR_RECORD_TABLES`` table
+    (any concept, any date); observation_period, ``persons.has_observation_period``; person_list,
+    ``read_ehr_person_list``. None for ``none`` (no rule: ``mdd.derive_mdd``'s ``ehr_persons``).
+    Lazy except the person list's checks."""
+    mode = cfg.omop.ehr_evidence
+    if mode == "none":
+        return None
+    if mode == "observation_period":
+        return persons.where(F.col("has_observation_period")).select("person_id")
+    if mode == "person_list":
+        assert cfg.omop.ehr_person_list is not None  # config validation
+        return read_ehr_person_list(spark, cfg.omop.ehr_person_list, cfg.omop.ehr_person_list_column)
+    frames = [omop[t].select(F.col("person_id").cast("long").alias("person_id")) for t in EHR_RECORD_TABLES]
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def read_ehr_person_list(spark: SparkSession, path: str, column: str) -> DataFrame:
+    """person_id (long) from ``column`` of the file at ``path`` (omop.ehr_person_list): Parquet when
+    the path ends in .parquet or is a directory, else CSV with a header. Raises InputDataError naming
+    the file and the column when the file cannot be read, lacks the column, or a value of it is no
+    plain integer (never the value: a person_id). Null cells are not persons (skipped)."""
+    where = f"omop.ehr_person_list {path} column {column}"
+    local = local_path(path)
+    parquet = path.rstrip("/").endswith(".parquet") or (local is not None and Path(local).is_dir())
+    try:
+        df = (spark.read.parquet(path) if parquet
+              else spark.read.options(header="true", inferSchema="false").csv(path))
+    except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
+        raise InputDataError(f"cannot read the list of persons with EHR data: {str(e).splitlines()[0]}",
+                             where=where) from None
+    if column not in df.columns:
+        raise InputDataError(f"no such column (columns: {', '.join(df.columns[:10])})", where=where)
+    text = F.trim(F.col(f"`{column}`").cast("string"))
+    n_bad = df.where(text.isNotNull() & ~text.rlike(r"^[0-9]+$")).limit(1).count()
+    if n_bad:
+        raise InputDataError("a value is no person_id (a plain non-negative integer)", where=where)
+    return df.where(text.isNotNull()).select(text.cast("long").alias("person_id"))
+
+
 def derive_mdd_groups(
     cfg: Config, vocab: Vocabulary, persons: DataFrame, events: dict[str, DataFrame], followup: dict[str, DataFrame],
-    sets: dict[str, frozenset[int]],
+    sets: dict[str, frozenset[int]], ehr_persons: DataFrame | None = None,
 ) -> DataFrame:
     """``mdd.derive_mdd`` with the configured concept sets: one row per person of ``persons``.
 
     ``events``: study events of any date (controls are clean over the whole record);
-    ``followup``: the same within follow-up (``followup_events``); ``sets``: ``concept_set_ids``.
+    ``followup``: the same within follow-up (``followup_events``); ``sets``: ``concept_set_ids``;
+    ``ehr_persons``: ``ehr_evidence_persons`` (None: every person may be a control).
     """
     ph = cfg.phenotypes
     ingredient_rows = ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab)
@@ -409,6 +462,7 @@ def derive_mdd_groups(
         procedures=control_records(followup),
         record_procedures=control_records(events),
         antidepressant_procedure_ids=frozenset().union(*[ids for _, ids in control_sets]),
+        ehr_persons=ehr_persons,
     )
 
 
@@ -479,7 +533,8 @@ def derive_phenotype_tables(
     events = derive_study_events(omop, cfg, vocab)
     followup = followup_events(events, persons)
     sets = concept_set_ids(cfg, vocab)
-    mdd = derive_mdd_groups(cfg, vocab, persons, events, followup, sets)
+    mdd = derive_mdd_groups(cfg, vocab, persons, events, followup, sets,
+                            ehr_evidence_persons(persons.sparkSession, omop, persons, cfg))
     ingredients = trial_ingredients(persons.sparkSession, omop, cfg, vocab)
     trials = derive_trials(cfg, followup["drug"], ingredients, mdd)
     phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets)
@@ -1395,8 +1450,9 @@ def run(ctx: StageContext) -> None:
         shared_columns = shared_flow_columns(exclusion_sets=exclusion_sets, min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
         shared_obs, definitions_obs = Observation(), Observation()
         sets = concept_set_ids(cfg, vocab)
-        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup, sets), f"{work}/mdd.parquet",
-                           [(shared_obs, shared_columns)])
+        ehr_persons = ehr_evidence_persons(spark, omop, persons, cfg)
+        mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup, sets, ehr_persons),
+                           f"{work}/mdd.parquet", [(shared_obs, shared_columns)])
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
         conditional = conditional_record_checks(cfg, vocab, sets)
@@ -1453,6 +1509,12 @@ def run(ctx: StageContext) -> None:
         flow = flow_rows(shared, definition_counts(per_definition, definitions),
                          exclusion_sets=exclusion_sets)
         out.write_table("cohort_flow", literal_frame(spark, flow, COHORT_FLOW.struct), COHORT_FLOW)
+        # Persons without evidence of EHR data kept out of the controls (omop.ehr_evidence), from the flow.
+        no_ehr = next(n for d, _, step, n in flow
+                      if d == ALL_DEFINITIONS and step == excluded_step(ExclusionReason.NO_EHR_DATA))
+        out.notes["ehr_evidence"] = {"rule": cfg.omop.ehr_evidence, "n_persons_without_ehr_data": no_ehr}
+        log.info("phenotypes: EHR data by %s: %s person(s) without it, none of them a control",
+                 cfg.omop.ehr_evidence, count_text(no_ehr, persons_below=threshold))
         # From the flow counts: no second pass over the phenotypes for the log.
         for d in cfg.phenotypes.trd_definitions:
             log.info("phenotypes: %s", status_log_text(d.name, threshold))
