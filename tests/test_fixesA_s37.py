@@ -102,3 +102,20 @@ def test_an_unreadable_lock_unrefreshed_for_the_stale_age_is_not_published_over_
         assert err.value.exit_code == 6
     assert Path(held.path).exists()
 
+
+def test_the_refresh_interval_is_the_config_key_lock_refresh_minutes(tmp_path):
+    """How often a run refreshes its lock was a module constant (``LOCK_REFRESH_SECONDS``, which
+    README named as if it were a config key): it is ``releases.lock_refresh_minutes`` now (default
+    10; at most a quarter of ``lock_stale_hours``)."""
+    (tmp_path / "inputs" / "r1").mkdir(parents=True)
+    cfg = load_config(None, overrides={"output_root": str(tmp_path / "results"), "release": "r1",
+                                       "releases": {"input_root": str(tmp_path / "inputs"),
+                                                    "lock_refresh_minutes": 0.005}, "toy_data": None})
+    assert load_config(None, overrides={"toy_data": None}).releases.lock_refresh_minutes == 10
+    with ReleaseLock(cfg, LocalFs()) as held:
+        assert held.refresh_seconds == pytest.approx(0.3)
+        first = _refreshed(held.path)
+        deadline = time.time() + 30
+        while _refreshed(held.path) <= first:
+            assert time.time() < deadline, "the lock was never refreshed"
+            time.sleep(0.1)

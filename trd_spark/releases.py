@@ -13,7 +13,7 @@ same release raises ``LockedError`` (exit 6). A lock is *stale* (left by a kille
 names this host and a process that no longer exists (or whose pid now names another process:
 ``process_identity``), or names another host and was last refreshed more than
 ``releases.lock_stale_hours`` ago: a run rewrites its lock's ``refreshed`` time every
-``LOCK_REFRESH_SECONDS`` while it holds it, so a live run of any host keeps its lock whatever its
+``releases.lock_refresh_minutes`` while it holds it, so a live run of any host keeps its lock whatever its
 age (a pgs stage at All of Us scale can run longer than a day). An empty or unreadable lock (a run
 killed while writing it) is judged by the file's modification time. A run's own lock that cannot be
 read (a storage hiccup) is read again and is still its run's while that run refreshed it less than
@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from trd_spark.config import Config, is_uri
+from trd_spark.config import Config, ReleaseSettings, is_uri
 from trd_spark.errors import ConfigError, LockedError, NothingToDo
 from trd_spark.io import LocalFs as LocalFs  # re-exported: the CLI and tests take it from here
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs, made_by_same_run
@@ -42,13 +42,15 @@ from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs,
 log = logging.getLogger(__name__)
 
 LOCK = ".lock"
-# How often a run rewrites its lock's ``refreshed`` time while it holds it (at most: a quarter of
-# ``releases.lock_stale_hours`` when that is shorter). Another host's lock is judged by that time,
-# not by when its run started: a run on another host (a YARN cluster-mode driver, another Airflow
-# worker) whose pgs stage ran longer than lock_stale_hours lost its lock to the next scheduled
-# run, and both wrote the release. One small write per interval; the file system's clock plays no
-# part (the time is the holder's, as ``started``).
-LOCK_REFRESH_SECONDS = 600.0
+# A run rewrites its lock's ``refreshed`` time every ``releases.lock_refresh_minutes`` while it
+# holds it (at most: a quarter of ``releases.lock_stale_hours`` when that is shorter). Another
+# host's lock is judged by that time, not by when its run started: a run on another host (a YARN
+# cluster-mode driver, another Airflow worker) whose pgs stage ran longer than lock_stale_hours
+# lost its lock to the next scheduled run, and both wrote the release. One small write per
+# interval; the file system's clock plays no part (the time is the holder's, as ``started``).
+# This is the key's default in seconds, for the owner records written where no config reaches
+# (``pgs.scratch``).
+LOCK_REFRESH_SECONDS = ReleaseSettings.model_fields["lock_refresh_minutes"].default * 60
 # Before a stage publishes and before a run removes its lock, a lock that cannot be read is read
 # again this many times, this far apart: one storage hiccup made a live run exit 6, or leave its
 # own lock behind (session 37 reader).
@@ -253,7 +255,8 @@ def holder_alive_here(held: dict) -> bool | None:
 
 def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     """True when the lock at ``path`` was left by a killed run: held by a process of this host
-    that no longer exists (``holder_alive_here``), or by another host's run started more than
+    that no longer exists (``holder_alive_here``), or by another host's run that last showed
+    itself alive (``last_sign_of_life``: its ``refreshed`` time, else its ``started``) more than
     ``stale_hours`` ago; an empty or unreadable lock (a run killed while writing it) is judged
     by the file's age. A live process of this host is never stale, whatever its age: the age
     was checked first, so a run longer than ``stale_hours`` (a pgs stage of 250k samples x 61
@@ -277,7 +280,7 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
 def last_sign_of_life(held: dict) -> float:
     """When the run of owner record ``held`` last showed itself alive (seconds since the epoch):
     the later of its ``started`` and its ``refreshed`` (``ReleaseLock`` rewrites it every
-    ``LOCK_REFRESH_SECONDS``; a record without one, written by an older trd-spark or a taker's
+    ``releases.lock_refresh_minutes``; a record without one, written by an older trd-spark or a taker's
     marker, is judged by ``started`` alone). Raises when ``started`` is missing or no number."""
     started = float(held["started"])
     try:
@@ -367,7 +370,7 @@ class ReleaseLock:
                       "started": started, "refreshed": started}
         # The refresher (``_keep_fresh``) runs while the lock is held (``__enter__`` .. ``__exit__``);
         # ``_writing`` keeps a refresh from rewriting the lock after its release deleted it.
-        self.refresh_seconds = min(LOCK_REFRESH_SECONDS, self.stale_seconds / 4)
+        self.refresh_seconds = min(cfg.releases.lock_refresh_minutes * 60, self.stale_seconds / 4)
         self._stop = threading.Event()
         self._writing = threading.Lock()
         self._refresher: threading.Thread | None = None
