@@ -438,6 +438,30 @@ class OmopInput(_Strict):
     # CDR v7 has no ``aou_death``. In the YAML also a mapping release -> table, of which the
     # loader keeps the run's release's (``_per_release_values``).
     death_table: Literal["death", "aou_death"] = "death"
+    # How a person is known to have shared EHR data (README "Study population"); a person without
+    # it is no control (exclusion reason no_ehr_data), since no record can show a diagnosis or a
+    # drug they never had recorded. On All of Us every participant has a person row (The Basics
+    # survey) but about a third of those with genomes have no EHR; read as controls, they were
+    # outcome misclassification. ``any_record``: a row in condition_occurrence, drug_exposure,
+    # procedure_occurrence or device_exposure (any concept, any date; not observation, which on
+    # All of Us holds the survey answers, nor observation_period, which a CDR may derive from
+    # program dates too: conf/aou.yaml). ``observation_period``: a usable observation
+    # period (the OHDSI convention of a CDM whose periods are spans of EHR observation).
+    # ``person_list``: the person_ids of ``ehr_person_list`` (a Parquet or CSV file, column
+    # ``ehr_person_list_column``; e.g. All of Us' cb_search_person rows with has_ehr_data = 1).
+    # ``none``: every person of the person table may be a control (before session 37).
+    ehr_evidence: Literal["any_record", "observation_period", "person_list", "none"] = "any_record"
+    ehr_person_list: str | None = None
+    ehr_person_list_column: str = "person_id"
+
+    @model_validator(mode="after")
+    def _person_list_given(self) -> OmopInput:
+        # Checked at check-config, not first when the phenotype stage reads.
+        if (self.ehr_evidence == "person_list") != (self.ehr_person_list is not None):
+            raise ValueError("ehr_person_list (a Parquet or CSV file of person_ids) is required with "
+                             "ehr_evidence: person_list and applies to it only "
+                             f"(ehr_evidence is {self.ehr_evidence!r})")
+        return self
 
     @field_validator("path")
     @classmethod
@@ -1074,6 +1098,7 @@ _PATH_FIELDS = [
     ("pgs", "native", "export_dir"),
     ("pgs", "native", "memory_dir"),
     ("omop", "path"),
+    ("omop", "ehr_person_list"),
     ("phenotypes", "concept_sets"),
     ("releases", "input_root"),
     ("report", "audit_output_roots", "*"),
