@@ -64,10 +64,20 @@ def test_a_held_lock_is_refreshed_and_never_written_again_once_released_or_taken
         while json.loads(Path(held.path).read_text() or "{}").get("refreshed", 0) <= first["refreshed"]:
             assert time.time() < deadline, "the lock was never refreshed"
             time.sleep(0.1)
-        now = json.loads(Path(held.path).read_text())
+        while (now := json.loads(Path(held.path).read_text() or "{}")).get("refreshed", 0) - first["started"] < 0.5:
+            assert time.time() < deadline, "the lock was not refreshed for half a second"
+            time.sleep(0.1)
         assert {k: now[k] for k in ("host", "pid", "process", "started")} == {
             k: first[k] for k in ("host", "pid", "process", "started")}
-        assert not lock_is_stale(fs, held.path, 0.0004)
+        # The record the refresher wrote, as another host's run would have written it: fresh by its
+        # ``refreshed`` at a stale age its start exceeds (this host's lock is judged by its live pid,
+        # whatever the times: that check could not fail with the refresher gone), stale without it.
+        elsewhere = tmp_path / "elsewhere.lock"
+        elsewhere.write_text(json.dumps({**now, "host": "worker-7"}))
+        between = (2 * time.time() - now["started"] - now["refreshed"]) / 2 / 3600
+        assert not lock_is_stale(fs, str(elsewhere), between)
+        elsewhere.write_text(json.dumps({k: v for k, v in now.items() if k != "refreshed"} | {"host": "worker-7"}))
+        assert lock_is_stale(fs, str(elsewhere), between)
     time.sleep(1.0)  # three refresh intervals after the release
     assert not os.path.exists(held.path)
     assert [p.name for p in Path(held.path).parent.iterdir() if p.name.startswith(".lock")] == []
