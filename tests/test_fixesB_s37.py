@@ -89,3 +89,25 @@ def test_a_footer_neither_reader_can_read_is_one_counted_warning(spark, tmp_path
     assert "OMOP table death: the footer of 2 part files of 2 part files could not be read" in found[0], found
     assert "death_date" in found[0] and "\n" not in found[0]
 
+
+def test_invalid_reason_spelled_null_or_na_is_null(spark, caplog):
+    """Extra (omop29's note): concept.invalid_reason exported as text "NULL" (SSMS), "NA" (R
+    write.csv), "na " or "" read as null, a valid concept, with one WARNING naming the file, the
+    column and the spellings; 'D' stays. On 09a25f2 the text stayed: every such concept was
+    "invalid" (concepts._invalid_concepts found 1-4), the sets empty, the run stopped at the
+    concept_ancestor gate naming another cause."""
+    from trd_spark.phenotypes.concepts import _invalid_concepts
+
+    rows = [(1, "NULL"), (2, "NA"), (3, "na "), (4, ""), (5, "D"), (6, None), (7, "U")]
+    df = spark.createDataFrame([(i, f"c{i}", "Drug", "RxNorm", "Ingredient", "S", str(i), r) for i, r in rows],
+                               "concept_id long, concept_name string, domain_id string, vocabulary_id string, "
+                               "concept_class_id string, standard_concept string, concept_code string, "
+                               "invalid_reason string")
+    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
+        out = conform_omop_table(df, "concept", where="vocab/concept.csv")
+    assert sorted((r.concept_id, r.invalid_reason) for r in out.collect()) == [
+        (1, None), (2, None), (3, None), (4, None), (5, "D"), (6, None), (7, "U")]
+    assert _invalid_concepts(out, {1, 2, 3, 4, 5, 6, 7}) == {5, 7}
+    found = [m for m in caplog.messages if "invalid_reason" in m]
+    assert len(found) == 1 and found[0].startswith("vocab/concept.csv: OMOP table concept column invalid_reason"), found
+    assert all(s in found[0] for s in ("'NULL' (1 row)", "'NA' (1 row)", "'na ' (1 row)", "'' (1 row)")), found

@@ -322,9 +322,36 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
         return whole_number(df, table, f.name, f.dataType, where=where)
 
     out = df.select(*[conformed(f).alias(f.name) for f in schema.fields])
+    if table == "concept" and "invalid_reason" in df.columns:
+        out = null_spelled_invalid_reason(out, where)
     if table == "drug_exposure" and "drug_type_concept_id" not in df.columns:
         log_records_without_drug_type(out, where, records_below)
     return out
+
+
+# Text an export writes for a missing concept.invalid_reason: SQL Server Management Studio's "Save
+# results as" writes NULL, R's write.csv NA, a Parquet/pandas string column ''. The CDM's null means a
+# valid concept; read as a reason, every concept of the vocabulary was invalid (session 37, omop29).
+NULL_REASON_SPELLINGS: tuple[str, ...] = ("NULL", "NA", "")
+
+
+def null_spelled_invalid_reason(concept: DataFrame, where: str) -> DataFrame:
+    """``concept`` (conformed) with an ``invalid_reason`` spelled as no value
+    (``NULL_REASON_SPELLINGS``, case and blanks ignored) read as null, as the CDM means it (OMOP
+    CDM 5.4 concept.invalid_reason: NULL for a valid concept, 'D' or 'U' otherwise): such text made
+    every concept invalid, the concept sets empty and the run stop at the concept_ancestor gate,
+    which names another cause. One WARNING naming ``where``, the column, the spellings found and the
+    rows (vocabulary rows, no persons: exact); nothing when none. One Spark job (a filter and a
+    group of the distinct spellings over the concept table)."""
+    reason = F.upper(F.trim(F.col("invalid_reason")))
+    spelled = reason.isin(list(NULL_REASON_SPELLINGS))
+    found = concept.where(spelled).groupBy("invalid_reason").count().collect()
+    if found:
+        shown = ", ".join(f"{r['invalid_reason']!r} ({counted(int(r['count']), 'row')})"
+                          for r in sorted(found, key=lambda r: str(r["invalid_reason"])))
+        log.warning("%s: OMOP table concept column invalid_reason holds text meaning no value: %s; read as "
+                    "null (a valid concept), as the CDM's NULL", where, shown)
+    return concept.withColumn("invalid_reason", F.when(~spelled, F.col("invalid_reason")))
 
 
 def log_records_without_drug_type(drugs: DataFrame, where: str, records_below: int = DEFAULT_RECORDS_BELOW) -> None:
