@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -101,6 +105,38 @@ def test_an_unreadable_lock_unrefreshed_for_the_stale_age_is_not_published_over_
             check_still_held(str(Path(held.path).parent))
         assert err.value.exit_code == 6
     assert Path(held.path).exists()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_acked_reads_return_first_what_infile_had_buffered():
+    """``AckedReads`` read the socket's raw file, skipping what pyspark's buffered ``infile`` had
+    already buffered (the daemon reads a new worker's auth secret through ``infile``; the bytes
+    after it in the same read were lost, or the task read from the middle of its stream). It
+    reads through ``infile`` now: its buffer first, then the socket."""
+    from trd_spark.worker_daemon import acked_reader
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    sender = socket.create_connection(server.getsockname())
+    receiver, _ = server.accept()
+    server.close()
+    try:
+        sender.sendall(b"SECRET" + b"the task's first bytes")
+        infile = cast(io.BufferedReader, os.fdopen(os.dup(receiver.fileno()), "rb", 65536))
+        assert infile.read(6) == b"SECRET"  # one read of the socket: the rest is in infile's buffer
+        acked = acked_reader(infile, 65536)
+        assert acked is not None
+        reader, sock = acked
+        sender.sendall(b" and the rest")
+        sender.shutdown(socket.SHUT_WR)
+        assert reader.read() == b"the task's first bytes and the rest"
+        sock.detach()
+        reader.detach()
+        infile.close()
+    finally:
+        sender.close()
+        receiver.close()
 
 
 def test_the_refresh_interval_is_the_config_key_lock_refresh_minutes(tmp_path):

@@ -68,30 +68,35 @@ def path_without_spark_archives(path: Sequence[str], spark_home: str | None) -> 
 
 
 class AckedReads(io.RawIOBase):
-    """A raw reader of the connected TCP socket ``sock`` (``raw``: a raw file of its descriptor)
-    that acknowledges each read at once (``TCP_QUICKACK``: any pending acknowledgement is sent
-    now instead of after the delayed-ACK timer; module doc)."""
+    """A raw reader of the connected TCP socket ``sock`` through ``infile`` (pyspark's buffered
+    reader of its descriptor) that acknowledges each read at once (``TCP_QUICKACK``: any pending
+    acknowledgement is sent now instead of after the delayed-ACK timer; module doc). Each read is
+    ``infile.readinto1``: the bytes ``infile`` has buffered first, then at most one read of the
+    socket (never waiting for more than the socket has). It read ``infile.raw`` before, skipping
+    what ``infile`` had buffered: pyspark's daemon reads a new worker's auth secret through
+    ``infile`` before its first task, and only the JVM's waiting for the reply kept the task's
+    bytes out of that buffer (session 37 reader)."""
 
-    def __init__(self, raw: io.RawIOBase, sock: socket.socket) -> None:
+    def __init__(self, infile: io.BufferedReader, sock: socket.socket) -> None:
         super().__init__()
-        self.raw = raw
+        self.infile = infile
         self.sock = sock
 
     def readable(self) -> bool:
         return True
 
     def fileno(self) -> int:
-        return self.raw.fileno()
+        return self.infile.fileno()
 
     def readinto(self, buffer: Any) -> int | None:
-        n = self.raw.readinto(buffer)
+        n = self.infile.readinto1(buffer)
         if n:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         return n
 
 
 def acked_reader(infile: io.BufferedReader, buffer_size: int) -> tuple[io.BufferedReader, socket.socket] | None:
-    """A buffered reader of ``infile``'s descriptor (a task's socket, nothing read from it yet)
+    """A buffered reader of ``infile`` (a task's socket; what ``infile`` has buffered comes first)
     through ``AckedReads``, and the socket object it sets the option on (``detach`` it after: the
     descriptor stays ``infile``'s); None when the descriptor is not a TCP socket that takes
     ``TCP_QUICKACK`` (the caller reads ``infile`` as it is)."""
@@ -107,13 +112,13 @@ def acked_reader(infile: io.BufferedReader, buffer_size: int) -> tuple[io.Buffer
     except OSError:
         sock.detach()
         return None
-    return io.BufferedReader(AckedReads(infile.raw, sock), buffer_size), sock  # type: ignore[arg-type]
+    return io.BufferedReader(AckedReads(infile, sock), buffer_size), sock
 
 
 def acking_worker_main(worker_main: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     """``worker_main`` (``pyspark.worker.main``: one task on (infile, outfile)) with the task's
-    socket read through ``acked_reader``. pyspark's daemon makes a new ``infile`` per task, so
-    nothing of it has been read when this gets it."""
+    socket read through ``acked_reader``. pyspark's daemon makes a new ``infile`` per task (a new
+    worker's has had the auth secret read through it); what it buffered is read first."""
     buffer_size = int(os.environ.get("SPARK_BUFFER_SIZE", 65536))  # as pyspark.daemon opens it
 
     def main(infile: Any, outfile: Any) -> Any:
