@@ -75,8 +75,13 @@ def _write_config(cfg):
     return config
 
 
-def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys):
+def test_cli_exit_codes_for_schedulers(cfg, tmp_path, capsys, monkeypatch):
     config = _write_config(cfg)
+    # The releases here are success markers without manifests, which `run` would rerun (published by
+    # an older version), so `--release latest` takes them since session 37: this test's subject is the
+    # exit codes, so every complete release counts as up to date here (tests/test_latest_s37.py decides
+    # that on releases published with real manifests).
+    monkeypatch.setattr("trd_spark.releases.outdated_stages", lambda _cfg, _fs: {})
     assert main(["releases", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.index("C2022Q4R9") < out.index("C2023Q2R1") < out.index("C2024Q3R5")

@@ -2,7 +2,7 @@
 
 Exit codes: 0 done; 1 unexpected failure; 2 config error; 3 input data error; 4 match-rate
 failure; 5 model error; 6 locked (another run holds the release); 7 nothing to do (`run
---release latest` when every release is complete and none is stale); 8 download failed; 9 file system error
+--release latest` when every release is complete and up to date); 8 download failed; 9 file system error
 (disk full, name too long: one line with the path); 130 / 143 interrupted by SIGINT / SIGTERM
 (nothing partial published, lock released, Spark stopped; rerunning resumes). See
 trd_spark.errors.
@@ -146,7 +146,8 @@ def _log_level(p: argparse.ArgumentParser, default: str) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--release", help="override the config's release name; 'latest' = the newest "
-                   "release under releases.input_root whose outputs are incomplete (exit 7 if none)")
+                   "release under releases.input_root whose outputs are incomplete or out of date (a stage "
+                   "`run` would rerun: code, config or inputs changed; exit 7 if none)")
     p.add_argument("--output-root", help="override the config's output_root")
     p.add_argument("--master", help="override spark.master (local[N], local-cluster[..], spark://h:p, yarn)")
     p.add_argument("--force", action="store_true", help="rerun stages even if their outputs are up to date")
@@ -292,8 +293,15 @@ def _load(args: argparse.Namespace):
 
         base = _load(argparse.Namespace(**{**vars(args), "release": None}))
         check_release_root(base)  # before Spark starts for a gs:// output root
-        fs = _spark_fs(base) if needs_spark_fs(base) else LocalFs()
-        overrides["release"] = latest_incomplete(base, fs, force=getattr(args, "force", False))
+        from trd_spark.pipeline import needs_spark_to_plan
+
+        # Hadoop's file system for a URI root, and for inputs on an object store: deciding whether a
+        # complete release is up to date lists them as `run` does (stages.input_fingerprint).
+        fs = _spark_fs(base) if needs_spark_fs(base) or needs_spark_to_plan(base) else LocalFs()
+        # A complete release is taken too when `run` would rerun a stage of it (code, config or an
+        # input changed since it was published): judged with that release's own config.
+        overrides["release"] = latest_incomplete(base, fs, force=getattr(args, "force", False), config_for=lambda r: (
+            _load(argparse.Namespace(**{**vars(args), "release": r}))))
         log.info("release latest -> %s", overrides["release"])
     elif getattr(args, "release", None):
         overrides["release"] = args.release

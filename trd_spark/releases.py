@@ -31,11 +31,12 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from trd_spark.config import Config, ReleaseSettings, is_uri
-from trd_spark.errors import ConfigError, LockedError, NothingToDo
+from trd_spark.errors import ConfigError, InputDataError, LockedError, NothingToDo, TrdSparkError
 from trd_spark.io import LocalFs as LocalFs  # re-exported: the CLI and tests take it from here
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs, made_by_same_run
 
@@ -181,23 +182,57 @@ def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
     return [release_status(cfg, fs, r) for r in found_releases(cfg, fs)]
 
 
-def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False) -> str:
-    """The newest release whose outputs are not complete or stale (``ReleaseStatus.complete``;
-    with ``force``: the newest).
+def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False,
+                      config_for: Callable[[str], Config] | None = None) -> str:
+    """The newest release whose outputs are not complete or stale (``ReleaseStatus.complete``),
+    or, with ``config_for`` (release name -> its config: what ``trd-spark run --release X``
+    loads), complete but out of date: a stage ``run`` would rerun (``outdated_stages``, the
+    same ``stages.plan`` as ``run`` and ``explain``: code, config, upstream outputs, external
+    inputs), so a scheduled ``--release latest`` applies a code fix or a config change instead
+    of leaving the outputs made before it. With ``force``: the newest.
 
-    Raises ``NothingToDo`` (exit 7) when every release is complete, so a scheduler polling
-    for new releases knows there is nothing to run. A newer release is always taken first;
-    older incomplete ones are run by later calls (back-fill).
+    Releases are taken newest first; older ones are run by later calls (back-fill). Raises
+    ``NothingToDo`` (exit 7) when every release is complete and up to date, so a scheduler
+    polling for new releases knows there is nothing to run. A complete release whose config
+    cannot be loaded or whose inputs are gone cannot be rerun as it is: a counted WARNING, and
+    the next older release is looked at.
     """
     found = statuses(cfg, fs)
     if not found:
         raise NothingToDo(f"no release found under {cfg.releases.input_root}")
     if force:
         return found[-1].release
-    todo = [s for s in found if not s.complete]
-    if not todo:
-        raise NothingToDo(f"every release is complete (newest: {found[-1].release})")
-    return todo[-1].release
+    for s in reversed(found):
+        if not s.complete:
+            return s.release
+        if config_for is None:
+            continue
+        try:
+            outdated = outdated_stages(config_for(s.release), fs)
+        except TrdSparkError as e:
+            log.warning("release %s: complete; whether it is up to date could not be decided, so it is not "
+                        "rerun (`trd-spark explain --release %s` says why): %s", s.release, s.release, e)
+            continue
+        if outdated:
+            log.info("release %s: complete but out of date (%s)", s.release,
+                     "; ".join(f"{st}: {', '.join(r)}" for st, r in outdated.items()))
+            return s.release
+    raise NothingToDo(f"every release is complete and up to date (newest: {found[-1].release})")
+
+
+def outdated_stages(cfg: Config, fs: FsLike) -> dict[str, list[str]]:
+    """{stage: reasons} of the stages ``trd-spark run`` would rerun in ``cfg``'s release
+    (``stages.plan``: empty when it is up to date). Reads the published manifests, the code
+    digests, and the external inputs' fingerprints as ``run`` and ``explain`` take them (a
+    local file is hashed only when its size, mtime, ctime or inode changed; an object store's
+    files by their listing). Raises InputDataError when a local input of the release is
+    missing (``preflight.missing_inputs``): a release whose data are gone cannot be rerun."""
+    from trd_spark.preflight import missing_inputs
+    from trd_spark.stages import plan
+
+    if gone := missing_inputs(cfg, list(STAGES)):
+        raise InputDataError(f"{len(gone)} input(s) not found, first {gone[0][0]}: {gone[0][1]}")
+    return {stage: reasons for stage, reasons in plan(cfg, fs).items() if reasons}
 
 
 def format_statuses(found: list[ReleaseStatus]) -> str:

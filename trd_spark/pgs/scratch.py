@@ -6,7 +6,11 @@ disk other runs share (a gcsfuse mount every executor reads). Each export folder
 record (``OWNER``: host, pid, the process's identity and the time it started, as the release
 lock holds: ``releases.ReleaseLock``), and the next run removes the folders no live run owns
 (``remove_abandoned``) before it makes its own; a concurrent run's folder (another release
-scored at the same time, on this host or another) is left alone.
+scored at the same time, on this host or another) is left alone. Another host's run is judged as
+its release lock is: by the record's ``refreshed`` time, which the owning run rewrites while the
+folder exists (``claim``), not by when it started: a pgs stage longer than
+``releases.lock_stale_hours`` (250k samples x 61 scores through Hail can take more than a day)
+lost its export to the next run on a shared mount, and failed.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import logging
 import os
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Callable
 
-from trd_spark.releases import process_alive
+from trd_spark.releases import LOCK_REFRESH_SECONDS, last_sign_of_life, process_alive
 from trd_spark.releases import process_identity as _process_identity
 
 log = logging.getLogger(__name__)
@@ -28,19 +33,48 @@ log = logging.getLogger(__name__)
 OWNER = "_owner.json"
 
 
-def claim(folder: str) -> None:
-    """Write ``folder``'s owner record (this host, pid, process identity, time now)."""
+def claim(folder: str, refresh_seconds: float = LOCK_REFRESH_SECONDS) -> None:
+    """Write ``folder``'s owner record (this host, pid, process identity, time now) and keep
+    its ``refreshed`` time current every ``refresh_seconds`` (a daemon thread, as the release
+    lock's refresher: ``releases.LOCK_REFRESH_SECONDS``) until the folder is removed (its run
+    removes it when done) or the record is no longer this process's."""
+    now = time.time()
     record = {"host": socket.gethostname(), "pid": os.getpid(), "process": _process_identity(os.getpid()),
-              "started": time.time()}
-    with open(os.path.join(folder, OWNER), "w") as f:
+              "started": now, "refreshed": now}
+    _write_record(folder, record)
+    threading.Thread(target=_keep_fresh, args=(folder, record, refresh_seconds), daemon=True,
+                     name=f"scratch-refresh-{os.path.basename(folder)}").start()
+
+
+def _write_record(folder: str, record: dict) -> None:
+    """Write the owner record whole (a temporary file renamed over it: a reader never sees half)."""
+    tmp = os.path.join(folder, f"{OWNER}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
         json.dump(record, f)
+    os.replace(tmp, os.path.join(folder, OWNER))
+
+
+def _keep_fresh(folder: str, record: dict, refresh_seconds: float) -> None:
+    """``claim``'s refresher: rewrite ``record`` with ``refreshed`` now every ``refresh_seconds``
+    while ``folder`` holds this process's record; a failed write (the folder removed meanwhile)
+    ends it."""
+    while True:
+        time.sleep(refresh_seconds)
+        try:
+            with open(os.path.join(folder, OWNER)) as f:
+                if json.load(f).get("pid") != record["pid"]:
+                    return
+            _write_record(folder, {**record, "refreshed": time.time()})
+        except (OSError, ValueError):  # removed (the run is done with it) or no longer ours
+            return
 
 
 def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str], bool] | None = None) -> bool:
     """Whether no live run owns ``folder`` (made by ``claim``): on this host, its process is
     gone (or its pid now names another process: ``_process_identity``); on another host (a
-    shared mount), it started more than ``stale_hours`` ago (``releases.lock_stale_hours``, as
-    the release lock; no process of another host can be asked; None: never). A folder without a
+    shared mount), its run last refreshed the record (``claim``; ``releases.last_sign_of_life``)
+    more than ``stale_hours`` ago (``releases.lock_stale_hours``, as the release lock; no
+    process of another host can be asked; None: never). A folder without a
     readable record (an older version's, or one whose run was killed before writing it) is
     ``unclaimed(folder)`` when given, else judged by its own age, so a run that has just made
     its folder and not yet claimed it keeps it."""
@@ -49,7 +83,7 @@ def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str],
     try:
         with open(record) as f:
             held = json.load(f)
-        host, pid, started = str(held["host"]), int(held["pid"]), float(held["started"])
+        host, pid, started = str(held["host"]), int(held["pid"]), last_sign_of_life(held)
     except (OSError, ValueError, KeyError, TypeError):  # none, or half written (a run killed while writing it)
         host, pid, started = "", -1, -1.0
     if host and host == socket.gethostname():
