@@ -152,27 +152,21 @@ def test_claim_refreshes_the_record_until_the_folder_is_removed(tmp_path):
     assert not folder.exists()
 
 
-def test_complete_release_that_cannot_be_judged_is_passed_over_with_a_warning(tmp_path, caplog):
+def test_complete_release_that_cannot_be_judged_is_passed_over_with_a_warning(released, caplog):
     """A complete release whose config cannot be loaded (or whose inputs are gone) cannot be
-    rerun as it is: one WARNING naming it, and the next older out-of-date one is taken (no Spark)."""
+    rerun as it is: one WARNING naming it, and the next older out-of-date one is taken."""
     from trd_spark.errors import ConfigError
-    from trd_spark.layout import EXPORT, STAGES
     from trd_spark.releases import latest_incomplete
 
-    for r in RELEASES:
-        (tmp_path / "inputs" / r).mkdir(parents=True)
-        for s in (*STAGES, EXPORT):  # complete, published without manifests (an older version): out of date
-            (tmp_path / "results" / r / s).mkdir(parents=True)
-            (tmp_path / "results" / r / s / "_SUCCESS").touch()
-    cfg = load_config(None, overrides={"output_root": str(tmp_path / "results"),
-                                       "releases": {"input_root": str(tmp_path / "inputs")}, "toy_data": None})
+    _set(released, "report", "small_count_threshold", load_config(released).report.small_count_threshold + 5)
 
     def config_for(release: str):
         if release == "r2":
             raise ConfigError("no such file or directory: /gone/omop/", where="omop.path")
-        return cfg.model_copy(update={"release": release})
+        return load_config(released, overrides={"release": release})
 
-    assert latest_incomplete(cfg, LocalFs(), config_for=config_for) == "r1"
-    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    caplog.set_level("WARNING", logger="trd_spark.releases")
+    assert latest_incomplete(load_config(released), LocalFs(), config_for=config_for) == "r1"
+    warned = [r.getMessage() for r in caplog.records if r.name == "trd_spark.releases" and r.levelname == "WARNING"]
     assert len(warned) == 1 and warned[0].startswith("release r2: complete; whether it is up to date could not") \
         and "/gone/omop/" in warned[0], warned
