@@ -22,7 +22,7 @@ import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "trd_spark"
 
-SHARED = {"config", "errors", "io", "layout", "logs", "schemas", "gates", "vocabulary", "stages", "session",
+SHARED = {"config", "errors", "io", "layout", "logs", "schemas", "gates", "vocabulary", "stages", "session", "compressed",
           "releases", "provenance", "worker_daemon", ""}
 STAGE_ORDER = ("phenotypes", "pgs", "cohort", "models", "report")
 RUNNERS = {"cli", "pipeline", "preflight"}

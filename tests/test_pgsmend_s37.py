@@ -5,7 +5,7 @@ PGS Catalog users recompress the Catalog's ``.txt.gz`` (``.txt.zst``, ``.txt.bz2
 or zip it. Before (45f9cc3) such a scoring file failed with "not UTF-8 text" (the file named, the
 cause not), a folder of them held "no scoring file", and a compressed sample map, sex file or
 ancestry file failed on its first byte or was read as garbage text. Now gzip / zstd / bzip2 / xz
-are read by their first bytes (``trd_spark.pgs.compressed``) and a zip, or a file Spark cannot
+are read by their first bytes (``trd_spark.compressed``) and a zip, or a file Spark cannot
 decompress, is one error naming the file, the format and the command giving plain text. The
 compressed files are written by the real command-line tools (gzip, zstd, bzip2, xz, zip) where
 present, else by Python's modules of the same formats.

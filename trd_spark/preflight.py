@@ -23,7 +23,9 @@ from trd_spark.config import Config, is_uri, local_path, named_key
 from trd_spark.errors import ConfigError
 from trd_spark.io import LocalFs
 from trd_spark.layout import audit_root_problem
-from trd_spark.stages import SKIPPING_SPARK_CONF, STAGE_SPECS, _is_true
+
+# external_inputs / missing_inputs live in stages (shared): releases.outdated_stages uses them too
+from trd_spark.stages import SKIPPING_SPARK_CONF, STAGE_SPECS, _is_true, external_inputs, missing_inputs  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
 
@@ -34,22 +36,6 @@ log = logging.getLogger(__name__)
 # Below this much free space on a local output root we refuse to start (a toy run needs
 # ~50 MB; real runs write to object stores, which are not checked).
 MIN_FREE_BYTES = 200 * 1024 * 1024
-
-
-def external_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
-    """(config key, path) of every external input of ``stages`` (``StageSpec.external``: a
-    PLINK / pgen ``path`` comes as its three files, ``stages.plink_fileset_inputs``), distinct,
-    in declaration order: what ``missing_inputs`` checks and ``uri_inputs`` leaves to the readers."""
-    return list(dict.fromkeys((key, path) for stage in stages for key, path in STAGE_SPECS[stage].external(cfg)))
-
-
-def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
-    """(config key, path) of every local external input (``external_inputs``) of ``stages``
-    whose path or glob matches nothing; a ``file://`` path is local too (read by
-    ``stages.input_fingerprint`` with ``os``). Object stores and HDFS are checked by the reader,
-    with the same key in its error (``uri_inputs``)."""
-    return [(key, path) for key, path in external_inputs(cfg, stages)
-            if (local := local_path(path)) is not None and not glob.glob(local)]
 
 
 # A PGS Catalog score ID (``PGS000001``), as pgsc_calc's ``--pgs_id`` takes it.

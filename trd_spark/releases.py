@@ -226,9 +226,8 @@ def outdated_stages(cfg: Config, fs: FsLike) -> dict[str, list[str]]:
     digests, and the external inputs' fingerprints as ``run`` and ``explain`` take them (a
     local file is hashed only when its size, mtime, ctime or inode changed; an object store's
     files by their listing). Raises InputDataError when a local input of the release is
-    missing (``preflight.missing_inputs``): a release whose data are gone cannot be rerun."""
-    from trd_spark.preflight import missing_inputs
-    from trd_spark.stages import plan
+    missing (``stages.missing_inputs``): a release whose data are gone cannot be rerun."""
+    from trd_spark.stages import missing_inputs, plan
 
     if gone := missing_inputs(cfg, list(STAGES)):
         raise InputDataError(f"{len(gone)} input(s) not found, first {gone[0][0]}: {gone[0][1]}")

@@ -1136,3 +1136,19 @@ def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
             names = [f"{t}.parquet" for t in spec.tables] + list(spec.files) if out == spec.name else list(spec.files)
             lines.append(f"  writes {layout.stage_dir(out)}/: {', '.join([*names, MANIFEST, SUCCESS])}")
     return "\n".join(lines)
+
+
+def external_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
+    """(config key, path) of every external input of ``stages`` (``StageSpec.external``: a
+    PLINK / pgen ``path`` comes as its three files, ``stages.plink_fileset_inputs``), distinct,
+    in declaration order: what ``missing_inputs`` checks and ``uri_inputs`` leaves to the readers."""
+    return list(dict.fromkeys((key, path) for stage in stages for key, path in STAGE_SPECS[stage].external(cfg)))
+
+
+def missing_inputs(cfg: Config, stages: list[str]) -> list[tuple[str, str]]:
+    """(config key, path) of every local external input (``external_inputs``) of ``stages``
+    whose path or glob matches nothing; a ``file://`` path is local too (read by
+    ``stages.input_fingerprint`` with ``os``). Object stores and HDFS are checked by the reader,
+    with the same key in its error (``uri_inputs``)."""
+    return [(key, path) for key, path in external_inputs(cfg, stages)
+            if (local := local_path(path)) is not None and not glob.glob(local)]

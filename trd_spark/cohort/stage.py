@@ -20,12 +20,12 @@ from trd_spark.cohort.frame import (
 )
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
 from trd_spark.cohort.standardise import standardise_datasets
+from trd_spark.compressed import check_spark_text, spark_read_hint
 from trd_spark.config import Config, GateThreshold, local_path
 from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.gates import check_gate
 from trd_spark.io import csv_columns_named_twice
 from trd_spark.logs import count_text
-from trd_spark.pgs.compressed import check_spark_text, spark_read_hint
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
 
 if TYPE_CHECKING:

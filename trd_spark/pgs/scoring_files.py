@@ -51,13 +51,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from trd_spark.compressed import decode_text
+from trd_spark.compressed import open_text as open_compressed_text
+from trd_spark.compressed import stream_errors as compressed_stream_errors
 from trd_spark.config import is_uri, local_path
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs
 from trd_spark.logs import counted
-from trd_spark.pgs.compressed import decode_text
-from trd_spark.pgs.compressed import open_text as open_compressed_text
-from trd_spark.pgs.compressed import stream_errors as compressed_stream_errors
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

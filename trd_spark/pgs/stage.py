@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from trd_spark.compressed import decode_text
 from trd_spark.config import PACKAGE_DIR, Config, GenotypeSource, is_uri, local_path
 from trd_spark.errors import ConfigError, EnvironmentFault, InputDataError, MatchRateError, TrdSparkError
 from trd_spark.gates import label_reach, share_range
@@ -39,7 +40,6 @@ from trd_spark.pgs.bgen_reader import BgenFiles, check_first_variant
 from trd_spark.pgs.bgen_reader import sample_ids as bgen_sample_ids
 from trd_spark.pgs.bgen_reader import variant_index as bgen_variant_index
 from trd_spark.pgs.build_positions import build_evidence, check_build_evidence, check_places
-from trd_spark.pgs.compressed import decode_text
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text, primary_lengths
 from trd_spark.pgs.genotypes import (
     FT_FAILED,

@@ -900,7 +900,7 @@ def _check_csv_not_compressed(path: str, table: str) -> None:
     hidden, not ``_``-prefixed) that is compressed in a way Spark would read as text
     (``compressed.check_spark_text``: xz, zip, gzip not named .gz...): its binary bytes became
     the header and the error was a missing column. A URI's files are left to Spark."""
-    from trd_spark.pgs.compressed import check_spark_text
+    from trd_spark.compressed import check_spark_text
 
     local = local_path(path)
     if local is None:

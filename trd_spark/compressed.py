@@ -6,7 +6,8 @@ or zip it; such a file failed with "not UTF-8 text", which named the file but no
 gzip, zstd, bzip2 and xz are read (the standard library's ``gzip`` / ``bz2`` / ``lzma``; zstd
 through Python 3.14's ``compression.zstd``, else its backport ``backports.zstd``, already a
 declared dependency for ``.pvar.zst``: no new library); a zip archive (it may hold several
-files) is one error naming the file and the command to extract it.
+files) is one error naming the file and the command to extract it. Read by the pgs, cohort and
+phenotypes stages, so it is a shared module (tests/test_import_dag.py: stages import only earlier ones).
 """
 
 from __future__ import annotations
