@@ -113,14 +113,11 @@ def test_acked_reads_return_first_what_infile_had_buffered():
     already buffered (the daemon reads a new worker's auth secret through ``infile``; the bytes
     after it in the same read were lost, or the task read from the middle of its stream). It
     reads through ``infile`` now: its buffer first, then the socket."""
+    from test_flatbed_s37 import _pair as loopback_pair  # the same loopback TCP pair
+
     from trd_spark.worker_daemon import acked_reader
 
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    sender = socket.create_connection(server.getsockname())
-    receiver, _ = server.accept()
-    server.close()
+    sender, receiver = loopback_pair()
     try:
         sender.sendall(b"SECRET" + b"the task's first bytes")
         infile = cast(io.BufferedReader, os.fdopen(os.dup(receiver.fileno()), "rb", 65536))
