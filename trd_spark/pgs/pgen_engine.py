@@ -65,7 +65,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -684,24 +684,26 @@ def _in_place(weights: WeightMatrices, arrays: dict[str, np.ndarray | None]) -> 
                      if arrays[name] is built)
 
 
-def _weights_written(weighed: Callable[[], _ScoreRows], arrays: dict[str, np.ndarray | None],
-                     weights: WeightMatrices, directory: str) -> _ScoreRows:
-    """``score``'s deferred weights built (``weighed``: into ``arrays``), the ones not built in
-    the pass's files written there (``native_task.shared_task_rows``), and their score rows."""
-    rows = weighed()
+def _weights_written(weigh: Callable[[], None], arrays: dict[str, np.ndarray | None],
+                     weights: WeightMatrices, directory: str) -> None:
+    """``score``'s deferred weights built (``weigh``: into ``arrays``) and the ones not built in
+    the pass's files written there (``native_task.shared_task_rows``)."""
+    weigh()
     in_place = _in_place(weights, arrays)
     shared_task_rows(directory, {name: a for name, a in arrays.items() if name in WEIGHT_FIELDS}, [0], in_place)
-    return rows
 
 
-def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tuple[list, _ScoreRows]:
+def _collect_while(sc, rdd, shared: str, build: Callable[[], Any],
+                   then: Callable[[], Any] | None = None) -> tuple[list, Any]:
     """``rdd.collect()`` run in a thread while this one calls ``build`` (``_weights_written``), the
     tasks held by a ``native_task.WeightsGate`` on ``shared`` (the pass's weights directory) until ``build``
-    returns; (the collected items, ``build``'s result). When ``build`` raises (or is interrupted),
+    returns, then ``then`` (``score``'s score-row totals, which the tasks do not need: computed
+    while they run, not before they may start); (the collected items, ``then``'s result, or
+    ``build``'s without ``then``). When ``build`` raises (or is interrupted),
     the gate is closed without its ready mark, so the waiting tasks raise and read nothing,
     the job is cancelled (its job group) and the thread joined before the error propagates; a
     failed job's error propagates as ``collect``'s would. An interrupt (KeyboardInterrupt, the
-    CLI's SIGTERM) while this thread waits for the job cancels the job group too and waits for
+    CLI's SIGTERM) or an error of ``then`` while the job runs cancels the job group too and waits for
     the job's end, so that the caller's cleanup never removes the pass's directory under running
     tasks (``trd-spark run`` also cancels all jobs; an in-process caller has only this)."""
     import uuid
@@ -725,7 +727,7 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tup
     thread = InheritableThread(target=run, name="native pass job", daemon=True)
     thread.start()
     try:
-        rows = build()
+        result = build()
         gate.open()
     except BaseException:
         gate.close()
@@ -733,14 +735,16 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], _ScoreRows]) -> tup
         thread.join()
         raise
     try:
+        if then is not None:
+            result = then()
         thread.join()
-    except BaseException:  # interrupted while the job runs: see the docstring
+    except BaseException:  # interrupted while the job runs, or ``then`` failed: see the docstring
         sc.cancelJobGroup(group)
         thread.join()
         raise
     if "error" in got:
         raise cast(BaseException, got["error"])
-    return cast(list, got["items"]), rows
+    return cast(list, got["items"]), result
 
 
 def score(
@@ -795,7 +799,8 @@ def score(
     # A dosage over several rows (``matching.SiteModels``: a REF effect allele's dominant / recessive
     # row at a multi-allelic site): each such site's rows in one task, which sums them.
     site_arrays, bounds = ({}, bounds) if weights.site_models is None else weights.site_models.placed(order, bounds)
-    y_rows = np.isin(weights.rows["contig"].to_numpy(object), list(hl.get_reference(reference_genome).y_contigs))
+    # (pandas' hash-table isin: numpy's sorts the 200k object contigs, ~2x the CPU before the job)
+    y_rows = weights.rows["contig"].isin(list(hl.get_reference(reference_genome).y_contigs)).to_numpy(bool)
     x_haploid, y_placed, male = _sex_rows_of(hl, files, reference_genome, index, variant_idx,
                                              y_rows if order is None else y_rows[order], impute, extent, n, male)
     # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
@@ -811,25 +816,39 @@ def score(
     # tasks read her calls there as 0 alt copies, and her row drops the offsets' chrY part.
     non_male = None if y_placed is None or male is None else ~male
 
-    def weighed() -> _ScoreRows:
-        """The weights' arrays added to ``arrays`` (built now if deferred: ``matching.DeferredWeights``)
-        and the score rows' totals."""
+    placed_n_vars: list[np.ndarray] = []  # (``weigh``'s n_vars in the pass's row order, for ``score_rows``)
+
+    def weigh() -> None:
+        """The weights' arrays added to ``arrays`` (built now if deferred: ``matching.DeferredWeights``)."""
         slope, n_vars = (weights.slope, weights.n_vars) if order is None else \
             (weights.slope[order], weights.n_vars[order])
+        placed_n_vars.append(n_vars)
         # What a task needs, compactly (mapped from a file or pickled into every task): offsets only for
         # ``zero`` (a zeroed call drops its offset; imputed calls keep it: then only their column sums
         # are used, ``offset_total``, and the rows x k matrix is not built), n_vars as the smallest
         # integer type that holds them (counts of score variants per row: exact in any integer type).
-        # (copy=False: ``weight_matrices`` makes them in that type already in the common case.)
+        # (copy=False: ``weight_matrices`` makes them in that type already in the common case; uint8
+        # is the smallest there is, so its maximum, a pass over rows x k, is not looked for.)
         arrays["slope"] = slope
-        arrays["n_vars"] = n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))), copy=False)
+        arrays["n_vars"] = n_vars if n_vars.dtype == np.uint8 else \
+            n_vars.astype(np.min_scalar_type(max(1, int(n_vars.max(initial=0)))), copy=False)
         arrays["offset"] = None if impute else weights.offset if order is None else weights.offset[order]
         arrays.update({name: None if m is None else m if order is None else m[order]  # dominant / recessive models
                        for name, m in (("dominant", weights.dominant), ("recessive", weights.recessive))})
         arrays.update(site_arrays)
+
+    def score_rows() -> _ScoreRows:
+        """The score rows' totals (``weigh``'s weights: per score the offsets' and n_vars' column sums);
+        the tasks do not need them, so a gated pass computes them while its tasks run (``_collect_while``)."""
+        n_vars = placed_n_vars[-1]
         return _ScoreRows(np.asarray(list(samples), dtype=object), list(pgs_ids), np.array(n_matched, dtype=np.int64),
                           weights.offset_total(order), n_vars.sum(axis=0), sample_slice, non_male,
                           None if non_male is None else weights.offset_total(np.flatnonzero(y_rows)))
+
+    def weighed() -> _ScoreRows:
+        """``weigh``, then ``score_rows``."""
+        weigh()
+        return score_rows()
 
     sc = spark.sparkContext
 
@@ -874,7 +893,8 @@ def score(
             if gated:
                 submitted = time.perf_counter()
                 items, rows = _collect_while(sc, partial_rdd, cast(TaskRows, tasks[0]).directory,
-                                             lambda: _weights_written(weighed, arrays, weights, str(spill)))
+                                             lambda: _weights_written(weigh, arrays, weights, str(spill)),
+                                             score_rows)
                 summed_scores = _rows_summed_on_driver(_Collected(items), rows, k, n, split, submitted)
             else:
                 assert rows is not None
