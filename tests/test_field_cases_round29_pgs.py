@@ -9,7 +9,8 @@
   native engine now sums a site's rows before the model (``matching.SiteModels``,
   ``native_task._SiteSums``) on Hail's split of a VCF (exported), a .pgen's multi-allelic rows and
   a .bim given split, equal to the hand-worked answers and to plink2; Hail's pass (which scores
-  each split row on its own) keeps one error, now saying which routes score it.
+  each split row on its own) kept one error, now saying which routes score it (session 38: Hail's
+  pass scores it too, tests/test_field_cases_round30_pgs.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import pandas as pd
 import pytest
 from test_field_cases_pgs import CASES, case_config, plink2_fileset, run_scores, split_like_bcftools
 from test_field_cases_round28_pgs import plink2_sums
-
-from trd_spark.errors import InputDataError
 
 DOMINANT = "multiallelic-effect-is-ref-dominant"
 VCF = CASES / DOMINANT / "genotypes" / "data.vcf"
@@ -78,19 +77,6 @@ def test_ref_effect_dominant_and_recessive_rows_at_multiallelic_sites_equal_plin
     assert got["score_sum"].to_dict() == pytest.approx(want["score_sum"].to_dict(), abs=1e-9)
     assert got["n_missing"].to_dict() == want["n_missing"].to_dict()
     assert set(got["n_matched"]) == {4}
-
-
-def test_hails_pass_refuses_a_ref_effect_dominant_row_at_a_multiallelic_site(hl, spark, tmp_path):
-    """Hail's pass scores each split row on its own (``pgs.native.engine: hail``, dosage_field,
-    a cluster without export_dir): one error at the row's file:line naming the routes that score
-    it. Before (45f9cc3): the same refusal as every route's, saying no route scores it."""
-    cfg = case_config(tmp_path, str(VCF), str(SCORES / "*"), extra_pgs="  native: {engine: hail}\n")
-    with pytest.raises(InputDataError) as e:
-        run_scores(hl, spark, cfg)
-    assert e.value.where == f"{SCORES / 'PGS992901.txt'}:5" and "\n" not in str(e.value)
-    assert "a dominant row has a REF effect allele at a multi-allelic site, which Hail's pass cannot score" \
-        in str(e.value)
-    assert "the native engine scores it as plink2 --score does on the unsplit site" in str(e.value)
 
 
 def test_site_rows_stay_in_one_task():

@@ -219,7 +219,7 @@ def score(
         if male is not None:
             mt = mt.annotate_cols(**{MALE_X: male[mt.col_key][MALE_X]})
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
-                              chr_y=bool(on_y.any()), chr_m=bool(on_m.any()))
+                              chr_y=bool(on_y.any()), chr_m=bool(on_m.any()), site_models=weights.site_models)
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)

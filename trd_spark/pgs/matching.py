@@ -1480,8 +1480,8 @@ class SiteModels:
     ``WeightMatrices.rows`` and float64 (+1 / -1), grouped by ``bounds`` (int64, groups + 1; each
     group's rows in row order, a row in one group at most); ``constant`` float64 (groups,);
     ``dominant``/``recessive`` float64 (groups x k), w per score. ``where``: file:line of the first
-    such score variant, ``model`` its model, for the error of a route that cannot score them
-    (``WeightMatrices.frame``: Hail's pass)."""
+    such score variant, ``model`` its model (every route scores them since session 38: the native
+    engine, ``placed``, and Hail's pass, ``WeightMatrices.frame``'s ``site_group``/``site_coef``)."""
 
     rows: np.ndarray
     coef: np.ndarray
@@ -1561,7 +1561,7 @@ class WeightMatrices:
     recessive: np.ndarray | None = None
     # The dominant / recessive score variants whose dosage spans several rows (``SiteModels``: a
     # REF effect allele at a multi-allelic site); None when there are none. The native engine
-    # scores them (``native_task``); Hail's pass cannot (``frame`` raises).
+    # scores them (``native_task``), and Hail's pass (``frame``' site_group / site_coef columns).
     site_models: SiteModels | None = None
     # The native pass's directory (``pgen_engine.pass_directory``) whose files ``slope`` and
     # ``n_vars`` were built in (``native_task.mapped_rows``: the pass's tasks map them as they are,
@@ -1596,21 +1596,16 @@ class WeightMatrices:
     def frame(self) -> pd.DataFrame:
         """``rows`` plus the per-row k-arrays ``slope``, ``offset``, ``n_vars`` (and ``dominant``,
         ``recessive`` when there are such models): the rows of Hail's pass (``scoring.weights_table``).
-        Raises InputDataError at the file:line of a ``site_models`` score variant: Hail's pass
-        scores each split row on its own and has no sum over a site's rows."""
-        if self.site_models is not None:
-            sm = self.site_models
-            raise InputDataError(
-                f"a {sm.model} row has a REF effect allele at a multi-allelic site, which Hail's pass cannot score: "
-                "it reads such a site one row per alt and the REF dosage, 2 - every alt's copies, spans those rows "
-                "(the native engine scores it as plink2 --score does on the unsplit site, min(REF dosage, 1) or "
-                "max(REF dosage - 1, 0)); Hail's pass scores dosage_field, a BGEN on a URI, pgs.native.engine: hail "
-                "and a cluster without pgs.native.export_dir: score the hard calls natively, drop the row, or leave "
-                "the score out of the trait panel", where=sm.where)
+        With ``site_models``, also ``site_group`` (int32, -1 for none) and ``site_coef`` (float64)
+        per row (``SiteModels.group_of_rows`` / ``coef_of_rows``): Hail's pass sums a site's rows
+        per group as the native engine does (before session 38 it refused them, one error)."""
         out = self.rows.copy()
         for name in ("slope", "offset", "n_vars", "dominant", "recessive"):
             if getattr(self, name) is not None:
                 out[name] = pd.Series(list(getattr(self, name)), index=out.index, dtype=object)
+        if self.site_models is not None:
+            out["site_group"] = self.site_models.group_of_rows(len(out))
+            out["site_coef"] = self.site_models.coef_of_rows(len(out))
         return out
 
 

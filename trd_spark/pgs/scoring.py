@@ -66,13 +66,15 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from trd_spark.pgs import pgen_engine
+    from trd_spark.pgs.matching import SiteModels
 
 log = logging.getLogger(__name__)
 
 
 def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) -> hl_types.Table:
     """``matching.WeightMatrices.frame()`` (pandas) as the Hail Table ``compute_scores`` takes: keyed
-    by locus/alleles, ``slope``/``offset`` (array<float64>) and ``n_vars`` (array<int32>)."""
+    by locus/alleles, ``slope``/``offset`` (array<float64>) and ``n_vars`` (array<int32>), and
+    ``site_group`` (int32) / ``site_coef`` (float64) when the frame has them (``SiteModels``)."""
     from pyspark.sql import SparkSession
     from pyspark.sql import types as T
 
@@ -80,6 +82,7 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
 
     # dominant / recessive (plink2's models, ``matching.WeightMatrices``) only when a score has them.
     models = [c for c in ("dominant", "recessive") if c in weights.columns]
+    sites = "site_group" in weights.columns
     schema = T.StructType([
         T.StructField("contig", T.StringType(), False), T.StructField("position", T.IntegerType(), False),
         T.StructField("ref", T.StringType(), False), T.StructField("alt", T.StringType(), False),
@@ -87,17 +90,22 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
         T.StructField("offset", T.ArrayType(T.DoubleType(), False), False),
         T.StructField("n_vars", T.ArrayType(T.IntegerType(), False), False),
         *(T.StructField(c, T.ArrayType(T.DoubleType(), False), False) for c in models),
+        *((T.StructField("site_group", T.IntegerType(), False), T.StructField("site_coef", T.DoubleType(), False))
+          if sites else ()),
     ])
     pdf = pd.DataFrame({
         "contig": weights["contig"].astype(object), "position": weights["position"].astype("int32"),
         "ref": weights["ref"].astype(object), "alt": weights["alt"].astype(object),
         **{c: pd.Series([np.asarray(a).tolist() for a in weights[c]], index=weights.index, dtype=object)
            for c in ("slope", "offset", "n_vars", *models)},
+        **({"site_group": weights["site_group"].astype("int32"), "site_coef": weights["site_coef"].astype("float64")}
+           if sites else {}),
     })
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     ht = hl.Table.from_spark(pandas_to_spark(SparkSession.builder.getOrCreate(), pdf, schema))
     return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome),
-                     alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars", *models)
+                     alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars", *models,
+                                                      *(("site_group", "site_coef") if sites else ()))
 
 
 def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str, *,
@@ -367,6 +375,7 @@ def compute_scores(
     chr_m: bool,
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
     block_size: int = 256,
+    site_models: SiteModels | None = None,
 ) -> hl_types.Table:
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
@@ -383,6 +392,12 @@ def compute_scores(
     ``chr_m`` likewise for the mitochondrion. ``allele_count`` is plink2's ALLELE_CT: 2 per called
     variant, 1 per called chrY (a male's) or chrM variant, 0 per non-male's chrY variant.
     ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
+    ``site_models``: the ``WeightMatrices.site_models`` whose rows ``weights`` flags by
+    ``site_group``/``site_coef``: a dominant / recessive REF effect allele at a multi-allelic site,
+    its dosage D = constant + sum of coef x alt dosage over the site's split rows, scored as plink2
+    scores the unsplit site (w x min(D, 1) or w x max(D - 1, 0); a sample missing at any of the
+    rows a missing call, w x the effect allele's frequency, 0 with ``zero``), as the native engine
+    does (``native_task._SiteSums``; before session 38 Hail's pass refused such a row).
 
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
     blocks of ``block_size`` rows and scored with two matrix products per block,
@@ -462,6 +477,17 @@ def compute_scores(
         dose = hl.zip(dose, skipped).map(lambda t: hl.if_else(t[1], 0.0, t[0]))
         called = hl.zip(called, skipped).map(lambda t: hl.if_else(t[1], 1.0, t[0]))
     counted = n_vars if impute else rows._w.offset.extend(n_vars)
+    # A dominant / recessive REF effect allele whose dosage spans a site's split rows: per group the
+    # rows' coef x alt dosage summed across rows (wherever they lie: one aggregation by group; a
+    # missing call NaN, so a sample missing at any of the rows is missing at the site) and coef x
+    # each row's imputed mean (the effect allele's frequency), as ``native_task._SiteSums`` sums them.
+    sites = site_models is not None
+    if sites:
+        assert "site_group" in weights.row, "weights_table without the site_models' rows"
+        site_fields = {"site_group": rows._w.site_group, "site_coef": rows._w.site_coef,
+                       "site_dose": hl.or_missing(rows._w.site_group >= 0,
+                                                  dosage.map(lambda d: hl.coalesce(d, hl.float64(float("nan"))))),
+                       "site_mean": mean_alt}
     if haploid:
         on_h = hl.literal(set(haploid_contigs(rg))).contains(rows.locus.contig)
         counted = counted.extend(hl.if_else(on_h, n_vars, n_vars.map(lambda v: 0.0)))
@@ -484,6 +510,7 @@ def compute_scores(
         **({"y_offset": hl.if_else(on_y, rows._w.offset, rows._w.offset.map(lambda o: 0.0)),
             "y_n_vars": hl.if_else(on_y, n_vars, n_vars.map(lambda v: 0.0))} if chr_y else {}),
         **({"ft_counted": n_vars.map(lambda v: v * n_ft)} if ft else {}),
+        **(site_fields if sites else {}),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
     block = blocks._block
@@ -500,6 +527,9 @@ def compute_scores(
             **({"y_offset_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_offset), block),
                 "y_n_vars_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_n_vars), block)} if chr_y else {}),
             **({"ft_failed": hl.agg.explode(lambda r: hl.agg.array_sum(r.ft_counted), block)} if ft else {}),
+            **({"site_sums": hl.agg.explode(lambda r: hl.agg.filter(r.site_group >= 0, hl.agg.group_by(
+                r.site_group, hl.struct(total=hl.agg.array_sum(r.site_dose.map(lambda d: r.site_coef * d)),
+                                        mean=hl.agg.sum(r.site_coef * r.site_mean)))), block)} if sites else {}),
         ),
         _localize=False,
     )
@@ -519,11 +549,30 @@ def compute_scores(
     def total(i):
         return hl.if_else(empty, 0.0, t.offset_total[i])
 
+    if sites:
+        assert site_models is not None
+        n_groups = len(site_models.constant)
+        constant = hl.literal(site_models.constant.tolist(), hl.tarray(hl.tfloat64))
+        site_dominant = hl.literal(site_models.dominant.tolist(), hl.tarray(hl.tarray(hl.tfloat64)))
+        site_recessive = hl.literal(site_models.recessive.tolist(), hl.tarray(hl.tarray(hl.tfloat64)))
+
+    def site_term(g, i):
+        """Group ``g``'s dominant and recessive terms of score ``i`` for sample ``j`` (every group's
+        rows are matched rows of ``mt``: a group absent from the sums is a Hail error, not a 0)."""
+        summed_g = t.site_sums[g]
+        d = summed_g.total[j] + constant[g]
+        fill = (summed_g.mean + constant[g]) / 2.0 if impute else hl.float64(0.0)
+        missing = hl.is_nan(d)
+        return (site_dominant[g][i] * hl.if_else(missing, fill, hl.min(d, 1.0))
+                + site_recessive[g][i] * hl.if_else(missing, fill, hl.max(d - 1.0, 0.0)))
+
     # Every row adds its offset when imputed (mean_impute) or only when called (zero).
     def score_sum(i):
         summed = at(t.dose_sum, i) + (total(i) if impute else at(t.called_sum, i))
         for name in models:
             summed = summed + at(t[f"{name}_sum"], i)
+        if sites:
+            summed = summed + hl.if_else(empty, 0.0, hl.sum(hl.range(n_groups).map(lambda g: site_term(g, i))))
         if not chr_y:
             return summed
         # A non-male's chrY rows were read as called 0 copies: their offsets come off here.
