@@ -40,6 +40,16 @@ ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 # (trd_spark.worker_daemon: pyspark's daemon without Spark's archives on sys.path).
 PYTHON_DAEMON_CONF = "spark.python.daemon.module"
 WORKER_DAEMON = "trd_spark.worker_daemon"
+# HotSpot compiler directives for the driver JVM (``add_jit_directives``): C2 never compiles the
+# bytecode readers of Spark's ClosureCleaner (xbean's shaded ASM) nor the JDK's own ASM (lambda and
+# method-handle classes spun at first use); C1 still does. Why: before every job Spark 3.5's
+# ClosureCleaner parses RDD.class and SparkContext.class (~370 KB of bytecode) with ASM; after a few
+# dozen jobs ClassReader.readCode (5 KB of bytecode, one large switch) turns hot and C2 compiles it,
+# at three loop heads and then whole, 0.5-1.2 s of compile each, at whatever job tips it over (e.g.
+# the PGS score phase's one job, on a core its tasks need: 0.3 of its 0.43 JVM CPU-s at 2.5k samples;
+# benchmarks/RESULTS.md, sessions 37-38 flatmt). C1's code parses those classes in milliseconds; none of
+# this is on a data path (Hail's code generator, org/objectweb/asm, is not matched).
+JIT_DIRECTIVES = '[{match: ["org/apache/xbean/asm9/*.*", "jdk/internal/org/objectweb/asm/*.*"], c2: {Exclude: true}}]'
 
 
 @dataclass(frozen=True)
@@ -223,8 +233,62 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     hl.default_reference("GRCh38")
     spark = SparkSession.builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
+    add_jit_directives(spark.sparkContext, str(tmp))
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
     return spark
+
+
+def diagnostic_command(sc: SparkContext, operation: str, *args: str) -> str:
+    """The driver JVM's answer (text) to one of HotSpot's diagnostic commands, the ``jcmd PID
+    <command>`` ones, through its DiagnosticCommand MBean: ``operation`` is the command's MBean
+    name (``compilerDirectivesAdd`` for ``Compiler.directives_add``), ``args`` its arguments.
+    Raises py4j's errors (e.g. a JVM without that MBean)."""
+    gateway, jvm = sc._gateway, sc._jvm  # noqa: SLF001 - PySpark's py4j handles
+    # pyspark types both as optional: None only before a SparkContext starts.
+    assert gateway is not None and jvm is not None, "a diagnostic command needs a running SparkContext"
+    lang = jvm.java.lang
+    argv = gateway.new_array(lang.String, len(args))
+    for i, arg in enumerate(args):
+        argv[i] = arg
+    params = gateway.new_array(lang.Object, 4)
+    params[0] = jvm.javax.management.ObjectName("com.sun.management:type=DiagnosticCommand")
+    params[1], params[2] = operation, gateway.new_array(lang.Object, 1)
+    params[2][0] = argv
+    params[3] = gateway.new_array(lang.String, 1)
+    params[3][0] = "[Ljava.lang.String;"
+    # MBeanServer.invoke called through reflection on the public interface: py4j looks methods up
+    # on the object's class, here one of a package the java.management module does not export.
+    types = gateway.new_array(lang.Class, 4)
+    for i, name in enumerate(("javax.management.ObjectName", "java.lang.String", "[Ljava.lang.Object;",
+                              "[Ljava.lang.String;")):
+        types[i] = lang.Class.forName(name)
+    invoke = lang.Class.forName("javax.management.MBeanServer").getMethod("invoke", types)
+    return str(invoke.invoke(lang.management.ManagementFactory.getPlatformMBeanServer(), params))
+
+
+def add_jit_directives(sc: SparkContext, directory: str, directives: str = JIT_DIRECTIVES) -> bool:
+    """Add ``directives`` (HotSpot compiler directives, JSON; ``JIT_DIRECTIVES`` says why) to the
+    driver JVM's JIT as ``jcmd PID Compiler.directives_add`` does (``diagnostic_command``): no JVM
+    flag, no diagnostic option and nothing on the JVM's stdout (``-XX:CompilerDirectivesFile``
+    needs both and prints a line there), under spark-submit too. The command reads a file: written in
+    ``directory`` and removed after. True when the JVM added them; else (a JVM without the command,
+    a text it refuses) one INFO line with its answer and False: the session runs as without them
+    (an optimisation only). Each call adds them again (the JVM keeps a stack): once per JVM."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=directory, prefix="jit-directives-") as f:
+            f.write(directives)
+            f.flush()
+            answer = diagnostic_command(sc, "compilerDirectivesAdd", f.name).strip()
+    except Exception as e:  # noqa: BLE001 - an optimisation only: see the docstring
+        answer = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    added = re.fullmatch(r"(\d+) compiler directives added", answer)
+    if added is None or int(added.group(1)) == 0:
+        log.info("JIT compiler directives not added (Spark's closure checks may be compiled by C2): %s",
+                 " ".join(answer.split()))
+        return False
+    return True
 
 
 def command_session(settings: SparkSettings, *, gate: BackgroundStart | None = None) -> SparkSession:
