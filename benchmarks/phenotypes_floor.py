@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     skip = unread_columns(cfg)["drug_exposure"]
 
     def study_drugs():
-        src = read_omop_table(spark, cfg.omop, "drug_exposure")
+        src = read_omop_table(spark, cfg.omop, "drug_exposure", records_below=cfg.report.small_count_threshold)
         src = src.select(*[c for c in src.columns if c not in skip])
         return src.join(F.broadcast(id_frame(spark, ids, "drug_concept_id")), "drug_concept_id", "left_semi")
 

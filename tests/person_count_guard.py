@@ -398,3 +398,75 @@ def gate_calls_without_threshold(root: Path) -> list[str]:
                     and not {k.arg for k in node.keywords} & {"persons_below", "records_below"}:
                 out.append(f"{p.relative_to(root.parent)}:{node.lineno}: {ast.unparse(node)[:80]}")
     return out
+
+
+# Privacy round 7 (session 38): any two exact counts of one unit in one run's logs. ``small_record_rests``
+# reads the differences of the pairs it names (a table's records less its study records, ...); a pair
+# it does not name (a new quirk line's counts, the OMOP reader's counts, a WARNING's count beside a
+# quirk line's) gave its difference back all the same, and an outsider need not know which counts
+# are related to try each difference: two exact record counts 1..T-1 apart are a count of 1..T-1
+# records (1..T-1 persons) whenever one holds the other's records and some more.
+# A log record of the run log or the console: it starts with the logging format's timestamp.
+_LOG_RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )")
+_EXACT = re.compile(r"\d+(?:,\d{3})*")
+
+
+def exact_unit_counts(text: str, threshold: int = 20) -> list[tuple[str, int, str]]:
+    """The exact counts of ``text`` (a run log, a console, an error line) by unit: ``records`` (a
+    number before a record word, ``_RECORD_COUNT``; an OMOP reader's bad cells, ``_OMOP_VALUES``; a
+    value under an ``n_`` key of a phenotypes line that does not count persons), and ``persons`` (a
+    number before a person word, ``raw_person_counts``' reading; a value under a key that counts
+    persons; not the policy's own numbers, ``fewer than 20 persons``, ``1 to 19 persons``). Labels
+    (``<T``, ``T+``) and zeros are no exact counts. The resolved config's record and the toy
+    generator's (``# resolved config``, ``toy data not found``: the toy data's size is no count)
+    are left out. Returns (unit, count,
+    context) items, in order."""
+    out: list[tuple[str, int, str]] = []
+    for record in _LOG_RECORD.split(text):
+        if "# resolved config" in record or "toy data not found: generating" in record:
+            continue
+        for m in _RECORD_COUNT.finditer(record):
+            out.append(("records", int(m.group(1).replace(",", "")), record[max(0, m.start() - 60):m.end() + 30]))
+        for line in record.splitlines():
+            if "OMOP table" in line:
+                out += [("records", int(m.group(1).replace(",", "")), line[max(0, m.start() - 60):m.end() + 30])
+                        for m in _OMOP_VALUES.finditer(line)]
+        for m in re.finditer(rf"(?<![\w#.,<])(\d+(?:,\d{{3}})*)(?=[\s(]+(?:[\w'-]+\s+){{0,2}}?{PERSON_WORD}(?!\w))",
+                             record, re.IGNORECASE):
+            n = m.group(1)
+            if n == str(threshold) or (n == "1" and record[m.end():].startswith(f" to {threshold - 1} ")) or (
+                    n == str(threshold - 1) and record[:m.start()].endswith("1 to ")):
+                continue
+            out.append(("persons", int(m.group(1).replace(",", "")), record[max(0, m.start() - 60):m.end() + 30]))
+        for line in _RECORD_LINE.finditer(record):
+            for m in _KEY_VALUE.finditer(line.group(0)):
+                if not _EXACT.fullmatch(m.group(2)):
+                    continue
+                n = int(m.group(2).replace(",", ""))
+                where = line.group(0)[max(0, m.start() - 40):m.end() + 20]
+                if counts_persons_key(m.group(1)):
+                    out.append(("persons", n, where))
+                elif RECORD_KEY.match(m.group(1)):
+                    out.append(("records", n, where))
+    return [x for x in out if x[1] != 0]
+
+
+def close_count_pairs(text: str, threshold: int = 20) -> list[str]:
+    """Every pair of exact counts of one unit in ``text`` (one run's logs: ``exact_unit_counts``)
+    whose difference is 1 to T-1, named by the two counts and where they stand. A pair with a label
+    (``<T``, ``T+``) is none: the label leaves the difference as wide as itself. Counts of 1 to T-1
+    are found by ``small_record_counts`` / ``raw_person_counts`` themselves."""
+    counts = exact_unit_counts(text, threshold)
+    out = []
+    for unit in ("records", "persons"):
+        first: dict[int, str] = {}
+        for u, n, where in counts:
+            if u == unit:
+                first.setdefault(n, where)
+        values = sorted(first)
+        for i, a in enumerate(values):
+            for b in values[i + 1:]:
+                if b - a >= threshold:
+                    break
+                out.append(f"{unit} {a:,} ({first[a]!r}) and {b:,} ({first[b]!r}): {b - a}")
+    return out

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 from person_count_guard import (
+    close_count_pairs,
     raw_person_count_keys,
     raw_person_counts,
     raw_person_counts_in_json,
@@ -114,6 +115,9 @@ def test_each_release_keeps_its_run_log_without_small_person_counts(toy_releases
     # Nor two lines' record counts 1..19 apart where the difference is a count no line shows (a
     # table's records less its study records, ...; test_privacy_s37).
     assert not small_record_rests(text), small_record_rests(text)
+    # Nor two exact counts of one unit 1..19 apart in one run's log, related or not (test_privacy_s38).
+    close = {name: close_count_pairs(log_text) for name, log_text in run_logs.items()}
+    assert not any(close.values()), close
     # The summary and the closing lines are in the log too; the console names the report.
     assert "Summary (release toy-r1" in text and "report: " in text
     assert re.search(r"report: \S+/toy-r2/report/report\.html", console)

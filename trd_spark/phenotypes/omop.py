@@ -325,7 +325,7 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
     if table == "concept" and "invalid_reason" in df.columns:
         out = null_spelled_invalid_reason(out, where)
     if table == "drug_exposure" and "drug_type_concept_id" not in df.columns:
-        log_records_without_drug_type(out, where, records_below)
+        log_records_without_drug_type(out, where, records_below=records_below)
     return out
 
 

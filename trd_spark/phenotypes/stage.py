@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import reduce
@@ -644,6 +644,36 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     return out
 
 
+def stage_record_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
+                       records_below: int) -> dict[str, str]:
+    """Every record count of the phenotypes stage's lines as they show it (names qualified
+    ``study_event_dates.<domain>.<key>``, ``quirks.<part>.<key>``; persons left out), read together
+    as ``stage_count_texts`` describes, with ``logs.record_counts_text``'s ``apart``: no two counts
+    shown exactly differ by 1 to T-1 (privacy round 7, session 38). The WARNING lines of these
+    counts (``unread_record_warnings``, ``concept_record_warnings``, ``conditional_record_warnings``,
+    the drug-record and condition-status lines) show them from here too: a count the INFO lines
+    label and a WARNING showed exactly gave the pair back."""
+    flat: dict[str, int] = {}
+    sums: list[tuple[str, tuple[str, ...]]] = []  # pairs: a total may have two sums (n_records)
+    for domain, counts in event_dates.items():
+        at = f"study_event_dates.{domain}."
+        flat.update({at + k: v for k, v in counts.items() if k != "n_dated_after_cutoff"})
+        sums += [(at + t, tuple(at + p for p in parts)) for t, parts in FOLLOWUP_SUMS.items()]
+    for what, counts in quirks.items():
+        at = f"quirks.{what}."
+        flat.update({at + k: v for k, v in counts.items() if not (what in PERSON_QUIRKS or "persons" in k)})
+        sums += [(at + t, tuple(at + p for p in parts)) for t, parts in QUIRK_SUMS.get(what, {}).items()]
+    for one, other in SAME_RECORD_COUNTS:
+        sums += [(one, (other,)), (other, (one,))]
+    return record_counts_text(flat, records_below, sums, within=records_within(quirks), apart=True)
+
+
+def record_text(shown: Mapping[str, str] | None, name: str, n: int, records_below: int | None) -> str:
+    """How a WARNING line shows record count ``n``: as the INFO lines do (``shown``, from
+    ``stage_record_texts``; ``name`` qualified as there) when given, else ``logs.record_count_text``."""
+    return shown[name] if shown is not None and name in shown else record_count_text(n, records_below)
+
+
 def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
                       records_below: int) -> tuple[dict[str, str], dict[str, str]]:
     """The run log's INFO lines of ``stage_counts``' counts, read together as their reader can:
@@ -655,20 +685,9 @@ def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, 
     both, and ``records_within`` (a total that holds counts of other lines and records no line
     shows); T = ``records_below`` (``report.small_count_threshold``). Persons (``PERSON_QUIRKS``,
     ``n_persons_*``) as ``logs.person_count_text``. n_dated_after_cutoff is not logged (the
-    manifest has it): less n_after_cutoff it is the records after death dated after the cutoff."""
-    flat: dict[str, int] = {}
-    sums: list[tuple[str, tuple[str, ...]]] = []  # pairs: a total may have two sums (n_records)
-    for domain, counts in event_dates.items():
-        at = f"study_event_dates.{domain}."
-        flat.update({at + k: v for k, v in counts.items()})
-        sums += [(at + t, tuple(at + p for p in parts)) for t, parts in FOLLOWUP_SUMS.items()]
-    for what, counts in quirks.items():
-        at = f"quirks.{what}."
-        flat.update({at + k: v for k, v in counts.items() if not (what in PERSON_QUIRKS or "persons" in k)})
-        sums += [(at + t, tuple(at + p for p in parts)) for t, parts in QUIRK_SUMS.get(what, {}).items()]
-    for one, other in SAME_RECORD_COUNTS:
-        sums += [(one, (other,)), (other, (one,))]
-    shown = record_counts_text(flat, records_below, sums, within=records_within(quirks))
+    manifest has it): less n_after_cutoff it is the records after death dated after the cutoff.
+    No two counts shown exactly differ by 1 to T-1 (``stage_record_texts``)."""
+    shown = stage_record_texts(event_dates, quirks, records_below)
     followup = {domain: ", ".join(f"{k} {shown[f'study_event_dates.{domain}.{k}']}" for k in counts
                                   if k != "n_dated_after_cutoff") for domain, counts in event_dates.items()}
     lines = {what: f"{what}: " + ", ".join(
@@ -687,7 +706,8 @@ def followup_log_text(counts: dict[str, int], records_below: int) -> str:
     return stage_count_texts({"domain": counts}, {}, records_below)[0]["domain"]
 
 
-def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below: int | None) -> list[str]:
+def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below: int | None,
+                           shown: Mapping[str, str] | None = None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the study records no rule can place,
     per domain of ``stage_counts``' study_event_dates (``persons.followup_date_counts``), each
     naming table and column: n_unknown_person (an empty ``person_id`` or one no person row has:
@@ -695,23 +715,25 @@ def unread_record_warnings(event_dates: dict[str, dict[str, int]], records_below
     date, trial or onset, though such a record still counts where the rules read the whole record,
     ``mdd.derive_mdd``: an exclusion diagnosis excludes, any study record keeps its person out of
     the controls). Records, not persons: ``logs.record_count_text`` (``records_below``: 1 to T-1 as
-    ``<T``; no default, None for the exact counts only when asked), as the other record warnings.
-    Empty when there are none (they were counted, at INFO only, before)."""
+    ``<T``; no default, None for the exact counts only when asked), as the other record warnings;
+    ``shown``: the texts of ``stage_record_texts``, as the INFO lines show the counts). Empty when
+    there are none (they were counted, at INFO only, before)."""
     out = []
     for domain, counts in event_dates.items():
         table, _, date_col = EVENT_TABLES[domain]
-        shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
+        text = {k: record_text(shown, f"study_event_dates.{domain}.{k}", v, records_below) for k, v in counts.items()}
         if counts.get("n_unknown_person"):
-            out.append(f"{table}: {shown['n_unknown_person']} study record(s) with an empty person_id or one the "
+            out.append(f"{table}: {text['n_unknown_person']} study record(s) with an empty person_id or one the "
                        "person table lacks are not read (counted in notes.study_event_dates as n_unknown_person)")
         if counts.get("n_missing_date"):
-            out.append(f"{table}: {shown['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
+            out.append(f"{table}: {text['n_missing_date']} study record(s) with an empty {date_col} (and no datetime "
                        "to take it from) are no diagnosis date, trial or onset; they count only where the rules read the "
                        "whole record, exclusions and controls (counted in notes.study_event_dates as n_missing_date)")
     return out
 
 
-def concept_record_warnings(unmapped: dict[str, int], records_below: int | None) -> list[str]:
+def concept_record_warnings(unmapped: dict[str, int], records_below: int | None,
+                            shown: Mapping[str, str] | None = None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for the event records no concept set can
     match, from ``stage_counts``' quirks.unmapped_records (``event_table_counts``' n_<table> and
     n_<table>_nonstandard), each naming its table: records with concept 0
@@ -724,26 +746,26 @@ def concept_record_warnings(unmapped: dict[str, int], records_below: int | None)
     """
     out = []
     for what, n in unmapped.items():
-        shown = record_count_text(n, records_below)
+        text = record_text(shown, f"quirks.unmapped_records.{what}", n, records_below)  # shown: stage_record_texts
         table = what.removeprefix("n_").removesuffix(NONSTANDARD_SUFFIX)
         if n and table in NARROW_TABLES and what.endswith(NONSTANDARD_SUFFIX):
-            out.append(f"{table}: {shown} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is a study concept set's "
+            out.append(f"{table}: {text} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is a study concept set's "
                        "concept held not standard / not valid in this release (OHDSI DQD isStandardValidConcept) "
                        "match no concept set and are not read (standard concepts only; the table's other records, "
                        "e.g. survey answers, are not counted: no set reads them)")
         elif n and table in NARROW_TABLES:
-            out.append(f"{table}: {shown} record(s) with concept_id 0 (no standard concept) whose "
+            out.append(f"{table}: {text} record(s) with concept_id 0 (no standard concept) whose "
                        f"{SOURCE_CONCEPT_OF[table][1]} is a concept of a study concept set read there are not read "
                        "(standard concepts only, as OHDSI cohort definitions; the table's other concept-0 records, "
                        "e.g. survey answers, are not counted: no set reads them)")
         elif n and what.endswith(NONSTANDARD_SUFFIX):
-            out.append(f"{table}: {shown} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
+            out.append(f"{table}: {text} record(s) whose {SOURCE_CONCEPT_OF[table][0]} is not a standard, valid concept "
                        "(a source code such as ICD10CM or NDC, a classification or a deprecated concept: OHDSI DQD "
                        "isStandardValidConcept) match no concept set (unless one names that concept itself) and are "
                        "not read (standard concepts only; "
                        "mapping needs concept_relationship 'Maps to', which the study does not read)")
         elif n:
-            out.append(f"{what.removeprefix('n_')}: {shown} record(s) with concept_id 0 (no standard concept) and a source "
+            out.append(f"{what.removeprefix('n_')}: {text} record(s) with concept_id 0 (no standard concept) and a source "
                        "concept are not read (standard concepts only, as OHDSI cohort definitions)")
     return out
 
@@ -880,16 +902,16 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
 
 def conditional_record_warnings(counts: dict[str, int],
                                 checks: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]],
-                                records_below: int | None) -> list[str]:
+                                records_below: int | None, shown: Mapping[str, str] | None = None) -> list[str]:
     """The run log's WARNING lines (after "phenotypes: ") for ``stage_counts``'
     quirks.conditional_records (n_<set>{OUTSIDE_SET_SUFFIX}: records, shown as
-    ``concept_record_warnings``' are, ``records_below``), each naming the table(s), their columns and the set (a
+    ``concept_record_warnings``' are, ``records_below``, ``shown``), each naming the table(s), their columns and the set (a
     set read in two tables: one count over both, its tables and columns joined by ' / '). Empty
     when none."""
     out = []
     for name, (tables, ids, members) in checks.items():
         n = counts.get(f"n_{name}{OUTSIDE_SET_SUFFIX}", 0)
-        shown = record_count_text(n, records_below)
+        text = record_text(shown, f"quirks.conditional_records.n_{name}{OUTSIDE_SET_SUFFIX}", n, records_below)
         if n:
             table = " / ".join(tables)
             concept, source = (" / ".join(SOURCE_CONCEPT_OF[t][i] for t in tables) for i in (0, 1))
@@ -899,7 +921,7 @@ def conditional_record_warnings(counts: dict[str, int],
             states = [f"concept_id {', '.join(map(str, c))}: {s}" for c, s in zip(held, (
                 "not standard in this release", "standard in this release, so the records' ETL mapped it with "
                 "another vocabulary version"), strict=True) if c]
-            out.append(f"{table}: {shown} record(s) whose {source} is one of concept set {name}'s codes used only where "
+            out.append(f"{table}: {text} record(s) whose {source} is one of concept set {name}'s codes used only where "
                        f"standard ({'; '.join(states)}) but whose {concept} is not in the set: not read as {name} "
                        "(this release maps them to a concept the set does not name)")
     return out
@@ -1463,10 +1485,12 @@ def run(ctx: StageContext) -> None:
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both.
         followup_lines, quirk_lines = stage_count_texts(event_dates, quirks, threshold)
+        # The WARNING lines show each count as these lines do (no two exact counts 1..T-1 apart).
+        shown = stage_record_texts(event_dates, quirks, threshold)
         for domain, line in followup_lines.items():
             log.info("phenotypes: %s records in study concept sets: %s", domain, line)
         out.notes["study_event_dates"] = event_dates
-        for line in unread_record_warnings(event_dates, threshold):
+        for line in unread_record_warnings(event_dates, threshold, shown):
             log.warning("phenotypes: %s", line)
         for line in quirk_lines.values():
             log.info("phenotypes: %s", line)
@@ -1477,18 +1501,21 @@ def run(ctx: StageContext) -> None:
                 # control rule reads them; the trials and onsets read those within follow-up only.
                 log.warning("phenotypes: drug_exposure: %s antidepressant/study record(s) with %s (%s; counted over "
                             "the records of every date, in or outside follow-up: only those within it form trials)",
-                            record_count_text(n, threshold), what.removeprefix("n_"), DRUG_RECORD_QUIRK_TEXT[what])
+                            record_text(shown, f"quirks.drug_records.{what}", n, threshold), what.removeprefix("n_"),
+                            DRUG_RECORD_QUIRK_TEXT[what])
         if quirks["condition_status"]["n_preliminary_records"]:
             log.warning("phenotypes: condition_occurrence: %s study record(s) with a preliminary status (rule-out / "
                         "possible diagnosis): no MDD diagnosis",
-                        record_count_text(quirks["condition_status"]["n_preliminary_records"], threshold))
+                        record_text(shown, "quirks.condition_status.n_preliminary_records",
+                                    quirks["condition_status"]["n_preliminary_records"], threshold))
         if quirks["condition_status"]["n_history_records"]:
             log.warning("phenotypes: condition_occurrence: %s study record(s) with a 'history of' status (a past "
                         "disorder noted): no MDD diagnosis",
-                        record_count_text(quirks["condition_status"]["n_history_records"], threshold))
+                        record_text(shown, "quirks.condition_status.n_history_records",
+                                    quirks["condition_status"]["n_history_records"], threshold))
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
-        for line in [*concept_record_warnings(quirks["unmapped_records"], threshold),
-                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold),
+        for line in [*concept_record_warnings(quirks["unmapped_records"], threshold, shown),
+                     *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold, shown),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
