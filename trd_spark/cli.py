@@ -56,11 +56,12 @@ COMMANDS = {
     "toy-data": ("Write deterministic toy data: VCFs, PGS Catalog scoring files, OMOP tables, ancestry file and "
                  "truth.json (the planted effects).",
                  ["trd-spark toy-data --out /tmp/toy --persons 3000 --variants 2000 --seed 42"]),
-    "releases": ("List the releases under releases.input_root, oldest first, each complete / partial / stale "
-                 "(outputs computed from an upstream output republished since: run again) / not run / "
-                 "running (locked). From the outputs alone: 'complete' does not say that the inputs, config or "
-                 "code are unchanged since (that takes hashing every input, and Spark for gs:// inputs); "
-                 "`trd-spark explain --release R` says whether `run` would rerun a stage and why.",
+    "releases": ("List the releases under releases.input_root, oldest first, each complete / outdated (complete, "
+                 "but `run` would rerun a stage: code, config or an input changed since; the stages and the first "
+                 "one's reasons below it) / partial / stale (outputs computed from an upstream output republished "
+                 "since: run again) / not run / running (locked). A complete release is judged as `run --release "
+                 "latest` judges it, with its own config (inputs fingerprinted as `run` does; Spark starts for "
+                 "gs:// / hdfs:// inputs or outputs); `trd-spark explain --release R` gives every reason.",
                  ["trd-spark releases --config conf/toy_releases.yaml",
                   "trd-spark explain --config conf/aou_releases.yaml --release C2024Q3R5"]),
     "compare-releases": ("Compare two releases: cohort sizes, per-PGS correlation for persons in both, ORs/HRs "
@@ -200,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("releases", "list the releases found under releases.input_root and their state")
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--output-root", help="override the config's output_root")
-    p.add_argument("--master", help="override spark.master (Spark starts only for gs:// / hdfs:// outputs)")
+    p.add_argument("--master", help="override spark.master (Spark starts only for gs:// / hdfs:// outputs or inputs)")
     _log_level(p, "WARNING")
 
     p = add("compare-releases", "compare two releases' results (cohort sizes, PGS, ORs/HRs)")
@@ -289,19 +290,14 @@ def _load(args: argparse.Namespace):
 
     overrides: dict = {}
     if getattr(args, "release", None) == "latest":
-        from trd_spark.releases import LocalFs, check_release_root, latest_incomplete, needs_spark_fs
+        from trd_spark.releases import check_release_root, latest_incomplete
 
         base = _load(argparse.Namespace(**{**vars(args), "release": None}))
         check_release_root(base)  # before Spark starts for a gs:// output root
-        from trd_spark.pipeline import needs_spark_to_plan
-
-        # Hadoop's file system for a URI root, and for inputs on an object store: deciding whether a
-        # complete release is up to date lists them as `run` does (stages.input_fingerprint).
-        fs = _spark_fs(base) if needs_spark_fs(base) or needs_spark_to_plan(base) else LocalFs()
         # A complete release is taken too when `run` would rerun a stage of it (code, config or an
         # input changed since it was published): judged with that release's own config.
-        overrides["release"] = latest_incomplete(base, fs, force=getattr(args, "force", False), config_for=lambda r: (
-            _load(argparse.Namespace(**{**vars(args), "release": r}))))
+        overrides["release"] = latest_incomplete(base, _planning_fs(base), force=getattr(args, "force", False),
+                                                 config_for=_release_config_for(args))
         log.info("release latest -> %s", overrides["release"])
     elif getattr(args, "release", None):
         overrides["release"] = args.release
@@ -311,6 +307,22 @@ def _load(args: argparse.Namespace):
     if getattr(args, "master", None):
         cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})
     return cfg
+
+
+def _release_config_for(args: argparse.Namespace):
+    """Release name -> the config ``trd-spark run --release NAME`` with ``args`` loads: what
+    ``--release latest`` and ``trd-spark releases`` judge a complete release's up-to-dateness with."""
+    return lambda release: _load(argparse.Namespace(**{**vars(args), "release": release}))
+
+
+def _planning_fs(cfg):
+    """The file system ``--release latest`` and ``trd-spark releases`` list outputs and fingerprint
+    inputs with: Hadoop's for a URI output root or inputs on an object store (deciding whether a
+    complete release is up to date lists them as `run` does: stages.input_fingerprint), else os."""
+    from trd_spark.pipeline import needs_spark_to_plan
+    from trd_spark.releases import LocalFs, needs_spark_fs
+
+    return _spark_fs(cfg) if needs_spark_fs(cfg) or needs_spark_to_plan(cfg) else LocalFs()
 
 
 def resolved_yaml(cfg) -> str:
@@ -878,12 +890,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             _report_panel_mismatch(cfg)
             return 0
         if args.command == "releases":
-            from trd_spark.releases import LocalFs, check_release_root, format_statuses, needs_spark_fs, statuses
+            from trd_spark.releases import check_release_root, format_statuses, statuses
 
             cfg = _load(args)
             check_release_root(cfg)
-            fs = _spark_fs(cfg) if needs_spark_fs(cfg) else LocalFs()
-            print(format_statuses(statuses(cfg, fs)))
+            # Each complete release judged as `--release latest` judges it (with its own config): the two
+            # agree on which are out of date (before, this listed them "complete" from the outputs alone).
+            print(format_statuses(statuses(cfg, _planning_fs(cfg), config_for=_release_config_for(args))))
             return 0
         if args.command == "explain":
             from trd_spark.pipeline import needs_spark_to_plan

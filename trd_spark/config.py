@@ -887,6 +887,16 @@ class Config(_Strict):
     concept_sets: ConceptSets | None = Field(None, exclude=True)
     trait_panel: TraitPanel | None = Field(None, exclude=True)
 
+    @field_validator("release")
+    @classmethod
+    def _not_latest(cls, release: str) -> str:
+        # `--release latest` picks a release (releases.latest_incomplete): one named so could never be run
+        # alone, and a scheduled `--release latest` would never mean it.
+        if release == "latest":
+            raise ValueError("'latest' is no release name: `--release latest` picks the newest incomplete or "
+                             "out-of-date release; name the release by its own name")
+        return release
+
     @field_validator("datasets")
     @classmethod
     def _dataset_names_and_roles(cls, datasets: list[Dataset]) -> list[Dataset]:

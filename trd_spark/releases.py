@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from trd_spark.config import Config, ReleaseSettings, is_uri
@@ -58,6 +58,9 @@ LOCK_REFRESH_SECONDS = ReleaseSettings.model_fields["lock_refresh_minutes"].defa
 LOCK_READ_TRIES = 3
 LOCK_READ_PAUSE_SECONDS = 1.0
 _RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# ``--release latest`` names no release but picks one (``latest_incomplete``): no release may be called so
+# (``config.Config.release`` refuses it).
+LATEST = "latest"
 
 
 class FsLike(Protocol):
@@ -98,6 +101,10 @@ def found_releases(cfg: Config, fs: FsLike) -> list[str]:
             log.warning("%s: %s not under toy_data.releases, so no release of this config (left out)",
                         root, ", ".join(stray))
         names = set(cfg.toy_data.releases)
+    if LATEST in names:  # `--release latest` picks a release: one of that name could never be run
+        log.warning("%s: a release named %r cannot be run (`--release %s` picks the newest incomplete or out-of-date "
+                    "release): left out; rename it", root, LATEST, LATEST)
+        names.discard(LATEST)
     if not names:
         check_release_root(cfg)
     return sorted(names, key=natural_key)
@@ -116,11 +123,15 @@ def check_release_root(cfg: Config) -> None:
 @dataclass(frozen=True)
 class ReleaseStatus:
     """One release's state: its complete stages, those of them that are stale (see
-    ``stale_outputs``) and whether a run holds its lock."""
+    ``stale_outputs``) and whether a run holds its lock. ``outdated`` ({stage: reasons}) and
+    ``unjudged`` (why that could not be decided) are filled for a complete release judged with
+    its own config (``judged``): the stages ``run`` would rerun, as ``--release latest`` decides."""
     release: str
     complete_stages: tuple[str, ...]
     locked: bool
     stale_stages: tuple[str, ...] = ()
+    outdated: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unjudged: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -131,7 +142,7 @@ class ReleaseStatus:
         if self.locked:
             return "running"
         if self.complete:
-            return "complete"
+            return "outdated" if self.outdated else "complete"
         if self.stale_stages:
             return "stale"
         return "partial" if self.complete_stages else "not run"
@@ -177,9 +188,29 @@ def release_status(cfg: Config, fs: FsLike, release: str) -> ReleaseStatus:
     return ReleaseStatus(release, done, locked, stale_outputs(fs, base, done))
 
 
-def statuses(cfg: Config, fs: FsLike) -> list[ReleaseStatus]:
-    """The state of every release found under ``releases.input_root``, oldest first."""
-    return [release_status(cfg, fs, r) for r in found_releases(cfg, fs)]
+def statuses(cfg: Config, fs: FsLike, config_for: Callable[[str], Config] | None = None) -> list[ReleaseStatus]:
+    """The state of every release found under ``releases.input_root``, oldest first; with
+    ``config_for`` (release name -> its config), each complete one ``judged`` as
+    ``latest_incomplete`` judges it, so ``trd-spark releases`` lists as ``outdated`` exactly the
+    complete releases ``run --release latest`` would rerun (it listed them ``complete``)."""
+    found = [release_status(cfg, fs, r) for r in found_releases(cfg, fs)]
+    return found if config_for is None else [judged(s, fs, config_for) for s in found]
+
+
+def judged(status: ReleaseStatus, fs: FsLike, config_for: Callable[[str], Config]) -> ReleaseStatus:
+    """``status`` with ``outdated`` (the stages ``run`` would rerun: ``outdated_stages`` under
+    ``config_for(release)``) when it is complete; a release whose config cannot be loaded or
+    whose local inputs are gone cannot be rerun as it is: ``unjudged`` says why, with one
+    WARNING naming it. The one judgement of ``trd-spark releases`` and ``--release latest``."""
+    if not status.complete:
+        return status
+    try:
+        outdated = outdated_stages(config_for(status.release), fs)
+    except TrdSparkError as e:
+        log.warning("release %s: complete; whether it is up to date could not be decided, so it is not "
+                    "rerun (`trd-spark explain --release %s` says why): %s", status.release, status.release, e)
+        return replace(status, unjudged=str(e))
+    return replace(status, outdated=tuple((s, tuple(r)) for s, r in outdated.items()))
 
 
 def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False,
@@ -207,15 +238,10 @@ def latest_incomplete(cfg: Config, fs: FsLike, *, force: bool = False,
             return s.release
         if config_for is None:
             continue
-        try:
-            outdated = outdated_stages(config_for(s.release), fs)
-        except TrdSparkError as e:
-            log.warning("release %s: complete; whether it is up to date could not be decided, so it is not "
-                        "rerun (`trd-spark explain --release %s` says why): %s", s.release, s.release, e)
-            continue
-        if outdated:
+        s = judged(s, fs, config_for)
+        if s.outdated:
             log.info("release %s: complete but out of date (%s)", s.release,
-                     "; ".join(f"{st}: {', '.join(r)}" for st, r in outdated.items()))
+                     "; ".join(f"{st}: {', '.join(r)}" for st, r in s.outdated))
             return s.release
     raise NothingToDo(f"every release is complete and up to date (newest: {found[-1].release})")
 
@@ -235,11 +261,19 @@ def outdated_stages(cfg: Config, fs: FsLike) -> dict[str, list[str]]:
 
 
 def format_statuses(found: list[ReleaseStatus]) -> str:
-    """A fixed-width table of release states for ``trd-spark releases``."""
+    """A fixed-width table of release states for ``trd-spark releases``; below an ``outdated``
+    release, the stages ``run`` would rerun and the first one's reasons (``explain`` gives all);
+    below a complete one that could not be judged, why."""
     lines = [f"{'release':<20} {'state':<10} complete stages"]
     for s in found:
         done = [f"{d} (stale)" if d in s.stale_stages else d for d in s.complete_stages]
         lines.append(f"{s.release:<20} {s.state:<10} {', '.join(done) or '-'}")
+        if s.outdated:
+            first, reasons = s.outdated[0]
+            lines.append(f"{'':<20} {'':<10} reruns {', '.join(st for st, _ in s.outdated)} ({first}: "
+                         f"{'; '.join(reasons)})")
+        elif s.unjudged:
+            lines.append(f"{'':<20} {'':<10} whether it is up to date could not be decided: {s.unjudged}")
     return "\n".join(lines)
 
 
@@ -386,6 +420,14 @@ def check_still_held(release_dir: str) -> None:
                           where=lock.path)
 
 
+def lock_refresh_seconds(settings: ReleaseSettings) -> float:
+    """How often a run rewrites the ``refreshed`` time of what it holds (its release lock; a pgs
+    scratch folder's owner record, ``pgs.scratch.claim``): ``releases.lock_refresh_minutes``, at
+    most a quarter of ``releases.lock_stale_hours`` (another host's record is stale once not
+    refreshed for that long: a refresh interval near it lost a live run's folder)."""
+    return min(settings.lock_refresh_minutes * 60, settings.lock_stale_hours * 3600 / 4)
+
+
 def _duration(seconds: int) -> str:
     """``1h05m`` from an hour on, else ``3m07s``."""
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -404,7 +446,7 @@ class ReleaseLock:
                       "started": started, "refreshed": started}
         # The refresher (``_keep_fresh``) runs while the lock is held (``__enter__`` .. ``__exit__``);
         # ``_writing`` keeps a refresh from rewriting the lock after its release deleted it.
-        self.refresh_seconds = min(cfg.releases.lock_refresh_minutes * 60, self.stale_seconds / 4)
+        self.refresh_seconds = lock_refresh_seconds(cfg.releases)
         self._stop = threading.Event()
         self._writing = threading.Lock()
         self._refresher: threading.Thread | None = None

@@ -1086,6 +1086,10 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
     old = m.get("fingerprint_parts")
     if not old:
         return reasons + ["published without a stage fingerprint (older version)"]
+    if not isinstance(old, dict) or not {"config", "upstream", "inputs"} <= old.keys():
+        # A manifest cut down by hand or by another tool: a KeyError traceback in `run`, `explain`
+        # and `releases` before; nothing to compare, so the stage reruns.
+        return reasons + ["published with an incomplete stage fingerprint (manifest edited?)"]
     new = fingerprint_parts(cfg, spec, fs)
     selected = input_files(cfg, spec, fs)
     if old["config"] != new["config"]:

@@ -103,6 +103,7 @@ from trd_spark.pgs.scoring_files import (
 )
 from trd_spark.pgs.scratch import claim, process_alive, remove_abandoned
 from trd_spark.pgs.variant_list import VariantIndex
+from trd_spark.releases import LOCK_REFRESH_SECONDS, lock_refresh_seconds
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
 from trd_spark.stages import file_sha256
 
@@ -862,7 +863,7 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
     os.makedirs(path)
     try:
         if swept is not None:  # the next run tells a killed run's folder by its owner
-            claim(path)
+            claim(path, lock_refresh_seconds(cfg.releases))
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -1152,7 +1153,7 @@ def run(ctx: StageContext) -> None:
     scale) piled up run after run."""
     import hail as hl
 
-    with stage_scratch(hl, ctx.cfg.releases.lock_stale_hours) as scratch:
+    with stage_scratch(hl, ctx.cfg.releases.lock_stale_hours, lock_refresh_seconds(ctx.cfg.releases)) as scratch:
         _run(ctx, hl, scratch)
 
 
@@ -1161,7 +1162,8 @@ SCRATCH_PREFIX = "pgs_stage_"
 
 
 @contextmanager
-def stage_scratch(hl: hl_types, stale_hours: float | None = None) -> Iterator[str]:
+def stage_scratch(hl: hl_types, stale_hours: float | None = None,
+                  refresh_seconds: float = LOCK_REFRESH_SECONDS) -> Iterator[str]:
     """A new directory in Hail's temp dir, ``pgs_stage_<pid>_<random>``, removed when the block
     ends, normally or by an exception (an interrupt too: a local directory is removed by Python,
     not through the JVM, which SIGTERM to the process group has stopped). A SIGKILLed run
@@ -1182,7 +1184,7 @@ def stage_scratch(hl: hl_types, stale_hours: float | None = None) -> Iterator[st
     remove_abandoned(base, SCRATCH_PREFIX, stale_hours, unclaimed=_named_by_a_dead_pid)
     path = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_", dir=base)
     try:
-        claim(path)
+        claim(path, refresh_seconds)  # releases.lock_refresh_seconds: well within stale_hours
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
