@@ -17,7 +17,8 @@ amount / days_supply), ignored ingredients and minimum trial days, episodes, ade
 three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
 each of its domains and also_domains: esketamine_clinic in procedure_occurrence and observation), follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
-birth_datetime when the month is known and it lies in year_of_birth's year and month, deaths
+birth_datetime when the month is known and it lies in year_of_birth's year and month (an empty
+year_of_birth, and then month and day, from birth_datetime), deaths
 dated before the birth year and periods ending before it ignored, dates as the export meant them (DATE, naive
 timestamp, ISO text by its written date; a time-zone-aware timestamp, Parquet INT96 and ISO text
 naming a zone as instants, by their local date in ``omop.time_zone``, or in the zone a column's
@@ -197,8 +198,11 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         if time_zone is None:
             return f"CASE WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
                    f"ELSE {written} END"
-        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z is Z.
-        instant = f"{cast}(regexp_replace(trim({c}), 'z$', 'Z') AS TIMESTAMPTZ)"
+        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z is Z. A blank
+        # before a UTC offset ('2019-01-09 23:00:00 -05:00', which Spark reads) it takes for a
+        # zone name and fails: removed.
+        text = f"regexp_replace(regexp_replace(trim({c}), 'z$', 'Z'), '\\s+([+-][0-9])', '\\1')"
+        instant = f"{cast}({text} AS TIMESTAMPTZ)"
         return f"CASE WHEN {zoned} THEN {local(instant)} ELSE {written} END"
     raise ValueError(f"{table}.{c} has type {t}, not a date")
 
@@ -307,10 +311,12 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
     concept_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['concept']}").fetchall()]
     # A descendant whose concept row has an invalid_reason is no member (ATLAS's expansion; the
-    # chain's concepts.load_vocabulary); a concept table without the column keeps them all.
+    # chain's concepts.load_vocabulary); a concept table without the column keeps them all. Text
+    # meaning no value (NULL from SQL Server Management Studio, NA from R's write.csv, blank: README
+    # "Concepts") is the CDM's NULL, a valid concept; read as a reason, every concept was invalid.
     valid_descendant = (f"""AND NOT EXISTS (SELECT 1 FROM {src['concept']} v
             WHERE v.concept_id = a.descendant_concept_id
-              AND NULLIF(TRIM(CAST(v.invalid_reason AS VARCHAR)), '') IS NOT NULL)"""
+              AND UPPER(TRIM(CAST(v.invalid_reason AS VARCHAR))) NOT IN ('', 'NULL', 'NA'))"""
                         if "invalid_reason" in concept_cols else "")
     x = con.execute
 
@@ -342,10 +348,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
 
     # Persons and end of follow-up.
     x(f"""CREATE TEMP TABLE persons AS
-        WITH p AS (SELECT CAST(person_id AS BIGINT) AS person_id, ANY_VALUE(gender_concept_id) AS g,
+        -- an empty year_of_birth is birth_datetime's year, and then an empty month / day its month /
+        -- day (the CDM extracts year_of_birth from the date of birth)
+        WITH p0 AS (SELECT CAST(person_id AS BIGINT) AS person_id, ANY_VALUE(gender_concept_id) AS g,
                           ANY_VALUE(year_of_birth) AS y, ANY_VALUE(month_of_birth) AS m, ANY_VALUE(day_of_birth) AS d,
                           ANY_VALUE({birth_datetime}) AS bdt
                    FROM {src['person']} GROUP BY 1),
+        p AS (SELECT person_id, g, COALESCE(y, year(bdt)) AS y,
+                     CASE WHEN y IS NULL THEN COALESCE(m, month(bdt)) ELSE m END AS m,
+                     CASE WHEN y IS NULL THEN COALESCE(d, day(bdt)) ELSE d END AS d, bdt FROM p0),
         -- an open period (no end date) runs to the cutoff; a start after the end (swapped
         -- columns) still observed the person on the start: the later of the two
         -- (a period ending before the birth year, e.g. 1900 placeholders, is not used;

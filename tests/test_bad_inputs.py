@@ -355,9 +355,11 @@ def _dup_person(df):
 
 
 def _no_birth_year(df):
+    # birth_datetime emptied too: beside a filled one, an empty year_of_birth is its year (session 38)
     df = df.copy()
     df["year_of_birth"] = df["year_of_birth"].astype("Int64")
     df.loc[df.index[:2], "year_of_birth"] = pd.NA
+    df.loc[df.index[:2], "birth_datetime"] = pd.NaT
     return df
 
 
@@ -377,7 +379,8 @@ OMOP_CASES = {
                          "column observation_period_start_date: value(s) are not dates (yyyy-mm-dd), e.g. '####-##-##' "
                          "(digits shown as #, letters as a)"),
     "persons_without_birth_year": ("person", _no_birth_year, "person.parquet",
-                                   "column year_of_birth: person(s) without a birth year"),
+                                   "column year_of_birth: person(s) without a birth year and without a "
+                                   "birth_datetime"),
     "duplicate_person_id": ("person", _dup_person, "person.parquet",
                             "column person_id: a person_id occurs on more than one row"),
 }

@@ -821,19 +821,23 @@ def _first_bad_csv_row(spark: SparkSession, file: str, n_fields: int) -> tuple[i
 
 
 def check_person_table(person: DataFrame, *, where: str) -> None:
-    """OMOP CDM rules the study relies on: ``person_id`` present and unique, ``year_of_birth`` present.
+    """OMOP CDM rules the study relies on: ``person_id`` present and unique, a year of birth
+    (``year_of_birth``, or ``birth_datetime``'s year where it is empty: ``birth_fields_from_datetime``).
 
     One aggregation over ``person`` (one row per participant: small). Neither an ID nor a
     count in the message: the rows are persons (``logs.person_count_text``; an exact count of
     persons, small or not, may give back one the export hides). An empty ``person_id`` (the
     CDM's primary key, e.g. lost by an export) is its own error:
-    ``countDistinct`` skips nulls, so such a row read as a repeated person_id.
+    ``countDistinct`` skips nulls, so such a row read as a repeated person_id. Persons whose
+    year_of_birth is empty and birth_datetime filled: one WARNING (no count).
     """
+    no_year = F.col("year_of_birth").isNull()
     row = person.agg(
         F.count(F.lit(1)).alias("n"),
         F.count("person_id").alias("n_with_id"),
         F.countDistinct("person_id").alias("n_ids"),
-        F.sum(F.col("year_of_birth").isNull().cast("long")).alias("n_no_birth_year"),
+        F.sum((no_year & F.col("birth_datetime").isNull()).cast("long")).alias("n_no_birth_year"),
+        F.sum((no_year & F.col("birth_datetime").isNotNull()).cast("long")).alias("n_year_from_datetime"),
     ).collect()[0]
     if row["n"] != row["n_with_id"]:
         raise InputDataError(
@@ -845,8 +849,32 @@ def check_person_table(person: DataFrame, *, where: str) -> None:
             "(person_id must be unique)", where=where)
     if row["n_no_birth_year"]:
         raise InputDataError(
-            "OMOP table person column year_of_birth: person(s) without a birth year "
-            "(required by the CDM; age cannot be derived)", where=where)
+            "OMOP table person column year_of_birth: person(s) without a birth year and without a "
+            "birth_datetime (required by the CDM; age cannot be derived)", where=where)
+    if row["n_year_from_datetime"]:
+        log.warning("%s: OMOP table person: person(s) with an empty year_of_birth and a filled birth_datetime "
+                    "(the CDM requires year_of_birth, extracted from the date of birth): year, and month and day "
+                    "where empty, taken from birth_datetime", where)
+
+
+def birth_fields_from_datetime(person: DataFrame) -> DataFrame:
+    """``person`` (conformed) with an empty ``year_of_birth`` filled from ``birth_datetime``'s
+    year, and then ``month_of_birth`` / ``day_of_birth``, where empty, from its month and day;
+    rows with a year_of_birth unchanged. Same columns. Source: the CDM's year_of_birth is "the year
+    of birth of the person, extracted from the date of birth" (OMOP CDM v5.4 PERSON; Themis #92 /
+    CommonDataModel #629: a person is left out only when no year of birth can be derived). Before
+    (session 38, field case round 30), one such person stopped the run ("age cannot be derived").
+    A birth_datetime read as empty (a year or a year-month alone, ``PARTIAL_DATE_AS_EMPTY``) fills
+    nothing: its person stays ``check_person_table``'s error."""
+    bdt, derived = F.col("birth_datetime"), F.col("year_of_birth").isNull()
+
+    def filled(name: str, part: Column) -> Column:
+        return F.when(derived, F.coalesce(F.col(name), part)).otherwise(F.col(name)).cast(_I).alias(name)
+
+    return person.select(*[filled("year_of_birth", F.year(bdt)) if c == "year_of_birth"
+                           else filled("month_of_birth", F.month(bdt)) if c == "month_of_birth"
+                           else filled("day_of_birth", F.dayofmonth(bdt)) if c == "day_of_birth"
+                           else F.col(c) for c in person.columns])
 
 
 def _check_no_column_named_twice(spark: SparkSession, df: DataFrame, table: str, path: str) -> None:
@@ -1501,4 +1529,5 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
                                 time_zone=omop.time_zone, nanos=nanos, records_below=records_below)
     if table == "person":
         check_person_table(df, where=path)
+        df = birth_fields_from_datetime(df)
     return df
