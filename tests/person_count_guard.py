@@ -451,13 +451,59 @@ def exact_unit_counts(text: str, threshold: int = 20) -> list[tuple[str, int, st
     return [x for x in out if x[1] != 0]
 
 
+# The sums among the phenotypes lines' record counts as their reader reads them (session 38,
+# fixesA; written here apart from phenotypes.stage's FOLLOWUP_SUMS / QUIRK_SUMS / SAME_RECORD_COUNTS):
+# equations (a member of which the others give) and a total at least its parts (the exposures'
+# n_records also holds the negative days_supply records: its parts give a count, not its value).
+_FOLLOWUP_EQUATIONS = (("n_after_followup_end", ("n_after_death", "n_after_cutoff", "n_after_observation_end")),
+                       ("n_records", ("n_unknown_person", "n_missing_date", "n_before_birth_year",
+                                      "n_after_followup_end", "n_kept")))
+_AT_LEAST = (("antidepressant_exposures.n_records", ("antidepressant_exposures.n_below_min_dose",
+              "antidepressant_exposures.n_exposures", "antidepressant_exposures.n_duplicates_removed")),)
+
+
+def derived_record_counts(text: str) -> dict[str, int]:
+    """The record counts of the phenotypes lines (``record_line_counts``) that ``text`` shows as a
+    label but its reader derives from exact ones (privacy round 7 finding, session 38): a follow-up
+    line's total of exact parts (n_after_followup_end, n_records) or a part of an exact total and
+    exact other parts; the drug domain's n_records and drug_values' n_records, one count; the sum of
+    ``antidepressant_exposures``' exact parts (a count of records whether or not it is n_records).
+    name -> count, iterated until nothing more follows."""
+    shown = record_line_counts(text)
+    known = {k: int(v.replace(",", "")) for k, v in shown.items() if _EXACT.fullmatch(v)}
+    equations = [(f"{d}.{t}", tuple(f"{d}.{p}" for p in ps)) for d in DOMAIN_TABLES for t, ps in _FOLLOWUP_EQUATIONS]
+    equations += [("drug.n_records", ("drug_values.n_records",))]
+    derived: dict[str, int] = {}
+    grew = True
+    while grew:
+        grew = False
+        for total, parts in [*equations, *_AT_LEAST]:
+            members = (total, *parts)
+            if not all(k in shown for k in members):
+                continue
+            unknown = [k for k in members if k not in known]
+            if unknown == [total]:
+                derived[total] = known[total] = sum(known[p] for p in parts)
+            elif len(unknown) == 1 and (total, parts) in equations:
+                derived[unknown[0]] = known[unknown[0]] = known[total] - sum(known[p] for p in parts if p in known)
+            else:
+                continue
+            grew = True
+    return derived
+
+
 def close_count_pairs(text: str, threshold: int = 20) -> list[str]:
-    """Every pair of exact counts of one unit in ``text`` (one run's logs: ``exact_unit_counts``)
-    whose difference is 1 to T-1, named by the two counts and where they stand. A pair with a label
-    (``<T``, ``T+``) is none: the label leaves the difference as wide as itself. Counts of 1 to T-1
-    are found by ``small_record_counts`` / ``raw_person_counts`` themselves."""
+    """Every pair of exact counts of one unit in ``text`` (one run's logs: ``exact_unit_counts``,
+    and the record counts its reader derives, ``derived_record_counts``) whose difference is 1 to
+    T-1, named by the two counts and where they stand; and a derived count of 1 to T-1. A pair with
+    a label (``<T``, ``T+``) is none: the label leaves the difference as wide as itself. Shown counts
+    of 1 to T-1 are found by ``small_record_counts`` / ``raw_person_counts`` themselves."""
     counts = exact_unit_counts(text, threshold)
     out = []
+    for name, n in derived_record_counts(text).items():
+        if 0 < n < threshold:
+            out.append(f"records derived {name} {n}")
+        counts.append(("records", n, f"derived {name}"))
     for unit in ("records", "persons"):
         first: dict[int, str] = {}
         for u, n, where in counts:

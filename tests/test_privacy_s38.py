@@ -153,3 +153,96 @@ def test_every_omop_reader_call_takes_the_threshold_from_the_config():
     threshold (on 5f00ae0 benchmarks/phenotypes_floor.py read drug_exposure with the default)."""
     found = reader_calls_without_threshold(REPO / "trd_spark") + reader_calls_without_threshold(REPO / "benchmarks")
     assert not found, found
+
+
+# Session 38 reader, finding 1 (helper "fixesA"): of a close pair ``apart`` labelled the larger, but
+# a total whose parts all stayed exact was given back by adding them (0+0+0+50+300 = 350 beside 340).
+def _derivable(counts: dict[str, int], shown: dict[str, str], sums: list[tuple[str, tuple[str, ...]]]) -> dict:
+    """What a reader of ``shown`` gets (written apart from ``logs.record_counts_text``): the exact
+    counts, then the one unknown member of a sum that holds exactly, until nothing more follows."""
+    known = {k: v for k, v in counts.items() if shown[k] == f"{v:,}"}
+    grew = True
+    while grew:
+        grew = False
+        for total, parts in sums:
+            members = (total, *parts)
+            if counts[total] == sum(counts[p] for p in parts) and sum(k not in known for k in members) == 1:
+                known.update({k: counts[k] for k in members})
+                grew = True
+    return known
+
+
+def _leaks(counts: dict[str, int], shown: dict[str, str], sums: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Derivable counts of 1..T-1 or 1..T-1 apart; labels that lie (``T+`` of a count under T)."""
+    values = sorted({v for v in _derivable(counts, shown, sums).values() if v})
+    out = [f"{v} derived" for v in values if v < T]
+    out += [f"{a} and {b}" for a, b in zip(values, values[1:]) if b - a < T]
+    return out + [f"{k} {counts[k]} reads {shown[k]}" for k in counts if shown[k] == f"{T}+" and counts[k] < T]
+
+
+def test_a_labelled_total_of_exact_parts_is_no_label():
+    """The reader's two calls: on 9525b9d the condition line read n_records 20+ with n_after_followup_end
+    50 and n_kept 300 exact (350, 10 from procedure's 340), and {'t': 100, 'p': 30, 'q': 70, 'x': 90}
+    with t = p + q read t 20+, p 30, q 70: t back by addition. Now a count of those sums reads T+."""
+    from trd_spark.logs import record_counts_text
+    from trd_spark.phenotypes.stage import stage_count_texts
+
+    counts = {"t": 100, "p": 30, "q": 70, "x": 90}
+    shown = record_counts_text(counts, T, {"t": ("p", "q")}, apart=True)
+    assert not _leaks(counts, shown, [("t", ("p", "q"))]), shown
+    assert shown["t"] == "20+" and "20+" in (shown["p"], shown["q"], shown["x"]), shown
+    # A labelled ``within`` total its sum gives back: w = x + y is 500, its parts a + b 495 (rest 5).
+    counts = {"w": 500, "x": 200, "y": 300, "a": 400, "b": 95}
+    shown = record_counts_text(counts, T, {"w": ("x", "y")}, within=[("w", ("a", "b"))], apart=True)
+    assert shown == {"w": "20+", "x": "200", "y": "20+", "a": "400", "b": "95"}, shown
+    condition = _followup(350, n_after_followup_end=50, n_after_death=25, n_after_observation_end=25)
+    text = _log(*stage_count_texts({"condition": condition, "procedure": _followup(340)}, {}, T))
+    assert not close_count_pairs(text), (close_count_pairs(text), text)
+    assert "n_records 20+" in text, text
+
+
+def test_the_guard_adds_the_exact_parts_of_a_labelled_total():
+    """``close_count_pairs`` derives what the lines' sums give: the reader's first call as 9525b9d
+    logged it (condition n_records 20+ = 50 + 300, procedure 340), a part of an exact total, the drug
+    domain's n_records from drug_values' and the exposures' total from its parts."""
+    stamp = "2026-12-05 18:00:00,000 INFO    trd_spark.phenotypes.stage: phenotypes: "
+    zeros = "n_unknown_person 0, n_missing_date 0, n_before_birth_year 0"
+    head = (f"{stamp}condition records in study concept sets: n_records 20+, {zeros}, n_after_followup_end 50, "
+            "n_after_death 25, n_after_cutoff 0, n_after_observation_end 25, n_kept 300\n"
+            f"{stamp}procedure records in study concept sets: n_records 340, {zeros}, n_after_followup_end 0, "
+            "n_after_death 0, n_after_cutoff 0, n_after_observation_end 0, n_kept 340")
+    found = close_count_pairs(head)
+    assert any("350" in x and "340" in x and x.endswith(": 10") for x in found), found
+    part = head.replace("n_records 20+", "n_records 400").replace("n_kept 300", "n_kept 20+")
+    assert [x.rsplit(":", 1)[1] for x in close_count_pairs(part)] == [" 10"]  # n_kept 400 - 50 = 350
+    assert not close_count_pairs(part.replace("n_records 340", "n_records 330").replace("n_kept 340", "n_kept 330"))
+    drugs = (f"{stamp}drug records in study concept sets: n_records 20+, n_kept 20+\n"
+             f"{stamp}drug_values: n_records 500, n_end_over_max_days 0\n"
+             f"{stamp}antidepressant_exposures: n_records 20+, n_below_min_dose 0, n_exposures 400, "
+             "n_duplicates_removed 89")
+    assert [x.rsplit(":", 1)[1] for x in close_count_pairs(drugs)] == [" 11"]  # 489 and 500
+
+
+def test_no_derivable_record_count_is_close_random():
+    """Random counts with nested sums (exact or with a surplus) and counts near them, T = 20: what a
+    reader derives from ``record_counts_text(apart=True)``'s texts holds no count of 1..T-1 and no two
+    counts 1..T-1 apart, and no label says T+ of a count under T."""
+    import random
+
+    from trd_spark.logs import record_counts_text
+
+    rng = random.Random(38)
+    for case in range(300):
+        counts = {f"c{i}": rng.choice([0, 0, rng.randint(1, 19), rng.randint(20, 120), rng.randint(20, 400)])
+                  for i in range(rng.randint(2, 7))}
+        sums: list[tuple[str, tuple[str, ...]]] = []
+        for j in range(rng.randint(1, 3)):
+            parts = tuple(rng.sample(sorted(counts), rng.randint(1, min(3, len(counts)))))
+            surplus = rng.choice([0, 0, 0, rng.randint(1, 19), rng.randint(20, 60)])
+            counts[f"s{j}"] = sum(counts[p] for p in parts) + surplus
+            sums.append((f"s{j}", parts))
+        for j in range(rng.randint(0, 2)):  # a count near another (a sum's total, often)
+            counts[f"n{j}"] = max(0, rng.choice(sorted(counts.values())) + rng.randint(-25, 25))
+        shown = record_counts_text(counts, T, sums, apart=True)
+        assert not _leaks(counts, shown, sums), (case, counts, sums, shown)
+        assert all(shown[k] == f"<{T}" for k, v in counts.items() if 0 < v < T), (case, counts, shown)

@@ -345,7 +345,13 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     named gave its difference all the same (a tiny toy run: 161 antidepressant exposures beside 172
     condition records and 188 study drug records). Of two such counts the larger reads ``T+`` (a
     total rather than its part, as ``within`` labels it); the counts kept exact are then at least T
-    apart."""
+    apart. A count the reader derives is read as shown (session 38 reader, helper "fixesA": a
+    ``T+`` total whose parts stayed exact was their sum, 350 beside 340): the one unknown member of
+    a ``sums`` relation that holds exactly (no surplus; a total of exact parts, a part of an exact
+    total less its other exact parts), repeated until nothing more follows. Such a count 1..T-1
+    from another, or itself 1..T-1, and a ``within`` total so derived whose rest is 1..T-1, label
+    an exact count it is read from (``cut``); at the fixpoint no two derivable counts differ by
+    1..T-1 and none derived is 1..T-1 (tests/test_privacy_s38.py's random check)."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
 
     def exact(n: int, text: str) -> bool:
@@ -358,6 +364,41 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
         return records_below if text == at_least_label(records_below) else 1
 
     relations = list(sums.items() if isinstance(sums, Mapping) else sums or ())
+    # The sums a reader can solve: those that hold exactly (no surplus), read as equations.
+    equations = [(t, tuple(ps)) for t, ps in relations if all(k in counts for k in (t, *ps))
+                 and counts[t] == sum(counts[p] for p in ps)]
+
+    def derivable(hidden: frozenset[str] = frozenset()) -> set[str]:
+        """The counts the reader gets (``apart``): shown exactly, or the one unknown member of an
+        equation whose other members it gets (a total of exact parts; a part of an exact total
+        and exact other parts); ``hidden``: names taken as labelled (a trial)."""
+        known = {k for k in counts if k not in hidden and exact(counts[k], shown[k])}
+        grew = True
+        while grew:
+            grew = False
+            for total, parts in equations:
+                unknown = [k for k in (total, *parts) if k not in known]
+                if len(unknown) == 1:
+                    known.add(unknown[0])
+                    grew = True
+        return known
+
+    def cut(name: str) -> str:
+        """The exact count to label so that the reader no longer derives ``name``: of the exact
+        non-zero counts its equations reach, the first (largest first) whose label alone does it,
+        else the largest (the loop labels another on its next pass; all labelled, only zeros
+        remain, which derive no count but 0)."""
+        reach, todo = {name}, [name]
+        while todo:
+            at = todo.pop()
+            for total, parts in equations:
+                if at in (total, *parts):
+                    todo += [k for k in (total, *parts) if k not in reach]
+                    reach.update((total, *parts))
+        candidates = sorted((k for k in reach if counts[k] and exact(counts[k], shown[k])),
+                            key=lambda k: (-counts[k], k))
+        return next((k for k in candidates if name not in derivable(frozenset({k}))), candidates[0])
+
     changed = True
     while changed:  # a total is a part of another (n_after_followup_end of n_records)
         changed = False
@@ -369,19 +410,25 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
                     or not exact(surplus, record_count_text(surplus, records_below))):
                 shown[total], changed = at_least_label(records_below), True
         for total, parts in within:
-            if any(k not in counts for k in (total, *parts)) or not exact(counts[total], shown[total]):
+            if any(k not in counts for k in (total, *parts)):
+                continue
+            given = exact(counts[total], shown[total])  # else (apart) a labelled total the sums give back
+            if not given and not (apart and total in derivable()):
                 continue
             slack = counts[total] - sum(least(p) for p in parts)
             labelled = any(not exact(counts[p], shown[p]) for p in parts)
             if (slack < records_below - 2) if labelled else is_small_count(slack, records_below):
-                shown[total], changed = at_least_label(records_below), True
+                shown[total if given else cut(total)], changed = at_least_label(records_below), True
         if apart:
-            kept: int | None = None
-            for name in sorted((k for k in counts if counts[k] and exact(counts[k], shown[k])), key=counts.__getitem__):
-                if kept is not None and is_small_count(counts[name] - kept, records_below):
-                    shown[name], changed = at_least_label(records_below), True
-                else:
+            known, kept = derivable(), 0
+            for name in sorted((k for k in known if counts[k]), key=lambda k: (counts[k], k)):  # same every run
+                if not is_small_count(counts[name] - kept, records_below):
                     kept = counts[name]
+                elif exact(counts[name], shown[name]):
+                    shown[name], changed = at_least_label(records_below), True
+                else:  # labelled, but its relation gives it back: label one of the counts it is read from
+                    shown[cut(name)], changed = at_least_label(records_below), True
+                    break  # what the reader derives changed: read again
     return shown
 
 

@@ -649,7 +649,8 @@ def stage_record_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str,
     """Every record count of the phenotypes stage's lines as they show it (names qualified
     ``study_event_dates.<domain>.<key>``, ``quirks.<part>.<key>``; persons left out), read together
     as ``stage_count_texts`` describes, with ``logs.record_counts_text``'s ``apart``: no two counts
-    shown exactly differ by 1 to T-1 (privacy round 7, session 38). The WARNING lines of these
+    shown exactly, or given back by the sums above where a sum holds exactly, differ by 1 to T-1
+    (privacy round 7, session 38; a derived one since its reader, helper "fixesA"). The WARNING lines of these
     counts (``unread_record_warnings``, ``concept_record_warnings``, ``conditional_record_warnings``,
     the drug-record and condition-status lines) show them from here too: a count the INFO lines
     label and a WARNING showed exactly gave the pair back."""
