@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # The owner record inside a scratch folder ("_": no reader takes it for data).
 OWNER = "_owner.json"
+# The fields that tell one run from another in an owner record (``refreshed`` changes).
+_OWNER_KEYS = ("host", "pid", "process", "started")
 
 
 def claim(folder: str, refresh_seconds: float = LOCK_REFRESH_SECONDS) -> None:
@@ -56,14 +58,16 @@ def _write_record(folder: str, record: dict) -> None:
 
 def _keep_fresh(folder: str, record: dict, refresh_seconds: float) -> None:
     """``claim``'s refresher: rewrite ``record`` with ``refreshed`` now every ``refresh_seconds``
-    while ``folder`` holds this process's record; a failed write (the folder removed meanwhile)
-    ends it."""
+    while ``folder`` holds this process's record (same host, pid, process identity and start, as
+    ``releases.ReleaseLock.holds`` judges its lock: a pid alone is another host's run, or a later
+    process that reused the pid); a failed write (the folder removed meanwhile) ends it."""
     while True:
         time.sleep(refresh_seconds)
         try:
             with open(os.path.join(folder, OWNER)) as f:
-                if json.load(f).get("pid") != record["pid"]:
-                    return
+                held = json.load(f)
+            if not isinstance(held, dict) or any(held.get(k) != record[k] for k in _OWNER_KEYS):
+                return
             _write_record(folder, {**record, "refreshed": time.time()})
         except (OSError, ValueError):  # removed (the run is done with it) or no longer ours
             return
