@@ -68,3 +68,32 @@ def test_refused_directives_are_logged_and_the_session_goes_on(spark, tmp_path, 
     assert _directives(spark) == before
     assert list(tmp_path.iterdir()) == []
     assert spark.sparkContext.parallelize(range(4), 2).count() == 4
+
+
+def test_null_setting_adds_no_directives(spark, tmp_path, caplog):
+    """``spark.jit_directives: null`` (the setting's off switch, session 38 reader finding 6): the
+    JVM's JIT as it ships: nothing added, no file written, no INFO line. The default is the
+    ``JIT_DIRECTIVES`` text."""
+    from trd_spark.config import SparkSettings
+    from trd_spark.session import JIT_DIRECTIVES, add_jit_directives
+
+    assert SparkSettings().jit_directives == JIT_DIRECTIVES
+    off = SparkSettings.model_validate({"jit_directives": None})
+    before = _directives(spark)
+    with caplog.at_level(logging.INFO, logger="trd_spark.session"):
+        assert add_jit_directives(spark.sparkContext, str(tmp_path), off.jit_directives) is False
+    assert [r.getMessage() for r in caplog.records if "JIT" in r.getMessage()] == []
+    assert _directives(spark) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_directives_are_added_once_per_jvm(spark, tmp_path):
+    """The session's start added ``JIT_DIRECTIVES``; adding them again in that JVM is True (they are
+    there) and stacks no second copy (HotSpot keeps at most CompilerDirectivesLimit, 50)."""
+    from trd_spark.session import JIT_DIRECTIVES, add_jit_directives
+
+    before = _directives(spark)
+    assert sum("org/apache/xbean/asm9/*.*" in patterns for patterns, _, _ in before) == 1
+    assert add_jit_directives(spark.sparkContext, str(tmp_path), JIT_DIRECTIVES) is True
+    assert _directives(spark) == before
+    assert list(tmp_path.iterdir()) == []

@@ -123,8 +123,16 @@ class AdaptiveSettings(_Strict):
         return _size(v, "a partition size")
 
 
+# ``spark.jit_directives``' default: HotSpot compiler directives (JSON) for the driver JVM that keep
+# C2 off the bytecode readers of Spark's ClosureCleaner (xbean's ASM) and the JDK's ASM
+# (the comment at its import in ``session.py`` says why and what it measured).
+JIT_DIRECTIVES = '[{match: ["org/apache/xbean/asm9/*.*", "jdk/internal/org/objectweb/asm/*.*"], c2: {Exclude: true}}]'
+
+
 class SparkSettings(_Strict):
-    """How the Spark + Hail session is created (see ``trd_spark.session``)."""
+    """How the Spark + Hail session is created (see ``trd_spark.session``). ``jit_directives``:
+    HotSpot compiler directives added to the driver JVM at the session's start
+    (``session.add_jit_directives``); null adds none (the JVM's JIT as it ships)."""
 
     master: str = "local[2]"
     app_name: str = "trd-spark"
@@ -137,6 +145,7 @@ class SparkSettings(_Strict):
     bind_loopback: bool = True
     adaptive: AdaptiveSettings = Field(default_factory=AdaptiveSettings)
     extra_conf: dict[str, str] = Field(default_factory=dict)
+    jit_directives: str | None = JIT_DIRECTIVES
 
     @field_validator("master")
     @classmethod

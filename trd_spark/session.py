@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trd_spark.config import SparkSettings
+from trd_spark.config import JIT_DIRECTIVES, SparkSettings
 from trd_spark.logs import JVM_LOGGER
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 # (trd_spark.worker_daemon: pyspark's daemon without Spark's archives on sys.path).
 PYTHON_DAEMON_CONF = "spark.python.daemon.module"
 WORKER_DAEMON = "trd_spark.worker_daemon"
-# HotSpot compiler directives for the driver JVM (``add_jit_directives``): C2 never compiles the
+# HotSpot compiler directives for the driver JVM (``add_jit_directives``; the default of the setting
+# ``spark.jit_directives``, null = none): C2 never compiles the
 # bytecode readers of Spark's ClosureCleaner (xbean's shaded ASM) nor the JDK's own ASM (lambda and
 # method-handle classes spun at first use); C1 still does. Why: before every job Spark 3.5's
 # ClosureCleaner parses RDD.class and SparkContext.class (~370 KB of bytecode) with ASM; after a few
@@ -49,7 +50,10 @@ WORKER_DAEMON = "trd_spark.worker_daemon"
 # the PGS score phase's one job, on a core its tasks need: 0.3 of its 0.43 JVM CPU-s at 2.5k samples;
 # benchmarks/RESULTS.md, sessions 37-38 flatmt). C1's code parses those classes in milliseconds; none of
 # this is on a data path (Hail's code generator, org/objectweb/asm, is not matched).
-JIT_DIRECTIVES = '[{match: ["org/apache/xbean/asm9/*.*", "jdk/internal/org/objectweb/asm/*.*"], c2: {Exclude: true}}]'
+# Measured: under load the score phase lost those compiles; the near-idle pair showed no gain (per-entry
+# max/min 1.30 with vs 1.31 without; RESULTS.md session 38 flatmt): it helps only when C2 would compile
+# the parser during a phase. A long-lived driver running thousands of jobs may want C2 back (null).
+# The text: config.JIT_DIRECTIVES (imported above).
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
     hl.default_reference("GRCh38")
     spark = SparkSession.builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
-    add_jit_directives(spark.sparkContext, str(tmp))
+    add_jit_directives(spark.sparkContext, str(tmp), settings.jit_directives)
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)
     return spark
 
@@ -266,29 +270,47 @@ def diagnostic_command(sc: SparkContext, operation: str, *args: str) -> str:
     return str(invoke.invoke(lang.management.ManagementFactory.getPlatformMBeanServer(), params))
 
 
-def add_jit_directives(sc: SparkContext, directory: str, directives: str = JIT_DIRECTIVES) -> bool:
-    """Add ``directives`` (HotSpot compiler directives, JSON; ``JIT_DIRECTIVES`` says why) to the
-    driver JVM's JIT as ``jcmd PID Compiler.directives_add`` does (``diagnostic_command``): no JVM
-    flag, no diagnostic option and nothing on the JVM's stdout (``-XX:CompilerDirectivesFile``
-    needs both and prints a line there), under spark-submit too. The command reads a file: written in
-    ``directory`` and removed after. True when the JVM added them; else (a JVM without the command,
-    a text it refuses) one INFO line with its answer and False: the session runs as without them
-    (an optimisation only). Each call adds them again (the JVM keeps a stack): once per JVM."""
+def add_jit_directives(sc: SparkContext, directory: str, directives: str | None = JIT_DIRECTIVES) -> bool:
+    """Add ``directives`` (HotSpot compiler directives, JSON; ``JIT_DIRECTIVES`` says why; the
+    setting ``spark.jit_directives``) to the driver JVM's JIT as ``jcmd PID Compiler.directives_add``
+    does (``diagnostic_command``): no JVM flag, no diagnostic option and nothing on the JVM's stdout
+    (``-XX:CompilerDirectivesFile`` needs both and prints a line there), under spark-submit too. The
+    command reads a file: written in ``directory`` and removed after. True when the JVM holds them
+    (added now, or by an earlier call in this JVM: the JVM keeps a stack, so a text is added once
+    per JVM, told apart by its name pid@host and start time); None: nothing added, False. Else (a
+    JVM without the command, a text it refuses) one INFO line with its answer and False: the
+    session runs as without them (an optimisation only)."""
     import tempfile
 
+    if directives is None:
+        return False
     try:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=directory, prefix="jit-directives-") as f:
-            f.write(directives)
-            f.flush()
-            answer = diagnostic_command(sc, "compilerDirectivesAdd", f.name).strip()
+        with _JIT_ADDED_LOCK:
+            jvm = sc._jvm  # noqa: SLF001 - PySpark's py4j handle
+            assert jvm is not None, "JIT directives need a running SparkContext"
+            runtime = jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+            key = (f"{runtime.getName()}/{runtime.getStartTime()}", directives)
+            if key in _JIT_ADDED:
+                return True
+            with tempfile.NamedTemporaryFile("w", suffix=".json", dir=directory, prefix="jit-directives-") as f:
+                f.write(directives)
+                f.flush()
+                answer = diagnostic_command(sc, "compilerDirectivesAdd", f.name).strip()
+            added = re.fullmatch(r"(\d+) compiler directives added", answer)
+            if added is not None and int(added.group(1)) > 0:
+                _JIT_ADDED.add(key)
+                return True
     except Exception as e:  # noqa: BLE001 - an optimisation only: see the docstring
         answer = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    added = re.fullmatch(r"(\d+) compiler directives added", answer)
-    if added is None or int(added.group(1)) == 0:
-        log.info("JIT compiler directives not added (Spark's closure checks may be compiled by C2): %s",
-                 " ".join(answer.split()))
-        return False
-    return True
+    log.info("JIT compiler directives not added (Spark's closure checks may be compiled by C2): %s",
+             " ".join(answer.split()))
+    return False
+
+
+# (JVM, directives) pairs ``add_jit_directives`` added in this process, and the lock of their check
+# and add (a session starts in a background thread: ``BackgroundStart``).
+_JIT_ADDED: set[tuple[str, str]] = set()
+_JIT_ADDED_LOCK = threading.Lock()
 
 
 def command_session(settings: SparkSettings, *, gate: BackgroundStart | None = None) -> SparkSession:
