@@ -46,7 +46,9 @@ class _Counter:
             # a cgroup around the whole run, still counts this process).
             current = next(line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
                            if "cpuacct" in line.split(":", 2)[1].split(","))
-            group = CPUACCT / current.lstrip("/") / f"cpu_durations_{os.getpid()}"
+            parent = CPUACCT / current.lstrip("/")
+            _remove_stale_groups(parent)
+            group = parent / f"{GROUP_PREFIX}{os.getpid()}"
             group.mkdir()
             (group / "cgroup.procs").write_text(str(os.getpid()))
             self.group = group
@@ -85,14 +87,40 @@ class _Counter:
         return total / _HZ
 
     def close(self) -> None:
-        """Back to the parent cgroup; the group is removed once nothing is left in it."""
+        """Back to the parent cgroup with every process still in the group (a daemon a test
+        started, a JVM that outlives its driver: counted by the parent from then on), and the
+        group removed: the plugin leaves no cgroup behind (as root, under the CI runner's own)."""
         if self.group is None:
             return
-        try:
-            (self.group.parent / "cgroup.procs").write_text(str(os.getpid()))
-            self.group.rmdir()
-        except OSError:  # a daemon started by a test still runs in it
-            pass
+        group, self.group = self.group, None
+        for _ in range(5):  # a process may fork while it is moved: read the list again
+            try:
+                for pid in [os.getpid(), *(group / "cgroup.procs").read_text().split()]:
+                    try:
+                        (group.parent / "cgroup.procs").write_text(str(pid))
+                    except ProcessLookupError:  # it ended meanwhile
+                        pass
+                group.rmdir()
+                return
+            except FileNotFoundError:  # removed already
+                return
+            except OSError:  # still busy (EBUSY): a process started meanwhile
+                time.sleep(0.05)
+
+
+GROUP_PREFIX = "cpu_durations_"
+
+
+def _remove_stale_groups(parent: Path) -> None:
+    """Remove the empty groups of earlier runs of this plugin under ``parent`` whose process is
+    gone (killed before ``close``): the kernel keeps an empty cgroup until it is removed."""
+    for group in parent.glob(f"{GROUP_PREFIX}*"):
+        pid = group.name[len(GROUP_PREFIX):]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                group.rmdir()
+            except OSError:  # a process still in it, or removed meanwhile
+                pass
 
 
 class CpuDurations:
