@@ -1099,10 +1099,12 @@ def null_typed_columns(file: str) -> frozenset[str]:
 
 def utc_equivalent_zone(zone: str) -> bool:
     """True for a time zone whose offset from UTC is 0 at every instant 1900-2100 (``UTC``,
-    ``Etc/UTC``, ``GMT``, ``Z``, ``+00:00``, ``Africa/Abidjan``): a column tagged so says nothing
+    ``Etc/UTC``, ``GMT``, ``Z``, ``+00:00``): a column tagged so says nothing
     of a local calendar (BigQuery TIMESTAMP through pandas, Spark and DuckDB write instants as
     UTC), so ``omop.time_zone`` dates it. False for any other zone (``Europe/London`` too: +01:00
-    in summer) and for a name that is no zone (``declared_time_zones`` refuses it)."""
+    in summer; ``Africa/Abidjan`` too, UTC since 1912 but local mean time, -00:16:08, before: a
+    birth_datetime of 1900-1911 can fall on another date there, so its declared zone is kept and
+    dates its column) and for a name that is no zone (``declared_time_zones`` refuses it)."""
     import datetime as dt
     import zoneinfo
 
