@@ -15,21 +15,45 @@ import pytest
 from test_field_cases_pgs import case_config, run_scores
 from test_field_cases_round29_pgs import SCORES, VCF, expected
 
+# plink2's ALLELE_CT of the case: 2 per called variant of the 4 (the native engine's too).
+ALLELE_COUNT = {1001: 8, 1002: 8, 1003: 6, 1004: 8, 1005: 6, 1006: 6}
 
-@pytest.mark.parametrize("missing", ["mean_impute", "zero"])
-def test_hails_pass_scores_ref_effect_dominant_rows_at_multiallelic_sites(hl, spark, tmp_path, missing):
+
+@pytest.mark.parametrize("missing, one_row_blocks", [("mean_impute", False), ("zero", False), ("mean_impute", True)])
+def test_hails_pass_scores_ref_effect_dominant_rows_at_multiallelic_sites(hl, spark, tmp_path, monkeypatch, missing,
+                                                                          one_row_blocks):
     """Hail's pass (``pgs.native.engine: hail``) on the VCF of field case
     multiallelic-effect-is-ref-dominant (two-, three- and four-allele sites, missing calls):
     expected.tsv, hand-worked and equal to plink2 on the unsplit VCF (asserted by round 29's
-    test). Before (5f00ae0): one InputDataError at the scoring file's line 5 ("which Hail's pass
-    cannot score")."""
+    test), and plink2's allele counts. Before (5f00ae0): one InputDataError at the scoring file's
+    line 5 ("which Hail's pass cannot score"). ``one_row_blocks``: ``scoring.compute_scores`` on
+    Hail's split of the VCF written in 3 partitions (read as ``format: mt``) with ``block_size=1``, so each site's rows are summed
+    across blocks and partitions (``hl.agg.group_by``'s merge; the 4-row VCF is otherwise one
+    block of one partition). Session 38 fixesB: that case fails on a mutant keeping one block's
+    sums per group (``hl.agg.take`` of the block's own group sums) that passes the other two."""
+    from trd_spark.pgs import engine
+
+    calls = []
+    path, fmt = str(VCF), "vcf"
+    if one_row_blocks:
+        path, fmt = str(tmp_path / "g.mt"), "mt"
+        hl.split_multi_hts(hl.import_vcf(str(VCF), reference_genome="GRCh38")).repartition(3).write(path)
+        compute_scores = engine.compute_scores
+
+        def one_row_per_block(*args, **kwargs):
+            calls.append(args[1].n_partitions())
+            return compute_scores(*args, **{**kwargs, "block_size": 1})
+
+        monkeypatch.setattr(engine, "compute_scores", one_row_per_block)
     want = expected(missing)
-    cfg = case_config(tmp_path, str(VCF), str(SCORES / "*"),
+    cfg = case_config(tmp_path, path, str(SCORES / "*"), fmt=fmt,
                       extra_pgs=f"  missing_genotypes: {missing}\n  native: {{engine: hail}}\n")
     got = run_scores(hl, spark, cfg)
+    assert calls == ([3] if one_row_blocks else [])
     got = got.set_index(got["person_id"].astype(int))
     assert got["score_sum"].to_dict() == pytest.approx(want["score_sum"].to_dict(), abs=1e-9)
     assert got["n_missing"].to_dict() == want["n_missing"].to_dict()
+    assert got["allele_count"].to_dict() == ALLELE_COUNT
     assert set(got["n_matched"]) == {4}
 
 
