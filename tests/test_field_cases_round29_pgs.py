@@ -88,7 +88,7 @@ def test_site_rows_stay_in_one_task():
     # Weight rows 0..6; group 0 = rows 1, 5 (placed 2, 3), group 1 = rows 2, 3, 4 (placed 4, 5, 6).
     sm = SiteModels(rows=np.array([1, 5, 2, 3, 4]), coef=np.array([-1.0, -1.0, -1.0, -1.0, 1.0]),
                     bounds=np.array([0, 2, 5]), constant=np.array([2.0, 0.0]), dominant=np.ones((2, 1)),
-                    recessive=np.zeros((2, 1)), where="s.txt:5", model="dominant")
+                    recessive=np.zeros((2, 1)))
     order = np.array([0, 6, 1, 5, 2, 3, 4])  # placed row i is weight row order[i]
     arrays, bounds = sm.placed(order, [0, 1, 3, 5, 6, 7])
     assert bounds == [0, 1, 4, 7]

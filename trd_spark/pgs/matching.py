@@ -1479,9 +1479,9 @@ class SiteModels:
     these models), 0 with ``zero``. ``rows``/``coef``: the members, int64 rows of
     ``WeightMatrices.rows`` and float64 (+1 / -1), grouped by ``bounds`` (int64, groups + 1; each
     group's rows in row order, a row in one group at most); ``constant`` float64 (groups,);
-    ``dominant``/``recessive`` float64 (groups x k), w per score. ``where``: file:line of the first
-    such score variant, ``model`` its model (every route scores them since session 38: the native
-    engine, ``placed``, and Hail's pass, ``WeightMatrices.frame``'s ``site_group``/``site_coef``)."""
+    ``dominant``/``recessive`` float64 (groups x k), w per score. Every route scores them since
+    session 38: the native engine (``placed``) and Hail's pass (``WeightMatrices.frame``'s
+    ``site_group``/``site_coef``); before, Hail's pass refused them at the first one's file:line."""
 
     rows: np.ndarray
     coef: np.ndarray
@@ -1489,8 +1489,6 @@ class SiteModels:
     constant: np.ndarray
     dominant: np.ndarray
     recessive: np.ndarray
-    where: str
-    model: str
 
     def group_of_rows(self, n_rows: int) -> np.ndarray:
         """Per row of ``WeightMatrices.rows`` (``n_rows``) its group, -1 for none (int32)."""
@@ -1757,12 +1755,10 @@ def _site_models(place: np.ndarray, spans: np.ndarray, site: np.ndarray, site_ro
     on_dominant = kind[where] == 1
     np.add.at(dominant, (group[on_dominant], score_index[where][on_dominant]), w[where][on_dominant])
     np.add.at(recessive, (group[~on_dominant], score_index[where][~on_dominant]), w[where][~on_dominant])
-    first = where[0]
     return SiteModels(np.array([r for t, _ in keys for r, _c in t], dtype=np.int64),
                       np.array([c for t, _ in keys for _r, c in t], dtype=np.float64),
                       np.r_[0, np.cumsum(sizes)].astype(np.int64), np.array([c for _, c in keys], dtype=np.float64),
-                      dominant, recessive, f"{types.paths[int(score_index[first])]}:{int(line[first])}",
-                      EFFECT_MODEL_NAMES[int(kind[first])])
+                      dominant, recessive)
 
 
 EFFECT_MODEL_NAMES = {1: "dominant", 2: "recessive"}
