@@ -91,4 +91,4 @@ def test_a_failure_after_the_gate_opened_cancels_the_job_and_propagates(spark, t
         assert not tracker.getActiveJobsIds()
         assert time.monotonic() - started < 40  # cancelled, not waited out (its tasks sleep 60 s)
     finally:
-        sc.cancelAllJobs()  # only on failure: the job would otherwise keep the workers for a minute
+        sc.cancelAllJobs()  # (always; it matters on a failure: the job would keep the workers for a minute)

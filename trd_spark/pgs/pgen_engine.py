@@ -705,7 +705,8 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], Any],
     failed job's error propagates as ``collect``'s would. An interrupt (KeyboardInterrupt, the
     CLI's SIGTERM) or an error of ``then`` while the job runs cancels the job group too and waits for
     the job's end, so that the caller's cleanup never removes the pass's directory under running
-    tasks (``trd-spark run`` also cancels all jobs; an in-process caller has only this)."""
+    tasks (``trd-spark run`` also cancels all jobs; an in-process caller has only this); when the
+    job had failed already, its error is that error's ``__cause__`` (not lost behind it)."""
     import uuid
 
     # pyspark's InheritableThread, not threading.Thread: in pinned-thread mode (PySpark 3.5) a
@@ -738,9 +739,13 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], Any],
         if then is not None:
             result = then()
         thread.join()
-    except BaseException:  # interrupted while the job runs, or ``then`` failed: see the docstring
+    except BaseException as e:  # interrupted while the job runs, or ``then`` failed: see the docstring
+        # The job ended before this error: its own failure (not the cancel's) goes along as the cause.
+        job_failed = not thread.is_alive() and "error" in got
         sc.cancelJobGroup(group)
         thread.join()
+        if job_failed and e.__cause__ is None:
+            raise e from cast(BaseException, got["error"])
         raise
     if "error" in got:
         raise cast(BaseException, got["error"])

@@ -397,7 +397,9 @@ def compute_scores(
     its dosage D = constant + sum of coef x alt dosage over the site's split rows, scored as plink2
     scores the unsplit site (w x min(D, 1) or w x max(D - 1, 0); a sample missing at any of the
     rows a missing call, w x the effect allele's frequency, 0 with ``zero``), as the native engine
-    does (``native_task._SiteSums``; before session 38 Hail's pass refused such a row).
+    does (``native_task._SiteSums``; before session 38 Hail's pass refused such a row). Raises
+    ValueError when one is given without the other (``weights`` with ``site_group`` and no
+    ``site_models`` would leave the site members' terms out: a silent wrong score).
 
     Block-wise: each partition's rows are localised (one dosage vector per row), grouped into
     blocks of ``block_size`` rows and scored with two matrix products per block,
@@ -414,6 +416,14 @@ def compute_scores(
     column aggregations do), 8 bytes x k x n: 140 MB for 61 scores x 290k genomes.
     """
     k = len(pgs_ids)
+    # Both or neither: a table with site rows and no models would score their members 0 (slope 0 in
+    # the additive matrices), silently; models without the rows flagged cannot be summed.
+    sites = site_models is not None
+    if sites != ("site_group" in weights.row):
+        raise ValueError("compute_scores: site_models given without a weights table flagging their rows "
+                         "(site_group/site_coef)" if sites else
+                         "compute_scores: a weights table with site_group/site_coef rows (matching.SiteModels) "
+                         "and no site_models: their dominant / recessive terms would be left out")
     # Joined on the locus alone, the alleles looked up per locus: ``hl.split_multi`` keys the rows
     # it leaves at their locus as sorted without sorting them, so separate rows at one locus whose
     # min_rep reorders them (a site given split, 'CG>CGG' and 'CG>C': 'C>CG' sorts first) are out
@@ -481,9 +491,7 @@ def compute_scores(
     # rows' coef x alt dosage summed across rows (wherever they lie: one aggregation by group; a
     # missing call NaN, so a sample missing at any of the rows is missing at the site) and coef x
     # each row's imputed mean (the effect allele's frequency), as ``native_task._SiteSums`` sums them.
-    sites = site_models is not None
     if sites:
-        assert "site_group" in weights.row, "weights_table without the site_models' rows"
         site_fields = {"site_group": rows._w.site_group, "site_coef": rows._w.site_coef,
                        "site_dose": hl.or_missing(rows._w.site_group >= 0,
                                                   dosage.map(lambda d: hl.coalesce(d, hl.float64(float("nan"))))),
