@@ -24,33 +24,17 @@ import logging
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_phenotypes_support import duckdb_twin_rows, toy_config
+from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin_rows, expected_statuses, toy_config
 
 from trd_spark.errors import InputDataError
 from trd_spark.phenotypes.omop import read_omop_table
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round30" / "birth-year-from-birth-datetime"
-COLUMNS = ["person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
-           "followup_end_date", "time_to_trd_days", "trd_event", "n_adequate_trials"]
-
-
-def _expected() -> list[tuple]:
-    table = pd.read_csv(CASE / "expected.tsv", sep="\t", comment="#", dtype=str, keep_default_na=False)
-    assert list(table.columns) == COLUMNS
-
-    def value(c: str, v: str):
-        if v == "":
-            return None
-        if c.endswith("_date"):
-            return dt.date.fromisoformat(v)
-        return v if c in ("definition", "status", "exclusion_reason") else int(v)
-
-    return sorted(tuple(value(c, r[c]) for c in COLUMNS) for _, r in table.iterrows())
+COLUMNS = STATUS_COLUMNS
 
 
 def test_birth_year_from_birth_datetime_and_null_spelled_invalid_reason(spark, tmp_path, caplog):
@@ -66,7 +50,7 @@ def test_birth_year_from_birth_datetime_and_null_spelled_invalid_reason(spark, t
     with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
         omop = read_omop(spark, cfg)
     rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*COLUMNS).collect()
-    expected = _expected()
+    expected = expected_statuses(CASE)
     assert sorted(tuple(r) for r in rows) == expected
     twin = duckdb_twin_rows(omop_dir, cfg, tmp_path / "twin.parquet", ", ".join(COLUMNS), "TRUE")
     assert sorted(twin) == expected

@@ -293,3 +293,26 @@ def duckdb_twin_rows(root, cfg, out, columns: str, where: str) -> list[tuple]:
         return con.execute(f"SELECT {columns} FROM read_parquet('{out}') WHERE {where}").fetchall()
     finally:
         con.close()
+
+
+# A field case's expected.tsv: its columns, and its rows as the phenotypes table's values.
+STATUS_COLUMNS = ["person_id", "definition", "status", "exclusion_reason", "mdd_index_date", "trd_onset_date",
+                  "followup_end_date", "time_to_trd_days", "trd_event", "n_adequate_trials"]
+
+
+def expected_statuses(case) -> list[tuple]:
+    """``case``/expected.tsv (hand-worked; '#' lines are its notes) as sorted tuples of
+    ``STATUS_COLUMNS``: dates as ``date``, empty cells as None (field-case rounds 29 and 30)."""
+    import pandas as pd
+
+    table = pd.read_csv(case / "expected.tsv", sep="\t", comment="#", dtype=str, keep_default_na=False)
+    assert list(table.columns) == STATUS_COLUMNS
+
+    def value(c: str, v: str):
+        if v == "":
+            return None
+        if c.endswith("_date"):
+            return dt.date.fromisoformat(v)
+        return v if c in ("definition", "status", "exclusion_reason") else int(v)
+
+    return sorted(tuple(value(c, r[c]) for c in STATUS_COLUMNS) for _, r in table.iterrows())
