@@ -26,21 +26,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin_rows, expected_statuses, toy_config
+from test_phenotypes_support import case_rows_chain_and_twin, expected_statuses, toy_config
 
 from trd_spark.errors import InputDataError
 from trd_spark.phenotypes.omop import read_omop_table
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round29" / "timezone-timestamps-declared-zone"
-COLUMNS = STATUS_COLUMNS
 
 
 def test_declared_zones_date_every_table_as_written(spark, tmp_path, caplog):
@@ -50,16 +47,10 @@ def test_declared_zones_date_every_table_as_written(spark, tmp_path, caplog):
     person's answer differed (2901 trMDD under ad3, 2902 415 days, 2903 and 2904 MDD_other / excluded,
     2905 MDD). The DuckDB twin gives the same rows. One WARNING per declared column, none for the
     UTC-tagged one."""
-    omop_dir = tmp_path / "omop"
-    shutil.copytree(CASE / "omop", omop_dir)
-    cfg = toy_config(path=str(omop_dir), time_zone="UTC")
-    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
-        omop = read_omop(spark, cfg)
-    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*COLUMNS).collect()
+    chain, twin = case_rows_chain_and_twin(spark, CASE, tmp_path, caplog, time_zone="UTC")
     expected = expected_statuses(CASE)
-    assert sorted(tuple(r) for r in rows) == expected
-    twin = duckdb_twin_rows(omop_dir, cfg, tmp_path / "twin.parquet", ", ".join(COLUMNS), "TRUE")
-    assert sorted(twin) == expected
+    assert chain == expected
+    assert twin == expected
     warned = sorted((m.split("OMOP table ")[1].split(":")[0]) for m in caplog.messages if "declare time zone" in m)
     assert warned == ["condition_occurrence column condition_start_datetime", "death column death_date",
                       "drug_exposure column drug_exposure_end_date", "drug_exposure column drug_exposure_start_date",

@@ -20,21 +20,17 @@ The case is tests/data/field_cases_round30/birth-year-from-birth-datetime (expec
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin_rows, expected_statuses, toy_config
+from test_phenotypes_support import case_rows_chain_and_twin, expected_statuses, toy_config
 
 from trd_spark.errors import InputDataError
 from trd_spark.phenotypes.omop import read_omop_table
-from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round30" / "birth-year-from-birth-datetime"
-COLUMNS = STATUS_COLUMNS
 
 
 def test_birth_year_from_birth_datetime_and_null_spelled_invalid_reason(spark, tmp_path, caplog):
@@ -44,16 +40,10 @@ def test_birth_year_from_birth_datetime_and_null_spelled_invalid_reason(spark, t
     descendants whose invalid_reason reads 'NULL' / 'NA'. On 5f00ae0 the chain stopped with
     'person(s) without a birth year' and the twin found no MDD for 3003 and no sertraline trial.
     The chain and the twin give expected.tsv; one WARNING naming the person file, no count."""
-    omop_dir = tmp_path / "omop"
-    shutil.copytree(CASE / "omop", omop_dir)
-    cfg = toy_config(path=str(omop_dir))
-    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
-        omop = read_omop(spark, cfg)
-    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*COLUMNS).collect()
+    chain, twin = case_rows_chain_and_twin(spark, CASE, tmp_path, caplog)
     expected = expected_statuses(CASE)
-    assert sorted(tuple(r) for r in rows) == expected
-    twin = duckdb_twin_rows(omop_dir, cfg, tmp_path / "twin.parquet", ", ".join(COLUMNS), "TRUE")
-    assert sorted(twin) == expected
+    assert chain == expected
+    assert twin == expected
     warned = [m for m in caplog.messages if "empty year_of_birth and a filled birth_datetime" in m]
     assert len(warned) == 1 and "person.parquet" in warned[0]
     assert not any(ch.isdigit() for ch in warned[0].split("person.parquet", 1)[1])  # no count of persons

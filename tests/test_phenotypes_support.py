@@ -316,3 +316,22 @@ def expected_statuses(case) -> list[tuple]:
         return v if c in ("definition", "status", "exclusion_reason") else int(v)
 
     return sorted(tuple(value(c, r[c]) for c in STATUS_COLUMNS) for _, r in table.iterrows())
+
+
+def case_rows_chain_and_twin(spark, case, tmp_path, caplog, **omop_updates) -> tuple[list[tuple], list[tuple]]:
+    """A field case's ``case``/omop tables (copied under ``tmp_path``) through the chain (read_omop,
+    then derive_phenotype_tables, WARNINGs of the OMOP reader captured in ``caplog``) and through the
+    DuckDB twin: both as sorted tuples of ``STATUS_COLUMNS`` (field-case rounds 29 and 30)."""
+    import logging
+    import shutil
+
+    from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
+
+    omop_dir = tmp_path / "omop"
+    shutil.copytree(case / "omop", omop_dir)
+    cfg = toy_config(path=str(omop_dir), **omop_updates)
+    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
+        omop = read_omop(spark, cfg)
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect()
+    twin = duckdb_twin_rows(omop_dir, cfg, tmp_path / "twin.parquet", ", ".join(STATUS_COLUMNS), "TRUE")
+    return sorted(tuple(r) for r in rows), sorted(twin)
