@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import test_field_cases_round29_omop as R29
-from test_phenotypes_support import toy_config
+from test_phenotypes_support import STATUS_COLUMNS, expected_statuses, toy_config
 
 from trd_spark.phenotypes.omop import conform_omop_table, read_omop_table
 from trd_spark.phenotypes.stage import derive_phenotype_tables, read_omop
@@ -63,8 +63,8 @@ def test_declared_zones_read_through_hadoop_where_pyarrow_cannot_open_the_file(s
     monkeypatch.setattr(omop_module, "pafs", _NoPyarrowFs)
     with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
         omop = read_omop(spark, cfg)
-    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*R29.COLUMNS).collect()
-    assert sorted(tuple(r) for r in rows) == R29._expected()
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect()
+    assert sorted(tuple(r) for r in rows) == expected_statuses(R29.CASE)
     assert len([m for m in caplog.messages if "declare time zone" in m]) == 7, caplog.messages
     assert not [m for m in caplog.messages if "were not checked" in m]
 
