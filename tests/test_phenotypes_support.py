@@ -133,15 +133,20 @@ def literal_frame(spark, rows: list, schema: T.StructType):
     ``spark.createDataFrame(list)`` goes through a Python RDD: every scan of it starts Python
     workers, and the phenotype plans scan each input several times. Literal rows keep the
     tests' plans JVM-only (a LocalRelation after optimisation).
+
+    Casts name their type by its DDL text: PySpark 3.5's ``Column.cast(DataType)`` builds a Python
+    SparkSession per call (``getActiveSession`` plus a py4j lookup of ``SparkSession$``), thousands
+    per fixture; one such lookup failing under CI's load errored a whole module (session 38).
     """
+    types = [f.dataType.simpleString() for f in schema.fields]
     if not rows:
-        return spark.range(0).select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in schema.fields])
+        return spark.range(0).select(*[F.lit(None).cast(t).alias(f.name) for f, t in zip(schema.fields, types)])
     structs = [
-        F.struct(*[F.lit(v).cast(f.dataType).alias(f.name) for v, f in zip(row, schema.fields, strict=True)])
+        F.struct(*[F.lit(v).cast(t).alias(f.name) for v, f, t in zip(row, schema.fields, types, strict=True)])
         for row in rows
     ]
     return spark.range(1).select(F.inline(F.array(*structs))).select(
-        *[F.col(f.name).cast(f.dataType) for f in schema.fields]
+        *[F.col(f.name).cast(t) for f, t in zip(schema.fields, types)]
     )
 
 
