@@ -197,10 +197,20 @@ quote() {
 
 case "$mode" in
   spark-submit)
-    "$py" -c 'import pyspark, hail' >/dev/null 2>&1 \
+    # One Python start finds both packages: pyspark imported (cheap), hail located without
+    # running its import (`import hail` costs ~5 CPU-seconds; it ran twice here, in every dry run
+    # too). A Python without them (another interpreter than the install's) stops here with one
+    # line; the spark-submit driver imports hail for real.
+    homes=$("$py" -c '
+import importlib.util, os, sys, pyspark
+hail = importlib.util.find_spec("hail")
+jar = os.path.join(os.path.dirname(hail.origin), "backend", "hail-all-spark.jar") if hail and hail.origin else ""
+if not os.path.isfile(jar):
+    sys.exit(1)
+print(os.path.dirname(pyspark.__file__))
+print(jar)' 2>/dev/null) \
       || die "$py cannot import pyspark and hail: run scripts/install.sh (it makes .venv), or set PYTHON to the Python of the environment trd-spark is installed in"
-    spark_home=$("$py" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
-    hail_jar=$("$py" -c 'import os, hail; print(os.path.join(os.path.dirname(hail.__file__), "backend", "hail-all-spark.jar"))')
+    { read -r spark_home; read -r hail_jar; } <<< "$homes"
     java_home=$("$py" -m trd_spark.cli java 2>/dev/null)
     jars=$hail_jar
     [ "$bigquery" = 1 ] && jars="$jars,$bq_jar"

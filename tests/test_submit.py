@@ -241,3 +241,23 @@ def test_submit_without_a_python_that_has_pyspark_stops_with_one_line(tmp_path):
     assert out.stderr.strip().splitlines() == [
         "submit.sh: python3 cannot import pyspark and hail: run scripts/install.sh (it makes .venv), "
         "or set PYTHON to the Python of the environment trd-spark is installed in"]
+
+
+def test_a_dry_run_imports_hail_in_no_process(tmp_path):
+    """submit.sh locates Hail's jar without importing hail (~5 CPU-seconds a process; the
+    script imported it twice, so every dry run here cost ~10 CPU-s): the import-time trace of
+    every Python the script starts (PYTHON is a shim adding ``-X importtime``, stderr to a file)
+    names no hail module, and the command still carries the installed jar
+    (test_spark_submit_command checks the rest)."""
+    trace = tmp_path / "importtime.txt"
+    shim = tmp_path / "python"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -X importtime "$@" 2>>{shlex.quote(str(trace))}\n')
+    shim.chmod(0o755)
+    out = subprocess.run(["bash", str(SUBMIT), "--dry-run", "--master", "local[2]"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHON": str(shim)}, check=True)
+    traced = [line.rsplit("|", 1)[-1].strip() for line in trace.read_text().splitlines()
+              if line.startswith("import time:")]
+    assert "pyspark" in traced  # the trace works: the script's Python found pyspark
+    assert not [name for name in traced if name == "hail" or name.startswith("hail.")]
+    jar = option(shlex.split(out.stdout.strip().splitlines()[-1]), "--jars")[0]
+    assert jar.endswith("hail/backend/hail-all-spark.jar") and Path(jar).is_file()
