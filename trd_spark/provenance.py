@@ -267,8 +267,11 @@ def _distribution_versions() -> dict[str, str]:
 # names serve one stage: a stage's code is the part of such a module it takes
 # (``_names_digest``), not the whole module. Each edit of a phenotype rule's concept IDs there
 # (``ADMINISTRATION_DRUG_TYPE_IDS``, session 32; ``PRELIMINARY_DIAGNOSIS_STATUS_IDS``, session 33)
-# reran the pgs stage, hours of scoring at All of Us scale, that reads none of them.
-BY_NAME = ("trd_spark.vocabulary",)
+# reran the pgs stage, hours of scoring at All of Us scale, that reads none of them. ``releases``
+# likewise: every stage's publish takes its lock check (``layout``), the pgs stage its refresh and
+# owner-check helpers, none the release listing or ``--release latest`` (session 39: an edit there
+# reran every stage of every release).
+BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases")
 # Top-level statements a module read by name may hold (anything else: the whole module counts).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
                 ast.AnnAssign)
@@ -307,8 +310,10 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
                 return None
             for t in targets:
                 defines.setdefault(cast(ast.Name, t).id, []).append(i)
+    logger_names = _logger_names(tree)
     if defines.keys() & {"__getattr__", "__dir__"} or any(
-            (isinstance(m, ast.Name) and m.id in _BY_STRING) or _dynamic(m, own=True) for m in ast.walk(tree)):
+            (isinstance(m, ast.Name) and m.id in _BY_STRING) or (_dynamic(m, own=True) and id(m) not in logger_names)
+            for m in ast.walk(tree)):
         return None  # names looked up by string: which ones a name uses cannot be read
     if decorated & defines.keys():
         return None  # a decorator of its own may fill a name with the definitions it decorates
@@ -332,6 +337,20 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
     imports = tuple(i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom)))
     dumps = tuple(ast.dump(stmt, include_attributes=False) for stmt in tree.body)
     return dumps, {k: tuple(v) for k, v in defines.items()}, mentions, imports
+
+
+def _logger_names(tree: ast.AST) -> set[int]:
+    """The ``id`` of each ``__name__`` that is the one argument of a ``getLogger`` call
+    (``log = logging.getLogger(__name__)``): it names the module's logger and reaches none of
+    its names, so it does not make the module unreadable by name (``_dynamic``'s ``__name__``
+    stands for ``sys.modules[__name__]``-like uses). ``releases`` has such a logger; read whole,
+    every stage took all of it (``layout`` and ``pgs.scratch`` take a few names), so an edit of
+    the release listing reran every stage (session 39)."""
+    return {id(node.args[0]) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords
+            and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__"
+            and ((isinstance(node.func, ast.Attribute) and node.func.attr == "getLogger")
+                 or (isinstance(node.func, ast.Name) and node.func.id == "getLogger"))}
 
 
 def _run_at_import(node: ast.AST) -> Iterator[ast.AST]:

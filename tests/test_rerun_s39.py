@@ -1,0 +1,114 @@
+"""Stale or needless reruns, round 29 (session 39, helper "rerun29").
+
+``trd_spark.releases`` (the release listing, ``--release latest``, the lock) is imported by every
+stage (``layout.publish_stage`` asks ``check_still_held``; ``pgs.scratch`` and ``pgs.stage`` take the
+lock's refresh and owner-check helpers) and was digested whole: an edit of the release listing reran
+every stage of every release, hours of PGS scoring at All of Us scale. It is read by name now
+(``provenance.BY_NAME``): a stage's code holds the definitions its modules take and those they use.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trd_spark.layout import STAGES
+from trd_spark.stages import STAGE_SPECS
+
+
+@pytest.fixture
+def edited_releases(monkeypatch):
+    """``edit(old, new)``: the five stages' code digests after replacing ``old`` by ``new`` in
+    ``trd_spark.releases``' source as ``provenance`` reads it (the file is not touched)."""
+    from trd_spark import provenance
+
+    real = provenance._source  # noqa: SLF001
+    text = real("trd_spark.releases")[0]
+    edits: list[tuple[str, str]] = []
+
+    def source(name: str):
+        if name != "trd_spark.releases":
+            return real(name)
+        out = text
+        for old, new in edits:
+            assert old in out, old
+            out = out.replace(old, new, 1)
+        return out, False
+
+    monkeypatch.setattr(provenance, "_source", source)
+
+    def edit(old: str, new: str) -> dict[str, dict[str, str]]:
+        edits.append((old, new))
+        provenance.code_digests.cache_clear()
+        return {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES}
+
+    provenance.code_digests.cache_clear()
+    yield edit
+    monkeypatch.undo()
+    provenance.code_digests.cache_clear()
+
+
+def _changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
+    """The stages whose code digest of ``trd_spark.releases`` differs (the only module edited:
+    comparing it alone keeps an unrelated module edited meanwhile in the working tree out)."""
+    return [s for s in STAGES if before[s]["trd_spark.releases"] != after[s]["trd_spark.releases"]]
+
+
+def test_an_edit_of_the_release_listing_reruns_no_stage_and_one_of_what_a_stage_runs_does(edited_releases):
+    """Both directions: the release listing and ``--release latest`` (no stage runs them) rerun
+    nothing; the refresh interval the pgs stage and its scratch folders take reruns pgs onwards
+    (pgs only in the code digests: the later stages rerun through pgs's new run id); the owner
+    check its scratch folders use, and the lock check every stage's publish runs, rerun every
+    stage."""
+    before = edited_releases("", "")
+    assert all("trd_spark.releases" in d for d in before.values())
+    listing = edited_releases('lines = [f"{\'release\':<20} {\'state\':<10} complete stages"]',
+                              'lines = [f"{\'release\':<24} {\'state\':<10} complete stages"]')
+    assert _changed(before, listing) == []
+    latest = edited_releases("    if force:\n        return found[-1].release",
+                             "    if force:\n        return found[0].release")
+    assert _changed(listing, latest) == []
+    refresh = edited_releases('["lock_refresh_minutes"].default * 60', '["lock_refresh_minutes"].default * 30')
+    assert _changed(latest, refresh) == ["pgs"]
+    alive = edited_releases("    except PermissionError:\n        return True",
+                            "    except PermissionError:\n        return False")
+    assert _changed(refresh, alive) == list(STAGES)
+    held = edited_releases("    if not found:\n        raise LockedError(", "    if found is False:\n        raise LockedError(")
+    assert _changed(alive, held) == list(STAGES)
+
+
+def test_a_module_logger_named_by_dunder_name_keeps_a_module_readable_by_name(tmp_path, monkeypatch):
+    """``log = logging.getLogger(__name__)`` names the logger and reaches no name of the module:
+    such a module is read by name; ``sys.modules[__name__]`` beside it still makes it whole."""
+    import sys
+
+    from trd_spark.provenance import code_digests
+
+    root = tmp_path / "rerun39_pkg"
+    root.mkdir()
+    shared = "import logging\n\nlog = logging.getLogger(__name__)\nUSED = 1\nOTHER = 2\n"
+    files = {"__init__.py": "", "shared.py": shared, "user.py": "from rerun39_pkg.shared import USED\n"}
+    for name, text in files.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def digest() -> str:
+        code_digests.cache_clear()
+        return code_digests("rerun39_pkg.user", package="rerun39_pkg", by_name=("rerun39_pkg.shared",))[
+            "rerun39_pkg.shared"]
+
+    try:
+        before = digest()
+        (root / "shared.py").write_text(shared.replace("OTHER = 2", "OTHER = 3"))
+        assert digest() == before
+        (root / "shared.py").write_text(shared.replace("USED = 1", "USED = 4"))
+        assert digest() != before
+        by_string = shared + "import sys\n\n\ndef get(n):\n    return getattr(sys.modules[__name__], n)\n"
+        (root / "shared.py").write_text(by_string)
+        whole = digest()
+        (root / "shared.py").write_text(by_string.replace("OTHER = 2", "OTHER = 3"))
+        assert digest() != whole
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "rerun39_pkg"]:
+            del sys.modules[name]
+        code_digests.cache_clear()
+
