@@ -76,6 +76,7 @@ import dataclasses
 import io
 import logging
 import operator
+import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -1562,9 +1563,14 @@ class WeightMatrices:
     # scores them (``native_task``), and Hail's pass (``frame``' site_group / site_coef columns).
     site_models: SiteModels | None = None
     # The native pass's directory (``pgen_engine.pass_directory``) whose files ``slope`` and
-    # ``n_vars`` were built in (``native_task.mapped_rows``: the pass's tasks map them as they are,
-    # nothing is written again); None: in memory (``weight_matrices``' ``directory``).
+    # ``n_vars`` were built in (``native_task.mapped_rows``, or written row chunk by row chunk,
+    # ``_written_cells``: the pass's tasks map them as they are, nothing is written again); None:
+    # in memory (``weight_matrices``' ``directory``).
     directory: str | None = None
+    # ``offset_total()`` (no order) when the build summed it in passing (``_written_cells``: the
+    # same additions in the same order, from each row chunk while it was in the cache); None:
+    # summed from ``slope`` when asked.
+    offset_sums: np.ndarray | None = None
 
     @cached_property
     def offset(self) -> np.ndarray:
@@ -1587,6 +1593,8 @@ class WeightMatrices:
         nothing), +0.0 for a zero sum as the matrix's column sum gives."""
         if self.offsets is not None or self.ref_effect_row is None or "offset" in self.__dict__:
             return (self.offset if order is None else self.offset[order]).sum(axis=0)
+        if order is None and self.offset_sums is not None:
+            return self.offset_sums.copy()
         slope, ref = (self.slope, self.ref_effect_row) if order is None else \
             (self.slope[order], self.ref_effect_row[order])
         return -2.0 * slope.sum(axis=0, where=ref[:, None]) + 0.0
@@ -1803,6 +1811,7 @@ class DeferredWeights(WeightMatrices):
     offsets = property(lambda self: self.built().offsets)
     n_vars = property(lambda self: self.built().n_vars)
     ref_effect_row = property(lambda self: self.built().ref_effect_row)
+    offset_sums = property(lambda self: self.built().offset_sums)
 
 
 @small_pages()
@@ -1829,7 +1838,9 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     then written there (``native_task.shared_task_rows``): no 98 MB copy and allocation at
     200k rows x 61 scores, and no ``write`` of it, which cost 0.5-1.1 kernel CPU-s in the score
     phase on the benchmark host where the same pages written through a mapping cost ~0.1
-    (benchmarks/RESULTS.md, session 33 flatbed). Otherwise ignored. With ``defer`` (and rows to
+    (benchmarks/RESULTS.md, session 33 flatbed); with the used sites in row order (CSR form) they are
+    written a cache-sized row chunk at a time from memory that is reused (``_written_cells``: no page
+    of the files mapped into the driver, session 39). Otherwise ignored. With ``defer`` (and rows to
     build, in the common case, with ``directory``) the matrices are built on first use
     (``DeferredWeights``): the checks and the used rows here, the rest when a reader first looks
     at a matrix (a native pass: once its tasks have started, ``pgen_engine.score``).
@@ -1984,6 +1995,17 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
     data = w if not haploid.any() else w * np.repeat(half, lengths)
     in_files = directory if n_used else None  # (no file of no rows: an empty file cannot be mapped)
 
+    ref_effect_row = np.zeros(n_used, dtype=bool)
+    ref_effect_row[used_place] = eir[used_site]
+    if in_files is not None and in_row_order:
+        # The common case into a pass directory: each file written from row chunks summed in the
+        # cache (``_written_cells``), the offsets' column sums taken from the chunks on the way.
+        slope, offset_sums = _written_cells(in_files, "slope", shape, data, cols, bounds, ref_effect_row)
+        n_vars, _ = _written_cells(in_files, "n_vars", shape, np.ones(len(w), dtype=count_type(lengths)), cols,
+                                   bounds)
+        return WeightMatrices(rows, slope, None, n_vars, ref_effect_row=ref_effect_row, directory=in_files,
+                              offset_sums=offset_sums)
+
     def dense(name: str, values: np.ndarray) -> np.ndarray:
         if in_files is None:
             out = np.zeros(shape, dtype=values.dtype)  # fresh zero pages
@@ -1997,17 +2019,92 @@ def _one_site_per_row(rows: pd.DataFrame, k: int, w: np.ndarray, score_index: np
         return out[:n_used]
 
     slope = dense("slope", data)
-    ref_effect_row = np.zeros(n_used, dtype=bool)
-    ref_effect_row[used_place] = eir[used_site]
     np.subtract(0.0, slope, out=slope, where=ref_effect_row[:, None])
-    count_type = np.min_scalar_type(max(1, int(lengths.max(initial=0))))
-    n_vars = dense("n_vars", np.ones(len(w), dtype=count_type))
+    n_vars = dense("n_vars", np.ones(len(w), dtype=count_type(lengths)))
     # A member's offset is 2w for a REF effect allele (its slope -w), else 0; a cell's members
     # share their site's allele, so the cell's offset is -2 x its slope on a REF-effect row
     # (the same sum scaled by -2: exact) and 0 elsewhere. The matrix itself is built only if
     # used (``WeightMatrices.offset``; the native engine's mean imputation takes its column sums
     # alone, ``offset_total``; session 27).
     return WeightMatrices(rows, slope, None, n_vars, ref_effect_row=ref_effect_row, directory=in_files)
+
+
+def count_type(lengths: np.ndarray) -> np.dtype:
+    """The n_vars matrix's type (``_one_site_per_row``): the smallest unsigned type holding the
+    largest site's member count (``lengths``), which a cell counts at most."""
+    return np.min_scalar_type(max(1, int(lengths.max(initial=0))))
+
+
+# Bytes of a row chunk ``_written_cells`` sums before writing it: within a core's L2 cache.
+_CHUNK_BYTES = 2**20
+
+
+def _written_cells(directory: str, name: str, shape: tuple[int, int], values: np.ndarray, cols: np.ndarray,
+                   bounds: np.ndarray, negated: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``_summed_cells``' CSR form (row ``i``'s members ``bounds[i]:bounds[i + 1]``, columns
+    ``cols``, ``values`` one per member) as the ``shape`` matrix of ``values``' dtype in
+    ``<directory>/weights/<name>.npy`` (the file ``native_task.shared_task_rows`` would write for
+    the ``Task`` field ``name``), summed into a cache-sized buffer a row chunk at a time
+    (``_CHUNK_BYTES``) and written from it; the rows flagged ``negated`` (bool per row: a REF
+    effect allele's) are then ``0.0 - sum``, as ``_one_site_per_row`` negates them. Returns the
+    file's matrix mapped read-only (``np.load(mmap_mode="r")``: the driver reads it only if
+    asked) and, with ``negated``, the offsets' column sums ``WeightMatrices.offset_total`` gives
+    (-2 x the negated rows' sums in row order, +0.0 for a zero sum), taken from each chunk while
+    it is in the cache; None without.
+
+    Why: built through a writable mapping (``native_task.mapped_rows``), the file's ~110 MB at
+    200k rows x 61 scores were reserved (``posix_fallocate``: the kernel zeroes every new tmpfs
+    page), then each page mapped into the driver (``MADV_POPULATE_WRITE``) and written: 0.063 of
+    the build's ~0.11 CPU-s on the 2.5k score phase's start (issue 16, session 38 flatbed). A
+    write (``os.pwrite``) into a new tmpfs page needs neither the zeroing nor the driver's
+    mapping; and a full directory is an OSError of the write naming the file, where a write
+    through a mapping would be SIGBUS (why ``mapped_rows`` reserves). The same additions in
+    the same order as ``_summed_cells`` (each cell its members in member order from +0.0; numpy's
+    column sum over rows is sequential in row order, continued chunk to chunk from the running
+    sum): the same bits (tests/test_flatbed_s39.py). Raises ValueError for an index outside the
+    matrix (nothing written), OSError naming the file when it cannot be written."""
+    from scipy.sparse import _sparsetools
+
+    n_rows, k = shape
+    _check_cells(n_rows, k, values, cols, bounds=bounds)
+    shared = os.path.join(directory, "weights")
+    os.makedirs(shared, exist_ok=True)
+    path = os.path.join(shared, f"{name}.npy")
+    chunk = max(1, _CHUNK_BYTES // max(1, k * values.dtype.itemsize))
+    # Row 0 of the buffer holds the running column sums of the negated rows (the next chunk's
+    # sum starts from it: one sequential sum over every row, as ``offset_total``'s).
+    buffer = np.empty((min(chunk, n_rows) + 1, k), dtype=values.dtype)
+    running = np.zeros(k) if negated is not None else None
+    try:
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(values.dtype),
+                                                     "fortran_order": False, "shape": shape})
+            at = f.tell()
+            for lo in range(0, n_rows, chunk):
+                hi = min(lo + chunk, n_rows)
+                part = buffer[1:hi - lo + 1]
+                part.fill(0)
+                _sparsetools.csr_todense(hi - lo, k, bounds[lo:hi + 1], cols, values, part)
+                if negated is not None and running is not None:
+                    flags = negated[lo:hi]
+                    np.subtract(0.0, part, out=part, where=flags[:, None])
+                    buffer[0] = running
+                    running = np.add.reduce(buffer[:hi - lo + 1], axis=0,
+                                            where=np.r_[True, flags][:, None])
+                _written_at(f.fileno(), part, at)
+                at += part.nbytes
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write the pass's file ({exc.strerror or exc})", path) from exc
+    matrix = np.asarray(np.load(path, mmap_mode="r"))  # a plain read-only view; the map lives with it
+    return matrix, None if running is None else -2.0 * running + 0.0
+
+
+def _written_at(fd: int, part: np.ndarray, at: int) -> None:
+    """``part``'s bytes written to ``fd`` at file offset ``at`` (``os.pwrite`` again after a short write)."""
+    view = memoryview(part.data).cast("B")  # (C-contiguous rows: their bytes in order)
+    while len(view):
+        done = os.pwrite(fd, view, at)
+        view, at = view[done:], at + done
 
 
 # Linux's madvise(2) advice that faults a mapping's pages in, writable, in one call (uapi value
@@ -2051,20 +2148,28 @@ def _summed_cells(out: np.ndarray, values: np.ndarray, cols: np.ndarray, *, boun
     from scipy.sparse import _sparsetools
 
     n_rows, k = out.shape
+    _check_cells(n_rows, k, values, cols, bounds=bounds, rows=rows)
+    if bounds is not None:
+        _sparsetools.csr_todense(n_rows, k, bounds, cols, values, out)
+        return
+    assert rows is not None
+    _sparsetools.coo_todense(n_rows, k, len(values), rows, cols, values, out.reshape(-1), 0)
+
+
+def _check_cells(n_rows: int, k: int, values: np.ndarray, cols: np.ndarray, *, bounds: np.ndarray | None = None,
+                 rows: np.ndarray | None = None) -> None:
+    """Raise ValueError when a member's cell (``_summed_cells``' CSR ``bounds`` or COO ``rows``,
+    and ``cols``) is outside an ``n_rows`` x ``k`` matrix: scipy's loops write unchecked."""
     nnz = len(values)
     ok = len(cols) == nnz and (not nnz or int(cols.view(np.dtype(f"u{cols.dtype.itemsize}")).max()) < k)
     if bounds is not None:
         ok = ok and len(bounds) == n_rows + 1 and int(bounds[0]) == 0 and int(bounds[-1]) == nnz and \
             bool((bounds[1:] >= bounds[:-1]).all())
-        if not ok:
-            raise ValueError("a member's cell is outside the weight matrix")
-        _sparsetools.csr_todense(n_rows, k, bounds, cols, values, out)
-        return
-    assert rows is not None
-    ok = ok and len(rows) == nnz and (not nnz or (int(rows.min()) >= 0 and int(rows.max()) < n_rows))
+    else:
+        assert rows is not None
+        ok = ok and len(rows) == nnz and (not nnz or (int(rows.min()) >= 0 and int(rows.max()) < n_rows))
     if not ok:
         raise ValueError("a member's cell is outside the weight matrix")
-    _sparsetools.coo_todense(n_rows, k, nnz, rows, cols, values, out.reshape(-1), 0)
 
 
 def _placed_loci(sites: pd.DataFrame) -> pd.DataFrame:

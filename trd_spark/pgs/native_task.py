@@ -466,17 +466,43 @@ def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
     (session 21). ``_score_task`` is done with it before its first partial is yielded, so
     generators of one process never use it at the same time. The worker holds it until it exits
     (pyspark ends an idle worker after a minute). Made without huge pages
-    (``memory.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
+    (``populated_buffer``; before, ``memory.small_pages``): the first task of a worker at 2.5k samples paid 0.76-2.35 sys
     CPU-s faulting it in with numpy's huge-page advice, 0.14 without, and later tasks cost the
-    same either way (4.2-4.6 ns per entry at 2.5k and 20k; session 22)."""
+    same either way (4.2-4.6 ns per entry at 2.5k and 20k; session 22). Its pages are faulted in
+    at once (``populated_buffer``), not one write fault at a time in the first block's read."""
     need = rows * n_samples
     if not _BLOCK_BUFFER or _BLOCK_BUFFER[0].size < need:
-        from trd_spark.pgs.memory import small_pages
-
         _BLOCK_BUFFER.clear()
-        with small_pages():
-            _BLOCK_BUFFER.append(np.empty(need, dtype=np.float64))
+        _BLOCK_BUFFER.append(populated_buffer(need))
     return _BLOCK_BUFFER[0][:need].reshape(rows, n_samples)
+
+
+# Linux's madvise(2) advice that faults a mapping's pages in, writable, in one call (uapi value 23,
+# Linux >= 5.14; Python 3.11's mmap module has no name for it; ``matching._populate`` the same).
+_MADV_POPULATE_WRITE = 23
+
+
+def populated_buffer(size: int) -> np.ndarray:
+    """A new float64 array of ``size`` items (contents undefined) in a private anonymous mapping
+    of its own, without transparent huge pages (``MADV_NOHUGEPAGE``: as ``memory.small_pages``
+    makes numpy's arrays, for the same reason) and its pages faulted in writable by one
+    ``MADV_POPULATE_WRITE`` call. Why: the block buffer's first task wrote every 4 KiB page
+    once, one fault each (~20k at 2.5k samples, 65k at 10k-20k); one call that faults them all in
+    costs ~0.03 CPU-s where those faults cost ~0.05-0.06 for the 80 MB buffer at 2.5k samples
+    (issue 16, benchmarks/RESULTS.md session 39 flatbed). Hints only: where the kernel (or
+    Python's mmap) has no such advice the pages fault on first write, as before. Freed (unmapped)
+    when the last view of it goes."""
+    import mmap
+
+    nbytes = max(1, size) * 8
+    mapped = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    for advice in (getattr(mmap, "MADV_NOHUGEPAGE", None), _MADV_POPULATE_WRITE):
+        if advice is not None and hasattr(mapped, "madvise"):
+            try:
+                mapped.madvise(advice)
+            except (OSError, ValueError):  # an older kernel (EINVAL), or no such advice
+                pass
+    return np.frombuffer(mapped, dtype=np.float64, count=size)
 
 
 # Bytes of dosages read and fixed at a time (``cache_rows``): within a core's L2/L3 share.
