@@ -122,7 +122,7 @@ DATETIME_PARTNER = {
 
 # ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
 # zone name as BigQuery's CSV ' UTC'): an instant, whose calendar date depends on the zone.
-_ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?\s*[A-Za-z+-]"
+_ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}([.,]\d*)?)?\s*[A-Za-z+-]"
 
 
 def _parquet_types(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
@@ -193,15 +193,25 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
             return local(f"timezone('UTC', {c})")
         return f"CAST({c} AS DATE)"
     if t == "VARCHAR":
-        written = f"{cast}(NULLIF(left(trim({c}), 10), '') AS DATE)"
+        # the written date: yyyy-m[m]-d[d] before the end or a time, as the chain's cast reads it
+        # ('2019-1-5 10:00:00', whose first ten characters are no date); other text as before
+        written = f"CASE WHEN regexp_matches(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}($|[T ])') " \
+                  f"THEN {cast}(regexp_extract(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
+                  f"ELSE {cast}(NULLIF(left(trim({c}), 10), '') AS DATE) END"
         zoned = f"regexp_matches({c}, {_q(_ZONED)})"
         if time_zone is None:
             return f"CASE WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
                    f"ELSE {written} END"
-        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z is Z. A blank
-        # before a UTC offset ('2019-01-09 23:00:00 -05:00', which Spark reads) it takes for a
-        # zone name and fails: removed.
-        text = f"regexp_replace(regexp_replace(trim({c}), 'z$', 'Z'), '\\s+([+-][0-9])', '\\1')"
+        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z is Z. Forms the
+        # chain reads (omop.zoned_text_instant) that the cast refuses are rewritten: a blank before
+        # a UTC offset or Z ('2019-01-09 23:00:00 -05:00': taken for a zone name), a one-digit
+        # offset hour ('+5:30'), a zone name glued to the time ('00:00:00GMT+05:30'), Java's
+        # ZonedDateTime zone after the offset ('+01:00[Europe/Paris]'), a fraction after a comma.
+        text = f"regexp_replace(trim({c}), '\\s*z$', 'Z')"
+        for pattern, repl in ((r"([0-9]|Z)\[[^\]]*\]$", r"\1"), (r"^([^,]*:[0-9]{2}),([0-9]+)", r"\1.\2"),
+                              (r"\s+([+-][0-9]|Z$)", r"\1"), (r"([0-9])([+-])([0-9])(:?[0-9]{2})?$", r"\1\20\3\4"),
+                              (r"([0-9])([A-Za-z]{2})", r"\1 \2")):
+            text = f"regexp_replace({text}, {_q(pattern)}, {_q(repl)})"
         instant = f"{cast}({text} AS TIMESTAMPTZ)"
         return f"CASE WHEN {zoned} THEN {local(instant)} ELSE {written} END"
     raise ValueError(f"{table}.{c} has type {t}, not a date")

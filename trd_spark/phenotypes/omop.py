@@ -249,8 +249,10 @@ def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time
         where=where)
 
 
-# ISO text whose time is followed by a zone: Z, +05:30, -0800, UTC, GMT, Europe/Amsterdam.
-_ZONED_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*[A-Za-z+-]"
+# ISO text whose time is followed by a zone: Z, +05:30, -0800, UTC, GMT, Europe/Amsterdam. The
+# seconds are optional (ISO 8601; Java's OffsetDateTime.toString() leaves out zero seconds:
+# '2019-01-10T00:00+05:30'), their fraction may follow a comma (ISO 8601's preferred separator).
+_ZONED_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*[A-Za-z+-]"
 
 
 # Text Spark's date cast reads as a whole date: year, month AND day, then the end or a time. Spark
@@ -272,9 +274,21 @@ def has_zone(col: Column) -> Column:
 
 def zoned_text_instant(col: Column) -> Column:
     """Zoned ISO text -> the instant (Spark timestamp), by Spark's own parser (``Z``,
-    ``+hh[:mm]``, zone ids such as ``UTC`` or ``Europe/Amsterdam``); a lower-case ``z`` read
-    as ``Z``; null when it does not parse."""
-    return F.regexp_replace(F.trim(col), "z$", "Z").cast(T.TimestampType())
+    ``+hh[:mm]``, zone ids such as ``UTC`` or ``Europe/Amsterdam``); null when it does not parse.
+
+    Written forms Spark's cast refuses (null, so ``check_text_values`` stopped the run on valid
+    ISO 8601) are rewritten to ones it reads first: a lower-case ``z``, ``utc`` or ``gmt``; a
+    time without seconds (``2019-01-10T00:00+05:30``: Java's ``OffsetDateTime.toString()``
+    omits zero seconds); a fraction after a comma; Java's ``ZonedDateTime.toString()`` zone
+    after the offset (``+01:00[Europe/Paris]``: the offset fixes the instant). The DuckDB twin
+    (benchmarks/duckdb_phenotypes.py ``_as_date``) reads the same forms.
+    """
+    text = F.regexp_replace(F.trim(col), "z$", "Z")
+    text = F.regexp_replace(text, "(?i)(?<=[0-9\\s])(utc|gmt)(?=$|[+-])", "GMT")
+    text = F.regexp_replace(text, "([0-9]|Z)\\[[^\\]]*\\]$", "$1")
+    text = F.regexp_replace(text, "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2})(?![0-9:])", "$1:00")
+    text = F.regexp_replace(text, "^([^,]*:[0-9]{2}),([0-9]+)", "$1.$2")
+    return text.cast(T.TimestampType())
 
 
 def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str | None = None,
