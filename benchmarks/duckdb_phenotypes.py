@@ -36,6 +36,7 @@ Used by tests/test_phenotypes_duckdb.py and benchmarks/phenotypes_vs_duckdb.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -179,7 +180,10 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
     def local(instant: str) -> str:
         if time_zone is None:
             raise ValueError(f"{table}.{c} holds date-times with a time zone and omop.time_zone is not set")
-        return f"CAST(timezone({_q(time_zone)}, {instant}) AS DATE)"
+        # A UTC offset ('+05:30': the zone pandas/pyarrow declare for a fixed-offset column, which
+        # the chain reads) is no zone name to DuckDB's ICU; 'GMT+05:30' is the same offset to it.
+        zone = f"GMT{time_zone.strip()}" if re.fullmatch(r"[+-]\d{2}:?\d{2}", time_zone.strip()) else time_zone
+        return f"CAST(timezone({_q(zone)}, {instant}) AS DATE)"
 
     cast = "TRY_CAST" if lenient else "CAST"
     if t == "DATE":

@@ -96,3 +96,31 @@ def test_comma_fraction_zoned_text_needs_a_time_zone(spark, tmp_path):
                    tmp_path / "death.parquet")
     with pytest.raises(InputDataError, match=r"death_date: .*date-times with a time zone.*set omop\.time_zone"):
         read_omop_table(spark, toy_config(path=str(tmp_path)).omop, "death").collect()
+
+
+def test_a_fixed_offset_declared_zone_dates_alike_in_chain_and_twin(spark, tmp_path):
+    """death_date written by pandas from a fixed-offset column (``tz_localize(datetime.timezone(+5:30))``:
+    Arrow ``timestamp[us, tz=+05:30]``), local midnight 2019-01-10, read with omop.time_zone UTC: the
+    chain and the twin both 2019-01-10, its declared zone's date (on 30297c6 the twin failed with
+    "Unknown TimeZone '+05:30'": a UTC offset is no zone name to DuckDB)."""
+    import duckdb
+    import pandas as pd
+
+    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    from duckdb_phenotypes import _dated
+
+    offset = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    pq.write_table(pa.table({"person_id": pa.array([1], pa.int64()),
+                             "death_date": pa.array([pd.Timestamp("2019-01-10").tz_localize(offset)],
+                                                    pa.timestamp("us", tz="+05:30"))}), tmp_path / "death.parquet")
+    chain = read_omop_table(spark, toy_config(path=str(tmp_path), time_zone="UTC").omop, "death").collect()
+    assert [r.death_date for r in chain] == [dt.date(2019, 1, 10)]
+    source = f"read_parquet('{tmp_path / 'death.parquet'}')"
+    con = duckdb.connect()
+    try:
+        twin = con.execute(f"SELECT death_date FROM ({_dated(con, source, 'death', 'UTC')})").fetchall()
+    finally:
+        con.close()
+    assert twin == [(dt.date(2019, 1, 10),)]
