@@ -112,3 +112,129 @@ def test_a_module_logger_named_by_dunder_name_keeps_a_module_readable_by_name(tm
             del sys.modules[name]
         code_digests.cache_clear()
 
+
+def _ours() -> dict:
+    import os
+    import socket
+    import time
+
+    from trd_spark.releases import process_identity
+
+    now = time.time()
+    return {"host": socket.gethostname(), "pid": os.getpid(), "process": process_identity(os.getpid()),
+            "started": now, "refreshed": now - 60}
+
+
+def test_a_record_written_between_the_refreshers_read_and_write_is_kept(tmp_path, monkeypatch):
+    """The scratch refresher read the owner record, checked it was its run's and replaced it: a
+    record another run wrote between the read and the write was overwritten with this run's. The
+    other record is written here exactly there (when the refresher parses what it read): it stays,
+    and the refresher ends."""
+    import json
+    import threading
+
+    from trd_spark.pgs import scratch
+
+    ours = _ours()
+    other = {**ours, "host": "another-host", "pid": 1}
+    (tmp_path / scratch.OWNER).write_text(json.dumps(ours))
+    landed = []
+
+    class TakeoverOnRead:
+        """``json`` whose first parse of what the refresher read writes the other run's record."""
+        def __getattr__(self, name):
+            real = getattr(json, name)
+            if name not in ("load", "loads"):
+                return real
+
+            def parse(*args, **kwargs):
+                if not landed:
+                    landed.append(True)
+                    (tmp_path / f"{scratch.OWNER}.other").write_text(json.dumps(other))
+                    (tmp_path / f"{scratch.OWNER}.other").replace(tmp_path / scratch.OWNER)
+                return real(*args, **kwargs)
+            return parse
+
+    monkeypatch.setattr(scratch, "json", TakeoverOnRead())
+    refresher = threading.Thread(target=scratch._keep_fresh, args=(str(tmp_path), ours, 0.01), daemon=True)  # noqa: SLF001
+    refresher.start()
+    refresher.join(20)
+    assert landed and not refresher.is_alive(), "the refresher went on over another run's record"
+    assert json.loads((tmp_path / scratch.OWNER).read_text()) == other
+    assert sorted(p.name for p in tmp_path.iterdir()) == [scratch.OWNER]
+
+
+def test_a_run_stops_its_scratch_refresher_before_removing_its_folder(tmp_path, monkeypatch):
+    """A refresh writing the record while the run's own removal ran (``rmtree``, errors ignored)
+    could leave the folder behind holding a fresh owner record. ``scratch.release`` stops and joins
+    the refresher first: no refresher of the folder is alive when the removal starts."""
+    import shutil
+    import threading
+
+    from trd_spark.pgs import scratch
+
+    folder = tmp_path / "pgs_export_1"
+    folder.mkdir()
+    scratch.claim(str(folder), refresh_seconds=0.001)
+    name = f"scratch-refresh-{folder.name}"
+    assert any(t.name == name for t in threading.enumerate())
+    seen = []
+    real = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        seen.append(any(t.name == name for t in threading.enumerate()))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(scratch.shutil, "rmtree", rmtree)
+    scratch.release(str(folder))
+    assert seen == [False] and not folder.exists()
+
+
+def test_another_runs_abandoned_folder_is_renamed_away_before_its_removal(tmp_path, monkeypatch, caplog):
+    """A folder judged abandoned (another host's, not refreshed for lock_stale_hours) is renamed
+    first and removed under the new name, so no write of its owner (alive after all) can leave it
+    under its own name; a renamed folder a removal left is removed by the next sweep whatever it
+    holds; the owner's refresher, its folder gone, ends with a WARNING."""
+    import json
+    import os
+    import shutil
+    import threading
+    import time
+
+    from trd_spark.pgs import scratch
+
+    stale = tmp_path / "pgs_export_1"
+    stale.mkdir()
+    (stale / scratch.OWNER).write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": time.time() - 90000,
+                                                   "refreshed": time.time() - 90000}))
+    os.utime(stale / scratch.OWNER, (time.time() - 90000,) * 2)  # last written then
+    (stale / "part.bed").write_bytes(b"l\x1b\x01")
+    left = tmp_path / "pgs_export_2.removing-12345"
+    left.mkdir()
+    (left / scratch.OWNER).write_text(json.dumps(_ours()))
+    removing = []
+    real = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        removing.append((str(path), stale.exists()))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(scratch.shutil, "rmtree", rmtree)
+    assert scratch.remove_abandoned(str(tmp_path), "pgs_export_", 24.0) == ["pgs_export_1"]
+    assert [w for _, w in removing] == [False, False] and list(tmp_path.iterdir()) == []
+    assert str(stale) not in [p for p, _ in removing]
+
+    live = tmp_path / "pgs_export_3"
+    live.mkdir()
+    caplog.set_level("WARNING", logger="trd_spark.pgs.scratch")
+    scratch.claim(str(live), refresh_seconds=0.01)
+    live.rename(tmp_path / "pgs_export_3.removing-1")
+    name = f"scratch-refresh-{live.name}"
+    deadline = time.time() + 20
+    while any(t.name == name for t in threading.enumerate()):
+        assert time.time() < deadline, "the refresher outlived its folder"
+        time.sleep(0.01)
+    assert not live.exists()
+    assert any("pgs_export_3 or its owner record was removed while this run used it" in r.getMessage()
+               for r in caplog.records)
+    scratch.release(str(live))

@@ -512,11 +512,10 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
     (``scratch.remove_abandoned``, as ``pgs.native.export_dir``'s folders): they held that run's
     weighted rows and partial sums, hundreds of MB at All of Us scale (on tmpfs, memory), and
     nothing removed them."""
-    import shutil
     import tempfile
 
     from trd_spark.pgs.memory import room_for_files
-    from trd_spark.pgs.scratch import claim, remove_abandoned
+    from trd_spark.pgs.scratch import claim, release, remove_abandoned
 
     sc = spark.sparkContext
     if not (sc.master or "").startswith("local"):
@@ -557,7 +556,7 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
         claim(path)
         yield PassDirectory(path, files_in)
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        release(path)  # its refresher stopped first (scratch.release)
 
 
 def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: PlinkFiles | BgenFiles | EntriesFiles

@@ -38,14 +38,41 @@ _OWNER_KEYS = ("host", "pid", "process", "started")
 def claim(folder: str, refresh_seconds: float = LOCK_REFRESH_SECONDS) -> None:
     """Write ``folder``'s owner record (this host, pid, process identity, time now) and keep
     its ``refreshed`` time current every ``refresh_seconds`` (a daemon thread, as the release
-    lock's refresher: ``releases.LOCK_REFRESH_SECONDS``) until the folder is removed (its run
-    removes it when done) or the record is no longer this process's."""
+    lock's refresher: ``releases.LOCK_REFRESH_SECONDS``) until ``release(folder)`` stops it (its
+    run's removal), the folder is removed (another run judged it abandoned: ``remove_abandoned``)
+    or the record is no longer this process's."""
     now = time.time()
     record = {"host": socket.gethostname(), "pid": os.getpid(), "process": _process_identity(os.getpid()),
               "started": now, "refreshed": now}
     _write_record(folder, record)
-    threading.Thread(target=_keep_fresh, args=(folder, record, refresh_seconds), daemon=True,
-                     name=f"scratch-refresh-{os.path.basename(folder)}").start()
+    stop = threading.Event()
+    refresher = threading.Thread(target=_keep_fresh, args=(folder, record, refresh_seconds, stop), daemon=True,
+                                 name=f"scratch-refresh-{os.path.basename(folder)}")
+    with _CLAIMED_LOCK:
+        _CLAIMED[folder] = (stop, refresher)
+    refresher.start()
+
+
+# The folders this process claimed ({folder: (stop flag, refresher)}), until ``release``.
+_CLAIMED: dict[str, tuple[threading.Event, threading.Thread]] = {}
+_CLAIMED_LOCK = threading.Lock()
+# How long ``release`` waits for a refresh under way (one small write) before removing the folder.
+_RELEASE_WAIT_SECONDS = 30.0
+
+
+def release(folder: str) -> None:
+    """Remove ``folder`` (made by this run; ``shutil.rmtree``, errors ignored as before) after
+    stopping its refresher (``claim``). Removed while the refresher ran, a refresh that wrote its
+    record during the removal made the removal fail (a folder not empty) and left the folder
+    holding a fresh owner record of a live process: kept by every later run (session 39)."""
+    with _CLAIMED_LOCK:
+        claimed = _CLAIMED.pop(folder, None)
+    if claimed is not None:
+        stop, refresher = claimed
+        stop.set()
+        if refresher is not threading.current_thread():
+            refresher.join(_RELEASE_WAIT_SECONDS)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_record(folder: str, record: dict) -> None:
@@ -56,21 +83,59 @@ def _write_record(folder: str, record: dict) -> None:
     os.replace(tmp, os.path.join(folder, OWNER))
 
 
-def _keep_fresh(folder: str, record: dict, refresh_seconds: float) -> None:
+def _keep_fresh(folder: str, record: dict, refresh_seconds: float, stop: threading.Event | None = None) -> None:
     """``claim``'s refresher: rewrite ``record`` with ``refreshed`` now every ``refresh_seconds``
     while ``folder`` holds this process's record (same host, pid, process identity and start, as
     ``releases.ReleaseLock.holds`` judges its lock: a pid alone is another host's run, or a later
-    process that reused the pid); a failed write (the folder removed meanwhile) ends it."""
-    while True:
-        time.sleep(refresh_seconds)
+    process that reused the pid: ``_refresh``), until ``stop`` is set (``release``); a record or
+    folder gone (removed by another run that judged it abandoned) ends it with a WARNING."""
+    stop = stop or threading.Event()
+    while not stop.wait(refresh_seconds):
         try:
-            with open(os.path.join(folder, OWNER)) as f:
-                held = json.load(f)
-            if not isinstance(held, dict) or any(held.get(k) != record[k] for k in _OWNER_KEYS):
+            if not _refresh(folder, record):
                 return
-            _write_record(folder, {**record, "refreshed": time.time()})
-        except (OSError, ValueError):  # removed (the run is done with it) or no longer ours
+        except FileNotFoundError:
+            if not stop.is_set():
+                log.warning("pgs: scratch folder %s or its owner record was removed while this run used it (another "
+                            "run judged it abandoned: not refreshed for releases.lock_stale_hours?)", folder)
             return
+        except (OSError, ValueError):  # unreadable or unwritable: no longer ours to keep
+            return
+
+
+def _refresh(folder: str, record: dict) -> bool:
+    """Rewrite ``folder``'s owner record with ``refreshed`` now only while it is ``record``'s run's
+    (``_OWNER_KEYS``); False when it is another's (left as it is). A read, a check and a
+    replace wrote this run's record over one that another run wrote between the read and the
+    write. Now the record is taken away first (a rename: one taker), checked, and written back
+    only where no record is (``open(..., "x")``, exclusive as the release lock's create): a record
+    written meanwhile is kept; another run's record taken away is put back the same way. While it
+    is away, a reader on another host judges the folder by its own modification time (the rename
+    has just set it: kept), one of this host by its pid-named rule (``unclaimed``) or age.
+    Raises FileNotFoundError when the record or the folder is gone."""
+    path = os.path.join(folder, OWNER)
+    taken = os.path.join(folder, f"{OWNER}.{os.getpid()}.held")
+    os.rename(path, taken)
+    try:
+        with open(taken, "rb") as f:
+            held_bytes = f.read()
+        try:
+            held = json.loads(held_bytes)
+        except ValueError:
+            held = None
+        ours = isinstance(held, dict) and all(held.get(k) == record[k] for k in _OWNER_KEYS)
+        text = json.dumps({**record, "refreshed": time.time()}).encode() if ours else held_bytes
+        try:
+            with open(path, "xb") as f:
+                f.write(text)
+        except FileExistsError:  # another run's record written while ours was away: it stays
+            return False
+        return ours
+    finally:
+        try:
+            os.unlink(taken)
+        except FileNotFoundError:
+            pass
 
 
 def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str], bool] | None = None) -> bool:
@@ -116,8 +181,26 @@ def remove_abandoned(base: str, prefix: str, stale_hours: float | None,
     removed = []
     for name in names:
         folder = os.path.join(base, name)
-        if name.startswith(prefix) and os.path.isdir(folder) and abandoned(folder, stale_hours, unclaimed):
-            log.info("pgs: removing scratch folder %s, left by a run that is no longer running", folder)
+        if not (name.startswith(prefix) and os.path.isdir(folder)):
+            continue
+        if _REMOVING in name:  # judged abandoned by a run whose removal did not finish: removed again
             shutil.rmtree(folder, ignore_errors=True)
+        elif abandoned(folder, stale_hours, unclaimed):
+            log.info("pgs: removing scratch folder %s, left by a run that is no longer running", folder)
+            # Renamed away first (one atomic step), then removed: a write of its owner's refresher
+            # (a run judged abandoned that is alive after all) lands in the renamed folder or fails
+            # (the owner sees it gone); removed in place, the write could land in the half-removed
+            # folder and leave it under its name, holding a fresh owner record and no export.
+            gone = os.path.join(base, f"{name}{_REMOVING}{os.getpid()}")
+            try:
+                os.rename(folder, gone)
+            except FileNotFoundError:  # removed meanwhile by its own run or another sweep
+                continue
+            shutil.rmtree(gone, ignore_errors=True)
             removed.append(name)
     return removed
+
+
+# A swept folder's name while it is removed (``remove_abandoned``): one a removal left half done is
+# swept again whatever it holds.
+_REMOVING = ".removing-"

@@ -16,7 +16,6 @@ import builtins
 import logging
 import os
 import re
-import shutil
 import tempfile
 import time
 import uuid
@@ -101,7 +100,7 @@ from trd_spark.pgs.scoring_files import (
     files_not_read,
     read_scoring_files,
 )
-from trd_spark.pgs.scratch import claim, process_alive, remove_abandoned
+from trd_spark.pgs.scratch import claim, process_alive, release, remove_abandoned
 from trd_spark.pgs.variant_list import VariantIndex
 from trd_spark.releases import LOCK_REFRESH_SECONDS, lock_refresh_seconds
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_SCORES, PGS_VARIANT_MATCHES
@@ -866,7 +865,7 @@ def scoring_scratch(hl: hl_types, spark: SparkSession, cfg: Config,
             claim(path, lock_refresh_seconds(cfg.releases))
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        release(path)  # its refresher stopped first (scratch.release)
 
 
 def local_master(spark: SparkSession) -> bool:
@@ -1187,7 +1186,7 @@ def stage_scratch(hl: hl_types, stale_hours: float | None = None,
         claim(path, refresh_seconds)  # releases.lock_refresh_seconds: well within stale_hours
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        release(path)  # its refresher stopped first (scratch.release)
 
 
 def _named_by_a_dead_pid(folder: str) -> bool:
