@@ -28,6 +28,7 @@ PROTECTIVE = {"PGS900001": "Educational attainment", "PGS900002": "Intelligence"
 
 
 RELEASE = "toy-r2"
+RERUN_RELEASE = "toy-r1"  # test_threshold_and_master_rerun_...: the smaller shared release
 
 
 @pytest.fixture(scope="module")
@@ -141,13 +142,15 @@ def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_r
     the floor of its PC standardisation fits: test_privacy_pc_fallback), and with it models and
     the report. Run on a copy of
     the results (toy-r1, toy-r2, compare: the report audits against the other release's export),
-    so the shared toy-r2 keeps its own report for test_privacy_export and needs no second run
-    back to its settings."""
-    config, shared_release, _ = toy_run
+    so the shared releases keep their own reports for test_privacy_export and need no second run
+    back to their settings. The rerun is of toy-r1 (600 persons), not toy-r2: which stages rerun
+    and why does not depend on the size, and cohort, models and the report cost less on 600."""
+    config, _, _ = toy_run
     raw = yaml.safe_load(config.read_text())
     results = tmp_path / "results"
     shutil.copytree(Path(raw["output_root"]), results, symlinks=True)
-    release = results / RELEASE
+    shared_release = Path(raw["output_root"]) / RERUN_RELEASE
+    release = results / RERUN_RELEASE
     raw["output_root"] = str(results)
     raw.setdefault("report", {})["small_count_threshold"] = 25
     changed = tmp_path / "toy_threshold25.yaml"
@@ -160,7 +163,7 @@ def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_r
     before = run_ids(release)
     assert before == run_ids(shared_release)  # a faithful copy
     capsys.readouterr()
-    assert main(["run", "--config", str(changed), "--release", RELEASE, "--master", "local[1]"]) == 0
+    assert main(["run", "--config", str(changed), "--release", RERUN_RELEASE, "--master", "local[1]"]) == 0
     err = capsys.readouterr().err
     for i, stage in enumerate(("pgs", "phenotypes"), 1):
         assert f"[{i}/5] {stage}: up to date, skipped" in err, err[-3000:]
