@@ -127,6 +127,7 @@ def test_live_other_host_scratch_is_kept_past_stale_hours(tmp_path):
     assert live.exists()
     (live / scratch.OWNER).write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": now - 30 * 3600,
                                                   "refreshed": now - 30 * 3600}))
+    os.utime(live / scratch.OWNER, (now - 30 * 3600,) * 2)  # last written then: the storage's time judges (session 39)
     assert scratch.remove_abandoned(str(tmp_path), "pgs_export_", 24.0) == ["pgs_export_1"]
 
 

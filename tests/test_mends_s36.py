@@ -70,6 +70,7 @@ def test_a_live_run_of_this_host_keeps_its_lock_whatever_its_age(cfg, caplog):
                  {"host": here, "pid": os.getpid(), "process": "another-boot:1", "started": time.time()},
                  {"host": "elsewhere", "pid": os.getpid(), "started": old}):
         path = _write_lock(cfg, held)
+        os.utime(path, (held["started"],) * 2)  # a killed run's file: last written then (the storage's time judges)
         with ReleaseLock(cfg, fs) as lock:
             assert json.loads(Path(path).read_text()) == lock.owner, held
             assert lock.owner["process"] == process_identity(os.getpid())

@@ -131,9 +131,10 @@ def test_stale_lock_taken_over(cfg, caplog):
     with ReleaseLock(cfg, fs):
         pass
     assert "stale lock" in caplog.text
-    # Too old, other host.
+    # Too old, other host (its file last written then: the storage's time judges, session 39).
     with open(lock.path, "w") as f:
         json.dump({"host": "elsewhere", "pid": 1, "started": time.time() - 25 * 3600}, f)
+    os.utime(lock.path, (time.time() - 25 * 3600,) * 2)
     with ReleaseLock(cfg, fs):
         pass
     # Recent, other host: respected.
@@ -159,7 +160,7 @@ def test_releases_shows_a_lock_left_by_a_killed_run_as_no_running_run(cfg):
             "recent, another host": ({"host": "elsewhere", "pid": 1, "started": time.time() - 60}, None, "running"),
             "dead process, this host": ({"host": ReleaseLock(cfg, fs).owner["host"], "pid": dead.pid,
                                          "started": time.time()}, None, "partial"),
-            "old, another host": ({"host": "elsewhere", "pid": 1, "started": old}, None, "partial"),
+            "old, another host": ({"host": "elsewhere", "pid": 1, "started": old}, old, "partial"),
             "empty, recent": ("", None, "running"),
             "empty, old": ("", old, "partial")}
     for case, (content, mtime, state) in held.items():

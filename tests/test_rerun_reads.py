@@ -173,7 +173,7 @@ def test_export_folders_a_killed_run_left_are_removed_and_a_live_runs_are_not(tm
     removed = {
         folder("pgs_export_killed", {"host": here, "pid": gone.pid, "started": time.time()}),
         folder("pgs_export_pid_reused", {"host": here, "pid": live, "process": "another-boot:1", "started": time.time()}),
-        folder("pgs_export_other_host_old", {"host": "worker-7", "pid": live, "started": day_ago}),
+        folder("pgs_export_other_host_old", {"host": "worker-7", "pid": live, "started": day_ago}, day_ago),
         folder("pgs_export_no_owner_old", None, day_ago),
         folder("pgs_export_half_written_old", "", day_ago),
     }

@@ -157,6 +157,7 @@ def test_two_runs_taking_over_the_same_stale_lock_leave_one_holder(tmp_path):
     first.owner = {**first.owner, "pid": os.getppid()}  # another live process of this host
     Path(first.path).parent.mkdir(parents=True, exist_ok=True)
     Path(first.path).write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": 0.0}))  # a killed run's
+    os.utime(first.path, (0.0, 0.0))  # last written then (the storage's time judges another host's lock)
 
     judged, played = second._stale, []
 
@@ -179,6 +180,7 @@ def test_two_runs_taking_over_the_same_stale_lock_leave_one_holder(tmp_path):
     dead.wait()
     killed = json.dumps({"host": "elsewhere", "pid": 1, "started": 0.0})
     Path(first.path).write_text(killed)
+    os.utime(first.path, (0.0, 0.0))
     marker = Path(f"{first.path}.takeover-{hashlib.sha256(killed.encode()).hexdigest()[:16]}")
     marker.write_text(json.dumps({**first.owner, "pid": dead.pid}))
     with ReleaseLock(cfg, fs) as taken:

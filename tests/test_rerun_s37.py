@@ -34,6 +34,7 @@ def test_a_live_run_of_another_host_keeps_its_lock_past_the_stale_age(cfg):
     day = cfg.releases.lock_stale_hours * 3600
     running = {"host": "worker-7", "pid": 1, "started": time.time() - 2 * day, "refreshed": time.time() - 60}
     Path(lock.path).write_text(json.dumps(running))
+    os.utime(lock.path, (running["refreshed"],) * 2)  # the file's last write judges (session 39), as the refresh sets it
     assert not lock_is_stale(fs, lock.path, cfg.releases.lock_stale_hours)
     with pytest.raises(LockedError, match="refreshed the lock 1m0"):
         ReleaseLock(cfg, fs).acquire()
@@ -42,6 +43,7 @@ def test_a_live_run_of_another_host_keeps_its_lock_past_the_stale_age(cfg):
     # Killed on that host: its last refresh ages past the limit, and the lock is taken over.
     killed = {**running, "refreshed": time.time() - day - 60}
     Path(lock.path).write_text(json.dumps(killed))
+    os.utime(lock.path, (killed["refreshed"],) * 2)
     assert lock_is_stale(fs, lock.path, cfg.releases.lock_stale_hours)
     with ReleaseLock(cfg, fs) as taken:
         assert json.loads(Path(lock.path).read_text()) == taken.owner
@@ -72,11 +74,15 @@ def test_a_held_lock_is_refreshed_and_never_written_again_once_released_or_taken
         # The record the refresher wrote, as another host's run would have written it: fresh by its
         # ``refreshed`` at a stale age its start exceeds (this host's lock is judged by its live pid,
         # whatever the times: that check could not fail with the refresher gone), stale without it.
+        # Another host's lock is judged by when its file was last written (session 39: the storage's
+        # time, not the holder's clock in the record): the refresh rewrote the file.
+        assert os.stat(held.path).st_mtime >= now["refreshed"] - 1
         elsewhere = tmp_path / "elsewhere.lock"
         elsewhere.write_text(json.dumps({**now, "host": "worker-7"}))
         between = (2 * time.time() - now["started"] - now["refreshed"]) / 2 / 3600
+        os.utime(elsewhere, (now["refreshed"],) * 2)
         assert not lock_is_stale(fs, str(elsewhere), between)
-        elsewhere.write_text(json.dumps({k: v for k, v in now.items() if k != "refreshed"} | {"host": "worker-7"}))
+        os.utime(elsewhere, (now["started"],) * 2)
         assert lock_is_stale(fs, str(elsewhere), between)
     time.sleep(1.0)  # three refresh intervals after the release
     assert not os.path.exists(held.path)

@@ -238,3 +238,66 @@ def test_another_runs_abandoned_folder_is_renamed_away_before_its_removal(tmp_pa
     assert any("pgs_export_3 or its owner record was removed while this run used it" in r.getMessage()
                for r in caplog.records)
     scratch.release(str(live))
+
+
+def _lock_of_another_host(path, refreshed: float, written: float) -> None:
+    """A lock another host's run wrote: its record says ``refreshed`` (that host's clock), the
+    storage says the file was last written at ``written``."""
+    import json
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": "another-host", "pid": 1, "process": "x", "started": refreshed - 60,
+                                "refreshed": refreshed}))
+    os.utime(path, (written, written))
+
+
+def test_a_lock_is_judged_by_when_its_file_was_written_not_by_its_holders_clock(tmp_path):
+    """Another host's lock whose record was refreshed "30 h ago" by that host's clock (hours
+    slow) but whose file was written a minute ago is alive: kept, and a second run is refused
+    (exit 6) instead of taking over a live run's release. One whose record says "refreshed just
+    now" (a clock hours fast) but whose file nobody wrote for 30 h is a dead run's: taken over."""
+    import time
+
+    from trd_spark.config import load_config
+    from trd_spark.errors import LockedError
+    from trd_spark.releases import LOCK, LocalFs, ReleaseLock, lock_is_stale
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path / "results"), "toy_data": None,
+                                       "release": "r1", "releases": {"lock_stale_hours": 24.0}})
+    path = tmp_path / "results" / "r1" / LOCK
+    now = time.time()
+    _lock_of_another_host(path, refreshed=now - 30 * 3600, written=now - 60)
+    assert not lock_is_stale(LocalFs(), str(path), 24.0)
+    with pytest.raises(LockedError, match="another run holds the lock on release r1"):
+        ReleaseLock(cfg, LocalFs()).acquire()
+    _lock_of_another_host(path, refreshed=now, written=now - 30 * 3600)
+    assert lock_is_stale(LocalFs(), str(path), 24.0)
+    lock = ReleaseLock(cfg, LocalFs())
+    lock.acquire()
+    assert lock.holds() is True
+
+
+def test_a_scratch_folder_is_judged_by_when_its_record_was_written_not_by_its_owners_clock(tmp_path):
+    """As the release lock: another host's export folder whose record says "refreshed 30 h ago"
+    (a slow clock) but was written a minute ago is kept; one whose record says "just now" but was
+    last written 30 h ago is removed."""
+    import json
+    import os
+    import time
+
+    from trd_spark.pgs import scratch
+
+    now = time.time()
+    folder = tmp_path / "pgs_export_1"
+    folder.mkdir()
+    record = folder / scratch.OWNER
+    record.write_text(json.dumps({"host": "another-host", "pid": 1, "started": now - 31 * 3600,
+                                  "refreshed": now - 30 * 3600}))
+    os.utime(record, (now - 60, now - 60))
+    assert not scratch.abandoned(str(folder), 24.0)
+    assert scratch.remove_abandoned(str(tmp_path), "pgs_export_", 24.0) == []
+    record.write_text(json.dumps({"host": "another-host", "pid": 1, "started": now, "refreshed": now}))
+    os.utime(record, (now - 30 * 3600, now - 30 * 3600))
+    assert scratch.abandoned(str(folder), 24.0)
+    assert scratch.remove_abandoned(str(tmp_path), "pgs_export_", 24.0) == ["pgs_export_1"]

@@ -193,6 +193,7 @@ def test_a_lock_is_judged_by_age_only_for_another_host_or_a_record_without_pid(t
     like another host's (``holder_alive_here`` None), not a KeyError out of ``int(held["pid"])``
     (a mutant without the ``"pid" not in held`` test)."""
     import json
+    import os
     import socket
     import time
 
@@ -203,6 +204,7 @@ def test_a_lock_is_judged_by_age_only_for_another_host_or_a_record_without_pid(t
     def stale(held: dict) -> bool:
         with open(path, "w") as f:
             json.dump(held, f)
+        os.utime(path, (held["started"],) * 2)  # last written then (the storage's time judges, session 39)
         return lock_is_stale(fs, path, 24)
 
     here, hour = socket.gethostname(), 3600

@@ -11,11 +11,13 @@ Lock: ``{output_root}/{release}/.lock`` is created atomically (``O_EXCL`` locall
 create-without-overwrite on HDFS/GCS) and holds host, pid and start time. A second run on the
 same release raises ``LockedError`` (exit 6). A lock is *stale* (left by a killed run) when it
 names this host and a process that no longer exists (or whose pid now names another process:
-``process_identity``), or names another host and was last refreshed more than
-``releases.lock_stale_hours`` ago: a run rewrites its lock's ``refreshed`` time every
-``releases.lock_refresh_minutes`` while it holds it, so a live run of any host keeps its lock whatever its
-age (a pgs stage at All of Us scale can run longer than a day). An empty or unreadable lock (a run
-killed while writing it) is judged by the file's modification time. A run's own lock that cannot be
+``process_identity``), or names another host (or cannot be read: a run killed while writing it)
+and the file was last written more than ``releases.lock_stale_hours`` ago by the storage's
+modification time: a run rewrites its lock every ``releases.lock_refresh_minutes`` while it holds
+it, so a live run of any host keeps its lock whatever its age (a pgs stage at All of Us scale can
+run longer than a day). The ``refreshed`` time in the record is the holder's clock and judges
+nothing (session 39: a holder whose clock ran hours slow had its live lock taken over; one whose
+clock ran fast left a dead lock that looked live). A run's own lock that cannot be
 read (a storage hiccup) is read again and is still its run's while that run refreshed it less than
 ``lock_stale_hours`` ago (``ReleaseLock.holds``). A stale lock is taken over with a warning. Remove it
 by hand only when sure no run is alive. SIGTERM / SIGINT release the lock (trd_spark.cli).
@@ -48,7 +50,10 @@ LOCK = ".lock"
 # host's lock is judged by that time, not by when its run started: a run on another host (a YARN
 # cluster-mode driver, another Airflow worker) whose pgs stage ran longer than lock_stale_hours
 # lost its lock to the next scheduled run, and both wrote the release. One small write per
-# interval; the file system's clock plays no part (the time is the holder's, as ``started``).
+# interval, which sets the file's modification time: that time, kept by the storage (GCS, the
+# HDFS namenode, an NFS server), is what another host judges (``lock_is_stale``), as
+# proper-lockfile judges its lock by the mtime it keeps updating; the holder's own clock (the
+# record's ``refreshed``) made a live lock look stale on a host whose clock ran slow.
 # This is the key's default in seconds, for the owner records written where no config reaches
 # (``pgs.scratch``).
 LOCK_REFRESH_SECONDS = ReleaseSettings.model_fields["lock_refresh_minutes"].default * 60
@@ -323,38 +328,29 @@ def holder_alive_here(held: dict) -> bool | None:
 
 def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     """True when the lock at ``path`` was left by a killed run: held by a process of this host
-    that no longer exists (``holder_alive_here``), or by another host's run that last showed
-    itself alive (``last_sign_of_life``: its ``refreshed`` time, else its ``started``) more than
-    ``stale_hours`` ago; an empty or unreadable lock (a run killed while writing it) is judged
-    by the file's age. A live process of this host is never stale, whatever its age: the age
-    was checked first, so a run longer than ``stale_hours`` (a pgs stage of 250k samples x 61
-    scores through Hail can take more than a day) lost its lock to the next scheduled run and
-    both wrote the same release. False when the file is gone (``create_new`` decides)."""
+    that no longer exists (``holder_alive_here``), or by another host's run (or unreadable: a run
+    killed while writing it) whose file was last written more than ``stale_hours`` ago by its
+    modification time (``fs.mtime``: the storage's record of the last write; the holder rewrites
+    the file every ``releases.lock_refresh_minutes``), compared with this host's clock. The
+    record's own ``refreshed`` / ``started`` are the holder's clock: judged by them, a live lock
+    of a host whose clock ran hours slow was taken over, and a dead one of a host whose clock ran
+    fast looked live for those hours (session 39). A live process of this host is never stale,
+    whatever its age: the age was checked first, so a run longer than ``stale_hours`` (a pgs
+    stage of 250k samples x 61 scores through Hail can take more than a day) lost its lock to the
+    next scheduled run and both wrote the same release. False when the file is gone
+    (``create_new`` decides)."""
     try:
         held = json.loads(fs.read_text(path))
-        started = last_sign_of_life(held)
-    except Exception:  # noqa: BLE001 - empty, half-written or unreadable: the file's age is the clock
+    except Exception:  # noqa: BLE001 - empty, half-written or unreadable: the file's age alone
         held = {}
-        try:
-            started = fs.mtime(path)
-        except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
-            return False
-    alive = holder_alive_here(held)
+    alive = holder_alive_here(held if isinstance(held, dict) else {})
     if alive is not None:
         return not alive
-    return time.time() - started > stale_hours * 3600
-
-
-def last_sign_of_life(held: dict) -> float:
-    """When the run of owner record ``held`` last showed itself alive (seconds since the epoch):
-    the later of its ``started`` and its ``refreshed`` (``ReleaseLock`` rewrites it every
-    ``releases.lock_refresh_minutes``; a record without one, written by an older trd-spark or a taker's
-    marker, is judged by ``started`` alone). Raises when ``started`` is missing or no number."""
-    started = float(held["started"])
     try:
-        return max(started, float(held.get("refreshed", started)))
-    except (TypeError, ValueError):
-        return started
+        written = fs.mtime(path)
+    except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
+        return False
+    return time.time() - written > stale_hours * 3600
 
 
 def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
@@ -376,10 +372,10 @@ def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
     age = max(0, int(time.time() - started))
     alive = ": its process is alive on this host, so its lock is kept whatever its age" if holder_alive_here(
         held if isinstance(held, dict) else {}) else ""
-    try:
-        quiet = max(0, int(time.time() - last_sign_of_life(held)))
+    try:  # the file's last write (the storage's clock, as ``lock_is_stale`` judges it), not the record's
+        quiet = max(0, int(time.time() - fs.mtime(path)))
         alive = alive or (f": its run refreshed the lock {_duration(quiet)} ago" if quiet < age else "")
-    except Exception:  # noqa: BLE001 - no owner record: the file's age above is all there is
+    except Exception:  # noqa: BLE001 - removed meanwhile: the age above is all there is
         pass
     ago = _duration(age)
     return (f"held by {where} since {since} ({ago} ago); wait for it to end{alive} (a killed run's lock is taken "

@@ -7,8 +7,9 @@ record (``OWNER``: host, pid, the process's identity and the time it started, as
 lock holds: ``releases.ReleaseLock``), and the next run removes the folders no live run owns
 (``remove_abandoned``) before it makes its own; a concurrent run's folder (another release
 scored at the same time, on this host or another) is left alone. Another host's run is judged as
-its release lock is: by the record's ``refreshed`` time, which the owning run rewrites while the
-folder exists (``claim``), not by when it started: a pgs stage longer than
+its release lock is: by when its record was last written (the file's modification time: the
+storage's clock, not the owner's), which the owning run rewrites while the folder exists
+(``claim``), not by when it started: a pgs stage longer than
 ``releases.lock_stale_hours`` (250k samples x 61 scores through Hail can take more than a day)
 lost its export to the next run on a shared mount, and failed.
 """
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from trd_spark.releases import LOCK_REFRESH_SECONDS, last_sign_of_life, process_alive
+from trd_spark.releases import LOCK_REFRESH_SECONDS, process_alive
 from trd_spark.releases import process_identity as _process_identity
 
 log = logging.getLogger(__name__)
@@ -141,20 +142,22 @@ def _refresh(folder: str, record: dict) -> bool:
 def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str], bool] | None = None) -> bool:
     """Whether no live run owns ``folder`` (made by ``claim``): on this host, its process is
     gone (or its pid now names another process: ``_process_identity``); on another host (a
-    shared mount), its run last refreshed the record (``claim``; ``releases.last_sign_of_life``)
-    more than ``stale_hours`` ago (``releases.lock_stale_hours``, as the release lock; no
-    process of another host can be asked; None: never). A folder without a
-    readable record (an older version's, or one whose run was killed before writing it) is
-    ``unclaimed(folder)`` when given, else judged by its own age, so a run that has just made
-    its folder and not yet claimed it keeps it."""
+    shared mount), its record was last written (its run rewrites it: ``claim``) more than
+    ``stale_hours`` ago by the file's modification time, as the release lock is judged
+    (``releases.lock_is_stale``: the storage's time of the write, not the ``refreshed`` the
+    record holds, which is the owner's clock; ``releases.lock_stale_hours``; no process of
+    another host can be asked; None: never). A folder without a readable record (an older
+    version's, or one whose run was killed before writing it) is ``unclaimed(folder)`` when
+    given, else judged by its own age, so a run that has just made its folder and not yet
+    claimed it keeps it."""
     record = os.path.join(folder, OWNER)
     held: dict = {}
     try:
         with open(record) as f:
             held = json.load(f)
-        host, pid, started = str(held["host"]), int(held["pid"]), last_sign_of_life(held)
+        host, pid = str(held["host"]), int(held["pid"])
     except (OSError, ValueError, KeyError, TypeError):  # none, or half written (a run killed while writing it)
-        host, pid, started = "", -1, -1.0
+        host, pid = "", -1
     if host and host == socket.gethostname():
         identity = held.get("process")
         return not process_alive(pid) or (identity is not None and _process_identity(pid) != identity)
@@ -162,12 +165,11 @@ def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str],
         return unclaimed(folder)
     if stale_hours is None:
         return False
-    if started < 0:
-        try:
-            started = os.stat(record if os.path.exists(record) else folder).st_mtime
-        except FileNotFoundError:  # removed meanwhile (its run ended)
-            return False
-    return time.time() - started > stale_hours * 3600
+    try:
+        written = os.stat(record if os.path.exists(record) else folder).st_mtime
+    except FileNotFoundError:  # removed meanwhile (its run ended)
+        return False
+    return time.time() - written > stale_hours * 3600
 
 
 def remove_abandoned(base: str, prefix: str, stale_hours: float | None,
