@@ -467,8 +467,9 @@ def derived_record_counts(text: str) -> dict[str, int]:
     label but its reader derives from exact ones (privacy round 7 finding, session 38): a follow-up
     line's total of exact parts (n_after_followup_end, n_records) or a part of an exact total and
     exact other parts; the drug domain's n_records and drug_values' n_records, one count; the sum of
-    ``antidepressant_exposures``' exact parts (a count of records whether or not it is n_records).
-    name -> count, iterated until nothing more follows."""
+    ``antidepressant_exposures``' exact parts (a count of records whether or not it is n_records:
+    named ``antidepressant_exposures.n_records parts``, not taken for n_records, which also holds
+    the negative days_supply records; session 39). name -> count, iterated until nothing more follows."""
     shown = record_line_counts(text)
     known = {k: int(v.replace(",", "")) for k, v in shown.items() if _EXACT.fullmatch(v)}
     equations = [(f"{d}.{t}", tuple(f"{d}.{p}" for p in ps)) for d in DOMAIN_TABLES for t, ps in _FOLLOWUP_EQUATIONS]
@@ -482,6 +483,15 @@ def derived_record_counts(text: str) -> dict[str, int]:
             if not all(k in shown for k in members):
                 continue
             unknown = [k for k in members if k not in known]
+            if unknown == [total] and (total, parts) not in equations:
+                # At least its parts (privacy round 8, session 39): their sum is a count of its own,
+                # not the total's (a surplus of negative days_supply records), so it is no member of
+                # an equation: named apart, it derives nothing more and is read only in pairs.
+                name = f"{total} parts"
+                if name not in derived:
+                    derived[name] = sum(known[p] for p in parts)
+                    grew = True
+                continue
             if unknown == [total]:
                 derived[total] = known[total] = sum(known[p] for p in parts)
             elif len(unknown) == 1 and (total, parts) in equations:

@@ -24,6 +24,7 @@ OK, WARNING = "ok", "warning"
 def check_gate(
     name: str, n: int | None, total: int | None, threshold: GateThreshold, *, what: str, cause: str, where: str,
     persons_below: int | None = None, records_below: int | None = None,
+    shown_range: tuple[int, int] | None = None,
 ) -> dict:
     """Compare the share ``n / total`` with ``threshold`` (None counts are 0; an empty total is share 0).
 
@@ -46,6 +47,13 @@ def check_gate(
     follow-up lines' ``n_after_cutoff``: the records after death dated after the cutoff; a
     WARNING at 1% of an exact 1,500 records put a ``<20`` of ``n_before_birth_year`` at 15..19;
     privacy round 6, session 37). Raises ValueError when both thresholds are given.
+
+    ``shown_range``: for a record gate whose ``n`` is a sum of counts the log lines show (each
+    exact or a label: ``logs_range``), the least and largest ``n`` those lines leave. A count of
+    T or more is otherwise decided on exactly, and whether it warned bounded a part the lines
+    show as a label (condition's 100 records before the birth year exact, drug's ``<20``, 10,000
+    records and a 1.1% gate: a WARNING put the ``<20`` at 10..19; privacy round 8, session 39):
+    with it the gate decides on the range, as a small count on its label.
     """
     if persons_below is not None and records_below is not None:
         raise ValueError(f"gate {name}: counts of persons or of records, not both")
@@ -56,6 +64,8 @@ def check_gate(
     counts, shown_share = _shown(n, total, share, below)
     message = f"gate {name}: {counts} {what}{shown_share}; likely cause: {cause}"
     lowest, highest = share_range(n, total, below)
+    if shown_range is not None and total:
+        lowest, highest = min(lowest, shown_range[0] / total), max(highest, min(1.0, shown_range[1] / total))
     open_share = label_reach((lowest, highest), labels=2)  # the message's two counts, n and total
     if n and threshold.error is not None and lowest >= threshold.error:
         raise InputDataError(f"{message}{_error_level_text(name, threshold.error, persons_below)}", where=where)
@@ -155,6 +165,22 @@ def _shown(n: int, total: int, share: float, persons_below: int | None) -> tuple
     gate fired says the share reached the level the message names, no more."""
     counts = f"{count_label(n, persons_below).text} of {count_label(total, persons_below).text}"
     return counts, f" ({share:.1%})" if persons_below is None else ""
+
+
+def logs_range(parts: list[tuple[int, str]], records_below: int, largest: int) -> tuple[int, int]:
+    """The least and largest sum of ``parts`` ((count, how the log lines show it)) a reader of the
+    lines can tell: an exact text is its count, ``<T`` is 1..T-1, ``T+`` is T..``largest`` (the
+    gate's total: no line bounds it more), ``0`` is 0 (T = ``records_below``). For
+    ``check_gate``'s ``shown_range``."""
+    least = most = 0
+    for n, text in parts:
+        if text == f"{n:,}":
+            least, most = least + n, most + n
+        elif text == f"<{records_below}":
+            least, most = least + 1, most + records_below - 1
+        else:  # T+, or any other label: at least T, at most the total
+            least, most = least + records_below, most + largest
+    return least, min(most, largest)
 
 
 def require_rows(empty: list[str], *, cause: str, where: str) -> None:

@@ -351,7 +351,10 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     total less its other exact parts), repeated until nothing more follows. Such a count 1..T-1
     from another, or itself 1..T-1, and a ``within`` total so derived whose rest is 1..T-1, label
     an exact count it is read from (``cut``); at the fixpoint no two derivable counts differ by
-    1..T-1 and none derived is 1..T-1 (tests/test_privacy_s38.py's random check)."""
+    1..T-1 and none derived is 1..T-1 (tests/test_privacy_s38.py's random check). A ``sums`` total
+    labelled but so derived (another sum of it holds exactly) gives its surplus back as an exact
+    total does: a surplus of 1..T-1, or a part not derived, labels an exact count it is read from
+    (privacy round 8, session 39; tests/test_privacy_s39.py)."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
 
     def exact(n: int, text: str) -> bool:
@@ -403,12 +406,19 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     while changed:  # a total is a part of another (n_after_followup_end of n_records)
         changed = False
         for total, parts in relations:
-            if any(k not in counts for k in (total, *parts)) or not exact(counts[total], shown[total]):
+            if any(k not in counts for k in (total, *parts)):
                 continue
             surplus = counts[total] - sum(counts[p] for p in parts)
-            if (any(not exact(counts[p], shown[p]) for p in parts)
-                    or not exact(surplus, record_count_text(surplus, records_below))):
-                shown[total], changed = at_least_label(records_below), True
+            if exact(counts[total], shown[total]):
+                if (any(not exact(counts[p], shown[p]) for p in parts)
+                        or not exact(surplus, record_count_text(surplus, records_below))):
+                    shown[total], changed = at_least_label(records_below), True
+            elif apart and total in (known := derivable()):
+                # A labelled total another sum gives back (a total with two sums; privacy round 8,
+                # session 39): less its parts it is the surplus all the same (t = 50 + 255 exactly and
+                # t = 100 + 200 + 5 gave the 5), and a part it does not give back is bounded by it.
+                if any(p not in known for p in parts) or is_small_count(surplus, records_below):
+                    shown[cut(total)], changed = at_least_label(records_below), True
         for total, parts in within:
             if any(k not in counts for k in (total, *parts)):
                 continue
@@ -431,6 +441,24 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
                     # may no longer give it back, and then no exact count is left to label (full suite, s38).
                     shown[cut(name)], changed = at_least_label(records_below), True
                     break  # what the reader derives changed: read again
+            if changed:
+                continue
+            # The sum of a total's parts where the total also holds records no name holds (a surplus:
+            # no equation) is a count of its own (privacy round 8, session 39: the exposures' parts
+            # 900 + 95 with n_records 20+ for its 5 negative days_supply records, beside 1,010 drug
+            # records kept, which hold them: 15 records). 1..T-1, or 1..T-1 from a count the reader
+            # gets, it labels its largest part the reader gets (``cut``).
+            known = derivable()
+            values = sorted({counts[k] for k in known if counts[k]})
+            for total, parts in relations:
+                if (total, tuple(parts)) in equations or any(k not in counts for k in (total, *parts)) \
+                        or any(p not in known for p in parts):
+                    continue
+                together = sum(counts[p] for p in parts)
+                if is_small_count(together, records_below) or any(
+                        is_small_count(abs(v - together), records_below) for v in values):
+                    shown[cut(max(parts, key=lambda p: (counts[p], p)))], changed = at_least_label(records_below), True
+                    break
     return shown
 
 

@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from trd_spark.config import ConceptSet, Config, TrdDefinition, local_path
 from trd_spark.errors import ConfigError, InputDataError
-from trd_spark.gates import check_gate, require_rows
+from trd_spark.gates import check_gate, logs_range, require_rows
 from trd_spark.io import observed
 from trd_spark.logs import count_text, record_count_label, record_count_text, record_counts_text
 from trd_spark.phenotypes.concepts import (
@@ -1158,6 +1158,13 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
     threshold = cfg.report.small_count_threshold
     people, drugs = quirks["persons"], quirks["drug_values"]
     n_records = sum(c["n_records"] - c["n_unknown_person"] for c in event_dates.values())
+    # The two gates whose count is a sum of counts the lines show decide on what those texts leave
+    # (gates.check_gate's shown_range; privacy round 8, session 39).
+    shown = stage_record_texts(event_dates, quirks, threshold)
+    before_birth = logs_range([(c["n_before_birth_year"], shown[f"study_event_dates.{d}.n_before_birth_year"])
+                               for d, c in event_dates.items()], threshold, n_records)
+    implausible = logs_range([(drugs[k], shown[f"quirks.drug_values.{k}"])
+                              for k in ("n_end_over_max_days", "n_days_supply_over_max")], threshold, drugs["n_records"])
     return {
         "sex_other": check_gate(
             "sex_other", people["n_sex_other"], people["n_persons"], g.sex_other, what="persons with sex 'other'",
@@ -1173,7 +1180,7 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
             "records_before_birth", sum(c["n_before_birth_year"] for c in event_dates.values()), n_records,
             g.records_before_birth, what="study records dated before the birth year",
             cause="year_of_birth or the event dates are shifted or wrong (birth after events)", where=where,
-            records_below=threshold),
+            records_below=threshold, shown_range=before_birth),
         "implausible_drug_records": check_gate(
             "implausible_drug_records", drugs["n_end_over_max_days"] + drugs["n_days_supply_over_max"],
             drugs["n_records"], g.implausible_drug_records,
@@ -1182,7 +1189,7 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
                  f"{record_count_label(drugs['n_end_over_max_days'], threshold)} end, "
                  f"{record_count_label(drugs['n_days_supply_over_max'], threshold)} days_supply; not used)",
             cause="placeholder end dates (e.g. 2099-12-31) or days_supply typos in the export", where=where,
-            records_below=threshold),
+            records_below=threshold, shown_range=implausible),
         "no_observation_period": check_gate(
             "no_observation_period", people["n_no_observation_period"], people["n_persons"], g.no_observation_period,
             what="persons without an observation period (followed to death or the data cutoff)",

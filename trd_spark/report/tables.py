@@ -862,8 +862,9 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
 
     Per (dataset, definition, pgs_id, tertile) and shown time t_j: persons at risk (shown) and
     the events between t_{j-1} and t_j (counted as shown: the survival drop gives them away);
-    the censored between them, the events and censored after the last time and the tertile's
-    events are implicit. Per (dataset, definition, pgs_id) the tertiles add up to the MDD
+    the censored between them, the events and censored after the last time (and, per curve set,
+    their sums over the thirds: ``km_events_after_end``, ``km_censored_after_end``) and the
+    tertile's events are implicit. Per (dataset, definition, pgs_id) the tertiles add up to the MDD
     persons (``km_persons``) and TRD events (``km_events``) of the curve set, which
     ``build_audit`` links to the same groups elsewhere, and on each day after 0 at which every
     third has a point, to the persons still at risk (``km_at_risk``, linked to other releases).
@@ -881,6 +882,7 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
         rel_persons: dict[tuple, int] = {persons: -1}
         rel_events: dict[tuple, int] = {events: -1}
         steps: list[tuple] = []  # the thirds' events and censored cells between their points
+        tails: list[tuple] = []  # the thirds' events and censored cells after their last points
         for k, g in curves.groupby("tertile", sort=True):
             g = g.sort_values("time_days")
             base = ("km", ds, definition, pgs, int(k))
@@ -912,7 +914,17 @@ def km_cells(km: pd.DataFrame) -> tuple[dict, set, list[dict], dict]:
             relations.append({cells[-1]: 1, tail_ev: -1, tail_cens: -1})
             remaining[tail_ev] = -1
             relations.append(remaining)
+            tails += [tail_ev, tail_cens]
         relations += [rel_persons, rel_events]
+        # The curve set's onsets (and censored) after each third's last point, together: the Cox
+        # model's events less the onsets read from the survival, whatever day each third stops
+        # (privacy round 8, session 39: thirds ending on days 960, 900 and 930, 93 Cox events and
+        # 75 onsets read gave 18 onsets after the curves, exactly; ``km_events_after`` covers a day
+        # every third has a point only).
+        for kind in ("events_after_end", "censored_after_end"):
+            together = (f"km_{kind}", ds, definition, pgs)
+            values[together] = sum(values[c] for c in tails if c[-1] == kind)
+            relations.append({together: -1, **{c: 1 for c in tails if c[-1] == kind}})
         # The persons at risk on a day after 0 at which every third has a point (``km_at_risk``,
         # as another release's export is read): the same group there, linked by ``build_audit``.
         thirds = sorted(int(k) for k in curves["tertile"].unique())
