@@ -301,3 +301,23 @@ def test_a_scratch_folder_is_judged_by_when_its_record_was_written_not_by_its_ow
     os.utime(record, (now - 30 * 3600, now - 30 * 3600))
     assert scratch.abandoned(str(folder), 24.0)
     assert scratch.remove_abandoned(str(tmp_path), "pgs_export_", 24.0) == ["pgs_export_1"]
+
+
+def test_a_models_library_upgrade_reruns_models_onwards_not_the_pgs_stage():
+    """``session.versions()`` (every stage's manifest, through ``layout``) imported statsmodels and
+    lifelines to read their versions, so both were in every stage's code digest: a lifelines
+    upgrade reran pgs, phenotypes and cohort (hours of scoring), which never use it. It reads
+    their installed metadata now; the stages that fit models still hold them, and the manifests
+    still name both versions."""
+    import importlib.metadata
+
+    from trd_spark.provenance import code_digests
+    from trd_spark.session import versions
+
+    libs = {s: {k for k in code_digests(STAGE_SPECS[s].module) if k in ("lib:lifelines", "lib:statsmodels")}
+            for s in STAGES}
+    assert libs == {"pgs": set(), "phenotypes": set(), "cohort": set(),
+                    "models": {"lib:lifelines", "lib:statsmodels"}, "report": {"lib:lifelines", "lib:statsmodels"}}
+    got = versions()
+    assert got["lifelines"] == importlib.metadata.version("lifelines")
+    assert got["statsmodels"] == importlib.metadata.version("statsmodels")

@@ -658,11 +658,15 @@ def jvm_running() -> bool:
 
 
 def versions() -> dict[str, str]:
-    """Library versions for manifests and the report."""
+    """Library versions for manifests and the report. statsmodels' and lifelines' are read from
+    their installed metadata, not imported: an import here put both in every stage's code digest
+    (``provenance.code_digests`` reads this module's imports; every stage publishes through
+    ``layout``, which calls this), so a lifelines upgrade reran the pgs stage, hours of scoring
+    that never uses it (session 39). The models and report stages import them themselves."""
+    import importlib.metadata
+
     import hail as hl
-    import lifelines
     import pyspark
-    import statsmodels
 
     import trd_spark
 
@@ -670,6 +674,6 @@ def versions() -> dict[str, str]:
         "trd_spark": trd_spark.__version__,
         "hail": hl.version(),
         "pyspark": pyspark.__version__,
-        "statsmodels": statsmodels.__version__,
-        "lifelines": lifelines.__version__,
+        "statsmodels": importlib.metadata.version("statsmodels"),
+        "lifelines": importlib.metadata.version("lifelines"),
     }
