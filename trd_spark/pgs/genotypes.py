@@ -548,8 +548,18 @@ def to_biallelic_dosage(
                       hl.if_else(scale == 2.0, "1 (haploid call)", "2"), hl.str(mt.locus),
                       hl.delimit(mt.alleles, ","), hl.str(given)))
         # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
-        mt = mt.annotate_entries(_d=hl.range(n_alts).map(
-            lambda i: hl.coalesce(given[i], from_gt[i])))
+        per_alt = hl.range(n_alts).map(lambda i: hl.coalesce(given[i], from_gt[i]))
+        # A record's alt dosages together are at most 2 copies too: each one in [0, 2] above let
+        # DS 1.5,1.5 at a three-allele site through, 3 alt copies, and a REF effect allele's
+        # dosage 2 - 3 = -1 was summed as given (plink2 imports no multi-allelic DS at all:
+        # "multiallelic dosage import is under development"). An error naming field and site;
+        # DOSAGE_SUM_SLACK per alt lets rounded dosages through (Beagle 5 writes DS with 2 decimals).
+        alt_sum = hl.sum(per_alt.map(lambda x: hl.coalesce(x, 0.0)))
+        mt = mt.annotate_entries(_d=hl.case().when((n_alts < 2) | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
+                                                   per_alt).or_error(hl.format(
+            f"dosage field {dosage_field} gives %.4f alt copies in all at %s %s (%s), more than 2: the REF's "
+            "dosage would be negative; fix the file's dosages", alt_sum, hl.str(mt.locus),
+            hl.delimit(mt.alleles, ","), hl.delimit(per_alt.map(lambda x: hl.format("%.3f", x)), ","))))
         mt = mt.drop(_PLOIDY) if with_ploidies else mt
     split = _split_rows(hl, mt.select_entries("_d", *ft))
     split = split.select_entries(*ft, DOSAGE=split._d[split.a_index - 1])
@@ -557,6 +567,10 @@ def to_biallelic_dosage(
 
 
 _PLOIDY = "_ploidy"
+# How far a multi-allelic record's alt dosages (on the 0..2 scale) may sum above 2 per alt before
+# they are an error: half a unit in the 2nd decimal of a rounded dosage (Beagle 5's DS), doubled
+# for a haploid call's doubled dosage.
+DOSAGE_SUM_SLACK = 0.01
 
 
 def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable, contigs: Collection[str] | None = None) -> hl_types.Table:
