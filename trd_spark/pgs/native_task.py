@@ -114,13 +114,20 @@ class Task:
     site_constant: np.ndarray | None = None
     site_dominant: np.ndarray | None = None
     site_recessive: np.ndarray | None = None
+    # Rows of one site given split (one row per alt, ``pgen_engine.split_site_sums``), when the task
+    # has such rows: per row its site (int32, -1 none); per site, whole, the most alt copies its
+    # rows may give together (float64: 2 + slack per row) and its name (str, 'chr4:1000000 A>G,C').
+    sum_group: np.ndarray | None = None
+    sum_limit: np.ndarray | None = None
+    sum_site: np.ndarray | None = None
 
 
 # ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
 _TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows",
-                "dominant", "recessive", "site_group", "site_coef", "site_constant", "site_dominant", "site_recessive")
+                "dominant", "recessive", "site_group", "site_coef", "site_constant", "site_dominant", "site_recessive",
+                "sum_group", "sum_limit", "sum_site")
 # ``Task``'s arrays given whole to every task (per sample or per group, not per row).
-_WHOLE_FIELDS = ("male", "site_constant", "site_dominant", "site_recessive")
+_WHOLE_FIELDS = ("male", "site_constant", "site_dominant", "site_recessive", "sum_limit", "sum_site")
 
 
 def tasks_of(arrays: dict[str, np.ndarray | None], bounds: list[int]) -> list[Task]:
@@ -387,6 +394,7 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
     dose_buffer = _block_buffer(rows, n_samples)
     chunk = cache_rows(n_samples)
     sites: _SiteSums | None = None  # sums over a site's rows (``Task.site_group``), made at the first block
+    split = None if task.sum_group is None else _SplitSiteCheck(task, files)  # a split site's alt copies
     with threadpool_limits(limits=1, user_api="blas"), \
             _block_reader(files, n_samples, allele_idx_offsets, task.variant_idx) as read:
         for lo in range(0, len(task.variant_idx), rows_per_block):
@@ -395,6 +403,8 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
             # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
             # the core's cache; over the whole block each pass went to memory), then one product.
             mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
+            if split is not None:
+                split.add(lo, dose, mis_r, mis_j)
             if later is not None and lo == 0:  # a gated task's first block read: now its weights
                 task = later()
                 score, missing_vars, product, exact32 = sums_of(task)
@@ -617,6 +627,78 @@ class _SiteSums:
                 if weights.any():
                     modelled[missing] = fill
                     score += np.outer(weights, modelled)
+
+
+class _SplitSiteCheck:
+    """The rows of one site given split (``Task.sum_group``: a .bim/.pvar/BGEN with one row per alt
+    at one position and REF, ``pgen_engine.split_site_sums``) give at most 2 alt copies together
+    per sample (``Task.sum_limit``: 2 + ``genotypes.DOSAGE_SUM_SLACK`` per row, the rounding of
+    written dosages): each row's dosage lies in [0, 2], but DS 1.5 on A>G and 1.5 on A>C is 3 alt
+    copies, and a REF effect allele's dosage 2 - 3 = -1 was summed as given (its additive row and
+    its dominant / recessive term alike). The rule of Hail's pass for a multi-allelic record
+    (``genotypes.to_biallelic_dosage``). Called samples only (a missing call adds nothing: its
+    filled mean is no copy of the sample's). A site's rows lie in one task, maybe across blocks:
+    rows of a site still open at a block's end are kept (copies; few) until its last row. Raises
+    InputDataError naming the file, what it holds, the site, the sum and the rows' dosages of
+    the sample with the largest sum (no sample ID)."""
+
+    def __init__(self, task: Task, files: PlinkFiles | BgenFiles | EntriesFiles) -> None:
+        assert task.sum_group is not None and task.sum_limit is not None and task.sum_site is not None
+        self.group, self.limit, self.site, self.files = task.sum_group, task.sum_limit, task.sum_site, files
+        at = np.flatnonzero(self.group >= 0)
+        self.last = np.full(len(self.limit), -1, dtype=np.int64)  # each site's last row in the task
+        np.maximum.at(self.last, self.group[at], at)
+        self.open: dict[int, list[np.ndarray]] = {}  # a site's called dosages of rows in earlier blocks
+
+    def add(self, lo: int, dose: np.ndarray, mis_r: np.ndarray, mis_j: np.ndarray) -> None:
+        """Check the sites whose last row is in the block of rows lo..lo + len(dose) (alt dosages,
+        missing calls filled, at (``mis_r``, ``mis_j``)); keep the rows of those still open."""
+        groups = self.group[lo:lo + len(dose)]
+        at = np.flatnonzero(groups >= 0)
+        if not at.size:
+            return
+        called = dose[at]  # (a copy) the missing calls back to 0 copies
+        place = np.full(len(dose), -1, dtype=np.int64)
+        place[at] = np.arange(at.size)
+        missing = place[mis_r] >= 0
+        called[place[mis_r[missing]], mis_j[missing]] = 0.0
+        g = groups[at]
+        by_site = np.argsort(g, kind="stable")
+        starts = np.flatnonzero(np.r_[True, g[by_site][1:] != g[by_site][:-1]])
+        sites = g[by_site][starts]
+        ends = np.r_[starts[1:], len(g)]
+        sums = np.add.reduceat(called[by_site], starts, axis=0)  # sites x n, this block's rows
+        closes = self.last[sites] < lo + len(dose)
+        for i in np.flatnonzero(~closes | np.isin(sites, list(self.open))):  # sites across blocks (rare)
+            rows = self.open.pop(int(sites[i]), []) + list(called[by_site][starts[i]:ends[i]])
+            if closes[i]:
+                sums[i] = np.sum(rows, axis=0)
+                self._check(int(sites[i]), sums[i], np.array(rows))
+            else:
+                self.open[int(sites[i])] = rows
+        over = closes & (sums > self.limit[sites][:, None]).any(axis=1)
+        if over.any():
+            bad = int(np.flatnonzero(over)[0])
+            self._check(int(sites[bad]), sums[bad], called[by_site][starts[bad]:ends[bad]])
+
+    def _check(self, site: int, total: np.ndarray, rows: np.ndarray) -> None:
+        """Raise the module's error when a sample's ``total`` (its site's alt copies, per sample)
+        is above the site's limit; ``rows``: the site's rows' called dosages (rows x samples)."""
+        worst = int(np.argmax(total))
+        if total[worst] <= self.limit[site]:
+            return
+        from trd_spark.errors import InputDataError
+
+        files = self.files
+        held = ("BGEN probabilities (expected alt dosages)" if not isinstance(files, (PlinkFiles, EntriesFiles))
+                else "MatrixTable calls" if isinstance(files, EntriesFiles)
+                else ".bed hard calls" if files.format == "plink" else ".pgen dosages (hard calls where none)")
+        where = files.path if isinstance(files, EntriesFiles) else files.matrix
+        raise InputDataError(
+            f"the {held} of a site given split (one row per alt) give {total[worst]:.4f} alt copies in all at "
+            f"{self.site[site]} ({','.join(f'{d:.3f}' for d in rows[:, worst])}), more than 2: the REF's dosage "
+            "would be negative; fix the file's dosages (each sample's rows of one site hold at most 2 copies)",
+            where=where)
 
 
 def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,

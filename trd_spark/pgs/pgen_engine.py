@@ -599,6 +599,78 @@ def _placed_rows(rows: pd.DataFrame, index: pd.DataFrame | None, files: PlinkFil
     return variant_idx[order], allele_idx[order], None if extent is None else extent[order], order
 
 
+def split_site_sums(rows: pd.DataFrame, order: np.ndarray | None, bounds: list[int],
+                    site_group: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], list[int]]:
+    """The weighted ``rows`` (``WeightMatrices.rows``, taken in ``order``: the pass's file order;
+    None: as they are) that are alts of one site given split, one row per alt (same contig,
+    position and REF as the file writes them, ``matching.file_rows``, two alts or more: a .bim /
+    .pvar / BGEN written split, or a .pgen's multi-allelic row read per alt), as the
+    ``native_task.Task`` arrays of ``native_task._SplitSiteCheck`` (``sum_group`` per row, int32,
+    -1 none; per site ``sum_limit`` = 2 + ``genotypes.DOSAGE_SUM_SLACK`` x its rows, float64,
+    and ``sum_site``, its name 'chr4:1000000 A>G,C'; {} when there is none), and ``bounds``
+    (the tasks' row ranges) moved so that each such site's rows, and each of ``site_group``'s
+    (``matching.SiteModels.placed``'s, already whole), fall in one task (no task left empty).
+    Why: a sample's alt copies over a site's rows are at most 2 (Hail's pass checks a
+    multi-allelic record's dosages the same way, ``genotypes.to_biallelic_dosage``); split rows
+    summing above 2 made a REF effect allele's dosage negative, summed as given. Only rows the
+    pass reads are checked (a REF effect allele reads all its site's alts). Driver cost: one
+    ``duplicated`` over the rows' positions; the grouping runs on rows at shared positions."""
+    from trd_spark.pgs.genotypes import DOSAGE_SUM_SLACK
+    from trd_spark.pgs.matching import file_rows
+
+    position, ref, alt = file_rows(rows)
+    contig = rows["contig"].to_numpy(object)
+    if order is not None:
+        position, ref, alt, contig = position[order], ref[order], alt[order], contig[order]
+    at = np.flatnonzero(pd.Series(position, copy=False).duplicated(keep=False).to_numpy(bool))
+    if not at.size:
+        return {}, bounds
+    near = pd.DataFrame({"contig": contig[at], "gp": position[at], "gr": ref[at], "ga": alt[at]})
+    by_site = near.groupby(["contig", "gp", "gr"], sort=False)
+    split = by_site["ga"].transform("nunique").to_numpy() > 1
+    if not split.any():
+        return {}, bounds
+    at, near = at[split], near[split]
+    # Sites numbered in the order of their first row (ngroup's numbers follow first appearance).
+    site = near.groupby(["contig", "gp", "gr"], sort=False).ngroup().to_numpy(np.int32)
+    group = np.full(len(position), -1, dtype=np.int32)
+    group[at] = site
+    n_rows = np.bincount(site)
+    first = np.unique(site, return_index=True)[1]  # each site's first row among ``near``
+    alts = near.groupby(site, sort=True)["ga"].agg(",".join).to_numpy(object)
+    names = [f"{c}:{p} {r}>{a}" for c, p, r, a in zip(near["contig"].to_numpy(object)[first],
+                                                        near["gp"].to_numpy(np.int64)[first],
+                                                        near["gr"].to_numpy(object)[first], alts)]
+    arrays: dict[str, np.ndarray] = {"sum_group": group, "sum_limit": 2.0 + DOSAGE_SUM_SLACK * n_rows.astype(np.float64),
+              "sum_site": np.array(names, dtype=str)}
+    # Each site's rows (and site_group's) in one task: a bound inside one's rows moves past its last.
+    spans = [g for g in (group, site_group) if g is not None and (g >= 0).any()]
+    lo = np.concatenate([_group_span(g)[0] for g in spans])
+    hi = np.concatenate([_group_span(g)[1] for g in spans])
+    moved: list[int] = []
+    for b in bounds:
+        inside = (lo < b) & (b <= hi)
+        while inside.any():
+            b = int(hi[inside].max()) + 1
+            inside = (lo < b) & (b <= hi)
+        if not moved or b > moved[-1]:
+            moved.append(b)
+    if moved[-1] != bounds[-1]:  # (a moved bound went past the last: it is the last)
+        moved.append(bounds[-1])
+    return arrays, moved
+
+
+def _group_span(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's first and last row (int64; groups 0..max of ``group``, -1 = none; a group
+    without rows spans nothing: first past last)."""
+    at = np.flatnonzero(group >= 0)
+    n = int(group[at].max()) + 1
+    first, last = np.full(n, len(group), dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    np.minimum.at(first, group[at], at)
+    np.maximum.at(last, group[at], at)
+    return first, last
+
+
 def _sex_rows_of(hl: hl_types, files: PlinkFiles | BgenFiles | EntriesFiles, reference_genome: str,
                  index: VariantIndex | None, variant_idx: np.ndarray, y_rows: np.ndarray, impute: bool,
                  extent: np.ndarray | None, n_samples: int, declared: np.ndarray | None = None
@@ -803,6 +875,8 @@ def score(
     # A dosage over several rows (``matching.SiteModels``: a REF effect allele's dominant / recessive
     # row at a multi-allelic site): each such site's rows in one task, which sums them.
     site_arrays, bounds = ({}, bounds) if weights.site_models is None else weights.site_models.placed(order, bounds)
+    # Rows of one site given split: their alt copies together checked in the task that reads them all.
+    sum_arrays, bounds = split_site_sums(weights.rows, order, bounds, site_arrays.get("site_group"))
     # (pandas' hash-table isin: numpy's sorts the 200k object contigs, ~2x the CPU before the job)
     y_rows = weights.rows["contig"].isin(list(hl.get_reference(reference_genome).y_contigs)).to_numpy(bool)
     x_haploid, y_placed, male = _sex_rows_of(hl, files, reference_genome, index, variant_idx,
@@ -810,7 +884,7 @@ def score(
     # The pass's row arrays by ``native_task.Task`` field, cut into the tasks' row ranges by ``bounds``
     # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``); the weights' arrays below.
     arrays: dict[str, np.ndarray | None] = {"variant_idx": variant_idx, "allele_idx": allele_idx, "extent": extent,
-                                            "x_haploid": x_haploid, "y_rows": y_placed, "male": male}
+                                            "x_haploid": x_haploid, "y_rows": y_placed, "male": male, **sum_arrays}
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice
