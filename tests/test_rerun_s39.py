@@ -4,7 +4,9 @@
 stage (``layout.publish_stage`` asks ``check_still_held``; ``pgs.scratch`` and ``pgs.stage`` take the
 lock's refresh and owner-check helpers) and was digested whole: an edit of the release listing reran
 every stage of every release, hours of PGS scoring at All of Us scale. It is read by name now
-(``provenance.BY_NAME``): a stage's code holds the definitions its modules take and those they use.
+(``provenance.BY_NAME``), and the run control a stage takes from it (and ``pgs.scratch``) is left
+out of the code digests (``provenance.RUN_CONTROL``): it decides whether a run goes on, never what
+it writes.
 """
 
 from __future__ import annotations
@@ -16,64 +18,141 @@ from trd_spark.stages import STAGE_SPECS
 
 
 @pytest.fixture
-def edited_releases(monkeypatch):
-    """``edit(old, new)``: the five stages' code digests after replacing ``old`` by ``new`` in
-    ``trd_spark.releases``' source as ``provenance`` reads it (the file is not touched)."""
+def edited():
+    """``edit(module, old, new)``: the five stages' code digests after replacing ``old`` by ``new``
+    in ``module``'s source as ``provenance`` reads it (the file is not touched; edits add up)."""
     from trd_spark import provenance
 
     real = provenance._source  # noqa: SLF001
-    text = real("trd_spark.releases")[0]
-    edits: list[tuple[str, str]] = []
+    edits: list[tuple[str, str, str]] = []
 
     def source(name: str):
-        if name != "trd_spark.releases":
-            return real(name)
-        out = text
-        for old, new in edits:
-            assert old in out, old
-            out = out.replace(old, new, 1)
-        return out, False
+        found = real(name)
+        if found is None or not any(m == name for m, _, _ in edits):
+            return found
+        out = found[0]
+        for module, old, new in edits:
+            if module == name:
+                assert old in out, old
+                out = out.replace(old, new, 1)
+        return out, found[1]
 
-    monkeypatch.setattr(provenance, "_source", source)
-
-    def edit(old: str, new: str) -> dict[str, dict[str, str]]:
-        edits.append((old, new))
+    def edit(module: str, old: str, new: str) -> dict[str, dict[str, str]]:
+        edits.append((module, old, new))
         provenance.code_digests.cache_clear()
         return {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES}
 
     provenance.code_digests.cache_clear()
-    yield edit
-    monkeypatch.undo()
-    provenance.code_digests.cache_clear()
+    saved, provenance._source = provenance._source, source  # noqa: SLF001
+    try:
+        yield edit
+    finally:
+        provenance._source = saved  # noqa: SLF001
+        provenance.code_digests.cache_clear()
 
 
 def _changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
-    """The stages whose code digest of ``trd_spark.releases`` differs (the only module edited:
-    comparing it alone keeps an unrelated module edited meanwhile in the working tree out)."""
-    return [s for s in STAGES if before[s]["trd_spark.releases"] != after[s]["trd_spark.releases"]]
+    """The stages whose code digests differ."""
+    return [s for s in STAGES if before[s] != after[s]]
 
 
-def test_an_edit_of_the_release_listing_reruns_no_stage_and_one_of_what_a_stage_runs_does(edited_releases):
-    """Both directions: the release listing and ``--release latest`` (no stage runs them) rerun
-    nothing; the refresh interval the pgs stage and its scratch folders take reruns pgs onwards
-    (pgs only in the code digests: the later stages rerun through pgs's new run id); the owner
-    check its scratch folders use, and the lock check every stage's publish runs, rerun every
-    stage."""
-    before = edited_releases("", "")
-    assert all("trd_spark.releases" in d for d in before.values())
-    listing = edited_releases('lines = [f"{\'release\':<20} {\'state\':<10} complete stages"]',
-                              'lines = [f"{\'release\':<24} {\'state\':<10} complete stages"]')
-    assert _changed(before, listing) == []
-    latest = edited_releases("    if force:\n        return found[-1].release",
-                             "    if force:\n        return found[0].release")
-    assert _changed(listing, latest) == []
-    refresh = edited_releases('["lock_refresh_minutes"].default * 60', '["lock_refresh_minutes"].default * 30')
-    assert _changed(latest, refresh) == ["pgs"]
-    alive = edited_releases("    except PermissionError:\n        return True",
-                            "    except PermissionError:\n        return False")
-    assert _changed(refresh, alive) == list(STAGES)
-    held = edited_releases("    if not found:\n        raise LockedError(", "    if found is False:\n        raise LockedError(")
-    assert _changed(alive, held) == list(STAGES)
+def test_an_edit_of_releases_or_of_the_scratch_records_reruns_no_stage(edited):
+    """Session 39 (reader finding 2): the release listing and ``--release latest`` (no stage runs
+    them) and the run control every stage takes (the lock check before a publish, the owner check,
+    the refresh interval and refresher of the pgs scratch folders: ``provenance.RUN_CONTROL``)
+    decide whether a run goes on, never what it writes. Before, an edit of the refresh interval
+    reran pgs onwards and one of ``process_alive`` or ``check_still_held`` every stage of every
+    release (this test asserted those reruns; each was a needless one): now none reruns."""
+    before = edited("trd_spark.releases", "", "")
+    assert not any("trd_spark.releases" in d or "trd_spark.pgs.scratch" in d for d in before.values())
+    after = [
+        edited("trd_spark.releases", 'lines = [f"{\'release\':<20} {\'state\':<10} complete stages"]',
+               'lines = [f"{\'release\':<24} {\'state\':<10} complete stages"]'),
+        edited("trd_spark.releases", "    if force:\n        return found[-1].release",
+               "    if force:\n        return found[0].release"),
+        edited("trd_spark.releases", '["lock_refresh_minutes"].default * 60', '["lock_refresh_minutes"].default * 30'),
+        edited("trd_spark.releases", "    except PermissionError:\n        return True",
+               "    except PermissionError:\n        return False"),
+        edited("trd_spark.releases", "    if not found:\n        raise LockedError(",
+               "    if found is False:\n        raise LockedError("),
+        edited("trd_spark.pgs.scratch", "    os.rename(path, taken)\n", "    os.replace(path, taken)\n"),
+        edited("trd_spark.pgs.scratch", 'OWNER = "_owner.json"', 'OWNER = "_owner2.json"'),
+    ]
+    assert [_changed(before, a) for a in after] == [[]] * len(after)
+
+
+def test_an_edit_of_a_scoring_function_still_reruns_pgs(edited):
+    """The other direction: run control is left out by name, not by the stage: an edit of how a
+    score is computed (``pgs.scoring``'s Hail path, ``pgs.matching``) still reruns pgs (the later
+    stages through its new run id), and no stage that does not run it."""
+    before = edited("trd_spark.pgs.scoring", "", "")
+    scoring = edited("trd_spark.pgs.scoring", "def compute_scores(", "def compute_scores_(")
+    assert _changed(before, scoring) == ["pgs"]
+    matching = edited("trd_spark.pgs.matching", "import numpy as np\n", "import numpy as np\nZ = 1\n")
+    assert _changed(scoring, matching) == ["pgs"]
+
+
+def test_run_control_names_exist_and_what_else_uses_them_still_counts(tmp_path, monkeypatch):
+    """Each ``RUN_CONTROL`` entry names a module of the package (and a top-level name of a
+    ``BY_NAME`` module): a renamed one would otherwise fall out of the list unseen. In a tmp
+    package: a module taking only a run-control name of a by-name module does not hold it; one
+    taking another name that uses it holds that name's code with the run control it uses; a
+    run-control module listed whole is left out, unless it holds top-level code (digested whole)."""
+    import sys
+
+    from trd_spark import provenance
+    from trd_spark.provenance import BY_NAME, RUN_CONTROL, code_digests
+
+    for entry in RUN_CONTROL:
+        module, _, name = entry.partition(":")
+        found = provenance._source(module)  # noqa: SLF001
+        assert found is not None, entry
+        if name:
+            assert module in BY_NAME, entry
+            assert name in provenance._definitions(module, found[0])[1], entry  # noqa: SLF001
+
+    root = tmp_path / "ctl39_pkg"
+    root.mkdir()
+    shared = "def ctl():\n    return 1\n\n\ndef used():\n    return ctl()\n"
+    files = {"__init__.py": "", "shared.py": shared, "scratchy.py": "X = 1\n",
+             "only.py": "from ctl39_pkg.shared import ctl\nfrom ctl39_pkg.scratchy import X\n",
+             "both.py": "from ctl39_pkg.shared import ctl, used\n"}
+    for name, text in files.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    control = ("ctl39_pkg.shared:ctl", "ctl39_pkg.scratchy")
+
+    def digests(module: str) -> dict[str, str]:
+        code_digests.cache_clear()
+        return code_digests(module, package="ctl39_pkg", by_name=("ctl39_pkg.shared",), run_control=control)
+
+    try:
+        assert sorted(digests("ctl39_pkg.only")) == ["ctl39_pkg", "ctl39_pkg.only"]
+        both = digests("ctl39_pkg.both")["ctl39_pkg.shared"]
+        (root / "shared.py").write_text(shared.replace("return 1", "return 2"))
+        assert digests("ctl39_pkg.both")["ctl39_pkg.shared"] != both
+        assert sorted(digests("ctl39_pkg.only")) == ["ctl39_pkg", "ctl39_pkg.only"]
+        (root / "scratchy.py").write_text("X = 1\nprint(X)\n")
+        assert "ctl39_pkg.scratchy" in digests("ctl39_pkg.only")
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "ctl39_pkg"]:
+            del sys.modules[name]
+        code_digests.cache_clear()
+
+
+def test_a_manifest_recorded_before_run_control_was_left_out_is_not_a_code_change():
+    """A stage published at 30297c6 recorded ``trd_spark.releases`` (digested whole) and, for pgs,
+    ``trd_spark.pgs.scratch`` in its code: ``recorded_code`` leaves those out where today's digest
+    does not hold them, so the listing alone reruns nothing; any other module's change, or one of a
+    run-control module today's digest still holds, is still a change."""
+    from trd_spark.provenance import recorded_code
+
+    now = {"trd_spark.layout": "a", "trd_spark.pgs.stage": "b"}
+    old = {**now, "trd_spark.releases": "c", "trd_spark.pgs.scratch": "d"}
+    assert recorded_code(old, now) == now
+    assert recorded_code({**old, "trd_spark.layout": "e"}, now) != now
+    assert recorded_code({**old, "trd_spark.vocabulary": "f"}, now) != now
+    assert recorded_code(old, {**now, "trd_spark.releases": "g"}) != {**now, "trd_spark.releases": "g"}
 
 
 def test_a_module_logger_named_by_dunder_name_keeps_a_module_readable_by_name(tmp_path, monkeypatch):
@@ -321,3 +400,54 @@ def test_a_models_library_upgrade_reruns_models_onwards_not_the_pgs_stage():
     got = versions()
     assert got["lifelines"] == importlib.metadata.version("lifelines")
     assert got["statsmodels"] == importlib.metadata.version("statsmodels")
+
+
+def test_a_takeover_written_while_the_release_lock_refreshes_is_kept(tmp_path, monkeypatch, caplog):
+    """Session 39 reader finding 5: ``ReleaseLock.refresh`` read the lock (``holds``), then replaced
+    it: another run's takeover written between the two was overwritten with this run's record (two
+    runs on one release). The takeover is written here exactly there (inside ``holds``, after its
+    read): it stays, the refresh says False with a WARNING, and no temporary file is left."""
+    import json
+
+    from trd_spark.config import load_config
+    from trd_spark.releases import LocalFs, ReleaseLock
+
+    cfg = load_config(None, overrides={"output_root": str(tmp_path / "results"), "toy_data": None,
+                                       "release": "r1"})
+    lock = ReleaseLock(cfg, LocalFs())
+    lock.acquire()
+    assert lock.refresh() is True  # no takeover: refreshed
+    assert json.loads((tmp_path / "results" / "r1" / ".lock").read_text())["started"] == lock.owner["started"]
+    other = {"host": "another-host", "pid": 1, "process": "x", "started": 1.0, "refreshed": 2.0}
+    real = ReleaseLock.holds
+
+    def holds(self):
+        found = real(self)
+        path = tmp_path / "results" / "r1" / ".lock"
+        (path.parent / "taker.tmp").write_text(json.dumps(other))
+        (path.parent / "taker.tmp").replace(path)
+        return found
+
+    monkeypatch.setattr(ReleaseLock, "holds", holds)
+    caplog.set_level("WARNING", logger="trd_spark.releases")
+    assert lock.refresh() is False
+    assert json.loads((tmp_path / "results" / "r1" / ".lock").read_text()) == other
+    assert sorted(p.name for p in (tmp_path / "results" / "r1").iterdir()) == [".lock"]
+    assert any("was written by another run while this run refreshed it" in r.getMessage() for r in caplog.records)
+
+
+def test_the_lock_holder_text_says_the_last_refresh_by_the_files_time_whatever_the_holders_clock(tmp_path):
+    """Session 39 reader finding 6: the "refreshed" phrase was said only when the file's last write
+    (the storage's clock) was more recent than the record's start (the holder's clock): a holder
+    whose clock ran fast (its start "in the future": age 0) got none. The start is now said as the
+    holder's clock has it, the last refresh by the file's time alone."""
+    import time
+
+    from trd_spark.releases import LocalFs, lock_holder_text
+
+    path = tmp_path / ".lock"
+    now = time.time()
+    _lock_of_another_host(path, refreshed=now + 3 * 3600, written=now - 120)
+    text = lock_holder_text(LocalFs(), str(path), 24.0)
+    assert "(0m00s ago); wait for it to end: its run last refreshed the lock 2m0" in text, text
+    assert "its start above is by its host's clock" in text, text

@@ -272,6 +272,25 @@ def _distribution_versions() -> dict[str, str]:
 # owner-check helpers, none the release listing or ``--release latest`` (session 39: an edit there
 # reran every stage of every release).
 BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases")
+# Run control: code that decides only whether a run may go on or must stop (the release lock, its
+# refresh and takeover checks, the owner records of the pgs stage's scratch folders), never what a
+# stage reads, computes or writes: a stage that runs at all writes the same bytes whatever it holds.
+# It is left out of the code digests (as ``stages.PERFORMANCE_SPARK_CONF`` leaves Spark tuning out
+# of the config slices): session 39's lock fixes otherwise reran every stage of every release at
+# the next scheduled run ("code changed: trd_spark.releases"; pgs.scratch: hours of scoring).
+# ``module`` leaves the whole module out (while it holds only definitions: ``_definitions``);
+# ``module:name`` a name of a ``BY_NAME`` module that a stage's modules import from it (the
+# definitions it alone uses go with it; one a kept name uses stays). Never a scoring, phenotype,
+# model or report function, nor a constant a stage's output holds: list a name here only when no
+# edit of it can change a published byte (tests/test_rerun_s39.py checks that each is defined).
+RUN_CONTROL = (
+    "trd_spark.pgs.scratch",
+    "trd_spark.releases:LOCK_REFRESH_SECONDS", "trd_spark.releases:ReleaseLock",
+    "trd_spark.releases:check_still_held", "trd_spark.releases:holder_alive_here",
+    "trd_spark.releases:lock_holder_text", "trd_spark.releases:lock_is_stale",
+    "trd_spark.releases:lock_refresh_seconds", "trd_spark.releases:process_alive",
+    "trd_spark.releases:process_identity",
+)
 # Top-level statements a module read by name may hold (anything else: the whole module counts).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
                 ast.AnnAssign)
@@ -423,8 +442,21 @@ def _module_code(name: str, text: str, is_package: bool
     return hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16], imports, froms
 
 
+def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tuple[str, ...] = RUN_CONTROL
+                  ) -> dict[str, str]:
+    """``recorded`` (the ``code`` a stage's manifest holds: ``code_digests`` when it ran) without
+    the modules of ``run_control`` that ``now`` (``code_digests`` today) does not hold: a manifest
+    written before a module was listed there (session 39; ``trd_spark.releases`` then digested
+    whole, ``trd_spark.pgs.scratch`` in pgs') compares equal when nothing else changed, instead
+    of rerunning every stage once for the listing itself. A module ``now`` still holds (a stage
+    takes a name of it that is not run control) is compared as recorded."""
+    modules = {n.partition(":")[0] for n in run_control}
+    return {k: v for k, v in recorded.items() if k in now or k not in modules}
+
+
 @functools.cache
-def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME) -> dict[str, str]:
+def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME,
+                 run_control: tuple[str, ...] = RUN_CONTROL) -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
@@ -447,6 +479,11 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     computed name is taken to be one of the package's modules its strings name, as ``stages``'
     declarations), it is digested whole.
 
+    ``run_control`` (default ``RUN_CONTROL``): a module listed whole is left out (not digested,
+    its imports not followed) while it holds only definitions; a ``module:name`` is left out of
+    the names taken from its ``by_name`` module, which is left out itself when no other name is
+    taken from it (and it holds only definitions).
+
     Raises ImportError when ``module`` itself cannot be found.
     """
     if _source(module) is None:
@@ -464,6 +501,8 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         found = _source(name)
         if found is None:
             continue
+        if name != module and name in run_control and _definitions(name, found[0]) is not None:
+            continue  # run control: decides whether a run goes on, never what it writes
         digests[name], imports, froms = _module_code(name, *found)
         if name in taken:
             texts[name] = found[0]
@@ -481,7 +520,11 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
             elif top and top not in sys.stdlib_module_names:
                 libraries.add(top)
     for shared in sorted(texts.keys() - {module}):
-        part = None if "*" in taken[shared] else _names_digest(shared, texts[shared], frozenset(taken[shared]))
+        kept = frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")})
+        if not kept and taken[shared] and _definitions(shared, texts[shared]) is not None:
+            del digests[shared]  # only run control taken from it
+            continue
+        part = None if "*" in kept else _names_digest(shared, texts[shared], kept)
         if part is not None:
             digests[shared] = part
     versions = _distribution_versions()

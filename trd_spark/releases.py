@@ -355,27 +355,34 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
 
 def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
     """Who holds the lock at ``path``, for the LockedError line: ``held by pid 123 on host h
-    since 2026-12-05 10:16:24 UTC (3m ago; ...)``. A run refused with exit 6 otherwise told
+    since 2026-12-05 10:16:24 UTC (3m00s ago); wait for it to end: its run last refreshed the lock
+    0m40s ago (by the file's time; ...)`` (the start as the holder's record says it, by its clock;
+    the last refresh by the file's modification time, the storage's clock). A run refused with exit 6 otherwise told
     nothing to tell a live run from a hung one, so the user could not decide whether to wait or
     end it. Host and pid are the machine's, never a participant's. An unreadable lock (a run
     killed while writing it) is named so, with the file's age."""
     held: Any = {}
+    clock = True  # the record's start is the holder's clock, not this host's (said with the last refresh)
     try:
         held = json.loads(fs.read_text(path))
         started, where = float(held["started"]), f"pid {held.get('pid', '?')} on host {held.get('host', '?')}"
     except Exception:  # noqa: BLE001 - empty or half-written: its age is all there is
         try:
-            started, where = fs.mtime(path), "a run whose lock file cannot be read"
+            started, where, clock = fs.mtime(path), "a run whose lock file cannot be read", False
         except Exception:  # noqa: BLE001 - removed meanwhile
             return "held by a run that has just ended (run again)"
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
     age = max(0, int(time.time() - started))
     alive = ": its process is alive on this host, so its lock is kept whatever its age" if holder_alive_here(
         held if isinstance(held, dict) else {}) else ""
-    try:  # the file's last write (the storage's clock, as ``lock_is_stale`` judges it), not the record's
+    # When the run last wrote the lock: the file's mtime alone (the storage's clock, as
+    # ``lock_is_stale`` judges it). Compared with the record's start (the holder's clock), a holder
+    # whose clock ran fast got no "refreshed" phrase and one whose clock ran slow an inflated age.
+    try:
         quiet = max(0, int(time.time() - fs.mtime(path)))
-        alive = alive or (f": its run refreshed the lock {_duration(quiet)} ago" if quiet < age else "")
-    except Exception:  # noqa: BLE001 - removed meanwhile: the age above is all there is
+        alive = alive or (f": its run last refreshed the lock {_duration(quiet)} ago (by the file's time; its start "
+                          "above is by its host's clock)" if clock else "")
+    except Exception:  # noqa: BLE001 - removed meanwhile: the start above is all there is
         pass
     ago = _duration(age)
     return (f"held by {where} since {since} ({ago} ago); wait for it to end{alive} (a killed run's lock is taken "
@@ -558,10 +565,18 @@ class ReleaseLock:
         """Rewrite the lock with this run's owner record and ``refreshed`` now, while the file
         still holds this run's record (same host, pid, process and start); False, with a WARNING,
         when it holds another run's (taken over after this run went unrefreshed for
-        ``lock_stale_hours``: it is never overwritten) or is gone. A local lock is replaced whole
-        (a temporary file renamed over it: a reader never sees it half-written); on HDFS / GCS it
-        is overwritten (GCS replaces an object whole; a half-written HDFS file reads as an
-        unreadable lock, judged by its new mtime: not stale)."""
+        ``lock_stale_hours``: it is never overwritten) or is gone. A local lock is taken away
+        first (a rename: one taker), checked again and put back only where no lock is
+        (``open(..., "x")``: exclusive as ``create_new``; one read while being written is an
+        unreadable lock, judged by its new mtime: not stale):
+        a read, a check and a replace overwrote a takeover written between the check and the
+        write (two runs on one release; session 39 reader, as ``pgs.scratch._refresh``). A lock
+        another run writes while this one is away (a takeover, or a run started in that instant,
+        which finds no lock) is kept and this run stops refreshing (``check_still_held`` then
+        stops its publish). On HDFS / GCS it is still checked, then overwritten (GCS replaces an
+        object whole; a half-written HDFS file reads as an unreadable lock, judged by its new
+        mtime: not stale): a takeover landing between the check and the write is overwritten
+        there (README "Not covered")."""
         with self._writing:
             if self._stop.is_set():
                 return False
@@ -578,13 +593,42 @@ class ReleaseLock:
             write_text = getattr(self.fs, "write_text", None)
             if write_text is not None:
                 write_text(self.path, text)
-            else:
-                tmp = f"{self.path}.refresh-{os.getpid()}"
-                with open(tmp, "w") as f:
-                    f.write(text)
-                os.replace(tmp, self.path)
+            elif not self._refresh_local(text):
+                log.warning("release %s: the lock %s was written by another run while this run refreshed it (taken "
+                            "over after releases.lock_stale_hours without a refresh?); left to it, not refreshed",
+                            self.release, self.path)
+                return False
             self._written = now
             return True
+
+    def _refresh_local(self, text: str) -> bool:
+        """``refresh`` of a lock on a local (or mounted) file system: the lock renamed away, its
+        bytes checked to be this run's record, then ``text`` (or, were they another run's, those
+        bytes) written back only where no lock is. True when this run's record was rewritten.
+        Raises OSError (FileNotFoundError: the lock is gone) for ``_keep_fresh`` to count."""
+        taken = f"{self.path}.held-{os.getpid()}"
+        os.rename(self.path, taken)
+        try:
+            with open(taken, "rb") as f:
+                held_bytes = f.read()
+            try:
+                held = json.loads(held_bytes)
+            except ValueError:
+                held = None
+            ours = isinstance(held, dict) and all(held.get(k) == self.owner[k]
+                                                  for k in ("host", "pid", "process", "started"))
+            try:
+                # Exclusive create, not os.link of a whole file: a gcsfuse mount has no hard links.
+                with open(self.path, "xb") as f:
+                    f.write(text.encode() if ours else held_bytes)
+            except FileExistsError:  # another run's lock written while this one was away: it stays
+                return False
+            return ours
+        finally:
+            try:
+                os.unlink(taken)
+            except FileNotFoundError:
+                pass
 
     def _keep_fresh(self) -> None:
         """The refresher thread: ``refresh`` every ``refresh_seconds`` until the lock is released

@@ -75,7 +75,7 @@ from trd_spark.layout import (
     publish_stage,
 )
 from trd_spark.logs import WarningCounter
-from trd_spark.provenance import code_digests
+from trd_spark.provenance import code_digests, recorded_code
 from trd_spark.schemas import TABLES_BY_STAGE
 
 if TYPE_CHECKING:
@@ -1097,8 +1097,8 @@ def rerun_reasons(cfg: Config, spec: StageSpec, fs: FsLike, *, upstream_reruns: 
         reasons.append(f"config changed: {', '.join(keys) or 'slice'}")
     if "code" not in old:
         reasons.append("published by an older trd-spark (no per-module code digest)")
-    elif old["code"] != new["code"]:
-        reasons.append(f"code changed: {', '.join(_changed_keys(old['code'], new['code']))}")
+    elif (code := recorded_code(old["code"], new["code"])) != new["code"]:
+        reasons.append(f"code changed: {', '.join(_changed_keys(code, new['code']))}")
     for u, run_id in new["upstream"].items():
         if u not in upstream_reruns and old["upstream"].get(u) != run_id:
             reasons.append(f"upstream {u} was republished" if run_id else f"upstream {u} is not complete")
