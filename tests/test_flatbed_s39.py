@@ -28,27 +28,29 @@ import pandas as pd
 import pytest
 from test_flatw_s37 import HAPLOID, _all_bits, _bits, _frame, _reference_one_site_per_row
 
-from trd_spark.pgs import matching, native_task
+from trd_spark.pgs import matching, memory, native_task
 from trd_spark.pgs.matching import DUPLICATES_DROPPED, frame_matches, weight_matrices
 
 
-def _reference(monkeypatch, build) -> dict:
+def _reference(monkeypatch, build):
     """``_all_bits`` of ``build()`` with the matrices built as before this change (scipy's COO sum
-    into zeroed memory; ``test_flatw_s37``'s reference, bit-identical to 30297c6's build)."""
+    into zeroed memory; ``test_flatw_s37``'s reference, bit-identical to 30297c6's build); the
+    ``_bits`` of an array ``build()`` returns."""
     with monkeypatch.context() as mp:
         mp.setattr(matching, "_one_site_per_row", _reference_one_site_per_row)
-        return _all_bits(build())
+        built = build()
+        return _bits(built) if isinstance(built, np.ndarray) else _all_bits(built)
 
 
-def _long_frame(rng: np.random.Generator, n_rows: int, k: int):
-    """One site per row in row order, every score at every site, REF and alt effect alleles, a
-    haploid tail, weights over 30 orders of magnitude (any other order of the column sums' additions
-    changes their bits)."""
+def _long_frame(rng: np.random.Generator, n_rows: int, k: int, ref_share: float = 0.5, spread: float = 15):
+    """One site per row in row order, every score at every site, REF effect alleles at about
+    ``ref_share`` of them (alt elsewhere), a haploid tail, weights over 2 x ``spread`` orders of
+    magnitude (any other order of the column sums' additions changes their bits)."""
     contigs = np.array(["chr1"] * n_rows, dtype=object)
     contigs[-7:] = "chrY"
     rows = pd.DataFrame({"contig": contigs, "position": np.arange(n_rows) + 100, "ref": "A", "alt": "G"})
-    match_type = np.where(rng.random(n_rows) < 0.5, "ref_alt", "alt_ref").astype(object)
-    weights = [rng.normal(size=k) * 10.0 ** rng.uniform(-15, 15, size=k) for _ in range(n_rows)]
+    match_type = np.where(rng.random(n_rows) < ref_share, "alt_ref", "ref_alt").astype(object)
+    weights = [rng.normal(size=k) * 10.0 ** rng.uniform(-spread, spread, size=k) for _ in range(n_rows)]
     sites = pd.DataFrame({"match_type": match_type, "matched_row": np.arange(n_rows, dtype=np.int64),
                           "effect_is_ref": match_type == "alt_ref", "other_alt_rows": [()] * n_rows,
                           "other_ref_rows": [()] * n_rows,
@@ -63,8 +65,9 @@ def _long_frame(rng: np.random.Generator, n_rows: int, k: int):
 def test_weights_written_in_row_chunks_keep_every_bit(monkeypatch, tmp_path, chunk_bytes):
     """CSR form into a pass directory, written in chunks of one row, a few rows and the default:
     slope, offset, n_vars, ref_effect_row and the offsets' column sums have the reference build's
-    bits, in the files too (None: the default chunk); the sums come from the build (``offset_sums``), and the driver's
-    matrices are read-only views of the files (no writable mapping of them)."""
+    bits, in the files too (None: the default chunk); the sums come from the build (``offset_sums``,
+    returned by ``offset_total()`` asked first, as the stage asks it), and the driver's matrices
+    are read-only views of the files (no writable mapping of them)."""
     if chunk_bytes is not None:  # (None: the module's own)
         monkeypatch.setattr(matching, "_CHUNK_BYTES", chunk_bytes)
     written = []
@@ -76,8 +79,12 @@ def test_weights_written_in_row_chunks_keep_every_bit(monkeypatch, tmp_path, chu
         for mode in ("files", "deferred"):
             directory = tmp_path / f"{mode}{i}"
             w = weight_matrices(m, HAPLOID, str(directory), defer=mode == "deferred")
-            assert w.offset_sums is not None and w.directory == str(directory)
-            assert _bits(w.offset_sums) == _bits(-2.0 * w.slope.sum(axis=0, where=w.ref_effect_row[:, None]) + 0.0)
+            # offset_total() first on a fresh build, as the stage asks it (a mean-imputed native
+            # pass: ``.offset`` never built), so that it returns the build's ``offset_sums``.
+            total = _bits(w.offset_total())
+            assert "offset" not in w.__dict__ and w.offset_sums is not None and w.directory == str(directory)
+            base = _bits(-2.0 * w.slope.sum(axis=0, where=w.ref_effect_row[:, None]) + 0.0)
+            assert total == _bits(w.offset_sums) == base
             assert not w.slope.flags.writeable and not w.n_vars.flags.writeable
             new = _all_bits(w)
             old = _reference(monkeypatch, lambda m=m, d=tmp_path / f"ref_{mode}{i}": weight_matrices(m, HAPLOID, str(d)))
@@ -88,6 +95,24 @@ def test_weights_written_in_row_chunks_keep_every_bit(monkeypatch, tmp_path, chu
             for name in ("slope", "n_vars"):
                 assert _bits(np.load(directory / "weights" / f"{name}.npy")) == new[name]
     assert written == ["slope", "n_vars"] * 2 * len(frames)
+
+
+def test_one_scores_offset_total_has_the_column_sums_bits(monkeypatch, tmp_path):
+    """One score (k = 1) over more rows than a chunk (256 rows here), nearly every row a REF effect
+    allele: ``offset_total()`` has the bits of -2 x the REF-effect rows' column sum, as every
+    other build gives. numpy sums an (n, 1) column pairwise, so a sum restarted at each chunk
+    from the running one (the build's ``offset_sums`` for k >= 2) regroups the additions: on
+    these seeds its last bits differ (4 of 4 at 30297c6+515c7e2); the build takes none for k = 1."""
+    monkeypatch.setattr(matching, "_CHUNK_BYTES", 8 * 256)
+    for seed in range(4):
+        m = _long_frame(np.random.default_rng(seed), 2000, 1, ref_share=0.97, spread=0)
+        w = weight_matrices(m, HAPLOID, str(tmp_path / f"k1_{seed}"))
+        total = _bits(w.offset_total())
+        assert "offset" not in w.__dict__ and w.directory is not None
+        assert total == _bits(-2.0 * w.slope.sum(axis=0, where=w.ref_effect_row[:, None]) + 0.0), seed
+        # (in memory, built as before 515c7e2, and asked first the same way: the same bits)
+        before = _reference(monkeypatch, lambda m=m: weight_matrices(m, HAPLOID).offset_total())
+        assert total == before, seed
 
 
 def test_a_failed_write_names_the_file_and_a_short_write_is_written_on(monkeypatch, tmp_path):
@@ -139,7 +164,7 @@ def _populate_supported() -> bool:
     """Whether this kernel takes MADV_POPULATE_WRITE (Linux >= 5.14)."""
     probe = mmap.mmap(-1, mmap.PAGESIZE)
     try:
-        probe.madvise(native_task._MADV_POPULATE_WRITE)
+        probe.madvise(memory.MADV_POPULATE_WRITE)
         return True
     except OSError:
         return False
@@ -166,3 +191,26 @@ def test_block_buffer_pages_are_resident_at_once_without_huge_pages(monkeypatch)
     assert grown.shape == (rows * 2, n) and len(native_task._BLOCK_BUFFER) == 1
     grown[:] = 1.5  # writable over its whole extent
     assert float(grown.sum()) == 1.5 * rows * 2 * n
+
+
+def test_the_warm_up_writes_the_buffers_pages_only_where_populating_was_refused(monkeypatch):
+    """``native_task.pass_ready`` leaves the block buffer as ``populated_buffer`` made it where the
+    kernel took MADV_POPULATE_WRITE (its pages are resident: no write of them again), and writes
+    one item per 4 KiB page itself where the kernel refused (an advice it has no such value for
+    stands in for a kernel before 5.14), which ``memory.populate_refused`` then says."""
+    rows, n = 64, 512  # 256 kB: 64 pages
+    monkeypatch.setattr(native_task, "_BLOCK_BUFFER", [])
+    monkeypatch.setattr(memory, "_populate_refused", False)
+    stride = native_task._PAGE_BYTES // 8
+    if _populate_supported():
+        native_task._block_buffer(rows, n)[:] = 1.5  # (the same buffer pass_ready takes)
+        native_task.pass_ready(rows, n, 0)
+        assert not memory.populate_refused()
+        assert (native_task._block_buffer(rows, n) == 1.5).all()
+    monkeypatch.setattr(native_task, "_BLOCK_BUFFER", [])
+    monkeypatch.setattr(memory, "MADV_POPULATE_WRITE", -1)  # EINVAL from every kernel
+    native_task._block_buffer(rows, n)[:] = 1.5
+    assert memory.populate_refused()
+    native_task.pass_ready(rows, n, 0)
+    flat = native_task._block_buffer(rows, n).reshape(-1)
+    assert (flat[::stride] == 0.0).all() and (np.delete(flat, np.arange(0, flat.size, stride)) == 1.5).all()

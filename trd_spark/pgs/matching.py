@@ -89,7 +89,7 @@ from pyspark.sql import types as T
 from trd_spark.errors import InputDataError
 from trd_spark.logs import counted
 from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
-from trd_spark.pgs.memory import small_pages
+from trd_spark.pgs.memory import populate_write, small_pages
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
 
@@ -1568,8 +1568,8 @@ class WeightMatrices:
     # in memory (``weight_matrices``' ``directory``).
     directory: str | None = None
     # ``offset_total()`` (no order) when the build summed it in passing (``_written_cells``: the
-    # same additions in the same order, from each row chunk while it was in the cache); None:
-    # summed from ``slope`` when asked.
+    # same additions in the same order, from each row chunk while it was in the cache; two scores
+    # or more); None: summed from ``slope`` when asked.
     offset_sums: np.ndarray | None = None
 
     @cached_property
@@ -2048,9 +2048,10 @@ def _written_cells(directory: str, name: str, shape: tuple[int, int], values: np
     (``_CHUNK_BYTES``) and written from it; the rows flagged ``negated`` (bool per row: a REF
     effect allele's) are then ``0.0 - sum``, as ``_one_site_per_row`` negates them. Returns the
     file's matrix mapped read-only (``np.load(mmap_mode="r")``: the driver reads it only if
-    asked) and, with ``negated``, the offsets' column sums ``WeightMatrices.offset_total`` gives
-    (-2 x the negated rows' sums in row order, +0.0 for a zero sum), taken from each chunk while
-    it is in the cache; None without.
+    asked) and, with ``negated`` and two scores or more, the offsets' column sums
+    ``WeightMatrices.offset_total`` gives (-2 x the negated rows' sums in row order, +0.0 for a
+    zero sum), taken from each chunk while it is in the cache; None otherwise (one score: numpy
+    sums a single column pairwise, which chunks would regroup).
 
     Why: built through a writable mapping (``native_task.mapped_rows``), the file's ~110 MB at
     200k rows x 61 scores were reserved (``posix_fallocate``: the kernel zeroes every new tmpfs
@@ -2060,9 +2061,10 @@ def _written_cells(directory: str, name: str, shape: tuple[int, int], values: np
     mapping; and a full directory is an OSError of the write naming the file, where a write
     through a mapping would be SIGBUS (why ``mapped_rows`` reserves). The same additions in
     the same order as ``_summed_cells`` (each cell its members in member order from +0.0; numpy's
-    column sum over rows is sequential in row order, continued chunk to chunk from the running
-    sum): the same bits (tests/test_flatbed_s39.py). Raises ValueError for an index outside the
-    matrix (nothing written), OSError naming the file when it cannot be written."""
+    column sum over the rows of two columns or more is sequential in row order, continued chunk to
+    chunk from the running sum): the same bits (tests/test_flatbed_s39.py). Raises ValueError
+    for an index outside the matrix (nothing written), OSError naming the file when it cannot be
+    written."""
     from scipy.sparse import _sparsetools
 
     n_rows, k = shape
@@ -2074,7 +2076,10 @@ def _written_cells(directory: str, name: str, shape: tuple[int, int], values: np
     # Row 0 of the buffer holds the running column sums of the negated rows (the next chunk's
     # sum starts from it: one sequential sum over every row, as ``offset_total``'s).
     buffer = np.empty((min(chunk, n_rows) + 1, k), dtype=values.dtype)
-    running = np.zeros(k) if negated is not None else None
+    # (One score: numpy sums an (n, 1) column pairwise, not row after row, so a sum restarted at
+    # each chunk regroups its additions and its last bits differ from ``offset_total``'s; none is
+    # taken, and ``offset_total`` sums the column itself, as before.)
+    running = np.zeros(k) if negated is not None and k > 1 else None
     try:
         with open(path, "wb") as f:
             np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(values.dtype),
@@ -2085,12 +2090,13 @@ def _written_cells(directory: str, name: str, shape: tuple[int, int], values: np
                 part = buffer[1:hi - lo + 1]
                 part.fill(0)
                 _sparsetools.csr_todense(hi - lo, k, bounds[lo:hi + 1], cols, values, part)
-                if negated is not None and running is not None:
+                if negated is not None:
                     flags = negated[lo:hi]
                     np.subtract(0.0, part, out=part, where=flags[:, None])
-                    buffer[0] = running
-                    running = np.add.reduce(buffer[:hi - lo + 1], axis=0,
-                                            where=np.r_[True, flags][:, None])
+                    if running is not None:
+                        buffer[0] = running
+                        running = np.add.reduce(buffer[:hi - lo + 1], axis=0,
+                                                where=np.r_[True, flags][:, None])
                 _written_at(f.fileno(), part, at)
                 at += part.nbytes
     except OSError as exc:
@@ -2107,24 +2113,15 @@ def _written_at(fd: int, part: np.ndarray, at: int) -> None:
         view, at = view[done:], at + done
 
 
-# Linux's madvise(2) advice that faults a mapping's pages in, writable, in one call (uapi value
-# 23, Linux >= 5.14; Python 3.11's mmap module has no name for it).
-_MADV_POPULATE_WRITE = 23
-
-
 def _populate(mapped: np.ndarray) -> None:
     """Fault in the pages of ``mapped`` (an ``np.memmap`` of a new file) for writing in one
-    madvise call, where writing them faults each 4 KiB page on its own: at 61 x 200k the
-    slope file's 24k faults cost 0.03 of the fill's 0.11 CPU-s (session 37 flatw). A hint
-    only: nothing is done where the kernel or the array has no such call (the writes fault as
-    before)."""
+    madvise call (``memory.populate_write``), where writing them faults each 4 KiB page on its
+    own: at 61 x 200k the slope file's 24k faults cost 0.03 of the fill's 0.11 CPU-s (session 37
+    flatw). A hint only: nothing is done where the kernel or the array has no such call (the
+    writes fault as before)."""
     mm = getattr(mapped, "_mmap", None)
-    if mm is None or not hasattr(mm, "madvise"):
-        return
-    try:
-        mm.madvise(_MADV_POPULATE_WRITE)
-    except (OSError, ValueError):  # an older kernel (EINVAL), or no pages to advise
-        pass
+    if mm is not None:
+        populate_write(mm)
 
 
 def _summed_cells(out: np.ndarray, values: np.ndarray, cols: np.ndarray, *, bounds: np.ndarray | None = None,

@@ -487,31 +487,29 @@ def _block_buffer(rows: int, n_samples: int) -> np.ndarray:
     return _BLOCK_BUFFER[0][:need].reshape(rows, n_samples)
 
 
-# Linux's madvise(2) advice that faults a mapping's pages in, writable, in one call (uapi value 23,
-# Linux >= 5.14; Python 3.11's mmap module has no name for it; ``matching._populate`` the same).
-_MADV_POPULATE_WRITE = 23
-
-
 def populated_buffer(size: int) -> np.ndarray:
     """A new float64 array of ``size`` items (contents undefined) in a private anonymous mapping
     of its own, without transparent huge pages (``MADV_NOHUGEPAGE``: as ``memory.small_pages``
     makes numpy's arrays, for the same reason) and its pages faulted in writable by one
-    ``MADV_POPULATE_WRITE`` call. Why: the block buffer's first task wrote every 4 KiB page
+    ``MADV_POPULATE_WRITE`` call (``memory.populate_write``). Why: the block buffer's first task wrote every 4 KiB page
     once, one fault each (~20k at 2.5k samples, 65k at 10k-20k); one call that faults them all in
     costs ~0.03 CPU-s where those faults cost ~0.05-0.06 for the 80 MB buffer at 2.5k samples
     (issue 16, benchmarks/RESULTS.md session 39 flatbed). Hints only: where the kernel (or
-    Python's mmap) has no such advice the pages fault on first write, as before. Freed (unmapped)
-    when the last view of it goes."""
+    Python's mmap) has no such advice the pages fault on first write, as before
+    (``memory.populate_refused``). Freed (unmapped) when the last view of it goes."""
     import mmap
+
+    from trd_spark.pgs.memory import populate_write
 
     nbytes = max(1, size) * 8
     mapped = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    for advice in (getattr(mmap, "MADV_NOHUGEPAGE", None), _MADV_POPULATE_WRITE):
-        if advice is not None and hasattr(mapped, "madvise"):
-            try:
-                mapped.madvise(advice)
-            except (OSError, ValueError):  # an older kernel (EINVAL), or no such advice
-                pass
+    no_huge = getattr(mmap, "MADV_NOHUGEPAGE", None)
+    if no_huge is not None and hasattr(mapped, "madvise"):
+        try:
+            mapped.madvise(no_huge)
+        except (OSError, ValueError):  # a kernel without transparent huge pages (EINVAL)
+            pass
+    populate_write(mapped)
     return np.frombuffer(mapped, dtype=np.float64, count=size)
 
 
@@ -786,7 +784,8 @@ def worker_ready(_: int) -> int:
     return os.getpid()
 
 
-# Bytes per page of the block buffer touched by ``pass_ready`` (one write per 4 KiB page faults it in).
+# Bytes per page of the block buffer touched by ``pass_ready`` where the kernel refused to fault
+# it in at once (one write per 4 KiB page faults it in).
 _PAGE_BYTES = 4096
 
 
@@ -795,8 +794,9 @@ def pass_ready(rows: int, n_samples: int, _: int) -> int:
     warm_workers`` with ``block``): ``worker_ready``'s imports and what a worker's first task of
     that pass pays otherwise before its first block: pyarrow's import (``mt_entries``' zstd
     frames), threadpoolctl's and BLAS's first calls, and the block buffer (``_block_buffer``)
-    made and every page of it written once (faulted in), kept for the pass's tasks (they reuse a
-    buffer at least that large). Why: a MatrixTable's pass runs one task per core at every size
+    made with its pages faulted in (``populated_buffer``; where this process's kernel refused
+    that, ``memory.populate_refused``, every page of it written once here instead), kept for
+    the pass's tasks (they reuse a buffer at least that large). Why: a MatrixTable's pass runs one task per core at every size
     (``pgen_engine.task_bounds``), so each worker's first-task costs are the phase's, whatever the
     sample count: 0.06-0.08 CPU-s per worker at 2.5k samples (pyarrow 0.02-0.04, the buffer's
     20k page faults ~0.03; benchmarks/RESULTS.md, session 32 flatmt). Run in the stage's
@@ -808,6 +808,9 @@ def pass_ready(rows: int, n_samples: int, _: int) -> int:
     with threadpool_limits(limits=1, user_api="blas"):
         np.matmul(np.ones((2, 2)), np.ones((2, 2)))
     buffer = _block_buffer(rows, n_samples).reshape(-1)
-    buffer[::_PAGE_BYTES // buffer.itemsize] = 0.0
+    from trd_spark.pgs.memory import populate_refused
+
+    if populate_refused():  # (else ``populated_buffer`` faulted its pages in: resident already)
+        buffer[::_PAGE_BYTES // buffer.itemsize] = 0.0
     return os.getpid()
 
