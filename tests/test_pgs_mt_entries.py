@@ -409,12 +409,12 @@ def test_a_warm_up_task_leaves_the_passs_block_buffer_faulted_in():
     benchmarks/RESULTS.md, session 32 flatmt). Checked in this process: writing the whole block
     afterwards faults in next to nothing, where a fresh buffer of that size faults in a page per
     4 KiB (the control, so that the check can fail)."""
+    import mmap
     import resource
 
     from trd_spark.pgs import native_task
-    from trd_spark.pgs.memory import small_pages
 
-    rows, n = 1024, 4000  # 32 MB: mapped fresh, not from the heap's reused pages
+    rows, n = 1024, 4000  # 32 MB
     kept = list(native_task._BLOCK_BUFFER)
     native_task._BLOCK_BUFFER.clear()
     try:
@@ -423,12 +423,17 @@ def test_a_warm_up_task_leaves_the_passs_block_buffer_faulted_in():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         buffer.fill(1.0)
         warmed = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-        with small_pages():
-            fresh = np.empty((rows, n))
+        # The control is an anonymous mapping of its own: np.empty of 32 MB came from malloc's heap,
+        # its pages already faulted in, once glibc's dynamic mmap threshold had grown past 32 MB
+        # (a large free earlier in the process: the full suite's worker, session 39).
+        region = mmap.mmap(-1, rows * n * 8)
+        region.madvise(mmap.MADV_NOHUGEPAGE)  # as small_pages gives the pass's buffer: 4 KiB faults
+        fresh = np.frombuffer(region, dtype=np.float64)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         fresh.fill(1.0)
         control = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
         del fresh
+        region.close()
     finally:
         native_task._BLOCK_BUFFER[:] = kept
     assert control >= rows * n * 8 // 4096 // 2, control  # the measurement sees page faults here
