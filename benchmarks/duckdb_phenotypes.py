@@ -206,12 +206,13 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         if time_zone is None:
             return f"CASE WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
                    f"ELSE {written} END"
-        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z is Z. Forms the
+        # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z after a digit or
+        # blank is Z (not the z ending a zone id, America/La_Paz, as in the chain). Forms the
         # chain reads (omop.zoned_text_instant) that the cast refuses are rewritten: a blank before
         # a UTC offset or Z ('2019-01-09 23:00:00 -05:00': taken for a zone name), a one-digit
         # offset hour ('+5:30'), a zone name glued to the time ('00:00:00GMT+05:30'), Java's
         # ZonedDateTime zone after the offset ('+01:00[Europe/Paris]'), a fraction after a comma.
-        text = f"regexp_replace(trim({c}), '\\s*z$', 'Z')"
+        text = f"regexp_replace(trim({c}), '([0-9])\\s*z$', '\\1Z')"
         for pattern, repl in ((r"([0-9]|Z)\[[^\]]*\]$", r"\1"), (r"^([^,]*:[0-9]{2}),([0-9]+)", r"\1.\2"),
                               (r"\s+([+-][0-9]|Z$)", r"\1"), (r"([0-9])([+-])([0-9])(:?[0-9]{2})?$", r"\1\20\3\4"),
                               (r"([0-9])([A-Za-z]{2})", r"\1 \2")):

@@ -134,7 +134,8 @@ def literal_frame(spark, rows: list, schema: T.StructType):
     workers, and the phenotype plans scan each input several times. Literal rows keep the
     tests' plans JVM-only (a LocalRelation after optimisation).
 
-    Casts name their type by its DDL text: PySpark 3.5's ``Column.cast(DataType)`` builds a Python
+    Casts name their type by its ``simpleString()`` (not DDL: struct field names unquoted; the OMOP
+    schemas' types are atomic): PySpark 3.5's ``Column.cast(DataType)`` builds a Python
     SparkSession per call (``getActiveSession`` plus a py4j lookup of ``SparkSession$``), thousands
     per fixture; one such lookup failing under CI's load errored a whole module (session 38).
     """

@@ -277,13 +277,15 @@ def zoned_text_instant(col: Column) -> Column:
     ``+hh[:mm]``, zone ids such as ``UTC`` or ``Europe/Amsterdam``); null when it does not parse.
 
     Written forms Spark's cast refuses (null, so ``check_text_values`` stopped the run on valid
-    ISO 8601) are rewritten to ones it reads first: a lower-case ``z``, ``utc`` or ``gmt``; a
+    ISO 8601) are rewritten to ones it reads first: a lower-case ``z`` (after a digit or blank:
+    ``America/La_Paz`` keeps its z), ``utc`` or ``gmt``; a
     time without seconds (``2019-01-10T00:00+05:30``: Java's ``OffsetDateTime.toString()``
     omits zero seconds); a fraction after a comma; Java's ``ZonedDateTime.toString()`` zone
     after the offset (``+01:00[Europe/Paris]``: the offset fixes the instant). The DuckDB twin
     (benchmarks/duckdb_phenotypes.py ``_as_date``) reads the same forms.
     """
-    text = F.regexp_replace(F.trim(col), "z$", "Z")
+    # z only after a digit or blank: a zone id may end in a lower-case z (America/La_Paz)
+    text = F.regexp_replace(F.trim(col), "(?<=[0-9\\s])z$", "Z")
     text = F.regexp_replace(text, "(?i)(?<=[0-9\\s])(utc|gmt)(?=$|[+-])", "GMT")
     text = F.regexp_replace(text, "([0-9]|Z)\\[[^\\]]*\\]$", "$1")
     text = F.regexp_replace(text, "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2})(?![0-9:])", "$1:00")
