@@ -553,10 +553,15 @@ def to_biallelic_dosage(
         # DS 1.5,1.5 at a three-allele site through, 3 alt copies, and a REF effect allele's
         # dosage 2 - 3 = -1 was summed as given (plink2 imports no multi-allelic DS at all:
         # "multiallelic dosage import is under development"). An error naming field and site;
-        # DOSAGE_SUM_SLACK per alt lets rounded dosages through (Beagle 5 writes DS with 2 decimals).
+        # DOSAGE_SUM_SLACK per alt lets rounded dosages through (Beagle 5 writes DS with 2 decimals),
+        # rescaled to sum 2: the REF's dosage 2 - sum is then 0, not slightly negative, and every dosage
+        # stays in [0, 2] as plink2 requires of a DS. Rescaled, not the REF clamped at 0: the REF's
+        # dosage is no entry here but 2 - the alts' copies in matching's weights (a linear sum),
+        # and the alts' copies then still add up with the REF's to 2 (the REF's frequency too).
         alt_sum = hl.sum(per_alt.map(lambda x: hl.coalesce(x, 0.0)))
+        to_two = hl.if_else(alt_sum > 2.0, 2.0 / alt_sum, 1.0)
         mt = mt.annotate_entries(_d=hl.case().when((n_alts < 2) | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
-                                                   per_alt).or_error(hl.format(
+                                                   per_alt.map(lambda x: x * to_two)).or_error(hl.format(
             f"dosage field {dosage_field} gives %.4f alt copies in all at %s %s (%s), more than 2: the REF's "
             "dosage would be negative; fix the file's dosages", alt_sum, hl.str(mt.locus),
             hl.delimit(mt.alleles, ","), hl.delimit(per_alt.map(lambda x: hl.format("%.3f", x)), ","))))
