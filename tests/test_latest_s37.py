@@ -131,16 +131,28 @@ def test_live_other_host_scratch_is_kept_past_stale_hours(tmp_path):
     assert scratch.remove_abandoned(str(tmp_path), "pgs_export_", 24.0) == ["pgs_export_1"]
 
 
+def _owner_record(folder) -> dict:
+    """The owner record as written: since 38d2c93 each refresh renames it away, checks it and writes
+    it back (scratch._refresh), so a read can find it absent or half written for a moment."""
+    deadline = time.time() + 10
+    while True:
+        try:
+            return json.loads((folder / scratch.OWNER).read_text())
+        except (FileNotFoundError, ValueError):
+            assert time.time() < deadline, "the owner record stayed away"
+            time.sleep(0.005)
+
+
 def test_claim_refreshes_the_record_until_the_folder_is_removed(tmp_path):
     folder = tmp_path / "pgs_export_2"
     folder.mkdir()
     scratch.claim(str(folder), refresh_seconds=0.05)
-    first = json.loads((folder / scratch.OWNER).read_text())
+    first = _owner_record(folder)
     deadline = time.time() + 30
-    while json.loads((folder / scratch.OWNER).read_text())["refreshed"] == first["refreshed"]:
+    while _owner_record(folder)["refreshed"] == first["refreshed"]:
         assert time.time() < deadline, "the owner record was never refreshed"
         time.sleep(0.05)
-    record = json.loads((folder / scratch.OWNER).read_text())
+    record = _owner_record(folder)
     assert {k: v for k, v in record.items() if k != "refreshed"} == {k: v for k, v in first.items() if k != "refreshed"}
     assert record["refreshed"] > first["started"]
     # The refresher writes a temporary file and renames it every 0.05 s: one may be in flight at a
