@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from test_latest_s37 import _owner_record
 
 from trd_spark.pgs import scratch
 from trd_spark.releases import process_identity
@@ -47,7 +48,7 @@ def test_refresher_keeps_its_own_record_fresh(tmp_path):
     refresher = threading.Thread(target=scratch._keep_fresh, args=(str(folder), ours, 0.01), daemon=True)
     refresher.start()
     deadline = time.time() + 10
-    while json.loads((folder / scratch.OWNER).read_text())["refreshed"] < now:
+    while _owner_record(folder)["refreshed"] < now:
         assert time.time() < deadline, "not refreshed"
         time.sleep(0.01)
     while folder.exists():  # a refresh may write its temporary file while the folder goes

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_fixesA_s37 import FlakyFs, _cfg
 from test_fixesB_s37 import _NoPyarrowFs
+from test_latest_s37 import _owner_record
 from test_phenotypes_support import toy_config
 from test_pipeline_rerun import _config
 
@@ -188,13 +189,13 @@ def test_a_scratch_refresher_never_writes_over_another_processes_record(tmp_path
     folder = tmp_path / "pgs_export_3"
     folder.mkdir()
     scratch.claim(str(folder), refresh_seconds=0.01)
-    other = {**json.loads((folder / scratch.OWNER).read_text()), "pid": os.getpid() + 1, "host": "another-host"}
+    other = {**_owner_record(folder), "pid": os.getpid() + 1, "host": "another-host"}
     (folder / scratch.OWNER).write_text(json.dumps(other))
     name = f"scratch-refresh-{folder.name}"
     deadline = time.time() + 30
     while any(t.name == name for t in threading.enumerate()):
         assert time.time() < deadline, "the refresher went on over another process's record"
-        if json.loads((folder / scratch.OWNER).read_text()) != other:  # a refresh under way as it was written
+        if _owner_record(folder) != other:  # a refresh under way as it was written
             (folder / scratch.OWNER).write_text(json.dumps(other))
         time.sleep(0.02)
     assert json.loads((folder / scratch.OWNER).read_text()) == other
