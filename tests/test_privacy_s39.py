@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+from test_privacy_s38 import _derivable
+
 T = 20
 
 
@@ -20,15 +22,7 @@ def _reader(counts: dict[str, int], shown: dict[str, str], sums: list[tuple[str,
     then each sum's surplus (total less parts, all known), a count of records no line shows, and
     the sum of the parts of a total with a surplus (item 4). Returns the derived counts and
     surpluses of 1..T-1, and derived counts 1..T-1 apart."""
-    known = {k: v for k, v in counts.items() if shown[k] == f"{v:,}"}
-    grew = True
-    while grew:
-        grew = False
-        for total, parts in sums:
-            members = (total, *parts)
-            if counts[total] == sum(counts[p] for p in parts) and sum(k not in known for k in members) == 1:
-                known.update({k: counts[k] for k in members})
-                grew = True
+    known = _derivable(counts, shown, sums)
     out = [f"{k} {v} derived" for k, v in known.items() if 0 < v < T]
     out += [f"surplus of {t} over {parts}: {counts[t] - sum(counts[p] for p in parts)}" for t, parts in sums
             if all(k in known for k in (t, *parts)) and 0 < counts[t] - sum(counts[p] for p in parts) < T]
