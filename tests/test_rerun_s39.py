@@ -75,7 +75,8 @@ def test_an_edit_of_releases_or_of_the_scratch_records_reruns_no_stage(edited):
                "    except PermissionError:\n        return False"),
         edited("trd_spark.releases", "    if not found:\n        raise LockedError(",
                "    if found is False:\n        raise LockedError("),
-        edited("trd_spark.pgs.scratch", "    os.rename(path, taken)\n", "    os.replace(path, taken)\n"),
+        edited("trd_spark.pgs.scratch", "        except ValueError:\n            return False\n",
+               "        except ValueError:\n            return True\n"),
         edited("trd_spark.pgs.scratch", 'OWNER = "_owner.json"', 'OWNER = "_owner2.json"'),
     ]
     assert [_changed(before, a) for a in after] == [[]] * len(after)

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from trd_spark.config import Config, ReleaseSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError, LockedError, NothingToDo, TrdSparkError
@@ -310,6 +310,41 @@ def process_identity(pid: int) -> str | None:
     return f"{boot}:{stat.rpartition(')')[2].split()[19]}"
 
 
+def rewrite_if_held(path: str, is_ours: Callable[[bytes], bool], text: str) -> bool:
+    """Rewrite the record file at ``path`` (a local or mounted file system) with ``text`` only
+    while it holds this run's record (``is_ours`` of its bytes); True when this run's record was
+    rewritten and is still the file at ``path``. The one refresh of the release lock
+    (``ReleaseLock.refresh``) and of the pgs scratch folders' owner records (``pgs.scratch``).
+
+    The file is opened once, read, checked and rewritten through that one open file, never
+    renamed nor removed, so ``path`` exists throughout: another run's record (a takeover deletes
+    the lock and creates its own, a new file) is never written over (this open file is the old
+    one, gone from ``path``; the write lands there and False is said), and a run starting in that
+    moment finds the lock. Before session 40 the refresh renamed the record away, checked it and
+    created it again exclusively: a run starting while it was away found no lock, took it, and
+    the live run stopped at its next publish check (exit 6); a reader of a scratch record found
+    none. ``text`` is padded with blanks to the old record's length (JSON allows them), so the
+    file never shrinks, and its callers write a ``refreshed`` to the millisecond, never longer
+    than the first record's full-precision time: the file keeps its size, so a read beside the
+    write never finds a record cut short (at worst digits of two times mixed: still a record).
+    On gcsfuse (2.8 on) the write is uploaded at close under the generation read (an object another
+    mount replaced or deleted fails it: ESTALE, an OSError); elsewhere the inode compare below
+    tells a file replaced meanwhile.
+    Raises FileNotFoundError when ``path`` is gone, OSError when it cannot be read or written."""
+    with open(path, "r+b") as f:
+        held = f.read()
+        if not is_ours(held):
+            return False
+        f.seek(0)
+        f.write(text.encode().ljust(len(held)))
+        opened = os.fstat(f.fileno())
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:  # removed right after the write (a takeover): no longer ours
+        return False
+    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
+
+
 def holder_alive_here(held: dict) -> bool | None:
     """Whether the run of owner record ``held`` (``ReleaseLock.owner``) is alive: True / False
     when it names this host (its pid exists and, when the record holds it, is still the same
@@ -565,18 +600,16 @@ class ReleaseLock:
         """Rewrite the lock with this run's owner record and ``refreshed`` now, while the file
         still holds this run's record (same host, pid, process and start); False, with a WARNING,
         when it holds another run's (taken over after this run went unrefreshed for
-        ``lock_stale_hours``: it is never overwritten) or is gone. A local lock is taken away
-        first (a rename: one taker), checked again and put back only where no lock is
-        (``open(..., "x")``: exclusive as ``create_new``; one read while being written is an
-        unreadable lock, judged by its new mtime: not stale):
-        a read, a check and a replace overwrote a takeover written between the check and the
-        write (two runs on one release; session 39 reader, as ``pgs.scratch._refresh``). A lock
-        another run writes while this one is away (a takeover, or a run started in that instant,
-        which finds no lock) is kept and this run stops refreshing (``check_still_held`` then
-        stops its publish). On HDFS / GCS it is still checked, then overwritten (GCS replaces an
-        object whole; a half-written HDFS file reads as an unreadable lock, judged by its new
-        mtime: not stale): a takeover landing between the check and the write is overwritten
-        there (README "Not covered")."""
+        ``lock_stale_hours``: it is never overwritten) or is gone. A local lock is checked and
+        rewritten through one open file (``rewrite_if_held``), never renamed away: a takeover (a
+        new file) written between the check and the write is kept (two runs on one release;
+        session 39 reader), and the lock is there throughout (session 39 renamed it away for the
+        check: a run starting in that moment found none and took it, and this run stopped at its
+        next publish, session 40). This run then stops refreshing (``check_still_held`` stops its
+        publish). On HDFS / GCS it is still checked, then overwritten (GCS replaces an object whole;
+        a half-written HDFS file reads as an unreadable lock, judged by its new mtime: not stale): a
+        takeover landing between the check and the write is overwritten there (README "Not
+        covered": the Hadoop FileSystem API has no conditional overwrite)."""
         with self._writing:
             if self._stop.is_set():
                 return False
@@ -588,12 +621,12 @@ class ReleaseLock:
                             "after releases.lock_stale_hours without a refresh?); not refreshed", self.release, self.path)
                 return False
             now = time.time()
-            self.owner = {**self.owner, "refreshed": now}
+            # To the millisecond: no longer than the record acquire wrote (``rewrite_if_held``).
+            self.owner = {**self.owner, "refreshed": round(now, 3)}
             text = json.dumps(self.owner)
-            write_text = getattr(self.fs, "write_text", None)
-            if write_text is not None:
-                write_text(self.path, text)
-            elif not self._refresh_local(text):
+            if is_uri(self.path):  # GCS / HDFS: checked above, then overwritten (README "Not covered")
+                cast(Any, self.fs).write_text(self.path, text)
+            elif not rewrite_if_held(self.path, self._is_ours, text):
                 log.warning("release %s: the lock %s was written by another run while this run refreshed it (taken "
                             "over after releases.lock_stale_hours without a refresh?); left to it, not refreshed",
                             self.release, self.path)
@@ -601,34 +634,13 @@ class ReleaseLock:
             self._written = now
             return True
 
-    def _refresh_local(self, text: str) -> bool:
-        """``refresh`` of a lock on a local (or mounted) file system: the lock renamed away, its
-        bytes checked to be this run's record, then ``text`` (or, were they another run's, those
-        bytes) written back only where no lock is. True when this run's record was rewritten.
-        Raises OSError (FileNotFoundError: the lock is gone) for ``_keep_fresh`` to count."""
-        taken = f"{self.path}.held-{os.getpid()}"
-        os.rename(self.path, taken)
+    def _is_ours(self, held_bytes: bytes) -> bool:
+        """Whether ``held_bytes`` (the lock file's) are this run's owner record (``holds``' rule)."""
         try:
-            with open(taken, "rb") as f:
-                held_bytes = f.read()
-            try:
-                held = json.loads(held_bytes)
-            except ValueError:
-                held = None
-            ours = isinstance(held, dict) and all(held.get(k) == self.owner[k]
-                                                  for k in ("host", "pid", "process", "started"))
-            try:
-                # Exclusive create, not os.link of a whole file: a gcsfuse mount has no hard links.
-                with open(self.path, "xb") as f:
-                    f.write(text.encode() if ours else held_bytes)
-            except FileExistsError:  # another run's lock written while this one was away: it stays
-                return False
-            return ours
-        finally:
-            try:
-                os.unlink(taken)
-            except FileNotFoundError:
-                pass
+            held = json.loads(held_bytes)
+        except ValueError:
+            return False
+        return isinstance(held, dict) and all(held.get(k) == self.owner[k] for k in ("host", "pid", "process", "started"))
 
     def _keep_fresh(self) -> None:
         """The refresher thread: ``refresh`` every ``refresh_seconds`` until the lock is released

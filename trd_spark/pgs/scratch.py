@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from trd_spark.releases import LOCK_REFRESH_SECONDS, process_alive
+from trd_spark.releases import LOCK_REFRESH_SECONDS, process_alive, rewrite_if_held
 from trd_spark.releases import process_identity as _process_identity
 
 log = logging.getLogger(__name__)
@@ -108,35 +108,19 @@ def _refresh(folder: str, record: dict) -> bool:
     """Rewrite ``folder``'s owner record with ``refreshed`` now only while it is ``record``'s run's
     (``_OWNER_KEYS``); False when it is another's (left as it is). A read, a check and a
     replace wrote this run's record over one that another run wrote between the read and the
-    write. Now the record is taken away first (a rename: one taker), checked, and written back
-    only where no record is (``open(..., "x")``, exclusive as the release lock's create): a record
-    written meanwhile is kept; another run's record taken away is put back the same way. While it
-    is away, a reader on another host judges the folder by its own modification time (the rename
-    has just set it: kept), one of this host by its pid-named rule (``unclaimed``) or age.
+    write. The release lock's refresh does it (``releases.rewrite_if_held``: checked and rewritten
+    through one open file, so a record written meanwhile, a new file, is kept, and the record is
+    never away: session 38 renamed it away for the check, and a reader found none meanwhile).
     Raises FileNotFoundError when the record or the folder is gone."""
-    path = os.path.join(folder, OWNER)
-    taken = os.path.join(folder, f"{OWNER}.{os.getpid()}.held")
-    os.rename(path, taken)
-    try:
-        with open(taken, "rb") as f:
-            held_bytes = f.read()
+
+    def ours(held_bytes: bytes) -> bool:
         try:
             held = json.loads(held_bytes)
         except ValueError:
-            held = None
-        ours = isinstance(held, dict) and all(held.get(k) == record[k] for k in _OWNER_KEYS)
-        text = json.dumps({**record, "refreshed": time.time()}).encode() if ours else held_bytes
-        try:
-            with open(path, "xb") as f:
-                f.write(text)
-        except FileExistsError:  # another run's record written while ours was away: it stays
             return False
-        return ours
-    finally:
-        try:
-            os.unlink(taken)
-        except FileNotFoundError:
-            pass
+        return isinstance(held, dict) and all(held.get(k) == record[k] for k in _OWNER_KEYS)
+
+    return rewrite_if_held(os.path.join(folder, OWNER), ours, json.dumps({**record, "refreshed": round(time.time(), 3)}))
 
 
 def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str], bool] | None = None) -> bool:
