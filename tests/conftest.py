@@ -32,6 +32,10 @@ SHARED_JIT_DIRECTIVES = '[{match: "__C*.*", c2: {Exclude: true}}]'
 SHARED_JVM_OPTIONS = ("-XX:+UseSerialGC -XX:ReservedCodeCacheSize=512m -XX:+UnlockDiagnosticVMOptions "
                       "-XX:CompilerDirectivesFile={directives}")
 os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
+# The class-data-sharing archive's options (tests/cds_archive.py: the Spark and Hail classes
+# loaded and verified once, not in every JVM the tests start), set by the first pytest process
+# (pytest_configure) beside the options above for the JVMs it and its xdist workers start.
+CDS_OPTIONS_ENV = "TRD_TEST_JVM_CDS_OPTIONS"
 # The shared session evaluates Spark SQL expressions interpreted, without generated code (no
 # whole-stage codegen, no generated projections or predicates): its queries are toy-sized and
 # mostly run once, so compiling generated Java for each new plan costs more CPU than running it
@@ -86,6 +90,13 @@ def pytest_configure(config):
     durations (session 15, 868 tests) replayed through xdist's scheduling rule: 1566 s on the
     busier worker with the reorder (the real run: 1583 s), 1516 s in this file's order."""
     config.pluginmanager.register(_GroupCheck(), "trd_group_check")
+    if not hasattr(config, "workerinput") and os.environ.get("JAVA_TOOL_OPTIONS") == SHORT_LIVED_JVM_OPTIONS:
+        # Before xdist starts its workers, which inherit the environment.
+        from cds_archive import ensure
+
+        if cds := ensure(SHORT_LIVED_JVM_OPTIONS):
+            os.environ[CDS_OPTIONS_ENV] = cds
+            os.environ["JAVA_TOOL_OPTIONS"] = f"{SHORT_LIVED_JVM_OPTIONS} {cds}"
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
 
@@ -112,14 +123,16 @@ def spark(tmp_path_factory):
     # runs every in-process test's generated code for the whole run (34 MB used after four
     # minutes of test_cohort; a full cache stops the compiler or, at worst, fails the JVM).
     options = os.environ.get("JAVA_TOOL_OPTIONS")
-    if options == SHORT_LIVED_JVM_OPTIONS:
+    cds = os.environ.get(CDS_OPTIONS_ENV)
+    ours = options == (f"{SHORT_LIVED_JVM_OPTIONS} {cds}" if cds else SHORT_LIVED_JVM_OPTIONS)
+    if ours:
         directives = tmp / "jit_directives.json"
         directives.write_text(SHARED_JIT_DIRECTIVES)
-        os.environ["JAVA_TOOL_OPTIONS"] = SHARED_JVM_OPTIONS.format(directives=directives)
+        os.environ["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [SHARED_JVM_OPTIONS.format(directives=directives), cds]))
     try:
         session = start_session(settings)
     finally:
-        if options == SHORT_LIVED_JVM_OPTIONS:
+        if ours:
             os.environ["JAVA_TOOL_OPTIONS"] = options
     yield session
 
