@@ -36,7 +36,9 @@ DUMP_TIMEOUT_S = 900  # one Spark + Hail start: ~20 s idle; CI machines are shar
 
 def _key() -> str:
     """What the archive depends on: the Java in use, Hail's jar and Spark's jars (paths, sizes,
-    modification times). Another key is another file; a stale one is refused by the JVM."""
+    modification times). Another key is another file; a stale one is refused by the JVM. The
+    jars' real paths: the JVM compares class paths by them, so the trees of one venv (a source
+    checkout and its copies with a linked .venv) share one archive."""
     import importlib.util
 
     from trd_spark.session import find_java
@@ -49,7 +51,7 @@ def _key() -> str:
         root = Path(spec.origin).parent
         for jar in sorted([*root.glob("backend/*.jar"), *root.glob("jars/*.jar")]):
             st = jar.stat()
-            parts.append(f"{jar}:{st.st_size}:{st.st_mtime_ns}")
+            parts.append(f"{jar.resolve()}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
