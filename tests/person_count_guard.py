@@ -360,6 +360,21 @@ def record_line_counts(text: str) -> dict[str, str]:
     return out
 
 
+def _rest_pairs(names) -> list[tuple[str, tuple[str, ...]]]:
+    """The (total, parts) pairs ``small_record_rests`` reads, for the counts ``names`` of
+    ``record_line_counts``: the total holds the parts and records no line shows."""
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    for domain, table in DOMAIN_TABLES.items():
+        total = f"event_table_records.n_{table}_records"
+        pairs += [(total, (f"{domain}.n_records",)),
+                  (total, (f"{domain}.n_records", f"unmapped_records.n_{table}"))]
+    for part in ("drug_records", "drug_values", "condition_status"):
+        whole = "condition.n_records" if part == "condition_status" else "drug.n_records"
+        pairs += [(whole, (k,)) for k in names if k.startswith(f"{part}.") and k != f"{part}.n_records"]
+    pairs.append(("drug.n_kept", ("antidepressant_exposures.n_records",)))
+    return pairs
+
+
 def small_record_rests(text: str, threshold: int = 20) -> list[str]:
     """Differences of 1 to T-1 records between two lines' exact counts of the phenotypes stage
     whose difference is a count no line shows: a table's records less its study records (and
@@ -369,17 +384,8 @@ def small_record_rests(text: str, threshold: int = 20) -> list[str]:
     Labels (``<T``, ``T+``) are no exact counts: a pair with one is skipped."""
     counts = {k: int(v.replace(",", "")) for k, v in record_line_counts(text).items()
               if re.fullmatch(r"\d+(?:,\d{3})*", v)}
-    pairs: list[tuple[str, tuple[str, ...]]] = []
-    for domain, table in DOMAIN_TABLES.items():
-        total = f"event_table_records.n_{table}_records"
-        pairs += [(total, (f"{domain}.n_records",)),
-                  (total, (f"{domain}.n_records", f"unmapped_records.n_{table}"))]
-    for part in ("drug_records", "drug_values", "condition_status"):
-        whole = "condition.n_records" if part == "condition_status" else "drug.n_records"
-        pairs += [(whole, (k,)) for k in counts if k.startswith(f"{part}.") and k != f"{part}.n_records"]
-    pairs.append(("drug.n_kept", ("antidepressant_exposures.n_records",)))
     out = []
-    for total, parts in pairs:
+    for total, parts in _rest_pairs(counts):
         if total in counts and all(p in counts for p in parts):
             rest = counts[total] - sum(counts[p] for p in parts)
             if 0 < rest < threshold:
@@ -499,6 +505,16 @@ def derived_record_counts(text: str) -> dict[str, int]:
             else:
                 continue
             grew = True
+    # Counts no equation names, got from exact or derived ones (privacy round 9, session 40): the
+    # surplus of a total at least its parts (the exposures' negative days_supply records), and the
+    # rest of a total less parts it holds (``_rest_pairs``: a table's records of other concepts).
+    # Named apart, read only in pairs: 35 negative days_supply records beside a count of 40 are 5.
+    for total, parts in _AT_LEAST:
+        if total in known and all(p in known for p in parts) and known[total] != sum(known[p] for p in parts):
+            derived[f"{total} surplus"] = known[total] - sum(known[p] for p in parts)
+    for total, parts in _rest_pairs(list(shown)):
+        if total in known and all(p in known for p in parts) and known[total] != sum(known[p] for p in parts):
+            derived[f"{total} less {' + '.join(parts)}"] = known[total] - sum(known[p] for p in parts)
     return derived
 
 

@@ -354,7 +354,12 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     1..T-1 and none derived is 1..T-1 (tests/test_privacy_s38.py's random check). A ``sums`` total
     labelled but so derived (another sum of it holds exactly) gives its surplus back as an exact
     total does: a surplus of 1..T-1, or a part not derived, labels an exact count it is read from
-    (privacy round 8, session 39; tests/test_privacy_s39.py)."""
+    (privacy round 8, session 39; tests/test_privacy_s39.py). The counts the reader gets that no
+    equation names are read as the derived ones: the sum of a total's exact parts where the total has
+    a surplus, that surplus where the total is got too (a surplus of T or more: 35 negative days_supply
+    records beside a count of 40 gave 5), and a ``within`` total's rest less its exact parts; one of
+    1..T-1, or 1..T-1 from a count the reader gets or another such count, labels a count it is read
+    from (privacy round 9, session 40; tests/test_privacy_s40.py)."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
 
     def exact(n: int, text: str) -> bool:
@@ -448,16 +453,30 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
             # 900 + 95 with n_records 20+ for its 5 negative days_supply records, beside 1,010 drug
             # records kept, which hold them: 15 records). 1..T-1, or 1..T-1 from a count the reader
             # gets, it labels its largest part the reader gets (``cut``).
+            # The same for the other counts the reader gets that no equation names (privacy round 9, session
+            # 40): a surplus of T or more where the total is got too (exposures' n_records 1,030 over
+            # 900 + 95: 35 negative days_supply records, beside a count of 40 in another line: 5), and a
+            # ``within`` total's rest less its exact parts (a table's records of other concepts); each one
+            # 1..T-1 from a count the reader gets, or from another such count, labels the total (``cut``).
             known = derivable()
             values = sorted({counts[k] for k in known if counts[k]})
+            extra: list[tuple[int, str]] = []  # (count, the name to ``cut`` so that the reader no longer gets it)
             for total, parts in relations:
                 if (total, tuple(parts)) in equations or any(k not in counts for k in (total, *parts)) \
                         or any(p not in known for p in parts):
                     continue
                 together = sum(counts[p] for p in parts)
-                if is_small_count(together, records_below) or any(
-                        is_small_count(abs(v - together), records_below) for v in values):
-                    shown[cut(max(parts, key=lambda p: (counts[p], p)))], changed = at_least_label(records_below), True
+                extra.append((together, max(parts, key=lambda p: (counts[p], p))))
+                if total in known:
+                    extra.append((counts[total] - together, total))
+            for total, parts in within:
+                if all(k in counts and k in known for k in (total, *parts)):
+                    extra.append((counts[total] - sum(counts[p] for p in parts), total))
+            for i, (count, name) in enumerate(extra):
+                others = [*values, *(c for j, (c, _) in enumerate(extra) if j != i and c)]
+                if count and (is_small_count(count, records_below)
+                              or any(is_small_count(abs(v - count), records_below) for v in others)):
+                    shown[cut(name)], changed = at_least_label(records_below), True
                     break
     return shown
 

@@ -1,0 +1,201 @@
+"""A ground-truth hunter over the toy releases' exports (privacy round 9, session 40; written apart
+from the audit, ``report.tables`` / ``report.suppression``, and from ``export_attacker``).
+
+The audit reasons over the relations it names; an outsider may use any. Here every count an export
+shows exactly is rebuilt as the set of persons it counts, from the internal tables and the inputs
+(``published_person_sets``: status groups, the models' n / cases / events, the PGS-distribution
+groups, the Kaplan-Meier thirds at risk on each published day and their onsets before it, which the
+life-table survival gives back, the cohort flow's steps, report.html's genotyped -> analysed table),
+each rebuilt count checked against the shown one. ``small_groups`` then looks for combinations of
+up to four such sets whose arithmetic is the size of a real group of 1..T-1 persons: ``a - b`` with b
+inside a, ``a + b - c`` with a and b disjoint and c inside their union, ``a - b - c`` and
+``a - b - c - d`` with disjoint parts inside a; and a count of the same cell in two releases that
+changed by 1..T-1. No named relation is needed: the sets say which combinations are groups.
+Before privacy round 8 (session 39's first toy-r2 export, its ``export_history``), it found the
+Kaplan-Meier onsets after the curves (the Cox model's events less three thirds' onsets: 18 and 19).
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from export_attacker import _html_tables
+
+MDD = ("TRD", "trMDD", "MDD_other")
+CONTRAST = {"trd_vs_nonmdd": (("TRD",), ("non_MDD",)), "trmdd_vs_nonmdd": (("trMDD",), ("non_MDD",)),
+            "trd_vs_trmdd": (("TRD",), ("trMDD",)), "mdd_vs_nonmdd": (MDD, ("non_MDD",))}
+
+
+def published_person_sets(root: Path, releases: list[str], primary: str, n_pcs: int = 10,
+                          ) -> tuple[dict[tuple, frozenset], list[tuple]]:
+    """Every count the releases' exports under ``root`` (``results/<release>/``; inputs under
+    ``inputs/<release>/ancestry``) show exactly, as the set of (release, person_id) it counts. Cell
+    names start with (release, kind). Returns (cells, mismatches: a rebuilt set whose size is not the
+    shown count, (name, shown, rebuilt)); a mismatch means the rebuild is wrong, not a leak."""
+    cells: dict[tuple, frozenset] = {}
+    mismatch: list[tuple] = []
+    pcs = [f"pc{i}" for i in range(1, n_pcs + 1)]
+
+    def add(name: tuple, ids, shown: str, rel: str) -> None:
+        s = frozenset((rel, int(p)) for p in ids)
+        text = str(shown).replace(",", "")
+        if text.isdigit():
+            if int(text) != len(s):
+                mismatch.append((name, text, len(s)))
+            else:
+                cells[name] = s
+
+    for rel in releases:
+        b = root / "results" / rel
+
+        def rd(n: str, b: Path = b) -> pd.DataFrame:
+            return pd.read_csv(b / "export" / n, sep="\t", dtype=str, keep_default_na=False)
+
+        fr = pd.read_parquet(b / "cohort" / "analysis_frame.parquet")
+        ph = pd.read_parquet(b / "phenotypes" / "phenotypes.parquet")
+        persons = pd.read_parquet(b / "phenotypes" / "persons.parquet")
+        in_slice = {k: g for k, g in fr.groupby(["dataset", "definition"])}
+        for r in rd("cohort_counts.tsv").itertuples():
+            g = in_slice[(r.dataset, r.definition)]
+            add((rel, "status", r.dataset, r.definition, r.status), g[g.status == r.status].person_id, r.n, rel)
+        for r in rd("results.tsv").itertuples():
+            cases, controls = CONTRAST[r.contrast]
+            g = in_slice[(r.dataset, r.definition)]
+            g = g[g.status.isin(cases + controls)].dropna(subset=[r.pgs_id, "age", "sex_female", *pcs])
+            add((rel, "lg_n", r.dataset, r.definition, r.contrast, r.pgs_id), g.person_id, r.n, rel)
+            add((rel, "lg_cases", r.dataset, r.definition, r.contrast, r.pgs_id), g[g.status.isin(cases)].person_id,
+                r.n_cases, rel)
+        for r in rd("cox.tsv").itertuples():
+            g = in_slice[(r.dataset, r.definition)]
+            g = g[g.status.isin(MDD)].dropna(subset=[r.pgs_id, "age_at_index", "sex_female", *pcs, "time_to_trd_days",
+                                                     "trd_event"])
+            g = g[g.time_to_trd_days >= 0]
+            add((rel, "cox_n", r.dataset, r.definition, r.pgs_id), g.person_id, r.n, rel)
+            add((rel, "cox_events", r.dataset, r.definition, r.pgs_id), g[g.trd_event > 0].person_id, r.n_events, rel)
+        for r in rd("pgs_distribution.tsv").itertuples():
+            g = in_slice[(r.dataset, primary)]
+            g = g[g.ancestry.fillna("unknown") == r.ancestry].dropna(subset=[r.pgs_id])
+            add((rel, "dist", r.dataset, r.ancestry, r.pgs_id), g.person_id, r.n, rel)
+        if (b / "export" / "km_curves.tsv").exists():
+            for (ds, d, p), kg in rd("km_curves.tsv").groupby(["dataset", "definition", "pgs_id"]):
+                g = in_slice[(ds, d)]
+                g = g[g.status.isin(MDD)].dropna(subset=["time_to_trd_days", "trd_event", p])
+                g = g[g.time_to_trd_days >= 0].sort_values("person_id")
+                # models.km.pgs_tertile, written again: rank (ties in person order), thirds of equal size
+                third = np.ceil(g[p].rank(method="first").to_numpy() * 3 / len(g)).astype(int)
+                for r in kg.itertuples():
+                    t3, day = g[third == int(r.tertile)], int(r.time_days)
+                    add((rel, "km_at_risk", ds, d, p, r.tertile, day), t3[t3.time_to_trd_days >= day].person_id,
+                        r.n_at_risk, rel)
+                    if day > 0:  # each step's onsets read back from the life-table survival
+                        onsets = t3[(t3.trd_event > 0) & (t3.time_to_trd_days < day)].person_id
+                        cells[(rel, "km_onsets_before", ds, d, p, r.tertile, day)] = frozenset((rel, int(x)) for x in onsets)
+        for r in rd("cohort_flow.tsv").itertuples():
+            q = ph[ph.definition == (primary if r.definition == "all" else r.definition)]
+            mdd = q[q.status.isin(MDD)].person_id
+
+            def excluded(*reasons: str, q: pd.DataFrame = q) -> pd.Series:
+                return q[q.exclusion_reason.isin(reasons)].person_id
+
+            steps = {"all_persons": persons.person_id, "mdd_included": mdd, "non_MDD": q[q.status == "non_MDD"].person_id,
+                     "after_exclusion_under_18_at_index": mdd,
+                     "after_exclusion_schizophrenia_spectrum": pd.concat([mdd, excluded("under_18_at_index")]),
+                     "after_exclusion_bipolar": pd.concat([mdd, excluded("under_18_at_index")]),
+                     "mdd_min_distinct_dates": pd.concat([mdd, excluded("under_18_at_index", "bipolar")]),
+                     "TRD": q[q.status == "TRD"].person_id, "trMDD": q[q.status == "trMDD"].person_id,
+                     "MDD_other_no_adequate_trial": q[q.status == "MDD_other"].person_id,
+                     "with_adequate_trial": q[q.status.isin(("TRD", "trMDD"))].person_id}
+            if r.step in steps:
+                add((rel, "flow", r.definition, r.step), steps[r.step], r.n, rel)
+        page = b / "export" / "report.html"
+        if page.exists():
+            scores = pd.read_parquet(b / "pgs" / "scores.parquet", columns=["dataset", "person_id"]).drop_duplicates()
+            anc_dir = root / "inputs" / rel / "ancestry"
+            related = set(pd.read_csv(anc_dir / "relatedness_flagged_samples.tsv", sep="\t").iloc[:, 0].astype(int))
+            with_pcs = set(pd.read_csv(anc_dir / "ancestry_preds.tsv", sep="\t").iloc[:, 0].astype(int))
+            for caption, _, rows in _html_tables(page.read_text()):
+                if not caption.startswith("Genotyped to analysed"):
+                    continue
+                d = re.search(r"definition (\w+)", caption).group(1)
+                before: set | None = None
+                for ds, step, n, removed in rows:
+                    genotyped = set(scores[scores.dataset == ds].person_id.astype(int))
+                    frame = in_slice.get((ds, d), fr.iloc[:0])
+                    steps = {"genotyped": genotyped, "after removing": genotyped - related,
+                             "with genetic": (genotyped - related) & with_pcs,
+                             "in the analysis": set(frame.person_id.astype(int))}
+                    s = next((v for k, v in steps.items() if step.startswith(k)), None)
+                    if step.startswith("status "):
+                        s = set(frame[frame.status == step[len("status "):]].person_id.astype(int))
+                    if s is None:
+                        mismatch.append(((rel, "dataset_flow", ds, d, step), n, "step not rebuilt"))
+                        continue
+                    add((rel, "dataset_flow", ds, d, step), s, n, rel)
+                    if not step.startswith("status "):
+                        if before is not None and removed:
+                            add((rel, "dataset_flow_removed", ds, d, step), before - s, removed, rel)
+                        before = s
+    return cells, mismatch
+
+
+def small_groups(cells: dict[tuple, frozenset], threshold: int = 20) -> list[tuple[int, str, list[tuple], frozenset]]:
+    """Combinations of up to four of ``cells`` (``published_person_sets``) that are a group of 1 to
+    ``threshold`` - 1 persons, and cells whose count changed by 1 to ``threshold`` - 1 between two
+    releases (names equal but for the release). Returns (count, kind, the cells' names (one per set;
+    cells of the same persons count once), the group (empty for a release change))."""
+    by_set = collections.defaultdict(list)
+    for name, s in cells.items():
+        if s:  # an empty cell (a 0 shown) adds nothing to a sum
+            by_set[s].append(name)
+    sets = list(by_set)
+    names = [sorted(by_set[s], key=str) for s in sets]
+    people = sorted(set().union(*sets)) if sets else []
+    at = {p: i for i, p in enumerate(people)}
+    m = np.zeros((len(sets), len(people)), dtype=np.float32)
+    for i, s in enumerate(sets):
+        m[i, [at[p] for p in s]] = 1
+    size, inter = m.sum(1), m @ m.T
+    inside = inter == size[None, :]  # inside[a, b]: set b within set a
+    out: dict[tuple, tuple] = {}
+
+    def hit(kind: str, group: frozenset, *ix: int) -> None:
+        out.setdefault((kind, tuple(sorted(ix))), (len(group), kind, [names[i][0] for i in ix], group))
+
+    n = len(sets)
+    for a in range(n):
+        for b in np.nonzero(inside[a])[0]:
+            if 0 < size[a] - size[b] < threshold:
+                hit("a - b, b within a", sets[a] - sets[b], a, int(b))
+        others = np.arange(a + 1, n)
+        for b in others[inter[a, others] == 0]:
+            union = sets[a] | sets[b]
+            left = size[a] + size[b] - size
+            for c in np.nonzero((inter[:, a] + inter[:, b] == size) & (left > 0) & (left < threshold))[0]:
+                hit("a + b - c, c within a | b", union - sets[c], a, int(b), int(c))
+        parts = np.array([b for b in np.nonzero(inside[a])[0] if 0 < size[b] < size[a]], dtype=int)
+        for i, b in enumerate(parts):
+            cs = parts[i + 1:]
+            cs = cs[(inter[b, cs] == 0) & (size[cs] < size[a] - size[b])]
+            for c in cs:
+                rest = size[a] - size[b] - size[c]
+                if rest < threshold:
+                    hit("a - b - c, disjoint parts of a", sets[a] - sets[b] - sets[c], a, int(b), int(c))
+                ds = cs[cs > c]
+                ds = ds[(inter[b, ds] == 0) & (inter[c, ds] == 0) & (size[ds] < rest) & (rest - size[ds] < threshold)]
+                for d in ds:
+                    hit("a - b - c - d, disjoint parts of a", sets[a] - sets[b] - sets[c] - sets[d], a, int(b), int(c),
+                        int(d))
+    found = list(out.values())
+    by_cell = collections.defaultdict(dict)
+    for name, s in cells.items():
+        by_cell[name[1:]][name[0]] = len(s)
+    for cell, counts in sorted(by_cell.items(), key=str):
+        values = sorted(counts.values())
+        for x, y in zip(values, values[1:]):
+            if 0 < y - x < threshold:
+                found.append((y - x, "release change", [(r, *cell) for r in sorted(counts)], frozenset()))
+    return sorted(found, key=lambda h: (h[1], h[0], str(h[2])))
