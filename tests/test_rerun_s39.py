@@ -125,7 +125,8 @@ def test_run_control_names_exist_and_what_else_uses_them_still_counts(tmp_path, 
 
     def digests(module: str) -> dict[str, str]:
         code_digests.cache_clear()
-        return code_digests(module, package="ctl39_pkg", by_name=("ctl39_pkg.shared",), run_control=control)
+        found = code_digests(module, package="ctl39_pkg", by_name=("ctl39_pkg.shared",), run_control=control)
+        return {k: v for k, v in found.items() if k != "lib:python"}  # every stage's (session 40)
 
     try:
         assert sorted(digests("ctl39_pkg.only")) == ["ctl39_pkg", "ctl39_pkg.only"]

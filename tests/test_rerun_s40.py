@@ -125,3 +125,91 @@ def test_a_scratch_owner_record_is_always_there_whole_while_it_is_refreshed(tmp_
     assert {k: held[k] for k in ("host", "pid", "started")} == {k: record[k] for k in ("host", "pid", "started")}
     assert held["refreshed"] > now
     assert sorted(p.name for p in tmp_path.iterdir()) == [scratch.OWNER]
+
+
+def _digests_with_installed(tmp_path, monkeypatch, **versions: str) -> dict[str, dict[str, str]]:
+    """The five stages' code digests with distributions ``versions`` ({name: version}) installed
+    at those versions, as an upgrade leaves them: a ``.dist-info`` of each (its metadata and
+    top-level names copied from the real one) first on ``sys.path``."""
+    import importlib.metadata
+
+    from trd_spark import provenance
+    from trd_spark.layout import STAGES
+    from trd_spark.stages import STAGE_SPECS
+
+    site = tmp_path / f"site-{len(list(tmp_path.glob('site-*')))}"
+    for name, version in versions.items():
+        real = importlib.metadata.distribution(name)
+        info = site / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        meta = (real.read_text("METADATA") or "").splitlines()
+        (info / "METADATA").write_text("\n".join(f"Version: {version}" if line.startswith("Version:") else line
+                                                 for line in meta) + "\n")
+        tops = real.read_text("top_level.txt") or "\n".join(sorted(
+            {f.parts[0].removesuffix(".py") for f in real.files or () if f.parts[0].isidentifier()
+             or f.parts[0].endswith(".py")}))
+        (info / "top_level.txt").write_text(tops)
+    monkeypatch.syspath_prepend(str(site))
+    _clear_caches()
+    try:
+        return {s: provenance.code_digests(STAGE_SPECS[s].module) for s in STAGES}
+    finally:
+        monkeypatch.undo()
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    from trd_spark import provenance
+
+    for cached in ("code_digests", "_distribution_versions", "_requirements", "_closure_versions"):
+        if hasattr(getattr(provenance, cached, None), "cache_clear"):
+            getattr(provenance, cached).cache_clear()
+    import importlib
+
+    importlib.invalidate_caches()
+
+
+def _changed(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
+    return [s for s in before if before[s] != after[s]]
+
+
+def test_a_library_a_models_library_computes_with_reruns_models_onwards(tmp_path, monkeypatch):
+    """statsmodels builds design matrices with patsy / formulaic, lifelines fits with autograd:
+    their versions were in no digest (only the libraries the package imports were), so an upgrade
+    that changed a fit reran nothing. Each imported distribution's requirement closure counts now
+    (as pip freeze / conda-lock pins it), per stage: such an upgrade reruns models and report, not
+    the pgs, phenotypes or cohort stage. The Python minor version is in every stage's digest."""
+    import sys
+
+    before = _digests_with_installed(tmp_path, monkeypatch)
+    for lib in ("lib:patsy", "lib:formulaic", "lib:autograd"):
+        assert [s for s in before if lib in before[s]] == ["models", "report"], lib
+    patsy = _digests_with_installed(tmp_path, monkeypatch, patsy="99.0")
+    assert _changed(before, patsy) == ["models", "report"]
+    assert patsy["models"]["lib:patsy"] == "patsy==99.0"
+    autograd = _digests_with_installed(tmp_path, monkeypatch, autograd="99.0")
+    assert _changed(before, autograd) == ["models", "report"]
+    # matplotlib's drawing requirements count where the report draws, not where lifelines reaches them.
+    pillow = _digests_with_installed(tmp_path, monkeypatch, pillow="99.0")
+    assert _changed(before, pillow) == ["report"]
+    python = f"CPython {sys.version_info.major}.{sys.version_info.minor}"
+    assert {s: d.get("lib:python") for s, d in before.items()} == dict.fromkeys(before, python)
+
+
+def test_a_hail_upgrade_reruns_the_stages_that_compute_with_hail_only(tmp_path, monkeypatch):
+    """``session`` starts every run's Spark session through Hail and every stage publishes through
+    ``layout``, which reads ``session.versions``: Hail's version was in every stage's digest, so a
+    Hail upgrade reran the phenotypes stage (and a manifest's ``lib:hail`` there made it look
+    changed). Now it counts where a stage's own modules import Hail: pgs and cohort. Its cloud
+    clients (its Python requirements) count nowhere: an aiohttp upgrade reruns nothing."""
+    from trd_spark.provenance import recorded_code
+
+    before = _digests_with_installed(tmp_path, monkeypatch)
+    assert [s for s in before if "lib:hail" in before[s]] == ["pgs", "cohort"]
+    hail = _digests_with_installed(tmp_path, monkeypatch, hail="99.0")
+    assert _changed(before, hail) == ["pgs", "cohort"]
+    aiohttp = _digests_with_installed(tmp_path, monkeypatch, aiohttp="99.0")
+    assert _changed(before, aiohttp) == []
+    # A manifest written before (phenotypes with lib:hail) compares equal: no rerun for the listing.
+    recorded = {**before["phenotypes"], "lib:hail": "hail==0.2.139"}
+    assert recorded_code(recorded, before["phenotypes"]) == before["phenotypes"]

@@ -262,6 +262,103 @@ def _distribution_versions() -> dict[str, str]:
     return out
 
 
+def _import_distributions(entry: str) -> frozenset[str]:
+    """The canonical names of the distributions in a ``_distribution_versions`` value."""
+    return frozenset(_canonical(d.partition("==")[0]) for d in entry.split(","))
+
+
+# What a stage's libraries are, beyond those its modules import (``code_digests``' ``lib:`` keys).
+# A library computes with its own requirements (statsmodels' formulas through patsy / formulaic,
+# lifelines' fits through autograd and formulaic): a patsy upgrade that changed a design matrix
+# reran no stage, its version in no digest. Each imported distribution's requirement closure now
+# counts, as a lock file (pip freeze, conda-lock) pins it, but per stage: only what the stage's
+# libraries require, so an upgrade elsewhere in the environment reruns nothing. The requirements
+# of these distributions are not followed where another library reaches them (their own version
+# still counts): matplotlib's (pillow, fonttools, kiwisolver: drawing) when lifelines requires it
+# for its plots, which no models output draws (the report imports matplotlib itself: followed
+# there); Hail's not even where a stage imports it (``NEVER_FOLLOWED``): Hail computes in its JVM
+# backend, shipped in the hail wheel itself (its version), its Python requirements being its
+# cloud-storage and batch clients, plotting and command line (80-odd distributions: an aiohttp or
+# azure-storage upgrade would rerun pgs onwards, hours at All of Us scale).
+NOT_FOLLOWED = ("hail", "matplotlib")
+NEVER_FOLLOWED = ("hail",)
+# Required distributions that run no computation: typing shims and a Python 2/3 compatibility
+# layer. Left out; anything else a library requires counts (a rerun too many, never one too few:
+# time zone data counts, ``zoneinfo`` falls back to the tzdata distribution).
+NO_OUTPUT = ("six", "typing-extensions", "typing-inspection")
+# ``module:library``: a library ``module`` imports that counts for a stage only where another
+# module of the stage imports it too. ``trd_spark.session`` starts every run's Spark session
+# through Hail (``hl.init``) and every stage publishes through ``layout``, which reads
+# ``session.versions``: so Hail's version was in every stage's digest, and a Hail upgrade reran the
+# phenotypes stage, which calls no Hail. What Hail sets in the session a phenotypes, models or
+# report run uses (Kryo serialisation, its Hadoop codecs, the minimum split size) changes how data
+# moves, not a value; the stages that compute with Hail (pgs, cohort) import it themselves.
+SESSION_ONLY = ("trd_spark.session:hail",)
+
+
+def _canonical(name: str) -> str:
+    """A distribution name as PEP 503 normalises it (``Typing_Extensions`` -> ``typing-extensions``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def _requirements(dist: str) -> tuple[str, ...]:
+    """The installed distributions ``dist`` requires (its ``Requires-Dist``, canonical names):
+    one asked for only by an extra is left out, and one not installed (its marker false here:
+    another platform or Python) is none. No marker is evaluated otherwise (one true for no reason
+    here and installed for another distribution counts: a rerun too many, never one too few)."""
+    try:
+        required = importlib.metadata.requires(dist) or []
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+    out: list[str] = []
+    for line in required:
+        spec, _, marker = line.partition(";")
+        found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+        if found is None or re.search(r"\bextra\b", marker):
+            continue
+        name = _canonical(found.group(1))
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if not _vendored(name):
+            out.append(name)
+    return tuple(sorted(set(out)))
+
+
+@functools.cache
+def _closure_versions(dists: frozenset[str], not_followed: tuple[str, ...] = NOT_FOLLOWED,
+                      never_followed: tuple[str, ...] = NEVER_FOLLOWED, no_output: tuple[str, ...] = NO_OUTPUT
+                      ) -> dict[str, str]:
+    """{``lib:<canonical name>``: ``"<Name>==<version>"``} of the distributions ``dists``
+    (canonical names: those a stage's modules import) require, directly or not
+    (``_requirements``), ``dists`` themselves left out; not followed past a distribution of
+    ``not_followed`` reached through another one, nor past one of ``never_followed`` at all; none
+    of ``no_output`` listed."""
+    seen: set[str] = set()
+    todo = [d for d in dists if d not in never_followed]
+    while todo:
+        for name in _requirements(todo.pop()):
+            if name not in seen:
+                seen.add(name)
+                if name not in not_followed:
+                    todo.append(name)
+    out: dict[str, str] = {}
+    for name in sorted(seen - dists - set(no_output)):
+        meta = importlib.metadata.metadata(name)
+        out[f"lib:{name}"] = f"{meta['Name']}=={meta['Version']}"
+    return out
+
+
+def _python() -> str:
+    """The interpreter's implementation and minor version (``CPython 3.11``): a new minor version
+    changes the language, the standard library and the builds of every compiled library; a bug-fix
+    release (3.11.9 -> 3.11.10) reruns nothing."""
+    name = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name, sys.implementation.name)
+    return f"{name} {sys.version_info.major}.{sys.version_info.minor}"
+
+
 # Modules of shared definitions (constants, enums, small functions: no other top-level code)
 # that every stage imports through ``config`` (``vocabulary.Contrast``), while most of their
 # names serve one stage: a stage's code is the part of such a module it takes
@@ -449,14 +546,17 @@ def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tu
     written before a module was listed there (session 39; ``trd_spark.releases`` then digested
     whole, ``trd_spark.pgs.scratch`` in pgs') compares equal when nothing else changed, instead
     of rerunning every stage once for the listing itself. A module ``now`` still holds (a stage
-    takes a name of it that is not run control) is compared as recorded."""
-    modules = {n.partition(":")[0] for n in run_control}
+    takes a name of it that is not run control) is compared as recorded. Likewise a library of
+    ``SESSION_ONLY`` that ``now`` does not hold (``lib:hail`` in the phenotypes, models and report
+    stages' manifests before session 40)."""
+    modules = {n.partition(":")[0] for n in run_control} | {f"lib:{n.partition(':')[2]}" for n in SESSION_ONLY}
     return {k: v for k, v in recorded.items() if k in now or k not in modules}
 
 
 @functools.cache
 def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME,
-                 run_control: tuple[str, ...] = RUN_CONTROL) -> dict[str, str]:
+                 run_control: tuple[str, ...] = RUN_CONTROL, session_only: tuple[str, ...] = SESSION_ONLY
+                 ) -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
@@ -489,7 +589,7 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     if _source(module) is None:
         raise ImportError(f"no source for module {module}")
     digests: dict[str, str] = {}
-    libraries: set[str] = set()
+    libraries: dict[str, set[str]] = {}  # third-party top-level module: the modules importing it
     taken: dict[str, set[str]] = {m: set() for m in by_name}  # names the modules reached import from each
     texts: dict[str, str] = {}
     parts = module.split(".")
@@ -518,7 +618,7 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
                 names = imported.split(".")
                 todo.extend(".".join(names[:i]) for i in range(1, len(names) + 1))
             elif top and top not in sys.stdlib_module_names:
-                libraries.add(top)
+                libraries.setdefault(top, set()).add(name)
     for shared in sorted(texts.keys() - {module}):
         kept = frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")})
         if not kept and taken[shared] and _definitions(shared, texts[shared]) is not None:
@@ -527,6 +627,14 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         part = None if "*" in kept else _names_digest(shared, texts[shared], kept)
         if part is not None:
             digests[shared] = part
+    for entry in session_only:  # a library only the session's start imports: not this stage's
+        by, _, lib = entry.partition(":")
+        if not libraries.get(lib, {by}) - {by}:
+            libraries.pop(lib, None)
     versions = _distribution_versions()
-    digests.update({f"lib:{top}": versions[top] for top in sorted(libraries) if top in versions})
+    direct = {f"lib:{top}": versions[top] for top in sorted(libraries) if top in versions}
+    digests.update(direct)
+    dists = frozenset().union(*(_import_distributions(v) for v in direct.values()))
+    digests.update({k: v for k, v in _closure_versions(dists).items() if k not in digests})
+    digests["lib:python"] = _python()
     return dict(sorted(digests.items()))
