@@ -6,7 +6,7 @@
   is 3 alt copies, and a REF effect allele's dosage 2 - 3 = -1 was summed as given (field case
   multiallelic-dosage-sum-above-two). Now one error naming the field, the site and the sum
   (a sum above 2 by the rounding of the written dosages, ``genotypes.DOSAGE_SUM_SLACK`` per alt,
-  is rescaled to 2: the REF's dosage 0, not negative). plink2 2.00a3.5 imports no multi-allelic DS ("multiallelic dosage import is
+  is summed as given since session 40, as the native engine sums a site's split rows). plink2 2.00a3.5 imports no multi-allelic DS ("multiallelic dosage import is
   under development"), so the answers are hand-worked.
 - multiallelic-effect-is-ref under ``dosage_field`` (owed by round 30, which ran Hail's pass on
   hard calls only): fractional DS, a REF effect allele's dominant / recessive rows at two- and
@@ -40,8 +40,8 @@ def test_multiallelic_dosages_summing_above_two_are_one_error_and_valid_ones_sco
     """multiallelic-dosage-ref-effect: its hand-worked expected.tsv (DS Number=A, fractional; a
     REF effect allele's dominant / recessive rows take D = 2 - the record's alt dosages, a missing
     call the REF's frequency); a record whose dosages sum to 2 + 0.0025 per alt (rounding) still
-    scores, its alts rescaled to sum 2: D 0, every score as with the unrounded dosages (on 69bf660
-    1003's D was -0.005 as given, and 1004's fill counted its 2.005 alt copies).
+    scores, as given (1003's D -0.005; 01757ce rescaled the alts to sum 2, which the native engine
+    cannot do for a site's split rows: one rule since session 40, round32_pgs).
     multiallelic-dosage-sum-above-two (DS 1.5,1.5): one
     InputDataError naming the file, the field, the site and the sum, no sample ID. Before
     (30297c6): the first two parts pass and the third fails (DID NOT RAISE: sample 1003's dominant
@@ -51,14 +51,14 @@ def test_multiallelic_dosages_summing_above_two_are_one_error_and_valid_ones_sco
     assert got["score_sum"].to_dict() == pytest.approx(want["score_sum"].to_dict(), abs=1e-9)
     assert got["n_missing"].to_dict() == want["n_missing"].to_dict()
     assert set(got["n_matched"]) == {3}
-    # 1003's chr4:1000000 DS 1.2,0.8 -> 1.005,1.0 (sum 2.005, within the slack 2 x 0.01): rescaled to
-    # 1.00249,0.99751, D = 0 (as for 1.2,0.8): 1003's dominant term min(0, 1) = 0; 1004's missing call's
-    # fill (2 - (1.5 + .3 + 2) / 3) / 2 = .3667 as before. Every sum is expected.tsv's (as given, 1003
-    # had 0.6167 - 0.005 and 1004 0.8167 - 0.00083).
+    # 1003's chr4:1000000 DS 1.2,0.8 -> 1.005,1.0 (sum 2.005, within the slack 2 x 0.01): summed as
+    # given (session 40: the native engine's split rows cannot be rescaled, round32_pgs), D = -0.005:
+    # 1003's dominant term min(-0.005, 1); 1004's missing call's fill (2 - (1.5 + .3 + 2.005) / 3) / 2.
     rounded = tmp_path / "rounded.vcf"
     rounded.write_text((VALID / "genotypes" / "data.vcf").read_text().replace("1/2:1.2,0.8", "1/2:1.005,1.0"))
     got = _run(hl, spark, tmp_path / "rounded", rounded, VALID / "scores")
-    assert got["score_sum"].to_dict() == pytest.approx(want["score_sum"].to_dict(), abs=1e-9)
+    as_given = want["score_sum"] - pd.Series({1001: 0.0, 1002: 0.0, 1003: 0.005, 1004: 0.005 / 6})
+    assert got["score_sum"].to_dict() == pytest.approx(as_given.to_dict(), abs=1e-9)
     with pytest.raises(InputDataError, match=r"multiallelic-dosage-sum-above-two/genotypes/data\.vcf: reading the "
                                              r"genotypes failed: .*dosage field DS gives 3\.0000 alt copies in all at "
                                              r"chr4:1000000 A,G,C \(1\.500,1\.500\), more than 2") as e:

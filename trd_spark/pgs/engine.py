@@ -55,6 +55,7 @@ from trd_spark.pgs.genotypes import (
     MALE_X,
     NORMALISED,
     SEX_DISAGREES,
+    check_split_site_sums,
     declared_sex_samples,
     haploid_capable_contigs,
     hard_calls,
@@ -218,6 +219,9 @@ def score(
                 pgen_engine.warn_no_male_on_y(int(on_y.sum()))
         if male is not None:
             mt = mt.annotate_cols(**{MALE_X: male[mt.col_key][MALE_X]})
+        # Records of one site given split (one per alt): their alt copies together at most 2 (one job
+        # over their partitions, only when there is such a site), as the native pass checks them.
+        check_split_site_sums(hl, mt, weights.rows, source.dosage_field)
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
                               chr_y=bool(on_y.any()), chr_m=bool(on_m.any()), site_models=weights.site_models)
     if route == "export":

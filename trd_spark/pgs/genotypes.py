@@ -554,14 +554,15 @@ def to_biallelic_dosage(
         # dosage 2 - 3 = -1 was summed as given (plink2 imports no multi-allelic DS at all:
         # "multiallelic dosage import is under development"). An error naming field and site;
         # DOSAGE_SUM_SLACK per alt lets rounded dosages through (Beagle 5 writes DS with 2 decimals),
-        # rescaled to sum 2: the REF's dosage 2 - sum is then 0, not slightly negative, and every dosage
-        # stays in [0, 2] as plink2 requires of a DS. Rescaled, not the REF clamped at 0: the REF's
-        # dosage is no entry here but 2 - the alts' copies in matching's weights (a linear sum),
-        # and the alts' copies then still add up with the REF's to 2 (the REF's frequency too).
+        # summed as given: the REF's dosage 2 - sum may be below 0 by that rounding (at most 0.01 per
+        # alt). Not rescaled to sum 2 (as 01757ce did): the native engine reads a site given split
+        # (.pgen, BGEN, split VCF records) one row per alt and only the rows a score uses (an ALT
+        # effect allele's own row), so it cannot know the sum that would scale that row, and the two
+        # routes gave different scores for the same dosages (~0.005 x w); as given, both sum the
+        # same dosages (tests/test_field_cases_round32_pgs.py).
         alt_sum = hl.sum(per_alt.map(lambda x: hl.coalesce(x, 0.0)))
-        to_two = hl.if_else(alt_sum > 2.0, 2.0 / alt_sum, 1.0)
         mt = mt.annotate_entries(_d=hl.case().when((n_alts < 2) | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
-                                                   per_alt.map(lambda x: x * to_two)).or_error(hl.format(
+                                                   per_alt).or_error(hl.format(
             f"dosage field {dosage_field} gives %.4f alt copies in all at %s %s (%s), more than 2: the REF's "
             "dosage would be negative; fix the file's dosages", alt_sum, hl.str(mt.locus),
             hl.delimit(mt.alleles, ","), hl.delimit(per_alt.map(lambda x: hl.format("%.3f", x)), ","))))
@@ -569,6 +570,74 @@ def to_biallelic_dosage(
     split = _split_rows(hl, mt.select_entries("_d", *ft))
     split = split.select_entries(*ft, DOSAGE=split._d[split.a_index - 1])
     return split.select_rows(*row_fields, NORMALISED).select_globals()
+
+
+def check_split_site_sums(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame,
+                          dosage_field: str | None) -> None:
+    """Hail's pass: the weighted ``rows`` (``matching.WeightMatrices.rows``: contig, position,
+    ref, alt of ``mt``'s split rows, as matched) that are alts of one site given split, one
+    record per alt (bcftools norm -m- output, TOPMed-imputed VCFs: ``chr4:1000000 A>G`` and
+    ``A>C`` as two records; grouped as the native engine groups them,
+    ``pgen_engine.split_site_sums``), give each sample at most 2 alt copies together, plus
+    ``DOSAGE_SUM_SLACK`` per row: else one Hail error naming the field, the site, a sum above
+    that and the sample's rows' dosages (no sample ID), which ``stage.hail_errors`` makes one
+    line naming the dataset and its files. ``mt``: entry ``DOSAGE`` (``to_biallelic_dosage``'s
+    rows, keyed by locus/alleles); a missing call adds nothing. Why: ``to_biallelic_dosage``
+    checks one record's alts, never records apart, so DS 1.5 on A>G and 1.5 on A>C made a REF
+    effect allele's dosage 2 - 3 = -1, summed as given before session 40 (its dominant term
+    min(-1, 1) too); the native engine refuses the same rows of a .pgen/.bed/BGEN
+    (``native_task._SplitSiteCheck``). plink2 --score reads each split record alone (a REF effect
+    allele's dosage 2 - that record's DS, the other alt counted as REF) and checks no sum. Rows a
+    score does not read are not checked (an ALT effect allele's score reads its own record; a
+    REF effect allele's reads every alt's), as on the native engine. One more job, over the
+    partitions of those sites only, and only when there is such a site: one with a row as its
+    record writes it (not ``NORMALISED``; a multi-allelic record's rows, all changed by the
+    split, were checked as one record)."""
+    import numpy as np
+
+    from trd_spark.pgs.pgen_engine import split_site_sums
+
+    arrays, _ = split_site_sums(rows, None, [0, len(rows)])
+    if not arrays:
+        return
+    group = arrays["sum_group"]
+    if NORMALISED in rows:
+        # A site whose rows all come changed by the split (``NORMALISED``: the alts of one
+        # multi-allelic record, which ``to_biallelic_dosage`` checked as a record) needs no job;
+        # split records hold a row as written (an SNV's, or the indel alt that is minimal already).
+        as_written = np.zeros(len(arrays["sum_limit"]), dtype=bool)
+        on = (group >= 0) & ~rows[NORMALISED].to_numpy(bool)
+        as_written[group[on]] = True
+        group = np.where((group >= 0) & as_written[np.maximum(group, 0)], group, -1)
+    at = np.flatnonzero(group >= 0)
+    if not at.size:
+        return
+    rg = mt.locus.dtype.reference_genome
+    contig, position = rows["contig"].to_numpy(object)[at], rows["position"].to_numpy(np.int64)[at]
+    ref, alt = rows["ref"].to_numpy(object)[at], rows["alt"].to_numpy(object)[at]
+    # Keyed by 'contig:position:ref:alt' text (a few rows): a dict literal keyed by struct wants
+    # hashable alleles.
+    site_of = hl.literal({f"{c}:{p}:{r}:{a}": int(g) for c, p, r, a, g in zip(contig, position, ref, alt, group[at])},
+                         hl.tdict(hl.tstr, hl.tint32))
+    loci = sorted({(str(c), int(p)) for c, p in zip(contig, position)})
+    part = hl.filter_intervals(mt, [hl.Interval(hl.Locus(c, p, rg), hl.Locus(c, p, rg), includes_end=True)
+                                    for c, p in loci])
+    part = part.annotate_rows(_site=site_of.get(hl.delimit([part.locus.contig, hl.str(part.locus.position),
+                                                             part.alleles[0], part.alleles[1]], ":")))
+    part = part.filter_rows(hl.is_defined(part._site))
+    sums = part.group_rows_by(part._site).aggregate(
+        _sum=hl.agg.sum(hl.coalesce(part.DOSAGE, 0.0)),
+        _rows=hl.agg.collect(hl.format("%.3f", hl.coalesce(part.DOSAGE, 0.0))))
+    limit = hl.literal(arrays["sum_limit"].tolist(), hl.tarray(hl.tfloat64))
+    name = hl.literal([str(x) for x in arrays["sum_site"]], hl.tarray(hl.tstr))
+    what = f"dosage field {dosage_field} (GT where none)" if dosage_field else "GT hard calls"
+    # The check inside the job (or_error): Hail's error, made one line naming the dataset and
+    # its files by stage.hail_errors, as to_biallelic_dosage's record check is.
+    sums.aggregate_entries(hl.agg.count_where(hl.case().when(sums._sum <= limit[sums._site], False).or_error(
+        hl.format(f"the {what} of a site given split (one record per alt) give %.4f alt copies in all at %s (%s), "
+                  "more than 2: the REF's dosage would be negative; fix the file's dosages", sums._sum,
+                  name[sums._site],
+                  hl.delimit(sums._rows, ",")))))
 
 
 _PLOIDY = "_ploidy"

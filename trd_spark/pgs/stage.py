@@ -1015,10 +1015,11 @@ def hail_errors(where: str):
             raise EnvironmentFault(fault, where=where) from None
         # Our own error raised inside a Spark task (the native engine's readers, e.g. a BGEN
         # block that does not inflate) reaches the driver as the Python worker's traceback: its
-        # one line (which names the file) is the error.
+        # one line (which names the file) is the error, after the dataset's name (``where``; before
+        # session 40 the line named the file alone, where Hail's errors name both).
         ours = re.search(r"trd_spark\.errors\.InputDataError: (.+)", text)
         if ours:
-            raise InputDataError(ours.group(1).strip()) from None
+            raise InputDataError(ours.group(1).strip(), where=where) from None
         # Another exception of a Spark task: its own line (pgenlib's 'RuntimeError: b'.pgen read
         # failure ...''), not the Java wrapper's first line ('PythonException: Traceback ...'),
         # its digits as '#': a reader's or numpy's text may hold array shapes, i.e. the samples
