@@ -123,7 +123,7 @@ DATETIME_PARTNER = {
 
 # ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
 # zone name as BigQuery's CSV ' UTC'): an instant, whose calendar date depends on the zone.
-_ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}([.,]\d*)?)?\s*[A-Za-z+-]"
+_ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}(:\d{2}(:\d{2}([.,]\d*)?)?)?\s*[A-Za-z+-]"
 
 
 def _parquet_types(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
@@ -161,21 +161,39 @@ def _declared_zones(source: str) -> dict[str, str]:
         return all(dt.datetime(y, m, 15, 12, tzinfo=tz).utcoffset() == dt.timedelta(0)
                    for y in range(1900, 2101, 5) for m in (1, 4, 7, 10))
 
+    def known(zone: str) -> bool:
+        # The Arrow format's zone: an Olson (IANA) name or an absolute offset '+XX:XX' (Schema.fbs).
+        # 'UTC+05:30' is neither, and its sign is ambiguous (POSIX TZ: 5:30 west of UTC; ICU and
+        # Java: east), as are abbreviations ('IST'): an error, as in the chain (field case round
+        # 32: ICU read 'UTC+05:30', 'utc' and 'IST' where the chain stopped).
+        if re.fullmatch(r"[+-]\d{2}:?\d{2}", zone.strip()):
+            return True
+        try:
+            zoneinfo.ZoneInfo(zone.strip())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return False
+        return True
+
     out: dict[str, str] = {}
     for file in sorted(glob.glob(source[len("read_parquet('"):-2])):
         for f in pq.read_schema(file):
             if pa.types.is_timestamp(f.type) and f.type.tz and not utc_like(f.type.tz):
+                if not known(f.type.tz):
+                    raise ValueError(f"{file}: column {f.name} declares time zone {f.type.tz!r}, which is no IANA "
+                                     "time zone or UTC offset")
                 out[f.name.lower()] = f.type.tz
     return out
 
 
-def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | None, *, lenient: bool) -> str:
+def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | None) -> str:
     """SQL for column ``c`` of DuckDB type ``t`` as the calendar date the export meant.
 
     DATE as is; naive TIMESTAMP by its written date; an instant (TIMESTAMPTZ, INT96) by its
     local date in ``time_zone``; text by its written date unless it names a zone (then an
-    instant). ``lenient``: text that is no date gives NULL (a datetime partner), else the cast
-    fails. An instant without ``time_zone`` is a ValueError (callers check it only where used).
+    instant). Text that is no date fails the query, in a date column and in a datetime partner
+    alike, as in the chain (``check_text_values``, ``datetime_fallback``: a partner read as empty lost
+    its row's date silently). An instant without ``time_zone`` is a ValueError (callers check it
+    only where used).
     """
     def local(instant: str) -> str:
         if time_zone is None:
@@ -185,7 +203,6 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         zone = f"GMT{time_zone.strip()}" if re.fullmatch(r"[+-]\d{2}:?\d{2}", time_zone.strip()) else time_zone
         return f"CAST(timezone({_q(zone)}, {instant}) AS DATE)"
 
-    cast = "TRY_CAST" if lenient else "CAST"
     if t == "DATE":
         return c
     if t.startswith("TIMESTAMP WITH TIME ZONE"):
@@ -198,10 +215,21 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         return f"CAST({c} AS DATE)"
     if t == "VARCHAR":
         # the written date: yyyy-m[m]-d[d] before the end or a time, as the chain's cast reads it
-        # ('2019-1-5 10:00:00', whose first ten characters are no date); other text as before
-        written = f"CASE WHEN regexp_matches(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}($|[T ])') " \
-                  f"THEN {cast}(regexp_extract(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
-                  f"ELSE {cast}(NULLIF(left(trim({c}), 10), '') AS DATE) END"
+        # ('2019-1-5 10:00:00', whose first ten characters are no date), or before a zone designator
+        # alone (XML Schema's xs:date '2019-01-05+05:30': a day, no instant). Other non-empty text
+        # ('2019/01/05', '20190105', '2019-03') is no date, as in the chain (check_text_values; a
+        # datetime partner: datetime_fallback): an error naming table, column and the value's shape
+        # (field case round 32: DuckDB's cast read slashes and a zoned date the chain refused).
+        full = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}($|[T ]|(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$)"
+        shape = f"regexp_replace(regexp_replace(trim({c}), '[0-9]', '#', 'g'), '[A-Za-z]', 'a', 'g')"
+        no_date = f"error(concat({_q(f'{table}.{c}: value(s) are not dates (yyyy-mm-dd), e.g. ')}, {shape}))"
+        # person.birth_datetime '1990' / '1990-03' (a masked export): empty, as the chain's
+        # PARTIAL_DATE_AS_EMPTY reads it (year and month of birth give the date); elsewhere no date
+        partial = r"^[0-9]{4}(-(0?[1-9]|1[0-2]))?$" if (table, c) == ("person", "birth_datetime") else "^$"
+        written = f"CASE WHEN {c} IS NULL OR trim({c}) = '' OR regexp_matches(trim({c}), {_q(partial)}) THEN NULL " \
+                  f"WHEN regexp_matches(trim({c}), {_q(full)}) " \
+                  f"THEN CAST(regexp_extract(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
+                  f"ELSE {no_date} END"
         zoned = f"regexp_matches({c}, {_q(_ZONED)})"
         if time_zone is None:
             return f"CASE WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
@@ -213,11 +241,14 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
         # offset hour ('+5:30'), a zone name glued to the time ('00:00:00GMT+05:30'), Java's
         # ZonedDateTime zone after the offset ('+01:00[Europe/Paris]'), a fraction after a comma.
         text = f"regexp_replace(trim({c}), '([0-9])\\s*z$', '\\1Z')"
-        for pattern, repl in ((r"([0-9]|Z)\[[^\]]*\]$", r"\1"), (r"^([^,]*:[0-9]{2}),([0-9]+)", r"\1.\2"),
+        for pattern, repl in ((r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2})([^0-9:])", r"\1:00\2"),  # 'T02Z'
+                              (r"([0-9]|Z)\[[^\]]*\]$", r"\1"), (r"^([^,]*:[0-9]{2}),([0-9]+)", r"\1.\2"),
                               (r"\s+([+-][0-9]|Z$)", r"\1"), (r"([0-9])([+-])([0-9])(:?[0-9]{2})?$", r"\1\20\3\4"),
-                              (r"([0-9])([A-Za-z]{2})", r"\1 \2")):
+                              (r"([0-9])([A-Za-z]{2})", r"\1 \2"),
+                              # ISO 8601's 24:00 ends its written day (the chain: its last microsecond)
+                              (r"([T ])24:00(:00(\.0*)?)?([^0-9.:]|$)", r"\123:59:59.999999\4")):
             text = f"regexp_replace({text}, {_q(pattern)}, {_q(repl)})"
-        instant = f"{cast}({text} AS TIMESTAMPTZ)"
+        instant = f"CAST({text} AS TIMESTAMPTZ)"
         return f"CASE WHEN {zoned} THEN {local(instant)} ELSE {written} END"
     raise ValueError(f"{table}.{c} has type {t}, not a date")
 
@@ -234,11 +265,11 @@ def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: s
         t = types.get(c)
         if t is None:
             continue
-        expr = _as_date(c, t, physical.get(c), table, declared.get(c, time_zone), lenient=False)
+        expr = _as_date(c, t, physical.get(c), table, declared.get(c, time_zone))
         p = DATETIME_PARTNER.get((table, c))
         if p is not None and p in types:
             try:
-                fallback = _as_date(p, types[p], physical.get(p), table, declared.get(p, time_zone), lenient=True)
+                fallback = _as_date(p, types[p], physical.get(p), table, declared.get(p, time_zone))
             except ValueError:  # an instant partner without a zone: an error only where it is used
                 n = con.execute(f"SELECT count(*) FROM {source} WHERE {c} IS NULL AND {p} IS NOT NULL").fetchone()[0]
                 if n:

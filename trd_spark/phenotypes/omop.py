@@ -239,11 +239,11 @@ def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time
         return F.to_date(wall)
     if isinstance(source, T.StringType):  # 'yyyy-mm-dd' or 'yyyy-mm-ddT...': the written date
         if time_zone is None:  # zoned text was rejected by check_text_values
-            return col.cast(_D)
+            return written_date(col)
         # ... unless the time names a zone: an instant, like a time-zone-aware timestamp.
         local = to_omop_date(zoned_text_instant(col), T.TimestampType(), table, name, time_zone=time_zone,
                              session_zone=session_zone, where=where)
-        return F.when(has_zone(col), local).otherwise(col.cast(_D))
+        return F.when(has_zone(col), local).otherwise(written_date(col))
     raise InputDataError(
         f"OMOP table {table} column {name} is {source.simpleString()}, not a date, timestamp or ISO date text",
         where=where)
@@ -251,14 +251,29 @@ def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time
 
 # ISO text whose time is followed by a zone: Z, +05:30, -0800, UTC, GMT, Europe/Amsterdam. The
 # seconds are optional (ISO 8601; Java's OffsetDateTime.toString() leaves out zero seconds:
-# '2019-01-10T00:00+05:30'), their fraction may follow a comma (ISO 8601's preferred separator).
-_ZONED_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?\s*[A-Za-z+-]"
+# '2019-01-10T00:00+05:30'), their fraction may follow a comma (ISO 8601's preferred separator);
+# so are the minutes ('2019-01-05T02Z', ISO 8601's reduced precision: before round 32, read as its
+# written date 01-05 by chain and twin alike, also in a zone where that instant is 01-04).
+_ZONED_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}(:[0-9]{2}(:[0-9]{2}([.,][0-9]*)?)?)?\s*[A-Za-z+-]"
 
 
 # Text Spark's date cast reads as a whole date: year, month AND day, then the end or a time. Spark
 # also casts '2019' and '2019-03' (year-only / year-month dates of a truncated or masked export)
 # to 1 January / 1 March, a day the export never wrote; such text is no date here.
-_FULL_DATE_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(\s*$|[T ])"
+_FULL_DATE_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(\s*$|[T ]|(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$)"
+
+# A date alone followed by a UTC offset or Z ('2019-01-05Z', '2019-01-05+05:30'): XML Schema's
+# xs:date with a time zone, as Java's DateTimeFormatter.ISO_DATE and XML exports write a date. It
+# names a calendar day (no instant: it has no time of day), which is its written date, as
+# java.time's LocalDate.parse(text, ISO_DATE) reads it; Spark's date cast refuses it (field case
+# round 32: the chain stopped on it while the DuckDB twin read the written date).
+_DATE_ZONE = r"^(\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$"
+
+
+def written_date(col: Column) -> Column:
+    """Text ``col`` -> its written date by Spark's date cast (null where it reads none), a date
+    alone followed by a zone designator (``_DATE_ZONE``) read as the date before it."""
+    return F.regexp_replace(col, _DATE_ZONE, "$1").cast(_D)
 
 
 def is_full_date_text(col: Column) -> Column:
@@ -280,16 +295,22 @@ def zoned_text_instant(col: Column) -> Column:
     ISO 8601) are rewritten to ones it reads first: a lower-case ``z`` (after a digit or blank:
     ``America/La_Paz`` keeps its z), ``utc`` or ``gmt``; a
     time without seconds (``2019-01-10T00:00+05:30``: Java's ``OffsetDateTime.toString()``
-    omits zero seconds); a fraction after a comma; Java's ``ZonedDateTime.toString()`` zone
-    after the offset (``+01:00[Europe/Paris]``: the offset fixes the instant). The DuckDB twin
+    omits zero seconds) or minutes (``T02Z``); a fraction after a comma; Java's ``ZonedDateTime.toString()`` zone
+    after the offset (``+01:00[Europe/Paris]``: the offset fixes the instant); ISO 8601's end of
+    day ``24:00`` (Spark's cast refuses hour 24), as the day's last microsecond. The DuckDB twin
     (benchmarks/duckdb_phenotypes.py ``_as_date``) reads the same forms.
     """
     # z only after a digit or blank: a zone id may end in a lower-case z (America/La_Paz)
     text = F.regexp_replace(F.trim(col), "(?<=[0-9\\s])z$", "Z")
     text = F.regexp_replace(text, "(?i)(?<=[0-9\\s])(utc|gmt)(?=$|[+-])", "GMT")
     text = F.regexp_replace(text, "([0-9]|Z)\\[[^\\]]*\\]$", "$1")
+    text = F.regexp_replace(text, "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2})(?![0-9:])", "$1:00")
     text = F.regexp_replace(text, "^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2})(?![0-9:])", "$1:00")
     text = F.regexp_replace(text, "^([^,]*:[0-9]{2}),([0-9]+)", "$1.$2")
+    # ISO 8601's 24:00 (seconds and fraction zero) ends its written day: the day's last
+    # microsecond, so that it dates to that day as naive '...T24:00' text does (its written date);
+    # a death certificate's 24:00 (midnight) belongs to the day ending (field case round 32).
+    text = F.regexp_replace(text, "(?<=[T ])24:00:00(\\.0*)?(?![0-9.])", "23:59:59.999999")
     return text.cast(T.TimestampType())
 
 
@@ -502,9 +523,9 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
                             nanos=nanos)
     if time_zone is None:
         date = F.when(has_zone(col), _needs_zone_error(table, name, partner, where)) \
-            .when(is_full_date_text(col), col.cast(_D))
+            .when(is_full_date_text(col), written_date(col))
     else:
-        text = F.when((F.trim(col).cast(_D).isNotNull() & is_full_date_text(col))
+        text = F.when((written_date(F.trim(col)).isNotNull() & is_full_date_text(col))
                       | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
         date = to_omop_date(text, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where)
     no_day = F.trim(col).cast(_D).isNotNull() & ~is_full_date_text(col)  # '2019', '2019-03'
@@ -559,7 +580,7 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
     """
     def is_bad(c: str, t: T.DataType) -> Column:
         value = F.trim(F.col(c))
-        bad = F.col(c).isNotNull() & (value != "") & value.cast(t).isNull()
+        bad = F.col(c).isNotNull() & (value != "") & (written_date(value) if t == _D else value.cast(t)).isNull()
         if isinstance(t, T.IntegralType):  # '30.5' and '.5' cast to 30 and 0; '30.0' is 30
             return bad | (F.col(c).isNotNull() & ~value.cast(t).cast(_EXACT).eqNullSafe(value.cast(_EXACT)))
         if t != _D:
