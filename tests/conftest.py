@@ -36,6 +36,7 @@ os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_LIVED_JVM_OPTIONS)
 # loaded and verified once, not in every JVM the tests start), set by the first pytest process
 # (pytest_configure) beside the options above for the JVMs it and its xdist workers start.
 CDS_OPTIONS_ENV = "TRD_TEST_JVM_CDS_OPTIONS"
+CDS_REASON_ENV = "TRD_TEST_JVM_CDS_REASON"  # the archive in use, or why there is none
 # The shared session evaluates Spark SQL expressions interpreted, without generated code (no
 # whole-stage codegen, no generated projections or predicates): its queries are toy-sized and
 # mostly run once, so compiling generated Java for each new plan costs more CPU than running it
@@ -94,7 +95,8 @@ def pytest_configure(config):
         # Before xdist starts its workers, which inherit the environment.
         from cds_archive import ensure
 
-        if cds := ensure(SHORT_LIVED_JVM_OPTIONS):
+        cds, os.environ[CDS_REASON_ENV] = ensure(SHORT_LIVED_JVM_OPTIONS)
+        if cds:
             os.environ[CDS_OPTIONS_ENV] = cds
             os.environ["JAVA_TOOL_OPTIONS"] = f"{SHORT_LIVED_JVM_OPTIONS} {cds}"
     if hasattr(config.option, "loadscopereorder"):
