@@ -120,7 +120,8 @@ def test_an_empty_event_table_is_warned_about_before_a_gate_stops_the_stage(spar
 
     cfg = toy_config(path="/data/omop")
     sets = {name: frozenset({1}) for name in study_concept_set_names(cfg)}  # each set expands to some concept
-    event_dates = {domain: {"n_records": 10, "n_unknown_person": 0, "n_dated_after_cutoff": 0, "n_before_birth_year": 0}
+    event_dates = {domain: {"n_records": 10, "n_unknown_person": 0, "n_dated_after_cutoff": 0, "n_before_birth_year": 0,
+                            "n_after_cutoff": 0, "n_after_death": 0}
                    for domain in EVENT_TABLES}
     records = {f"n_{t}{RECORDS_SUFFIX}": 0 if t == "procedure_occurrence" else 10 for t in SOURCE_CONCEPT_OF}
     quirks = {"persons": {"n_persons": 40, "n_sex_other": 0, "n_no_observation_period": 30},
