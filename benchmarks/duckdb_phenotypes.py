@@ -231,9 +231,6 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
                   f"THEN CAST(regexp_extract(trim({c}), '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}') AS DATE) " \
                   f"ELSE {no_date} END"
         zoned = f"regexp_matches({c}, {_q(_ZONED)})"
-        if time_zone is None:
-            return f"CASE WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
-                   f"ELSE {written} END"
         # DuckDB's TIMESTAMPTZ cast reads Z, +hh:mm and zone names; a lower-case z after a digit or
         # blank is Z (not the z ending a zone id, America/La_Paz, as in the chain). Forms the
         # chain reads (omop.zoned_text_instant) that the cast refuses are rewritten: a blank before
@@ -249,7 +246,14 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
                               (r"([T ])24:00(:00(\.0*)?)?([^0-9.:]|$)", r"\123:59:59.999999\4")):
             text = f"regexp_replace({text}, {_q(pattern)}, {_q(repl)})"
         instant = f"CAST({text} AS TIMESTAMPTZ)"
-        return f"CASE WHEN {zoned} THEN {local(instant)} ELSE {written} END"
+        # Text the zone pattern matches that is no instant ('2019-01-05 3 PM': a letter after the
+        # hour) is no date, with or without omop.time_zone, as in the chain (check_text_values).
+        not_instant = f"TRY_CAST({text} AS TIMESTAMPTZ) IS NULL"
+        if time_zone is None:
+            return f"CASE WHEN {zoned} AND {not_instant} THEN {no_date} " \
+                   f"WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
+                   f"ELSE {written} END"
+        return f"CASE WHEN {zoned} AND {not_instant} THEN {no_date} WHEN {zoned} THEN {local(instant)} ELSE {written} END"
     raise ValueError(f"{table}.{c} has type {t}, not a date")
 
 

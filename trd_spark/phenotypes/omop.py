@@ -522,8 +522,9 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
         return to_omop_date(col, source, table, partner, time_zone=time_zone, session_zone=session_zone, where=where,
                             nanos=nanos)
     if time_zone is None:
-        date = F.when(has_zone(col), _needs_zone_error(table, name, partner, where)) \
-            .when(is_full_date_text(col), written_date(col))
+        # zoned text that is no instant ('2019-01-05 3 PM') gives no date: the no_date error below
+        date = F.when(has_zone(col) & zoned_text_instant(col).isNotNull(), _needs_zone_error(table, name, partner, where)) \
+            .when(~has_zone(col) & is_full_date_text(col), written_date(col))
     else:
         text = F.when((written_date(F.trim(col)).isNotNull() & is_full_date_text(col))
                       | (has_zone(col) & zoned_text_instant(col).isNotNull()), col)
@@ -596,7 +597,10 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
 
     bad = {c: is_bad(c, t) for c, t in columns}
     as_empty = {c: is_partial(c) for c, t in columns if t == _D and (table, c) in PARTIAL_DATE_AS_EMPTY}
-    zoned = {c: has_zone(F.col(c)) for c, t in columns if t == _D and time_zone is None}
+    # Zoned text that reads as an instant; other text the zone pattern matches ('2019-01-05 3 PM':
+    # a letter after the hour) is no date (``is_bad``), not a reason to set omop.time_zone.
+    zoned = {c: has_zone(F.col(c)) & zoned_text_instant(F.col(c)).isNotNull()
+             for c, t in columns if t == _D and time_zone is None}
     row = df.agg(*[
         x for c, cond in bad.items()
         for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
