@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 # How long each two-process race below runs once the other process is ready (s): on 958d6e4 the
-# starter took the lock within a few ms, the reader missed the record within a few ms.
-_RACE_SECONDS = 2.0
+# starter took the lock within a few ms, the reader missed the record within a few ms (2.0 s each
+# until session 40's reader: two busy processes for 4 s of a loaded suite for a ms signal).
+_RACE_SECONDS = 0.5
 
 
 def _other_process(code: str, *args: str) -> subprocess.Popen:

@@ -51,6 +51,11 @@ class LocalFs:
     def read_bytes(self, path: str) -> bytes:
         return Path(path).read_bytes()
 
+    def write_text(self, path: str, text: str) -> None:
+        """Create or overwrite ``path`` with ``text`` (UTF-8), its folder made when missing (as ``Fs.write_text``)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+
     def list_files(self, path: str) -> dict[str, int]:
         """{path relative to directory ``path``: bytes} of every file below it (recursive), except
         hidden ones (a name starting with ``.``, and everything below a hidden directory); {}
@@ -159,6 +164,11 @@ class Fs:
             out.close()
 
     def read_text(self, path: str) -> str:
+        """The whole file as UTF-8 text. A local path is read directly, as ``read_bytes`` reads it:
+        through Hadoop's checksummed local file system a file edited in place since Hadoop wrote
+        it (a release lock refreshed by ``releases.rewrite_if_held``) failed its stale ``.crc``."""
+        if not is_uri(path):
+            return LocalFs().read_bytes(path).decode("utf-8")
         fs, p = self._path(path)
         stream = fs.open(p)
         try:

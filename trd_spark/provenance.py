@@ -283,9 +283,15 @@ def _import_distributions(entry: str) -> frozenset[str]:
 NOT_FOLLOWED = ("hail", "matplotlib")
 NEVER_FOLLOWED = ("hail",)
 # Required distributions that run no computation: typing shims and a Python 2/3 compatibility
-# layer. Left out; anything else a library requires counts (a rerun too many, never one too few:
-# time zone data counts, ``zoneinfo`` falls back to the tzdata distribution).
-NO_OUTPUT = ("six", "typing-extensions", "typing-inspection")
+# layer; and the IANA time zone data pandas requires (tzdata, pytz: zone rules, released several
+# times a year): no stage converts a named zone in Python. The phenotypes stage turns instants into
+# dates in ``omop.time_zone`` in Spark (``phenotypes.omop``: ``convert_timezone``, the JVM's own
+# zone data), Python's ``zoneinfo`` only checks that name when the config is read (a run starts or
+# not, no value changes), and no stage gives pandas a timestamp (dates only): each tzdata release
+# reran every stage of every release (session 40 reader). python-dateutil stays (pandas parses
+# date text and steps date offsets with it). Anything else a library requires counts (a rerun
+# too many, never one too few).
+NO_OUTPUT = ("six", "typing-extensions", "typing-inspection", "tzdata", "pytz")
 # ``module:library``: a library ``module`` imports that counts for a stage only where another
 # module of the stage imports it too. ``trd_spark.session`` starts every run's Spark session
 # through Hail (``hl.init``) and every stage publishes through ``layout``, which reads

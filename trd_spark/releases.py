@@ -35,10 +35,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from trd_spark.config import Config, ReleaseSettings, is_uri
 from trd_spark.errors import ConfigError, InputDataError, LockedError, NothingToDo, TrdSparkError
+from trd_spark.io import Fs
 from trd_spark.io import LocalFs as LocalFs  # re-exported: the CLI and tests take it from here
 from trd_spark.layout import EXPORT, MANIFEST, STAGES, SUCCESS, changed_outputs, made_by_same_run
 
@@ -78,6 +79,39 @@ class FsLike(Protocol):
     def mtime(self, path: str) -> float: ...
     def read_bytes(self, path: str) -> bytes: ...
     def list_files(self, path: str) -> dict[str, int]: ...
+    def write_text(self, path: str, text: str) -> None: ...
+
+
+# The fields that tell one run's owner record from another's (the release lock's, a pgs scratch
+# folder's: ``pgs.scratch``); ``refreshed`` changes with every refresh.
+OWNER_KEYS = ("host", "pid", "process", "started")
+
+
+def same_owner(held: object, owner: dict) -> bool:
+    """Whether ``held`` (a parsed owner record) is ``owner``'s run's: a dict equal to it in every
+    ``OWNER_KEYS`` field. The one rule of ``ReleaseLock.holds``, the lock's refresh and the pgs
+    scratch records' refresh."""
+    return isinstance(held, dict) and all(held.get(k) == owner.get(k) for k in OWNER_KEYS)
+
+
+def record_is(held_bytes: bytes, owner: dict) -> bool:
+    """Whether ``held_bytes`` (a record file's) parse to ``owner``'s run's record (``same_owner``);
+    False for bytes that are no JSON."""
+    try:
+        return same_owner(json.loads(held_bytes), owner)
+    except ValueError:
+        return False
+
+
+def owner_text(owner: dict, refreshed: float) -> str:
+    """The JSON text of owner record ``owner`` with ``refreshed`` (seconds since the epoch) written
+    last, to the millisecond, always with three decimals (``1765000200.100``): every record of one
+    run then has the same length, so rewritten in place (``rewrite_if_held``) a read beside the
+    write finds at worst the digits of two times mixed, still a record. Written by ``json.dumps``,
+    ``1765000200.1`` and ``1765000200.123`` differ in length: the closing brace moved, and a read
+    seeing the new start and the old end found no JSON (session 40 reader: 8 of 448 tear points)."""
+    head = json.dumps({k: v for k, v in owner.items() if k != "refreshed"})
+    return f'{head[:-1]}{", " if len(head) > 2 else ""}"refreshed": {refreshed:.3f}}}'
 
 
 def needs_spark_fs(cfg: Config) -> bool:
@@ -324,9 +358,9 @@ def rewrite_if_held(path: str, is_ours: Callable[[bytes], bool], text: str) -> b
     created it again exclusively: a run starting while it was away found no lock, took it, and
     the live run stopped at its next publish check (exit 6); a reader of a scratch record found
     none. ``text`` is padded with blanks to the old record's length (JSON allows them), so the
-    file never shrinks, and its callers write a ``refreshed`` to the millisecond, never longer
-    than the first record's full-precision time: the file keeps its size, so a read beside the
-    write never finds a record cut short (at worst digits of two times mixed: still a record).
+    file never shrinks, and its callers write every record of a run at one length (``owner_text``:
+    ``refreshed`` always with three decimals), so the file keeps its size and a read beside the
+    write finds at worst the digits of two times mixed: still a record.
     On gcsfuse (2.8 on) the write is uploaded at close under the generation read (an object another
     mount replaced or deleted fails it: ESTALE, an OSError); elsewhere the inode compare below
     tells a file replaced meanwhile.
@@ -478,10 +512,17 @@ class ReleaseLock:
         self.path = f"{cfg.output_root.rstrip('/')}/{cfg.release}/{LOCK}"
         self.release = cfg.release
         self.stale_seconds = cfg.releases.lock_stale_hours * 3600
-        self.fs = fs
+        # A local lock is read and written as local files whatever the run's fs: through Hadoop
+        # (``Fs``, chosen when only the input root is a URI) its checksummed local file system
+        # wrote a hidden ``..lock.crc`` beside it that the in-place refresh (``rewrite_if_held``)
+        # leaves stale, and every later checked read failed: from its second refresh on the lock
+        # could not be refreshed, went stale under a live run and stopped its next publish
+        # (session 40 reader). Another fs object (a test's wrapper of ``LocalFs``) is kept.
+        self.fs: FsLike = LocalFs() if isinstance(fs, Fs) and not is_uri(self.path) else fs
         started = time.time()
-        self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "process": process_identity(os.getpid()),
-                      "started": started, "refreshed": started}
+        self.owner: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(),
+                                      "process": process_identity(os.getpid()),
+                                      "started": started, "refreshed": round(started, 3)}
         # The refresher (``_keep_fresh``) runs while the lock is held (``__enter__`` .. ``__exit__``);
         # ``_writing`` keeps a refresh from rewriting the lock after its release deleted it.
         self.refresh_seconds = lock_refresh_seconds(cfg.releases)
@@ -529,7 +570,7 @@ class ReleaseLock:
         A lock its run removed just after our failed create (read as gone, or gone by the stale
         check, which judges a missing file not stale) gets one more create: it ended LockedError
         although nothing held the lock."""
-        text = json.dumps(self.owner)
+        text = owner_text(self.owner, self.owner["refreshed"])
         self._written = time.time()
         if self.fs.create_new(self.path, text):
             return
@@ -575,7 +616,7 @@ class ReleaseLock:
         if not isinstance(held, dict) or "started" not in held:
             self.read_error = "no owner record in it"
             return None  # half-written: not yet anybody's record
-        return all(held.get(k) == self.owner[k] for k in ("host", "pid", "process", "started"))
+        return same_owner(held, self.owner)
 
     def holds_after_retries(self) -> bool | None:
         """``holds``, read again up to ``LOCK_READ_TRIES`` times ``LOCK_READ_PAUSE_SECONDS`` apart
@@ -621,26 +662,18 @@ class ReleaseLock:
                             "after releases.lock_stale_hours without a refresh?); not refreshed", self.release, self.path)
                 return False
             now = time.time()
-            # To the millisecond: no longer than the record acquire wrote (``rewrite_if_held``).
+            # As long as the record acquire wrote (``owner_text``: ``rewrite_if_held``).
             self.owner = {**self.owner, "refreshed": round(now, 3)}
-            text = json.dumps(self.owner)
+            text = owner_text(self.owner, now)
             if is_uri(self.path):  # GCS / HDFS: checked above, then overwritten (README "Not covered")
-                cast(Any, self.fs).write_text(self.path, text)
-            elif not rewrite_if_held(self.path, self._is_ours, text):
+                self.fs.write_text(self.path, text)
+            elif not rewrite_if_held(self.path, lambda held: record_is(held, self.owner), text):
                 log.warning("release %s: the lock %s was written by another run while this run refreshed it (taken "
                             "over after releases.lock_stale_hours without a refresh?); left to it, not refreshed",
                             self.release, self.path)
                 return False
             self._written = now
             return True
-
-    def _is_ours(self, held_bytes: bytes) -> bool:
-        """Whether ``held_bytes`` (the lock file's) are this run's owner record (``holds``' rule)."""
-        try:
-            held = json.loads(held_bytes)
-        except ValueError:
-            return False
-        return isinstance(held, dict) and all(held.get(k) == self.owner[k] for k in ("host", "pid", "process", "started"))
 
     def _keep_fresh(self) -> None:
         """The refresher thread: ``refresh`` every ``refresh_seconds`` until the lock is released

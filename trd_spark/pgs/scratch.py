@@ -25,15 +25,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from trd_spark.releases import LOCK_REFRESH_SECONDS, process_alive, rewrite_if_held
+from trd_spark.releases import LOCK_REFRESH_SECONDS, owner_text, process_alive, record_is, rewrite_if_held
 from trd_spark.releases import process_identity as _process_identity
 
 log = logging.getLogger(__name__)
 
 # The owner record inside a scratch folder ("_": no reader takes it for data).
 OWNER = "_owner.json"
-# The fields that tell one run from another in an owner record (``refreshed`` changes).
-_OWNER_KEYS = ("host", "pid", "process", "started")
 
 
 def claim(folder: str, refresh_seconds: float = LOCK_REFRESH_SECONDS) -> None:
@@ -44,7 +42,7 @@ def claim(folder: str, refresh_seconds: float = LOCK_REFRESH_SECONDS) -> None:
     or the record is no longer this process's."""
     now = time.time()
     record = {"host": socket.gethostname(), "pid": os.getpid(), "process": _process_identity(os.getpid()),
-              "started": now, "refreshed": now}
+              "started": now, "refreshed": round(now, 3)}
     _write_record(folder, record)
     stop = threading.Event()
     refresher = threading.Thread(target=_keep_fresh, args=(folder, record, refresh_seconds, stop), daemon=True,
@@ -77,10 +75,11 @@ def release(folder: str) -> None:
 
 
 def _write_record(folder: str, record: dict) -> None:
-    """Write the owner record whole (a temporary file renamed over it: a reader never sees half)."""
+    """Write the owner record whole (a temporary file renamed over it: a reader never sees half), at
+    the length every refresh writes (``releases.owner_text``)."""
     tmp = os.path.join(folder, f"{OWNER}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
-        json.dump(record, f)
+        f.write(owner_text(record, record["refreshed"]))
     os.replace(tmp, os.path.join(folder, OWNER))
 
 
@@ -106,21 +105,14 @@ def _keep_fresh(folder: str, record: dict, refresh_seconds: float, stop: threadi
 
 def _refresh(folder: str, record: dict) -> bool:
     """Rewrite ``folder``'s owner record with ``refreshed`` now only while it is ``record``'s run's
-    (``_OWNER_KEYS``); False when it is another's (left as it is). A read, a check and a
+    (``releases.record_is``); False when it is another's (left as it is). A read, a check and a
     replace wrote this run's record over one that another run wrote between the read and the
     write. The release lock's refresh does it (``releases.rewrite_if_held``: checked and rewritten
     through one open file, so a record written meanwhile, a new file, is kept, and the record is
-    never away: session 38 renamed it away for the check, and a reader found none meanwhile).
+    never away: session 39 renamed it away for the check, and a reader found none meanwhile).
     Raises FileNotFoundError when the record or the folder is gone."""
-
-    def ours(held_bytes: bytes) -> bool:
-        try:
-            held = json.loads(held_bytes)
-        except ValueError:
-            return False
-        return isinstance(held, dict) and all(held.get(k) == record[k] for k in _OWNER_KEYS)
-
-    return rewrite_if_held(os.path.join(folder, OWNER), ours, json.dumps({**record, "refreshed": round(time.time(), 3)}))
+    return rewrite_if_held(os.path.join(folder, OWNER), lambda held: record_is(held, record),
+                           owner_text(record, time.time()))
 
 
 def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str], bool] | None = None) -> bool:
@@ -130,22 +122,31 @@ def abandoned(folder: str, stale_hours: float | None, unclaimed: Callable[[str],
     ``stale_hours`` ago by the file's modification time, as the release lock is judged
     (``releases.lock_is_stale``: the storage's time of the write, not the ``refreshed`` the
     record holds, which is the owner's clock; ``releases.lock_stale_hours``; no process of
-    another host can be asked; None: never). A folder without a readable record (an older
-    version's, or one whose run was killed before writing it) is ``unclaimed(folder)`` when
-    given, else judged by its own age, so a run that has just made its folder and not yet
-    claimed it keeps it."""
+    another host can be asked; None: never). A folder without a record (an older version's, or
+    one whose run was killed before writing it) is ``unclaimed(folder)`` when given, else judged
+    by its own age, so a run that has just made its folder and not yet claimed it keeps it. A
+    record that is there but is no owner record when read twice (damaged) is judged by its age
+    (``stale_hours``): before session 40 it went to ``unclaimed``, whose rule (a pid in the
+    folder's name) is this host's, and another host's live folder on a shared mount was judged by
+    an unrelated local pid."""
     record = os.path.join(folder, OWNER)
     held: dict = {}
-    try:
-        with open(record) as f:
-            held = json.load(f)
-        host, pid = str(held["host"]), int(held["pid"])
-    except (OSError, ValueError, KeyError, TypeError):  # none, or half written (a run killed while writing it)
-        host, pid = "", -1
+    host, pid, damaged = "", -1, False
+    for _ in range(2):  # read again once: a read beside a refresh is no reason to judge
+        try:
+            with open(record) as f:
+                held = json.load(f)
+            host, pid, damaged = str(held["host"]), int(held["pid"]), False
+            break
+        except FileNotFoundError:  # none (or its folder removed meanwhile)
+            damaged = False
+            break
+        except (OSError, ValueError, KeyError, TypeError):  # there but unreadable, or no owner record
+            damaged = True
     if host and host == socket.gethostname():
         identity = held.get("process")
         return not process_alive(pid) or (identity is not None and _process_identity(pid) != identity)
-    if not host and unclaimed is not None:
+    if not host and not damaged and unclaimed is not None:
         return unclaimed(folder)
     if stale_hours is None:
         return False
