@@ -11,16 +11,18 @@ import os
 from pathlib import Path
 
 import cds_archive
-import pytest
 from conftest import CDS_OPTIONS_ENV, CDS_REASON_ENV, SHORT_LIVED_JVM_OPTIONS
 
 from trd_spark.session import find_java
 
 
 def test_the_shared_sessions_jvm_maps_the_archive_when_its_java_can_make_one(spark):
-    if os.environ.get("TRD_TEST_CDS", "").lower() in ("0", "off", "false", "no"):
-        pytest.skip("TRD_TEST_CDS turns the archive off")
     reason = os.environ.get(CDS_REASON_ENV)
+    if os.environ.get("TRD_TEST_CDS", "").lower() in ("0", "off", "false", "no"):
+        # Turned off: no JVM of the suite is given the archive, and the reason says why.
+        assert not os.environ.get(CDS_OPTIONS_ENV) and reason == "TRD_TEST_CDS turns the archive off", reason
+        assert "-XX:SharedArchiveFile=" not in os.environ.get("JAVA_TOOL_OPTIONS", "")
+        return
     java = find_java()  # as the shared session's (trd_spark.session.use_java)
     base = Path(java.home) / "lib" / "server" / "classes.jsa"
     cds = os.environ.get(CDS_OPTIONS_ENV)
