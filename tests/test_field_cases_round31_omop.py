@@ -56,12 +56,9 @@ DATE_TEXT = [("2019-1-9 23:00:00", "2019-01-09"),
              ("2019-01-09T23:00:00,123-05:00", "2019-01-10"), ("2019-01-10T00:00:00 America/La_Paz", "2019-01-10")]
 
 
-def test_zoned_text_forms_chain_and_twin_read_alike(spark):
-    """Each form of DATE_TEXT is its date by the chain's ``to_omop_date`` and by the twin's
-    ``_as_date`` (on 30297c6 the chain gave null, an error in ``check_text_values``, for the forms
-    without seconds, with a comma or a Java zone suffix; the twin failed on '+5:30', 'GMT+05:30', ' z',
-    and on a one-digit month before a time, '2019-1-9 23:00:00', whose first ten characters it cast;
-    on 69bf660 the chain made the zone id America/La_Paz's final z a Z, La_PaZ, and stopped on it)."""
+def dates_by_chain_and_twin(spark, values: list[str], time_zone: str) -> tuple[list, list]:
+    """Each text value and its death_date, sorted, by the chain's ``to_omop_date`` and by the
+    DuckDB twin's ``_as_date`` (benchmarks/duckdb_phenotypes.py) in ``time_zone``."""
     import duckdb
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -73,20 +70,30 @@ def test_zoned_text_forms_chain_and_twin_read_alike(spark):
         sys.path.insert(0, benchmarks)
     from duckdb_phenotypes import _as_date
 
-    expected = sorted((v, dt.date.fromisoformat(d)) for v, d in DATE_TEXT)
-    df = spark.createDataFrame([(v,) for v, _ in DATE_TEXT], "s string")
-    chain = df.select("s", to_omop_date(F.col("s"), T.StringType(), "death", "death_date", time_zone="UTC",
+    df = spark.createDataFrame([(v,) for v in values], "s string")
+    chain = df.select("s", to_omop_date(F.col("s"), T.StringType(), "death", "death_date", time_zone=time_zone,
                                         session_zone=spark.conf.get("spark.sql.session.timeZone"),
                                         where="death").alias("d")).collect()
-    assert sorted((r.s, r.d) for r in chain) == expected
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE t (s VARCHAR)")
-        con.executemany("INSERT INTO t VALUES (?)", [[v] for v, _ in DATE_TEXT])
-        twin = con.execute(f"SELECT s, {_as_date('s', 'VARCHAR', None, 'death', 'UTC')} FROM t").fetchall()
+        con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values])
+        twin = con.execute(f"SELECT s, {_as_date('s', 'VARCHAR', None, 'death', time_zone)} FROM t").fetchall()
     finally:
         con.close()
-    assert sorted(twin) == expected
+    return sorted((r.s, r.d) for r in chain), sorted(twin)
+
+
+def test_zoned_text_forms_chain_and_twin_read_alike(spark):
+    """Each form of DATE_TEXT is its date by the chain's ``to_omop_date`` and by the twin's
+    ``_as_date`` (on 30297c6 the chain gave null, an error in ``check_text_values``, for the forms
+    without seconds, with a comma or a Java zone suffix; the twin failed on '+5:30', 'GMT+05:30', ' z',
+    and on a one-digit month before a time, '2019-1-9 23:00:00', whose first ten characters it cast;
+    on 69bf660 the chain made the zone id America/La_Paz's final z a Z, La_PaZ, and stopped on it)."""
+    expected = sorted((v, dt.date.fromisoformat(d)) for v, d in DATE_TEXT)
+    chain, twin = dates_by_chain_and_twin(spark, [v for v, _ in DATE_TEXT], "UTC")
+    assert chain == expected
+    assert twin == expected
 
 
 def test_comma_fraction_zoned_text_needs_a_time_zone(spark, tmp_path):

@@ -77,38 +77,13 @@ def test_a_java_zone_after_z_dates_alike_in_chain_and_twin(spark):
     likewise: mutant, the utc/gmt rule case-sensitive (no ``(?i)``). ' Z' (a blank before an
     upper-case Z): mutant, the twin's blank removed before an offset only (``\\s+([+-][0-9])``)."""
     import datetime as dt
-    import inspect
-    import sys
-    from pathlib import Path
 
-    import duckdb
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+    from test_field_cases_round31_omop import dates_by_chain_and_twin
 
-    from trd_spark.phenotypes.omop import to_omop_date
-
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    from duckdb_phenotypes import _as_date
-
-    # (``lenient``: a keyword of the twin's _as_date at 958d6e4, dropped by a change of session 40)
-    lenient = {"lenient": False} if "lenient" in inspect.signature(_as_date).parameters else {}
     expected = sorted((v, dt.date.fromisoformat(d)) for v, d in ZONE_AFTER_Z)
-    df = spark.createDataFrame([(v,) for v, _ in ZONE_AFTER_Z], "s string")
-    chain = df.select("s", to_omop_date(F.col("s"), T.StringType(), "death", "death_date", time_zone="America/New_York",
-                                        session_zone=spark.conf.get("spark.sql.session.timeZone"),
-                                        where="death").alias("d")).collect()
-    assert sorted((r.s, r.d) for r in chain) == expected
-    con = duckdb.connect()
-    try:
-        con.execute("CREATE TABLE t (s VARCHAR)")
-        con.executemany("INSERT INTO t VALUES (?)", [[v] for v, _ in ZONE_AFTER_Z])
-        twin = con.execute(f"SELECT s, {_as_date('s', 'VARCHAR', None, 'death', 'America/New_York', **lenient)} "
-                           "FROM t").fetchall()
-    finally:
-        con.close()
-    assert sorted(twin) == expected
+    chain, twin = dates_by_chain_and_twin(spark, [v for v, _ in ZONE_AFTER_Z], "America/New_York")
+    assert chain == expected
+    assert twin == expected
 
 
 def test_a_by_name_module_with_top_level_code_stays_whole_when_only_run_control_is_taken(tmp_path, monkeypatch):
