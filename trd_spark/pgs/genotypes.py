@@ -592,7 +592,10 @@ def check_split_site_sums(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataF
     REF effect allele's reads every alt's), as on the native engine. One more job, over the
     partitions of those sites only, and only when there is such a site: one with a row as its
     record writes it (not ``NORMALISED``; a multi-allelic record's rows, all changed by the
-    split, were checked as one record)."""
+    split, were checked as one record). A site written REF-last (a BGEN's ``C,A`` and ``G,A`` for
+    A>C,G, ``split_site_sums``' ``sum_flip``) sums ``2 - DOSAGE`` of each row holding its REF as
+    the alt. On chrY a non-male's dosages are not checked (not scored: ``MALE_X``, as the native
+    pass reads them)."""
     import numpy as np
 
     from trd_spark.pgs.pgen_engine import split_site_sums
@@ -615,19 +618,31 @@ def check_split_site_sums(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataF
     rg = mt.locus.dtype.reference_genome
     contig, position = rows["contig"].to_numpy(object)[at], rows["position"].to_numpy(np.int64)[at]
     ref, alt = rows["ref"].to_numpy(object)[at], rows["alt"].to_numpy(object)[at]
+    # A row holding its site's REF as its alt (a BGEN written REF-last, ``sum_flip``) gives
+    # 2 - DOSAGE alt copies: its site number x 2 + 1 (else x 2) in one dict.
+    flip = arrays["sum_flip"][at] if "sum_flip" in arrays else np.zeros(len(at), dtype=bool)
     # Keyed by 'contig:position:ref:alt' text (a few rows): a dict literal keyed by struct wants
     # hashable alleles.
-    site_of = hl.literal({f"{c}:{p}:{r}:{a}": int(g) for c, p, r, a, g in zip(contig, position, ref, alt, group[at])},
+    site_of = hl.literal({f"{c}:{p}:{r}:{a}": 2 * int(g) + int(f)
+                          for c, p, r, a, g, f in zip(contig, position, ref, alt, group[at], flip)},
                          hl.tdict(hl.tstr, hl.tint32))
     loci = sorted({(str(c), int(p)) for c, p in zip(contig, position)})
     part = hl.filter_intervals(mt, [hl.Interval(hl.Locus(c, p, rg), hl.Locus(c, p, rg), includes_end=True)
                                     for c, p in loci])
-    part = part.annotate_rows(_site=site_of.get(hl.delimit([part.locus.contig, hl.str(part.locus.position),
+    part = part.annotate_rows(_code=site_of.get(hl.delimit([part.locus.contig, hl.str(part.locus.position),
                                                              part.alleles[0], part.alleles[1]], ":")))
-    part = part.filter_rows(hl.is_defined(part._site))
+    part = part.filter_rows(hl.is_defined(part._code))
+    part = part.annotate_rows(_site=part._code // 2, _flip=part._code % 2 == 1)
+    # the site's alt copies of the row (a missing call: none)
+    copies = hl.coalesce(hl.if_else(part._flip, 2.0 - part.DOSAGE, part.DOSAGE), 0.0)
+    if rg.y_contigs and any(str(c) in rg.y_contigs for c in contig):
+        # On chrY only males' calls are scored (``MALE_X``; none without it), as plink2 --score
+        # counts them: a non-male's chrY dosages add nothing and are not checked, on both routes
+        # (the native pass reads them as 0 copies, ``native_task._drop_non_males_on_y``).
+        male = hl.coalesce(part[MALE_X], False) if MALE_X in part.col else hl.bool(False)
+        copies = hl.if_else(hl.literal(set(rg.y_contigs)).contains(part.locus.contig) & ~male, 0.0, copies)
     sums = part.group_rows_by(part._site).aggregate(
-        _sum=hl.agg.sum(hl.coalesce(part.DOSAGE, 0.0)),
-        _rows=hl.agg.collect(hl.format("%.3f", hl.coalesce(part.DOSAGE, 0.0))))
+        _sum=hl.agg.sum(copies), _rows=hl.agg.collect(hl.format("%.3f", copies)))
     limit = hl.literal(arrays["sum_limit"].tolist(), hl.tarray(hl.tfloat64))
     name = hl.literal([str(x) for x in arrays["sum_site"]], hl.tarray(hl.tstr))
     what = f"dosage field {dosage_field} (GT where none)" if dosage_field else "GT hard calls"

@@ -957,6 +957,32 @@ def _shared_positions(position: np.ndarray) -> np.ndarray:
 _BASES = ("A", "C", "G", "T")
 
 
+def swapped_site_refs(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, int], str]]:
+    """The SNV sites written as biallelic rows that do not all hold the site's REF as REF
+    (``_swapped_row_sites``' rule): ``rows`` (columns ``contig``, ``gp``, ``gr``, ``ga``: the
+    position, REF and alt as the file writes them, any others kept) cut to the rows at positions
+    with more than one REF as written, and per (contig, position) whose rows are all SNVs (two
+    alleles of A/C/G/T each), at least two, sharing exactly one allele: that allele, the site's
+    REF. Such rows come from plink 1.9's A1/A2 by frequency (``--bmerge`` keeps each source's
+    rows) and from a BGEN written REF-last (plink2 ``--export bgen-1.2`` without ``ref-first``:
+    the REF is each record's second allele, which a reader taking the first as REF, as Hail and
+    ``bgen_reader`` do, sees as the alt of every row: ``C,A`` and ``G,A`` for A>C,G). Used by
+    matching (the REF effect allele's dosage) and by ``pgen_engine.split_site_sums`` (the
+    site's alt copies checked), one rule. Loops over those positions only (rare: a split site
+    written REF-first shares one REF)."""
+    rows = rows[rows.groupby(["contig", "gp"])["gr"].transform("nunique") > 1]
+    groups: dict[tuple[str, int], str] = {}
+    key: Any
+    for key, g in rows.groupby(["contig", "gp"]):
+        alleles = [set(x) for x in zip(g["gr"], g["ga"])]
+        if not all(a <= set(_BASES) and len(a) == 2 for a in alleles):
+            continue
+        shared = set.intersection(*alleles)
+        if len(shared) == 1:
+            groups[(str(key[0]), int(key[1]))] = shared.pop()
+    return rows, groups
+
+
 def _swapped_row_sites(rows: pd.DataFrame, matched_row: np.ndarray, match_type: np.ndarray,
                        other: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A multi-allelic SNV site written as several biallelic rows that do not all put its REF
@@ -982,17 +1008,7 @@ def _swapped_row_sites(rows: pd.DataFrame, matched_row: np.ndarray, match_type: 
     near = np.flatnonzero(at_shared & np.isin(g_position, np.unique(g_position[matched_row[used]])))
     cand = pd.DataFrame({"row": near, "contig": g_contig[near], "gp": g_position[near], "gr": g_ref[near],
                          "ga": g_alt[near]})
-    # Positions with rows of more than one REF as written (rare; a split site shares one REF).
-    cand = cand[cand.groupby(["contig", "gp"])["gr"].transform("nunique") > 1]
-    groups: dict[tuple[str, int], str] = {}
-    key: Any
-    for key, g in cand.groupby(["contig", "gp"]):
-        alleles = [set(x) for x in zip(g["gr"], g["ga"])]
-        if not all(a <= set(_BASES) and len(a) == 2 for a in alleles):
-            continue
-        shared = set.intersection(*alleles)
-        if len(shared) == 1:
-            groups[(str(key[0]), int(key[1]))] = shared.pop()
+    cand, groups = swapped_site_refs(cand)
     if not groups:
         return other, pd.Series(swapped, dtype=object)
     other_rows: list[tuple[int, ...]] = list(other)

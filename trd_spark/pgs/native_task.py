@@ -120,12 +120,15 @@ class Task:
     sum_group: np.ndarray | None = None
     sum_limit: np.ndarray | None = None
     sum_site: np.ndarray | None = None
+    # Per row (bool), when some row holds its site's REF as its alt (a BGEN written REF-last): that
+    # row's alt copies of the site are 2 - its dosage (``split_site_sums``' ``sum_flip``).
+    sum_flip: np.ndarray | None = None
 
 
 # ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
 _TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows",
                 "dominant", "recessive", "site_group", "site_coef", "site_constant", "site_dominant", "site_recessive",
-                "sum_group", "sum_limit", "sum_site")
+                "sum_group", "sum_limit", "sum_site", "sum_flip")
 # ``Task``'s arrays given whole to every task (per sample or per group, not per row).
 _WHOLE_FIELDS = ("male", "site_constant", "site_dominant", "site_recessive", "sum_limit", "sum_site")
 
@@ -643,6 +646,10 @@ class _SplitSiteCheck:
     def __init__(self, task: Task, files: PlinkFiles | BgenFiles | EntriesFiles) -> None:
         assert task.sum_group is not None and task.sum_limit is not None and task.sum_site is not None
         self.group, self.limit, self.site, self.files = task.sum_group, task.sum_limit, task.sum_site, files
+        self.flip = task.sum_flip  # rows giving 2 - dosage alt copies of their site (REF-last BGEN)
+        # chrY: a non-male's calls are not scored (read as 0 copies), so not checked (a row giving
+        # 2 - dosage would make her 0 two copies)
+        self.y_rows, self.non_male = task.y_rows, None if task.male is None else ~task.male
         at = np.flatnonzero(self.group >= 0)
         self.last = np.full(len(self.limit), -1, dtype=np.int64)  # each site's last row in the task
         np.maximum.at(self.last, self.group[at], at)
@@ -656,6 +663,12 @@ class _SplitSiteCheck:
         if not at.size:
             return
         called = dose[at]  # (a copy) the missing calls back to 0 copies
+        if self.flip is not None:  # a row whose alt is its site's REF: the site's alt copies are 2 - dosage
+            flip = self.flip[lo:lo + len(dose)][at]
+            called[flip] = 2.0 - called[flip]
+            if self.y_rows is not None and (y := self.y_rows[lo:lo + len(dose)][at] & flip).any():
+                called[np.ix_(np.flatnonzero(y), np.arange(called.shape[1]) if self.non_male is None
+                              else np.flatnonzero(self.non_male))] = 0.0
         place = np.full(len(dose), -1, dtype=np.int64)
         place[at] = np.arange(at.size)
         missing = place[mis_r] >= 0

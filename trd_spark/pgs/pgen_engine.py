@@ -607,7 +607,9 @@ def split_site_sums(rows: pd.DataFrame, order: np.ndarray | None, bounds: list[i
     .pvar / BGEN written split, or a .pgen's multi-allelic row read per alt), as the
     ``native_task.Task`` arrays of ``native_task._SplitSiteCheck`` (``sum_group`` per row, int32,
     -1 none; per site ``sum_limit`` = 2 + ``genotypes.DOSAGE_SUM_SLACK`` x its rows, float64,
-    and ``sum_site``, its name 'chr4:1000000 A>G,C'; {} when there is none), and ``bounds``
+    and ``sum_site``, its name 'chr4:1000000 A>G,C'; per row ``sum_flip``, bool, only when some
+    row holds its site's REF as its alt (a BGEN written REF-last, ``matching.swapped_site_refs``):
+    that row gives ``2 - its dosage`` alt copies; {} when there is none), and ``bounds``
     (the tasks' row ranges) moved so that each such site's rows, and each of ``site_group``'s
     (``matching.SiteModels.placed``'s, already whole), fall in one task (no task left empty).
     Why: a sample's alt copies over a site's rows are at most 2 (Hail's pass checks a
@@ -616,7 +618,7 @@ def split_site_sums(rows: pd.DataFrame, order: np.ndarray | None, bounds: list[i
     pass reads are checked (a REF effect allele reads all its site's alts). Driver cost: one
     ``duplicated`` over the rows' positions; the grouping runs on rows at shared positions."""
     from trd_spark.pgs.genotypes import DOSAGE_SUM_SLACK
-    from trd_spark.pgs.matching import file_rows
+    from trd_spark.pgs.matching import file_rows, swapped_site_refs
 
     position, ref, alt = file_rows(rows)
     contig = rows["contig"].to_numpy(object)
@@ -626,11 +628,28 @@ def split_site_sums(rows: pd.DataFrame, order: np.ndarray | None, bounds: list[i
     if not at.size:
         return {}, bounds
     near = pd.DataFrame({"contig": contig[at], "gp": position[at], "gr": ref[at], "ga": alt[at]})
+    # SNV rows at one position not all holding the site's REF as REF (a BGEN written REF-last:
+    # ``C,A`` and ``G,A`` for A>C,G; a .bim's A1/A2 by frequency): the site is the position, its
+    # REF the allele every row has (``matching.swapped_site_refs``, the rule matching scores a REF
+    # effect allele by), and a row holding that REF as its alt gives ``2 - its dosage`` alt copies
+    # (``sum_flip``). Before session 41 grouping by the REF as written missed such a site.
+    swapped, swapped_ref = swapped_site_refs(near)
+    flip_of = np.zeros(len(near), dtype=bool)
+    if swapped_ref:
+        key = list(zip(swapped["contig"], swapped["gp"]))
+        in_site = np.array([k in swapped_ref for k in key], dtype=bool)
+        site_ref = np.array([swapped_ref.get(k, "") for k in key], dtype=object)
+        placed = near.index.get_indexer(swapped.index[in_site])
+        flip_of[placed] = swapped["ga"].to_numpy(object)[in_site] == site_ref[in_site]
+        # the site's REF as its written REF (every row of the site one group; other alleles as alts)
+        near.loc[near.index[placed], "ga"] = np.where(flip_of[placed], swapped["gr"].to_numpy(object)[in_site],
+                                                      swapped["ga"].to_numpy(object)[in_site])
+        near.loc[near.index[placed], "gr"] = site_ref[in_site]
     by_site = near.groupby(["contig", "gp", "gr"], sort=False)
     split = by_site["ga"].transform("nunique").to_numpy() > 1
     if not split.any():
         return {}, bounds
-    at, near = at[split], near[split]
+    at, near, flip_of = at[split], near[split], flip_of[split]
     # Sites numbered in the order of their first row (ngroup's numbers follow first appearance).
     site = near.groupby(["contig", "gp", "gr"], sort=False).ngroup().to_numpy(np.int32)
     group = np.full(len(position), -1, dtype=np.int32)
@@ -643,6 +662,10 @@ def split_site_sums(rows: pd.DataFrame, order: np.ndarray | None, bounds: list[i
                                                         near["gr"].to_numpy(object)[first], alts)]
     arrays: dict[str, np.ndarray] = {"sum_group": group, "sum_limit": 2.0 + DOSAGE_SUM_SLACK * n_rows.astype(np.float64),
               "sum_site": np.array(names, dtype=str)}
+    if flip_of.any():
+        flip = np.zeros(len(position), dtype=bool)
+        flip[at[flip_of]] = True
+        arrays["sum_flip"] = flip
     # Each site's rows (and site_group's) in one task: a bound inside one's rows moves past its last.
     spans = [g for g in (group, site_group) if g is not None and (g >= 0).any()]
     lo = np.concatenate([_group_span(g)[0] for g in spans])
