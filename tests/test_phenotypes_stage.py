@@ -90,8 +90,10 @@ def published(spark, tmp_path_factory) -> Published:
     run_stage(spark, cfg, "phenotypes")
     omop = read_omop(spark, cfg)
     pure = derive_phenotype_tables(omop, cfg)
+    # the condition IDs run passes (observation records of a condition concept: quirks.observation_condition_records)
+    conditions = study_concept_ids(cfg, study_vocabulary(omop, cfg))["condition"]
     dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
-                                 cfg.phenotypes.trials.max_days_supply)
+                                 cfg.phenotypes.trials.max_days_supply, condition_ids=conditions)
     return Published(cfg, tmp_path / "results", omop, pure, dates, quirks)
 
 
@@ -211,7 +213,8 @@ def test_stage_counts_take_observed_parts_as_given(spark, published):
     dates, quirks = published.dates, published.quirks
     given = {"persons": {"n_no_observation_period": 3, "n_sex_other": 2, "n_persons": 1,
                          "n_persons_birth_year_implausible": 4}}
-    dates_o, quirks_o = stage_counts(*args, observed=given)
+    dates_o, quirks_o = stage_counts(*args, observed=given,
+                                     condition_ids=study_concept_ids(cfg, study_vocabulary(omop, cfg))["condition"])
     assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3),
                                                  ("n_persons_birth_year_implausible", 4)]
     assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {

@@ -48,6 +48,7 @@ from trd_spark.phenotypes.flow import (
 )
 from trd_spark.phenotypes.mdd import derive_mdd
 from trd_spark.phenotypes.omop import (
+    OBSERVATION_TABLE,
     OMOP_COLUMNS,
     SOURCE_CONCEPT_OF,
     omop_schema,
@@ -641,6 +642,12 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     status = tuple(f"quirks.condition_status.{k}" for k in quirks.get("condition_status", {}))
     out += [(conditions, (k,)) for k in status] + ([(conditions, status)] if status else [])
     out += [("study_event_dates.drug.n_kept", ("quirks.antidepressant_exposures.n_records",))]
+    # observation's records hold those of a condition concept (disjoint from its study and concept-0 records)
+    if CONDITION_IN_OBSERVATION_PART in quirks:
+        total = f"quirks.event_table_records.n_{OBSERVATION_TABLE}{RECORDS_SUFFIX}"
+        misplaced = f"quirks.{CONDITION_IN_OBSERVATION_PART}.{CONDITION_IN_OBSERVATION}"
+        out += [(total, (misplaced,)), (total, ("study_event_dates.observation.n_records", misplaced)),
+                (total, (f"quirks.unmapped_records.n_{OBSERVATION_TABLE}", misplaced))]
     return out
 
 
@@ -877,6 +884,11 @@ RECORDS_SUFFIX = "_records"
 # event_table_counts' key suffix (after n_<set>) of the records a set's conditional source codes
 # carry whose standard concept is not in the set (``conditional_record_checks``).
 OUTSIDE_SET_SUFFIX = "_source_outside_set"
+# event_table_counts' key (with ``condition_ids``) of the observation records whose
+# observation_concept_id is a concept of a study condition set (MDD, depression, exclusions), and
+# the quirk part holding it (``stage_counts``; ``observation_condition_warnings``).
+CONDITION_IN_OBSERVATION = "n_condition_concept_in_observation"
+CONDITION_IN_OBSERVATION_PART = "observation_condition_records"
 
 
 def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, frozenset[int]]
@@ -899,6 +911,26 @@ def conditional_record_checks(cfg: Config, vocab: Vocabulary, sets: dict[str, fr
         if ids:
             out[name] = (tuple(EVENT_TABLES[d][0] for d in concept_set.domains), ids, sets[name])
     return out
+
+
+def observation_condition_warnings(counts: dict[str, int], records_below: int | None,
+                                   shown: Mapping[str, str] | None = None) -> list[str]:
+    """The run log's WARNING line (after "phenotypes: ") for ``stage_counts``'
+    quirks.observation_condition_records (``CONDITION_IN_OBSERVATION``: observation records whose
+    observation_concept_id is a concept of a study condition set; records, shown as
+    ``concept_record_warnings``' are, ``records_below``, ``shown``). The study reads diagnoses in
+    condition_occurrence only (study.md: diagnosis codes; an OHDSI condition criterion reads that
+    table): such a record makes no MDD diagnosis, no exclusion and keeps no person out of the
+    controls (README "Concepts"). Empty when none (field case round 33: silent before)."""
+    n = counts.get(CONDITION_IN_OBSERVATION, 0)
+    if not n:
+        return []
+    text = record_text(shown, f"quirks.{CONDITION_IN_OBSERVATION_PART}.{CONDITION_IN_OBSERVATION}", n, records_below)
+    return [f"{OBSERVATION_TABLE}: {text} record(s) whose {SOURCE_CONCEPT_OF[OBSERVATION_TABLE][0]} is a concept of a "
+            "study condition set (MDD, depression or an exclusion: the Condition domain, which the CDM records in "
+            "condition_occurrence; OHDSI DQD fkDomain) are not read: the study reads diagnoses in condition_occurrence "
+            "only, so a person whose diagnosis the ETL wrote there alone is not MDD, not excluded and may be a control "
+            f"(counted in notes.quirks.{CONDITION_IN_OBSERVATION_PART})"]
 
 
 def conditional_record_warnings(counts: dict[str, int],
@@ -930,7 +962,8 @@ def conditional_record_warnings(counts: dict[str, int],
 
 def event_table_counts(omop: dict[str, DataFrame],
                        conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
-                       *, observation_ids: frozenset[int] | None = None) -> DataFrame:
+                       *, observation_ids: frozenset[int] | None = None,
+                       condition_ids: frozenset[int] | None = None) -> DataFrame:
     """One row over the OMOP event tables (long, records): n_<table> for each table of
     ``omop.SOURCE_CONCEPT_OF``, its records whose standard concept is 0 (or null) but whose
     source concept is set (not 0): not read (README "Concepts": standard concepts only, as
@@ -963,14 +996,21 @@ def event_table_counts(omop: dict[str, DataFrame],
     Still one scan of the table's two concept columns, every row in n_observation_records, and the
     unrelated rows fall into one group (a filter pushed to Parquet plus a column-less scan for the
     records cost more CPU at 20M rows: benchmarks/RESULTS.md, session 36 obsmend). None: every
-    record counted, as the other tables."""
+    record counted, as the other tables.
+    ``condition_ids`` (``study_concept_ids``' condition IDs; ``run`` passes them): adds
+    ``CONDITION_IN_OBSERVATION``, the ``observation`` records whose observation_concept_id is one of
+    them: a diagnosis the ETL wrote outside condition_occurrence (the CDM puts a record in the table
+    of its concept's domain; OHDSI DQD fkDomain), which no rule reads (README "Concepts"), counted
+    on the same scan (field case round 33: such an MDD diagnosis was silent)."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
         c, s = F.col(concept), F.col(source)
+        misplaced = (c.isin(_ids(condition_ids)) if condition_ids and table in NARROW_TABLES else F.lit(False))
         if observation_ids is not None and table in NARROW_TABLES:
             named = c.isin(_ids(observation_ids)) | s.isin(_ids(observation_ids))
             c, s = F.when(named, c).otherwise(F.lit(OTHER_CONCEPT)), F.when(named, s)
-        return omop[table].select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"))
+        return omop[table].select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"),
+                                  F.coalesce(misplaced, F.lit(False)).alias("_misplaced"))
 
     tagged = reduce(lambda a, b: a.unionByName(b), [
         scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
@@ -979,6 +1019,8 @@ def event_table_counts(omop: dict[str, DataFrame],
     outside = [F.sum((F.col("_table").isin(list(tables)) & F.col("_source").isin(_ids(ids))
                       & ~F.coalesce(F.col("_concept"), F.lit(0)).isin(_ids(members))).cast("long")).alias(f"_c{i}")
                for i, (_, (tables, ids, members)) in enumerate(checks)]
+    # condition concepts in observation (condition_ids): summed per group, as the conditional checks
+    outside += [F.sum(F.col("_misplaced").cast("long")).alias("_m")] if condition_ids is not None else []
     per_concept = tagged.groupBy("_table", "_concept").agg(F.count(F.lit(1)).alias("_n"),
                                                           F.sum(unmapped.cast("long")).alias("_unmapped"), *outside)
     concept = omop["concept"]
@@ -989,7 +1031,8 @@ def event_table_counts(omop: dict[str, DataFrame],
     # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
     rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
         F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"),
-        *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))])
+        *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))],
+        *([F.max("_m").alias("_m")] if condition_ids is not None else []))
     nonstandard = F.coalesce(F.col("_nonstandard"), F.lit(False)) & (F.col("_concept") != 0)
 
     def total(table: str | tuple[str, ...], value: Column) -> Column:
@@ -1001,7 +1044,9 @@ def event_table_counts(omop: dict[str, DataFrame],
                       for table in SOURCE_CONCEPT_OF],
                     *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
-                      for i, (name, (tables, _, _)) in enumerate(checks)])
+                      for i, (name, (tables, _, _)) in enumerate(checks)],
+                    *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION)]
+                      if condition_ids is not None else []))
 
 
 def nonstandard_concept_expr(standard_concept: Column, invalid_reason: Column) -> Column:
@@ -1241,6 +1286,7 @@ def stage_counts(
     use_verbatim_end_date: bool = True,
     conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
     observation_ids: frozenset[int] | None = None,
+    condition_ids: frozenset[int] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -1256,7 +1302,9 @@ def stage_counts(
     ``conditional``: ``conditional_record_checks``; when not empty, quirks gains
     conditional_records (``event_table_counts``' n_<set>_source_outside_set, in its aggregate).
     ``observation_ids``: ``observation_count_ids`` (``event_table_counts``: observation's unmapped /
-    non-standard records counted among those only).
+    non-standard records counted among those only). ``condition_ids``: the study condition sets' IDs
+    (``study_concept_ids``); when given, quirks gains ``CONDITION_IN_OBSERVATION_PART``
+    (``event_table_counts``' ``CONDITION_IN_OBSERVATION``, in its aggregate).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1270,8 +1318,9 @@ def stage_counts(
     ])
     dates = followup_date_counts(tagged, persons, "event_date", omop["death"], data_cutoff_date, group_by=("domain",))
     date_cols = [c for c in dates.columns if c != "domain"]
-    tables = event_table_counts(omop, conditional, observation_ids=observation_ids)
+    tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
+    misplaced = [c for c in tables.columns if c == CONDITION_IN_OBSERVATION]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -1286,14 +1335,15 @@ def stage_counts(
                                                     data_cutoff_date),
         "condition_status": condition_status_counts(events["condition"]),
         "unmapped_records": tables.select(*[c for c in tables.columns
-                                            if not c.endswith(RECORDS_SUFFIX) and c not in outside]),
+                                            if not c.endswith(RECORDS_SUFFIX) and c not in outside + misplaced]),
         "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
         **({"conditional_records": tables.select(*outside)} if outside else {}),
+        **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
     }
     # Those two parts are columns of ONE aggregate, collected once as "event_tables": collected
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
     joint = {"unmapped_records": "event_tables", "event_table_records": "event_tables",
-             "conditional_records": "event_tables"}
+             "conditional_records": "event_tables", CONDITION_IN_OBSERVATION_PART: "event_tables"}
     # A given part lacking one of its counts is the caller's error: raised before the collect,
     # not after a query over every event table.
     for name, counts in observed.items():
@@ -1505,7 +1555,8 @@ def run(ctx: StageContext) -> None:
         conditional = conditional_record_checks(cfg, vocab, sets)
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
-                                           conditional=conditional, observation_ids=observation_count_ids(cfg, vocab))
+                                           conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
+                                           condition_ids=study_concept_ids(cfg, vocab)["condition"])
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both.
@@ -1541,6 +1592,7 @@ def run(ctx: StageContext) -> None:
         # Records and rows the rules cannot read, by table and column (persons: no count in a line)
         for line in [*concept_record_warnings(quirks["unmapped_records"], threshold, shown),
                      *conditional_record_warnings(quirks.get("conditional_records", {}), conditional, threshold, shown),
+                     *observation_condition_warnings(quirks.get(CONDITION_IN_OBSERVATION_PART, {}), threshold, shown),
                      *birth_and_death_warnings(quirks["birth_and_death"], cfg.omop.death_table),
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
