@@ -122,6 +122,25 @@ def route_for(source: GenotypeSource, settings: NativeEngineSettings, scratch: s
     return "hail"
 
 
+def haploid_contig_rows(rg: hl_types.ReferenceGenome, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``rows`` (``contig``, ``position``), bool arrays: on X outside its PARs
+    (``genotypes.x_haploid_rows``), on chrY (``rg.y_contigs``), on chrM (``rg.mt_contigs``).
+    One hash pass over the contigs (pandas' ``isin`` of the three contig sets together); only the
+    rows found there (none in most scores) are told apart, by the same rules. Why: three passes
+    over the rows' object contigs (numpy's ``isin`` sorts them) cost ~10-20 ms of the score
+    phase's serial driver work at 200k rows (issue 16, benchmarks/RESULTS.md session 41 flat)."""
+    contig = rows["contig"]
+    n = len(contig)
+    on_x, on_y, on_m = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    there = np.flatnonzero(contig.isin([*rg.x_contigs, *rg.y_contigs, *rg.mt_contigs]).to_numpy(bool))
+    if there.size:
+        named = contig.to_numpy(object)[there]
+        on_x[there] = x_haploid_rows(rg, named, rows["position"].to_numpy(np.int64)[there])
+        on_y[there] = np.isin(named, list(rg.y_contigs))
+        on_m[there] = np.isin(named, list(rg.mt_contigs))
+    return on_x, on_y, on_m
+
+
 def score(
     hl: hl_types,
     source: GenotypeSource,
@@ -166,9 +185,7 @@ def score(
     """
     route = route_for(source, settings, scratch, len(weights.rows))
     rg = hl.get_reference(source.reference_genome)
-    on_x = x_haploid_rows(rg, weights.rows["contig"].to_numpy(object), weights.rows["position"].to_numpy(np.int64))
-    on_y = np.isin(weights.rows["contig"].to_numpy(object), list(rg.y_contigs))
-    on_m = np.isin(weights.rows["contig"].to_numpy(object), list(rg.mt_contigs))
+    on_x, on_y, on_m = haploid_contig_rows(rg, weights.rows)
     # The sex is used only there (X: the imputing frequency; chrY: plink2 --score counts males
     # only, whatever the imputation): nothing read, passed over or counted otherwise.
     uses_sex = (missing_genotypes == "mean_impute" and bool(on_x.any())) or bool(on_y.any())

@@ -489,13 +489,13 @@ def _spill_dir(spark: SparkSession, given: str | None = None, memory_dir: str | 
     if given is not None:
         yield given
         return
-    with pass_directory(spark, memory_dir, need_bytes, share) as path:
+    with pass_directory(spark, memory_dir, need_bytes, share, background=False) as path:
         yield path
 
 
 @contextmanager
-def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0, share: float = 0.0
-                   ) -> Iterator[PassDirectory | None]:
+def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_bytes: int = 0, share: float = 0.0,
+                   background: bool = True) -> Iterator[PassDirectory | None]:
     """A new local directory for the pass's weighted rows (``native_task.shared_task_rows``) and the tasks'
     partial sums (``native_task.spilled``), removed on exit (an error or interrupt included), when
     Spark runs on this one machine (``local[N]``: the tasks write where the driver reads); None
@@ -511,11 +511,14 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
     kill, a preempted VM) left in either place, whose process is gone, are removed first
     (``scratch.remove_abandoned``, as ``pgs.native.export_dir``'s folders): they held that run's
     weighted rows and partial sums, hundreds of MB at All of Us scale (on tmpfs, memory), and
-    nothing removed them."""
+    nothing removed them. ``background``: the directory's files are removed by a background thread
+    (``scratch.release_soon``: its name is free on exit, the files gone before the pgs stage ends;
+    the next pass's directory is made after they are), not on the caller's path (``score``'s own
+    directory: removed on exit)."""
     import tempfile
 
     from trd_spark.pgs.memory import room_for_files
-    from trd_spark.pgs.scratch import claim, release, remove_abandoned
+    from trd_spark.pgs.scratch import claim, release, release_soon, remove_abandoned, wait_removals
 
     sc = spark.sparkContext
     if not (sc.master or "").startswith("local"):
@@ -526,6 +529,7 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
     # the JVM's side of each, in every pass; issue 16, session 31).
     local = spark.conf.get("spark.local.dir", None)
     base = local.split(",")[0] if local else None
+    wait_removals()  # an earlier pass's files (``background``): their room counted free, as it is then
     if base is not None:
         os.makedirs(base, exist_ok=True)
     # Another host's (a shared mount) or an older version's folder without a record: kept.
@@ -556,7 +560,7 @@ def pass_directory(spark: SparkSession, memory_dir: str | None = None, need_byte
         claim(path)
         yield PassDirectory(path, files_in)
     finally:
-        release(path)  # its refresher stopped first (scratch.release)
+        (release_soon if background else release)(path)  # its refresher stopped first (scratch.release)
 
 
 def _placed_weights(weights: WeightMatrices, index: pd.DataFrame | None, files: PlinkFiles | BgenFiles | EntriesFiles

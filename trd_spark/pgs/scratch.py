@@ -16,6 +16,7 @@ lost its export to the next run on a shared mount, and failed.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -63,7 +64,16 @@ def release(folder: str) -> None:
     """Remove ``folder`` (made by this run; ``shutil.rmtree``, errors ignored as before) after
     stopping its refresher (``claim``). Removed while the refresher ran, a refresh that wrote its
     record during the removal made the removal fail (a folder not empty) and left the folder
-    holding a fresh owner record of a live process: kept by every later run (session 39)."""
+    holding a fresh owner record of a live process: kept by every later run (session 39). First
+    waits for this process's background removals (``release_soon``): the pgs stage's scratch
+    directory is released last in the stage, so the stage never reports done with one under way."""
+    wait_removals()
+    _stop_refresher(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop_refresher(folder: str) -> None:
+    """Stop ``folder``'s refresher (``claim``), waiting for a refresh under way."""
     with _CLAIMED_LOCK:
         claimed = _CLAIMED.pop(folder, None)
     if claimed is not None:
@@ -71,7 +81,48 @@ def release(folder: str) -> None:
         stop.set()
         if refresher is not threading.current_thread():
             refresher.join(_RELEASE_WAIT_SECONDS)
-    shutil.rmtree(folder, ignore_errors=True)
+
+
+def release_soon(folder: str) -> None:
+    """``release`` with the files removed by a background thread: the refresher stopped, then
+    ``folder`` renamed away (one atomic step: its name is free when this returns; a removal a
+    killed process left half done is swept by the next run's ``remove_abandoned``, as the name
+    holds ``_REMOVING``) and its files removed while the caller goes on. ``wait_removals`` waits
+    for every such removal of this process: ``release`` calls it first (the pgs stage's scratch
+    directory is released last in the stage: ``stage.stage_scratch``), and so does Python's
+    exit. A folder that cannot be renamed is removed here, as ``release`` removes it. Why: the
+    native pass's directory (110 MB of tmpfs at 200k rows x 61 scores) took 17-20 ms of kernel
+    CPU to remove on the score phase's serial path, after the tasks, while the driver's score
+    rows, check and write hold one core and the other is idle (issue 16, benchmarks/RESULTS.md
+    session 41 flat)."""
+    _stop_refresher(folder)
+    gone = f"{folder}{_REMOVING}{os.getpid()}"
+    try:
+        os.rename(folder, gone)
+    except FileNotFoundError:  # removed already
+        return
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    remover = threading.Thread(target=shutil.rmtree, args=(gone,), kwargs={"ignore_errors": True}, daemon=True,
+                               name=f"scratch-remove-{os.path.basename(folder)}")
+    with _CLAIMED_LOCK:
+        _REMOVALS.append(remover)
+    remover.start()
+
+
+def wait_removals() -> None:
+    """Wait for this process's removals under way (``release_soon``)."""
+    with _CLAIMED_LOCK:
+        pending = list(_REMOVALS)
+        _REMOVALS.clear()
+    for remover in pending:
+        remover.join()
+
+
+# The removals ``release_soon`` started and nobody waited for yet.
+_REMOVALS: list[threading.Thread] = []
+atexit.register(wait_removals)
 
 
 def _write_record(folder: str, record: dict) -> None:
