@@ -199,3 +199,97 @@ def small_groups(cells: dict[tuple, frozenset], threshold: int = 20) -> list[tup
             if 0 < y - x < threshold:
                 found.append((y - x, "release change", [(r, *cell) for r in sorted(counts)], frozenset()))
     return sorted(found, key=lambda h: (h[1], h[0], str(h[2])))
+
+
+def _atoms(cells: dict[tuple, frozenset], merge_releases: bool) -> tuple[list[list[tuple]], list[frozenset], np.ndarray]:
+    """The Venn atoms of ``cells``: persons grouped by the exact cells they are in. Returns (names of
+    each distinct non-empty set, each atom's persons, the set x atom incidence matrix). With
+    ``merge_releases`` a person is one person in both releases (toy releases are prefix-stable)."""
+    by_set: dict[frozenset, list[tuple]] = collections.defaultdict(list)
+    for name, s in cells.items():
+        s = frozenset(p for _, p in s) if merge_releases else s
+        if s:
+            by_set[s].append(name)
+    sets = list(by_set)
+    member: dict = collections.defaultdict(list)
+    for i, s in enumerate(sets):
+        for p in s:
+            member[p].append(i)
+    signature: dict[tuple, list] = collections.defaultdict(list)
+    for p, ix in member.items():
+        signature[tuple(ix)].append(p)
+    incidence = np.zeros((len(sets), len(signature)))
+    for j, ix in enumerate(signature):
+        incidence[list(ix), j] = 1
+    return [sorted(by_set[s], key=str) for s in sets], [frozenset(v) for v in signature.values()], incidence
+
+
+def determined_small_groups(cells: dict[tuple, frozenset], threshold: int = 20, merge_releases: bool = False,
+                            ) -> list[tuple[int, frozenset, dict[str, float]]]:
+    """Groups of 1 to ``threshold`` - 1 persons whose count follows from ``cells`` (every count shown
+    exactly, ``published_person_sets``) by ANY linear combination, of any number of terms and any
+    rational coefficients: an atom (persons in exactly the same cells) or a union of two atoms whose
+    indicator lies in the row space of the cell x atom incidence matrix M. The row space holds e_a
+    exactly when row a of a basis of M's null space is 0 (and e_a + e_b when rows a and b are
+    opposite); the basis is the SVD's, each hit then checked by least squares. Further candidates: each
+    cell, each two cells' intersection and difference, of 1 to ``threshold`` - 1 persons (in the row
+    space when their atoms' null-space rows sum to 0). Other unions of three or more atoms are not
+    searched (an exact 0/1 search over the row space did not finish in minutes on
+    toy-r2's 1,100 atoms). The atoms are the data's: a region empty on the toy data only (TRD under
+    ad2_augmentation and not ad3: the toy generator nests them, their rules do not) is read as known
+    to be empty, which an outsider cannot know; callers run this on views where that holds by design.
+    Returns (persons, the group, the combination: cell name -> coefficient)."""
+    names, members, m = _atoms(cells, merge_releases)
+    if not members:
+        return []
+    size = np.array([len(x) for x in members])
+    _, sv, vt = np.linalg.svd(m, full_matrices=True)
+    rank = int((sv > 1e-9 * sv[0]).sum()) if len(sv) else 0
+    null = vt[rank:].T  # atoms x (atoms - rank)
+    norm = np.linalg.norm(null, axis=1) if null.size else np.zeros(len(members))
+    small = np.nonzero(size < threshold)[0]
+    candidates = [(a,) for a in small if norm[a] < 1e-8]
+    rows: dict[tuple, list[int]] = collections.defaultdict(list)
+    for a in small:
+        if norm[a] >= 1e-8:
+            rows[tuple(np.round(null[a], 6))].append(int(a))
+    for a in small:
+        if norm[a] >= 1e-8:
+            candidates += [(int(a), b) for b in rows.get(tuple(np.round(-null[a], 6)) + (), [])
+                           if a < b and size[a] + size[b] < threshold]
+    # And the cells, their intersections and differences of 1..T-1 persons (unions of many atoms).
+    inter = (m * size) @ m.T  # persons in both cells
+    both = np.argwhere(np.triu((inter > 0) & (inter < threshold)))
+    less = np.argwhere((np.diag(inter)[:, None] - inter > 0) & (np.diag(inter)[:, None] - inter < threshold))
+    for (a, b), with_b in [*((p, True) for p in both), *((p, False) for p in less)]:
+        ix = tuple(int(j) for j in np.nonzero((m[a] > 0) & ((m[b] > 0) == with_b))[0])
+        if not null.size or np.abs(null[list(ix)].sum(0)).max() < 1e-8:
+            candidates.append(ix)
+    out, seen = [], set()
+    for ix in candidates:
+        if ix in seen:
+            continue
+        seen.add(ix)
+        y = np.zeros(len(members))
+        y[list(ix)] = 1
+        x = np.linalg.lstsq(m.T, y, rcond=None)[0]
+        if np.abs(m.T @ x - y).max() < 1e-6:
+            combo = {str(names[i][0]): round(float(x[i]), 3) for i in np.nonzero(np.abs(x) > 1e-6)[0]}
+            out.append((int(size[list(ix)].sum()), frozenset().union(*(members[i] for i in ix)), combo))
+    return out
+
+
+def definition_views(cells: dict[tuple, frozenset], definitions: list[str], nested: list[tuple[str, str]],
+                     ) -> dict[str, dict[tuple, frozenset]]:
+    """The cells an outsider may combine without knowing how two TRD definitions' persons overlap:
+    for each definition (and each pair nested by design, ``report.tables.nested_definitions``), its
+    cells and every cell of no definition (``all`` flow steps, PGS distribution groups). A cell shown
+    under several definitions holds the same persons where the rules say so (non-MDD, MDD, a curve set's
+    persons) and is then one set in every view."""
+    def defs_of(name: tuple) -> set[str]:
+        return {v for v in name if v in definitions}
+
+    views = {d: {k: v for k, v in cells.items() if defs_of(k) <= {d}} for d in definitions}
+    for a, b in nested:
+        views[f"{a}+{b}"] = {k: v for k, v in cells.items() if defs_of(k) <= {a, b}}
+    return views
