@@ -116,3 +116,27 @@ def test_pass_directory_removes_its_files_in_the_background_and_the_next_waits(s
     with _spill_dir(spark, None, str(memory), 0, 0.5) as third:
         assert third is not None
     assert list(memory.iterdir()) == []
+
+
+def test_python_exit_waits_for_a_background_removal(tmp_path):
+    """A process that exits right after ``release_soon`` leaves no renamed folder behind: Python's
+    exit waits for the removal (registered by ``release_soon`` itself: a registration at import
+    would make the run-control module more than definitions, digested whole into pgs). The
+    removal is slowed so that a process exiting without waiting kills the daemon thread first."""
+    import subprocess
+    import sys
+
+    folder = _folder(tmp_path, "pgs_native_partials_exit")
+    code = (
+        "import shutil, sys, time\n"
+        "from trd_spark.pgs import scratch\n"
+        "real = shutil.rmtree\n"
+        "def slow(path, *a, **k):\n"
+        "    time.sleep(1.0)\n"
+        "    return real(path, *a, **k)\n"
+        "scratch.shutil.rmtree = slow\n"
+        "scratch.release_soon(sys.argv[1])\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, timeout=120,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert list(tmp_path.iterdir()) == []

@@ -108,6 +108,11 @@ def release_soon(folder: str) -> None:
                                name=f"scratch-remove-{os.path.basename(folder)}")
     with _CLAIMED_LOCK:
         _REMOVALS.append(remover)
+        # Python's exit waits too. Registered here, not at import: a top-level call would make the
+        # module more than definitions, and provenance would then digest this run-control module
+        # whole into pgs (tests/test_rerun_s39.py). Unregister first: one registration at most.
+        atexit.unregister(wait_removals)
+        atexit.register(wait_removals)
     remover.start()
 
 
@@ -122,7 +127,6 @@ def wait_removals() -> None:
 
 # The removals ``release_soon`` started and nobody waited for yet.
 _REMOVALS: list[threading.Thread] = []
-atexit.register(wait_removals)
 
 
 def _write_record(folder: str, record: dict) -> None:
