@@ -195,8 +195,10 @@ def _split_check(rows, lo_blocks):
     from trd_spark.pgs.pgen_engine import split_site_sums
 
     arrays, _ = split_site_sums(rows, None, [0, len(rows)])
-    # (the task's three sum_* arrays and the files' path are all the check reads)
-    check = _SplitSiteCheck(cast(Any, SimpleNamespace(**arrays)), cast(Any, SimpleNamespace(matrix="/data/x.bgen")))
+    # (the task's sum_* arrays, its chrY rows and males (none here: Task's defaults) and the
+    # files' path are all the check reads)
+    task = SimpleNamespace(**{"sum_flip": None, "y_rows": None, "male": None, **arrays})
+    check = _SplitSiteCheck(cast(Any, task), cast(Any, SimpleNamespace(matrix="/data/x.bgen")))
     for lo, dose, mis_r, mis_j in lo_blocks:
         check.add(lo, dose, mis_r, mis_j)
 
