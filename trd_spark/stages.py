@@ -942,7 +942,7 @@ def fingerprint_parts(cfg: Config, spec: StageSpec, fs: FsLike, recorded: dict[s
 
     return {
         "config": _digest(config_slice(cfg, spec)),
-        "code": {**code_digests(spec.module), **java_digests(spec.module, _java_home)},
+        "code": {**code_digests(spec.module), **java_digests(spec.module, _java_home, running=_running_java)},
         "upstream": upstream,
         "inputs": {key: one(key, path) for key, path in spec.external(cfg)},
     }
@@ -953,6 +953,13 @@ def _java_home() -> str:
     from trd_spark.session import java_home_in_use
 
     return java_home_in_use()
+
+
+def _running_java(names: tuple[str, ...]) -> dict[str, str] | None:
+    """``session.running_java_properties`` (imported here, as ``_java_home``)."""
+    from trd_spark.session import running_java_properties
+
+    return running_java_properties(names)
 
 
 def _stat_records(inputs: Mapping[str, Any]) -> dict[str, list]:
