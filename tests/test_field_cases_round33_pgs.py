@@ -73,3 +73,56 @@ def test_split_records_on_chry_check_males_only(hl, spark, tmp_path):
                                             extra_genotypes=", dosage_field: DS"))
     got = got.set_index(got["person_id"].astype(int))
     assert got.loc[1002, "score_sum"] == pytest.approx(0.25, abs=1e-9)
+
+
+# Session 41, helper fixesA: what round 33 left (a site of non-minimal records; one chrY rule for
+# a multi-allelic record).
+VCF_ROUTES = {"hail": ("vcf", ", dosage_field: DS"), "native": ("pgen", "")}
+
+
+@pytest.mark.parametrize("route", list(VCF_ROUTES))
+def test_split_nonminimal_records_summing_above_two_are_one_error(hl, spark, tmp_path, route):
+    """split-records-nonminimal-sum-above-two: 1003's records ACT>ACGT, ACT>AGT, ACT>ATT of
+    chr4:1000000 (each moved or trimmed by Hail's min_rep, so every row is ``normalised``) give
+    1.0 + 0.6 + 0.9 = 2.5 alt copies. One InputDataError line naming the dataset, the file, the
+    site as written, the sum and the rows' dosages, no sample ID: Hail's pass (DS) and the native
+    engine on plink2's .pgen of the VCF. Before (4b711ce) Hail's check took a site whose rows are
+    all ``normalised`` for one multi-allelic record and skipped it: DID NOT RAISE (1003 scored
+    0.25 - 0.5); plink2 --score checks no sum (1003: 1.25, the case's README)."""
+    from test_field_cases_pgs import plink2_fileset
+
+    case = CASES / "split-records-nonminimal-sum-above-two"
+    vcf = case / "genotypes" / "data.vcf"
+    fmt, extra = VCF_ROUTES[route]
+    path = vcf if fmt == "vcf" else plink2_fileset(vcf, tmp_path / "g", "pgen", "dosage=DS")
+    (tmp_path / "c").mkdir()
+    with pytest.raises(InputDataError, match=r"^datasets\.d\.genotypes .* of a site given split \(one (record|row) "
+                                             r"per alt\) give 2\.\d+ alt copies in all at chr4:1000000 "
+                                             r"ACT>A[CGT]+,A[CGT]+,A[CGT]+ \((\d\.\d+,?){3}\), more than 2") as e:
+        run_scores(hl, spark, case_config(tmp_path / "c", str(path), str(case / "scores" / "*"), fmt=fmt,
+                                          extra_genotypes=extra))
+    assert "\n" not in str(e.value) and "1003" not in str(e.value)
+
+
+def test_a_multiallelic_chry_record_is_checked_for_males_only(hl, spark, tmp_path):
+    """multiallelic-chry-non-male: non-male 1002's chrY record A>G,C,T gives 2.5 alt copies, not
+    scored: no error, and the hand-worked sums (README: 1.5, 0.25, 0, 0). Male 1003's record at
+    2.5 (DS 0.5,0.3,0.45 beside his haploid GT, doubled) is one error naming the site and the sum.
+    Before (4b711ce) ``to_biallelic_dosage``'s record check summed every sample's alts: an
+    InputDataError for 1002's, where the split-site check and the native engine count males only
+    on chrY (the male's error passes there too: a guard that males are still checked)."""
+    case = CASES / "multiallelic-chry-non-male"
+    vcf = case / "genotypes" / "data.vcf"
+    scores = str(case / "scores" / "*")
+    (tmp_path / "c").mkdir()
+    got = run_scores(hl, spark, case_config(tmp_path / "c", str(vcf), scores, extra_genotypes=", dosage_field: DS"))
+    got = got.set_index(got["person_id"].astype(int))
+    assert got["score_sum"].to_dict() == pytest.approx({1001: 1.5, 1002: 0.25, 1003: 0.0, 1004: 0.0}, abs=1e-9)
+    male = tmp_path / "male.vcf"
+    male.write_text(vcf.read_text().replace("\t2:0,1,0\t", "\t2:0.5,0.3,0.45\t"))
+    assert male.read_text() != vcf.read_text()
+    (tmp_path / "m").mkdir()
+    with pytest.raises(InputDataError, match=r"^datasets\.d\.genotypes .*male\.vcf.* 2\.5000 alt copies in all at "
+                                             r"chrY:3000000 A[>,][CGT],[CGT],[CGT] ") as e:
+        run_scores(hl, spark, case_config(tmp_path / "m", str(male), scores, extra_genotypes=", dosage_field: DS"))
+    assert "\n" not in str(e.value) and "1003" not in str(e.value)

@@ -327,7 +327,9 @@ def test_rows_at_score_loci_are_the_split_rows_without_entries(hl, tmp_path):
         (100, "A", "G"), (300, "G", "*"), (300, "G", "A"), (300, "G", "C"), (700, "NA", "A"), (900, "CA", "TA"),
         (1000, "GCA", "GTA"), (1200, "ACT", "*"), (1200, "ACT", "A"), (1300, "G", "."), (1400, "ACT", "A"),
         (1400, "ACT", "ACGT"), (50, "C", "T")]
-    pd.testing.assert_frame_equal(got.drop(columns=["site_position", "site_ref", "site_alt"]), want)
+    # The record each came from (shared by one record's alts only: genotypes.SITE_RECORD).
+    assert got["site_record"].tolist() == [0, 1, 1, 1, 2, 3, 4, 5, 5, 6, 7, 7, 8]
+    pd.testing.assert_frame_equal(got.drop(columns=["site_position", "site_ref", "site_alt", "site_record"]), want)
     # Taken as they are (split=False, as for BGEN): the split rows at the loci only.
     pd.testing.assert_frame_equal(genotype_rows_at(hl, mt.rows(), loci, split=False),
                                   want[want["position"] != 1400].reset_index(drop=True))

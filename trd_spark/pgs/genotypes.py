@@ -110,6 +110,12 @@ NORMALISED = "normalised"
 SITE_POSITION = "site_position"
 SITE_REF = "site_ref"
 SITE_ALT = "site_alt"
+# Column (int64) of ``matching.split_file_rows``' frame: the number of the file row (record) each
+# row was split from among the rows collected. The alts of one multi-allelic record share it,
+# records given apart (one per alt) do not, whatever ``hl.min_rep`` made of each: ``NORMALISED``
+# flags both a split row and a record it trimmed or moved (``ACT>ACGT`` is ``C>CG`` one base on),
+# so it cannot tell them apart (Hail's ``was_split``, which ``check_split_site_sums`` needs).
+SITE_RECORD = "site_record"
 
 # Column (int64) of ``matching.genotype_rows_at``'s frame with ``row_numbers``: the 0-based number
 # of the file row (in the MatrixTable's row order) a row was read or split from, which
@@ -444,7 +450,8 @@ def to_biallelic_dosage(
     alt, or a number (used as the dosage of the one alt on biallelic rows); entries without
     it, or with ``.``, and multi-allelic rows with a single number take the GT's copies; a
     dosage outside [0, 2], and an array of another length than the alts (GP, HDS), fail the
-    read (plink2: "invalid DS field"), naming field and site.
+    read (plink2: "invalid DS field"), naming field and site; so does a record's alt dosages
+    summing above 2 (``DOSAGE_SUM_SLACK``), except on chrY (``check_split_site_sums``, males only).
     Spanning-deletion (``*``) alts are kept as rows (they never match a scoring allele, but
     count as "not REF" for a REF effect allele).
 
@@ -560,8 +567,13 @@ def to_biallelic_dosage(
         # effect allele's own row), so it cannot know the sum that would scale that row, and the two
         # routes gave different scores for the same dosages (~0.005 x w); as given, both sum the
         # same dosages (tests/test_field_cases_round32_pgs.py).
+        # On chrY the sum is checked by check_split_site_sums, for males only: a non-male's chrY
+        # calls are not scored on any route (the native engine reads them as 0 copies), and this
+        # pass does not know the males. Before session 41 a female's record summing above 2 was
+        # an error here and on no other route.
         alt_sum = hl.sum(per_alt.map(lambda x: hl.coalesce(x, 0.0)))
-        mt = mt.annotate_entries(_d=hl.case().when((n_alts < 2) | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
+        on_y = hl.literal(set(rg.y_contigs)).contains(mt.locus.contig) if rg.y_contigs else hl.bool(False)
+        mt = mt.annotate_entries(_d=hl.case().when((n_alts < 2) | on_y | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
                                                    per_alt).or_error(hl.format(
             f"dosage field {dosage_field} gives %.4f alt copies in all at %s %s (%s), more than 2: the REF's "
             "dosage would be negative; fix the file's dosages", alt_sum, hl.str(mt.locus),
@@ -590,12 +602,14 @@ def check_split_site_sums(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataF
     allele's dosage 2 - that record's DS, the other alt counted as REF) and checks no sum. Rows a
     score does not read are not checked (an ALT effect allele's score reads its own record; a
     REF effect allele's reads every alt's), as on the native engine. One more job, over the
-    partitions of those sites only, and only when there is such a site: one with a row as its
-    record writes it (not ``NORMALISED``; a multi-allelic record's rows, all changed by the
-    split, were checked as one record). A site written REF-last (a BGEN's ``C,A`` and ``G,A`` for
+    partitions of those sites only, and only when there is such a site: one whose rows come from
+    more than one record (``SITE_RECORD``; a multi-allelic record's alts alone were checked as
+    one record), or on chrY. A site written REF-last (a BGEN's ``C,A`` and ``G,A`` for
     A>C,G, ``split_site_sums``' ``sum_flip``) sums ``2 - DOSAGE`` of each row holding its REF as
     the alt. On chrY a non-male's dosages are not checked (not scored: ``MALE_X``, as the native
-    pass reads them)."""
+    pass reads them), and a multi-allelic record's alts are checked here, not by
+    ``to_biallelic_dosage``, which does not know the males (an error naming "a multi-allelic
+    record's alts")."""
     import numpy as np
 
     from trd_spark.pgs.pgen_engine import split_site_sums
@@ -604,18 +618,28 @@ def check_split_site_sums(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataF
     if not arrays:
         return
     group = arrays["sum_group"]
-    if NORMALISED in rows:
-        # A site whose rows all come changed by the split (``NORMALISED``: the alts of one
-        # multi-allelic record, which ``to_biallelic_dosage`` checked as a record) needs no job;
-        # split records hold a row as written (an SNV's, or the indel alt that is minimal already).
-        as_written = np.zeros(len(arrays["sum_limit"]), dtype=bool)
-        on = (group >= 0) & ~rows[NORMALISED].to_numpy(bool)
-        as_written[group[on]] = True
-        group = np.where((group >= 0) & as_written[np.maximum(group, 0)], group, -1)
+    rg = mt.locus.dtype.reference_genome
+    # A site whose rows are all alts of one multi-allelic record (one ``SITE_RECORD``, Hail's
+    # ``was_split``) was checked whole by ``to_biallelic_dosage`` and needs no job, except on chrY,
+    # whose records are checked here (a non-male's calls are not: below). Before session 41 the
+    # rule was "every row ``NORMALISED``", which also flags a record ``hl.min_rep`` trimmed or
+    # moved: a site given as the records ``ACT>ACGT``, ``ACT>AGT`` was never checked on this route.
+    # Rows without ``SITE_RECORD`` (taken as split already: BGEN) are each a record of their own.
+    one_record = np.zeros(len(arrays["sum_limit"]), dtype=bool)
+    if SITE_RECORD in rows:
+        on = group >= 0
+        record = rows[SITE_RECORD].to_numpy(np.int64)[on]
+        low = np.full(len(one_record), np.iinfo(np.int64).max, dtype=np.int64)
+        high = np.full(len(one_record), -1, dtype=np.int64)
+        np.minimum.at(low, group[on], record)
+        np.maximum.at(high, group[on], record)
+        one_record = low == high
+        on_y = np.zeros(len(one_record), dtype=bool)
+        on_y[group[on]] = np.isin(rows["contig"].to_numpy(str)[on], list(rg.y_contigs))
+        group = np.where(on & ~(one_record & ~on_y)[np.maximum(group, 0)], group, -1)
     at = np.flatnonzero(group >= 0)
     if not at.size:
         return
-    rg = mt.locus.dtype.reference_genome
     contig, position = rows["contig"].to_numpy(object)[at], rows["position"].to_numpy(np.int64)[at]
     ref, alt = rows["ref"].to_numpy(object)[at], rows["alt"].to_numpy(object)[at]
     # A row holding its site's REF as its alt (a BGEN written REF-last, ``sum_flip``) gives
@@ -645,13 +669,15 @@ def check_split_site_sums(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataF
         _sum=hl.agg.sum(copies), _rows=hl.agg.collect(hl.format("%.3f", copies)))
     limit = hl.literal(arrays["sum_limit"].tolist(), hl.tarray(hl.tfloat64))
     name = hl.literal([str(x) for x in arrays["sum_site"]], hl.tarray(hl.tstr))
+    kind = hl.literal(["a multi-allelic record's alts" if x else "a site given split (one record per alt)"
+                       for x in one_record], hl.tarray(hl.tstr))
     what = f"dosage field {dosage_field} (GT where none)" if dosage_field else "GT hard calls"
     # The check inside the job (or_error): Hail's error, made one line naming the dataset and
     # its files by stage.hail_errors, as to_biallelic_dosage's record check is.
     sums.aggregate_entries(hl.agg.count_where(hl.case().when(sums._sum <= limit[sums._site], False).or_error(
-        hl.format(f"the {what} of a site given split (one record per alt) give %.4f alt copies in all at %s (%s), "
-                  "more than 2: the REF's dosage would be negative; fix the file's dosages", sums._sum,
-                  name[sums._site],
+        hl.format(f"the {what} of %s give %.4f alt copies in all at %s (%s), "
+                  "more than 2: the REF's dosage would be negative; fix the file's dosages", kind[sums._site],
+                  sums._sum, name[sums._site],
                   hl.delimit(sums._rows, ",")))))
 
 

@@ -88,7 +88,7 @@ from pyspark.sql import types as T
 
 from trd_spark.errors import InputDataError
 from trd_spark.logs import counted
-from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, SITE_ALT, SITE_POSITION, SITE_REF, locate_rows
+from trd_spark.pgs.genotypes import FILE_ROW, NORMALISED, SITE_ALT, SITE_POSITION, SITE_RECORD, SITE_REF, locate_rows
 from trd_spark.pgs.memory import populate_write, small_pages
 from trd_spark.pgs.scoring_files import ScoringFile, TextCodes, packed_key
 from trd_spark.schemas import PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES
@@ -2342,7 +2342,8 @@ def genotype_rows_at(hl: hl_types, rows: hl_types.Table, loci: ScoreLoci, rsids:
     the frame has ``contig`` (object), ``position`` (int64), ``ref``, ``alt`` (object) [,
     ``rsid`` (object, None when missing)], ``normalised`` (bool, ``genotypes.NORMALISED``:
     whether ``scoring.export_hard_calls`` can write the file's own row), ``site_position``
-    (int64), ``site_ref``, ``site_alt`` (object; ``genotypes.SITE_POSITION``). Without
+    (int64), ``site_ref``, ``site_alt`` (object; ``genotypes.SITE_POSITION``), ``site_record``
+    (int64, ``genotypes.SITE_RECORD``: shared by the alts of one record). Without
     ``split`` (biallelic rows taken as they are: BGEN, or rows split already) the rows at a
     score locus or moving onto one (``at_score_loci``) as written, with ``contig``, ``position``,
     ``ref``, ``alt`` [, ``rsid``] [,
@@ -2411,8 +2412,9 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
     the file row as written), ``site_position``/``site_ref``/``site_alt`` (the file row's
     position, REF and this alt); sorted by (``contigs`` order, position, ref, alt), stably, as
     the split rows' key orders them. Columns: contig, position, ref, alt [, rsid], normalised,
-    site_position, site_ref, site_alt [, file_row: each alt's file row's] [, ``AT_SCORE_LOCI``:
-    its file row's] (``genotype_rows_at``)."""
+    site_position, site_ref, site_alt, site_record (``genotypes.SITE_RECORD``: the file row's number
+    in ``file_rows``) [, file_row: each alt's file row's] [, ``AT_SCORE_LOCI``: its file row's]
+    (``genotype_rows_at``)."""
     import json
 
     from trd_spark.pgs.genotypes import MISSING_ALT
@@ -2440,6 +2442,7 @@ def split_file_rows(file_rows: pd.DataFrame, contigs: Sequence[str]) -> pd.DataF
         out[AT_SCORE_LOCI] = file_rows[AT_SCORE_LOCI].to_numpy(bool)[at]
     out[NORMALISED] = normalised.astype(bool)
     out[SITE_POSITION], out[SITE_REF], out[SITE_ALT] = site_position, site_ref, site_alt
+    out[SITE_RECORD] = at  # (int64) the alts of one record share it: genotypes.check_split_site_sums
     rank = out["contig"].map({c: i for i, c in enumerate(contigs)}).to_numpy(np.int64)
     order = np.lexsort((out["alt"].to_numpy(str), out["ref"].to_numpy(str), position, rank))
     return out.take(order).reset_index(drop=True)
