@@ -1004,13 +1004,21 @@ def event_table_counts(omop: dict[str, DataFrame],
     on the same scan (field case round 33: such an MDD diagnosis was silent)."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
-        c, s = F.col(concept), F.col(source)
-        misplaced = (c.isin(_ids(condition_ids)) if condition_ids and table in NARROW_TABLES else F.lit(False))
+        src, c, s = omop[table], F.col(concept), F.col(source)
+        misplaced = F.lit(False)
+        if condition_ids and table in NARROW_TABLES:
+            # A broadcast left join on the ID frame flags them: per row a probe of a hash table of
+            # longs, whatever the number of IDs, and no ID literal in the plan. (An ``isin`` of them
+            # cost more the more IDs: 1.74x this aggregate at 2,400 IDs against the join's 1.19x,
+            # UNDER LOAD; benchmarks/RESULTS.md session 41 fixesB.) The IDs are distinct: no row repeats.
+            hits = id_frame(src.sparkSession, condition_ids, "_condition_id").withColumn("_hit", F.lit(True))
+            src = src.join(F.broadcast(hits), c == F.col("_condition_id"), "left")
+            misplaced = F.col("_hit").isNotNull()
         if observation_ids is not None and table in NARROW_TABLES:
             named = c.isin(_ids(observation_ids)) | s.isin(_ids(observation_ids))
             c, s = F.when(named, c).otherwise(F.lit(OTHER_CONCEPT)), F.when(named, s)
-        return omop[table].select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"),
-                                  F.coalesce(misplaced, F.lit(False)).alias("_misplaced"))
+        return src.select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"),
+                          misplaced.alias("_misplaced"))
 
     tagged = reduce(lambda a, b: a.unionByName(b), [
         scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
