@@ -124,9 +124,11 @@ class AdaptiveSettings(_Strict):
 
 
 # ``spark.jit_directives``' default: HotSpot compiler directives (JSON) for the driver JVM that keep
-# C2 off the bytecode readers of Spark's ClosureCleaner (xbean's ASM) and the JDK's ASM
+# C2 off the bytecode readers of Spark's ClosureCleaner (xbean's ASM) and the JDK's ASM, and off the
+# JDK's class-loading code (its class loaders, ``java.lang.ClassLoader``, jar reading: session 42)
 # (the comment at its import in ``session.py`` says why and what it measured).
-JIT_DIRECTIVES = '[{match: ["org/apache/xbean/asm9/*.*", "jdk/internal/org/objectweb/asm/*.*"], c2: {Exclude: true}}]'
+JIT_DIRECTIVES = ('[{match: ["org/apache/xbean/asm9/*.*", "jdk/internal/org/objectweb/asm/*.*", '
+                  '"jdk/internal/loader/*.*", "java/lang/ClassLoader.*", "java/util/jar/*.*"], c2: {Exclude: true}}]')
 
 
 class SparkSettings(_Strict):

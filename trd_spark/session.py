@@ -54,6 +54,14 @@ WORKER_DAEMON = "trd_spark.worker_daemon"
 # Measured: under load the score phase lost those compiles; the near-idle pair showed no gain (per-entry
 # max/min 1.30 with vs 1.31 without; RESULTS.md session 38 flatmt): it helps only when C2 would compile
 # the parser during a phase. A long-lived driver running thousands of jobs may want C2 back (null).
+# The same for the JDK's class-loading code (jdk/internal/loader, java.lang.ClassLoader, java.util.jar;
+# session 42 flat): the classes Hail and Spark load lazily, long after the start, made C2 compile
+# BuiltinClassLoader.defineClass / defineOrCheckPackage / findClassOnClassPathOrNull (up to 1 s of
+# compile each under load) in the match and score phases; a quarter of a PGS run's C2 time went to class
+# loading (most of it in the JVM's start, before the directives are added), code that never stays hot.
+# Measured under load (4 alternated process pairs at 2.5k; RESULTS.md session 42 flat): the native-bed
+# match's JVM 7.5 -> 6.0 CPU-s, hail-mt's warm score phases' JVM 0.28 -> 0.16 CPU-s; a first score
+# phase's JVM CPU level (C2 0.09 -> 0.055 for native-bed, the rest noise).
 # The text: config.JIT_DIRECTIVES (imported above).
 
 
