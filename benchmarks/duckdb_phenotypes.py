@@ -727,9 +727,10 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
     n_refill_course_over_max, n_negative_refills, n_administration_one_day,
     n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``).
-    ``{"observation_condition_records": {n_condition_concept_in_observation}}``: the observation records
-    whose observation_concept_id is a concept of a condition set a rule reads (not read; 0 when no set
-    reads the table).
+    ``{"observation_condition_records": {n_condition_concept_in_observation,
+    n_persons_condition_concept_in_observation}}``: the observation records whose observation_concept_id
+    is a concept of a condition set a rule reads (not read; 0 when no set reads the table), and their
+    distinct persons.
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -796,10 +797,13 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
         # is read (a set of the observation domain, or with it in also_domains), field case round 33
         reads_observation = any("observation" in (cs.domain, *cs.also_domains) for n in _study_set_names(cfg)
                                 for cs in [cfg.concept_sets.concept_sets[n]])
-        n_misplaced = x(f"""SELECT COUNT(*) FROM {src['observation']} WHERE observation_concept_id IN (
-            SELECT concept_id FROM members WHERE kind = 'include' AND domain = 'condition'
-              AND set_name IN ({sets}))""").fetchone()[0] if reads_observation and "observation" in src else 0
-        out["observation_condition_records"] = {"n_condition_concept_in_observation": int(n_misplaced)}
+        # ... and their persons (session 42)
+        n_misplaced, n_persons = x(f"""SELECT COUNT(*), COUNT(DISTINCT person_id) FROM {src['observation']}
+            WHERE observation_concept_id IN (SELECT concept_id FROM members WHERE kind = 'include'
+              AND domain = 'condition' AND set_name IN ({sets}))""").fetchone() \
+            if reads_observation and "observation" in src else (0, 0)
+        out["observation_condition_records"] = {"n_condition_concept_in_observation": int(n_misplaced),
+                                                "n_persons_condition_concept_in_observation": int(n_persons)}
         [n_implausible] = x(f"SELECT COUNT(*) FROM persons p WHERE {_implausible_birth('p')}").fetchone()
         out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
         tr = cfg.phenotypes.trials

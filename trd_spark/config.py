@@ -791,6 +791,20 @@ class ConceptSet(_Strict):
     include: list[ConceptRef] = Field(default_factory=list)
     exclude: list[ConceptRef] = Field(default_factory=list)
 
+    @field_validator("also_domains")
+    @classmethod
+    def _also_domains_read(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        # Only the rules of procedure / device / observation sets (somatic onsets, control-exclusion
+        # procedures: stage._set_records) read a set in other tables; the diagnosis rules read
+        # condition_occurrence and the drug rules drug_exposure only (study.md: diagnosis codes,
+        # exposures), so also_domains on a condition or drug set did nothing, silently (session 42).
+        domain = info.data.get("domain")
+        if v and domain in ("condition", "drug"):
+            raise ValueError(f"a {domain} set is read in {'condition_occurrence' if domain == 'condition' else 'drug_exposure'} "
+                             "only (the diagnosis and drug rules read no other table; README \"Concepts\"): "
+                             f"also_domains {v} would be read by no rule; remove it")
+        return v
+
     @property
     def domains(self) -> tuple[str, ...]:
         """``domain`` then ``also_domains`` (distinct): every domain whose table holds the set's records."""

@@ -888,6 +888,8 @@ OUTSIDE_SET_SUFFIX = "_source_outside_set"
 # observation_concept_id is a concept of a study condition set (MDD, depression, exclusions), and
 # the quirk part holding it (``stage_counts``; ``observation_condition_warnings``).
 CONDITION_IN_OBSERVATION = "n_condition_concept_in_observation"
+# ... and their persons (distinct person_id; a person count: logged as a label, exact in the manifest)
+CONDITION_IN_OBSERVATION_PERSONS = "n_persons_condition_concept_in_observation"
 CONDITION_IN_OBSERVATION_PART = "observation_condition_records"
 
 
@@ -921,7 +923,9 @@ def observation_condition_warnings(counts: dict[str, int], records_below: int | 
     ``concept_record_warnings``' are, ``records_below``, ``shown``). The study reads diagnoses in
     condition_occurrence only (study.md: diagnosis codes; an OHDSI condition criterion reads that
     table): such a record makes no MDD diagnosis, no exclusion and keeps no person out of the
-    controls (README "Concepts"). Empty when none (field case round 33: silent before)."""
+    controls (README "Concepts"). Empty when none (field case round 33: silent before). Their
+    persons (``CONDITION_IN_OBSERVATION_PERSONS``) are in the manifest and the INFO line only (a
+    person count, labelled there): no person count in a WARNING."""
     n = counts.get(CONDITION_IN_OBSERVATION, 0)
     if not n:
         return []
@@ -930,7 +934,7 @@ def observation_condition_warnings(counts: dict[str, int], records_below: int | 
             "study condition set (MDD, depression or an exclusion: the Condition domain, which the CDM records in "
             "condition_occurrence; OHDSI DQD fkDomain) are not read: the study reads diagnoses in condition_occurrence "
             "only, so a person whose diagnosis the ETL wrote there alone is not MDD, not excluded and may be a control "
-            f"(counted in notes.quirks.{CONDITION_IN_OBSERVATION_PART})"]
+            f"(records and their persons counted in notes.quirks.{CONDITION_IN_OBSERVATION_PART})"]
 
 
 def conditional_record_warnings(counts: dict[str, int],
@@ -1001,11 +1005,14 @@ def event_table_counts(omop: dict[str, DataFrame],
     ``CONDITION_IN_OBSERVATION``, the ``observation`` records whose observation_concept_id is one of
     them: a diagnosis the ETL wrote outside condition_occurrence (the CDM puts a record in the table
     of its concept's domain; OHDSI DQD fkDomain), which no rule reads (README "Concepts"), counted
-    on the same scan (field case round 33: such an MDD diagnosis was silent)."""
+    on the same scan (field case round 33: such an MDD diagnosis was silent), and
+    ``CONDITION_IN_OBSERVATION_PERSONS``, their distinct persons (session 42: epidemiologists count
+    persons): the person_id joins the group key of those records only, so the other rows keep their
+    groups and the scan stays one (benchmarks/RESULTS.md, session 42 omop34)."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
         src, c, s = omop[table], F.col(concept), F.col(source)
-        misplaced = F.lit(False)
+        misplaced, person = F.lit(False), F.lit(None).cast("long")
         if condition_ids and table in NARROW_TABLES:
             # A broadcast left join on the ID frame flags them: per row a probe of a hash table of
             # longs, whatever the number of IDs, and no ID literal in the plan. (An ``isin`` of them
@@ -1014,11 +1021,15 @@ def event_table_counts(omop: dict[str, DataFrame],
             hits = id_frame(src.sparkSession, condition_ids, "_condition_id").withColumn("_hit", F.lit(True))
             src = src.join(F.broadcast(hits), c == F.col("_condition_id"), "left")
             misplaced = F.col("_hit").isNotNull()
+            # its person joins the group key of such a record only (null for every other row: the
+            # same groups as before plus one per concept and person of these rare records), so
+            # their persons are counted on the same scan
+            person = F.when(misplaced, F.col("person_id"))
         if observation_ids is not None and table in NARROW_TABLES:
             named = c.isin(_ids(observation_ids)) | s.isin(_ids(observation_ids))
             c, s = F.when(named, c).otherwise(F.lit(OTHER_CONCEPT)), F.when(named, s)
         return src.select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"),
-                          misplaced.alias("_misplaced"))
+                          misplaced.alias("_misplaced"), person.alias("_person"))
 
     tagged = reduce(lambda a, b: a.unionByName(b), [
         scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
@@ -1029,7 +1040,7 @@ def event_table_counts(omop: dict[str, DataFrame],
                for i, (_, (tables, ids, members)) in enumerate(checks)]
     # condition concepts in observation (condition_ids): summed per group, as the conditional checks
     outside += [F.sum(F.col("_misplaced").cast("long")).alias("_m")] if condition_ids is not None else []
-    per_concept = tagged.groupBy("_table", "_concept").agg(F.count(F.lit(1)).alias("_n"),
+    per_concept = tagged.groupBy("_table", "_concept", "_person").agg(F.count(F.lit(1)).alias("_n"),
                                                           F.sum(unmapped.cast("long")).alias("_unmapped"), *outside)
     concept = omop["concept"]
     reason = F.col("invalid_reason") if "invalid_reason" in concept.columns else F.lit(None).cast("string")
@@ -1037,7 +1048,7 @@ def event_table_counts(omop: dict[str, DataFrame],
                            nonstandard_concept_expr(F.col("standard_concept"), reason).alias("_flag"))
     # Again per table and concept after the join (the few concepts the records use, not the whole
     # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
-    rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
+    rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept", "_person").agg(
         F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"),
         *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))],
         *([F.max("_m").alias("_m")] if condition_ids is not None else []))
@@ -1053,7 +1064,9 @@ def event_table_counts(omop: dict[str, DataFrame],
                     *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
                       for i, (name, (tables, _, _)) in enumerate(checks)],
-                    *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION)]
+                    *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION),
+                       F.countDistinct(F.when((F.col("_table") == OBSERVATION_TABLE) & (F.col("_m") > 0),
+                                              F.col("_person"))).alias(CONDITION_IN_OBSERVATION_PERSONS)]
                       if condition_ids is not None else []))
 
 
@@ -1328,7 +1341,7 @@ def stage_counts(
     date_cols = [c for c in dates.columns if c != "domain"]
     tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
-    misplaced = [c for c in tables.columns if c == CONDITION_IN_OBSERVATION]
+    misplaced = [c for c in tables.columns if c in (CONDITION_IN_OBSERVATION, CONDITION_IN_OBSERVATION_PERSONS)]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after

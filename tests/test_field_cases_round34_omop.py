@@ -1,0 +1,93 @@
+"""Field cases, round 34 (session 42, helper "omop34"): what round 33 left, and real-data shapes.
+
+- The condition concepts written to ``observation`` (round 33) were counted as records only; a person
+  whose only MDD evidence is there was counted nowhere. Now their distinct persons are counted on the
+  same scan (``stage.event_table_counts``' ``CONDITION_IN_OBSERVATION_PERSONS``; the DuckDB twin too).
+- ``also_domains: [observation]`` on a condition set (MDD, depression, the exclusions) or a drug set was
+  accepted and did nothing: the diagnosis and drug rules read condition_occurrence / drug_exposure only.
+  Now one config error naming the set and the field.
+- Real-data shapes (a drug end before its start, days_supply 0 / null with a quantity, overlapping
+  observation periods, a rule-out status, a drug with its source concept only, records after death)
+  give the statuses worked by hand in the chain and the twin: correct on 9d52909 already, pinned here in
+  the same one run of the case (no test of its own).
+
+The case is tests/data/field_cases_round34/real-data-shapes (expected.tsv by hand, its '#' lines explain
+each person), toy config (cutoff 2023-07-01).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from test_phenotypes_support import case_rows_chain_and_twin, expected_statuses, toy_config
+
+CASE = Path(__file__).resolve().parent / "data" / "field_cases_round34" / "real-data-shapes"
+
+
+def test_real_data_shapes_and_persons_of_condition_concepts_in_observation(spark, tmp_path, caplog):
+    """expected.tsv by hand (chain and twin). 3401 (MDD in observation only) and 3402 (bipolar and
+    depressive disorder in observation only) hold 4 condition-concept records in observation: 2 persons,
+    counted by the chain's event-table aggregate and by the twin (on 9d52909: no person count)."""
+    from trd_spark.phenotypes.stage import (
+        CONDITION_IN_OBSERVATION,
+        CONDITION_IN_OBSERVATION_PART,
+        CONDITION_IN_OBSERVATION_PERSONS,
+        event_table_counts,
+        observation_count_ids,
+        read_omop,
+        study_concept_ids,
+        study_vocabulary,
+    )
+
+    chain, twin = case_rows_chain_and_twin(spark, CASE, tmp_path, caplog)
+    expected = expected_statuses(CASE)
+    assert chain == expected
+    assert twin == expected
+
+    cfg = toy_config(path=str(tmp_path / "omop"))
+    omop = read_omop(spark, cfg)
+    vocab = study_vocabulary(omop, cfg)
+    counts = event_table_counts(omop, observation_ids=observation_count_ids(cfg, vocab),
+                                condition_ids=study_concept_ids(cfg, vocab)["condition"]).first().asDict()
+    assert (counts[CONDITION_IN_OBSERVATION], counts[CONDITION_IN_OBSERVATION_PERSONS]) == (4, 2)
+    # the person key joins only those records' groups: the other counts are as without it
+    assert (counts["n_observation_records"], counts["n_drug_exposure"], counts["n_drug_exposure_records"]) == (4, 1, 5)
+    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    from duckdb_phenotypes import duckdb_drop_counts
+
+    assert duckdb_drop_counts(str(tmp_path / "omop"), cfg, threads=1)[CONDITION_IN_OBSERVATION_PART] == {
+        CONDITION_IN_OBSERVATION: 4, CONDITION_IN_OBSERVATION_PERSONS: 2}
+
+
+@pytest.mark.parametrize("name,domain", [("mdd", "condition"), ("bipolar", "condition"), ("antidepressants", "drug")])
+def test_also_domains_on_a_set_no_rule_reads_there_is_a_config_error(tmp_path, name, domain):
+    """A condition set (MDD, an exclusion) or a drug set with ``also_domains: [observation]``: no rule
+    reads it there (derive_mdd_groups reads condition events, the trials drug events): one ConfigError
+    naming the file, the set and the field (on 9d52909 accepted, and silently read by no rule). The
+    shipped procedure set esketamine_clinic keeps its also_domains (load_config of the toy config)."""
+    import shutil
+
+    import yaml
+
+    from trd_spark.config import load_config
+    from trd_spark.errors import ConfigError
+
+    conf = Path(__file__).resolve().parent.parent / "conf"
+    shutil.copy(conf / "toy.yaml", tmp_path / "toy.yaml")
+    shutil.copy(conf / "trait_panel_toy.yaml", tmp_path / "trait_panel_toy.yaml")
+    sets = yaml.safe_load((conf / "concept_sets.yaml").read_text())
+    assert sets["concept_sets"]["esketamine_clinic"]["also_domains"] == ["observation"]
+    assert sets["concept_sets"][name]["domain"] == domain
+    (tmp_path / "concept_sets.yaml").write_text(yaml.safe_dump(sets))
+    load_config(tmp_path / "toy.yaml")  # the shipped sets, esketamine_clinic's also_domains included, load
+    sets["concept_sets"][name]["also_domains"] = ["observation"]
+    (tmp_path / "concept_sets.yaml").write_text(yaml.safe_dump(sets))
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "toy.yaml")
+    text = str(err.value)
+    assert "concept_sets.yaml" in text and f"concept_sets.{name}.also_domains" in text, text
+    assert f"a {domain} set is read in" in text and "would be read by no rule" in text, text
