@@ -165,7 +165,8 @@ def test_a_fresh_start_runs_the_configs_result_settings_over_pyspark_submit_args
 
     settings = load_config(None, overrides={"toy_data": None}).spark
     given = {**{k: "true" if v == "false" else "false" if v == "true" else "America/Chicago"
-                for k, v in session.RESULT_SPARK_CONF.items()}, "spark.trd.rerun32.marker": "given"}
+                for k, v in session.RESULT_SPARK_CONF.items()}, "spark.sql.ansi.enabled": "true",
+             "spark.sql.caseSensitive": "true", "spark.trd.rerun32.marker": "given"}
     system = spark.sparkContext._jvm.java.lang.System  # noqa: SLF001
     built: dict[str, str] = {}
 
@@ -188,5 +189,8 @@ def test_a_fresh_start_runs_the_configs_result_settings_over_pyspark_submit_args
         for k, v in before.items():
             system.clearProperty(k) if v is None else system.setProperty(k, v)
     assert {k: built[k] for k in session.RESULT_SPARK_CONF} == session.RESULT_SPARK_CONF
+    # Named here too, not only through RESULT_SPARK_CONF (a key left out of it would pass above).
+    assert (built["spark.sql.ansi.enabled"], built["spark.sql.caseSensitive"], built["spark.sql.session.timeZone"]) == (
+        "false", "false", "UTC")
     assert built["spark.trd.rerun32.marker"] == "given"
 
