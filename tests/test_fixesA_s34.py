@@ -3,35 +3,22 @@ digest, scoring files' complex-allele rows, the phenotype rules' conditional cod
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-
-from trd_spark.provenance import code_digests
+from temp_package import shared_digests, temp_package
 
 
 @pytest.fixture()
 def by_name_pkg(tmp_path, monkeypatch):
     """A package ``fa34_pkg`` written under ``tmp_path`` whose ``shared`` module is read by name;
     yields (its folder, a function giving {importer module: the digest of ``shared`` it takes})."""
-    root = tmp_path / "fa34_pkg"
-    root.mkdir()
-    monkeypatch.syspath_prepend(str(tmp_path))
+    with temp_package(tmp_path, monkeypatch, "fa34_pkg", {"__init__.py": ""}) as root:
 
-    def digests(importers: dict[str, str]) -> dict[str, str]:
-        for name, text in importers.items():
-            (root / f"{name}.py").write_text(text)
-        code_digests.cache_clear()
-        return {m: code_digests(f"fa34_pkg.{m}", package="fa34_pkg", by_name=("fa34_pkg.shared",))[
-            "fa34_pkg.shared"] for m in importers}
+        def digests(importers: dict[str, str]) -> dict[str, str]:
+            for name, text in importers.items():
+                (root / f"{name}.py").write_text(text)
+            return shared_digests("fa34_pkg", importers)
 
-    (root / "__init__.py").write_text("")
-    try:
         yield root, digests
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "fa34_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_a_call_inside_a_function_body_is_not_a_top_level_call(by_name_pkg):

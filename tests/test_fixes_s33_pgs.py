@@ -75,12 +75,8 @@ def test_a_by_name_module_reached_by_alias_decorator_or_string_is_digested_whole
     now changes the importer's digest of ``shared``; an edit of a name nobody takes, with plain
     ``from pkg.shared import A``, still does not (the by-name digest kept). Fails on 23ebfff
     (the edits of the alias, decorator, sys.modules and import_module cases leave the digest)."""
-    import sys
+    from temp_package import shared_digests, temp_package
 
-    from trd_spark.provenance import code_digests
-
-    root = tmp_path / "fixes33_pkg"
-    root.mkdir()
     base = "A = 1\nB = 2\n"
     files = {
         "__init__.py": "",
@@ -93,24 +89,16 @@ def test_a_by_name_module_reached_by_alias_decorator_or_string_is_digested_whole
         "constant.py": "import importlib\nfrom fixes33_pkg.shared import A\n\n\n"
                        "def f():\n    return importlib.import_module('fixes33_pkg.shared').B\n",
     }
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
     mods = ("plain", "alias", "computed", "constant")
+    with temp_package(tmp_path, monkeypatch, "fixes33_pkg", files) as root:
 
-    def digests() -> dict[str, str]:
-        code_digests.cache_clear()
-        return {m: code_digests(f"fixes33_pkg.{m}", package="fixes33_pkg", by_name=("fixes33_pkg.shared",))[
-            "fixes33_pkg.shared"] for m in mods}
+        def changed(first: str, second: str) -> list[str]:
+            (root / "shared.py").write_text(first)
+            before = shared_digests("fixes33_pkg", mods)
+            (root / "shared.py").write_text(second)
+            after = shared_digests("fixes33_pkg", mods)
+            return [m for m in mods if after[m] != before[m]]
 
-    def changed(first: str, second: str) -> list[str]:
-        (root / "shared.py").write_text(first)
-        before = digests()
-        (root / "shared.py").write_text(second)
-        after = digests()
-        return [m for m in mods if after[m] != before[m]]
-
-    try:
         assert changed(base, base.replace("B = 2", "B = 3")) == ["alias", "computed", "constant"]
         # A registry filled by a decorator of the module's own: taking HANDLERS runs rule().
         registry = ("HANDLERS = {}\n\n\ndef register(f):\n    HANDLERS[f.__name__] = f\n    return f\n\n\n"
@@ -123,7 +111,3 @@ def test_a_by_name_module_reached_by_alias_decorator_or_string_is_digested_whole
         files["plain.py"] = "from fixes33_pkg.shared import get\n"
         (root / "plain.py").write_text(files["plain.py"])
         assert "plain" in changed(lookup, lookup.replace("B = 2", "B = 3"))
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "fixes33_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()

@@ -150,12 +150,8 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
     pkg.shared``, ``from pkg.shared import *``, ``pkg.shared.X`` after ``import pkg``) digests the
     whole module, and a name's
     definition counts with every module-level name it uses (a constant built from another)."""
-    import sys
+    from temp_package import shared_digests, temp_package
 
-    from trd_spark.provenance import code_digests
-
-    root = tmp_path / "rerun33_pkg"
-    root.mkdir()
     files = {
         "__init__.py": "",
         "shared.py": 'from enum import StrEnum\n\n\nclass Kind(StrEnum):\n    A = "a"\n\n\n'
@@ -172,17 +168,12 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
         "aliased.py": "import rerun33_pkg.shared as sh\nfrom rerun33_pkg import common\n\n\ndef f():\n"
                       "    return sh.OTHER\n",
     }
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
     mods = ("scores", "rules", "whole", "star", "attr", "aliased")
 
     def digests() -> dict[str, str]:
-        code_digests.cache_clear()
-        return {m: code_digests(f"rerun33_pkg.{m}", package="rerun33_pkg", by_name=("rerun33_pkg.shared",))[
-            "rerun33_pkg.shared"] for m in mods}
+        return shared_digests("rerun33_pkg", mods)
 
-    try:
+    with temp_package(tmp_path, monkeypatch, "rerun33_pkg", files) as root:
         before = digests()
         (root / "shared.py").write_text(files["shared.py"].replace("OTHER = 4", "OTHER = 5"))
         other = digests()
@@ -211,10 +202,6 @@ def test_a_module_read_whole_or_by_name_digests_all_it_may_run(tmp_path, monkeyp
             by_string = digests()
             (root / "shared.py").write_text(lookup.replace("OTHER = 4", "OTHER = 5"))
             assert all(v != by_string[m] for m, v in digests().items()), lookup_code
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "rerun33_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_moving_the_trait_panel_or_concept_set_file_reruns_nothing(published, tmp_path):

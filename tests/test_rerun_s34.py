@@ -196,35 +196,22 @@ def test_a_registry_filled_by_a_top_level_call_counts_its_entries(tmp_path, monk
     its own, already counted whole) changed what the registry holds without any statement
     defining the registry mentioning it: an edit to ``rule`` reran nothing that takes the
     registry. The call now counts for every name it reaches."""
-    import sys
+    from temp_package import shared_digests, temp_package
 
-    from trd_spark.provenance import code_digests
-
-    root = tmp_path / "rerun34_pkg"
-    root.mkdir()
     shared = ("RULES = {}\n\n\ndef register(f):\n    RULES[f.__name__] = f\n    return f\n\n\n"
               "def rule():\n    return 1\n\n\nX = register(rule)\n\n\ndef other():\n    return 2\n")
     files = {"__init__.py": "", "shared.py": shared, "user.py": "from rerun34_pkg.shared import RULES\n",
              "apart.py": "from rerun34_pkg.shared import other\n"}
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
 
     def digests() -> dict[str, str]:
-        code_digests.cache_clear()
-        return {m: code_digests(f"rerun34_pkg.{m}", package="rerun34_pkg", by_name=("rerun34_pkg.shared",))[
-            "rerun34_pkg.shared"] for m in ("user", "apart")}
+        return shared_digests("rerun34_pkg", ("user", "apart"))
 
-    try:
+    with temp_package(tmp_path, monkeypatch, "rerun34_pkg", files) as root:
         before = digests()
         (root / "shared.py").write_text(shared.replace("return 1", "return 3"))
         after = digests()
         assert after["user"] != before["user"]  # the registry holds the edited rule
         assert after["apart"] == before["apart"]  # still by name: a name that reaches no rule
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "rerun34_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_an_audit_root_holding_no_export_stops_the_run_at_its_start(published, tmp_path):

@@ -107,30 +107,23 @@ def test_a_version_bump_alone_reruns_nothing_and_code_in_the_package_init_still_
     no result reads it (the manifests and the report record the version that made them). The
     version string is now left out of the digest as a docstring is; any other statement of the
     package's ``__init__`` still counts."""
-    import sys
+    from temp_package import temp_package
 
     from trd_spark.provenance import code_digests
 
-    root = tmp_path / "rerun36_pkg"
-    root.mkdir()
-    (root / "stage.py").write_text("from rerun36_pkg import LIMIT\n\n\ndef run(x):\n    return x * LIMIT\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    stage = "from rerun36_pkg import LIMIT\n\n\ndef run(x):\n    return x * LIMIT\n"
+    with temp_package(tmp_path, monkeypatch, "rerun36_pkg", {"stage.py": stage}) as root:
 
-    def digest(init: str) -> str:
-        (root / "__init__.py").write_text(init)
-        code_digests.cache_clear()
-        return code_digests("rerun36_pkg.stage", package="rerun36_pkg")["rerun36_pkg"]
+        def digest(init: str) -> str:
+            (root / "__init__.py").write_text(init)
+            code_digests.cache_clear()
+            return code_digests("rerun36_pkg.stage", package="rerun36_pkg")["rerun36_pkg"]
 
-    try:
         base = digest('"""A package."""\n\n__version__ = "0.1.0"\nLIMIT = 0.75\n')
         assert digest('"""A package."""\n\n__version__ = "0.2.0"\nLIMIT = 0.75\n') == base
         assert digest('"""A package."""\n\n__version__: str = "1.0.0"\nLIMIT = 0.75\n') == base
         assert digest('"""A package."""\n\n__version__ = "0.1.0"\nLIMIT = 0.8\n') != base
         assert digest('"""A package."""\n\n__version__ = compute()\nLIMIT = 0.75\n') != base  # code, not a string
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "rerun36_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_two_runs_taking_over_the_same_stale_lock_leave_one_holder(tmp_path):

@@ -98,7 +98,7 @@ def test_run_control_names_exist_and_what_else_uses_them_still_counts(tmp_path, 
     package: a module taking only a run-control name of a by-name module does not hold it; one
     taking another name that uses it holds that name's code with the run control it uses; a
     run-control module listed whole is left out, unless it holds top-level code (digested whole)."""
-    import sys
+    from temp_package import temp_package
 
     from trd_spark import provenance
     from trd_spark.provenance import BY_NAME, RUN_CONTROL, code_digests
@@ -111,15 +111,10 @@ def test_run_control_names_exist_and_what_else_uses_them_still_counts(tmp_path, 
             assert module in BY_NAME, entry
             assert name in provenance._definitions(module, found[0])[1], entry  # noqa: SLF001
 
-    root = tmp_path / "ctl39_pkg"
-    root.mkdir()
     shared = "def ctl():\n    return 1\n\n\ndef used():\n    return ctl()\n"
     files = {"__init__.py": "", "shared.py": shared, "scratchy.py": "X = 1\n",
              "only.py": "from ctl39_pkg.shared import ctl\nfrom ctl39_pkg.scratchy import X\n",
              "both.py": "from ctl39_pkg.shared import ctl, used\n"}
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
     control = ("ctl39_pkg.shared:ctl", "ctl39_pkg.scratchy")
 
     def digests(module: str) -> dict[str, str]:
@@ -127,7 +122,7 @@ def test_run_control_names_exist_and_what_else_uses_them_still_counts(tmp_path, 
         found = code_digests(module, package="ctl39_pkg", by_name=("ctl39_pkg.shared",), run_control=control)
         return {k: v for k, v in found.items() if k != "lib:python"}  # every stage's (session 40)
 
-    try:
+    with temp_package(tmp_path, monkeypatch, "ctl39_pkg", files) as root:
         assert sorted(digests("ctl39_pkg.only")) == ["ctl39_pkg", "ctl39_pkg.only"]
         both = digests("ctl39_pkg.both")["ctl39_pkg.shared"]
         (root / "shared.py").write_text(shared.replace("return 1", "return 2"))
@@ -135,10 +130,6 @@ def test_run_control_names_exist_and_what_else_uses_them_still_counts(tmp_path, 
         assert sorted(digests("ctl39_pkg.only")) == ["ctl39_pkg", "ctl39_pkg.only"]
         (root / "scratchy.py").write_text("X = 1\nprint(X)\n")
         assert "ctl39_pkg.scratchy" in digests("ctl39_pkg.only")
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "ctl39_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_a_manifest_recorded_before_run_control_was_left_out_is_not_a_code_change():
@@ -159,24 +150,15 @@ def test_a_manifest_recorded_before_run_control_was_left_out_is_not_a_code_chang
 def test_a_module_logger_named_by_dunder_name_keeps_a_module_readable_by_name(tmp_path, monkeypatch):
     """``log = logging.getLogger(__name__)`` names the logger and reaches no name of the module:
     such a module is read by name; ``sys.modules[__name__]`` beside it still makes it whole."""
-    import sys
+    from temp_package import shared_digests, temp_package
 
-    from trd_spark.provenance import code_digests
-
-    root = tmp_path / "rerun39_pkg"
-    root.mkdir()
     shared = "import logging\n\nlog = logging.getLogger(__name__)\nUSED = 1\nOTHER = 2\n"
     files = {"__init__.py": "", "shared.py": shared, "user.py": "from rerun39_pkg.shared import USED\n"}
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
 
     def digest() -> str:
-        code_digests.cache_clear()
-        return code_digests("rerun39_pkg.user", package="rerun39_pkg", by_name=("rerun39_pkg.shared",))[
-            "rerun39_pkg.shared"]
+        return shared_digests("rerun39_pkg", ("user",))["user"]
 
-    try:
+    with temp_package(tmp_path, monkeypatch, "rerun39_pkg", files) as root:
         before = digest()
         (root / "shared.py").write_text(shared.replace("OTHER = 2", "OTHER = 3"))
         assert digest() == before
@@ -187,10 +169,6 @@ def test_a_module_logger_named_by_dunder_name_keeps_a_module_readable_by_name(tm
         whole = digest()
         (root / "shared.py").write_text(by_string.replace("OTHER = 2", "OTHER = 3"))
         assert digest() != whole
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "rerun39_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def _ours() -> dict:

@@ -130,22 +130,12 @@ def test_object_store_folder_fingerprint_sees_a_moved_or_replaced_part(spark, tm
 
 
 @pytest.fixture
-def package(tmp_path):
+def package(tmp_path, monkeypatch):
     """A two-module package ``rerun_pkg`` on sys.path (``provenance.code_digests`` reads it)."""
-    import sys
+    from temp_package import temp_package
 
-    from trd_spark.provenance import code_digests
-
-    root = tmp_path / "rerun_pkg"
-    root.mkdir()
-    (root / "__init__.py").write_text('"""A package."""\n')
-    sys.path.insert(0, str(tmp_path))
-    code_digests.cache_clear()
-    yield root
-    sys.path.remove(str(tmp_path))
-    for name in [m for m in sys.modules if m.split(".")[0] == "rerun_pkg"]:
-        del sys.modules[name]
-    code_digests.cache_clear()
+    with temp_package(tmp_path, monkeypatch, "rerun_pkg", {"__init__.py": '"""A package."""\n'}) as root:
+        yield root
 
 
 def test_docstring_comment_and_layout_edits_rerun_nothing_and_code_edits_do(package):

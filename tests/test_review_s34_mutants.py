@@ -218,34 +218,21 @@ def test_a_registry_filled_through_a_method_call_counts_its_entries(tmp_path, mo
     rule's code (an edit to it changes that importer's digest), an importer of another name does
     not. (A bare ``RULES.append(rule)`` defines no name: the whole module counts, for every
     importer.)"""
-    import sys
+    from temp_package import shared_digests, temp_package
 
-    from trd_spark.provenance import code_digests
-
-    root = tmp_path / "review34_pkg"
-    root.mkdir()
     shared = "RULES = []\n\n\ndef rule():\n    return 1\n\n\n_ = RULES.append(rule)\n\n\ndef other():\n    return 2\n"
     files = {"__init__.py": "", "shared.py": shared, "user.py": "from review34_pkg.shared import RULES\n",
              "apart.py": "from review34_pkg.shared import other\n"}
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
 
     def digests() -> dict[str, str]:
-        code_digests.cache_clear()
-        return {m: code_digests(f"review34_pkg.{m}", package="review34_pkg", by_name=("review34_pkg.shared",))[
-            "review34_pkg.shared"] for m in ("user", "apart")}
+        return shared_digests("review34_pkg", ("user", "apart"))
 
-    try:
+    with temp_package(tmp_path, monkeypatch, "review34_pkg", files) as root:
         before = digests()
         (root / "shared.py").write_text(shared.replace("return 1", "return 3"))
         after = digests()
         assert after["user"] != before["user"]
         assert after["apart"] == before["apart"]
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "review34_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_the_death_tables_location_names_the_configured_table():

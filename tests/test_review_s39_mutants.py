@@ -92,32 +92,23 @@ def test_a_by_name_module_with_top_level_code_stays_whole_when_only_run_control_
     registry filled) is digested whole, as a run-control module listed whole is. Mutant: the
     ``_definitions`` check dropped (``if not kept and taken[shared]:``): an edit of that top-level
     code reran nothing."""
-    import sys
+    from temp_package import temp_package
 
     from trd_spark.provenance import code_digests
 
-    root = tmp_path / "mut39_pkg"
-    root.mkdir()
     shared = "def ctl():\n    return 1\n\n\nprint(ctl())\n"
     files = {"__init__.py": "", "shared.py": shared, "only.py": "from mut39_pkg.shared import ctl\n"}
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
 
     def digests() -> dict[str, str]:
         code_digests.cache_clear()
         return code_digests("mut39_pkg.only", package="mut39_pkg", by_name=("mut39_pkg.shared",),
                             run_control=("mut39_pkg.shared:ctl",))
 
-    try:
+    with temp_package(tmp_path, monkeypatch, "mut39_pkg", files) as root:
         before = digests()
         assert "mut39_pkg.shared" in before, before
         (root / "shared.py").write_text(shared.replace("print(ctl())", "print(ctl() + 1)"))
         assert digests()["mut39_pkg.shared"] != before["mut39_pkg.shared"]
-    finally:
-        for name in [m for m in sys.modules if m.split(".")[0] == "mut39_pkg"]:
-            del sys.modules[name]
-        code_digests.cache_clear()
 
 
 def test_a_stage_published_before_run_control_was_left_out_is_not_rerun_for_it(tmp_path):
