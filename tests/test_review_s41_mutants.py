@@ -181,21 +181,27 @@ def test_a_ref_last_chry_site_after_other_rows_is_checked_by_its_own_rows():
         check([1.0, 1.4, 1.1])
 
 
-def test_a_release_file_stating_the_vendor_alone_gives_way_to_the_running_jvm(tmp_path):
+def test_a_release_file_stating_the_vendor_alone_gives_the_modules_identity(tmp_path):
     """``provenance.java_digests``: a ``release`` file with ``IMPLEMENTOR`` but no
-    ``JAVA_RUNTIME_VERSION`` does not state the Java (its build unknown), so the running JVM's
-    vendor and build are read. Mutant: ``_runtime_text`` taking ``any`` stated value for ``all``
-    ('java.vendor=Debian; java.runtime.version=' in the digest: a Java update on that home reran
-    nothing)."""
+    ``JAVA_RUNTIME_VERSION`` does not state the Java (its build unknown); a real JDK 9+ home has
+    ``lib/modules`` too, so the Java is named by its version and class library's digest
+    (``_modules_identity``, 615ca18), not by the running JVM (which no longer gets asked for such a
+    home: reader s42 finding 6; the running-JVM branch is left for a home without ``lib/modules``).
+    Mutant: ``_runtime_text`` taking ``any`` stated value for ``all`` ('java.vendor=Debian;
+    java.runtime.version=' in the digest: a Java update on that home reran nothing)."""
+    import hashlib
+
     from trd_spark import provenance
 
     home = tmp_path / "vendor_only"
     (home / "lib").mkdir(parents=True)
     (home / "release").write_text('IMPLEMENTOR="Debian"\nJAVA_VERSION="17.0.15"\n')
+    (home / "lib" / "modules").write_bytes(b"class library of this build")
     running = {"java.vendor": "Debian", "java.runtime.version": "17.0.15+6-Debian-1deb12u1"}
     got = provenance.java_digests("trd_spark.phenotypes.stage", lambda: str(home),
                                   running=lambda names: {k: running[k] for k in names})
-    assert got["java:runtime"] == "java.vendor=Debian; java.runtime.version=17.0.15+6-Debian-1deb12u1"
+    digest = hashlib.sha256(b"class library of this build").hexdigest()[:16]
+    assert got["java:runtime"] == f"java.version=17.0.15; lib/modules=sha256:{digest}"
 
 
 def _utf(text: str) -> bytes:

@@ -542,8 +542,11 @@ MEASURED = ("trd_spark.session:find_java", "trd_spark.session:java_home_in_use",
 # definitions it alone uses go with it; one a kept name uses stays). Never a scoring, phenotype,
 # model or report function, nor a constant a stage's output holds: list a name here only when no
 # edit of it can change a published byte (tests/test_rerun_s39.py checks that each is defined).
+# ``provenance`` itself (session 42): its code decides whether a stage reruns, never what a stage
+# writes (what it measures, the Java, is in the ``java:`` keys); digested whole in every stage, each
+# edit of it reran PGS scoring onwards for every release.
 RUN_CONTROL = (
-    "trd_spark.pgs.scratch",
+    "trd_spark.pgs.scratch", "trd_spark.provenance",
     "trd_spark.releases:LOCK_REFRESH_SECONDS", "trd_spark.releases:ReleaseLock",
     "trd_spark.releases:check_still_held", "trd_spark.releases:holder_alive_here",
     "trd_spark.releases:lock_holder_text", "trd_spark.releases:lock_is_stale",

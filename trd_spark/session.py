@@ -215,8 +215,19 @@ def running_java_properties(names: tuple[str, ...]) -> dict[str, str] | None:
 
 
 def use_java() -> JavaRuntime:
-    """Point JAVA_HOME/PATH of this process (and children such as the JVM) at a usable Java."""
+    """Point JAVA_HOME/PATH of this process (and children such as the JVM) at a usable Java.
+
+    A system Java chosen by its ``release`` file (``find_java``: no JVM start) is started once
+    here (``java -version``) before Spark's JVM is: a copy whose ``release`` says 11/17 but whose
+    ``bin/java`` does not run (another architecture, a broken or partial copy) is ConfigError
+    naming its home, not a Java failure from inside Spark's start (reader s42, finding 13).
+    Not a fallback to the next candidate: ``explain`` and the digests read the same Java as
+    ``find_java`` names, so the run must use that one or stop."""
     java = find_java()
+    if java.source == "system" and _java_major(str(Path(java.home) / "bin" / "java")) is None:
+        raise ConfigError(f"the Java at {java.home} (JAVA_HOME, or java on PATH) states version {java.major} in "
+                          f"its release file, but {Path(java.home) / 'bin' / 'java'} -version does not run: point "
+                          "JAVA_HOME at a working Java 11 or 17, or unset it to use the bundled Java 17")
     os.environ["JAVA_HOME"] = java.home
     bin_dir = str(Path(java.home) / "bin")
     if not os.environ.get("PATH", "").startswith(bin_dir):
