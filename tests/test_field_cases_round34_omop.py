@@ -1,8 +1,10 @@
 """Field cases, round 34 (session 42, helper "omop34"): what round 33 left, and real-data shapes.
 
 - The condition concepts written to ``observation`` (round 33) were counted as records only; a person
-  whose only MDD evidence is there was counted nowhere. Now their distinct persons are counted on the
-  same scan (``stage.event_table_counts``' ``CONDITION_IN_OBSERVATION_PERSONS``; the DuckDB twin too).
+  whose only MDD evidence is there was counted nowhere. Now their distinct persons are counted
+  (``stage.condition_in_observation_persons``' ``CONDITION_IN_OBSERVATION_PERSONS``, a second job
+  ``stage_counts`` runs only when there are such records, so the event-table scan of observation stays
+  on its two concept columns; the DuckDB twin too).
 - ``also_domains: [observation]`` on a condition set (MDD, depression, the exclusions) or a drug set was
   accepted and did nothing: the diagnosis and drug rules read condition_occurrence / drug_exposure only.
   Now one config error naming the set and the field.
@@ -34,6 +36,7 @@ def test_real_data_shapes_and_persons_of_condition_concepts_in_observation(spark
         CONDITION_IN_OBSERVATION,
         CONDITION_IN_OBSERVATION_PART,
         CONDITION_IN_OBSERVATION_PERSONS,
+        condition_in_observation_persons,
         event_table_counts,
         observation_count_ids,
         read_omop,
@@ -49,10 +52,11 @@ def test_real_data_shapes_and_persons_of_condition_concepts_in_observation(spark
     cfg = toy_config(path=str(tmp_path / "omop"))
     omop = read_omop(spark, cfg)
     vocab = study_vocabulary(omop, cfg)
+    conditions = study_concept_ids(cfg, vocab)["condition"]
     counts = event_table_counts(omop, observation_ids=observation_count_ids(cfg, vocab),
-                                condition_ids=study_concept_ids(cfg, vocab)["condition"]).first().asDict()
-    assert (counts[CONDITION_IN_OBSERVATION], counts[CONDITION_IN_OBSERVATION_PERSONS]) == (4, 2)
-    # the person key joins only those records' groups: the other counts are as without it
+                                condition_ids=conditions).first().asDict()
+    assert (counts[CONDITION_IN_OBSERVATION], condition_in_observation_persons(omop, conditions)) == (4, 2)
+    assert CONDITION_IN_OBSERVATION_PERSONS not in counts  # not on the scan of every observation row
     assert (counts["n_observation_records"], counts["n_drug_exposure"], counts["n_drug_exposure_records"]) == (4, 1, 5)
     benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
     if benchmarks not in sys.path:
@@ -91,3 +95,28 @@ def test_also_domains_on_a_set_no_rule_reads_there_is_a_config_error(tmp_path, n
     text = str(err.value)
     assert "concept_sets.yaml" in text and f"concept_sets.{name}.also_domains" in text, text
     assert f"a {domain} set is read in" in text and "would be read by no rule" in text, text
+
+
+def test_the_event_table_scan_reads_no_person_id_of_observation(spark, tmp_path):
+    """``event_table_counts`` with the condition IDs ``run`` passes, over a Parquet observation
+    holding no condition-concept record (a release without such records): the scan of observation
+    reads its two concept columns only, no person_id (da94ab1 put person_id into the group key, so
+    every run decoded it for every observation row: All of Us' survey answers). Its persons are
+    ``condition_in_observation_persons``' own job, which ``stage_counts`` runs only for a count
+    above 0. Fails on da94ab1 (person_id in the ReadSchema)."""
+    import datetime as dt
+
+    from test_phenotypes_support import MDD_CONCEPT, frame, omop_tables
+
+    from trd_spark.phenotypes.stage import CONDITION_IN_OBSERVATION, event_table_counts
+
+    t = omop_tables(spark)
+    path = str(tmp_path / "observation.parquet")
+    frame(spark, "observation", [(1, 0, dt.date(2019, 5, 1), None)]).write.parquet(path)
+    t["observation"] = spark.read.parquet(path)
+    df = event_table_counts(t, condition_ids=frozenset({MDD_CONCEPT}))
+    assert df.first()[CONDITION_IN_OBSERVATION] == 0
+    leaves = df._jdf.queryExecution().sparkPlan().collectLeaves()
+    read = [list(leaf.requiredSchema().fieldNames()) for leaf in (leaves.apply(i) for i in range(leaves.size()))
+            if leaf.nodeName().startswith("Scan parquet")]  # observation's: the other tables are in memory
+    assert read == [["observation_concept_id", "observation_source_concept_id"]], read

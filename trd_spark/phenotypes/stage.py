@@ -1005,14 +1005,15 @@ def event_table_counts(omop: dict[str, DataFrame],
     ``CONDITION_IN_OBSERVATION``, the ``observation`` records whose observation_concept_id is one of
     them: a diagnosis the ETL wrote outside condition_occurrence (the CDM puts a record in the table
     of its concept's domain; OHDSI DQD fkDomain), which no rule reads (README "Concepts"), counted
-    on the same scan (field case round 33: such an MDD diagnosis was silent), and
-    ``CONDITION_IN_OBSERVATION_PERSONS``, their distinct persons (session 42: epidemiologists count
-    persons): the person_id joins the group key of those records only, so the other rows keep their
-    groups and the scan stays one (benchmarks/RESULTS.md, session 42 omop34)."""
+    on the same scan (field case round 33: such an MDD diagnosis was silent). Their persons are
+    not counted here (``condition_in_observation_persons``, a second job that ``stage_counts`` runs
+    only when there are such records): a person key here would add person_id to the Parquet scan
+    of every observation row (All of Us' hundreds of millions of survey answers) on every run,
+    to count persons on a few rows (session 42 fixesB)."""
 
     def scan(table: str, concept: str, source: str) -> DataFrame:
         src, c, s = omop[table], F.col(concept), F.col(source)
-        misplaced, person = F.lit(False), F.lit(None).cast("long")
+        misplaced = F.lit(False)
         if condition_ids and table in NARROW_TABLES:
             # A broadcast left join on the ID frame flags them: per row a probe of a hash table of
             # longs, whatever the number of IDs, and no ID literal in the plan. (An ``isin`` of them
@@ -1021,15 +1022,11 @@ def event_table_counts(omop: dict[str, DataFrame],
             hits = id_frame(src.sparkSession, condition_ids, "_condition_id").withColumn("_hit", F.lit(True))
             src = src.join(F.broadcast(hits), c == F.col("_condition_id"), "left")
             misplaced = F.col("_hit").isNotNull()
-            # its person joins the group key of such a record only (null for every other row: the
-            # same groups as before plus one per concept and person of these rare records), so
-            # their persons are counted on the same scan
-            person = F.when(misplaced, F.col("person_id"))
         if observation_ids is not None and table in NARROW_TABLES:
             named = c.isin(_ids(observation_ids)) | s.isin(_ids(observation_ids))
             c, s = F.when(named, c).otherwise(F.lit(OTHER_CONCEPT)), F.when(named, s)
         return src.select(F.lit(table).alias("_table"), c.alias("_concept"), s.alias("_source"),
-                          misplaced.alias("_misplaced"), person.alias("_person"))
+                          misplaced.alias("_misplaced"))
 
     tagged = reduce(lambda a, b: a.unionByName(b), [
         scan(table, concept, source) for table, (concept, source) in SOURCE_CONCEPT_OF.items()])
@@ -1040,7 +1037,7 @@ def event_table_counts(omop: dict[str, DataFrame],
                for i, (_, (tables, ids, members)) in enumerate(checks)]
     # condition concepts in observation (condition_ids): summed per group, as the conditional checks
     outside += [F.sum(F.col("_misplaced").cast("long")).alias("_m")] if condition_ids is not None else []
-    per_concept = tagged.groupBy("_table", "_concept", "_person").agg(F.count(F.lit(1)).alias("_n"),
+    per_concept = tagged.groupBy("_table", "_concept").agg(F.count(F.lit(1)).alias("_n"),
                                                           F.sum(unmapped.cast("long")).alias("_unmapped"), *outside)
     concept = omop["concept"]
     reason = F.col("invalid_reason") if "invalid_reason" in concept.columns else F.lit(None).cast("string")
@@ -1048,7 +1045,7 @@ def event_table_counts(omop: dict[str, DataFrame],
                            nonstandard_concept_expr(F.col("standard_concept"), reason).alias("_flag"))
     # Again per table and concept after the join (the few concepts the records use, not the whole
     # vocabulary): a concept_id on two concept rows (the CDM's primary key) counts its records once.
-    rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept", "_person").agg(
+    rows = per_concept.join(flags, "_concept", "left").groupBy("_table", "_concept").agg(
         F.max("_n").alias("_n"), F.max("_unmapped").alias("_unmapped"), F.max("_flag").alias("_nonstandard"),
         *[F.max(f"_c{i}").alias(f"_c{i}") for i in range(len(checks))],
         *([F.max("_m").alias("_m")] if condition_ids is not None else []))
@@ -1064,10 +1061,26 @@ def event_table_counts(omop: dict[str, DataFrame],
                     *[total(table, F.col("_n")).alias(f"n_{table}{RECORDS_SUFFIX}") for table in SOURCE_CONCEPT_OF],
                     *[total(tables, F.col(f"_c{i}")).alias(f"n_{name}{OUTSIDE_SET_SUFFIX}")
                       for i, (name, (tables, _, _)) in enumerate(checks)],
-                    *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION),
-                       F.countDistinct(F.when((F.col("_table") == OBSERVATION_TABLE) & (F.col("_m") > 0),
-                                              F.col("_person"))).alias(CONDITION_IN_OBSERVATION_PERSONS)]
+                    *([total(OBSERVATION_TABLE, F.col("_m")).alias(CONDITION_IN_OBSERVATION)]
                       if condition_ids is not None else []))
+
+
+def condition_in_observation_persons(omop: dict[str, DataFrame], condition_ids: frozenset[int]) -> int:
+    """``CONDITION_IN_OBSERVATION_PERSONS``: the distinct person_id of the ``observation`` records
+    whose observation_concept_id is one of ``condition_ids`` (the records ``event_table_counts``
+    counts as ``CONDITION_IN_OBSERVATION``), by a broadcast semi-join on the ID frame (no ID literal
+    in the plan, as there). One Spark job of its own, reading person_id and observation_concept_id:
+    ``stage_counts`` runs it only when that record count is above 0, so a release without such
+    records scans no person_id of observation (session 42 fixesB; da94ab1 put the person key into
+    the one scan of every row). 0 for no IDs."""
+    if not condition_ids:
+        return 0
+    concept = SOURCE_CONCEPT_OF[OBSERVATION_TABLE][0]
+    src = omop[OBSERVATION_TABLE]
+    hits = F.broadcast(id_frame(src.sparkSession, condition_ids, "_condition_id"))
+    [[n]] = src.join(hits, F.col(concept) == F.col("_condition_id"), "left_semi").agg(
+        F.countDistinct("person_id")).collect()
+    return int(n)
 
 
 def nonstandard_concept_expr(standard_concept: Column, invalid_reason: Column) -> Column:
@@ -1325,7 +1338,9 @@ def stage_counts(
     ``observation_ids``: ``observation_count_ids`` (``event_table_counts``: observation's unmapped /
     non-standard records counted among those only). ``condition_ids``: the study condition sets' IDs
     (``study_concept_ids``); when given, quirks gains ``CONDITION_IN_OBSERVATION_PART``
-    (``event_table_counts``' ``CONDITION_IN_OBSERVATION``, in its aggregate).
+    (``event_table_counts``' ``CONDITION_IN_OBSERVATION``, in its aggregate, and
+    ``CONDITION_IN_OBSERVATION_PERSONS``: ``condition_in_observation_persons``, a second job run
+    only when that record count is above 0, else 0).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1341,7 +1356,7 @@ def stage_counts(
     date_cols = [c for c in dates.columns if c != "domain"]
     tables = event_table_counts(omop, conditional, observation_ids=observation_ids, condition_ids=condition_ids)
     outside = [c for c in tables.columns if c.endswith(OUTSIDE_SET_SUFFIX)]
-    misplaced = [c for c in tables.columns if c in (CONDITION_IN_OBSERVATION, CONDITION_IN_OBSERVATION_PERSONS)]
+    misplaced = [c for c in tables.columns if c == CONDITION_IN_OBSERVATION]
     quirk_parts = {
         # Over the records within follow-up, the ones the trials are built from (derive_trials):
         # over every date, n_exposures counted exposures no trial could read (after death, after
@@ -1382,6 +1397,11 @@ def stage_counts(
                for c in df.columns}
         for name, df in quirk_parts.items()
     }
+    if CONDITION_IN_OBSERVATION_PART in quirks:
+        part = quirks[CONDITION_IN_OBSERVATION_PART]
+        # after the one collect, and only when there are such records (condition_in_observation_persons)
+        part[CONDITION_IN_OBSERVATION_PERSONS] = (
+            condition_in_observation_persons(omop, condition_ids or frozenset()) if part[CONDITION_IN_OBSERVATION] else 0)
     return event_dates, quirks
 
 
