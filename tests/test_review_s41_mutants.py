@@ -48,7 +48,9 @@ def test_release_waits_for_a_background_removal_of_another_folder(tmp_path, monk
     this process's background removals (``release_soon``) are done, the folder it removes being
     elsewhere. Mutant: ``wait_removals()`` dropped from ``release`` (test_flat_s41's check held
     every ``rmtree``, the released folder's own too, so it passed without the wait): the stage
-    reported done with the native pass's files still on tmpfs."""
+    reported done with the native pass's files still on tmpfs. No timing (reader s42 finding 12):
+    the background removal is held until ``release`` starts its wait (or, on the mutant, removes
+    its own folder), and the order of the two removals is read when ``release`` returns."""
     from trd_spark.pgs import scratch
 
     held_dir = tmp_path / "shm"
@@ -56,17 +58,37 @@ def test_release_waits_for_a_background_removal_of_another_folder(tmp_path, monk
     (held_dir / "pgs_native_partials_a" / "slope.npy").write_bytes(b"\0" * 1024)
     other = tmp_path / "stage" / "pgs_stage_b"
     other.mkdir(parents=True)
-    go = _held_removals(monkeypatch, held_dir)
+    started, go, done = threading.Event(), threading.Event(), []
+    real_rmtree, real_wait = scratch.shutil.rmtree, scratch.wait_removals
+
+    def rmtree(path, *args, **kwargs):
+        if Path(path).parent == held_dir:  # the background removal: held until ``go``
+            started.set()
+            go.wait(60)
+            real_rmtree(path, *args, **kwargs)
+            done.append("background")
+        elif Path(path) == other:  # ``release``'s own folder: on the mutant, the removal still held
+            real_rmtree(path, *args, **kwargs)
+            done.append("released folder")
+            go.set()
+        else:
+            real_rmtree(path, *args, **kwargs)
+
+    def wait_removals():
+        go.set()  # ``release`` is waiting now: the held removal may finish
+        real_wait()
+
+    monkeypatch.setattr(scratch.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(scratch, "wait_removals", wait_removals)
     try:
         scratch.release_soon(str(held_dir / "pgs_native_partials_a"))
-        waiter = threading.Thread(target=scratch.release, args=(str(other),))
-        waiter.start()
-        waiter.join(0.5)
-        assert waiter.is_alive()  # waiting for the removal under way
+        assert started.wait(60)  # the background removal is under way (held)
+        scratch.release(str(other))
+        assert done == ["background", "released folder"]
     finally:
         go.set()
-    waiter.join(60)
-    assert not waiter.is_alive() and not other.exists() and list(held_dir.iterdir()) == []
+        real_wait()
+    assert not other.exists() and list(held_dir.iterdir()) == []
 
 
 def test_pass_directory_removes_in_the_background_and_the_next_pass_waits(spark, tmp_path, monkeypatch):
