@@ -490,8 +490,8 @@ def add_jit_directives(sc: SparkContext, directory: str, directives: str | None 
                 return True
     except Exception as e:  # noqa: BLE001 - an optimisation only: see the docstring
         answer = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    log.info("JIT compiler directives not added (Spark's closure checks may be compiled by C2): %s",
-             " ".join(answer.split()))
+    log.info("JIT compiler directives not added (the driver JVM's C2 exclusions, config.JIT_DIRECTIVES, "
+             "not applied): %s", " ".join(answer.split()))
     return False
 
 
