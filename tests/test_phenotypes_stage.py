@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from test_phenotypes_support import (
     DEPRESSIVE_DISORDER,
     FLUOXETINE_CAP,
+    MDD_CONCEPT,
     SERTRALINE,
     SERTRALINE_TAB,
     cond,
@@ -64,13 +65,17 @@ class Published(NamedTuple):
     pure: PhenotypeTables  # derive_phenotype_tables(omop, cfg)
     dates: dict
     quirks: dict  # stage_counts(omop, pure..., no part observed)
+    warnings: list[str]  # the phenotypes stage's WARNING lines during the run
 
 
 @pytest.fixture(scope="module")
 def published(spark, tmp_path_factory) -> Published:
     """trd_omop plus a duplicated exposure row, unmapped drug and condition rows, a preliminary
-    depression record and an overlapping period, written without the (optional) death table,
-    then the stage run on it."""
+    depression record, an overlapping period and an MDD diagnosis written to observation, written
+    without the (optional) death table, then the stage run on it."""
+    import datetime as dt
+    import logging
+
     tmp_path = tmp_path_factory.mktemp("phenotypes_stage")
     omop_dir = tmp_path / "omop"
     tables = trd_omop(spark)
@@ -83,18 +88,28 @@ def published(spark, tmp_path_factory) -> Published:
     ]))
     tables["observation_period"] = tables["observation_period"].unionByName(
         frame(spark, "observation_period", [obs(2, "2005-01-01", "2010-01-01")]))
+    # read by no rule (diagnoses: condition_occurrence only), counted and warned (quirks.observation_condition_records)
+    tables["observation"] = tables["observation"].unionByName(
+        frame(spark, "observation", [(2, MDD_CONCEPT, dt.date(2015, 6, 1), None)]))
     for name, df in tables.items():
         if name != "death":
             df.coalesce(1).write.parquet(str(omop_dir / f"{name}.parquet"))
     cfg = toy_config(path=str(omop_dir)).model_copy(update={"output_root": str(tmp_path / "results")})
-    run_stage(spark, cfg, "phenotypes")
+    stage_log, warnings = logging.getLogger("trd_spark.phenotypes.stage"), []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    stage_log.addHandler(handler)
+    try:
+        run_stage(spark, cfg, "phenotypes")
+    finally:
+        stage_log.removeHandler(handler)
     omop = read_omop(spark, cfg)
     pure = derive_phenotype_tables(omop, cfg)
     # the condition IDs run passes (observation records of a condition concept: quirks.observation_condition_records)
     conditions = study_concept_ids(cfg, study_vocabulary(omop, cfg))["condition"]
     dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
                                  cfg.phenotypes.trials.max_days_supply, condition_ids=conditions)
-    return Published(cfg, tmp_path / "results", omop, pure, dates, quirks)
+    return Published(cfg, tmp_path / "results", omop, pure, dates, quirks, warnings)
 
 
 def status_counts_from_flow(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:
@@ -156,6 +171,14 @@ def test_run_publishes_the_four_tables(spark, published):
     assert notes["quirks"]["event_table_records"]["n_procedure_occurrence_records"] > 0
     assert notes["empty_event_tables"] == {}
     assert notes["quirks"]["condition_status"]["n_preliminary_records"] == 1
+    # run() passes the study condition IDs on (stage_counts -> event_table_counts and the persons'
+    # job): person 2's MDD record in observation, counted and warned (mutation review s41: o5, o17)
+    assert notes["quirks"]["observation_condition_records"] == {"n_condition_concept_in_observation": 1,
+                                                               "n_persons_condition_concept_in_observation": 1}
+    assert [w for w in published.warnings if "whose observation_concept_id is a concept of a study condition set"
+            in w] == [w for w in published.warnings if w.startswith("phenotypes: observation: <20 record(s) whose "
+                                                                   "observation_concept_id")], published.warnings
+    assert sum("whose observation_concept_id" in w for w in published.warnings) == 1, published.warnings
     # 12 antidepressant rows (aripiprazole is not one), 11 within follow-up (what the trials read:
     # citalopram 2023-08-01 is after the cutoff), one duplicate of person 1's first fill
     assert notes["quirks"]["antidepressant_exposures"] == {"n_records": 11, "n_below_min_dose": 0, "n_dose_unknown": 0,
