@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -148,9 +147,10 @@ def test_a_local_lock_is_taken_before_spark_starts_when_only_the_input_root_is_a
     the config, so a release another run holds is exit 6 before the Spark session starts, and a
     free one is locked before it starts (on f0075d6 the lock was taken through Hadoop after the
     start: tens of seconds of JVM start on contention)."""
+    from cli_run_support import prepared_run, refused_while_another_run_holds_the_lock
+
     from trd_spark import cli
     from trd_spark.config import load_config
-    from trd_spark.errors import LockedError
     from trd_spark.releases import LocalFs, ReleaseLock
 
     cfg = load_config(None, overrides={"output_root": str(tmp_path / "out"), "toy_data": None, "release": "r1",
@@ -165,23 +165,9 @@ def test_a_local_lock_is_taken_before_spark_starts_when_only_the_input_root_is_a
         seen.append(lock_path.exists())
         raise SparkStarted
 
-    monkeypatch.setattr(cli, "_load", lambda _args: cfg)
-    monkeypatch.setattr("trd_spark.preflight.check_inputs", lambda *_a, **_k: None)
-    monkeypatch.setattr("trd_spark.preflight.check_output_root", lambda *_a, **_k: None)
-    monkeypatch.setattr("trd_spark.pipeline.skip_all_without_spark", lambda *_a, **_k: None)
-    monkeypatch.setattr(cli, "_session", session)
-    monkeypatch.setattr("trd_spark.pipeline.scoring_files_parsed_ahead", lambda *_a, **_k: nullcontext({}))
-    monkeypatch.setattr(cli, "_open_run_log", lambda *_a: None)
-    args = cli.build_parser().parse_args(["run", "--release", "r1"])
-    args.warnings = None
-    other = ReleaseLock(cfg, LocalFs())
+    args = prepared_run(monkeypatch, cfg, session=session)
     if held:
-        other.acquire()
-        try:
-            with pytest.raises(LockedError):
-                cli._run(args, None)  # noqa: SLF001
-        finally:
-            other.release_lock()
+        refused_while_another_run_holds_the_lock(cfg, args)
         assert seen == []
     else:
         with pytest.raises(SparkStarted):

@@ -376,35 +376,17 @@ def test_a_release_another_run_holds_is_exit_6_before_its_inputs_are_read(tmp_pa
     before the inputs' checks: a run on a locked release with inputs it would refuse says the
     release is locked. Mutant: the early peek dropped (``if False``): the inputs' error instead
     (the lock is taken after them)."""
-    from contextlib import nullcontext
+    from cli_run_support import prepared_run, refused_while_another_run_holds_the_lock
 
-    import pytest
-
-    from trd_spark import cli
     from trd_spark.config import load_config
-    from trd_spark.errors import InputDataError, LockedError
-    from trd_spark.releases import LocalFs, ReleaseLock
+    from trd_spark.errors import InputDataError
 
     cfg = load_config(None, overrides={"output_root": str(tmp_path / "out"), "toy_data": None, "release": "r1"})
 
     def bad_inputs(*_a, **_k):
         raise InputDataError("omop: no such folder", where=str(tmp_path / "omop"))
 
-    monkeypatch.setattr(cli, "_load", lambda _args: cfg)
-    monkeypatch.setattr("trd_spark.preflight.check_inputs", bad_inputs)
-    monkeypatch.setattr("trd_spark.preflight.check_output_root", lambda *_a, **_k: None)
-    monkeypatch.setattr("trd_spark.pipeline.skip_all_without_spark", lambda *_a, **_k: None)
-    monkeypatch.setattr("trd_spark.pipeline.scoring_files_parsed_ahead", lambda *_a, **_k: nullcontext({}))
-    monkeypatch.setattr(cli, "_open_run_log", lambda *_a: None)
-    args = cli.build_parser().parse_args(["run", "--release", "r1"])
-    args.warnings = None
-    other = ReleaseLock(cfg, LocalFs())
-    other.acquire()
-    try:
-        with pytest.raises(LockedError):
-            cli._run(args, None)  # noqa: SLF001
-    finally:
-        other.release_lock()
+    refused_while_another_run_holds_the_lock(cfg, prepared_run(monkeypatch, cfg, check_inputs=bad_inputs))
 
 
 def test_the_condition_in_observation_count_is_a_part_of_every_observation_total():
