@@ -490,9 +490,15 @@ def to_biallelic_dosage(
         mt = mt.annotate_cols(**{_PLOIDY: sample_ploidies(hl, mt, ploidy_contigs)[mt.col_key][_PLOIDY]})
     n_alleles = hl.len(mt.alleles)
     n_alts = n_alleles - 1
-    # A call naming an allele the row lacks is one error naming the site (checked_call).
-    from_gt = (gt_alt_dosages(hl, checked_call(hl, mt.GT, mt.locus, mt.alleles), n_alleles) if has_gt
-               else hl.missing(hl.tarray(hl.tfloat64)))
+    # A call naming an allele the row lacks is one error naming the site (checked_call). Each
+    # value used more than once is bound once (hl.rbind: a Let): Hail's Python expressions are
+    # trees, and a sub-expression used inside a lambda (map, all) is copied into it whole, so the
+    # unbound dosage rule below rendered ~5,000 IR nodes per entry and Hail's query compile of a
+    # dosage_field read cost ~3x a GT read's (session 43: 10,536 nodes vs 1,110 for a GT read).
+    # Only what every entry evaluates anyway is bound; the GT's copies stay inside the
+    # coalesce that falls back to them (a bad GT beside a given dosage is not read, as before).
+    from_gt = (hl.rbind(checked_call(hl, mt.GT, mt.locus, mt.alleles), lambda gt: gt_alt_dosages(hl, gt, n_alleles))
+               if has_gt else hl.missing(hl.tarray(hl.tfloat64)))
     if dosage_field is None:
         mt = mt.annotate_entries(_d=from_gt)
     else:
@@ -524,18 +530,6 @@ def to_biallelic_dosage(
         # pseudo-autosomal regions are diploid for everyone (Hail's in_x_par).
         may_be_haploid = (hl.literal(set(haploid_capable_contigs(mt.locus.dtype.reference_genome)))
                           .contains(mt.locus.contig) & ~mt.locus.in_x_par())
-        has_dosage = hl.is_defined(given) & given.any(hl.is_defined)
-        if has_gt:
-            # A missing GT takes the ploidy of the sample's called GTs on that contig when they
-            # are all of one (a woman's chrX calls are diploid, a man's haploid): plink2 reads
-            # './.:1.4' as 1.4 and '.:0.7' as 1.4, and so does this now (sample_ploidies).
-            ploidy = hl.coalesce(mt.GT.ploidy, hl.or_missing(
-                may_be_haploid & has_dosage,
-                mt[_PLOIDY].get(mt.locus.contig) if with_ploidies else hl.missing(hl.tint32)))
-        else:
-            ploidy = hl.missing(hl.tint32)
-        # (hl.case yields missing on a missing condition: every condition is a defined boolean.)
-        known = hl.is_defined(ploidy) | ~may_be_haploid | ~has_dosage
         unknown_scale = (
             "beside a missing GT, and the sample's called GTs on this contig are not of one ploidy (0..1 or "
             "0..2 scale unknown); plink2 reads the GT's text: convert with plink2 --vcf FILE "
@@ -543,41 +537,69 @@ def to_biallelic_dosage(
             if has_gt else
             "without a GT field on a contig whose calls may be haploid: its scale (0..1 haploid, 0..2 diploid) is "
             "unknown (plink2 refuses such a field too); give the GT beside it")
-        scale = (hl.case().when(hl.coalesce(ploidy == 1, False), 2.0).when(known, 1.0)
-                 .or_error(hl.format(f"dosage field {dosage_field} at %s %s is given {unknown_scale}",
-                                     hl.str(mt.locus), hl.delimit(mt.alleles, ","))))
-        # An alt dosage is in [0, 2] (a haploid one in [0, 1]): plink2 stops at such a field
-        # ("invalid DS field"); used as given it would put more (or fewer) than two copies in the
-        # sum. An error naming the field and the site when the entry is read (Hail reads lazily).
-        in_range = hl.is_missing(given) | given.all(lambda x: hl.is_missing(x) | ((x >= 0) & (x * scale <= 2)))
-        given = hl.case().when(in_range, given.map(lambda x: x * scale)).or_error(
-            hl.format(f"dosage field {dosage_field} outside [0, %s] at %s %s: %s",
-                      hl.if_else(scale == 2.0, "1 (haploid call)", "2"), hl.str(mt.locus),
-                      hl.delimit(mt.alleles, ","), hl.str(given)))
-        # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
-        per_alt = hl.range(n_alts).map(lambda i: hl.coalesce(given[i], from_gt[i]))
-        # A record's alt dosages together are at most 2 copies too: each one in [0, 2] above let
-        # DS 1.5,1.5 at a three-allele site through, 3 alt copies, and a REF effect allele's
-        # dosage 2 - 3 = -1 was summed as given (plink2 imports no multi-allelic DS at all:
-        # "multiallelic dosage import is under development"). An error naming field and site;
-        # DOSAGE_SUM_SLACK per alt lets rounded dosages through (Beagle 5 writes DS with 2 decimals),
-        # summed as given: the REF's dosage 2 - sum may be below 0 by that rounding (at most 0.01 per
-        # alt). Not rescaled to sum 2 (as 01757ce did): the native engine reads a site given split
-        # (.pgen, BGEN, split VCF records) one row per alt and only the rows a score uses (an ALT
-        # effect allele's own row), so it cannot know the sum that would scale that row, and the two
-        # routes gave different scores for the same dosages (~0.005 x w); as given, both sum the
-        # same dosages (tests/test_field_cases_round32_pgs.py).
-        # On chrY the sum is checked by check_split_site_sums, for males only: a non-male's chrY
-        # calls are not scored on any route (the native engine reads them as 0 copies), and this
-        # pass does not know the males. Before session 41 a female's record summing above 2 was
-        # an error here and on no other route.
-        alt_sum = hl.sum(per_alt.map(lambda x: hl.coalesce(x, 0.0)))
         on_y = hl.literal(set(rg.y_contigs)).contains(mt.locus.contig) if rg.y_contigs else hl.bool(False)
-        mt = mt.annotate_entries(_d=hl.case().when((n_alts < 2) | on_y | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
-                                                   per_alt).or_error(hl.format(
-            f"dosage field {dosage_field} gives %.4f alt copies in all at %s %s (%s), more than 2: the REF's "
-            "dosage would be negative; fix the file's dosages", alt_sum, hl.str(mt.locus),
-            hl.delimit(mt.alleles, ","), hl.delimit(per_alt.map(lambda x: hl.format("%.3f", x)), ","))))
+
+        def scale_of(given, may_be_haploid):
+            """The factor of ``given``'s dosages (2.0 beside a haploid call, else 1.0), or the error
+            of an unknown scale (evaluated for every entry: no error where a dosage is given on a
+            known scale or none is given)."""
+            has_dosage = hl.is_defined(given) & given.any(hl.is_defined)
+            if has_gt:
+                # A missing GT takes the ploidy of the sample's called GTs on that contig when they
+                # are all of one (a woman's chrX calls are diploid, a man's haploid): plink2 reads
+                # './.:1.4' as 1.4 and '.:0.7' as 1.4, and so does this now (sample_ploidies).
+                ploidy = hl.coalesce(mt.GT.ploidy, hl.or_missing(
+                    may_be_haploid & has_dosage,
+                    mt[_PLOIDY].get(mt.locus.contig) if with_ploidies else hl.missing(hl.tint32)))
+            else:
+                ploidy = hl.missing(hl.tint32)
+            # (hl.case yields missing on a missing condition: every condition is a defined boolean.)
+            known = hl.is_defined(ploidy) | ~may_be_haploid | ~has_dosage
+            return (hl.case().when(hl.coalesce(ploidy == 1, False), 2.0).when(known, 1.0)
+                    .or_error(hl.format(f"dosage field {dosage_field} at %s %s is given {unknown_scale}",
+                                        hl.str(mt.locus), hl.delimit(mt.alleles, ","))))
+
+        def scaled_of(given, scale):
+            """``given`` times ``scale``, or the error of a dosage out of range."""
+            # An alt dosage is in [0, 2] (a haploid one in [0, 1]): plink2 stops at such a field
+            # ("invalid DS field"); used as given it would put more (or fewer) than two copies in the
+            # sum. An error naming the field and the site when the entry is read (Hail reads lazily).
+            in_range = hl.is_missing(given) | given.all(lambda x: hl.is_missing(x) | ((x >= 0) & (x * scale <= 2)))
+            return hl.case().when(in_range, given.map(lambda x: x * scale)).or_error(
+                hl.format(f"dosage field {dosage_field} outside [0, %s] at %s %s: %s",
+                          hl.if_else(scale == 2.0, "1 (haploid call)", "2"), hl.str(mt.locus),
+                          hl.delimit(mt.alleles, ","), hl.str(given)))
+
+        def summed(per_alt, alt_sum):
+            """``per_alt``, or the error of a record's alt dosages summing above 2."""
+            # A record's alt dosages together are at most 2 copies too: each one in [0, 2] above let
+            # DS 1.5,1.5 at a three-allele site through, 3 alt copies, and a REF effect allele's
+            # dosage 2 - 3 = -1 was summed as given (plink2 imports no multi-allelic DS at all:
+            # "multiallelic dosage import is under development"). An error naming field and site;
+            # DOSAGE_SUM_SLACK per alt lets rounded dosages through (Beagle 5 writes DS with 2 decimals),
+            # summed as given: the REF's dosage 2 - sum may be below 0 by that rounding (at most 0.01 per
+            # alt). Not rescaled to sum 2 (as 01757ce did): the native engine reads a site given split
+            # (.pgen, BGEN, split VCF records) one row per alt and only the rows a score uses (an ALT
+            # effect allele's own row), so it cannot know the sum that would scale that row, and the two
+            # routes gave different scores for the same dosages (~0.005 x w); as given, both sum the
+            # same dosages (tests/test_field_cases_round32_pgs.py).
+            # On chrY the sum is checked by check_split_site_sums, for males only: a non-male's chrY
+            # calls are not scored on any route (the native engine reads them as 0 copies), and this
+            # pass does not know the males. Before session 41 a female's record summing above 2 was
+            # an error here and on no other route.
+            return hl.case().when((n_alts < 2) | on_y | (alt_sum <= 2.0 + DOSAGE_SUM_SLACK * n_alts),
+                                  per_alt).or_error(hl.format(
+                f"dosage field {dosage_field} gives %.4f alt copies in all at %s %s (%s), more than 2: the REF's "
+                "dosage would be negative; fix the file's dosages", alt_sum, hl.str(mt.locus),
+                hl.delimit(mt.alleles, ","), hl.delimit(per_alt.map(lambda x: hl.format("%.3f", x)), ",")))
+
+        # Per alt: the dosage when given, else the GT's copies (plink2's fallback).
+        dosages = hl.rbind(given, may_be_haploid, lambda given, may_be_haploid: hl.rbind(
+            scale_of(given, may_be_haploid), lambda scale: hl.rbind(
+                scaled_of(given, scale), lambda scaled: hl.rbind(
+                    hl.range(n_alts).map(lambda i: hl.coalesce(scaled[i], from_gt[i])), lambda per_alt: hl.rbind(
+                        hl.sum(per_alt.map(lambda x: hl.coalesce(x, 0.0))), lambda alt_sum: summed(per_alt, alt_sum))))))
+        mt = mt.annotate_entries(_d=dosages)
         mt = mt.drop(_PLOIDY) if with_ploidies else mt
     split = _split_rows(hl, mt.select_entries("_d", *ft))
     split = split.select_entries(*ft, DOSAGE=split._d[split.a_index - 1])
