@@ -1039,6 +1039,15 @@ def _format_validation_error(err: ValidationError, raw: Any = None, model: type[
     return "; ".join(lines)
 
 
+def _construct_timestamp(loader: _ConfigLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as e:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date {node.value!r} ({e})", node.start_mark
+        ) from None
+
+
 # libyaml's parser (PyYAML's C binding) where PyYAML has it: a config parses ~7x faster (25 -> 3.6 ms,
 # loaded dozens of times per run and in most tests); the constructors below are the same Python code.
 class _ConfigLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
@@ -1047,6 +1056,13 @@ class _ConfigLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoad
     with a traceback instead of exit 2 naming the file and line), and whose mappings refuse a
     key written twice (YAML 1.2 section 3.2.1.1: keys are unique; PyYAML keeps the last one, so a
     second ``spark:`` block appended to a config silently dropped the first's keys)."""
+
+    # The constructors by tag, ours for dates, set in the class body (what PyYAML's
+    # ``add_constructor`` does: a copy of the base's table) rather than by a top-level
+    # ``_ConfigLoader.add_constructor(...)`` call, which made this module unreadable by name
+    # (``provenance._definitions``): every stage then took all of it, and an edit of anything here
+    # (a JIT directive, the YAML loader) reran every stage of every release (session 43).
+    yaml_constructors = {**yaml.SafeLoader.yaml_constructors, "tag:yaml.org,2002:timestamp": _construct_timestamp}
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         first_line: dict[Any, int] = {}
@@ -1062,18 +1078,6 @@ class _ConfigLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoad
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r} (first at line {seen})", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
-
-
-def _construct_timestamp(loader: _ConfigLoader, node: yaml.ScalarNode) -> Any:
-    try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except ValueError as e:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"invalid date {node.value!r} ({e})", node.start_mark
-        ) from None
-
-
-_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _read_yaml(path: Path) -> Any:

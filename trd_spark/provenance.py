@@ -518,7 +518,11 @@ def _python() -> str:
 # the JVM start's Java-output relay reran every stage of every release. A stage now holds what it
 # takes of them (the count texts and warning counter of ``logs``; ``session.versions``) and the
 # session's settings that can change a value (``SESSION_SETTINGS``).
-BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases", "trd_spark.session", "trd_spark.logs")
+# ``config`` too (session 43): every stage takes ``Config`` (the models of every key, their defaults and
+# validators), none the YAML loading (``load_config``: its result is the config a stage's slice holds)
+# nor the runtime keys' models (``RUNTIME_SETTINGS``); a top-level ``add_constructor`` call had it read
+# whole, so an edit of a JIT directive or of the loader reran every stage of every release.
+BY_NAME = ("trd_spark.vocabulary", "trd_spark.releases", "trd_spark.session", "trd_spark.logs", "trd_spark.config")
 # ``module:name``s of a ``BY_NAME`` module that every stage whose code reaches that module takes: no
 # stage calls ``session.start_session`` (the CLI and the runner do), yet every stage computes in the
 # Spark session it starts, whose result settings (``RESULT_SPARK_CONF``: session time zone, date
@@ -555,6 +559,17 @@ RUN_CONTROL = (
 )
 # The modules a stage's digest reads without (run control, and what is measured instead).
 _LEFT_OUT = RUN_CONTROL + MEASURED
+# ``module:name``s of a ``BY_NAME`` module that count for no stage, even where a definition a stage
+# takes mentions them: the models of ``config.RUNTIME_KEYS`` (``spark``, ``toy_data``, ``releases``,
+# ``logging``: where and how a run goes, never what it computes; ``stages.config_slice`` leaves
+# their values out, but for a ``spark.extra_conf`` entry that can change results, which it holds as a
+# value) and the driver JVM's JIT directives (``SparkSettings``' default, taken by ``session``).
+# ``Config`` mentions each model as a field's type, so, followed, a default or validator of
+# ``spark.master`` or a new compiler directive reran every stage (session 43) where the same value
+# set in YAML reran none. ``tests/test_rerun_s43.py`` checks each is a runtime key's model.
+RUNTIME_SETTINGS = ("trd_spark.config:SparkSettings", "trd_spark.config:JIT_DIRECTIVES",
+                    "trd_spark.config:ToyDataSettings", "trd_spark.config:ReleaseSettings",
+                    "trd_spark.config:LoggingSettings")
 # Top-level statements a module read by name may hold (anything else: the whole module counts).
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign,
                 ast.AnnAssign)
@@ -699,13 +714,15 @@ def _own_callee(func: ast.AST, defines: dict[str, list[int]]) -> bool:
 
 
 @functools.cache
-def _names_digest(name: str, text: str, names: frozenset[str]) -> str | None:
+def _names_digest(name: str, text: str, names: frozenset[str], cut: frozenset[str] = frozenset()) -> str | None:
     """Digest of the part of module ``name`` (source ``text``) that importers taking ``names``
     (``from name import a, b``) run: the top-level definitions of those names and of every
     top-level name they use (closure, by the names their statements mention: an over-count,
     never an under-count), with the module's imports, docstrings left out (``_code_text``).
     None when that cannot be told, so the whole module counts: a name it does not define, or a
-    top-level statement ``_definitions`` does not read."""
+    top-level statement ``_definitions`` does not read. A name of ``cut`` is not followed where a
+    wanted definition mentions it (``RUNTIME_SETTINGS``); its own definition counts only when
+    it is in ``names``."""
     found = _definitions(name, text)
     if found is None:
         return None
@@ -720,7 +737,7 @@ def _names_digest(name: str, text: str, names: frozenset[str]) -> str | None:
             continue
         wanted.add(n)
         for i in defines[n]:
-            todo += mentions[i]
+            todo += mentions[i] - cut
     kept = sorted({i for n in wanted for i in defines[n]} | set(imports))
     return hashlib.sha256("\n".join(dumps[i] for i in kept).encode()).hexdigest()[:16]
 
@@ -740,8 +757,8 @@ def _module_code(name: str, text: str, is_package: bool
     return hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16], imports, froms
 
 
-def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tuple[str, ...] = _LEFT_OUT
-                  ) -> dict[str, str]:
+def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tuple[str, ...] = _LEFT_OUT,
+                  by_name: tuple[str, ...] = BY_NAME) -> dict[str, str]:
     """``recorded`` (the ``code`` a stage's manifest holds: ``code_digests`` when it ran) without
     the modules of ``run_control`` that ``now`` (``code_digests`` today) does not hold: a manifest
     written before a module was listed there (session 39; ``trd_spark.releases`` then digested
@@ -749,15 +766,65 @@ def recorded_code(recorded: dict[str, str], now: dict[str, str], run_control: tu
     of rerunning every stage once for the listing itself. A module ``now`` still holds (a stage
     takes a name of it that is not run control) is compared as recorded. Likewise a library of
     ``SESSION_ONLY`` that ``now`` does not hold (``lib:hail`` in the phenotypes, models and report
-    stages' manifests before session 40)."""
+    stages' manifests before session 40).
+
+    A module of ``by_name`` recorded whole (before it was read by name: ``trd_spark.config`` before
+    session 43) whose recorded digest is that of its whole code today (``_whole_digests``) is
+    unchanged since, so every part of it too: it is taken as ``now``'s digest of the part, instead of
+    rerunning every stage once for the change of how it is digested."""
     modules = {n.partition(":")[0] for n in run_control} | {f"lib:{n.partition(':')[2]}" for n in SESSION_ONLY}
-    return {k: v for k, v in recorded.items() if k in now or k not in modules}
+    out = {k: v for k, v in recorded.items() if k in now or k not in modules}
+    for k in by_name:
+        if k in out and k in now and out[k] != now[k] and (found := _source(k)) is not None \
+                and out[k] in _whole_digests(k, found[0], found[1]):
+            out[k] = now[k]
+    return out
+
+
+@functools.cache
+def _whole_digests(name: str, text: str, is_package: bool) -> frozenset[str]:
+    """The digests of module ``name``'s whole code (``_module_code``) of source ``text``, and of
+    the same code as it was laid out before a change that moved no result (``_BEFORE``: the one
+    change that made a module readable by name, so that manifests written before it still compare
+    equal to the same code). Cached on the source text, as ``_module_code``."""
+    out = {_module_code(name, text, is_package)[0]}
+    if name in _BEFORE:
+        tree = _parse(text, name)
+        if _BEFORE[name](tree):
+            out.add(hashlib.sha256(_code_text(tree).encode()).hexdigest()[:16])
+    return frozenset(out)
+
+
+def _config_before_s43(tree: ast.Module) -> bool:
+    """``trd_spark.config``'s ``tree`` turned, in place, back into its layout before session 43:
+    ``_construct_timestamp`` defined after ``_ConfigLoader``, whose class body held no
+    ``yaml_constructors``, and registered by a top-level ``_ConfigLoader.add_constructor`` call
+    (the statement that made the module unreadable by name). False when ``tree`` does not hold
+    today's layout (nothing changed then)."""
+    at = {s.name: i for i, s in enumerate(tree.body) if isinstance(s, (ast.ClassDef, ast.FunctionDef))}
+    if "_ConfigLoader" not in at or at.get("_construct_timestamp") != at["_ConfigLoader"] - 1:
+        return False
+    loader = cast(ast.ClassDef, tree.body[at["_ConfigLoader"]])
+    table = [s for s in loader.body if isinstance(s, ast.Assign) and len(s.targets) == 1
+             and isinstance(s.targets[0], ast.Name) and s.targets[0].id == "yaml_constructors"]
+    if len(table) != 1:
+        return False
+    loader.body.remove(table[0])
+    function = tree.body.pop(at["_construct_timestamp"])
+    call = ast.parse('_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)').body
+    tree.body[at["_ConfigLoader"]:at["_ConfigLoader"]] = [function, *call]
+    return True
+
+
+# Module: how its code read before a layout change (``_whole_digests``).
+_BEFORE: dict[str, Callable[[ast.Module], bool]] = {"trd_spark.config": _config_before_s43}
 
 
 @functools.cache
 def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ...] = BY_NAME,
                  run_control: tuple[str, ...] = _LEFT_OUT, session_only: tuple[str, ...] = SESSION_ONLY,
-                 session_settings: tuple[str, ...] = SESSION_SETTINGS) -> dict[str, str]:
+                 session_settings: tuple[str, ...] = SESSION_SETTINGS,
+                 runtime_settings: tuple[str, ...] = RUNTIME_SETTINGS) -> dict[str, str]:
     """The code ``module``'s results depend on, as {name: digest}.
 
     Keys: every module of ``package`` that ``module`` imports directly or transitively
@@ -788,6 +855,9 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
     ``session_settings`` (default ``SESSION_SETTINGS``): ``module:name``s of ``by_name`` modules
     taken wherever the modules reached take anything of that module (the Spark session's result
     settings: every stage computes in that session though none of them starts it).
+
+    ``runtime_settings`` (default ``RUNTIME_SETTINGS``): ``module:name``s of ``by_name`` modules
+    neither taken nor followed from the names taken (``_names_digest``'s ``cut``).
 
     Raises ImportError when ``module`` itself cannot be found.
     """
@@ -829,11 +899,13 @@ def code_digests(module: str, package: str = "trd_spark", by_name: tuple[str, ..
         if by in texts and by != module:
             taken[by].add(setting)
     for shared in sorted(texts.keys() - {module}):
-        kept = frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")})
+        cut = frozenset(n.partition(":")[2] for n in runtime_settings if n.startswith(f"{shared}:"))
+        kept = frozenset(taken[shared] - {n.partition(":")[2] for n in run_control if n.startswith(f"{shared}:")}
+                         - cut)
         if not kept and taken[shared] and _definitions(shared, texts[shared]) is not None:
             del digests[shared]  # only run control taken from it
             continue
-        part = None if "*" in kept else _names_digest(shared, texts[shared], kept)
+        part = None if "*" in kept else _names_digest(shared, texts[shared], kept, cut)
         if part is not None:
             digests[shared] = part
     for entry in session_only:  # a library only the session's start imports: not this stage's

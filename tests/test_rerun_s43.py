@@ -1,0 +1,121 @@
+"""Stale or needless reruns, round 33 (session 43, helper "rerun33").
+
+- ``trd_spark.config`` was digested whole into every stage's code (a top-level
+  ``_ConfigLoader.add_constructor`` call kept ``provenance`` from reading it by name): an edit of a
+  JIT directive, of the YAML loader or of a runtime key's default reran every stage of every
+  release. It is read by name now (``provenance.BY_NAME``), without the runtime keys' models
+  (``provenance.RUNTIME_SETTINGS``); a manifest recording its whole digest still compares equal.
+- Spark settings that change what a query returns but that no session of ours set (decimal
+  precision loss, the store assignment policy, ...) came from spark-defaults.conf / ``--conf`` in no
+  fingerprint: they are pinned in ``session.RESULT_SPARK_CONF`` now.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from test_rerun_s39 import _changed, edited  # noqa: F401 - edited: the fixture
+
+from trd_spark import provenance
+from trd_spark.layout import STAGES
+from trd_spark.stages import STAGE_SPECS
+
+
+def test_config_is_read_by_name():
+    """``config`` holds only definitions (its loader's date constructor is set in the class body)."""
+    found = provenance._source("trd_spark.config")  # noqa: SLF001
+    assert found is not None
+    assert "trd_spark.config" in provenance.BY_NAME
+    assert provenance._definitions("trd_spark.config", found[0]) is not None  # noqa: SLF001
+
+
+def test_an_edit_of_configs_runtime_models_or_loader_reruns_no_stage_and_a_result_default_does(edited):  # noqa: F811
+    """A new JIT directive, another ``spark.master`` or ``lock_stale_hours`` default, the loader's
+    duplicate-key message: no stage's code digest changes (on 22c6515 each changed all five); an
+    edit of a default a stage computes with (liftover's ``min_match``) still changes every one."""
+    before = edited("trd_spark.config", "", "")
+    after = [
+        edited("trd_spark.config", '"java/util/jar/*.*"], c2', '"java/util/jar/*.*", "java/util/zip/*.*"], c2'),
+        edited("trd_spark.config", 'master: str = "local[2]"', 'master: str = "local[4]"'),
+        edited("trd_spark.config", "lock_stale_hours: float = Field(24.0, gt=0)",
+               "lock_stale_hours: float = Field(48.0, gt=0)"),
+        edited("trd_spark.config", 'f"duplicate key {key!r} (first at line {seen})"',
+               'f"key {key!r} given twice (first at line {seen})"'),
+    ]
+    assert [_changed(before, a) for a in after] == [[]] * len(after)
+    config = edited("trd_spark.config", "min_match: float = Field(0.95,", "min_match: float = Field(0.90,")
+    assert _changed(after[-1], config) == list(STAGES)
+
+
+def test_a_runtime_setting_is_not_followed_from_a_definition_taken_that_mentions_it(tmp_path, monkeypatch):
+    """In a throwaway package: a stage takes ``Top``, whose field's type is ``Run``; with ``Run`` in
+    ``runtime_settings`` an edit of ``Run`` leaves the stage's digest equal, one of ``Top`` changes it;
+    without, the edit of ``Run`` changes it too (the whole closure, as before)."""
+    from temp_package import temp_package
+
+    from trd_spark.provenance import code_digests
+
+    shared = "class Run:\n    x = 1\n\n\nclass Top:\n    run: Run\n    value = 1\n"
+    files = {"__init__.py": "", "shared.py": shared, "stage.py": "from rt43_pkg.shared import Top\n"}
+
+    def digest(runtime: tuple[str, ...]) -> str:
+        code_digests.cache_clear()
+        return code_digests("rt43_pkg.stage", package="rt43_pkg", by_name=("rt43_pkg.shared",),
+                            runtime_settings=runtime)["rt43_pkg.shared"]
+
+    cut = ("rt43_pkg.shared:Run",)
+    with temp_package(tmp_path, monkeypatch, "rt43_pkg", files) as root:
+        first, whole = digest(cut), digest(())
+        (root / "shared.py").write_text(shared.replace("x = 1", "x = 2"))
+        assert digest(cut) == first
+        assert digest(()) != whole
+        (root / "shared.py").write_text(shared.replace("x = 1", "x = 2").replace("value = 1", "value = 2"))
+        assert digest(cut) != first
+
+
+def test_each_runtime_setting_is_a_runtime_keys_model_or_the_jit_directives():
+    """``RUNTIME_SETTINGS`` lists only the models of ``config.RUNTIME_KEYS`` fields (their values are in
+    no slice) and the JIT directives (``SparkSettings``' default): a scoring or phenotype model listed
+    there would rerun nothing when edited."""
+    from trd_spark.config import RUNTIME_KEYS, Config
+
+    models = {a.__name__ for k in RUNTIME_KEYS
+              for a in (Config.model_fields[k].annotation, *typing.get_args(Config.model_fields[k].annotation))
+              if isinstance(a, type)}
+    listed = {e.partition(":")[2] for e in provenance.RUNTIME_SETTINGS}
+    assert {e.partition(":")[0] for e in provenance.RUNTIME_SETTINGS} == {"trd_spark.config"}
+    assert listed - models == {"JIT_DIRECTIVES"}
+
+
+def _as_before_s43(text: str) -> str:
+    """``config.py``'s text laid out as before session 43: ``_construct_timestamp`` after the loader
+    class, registered by a top-level ``add_constructor`` call, no ``yaml_constructors`` in the class."""
+    lines = text.splitlines(keepends=True)
+    table = [i for i, line in enumerate(lines) if line.startswith("    yaml_constructors = ")]
+    assert len(table) == 1
+    del lines[table[0]]
+    text = "".join(lines)
+    start = text.index("def _construct_timestamp(")
+    end = text.index("\n\n\n", start) + 3
+    function, text = text[start:end], text[:start] + text[end:]
+    at = text.index("def _read_yaml(")
+    call = '_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)\n\n\n'
+    return text[:at] + function + call + text[at:]
+
+
+def test_a_manifest_recording_configs_whole_digest_compares_equal_while_config_is_unchanged():
+    """A stage published before config was read by name recorded its whole digest: equal to
+    today's config laid out as then, it is taken as today's part (no rerun of every stage for the
+    change of reading); a whole digest of another config (a default edited) is still a change."""
+    from trd_spark.provenance import _module_code, code_digests, recorded_code
+
+    text, _ = provenance._source("trd_spark.config")  # noqa: SLF001
+    old = _as_before_s43(text)
+    assert provenance._definitions("trd_spark.config", old) is None  # noqa: SLF001 - the old, unreadable layout
+    now = code_digests(STAGE_SPECS["pgs"].module)
+    whole = _module_code("trd_spark.config", old, False)[0]
+    assert recorded_code({**now, "trd_spark.config": whole}, now) == now
+    edited_default = old.replace("min_match: float = Field(0.95,", "min_match: float = Field(0.90,")
+    other = _module_code("trd_spark.config", edited_default, False)[0]
+    assert recorded_code({**now, "trd_spark.config": other}, now)["trd_spark.config"] == other
+
