@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import typing
 
+import pytest
 from test_rerun_s39 import _changed, edited  # noqa: F401 - edited: the fixture
 
 from trd_spark import provenance
@@ -118,4 +119,55 @@ def test_a_manifest_recording_configs_whole_digest_compares_equal_while_config_i
     edited_default = old.replace("min_match: float = Field(0.95,", "min_match: float = Field(0.90,")
     other = _module_code("trd_spark.config", edited_default, False)[0]
     assert recorded_code({**now, "trd_spark.config": other}, now)["trd_spark.config"] == other
+
+
+# The result-changing Spark settings session 43 pins, at Spark 3.5's defaults (each read from a
+# Spark 3.5.9 session that set none of them).
+PINNED_S43 = {
+    "spark.sql.decimalOperations.allowPrecisionLoss": "true",
+    "spark.sql.legacy.statisticalAggregate": "false",
+    "spark.sql.legacy.sizeOfNull": "true",
+    "spark.sql.legacy.typeCoercion.datetimeToString.enabled": "false",
+    "spark.sql.parquet.fieldId.read.enabled": "false",
+    "spark.sql.parquet.int96TimestampConversion": "false",
+    "spark.sql.parquet.mergeSchema": "false",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
+    "spark.sql.parser.escapedStringLiterals": "false",
+    "spark.sql.mapKeyDedupPolicy": "EXCEPTION",
+    "spark.sql.legacy.percentileDiscCalculation": "false",
+    "spark.sql.storeAssignmentPolicy": "ANSI",
+}
+
+
+def test_every_session_we_start_pins_the_result_settings_a_clusters_defaults_could_change(spark):
+    """Each key is a result setting of every session (``RESULT_SPARK_CONF``: in every stage's digest,
+    refused when a reused session runs another value), and the shared session runs its value; on
+    22c6515 none was set, so a spark-defaults.conf or ``--conf`` decided them unseen."""
+    from trd_spark.session import RESULT_SPARK_CONF
+
+    assert {k: RESULT_SPARK_CONF.get(k) for k in PINNED_S43} == PINNED_S43
+    assert {k: spark.conf.get(k) for k in PINNED_S43} == PINNED_S43
+
+
+def test_a_session_computing_decimals_without_precision_loss_is_refused(spark):
+    """``spark.sql.decimalOperations.allowPrecisionLoss`` false (a cluster default, or a notebook's
+    session the run reuses) gives another quotient of two decimals; ``start_session`` refuses such a
+    running session with one ConfigError naming the key (on 22c6515 it was reused as it was)."""
+    from test_fixesC_s41 import _settings
+
+    from trd_spark.errors import ConfigError
+    from trd_spark.session import start_session
+
+    key = "spark.sql.decimalOperations.allowPrecisionLoss"
+    query = "SELECT CAST(3 AS DECIMAL(38, 14)) / CAST(9 AS DECIMAL(38, 14)) AS q"
+    pinned = spark.sql(query).collect()[0].q
+    spark.conf.set(key, "false")
+    try:
+        other = spark.sql(query).collect()[0].q
+        with pytest.raises(ConfigError, match=f"Spark setting {key}: false in the running session, true in the config"):
+            start_session(_settings())
+    finally:
+        spark.conf.set(key, "true")
+    assert other != pinned
+    assert start_session(_settings()) is spark
 

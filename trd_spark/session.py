@@ -275,6 +275,26 @@ RESULT_SPARK_CONF = {
     "spark.sql.parquet.binaryAsString": "false",
     "spark.sql.parquet.int96AsTimestamp": "true",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    # Session 43: more keys whose value changes what a query returns, at Spark 3.5's defaults, set
+    # for the same reason (a cluster's spark-defaults.conf or a --conf changing one changed results
+    # with no digest changed): decimal arithmetic rounds instead of giving null (OMOP quantities
+    # read from BigQuery NUMERIC); stddev / variance of one row is null, not NaN; size(null) -1; a
+    # date compared with text compares as dates; Parquet columns read by name, not field id; Impala
+    # INT96 timestamps not shifted; one part's schema, not merged; partition folder values typed
+    # (``year=2020`` an integer); SQL string escapes; duplicate map keys an error; percentile_disc;
+    # how a value is cast when inserted into a column (the ANSI store assignment).
+    "spark.sql.decimalOperations.allowPrecisionLoss": "true",
+    "spark.sql.legacy.statisticalAggregate": "false",
+    "spark.sql.legacy.sizeOfNull": "true",
+    "spark.sql.legacy.typeCoercion.datetimeToString.enabled": "false",
+    "spark.sql.parquet.fieldId.read.enabled": "false",
+    "spark.sql.parquet.int96TimestampConversion": "false",
+    "spark.sql.parquet.mergeSchema": "false",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
+    "spark.sql.parser.escapedStringLiterals": "false",
+    "spark.sql.mapKeyDedupPolicy": "EXCEPTION",
+    "spark.sql.legacy.percentileDiscCalculation": "false",
+    "spark.sql.storeAssignmentPolicy": "ANSI",
 }
 # Hail's default reference genome in every session we start (with ``RESULT_SPARK_CONF`` in every
 # stage's code digest).
