@@ -171,3 +171,87 @@ def test_a_session_computing_decimals_without_precision_loss_is_refused(spark):
     assert other != pinned
     assert start_session(_settings()) is spark
 
+
+class _Bucket:
+    """A ``gs://bucket`` held in a local folder: the ``FsLike`` calls a release lock makes, each on
+    the local file the URI names (an object's mtime is the file's)."""
+
+    def __init__(self, root):
+        from trd_spark.releases import LocalFs
+
+        self.root, self.local = root, LocalFs()
+
+    def at(self, uri: str) -> str:
+        assert uri.startswith("gs://bucket/"), uri
+        return str(self.root / uri.removeprefix("gs://bucket/"))
+
+    def __getattr__(self, name: str):
+        call = getattr(self.local, name)
+        return lambda path, *a: call(self.at(path), *a)
+
+
+def _gcs_lock(tmp_path, monkeypatch, host: str):
+    """A ``ReleaseLock`` of release r1 under ``gs://bucket/out`` (``_Bucket``) whose owner record
+    names ``host`` (another host's run: judged by the storage's times, not by its pid)."""
+    from trd_spark.config import load_config
+    from trd_spark.releases import ReleaseLock
+
+    cfg = load_config(None, overrides={"output_root": "gs://bucket/out", "toy_data": None, "release": "r1"})
+    with monkeypatch.context() as m:
+        m.setattr("trd_spark.releases.socket.gethostname", lambda: host)
+        return ReleaseLock(cfg, _Bucket(tmp_path))
+
+
+def test_a_gcs_lock_is_refreshed_by_its_runs_heartbeat_never_rewritten(tmp_path, monkeypatch):
+    """On gs:// a refresh writes the run's own heartbeat file, never the lock (its bytes and time
+    stay), and another host's lock is as old as its last heartbeat: not stale after two days
+    while its heartbeat is fresh, stale once that is old too. The heartbeat goes with the lock.
+    On 22c6515 the refresh rewrote the lock (check, then overwrite)."""
+    import os
+    import time
+    from pathlib import Path
+
+    from trd_spark.releases import lock_is_stale
+
+    lock = _gcs_lock(tmp_path, monkeypatch, "elsewhere")
+    lock.acquire()
+    local = Path(lock.fs.at(lock.path))
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(local, (two_days_ago, two_days_ago))
+    written = local.read_bytes()
+    assert lock_is_stale(lock.fs, lock.path, 24)
+    assert lock.refresh()
+    assert (local.read_bytes(), local.stat().st_mtime) == (written, two_days_ago)
+    beat = Path(lock.fs.at(lock.heartbeat))
+    assert beat.exists() and beat.name.startswith(".lock.heartbeat-")
+    assert not lock_is_stale(lock.fs, lock.path, 24)
+    os.utime(beat, (two_days_ago, two_days_ago))
+    assert lock_is_stale(lock.fs, lock.path, 24)
+    lock.release_lock()
+    assert not local.exists() and not beat.exists()
+
+
+def test_a_gcs_takeover_landing_between_the_refreshs_check_and_write_is_kept(tmp_path, monkeypatch):
+    """Another run takes the lock over right after this run's refresh read its own record there:
+    the refresh writes its heartbeat only, so the taker's lock stays (on 22c6515 the refresh's
+    overwrite put this run's record back over it: both runs wrote the release), and this run's
+    next publish check sees it is no longer its lock."""
+    import json
+    from pathlib import Path
+
+    lock = _gcs_lock(tmp_path, monkeypatch, "elsewhere")
+    lock.acquire()
+    local = Path(lock.fs.at(lock.path))
+    theirs = json.dumps({"host": "taker", "pid": 7, "process": None, "started": 1.0, "refreshed": 1.0})
+    read = lock.fs.read_text
+
+    def read_then_taken_over(path: str) -> str:
+        text = read(path)
+        local.write_text(theirs)  # the takeover lands just after the refresh's check read
+        return text
+
+    lock.fs.read_text = read_then_taken_over
+    lock.refresh()
+    lock.fs.read_text = read
+    assert local.read_text() == theirs
+    assert lock.holds() is False

@@ -388,6 +388,35 @@ def rewrite_if_held(path: str, is_ours: Callable[[bytes], bool], text: str) -> b
     return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
 
 
+# The suffix of a run's heartbeat file beside a GCS / HDFS release lock (``heartbeat_path``).
+HEARTBEAT = ".heartbeat-"
+
+
+def heartbeat_path(lock_path: str, held: object) -> str | None:
+    """The heartbeat file of the run whose owner record is ``held`` (parsed), beside the lock at
+    ``lock_path``: ``{lock_path}.heartbeat-<16 hex of its OWNER_KEYS>``, one name per run; None
+    when ``held`` is no owner record. On GCS / HDFS a run never rewrites its lock: it refreshes
+    by rewriting this file, which no other run writes (``ReleaseLock.refresh``)."""
+    if not isinstance(held, dict) or "started" not in held:
+        return None
+    key = json.dumps({k: held.get(k) for k in OWNER_KEYS}, sort_keys=True)
+    return f"{lock_path}{HEARTBEAT}{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def last_written(fs: FsLike, path: str, held: object) -> float:
+    """When the run holding the lock at ``path`` (owner record ``held``) last wrote it: the
+    lock's modification time, or its heartbeat's (``heartbeat_path``) when that is later (a
+    heartbeat that is not there, or cannot be read, is none). Raises as ``fs.mtime(path)``."""
+    written = fs.mtime(path)
+    beat = heartbeat_path(path, held)
+    if beat is not None:
+        try:
+            written = max(written, fs.mtime(beat))
+        except Exception:  # noqa: BLE001 - no heartbeat (a local lock, an older run's): the lock's time
+            pass
+    return written
+
+
 def holder_alive_here(held: dict) -> bool | None:
     """Whether the run of owner record ``held`` (``ReleaseLock.owner``) is alive: True / False
     when it names this host (its pid exists and, when the record holds it, is still the same
@@ -409,7 +438,8 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     that no longer exists (``holder_alive_here``), or by another host's run (or unreadable: a run
     killed while writing it) whose file was last written more than ``stale_hours`` ago by its
     modification time (``fs.mtime``: the storage's record of the last write; the holder rewrites
-    the file every ``releases.lock_refresh_minutes``), compared with this host's clock. The
+    the file every ``releases.lock_refresh_minutes``, on GCS / HDFS its heartbeat file instead:
+    ``last_written``), compared with this host's clock. The
     record's own ``refreshed`` / ``started`` are the holder's clock: judged by them, a live lock
     of a host whose clock ran hours slow was taken over, and a dead one of a host whose clock ran
     fast looked live for those hours (session 39). A live process of this host is never stale,
@@ -425,7 +455,7 @@ def lock_is_stale(fs: FsLike, path: str, stale_hours: float) -> bool:
     if alive is not None:
         return not alive
     try:
-        written = fs.mtime(path)
+        written = last_written(fs, path, held)
     except Exception:  # noqa: BLE001 - removed meanwhile: not stale, create_new decides
         return False
     return time.time() - written > stale_hours * 3600
@@ -457,7 +487,7 @@ def lock_holder_text(fs: FsLike, path: str, stale_hours: float) -> str:
     # ``lock_is_stale`` judges it). Compared with the record's start (the holder's clock), a holder
     # whose clock ran fast got no "refreshed" phrase and one whose clock ran slow an inflated age.
     try:
-        quiet = max(0, int(time.time() - fs.mtime(path)))
+        quiet = max(0, int(time.time() - last_written(fs, path, held)))
         alive = alive or (f": its run last refreshed the lock {_duration(quiet)} ago (by the file's time; its start "
                           "above is by its host's clock)" if clock else "")
     except Exception:  # noqa: BLE001 - removed meanwhile: the start above is all there is
@@ -540,6 +570,8 @@ class ReleaseLock:
         self._refresher: threading.Thread | None = None
         self.read_error = ""  # why ``holds`` last could not tell (for the WARNINGs)
         self._written = started  # when this run last wrote its record to the lock (``surely_not_taken_over``)
+        # GCS / HDFS: refreshed through this run's own heartbeat file, never by rewriting the lock.
+        self.heartbeat = heartbeat_path(self.path, self.owner) if is_uri(self.path) else None
 
     def held_by_live_run(self) -> bool:
         """True when the lock file exists and is not stale (read-only: ``run`` asks this before
@@ -593,6 +625,7 @@ class ReleaseLock:
                         log.warning("release %s: taking over a stale lock %s (left by a killed run)",
                                     self.release, self.path)
                         self.fs.delete(self.path)
+                        self._delete_heartbeat_of(seen)
                         if self.fs.create_new(self.path, text):
                             return
                 finally:
@@ -601,6 +634,17 @@ class ReleaseLock:
             if self.fs.create_new(self.path, text):
                 return
         raise LockedError(self.held_text(), where=self.path)
+
+    def _delete_heartbeat_of(self, record: bytes) -> None:
+        """Remove the heartbeat file of the run whose lock bytes are ``record`` (a stale lock taken
+        over, or this run's own at its end), where it has one; one that cannot be removed is left
+        (a hidden file no listing of the release counts, and judged by no other lock's run)."""
+        try:
+            beat = heartbeat_path(self.path, json.loads(record))
+            if beat is not None and is_uri(self.path):
+                self.fs.delete(beat)
+        except Exception:  # noqa: BLE001 - no record, or a storage hiccup: left behind, harmless
+            pass
 
     def held_text(self) -> str:
         """The LockedError words: the release and who holds its lock (``lock_holder_text``)."""
@@ -656,10 +700,11 @@ class ReleaseLock:
         session 39 reader), and the lock is there throughout (session 39 renamed it away for the
         check: a run starting in that moment found none and took it, and this run stopped at its
         next publish, session 40). This run then stops refreshing (``check_still_held`` stops its
-        publish). On HDFS / GCS it is still checked, then overwritten (GCS replaces an object whole;
-        a half-written HDFS file reads as an unreadable lock, judged by its new mtime: not stale): a
-        takeover landing between the check and the write is overwritten there (README "Not
-        covered": the Hadoop FileSystem API has no conditional overwrite)."""
+        publish). On HDFS / GCS the lock is never rewritten (the Hadoop FileSystem API has no
+        overwrite conditional on what was read: a check, then an overwrite, wrote over a takeover
+        landing between the two, before session 43): the refresh writes this run's own heartbeat
+        file (``heartbeat_path``), which no other run writes, and a lock's age is that of its
+        run's last heartbeat (``last_written``), so a takeover meanwhile is never overwritten."""
         with self._writing:
             if self._stop.is_set():
                 return False
@@ -674,8 +719,8 @@ class ReleaseLock:
             # As long as the record acquire wrote (``owner_text``: ``rewrite_if_held``).
             self.owner = {**self.owner, "refreshed": round(now, 3)}
             text = owner_text(self.owner, now)
-            if is_uri(self.path):  # GCS / HDFS: checked above, then overwritten (README "Not covered")
-                self.fs.write_text(self.path, text)
+            if self.heartbeat is not None:  # GCS / HDFS: this run's own file, never the lock
+                self.fs.write_text(self.heartbeat, text)
             elif not rewrite_if_held(self.path, lambda held: record_is(held, self.owner), text):
                 log.warning("release %s: the lock %s was written by another run while this run refreshed it (taken "
                             "over after releases.lock_stale_hours without a refresh?); left to it, not refreshed",
@@ -734,6 +779,8 @@ class ReleaseLock:
             elif self.fs.exists(self.path):
                 log.warning("release %s: the lock %s holds another run's record: left to that run", self.release,
                             self.path)
+            if self.heartbeat is not None:  # this run's own, whoever holds the lock now
+                self._delete_heartbeat_of(owner_text(self.owner, self.owner["refreshed"]).encode())
         finally:
             if got:
                 self._writing.release()
