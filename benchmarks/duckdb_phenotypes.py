@@ -308,10 +308,30 @@ def duckdb_phenotypes(omop_dir: str, cfg: Config, out_parquet: str, *, threads: 
         con.execute(f"SET threads = {int(threads)}")
     try:
         query, _ = _run(con, omop_dir, cfg)
-        con.execute(f"COPY ({query}) TO {_q(out_parquet)} (FORMAT parquet)")
-        return con.execute(f"SELECT COUNT(*) FROM read_parquet({_q(out_parquet)})").fetchone()[0]
+        return _write_phenotypes(con, query, out_parquet)
     finally:
         con.close()
+
+
+def duckdb_phenotypes_and_drop_counts(omop_dir: str, cfg: Config, out_parquet: str, *,
+                                      threads: int | None = None) -> tuple[int, dict[str, dict[str, int]]]:
+    """``duckdb_phenotypes`` and ``duckdb_drop_counts`` from ONE build of the temp tables (``_run``):
+    (the row count written to ``out_parquet``, the drop counts), the same values the two calls give
+    (a field case checking both runs the twin once: session 43)."""
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        query, src = _run(con, omop_dir, cfg)
+        return _write_phenotypes(con, query, out_parquet), _drop_counts(con, src, cfg)
+    finally:
+        con.close()
+
+
+def _write_phenotypes(con: duckdb.DuckDBPyConnection, query: str, out_parquet: str) -> int:
+    """``query`` (``_run``'s final SELECT) written to ``out_parquet``; returns its row count."""
+    con.execute(f"COPY ({query}) TO {_q(out_parquet)} (FORMAT parquet)")
+    return con.execute(f"SELECT COUNT(*) FROM read_parquet({_q(out_parquet)})").fetchone()[0]
 
 
 def compare_phenotypes(ours: str, oracle: str, *, examples: int = 5) -> dict:
@@ -739,105 +759,110 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
         con.execute(f"SET threads = {int(threads)}")
     try:
         _, src = _run(con, omop_dir, cfg)
-        x = con.execute
-        cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
-        sets = ", ".join(_q(n) for n in _study_set_names(cfg))
-        x(f"""CREATE TEMP TABLE first_death AS
-            SELECT d.person_id, MIN(d.death_date) AS death FROM {src['death']} d JOIN persons p USING (person_id)
-            WHERE d.death_date >= make_date(p.year_of_birth, 1, 1) GROUP BY 1""")
-        out: dict[str, dict[str, int]] = {}
-        for domain, (table, concept_col, date_col) in EVENT_TABLES.items():
-            if table not in src:  # an optional table (device_exposure) absent: no records
-                out[domain] = {}
-                continue
-            row = x(f"""
-                WITH ev AS (
-                  SELECT e.person_id, e.{date_col} AS d FROM {src[table]} e
-                  WHERE e.{concept_col} IN (SELECT concept_id FROM members
-                                            WHERE kind = 'include' AND domain = {_q(domain)} AND set_name IN ({sets}))),
-                w AS (
-                  SELECT ev.d, p.person_id IS NOT NULL AS known, make_date(p.year_of_birth, 1, 1) AS birth,
-                         p.end_date, f.death, ev.d > p.end_date AS after_end
-                  FROM ev LEFT JOIN persons p USING (person_id) LEFT JOIN first_death f USING (person_id))
-                SELECT COUNT(*),
-                  COUNT(*) FILTER (NOT known),
-                  COUNT(*) FILTER (known AND d IS NULL),
-                  COUNT(*) FILTER (known AND d < birth),
-                  COUNT(*) FILTER (known AND after_end),
-                  COUNT(*) FILTER (known AND after_end AND d > death),
-                  COUNT(*) FILTER (known AND after_end AND NOT COALESCE(d > death, FALSE) AND d > {cutoff}),
-                  COUNT(*) FILTER (known AND after_end AND NOT COALESCE(d > death, FALSE) AND d <= {cutoff}),
-                  COUNT(*) FILTER (known AND d >= birth AND d <= end_date),
-                  COUNT(*) FILTER (known AND d > {cutoff})
-                FROM w""").fetchone()
-            keys = ("n_records", "n_unknown_person", "n_missing_date", "n_before_birth_year", "n_after_followup_end",
-                    "n_after_death", "n_after_cutoff", "n_after_observation_end", "n_kept", "n_dated_after_cutoff")
-            out[domain] = dict(zip(keys, map(int, row)))
-        row = x(f"""
-            WITH d AS (SELECT x.person_id, x.death_date, make_date(p.year_of_birth, 1, 1) AS birth
-                       FROM {src['death']} x JOIN persons p USING (person_id)),
-            per AS (SELECT person_id, MAX(CASE WHEN death_date < birth THEN 1 ELSE 0 END) AS before,
-                           COUNT(DISTINCT CASE WHEN death_date >= birth THEN death_date END) AS dates,
-                           MAX(CASE WHEN death_date IS NULL THEN 1 ELSE 0 END) AS undated
-                    FROM d GROUP BY 1)
-            SELECT (SELECT COUNT(*) FROM per WHERE before = 1), (SELECT COUNT(*) FROM per WHERE dates > 1),
-                   (SELECT COUNT(*) FROM per WHERE undated = 1),
-                   (SELECT COUNT(DISTINCT person_id) FROM {src['death']}
-                    WHERE person_id NOT IN (SELECT person_id FROM persons)),
-                   (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']}
-                    WHERE person_id NOT IN (SELECT person_id FROM persons)),
-                   -- the earliest usable death after the cutoff: follow-up ends at the cutoff (not read)
-                   (SELECT COUNT(*) FROM first_death WHERE death > {cutoff})""").fetchone()
-        out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
-                                  "n_persons_death_undated", "n_persons_death_not_in_person_table",
-                                  "n_persons_period_not_in_person_table", "n_persons_death_after_cutoff"),
-                                 map(int, row)))
-        # observation records whose observation_concept_id is a concept of a condition set the rules read
-        # (a diagnosis the ETL wrote outside condition_occurrence): not read, counted where the table
-        # is read (a set of the observation domain, or with it in also_domains), field case round 33
-        reads_observation = any("observation" in (cs.domain, *cs.also_domains) for n in _study_set_names(cfg)
-                                for cs in [cfg.concept_sets.concept_sets[n]])
-        # ... and their persons (session 42)
-        n_misplaced, n_persons = x(f"""SELECT COUNT(*), COUNT(DISTINCT person_id) FROM {src['observation']}
-            WHERE observation_concept_id IN (SELECT concept_id FROM members WHERE kind = 'include'
-              AND domain = 'condition' AND set_name IN ({sets}))""").fetchone() \
-            if reads_observation and "observation" in src else (0, 0)
-        out["observation_condition_records"] = {"n_condition_concept_in_observation": int(n_misplaced),
-                                                "n_persons_condition_concept_in_observation": int(n_persons)}
-        [n_implausible] = x(f"SELECT COUNT(*) FROM persons p WHERE {_implausible_birth('p')}").fetchone()
-        out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
-        tr = cfg.phenotypes.trials
-        refills = "CAST(refills AS BIGINT)" if tr.use_refills else "CAST(NULL AS BIGINT)"  # read only when used
-        cols = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()}
-        mx, start = tr.max_days_supply, "drug_exposure_start_date"
-
-        def usable_end(c: str) -> str:  # an end the exposure rule takes (after the start, within max_days_supply)
-            return f"COALESCE({c} > {start} AND {c} - {start} < {mx}, FALSE)" if c in cols else "FALSE"
-
-        kind = (f"COALESCE(CAST(drug_type_concept_id AS BIGINT) IN "
-                f"({', '.join(str(i) for i in sorted(ADMINISTRATION_DRUG_TYPE_IDS))}), FALSE)"
-                if "drug_type_concept_id" in cols else "FALSE")
-        one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
-                   f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) AND NOT {usable_end('drug_exposure_end_date')}"
-                   + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
-        # a verbatim end the exposure rule cannot take (not after the start), counted when the rule reads it
-        verbatim_before = (f"verbatim_end_date <= {start}" if tr.use_verbatim_end_date and "verbatim_end_date" in cols
-                           else "FALSE")
-        row = x(f"""
-            SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
-                   COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
-                   COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
-                                    AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
-                   COUNT(*) FILTER ({refills} < 0),
-                   COUNT(*) FILTER ({one_day}),
-                   COUNT(*) FILTER ({verbatim_before})
-            FROM {src['drug_exposure']}
-            WHERE drug_concept_id IN (SELECT concept_id FROM members
-                                      WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
-        out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
-                                        "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day",
-                                        "n_verbatim_end_not_after_start"),
-                                       map(int, row)))
-        return out
+        return _drop_counts(con, src, cfg)
     finally:
         con.close()
+
+
+def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Config) -> dict[str, dict[str, int]]:
+    """``duckdb_drop_counts``' counts on ``con`` after ``_run`` (its temp tables; ``src``: its sources)."""
+    x = con.execute
+    cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
+    sets = ", ".join(_q(n) for n in _study_set_names(cfg))
+    x(f"""CREATE TEMP TABLE first_death AS
+        SELECT d.person_id, MIN(d.death_date) AS death FROM {src['death']} d JOIN persons p USING (person_id)
+        WHERE d.death_date >= make_date(p.year_of_birth, 1, 1) GROUP BY 1""")
+    out: dict[str, dict[str, int]] = {}
+    for domain, (table, concept_col, date_col) in EVENT_TABLES.items():
+        if table not in src:  # an optional table (device_exposure) absent: no records
+            out[domain] = {}
+            continue
+        row = x(f"""
+            WITH ev AS (
+              SELECT e.person_id, e.{date_col} AS d FROM {src[table]} e
+              WHERE e.{concept_col} IN (SELECT concept_id FROM members
+                                        WHERE kind = 'include' AND domain = {_q(domain)} AND set_name IN ({sets}))),
+            w AS (
+              SELECT ev.d, p.person_id IS NOT NULL AS known, make_date(p.year_of_birth, 1, 1) AS birth,
+                     p.end_date, f.death, ev.d > p.end_date AS after_end
+              FROM ev LEFT JOIN persons p USING (person_id) LEFT JOIN first_death f USING (person_id))
+            SELECT COUNT(*),
+              COUNT(*) FILTER (NOT known),
+              COUNT(*) FILTER (known AND d IS NULL),
+              COUNT(*) FILTER (known AND d < birth),
+              COUNT(*) FILTER (known AND after_end),
+              COUNT(*) FILTER (known AND after_end AND d > death),
+              COUNT(*) FILTER (known AND after_end AND NOT COALESCE(d > death, FALSE) AND d > {cutoff}),
+              COUNT(*) FILTER (known AND after_end AND NOT COALESCE(d > death, FALSE) AND d <= {cutoff}),
+              COUNT(*) FILTER (known AND d >= birth AND d <= end_date),
+              COUNT(*) FILTER (known AND d > {cutoff})
+            FROM w""").fetchone()
+        keys = ("n_records", "n_unknown_person", "n_missing_date", "n_before_birth_year", "n_after_followup_end",
+                "n_after_death", "n_after_cutoff", "n_after_observation_end", "n_kept", "n_dated_after_cutoff")
+        out[domain] = dict(zip(keys, map(int, row)))
+    row = x(f"""
+        WITH d AS (SELECT x.person_id, x.death_date, make_date(p.year_of_birth, 1, 1) AS birth
+                   FROM {src['death']} x JOIN persons p USING (person_id)),
+        per AS (SELECT person_id, MAX(CASE WHEN death_date < birth THEN 1 ELSE 0 END) AS before,
+                       COUNT(DISTINCT CASE WHEN death_date >= birth THEN death_date END) AS dates,
+                       MAX(CASE WHEN death_date IS NULL THEN 1 ELSE 0 END) AS undated
+                FROM d GROUP BY 1)
+        SELECT (SELECT COUNT(*) FROM per WHERE before = 1), (SELECT COUNT(*) FROM per WHERE dates > 1),
+               (SELECT COUNT(*) FROM per WHERE undated = 1),
+               (SELECT COUNT(DISTINCT person_id) FROM {src['death']}
+                WHERE person_id NOT IN (SELECT person_id FROM persons)),
+               (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']}
+                WHERE person_id NOT IN (SELECT person_id FROM persons)),
+               -- the earliest usable death after the cutoff: follow-up ends at the cutoff (not read)
+               (SELECT COUNT(*) FROM first_death WHERE death > {cutoff})""").fetchone()
+    out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
+                              "n_persons_death_undated", "n_persons_death_not_in_person_table",
+                              "n_persons_period_not_in_person_table", "n_persons_death_after_cutoff"),
+                             map(int, row)))
+    # observation records whose observation_concept_id is a concept of a condition set the rules read
+    # (a diagnosis the ETL wrote outside condition_occurrence): not read, counted where the table
+    # is read (a set of the observation domain, or with it in also_domains), field case round 33
+    reads_observation = any("observation" in (cs.domain, *cs.also_domains) for n in _study_set_names(cfg)
+                            for cs in [cfg.concept_sets.concept_sets[n]])
+    # ... and their persons (session 42)
+    n_misplaced, n_persons = x(f"""SELECT COUNT(*), COUNT(DISTINCT person_id) FROM {src['observation']}
+        WHERE observation_concept_id IN (SELECT concept_id FROM members WHERE kind = 'include'
+          AND domain = 'condition' AND set_name IN ({sets}))""").fetchone() \
+        if reads_observation and "observation" in src else (0, 0)
+    out["observation_condition_records"] = {"n_condition_concept_in_observation": int(n_misplaced),
+                                            "n_persons_condition_concept_in_observation": int(n_persons)}
+    [n_implausible] = x(f"SELECT COUNT(*) FROM persons p WHERE {_implausible_birth('p')}").fetchone()
+    out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
+    tr = cfg.phenotypes.trials
+    refills = "CAST(refills AS BIGINT)" if tr.use_refills else "CAST(NULL AS BIGINT)"  # read only when used
+    cols = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {src['drug_exposure']}").fetchall()}
+    mx, start = tr.max_days_supply, "drug_exposure_start_date"
+
+    def usable_end(c: str) -> str:  # an end the exposure rule takes (after the start, within max_days_supply)
+        return f"COALESCE({c} > {start} AND {c} - {start} < {mx}, FALSE)" if c in cols else "FALSE"
+
+    kind = (f"COALESCE(CAST(drug_type_concept_id AS BIGINT) IN "
+            f"({', '.join(str(i) for i in sorted(ADMINISTRATION_DRUG_TYPE_IDS))}), FALSE)"
+            if "drug_type_concept_id" in cols else "FALSE")
+    one_day = (f"{kind} AND {start} IS NOT NULL AND NOT COALESCE(days_supply < 0, FALSE) "
+               f"AND NOT COALESCE(days_supply BETWEEN 1 AND {mx}, FALSE) AND NOT {usable_end('drug_exposure_end_date')}"
+               + (f" AND NOT {usable_end('verbatim_end_date')}" if tr.use_verbatim_end_date else ""))
+    # a verbatim end the exposure rule cannot take (not after the start), counted when the rule reads it
+    verbatim_before = (f"verbatim_end_date <= {start}" if tr.use_verbatim_end_date and "verbatim_end_date" in cols
+                       else "FALSE")
+    row = x(f"""
+        SELECT COUNT(*) FILTER (drug_exposure_end_date < drug_exposure_start_date),
+               COUNT(*) FILTER (days_supply < 0), COUNT(*) FILTER (days_supply = 0),
+               COUNT(*) FILTER (days_supply BETWEEN 1 AND {tr.max_days_supply} AND {refills} > 0
+                                AND CAST(days_supply AS BIGINT) * ({refills} + 1) > {tr.max_days_supply}),
+               COUNT(*) FILTER ({refills} < 0),
+               COUNT(*) FILTER ({one_day}),
+               COUNT(*) FILTER ({verbatim_before})
+        FROM {src['drug_exposure']}
+        WHERE drug_concept_id IN (SELECT concept_id FROM members
+                                  WHERE kind = 'include' AND domain = 'drug' AND set_name IN ({sets}))""").fetchone()
+    out["drug_records"] = dict(zip(("n_end_before_start", "n_negative_days_supply", "n_zero_days_supply",
+                                    "n_refill_course_over_max", "n_negative_refills", "n_administration_one_day",
+                                    "n_verbatim_end_not_after_start"),
+                                   map(int, row)))
+    return out

@@ -16,10 +16,9 @@ lines explain each person), toy config (cutoff 2023-07-01).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from test_phenotypes_support import case_rows_chain_and_twin, expected_statuses, toy_config
+from test_phenotypes_support import case_statuses_and_counts
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round33" / "condition-in-observation"
 
@@ -33,34 +32,16 @@ def test_condition_concepts_in_observation_are_counted_and_warned_not_read(spark
     from trd_spark.phenotypes.stage import (
         CONDITION_IN_OBSERVATION,
         CONDITION_IN_OBSERVATION_PART,
-        event_table_counts,
         observation_condition_warnings,
-        observation_count_ids,
-        read_omop,
         records_within,
-        study_concept_ids,
-        study_vocabulary,
     )
 
-    chain, twin = case_rows_chain_and_twin(spark, CASE, tmp_path, caplog)
-    expected = expected_statuses(CASE)
-    assert chain == expected
-    assert twin == expected
-
-    cfg = toy_config(path=str(tmp_path / "omop"))
-    omop = read_omop(spark, cfg)
-    vocab = study_vocabulary(omop, cfg)
-    counts = event_table_counts(omop, observation_ids=observation_count_ids(cfg, vocab),
-                                condition_ids=study_concept_ids(cfg, vocab)["condition"]).first().asDict()
+    run = case_statuses_and_counts(spark, CASE, tmp_path, caplog)  # the statuses asserted there
+    counts = run["counts"]
     assert counts[CONDITION_IN_OBSERVATION] == 4
     # the other observation counts are as before (no concept-0 record with a study source concept)
     assert (counts["n_observation"], counts["n_observation_nonstandard"], counts["n_observation_records"]) == (0, 0, 5)
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    from duckdb_phenotypes import duckdb_drop_counts
-
-    assert duckdb_drop_counts(str(tmp_path / "omop"), cfg, threads=1)[CONDITION_IN_OBSERVATION_PART] == {
+    assert run["twin_counts"][CONDITION_IN_OBSERVATION_PART] == {
         CONDITION_IN_OBSERVATION: 4, "n_persons_condition_concept_in_observation": 3}  # 3301, 3302, 3304 (session 42)
     [line] = observation_condition_warnings({CONDITION_IN_OBSERVATION: 4}, 20)
     assert line.startswith("observation: <20 record(s) whose observation_concept_id is a concept of a study "

@@ -19,11 +19,10 @@ each person), toy config (cutoff 2023-07-01).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from test_phenotypes_support import case_rows_chain_and_twin, expected_statuses, toy_config
+from test_phenotypes_support import case_statuses_and_counts
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round34" / "real-data-shapes"
 
@@ -37,33 +36,14 @@ def test_real_data_shapes_and_persons_of_condition_concepts_in_observation(spark
         CONDITION_IN_OBSERVATION_PART,
         CONDITION_IN_OBSERVATION_PERSONS,
         condition_in_observation_persons,
-        event_table_counts,
-        observation_count_ids,
-        read_omop,
-        study_concept_ids,
-        study_vocabulary,
     )
 
-    chain, twin = case_rows_chain_and_twin(spark, CASE, tmp_path, caplog)
-    expected = expected_statuses(CASE)
-    assert chain == expected
-    assert twin == expected
-
-    cfg = toy_config(path=str(tmp_path / "omop"))
-    omop = read_omop(spark, cfg)
-    vocab = study_vocabulary(omop, cfg)
-    conditions = study_concept_ids(cfg, vocab)["condition"]
-    counts = event_table_counts(omop, observation_ids=observation_count_ids(cfg, vocab),
-                                condition_ids=conditions).first().asDict()
-    assert (counts[CONDITION_IN_OBSERVATION], condition_in_observation_persons(omop, conditions)) == (4, 2)
+    run = case_statuses_and_counts(spark, CASE, tmp_path, caplog)  # the statuses asserted there
+    counts = run["counts"]
+    assert (counts[CONDITION_IN_OBSERVATION], condition_in_observation_persons(run["omop"], run["conditions"])) == (4, 2)
     assert CONDITION_IN_OBSERVATION_PERSONS not in counts  # not on the scan of every observation row
     assert (counts["n_observation_records"], counts["n_drug_exposure"], counts["n_drug_exposure_records"]) == (4, 1, 5)
-    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.insert(0, benchmarks)
-    from duckdb_phenotypes import duckdb_drop_counts
-
-    assert duckdb_drop_counts(str(tmp_path / "omop"), cfg, threads=1)[CONDITION_IN_OBSERVATION_PART] == {
+    assert run["twin_counts"][CONDITION_IN_OBSERVATION_PART] == {
         CONDITION_IN_OBSERVATION: 4, CONDITION_IN_OBSERVATION_PERSONS: 2}
 
 

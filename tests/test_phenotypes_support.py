@@ -341,3 +341,54 @@ def case_rows_chain_and_twin(spark, case, tmp_path, caplog, **omop_updates) -> t
     rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect()
     twin = duckdb_twin_rows(omop_dir, cfg, tmp_path / "twin.parquet", ", ".join(STATUS_COLUMNS), "TRUE")
     return sorted(tuple(r) for r in rows), sorted(twin)
+
+
+def case_statuses_and_counts(spark, case, tmp_path, caplog) -> dict:
+    """A field case whose counts matter beside its statuses (rounds 33, 34), run once each way:
+    ``case``/omop (copied under ``tmp_path``) through the chain (read_omop, derive_phenotype_tables)
+    and through the DuckDB twin (``duckdb_phenotypes_and_drop_counts``: ONE build of its tables for
+    the phenotypes and the drop counts); asserts that both give ``expected_statuses(case)``. Returns
+    ``{"omop": the chain's tables, "conditions": the study condition IDs (study_concept_ids),
+    "counts": event_table_counts' row as run passes it (observation_count_ids, the condition IDs),
+    "twin_counts": duckdb_drop_counts' dict}``."""
+    import logging
+    import shutil
+    import sys
+    from pathlib import Path
+
+    import duckdb
+
+    from trd_spark.phenotypes.stage import (
+        derive_phenotype_tables,
+        event_table_counts,
+        observation_count_ids,
+        read_omop,
+        study_concept_ids,
+        study_vocabulary,
+    )
+
+    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    from duckdb_phenotypes import duckdb_phenotypes_and_drop_counts
+
+    omop_dir, out = tmp_path / "omop", tmp_path / "twin.parquet"
+    shutil.copytree(case / "omop", omop_dir)
+    cfg = toy_config(path=str(omop_dir))
+    with caplog.at_level(logging.WARNING, logger="trd_spark.phenotypes.omop"):
+        omop = read_omop(spark, cfg)
+    chain = sorted(tuple(r) for r in derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect())
+    _, twin_counts = duckdb_phenotypes_and_drop_counts(str(omop_dir), cfg, str(out), threads=1)
+    con = duckdb.connect()
+    try:
+        twin = sorted(con.execute(f"SELECT {', '.join(STATUS_COLUMNS)} FROM read_parquet('{out}')").fetchall())
+    finally:
+        con.close()
+    expected = expected_statuses(case)
+    assert chain == expected, ("chain", chain, expected)
+    assert twin == expected, ("twin", twin, expected)
+    vocab = study_vocabulary(omop, cfg)
+    conditions = study_concept_ids(cfg, vocab)["condition"]
+    counts = event_table_counts(omop, observation_ids=observation_count_ids(cfg, vocab),
+                                condition_ids=conditions).first().asDict()
+    return {"omop": omop, "conditions": conditions, "counts": counts, "twin_counts": twin_counts}
