@@ -121,6 +121,11 @@ DATETIME_PARTNER = {
     ("observation", "observation_date"): "observation_datetime",
 }
 
+# java.time.ZoneId.SHORT_IDS' three-letter IDs but EST, MST and HST (tzdb's fixed offsets of their usual
+# meaning): no tzdb zone, each read by ICU as one of the zones its abbreviation names (README "Dates").
+_LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT",
+                    "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST")
+
 # ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
 # zone name as BigQuery's CSV ' UTC'): an instant, whose calendar date depends on the zone.
 _ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}(:\d{2}(:\d{2}([.,]\d*)?)?)?\s*[A-Za-z+-]"
@@ -246,14 +251,24 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
                               (r"([T ])24:00(:00(\.0*)?)?([^0-9.:]|$)", r"\123:59:59.999999\4")):
             text = f"regexp_replace({text}, {_q(pattern)}, {_q(repl)})"
         instant = f"CAST({text} AS TIMESTAMPTZ)"
+        # A zone written as one of Java's legacy three-letter IDs that is no tzdb zone (BST, IST, CST,
+        # AST...; listed from java.time.ZoneId.SHORT_IDS here, not imported from the chain): ICU reads
+        # each as one zone where writers mean another (BST: Bangladesh, not British Summer Time), so
+        # such text is no date, with or without omop.time_zone, as in the chain (field case round 35).
+        legacy = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9:.,]*\s*(?i:(" + "|".join(_LEGACY_ZONE_IDS) + r"))\s*$"
+        abbreviation = f"upper(regexp_extract({c}, {_q(legacy)}, 1))"
+        refused = (f"WHEN {abbreviation} <> '' THEN error(concat("
+                   f"{_q(f'{table}.{c}: value(s) are date-times with the time-zone abbreviation ')}, {abbreviation}, "
+                   f"{_q(', which names several time zones: export a UTC offset or an IANA zone name')}))")
         # Text the zone pattern matches that is no instant ('2019-01-05 3 PM': a letter after the
         # hour) is no date, with or without omop.time_zone, as in the chain (check_text_values).
         not_instant = f"TRY_CAST({text} AS TIMESTAMPTZ) IS NULL"
         if time_zone is None:
-            return f"CASE WHEN {zoned} AND {not_instant} THEN {no_date} " \
+            return f"CASE {refused} WHEN {zoned} AND {not_instant} THEN {no_date} " \
                    f"WHEN {zoned} THEN error({_q(f'{table}.{c}: zoned date-time text needs omop.time_zone')}) " \
                    f"ELSE {written} END"
-        return f"CASE WHEN {zoned} AND {not_instant} THEN {no_date} WHEN {zoned} THEN {local(instant)} ELSE {written} END"
+        return (f"CASE {refused} WHEN {zoned} AND {not_instant} THEN {no_date} WHEN {zoned} THEN {local(instant)} "
+                f"ELSE {written} END")
     raise ValueError(f"{table}.{c} has type {t}, not a date")
 
 

@@ -270,6 +270,33 @@ _FULL_DATE_TEXT = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(\s*$|[T ]|(Z|z|[+-][0-9]{
 _DATE_ZONE = r"^(\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$"
 
 
+# Java's three-letter zone IDs that are no tzdb zone (``java.time.ZoneId.SHORT_IDS`` without EST, MST and
+# HST, which are tzdb's fixed offsets of their usual meaning). Spark's cast (``ZoneId.of(id, SHORT_IDS)``)
+# and DuckDB's ICU read each as ONE zone, where writers mean another: BST Asia/Dhaka (+06:00) for
+# British Summer Time (+01:00, as R's ``format(x, usetz = TRUE)``, strftime's ``%Z`` and PostgreSQL's
+# ``to_char(.., 'TZ')`` write London's summer), IST India for Irish or Israel time, CST Chicago for
+# China, AST Alaska for Atlantic (Puerto Rico), ECT Paris for Ecuador, NST Auckland for Newfoundland,
+# SST Guadalcanal for Samoa, ART Cairo for Argentina: "their use is deprecated because the same
+# abbreviation is often used for multiple time zones" (java.util.TimeZone's documentation). Such text
+# is no date (field case round 35: a London 00:30 BST was dated the day before, silently).
+_LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT",
+                    "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST")
+_LEGACY_ZONE = (r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9:.,]*\s*(?i:(" + "|".join(_LEGACY_ZONE_IDS)
+                + r"))\s*$")
+
+
+def legacy_zone(col: Column) -> Column:
+    """The zone abbreviation of text ``col`` that ends in one of ``_LEGACY_ZONE_IDS`` after a time,
+    upper-cased (``'2019-07-10 00:30:00 BST'`` -> ``'BST'``), else ``''``."""
+    return F.upper(F.regexp_extract(col, _LEGACY_ZONE, 1))
+
+
+# Why such text is refused and what to do instead (the errors of ``check_text_values``, ``datetime_fallback``).
+LEGACY_ZONE_ADVICE = ("which names several time zones (Java and DuckDB read one of them, e.g. BST as Bangladesh, "
+                      "not British Summer Time): export them with a UTC offset (+01:00) or an IANA zone name "
+                      "(Europe/London)")
+
+
 def written_date(col: Column) -> Column:
     """Text ``col`` -> its written date by Spark's date cast (null where it reads none), a date
     alone followed by a zone designator (``_DATE_ZONE``) read as the date before it."""
@@ -311,7 +338,8 @@ def zoned_text_instant(col: Column) -> Column:
     # microsecond, so that it dates to that day as naive '...T24:00' text does (its written date);
     # a death certificate's 24:00 (midnight) belongs to the day ending (field case round 32).
     text = F.regexp_replace(text, "(?<=[T ])24:00:00(\\.0*)?(?![0-9.])", "23:59:59.999999")
-    return text.cast(T.TimestampType())
+    # a legacy three-letter zone ID (_LEGACY_ZONE_IDS) is no instant: Spark reads one of its zones
+    return F.when(~col.rlike(_LEGACY_ZONE), text.cast(T.TimestampType()))
 
 
 def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str | None = None,
@@ -533,7 +561,12 @@ def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, tim
     # Any other text that gives no date ('03/15/2019', '2019-02-30', a word): in the date column
     # it is check_text_values' error; read as empty here, the row lost its date silently.
     no_date = (F.trim(col) != "") & date.isNull()
-    return F.when(no_day, F.raise_error(F.lit(
+    # a legacy zone abbreviation (_LEGACY_ZONE_IDS: no instant, so no date): its own text, naming it
+    abbreviation = legacy_zone(col)
+    return F.when(abbreviation != "", F.raise_error(F.concat(F.lit(
+        f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date-time "
+        "with the time-zone abbreviation '"), abbreviation, F.lit(f"', {LEGACY_ZONE_ADVICE}"))).cast(_D)).when(
+        no_day, F.raise_error(F.lit(
         f"{QUERY_INPUT_ERROR_TAG}OMOP table {table} ({where}): {name} is empty where {partner} is a date without "
         "its day (a year or a year-month alone, which Spark would read as the 1st); export the whole date"))
         .cast(_D)).when(no_date, F.raise_error(F.lit(
@@ -606,7 +639,10 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
         for x in (F.sum(cond.cast("long")).alias(f"n_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"v_{c}"))
     ], *[x for c, cond in zoned.items()
          for x in (F.sum(cond.cast("long")).alias(f"z_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"w_{c}"))
-    ], *[F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"p_{c}") for c, cond in as_empty.items()]).collect()[0]
+    ], *[F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"p_{c}") for c, cond in as_empty.items()],
+        # a legacy zone abbreviation (no instant, so among the bad values): named in the error
+        *[F.first(F.when(legacy_zone(F.col(c)) != "", legacy_zone(F.col(c))), ignorenulls=True).alias(f"l_{c}")
+          for c, t in columns if t == _D]).collect()[0]
 
     def count(n: int) -> str:
         # Thousands separators as every other count of records ("8019 value(s)": new-user trial);
@@ -620,6 +656,9 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
                 f"(e.g. {value_shape(row[f'w_{c}'])!r}, {VALUE_SHAPE_NOTE}), whose calendar date depends on the "
                 "zone; set omop.time_zone to the zone whose calendar dates the export means (e.g. "
                 "Europe/Amsterdam, or UTC for BigQuery TIMESTAMP columns)", where=where)
+        if t == _D and row[f"l_{c}"]:
+            raise InputDataError(f"OMOP table {table} column {c}: value(s) are date-times with the time-zone "
+                                 f"abbreviation '{row[f'l_{c}']}', {LEGACY_ZONE_ADVICE}", where=where)
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
             example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
