@@ -164,25 +164,3 @@ def test_a_home_without_a_readable_java_version_or_class_library_is_read_from_th
     (unreadable / "lib" / "modules").mkdir()
     assert [_runtime(no_version), _runtime(unreadable)] == [expected, expected]
 
-
-def test_the_persons_of_condition_concepts_in_observation_are_counted_as_persons(spark):
-    """``phenotypes.stage.stage_counts``' quirks.observation_condition_records: person 1 has two MDD
-    records in observation and person 2 one: 3 records, 2 persons (the stage test's fixture has one
-    of each, and round 34's case calls ``condition_in_observation_persons`` directly). Mutant: the
-    persons taken as the record count (a person count in the manifest that is not one)."""
-    import datetime as dt
-
-    from test_phenotypes_support import MDD_CONCEPT, obs, omop_tables, person, toy_config
-
-    from trd_spark.phenotypes import stage
-
-    cfg = toy_config()
-    omop = omop_tables(spark, persons=[person(1), person(2)], observation_periods=[obs(1), obs(2)],
-                       observations=[(1, MDD_CONCEPT, dt.date(2015, 6, 1), None), (1, MDD_CONCEPT, dt.date(2016, 6, 1), None),
-                                     (2, MDD_CONCEPT, dt.date(2017, 6, 1), None)])
-    t = stage.derive_phenotype_tables(omop, cfg)
-    conditions = stage.study_concept_ids(cfg, stage.study_vocabulary(omop, cfg))["condition"]
-    _, quirks = stage.stage_counts(omop, t.persons, t.study_events, t.ingredients, cfg.omop.data_cutoff_date,
-                                   cfg.phenotypes.trials.max_days_supply, condition_ids=conditions)
-    assert quirks[stage.CONDITION_IN_OBSERVATION_PART] == {stage.CONDITION_IN_OBSERVATION: 3,
-                                                           stage.CONDITION_IN_OBSERVATION_PERSONS: 2}
