@@ -121,32 +121,45 @@ def test_a_manifest_recording_configs_whole_digest_compares_equal_while_config_i
     assert recorded_code({**now, "trd_spark.config": other}, now)["trd_spark.config"] == other
 
 
-# The result-changing Spark settings session 43 pins, at Spark 3.5's defaults (each read from a
-# Spark 3.5.9 session that set none of them).
-PINNED_S43 = {
-    "spark.sql.decimalOperations.allowPrecisionLoss": "true",
-    "spark.sql.legacy.statisticalAggregate": "false",
-    "spark.sql.legacy.sizeOfNull": "true",
-    "spark.sql.legacy.typeCoercion.datetimeToString.enabled": "false",
-    "spark.sql.parquet.fieldId.read.enabled": "false",
-    "spark.sql.parquet.int96TimestampConversion": "false",
-    "spark.sql.parquet.mergeSchema": "false",
-    "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
-    "spark.sql.parser.escapedStringLiterals": "false",
-    "spark.sql.mapKeyDedupPolicy": "EXCEPTION",
-    "spark.sql.legacy.percentileDiscCalculation": "false",
-    "spark.sql.storeAssignmentPolicy": "ANSI",
+# The result-changing Spark settings session 43 pins (Spark 3.5's defaults), each with a value a
+# cluster's spark-defaults.conf or --conf could give it instead.
+OTHER_VALUE_S43 = {
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.legacy.statisticalAggregate": "true",
+    "spark.sql.legacy.sizeOfNull": "false",
+    "spark.sql.legacy.typeCoercion.datetimeToString.enabled": "true",
+    "spark.sql.parquet.fieldId.read.enabled": "true",
+    "spark.sql.parquet.int96TimestampConversion": "true",
+    "spark.sql.parquet.mergeSchema": "true",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.parser.escapedStringLiterals": "true",
+    "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
+    "spark.sql.legacy.percentileDiscCalculation": "true",
+    "spark.sql.storeAssignmentPolicy": "LEGACY",
 }
 
 
-def test_every_session_we_start_pins_the_result_settings_a_clusters_defaults_could_change(spark):
-    """Each key is a result setting of every session (``RESULT_SPARK_CONF``: in every stage's digest,
-    refused when a reused session runs another value), and the shared session runs its value; on
-    22c6515 none was set, so a spark-defaults.conf or ``--conf`` decided them unseen."""
-    from trd_spark.session import RESULT_SPARK_CONF
+@pytest.mark.parametrize("key", sorted(OTHER_VALUE_S43))
+def test_a_running_session_with_another_value_of_a_pinned_result_setting_is_refused(spark, key):
+    """Each key is enforced: with another value set on the running session (a notebook's, or a
+    cluster default a reused session kept), ``start_session`` raises one ConfigError naming the key
+    and both values (``check_result_settings`` over ``RESULT_SPARK_CONF``), and accepts the session
+    again once the pinned value is back. No query runs. On 22c6515 none of these keys was pinned
+    (DID NOT RAISE); a key dropped from ``RESULT_SPARK_CONF`` fails its case the same way."""
+    from test_fixesC_s41 import _settings
 
-    assert {k: RESULT_SPARK_CONF.get(k) for k in PINNED_S43} == PINNED_S43
-    assert {k: spark.conf.get(k) for k in PINNED_S43} == PINNED_S43
+    from trd_spark.errors import ConfigError
+    from trd_spark.session import start_session
+
+    pinned = spark.conf.get(key)
+    spark.conf.set(key, OTHER_VALUE_S43[key])
+    try:
+        with pytest.raises(ConfigError, match=f"Spark setting {key}: {OTHER_VALUE_S43[key]} in the running session, "
+                                              f"{pinned} in the config"):
+            start_session(_settings())
+    finally:
+        spark.conf.set(key, pinned)
+    assert start_session(_settings()) is spark
 
 
 def test_a_session_computing_decimals_without_precision_loss_is_refused(spark):
@@ -255,3 +268,29 @@ def test_a_gcs_takeover_landing_between_the_refreshs_check_and_write_is_kept(tmp
     lock.fs.read_text = read
     assert local.read_text() == theirs
     assert lock.holds() is False
+
+
+def test_a_heartbeat_the_storage_would_not_remove_leaves_a_debug_line_naming_no_run(tmp_path, monkeypatch, caplog):
+    """At release a heartbeat whose delete fails is left behind (harmless: no other run judges
+    a lock by it) with one DEBUG line giving the error's type, neither the file's name nor the
+    run's host or pid (reader s43 finding 7: on 655acd8 it was left with no trace)."""
+    import logging
+    from pathlib import Path
+
+    lock = _gcs_lock(tmp_path, monkeypatch, "elsewhere")
+    lock.acquire()
+    assert lock.refresh()
+    delete = lock.fs.delete
+
+    def refuse_heartbeats(path: str) -> None:
+        if ".heartbeat-" in path:
+            raise PermissionError(path)
+        delete(path)
+
+    lock.fs.delete = refuse_heartbeats
+    with caplog.at_level(logging.DEBUG, logger="trd_spark.releases"):
+        lock.release_lock()
+    assert not Path(lock.fs.at(lock.path)).exists() and Path(lock.fs.at(lock.heartbeat)).exists()
+    lines = [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()]
+    assert lines == ["release r1: a heartbeat file beside the lock was not removed (PermissionError)"]
+    assert not any(w in lines[0] for w in ("elsewhere", str(lock.owner["pid"]), Path(lock.heartbeat).name))

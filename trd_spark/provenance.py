@@ -817,6 +817,11 @@ def _config_before_s43(tree: ast.Module) -> bool:
 
 
 # Module: how its code read before a layout change (``_whole_digests``).
+# Migration code for one layout change, to remove once no release that may be rerun has a manifest
+# from before session 43 (every published release rerun, or given a manifest, by a session-43-or-later
+# run): then ``_config_before_s43`` and this entry go, ``_whole_digests`` keeps only the first digest.
+# Until then it silently stops matching (returns False: such old manifests rerun every stage, no wrong
+# result) as soon as config.py's loader class or ``_construct_timestamp`` is renamed or moved.
 _BEFORE: dict[str, Callable[[ast.Module], bool]] = {"trd_spark.config": _config_before_s43}
 
 
