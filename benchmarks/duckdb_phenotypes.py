@@ -122,9 +122,12 @@ DATETIME_PARTNER = {
 }
 
 # java.time.ZoneId.SHORT_IDS' three-letter IDs but EST, MST and HST (tzdb's fixed offsets of their usual
-# meaning): no tzdb zone, each read by ICU as one of the zones its abbreviation names (README "Dates").
-_LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT",
-                    "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST")
+# meaning): no tzdb zone, each read by ICU as one of the zones its abbreviation names (README "Dates");
+# and tzdb's CET, EET, MET, WET, which have summer time (a July '00:30 CET' read as +02:00, where a
+# writer printing a fixed label means +01:00).
+_LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CET", "CNT", "CST", "CTT", "EAT",
+                    "ECT", "EET", "IET", "IST", "JST", "MET", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST",
+                    "SST", "VST", "WET")
 
 # ISO 8601 text whose time of day is followed by a zone designator (Z, +hh[:mm], -hhmm, or a
 # zone name as BigQuery's CSV ' UTC'): an instant, whose calendar date depends on the zone.

@@ -279,8 +279,13 @@ _DATE_ZONE = r"^(\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})(Z|z|[+-][0-9]{2}(:?[0-9]{2})
 # SST Guadalcanal for Samoa, ART Cairo for Argentina: "their use is deprecated because the same
 # abbreviation is often used for multiple time zones" (java.util.TimeZone's documentation). Such text
 # is no date (field case round 35: a London 00:30 BST was dated the day before, silently).
-_LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT",
-                    "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST")
+# Also refused: tzdb's abbreviation zones WITH summer time, CET, EET, MET and WET (tzdb reads a July
+# '00:30 CET' as +02:00, summer time, where a writer printing a fixed label means its standard time,
+# +01:00: the same silent day shift). EST, MST and HST stay: tzdb's fixed offsets (-05:00, -07:00,
+# -10:00), their literal meaning (README: a summer time labelled EST is read as -05:00).
+_LEGACY_ZONE_IDS = ("ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CET", "CNT", "CST", "CTT", "EAT",
+                    "ECT", "EET", "IET", "IST", "JST", "MET", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST",
+                    "SST", "VST", "WET")
 _LEGACY_ZONE = (r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9:.,]*\s*(?i:(" + "|".join(_LEGACY_ZONE_IDS)
                 + r"))\s*$")
 
@@ -292,9 +297,9 @@ def legacy_zone(col: Column) -> Column:
 
 
 # Why such text is refused and what to do instead (the errors of ``check_text_values``, ``datetime_fallback``).
-LEGACY_ZONE_ADVICE = ("which names several time zones (Java and DuckDB read one of them, e.g. BST as Bangladesh, "
-                      "not British Summer Time): export them with a UTC offset (+01:00) or an IANA zone name "
-                      "(Europe/London)")
+LEGACY_ZONE_ADVICE = ("which names several time zones or offsets (Java and DuckDB read one of them, e.g. BST as "
+                      "Bangladesh, not British Summer Time; CET in July as summer time, +02:00): export them with a "
+                      "UTC offset (+01:00) or an IANA zone name (Europe/London)")
 
 
 def written_date(col: Column) -> Column:
@@ -641,13 +646,20 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
          for x in (F.sum(cond.cast("long")).alias(f"z_{c}"), F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"w_{c}"))
     ], *[F.first(F.when(cond, F.col(c)), ignorenulls=True).alias(f"p_{c}") for c, cond in as_empty.items()],
         # a legacy zone abbreviation (no instant, so among the bad values): named in the error
-        *[F.first(F.when(legacy_zone(F.col(c)) != "", legacy_zone(F.col(c))), ignorenulls=True).alias(f"l_{c}")
-          for c, t in columns if t == _D]).collect()[0]
+        *[x for c, t in columns if t == _D
+          for x in (F.first(F.when(legacy_zone(F.col(c)) != "", legacy_zone(F.col(c))), ignorenulls=True).alias(f"l_{c}"),
+                    F.sum((legacy_zone(F.col(c)) != "").cast("long")).alias(f"m_{c}"))]).collect()[0]
 
     def count(n: int) -> str:
         # Thousands separators as every other count of records ("8019 value(s)": new-user trial);
         # 1 to T-1 as <T: k bad cells are 1..k persons' records.
         return "" if table in PERSON_ROW_TABLES else f"{record_count_text(n, records_below)} "
+
+    def located(cond: Column, in_file: Column) -> str:
+        """``file:line`` of the first row with ``cond`` (``in_file``: the same condition on the
+        file's column names), ``where`` for Parquet. Error path only: no cost on good data."""
+        file = df.where(cond).select(F.input_file_name().alias("f")).first()
+        return _csv_line_of_first(df.sparkSession, file["f"] if file else None, in_file, where=where)
 
     for c, t in columns:
         if c in zoned and row[f"z_{c}"]:
@@ -657,16 +669,17 @@ def check_text_values(df: DataFrame, table: str, columns: list[tuple[str, T.Data
                 "zone; set omop.time_zone to the zone whose calendar dates the export means (e.g. "
                 "Europe/Amsterdam, or UTC for BigQuery TIMESTAMP columns)", where=where)
         if t == _D and row[f"l_{c}"]:
-            raise InputDataError(f"OMOP table {table} column {c}: value(s) are date-times with the time-zone "
-                                 f"abbreviation '{row[f'l_{c}']}', {LEGACY_ZONE_ADVICE}", where=where)
+            legacy = legacy_zone(F.col(c)) != ""
+            named = df.schema[c].metadata.get(FILE_COLUMN, c)
+            at = located(legacy, legacy if named == c else legacy_zone(F.col(named)) != "")
+            raise InputDataError(f"OMOP table {table} column {c}: {count(row[f'm_{c}'])}value(s) are date-times with "
+                                 f"the time-zone abbreviation '{row[f'l_{c}']}', {LEGACY_ZONE_ADVICE}", where=at)
         if row[f"n_{c}"]:
             what = "dates (yyyy-mm-dd)" if t == _D else f"{t.simpleString()} numbers"
             example = "" if c.endswith("_id") else f", e.g. {value_shape(row[f'v_{c}'])!r} ({VALUE_SHAPE_NOTE})"
-            file = df.where(bad[c]).select(F.input_file_name().alias("f")).first()  # error path only
             # A column read under another name (``_sex_column``) is found, and named, by the file's.
             named = df.schema[c].metadata.get(FILE_COLUMN, c)
-            at = _csv_line_of_first(df.sparkSession, file["f"] if file else None,
-                                    bad[c] if named == c else is_bad(named, t), where=where)
+            at = located(bad[c], bad[c] if named == c else is_bad(named, t))
             shown = c if named == c else f"{named} (read as {c})"
             raise InputDataError(
                 f"OMOP table {table} column {shown}: {count(row[f'n_{c}'])}value(s) are not {what}{example}", where=at)
