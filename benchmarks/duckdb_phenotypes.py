@@ -154,7 +154,6 @@ def _declared_zones(source: str) -> dict[str, str]:
     import zoneinfo
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     if not source.startswith("read_parquet('"):
         return {}
@@ -184,12 +183,47 @@ def _declared_zones(source: str) -> dict[str, str]:
 
     out: dict[str, str] = {}
     for file in sorted(glob.glob(source[len("read_parquet('"):-2])):
-        for f in pq.read_schema(file):
+        for f in _written_arrow_schema(file)[0]:
             if pa.types.is_timestamp(f.type) and f.type.tz and not utc_like(f.type.tz):
                 if not known(f.type.tz):
                     raise ValueError(f"{file}: column {f.name} declares time zone {f.type.tz!r}, which is no IANA "
                                      "time zone or UTC offset")
                 out[f.name.lower()] = f.type.tz
+    return out
+
+
+def _written_arrow_schema(file: str):
+    """(The Arrow schema the Parquet ``file``'s writer declared, whether the footer has one): its
+    ``ARROW:schema`` key decoded as written (pyarrow's own reading of an INT96 column drops a declared
+    zone), else pyarrow's reading of the Parquet types."""
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    encoded = (pq.read_metadata(file).metadata or {}).get(b"ARROW:schema")
+    if encoded is None:
+        return pq.read_schema(file), False
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))), True
+
+
+def _wall_clock_int96(source: str, physical: dict[str, str]) -> set[str]:
+    """The INT96 columns of ``source`` whose Parquet files' Arrow schema declares a naive timestamp:
+    pyarrow (``flavor='spark'``, ``use_deprecated_int96_timestamps``) stored the written wall clock
+    as if UTC, which DuckDB reads as that naive TIMESTAMP: its written date, not an instant (README
+    "Dates as the export meant them"; field case round 36)."""
+    import glob
+
+    import pyarrow as pa
+
+    int96 = {c for c, t in physical.items() if t == "INT96"}
+    if not int96 or not source.startswith("read_parquet('"):
+        return set()
+    out: set[str] = set()
+    for file in sorted(glob.glob(source[len("read_parquet('"):-2])):
+        schema, declared = _written_arrow_schema(file)
+        out |= {f.name.lower() for f in schema if declared and f.name.lower() in int96
+                and pa.types.is_timestamp(f.type) and not f.type.tz}
     return out
 
 
@@ -280,6 +314,9 @@ def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: s
     CDM datetime partner's date (``DATETIME_PARTNER``), when the partner column exists."""
     types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     physical = _parquet_types(con, source)
+    # pyarrow's INT96 of a naive column: the written wall clock, read as DuckDB's naive TIMESTAMP
+    for c in _wall_clock_int96(source, physical):
+        physical.pop(c)
     # a column whose file declares its zone is dated there (with omop.time_zone set; unset: the error)
     declared = _declared_zones(source) if time_zone is not None else {}
     repl = []

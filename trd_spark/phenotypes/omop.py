@@ -1214,6 +1214,14 @@ def utc_equivalent_zone(zone: str) -> bool:
                for year in range(1900, 2101, 5) for month in (1, 4, 7, 10))
 
 
+# ``file_time_zones``' value for a timestamp column that the file's Arrow schema declares without a zone
+# (a naive pandas / pyarrow column): its values are the written wall clock, stored as if UTC. Spark
+# reads such a column as an instant when pyarrow wrote it as Parquet INT96 (``flavor='spark'``,
+# ``use_deprecated_int96_timestamps``: INT96 has no isAdjustedToUTC flag); pyarrow reads it back as
+# the naive wall clock. Not a zone name: no IANA zone has a blank in its name.
+WALL_CLOCK = "wall clock"
+
+
 def file_time_zones(file: str, spark: SparkSession | None = None) -> dict[str, str] | None:
     """Lower-cased column -> the time zone the Parquet ``file`` (a path or URI) declares for a
     timestamp column in its Arrow schema (``timestamp[us, tz=Europe/Amsterdam]``: pyarrow, pandas'
@@ -1224,16 +1232,37 @@ def file_time_zones(file: str, spark: SparkSession | None = None) -> dict[str, s
     through Hadoop's ParquetFileReader in ``spark``'s JVM (the filesystems Spark reads the table
     from; one footer, driver only). None when neither can read it (no ``spark``, or a footer
     Hadoop cannot read either): the caller counts such files (session 37: they were skipped
-    silently, a pandas zone on HDFS/S3 read a day early)."""
+    silently, a pandas zone on HDFS/S3 read a day early).
+
+    A timestamp the footer's ``ARROW:schema`` declares without a zone is ``WALL_CLOCK``: pyarrow wrote a
+    naive column (its written wall clock) as Parquet INT96 (``flavor='spark'``,
+    ``use_deprecated_int96_timestamps``), which Spark reads as an instant; '' is a column the Arrow schema
+    declares UTC, or of a file with no Arrow schema (pyarrow's reading of INT96 there says nothing of its
+    writer's meaning: an instant, as Impala, Hive and Spark write it). The Arrow schema is decoded
+    from the footer's key, as written: pyarrow's own reading of an INT96 column drops its declared zone
+    (a ``tz=Europe/Paris`` column read as naive), which the Hadoop reader's decoding kept."""
     try:
         fs, where = pafs.FileSystem.from_uri(file if "://" in file else f"file://{file}")
         with fs.open_input_file(where) as f:
-            schema = pq.read_schema(f)
+            parquet_file = pq.ParquetFile(f)
+            encoded = (parquet_file.metadata.metadata or {}).get(b"ARROW:schema")
+            schema = parquet_file.schema_arrow if encoded is None else decoded_arrow_schema(encoded)
+            declared = encoded is not None
     except Exception:  # pyarrow: no filesystem for the scheme, unreadable footer: Hadoop's reader next
         schema = hadoop_arrow_schema(spark, file) if spark is not None else None
         if schema is None:
             return None
-    return {f.name.lower(): f.type.tz or "" for f in schema if pa.types.is_timestamp(f.type)}
+        declared = True  # hadoop_arrow_schema holds only the types an Arrow schema declares
+    return {f.name.lower(): f.type.tz or (WALL_CLOCK if declared else "") for f in schema
+            if pa.types.is_timestamp(f.type)}
+
+
+def decoded_arrow_schema(encoded: bytes | str) -> pa.Schema:
+    """The Arrow schema of a Parquet footer's ``ARROW:schema`` value (base64 of an Arrow IPC schema
+    message, as pyarrow writes it), with the types as written (zones included)."""
+    import base64
+
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded)))
 
 
 def hadoop_arrow_schema(spark: SparkSession, file: str) -> pa.Schema | None:
@@ -1243,8 +1272,6 @@ def hadoop_arrow_schema(spark: SparkSession, file: str) -> pa.Schema | None:
     filesystem: hdfs://, s3a://, gs://). A file without that key (Spark, Hive, parquet-mr
     writers) has no Arrow zone: its Parquet schema alone, which Spark reads, gives an empty
     schema. None when the footer cannot be read or the key does not decode."""
-    import base64
-
     jvm = spark.sparkContext._jvm  # noqa: SLF001
     if jvm is None:
         return None
@@ -1260,7 +1287,7 @@ def hadoop_arrow_schema(spark: SparkSession, file: str) -> pa.Schema | None:
         encoded = metadata.get("ARROW:schema")
         if encoded is None:
             return pa.schema([])
-        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded)))
+        return decoded_arrow_schema(encoded)
     except Exception:  # Py4J error (unreadable footer, no filesystem), undecodable key: the caller counts it
         return None
 
@@ -1277,7 +1304,10 @@ def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFram
     The part files (``parquet_part_files``) whose column is a timestamp must declare one zone: a
     part declaring another (or none) is an InputDataError naming it and both, as is a zone that is
     no IANA zone or offset. No file is opened for a table without such a column; else one footer
-    per part file (driver, pyarrow, else Hadoop: a footer neither reads is one counted WARNING)."""
+    per part file (driver, pyarrow, else Hadoop: a footer neither reads is one counted WARNING).
+    A column whose Arrow schema declares no zone maps to ``WALL_CLOCK`` (pyarrow's INT96 of a naive
+    column: the written wall clock; field case round 36), a part declaring none where another does
+    (or another zone) the same error."""
     used = {n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
     instants = {c.lower(): c for c in df.columns if c.lower() in used and (
         isinstance(df.schema[c].dataType, T.TimestampType)
@@ -1296,12 +1326,13 @@ def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFram
             if name not in instants:
                 continue
             zone = "" if not zone or utc_equivalent_zone(zone) else zone
-            if zone and not _known_zone(zone):
+            if zone and zone != WALL_CLOCK and not _known_zone(zone):
                 raise InputDataError(f"OMOP table {table} column {name}: this file declares time zone {zone!r} for "
                                      "its timestamps, which is no IANA time zone or UTC offset", where=file)
             first = seen.setdefault(name, (zone, file))
             if first[0] != zone:
-                shown = [repr(z) if z else "none (UTC)" for z in (zone, first[0])]
+                shown = ["none (naive: its written wall clock)" if z == WALL_CLOCK else repr(z) if z else "none (UTC)"
+                         for z in (zone, first[0])]
                 raise InputDataError(
                     f"OMOP table {table} column {name}: this part file declares time zone {shown[0]} for its "
                     f"timestamps, {first[1]} {shown[1]}: their calendar dates differ by zone; rewrite the table's "
@@ -1337,11 +1368,20 @@ def localize_declared_zones(df: DataFrame, table: str, zones: dict[str, str], ti
     which ``to_omop_date`` reads by its written date: the column is dated in the zone its writer
     localised it in, whatever ``omop.time_zone`` (the zone of instants that declare none: BigQuery
     TIMESTAMP, Spark, a UTC-tagged pandas column). One WARNING per column whose declared zone
-    differs from ``time_zone``. With ``time_zone`` unset nothing changes: such a column stays
+    differs from ``time_zone``. With ``time_zone`` unset such a column is unchanged: it stays
     ``to_omop_date``'s error asking for omop.time_zone (the export says nothing of the zone its
-    other instants mean)."""
-    if time_zone is None or not zones:
+    other instants mean).
+
+    A ``WALL_CLOCK`` column (its Arrow schema declares a naive timestamp, which pyarrow stored as INT96,
+    the wall clock as if UTC: ``flavor='spark'``, ``use_deprecated_int96_timestamps``) becomes its UTC
+    wall clock, the one written, with or without ``time_zone`` (one INFO line): read as an instant
+    in an ``omop.time_zone`` west of UTC, every midnight was the day before, silently, in every table
+    (field case round 36); without it, such a naive column asked for a zone it does not have."""
+    wall = {c for c, z in zones.items() if z == WALL_CLOCK}
+    zones = {c: z for c, z in zones.items() if z != WALL_CLOCK} if time_zone is not None else {}
+    if not zones and not wall:
         return df
+    zones |= {c: "UTC" for c in wall}
     session_zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
     assert session_zone is not None  # Spark always has one (default: the JVM's zone); typed optional
 
@@ -1351,8 +1391,12 @@ def localize_declared_zones(df: DataFrame, table: str, zones: dict[str, str], ti
             col = F.timestamp_micros(F.floor(col / F.lit(1000)).cast("long"))
         return F.convert_timezone(F.lit(session_zone), F.lit(zone.strip()), col.cast(T.TimestampNTZType()))
 
+    if wall:
+        log.info("%s: OMOP table %s column(s) %s: Parquet INT96 whose Arrow schema declares a naive timestamp "
+                 "(pyarrow's flavor='spark'): read by their written date, not as instants", where, table,
+                 ", ".join(sorted(c.lower() for c in wall)))
     for name, zone in sorted(zones.items()):
-        if zone.strip() != time_zone:
+        if name not in wall and zone.strip() != time_zone:
             log.warning("%s: OMOP table %s column %s: its Parquet files declare time zone %s for its timestamps "
                         "(Arrow schema, e.g. a time-zone-aware pandas column): read by their local date there, not "
                         "in omop.time_zone %s", where, table, name.lower(), zone.strip(), time_zone)
