@@ -1,8 +1,16 @@
-"""MDD, exclusions and controls from hand-drawn diagnosis histories (toy concept sets)."""
+"""MDD, exclusions and controls from hand-drawn diagnosis histories (toy concept sets), and the
+shared cohort-flow steps (definition 'all') on the same timelines.
+
+The chain on ``mdd_omop`` runs once for the module (``tables``: mdd and phenotypes cached), and
+every test of those timelines reads it: the MDD groups, the plan of the MDD groups' query (taken
+before the cache), and the flow's aggregations. (Session 44: the flow tests were
+test_phenotypes_flow, which derived the same chain on the same timelines again, and the
+exchange test derived it a third time.)"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pytest
 from test_phenotypes_support import (
@@ -23,7 +31,17 @@ from test_phenotypes_support import (
     toy_config,
 )
 
-from trd_spark.phenotypes.stage import derive_phenotype_tables
+from trd_spark.phenotypes.flow import (
+    cohort_flow_rows,
+    definition_counts,
+    definition_flow_columns,
+    derive_cohort_flow,
+    flow_rows,
+    shared_flow_columns,
+    terminal_boxes,
+)
+from trd_spark.phenotypes.stage import PhenotypeTables, derive_phenotype_tables
+from trd_spark.schemas import COHORT_FLOW, check_spark
 
 PEOPLE = list(range(1, 12))
 
@@ -48,9 +66,33 @@ def mdd_omop(spark):
                        conditions=conditions, drugs=drugs)
 
 
+@dataclass(frozen=True)
+class MddRun:
+    """The chain on ``mdd_omop`` with the toy config, once per module."""
+
+    tables: PhenotypeTables  # mdd and phenotypes cached: the flow's several aggregations reuse them
+    mdd_plan: str  # the executed plan of tables.mdd before the cache (the query as the stage runs it)
+
+
 @pytest.fixture(scope="module")
-def mdd(spark):
+def run(spark):
     tables = derive_phenotype_tables(mdd_omop(spark), toy_config())
+    # The plan first: once cached, the frame's plan is a scan of the cache.
+    plan = tables.mdd._jdf.queryExecution().executedPlan().toString()
+    tables.mdd.cache()
+    tables.phenotypes.cache()
+    yield MddRun(tables, plan)
+    tables.phenotypes.unpersist()
+    tables.mdd.unpersist()
+
+
+@pytest.fixture(scope="module")
+def tables(run) -> PhenotypeTables:
+    return run.tables
+
+
+@pytest.fixture(scope="module")
+def mdd(tables):
     return {r.person_id: r for r in tables.mdd.collect()}
 
 
@@ -127,13 +169,67 @@ def test_controls_are_clean_over_the_whole_record(spark):
     assert tables.trials.where("person_id = 27").count() == 0
 
 
-def test_distinct_mdd_dates_are_counted_after_one_exchange_by_person(spark):
+def test_distinct_mdd_dates_are_counted_after_one_exchange_by_person(run, mdd):
     """The MDD groups' query shuffles only by person_id: the distinct-date count
     (``countDistinct`` per person) reads conditions repartitioned by person, instead of
     Spark's two exchanges for it, the first keyed by person AND date (benchmarks/RESULTS.md,
-    session 11). Groups as in the tests above."""
-    mdd = derive_phenotype_tables(mdd_omop(spark), toy_config()).mdd
-    plan = mdd._jdf.queryExecution().executedPlan().toString()
-    keys = re.findall(r"Exchange hashpartitioning\(([^)]*)\)", plan)
+    session 11). Groups as in the tests above (the same query's rows)."""
+    keys = re.findall(r"Exchange hashpartitioning\(([^)]*)\)", run.mdd_plan)
     assert keys and all(k.split(",")[0].startswith("person_id#") and k.count(",") == 1 for k in keys), keys
-    assert {r.person_id: _group(r) for r in mdd.collect()}[3] == ("excluded", "bipolar")
+    assert _group(mdd[3]) == ("excluded", "bipolar")
+
+
+# The shared cohort-flow steps (formerly test_phenotypes_flow) on the same chain.
+
+
+def test_shared_steps_count_each_exclusion_in_order(tables):
+    flow = check_spark(
+        derive_cohort_flow(tables.mdd, tables.phenotypes, exclusion_sets=["bipolar", "schizophrenia_spectrum"], min_diagnoses=2),
+        COHORT_FLOW,
+    )
+    shared = [(r.step_order, r.step, r.n) for r in flow.where("definition = 'all'").orderBy("step_order").collect()]
+    assert shared == [
+        (1, "all_persons", 11),
+        # every birth year plausible (nonzero: test_phenotypes_implausible_birth)
+        (2, "excluded_implausible_year_of_birth", 0),
+        (3, "with_mdd_diagnosis", 6),  # 1, 2, 3, 4, 9, 11
+        (4, "mdd_min_distinct_dates", 4),  # 2, 3, 4, 9
+        (5, "after_exclusion_bipolar", 2),  # minus 3, 9
+        (6, "after_exclusion_schizophrenia_spectrum", 2),  # 9 already gone
+        (7, "after_exclusion_under_18_at_index", 1),  # minus 4
+        (8, "mdd_included", 1),
+        (9, "non_MDD", 1),  # 5
+        (10, "excluded_depression_not_mdd", 2),  # 6, 10 (1 and 11 left the chain at step 4)
+        (11, "excluded_bipolar_without_mdd", 0),
+        (12, "excluded_schizophrenia_spectrum_without_mdd", 1),  # 8
+        (13, "excluded_antidepressant_no_mdd", 1),  # 7
+        # toy config: ehr_evidence observation_period, every person has one (nonzero: test_ehr_s37)
+        (14, "excluded_no_ehr_data", 0),
+        (15, "no_observation_period", 0),  # every person has a period (nonzero: test_field_cases_omop)
+        (16, "excluded_outside_followup_only", 0),  # 11's depression lies within follow-up too
+    ]
+
+
+def test_flow_from_one_row_aggregates_equals_the_group_by(tables):
+    """The one-row aggregates run() observes while writing (no group-by: shared_flow_columns,
+    definition_flow_columns) give the same flow rows as cohort_flow_rows; a configured
+    definition without any PHENOTYPES row is left out, as the group-by leaves it out; the
+    terminal boxes (``terminal_boxes``) partition the persons under every definition."""
+    args = {"exclusion_sets": ["bipolar", "schizophrenia_spectrum"], "min_diagnoses": 2}
+    definitions = [r.definition for r in tables.phenotypes.select("definition").distinct().collect()]
+    shared = tables.mdd.agg(*shared_flow_columns(**args)).collect()[0].asDict()
+    per_def = tables.phenotypes.agg(*definition_flow_columns([*definitions, "absent"])).collect()[0].asDict()
+    counts = definition_counts(per_def, [*definitions, "absent"])
+    assert set(counts) == set(definitions) and len(definitions) == 3
+    rows = flow_rows(shared, counts, exclusion_sets=args["exclusion_sets"])
+    assert rows == cohort_flow_rows(tables.mdd, tables.phenotypes, **args)
+    # Every person is in exactly one terminal box per definition (CONSORT / OHDSI attrition):
+    # the boxes add up to all_persons for 'all' and for each TRD definition. Persons 1 and 11
+    # (MDD-set records on one date) are the drop at mdd_min_distinct_dates and not also an
+    # excluded_depression_not_mdd control exclusion (before session 13 both: 13 of 11).
+    boxes = terminal_boxes(rows)
+    assert set(boxes) == {"all", *definitions}
+    for definition, n in boxes.items():
+        assert sum(n.values()) == 11 and min(n.values()) >= 0, (definition, n)
+    assert boxes["all"]["fewer_than_min_dates"] == 2 and boxes["all"]["excluded_depression_not_mdd"] == 2
+
