@@ -92,26 +92,6 @@ def _run(hl, spark, tmp: Path, vcf: Path, extra_pgs: str = ""):
 _ROUTES = {"vcf-hail": "  native: {engine: hail}", "vcf-export": ""}
 
 
-@pytest.mark.parametrize("route", list(_ROUTES))
-def test_a_vcf_tells_males_from_all_its_x_rows(hl, spark, tmp_path, route):
-    """1002 has no haploid call at a scored row (x1 1/1, x2 missing) but one at x3, which no
-    score uses: he is male, as plink2 --update-sex reads him (the oracle), so his missing chrY
-    calls are imputed with the males' frequency and his x1 call is one allele observation of
-    x1's imputing frequency; the sums equal plink2's to 1e-6 on Hail's pass and on the export.
-    Before (48016ac: a VCF's males from the scored X and chrY rows only) he was not male: his
-    chrY rows were skipped (PGS992102 0.0, plink2 1.0) and x1's frequency counted his call twice."""
-    (tmp_path / "d.vcf").write_text(_VCF)
-    (tmp_path / "sex.txt").write_text(_SEX)
-    _write_scores(tmp_path)
-    oracle = _oracle(tmp_path, tmp_path / "d.vcf")
-    # By hand, 1002 as a male: y1 G (REF) 0 copies (the males' A frequency 1: 1001 alone called),
-    # y2 T the males' frequency 1/2 (1001 T, 1003 C) x 2.0; as a non-male, 0.
-    assert oracle["PGS992102", 1002] == pytest.approx(1.0, abs=1e-6)
-    _, got = _run(hl, spark, tmp_path, tmp_path / "d.vcf", _ROUTES[route])
-    sums = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["score_sum"], strict=True))
-    assert sums == pytest.approx(oracle, rel=1e-5, abs=1e-6)  # plink2's 6 digits
-
-
 # The same samples with the genotype filter FT: at chr1:1000 1002's call failed; on chrY the
 # male 1001's y1 call failed, and so did the woman 1004's and the unknown-sex 1008's calls
 # (plink2 skips those: no missing call, and no FT-failed call of the score either).
@@ -224,25 +204,34 @@ _SCORE_M = {"PGS992103": [("1", 1000, "G", "A", 0.5), ("Y", 2900000, "T", "C", 1
 _IDS_M = {**_IDS, ("MT", 100): "m1"}
 
 
-def _allele_ct(tmp: Path, pfile: str) -> dict[tuple[str, int], int]:
-    """(pgs_id, IID) -> plink2 --score's ALLELE_CT on ``pfile`` (mean imputation, one run per score)."""
+def _allele_ct_and_sums(tmp: Path, pfile: str) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], float]]:
+    """(pgs_id, IID) -> plink2 --score's ALLELE_CT, and -> its sum (W_SUM: the weight column is
+    named W), on ``pfile`` (mean imputation with --read-freq of its own --freq, one run per
+    score; 6 printed digits)."""
     _plink2("--pfile", pfile, "--freq", "--out", str(tmp / "fm"))
-    out = {}
+    counts, sums = {}, {}
     for pgs_id, rows in {**_SCORES, **_SCORE_M}.items():
         w = tmp / f"{pgs_id}.ct.w"
         w.write_text("ID\tA1\tW\n" + "".join(f"{_IDS_M[c, p]}\t{e}\t{wt}\n" for c, p, e, _, wt in rows))
         _plink2("--pfile", pfile, "--read-freq", str(tmp / "fm.afreq"), "--score", str(w), "1", "2", "3",
-                "header-read", "--out", str(tmp / f"{pgs_id}.ct"))
+                "header-read", "cols=+scoresums", "--out", str(tmp / f"{pgs_id}.ct"))
         with open(tmp / f"{pgs_id}.ct.sscore") as f:
             header = f.readline().split()
-            out.update({(pgs_id, int(r[0])): int(r[header.index("ALLELE_CT")]) for r in (line.split() for line in f)})
-    return out
+            for r in (line.split() for line in f):
+                counts[pgs_id, int(r[0])] = int(r[header.index("ALLELE_CT")])
+                sums[pgs_id, int(r[0])] = float(r[header.index("W_SUM")])
+    return counts, sums
 
 
 def allele_ct_case(tmp: Path) -> dict[tuple[str, int], int]:
     """The ALLELE_CT case's files under ``tmp`` (d.vcf: ``_VCF_M``; sex.txt; scores/*.txt:
     ``_SCORES`` and ``_SCORE_M``; p.pgen/.pvar/.psam: the VCF with the sex file, by plink2)
     and plink2 --score's ALLELE_CT of them, by (pgs_id, person_id): the oracle."""
+    return allele_ct_and_sums_case(tmp)[0]
+
+
+def allele_ct_and_sums_case(tmp: Path) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], float]]:
+    """``allele_ct_case`` with plink2's score sums of the same runs beside it (by (pgs_id, person_id))."""
     (tmp / "d.vcf").write_text(_VCF_M)
     (tmp / "sex.txt").write_text(_SEX)
     _write_scores(tmp)
@@ -252,18 +241,25 @@ def allele_ct_case(tmp: Path) -> dict[tuple[str, int], int]:
             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
             + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
     _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-pgen", "--out", str(tmp / "p"))
-    return _allele_ct(tmp, str(tmp / "p"))
+    return _allele_ct_and_sums(tmp, str(tmp / "p"))
 
 
 def published_allele_counts(hl, spark, cfg) -> dict[tuple[str, int], int]:
     """The pgs stage's allele_count of dataset ``d`` of ``cfg`` (match, score, the published
     frame), by (pgs_id, person_id)."""
+    return published_counts_and_sums(hl, spark, cfg)[0]
+
+
+def published_counts_and_sums(hl, spark, cfg) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], float]]:
+    """``published_allele_counts`` and the same frame's score_sum, by (pgs_id, person_id)."""
     from test_field_cases_pgs import published_frame
 
     files = stage.load_scoring_files(spark, cfg, "GRCh38")
     r = stage.match_dataset(hl, spark, cfg, "d", files)
     got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
-    return dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["allele_count"].astype(int), strict=True))
+    keys = list(zip(got["pgs_id"], got["person_id"].astype(int)))
+    return (dict(zip(keys, got["allele_count"].astype(int), strict=True)),
+            dict(zip(keys, got["score_sum"], strict=True)))
 
 
 _CT_ROUTES = {"vcf-hail": ("vcf", "  native: {engine: hail}"), "vcf-export": ("vcf", ""),
@@ -278,13 +274,27 @@ def test_allele_count_is_plink2s_allele_ct(hl, spark, tmp_path, route):
     .pgen with its .psam's sex (the native pass's sums on the driver, and summed in Spark). By
     hand, PGS992102 (y1, y2): 1001 2, 1002 0 (both missing), 1003 1, non-males 0; PGS992103
     (a1, y2, m1): 1001 2 + 1 + 1, 1003 2 + 1 (m1 missing), a woman 2 + 0 + 1 (1005: a1 missing).
-    Before (48016ac): 2 per called variant everywhere, a non-male's chrY variants counted as called."""
+    Before (48016ac): 2 per called variant everywhere, a non-male's chrY variants counted as called.
+
+    The sums of the same runs are plink2's sums to 1e-6 (item 1 of the module docstring,
+    on the VCF routes the subject): 1002 has no haploid call at a scored row (x1 1/1, x2
+    missing) but one at x3, which no score uses: he is male, as plink2 --update-sex reads him,
+    so his missing chrY calls are imputed with the males' frequency and his x1 call is one
+    allele observation of x1's imputing frequency. Before (48016ac: a VCF's males from the
+    scored X and chrY rows only) he was not male: his chrY rows were skipped (PGS992102 0.0,
+    plink2 1.0) and x1's frequency counted his call twice. (Session 44: this was a test of its
+    own on the VCF without the chrM row, one more Hail pass and export per route.)"""
     from test_field_cases_pgs import case_config
 
-    oracle = allele_ct_case(tmp_path)
+    oracle, oracle_sums = allele_ct_and_sums_case(tmp_path)
     assert [oracle["PGS992102", i] for i in range(1001, 1009)] == [2, 0, 1, 0, 0, 0, 0, 0]
     assert [oracle["PGS992103", i] for i in range(1001, 1009)] == [4, 3, 3, 3, 1, 3, 3, 3]
+    # By hand, 1002 as a male: y1 G (REF) 0 copies (the males' A frequency 1: 1001 alone called),
+    # y2 T the males' frequency 1/2 (1001 T, 1003 C) x 2.0; as a non-male, 0.
+    assert oracle_sums["PGS992102", 1002] == pytest.approx(1.0, abs=1e-6)
     fmt, extra = _CT_ROUTES[route]
     path = str(tmp_path / ("d.vcf" if fmt == "vcf" else "p"))
     cfg = case_config(tmp_path, path, str(tmp_path / "scores" / "*.txt"), fmt=fmt, extra_pgs=extra)
-    assert published_allele_counts(hl, spark, cfg) == oracle
+    counts, sums = published_counts_and_sums(hl, spark, cfg)
+    assert counts == oracle
+    assert sums == pytest.approx(oracle_sums, rel=1e-5, abs=1e-6)  # plink2's 6 digits
