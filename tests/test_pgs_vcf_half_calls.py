@@ -47,8 +47,8 @@ def source(path: str) -> GenotypeSource:
     ([".", "1"], "GT", False),                 # haploid
     (["0/1/.", "0/0"], "GT", False),           # triploid: not plink2's diploid half-call
     (["./1/0", "0/0"], "GT", False),           # ... nor with its first allele missing ("./1" then more)
-    (["12:0/.", "30:0/0"], "DP:GT", False),    # GT not first: the record is not read
-    (["0|.:0/0", "0|1:0/1"], "PGT:GT", False),  # ... even where the field before it looks like one
+    (["12:0/.", "30:0/0"], "DP:GT", True),     # GT not first: read where it stands, as Hail reads it
+    (["0|.:0/0", "0|1:0/1"], "PGT:GT", False),  # ... not where the field before it looks like one
     (["0/0:3/.", "0/0:1"], "GT:DP", False),    # a half-call shape outside GT is no call
 ], ids=["last-sample", "phased", "gt-then-dp", "multi-digit", "missing", "haploid", "triploid",
         "triploid-first-missing", "gt-not-first", "gt-not-first-half-call-shaped", "not-gt"])

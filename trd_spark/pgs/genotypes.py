@@ -1072,9 +1072,10 @@ def plink_unplaced_variants(hl: hl_types, source: GenotypeSource) -> int | None:
 
 
 # A sample's GT that is a half-call (``0/.``, ``./1``, ``.|1``: one allele called, the other
-# missing), found in a record's text from the tab before its first sample on: a tab, the GT,
-# then the sample's next subfield, its next sample or the record's end.
-_HALF_CALL = re.compile(r"\t(?:\d+[/|]\.|\.[/|]\d+)(?=[:\t]|$)")
+# missing), found in a record's text from the tab before its first sample on: a tab, the
+# subfields before GT (as many as its index in FORMAT: 0 where the VCF spec puts it), the GT, then the
+# sample's next subfield, its next sample or the record's end.
+_HALF_CALL = r"\t(?:[^:\t]*:){%d}(?:\d+[/|]\.|\.[/|]\d+)(?=[:\t]|$)"
 
 
 # ``import_vcf``'s ``find_replace`` per ``pgs.vcf_half_call`` mode that rewrites a half-call
@@ -1087,7 +1088,7 @@ _HALF_CALL_JAVA = r"(?<=\t)(?:(\d+)([/|])\.|\.([/|])(\d+))(?=[:\t]|$)"
 HALF_CALL_REWRITE = {"haploid": (_HALF_CALL_JAVA, "$1$4$2$3$1$4"), "reference": (_HALF_CALL_JAVA, "$1$4$2$30")}
 
 
-def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> int | None:
+def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]], *, rewritten: bool = False) -> int | None:
     """How many of the VCF records at ``rows`` ((contig as the reference names it, position as
     the file writes it), e.g. the matched rows' ``SITE_POSITION``) hold a GT half-call in some
     sample, read through the files' tabix/CSI index (``pysam``: only those records are read).
@@ -1096,7 +1097,13 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
     read). Why: Hail reads a half-call as a missing call (``LoadVCF``:
     'treat partially missing like missing'), i.e. plink2 ``--vcf-half-call missing``, and keeps
     no trace of it; plink2's default refuses such a file, so the stage counts and warns. Rows,
-    not entries: a variant count, publishable (no person count)."""
+    not entries: a variant count, publishable (no person count). A record whose FORMAT lists GT
+    after other subfields (``GQ:GT:DP``; VCF 4.3 section 1.6.2 puts it first) is read by Hail
+    where GT stands and counted so; ``rewritten`` (``pgs.vcf_half_call`` haploid / reference,
+    whose ``HALF_CALL_REWRITE`` reaches a sample's first subfield only): a half-call in such a
+    record is one InputDataError naming its file and line (Hail read it as missing, not as the
+    mode says; before session 44 such records were not looked at, their half-calls passed
+    ``error`` too)."""
     import pysam
 
     if not rows:  # nothing matched: nothing to look at (not "not counted": pgs.vcf_half_call error passes)
@@ -1117,12 +1124,21 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> i
                     continue
                 for line in tbx.fetch(names[contig], pos - 1, pos):
                     f = line.split("\t", 9)
-                    if int(f[1]) != pos or len(f) < 10 or f[8].split(":")[0] != "GT":
+                    keys = f[8].split(":") if len(f) == 10 else []
+                    if int(f[1]) != pos or "GT" not in keys:
                         continue
                     # One search in C over the samples' text (a record of a biobank VCF holds
                     # 10^5 samples: split and matched one by one it took ~11 ms per 20,000).
-                    if _HALF_CALL.search(line, len(line) - len(f[9]) - 1):
+                    gt = keys.index("GT")
+                    if re.compile(_HALF_CALL % gt).search(line, len(line) - len(f[9]) - 1):
                         found.add((contig, pos))
+                        if gt and rewritten:
+                            at = locate_rows(source, [f"{contig}:{pos}"]).get(f"{contig}:{pos}") or [path]
+                            raise InputDataError(
+                                f"FORMAT {f[8]} puts GT after other subfields (VCF 4.3 section 1.6.2: GT first) in "
+                                "a record holding a GT half-call, which pgs.vcf_half_call cannot rewrite there (Hail "
+                                "reads it as missing; plink2 reads none of the record's calls): write GT first",
+                                where=at[0])
     return len(found)
 
 
