@@ -67,6 +67,7 @@ from trd_spark.pgs.sample_sex import FEMALE, MALE, SexCounts, SexOnX, sex_codes
 from trd_spark.pgs.scoring import (
     FT_FAILED_CALLS,
     FtFailedCalls,
+    UncalledVariants,
     compute_scores,
     export_hard_calls,
     exported_ft_failed,
@@ -157,6 +158,7 @@ def score(
     index: VariantIndex | None = None,
     persons_below: int,
     sex: SexOnX | None = None,
+    uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
 ) -> hl_types.Table | pgen_engine.SummedScores:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
@@ -182,6 +184,8 @@ def score(
     genotypes' own), whose ``counts`` are set here (``sample_sex.SexCounts``) when the sex is
     used (a missing call is mean-imputed and a weighted row is on X outside its PARs, or a
     weighted row is on chrY, where plink2 --score counts males only) and the source gives counts.
+    ``uncalled_sink``: as ``pgen_engine.score``'s (a native pass summed in Spark; Hail's pass
+    carries the count in its table, ``scoring.UNCALLED_VARIANTS``).
     """
     route = route_for(source, settings, scratch, len(weights.rows))
     rg = hl.get_reference(source.reference_genome)
@@ -246,7 +250,8 @@ def score(
         entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)
         if entries is not None and samples is not None:  # (samples: checked by _entries_files)
             scored = _score_entries(hl, source, entries, weights, samples, pgs_ids, n_matched,
-                                    missing_genotypes=missing_genotypes, settings=settings)
+                                    missing_genotypes=missing_genotypes, settings=settings,
+                                    uncalled_sink=uncalled_sink)
             if scored is not None:
                 return scored
         prefix = f"{scratch}/{EXPORT_NAME}"
@@ -290,7 +295,8 @@ def score(
                                    impute=missing_genotypes == "mean_impute")
     scored = pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
-        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
+        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file,
+        uncalled_sink=uncalled_sink)
     if on_y.any() or on_m.any():
         scored = _haploid_allele_counts(spark, hl, files, source.reference_genome, weights, on_y | on_m, samples,
                                         pgs_ids, n_matched, settings, index, male_of_file, scored)
@@ -490,8 +496,9 @@ def _entries_files(source: GenotypeSource, weights: WeightMatrices, calls: hl_ty
 
 def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.EntriesFiles, weights: WeightMatrices,
                    samples: Sequence[str], pgs_ids: Sequence[str], n_matched: Sequence[int], *,
-                   missing_genotypes: Literal["mean_impute", "zero"],
-                   settings: NativeEngineSettings) -> hl_types.Table | pgen_engine.SummedScores | None:
+                   missing_genotypes: Literal["mean_impute", "zero"], settings: NativeEngineSettings,
+                   uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
+                   ) -> hl_types.Table | pgen_engine.SummedScores | None:
     """The native pass over a MatrixTable's own entry files (``_entries_files``): one Spark job
     whose tasks read the weighted rows' calls (``mt_entries.EntriesReader``) and score them, no
     PLINK file written or read (``pgen_engine.score``'s result). None, after one INFO line, when
@@ -514,7 +521,7 @@ def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.Ent
         # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
         scored = pgen_engine.score(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome, placed,
                                    samples, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
-                                   settings=settings)
+                                   settings=settings, uncalled_sink=uncalled_sink)
     except Exception as e:  # NotDecodable, raised in a task: Spark wraps it (Py4JJavaError / PythonException)
         if "NotDecodable" not in str(e):
             raise

@@ -396,6 +396,7 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
         score, missing_vars, product, exact32 = sums_of(task)
     dose_buffer = _block_buffer(rows, n_samples)
     chunk = cache_rows(n_samples)
+    uncalled = _UncalledRows(task, n_samples)  # rows no sample has a call on
     sites: _SiteSums | None = None  # sums over a site's rows (``Task.site_group``), made at the first block
     split = None if task.sum_group is None else _SplitSiteCheck(task, files)  # a split site's alt copies
     with threadpool_limits(limits=1, user_api="blas"), \
@@ -406,6 +407,7 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
             # Read and fix the missing calls a few rows at a time (``cache_rows``: while they are in
             # the core's cache; over the whole block each pass went to memory), then one product.
             mis_r, mis_j = _fill_missing_calls(read, task, lo, hi, chunk, dose, impute)
+            uncalled.add(lo, hi, mis_r)
             if split is not None:
                 split.add(lo, dose, mis_r, mis_j)
             if later is not None and lo == 0:  # a gated task's first block read: now its weights
@@ -433,6 +435,83 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
     for i, start in enumerate(range(0, n_samples, sample_slice)):
         stop = min(start + sample_slice, n_samples)
         yield i, (score[:, start:stop].copy(), missing_vars[start:stop].T.copy())
+    counted = uncalled.counted(task)
+    if counted is not None:
+        yield UNCALLED_SLICE, counted
+
+
+# The key of a task's item of uncalled rows among its per-slice partials (``_UncalledRows.counted``):
+# (per score the n_vars of its rows no sample has a call on, then their count: float64 (k + 1,);
+# the first ``UNCALLED_ROWS_KEPT`` of them as (variant_idx, allele_idx): int64 (f, 2)). Only
+# from a task with such a row; ``pgen_engine`` sums the items apart from the slices.
+UNCALLED_SLICE = -1
+UNCALLED_ROWS_KEPT = 5
+
+
+class _UncalledRows:
+    """A task's rows on which no sample has a call (``scoring.UncalledVariants``), found from each
+    block's missing calls (one ``np.bincount`` of their rows): every sample's call missing, or
+    on chrY (``Task.y_rows``) every male's (``_drop_non_males_on_y`` reads a non-male's call there
+    as called 0; no male at all: every chrY row). Rows with no score variant (n_vars 0: a site's
+    other alts) are not counted."""
+
+    def __init__(self, task: Task, n_samples: int) -> None:
+        self.n = n_samples
+        self.y_rows = task.y_rows
+        self.n_male = 0 if task.male is None else int(task.male.sum())
+        self.rows: list[np.ndarray] = []
+
+    def add(self, lo: int, hi: int, mis_r: np.ndarray) -> None:
+        """Keep the rows lo..hi (task rows) whose missing calls (``mis_r``: row in the block) are all
+        their scored calls."""
+        can_call = np.full(hi - lo, self.n, dtype=np.int64)
+        if self.y_rows is not None:
+            can_call[self.y_rows[lo:hi]] = self.n_male
+        if not mis_r.size and not (can_call == 0).any():
+            return
+        none_called = np.bincount(mis_r, minlength=hi - lo) >= can_call
+        if none_called.any():
+            self.rows.append(np.flatnonzero(none_called) + lo)
+
+    def counted(self, task: Task) -> tuple[np.ndarray, np.ndarray] | None:
+        """The task's item (``UNCALLED_SLICE``), with ``task``'s weights; None without such a row."""
+        if not self.rows:
+            return None
+        rows = np.concatenate(self.rows)
+        rows = rows[np.asarray(task.n_vars[rows]).any(axis=1)]
+        if not rows.size:
+            return None
+        counts = np.r_[np.asarray(task.n_vars[rows], dtype=np.float64).sum(axis=0), float(rows.size)]
+        kept = rows[:UNCALLED_ROWS_KEPT]
+        return counts, np.stack([np.asarray(task.variant_idx[kept], dtype=np.int64),
+                                 np.asarray(task.allele_idx[kept], dtype=np.int64)], axis=1)
+
+
+def scored_slice(found: Any, item: tuple[int, Any]) -> bool:
+    """Whether a pass's item is a slice's partial sums, the items Spark's reduce adds; a task's
+    uncalled rows (``UNCALLED_SLICE``) are added to the accumulator ``found`` instead
+    (``UncalledItems``), keyed by the task's first such row. A filter of a pass summed in Spark
+    (``pgen_engine.score``), whose items never reach the driver."""
+    if item[0] != UNCALLED_SLICE:
+        return True
+    counts, rows = item[1]
+    found.add({(int(rows[0, 0]), int(rows[0, 1])): (counts, rows)})
+    return False
+
+
+class UncalledItems:
+    """The ``AccumulatorParam`` (duck-typed: pyspark calls ``zero`` and ``addInPlace``) of
+    ``scored_slice``: a dict of the tasks' uncalled-row items keyed by the task's first such row,
+    merged by key. Why keyed: Spark adds a task's accumulator updates once per successful attempt,
+    and a partition computed again (a lost executor, a second action) would add its items twice;
+    the same key keeps them once. Rows of different tasks differ, so do their keys."""
+
+    def zero(self, value: dict) -> dict:
+        return {}
+
+    def addInPlace(self, a: dict, b: dict) -> dict:  # noqa: N802 (pyspark's name)
+        a.update(b)
+        return a
 
 
 def pass_function(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, allele_idx_offsets,

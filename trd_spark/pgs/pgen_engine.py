@@ -64,7 +64,8 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -76,15 +77,18 @@ from trd_spark.pgs.contig_lengths import builds_holding
 from trd_spark.pgs.mt_entries import EntriesFiles
 from trd_spark.pgs.native_task import (
     BLOCK_BYTES_PER_ENTRY,
+    UNCALLED_SLICE,
     WEIGHT_FIELDS,
     PlinkFiles,
     Task,
     TaskRows,
+    UncalledItems,
     WeightsGate,
     add_partials,
     pass_files_gone,
     pass_function,
     pass_ready,
+    scored_slice,
     shared_task_rows,
     spill_function,
     tasks_of,
@@ -98,7 +102,7 @@ if TYPE_CHECKING:
 
     from trd_spark.config import NativeEngineSettings
     from trd_spark.pgs.matching import WeightMatrices
-    from trd_spark.pgs.scoring import FtFailedCalls
+    from trd_spark.pgs.scoring import FtFailedCalls, UncalledVariants
 
 log = logging.getLogger(__name__)
 
@@ -864,6 +868,7 @@ def score(
     settings: NativeEngineSettings,
     index: VariantIndex | None = None,
     male: np.ndarray | None = None,
+    uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
 ) -> hl_types.Table | SummedScores:
     """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
@@ -881,6 +886,9 @@ def score(
     sample in file order, the males on X when the caller read them (a sex file, a BGEN .sample's
     sex column; else the file's own, ``_sex_rows_of``): on X outside its PARs a male's call is one
     allele observation of the imputing frequency, on chrY only males' calls count (plink2 --score).
+    The weighted rows no sample has a call on (``scoring.UncalledVariants``) are
+    ``SummedScores.uncalled``; summed in Spark, a function giving them once the table is written
+    is appended to ``uncalled_sink`` (when given).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
     weighted row is missing from / repeated in the variant list.
     """
@@ -1005,13 +1013,21 @@ def score(
                 assert rows is not None
                 summed_scores = _rows_summed_on_driver(partial_rdd, rows, k, n, split)
         split.log()
-        return summed_scores
+        return replace(summed_scores, uncalled=uncalled_variants(
+            summed_scores.uncalled_found, pgs_ids, weights.rows, variant_idx, allele_idx, order))
     # The tasks run when the caller writes the table (reduced in Spark), after this returns:
     # their rows go in their pickles.
     rows = weighed()
     split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started, weights="task pickles")
     split.log()
-    summed = partials(tasks_of(arrays, bounds)).reduceByKey(add_partials, numPartitions=n_partitions)
+    # A task's uncalled rows (``native_task.UNCALLED_SLICE``) are no slice: not summed here, but
+    # gathered by an accumulator, read after the caller's write runs the tasks (``uncalled_sink``).
+    found: Any = sc.accumulator({}, cast(Any, UncalledItems()))  # (duck-typed AccumulatorParam)
+    if uncalled_sink is not None:
+        uncalled_sink.append(lambda: uncalled_variants(list(found.value.values()), pgs_ids, weights.rows, variant_idx,
+                                                       allele_idx, order))
+    summed = partials(tasks_of(arrays, bounds)).filter(partial(scored_slice, found)).reduceByKey(
+        add_partials, numPartitions=n_partitions)
 
     def to_batches(batches):
         # Each slice -> its rows as one Arrow batch, sample-major (vectorised: k x slice numbers;
@@ -1179,6 +1195,10 @@ class SummedScores:
     # plink2's ALLELE_CT counts fewer: 1 per called chrY (a male's) or chrM variant, 0 per
     # non-male's chrY variant (``engine._haploid_allele_counts``); None: no weighted row there.
     fewer_alleles: np.ndarray | None = None
+    # The tasks' items of uncalled rows (``native_task.UNCALLED_SLICE``) as collected, and what
+    # ``score`` makes of them (``uncalled_variants``: counts per score, the first rows' IDs).
+    uncalled_found: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    uncalled: UncalledVariants | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """The score rows (``_ScoreRows.of_slice``: s, pgs_id, score_sum, allele_count,
@@ -1230,6 +1250,7 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes,
     started = time.perf_counter() if since is None else since
     score = np.zeros((k, n))
     missing_vars = np.zeros((k, n))
+    uncalled = []
     for i, got in partial.collect():
         if isinstance(got[0], str):  # native_task.spilled: the same two arrays, from a local file
             path, task_cpu = got
@@ -1242,11 +1263,36 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes,
             split.task_cpu_s = (split.task_cpu_s or 0.0) + task_cpu
         else:
             part, mis = got
+        if i == UNCALLED_SLICE:  # a task's uncalled rows, not a slice's sums
+            uncalled.append((part, mis))
+            continue
         start = i * rows.sample_slice
         score[:, start:start + part.shape[1]] += part
         missing_vars[:, start:start + part.shape[1]] += mis
     split.job_s = time.perf_counter() - started
-    return SummedScores(rows, score, missing_vars)
+    return SummedScores(rows, score, missing_vars, uncalled_found=tuple(uncalled))
+
+
+def uncalled_variants(found: Sequence[tuple[np.ndarray, np.ndarray]], pgs_ids: Sequence[str], rows: pd.DataFrame,
+                      variant_idx: np.ndarray, allele_idx: np.ndarray, order: np.ndarray | None) -> UncalledVariants:
+    """The pass's ``scoring.UncalledVariants`` from its tasks' items (``found``: per task the
+    per-score n_vars of its uncalled rows and their count, float64 (k + 1,), and its first such
+    rows as (variant_idx, allele_idx), ``native_task._UncalledRows``). ``rows``: the weighted rows
+    (``contig``, ``position``, ``ref``, ``alt``), ``variant_idx``/``allele_idx``: their places in the
+    file in the pass's order, ``order`` the pass's order of ``rows`` (None: as given). The IDs are
+    the first ``scoring.UNCALLED_SHOWN`` rows by their place in the file."""
+    from trd_spark.pgs.scoring import UNCALLED_SHOWN, UncalledVariants
+
+    k = len(pgs_ids)
+    counts = np.sum([c for c, _ in found], axis=0) if found else np.zeros(k + 1)
+    kept = np.concatenate([r for _, r in found]) if found else np.zeros((0, 2), dtype=np.int64)
+    kept = kept[np.lexsort((kept[:, 1], kept[:, 0]))][:UNCALLED_SHOWN]
+    # (few rows: a lookup of each in the pass's row arrays)
+    at = [int(np.flatnonzero((variant_idx == v) & (allele_idx == a))[0]) for v, a in kept]
+    picked = rows.iloc[[int(order[p]) if order is not None else p for p in at]]
+    first = tuple(f"{c}:{p}:{r}:{a}" for c, p, r, a in zip(picked["contig"], picked["position"], picked["ref"],
+                                                          picked["alt"]))
+    return UncalledVariants(tuple(pgs_ids), np.rint(counts[:k]).astype(np.int64), int(round(counts[k])), first)
 
 
 def warm_workers(spark: SparkSession, block: tuple[int, int] | None = None) -> None:

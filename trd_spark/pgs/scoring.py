@@ -392,6 +392,8 @@ def compute_scores(
     ``chr_m`` likewise for the mitochondrion. ``allele_count`` is plink2's ALLELE_CT: 2 per called
     variant, 1 per called chrY (a male's) or chrM variant, 0 per non-male's chrY variant.
     ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
+    The table's global ``UNCALLED_VARIANTS`` counts the weighted rows no sample has a call on (on
+    chrY no male), summed in the same pass (``UncalledVariants``).
     ``site_models``: the ``WeightMatrices.site_models`` whose rows ``weights`` flags by
     ``site_group``/``site_coef``: a dominant / recessive REF effect allele at a multi-allelic site,
     its dosage D = constant + sum of coef x alt dosage over the site's split rows, scored as plink2
@@ -470,6 +472,13 @@ def compute_scores(
         skipped = male.map(lambda m: on_y & ~m)
     fill = mean_alt if impute else hl.float64(0.0)
     n_vars = rows._w.n_vars.map(hl.float64)
+    # A scored row no sample has a call on (``UncalledVariants``): on chrY no male's. Its calls
+    # are all imputed (frequency 0.5 of no observation, plink2's) or zeroed; counted per score
+    # (its n_vars) and its ID kept, in this same pass (three more aggregations, no second job).
+    uncalled = n_called == 0
+    if chr_y:
+        uncalled = hl.if_else(on_y, male_called == 0, uncalled)
+    uncalled = uncalled & hl.any(rows._w.n_vars.map(lambda v: v > 0))
     # The calls the genotype filter made missing, counted per row in this same pass (one more
     # row field, no second pass over the entries) and per score as n_vars x that count, the way
     # n_missing counts a missing call once per score variant on the row. On chrY only the calls
@@ -519,6 +528,10 @@ def compute_scores(
             "y_n_vars": hl.if_else(on_y, n_vars, n_vars.map(lambda v: 0.0))} if chr_y else {}),
         **({"ft_counted": n_vars.map(lambda v: v * n_ft)} if ft else {}),
         **(site_fields if sites else {}),
+        uncalled_vars=hl.if_else(uncalled, n_vars, n_vars.map(lambda v: 0.0)),
+        uncalled_id=hl.or_missing(uncalled, hl.delimit([rows.locus.contig, hl.str(rows.locus.position),
+                                                        rows.alleles[0], rows.alleles[1]], ":")),
+        uncalled_at=hl.or_missing(uncalled, rows.locus.global_position()),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
     block = blocks._block
@@ -535,6 +548,10 @@ def compute_scores(
             **({"y_offset_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_offset), block),
                 "y_n_vars_total": hl.agg.explode(lambda r: hl.agg.array_sum(r.y_n_vars), block)} if chr_y else {}),
             **({"ft_failed": hl.agg.explode(lambda r: hl.agg.array_sum(r.ft_counted), block)} if ft else {}),
+            uncalled_vars=hl.agg.explode(lambda r: hl.agg.array_sum(r.uncalled_vars), block),
+            uncalled_rows=hl.agg.explode(lambda r: hl.agg.count_where(hl.is_defined(r.uncalled_id)), block),
+            uncalled_first=hl.agg.explode(lambda r: hl.agg.filter(hl.is_defined(r.uncalled_id), hl.agg.take(
+                r.uncalled_id, UNCALLED_SHOWN, ordering=r.uncalled_at)), block),
             **({"site_sums": hl.agg.explode(lambda r: hl.agg.filter(r.site_group >= 0, hl.agg.group_by(
                 r.site_group, hl.struct(total=hl.agg.array_sum(r.site_dose.map(lambda d: r.site_coef * d)),
                                         mean=hl.agg.sum(r.site_coef * r.site_mean)))), block)} if sites else {}),
@@ -622,11 +639,16 @@ def compute_scores(
         n_matched=hl.int64(sc.denom // 2),
     )
     out = out.key_by().select("s", "pgs_id", "score_sum", "allele_count", "score_avg", "n_missing", "n_matched")
-    # The sums (k x n) stay out of the written table's globals; FT's counts go in (FT_FAILED_CALLS).
-    if not ft:
-        return out.select_globals()
+    # The sums (k x n) stay out of the written table's globals; FT's counts go in (FT_FAILED_CALLS),
+    # and the scored rows no sample has a call on (UNCALLED_VARIANTS).
     zeros = hl.range(k).map(lambda _: 0.0)
-    return out.select_globals(**{FT_FAILED_CALLS: hl.struct(
+    counted_uncalled = {UNCALLED_VARIANTS: hl.struct(
+        variants=hl.coalesce(out._t.uncalled_vars, zeros).map(lambda x: hl.int64(hl.floor(x + 0.5))),
+        rows=hl.int64(hl.coalesce(out._t.uncalled_rows, 0)),
+        first=hl.coalesce(out._t.uncalled_first, hl.empty_array(hl.tstr)))}
+    if not ft:
+        return out.select_globals(**counted_uncalled)
+    return out.select_globals(**counted_uncalled, **{FT_FAILED_CALLS: hl.struct(
         failed=hl.coalesce(out._t.ft_failed, zeros).map(lambda x: hl.int64(hl.floor(x + 0.5))),
         n_samples=hl.int64(n_samples))})
 
@@ -674,6 +696,47 @@ class FtFailedCalls:
     @property
     def n_scored(self) -> int:
         return int(self.scored.sum())
+
+
+# Global of ``compute_scores``' table: the scored rows no sample has a call on (on chrY no male),
+# struct ``variants`` (array<int64>, per score in ``pgs_ids`` order: its matched variants on such
+# rows), ``rows`` (int64: such rows) and ``first`` (array<str>: up to ``UNCALLED_SHOWN`` of their
+# IDs, contig:position:ref:alt, first by position). ``UncalledVariants.of_table`` reads it.
+UNCALLED_VARIANTS = "uncalled_variants"
+# How many uncalled rows' IDs are kept and named in the stage's WARNING.
+UNCALLED_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class UncalledVariants:
+    """A dataset's scored rows on which no sample has a call (on chrY no male: plink2 --score
+    counts males only there): a VCF record whose GTs are all missing, a GP-only record read with
+    ``dosage_field: DS``, a .bed/.pgen/BGEN variant missing in every sample. plink2 --score
+    (2.00a3.5, checked session 44) scores such a variant silently with frequency 0.5 (alt dosage
+    1 for everyone under mean imputation; 0 with no-mean-imputation), and so do we; the stage
+    counts them (``variants``: per score, int64, scores in ``pgs_ids`` order, the score's
+    matched variants on such rows, as ``n_matched`` counts them; ``rows``: the rows) and warns
+    with the first few IDs (``first``: contig:position:ref:alt, no sample ID). Counted in the
+    scoring pass itself: Hail's (``compute_scores``' ``UNCALLED_VARIANTS`` global) or the
+    native one (``native_task``'s per-task counts, ``pgen_engine.SummedScores.uncalled``)."""
+
+    pgs_ids: tuple[str, ...]
+    variants: np.ndarray
+    rows: int
+    first: tuple[str, ...]
+
+    @classmethod
+    def of_table(cls, hl: hl_types, scores: hl_types.Table, pgs_ids: Sequence[str]) -> UncalledVariants | None:
+        """From the ``UNCALLED_VARIANTS`` global of a score table (one small read of its
+        globals); None when the table has none (a route that does not count them)."""
+        if UNCALLED_VARIANTS not in scores.globals:
+            return None
+        got = hl.eval(scores.index_globals()[UNCALLED_VARIANTS])
+        return cls(tuple(pgs_ids), np.asarray(got.variants, dtype=np.int64), int(got.rows), tuple(got.first))
+
+    @property
+    def n_variants(self) -> int:
+        return int(self.variants.sum())
 
 
 def exported_ft_failed(bim: str, rows: pd.DataFrame, n_vars: np.ndarray) -> np.ndarray:

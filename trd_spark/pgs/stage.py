@@ -87,6 +87,7 @@ from trd_spark.pgs.native_task import PASS_FILES_GONE
 from trd_spark.pgs.sample_sex import SexOnX, dataset_sex
 from trd_spark.pgs.scoring import (
     FtFailedCalls,
+    UncalledVariants,
     check_score_arrow,
     check_score_table,
     score_rows_arrow,
@@ -148,6 +149,35 @@ class DatasetMatches:
     ft_failed: FtFailedCalls | None = None
     # The sex on X the dataset is scored with (sample_sex.dataset_sex; its counts set by scoring).
     sex: SexOnX | None = None
+    # The scored rows no sample has a call on, counted by the scoring pass (scoring.UncalledVariants).
+    uncalled: UncalledVariants | None = None
+
+
+def uncalled_variant_counts(results: list[DatasetMatches]) -> dict[str, dict[str, Any]]:
+    """dataset -> ``{"rows": <its scored genotype rows no sample has a call on>, "by_score":
+    {pgs_id: <the score's matched variants on them>}}`` (``scoring.UncalledVariants``; scores
+    without such a variant left out), for the pgs manifest's notes (``uncalled_variants``); every
+    scored dataset is listed, 0 included. Variants, not persons."""
+    return {r.dataset: {"rows": r.uncalled.rows,
+                        "by_score": {p: int(n) for p, n in zip(r.uncalled.pgs_ids, r.uncalled.variants) if n}}
+            for r in results if r.uncalled is not None}
+
+
+def check_uncalled(r: DatasetMatches) -> None:
+    """One WARNING when some scored row of ``r`` has no called sample (on chrY no called male):
+    every person gets the frequency 0.5 of no observation there (alt dosage 1; 0 with
+    ``pgs.missing_genotypes: zero``), as plink2 --score gives it without a word; the usual causes
+    are a dosage field the records do not carry (``dosage_field: DS`` on GP-only records), a
+    record whose calls are all missing, or a sample-less chrY. Names the dataset, the count and
+    the first rows' IDs (``scoring.UNCALLED_SHOWN``; variants, no sample ID)."""
+    u = r.uncalled
+    if u is None or u.rows == 0:
+        return
+    log.warning("pgs: dataset %s: %d scored genotype row(s) (%d score variant(s) over all scores) have no called "
+                "sample (on chrY no called male), e.g. %s: every person's call there is missing and scored as "
+                "plink2 scores it, frequency 0.5 of no observation under mean_impute, 0 under zero; check the "
+                "dataset's dosage_field and those records (notes.uncalled_variants)", r.dataset, u.rows,
+                u.n_variants, ", ".join(u.first))
 
 
 def missing_call_shares(results: list[DatasetMatches]) -> dict[str, float]:
@@ -693,8 +723,9 @@ def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: Score
     return file_rows_at(frame, loci, rg.global_positions_dict, rg.contigs)
 
 
-def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
-                  scratch: str | None = None) -> hl_types.Table | pgen_engine.SummedScores:
+def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None,
+                  uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
+                  ) -> hl_types.Table | pgen_engine.SummedScores:
     """Every score of one matched dataset by the route ``engine.score`` picks
     (``engine.route_for``: the native engine for bed/pgen; hard calls Hail reads exported to
     ``scratch``, a ``scoring_scratch`` directory, and scored natively; Hail's pass otherwise),
@@ -707,7 +738,9 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
     (``native_weights_directory``); for bed/pgen/BGEN (route ``native``) and a local MatrixTable
     whose entry files the pass may read (``entry_files_scored``) once the pass's tasks have started
     (``matching.DeferredWeights``, ``pgen_engine.score``; where the MatrixTable's calls are exported
-    instead, at their first use). Errors of the export as ``hail_errors``."""
+    instead, at their first use). ``uncalled_sink``: ``engine.score``'s (a native pass summed in
+    Spark appends how to read its uncalled rows once its table is written). Errors of the export
+    as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)), \
             native_weights_directory(cfg, source, scratch, len(r.frame.rows), len(r.scoring_files)) as directory:
@@ -728,7 +761,8 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches,
                               r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                               settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
                               index=r.variants if r.mt is None else None,
-                              persons_below=cfg.report.small_count_threshold, sex=r.sex)
+                              persons_below=cfg.report.small_count_threshold, sex=r.sex,
+                              uncalled_sink=uncalled_sink)
     if r.sex is not None and r.sex.counts is not None:
         r.sex.counts.check(r.dataset, cfg.pgs.sex_warn_share, cfg.report.small_count_threshold)
     return scored
@@ -774,14 +808,17 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
     Nothing is lazy on the export's scratch directory afterwards.
     Errors of reading the genotypes as ``hail_errors``."""
     where = f"pgs scores of dataset {r.dataset}"
+    uncalled_sink: list[Callable[[], UncalledVariants]] = []  # (a native pass summed in Spark)
     with scoring_scratch(hl, spark, cfg, scratch) as export_dir, hail_errors(genotypes_where(cfg, r.dataset)):
-        scored = score_dataset(hl, cfg, r, export_dir)
+        scored = score_dataset(hl, cfg, r, export_dir, uncalled_sink)
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
             r.missing_call_share = check_score_arrow(rows, where)
             r.ft_failed = scored.ft_failed_calls
+            r.uncalled = scored.uncalled
             check_missing_calls(cfg, r)
             check_ft_failed(cfg, r)
+            check_uncalled(r)
             return rows
         path = scratch_file(hl, scratch, f"pgs_scores_{r.dataset}", "ht")
         scored.key_by("s", "pgs_id").write(path)
@@ -789,8 +826,13 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
     r.missing_call_share = check_score_table(hl, written, where)
     r.ft_failed = FtFailedCalls.of_table(hl, written, [sf.pgs_id for sf in r.scoring_files],
                                          r.summary["n_matched"].tolist())
+    # Hail's pass counts them in its table; a native pass summed in Spark in its accumulator,
+    # filled by the write above.
+    r.uncalled = UncalledVariants.of_table(hl, written, [sf.pgs_id for sf in r.scoring_files]) \
+        if not uncalled_sink else uncalled_sink[-1]()
     check_missing_calls(cfg, r)
     check_ft_failed(cfg, r)
+    check_uncalled(r)
     return scores_frame(hl, written, r.dataset)
 
 
@@ -1261,6 +1303,7 @@ def _run(ctx: StageContext, hl: hl_types, scratch: str) -> None:
         writer.notes["missing_call_share"] = missing_call_shares(results)
         writer.notes["ft_failed_call_share"] = ft_failed_call_shares(cfg, results)
         writer.notes["ft_failed_calls_by_score"] = ft_failed_calls_by_score(results)  # exact: internal
+        writer.notes["uncalled_variants"] = uncalled_variant_counts(results)
         # dataset -> where its sex on X came from and its samples by sex, as labels (sample_sex.SexCounts.note)
         writer.notes["sample_sex"] = {r.dataset: r.sex.counts.note(cfg.report.small_count_threshold)
                                       for r in results if r.sex is not None and r.sex.counts is not None}
