@@ -67,6 +67,19 @@ def test_haploid_capable_contigs_come_from_the_reference(hl):
     assert haploid_contigs(hl.get_reference("GRCh37")) == ["Y", "MT"]
 
 
+def test_contig_intervals_are_the_parsed_whole_contigs(hl):
+    """genotypes.contig_intervals (Python intervals: hl.filter_intervals evaluates them as a
+    literal, not a compiled parse) is hl.parse_locus_interval(contig) of each contig, both
+    builds: the first and the last position of the contig included, nothing outside it."""
+    from trd_spark.pgs.genotypes import contig_intervals, haploid_capable_contigs
+
+    for build in ("GRCh38", "GRCh37"):
+        rg = hl.get_reference(build)
+        contigs = [*haploid_capable_contigs(rg), rg.contigs[0]]
+        assert contig_intervals(hl, rg, contigs) == hl.eval(
+            hl.array([hl.parse_locus_interval(c, reference_genome=rg) for c in contigs]))
+
+
 def test_missing_inputs_are_input_errors(hl, tmp_path):
     with pytest.raises(InputDataError, match="cannot import VCF"):
         read_genotypes(hl, GenotypeSource(format="vcf", path=str(tmp_path / "absent.vcf")))

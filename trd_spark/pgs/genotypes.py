@@ -484,7 +484,7 @@ def to_biallelic_dosage(
     if dosage_field is not None and has_gt and unscored:
         # Left out: their dosages would need the ploidy pass, and Hail's pass computes every
         # row's entries before it keeps the weighted rows (a row it never scores could fail).
-        mt = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in unscored], keep=False)
+        mt = hl.filter_intervals(mt, contig_intervals(hl, rg, unscored), keep=False)
     with_ploidies = dosage_field is not None and has_gt and len(ploidy_contigs) > 0
     if with_ploidies:
         mt = mt.annotate_cols(**{_PLOIDY: sample_ploidies(hl, mt, ploidy_contigs)[mt.col_key][_PLOIDY]})
@@ -720,12 +720,24 @@ def sample_ploidies(hl: hl_types, mt: hl_types.MatrixTable, contigs: Collection[
     (``to_biallelic_dosage``: the scale of a dosage beside a missing GT)."""
     rg = mt.locus.dtype.reference_genome
     contigs = haploid_capable_contigs(rg) if contigs is None else list(contigs)
-    sex = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
+    sex = hl.filter_intervals(mt, contig_intervals(hl, rg, contigs))
     sex = sex.filter_rows(~sex.locus.in_x_par())
     seen = hl.agg.filter(hl.is_defined(sex.GT), hl.agg.group_by(sex.locus.contig, hl.agg.collect_as_set(sex.GT.ploidy)))
     cols = sex.annotate_cols(_seen=seen).cols()
     one = cols._seen.items().filter(lambda kv: hl.len(kv[1]) == 1).map(lambda kv: (kv[0], hl.array(kv[1])[0]))
     return cols.select(**{_PLOIDY: hl.dict(one)})
+
+
+def contig_intervals(hl: hl_types, rg: hl_types.ReferenceGenome, contigs: Collection[str]) -> list:
+    """The whole of each of ``contigs`` (names of the reference genome ``rg``, a Hail
+    ``ReferenceGenome``) as Python ``hl.Interval``s of ``hl.Locus`` [1, its length], both ends
+    included: the intervals ``hl.parse_locus_interval(contig)`` gives, for
+    ``hl.filter_intervals``. Why not that parse: ``filter_intervals`` evaluates its intervals
+    (``hl.eval``), and parse expressions are a query Hail compiles each time (0.02-0.04 JVM
+    CPU-s a call warm, more cold; Python intervals are a literal: ~0.01, session 44 lean in
+    benchmarks/RESULTS.md). ``ValueError`` (Hail's) for a contig ``rg`` lacks."""
+    return [hl.Interval(hl.Locus(c, 1, rg), hl.Locus(c, rg.lengths[c], rg), includes_start=True, includes_end=True)
+            for c in contigs]
 
 
 def haploid_capable_contigs(rg: hl_types.ReferenceGenome) -> list[str]:
@@ -821,7 +833,7 @@ def sex_calls(hl: hl_types, calls: hl_types.MatrixTable, rows: pd.DataFrame, *,
     loci = hl.literal({(str(c), int(p)) for c, p in zip(contig[listed_loci], position[listed_loci])},
                       hl.tset(hl.ttuple(hl.tstr, hl.tint32)))
     contigs = [*(rg.x_contigs if read_x else []), *sorted(set(contig[on_y]))]
-    told = hl.filter_intervals(calls, [hl.parse_locus_interval(c, reference_genome=rg) for c in contigs])
+    told = hl.filter_intervals(calls, contig_intervals(hl, rg, contigs))
     listed = loci.contains(hl.tuple([told.locus.contig, told.locus.position]))
     if all_x:
         listed = listed | (hl.literal(set(rg.x_contigs)).contains(told.locus.contig) & ~told.locus.in_x_par())
@@ -885,7 +897,7 @@ def vds_x_evidence(hl: hl_types, vds) -> hl_types.Table:
         field = "GT" if "GT" in mt.entry else "LGT" if "LGT" in mt.entry else None
         if field is None:
             return None
-        x = hl.filter_intervals(mt, [hl.parse_locus_interval(c, reference_genome=rg) for c in rg.x_contigs])
+        x = hl.filter_intervals(mt, contig_intervals(hl, rg, rg.x_contigs))
         x = x.filter_rows(~x.locus.in_x_par())
         gt = x[field]
         return x.select_cols(_haploid=hl.agg.any(hl.is_defined(gt) & (gt.ploidy == 1)),
