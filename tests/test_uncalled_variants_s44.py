@@ -41,24 +41,32 @@ _SCORES = {
 }
 _IDS = {("1", 1000): "a1", ("1", 6000): "u1", ("1", 7000): "a2", ("Y", 2800000): "y1"}
 # Routes: Hail's pass, the VCF's hard calls exported to the native engine, a .bed (plink2's, with
-# the sex in its .fam) scored natively, summed on the driver and summed in Spark.
+# the sex in its .fam) scored natively, summed on the driver and summed in Spark; the same .bed
+# without the sex (every .fam SEX 0: no male, so chrY adds nothing and the no-male WARNING names y1).
 _ROUTES = {"vcf-hail": ("vcf", "  native: {engine: hail}"), "vcf-export": ("vcf", ""),
-           "bed": ("plink", ""), "bed-spark-summed": ("plink", "  native: {driver_sum_mb: 0}")}
+           "bed": ("plink", ""), "bed-spark-summed": ("plink", "  native: {driver_sum_mb: 0}"),
+           "bed-no-sex": ("plink", "")}
 
 
 def _plink2(*args: str) -> None:
     subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
 
 
-def _inputs(tmp: Path) -> dict[tuple[str, int], float]:
-    """The VCF, sex file, .bed and scoring files in ``tmp``; returns plink2 --score's SCORE1_SUM
-    per (pgs_id, IID) on the .bed (--read-freq of its own --freq: fewer than 50 samples)."""
+def _inputs(tmp: Path) -> dict[str, dict[tuple[str, int], float]]:
+    """The VCF, sex file, .bed (``b``; ``n`` without the sex) and scoring files in ``tmp``; returns
+    per .bed plink2 --score's SCORE1_SUM per (pgs_id, IID) (--read-freq of its own --freq: fewer
+    than 50 samples)."""
     (tmp / "d.vcf").write_text(_VCF)
     (tmp / "sex.txt").write_text(_SEX)
     _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-bed", "--out",
             str(tmp / "b"))
-    _plink2("--bfile", str(tmp / "b"), "--freq", "--out", str(tmp / "f"))
+    _plink2("--vcf", str(tmp / "d.vcf"), "--make-bed", "--out", str(tmp / "n"))
     (tmp / "scores").mkdir()
+    return {bed: _sums(tmp, bed) for bed in ("b", "n")}
+
+
+def _sums(tmp: Path, bed: str) -> dict[tuple[str, int], float]:
+    _plink2("--bfile", str(tmp / bed), "--freq", "--out", str(tmp / "f"))
     out = {}
     for pgs_id, rows in _SCORES.items():
         (tmp / "scores" / f"{pgs_id}.txt").write_text(
@@ -67,7 +75,7 @@ def _inputs(tmp: Path) -> dict[tuple[str, int], float]:
             + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
         w = tmp / f"{pgs_id}.w"
         w.write_text("ID\tA1\tW\n" + "".join(f"{_IDS[c, p]}\t{e}\t{wt}\n" for c, p, e, _, wt in rows))
-        _plink2("--bfile", str(tmp / "b"), "--read-freq", str(tmp / "f.afreq"), "--score", str(w), "1", "2", "3",
+        _plink2("--bfile", str(tmp / bed), "--read-freq", str(tmp / "f.afreq"), "--score", str(w), "1", "2", "3",
                 "header-read", "cols=+scoresums", "--out", str(tmp / pgs_id))
         with open(tmp / f"{pgs_id}.sscore") as f:
             out.update({(pgs_id, int(r[1])): float(r[-1]) for r in (line.split() for line in f)
@@ -76,7 +84,7 @@ def _inputs(tmp: Path) -> dict[tuple[str, int], float]:
 
 
 @pytest.fixture(scope="module")
-def oracle(tmp_path_factory) -> tuple[Path, dict[tuple[str, int], float]]:
+def oracle(tmp_path_factory) -> tuple[Path, dict[str, dict[tuple[str, int], float]]]:
     tmp = tmp_path_factory.mktemp("uncalled")
     return tmp, _inputs(tmp)
 
@@ -86,13 +94,17 @@ def test_uncalled_rows_are_counted_warned_and_scored_as_plink2(hl, spark, oracle
     """u1 (no call) and y1 (no male's call) are counted on every route: 2 rows, one variant of
     each score, named in one WARNING (their IDs, no sample ID) and in the notes; the sums equal
     plink2's (u1 adds 1.0 x alt dosage 1 for everyone; y1 the males' frequency 0.5 of no
-    observation). On de435dc every route scored the same sums and said nothing (no count)."""
+    observation). On de435dc every route scored the same sums and said nothing (no count).
+    Without the sex (bed-no-sex) y1 is named by the no-male WARNING alone: the uncalled WARNING
+    names u1 and says one chrY row was left out (before: y1 in both WARNINGs), the notes count
+    both rows and that one."""
     from test_field_cases_pgs import case_config, published_frame
 
     tmp, want = oracle
     fmt, extra_pgs = _ROUTES[route]
+    bed = "n" if route == "bed-no-sex" else "b"
     path, sex = (str(tmp / "d.vcf"), f', sex_source: {{path: "{tmp}/sex.txt"}}') if fmt == "vcf" else \
-        (str(tmp / "b.bed"), "")
+        (str(tmp / f"{bed}.bed"), "")
     (tmp / route).mkdir()
     cfg = case_config(tmp / route, path, str(tmp / "scores" / "*.txt"), fmt=fmt, extra_genotypes=sex,
                       extra_pgs=extra_pgs)
@@ -101,9 +113,18 @@ def test_uncalled_rows_are_counted_warned_and_scored_as_plink2(hl, spark, oracle
     with caplog.at_level(logging.WARNING, logger="trd_spark.pgs.stage"):
         got = published_frame(stage.scores_of_dataset(hl, spark, cfg, r))
     sums = dict(zip(zip(got["pgs_id"], got["person_id"].astype(int)), got["score_sum"], strict=True))
-    assert sums == pytest.approx(want, rel=1e-5, abs=1e-6)  # plink2's 6 digits
-    assert stage.uncalled_variant_counts([r]) == {"d": {"rows": 2, "by_score": {"PGS994401": 1, "PGS994402": 1}}}
+    assert sums == pytest.approx(want[bed], rel=1e-5, abs=1e-6)  # plink2's 6 digits
+    no_male = int(bed == "n")
+    assert stage.uncalled_variant_counts([r]) == {"d": {"rows": 2, "by_score": {"PGS994401": 1, "PGS994402": 1},
+                                                        "no_male_chry_rows": no_male}}
     warned = [rec.getMessage() for rec in caplog.records if "no called sample" in rec.getMessage()]
-    assert len(warned) == 1 and "dataset d: 2 scored genotype row(s)" in warned[0], warned
-    assert ":6000:C:T" in warned[0] and ":2800000:G:A" in warned[0]
+    no_male_warned = [rec.getMessage() for rec in caplog.records if "no sample known to be male" in rec.getMessage()]
+    assert len(no_male_warned) == no_male and all("1 weighted genotype rows on chrY" in m for m in no_male_warned)
+    assert len(warned) == 1, warned
+    if no_male:
+        assert "dataset d: 1 scored genotype row(s) (besides the 1 chrY row(s) of the no-male WARNING" in warned[0]
+        assert ":6000:C:T" in warned[0] and ":2800000:G:A" not in warned[0]
+    else:
+        assert "dataset d: 2 scored genotype row(s) have" in warned[0], warned
+        assert ":6000:C:T" in warned[0] and ":2800000:G:A" in warned[0]
     assert not any(str(s) in warned[0] for s in range(1001, 1007))

@@ -228,6 +228,7 @@ def score(
         log.info("pgs: hail engine for %s genotypes", source.format)
         assert mt is not None  # the Hail path's input
         table = weights_table(hl, weights.frame(), source.reference_genome)
+        any_male = True
         if on_y.any():
             if male is None:
                 any_male = False
@@ -244,7 +245,8 @@ def score(
         # over their partitions, only when there is such a site), as the native pass checks them.
         check_split_site_sums(hl, mt, weights.rows, source.dosage_field)
         return compute_scores(hl, mt, table, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
-                              chr_y=bool(on_y.any()), chr_m=bool(on_m.any()), site_models=weights.site_models)
+                              chr_y=bool(on_y.any()), chr_m=bool(on_m.any()), site_models=weights.site_models,
+                              no_male_on_y=not any_male)
     if route == "export":
         assert mt is not None and scratch is not None  # the export's input and place
         entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)

@@ -441,9 +441,11 @@ def _score_task(files: PlinkFiles | BgenFiles | EntriesFiles, n_samples: int, al
 
 
 # The key of a task's item of uncalled rows among its per-slice partials (``_UncalledRows.counted``):
-# (per score the n_vars of its rows no sample has a call on, then their count: float64 (k + 1,);
-# the first ``UNCALLED_ROWS_KEPT`` of them as (variant_idx, allele_idx): int64 (f, 2)). Only
-# from a task with such a row; ``pgen_engine`` sums the items apart from the slices.
+# (per score the n_vars of its rows no sample has a call on, then their count and the count of
+# those on chrY with no male at all: float64 (k + 2,); the first ``UNCALLED_ROWS_KEPT`` of them as
+# (variant_idx, allele_idx, shown): int64 (f, 3), the shown ones (shown 1: not a no-male chrY row,
+# which the no-male WARNING names) first). Only from a task with such a row; ``pgen_engine`` sums
+# the items apart from the slices.
 UNCALLED_SLICE = -1
 UNCALLED_ROWS_KEPT = 5
 
@@ -452,8 +454,8 @@ class _UncalledRows:
     """A task's rows on which no sample has a call (``scoring.UncalledVariants``), found from each
     block's missing calls (one ``np.bincount`` of their rows): every sample's call missing, or
     on chrY (``Task.y_rows``) every male's (``_drop_non_males_on_y`` reads a non-male's call there
-    as called 0; no male at all: every chrY row). Rows with no score variant (n_vars 0: a site's
-    other alts) are not counted."""
+    as called 0; no male at all: every chrY row, counted apart). Rows with no score variant
+    (n_vars 0: a site's other alts) are not counted."""
 
     def __init__(self, task: Task, n_samples: int) -> None:
         self.n = n_samples
@@ -481,10 +483,16 @@ class _UncalledRows:
         rows = rows[np.asarray(task.n_vars[rows]).any(axis=1)]
         if not rows.size:
             return None
-        counts = np.r_[np.asarray(task.n_vars[rows], dtype=np.float64).sum(axis=0), float(rows.size)]
-        kept = rows[:UNCALLED_ROWS_KEPT]
+        # No male at all (``pgen_engine._sex_rows_of`` warned): every chrY row is such a row.
+        no_male = np.zeros(rows.size, dtype=bool) if self.y_rows is None or self.n_male else self.y_rows[rows]
+        counts = np.r_[np.asarray(task.n_vars[rows], dtype=np.float64).sum(axis=0), float(rows.size),
+                       float(no_male.sum())]
+        # The shown rows first (stable: each part in file order), so a task's kept rows hold its
+        # first shown ones; its first row stays a key no other task has (``scored_slice``).
+        kept = rows[np.argsort(no_male, kind="stable")][:UNCALLED_ROWS_KEPT]
         return counts, np.stack([np.asarray(task.variant_idx[kept], dtype=np.int64),
-                                 np.asarray(task.allele_idx[kept], dtype=np.int64)], axis=1)
+                                 np.asarray(task.allele_idx[kept], dtype=np.int64),
+                                 (~np.sort(no_male)[:UNCALLED_ROWS_KEPT]).astype(np.int64)], axis=1)
 
 
 def scored_slice(found: Any, item: tuple[int, Any]) -> bool:

@@ -1276,23 +1276,26 @@ def _summed_rows(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes,
 def uncalled_variants(found: Sequence[tuple[np.ndarray, np.ndarray]], pgs_ids: Sequence[str], rows: pd.DataFrame,
                       variant_idx: np.ndarray, allele_idx: np.ndarray, order: np.ndarray | None) -> UncalledVariants:
     """The pass's ``scoring.UncalledVariants`` from its tasks' items (``found``: per task the
-    per-score n_vars of its uncalled rows and their count, float64 (k + 1,), and its first such
-    rows as (variant_idx, allele_idx), ``native_task._UncalledRows``). ``rows``: the weighted rows
+    per-score n_vars of its uncalled rows, their count and the no-male chrY ones', float64
+    (k + 2,), and its first such rows as (variant_idx, allele_idx, shown),
+    ``native_task._UncalledRows``). ``rows``: the weighted rows
     (``contig``, ``position``, ``ref``, ``alt``), ``variant_idx``/``allele_idx``: their places in the
     file in the pass's order, ``order`` the pass's order of ``rows`` (None: as given). The IDs are
-    the first ``scoring.UNCALLED_SHOWN`` rows by their place in the file."""
+    the first ``scoring.UNCALLED_SHOWN`` shown rows (no no-male chrY row) by their place in the file."""
     from trd_spark.pgs.scoring import UNCALLED_SHOWN, UncalledVariants
 
     k = len(pgs_ids)
-    counts = np.sum([c for c, _ in found], axis=0) if found else np.zeros(k + 1)
-    kept = np.concatenate([r for _, r in found]) if found else np.zeros((0, 2), dtype=np.int64)
+    counts = np.sum([c for c, _ in found], axis=0) if found else np.zeros(k + 2)
+    kept = np.concatenate([r for _, r in found]) if found else np.zeros((0, 3), dtype=np.int64)
+    kept = kept[kept[:, 2] == 1]
     kept = kept[np.lexsort((kept[:, 1], kept[:, 0]))][:UNCALLED_SHOWN]
     # (few rows: a lookup of each in the pass's row arrays)
-    at = [int(np.flatnonzero((variant_idx == v) & (allele_idx == a))[0]) for v, a in kept]
+    at = [int(np.flatnonzero((variant_idx == v) & (allele_idx == a))[0]) for v, a, _ in kept]
     picked = rows.iloc[[int(order[p]) if order is not None else p for p in at]]
     first = tuple(f"{c}:{p}:{r}:{a}" for c, p, r, a in zip(picked["contig"], picked["position"], picked["ref"],
                                                           picked["alt"]))
-    return UncalledVariants(tuple(pgs_ids), np.rint(counts[:k]).astype(np.int64), int(round(counts[k])), first)
+    return UncalledVariants(tuple(pgs_ids), np.rint(counts[:k]).astype(np.int64), int(round(counts[k])), first,
+                            int(round(counts[k + 1])))
 
 
 def warm_workers(spark: SparkSession, block: tuple[int, int] | None = None) -> None:

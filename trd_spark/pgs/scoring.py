@@ -376,6 +376,7 @@ def compute_scores(
     missing_genotypes: Literal["mean_impute", "zero"] = "mean_impute",
     block_size: int = 256,
     site_models: SiteModels | None = None,
+    no_male_on_y: bool = False,
 ) -> hl_types.Table:
     """Long table (unkeyed): s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched.
 
@@ -393,7 +394,9 @@ def compute_scores(
     variant, 1 per called chrY (a male's) or chrM variant, 0 per non-male's chrY variant.
     ``weights``: from ``weights_table``; ``pgs_ids``/``n_matched`` in score_index order.
     The table's global ``UNCALLED_VARIANTS`` counts the weighted rows no sample has a call on (on
-    chrY no male), summed in the same pass (``UncalledVariants``).
+    chrY no male), summed in the same pass (``UncalledVariants``); ``no_male_on_y``: no sample is
+    known to be male (the caller warned, ``pgen_engine.warn_no_male_on_y``), so every chrY row is
+    such a row: counted apart (``no_male_rows``) and none of their IDs kept.
     ``site_models``: the ``WeightMatrices.site_models`` whose rows ``weights`` flags by
     ``site_group``/``site_coef``: a dominant / recessive REF effect allele at a multi-allelic site,
     its dosage D = constant + sum of coef x alt dosage over the site's split rows, scored as plink2
@@ -479,6 +482,7 @@ def compute_scores(
     if chr_y:
         uncalled = hl.if_else(on_y, male_called == 0, uncalled)
     uncalled = uncalled & hl.any(rows._w.n_vars.map(lambda v: v > 0))
+    no_male_y = chr_y and no_male_on_y
     # The calls the genotype filter made missing, counted per row in this same pass (one more
     # row field, no second pass over the entries) and per score as n_vars x that count, the way
     # n_missing counts a missing call once per score variant on the row. On chrY only the calls
@@ -531,7 +535,8 @@ def compute_scores(
         uncalled_vars=hl.if_else(uncalled, n_vars, n_vars.map(lambda v: 0.0)),
         uncalled_id=hl.or_missing(uncalled, hl.delimit([rows.locus.contig, hl.str(rows.locus.position),
                                                         rows.alleles[0], rows.alleles[1]], ":")),
-        uncalled_at=hl.or_missing(uncalled, rows.locus.global_position()),
+        # (a chrY row with no male at all is named by the no-male WARNING: counted, its ID not kept)
+        uncalled_at=hl.or_missing(uncalled & ~on_y if no_male_y else uncalled, rows.locus.global_position()),
     )
     blocks = group_within_partitions(rows, "_block", block_size)
     block = blocks._block
@@ -550,8 +555,10 @@ def compute_scores(
             **({"ft_failed": hl.agg.explode(lambda r: hl.agg.array_sum(r.ft_counted), block)} if ft else {}),
             uncalled_vars=hl.agg.explode(lambda r: hl.agg.array_sum(r.uncalled_vars), block),
             uncalled_rows=hl.agg.explode(lambda r: hl.agg.count_where(hl.is_defined(r.uncalled_id)), block),
-            uncalled_first=hl.agg.explode(lambda r: hl.agg.filter(hl.is_defined(r.uncalled_id), hl.agg.take(
+            uncalled_first=hl.agg.explode(lambda r: hl.agg.filter(hl.is_defined(r.uncalled_at), hl.agg.take(
                 r.uncalled_id, UNCALLED_SHOWN, ordering=r.uncalled_at)), block),
+            **({"uncalled_no_male": hl.agg.explode(lambda r: hl.agg.count_where(
+                hl.is_defined(r.uncalled_id) & hl.is_missing(r.uncalled_at)), block)} if no_male_y else {}),
             **({"site_sums": hl.agg.explode(lambda r: hl.agg.filter(r.site_group >= 0, hl.agg.group_by(
                 r.site_group, hl.struct(total=hl.agg.array_sum(r.site_dose.map(lambda d: r.site_coef * d)),
                                         mean=hl.agg.sum(r.site_coef * r.site_mean)))), block)} if sites else {}),
@@ -645,6 +652,7 @@ def compute_scores(
     counted_uncalled = {UNCALLED_VARIANTS: hl.struct(
         variants=hl.coalesce(out._t.uncalled_vars, zeros).map(lambda x: hl.int64(hl.floor(x + 0.5))),
         rows=hl.int64(hl.coalesce(out._t.uncalled_rows, 0)),
+        no_male_rows=hl.int64(hl.coalesce(out._t.uncalled_no_male, 0)) if no_male_y else hl.int64(0),
         first=hl.coalesce(out._t.uncalled_first, hl.empty_array(hl.tstr)))}
     if not ft:
         return out.select_globals(**counted_uncalled)
@@ -700,7 +708,8 @@ class FtFailedCalls:
 
 # Global of ``compute_scores``' table: the scored rows no sample has a call on (on chrY no male),
 # struct ``variants`` (array<int64>, per score in ``pgs_ids`` order: its matched variants on such
-# rows), ``rows`` (int64: such rows) and ``first`` (array<str>: up to ``UNCALLED_SHOWN`` of their
+# rows), ``rows`` (int64: such rows), ``no_male_rows`` (int64: those of them on chrY when no sample is
+# known to be male) and ``first`` (array<str>: up to ``UNCALLED_SHOWN`` of the others'
 # IDs, contig:position:ref:alt, first by position). ``UncalledVariants.of_table`` reads it.
 UNCALLED_VARIANTS = "uncalled_variants"
 # How many uncalled rows' IDs are kept and named in the stage's WARNING.
@@ -716,7 +725,10 @@ class UncalledVariants:
     1 for everyone under mean imputation; 0 with no-mean-imputation), and so do we; the stage
     counts them (``variants``: per score, int64, scores in ``pgs_ids`` order, the score's
     matched variants on such rows, as ``n_matched`` counts them; ``rows``: the rows) and warns
-    with the first few IDs (``first``: contig:position:ref:alt, no sample ID). Counted in the
+    with the first few IDs (``first``: contig:position:ref:alt, no sample ID). ``no_male_rows``:
+    those of ``rows`` on chrY in a dataset with no sample known to be male, which
+    ``pgen_engine.warn_no_male_on_y`` already names (one cause: the stage leaves them out of its
+    WARNING, and ``first`` holds none of them). Counted in the
     scoring pass itself: Hail's (``compute_scores``' ``UNCALLED_VARIANTS`` global) or the
     native one (``native_task``'s per-task counts, ``pgen_engine.SummedScores.uncalled``)."""
 
@@ -724,6 +736,7 @@ class UncalledVariants:
     variants: np.ndarray
     rows: int
     first: tuple[str, ...]
+    no_male_rows: int = 0
 
     @classmethod
     def of_table(cls, hl: hl_types, scores: hl_types.Table, pgs_ids: Sequence[str]) -> UncalledVariants | None:
@@ -732,7 +745,8 @@ class UncalledVariants:
         if UNCALLED_VARIANTS not in scores.globals:
             return None
         got = hl.eval(scores.index_globals()[UNCALLED_VARIANTS])
-        return cls(tuple(pgs_ids), np.asarray(got.variants, dtype=np.int64), int(got.rows), tuple(got.first))
+        return cls(tuple(pgs_ids), np.asarray(got.variants, dtype=np.int64), int(got.rows), tuple(got.first),
+                   int(got.no_male_rows))
 
     @property
     def n_variants(self) -> int:

@@ -155,11 +155,13 @@ class DatasetMatches:
 
 def uncalled_variant_counts(results: list[DatasetMatches]) -> dict[str, dict[str, Any]]:
     """dataset -> ``{"rows": <its scored genotype rows no sample has a call on>, "by_score":
-    {pgs_id: <the score's matched variants on them>}}`` (``scoring.UncalledVariants``; scores
-    without such a variant left out), for the pgs manifest's notes (``uncalled_variants``); every
-    scored dataset is listed, 0 included. Variants, not persons."""
+    {pgs_id: <the score's matched variants on them>}, "no_male_chry_rows": <those of the rows on
+    chrY with no sample known to be male, named by the no-male WARNING, not by the stage's>}``
+    (``scoring.UncalledVariants``; scores without such a variant left out), for the pgs manifest's
+    notes (``uncalled_variants``); every scored dataset is listed, 0 included. Variants, not persons."""
     return {r.dataset: {"rows": r.uncalled.rows,
-                        "by_score": {p: int(n) for p, n in zip(r.uncalled.pgs_ids, r.uncalled.variants) if n}}
+                        "by_score": {p: int(n) for p, n in zip(r.uncalled.pgs_ids, r.uncalled.variants) if n},
+                        "no_male_chry_rows": r.uncalled.no_male_rows}
             for r in results if r.uncalled is not None}
 
 
@@ -169,15 +171,20 @@ def check_uncalled(r: DatasetMatches) -> None:
     ``pgs.missing_genotypes: zero``), as plink2 --score gives it without a word; the usual causes
     are a dosage field the records do not carry (``dosage_field: DS`` on GP-only records), a
     record whose calls are all missing, or a sample-less chrY. Names the dataset, the count and
-    the first rows' IDs (``scoring.UNCALLED_SHOWN``; variants, no sample ID)."""
+    the first rows' IDs (``scoring.UNCALLED_SHOWN``; variants, no sample ID). The chrY rows of a
+    dataset with no sample known to be male (``UncalledVariants.no_male_rows``) are left out:
+    ``pgen_engine.warn_no_male_on_y`` already named them (one cause, one WARNING); the line says
+    how many were left out, and none is warned when they are all."""
     u = r.uncalled
-    if u is None or u.rows == 0:
+    if u is None or u.rows == u.no_male_rows:
         return
-    log.warning("pgs: dataset %s: %d scored genotype row(s) (%d score variant(s) over all scores) have no called "
-                "sample (on chrY no called male), e.g. %s: every person's call there is missing and scored as "
-                "plink2 scores it, frequency 0.5 of no observation under mean_impute, 0 under zero; check the "
-                "dataset's dosage_field and those records (notes.uncalled_variants)", r.dataset, u.rows,
-                u.n_variants, ", ".join(u.first))
+    besides = "" if not u.no_male_rows else \
+        f" (besides the {u.no_male_rows} chrY row(s) of the no-male WARNING above)"
+    log.warning("pgs: dataset %s: %d scored genotype row(s)%s have no called sample (on chrY no called male), "
+                "e.g. %s: every person's call there is missing and scored as plink2 scores it, frequency 0.5 of no "
+                "observation under mean_impute, 0 under zero; check the dataset's dosage_field and those records "
+                "(notes.uncalled_variants: %d score variant(s) over all scores)", r.dataset, u.rows - u.no_male_rows,
+                besides, ", ".join(u.first), u.n_variants)
 
 
 def missing_call_shares(results: list[DatasetMatches]) -> dict[str, float]:
