@@ -14,11 +14,10 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from plink2_score_oracle import plink2, score_runs
 
 from trd_spark.pgs import stage
 
@@ -48,10 +47,6 @@ _SCORES = {
 _IDS = {("1", 1000): "a1", ("X", 5000000): "x1", ("X", 6000000): "x2", ("Y", 2800000): "y1", ("Y", 2900000): "y2"}
 
 
-def _plink2(*args: str) -> None:
-    subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
-
-
 def _write_scores(tmp: Path) -> str:
     (tmp / "scores").mkdir()
     for pgs_id, rows in _SCORES.items():
@@ -65,18 +60,8 @@ def _write_scores(tmp: Path) -> str:
 def _oracle(tmp: Path, vcf: Path) -> dict[tuple[str, int], float]:
     """(pgs_id, IID) -> plink2 --score's SCORE1_SUM on ``vcf`` with the sex file (--update-sex),
     --read-freq of its own --freq, one run per score (6 printed digits)."""
-    _plink2("--vcf", str(vcf), "--update-sex", str(tmp / "sex.txt"), "--make-pgen", "--out", str(tmp / "p"))
-    _plink2("--pfile", str(tmp / "p"), "--freq", "--out", str(tmp / "f"))
-    out = {}
-    for pgs_id, rows in _SCORES.items():
-        w = tmp / f"{pgs_id}.w"
-        w.write_text("ID\tA1\tW\n" + "".join(f"{_IDS[c, p]}\t{e}\t{wt}\n" for c, p, e, _, wt in rows))
-        _plink2("--pfile", str(tmp / "p"), "--read-freq", str(tmp / "f.afreq"), "--score", str(w), "1", "2", "3",
-                "header-read", "cols=+scoresums", "--out", str(tmp / pgs_id))
-        with open(tmp / f"{pgs_id}.sscore") as f:
-            out.update({(pgs_id, int(r[0])): float(r[-1]) for r in (line.split() for line in f)
-                        if not r[0].startswith("#")})
-    return out
+    plink2("--vcf", str(vcf), "--update-sex", str(tmp / "sex.txt"), "--make-pgen", "--out", str(tmp / "p"))
+    return score_runs(tmp, ["--pfile", str(tmp / "p")], _SCORES, _IDS)[1]
 
 
 def _run(hl, spark, tmp: Path, vcf: Path, extra_pgs: str = ""):
@@ -212,19 +197,7 @@ def _allele_ct_and_sums(tmp: Path, pfile: str) -> tuple[dict[tuple[str, int], in
     """(pgs_id, IID) -> plink2 --score's ALLELE_CT, and -> its sum (W_SUM: the weight column is
     named W), on ``pfile`` (mean imputation with --read-freq of its own --freq, one run per
     score; 6 printed digits)."""
-    _plink2("--pfile", pfile, "--freq", "--out", str(tmp / "fm"))
-    counts, sums = {}, {}
-    for pgs_id, rows in {**_SCORES, **_SCORE_M}.items():
-        w = tmp / f"{pgs_id}.ct.w"
-        w.write_text("ID\tA1\tW\n" + "".join(f"{_IDS_M[c, p]}\t{e}\t{wt}\n" for c, p, e, _, wt in rows))
-        _plink2("--pfile", pfile, "--read-freq", str(tmp / "fm.afreq"), "--score", str(w), "1", "2", "3",
-                "header-read", "cols=+scoresums", "--out", str(tmp / f"{pgs_id}.ct"))
-        with open(tmp / f"{pgs_id}.ct.sscore") as f:
-            header = f.readline().split()
-            for r in (line.split() for line in f):
-                counts[pgs_id, int(r[0])] = int(r[header.index("ALLELE_CT")])
-                sums[pgs_id, int(r[0])] = float(r[header.index("W_SUM")])
-    return counts, sums
+    return score_runs(tmp, ["--pfile", pfile], {**_SCORES, **_SCORE_M}, _IDS_M, tag="ct")
 
 
 def allele_ct_case(tmp: Path) -> dict[tuple[str, int], int]:
@@ -244,7 +217,7 @@ def allele_ct_and_sums_case(tmp: Path) -> tuple[dict[tuple[str, int], int], dict
             f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
             + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
-    _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-pgen", "--out", str(tmp / "p"))
+    plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-pgen", "--out", str(tmp / "p"))
     return _allele_ct_and_sums(tmp, str(tmp / "p"))
 
 

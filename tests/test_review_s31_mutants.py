@@ -143,8 +143,9 @@ def test_a_score_on_chrm_without_chry_counts_one_allele_per_called_chrm_variant(
     Hail's pass (``compute_scores``' haploid columns) and the native pass on a .pgen (its
     allele-count pass, ``engine._haploid_allele_counts``). By hand and by plink2 --score on the
     same .pgen: [3, 3, 2, 3, 1, 3, 3, 3] for 1001..1008 (4 where a called m1 counted 2)."""
+    from plink2_score_oracle import plink2 as _plink2
     from test_field_cases_pgs import case_config, published_frame
-    from test_field_cases_round21_sex import _SEX, _VCF_M, _plink2
+    from test_field_cases_round21_sex import _SEX, _VCF_M
 
     from trd_spark.pgs import stage
 

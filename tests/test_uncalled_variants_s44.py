@@ -14,11 +14,10 @@ rows' IDs), the stage warns once per dataset naming them and its notes record th
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from plink2_score_oracle import plink2, score_runs
 
 from trd_spark.pgs import stage
 
@@ -40,47 +39,30 @@ _SCORES = {
     "PGS994402": [("1", 1000, "G", "A", 0.3), ("Y", 2800000, "A", "G", 2.0)],
 }
 _IDS = {("1", 1000): "a1", ("1", 6000): "u1", ("1", 7000): "a2", ("Y", 2800000): "y1"}
-# Routes: Hail's pass, the VCF's hard calls exported to the native engine, a .bed (plink2's, with
-# the sex in its .fam) scored natively, summed on the driver and summed in Spark; the same .bed
-# without the sex (every .fam SEX 0: no male, so chrY adds nothing and the no-male WARNING names y1).
-_ROUTES = {"vcf-hail": ("vcf", "  native: {engine: hail}"), "vcf-export": ("vcf", ""),
-           "bed": ("plink", ""), "bed-spark-summed": ("plink", "  native: {driver_sum_mb: 0}"),
+# Routes: Hail's pass; a .bed (plink2's, with the sex in its .fam) scored natively, summed in Spark
+# (the counts through the accumulator); the same .bed without the sex (every .fam SEX 0: no male,
+# so chrY adds nothing and the no-male WARNING names y1), summed on the driver. (The VCF exported
+# for the native engine and the .bed with the sex summed on the driver, routes here before, go
+# through the same native pass and driver sum: their sums equal these routes' in
+# test_field_cases_round21_sex's allele-count test and test_pgs_native_engine's.)
+_ROUTES = {"vcf-hail": ("vcf", "  native: {engine: hail}"), "bed-spark-summed": ("plink", "  native: {driver_sum_mb: 0}"),
            "bed-no-sex": ("plink", "")}
-
-
-def _plink2(*args: str) -> None:
-    subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
 
 
 def _inputs(tmp: Path) -> dict[str, dict[tuple[str, int], float]]:
     """The VCF, sex file, .bed (``b``; ``n`` without the sex) and scoring files in ``tmp``; returns
-    per .bed plink2 --score's SCORE1_SUM per (pgs_id, IID) (--read-freq of its own --freq: fewer
-    than 50 samples)."""
+    per .bed plink2 --score's sum per (pgs_id, IID) (``plink2_score_oracle.score_runs``)."""
     (tmp / "d.vcf").write_text(_VCF)
     (tmp / "sex.txt").write_text(_SEX)
-    _plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-bed", "--out",
-            str(tmp / "b"))
-    _plink2("--vcf", str(tmp / "d.vcf"), "--make-bed", "--out", str(tmp / "n"))
+    plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-bed", "--out", str(tmp / "b"))
+    plink2("--vcf", str(tmp / "d.vcf"), "--make-bed", "--out", str(tmp / "n"))
     (tmp / "scores").mkdir()
-    return {bed: _sums(tmp, bed) for bed in ("b", "n")}
-
-
-def _sums(tmp: Path, bed: str) -> dict[tuple[str, int], float]:
-    _plink2("--bfile", str(tmp / bed), "--freq", "--out", str(tmp / "f"))
-    out = {}
     for pgs_id, rows in _SCORES.items():
         (tmp / "scores" / f"{pgs_id}.txt").write_text(
             f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
             + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
-        w = tmp / f"{pgs_id}.w"
-        w.write_text("ID\tA1\tW\n" + "".join(f"{_IDS[c, p]}\t{e}\t{wt}\n" for c, p, e, _, wt in rows))
-        _plink2("--bfile", str(tmp / bed), "--read-freq", str(tmp / "f.afreq"), "--score", str(w), "1", "2", "3",
-                "header-read", "cols=+scoresums", "--out", str(tmp / pgs_id))
-        with open(tmp / f"{pgs_id}.sscore") as f:
-            out.update({(pgs_id, int(r[1])): float(r[-1]) for r in (line.split() for line in f)
-                        if not r[0].startswith("#")})
-    return out
+    return {bed: score_runs(tmp, ["--bfile", str(tmp / bed)], _SCORES, _IDS, tag=bed)[1] for bed in ("b", "n")}
 
 
 @pytest.fixture(scope="module")
