@@ -135,3 +135,23 @@ def test_a_gcs_lock_taken_over_loses_its_runs_heartbeat_and_its_holder_text_says
     assert taker.holds() is True
     assert not beat.exists()
     taker.release_lock()
+
+
+def test_a_multiallelic_records_sum_check_counts_the_gt_copies_of_an_alt_without_dosage(hl, tmp_path):
+    """``genotypes.to_biallelic_dosage`` (``dosage_field: DS``): at a two-alt record a sample's
+    GT 2/2 with DS ``0.5,.`` is 0.5 copies of G given and, DS missing for C, the GT's 2 copies of
+    C: 2.5 alt copies in all, the error naming field, site and sum. Mutant g7 (session 44 review):
+    the sum of the given dosages only (0.5: no error, and the REF's dosage 2 - 2.5 summed)."""
+    from trd_spark.pgs.genotypes import contig_recoding, to_biallelic_dosage
+
+    vcf = tmp_path / "d.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr4,length=190214555>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                   '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Alt dosage">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1001\n"
+                   "chr4\t1000000\t.\tA\tG,C\t.\tPASS\t.\tGT:DS\t2/2:0.5,.\n")
+    # (array_elements_required=False as genotypes.read_genotypes reads a VCF: '.' in DS is a missing element)
+    mt = hl.import_vcf(str(vcf), reference_genome="GRCh38", contig_recoding=contig_recoding("GRCh38"),
+                       array_elements_required=False)
+    with pytest.raises(Exception, match=r"dosage field DS gives 2\.5000 alt copies in all at chr4:1000000 A,G,C"):
+        to_biallelic_dosage(hl, mt, where="t", dosage_field="DS").entries().collect()
