@@ -19,6 +19,19 @@ def plink2(*args: str) -> None:
     subprocess.run([shutil.which("plink2") or "plink2", *args, "--threads", "1"], check=True, capture_output=True)
 
 
+def write_scoring_files(tmp: Path, scores: Mapping[str, Sequence[tuple]]) -> str:
+    """One PGS Catalog scoring file per score under ``tmp/scores/`` (``scores``: pgs_id -> rows
+    ``(chr_name, chr_position, effect_allele, other_allele, effect_weight)``, GRCh38); returns the
+    glob the pipeline's config takes. The pipeline's input beside ``score_runs``' plink2 weights."""
+    (tmp / "scores").mkdir()
+    for pgs_id, rows in scores.items():
+        (tmp / "scores" / f"{pgs_id}.txt").write_text(
+            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
+    return str(tmp / "scores" / "*.txt")
+
+
 def score_runs(tmp: Path, fileset: Sequence[str], scores: Mapping[str, Sequence[tuple]],
                ids: Mapping[tuple[str, int], str], tag: str = "o",
                ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], float]]:

@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from plink2_score_oracle import write_scoring_files
 
 # Males 1001-1003, females 1004-1006, 1007-1008 of unknown sex (.psam / sex file NA and 0).
 # For the ploidy rule (VCF / MatrixTable) the males' X calls are haploid (1001 at x1: a
@@ -64,13 +65,7 @@ def _variant_id(chrom: str, pos: int) -> str:
 
 def _write_scores(tmp: Path) -> str:
     """One PGS Catalog scoring file per score (``tmp/scores/``); the glob the config takes."""
-    (tmp / "scores").mkdir()
-    for pgs_id, rows in _SCORES.items():
-        (tmp / "scores" / f"{pgs_id}.txt").write_text(
-            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
-            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
-    return str(tmp / "scores" / "*.txt")
+    return write_scoring_files(tmp, _SCORES)
 
 
 def _oracle(tmp: Path, pfile: str, *flags: str, pgs_ids: tuple[str, ...] = tuple(_SCORES)

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from plink2_score_oracle import plink2, score_runs
+from plink2_score_oracle import plink2, score_runs, write_scoring_files
 
 from trd_spark.pgs import stage
 
@@ -48,13 +48,7 @@ _IDS = {("1", 1000): "a1", ("X", 5000000): "x1", ("X", 6000000): "x2", ("Y", 280
 
 
 def _write_scores(tmp: Path) -> str:
-    (tmp / "scores").mkdir()
-    for pgs_id, rows in _SCORES.items():
-        (tmp / "scores" / f"{pgs_id}.txt").write_text(
-            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
-            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
-    return str(tmp / "scores" / "*.txt")
+    return write_scoring_files(tmp, _SCORES)
 
 
 def _oracle(tmp: Path, vcf: Path) -> dict[tuple[str, int], float]:

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from plink2_score_oracle import plink2, score_runs
+from plink2_score_oracle import plink2, score_runs, write_scoring_files
 
 from trd_spark.pgs import stage
 
@@ -56,12 +56,7 @@ def _inputs(tmp: Path) -> dict[str, dict[tuple[str, int], float]]:
     (tmp / "sex.txt").write_text(_SEX)
     plink2("--vcf", str(tmp / "d.vcf"), "--update-sex", str(tmp / "sex.txt"), "--make-bed", "--out", str(tmp / "b"))
     plink2("--vcf", str(tmp / "d.vcf"), "--make-bed", "--out", str(tmp / "n"))
-    (tmp / "scores").mkdir()
-    for pgs_id, rows in _SCORES.items():
-        (tmp / "scores" / f"{pgs_id}.txt").write_text(
-            f"#pgs_id={pgs_id}\n#genome_build=GRCh38\n"
-            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
-            + "".join(f"{c}\t{p}\t{e}\t{o}\t{w}\n" for c, p, e, o, w in rows))
+    write_scoring_files(tmp, _SCORES)
     return {bed: score_runs(tmp, ["--bfile", str(tmp / bed)], _SCORES, _IDS, tag=bed)[1] for bed in ("b", "n")}
 
 
