@@ -8,9 +8,10 @@ missing; plink2 2.00a3.5 reads none of the record's calls (``--export A``: all N
 Before session 44 ``genotypes.vcf_half_call_rows`` passed over such records (a test pinned
 "GT not first: the record is not read"), so ``pgs.vcf_half_call: error`` let the half-call
 through, ``missing`` did not count it, and ``haploid`` / ``reference`` read it as missing where
-the config asked for 1/1 or 0/1 (their ``import_vcf`` rewrite reaches a sample's first subfield
-only), all silently. Now the record is counted where GT stands, and under haploid / reference
-it is one error naming the file and line.
+the config asked for 1/1 or 0/1 (their ``import_vcf`` rewrite reached a sample's first subfield
+only), all silently. Now the record is counted where GT stands (under haploid / reference it was one
+error naming the file and line until session 45, whose rewrite reaches GT wherever it stands:
+tests/test_field_cases_round37_pgs.py scores it).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_field_cases_pgs import case_config
 
 from trd_spark.config import GenotypeSource
 from trd_spark.errors import InputDataError
-from trd_spark.pgs import stage
 from trd_spark.pgs.genotypes import vcf_half_call_rows
 from trd_spark.pgs.stage import check_half_calls
 
@@ -40,25 +39,3 @@ def test_a_half_call_after_other_subfields_is_counted_and_stops_error_mode():
     assert vcf_half_call_rows(source, ROWS[1:]) == 0
     with pytest.raises(InputDataError, match="1 matched VCF record"):
         check_half_calls(vcf_half_call_rows(source, ROWS), "error", "d", str(VCF))
-
-
-def test_haploid_mode_refuses_the_half_call_it_cannot_rewrite_naming_file_and_line(hl, spark, tmp_path):
-    """The stage's match under ``pgs.vcf_half_call: haploid``: one error at data.vcf.bgz:7 naming the
-    FORMAT (on de435dc the record's half-call was scored as a missing call, mean-imputed: 1002's
-    sum 1.0, the called samples' mean G dosage, where haploid reads ./1 as 1/1: 2, silently)."""
-    cfg = case_config(tmp_path, str(VCF), str(CASE / "scores" / "*"), extra_pgs="  vcf_half_call: haploid")
-    files = stage.load_scoring_files(spark, cfg, "GRCh38")
-    with pytest.raises(InputDataError) as err:
-        stage.match_dataset(hl, spark, cfg, "d", files)
-    assert str(err.value).count("\n") == 0
-    assert f"{VCF}:7" in str(err.value) and "FORMAT GQ:GT:DP" in str(err.value)
-    assert "1002" not in str(err.value) and "1001" not in str(err.value)
-
-
-def test_reference_mode_is_refused_too_and_a_gt_first_record_is_not():
-    """``rewritten`` is what ``pgs.vcf_half_call`` haploid and reference pass: the record at
-    line 7 is refused; the GT-first record (no half-call) passes."""
-    source = GenotypeSource(format="vcf", path=str(VCF), reference_genome="GRCh38")
-    assert vcf_half_call_rows(source, ROWS[1:], rewritten=True) == 0
-    with pytest.raises(InputDataError, match=r"data\.vcf\.bgz:7"):
-        vcf_half_call_rows(source, ROWS, rewritten=True)

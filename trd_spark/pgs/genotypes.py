@@ -1091,16 +1091,21 @@ _HALF_CALL = r"\t(?:[^:\t]*:){%d}(?:\d+[/|]\.|\.[/|]\d+)(?=[:\t]|$)"
 
 
 # ``import_vcf``'s ``find_replace`` per ``pgs.vcf_half_call`` mode that rewrites a half-call
-# (Java regex, applied to every line; the GT is a sample field's first subfield, after a tab):
-# haploid: the called allele twice (0/. -> 0/0, ./1 -> 1/1); reference: the called allele and
-# REF (./1 -> 1/0, the same genotype; a phased half-call's phase is not kept: scores use allele
-# counts). Hail reads the other modes' half-calls as missing calls. A group that did not take
-# part in the match is replaced by nothing (Java's replaceAll), so "$1$4" is the called allele.
-_HALF_CALL_JAVA = r"(?<=\t)(?:(\d+)([/|])\.|\.([/|])(\d+))(?=[:\t]|$)"
+# (Java regex, applied to every line): haploid: the called allele twice (0/. -> 0/0, ./1 -> 1/1);
+# reference: the called allele and REF (./1 -> 1/0, the same genotype; a phased half-call's phase
+# is not kept: scores use allele counts). Hail reads the other modes' half-calls as missing calls.
+# A group that did not take part in the match is replaced by nothing (Java's replaceAll), so
+# "$1$4" is the called allele. Any subfield of a sample, after a tab or a colon: a record whose
+# FORMAT puts GT after other subfields (``GQ:GT:DP``) is rewritten where GT stands, as Hail reads
+# it. Before session 45 only a sample's first subfield was (so such a half-call was one error
+# where an index let ``vcf_half_call_rows`` look, and read as missing, silently, in a VCF without
+# one or on a URI). Only a call reads as ``\d+[/|]\.``: GATK's PGT beside GT is rewritten alike
+# (not read); AD, PL, GP, DS, FT, PS, PID never take that form.
+_HALF_CALL_JAVA = r"(?<=[\t:])(?:(\d+)([/|])\.|\.([/|])(\d+))(?=[:\t]|$)"
 HALF_CALL_REWRITE = {"haploid": (_HALF_CALL_JAVA, "$1$4$2$3$1$4"), "reference": (_HALF_CALL_JAVA, "$1$4$2$30")}
 
 
-def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]], *, rewritten: bool = False) -> int | None:
+def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]]) -> int | None:
     """How many of the VCF records at ``rows`` ((contig as the reference names it, position as
     the file writes it), e.g. the matched rows' ``SITE_POSITION``) hold a GT half-call in some
     sample, read through the files' tabix/CSI index (``pysam``: only those records are read).
@@ -1111,11 +1116,8 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]], *, r
     no trace of it; plink2's default refuses such a file, so the stage counts and warns. Rows,
     not entries: a variant count, publishable (no person count). A record whose FORMAT lists GT
     after other subfields (``GQ:GT:DP``; VCF 4.3 section 1.6.2 puts it first) is read by Hail
-    where GT stands and counted so; ``rewritten`` (``pgs.vcf_half_call`` haploid / reference,
-    whose ``HALF_CALL_REWRITE`` reaches a sample's first subfield only): a half-call in such a
-    record is one InputDataError naming its file and line (Hail read it as missing, not as the
-    mode says; before session 44 such records were not looked at, their half-calls passed
-    ``error`` too)."""
+    where GT stands and counted so (``HALF_CALL_REWRITE`` rewrites it there too; before session
+    44 such records were not looked at, their half-calls passed ``error``)."""
     import pysam
 
     if not rows:  # nothing matched: nothing to look at (not "not counted": pgs.vcf_half_call error passes)
@@ -1144,13 +1146,6 @@ def vcf_half_call_rows(source: GenotypeSource, rows: list[tuple[str, int]], *, r
                     gt = keys.index("GT")
                     if re.compile(_HALF_CALL % gt).search(line, len(line) - len(f[9]) - 1):
                         found.add((contig, pos))
-                        if gt and rewritten:
-                            at = locate_rows(source, [f"{contig}:{pos}"]).get(f"{contig}:{pos}") or [path]
-                            raise InputDataError(
-                                f"FORMAT {f[8]} puts GT after other subfields (VCF 4.3 section 1.6.2: GT first) in "
-                                "a record holding a GT half-call, which pgs.vcf_half_call cannot rewrite there (Hail "
-                                "reads it as missing; plink2 reads none of the record's calls): write GT first",
-                                where=at[0])
     return len(found)
 
 

@@ -42,7 +42,6 @@ from trd_spark.pgs.build_positions import build_evidence, check_build_evidence, 
 from trd_spark.pgs.contig_lengths import check_declared_build, hail_text, primary_lengths
 from trd_spark.pgs.genotypes import (
     FT_FAILED,
-    HALF_CALL_REWRITE,
     SITE_POSITION,
     UNREADABLE_LOCI,
     biallelic_dosages,
@@ -649,8 +648,7 @@ def match_hail(hl: hl_types, spark: SparkSession, cfg: Config, dataset_name: str
         used = frame.sites["matched_row"]
         matched = rows.iloc[sorted(set(used[used >= 0].tolist()))]
         written = matched[SITE_POSITION].fillna(matched["position"]) if SITE_POSITION in matched else matched["position"]
-        half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))),
-                                  rewritten=cfg.pgs.vcf_half_call in HALF_CALL_REWRITE)
+        half = vcf_half_call_rows(source, list(zip(matched["contig"], written.astype(int))))
         check_half_calls(half, cfg.pgs.vcf_half_call, dataset_name, where, uri=is_uri(source.path))
     return DatasetMatches(dataset_name, summary, scoring_files, frame, mt=mt, calls=calls, samples=persons,
                           unplaced_variants=unplaced or 0, half_call_rows=half)
