@@ -76,12 +76,29 @@ DECISION_COLUMNS = [
 
 
 def _exists(omop_dir: str, table: str) -> bool:
+    """True when ``table.parquet`` or a ``table/`` folder is in ``omop_dir``. ValueError when both
+    are (which holds the table is unknown), and when neither is but the folder holds the table under
+    another name: another case (``DEATH.parquet``), extension or compression (``death.csv``,
+    ``death.parquet.gz``), or ``bq extract`` shards (``death-000000000000.parquet``); read as absent,
+    an optional table so named was empty (every death lost; field case round 37). The chain's rule
+    (``omop._locate``), written here again."""
     base = Path(omop_dir)
-    return (base / f"{table}.parquet").exists() or (base / table).is_dir()
+    file, folder = base / f"{table}.parquet", base / table
+    if file.exists() and folder.is_dir():
+        raise ValueError(f"{omop_dir}: both {table}.parquet and a {table}/ folder hold table {table}")
+    if file.exists() or folder.is_dir():
+        return True
+    like = re.compile(rf"{re.escape(table)}(\.|[-_][0-9]+(\.|$))", re.IGNORECASE)
+    near = sorted(p.name for p in base.iterdir() if p.name.lower() == table or like.match(p.name))
+    if near:
+        raise ValueError(f"{omop_dir}: no {table}.parquet or {table}/, but {', '.join(near)} (not read)")
+    return False
 
 
 def _source(omop_dir: str, table: str) -> str:
     base = Path(omop_dir)
+    if not _exists(omop_dir, table):
+        raise FileNotFoundError(f"{omop_dir}: no {table} table")
     if (base / f"{table}.parquet").exists():
         return f"read_parquet('{base / f'{table}.parquet'}')"
     return f"read_parquet('{base / table}/*.parquet')"

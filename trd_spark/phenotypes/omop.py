@@ -1040,10 +1040,43 @@ def _check_csv_not_compressed(path: str, table: str) -> None:
         check_spark_text(f, f"OMOP table {table}")
 
 
+def near_table_names(names: list[str], table: str) -> list[str]:
+    """The entries of ``names`` (a release folder's listing) that hold ``table`` under a name the
+    reader does not take (``_locate``): the name in another case (``DEATH.parquet``, ``Death/``:
+    Oracle and SQL Server exports write table names in upper case; Linux and cloud storage names
+    are case-sensitive), another extension or a compressed file (``death.csv.gz``, ``death.csv``
+    under ``omop.format: parquet``), or the shards ``bq extract`` writes beside each other for a
+    wildcard URI (``death-000000000000.csv``). Not another table: ``observation_period`` is no
+    name of ``observation``, nor ``person_ext`` of ``person``."""
+    like = re.compile(rf"{re.escape(table)}(\.|[-_][0-9]+(\.|$))", re.IGNORECASE)
+    return [n for n in names if n.lower() == table or like.match(n)]
+
+
 def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
-    for candidate in (f"{base}/{table}.{suffix}", f"{base}/{table}"):
-        if fs.exists(candidate):
-            return candidate
+    """``{base}/{table}.{suffix}`` or the folder ``{base}/{table}`` (part files), whichever exists.
+
+    Raises InputDataError naming ``base`` when both exist (an earlier export beside a later one:
+    the file was read and the folder ignored, silently) and when neither exists but ``base``
+    holds the table under another name (``near_table_names``): before (session 45, field case
+    round 37), an optional table so named (``DEATH.parquet``) was read as absent, with a WARNING
+    saying "not found", and every death was lost. Only the error of a table with no such name
+    says "not found": ``stage.read_omop`` reads that wording as an absent optional table."""
+    file, folder = f"{base}/{table}.{suffix}", f"{base}/{table}"
+    if fs.exists(file):
+        if fs.exists(folder):
+            raise InputDataError(
+                f"OMOP table {table}: both {table}.{suffix} and a {table}/ folder are here; which one holds the "
+                "table is unknown (an earlier export beside a later one?): keep one", where=base)
+        return file
+    if fs.exists(folder):
+        return folder
+    near = near_table_names(fs.listdir(base), table)
+    if near:
+        raise InputDataError(
+            f"OMOP table {table}: no {table}.{suffix} or {table}/ here, but {', '.join(near)}, which the reader "
+            f"does not take (names are case-sensitive; it reads {table}.{suffix} or the part files of a {table}/ "
+            "folder, where compressed files and shards go): rename or move it; read as absent, the table "
+            "would be empty", where=base)
     raise InputDataError(
         f"OMOP table {table} not found (looked for {table}.{suffix} and {table}/)", where=base
     )
