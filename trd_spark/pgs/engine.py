@@ -4,7 +4,8 @@
                   (``pgen_engine.SummedScores``: the stage's Parquet rows without Hail), or
                   the long score table of ``scoring.compute_scores`` (s, pgs_id, score_sum,
                   allele_count, score_avg, n_missing, n_matched; unkeyed Hail Table): Hail's
-                  pass, or a native pass whose partials are added in Spark
+                  pass, or a native pass whose partials are added in Spark (that Table in
+                  ``pgen_engine.SummedInSpark``)
 
 The rule (``route_for``: genotype source x ``pgs.native`` settings x scratch directory x
 matched rows), decided once, here:
@@ -67,7 +68,6 @@ from trd_spark.pgs.sample_sex import FEMALE, MALE, SexCounts, SexOnX, sex_codes
 from trd_spark.pgs.scoring import (
     FT_FAILED_CALLS,
     FtFailedCalls,
-    UncalledVariants,
     compute_scores,
     export_hard_calls,
     exported_ft_failed,
@@ -158,8 +158,7 @@ def score(
     index: VariantIndex | None = None,
     persons_below: int,
     sex: SexOnX | None = None,
-    uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
-) -> hl_types.Table | pgen_engine.SummedScores:
+) -> hl_types.Table | pgen_engine.SummedScores | pgen_engine.SummedInSpark:
     """Score every score on one dataset by the route ``route_for`` picks (module doc).
 
     ``weights`` (``matching.weight_matrices``); ``pgs_ids``/``n_matched`` in score_index order.
@@ -174,8 +173,10 @@ def score(
     takes ``samples`` (the person IDs in file order) and ``index`` (the fileset's
     ``pgen_engine.variant_index`` the weights were matched on); nothing is read through Hail.
     Returns a native pass's (routes ``native`` and ``export``) sums added on the driver as
-    ``pgen_engine.SummedScores`` (numpy, no Hail job; nothing lazy is left), else a Hail Table
-    (``compute_scores``' rows; lazy: the caller writes it before ``scratch`` is removed); errors as
+    ``pgen_engine.SummedScores`` (numpy, no Hail job; nothing lazy is left) or added in Spark as
+    ``pgen_engine.SummedInSpark`` (its Table lazy, its uncalled rows read after the write), else a
+    Hail Table (``compute_scores``' rows; lazy: the caller writes it before ``scratch`` is removed;
+    its uncalled rows in its globals, ``scoring.UNCALLED_VARIANTS``); errors as
     ``compute_scores`` / ``pgen_engine.score`` / ``export_hard_calls`` (Hail's, unwrapped: the
     stage wraps them, ``stage.hail_errors``). ``persons_below``: the small-count threshold
     (``report.small_count_threshold``) of the INFO line counting a VDS's samples whose sex on X
@@ -184,8 +185,6 @@ def score(
     genotypes' own), whose ``counts`` are set here (``sample_sex.SexCounts``) when the sex is
     used (a missing call is mean-imputed and a weighted row is on X outside its PARs, or a
     weighted row is on chrY, where plink2 --score counts males only) and the source gives counts.
-    ``uncalled_sink``: as ``pgen_engine.score``'s (a native pass summed in Spark; Hail's pass
-    carries the count in its table, ``scoring.UNCALLED_VARIANTS``).
     """
     route = route_for(source, settings, scratch, len(weights.rows))
     rg = hl.get_reference(source.reference_genome)
@@ -252,8 +251,7 @@ def score(
         entries = _entries_files(source, weights, calls, samples, len(pgs_ids), settings)
         if entries is not None and samples is not None:  # (samples: checked by _entries_files)
             scored = _score_entries(hl, source, entries, weights, samples, pgs_ids, n_matched,
-                                    missing_genotypes=missing_genotypes, settings=settings,
-                                    uncalled_sink=uncalled_sink)
+                                    missing_genotypes=missing_genotypes, settings=settings)
             if scored is not None:
                 return scored
         prefix = f"{scratch}/{EXPORT_NAME}"
@@ -295,10 +293,9 @@ def score(
         # alike (each would tell them from the rows it reads).
         male_of_file = _bgen_males(files, weights.rows, index, y_rows=on_y, x_rows=on_x,
                                    impute=missing_genotypes == "mean_impute")
-    scored = pgen_engine.score(
+    scored = pgen_engine.score_pass(
         spark, hl, files, source.reference_genome, weights, samples,
-        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file,
-        uncalled_sink=uncalled_sink)
+        pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
     if on_y.any() or on_m.any():
         scored = _haploid_allele_counts(spark, hl, files, source.reference_genome, weights, on_y | on_m, samples,
                                         pgs_ids, n_matched, settings, index, male_of_file, scored)
@@ -308,8 +305,8 @@ def score(
         return dataclasses.replace(scored, ft_failed_calls=FtFailedCalls.of(pgs_ids, ft_failed, n_matched,
                                                                              len(samples)))
     # Summed in Spark: the count rides in the Table's globals, as compute_scores' does.
-    return scored.select_globals(**{FT_FAILED_CALLS: hl.struct(
-        failed=hl.literal([int(x) for x in ft_failed], hl.tarray(hl.tint64)), n_samples=hl.int64(len(samples)))})
+    return scored.with_table(scored.table.select_globals(**{FT_FAILED_CALLS: hl.struct(
+        failed=hl.literal([int(x) for x in ft_failed], hl.tarray(hl.tint64)), n_samples=hl.int64(len(samples)))}))
 
 
 def _bgen_males(files: BgenFiles, rows: pd.DataFrame, index: VariantIndex | None, *, y_rows: np.ndarray,
@@ -344,8 +341,8 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
                            weights: WeightMatrices, haploid: np.ndarray, samples: Sequence[str],
                            pgs_ids: Sequence[str], n_matched: Sequence[int], settings: NativeEngineSettings,
                            index: VariantIndex | None, male: np.ndarray | None,
-                           scored: hl_types.Table | pgen_engine.SummedScores
-                           ) -> hl_types.Table | pgen_engine.SummedScores:
+                           scored: pgen_engine.SummedScores | pgen_engine.SummedInSpark
+                           ) -> pgen_engine.SummedScores | pgen_engine.SummedInSpark:
     """``scored`` (a native pass's sums of ``weights``) with ``allele_count`` as plink2's
     ALLELE_CT on the weighted rows ``haploid`` (bool per row of ``weights.rows``: chrY, chrM): 1
     per called chrY variant of a male and per called chrM variant, 0 per chrY variant of a
@@ -355,7 +352,7 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
     (``n_vars``): its ``score_sum`` is then the variants counted as plink2 counts them (a missing
     call drops its offset, a non-male's chrY offsets come off) and its ``allele_count`` twice the
     variants the pass counted there; their difference is what the main pass counted too many
-    (``SummedScores.fewer_alleles``; a Spark-summed Table gets it per row from a literal,
+    (``SummedScores.fewer_alleles``; a Spark-summed pass's Table gets it per row from a literal,
     ``_fewer_lookup``, or by a join on ``s``, ``pgs_id`` when the counting pass is a Table too).
     The same ``male`` as the main pass (None: the file's own sex, read again the same way). Its
     log lines (the pass's timing, the no-male WARNING) are the main pass's again: not logged."""
@@ -375,8 +372,9 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
         fewer = (columns["allele_count"] - np.rint(columns["score_sum"]).astype(np.int64))
         if isinstance(scored, pgen_engine.SummedScores):  # both sample-major: k x n
             return dataclasses.replace(scored, fewer_alleles=fewer.reshape(-1, len(pgs_ids)).T.copy())
-        return scored.annotate(allele_count=scored.allele_count - _fewer_lookup(hl, columns["s"], pgs_ids, fewer)(
-            scored.s, scored.pgs_id))
+        table = scored.table
+        return scored.with_table(table.annotate(
+            allele_count=table.allele_count - _fewer_lookup(hl, columns["s"], pgs_ids, fewer)(table.s, table.pgs_id)))
     fewer_table = counted.key_by("s", "pgs_id")
     fewer_table = fewer_table.select(fewer=fewer_table.allele_count - hl.int64(hl.floor(fewer_table.score_sum + 0.5)))
     if isinstance(scored, pgen_engine.SummedScores):  # (the counting pass has fewer tasks: not expected)
@@ -384,7 +382,8 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
         lookup = dict(zip(zip(got["s"], got["pgs_id"]), got["fewer"]))
         fewer_kn = np.array([[lookup[s, p] for s in scored.rows.sample_ids] for p in pgs_ids], dtype=np.int64)
         return dataclasses.replace(scored, fewer_alleles=fewer_kn)
-    return scored.annotate(allele_count=scored.allele_count - fewer_table[scored.s, scored.pgs_id].fewer)
+    table = scored.table
+    return scored.with_table(table.annotate(allele_count=table.allele_count - fewer_table[table.s, table.pgs_id].fewer))
 
 
 def _fewer_lookup(hl: hl_types, s: np.ndarray, pgs_ids: Sequence[str],
@@ -499,11 +498,10 @@ def _entries_files(source: GenotypeSource, weights: WeightMatrices, calls: hl_ty
 def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.EntriesFiles, weights: WeightMatrices,
                    samples: Sequence[str], pgs_ids: Sequence[str], n_matched: Sequence[int], *,
                    missing_genotypes: Literal["mean_impute", "zero"], settings: NativeEngineSettings,
-                   uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
-                   ) -> hl_types.Table | pgen_engine.SummedScores | None:
+                   ) -> pgen_engine.SummedScores | pgen_engine.SummedInSpark | None:
     """The native pass over a MatrixTable's own entry files (``_entries_files``): one Spark job
     whose tasks read the weighted rows' calls (``mt_entries.EntriesReader``) and score them, no
-    PLINK file written or read (``pgen_engine.score``'s result). None, after one INFO line, when
+    PLINK file written or read (``pgen_engine.score_pass``'s result). None, after one INFO line, when
     a task met a call ``mt_entries`` does not read (``NotDecodable``: phased, haploid, a filtered
     entry): the caller then exports the calls with Hail."""
     from pyspark.sql import SparkSession
@@ -521,9 +519,9 @@ def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.Ent
         placed = dataclasses.replace(weights.built() if isinstance(weights, DeferredWeights) else weights, rows=rows)
     try:
         # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
-        scored = pgen_engine.score(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome, placed,
-                                   samples, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
-                                   settings=settings, uncalled_sink=uncalled_sink)
+        scored = pgen_engine.score_pass(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome,
+                                        placed, samples, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
+                                        settings=settings)
     except Exception as e:  # NotDecodable, raised in a task: Spark wraps it (Py4JJavaError / PythonException)
         if "NotDecodable" not in str(e):
             raise

@@ -854,7 +854,15 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], Any],
     return cast(list, got["items"]), result
 
 
-def score(
+def score(*args: Any, **kwargs: Any) -> hl_types.Table | SummedScores:
+    """``score_pass``'s score rows alone (same arguments): summed in Spark, the lazy Hail Table of
+    its ``SummedInSpark``, whose count of uncalled rows is not read (a caller reporting none:
+    ``engine._haploid_allele_counts``' counting pass)."""
+    scored = score_pass(*args, **kwargs)
+    return scored.table if isinstance(scored, SummedInSpark) else scored
+
+
+def score_pass(
     spark: SparkSession,
     hl: hl_types,
     files: PlinkFiles | BgenFiles | EntriesFiles,
@@ -868,15 +876,14 @@ def score(
     settings: NativeEngineSettings,
     index: VariantIndex | None = None,
     male: np.ndarray | None = None,
-    uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
-) -> hl_types.Table | SummedScores:
+) -> SummedScores | SummedInSpark:
     """Score a PLINK fileset natively; the same rows as ``scoring.compute_scores``' table:
     s, pgs_id, score_sum, allele_count, score_avg, n_missing, n_matched (one row per sample x
     score). Summed on the driver (the partials within ``pgs.native.driver_sum_mb``,
     ``driver_sum_bytes``), they come back as ``SummedScores`` (numpy; no Hail job at all: the
     stage writes its Parquet table from them, ``scoring.score_rows_arrow``); summed in Spark (larger
-    passes), as an unkeyed Hail Table (sample-major, scores in ``pgs_ids`` order) whose tasks run
-    at the caller's write.
+    passes), as ``SummedInSpark``: an unkeyed Hail Table (sample-major, scores in ``pgs_ids``
+    order) whose tasks run at the caller's write.
 
     ``weights``: ``matching.weight_matrices`` (per genotype row ``[ref, alt]``: slope, offset,
     n_vars as rows x k matrices, k = ``len(pgs_ids)``); rows that already carry
@@ -886,9 +893,8 @@ def score(
     sample in file order, the males on X when the caller read them (a sex file, a BGEN .sample's
     sex column; else the file's own, ``_sex_rows_of``): on X outside its PARs a male's call is one
     allele observation of the imputing frequency, on chrY only males' calls count (plink2 --score).
-    The weighted rows no sample has a call on (``scoring.UncalledVariants``) are
-    ``SummedScores.uncalled``; summed in Spark, a function giving them once the table is written
-    is appended to ``uncalled_sink`` (when given).
+    The weighted rows no sample has a call on (``scoring.UncalledVariants``) are the result's
+    ``uncalled`` (``SummedInSpark``'s: read once its table is written).
     Raises InputDataError naming the file when the sample count differs from ``samples`` or a
     weighted row is missing from / repeated in the variant list.
     """
@@ -1021,11 +1027,8 @@ def score(
     split = _PassTimes(n_tasks, len(variant_idx), k, time.perf_counter() - started, weights="task pickles")
     split.log()
     # A task's uncalled rows (``native_task.UNCALLED_SLICE``) are no slice: not summed here, but
-    # gathered by an accumulator, read after the caller's write runs the tasks (``uncalled_sink``).
+    # gathered by an accumulator, read after the caller's write runs the tasks (``SummedInSpark``).
     found: Any = sc.accumulator({}, cast(Any, UncalledItems()))  # (duck-typed AccumulatorParam)
-    if uncalled_sink is not None:
-        uncalled_sink.append(lambda: uncalled_variants(list(found.value.values()), pgs_ids, weights.rows, variant_idx,
-                                                       allele_idx, order))
     summed = partials(tasks_of(arrays, bounds)).filter(partial(scored_slice, found)).reduceByKey(
         add_partials, numPartitions=n_partitions)
 
@@ -1052,7 +1055,9 @@ def score(
     slices = spark.createDataFrame(summed.map(lambda kv: (kv[0], bytearray(pickle.dumps(kv[1], protocol=5)))),
                                    T.StructType([T.StructField("slice", T.IntegerType(), False),
                                                  T.StructField("partial", T.BinaryType(), False)]))
-    return hl.Table.from_spark(slices.mapInArrow(to_batches, score_rows_schema()))
+    return SummedInSpark(hl.Table.from_spark(slices.mapInArrow(to_batches, score_rows_schema())),
+                         lambda: uncalled_variants(list(found.value.values()), pgs_ids, weights.rows, variant_idx,
+                                                   allele_idx, order))
 
 
 def score_rows_schema():
@@ -1217,6 +1222,27 @@ class SummedScores:
             allele_count = columns["allele_count"].reshape(n, k)
             np.subtract(allele_count, self.fewer_alleles.T, out=allele_count)
         return columns
+
+
+@dataclass(frozen=True)
+class SummedInSpark:
+    """A native pass's sums added in Spark (``score_pass``): ``table``, its score rows as a lazy,
+    unkeyed Hail Table (the caller writes it: its tasks run then), and its weighted rows no sample
+    has a call on, which the tasks gather in an accumulator as they run (``read_uncalled``): read
+    them (``uncalled``) once the table is written, as ``SummedScores.uncalled`` is read at once and
+    Hail's pass's count from its written table's globals (``scoring.UNCALLED_VARIANTS``)."""
+
+    table: hl_types.Table
+    read_uncalled: Callable[[], UncalledVariants]
+
+    @property
+    def uncalled(self) -> UncalledVariants:
+        """The pass's ``scoring.UncalledVariants``; before the table is written, none counted yet."""
+        return self.read_uncalled()
+
+    def with_table(self, table: hl_types.Table) -> SummedInSpark:
+        """The same pass with its rows' Table transformed (``table``: of this one's rows)."""
+        return replace(self, table=table)
 
 
 def _rows_summed_on_driver(partial, rows: _ScoreRows, k: int, n: int, split: _PassTimes,

@@ -729,23 +729,21 @@ def _mt_rows_at(hl: hl_types, path: str, rows_table: hl_types.Table, loci: Score
 
 
 def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | None = None,
-                  uncalled_sink: list[Callable[[], UncalledVariants]] | None = None,
-                  ) -> hl_types.Table | pgen_engine.SummedScores:
+                  ) -> hl_types.Table | pgen_engine.SummedScores | pgen_engine.SummedInSpark:
     """Every score of one matched dataset by the route ``engine.score`` picks
     (``engine.route_for``: the native engine for bed/pgen; hard calls Hail reads exported to
     ``scratch``, a ``scoring_scratch`` directory, and scored natively; Hail's pass otherwise),
     with the weights handed over as matrices (``matching.weight_matrices``): a native pass summed
-    on the driver as ``pgen_engine.SummedScores``, else ``scoring.compute_scores``' long Hail
-    Table, lazy: the caller writes it, inside ``hail_errors``, before ``scratch`` is removed
-    (``scores_of_dataset`` publishes either). The samples' sex on X (``r.sex``) is counted
+    on the driver as ``pgen_engine.SummedScores``, summed in Spark as ``pgen_engine.SummedInSpark``
+    (its Table), else ``scoring.compute_scores``' long Hail Table; a Table is lazy: the caller
+    writes it, inside ``hail_errors``, before ``scratch`` is removed (``scores_of_dataset``
+    publishes any). The samples' sex on X (``r.sex``) is counted
     by the scoring and checked (``sample_sex.SexCounts.check``: INFO, a WARNING when
     implausible). A native route's weights are built in its pass's directory
     (``native_weights_directory``); for bed/pgen/BGEN (route ``native``) and a local MatrixTable
     whose entry files the pass may read (``entry_files_scored``) once the pass's tasks have started
     (``matching.DeferredWeights``, ``pgen_engine.score``; where the MatrixTable's calls are exported
-    instead, at their first use). ``uncalled_sink``: ``engine.score``'s (a native pass summed in
-    Spark appends how to read its uncalled rows once its table is written). Errors of the export
-    as ``hail_errors``."""
+    instead, at their first use). Errors of the export as ``hail_errors``."""
     source = cfg.dataset(r.dataset).genotypes
     with hail_errors(genotypes_where(cfg, r.dataset)), \
             native_weights_directory(cfg, source, scratch, len(r.frame.rows), len(r.scoring_files)) as directory:
@@ -766,8 +764,7 @@ def score_dataset(hl: hl_types, cfg: Config, r: DatasetMatches, scratch: str | N
                               r.summary["n_matched"].tolist(), missing_genotypes=cfg.pgs.missing_genotypes,
                               settings=cfg.pgs.native, scratch=scratch, mt=r.mt, calls=r.calls, samples=r.samples,
                               index=r.variants if r.mt is None else None,
-                              persons_below=cfg.report.small_count_threshold, sex=r.sex,
-                              uncalled_sink=uncalled_sink)
+                              persons_below=cfg.report.small_count_threshold, sex=r.sex)
     if r.sex is not None and r.sex.counts is not None:
         r.sex.counts.check(r.dataset, cfg.pgs.sex_warn_share, cfg.report.small_count_threshold)
     return scored
@@ -813,9 +810,8 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
     Nothing is lazy on the export's scratch directory afterwards.
     Errors of reading the genotypes as ``hail_errors``."""
     where = f"pgs scores of dataset {r.dataset}"
-    uncalled_sink: list[Callable[[], UncalledVariants]] = []  # (a native pass summed in Spark)
     with scoring_scratch(hl, spark, cfg, scratch) as export_dir, hail_errors(genotypes_where(cfg, r.dataset)):
-        scored = score_dataset(hl, cfg, r, export_dir, uncalled_sink)
+        scored = score_dataset(hl, cfg, r, export_dir)
         if isinstance(scored, pgen_engine.SummedScores):
             rows = score_rows_arrow(scored, r.dataset)
             r.missing_call_share = check_score_arrow(rows, where)
@@ -826,15 +822,16 @@ def scores_of_dataset(hl: hl_types, spark: SparkSession, cfg: Config, r: Dataset
             check_uncalled(r)
             return rows
         path = scratch_file(hl, scratch, f"pgs_scores_{r.dataset}", "ht")
-        scored.key_by("s", "pgs_id").write(path)
+        table = scored.table if isinstance(scored, pgen_engine.SummedInSpark) else scored
+        table.key_by("s", "pgs_id").write(path)
     written = hl.read_table(path)
     r.missing_call_share = check_score_table(hl, written, where)
     r.ft_failed = FtFailedCalls.of_table(hl, written, [sf.pgs_id for sf in r.scoring_files],
                                          r.summary["n_matched"].tolist())
     # Hail's pass counts them in its table; a native pass summed in Spark in its accumulator,
     # filled by the write above.
-    r.uncalled = UncalledVariants.of_table(hl, written, [sf.pgs_id for sf in r.scoring_files]) \
-        if not uncalled_sink else uncalled_sink[-1]()
+    r.uncalled = scored.uncalled if isinstance(scored, pgen_engine.SummedInSpark) else \
+        UncalledVariants.of_table(hl, written, [sf.pgs_id for sf in r.scoring_files])
     check_missing_calls(cfg, r)
     check_ft_failed(cfg, r)
     check_uncalled(r)
