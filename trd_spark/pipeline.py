@@ -15,10 +15,10 @@ from pyspark.sql import SparkSession
 from trd_spark.config import Config, local_path
 from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkError
 from trd_spark.io import Fs, LocalFs
-from trd_spark.layout import STAGES, Layout
+from trd_spark.layout import EXPORT, STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
 from trd_spark.preflight import check_audit_roots
-from trd_spark.releases import needs_spark_fs
+from trd_spark.releases import ExportLock, needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, check_spark_reads, config_view, rerun_reasons
 
@@ -36,7 +36,12 @@ def run_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: Warning
     before it starts (``StageContext.parts_at_start``): its manifest records the inputs as they
     were before it read them, and an input changed while it ran publishes nothing."""
     counter = warnings if warnings is not None else WarningCounter()
-    with counter.attached(), counter.stage_scope(stage):
+    # The stage publishing the export holds the output root's export lock throughout: its audit
+    # reads every export published there, and two releases' reports at once each missed the
+    # other's new export (``releases.ExportLock``; here, not in the report's code, so taking it
+    # reruns no report).
+    exporting = ExportLock(cfg, Fs(spark)) if EXPORT in STAGE_SPECS[stage].outputs else contextlib.nullcontext()
+    with counter.attached(), counter.stage_scope(stage), exporting:
         ctx = StageContext(spark, cfg, STAGE_SPECS[stage], counter, handed=dict(handed or {}))
         ctx.parts_at_start  # noqa: B018 - the inputs' fingerprint before the stage reads them (publish checks it)
         return STAGE_SPECS[stage].runner()(ctx)

@@ -836,3 +836,52 @@ class ReleaseLock:
 
     def __exit__(self, *exc) -> None:
         self.release_lock()
+
+
+EXPORT_LOCK = ".export.lock"
+# How often a report stage waiting for the export lock tries it again (s): another release's report
+# stage holds it for minutes, and each try is one small create (or a read of the holder's record).
+EXPORT_LOCK_POLL_SECONDS = 5.0
+
+
+class ExportLock(ReleaseLock):
+    """Context manager holding ``{output_root}/.export.lock`` while a report stage runs: from before
+    it reads the exports published under the output root (``report.stage.released_exports``, which
+    its disclosure audit links its counts to) until its own export is published. Each release's run
+    holds only its release's lock, so two releases' report stages could run at once (two notebooks,
+    a scheduler running releases in parallel): each audited its export against the other's earlier
+    export, or none, never the other's new one, and the two new exports together gave their small
+    differences (r1 showing 60 TRD persons and r2 67: the 7 who joined). A report stage waits while
+    another live run holds this lock (``EXPORT_LOCK_POLL_SECONDS``; one INFO line naming the holder),
+    so the second report audits against the first one's new export. Held, refreshed, judged stale and
+    taken over as a release lock is (``ReleaseLock``). Exports under ``report.audit_output_roots``
+    (other output roots, perhaps not writable here) are not covered: their runs take their own
+    root's lock."""
+
+    def __init__(self, cfg: Config, fs: FsLike):
+        super().__init__(cfg, fs)
+        self.path = f"{cfg.output_root.rstrip('/')}/{EXPORT_LOCK}"
+        self.fs = LocalFs() if isinstance(fs, Fs) and not is_uri(self.path) else fs
+        self.heartbeat = heartbeat_path(self.path, self.owner) if is_uri(self.path) else None
+
+    def held_text(self) -> str:
+        """Who holds the export lock (``lock_holder_text``)."""
+        holder = lock_holder_text(self.fs, self.path, self.stale_seconds / 3600)
+        return f"another run's report stage holds the export lock {self.path}: {holder}"
+
+    def acquire(self) -> None:
+        """``ReleaseLock.acquire``, tried again every ``EXPORT_LOCK_POLL_SECONDS`` while another live
+        run holds the lock (an interrupt ends the wait as it ends a stage)."""
+        since: float | None = None  # when the wait began
+        while True:
+            try:
+                super().acquire()
+                break
+            except LockedError:
+                if since is None:
+                    since = time.time()
+                    log.info("release %s: the report waits for another run's report to publish its export under "
+                             "this output root, which its disclosure audit reads: %s", self.release, self.held_text())
+                time.sleep(EXPORT_LOCK_POLL_SECONDS)
+        if since is not None:
+            log.info("release %s: the export lock taken after %.0f s", self.release, time.time() - since)
