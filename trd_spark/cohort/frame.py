@@ -52,14 +52,23 @@ def derive_pgs_wide(scores: DataFrame, dataset: str, pgs_ids: list[str]) -> Data
 def standardise_pgs(frame: DataFrame, pgs_ids: list[str], within: list[str] | None = None) -> DataFrame:
     """PGS per SD: subtract the mean and divide by the sample SD, within groups ``within``.
 
-    A score with zero variance in a group becomes null (it cannot be modelled).
+    A score with zero variance in a group becomes null (it cannot be modelled). A null in a
+    ``within`` column (an ``ancestry_pred`` left empty) is a group of its own, as report.html's
+    PGS distributions show it (``unknown``): an equi-join would match it to no group and drop
+    the person from the frame without a count.
     """
     within = within or []
     stats = frame.groupBy(*within).agg(
         *[F.mean(c).alias(f"__mean_{c}") for c in pgs_ids],
         *[F.stddev_samp(c).alias(f"__sd_{c}") for c in pgs_ids],
     )
-    joined = frame.join(F.broadcast(stats), within) if within else frame.crossJoin(F.broadcast(stats))
+    if within:
+        stats = stats.select(*[F.col(c).alias(f"__by_{c}") for c in within],
+                             *[c for c in stats.columns if c not in within])
+        on = [frame[c].eqNullSafe(stats[f"__by_{c}"]) for c in within]
+        joined = frame.join(F.broadcast(stats), on).drop(*[f"__by_{c}" for c in within])
+    else:
+        joined = frame.crossJoin(F.broadcast(stats))
     out = joined
     for c in pgs_ids:
         sd = F.col(f"__sd_{c}")

@@ -119,7 +119,11 @@ def prefit_check(
 ) -> Prefit:
     """Checks made before a logistic (``duration`` None) or Cox fit, in this order.
 
-    1. the PGS column is in ``frame`` (else ``PGS_ABSENT``);
+    1. the PGS column is in ``frame`` (else ``PGS_ABSENT``); a PGS without a finite value for
+       any person of ``frame`` is ``PGS_ZERO_VARIANCE`` (the cohort stage nulls a score with zero
+       variance in the dataset: ``cohort.frame.standardise_pgs``), checked after steps 2-3 on
+       the other columns, before the counts of step 4 (so ``n`` / ``n_cases`` are the persons
+       the fit had, not 0 with ``TOO_FEW_CASES``);
     2. complete cases: persons with a missing or non-finite outcome, duration, PGS or
        covariate are left out (noted); Cox: a negative duration is left out (noted);
     3. ``outcome`` (case / event indicator) must be 0/1: anything else is a fault in the
@@ -138,7 +142,12 @@ def prefit_check(
     if pgs_col not in frame.columns:
         return Prefit(frame.iloc[0:0], list(covariates)).failed(
             ModelFailure.PGS_ABSENT, "PGS column absent from the analysis frame")
-    data = complete_cases(frame, [outcome, *([duration] if duration else []), pgs_col, *covariates])
+    pgs_values = pd.to_numeric(frame[pgs_col], errors="coerce").to_numpy(dtype=float)
+    no_pgs = len(frame) > 0 and not np.isfinite(pgs_values).any()
+    # A PGS null for everyone is left out of the complete cases: else every person would be left
+    # out and the row would read n = 0, too few cases, for a score that merely has no variance.
+    data = complete_cases(frame, [outcome, *([duration] if duration else []), *([] if no_pgs else [pgs_col]),
+                                  *covariates])
     check = Prefit(data, list(covariates))
     if len(data) < len(frame):
         check.notes.append(MISSING_VALUES_NOTE)
@@ -151,6 +160,9 @@ def prefit_check(
     if not np.isin(y, (0.0, 1.0)).all():
         raise ModelError(f"{'event' if duration else 'outcome'} {outcome!r} must be 0/1", where=where)
     check.n, check.n_cases = len(y), int(y.sum())
+    if no_pgs:
+        return check.failed(ModelFailure.PGS_ZERO_VARIANCE,
+                            "PGS has zero variance (no value per SD for any person of the dataset)")
     if check.n_cases < min_cases:
         what, reason = ("events", ModelFailure.TOO_FEW_EVENTS) if duration else ("cases", ModelFailure.TOO_FEW_CASES)
         return check.failed(reason, f"too few {what} (fewer than min_cases={min_cases})")

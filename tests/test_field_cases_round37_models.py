@@ -1,0 +1,71 @@
+"""Cohort and models field cases, round 37 (session 45, helper models37).
+
+ancestry-null-group: an ``ancestry_preds.tsv`` row whose ``ancestry_pred`` field is empty (Spark
+reads it as null; report.html's PGS distributions already show such persons as the group
+``unknown``). With ``pgs.standardisation: ancestry`` the z-score is taken within (dataset,
+ancestry) groups by an equi-join of each person to the group's mean and SD; a null key matches no
+group, so the person left the standardised frame, hence the analysis frame, with no count, no
+WARNING and no note (the flow's "with ancestry/PCs" step still counted them). Now a null
+ancestry is a group of its own (a null-safe join), as in the report. Oracle: pandas' groupby
+with ``dropna=False`` (mean, SD with ddof 1).
+
+pgs-null-for-everyone: a score with zero variance in a dataset (a score none of whose variants
+matched the microarray, so every sum is 0) is null per SD for every person of that dataset
+(``standardise_pgs``; pc_adjusted's ``null_scores`` alike). The models' complete cases then left
+out every person, and each logistic / Cox row read n = 0, n_cases = 0, ``too_few_cases`` /
+``too_few_events`` (a count failure, which the run log does not count): a published table said
+the contrast had no persons, and the cause (no variance) was named nowhere. Now such a row is
+``pgs_zero_variance`` with the n / n_cases of the persons the fit had. Oracle: pandas' complete
+cases of the outcome and covariates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from models_sim import grid_config, simulate_frame
+from pyspark.sql import functions as F
+
+from trd_spark.cohort.standardise import standardise_datasets
+from trd_spark.models.covariates import COX_AGE, covariate_columns
+from trd_spark.models.cox import cox_grid, mdd_frame
+from trd_spark.models.logistic import contrast_frame, logistic_grid
+from trd_spark.vocabulary import ModelFailure
+
+T = 20  # report.small_count_threshold's default
+
+
+def test_null_ancestry_is_a_group_not_a_silent_drop(spark):
+    rng = np.random.default_rng(37)
+    ancestry = ["eur"] * 12 + ["afr"] * 8 + [None] * 5
+    df = pd.DataFrame({"person_id": np.arange(1, len(ancestry) + 1, dtype=np.int64),
+                       "ancestry": ancestry, "PGS_A": rng.normal(size=len(ancestry))})
+    sdf = spark.createDataFrame(df, "person_id long, ancestry string, PGS_A double").withColumn("ds", F.lit("d"))
+    out, _ = standardise_datasets(sdf, ["PGS_A"], "ancestry", "ds", ["d"], min_samples=T)
+    got = out.toPandas().set_index("person_id")["PGS_A"]
+    assert sorted(got.index) == df.person_id.tolist()  # base: the 5 persons without ancestry_pred were gone
+    g = df.groupby("ancestry", dropna=False)["PGS_A"]
+    want = ((df.PGS_A - g.transform("mean")) / g.transform("std")).to_numpy()
+    np.testing.assert_allclose(got.loc[df.person_id].to_numpy(), want, rtol=1e-9)
+
+
+def test_pgs_null_for_everyone_is_zero_variance_with_the_true_counts():
+    cfg = grid_config()
+    frame = simulate_frame(seed=5, n=120, definitions=("ad3",)).assign(PGS900002=np.nan)
+    logistic = logistic_grid(frame, cfg)
+    rows = logistic[logistic.pgs_id == "PGS900002"]
+    assert len(rows) == len(cfg.models.contrasts)
+    covs = covariate_columns(cfg)
+    for r in rows.itertuples():
+        sub = contrast_frame(frame, r.contrast)
+        want = sub.dropna(subset=["case", *covs])
+        # base: n 0, n_cases 0, too_few_cases
+        assert (r.failure_reason, r.n, r.n_cases) == (ModelFailure.PGS_ZERO_VARIANCE, len(want), want.case.sum())
+        assert not r.converged and "zero variance" in r.note
+    cox = cox_grid(frame, cfg)
+    row = cox[cox.pgs_id == "PGS900002"].iloc[0]
+    want = mdd_frame(frame).dropna(subset=["time_to_trd_days", "trd_event", *covariate_columns(cfg, age=COX_AGE)])
+    want = want[want.time_to_trd_days >= 0]
+    assert (row.failure_reason, row.n, row.n_events) == (ModelFailure.PGS_ZERO_VARIANCE, len(want),
+                                                         want.trd_event.sum())
+    assert row.n > 0 and not row.converged
