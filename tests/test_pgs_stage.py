@@ -119,6 +119,10 @@ def test_run_publishes_scores_and_match_logs(spark, tmp_path):
     assert manifest["notes"]["missing_call_share"] == {
         r["dataset"]: round(r["sum(n_missing)"] / r["sum(n_matched)"], 4) for r in sums}
     assert manifest["notes"]["scoring_files_not_read"] == []
+    # Every scored dataset's rows no sample has a call on (stage.uncalled_variant_counts), here
+    # none: listed with 0 (on 163d5e1 no test read the key: the stage could drop it unseen).
+    assert manifest["notes"]["uncalled_variants"] == {
+        d: {"rows": 0, "by_score": {}, "no_male_chry_rows": 0} for d in ("discovery", "replication_wgs")}
 
     # Which file made each score: the glob is one input of the rerun fingerprint (one digest,
     # no file names), so the manifest names each file with its sha256sum and the positions used.
