@@ -17,6 +17,21 @@ out every person, and each logistic / Cox row read n = 0, n_cases = 0, ``too_few
 the contrast had no persons, and the cause (no variance) was named nowhere. Now such a row is
 ``pgs_zero_variance`` with the n / n_cases of the persons the fit had. Oracle: pandas' complete
 cases of the outcome and covariates.
+
+ph-log-day-zero: a TRD event on the day of the MDD index (``time_to_trd_days`` 0) under
+``models.ph_time_transform: log``: log(0) is -inf, lifelines' ``proportional_hazard_test``
+returns a NaN statistic and p without raising, and the Cox row carried ph_statistic / ph_p NaN
+with an empty note, where a failed test is noted ("proportional-hazards test failed"). The
+other transforms (lifelines called directly: identity) give a finite test on the same fit.
+
+related-pair-member-by-partitioning: which member of a related pair the cohort stage drops
+(``related_pairs_to_remove``, Hail's greedy ``maximal_independent_set``) was left to the order in
+which Spark handed Hail the pairs: among members of equal degree Hail removes the largest by its
+``tie_breaker``, and without one, the first it met. The same 40 pairs on 1, 3 or 7 partitions
+dropped three different sets of persons, so a rerun on a cluster of another size (or another
+``spark.shuffle_partitions``) analysed other persons and published other estimates from the same
+data. Now ties are broken by person_id (the higher one is dropped): the same set whatever the
+partitioning or the orientation of the pairs.
 """
 
 from __future__ import annotations
@@ -26,9 +41,10 @@ import pandas as pd
 from models_sim import grid_config, simulate_frame
 from pyspark.sql import functions as F
 
+from trd_spark.cohort.sample_qc import related_pairs_to_remove
 from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.models.covariates import COX_AGE, covariate_columns
-from trd_spark.models.cox import cox_grid, mdd_frame
+from trd_spark.models.cox import cox_grid, fit_cox, mdd_frame
 from trd_spark.models.logistic import contrast_frame, logistic_grid
 from trd_spark.vocabulary import ModelFailure
 
@@ -69,3 +85,28 @@ def test_pgs_null_for_everyone_is_zero_variance_with_the_true_counts():
     assert (row.failure_reason, row.n, row.n_events) == (ModelFailure.PGS_ZERO_VARIANCE, len(want),
                                                          want.trd_event.sum())
     assert row.n > 0 and not row.converged
+
+
+def test_ph_test_undefined_at_day_zero_is_noted_not_a_silent_nan():
+    cfg = grid_config()
+    covs = covariate_columns(cfg, age=COX_AGE)
+    mdd = mdd_frame(simulate_frame(seed=5, n=600, definitions=("ad3",))).copy()
+    event_rows = np.flatnonzero(mdd.trd_event.to_numpy() == 1)[:2]
+    mdd.iloc[event_rows, mdd.columns.get_loc("time_to_trd_days")] = 0.0
+    got = fit_cox(mdd, "PGS900001", covs, ph_time_transform="log")
+    assert got["converged"] and np.isfinite(got["beta"])
+    assert np.isnan(got["ph_statistic"]) and np.isnan(got["ph_p"])
+    assert got["note"] == "proportional-hazards test failed"  # base: ""
+    other = fit_cox(mdd, "PGS900001", covs, ph_time_transform="identity")
+    assert np.isfinite(other["ph_p"]) and other["note"] == ""
+
+
+def test_related_pair_member_dropped_does_not_depend_on_partitioning(spark, hl):
+    pairs = [(i, i + 1000) for i in range(1, 41)] + [(500, 501), (501, 502)]
+    ids = [*range(1, 41), *range(1001, 1041), 500, 501, 502]
+    samples = spark.createDataFrame([(i,) for i in ids], "person_id long")
+    want = {501, *range(1001, 1041)}  # the chain's middle; of each tied pair the higher ID
+    for parts, rows in ((1, pairs), (7, [(b, a) for a, b in pairs])):
+        df = spark.createDataFrame(rows, "person_id_1 long, person_id_2 long").repartition(parts)
+        got = {r.person_id for r in related_pairs_to_remove(hl, df, samples.repartition(parts)).collect()}
+        assert got == want  # base: 1 partition dropped 3, 4, 6, ... and kept 1001, ...

@@ -133,6 +133,11 @@ def fit_cox(
         ph = proportional_hazard_test(cph, model_data, time_transform=transform).summary
         ph_statistic, ph_p = float(ph.loc[pgs_col, "test_statistic"]), float(ph.loc[pgs_col, "p"])
     except (ValueError, np.linalg.LinAlgError, KeyError):
+        pass
+    if not (np.isfinite(ph_statistic) and np.isfinite(ph_p)):
+        # Not only an exception: the ``log`` transform of an event on day 0 (TRD on the MDD index
+        # day) is -inf, and lifelines returns a NaN statistic without a word.
+        ph_statistic, ph_p = np.nan, np.nan
         notes.append("proportional-hazards test failed")
     return {
         "n": n, "n_events": n_events, "beta": beta, "se": se, "hazard_ratio": float(np.exp(beta)),
