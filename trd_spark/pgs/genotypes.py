@@ -189,6 +189,24 @@ def hadoop_vcf_files(hl: hl_types) -> tuple[Callable[[str], list[str]], Callable
     return Fs(SparkSession.builder.getOrCreate()).glob_files, lambda path: fs.open(path, "rb")
 
 
+# A gVCF's reference block: a record whose ALT is only the "any other allele" symbol (GATK and
+# DRAGEN ``<NON_REF>``, bcftools and DeepVariant ``<*>``, Illumina Strelka ``.``) with an INFO
+# ``END``. A joint-called VCF has none (a structural variant's END goes with ``<DEL>`` etc.).
+GVCF_BLOCK_ALTS = frozenset({"<NON_REF>", "<*>", "."})
+# Records read per file for a reference block: a gVCF's first record is a block (chr1:1 is N)
+# unless it was cut to regions, and blocks lie between almost every two variants; 256 records
+# are one BGZF block or two, read already for the first-record checks.
+GVCF_LOOK_RECORDS = 256
+
+
+def is_reference_block(fields: list[str]) -> bool:
+    """Whether a VCF data line's tab-split ``fields`` are a gVCF reference block
+    (``GVCF_BLOCK_ALTS``, INFO with ``END``); False for a line of fewer than 8 fields."""
+    if len(fields) < 8 or not set(fields[4].split(",")) <= GVCF_BLOCK_ALTS:
+        return False
+    return any(kv.split("=", 1)[0] == "END" for kv in fields[7].split(";"))
+
+
 def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[str]] | None = None,
                     open_uri: Callable[[str], IO[bytes]] | None = None) -> bool:
     """Cheap checks of VCF files before Hail reads them lazily (header + first record).
@@ -197,8 +215,12 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
     serially (``force=True``) instead of splitting them. Raises ``InputDataError`` naming the
     file (and ``:line``) for: a BGZF file without the end-of-file block (cut short), a plain
     gzip file named ``.bgz`` or an uncompressed one named ``.gz``/``.bgz``, a first
-    record whose FORMAT lacks ``GT`` (or ``dosage_field``), and a first record whose contig
-    matches no name of the reference (e.g. ``chromosome1``). A URI's files (``gs://``,
+    record whose FORMAT lacks ``GT`` (or ``dosage_field``), a first record whose contig
+    matches no name of the reference (e.g. ``chromosome1``), and a gVCF: a reference block
+    (``is_reference_block``) among a file's first ``GVCF_LOOK_RECORDS`` records. Read as a VCF, a
+    scored site inside a block has no row and was counted not_found (a REF effect allele's two
+    copies lost from the sum; plink2 ``--vcf`` reads it so too), where the block says 0/0:
+    Hail's VDS densifies a block as 0/0, so a gVCF goes through a VDS. A URI's files (``gs://``,
     ``hdfs://``, ``file://``) are listed by ``uri_files`` and read by ``open_uri``
     (``hadoop_vcf_files``) with the same checks; without them a URI is left to Hail (False):
     there a plain-gzip ``.gz`` was forced to BGZF and failed inside Hail ("truncated bgzip"),
@@ -239,6 +261,7 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
                                                                 else " or drop the extension"), where=path)
         if uri and i > 0:  # the first-record checks: every local file, a URI's first (docstring: cost)
             continue
+        records = 0  # data records read (the first is checked; GVCF_LOOK_RECORDS for blocks)
         try:
             with opener(path) as raw, (gzip.open(raw, "rt") if kind != "none" else io.TextIOWrapper(raw)) as f:
                 declared: set[str] = set()  # the header's ##FORMAT IDs
@@ -248,7 +271,7 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
                             declared.add(line[len("##FORMAT=<ID="):].split(",", 1)[0].split(">", 1)[0])
                         continue
                     fields = line.rstrip("\n").split("\t")
-                    if fields[0] not in contigs:
+                    if records == 0 and fields[0] not in contigs:
                         raise InputDataError(
                             f"contig {fields[0]!r} is not a {source.reference_genome} contig name "
                             "(expected chr1..chr22, chrX, chrY, chrM, 1..22, X, Y, MT or PLINK's 23..26)",
@@ -260,14 +283,25 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
                     # the field in the first record refused a file whose first records are GT only
                     # and later ones carry DS (or DS alone), and told to set the dosage_field already
                     # set (session 35; plink2 --vcf dosage=DS scores it).
-                    fallback = source.dosage_field is not None and "GT" in formats and wanted in declared
-                    if wanted not in formats and not fallback:
+                    if records == 0:
+                        fallback = source.dosage_field is not None and "GT" in formats and wanted in declared
+                        if wanted not in formats and not fallback:
+                            raise InputDataError(
+                                f"FORMAT column has no {wanted} (has {':'.join(formats) or 'no FORMAT/sample columns'}); "
+                                "genotypes need GT, or set dosage_field to the dosage FORMAT field (e.g. DS)",
+                                where=f"{path}:{line_no}")
+                    if is_reference_block(fields):
                         raise InputDataError(
-                            f"FORMAT column has no {wanted} (has {':'.join(formats) or 'no FORMAT/sample columns'}); "
-                            "genotypes need GT, or set dosage_field to the dosage FORMAT field (e.g. DS)",
-                            where=f"{path}:{line_no}")
-                    break
+                            f"a gVCF: reference-block record (ALT {fields[4]}, INFO END=); a scored site inside "
+                            "a block has no record of its own and would be not_found, not the 0/0 the block "
+                            "says; combine the gVCFs into a VDS (hl.vds.new_combiner) and read it as format "
+                            "vds, or joint-genotype them (GATK GenotypeGVCFs)", where=f"{path}:{line_no}")
+                    records += 1
+                    if records >= GVCF_LOOK_RECORDS:
+                        break
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+            if records:  # past the first record (the block look): a file cut short is the end checks' to name
+                continue
             what = {"gzip": "plain gzip (not BGZF)", "bgzf": "BGZF"}.get(kind, "uncompressed")
             raise InputDataError(f"cannot read VCF ({what}): {e}", where=path) from None
     return plain_gzip
