@@ -230,7 +230,7 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
                 if (p / OWNER).is_file() and json.loads((p / OWNER).read_text()).get("pid") == os.getpid()]
         assert not left
     # Added on the driver, the sums come back as numpy (what the stage writes, no Hail job);
-    # added in Spark, as a Hail Table: either way Hail's pass's columns and types.
+    # added in Spark, as a Hail Table (SummedInSpark.table): either way Hail's pass's columns and types.
     assert isinstance(native, SummedScores) == on_driver
     if on_driver:
         columns = native.columns()
@@ -238,8 +238,8 @@ def test_native_equals_hail_and_plink2(hl, spark, matched, scoring_files, tmp_pa
         assert {c: str(a.dtype) for c, a in columns.items()} == {c: numpy_type[t] for c, t in hail.row.dtype.items()}
         native = pd.DataFrame(columns)
     else:
-        assert native.row.dtype == hail.row.dtype  # same columns, same types
-        native = native.to_pandas()
+        assert native.table.row.dtype == hail.row.dtype  # same columns, same types
+        native = native.table.to_pandas()
     # Hail's to_pandas gives the key strings as pandas' StringDtype, numpy as objects: same values.
     hail = hail.to_pandas().astype({"s": object, "pgs_id": object}).set_index(["s", "pgs_id"]).sort_index()
     native = native.astype({"s": object, "pgs_id": object}).set_index(["s", "pgs_id"]).sort_index()

@@ -293,7 +293,7 @@ def score(
         # alike (each would tell them from the rows it reads).
         male_of_file = _bgen_males(files, weights.rows, index, y_rows=on_y, x_rows=on_x,
                                    impute=missing_genotypes == "mean_impute")
-    scored = pgen_engine.score_pass(
+    scored = pgen_engine.score(
         spark, hl, files, source.reference_genome, weights, samples,
         pgs_ids, n_matched, missing_genotypes=missing_genotypes, settings=settings, index=index, male=male_of_file)
     if on_y.any() or on_m.any():
@@ -375,7 +375,8 @@ def _haploid_allele_counts(spark, hl: hl_types, files: pgen_engine.PlinkFiles | 
         table = scored.table
         return scored.with_table(table.annotate(
             allele_count=table.allele_count - _fewer_lookup(hl, columns["s"], pgs_ids, fewer)(table.s, table.pgs_id)))
-    fewer_table = counted.key_by("s", "pgs_id")
+    # (the counting pass's uncalled rows are not read: the main pass reports them)
+    fewer_table = counted.table.key_by("s", "pgs_id")
     fewer_table = fewer_table.select(fewer=fewer_table.allele_count - hl.int64(hl.floor(fewer_table.score_sum + 0.5)))
     if isinstance(scored, pgen_engine.SummedScores):  # (the counting pass has fewer tasks: not expected)
         got = fewer_table.to_pandas()
@@ -501,7 +502,7 @@ def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.Ent
                    ) -> pgen_engine.SummedScores | pgen_engine.SummedInSpark | None:
     """The native pass over a MatrixTable's own entry files (``_entries_files``): one Spark job
     whose tasks read the weighted rows' calls (``mt_entries.EntriesReader``) and score them, no
-    PLINK file written or read (``pgen_engine.score_pass``'s result). None, after one INFO line, when
+    PLINK file written or read (``pgen_engine.score``'s result). None, after one INFO line, when
     a task met a call ``mt_entries`` does not read (``NotDecodable``: phased, haploid, a filtered
     entry): the caller then exports the calls with Hail."""
     from pyspark.sql import SparkSession
@@ -519,9 +520,9 @@ def _score_entries(hl: hl_types, source: GenotypeSource, entries: mt_entries.Ent
         placed = dataclasses.replace(weights.built() if isinstance(weights, DeferredWeights) else weights, rows=rows)
     try:
         # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
-        scored = pgen_engine.score_pass(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome,
-                                        placed, samples, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
-                                        settings=settings)
+        scored = pgen_engine.score(SparkSession.builder.getOrCreate(), hl, entries, source.reference_genome,
+                                   placed, samples, pgs_ids, n_matched, missing_genotypes=missing_genotypes,
+                                   settings=settings)
     except Exception as e:  # NotDecodable, raised in a task: Spark wraps it (Py4JJavaError / PythonException)
         if "NotDecodable" not in str(e):
             raise

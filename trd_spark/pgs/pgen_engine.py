@@ -854,15 +854,7 @@ def _collect_while(sc, rdd, shared: str, build: Callable[[], Any],
     return cast(list, got["items"]), result
 
 
-def score(*args: Any, **kwargs: Any) -> hl_types.Table | SummedScores:
-    """``score_pass``'s score rows alone (same arguments): summed in Spark, the lazy Hail Table of
-    its ``SummedInSpark``, whose count of uncalled rows is not read (a caller reporting none:
-    ``engine._haploid_allele_counts``' counting pass)."""
-    scored = score_pass(*args, **kwargs)
-    return scored.table if isinstance(scored, SummedInSpark) else scored
-
-
-def score_pass(
+def score(
     spark: SparkSession,
     hl: hl_types,
     files: PlinkFiles | BgenFiles | EntriesFiles,
@@ -1226,7 +1218,7 @@ class SummedScores:
 
 @dataclass(frozen=True)
 class SummedInSpark:
-    """A native pass's sums added in Spark (``score_pass``): ``table``, its score rows as a lazy,
+    """A native pass's sums added in Spark (``score``): ``table``, its score rows as a lazy,
     unkeyed Hail Table (the caller writes it: its tasks run then), and its weighted rows no sample
     has a call on, which the tasks gather in an accumulator as they run (``read_uncalled``): read
     them (``uncalled``) once the table is written, as ``SummedScores.uncalled`` is read at once and
