@@ -164,3 +164,52 @@ def test_a_home_without_a_readable_java_version_or_class_library_is_read_from_th
     (unreadable / "lib" / "modules").mkdir()
     assert [_runtime(no_version), _runtime(unreadable)] == [expected, expected]
 
+
+def test_the_twin_counts_condition_concepts_in_observation_of_the_condition_sets_the_rules_read(tmp_path):
+    """The DuckDB twin's ``observation_condition_records`` (benchmarks/duckdb_phenotypes.py, the
+    oracle of the chain's count and persons: test_field_cases_round33/34_omop) counts, as the chain's
+    ``study_concept_ids(...)["condition"]`` does, the observation records whose observation_concept_id
+    is a member (excludes ignored) of a condition set some rule reads; nothing where no set reads
+    observation (the chain reads no observation then: ``read_omop``). Round 33's case plus three
+    observation records that are no such member: ECT (a procedure set's concept), a condition of a
+    set no rule reads, a concept only an exclude of MDD names. Session 45 mut42, killing session
+    42's twin mutants that its cases let pass: d2 (``kind = 'include'`` dropped: the exclude's
+    concept counted), d3 (``domain = 'condition'`` dropped: ECT counted), d5 (counted where no set
+    reads observation), d6 (``set_name IN`` the rules' sets dropped: the unread set's concept
+    counted). DuckDB only, no Spark."""
+    import shutil
+    import sys
+
+    import duckdb
+    from test_phenotypes_support import toy_config
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from duckdb_phenotypes import duckdb_drop_counts
+
+    from trd_spark.config import ConceptSet
+
+    case = Path(__file__).resolve().parent / "data" / "field_cases_round33" / "condition-in-observation" / "omop"
+    omop = tmp_path / "omop"
+    shutil.copytree(case, omop)
+    observation = omop / "observation.parquet"
+    # ECT (SNOMED 4030840, set ect: procedure); 2000000004 in the unread set below; 2000000003 named
+    # by an exclude of MDD alone (the case's 2000000002 is a descendant of MDD: no use here)
+    duckdb.execute(f"""COPY (SELECT * FROM read_parquet('{case / "observation.parquet"}') UNION ALL
+        SELECT * FROM (VALUES (3305, 4030840, DATE '2019-05-01', NULL), (3306, 2000000004, DATE '2019-05-01', NULL),
+                              (3307, 2000000003, DATE '2019-05-01', NULL)) v(a, b, c, d))
+        TO '{observation}' (FORMAT parquet)""")
+    cfg = toy_config(path=str(omop))
+    sets = dict(cfg.concept_sets.concept_sets)
+    sets["anxiety_unread"] = ConceptSet.model_validate(
+        {"description": "read by no rule", "domain": "condition", "include": [{"concept_id": 2000000004, "name": "x"}]})
+    mdd = sets["mdd"]
+    sets["mdd"] = mdd.model_copy(update={"exclude": [*mdd.exclude, mdd.exclude[0].model_copy(
+        update={"concept_id": 2000000003, "name": "an exclude outside every include"})]})
+
+    def counts(sets) -> dict[str, int]:
+        c = cfg.model_copy(update={"concept_sets": cfg.concept_sets.model_copy(update={"concept_sets": sets})})
+        return duckdb_drop_counts(str(omop), c, threads=1)["observation_condition_records"]
+
+    assert counts(sets) == {"n_condition_concept_in_observation": 4, "n_persons_condition_concept_in_observation": 3}
+    sets["esketamine_clinic"] = sets["esketamine_clinic"].model_copy(update={"also_domains": []})
+    assert counts(sets) == {"n_condition_concept_in_observation": 0, "n_persons_condition_concept_in_observation": 0}
