@@ -101,6 +101,15 @@ def test_shards_other_formats_and_compressed_files_are_named_and_other_tables_ar
         read_omop_table(spark, csv_cfg.omop, "death")
     from trd_spark.phenotypes.omop import near_table_names  # new with the rule (an import error on 163d5e1)
 
+    # A plain file named death (no extension: a gsutil cp without one) is such a name in the chain as in
+    # the twin (reader s45 finding 2; on 163d5e1..a126303 the chain read it as the table, the twin not).
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(CASE / "omop" / "DEATH.parquet", plain / "death")
+    with pytest.raises(InputDataError, match=r"no death\.parquet or death/ here, but death, which the reader"):
+        read_omop_table(spark, toy_config(path=str(plain)).omop, "death")
+    with pytest.raises(ValueError, match=r"no death\.parquet or death/, but death \(not read\)"):
+        twin_module._exists(str(plain), "death")  # noqa: SLF001 - the twin's table lookup
     names = ["observation_period.parquet", "person_ext.parquet", "concept_ancestor", "Observation.parquet"]
     assert near_table_names(names, "observation") == ["Observation.parquet"]
     assert near_table_names(names, "person") == [] and near_table_names(names, "concept") == []

@@ -1060,15 +1060,19 @@ def _locate(fs: Fs, base: str, table: str, suffix: str) -> str:
     holds the table under another name (``near_table_names``): before (session 45, field case
     round 37), an optional table so named (``DEATH.parquet``) was read as absent, with a WARNING
     saying "not found", and every death was lost. Only the error of a table with no such name
-    says "not found": ``stage.read_omop`` reads that wording as an absent optional table."""
+    says "not found": ``stage.read_omop`` reads that wording as an absent optional table. A plain
+    file named ``{table}`` (no extension: a ``gsutil cp`` without one) is such a name too, not the
+    folder: its format is unknown (the DuckDB twin's rule, ``benchmarks/duckdb_phenotypes._exists``)."""
     file, folder = f"{base}/{table}.{suffix}", f"{base}/{table}"
+    # A folder, not any path of that name: the listing tells (io.Fs has no isdir; one listing of base).
+    is_folder = fs.exists(folder) and table in fs.listdirs(base)
     if fs.exists(file):
-        if fs.exists(folder):
+        if is_folder:
             raise InputDataError(
                 f"OMOP table {table}: both {table}.{suffix} and a {table}/ folder are here; which one holds the "
                 "table is unknown (an earlier export beside a later one?): keep one", where=base)
         return file
-    if fs.exists(folder):
+    if is_folder:
         return folder
     near = near_table_names(fs.listdir(base), table)
     if near:
