@@ -5,9 +5,11 @@ reads it as null; report.html's PGS distributions already show such persons as t
 ``unknown``). With ``pgs.standardisation: ancestry`` the z-score is taken within (dataset,
 ancestry) groups by an equi-join of each person to the group's mean and SD; a null key matches no
 group, so the person left the standardised frame, hence the analysis frame, with no count, no
-WARNING and no note (the flow's "with ancestry/PCs" step still counted them). Now a null
-ancestry is a group of its own (a null-safe join), as in the report. Oracle: pandas' groupby
-with ``dropna=False`` (mean, SD with ddof 1).
+WARNING and no note (the flow's "with ancestry/PCs" step still counted them). d42f9c9 made a
+null ancestry a group of its own, which z-scored a heterogeneous, possibly tiny group among
+itself, silently; now (reader s45 finding 4) such persons are left out and counted out of the
+flow's "with genetic ancestry and PCs" step, one WARNING per dataset. Oracle: pandas' groupby
+of the persons with a group (mean, SD with ddof 1).
 
 pgs-null-for-everyone: a score with zero variance in a dataset (a score none of whose variants
 matched the microarray, so every sum is 0) is null per SD for every person of that dataset
@@ -42,6 +44,7 @@ from models_sim import grid_config, simulate_frame
 from pyspark.sql import functions as F
 
 from trd_spark.cohort.sample_qc import related_pairs_to_remove
+from trd_spark.cohort.stage import dataset_counts
 from trd_spark.cohort.standardise import standardise_datasets
 from trd_spark.models.covariates import COX_AGE, covariate_columns
 from trd_spark.models.cox import cox_grid, fit_cox, mdd_frame
@@ -51,7 +54,11 @@ from trd_spark.vocabulary import ModelFailure
 T = 20  # report.small_count_threshold's default
 
 
-def test_null_ancestry_is_a_group_not_a_silent_drop(spark):
+def test_null_ancestry_is_left_out_and_counted(spark):
+    """Persons with an empty ancestry_pred have no group: left out of the ancestry-standardised
+    frame (the others z-scored within their groups) and counted out of the flow's "with genetic
+    ancestry and PCs" step (``dataset_counts``' n_without_group). On d42f9c9 they were z-scored
+    as a group of their own (5 persons here), silently (reader s45 finding 4)."""
     rng = np.random.default_rng(37)
     ancestry = ["eur"] * 12 + ["afr"] * 8 + [None] * 5
     df = pd.DataFrame({"person_id": np.arange(1, len(ancestry) + 1, dtype=np.int64),
@@ -59,10 +66,15 @@ def test_null_ancestry_is_a_group_not_a_silent_drop(spark):
     sdf = spark.createDataFrame(df, "person_id long, ancestry string, PGS_A double").withColumn("ds", F.lit("d"))
     out, _ = standardise_datasets(sdf, ["PGS_A"], "ancestry", "ds", ["d"], min_samples=T)
     got = out.toPandas().set_index("person_id")["PGS_A"]
-    assert sorted(got.index) == df.person_id.tolist()  # base: the 5 persons without ancestry_pred were gone
-    g = df.groupby("ancestry", dropna=False)["PGS_A"]
-    want = ((df.PGS_A - g.transform("mean")) / g.transform("std")).to_numpy()
-    np.testing.assert_allclose(got.loc[df.person_id].to_numpy(), want, rtol=1e-9)
+    grouped = df[df.ancestry.notna()]
+    assert sorted(got.index) == grouped.person_id.tolist()  # d42f9c9: persons 21..25 kept as a group
+    g = grouped.groupby("ancestry")["PGS_A"]
+    want = ((grouped.PGS_A - g.transform("mean")) / g.transform("std")).to_numpy()
+    np.testing.assert_allclose(got.loc[grouped.person_id].to_numpy(), want, rtol=1e-9)
+    # The count: 25 unrelated persons in the file, 5 of them without a group.
+    ids = sdf.select("person_id")
+    steps = dataset_counts(ids, ids, ids, ids, sdf.where(F.col("ancestry").isNull()).select("person_id"))
+    assert (steps["n_with_ancestry"], steps["n_without_group"]) == (20, 5)
 
 
 def test_pgs_null_for_everyone_is_zero_variance_with_the_true_counts():

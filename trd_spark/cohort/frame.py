@@ -53,9 +53,9 @@ def standardise_pgs(frame: DataFrame, pgs_ids: list[str], within: list[str] | No
     """PGS per SD: subtract the mean and divide by the sample SD, within groups ``within``.
 
     A score with zero variance in a group becomes null (it cannot be modelled). A null in a
-    ``within`` column (an ``ancestry_pred`` left empty) is a group of its own, as report.html's
-    PGS distributions show it (``unknown``): an equi-join would match it to no group and drop
-    the person from the frame without a count.
+    ``within`` column is a group of its own (a null-safe join): an equi-join would match it to
+    no group and drop the person from the frame without a count. ``standardise_datasets``
+    leaves persons with a null ``ancestry`` out before (counted by the cohort stage).
     """
     within = within or []
     stats = frame.groupBy(*within).agg(

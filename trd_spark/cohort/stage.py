@@ -25,8 +25,9 @@ from trd_spark.config import Config, GateThreshold, local_path
 from trd_spark.errors import InputDataError, header_fields_text
 from trd_spark.gates import check_gate
 from trd_spark.io import csv_columns_named_twice
-from trd_spark.logs import count_text
+from trd_spark.logs import count_text, person_count_text
 from trd_spark.schemas import ANALYSIS_FRAME_FIXED, COHORT_COUNTS, DATASET_FLOW, PERSON_ID_TEXT
+from trd_spark.vocabulary import DatasetFlowStep
 
 if TYPE_CHECKING:
     from trd_spark.stages import StageContext
@@ -119,16 +120,21 @@ def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
     return [p for p in panel if p in available] + sorted(p for p in available if p not in panel)
 
 
-def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFrame, persons: DataFrame) -> dict[str, int]:
+def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFrame, persons: DataFrame,
+                   ungrouped_ids: DataFrame | None = None) -> dict[str, int]:
     """The person counts of one dataset's way into the cohort, in ONE Spark job.
 
     ``wide``: the genotyped persons (``person_id``, one row each); ``unrelated``: those kept
     after the relatedness filters; ``ancestry_ids`` / ``persons``: ``person_id`` of the
-    ancestry file / OMOP person (each person once: ``check_ancestry``, OMOP's key). Returns
-    {n_genotyped, n_missing_ancestry (genotyped, not in the ancestry file), n_unrelated,
-    n_with_ancestry (unrelated with ancestry: the standardisation set), n_without_person (of
-    those, absent from OMOP person)}. One aggregation over flags joined to the genotyped
-    persons instead of a count per step (each a Spark job: seconds each on a cluster).
+    ancestry file / OMOP person (each person once: ``check_ancestry``, OMOP's key);
+    ``ungrouped_ids``: ``person_id`` of the ancestry file's rows without an ancestry group
+    (empty ``ancestry_pred``), given under ``pgs.standardisation: ancestry`` (they cannot be
+    z-scored within a group and are left out). Returns {n_genotyped, n_missing_ancestry
+    (genotyped, not in the ancestry file), n_unrelated, n_with_ancestry (unrelated with ancestry,
+    and a group if ``ungrouped_ids``: the standardisation set), n_without_group (unrelated in the
+    file but of ``ungrouped_ids``, 0 without it), n_without_person (of the standardisation set,
+    absent from OMOP person)}. One aggregation over flags joined to the genotyped persons instead
+    of a count per step (each a Spark job: seconds each on a cluster).
     """
     def flag(df: DataFrame, name: str) -> DataFrame:
         return df.select("person_id").distinct().withColumn(name, F.lit(True))
@@ -137,14 +143,21 @@ def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFram
          .join(flag(unrelated, "is_unrelated"), "person_id", "left")
          .join(flag(ancestry_ids, "has_ancestry"), "person_id", "left")
          .join(flag(persons, "in_person"), "person_id", "left"))
-    unrel, anc, pers = (F.coalesce(F.col(c), F.lit(False)) for c in ("is_unrelated", "has_ancestry", "in_person"))
+    if ungrouped_ids is not None:
+        j = j.join(flag(ungrouped_ids, "no_group"), "person_id", "left")
+    else:
+        j = j.withColumn("no_group", F.lit(False))
+    unrel, anc, pers, ungrouped = (F.coalesce(F.col(c), F.lit(False))
+                                   for c in ("is_unrelated", "has_ancestry", "in_person", "no_group"))
 
     def n(cond: Column) -> Column:
         return F.sum(cond.cast("long"))
 
+    kept = unrel & anc & ~ungrouped
     row = j.agg(F.count(F.lit(1)).alias("n_genotyped"), n(~anc).alias("n_missing_ancestry"),
-                n(unrel).alias("n_unrelated"), n(unrel & anc).alias("n_with_ancestry"),
-                n(unrel & anc & ~pers).alias("n_without_person")).collect()[0]
+                n(unrel).alias("n_unrelated"), n(kept).alias("n_with_ancestry"),
+                n(unrel & anc & ungrouped).alias("n_without_group"),
+                n(kept & ~pers).alias("n_without_person")).collect()[0]
     return {k: int(row[k] or 0) for k in row.asDict()}
 
 
@@ -258,6 +271,13 @@ def run(ctx: StageContext) -> None:
     gates: dict[str, dict] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     ancestry_ids = ancestry.select("person_id")
+    # Under ancestry standardisation a person whose ancestry_pred is empty has no group to be
+    # z-scored in (the unassigned are admixed or outliers: a heterogeneous, often tiny group,
+    # where a pair reads +-0.71 SD whatever its scores); left out as "without genetic ancestry"
+    # and counted in the flow's WITH_ANCESTRY step (reader s45 finding 4; d42f9c9 kept them as a
+    # group of their own, silently).
+    ungrouped_ids = (ancestry.where(F.col("ancestry").isNull()).select("person_id")
+                     if cfg.pgs.standardisation == "ancestry" else None)
     to_standardise = []
     persons_by_dataset: dict[str, DataFrame] = {}
     for ds in cfg.datasets:
@@ -267,7 +287,13 @@ def run(ctx: StageContext) -> None:
             import hail as hl
 
             unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
-        steps = dataset_counts(wide, unrelated, ancestry_ids, persons)
+        steps = dataset_counts(wide, unrelated, ancestry_ids, persons, ungrouped_ids)
+        if steps["n_without_group"]:
+            log.warning("dataset %s: %s unrelated person(s) with an empty ancestry_pred left out under "
+                        "pgs.standardisation ancestry (no group to be z-scored in; counted in the cohort flow's "
+                        "step %r)", ds.name,
+                        person_count_text(steps["n_without_group"], cfg.report.small_count_threshold),
+                        str(DatasetFlowStep.WITH_ANCESTRY))
         check_ancestry_coverage(steps["n_missing_ancestry"], ds.name, cfg.ancestry.path,
                                 persons_below=cfg.report.small_count_threshold)
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.

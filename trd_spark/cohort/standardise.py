@@ -304,7 +304,8 @@ def standardise_datasets(
     """PGS per SD by ``method`` (see module doc) within each group of ``by`` (a dataset).
 
     Returns the frame (same columns, score columns replaced; pc_adjusted: persons without PCs
-    dropped, counted in ``n_without_pcs``) and per group of ``groups`` a JSON-able description
+    dropped, counted in ``n_without_pcs``; ancestry: persons with a null ``ancestry`` dropped,
+    counted by the cohort stage's ``dataset_counts``) and per group of ``groups`` a JSON-able description
     of what was done, for the stage manifest: with pc_adjusted, ``fallback`` maps each score
     that fell back to the overall z to its ``FitFailure`` value (one WARNING per dataset names
     them); a group with fewer persons with PCs than ``fit_floor(min_samples, len(pcs))``
@@ -317,7 +318,9 @@ def standardise_datasets(
     if method == "ancestry":
         if "ancestry" not in frame.columns:
             raise InputDataError("standardisation by ancestry needs an ancestry column", where="pgs.standardisation")
-        return (standardise_pgs(frame, pgs_ids, [by, "ancestry"]),
+        # A null ancestry (an empty ancestry_pred) is no group: those persons are left out, as
+        # persons without PCs are under pc_adjusted (the cohort stage counts them: dataset_counts).
+        return (standardise_pgs(frame.where(F.col("ancestry").isNotNull()), pgs_ids, [by, "ancestry"]),
                 {g: {"method": method, "groups": "ancestry"} for g in groups})
     if method == "pc_adjusted":
         missing = [p for p in pcs if p not in frame.columns]
