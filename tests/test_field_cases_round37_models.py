@@ -25,6 +25,9 @@ ph-log-day-zero: a TRD event on the day of the MDD index (``time_to_trd_days`` 0
 returns a NaN statistic and p without raising, and the Cox row carried ph_statistic / ph_p NaN
 with an empty note, where a failed test is noted ("proportional-hazards test failed"). The
 other transforms (lifelines called directly: identity) give a finite test on the same fit.
+Defensive: a non-finite PH result from lifelines is noted; unreachable through trd.py's day-0 -> 1
+rule (``F.greatest(datediff, 1)``), reachable only for frames given to ``fit_cox`` directly, as
+here (reader s45 finding 8).
 
 related-pair-member-by-partitioning: which member of a related pair the cohort stage drops
 (``related_pairs_to_remove``, Hail's greedy ``maximal_independent_set``) was left to the order in
@@ -100,6 +103,8 @@ def test_pgs_null_for_everyone_is_zero_variance_with_the_true_counts():
 
 
 def test_ph_test_undefined_at_day_zero_is_noted_not_a_silent_nan():
+    """Defensive: a frame given to fit_cox directly with time 0 (the pipeline's trd.py sets a
+    day-0 TRD to 1, so its frames never have it); a NaN PH result is noted, not left silent."""
     cfg = grid_config()
     covs = covariate_columns(cfg, age=COX_AGE)
     mdd = mdd_frame(simulate_frame(seed=5, n=600, definitions=("ad3",))).copy()
