@@ -856,10 +856,13 @@ class ExportLock(ReleaseLock):
     so the second report audits against the first one's new export. Held, refreshed, judged stale and
     taken over as a release lock is (``ReleaseLock``). Exports under ``report.audit_output_roots``
     (other output roots, perhaps not writable here) are not covered: their runs take their own
-    root's lock."""
+    root's lock. ``compare-releases`` holds it too (``who`` names it in the wait's INFO line), from
+    its check of the two exports until its comparison is published: a release's report publishing
+    meanwhile changed an export it read."""
 
-    def __init__(self, cfg: Config, fs: FsLike):
+    def __init__(self, cfg: Config, fs: FsLike, *, who: str | None = None):
         super().__init__(cfg, fs)
+        self.who = who if who is not None else f"release {cfg.release}: the report"
         self.path = f"{cfg.output_root.rstrip('/')}/{EXPORT_LOCK}"
         self.fs = LocalFs() if isinstance(fs, Fs) and not is_uri(self.path) else fs
         self.heartbeat = heartbeat_path(self.path, self.owner) if is_uri(self.path) else None
@@ -867,7 +870,7 @@ class ExportLock(ReleaseLock):
     def held_text(self) -> str:
         """Who holds the export lock (``lock_holder_text``)."""
         holder = lock_holder_text(self.fs, self.path, self.stale_seconds / 3600)
-        return f"another run's report stage holds the export lock {self.path}: {holder}"
+        return f"another run (a report stage or compare-releases) holds the export lock {self.path}: {holder}"
 
     def acquire(self) -> None:
         """``ReleaseLock.acquire``, tried again every ``EXPORT_LOCK_POLL_SECONDS`` while another live
@@ -880,8 +883,8 @@ class ExportLock(ReleaseLock):
             except LockedError:
                 if since is None:
                     since = time.time()
-                    log.info("release %s: the report waits for another run's report to publish its export under "
-                             "this output root, which its disclosure audit reads: %s", self.release, self.held_text())
+                    log.info("%s waits for another run's report to publish its export under this output root, "
+                             "which it reads: %s", self.who, self.held_text())
                 time.sleep(EXPORT_LOCK_POLL_SECONDS)
         if since is not None:
-            log.info("release %s: the export lock taken after %.0f s", self.release, time.time() - since)
+            log.info("%s: the export lock taken after %.0f s", self.who, time.time() - since)

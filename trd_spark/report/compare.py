@@ -14,6 +14,7 @@ Writes ``{output_root}/compare/{A}_vs_{B}/`` with
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -442,31 +443,38 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
 def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_options: str = "") -> str:
     """CLI entry: compare, write the TSVs, return the printed summary. ``rerun_options``: as
     ``check_comparable``'s (e.g. `` --config conf/aou.yaml``, each with a leading space)."""
-    from trd_spark.releases import LocalFs, needs_spark_fs
+    from trd_spark.releases import ExportLock, LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
     from trd_spark.stages import check_spark_reads
 
     local = not needs_spark_fs(cfg)
-    if local:  # refuse in a second, not after starting Spark and Hail
-        check_comparable(cfg, LocalFs(), release_a, release_b, rerun_options=rerun_options)
-    spark = command_session(cfg.spark)
-    # The score reads (n_both, the correlations) go through Spark's file sources: a session
-    # skipping unreadable parts (spark-defaults.conf, --conf) would shorten them with no count.
-    # Here, not in command_session: that serves releases/explain too, whose reads are Hadoop FS
-    # calls the settings do not touch, and the run, which checks in pipeline.run_stages.
-    check_spark_reads(spark, cfg)
-    if not local:  # object-store outputs: read through Spark's file systems
-        check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
-    tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
-    out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
-    # Whole or not at all: a comparison stopped midway (a rerun after one release was rerun)
-    # left its new tables beside the earlier comparison's, and its _disclosure.json, written
-    # last, still said whether the earlier tables might leave the workbench.
-    publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
-                                        DISCLOSURE: json.dumps(disclosure(for_export, threshold), indent=2,
-                                                               sort_keys=True)},
-                   before_swap=drop_checksum_files, markers=(DISCLOSURE,))
+    who = f"compare-releases {release_a} {release_b}"
+    # The output root's export lock from the check of both exports until the comparison is published:
+    # a release's report stage publishing meanwhile (it holds the same lock) changed an export read here
+    # after its check (``releases.ExportLock``; session 45, coordinator's C2).
+    with contextlib.ExitStack() as held:
+        if local:  # refuse in a second, not after starting Spark and Hail
+            held.enter_context(ExportLock(cfg, LocalFs(), who=who))
+            check_comparable(cfg, LocalFs(), release_a, release_b, rerun_options=rerun_options)
+        spark = command_session(cfg.spark)
+        # The score reads (n_both, the correlations) go through Spark's file sources: a session
+        # skipping unreadable parts (spark-defaults.conf, --conf) would shorten them with no count.
+        # Here, not in command_session: that serves releases/explain too, whose reads are Hadoop FS
+        # calls the settings do not touch, and the run, which checks in pipeline.run_stages.
+        check_spark_reads(spark, cfg)
+        if not local:  # object-store outputs: read through Spark's file systems
+            held.enter_context(ExportLock(cfg, Fs(spark), who=who))
+            check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
+        tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
+        out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
+        # Whole or not at all: a comparison stopped midway (a rerun after one release was rerun)
+        # left its new tables beside the earlier comparison's, and its _disclosure.json, written
+        # last, still said whether the earlier tables might leave the workbench.
+        publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
+                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold), indent=2,
+                                                                   sort_keys=True)},
+                       before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
     return summary_text(tables, release_a, release_b, out_dir) + ("" if for_export else f"\n{NOT_FOR_EXPORT}")
