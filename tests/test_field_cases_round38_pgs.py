@@ -50,10 +50,14 @@ def test_a_gvcf_is_one_error_at_its_first_reference_block(hl, spark, tmp_path):
     ("chr1\t100\t.\tA\tG,<*>\t50\t.\t.\tGT\t0/1\nchr1\t101\t.\tC\t<*>\t.\t.\tEND=500\tGT\t0/0\n", 6),
     # Illumina Strelka: a block's ALT is '.', its INFO END among other keys.
     ("chr1\t100\t.\tA\tG\t50\tPASS\t.\tGT\t0/1\nchr1\t101\t.\tC\t.\t0\tPASS\tBLOCKAVG_min30p3a;END=500\tGT\t0/0\n", 6),
-], ids=["star-after-a-variant", "strelka-dot"])
+    # GATK ``-ERC BP_RESOLUTION``: one ``<NON_REF>`` record per non-variant site, no END.
+    ("chr1\t100\t.\tA\tG,<NON_REF>\t50\t.\t.\tGT\t0/1\nchr1\t101\t.\tC\t<NON_REF>\t.\t.\t.\tGT\t0/0\n", 6),
+], ids=["star-after-a-variant", "strelka-dot", "bp-resolution-no-end"])
 def test_other_gvcf_dialects_are_refused_at_their_block(tmp_path, records, line):
     """A reference block after the first record, in bcftools' and Strelka's spelling, is the same
-    error at its line. On 163d5e1 only the first record was read: both passed."""
+    error at its line. On 163d5e1 only the first record was read: both passed. A BP_RESOLUTION
+    gVCF's per-site ``C <NON_REF>`` record (no END) is refused the same: on 8f34e94 it passed, and
+    a scored REF C there matched no record (its copies lost; reader s45 finding 9)."""
     vcf = tmp_path / "x.vcf"
     vcf.write_text(HEADER + records)
     with pytest.raises(InputDataError, match="gVCF") as e:

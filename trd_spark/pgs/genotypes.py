@@ -193,6 +193,11 @@ def hadoop_vcf_files(hl: hl_types) -> tuple[Callable[[str], list[str]], Callable
 # DRAGEN ``<NON_REF>``, bcftools and DeepVariant ``<*>``, Illumina Strelka ``.``) with an INFO
 # ``END``. A joint-called VCF has none (a structural variant's END goes with ``<DEL>`` etc.).
 GVCF_BLOCK_ALTS = frozenset({"<NON_REF>", "<*>", "."})
+# The gVCF-only symbols: a record whose ALT is only these is a reference record with or without
+# END (GATK ``-ERC BP_RESOLUTION`` writes one per non-variant site, no END; its ``C <NON_REF>``
+# record matched no scored {C, T} site, so a REF effect allele's copies were lost as for a block).
+# ``.`` alone is an all-sites VCF's record (scored as REF by the missing-allele rule) unless END.
+GVCF_ONLY_ALTS = frozenset({"<NON_REF>", "<*>"})
 # Records read per file for a reference block: a gVCF's first record is a block (chr1:1 is N)
 # unless it was cut to regions, and blocks lie between almost every two variants; 256 records
 # are one BGZF block or two, read already for the first-record checks.
@@ -200,10 +205,20 @@ GVCF_LOOK_RECORDS = 256
 
 
 def is_reference_block(fields: list[str]) -> bool:
-    """Whether a VCF data line's tab-split ``fields`` are a gVCF reference block
-    (``GVCF_BLOCK_ALTS``, INFO with ``END``); False for a line of fewer than 8 fields."""
-    if len(fields) < 8 or not set(fields[4].split(",")) <= GVCF_BLOCK_ALTS:
+    """Whether a VCF data line's tab-split ``fields`` are a gVCF reference record: ALT only
+    ``GVCF_ONLY_ALTS`` (a block with ``END`` or a BP_RESOLUTION site without), or ALT only
+    ``GVCF_BLOCK_ALTS`` with INFO ``END`` (Strelka's ``.`` block); False for a line of fewer than 8
+    fields."""
+    if len(fields) < 8:
         return False
+    alts = set(fields[4].split(","))
+    if alts <= GVCF_ONLY_ALTS:
+        return True
+    return alts <= GVCF_BLOCK_ALTS and _has_end(fields)
+
+
+def _has_end(fields: list[str]) -> bool:
+    """Whether a VCF data line's tab-split ``fields`` (at least 8) have an INFO ``END`` key."""
     return any(kv.split("=", 1)[0] == "END" for kv in fields[7].split(";"))
 
 
@@ -217,9 +232,10 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
     gzip file named ``.bgz`` or an uncompressed one named ``.gz``/``.bgz``, a first
     record whose FORMAT lacks ``GT`` (or ``dosage_field``), a first record whose contig
     matches no name of the reference (e.g. ``chromosome1``), and a gVCF: a reference block
-    (``is_reference_block``) among a file's first ``GVCF_LOOK_RECORDS`` records. Read as a VCF, a
-    scored site inside a block has no row and was counted not_found (a REF effect allele's two
-    copies lost from the sum; plink2 ``--vcf`` reads it so too), where the block says 0/0:
+    or BP_RESOLUTION site record (``is_reference_block``) among a file's first
+    ``GVCF_LOOK_RECORDS`` records. Read as a VCF, a scored site inside a block has no row (at a
+    BP_RESOLUTION ``C <NON_REF>`` record, no row with its alleles) and was counted not_found (a REF
+    effect allele's two copies lost from the sum; plink2 ``--vcf`` reads it so too), where the block says 0/0:
     Hail's VDS densifies a block as 0/0, so a gVCF goes through a VDS. A URI's files (``gs://``,
     ``hdfs://``, ``file://``) are listed by ``uri_files`` and read by ``open_uri``
     (``hadoop_vcf_files``) with the same checks; without them a URI is left to Hail (False):
@@ -292,8 +308,9 @@ def check_vcf_files(source: GenotypeSource, *, uri_files: Callable[[str], list[s
                                 where=f"{path}:{line_no}")
                     if is_reference_block(fields):
                         raise InputDataError(
-                            f"a gVCF: reference-block record (ALT {fields[4]}, INFO END=); a scored site inside "
-                            "a block has no record of its own and would be not_found, not the 0/0 the block "
+                            f"a gVCF: reference-block record (ALT {fields[4]}"
+                            f"{', INFO END=' if _has_end(fields) else ', no END: BP_RESOLUTION'}); a scored site "
+                            "inside a block or at such a record would be not_found, not the 0/0 the record "
                             "says; combine the gVCFs into a VDS (hl.vds.new_combiner) and read it as format "
                             "vds, or joint-genotype them (GATK GenotypeGVCFs)", where=f"{path}:{line_no}")
                     records += 1
