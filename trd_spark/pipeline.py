@@ -21,6 +21,7 @@ from trd_spark.preflight import check_audit_roots
 from trd_spark.releases import ExportLock, needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, check_spark_reads, config_view, rerun_reasons
+from trd_spark.stages import rerun_reasons as upstream_reasons
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,39 @@ def _check_upstream_complete(fs: FsLike, layout: Layout, cfg: Config, todo: list
             if changed:
                 raise ConfigError(f"stage {stage} reads the {u} outputs, which changed since they were published "
                                   f"({', '.join(changed)}): run `trd-spark {u}` (or `run`) first", where=cfg.source_path)
+    _check_upstream_current(fs, layout, cfg, todo)
+
+
+def upstream_closure(stages: list[str]) -> list[str]:
+    """The stages ``stages`` read from, directly or not, that are not among them (run order)."""
+    todo, seen = set(stages), set()
+    frontier = [u for s in stages for u in STAGE_SPECS[s].upstream]
+    while frontier:
+        u = frontier.pop()
+        if u not in seen and u not in todo:
+            seen.add(u)
+            frontier += STAGE_SPECS[u].upstream
+    return [s for s in STAGES if s in seen]
+
+
+def _check_upstream_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
+    """A stage run without its upstream stages reads their published outputs: each upstream stage
+    left out of ``todo``, directly or not (``upstream_closure``), must be one ``run`` would not
+    rerun (``rerun_reasons``: its code, config slice and inputs as when it published). Its own run
+    id is unchanged while it is out of date, so ``trd-spark cohort`` or ``run --stages cohort
+    models report`` after an OMOP part changed said "up to date, skipped" of stages computed from
+    the phenotypes of the old part (session 45 rerun38; ``explain`` and ``releases`` said
+    outdated). ConfigError naming the stale stage, the first reason and what to run."""
+    for u in upstream_closure(todo):  # run order: the first out of date is the one to rerun
+        # One not complete, not read directly (a direct one is refused above), has nothing to judge.
+        # Under a name of its own: ``rerun_reasons`` is the runner's decision on each stage it runs
+        # (a test stands in for it there: test_runsafe_s32); this is a check before any.
+        reasons = upstream_reasons(cfg, STAGE_SPECS[u], fs) if layout.is_complete(fs, u) else []
+        if reasons:
+            first = [s for s in todo if u in upstream_closure([s])][0]
+            raise ConfigError(f"stage {first} reads outputs computed by the {u} stage, which is out of date "
+                              f"({reasons[0]}): run `trd-spark run` (or add {u} and the stages after it to "
+                              f"--stages) first; `trd-spark explain` says why", where=cfg.source_path)
 
 
 def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: str) -> None:
@@ -240,10 +274,11 @@ def skip_all_without_spark(cfg: Config, stages: list[str] | None = None, *, forc
 
     Raises ConfigError as ``run_stages`` when a requested stage's upstream stage is neither
     requested nor complete (or changed since it was published)."""
-    if force or needs_spark_to_plan(cfg, stages):
+    todo = [s for s in STAGES if stages is None or s in stages]
+    # The upstream stages left out are judged too (``_check_upstream_current``): their inputs count.
+    if force or needs_spark_to_plan(cfg, todo + upstream_closure(todo)):
         return None
     fs, layout = LocalFs(), Layout.of(cfg)
-    todo = [s for s in STAGES if stages is None or s in stages]
     _check_upstream_complete(fs, layout, cfg, todo)
     if any(rerun_reasons(cfg, STAGE_SPECS[s], fs) for s in todo):
         return None
