@@ -14,6 +14,7 @@ import re
 
 import pytest
 from test_rerun_s42 import _java_home
+from test_rerun_s45 import run_beside_a_live_holder
 
 from trd_spark.errors import ConfigError
 
@@ -43,11 +44,8 @@ def test_c2_compare_releases_holds_the_export_lock_from_its_check_to_its_publish
     163d5e1 the check ran at once beside the live holder (and no lock of its own): (holder's pid, alive)."""
     import json
     import os
-    import socket
     import subprocess
     import sys
-    import threading
-    import time
 
     from trd_spark import releases
     from trd_spark.config import load_config
@@ -79,23 +77,7 @@ def test_c2_compare_releases_holds_the_export_lock_from_its_check_to_its_publish
         except BaseException as e:  # noqa: BLE001 - asserted below
             failed.append(e)
 
-    try:
-        started = time.time()
-        owner = {"host": socket.gethostname(), "pid": holder.pid, "process": releases.process_identity(holder.pid),
-                 "started": started, "refreshed": started}
-        lock.write_text(releases.owner_text(owner, started))
-        runner = threading.Thread(target=job, daemon=True)
-        runner.start()
-        # Until the check ran (163d5e1) or the job said that it waits (not a timing: a bound on a hang).
-        for _ in range(6000):
-            if seen or any("compare-releases toy-r1 toy-r2 waits for another run's report" in r.getMessage()
-                           for r in caplog.records):
-                break
-            time.sleep(0.1)
-    finally:
-        holder.kill()
-        holder.wait()
-    runner.join(600)
-    assert not runner.is_alive()
+    run_beside_a_live_holder(lock, holder, job, seen, caplog,
+                             "compare-releases toy-r1 toy-r2 waits for another run's report")
     assert seen == [("check", os.getpid(), False), ("compare", os.getpid(), False)], seen
     assert [str(e) for e in failed] == ["comparison failed"] and not lock.exists()

@@ -29,7 +29,6 @@ def test_a_report_stage_waits_for_another_runs_export_under_the_same_output_root
     who holds the lock and whether the holder still lives (the report's own work is not the subject;
     nor is its fingerprint, a stand-in too: minutes of CPU under load). On 163d5e1 the stand-in ran
     at once, beside the live holder's lock: it recorded (the holder's pid, alive)."""
-    import socket
     import types
 
     from trd_spark import pipeline, releases
@@ -49,23 +48,8 @@ def test_a_report_stage_waits_for_another_runs_export_under_the_same_output_root
     monkeypatch.setattr(pipeline, "StageContext", lambda *a, **k: types.SimpleNamespace(parts_at_start=None))
     monkeypatch.setattr(releases, "EXPORT_LOCK_POLL_SECONDS", 0.05, raising=False)
     caplog.set_level("INFO", logger="trd_spark.releases")
-    try:
-        started = time.time()
-        owner = {"host": socket.gethostname(), "pid": holder.pid, "process": releases.process_identity(holder.pid),
-                 "started": started, "refreshed": started}
-        lock.write_text(releases.owner_text(owner, started))
-        runner = threading.Thread(target=pipeline.run_stage, args=(spark, cfg, "report"), daemon=True)
-        runner.start()
-        # Until the stage ran (163d5e1) or said that it waits (not a timing: a bound on a hang).
-        for _ in range(6000):
-            if seen or any("waits for another run's report" in r.getMessage() for r in caplog.records):
-                break
-            time.sleep(0.1)
-    finally:
-        holder.kill()
-        holder.wait()
-    runner.join(600)
-    assert not runner.is_alive()
+    run_beside_a_live_holder(lock, holder, lambda: pipeline.run_stage(spark, cfg, "report"), seen, caplog,
+                             "waits for another run's report")
     assert seen == [(os.getpid(), False)], seen  # after the holder ended, under its own lock
     assert not lock.exists()
 
@@ -77,3 +61,30 @@ def test_a_report_stage_waits_for_another_runs_export_under_the_same_output_root
     with pytest.raises(RuntimeError, match="stage failed"):
         pipeline.run_stage(spark, cfg, "report")
     assert seen[-1] == (os.getpid(), False) and not lock.exists()
+
+
+def run_beside_a_live_holder(lock, holder, target, seen, caplog, waits_text):
+    """Write ``lock`` as the live process ``holder``'s run record, run ``target`` in a thread until it
+    recorded something in ``seen`` (it ran at once) or logged ``waits_text``, then end the holder and
+    wait for ``target`` to finish (it takes the holder's stale lock over). The loop bounds a hang; it
+    is not a timing."""
+    import socket
+
+    from trd_spark import releases
+
+    try:
+        started = time.time()
+        owner = {"host": socket.gethostname(), "pid": holder.pid, "process": releases.process_identity(holder.pid),
+                 "started": started, "refreshed": started}
+        lock.write_text(releases.owner_text(owner, started))
+        runner = threading.Thread(target=target, daemon=True)
+        runner.start()
+        for _ in range(6000):
+            if seen or any(waits_text in r.getMessage() for r in caplog.records):
+                break
+            time.sleep(0.1)
+    finally:
+        holder.kill()
+        holder.wait()
+    runner.join(600)
+    assert not runner.is_alive()
