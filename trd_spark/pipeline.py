@@ -21,7 +21,6 @@ from trd_spark.preflight import check_audit_roots
 from trd_spark.releases import ExportLock, needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, check_spark_reads, config_view, rerun_reasons
-from trd_spark.stages import rerun_reasons as upstream_reasons
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +118,7 @@ def _check_upstream_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[
     outdated). ConfigError naming the stale stage, the first reason and what to run."""
     for u in upstream_closure(todo):  # run order: the first out of date is the one to rerun
         # One not complete, not read directly (a direct one is refused above), has nothing to judge.
-        # Under a name of its own: ``rerun_reasons`` is the runner's decision on each stage it runs
-        # (a test stands in for it there: test_runsafe_s32); this is a check before any.
-        reasons = upstream_reasons(cfg, STAGE_SPECS[u], fs) if layout.is_complete(fs, u) else []
+        reasons = rerun_reasons(cfg, STAGE_SPECS[u], fs) if layout.is_complete(fs, u) else []
         if reasons:
             first = [s for s in todo if u in upstream_closure([s])][0]
             raise ConfigError(f"stage {first} reads outputs computed by the {u} stage, which is out of date "
