@@ -15,6 +15,7 @@ Writes ``{output_root}/compare/{A}_vs_{B}/`` with
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -178,6 +179,16 @@ def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
     ``correlation`` of score_sum between releases (null when ``n_both`` < ``threshold``).
     ``shown``: the datasets whose scored persons release A's and B's reports show
     (``scored_persons_shown``); None: every dataset (``pair_counts_shown``)."""
+    return score_correlation_audited(scores_a, scores_b, threshold, shown)[0]
+
+
+def score_correlation_audited(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
+                              shown: tuple[set[str], set[str]] | None = None,
+                              prior: pd.DataFrame | None = None) -> tuple[pd.DataFrame, bool]:
+    """(``score_correlation``'s table, ``pinned``): ``n_both`` audited also against ``prior``,
+    the ``n_both`` earlier published comparisons show (``published_pair_counts``), and
+    ``pinned`` True when what is already published pins a small change of them by itself
+    (``pair_counts_audit``): the comparison is then not for export."""
     from pyspark.sql import functions as F
 
     keys = ["dataset", "person_id", "pgs_id"]
@@ -197,11 +208,17 @@ def score_correlation(scores_a: DataFrame, scores_b: DataFrame, threshold: int,
     for tag, scores in (("a", scores_a), ("b", scores_b)):
         scored = scores.groupBy("dataset").agg(F.countDistinct("person_id").alias(f"scored_{tag}")).toPandas()
         agg = agg.merge(scored, on="dataset", how="left")
-    agg["n_both"] = pair_counts_shown(agg, threshold)
-    return agg[["dataset", "pgs_id", "n_both", "correlation"]]
+    agg["n_both"], pinned = pair_counts_audit(agg, threshold, prior)
+    return agg[["dataset", "pgs_id", "n_both", "correlation"]], pinned
 
 
 def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
+    """``pair_counts_audit``'s shown ``n_both`` with no earlier comparison published."""
+    return pair_counts_audit(counts, threshold)[0]
+
+
+def pair_counts_audit(counts: pd.DataFrame, threshold: int,
+                      prior: pd.DataFrame | None = None) -> tuple[pd.Series, bool]:
     """``n_both`` as it may leave (object Series: int, "<T" or "suppressed").
 
     ``counts``: dataset, pgs_id, n_a, n_b (persons scored in release A / B), n_both (in both).
@@ -228,6 +245,13 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
     both, less toy-r1's removed as related (0) and without ancestry (0), less its analysis frame
     (187: the MDD vs non-MDD model's N) gave the 8 persons with PCs outside the frame
     (tests/test_privacy_s34.py).
+    ``prior``: dataset, pgs_id, n_both (int), source: the ``n_both`` an earlier published
+    comparison shows exactly (``published_pair_counts``: of these releases' earlier exports, or of
+    another pair). Each is known, and its difference with this ``n_both`` (same dataset and score)
+    a signed cell: 480 persons of A in B, then 473 after B was re-exported without 7 withdrawn
+    participants, gave the 7, each comparison audited alone (session 46, C3). Returns (shown
+    ``n_both``, ``pinned``: a small difference pinned by the known counts alone, which no label
+    here hides: the comparison is then not for export).
     """
     values: dict = {}
     published: set[tuple] = set()
@@ -265,12 +289,26 @@ def pair_counts_shown(counts: pd.DataFrame, threshold: int) -> pd.Series:
         values[group] = int(g["n_both"].max())
         for pgs in g["pgs_id"]:
             relations.append(group_member_relation(values, group, ("pgs_both", ds, pgs), ("pgs_both_lacking", ds, pgs)))
-    hide = audit_suppression(values, published, relations, threshold, known=known).hide
+    signed = set()
+    if prior is not None:
+        for i, (ds, pgs, n, source) in enumerate(zip(prior["dataset"], prior["pgs_id"], prior["n_both"],
+                                                     prior["source"])):
+            both = ("pgs_both", ds, pgs)
+            if both not in values:
+                continue
+            earlier, change = ("pgs_both_prior", source, ds, pgs, i), ("pgs_both_change", source, ds, pgs, i)
+            values[earlier], values[change] = int(n), values[both] - int(n)
+            known.add(earlier)
+            signed.add(change)
+            relations.append({both: 1, earlier: -1, change: -1})
+    audit = audit_suppression(values, published, relations, threshold, known=known, signed=signed)
+    hide = audit.hide
     unknown = {ds for ds, a, b in zip(counts["dataset"], counts.get("shown_a", [True] * len(counts)),
                                       counts.get("shown_b", [True] * len(counts))) if not (a and b)}
     return pd.Series([(suppressed_label(threshold) if is_small_count(int(n), threshold) else SECONDARY_LABEL)
                       if ds in unknown else hide.get(("pgs_both", ds, pgs), int(n)) for ds, pgs, n in
-                      zip(counts["dataset"], counts["pgs_id"], counts["n_both"])], index=counts.index, dtype=object)
+                      zip(counts["dataset"], counts["pgs_id"], counts["n_both"])],
+                     index=counts.index, dtype=object), any(c[0] == "pgs_both_change" for c in audit.pinned_by_known)
 
 
 def estimates_side_by_side(res_a: pd.DataFrame, res_b: pd.DataFrame, model: str) -> pd.DataFrame:
@@ -391,7 +429,9 @@ def compare_releases(
     (``threshold``: the one the comparison worked under, ``comparison_threshold``), which
     must have complete and current pgs, phenotypes, models and export outputs: the caller
     checks that first (``check_comparable``, as ``compare_releases_job`` does; each check
-    hashes every output file of both releases, so it runs once)."""
+    hashes every output file of both releases, so it runs once). ``n_both`` is audited also
+    against the ``n_both`` every earlier comparison published under the output root shows
+    (``published_pair_counts``)."""
     fs = Fs(spark)
     la, lb = Layout(cfg.output_root.rstrip("/"), release_a), Layout(cfg.output_root.rstrip("/"), release_b)
     exported = (export_threshold(fs, la, cfg.report.small_count_threshold),
@@ -402,11 +442,12 @@ def compare_releases(
     sizes, for_export = cohort_size_changes(flow_a, flow_b, read_export(fs, la, "cohort_flow.tsv"),
                                             read_export(fs, lb, "cohort_flow.tsv"), threshold, exported)
     out = {"cohort_sizes": sizes}
-    out["pgs_correlation"] = score_correlation(spark.read.parquet(la.table("pgs", "scores")),
-                                               spark.read.parquet(lb.table("pgs", "scores")), threshold,
-                                               (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)))
+    prior = published_pair_counts(fs, cfg.output_root.rstrip("/"), compared_exports(fs, la, lb))
+    out["pgs_correlation"], pinned = score_correlation_audited(
+        spark.read.parquet(la.table("pgs", "scores")), spark.read.parquet(lb.table("pgs", "scores")), threshold,
+        (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)), prior)
     out["estimates"] = release_estimates(fs, la, lb)
-    return out, for_export, threshold
+    return out, for_export and not pinned, threshold
 
 
 def _count_cell(text: object) -> str:
@@ -467,13 +508,16 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
             held.enter_context(ExportLock(cfg, Fs(spark), who=who))
             check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
         tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
-        out_dir = f"{cfg.output_root.rstrip('/')}/compare/{release_a}_vs_{release_b}"
+        root = cfg.output_root.rstrip("/")
+        out_dir = f"{root}/{COMPARE}/{release_a}_vs_{release_b}"
+        compared = compared_exports(Fs(spark), Layout(root, release_a), Layout(root, release_b))
+        archive_comparison(Fs(spark), root, f"{release_a}_vs_{release_b}", compared)
         # Whole or not at all: a comparison stopped midway (a rerun after one release was rerun)
         # left its new tables beside the earlier comparison's, and its _disclosure.json, written
         # last, still said whether the earlier tables might leave the workbench.
         publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
-                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold), indent=2,
-                                                                   sort_keys=True)},
+                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared),
+                                                                   indent=2, sort_keys=True)},
                        before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
@@ -485,9 +529,115 @@ NOT_FOR_EXPORT = ("NOT FOR EXPORT: the two releases' exports together reveal a c
                   "than the threshold; this comparison hides it, but must stay on the workbench")
 
 
-def disclosure(for_export: bool, threshold: int) -> dict:
+# Under the output root: the comparisons, and the earlier ones kept when a comparison of other
+# exports replaced them (``archive_comparison``; internal, like ``export_history/``).
+COMPARE = "compare"
+COMPARE_HISTORY = "compare_history"
+COMPARED_EXPORTS = "compared_exports"
+# The tables of a comparison kept for later comparisons' audits: n_both is its one count that no
+# export shows (cohort_sizes.tsv holds only what the two exports show, and every replaced export
+# is kept in its release's export_history/, which each later report is audited against).
+KEPT_TABLES = ("pgs_correlation.tsv",)
+
+
+def disclosure(for_export: bool, threshold: int, compared: dict | None = None) -> dict:
     """What ``_disclosure.json`` in a comparison folder says: whether it may leave the
     workbench, under which threshold (``comparison_threshold``: the strictest of the config's
-    and the two exports'), and why not."""
-    return {"for_export": for_export, "small_count_threshold": threshold,
-            "note": "counts audited like an export" if for_export else NOT_FOR_EXPORT}
+    and the two exports'), why not, and which exports it compared (``compared``:
+    ``compared_exports``), so that a later comparison can tell one of other exports (a
+    re-export of A or B since) from the same one recomputed."""
+    out = {"for_export": for_export, "small_count_threshold": threshold,
+           "note": "counts audited like an export" if for_export else NOT_FOR_EXPORT}
+    if compared is not None:
+        out[COMPARED_EXPORTS] = compared
+    return out
+
+
+def compared_exports(fs: FsLike, la: Layout, lb: Layout) -> dict:
+    """{"a": {release, run_id, manifest_sha256}, "b": ...}: the two exports a comparison reads,
+    each named by its release, the run id its ``_manifest.json`` names (None for an export of a
+    version that wrote none) and the SHA-256 of that manifest's bytes (which lists every exported
+    file's SHA-256: the same digest is the same export). An export without a manifest (none after
+    ``check_comparable``; a test's stand-in releases) is named by its release alone."""
+    out = {}
+    for tag, lay in (("a", la), ("b", lb)):
+        path = lay.file(EXPORT, MANIFEST)
+        if not fs.exists(path):
+            out[tag] = {"release": lay.release, "run_id": None, "manifest_sha256": None}
+            continue
+        text = fs.read_text(path)
+        out[tag] = {"release": lay.release, "run_id": manifest_field(read_manifest(fs, path), "run_id", str, path),
+                    "manifest_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    return out
+
+
+def _published_comparisons(fs: FsLike, root: str) -> list[tuple[str, str]]:
+    """(label, folder) of every complete comparison under ``root``: each ``compare/<A_vs_B>/``
+    and each kept one, ``compare_history/<A_vs_B>/<digest>/`` (complete: ``_disclosure.json``,
+    written last, is there)."""
+    out = []
+    if fs.exists(f"{root}/{COMPARE}"):
+        out += [(name, f"{root}/{COMPARE}/{name}") for name in sorted(fs.listdirs(f"{root}/{COMPARE}"))]
+    history = f"{root}/{COMPARE_HISTORY}"
+    for name in sorted(fs.listdirs(history)) if fs.exists(history) else []:
+        out += [(f"{name}@{kept}", f"{history}/{name}/{kept}") for kept in sorted(fs.listdirs(f"{history}/{name}"))]
+    # A hidden folder (``publish_folder``'s ``.<name>.inprogress-`` / ``.replaced-``) is none.
+    return [(label, folder) for label, folder in out
+            if not label.startswith((".", "_")) and fs.exists(f"{folder}/{DISCLOSURE}")]
+
+
+def _read_disclosure(fs: FsLike, folder: str) -> dict:
+    """A comparison's ``_disclosure.json``; InputDataError naming it (line:column) when it is no
+    JSON object (``layout.read_manifest``'s rule)."""
+    return read_manifest(fs, f"{folder}/{DISCLOSURE}")
+
+
+def published_pair_counts(fs: FsLike, root: str, compared: dict) -> pd.DataFrame:
+    """The ``n_both`` earlier comparisons under ``root`` show as numbers (dataset, pgs_id,
+    n_both int, source: the comparison's label), for ``pair_counts_audit``'s ``prior``.
+
+    Read: every complete comparison marked for export (``_published_comparisons``; one marked
+    not for export stays on the workbench), except one that compared the very exports
+    ``compared`` names (``compared_exports``: its counts are these, recomputed). One that names
+    no exports (written before session 46) is read: it may have compared others. A label
+    (``<20``, ``suppressed``) is not linked: against a shown count it leaves a range as wide as
+    itself. A damaged ``_disclosure.json``: InputDataError naming it."""
+    rows = []
+    for label, folder in _published_comparisons(fs, root):
+        record = _read_disclosure(fs, folder)
+        if record.get("for_export") is not True or record.get(COMPARED_EXPORTS) == compared:
+            continue
+        path = f"{folder}/pgs_correlation.tsv"
+        if not fs.exists(path):
+            continue
+        table = pd.read_csv(io.StringIO(fs.read_text(path)), sep="\t", dtype=str, keep_default_na=False)
+        held_columns(list(table.columns), ["dataset", "pgs_id", "n_both"], path, "compare-releases")
+        shown = table[table["n_both"].str.isdigit()]
+        rows += [(ds, pgs, int(n), label) for ds, pgs, n in zip(shown["dataset"], shown["pgs_id"], shown["n_both"])]
+    return pd.DataFrame(rows, columns=["dataset", "pgs_id", "n_both", "source"])
+
+
+def archive_comparison(fs: Fs, root: str, name: str, compared: dict) -> str | None:
+    """Keep the comparison ``compare/<name>/`` before one of other exports (``compared``)
+    replaces it: its ``KEPT_TABLES`` and ``_disclosure.json`` in
+    ``compare_history/<name>/<digest of that _disclosure.json>/`` (internal), so the next
+    comparisons are audited against its ``n_both`` too (``published_pair_counts``): r1 vs r2
+    showed 480 persons of r1 in r2, r1 vs r2 re-exported without 7 withdrawn participants 473, in
+    the same folder, and whoever kept the first had the 7. Not kept: a comparison not for export,
+    or of the same exports (the same counts). Returns the folder, or None."""
+    folder = f"{root}/{COMPARE}/{name}"
+    if not fs.exists(f"{folder}/{DISCLOSURE}"):
+        return None
+    text = fs.read_text(f"{folder}/{DISCLOSURE}")
+    record = _read_disclosure(fs, folder)
+    if record.get("for_export") is not True or record.get(COMPARED_EXPORTS) == compared:
+        return None
+    kept = f"{root}/{COMPARE_HISTORY}/{name}/{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    if fs.exists(f"{kept}/{DISCLOSURE}"):
+        return None
+    from trd_spark.report.stage import drop_checksum_files
+
+    publish_folder(fs, kept, {**{t: fs.read_text(f"{folder}/{t}") for t in KEPT_TABLES if fs.exists(f"{folder}/{t}")},
+                              DISCLOSURE: text}, before_swap=drop_checksum_files, markers=(DISCLOSURE,))
+    log.info("compare-releases: the earlier comparison %s kept in %s for later audits", name, kept)
+    return kept
