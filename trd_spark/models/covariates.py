@@ -120,10 +120,13 @@ def prefit_check(
     """Checks made before a logistic (``duration`` None) or Cox fit, in this order.
 
     1. the PGS column is in ``frame`` (else ``PGS_ABSENT``); a PGS without a finite value for
-       any person of ``frame`` is ``PGS_ZERO_VARIANCE`` (the cohort stage nulls a score with zero
-       variance in the dataset: ``cohort.frame.standardise_pgs``), checked after steps 2-3 on
-       the other columns, before the counts of step 4 (so ``n`` / ``n_cases`` are the persons
-       the fit had, not 0 with ``TOO_FEW_CASES``);
+       any person of ``frame`` (the cohort stage nulls a score with zero variance in the
+       dataset: ``cohort.frame.standardise_pgs``) or for any person the fit would otherwise
+       have (step 2's complete cases of the other columns, as statsmodels and lifelines drop a
+       row with a missing value: a PGS finite only for persons lacking an outcome or a
+       covariate has no value in the fit) is ``PGS_ZERO_VARIANCE``, checked after steps 2-3
+       on the other columns, before the counts of step 4 (so ``n`` / ``n_cases`` are the
+       persons the fit had, not 0 with ``TOO_FEW_CASES``);
     2. complete cases: persons with a missing or non-finite outcome, duration, PGS or
        covariate are left out (noted); Cox: a negative duration is left out (noted);
     3. ``outcome`` (case / event indicator) must be 0/1: anything else is a fault in the
@@ -142,10 +145,17 @@ def prefit_check(
     if pgs_col not in frame.columns:
         return Prefit(frame.iloc[0:0], list(covariates)).failed(
             ModelFailure.PGS_ABSENT, "PGS column absent from the analysis frame")
-    pgs_values = pd.to_numeric(frame[pgs_col], errors="coerce").to_numpy(dtype=float)
-    no_pgs = len(frame) > 0 and not np.isfinite(pgs_values).any()
-    # A PGS null for everyone is left out of the complete cases: else every person would be left
-    # out and the row would read n = 0, too few cases, for a score that merely has no variance.
+    others = [outcome, *([duration] if duration else []), *covariates]
+    # The rows the fit would have without the PGS (the complete cases of the other columns, less
+    # a negative duration): the PGS is judged on them, not on ``frame``, so that a PGS finite
+    # only for persons lacking an outcome or a covariate is a PGS failure, not n = 0.
+    in_fit = np.isfinite(frame[others].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)).all(axis=1)
+    if duration is not None:
+        in_fit &= pd.to_numeric(frame[duration], errors="coerce").to_numpy(dtype=float) >= 0
+    pgs_finite = np.isfinite(pd.to_numeric(frame[pgs_col], errors="coerce").to_numpy(dtype=float))
+    no_pgs = len(frame) > 0 and (not pgs_finite.any() or (in_fit.any() and not pgs_finite[in_fit].any()))
+    # Such a PGS is left out of the complete cases: else every person would be left out and the
+    # row would read n = 0, too few cases, for a score that has no value (no variance) in the fit.
     data = complete_cases(frame, [outcome, *([duration] if duration else []), *([] if no_pgs else [pgs_col]),
                                   *covariates])
     check = Prefit(data, list(covariates))
@@ -162,7 +172,7 @@ def prefit_check(
     check.n, check.n_cases = len(y), int(y.sum())
     if no_pgs:
         return check.failed(ModelFailure.PGS_ZERO_VARIANCE,
-                            "PGS has zero variance (no value per SD for any person of the dataset)")
+                            "PGS has zero variance (no value per SD for any person of the fit)")
     if check.n_cases < min_cases:
         what, reason = ("events", ModelFailure.TOO_FEW_EVENTS) if duration else ("cases", ModelFailure.TOO_FEW_CASES)
         return check.failed(reason, f"too few {what} (fewer than min_cases={min_cases})")
