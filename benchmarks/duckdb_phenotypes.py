@@ -114,7 +114,7 @@ def _q(s: str) -> str:
 
 # Date columns the rules read, per table (converted to the calendar date the export meant).
 DATE_COLUMNS = {
-    "person": ("birth_datetime",),
+    "person": ("birth_datetime", "death_datetime"),
     "observation_period": ("observation_period_start_date", "observation_period_end_date"),
     "death": ("death_date",),
     "condition_occurrence": ("condition_start_date",),
@@ -449,6 +449,11 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     else:
         src["death"] = "(SELECT CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS DATE) AS death_date WHERE FALSE)"
     person_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['person']}").fetchall()]
+    # CDM v6.0 records the death in person.death_datetime (no death table): death rows too, beside
+    # the death table's (README "Follow-up"; field case round 39: before, every such death was lost)
+    if "death_datetime" in person_cols:
+        src["death"] = (f"(SELECT person_id, death_date FROM {src['death']} UNION ALL SELECT person_id, "
+                        f"death_datetime AS death_date FROM {src['person']} WHERE death_datetime IS NOT NULL)")
     birth_datetime = "CAST(birth_datetime AS DATE)" if "birth_datetime" in person_cols else "CAST(NULL AS DATE)"
     cutoff = f"DATE '{cfg.omop.data_cutoff_date.isoformat()}'"
     concept_cols = [r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src['concept']}").fetchall()]

@@ -72,6 +72,9 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         # is read under this name) and gender_concept_id holds gender identity
         ("sex_at_birth_concept_id", _L),
         ("birth_datetime", _D),
+        # optional: CDM v6.0 moved the death here (and dropped the death table); read as death
+        # rows beside the death table's (``person_death_rows``, README "Follow-up")
+        ("death_datetime", _D),
     ),
     "observation_period": (
         ("person_id", _L),
@@ -161,7 +164,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "drug_exposure": frozenset({"verbatim_end_date", "quantity", "refills", "drug_source_concept_id",
                                 "drug_type_concept_id"}),
-    "person": frozenset({"sex_at_birth_concept_id", "birth_datetime"}),
+    "person": frozenset({"sex_at_birth_concept_id", "birth_datetime", "death_datetime"}),
     "condition_occurrence": frozenset({"condition_status_concept_id", "condition_source_concept_id"}),
     "procedure_occurrence": frozenset({"procedure_source_concept_id"}),
     "device_exposure": frozenset({"device_source_concept_id"}),
@@ -1672,6 +1675,29 @@ def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]
     return {"omop.path": sorted(files)}
 
 
+def _note_person_deaths(df: DataFrame, table: str, where: str) -> None:
+    """One INFO line when the ``person`` table as exported (``df``, its own column names) has CDM
+    v6.0's ``death_datetime``, which the chain reads as death rows (``person_death_rows``)."""
+    if table == "person" and "death_datetime" in {c.lower() for c in df.columns}:
+        log.info("phenotypes: %s: person.death_datetime (CDM v6.0's death field) is read as death dates "
+                 "beside the death table's (the earliest usable date ends follow-up)", where)
+
+
+def person_death_rows(person: DataFrame) -> DataFrame:
+    """``death`` rows (person_id, death_date) from the ``person`` table's ``death_datetime``
+    (conformed: a date, null where the export has none or lacks the column).
+
+    CDM v6.0 records a person's death in ``person.death_datetime`` and has no ``death`` table; a
+    v5.x ETL may fill both. Read as one more death row per person, its date goes through the death
+    rules (``persons.first_death_dates``: the earliest usable date on or after 1 January of the
+    birth year; a 1900 placeholder is no death), so a death table row disagreeing with it is one
+    more date (counted as ``n_persons_several_death_dates``). Before (field case round 39) the
+    column was not read: a v6.0 export lost every death, the absent death table's WARNING the only
+    word, and its persons were followed to the cutoff (trMDD instead of MDD_other)."""
+    return person.where(F.col("death_datetime").isNotNull()).select(
+        "person_id", F.col("death_datetime").alias("death_date"))
+
+
 def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
                     records_below: int = DEFAULT_RECORDS_BELOW) -> DataFrame:
     """Read one OMOP table from ``omop.path``.
@@ -1689,7 +1715,9 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
     name = release_table(omop, table)
     if omop.format == "bigquery":
         path = f"{base}.{name}"
-        df = conform_omop_table(_sex_column(_read_bigquery(spark, omop, name), omop, table, where=path), table,
+        df = _read_bigquery(spark, omop, name)
+        _note_person_deaths(df, table, path)
+        df = conform_omop_table(_sex_column(df, omop, table, where=path), table,
                                 where=path, time_zone=omop.time_zone, records_below=records_below)
     else:
         fs = Fs(spark)
@@ -1709,6 +1737,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
             _check_csv_rows(spark, df, path, table)
+        _note_person_deaths(df, table, path)
         df = conform_omop_table(_sex_column(df, omop, table, where=path), table, where=path,
                                 time_zone=omop.time_zone, nanos=nanos, records_below=records_below)
     if table == "person":

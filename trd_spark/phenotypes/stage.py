@@ -54,6 +54,7 @@ from trd_spark.phenotypes.omop import (
     omop_schema,
     omop_table_location,
     omop_tables_read,
+    person_death_rows,
     read_omop_table,
     release_table,
 )
@@ -577,6 +578,8 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
             out[t] = empty_frame(spark, omop_schema(t))
             if absent is not None:
                 absent.append(t)
+    # CDM v6.0's person.death_datetime: death rows too, whatever the death table holds
+    out["death"] = out["death"].unionByName(person_death_rows(out["person"]))
     return out
 
 
