@@ -1337,7 +1337,7 @@ def warm_workers(spark: SparkSession, block: tuple[int, int] | None = None) -> N
 _WARMED: set[str] = set()
 
 
-def warm_up(spark: SparkSession, hl: hl_types, block: tuple[int, int] | None = None) -> bool:
+def warm_up(spark: SparkSession, hl: hl_types) -> bool:
     """Pay the native pass's one-off costs on tiny data, once per Spark application and
     process (False when already done), so that a caller can run it in a background thread
     while the driver parses and matches (``stage.native_warm_up``): the Python workers start
@@ -1346,9 +1346,7 @@ def warm_up(spark: SparkSession, hl: hl_types, block: tuple[int, int] | None = N
     writes (pandas -> Arrow -> Spark SQL -> Parquet, ``io.write_table``; written to a temporary
     directory, removed after): class loading and Spark SQL's planning and code generation on a
     cold JVM, which the stage's Spark writes pay (``variant_matches``, and ``scores`` when a
-    dataset took Hail's route: ``stage.write_scores``). With ``block`` (rows, samples: the pass's
-    ``block_rows`` x its sample count, ``stage.native_block``) the workers also pay their first
-    task's own costs (``warm_workers``). A native pass's own scores are written
+    dataset took Hail's route: ``stage.write_scores``). A native pass's own scores are written
     by pyarrow without Spark or Hail (session 25); Hail's ``from_spark``, key and write had been
     most of this warm-up's ~16 CPU-s (benchmarks/RESULTS.md session 23) until session 24.
     Profiled in benchmarks/RESULTS.md (sessions 8, 9, 15): 15-25 s of a cold pass at 20k x
@@ -1363,7 +1361,7 @@ def warm_up(spark: SparkSession, hl: hl_types, block: tuple[int, int] | None = N
     sc = spark.sparkContext
     if sc.applicationId in _WARMED:
         return False
-    warm_workers(spark, block)
+    warm_workers(spark)
     rows = _ScoreRows(np.array(["0"], dtype=object), ["warm-up"], np.ones(1, dtype=np.int64), np.zeros(1),
                       np.zeros(1), 1)
     row = score_rows_arrow(SummedScores(rows, np.zeros((1, 1)), np.zeros((1, 1))), "warm-up")

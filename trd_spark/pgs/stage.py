@@ -951,29 +951,6 @@ def entry_files_block(cfg: Config) -> tuple[int, int] | None:
     return pgen_engine.block_rows(n, cfg.pgs.native.block_memory_mb), n
 
 
-def native_block(cfg: Config) -> tuple[int, int] | None:
-    """The block of the native pass over ``cfg``'s bed / pgen / BGEN datasets scored natively
-    (``engine.engine_for``) with the most samples, as ``pgen_engine.score`` cuts it: (rows,
-    samples), ``pgen_engine.block_rows`` of the sample count (``pgen_engine.count_samples`` of the
-    .fam / .psam, a BGEN's header); None when there is none or none can be read (the match then
-    names the file). For the warm-up's ``native_task.pass_ready``, as ``entry_files_block`` for
-    a MatrixTable's entry files: one buffer at least as large serves every such pass."""
-    sizes = []
-    for ds in cfg.datasets:
-        source = ds.genotypes
-        try:
-            if engine.engine_for(source, cfg.pgs.native) != "native":
-                continue
-            sizes.append(BgenFiles.open(source.path).n_samples if source.format == "bgen"
-                         else pgen_engine.count_samples(pgen_engine.PlinkFiles.of(source)))
-        except (OSError, TrdSparkError):  # reported by the match, where it belongs
-            continue
-    if not sizes:
-        return None
-    n = max(sizes)
-    return pgen_engine.block_rows(n, cfg.pgs.native.block_memory_mb), n
-
-
 @contextmanager
 def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[None]:
     """Run the block (parsing and matching, on the driver) while the native pass's one-off
@@ -983,11 +960,10 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
     - Every dataset scored natively (``engine.engine_for``) and no liftover configured: the
       block runs no Hail job of its own (we do not run Hail from two threads at once), so
       ``pgen_engine.warm_up`` runs whole (Python workers and their imports, Spark SQL's Arrow
-      and Parquet paths on a cold JVM), the workers with the pass's first-task costs
-      (``native_block``, ``native_task.pass_ready``: BLAS's first call, the block buffer faulted
-      in: 80 MB a worker at 2.5k samples, ~270 MB at 20k), which a worker's first task paid in
-      the run's first score phase, beside the driver's weights build (issue 16, benchmarks/RESULTS.md
-      session 45 flat4: 0.12-0.21 CPU-s a worker there at 2.5k samples, 0.035 in the warm-up).
+      and Parquet paths on a cold JVM). Not the pass's first-task costs (the block buffer, as the
+      entry files' route below): tried (0f288a4) and reverted, as it only moved them (16
+      alternated whole runs at 2.5k x 200k x 61: the score phase -0.16 CPU-s, the match phase
+      +0.18, the run's CPU and wall not lower; benchmarks/RESULTS.md session 46 flat6).
     - Else, when every dataset is scored natively or is a local MatrixTable scored from its
       entry files (``entry_files_scored``) and the tasks read the driver's disk (a local
       master, or ``pgs.native.export_dir``: ``scoring_scratch``): only the Python workers
@@ -1009,14 +985,7 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
         routes = []
     if routes and cfg.pgs.liftover is None and all(r == "native" for r in routes):
         pgen_engine.import_warm_up_modules()  # here: its thread imports none beside this one's
-
-        def everything() -> str:
-            block = native_block(cfg)  # (here: the sample files read beside the match)
-            if not pgen_engine.warm_up(spark, hl, block):
-                return "already warm"
-            return "done" if block is None else "done (with the pass's first-task costs)"
-
-        with _warm_up_meanwhile(everything):
+        with _warm_up_meanwhile(lambda: "done" if pgen_engine.warm_up(spark, hl) else "already warm"):
             yield
         return
     readable = local_master(spark) or cfg.pgs.native.export_dir is not None
