@@ -36,7 +36,7 @@ def test_beta_header_names_the_model_scale(columns, beta_label):
 
 def test_p_values_are_never_shown_as_zero():
     assert format_p(3.2e-5) == "3.2e-05" and format_p(0.042) == "0.042" and format_p(0.5) == "0.5"
-    assert format_p(0.00099) == "9.9e-04" and format_p(1.0) == "1" and format_p(0.0) == "0"
+    assert format_p(0.00099) == "9.9e-04" and format_p(1.0) == "1" and format_p(0.0) == "<1e-300"
     assert format_p(float("nan")) == "" and format_p(None) == ""
     # Every p / q column of the schemas is formatted as a p-value, quantiles are not.
     for col in ("p", "p_bonferroni", "q_fdr", "ph_p", "q_p", "p_adjusted_discovery", "p_trd_vs_trmdd"):

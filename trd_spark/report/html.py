@@ -3,7 +3,7 @@
 Pure functions from (already suppressed) pandas frames to text: no reading, no network
 (no external fonts, scripts or images). Every value is HTML-escaped. Tables show readable
 column names (``COLUMN_LABELS``) and numbers in the field's formats: p-values as ``0.042`` or
-``3.2e-05`` (never ``0.000``), estimates to 3 decimals, counts with thousands separators.
+``3.2e-05`` (never ``0.000``; an underflow to 0 as ``<1e-300``), estimates to 3 decimals, counts with thousands separators.
 """
 
 from __future__ import annotations
@@ -70,12 +70,24 @@ def is_p_column(column: str) -> bool:
     return column in ("p", "q_fdr") or column.startswith(("p_", "q_")) or column.endswith("_p")
 
 
+# A p-value of exactly 0 is a tail probability below the range of a double: scipy's normal and
+# chi-square tails (statsmodels' and lifelines' Wald p, the meta-analysis, Cochran's Q, the PH
+# test) return 0 from |z| of about 37.7 on, where p is about 1e-310. A strong score reaches it
+# at All of Us scale (log OR 0.2 per SD with an SE of 0.005 in the meta-analysis: z = 40). The
+# tables keep the 0.0 they were given; the report shows the bound it means, as the significance
+# figure draws it (-log10 p at 300).
+P_UNDERFLOW_TEXT = "<1e-300"
+
+
 def format_p(value: Any) -> str:
     """A p-value as a reader expects it: two significant digits, scientific below 0.001
-    (``0.042``, ``3.2e-05``); never ``0.000``. Empty for a missing value."""
+    (``0.042``, ``3.2e-05``); never ``0.000``, and 0 (an underflow) as ``<1e-300``
+    (``P_UNDERFLOW_TEXT``), never ``0``. Empty for a missing value."""
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return ""
     p = float(value)
+    if p == 0:
+        return P_UNDERFLOW_TEXT
     return f"{p:.1e}" if 0 < p < 1e-3 else f"{p:.2g}"
 
 

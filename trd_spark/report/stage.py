@@ -755,12 +755,12 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
     primary = cfg.phenotypes.primary_definition
     sel = logistic[(logistic["dataset"] == discovery) & (logistic["definition"] == primary)]
-    n_pgs = max(int(sel.groupby("contrast")["pgs_id"].nunique().max()) if len(sel) else 1, 1)
-    bonf = cfg.models.alpha / n_pgs
+    n_tests, m_text = bonferroni_tests(sel)
+    bonf = cfg.models.alpha / n_tests
     sections.append(("significance", "Significance overview", figure(
         significance_figure(sel, domains=domains, contrasts=list(cfg.models.contrasts), bonferroni_p=bonf,
                             title=f"All PGS by domain: {discovery}, definition {primary}").svg,
-        f"-log10 p per PGS and contrast; dashed line: Bonferroni threshold alpha/{n_pgs}")))
+        f"-log10 p per PGS and contrast; dashed line: Bonferroni threshold alpha/{n_tests} ({m_text})")))
     sections.append(("logistic", "Logistic regression results", _details(html_table(
         safe["logistic"], "PGS per SD vs case status; corrections within dataset x definition x contrast"),
         f"all {len(safe['logistic'])} models")))
@@ -822,6 +822,25 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     out = {name: to_tsv(df) for name, df in files.items()}
     out["report.html"] = page
     return out
+
+
+def bonferroni_tests(results: pd.DataFrame) -> tuple[int, str]:
+    """The m of the significance figure's Bonferroni line alpha/m and its words, from the
+    exported logistic rows of one dataset and definition (``results``: contrast, pgs_id, p).
+
+    m is what the tables' ``p_bonferroni`` divides by: the fits with a p-value in the contrast's
+    family (``models.multiple_testing``, over the shown p: ``tables.corrections_over_shown``); a
+    failed fit (a panel score the analysis frame lacks, zero variance, separation) or one the
+    export hides is no test. Counting every score of the panel drew the line at alpha/61 where
+    the table's Bonferroni p used, say, 58 tests: a score between the two was significant in the
+    table and under the line. One line for every contrast: where their m differ, the largest (the
+    strictest line; a point above it is significant in every contrast's family). At least 1."""
+    tested = results[pd.to_numeric(results["p"], errors="coerce").notna()]
+    per_contrast = tested.groupby("contrast")["pgs_id"].nunique()
+    if per_contrast.empty:
+        return 1, "no fit with a p-value"
+    m = int(per_contrast.max())
+    return m, f"m = {m} fits with a p-value" + ("" if per_contrast.nunique() == 1 else ", the most of any contrast")
 
 
 def _consistency_figures(cfg: Config, logistic: pd.DataFrame, meta: pd.DataFrame | None,
