@@ -23,6 +23,9 @@ from test_field_cases_round28_omop import HCPCS_AS_OBSERVATION, OBSERVATIONS, _c
 from test_phenotypes_support import toy_config
 
 from trd_spark.phenotypes.stage import (
+    CONDITION_IN_OBSERVATION,
+    CONDITION_IN_OBSERVATION_PART,
+    CONDITION_IN_OBSERVATION_PERSONS,
     concept_record_warnings,
     derive_phenotype_tables,
     derive_study_events,
@@ -30,6 +33,7 @@ from trd_spark.phenotypes.stage import (
     observation_count_ids,
     read_omop,
     stage_counts,
+    study_concept_ids,
     study_vocabulary,
 )
 
@@ -51,16 +55,29 @@ def survey_release(spark, tmp_path_factory):
     return cfg, omop, study_vocabulary(omop, cfg)
 
 
-def test_survey_rows_in_observation_are_no_missed_study_records(survey_release):
-    """The run's counts (``stage_counts`` with ``observation_count_ids``, as ``run`` calls it):
-    only person 7's concept-0 G2082 record is counted, its WARNING says which records it counts;
-    no line blames the 3,000 concept-0 survey rows or the 200 non-standard PPI rows (041a8cd:
-    n_observation 3,001 and n_observation_nonstandard 200, two WARNINGs on every AoU run)."""
+def test_survey_rows_in_observation_are_no_missed_study_records(survey_release, monkeypatch):
+    """The run's counts (``stage_counts`` with ``observation_count_ids`` and the study condition
+    IDs, as ``run`` calls it): only person 7's concept-0 G2082 record is counted, its WARNING says
+    which records it counts; no line blames the 3,000 concept-0 survey rows or the 200 non-standard
+    PPI rows (041a8cd: n_observation 3,001 and n_observation_nonstandard 200, two WARNINGs on every
+    AoU run). No condition concept is in observation here, so the persons job of such records
+    (``condition_in_observation_persons``, a scan of observation's person_id) is not run: session
+    42's mutant o3 ran it whatever the record count (same counts, one job more per run)."""
+    from trd_spark.phenotypes import stage as phenotypes_stage
+
     cfg, omop, vocab = survey_release
     tables = derive_phenotype_tables(omop, cfg, vocab)
+    persons_jobs = []
+    real = phenotypes_stage.condition_in_observation_persons
+    monkeypatch.setattr(phenotypes_stage, "condition_in_observation_persons",
+                        lambda *a, **k: persons_jobs.append(1) or real(*a, **k))
     _, quirks = stage_counts(omop, tables.persons, tables.study_events, tables.ingredients,
                              cfg.omop.data_cutoff_date, cfg.phenotypes.trials.max_days_supply,
-                             observation_ids=observation_count_ids(cfg, vocab))
+                             observation_ids=observation_count_ids(cfg, vocab),
+                             condition_ids=study_concept_ids(cfg, vocab)["condition"])
+    assert quirks[CONDITION_IN_OBSERVATION_PART] == {CONDITION_IN_OBSERVATION: 0,
+                                                     CONDITION_IN_OBSERVATION_PERSONS: 0}
+    assert persons_jobs == []  # o3: [1]
     unmapped = quirks["unmapped_records"]
     assert (unmapped["n_observation"], unmapped["n_observation_nonstandard"]) == (1, 0)
     assert quirks["event_table_records"]["n_observation_records"] == len(OBSERVATIONS) + len(SURVEY) == 3205
