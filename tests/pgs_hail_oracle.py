@@ -124,13 +124,15 @@ def match_sites(
                          hl.min_rep(rows.locus, rows.alleles))
     pair = hl.struct(
         row=rows.alleles, locus=rows.locus, ref=minimal.alleles[0], alt=minimal.alleles[1],
+        m_pos=minimal.locus.position,
         w_pos=hl.int32(rows.site_position) if has_site else rows.locus.position,
         w_ref=rows.site_ref if has_site else rows.alleles[0],
         w_alt=rows.site_alt if has_site else rows.alleles[1])
     r = rows.select(_m=minimal.locus, _p=pair).key_by()
     by_minimal = r.group_by(locus=r._m).aggregate(pairs=hl.agg.collect(r._p))
     by_file_row = r.group_by(contig=r._p.locus.contig, w_pos=r._p.w_pos, w_ref=r._p.w_ref).aggregate(
-        members=hl.agg.collect(hl.struct(locus=r._p.locus, alleles=r._p.row, w_alt=r._p.w_alt)))
+        members=hl.agg.collect(hl.struct(locus=r._p.locus, alleles=r._p.row, w_alt=r._p.w_alt, m_pos=r._p.m_pos,
+                                         ref=r._p.ref, alt=r._p.alt)))
 
     neg = sv.lift_negative_strand
     w_ea = hl.if_else(neg, _reverse_complement(hl, sv.effect_allele), sv.effect_allele)
@@ -211,8 +213,24 @@ def match_sites(
     # REF dosage = ploidy - all alt dosages); rows at the position with another REF as the file
     # writes them are other sites.
     members = by_file_row[matched.locus.contig, matched.w_pos, matched.w_ref].members
+    # ... when the effect allele (complemented when flipped) is that REF as written, at its
+    # position; else (an SNV A/G met in minimal form at AT>GT,A) only the alts that change the
+    # effect allele's bases (minimal [m_pos, m_pos + len - 1]): a deletion from the base after
+    # its anchor, an insertion at its anchor, anything else over its REF; '*' always.
+    flipped = (sv.match_type == "ref_alt_flipped") | (sv.match_type == "alt_ref_flipped")
+    e_written = hl.if_else(flipped, _complement(hl, sv._w_ea), sv._w_ea)
+    whole_ref = hl.or_else((e_written == matched.w_ref) & (sv.pos == matched.w_pos), False)
+    end = matched.m_pos + hl.len(matched.ref) - 1
+
+    def alters(x):
+        deletion = (hl.len(x.alt) == 1) & (hl.len(x.ref) > 1) & (x.ref[0] == x.alt)
+        insertion = (hl.len(x.ref) == 1) & (hl.len(x.alt) > 1) & (x.alt[0] == x.ref)
+        start = hl.if_else(deletion, x.m_pos + 1, x.m_pos)
+        stop = hl.if_else(insertion, x.m_pos, x.m_pos + hl.len(x.ref) - 1)
+        return ~x.alt.upper().matches("^[ACGT]+$") | ((start <= end) & (stop >= matched.m_pos))
+
     others = hl.or_else(members, hl.empty_array(members.dtype.element_type)).filter(
-        lambda x: x.w_alt != matched.w_alt)
+        lambda x: (x.w_alt != matched.w_alt) & (whole_ref | alters(x)))
     others = hl.if_else(effect_is_ref, others, hl.empty_array(others.dtype.element_type))
     sv = sv.annotate(
         matched_alleles=matched.row,

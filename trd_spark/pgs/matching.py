@@ -40,7 +40,9 @@ allele equal to an alt scores that alt's copies; an effect allele equal to REF s
 ``2 - copies of every alt of its file row`` (the rows with the same written position and REF,
 whatever minimal form Hail's split gave each; ``other_alt_rows`` of ``match_sites_frame``),
 the same for split and unsplit inputs in every format. Source: the dosage definition of
-plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus all alt dosages). A
+plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus all alt dosages). An
+effect allele that is only part of its file row's REF (an SNV A/G met in minimal form at
+``AT>GT,A``) loses only the alts that change its bases (``_alters_bases``). A
 genotype row repeated at a scored locus (in minimal form) is an error
 (``check_duplicate_rows_frame``: its weight would be applied twice).
 
@@ -896,14 +898,22 @@ def file_rows(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
-def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: np.ndarray) -> pd.Series:
+def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: np.ndarray,
+                    whole_ref: np.ndarray | None = None) -> pd.Series:
     """Per site (one entry per ``matched_row``), the indices of the ``rows`` whose alt copies a
     REF effect allele also loses: the rows split from the same file row as the matched one
     (same contig, ``site_position`` and ``site_ref``, the file's own position and REF; rows
     without those columns are their own file row), i.e. the other alts of a multi-allelic
     record, whatever minimal REF each took (``AT>ATT,A`` is ``A>AT`` and ``AT>A``), and the
     rows of a site given already split (one line per alt, same position and REF). Empty tuples
-    for the other sites. Source: plink2 ``--score``'s REF dosage = ploidy - all alt dosages."""
+    for the other sites. Source: plink2 ``--score``'s REF dosage = ploidy - all alt dosages.
+
+    ``whole_ref`` (bool per site; None: all True): the score's effect allele is the file row's
+    REF as written, at its position (plink2's rule above). Where False the effect allele is a
+    part of a longer REF, met in minimal form (an SNV A/G at a record ``AT>GT,A``), and only the
+    other alts that change its bases count (``_alters_bases``): a deletion anchored on its last
+    base (``AT>A``) keeps it, as plink2 scores the record's normalised split (``A>G`` and
+    ``AT>A``: 2 - G copies); before, such carriers lost a copy each."""
     other: list[tuple[int, ...]] = [()] * len(matched_row)
     at = np.flatnonzero(effect_is_ref & (matched_row >= 0))
     if not len(at):
@@ -924,11 +934,44 @@ def _other_alt_rows(rows: pd.DataFrame, matched_row: np.ndarray, effect_is_ref: 
     hits = want.merge(cand, on=["contig", "gp", "gr"])
     # Other alleles than the matched row's (a repeated row is an error of its own).
     hits = hits[hits["alt"] != hits["ga"]].sort_values(["site", "row"])
+    if whole_ref is not None and not whole_ref[hits["site"].to_numpy(np.int64)].all():
+        hits = hits[_alters_bases(rows, hits["site"].to_numpy(np.int64), matched_row, hits["row"].to_numpy(np.int64),
+                                  whole_ref)]
     site, row = hits["site"].to_numpy(np.int64), hits["row"].to_numpy(np.int64)
     starts = np.flatnonzero(np.r_[True, np.diff(site) != 0]) if len(site) else np.empty(0, np.int64)
     for a, b in zip(starts, np.r_[starts[1:], len(site)]):
         other[int(site[a])] = tuple(int(r) for r in row[a:b])
     return pd.Series(other, dtype=object)
+
+
+def _alters_bases(rows: pd.DataFrame, site: np.ndarray, matched_row: np.ndarray, other_row: np.ndarray,
+                  whole_ref: np.ndarray) -> np.ndarray:
+    """For pairs (a REF-effect site, another alt row of its file row): True when that alt's copies
+    are not the effect allele's. Always where ``whole_ref[site]`` (plink2's rule) or the alt is
+    no sequence (``*``, a symbolic allele: the base is gone). Else the effect allele is the
+    matched row's minimal REF, the bases ``[p, p + len - 1]`` (``minimal_alleles``), and the alt
+    (in minimal form at q) changes bases ``[q + 1, q + len(ref) - 1]`` as a deletion (its anchor
+    base q kept), ``[q, q]`` as an insertion (after q: counted as a change of q, plink2's rule
+    for ``A>G,AT``'s REF A), else ``[q, q + len(ref) - 1]`` (SNV, MNP, complex): True when these
+    overlap. Why: a record joining an SNV and a deletion at one base (``AT>GT,A``, as a VDS or a
+    joint-called VCF writes them) made every deletion carrier lose a copy of the SNV's REF A,
+    which the deletion keeps (plink2 on the normalised split ``A>G``, ``AT>A``: 2 - G copies)."""
+    m = matched_row[site]
+    both = np.concatenate([m, other_row])
+    p, ref, alt = minimal_alleles(rows["position"].to_numpy(np.int64)[both], rows["ref"].to_numpy(object)[both],
+                                  rows["alt"].to_numpy(object)[both])
+    k = len(site)
+    start = p[:k]
+    end = start + pd.Series(ref[:k], dtype=object).str.len().to_numpy(np.int64) - 1
+    q, o_ref, o_alt = p[k:], pd.Series(ref[k:], dtype=object).fillna(""), pd.Series(alt[k:], dtype=object).fillna("")
+    r_len, a_len = o_ref.str.len().to_numpy(np.int64), o_alt.str.len().to_numpy(np.int64)
+    first = o_ref.str[:1].to_numpy(object)
+    deletion = (a_len == 1) & (r_len > 1) & (o_alt.to_numpy(object) == first)
+    insertion = (r_len == 1) & (a_len > 1) & (o_alt.str[:1].to_numpy(object) == first)
+    o_start = np.where(deletion, q + 1, q)
+    o_end = np.where(insertion, q, q + r_len - 1)
+    sequence = o_alt.str.fullmatch(r"[ACGT]+").to_numpy(bool)
+    return whole_ref[site] | ~sequence | ((o_start <= end) & (o_end >= start))
 
 
 def multiallelic_rows(rows: pd.DataFrame) -> np.ndarray:
@@ -1271,7 +1314,18 @@ def match_sites_frame(
     matched_row = np.where(chosen >= 0, pair_row[np.maximum(chosen, 0)] if len(pairs) else -1, -1)
     effect_is_ref = np.isin(match_type, EFFECT_IS_REF_TYPES)
 
-    other = _other_alt_rows(rows, matched_row, effect_is_ref)
+    # The effect allele (complemented when flipped) is its file row's REF as written, at its
+    # position: plink2's rule, every other alt; else only the alts that change its bases.
+    flipped = np.isin(match_type, ("ref_alt_flipped", "alt_ref_flipped"))
+    used_ref = effect_is_ref & (matched_row >= 0)
+    whole_ref = np.ones(n, dtype=bool)
+    if used_ref.any():
+        g_position, g_ref, _ = file_rows(rows)
+        at = np.flatnonzero(used_ref)
+        effect_written = np.where(flipped[at], complement(w_ea[at]), w_ea[at])
+        whole_ref[at] = (_eq(effect_written, g_ref[matched_row[at]])
+                         & (position.to_numpy("int64", na_value=0)[at] == g_position[matched_row[at]]))
+    other = _other_alt_rows(rows, matched_row, effect_is_ref, whole_ref)
     other, other_ref = _swapped_row_sites(rows, matched_row, match_type, other)
     out = s.assign(match_type=match_type, matched_row=matched_row, effect_is_ref=effect_is_ref,
                    other_alt_rows=other.set_axis(s.index), other_ref_rows=other_ref.set_axis(s.index),
