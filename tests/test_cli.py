@@ -278,9 +278,9 @@ def test_headline_shows_no_estimate_the_export_does_not_show(tmp_path):
     definition = cfg.phenotypes.primary_definition
     rows = [{"dataset": discovery, "definition": definition, "contrast": "trd_vs_nonmdd",
              "pgs_id": pgs_id, "trait": "t", "domain": "d", "n": n, "n_cases": n_cases, "odds_ratio": 1.25,
-             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123}
+             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0 if pgs_id == "PGS000006" else 0.0123}
             for pgs_id, n, n_cases in (("PGS000001", 900, 100), ("PGS000002", 107, 7), ("PGS000003", 119, 100),
-                                       ("PGS000004", 900, 0), ("PGS000005", 900, 100))]
+                                       ("PGS000004", 900, 0), ("PGS000005", 900, 100), ("PGS000006", 900, 100))]
     path = Path(layout.table("models", "logistic"))
     path.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(path / "part-0.parquet")
@@ -296,12 +296,16 @@ def test_headline_shows_no_estimate_the_export_does_not_show(tmp_path):
     small(lines := headline(), "the report not run")  # no export: no estimate
     assert not any("1.25" in line for line in lines.values()), lines
     assert lines["PGS000001"].endswith("not shown: the report not run")
-    export = [{**r, "odds_ratio": "1.25" if r["pgs_id"] in ("PGS000001", "PGS000004") else ""} for r in rows]
+    export = [{**r, "odds_ratio": "1.25" if r["pgs_id"] in ("PGS000001", "PGS000004", "PGS000006") else ""}
+              for r in rows]
     publish_headline_export(layout, export)
     small(lines := headline(), "hidden in the export")
     assert "1.25" in lines["PGS000001"] and "(1.01-1.55)" in lines["PGS000001"] and "0.012" in lines["PGS000001"]
     assert "1.25" in lines["PGS000004"]  # a group of 0 is no small count (the fit failed or is empty)
     assert lines["PGS000005"].endswith("not shown: hidden in the export") and "1.25" not in lines["PGS000005"]
+    # An underflowed p (0.0: the normal tail from |z| ~37.7 on, reached at All of Us scale) reads as
+    # the report's "<1e-300", in the p column's width (it printed "0").
+    assert lines["PGS000006"].endswith(" <1e-300") and len(lines["PGS000006"]) == len(lines["PGS000001"])
     # An export of an earlier models run (the models reran, the report not yet): no estimate.
     Path(layout.stage_dir("models"), "_manifest.json").write_text(json.dumps({"run_id": "m2"}))
     assert all("1.25" not in line for line in headline().values())

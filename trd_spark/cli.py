@@ -408,6 +408,7 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
     import pandas as pd
 
     from trd_spark.layout import Layout
+    from trd_spark.report.html import format_p
 
     path = Layout.of(cfg).table("models", "logistic")
     if spark is None:
@@ -434,7 +435,9 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
         if exported is None:
             line += f"{'not shown: the report not run':>32}"
         elif shown == SHOWS_ESTIMATES and pd.notna(r.odds_ratio):
-            line += f"{_fmt(r.odds_ratio):>6} {'(' + _fmt(r.ci_low) + '-' + _fmt(r.ci_high) + ')':>15} {r.p:>9.2g}"
+            # the report's p text (an underflowed 0.0 as "<1e-300", not "0"; NA as _fmt says it)
+            ci = "(" + _fmt(r.ci_low) + "-" + _fmt(r.ci_high) + ")"
+            line += f"{_fmt(r.odds_ratio):>6} {ci:>15} {format_p(r.p) or 'NA':>9}"
         elif shown == SHOWS_NO_ESTIMATE and pd.isna(r.odds_ratio):  # a failed fit the export shows as failed
             line += f"{_fmt(r.odds_ratio):>6}"
         else:  # whether such a fit failed is hidden too: too few cases put a hidden count under models.min_cases
