@@ -233,12 +233,17 @@ def published_counts_and_sums(hl, spark, cfg) -> tuple[dict[tuple[str, int], int
             dict(zip(keys, got["score_sum"], strict=True)))
 
 
+# pgen-counting-on-driver: the main pass summed in Spark, its chrY/chrM counting pass on the driver
+# (``engine._haploid_allele_counts``' ``_fewer_lookup``): one task per row, the main pass's 6 rows
+# need (6 x 16 + 64) x 3 scores x 8 samples = 3,840 bytes to sum on the driver (``pgen_engine.
+# driver_sum_bytes``), the counting pass's 3 rows (y1, y2, m1) 2,688; 0.003 MB is 3,146 bytes.
 _CT_ROUTES = {"vcf-hail": ("vcf", "  native: {engine: hail}"), "vcf-export": ("vcf", ""),
-              "pgen": ("pgen", ""), "pgen-summed-in-spark": ("pgen", "  native: {driver_sum_mb: 0}")}
+              "pgen": ("pgen", ""), "pgen-summed-in-spark": ("pgen", "  native: {driver_sum_mb: 0}"),
+              "pgen-counting-on-driver": ("pgen", "  native: {driver_sum_mb: 0.003, variants_per_task: 1}")}
 
 
 @pytest.mark.parametrize("route", list(_CT_ROUTES))
-def test_allele_count_is_plink2s_allele_ct(hl, spark, tmp_path, route):
+def test_allele_count_is_plink2s_allele_ct(hl, spark, tmp_path, route, monkeypatch):
     """allele_count is plink2 --score's ALLELE_CT (the oracle, with the sex file): 2 per called
     variant (a male's on X too), 1 per called chrY variant of a male and per called chrM variant,
     0 per chrY variant of a non-male; on Hail's pass, the VCF exported for the native engine, a
@@ -254,8 +259,24 @@ def test_allele_count_is_plink2s_allele_ct(hl, spark, tmp_path, route):
     allele observation of x1's imputing frequency. Before (48016ac: a VCF's males from the
     scored X and chrY rows only) he was not male: his chrY rows were skipped (PGS992102 0.0,
     plink2 1.0) and x1's frequency counted his call twice. (Session 44: this was a test of its
-    own on the VCF without the chrM row, one more Hail pass and export per route.)"""
+    own on the VCF without the chrM row, one more Hail pass and export per route.)
+
+    pgen-counting-on-driver (session 46): the Spark-summed pass's counts fixed from a driver-summed
+    counting pass, the route ``_fewer_lookup`` serves (spied: it runs on that route alone); no test
+    reached it (mutant p1 of tests/test_review_s45_mutants.py: the fix not applied, 2 per called
+    variant on chrY and chrM)."""
     from test_field_cases_pgs import case_config
+
+    from trd_spark.pgs import engine
+
+    looked_up: list[int] = []
+    real_lookup = engine._fewer_lookup
+
+    def spied(*args, **kwargs):
+        looked_up.append(1)
+        return real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_fewer_lookup", spied)
 
     oracle, oracle_sums = allele_ct_and_sums_case(tmp_path)
     assert [oracle["PGS992102", i] for i in range(1001, 1009)] == [2, 0, 1, 0, 0, 0, 0, 0]
@@ -269,3 +290,4 @@ def test_allele_count_is_plink2s_allele_ct(hl, spark, tmp_path, route):
     counts, sums = published_counts_and_sums(hl, spark, cfg)
     assert counts == oracle
     assert sums == pytest.approx(oracle_sums, rel=1e-5, abs=1e-6)  # plink2's 6 digits
+    assert looked_up == ([1] if route == "pgen-counting-on-driver" else [])
