@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from trd_spark.config import Config, local_path
+from trd_spark.config import Config, local_path, named_key
 from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import EXPORT, STAGES, Layout
@@ -20,7 +20,16 @@ from trd_spark.logs import Heartbeat, WarningCounter, count_text
 from trd_spark.preflight import check_audit_roots
 from trd_spark.releases import ExportLock, needs_spark_fs
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
-from trd_spark.stages import STAGE_SPECS, FsLike, StageContext, check_spark_reads, config_view, rerun_reasons
+from trd_spark.stages import (
+    STAGE_SPECS,
+    FsLike,
+    StageContext,
+    changed_inputs,
+    check_spark_reads,
+    config_view,
+    fingerprint_parts,
+    rerun_reasons,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,22 +117,64 @@ def upstream_closure(stages: list[str]) -> list[str]:
     return [s for s in STAGES if s in seen]
 
 
-def _check_upstream_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
-    """A stage run without its upstream stages reads their published outputs: each upstream stage
-    left out of ``todo``, directly or not (``upstream_closure``), must be one ``run`` would not
-    rerun (``rerun_reasons``: its code, config slice and inputs as when it published). Its own run
-    id is unchanged while it is out of date, so ``trd-spark cohort`` or ``run --stages cohort
-    models report`` after an OMOP part changed said "up to date, skipped" of stages computed from
-    the phenotypes of the old part (session 45 rerun38; ``explain`` and ``releases`` said
-    outdated). ConfigError naming the stale stage, the first reason and what to run."""
-    for u in upstream_closure(todo):  # run order: the first out of date is the one to rerun
-        # One not complete, not read directly (a direct one is refused above), has nothing to judge.
-        reasons = rerun_reasons(cfg, STAGE_SPECS[u], fs) if layout.is_complete(fs, u) else []
+def _check_upstream_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[str],
+                            stage: str | None = None) -> None:
+    """The stages a stage reads from, directly or not, must still be what their outputs were
+    made from. One not complete, not read directly (a direct one is refused by
+    ``_check_upstream_complete``), has nothing to judge.
+
+    ``stage`` None (before the run's first stage): each upstream stage left out of ``todo``
+    (``upstream_closure``) must be one ``run`` would not rerun (``rerun_reasons``, the judgement
+    of ``explain`` and ``releases``: its code, config slice and inputs as when it published).
+    Its run id is unchanged while it is out of date, so ``trd-spark cohort`` or ``run --stages
+    cohort models report`` after an OMOP part changed said "up to date, skipped" of stages
+    computed from the phenotypes of the old part (session 45 rerun38). ConfigError naming the
+    stale stage, the first reason and what to run.
+
+    ``stage`` given (``run_stages``, just before it runs): every stage it reads from, also one
+    published or judged current earlier in this run, must see its external inputs as its
+    manifest recorded them (``stages.changed_inputs``, as ``rerun_reasons`` compares them). An
+    input re-pointed or replaced since (an OMOP folder or genotype file moved while a later stage
+    ran) left its outputs of the old input, and the stages after it combined them with the new
+    inputs into a complete export, exit 0 (``layout._check_inputs_unchanged`` checks only the
+    publishing stage's own inputs; session 46 privrerun3). InputDataError (exit 3) at the input's
+    path naming it and the stage; nothing of ``stage`` runs. Inputs only: the code a stage ran
+    with is its manifest's, and a source file edited while a run goes on (a work tree) makes no
+    mixed inputs. An unchanged local input costs a stat per file (``stages._local_file_state``)."""
+    for u in upstream_closure([stage] if stage is not None else todo):  # run order: the first to rerun
+        if not layout.is_complete(fs, u):
+            continue
+        if stage is not None:
+            _check_inputs_as_published(fs, layout, cfg, u, stage, "earlier in this run" if u in todo else
+                                       "before this run")
+            continue
+        reasons = rerun_reasons(cfg, STAGE_SPECS[u], fs)
         if reasons:
             first = [s for s in todo if u in upstream_closure([s])][0]
             raise ConfigError(f"stage {first} reads outputs computed by the {u} stage, which is out of date "
                               f"({reasons[0]}): run `trd-spark run` (or add {u} and the stages after it to "
                               f"--stages) first; `trd-spark explain` says why", where=cfg.source_path)
+
+
+def _check_inputs_as_published(fs: FsLike, layout: Layout, cfg: Config, upstream: str, stage: str, when: str) -> None:
+    """InputDataError at the path of the first external input of the published stage
+    ``upstream`` whose fingerprint now differs from its manifest's (``fingerprint_parts(...,
+    recorded=...)``: a local file whose stat is the recorded one is not read again), for
+    ``_check_upstream_current``. A manifest without input fingerprints (an older version) is
+    left to ``rerun_reasons``. Ours, not ``layout._check_inputs_unchanged`` (the same comparison
+    of a stage's own inputs while it ran): that module is in every stage's code digest."""
+    old = ((layout.manifest(fs, upstream) or {}).get("fingerprint_parts") or {}).get("inputs")
+    if not isinstance(old, dict):
+        return
+    changed = changed_inputs(old, fingerprint_parts(cfg, STAGE_SPECS[upstream], fs, recorded=old)["inputs"])
+    if changed:
+        key = changed[0]
+        more = f" (and {len(changed) - 1} more input(s))" if len(changed) > 1 else ""
+        raise InputDataError(f"input {named_key(key, cfg)} of the {upstream} stage, published {when}, changed since"
+                             f"{more}: nothing of the {stage} stage run, so that no output combines {upstream}'s "
+                             f"outputs of the old input with the new inputs; rerun once the inputs are final "
+                             f"(`trd-spark run` reruns {upstream} and every stage after it)",
+                             where=str((old.get(key) or {}).get("path", key)))
 
 
 def check_upstream_schemas(spark: SparkSession, fs: Fs, layout: Layout, stage: str) -> None:
@@ -193,6 +244,10 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
             log.info("%s: running (%s)", prefix, "; ".join(reasons))
             # A step before the stage's own start is never silent either (the schema check read
             # every upstream table's Parquet footers: >20 s under load without a line).
+            # Every upstream stage, also one this run published: its inputs may have changed since
+            # (a changed genotype file is hashed again here: minutes at All of Us scale).
+            with Heartbeat(spark.sparkContext, f"{prefix}: checking its upstream stages' inputs", beat):
+                _check_upstream_current(fs, layout, cfg, todo, stage)
             with Heartbeat(spark.sparkContext, f"{prefix}: checking its upstream tables' schemas", beat):
                 check_upstream_schemas(spark, fs, layout, stage)
             t0 = time.time()
