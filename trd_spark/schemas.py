@@ -349,7 +349,8 @@ META = _s(
     ("q_fdr", D, "Benjamini-Hochberg q-value within (method, definition, contrast)"),
     ("cochran_q", D, "Cochran's Q = sum w_i (beta_i - beta_fixed)^2, w_i = 1/se_i^2"),
     ("q_p", D, "p-value of Q on k - 1 degrees of freedom (null when k < 2)"),
-    ("i2", D, "I^2 = max(0, (Q - (k - 1)) / Q) (0 when Q = 0; null when k < 2)"),
+    ("i2", D, "I^2 as a fraction 0..1 (the report shows it in percent): max(0, (Q - (k - 1)) / Q) (0 when Q = 0; "
+              "null when k < 2)"),
     ("tau2", D, "DerSimonian-Laird between-dataset variance (0 for fixed)"),
     ("datasets", S, "the datasets pooled, comma-separated"),
 )

@@ -3,7 +3,8 @@
 Pure functions from (already suppressed) pandas frames to text: no reading, no network
 (no external fonts, scripts or images). Every value is HTML-escaped. Tables show readable
 column names (``COLUMN_LABELS``) and numbers in the field's formats: p-values as ``0.042`` or
-``3.2e-05`` (never ``0.000``; an underflow to 0 as ``<1e-300``), estimates to 3 decimals, counts with thousands separators.
+``3.2e-05`` (never ``0.000``; an underflow to 0 as ``<1e-300``), I² in percent (``70.5%``), estimates
+to 3 decimals, counts with thousands separators.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ COLUMN_LABELS = {
 }
 # Quantile columns hold PGS values, not probabilities.
 _NOT_P = {"p05", "p25", "p50", "p75", "p95"}
+# Fractions 0..1 the field reads in percent: I² (Higgins & Thompson 2002, Stat Med 21:1539, define
+# and report it as a percentage; a meta-analysis table's "I² 0.705" reads as 0.7%). The tables
+# (meta.tsv, models/meta.parquet) keep the fraction: schemas.META's description says so.
+PERCENT_COLUMNS = {"i2"}
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -104,13 +109,16 @@ def format_count(value: object) -> str:
 
 
 def format_cell(column: str, value: object) -> str:
-    """Text for one table cell: p-values by ``format_p``, counts by ``format_count``, other
-    floats to 3 decimals, booleans as yes/no."""
+    """Text for one table cell: p-values by ``format_p``, counts by ``format_count``, fractions
+    of ``PERCENT_COLUMNS`` in percent to 1 decimal (0.705 as ``70.5%``), other floats to 3
+    decimals, booleans as yes/no."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
+        if column in PERCENT_COLUMNS:
+            return f"{100 * float(value):.1f}%"
         return format_p(value) if is_p_column(column) else f"{value:.3f}"
     if isinstance(value, (int, np.integer)):
         return format_count(value)
