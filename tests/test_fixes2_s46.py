@@ -21,3 +21,30 @@ def test_the_report_shows_i2_in_percent_and_the_tables_keep_the_fraction():
     assert '<th title="i2">I\u00b2</th>' in page and "<td>70.5%</td>" in page and "<td>0.012</td>" in page, page
     text = next(doc for name, _, doc in META.columns if name == "i2")
     assert "fraction 0..1" in text and "percent" in text, text
+
+
+def test_cohort_flow_labels_read_as_words_and_say_the_configured_age():
+    """The attrition diagram and flow table made labels from the reason ids with underscores as
+    spaces: "controls excluded: depression not mdd", "antidepressant no mdd", "no ehr data",
+    "bipolar without mdd", and "after excluding under 18 at index" also when the config's
+    ``phenotypes.mdd.min_age_at_index`` was another age (the id is named for the default 18).
+    The labels are words now; the step ids (cohort_flow.tsv's keys) are unchanged."""
+    from trd_spark.config import load_config
+    from trd_spark.report.stage import flow_labels
+    from trd_spark.vocabulary import ExclusionReason, after_exclusion_step, excluded_step
+
+    cfg = load_config()
+    mdd = cfg.phenotypes.mdd.model_copy(update={"min_age_at_index": 21, "exclude_concept_sets": ["bipolar"]})
+    cfg = cfg.model_copy(update={"phenotypes": cfg.phenotypes.model_copy(update={"mdd": mdd})})
+    steps = [after_exclusion_step("bipolar"), after_exclusion_step(ExclusionReason.UNDER_AGE),
+             excluded_step(ExclusionReason.DEPRESSION_NOT_MDD), excluded_step("bipolar"),
+             excluded_step(ExclusionReason.ANTIDEPRESSANT_NO_MDD), excluded_step(ExclusionReason.NO_EHR_DATA),
+             excluded_step("my_set")]
+    assert steps[1] == "after_exclusion_under_18_at_index" and steps[3] == "excluded_bipolar_without_mdd"
+    chain, labels = flow_labels(cfg, steps)
+    assert [labels[s] for s in steps] == [
+        "after excluding bipolar", "after excluding age < 21 at the MDD index",
+        "controls excluded: depression, not MDD", "controls excluded: bipolar without MDD",
+        "controls excluded: antidepressant without MDD", "controls excluded: no EHR data",
+        "controls excluded: my set without mdd"]  # a set the config does not list: its id, spaced
+    assert chain[-3:] == [*steps[:2], "mdd_included"]

@@ -84,8 +84,10 @@ from trd_spark.vocabulary import (
     MDD_STATUSES,
     PLAUSIBLE_BIRTH_YEAR_LOW,
     Contrast,
+    ExclusionReason,
     FitFailure,
     FlowStep,
+    excluded_step,
 )
 
 if TYPE_CHECKING:
@@ -116,6 +118,15 @@ def forest_rows(results: pd.DataFrame, meta: pd.DataFrame | None, cfg: Config,
 
 # Readable names of the cohort-flow steps (trd_spark.phenotypes.flow); others: id with spaces.
 FLOW_MAIN_CHAIN = [FlowStep.ALL_PERSONS, FlowStep.WITH_MDD_DIAGNOSIS, FlowStep.MDD_MIN_DISTINCT_DATES]
+# Readable names of the fixed exclusion reasons (vocabulary.ExclusionReason) in the flow's labels,
+# where the ids with spaces read "depression not mdd", "no ehr data" (session 46 new-user trial).
+# The step ids of cohort_flow.tsv keep the reason ids. ExclusionReason.UNDER_AGE is worded in
+# flow_labels (it names the configured age); a config concept-set name is shown with spaces.
+REASON_LABELS: dict[str, str] = {
+    ExclusionReason.DEPRESSION_NOT_MDD: "depression, not MDD",
+    ExclusionReason.ANTIDEPRESSANT_NO_MDD: "antidepressant without MDD",
+    ExclusionReason.NO_EHR_DATA: "no EHR data",
+}
 
 
 # How a definition's MDD steps add up (phenotypes.flow.definition_partitions), in the labels' words.
@@ -144,14 +155,21 @@ def flow_labels(cfg: Config, steps: list[str], deaths_known: bool = True) -> tup
         FlowStep.NO_OBSERVATION_PERIOD: "without an observation period (followed to "
                                         f"{'death or cutoff' if deaths_known else 'the data cutoff: no death table'})",
         FlowStep.EXCLUDED_OUTSIDE_FOLLOWUP_ONLY: "excluded only by records outside follow-up"}
+    # The reason ids were named for the default age (under_18_at_index) and hold a concept set's
+    # ``_without_mdd`` (vocabulary.excluded_step): the label says the configured age and "MDD".
+    reasons = {**REASON_LABELS, ExclusionReason.UNDER_AGE: f"age < {mdd.min_age_at_index} at the MDD index",
+               **{excluded_step(name).removeprefix(EXCLUDED_PREFIX): f"{name.replace('_', ' ')} without MDD"
+                  for name in mdd.exclude_concept_sets}}
     # Plain str: the step ids go into the attrition figure's data table.
     chain = [str(s) for s in FLOW_MAIN_CHAIN]
     for step in steps:
         if step.startswith(AFTER_EXCLUSION_PREFIX):
-            labels[step] = f"after excluding {step.removeprefix(AFTER_EXCLUSION_PREFIX).replace('_', ' ')}"
+            reason = step.removeprefix(AFTER_EXCLUSION_PREFIX)
+            labels[step] = f"after excluding {reasons.get(reason, reason.replace('_', ' '))}"
             chain.append(step)
         elif step.startswith(EXCLUDED_PREFIX) and step not in labels:
-            labels[step] = f"controls excluded: {step.removeprefix(EXCLUDED_PREFIX).replace('_', ' ')}"
+            reason = step.removeprefix(EXCLUDED_PREFIX)
+            labels[step] = f"controls excluded: {reasons.get(reason, reason.replace('_', ' '))}"
     chain.append(str(FlowStep.MDD_INCLUDED))
     return chain, labels
 
