@@ -3,6 +3,8 @@ functions, no Spark."""
 
 from __future__ import annotations
 
+import re
+
 
 def test_the_report_shows_i2_in_percent_and_the_tables_keep_the_fraction():
     """The meta-analysis table printed I² as a fraction (0.705) under the header "I²", which an
@@ -48,3 +50,20 @@ def test_cohort_flow_labels_read_as_words_and_say_the_configured_age():
         "controls excluded: antidepressant without MDD", "controls excluded: no EHR data",
         "controls excluded: my set without mdd"]  # a set the config does not list: its id, spaced
     assert chain[-3:] == [*steps[:2], "mdd_included"]
+
+
+def test_every_exit_code_line_of_help_reads_as_a_sentence():
+    """Every ``--help`` ended the StorageError line with "...read-only file system): where is the
+    path" (the docstring's "``where`` is the path" with its backticks removed: a question to a
+    reader), and two lines kept single backticks (`min_overlap`, `run --release latest`), shown
+    as such in a terminal. Each line is the first sentence of its class's docstring."""
+    from trd_spark.cli import exit_codes_help
+
+    lines = exit_codes_help().splitlines()
+    storage = next(line for line in lines if "StorageError:" in line)
+    assert storage.endswith("read-only file system); the error names the path"), storage
+    assert not [line for line in lines if "`" in line or "where is" in line], lines
+    match = next(line for line in lines if "MatchRateError:" in line)
+    assert match.endswith("below pgs.min_overlap in some dataset"), match
+    # one line per code, each a statement that ends as one (no dangling clause or colon)
+    assert all(re.fullmatch(r"  \S+ +(\w+: )?[A-Za-z(].*[^:;,]", line) for line in lines[1:]), lines

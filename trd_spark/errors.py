@@ -93,7 +93,10 @@ def input_error_of(exc: BaseException) -> InputDataError | None:
 
 
 class TrdSparkError(Exception):
-    """Base class: a failure we understand and can explain in one line."""
+    """Base class: a failure we understand and can explain in one line.
+
+    The first sentence of a subclass's docstring is its line in every ``--help``'s exit-code
+    list (``cli.exit_codes_help``, double backticks removed): it must read as a sentence there."""
 
     exit_code = 1
 
@@ -118,7 +121,7 @@ class InputDataError(TrdSparkError):
 
 
 class MatchRateError(TrdSparkError):
-    """A score's matched fraction is below `min_overlap` in some dataset."""
+    """A score's matched fraction is below ``pgs.min_overlap`` in some dataset."""
 
     exit_code = 4
 
@@ -136,7 +139,7 @@ class LockedError(TrdSparkError):
 
 
 class NothingToDo(TrdSparkError):
-    """`run --release latest` found no release to run: every release is complete (not a failure)."""
+    """``run --release latest`` found no release to run: every release is complete (not a failure)."""
 
     exit_code = 7
 
@@ -150,8 +153,9 @@ class DownloadError(TrdSparkError):
 
 class StorageError(TrdSparkError):
     """A file system operation failed during a run for a reason outside the pipeline (disk
-    full, file name too long, permission denied, read-only file system): ``where`` is the path.
-    The same faults found by the checks before the run starts are a ConfigError (exit 2)."""
+    full, file name too long, permission denied, read-only file system); the error names the path.
+    ``where``: the file, or the release's output directory when Spark or Hail names none. The
+    same faults found by the checks before the run starts are a ConfigError (exit 2)."""
 
     exit_code = 9
 
