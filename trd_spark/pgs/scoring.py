@@ -31,7 +31,9 @@ Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offs
 (effect = alt) or ``slope = -w, offset = 2w`` (effect = ref); at a multi-allelic site a REF
 effect allele also puts ``slope = -w`` (no offset, not counted as a variant) on the rows of the
 site's other alts, so its dosage is ``2 - all alt copies`` (the ``other_alt_rows`` of
-``matching.match_sites_frame``). Rows carry one slope/offset per
+``matching.match_sites_frame``); an effect allele that is only part of its record's REF (an SNV
+met in minimal form at ``AT>GT,A``) loses only the alts that change its bases
+(``matching._alters_bases``). Rows carry one slope/offset per
 score (0 where the score has no variant at the row; two score variants of one score on the
 same row add), so all scores are summed together in one block-wise pass (``compute_scores``).
 """
