@@ -553,7 +553,10 @@ OPTIONAL_TABLES = ("death", "device_exposure", "drug_strength", "observation")
 
 def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None) -> dict[str, DataFrame]:
     """Every table of ``OMOP_COLUMNS``; an absent optional table (death, device_exposure,
-    drug_strength, observation) is an empty frame and its name is appended to ``absent``.
+    drug_strength, observation) is an empty frame and its name is appended to ``absent``; but an
+    absent death table whose release has dates in ``person.death_datetime`` (CDM v6.0, which has no
+    death table) is not listed: its deaths are known (``person_death_rows``), and the report would
+    say none is (``report.stage.absent_tables_text``, the flow's and the Cox text's follow-up end).
 
     drug_strength is read only when a minimum daily dose is configured, observation only when a
     study set reads it (``omop.omop_tables_read``; else empty, unread); an absent observation
@@ -564,18 +567,27 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     """
     out = {}
     read = omop_tables_read(cfg)  # the tables its rerun fingerprint covers (omop.stage_input_files)
+    person_columns: set[str] = set()  # person's, as exported (person is read before death)
     for t in OMOP_TABLES:
         if t not in read:
             out[t] = empty_frame(spark, omop_schema(t))
             continue
         try:
-            out[t] = read_omop_table(spark, cfg.omop, t, records_below=cfg.report.small_count_threshold)
+            out[t] = read_omop_table(spark, cfg.omop, t, records_below=cfg.report.small_count_threshold,
+                                     columns=person_columns if t == "person" else None)
         except InputDataError as e:
             named = t == "death" and cfg.omop.death_table != "death"  # a table the config names is no option
             if t not in OPTIONAL_TABLES or named or cfg.omop.format == "bigquery" or "not found" not in str(e):
                 raise
-            log.warning("phenotypes: OMOP table %s not found; treated as empty", release_table(cfg.omop, t))
             out[t] = empty_frame(spark, omop_schema(t))
+            # "treated as empty" (and "death" absent: the report's "no death is known") told of no
+            # deaths where the person table has some; a column with none is no deaths (one row read)
+            if t == "death" and "death_datetime" in person_columns and \
+                    out["person"].where(F.col("death_datetime").isNotNull()).take(1):
+                log.warning("phenotypes: OMOP table %s not found; deaths are read from person.death_datetime",
+                            release_table(cfg.omop, t))
+                continue
+            log.warning("phenotypes: OMOP table %s not found; treated as empty", release_table(cfg.omop, t))
             if absent is not None:
                 absent.append(t)
     # CDM v6.0's person.death_datetime: death rows too, whatever the death table holds
