@@ -104,6 +104,29 @@ def make_config(tmp_dir, n_pcs: int = 2, **overrides):
     return load_config(path)
 
 
+def publish_cohort_inputs(spark, cfg, scores: list[tuple], person_ids, phenotypes: list[tuple]) -> None:
+    """Publish the cohort stage's upstream tables for ``cfg``: the pgs stage's ``scores`` from rows
+    (dataset, person_id, pgs_id, score_sum), each with allele_count 2, score_avg score_sum / 2,
+    n_missing 0, n_matched 1; the phenotypes stage's ``persons`` (female, born 1960, observed from
+    2020-01-01, age 60) for ``person_ids`` and its ``phenotypes`` rows as given (schemas.PHENOTYPES)."""
+    import datetime as dt
+
+    from trd_spark.layout import publish_stage
+    from trd_spark.schemas import PERSONS, PHENOTYPES
+
+    frame = spark.createDataFrame(
+        [(ds, int(i), pgs, float(v), 2, float(v) / 2.0, 0, 1) for ds, i, pgs, v in scores],
+        "dataset string, person_id long, pgs_id string, score_sum double, allele_count long, score_avg double, "
+        "n_missing long, n_matched long")
+    d = dt.date(2020, 1, 1)
+    with publish_stage(spark, cfg, "pgs") as w:
+        w.write_table("scores", frame)
+    with publish_stage(spark, cfg, "phenotypes") as w:
+        w.write_table("persons", spark.createDataFrame([(int(i), "female", 1960, d, d, True, 60.0) for i in person_ids],
+                                                       PERSONS.struct))
+        w.write_table("phenotypes", spark.createDataFrame(phenotypes, PHENOTYPES.struct))
+
+
 def grid_config(n_pcs: int = 2, **models):
     """The embedded toy config with ``n_pcs`` PCs (and matching PGS standardisation PCs) and
     ``models`` settings overridden; no files written (for pandas-only grid tests)."""

@@ -165,10 +165,10 @@ def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path, caplog):
     """The stage (``pipeline.run_stage``) stops with exit 3 before any standardisation when the
     same person was scored in two datasets (e.g. All of Us' srWGS and microarray callsets, both
     whole), instead of analysing and meta-analysing them twice; nothing is published."""
-    from models_sim import make_config
+    from models_sim import make_config, publish_cohort_inputs
 
     from trd_spark.errors import InputDataError
-    from trd_spark.layout import Layout, publish_stage
+    from trd_spark.layout import Layout
     from trd_spark.pipeline import run_stage
 
     anc = tmp_path / "ancestry_preds.tsv"
@@ -180,17 +180,8 @@ def test_cohort_stage_refuses_a_person_in_two_datasets(spark, tmp_path, caplog):
     cfg = make_config(tmp_path, ancestry={"path": str(anc)}, datasets=datasets)
     # discovery 1..20, replication_wgs 11..40: persons 11..20 are in both.
     members = {"discovery": range(1, 21), "replication_wgs": range(11, 41)}
-    scores = spark.createDataFrame(
-        [(ds, i, "PGS900001", float(i), 2, i / 2.0, 0, 1) for ds, people in members.items() for i in people],
-        "dataset string, person_id long, pgs_id string, score_sum double, allele_count long, score_avg double, "
-        "n_missing long, n_matched long")
-    d = dt.date(2020, 1, 1)
-    with publish_stage(spark, cfg, "pgs") as w:
-        w.write_table("scores", scores)
-    with publish_stage(spark, cfg, "phenotypes") as w:
-        w.write_table("persons", spark.createDataFrame([(i, "female", 1960, d, d, True, 60.0) for i in range(1, 41)],
-                                                       PERSONS.struct))
-        w.write_table("phenotypes", spark.createDataFrame([], PHENOTYPES.struct))
+    publish_cohort_inputs(spark, cfg, [(ds, i, "PGS900001", i) for ds, people in members.items() for i in people],
+                          range(1, 41), [])
     caplog.set_level(logging.INFO, logger="trd_spark")
     with pytest.raises(InputDataError, match=r"^datasets: .*\(<20 in both discovery and replication_wgs\)") as e:
         run_stage(spark, cfg, "cohort")

@@ -72,12 +72,11 @@ def test_cohort_stage_under_ancestry_standardisation_leaves_out_and_counts_the_u
     import logging
 
     import yaml
-    from models_sim import make_config
+    from models_sim import make_config, publish_cohort_inputs
 
     from trd_spark.config import REPO_CONF_DIR
-    from trd_spark.layout import Layout, publish_stage
+    from trd_spark.layout import Layout
     from trd_spark.pipeline import run_stage
-    from trd_spark.schemas import PERSONS, PHENOTYPES
     from trd_spark.vocabulary import DatasetFlowStep
 
     rng = np.random.default_rng(46)
@@ -91,19 +90,10 @@ def test_cohort_stage_under_ancestry_standardisation_leaves_out_and_counts_the_u
     datasets = [{"name": "discovery", "role": "discovery", "genotypes": {"format": "vcf", "path": "d.vcf.bgz"}}]
     cfg = make_config(tmp_path, ancestry={"path": str(anc)}, datasets=datasets, pgs=pgs)
     raw = pd.DataFrame({"person_id": ids, "ancestry": groups, "PGS900001": rng.normal(3, 2, len(ids))})
-    scores = spark.createDataFrame(
-        [("discovery", i, "PGS900001", float(v), 2, v / 2.0, 0, 1) for i, v in zip(raw.person_id, raw.PGS900001)],
-        "dataset string, person_id long, pgs_id string, score_sum double, allele_count long, score_avg double, "
-        "n_missing long, n_matched long")
     d = dt.date(2020, 1, 1)
-    with publish_stage(spark, cfg, "pgs") as w:
-        w.write_table("scores", scores)
-    with publish_stage(spark, cfg, "phenotypes") as w:
-        w.write_table("persons", spark.createDataFrame([(i, "female", 1960, d, d, True, 60.0) for i in ids],
-                                                       PERSONS.struct))
-        w.write_table("phenotypes", spark.createDataFrame(
-            [(i, "ad3", "non_MDD", None, None, None, d, None, None, 0, "female", None, 60.0) for i in ids],
-            PHENOTYPES.struct))
+    publish_cohort_inputs(
+        spark, cfg, [("discovery", i, "PGS900001", v) for i, v in zip(raw.person_id, raw.PGS900001)], ids,
+        [(i, "ad3", "non_MDD", None, None, None, d, None, None, 0, "female", None, 60.0) for i in ids])
     caplog.set_level(logging.INFO, logger="trd_spark")
     run_stage(spark, cfg, "cohort")
 
