@@ -1675,12 +1675,9 @@ def stage_input_files(cfg: Config, fs: Fs | None) -> dict[str, list[str] | None]
     return {"omop.path": sorted(files)}
 
 
-def _note_person_deaths(df: DataFrame, table: str, where: str, columns: set[str] | None) -> None:
+def _note_person_deaths(df: DataFrame, table: str, where: str) -> None:
     """One INFO line when the ``person`` table as exported (``df``, its own column names) has CDM
-    v6.0's ``death_datetime``, which the chain reads as death rows (``person_death_rows``).
-    ``columns`` (when given): the table's exported column names, lower case, are added to it."""
-    if columns is not None:
-        columns.update(c.lower() for c in df.columns)
+    v6.0's ``death_datetime``, which the chain reads as death rows (``person_death_rows``)."""
     if table == "person" and "death_datetime" in {c.lower() for c in df.columns}:
         log.info("phenotypes: %s: person.death_datetime (CDM v6.0's death field) is read as death dates "
                  "beside the death table's (the earliest usable date ends follow-up)", where)
@@ -1702,7 +1699,7 @@ def person_death_rows(person: DataFrame) -> DataFrame:
 
 
 def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
-                    records_below: int = DEFAULT_RECORDS_BELOW, columns: set[str] | None = None) -> DataFrame:
+                    records_below: int = DEFAULT_RECORDS_BELOW) -> DataFrame:
     """Read one OMOP table from ``omop.path``.
 
     Parquet / CSV: ``{path}/{table}.parquet|csv`` or ``{path}/{table}/``. BigQuery
@@ -1711,8 +1708,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
     Returns the declared columns of ``OMOP_COLUMNS[table]`` with declared types. ``death`` is
     read from the release's ``omop.death_table`` (``release_table``), every message naming it.
     ``records_below``: ``report.small_count_threshold`` for the record counts of its messages
-    (``conform_omop_table``). ``columns`` (when given): the table's column names as exported (lower
-    case, before conforming) are added to it (``read_omop``: whether ``person`` has death_datetime).
+    (``conform_omop_table``).
     """
     omop_schema(table)  # unknown table names fail before touching the filesystem
     base = omop.path.rstrip("/")
@@ -1720,7 +1716,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
     if omop.format == "bigquery":
         path = f"{base}.{name}"
         df = _read_bigquery(spark, omop, name)
-        _note_person_deaths(df, table, path, columns)
+        _note_person_deaths(df, table, path)
         df = conform_omop_table(_sex_column(df, omop, table, where=path), table,
                                 where=path, time_zone=omop.time_zone, records_below=records_below)
     else:
@@ -1741,7 +1737,7 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
             df = spark.read.options(**CSV_READ_OPTIONS).csv(path)
             _check_no_column_named_twice(spark, df, table, path)
             _check_csv_rows(spark, df, path, table)
-        _note_person_deaths(df, table, path, columns)
+        _note_person_deaths(df, table, path)
         df = conform_omop_table(_sex_column(df, omop, table, where=path), table, where=path,
                                 time_zone=omop.time_zone, nanos=nanos, records_below=records_below)
     if table == "person":

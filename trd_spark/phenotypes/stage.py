@@ -567,23 +567,21 @@ def read_omop(spark: SparkSession, cfg: Config, absent: list[str] | None = None)
     """
     out = {}
     read = omop_tables_read(cfg)  # the tables its rerun fingerprint covers (omop.stage_input_files)
-    person_columns: set[str] = set()  # person's, as exported (person is read before death)
     for t in OMOP_TABLES:
         if t not in read:
             out[t] = empty_frame(spark, omop_schema(t))
             continue
         try:
-            out[t] = read_omop_table(spark, cfg.omop, t, records_below=cfg.report.small_count_threshold,
-                                     columns=person_columns if t == "person" else None)
+            out[t] = read_omop_table(spark, cfg.omop, t, records_below=cfg.report.small_count_threshold)
         except InputDataError as e:
             named = t == "death" and cfg.omop.death_table != "death"  # a table the config names is no option
             if t not in OPTIONAL_TABLES or named or cfg.omop.format == "bigquery" or "not found" not in str(e):
                 raise
             out[t] = empty_frame(spark, omop_schema(t))
             # "treated as empty" (and "death" absent: the report's "no death is known") told of no
-            # deaths where the person table has some; a column with none is no deaths (one row read)
-            if t == "death" and "death_datetime" in person_columns and \
-                    out["person"].where(F.col("death_datetime").isNotNull()).take(1):
+            # deaths where the person table has some; a column with none (or none exported: the
+            # conformed person table holds it null) is no deaths (person is read first; one row read)
+            if t == "death" and out["person"].where(F.col("death_datetime").isNotNull()).take(1):
                 log.warning("phenotypes: OMOP table %s not found; deaths are read from person.death_datetime",
                             release_table(cfg.omop, t))
                 continue
