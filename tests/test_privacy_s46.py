@@ -82,7 +82,7 @@ def test_c3_disclosure_names_the_compared_exports_and_a_comparison_of_others_kee
                 "estimates": pd.DataFrame({"ci_overlap": pd.Series([], dtype=object)})}
 
     monkeypatch.setattr(compare, "check_comparable", lambda *args, **kwargs: None)
-    monkeypatch.setattr(compare, "compare_releases", lambda *args: (tables(), True, T))
+    monkeypatch.setattr(compare, "compare_releases", lambda *args: (tables(), (), T))
     monkeypatch.setattr("trd_spark.session.command_session", lambda settings: spark)
     monkeypatch.setattr("trd_spark.stages.check_spark_reads", lambda spark, cfg: None)
     out = root / "compare" / "toy-r1_vs_toy-r2"

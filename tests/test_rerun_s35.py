@@ -294,7 +294,7 @@ def test_report_export_and_compare_killed_at_any_step_leave_nothing_complete_loo
 
     made = {"n": 0}
     monkeypatch.setattr(compare, "check_comparable", lambda *args, **kwargs: None)
-    monkeypatch.setattr(compare, "compare_releases", lambda *args: (tables(made["n"]), True, 20))
+    monkeypatch.setattr(compare, "compare_releases", lambda *args: (tables(made["n"]), (), 20))
     monkeypatch.setattr("trd_spark.session.command_session", lambda settings: spark)
 
     def compared(at: int | None, version: int):

@@ -182,9 +182,9 @@ def test_interrupted_compare_releases_keeps_the_earlier_comparison_whole(spark, 
                 "pgs_correlation": pd.DataFrame({"dataset": ["discovery"], "pgs_id": ["PGS1"], "correlation": [0.99]}),
                 "estimates": pd.DataFrame({"ci_overlap": pd.Series([], dtype=object)})}
 
-    made = {"tables": tables(1000), "for_export": True}
+    made = {"tables": tables(1000), "why_not": ()}
     monkeypatch.setattr(compare, "check_comparable", lambda *args, **kwargs: None)
-    monkeypatch.setattr(compare, "compare_releases", lambda *args: (made["tables"], made["for_export"], 20))
+    monkeypatch.setattr(compare, "compare_releases", lambda *args: (made["tables"], made["why_not"], 20))
     monkeypatch.setattr("trd_spark.session.command_session", lambda settings: spark)
     compare.compare_releases_job(cfg, "toy-r1", "toy-r2")
     folder = Path(cfg.output_root) / "compare" / "toy-r1_vs_toy-r2"
@@ -194,7 +194,7 @@ def test_interrupted_compare_releases_keeps_the_earlier_comparison_whole(spark, 
     first = files()
     assert set(first) == {"cohort_sizes.tsv", "pgs_correlation.tsv", "estimates.tsv", "_disclosure.json"}
 
-    made.update(tables=tables(2000), for_export=False)
+    made.update(tables=tables(2000), why_not=(compare.NOT_FOR_EXPORT,))
     write_text = RealFs.write_text
 
     def full_after_one_file(self, path, text):  # the disk fills after the first new file

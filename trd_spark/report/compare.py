@@ -251,7 +251,11 @@ def pair_counts_audit(counts: pd.DataFrame, threshold: int,
     a signed cell: 480 persons of A in B, then 473 after B was re-exported without 7 withdrawn
     participants, gave the 7, each comparison audited alone (session 46, C3). Returns (shown
     ``n_both``, ``pinned``: a small difference pinned by the known counts alone, which no label
-    here hides: the comparison is then not for export).
+    here hides: the comparison is then not for export, ``NOT_FOR_EXPORT_PAIRS``). That happens
+    where ``n_both`` is its release's shown scored persons and the threshold at once: all 20
+    persons A's report shows scored in B, an earlier comparison's 27 (or 13, published under a
+    threshold of 10), and ``n_both`` hidden as ``suppressed`` (at least 20, at most A's 20) is
+    still 20: the 7 (tests/test_leftovers2_s47.py).
     """
     values: dict = {}
     published: set[tuple] = set()
@@ -424,9 +428,10 @@ def rerun_advice(cfg: Config, release: str, rerun_options: str, verb: str) -> st
 
 def compare_releases(
     spark: SparkSession, cfg: Config, release_a: str, release_b: str
-) -> tuple[dict[str, pd.DataFrame], bool, int]:
-    """({cohort_sizes, pgs_correlation, estimates}, for_export, threshold) for releases A and B
-    (``threshold``: the one the comparison worked under, ``comparison_threshold``), which
+) -> tuple[dict[str, pd.DataFrame], tuple[str, ...], int]:
+    """({cohort_sizes, pgs_correlation, estimates}, why_not, threshold) for releases A and B
+    (``why_not``: why the comparison may not leave the workbench, ``export_verdict``; empty: it
+    may. ``threshold``: the one the comparison worked under, ``comparison_threshold``), which
     must have complete and current pgs, phenotypes, models and export outputs: the caller
     checks that first (``check_comparable``, as ``compare_releases_job`` does; each check
     hashes every output file of both releases, so it runs once). ``n_both`` is audited also
@@ -447,7 +452,17 @@ def compare_releases(
         spark.read.parquet(la.table("pgs", "scores")), spark.read.parquet(lb.table("pgs", "scores")), threshold,
         (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)), prior)
     out["estimates"] = release_estimates(fs, la, lb)
-    return out, for_export and not pinned, threshold
+    return out, export_verdict(for_export, pinned), threshold
+
+
+def export_verdict(sizes_for_export: bool, pairs_pinned: bool) -> tuple[str, ...]:
+    """Why a comparison must stay on the workbench, one note per cause (empty: it may leave):
+    ``NOT_FOR_EXPORT`` when ``cohort_size_changes`` says the two exports together reveal a small
+    cohort-size change (``sizes_for_export`` False), ``NOT_FOR_EXPORT_PAIRS`` when
+    ``pair_counts_audit`` found a small change of ``n_both`` that earlier comparisons pin
+    (``pairs_pinned``): each note names its own cause (the first alone said "cohort-size
+    change" of both)."""
+    return (() if sizes_for_export else (NOT_FOR_EXPORT,)) + ((NOT_FOR_EXPORT_PAIRS,) if pairs_pinned else ())
 
 
 def _count_cell(text: object) -> str:
@@ -507,7 +522,8 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         if not local:  # object-store outputs: read through Spark's file systems
             held.enter_context(ExportLock(cfg, Fs(spark), who=who))
             check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
-        tables, for_export, threshold = compare_releases(spark, cfg, release_a, release_b)
+        tables, why_not, threshold = compare_releases(spark, cfg, release_a, release_b)
+        for_export = not why_not
         root = cfg.output_root.rstrip("/")
         out_dir = f"{root}/{COMPARE}/{release_a}_vs_{release_b}"
         compared = compared_exports(Fs(spark), Layout(root, release_a), Layout(root, release_b))
@@ -516,17 +532,20 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         # left its new tables beside the earlier comparison's, and its _disclosure.json, written
         # last, still said whether the earlier tables might leave the workbench.
         publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
-                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared),
+                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared, why_not),
                                                                    indent=2, sort_keys=True)},
                        before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
-    return summary_text(tables, release_a, release_b, out_dir) + ("" if for_export else f"\n{NOT_FOR_EXPORT}")
+    return summary_text(tables, release_a, release_b, out_dir) + "".join(f"\n{note}" for note in why_not)
 
 
 DISCLOSURE = "_disclosure.json"
 NOT_FOR_EXPORT = ("NOT FOR EXPORT: the two releases' exports together reveal a cohort-size change of fewer "
                   "than the threshold; this comparison hides it, but must stay on the workbench")
+NOT_FOR_EXPORT_PAIRS = ("NOT FOR EXPORT: pgs_correlation.tsv's n_both (persons scored in both releases) and an "
+                        "earlier published comparison's together reveal a change of fewer than the threshold, "
+                        "which no label here can hide; this comparison must stay on the workbench")
 
 
 # Under the output root: the comparisons, and the earlier ones kept when a comparison of other
@@ -540,14 +559,15 @@ COMPARED_EXPORTS = "compared_exports"
 KEPT_TABLES = ("pgs_correlation.tsv",)
 
 
-def disclosure(for_export: bool, threshold: int, compared: dict | None = None) -> dict:
+def disclosure(for_export: bool, threshold: int, compared: dict | None = None, why_not: tuple[str, ...] = ()) -> dict:
     """What ``_disclosure.json`` in a comparison folder says: whether it may leave the
     workbench, under which threshold (``comparison_threshold``: the strictest of the config's
-    and the two exports'), why not, and which exports it compared (``compared``:
-    ``compared_exports``), so that a later comparison can tell one of other exports (a
-    re-export of A or B since) from the same one recomputed."""
+    and the two exports'), why not (``why_not``: ``export_verdict``'s notes; none given:
+    ``NOT_FOR_EXPORT``), and which exports it compared (``compared``: ``compared_exports``), so
+    that a later comparison can tell one of other exports (a re-export of A or B since) from the
+    same one recomputed."""
     out = {"for_export": for_export, "small_count_threshold": threshold,
-           "note": "counts audited like an export" if for_export else NOT_FOR_EXPORT}
+           "note": "counts audited like an export" if for_export else " ".join(why_not or (NOT_FOR_EXPORT,))}
     if compared is not None:
         out[COMPARED_EXPORTS] = compared
     return out
