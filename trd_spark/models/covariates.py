@@ -83,6 +83,33 @@ def join_notes(*notes: str | None) -> str:
     return "; ".join(n for n in notes if n)
 
 
+def cox_monotone_direction(duration: np.ndarray, event: np.ndarray, x: np.ndarray) -> str | None:
+    """Whether the Cox partial likelihood of predictor ``x`` is monotone (Heinze & Schemper 2001,
+    Stat Med 20:3641; R's ``coxph`` warns "Loglik converged before variable ...; coefficient may
+    be infinite"): "lowest" when at every event time each person with the event has the lowest
+    ``x`` of those at risk then (duration >= the event's), "highest" for the highest, else None.
+
+    Then the partial likelihood's slope in that coefficient never changes sign (for any values of
+    the other coefficients, the score is a sum of x_event - mean of x over the risk set, all of
+    one sign), so its maximum lies at -inf / +inf: the MLE does not exist (the Cox analogue of
+    separation; ties at that extreme included). lifelines stops on its Newton decrement with a
+    finite coefficient, a standard error in the hundreds and no warning. The real shape: a score
+    that is its minimum for most persons (few matched or rare variants) with no event among the
+    others. ``duration``, ``event`` (0/1), ``x``: one float per person, no missing value."""
+    is_event = event == 1
+    if not is_event.any():
+        return None
+    by_time = pd.DataFrame({"t": duration, "x": x}).groupby("t")["x"].agg(["min", "max"]).sort_index(ascending=False)
+    # The risk set at t is everyone with duration >= t: running extremes from the longest duration down.
+    low = by_time["min"].cummin().reindex(duration[is_event]).to_numpy()
+    high = by_time["max"].cummax().reindex(duration[is_event]).to_numpy()
+    if (x[is_event] <= low).all():
+        return "lowest"
+    if (x[is_event] >= high).all():
+        return "highest"
+    return None
+
+
 @dataclass
 class Prefit:
     """What ``prefit_check`` found: the complete-case rows and covariates to fit, or why not.
@@ -139,7 +166,10 @@ def prefit_check(
        overlap: the MLE does not exist, ``PERFECT_SEPARATION``); a 0/1 covariate with no case
        or no control at one of its values is a small cell, noted (the fit decides whether it
        converges); Cox: a 0/1 covariate with no event at one of its values is noted the
-       same way. Separation and small cells follow lifelines' pre-fit checks.
+       same way, and a PGS whose partial likelihood is monotone (every event at the lowest, or
+       every event at the highest, PGS of its risk set: ``cox_monotone_direction``) is
+       ``PERFECT_SEPARATION`` (its HR is 0 or infinite; lifelines returns a finite one without
+       a warning). Separation and small cells follow lifelines' pre-fit checks.
     Notes never contain counts (they leave the workbench as free text).
     """
     if pgs_col not in frame.columns:
@@ -204,6 +234,13 @@ def prefit_check(
         small = [c for c in kept if set(np.unique(data[c])) == {0.0, 1.0} and events[c].nunique() < 2]
         if small:
             check.notes.append(f"small cell: no event at one value of {', '.join(small)}")
+        # The PGS only: its HR is the estimate reported. A 0/1 covariate's monotone likelihood is
+        # the small cell above (its coefficient runs off; the PGS's is then the one within its level).
+        side = cox_monotone_direction(data[duration].to_numpy(), y, data[pgs_col].to_numpy())
+        if side is not None:
+            return check.failed(ModelFailure.PERFECT_SEPARATION,
+                                f"monotone likelihood (separation): every event at the {side} PGS of those at risk "
+                                "(the hazard ratio per SD has no finite estimate)")
     return check
 
 
