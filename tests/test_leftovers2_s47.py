@@ -3,6 +3,9 @@
 - compare-releases' ``pinned`` (d184bd4: a small change of ``n_both`` that an earlier published
   comparison pins, which no label of this one hides) was reached by no test, and the note of a
   comparison not for export named a cohort-size change whatever the cause.
+- compare-releases compared a release whose recorded inputs changed (or were gone) after it
+  published without a word (session 46 mixrun's open point): now one WARNING per such release
+  naming each input's path, and a line in the summary and in ``_disclosure.json``.
 """
 
 from __future__ import annotations
@@ -54,3 +57,54 @@ def test_n_both_pinned_by_an_earlier_comparison_marks_the_comparison_not_for_exp
     record = disclosure(False, T, None, export_verdict(True, True))
     assert not record["for_export"] and record["note"] == NOT_FOR_EXPORT_PAIRS
 
+
+def test_compare_releases_says_when_a_release_inputs_changed_since_it_published(spark, tmp_path, monkeypatch,
+                                                                                 caplog):
+    """A release published (real ``publish_stage`` manifests, test_pipeline_rerun's small
+    inputs), then its VCF replaced and its OMOP folder removed: compare-releases still compares
+    what was published (the tables are stand-ins here: the two releases' outputs are not what is
+    checked) but one WARNING names the release and both inputs with their paths, "no longer
+    exists" for the folder, and ``_disclosure.json`` and the printed summary carry a line each
+    (no path in the folder's record). The other release (nothing published under this config)
+    has nothing to compare. On 1dcddaa: TypeError (no ``config_for``), and nothing said it."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from test_pipeline_rerun import published_in
+
+    from trd_spark.releases import LocalFs
+    from trd_spark.report import compare
+
+    cfg = published_in(spark, tmp_path)
+    assert compare.release_input_changes(cfg, LocalFs()) == []
+    vcf, omop = Path(cfg.datasets[0].genotypes.path), Path(cfg.omop.path)
+    vcf.write_text(vcf.read_text().replace("0/1", "1/1"))
+    shutil.rmtree(omop)
+    changes = compare.release_input_changes(cfg, LocalFs())
+    assert [(c.stage, c.key, c.path, c.gone) for c in changes] == [
+        ("pgs", "datasets.discovery.genotypes.path", str(vcf), False), ("phenotypes", "omop.path", str(omop), True)]
+
+    tables = {"cohort_sizes": pd.DataFrame({"definition": ["all"], "step_order": [0], "step": ["genotyped"],
+                                            "n_a": ["1000"], "n_b": ["1040"], "change": ["40"]}),
+              "pgs_correlation": pd.DataFrame({"dataset": ["d"], "pgs_id": ["P1"], "n_both": [980],
+                                               "correlation": [0.99]}),
+              "estimates": pd.DataFrame({"ci_overlap": pd.Series([], dtype=object)})}
+    monkeypatch.setattr(compare, "check_comparable", lambda *args, **kwargs: None)
+    monkeypatch.setattr(compare, "compare_releases", lambda *args: (tables, (), T))
+    monkeypatch.setattr("trd_spark.session.command_session", lambda settings: spark)
+    monkeypatch.setattr("trd_spark.stages.check_spark_reads", lambda spark, cfg: None)
+    caplog.set_level("WARNING", logger="trd_spark.report.compare")
+    summary = compare.compare_releases_job(cfg, "toy-r0", cfg.release)  # each release's config as the CLI's
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == compare.log.name]
+    assert len(warned) == 1 and f"release {cfg.release}'s inputs changed since it was published" in warned[0]
+    assert f"({vcf}) of its pgs stage changed since it was published" in warned[0]
+    assert f"input omop.path ({omop}) of its phenotypes stage no longer exists" in warned[0]
+    record = json.loads((Path(cfg.output_root) / "compare" / f"toy-r0_vs_{cfg.release}" / "_disclosure.json")
+                        .read_text())
+    lines = record["inputs_changed_since_published"]
+    assert lines == [f"release {cfg.release}: input datasets.discovery.genotypes.path of its pgs stage changed "
+                     "since the release was published",
+                     f"release {cfg.release}: input omop.path of its phenotypes stage no longer exists"]
+    assert record["for_export"] and not any(str(tmp_path) in line for line in lines)
+    assert summary.splitlines()[-2:] == lines

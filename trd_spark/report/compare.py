@@ -15,17 +15,20 @@ Writes ``{output_root}/compare/{A}_vs_{B}/`` with
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trd_spark.config import Config
-from trd_spark.errors import InputDataError
+from trd_spark.config import Config, local_path, named_key
+from trd_spark.errors import InputDataError, TrdSparkError
 from trd_spark.io import Fs, read_table, to_tsv
 from trd_spark.layout import EXPORT, MANIFEST, Layout, held_columns, manifest_field, publish_folder, read_manifest
 from trd_spark.logs import count_text, is_small_count
@@ -402,6 +405,91 @@ def check_comparable(cfg: Config, fs: FsLike, *releases: str, rerun_options: str
                 where=lay.stage_dir(stale[0]))
 
 
+@dataclass(frozen=True)
+class InputChange:
+    """An external input of a published stage whose fingerprint now differs from the one the
+    stage's manifest recorded (``release_input_changes``): ``key`` the config key (named:
+    ``datasets.discovery.genotypes.path``), ``path`` the one the stage read, ``gone`` whether
+    nothing is there any more (else its files changed), ``now`` the path the release's config
+    names today when that is another one."""
+    release: str
+    stage: str
+    key: str
+    path: str
+    gone: bool
+    now: str | None = None
+
+    def text(self) -> str:
+        """One line for the WARNING and the printed summary (a path, no count)."""
+        state = "no longer exists" if self.gone else "changed since it was published"
+        moved = f"; the release's config now reads {self.now}" if self.now else ""
+        return f"input {self.key} ({self.path}) of its {self.stage} stage {state}{moved}"
+
+    def record(self) -> str:
+        """The line ``_disclosure.json`` keeps (no path: the folder may leave the workbench)."""
+        state = "no longer exists" if self.gone else "changed since the release was published"
+        return f"release {self.release}: input {self.key} of its {self.stage} stage {state}"
+
+
+def release_input_changes(cfg: Config, fs: FsLike) -> list[InputChange]:
+    """The external inputs of ``cfg``'s release (``cfg``: the config ``trd-spark run --release
+    R`` loads, ``cli._release_config_for``) that changed since the stage reading them published
+    (``stages.changed_inputs`` on ``fingerprint_parts(..., recorded=...)``: the comparison
+    ``rerun_reasons`` and ``pipeline._check_inputs_as_published`` make; stat-only for an unchanged
+    local file), one per input and stage, in run order. Inputs only: the code or config a release
+    ran with is its manifests', and a release run with older code is outdated, not changed. A
+    stage not published, or whose manifest has no input fingerprints (an older version), has
+    nothing to compare."""
+    from trd_spark.stages import STAGE_SPECS, changed_inputs, fingerprint_parts
+
+    layout, out = Layout.of(cfg), []
+    for spec in STAGE_SPECS.values():
+        if not layout.is_complete(fs, spec.name):
+            continue
+        old = ((layout.manifest(fs, spec.name) or {}).get("fingerprint_parts") or {}).get("inputs")
+        if not isinstance(old, dict):
+            continue
+        new = fingerprint_parts(cfg, spec, fs, recorded=old)["inputs"]
+        for key in changed_inputs(old, new):
+            path, now = (str((fp.get(key) or {}).get("path", "")) for fp in (old, new))
+            if now == path or not path:
+                gone = (new.get(key) or {}).get("exists") is False
+            else:  # the config names another path now: is the one the release read still there?
+                local = local_path(path)
+                gone = not (glob.glob(local) if local is not None else fs.exists(path))
+            out.append(InputChange(layout.release, spec.name, named_key(key, cfg), path or now, gone,
+                                   now if path and now != path else None))
+    return out
+
+
+def warn_changed_inputs(config_for: Callable[[str], Config], fs_for: Callable[[Config], FsLike],
+                        *releases: str) -> list[str]:
+    """One WARNING per release whose inputs changed since it was published
+    (``release_input_changes`` under ``config_for(release)``, read with ``fs_for(that config)``:
+    Hadoop's file system where planning needs it, ``pipeline.needs_spark_to_plan``, else
+    ``os``, as ``trd-spark releases`` reads them), naming the release and each such
+    input (paths, no counts); the comparison still runs: it compares what was published, not
+    what a rerun would give. Returns the lines ``_disclosure.json`` keeps
+    (``INPUTS_CHANGED``). A release whose config cannot be loaded: its WARNING says its inputs
+    were not checked, and so does its line."""
+    lines = []
+    for release in releases:
+        try:
+            release_cfg = config_for(release)
+            changes = release_input_changes(release_cfg, fs_for(release_cfg))
+        except TrdSparkError as e:
+            log.warning("compare-releases: whether release %s's inputs changed since it was published could not be "
+                        "checked: %s", release, e)
+            lines.append(f"release {release}: whether its inputs changed since it was published was not checked")
+            continue
+        if changes:
+            log.warning("compare-releases: release %s's inputs changed since it was published: %s; the comparison "
+                        "shows what it published, not what a rerun of it would give (`trd-spark explain --release "
+                        "%s` says what would rerun)", release, "; ".join(c.text() for c in changes), release)
+            lines += [c.record() for c in changes]
+    return lines
+
+
 def rerun_advice(cfg: Config, release: str, rerun_options: str, verb: str) -> str:
     """How ``check_comparable``'s error says to make ``release``'s outputs with this config:
     ``<verb>: trd-spark run<rerun_options> --release <release>`` where that run reads the
@@ -496,9 +584,16 @@ def summary_text(tables: dict[str, pd.DataFrame], release_a: str, release_b: str
     return "\n".join(lines)
 
 
-def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_options: str = "") -> str:
+def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_options: str = "",
+                         config_for: Callable[[str], Config] | None = None) -> str:
     """CLI entry: compare, write the TSVs, return the printed summary. ``rerun_options``: as
-    ``check_comparable``'s (e.g. `` --config conf/aou.yaml``, each with a leading space)."""
+    ``check_comparable``'s (e.g. `` --config conf/aou.yaml``, each with a leading space).
+    ``config_for``: release -> its config (default: ``cfg``'s file with that release and ``cfg``'s
+    output root, as ``trd-spark run --release R`` with the same options loads it), with which
+    each release's inputs are checked (``warn_changed_inputs``): a release
+    whose inputs changed since it published is compared as published, with a WARNING, a line of
+    the summary and ``_disclosure.json``'s ``inputs_changed_since_published`` saying so."""
+    from trd_spark.pipeline import needs_spark_to_plan
     from trd_spark.releases import ExportLock, LocalFs, needs_spark_fs
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
@@ -522,6 +617,17 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         if not local:  # object-store outputs: read through Spark's file systems
             held.enter_context(ExportLock(cfg, Fs(spark), who=who))
             check_comparable(cfg, Fs(spark), release_a, release_b, rerun_options=rerun_options)
+        if config_for is None:
+            from trd_spark.config import load_config
+
+            def config_for(release: str) -> Config:
+                return load_config(cfg.source_path, overrides={"release": release, "output_root": cfg.output_root})
+        # Not refused: the release is what was published (a release run since 7ab2e85 is never
+        # mixed), and refusing every outdated one would refuse all of them after any input move;
+        # but never silent (session 46 mixrun: a release republished from mixed inputs before
+        # that fix cannot otherwise be told from a consistent one).
+        changed = warn_changed_inputs(config_for, lambda c: Fs(spark) if needs_spark_to_plan(c) else LocalFs(),
+                                      release_a, release_b)
         tables, why_not, threshold = compare_releases(spark, cfg, release_a, release_b)
         for_export = not why_not
         root = cfg.output_root.rstrip("/")
@@ -532,12 +638,12 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         # left its new tables beside the earlier comparison's, and its _disclosure.json, written
         # last, still said whether the earlier tables might leave the workbench.
         publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
-                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared, why_not),
+                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared, why_not, changed),
                                                                    indent=2, sort_keys=True)},
                        before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
-    return summary_text(tables, release_a, release_b, out_dir) + "".join(f"\n{note}" for note in why_not)
+    return summary_text(tables, release_a, release_b, out_dir) + "".join(f"\n{note}" for note in (*why_not, *changed))
 
 
 DISCLOSURE = "_disclosure.json"
@@ -553,21 +659,27 @@ NOT_FOR_EXPORT_PAIRS = ("NOT FOR EXPORT: pgs_correlation.tsv's n_both (persons s
 COMPARE = "compare"
 COMPARE_HISTORY = "compare_history"
 COMPARED_EXPORTS = "compared_exports"
+INPUTS_CHANGED = "inputs_changed_since_published"
 # The tables of a comparison kept for later comparisons' audits: n_both is its one count that no
 # export shows (cohort_sizes.tsv holds only what the two exports show, and every replaced export
 # is kept in its release's export_history/, which each later report is audited against).
 KEPT_TABLES = ("pgs_correlation.tsv",)
 
 
-def disclosure(for_export: bool, threshold: int, compared: dict | None = None, why_not: tuple[str, ...] = ()) -> dict:
+def disclosure(for_export: bool, threshold: int, compared: dict | None = None, why_not: tuple[str, ...] = (),
+               inputs_changed: list[str] | None = None) -> dict:
     """What ``_disclosure.json`` in a comparison folder says: whether it may leave the
     workbench, under which threshold (``comparison_threshold``: the strictest of the config's
     and the two exports'), why not (``why_not``: ``export_verdict``'s notes; none given:
     ``NOT_FOR_EXPORT``), and which exports it compared (``compared``: ``compared_exports``), so
     that a later comparison can tell one of other exports (a re-export of A or B since) from the
-    same one recomputed."""
+    same one recomputed. ``inputs_changed`` (``warn_changed_inputs``' lines, ``INPUTS_CHANGED``):
+    the releases whose inputs changed since they published (input names, no paths); empty when
+    none did."""
     out = {"for_export": for_export, "small_count_threshold": threshold,
            "note": "counts audited like an export" if for_export else " ".join(why_not or (NOT_FOR_EXPORT,))}
+    if inputs_changed is not None:
+        out[INPUTS_CHANGED] = inputs_changed
     if compared is not None:
         out[COMPARED_EXPORTS] = compared
     return out
