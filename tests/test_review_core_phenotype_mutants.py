@@ -11,8 +11,9 @@ citalopram's minimum trial 56 days, and a 4th definition ``ad3_any`` (antidepres
 n_trials 3, last_trial_adequate false). Everyone born 1970-01-01 and observed 2000-01-01..2023-12-31
 unless said; data cutoff 2023-07-01, so follow-up ends then; MDD codes on 2020-01-01 and 2020-02-01.
 
-Mutants: what the old tests did (the rule's own module run against the mutant with -x; "not run": no
-time in the session) and which tests here fail on it (mdd_groups = test_mdd_groups_and_their_reasons,
+Mutants: what the old tests did (the rule's own module run against the mutant with -x; m09-m11, m13,
+m22, m32, m38-m40 run in session 47 on 1dcddaa's tree, the others in session 46) and which tests
+here fail on it (mdd_groups = test_mdd_groups_and_their_reasons,
 end_of_followup, exposures = test_exposure_ends_and_episodes, adequacy = test_adequacy_and_trmdd,
 sequence = test_sequence_and_augmentation_onsets, somatic = test_somatic_onsets_and_day_zero; the
 whole-export test fails on each as well):
@@ -33,15 +34,15 @@ whole-export test fails on each as well):
       Killed here by: mdd_groups.
   m08 mdd: under-age before exclusion sets. Old tests: SURVIVED test_phenotypes_mdd.
       Killed here by: mdd_groups.
-  m09 mdd: antidepressant rule dropped. Old tests: not run (time).
+  m09 mdd: antidepressant rule dropped. Old tests: killed by test_controls_and_non_mdd_exclusions.
       Killed here by: mdd_groups.
-  m10 persons: death not ending follow-up. Old tests: not run (time).
+  m10 persons: death not ending follow-up. Old tests: killed by test_end_of_followup_is_min_of_observation_death_cutoff.
       Killed here by: end_of_followup, somatic.
-  m11 persons: first period end, not last. Old tests: not run (time).
+  m11 persons: first period end, not last. Old tests: killed by test_end_of_followup_is_min_of_observation_death_cutoff.
       Killed here by: end_of_followup.
   m12 persons: follow-up end exclusive. Old tests: killed by test_events_outside_followup_are_dropped.
       Killed here by: end_of_followup, somatic.
-  m13 persons: no birth-year lower bound. Old tests: not run (time).
+  m13 persons: no birth-year lower bound. Old tests: killed by test_events_outside_followup_are_dropped.
       Killed here by: mdd_groups.
   m14 persons: latest death. Old tests: SURVIVED test_phenotypes_persons.
       Killed here by: end_of_followup, somatic.
@@ -56,11 +57,11 @@ whole-export test fails on each as well):
       Killed here by: exposures.
   m20 trials: gap without -1. Old tests: killed by test_gap_of_30_days_merges_and_31_splits.
       Killed here by: exposures.
-  m21 trials: trial days exclusive. Old tests: not run (time).
+  m21 trials: trial days exclusive. Old tests: killed by test_gap_of_30_days_merges_and_31_splits.
       Killed here by: exposures, adequacy.
-  m22 trials: adequacy >= -> >. Old tests: not run (time).
+  m22 trials: adequacy >= -> >. Old tests: killed by test_41_day_trial_is_not_adequate_42_is.
       Killed here by: exposures, adequacy.
-  m23 trials: pre-index bound exclusive. Old tests: not run (time).
+  m23 trials: pre-index bound exclusive. Old tests: killed by test_adequacy_needs_start_on_or_after_index_minus_window.
       Killed here by: adequacy.
   m24 trials: pre-index window sign. Old tests: killed by test_adequacy_needs_start_on_or_after_index_minus_window.
       Killed here by: exposures, adequacy, sequence.
@@ -68,7 +69,7 @@ whole-export test fails on each as well):
       Killed here by: adequacy.
   m26 trials: days_supply end +1. Old tests: killed by test_exposure_end[end_eq_start_ds30].
       Killed here by: exposures.
-  m27 trials: default supply +1. Old tests: not run (time).
+  m27 trials: default supply +1. Old tests: killed by test_exposure_end[ds_null].
       Killed here by: exposures.
   m28 trials: end == start used as end. Old tests: killed by test_exposure_end[end_eq_start_ds30].
       Killed here by: exposures, adequacy, sequence.
@@ -76,9 +77,9 @@ whole-export test fails on each as well):
       Killed here by: exposures.
   m30 trials: max_days_supply end bound < -> <=. Old tests: SURVIVED test_phenotypes_trials.
       Killed here by: exposures.
-  m31 trials: same-start duplicates keep shortest. Old tests: not run (time).
+  m31 trials: same-start duplicates keep shortest. Old tests: killed by test_duplicate_exposures_are_one_with_the_longest_end.
       Killed here by: exposures.
-  m32 trials: per-ingredient min trial days ignored. Old tests: not run (time).
+  m32 trials: per-ingredient min trial days ignored. Old tests: killed by test_per_ingredient_minimum_trial_days.
       Killed here by: adequacy.
   m33 trd: ingredient's last adequate trial. Old tests: killed by test_person_treatment_one_exchange_for_the_trials_and_one_row_per_treated_person.
       Killed here by: sequence.
@@ -90,11 +91,11 @@ whole-export test fails on each as well):
       Killed here by: end_of_followup, somatic.
   m37 trd: trMDD follow-up >= -> >. Old tests: killed by test_trmdd_needs_minimum_followup.
       Killed here by: adequacy.
-  m38 trd: trMDD without adequate trial. Old tests: not run (time).
+  m38 trd: trMDD without adequate trial. Old tests: killed by test_somatic_via_procedure_on_or_after_index.
       Killed here by: mdd_groups, end_of_followup, exposures, adequacy, somatic.
-  m39 trd: day-0 kept. Old tests: not run (time).
+  m39 trd: day-0 kept. Old tests: killed by test_prevalent_trd_on_index_date_gets_one_day.
       Killed here by: somatic.
-  m40 trd: time to TRD = follow-up. Old tests: not run (time).
+  m40 trd: time to TRD = follow-up. Old tests: killed by test_ad3_onset_is_third_distinct_ingredient.
       Killed here by: sequence, somatic.
   m41 trd: augmentation anchored at (n-1)th trial. Old tests: killed by test_augmentation_after_second_trial.
       Killed here by: sequence.
