@@ -29,6 +29,7 @@ and bgenix's index schema (tables ``Metadata`` and ``Variant``).
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import mmap
@@ -267,7 +268,10 @@ def sample_file_table(sample: str, n_samples: int, text: str | None = None) -> p
     shifting every column: ID_2 would be the next column's value; a shorter line as empty)."""
     try:
         source: str | io.StringIO = sample if text is None else io.StringIO(text)
-        table = pd.read_csv(source, sep=r"\s+", dtype=str, keep_default_na=False, skiprows=[1])
+        # A quote is a character, one sample per line, as plink2 --sample reads it (pandas' quoting
+        # joined the lines from an ID opening with '"' to the next '"': one error about the count).
+        table = pd.read_csv(source, sep=r"\s+", dtype=str, keep_default_na=False, skiprows=[1],
+                            quoting=csv.QUOTE_NONE)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputDataError(f"cannot read the .sample file: {str(e).splitlines()[0]}", where=sample) from None
     if not isinstance(table.index, pd.RangeIndex) or (table == "").to_numpy().any():

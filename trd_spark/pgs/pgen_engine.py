@@ -58,6 +58,7 @@ Files must be readable by every executor as a local (or mounted, e.g. gcsfuse) p
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import os
@@ -186,7 +187,11 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
     """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns and
     the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
     .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``); a
-    .pvar.zst is decompressed as it is read (``open_variant_text``)."""
+    .pvar.zst is decompressed as it is read (``open_variant_text``). Every list here (.pvar, .bim,
+    .psam, .fam) is read one row per line with a quote a character, as plink2 reads it: with pandas'
+    default quoting a field opening with '"' (an ID '"v1') ran on to the next '"', lines later, and
+    the lines between were one row, so every later variant was given the genotypes of one before it
+    (its ``variant_idx``), silently."""
     with open_variant_text(path) as f:
         skip, line = 0, ""  # an empty file: no line (read_bim_columns then names its line 1)
         for line in f:
@@ -198,7 +203,7 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
         cols = ["#CHROM", "POS", "REF", "ALT", *(["ID"] if "ID" in header else [])]
         with _csv_source(path) as text:
             pvar = pd.read_csv(text, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
-                               skip_blank_lines=False)
+                               skip_blank_lines=False, quoting=csv.QUOTE_NONE)
         pvar = pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt", "ID": "rsid"})
         if "rsid" not in pvar.columns:
             pvar["rsid"] = None
@@ -225,7 +230,8 @@ def read_bim_columns(path: str, skip: int, alleles: list[str]) -> pd.DataFrame:
     names = ["chrom", "id", "cm", "pos", *alleles] if n == 6 else ["chrom", "id", "pos", *alleles]
     with _csv_source(path) as text:
         return pd.read_csv(text, sep=r"\s+", header=None, skiprows=skip, dtype=str, usecols=cols, names=names,
-                           keep_default_na=False, skip_blank_lines=False)  # a blank line: a row (variant_index)
+                           keep_default_na=False, skip_blank_lines=False,  # a blank line: a row (variant_index)
+                           quoting=csv.QUOTE_NONE)
 
 
 @contextmanager
@@ -312,7 +318,7 @@ def psam_samples(files: PlinkFiles) -> list[str]:
                 header = f.readline()
         if header.startswith("#"):  # #FID IID ... or #IID ...
             psam = pd.read_csv(path, sep="\t" if "\t" in header else r"\s+", dtype=str, keep_default_na=False,
-                               skiprows=skipped)
+                               skiprows=skipped, quoting=csv.QUOTE_NONE)
             psam = psam.rename(columns=lambda c: c.lstrip("#"))
             if "IID" not in psam.columns:
                 raise InputDataError(f"header has no IID column (columns: {', '.join(map(str, psam.columns))})",
@@ -322,7 +328,8 @@ def psam_samples(files: PlinkFiles) -> list[str]:
             # Every field, not usecols=[1]: with usecols pandas reads a line with more fields than
             # the first without a word, so a field inserted before the IID made it another
             # person's (plink2 reads such a .fam too); read whole, the line is refused below.
-            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, keep_default_na=False, skiprows=skipped)
+            psam = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, keep_default_na=False, skiprows=skipped,
+                               quoting=csv.QUOTE_NONE)
             if psam.shape[1] < 2:
                 raise ValueError("a .fam line has FID IID PAT MAT SEX PHENO; the first line has one field")
             psam = psam.iloc[:, [1]].set_axis(["IID"], axis=1)

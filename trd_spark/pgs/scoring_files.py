@@ -33,6 +33,7 @@ Python objects).
 
 from __future__ import annotations
 
+import csv
 import glob
 import gzip
 import io
@@ -1091,6 +1092,20 @@ def read_body_arrow(body: str, columns: list[str], start: int = 0, end: int | No
     return table.to_pandas(types_mapper={pa.large_string(): TEXT}.get)
 
 
+def _unquoted_fields(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (text columns read without quoting, one row per line) with each field written wholly
+    in double quotes (``"A"``, ``"0.5"``: R's ``write.table`` quotes text so) read as its content, a
+    doubled quote inside as one (``""`` alone: empty, missing); any other quote stays as written
+    (``"MHC`` in a locus_name; an allele or a number holding one is then an error at its line)."""
+    for col in df.columns:
+        values = df[col]
+        quoted = values.str.fullmatch(r'"(?:[^"]|"")*"', na=False)
+        if quoted.any():
+            inner = values[quoted].str.slice(1, -1).str.replace('""', '"', regex=False)
+            df[col] = values.where(~quoted, inner.where(inner != ""))
+    return df
+
+
 def _split_head(text: str) -> tuple[list[str], int] | None:
     """The lines up to the first that does not start with ``#`` (the column header line), and
     where the variant rows start: ``text[start:].removesuffix("\\n")`` is
@@ -1347,10 +1362,15 @@ def parse_scoring_file(
                     where=f"{source}:{col_line + 1 + i}",
                 )
         try:
-            df = pd.read_csv(
-                io.StringIO(body), sep="\t", header=None, names=columns, dtype=str,
+            # One row per line, as the field counts above were checked: with pandas' default quoting a
+            # field opening with '"' (a locus_name '"MHC') ran on to the next '"', lines later, and
+            # the rows between were one field of it, dropped without a word (every later line named
+            # wrong); plink2 reads a quote as a character. A field wholly in quotes (R's write.table)
+            # is still read unquoted, as pgscatalog-core's csv reader reads it (_unquoted_fields).
+            df = _unquoted_fields(pd.read_csv(
+                io.StringIO(body), sep="\t", header=None, names=columns, dtype=str, quoting=csv.QUOTE_NONE,
                 keep_default_na=False, na_values=[""], skip_blank_lines=False, engine="c", index_col=False,
-            )
+            ))
         except pd.errors.ParserError as e:
             m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
             if m:
