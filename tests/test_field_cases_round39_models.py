@@ -12,6 +12,10 @@ logistic fitter calls the same shape quasi-separation (a failed row); the Cox fi
 it ``perfect_separation`` with the note "monotone likelihood (separation) ..." (``covariates.
 cox_monotone_direction`` in ``prefit_check``). With one event among the carriers the fit is
 made and equals lifelines called directly.
+
+pc-adjusted-missing-pc: under ``pgs.standardisation: pc_adjusted`` a person without a value of a
+standardisation PC is left out of the analysis frame; the cohort flow now counts them out of its
+"with genetic ancestry and PCs" step (the last test's docstring).
 """
 
 from __future__ import annotations
@@ -76,3 +80,51 @@ def test_cox_pgs_with_monotone_likelihood_is_a_failed_row_not_a_finite_hazard_ra
     assert got["converged"] and got["failure_reason"] is None and got["note"] == ""
     assert got["beta"] == want["coef"] and got["se"] == want["se(coef)"] and got["se"] < 5
 
+
+def test_persons_without_a_standardisation_pc_are_counted_out_of_the_flow_step_with_pcs(spark, tmp_path, caplog):
+    """pc-adjusted-missing-pc: under ``pgs.standardisation: pc_adjusted`` a person of the ancestry
+    file whose ``pca_features`` has an empty element among the standardisation PCs (null PC) cannot
+    be PC-adjusted and ``standardise_datasets`` drops them. The cohort flow counted them "with
+    genetic ancestry and PCs" and lost them at the analysis frame's step, whose words say "sex
+    male/female, analysed status" (report.html: "no EHR person, sex not male/female or no
+    analysed status"): 50 where 47 have PCs. Now they are counted out of that step, with one
+    WARNING naming the PCs, as the empty ancestry_pred is under ``ancestry``."""
+    import datetime as dt
+    import logging
+
+    import yaml
+    from models_sim import make_config, publish_cohort_inputs
+
+    from trd_spark.config import REPO_CONF_DIR
+    from trd_spark.layout import Layout
+    from trd_spark.pipeline import run_stage
+    from trd_spark.vocabulary import DatasetFlowStep
+
+    rng = np.random.default_rng(47)
+    ids = list(range(1, 51))
+    lacking = {7, 19, 33}  # an empty second element: "[0.1234, ]"
+    anc = tmp_path / "ancestry_preds.tsv"
+    anc.write_text("research_id\tancestry_pred\tpca_features\n" + "".join(
+        f"{i}\teur\t[{rng.normal():.4f}, {'' if i in lacking else f'{rng.normal():.4f}'}]\n" for i in ids))
+    pgs = {**yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())["pgs"], "standardisation": "pc_adjusted",
+           "trait_panel": str(REPO_CONF_DIR / "trait_panel_toy.yaml"), "standardisation_n_pcs": 2}
+    datasets = [{"name": "discovery", "role": "discovery", "genotypes": {"format": "vcf", "path": "d.vcf.bgz"}}]
+    cfg = make_config(tmp_path, ancestry={"path": str(anc)}, datasets=datasets, pgs=pgs)
+    d = dt.date(2020, 1, 1)
+    publish_cohort_inputs(
+        spark, cfg, [("discovery", i, "PGS900001", float(v)) for i, v in zip(ids, rng.normal(3, 2, len(ids)))], ids,
+        [(i, "ad3", "non_MDD", None, None, None, d, None, None, 0, "female", None, 60.0) for i in ids])
+    caplog.set_level(logging.INFO, logger="trd_spark")
+    run_stage(spark, cfg, "cohort")
+
+    layout = Layout.of(cfg)
+    flow = spark.read.parquet(layout.table("cohort", "dataset_flow")).toPandas().set_index("step")["n"]
+    frame = spark.read.parquet(layout.table("cohort", "analysis_frame")).toPandas()
+    assert sorted(frame["person_id"]) == [i for i in ids if i not in lacking]
+    assert flow[str(DatasetFlowStep.UNRELATED)] == 50
+    assert flow[str(DatasetFlowStep.WITH_ANCESTRY)] == flow[str(DatasetFlowStep.IN_FRAME)] == 47
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m for m in warned if "standardisation PC" in m] == [
+        "dataset discovery: <20 unrelated person(s) without a value of every standardisation PC (pc1, pc2) left out "
+        "under pgs.standardisation pc_adjusted (no PC adjustment possible; counted in the cohort flow's step "
+        f"{str(DatasetFlowStep.WITH_ANCESTRY)!r})"]

@@ -114,6 +114,31 @@ def check_ancestry(ancestry_preds: DataFrame, n_pcs: int, path: str, persons_bel
                              "covariates.n_pcs or use the full ancestry file", where=f"ancestry.path {path}")
 
 
+def left_out_of_standardisation(ancestry: DataFrame, method: str, pcs: list[str]) -> tuple[DataFrame | None, str]:
+    """``person_id`` of the ancestry file's persons that standardisation ``method``
+    (``pgs.standardisation``) cannot z-score, and the WARNING's words for them (opening a
+    parenthesis the caller closes), or (None, "") when it takes everyone. ``ancestry``:
+    ``derive_ancestry``'s rows; ``pcs``: the standardisation PCs (pc_adjusted).
+
+    ancestry: an empty ancestry_pred has no group to be z-scored in (the unassigned are admixed or
+    outliers: a heterogeneous, often tiny group, where a pair reads +-0.71 SD whatever its scores;
+    reader s45 finding 4; d42f9c9 kept them as a group of their own, silently). pc_adjusted: a
+    standardisation PC without a value (an empty or NaN element of ``pca_features``) cannot be
+    adjusted for; ``standardise_datasets`` drops such persons (Spark's dropna: null or NaN), and
+    the flow counted them "with genetic ancestry and PCs" and lost them at the analysis frame's
+    step, whose words name EHR, sex and status (session 47). Either way they are left out and
+    ``dataset_counts`` counts them out of the flow's WITH_ANCESTRY step."""
+    if method == "ancestry":
+        return (ancestry.where(F.col("ancestry").isNull()).select("person_id"),
+                "with an empty ancestry_pred left out under pgs.standardisation ancestry (no group to be z-scored in")
+    if method == "pc_adjusted" and pcs:
+        lacking: Column = reduce(lambda a, b: a | b, [F.col(c).isNull() | F.isnan(c) for c in pcs])
+        return (ancestry.where(lacking).select("person_id"),
+                f"without a value of every standardisation PC ({', '.join(pcs)}) left out under pgs.standardisation "
+                "pc_adjusted (no PC adjustment possible")
+    return None, ""
+
+
 def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
     """Scores in trait-panel order, then any others found in the PGS output."""
     panel = [s.pgs_id for s in cfg.trait_panel.scores] if cfg.trait_panel else []
@@ -127,9 +152,10 @@ def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFram
     ``wide``: the genotyped persons (``person_id``, one row each); ``unrelated``: those kept
     after the relatedness filters; ``ancestry_ids`` / ``persons``: ``person_id`` of the
     ancestry file / OMOP person (each person once: ``check_ancestry``, OMOP's key);
-    ``ungrouped_ids``: ``person_id`` of the ancestry file's rows without an ancestry group
-    (empty ``ancestry_pred``), given under ``pgs.standardisation: ancestry`` (they cannot be
-    z-scored within a group and are left out). Returns {n_genotyped, n_missing_ancestry
+    ``ungrouped_ids``: ``person_id`` of the ancestry file's rows the standardisation cannot
+    z-score and leaves out (``left_out_of_standardisation``: no ancestry group under
+    ``pgs.standardisation: ancestry``, a standardisation PC without a value under
+    ``pc_adjusted``). Returns {n_genotyped, n_missing_ancestry
     (genotyped, not in the ancestry file), n_unrelated, n_with_ancestry (unrelated with ancestry,
     and a group if ``ungrouped_ids``: the standardisation set), n_without_group (unrelated in the
     file but of ``ungrouped_ids``, 0 without it), n_without_person (of the standardisation set,
@@ -271,13 +297,7 @@ def run(ctx: StageContext) -> None:
     gates: dict[str, dict] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
     ancestry_ids = ancestry.select("person_id")
-    # Under ancestry standardisation a person whose ancestry_pred is empty has no group to be
-    # z-scored in (the unassigned are admixed or outliers: a heterogeneous, often tiny group,
-    # where a pair reads +-0.71 SD whatever its scores); left out as "without genetic ancestry"
-    # and counted in the flow's WITH_ANCESTRY step (reader s45 finding 4; d42f9c9 kept them as a
-    # group of their own, silently).
-    ungrouped_ids = (ancestry.where(F.col("ancestry").isNull()).select("person_id")
-                     if cfg.pgs.standardisation == "ancestry" else None)
+    ungrouped_ids, left_out_why = left_out_of_standardisation(ancestry, cfg.pgs.standardisation, std_pcs)
     to_standardise = []
     persons_by_dataset: dict[str, DataFrame] = {}
     for ds in cfg.datasets:
@@ -289,11 +309,9 @@ def run(ctx: StageContext) -> None:
             unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
         steps = dataset_counts(wide, unrelated, ancestry_ids, persons, ungrouped_ids)
         if steps["n_without_group"]:
-            log.warning("dataset %s: %s unrelated person(s) with an empty ancestry_pred left out under "
-                        "pgs.standardisation ancestry (no group to be z-scored in; counted in the cohort flow's "
-                        "step %r)", ds.name,
+            log.warning("dataset %s: %s unrelated person(s) %s; counted in the cohort flow's step %r)", ds.name,
                         person_count_text(steps["n_without_group"], cfg.report.small_count_threshold),
-                        str(DatasetFlowStep.WITH_ANCESTRY))
+                        left_out_why, str(DatasetFlowStep.WITH_ANCESTRY))
         check_ancestry_coverage(steps["n_missing_ancestry"], ds.name, cfg.ancestry.path,
                                 persons_below=cfg.report.small_count_threshold)
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
