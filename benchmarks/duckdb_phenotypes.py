@@ -507,11 +507,14 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         -- an open period (no end date) runs to the cutoff; a start after the end (swapped
         -- columns) still observed the person on the start: the later of the two
         -- (a period ending before the birth year, e.g. 1900 placeholders, is not used;
-        -- a row with neither date is no period)
+        -- a row with neither date is no period, nor one whose first day is after the cutoff:
+        -- LEAST skips a missing date)
         op AS (SELECT x.person_id, GREATEST(x.observation_period_start_date,
                                             COALESCE(x.observation_period_end_date, {cutoff})) AS last_day
                FROM {src['observation_period']} x
-               WHERE x.observation_period_start_date IS NOT NULL OR x.observation_period_end_date IS NOT NULL),
+               WHERE (x.observation_period_start_date IS NOT NULL OR x.observation_period_end_date IS NOT NULL)
+                 AND NOT COALESCE(LEAST(x.observation_period_start_date, x.observation_period_end_date)
+                                  > {cutoff}, FALSE)),
         o AS (SELECT op.person_id, MAX(op.last_day) AS last_obs
               FROM op JOIN p ON p.person_id = op.person_id
               WHERE year(op.last_day) >= p.y GROUP BY 1),
@@ -817,8 +820,9 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     n_dated_after_cutoff}}`` over the records of each domain in any concept set a rule reads
     (a set's excludes not removed), every date; ``{"deaths": {n_persons_death_before_birth_year,
     n_persons_several_death_dates, n_persons_death_undated, n_persons_death_not_in_person_table,
-    n_persons_period_not_in_person_table, n_persons_death_after_cutoff}}`` (the last: the earliest usable
-    death after the data cutoff, not read); ``{"persons": {n_persons_birth_year_implausible}}`` (the
+    n_persons_period_not_in_person_table, n_persons_death_after_cutoff, n_persons_period_after_cutoff}}`` (the
+    last two: the earliest usable death after the data cutoff, not read; an observation period whose first
+    day is after the cutoff, no period); ``{"persons": {n_persons_birth_year_implausible}}`` (the
     persons the implausible-year-of-birth exclusion takes, ``_implausible_birth``: the stage counts
     them in notes.quirks.persons and in the cohort flow);
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
@@ -891,10 +895,15 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']}
                 WHERE person_id NOT IN (SELECT person_id FROM persons)),
                -- the earliest usable death after the cutoff: follow-up ends at the cutoff (not read)
-               (SELECT COUNT(*) FROM first_death WHERE death > {cutoff})""").fetchone()
+               (SELECT COUNT(*) FROM first_death WHERE death > {cutoff}),
+               -- a period whose first day is after the cutoff: no period (not read)
+               (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']} x JOIN persons USING (person_id)
+                WHERE LEAST(x.observation_period_start_date, x.observation_period_end_date) > {cutoff})
+               """).fetchone()
     out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
                               "n_persons_death_undated", "n_persons_death_not_in_person_table",
-                              "n_persons_period_not_in_person_table", "n_persons_death_after_cutoff"),
+                              "n_persons_period_not_in_person_table", "n_persons_death_after_cutoff",
+                              "n_persons_period_after_cutoff"),
                              map(int, row)))
     # observation records whose observation_concept_id is a concept of a condition set the rules read
     # (a diagnosis the ETL wrote outside condition_occurrence): not read, counted where the table

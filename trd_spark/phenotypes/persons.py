@@ -116,6 +116,8 @@ def derive_persons(
     (``period_last_date_expr``; counted, ``birth_death_quirk_counts``).
     An observation period ending before the birth year (placeholder dates such as 1900) is not
     used either: without another period the person has none (``has_observation_period``).
+    A period whose first day lies after the data cutoff (``period_after_cutoff_expr``) is not used
+    either: it observed nothing the release covers.
     Death: the earliest ``death_date`` on or after 1 January of the birth year
     (``first_death_dates``): a death row dated before the person's birth year (a 1900-01-01
     placeholder for an unknown date, a swapped person_id) is no death of this person and is not
@@ -126,9 +128,11 @@ def derive_persons(
     """
     cutoff = F.lit(data_cutoff_date).cast("date")
     # An open period (null end) runs to the cutoff; max() would skip it and end follow-up at an
-    # earlier closed period. A period ending before the birth year is not used (like a death then).
+    # earlier closed period. A period ending before the birth year is not used (like a death then),
+    # nor one starting after the cutoff (like a death then: outside the release).
     last_obs = (
-        observation_period.withColumn("_end", period_last_date_expr(cutoff))
+        observation_period.where(~period_after_cutoff_expr(cutoff))
+        .withColumn("_end", period_last_date_expr(cutoff))
         .transform(lambda df: after_birth_year(df, person, "_end"))
         .groupBy("person_id").agg(F.max("_end").alias("last_observation_date"))
     )
@@ -173,6 +177,22 @@ def period_last_date_expr(cutoff: Column) -> Column:
     start = F.col("observation_period_start_date")
     last = F.greatest(start, F.coalesce(F.col("observation_period_end_date"), cutoff))
     return F.when(~period_undated_expr(), last)
+
+
+def period_after_cutoff_expr(cutoff: Column) -> Column:
+    """True for an ``observation_period`` row whose first day, the earlier of its two dates (a swapped
+    period observed its person from its end, ``period_last_date_expr``; a missing date is skipped),
+    lies after ``cutoff`` (date: ``omop.data_cutoff_date``, the last date the release's EHR covers);
+    false otherwise (null-safe: an undated row is ``period_undated_expr``'s).
+
+    Such a period observed nothing the release covers (an ETL building periods from visits, future
+    scheduled ones included; a later extract read with an earlier release's cutoff), so it is no
+    period, as a death after the cutoff ends nothing: read as the person's last period, it gave
+    follow-up to the cutoff across the years since the person's last observed day (field case round
+    40: an MDD person observed to mid-2019 and again from after the cutoff was trMDD with 1633 days
+    instead of MDD_other short_followup with 171). Counted as ``n_persons_period_after_cutoff``."""
+    first = F.least(F.col("observation_period_start_date"), F.col("observation_period_end_date"))
+    return F.coalesce(first > cutoff, F.lit(False))
 
 
 def period_undated_expr() -> Column:
@@ -232,7 +252,9 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     ``omop.data_cutoff_date``) also n_persons_death_after_cutoff: the person's earliest usable
     death (dated in or after the birth year, ``first_death_dates``) lies after the cutoff, so
     follow-up ends at the cutoff and the death is not read (``derive_persons``: the earlier of
-    the two); it changes no answer, but a release whose deaths run past its cutoff is seen.
+    the two); it changes no answer, but a release whose deaths run past its cutoff is seen; and
+    n_persons_period_after_cutoff: an observation period whose first day lies after the cutoff (not
+    used, ``period_after_cutoff_expr``).
     Aggregates only.
     """
     years = person.select("person_id", F.make_date(F.col("year_of_birth"), F.lit(1), F.lit(1)).alias("_birth"),
@@ -250,7 +272,9 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
     periods = observation_period.join(years, "person_id").groupBy("person_id").agg(
         F.max((end.isNotNull() & (F.greatest(start, end) < F.col("_birth"))).cast("int")).alias("_period_before"),
         F.max((start > end).cast("int")).alias("_start_after_end"),
-        F.max(period_undated_expr().cast("int")).alias("_period_undated"))
+        F.max(period_undated_expr().cast("int")).alias("_period_undated"),
+        *([F.max(period_after_cutoff_expr(F.lit(data_cutoff_date).cast("date")).cast("int")).alias("_period_after")]
+          if data_cutoff_date is not None else []))
     disagrees = ~F.coalesce(birth_datetime_agrees_expr(
         F.col("year_of_birth"), F.col("month_of_birth"), F.col("birth_datetime")), F.lit(True))
 
@@ -276,7 +300,8 @@ def birth_death_quirk_counts(person: DataFrame, death: DataFrame, observation_pe
         n(F.col("_unknown") == 1).alias("n_persons_death_not_in_person_table"),
         n(F.col("_unknown_period") == 1).alias("n_persons_period_not_in_person_table"),
         n(F.col("_period_undated") == 1).alias("n_persons_period_undated"),
-        *([n(F.col("_first_death") > F.lit(data_cutoff_date).cast("date")).alias("n_persons_death_after_cutoff")]
+        *([n(F.col("_first_death") > F.lit(data_cutoff_date).cast("date")).alias("n_persons_death_after_cutoff"),
+           n(F.col("_period_after") == 1).alias("n_persons_period_after_cutoff")]
           if data_cutoff_date is not None else []),
     )
 

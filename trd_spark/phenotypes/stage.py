@@ -821,6 +821,11 @@ def birth_and_death_warnings(counts: dict[str, int], death_table: str = "death")
                    "observation_period_end_date are no period and are not used (the CDM requires both; read as open "
                    "they gave follow-up to the data cutoff); counted in "
                    "notes.quirks.birth_and_death.n_persons_period_undated")
+    if counts.get("n_persons_period_after_cutoff"):  # counted only with the cutoff (the stage passes it)
+        out.append("observation_period: row(s) whose first day lies after the data cutoff (omop.data_cutoff_date, "
+                   "the last date the release covers) are no period and are not used (they observed nothing the "
+                   "release holds; read, they gave follow-up to the cutoff); counted in "
+                   "notes.quirks.birth_and_death.n_persons_period_after_cutoff")
     for table, key in ((death_table, "n_persons_death_not_in_person_table"),
                        ("observation_period", "n_persons_period_not_in_person_table")):
         if counts[key]:

@@ -1,0 +1,68 @@
+"""Field cases, round 40 (session 47, helper "omop40"): an observation period that starts after the data cutoff.
+
+``omop.data_cutoff_date`` is the last date the release's EHR covers: a record, a death or a period's end after
+it is outside the analysed release (README "Follow-up"). A period whose every day lies after it (an ETL that
+builds periods from visits, future scheduled ones included; a later extract read with an earlier release's
+cutoff) was still the person's last period, so follow-up ran on to the cutoff across years the data never
+observed: case person 4001, observed to 2019-06-30 and again from 2023-09-01, was trMDD with 1633 days instead
+of MDD_other short_followup with 171 (4002: an ECT after the end of its observation made somatic TRD), in the
+chain and the DuckDB twin alike. Now a period whose first day (the earlier of its two dates, as
+``period_last_date_expr`` reads a swapped period) lies after the cutoff is no period (``persons.derive_persons``,
+the twin alike), counted as ``notes.quirks.birth_and_death.n_persons_period_after_cutoff`` with a WARNING.
+
+Case tests/data/field_cases_round40/period-after-cutoff (expected.tsv by hand, its '#' lines explain each
+person; toy config).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin_rows, expected_statuses, toy_config
+
+from trd_spark.phenotypes.persons import birth_death_quirk_counts
+from trd_spark.phenotypes.stage import birth_and_death_warnings, derive_phenotype_tables, read_omop
+
+CASE = Path(__file__).resolve().parent / "data" / "field_cases_round40" / "period-after-cutoff"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from duckdb_phenotypes import duckdb_drop_counts  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def case_run(spark, tmp_path_factory):
+    """The case through the chain (read_omop, derive_phenotype_tables) and the DuckDB twin, once:
+    {"chain": sorted STATUS_COLUMNS tuples, "twin": the same, "quirks": the chain's birth_and_death
+    counts, "twin_deaths": the twin's}."""
+    tmp = tmp_path_factory.mktemp("round40")
+    omop_dir = tmp / "omop"
+    shutil.copytree(CASE / "omop", omop_dir)
+    cfg = toy_config(path=str(omop_dir))
+    omop = read_omop(spark, cfg)
+    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect()
+    quirks = birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"],
+                                      cfg.omop.data_cutoff_date).first().asDict()
+    twin = duckdb_twin_rows(omop_dir, cfg, tmp / "twin.parquet", ", ".join(STATUS_COLUMNS), "TRUE")
+    return {"chain": sorted(tuple(r) for r in rows), "twin": sorted(twin), "quirks": quirks,
+            "twin_deaths": duckdb_drop_counts(str(omop_dir), cfg, threads=1)["deaths"]}
+
+
+def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_chain(case_run):
+    """On 1dcddaa: 4001 and 4006 trMDD 1633 d, 4002 somatic TRD 142 d (its ECT after the end of its
+    observation), 4005 a non_MDD control; no count (KeyError). The count: 4001, 4002, 4005, 4006 (4003's
+    period starts on the cutoff day, 4004's swapped period on 2019-08-01), with one WARNING line."""
+    assert case_run["chain"] == expected_statuses(CASE)
+    assert case_run["quirks"]["n_persons_period_after_cutoff"] == 4
+    assert [w for w in birth_and_death_warnings(case_run["quirks"]) if "after the data cutoff" in w] == [
+        "observation_period: row(s) whose first day lies after the data cutoff (omop.data_cutoff_date, the last date "
+        "the release covers) are no period and are not used (they observed nothing the release holds; read, they "
+        "gave follow-up to the cutoff); counted in notes.quirks.birth_and_death.n_persons_period_after_cutoff"]
+
+
+def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_duckdb_twin(case_run):
+    """On 1dcddaa the twin read such periods too (the chain's wrong rows) and had no count."""
+    assert case_run["twin"] == expected_statuses(CASE)
+    assert case_run["twin_deaths"]["n_persons_period_after_cutoff"] == 4
