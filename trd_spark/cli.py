@@ -302,7 +302,13 @@ def _load(args: argparse.Namespace):
     elif getattr(args, "release", None):
         overrides["release"] = args.release
     if getattr(args, "output_root", None):
-        overrides["output_root"] = str(Path(args.output_root).resolve())
+        # A URI as given (load_config normalises it as the file's): Path.resolve made `--output-root
+        # gs://b/out` the local folder <cwd>/gs:/b/out (before session 47), so a Dataproc run wrote
+        # its outputs on the driver's disk, `--release latest` found none of the bucket's, and the
+        # report's audit read none of the exports published there. A local path is taken against
+        # the working directory, as a command line's path is.
+        out = args.output_root
+        overrides["output_root"] = out if is_uri(out) else str(Path(out).resolve())
     cfg = load_config(args.config, overrides=overrides)
     if getattr(args, "master", None):
         cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})

@@ -1142,6 +1142,14 @@ _PATH_FIELDS = [
     ("releases", "input_root"),
     ("report", "audit_output_roots", "*"),
 ]
+# Path fields of commands that are not stages (``stages.NOT_STAGE_SETTINGS``), resolved as the
+# ones above but kept out of ``_PATH_FIELDS``, which every stage's code digest holds (an entry
+# there reruns every stage of every release). ``pgs.download.directory``: where
+# ``download-scores`` writes, resolved as ``pgs.scoring_files`` is, so one relative folder names
+# the same files from any working directory; before session 47 it was taken against the current
+# directory, and from another one the files went where the pgs stage never read them: the run
+# scored the earlier files of the config's folder beside "N downloaded".
+_COMMAND_PATH_FIELDS = [("pgs", "download", "directory")]
 
 
 def _resolve_paths(raw: Any, base: Path, relocate: tuple[Path, Path] | None = None) -> Any:
@@ -1167,7 +1175,7 @@ def _resolve_paths(raw: Any, base: Path, relocate: tuple[Path, Path] | None = No
 
     if not isinstance(raw, dict):
         return raw
-    for keys in _PATH_FIELDS:
+    for keys in [*_PATH_FIELDS, *_COMMAND_PATH_FIELDS]:
         # BigQuery OMOP "paths" are table references, not files.
         if keys == ("omop", "path") and isinstance(raw.get("omop"), dict) and raw["omop"].get("format") == "bigquery":
             continue
