@@ -5,7 +5,7 @@ report``) compared its upstream's run id alone: an upstream stage out of date (a
 changed since phenotypes published; its code or config changed) keeps its run id, so the
 downstream stages said "up to date, skipped" of results computed from the old data, while
 ``explain`` and ``releases`` said the release was outdated. Such a run is now refused naming the
-stale stage (``pipeline._check_upstream_current``). Stages published with the real
+stale stage (``pipeline._check_left_out_current``). Stages published with the real
 ``publish_stage`` on small inputs (test_pipeline_rerun's ``published_in``).
 """
 

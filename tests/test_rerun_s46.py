@@ -7,7 +7,7 @@ publishing stage's own inputs. So a genotype file or OMOP folder re-pointed betw
 left one stage's outputs of the old input, and the stages after it combined them with the new
 inputs into a complete export, exit 0 (found by helper privrerun3). Now every upstream stage,
 direct or not, in the run or not, is judged again just before a stage runs
-(``pipeline._check_upstream_current`` with ``stage``): one InputDataError naming the input, and
+(``pipeline._check_upstream_inputs``): one InputDataError naming the input, and
 nothing of the stage runs. Stages are published with the real ``publish_stage`` on small inputs
 (test_pipeline_rerun's ``published_in``); only the stages' own work is a stand-in (``run_stage``
 publishes a one-line output), which also changes an input after a chosen stage: the trigger.

@@ -102,7 +102,7 @@ def _check_upstream_complete(fs: FsLike, layout: Layout, cfg: Config, todo: list
             if changed:
                 raise ConfigError(f"stage {stage} reads the {u} outputs, which changed since they were published "
                                   f"({', '.join(changed)}): run `trd-spark {u}` (or `run`) first", where=cfg.source_path)
-    _check_upstream_current(fs, layout, cfg, todo)
+    _check_left_out_current(fs, layout, cfg, todo)
 
 
 def upstream_closure(stages: list[str]) -> list[str]:
@@ -117,36 +117,17 @@ def upstream_closure(stages: list[str]) -> list[str]:
     return [s for s in STAGES if s in seen]
 
 
-def _check_upstream_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[str],
-                            stage: str | None = None) -> None:
-    """The stages a stage reads from, directly or not, must still be what their outputs were
-    made from. One not complete, not read directly (a direct one is refused by
-    ``_check_upstream_complete``), has nothing to judge.
-
-    ``stage`` None (before the run's first stage): each upstream stage left out of ``todo``
-    (``upstream_closure``) must be one ``run`` would not rerun (``rerun_reasons``, the judgement
-    of ``explain`` and ``releases``: its code, config slice and inputs as when it published).
-    Its run id is unchanged while it is out of date, so ``trd-spark cohort`` or ``run --stages
-    cohort models report`` after an OMOP part changed said "up to date, skipped" of stages
-    computed from the phenotypes of the old part (session 45 rerun38). ConfigError naming the
-    stale stage, the first reason and what to run.
-
-    ``stage`` given (``run_stages``, just before it runs): every stage it reads from, also one
-    published or judged current earlier in this run, must see its external inputs as its
-    manifest recorded them (``stages.changed_inputs``, as ``rerun_reasons`` compares them). An
-    input re-pointed or replaced since (an OMOP folder or genotype file moved while a later stage
-    ran) left its outputs of the old input, and the stages after it combined them with the new
-    inputs into a complete export, exit 0 (``layout._check_inputs_unchanged`` checks only the
-    publishing stage's own inputs; session 46 privrerun3). InputDataError (exit 3) at the input's
-    path naming it and the stage; nothing of ``stage`` runs. Inputs only: the code a stage ran
-    with is its manifest's, and a source file edited while a run goes on (a work tree) makes no
-    mixed inputs. An unchanged local input costs a stat per file (``stages._local_file_state``)."""
-    for u in upstream_closure([stage] if stage is not None else todo):  # run order: the first to rerun
+def _check_left_out_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
+    """Before the run's first stage: each stage ``todo`` reads from, directly or not, that is
+    left out of the run (``upstream_closure``) and complete must be one ``run`` would not rerun
+    (``rerun_reasons``, the judgement of ``explain`` and ``releases``: its code, config slice and
+    inputs as when it published). Its run id is unchanged while it is out of date, so ``trd-spark
+    cohort`` or ``run --stages cohort models report`` after an OMOP part changed said "up to date,
+    skipped" of stages computed from the phenotypes of the old part (session 45 rerun38). One not
+    complete, not read directly (a direct one is refused by ``_check_upstream_complete``), has
+    nothing to judge. ConfigError naming the stale stage, the first reason and what to run."""
+    for u in upstream_closure(todo):  # run order: the first to rerun
         if not layout.is_complete(fs, u):
-            continue
-        if stage is not None:
-            _check_inputs_as_published(fs, layout, cfg, u, stage, "earlier in this run" if u in todo else
-                                       "before this run")
             continue
         reasons = rerun_reasons(cfg, STAGE_SPECS[u], fs)
         if reasons:
@@ -156,11 +137,30 @@ def _check_upstream_current(fs: FsLike, layout: Layout, cfg: Config, todo: list[
                               f"--stages) first; `trd-spark explain` says why", where=cfg.source_path)
 
 
+def _check_upstream_inputs(fs: FsLike, layout: Layout, cfg: Config, todo: list[str], stage: str) -> None:
+    """Just before ``stage`` runs (``run_stages``): every complete stage it reads from, directly
+    or not, also one published or judged current earlier in this run (``todo``: the run's
+    stages), must see its external inputs as its manifest recorded them
+    (``_check_inputs_as_published``: ``stages.changed_inputs``, as ``rerun_reasons`` compares
+    them). An input re-pointed or replaced since (an OMOP folder or genotype file moved while a
+    later stage ran) left its outputs of the old input, and the stages after it combined them
+    with the new inputs into a complete export, exit 0 (``layout._check_inputs_unchanged``
+    checks only the publishing stage's own inputs; session 46 privrerun3). InputDataError (exit
+    3) at the input's path naming it and the stage; nothing of ``stage`` runs. Inputs only: the
+    code a stage ran with is its manifest's, and a source file edited while a run goes on (a
+    work tree) makes no mixed inputs. An unchanged local input costs a stat per file
+    (``stages._local_file_state``)."""
+    for u in upstream_closure([stage]):
+        if layout.is_complete(fs, u):
+            _check_inputs_as_published(fs, layout, cfg, u, stage, "earlier in this run" if u in todo else
+                                       "before this run")
+
+
 def _check_inputs_as_published(fs: FsLike, layout: Layout, cfg: Config, upstream: str, stage: str, when: str) -> None:
     """InputDataError at the path of the first external input of the published stage
     ``upstream`` whose fingerprint now differs from its manifest's (``fingerprint_parts(...,
     recorded=...)``: a local file whose stat is the recorded one is not read again), for
-    ``_check_upstream_current``. A manifest without input fingerprints (an older version) is
+    ``_check_upstream_inputs``. A manifest without input fingerprints (an older version) is
     left to ``rerun_reasons``. Ours, not ``layout._check_inputs_unchanged`` (the same comparison
     of a stage's own inputs while it ran): that module is in every stage's code digest."""
     old = ((layout.manifest(fs, upstream) or {}).get("fingerprint_parts") or {}).get("inputs")
@@ -247,7 +247,7 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
             # Every upstream stage, also one this run published: its inputs may have changed since
             # (a changed genotype file is hashed again here: minutes at All of Us scale).
             with Heartbeat(spark.sparkContext, f"{prefix}: checking its upstream stages' inputs", beat):
-                _check_upstream_current(fs, layout, cfg, todo, stage)
+                _check_upstream_inputs(fs, layout, cfg, todo, stage)
             with Heartbeat(spark.sparkContext, f"{prefix}: checking its upstream tables' schemas", beat):
                 check_upstream_schemas(spark, fs, layout, stage)
             t0 = time.time()
@@ -327,7 +327,7 @@ def skip_all_without_spark(cfg: Config, stages: list[str] | None = None, *, forc
     Raises ConfigError as ``run_stages`` when a requested stage's upstream stage is neither
     requested nor complete (or changed since it was published)."""
     todo = [s for s in STAGES if stages is None or s in stages]
-    # The upstream stages left out are judged too (``_check_upstream_current``): their inputs count.
+    # The upstream stages left out are judged too (``_check_left_out_current``): their inputs count.
     if force or needs_spark_to_plan(cfg, todo + upstream_closure(todo)):
         return None
     fs, layout = LocalFs(), Layout.of(cfg)
