@@ -325,8 +325,7 @@ def _planning_fs(cfg):
     """The file system ``--release latest`` and ``trd-spark releases`` list outputs and fingerprint
     inputs with: Hadoop's for a URI output root or inputs on an object store (deciding whether a
     complete release is up to date lists them as `run` does: stages.input_fingerprint), else os."""
-    from trd_spark.pipeline import needs_spark_to_plan
-    from trd_spark.releases import LocalFs, needs_spark_fs
+    from trd_spark.releases import LocalFs, needs_spark_fs, needs_spark_to_plan
 
     return _spark_fs(cfg) if needs_spark_fs(cfg) or needs_spark_to_plan(cfg) else LocalFs()
 
@@ -909,8 +908,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(format_statuses(statuses(cfg, _planning_fs(cfg), config_for=_release_config_for(args))))
             return 0
         if args.command == "explain":
-            from trd_spark.pipeline import needs_spark_to_plan
-            from trd_spark.releases import LocalFs
+            from trd_spark.releases import LocalFs, needs_spark_to_plan
             from trd_spark.stages import explain
 
             cfg = _load(args)

@@ -57,7 +57,7 @@ def local_path(path: str) -> str | None:
     ``file://`` URI; None for an object store or HDFS (``gs://``, ``hdfs://``: read through
     Hadoop's file system). The one rule of preflight's input checks, the rerun fingerprint
     (``stages.input_fingerprint``, which reads a local path with ``os``) and whether planning
-    needs Spark (``pipeline.needs_spark_to_plan``)."""
+    needs Spark (``releases.needs_spark_to_plan``)."""
     if path.startswith("file://"):
         return path.removeprefix("file://")
     return None if is_uri(path) else path

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from trd_spark.config import Config, local_path, named_key
+from trd_spark.config import Config, named_key
 from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import EXPORT, STAGES, Layout
 from trd_spark.logs import Heartbeat, WarningCounter, count_text
 from trd_spark.preflight import check_audit_roots
-from trd_spark.releases import ExportLock, needs_spark_fs
+from trd_spark.releases import ExportLock, needs_spark_to_plan
 from trd_spark.schemas import TABLES_BY_STAGE, check_spark
 from trd_spark.stages import (
     STAGE_SPECS,
@@ -304,16 +304,6 @@ def _skipped(fs: FsLike, layout: Layout, stage: str, prefix: str) -> StageResult
     manifest = layout.manifest(fs, stage) or {}
     return StageResult(stage, "skipped", 0.0, manifest.get("tables", {}),
                        (manifest.get("notes") or {}).get("warnings") or 0)
-
-
-def needs_spark_to_plan(cfg: Config, stages: list[str] | None = None) -> bool:
-    """True when deciding whether ``stages`` (default: all) are up to date needs Hadoop's file
-    system: a ``gs://`` / ``hdfs://`` output or input root (``releases.needs_spark_fs``), or an
-    external input of one of them on an object store (fingerprinted by its size and mtime
-    through ``io.Fs``). Local outputs and inputs are fingerprinted with ``os``."""
-    todo = [s for s in STAGES if stages is None or s in stages]
-    return needs_spark_fs(cfg) or any(local_path(path) is None
-                                      for s in todo for _, path in STAGE_SPECS[s].external(cfg))
 
 
 def skip_all_without_spark(cfg: Config, stages: list[str] | None = None, *, force: bool = False) -> list[StageResult] | None:

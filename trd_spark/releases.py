@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from trd_spark.config import Config, ReleaseSettings, is_uri
+from trd_spark.config import Config, ReleaseSettings, is_uri, local_path
 from trd_spark.errors import ConfigError, InputDataError, LockedError, NothingToDo, TrdSparkError
 from trd_spark.io import Fs
 from trd_spark.io import LocalFs as LocalFs  # re-exported: the CLI and tests take it from here
@@ -117,6 +117,19 @@ def owner_text(owner: dict, refreshed: float) -> str:
 def needs_spark_fs(cfg: Config) -> bool:
     """True when the output or input root is a URI (gs://, hdfs://): use Hadoop's FileSystem."""
     return is_uri(cfg.output_root) or bool(cfg.releases.input_root and is_uri(cfg.releases.input_root))
+
+
+def needs_spark_to_plan(cfg: Config, stages: list[str] | None = None) -> bool:
+    """True when deciding whether ``stages`` (default: all) are up to date needs Hadoop's file
+    system: a ``gs://`` / ``hdfs://`` output or input root (``releases.needs_spark_fs``), or an
+    external input of one of them on an object store (fingerprinted by its size and mtime
+    through ``io.Fs``). Local outputs and inputs are fingerprinted with ``os``. Here, not in
+    ``pipeline``: compare-releases (the report package, below the runners) asks it too."""
+    from trd_spark.stages import STAGE_SPECS  # stages' module-level import of releases' users: keep it local
+
+    todo = [s for s in STAGES if stages is None or s in stages]
+    return needs_spark_fs(cfg) or any(local_path(path) is None
+                                      for s in todo for _, path in STAGE_SPECS[s].external(cfg))
 
 
 def lock_is_local(cfg: Config) -> bool:

@@ -466,7 +466,7 @@ def warn_changed_inputs(config_for: Callable[[str], Config], fs_for: Callable[[C
                         *releases: str) -> list[str]:
     """One WARNING per release whose inputs changed since it was published
     (``release_input_changes`` under ``config_for(release)``, read with ``fs_for(that config)``:
-    Hadoop's file system where planning needs it, ``pipeline.needs_spark_to_plan``, else
+    Hadoop's file system where planning needs it, ``releases.needs_spark_to_plan``, else
     ``os``, as ``trd-spark releases`` reads them), naming the release and each such
     input (paths, no counts); the comparison still runs: it compares what was published, not
     what a rerun would give. Returns the lines ``_disclosure.json`` keeps
@@ -593,8 +593,7 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
     each release's inputs are checked (``warn_changed_inputs``): a release
     whose inputs changed since it published is compared as published, with a WARNING, a line of
     the summary and ``_disclosure.json``'s ``inputs_changed_since_published`` saying so."""
-    from trd_spark.pipeline import needs_spark_to_plan
-    from trd_spark.releases import ExportLock, LocalFs, needs_spark_fs
+    from trd_spark.releases import ExportLock, LocalFs, needs_spark_fs, needs_spark_to_plan
     from trd_spark.report.stage import drop_checksum_files
     from trd_spark.session import command_session
     from trd_spark.stages import check_spark_reads
