@@ -157,8 +157,8 @@ def test_methods_describe_the_cox_models_and_contrasts_as_a_paper_needs():
                   "<dt>Sources</dt><dd>TRD as at least 2 failed adequate antidepressant trials (Gaynes et al.",
                   # the control rule's drugs: the trials' antidepressants and its own sets (esketamine)
                   # and its procedure sets (esketamine in clinic, a procedure or observation record; session 36)
-                  "controls: no depression_spectrum diagnosis and no antidepressant (antidepressants, esketamine; as a "
-                  "procedure or observation record: esketamine_clinic) ever",
+                  "controls: no depression_spectrum, bipolar, schizophrenia_spectrum diagnosis and no antidepressant "
+                  "(antidepressants, esketamine; as a procedure or observation record: esketamine_clinic) ever",
                   # the expansion rule of every set (concepts.load_vocabulary; README "Concepts")
                   "descendants whose concept row has an invalid_reason (deprecated or upgraded) are left out, as "
                   "OHDSI's ATLAS expands a set; records are read by their standard concept only"):

@@ -35,6 +35,8 @@ def report(spark, tmp_path_factory):
     run_stage(spark, cfg, "models")
     with publish_stage(spark, cfg, "phenotypes") as w:
         w.write_table("cohort_flow", spark.createDataFrame(FLOW, COHORT_FLOW.struct), COHORT_FLOW)
+        # As phenotypes.stage records it: the Methods state the controls' EHR evidence rule from it.
+        w.notes["ehr_evidence"] = {"rule": "any_record", "n_persons_without_ehr_data": 0}
     match = [
         (ds, p, "trait", "sleep", 100, 90, 80, 10, 0, 5, 5, 0, 0.9, 0)  # n_unreadable 0, n_matched_multiallelic 0
         for ds in ("discovery", "replication_wgs") for p in PGS_IDS
@@ -131,6 +133,8 @@ def test_html_has_forest_plots_across_datasets(report):
         assert f"{r.odds_ratio:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" not in texts
     assert "<20" in texts
     assert "&lt;20" in page  # suppressed counts in tables appear, escaped
+    # The phenotype stage's EHR evidence rule reaches the Methods (session 47 specaudit: it was in no word).
+    assert "and a record in condition_occurrence, drug_exposure, procedure_occurrence or device_exposure" in page
 
 
 def test_pgs_distributions_say_whose_they_are(report):

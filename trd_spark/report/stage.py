@@ -287,14 +287,16 @@ def match_rates(match: pd.DataFrame) -> pd.DataFrame:
 
 
 def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: list[str] | None = None,
-                 absent_tables: list[str] | None = None) -> str:
+                 absent_tables: list[str] | None = None, ehr_evidence: str | None = None) -> str:
     """Methods generated from the config and the recorded versions. ``audited_against``: the
     labels of the exports already published that the disclosure audit linked this one to
     (``released_exports``: other releases, ``release@run id`` for an earlier export); named,
     never their counts, so a reader knows why a cell is hidden. ``absent_tables``: the optional
     OMOP tables the release lacked (the phenotypes manifest's ``notes.optional_tables_absent``),
     named with what they change: without ``death`` no follow-up ends at a death, which the
-    Methods' "the earliest of ..., death and the cutoff" told a reader it did."""
+    Methods' "the earliest of ..., death and the cutoff" told a reader it did. ``ehr_evidence``: the
+    EHR evidence rule the phenotype stage applied (its manifest's ``notes.ehr_evidence.rule``, the
+    ``omop.ehr_evidence`` of that run: ``controls_text``); None (an older manifest): not stated."""
     ph = cfg.phenotypes
     defs = []
     for d in ph.trd_definitions:
@@ -325,15 +327,14 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                     "(no usable age)"),
         "MDD": (f"at least {ph.mdd.min_diagnoses} diagnoses ({ph.mdd.concept_set}) on distinct dates, age "
                 f"&ge; {ph.mdd.min_age_at_index} at the first; excluded: {', '.join(ph.mdd.exclude_concept_sets)}; "
-                f"controls: no {ph.mdd.control_exclusion_concept_set} diagnosis and no antidepressant "
+                f"controls: no {', '.join([ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets])} "
+                "diagnosis and no antidepressant "
                 f"({', '.join([ph.trials.concept_set, *ph.mdd.control_exclusion_drug_concept_sets])}"
                 # the control rule's procedure sets (esketamine given in clinic, HCPCS G2082/G2083), read in the
                 # table of each of their domains: procedure_occurrence and observation (esketamine_clinic)
                 + (f"; as a procedure or observation record: {', '.join(ph.mdd.control_exclusion_procedure_concept_sets)}"
-                   if ph.mdd.control_exclusion_procedure_concept_sets else "") + ") ever"),
-        "Adequate antidepressant trial": (
-            f"exposures of one ingredient merged across gaps &le; {ph.trials.persistence_gap_days} days, lasting "
-            f"&ge; {ph.trials.min_trial_days} days (missing days' supply: {ph.trials.default_days_supply})"),
+                   if ph.mdd.control_exclusion_procedure_concept_sets else "") + ") ever" + controls_text(ehr_evidence)),
+        "Adequate antidepressant trial": trial_text(cfg),
         "TRD definitions": "<ul>" + "".join(defs) + "</ul>",
         "trMDD": (f"MDD with an adequate trial, not TRD, followed &ge; {ph.trmdd_min_followup_days} days after the "
                   "MDD index; other MDD: MDD without an adequate trial, or followed for less"),
@@ -396,6 +397,58 @@ def absent_tables_text(cfg: Config, absent: list[str]) -> str:
                        "(trMDD's follow-up, Cox censoring, age at the end of observation): a person who died is "
                        "followed to the end of their last observation period or the data cutoff")}
     return "; ".join(words.get(t, f"{t} (read as empty)") for t in absent)
+
+
+# The words of each ``omop.ehr_evidence`` for the Methods (``phenotypes.stage``'s EHR evidence rule:
+# a person without it is no control, reason ``no_ehr_data``); "none": no such rule.
+EHR_EVIDENCE_WORDS = {
+    "any_record": ("a record in condition_occurrence, drug_exposure, procedure_occurrence or device_exposure "
+                   "(evidence of EHR data)"),
+    "observation_period": "an observation period (evidence of EHR data)",
+    "person_list": "a place in the configured list of persons with EHR data",
+}
+
+
+def controls_text(ehr_evidence: str | None) -> str:
+    """The Methods' end of the control rule: the EHR evidence a control needs (``ehr_evidence``, the
+    rule the phenotype stage applied, one of ``omop.ehr_evidence``'s values; without it a person is no
+    control, ``no_ehr_data``; None: not known, not stated), and that a control needs no minimum age or
+    observation (``mdd.min_age_at_index`` is the MDD persons' rule). Read from the phenotype stage's
+    manifest, not the config: the report stage does not fingerprint ``omop`` (a changed rule reruns the
+    phenotypes and hence the report). Before session 47 the Methods left out the evidence rule, which
+    on All of Us keeps about a third of the persons with genomes out of the controls."""
+    if ehr_evidence is None:
+        evidence = ""
+    elif ehr_evidence in EHR_EVIDENCE_WORDS:
+        evidence = f", and {EHR_EVIDENCE_WORDS[ehr_evidence]}"
+    else:  # "none": no evidence rule
+        evidence = ", EHR data or not"
+    return evidence + "; no minimum age or length of observation for controls"
+
+
+def trial_text(cfg: Config) -> str:
+    """The Methods' adequate trial (``phenotypes.trials.derive_antidepressant_trials``): the merge gap,
+    the minimum length after the end is clipped at the end of follow-up, the start on/after the MDD index
+    (less ``pre_index_window_days``) and the per-ingredient switches when configured. Before session 47
+    it said the gap and the length only: a reader took a course begun before the index (never
+    adequate) for a trial, and a configured ignored ingredient or per-ingredient length or dose was in
+    no word of the export."""
+    t = cfg.phenotypes.trials
+    window = t.pre_index_window_days
+    parts = [f"exposures of one ingredient merged across gaps &le; {t.persistence_gap_days} days, lasting "
+             f"&ge; {t.min_trial_days} days up to the end of follow-up (missing days' supply: "
+             f"{t.default_days_supply}), starting on or after the MDD index"
+             + (f" or up to {window} days before it" if window else "")]
+    if t.ingredient_min_trial_days:
+        parts.append("minimum days per ingredient concept ID: " + ", ".join(
+            f"{i}: {n}" for i, n in sorted(t.ingredient_min_trial_days.items())))
+    if t.ignored_ingredient_ids:
+        parts.append("never a trial (still no control): ingredient concept IDs "
+                     + ", ".join(str(i) for i in sorted(t.ignored_ingredient_ids)))
+    if t.ingredient_min_daily_dose:
+        parts.append("an exposure whose known daily dose is below the ingredient's minimum is none: " + ", ".join(
+            f"{i}: {v:g}" for i, v in sorted(t.ingredient_min_daily_dose.items())))
+    return "; ".join(parts)
 
 
 def cox_text(cfg: Config, deaths_known: bool = True) -> str:
@@ -657,7 +710,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  standardisation_fallback: dict[str, dict[str, str]] | None = None,
                  other_exports: dict[str, dict] | None = None,
                  audited: dict[str, pd.DataFrame] | None = None, gates: dict[str, dict] | None = None,
-                 dataset_gates: dict[str, dict] | None = None, absent_tables: list[str] | None = None) -> dict[str, str]:
+                 dataset_gates: dict[str, dict] | None = None, absent_tables: list[str] | None = None,
+                 ehr_evidence: str | None = None) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure but for filling ``audited``.
 
@@ -676,7 +730,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     person gate warned is in the run log, an inequality the audit states (``tables.gate_relations``).
     ``dataset_gates``: the cohort manifest's ``notes.gates`` (dataset -> the genotyped_without_person
     record; ``tables.dataset_gate_relations``). ``absent_tables``: its ``notes.optional_tables_absent``,
-    named in the Methods (``methods_html``)."""
+    named in the Methods (``methods_html``); ``ehr_evidence``: its ``notes.ehr_evidence.rule``, the
+    controls' EHR evidence rule the Methods state (``controls_text``)."""
     threshold = cfg.report.small_count_threshold
     domains = list(cfg.trait_panel.domains) if cfg.trait_panel else []
     traits = dict(zip(t["match_summary"]["pgs_id"], t["match_summary"]["trait"]))
@@ -832,7 +887,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     if prog:
         sections.append(("progression", "Progression from MDD to TRD", prog))
     sections.append(("methods", "Methods", methods_html(cfg, versions, threshold, sorted(other_exports or {}),
-                                                        absent_tables)))
+                                                        absent_tables, ehr_evidence)))
 
     page = render_page(release=cfg.release, sections=sections, threshold=threshold,
                        meta={"report date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -959,7 +1014,8 @@ def run(ctx: StageContext) -> dict[str, str]:
     phenotype_notes = ctx.manifest("phenotypes").get("notes") or {}
     files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited,
                          gates=phenotype_notes.get("gates"), dataset_gates=cohort_notes.get("gates"),
-                         absent_tables=phenotype_notes.get("optional_tables_absent"))
+                         absent_tables=phenotype_notes.get("optional_tables_absent"),
+                         ehr_evidence=(phenotype_notes.get("ehr_evidence") or {}).get("rule"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():
