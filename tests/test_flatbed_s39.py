@@ -191,26 +191,3 @@ def test_block_buffer_pages_are_resident_at_once_without_huge_pages(monkeypatch)
     assert grown.shape == (rows * 2, n) and len(native_task._BLOCK_BUFFER) == 1
     grown[:] = 1.5  # writable over its whole extent
     assert float(grown.sum()) == 1.5 * rows * 2 * n
-
-
-def test_the_warm_up_writes_the_buffers_pages_only_where_populating_was_refused(monkeypatch):
-    """``native_task.pass_ready`` leaves the block buffer as ``populated_buffer`` made it where the
-    kernel took MADV_POPULATE_WRITE (its pages are resident: no write of them again), and writes
-    one item per 4 KiB page itself where the kernel refused (an advice it has no such value for
-    stands in for a kernel before 5.14), which ``memory.populate_refused`` then says."""
-    rows, n = 64, 512  # 256 kB: 64 pages
-    monkeypatch.setattr(native_task, "_BLOCK_BUFFER", [])
-    monkeypatch.setattr(memory, "_populate_refused", False)
-    stride = native_task._PAGE_BYTES // 8
-    if _populate_supported():
-        native_task._block_buffer(rows, n)[:] = 1.5  # (the same buffer pass_ready takes)
-        native_task.pass_ready(rows, n, 0)
-        assert not memory.populate_refused()
-        assert (native_task._block_buffer(rows, n) == 1.5).all()
-    monkeypatch.setattr(native_task, "_BLOCK_BUFFER", [])
-    monkeypatch.setattr(memory, "MADV_POPULATE_WRITE", -1)  # EINVAL from every kernel
-    native_task._block_buffer(rows, n)[:] = 1.5
-    assert memory.populate_refused()
-    native_task.pass_ready(rows, n, 0)
-    flat = native_task._block_buffer(rows, n).reshape(-1)
-    assert (flat[::stride] == 0.0).all() and (np.delete(flat, np.arange(0, flat.size, stride)) == 1.5).all()

@@ -143,31 +143,6 @@ def test_a_record_with_a_verbatim_end_is_not_counted_as_read_by_the_default(spar
     assert len(found) == 1 and "; <2 record(s) without an end or a days_supply" in found[0], found
 
 
-def test_the_warm_up_block_is_the_largest_matrix_tables(monkeypatch):
-    """045d238 (``pgs.stage.entry_files_block``): with MatrixTables of 1,000 and 3,000 columns,
-    the warm-up's block is the 3,000-column one's (one buffer at least as large serves every
-    pass: the tasks reuse a buffer at least that large); a MatrixTable in a layout the reader does
-    not know is left out. Mutant (the smallest's): test_pgs_mt_entries passed (one MatrixTable).
-    The MatrixTables' column counts stand in for their metadata (``EntriesFiles.open``)."""
-    from types import SimpleNamespace
-
-    from trd_spark.pgs import mt_entries, pgen_engine, stage
-
-    columns = {"a.mt": 1000, "b.mt": 3000, "c.mt": None}
-
-    def opened(path):
-        if columns[path] is None:
-            raise mt_entries.UnknownLayout(path)
-        return SimpleNamespace(n_samples=columns[path])
-
-    monkeypatch.setattr(mt_entries.EntriesFiles, "open", staticmethod(opened))
-    monkeypatch.setattr(stage, "entry_files_scored", lambda cfg, source: True)
-    cfg = SimpleNamespace(datasets=[SimpleNamespace(genotypes=SimpleNamespace(path=p)) for p in columns],
-                          pgs=SimpleNamespace(native=SimpleNamespace(block_memory_mb=64)))
-    assert stage.entry_files_block(cfg) == (pgen_engine.block_rows(3000, 64), 3000)
-    assert pgen_engine.block_rows(3000, 64) != pgen_engine.block_rows(1000, 64)
-
-
 # Every row biallelic, so the export takes the calls as stored (round 22's VCF has multi-allelic
 # rows, whose split export checked the calls first); with a chrX row, the calls rebuilt.
 _BIALLELIC_BAD_GT_VCF = """##fileformat=VCFv4.2

@@ -61,29 +61,19 @@ def small_pages() -> Iterator[None]:
 # 23, Linux >= 5.14; Python 3.11's mmap module has no name for it). Defined here only: the
 # weights' files (``matching._populate``) and the block buffer (``native_task.populated_buffer``).
 MADV_POPULATE_WRITE = 23
-# Whether a ``populate_write`` call of this process was refused (a kernel before 5.14 refuses every one).
-_populate_refused = False
 
 
 def populate_write(mapped: mmap.mmap) -> bool:
     """Fault in every page of ``mapped`` (an mmap), writable, in one ``madvise(MADV_POPULATE_WRITE)``
     call, where writing them faults each 4 KiB page on its own. True when the kernel did; False
     where it refused (a kernel before 5.14: EINVAL; no memory for it: ENOMEM; an mmap without
-    ``madvise``): the pages then fault in on first write, as without the call, and
-    ``populate_refused`` says so from then on. A hint: nothing else changes either way."""
-    global _populate_refused
+    ``madvise``): the pages then fault in on first write, as without the call. A hint: nothing
+    else changes either way."""
     try:
         mapped.madvise(MADV_POPULATE_WRITE)
         return True
     except (AttributeError, OSError, ValueError):
-        _populate_refused = True
         return False
-
-
-def populate_refused() -> bool:
-    """Whether any ``populate_write`` call of this process was refused: its mappings' pages may
-    not be resident (``native_task.pass_ready`` then writes the block buffer's pages itself)."""
-    return _populate_refused
 
 
 def room_for_files(directory: str, cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> int:

@@ -585,8 +585,8 @@ def populated_buffer(size: int) -> np.ndarray:
     once, one fault each (~20k at 2.5k samples, 65k at 10k-20k); one call that faults them all in
     costs ~0.03 CPU-s where those faults cost ~0.05-0.06 for the 80 MB buffer at 2.5k samples
     (issue 16, benchmarks/RESULTS.md session 39 flatbed). Hints only: where the kernel (or
-    Python's mmap) has no such advice the pages fault on first write, as before
-    (``memory.populate_refused``). Freed (unmapped) when the last view of it goes."""
+    Python's mmap) has no such advice the pages fault on first write, as before. Freed
+    (unmapped) when the last view of it goes."""
     import mmap
 
     from trd_spark.pgs.memory import populate_write
@@ -881,36 +881,5 @@ def worker_ready(_: int) -> int:
     import scipy.sparse  # noqa: F401
     import threadpoolctl  # noqa: F401
 
-    return os.getpid()
-
-
-# Bytes per page of the block buffer touched by ``pass_ready`` where the kernel refused to fault
-# it in at once (one write per 4 KiB page faults it in).
-_PAGE_BYTES = 4096
-
-
-def pass_ready(rows: int, n_samples: int, _: int) -> int:
-    """A warm-up task for a pass whose blocks are ``rows`` x ``n_samples`` (``pgen_engine.
-    warm_workers`` with ``block``): ``worker_ready``'s imports and what a worker's first task of
-    that pass pays otherwise before its first block: pyarrow's import (``mt_entries``' zstd
-    frames), threadpoolctl's and BLAS's first calls, and the block buffer (``_block_buffer``)
-    made with its pages faulted in (``populated_buffer``; where this process's kernel refused
-    that, ``memory.populate_refused``, every page of it written once here instead), kept for
-    the pass's tasks (they reuse a buffer at least that large). Why: a MatrixTable's pass runs one task per core at every size
-    (``pgen_engine.task_bounds``), so each worker's first-task costs are the phase's, whatever the
-    sample count: 0.06-0.08 CPU-s per worker at 2.5k samples (pyarrow 0.02-0.04, the buffer's
-    20k page faults ~0.03; benchmarks/RESULTS.md, session 32 flatmt). Run in the stage's
-    background warm-up beside the driver's match (``stage.native_warm_up``)."""
-    worker_ready(_)
-    import pyarrow  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        np.matmul(np.ones((2, 2)), np.ones((2, 2)))
-    buffer = _block_buffer(rows, n_samples).reshape(-1)
-    from trd_spark.pgs.memory import populate_refused
-
-    if populate_refused():  # (else ``populated_buffer`` faulted its pages in: resident already)
-        buffer[::_PAGE_BYTES // buffer.itemsize] = 0.0
     return os.getpid()
 

@@ -88,7 +88,6 @@ from trd_spark.pgs.native_task import (
     add_partials,
     pass_files_gone,
     pass_function,
-    pass_ready,
     scored_slice,
     shared_task_rows,
     spill_function,
@@ -1323,21 +1322,16 @@ def uncalled_variants(found: Sequence[tuple[np.ndarray, np.ndarray]], pgs_ids: S
                             int(round(counts[k + 1])))
 
 
-def warm_workers(spark: SparkSession, block: tuple[int, int] | None = None) -> None:
+def warm_workers(spark: SparkSession) -> None:
     """Start the Python workers a native pass's tasks run in and import the task modules there
     (``native_task.worker_ready``: numpy, pgenlib, scipy.sparse, threadpoolctl, ``mt_entries``),
     one tiny task per default-parallelism slot: Spark reuses an idle Python worker for a later
-    job's tasks (for a minute: pyspark ends a worker idle longer). With ``block`` (rows, samples:
-    the pass's ``block_rows`` x its sample count) each worker also pays its first task's own
-    costs (``native_task.pass_ready``: pyarrow, BLAS, the block buffer faulted in). A Spark job
+    job's tasks (for a minute: pyspark ends a worker idle longer). A Spark job
     only: no Hail query and no Spark SQL, so it may run beside the driver's Hail work
     (``stage.native_warm_up`` for a MatrixTable scored from its entry files). Its first PythonRDD
     job also loads the JVM's classes of that path. Errors are Spark's, unwrapped."""
-    from functools import partial
-
     sc = spark.sparkContext
-    ready = worker_ready if block is None else partial(pass_ready, *block)
-    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(ready).collect()
+    sc.parallelize(range(sc.defaultParallelism), sc.defaultParallelism).map(worker_ready).collect()
 
 
 # Spark applications (``applicationId``) whose native pass ``warm_up`` has run in this process.

@@ -929,28 +929,6 @@ def entry_files_scored(cfg: Config, source: GenotypeSource) -> bool:
             and cfg.pgs.native.engine == "native")
 
 
-def entry_files_block(cfg: Config) -> tuple[int, int] | None:
-    """The block of the native pass over the entry files of ``cfg``'s MatrixTables
-    (``entry_files_scored``) with the most columns, as ``pgen_engine.score`` cuts it: (rows,
-    samples), ``pgen_engine.block_rows`` of the column count (``mt_entries.EntriesFiles``: the
-    MatrixTable's metadata, no Hail); None when there is none or none's entries are in the
-    layout ``mt_entries`` reads (the pass then exports them). For the warm-up's
-    ``native_task.pass_ready``: one buffer at least as large serves every such pass."""
-    from trd_spark.pgs import mt_entries
-
-    sizes = []
-    for ds in cfg.datasets:
-        if entry_files_scored(cfg, ds.genotypes):
-            try:
-                sizes.append(mt_entries.EntriesFiles.open(ds.genotypes.path).n_samples)
-            except mt_entries.UnknownLayout:  # exported instead: the match or the pass says so
-                continue
-    if not sizes:
-        return None
-    n = max(sizes)
-    return pgen_engine.block_rows(n, cfg.pgs.native.block_memory_mb), n
-
-
 @contextmanager
 def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[None]:
     """Run the block (parsing and matching, on the driver) while the native pass's one-off
@@ -960,18 +938,18 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
     - Every dataset scored natively (``engine.engine_for``) and no liftover configured: the
       block runs no Hail job of its own (we do not run Hail from two threads at once), so
       ``pgen_engine.warm_up`` runs whole (Python workers and their imports, Spark SQL's Arrow
-      and Parquet paths on a cold JVM). Not the pass's first-task costs (the block buffer, as the
-      entry files' route below): tried (0f288a4) and reverted, as it only moved them (16
+      and Parquet paths on a cold JVM). Not the pass's first-task costs (the block buffer faulted
+      in): tried (0f288a4) and reverted, as it only moved them (16
       alternated whole runs at 2.5k x 200k x 61: the score phase -0.16 CPU-s, the match phase
       +0.18, the run's CPU and wall not lower; benchmarks/RESULTS.md session 46 flat6).
     - Else, when every dataset is scored natively or is a local MatrixTable scored from its
       entry files (``entry_files_scored``) and the tasks read the driver's disk (a local
       master, or ``pgs.native.export_dir``: ``scoring_scratch``): only the Python workers
       (``pgen_engine.warm_workers``, a Spark job without Hail or Spark SQL, beside the match's
-      Hail work), with the first-task costs of the entry files' pass (``entry_files_block``,
-      ``native_task.pass_ready``: pyarrow, BLAS, the block buffer faulted in; each worker runs
-      one task of that pass at every size, so those costs were the score phase's: session 32).
-      Those scores are written by pyarrow, and the pass follows the match with no
+      Hail work). Not the pass's first-task costs (the block buffer faulted in: session 32's
+      045d238, reverted): 18 rotated whole runs at 2.5k x 50k x 61 showed them only moved (the
+      score phase -0.13 CPU-s, the match phase's workers +0.155, the run equal; benchmarks/RESULTS.md
+      session 47 flat7). Those scores are written by pyarrow, and the pass follows the match with no
       Hail job between (no export), so the workers are still alive (Spark keeps an idle one a
       minute). Measured under load (benchmarks/RESULTS.md, session 29: 2.5k samples x 50k
       variants x 61): the score phase 9.6-10.7 -> 5.9-6.6 CPU-s, its workers' start gone from
@@ -991,13 +969,9 @@ def native_warm_up(hl: hl_types, spark: SparkSession, cfg: Config) -> Iterator[N
     readable = local_master(spark) or cfg.pgs.native.export_dir is not None
     if routes and readable and all(r == "native" or entry_files_scored(cfg, ds.genotypes)
                                    for r, ds in zip(routes, cfg.datasets)):
-        block = entry_files_block(cfg)
-
         def workers() -> str:
-            pgen_engine.warm_workers(spark, block)
-            # (No block size: its rows are the budget over the sample count, and a log names no count of persons.)
-            return "done (Python workers only)" if block is None else \
-                "done (Python workers only, with the entry files' pass's first-task costs)"
+            pgen_engine.warm_workers(spark)
+            return "done (Python workers only)"
 
         with _warm_up_meanwhile(workers):
             yield
