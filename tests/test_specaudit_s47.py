@@ -57,3 +57,14 @@ def test_methods_state_every_control_exclusion_and_the_ehr_evidence_rule(evidenc
     assert "controls: no depression_spectrum, bipolar, schizophrenia_spectrum diagnosis and no antidepressant" in html
     assert "procedure or observation record: esketamine_clinic) ever" + words + (
         " or length of observation for controls</dd>") in html, html
+
+
+def test_methods_state_when_each_trd_onset_counts():
+    """Base 1dcddaa: "2 adequate trials, then an augmentation agent (augmentation)" (the chain takes an
+    exposure from the 2nd trial's START, concurrent with it: trd.augmentation_onset_expr) and "a somatic
+    treatment (ect, tms, ...)" (the chain: on/after the MDD index only), no word of the onset's bound
+    (on or before the end of follow-up: trd.derive_phenotypes)."""
+    html = _methods()
+    assert ("2 adequate trials, then an augmentation agent (augmentation): its first exposure on or after the start of "
+            "the 2nd adequate trial of a distinct antidepressant</li>") in html, html
+    assert ") on or after the MDD index</li></ul>each onset on or before the end of follow-up</dd>" in html, html

@@ -306,9 +306,12 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                     f"{d.n_trials - 1} adequate trials of distinct antidepressants, then the start of "
                     f"another antidepressant")
         elif d.rule == "augmentation":
-            text = f"{d.n_trials} adequate trials, then an augmentation agent ({d.augmentation_concept_set})"
-        else:
-            text = "a somatic treatment (" + ", ".join(d.somatic_concept_sets) + ")"
+            # phenotypes.trd.augmentation_onset_expr: from the n-th trial's start, not after the trials
+            text = (f"{d.n_trials} adequate trials, then an augmentation agent ({d.augmentation_concept_set}): its "
+                    f"first exposure on or after the start of the {ordinal(d.n_trials)} adequate trial of a distinct "
+                    "antidepressant")
+        else:  # phenotypes.trd.somatic_onset_expr
+            text = "a somatic treatment (" + ", ".join(d.somatic_concept_sets) + ") on or after the MDD index"
         defs.append(f"<li><b>{d.name}</b>{' (primary)' if d.name == ph.primary_definition else ''}: {text}</li>")
     ds = ", ".join(f"{d.name} ({d.role}, {d.genotypes.format}, {d.genotypes.reference_genome})" for d in cfg.datasets)
     items = {
@@ -335,7 +338,8 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                 + (f"; as a procedure or observation record: {', '.join(ph.mdd.control_exclusion_procedure_concept_sets)}"
                    if ph.mdd.control_exclusion_procedure_concept_sets else "") + ") ever" + controls_text(ehr_evidence)),
         "Adequate antidepressant trial": trial_text(cfg),
-        "TRD definitions": "<ul>" + "".join(defs) + "</ul>",
+        # phenotypes.trd.derive_phenotypes: an onset after the end of follow-up is no TRD
+        "TRD definitions": "<ul>" + "".join(defs) + "</ul>each onset on or before the end of follow-up",
         "trMDD": (f"MDD with an adequate trial, not TRD, followed &ge; {ph.trmdd_min_followup_days} days after the "
                   "MDD index; other MDD: MDD without an adequate trial, or followed for less"),
         "PGS": (f"scoring files matched by position and alleles (strand-ambiguous "
