@@ -68,3 +68,14 @@ def test_methods_state_when_each_trd_onset_counts():
     assert ("2 adequate trials, then an augmentation agent (augmentation): its first exposure on or after the start of "
             "the 2nd adequate trial of a distinct antidepressant</li>") in html, html
     assert ") on or after the MDD index</li></ul>each onset on or before the end of follow-up</dd>" in html, html
+
+
+def test_methods_state_which_records_make_an_mdd_diagnosis():
+    """Base 1dcddaa: "at least 2 diagnoses (mdd) on distinct dates, age &ge; 18 at the first; excluded:
+    bipolar, schizophrenia_spectrum": the chain counts records within follow-up only, none whose
+    condition status is preliminary or history-of (mdd.derive_mdd, vocabulary.NOT_A_DIAGNOSIS_STATUS_IDS),
+    and excludes for a bipolar or schizophrenia-spectrum record of any date and status."""
+    html = _methods()
+    assert ("<dt>MDD</dt><dd>at least 2 diagnoses (mdd) on distinct dates within follow-up (a record whose condition "
+            "status is a preliminary or history-of diagnosis is none), age &ge; 18 at the first; excluded: bipolar, "
+            "schizophrenia_spectrum (any date, any status); controls:") in html, html

@@ -328,8 +328,12 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
         "Persons": (f"excluded when the year of birth is before {PLAUSIBLE_BIRTH_YEAR_LOW} (OHDSI Data Quality "
                     f"Dashboard) or gives an age below 0 or above {MAX_PLAUSIBLE_AGE_YEARS} at the end of observation "
                     "(no usable age)"),
-        "MDD": (f"at least {ph.mdd.min_diagnoses} diagnoses ({ph.mdd.concept_set}) on distinct dates, age "
-                f"&ge; {ph.mdd.min_age_at_index} at the first; excluded: {', '.join(ph.mdd.exclude_concept_sets)}; "
+        # phenotypes.mdd.derive_mdd: the count and index within follow-up, a preliminary or history-of
+        # record no diagnosis (vocabulary.NOT_A_DIAGNOSIS_STATUS_IDS); the exclusions over the whole record
+        "MDD": (f"at least {ph.mdd.min_diagnoses} diagnoses ({ph.mdd.concept_set}) on distinct dates within "
+                "follow-up (a record whose condition status is a preliminary or history-of diagnosis is none), age "
+                f"&ge; {ph.mdd.min_age_at_index} at the first; excluded: {', '.join(ph.mdd.exclude_concept_sets)} "
+                "(any date, any status); "
                 f"controls: no {', '.join([ph.mdd.control_exclusion_concept_set, *ph.mdd.exclude_concept_sets])} "
                 "diagnosis and no antidepressant "
                 f"({', '.join([ph.trials.concept_set, *ph.mdd.control_exclusion_drug_concept_sets])}"
