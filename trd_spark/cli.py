@@ -452,8 +452,8 @@ def headline_table(spark, cfg, truth: dict | None) -> str:
             t = effects.get(r.pgs_id, {}).get("log_or_trd_vs_nonmdd")
             line += f"  {math.exp(t):8.2f}" if t is not None else ""
         lines.append(line)
-    if hidden and (note := _reexport_note(cfg, hidden)):
-        lines.append(note)
+    if hidden:
+        lines += [note for note in (_reexport_note(cfg, hidden), _other_releases_note(cfg, hidden)) if note]
     return "\n".join(lines)
 
 
@@ -470,18 +470,7 @@ def _reexport_note(cfg, hidden: list[tuple]) -> str | None:
     from trd_spark.layout import EXPORT_HISTORY, Layout
 
     root = local_path(f"{Layout.of(cfg).release_dir}/{EXPORT_HISTORY}")
-    try:
-        kept = [e.path for e in os.scandir(root) if e.is_dir()] if root else []
-    except OSError:  # no history: the first export of the release
-        return None
-    showed = 0
-    for folder in kept:
-        try:
-            with open(os.path.join(folder, "results.tsv"), encoding="utf-8") as f:
-                shows = export_shows(f.read())
-        except OSError:  # a kept export without a results table (none written then) shows no fit
-            continue
-        showed += any(shows.get(key, SHOWS_NEITHER) != SHOWS_NEITHER for key in hidden)
+    showed = sum(_export_showed(folder, hidden) for folder in _subfolders(root))
     if not showed:
         return None
     t = cfg.report.small_count_threshold
@@ -489,6 +478,60 @@ def _reexport_note(cfg, hidden: list[tuple]) -> str | None:
             f"hidden here; the export's audit also hides the counts that, with an earlier one's, would give a "
             f"change of 1 to {t - 1}, so an input fix touching a few persons hides the fits it changed: README, "
             "Privacy, 'A re-export of the same release')")
+
+
+def _other_releases_note(cfg, hidden: list[tuple]) -> str | None:
+    """The headline's last line when another release's export (its ``export/`` or one kept in its
+    ``export_history/``, under ``output_root`` or a root of ``report.audit_output_roots``: the
+    exports the report's audit is linked to, ``report.stage.released_exports``) showed a fit of
+    ``hidden`` that this export hides: each count that differs from that export's by 1..T-1 is
+    hidden, with the fit's estimate. A new toy release (5% new persons, 39 newly genotyped, 5
+    withdrawn) hid all 10 primary fits (every estimate of its export) and the headline said only
+    'hidden in the export' (session 47, release trial); the re-export of one release had its line
+    (``_reexport_note``), another release's export none. Names the releases (as Methods'
+    Disclosure control does), never a fit or count; None otherwise (``gs://`` / ``hdfs://``
+    roots are not listed here)."""
+    from trd_spark.config import local_path
+    from trd_spark.layout import EXPORT, EXPORT_HISTORY, SUCCESS, Layout
+
+    own = Layout.of(cfg)
+    showed: set[str] = set()
+    for root in (own.output_root, *cfg.report.audit_output_roots):
+        for folder in _subfolders(local_path(root)):
+            release = os.path.basename(folder)
+            if root == own.output_root and release == own.release:
+                continue  # this release's earlier exports: _reexport_note
+            current = os.path.join(folder, EXPORT)
+            exports = [current] if os.path.exists(os.path.join(current, SUCCESS)) else []
+            if any(_export_showed(e, hidden) for e in exports + _subfolders(os.path.join(folder, EXPORT_HISTORY))):
+                showed.add(release)
+    if not showed:
+        return None
+    t = cfg.report.small_count_threshold
+    return (f"(another release's export showed a fit hidden here: {', '.join(sorted(showed))}; the export's audit "
+            f"also hides the counts that, with another release's, would give a change of 1 to {t - 1}, so a release "
+            "changing each group by a few persons since hides the fits it changed: README, Privacy, 'Two releases' "
+            "exports')")
+
+
+def _subfolders(path: str | None) -> list[str]:
+    """The sub-folders of a local folder, sorted; [] when it does not exist (no history yet)."""
+    try:
+        return sorted(e.path for e in os.scandir(path) if e.is_dir()) if path else []
+    except OSError:
+        return []
+
+
+def _export_showed(folder: str, hidden: list[tuple]) -> bool:
+    """Whether the export in ``folder`` (its ``results.tsv``) shows a fit of ``hidden`` (keys of
+    ``export_shows``) as an estimate or as a failed fit with its counts; an export without a
+    results table (none written then) shows none."""
+    try:
+        with open(os.path.join(folder, "results.tsv"), encoding="utf-8") as f:
+            shows = export_shows(f.read())
+    except OSError:
+        return False
+    return any(shows.get(key, SHOWS_NEITHER) != SHOWS_NEITHER for key in hidden)
 
 
 def storage_error(e: BaseException, *, where: str) -> StorageError | None:
