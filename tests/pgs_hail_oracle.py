@@ -49,6 +49,12 @@ def _complement(hl: hl_types, allele):
     return hl.or_missing(hl.len(allele) == 1, comp.get(allele))
 
 
+def _complement_bases(hl: hl_types, allele):
+    """The whole allele complemented base by base, not reversed (pgsc_calc's flip: ``TAC`` ->
+    ``ATG``); missing unless wholly A/C/G/T."""
+    return hl.or_missing(allele.matches("^[ACGT]+$"), allele.translate(_COMPLEMENT))
+
+
 def _reverse_complement(hl: hl_types, allele):
     """ACGT string on the other strand (alleles are validated as A/C/G/T only)."""
     return hl.reversed(allele.translate(_COMPLEMENT))
@@ -218,7 +224,7 @@ def match_sites(
     # effect allele's bases (minimal [m_pos, m_pos + len - 1]): a deletion from the base after
     # its anchor, an insertion at its anchor, anything else over its REF; '*' always.
     flipped = (sv.match_type == "ref_alt_flipped") | (sv.match_type == "alt_ref_flipped")
-    e_written = hl.if_else(flipped, _complement(hl, sv._w_ea), sv._w_ea)
+    e_written = hl.if_else(flipped, _complement_bases(hl, sv._w_ea), sv._w_ea)
     whole_ref = hl.or_else((e_written == matched.w_ref) & (sv.pos == matched.w_pos), False)
     end = matched.m_pos + hl.len(matched.ref) - 1
 

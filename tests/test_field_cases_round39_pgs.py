@@ -14,6 +14,13 @@ keeps the A at 1000). Kept: a REF effect allele that is the record's REF as writ
 alt (``C>A,CT``, plink2 on the unsplit record); a deletion over the effect base (``CAT>CGT,C``:
 the deletion of AT anchored at 3000 removes the A at 3001) and ``*`` take it away.
 
+Session 47: a score written on the other strand, ``TAC/TGC`` at ``ATG>ACG,ATC`` (r6), is matched
+flipped on the minimal ``T>C`` at 6001 and its effect allele, complemented, is the record's whole
+REF ``ATG``: every other alt takes it away, as for ``ATG/ACG`` on the genotypes' strand (plink2 on
+the unsplit record; plink2 does not flip). The whole-REF rule complemented single bases only, so
+the flipped ``TAC`` was never whole and its ATC carriers (1001, 1003) kept their copies: a score's
+strand changed its carriers' scores, silently.
+
 One stage run (the VCF, its matched rows exported for the native engine; the rule is the
 matcher's, one for every route), plink2 2.00a3.5 ``--score`` on the normalised split and on the
 unsplit record as the oracle where it scores the site.
@@ -79,3 +86,44 @@ def test_alts_that_change_the_effect_allele_still_take_it_away(sums, tmp_path):
     assert [oracle["PGS990392", p] for p in PEOPLE] == pytest.approx([1.0, 1.0, 0.0, 2.0], abs=1e-6)
     for pgs_id in ("PGS990392", "PGS990393", "PGS990395"):
         assert _of(sums, pgs_id) == pytest.approx([1.0, 1.0, 0.0, 2.0], abs=1e-9), pgs_id
+
+
+def test_a_flipped_score_of_a_records_whole_ref_loses_every_other_alt_as_on_the_forward_strand(sums, tmp_path):
+    """r6 ``ATG>ACG,ATC``: ``TAC/TGC`` (the other strand, PGS990396) scores 2 - ACG - ATC copies,
+    plink2 --score of ``ATG/ACG`` on the unsplit record. On 1dcddaa: 2.0, 1.0, 2.0, 2.0 (the ATC
+    carriers kept their ATG's)."""
+    (tmp_path / "r6.vcf").write_text(HEADER + "chr1\t6000\tr6\tATG\tACG,ATC\t.\tPASS\t.\tGT\t0/2\t0/1\t2/2\t0/0\n")
+    plink2("--vcf", str(tmp_path / "r6.vcf"), "--make-pgen", "--out", str(tmp_path / "r6"))
+    rows = {"PGS990396": [("1", 6000, "ATG", "ACG", 1.0)]}
+    _, oracle = score_runs(tmp_path, ["--pfile", str(tmp_path / "r6")], rows, {("1", 6000): "r6"})
+    assert [oracle["PGS990396", p] for p in PEOPLE] == pytest.approx([1.0, 1.0, 0.0, 2.0], abs=1e-6)
+    assert _of(sums, "PGS990396") == pytest.approx([1.0, 1.0, 0.0, 2.0], abs=1e-9)
+
+
+def test_the_matcher_loses_the_same_alts_for_a_score_on_either_strand():
+    """``match_sites_frame`` alone (no Spark): ``ATG/ACG`` and ``TAC/TGC`` at ``ATG>ACG,ATC`` as
+    Hail splits it (``T>C`` at 2001, ``G>C`` at 2002) both take the ``G>C`` row's copies away;
+    a flipped effect allele that is not wholly A/C/G/T complements to nothing (so never the
+    whole REF). On 1dcddaa the flipped site lost none (``()``)."""
+    import numpy as np
+    import pandas as pd
+
+    from trd_spark.pgs import matching
+
+    n = 2
+    sites = pd.DataFrame({
+        "chrom": ["1"] * n, "pos": pd.array([2000] * n, dtype="Int32"), "effect_allele": ["ATG", "TAC"],
+        "other_allele": ["ACG", "TGC"], "rsid": [None] * n, "positions_build": ["GRCh38"] * n, "by_rsid": [False] * n,
+        "contig": ["chr1"] * n, "position": pd.array([2000] * n, dtype="Int64"), "lift_negative_strand": False,
+        "liftover_failed": False, "member_score_index": [np.array([i], np.int32) for i in range(n)],
+        "member_weight": [np.array([1.0])] * n, "member_line": [np.array([4], np.int64)] * n})
+    sites.attrs.update({"pgs_ids": ["PGS1", "PGS2"], "score_files": ["1.txt", "2.txt"], "rsid_only_files": [],
+                        matching.DUPLICATES_DROPPED: {}})
+    rows = pd.DataFrame({"contig": ["chr1", "chr1"], "position": [2001, 2002], "ref": ["T", "G"], "alt": ["C", "C"],
+                         "site_position": pd.array([2000, 2000], dtype="Int64"), "site_ref": ["ATG", "ATG"],
+                         "site_alt": ["ACG", "ATC"]})
+    out = matching.match_sites_frame(sites, rows, keep_ambiguous=False)
+    assert out["match_type"].tolist() == ["alt_ref", "alt_ref_flipped"]
+    assert out["matched_row"].tolist() == [0, 0]
+    assert list(out["other_alt_rows"]) == [(1,), (1,)]
+    assert list(matching.complement_bases(np.array(["TAC", "A", "TNC", None], dtype=object))) == ["ATG", "T", None, None]

@@ -110,6 +110,7 @@ EFFECT_IS_REF_TYPES = ("alt_ref", "alt_ref_flipped")
 UNASSIGNED_DOMAIN = "unassigned"
 
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
+_COMPLEMENT_TABLE = str.maketrans(_COMPLEMENT)
 
 # Columns of the per-variant pandas frame that score_sites_frame groups into sites.
 _SCORE_VARIANT_COLUMNS = ("pgs_id", "score_index", "chrom", "pos", "effect_allele", "other_allele",
@@ -788,6 +789,21 @@ def _reverse_complement_text(allele: str) -> str:
     return "".join(_COMPLEMENT[b] for b in reversed(allele))
 
 
+def complement_bases(alleles: np.ndarray) -> np.ndarray:
+    """Each allele (object array of str/None) complemented base by base, not reversed: the
+    allele on the other strand read in the same direction, as the matcher flips (``TAC`` ->
+    ``ATG``); None where the allele is missing or not wholly ``A``/``C``/``G``/``T``.
+    Source: pgsc_calc's ``complement_valid_alleles`` (pgscatalog match preprocess). Its
+    minimal form is the minimal form's complement (the trimming compares bases, which
+    complementing keeps equal or unequal), so a flip matched on the minimal SNV ``A/G`` is
+    the written ``TAC/TGC`` read as ``ATG/ACG``."""
+    text = pd.Series(alleles, dtype=object)
+    valid = text.str.fullmatch(r"[ACGT]+", na=False).to_numpy(bool)
+    out = np.full(len(text), None, dtype=object)
+    out[valid] = text[valid].str.translate(_COMPLEMENT_TABLE).to_numpy(object)
+    return out
+
+
 MISSING_ALLELE_CODES = ("0", ".")
 
 
@@ -1315,14 +1331,18 @@ def match_sites_frame(
     effect_is_ref = np.isin(match_type, EFFECT_IS_REF_TYPES)
 
     # The effect allele (complemented when flipped) is its file row's REF as written, at its
-    # position: plink2's rule, every other alt; else only the alts that change its bases.
+    # position: plink2's rule, every other alt; else only the alts that change its bases. The
+    # flip complements the whole written allele (``complement_bases``: the one the minimal
+    # match flipped), so TAC/TGC at ATG>ACG,ATC is the whole REF ATG as ATG/ACG is; the
+    # single-base ``complement`` made it never whole (it lost no ATC copy: a score's strand
+    # changed its carriers' scores, session 47).
     flipped = np.isin(match_type, ("ref_alt_flipped", "alt_ref_flipped"))
     used_ref = effect_is_ref & (matched_row >= 0)
     whole_ref = np.ones(n, dtype=bool)
     if used_ref.any():
         g_position, g_ref, _ = file_rows(rows)
         at = np.flatnonzero(used_ref)
-        effect_written = np.where(flipped[at], complement(w_ea[at]), w_ea[at])
+        effect_written = np.where(flipped[at], complement_bases(w_ea[at]), w_ea[at])
         whole_ref[at] = (_eq(effect_written, g_ref[matched_row[at]])
                          & (position.to_numpy("int64", na_value=0)[at] == g_position[matched_row[at]]))
     other = _other_alt_rows(rows, matched_row, effect_is_ref, whole_ref)
