@@ -79,6 +79,7 @@ def test_compare_releases_says_when_a_release_inputs_changed_since_it_published(
     cfg = published_in(spark, tmp_path)
     assert compare.release_input_changes(cfg, LocalFs()) == []
     vcf, omop = Path(cfg.datasets[0].genotypes.path), Path(cfg.omop.path)
+    _the_config_names_another_path(cfg, vcf, tmp_path / "moved.vcf")
     vcf.write_text(vcf.read_text().replace("0/1", "1/1"))
     shutil.rmtree(omop)
     changes = compare.release_input_changes(cfg, LocalFs())
@@ -108,3 +109,31 @@ def test_compare_releases_says_when_a_release_inputs_changed_since_it_published(
                      f"release {cfg.release}: input omop.path of its phenotypes stage no longer exists"]
     assert record["for_export"] and not any(str(tmp_path) in line for line in lines)
     assert summary.splitlines()[-2:] == lines
+
+
+def _the_config_names_another_path(cfg, vcf, moved) -> None:
+    """(Session 47 fixesC, reader finding 6.) The release's config now names another VCF (``moved``,
+    a copy with other genotypes; an identical copy is no change: no line): the input is reported with the path it read, ``now`` the new one, and worded "is no
+    longer the one its config names" (its data did not change); "no longer exists" once the file it read
+    is gone. On 5e8e7ae the wording was "changed since it was published" (this branch had no test: a
+    mutant setting ``gone`` False or ``now`` None there survived)."""
+    from trd_spark.releases import LocalFs
+    from trd_spark.report.compare import release_input_changes
+
+    moved.write_text(vcf.read_text().replace("0/1", "1/1"))
+    ds = cfg.datasets[0]
+    now = cfg.model_copy(update={"datasets": [
+        ds.model_copy(update={"genotypes": ds.genotypes.model_copy(update={"path": str(moved)})}), *cfg.datasets[1:]]})
+    key = "datasets.discovery.genotypes.path"
+    [change] = release_input_changes(now, LocalFs())
+    assert (change.stage, change.key, change.path, change.gone, change.now) == ("pgs", key, str(vcf), False, str(moved))
+    assert change.text() == (f"input {key} ({vcf}) of its pgs stage is no longer the one its config names; "
+                             f"the release's config now reads {moved}")
+    assert change.record() == f"release {cfg.release}: input {key} of its pgs stage is no longer the one its config names"
+    vcf.rename(vcf.with_suffix(".away"))
+    try:
+        [change] = release_input_changes(now, LocalFs())
+        assert (change.gone, change.now) == (True, str(moved))
+        assert change.text().endswith(f"stage no longer exists; the release's config now reads {moved}")
+    finally:
+        vcf.with_suffix(".away").rename(vcf)

@@ -405,12 +405,17 @@ def check_comparable(cfg: Config, fs: FsLike, *releases: str, rerun_options: str
                 where=lay.stage_dir(stale[0]))
 
 
+# An input whose path the release's config no longer names (the config moved; the data it read may not have)
+MOVED = "is no longer the one its config names"
+
+
 @dataclass(frozen=True)
 class InputChange:
     """An external input of a published stage whose fingerprint now differs from the one the
     stage's manifest recorded (``release_input_changes``): ``key`` the config key (named:
     ``datasets.discovery.genotypes.path``), ``path`` the one the stage read, ``gone`` whether
-    nothing is there any more (else its files changed), ``now`` the path the release's config
+    nothing is there any more (else its files changed, or, with ``now``, the config names another
+    path: the one read may be unchanged, so not "changed"), ``now`` the path the release's config
     names today when that is another one."""
     release: str
     stage: str
@@ -421,13 +426,13 @@ class InputChange:
 
     def text(self) -> str:
         """One line for the WARNING and the printed summary (a path, no count)."""
-        state = "no longer exists" if self.gone else "changed since it was published"
+        state = "no longer exists" if self.gone else (MOVED if self.now else "changed since it was published")
         moved = f"; the release's config now reads {self.now}" if self.now else ""
         return f"input {self.key} ({self.path}) of its {self.stage} stage {state}{moved}"
 
     def record(self) -> str:
         """The line ``_disclosure.json`` keeps (no path: the folder may leave the workbench)."""
-        state = "no longer exists" if self.gone else "changed since the release was published"
+        state = "no longer exists" if self.gone else (MOVED if self.now else "changed since the release was published")
         return f"release {self.release}: input {self.key} of its {self.stage} stage {state}"
 
 
