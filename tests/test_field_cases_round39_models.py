@@ -102,10 +102,11 @@ def test_persons_without_a_standardisation_pc_are_counted_out_of_the_flow_step_w
 
     rng = np.random.default_rng(47)
     ids = list(range(1, 51))
-    lacking = {7, 19, 33}  # an empty second element: "[0.1234, ]"
+    # A second element empty ("[0.1234, ]") or NaN ("[0.1234, nan]": Spark reads it as NaN, not null).
+    lacking = {7: "", 19: "nan", 33: ""}
     anc = tmp_path / "ancestry_preds.tsv"
     anc.write_text("research_id\tancestry_pred\tpca_features\n" + "".join(
-        f"{i}\teur\t[{rng.normal():.4f}, {'' if i in lacking else f'{rng.normal():.4f}'}]\n" for i in ids))
+        f"{i}\teur\t[{rng.normal():.4f}, {lacking[i] if i in lacking else f'{rng.normal():.4f}'}]\n" for i in ids))
     pgs = {**yaml.safe_load((REPO_CONF_DIR / "toy.yaml").read_text())["pgs"], "standardisation": "pc_adjusted",
            "trait_panel": str(REPO_CONF_DIR / "trait_panel_toy.yaml"), "standardisation_n_pcs": 2}
     datasets = [{"name": "discovery", "role": "discovery", "genotypes": {"format": "vcf", "path": "d.vcf.bgz"}}]
