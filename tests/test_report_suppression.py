@@ -562,6 +562,45 @@ def test_corrected_p_values_of_shown_fits_are_computed_over_shown_fits_only():
     assert safe["replication"]["p_adjusted_discovery"].tolist() == [out.loc["P1", "q_fdr"]] == [0.02]
 
 
+def test_a_replication_row_selected_over_every_fit_says_so_where_its_shown_q_is_not_significant():
+    """The models stage selects replication rows on the discovery family's q over every fit; the
+    export shows the q over its shown fits only (``corrections_over_shown``). P3's count is hidden
+    (p 0.001): P1 (p 0.035) has q 0.035 x 4/3 = 0.047 over the four fits, selected, and 0.0525 over
+    the three shown; P4 (p 0.005) 0.015 shown. P1's exported row says why it is listed with a q
+    above alpha (its own note kept before it), P4's has no such note, the full q is not shown, and
+    the Methods say how rows are chosen. Session 47: P1 read as a significant result, silently."""
+    from trd_spark.config import load_config
+    from trd_spark.models.multiple_testing import adjust_within_families
+    from trd_spark.report.stage import methods_html
+    from trd_spark.vocabulary import ReplicationNote
+
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [525]})
+    counts = pd.DataFrame({"dataset": "disc", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
+                           "n": [100, 150, 75, 200]})
+    logistic = adjust_within_families(pd.DataFrame({
+        "dataset": "disc", "definition": "x", "contrast": "trd_vs_nonmdd", "pgs_id": ["P1", "P2", "P3", "P4"],
+        "n": [300, 300, 210, 300], "n_cases": [100, 100, 10, 100], "beta": [0.3, 0.2, 0.9, 0.4], "se": 0.1,
+        "p": [0.035, 0.9, 0.001, 0.005]}), ["dataset", "definition", "contrast"])
+    full = logistic.set_index("pgs_id")["q_fdr"]
+    assert full[["P1", "P3", "P4"]].lt(0.05).all() and not full["P2"] < 0.05  # the models stage's selection
+    replication = pd.DataFrame({"dataset": "rep", "definition": "x", "contrast": "trd_vs_nonmdd",
+                                "pgs_id": ["P1", "P3", "P4"], "beta_discovery": [0.3, 0.9, 0.4],
+                                "p_adjusted_discovery": full[["P1", "P3", "P4"]].to_numpy(), "beta": 0.2, "se": 0.1,
+                                "p": 0.04, "replicated": True, "note": ["replication fit failed: x", "", ""]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None, pgs_distribution=None,
+                       primary_definition="x", replication=replication, discovery_dataset="disc", discovery_alpha=0.05)
+    rep = suppress_release(rc, 20)["replication"].set_index("pgs_id")
+    assert rep.index.tolist() == ["P1", "P4"]  # P3's discovery fit is hidden: its row left out
+    assert rep["p_adjusted_discovery"].round(6).tolist() == [0.0525, 0.015]
+    note = str(ReplicationNote.SELECTED_OVER_EVERY_FIT)
+    assert rep.loc["P1", "note"] == f"replication fit failed: x; {note}" and rep.loc["P4", "note"] == ""
+    assert round(full["P1"], 6) not in set(rep.select_dtypes("number").round(6).to_numpy().ravel())
+    cfg = load_config()
+    html = methods_html(cfg, {}, 20)
+    assert "Significance is judged over every fit of the family, those whose estimates the export hides included" in html
+    assert f"p_adjusted_discovery may be &ge; {cfg.models.alpha} (its note says so)" in html
+
+
 def test_an_unchanged_reexport_leaves_out_the_curve_sets_the_earlier_export_left_out():
     """The carried labels of an unchanged export (``tables.prior_labels``) include the
     Kaplan-Meier curve sets it left out (recorded in its hidden_counts as km_persons): a

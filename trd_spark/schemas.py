@@ -316,14 +316,16 @@ REPLICATION = _s(
     ("beta_discovery", D, "log OR per SD in the discovery dataset"),
     ("p_adjusted_discovery", D, "the discovery corrected p-value that made it significant "
                                 "(models.discovery_significance: q_fdr or p_bonferroni); in export/ "
-                                "recomputed over the fits the export shows, so above models.alpha "
-                                "when a smaller p is hidden"),
+                                "recomputed over the fits the export shows, so possibly above models.alpha "
+                                "when a smaller p is hidden (the row's note then says so)"),
     ("beta", D, "log OR per SD in this replication dataset"),
     ("se", D, "its standard error"),
     ("p", D, "its Wald p-value (uncorrected)"),
     ("same_direction", B, "sign(beta) = sign(beta_discovery) (null when the replication fit failed)"),
     ("replicated", B, "same_direction and p < models.replication_alpha (false when the fit failed)"),
-    ("note", S, "why the replication estimate is missing"),
+    ("note", S, "why the replication estimate is missing; in export/ also, where the shown "
+                "`p_adjusted_discovery` is not below models.alpha, that the row was selected over every fit "
+                "of the family, hidden ones included (`vocabulary.ReplicationNote`)"),
     # The rows are the discovery fits found significant, hidden ones included (report.tables.
     # hide_estimates_of_hidden_counts leaves those out): 86 logged beside 76 exported told that 5
     # fits the export hides were significant.

@@ -233,3 +233,13 @@ class HiddenEstimatesNote(StrEnum):
 
     HIDDEN_COUNT = "estimates not shown: a count of this model is hidden (small-count rule)"
     HIDDEN_META = "estimates not shown: a meta-analysis estimate it uses is hidden (small-count rule)"
+
+
+class ReplicationNote(StrEnum):
+    """The ``note`` of an exported replication row whose shown ``p_adjusted_discovery`` is not
+    below ``models.alpha`` (report.tables.corrections_over_shown): the row was selected on the
+    corrected p over every fit of the discovery family, hidden fits included, and the export
+    shows the one over its shown fits only (a hidden fit's p would be read back from it)."""
+
+    SELECTED_OVER_EVERY_FIT = ("significant on its corrected p over every fit of its discovery family, hidden fits "
+                               "included; the p_adjusted_discovery shown is over the shown fits only")

@@ -510,7 +510,10 @@ def replication_text(cfg: Config) -> str:
     """What "replicated" means (``models.synthesis.replication_table``): which discovery results
     are checked (``models.discovery_significance`` below ``models.alpha`` within dataset x
     definition x contrast), in which datasets (role ``replication``), and the rule there (same
-    direction of the log OR, uncorrected p below ``models.replication_alpha``)."""
+    direction of the log OR, uncorrected p below ``models.replication_alpha``); and that the
+    selection is over every fit of the family while the shown corrected p is over the shown fits
+    (``tables.corrections_over_shown``): a listed result's may lie above alpha, an unlisted one's
+    below it (session 47: said nowhere in the report)."""
     m = cfg.models
     which = {"q_fdr": "Benjamini-Hochberg q", "p_bonferroni": "Bonferroni-corrected p"}[m.discovery_significance]
     discovery = ", ".join(d.name for d in cfg.datasets if d.role == "discovery")
@@ -518,7 +521,11 @@ def replication_text(cfg: Config) -> str:
     return (f"a result of the discovery dataset ({discovery}) is significant when its {which} "
             f"({m.discovery_significance}) &lt; {m.alpha} within its dataset x definition x contrast; it is checked in "
             f"each replication dataset ({replication}) and replicated there when the log OR has the same direction "
-            f"(sign) and the uncorrected p &lt; {m.replication_alpha}")
+            f"(sign) and the uncorrected p &lt; {m.replication_alpha}. Significance is judged over every fit of the "
+            "family, those whose estimates the export hides included; the corrected p-values shown are recomputed "
+            "over the fits shown (a hidden fit's p would be read back from them), so a listed result's "
+            f"p_adjusted_discovery may be &ge; {m.alpha} (its note says so) and a result not listed may show one "
+            "below it")
 
 
 def standardisation_text(cfg: Config) -> str:
@@ -753,7 +760,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         consistency=t.get("consistency"), prior=prior_counts(other_exports or {}),
         prior_labels=prior_labels(other_exports or {}), prior_thresholds=prior_thresholds(other_exports or {}),
         discovery_dataset=next((d.name for d in cfg.datasets if d.role == "discovery"), None),
-        discovery_significance=cfg.models.discovery_significance,
+        discovery_significance=cfg.models.discovery_significance, discovery_alpha=cfg.models.alpha,
         dataset_flow=t["dataset_flow"].sort_values(["dataset", "step_order"], kind="mergesort")
         if t.get("dataset_flow") is not None else None,
         gates={name: {**g, "warn": getattr(cfg.phenotypes.gates, name).warn,

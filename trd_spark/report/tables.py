@@ -38,6 +38,7 @@ from trd_spark.vocabulary import (
     DatasetFlowStep,
     FlowStep,
     HiddenEstimatesNote,
+    ReplicationNote,
     Status,
 )
 
@@ -94,6 +95,9 @@ class ReleaseCounts:
     discovery_dataset: str | None = None
     # The corrected p of the discovery fit that replication.tsv shows (models.discovery_significance).
     discovery_significance: str = "q_fdr"
+    # models.alpha: a replication row whose shown corrected p is not below it says why it is
+    # listed (``corrections_over_shown``); None: not checked.
+    discovery_alpha: float | None = None
     # The person gates' records (phenotypes manifest ``notes.gates``: n, total, level) with the
     # warning level they were checked against (``warn``): ``gate_relations``.
     gates: dict[str, dict] | None = None
@@ -1738,7 +1742,14 @@ def corrections_over_shown(tables: dict[str, pd.DataFrame], rc: ReleaseCounts) -
     below it (one hidden fit with p 0.001 under shown p 0.01 and 0.04: q 0.015 = 0.01 x 3/2),
     and p_bonferroni / p tells m, so whether a hidden fit failed (too few cases). A family
     without a hidden row is unchanged (the same function of the same p-values). Benjamini &
-    Hochberg (1995) step-up within the family, as the models stage computes it."""
+    Hochberg (1995) step-up within the family, as the models stage computes it.
+
+    The replication rows stay those the models stage selected on the q over every fit (the
+    study's answer; the full q is not published). Where the shown ``p_adjusted_discovery`` is
+    not below ``rc.discovery_alpha`` (hidden p 0.001, shown 0.03 and 0.9: q 0.045 selected the
+    row, the export shows 0.06) the row's note says so (``ReplicationNote``), appended to any
+    note it has: before session 47 such a row read as a "significant" result that was not,
+    silently. The note tells nothing the shown q and alpha do not."""
     out = dict(tables)
     for name, family in CORRECTION_FAMILIES.items():
         df = out.get(name)
@@ -1751,6 +1762,11 @@ def corrections_over_shown(tables: dict[str, pd.DataFrame], rc: ReleaseCounts) -
         rep = rep.copy()
         rep["p_adjusted_discovery"] = [adjusted.get(k, float("nan")) for k in
                                        zip(rep["definition"], rep["contrast"], rep["pgs_id"])]
+        if rc.discovery_alpha is not None:
+            above = pd.to_numeric(rep["p_adjusted_discovery"], errors="coerce") >= rc.discovery_alpha
+            note = rep["note"].fillna("").astype(str)
+            joined = note.where(note == "", note + "; ") + str(ReplicationNote.SELECTED_OVER_EVERY_FIT)
+            rep["note"] = note.where(~above, joined)
         out["replication"] = rep
     return out
 
