@@ -60,6 +60,14 @@ def test_a_quote_opening_a_psam_fid_keeps_each_sample():
     assert pgen_engine.psam_samples(PlinkFiles("pgen", str(CASE / "quoted-fid"))) == ["1001", "1002", "1003", "1004"]
 
 
+def test_a_quote_opening_a_fam_fid_keeps_each_sample(tmp_path):
+    """The same FIDs in a headerless .fam (FID IID PAT MAT SEX PHENO), read by its own branch of
+    ``psam_samples``: the four IIDs (without QUOTE_NONE there, two: reader s47 finding 3)."""
+    (tmp_path / "qf.fam").write_text('"famA 1001 0 0 0 -9\nfamA 1002 0 0 0 -9\nfamB" 1003 0 0 0 -9\n'
+                                     "famB 1004 0 0 0 -9\n")
+    assert pgen_engine.psam_samples(PlinkFiles("plink", str(tmp_path / "qf"))) == ["1001", "1002", "1003", "1004"]
+
+
 @pytest.mark.parametrize("fileset", ["q", "qb"])
 def test_a_quote_opening_a_variant_id_keeps_each_line_its_own_variant(fileset):
     """The .pvar / .bim read one variant per line: variant_idx 0-5 at 1000-6000 with their own
