@@ -19,9 +19,11 @@ m5 b2 b3 b4 c6 c10; also p1 p7 p10 c8). Left: the equivalents p3 p5 p6 p9 l4 and
                                                                          where reachable (a match at the minimal
                                                                          locus with the REF's string is at its
                                                                          position)
-  p6   match_sites_frame: a flipped effect allele not complemented     survived R39P + matching_rows: equivalent
-                                                                         (``complement`` is single-base: a
-                                                                         longer flipped allele is never whole)
+  p6   match_sites_frame: a flipped effect allele not complemented     survived R39P + matching_rows: taken as
+                                                                         equivalent (``complement`` is single-base: a
+                                                                         longer flipped allele is never whole), which
+                                                                         was the bug 88d0c1d fixed; killed since by
+                                                                         test_field_cases_round39_pgs (either_strand)
   p7   _other_alt_rows: the rule not applied (every alt, as d099127)   killed: R39P r1 (d099127's rule); + new
   p8   _alters_bases: a one-base alt of another first base a deletion  survived R39P + matching_rows; new test
   p9   _alters_bases: an insertion's end q + len(ref) - 1              survived R39P: equivalent (an insertion's
@@ -78,6 +80,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from test_leftovers_s46 import _frame
 
 from trd_spark.vocabulary import ModelFailure
 
@@ -119,13 +122,6 @@ def test_a_ref_effect_allele_in_minimal_form_loses_the_alts_that_change_its_base
     assert list(_other_alt_rows(rows, np.array([0, 6]), np.array([True, True]))) == [(1, 2, 3, 4, 5), (7,)]
 
 
-def _prefit_frame(n: int = 60, seed: int = 47) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({"case": (np.arange(n) % 2).astype(float), "age": rng.uniform(20, 80, n),
-                         "sex_female": rng.integers(0, 2, n).astype(float), "pc1": rng.normal(size=n),
-                         "time": rng.uniform(1, 900, n), "PGS_A": rng.normal(size=n)})
-
-
 def test_prefit_blames_the_pgs_only_for_the_fits_persons_a_duration_of_0_is_in_the_fit():
     """``models.covariates.prefit_check`` (f877c4f judges "no PGS value" on the fit's rows):
 
@@ -140,14 +136,14 @@ def test_prefit_blames_the_pgs_only_for_the_fits_persons_a_duration_of_0_is_in_t
     from trd_spark.models.covariates import prefit_check
 
     covariates = ["age", "sex_female", "pc1"]
-    frame = _prefit_frame().assign(pc1=np.nan)
+    frame = _frame(seed=47).assign(pc1=np.nan)
     got = prefit_check(frame, "PGS_A", covariates, outcome="case", min_cases=5)
     assert (got.failure, got.n, got.n_cases) == (ModelFailure.TOO_FEW_CASES, 0, 0)
     # The same with a PGS that has no value for anyone: the PGS is named (step 1's first clause).
     got = prefit_check(frame.assign(PGS_A=np.nan), "PGS_A", covariates, outcome="case", min_cases=5)
     assert (got.failure, got.n, got.n_cases) == (ModelFailure.PGS_ZERO_VARIANCE, 0, 0)
 
-    cox = _prefit_frame()
+    cox = _frame(seed=47)
     zero = cox.index < 20
     cox.loc[zero, "time"] = 0.0
     cox.loc[~zero, "PGS_A"] = np.nan
