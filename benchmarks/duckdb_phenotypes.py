@@ -508,13 +508,15 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         -- columns) still observed the person on the start: the later of the two
         -- (a period ending before the birth year, e.g. 1900 placeholders, is not used;
         -- a row with neither date is no period, nor one whose first day is after the cutoff:
-        -- LEAST skips a missing date)
+        -- LEAST skips a missing end; a row without a start has no known first day: kept, a
+        -- period ending at its end, the chain's persons.period_after_cutoff_expr)
         op AS (SELECT x.person_id, GREATEST(x.observation_period_start_date,
                                             COALESCE(x.observation_period_end_date, {cutoff})) AS last_day
                FROM {src['observation_period']} x
                WHERE (x.observation_period_start_date IS NOT NULL OR x.observation_period_end_date IS NOT NULL)
-                 AND NOT COALESCE(LEAST(x.observation_period_start_date, x.observation_period_end_date)
-                                  > {cutoff}, FALSE)),
+                 AND NOT COALESCE(CASE WHEN x.observation_period_start_date IS NOT NULL THEN
+                                      LEAST(x.observation_period_start_date, x.observation_period_end_date)
+                                  END > {cutoff}, FALSE)),
         o AS (SELECT op.person_id, MAX(op.last_day) AS last_obs
               FROM op JOIN p ON p.person_id = op.person_id
               WHERE year(op.last_day) >= p.y GROUP BY 1),
@@ -898,7 +900,8 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                (SELECT COUNT(*) FROM first_death WHERE death > {cutoff}),
                -- a period whose first day is after the cutoff: no period (not read)
                (SELECT COUNT(DISTINCT person_id) FROM {src['observation_period']} x JOIN persons USING (person_id)
-                WHERE LEAST(x.observation_period_start_date, x.observation_period_end_date) > {cutoff})
+                WHERE x.observation_period_start_date IS NOT NULL
+                  AND LEAST(x.observation_period_start_date, x.observation_period_end_date) > {cutoff})
                """).fetchone()
     out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
                               "n_persons_death_undated", "n_persons_death_not_in_person_table",

@@ -10,6 +10,12 @@ chain and the DuckDB twin alike. Now a period whose first day (the earlier of it
 ``period_last_date_expr`` reads a swapped period) lies after the cutoff is no period (``persons.derive_persons``,
 the twin alike), counted as ``notes.quirks.birth_and_death.n_persons_period_after_cutoff`` with a WARNING.
 
+Session 47 (helper "fixesC"): a row WITHOUT a start date is kept (round 19's rule: a period ending at its end, its
+first day unknown, not after the cutoff). f443ed1 took the earlier of its dates, which skipped the null start, so such
+a row with an end after the cutoff was no period (case person 4000: MDD_other short_followup 171 d instead of trMDD
+1633 d, counted in n_persons_period_after_cutoff), in the chain and the twin alike. Its rows are in
+tests/data/field_cases_round40/period-no-start, appended to the case's tables (the same one run).
+
 Case tests/data/field_cases_round40/period-after-cutoff (expected.tsv by hand, its '#' lines explain each
 person; toy config).
 """
@@ -27,9 +33,27 @@ from trd_spark.phenotypes.persons import birth_death_quirk_counts
 from trd_spark.phenotypes.stage import birth_and_death_warnings, derive_phenotype_tables, read_omop
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round40" / "period-after-cutoff"
+NO_START = CASE.parent / "period-no-start"  # person 4000: rows appended to CASE's tables, one run for both
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 from duckdb_phenotypes import duckdb_drop_counts  # noqa: E402
+
+
+def _append_rows(extra, omop_dir) -> None:
+    """Append each table of ``extra`` (a folder of OMOP parquet files) to the same table in ``omop_dir``
+    (cast to its schema), so one chain run reads both cases."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for path in sorted(extra.glob("*.parquet")):
+        table = pq.read_table(omop_dir / path.name)
+        more = pq.read_table(path).select(table.column_names).cast(table.schema)
+        pq.write_table(pa.concat_tables([table, more]), omop_dir / path.name)
+
+
+def _expected() -> list[tuple]:
+    """Both cases' hand-worked rows, sorted (``expected_statuses``)."""
+    return sorted(expected_statuses(CASE) + expected_statuses(NO_START))
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +64,7 @@ def case_run(spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("round40")
     omop_dir = tmp / "omop"
     shutil.copytree(CASE / "omop", omop_dir)
+    _append_rows(NO_START / "omop", omop_dir)
     cfg = toy_config(path=str(omop_dir))
     omop = read_omop(spark, cfg)
     rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect()
@@ -53,8 +78,9 @@ def case_run(spark, tmp_path_factory):
 def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_chain(case_run):
     """On 1dcddaa: 4001 and 4006 trMDD 1633 d, 4002 somatic TRD 142 d (its ECT after the end of its
     observation), 4005 a non_MDD control; no count (KeyError). The count: 4001, 4002, 4005, 4006 (4003's
-    period starts on the cutoff day, 4004's swapped period on 2019-08-01), with one WARNING line."""
-    assert case_run["chain"] == expected_statuses(CASE)
+    period starts on the cutoff day, 4004's swapped period on 2019-08-01), with one WARNING line. On f443ed1
+    (5e8e7ae): 4000 (its later period without a start date) MDD_other short_followup 171 d and counted (5)."""
+    assert case_run["chain"] == _expected()
     assert case_run["quirks"]["n_persons_period_after_cutoff"] == 4
     assert [w for w in birth_and_death_warnings(case_run["quirks"]) if "after the data cutoff" in w] == [
         "observation_period: row(s) whose first day lies after the data cutoff (omop.data_cutoff_date, the last date "
@@ -63,6 +89,7 @@ def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_chain(case_
 
 
 def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_duckdb_twin(case_run):
-    """On 1dcddaa the twin read such periods too (the chain's wrong rows) and had no count."""
-    assert case_run["twin"] == expected_statuses(CASE)
+    """On 1dcddaa the twin read such periods too (the chain's wrong rows) and had no count; on f443ed1 it
+    dropped 4000's start-less period as the chain did (its rows wrong, counted 5)."""
+    assert case_run["twin"] == _expected()
     assert case_run["twin_deaths"]["n_persons_period_after_cutoff"] == 4

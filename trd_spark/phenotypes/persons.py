@@ -181,9 +181,13 @@ def period_last_date_expr(cutoff: Column) -> Column:
 
 def period_after_cutoff_expr(cutoff: Column) -> Column:
     """True for an ``observation_period`` row whose first day, the earlier of its two dates (a swapped
-    period observed its person from its end, ``period_last_date_expr``; a missing date is skipped),
+    period observed its person from its end, ``period_last_date_expr``; a missing end date is skipped),
     lies after ``cutoff`` (date: ``omop.data_cutoff_date``, the last date the release's EHR covers);
-    false otherwise (null-safe: an undated row is ``period_undated_expr``'s).
+    false otherwise (null-safe: an undated row is ``period_undated_expr``'s). A row without a start date
+    is false: its first day is unknown, not after the cutoff, and it is a period ending at its end
+    (round 19's rule, ``period_last_date_expr``; capped at the cutoff as any end). Taking the least of
+    its dates read its end as its first day (f443ed1: such a row with an end after the cutoff was no
+    period, and a person followed to the cutoff lost years of follow-up, field case round 40's 4000).
 
     Such a period observed nothing the release covers (an ETL building periods from visits, future
     scheduled ones included; a later extract read with an earlier release's cutoff), so it is no
@@ -191,7 +195,9 @@ def period_after_cutoff_expr(cutoff: Column) -> Column:
     follow-up to the cutoff across the years since the person's last observed day (field case round
     40: an MDD person observed to mid-2019 and again from after the cutoff was trMDD with 1633 days
     instead of MDD_other short_followup with 171). Counted as ``n_persons_period_after_cutoff``."""
-    first = F.least(F.col("observation_period_start_date"), F.col("observation_period_end_date"))
+    start = F.col("observation_period_start_date")
+    # least() skips a null; a null start must not make the end the first day (null, then False)
+    first = F.when(start.isNotNull(), F.least(start, F.col("observation_period_end_date")))
     return F.coalesce(first > cutoff, F.lit(False))
 
 
