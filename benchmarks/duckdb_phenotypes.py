@@ -112,6 +112,11 @@ def _q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+# The clinical tables whose rows are evidence of EHR data under omop.ehr_evidence any_record (the
+# chain's stage.EHR_RECORD_TABLES), with the date column each row is dated by.
+EHR_RECORD_DATES = {"condition_occurrence": "condition_start_date", "drug_exposure": "drug_exposure_start_date",
+                    "procedure_occurrence": "procedure_date", "device_exposure": "device_exposure_start_date"}
+
 # Date columns the rules read, per table (converted to the calendar date the export meant).
 DATE_COLUMNS = {
     "person": ("birth_datetime", "death_datetime"),
@@ -625,10 +630,11 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     # Evidence of EHR data (omop.ehr_evidence): without it, no control (the last reason).
     ehr_join = ""
     if cfg.omop.ehr_evidence != "none":
-        if cfg.omop.ehr_evidence == "any_record":  # a row of any concept and date in a clinical table
-            ehr_sql = " UNION ".join(f"SELECT CAST(person_id AS BIGINT) AS person_id FROM {_source(omop_dir, t)}"
-                                     for t in ("condition_occurrence", "drug_exposure", "procedure_occurrence",
-                                               "device_exposure") if _exists(omop_dir, t))
+        if cfg.omop.ehr_evidence == "any_record":  # a row of any concept in a clinical table, dated on or
+            # before the cutoff or undated (a row after it is outside the release: no evidence)
+            ehr_sql = " UNION ".join(f"SELECT CAST(person_id AS BIGINT) AS person_id FROM {src[t]} "
+                                     f"WHERE COALESCE({d} <= {cutoff}, TRUE)"
+                                     for t, d in EHR_RECORD_DATES.items() if t in src)
         elif cfg.omop.ehr_evidence == "observation_period":  # a usable period (the persons table's)
             ehr_sql = "SELECT person_id FROM persons WHERE has_period"
         else:
@@ -826,7 +832,9 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     last two: the earliest usable death after the data cutoff, not read; an observation period whose first
     day is after the cutoff, no period); ``{"persons": {n_persons_birth_year_implausible}}`` (the
     persons the implausible-year-of-birth exclusion takes, ``_implausible_birth``: the stage counts
-    them in notes.quirks.persons and in the cohort flow);
+    them in notes.quirks.persons and in the cohort flow); ``{"ehr_evidence":
+    {n_persons_ehr_rows_after_cutoff_only}}`` (persons whose every row in the EHR tables is dated after
+    the cutoff: the stage's notes.ehr_evidence under any_record, whatever the rule here);
     and ``{"drug_records": {n_end_before_start, n_negative_days_supply, n_zero_days_supply,
     n_refill_course_over_max, n_negative_refills, n_administration_one_day,
     n_verbatim_end_not_after_start}}`` over the same drug records (``stage.drug_record_quirk_columns``).
@@ -903,6 +911,14 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
                 WHERE x.observation_period_start_date IS NOT NULL
                   AND LEAST(x.observation_period_start_date, x.observation_period_end_date) > {cutoff})
                """).fetchone()
+    # persons whose every row in the EHR tables is dated after the cutoff: no evidence of EHR data
+    # under any_record (the chain's notes.ehr_evidence.n_persons_ehr_rows_after_cutoff_only)
+    rows = " UNION ALL ".join(f"SELECT CAST(person_id AS BIGINT) AS person_id, {d} AS d FROM {src[t]}"
+                              for t, d in EHR_RECORD_DATES.items() if t in src)
+    out["ehr_evidence"] = {"n_persons_ehr_rows_after_cutoff_only": int(x(f"""
+        SELECT COUNT(*) FROM (SELECT person_id FROM ({rows}) GROUP BY 1
+                              HAVING BOOL_AND(COALESCE(d > {cutoff}, FALSE)))
+        WHERE person_id IN (SELECT person_id FROM persons)""").fetchone()[0])}
     out["deaths"] = dict(zip(("n_persons_death_before_birth_year", "n_persons_several_death_dates",
                               "n_persons_death_undated", "n_persons_death_not_in_person_table",
                               "n_persons_period_not_in_person_table", "n_persons_death_after_cutoff",

@@ -10,6 +10,12 @@ chain and the DuckDB twin alike. Now a period whose first day (the earlier of it
 ``period_last_date_expr`` reads a swapped period) lies after the cutoff is no period (``persons.derive_persons``,
 the twin alike), counted as ``notes.quirks.birth_and_death.n_persons_period_after_cutoff`` with a WARNING.
 
+Session 47 (helper "fixesA"): the same rule for evidence of EHR data. Under ``omop.ehr_evidence: any_record`` (the
+All of Us default) a row of any date counted, so a person whose only EHR rows are dated after the cutoff was a
+``non_MDD`` control though the release observed nothing of them (case person 4007); now only rows dated on or
+before the cutoff (or undated, as before) are evidence (``stage.ehr_row_in_release_expr``, the twin alike), counted
+as ``notes.ehr_evidence.n_persons_ehr_rows_after_cutoff_only`` with a WARNING.
+
 Session 47 (helper "fixesC"): a row WITHOUT a start date is kept (round 19's rule: a period ending at its end, its
 first day unknown, not after the cutoff). f443ed1 took the earlier of its dates, which skipped the null start, so such
 a row with an end after the cutoff was no period (case person 4000: MDD_other short_followup 171 d instead of trMDD
@@ -17,7 +23,7 @@ a row with an end after the cutoff was no period (case person 4000: MDD_other sh
 tests/data/field_cases_round40/period-no-start, appended to the case's tables (the same one run).
 
 Case tests/data/field_cases_round40/period-after-cutoff (expected.tsv by hand, its '#' lines explain each
-person; toy config).
+person; toy config with ehr_evidence any_record).
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ import pytest
 from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin_rows, expected_statuses, toy_config
 
 from trd_spark.phenotypes.persons import birth_death_quirk_counts
-from trd_spark.phenotypes.stage import birth_and_death_warnings, derive_phenotype_tables, read_omop
+from trd_spark.phenotypes.stage import (
+    birth_and_death_warnings,
+    derive_phenotype_tables,
+    ehr_evidence_notes,
+    read_omop,
+)
 
 CASE = Path(__file__).resolve().parent / "data" / "field_cases_round40" / "period-after-cutoff"
 NO_START = CASE.parent / "period-no-start"  # person 4000: rows appended to CASE's tables, one run for both
@@ -58,21 +69,32 @@ def _expected() -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def case_run(spark, tmp_path_factory):
-    """The case through the chain (read_omop, derive_phenotype_tables) and the DuckDB twin, once:
-    {"chain": sorted STATUS_COLUMNS tuples, "twin": the same, "quirks": the chain's birth_and_death
-    counts, "twin_deaths": the twin's}."""
+    """The case through the chain (read_omop, derive_phenotype_tables) and the DuckDB twin, once, under
+    ehr_evidence any_record: {"chain": sorted STATUS_COLUMNS tuples, "twin": the same, "quirks": the chain's
+    birth_and_death counts, "twin_deaths": the twin's, "no_period": the chain's persons without a usable
+    period, "twin_4005_by_period": the twin's rows of 4005 under the toy's ehr_evidence observation_period,
+    "ehr_notes": the chain's notes.ehr_evidence and WARNING lines (ehr_evidence_notes; 2 persons without EHR
+    data, the flow's), "twin_ehr": the twin's n_persons_ehr_rows_after_cutoff_only}."""
     tmp = tmp_path_factory.mktemp("round40")
     omop_dir = tmp / "omop"
     shutil.copytree(CASE / "omop", omop_dir)
     _append_rows(NO_START / "omop", omop_dir)
-    cfg = toy_config(path=str(omop_dir))
+    by_period = toy_config(path=str(omop_dir))
+    cfg = toy_config(path=str(omop_dir), ehr_evidence="any_record")
     omop = read_omop(spark, cfg)
-    rows = derive_phenotype_tables(omop, cfg).phenotypes.select(*STATUS_COLUMNS).collect()
+    tables = derive_phenotype_tables(omop, cfg)
+    rows = tables.phenotypes.select(*STATUS_COLUMNS).collect()
+    no_period = {r.person_id for r in tables.persons.where("NOT has_observation_period").select("person_id").collect()}
     quirks = birth_death_quirk_counts(omop["person"], omop["death"], omop["observation_period"],
                                       cfg.omop.data_cutoff_date).first().asDict()
     twin = duckdb_twin_rows(omop_dir, cfg, tmp / "twin.parquet", ", ".join(STATUS_COLUMNS), "TRUE")
+    twin_counts = duckdb_drop_counts(str(omop_dir), cfg, threads=1)
     return {"chain": sorted(tuple(r) for r in rows), "twin": sorted(twin), "quirks": quirks,
-            "twin_deaths": duckdb_drop_counts(str(omop_dir), cfg, threads=1)["deaths"]}
+            "twin_deaths": twin_counts["deaths"], "no_period": no_period,
+            "twin_4005_by_period": duckdb_twin_rows(omop_dir, by_period, tmp / "twin_by_period.parquet",
+                                                    "status, exclusion_reason", "person_id = 4005"),
+            "ehr_notes": ehr_evidence_notes(omop, cfg, 2),
+            "twin_ehr": twin_counts["ehr_evidence"]["n_persons_ehr_rows_after_cutoff_only"]}
 
 
 def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_chain(case_run):
@@ -93,3 +115,23 @@ def test_a_period_starting_after_the_cutoff_ends_no_follow_up_in_the_duckdb_twin
     dropped 4000's start-less period as the chain did (its rows wrong, counted 5)."""
     assert case_run["twin"] == _expected()
     assert case_run["twin_deaths"]["n_persons_period_after_cutoff"] == 4
+    # 4005's only period (after the cutoff) is no evidence of EHR data under observation_period either
+    assert case_run["twin_4005_by_period"] == [("excluded", "no_ehr_data")] * 3
+
+
+def test_ehr_rows_dated_after_the_cutoff_are_no_evidence_of_ehr_data(case_run):
+    """On 5e8e7ae: 4007 (its only EHR row dated after the cutoff) a non_MDD control in the chain and the twin
+    (the status assertions above fail at its row) and no count (ImportError of ehr_evidence_notes; KeyError). Now: 4007 excluded
+    no_ehr_data, 4008 (a row on the cutoff day) and 4009 (an undated row) non_MDD; counted 1 in the chain and
+    the twin. 4005's usable periods: none (the persons table, which observation_period evidence reads)."""
+    notes, warnings = case_run["ehr_notes"]
+    assert notes == {"rule": "any_record", "n_persons_without_ehr_data": 2, "n_persons_ehr_rows_after_cutoff_only": 1}
+    assert case_run["twin_ehr"] == 1
+    assert warnings == [
+        "EHR data by any_record: person(s) whose every row in condition_occurrence / drug_exposure / "
+        "procedure_occurrence / device_exposure is dated after the data cutoff (omop.data_cutoff_date): rows outside "
+        "the release are no evidence of EHR data, so none of them is a control; counted in "
+        "notes.ehr_evidence.n_persons_ehr_rows_after_cutoff_only"]
+    assert case_run["no_period"] == {4005}
+    rows = {(r[0], r[2], r[3]) for r in case_run["chain"] if r[0] >= 4007}
+    assert rows == {(4007, "excluded", "no_ehr_data"), (4008, "non_MDD", None), (4009, "non_MDD", None)}

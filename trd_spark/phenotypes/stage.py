@@ -378,11 +378,66 @@ def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[st
 EHR_RECORD_TABLES = ("condition_occurrence", "drug_exposure", "procedure_occurrence", "device_exposure")
 
 
+def ehr_record_rows(omop: dict[str, DataFrame]) -> DataFrame:
+    """person_id (long), record_date (date; null where the row has none) of every row of the
+    ``EHR_RECORD_TABLES`` tables (any concept; the date column ``EVENT_TABLES`` reads). Lazy."""
+    date_of = {table: date_col for table, _, date_col in EVENT_TABLES.values()}
+    frames = [omop[t].select(F.col("person_id").cast("long").alias("person_id"),
+                             F.col(date_of[t]).cast("date").alias("record_date")) for t in EHR_RECORD_TABLES]
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def ehr_row_in_release_expr(cutoff: dt.date) -> Column:
+    """True for an ``ehr_record_rows`` row the release observed: dated on or before ``cutoff``
+    (``omop.data_cutoff_date``, the last date the release's EHR covers) or undated. A row dated
+    after it is outside the analysed release (as a record, a death or a period there:
+    ``persons.period_after_cutoff_expr``), so no evidence of EHR data: a person whose only rows
+    were dated after the cutoff (a later extract read with an earlier release's cutoff, future-dated
+    rows) was a ``non_MDD`` control the release observed nothing of. An undated row counts as
+    before (the CDM requires the date; evidence of a shared EHR whatever its date)."""
+    return F.coalesce(F.col("record_date") <= F.lit(cutoff).cast("date"), F.lit(True))
+
+
+def n_persons_ehr_rows_after_cutoff_only(omop: dict[str, DataFrame], cutoff: dt.date) -> DataFrame:
+    """One row, ``n_persons_ehr_rows_after_cutoff_only`` (long): the persons of the person table
+    with ``ehr_record_rows`` rows, every one dated after ``cutoff`` (``ehr_row_in_release_expr``
+    false): no evidence of EHR data under ``omop.ehr_evidence: any_record`` because of the cutoff
+    alone. Lazy."""
+    rows = ehr_record_rows(omop)
+    after = rows.where(~ehr_row_in_release_expr(cutoff)).select("person_id").distinct()
+    # At most one row per person of the release (~10^6 longs): broadcast, so the scan of the rows
+    # in the release is a map-side filter, with no shuffle of the clinical tables.
+    in_release = rows.where(ehr_row_in_release_expr(cutoff)).join(F.broadcast(after), "person_id", "left_semi")
+    only_after = (after.join(in_release.select("person_id").distinct(), "person_id", "left_anti")
+                  .join(omop["person"].select(F.col("person_id").cast("long").alias("person_id")),
+                        "person_id", "left_semi"))
+    return only_after.agg(F.count(F.lit(1)).alias("n_persons_ehr_rows_after_cutoff_only"))
+
+
+def ehr_evidence_notes(omop: dict[str, DataFrame], cfg: Config, n_without: int) -> tuple[dict[str, object], list[str]]:
+    """The manifest's ``notes.ehr_evidence`` and the WARNING lines (without "phenotypes: ") of the EHR
+    evidence rule: {rule: ``omop.ehr_evidence``, n_persons_without_ehr_data: ``n_without`` (the cohort
+    flow's excluded_no_ehr_data)}, under any_record also n_persons_ehr_rows_after_cutoff_only
+    (``n_persons_ehr_rows_after_cutoff_only``: one Spark job) with one WARNING when > 0. The line
+    gives no count: beside the INFO line's persons without EHR data a difference could be small."""
+    notes: dict[str, object] = {"rule": cfg.omop.ehr_evidence, "n_persons_without_ehr_data": n_without}
+    if cfg.omop.ehr_evidence != "any_record":  # the only rule that reads the rows' dates
+        return notes, []
+    n_after = int(n_persons_ehr_rows_after_cutoff_only(omop, cfg.omop.data_cutoff_date).collect()[0][0])
+    notes["n_persons_ehr_rows_after_cutoff_only"] = n_after
+    warnings = [f"EHR data by any_record: person(s) whose every row in {' / '.join(EHR_RECORD_TABLES)} is dated "
+                "after the data cutoff (omop.data_cutoff_date): rows outside the release are no evidence of EHR "
+                "data, so none of them is a control; counted in notes.ehr_evidence.n_persons_ehr_rows_after_cutoff_only"
+                ] if n_after else []
+    return notes, warnings
+
+
 def ehr_evidence_persons(spark: SparkSession, omop: dict[str, DataFrame], persons: DataFrame,
                          cfg: Config) -> DataFrame | None:
     """person_id (long; duplicates possible) of the persons with evidence of EHR data under
     ``omop.ehr_evidence`` (config.OmopInput): any_record, a row of any ``EHR_RECORD_TABLES`` table
-    (any concept, any date); observation_period, ``persons.has_observation_period``; person_list,
+    (any concept) dated on or before ``omop.data_cutoff_date`` or undated (``ehr_row_in_release_expr``);
+    observation_period, ``persons.has_observation_period``; person_list,
     ``read_ehr_person_list``. None for ``none`` (no rule: ``mdd.derive_mdd``'s ``ehr_persons``).
     Lazy except the person list's checks."""
     mode = cfg.omop.ehr_evidence
@@ -393,8 +448,7 @@ def ehr_evidence_persons(spark: SparkSession, omop: dict[str, DataFrame], person
     if mode == "person_list":
         assert cfg.omop.ehr_person_list is not None  # config validation
         return read_ehr_person_list(spark, cfg.omop.ehr_person_list, cfg.omop.ehr_person_list_column)
-    frames = [omop[t].select(F.col("person_id").cast("long").alias("person_id")) for t in EHR_RECORD_TABLES]
-    return reduce(lambda a, b: a.unionByName(b), frames)
+    return ehr_record_rows(omop).where(ehr_row_in_release_expr(cfg.omop.data_cutoff_date)).select("person_id")
 
 
 def read_ehr_person_list(spark: SparkSession, path: str, column: str) -> DataFrame:
@@ -1675,9 +1729,12 @@ def run(ctx: StageContext) -> None:
         # Persons without evidence of EHR data kept out of the controls (omop.ehr_evidence), from the flow.
         no_ehr = next(n for d, _, step, n in flow
                       if d == ALL_DEFINITIONS and step == excluded_step(ExclusionReason.NO_EHR_DATA))
-        out.notes["ehr_evidence"] = {"rule": cfg.omop.ehr_evidence, "n_persons_without_ehr_data": no_ehr}
+        ehr_notes, ehr_warnings = ehr_evidence_notes(omop, cfg, no_ehr)
+        out.notes["ehr_evidence"] = ehr_notes
         log.info("phenotypes: EHR data by %s: %s person(s) without it, none of them a control",
                  cfg.omop.ehr_evidence, count_text(no_ehr, persons_below=threshold))
+        for line in ehr_warnings:
+            log.warning("phenotypes: %s", line)
         # From the flow counts: no second pass over the phenotypes for the log.
         for d in cfg.phenotypes.trd_definitions:
             log.info("phenotypes: %s", status_log_text(d.name, threshold))
