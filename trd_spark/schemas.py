@@ -120,7 +120,9 @@ PERSONS = _s(
     ("year_of_birth", I, "year of birth"),
     ("birth_date", Dt, "birth date (birth_datetime when the month is known; year-only births 1 July)"),
     ("observation_end_date", Dt, "end of follow-up: min(last observation_period end, death, data cutoff)"),
-    ("has_observation_period", B, "false: no observation_period row (followed to death or the data cutoff)"),
+    ("has_observation_period", B, "false: no usable observation_period row (none, or each one dropped: first day "
+                                  "after the data cutoff, ending before the birth year, with neither date); followed "
+                                  "to death or the data cutoff"),
     ("age_at_observation_end", D, "exact age in years at observation_end_date (calendar arithmetic)"),
 )
 
