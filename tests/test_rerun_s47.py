@@ -27,11 +27,9 @@ from trd_spark.pgs.download import scoring_file_name
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_a_relative_download_directory_is_the_config_s_scoring_folder_from_any_working_directory(
-        catalog, tmp_path, monkeypatch):  # noqa: F811 - the fixture imported above
-    """download-scores run from another working directory fills the folder the pgs stage reads,
-    and nothing under the working directory. On 1dcddaa the file went to ``<cwd>/scores``, the
-    config's ``conf/scores`` stayed empty (or kept its earlier files)."""
+def _my_config(tmp_path: Path, catalog, directory: str) -> Path:  # noqa: F811 - the fixture's value
+    """``tmp_path``/conf/my.yaml: conf/toy.yaml with a one-score panel (PGS000001), ``pgs.scoring_files:
+    [scores]`` (conf/scores, created) and ``pgs.download.directory: directory`` on ``catalog``."""
     conf = tmp_path / "conf"
     (conf / "scores").mkdir(parents=True)
     (conf / "panel.yaml").write_text(yaml.safe_dump(
@@ -40,9 +38,18 @@ def test_a_relative_download_directory_is_the_config_s_scoring_folder_from_any_w
     cfg["phenotypes"]["concept_sets"] = str(REPO / "conf" / cfg["phenotypes"]["concept_sets"])
     cfg["pgs"]["trait_panel"] = "panel.yaml"
     cfg["pgs"]["scoring_files"] = ["scores"]
-    cfg["pgs"]["download"] = {"directory": "scores", "catalog_api": catalog.api, "attempts": 1,
+    cfg["pgs"]["download"] = {"directory": directory, "catalog_api": catalog.api, "attempts": 1,
                               "retry_wait_seconds": 0}
     (conf / "my.yaml").write_text(yaml.safe_dump(cfg))
+    return conf / "my.yaml"
+
+
+def test_a_relative_download_directory_is_the_config_s_scoring_folder_from_any_working_directory(
+        catalog, tmp_path, monkeypatch):  # noqa: F811 - the fixture imported above
+    """download-scores run from another working directory fills the folder the pgs stage reads,
+    and nothing under the working directory. On 1dcddaa the file went to ``<cwd>/scores``, the
+    config's ``conf/scores`` stayed empty (or kept its earlier files)."""
+    conf = _my_config(tmp_path, catalog, "scores").parent
     elsewhere = tmp_path / "project_root"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -76,3 +83,23 @@ def test_an_output_root_uri_on_the_command_line_stays_a_uri(tmp_path, monkeypatc
     assert resolved("gs://my-bucket/results/") == "gs://my-bucket/results"  # the file's rule: no trailing /
     assert resolved("hdfs://nn:8020/trd") == "hdfs://nn:8020/trd"
     assert resolved("results") == str(tmp_path / "results")
+
+
+def test_download_scores_warns_when_the_pgs_stage_does_not_read_its_folder(catalog, tmp_path, capsys):  # noqa: F811
+    """(Session 47 fixesC, reader finding 4.) ``pgs.download.directory: downloads`` beside
+    ``pgs.scoring_files: [scores]``: the file lands in conf/downloads, which the pgs stage never
+    reads (its next run "up to date" on conf/scores' earlier files): one WARNING naming the folder
+    and the entries. Into conf/scores itself: no warning (the first test's case). On 5e8e7ae
+    nothing was said (the WARNING assertion fails)."""
+    my = _my_config(tmp_path, catalog, "downloads")
+    catalog.add("PGS000001", harmonised_text("PGS000001", (0.5, -0.25)))
+    assert main(["download-scores", "--config", str(my)]) == 0  # its log on stderr (logs.configure_logging)
+    warned = [x.split(" WARNING trd_spark: ", 1)[1] for x in capsys.readouterr().err.splitlines() if " WARNING " in x]
+    downloads = tmp_path / "conf" / "downloads"
+    assert (downloads / scoring_file_name("PGS000001", "GRCh38")).is_file()
+    assert warned == [f"download-scores wrote to {downloads}, which the pgs stage does not read: it reads "
+                      f"pgs.scoring_files ({tmp_path / 'conf' / 'scores'}); copy the files there (e.g. gsutil -m cp "
+                      f"{downloads}/* gs://...) or set pgs.download.directory to that folder"]
+    my.write_text(my.read_text().replace("directory: downloads", "directory: scores"))
+    assert main(["download-scores", "--config", str(my)]) == 0
+    assert " WARNING " not in capsys.readouterr().err

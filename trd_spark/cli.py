@@ -876,11 +876,33 @@ def _download_scores(cfg) -> int:
     ids = [s.pgs_id for s in cfg.trait_panel.scores]
     for entry in cfg.trait_panel.to_curate:
         log.warning("trait panel: %s (%s) has no pgs_id yet: nothing to download", entry.trait, entry.domain)
-    for build in sorted({d.genotypes.reference_genome for d in cfg.datasets}):
+    builds, written = sorted({d.genotypes.reference_genome for d in cfg.datasets}), []
+    for build in builds:
         report = download_scores(ids, build, Path(target), cfg.pgs.download)
         log.info("download-scores: %d downloaded, %d already present (%d without a checksum file) in %s",
                  len(report.downloaded), len(report.present), len(report.unverified), target)
+        written += [*report.downloaded.values(), *report.present.values()]
+    _warn_files_not_read(cfg, target, builds, written)
     return 0
+
+
+def _warn_files_not_read(cfg, target: str, builds: list[str], written: list[Path]) -> None:
+    """One WARNING when files ``download-scores`` wrote to (or found in) ``target`` are not among
+    those the pgs stage reads from the local ``pgs.scoring_files`` entries (``files_read``: a
+    folder's own files, a glob's matches; URI entries are not listed): a folder the stage never
+    reads (``pgs.download.directory`` elsewhere, or the entries on gs:// as the README's All of Us
+    steps have them) leaves the stage scoring the files it read before, "up to date" and stale
+    (reader finding 4 of session 47; b0ec643 fixed one way of it). Paths only, no count of persons."""
+    from trd_spark.config import local_path
+    from trd_spark.pgs.scoring_files import files_read
+
+    entries = cfg.pgs.scoring_files
+    read = {os.path.realpath(f) for files in files_read([local_path(p) or p for p in entries], builds, None)
+            for f in files or []}
+    if any(os.path.realpath(f) not in read for f in written):
+        log.warning("download-scores wrote to %s, which the pgs stage does not read: it reads pgs.scoring_files "
+                    "(%s); copy the files there (e.g. gsutil -m cp %s/* gs://...) or set pgs.download.directory "
+                    "to that folder", target, ", ".join(entries), target)
 
 
 def main(argv: list[str] | None = None) -> int:
