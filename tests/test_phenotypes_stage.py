@@ -68,11 +68,34 @@ class Published(NamedTuple):
     warnings: list[str]  # the phenotypes stage's WARNING lines during the run
 
 
+# Other releases' published phenotypes manifests beside the run's (toy-r1): {release: (published, rows)}.
+# toy-r0, the newest earlier published one, read 1,000 drug_exposure rows (this run reads 15: a table
+# shrunk by more than releases.max_table_shrink) and 1 condition_occurrence row; toy-r0.5 is not
+# published (no _SUCCESS) and toy-r2 is newer: neither is compared, so their shrunk condition rows
+# must not be warned about.
+OTHER_RELEASES = {"toy-r0": (True, {"drug_exposure": 1000, "condition_occurrence": 1}),
+                  "toy-r0.5": (False, {"condition_occurrence": 10**6}),
+                  "toy-r2": (True, {"condition_occurrence": 10**6})}
+
+
+def plant_other_releases(results: Path, release: str) -> None:
+    """``OTHER_RELEASES``' phenotypes folders under output root ``results`` (the run's ``release``
+    must sort between toy-r0.5 and toy-r2): a manifest with the notes' row counts, _SUCCESS if published."""
+    assert release == "toy-r1"
+    for name, (done, rows) in OTHER_RELEASES.items():
+        stage = results / name / "phenotypes"
+        stage.mkdir(parents=True)
+        records = {f"n_{t}_records": n for t, n in rows.items()}
+        (stage / "_manifest.json").write_text(json.dumps({"notes": {"quirks": {"event_table_records": records}}}))
+        if done:
+            (stage / "_SUCCESS").write_text("")
+
+
 @pytest.fixture(scope="module")
 def published(spark, tmp_path_factory) -> Published:
     """trd_omop plus a duplicated exposure row, unmapped drug and condition rows, a preliminary
     depression record, an overlapping period and an MDD diagnosis written to observation, written
-    without the (optional) death table, then the stage run on it."""
+    without the (optional) death table, then the stage run on it, beside ``OTHER_RELEASES``."""
     import datetime as dt
     import logging
 
@@ -95,6 +118,7 @@ def published(spark, tmp_path_factory) -> Published:
         if name != "death":
             df.coalesce(1).write.parquet(str(omop_dir / f"{name}.parquet"))
     cfg = toy_config(path=str(omop_dir)).model_copy(update={"output_root": str(tmp_path / "results")})
+    plant_other_releases(tmp_path / "results", cfg.release)
     stage_log, warnings = logging.getLogger("trd_spark.phenotypes.stage"), []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
@@ -110,6 +134,24 @@ def published(spark, tmp_path_factory) -> Published:
     dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
                                  cfg.phenotypes.trials.max_days_supply, condition_ids=conditions)
     return Published(cfg, tmp_path / "results", omop, pure, dates, quirks, warnings)
+
+
+def test_a_table_shrunk_since_the_earlier_release_is_one_counted_warning(published):
+    """Session 47 (release trial, finding 7: a release read while its drug_exposure parts were still
+    being copied published wrong statuses with 0 warnings). The run's drug_exposure rows against the
+    newest earlier published release's (toy-r0: 1,000): one WARNING naming the table, that release
+    and the change in percent (no count), and notes.tables_shrunk; toy-r0.5 (not published) and
+    toy-r2 (newer) are not compared. On 1dcddaa: no such line, no such note."""
+    manifest = json.loads((published.results / published.cfg.release / "phenotypes" / "_manifest.json").read_text())
+    n = manifest["notes"]["quirks"]["event_table_records"]["n_drug_exposure_records"]
+    assert 20 <= 1000 - n and n < 900  # a loss of T or more rows (the percent shown) and more than 10%
+    shrink = [w for w in published.warnings if "fewer rows than in the earlier release" in w]
+    assert shrink == [f"phenotypes: OMOP table drug_exposure has {(1000 - n) / 1000:.1%} fewer rows than in the "
+                      "earlier release toy-r0 (more than releases.max_table_shrink 10%): releases grow, so this looks "
+                      "like a partial copy or export (a part file missing) or the wrong omop.path; check the "
+                      "release's files before using its results; counted in notes.tables_shrunk"], published.warnings
+    assert str(n) not in shrink[0] and str(1000 - n) not in shrink[0]
+    assert manifest["notes"]["tables_shrunk"] == ["drug_exposure"]
 
 
 def status_counts_from_flow(rows: list[tuple[str, int, str, int]]) -> dict[tuple[str, str], int]:

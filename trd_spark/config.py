@@ -746,6 +746,12 @@ class ReleaseSettings(_Strict):
     # a quarter of lock_stale_hours): another host's lock is stale once not refreshed for
     # lock_stale_hours (``releases.ReleaseLock``). One small write per interval.
     lock_refresh_minutes: float = Field(10.0, gt=0)
+    # The largest share of an OMOP table's rows a release may lose against the newest earlier
+    # release of the output root before the phenotype stage WARNs (phenotypes.shrink; None: no
+    # check). Releases grow: a table a quarter short is a copy or export still under way. A
+    # release setting, in no stage's config slice: it changes a log line and the manifest's
+    # notes, never an output, so a new value reruns nothing.
+    max_table_shrink: float | None = Field(0.1, gt=0, lt=1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ from trd_spark.phenotypes.persons import (
     observation_period_overlaps,
     restrict_to_followup,
 )
+from trd_spark.phenotypes.shrink import earlier_release, shrink_warnings, shrunk_tables, table_rows
 from trd_spark.phenotypes.trd import (
     augmentation_onset_expr,
     derive_phenotypes,
@@ -1605,6 +1606,26 @@ def read_back(spark: SparkSession, path: str, struct: T.StructType) -> DataFrame
     return spark.read.schema(struct).parquet(path)
 
 
+def check_release_shrink(ctx: StageContext, quirks: dict[str, dict[str, int]], absent: Sequence[str]) -> list[str]:
+    """The OMOP tables (``shrink.table_rows`` of ``quirks``, this run's counts) with fewer rows than
+    in the newest earlier published release of the output root (``shrink.earlier_release``) by more
+    than ``releases.max_table_shrink`` (None: no check, []), each with one WARNING (``shrink_warnings``);
+    ``absent``: optional tables this release lacks (warned about by ``read_omop``) and tables not read
+    are not compared. No Spark job: the counts are this run's and the earlier manifest's."""
+    max_shrink = ctx.cfg.releases.max_table_shrink
+    earlier = None if max_shrink is None else earlier_release(ctx.layout, ctx.fs, ctx.name)
+    if max_shrink is None or earlier is None:
+        return []
+    release, notes = earlier
+    now, before = table_rows({"quirks": quirks}), table_rows(notes)
+    # A table this config does not read (observation without an observation-domain set) counts 0 rows.
+    unread = tuple(t for t in now if t not in omop_tables_read(ctx.cfg))
+    shrunk = shrunk_tables(now, before, max_shrink, skip=(*absent, *unread))
+    for line in shrink_warnings(shrunk, now, before, release, max_shrink, ctx.cfg.report.small_count_threshold):
+        log.warning("phenotypes: %s", line)
+    return list(shrunk)
+
+
 def run(ctx: StageContext) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     spark, cfg = ctx.spark, ctx.cfg
@@ -1710,6 +1731,7 @@ def run(ctx: StageContext) -> None:
                      *implausible_birth_warnings(quirks["persons"])]:
             log.warning("phenotypes: %s", line)
         out.notes["quirks"] = quirks
+        out.notes["tables_shrunk"] = check_release_shrink(ctx, quirks, absent)
         out.notes["concepts_absent"] = absent_concepts
         out.notes["optional_tables_absent"] = absent
         out.write_table("antidepressant_trials", by_person(derive_trials(cfg, followup["drug"], ingredients, mdd)),
