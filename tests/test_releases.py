@@ -13,7 +13,7 @@ import pytest
 
 from trd_spark.cli import main
 from trd_spark.config import load_config
-from trd_spark.errors import LockedError, NothingToDo
+from trd_spark.errors import ConfigError, LockedError, NothingToDo
 from trd_spark.layout import EXPORT, STAGES, code_version
 from trd_spark.releases import LocalFs, ReleaseLock, found_releases, latest_incomplete, natural_key, statuses
 
@@ -62,6 +62,30 @@ def test_latest_is_newest_incomplete_else_nothing_to_do(cfg):
     # Missing only the export: not complete.
     os.remove(os.path.join(cfg.output_root, "C2024Q3R5", EXPORT, "_SUCCESS"))
     assert latest_incomplete(cfg, fs) == "C2024Q3R5"
+
+
+def test_latest_never_picks_a_release_without_the_ready_marker(cfg, caplog):
+    """Session 48: with ``releases.ready_marker`` set, a release folder without that file (still being
+    copied in) is no release for the listing and ``--release latest``: one WARNING names it (no count);
+    without the key every folder is a release, as before."""
+    fs = LocalFs()
+    marked = cfg.model_copy(update={"releases": cfg.releases.model_copy(update={"ready_marker": "_READY"})})
+    root = cfg.releases.input_root
+    open(os.path.join(root, "C2022Q4R9", "_READY"), "w").close()
+    open(os.path.join(root, "C2023Q2R1", "_READY"), "w").close()
+    with caplog.at_level("WARNING", logger="trd_spark.releases"):
+        assert found_releases(marked, fs) == ["C2022Q4R9", "C2023Q2R1"]
+        assert latest_incomplete(marked, fs) == "C2023Q2R1"  # C2024Q3R5 is newer but not copied in yet
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all("C2024Q3R5 without releases.ready_marker _READY" in line for line in lines)
+    assert not any(n in line for line in lines for n in ("C2022Q4R9", "C2023Q2R1"))
+    open(os.path.join(root, "C2024Q3R5", "_READY"), "w").close()
+    assert latest_incomplete(marked, fs) == "C2024Q3R5"
+    os.remove(os.path.join(root, "C2022Q4R9", "_READY"))
+    assert latest_incomplete(cfg, fs) == "C2024Q3R5" and found_releases(cfg, fs)[0] == "C2022Q4R9"  # no key: as before
+    for bad in ("/abs/_READY", "../_READY", "gs://b/_READY", " "):
+        with pytest.raises(ConfigError, match="releases.ready_marker: .*relative to a release folder"):
+            load_config(None, overrides={"releases": {"input_root": root, "ready_marker": bad}, "toy_data": None})
 
 
 def _write_config(cfg):

@@ -752,6 +752,21 @@ class ReleaseSettings(_Strict):
     # release setting, in no stage's config slice: it changes a log line and the manifest's
     # notes, never an output, so a new value reruns nothing.
     max_table_shrink: float | None = Field(0.1, gt=0, lt=1)
+    # A file (path relative to a release folder, e.g. ``_READY``) whose presence says the release is
+    # copied in whole: with it set, a folder under ``input_root`` without it is no release for
+    # ``trd-spark releases`` and ``run --release latest`` (one WARNING naming it), so a scheduled run
+    # never reads a release still being copied (session 47's release trial: a table a quarter short
+    # published wrong statuses). None (default): every folder is a release, as before: no convention
+    # names such a file across stores (Hadoop's ``_SUCCESS`` is per output folder), and a marker no
+    # copy writes would leave every release out. A runtime key: changing it reruns nothing.
+    ready_marker: str | None = None
+
+    @field_validator("ready_marker")
+    @classmethod
+    def _relative_marker(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or v.startswith("/") or "://" in v or ".." in v.split("/")):
+            raise ValueError(f"{v!r}: give a file name relative to a release folder, e.g. _READY")
+        return v
 
 
 # --------------------------------------------------------------------------------------------
