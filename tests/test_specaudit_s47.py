@@ -42,8 +42,9 @@ def test_methods_state_the_trial_window_follow_up_clip_and_per_ingredient_switch
 
 
 @pytest.mark.parametrize(("evidence", "words"), [
+    # session 48: a row dated after the cutoff is no evidence (phenotypes.stage.ehr_row_in_release_expr, e76b067)
     ("any_record", ", and a record in condition_occurrence, drug_exposure, procedure_occurrence or device_exposure "
-                   "(evidence of EHR data); no minimum age"),
+                   "dated on or before the EHR data cutoff, or undated (evidence of EHR data); no minimum age"),
     ("observation_period", ", and an observation period (evidence of EHR data); no minimum age"),
     ("none", ", EHR data or not; no minimum age"),
     (None, "; no minimum age"),  # an older phenotypes manifest: the rule is not known, not stated

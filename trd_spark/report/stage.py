@@ -408,10 +408,12 @@ def absent_tables_text(cfg: Config, absent: list[str]) -> str:
 
 
 # The words of each ``omop.ehr_evidence`` for the Methods (``phenotypes.stage``'s EHR evidence rule:
-# a person without it is no control, reason ``no_ehr_data``); "none": no such rule.
+# a person without it is no control, reason ``no_ehr_data``); "none": no such rule. any_record's
+# rows count only when dated on or before the cutoff, or undated (``stage.ehr_row_in_release_expr``,
+# since e76b067): the Methods said "a record" of any date until session 48.
 EHR_EVIDENCE_WORDS = {
     "any_record": ("a record in condition_occurrence, drug_exposure, procedure_occurrence or device_exposure "
-                   "(evidence of EHR data)"),
+                   "dated on or before the EHR data cutoff, or undated (evidence of EHR data)"),
     "observation_period": "an observation period (evidence of EHR data)",
     "person_list": "a place in the configured list of persons with EHR data",
 }
