@@ -47,6 +47,18 @@ def test_every_shipped_config_is_valid(monkeypatch):
     assert bigquery_read_options(cfg.omop, "person")["parentProject"] == "aou-rw-1234abcd"
 
 
+def test_every_shipped_toy_config_reads_ehr_evidence_from_the_observation_periods():
+    """The toy generator gives each person an observation period spanning their records, some persons
+    no record in it: under any_record (the package default) those would be no controls. Before session
+    48 conf/toy_releases.yaml lacked the key that conf/toy.yaml sets (its releases demo kept those persons
+    out of the controls). The tests' shared toy_releases fixture is built from conf/toy.yaml."""
+    toys = [name for name in sorted(p.name for p in (REPO / "conf").glob("*.yaml"))
+            if "\ntoy_data:" in (REPO / "conf" / name).read_text()]
+    assert toys == ["toy.yaml", "toy_releases.yaml"]
+    for name in toys:
+        assert load_config(REPO / "conf" / name).omop.ehr_evidence == "observation_period", name
+
+
 @pytest.mark.parametrize(("release", "cutoff"), [("C2022Q4R9", dt.date(2022, 7, 1)), ("C2024Q3R5", dt.date(2023, 10, 1)),
                                                ("C2099Q1R1", None)])
 def test_aou_releases_name_the_cdr_and_take_each_release_s_cutoff(monkeypatch, release, cutoff):
