@@ -19,7 +19,7 @@ from trd_spark.cohort.frame import (
     derive_unrelated,
 )
 from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
-from trd_spark.cohort.standardise import standardise_datasets
+from trd_spark.cohort.standardise import BEYOND_SD, persons_beyond_sd, standardise_datasets
 from trd_spark.compressed import check_spark_text, spark_read_hint
 from trd_spark.config import Config, GateThreshold, local_path
 from trd_spark.errors import InputDataError, header_fields_text
@@ -264,6 +264,20 @@ def check_disjoint_datasets(overlaps: dict[tuple[str, str], int], persons_below:
         "bcftools view -S ^ids.txt)", where="datasets")
 
 
+def warn_beyond_sd(beyond: dict[str, dict[str, int]], persons_below: int) -> None:
+    """One WARNING per dataset of ``persons_beyond_sd`` (dataset -> {pgs_id: analysed persons
+    with a PGS per SD beyond +-``standardise.BEYOND_SD``}), the persons as ``logs.person_count_text``
+    labels (0, <T, T+). Such a score's SD and every per-SD estimate lean on those persons; nothing
+    said it (a sample at 200 SD among 100,000 moved a simulated OR per SD from 1.12 to 1.08)."""
+    for dataset, counts in beyond.items():
+        scores = ", ".join(f"{p} ({person_count_text(n, persons_below)} analysed person(s) beyond it)"
+                           for p, n in counts.items())
+        log.warning("dataset %s: a PGS per SD beyond +-%g in %s; no polygenic score "
+                    "reaches that far (a sample with broken genotypes, or a score driven by a rare variant of large "
+                    "weight): the SD and every per-SD estimate (OR, HR) of the score lean on those persons; check "
+                    "those samples' genotypes and the score's weights", dataset, BEYOND_SD, scores)
+
+
 def run(ctx: StageContext) -> None:
     """Cohort stage: join scores, phenotypes and covariates into the per-dataset analysis frame.
 
@@ -338,6 +352,7 @@ def run(ctx: StageContext) -> None:
     with ctx.publish() as out:
         out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
         written = spark.read.parquet(out.table_path("analysis_frame"))
+        warn_beyond_sd(persons_beyond_sd(written, pgs_ids), cfg.report.small_count_threshold)
         counts = count_by_status(written).orderBy("dataset", "definition", "status")
         out.write_table("cohort_counts", counts, COHORT_COUNTS)
         flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
