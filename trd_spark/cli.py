@@ -765,6 +765,8 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
         if err is None:
             raise
         raise err from None
+    if any(r.stage == "report" and r.status == "ran" for r in results):
+        _warn_out_of_date_comparisons(cfg, spark)
     # Logged, not printed: the run log keeps the summary too.
     summary = [f"Summary (release {cfg.release}, {time.time() - t0:.1f}s):"]
     for r in results:
@@ -787,6 +789,30 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
 
         log.info("report: %s", Layout.of(cfg).file("report", "report.html"))
     return 0
+
+
+def _warn_out_of_date_comparisons(cfg, spark) -> None:
+    """After a run that published a new export of ``cfg.release``: one counted WARNING per
+    comparison of that release under ``output_root`` that now reads an earlier export
+    (``compare.out_of_date_comparisons``). No stage reruns compare-releases, so its folder stayed,
+    ``for_export: true``, beside the new export, saying nothing (session 48)."""
+    from trd_spark.config import local_path
+    from trd_spark.io import Fs, LocalFs
+    from trd_spark.report.compare import out_of_date_comparisons
+
+    fs = LocalFs() if local_path(cfg.output_root) is not None or spark is None else Fs(spark)
+    for line in out_of_date_comparisons(fs, cfg.output_root, cfg.release):
+        log.warning("%s", line)
+
+
+def _print_out_of_date_comparisons(cfg, fs) -> None:
+    """``trd-spark releases``: below the release table, each comparison under ``output_root`` that
+    no longer compares the two releases' current exports (``compare.out_of_date_comparisons``)."""
+    from trd_spark.report.compare import out_of_date_comparisons
+
+    lines = out_of_date_comparisons(fs, cfg.output_root)
+    if lines:
+        print("\n".join(["", "comparisons:", *(f"  {line}" for line in lines)]))
 
 
 def _session(settings, handed: dict[str, object]):
@@ -970,7 +996,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             check_release_root(cfg)
             # Each complete release judged as `--release latest` judges it (with its own config): the two
             # agree on which are out of date (before, this listed them "complete" from the outputs alone).
-            print(format_statuses(statuses(cfg, _planning_fs(cfg), config_for=_release_config_for(args))))
+            fs = _planning_fs(cfg)
+            print(format_statuses(statuses(cfg, fs, config_for=_release_config_for(args))))
+            _print_out_of_date_comparisons(cfg, fs)
             return 0
         if args.command == "explain":
             from trd_spark.releases import LocalFs, needs_spark_to_plan

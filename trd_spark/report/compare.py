@@ -30,7 +30,7 @@ import pandas as pd
 from trd_spark.config import Config, local_path, named_key
 from trd_spark.errors import InputDataError, TrdSparkError
 from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, Layout, held_columns, manifest_field, publish_folder, read_manifest
+from trd_spark.layout import EXPORT, MANIFEST, SUCCESS, Layout, held_columns, manifest_field, publish_folder, read_manifest
 from trd_spark.logs import count_text, is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
@@ -695,15 +695,61 @@ def compared_exports(fs: FsLike, la: Layout, lb: Layout) -> dict:
     version that wrote none) and the SHA-256 of that manifest's bytes (which lists every exported
     file's SHA-256: the same digest is the same export). An export without a manifest (none after
     ``check_comparable``; a test's stand-in releases) is named by its release alone."""
-    out = {}
-    for tag, lay in (("a", la), ("b", lb)):
-        path = lay.file(EXPORT, MANIFEST)
-        if not fs.exists(path):
-            out[tag] = {"release": lay.release, "run_id": None, "manifest_sha256": None}
+    return {tag: _export_identity(fs, lay) for tag, lay in (("a", la), ("b", lb))}
+
+
+def _export_identity(fs: FsLike, lay: Layout) -> dict:
+    """{release, run_id, manifest_sha256} of ``lay``'s release's current ``export/``
+    (``compared_exports``' entry); run id and digest None without a ``_manifest.json``."""
+    path = lay.file(EXPORT, MANIFEST)
+    if not fs.exists(path):
+        return {"release": lay.release, "run_id": None, "manifest_sha256": None}
+    text = fs.read_text(path)
+    return {"release": lay.release, "run_id": manifest_field(read_manifest(fs, path), "run_id", str, path),
+            "manifest_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def out_of_date_comparisons(fs: FsLike, root: str, release: str | None = None) -> list[str]:
+    """One line per comparison ``compare/<A_vs_B>/`` under ``root`` (of ``release`` only, when
+    given) that no longer compares the two releases' current exports: the export its
+    ``_disclosure.json`` names (``compared_exports``: run id and the digest of its
+    ``_manifest.json``) was replaced since (the release re-exported after a code fix, a config
+    change or new inputs) or is no longer complete. Why: a comparison is made only by
+    ``compare-releases``; nothing reran it, and the folder, its ``_disclosure.json`` still saying
+    ``for_export: true``, read as the comparison of the releases as they are (r1 re-exported under
+    another threshold, ``compare/r1_vs_r2/estimates.tsv`` still showed the earlier export's ORs;
+    session 48). A comparison that names no exports (written before session 46) cannot be judged
+    and is not listed; one whose ``_disclosure.json`` is damaged is listed as such when ``release``
+    is None. Each line names the folder, the release and the command that redoes it;
+    no count. Read-only."""
+    folder_root = f"{root.rstrip('/')}/{COMPARE}"
+    out: list[str] = []
+    for name in fs.listdirs(folder_root) if fs.exists(folder_root) else []:
+        folder = f"{folder_root}/{name}"
+        if name.startswith((".", "_")) or not fs.exists(f"{folder}/{DISCLOSURE}"):
+            continue  # publish_folder's hidden in-progress folders; a comparison stopped midway
+        try:
+            compared = _read_disclosure(fs, folder).get(COMPARED_EXPORTS)
+        except InputDataError as e:  # not JSON: the listing says so; a run's closing check is no place to fail
+            if release is None:
+                out.append(f"{COMPARE}/{name}/ cannot be judged: {e}")
             continue
-        text = fs.read_text(path)
-        out[tag] = {"release": lay.release, "run_id": manifest_field(read_manifest(fs, path), "run_id", str, path),
-                    "manifest_sha256": hashlib.sha256(text.encode()).hexdigest()}
+        if not isinstance(compared, dict) or not all(isinstance(compared.get(t), dict) for t in ("a", "b")):
+            continue
+        names = [str(compared[t].get("release")) for t in ("a", "b")]
+        if release is not None and release not in names:
+            continue
+        why = []
+        for tag, rel in zip(("a", "b"), names):
+            lay = Layout(root.rstrip("/"), rel)
+            if not fs.exists(lay.file(EXPORT, SUCCESS)):
+                why.append(f"{rel} has no complete export now")
+            elif (now := _export_identity(fs, lay)) != compared[tag]:
+                why.append(f"{rel} was exported again since (the comparison read its export of run "
+                           f"{compared[tag].get('run_id')}, now {now['run_id']})")
+        if why:
+            out.append(f"{COMPARE}/{name}/ is out of date: {'; '.join(why)}; its tables are those of the earlier "
+                       f"export(s): rerun `trd-spark compare-releases {names[0]} {names[1]}`")
     return out
 
 
