@@ -20,6 +20,9 @@ it starts afterwards inherits it, so ``cpuacct.usage`` counts them all, JVMs tha
 Python parent included. Elsewhere it sums /proc: itself, its live descendants and the children
 they reaped (``cutime``/``cstime``); a process reparented away from the tree (a pyspark driver's
 JVM after the driver exits) is then missed, so the counting method is named in the first row.
+Where it goes inside the JVM: as the process ends, the CPU-seconds of each Java process it
+started itself (the shared Spark/Hail session's JVM) are written by thread kind to ``FILE.jvm``
+(unix time, worker, pid, kind, CPU-seconds; ``THREAD_KINDS``), summed by ``summarise``.
 Not for timed assertions: a measuring tool only (speed is judged in benchmarks).
 """
 
@@ -33,6 +36,13 @@ from pathlib import Path
 
 ENV = "CPU_DURATIONS"
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+PROC = Path("/proc")
+# A JVM's threads by what they run, from the names HotSpot, Spark, Hail and py4j give them (/proc
+# shows 15 characters); the rest is "other". Why: a short in-process run spent ~45% of its JVM's
+# CPU in the JIT compilers and ~2% in Spark's tasks (session 48, benchmarks/RESULTS.md), which the
+# per-test rows cannot show; the suite's share was not measured then.
+THREAD_KINDS = (("C2 CompilerThre", "jit_c2"), ("C1 CompilerThre", "jit_c1"), ("HTTP-Dispatcher", "hail_driver"),
+                ("Executor task l", "executor_tasks"), ("Thread-", "py4j"), ("GC Thread", "gc"), ("VM Thread", "gc"))
 _HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -123,6 +133,38 @@ def _remove_stale_groups(parent: Path) -> None:
                 pass
 
 
+def _stat(path: Path) -> tuple[str, list[str]]:
+    """(name, the fields after it) of a /proc stat file."""
+    text = path.read_text()
+    return text[text.index("(") + 1:text.rindex(")")], text.rsplit(")", 1)[1].split()
+
+
+def jvm_threads(pid: int) -> dict[str, float]:
+    """CPU-seconds (user + system) of process ``pid``'s threads by kind (``THREAD_KINDS``)."""
+    kinds: collections.Counter[str] = collections.Counter()
+    for task in (PROC / str(pid) / "task").iterdir():
+        try:
+            name, fields = _stat(task / "stat")
+        except OSError:  # the thread ended meanwhile
+            continue
+        kind = next((k for prefix, k in THREAD_KINDS if name.startswith(prefix)), "other")
+        kinds[kind] += (int(fields[11]) + int(fields[12])) / _HZ
+    return dict(kinds)
+
+
+def java_children() -> list[int]:
+    """The live Java processes this process started itself (PySpark execs its JVM in the child)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir(PROC):
+        try:
+            name, fields = _stat(PROC / entry / "stat") if entry.isdigit() else ("", [])
+        except OSError:
+            continue
+        if name == "java" and int(fields[1]) == me:
+            found.append(int(entry))
+    return sorted(found)
+
+
 class CpuDurations:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -145,6 +187,11 @@ class CpuDurations:
         self._write(report.when, report.duration, report.outcome, report.nodeid)
 
     def pytest_unconfigure(self, config) -> None:
+        rows = [f"{time.time():.1f}\t{self.worker}\t{pid}\t{kind}\t{cpu:.2f}\n"
+                for pid in java_children() for kind, cpu in sorted(jvm_threads(pid).items())]
+        if rows:  # no file where no JVM was started
+            with open(self.path + ".jvm", "a") as f:
+                f.writelines(rows)
         self.counter.close()
 
 
@@ -172,6 +219,14 @@ def summarise(path: str, top: int = 40) -> str:
     rows += [f"{c:8.1f} {wall[m]:8.1f} {tests[m]:5d}  {m}" for m, c in cpu.most_common(top)]
     rows.append(f"total {sum(cpu.values()):.1f} CPU-s; per worker: "
                 + ", ".join(f"{w} {c:.1f}" for w, c in sorted(workers.items())))
+    jvm = Path(path + ".jvm")
+    if jvm.exists():  # included in the totals above: the JVMs' share by thread kind
+        kinds: collections.Counter[str] = collections.Counter()
+        for line in jvm.read_text().splitlines():
+            _, _, _, kind, cpu_s = line.split("\t")
+            kinds[kind] += float(cpu_s)
+        rows.append(f"JVM threads {sum(kinds.values()):.1f} CPU-s: "
+                    + ", ".join(f"{k} {c:.1f}" for k, c in kinds.most_common()))
     return "\n".join(rows)
 
 

@@ -36,6 +36,8 @@ def test_each_phase_gets_a_row_with_its_cpu_seconds(tmp_path, monkeypatch):
     out = tmp_path / "cpu.tsv"
     plugin = CpuDurations(str(out))
     assert plugin.counter.method == "proc"
+    (tmp_path / "proc").mkdir()
+    monkeypatch.setattr(cpu_durations, "PROC", tmp_path / "proc")  # no JVM (test_jvm_threads_by_kind)
     plugin.pytest_collection_finish(None)
     for when, busy in (("setup", 0), ("call", 0.3), ("teardown", 0)):
         _burn(busy)
@@ -55,6 +57,47 @@ def test_each_phase_gets_a_row_with_its_cpu_seconds(tmp_path, monkeypatch):
     assert lines[1].split() == ["8.0", "3.0", "2", "tests/test_y.py"]
     assert lines[2].split()[1:] == ["1.5", "1", "tests/test_x.py"]  # @group dropped: one module
     assert lines[-1].startswith("total ") and "gw1 8.0" in lines[-1] and "main " in lines[-1]
+
+
+def _fake_task(proc: Path, pid: int, tid: int, name: str, ppid: int, utime: int, stime: int) -> None:
+    """A /proc/PID/task/TID/stat (and the process's own stat for its main thread) as Linux writes them."""
+    hz = os.sysconf("SC_CLK_TCK")
+    line = f"{tid} ({name}) S {ppid} 1 1 0 -1 4194560 10 0 0 0 {utime * hz} {stime * hz} 0 0 20 0 1 0 5 1 1\n"
+    (proc / str(pid) / "task" / str(tid)).mkdir(parents=True)
+    (proc / str(pid) / "task" / str(tid) / "stat").write_text(line)
+    if tid == pid:
+        (proc / str(pid) / "stat").write_text(line)
+
+
+def test_jvm_threads_by_kind(tmp_path, monkeypatch):
+    """At the end, each Java process the pytest process started itself (not another's, not a
+    non-Java child) gets one ``FILE.jvm`` row per thread kind, and ``summarise`` sums them."""
+    proc = tmp_path / "proc"
+    me = os.getpid()
+    for tid, name, user, system in ((700, "java", 1, 0), (701, "C2 CompilerThre", 30, 2), (702, "C2 CompilerThre", 5, 0),
+                                    (703, "C1 CompilerThre", 4, 0), (704, "HTTP-Dispatcher", 20, 1),
+                                    (705, "Executor task l", 2, 0), (706, "Thread-4", 9, 1), (707, "VM Thread", 3, 0)):
+        _fake_task(proc, 700, tid, name, me, user, system)
+    _fake_task(proc, 800, 800, "java", me + 1, 50, 0)  # another process's JVM
+    _fake_task(proc, 900, 900, "python3", me, 50, 0)  # a child, not a JVM
+    (proc / "self").mkdir()
+    monkeypatch.setattr(cpu_durations, "PROC", proc)
+    monkeypatch.setattr(cpu_durations, "CPUACCT", tmp_path / "no-cgroup")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert cpu_durations.java_children() == [700]
+    assert cpu_durations.jvm_threads(700) == {"other": 1.0, "jit_c2": 37.0, "jit_c1": 4.0, "hail_driver": 21.0,
+                                              "executor_tasks": 2.0, "py4j": 10.0, "gc": 3.0}
+    out = tmp_path / "cpu.tsv"
+    plugin = CpuDurations(str(out))
+    plugin.pytest_collection_finish(None)
+    plugin.pytest_unconfigure(None)
+    rows = [line.split("\t") for line in (tmp_path / "cpu.tsv.jvm").read_text().splitlines()]
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
+        ("gw1", "700", "executor_tasks", "2.00"), ("gw1", "700", "gc", "3.00"), ("gw1", "700", "hail_driver", "21.00"),
+        ("gw1", "700", "jit_c1", "4.00"), ("gw1", "700", "jit_c2", "37.00"), ("gw1", "700", "other", "1.00"),
+        ("gw1", "700", "py4j", "10.00")]
+    assert summarise(str(out)).splitlines()[-1] == ("JVM threads 78.0 CPU-s: jit_c2 37.0, hail_driver 21.0, py4j 10.0, "
+                                                    "jit_c1 4.0, gc 3.0, executor_tasks 2.0, other 1.0")
 
 
 CHILD = '''
