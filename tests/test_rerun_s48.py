@@ -119,3 +119,26 @@ def test_a_comparison_of_an_earlier_export_is_named_by_releases_and_by_the_run_t
     shutil.rmtree(os.path.join(root, COMPARE))
     _compare(root)
     assert out_of_date_comparisons(fs, root) == []
+
+
+def test_toy_data_stopped_midway_over_earlier_toy_data_leaves_no_truth_json(tmp_path, monkeypatch):
+    """`trd-spark toy-data --out DIR` over earlier toy data removed the data folders first and wrote
+    truth.json last, keeping the earlier one meanwhile: stopped midway (a kill, a full disk), the
+    folder held the earlier truth.json beside partial data, and a run (``pipeline.ensure_toy_data``
+    generates only without truth.json) read the partial files as that data set."""
+    from trd_spark.toydata import generate, generate_toy_data
+
+    out = tmp_path / "toy"
+    generate_toy_data(str(out), persons=generate.MIN_PERSONS, variants=generate.MIN_VARIANTS, seed=1)
+    assert (out / "truth.json").exists()
+
+    def stopped(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate.omop, "generate_omop", stopped)
+    try:
+        generate_toy_data(str(out), persons=generate.MIN_PERSONS, variants=generate.MIN_VARIANTS, seed=1)
+    except KeyboardInterrupt:
+        pass
+    assert not (out / "omop").exists()  # the earlier OMOP tables are gone, the new ones not written
+    assert not (out / "truth.json").exists()

@@ -177,6 +177,11 @@ def generate_toy_data(out_dir: str, persons: int = 3000, variants: int = 2000, s
         raise ConfigError(f"need at least {MIN_VARIANTS} variants, got {variants}",
                           where="generate_toy_data(variants)")
     out = Path(out_dir)
+    # truth.json is what says the folder holds complete toy data (pipeline.ensure_toy_data generates
+    # only without it): removed before anything else is, and written last, so a generation stopped
+    # midway over an earlier one leaves none, and the next run generates again instead of reading
+    # the partial files as the earlier data set (session 48).
+    (out / "truth.json").unlink(missing_ok=True)
     for sub in ("genotypes", "scores", "omop", "ancestry"):
         shutil.rmtree(out / sub, ignore_errors=True)
     (out / "ancestry").mkdir(parents=True, exist_ok=True)
