@@ -7,6 +7,13 @@ person of 100,000 at 200 SD took a simulated OR per SD from 1.12 to 1.08; at 40 
 and nothing said so. Now the cohort stage logs one WARNING per dataset naming the scores with an
 analysed person beyond +-10 SD (``cohort.standardise.persons_beyond_sd``, ``BEYOND_SD``), the
 persons as a count label.
+
+few-valued-score-moments: a score of few matched variants (round 39's sparse score: one rare
+variant on a microarray) takes one value per genotype, the same in every ancestry group of the
+dataset. report.html / pgs_distribution.tsv showed each group's n, mean and sd (and the median:
+the non-carriers' value), which give the group's carriers exactly: 3 of 500 EAS persons (a count
+of 1-19 the export must not give). Now such a score's groups show no mean and sd
+(``report.tables.few_valued_scores``, from the groups' distinct values counted in Spark).
 """
 
 from __future__ import annotations
@@ -61,3 +68,60 @@ def test_a_pgs_far_beyond_any_normal_tail_is_one_warning_of_the_cohort_stage(spa
         "no polygenic score reaches that far (a sample with broken genotypes, or a score driven by a rare variant "
         "of large weight): the SD and every per-SD estimate (OR, HR) of the score lean on those persons; check "
         "those samples' genotypes and the score's weights"]
+
+
+def _export_moments(values_by_group: dict[str, np.ndarray], pgs_id: str) -> list[tuple]:
+    """pgs_distribution rows as ``report.stage.pgs_distribution`` computes them (n, mean, sample
+    sd, the quantiles as Spark's percentile_approx: the value at rank ceil(n q), the distinct
+    values) for one score."""
+    from trd_spark.report.tables import QUANTILE_LEVELS
+
+    rows = []
+    for ancestry, v in values_by_group.items():
+        ordered = np.sort(v)
+        q = [float(ordered[int(np.ceil(len(v) * lv)) - 1]) for lv in QUANTILE_LEVELS.values()]
+        rows.append(("d", ancestry, pgs_id, len(v), float(v.mean()), float(v.std(ddof=1)), *q, len(np.unique(v))))
+    return rows
+
+
+def test_a_few_valued_score_shows_no_group_moments_that_count_its_carriers():
+    """P1: one rare variant, 40 carriers among the dataset's 100,000 persons (z 0.02 below 0 for the
+    rest, 50 above for a carrier); the analysed groups EUR 5,000 (25 carriers), AFR 1,000 (12), EAS
+    500 (3). P2: a polygenic (normal) score. On 75fd51b the export showed P1's every group's n,
+    mean, sd and median, and (sd^2 (n-1)/n) / (mean - median)^2 = (n - c) / c gave AFR's 12 and
+    EAS's 3 carriers (the assertion below: EAS's mean was shown; also the internal distinct-values
+    column, had it existed, would have been exported). Now P1's groups show no mean or sd; P2's
+    stay; the quantiles follow their own rule (``quantile_shown``)."""
+    import pandas as pd
+
+    from trd_spark.report.tables import QUANTILE_LEVELS, ReleaseCounts, suppress_release
+
+    distinct_values = "n_values"  # report.tables.DISTINCT_VALUES, by name: the test runs on 75fd51b too
+
+    n_all, k = 100_000, 40
+    z0, z1 = (np.array([0.0, 1.0]) - k / n_all) / np.sqrt(k * (n_all - k) / (n_all * (n_all - 1)))
+    sizes, carriers = {"EUR": 5000, "AFR": 1000, "EAS": 500}, {"EUR": 25, "AFR": 12, "EAS": 3}
+    sparse = {a: np.r_[np.full(carriers[a], z1), np.full(n - carriers[a], z0)] for a, n in sizes.items()}
+    rng = np.random.default_rng(40)
+    normal = {a: rng.normal(size=n) for a, n in sizes.items()}
+    columns = ["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS, distinct_values]
+    dist = pd.DataFrame(_export_moments(sparse, "P1") + _export_moments(normal, "P2"), columns=columns)
+    # The oracle of the attack on the internal table: each group's carriers from its moments.
+    got = {r.ancestry: r.n / (1 + (r.sd ** 2 * (r.n - 1) / r.n) / (r.mean - r.p50) ** 2)
+           for r in dist[dist["pgs_id"] == "P1"].itertuples()}
+    assert {a: round(c, 6) for a, c in got.items()} == carriers
+
+    total = sum(sizes.values())
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [total]})
+    counts = pd.DataFrame({"dataset": "d", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
+                           "n": [500, 1000, 1000, total - 2500]})
+    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
+                             "n": [total - 2000], "n_cases": [500]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
+                       pgs_distribution=dist, primary_definition="x")
+    out = suppress_release(rc, 20)["pgs_distribution"].set_index(["pgs_id", "ancestry"])
+    assert out["n"].tolist() == [5000, 1000, 500] * 2  # group sizes of 20 or more: shown
+    assert out.loc["P1", ["mean", "sd"]].isna().all().all(), out.loc["P1"]
+    assert distinct_values not in out.columns
+    assert out.loc["P2", ["mean", "sd"]].notna().all().all(), out.loc["P2"]
+    assert out.loc[("P1", "EUR"), "p50"] == z0  # the quantiles keep their own rule

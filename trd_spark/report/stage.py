@@ -59,6 +59,7 @@ from trd_spark.report.figures import (
 )
 from trd_spark.report.html import figure, html_table, render_page, warning
 from trd_spark.report.tables import (
+    DISTINCT_VALUES,
     GATE_CELLS,
     GENOTYPED_WITHOUT_PERSON,
     HIDDEN_COUNTS_FORMAT,
@@ -239,13 +240,16 @@ def ordinal(n: int) -> str:
 
 def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> pd.DataFrame:
     """Per dataset x ancestry group x PGS: n, mean, sd and quantiles of the PGS (per SD),
-    computed in Spark (one definition's rows, so each person counts once). Only aggregates
+    computed in Spark (one definition's rows, so each person counts once), and the group's
+    distinct PGS values (``tables.DISTINCT_VALUES``, approximate; internal: the export's
+    suppression reads it, ``tables.few_valued_scores``, and leaves it out). Only aggregates
     reach the driver."""
     from pyspark.sql import functions as F
 
     have = [p for p in pgs_ids if p in frame.columns]
     if not have:
-        return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS])
+        return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS,
+                                     DISTINCT_VALUES])
     stack = "stack({}, {}) as (pgs_id, value)".format(
         len(have), ", ".join(f"'{p}', cast(`{p}` as double)" for p in have))
     long = (frame.where(F.col("definition") == definition)
@@ -253,7 +257,8 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
             .where(F.col("value").isNotNull()))
     agg = long.groupBy("dataset", "ancestry", "pgs_id").agg(
         F.count("*").alias("n"), F.mean("value").alias("mean"), F.stddev("value").alias("sd"),
-        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q"))
+        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q"),
+        F.approx_count_distinct("value").alias(DISTINCT_VALUES))
     pdf = agg.toPandas()
     for i, name in enumerate(QUANTILE_LEVELS):
         pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]

@@ -1696,6 +1696,32 @@ def same_across_definitions(cells: list[tuple[tuple, int]]) -> list[dict]:
 # The quantile columns of pgs_distribution and their levels: what ``report.stage`` computes
 # (Spark's percentile_approx) and what ``quantile_shown`` checks, one list for both.
 QUANTILE_LEVELS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+# pgs_distribution's internal column: the distinct PGS values of the group (``report.stage``,
+# Spark's approx_count_distinct); read by ``few_valued_scores``, never exported.
+DISTINCT_VALUES = "n_values"
+
+
+def few_valued_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
+    """Rows of ``dist`` (pgs_distribution with ``DISTINCT_VALUES``) whose score takes few values in
+    its dataset: some group of the (dataset, pgs_id) has fewer than ``threshold`` distinct values and
+    fewer than its persons (ties: a polygenic score of many variants has one value per person). A
+    score of few matched variants (round 39's sparse score, one rare variant on a microarray) has
+    one value per genotype, the same in every group of the dataset; a group's mean and sd then
+    give its persons at each value: with two values z0 (the median of any large group) and z1,
+    (sd^2 (n - 1) / n) / (mean - z0)^2 = (1 - f) / f, so 3 carriers among 500 EAS persons read
+    as 3.000 from the export (with three values, mean and sd give the genotype counts). Every
+    group of such a score loses its mean and sd. Boolean Series on ``dist``'s index; all False
+    without the column (a table from before it)."""
+    out = pd.Series(False, index=dist.index, dtype=bool)
+    if DISTINCT_VALUES not in dist.columns or dist.empty:
+        return out
+    k = pd.to_numeric(dist[DISTINCT_VALUES], errors="coerce")
+    n = pd.to_numeric(dist["n"], errors="coerce")
+    few = (k < threshold) & (k < n)
+    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
+        if few[idx].any():
+            out[idx] = True
+    return out
 
 
 def moment_complements(dist: pd.DataFrame, hidden: list[bool]) -> pd.Series:
@@ -1852,16 +1878,20 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     if rc.cox is not None:
         out["cox"] = model(rc.cox, "cox", "n", "n_events", None)
     if rc.pgs_distribution is not None:
-        dist = rc.pgs_distribution.copy()
+        few_valued = few_valued_scores(rc.pgs_distribution, threshold)
+        dist = rc.pgs_distribution.drop(columns=[DISTINCT_VALUES], errors="ignore")
         labels = [shown(("dist", ds, a, p), n) for ds, a, p, n in
                   zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"])]
         small = [not isinstance(v, int) for v in labels]
         stats = [c for c in dist.columns if c not in ("dataset", "ancestry", "pgs_id", "n")]
+        moments = [c for c in ("mean", "sd") if c in dist.columns]
         # Quantiles of a group whose size is hidden are dropped too (few persons: close to
         # individual values).
         dist[stats] = dist[stats].astype(float)
         dist.loc[small, stats] = float("nan")
-        dist.loc[moment_complements(dist, small), [c for c in ("mean", "sd") if c in dist.columns]] = float("nan")
+        # A score of few values: its groups' moments count the persons at each value.
+        dist.loc[few_valued, moments] = float("nan")
+        dist.loc[moment_complements(dist, small), moments] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
         # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
         # ``threshold`` persons strictly below and above it (``quantile_shown``).
