@@ -33,12 +33,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 from test_phenotypes_support import STATUS_COLUMNS, duckdb_twin_rows, expected_statuses, toy_config
 
 from trd_spark.phenotypes.persons import birth_death_quirk_counts
 from trd_spark.phenotypes.stage import (
     birth_and_death_warnings,
     derive_phenotype_tables,
+    ehr_after_cutoff_only_count,
     ehr_evidence_notes,
     read_omop,
 )
@@ -89,11 +91,14 @@ def case_run(spark, tmp_path_factory):
                                       cfg.omop.data_cutoff_date).first().asDict()
     twin = duckdb_twin_rows(omop_dir, cfg, tmp / "twin.parquet", ", ".join(STATUS_COLUMNS), "TRUE")
     twin_counts = duckdb_drop_counts(str(omop_dir), cfg, threads=1)
+    # The count run observes on the MDD rows, and whose rows it counts (one job)
+    after_only = tables.mdd.agg(ehr_after_cutoff_only_count(), F.collect_list(
+        F.when(F.col("ehr_rows_after_cutoff_only"), F.col("person_id")))).first()
     return {"chain": sorted(tuple(r) for r in rows), "twin": sorted(twin), "quirks": quirks,
             "twin_deaths": twin_counts["deaths"], "no_period": no_period,
             "twin_4005_by_period": duckdb_twin_rows(omop_dir, by_period, tmp / "twin_by_period.parquet",
                                                     "status, exclusion_reason", "person_id = 4005"),
-            "ehr_notes": ehr_evidence_notes(omop, cfg, 2),
+            "ehr_notes": ehr_evidence_notes(cfg, 2, after_only[0]), "ehr_after_only_persons": set(after_only[1]),
             "twin_ehr": twin_counts["ehr_evidence"]["n_persons_ehr_rows_after_cutoff_only"]}
 
 
@@ -127,6 +132,7 @@ def test_ehr_rows_dated_after_the_cutoff_are_no_evidence_of_ehr_data(case_run):
     notes, warnings = case_run["ehr_notes"]
     assert notes == {"rule": "any_record", "n_persons_without_ehr_data": 2, "n_persons_ehr_rows_after_cutoff_only": 1}
     assert case_run["twin_ehr"] == 1
+    assert case_run["ehr_after_only_persons"] == {4007}  # not 4005, which has no EHR row at all
     assert warnings == [
         "EHR data by any_record: person(s) whose every row in condition_occurrence / drug_exposure / "
         "procedure_occurrence / device_exposure is dated after the data cutoff (omop.data_cutoff_date): rows outside "

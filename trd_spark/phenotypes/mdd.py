@@ -99,7 +99,8 @@ def derive_mdd(
     ``antidepressant_procedure_ids`` is an antidepressant exposure for the control rule as a drug
     record of ``antidepressant_ids`` is (study.md: controls have no antidepressant exposure);
     concept-ID sets (``concepts.expand_concept_set``); ``exclusion_ids`` ordered by precedence;
-    ``ehr_persons`` (person_id, duplicates allowed): the persons with evidence of EHR data, the
+    ``ehr_persons`` (person_id, duplicates allowed; optionally in_release, boolean: whether the row is
+    evidence, else every row is): the persons with a row that is evidence of EHR data, the
     others never controls (reason ``no_ehr_data``, the last); None: no such rule (every person may be
     a control; config ``omop.ehr_evidence: none``).
     Output columns: person_id, mdd_status (MDD | non_MDD | excluded), exclusion_reason,
@@ -107,7 +108,8 @@ def derive_mdd(
     rule even if later excluded), n_mdd_dates (distinct MDD-set dates), has_mdd_diagnosis,
     has_<exclusion set> flags (whole record), excluded_outside_followup_only,
     has_observation_period, followup_end_date (PERSONS observation_end_date), sex_at_birth,
-    birth_date.
+    birth_date, ehr_rows_after_cutoff_only (rows in ``ehr_persons``, none of them evidence: under
+    any_record every one dated after the data cutoff; false without ``ehr_persons``).
     """
     concept = F.col("condition_concept_id")
     is_mdd = concept.isin(_ids(mdd_ids))
@@ -155,8 +157,13 @@ def derive_mdd(
         .fillna(0, subset=["n_mdd_dates", "_ad", "_ad_fu", *flag_cols])
     )
     if ehr_persons is not None:
-        df = df.join(ehr_persons.select("person_id").distinct().withColumn("_ehr", F.lit(1)), "person_id", "left") \
-            .fillna(0, subset=["_ehr"])
+        # One row per person: 1 with a row that is evidence, 0 with rows none of which is (any_record: all
+        # dated after the cutoff), null without rows. One aggregate, as the distinct it replaces: the
+        # persons of the second kind are counted on this pass (``ehr_rows_after_cutoff_only``) instead of
+        # by a job scanning the clinical tables again (session 48).
+        evidence = F.col("in_release") if "in_release" in ehr_persons.columns else F.lit(True)
+        df = df.join(ehr_persons.groupBy("person_id").agg(F.max(evidence.cast("int")).alias("_ehr_rows")),
+                     "person_id", "left").withColumn("_ehr", F.coalesce(F.col("_ehr_rows"), F.lit(0)))
     meets_count = F.col("n_mdd_dates") >= settings.min_diagnoses
     index_date = F.when(meets_count, F.col("first_mdd_date"))
     under_age = age_years_expr(F.col("birth_date"), index_date) < settings.min_age_at_index
@@ -204,5 +211,7 @@ def derive_mdd(
             F.col("observation_end_date").alias("followup_end_date"),
             "sex_at_birth",
             "birth_date",
+            (F.coalesce(F.col("_ehr_rows") == 0, F.lit(False)) if ehr_persons is not None else F.lit(False))
+            .alias("ehr_rows_after_cutoff_only"),
         )
     )

@@ -399,32 +399,26 @@ def ehr_row_in_release_expr(cutoff: dt.date) -> Column:
     return F.coalesce(F.col("record_date") <= F.lit(cutoff).cast("date"), F.lit(True))
 
 
-def n_persons_ehr_rows_after_cutoff_only(omop: dict[str, DataFrame], cutoff: dt.date) -> DataFrame:
-    """One row, ``n_persons_ehr_rows_after_cutoff_only`` (long): the persons of the person table
-    with ``ehr_record_rows`` rows, every one dated after ``cutoff`` (``ehr_row_in_release_expr``
-    false): no evidence of EHR data under ``omop.ehr_evidence: any_record`` because of the cutoff
-    alone. Lazy."""
-    rows = ehr_record_rows(omop)
-    after = rows.where(~ehr_row_in_release_expr(cutoff)).select("person_id").distinct()
-    # At most one row per person of the release (~10^6 longs): broadcast, so the scan of the rows
-    # in the release is a map-side filter, with no shuffle of the clinical tables.
-    in_release = rows.where(ehr_row_in_release_expr(cutoff)).join(F.broadcast(after), "person_id", "left_semi")
-    only_after = (after.join(in_release.select("person_id").distinct(), "person_id", "left_anti")
-                  .join(omop["person"].select(F.col("person_id").cast("long").alias("person_id")),
-                        "person_id", "left_semi"))
-    return only_after.agg(F.count(F.lit(1)).alias("n_persons_ehr_rows_after_cutoff_only"))
+def ehr_after_cutoff_only_count() -> Column:
+    """The aggregate ``n_persons_ehr_rows_after_cutoff_only`` (long) over ``mdd.derive_mdd``'s rows
+    (one per person of the person table): the persons with ``ehr_record_rows`` rows, every one dated
+    after the cutoff (``ehr_row_in_release_expr`` false): no evidence of EHR data under
+    ``omop.ehr_evidence: any_record`` because of the cutoff alone. ``run`` observes it while the MDD
+    groups are written (before session 48: a job of its own scanning the four clinical tables again)."""
+    return F.coalesce(F.sum(F.col("ehr_rows_after_cutoff_only").cast("long")), F.lit(0)) \
+        .alias("n_persons_ehr_rows_after_cutoff_only")
 
 
-def ehr_evidence_notes(omop: dict[str, DataFrame], cfg: Config, n_without: int) -> tuple[dict[str, object], list[str]]:
+def ehr_evidence_notes(cfg: Config, n_without: int, n_after: int | None) -> tuple[dict[str, object], list[str]]:
     """The manifest's ``notes.ehr_evidence`` and the WARNING lines (without "phenotypes: ") of the EHR
     evidence rule: {rule: ``omop.ehr_evidence``, n_persons_without_ehr_data: ``n_without`` (the cohort
     flow's excluded_no_ehr_data)}, under any_record also n_persons_ehr_rows_after_cutoff_only
-    (``n_persons_ehr_rows_after_cutoff_only``: one Spark job) with one WARNING when > 0. The line
+    (``n_after``: ``ehr_after_cutoff_only_count`` over the MDD groups) with one WARNING when > 0. The line
     gives no count: beside the INFO line's persons without EHR data a difference could be small."""
     notes: dict[str, object] = {"rule": cfg.omop.ehr_evidence, "n_persons_without_ehr_data": n_without}
     if cfg.omop.ehr_evidence != "any_record":  # the only rule that reads the rows' dates
         return notes, []
-    n_after = int(n_persons_ehr_rows_after_cutoff_only(omop, cfg.omop.data_cutoff_date).collect()[0][0])
+    assert n_after is not None, "any_record: the count of persons whose EHR rows all lie after the cutoff"
     notes["n_persons_ehr_rows_after_cutoff_only"] = n_after
     warnings = [f"EHR data by any_record: person(s) whose every row in {' / '.join(EHR_RECORD_TABLES)} is dated "
                 "after the data cutoff (omop.data_cutoff_date): rows outside the release are no evidence of EHR "
@@ -436,8 +430,9 @@ def ehr_evidence_notes(omop: dict[str, DataFrame], cfg: Config, n_without: int) 
 def ehr_evidence_persons(spark: SparkSession, omop: dict[str, DataFrame], persons: DataFrame,
                          cfg: Config) -> DataFrame | None:
     """person_id (long; duplicates possible) of the persons with evidence of EHR data under
-    ``omop.ehr_evidence`` (config.OmopInput): any_record, a row of any ``EHR_RECORD_TABLES`` table
-    (any concept) dated on or before ``omop.data_cutoff_date`` or undated (``ehr_row_in_release_expr``);
+    ``omop.ehr_evidence`` (config.OmopInput): any_record, every row of any ``EHR_RECORD_TABLES`` table
+    (any concept) with in_release (boolean): dated on or before ``omop.data_cutoff_date`` or undated
+    (``ehr_row_in_release_expr``; only such rows are evidence: ``mdd.derive_mdd``);
     observation_period, ``persons.has_observation_period``; person_list,
     ``read_ehr_person_list``. None for ``none`` (no rule: ``mdd.derive_mdd``'s ``ehr_persons``).
     Lazy except the person list's checks."""
@@ -449,7 +444,8 @@ def ehr_evidence_persons(spark: SparkSession, omop: dict[str, DataFrame], person
     if mode == "person_list":
         assert cfg.omop.ehr_person_list is not None  # config validation
         return read_ehr_person_list(spark, cfg.omop.ehr_person_list, cfg.omop.ehr_person_list_column)
-    return ehr_record_rows(omop).where(ehr_row_in_release_expr(cfg.omop.data_cutoff_date)).select("person_id")
+    return ehr_record_rows(omop).select("person_id",
+                                        ehr_row_in_release_expr(cfg.omop.data_cutoff_date).alias("in_release"))
 
 
 def read_ehr_person_list(spark: SparkSession, path: str, column: str) -> DataFrame:
@@ -1682,8 +1678,10 @@ def run(ctx: StageContext) -> None:
         shared_obs, definitions_obs = Observation(), Observation()
         sets = concept_set_ids(cfg, vocab)
         ehr_persons = ehr_evidence_persons(spark, omop, persons, cfg)
+        ehr_obs = Observation()
         mdd = _materialize(derive_mdd_groups(cfg, vocab, persons, events, followup, sets, ehr_persons),
-                           f"{work}/mdd.parquet", [(shared_obs, shared_columns)])
+                           f"{work}/mdd.parquet", [(shared_obs, shared_columns),
+                                                   (ehr_obs, [ehr_after_cutoff_only_count()])])
         # Study-concept records outside [birth year, end of follow-up] are dropped: count
         # them (after death / after the cutoff / after observation separately), with the quirks.
         conditional = conditional_record_checks(cfg, vocab, sets)
@@ -1751,7 +1749,8 @@ def run(ctx: StageContext) -> None:
         # Persons without evidence of EHR data kept out of the controls (omop.ehr_evidence), from the flow.
         no_ehr = next(n for d, _, step, n in flow
                       if d == ALL_DEFINITIONS and step == excluded_step(ExclusionReason.NO_EHR_DATA))
-        ehr_notes, ehr_warnings = ehr_evidence_notes(omop, cfg, no_ehr)
+        n_after = observed(ehr_obs, spark, lambda: mdd.agg(ehr_after_cutoff_only_count()).collect()[0].asDict())
+        ehr_notes, ehr_warnings = ehr_evidence_notes(cfg, no_ehr, int(n_after["n_persons_ehr_rows_after_cutoff_only"]))
         out.notes["ehr_evidence"] = ehr_notes
         log.info("phenotypes: EHR data by %s: %s person(s) without it, none of them a control",
                  cfg.omop.ehr_evidence, count_text(no_ehr, persons_below=threshold))
