@@ -400,19 +400,28 @@ def locate_rows(source: GenotypeSource, loci: list[str]) -> dict[str, list[str]]
     for path in files:
         try:
             # .bim and a headerless .pvar: chrom, id, cM, pos or (5 fields, no cM) chrom, id, pos;
-            # VCF and a .pvar with its #CHROM header: chrom, pos.
+            # VCF: chrom, pos; a .pvar with its #CHROM header: its POS column wherever the header
+            # names it, split as pgen_engine._read_pvar splits it (tabs, or runs of spaces when the
+            # header line has no tab): before, its second tab field, so a space-separated .pvar's
+            # rows were never named and one with another column order named the wrong ones.
             bim_order = source.format in ("plink", "pgen")
+            sep: str | None = "\t"
+            pos_at = 1
             with open_variant_text(path) as f:  # plain, gzip/BGZF or zstd (a .pvar.zst)
                 for line_no, line in enumerate(f, 1):
                     if line.startswith("#"):
-                        bim_order = bim_order and not line.startswith("#CHROM")
+                        if bim_order and line.startswith("#CHROM"):
+                            bim_order = False
+                            sep = "\t" if "\t" in line else None
+                            names = line.rstrip("\r\n").split(sep)
+                            pos_at = names.index("POS") if "POS" in names else 1
                         continue
                     if bim_order:
                         fields = line.split()
                         contig, pos = fields[0], fields[3 if len(fields) >= 6 else 2]
                     else:
-                        fields = line.split("\t", 2)
-                        contig, pos = fields[0], fields[1]
+                        fields = line.rstrip("\r\n").split(sep, pos_at + 1)  # (a VCF's samples not split)
+                        contig, pos = fields[0], fields[pos_at]
                     locus = f"{recoding.get(contig, contig)}:{pos}"
                     if locus in wanted:
                         found.setdefault(locus, []).append(f"{path}:{line_no}")

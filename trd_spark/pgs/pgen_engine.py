@@ -183,8 +183,9 @@ def variant_index(files: PlinkFiles, reference_genome: str) -> VariantIndex:
 
 
 def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
-    """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns and
-    the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
+    """A .pvar's #CHROM, POS, REF, ALT and ID (``rsid``, None without the column) columns, by the
+    names the #CHROM line gives (any order; tab-separated, or by runs of spaces when that line
+    has no tab, as plink2 reads both), and the file line of its first variant (``##`` meta lines skipped; a headerless pvar is
     .bim-ordered: CHROM ID CM POS ALT REF, or five fields without CM, ``read_bim_columns``); a
     .pvar.zst is decompressed as it is read (``open_variant_text``). Every list here (.pvar, .bim,
     .psam, .fam) is read one row per line with a quote a character, as plink2 reads it: with pandas'
@@ -198,10 +199,14 @@ def _read_pvar(path: str) -> tuple[pd.DataFrame, int]:
                 break
             skip += 1
     if line.startswith("#CHROM"):
-        header = line.rstrip("\n").split("\t")
+        # Tab-separated as plink2 writes it; a header line with no tab is read split on runs of
+        # spaces, as plink2 reads such a .pvar (and as psam_samples reads a .psam): before, its
+        # one column failed 'usecols' and the fileset was refused though plink2 scores it.
+        sep = "\t" if "\t" in line else r"\s+"
+        header = line.rstrip("\r\n").split("\t") if sep == "\t" else line.split()
         cols = ["#CHROM", "POS", "REF", "ALT", *(["ID"] if "ID" in header else [])]
         with _csv_source(path) as text:
-            pvar = pd.read_csv(text, sep="\t", skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
+            pvar = pd.read_csv(text, sep=sep, skiprows=skip, dtype=str, usecols=cols, keep_default_na=False,
                                skip_blank_lines=False, quoting=csv.QUOTE_NONE)
         pvar = pvar.rename(columns={"#CHROM": "chrom", "POS": "pos", "REF": "ref", "ALT": "alt", "ID": "rsid"})
         if "rsid" not in pvar.columns:
