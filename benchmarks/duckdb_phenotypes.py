@@ -13,7 +13,7 @@ Rules covered: MDD and exclusions (an implausible year of birth first), controls
 x (1 + refills) unless that course exceeds max_days_supply, an administration record's own day
 (``ADMINISTRATION_DRUG_TYPE_IDS``), default; negative days_supply no exposure,
 nor an augmentation or somatic drug event), the per-ingredient minimum daily dose (quantity x drug_strength
-amount / days_supply), ignored ingredients and minimum trial days, episodes, adequacy, the
+amount / days_supply; of the trials' and the augmentation agents' ingredients), ignored ingredients and minimum trial days, episodes, adequacy, the
 three TRD rules with procedure, device, observation and drug somatic events (a set read in the table of
 each of its domains and also_domains: esketamine_clinic in procedure_occurrence and observation), follow-up and statuses; the
 README "Study rules": controls clean over the whole record (any date), exact calendar ages,
@@ -744,10 +744,18 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                   AND t.ing NOT IN (SELECT p.ing FROM firsts p WHERE p.person_id = t.person_id AND p.k < {d.n_trials})
                 GROUP BY t.person_id"""
         elif d.rule == "augmentation":
+            # an agent's record whose known daily dose is below its minimum is no exposure: kept when
+            # some ingredient of the set it reaches has no minimum, an unknown dose or one at/above it
             sql = f"""SELECT g.person_id, MIN(g.start_date) AS onset
                 FROM drugs g JOIN firsts f ON f.person_id = g.person_id AND f.k = {d.n_trials}
                 WHERE {in_set('g.concept_id', d.augmentation_concept_set)} AND g.start_date >= f.first_start
                   AND NOT COALESCE(g.days_supply < 0, FALSE)  -- negative: no exposure, no augmentation
+                  AND EXISTS (
+                    SELECT 1 FROM cset c LEFT JOIN min_dose m ON m.ing = c.root_id
+                    LEFT JOIN strength s ON s.drug_concept_id = c.concept_id AND s.ingredient_concept_id = c.root_id
+                    WHERE c.set_name = {_q(d.augmentation_concept_set)} AND c.concept_id = g.concept_id
+                      AND NOT COALESCE(g.quantity > 0 AND s.amount > 0 AND g.days_supply > 0
+                                       AND g.quantity * s.amount / g.days_supply < m.min_dose, FALSE))
                 GROUP BY g.person_id"""
         else:
             parts = []

@@ -578,7 +578,10 @@ class TrialSettings(_Strict):
     # Minimum daily dose per RxNorm ingredient concept_id, in the drug_strength amount unit
     # (mg for the oral solid forms of these ingredients). An exposure whose daily dose
     # quantity x amount_value / days_supply is known and below it forms no trial; unknown
-    # dose (no drug_strength row, no quantity or days_supply) counts. Default: none.
+    # dose (no drug_strength row, no quantity or days_supply) counts. A key of an augmentation agent
+    # (an ingredient of an augmentation_concept_set) makes a record below it no augmentation exposure
+    # (e.g. quetiapine 766814: 150, against a sleep dose); a key of any other ingredient is an error
+    # (_check_references). Default: none.
     ingredient_min_daily_dose: dict[int, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
@@ -1320,6 +1323,17 @@ def _check_references(cfg: Config, where: str) -> None:
             need_members(d.augmentation_concept_set, f"phenotypes.trd_definitions.{d.name}.augmentation_concept_set")
         for j, name in enumerate(d.somatic_concept_sets):
             need(name, f"phenotypes.trd_definitions.{d.name}.somatic_concept_sets.{j}")
+    # A minimum daily dose reaches the ingredients (includes, by ID) of the trials set and of the
+    # augmentation sets; any other key applied to nothing, silently (field case round 42).
+    dosed = {ph.trials.concept_set} | {d.augmentation_concept_set for d in ph.trd_definitions
+                                       if d.rule == "augmentation" and d.augmentation_concept_set}
+    ingredients = {r.concept_id for name in dosed for r in sets[name].include if r.concept_id is not None}
+    unknown = sorted(set(ph.trials.ingredient_min_daily_dose) - ingredients)
+    if unknown:
+        raise ConfigError(
+            f"phenotypes.trials.ingredient_min_daily_dose.{unknown[0]}: {unknown[0]} is no ingredient the trials set "
+            f"{ph.trials.concept_set!r} or an augmentation set ({', '.join(sorted(dosed - {ph.trials.concept_set}))}) "
+            "includes by concept_id; such a minimum would apply to nothing", where=where)
 
 
 def _check_toy_release(cfg: Config, where: str) -> None:

@@ -76,11 +76,13 @@ from trd_spark.phenotypes.trd import (
 )
 from trd_spark.phenotypes.trials import (
     administration_one_day_expr,
+    at_min_dose_records,
     derive_antidepressant_trials,
     derive_ingredient_exposures,
     exposure_record_counts,
     implausible_record_counts,
     is_exposure_expr,
+    min_dose_record_counts,
     refill_course_over_max_expr,
 )
 from trd_spark.schemas import ANTIDEPRESSANT_TRIALS, COHORT_FLOW, PERSONS, PHENOTYPES
@@ -127,6 +129,9 @@ class PhenotypeTables:
     trials: DataFrame  # ANTIDEPRESSANT_TRIALS
     phenotypes: DataFrame  # PHENOTYPES, all definitions
     ingredients: DataFrame  # drug_concept_id -> ingredient (small, literal)
+    # the augmentation agents' products -> ingredient with their minimum daily dose
+    # (augmentation_ingredients; None: no agent has one)
+    augmentation_ingredients: DataFrame | None = None
 
 
 def status_log_text(definition: str, threshold: int) -> str:
@@ -157,12 +162,17 @@ def _ids(ids: frozenset[int]) -> list[int]:
     return sorted(ids)
 
 
-def _drug_events(drugs: DataFrame, concept_ids: frozenset[int]) -> DataFrame:
+def _drug_events(drugs: DataFrame, concept_ids: frozenset[int], doses: DataFrame | None = None) -> DataFrame:
     """person_id, event_date: the exposures to a drug of ``concept_ids`` (augmentation agents,
     esketamine) by start date. A record with a negative days_supply is none
     (``trials.is_exposure_expr``), as for the trials: a reversed claim of aripiprazole made
-    ad2_augmentation TRD, one of esketamine somatic TRD (field case round 15, hunter)."""
+    ad2_augmentation TRD, one of esketamine somatic TRD (field case round 15, hunter). ``doses``
+    (``augmentation_ingredients``): a record whose known daily dose is below its agent's
+    ``trials.ingredient_min_daily_dose`` is none either (``trials.at_min_dose_records``; field case
+    round 42: quetiapine 25 mg at night, a sleep aid, was an ad2_augmentation onset whatever the key)."""
     taken = drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids)) & is_exposure_expr(F.col("days_supply")))
+    if doses is not None:
+        taken = at_min_dose_records(taken, doses)
     return _events(taken, "drug_exposure_start_date")
 
 
@@ -535,6 +545,23 @@ def trial_ingredients(spark: SparkSession, omop: dict[str, DataFrame], cfg: Conf
     )
 
 
+def augmentation_ingredients(
+    spark: SparkSession, omop: dict[str, DataFrame], cfg: Config, vocab: Vocabulary
+) -> DataFrame | None:
+    """``concepts.ingredient_frame`` of the TRD definitions' augmentation sets (their products ->
+    ingredient, drug_strength amounts and ``trials.ingredient_min_daily_dose``) when a minimum names
+    one of their ingredients, else None (no record is dropped for its dose: no frame, no join).
+    Collected: the size of the concept sets."""
+    min_dose = dict(cfg.phenotypes.trials.ingredient_min_daily_dose)
+    names = dict.fromkeys(d.augmentation_concept_set for d in cfg.phenotypes.trd_definitions
+                          if d.rule == "augmentation" and d.augmentation_concept_set)
+    rows = sorted({r for name in names for r in ingredient_map(_concept_set(cfg, name), vocab)})
+    if not any(r[1] in min_dose for r in rows):
+        return None
+    return ingredient_frame(spark, rows, amounts=drug_strength_amounts(omop["drug_strength"], rows, min_dose),
+                            min_daily_dose=min_dose)
+
+
 def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame, mdd: DataFrame) -> DataFrame:
     """ANTIDEPRESSANT_TRIALS from study drug records within follow-up (``trials`` module rules)."""
     t = cfg.phenotypes.trials
@@ -547,10 +574,12 @@ def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame
 
 def derive_definition_phenotypes(
     cfg: Config, followup: dict[str, DataFrame], mdd: DataFrame, trials: DataFrame, sets: dict[str, frozenset[int]],
+    augmentation_doses: DataFrame | None = None,
 ) -> DataFrame:
     """PHENOTYPES for every configured TRD definition (``trd.derive_phenotypes``): the onsets
     are column expressions over ONE per-person frame (``trd.person_treatment``); ``sets``:
-    ``concept_set_ids``."""
+    ``concept_set_ids``; ``augmentation_doses``: ``augmentation_ingredients`` (None: any dose of an
+    agent is an augmentation exposure)."""
     ph = cfg.phenotypes
     drugs = followup["drug"]
     augmentation, somatic, onsets = {}, {}, {}
@@ -560,7 +589,7 @@ def derive_definition_phenotypes(
         elif d.rule == "augmentation":
             # Any exposure to an agent of the set, products reaching it through concept_ancestor.
             assert d.augmentation_concept_set  # required by the augmentation rule (config validation)
-            augmentation[d.name] = _drug_events(drugs, sets[d.augmentation_concept_set])
+            augmentation[d.name] = _drug_events(drugs, sets[d.augmentation_concept_set], augmentation_doses)
             onsets[d.name] = augmentation_onset_expr(d.name, d.n_trials)
         else:
             somatic[d.name] = _somatic_events(d, cfg, sets, followup)
@@ -590,9 +619,11 @@ def derive_phenotype_tables(
                             ehr_evidence_persons(persons.sparkSession, omop, persons, cfg))
     ingredients = trial_ingredients(persons.sparkSession, omop, cfg, vocab)
     trials = derive_trials(cfg, followup["drug"], ingredients, mdd)
-    phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets)
+    doses = augmentation_ingredients(persons.sparkSession, omop, cfg, vocab)
+    phenotypes = derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses)
     return PhenotypeTables(
-        study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients
+        study_events=events, persons=persons, mdd=mdd, trials=trials, phenotypes=phenotypes, ingredients=ingredients,
+        augmentation_ingredients=doses,
     )
 
 
@@ -706,6 +737,9 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     status = tuple(f"quirks.condition_status.{k}" for k in quirks.get("condition_status", {}))
     out += [(conditions, (k,)) for k in status] + ([(conditions, status)] if status else [])
     out += [("study_event_dates.drug.n_kept", ("quirks.antidepressant_exposures.n_records",))]
+    # the augmentation records (within follow-up) below / of unknown dose: disjoint per agent
+    augmentation = tuple(f"quirks.augmentation_exposures.{k}" for k in quirks.get("augmentation_exposures", {}))
+    out += [("study_event_dates.drug.n_kept", augmentation)] if augmentation else []
     # observation's records hold those of a condition concept (disjoint from its study and concept-0 records)
     if CONDITION_IN_OBSERVATION_PART in quirks:
         total = f"quirks.event_table_records.n_{OBSERVATION_TABLE}{RECORDS_SUFFIX}"
@@ -1390,6 +1424,7 @@ def stage_counts(
     conditional: dict[str, tuple[tuple[str, ...], frozenset[int], frozenset[int]]] | None = None,
     observation_ids: frozenset[int] | None = None,
     condition_ids: frozenset[int] | None = None,
+    augmentation: DataFrame | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -1409,7 +1444,9 @@ def stage_counts(
     (``study_concept_ids``); when given, quirks gains ``CONDITION_IN_OBSERVATION_PART``
     (``event_table_counts``' ``CONDITION_IN_OBSERVATION``, in its aggregate, and
     ``CONDITION_IN_OBSERVATION_PERSONS``: ``condition_in_observation_persons``, a second job run
-    only when that record count is above 0, else 0).
+    only when that record count is above 0, else 0). ``augmentation``: ``augmentation_ingredients``;
+    when given, quirks gains ``augmentation_exposures`` (``trials.min_dose_record_counts`` over the
+    drug records within follow-up: n_below_min_dose, n_dose_unknown).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1444,6 +1481,10 @@ def stage_counts(
         "event_table_records": tables.select(*[c for c in tables.columns if c.endswith(RECORDS_SUFFIX)]),
         **({"conditional_records": tables.select(*outside)} if outside else {}),
         **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
+        # the augmentation agents' records dropped for their dose, where an agent has a minimum
+        **({"augmentation_exposures": min_dose_record_counts(
+            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), augmentation)}
+           if augmentation is not None else {}),
     }
     # Those two parts are columns of ONE aggregate, collected once as "event_tables": collected
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
@@ -1672,6 +1713,7 @@ def run(ctx: StageContext) -> None:
         }
         followup = followup_events(events, persons)
         ingredients = trial_ingredients(spark, omop, cfg, vocab)
+        doses = augmentation_ingredients(spark, omop, cfg, vocab)
         # The cohort-flow counts are observed while the MDD groups and the phenotypes are written.
         exclusion_sets = list(cfg.phenotypes.mdd.exclude_concept_sets)
         shared_columns = shared_flow_columns(exclusion_sets=exclusion_sets, min_diagnoses=cfg.phenotypes.mdd.min_diagnoses)
@@ -1688,7 +1730,8 @@ def run(ctx: StageContext) -> None:
         event_dates, quirks = stage_counts(omop, persons, events, ingredients, cfg.omop.data_cutoff_date,
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
-                                           condition_ids=study_concept_ids(cfg, vocab)["condition"])
+                                           condition_ids=study_concept_ids(cfg, vocab)["condition"],
+                                           augmentation=doses)
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both.
@@ -1736,7 +1779,7 @@ def run(ctx: StageContext) -> None:
                         ANTIDEPRESSANT_TRIALS)
         trials = read_back(spark, out.table_path("antidepressant_trials"), ANTIDEPRESSANT_TRIALS.struct)
         definitions = [d.name for d in cfg.phenotypes.trd_definitions]
-        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets).observe(
+        n = out.write_table("phenotypes", derive_definition_phenotypes(cfg, followup, mdd, trials, sets, doses).observe(
             definitions_obs, *definition_flow_columns(definitions)), PHENOTYPES)
         phenotypes = read_back(spark, out.table_path("phenotypes"), PHENOTYPES.struct)
         # Fallbacks (io.observed): the same aggregates over the written files.

@@ -39,7 +39,10 @@ per unit from ``drug_strength`` / days), in the drug_strength amount unit (mg fo
 solid forms). A record whose dose is known and below the minimum is dropped before anything
 else (it is no exposure of a trial). A record with unknown dose (no drug_strength amount for
 its product, e.g. an ingredient-level or liquid concept, or quantity / days_supply missing
-or <= 0) counts, and is counted as a quirk (``exposure_record_counts``).
+or <= 0) counts, and is counted as a quirk (``exposure_record_counts``). The same minimum of an
+augmentation agent (an ingredient of a TRD definition's ``augmentation_concept_set``) makes a
+record below it no augmentation exposure (``at_min_dose_records``, counted by
+``min_dose_record_counts``).
 
 Per-ingredient rules (``TrialSettings``): ignored ingredients form no trial (the caller
 drops them from the ingredient map); ``ingredient_min_trial_days`` replaces
@@ -175,6 +178,35 @@ def _with_dose_flags(drug_exposure: DataFrame, ingredients: DataFrame) -> DataFr
         drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
         .withColumn("_below_min_dose", F.coalesce(has_min & (dose < F.col("min_daily_dose")), F.lit(False)))
         .withColumn("_dose_unknown", has_min & dose.isNull())
+    )
+
+
+def at_min_dose_records(drugs: DataFrame, ingredients: DataFrame) -> DataFrame:
+    """``drugs`` rows (their columns) that are exposures under the minimum-dose rule: a record
+    x ingredient row of ``ingredients`` (``concepts.ingredient_frame``, with ``amount_value`` and
+    ``min_daily_dose``) whose dose is known and below the ingredient's minimum is dropped; a record
+    of no row of ``ingredients`` is kept. A product of two listed ingredients is kept once per
+    ingredient not below its minimum (rows may repeat: the callers read start dates). For the
+    augmentation agents (``stage._drug_events``): quetiapine 25-50 mg at night is a sleep aid, no
+    augmentation, where the config gives the agent a minimum (field case round 42)."""
+    dose = daily_dose_expr(F.col("quantity"), F.col("_amount"), F.col("days_supply"))
+    flags = ingredients.select("drug_concept_id", F.col("amount_value").alias("_amount"),
+                               F.col("min_daily_dose").alias("_min"))
+    return (drugs.join(F.broadcast(flags), "drug_concept_id", "left")
+            .where(~F.coalesce(dose < F.col("_min"), F.lit(False)))
+            .select(*drugs.columns))
+
+
+def min_dose_record_counts(drugs: DataFrame, ingredients: DataFrame) -> DataFrame:
+    """One row (long): n_below_min_dose (record x ingredient rows of ``ingredients`` whose known dose
+    is below the ingredient's minimum: no exposure, ``at_min_dose_records``) and n_dose_unknown (rows
+    of an ingredient with a minimum whose dose is not computable: kept), over ``drugs`` whose
+    days_supply is not negative (``is_exposure_expr``: those are no exposure anyway). The
+    augmentation agents' counterpart of ``exposure_record_counts``' two counts. Aggregates only."""
+    rows = _with_dose_flags(drugs.where(is_exposure_expr(F.col("days_supply"))), ingredients)
+    return rows.agg(
+        F.coalesce(F.sum(F.col("_below_min_dose").cast("long")), F.lit(0)).cast("long").alias("n_below_min_dose"),
+        F.coalesce(F.sum(F.col("_dose_unknown").cast("long")), F.lit(0)).cast("long").alias("n_dose_unknown"),
     )
 
 
