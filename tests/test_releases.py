@@ -379,6 +379,20 @@ def test_release_not_under_toy_data_releases_is_one_config_error(tmp_path, capsy
     assert latest_incomplete(cfg, LocalFs()) == "toy-r2"
 
 
+def test_toy_releases_need_no_ready_marker(tmp_path, caplog):
+    """A toy release is generated whole, never copied in: ``releases.ready_marker`` does not apply to
+    ``toy_data.releases`` (releases.found_releases), so a generated toy folder without the marker is
+    still listed and picked, with no ready-marker WARNING (a spurious one per listing before)."""
+    cfg = load_config(_config_with_release_inputs(tmp_path, {"toy-r1": {"persons": 600}, "toy-r2": {"persons": 700}}))
+    marked = cfg.model_copy(update={"releases": cfg.releases.model_copy(update={"ready_marker": "_READY"})})
+    for name in ("toy-r1", "toy-r2"):
+        (tmp_path / "inputs" / name).mkdir(parents=True)  # as generated: no _READY
+    with caplog.at_level("WARNING", logger="trd_spark.releases"):
+        assert found_releases(marked, LocalFs()) == ["toy-r1", "toy-r2"]
+        assert latest_incomplete(marked, LocalFs()) == "toy-r2"
+    assert [r.getMessage() for r in caplog.records] == []
+
+
 def test_real_data_release_without_inputs_names_the_path(tmp_path, capsys):
     """No toy data: a release whose input folder does not exist stops before Spark with exit 2,
     one error naming the config key and the missing path of that release."""
