@@ -12,8 +12,9 @@ few-valued-score-moments: a score of few matched variants (round 39's sparse sco
 variant on a microarray) takes one value per genotype, the same in every ancestry group of the
 dataset. report.html / pgs_distribution.tsv showed each group's n, mean and sd (and the median:
 the non-carriers' value), which give the group's carriers exactly: 3 of 500 EAS persons (a count
-of 1-19 the export must not give). Now such a score's groups show no mean and sd
-(``report.tables.few_valued_scores``, from the groups' distinct values counted in Spark).
+of 1-19 the export must not give). Now such a score's groups show no mean, sd or quantile
+(``report.tables.few_valued_scores``, from the groups' distinct values counted in Spark; the
+median alone, the non-carriers' value, gave the dataset's carriers).
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def test_a_few_valued_score_shows_no_group_moments_that_count_its_carriers():
     mean, sd and median, and (sd^2 (n-1)/n) / (mean - median)^2 = (n - c) / c gave AFR's 12 and
     EAS's 3 carriers (the assertion below: EAS's mean was shown; also the internal distinct-values
     column, had it existed, would have been exported). Now P1's groups show no mean or sd; P2's
-    stay; the quantiles follow their own rule (``quantile_shown``)."""
+    stay. The median of P1 is the non-carriers' value z0, which alone gives the dataset's 40
+    carriers (z0^2 = k (N - 1) / (N (N - k))): on 177adb9 every group of 42 or more showed it; now
+    P1's groups show no quantile either, P2's follow their own rule (``quantile_shown``)."""
     import pandas as pd
 
     from trd_spark.report.tables import QUANTILE_LEVELS, ReleaseCounts, suppress_release
@@ -124,4 +127,10 @@ def test_a_few_valued_score_shows_no_group_moments_that_count_its_carriers():
     assert out.loc["P1", ["mean", "sd"]].isna().all().all(), out.loc["P1"]
     assert distinct_values not in out.columns
     assert out.loc["P2", ["mean", "sd"]].notna().all().all(), out.loc["P2"]
-    assert out.loc[("P1", "EUR"), "p50"] == z0  # the quantiles keep their own rule
+    # The median alone: the non-carriers' z0 gives the dataset's carriers, z0^2 = k (N-1) / (N (N-k)),
+    # so every quantile of P1's groups is hidden too (on 177adb9 p50 was shown, z0 at full precision).
+    p50 = dist.loc[(dist["pgs_id"] == "P1") & (dist["ancestry"] == "EAS"), "p50"].item()
+    assert round(n_all * n_all * p50 ** 2 / (n_all - 1 + n_all * p50 ** 2), 6) == k
+    quantiles = list(QUANTILE_LEVELS)
+    assert out.loc["P1", quantiles].isna().all().all(), out.loc["P1", quantiles]
+    assert out.loc[("P2", "EUR"), quantiles].notna().all(), out.loc["P2"]  # 5,000 persons: their own rule

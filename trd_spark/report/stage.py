@@ -831,7 +831,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                "all unrelated genotyped persons of the dataset with PCs, see Methods)")
         figs = "".join(figure(distribution_figure(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits).svg,
                               f"{ds}: PGS per SD by ancestry group, {who} (a quantile with fewer than {threshold} "
-                              "persons below or above it not shown)")
+                              "persons below or above it not shown, nor any statistic of a score of fewer than "
+                              f"{threshold} values)")
                        for ds, g in dist.groupby("dataset", sort=True))
         sections.append(("distributions", "PGS distributions by ancestry group", figs + _details(
             html_table(dist, f"Quantiles of the PGS per SD, {who}"), "table")))

@@ -1709,9 +1709,13 @@ def few_valued_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
     one value per genotype, the same in every group of the dataset; a group's mean and sd then
     give its persons at each value: with two values z0 (the median of any large group) and z1,
     (sd^2 (n - 1) / n) / (mean - z0)^2 = (1 - f) / f, so 3 carriers among 500 EAS persons read
-    as 3.000 from the export (with three values, mean and sd give the genotype counts). Every
-    group of such a score loses its mean and sd. Boolean Series on ``dist``'s index; all False
-    without the column (a table from before it)."""
+    as 3.000 from the export (with three values, mean and sd give the genotype counts). The
+    median alone gives them too: it is the non-carriers' value z0, and a z-score of two values has
+    z0^2 = k (N - 1) / (N (N - k)) for k carriers among the N standardised persons (N is a group's
+    shown n under ``ancestry`` standardisation, about the sum of the groups' n under ``overall``),
+    and any quantile of a group of few values is one of them. Every group of such a score loses
+    every statistic (mean, sd, quantiles), its n stays. Boolean Series on ``dist``'s index; all
+    False without the column (a table from before it)."""
     out = pd.Series(False, index=dist.index, dtype=bool)
     if DISTINCT_VALUES not in dist.columns or dist.empty:
         return out
@@ -1889,8 +1893,9 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         # individual values).
         dist[stats] = dist[stats].astype(float)
         dist.loc[small, stats] = float("nan")
-        # A score of few values: its groups' moments count the persons at each value.
-        dist.loc[few_valued, moments] = float("nan")
+        # A score of few values: its groups' moments, and each of its quantiles (one of the few
+        # values, the median z0 alone gives the carriers), count the persons at each value.
+        dist.loc[few_valued, stats] = float("nan")
         dist.loc[moment_complements(dist, small), moments] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
         # 5th percentile of 25 persons was the second-lowest score. Shown only with at least
