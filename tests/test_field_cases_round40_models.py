@@ -25,9 +25,13 @@ import numpy as np
 def test_a_pgs_far_beyond_any_normal_tail_is_one_warning_of_the_cohort_stage(spark, tmp_path, caplog):
     """200 persons, two scores: PGS900001 normal but for one person at raw 200 (mean 3, SD 2 for
     the others: z 13.9 after the overall z-score, whose SD the person inflated sevenfold),
-    PGS900002 normal. On 75fd51b the stage wrote the frame without a word; now one WARNING names
-    PGS900001 with "<20 person(s)", and not PGS900002. The frame's z is the plain z-score (the
-    oracle: numpy over the 200 raw values), the warning changes nothing in it."""
+    PGS900002 normal. The person is excluded (bipolar): not in the analysis frame, but in the
+    standardisation. On 75fd51b the stage wrote the frame without a word; on ad4c147 too (it
+    scanned the frame, where no analysed person is beyond, the analysed persons' SD 0.15); now one
+    WARNING names PGS900001 with "<20 standardised person(s)", and not PGS900002, the cohort
+    manifest's notes keep it and report.html shows it (``report.stage.beyond_sd_note``). The
+    frame's z is the plain z-score (the oracle: numpy over the 200 raw values), the warning
+    changes nothing in it."""
     import datetime as dt
     import logging
 
@@ -55,20 +59,31 @@ def test_a_pgs_far_beyond_any_normal_tail_is_one_warning_of_the_cohort_stage(spa
         spark, cfg,
         [("discovery", i, "PGS900001", float(v)) for i, v in zip(ids, raw)]
         + [("discovery", i, "PGS900002", float(v)) for i, v in zip(ids, other)], ids,
-        [(i, "ad3", "non_MDD", None, None, None, d, None, None, 0, "female", None, 60.0) for i in ids])
+        [(i, "ad3", "excluded" if i == 42 else "non_MDD", "bipolar" if i == 42 else None, None, None, d, None, None,
+          0, "female", None, 60.0) for i in ids])
     caplog.set_level(logging.INFO, logger="trd_spark")
     run_stage(spark, cfg, "cohort")
 
     frame = spark.read.parquet(Layout.of(cfg).table("cohort", "analysis_frame")).toPandas().sort_values("person_id")
     z = (raw - raw.mean()) / raw.std(ddof=1)
-    np.testing.assert_allclose(frame["PGS900001"].to_numpy(), z, rtol=1e-9)
+    # Person 42 is excluded (not in the frame) but was standardised: the analysed persons' z is
+    # the z over all 200, their SD about 0.15.
+    np.testing.assert_allclose(frame["PGS900001"].to_numpy(), np.delete(z, 41), rtol=1e-9)
     assert 13 < z[41] < 14 and np.abs(np.delete(z, 41)).max() < 1
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "beyond" in r.getMessage()]
     assert warned == [
-        "dataset discovery: a PGS per SD beyond +-10 in PGS900001 (<20 analysed person(s) beyond it); "
+        "dataset discovery: a PGS per SD beyond +-10 in PGS900001 (<20 standardised person(s) beyond it); "
         "no polygenic score reaches that far (a sample with broken genotypes, or a score driven by a rare variant "
         "of large weight): the SD and every per-SD estimate (OR, HR) of the score lean on those persons; check "
         "those samples' genotypes and the score's weights"]
+    # The cohort manifest keeps the finding (labels only), and report.html shows it as a warning.
+    from trd_spark.io import LocalFs
+    from trd_spark.report.stage import beyond_sd_note
+
+    notes = Layout.of(cfg).manifest(LocalFs(), "cohort")["notes"]
+    assert notes["pgs_beyond_sd"] == {"discovery": {"PGS900001": "<20"}}
+    note = beyond_sd_note(notes["pgs_beyond_sd"])
+    assert "dataset discovery: PGS900001 (&lt;20 standardised person(s))" in note and "PGS900002" not in note
 
 
 def _export_moments(values_by_group: dict[str, np.ndarray], pgs_id: str) -> list[tuple]:

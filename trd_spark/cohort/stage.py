@@ -264,18 +264,22 @@ def check_disjoint_datasets(overlaps: dict[tuple[str, str], int], persons_below:
         "bcftools view -S ^ids.txt)", where="datasets")
 
 
-def warn_beyond_sd(beyond: dict[str, dict[str, int]], persons_below: int) -> None:
-    """One WARNING per dataset of ``persons_beyond_sd`` (dataset -> {pgs_id: analysed persons
+def warn_beyond_sd(beyond: dict[str, dict[str, int]], persons_below: int) -> dict[str, dict[str, str]]:
+    """One WARNING per dataset of ``persons_beyond_sd`` (dataset -> {pgs_id: standardised persons
     with a PGS per SD beyond +-``standardise.BEYOND_SD``}), the persons as ``logs.person_count_text``
     labels (0, <T, T+). Such a score's SD and every per-SD estimate lean on those persons; nothing
-    said it (a sample at 200 SD among 100,000 moved a simulated OR per SD from 1.12 to 1.08)."""
-    for dataset, counts in beyond.items():
-        scores = ", ".join(f"{p} ({person_count_text(n, persons_below)} analysed person(s) beyond it)"
-                           for p, n in counts.items())
+    said it (a sample at 200 SD among 100,000 moved a simulated OR per SD from 1.12 to 1.08).
+    Returns the labels, dataset -> {pgs_id: label}: the cohort manifest's ``notes.pgs_beyond_sd``,
+    which report.html shows (``report.stage.beyond_sd_note``)."""
+    labels = {dataset: {p: person_count_text(n, persons_below) for p, n in counts.items()}
+              for dataset, counts in beyond.items()}
+    for dataset, counts in labels.items():
+        scores = ", ".join(f"{p} ({label} standardised person(s) beyond it)" for p, label in counts.items())
         log.warning("dataset %s: a PGS per SD beyond +-%g in %s; no polygenic score "
                     "reaches that far (a sample with broken genotypes, or a score driven by a rare variant of large "
                     "weight): the SD and every per-SD estimate (OR, HR) of the score lean on those persons; check "
                     "those samples' genotypes and the score's weights", dataset, BEYOND_SD, scores)
+    return labels
 
 
 def run(ctx: StageContext) -> None:
@@ -342,6 +346,11 @@ def run(ctx: StageContext) -> None:
     per_sd, standardisation = standardise_datasets(reduce(DataFrame.unionByName, to_standardise), pgs_ids,
                                                    cfg.pgs.standardisation, "dataset", names, pcs=std_pcs,
                                                    min_samples=cfg.report.small_count_threshold)
+    # Over the persons the mean and SD were fitted on (one row each), not the analysis frame: an
+    # excluded person (bipolar, sex other, no phenotype row) far out inflates every analysed
+    # person's SD as much, and the frame leaves them out (session 48: a person at raw 200 with
+    # status excluded left the analysed persons' SD of the score 0.15, no WARNING).
+    beyond_sd = warn_beyond_sd(persons_beyond_sd(per_sd, pgs_ids), cfg.report.small_count_threshold)
     frames = []
     for name in names:
         frames.append(derive_analysis_frame(per_sd.where(F.col("dataset") == name).drop("dataset", "ancestry", *std_pcs),
@@ -352,7 +361,6 @@ def run(ctx: StageContext) -> None:
     with ctx.publish() as out:
         out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
         written = spark.read.parquet(out.table_path("analysis_frame"))
-        warn_beyond_sd(persons_beyond_sd(written, pgs_ids), cfg.report.small_count_threshold)
         counts = count_by_status(written).orderBy("dataset", "definition", "status")
         out.write_table("cohort_counts", counts, COHORT_COUNTS)
         flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
@@ -366,3 +374,5 @@ def run(ctx: StageContext) -> None:
         # Scores that fell back to the overall z (a PC fit that failed), per dataset: {pgs_id: reason}.
         out.notes["pgs_standardisation_fallback"] = {d: info["fallback"] for d, info in standardisation.items()
                                                      if info.get("fallback")}
+        # Scores with a standardised person beyond +-BEYOND_SD, per dataset: {pgs_id: count label}.
+        out.notes["pgs_beyond_sd"] = beyond_sd

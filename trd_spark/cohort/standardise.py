@@ -353,8 +353,10 @@ BEYOND_SD = 10.0
 def persons_beyond_sd(frame: DataFrame, pgs_ids: Sequence[str], bound: float = BEYOND_SD) -> dict[str, dict[str, int]]:
     """Persons with a PGS per SD beyond +-``bound``, per dataset and score, in ONE Spark job.
 
-    ``frame``: the analysis frame (``dataset``, ``person_id``, one PGS-per-SD column per pgs_id;
-    a person has one row per definition, the same PGS in each). Returns dataset -> {pgs_id:
+    ``frame``: ``dataset``, ``person_id``, one PGS-per-SD column per pgs_id: the standardisation's
+    output (``standardise_datasets``: the persons the mean and SD were fitted on, one row each; the
+    cohort stage's input) or an analysis frame (one row per definition, the same PGS in each: the
+    persons are de-duplicated). Returns dataset -> {pgs_id:
     persons (distinct) beyond the bound}, only datasets and scores with at least one; a null
     PGS is not beyond. Only the rows beyond the bound are de-duplicated and counted (few or none),
     so the job is one scan of the frame."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from trd_spark.cohort.standardise import fallback_fix, floor_set_by_pcs
+from trd_spark.cohort.standardise import BEYOND_SD, fallback_fix, floor_set_by_pcs
 from trd_spark.config import Config, is_uri
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import known_levels
@@ -575,6 +575,23 @@ def standardisation_fallback_note(fallback: dict[str, dict[str, str]], *, pcs_se
                    + f". Fix: {fallback_fix(small_only, pcs_set_floor)}.")
 
 
+def beyond_sd_note(beyond: dict[str, dict[str, str]]) -> str:
+    """A visible warning naming each dataset and the scores with a standardised person beyond
+    +-``cohort.standardise.BEYOND_SD`` SD, the persons as count labels (the cohort log's WARNING,
+    ``cohort.stage.warn_beyond_sd``). ``beyond``: the cohort manifest's ``notes.pgs_beyond_sd``,
+    dataset -> {pgs_id: label (``logs.person_count_text``: never a count of 1..T-1)}. "" when none:
+    a scheduled run otherwise published per-SD estimates leaning on a broken sample with the
+    finding in a run log only."""
+    parts = [f"dataset {ds}: {', '.join(f'{p} ({n} standardised person(s))' for p, n in sorted(scores.items()))}"
+             for ds, scores in sorted(beyond.items()) if scores]
+    if not parts:
+        return ""
+    return warning(f"A PGS per SD beyond +-{BEYOND_SD:g}, which no polygenic score reaches (a sample with broken "
+                   "genotypes, or a score driven by a rare variant of large weight): the SD and every per-SD "
+                   "estimate (OR, HR) of these scores lean on those persons: " + "; ".join(parts)
+                   + ". Check those samples' genotypes and the scores' weights.")
+
+
 # The count-bearing export tables: what an outsider holding an export can subtract.
 EXPORT_COUNT_TABLES = ("cohort_counts", "cohort_flow", "pgs_distribution", "results", "cox", "km_curves")
 HIDDEN_COUNTS_FILE = "hidden_counts.json"
@@ -733,7 +750,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                  other_exports: dict[str, dict] | None = None,
                  audited: dict[str, pd.DataFrame] | None = None, gates: dict[str, dict] | None = None,
                  dataset_gates: dict[str, dict] | None = None, absent_tables: list[str] | None = None,
-                 ehr_evidence: str | None = None) -> dict[str, str]:
+                 ehr_evidence: str | None = None, beyond_sd: dict[str, dict[str, str]] | None = None,
+                 ) -> dict[str, str]:
     """All exported files {name: text} from the release's (internal) tables (``t``: name ->
     table; an optional table that was not written is absent). Pure but for filling ``audited``.
 
@@ -742,7 +760,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
     them and this export can be derived, and the Methods name them (labels only, no count).
 
     ``standardisation_fallback``: the cohort manifest's ``notes.pgs_standardisation_fallback``
-    (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report.
+    (dataset -> {pgs_id: FitFailure value}); any entry is a visible warning in the report, as is
+    any entry of ``beyond_sd``, its ``notes.pgs_beyond_sd`` (``beyond_sd_note``).
 
     ``audited``: when given, filled with ``tables.suppress_release``'s tables (the counts as the
     export shows them; ``run`` records how report.html shows the genotyped -> analysed table,
@@ -822,6 +841,9 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         standardisation_fallback or {}, pcs_set_floor=floor_set_by_pcs(threshold, cfg.pgs.standardisation_n_pcs))
     if fallback_html:
         sections.append(("standardisation", "PGS standardisation fallback", fallback_html))
+    beyond_html = beyond_sd_note(beyond_sd or {})
+    if beyond_html:
+        sections.append(("beyond_sd", "PGS far beyond a normal tail", beyond_html))
     if "pgs_distribution" in safe:
         dist = safe["pgs_distribution"]
         # Which persons (pgs_distribution: the primary definition's analysis frame, every status),
@@ -1038,7 +1060,8 @@ def run(ctx: StageContext) -> dict[str, str]:
     files = build_report(cfg, t, _versions(ctx), cohort_notes.get("pgs_standardisation_fallback"), others, audited,
                          gates=phenotype_notes.get("gates"), dataset_gates=cohort_notes.get("gates"),
                          absent_tables=phenotype_notes.get("optional_tables_absent"),
-                         ehr_evidence=(phenotype_notes.get("ehr_evidence") or {}).get("rule"))
+                         ehr_evidence=(phenotype_notes.get("ehr_evidence") or {}).get("rule"),
+                         beyond_sd=cohort_notes.get("pgs_beyond_sd"))
     log.info("report: %d files (%s)", len(files), ", ".join(sorted(files)))
     with ctx.publish() as writer:
         for name, text in files.items():
