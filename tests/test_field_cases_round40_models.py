@@ -149,3 +149,19 @@ def test_a_few_valued_score_shows_no_group_moments_that_count_its_carriers():
     quantiles = list(QUANTILE_LEVELS)
     assert out.loc["P1", quantiles].isna().all().all(), out.loc["P1", quantiles]
     assert out.loc[("P2", "EUR"), quantiles].notna().all(), out.loc["P2"]  # 5,000 persons: their own rule
+
+
+def test_persons_beyond_sd_counts_persons_on_both_sides_once_each(spark):
+    """``cohort.standardise.persons_beyond_sd`` on an inline frame of two definitions (a person
+    one row per definition, the same PGS in each): person 1 at -12, person 2 at +12, person 3
+    without the score (null), person 4 at 3. PGS A: 2 persons beyond (a negative outlier counts,
+    each person once, a null is not beyond); PGS B, within the bound everywhere: absent, as is
+    dataset e. Mutants killed: ``F.abs`` removed (1), ``dropDuplicates`` removed (4 rows)."""
+    from trd_spark.cohort.standardise import persons_beyond_sd
+
+    values = {1: (-12.0, 0.5), 2: (12.0, -9.9), 3: (None, 1.0), 4: (3.0, 9.9)}
+    rows = [("d", definition, pid, a, b) for definition in ("ad3", "ad4") for pid, (a, b) in values.items()]
+    rows.append(("e", "ad3", 5, 1.0, 2.0))
+    frame = spark.createDataFrame(rows, "dataset string, definition string, person_id long, A double, B double")
+    assert persons_beyond_sd(frame, ["A", "B"]) == {"d": {"A": 2}}
+    assert persons_beyond_sd(frame, []) == {}

@@ -339,7 +339,6 @@ def standardise_datasets(
     raise InputDataError(f"unknown standardisation {method!r}", where="pgs.standardisation")
 
 
-
 # A polygenic score sums many small effects and is close to normal: among All of Us' ~300k persons
 # the largest |z| of a normal sample is about 5, and P(|z| > 10) is about 1.5e-23 per person. A
 # value beyond this bound is no tail of the score but a sample or a score gone wrong (a sample
