@@ -490,10 +490,20 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         SELECT r.set_name, r.domain, r.kind, r.root_id, CAST(a.descendant_concept_id AS BIGINT)
         FROM roots r JOIN {src['concept_ancestor']} a ON a.ancestor_concept_id = r.root_id
         WHERE r.descendants {valid_descendant}""")
-    x("""CREATE TEMP TABLE cset AS
+    # A set's dose-form words (exclude_dose_forms): a member whose concept_name holds one as a whole
+    # word, case-insensitive, is no member (RxNorm names end with the dose form: a topical doxepin
+    # under any code or at the dose-form level).
+    x("CREATE TEMP TABLE dose_forms (set_name VARCHAR, word VARCHAR)")
+    forms = [(name, w) for name, cs in cfg.concept_sets.concept_sets.items() for w in cs.exclude_dose_forms]
+    if forms:
+        con.executemany("INSERT INTO dose_forms VALUES (?, ?)", forms)
+    x(f"""CREATE TEMP TABLE cset AS
         SELECT DISTINCT i.set_name, i.domain, i.root_id, i.concept_id FROM members i
         WHERE i.kind = 'include' AND NOT EXISTS (
-          SELECT 1 FROM members e WHERE e.kind = 'exclude' AND e.set_name = i.set_name AND e.concept_id = i.concept_id)""")
+          SELECT 1 FROM members e WHERE e.kind = 'exclude' AND e.set_name = i.set_name AND e.concept_id = i.concept_id)
+          AND NOT EXISTS (
+          SELECT 1 FROM dose_forms f JOIN {src['concept']} n ON n.concept_id = i.concept_id
+          WHERE f.set_name = i.set_name AND regexp_matches(n.concept_name, '(?i)\\b' || f.word || '\\b'))""")
 
     def in_set(col: str, name: str) -> str:
         return f"{col} IN (SELECT concept_id FROM cset WHERE set_name = {_q(name)})"

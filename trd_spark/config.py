@@ -814,6 +814,23 @@ class ConceptSet(_Strict):
     # Empty only for a somatic set awaiting verified IDs (matches nothing; checked on load).
     include: list[ConceptRef] = Field(default_factory=list)
     exclude: list[ConceptRef] = Field(default_factory=list)
+    # RxNorm dose-form words (e.g. "Topical"): a member drug concept whose concept_name holds one as
+    # a whole word (case-insensitive) is no member, whatever its code: RxNorm's normalized names end
+    # with the dose form ("doxepin hydrochloride 50 MG/ML Topical Cream", the dose-form-level
+    # "doxepin Topical Cream", "... [Zonalon]"), and the chain reads ``concept`` but not
+    # concept_relationship's 'RxNorm has dose form'. For a skin product of an antidepressant
+    # ingredient coded under any clinical drug, at any level (field case round 41: one excluded code
+    # missed the rest). Drug sets only (checked below).
+    exclude_dose_forms: list[Annotated[str, Field(pattern=r"^[A-Za-z]+( [A-Za-z]+)*$")]] = Field(default_factory=list)
+
+    @field_validator("exclude_dose_forms")
+    @classmethod
+    def _dose_forms_of_drugs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        # A dose form names drug products only; on another set the words would match concept
+        # names of another meaning ("Topical" in a procedure name), silently.
+        if v and info.data.get("domain") != "drug":
+            raise ValueError("exclude_dose_forms names RxNorm dose forms: a drug set's only")
+        return v
 
     @field_validator("also_domains")
     @classmethod

@@ -21,6 +21,7 @@ them with vocabulary tables again and again; the small filtered frames then use 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,7 +47,10 @@ class Vocabulary:
     ``domains``: concept_id -> domain_id ('Condition', 'Drug' ...) for every root found;
     ``standard``: concept_id -> standard_concept ('S', 'C' or None) for every root found;
     ``invalid``: concept_id -> invalid_reason ('D', 'U') for the roots found whose ``concept``
-    row has one (not blank; none when the table has no such column).
+    row has one (not blank; none when the table has no such column);
+    ``form_names``: concept_id -> concept_name for the descendants whose name holds a word of any
+    set's ``exclude_dose_forms`` (``dose_form_pattern``; each set matches its own words:
+    ``dose_form_excluded``).
     """
 
     codes: dict[tuple[str, str], int]
@@ -56,6 +60,16 @@ class Vocabulary:
     domains: dict[int, str] = field(default_factory=dict)
     standard: dict[int, str | None] = field(default_factory=dict)
     invalid: dict[int, str] = field(default_factory=dict)
+    form_names: dict[int, str] = field(default_factory=dict)
+
+
+def dose_form_pattern(words: Iterable[str]) -> str | None:
+    """The regular expression matching a concept name that holds one of ``words`` as a whole word,
+    case-insensitive (``(?i)\\b(?:topical|cutaneous)\\b``), read alike by Java (Spark ``rlike``),
+    Python ``re`` and RE2 (DuckDB ``regexp_matches``: the twin); None for no word. The words are
+    letters and blanks (``ConceptSet.exclude_dose_forms``), so nothing needs escaping."""
+    distinct = sorted({w.strip().lower() for w in words})
+    return f"(?i)\\b(?:{'|'.join(distinct)})\\b" if distinct else None
 
 
 def load_vocabulary(
@@ -66,7 +80,8 @@ def load_vocabulary(
     Three queries: ``concept`` once for the code references and the ID references together
     (codes, names, found), then ``concept_ancestor`` for the roots to expand (which the codes
     resolve first), then ``concept`` for the descendants with an ``invalid_reason``, which are
-    left out as ATLAS leaves them out (``_invalid_concepts``).
+    left out as ATLAS leaves them out, and, in the same query, when a set names
+    ``exclude_dose_forms``, the descendants' names holding one (``_descendant_facts``).
 
     Raises ConfigError (``where``: the concept-set YAML) naming each vocabulary + code
     reference that matches more than one ``concept`` row: the CDM does not make
@@ -105,6 +120,7 @@ def load_vocabulary(
         codes.update({key: ids.pop() for key, ids in matches.items()})
     roots = sorted({i for r in refs if (i := _root(r, codes)) is not None})
     descendants: dict[int, set[int]] = {}
+    form_names: dict[int, str] = {}
     expand = sorted({i for r in refs if r.descendants and (i := _root(r, codes)) is not None})
     if expand:
         # No distinct() in Spark (one more shuffle and job): repeated links fall into the sets.
@@ -117,7 +133,9 @@ def load_vocabulary(
         # as OHDSI's ATLAS/circe expands a set (its descendant query keeps c.invalid_reason IS
         # NULL): a concept_ancestor row can still reach one after a vocabulary refresh, and its
         # records then counted as, say, MDD where the OHDSI definition does not count them.
-        invalid = _invalid_concepts(concept, {int(row.descendant_concept_id) for row in links})
+        # The same job collects the descendants' names holding a set's dose-form word (exclude_dose_forms).
+        pattern = dose_form_pattern(w for cs in concept_sets for w in cs.exclude_dose_forms)
+        invalid, form_names = _descendant_facts(concept, {int(row.descendant_concept_id) for row in links}, pattern)
         for row in links:
             if int(row.descendant_concept_id) not in invalid:
                 descendants.setdefault(int(row.ancestor_concept_id), set()).add(int(row.descendant_concept_id))
@@ -130,18 +148,29 @@ def load_vocabulary(
     invalid_roots = {int(r.concept_id): r.invalid_reason for r in rows
                      if r.concept_id in root_set and r.invalid_reason}
     return Vocabulary(codes, {k: frozenset(v) for k, v in descendants.items()}, names, frozenset(found), domains,
-                      standard, invalid_roots)
+                      standard, invalid_roots, form_names)
 
 
 def _invalid_concepts(concept: DataFrame, ids: set[int]) -> set[int]:
     """The concepts of ``ids`` whose ``concept`` row has an ``invalid_reason`` (not null, not
     blank); none when the table has no such column. One Spark job (a filter, no join)."""
-    if not ids or "invalid_reason" not in concept.columns:
-        return set()
+    return _descendant_facts(concept, ids, None)[0]
+
+
+def _descendant_facts(concept: DataFrame, ids: set[int], pattern: str | None) -> tuple[set[int], dict[int, str]]:
+    """(``_invalid_concepts`` of ``ids``, concept_id -> concept_name for those of ``ids`` whose name
+    matches ``pattern``, ``dose_form_pattern``; empty for None). One Spark job (a filter, no
+    join), none when there is nothing to look for; collects the size of the matches."""
+    has_reason = "invalid_reason" in concept.columns
+    if not ids or (not has_reason and pattern is None):
+        return set(), {}
     reason = F.trim(F.col("invalid_reason"))
-    rows = (concept.where(F.col("concept_id").isin(sorted(ids)) & reason.isNotNull() & (reason != ""))
-            .select("concept_id").collect())
-    return {int(r.concept_id) for r in rows}
+    bad = (reason.isNotNull() & (reason != "")) if has_reason else F.lit(False)
+    formed = F.coalesce(F.col("concept_name").rlike(pattern), F.lit(False)) if pattern is not None else F.lit(False)
+    rows = (concept.where(F.col("concept_id").isin(sorted(ids)) & (bad | formed))
+            .select("concept_id", "concept_name", bad.alias("bad"), formed.alias("formed")).collect())
+    return ({int(r.concept_id) for r in rows if r.bad},
+            {int(r.concept_id): r.concept_name for r in rows if r.formed})
 
 
 def absent_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
@@ -341,6 +370,19 @@ def _expand_ref(ref: ConceptRef, vocab: Vocabulary) -> frozenset[int]:
     return frozenset({root}) | below
 
 
+def dose_form_excluded(concept_set: ConceptSet, vocab: Vocabulary) -> frozenset[int]:
+    """The set's members left out for their dose form: the concepts (roots by their ``names``,
+    descendants by their ``form_names``) whose ``concept_name`` holds a word of the set's
+    ``exclude_dose_forms`` (``dose_form_pattern``; a null name matches nothing). Empty without
+    such words. Not intersected with the set: callers subtract it."""
+    pattern = dose_form_pattern(concept_set.exclude_dose_forms)
+    if pattern is None:
+        return frozenset()
+    regex = re.compile(pattern)
+    return frozenset(i for names in (vocab.names, vocab.form_names) for i, name in names.items()
+                     if name is not None and regex.search(name))
+
+
 def _expand_refs(refs: list[ConceptRef], vocab: Vocabulary) -> frozenset[int]:
     out: frozenset[int] = frozenset()
     for r in refs:
@@ -349,8 +391,10 @@ def _expand_refs(refs: list[ConceptRef], vocab: Vocabulary) -> frozenset[int]:
 
 
 def expand_concept_set(concept_set: ConceptSet, vocab: Vocabulary) -> frozenset[int]:
-    """Concept IDs in the set: includes (with descendants) minus excludes (with descendants)."""
-    return _expand_refs(concept_set.include, vocab) - _expand_refs(concept_set.exclude, vocab)
+    """Concept IDs in the set: includes (with descendants) minus excludes (with descendants) minus
+    the members of an excluded dose form (``dose_form_excluded``)."""
+    return (_expand_refs(concept_set.include, vocab) - _expand_refs(concept_set.exclude, vocab)
+            - dose_form_excluded(concept_set, vocab))
 
 
 def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int, int, str]]:
@@ -360,9 +404,10 @@ def ingredient_map(concept_set: ConceptSet, vocab: Vocabulary) -> list[tuple[int
     product (clinical/branded drug, pack ...) maps to each included ingredient it descends
     from, so a combination product maps to several rows. The ingredient maps to itself.
     ``ingredient_name`` is the ``concept`` name, else the name written in the concept set.
-    Drug concepts in the set's excludes are removed. Sorted, distinct.
+    Drug concepts in the set's excludes and of its excluded dose forms (``dose_form_excluded``)
+    are removed. Sorted, distinct.
     """
-    excluded = _expand_refs(concept_set.exclude, vocab)
+    excluded = _expand_refs(concept_set.exclude, vocab) | dose_form_excluded(concept_set, vocab)
     rows: dict[tuple[int, int], str] = {}
     for ref in concept_set.include:
         root = _member_root(ref, vocab)

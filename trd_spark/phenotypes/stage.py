@@ -31,6 +31,7 @@ from trd_spark.phenotypes.concepts import (
     conditional_member_ids,
     conditional_refs,
     conditional_source_ids,
+    dose_form_excluded,
     expand_concept_set,
     id_frame,
     ingredient_frame,
@@ -283,15 +284,18 @@ def study_vocabulary(omop: dict[str, DataFrame], cfg: Config) -> Vocabulary:
 
 
 def study_concept_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
-    """Per domain: every concept ID of any study concept set of that domain (excludes ignored).
+    """Per domain: every concept ID of any study concept set of that domain (excludes and
+    ``exclude_dose_forms`` ignored).
 
     A superset is fine here (each definition applies its own set); it lets one filter per
-    event table drop the rows no rule reads before anything else happens.
+    event table drop the rows no rule reads before anything else happens. (The drug records'
+    quirk counts are over it: a topical form's records are counted there as before, the DuckDB
+    twin's too.)
     """
     out: dict[str, frozenset[int]] = {domain: frozenset() for domain in EVENT_TABLES}
     for name in study_concept_set_names(cfg):
         cs = _concept_set(cfg, name)
-        ids = expand_concept_set(cs.model_copy(update={"exclude": []}), vocab)
+        ids = expand_concept_set(cs.model_copy(update={"exclude": [], "exclude_dose_forms": []}), vocab)
         for domain in cs.domains:  # a set read in several tables (also_domains) filters each
             out[domain] |= ids
     return out
@@ -1528,9 +1532,17 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     on a real concept; logged only), and one per set with references to a standard concept
     marked invalid (``concepts.invalid_refs``; kept, as ATLAS keeps them; logged only). An
     ``only_if_standard`` reference this release does not hold as a standard concept is one INFO
-    line per set (``concepts.conditional_refs``: expected in some vocabulary releases)."""
+    line per set (``concepts.conditional_refs``: expected in some vocabulary releases), and so is
+    the number of a set's members left out for their dose form (``concepts.dose_form_excluded``:
+    concepts, not persons)."""
     out = {}
     for name in study_concept_set_names(cfg):
+        cs = _concept_set(cfg, name)
+        if cs.exclude_dose_forms:
+            formed = dose_form_excluded(cs, vocab) & expand_concept_set(cs.model_copy(update={"exclude_dose_forms": []}),
+                                                                       vocab)
+            log.info("phenotypes: concept set %s: %d member concept(s) left out for their dose form (%s)", name,
+                     len(formed), ", ".join(cs.exclude_dose_forms))
         conditional = conditional_refs(_concept_set(cfg, name), vocab)
         if conditional:
             log.info("phenotypes: concept set %s: %d reference(s) used only where this release holds them as a "
