@@ -159,3 +159,25 @@ def test_the_guard_reads_keys_built_at_run_time():
     assert raw_person_counts_in_json({"gates": [{"samples": {"A": 7, "B": "<20"}}]}) == ["gates[0].samples.A: 7"]
     assert raw_person_counts_in_json({"note": "35 of 2,983 persons"})
     assert raw_person_counts_in_json({"n_persons": "20+", "files": {"x.tsv": {"bytes": 7}}, "n_rows": 7}) == []
+
+
+def test_identifier_guard_discounts_only_the_configs_concept_labels():
+    """tests/identifier_guard.py (session 48): the phenotype stage's INFO line naming the
+    only_if_standard reference RxNorm 1000091 (also a toy person_id) is no identifier, read from
+    the loaded config's concept sets; the same number anywhere else still is one, and so is a
+    vocabulary code the config does not reference."""
+    from identifier_guard import config_labels, identifiers_in
+
+    from trd_spark.config import DEFAULT_CONFIG
+
+    labels = config_labels(DEFAULT_CONFIG)
+    assert "RxNorm 1000091" in labels
+    ids = {"1000091", "1000092", "10000910"}
+    line = ("2026-12-07 03:26:54,165 INFO    trd_spark.phenotypes.stage: phenotypes: concept set antidepressants: "
+            "1 reference(s) used only where this release holds them as a standard concept, not a member here: "
+            "RxNorm 1000091 (doxepin hydrochloride 50 MG/ML Topical Cream): not in concept")
+    assert identifiers_in(line, ids, labels) == []
+    assert identifiers_in(line + "\nqc: person 1000091 dropped", ids, labels) == ["1000091"]
+    assert identifiers_in("1000091", ids, labels) == ["1000091"]
+    assert identifiers_in("RxNorm 10000910; xRxNorm 1000091", ids, labels) == ["1000091", "10000910"]
+    assert identifiers_in("RxNorm 1000092", ids, labels) == ["1000092"]  # no reference of the config
