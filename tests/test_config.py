@@ -336,3 +336,19 @@ def test_last_trial_adequate_false_on_another_rule_than_a_sequence_is_a_config_e
     with pytest.raises(ConfigError, match=r"last_trial_adequate: false applies to rule 'antidepressant_sequence' "
                                           r"only, not '(augmentation|somatic)'"):
         load_config(write_config(tmp_path, set_flag(index)))
+
+
+@pytest.mark.parametrize("threshold", [10, 19, 1])
+def test_small_count_threshold_below_20_is_a_config_error(tmp_path, threshold):
+    """``report.small_count_threshold: 10`` was accepted (``ge=1``) and export/ then showed counts
+    10-19 with no message, against the project's rule and the All of Us dissemination policy (no
+    count 1-19 published; session 48). It is one ConfigError naming the file, the key and the rule;
+    20 (the default) and a stricter 21 load."""
+    path = write_config(tmp_path, lambda r: r.setdefault("report", {}).update(small_count_threshold=threshold))
+    with pytest.raises(ConfigError, match=rf"c.yaml: report.small_count_threshold: Value error, {threshold} is below 20: "
+                                          r"no count 1-19 may be published \(the All of Us Data and Statistics "
+                                          r"Dissemination Policy\)"):
+        load_config(path)
+    for allowed in (20, 21):
+        path = write_config(tmp_path, lambda r, t=allowed: r.setdefault("report", {}).update(small_count_threshold=t))
+        assert load_config(path).report.small_count_threshold == allowed

@@ -697,16 +697,32 @@ class ModelSettings(_Strict):
     km_step_days: int = Field(30, ge=1)
 
 
+# The lowest ``report.small_count_threshold``: counts 1-19 are never published (README Privacy).
+MIN_SMALL_COUNT_THRESHOLD = 20
+
+
 class ReportSettings(_Strict):
     """``report``: small-count threshold and report options."""
-    # Counts from 1 to (small_count_threshold - 1) are shown as "<threshold" in exports.
-    small_count_threshold: int = Field(20, ge=1)
+    # Counts from 1 to (small_count_threshold - 1) are shown as "<threshold" in exports. At least
+    # 20: no count 1-19 is ever published (the project's rule; the All of Us Data and Statistics
+    # Dissemination Policy); a higher one (21 for AoU's own wording, "1 to 20") is stricter.
+    small_count_threshold: int = 20
     # Other output roots whose exports this release's export must give no small difference with,
     # read as output_root is (each release's current export/ and export_history/; README
     # Privacy, "Two releases' exports"): earlier releases exported from another bucket or
     # workspace (an All of Us workspace is tied to one CDR version). One that does not exist is
     # a config error: audited against nothing, the export would say nothing of it.
     audit_output_roots: list[str] = Field(default_factory=list)
+
+    @field_validator("small_count_threshold")
+    @classmethod
+    def _publishes_no_count_below_20(cls, v: int) -> int:
+        # A threshold of 10 showed counts 10-19 in export/, with no message (session 48).
+        if v < MIN_SMALL_COUNT_THRESHOLD:
+            raise ValueError(
+                f"{v} is below {MIN_SMALL_COUNT_THRESHOLD}: no count 1-{MIN_SMALL_COUNT_THRESHOLD - 1} may be "
+                "published (the All of Us Data and Statistics Dissemination Policy); use 20, or 21 for AoU's own wording")
+        return v
 
 
 class LoggingSettings(_Strict):
