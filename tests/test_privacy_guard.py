@@ -28,6 +28,9 @@ REVIEWED = {
     ("trd_spark/toydata/generate.py", "MIN_PERSONS"): "toy data generator's minimum size (a constant)",
     ("trd_spark/pgs/pgen_engine.py", "str(e).splitlines()[0]"):
         "a library's read error after 'the samples:' (pandas' parser text), not a count",
+    ("trd_spark/report/stage.py", "label"):
+        "beyond_sd_note: the cohort manifest's notes.pgs_beyond_sd, written as person_count_text labels "
+        "by cohort.stage.warn_beyond_sd",
 }
 
 

@@ -273,8 +273,9 @@ def warn_beyond_sd(beyond: dict[str, dict[str, int]], persons_below: int) -> dic
     which report.html shows (``report.stage.beyond_sd_note``)."""
     labels = {dataset: {p: person_count_text(n, persons_below) for p, n in counts.items()}
               for dataset, counts in beyond.items()}
-    for dataset, counts in labels.items():
-        scores = ", ".join(f"{p} ({label} standardised person(s) beyond it)" for p, label in counts.items())
+    for dataset, counts in beyond.items():
+        scores = ", ".join(f"{p} ({person_count_text(n, persons_below)} standardised person(s) beyond it)"
+                           for p, n in counts.items())
         log.warning("dataset %s: a PGS per SD beyond +-%g in %s; no polygenic score "
                     "reaches that far (a sample with broken genotypes, or a score driven by a rare variant of large "
                     "weight): the SD and every per-SD estimate (OR, HR) of the score lean on those persons; check "

@@ -582,7 +582,7 @@ def beyond_sd_note(beyond: dict[str, dict[str, str]]) -> str:
     dataset -> {pgs_id: label (``logs.person_count_text``: never a count of 1..T-1)}. "" when none:
     a scheduled run otherwise published per-SD estimates leaning on a broken sample with the
     finding in a run log only."""
-    parts = [f"dataset {ds}: {', '.join(f'{p} ({n} standardised person(s))' for p, n in sorted(scores.items()))}"
+    parts = [f"dataset {ds}: {', '.join(f'{p} ({label} standardised person(s))' for p, label in sorted(scores.items()))}"
              for ds, scores in sorted(beyond.items()) if scores]
     if not parts:
         return ""
