@@ -11,6 +11,7 @@ summary and in the stage manifest. A contrast with zero cases in a dataset is a 
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import re
@@ -285,7 +286,23 @@ def warned_run(toy, tmp_path_factory):
     shutil.rmtree(omop / "concept.parquet", ignore_errors=True)
     (omop / "concept.parquet").unlink(missing_ok=True)
     concept[concept.concept_id != ingredient].to_parquet(omop / "concept.parquet", index=False)
-    config = write_config(tmp, toy, lambda raw: raw["omop"].update(path=str(omop)))
+    # Two more persons, read under any_record: one whose only EHR row lies after the cutoff, which the
+    # phenotypes stage's run() counts while the MDD groups are written (274ae37; no other run reaches it),
+    # and one without any row (no EHR data either, so that count differs from the persons without EHR data).
+    person = pd.read_parquet(omop / "person.parquet")
+    late = person.iloc[:1].assign(person_id=int(person.person_id.max()) + 1)
+    pd.concat([person, late, late.assign(person_id=late.person_id + 1)], ignore_index=True) \
+        .to_parquet(omop / "person.parquet", index=False)
+    periods = pd.read_parquet(omop / "observation_period.parquet")  # theirs: no_observation_period gate
+    pd.concat([periods, *(periods.iloc[:1].assign(observation_period_id=int(periods.observation_period_id.max()) + k,
+                                                  person_id=int(late.person_id.iloc[0]) + k - 1) for k in (1, 2))],
+              ignore_index=True).to_parquet(omop / "observation_period.parquet", index=False)
+    conditions = pd.read_parquet(omop / "condition_occurrence.parquet")
+    after = conditions.iloc[:1].assign(condition_occurrence_id=int(conditions.condition_occurrence_id.max()) + 1,
+                                       person_id=int(late.person_id.iloc[0]), condition_start_date=dt.date(2024, 1, 2),
+                                       condition_end_date=dt.date(2024, 1, 2))
+    pd.concat([conditions, after], ignore_index=True).to_parquet(omop / "condition_occurrence.parquet", index=False)
+    config = write_config(tmp, toy, lambda raw: raw["omop"].update(path=str(omop), ehr_evidence="any_record"))
     import contextlib
     import io
     err = io.StringIO()
@@ -303,6 +320,19 @@ def test_suspicious_omop_records_are_counted_warnings(warned_run):
     assert quirks == {"n_end_before_start": 3, "n_negative_days_supply": 2, "n_zero_days_supply": 0,
                       "n_refill_course_over_max": 0, "n_negative_refills": 0, "n_administration_one_day": 0,
                       "n_verbatim_end_not_after_start": 0}
+    # Oracle (pandas): persons with EHR rows, every one dated after omop.data_cutoff_date (the added one at least)
+    omop = Path(yaml.safe_load(config.read_text())["omop"]["path"])
+    cutoff = pd.Timestamp(yaml.safe_load(config.read_text())["omop"]["data_cutoff_date"])
+    dates = pd.concat([pd.read_parquet(omop / f"{t}.parquet")[["person_id", c]].set_axis(["person_id", "d"], axis=1)
+                       for t, c in (("condition_occurrence", "condition_start_date"),
+                                    ("drug_exposure", "drug_exposure_start_date"),
+                                    ("procedure_occurrence", "procedure_date"),
+                                    ("device_exposure", "device_exposure_start_date"))])
+    dates = dates[dates.person_id.isin(pd.read_parquet(omop / "person.parquet").person_id)]
+    after_only = (pd.to_datetime(dates.d) > cutoff).groupby(dates.person_id).all().sum()
+    assert after_only >= 1
+    ehr = manifest["notes"]["ehr_evidence"]
+    assert ehr["n_persons_ehr_rows_after_cutoff_only"] == after_only < ehr["n_persons_without_ehr_data"], ehr
     absent = manifest["notes"]["concepts_absent"]
     assert any(f"concept_id {ingredient} " in ref for refs in absent.values() for ref in refs), absent
     warning_lines = [line for line in err.splitlines() if " WARNING " in line and "trd_spark.phenotypes" in line]
