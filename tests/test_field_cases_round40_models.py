@@ -165,3 +165,20 @@ def test_persons_beyond_sd_counts_persons_on_both_sides_once_each(spark):
     frame = spark.createDataFrame(rows, "dataset string, definition string, person_id long, A double, B double")
     assert persons_beyond_sd(frame, ["A", "B"]) == {"d": {"A": 2}}
     assert persons_beyond_sd(frame, []) == {}
+
+
+def test_distinct_values_are_counted_exactly_above_float_noise(spark):
+    """The suite's cluster run (tests/test_cluster.py, session 48) published a p50 the local run of
+    the same data hid: report.stage.pgs_distribution counted a group's distinct values with
+    approx_count_distinct (HyperLogLog) on raw doubles, so a continuous score's group of 21 persons
+    could read below 20 (few-valued, every statistic hidden) in one run and not in another, and a
+    two-valued score whose equal values differ in their last bits (another summation order) read as
+    many values (published: its median gives the carriers). Exact count of values rounded to 9
+    places: 2 and 21. On the approximate count of raw values the noisy score reads ~60."""
+    from trd_spark.report.stage import pgs_distribution
+
+    rows = [("d1", "eur", "ad3", 0.5 + i * 1e-15 if i % 3 else -1.0 + i * 1e-15, float(i) * 0.37) for i in range(60)]
+    rows += [("d1", "afr", "ad3", None, float(i) * 0.11) for i in range(21)]
+    frame = spark.createDataFrame(rows, "dataset string, ancestry string, definition string, P1 double, P2 double")
+    out = pgs_distribution(frame, ["P1", "P2"], "ad3").set_index(["ancestry", "pgs_id"])["n_values"]
+    assert out.to_dict() == {("afr", "P2"): 21, ("eur", "P1"): 2, ("eur", "P2"): 60}

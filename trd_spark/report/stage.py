@@ -238,12 +238,22 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+# Decimal places (of a PGS per SD) at which two values count as one in ``pgs_distribution``'s
+# distinct values: far below any real difference between two persons' scores, far above float noise.
+DISTINCT_DECIMALS = 9
+
+
 def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> pd.DataFrame:
     """Per dataset x ancestry group x PGS: n, mean, sd and quantiles of the PGS (per SD),
     computed in Spark (one definition's rows, so each person counts once), and the group's
-    distinct PGS values (``tables.DISTINCT_VALUES``, approximate; internal: the export's
-    suppression reads it, ``tables.few_valued_scores``, and leaves it out). Only aggregates
-    reach the driver."""
+    distinct PGS values (``tables.DISTINCT_VALUES``; internal: the export's suppression reads it,
+    ``tables.few_valued_scores``, and leaves it out). Only aggregates reach the driver.
+
+    The distinct values are counted exactly, on values rounded to ``DISTINCT_DECIMALS`` places
+    (per SD): an approximate count (HyperLogLog, ~5% error) of a continuous score's group of 20-25
+    persons read below 20 in one run and above it in the next, and a few-valued score's equal values
+    computed in another summation order (a cluster run that lost a worker) differ in their last
+    bits; either way the same data were suppressed in one run and published in the other."""
     from pyspark.sql import functions as F
 
     have = [p for p in pgs_ids if p in frame.columns]
@@ -258,7 +268,7 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     agg = long.groupBy("dataset", "ancestry", "pgs_id").agg(
         F.count("*").alias("n"), F.mean("value").alias("mean"), F.stddev("value").alias("sd"),
         F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q"),
-        F.approx_count_distinct("value").alias(DISTINCT_VALUES))
+        F.countDistinct(F.round("value", DISTINCT_DECIMALS)).alias(DISTINCT_VALUES))
     pdf = agg.toPandas()
     for i, name in enumerate(QUANTILE_LEVELS):
         pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]

@@ -1696,8 +1696,9 @@ def same_across_definitions(cells: list[tuple[tuple, int]]) -> list[dict]:
 # The quantile columns of pgs_distribution and their levels: what ``report.stage`` computes
 # (Spark's percentile_approx) and what ``quantile_shown`` checks, one list for both.
 QUANTILE_LEVELS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
-# pgs_distribution's internal column: the distinct PGS values of the group (``report.stage``,
-# Spark's approx_count_distinct); read by ``few_valued_scores``, never exported.
+# pgs_distribution's internal column: the distinct PGS values of the group (``report.stage``:
+# exact, on values rounded to ``report.stage.DISTINCT_DECIMALS`` places); read by
+# ``few_valued_scores``, never exported.
 DISTINCT_VALUES = "n_values"
 
 
