@@ -246,6 +246,20 @@ def test_every_option_says_what_it_is_and_stage_help_names_real_upstreams():
             assert "upstream" not in text and "it reads no other stage's output" in text, text
 
 
+def write_headline_fits(cfg, layout) -> list[dict]:
+    """Two fits (PGS000001, PGS000002) of the discovery set's primary definition, TRD vs non-MDD,
+    n 925 / 166 cases, OR 1.25 (1.01-1.55), p 0.0123, written as models/logistic (its folder made);
+    returns the rows for ``publish_headline_export``. test_newuser_s35's and
+    test_review_s47_mutants' headline cases."""
+    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
+    rows = [{"dataset": discovery, "definition": cfg.phenotypes.primary_definition, "contrast": "trd_vs_nonmdd",
+             "pgs_id": p, "trait": "t", "domain": "d", "n": 925, "n_cases": 166, "odds_ratio": 1.25,
+             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123} for p in ("PGS000001", "PGS000002")]
+    Path(layout.table("models", "logistic")).mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(Path(layout.table("models", "logistic")) / "part-0.parquet")
+    return rows
+
+
 def publish_headline_export(layout, export: list[dict]) -> None:
     """What ``cli.headline_table`` reads beside models/logistic (published by the caller, its
     folder made): models' manifest (run m1), a report manifest made on that models run, and an

@@ -132,19 +132,14 @@ def test_the_headline_says_why_a_reexport_hides_its_fits(tmp_path):
     ends with one line saying so (how many earlier exports, no fit or count named); a first
     export, or one hiding nothing, has no such line."""
     import pandas as pd
-    from test_cli import publish_headline_export
+    from test_cli import publish_headline_export, write_headline_fits
 
     from trd_spark.cli import headline_table
     from trd_spark.layout import EXPORT_HISTORY, Layout
 
     cfg = load_config(None, overrides={"output_root": str(tmp_path)})
     layout = Layout.of(cfg)
-    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
-    rows = [{"dataset": discovery, "definition": cfg.phenotypes.primary_definition, "contrast": "trd_vs_nonmdd",
-             "pgs_id": p, "trait": "t", "domain": "d", "n": 925, "n_cases": 166, "odds_ratio": 1.25,
-             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123} for p in ("PGS000001", "PGS000002")]
-    Path(layout.table("models", "logistic")).mkdir(parents=True)
-    pd.DataFrame(rows).to_parquet(Path(layout.table("models", "logistic")) / "part-0.parquet")
+    rows = write_headline_fits(cfg, layout)
     publish_headline_export(layout, [{**r, "n": "suppressed", "n_cases": "suppressed", "odds_ratio": ""}
                                      if r["pgs_id"] == "PGS000002" else r for r in rows])
     words = ("(this release was exported before: 1 earlier export(s) in export_history/ showed a fit hidden here; "

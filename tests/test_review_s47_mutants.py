@@ -143,10 +143,8 @@ def test_the_headline_names_a_release_whose_export_under_an_audit_output_root_sh
     r1 whose published export showed both fits this release's export hides is named; the same r1
     under no root of the config is not. Mutant k6 (only ``output_root`` read) survived
     tests/test_release_s47.py, whose r1 is under the output root."""
-    from pathlib import Path
-
     import pandas as pd
-    from test_cli import publish_headline_export
+    from test_cli import publish_headline_export, write_headline_fits
 
     from trd_spark.cli import headline_table
     from trd_spark.config import load_config
@@ -156,12 +154,7 @@ def test_the_headline_names_a_release_whose_export_under_an_audit_output_root_sh
     cfg = load_config(None, overrides={"output_root": str(tmp_path / "out"), "release": "r2"})
     audited = cfg.model_copy(update={"report": cfg.report.model_copy(update={"audit_output_roots": [str(other)]})})
     layout = Layout.of(cfg)
-    discovery = next(d.name for d in cfg.datasets if d.role == "discovery")
-    rows = [{"dataset": discovery, "definition": cfg.phenotypes.primary_definition, "contrast": "trd_vs_nonmdd",
-             "pgs_id": p, "trait": "t", "domain": "d", "n": 925, "n_cases": 166, "odds_ratio": 1.25,
-             "ci_low": 1.01, "ci_high": 1.55, "p": 0.0123} for p in ("PGS000001", "PGS000002")]
-    Path(layout.table("models", "logistic")).mkdir(parents=True)
-    pd.DataFrame(rows).to_parquet(Path(layout.table("models", "logistic")) / "part-0.parquet")
+    rows = write_headline_fits(cfg, layout)
     publish_headline_export(layout, [{**r, "n": "suppressed", "n_cases": "suppressed", "odds_ratio": ""} for r in rows])
     r1 = other / "r1" / "export"
     r1.mkdir(parents=True)
