@@ -107,15 +107,19 @@ def test_grid_columns_and_rows():
     assert row["beta"].item() != pytest.approx(end_age["coef"], rel=1e-3)
 
 
-def test_no_event_at_one_sex_is_a_small_cell_and_a_failed_row(mdd):
-    """Only women reach TRD: noted before the fit (prefit_check), and lifelines cannot bound the
-    sex_female log-HR, so the row fails as separation with the estimate null."""
+def test_no_event_at_one_sex_is_fitted_at_its_limit(mdd):
+    """Only women reach TRD: lifelines cannot bound the sex_female log-HR (-> +inf: men leave
+    every risk set), so the PGS's HR is the fit among women without sex (``covariates.
+    empty_cell``; session 49: was a failed row, perfect_separation). N and events stay the model's."""
     sub = mdd.copy()
     sub.loc[sub["sex_female"] == 0, E] = 0.0
     got = fit_cox(sub, "PGS900004", COVS)
-    assert "small cell: no event at one value of sex_female" in got["note"]
-    assert got["converged"] is False and got["failure_reason"] == ModelFailure.PERFECT_SEPARATION
-    assert np.isnan(got["beta"])
+    ref = reference_cox(sub[sub["sex_female"] == 1], "PGS900004", ["age", "pc1", "pc2"])
+    assert got["note"].startswith("no event at sex_female = 0: the PGS estimated among sex_female = 1")
+    assert got["converged"] is True and got["failure_reason"] is None
+    assert got["beta"] == pytest.approx(ref["coef"], rel=1e-6)
+    assert got["se"] == pytest.approx(ref["se(coef)"], rel=1e-6)
+    assert (got["n"], got["n_events"]) == (len(sub), int(sub[E].sum()))
 
 
 def mean_rank_of_event_times(durations, events, weights):

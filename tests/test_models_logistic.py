@@ -122,16 +122,21 @@ def test_absent_pgs_column_is_a_failed_row(frame):
     assert got["converged"] is False and "absent" in got["note"] and got["failure_reason"] == "pgs_absent"
 
 
-def test_quasi_separation_by_a_covariate_is_a_failed_row_with_its_reason(frame):
-    """Every female is a case (an empty sex x outcome cell): noted before the fit as a small
-    cell; the MLE of sex_female is infinite, so the fit fails as quasi-complete separation
-    (statsmodels: no convergence, some persons fitted exactly)."""
+def test_quasi_separation_by_a_covariate_is_fitted_at_its_limit(frame):
+    """Every female is a case (an empty sex x outcome cell): the MLE of sex_female is infinite
+    (statsmodels: no convergence), the others' is the fit among males without sex
+    (``covariates.empty_cell``; session 49: was a failed row, quasi_separation). N and cases stay
+    the model's; the note names the empty cell."""
     sub = contrast_frame(frame, "trd_vs_nonmdd")
     sub.loc[sub["sex_female"] == 1, "case"] = 1
     got = fit_logistic(sub, "PGS900004", COVS)
-    assert got["converged"] is False and np.isnan(got["beta"])
-    assert got["failure_reason"] in (ModelFailure.QUASI_SEPARATION, ModelFailure.NOT_CONVERGED)
-    assert "small cell: no case or no control at one value of sex_female" in got["note"]
+    males = sub[sub["sex_female"] == 0]
+    ref = reference_logit(males, "PGS900004", ["age", "pc1", "pc2"])
+    assert got["converged"] is True and got["failure_reason"] is None
+    assert got["beta"] == pytest.approx(ref.params["PGS900004"], rel=1e-7)
+    assert got["se"] == pytest.approx(ref.bse["PGS900004"], rel=1e-6)
+    assert (got["n"], got["n_cases"]) == (len(sub), int(sub["case"].sum()))
+    assert got["note"].startswith("no control at sex_female = 1: the PGS estimated among sex_female = 0")
 
 
 def test_failure_reason_is_set_exactly_when_a_fit_failed():

@@ -110,13 +110,45 @@ def cox_monotone_direction(duration: np.ndarray, event: np.ndarray, x: np.ndarra
     return None
 
 
+def empty_cell(data: pd.DataFrame, covariates: list[str], outcome: str, *, cox: bool) -> tuple[str, float, str] | None:
+    """The first 0/1 covariate (in practice sex) with no case, no control (logistic) or no event
+    (Cox, ``cox``) at one value while its other value has both cases and controls (events):
+    (column, the value without them, "case" | "control" | "event"); None when there is none.
+
+    Such a covariate's MLE is infinite (quasi-complete separation; Cox: a monotone partial
+    likelihood): statsmodels and lifelines then fail or stop on a coefficient that runs off.
+    The other coefficients still have an MLE: as that coefficient goes to -inf / +inf, the
+    persons at the empty value get a fitted probability of exactly their outcome (Cox: a
+    relative hazard of 0, leaving every risk set), so their terms of the (partial)
+    log-likelihood rise to 0 and the profile likelihood of the others is the fit among the
+    persons at the other value, without the covariate (constant there). That fit is the
+    estimate (Stata's ``logit`` does the same: "sex != 0 predicts failure perfectly; sex
+    dropped and N obs not used"). ``data``: float columns, complete cases; ``outcome`` 0/1."""
+    y = data[outcome].to_numpy()
+    for col in covariates:
+        x = data[col].to_numpy()
+        if set(np.unique(x)) != {0.0, 1.0}:
+            continue
+        for v in (0.0, 1.0):
+            at_v, at_w = y[x == v], y[x != v]
+            has_both_at_w = bool(at_w.any()) and (cox or not at_w.all())
+            if not has_both_at_w:
+                continue
+            if not at_v.any():
+                return col, v, "event" if cox else "case"
+            if not cox and at_v.all():
+                return col, v, "control"
+    return None
+
+
 @dataclass
 class Prefit:
     """What ``prefit_check`` found: the complete-case rows and covariates to fit, or why not.
 
-    ``data``: float columns outcome (, duration), PGS and every requested covariate;
+    ``data``: float columns outcome (, duration), PGS and every requested covariate, the rows
+    to fit (``n`` of them, or those at one value of a 0/1 covariate: ``empty_cell``);
     ``covariates``: those kept (constant ones dropped); ``n`` persons and ``n_cases`` cases
-    (logistic) or events (Cox) in ``data``; ``notes``: what was adjusted; ``failure`` and
+    (logistic) or events (Cox) of the model's complete cases; ``notes``: what was adjusted; ``failure`` and
     ``failure_note``: why no fit should be made (None / "" when one can).
     """
 
@@ -161,6 +193,10 @@ def prefit_check(
     4. at least ``min_cases`` cases and (logistic) controls, or (Cox) events: else
        ``TOO_FEW_CASES`` / ``TOO_FEW_CONTROLS`` / ``TOO_FEW_EVENTS``;
     5. the PGS varies (else ``PGS_ZERO_VARIANCE``); constant covariates are dropped (noted);
+       a 0/1 covariate (sex) with no case, no control (logistic) or no event (Cox) at one
+       value, both at its other value, is fitted at its limit: ``data`` keeps the persons at
+       the other value only, the covariate is dropped (noted, naming the value; ``empty_cell``),
+       ``n`` / ``n_cases`` stay the model's, and steps 4-5 are checked again on those persons;
     6. the design [1, PGS, covariates] has full column rank (else ``SINGULAR_DESIGN``);
     7. logistic: no single predictor separates cases from controls (its ranges do not
        overlap: the MLE does not exist, ``PERFECT_SEPARATION``); a 0/1 covariate with no case
@@ -214,7 +250,33 @@ def prefit_check(
     check.covariates = kept
     if dropped:
         check.notes.append(f"dropped constant covariate(s): {', '.join(dropped)}")
-    x = np.column_stack([np.ones(check.n), data[[pgs_col, *kept]].to_numpy()])
+    empty = empty_cell(data, kept, outcome, cox=duration is not None)
+    if empty is not None:
+        # The fit's limit: within the persons at the covariate's other value (``empty_cell``).
+        # ``n`` / ``n_cases`` stay the model's persons (those at the empty value are in the
+        # model, at a fitted probability / relative hazard of 0 or 1): no new count is published.
+        col, left_out, what = empty
+        check.data = data = data[data[col] != left_out]
+        y = data[outcome].to_numpy()
+        kept = check.covariates = [c for c in kept if c != col]
+        check.notes.append(f"no {what} at {col} = {left_out:g}: the PGS estimated among {col} = {1 - left_out:g} "
+                           f"(the fit's limit: {col}'s coefficient is infinite and its persons at {left_out:g} "
+                           "add nothing)")
+        more, dropped = split_constant(data, kept)
+        if dropped:
+            kept = check.covariates = more
+            check.notes.append(f"dropped constant covariate(s) among them: {', '.join(dropped)}")
+        # The group the left-out persons belonged to is the one that shrank: cases when they
+        # were all cases, else controls (Cox: the events are all kept).
+        short, within = (("control", len(y) - int(y.sum())) if what == "case" else
+                         ("case" if what == "control" else "event", int(y.sum())))
+        if within < min_cases:
+            few = {"case": ModelFailure.TOO_FEW_CASES, "control": ModelFailure.TOO_FEW_CONTROLS,
+                   "event": ModelFailure.TOO_FEW_EVENTS}[short]
+            return check.failed(few, f"too few {short}s among them (fewer than min_cases={min_cases})")
+        if is_constant(data[pgs_col]):
+            return check.failed(ModelFailure.PGS_ZERO_VARIANCE, "PGS has zero variance among them")
+    x = np.column_stack([np.ones(len(data)), data[[pgs_col, *kept]].to_numpy()])
     if np.linalg.matrix_rank(x) < x.shape[1]:
         return check.failed(ModelFailure.SINGULAR_DESIGN, "singular design matrix (collinear covariates)")
     if duration is None:

@@ -118,7 +118,9 @@ def fit_logistic(
     if check.failure is not None:
         return _failed(n, n_cases, check.failure, join_notes(*notes, check.failure_note))
     y = check.data[outcome].to_numpy()
-    x = np.column_stack([np.ones(n), check.data[[pgs_col, *check.covariates]].to_numpy()])
+    # ``check.data`` can be fewer rows than ``n``: a 0/1 covariate without a case or a control at
+    # one value is fitted at its limit, among the persons at its other value (``empty_cell``).
+    x = np.column_stack([np.ones(len(y)), check.data[[pgs_col, *check.covariates]].to_numpy()])
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -372,7 +372,9 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                    # Said once for every model: the export's notes do not say which fit left
                    # persons out (``tables.exported_note``).
                    "each model on the persons of its groups with complete data (PGS, covariates; Cox: a "
-                   "follow-up time of 0 or more), its N as shown"
+                   "follow-up time of 0 or more), its N as shown; a 0/1 covariate (sex) without a case, a control "
+                   "or an event at one value has an infinite coefficient: such a model's estimates are its limit, "
+                   "the fit among the persons at the other value (its note names the value)"
                    + (f"; Cox proportional hazards from MDD index to TRD per SD of PGS, adjusted for "
                       f"{covariates_text(covariate_columns(cfg, age=COX_AGE))}" if cfg.models.cox else "")),
         **({"Progression (Cox)": cox_text(cfg, deaths_known="death" not in (absent_tables or []))}
