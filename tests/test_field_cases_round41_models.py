@@ -10,7 +10,8 @@ are fitted exactly (Cox: leave every risk set) and add nothing, so the other coe
 the fit within the other sex without sex (Stata's ``logit`` drops such a covariate and its
 persons). Now ``models.covariates.empty_cell`` finds the cell and ``prefit_check`` fits at that
 limit: the estimate among the persons at the other value, the covariate dropped, a note naming
-the value; N and cases stay the model's (no new count published); the report's Methods say so.
+the value; N and cases stay the model's (no new count published); the report's Methods say so,
+and a TRD - trMDD difference or a replication row built on such a fit says so in its note.
 Oracles: statsmodels ``Logit`` / lifelines ``CoxPHFitter`` called directly on the persons at the
 other value, and the full model with sex_female's coefficient held at -40 (an offset).
 """
@@ -26,7 +27,7 @@ from models_sim import grid_config, simulate_frame
 
 from trd_spark.models.cox import cox_grid, mdd_frame
 from trd_spark.models.logistic import contrast_frame, fit_logistic, logistic_grid
-from trd_spark.models.synthesis import meta_table
+from trd_spark.models.synthesis import difference_table, meta_table, replication_table
 from trd_spark.vocabulary import ModelFailure
 
 PGS = "PGS900004"
@@ -35,10 +36,10 @@ OTHER = ["age", "pc1", "pc2"]
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    """Two datasets of 600 persons; in replication no woman is TRD (her status becomes trMDD)
-    and (Cox) no woman has the TRD event."""
-    f = simulate_frame(seed=41, n=600, datasets=("discovery", "replication"))
-    women = (f["dataset"] == "replication") & (f["sex_female"] == 1)
+    """Two datasets of 600 persons (the toy config's names); in replication_wgs no woman is TRD
+    (her status becomes trMDD) and (Cox) no woman has the TRD event."""
+    f = simulate_frame(seed=41, n=600, datasets=("discovery", "replication_wgs"))
+    women = (f["dataset"] == "replication_wgs") & (f["sex_female"] == 1)
     f.loc[women & (f["status"] == "TRD"), "status"] = "trMDD"
     f.loc[women & (f["trd_event"] == 1), "trd_event"] = 0.0
     return f
@@ -51,15 +52,17 @@ def logit(data: pd.DataFrame, covs: list[str], offset=None):
 
 
 def test_one_sex_without_a_case_is_fitted_at_its_limit(frame):
-    """Replication's TRD vs non-MDD and TRD vs trMDD: on 241c7d9 failed rows (quasi_separation,
+    """replication_wgs' TRD vs non-MDD and TRD vs trMDD: on 241c7d9 failed rows (quasi_separation,
     beta NaN), the meta-analysis pooling discovery alone (k 1). Now the estimate equals statsmodels
     on the men without sex, which is the full model's at sex_female's coefficient -40 (to 1e-6);
-    N and cases are the contrast's persons; discovery is the plain full fit."""
+    N and cases are the contrast's persons; discovery is the plain full fit. The TRD - trMDD
+    difference and the replication row built on such a fit say so (on d3a7f55, the limit fit
+    without those notes: the difference's note "")."""
     cfg = grid_config(contrasts=["trd_vs_nonmdd", "trd_vs_trmdd", "trmdd_vs_nonmdd"])
     grid = logistic_grid(frame, cfg).set_index(["dataset", "contrast", "pgs_id"])
     for contrast in ("trd_vs_nonmdd", "trd_vs_trmdd"):
-        sub = contrast_frame(frame[frame["dataset"] == "replication"], contrast)
-        row = grid.loc[("replication", contrast, PGS)]
+        sub = contrast_frame(frame[frame["dataset"] == "replication_wgs"], contrast)
+        row = grid.loc[("replication_wgs", contrast, PGS)]
         men = logit(sub[sub["sex_female"] == 0], OTHER)
         limit = logit(sub, OTHER, offset=-40.0 * sub["sex_female"].to_numpy(float))
         assert row["converged"] and row["failure_reason"] is None, row.to_dict()
@@ -71,13 +74,23 @@ def test_one_sex_without_a_case_is_fitted_at_its_limit(frame):
         assert row["note"] == ("no case at sex_female = 1: the PGS estimated among sex_female = 0 (the fit's "
                                "limit: sex_female's coefficient is infinite and its persons at 1 add nothing)")
     # Women are trMDD persons there: trMDD vs non-MDD has both sexes among cases, the full model.
-    sub = contrast_frame(frame[frame["dataset"] == "replication"], "trmdd_vs_nonmdd")
-    row = grid.loc[("replication", "trmdd_vs_nonmdd", PGS)]
+    sub = contrast_frame(frame[frame["dataset"] == "replication_wgs"], "trmdd_vs_nonmdd")
+    row = grid.loc[("replication_wgs", "trmdd_vs_nonmdd", PGS)]
     assert row["note"] == "" and row["beta"] == pytest.approx(logit(sub, ["age", "sex_female", "pc1", "pc2"])
                                                               .params[PGS], rel=1e-7)
     meta = meta_table(grid.reset_index(), cfg)
     pooled = meta[(meta["contrast"] == "trd_vs_nonmdd") & (meta["pgs_id"] == PGS)].iloc[0]
-    assert (pooled["k"], pooled["datasets"]) == (2, "discovery,replication")
+    assert (pooled["k"], pooled["datasets"]) == (2, "discovery,replication_wgs")
+    # What is built on such a fit says so: the TRD - trMDD difference compares men's TRD
+    # estimate with both sexes' trMDD one, and a replication row's estimate is the men's.
+    diff = difference_table(grid.reset_index()).set_index(["dataset", "pgs_id"])["note"]
+    assert diff[("replication_wgs", PGS)] == ("a TRD or trMDD vs non-MDD fit is estimated among the persons at one value "
+                                          "of a 0/1 covariate (its note)")
+    assert set(diff.loc["discovery"]) == {""}
+    rep = replication_table(grid.reset_index(), cfg).set_index(["contrast", "pgs_id"])
+    assert rep.loc[("trd_vs_trmdd", PGS), "note"] == "replication fit: " + grid.loc[("replication_wgs", "trd_vs_trmdd",
+                                                                                      PGS), "note"]
+    assert rep.loc[("trd_vs_trmdd", PGS), "beta"] == grid.loc[("replication_wgs", "trd_vs_trmdd", PGS), "beta"]
 
 
 def test_one_sex_without_a_control_and_cox_without_an_event(frame):
@@ -101,8 +114,8 @@ def test_one_sex_without_a_control_and_cox_without_an_event(frame):
 
     cfg = grid_config()
     cox = cox_grid(frame, cfg).set_index(["dataset", "pgs_id"])
-    row = cox.loc[("replication", PGS)]
-    mdd = mdd_frame(frame[frame["dataset"] == "replication"])
+    row = cox.loc[("replication_wgs", PGS)]
+    mdd = mdd_frame(frame[frame["dataset"] == "replication_wgs"])
     men = mdd[mdd["sex_female"] == 0][["time_to_trd_days", "trd_event", PGS, "age_at_index", "pc1", "pc2"]]
     ref = CoxPHFitter().fit(men.astype(float), "time_to_trd_days", "trd_event").summary.loc[PGS]
     assert row["converged"] and row["failure_reason"] is None, row.to_dict()

@@ -304,7 +304,8 @@ DIFFERENCE = _s(
     ("q_fdr", D, "Benjamini-Hochberg q-value within (dataset, definition)"),
     ("beta_trd_vs_trmdd", D, "log OR per SD of the direct TRD vs trMDD model (logistic table)"),
     ("p_trd_vs_trmdd", D, "its Wald p-value"),
-    ("note", S, "why the test is missing (a fit failed)"),
+    ("note", S, "why the test is missing (a fit failed), or that a fit is estimated among the persons at one "
+                "value of a 0/1 covariate (its note; models.covariates.empty_cell)"),
 )
 REPLICATION = _s(
     "replication",
@@ -325,7 +326,8 @@ REPLICATION = _s(
     ("p", D, "its Wald p-value (uncorrected)"),
     ("same_direction", B, "sign(beta) = sign(beta_discovery) (null when the replication fit failed)"),
     ("replicated", B, "same_direction and p < models.replication_alpha (false when the fit failed)"),
-    ("note", S, "why the replication estimate is missing; in export/ also, where the shown "
+    ("note", S, "why the replication estimate is missing, or that it is estimated among the persons at one value "
+                "of a 0/1 covariate (the fit's note); in export/ also, where the shown "
                 "`p_adjusted_discovery` is not below models.alpha, that the row was selected over every fit "
                 "of the family, hidden ones included (`vocabulary.ReplicationNote`)"),
     # The rows are the discovery fits found significant, hidden ones included (report.tables.

@@ -75,6 +75,9 @@ def complete_cases(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 # of the model's status groups is not in its N, which the report's audit takes as at least 0 (a
 # count of persons lacking data): the export leaves them out (``report.tables.exported_note``).
 MISSING_VALUES_NOTE = "persons with missing values left out"
+# The words of a fit's note when it was fitted at its limit (``empty_cell``): the results built
+# on it (a TRD vs trMDD difference, a replication row) say so by them.
+LIMIT_NOTE = "the PGS estimated among"
 NEGATIVE_DURATION_NOTE = "persons with a negative {duration} left out"
 
 
@@ -259,7 +262,7 @@ def prefit_check(
         check.data = data = data[data[col] != left_out]
         y = data[outcome].to_numpy()
         kept = check.covariates = [c for c in kept if c != col]
-        check.notes.append(f"no {what} at {col} = {left_out:g}: the PGS estimated among {col} = {1 - left_out:g} "
+        check.notes.append(f"no {what} at {col} = {left_out:g}: {LIMIT_NOTE} {col} = {1 - left_out:g} "
                            f"(the fit's limit: {col}'s coefficient is infinite and its persons at {left_out:g} "
                            "add nothing)")
         more, dropped = split_constant(data, kept)

@@ -15,6 +15,7 @@ from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
 from trd_spark.config import Config
+from trd_spark.models.covariates import LIMIT_NOTE
 from trd_spark.models.logistic import Z95
 from trd_spark.models.multiple_testing import CORRECTION_FAMILIES, adjust_within_families
 from trd_spark.schemas import CONSISTENCY, DIFFERENCE, META, REPLICATION
@@ -52,6 +53,8 @@ def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
             **{k: sub[k] for k in [*key, "trait", "domain"]},
             f"beta_{tag}": sub["beta"].where(ok).astype(float), f"se_{tag}": sub["se"].where(ok).astype(float),
             f"p_{tag}": sub["p"].where(ok).astype(float),
+            # Fitted at its limit (``covariates.empty_cell``): among one sex only.
+            f"limit_{tag}": ok & sub["note"].fillna("").astype(str).str.contains(LIMIT_NOTE, regex=False),
         })
     if parts["trd"].empty or parts["trmdd"].empty:
         return pd.DataFrame(columns=DIFFERENCE.names)
@@ -63,7 +66,12 @@ def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
     out["se_diff"] = np.sqrt(out["se_trd"] ** 2 + out["se_trmdd"] ** 2)
     out["z"] = out["beta_diff"] / out["se_diff"]
     out["p"] = two_sided_p(out["z"])
-    out["note"] = np.where(np.isfinite(out["z"]), "", "a TRD or trMDD vs non-MDD fit failed")
+    # A difference of two estimates of which one is among one sex only compares other persons:
+    # said, as the fit's own note says it.
+    out["note"] = np.where(~np.isfinite(out["z"]), "a TRD or trMDD vs non-MDD fit failed",
+                           np.where(out["limit_trd"] | out["limit_trmdd"],
+                                    "a TRD or trMDD vs non-MDD fit is estimated among the persons at one value of a 0/1 "
+                                    "covariate (its note)", ""))
     out = adjust_within_families(out, CORRECTION_FAMILIES["difference"])
     return out[DIFFERENCE.names].reset_index(drop=True)
 
@@ -96,8 +104,11 @@ def replication_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
         same = np.sign(joined["beta"]) == np.sign(joined["beta_discovery"])
         joined["same_direction"] = same.where(ok, None).astype(object)
         joined["replicated"] = ok & same & (joined["p"] < m.replication_alpha)
-        joined["note"] = np.where(ok, "", np.where(joined["converged"].isna(), "not fitted in this dataset",
-                                                   "replication fit failed: " + joined["note"].fillna("")))
+        fit_note = joined["note"].fillna("").astype(str)
+        limit = ok & fit_note.str.contains(LIMIT_NOTE, regex=False)  # ``covariates.empty_cell``
+        joined["note"] = np.where(ok, np.where(limit, "replication fit: " + fit_note, ""),
+                                  np.where(joined["converged"].isna(), "not fitted in this dataset",
+                                           "replication fit failed: " + fit_note))
         rows.append(joined)
     if not rows:
         return pd.DataFrame(columns=REPLICATION.names)
