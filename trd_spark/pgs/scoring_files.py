@@ -1335,8 +1335,35 @@ def parse_scoring_file(
     if legacy_other:
         columns[columns.index("reference_allele")] = "other_allele"
     body_lines: list[str] | None
+    # Variant rows commented out: a line starting with '#' after the column line (a variant
+    # excluded by hand, '#rs150<TAB>1<TAB>150...'). pgscatalog-core's reader (pgsc_calc) skips
+    # every line starting with '#'; read as a row, its rsID or chr_name took the '#' and, with the
+    # positions in other columns (chr_name/chr_position after rsID, or hm_chr/hm_pos), the row was
+    # placed and its weight summed, silently. Left out here as there, counted in a note naming the
+    # first such line; ``line_numbers`` keeps every other row's own line in errors.
+    line_numbers: np.ndarray | None = None
+    n_commented = first_commented = 0
     if head is None:
         body_lines = lines[col_idx + 1 :]
+    elif text.startswith("#", rows_at) or text.find("\n#", rows_at) >= 0:
+        body_lines = text[rows_at:].removesuffix("\n").split("\n")
+    else:
+        body_lines = None
+    if body_lines is not None and any(line.startswith("#") for line in body_lines):
+        commented = np.array([line.startswith("#") for line in body_lines], dtype=bool)
+        n_commented, first_commented = int(commented.sum()), col_line + 1 + int(np.argmax(commented))
+        line_numbers = col_line + 1 + np.flatnonzero(~commented)
+        body_lines = [line for line, c in zip(body_lines, commented, strict=True) if not c]
+        head = None  # the rows as the kept lines, below
+        # A comment last ('#end' with no line break after it): the last row ended with one.
+        ends_with_break = ends_with_break or bool(commented[-1])
+
+    def line_no(i: int) -> int:
+        """The file's line of the i-th (0-based) variant row read."""
+        return col_line + 1 + i if line_numbers is None else int(line_numbers[i])
+
+    if head is None:
+        assert body_lines is not None  # set above when head is None
         body = "\n".join(body_lines)
         fast = read_body_arrow(body, columns)
     else:
@@ -1359,7 +1386,7 @@ def parse_scoring_file(
                 raise InputDataError(
                     f"expected {len(columns)} tab-separated fields, saw {line.count(chr(9)) + 1}"
                     f"{'; ' + _CUT_SHORT if last else ''}",
-                    where=f"{source}:{col_line + 1 + i}",
+                    where=f"{source}:{line_no(i)}",
                 )
         try:
             # One row per line, as the field counts above were checked: with pandas' default quoting a
@@ -1376,12 +1403,12 @@ def parse_scoring_file(
             if m:
                 raise InputDataError(
                     f"expected {len(columns)} tab-separated fields, saw {m.group(3)}",
-                    where=f"{source}:{col_line + int(m.group(2))}",
+                    where=f"{source}:{line_no(int(m.group(2)) - 1)}",
                 ) from None
             raise InputDataError(f"cannot parse variant rows: {e}", where=source) from None
     else:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    df["line"] = np.arange(col_line + 1, col_line + 1 + len(df))
+    df["line"] = np.arange(col_line + 1, col_line + 1 + len(df)) if line_numbers is None else line_numbers[:len(df)]
     # A blank line reads as an all-null row: drop trailing blanks, reject interior ones.
     # (Only a row missing its first field can be blank: one column checked when none is.)
     blank = df[columns[0]].isna()
@@ -1397,7 +1424,9 @@ def parse_scoring_file(
     if df.empty:
         # A header with no variant row scores nobody: before, a WARNING (#variants_number) and,
         # after the genotype match, 'matched 0/0 variants' (MatchRateError, exit 4).
-        raise InputDataError("empty scoring file (a column header but no variant rows)", where=f"{source}:{col_line}")
+        commented_too = f"; {counted(n_commented, 'row')} commented out ('#')" if n_commented else ""
+        raise InputDataError(f"empty scoring file (a column header but no variant rows{commented_too})",
+                             where=f"{source}:{col_line}")
     # A plain file cut short (an interrupted 'zcat f.txt.gz > f.txt', a full disk; a gzipped one
     # fails its stream's check): its last line, cut inside its last field, gave a weight or a
     # position the file never wrote, and its lost rows were a note blaming a subset. Rows short of
@@ -1752,6 +1781,9 @@ def parse_scoring_file(
         notes.append(f"#variants_number says {header.variants_number} but the file has "
                      f"{counted(n_rows_read, 'variant row')} (a subset such as one chromosome?); "
                      "all rows are used")
+    if n_commented:
+        notes.append(f"{counted(n_commented, 'variant row')} commented out ('#' first, line {first_commented}"
+                     f"{' onwards' if n_commented > 1 else ''}) left out, as pgsc_calc's reader skips them")
     if head_read.respelled:
         notes.append(f"header keys read case-insensitively: {', '.join(head_read.respelled)}")
     if respelled:
