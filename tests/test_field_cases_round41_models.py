@@ -124,3 +124,20 @@ def test_one_sex_without_a_control_and_cox_without_an_event(frame):
     assert (row["n"], row["n_events"]) == (len(mdd), int(mdd["trd_event"].sum()))
     assert row["note"].startswith("no event at sex_female = 1: the PGS estimated among sex_female = 0 ")
     assert np.isfinite(cox.loc[("discovery", PGS), "beta"]) and cox.loc[("discovery", PGS), "note"] == ""
+
+
+def test_a_random_effects_meta_analysis_of_one_dataset_has_no_tau2():
+    """meta-one-dataset: a score fitted in one dataset only (the others failed: no case, too few
+    events) is "pooled" over k 1. Q and I^2 were NaN (empty in report.html) and DerSimonian-Laird's
+    tau^2 0.0 (shown "0.000", read as no heterogeneity), where DL's (Q - (k-1)) / (sum w - sum w^2 /
+    sum w) is 0/0. Now tau^2 is NaN under random with k 1 (empty, as I^2); fixed keeps its 0 (its
+    model's). On 28b8e17: 0.0."""
+    from trd_spark.models.synthesis import meta_analyse
+    from trd_spark.report.html import html_table
+
+    random, fixed = (meta_analyse(np.array([0.3]), np.array([0.1]), m) for m in ("random", "fixed"))
+    assert (random["k"], random["beta"], random["se"]) == (1, 0.3, 0.1)
+    assert np.isnan(random["tau2"]) and np.isnan(random["i2"]) and np.isnan(random["cochran_q"])
+    assert fixed["tau2"] == 0.0
+    page = html_table(pd.DataFrame([{k: random[k] for k in ("k", "cochran_q", "i2", "tau2")}]), "meta")
+    assert page.count("<td></td>") == 3 and "<td>1</td>" in page, page

@@ -357,7 +357,8 @@ META = _s(
     ("q_p", D, "p-value of Q on k - 1 degrees of freedom (null when k < 2)"),
     ("i2", D, "I^2 as a fraction 0..1 (the report shows it in percent): max(0, (Q - (k - 1)) / Q) (0 when Q = 0; "
               "null when k < 2)"),
-    ("tau2", D, "DerSimonian-Laird between-dataset variance (0 for fixed)"),
+    ("tau2", D, "DerSimonian-Laird between-dataset variance (0 for fixed; null for random with one dataset: "
+                "not estimable, as Q and I^2)"),
     ("datasets", S, "the datasets pooled, comma-separated"),
 )
 CONSISTENCY = _s(

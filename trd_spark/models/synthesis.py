@@ -125,7 +125,9 @@ def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dic
     random (DerSimonian-Laird): tau^2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w)),
     w*_i = 1/(se_i^2 + tau^2). Q = sum w_i (beta_i - beta_fixed)^2 on k-1 df, I^2 =
     max(0, (Q - (k-1))/Q). Returns k, beta, se, p, cochran_q, q_p, i2, tau2 (NaN when k = 0;
-    Q/I^2 NaN when k < 2). Raises ValueError for an unknown ``method``.
+    Q/I^2 NaN when k < 2, and tau^2 under ``random``: DL's (Q - (k-1)) / (sum w - sum w^2 / sum w)
+    is 0/0 for one estimate, and a 0 read as "no heterogeneity" beside an empty I^2; ``fixed``'s
+    tau^2 is 0 by its model). Raises ValueError for an unknown ``method``.
     """
     if method not in ("fixed", "random"):
         raise ValueError(f"unknown meta-analysis method {method!r}")
@@ -137,7 +139,7 @@ def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dic
     if k == 1:  # no heterogeneity to estimate (statsmodels divides by k - 1 = 0)
         b, s = float(beta[0]), float(se[0])
         return {"k": 1, "beta": b, "se": s, "p": float(two_sided_p(b / s)), "cochran_q": nan, "q_p": nan,
-                "i2": nan, "tau2": 0.0}
+                "i2": nan, "tau2": nan if method == "random" else 0.0}
     with np.errstate(divide="ignore", invalid="ignore"):  # Q = 0 (identical estimates): I^2 is 0, below
         res = combine_effects(beta, se**2, method_re="chi2")
     q = float(res.q)
