@@ -343,37 +343,47 @@ def run(ctx: StageContext) -> None:
                                                        persons_below=cfg.report.small_count_threshold)
     check_disjoint_datasets(dataset_overlaps(persons_by_dataset), persons_below=cfg.report.small_count_threshold)
     names = [ds.name for ds in cfg.datasets]
-    # Every dataset's standardisation fit in one Spark action (each dataset on its own).
-    per_sd, standardisation = standardise_datasets(reduce(DataFrame.unionByName, to_standardise), pgs_ids,
-                                                   cfg.pgs.standardisation, "dataset", names, pcs=std_pcs,
-                                                   min_samples=cfg.report.small_count_threshold)
-    # Over the persons the mean and SD were fitted on (one row each), not the analysis frame: an
-    # excluded person (bipolar, sex other, no phenotype row) far out inflates every analysed
-    # person's SD as much, and the frame leaves them out (session 48: a person at raw 200 with
-    # status excluded left the analysed persons' SD of the score 0.15, no WARNING).
-    beyond_sd = warn_beyond_sd(persons_beyond_sd(per_sd, pgs_ids), cfg.report.small_count_threshold)
-    frames = []
-    for name in names:
-        frames.append(derive_analysis_frame(per_sd.where(F.col("dataset") == name).drop("dataset", "ancestry", *std_pcs),
-                                            ancestry, persons, phenotypes, name, n_pcs, pgs_ids))
-        log.info("  cohort: dataset %s assembled", name)
+    # Persisted: the standardisation input is read by up to three Spark jobs (pc_adjusted's fit, the
+    # beyond +-BEYOND_SD count, the analysis frame's write), and without it each recomputed its
+    # upstream (scores read and pivoted, the unrelated filter, the ancestry join). The first job
+    # materialises it, the other two scan it; released when the stage ends (finally, below).
+    std_input = reduce(DataFrame.unionByName, to_standardise).persist()
+    try:
+        # Every dataset's standardisation fit in one Spark action (each dataset on its own).
+        per_sd, standardisation = standardise_datasets(std_input, pgs_ids,
+                                                       cfg.pgs.standardisation, "dataset", names, pcs=std_pcs,
+                                                       min_samples=cfg.report.small_count_threshold)
+        # Over the persons the mean and SD were fitted on (one row each), not the analysis frame: an
+        # excluded person (bipolar, sex other, no phenotype row) far out inflates every analysed
+        # person's SD as much, and the frame leaves them out (session 48: a person at raw 200 with
+        # status excluded left the analysed persons' SD of the score 0.15, no WARNING).
+        beyond_sd = warn_beyond_sd(persons_beyond_sd(per_sd, pgs_ids), cfg.report.small_count_threshold)
+        frames = []
+        for name in names:
+            frames.append(derive_analysis_frame(per_sd.where(F.col("dataset") == name).drop("dataset", "ancestry", *std_pcs),
+                                                ancestry, persons, phenotypes, name, n_pcs, pgs_ids))
+            log.info("  cohort: dataset %s assembled", name)
 
-    frame = reduce(DataFrame.unionByName, frames)
-    with ctx.publish() as out:
-        out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
-        written = spark.read.parquet(out.table_path("analysis_frame"))
-        counts = count_by_status(written).orderBy("dataset", "definition", "status")
-        out.write_table("cohort_counts", counts, COHORT_COUNTS)
-        flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
-        for line in dataset_flow_log_lines(flow, persons_below=cfg.report.small_count_threshold):
-            log.info("cohort: %s", line)
-        out.write_pandas("dataset_flow", pd.DataFrame(flow, columns=DATASET_FLOW.names), DATASET_FLOW)
-        out.notes["pgs_ids"] = pgs_ids
-        out.notes["gates"] = gates
-        out.notes["n_pcs"] = n_pcs
-        out.notes["pgs_standardisation"] = standardisation
-        # Scores that fell back to the overall z (a PC fit that failed), per dataset: {pgs_id: reason}.
-        out.notes["pgs_standardisation_fallback"] = {d: info["fallback"] for d, info in standardisation.items()
-                                                     if info.get("fallback")}
-        # Scores with a standardised person beyond +-BEYOND_SD, per dataset: {pgs_id: count label}.
-        out.notes["pgs_beyond_sd"] = beyond_sd
+        frame = reduce(DataFrame.unionByName, frames)
+        with ctx.publish() as out:
+            out.write_table("analysis_frame", frame, ANALYSIS_FRAME_FIXED, extra_ok=True)
+            written = spark.read.parquet(out.table_path("analysis_frame"))
+            counts = count_by_status(written).orderBy("dataset", "definition", "status")
+            out.write_table("cohort_counts", counts, COHORT_COUNTS)
+            flow = dataset_flow_rows(pre_counts, [tuple(r) for r in counts.collect()])
+            for line in dataset_flow_log_lines(flow, persons_below=cfg.report.small_count_threshold):
+                log.info("cohort: %s", line)
+            out.write_pandas("dataset_flow", pd.DataFrame(flow, columns=DATASET_FLOW.names), DATASET_FLOW)
+            out.notes["pgs_ids"] = pgs_ids
+            out.notes["gates"] = gates
+            out.notes["n_pcs"] = n_pcs
+            out.notes["pgs_standardisation"] = standardisation
+            # Scores that fell back to the overall z (a PC fit that failed), per dataset: {pgs_id: reason}.
+            out.notes["pgs_standardisation_fallback"] = {d: info["fallback"] for d, info in standardisation.items()
+                                                         if info.get("fallback")}
+            # Scores with a standardised person beyond +-BEYOND_SD, per dataset: {pgs_id: count label}.
+            out.notes["pgs_beyond_sd"] = beyond_sd
+    finally:
+        # A cached plan is matched by its plan, not its files: a rerun in this session reading
+        # rewritten inputs at the same paths must not be served this run's rows.
+        std_input.unpersist()
