@@ -90,7 +90,7 @@ def test_pc_adjusted_drops_persons_without_pcs_and_nulls_constant_scores(spark):
 
 
 def test_overall_and_ancestry_methods(spark):
-    df = _frame(n=40)
+    df = _frame(n=60)  # eur 31, afr 29: both groups of T or more, z-scored within (below: the fallback)
     sdf = spark.createDataFrame(df)
     overall, info = standardise(sdf, ["PGS_A"], "overall")
     z = overall.toPandas().set_index("person_id").loc[df.person_id, "PGS_A"]
@@ -105,6 +105,41 @@ def test_overall_and_ancestry_methods(spark):
 
 def _overall_z(df: pd.DataFrame, score: str) -> np.ndarray:
     return ((df[score] - df[score].mean()) / df[score].std()).to_numpy()
+
+
+def test_ancestry_group_under_threshold_takes_the_datasets_overall_z(spark, caplog):
+    """pgs.standardisation ancestry: a group of fewer than T persons is not z-scored within itself
+    (2 persons read +-0.71 whatever their scores, 1 person has no SD: a null PGS, dropped from every
+    fit as missing) but takes its dataset's overall z, as a PC fit under T does; the groups are named
+    in the manifest's description and one WARNING per dataset, their persons as a label. A group of
+    exactly T is z-scored within. On 241c7d9 "afr" read +-0.71, "amr" null, and no word."""
+    rng = np.random.default_rng(49)
+    rows = ([("d", "eur")] * 22 + [("d", "afr")] * 2 + [("d", "amr")] + [("e", "eur")] * (T - 1)
+            + [("e", "sas")] * T)
+    df = pd.DataFrame(rows, columns=["ds", "ancestry"])
+    df.insert(0, "person_id", np.arange(1, len(df) + 1, dtype=np.int64))
+    df["PGS_A"] = rng.normal(3, 2, len(df))
+    caplog.set_level(logging.WARNING, logger="trd_spark")
+    out, info = standardise_datasets(spark.createDataFrame(df), ["PGS_A"], "ancestry", "ds", ["d", "e"],
+                                     min_samples=T)
+    got = out.toPandas().set_index("person_id")["PGS_A"].loc[df.person_id].to_numpy()
+    by_group = df.groupby(["ds", "ancestry"])["PGS_A"]
+    by_ds = df.groupby("ds")["PGS_A"]
+    within = ((df.PGS_A - by_group.transform("mean")) / by_group.transform("std")).to_numpy()
+    overall = ((df.PGS_A - by_ds.transform("mean")) / by_ds.transform("std")).to_numpy()
+    small = (df.ds == "d").to_numpy() & df.ancestry.isin(["afr", "amr"]).to_numpy() | (
+        (df.ds == "e") & (df.ancestry == "eur")).to_numpy()
+    np.testing.assert_allclose(got, np.where(small, overall, within), rtol=1e-9)
+    assert np.isfinite(got).all()
+    assert info["d"] == {"method": "ancestry", "groups": "ancestry", "small_groups": ["afr", "amr"],
+                         "small_group_persons": f"<{T}"}
+    assert info["e"] == {"method": "ancestry", "groups": "ancestry", "small_groups": ["eur"],
+                         "small_group_persons": f"<{T}"}
+    warned = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert [m.split(" take ")[0] for m in warned] == [
+        f"dataset d: ancestry group(s) afr, amr of fewer than {T} persons each (<{T} person(s))",
+        f"dataset e: ancestry group(s) eur of fewer than {T} persons each (<{T} person(s))"]
+    assert all("overall z-score" in m and "pgs.standardisation: pc_adjusted" in m for m in warned)
 
 
 def test_pc_fit_failures_fall_back_to_overall_z_never_abort(spark, caplog):

@@ -63,21 +63,21 @@ def test_null_ancestry_is_left_out_and_counted(spark):
     ancestry and PCs" step (``dataset_counts``' n_without_group). On d42f9c9 they were z-scored
     as a group of their own (5 persons here), silently (reader s45 finding 4)."""
     rng = np.random.default_rng(37)
-    ancestry = ["eur"] * 12 + ["afr"] * 8 + [None] * 5
+    ancestry = ["eur"] * 24 + ["afr"] * 21 + [None] * 5  # groups of T or more: z-scored within
     df = pd.DataFrame({"person_id": np.arange(1, len(ancestry) + 1, dtype=np.int64),
                        "ancestry": ancestry, "PGS_A": rng.normal(size=len(ancestry))})
     sdf = spark.createDataFrame(df, "person_id long, ancestry string, PGS_A double").withColumn("ds", F.lit("d"))
     out, _ = standardise_datasets(sdf, ["PGS_A"], "ancestry", "ds", ["d"], min_samples=T)
     got = out.toPandas().set_index("person_id")["PGS_A"]
     grouped = df[df.ancestry.notna()]
-    assert sorted(got.index) == grouped.person_id.tolist()  # d42f9c9: persons 21..25 kept as a group
+    assert sorted(got.index) == grouped.person_id.tolist()  # d42f9c9: persons 46..50 kept as a group
     g = grouped.groupby("ancestry")["PGS_A"]
     want = ((grouped.PGS_A - g.transform("mean")) / g.transform("std")).to_numpy()
     np.testing.assert_allclose(got.loc[grouped.person_id].to_numpy(), want, rtol=1e-9)
-    # The count: 25 unrelated persons in the file, 5 of them without a group.
+    # The count: 50 unrelated persons in the file, 5 of them without a group.
     ids = sdf.select("person_id")
     steps = dataset_counts(ids, ids, ids, ids, sdf.where(F.col("ancestry").isNull()).select("person_id"))
-    assert (steps["n_with_ancestry"], steps["n_without_group"]) == (20, 5)
+    assert (steps["n_with_ancestry"], steps["n_without_group"]) == (45, 5)
 
 
 def test_pgs_null_for_everyone_is_zero_variance_with_the_true_counts():

@@ -6,7 +6,8 @@ sample QC (unrelated, not flagged). Each dataset is standardised on its own (``b
 column naming the dataset; ``standardise_datasets``). Methods (``pgs.standardisation``):
 
     overall      z = (x - mean) / sd over the dataset
-    ancestry     z within each genetic ancestry group (``ancestry`` column) of the dataset
+    ancestry     z within each genetic ancestry group (``ancestry`` column) of the dataset; a
+                 group of fewer than the small-count threshold takes the dataset's overall z
     pc_adjusted  pgsc_calc's ancestry normalisation (Khan et al. 2022), fitted on the dataset
                  itself rather than a reference panel:
                    mean:     x = b0 + sum_j b_j pc_j + r              (OLS)
@@ -57,6 +58,7 @@ from pyspark.sql import types as T
 
 from trd_spark.cohort.frame import standardise_pgs
 from trd_spark.errors import InputDataError
+from trd_spark.logs import person_count_text
 from trd_spark.vocabulary import FitFailure
 
 log = logging.getLogger(__name__)
@@ -297,6 +299,53 @@ def _describe(fit: PcAdjustment, pgs_ids: list[str], pcs: list[str], group: str,
     return info
 
 
+def small_ancestry_groups(sizes: dict[tuple[str, str], int], min_samples: int) -> dict[str, list[str]]:
+    """Ancestry groups too small to be z-scored within: ``sizes`` maps (dataset, ancestry group)
+    to its persons; returns dataset -> the groups (sorted) of fewer than ``min_samples``
+    (``report.small_count_threshold``) persons, only datasets with one. Why the threshold, as
+    pc_adjusted's ``fit_floor``: within a group of 2 every person reads +-0.71 whatever the
+    scores, a group of 1 has no SD (a null PGS, its person dropped from every fit as missing),
+    and a group's own mean and SD over a handful of persons are noise; with T the WARNING's
+    "fewer than T persons" says no more than the published "<T"."""
+    small: dict[str, list[str]] = {}
+    for (dataset, group), n in sorted(sizes.items()):
+        if n < min_samples:
+            small.setdefault(dataset, []).append(group)
+    return small
+
+
+def standardise_ancestry_groups(frame: DataFrame, pgs_ids: list[str], by: str, groups: Sequence[str], *,
+                                min_samples: int) -> tuple[DataFrame, dict[str, dict]]:
+    """``pgs.standardisation: ancestry``: the z-score within each (``by``, ``ancestry``) group of
+    ``frame`` (no null ``ancestry``), except a group of fewer than ``min_samples`` persons
+    (``small_ancestry_groups``), whose persons take the dataset's overall z (mean and SD over
+    every person of the dataset), as a PC fit under the threshold falls back to it (one Spark
+    action counts the groups). Returns (frame, per dataset of ``groups`` its manifest
+    description: ``small_groups``, the groups that fell back, and ``small_group_persons``, their
+    persons as ``logs.person_count_text``); one WARNING per dataset with such groups, naming them."""
+    sizes = {(r[by], r["ancestry"]): int(r["count"])
+             for r in frame.groupBy(by, "ancestry").count().collect()}
+    small = small_ancestry_groups(sizes, min_samples)
+    info: dict[str, dict] = {g: {"method": "ancestry", "groups": "ancestry"} for g in groups}
+    if not small:
+        return standardise_pgs(frame, pgs_ids, [by, "ancestry"]), info
+    threshold = min_samples
+    for g, names in small.items():
+        n = sum(sizes[(g, a)] for a in names)
+        info.setdefault(g, {"method": "ancestry", "groups": "ancestry"}).update(
+            small_groups=names, small_group_persons=person_count_text(n, threshold))
+        # The groups' persons as a label (0, <T, T+), never the count: the log is pasted into tickets.
+        log.warning("dataset %s: ancestry group(s) %s of fewer than %d persons each (%s person(s)) take the "
+                    "dataset's overall z-score, not one within their group (pgs.standardisation: ancestry; "
+                    "fix: pgs.standardisation: pc_adjusted or overall)", g or "?", ", ".join(names), threshold,
+                    person_count_text(n, threshold))
+    in_small = reduce(lambda a, b: a | b, [(F.col(by) == g) & (F.col("ancestry") == a)
+                                            for g, names in small.items() for a in names])
+    within = standardise_pgs(frame.where(~in_small), pgs_ids, [by, "ancestry"])
+    overall = standardise_pgs(frame, pgs_ids, [by]).where(in_small)
+    return within.unionByName(overall), info
+
+
 def standardise_datasets(
     frame: DataFrame, pgs_ids: Sequence[str], method: Method, by: str, groups: Sequence[str], *,
     min_samples: int, pcs: Sequence[str] = (),
@@ -310,8 +359,9 @@ def standardise_datasets(
     that fell back to the overall z to its ``FitFailure`` value (one WARNING per dataset names
     them); a group with fewer persons with PCs than ``fit_floor(min_samples, len(pcs))``
     (``min_samples``: ``report.small_count_threshold``) falls back with ``too_few_samples``.
-    pc_adjusted fits every group in one Spark action. Raises InputDataError for a missing
-    column (a config / input fault, not a fit)."""
+    pc_adjusted fits every group in one Spark action. ancestry: an ancestry group of fewer than
+    ``min_samples`` persons takes the dataset's overall z (``standardise_ancestry_groups``).
+    Raises InputDataError for a missing column (a config / input fault, not a fit)."""
     pgs_ids = list(pgs_ids)
     if method == "overall":
         return standardise_pgs(frame, pgs_ids, [by]), {g: {"method": method} for g in groups}
@@ -320,8 +370,8 @@ def standardise_datasets(
             raise InputDataError("standardisation by ancestry needs an ancestry column", where="pgs.standardisation")
         # A null ancestry (an empty ancestry_pred) is no group: those persons are left out, as
         # persons without PCs are under pc_adjusted (the cohort stage counts them: dataset_counts).
-        return (standardise_pgs(frame.where(F.col("ancestry").isNotNull()), pgs_ids, [by, "ancestry"]),
-                {g: {"method": method, "groups": "ancestry"} for g in groups})
+        return standardise_ancestry_groups(frame.where(F.col("ancestry").isNotNull()), pgs_ids, by, groups,
+                                           min_samples=min_samples)
     if method == "pc_adjusted":
         missing = [p for p in pcs if p not in frame.columns]
         if not pcs or missing:
