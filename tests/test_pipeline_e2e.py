@@ -178,3 +178,12 @@ def test_threshold_and_master_rerun_cohort_to_report_not_pgs_or_phenotypes(toy_r
     assert run_ids(shared_release) == before
     manifest = json.loads((shared_release / "report" / "_manifest.json").read_text())
     assert manifest["notes"]["small_count_threshold"] == 20
+    # The copy's comparison read toy-r1's export under 20: the report stage's run marked it not for
+    # export in its _disclosure.json (pipeline.mark_comparisons), what it said when made kept for the
+    # privacy audits; the run's WARNING names it (session 49: only the WARNING did, for_export stayed).
+    name = f"{RERUN_RELEASE}_vs_toy-r2"
+    made = json.loads((shared_release.parent / "compare" / name / "_disclosure.json").read_text())
+    marked = json.loads((results / "compare" / name / "_disclosure.json").read_text())
+    assert marked["for_export"] is False and marked["was_for_export"] is made["for_export"], marked
+    assert marked["out_of_date"][0].startswith(f"{RERUN_RELEASE} was exported again since"), marked
+    assert f"WARNING trd_spark: compare/{name}/ is out of date: {marked['out_of_date'][0]}" in err, err[-3000:]

@@ -765,8 +765,7 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
         if err is None:
             raise
         raise err from None
-    if any(r.stage == "report" and r.status == "ran" for r in results):
-        _warn_out_of_date_comparisons(cfg, spark)
+    _warn_out_of_date_comparisons(cfg, spark, [r.stage for r in results if r.status == "ran"])
     # Logged, not printed: the run log keeps the summary too.
     summary = [f"Summary (release {cfg.release}, {time.time() - t0:.1f}s):"]
     for r in results:
@@ -791,15 +790,19 @@ def _run(args: argparse.Namespace, stages: list[str] | None) -> int:
     return 0
 
 
-def _warn_out_of_date_comparisons(cfg, spark) -> None:
-    """After a run that published a new export of ``cfg.release``: one counted WARNING per
-    comparison of that release under ``output_root`` that now reads an earlier export
-    (``compare.out_of_date_comparisons``). No stage reruns compare-releases, so its folder stayed,
-    ``for_export: true``, beside the new export, saying nothing (session 48)."""
+def _warn_out_of_date_comparisons(cfg, spark, ran: list[str]) -> None:
+    """After a run that published (``ran``: the stages that did) an output of ``cfg.release`` a
+    comparison reads (``compare.COMPARED_STAGES``: the export, the scores, the cohort flow): one
+    counted WARNING per comparison of that release under ``output_root`` that is now out of date
+    (``compare.out_of_date_comparisons``; ``pipeline.mark_comparisons`` marked it not for export).
+    No stage reruns compare-releases, so its folder stayed beside the new outputs, saying nothing
+    (session 48); a pgs rerun changed its n_both and correlations without a word (session 49)."""
     from trd_spark.config import local_path
     from trd_spark.io import Fs, LocalFs
-    from trd_spark.report.compare import out_of_date_comparisons
+    from trd_spark.report.compare import COMPARED_STAGES, out_of_date_comparisons
 
+    if not set(ran) & set(COMPARED_STAGES):
+        return
     fs = LocalFs() if local_path(cfg.output_root) is not None or spark is None else Fs(spark)
     for line in out_of_date_comparisons(fs, cfg.output_root, cfg.release):
         log.warning("%s", line)

@@ -53,7 +53,32 @@ def run_stage(spark: SparkSession, cfg: Config, stage: str, *, warnings: Warning
     with counter.attached(), counter.stage_scope(stage), exporting:
         ctx = StageContext(spark, cfg, STAGE_SPECS[stage], counter, handed=dict(handed or {}))
         ctx.parts_at_start  # noqa: B018 - the inputs' fingerprint before the stage reads them (publish checks it)
-        return STAGE_SPECS[stage].runner()(ctx)
+        result = STAGE_SPECS[stage].runner()(ctx)
+        # Still under the export lock (the report's): compare-releases publishes under it.
+        mark_comparisons(spark, cfg, stage)
+        return result
+
+
+def mark_comparisons(spark: SparkSession | None, cfg: Config, stage: str) -> None:
+    """After ``stage`` published: when a comparison reads its outputs (``compare.COMPARED_STAGES``),
+    mark each comparison of ``cfg.release`` it put out of date not for export in its
+    ``_disclosure.json`` (``compare.mark_out_of_date_comparisons``), one INFO line each; the run's
+    closing WARNING names them (``cli._warn_out_of_date_comparisons``). Here, not at the run's end:
+    a run stopped after this stage would leave the folder saying ``for_export: true``. A folder
+    that cannot be written is one WARNING, not a failed run: the stage is published."""
+    from trd_spark.config import local_path
+    from trd_spark.report.compare import COMPARED_STAGES, mark_out_of_date_comparisons
+
+    if stage not in COMPARED_STAGES:
+        return
+    # Local outputs through os: Hadoop's local file system would add a .crc beside the file.
+    fs = LocalFs() if local_path(cfg.output_root) is not None or spark is None else Fs(spark)
+    try:
+        for line in mark_out_of_date_comparisons(fs, cfg.output_root, cfg.release):
+            log.info("%s", line)
+    except Exception as e:  # noqa: BLE001 - any storage error: said, and `trd-spark releases` lists the folders
+        log.warning("the comparisons of release %s under %s could not be marked out of date after its %s stage "
+                    "(%s): `trd-spark releases` lists those out of date", cfg.release, cfg.output_root, stage, e)
 
 
 @dataclass

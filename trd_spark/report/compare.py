@@ -28,9 +28,18 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from trd_spark.config import Config, local_path, named_key
-from trd_spark.errors import InputDataError, TrdSparkError
+from trd_spark.errors import ConfigError, InputDataError, TrdSparkError
 from trd_spark.io import Fs, read_table, to_tsv
-from trd_spark.layout import EXPORT, MANIFEST, SUCCESS, Layout, held_columns, manifest_field, publish_folder, read_manifest
+from trd_spark.layout import (
+    EXPORT,
+    MANIFEST,
+    Layout,
+    audit_root_problem,
+    held_columns,
+    manifest_field,
+    publish_folder,
+    read_manifest,
+)
 from trd_spark.logs import count_text, is_small_count
 from trd_spark.report.suppression import (
     SECONDARY_LABEL,
@@ -540,7 +549,7 @@ def compare_releases(
     sizes, for_export = cohort_size_changes(flow_a, flow_b, read_export(fs, la, "cohort_flow.tsv"),
                                             read_export(fs, lb, "cohort_flow.tsv"), threshold, exported)
     out = {"cohort_sizes": sizes}
-    prior = published_pair_counts(fs, cfg.output_root.rstrip("/"), compared_exports(fs, la, lb))
+    prior = prior_pair_counts(fs, cfg, compared_exports(fs, la, lb))
     out["pgs_correlation"], pinned = score_correlation_audited(
         spark.read.parquet(la.table("pgs", "scores")), spark.read.parquet(lb.table("pgs", "scores")), threshold,
         (scored_persons_shown(fs, la), scored_persons_shown(fs, lb)), prior)
@@ -637,13 +646,14 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         root = cfg.output_root.rstrip("/")
         out_dir = f"{root}/{COMPARE}/{release_a}_vs_{release_b}"
         compared = compared_exports(Fs(spark), Layout(root, release_a), Layout(root, release_b))
+        inputs = compared_inputs(Fs(spark), Layout(root, release_a), Layout(root, release_b))
         archive_comparison(Fs(spark), root, f"{release_a}_vs_{release_b}", compared)
         # Whole or not at all: a comparison stopped midway (a rerun after one release was rerun)
         # left its new tables beside the earlier comparison's, and its _disclosure.json, written
         # last, still said whether the earlier tables might leave the workbench.
         publish_folder(Fs(spark), out_dir, {**{f"{name}.tsv": to_tsv(df) for name, df in tables.items()},
-                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared, why_not, changed),
-                                                                   indent=2, sort_keys=True)},
+                                            DISCLOSURE: json.dumps(disclosure(for_export, threshold, compared, why_not,
+                                                                              changed, inputs), indent=2, sort_keys=True)},
                        before_swap=drop_checksum_files, markers=(DISCLOSURE,))
     log.info("compare-releases: wrote %s and %s (for export: %s)", ", ".join(f"{n}.tsv" for n in tables),
              DISCLOSURE, for_export)
@@ -663,6 +673,13 @@ NOT_FOR_EXPORT_PAIRS = ("NOT FOR EXPORT: pgs_correlation.tsv's n_both (persons s
 COMPARE = "compare"
 COMPARE_HISTORY = "compare_history"
 COMPARED_EXPORTS = "compared_exports"
+# What a comparison's numbers were computed from, per release (``compared_inputs``), and the
+# marks an out-of-date comparison's ``_disclosure.json`` gets (``mark_out_of_date_comparisons``):
+# ``for_export`` then false (not fit for export now), ``was_for_export`` what it said when made
+# (the privacy audits count what was published, whatever its state now), ``out_of_date`` why.
+COMPARED_INPUTS = "compared_inputs"
+WAS_FOR_EXPORT = "was_for_export"
+OUT_OF_DATE = "out_of_date"
 INPUTS_CHANGED = "inputs_changed_since_published"
 # The tables of a comparison kept for later comparisons' audits: n_both is its one count that no
 # export shows (cohort_sizes.tsv holds only what the two exports show, and every replaced export
@@ -671,7 +688,7 @@ KEPT_TABLES = ("pgs_correlation.tsv",)
 
 
 def disclosure(for_export: bool, threshold: int, compared: dict | None = None, why_not: tuple[str, ...] = (),
-               inputs_changed: list[str] | None = None) -> dict:
+               inputs_changed: list[str] | None = None, inputs: dict | None = None) -> dict:
     """What ``_disclosure.json`` in a comparison folder says: whether it may leave the
     workbench, under which threshold (``comparison_threshold``: the strictest of the config's
     and the two exports'), why not (``why_not``: ``export_verdict``'s notes; none given:
@@ -679,14 +696,26 @@ def disclosure(for_export: bool, threshold: int, compared: dict | None = None, w
     that a later comparison can tell one of other exports (a re-export of A or B since) from the
     same one recomputed. ``inputs_changed`` (``warn_changed_inputs``' lines, ``INPUTS_CHANGED``):
     the releases whose inputs changed since they published (input names, no paths); empty when
-    none did."""
+    none did. ``inputs`` (``compared_inputs``, ``COMPARED_INPUTS``): what its numbers were
+    computed from, by which ``out_of_date_comparisons`` judges it later."""
     out = {"for_export": for_export, "small_count_threshold": threshold,
            "note": "counts audited like an export" if for_export else " ".join(why_not or (NOT_FOR_EXPORT,))}
     if inputs_changed is not None:
         out[INPUTS_CHANGED] = inputs_changed
     if compared is not None:
         out[COMPARED_EXPORTS] = compared
+    if inputs is not None:
+        out[COMPARED_INPUTS] = inputs
     return out
+
+
+def was_published(record: dict) -> bool:
+    """Whether the comparison whose ``_disclosure.json`` is ``record`` was marked for export when
+    it was made: ``for_export``, or ``was_for_export`` once marked out of date
+    (``mark_out_of_date_comparisons``). The privacy audits (``published_pair_counts``,
+    ``archive_comparison``) read this, not ``for_export``: a folder that left the workbench before
+    it went out of date is published all the same."""
+    return record.get("for_export") is True or record.get(WAS_FOR_EXPORT) is True
 
 
 def compared_exports(fs: FsLike, la: Layout, lb: Layout) -> dict:
@@ -709,48 +738,170 @@ def _export_identity(fs: FsLike, lay: Layout) -> dict:
             "manifest_sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
-def out_of_date_comparisons(fs: FsLike, root: str, release: str | None = None) -> list[str]:
-    """One line per comparison ``compare/<A_vs_B>/`` under ``root`` (of ``release`` only, when
-    given) that no longer compares the two releases' current exports: the export its
-    ``_disclosure.json`` names (``compared_exports``: run id and the digest of its
-    ``_manifest.json``) was replaced since (the release re-exported after a code fix, a config
-    change or new inputs) or is no longer complete. Why: a comparison is made only by
-    ``compare-releases``; nothing reran it, and the folder, its ``_disclosure.json`` still saying
-    ``for_export: true``, read as the comparison of the releases as they are (r1 re-exported under
-    another threshold, ``compare/r1_vs_r2/estimates.tsv`` still showed the earlier export's ORs;
-    session 48). A comparison that names no exports (written before session 46) cannot be judged
-    and is not listed; one whose ``_disclosure.json`` is damaged is listed as such when ``release``
-    is None. Each line names the folder, the release and the command that redoes it;
-    no count. Read-only."""
-    folder_root = f"{root.rstrip('/')}/{COMPARE}"
-    out: list[str] = []
-    for name in fs.listdirs(folder_root) if fs.exists(folder_root) else []:
+# The release outputs a comparison's numbers come from besides its export (``compare_releases``):
+# the internal cohort flow (cohort_sizes.tsv's audit), the scores (n_both, the correlations) and
+# the report's record of the scored persons it shows (``scored_persons_shown``).
+COMPARED_STAGES = ("phenotypes", "pgs", "report")
+# The exported files a comparison reads: each release's shown cohort flow and model estimates.
+COMPARED_EXPORT_FILES = ("cohort_flow.tsv", *EXPORTED_MODELS)
+
+
+def compared_inputs(fs: FsLike, la: Layout, lb: Layout) -> dict:
+    """{"a": {...}, "b": {...}}: per release, what a comparison's numbers are computed from
+    (``_inputs_identity``), kept in its ``_disclosure.json`` (``COMPARED_INPUTS``) for
+    ``out_of_date_comparisons``: a rerun that changed none of it (a report rerun for a figure's
+    fix) leaves the comparison current; one that changed any of it (a pgs rerun that changes
+    ``n_both`` or the correlations and not one exported byte) makes it out of date."""
+    return {tag: _inputs_identity(fs, lay) for tag, lay in (("a", la), ("b", lb))}
+
+
+def _inputs_identity(fs: FsLike, lay: Layout) -> dict:
+    """{release, export: {run_id, sha256}, phenotypes, pgs, scored_persons_shown} of ``lay``'s
+    release now: the SHA-256 of the exported files a comparison reads (``COMPARED_EXPORT_FILES``,
+    each by its bytes, None when absent) with the threshold the export names, the run id of the
+    phenotypes and pgs outputs (the cohort flow and the scores it reads: tables of gigabytes are
+    not hashed, so any rerun of those stages counts as a change) and the datasets whose scored
+    persons the report shows. InputDataError naming a damaged manifest."""
+    files = {}
+    for name in COMPARED_EXPORT_FILES:
+        path = lay.file(EXPORT, name)
+        files[name] = hashlib.sha256(fs.read_bytes(path)).hexdigest() if fs.exists(path) else None
+    path = lay.file(EXPORT, MANIFEST)
+    record = read_manifest(fs, path) if fs.exists(path) else {}
+    shown = {"files": files, "small_count_threshold": manifest_field(record, "small_count_threshold", int, path)}
+    return {"release": lay.release,
+            "export": {"run_id": manifest_field(record, "run_id", str, path),
+                       "sha256": hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()},
+            **{stage: (lay.manifest(fs, stage) or {}).get("run_id") for stage in ("phenotypes", "pgs")},
+            # Names only: the exported report.html shows which datasets' numbers it shows.
+            "scored_persons_shown": sorted(scored_persons_shown(fs, lay))}
+
+
+def _why_changed(fs: FsLike, root: str, compared: dict, inputs: dict | None) -> list[str]:
+    """Why a comparison no longer shows its releases as they are now, one line per change (none:
+    current). ``inputs``: its ``COMPARED_INPUTS`` (``compared_inputs``); None for one made before
+    session 49, judged by ``compared`` (``compared_exports``: any new export)."""
+    why = []
+    for tag in ("a", "b"):
+        rel = str(compared[tag].get("release"))
+        lay = Layout(root, rel)
+        missing = [s for s in (EXPORT, *COMPARED_STAGES) if not lay.is_complete(fs, s)]
+        if missing:
+            why.append(f"{rel} has no complete {'export' if EXPORT in missing else missing[0] + ' output'} now")
+            continue
+        if inputs is None:
+            if (now_export := _export_identity(fs, lay)) != compared[tag]:
+                why.append(f"{rel} was exported again since (the comparison read its export of run "
+                           f"{compared[tag].get('run_id')}, now {now_export['run_id']})")
+            continue
+        try:
+            now, then = _inputs_identity(fs, lay), inputs[tag]
+        except InputDataError as e:
+            why.append(f"{rel}'s outputs cannot be read: {e}")
+            continue
+        if now["export"]["sha256"] != (then.get("export") or {}).get("sha256"):
+            why.append(f"{rel} was exported again since with other tables (the comparison read its export of run "
+                       f"{(then.get('export') or {}).get('run_id')}, now {now['export']['run_id']})")
+        why += [f"{rel}'s {stage} stage was rerun since (the comparison read its output of run {then.get(stage)}, "
+                f"now {now[stage]})" for stage in ("phenotypes", "pgs") if now[stage] != then.get(stage)]
+        if now["scored_persons_shown"] != then.get("scored_persons_shown"):
+            why.append(f"{rel}'s report shows the scored persons of other datasets since")
+    return why
+
+
+@dataclass(frozen=True)
+class JudgedComparison:
+    """A comparison folder ``compare/<name>/`` as ``_judged_comparisons`` found it: its
+    ``_disclosure.json`` (``record``), its two releases and why it is out of date (empty: current)."""
+    name: str
+    folder: str
+    record: dict
+    releases: tuple[str, str]
+    why: tuple[str, ...]
+
+    def line(self) -> str:
+        """``out_of_date_comparisons``' line: the folder, why, and the command that redoes it; no count."""
+        a, b = self.releases
+        return (f"{COMPARE}/{self.name}/ is out of date: {'; '.join(self.why)}; its tables are those of the earlier "
+                f"outputs: rerun `trd-spark compare-releases {a} {b}`")
+
+
+def _judged_comparisons(fs: FsLike, root: str, release: str | None = None) -> tuple[list[JudgedComparison], list[str]]:
+    """(each comparison under ``root`` naming the exports it read, of ``release`` only when given,
+    judged; one line per damaged ``_disclosure.json``). A comparison that names no exports (written
+    before session 46) cannot be judged and is left out. One marked out of date earlier
+    (``OUT_OF_DATE``) stays so until ``compare-releases`` redoes it, with its recorded reasons
+    when its releases' outputs are again those it read (a re-export changed back)."""
+    root = root.rstrip("/")
+    folder_root = f"{root}/{COMPARE}"
+    judged: list[JudgedComparison] = []
+    damaged: list[str] = []
+    for name in sorted(fs.listdirs(folder_root)) if fs.exists(folder_root) else []:
         folder = f"{folder_root}/{name}"
         if name.startswith((".", "_")) or not fs.exists(f"{folder}/{DISCLOSURE}"):
             continue  # publish_folder's hidden in-progress folders; a comparison stopped midway
         try:
-            compared = _read_disclosure(fs, folder).get(COMPARED_EXPORTS)
+            record = _read_disclosure(fs, folder)
         except InputDataError as e:  # not JSON: the listing says so; a run's closing check is no place to fail
-            if release is None:
-                out.append(f"{COMPARE}/{name}/ cannot be judged: {e}")
+            damaged.append(f"{COMPARE}/{name}/ cannot be judged: {e}")
             continue
+        compared, inputs = record.get(COMPARED_EXPORTS), record.get(COMPARED_INPUTS)
         if not isinstance(compared, dict) or not all(isinstance(compared.get(t), dict) for t in ("a", "b")):
             continue
-        names = [str(compared[t].get("release")) for t in ("a", "b")]
+        names = (str(compared["a"].get("release")), str(compared["b"].get("release")))
         if release is not None and release not in names:
             continue
-        why = []
-        for tag, rel in zip(("a", "b"), names):
-            lay = Layout(root.rstrip("/"), rel)
-            if not fs.exists(lay.file(EXPORT, SUCCESS)):
-                why.append(f"{rel} has no complete export now")
-            elif (now := _export_identity(fs, lay)) != compared[tag]:
-                why.append(f"{rel} was exported again since (the comparison read its export of run "
-                           f"{compared[tag].get('run_id')}, now {now['run_id']})")
-        if why:
-            out.append(f"{COMPARE}/{name}/ is out of date: {'; '.join(why)}; its tables are those of the earlier "
-                       f"export(s): rerun `trd-spark compare-releases {names[0]} {names[1]}`")
-    return out
+        if not (isinstance(inputs, dict) and all(isinstance(inputs.get(t), dict) for t in ("a", "b"))):
+            inputs = None
+        try:
+            why = _why_changed(fs, root, compared, inputs)
+        except InputDataError as e:  # a damaged export manifest (the rule before session 49)
+            why = [f"an export it read cannot be read now: {e}"]
+        if not why and isinstance(record.get(OUT_OF_DATE), list):
+            why = [str(w) for w in record[OUT_OF_DATE]]
+        judged.append(JudgedComparison(name, folder, record, names, tuple(why)))
+    return judged, damaged
+
+
+def out_of_date_comparisons(fs: FsLike, root: str, release: str | None = None) -> list[str]:
+    """One line per comparison ``compare/<A_vs_B>/`` under ``root`` (of ``release`` only, when
+    given) that no longer shows the two releases as they are: an output its numbers come from
+    (``compared_inputs``: the exported tables it reads and the threshold, the phenotypes and pgs
+    outputs, the report's shown scored persons) changed since, or is no longer complete; for a
+    comparison made before session 49, any new export (``compared_exports``). Why: a comparison is
+    made only by ``compare-releases``; nothing reran it, and the folder read as the comparison of
+    the releases as they are (r1 re-exported under another threshold, ``compare/r1_vs_r2/
+    estimates.tsv`` still showed the earlier export's ORs; session 48). A comparison that names no
+    exports (written before session 46) cannot be judged and is not listed; one whose
+    ``_disclosure.json`` is damaged is listed as such when ``release`` is None. Each line names
+    the folder, the release and the command that redoes it; no count. Read-only: the run marks
+    them (``mark_out_of_date_comparisons``)."""
+    judged, damaged = _judged_comparisons(fs, root, release)
+    return (damaged if release is None else []) + [j.line() for j in judged if j.why]
+
+
+def mark_out_of_date_comparisons(fs: FsLike, root: str, release: str) -> list[str]:
+    """Mark each comparison of ``release`` under ``root`` that is out of date
+    (``out_of_date_comparisons``) in its ``_disclosure.json``: ``for_export`` false (not fit for
+    export now: whoever reads the file, a user's export tool or a reviewer, sees it),
+    ``was_for_export`` what it said when made (``was_published``: the privacy audits still count
+    it among what was published) and ``out_of_date`` why, the note saying so. Before session 49
+    only a WARNING and a ``trd-spark releases`` line named such a folder; its ``_disclosure.json``
+    still said ``for_export: true``. Called by the run after each stage whose outputs a comparison
+    reads (``pipeline.run_stage``; the report stage's under the export lock, which compare-releases
+    holds while it publishes). Returns one line per folder marked now (none already marked)."""
+    marked = []
+    for j in _judged_comparisons(fs, root, release)[0]:
+        if not j.why or OUT_OF_DATE in j.record:
+            continue
+        a, b = j.releases
+        record = {**j.record, "for_export": False, WAS_FOR_EXPORT: j.record.get("for_export") is True,
+                  OUT_OF_DATE: list(j.why),
+                  "note": f"OUT OF DATE, NOT FOR EXPORT: {'; '.join(j.why)}; rerun `trd-spark compare-releases {a} "
+                          f"{b}` (when made: {j.record.get('note')})"}
+        fs.write_text(f"{j.folder}/{DISCLOSURE}", json.dumps(record, indent=2, sort_keys=True))
+        marked.append(f"{COMPARE}/{j.name}/ marked not for export in its {DISCLOSURE}: out of date")
+    return marked
 
 
 def _published_comparisons(fs: FsLike, root: str) -> list[tuple[str, str]]:
@@ -778,8 +929,9 @@ def published_pair_counts(fs: FsLike, root: str, compared: dict) -> pd.DataFrame
     """The ``n_both`` earlier comparisons under ``root`` show as numbers (dataset, pgs_id,
     n_both int, source: the comparison's label), for ``pair_counts_audit``'s ``prior``.
 
-    Read: every complete comparison marked for export (``_published_comparisons``; one marked
-    not for export stays on the workbench), except one that compared the very exports
+    Read: every complete comparison marked for export when it was made (``_published_comparisons``,
+    ``was_published``: also one marked out of date since; one not for export stays on the
+    workbench), except one that compared the very exports
     ``compared`` names (``compared_exports``: its counts are these, recomputed). One that names
     no exports (written before session 46) is read: it may have compared others. A label
     (``<20``, ``suppressed``) is not linked: against a shown count it leaves a range as wide as
@@ -787,7 +939,7 @@ def published_pair_counts(fs: FsLike, root: str, compared: dict) -> pd.DataFrame
     rows = []
     for label, folder in _published_comparisons(fs, root):
         record = _read_disclosure(fs, folder)
-        if record.get("for_export") is not True or record.get(COMPARED_EXPORTS) == compared:
+        if not was_published(record) or record.get(COMPARED_EXPORTS) == compared:
             continue
         path = f"{folder}/pgs_correlation.tsv"
         if not fs.exists(path):
@@ -799,20 +951,43 @@ def published_pair_counts(fs: FsLike, root: str, compared: dict) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["dataset", "pgs_id", "n_both", "source"])
 
 
+def prior_pair_counts(fs: FsLike, cfg: Config, compared: dict) -> pd.DataFrame:
+    """``published_pair_counts`` under ``cfg``'s output root and under each root of
+    ``report.audit_output_roots`` (sources of the latter labelled `` (report.audit_output_roots[i])``):
+    a comparison is audited against every comparison published where the report's exports are
+    audited. Before session 49 only the own root was read: r1 vs r2 published 480 persons of r1
+    in r2 from one bucket, the same pair rerun in a new bucket (``audit_output_roots`` naming the
+    old one) without 7 withdrawn participants 473, and the two gave the 7 while each export was
+    audited against the other root's. A root that does not exist or holds no export: ConfigError
+    naming the key, as the report stage's (``layout.audit_root_problem``)."""
+    parts = []
+    for i, root in enumerate([cfg.output_root, *cfg.report.audit_output_roots]):
+        root = root.rstrip("/")
+        problem = audit_root_problem(fs, root) if i else None
+        if problem:
+            raise ConfigError(f"report.audit_output_roots: {root} {problem}", where=cfg.source_path)
+        found = published_pair_counts(fs, root, compared)
+        if i:
+            found["source"] = found["source"] + f" (report.audit_output_roots[{i - 1}])"
+        parts.append(found)
+    return pd.concat(parts, ignore_index=True)
+
+
 def archive_comparison(fs: Fs, root: str, name: str, compared: dict) -> str | None:
     """Keep the comparison ``compare/<name>/`` before one of other exports (``compared``)
     replaces it: its ``KEPT_TABLES`` and ``_disclosure.json`` in
     ``compare_history/<name>/<digest of that _disclosure.json>/`` (internal), so the next
     comparisons are audited against its ``n_both`` too (``published_pair_counts``): r1 vs r2
     showed 480 persons of r1 in r2, r1 vs r2 re-exported without 7 withdrawn participants 473, in
-    the same folder, and whoever kept the first had the 7. Not kept: a comparison not for export,
-    or of the same exports (the same counts). Returns the folder, or None."""
+    the same folder, and whoever kept the first had the 7. Not kept: a comparison not for export
+    when it was made (``was_published``: one marked out of date since is kept), or of the same
+    exports (the same counts). Returns the folder, or None."""
     folder = f"{root}/{COMPARE}/{name}"
     if not fs.exists(f"{folder}/{DISCLOSURE}"):
         return None
     text = fs.read_text(f"{folder}/{DISCLOSURE}")
     record = _read_disclosure(fs, folder)
-    if record.get("for_export") is not True or record.get(COMPARED_EXPORTS) == compared:
+    if not was_published(record) or record.get(COMPARED_EXPORTS) == compared:
         return None
     kept = f"{root}/{COMPARE_HISTORY}/{name}/{hashlib.sha256(text.encode()).hexdigest()[:16]}"
     if fs.exists(f"{kept}/{DISCLOSURE}"):
