@@ -180,5 +180,62 @@ def test_distinct_values_are_counted_exactly_above_float_noise(spark):
     rows = [("d1", "eur", "ad3", 0.5 + i * 1e-15 if i % 3 else -1.0 + i * 1e-15, float(i) * 0.37) for i in range(60)]
     rows += [("d1", "afr", "ad3", None, float(i) * 0.11) for i in range(21)]
     frame = spark.createDataFrame(rows, "dataset string, ancestry string, definition string, P1 double, P2 double")
-    out = pgs_distribution(frame, ["P1", "P2"], "ad3").set_index(["ancestry", "pgs_id"])["n_values"]
-    assert out.to_dict() == {("afr", "P2"): 21, ("eur", "P1"): 2, ("eur", "P2"): 60}
+    got = pgs_distribution(frame, ["P1", "P2"], "ad3").set_index(["ancestry", "pgs_id"])
+    assert got["n_values"].to_dict() == {("afr", "P2"): 21, ("eur", "P1"): 2, ("eur", "P2"): 60}
+    # The persons at a group's most frequent (rounded) value: P1's 0.5 (40 of 60), none shared in P2.
+    assert got["n_largest_tie"].to_dict() == {("afr", "P2"): 1, ("eur", "P1"): 40, ("eur", "P2"): 1}
+
+
+def test_a_tie_heavy_score_of_twenty_values_shows_no_group_statistic_that_counts_its_carriers():
+    """P3: 22 rare variants of published weights (0.5..2), non-carriers at one value z0 (a score of a
+    few matched variants where nearly everyone carries none); EUR 5,000 persons with 300 carriers,
+    AFR 1,000 with 60, EAS 500 with 19, each of a different variant: EAS has 20 distinct values, so
+    ``few_valued_scores`` (fewer than 20) flags no group, and on 241c7d9 the export showed EAS's
+    mean, sd and every quantile (z0). From them S1^2 / S2 (the deviations from z0 of EAS's persons
+    off the tie: their sum and sum of squares, the unknown SD cancels) matches one set of the
+    weights exactly, of 19 variants: the 19 carriers (a count of 1-19). Now every statistic of P3's
+    groups is hidden (``tie_heavy_scores``: fewer than 20 persons off a group's largest tie), their
+    n shown; P2 (normal) keeps its own; the internal columns are not exported."""
+    from itertools import combinations
+
+    import pandas as pd
+
+    from trd_spark.report.tables import QUANTILE_LEVELS, ReleaseCounts, suppress_release
+
+    distinct_values, largest_tie = "n_values", "n_largest_tie"  # by name: the test runs on 241c7d9 too
+    rng = np.random.default_rng(49)
+    weights = rng.uniform(0.5, 2.0, 22)
+    sizes, carriers = {"EUR": 5000, "AFR": 1000, "EAS": 500}, {"EUR": 300, "AFR": 60, "EAS": 19}
+    raw = {a: np.r_[weights[rng.permutation(np.arange(carriers[a]) % 22)] if a != "EAS" else weights[:19],
+                    np.zeros(n - carriers[a])] for a, n in sizes.items()}
+    everyone = np.concatenate(list(raw.values()))
+    z = {a: (v - everyone.mean()) / everyone.std(ddof=1) for a, v in raw.items()}  # overall standardisation
+    normal = {a: rng.normal(size=n) for a, n in sizes.items()}
+    columns = ["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS, distinct_values, largest_tie]
+    rows = [(*r, int(np.unique(v, return_counts=True)[1].max()))
+            for values, pgs in ((z, "P3"), (normal, "P2")) for r, v in zip(_export_moments(values, pgs), values.values())]
+    dist = pd.DataFrame(rows, columns=columns)
+    assert dist.loc[dist["pgs_id"] == "P3", distinct_values].min() == 20  # not few-valued
+    # The attack on what 241c7d9 exported (EAS's n, mean, sd, p50 = z0) with the published weights.
+    eas = dist[(dist["pgs_id"] == "P3") & (dist["ancestry"] == "EAS")].iloc[0]
+    s1 = eas["n"] * (eas["mean"] - eas["p50"])
+    ratio = s1 ** 2 / ((eas["n"] - 1) * eas["sd"] ** 2 + eas["n"] * (eas["mean"] - eas["p50"]) ** 2)
+    assert all(eas[q] == eas["p50"] for q in QUANTILE_LEVELS)
+    found = [c for k in (18, 19, 20) for c in combinations(range(22), k)
+             if abs(weights[list(c)].sum() ** 2 / (weights[list(c)] ** 2).sum() - ratio) < 1e-9 * ratio]
+    assert found == [tuple(range(19))]
+
+    total = sum(sizes.values())
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [total]})
+    counts = pd.DataFrame({"dataset": "d", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
+                           "n": [500, 1000, 1000, total - 2500]})
+    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
+                             "n": [total - 2000], "n_cases": [500]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
+                       pgs_distribution=dist, primary_definition="x")
+    out = suppress_release(rc, 20)["pgs_distribution"].set_index(["pgs_id", "ancestry"])
+    assert out["n"].tolist() == [5000, 1000, 500] * 2
+    stats = ["mean", "sd", *QUANTILE_LEVELS]
+    assert out.loc["P3", stats].isna().all().all(), out.loc["P3"]
+    assert out.loc[("P2", "EUR"), stats].notna().all(), out.loc["P2"]
+    assert distinct_values not in out.columns and largest_tie not in out.columns

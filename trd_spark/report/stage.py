@@ -63,6 +63,7 @@ from trd_spark.report.tables import (
     GATE_CELLS,
     GENOTYPED_WITHOUT_PERSON,
     HIDDEN_COUNTS_FORMAT,
+    LARGEST_TIE,
     NEWER_RECORD_ADVICE,
     QUANTILE_LEVELS,
     ReleaseCounts,
@@ -246,8 +247,10 @@ DISTINCT_DECIMALS = 9
 def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> pd.DataFrame:
     """Per dataset x ancestry group x PGS: n, mean, sd and quantiles of the PGS (per SD),
     computed in Spark (one definition's rows, so each person counts once), and the group's
-    distinct PGS values (``tables.DISTINCT_VALUES``; internal: the export's suppression reads it,
-    ``tables.few_valued_scores``, and leaves it out). Only aggregates reach the driver.
+    distinct PGS values (``tables.DISTINCT_VALUES``) and the persons at its most frequent value
+    (``tables.LARGEST_TIE``: 1 when no two persons share a value); both internal: the export's
+    suppression reads them (``tables.few_valued_scores``, ``tables.tie_heavy_scores``) and leaves
+    them out. Only aggregates reach the driver.
 
     The distinct values are counted exactly, on values rounded to ``DISTINCT_DECIMALS`` places
     (per SD): an approximate count (HyperLogLog, ~5% error) of a continuous score's group of 20-25
@@ -259,16 +262,20 @@ def pgs_distribution(frame: DataFrame, pgs_ids: list[str], definition: str) -> p
     have = [p for p in pgs_ids if p in frame.columns]
     if not have:
         return pd.DataFrame(columns=["dataset", "ancestry", "pgs_id", "n", "mean", "sd", *QUANTILE_LEVELS,
-                                     DISTINCT_VALUES])
+                                     DISTINCT_VALUES, LARGEST_TIE])
     stack = "stack({}, {}) as (pgs_id, value)".format(
         len(have), ", ".join(f"'{p}', cast(`{p}` as double)" for p in have))
     long = (frame.where(F.col("definition") == definition)
             .select("dataset", F.coalesce(F.col("ancestry"), F.lit("unknown")).alias("ancestry"), F.expr(stack))
             .where(F.col("value").isNotNull()))
-    agg = long.groupBy("dataset", "ancestry", "pgs_id").agg(
+    group = ["dataset", "ancestry", "pgs_id"]
+    # The group's values (rounded) and their persons: the distinct values are its rows, the largest
+    # tie its largest count.
+    values = (long.groupBy(*group, F.round("value", DISTINCT_DECIMALS).alias("rounded")).count()
+              .groupBy(*group).agg(F.count("*").alias(DISTINCT_VALUES), F.max("count").alias(LARGEST_TIE)))
+    agg = long.groupBy(*group).agg(
         F.count("*").alias("n"), F.mean("value").alias("mean"), F.stddev("value").alias("sd"),
-        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q"),
-        F.countDistinct(F.round("value", DISTINCT_DECIMALS)).alias(DISTINCT_VALUES))
+        F.percentile_approx("value", list(QUANTILE_LEVELS.values()), 10000).alias("q")).join(values, group)
     pdf = agg.toPandas()
     for i, name in enumerate(QUANTILE_LEVELS):
         pdf[name] = [float(q[i]) if q is not None else np.nan for q in pdf["q"]]
@@ -866,7 +873,8 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
         figs = "".join(figure(distribution_figure(g, title=f"PGS by genetic ancestry group: {ds}", traits=traits).svg,
                               f"{ds}: PGS per SD by ancestry group, {who} (a quantile with fewer than {threshold} "
                               "persons below or above it not shown, nor any statistic of a score of fewer than "
-                              f"{threshold} values)")
+                              f"{threshold} values or of fewer than {threshold} persons off a group's most "
+                              "frequent value)")
                        for ds, g in dist.groupby("dataset", sort=True))
         sections.append(("distributions", "PGS distributions by ancestry group", figs + _details(
             html_table(dist, f"Quantiles of the PGS per SD, {who}"), "table")))

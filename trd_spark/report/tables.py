@@ -1700,6 +1700,10 @@ QUANTILE_LEVELS = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.9
 # exact, on values rounded to ``report.stage.DISTINCT_DECIMALS`` places); read by
 # ``few_valued_scores``, never exported.
 DISTINCT_VALUES = "n_values"
+# pgs_distribution's internal column: the persons of the group at its most frequent value (on the
+# values ``DISTINCT_VALUES`` counts; 1 when no two share one); read by ``tie_heavy_scores``,
+# never exported.
+LARGEST_TIE = "n_largest_tie"
 
 
 def few_valued_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
@@ -1725,6 +1729,35 @@ def few_valued_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
     few = (k < threshold) & (k < n)
     for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
         if few[idx].any():
+            out[idx] = True
+    return out
+
+
+def tie_heavy_scores(dist: pd.DataFrame, threshold: int) -> pd.Series:
+    """Rows of ``dist`` (pgs_distribution with ``LARGEST_TIE``) whose score has, in some group of its
+    (dataset, pgs_id), a value shared by two or more persons with fewer than ``threshold`` persons
+    off it (n - largest tie < threshold): a score of a few rare variants where nearly everyone
+    carries none. ``few_valued_scores`` misses the one such group of ``threshold`` or more distinct
+    values: ``threshold`` - 1 persons off the tie, each at a value of its own (more values need more
+    persons). Its statistics count them: every quantile shown is the tie's value z0 (the median
+    needs 42 persons), and with the group's n, mean and sd the deviations from z0 of the persons
+    off it are known as a sum S1 = n (mean - z0) and a sum of squares S2 = (n - 1) sd^2 +
+    n (mean - z0)^2, whose ratio S1^2 / S2 is scale-free (the unknown SD cancels): a reader with
+    the score's published weights (a few variants: their genotype sums are the candidate
+    deviations) searches the sets of candidates for that ratio, exported at full precision, and
+    finds the count (22 variants, 19 carriers of one each among 500: one set matches, 19; tests/
+    test_field_cases_round40_models.py). Below 20 distinct values the mean, sd and median count
+    carriers without the weights (``few_valued_scores``). Every group of such a score
+    loses every statistic, as a few-valued score's; its n stays. Boolean Series on ``dist``'s
+    index; all False without the column (a table from before it)."""
+    out = pd.Series(False, index=dist.index, dtype=bool)
+    if LARGEST_TIE not in dist.columns or dist.empty:
+        return out
+    tie = pd.to_numeric(dist[LARGEST_TIE], errors="coerce")
+    n = pd.to_numeric(dist["n"], errors="coerce")
+    heavy = (tie > 1) & (n - tie < threshold)
+    for _, idx in dist.groupby(["dataset", "pgs_id"], sort=False).groups.items():
+        if heavy[idx].any():
             out[idx] = True
     return out
 
@@ -1883,8 +1916,9 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
     if rc.cox is not None:
         out["cox"] = model(rc.cox, "cox", "n", "n_events", None)
     if rc.pgs_distribution is not None:
-        few_valued = few_valued_scores(rc.pgs_distribution, threshold)
-        dist = rc.pgs_distribution.drop(columns=[DISTINCT_VALUES], errors="ignore")
+        few_valued = few_valued_scores(rc.pgs_distribution, threshold) | tie_heavy_scores(rc.pgs_distribution,
+                                                                                          threshold)
+        dist = rc.pgs_distribution.drop(columns=[DISTINCT_VALUES, LARGEST_TIE], errors="ignore")
         labels = [shown(("dist", ds, a, p), n) for ds, a, p, n in
                   zip(dist["dataset"], dist["ancestry"], dist["pgs_id"], dist["n"])]
         small = [not isinstance(v, int) for v in labels]
@@ -1895,7 +1929,8 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
         dist[stats] = dist[stats].astype(float)
         dist.loc[small, stats] = float("nan")
         # A score of few values: its groups' moments, and each of its quantiles (one of the few
-        # values, the median z0 alone gives the carriers), count the persons at each value.
+        # values, the median z0 alone gives the carriers), count the persons at each value; so do
+        # those of a score with fewer than ``threshold`` persons off a group's tie (tie_heavy_scores).
         dist.loc[few_valued, stats] = float("nan")
         dist.loc[moment_complements(dist, small), moments] = float("nan")
         # A quantile is one person's score (percentile_approx returns a value of the group): the
