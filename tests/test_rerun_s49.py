@@ -132,3 +132,36 @@ def test_an_out_of_date_comparison_is_marked_not_for_export_and_still_audited(tm
     err = capsys.readouterr().err
     assert f"WARNING trd_spark: {lines[0]}" in err, err[-3000:]
     assert "warnings: 1 in this run (1 outside stages)" in err, err[-3000:]
+
+
+def test_a_pgs_rerun_publishing_while_the_comparison_is_computed_leaves_it_out_of_date(spark, tmp_path,
+                                                                                          monkeypatch):
+    """compare-releases holds the export lock, which keeps the exports still, not the pgs or
+    phenotypes outputs (their stages do not take it). Its record of what the numbers come from
+    was read after the tables were computed: a pgs rerun of B publishing meanwhile (tables from
+    pgs-1's scores, or a mix) was recorded as pgs-2, and the comparison never read as out of
+    date. Read before, it does. The tables stand in (test_privacy_s46's way); Spark's file system
+    writes the folder as the CLI's does."""
+    import pandas as pd
+
+    root = str(tmp_path / "results")
+    for r in (A, B):
+        _publish(root, r, {})
+    cfg = load_config(None, overrides={"output_root": root})
+
+    def computed(*_args):
+        _publish(root, B, {"pgs": "pgs-2"})  # B's pgs stage publishes while the scores are read
+        return ({"cohort_sizes": pd.DataFrame({"definition": ["all"], "step_order": [0], "step": ["genotyped"],
+                                               "n_a": ["1000"], "n_b": ["1040"], "change": ["40"]}),
+                 "pgs_correlation": pd.DataFrame({"dataset": ["d"], "pgs_id": ["P1"], "n_both": [480],
+                                                  "correlation": [0.99]}),
+                 "estimates": pd.DataFrame({"ci_overlap": pd.Series([], dtype=object)})}, (), 20)
+
+    monkeypatch.setattr(compare, "check_comparable", lambda *args, **kwargs: None)
+    monkeypatch.setattr(compare, "compare_releases", computed)
+    monkeypatch.setattr("trd_spark.session.command_session", lambda settings: spark)
+    monkeypatch.setattr("trd_spark.stages.check_spark_reads", lambda spark, cfg: None)
+    compare.compare_releases_job(cfg, A, B)
+    assert _disclosure(root)[compare.COMPARED_INPUTS]["b"]["pgs"] == "pgs-1"
+    lines = compare.out_of_date_comparisons(LocalFs(), root)
+    assert len(lines) == 1 and f"{B}'s pgs stage was rerun since" in lines[0], lines

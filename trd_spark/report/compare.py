@@ -641,12 +641,15 @@ def compare_releases_job(cfg: Config, release_a: str, release_b: str, *, rerun_o
         # that fix cannot otherwise be told from a consistent one).
         changed = warn_changed_inputs(config_for, lambda c: Fs(spark) if needs_spark_to_plan(c) else LocalFs(),
                                       release_a, release_b)
+        root = cfg.output_root.rstrip("/")
+        # Before the tables are computed: the export lock holds the exports still, not the pgs or
+        # phenotypes outputs (their stages do not take it). A rerun of one publishing meanwhile
+        # then reads as a change since (out of date), never as what the tables were computed from.
+        inputs = compared_inputs(Fs(spark), Layout(root, release_a), Layout(root, release_b))
         tables, why_not, threshold = compare_releases(spark, cfg, release_a, release_b)
         for_export = not why_not
-        root = cfg.output_root.rstrip("/")
         out_dir = f"{root}/{COMPARE}/{release_a}_vs_{release_b}"
         compared = compared_exports(Fs(spark), Layout(root, release_a), Layout(root, release_b))
-        inputs = compared_inputs(Fs(spark), Layout(root, release_a), Layout(root, release_b))
         archive_comparison(Fs(spark), root, f"{release_a}_vs_{release_b}", compared)
         # Whole or not at all: a comparison stopped midway (a rerun after one release was rerun)
         # left its new tables beside the earlier comparison's, and its _disclosure.json, written
