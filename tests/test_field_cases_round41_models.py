@@ -28,7 +28,8 @@ from models_sim import grid_config, simulate_frame
 from trd_spark.models.cox import cox_grid, mdd_frame
 from trd_spark.models.logistic import contrast_frame, fit_logistic, logistic_grid
 from trd_spark.models.synthesis import difference_table, meta_table, replication_table
-from trd_spark.vocabulary import ModelFailure
+from trd_spark.report.tables import ReleaseCounts, hide_estimates_of_hidden_counts
+from trd_spark.vocabulary import HiddenEstimatesNote, ModelFailure
 
 PGS = "PGS900004"
 OTHER = ["age", "pc1", "pc2"]
@@ -81,6 +82,21 @@ def test_one_sex_without_a_case_is_fitted_at_its_limit(frame):
     meta = meta_table(grid.reset_index(), cfg)
     pooled = meta[(meta["contrast"] == "trd_vs_nonmdd") & (meta["pgs_id"] == PGS)].iloc[0]
     assert (pooled["k"], pooled["datasets"]) == (2, "discovery,replication_wgs")
+    # The pooled estimate says it pools the men's fit (on 9a61af7 meta had no note: KeyError).
+    assert pooled["note"] == ("includes a fit estimated among the persons at one value of a 0/1 covariate: "
+                              "replication_wgs (its note)")
+    both = meta[(meta["contrast"] == "trmdd_vs_nonmdd") & (meta["pgs_id"] == PGS)].iloc[0]
+    assert both["k"] == 2 and both["note"] == ""  # both sexes' fits in both datasets
+    # export/meta.tsv shows it where the row is shown; a row blanked for a hidden count says only that.
+    logistic = grid.reset_index()
+    rc = ReleaseCounts(cohort_flow=pd.DataFrame(), cohort_counts=None, logistic=logistic, cox=None,
+                       pgs_distribution=None, primary_definition="ad3", meta=meta)
+    shown = hide_estimates_of_hidden_counts({"logistic": logistic}, rc)["meta"]
+    assert list(shown.loc[pooled.name, ["k", "note"]]) == [2, pooled["note"]]
+    hide = (logistic["dataset"] == "discovery") & (logistic["contrast"] == "trd_vs_nonmdd")
+    safe = logistic.astype({"n_cases": object}).assign(n_cases=np.where(hide, "<20", logistic["n_cases"]))
+    blank = hide_estimates_of_hidden_counts({"logistic": safe}, rc)["meta"]
+    assert blank.loc[pooled.name, "note"] == HiddenEstimatesNote.HIDDEN_COUNT
     # What is built on such a fit says so: the TRD - trMDD difference compares men's TRD
     # estimate with both sexes' trMDD one, and a replication row's estimate is the men's.
     diff = difference_table(grid.reset_index()).set_index(["dataset", "pgs_id"])["note"]

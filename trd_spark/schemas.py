@@ -360,6 +360,9 @@ META = _s(
     ("tau2", D, "DerSimonian-Laird between-dataset variance (0 for fixed; null for random with one dataset: "
                 "not estimable, as Q and I^2)"),
     ("datasets", S, "the datasets pooled, comma-separated"),
+    ("note", S, "\"includes a fit estimated among the persons at one value of a 0/1 covariate: <datasets> (its "
+                "note)\" when a pooled fit is at its limit (one sex without a case, control or event), else empty; in "
+                "export/ also why a row's estimates are hidden (`vocabulary.HiddenEstimatesNote`)"),
 )
 CONSISTENCY = _s(
     "consistency",

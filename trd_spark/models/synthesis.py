@@ -155,11 +155,17 @@ def meta_analyse(beta: np.ndarray, se: np.ndarray, method: str = "fixed") -> dic
             "tau2": tau2}
 
 
+# A meta row's note when a pooled fit is at its limit (``covariates.LIMIT_NOTE``), before the datasets.
+META_LIMIT_NOTE = "includes a fit estimated among the persons at one value of a 0/1 covariate"
+
+
 def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """Meta-analysis across datasets per (definition, contrast, pgs_id), converged fits only.
 
     Fixed-effect rows always; DerSimonian-Laird rows too when ``models.meta_random_effects``.
-    Bonferroni/BH within (method, definition, contrast). Columns: META.
+    Bonferroni/BH within (method, definition, contrast). ``note``: ``META_LIMIT_NOTE`` and the
+    datasets whose pooled fit is at its limit (its ``note`` has ``covariates.LIMIT_NOTE``), else
+    "". Columns: META.
     """
     methods = ["fixed", "random"] if cfg.models.meta_random_effects else ["fixed"]
     key = ["definition", "contrast", "pgs_id"]
@@ -171,11 +177,16 @@ def meta_table(logistic: pd.DataFrame, cfg: Config) -> pd.DataFrame:
             fits = ok[(ok["definition"] == definition) & (ok["contrast"] == contrast) & (ok["pgs_id"] == pgs_id)]
             fits = fits.sort_values("dataset")
             res = meta_analyse(fits["beta"].to_numpy(float), fits["se"].to_numpy(float), method)
+            # A pooled estimate with a fit at its limit (``covariates.empty_cell``: among one sex
+            # only) pools other persons in that dataset: said, as a difference or replication row
+            # built on such a fit says it. Text only: the dataset names are in ``datasets``.
+            limit = fits.loc[fits["note"].fillna("").astype(str).str.contains(LIMIT_NOTE, regex=False), "dataset"]
             rows.append({
                 "method": method, "definition": definition, "contrast": contrast, "pgs_id": pgs_id,
                 "trait": g["trait"].iloc[0], "domain": g["domain"].iloc[0], **res,
                 "odds_ratio": np.exp(res["beta"]), "ci_low": np.exp(res["beta"] - Z95 * res["se"]),
                 "ci_high": np.exp(res["beta"] + Z95 * res["se"]), "datasets": ",".join(fits["dataset"]),
+                "note": (f"{META_LIMIT_NOTE}: {', '.join(limit)} (its note)" if len(limit) else ""),
             })
     if not rows:
         return pd.DataFrame(columns=META.names)
