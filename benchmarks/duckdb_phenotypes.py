@@ -56,6 +56,9 @@ NOT_A_DIAGNOSIS_STATUS_IDS = (32892, 32899, 4033240, 4188893)
 # for the same reason: 32818 "EHR administration record", 38000180 "Inpatient administration" and the
 # "Physician administered drug" types 38000179, 43542356, 43542357, 43542358, 581373.
 ADMINISTRATION_DRUG_TYPE_IDS = (32818, 38000179, 38000180, 43542356, 43542357, 43542358, 581373)
+# drug_strength units of a computable daily dose (README "Exposures"), written out likewise: UCUM
+# 8576 milligram (the minimum's unit), 8587 milliliter (a liquid's quantity).
+MILLIGRAM, MILLILITER = 8576, 8587
 
 
 
@@ -689,16 +692,33 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
     if tr.ingredient_min_daily_dose:
         con.executemany("INSERT INTO min_dose VALUES (?, ?)", list(tr.ingredient_min_daily_dose.items()))
     if tr.ingredient_min_daily_dose and _exists(omop_dir, "drug_strength"):
+        # mg per unit of quantity (README "Exposures"): an amount in mg (or of no unit column); a
+        # liquid's mg per mL numerator (quantity: its volume, or a quantified liquid's items); not a
+        # product in a box (quantity may count boxes or units) nor any other unit: unknown.
+        ds = _source(omop_dir, "drug_strength")
+        have = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {ds}").fetchall()}
+
+        def col(c: str, sql_type: str) -> str:
+            return c if c in have else f"CAST(NULL AS {sql_type})"
+
         x(f"""CREATE TEMP TABLE strength AS
-            SELECT drug_concept_id, ingredient_concept_id, MAX(amount_value) AS amount
-            FROM {_source(omop_dir, 'drug_strength')} GROUP BY 1, 2""")
+            SELECT drug_concept_id, ingredient_concept_id, MAX(CASE
+                WHEN {col('box_size', 'INTEGER')} IS NOT NULL THEN NULL
+                WHEN amount_value IS NOT NULL
+                  THEN CASE WHEN COALESCE({col('amount_unit_concept_id', 'BIGINT')} = {MILLIGRAM}, TRUE)
+                            THEN amount_value END
+                WHEN {col('numerator_unit_concept_id', 'BIGINT')} = {MILLIGRAM}
+                     AND {col('denominator_unit_concept_id', 'BIGINT')} = {MILLILITER}
+                  THEN {col('numerator_value', 'DOUBLE')} END) AS amount
+            FROM {ds} GROUP BY 1, 2""")
     else:
         x("CREATE TEMP TABLE strength (drug_concept_id BIGINT, ingredient_concept_id BIGINT, amount DOUBLE)")
     mx = tr.max_days_supply
     x(f"""CREATE TEMP TABLE trials AS
         WITH dosed AS (
           SELECT d.*, i.ingredient_concept_id AS ing, m.min_dose,
-                 CASE WHEN d.quantity > 0 AND s.amount > 0 AND d.days_supply > 0
+                 -- a days_supply above max_days_supply is implausible: no dose from it (unknown)
+                 CASE WHEN d.quantity > 0 AND s.amount > 0 AND d.days_supply BETWEEN 1 AND {mx}
                       THEN d.quantity * s.amount / d.days_supply END AS daily_dose
           FROM drugs d JOIN ingredients i ON i.drug_concept_id = d.concept_id
           LEFT JOIN min_dose m ON m.ing = i.ingredient_concept_id
@@ -764,7 +784,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                     SELECT 1 FROM cset c LEFT JOIN min_dose m ON m.ing = c.root_id
                     LEFT JOIN strength s ON s.drug_concept_id = c.concept_id AND s.ingredient_concept_id = c.root_id
                     WHERE c.set_name = {_q(d.augmentation_concept_set)} AND c.concept_id = g.concept_id
-                      AND NOT COALESCE(g.quantity > 0 AND s.amount > 0 AND g.days_supply > 0
+                      AND NOT COALESCE(g.quantity > 0 AND s.amount > 0
+                                       AND g.days_supply BETWEEN 1 AND {tr.max_days_supply}
                                        AND g.quantity * s.amount / g.days_supply < m.min_dose, FALSE))
                 GROUP BY g.person_id"""
         else:
@@ -859,7 +880,9 @@ def duckdb_drop_counts(omop_dir: str, cfg: Config, *, threads: int | None = None
     ``{"observation_condition_records": {n_condition_concept_in_observation,
     n_persons_condition_concept_in_observation}}``: the observation records whose observation_concept_id
     is a concept of a condition set a rule reads (not read; 0 when no set reads the table), and their
-    distinct persons.
+    distinct persons. ``{"dose_form_excluded": {n_records_<set>, n_persons_<set>}}`` per drug set with
+    ``exclude_dose_forms`` (absent without one): its records of every date whose concept its includes
+    reach and whose name holds one of its dose-form words (left out: skin products), and their persons.
     A record's window is [1 January of the birth year, end of follow-up]; one after the end is
     after death (the earliest death dated in or after the birth year), else after the data
     cutoff, else after the last observation period."""
@@ -954,6 +977,20 @@ def _drop_counts(con: duckdb.DuckDBPyConnection, src: dict[str, str], cfg: Confi
         if reads_observation and "observation" in src else (0, 0)
     out["observation_condition_records"] = {"n_condition_concept_in_observation": int(n_misplaced),
                                             "n_persons_condition_concept_in_observation": int(n_persons)}
+    # per drug set with exclude_dose_forms: its records (every date) of a concept its includes reach
+    # (code excludes ignored) whose name holds a dose-form word, and their persons (field case round 43)
+    formed: dict[str, int] = {}
+    for name in _study_set_names(cfg):
+        if cfg.concept_sets.concept_sets[name].exclude_dose_forms:
+            n, n_persons = x(f"""SELECT COUNT(*), COUNT(DISTINCT person_id) FROM {src['drug_exposure']}
+                WHERE drug_concept_id IN (
+                  SELECT i.concept_id FROM members i JOIN {src['concept']} n ON n.concept_id = i.concept_id
+                  JOIN dose_forms f ON f.set_name = i.set_name
+                  WHERE i.kind = 'include' AND i.set_name = {_q(name)}
+                    AND regexp_matches(n.concept_name, '(?i)\\b' || f.word || '\\b'))""").fetchone()
+            formed.update({f"n_records_{name}": int(n), f"n_persons_{name}": int(n_persons)})
+    if formed:
+        out["dose_form_excluded"] = formed
     [n_implausible] = x(f"SELECT COUNT(*) FROM persons p WHERE {_implausible_birth('p')}").fetchone()
     out["persons"] = {"n_persons_birth_year_implausible": int(n_implausible)}
     tr = cfg.phenotypes.trials

@@ -40,6 +40,7 @@ from trd_spark.phenotypes.stage import (
     derive_phenotype_tables,
     derive_study_events,
     derive_trials,
+    dose_form_ids,
     followup_events,
     literal_frame,
     read_omop,
@@ -130,9 +131,12 @@ def published(spark, tmp_path_factory) -> Published:
     omop = read_omop(spark, cfg)
     pure = derive_phenotype_tables(omop, cfg)
     # the condition IDs run passes (observation records of a condition concept: quirks.observation_condition_records)
-    conditions = study_concept_ids(cfg, study_vocabulary(omop, cfg))["condition"]
+    vocab = study_vocabulary(omop, cfg)
+    conditions = study_concept_ids(cfg, vocab)["condition"]
+    # and the records each drug set's exclude_dose_forms leaves out (quirks.dose_form_excluded, round 43)
     dates, quirks = stage_counts(omop, pure.persons, pure.study_events, pure.ingredients, cfg.omop.data_cutoff_date,
-                                 cfg.phenotypes.trials.max_days_supply, condition_ids=conditions)
+                                 cfg.phenotypes.trials.max_days_supply, condition_ids=conditions,
+                                 dose_forms=dose_form_ids(cfg, vocab))
     return Published(cfg, tmp_path / "results", omop, pure, dates, quirks, warnings)
 
 
@@ -278,8 +282,9 @@ def test_stage_counts_take_observed_parts_as_given(spark, published):
     dates, quirks = published.dates, published.quirks
     given = {"persons": {"n_no_observation_period": 3, "n_sex_other": 2, "n_persons": 1,
                          "n_persons_birth_year_implausible": 4}}
-    dates_o, quirks_o = stage_counts(*args, observed=given,
-                                     condition_ids=study_concept_ids(cfg, study_vocabulary(omop, cfg))["condition"])
+    vocab = study_vocabulary(omop, cfg)
+    dates_o, quirks_o = stage_counts(*args, observed=given, condition_ids=study_concept_ids(cfg, vocab)["condition"],
+                                     dose_forms=dose_form_ids(cfg, vocab))
     assert list(quirks_o["persons"].items()) == [("n_persons", 1), ("n_sex_other", 2), ("n_no_observation_period", 3),
                                                  ("n_persons_birth_year_implausible", 4)]
     assert dates_o == dates and {k: v for k, v in quirks_o.items() if k != "persons"} == {

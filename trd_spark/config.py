@@ -575,10 +575,11 @@ class TrialSettings(_Strict):
     # 3000, or units in the field): it is not used (the exposure end falls back to the
     # default) and is counted (phenotypes gate implausible_drug_records).
     max_days_supply: int = Field(365, ge=1)
-    # Minimum daily dose per RxNorm ingredient concept_id, in the drug_strength amount unit
-    # (mg for the oral solid forms of these ingredients). An exposure whose daily dose
-    # quantity x amount_value / days_supply is known and below it forms no trial; unknown
-    # dose (no drug_strength row, no quantity or days_supply) counts. A key of an augmentation agent
+    # Minimum daily dose per RxNorm ingredient concept_id, in mg. An exposure whose daily dose
+    # quantity x mg per unit / days_supply is known and below it forms no trial (mg per unit: a
+    # drug_strength amount in mg, or a liquid's mg per mL numerator, phenotypes.stage.
+    # strength_per_unit_expr); unknown dose (no such strength, a box, another unit, no quantity
+    # or days_supply, a days_supply above max_days_supply) counts. A key of an augmentation agent
     # (an ingredient of an augmentation_concept_set) makes a record below it no augmentation exposure
     # (e.g. quetiapine 766814: 150, against a sleep dose); a key of any other ingredient is an error
     # (_check_references). Default: none.

@@ -97,6 +97,15 @@ NOT_A_DIAGNOSIS_STATUS_IDS: frozenset[int] = PRELIMINARY_DIAGNOSIS_STATUS_IDS | 
 ADMINISTRATION_DRUG_TYPE_IDS: frozenset[int] = frozenset({32818, 38000179, 38000180, 43542356, 43542357, 43542358,
                                                           581373})
 
+# OMOP drug_strength units (UCUM vocabulary) of a daily dose the minimum-dose rule computes
+# (phenotypes.stage.strength_per_unit_expr; field case round 43): 8576 milligram, the unit of
+# trials.ingredient_min_daily_dose, and 8587 milliliter, the unit of drug_exposure.quantity for a
+# liquid whose strength is a concentration (numerator mg per denominator mL; OHDSI DrugUtilisation's
+# "concentration formulation", DrugExposureDiagnostics' quantity check: a non-quantified liquid's
+# quantity is its volume).
+MILLIGRAM_UNIT_ID = 8576
+MILLILITER_UNIT_ID = 8587
+
 
 # The bounds of ExclusionReason.IMPLAUSIBLE_YEAR_OF_BIRTH (phenotypes.persons.birth_implausible_expr).
 # OHDSI Data Quality Dashboard (OMOP_CDMv5.4_Field_Level.csv, PERSON.year_of_birth):

@@ -130,12 +130,19 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("device_exposure_start_date", _D),
         ("device_source_concept_id", _L),  # optional, as condition_source_concept_id
     ),
-    # Vocabulary table: amount of an ingredient per unit of a drug product (minimum-dose rule;
-    # optional table, read only when a minimum dose is configured).
+    # Vocabulary table: amount of an ingredient per unit of a drug product, or its concentration
+    # (numerator per denominator: a liquid's mg per mL), and the box a product comes in (minimum-dose
+    # rule; optional table, read only when a minimum dose is configured; the columns after
+    # amount_value optional: stage.drug_strength_amounts reads what they make well defined).
     "drug_strength": (
         ("drug_concept_id", _L),
         ("ingredient_concept_id", _L),
         ("amount_value", T.DoubleType()),
+        ("amount_unit_concept_id", _L),
+        ("numerator_value", T.DoubleType()),
+        ("numerator_unit_concept_id", _L),
+        ("denominator_unit_concept_id", _L),
+        ("box_size", _I),
     ),
     "concept": (
         ("concept_id", _L),
@@ -170,6 +177,9 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "device_exposure": frozenset({"device_source_concept_id"}),
     "observation": frozenset({"observation_source_concept_id"}),
     "concept": frozenset({"invalid_reason"}),
+    # an export of the CDM's older drug_strength, or a test's, may have the amount only
+    "drug_strength": frozenset({"amount_unit_concept_id", "numerator_value", "numerator_unit_concept_id",
+                                "denominator_unit_concept_id", "box_size"}),
 }
 
 # Event table -> (standard concept column, source concept column). Records are recognised by

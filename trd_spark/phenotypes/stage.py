@@ -91,6 +91,8 @@ from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
     HISTORY_OF_STATUS_IDS,
     MAX_PLAUSIBLE_AGE_YEARS,
+    MILLIGRAM_UNIT_ID,
+    MILLILITER_UNIT_ID,
     PLAUSIBLE_BIRTH_YEAR_LOW,
     PRELIMINARY_DIAGNOSIS_STATUS_IDS,
     ExclusionReason,
@@ -163,17 +165,19 @@ def _ids(ids: frozenset[int]) -> list[int]:
     return sorted(ids)
 
 
-def _drug_events(drugs: DataFrame, concept_ids: frozenset[int], doses: DataFrame | None = None) -> DataFrame:
+def _drug_events(drugs: DataFrame, concept_ids: frozenset[int], doses: DataFrame | None = None,
+                 max_days_supply: int | None = None) -> DataFrame:
     """person_id, event_date: the exposures to a drug of ``concept_ids`` (augmentation agents,
     esketamine) by start date. A record with a negative days_supply is none
     (``trials.is_exposure_expr``), as for the trials: a reversed claim of aripiprazole made
     ad2_augmentation TRD, one of esketamine somatic TRD (field case round 15, hunter). ``doses``
     (``augmentation_ingredients``): a record whose known daily dose is below its agent's
     ``trials.ingredient_min_daily_dose`` is none either (``trials.at_min_dose_records``; field case
-    round 42: quetiapine 25 mg at night, a sleep aid, was an ad2_augmentation onset whatever the key)."""
+    round 42: quetiapine 25 mg at night, a sleep aid, was an ad2_augmentation onset whatever the key;
+    ``max_days_supply``: ``trials.daily_dose_expr``)."""
     taken = drugs.where(F.col("drug_concept_id").isin(_ids(concept_ids)) & is_exposure_expr(F.col("days_supply")))
     if doses is not None:
-        taken = at_min_dose_records(taken, doses)
+        taken = at_min_dose_records(taken, doses, max_days_supply)
     return _events(taken, "drug_exposure_start_date")
 
 
@@ -215,6 +219,39 @@ def observation_count_ids(cfg: Config, vocab: Vocabulary) -> frozenset[int]:
         cs = _concept_set(cfg, name)
         out |= expand_concept_set(cs.model_copy(update={"exclude": []}), vocab) | conditional_source_ids(cs, vocab)
     return out
+
+
+# The quirk part counting the records a drug set's exclude_dose_forms leaves out (``dose_form_records``).
+DOSE_FORM_PART = "dose_form_excluded"
+
+
+def dose_form_ids(cfg: Config, vocab: Vocabulary) -> dict[str, frozenset[int]]:
+    """Per study drug set with ``exclude_dose_forms`` (``study_concept_set_names`` order): the
+    concepts its includes reach (descendants, the set's code excludes ignored) whose name holds
+    one of its dose-form words (``concepts.dose_form_excluded``): its members left out as skin
+    products, e.g. doxepin cream under any code (the cream's own code, excluded by code as well,
+    is among them). Empty when no set has dose forms."""
+    out: dict[str, frozenset[int]] = {}
+    for name in study_concept_set_names(cfg):
+        cs = _concept_set(cfg, name)
+        if cs.exclude_dose_forms:
+            out[name] = dose_form_excluded(cs, vocab) & expand_concept_set(
+                cs.model_copy(update={"exclude": [], "exclude_dose_forms": []}), vocab)
+    return out
+
+
+def dose_form_records(drugs: DataFrame, ids: dict[str, frozenset[int]]) -> DataFrame:
+    """One row (long) over study drug records ``drugs`` (every date, as ``drug_record_quirks``):
+    per set of ``ids`` (``dose_form_ids``) n_records_<set>, its records of a concept left out for
+    its dose form, and n_persons_<set>, their distinct persons (field case round 43: before, only
+    the number of concepts was logged, an INFO line; such records are no exposure of the set:
+    no trial, no reason to keep a person out of the controls). Aggregates only."""
+    cols: list[Column] = []
+    for name, members in ids.items():
+        hit = F.col("drug_concept_id").isin(_ids(members)) if members else F.lit(False)
+        cols += [F.coalesce(F.sum(hit.cast("long")), F.lit(0)).cast("long").alias(f"n_records_{name}"),
+                 F.countDistinct(F.when(hit, F.col("person_id"))).cast("long").alias(f"n_persons_{name}")]
+    return drugs.agg(*cols)
 
 
 def _set_records(cs: ConceptSet, ids: frozenset[int], events: dict[str, DataFrame]) -> list[DataFrame]:
@@ -359,12 +396,45 @@ def derive_study_events(
     return out
 
 
+def strength_per_unit_expr() -> Column:
+    """mg of the ingredient per unit of drug_exposure ``quantity``, from a drug_strength row's
+    columns (``omop.OMOP_COLUMNS``), where the units make it well defined; else null (an unknown
+    dose: it counts, counted; ``trials`` module docstring). The patterns and formulas of OHDSI's
+    DrugUtilisation (DARWIN EU, "Daily dose calculation"; Burkard et al., Pharmacoepidemiol Drug
+    Saf 2024, doi:10.1002/pds.5809), restricted to milligram, the minimum's unit:
+
+    - a fixed amount (a tablet's 50 mg): ``amount_value`` when its unit is mg or not given (a
+      release without the unit column: read as before); an amount in another unit (g, ug) is null;
+    - a concentration (a liquid's 20 mg per mL): ``numerator_value`` when its unit is mg and the
+      denominator's mL (``vocabulary.MILLIGRAM_UNIT_ID``, ``MILLILITER_UNIT_ID``). Quantity is
+      then the volume for a non-quantified liquid (denominator_value null: 20 mg per 1 mL) and
+      the number of items for a quantified one (denominator_value 60 mL: numerator 1,200 mg per
+      bottle), so quantity x numerator is the dose either way, as DrugUtilisation computes it and
+      DrugExposureDiagnostics' quantity check reads quantity (field case round 43: before, every
+      liquid was of unknown dose; quantity x numerator / denominator would read 3 bottles of 60
+      mL as 1 mg a day, a silent drop);
+    - a product in a box (``box_size`` set, RxNorm Extension's "Box of 30"): null, as quantity may
+      count its boxes or its tablets (quantity 2 boxes read as 2 tablets of 50 mg over 60 days was
+      1.7 mg a day, a silent drop); a time-based strength (a patch's mg per 24 h) or any other
+      unit: null.
+    """
+    box = F.col("box_size").isNotNull()
+    amount = F.when(F.coalesce(F.col("amount_unit_concept_id") == MILLIGRAM_UNIT_ID, F.lit(True)), F.col("amount_value"))
+    concentration = F.when((F.col("numerator_unit_concept_id") == MILLIGRAM_UNIT_ID)
+                           & (F.col("denominator_unit_concept_id") == MILLILITER_UNIT_ID), F.col("numerator_value"))
+    return (F.when(box, F.lit(None).cast("double"))
+            .when(F.col("amount_value").isNotNull(), amount)
+            .otherwise(concentration))
+
+
 def drug_strength_amounts(
     drug_strength: DataFrame, ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float]
 ) -> dict[tuple[int, int], float]:
-    """(drug_concept_id, ingredient_concept_id) -> amount_value for the products of the
-    ingredients that have a minimum daily dose (collected: the size of the concept set, not of
-    the data). Several rows for one pair (not allowed by the CDM) keep the largest amount.
+    """(drug_concept_id, ingredient_concept_id) -> the ingredient's mg per unit of drug_exposure
+    quantity (``strength_per_unit_expr``) for the products of the ingredients that have a minimum
+    daily dose (collected: the size of the concept set, not of the data); a pair whose strength
+    gives none is left out (its dose is unknown: it counts, counted). Several rows for one pair
+    (not allowed by the CDM) keep the largest amount.
     """
     drugs = sorted({r[0] for r in ingredient_rows if r[1] in min_daily_dose})
     if not drugs:
@@ -374,7 +444,7 @@ def drug_strength_amounts(
             F.col("drug_concept_id").isin(drugs) & F.col("ingredient_concept_id").isin(sorted(min_daily_dose))
         )
         .groupBy("drug_concept_id", "ingredient_concept_id")
-        .agg(F.max("amount_value").alias("amount_value"))
+        .agg(F.max(strength_per_unit_expr()).alias("amount_value"))
         .where(F.col("amount_value").isNotNull())
         .collect()
     )
@@ -593,7 +663,8 @@ def derive_definition_phenotypes(
         elif d.rule == "augmentation":
             # Any exposure to an agent of the set, products reaching it through concept_ancestor.
             assert d.augmentation_concept_set  # required by the augmentation rule (config validation)
-            augmentation[d.name] = _drug_events(drugs, sets[d.augmentation_concept_set], augmentation_doses)
+            augmentation[d.name] = _drug_events(drugs, sets[d.augmentation_concept_set], augmentation_doses,
+                                                ph.trials.max_days_supply)
             onsets[d.name] = augmentation_onset_expr(d.name, d.n_trials)
         else:
             somatic[d.name] = _somatic_events(d, cfg, sets, followup)
@@ -744,6 +815,8 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     # the augmentation records (within follow-up) below / of unknown dose: disjoint per agent
     augmentation = tuple(f"quirks.augmentation_exposures.{k}" for k in quirks.get("augmentation_exposures", {}))
     out += [("study_event_dates.drug.n_kept", augmentation)] if augmentation else []
+    # the study drug records (every date) hold each set's records left out for their dose form
+    out += [(drugs, (f"quirks.{DOSE_FORM_PART}.{k}",)) for k in quirks.get(DOSE_FORM_PART, {}) if "persons" not in k]
     # observation's records hold those of a condition concept (disjoint from its study and concept-0 records)
     if CONDITION_IN_OBSERVATION_PART in quirks:
         total = f"quirks.event_table_records.n_{OBSERVATION_TABLE}{RECORDS_SUFFIX}"
@@ -1429,6 +1502,7 @@ def stage_counts(
     observation_ids: frozenset[int] | None = None,
     condition_ids: frozenset[int] | None = None,
     augmentation: DataFrame | None = None,
+    dose_forms: dict[str, frozenset[int]] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Follow-up date counts per event domain and the real-data quirk counts, in ONE collect.
 
@@ -1450,7 +1524,9 @@ def stage_counts(
     ``CONDITION_IN_OBSERVATION_PERSONS``: ``condition_in_observation_persons``, a second job run
     only when that record count is above 0, else 0). ``augmentation``: ``augmentation_ingredients``;
     when given, quirks gains ``augmentation_exposures`` (``trials.min_dose_record_counts`` over the
-    drug records within follow-up: n_below_min_dose, n_dose_unknown).
+    drug records within follow-up: n_below_min_dose, n_dose_unknown). ``dose_forms``
+    (``dose_form_ids``): when not empty, quirks gains ``DOSE_FORM_PART`` (``dose_form_records``
+    over the study drug records of every date: per set n_records_<set>, n_persons_<set>).
 
     The domains' events are tagged and aggregated together; every aggregate's result is turned
     into long rows (part, domain, key, value) and the parts are UNIONED into one collect. (A
@@ -1472,7 +1548,7 @@ def stage_counts(
         # over every date, n_exposures counted exposures no trial could read (after death, after
         # the cutoff); those records are counted in study_event_dates.drug instead.
         "antidepressant_exposures": exposure_record_counts(
-            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), ingredients),
+            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), ingredients, max_days_supply),
         "observation_periods": observation_period_overlaps(omop["observation_period"]),
         "drug_records": drug_record_quirks(events["drug"], max_days_supply, use_verbatim_end_date=use_verbatim_end_date),
         "drug_values": implausible_drug_values(events["drug"], max_days_supply),
@@ -1487,8 +1563,10 @@ def stage_counts(
         **({CONDITION_IN_OBSERVATION_PART: tables.select(*misplaced)} if misplaced else {}),
         # the augmentation agents' records dropped for their dose, where an agent has a minimum
         **({"augmentation_exposures": min_dose_record_counts(
-            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), augmentation)}
+            restrict_to_followup(events["drug"], persons, EVENT_TABLES["drug"][2]), augmentation, max_days_supply)}
            if augmentation is not None else {}),
+        # the records a drug set's exclude_dose_forms leaves out (skin products), and their persons
+        **({DOSE_FORM_PART: dose_form_records(events["drug"], dose_forms)} if dose_forms else {}),
     }
     # Those two parts are columns of ONE aggregate, collected once as "event_tables": collected
     # apart, each part's pruned plan scanned the event tables again (no exchange is reused then).
@@ -1539,10 +1617,10 @@ def warn_absent_concepts(cfg: Config, vocab: Vocabulary) -> dict[str, list[str]]
     for name in study_concept_set_names(cfg):
         cs = _concept_set(cfg, name)
         if cs.exclude_dose_forms:
-            formed = dose_form_excluded(cs, vocab) & expand_concept_set(cs.model_copy(update={"exclude_dose_forms": []}),
-                                                                       vocab)
-            log.info("phenotypes: concept set %s: %d member concept(s) left out for their dose form (%s)", name,
-                     len(formed), ", ".join(cs.exclude_dose_forms))
+            formed = dose_form_ids(cfg, vocab)[name]
+            log.info("phenotypes: concept set %s: %d member concept(s) left out for their dose form (%s; their "
+                     "records: notes.quirks.%s)", name, len(formed), ", ".join(cs.exclude_dose_forms),
+                     DOSE_FORM_PART)
         conditional = conditional_refs(_concept_set(cfg, name), vocab)
         if conditional:
             log.info("phenotypes: concept set %s: %d reference(s) used only where this release holds them as a "
@@ -1743,7 +1821,7 @@ def run(ctx: StageContext) -> None:
                                            max_days, observed=observed_quirks, use_verbatim_end_date=verbatim,
                                            conditional=conditional, observation_ids=observation_count_ids(cfg, vocab),
                                            condition_ids=study_concept_ids(cfg, vocab)["condition"],
-                                           augmentation=doses)
+                                           augmentation=doses, dose_forms=dose_form_ids(cfg, vocab))
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
         # The lines read together: a total shown in two lines is shown the same way in both.

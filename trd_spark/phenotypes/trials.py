@@ -33,16 +33,17 @@ CDM forbids it and OHDSI's ratified convention (Themis, days_supply) says such a
 is dropped, as it is unknown whether the patient took the drug (typically a claim reversal).
 It still keeps its person out of the controls (the control rule reads every record).
 
-Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose
-of a record is ``quantity x amount_value / days_supply`` (units dispensed x ingredient amount
-per unit from ``drug_strength`` / days), in the drug_strength amount unit (mg for the oral
-solid forms). A record whose dose is known and below the minimum is dropped before anything
-else (it is no exposure of a trial). A record with unknown dose (no drug_strength amount for
-its product, e.g. an ingredient-level or liquid concept, or quantity / days_supply missing
-or <= 0) counts, and is counted as a quirk (``exposure_record_counts``). The same minimum of an
-augmentation agent (an ingredient of a TRD definition's ``augmentation_concept_set``) makes a
-record below it no augmentation exposure (``at_min_dose_records``, counted by
-``min_dose_record_counts``).
+Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose of a
+record is ``quantity x amount_value / days_supply`` (units dispensed x mg of ingredient per unit
+/ days; the per-unit mg from ``drug_strength``, ``stage.strength_per_unit_expr``: a tablet's
+amount in mg, a liquid's mg per mL numerator). A record whose dose is known and below the
+minimum is dropped before anything else (it is no exposure of a trial). A record with unknown
+dose (no usable drug_strength row for its product, e.g. an ingredient-level concept, a product
+in a box or a strength in another unit, or quantity / days_supply missing or <= 0, or
+days_supply above ``max_days_supply``: implausible, as for the end) counts, and is counted as a
+quirk (``exposure_record_counts``). The same minimum of an augmentation agent (an ingredient of
+a TRD definition's ``augmentation_concept_set``) makes a record below it no augmentation
+exposure (``at_min_dose_records``, counted by ``min_dose_record_counts``).
 
 Per-ingredient rules (``TrialSettings``): ignored ingredients form no trial (the caller
 drops them from the ingredient map); ``ingredient_min_trial_days`` replaces
@@ -161,18 +162,25 @@ def is_exposure_expr(days_supply: Column) -> Column:
     return ~F.coalesce(days_supply < 0, F.lit(False))
 
 
-def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column) -> Column:
-    """quantity x amount_value / days_supply (amount unit per day); null when any part is missing or <= 0."""
+def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column,
+                    max_days_supply: int | None = None) -> Column:
+    """quantity x amount_value / days_supply (amount unit per day); null when any part is missing or <= 0,
+    or days_supply is above ``max_days_supply`` (None: no limit): an implausible days_supply (a typo such
+    as 3000) is not used for the end (``exposure_end_expr``) nor for the dose, where it made 60 tablets of
+    50 mg 1 mg a day, a silent drop of a course whose end date was right (field case round 43)."""
     known = (quantity > 0) & (amount_value > 0) & (days_supply > 0)
+    if max_days_supply is not None:
+        known = known & (days_supply <= max_days_supply)
     return F.when(known, quantity * amount_value / days_supply)
 
 
-def _with_dose_flags(drug_exposure: DataFrame, ingredients: DataFrame) -> DataFrame:
+def _with_dose_flags(drug_exposure: DataFrame, ingredients: DataFrame, max_days_supply: int | None = None) -> DataFrame:
     """drug_exposure x ingredient rows with ``_below_min_dose`` and ``_dose_unknown`` (booleans).
 
     Both are false for ingredients without a minimum dose (``min_daily_dose`` null).
+    ``max_days_supply``: as ``daily_dose_expr``.
     """
-    dose = daily_dose_expr(F.col("quantity"), F.col("amount_value"), F.col("days_supply"))
+    dose = daily_dose_expr(F.col("quantity"), F.col("amount_value"), F.col("days_supply"), max_days_supply)
     has_min = F.col("min_daily_dose").isNotNull()
     return (
         drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
@@ -181,15 +189,16 @@ def _with_dose_flags(drug_exposure: DataFrame, ingredients: DataFrame) -> DataFr
     )
 
 
-def at_min_dose_records(drugs: DataFrame, ingredients: DataFrame) -> DataFrame:
+def at_min_dose_records(drugs: DataFrame, ingredients: DataFrame, max_days_supply: int | None = None) -> DataFrame:
     """``drugs`` rows (their columns) that are exposures under the minimum-dose rule: a record
     x ingredient row of ``ingredients`` (``concepts.ingredient_frame``, with ``amount_value`` and
     ``min_daily_dose``) whose dose is known and below the ingredient's minimum is dropped; a record
     of no row of ``ingredients`` is kept. A product of two listed ingredients is kept once per
     ingredient not below its minimum (rows may repeat: the callers read start dates). For the
     augmentation agents (``stage._drug_events``): quetiapine 25-50 mg at night is a sleep aid, no
-    augmentation, where the config gives the agent a minimum (field case round 42)."""
-    dose = daily_dose_expr(F.col("quantity"), F.col("_amount"), F.col("days_supply"))
+    augmentation, where the config gives the agent a minimum (field case round 42). ``max_days_supply``: as
+    ``daily_dose_expr``."""
+    dose = daily_dose_expr(F.col("quantity"), F.col("_amount"), F.col("days_supply"), max_days_supply)
     flags = ingredients.select("drug_concept_id", F.col("amount_value").alias("_amount"),
                                F.col("min_daily_dose").alias("_min"))
     return (drugs.join(F.broadcast(flags), "drug_concept_id", "left")
@@ -197,13 +206,14 @@ def at_min_dose_records(drugs: DataFrame, ingredients: DataFrame) -> DataFrame:
             .select(*drugs.columns))
 
 
-def min_dose_record_counts(drugs: DataFrame, ingredients: DataFrame) -> DataFrame:
+def min_dose_record_counts(drugs: DataFrame, ingredients: DataFrame, max_days_supply: int | None = None) -> DataFrame:
     """One row (long): n_below_min_dose (record x ingredient rows of ``ingredients`` whose known dose
     is below the ingredient's minimum: no exposure, ``at_min_dose_records``) and n_dose_unknown (rows
     of an ingredient with a minimum whose dose is not computable: kept), over ``drugs`` whose
     days_supply is not negative (``is_exposure_expr``: those are no exposure anyway). The
-    augmentation agents' counterpart of ``exposure_record_counts``' two counts. Aggregates only."""
-    rows = _with_dose_flags(drugs.where(is_exposure_expr(F.col("days_supply"))), ingredients)
+    augmentation agents' counterpart of ``exposure_record_counts``' two counts (``max_days_supply``: as
+    ``daily_dose_expr``). Aggregates only."""
+    rows = _with_dose_flags(drugs.where(is_exposure_expr(F.col("days_supply"))), ingredients, max_days_supply)
     return rows.agg(
         F.coalesce(F.sum(F.col("_below_min_dose").cast("long")), F.lit(0)).cast("long").alias("n_below_min_dose"),
         F.coalesce(F.sum(F.col("_dose_unknown").cast("long")), F.lit(0)).cast("long").alias("n_dose_unknown"),
@@ -230,7 +240,7 @@ def derive_ingredient_exposures(
     """
     start = F.col("drug_exposure_start_date")
     return (
-        _with_dose_flags(drug_exposure, ingredients)
+        _with_dose_flags(drug_exposure, ingredients, max_days_supply)
         .where(~F.col("_below_min_dose") & is_exposure_expr(F.col("days_supply")))
         .select(
             "person_id",
@@ -257,7 +267,8 @@ def derive_ingredient_exposures(
     )
 
 
-def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame) -> DataFrame:
+def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame, max_days_supply: int | None = None
+                           ) -> DataFrame:
     """One row: how many antidepressant records collapse into how many exposures.
 
     Columns (long): n_records (drug_exposure rows x ingredient reached), n_below_min_dose
@@ -268,10 +279,10 @@ def exposure_record_counts(drug_exposure: DataFrame, ingredients: DataFrame) -> 
     one ingredient started the same day). Kept rows are neither below the minimum dose nor of a
     negative days_supply (``is_exposure_expr``: no exposure, counted as the drug-record quirk
     n_negative_days_supply), so n_records = n_below_min_dose + n_exposures + n_duplicates_removed
-    + those rows. Aggregates only.
+    + those rows. ``max_days_supply``: as ``daily_dose_expr``. Aggregates only.
     """
     per_start = (
-        _with_dose_flags(drug_exposure, ingredients)
+        _with_dose_flags(drug_exposure, ingredients, max_days_supply)
         .groupBy("person_id", "ingredient_concept_id", "drug_exposure_start_date")
         .agg(
             F.count(F.lit(1)).alias("n"),
