@@ -79,6 +79,13 @@ MISSING_VALUES_NOTE = "persons with missing values left out"
 # on it (a TRD vs trMDD difference, a replication row) say so by them.
 LIMIT_NOTE = "the PGS estimated among"
 NEGATIVE_DURATION_NOTE = "persons with a negative {duration} left out"
+# The note of covariates dropped because no person of the fit has a value of them (``prefit_check``).
+EMPTY_COVARIATE_NOTE = "dropped covariate(s) without a value for any person"
+
+
+def _finite(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Per row of ``frame``: True when every one of ``columns`` holds a finite number."""
+    return np.isfinite(frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)).all(axis=1)
 
 
 def join_notes(*notes: str | None) -> str:
@@ -148,7 +155,7 @@ def empty_cell(data: pd.DataFrame, covariates: list[str], outcome: str, *, cox: 
 class Prefit:
     """What ``prefit_check`` found: the complete-case rows and covariates to fit, or why not.
 
-    ``data``: float columns outcome (, duration), PGS and every requested covariate, the rows
+    ``data``: float columns outcome (, duration), PGS and every requested covariate with a value, the rows
     to fit (``n`` of them, or those at one value of a 0/1 covariate: ``empty_cell``);
     ``covariates``: those kept (constant ones dropped); ``n`` persons and ``n_cases`` cases
     (logistic) or events (Cox) of the model's complete cases; ``notes``: what was adjusted; ``failure`` and
@@ -190,7 +197,9 @@ def prefit_check(
        on the other columns, before the counts of step 4 (so ``n`` / ``n_cases`` are the
        persons the fit had, not 0 with ``TOO_FEW_CASES``);
     2. complete cases: persons with a missing or non-finite outcome, duration, PGS or
-       covariate are left out (noted); Cox: a negative duration is left out (noted);
+       covariate are left out (noted); Cox: a negative duration is left out (noted); before
+       them, a covariate with no finite value for any person with an outcome (, a duration
+       >= 0) and the PGS is dropped, noted (``EMPTY_COVARIATE_NOTE``: no person would be left);
     3. ``outcome`` (case / event indicator) must be 0/1: anything else is a fault in the
        analysis frame, raised as ModelError (``where`` names the fitter);
     4. at least ``min_cases`` cases and (logistic) controls, or (Cox) events: else
@@ -214,6 +223,17 @@ def prefit_check(
     if pgs_col not in frame.columns:
         return Prefit(frame.iloc[0:0], list(covariates)).failed(
             ModelFailure.PGS_ABSENT, "PGS column absent from the analysis frame")
+    # A covariate without a finite value for any person with an outcome (, a duration >= 0) and the
+    # PGS has nothing to adjust for, as a constant one (``is_constant``): dropped, noted. Left in, its
+    # complete cases are nobody, and every fit of the dataset read n = 0, "too few cases", for a
+    # dataset of thousands (a PC column empty in one replication set's rows; field case round 43).
+    base = _finite(frame, [outcome, *([duration] if duration else [])])
+    if duration is not None:
+        base &= pd.to_numeric(frame[duration], errors="coerce").to_numpy(dtype=float) >= 0
+    with_pgs = base & _finite(frame, [pgs_col])
+    base = with_pgs if with_pgs.any() else base
+    no_value = [c for c in covariates if base.any() and not _finite(frame, [c])[base].any()]
+    covariates = [c for c in covariates if c not in no_value]
     others = [outcome, *([duration] if duration else []), *covariates]
     # The rows the fit would have without the PGS (the complete cases of the other columns, less
     # a negative duration): the PGS is judged on them, not on ``frame``, so that a PGS finite
@@ -228,6 +248,8 @@ def prefit_check(
     data = complete_cases(frame, [outcome, *([duration] if duration else []), *([] if no_pgs else [pgs_col]),
                                   *covariates])
     check = Prefit(data, list(covariates))
+    if no_value:
+        check.notes.append(f"{EMPTY_COVARIATE_NOTE}: {', '.join(no_value)}")
     if len(data) < len(frame):
         check.notes.append(MISSING_VALUES_NOTE)
     if duration is not None:

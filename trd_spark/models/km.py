@@ -1,7 +1,7 @@
 """Kaplan-Meier curves of staying TRD-free after the MDD index, by PGS tertile, as data.
 
 Per (dataset, definition, pgs_id): MDD persons split into tertiles of the PGS (1 = lowest
-third; ties broken by row order after sorting by person_id), one lifelines
+third; tied values in one third: ``pgs_tertile``), one lifelines
 ``KaplanMeierFitter`` per tertile, evaluated on a fixed grid of days (0, step, 2*step, ...
 up to the longest follow-up) so the table is small and holds no individual event times. The
 grid table is internal; ``coarsen_km`` keeps the points that may be exported.
@@ -27,9 +27,21 @@ KM_GRID_COLUMNS = ["time_days", "n_at_risk", "n_events_after", "survival", "ci_l
 
 
 def pgs_tertile(pgs: pd.Series) -> np.ndarray:
-    """1, 2, 3 for the lowest, middle and highest third of ``pgs`` (equal sizes up to one)."""
-    ranks = pgs.rank(method="first").to_numpy()
-    return np.ceil(ranks * N_GROUPS / len(ranks)).astype(int)
+    """1, 2, 3 for the lowest, middle and highest third of ``pgs`` (no missing value), by value:
+    the cut points are the values of ranks floor(n/3) and floor(2n/3) of the n sorted, and a
+    person is in the first third whose cut point is at least their PGS (the last: above both),
+    so persons with the same PGS are in one third. Without ties the thirds are of equal size up
+    to one (ranks 1..floor(n/3), .. floor(2n/3), the rest); a tied block across a cut point
+    (a score of few values: most persons at its minimum, few carriers of a rare variant) is in
+    the lower third, as Stata's ``xtile`` puts a value equal to a cut point, and a third may be
+    larger, smaller or empty. Before (session 50) ties were split by row order (person_id): the
+    lowest and middle "thirds" of a score at its minimum for 70% of the MDD persons were the same
+    PGS, the curves apart by the persons' IDs alone (field case round 43)."""
+    x = pgs.to_numpy(dtype=float)
+    n = len(x)
+    ordered = np.sort(x)
+    cuts = [ordered[k - 1] if k >= 1 else -np.inf for k in (n // N_GROUPS, 2 * n // N_GROUPS)]
+    return 1 + (x > cuts[0]).astype(int) + (x > cuts[1]).astype(int)
 
 
 def km_on_grid(duration: np.ndarray, event: np.ndarray, grid: np.ndarray) -> pd.DataFrame:
@@ -146,6 +158,10 @@ def km_curves_for_pgs(
     if len(data) < N_GROUPS:
         return pd.DataFrame(columns=["tertile", *KM_GRID_COLUMNS])
     tertile = pgs_tertile(data[pgs_col])
+    if len(np.unique(tertile)) < N_GROUPS:
+        # A PGS third without persons (a tied block across a cut point): no curves, as for too
+        # few persons (the report's reason: a third starts with fewer than T persons).
+        return pd.DataFrame(columns=["tertile", *KM_GRID_COLUMNS])
     grid = np.arange(0, data[duration].max() + 1, step_days)
     parts = []
     for k in range(1, N_GROUPS + 1):

@@ -10,12 +10,14 @@ logistic table (models/synthesis.py).
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from trd_spark.errors import InputDataError
 from trd_spark.io import to_tsv
+from trd_spark.models.covariates import EMPTY_COVARIATE_NOTE
 from trd_spark.models.distributed import cox_grid_spark, km_curves_spark, logistic_grid_spark
 from trd_spark.models.synthesis import consistency_table, difference_table, meta_table, replication_table
 from trd_spark.schemas import (
@@ -60,6 +62,25 @@ def _log_fits(what: str, results: pd.DataFrame, part: str, persons_below: int) -
         log.info("  %s failures: %d x %s", what, count, reason)
 
 
+def warn_covariates_without_values(what: str, results: pd.DataFrame) -> dict[str, list[str]]:
+    """One WARNING per dataset whose fits dropped a covariate that no person of the fit had a
+    value of (``covariates.EMPTY_COVARIATE_NOTE`` in a row's ``note``): such a column (a PC whose
+    ``pca_features`` elements are empty or ``nan`` for the dataset's persons) is an input fault
+    that each row's note alone would leave unseen among hundreds of rows. Returns dataset ->
+    the covariates (sorted), only datasets with one. No count: names only."""
+    found: dict[str, set[str]] = {}
+    pattern = re.escape(EMPTY_COVARIATE_NOTE) + r": ([^;]+)"
+    for dataset, note in zip(results["dataset"], results["note"].fillna("").astype(str)):
+        for names in re.findall(pattern, note):
+            found.setdefault(str(dataset), set()).update(n.strip() for n in names.split(","))
+    out = {d: sorted(c) for d, c in sorted(found.items())}
+    for dataset, columns in out.items():
+        log.warning("%s: dataset %s: covariate(s) %s without a value for any person of a fit, dropped from those "
+                    "fits (their note says so); check the analysis frame's columns (a PC: the ancestry file's "
+                    "pca_features for the dataset's persons)", what, dataset, ", ".join(columns))
+    return out
+
+
 def load_analysis_frame(ctx: StageContext) -> DataFrame:
     """The cohort stage's analysis frame (Spark; the fits read it group by group). Raises
     InputDataError naming its path when it is absent or has no rows."""
@@ -79,6 +100,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     logistic = logistic_grid_spark(frame, cfg)
     log.info("models: %d datasets, %d definitions", logistic["dataset"].nunique(), logistic["definition"].nunique())
     _log_fits("logistic", logistic, "n_cases", cfg.report.small_count_threshold)
+    warn_covariates_without_values("logistic", logistic)
     tables: dict[str, tuple[pd.DataFrame, TableSchema]] = {"logistic": (logistic, LOGISTIC_RESULTS)}
     meta = meta_table(logistic, cfg)
     tables.update({
@@ -90,6 +112,7 @@ def run(ctx: StageContext) -> dict[str, int]:
     if cfg.models.cox:
         cox = cox_grid_spark(frame, cfg)
         _log_fits("cox", cox, "n_events", cfg.report.small_count_threshold)
+        warn_covariates_without_values("cox", cox)
         tables["cox"] = (cox, COX_RESULTS)
         tables["km_curves"] = (km_curves_spark(frame, cfg), KM_CURVES)
 

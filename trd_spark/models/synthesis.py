@@ -40,6 +40,13 @@ def difference_table(logistic: pd.DataFrame) -> pd.DataFrame:
     Per (dataset, definition, pgs_id): z = (beta_trd - beta_trmdd) / sqrt(se_trd^2 + se_trmdd^2),
     two-sided normal p, Bonferroni/BH within (dataset, definition); the direct TRD vs trMDD
     model's estimate alongside. Rows exist when both contrasts were fitted. Columns: DIFFERENCE.
+
+    The two fits share the non-MDD controls, so their estimates are positively correlated and
+    the se above (that of independent samples) is too large: the test is conservative. With a
+    null PGS the correlation is about n_controls^-1 / (se_trd se_trmdd) (sandwich cross-covariance
+    of the two logits over the shared controls; benchmarks/RESULTS.md, session 50 models43): 0.07
+    at the discovery set's 104,128 / 16,640 / 4,177 persons (se_diff 3% too large), 0.38 at 500
+    non-MDD / 400 trMDD / 300 TRD (27%). Not corrected: that needs both fits' persons together.
     """
     key = ["dataset", "definition", "pgs_id"]
     pick = {
