@@ -65,6 +65,9 @@ def test_c2_compare_releases_holds_the_export_lock_from_its_check_to_its_publish
 
     monkeypatch.setattr(compare, "check_comparable", record("check"))
     monkeypatch.setattr(compare, "compare_releases", record("compare"))
+    # what the numbers come from is read before the comparison (2807c30), on the session's file system
+    monkeypatch.setattr(compare, "compared_inputs", lambda *args: {})
+    monkeypatch.setattr(compare, "Fs", lambda spark: releases.LocalFs())  # no Spark session here
     monkeypatch.setattr("trd_spark.session.command_session", lambda settings: None)
     monkeypatch.setattr("trd_spark.stages.check_spark_reads", lambda spark, cfg: None)
     monkeypatch.setattr(releases, "EXPORT_LOCK_POLL_SECONDS", 0.05, raising=False)
@@ -79,5 +82,5 @@ def test_c2_compare_releases_holds_the_export_lock_from_its_check_to_its_publish
 
     run_beside_a_live_holder(lock, holder, job, seen, caplog,
                              "compare-releases toy-r1 toy-r2 waits for another run's report")
-    assert seen == [("check", os.getpid(), False), ("compare", os.getpid(), False)], seen
+    assert seen == [("check", os.getpid(), False), ("compare", os.getpid(), False)], (seen, failed)
     assert [str(e) for e in failed] == ["comparison failed"] and not lock.exists()
