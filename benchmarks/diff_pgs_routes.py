@@ -1,7 +1,8 @@
 """Differential fuzz of the PGS scoring routes against plink2 --score (not part of the suite).
 
 Per seed: a small random target (default 40 samples x ~60 records: biallelic SNVs, palindromic
-A/T and C/G SNVs, insertions and deletions, multi-allelic SNV records, an SNV and a deletion at
+A/T and C/G SNVs, insertions and deletions, multi-allelic SNV records, multi-allelic indel records
+(``AT>ATC,A[,GT]``), an SNV and a deletion at
 one position, chrX non-PAR records with haploid male calls, 0-60% missing calls per record, now
 and then a record no sample is called at), written as a VCF; every other format is made from
 the same calls by plink2 2.00a3.5 (sex by ``--update-sex``):
@@ -17,13 +18,18 @@ the same calls by plink2 2.00a3.5 (sex by ``--update-sex``):
 
 and two random Catalog scoring files (rows matching ALT/REF or REF/ALT, strand-flipped rows,
 A/T and C/G rows, rows one base off any record (absent), rows with an empty other_allele at a
-one-alt locus, lower-case rows, rows repeated with their alleles in either order). The pgs options vary with the seed (``missing_genotypes``
-mean_impute / zero = plink2 ``no-mean-imputation``; ``keep_ambiguous``; ``duplicate_variants:
+one-alt locus, lower-case rows, rows repeated with their alleles in either order or on the other
+strand, flipped rows where no flip is tried (indels, multi-allelic sites: not_found), rows whose
+two alleles are both alts (not_found)). The pgs options vary with the seed (``missing_genotypes``
+mean_impute / zero = plink2 ``no-mean-imputation``, ``--bad-freqs`` under mean_impute since
+plink2 refuses in-sample frequencies of < 50 samples; ``keep_ambiguous``; ``duplicate_variants:
 first``). The oracle: this script's own reading of README's matching rules (the rows it expects
 matched, each as the unsplit .pgen's variant ID and the allele counted), scored by ``plink2
 --pfile g --score`` with the same flags. Compared per sample and score: every route's sum with
 plink2's (|diff| <= 1e-5 x max(1, |sum|): plink2 prints 6 significant digits), the routes' sums
-with each other (1e-9), and n_matched with the oracle's row count.
+with each other (1e-9), n_matched with the oracle's row count, allele_count with plink2's
+ALLELE_CT and n_missing with the oracle's count of missing calls at the matched records. Each
+route's published rows and match log are left in ``<work-dir>/seed<N>/run_<route>/``.
 
     .venv/bin/python benchmarks/diff_pgs_routes.py --seeds 1 2 3
     .venv/bin/python benchmarks/diff_pgs_routes.py --seeds 1-20 --routes pgen bed
@@ -73,8 +79,8 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int) -> tuple[
     posx = X_START
     for _ in range(n_records):
         on_x = rng.random() < 0.15
-        kind = rng.choice(["snv", "snv", "snv", "palindromic", "ins", "del", "multi", "samepos"]) if not on_x \
-            else rng.choice(["snv", "snv", "palindromic"])
+        kind = rng.choice(["snv", "snv", "snv", "palindromic", "ins", "del", "multi", "samepos", "multi_indel"]) \
+            if not on_x else rng.choice(["snv", "snv", "palindromic"])
         if on_x:
             posx += int(rng.integers(500, 5000))
             chrom, pos = "chrX", posx
@@ -91,6 +97,11 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int) -> tuple[
         elif kind == "del":
             ref = ref + "".join(rng.choice(list(bases), int(rng.integers(1, 3))))
             alts = [ref[0]]
+        elif kind == "multi_indel":  # AT>ATC,A[,GT]: an insertion, a deletion, maybe an SNV at the anchor
+            ref = ref + bases[rng.integers(4)]
+            alts = [ref + bases[rng.integers(4)], ref[0]]
+            if rng.random() < 0.5:
+                alts.append(rng.choice([b for b in bases if b != ref[0]]) + ref[1:])
         else:  # multi: two or three alts
             alts = list(rng.choice([b for b in bases if b != ref], int(rng.integers(2, 4)), replace=False))
         records.append({"chrom": chrom, "pos": pos, "id": f"v{len(records)}", "ref": ref, "alts": alts,
@@ -159,10 +170,28 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
         chrom = rec["chrom"].removeprefix("chr")
         w = float(np.round(rng.normal(0, 1), 4))
         alt = rec["alts"][int(rng.integers(len(rec["alts"])))]
-        shape = rng.choice(["ref_alt", "alt_ref", "flip", "flip_swap", "absent", "effect_only", "lower"])
+        shape = rng.choice(["ref_alt", "alt_ref", "flip", "flip_swap", "absent", "effect_only", "lower",
+                            "both_alts"])
         snv = len(rec["ref"]) == 1 and len(alt) == 1 and len(rec["alts"]) == 1
         if shape == "absent":
             rows.append((chrom, rec["pos"] + 1, alt, rec["ref"], w, None))
+            continue
+        if shape == "both_alts" and len(rec["alts"]) > 1:
+            # Effect and other allele both alts of the record: not_found (README, as pgsc_calc).
+            e, o = rng.choice(rec["alts"], 2, replace=False)
+            rows.append((chrom, rec["pos"], str(e), str(o), w, None))
+            continue
+        indel_or_multi_snv = len(alt) != len(rec["ref"]) or (len(rec["ref"]) == 1 and len(rec["alts"]) > 1)
+        if shape == "flip" and indel_or_multi_snv and rec["kind"] != "palindromic" and rng.random() < 0.5:
+            # Both alleles complemented where no strand flip is tried: an indel (SNVs only) or a
+            # multi-allelic SNV site, whose three alleles meet any flipped pair (README: A/C at
+            # G>A,C,T is not_found); found only as written (REF effect G, other C at G>C,A).
+            # Not the SNV alt of a multi-allelic indel record (AA>GA of AA>AAT,A,GA): its pair
+            # complemented base by base, CT/TT, is the SNV C/T in minimal form, G/A flipped,
+            # which README's rules match (ref_alt_flipped, session 50 seed 126 of the matcher).
+            e, o = _flip(alt), _flip(rec["ref"])
+            m = (rec["id"], rec, e) if e == rec["ref"] and o in rec["alts"] else None
+            rows.append((chrom, rec["pos"], e, o, w, m))
             continue
         if shape == "effect_only" and len(rec["alts"]) == 1 and shared[rec["pos"]] == 1:
             # No other allele (an empty cell): README matches the effect allele at a one-alt locus.
@@ -183,7 +212,11 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
             c, p, e, o, _, m = rows[-1]
             if rng.random() < 0.5:  # swapped: the other allele counts (its complement on a flipped row)
                 e, o = o, e
-                m = (m[0], m[1], e if e in (rec["ref"], *rec["alts"]) else _flip(e))
+                m = (m[0], m[1], e.upper() if e.upper() in (rec["ref"], *rec["alts"]) else _flip(e.upper()))
+            if snv and rec["kind"] != "palindromic" and rng.random() < 0.4:
+                # The same variant on the other strand: another site in the file, one variant once
+                # matched, which duplicate_variants: first drops there (README: Duplicate policy).
+                e, o = _flip(e.upper()), _flip(o.upper())
             rows.append((c, p, e, o, float(np.round(rng.normal(0, 1), 4)), m))
     order = rng.permutation(len(rows))
     rows = [rows[i] for i in order]
@@ -197,12 +230,20 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
         if m is None:
             continue
         vid, rec, counted = m
+        # Once matched, a later row on the genotype row an earlier one took is dropped too
+        # (matching.matched_duplicates: the pair on the other strand).
+        both = {e.upper(), o.upper()} if o else set()
+        on_strand = both if both & {rec["ref"], *rec["alts"]} else {_flip(a) for a in both}
+        galt = next(iter(on_strand - {rec["ref"]}), rec["alts"][0]) if len(rec["alts"]) > 1 else rec["alts"][0]
         # README: a score row whose alleles are an A/T or C/G pair is dropped, whatever the
         # genotype row (also at a multi-allelic site G>A,C: pgsc_calc decides on the score's pair);
         # a row without other allele by the genotyped pair (matching.match_sites_frame's rule).
         pair = (e, o) if o else (rec["ref"], rec["alts"][0])
         if len(pair[0]) == 1 and pair[0].upper() == _flip(pair[1].upper()) and not keep_ambiguous:
             continue
+        if (vid, galt) in seen:
+            continue
+        seen.add((vid, galt))
         matches.append((vid, counted, w))
     return [r[:5] for r in rows], matches
 
@@ -214,16 +255,29 @@ def write_scoring_file(path: Path, pgs_id: str, rows: list[tuple]) -> None:
                     f"effect_weight\n{body}")
 
 
-def plink2_sums(work: Path, pgs_id: str, matches: list[tuple[str, str, float]], zero: bool) -> dict[str, float]:
-    """plink2 --score on the unsplit .pgen with the oracle's matched rows: sample -> SUM."""
+def plink2_sums(work: Path, pgs_id: str, matches: list[tuple[str, str, float]], zero: bool
+                ) -> tuple[dict[str, float], dict[str, int]]:
+    """plink2 --score on the unsplit .pgen with the oracle's matched rows: sample -> SUM, and
+    sample -> ALLELE_CT (README: ``allele_count`` is plink2's ALLELE_CT)."""
     if not matches:
-        return {}
+        return {}, {}
     table = work / f"{pgs_id}.plink2.tsv"
     table.write_text("ID\tA1\tW\n" + "".join(f"{v}\t{a}\t{w!r}\n" for v, a, w in matches))
     plink2("--pfile", str(work / "g"), "--score", str(table), "1", "2", "3", "header", "cols=+scoresums",
-           *(["no-mean-imputation"] if zero else []), "--out", str(work / f"{pgs_id}.plink2"))
+           # Under 50 founders plink2 refuses in-sample frequencies without --bad-freqs.
+           *(["no-mean-imputation"] if zero else ["--bad-freqs"]), "--out", str(work / f"{pgs_id}.plink2"))
     out = pd.read_csv(work / f"{pgs_id}.plink2.sscore", sep="\t")
-    return dict(zip(out.iloc[:, 0].astype(str), out["SCORE1_SUM"], strict=True))
+    ids = out.iloc[:, 0].astype(str)
+    return (dict(zip(ids, out["SCORE1_SUM"], strict=True)),
+            dict(zip(ids, out["ALLELE_CT"].astype(int), strict=True)))
+
+
+def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[str, str, float]]) -> dict[str, int]:
+    """sample -> matched variants whose call is missing (``n_missing``: a record's alts are
+    missing together, a male's chrX call is his first allele)."""
+    rec = [int(v.removeprefix("v")) for v, _, _ in matches]
+    miss = (calls[rec, :, 0] < 0).sum(axis=0) if rec else np.zeros(len(samples), dtype=int)
+    return dict(zip(samples, (int(x) for x in miss), strict=True))
 
 
 def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int) -> dict:
@@ -251,7 +305,9 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int) -> dict
         pgs_id = f"PGS99{seed % 1000:03d}{k}"
         rows, matches = scoring_rows(rng, records, opts["keep_ambiguous"])
         write_scoring_file(work / "scores" / f"{pgs_id}.txt", pgs_id, rows)
-        oracle[pgs_id] = {"n_matched": len(matches), "sums": plink2_sums(work, pgs_id, matches, opts["zero"])}
+        sums, allele_ct = plink2_sums(work, pgs_id, matches, opts["zero"])
+        oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
+                          "n_missing": missing_counts(calls, samples, matches)}
     return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records)}
 
 
@@ -274,7 +330,9 @@ def run_route(hl, spark, work: Path, route: str, case: dict) -> pd.DataFrame:
     matched = stage.match_dataset(hl, spark, cfg, "d", files)
     # The match log kept for minimising a disagreement (variant, match type per score row).
     variant_matches_pandas(matched.frame, "d").to_csv(tmp / "variant_matches.tsv", sep="\t", index=False)
-    return published_frame(stage.scores_of_dataset(hl, spark, cfg, matched))
+    got = published_frame(stage.scores_of_dataset(hl, spark, cfg, matched))
+    got.to_csv(tmp / "scores.tsv", sep="\t", index=False)
+    return got
 
 
 def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]:
@@ -290,6 +348,12 @@ def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]
         if n != {want["n_matched"]}:
             bad.append(f"{route} {pgs_id}: n_matched {sorted(n)} != oracle {want['n_matched']}")
         sums = dict(zip(g["person_id"].astype(str), g["score_sum"], strict=True))
+        for col, key in (("allele_count", "allele_ct"), ("n_missing", "n_missing")):
+            ours = dict(zip(g["person_id"].astype(str), g[col].astype(int), strict=True))
+            off = [s for s, v in want[key].items() if ours.get(s) != v]
+            if off:
+                bad.append(f"{route} {pgs_id} {col} of {len(off)} samples, e.g. {off[0]}: ours {ours.get(off[0])} "
+                           f"oracle {want[key][off[0]]}")
         for s, v in want["sums"].items():
             if abs(sums.get(s, np.nan) - v) > 1e-5 * max(1.0, abs(v)) or s not in sums:
                 bad.append(f"{route} {pgs_id} sample {s}: ours {sums.get(s)} plink2 {v}")
