@@ -36,6 +36,8 @@ route's published rows and match log are left in ``<work-dir>/seed<N>/run_<route
 
 Prints one line per seed and route that disagrees, then one summary line
 ``SUMMARY seeds=N runs=R disagreements=D``. One Spark/Hail session for every seed.
+``--match-only``: the matcher alone (the .pgen's and split .bed's variant lists, no Spark or
+Hail, no sums), n_matched against the oracle: seconds per seed (``--seeds 1-2000``).
 """
 
 from __future__ import annotations
@@ -62,26 +64,38 @@ ROUTES = {  # route -> (format, file below the seed's dir, extra pgs settings)
     "bgen": ("bgen", "s.bgen", ""),
 }
 X_START = 3_000_000  # chrX outside GRCh38's PAR1 (ends 2,781,479)
+PAR_START = 100_000  # chrX inside PAR1 (10,001-2,781,479): diploid for everyone (plink2 --split-par hg38)
+Y_START = 3_000_000  # chrY outside its PAR1: males haploid, others uncalled
+CONTIG_ORDER = {"chr1": 0, "chrX": 1, "chrY": 2}
 
 
 def _flip(a: str) -> str:
     return a.translate(COMPLEMENT)
 
 
-def generate(rng: np.random.Generator, n_samples: int, n_records: int) -> tuple[list[dict], np.ndarray, np.ndarray]:
+def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_contigs: bool = False
+             ) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """Records (chrom, pos, id, ref, alts, kind) and calls: an int array (records x samples x 2)
     of allele indexes, -1 missing, the second haplotype -2 where the call is haploid (a male's
-    chrX); and the male flags."""
+    chrX and chrY; a non-male's chrY is uncalled, ``.``); and the male flags. ``more_contigs``:
+    a sex-contig record is also one in X's PAR1 or on chrY (the same draws otherwise)."""
     male = rng.random(n_samples) < 0.5
     records: list[dict] = []
     bases = "ACGT"
     pos1 = 10_000
-    posx = X_START
+    posx, pospar, posy = X_START, PAR_START, Y_START
     for _ in range(n_records):
         on_x = rng.random() < 0.15
         kind = rng.choice(["snv", "snv", "snv", "palindromic", "ins", "del", "multi", "samepos", "multi_indel"]) \
             if not on_x else rng.choice(["snv", "snv", "palindromic"])
-        if on_x:
+        where = str(rng.choice(["x", "par", "y"])) if on_x and more_contigs else "x"
+        if on_x and where == "par":
+            pospar += int(rng.integers(500, 5000))
+            chrom, pos = "chrX", pospar
+        elif on_x and where == "y":
+            posy += int(rng.integers(500, 5000))
+            chrom, pos = "chrY", posy
+        elif on_x:
             posx += int(rng.integers(500, 5000))
             chrom, pos = "chrX", posx
         else:
@@ -116,8 +130,11 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int) -> tuple[
         calls[r] = rng.choice(n_alleles, size=(n_samples, 2), p=freqs)
         miss = rng.choice([0.0, 0.05, 0.2, 0.6]) if rng.random() > 0.04 else 1.0
         calls[r][rng.random(n_samples) < miss] = -1
-        if rec["chrom"] == "chrX":
+        if rec["chrom"] == "chrX" and rec["pos"] >= X_START:
             calls[r][male, 1] = -2
+        if rec["chrom"] == "chrY":
+            calls[r][male, 1] = -2
+            calls[r][~male] = (-1, -2)
     return records, calls, male
 
 
@@ -130,9 +147,10 @@ def _gt(call: np.ndarray) -> str:
 
 def write_vcf(path: Path, records: list[dict], calls: np.ndarray, samples: list[str]) -> None:
     head = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chrX,length=156040895>",
+            "##contig=<ID=chrY,length=57227415>",
             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples)]
-    order = sorted(range(len(records)), key=lambda r: (records[r]["chrom"] != "chr1", records[r]["pos"]))
+    order = sorted(range(len(records)), key=lambda r: (CONTIG_ORDER[records[r]["chrom"]], records[r]["pos"]))
     lines = [f"{records[r]['chrom']}\t{records[r]['pos']}\t{records[r]['id']}\t{records[r]['ref']}\t"
              f"{','.join(records[r]['alts'])}\t.\tPASS\t.\tGT\t" + "\t".join(_gt(c) for c in calls[r]) for r in order]
     path.write_text("\n".join(head + lines) + "\n")
@@ -272,21 +290,27 @@ def plink2_sums(work: Path, pgs_id: str, matches: list[tuple[str, str, float]], 
             dict(zip(ids, out["ALLELE_CT"].astype(int), strict=True)))
 
 
-def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[str, str, float]]) -> dict[str, int]:
+def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[str, str, float]],
+                   records: list[dict], male: np.ndarray) -> dict[str, int]:
     """sample -> matched variants whose call is missing (``n_missing``: a record's alts are
-    missing together, a male's chrX call is his first allele)."""
+    missing together, a male's chrX call is his first allele; a non-male's chrY call is no
+    missing call, README: Dosage policy)."""
     rec = [int(v.removeprefix("v")) for v, _, _ in matches]
-    miss = (calls[rec, :, 0] < 0).sum(axis=0) if rec else np.zeros(len(samples), dtype=int)
-    return dict(zip(samples, (int(x) for x in miss), strict=True))
+    if not rec:
+        return dict.fromkeys(samples, 0)
+    miss = calls[rec, :, 0] < 0
+    on_y = np.array([records[r]["chrom"] == "chrY" for r in rec])
+    miss[np.ix_(on_y, ~male)] = False
+    return dict(zip(samples, (int(x) for x in miss.sum(axis=0)), strict=True))
 
 
-def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int) -> dict:
+def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, more_contigs: bool = False) -> dict:
     """Writes the seed's target in every format and its scoring files; returns the case."""
     rng = np.random.default_rng(seed)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    records, calls, male = generate(rng, n_samples, n_records)
+    records, calls, male = generate(rng, n_samples, n_records, more_contigs)
     samples = [str(1001 + i) for i in range(n_samples)]
     write_vcf(work / "d.vcf", records, calls, samples)
     srec, scalls = split(records, calls)
@@ -297,7 +321,8 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int) -> dict
     plink2("--vcf", str(work / "split.vcf"), *common, "--make-bed", "--out", str(work / "s"))
     plink2("--bfile", str(work / "s"), "--export", "bgen-1.2", "bits=8", "ref-first", "id-paste=iid",
            "--out", str(work / "s"))
-    hl.import_vcf(str(work / "d.vcf"), reference_genome="GRCh38").write(str(work / "d.mt"), overwrite=True)
+    if hl is not None:
+        hl.import_vcf(str(work / "d.vcf"), reference_genome="GRCh38").write(str(work / "d.mt"), overwrite=True)
     opts = {"zero": bool(rng.random() < 0.5), "keep_ambiguous": bool(rng.random() < 0.5)}
     (work / "scores").mkdir()
     oracle = {}
@@ -307,7 +332,7 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int) -> dict
         write_scoring_file(work / "scores" / f"{pgs_id}.txt", pgs_id, rows)
         sums, allele_ct = plink2_sums(work, pgs_id, matches, opts["zero"])
         oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
-                          "n_missing": missing_counts(calls, samples, matches)}
+                          "n_missing": missing_counts(calls, samples, matches, records, male)}
     return {"opts": opts, "oracle": oracle, "samples": samples, "n_records": len(records)}
 
 
@@ -348,6 +373,12 @@ def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]
         if n != {want["n_matched"]}:
             bad.append(f"{route} {pgs_id}: n_matched {sorted(n)} != oracle {want['n_matched']}")
         sums = dict(zip(g["person_id"].astype(str), g["score_sum"], strict=True))
+        if set(sums) != set(case["samples"]) or len(g) != len(sums):
+            bad.append(f"{route} {pgs_id}: {len(g)} rows for {len(set(sums) & set(case['samples']))} of "
+                       f"{len(case['samples'])} samples")
+        avg = g["score_sum"] / (2 * g["n_matched"])
+        if not np.allclose(g["score_avg"], avg, rtol=1e-12, atol=1e-12, equal_nan=True):
+            bad.append(f"{route} {pgs_id}: score_avg is not score_sum / (2 n_matched)")
         for col, key in (("allele_count", "allele_ct"), ("n_missing", "n_missing")):
             ours = dict(zip(g["person_id"].astype(str), g[col].astype(int), strict=True))
             off = [s for s, v in want[key].items() if ours.get(s) != v]
@@ -369,6 +400,48 @@ def compare(route: str, got: pd.DataFrame, case: dict, first: dict) -> list[str]
     return bad
 
 
+class _Lengths:
+    """Stands for Hail's reference in ``--match-only`` (the contigs the target uses)."""
+
+    lengths = {"chr1": 248_956_422, "chrX": 156_040_895, "chrY": 57_227_415}
+
+    @classmethod
+    def get_reference(cls, _name: str) -> type[_Lengths]:
+        return cls
+
+
+def match_only(work: Path, case: dict) -> list[str]:
+    """The matcher alone (``matching.match_sites_frame`` on the .pgen's and the split .bed's
+    variant lists, as the native engine's route runs it; no Spark, no Hail): its used rows per
+    score against the oracle's count. Seconds per seed, so thousands of seeds fit where the
+    routes take minutes each."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_field_cases_pgs import case_config
+
+    from trd_spark.pgs import matching, pgen_engine
+    from trd_spark.pgs.native_task import PlinkFiles
+    from trd_spark.pgs.scoring_files import read_scoring_files
+
+    opts, bad = case["opts"], []
+    pgs = f"  keep_ambiguous: {str(opts['keep_ambiguous']).lower()}\n  duplicate_variants: first\n"
+    for fmt, rel in (("pgen", "g"), ("plink", "s")):
+        tmp = work / f"match_{fmt}"
+        tmp.mkdir(exist_ok=True)
+        cfg = case_config(tmp, str(work / rel), f"{work}/scores/*.txt", fmt=fmt, extra_pgs=pgs)
+        sites = matching.score_sites(_Lengths, None, read_scoring_files(None, cfg.pgs, "GRCh38"), "GRCh38")
+        index = pgen_engine.variant_index(PlinkFiles.of(cfg.dataset("d").genotypes), "GRCh38")
+        m = matching.match_sites_frame(sites, index.frame, keep_ambiguous=opts["keep_ambiguous"],
+                                       duplicate_variants="first")
+        vm = matching.variant_matches_pandas(matching.frame_matches(m, index.frame), "d")
+        vm.to_csv(tmp / "variant_matches.tsv", sep="\t", index=False)
+        used = vm[vm["match_type"].isin(matching.USED_MATCH_TYPES)]
+        for pgs_id, want in case["oracle"].items():
+            n = int((used["pgs_id"] == pgs_id).sum())
+            if n != want["n_matched"]:
+                bad.append(f"match-{fmt} {pgs_id}: n_matched {n} != oracle {want['n_matched']}")
+    return bad
+
+
 def parse_seeds(items: list[str]) -> list[int]:
     out = []
     for it in items:
@@ -384,9 +457,23 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=60)
     ap.add_argument("--routes", nargs="+", choices=list(ROUTES), default=list(ROUTES))
     ap.add_argument("--work-dir", default="/tmp/trd_spark_diff_pgs")
+    ap.add_argument("--more-contigs", action="store_true",
+                    help="sex-contig records also in X's PAR1 and on chrY (other seeds than without)")
+    ap.add_argument("--match-only", action="store_true",
+                    help="the matcher alone on the .pgen and split .bed (n_matched; no Spark, no sums)")
     args = ap.parse_args()
     if not shutil.which("plink2"):
         sys.exit("plink2 is not on PATH")
+    if args.match_only:
+        seeds, bad = parse_seeds(args.seeds), 0
+        for seed in seeds:
+            work = Path(args.work_dir) / f"seed{seed}"
+            diffs = match_only(work, make_seed(None, work, seed, args.samples, args.records, args.more_contigs))
+            bad += len(diffs)
+            for b in diffs:
+                print(f"  DIFF seed {seed} {b}", flush=True)
+        print(f"SUMMARY match-only seeds={len(seeds)} runs={2 * len(seeds)} disagreements={bad}")
+        return
     from trd_spark.config import SparkSettings
     from trd_spark.session import start_session
 
@@ -401,7 +488,7 @@ def main() -> None:
     for seed in seeds:
         t0 = time.perf_counter()
         work = root / f"seed{seed}"
-        case = make_seed(hl, work, seed, args.samples, args.records)
+        case = make_seed(hl, work, seed, args.samples, args.records, args.more_contigs)
         first: dict = {}
         bad_seed = []
         for route in args.routes:
