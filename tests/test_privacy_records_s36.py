@@ -215,7 +215,7 @@ def test_a_total_labelled_in_one_line_is_labelled_in_the_line_that_repeats_it():
     # And the stage logs what stage_count_texts renders (one source for both lines).
     from trd_spark.phenotypes import stage
 
-    assert "stage_count_texts(event_dates, quirks, threshold)" in open(stage.__file__).read()
+    assert "stage_count_texts(event_dates, quirks, threshold, prior)" in open(stage.__file__).read()
 
 
 def test_a_total_over_its_shown_parts_is_labelled_when_the_rest_is_small():

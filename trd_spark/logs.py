@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -308,9 +308,73 @@ def record_count_label(n: int, records_below: int) -> str:
     return person_count_text(n, records_below)
 
 
+def _exact_text(n: int, text: str) -> bool:
+    """Whether ``text`` shows count ``n`` exactly (not a label)."""
+    return text == count_text(n)
+
+
+def _derivable(counts: Mapping[str, int], shown: Mapping[str, str],
+               equations: Sequence[tuple[str, tuple[str, ...]]], hidden: frozenset[str] = frozenset()) -> set[str]:
+    """The counts a reader of ``shown`` gets (``record_counts_text``'s ``apart``): shown exactly, or
+    the one unknown member of an equation (a sum that holds exactly) whose other members it gets (a
+    total of exact parts; a part of an exact total and exact other parts); ``hidden``: names taken as
+    labelled (a trial)."""
+    known = {k for k in counts if k not in hidden and _exact_text(counts[k], shown[k])}
+    grew = True
+    while grew:
+        grew = False
+        for total, parts in equations:
+            unknown = [k for k in (total, *parts) if k not in known]
+            if len(unknown) == 1:
+                known.add(unknown[0])
+                grew = True
+    return known
+
+
+def _read_counts(counts: Mapping[str, int], relations: Sequence[tuple[str, Sequence[str]]],
+                 equations: Sequence[tuple[str, tuple[str, ...]]], within: Sequence[tuple[str, Sequence[str]]],
+                 known: set[str]) -> list[tuple[str, int, str]]:
+    """(name, count, the count it is read from) of each count a reader gets beyond those ``known``
+    (``_derivable``), which no equation names (privacy rounds 8-9, sessions 39-40): the sum of a
+    total's parts where the total has a surplus (``<total> parts <p>+<q>``, read from its largest
+    part), that surplus where the total is got too (``<total> surplus over <p>+<q>``), and a
+    ``within`` total's rest less its parts (``<total> less <p>+<q>``, read from the total). The
+    names are the same in every run, so another run's count of the same name is the same count
+    (``record_counts_text``'s ``prior``)."""
+    out: list[tuple[str, int, str]] = []
+    for total, parts in relations:
+        if (total, tuple(parts)) in equations or any(k not in counts for k in (total, *parts)) \
+                or any(p not in known for p in parts):
+            continue
+        together = sum(counts[p] for p in parts)
+        out.append((f"{total} parts {'+'.join(parts)}", together, max(parts, key=lambda p: (counts[p], p))))
+        if total in known:
+            out.append((f"{total} surplus over {'+'.join(parts)}", counts[total] - together, total))
+    for total, parts in within:
+        if all(k in counts and k in known for k in (total, *parts)):
+            out.append((f"{total} less {'+'.join(parts)}", counts[total] - sum(counts[p] for p in parts), total))
+    return out
+
+
+def record_counts_read(counts: Mapping[str, int], shown: Mapping[str, str],
+                       sums: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None = None,
+                       within: Sequence[tuple[str, Sequence[str]]] = ()) -> dict[str, int]:
+    """name -> count of every count a reader of ``shown`` (``record_counts_text``' result over the
+    same ``counts``, ``sums`` and ``within``) gets: those shown exactly or derived (``_derivable``)
+    and those no equation names (``_read_counts``). What a run's stage manifest records of its
+    lines, for a later run's ``prior`` (``phenotypes.stage.RECORD_COUNTS_LOGGED``)."""
+    relations = list(sums.items() if isinstance(sums, Mapping) else sums or ())
+    equations = [(t, tuple(ps)) for t, ps in relations if all(k in counts for k in (t, *ps))
+                 and counts[t] == sum(counts[p] for p in ps)]
+    known = _derivable(counts, shown, equations)
+    return {**{k: counts[k] for k in counts if k in known},
+            **{name: n for name, n, _ in _read_counts(counts, relations, equations, within, known)}}
+
+
 def record_counts_text(counts: Mapping[str, int], records_below: int,
                        sums: Mapping[str, Sequence[str]] | Sequence[tuple[str, Sequence[str]]] | None = None,
-                       within: Sequence[tuple[str, Sequence[str]]] = (), apart: bool = False) -> dict[str, str]:
+                       within: Sequence[tuple[str, Sequence[str]]] = (), apart: bool = False,
+                       prior: Mapping[str, Collection[int]] | None = None) -> dict[str, str]:
     """``record_count_text`` of each of ``counts`` (name -> records), in order.
 
     ``sums``: total -> the names of its parts (a mapping, or (total, parts) pairs where a total
@@ -359,11 +423,16 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
     a surplus, that surplus where the total is got too (a surplus of T or more: 35 negative days_supply
     records beside a count of 40 gave 5), and a ``within`` total's rest less its exact parts; one of
     1..T-1, or 1..T-1 from a count the reader gets or another such count, labels a count it is read
-    from (privacy round 9, session 40; tests/test_privacy_s40.py)."""
+    from (privacy round 9, session 40; tests/test_privacy_s40.py).
+
+    ``prior`` (with ``apart``): name -> the counts of that name other runs' lines gave their reader
+    (``record_counts_read`` of each: other releases, earlier runs of this one). A count the reader
+    gets here 1..T-1 from one of them labels a count it is read from: two releases' logs each
+    showing 500 and 507 records of one kind gave the 7 records (1..7 persons) between them, as two
+    exports' counts do (README "Two releases' exports"; privacy round 7 of session 50)."""
     shown = {k: record_count_text(v, records_below) for k, v in counts.items()}
 
-    def exact(n: int, text: str) -> bool:
-        return text == count_text(n)
+    exact = _exact_text
 
     def least(name: str) -> int:  # the least count a part's text allows (exact: itself)
         text = shown[name]
@@ -377,19 +446,7 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
                  and counts[t] == sum(counts[p] for p in ps)]
 
     def derivable(hidden: frozenset[str] = frozenset()) -> set[str]:
-        """The counts the reader gets (``apart``): shown exactly, or the one unknown member of an
-        equation whose other members it gets (a total of exact parts; a part of an exact total
-        and exact other parts); ``hidden``: names taken as labelled (a trial)."""
-        known = {k for k in counts if k not in hidden and exact(counts[k], shown[k])}
-        grew = True
-        while grew:
-            grew = False
-            for total, parts in equations:
-                unknown = [k for k in (total, *parts) if k not in known]
-                if len(unknown) == 1:
-                    known.add(unknown[0])
-                    grew = True
-        return known
+        return _derivable(counts, shown, equations, hidden)
 
     def cut(name: str) -> str:
         """The exact count to label so that the reader no longer derives ``name``: of the exact
@@ -460,23 +517,23 @@ def record_counts_text(counts: Mapping[str, int], records_below: int,
             # 1..T-1 from a count the reader gets, or from another such count, labels the total (``cut``).
             known = derivable()
             values = sorted({counts[k] for k in known if counts[k]})
-            extra: list[tuple[int, str]] = []  # (count, the name to ``cut`` so that the reader no longer gets it)
-            for total, parts in relations:
-                if (total, tuple(parts)) in equations or any(k not in counts for k in (total, *parts)) \
-                        or any(p not in known for p in parts):
-                    continue
-                together = sum(counts[p] for p in parts)
-                extra.append((together, max(parts, key=lambda p: (counts[p], p))))
-                if total in known:
-                    extra.append((counts[total] - together, total))
-            for total, parts in within:
-                if all(k in counts and k in known for k in (total, *parts)):
-                    extra.append((counts[total] - sum(counts[p] for p in parts), total))
+            # (count, the name to ``cut`` so that the reader no longer gets it)
+            extra = [(count, at) for _, count, at in _read_counts(counts, relations, equations, within, known)]
             for i, (count, name) in enumerate(extra):
                 others = [*values, *(c for j, (c, _) in enumerate(extra) if j != i and c)]
                 if count and (is_small_count(count, records_below)
                               or any(is_small_count(abs(v - count), records_below) for v in others)):
                     shown[cut(name)], changed = at_least_label(records_below), True
+                    break
+            if changed or not prior:
+                continue
+            # The same count in another run's lines (another release, an earlier run of this one): their
+            # difference is a change of records, 1..T-1 a count no line shows (privacy round 7 of session 50).
+            read = [(k, counts[k], k) for k in sorted(known)] + _read_counts(counts, relations, equations, within,
+                                                                            known)
+            for name, count, at in read:
+                if count and any(is_small_count(abs(v - count), records_below) for v in prior.get(name, ())):
+                    shown[cut(at)], changed = at_least_label(records_below), True
                     break
     return shown
 

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import reduce
@@ -24,7 +25,13 @@ from trd_spark.config import ConceptSet, Config, TrdDefinition, local_path
 from trd_spark.errors import ConfigError, InputDataError
 from trd_spark.gates import check_gate, logs_range, require_rows
 from trd_spark.io import observed
-from trd_spark.logs import count_text, record_count_label, record_count_text, record_counts_text
+from trd_spark.logs import (
+    count_text,
+    record_count_label,
+    record_count_text,
+    record_counts_read,
+    record_counts_text,
+)
 from trd_spark.phenotypes.concepts import (
     Vocabulary,
     absent_refs,
@@ -102,7 +109,8 @@ from trd_spark.vocabulary import (
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from trd_spark.stages import StageContext
+    from trd_spark.layout import Layout
+    from trd_spark.stages import FsLike, StageContext
 
 log = logging.getLogger(__name__)
 
@@ -812,6 +820,14 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     status = tuple(f"quirks.condition_status.{k}" for k in quirks.get("condition_status", {}))
     out += [(conditions, (k,)) for k in status] + ([(conditions, status)] if status else [])
     out += [("study_event_dates.drug.n_kept", ("quirks.antidepressant_exposures.n_records",))]
+    # the exposures' records hold those below their minimum dose and those of unknown dose (disjoint:
+    # a dose is known or not): the rest is the records of a known dose at or above it or of an
+    # ingredient without one, which no line shows (privacy round 7 of session 50: n_records 1,000,
+    # n_below_min_dose 300 and n_dose_unknown 695 gave 5)
+    exposures = "quirks.antidepressant_exposures."
+    out += [(exposures + "n_records", tuple(exposures + k for k in parts))
+            for parts in (("n_dose_unknown",), ("n_below_min_dose", "n_dose_unknown"))
+            if all(k in quirks.get("antidepressant_exposures", {}) for k in parts)]
     # the augmentation records (within follow-up) below / of unknown dose: disjoint per agent
     augmentation = tuple(f"quirks.augmentation_exposures.{k}" for k in quirks.get("augmentation_exposures", {}))
     out += [("study_event_dates.drug.n_kept", augmentation)] if augmentation else []
@@ -826,16 +842,10 @@ def records_within(quirks: dict[str, dict[str, int]]) -> list[tuple[str, tuple[s
     return out
 
 
-def stage_record_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
-                       records_below: int) -> dict[str, str]:
-    """Every record count of the phenotypes stage's lines as they show it (names qualified
-    ``study_event_dates.<domain>.<key>``, ``quirks.<part>.<key>``; persons left out), read together
-    as ``stage_count_texts`` describes, with ``logs.record_counts_text``'s ``apart``: no two counts
-    shown exactly, or given back by the sums above where a sum holds exactly, differ by 1 to T-1
-    (privacy round 7, session 38; a derived one since its reader, helper "fixesA"). The WARNING lines of these
-    counts (``unread_record_warnings``, ``concept_record_warnings``, ``conditional_record_warnings``,
-    the drug-record and condition-status lines) show them from here too: a count the INFO lines
-    label and a WARNING showed exactly gave the pair back."""
+def _stage_relations(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]]
+                     ) -> tuple[dict[str, int], list[tuple[str, tuple[str, ...]]]]:
+    """(every record count of the stage's lines, names qualified as ``stage_record_texts`` says;
+    the sums among them: ``FOLLOWUP_SUMS``, ``QUIRK_SUMS``, ``SAME_RECORD_COUNTS``)."""
     flat: dict[str, int] = {}
     sums: list[tuple[str, tuple[str, ...]]] = []  # pairs: a total may have two sums (n_records)
     for domain, counts in event_dates.items():
@@ -848,7 +858,32 @@ def stage_record_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str,
         sums += [(at + t, tuple(at + p for p in parts)) for t, parts in QUIRK_SUMS.get(what, {}).items()]
     for one, other in SAME_RECORD_COUNTS:
         sums += [(one, (other,)), (other, (one,))]
-    return record_counts_text(flat, records_below, sums, within=records_within(quirks), apart=True)
+    return flat, sums
+
+
+def stage_record_counts_read(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
+                             shown: Mapping[str, str]) -> dict[str, int]:
+    """name -> count of every record count the reader of the stage's lines gets (``shown``:
+    ``stage_record_texts``; ``logs.record_counts_read``): what the manifest keeps of the lines
+    (``RECORD_COUNTS_LOGGED``) for the later runs' ``prior``."""
+    flat, sums = _stage_relations(event_dates, quirks)
+    return record_counts_read(flat, shown, sums, within=records_within(quirks))
+
+
+def stage_record_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
+                       records_below: int, prior: Mapping[str, Collection[int]] | None = None) -> dict[str, str]:
+    """Every record count of the phenotypes stage's lines as they show it (names qualified
+    ``study_event_dates.<domain>.<key>``, ``quirks.<part>.<key>``; persons left out), read together
+    as ``stage_count_texts`` describes, with ``logs.record_counts_text``'s ``apart``: no two counts
+    shown exactly, or given back by the sums above where a sum holds exactly, differ by 1 to T-1
+    (privacy round 7, session 38; a derived one since its reader, helper "fixesA"). The WARNING lines of these
+    counts (``unread_record_warnings``, ``concept_record_warnings``, ``conditional_record_warnings``,
+    the drug-record and condition-status lines) show them from here too: a count the INFO lines
+    label and a WARNING showed exactly gave the pair back. ``prior`` (``logged_record_counts``): the
+    counts other runs' lines gave (other releases, earlier runs of this one), by name; a count 1..T-1
+    from the same count there is read as a close pair (``logs.record_counts_text``)."""
+    flat, sums = _stage_relations(event_dates, quirks)
+    return record_counts_text(flat, records_below, sums, within=records_within(quirks), apart=True, prior=prior)
 
 
 def record_text(shown: Mapping[str, str] | None, name: str, n: int, records_below: int | None) -> str:
@@ -858,7 +893,8 @@ def record_text(shown: Mapping[str, str] | None, name: str, n: int, records_belo
 
 
 def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
-                      records_below: int) -> tuple[dict[str, str], dict[str, str]]:
+                      records_below: int, prior: Mapping[str, Collection[int]] | None = None
+                      ) -> tuple[dict[str, str], dict[str, str]]:
     """The run log's INFO lines of ``stage_counts``' counts, read together as their reader can:
     (domain -> its follow-up line's counts, ``followup_log_text``; quirk part -> its line,
     ``quirk_log_text``). Record counts through one ``logs.record_counts_text`` over every line
@@ -869,8 +905,9 @@ def stage_count_texts(event_dates: dict[str, dict[str, int]], quirks: dict[str, 
     shows); T = ``records_below`` (``report.small_count_threshold``). Persons (``PERSON_QUIRKS``,
     ``n_persons_*``) as ``logs.person_count_text``. n_dated_after_cutoff is not logged (the
     manifest has it): less n_after_cutoff it is the records after death dated after the cutoff.
-    No two counts shown exactly differ by 1 to T-1 (``stage_record_texts``)."""
-    shown = stage_record_texts(event_dates, quirks, records_below)
+    No two counts shown exactly differ by 1 to T-1 (``stage_record_texts``), nor one from the same
+    count of ``prior`` (other runs' lines)."""
+    shown = stage_record_texts(event_dates, quirks, records_below, prior)
     followup = {domain: ", ".join(f"{k} {shown[f'study_event_dates.{domain}.{k}']}" for k in counts
                                   if k != "n_dated_after_cutoff") for domain, counts in event_dates.items()}
     lines = {what: f"{what}: " + ", ".join(
@@ -1753,6 +1790,62 @@ def check_release_shrink(ctx: StageContext, quirks: dict[str, dict[str, int]], a
     return list(shrunk)
 
 
+# The stage manifest's record of the counts its lines gave their reader, over this and every
+# earlier run of the release (``stage_record_counts_read``): name -> the counts, for the later runs'
+# ``prior`` (``logged_record_counts``).
+RECORD_COUNTS_LOGGED = "record_counts_logged"
+
+
+def _counts_logged(notes: object, records_below: int) -> dict[str, set[int]]:
+    """name -> counts a phenotypes manifest's ``notes`` says its runs' lines gave their reader:
+    ``RECORD_COUNTS_LOGGED``, or, in a manifest of an older version, the reader's counts of its
+    ``study_event_dates`` and ``quirks`` shown as this version shows them. {} for notes without
+    them; malformed entries are passed over (a check of this run's lines, not an input)."""
+    if not isinstance(notes, Mapping):
+        return {}
+    logged = notes.get(RECORD_COUNTS_LOGGED)
+    if isinstance(logged, Mapping):
+        return {str(k): {int(v) for v in vs if type(v) is int} for k, vs in logged.items() if isinstance(vs, list)}
+    dates, quirks = notes.get("study_event_dates"), notes.get("quirks")
+    if not (isinstance(dates, Mapping) and isinstance(quirks, Mapping)):
+        return {}
+    try:
+        dates = {d: {k: int(v) for k, v in c.items()} for d, c in dates.items()}
+        quirks = {q: {k: int(v) for k, v in c.items()} for q, c in quirks.items() if isinstance(c, Mapping)}
+        return {k: {v} for k, v in stage_record_counts_read(
+            dates, quirks, stage_record_texts(dates, quirks, records_below)).items()}
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return {}
+
+
+def logged_record_counts(layout: Layout, fs: FsLike, records_below: int) -> tuple[dict[str, set[int]],
+                                                                                  dict[str, set[int]]]:
+    """(name -> the record counts the phenotypes lines of other runs gave their reader: every other
+    release's under ``layout.output_root`` and this release's earlier runs, as their published
+    manifests record them (``RECORD_COUNTS_LOGGED``, ``_counts_logged``); the same of this release's
+    earlier runs only, which this run's manifest carries on). Why: the same count in two runs' logs
+    gave its change, 500 then 507 records with a skin product's concept the 7 (1..7 persons) given
+    one since (privacy round 7 of session 50); ``stage_count_texts``' ``prior``. Not read: a run
+    stopped before it published (its log is written, its counts are not recorded), output roots
+    other than this one. A manifest that cannot be read is passed over, as ``shrink.earlier_release``."""
+    every: dict[str, set[int]] = {}
+    own: dict[str, set[int]] = {}
+    listdirs = getattr(fs, "listdirs", None)
+    names = listdirs(layout.output_root) if listdirs is not None else []
+    for name in sorted({*names, layout.release}):
+        other = dataclasses.replace(layout, release=name)
+        try:
+            manifest = other.manifest(fs, "phenotypes") if other.is_complete(fs, "phenotypes") else None
+        except InputDataError as e:
+            log.info("phenotypes: release %s's manifest cannot be read (%s): its logged counts not compared", name, e)
+            continue
+        for k, vs in _counts_logged((manifest or {}).get("notes"), records_below).items():
+            every.setdefault(k, set()).update(vs)
+            if name == layout.release:
+                own.setdefault(k, set()).update(vs)
+    return every, own
+
+
 def run(ctx: StageContext) -> None:
     """Read OMOP (cfg.omop), derive and publish persons, antidepressant_trials, phenotypes, cohort_flow."""
     spark, cfg = ctx.spark, ctx.cfg
@@ -1764,6 +1857,8 @@ def run(ctx: StageContext) -> None:
     check_observation_table(spark, cfg, vocab, absent)
     absent_concepts = warn_absent_concepts(cfg, vocab)
     check_standard_concepts(cfg, vocab)
+    # Read before this run's folder replaces the release's earlier one.
+    prior, own_prior = logged_record_counts(ctx.layout, ctx.fs, cfg.report.small_count_threshold)
     with ctx.publish() as out:
         work = f"{out.dir}/{WORK_DIR}"
         # The event tables are scanned once, filtered to the study concept sets with their
@@ -1824,10 +1919,13 @@ def run(ctx: StageContext) -> None:
                                            augmentation=doses, dose_forms=dose_form_ids(cfg, vocab))
         # Record counts of 1 to T-1 read <T in the logs (logs.record_count_text); the manifest keeps them.
         threshold = cfg.report.small_count_threshold
-        # The lines read together: a total shown in two lines is shown the same way in both.
-        followup_lines, quirk_lines = stage_count_texts(event_dates, quirks, threshold)
+        # The lines read together: a total shown in two lines is shown the same way in both, and
+        # with the other runs' lines (other releases, earlier runs of this one).
+        followup_lines, quirk_lines = stage_count_texts(event_dates, quirks, threshold, prior)
         # The WARNING lines show each count as these lines do (no two exact counts 1..T-1 apart).
-        shown = stage_record_texts(event_dates, quirks, threshold)
+        shown = stage_record_texts(event_dates, quirks, threshold, prior)
+        out.notes[RECORD_COUNTS_LOGGED] = {k: sorted({*own_prior.get(k, ()), v}) for k, v in
+                                           stage_record_counts_read(event_dates, quirks, shown).items()}
         for domain, line in followup_lines.items():
             log.info("phenotypes: %s records in study concept sets: %s", domain, line)
         out.notes["study_event_dates"] = event_dates
