@@ -43,7 +43,8 @@ the same for split and unsplit inputs in every format. Source: the dosage defini
 plink2 ``--score`` on multi-allelic variants (REF dosage = ploidy minus all alt dosages). An
 effect allele that is only part of its file row's REF (an SNV A/G met in minimal form at
 ``AT>GT,A``) loses only the alts that change its bases (``_alters_bases``). A
-genotype row repeated at a scored locus (in minimal form) is an error
+genotype row repeated at a scored locus (in minimal form; a row of one allele and a missing code
+beside an SNV row holding it too, ``_distinct_rows``) is an error
 (``check_duplicate_rows_frame``: its weight would be applied twice).
 
 A site written with a missing second allele (.bim ``0``, .bim/.pvar/VCF ALT ``.``:
@@ -622,7 +623,7 @@ def raise_duplicate_rows(loci: list[str], where: str, source: GenotypeSource | N
         first = next((rows[locus][0] for locus in loci[:3] if rows.get(locus)), None)
         raise InputDataError(
             f"{len(loci)} scored locus/loci have a genotype row more than once in the genotypes (same locus, REF and ALT, "
-            "or one SNV with REF and ALT swapped), "
+            "one SNV with REF and ALT swapped, or one of its alleles with a missing second allele, '0' or '.'), "
             f"e.g. {'; '.join(shown)}: overlapping files/chunks or duplicated rows; remove the duplicates "
             "(e.g. bcftools norm -d exact) so that no weight is applied twice",
             where=f"{where}: {first}" if first else where)
@@ -811,6 +812,34 @@ def missing_allele(alleles: pd.Series) -> np.ndarray:
     """Whether each allele is a missing-allele code: PLINK 1's ``0``, plink2's and VCF's ``.``,
     or absent (Hail's row of a VCF record with ALT ``.`` has one allele)."""
     return (alleles.isna() | alleles.isin(MISSING_ALLELE_CODES)).to_numpy(bool)
+
+
+def _distinct_rows(pairs: pd.DataFrame, lo: pd.Series, hi: pd.Series, snv: pd.Series, n: int) -> np.ndarray:
+    """Per score site (0..n-1): the distinct genotype rows among ``match_sites_frame``'s
+    ``pairs`` at its locus (``lo``/``hi``: each row's minimal [ref, alt], an SNV's in sorted
+    order), the rest being repeats of them.
+
+    A row written with a missing second allele (PLINK 1's ``0``, ``.``, Hail's one-allele row:
+    ``missing_allele``; a site monomorphic in one chunk or batch, ``G .``) is the same site as an
+    SNV row at the locus holding its present allele (``G>A`` or ``A>G``), and as another such row
+    of that allele (``0 G`` beside ``. G``): a repeat. Counted as distinct [ref, alt] pairs before
+    session 50, such rows were no repeat, and the matcher scored whichever sorted first (the
+    monomorphic row: a sample called on the other row only was read as missing there, or its
+    genotype taken from neither; field case monomorphic-row-beside-snv,
+    tests/test_field_cases_round44_pgs.py)."""
+    keys = pd.DataFrame({"site": pairs["site"], "a": lo, "b": hi})
+    miss_ref, miss_alt = missing_allele(pairs["w_ref"]), missing_allele(pairs["w_alt"])
+    coded = miss_ref ^ miss_alt
+    if coded.any():
+        present = np.where(miss_alt, pairs["w_ref"].to_numpy(object), pairs["w_alt"].to_numpy(object))
+        keys.loc[coded, "a"], keys.loc[coded, "b"] = present[coded], "."
+        site = pairs["site"].to_numpy(np.int64)
+        called = ~coded & snv.to_numpy(bool)
+        snv_alleles = pd.MultiIndex.from_arrays([np.concatenate([site[called], site[called]]),
+                                                 np.concatenate([lo.to_numpy(object)[called],
+                                                                 hi.to_numpy(object)[called]])])
+        keys = keys[~(coded & pd.MultiIndex.from_arrays([site, present]).isin(snv_alleles))]
+    return np.bincount(keys.drop_duplicates()["site"].to_numpy(np.int64), minlength=n)
 
 
 def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1206,7 +1235,8 @@ def match_sites_frame(
     allele loses), ``other_ref_rows`` (tuple of ``rows`` indices holding the site's REF as
     their alt, whose REF copies it loses: ``_swapped_row_sites``) and
     ``duplicate_genotype_rows`` (int: repeated ``[ref, alt]`` rows at the
-    locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``) and
+    locus in minimal form, an SNV's ``[alt, ref]`` counting as a repeat of its ``[ref, alt]``, a
+    row of one allele and a missing code as a repeat of an SNV row holding it: ``_distinct_rows``) and
     ``multiallelic`` (bool: a used match on one alt of a multi-allelic site, ``multiallelic_rows``)."""
     rows = upper_case_alleles(rows)
     s = rsid_duplicates(place_sites_by_rsid(sites, rows), duplicate_variants).reset_index(drop=True)
@@ -1232,13 +1262,13 @@ def match_sites_frame(
     site = pairs["site"].to_numpy(np.int64)
     ref, alt = pairs["ref"].to_numpy(object), pairs["alt"].to_numpy(object)
     n_pairs = np.bincount(site, minlength=n)
-    # A repeated row: the same [ref, alt], or one SNV written both ways (G>A and A>G at one
-    # position: two sources with REF/ALT swapped; both would match and the weight count twice).
+    # A repeated row: the same [ref, alt], one SNV written both ways (G>A and A>G at one
+    # position: two sources with REF/ALT swapped; both would match and the weight count twice),
+    # or one allele with a missing second allele beside an SNV holding it (_distinct_rows).
     snv = (pairs["ref"].str.len() == 1) & (pairs["alt"].str.len() == 1)
     lo = pairs["ref"].where(~snv | (pairs["ref"] <= pairs["alt"]), pairs["alt"])
     hi = pairs["alt"].where(~snv | (pairs["ref"] <= pairs["alt"]), pairs["ref"])
-    n_distinct = np.bincount(pd.DataFrame({"site": pairs["site"], "a": lo, "b": hi}).drop_duplicates()["site"]
-                             .to_numpy(np.int64), minlength=n)
+    n_distinct = _distinct_rows(pairs, lo, hi, snv, n)
 
     # A monomorphic site written with a missing second allele (PLINK 1 .bim '0', plink2 .bim/
     # .pvar and VCF ALT '.', Hail's one-allele row): its present allele is the site. A score whose
