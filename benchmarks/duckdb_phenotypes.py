@@ -168,13 +168,28 @@ def _parquet_types(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str
     return {str(n).lower(): str(t) for n, t in rows if t is not None}
 
 
+def _utc_like(zone: str) -> bool:
+    """True for a zone whose offset is 0 throughout 1900-2100 (UTC: how BigQuery, Spark and pandas
+    store bare instants)."""
+    import datetime as dt
+    import zoneinfo
+
+    if zone.strip() in ("Z", "+00:00", "-00:00", "+0000"):
+        return True
+    try:
+        tz = zoneinfo.ZoneInfo(zone.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return all(dt.datetime(y, m, 15, 12, tzinfo=tz).utcoffset() == dt.timedelta(0)
+               for y in range(1900, 2101, 5) for m in (1, 4, 7, 10))
+
+
 def _declared_zones(source: str) -> dict[str, str]:
     """Column -> the time zone the Parquet files of ``source`` declare for a timestamp column in
     their Arrow schema (pandas' tz_localize, pyarrow, R arrow: ``timestamp[us, tz=Asia/Tokyo]``),
     a zone whose offset is 0 throughout (UTC: how BigQuery, Spark and pandas store bare instants)
     left out. README "Dates as the export meant them": such a column's local date is its declared
     zone's, whatever ``omop.time_zone`` (which dates the instants that declare none)."""
-    import datetime as dt
     import glob
     import zoneinfo
 
@@ -182,16 +197,6 @@ def _declared_zones(source: str) -> dict[str, str]:
 
     if not source.startswith("read_parquet('"):
         return {}
-
-    def utc_like(zone: str) -> bool:
-        if zone.strip() in ("Z", "+00:00", "-00:00", "+0000"):
-            return True
-        try:
-            tz = zoneinfo.ZoneInfo(zone.strip())
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return False
-        return all(dt.datetime(y, m, 15, 12, tzinfo=tz).utcoffset() == dt.timedelta(0)
-                   for y in range(1900, 2101, 5) for m in (1, 4, 7, 10))
 
     def known(zone: str) -> bool:
         # The Arrow format's zone: an Olson (IANA) name or an absolute offset '+XX:XX' (Schema.fbs).
@@ -209,7 +214,7 @@ def _declared_zones(source: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for file in sorted(glob.glob(source[len("read_parquet('"):-2])):
         for f in _written_arrow_schema(file)[0]:
-            if pa.types.is_timestamp(f.type) and f.type.tz and not utc_like(f.type.tz):
+            if pa.types.is_timestamp(f.type) and f.type.tz and not _utc_like(f.type.tz):
                 if not known(f.type.tz):
                     raise ValueError(f"{file}: column {f.name} declares time zone {f.type.tz!r}, which is no IANA "
                                      "time zone or UTC offset")
@@ -250,6 +255,67 @@ def _wall_clock_int96(source: str, physical: dict[str, str]) -> set[str]:
         out |= {f.name.lower() for f in schema if declared and f.name.lower() in int96
                 and pa.types.is_timestamp(f.type) and not f.type.tz}
     return out
+
+
+def _timestamp_kind(file: str, con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[str, tuple]:
+    """Column (of ``columns``, lower-cased) -> what a reader must know to date it in the Parquet ``file``:
+    its physical type, for a timestamp whether it is adjusted to UTC (an instant) or naive (a wall clock),
+    and the zone its Arrow schema declares (or that it declares the column naive); the time unit is left
+    out (it changes no date). A column of Parquet's null type (pandas' all-None column) is left out: it
+    holds no value to misread."""
+    import pyarrow as pa
+
+    schema, declared = _written_arrow_schema(file)
+    zones = {f.name.lower(): ("" if _utc_like(f.type.tz) else f.type.tz) if f.type.tz else "naive" if declared else ""
+             for f in schema if pa.types.is_timestamp(f.type)}
+    out: dict[str, tuple] = {}
+    for name, physical, converted, logical in con.execute(
+            f"SELECT name, type, converted_type, logical_type FROM parquet_schema({_q(file)})").fetchall():
+        key = str(name).lower()
+        if key not in columns or str(logical) == "NullType()":
+            continue
+        adjusted = re.search(r"isAdjustedToUTC=(\d)", str(logical or ""))
+        if adjusted or physical == "INT96" or str(converted or "").startswith("TIMESTAMP"):
+            kind: tuple = ("timestamp", physical == "INT96", adjusted.group(1) if adjusted else None,
+                           zones.get(key, ""))
+        else:
+            kind = (physical, converted, logical)
+        out[key] = kind
+    return out
+
+
+def _kind_text(kind: tuple) -> str:
+    """``_timestamp_kind``'s value in words."""
+    if kind[0] != "timestamp":
+        return f"Parquet {kind[0]} ({kind[2] or kind[1] or 'no logical type'})"
+    _, int96, adjusted, zone = kind
+    if zone == "naive" or (adjusted == "0" and not zone):
+        return "a naive timestamp (a wall clock)" + (" stored as INT96" if int96 else "")
+    return f"an instant (a timestamp{' declared in ' + zone if zone else ' adjusted to UTC'})"
+
+
+def _check_part_kinds(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
+    """ValueError naming the part file and the column when a part file of a folder table holds a date
+    column (``DATE_COLUMNS``) or its datetime partner as another kind than the first part
+    (``_timestamp_kind``: a naive timestamp in one, an instant or another declared zone in the other; a
+    date in one, a timestamp or text in the other). DuckDB reads every file of a glob by the first
+    file's types, casting the others: an instant read as the naive UTC wall clock, a naive midnight as
+    a UTC instant (the day before in a zone west of it), silently, where the chain stops naming the part
+    (``check_part_file_schemas``, ``declared_time_zones``; field case round 44)."""
+    import glob
+
+    if not source.startswith("read_parquet('"):
+        return
+    files = sorted(glob.glob(source[len("read_parquet('"):-2]))
+    if len(files) < 2:
+        return
+    columns = set(DATE_COLUMNS.get(table, ())) | {p for (t, _), p in DATETIME_PARTNER.items() if t == table}
+    first = _timestamp_kind(files[0], con, columns)
+    for file in files[1:]:
+        for name, kind in sorted(_timestamp_kind(file, con, columns).items()):
+            if name in first and kind != first[name]:
+                raise ValueError(f"{file}: {table}.{name} is {_kind_text(kind)} in this part file but "
+                                 f"{_kind_text(first[name])} in {files[0]}: rewrite the table's files with one schema")
 
 
 def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | None) -> str:
@@ -337,6 +403,7 @@ def _as_date(c: str, t: str, physical: str | None, table: str, time_zone: str | 
 def _dated(con: duckdb.DuckDBPyConnection, source: str, table: str, time_zone: str | None) -> str:
     """``source`` with its date columns as DATE (``_as_date``); an empty date column takes its
     CDM datetime partner's date (``DATETIME_PARTNER``), when the partner column exists."""
+    _check_part_kinds(con, source, table)
     types = {r[0].lower(): r[1].upper() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     physical = _parquet_types(con, source)
     # pyarrow's INT96 of a naive column: the written wall clock, read as DuckDB's naive TIMESTAMP

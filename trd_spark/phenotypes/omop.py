@@ -46,6 +46,8 @@ from trd_spark.io import Fs, csv_columns_named_twice
 from trd_spark.logs import counted, record_count_label, record_count_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pyspark.sql import Column, DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
@@ -227,9 +229,10 @@ def to_omop_date(col: Column, source: T.DataType, table: str, name: str, *, time
                  session_zone: str, where: str, nanos: str | None = None) -> Column:
     """The calendar date a column of Spark type ``source`` means (see the module docstring).
 
-    ``nanos`` (NANOS_NAIVE / NANOS_UTC): the table's Parquet nanosecond timestamps arrive as
-    ``long`` columns. Raises ``InputDataError`` naming table and column for a time-zone-aware
-    timestamp when ``time_zone`` is None, and for any type that is not a date, timestamp or text.
+    ``nanos`` (NANOS_NAIVE / NANOS_UTC): this column is a Parquet nanosecond timestamp, read as
+    ``long`` (``nanosecond_timestamps``); a ``long`` without it is no date (an integer). Raises
+    ``InputDataError`` naming table and column for a time-zone-aware timestamp when ``time_zone``
+    is None, and for any type that is not a date, timestamp or text.
     """
     if nanos is not None and isinstance(source, T.LongType):
         if nanos == NANOS_NAIVE:  # the written wall clock, encoded as if UTC: whole days since the epoch
@@ -368,16 +371,19 @@ def zoned_text_instant(col: Column) -> Column:
 
 
 def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str | None = None,
-                       nanos: str | None = None, records_below: int = DEFAULT_RECORDS_BELOW) -> DataFrame:
+                       nanos: Mapping[str, str] | None = None,
+                       records_below: int = DEFAULT_RECORDS_BELOW) -> DataFrame:
     """Lower-case column names, check the required columns exist, cast and select them.
 
     Date columns become ``to_omop_date``. Columns stored as text (CSV exports, or a numeric
     column written as text) are checked first: a value that does not parse as the declared
     type would otherwise become null silently (one aggregation, text columns only).
     ``records_below``: the small-count threshold of the record counts in its messages
-    (``DEFAULT_RECORDS_BELOW``).
+    (``DEFAULT_RECORDS_BELOW``). ``nanos``: the Parquet nanosecond timestamp columns read as ``long``
+    (``nanosecond_timestamps``: lower-cased name -> NANOS_NAIVE / NANOS_UTC).
     """
     schema = omop_schema(table)
+    nanos = nanos or {}
     df = df.toDF(*[c.lower() for c in df.columns])
     optional = OPTIONAL_COLUMNS.get(table, frozenset())
     missing = [f.name for f in schema.fields if f.name not in df.columns and f.name not in optional]
@@ -403,12 +409,13 @@ def conform_omop_table(df: DataFrame, table: str, *, where: str, time_zone: str 
                 text = F.when(is_full_date_text(text), text)  # '1970', '1970-03': empty, not the 1st
             date = F.lit(None).cast(_D) if f.name in void else to_omop_date(
                 text, df.schema[f.name].dataType, table, f.name, time_zone=time_zone, session_zone=session_zone,
-                where=where, nanos=nanos)
+                where=where, nanos=nanos.get(f.name))
             partner = DATETIME_OF.get((table, f.name))
             if partner is None or partner not in df.columns or partner in void:
                 return date
             return F.coalesce(date, datetime_fallback(df, table, f.name, partner, time_zone=time_zone,
-                                                      session_zone=session_zone, where=where, nanos=nanos))
+                                                      session_zone=session_zone, where=where,
+                                                      nanos=nanos.get(partner)))
         return whole_number(df, table, f.name, f.dataType, where=where)
 
     out = df.select(*[conformed(f).alias(f.name) for f in schema.fields])
@@ -475,12 +482,13 @@ def log_records_without_drug_type(drugs: DataFrame, where: str, records_below: i
 
 def date_readable(source: T.DataType, nanos: str | None = None) -> bool:
     """True for the Spark types ``to_omop_date`` reads as dates: a date, a timestamp, text, and a
-    ``long`` of a table whose Parquet nanosecond timestamps arrive as longs (``nanos`` set)."""
+    ``long`` that is a Parquet nanosecond timestamp (``nanos``: its flag, ``nanosecond_timestamps``)."""
     return isinstance(source, (T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType)) or (
         nanos is not None and isinstance(source, T.LongType))
 
 
-def void_date_columns(df: DataFrame, table: str, dates: list[str], *, nanos: str | None, where: str) -> set[str]:
+def void_date_columns(df: DataFrame, table: str, dates: list[str], *, nanos: Mapping[str, str],
+                      where: str) -> set[str]:
     """The date columns of ``dates`` and their ``DATETIME_OF`` partners (those ``df`` has) whose
     type is no date type (``date_readable``) and which hold no value in any row (null, or NaN in
     a float column): read as empty, one WARNING each. pandas writes a column of nothing but
@@ -488,10 +496,11 @@ def void_date_columns(df: DataFrame, table: str, dates: list[str], *, nanos: str
     None), or as a float column of NaN (read from a CSV with ``pd.read_csv``): a CDM whose
     verbatim_end_date or *_datetime columns are all empty was refused as 'int, not a date'
     although it holds no value to misread. A column of another type with a value stays
-    ``to_omop_date``'s error. One Spark job (an aggregate over those columns only), and only when
+    ``to_omop_date``'s error. ``nanos``: the table's nanosecond timestamp columns
+    (``nanosecond_timestamps``). One Spark job (an aggregate over those columns only), and only when
     such a column exists; none for date, timestamp and text columns."""
     names = [*dates, *[DATETIME_OF[(table, c)] for c in dates if (table, c) in DATETIME_OF]]
-    odd = [c for c in names if c in df.columns and not date_readable(df.schema[c].dataType, nanos)]
+    odd = [c for c in names if c in df.columns and not date_readable(df.schema[c].dataType, nanos.get(c.lower()))]
     if not odd:
         return set()
 
@@ -557,16 +566,15 @@ def _row_position(df: DataFrame) -> Column:
 
 def datetime_fallback(df: DataFrame, table: str, name: str, partner: str, *, time_zone: str | None,
                       session_zone: str, where: str, nanos: str | None = None) -> Column:
-    """The date of ``partner`` (the datetime column ``DATETIME_OF`` pairs with date column
-    ``name``), for the rows whose ``name`` is empty: ``to_omop_date``'s rules (naive: its
-    written date; an instant: its local date in ``time_zone``); an empty or blank partner
-    leaves the date empty. Failing the query, only when such a row is read, naming table and
-    columns (one eager check would scan every table whose datetimes are instants, e.g. every
-    BigQuery CDR table, although their dates are filled): an instant (time-zone-aware
-    timestamp, zoned ISO text) without ``omop.time_zone``; text of a year or a year-month
-    alone, or any other text that gives no date ('03/15/2019', '2019-02-30'), as in a date
-    column (``check_text_values``; read as empty, a death known to the month was no death at
-    all and follow-up ran on to the cutoff, silently)."""
+    """The date of ``partner`` (the datetime column ``DATETIME_OF`` pairs with date column ``name``; ``nanos``:
+    its flag as a Parquet nanosecond timestamp, ``to_omop_date``), for the rows whose ``name`` is empty:
+    ``to_omop_date``'s rules (naive: its written date; an instant: its local date in ``time_zone``); an empty
+    or blank partner leaves the date empty. Failing the query, only when such a row is read, naming table and
+    columns (one eager check would scan every table whose datetimes are instants, e.g. every BigQuery CDR
+    table, although their dates are filled): an instant (time-zone-aware timestamp, zoned ISO text) without
+    ``omop.time_zone``; text of a year or a year-month alone, or any other text that gives no date
+    ('03/15/2019', '2019-02-30'), as in a date column (``check_text_values``; read as empty, a death known to
+    the month was no death at all and follow-up ran on to the cutoff, silently)."""
     col, source = F.col(partner), df.schema[partner].dataType
     instant = isinstance(source, T.TimestampType) or (nanos == NANOS_UTC and isinstance(source, T.LongType))
     if not isinstance(source, T.StringType):
@@ -1217,11 +1225,8 @@ def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
     assert jvm is not None, "footer_schema needs a running SparkSession"
     parquet = jvm.org.apache.spark.sql.execution.datasources.parquet
     file = jvm.org.apache.hadoop.fs.Path(files[0])
-    try:
-        meta = parquet.ParquetFooterReader.readFooter(
-            spark.sparkContext._jsc.hadoopConfiguration(), file,  # noqa: SLF001
-            jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.SKIP_ROW_GROUPS)
-    except Exception:  # py4j: not a Parquet file, unreadable: Spark's own read reports it
+    meta = _footer(spark, files[0])
+    if meta is None:  # not a Parquet file, unreadable: Spark's own read reports it
         return None
     # The converter takes the session's settings (INT96, binary as string, timestamp_ntz
     # inference, nanosAsLong) when it is built, like Spark's inference.
@@ -1230,6 +1235,45 @@ def footer_schema(spark: SparkSession, path: str) -> T.StructType | None:
     # Spark reads every file column as nullable, whatever the writer stored.
     return T.StructType([T.StructField(f.name, f.dataType, True, f.metadata)
                          for f in T.StructType.fromJson(json.loads(schema.json())).fields])
+
+
+def _footer(spark: SparkSession, file: str):  # -> py4j ParquetMetadata | None
+    """The footer of the Parquet ``file`` (a path or URI of any filesystem Spark reads), read by
+    Spark's own footer reader in the JVM (row groups skipped), or None when it cannot be read
+    (not a Parquet file, unreadable: Spark's own read of the table reports it)."""
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    assert jvm is not None, "_footer needs a running SparkSession"
+    try:
+        return jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetFooterReader.readFooter(
+            spark.sparkContext._jsc.hadoopConfiguration(), jvm.org.apache.hadoop.fs.Path(file),  # noqa: SLF001
+            jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.SKIP_ROW_GROUPS)
+    except Exception:  # py4j: not a Parquet file, unreadable
+        return None
+
+
+def nanosecond_timestamps(spark: SparkSession, file: str) -> dict[str, str] | None:
+    """Lower-cased column -> ``NANOS_UTC`` / ``NANOS_NAIVE`` for each INT64 TIMESTAMP(NANOS) column
+    of the Parquet ``file`` (its isAdjustedToUTC flag: an instant, or the written wall clock),
+    read from its footer (``_footer``); the file's other columns are not listed. None when the
+    footer cannot be read.
+
+    Spark 3.5 refuses such columns unless ``spark.sql.legacy.parquet.nanosAsLong``, which reads
+    them as ``long`` beside the file's true integers: only the footer tells, per column, which
+    long is a timestamp and which of the two a timestamp is. pandas writes naive and
+    time-zone-aware columns as such in one file (``pd.to_datetime`` dates beside a BigQuery
+    TIMESTAMP's UTC instants); read by one flag for the table, as before (field case round 44),
+    an instant was dated in UTC, or a naive date as an instant, and a date stored as an integer
+    (``20190110``) read as nanoseconds since 1970."""
+    meta = _footer(spark, file)
+    if meta is None:
+        return None
+    out: dict[str, str] = {}
+    for field in meta.getFileMetaData().getSchema().getFields():
+        ann = field.getLogicalTypeAnnotation() if field.isPrimitive() else None
+        if (ann is not None and ann.getClass().getSimpleName() == "TimestampLogicalTypeAnnotation"
+                and ann.getUnit().toString() == "NANOS"):
+            out[field.getName().lower()] = NANOS_UTC if ann.isAdjustedToUTC() else NANOS_NAIVE
+    return out
 
 
 def null_typed_columns(file: str) -> frozenset[str]:
@@ -1351,12 +1395,12 @@ def hadoop_arrow_schema(spark: SparkSession, file: str) -> pa.Schema | None:
 
 
 def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFrame,
-                        nanos: str | None = None) -> dict[str, str]:
+                        nanos: Mapping[str, str] | None = None) -> dict[str, str]:
     """Column of ``df`` (as the file names it) -> the time zone its Parquet files declare for its
     timestamps (``file_time_zones``), for the instant-typed columns ``table`` is read by (its date
-    columns and their ``DATETIME_OF`` partners as time-zone-aware timestamps, or, ``nanos`` UTC,
-    Parquet nanosecond instants read as long); zones equivalent to UTC (``utc_equivalent_zone``) and
-    columns without one are left out. A pandas column ``tz_localize('Europe/Amsterdam')`` holds
+    columns and their ``DATETIME_OF`` partners as time-zone-aware timestamps, or Parquet nanosecond
+    instants read as long: NANOS_UTC in ``nanos``, ``nanosecond_timestamps``); zones equivalent to
+    UTC (``utc_equivalent_zone``) and columns without one are left out. A pandas column ``tz_localize('Europe/Amsterdam')`` holds
     local midnights, stored as 23:00 UTC the day before, and Spark ignores the Arrow zone: read in an
     ``omop.time_zone`` of UTC such a date moved a day back, silently (``localize_declared_zones``).
     The part files (``parquet_part_files``) whose column is a timestamp must declare one zone: a
@@ -1369,7 +1413,7 @@ def declared_time_zones(spark: SparkSession, path: str, table: str, df: DataFram
     used = {n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
     instants = {c.lower(): c for c in df.columns if c.lower() in used and (
         isinstance(df.schema[c].dataType, T.TimestampType)
-        or (nanos == NANOS_UTC and isinstance(df.schema[c].dataType, T.LongType)))}
+        or ((nanos or {}).get(c.lower()) == NANOS_UTC and isinstance(df.schema[c].dataType, T.LongType)))}
     if not instants:
         return {}
     seen: dict[str, tuple[str, str]] = {}  # column -> (zone or '', the first part file declaring it)
@@ -1420,7 +1464,7 @@ def _known_zone(zone: str) -> bool:
 
 
 def localize_declared_zones(df: DataFrame, table: str, zones: dict[str, str], time_zone: str | None, *,
-                            where: str, nanos: str | None = None) -> DataFrame:
+                            where: str, nanos: Mapping[str, str] | None = None) -> DataFrame:
     """``df`` with each column of ``zones`` (``declared_time_zones``: instants whose Parquet files
     declare a zone other than UTC) as the naive wall clock of its declared zone (``timestamp_ntz``),
     which ``to_omop_date`` reads by its written date: the column is dated in the zone its writer
@@ -1510,7 +1554,7 @@ def read_null_typed_parts_apart(spark: SparkSession, path: str, schema: T.Struct
 
 
 def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.StructType,
-                            also: frozenset[str] = frozenset()) -> None:
+                            also: frozenset[str] = frozenset(), nanos: Mapping[str, str] | None = None) -> None:
     """Raise InputDataError naming the file and the column when a data file of the Parquet
     table at ``path`` differs from the first file in a column the table is read by: ``table``'s
     declared columns, their ``DATETIME_OF`` partners and ``also`` (e.g. the configured sex-at-birth
@@ -1525,7 +1569,13 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
     inference (``footer_schema`` None) is compared by its part files' footers too: a table in
     partition folders (``year=2019/part-0.parquet``, Hive style) is read by one part's columns as
     well (Spark infers its schema from one footer), so its parts are held to the first part's.
-    Hidden and ``_`` files and folders (``_SUCCESS``, ``_delta_log``) are not parts."""
+    Hidden and ``_`` files and folders (``_SUCCESS``, ``_delta_log``) are not parts.
+
+    ``nanos``: the first file's Parquet nanosecond timestamps (``nanosecond_timestamps``), which
+    Spark reads as ``long`` like any integer: where the first file has one, a part whose column is
+    another integer or the other kind of nanosecond timestamp (naive where the first's is an
+    instant, or the reverse) is the same error (read by the first file's flag, its dates moved or
+    became 1970; one more footer read per part)."""
     fs = Fs(spark)
     used = ({n for n, _ in OMOP_COLUMNS[table]} | {c for (t, _), c in DATETIME_OF.items() if t == table}
             | {c.lower() for c in also})
@@ -1551,6 +1601,14 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
                 raise InputDataError(f"OMOP table {table}: column {name} is {held[name].simpleString()} in this part "
                                      f"file but {dtype.simpleString()} in {first}: rewrite "
                                      "the table's files with one schema", where=file)
+        if nanos:
+            flags = nanosecond_timestamps(spark, file) or {}
+            for name in sorted(wanted):
+                if flags.get(name) != nanos.get(name):
+                    raise InputDataError(
+                        f"OMOP table {table}: column {name} is {_nanos_kind(flags.get(name))} in this part file but "
+                        f"{_nanos_kind(nanos.get(name))} in {first}: rewrite the table's files with one schema",
+                        where=file)
         unread = sorted(n for n in held if n in used and n not in wanted)
         if unread:
             raise InputDataError(f"OMOP table {table}: this part file has column {unread[0]}, which {first} lacks "
@@ -1558,11 +1616,18 @@ def check_part_file_schemas(spark: SparkSession, path: str, table: str, read: T.
                                  "every file): rewrite the table's files with one schema", where=file)
 
 
-def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None]:
+def _nanos_kind(flag: str | None) -> str:
+    """How ``check_part_file_schemas`` names a column's ``nanosecond_timestamps`` flag."""
+    return {NANOS_UTC: "a nanosecond timestamp adjusted to UTC (an instant)",
+            NANOS_NAIVE: "a naive nanosecond timestamp (a wall clock)"}.get(flag or "", "no nanosecond timestamp")
+
+
+def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, dict[str, str]]:
     """``spark.read.parquet`` with the schema from ``footer_schema`` (no inference job; Spark
     infers it when that gives None); a file with INT64 TIMESTAMP(NANOS) columns (which Spark
-    3.5 rejects) is read with those columns as ``long`` (returns NANOS_NAIVE / NANOS_UTC from
-    the rejected type's isAdjustedToUTC flag, else None)."""
+    3.5 rejects) is read with those columns as ``long``. Returns the frame and its nanosecond
+    columns (``nanosecond_timestamps`` of the first part file: lower-cased column -> NANOS_NAIVE /
+    NANOS_UTC, each column's own isAdjustedToUTC flag; empty when there are none)."""
 
     def read() -> DataFrame:
         # In partition folders: the first part file's footer, as for a flat folder (Spark's own
@@ -1576,21 +1641,25 @@ def _read_parquet(spark: SparkSession, path: str) -> tuple[DataFrame, str | None
 
     option = "spark.sql.legacy.parquet.nanosAsLong"
     # A runtime SQL option of the session that only affects columns Spark cannot read
-    # otherwise; off while probing, so that each table's own NANOS flag is seen.
+    # otherwise; off while probing, so that each table's own NANOS columns are seen.
     was_on = spark.conf.get(option, "false") == "true"
     spark.conf.unset(option)
     try:
-        return read(), None
+        return read(), {}
     except Exception as e:  # AnalysisException / Py4JJavaError: Illegal Parquet type: INT64 (TIMESTAMP(NANOS,x))
-        found = re.search(r"TIMESTAMP\(NANOS,(true|false)\)", str(e))
-        if not found:
+        if not re.search(r"TIMESTAMP\(NANOS,(true|false)\)", str(e)):
             raise
     finally:
         if was_on:
             spark.conf.set(option, "true")
     # Left on: the scan, run later, must read the columns as long too.
     spark.conf.set(option, "true")
-    return read(), NANOS_UTC if found.group(1) == "true" else NANOS_NAIVE
+    df = read()
+    # The first part's flags, column by column (Spark's error names one column only: taken for the
+    # table's, a naive column beside an instant one was read by the other's rule, and every other
+    # long column, a date written as an integer 20190110 too, as nanoseconds since 1970). The
+    # other parts are held to them (check_part_file_schemas).
+    return df, nanosecond_timestamps(spark, parquet_part_files(Fs(spark), path)[0]) or {}
 
 
 # Metadata key of a column read under another name than the file's (``_sex_column``): the
@@ -1731,13 +1800,14 @@ def read_omop_table(spark: SparkSession, omop: OmopInput, table: str, *,
                                 where=path, time_zone=omop.time_zone, records_below=records_below)
     else:
         fs = Fs(spark)
-        nanos = None
+        nanos: dict[str, str] = {}
         if omop.format == "parquet":
             path = _locate(fs, base, name, "parquet")
             check_not_versioned_table(fs, path, table)
             df, nanos = _read_parquet(spark, path)
             check_part_file_schemas(spark, path, table, df.schema,
-                                    frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset())
+                                    frozenset({omop.sex_at_birth.column}) if table == "person" else frozenset(),
+                                    nanos=nanos)
             # Instants whose files declare their zone (pandas tz-aware columns) dated in that zone
             df = localize_declared_zones(df, table, declared_time_zones(spark, path, table, df, nanos),
                                          omop.time_zone, where=path, nanos=nanos)
