@@ -73,6 +73,10 @@ def _flip(a: str) -> str:
     return a.translate(COMPLEMENT)
 
 
+def bases_of(rng: np.random.Generator) -> str:
+    return "ACGT"[int(rng.integers(4))]
+
+
 def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_contigs: bool = False
              ) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """Records (chrom, pos, id, ref, alts, kind) and calls: an int array (records x samples x 2)
@@ -123,6 +127,11 @@ def generate(rng: np.random.Generator, n_samples: int, n_records: int, more_cont
         if kind == "samepos":  # a deletion at the same position, its REF starting with the SNV's REF
             records.append({"chrom": chrom, "pos": pos, "id": f"v{len(records)}",
                             "ref": ref + bases[rng.integers(4)], "alts": [ref], "kind": "del"})
+    if more_contigs and not any(r["chrom"] == "chrX" and r["pos"] >= X_START for r in records):
+        # plink2 2.00a3.5 --split-par with PAR1 rows and no other X row relabels the next
+        # contig's first row X (chrY:3003703 became X:3003703, session 50): one X row after PAR1.
+        records.append({"chrom": "chrX", "pos": X_START + 1, "id": f"v{len(records)}", "ref": "C", "alts": ["T"],
+                        "kind": "snv"})
     calls = np.full((len(records), n_samples, 2), -1, dtype=np.int64)
     for r, rec in enumerate(records):
         n_alleles = 1 + len(rec["alts"])
@@ -167,17 +176,33 @@ def split(records: list[dict], calls: np.ndarray) -> tuple[list[dict], np.ndarra
     return out_r, np.array(out_c)
 
 
+def check_contigs(path: Path, records: list[dict], record_id) -> None:
+    """Every row of plink2's .pvar/.bim on its record's contig (PAR1 for X's PAR1): plink2's own
+    import is an input here, not under test, and a relabelled row made the oracle wrong."""
+    table = pd.read_csv(path, sep="\t", comment=None, header=None, dtype=str,
+                        skiprows=sum(1 for line in path.open() if line.startswith("#")))
+    ids = table[1] if path.suffix == ".bim" else table[2]
+    want = {"chr1": "1", "chrX": "X", "chrY": "Y"}
+    for contig, vid in zip(table[0], ids, strict=True):
+        rec = records[int(record_id(vid).removeprefix("v"))]
+        expected = "PAR1" if rec["chrom"] == "chrX" and rec["pos"] < X_START else want[rec["chrom"]]
+        if contig not in (expected, {"PAR1": "XY"}.get(expected)):
+            raise RuntimeError(f"{path}: {vid} on {contig}, its record on {rec['chrom']}:{rec['pos']} (plink2's import)")
+
+
 def plink2(*args: str) -> None:
     subprocess.run(["plink2", "--threads", "1", *args], check=True, capture_output=True)
 
 
-def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: bool
+def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: bool, extended: bool = False
                  ) -> tuple[list[tuple], list[tuple[str, str, float]]]:
     """A scoring file's rows (chr_name, chr_position, effect, other, weight) in file order, and
     the oracle's matches (unsplit variant ID, allele whose copies count, weight), README's rules:
     the first row of a site (same position and allele pair, either order) wins
     (duplicate_variants: first); rows whose alleles are an A/T or C/G pair dropped unless keep_ambiguous; a strand-flipped
-    SNV row counts the complement; a row at a position with no record is not found."""
+    SNV row counts the complement; a row at a position with no record is not found. ``extended``:
+    also rows of a one-alt record written with one more base (SNVs on either side, indels on the
+    right: ``AG/CG`` for A>C, ``ATG/AG`` for AT>A), matched in minimal form."""
     rows: list[tuple] = []
     shared: dict[int, int] = {}
     for rec in records:
@@ -216,6 +241,16 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
             e = alt if rng.random() < 0.5 else rec["ref"]
             rows.append((chrom, rec["pos"], e, "", w, (rec["id"], rec, e)))
             continue
+        if extended and len(rec["alts"]) == 1 and rng.random() < 0.15:
+            # README: failing the written alleles, in minimal representation (one orientation).
+            pad = bases_of(rng)
+            left = len(rec["ref"]) == len(alt) and rng.random() < 0.5
+            e, o = (pad + alt, pad + rec["ref"]) if left else (alt + pad, rec["ref"] + pad)
+            if rng.random() < 0.5:
+                rows.append((chrom, rec["pos"] - left, e, o, w, (rec["id"], rec, alt)))
+            else:
+                rows.append((chrom, rec["pos"] - left, o, e, w, (rec["id"], rec, rec["ref"])))
+            continue
         if shape == "lower":  # alleles compared in upper case (README: Allele case)
             rows.append((chrom, rec["pos"], alt.lower(), rec["ref"].lower(), w, (rec["id"], rec, alt)))
             continue
@@ -230,7 +265,10 @@ def scoring_rows(rng: np.random.Generator, records: list[dict], keep_ambiguous: 
             c, p, e, o, _, m = rows[-1]
             if rng.random() < 0.5:  # swapped: the other allele counts (its complement on a flipped row)
                 e, o = o, e
-                m = (m[0], m[1], e.upper() if e.upper() in (rec["ref"], *rec["alts"]) else _flip(e.upper()))
+                if len(rec["alts"]) == 1:
+                    m = (m[0], m[1], rec["ref"] if m[2] == rec["alts"][0] else rec["alts"][0])
+                else:
+                    m = (m[0], m[1], e.upper())
             if snv and rec["kind"] != "palindromic" and rng.random() < 0.4:
                 # The same variant on the other strand: another site in the file, one variant once
                 # matched, which duplicate_variants: first drops there (README: Duplicate policy).
@@ -304,13 +342,13 @@ def missing_counts(calls: np.ndarray, samples: list[str], matches: list[tuple[st
     return dict(zip(samples, (int(x) for x in miss.sum(axis=0)), strict=True))
 
 
-def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, more_contigs: bool = False) -> dict:
+def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, extended: bool = False) -> dict:
     """Writes the seed's target in every format and its scoring files; returns the case."""
     rng = np.random.default_rng(seed)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    records, calls, male = generate(rng, n_samples, n_records, more_contigs)
+    records, calls, male = generate(rng, n_samples, n_records, extended)
     samples = [str(1001 + i) for i in range(n_samples)]
     write_vcf(work / "d.vcf", records, calls, samples)
     srec, scalls = split(records, calls)
@@ -321,6 +359,8 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, more_co
     plink2("--vcf", str(work / "split.vcf"), *common, "--make-bed", "--out", str(work / "s"))
     plink2("--bfile", str(work / "s"), "--export", "bgen-1.2", "bits=8", "ref-first", "id-paste=iid",
            "--out", str(work / "s"))
+    check_contigs(work / "g.pvar", records, lambda v: v)
+    check_contigs(work / "s.bim", records, lambda v: v.rsplit("_", 1)[0])
     if hl is not None:
         hl.import_vcf(str(work / "d.vcf"), reference_genome="GRCh38").write(str(work / "d.mt"), overwrite=True)
     opts = {"zero": bool(rng.random() < 0.5), "keep_ambiguous": bool(rng.random() < 0.5)}
@@ -328,7 +368,7 @@ def make_seed(hl, work: Path, seed: int, n_samples: int, n_records: int, more_co
     oracle = {}
     for k in range(2):
         pgs_id = f"PGS99{seed % 1000:03d}{k}"
-        rows, matches = scoring_rows(rng, records, opts["keep_ambiguous"])
+        rows, matches = scoring_rows(rng, records, opts["keep_ambiguous"], extended)
         write_scoring_file(work / "scores" / f"{pgs_id}.txt", pgs_id, rows)
         sums, allele_ct = plink2_sums(work, pgs_id, matches, opts["zero"])
         oracle[pgs_id] = {"n_matched": len(matches), "sums": sums, "allele_ct": allele_ct,
@@ -457,8 +497,9 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=60)
     ap.add_argument("--routes", nargs="+", choices=list(ROUTES), default=list(ROUTES))
     ap.add_argument("--work-dir", default="/tmp/trd_spark_diff_pgs")
-    ap.add_argument("--more-contigs", action="store_true",
-                    help="sex-contig records also in X's PAR1 and on chrY (other seeds than without)")
+    ap.add_argument("--extended", action="store_true",
+                    help="records also in X's PAR1 and on chrY, score rows written with one more base "
+                         "(other seeds than without)")
     ap.add_argument("--match-only", action="store_true",
                     help="the matcher alone on the .pgen and split .bed (n_matched; no Spark, no sums)")
     args = ap.parse_args()
@@ -468,7 +509,7 @@ def main() -> None:
         seeds, bad = parse_seeds(args.seeds), 0
         for seed in seeds:
             work = Path(args.work_dir) / f"seed{seed}"
-            diffs = match_only(work, make_seed(None, work, seed, args.samples, args.records, args.more_contigs))
+            diffs = match_only(work, make_seed(None, work, seed, args.samples, args.records, args.extended))
             bad += len(diffs)
             for b in diffs:
                 print(f"  DIFF seed {seed} {b}", flush=True)
@@ -488,7 +529,7 @@ def main() -> None:
     for seed in seeds:
         t0 = time.perf_counter()
         work = root / f"seed{seed}"
-        case = make_seed(hl, work, seed, args.samples, args.records, args.more_contigs)
+        case = make_seed(hl, work, seed, args.samples, args.records, args.extended)
         first: dict = {}
         bad_seed = []
         for route in args.routes:
