@@ -115,3 +115,30 @@ def test_the_same_record_count_in_two_releases_logs_is_no_small_change(tmp_path)
     assert "n_records_antidepressants 20+" in _log(*stage_count_texts(dates, _skin_quirks(530), T, prior))
     # The lines read alone (b1d6bac's reading): the change 500 -> 507 is there to read.
     assert "n_records_antidepressants 507" in _log(*stage_count_texts(dates, _skin_quirks(507), T))
+
+
+def test_a_record_gate_decides_on_the_lines_read_with_the_other_runs_counts(caplog):
+    """r1's log showed 30 condition records dated before the birth year, r2's count is 25 of 1,500:
+    r2's line reads it 20+ (5 from r1's), but ``records_before_birth`` (a 2% gate: 30 records)
+    decided on the exact 25 and stayed silent, so the silence beside "20+" put r2's count at 20..29,
+    its change since r1 at 1..10. Now ``data_gates`` reads the lines as the run shows them (``prior``)
+    and decides on what their labels leave (20 up to the total: it warns, a false alarm, as for every
+    count that label could be). On b1d6bac stage_count_texts took no ``prior`` (TypeError), on 5fe98b1
+    (the lines read with it, the gates not) data_gates took none; without the other runs' counts
+    (b1d6bac's reading) it stays silent."""
+    import logging
+
+    from test_privacy_s37 import _cfg, _quirks
+
+    from trd_spark.config import GateThreshold
+    from trd_spark.phenotypes.stage import data_gates, stage_count_texts
+
+    cfg = _cfg(records_before_birth=GateThreshold(warn=0.02, error=None))
+    dates = {"condition": _followup(1500, n_before_birth_year=25)}
+    prior = {"study_event_dates.condition.n_before_birth_year": {30}}
+    followup, _ = stage_count_texts(dates, {}, T, prior)
+    assert "n_before_birth_year 20+" in followup["condition"], followup
+    with caplog.at_level(logging.WARNING, logger="trd_spark"):
+        assert data_gates(cfg, dates, _quirks(0), prior)["records_before_birth"]["level"] == "warning"
+    assert "gate records_before_birth: 20+ of 20+ study records dated before the birth year" in caplog.text
+    assert data_gates(cfg, dates, _quirks(0))["records_before_birth"]["level"] == "ok"

@@ -1446,9 +1446,14 @@ def warn_empty_event_tables(
     return out
 
 
-def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]]) -> dict:
+def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
+               prior: Mapping[str, Collection[int]] | None = None) -> dict:
     """Apply the configured gates (``phenotypes.gates``) to the stage counts; returns
-    gate name -> ``gates.check_gate`` record (raises ``InputDataError`` at an error threshold)."""
+    gate name -> ``gates.check_gate`` record (raises ``InputDataError`` at an error threshold).
+    ``prior``: the other runs' counts the lines were read with (``stage_record_texts``), so that a
+    gate decides on the texts the lines show: decided on an exact count the lines label for its
+    change since another release's log (r1's 30 records before the birth year, r2's 25 shown 20+),
+    a gate's silence put it back at 20..29."""
     g, where = cfg.phenotypes.gates, "phenotypes"
     # Record gates as person gates: labels only (gates.check_gate's records_below).
     threshold = cfg.report.small_count_threshold
@@ -1456,7 +1461,7 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
     n_records = sum(c["n_records"] - c["n_unknown_person"] for c in event_dates.values())
     # The two gates whose count is a sum of counts the lines show decide on what those texts leave
     # (gates.check_gate's shown_range; privacy round 8, session 39).
-    shown = stage_record_texts(event_dates, quirks, threshold)
+    shown = stage_record_texts(event_dates, quirks, threshold, prior)
     before_birth = logs_range([(c["n_before_birth_year"], shown[f"study_event_dates.{d}.n_before_birth_year"])
                                for d, c in event_dates.items()], threshold, n_records)
     # records_after_cutoff's count, the records dated after the cutoff, is on no line: it is the
@@ -1513,16 +1518,17 @@ def data_gates(cfg: Config, event_dates: dict[str, dict[str, int]], quirks: dict
 
 def check_stage_counts(spark: SparkSession, cfg: Config, sets: dict[str, frozenset[int]],
                        event_dates: dict[str, dict[str, int]], quirks: dict[str, dict[str, int]],
-                       absent: Sequence[str] = ()) -> dict[str, dict]:
+                       absent: Sequence[str] = (), prior: Mapping[str, Collection[int]] | None = None
+                       ) -> dict[str, dict]:
     """The checks of ``stage_counts``' counts, in this order: the empty-event-table WARNINGs
     (``warn_empty_event_tables``; ``sets``, ``absent`` as it takes them), then the data gates
-    (``data_gates``: InputDataError at an error level). Returns the manifest's notes
+    (``data_gates``, ``prior`` as it takes it: InputDataError at an error level). Returns the manifest's notes
     ``empty_event_tables`` and ``gates``. No Spark job. Why the order: an empty event table is
     often a partial export, which a gate may then stop the stage for (no_observation_period:
     "observation_period not exported for all persons"); warned after the gates (c4a6d4b), a
     failed run's log lacked that clue."""
     empty = warn_empty_event_tables(spark, cfg, sets, quirks["event_table_records"], absent)
-    return {"empty_event_tables": empty, "gates": data_gates(cfg, event_dates, quirks)}
+    return {"empty_event_tables": empty, "gates": data_gates(cfg, event_dates, quirks, prior)}
 
 
 def stage_counts(
@@ -1937,7 +1943,7 @@ def run(ctx: StageContext) -> None:
             log.warning("phenotypes: %s", line)
         for line in quirk_lines.values():
             log.info("phenotypes: %s", line)
-        out.notes.update(check_stage_counts(spark, cfg, sets, event_dates, quirks, absent))
+        out.notes.update(check_stage_counts(spark, cfg, sets, event_dates, quirks, absent, prior))
         for what, n in quirks["drug_records"].items():
             if n:
                 # Over the study drug records of every date (observed on their one scan), as the
