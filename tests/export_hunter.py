@@ -13,6 +13,10 @@ inside a, ``a + b - c`` with a and b disjoint and c inside their union, ``a - b 
 changed by 1..T-1. No named relation is needed: the sets say which combinations are groups.
 Before privacy round 8 (session 39's first toy-r2 export, its ``export_history``), it found the
 Kaplan-Meier onsets after the curves (the Cox model's events less three thirds' onsets: 18 and 19).
+The Kaplan-Meier thirds are rebuilt apart from ``models.km.pgs_tertile`` but by its rule since 8d4e57b
+(by value: persons of one PGS in one third, a tied block at a cut point in the lower third), from the
+count of persons with a strictly lower PGS; until session 50 the hunter kept the old rank rule (ties
+split in person order), whose thirds differ from the published ones on tied scores.
 """
 
 from __future__ import annotations
@@ -28,6 +32,18 @@ from export_attacker import _html_tables
 MDD = ("TRD", "trMDD", "MDD_other")
 CONTRAST = {"trd_vs_nonmdd": (("TRD",), ("non_MDD",)), "trmdd_vs_nonmdd": (("trMDD",), ("non_MDD",)),
             "trd_vs_trmdd": (("TRD",), ("trMDD",)), "mdd_vs_nonmdd": (MDD, ("non_MDD",))}
+
+
+def km_thirds(pgs: pd.Series) -> np.ndarray:
+    """1, 2, 3: the Kaplan-Meier third of each person of ``pgs`` (no missing value), by
+    ``models.km.pgs_tertile``'s rule (8d4e57b), written again another way: a person's third is set
+    by how many persons have a strictly lower PGS (rank "min" - 1) against floor(n/3) and
+    floor(2n/3), so persons of one PGS share a third and a tied block at a cut point is in the lower
+    one (Stata's ``xtile``). Before session 50 the hunter ranked with ties in person order (the old
+    rule), and its thirds were not the published ones on tied scores."""
+    below = pgs.rank(method="min").to_numpy() - 1
+    n = len(pgs)
+    return 1 + (below >= n // 3).astype(int) + (below >= 2 * n // 3).astype(int)
 
 
 def published_person_sets(root: Path, releases: list[str], primary: str, n_pcs: int = 10,
@@ -85,8 +101,7 @@ def published_person_sets(root: Path, releases: list[str], primary: str, n_pcs: 
                 g = in_slice[(ds, d)]
                 g = g[g.status.isin(MDD)].dropna(subset=["time_to_trd_days", "trd_event", p])
                 g = g[g.time_to_trd_days >= 0].sort_values("person_id")
-                # models.km.pgs_tertile, written again: rank (ties in person order), thirds of equal size
-                third = np.ceil(g[p].rank(method="first").to_numpy() * 3 / len(g)).astype(int)
+                third = km_thirds(g[p])
                 for r in kg.itertuples():
                     t3, day = g[third == int(r.tertile)], int(r.time_days)
                     add((rel, "km_at_risk", ds, d, p, r.tertile, day), t3[t3.time_to_trd_days >= day].person_id,

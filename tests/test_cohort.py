@@ -114,7 +114,7 @@ def test_genotyped_persons_absent_from_person_are_counted_and_gated(spark, caplo
     counts = dataset_counts(genotyped, unrelated, ancestry, persons)
     # With ancestry and unrelated: 2..11 (10 persons); of them 11 has no person row.
     assert counts == {"n_genotyped": 12, "n_missing_ancestry": 1, "n_unrelated": 11, "n_with_ancestry": 10,
-                      "n_without_group": 0, "n_without_person": 1}
+                      "n_without_group": 0, "n_without_pcs": 0, "n_without_person": 1}
     quiet = genotyped_without_person_gate(0, 10, "d1", GateThreshold(warn=0.01, error=0.5))
     assert quiet == {"n": 0, "total": 10, "share": 0.0, "level": "ok"}
     with caplog.at_level("WARNING"):

@@ -131,7 +131,7 @@ def test_the_flow_counts_persons_without_a_group_among_the_unrelated_only(spark)
     steps = dataset_counts(ids(*range(1, 9)), ids(*range(1, 7)), ids(*range(1, 9)), ids(1, 2, 3, 5, 7, 8),
                            ids(5, 6, 7))
     assert steps == {"n_genotyped": 8, "n_missing_ancestry": 0, "n_unrelated": 6, "n_with_ancestry": 4,
-                     "n_without_group": 2, "n_without_person": 1}
+                     "n_without_group": 2, "n_without_pcs": 0, "n_without_person": 1}
 
 
 def test_a_plan_without_spark_gives_up_when_an_upstream_stage_reads_an_object_store(tmp_path):

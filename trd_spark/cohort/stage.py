@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import reduce
 from typing import TYPE_CHECKING
 
@@ -146,20 +147,29 @@ def pgs_ids_in_order(cfg: Config, available: list[str]) -> list[str]:
 
 
 def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFrame, persons: DataFrame,
-                   ungrouped_ids: DataFrame | None = None) -> dict[str, int]:
+                   ungrouped_ids: DataFrame | None = None, pcs: Sequence[str] = ()) -> dict[str, int]:
     """The person counts of one dataset's way into the cohort, in ONE Spark job.
 
     ``wide``: the genotyped persons (``person_id``, one row each); ``unrelated``: those kept
     after the relatedness filters; ``ancestry_ids`` / ``persons``: ``person_id`` of the
-    ancestry file / OMOP person (each person once: ``check_ancestry``, OMOP's key);
+    ancestry file / OMOP person (each person once: ``check_ancestry``, OMOP's key), the ancestry
+    rows with the columns ``pcs`` when given;
     ``ungrouped_ids``: ``person_id`` of the ancestry file's rows the standardisation cannot
     z-score and leaves out (``left_out_of_standardisation``: no ancestry group under
     ``pgs.standardisation: ancestry``, a standardisation PC without a value under
-    ``pc_adjusted``). Returns {n_genotyped, n_missing_ancestry
+    ``pc_adjusted``); ``pcs``: the models' covariate PCs (``pc1..pcK``, ``covariates.n_pcs``).
+    Returns {n_genotyped, n_missing_ancestry
     (genotyped, not in the ancestry file), n_unrelated, n_with_ancestry (unrelated with ancestry,
-    and a group if ``ungrouped_ids``: the standardisation set), n_without_group (unrelated in the
-    file but of ``ungrouped_ids``, 0 without it), n_without_person (of the standardisation set,
-    absent from OMOP person)}. One aggregation over flags joined to the genotyped persons instead
+    a group if ``ungrouped_ids``, and a value of every covariate PC that any of them has: the
+    standardisation set), n_without_group (unrelated in the file but of ``ungrouped_ids``, 0
+    without it), n_without_pcs (unrelated in the file, not of ``ungrouped_ids``, without a value
+    (null or NaN) of a covariate PC that another such person has: the models fit complete cases
+    and would drop them from every fit without a count), n_without_person (of the standardisation
+    set, absent from OMOP person), and per PC of ``pcs`` n_with_<pc> (persons of the unrelated in
+    the file not of ``ungrouped_ids`` with a value of it: 0 is a PC without a value for the whole
+    dataset, which the models drop as a covariate and note, ``models.covariates.prefit_check``,
+    rather than every person left out here)}. One aggregation (a group-by of the persons' flags
+    and missing PCs: a few rows to the driver) over flags joined to the genotyped persons instead
     of a count per step (each a Spark job: seconds each on a cluster).
     """
     def flag(df: DataFrame, name: str) -> DataFrame:
@@ -173,18 +183,34 @@ def dataset_counts(wide: DataFrame, unrelated: DataFrame, ancestry_ids: DataFram
         j = j.join(flag(ungrouped_ids, "no_group"), "person_id", "left")
     else:
         j = j.withColumn("no_group", F.lit(False))
-    unrel, anc, pers, ungrouped = (F.coalesce(F.col(c), F.lit(False))
-                                   for c in ("is_unrelated", "has_ancestry", "in_person", "no_group"))
+    if pcs:
+        j = j.join(ancestry_ids.select("person_id", *pcs), "person_id", "left")
+    flags = [F.coalesce(F.col(c), F.lit(False)).alias(c)
+             for c in ("is_unrelated", "has_ancestry", "in_person", "no_group")]
+    missing = [(F.col(c).isNull() | F.isnan(c)).alias(f"no_{c}") for c in pcs]
+    groups = [r.asDict() for r in j.groupBy(*flags, *missing).count().collect()]
 
-    def n(cond: Column) -> Column:
-        return F.sum(cond.cast("long"))
+    def n(rows: list[dict]) -> int:
+        return sum(int(r["count"]) for r in rows)
 
-    kept = unrel & anc & ~ungrouped
-    row = j.agg(F.count(F.lit(1)).alias("n_genotyped"), n(~anc).alias("n_missing_ancestry"),
-                n(unrel).alias("n_unrelated"), n(kept).alias("n_with_ancestry"),
-                n(unrel & anc & ungrouped).alias("n_without_group"),
-                n(kept & ~pers).alias("n_without_person")).collect()[0]
-    return {k: int(row[k] or 0) for k in row.asDict()}
+    unrel = [r for r in groups if r["is_unrelated"]]
+    in_file = [r for r in unrel if r["has_ancestry"]]
+    grouped = [r for r in in_file if not r["no_group"]]
+    with_pc = {c: n([r for r in grouped if not r[f"no_{c}"]]) for c in pcs}
+    # A PC no person of the set has is the models' to drop (a covariate without values), not a
+    # reason to leave out the whole dataset here.
+    lacking = [r for r in grouped if any(r[f"no_{c}"] and with_pc[c] for c in pcs)]
+    kept = [r for r in grouped if r not in lacking]
+    return {"n_genotyped": n(groups), "n_missing_ancestry": n([r for r in groups if not r["has_ancestry"]]),
+            "n_unrelated": n(unrel), "n_with_ancestry": n(kept),
+            "n_without_group": n([r for r in in_file if r["no_group"]]), "n_without_pcs": n(lacking),
+            "n_without_person": n([r for r in kept if not r["in_person"]]),
+            **{f"n_with_{c}": with_pc[c] for c in pcs}}
+
+
+def lacking_pcs(pcs: Sequence[str]) -> Column:
+    """True for a row without a value (null or NaN) of one of ``pcs`` (False for none)."""
+    return reduce(lambda a, b: a | b, [F.col(c).isNull() | F.isnan(c) for c in pcs], F.lit(False))
 
 
 def genotyped_without_person_gate(
@@ -315,7 +341,8 @@ def run(ctx: StageContext) -> None:
     pre_counts: dict[str, list[int]] = {}
     gates: dict[str, dict] = {}
     std_pcs = [f"pc{i + 1}" for i in range(cfg.pgs.standardisation_n_pcs)] if cfg.pgs.standardisation == "pc_adjusted" else []
-    ancestry_ids = ancestry.select("person_id")
+    cov_pcs = [f"pc{i + 1}" for i in range(n_pcs)]
+    ancestry_ids = ancestry.select("person_id", *cov_pcs)
     ungrouped_ids, left_out_why = left_out_of_standardisation(ancestry, cfg.pgs.standardisation, std_pcs)
     to_standardise = []
     persons_by_dataset: dict[str, DataFrame] = {}
@@ -326,15 +353,27 @@ def run(ctx: StageContext) -> None:
             import hail as hl
 
             unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
-        steps = dataset_counts(wide, unrelated, ancestry_ids, persons, ungrouped_ids)
+        steps = dataset_counts(wide, unrelated, ancestry_ids, persons, ungrouped_ids, cov_pcs)
         if steps["n_without_group"]:
             log.warning("dataset %s: %s unrelated person(s) %s; counted in the cohort flow's step %r)", ds.name,
                         person_count_text(steps["n_without_group"], cfg.report.small_count_threshold),
                         left_out_why, str(DatasetFlowStep.WITH_ANCESTRY))
+        # A covariate PC some persons of the dataset have and others not (an empty or NaN element of
+        # their pca_features): the models fit complete cases, so those persons would be in the frame
+        # and in no fit, uncounted; left out here and counted in the flow (session 50). A PC nobody
+        # of the dataset has is not a reason: the models drop it as a covariate, noted.
+        present = [c for c in cov_pcs if steps[f"n_with_{c}"]]
+        if steps["n_without_pcs"]:
+            log.warning("dataset %s: %s unrelated person(s) without a value of every covariate PC (%s) that others "
+                        "of the dataset have, left out (the models fit complete cases); counted in the cohort "
+                        "flow's step %r; check the ancestry file's pca_features of the dataset's persons", ds.name,
+                        person_count_text(steps["n_without_pcs"], cfg.report.small_count_threshold),
+                        ", ".join(present), str(DatasetFlowStep.WITH_ANCESTRY))
         check_ancestry_coverage(steps["n_missing_ancestry"], ds.name, cfg.ancestry.path,
                                 persons_below=cfg.report.small_count_threshold)
         # Standardise over the unrelated genotyped persons of the dataset that have ancestry/PCs.
-        to_standardise.append(unrelated.join(ancestry.select("person_id", "ancestry", *std_pcs), "person_id")
+        to_standardise.append(unrelated.join(ancestry.select("person_id", "ancestry", *cov_pcs), "person_id")
+                              .where(~lacking_pcs(present)).drop(*[c for c in cov_pcs if c not in std_pcs])
                               .withColumn("dataset", F.lit(ds.name)))
         persons_by_dataset[ds.name] = unrelated
         pre_counts[ds.name] = [steps["n_genotyped"], steps["n_unrelated"], steps["n_with_ancestry"]]
