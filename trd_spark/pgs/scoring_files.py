@@ -567,9 +567,26 @@ def _gunzip(raw: bytes, path: str) -> bytes:
         raise InputDataError(f"corrupt gzip data: {e}", where=path) from None
 
 
+def _check_bgzf_end(raw: bytes, path: str) -> None:
+    """Raise InputDataError naming ``path`` when ``raw`` is BGZF (``genotypes.compression_of``:
+    a bgzipped file, e.g. one indexed with tabix) without its end-of-file block (SAM/BAM spec
+    4.1.2; the VCF's rule, ``genotypes.check_vcf_files``). Why: a BGZF file is a chain of
+    complete gzip members of at most 64 KiB, so a copy cut at a member's end decompresses without
+    error (gzip reads the members it has) to its first rows only, the last one cut anywhere:
+    ``1 8247 G A 0.7247`` read as weight 0, the rows after it lost, unseen where the file has no
+    ``#variants_number`` (author files; field case round 45 truncated-bgzf-scoring-file).
+    A plain-gzip file cut short fails its stream's check in ``_gunzip``."""
+    from trd_spark.pgs.genotypes import BGZF_EOF, compression_of
+
+    if compression_of(raw[:16]) == "bgzf" and not raw.endswith(BGZF_EOF):
+        raise InputDataError("truncated BGZF file (no BGZF end-of-file block: the copy was cut short); "
+                             "copy it again", where=path)
+
+
 def _open_text(path: str, spark: SparkSession | None = None) -> str:
     raw = _read_bytes(path, spark)
     if raw[:2] == _GZIP_MAGIC:
+        _check_bgzf_end(raw, path)
         raw = _gunzip(raw, path)
     # zstd / bzip2 / xz (a recompressed Catalog file) read by their first bytes, a zip is one
     # error saying to extract it: they failed as "not UTF-8 text", which did not say why.
