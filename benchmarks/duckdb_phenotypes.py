@@ -258,16 +258,16 @@ def _wall_clock_int96(source: str, physical: dict[str, str]) -> set[str]:
 
 
 def _timestamp_kind(file: str, con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[str, tuple]:
-    """Column (of ``columns``, lower-cased) -> what a reader must know to date it in the Parquet ``file``:
-    its physical type, for a timestamp whether it is adjusted to UTC (an instant) or naive (a wall clock),
-    and the zone its Arrow schema declares (or that it declares the column naive); the time unit is left
-    out (it changes no date). A column of Parquet's null type (pandas' all-None column) is left out: it
-    holds no value to misread."""
+    """Column (of ``columns``, lower-cased) -> what its values mean in the Parquet ``file``: a timestamp is
+    ``("wall clock",)`` (isAdjustedToUTC false, or INT96 whose Arrow schema declares it naive: pyarrow's
+    flavor='spark') or ``("instant", zone)`` (adjusted to UTC, or INT96 otherwise; ``zone`` the non-UTC zone
+    its Arrow schema declares, else ''); another type is its Parquet physical, converted and logical type.
+    The time unit and INT96 itself are left out (they change no date), as is a column of Parquet's null type
+    (pandas' all-None column: no value to misread)."""
     import pyarrow as pa
 
     schema, declared = _written_arrow_schema(file)
-    zones = {f.name.lower(): ("" if _utc_like(f.type.tz) else f.type.tz) if f.type.tz else "naive" if declared else ""
-             for f in schema if pa.types.is_timestamp(f.type)}
+    arrow = {f.name.lower(): f.type for f in schema if pa.types.is_timestamp(f.type)}
     out: dict[str, tuple] = {}
     for name, physical, converted, logical in con.execute(
             f"SELECT name, type, converted_type, logical_type FROM parquet_schema({_q(file)})").fetchall():
@@ -275,23 +275,26 @@ def _timestamp_kind(file: str, con: duckdb.DuckDBPyConnection, columns: set[str]
         if key not in columns or str(logical) == "NullType()":
             continue
         adjusted = re.search(r"isAdjustedToUTC=(\d)", str(logical or ""))
-        if adjusted or physical == "INT96" or str(converted or "").startswith("TIMESTAMP"):
-            kind: tuple = ("timestamp", physical == "INT96", adjusted.group(1) if adjusted else None,
-                           zones.get(key, ""))
+        zone = arrow[key].tz if key in arrow else None
+        if physical == "INT96" and declared and key in arrow and not zone:
+            out[key] = ("wall clock",)
+        elif physical == "INT96" or (adjusted.group(1) == "1" if adjusted else str(converted or "").startswith(
+                "TIMESTAMP")):  # a legacy TIMESTAMP_MILLIS / _MICROS without a logical type is adjusted to UTC
+            out[key] = ("instant", "" if not zone or _utc_like(zone) else zone)
+        elif adjusted:
+            out[key] = ("wall clock",)
         else:
-            kind = (physical, converted, logical)
-        out[key] = kind
+            out[key] = (physical, converted, logical)
     return out
 
 
 def _kind_text(kind: tuple) -> str:
     """``_timestamp_kind``'s value in words."""
-    if kind[0] != "timestamp":
-        return f"Parquet {kind[0]} ({kind[2] or kind[1] or 'no logical type'})"
-    _, int96, adjusted, zone = kind
-    if zone == "naive" or (adjusted == "0" and not zone):
-        return "a naive timestamp (a wall clock)" + (" stored as INT96" if int96 else "")
-    return f"an instant (a timestamp{' declared in ' + zone if zone else ' adjusted to UTC'})"
+    if kind == ("wall clock",):
+        return "a naive timestamp (a wall clock)"
+    if kind[0] == "instant":
+        return f"an instant (a timestamp {'declared in ' + kind[1] if kind[1] else 'adjusted to UTC'})"
+    return f"Parquet {kind[0]} ({kind[2] or kind[1] or 'no logical type'})"
 
 
 def _check_part_kinds(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
