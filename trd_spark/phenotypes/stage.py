@@ -1804,9 +1804,11 @@ RECORD_COUNTS_LOGGED = "record_counts_logged"
 
 def _counts_logged(notes: object, records_below: int) -> dict[str, set[int]]:
     """name -> counts a phenotypes manifest's ``notes`` says its runs' lines gave their reader:
-    ``RECORD_COUNTS_LOGGED``, or, in a manifest of an older version, the reader's counts of its
-    ``study_event_dates`` and ``quirks`` shown as this version shows them. {} for notes without
-    them; malformed entries are passed over (a check of this run's lines, not an input)."""
+    ``RECORD_COUNTS_LOGGED``, or, in a manifest of an older version, every record count of its
+    ``study_event_dates`` and ``quirks`` (how that version's lines showed each is not recorded: read
+    as shown, the outsider's best case) and those the reader derives from them as this version shows
+    them. {} for notes without them; malformed entries are passed over (a check of this run's lines,
+    not an input)."""
     if not isinstance(notes, Mapping):
         return {}
     logged = notes.get(RECORD_COUNTS_LOGGED)
@@ -1818,40 +1820,39 @@ def _counts_logged(notes: object, records_below: int) -> dict[str, set[int]]:
     try:
         dates = {d: {k: int(v) for k, v in c.items()} for d, c in dates.items()}
         quirks = {q: {k: int(v) for k, v in c.items()} for q, c in quirks.items() if isinstance(c, Mapping)}
-        return {k: {v} for k, v in stage_record_counts_read(
-            dates, quirks, stage_record_texts(dates, quirks, records_below)).items()}
+        read = stage_record_counts_read(dates, quirks, stage_record_texts(dates, quirks, records_below))
+        return {k: {v} for k, v in {**_stage_relations(dates, quirks)[0], **read}.items()}
     except (AttributeError, KeyError, TypeError, ValueError):
         return {}
 
 
-def logged_record_counts(layout: Layout, fs: FsLike, records_below: int, other_roots: Sequence[str] = ()
-                         ) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+def logged_record_counts(layout: Layout, fs: FsLike, records_below: int) -> tuple[dict[str, set[int]],
+                                                                                  dict[str, set[int]]]:
     """(name -> the record counts the phenotypes lines of other runs gave their reader: every other
-    release's under ``layout.output_root`` and under each of ``other_roots`` (``report.
-    audit_output_roots``, as the report's audit reads them), and this release's earlier runs, as
-    their published manifests record them (``RECORD_COUNTS_LOGGED``, ``_counts_logged``); the same of
-    this release's earlier runs only, which this run's manifest carries on). Why: the same count in
-    two runs' logs gave its change, 500 then 507 records with a skin product's concept the 7 (1..7
-    persons) given one since (privacy round 7 of session 50); ``stage_count_texts``' ``prior``. Not
-    read: a run stopped before it published (its log is written, its counts are not recorded). A
-    manifest that cannot be read is passed over, as ``shrink.earlier_release``."""
+    release's under ``layout.output_root`` and this release's earlier runs, as their published
+    manifests record them (``RECORD_COUNTS_LOGGED``, ``_counts_logged``); the same of this release's
+    earlier runs only, which this run's manifest carries on). Why: the same count in two runs' logs
+    gave its change, 500 then 507 records with a skin product's concept the 7 (1..7 persons) given
+    one since (privacy round 7 of session 50); ``stage_count_texts``' ``prior``. Not read: a run
+    stopped before it published (its log is written, its counts are not recorded), the roots of
+    ``report.audit_output_roots`` (no key of this stage: a change of it would rerun it). A manifest
+    that cannot be read is passed over, as ``shrink.earlier_release``."""
     every: dict[str, set[int]] = {}
     own: dict[str, set[int]] = {}
     listdirs = getattr(fs, "listdirs", None)
-    for root in (layout.output_root, *(r.rstrip("/") for r in other_roots)):
-        names = set(listdirs(root) if listdirs is not None else [])
-        for name in sorted(names | ({layout.release} if root == layout.output_root else set())):
-            other = dataclasses.replace(layout, output_root=root, release=name)
-            try:
-                manifest = other.manifest(fs, "phenotypes") if other.is_complete(fs, "phenotypes") else None
-            except InputDataError as e:
-                log.info("phenotypes: %s's manifest cannot be read (%s): its logged counts not compared",
-                         other.release_dir, e)
-                continue
-            for k, vs in _counts_logged((manifest or {}).get("notes"), records_below).items():
-                every.setdefault(k, set()).update(vs)
-                if other == layout:
-                    own.setdefault(k, set()).update(vs)
+    names = listdirs(layout.output_root) if listdirs is not None else []
+    for name in sorted({*names, layout.release}):
+        other = dataclasses.replace(layout, release=name)
+        try:
+            manifest = other.manifest(fs, "phenotypes") if other.is_complete(fs, "phenotypes") else None
+        except InputDataError as e:
+            log.info("phenotypes: %s's manifest cannot be read (%s): its logged counts not compared",
+                     other.release_dir, e)
+            continue
+        for k, vs in _counts_logged((manifest or {}).get("notes"), records_below).items():
+            every.setdefault(k, set()).update(vs)
+            if name == layout.release:
+                own.setdefault(k, set()).update(vs)
     return every, own
 
 
@@ -1867,8 +1868,7 @@ def run(ctx: StageContext) -> None:
     absent_concepts = warn_absent_concepts(cfg, vocab)
     check_standard_concepts(cfg, vocab)
     # Read before this run's folder replaces the release's earlier one.
-    prior, own_prior = logged_record_counts(ctx.layout, ctx.fs, cfg.report.small_count_threshold,
-                                            cfg.report.audit_output_roots)
+    prior, own_prior = logged_record_counts(ctx.layout, ctx.fs, cfg.report.small_count_threshold)
     with ctx.publish() as out:
         work = f"{out.dir}/{WORK_DIR}"
         # The event tables are scanned once, filtered to the study concept sets with their
