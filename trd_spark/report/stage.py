@@ -399,7 +399,10 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
                                "programming bounds no hidden small count more tightly than the label does; PGS "
                                f"quantiles only with &ge; {threshold} persons below and above them; Kaplan-Meier "
-                               f"steps only with &ge; {threshold} events and at risk, their survival and CI the life "
+                               # models.km.coarsen_km: a step's censored persons too (0 or >= T), as the figure
+                               # caption says; before session 50 the Methods named events and at risk only.
+                               f"steps only with &ge; {threshold} events, 0 or &ge; {threshold} censored persons and "
+                               f"&ge; {threshold} still at risk, their survival and CI the life "
                                "table of the published counts (no product-limit value at full precision, which would tell when "
                                "persons were censored); no estimate of a model whose N, cases or events "
                                "are hidden, nor of a difference, replication or meta-analysis using one (a standard "
