@@ -9,6 +9,9 @@
   ancestry and PCs" and then left out of every fit (complete cases) without a count; now the
   cohort stage leaves them out at that step, counted, with one WARNING per dataset. A PC nobody of
   the dataset has is not a reason (the models drop it as a covariate, noted: 8d4e57b).
+- related pairs (``ancestry.related_pairs``) were pruned per dataset: a pair across discovery and a
+  replication set kept both members, the datasets meta-analysed as independent samples. Now one
+  independent set over all datasets by default (``ancestry.related_pairs_across_datasets``).
 """
 
 from __future__ import annotations
@@ -98,3 +101,31 @@ def test_persons_without_a_covariate_pc_others_have_are_left_out_and_counted(spa
         "dataset discovery: <20 unrelated person(s) without a value of every covariate PC (pc1, pc2) that others of "
         "the dataset have, left out (the models fit complete cases); counted in the cohort flow's step "
         f"'{DatasetFlowStep.WITH_ANCESTRY}'; check the ancestry file's pca_features of the dataset's persons"]
+
+
+def test_related_pairs_across_datasets_lose_a_member(spark, hl):
+    """Datasets A (persons 1..30) and B (31..60), pairs 5-35 and 20-50 across them, 50-55 and
+    40-41 within B, 10-12 within A. Across datasets (the default): one independent set over both,
+    Hail's greedy drops 50 (two relatives), then the higher ID of each other pair: 35, 41, 12. Per
+    dataset (``related_pairs_across_datasets: false``; on 739f6cc the stage's only way): A drops
+    12, B drops 41 and one of 50/55 (55), and 35 and 50 stay beside their relatives 5 and 20 in A.
+    The samples' other columns are kept."""
+    from pyspark.sql import functions as F
+
+    from trd_spark.cohort.sample_qc import parse_related_pairs, prune_related_pairs
+    from trd_spark.config import AncestryInput
+
+    assert AncestryInput(path="a.tsv").related_pairs_across_datasets is True
+    raw = spark.createDataFrame([("5", "35"), ("50", "20"), ("50", "55"), ("40", "41"), ("10", "12")],
+                                "`i.s` string, `j.s` string")
+    samples = {name: spark.createDataFrame([(i,) for i in ids], "person_id long").withColumn("PGS1", F.lit(1.0))
+               for name, ids in (("A", range(1, 31)), ("B", range(31, 61)))}
+
+    def dropped(across: bool) -> dict[str, set[int]]:
+        kept = prune_related_pairs(hl, parse_related_pairs(raw), samples, across)
+        assert all(df.columns == ["person_id", "PGS1"] for df in kept.values())
+        every = {"A": set(range(1, 31)), "B": set(range(31, 61))}
+        return {name: every[name] - {r.person_id for r in df.collect()} for name, df in kept.items()}
+
+    assert dropped(True) == {"A": {12}, "B": {35, 41, 50}}
+    assert dropped(False) == {"A": {12}, "B": {41, 55}}

@@ -246,6 +246,11 @@ class AncestryInput(_Strict):
     # Related pairs (AoU ``relatedness.tsv``: columns ``i.s``, ``j.s``); one of each pair is
     # dropped by Hail's maximal_independent_set among the samples left after the flagged list.
     related_pairs: str | None = None
+    # With related_pairs: one independent set over all datasets' samples, so that a pair across two
+    # datasets (discovery and a replication set) loses a member too: the datasets are replicated
+    # and meta-analysed as independent samples (study.md; ``cohort.stage.check_disjoint_datasets``).
+    # False: one set per dataset, a pair across datasets kept whole (before session 50).
+    related_pairs_across_datasets: bool = True
 
 
 class LiftoverSettings(_Strict):

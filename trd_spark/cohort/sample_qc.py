@@ -3,12 +3,16 @@
 AoU ships both a list of samples flagged for removal (a maximal unrelated set already chosen)
 and the related pairs themselves. The flagged list is applied first; any pair whose two
 members are both still present is then resolved with Hail's ``maximal_independent_set``
-(greedy; removes the fewest samples it can find), computed per dataset so that only that
-dataset's samples count.
+(greedy; removes the fewest samples it can find), computed over all datasets' samples at once
+(``ancestry.related_pairs_across_datasets``, default: a pair across two datasets loses a member,
+as the datasets are meta-analysed as independent samples) or per dataset, so that only that
+dataset's samples count (before session 50 the only way: a discovery person's relative in a
+replication set was kept in both).
 """
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
@@ -43,6 +47,24 @@ def related_pairs_to_remove(hl: hl_types, pairs: DataFrame, samples: DataFrame) 
     drop = drop.key_by()
     out = drop.select(person_id=drop.node).to_spark()
     return out.select(F.col("person_id").cast("long"))
+
+
+def prune_related_pairs(hl: hl_types, pairs: DataFrame, samples_by_dataset: dict[str, DataFrame],
+                        across_datasets: bool) -> dict[str, DataFrame]:
+    """Each dataset's samples less the members ``related_pairs_to_remove`` drops.
+
+    ``samples_by_dataset``: dataset -> its samples left after the flagged list (``person_id`` and
+    any other columns, kept); ``pairs``: ``parse_related_pairs``' rows. ``across_datasets``: one
+    maximal independent set over the union of every dataset's samples (one Hail job), so that no
+    related pair remains within or across datasets; else one per dataset, a pair with a member in
+    each of two datasets ignored. The datasets are disjoint (the cohort stage checks it after).
+    Returns the same keys, in order."""
+    if not across_datasets:
+        return {name: s.join(related_pairs_to_remove(hl, pairs, s), "person_id", "left_anti")
+                for name, s in samples_by_dataset.items()}
+    union = reduce(DataFrame.unionByName, [s.select("person_id") for s in samples_by_dataset.values()])
+    drop = related_pairs_to_remove(hl, pairs, union)
+    return {name: s.join(drop, "person_id", "left_anti") for name, s in samples_by_dataset.items()}
 
 
 def parse_related_pairs(raw: DataFrame) -> DataFrame:

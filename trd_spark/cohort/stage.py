@@ -19,7 +19,7 @@ from trd_spark.cohort.frame import (
     derive_pgs_wide,
     derive_unrelated,
 )
-from trd_spark.cohort.sample_qc import parse_related_pairs, related_pairs_to_remove
+from trd_spark.cohort.sample_qc import parse_related_pairs, prune_related_pairs
 from trd_spark.cohort.standardise import BEYOND_SD, persons_beyond_sd, standardise_datasets
 from trd_spark.compressed import check_spark_text, spark_read_hint
 from trd_spark.config import Config, GateThreshold, local_path
@@ -346,13 +346,14 @@ def run(ctx: StageContext) -> None:
     ungrouped_ids, left_out_why = left_out_of_standardisation(ancestry, cfg.pgs.standardisation, std_pcs)
     to_standardise = []
     persons_by_dataset: dict[str, DataFrame] = {}
-    for ds in cfg.datasets:
-        wide = derive_pgs_wide(scores, ds.name, pgs_ids)
-        unrelated = derive_unrelated(wide, flagged)
-        if pairs is not None:
-            import hail as hl
+    wides = {ds.name: derive_pgs_wide(scores, ds.name, pgs_ids) for ds in cfg.datasets}
+    unrelated_by = {name: derive_unrelated(wide, flagged) for name, wide in wides.items()}
+    if pairs is not None:
+        import hail as hl
 
-            unrelated = unrelated.join(related_pairs_to_remove(hl, pairs, unrelated), "person_id", "left_anti")
+        unrelated_by = prune_related_pairs(hl, pairs, unrelated_by, cfg.ancestry.related_pairs_across_datasets)
+    for ds in cfg.datasets:
+        wide, unrelated = wides[ds.name], unrelated_by[ds.name]
         steps = dataset_counts(wide, unrelated, ancestry_ids, persons, ungrouped_ids, cov_pcs)
         if steps["n_without_group"]:
             log.warning("dataset %s: %s unrelated person(s) %s; counted in the cohort flow's step %r)", ds.name,
