@@ -8,13 +8,15 @@ and then a record no sample is called at), written as a VCF; every other format 
 the same calls by plink2 2.00a3.5 (sex by ``--update-sex``):
 
   d.vcf        the VCF (multi-allelic records unsplit)         -> Hail's read + export, Hail's pass
-  d.mt         ``hl.import_vcf`` of it                          -> Hail's read + export
+  d.mt         ``hl.import_vcf`` of it                          -> Hail's read + export (Hail's pass:
+                                                                   route mt-hail-pass, not by default)
   g.pgen       ``plink2 --vcf d.vcf --make-pgen`` (unsplit)     -> native engine; plink2's oracle input
   s.bed        ``plink2 --vcf split.vcf --make-bed``            -> native engine, Hail's pass (split per
                                                                    alt with the record's REF, as
                                                                    ``bcftools norm -m-`` without -f;
                                                                    plink2 2.00a3.5 has no split)
   s.bgen       ``plink2 --bfile s --export bgen-1.2 bits=8 ref-first id-paste=iid`` -> native engine
+               (Hail's ``import_bgen``: route bgen-hail-pass, not by default)
 
 and two random Catalog scoring files (rows matching ALT/REF or REF/ALT, strand-flipped rows,
 A/T and C/G rows, rows one base off any record (absent), rows with an empty other_allele at a
@@ -62,7 +64,10 @@ ROUTES = {  # route -> (format, file below the seed's dir, extra pgs settings)
     "bed": ("plink", "s", ""),
     "bed-hail-pass": ("plink", "s", "  native: {engine: hail}\n"),
     "bgen": ("bgen", "s.bgen", ""),
+    "mt-hail-pass": ("mt", "d.mt", "  native: {engine: hail}\n"),
+    "bgen-hail-pass": ("bgen", "s.bgen", "  native: {engine: hail}\n"),
 }
+DEFAULT_ROUTES = ["vcf", "vcf-hail-pass", "mt", "pgen", "bed", "bed-hail-pass", "bgen"]
 X_START = 3_000_000  # chrX outside GRCh38's PAR1 (ends 2,781,479)
 PAR_START = 100_000  # chrX inside PAR1 (10,001-2,781,479): diploid for everyone (plink2 --split-par hg38)
 Y_START = 3_000_000  # chrY outside its PAR1: males haploid, others uncalled
@@ -495,7 +500,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", default=["1"], help="seeds or ranges (3-9)")
     ap.add_argument("--samples", type=int, default=40)
     ap.add_argument("--records", type=int, default=60)
-    ap.add_argument("--routes", nargs="+", choices=list(ROUTES), default=list(ROUTES))
+    ap.add_argument("--routes", nargs="+", choices=list(ROUTES), default=DEFAULT_ROUTES)
     ap.add_argument("--work-dir", default="/tmp/trd_spark_diff_pgs")
     ap.add_argument("--extended", action="store_true",
                     help="records also in X's PAR1 and on chrY, score rows written with one more base "
