@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from trd_spark.config import Config, named_key
+from trd_spark.config import Config, local_path, named_key
 from trd_spark.errors import ConfigError, InputDataError, Interrupted, TrdSparkError
 from trd_spark.io import Fs, LocalFs
 from trd_spark.layout import EXPORT, STAGES, Layout
@@ -28,6 +29,7 @@ from trd_spark.stages import (
     check_spark_reads,
     config_view,
     fingerprint_parts,
+    leftover_work,
     rerun_reasons,
 )
 
@@ -110,6 +112,25 @@ def summary_table_counts(stage: str, tables: dict[str, int], persons_below: int)
         return count_text(n, persons_below=persons_below if schema is None or schema.rows_are_persons else None)
 
     return ", ".join(f"{k}={shown(k, v)}" for k, v in tables.items())
+
+
+def remove_leftover_work(fs: FsLike, layout: Layout) -> list[str]:
+    """Remove the work folders an interrupted run left in the release folder
+    (``stages.leftover_work``: ``.pgs.inprogress-<id>`` ...), one INFO line each; their names.
+    Called by every run with the release lock held (``cli``: taken before ``skip_all_without_spark``
+    and ``run_stages``), so no other run of the release is writing one. Before session 50 only
+    the stage that published again removed its own: beside a stage then up to date (a killed
+    ``--force`` rerun, an input put back) they stayed, unnamed. ``fs``: ``io.Fs`` (a recursive
+    delete), else a local output root (``shutil.rmtree``)."""
+    names = leftover_work(layout, fs)
+    for name in names:
+        path = f"{layout.release_dir}/{name}"
+        log.info("removing %s, left by an interrupted run (no output: only a rename publishes one)", path)
+        if isinstance(fs, Fs):
+            fs.delete(path)
+        else:
+            shutil.rmtree(local_path(path) or path, ignore_errors=True)
+    return names
 
 
 def _check_upstream_complete(fs: FsLike, layout: Layout, cfg: Config, todo: list[str]) -> None:
@@ -244,6 +265,7 @@ def _run_stages(spark: SparkSession, cfg: Config, stages: list[str] | None, forc
     layout = Layout.of(cfg)
     todo = [s for s in STAGES if stages is None or s in stages]
     _check_upstream_complete(fs, layout, cfg, todo)
+    remove_leftover_work(fs, layout)
     check_spark_reads(spark, cfg)  # settings from spark-defaults.conf / --conf the config never saw
     check_audit_roots(cfg, todo, fs, uris=True)  # the local ones: before Spark (preflight.check_inputs)
     check_omop_connector(spark, cfg, todo)
@@ -349,6 +371,7 @@ def skip_all_without_spark(cfg: Config, stages: list[str] | None = None, *, forc
     _check_upstream_complete(fs, layout, cfg, todo)
     if any(rerun_reasons(cfg, STAGE_SPECS[s], fs) for s in todo):
         return None
+    remove_leftover_work(fs, layout)
     results = [_skipped(fs, layout, s, f"[{i}/{len(todo)}] {s}") for i, s in enumerate(todo, 1)]
     log.info("all %d stages up to date: no Spark session started", len(todo))
     return results

@@ -1135,9 +1135,31 @@ def plan(cfg: Config, fs: FsLike) -> dict[str, list[str]]:
     return out
 
 
+# The work folders a run writes in its release folder before renaming one into place
+# (``layout.publish_stage``, ``layout.write_folder``: ``.<stage or export>.inprogress-<id>``, and
+# ``.<name>.replaced-<id>``, the folder being replaced): a run killed or stopped meanwhile leaves them.
+WORK_FOLDER_KINDS = ("inprogress", "replaced")
+
+
+def leftover_work(layout: Layout, fs: Any) -> list[str]:
+    """Names of the work folders (``WORK_FOLDER_KINDS``) of the stages and ``export/`` in
+    ``layout.release_dir``, sorted: what an interrupted run left. Never an output (only a rename
+    makes a folder visible, and no rerun decision reads them), but a stage's publication removed
+    only its own, so one left beside a stage that is then up to date stayed for good (a killed
+    ``--force`` rerun of pgs: its scores' size again on disk, unnamed); ``explain`` names them and
+    every run of the release removes them (``pipeline.remove_leftover_work``). [] for an ``fs``
+    that cannot list folders."""
+    listdirs = getattr(fs, "listdirs", None)
+    if listdirs is None:
+        return []
+    prefixes = tuple(f".{out}.{kind}-" for out in (*STAGES, EXPORT) for kind in WORK_FOLDER_KINDS)
+    return sorted(n for n in listdirs(layout.release_dir) if n.startswith(prefixes))
+
+
 def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
     """Text: per stage, whether (and why) ``trd-spark run`` would rerun it, the config keys,
-    upstream tables and external files it reads, and what it writes. Paths only, no data."""
+    upstream tables and external files it reads, and what it writes; then the work folders an
+    interrupted run left in the release folder (``leftover_work``). Paths only, no data."""
     layout = Layout.of(cfg)
     lines: list[str] = []
     for stage, reasons in plan(cfg, fs).items():
@@ -1154,6 +1176,10 @@ def explain(cfg: Config, fs: FsLike, stages: list[str] | None = None) -> str:
         for out in spec.outputs:
             names = [f"{t}.parquet" for t in spec.tables] + list(spec.files) if out == spec.name else list(spec.files)
             lines.append(f"  writes {layout.stage_dir(out)}/: {', '.join([*names, MANIFEST, SUCCESS])}")
+    left = leftover_work(layout, fs)
+    if left:
+        lines.append(f"left by an interrupted run in {layout.release_dir}/ (removed by the next `run` of this "
+                     f"release; no output): {', '.join(left)}")
     return "\n".join(lines)
 
 
