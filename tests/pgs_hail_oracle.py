@@ -28,6 +28,7 @@ from trd_spark.pgs.genotypes import UNREADABLE_LOCI, haploid_contigs
 from trd_spark.pgs.matching import (
     _COMPLEMENT,
     EFFECT_IS_REF_TYPES,
+    MISSING_ALLELE_CODES,
     USED_MATCH_TYPES,
     ScoreLabel,
     _no_rsids,
@@ -152,9 +153,27 @@ def match_sites(
                                       key=lambda p: (p.ref, p.alt)))
     pairs = sv._pairs
     # The same [ref, alt] twice at a site (two files, chunks or rows): its weight would be
-    # applied twice; an SNV written both ways (G>A and A>G) is a repeat too.
-    canonical = pairs.map(lambda p: hl.if_else((hl.len(p.ref) == 1) & (hl.len(p.alt) == 1),
-                                               hl.sorted([p.ref, p.alt]), [p.ref, p.alt]))
+    # applied twice; an SNV written both ways (G>A and A>G) is a repeat too; so is a row of one
+    # allele with a missing second allele (a batch where the site was monomorphic: ``G .``, a
+    # .bim's ``G 0``) beside an SNV row holding that allele, or beside another such row of it in
+    # another missing code (README "PGS engine", duplicate rows; session 50 pgs44's rule, 0146d89).
+    codes = hl.literal(set(MISSING_ALLELE_CODES))
+
+    def absent(a):
+        return hl.is_missing(a) | codes.contains(a)
+
+    def coded(p):
+        return absent(p.w_ref) != absent(p.w_alt)
+
+    def present(p):
+        return hl.if_else(absent(p.w_alt), p.w_ref, p.w_alt)
+
+    snv_alleles = hl.set(pairs.filter(lambda p: ~coded(p) & (hl.len(p.ref) == 1) & (hl.len(p.alt) == 1))
+                         .flatmap(lambda p: [p.ref, p.alt]))
+    canonical = pairs.filter(lambda p: ~(coded(p) & snv_alleles.contains(present(p)))).map(
+        lambda p: hl.case().when(coded(p), [present(p), "."])
+        .when((hl.len(p.ref) == 1) & (hl.len(p.alt) == 1), hl.sorted([p.ref, p.alt]))
+        .default([p.ref, p.alt]))
     has_oa = hl.is_defined(sv._w_oa)
     single = hl.len(pairs) == 1
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from pgs_hail_oracle import match_sites
 
 from trd_spark.errors import InputDataError
-from trd_spark.pgs.scoring_files import read_scoring_file
+from trd_spark.pgs.matching import match_sites_frame, score_sites, score_variants_table
+from trd_spark.pgs.scoring_files import parse_scoring_file, read_scoring_file
 
 ROUND = Path(__file__).parent / "data" / "field_cases_round45_pgs"
 BGZF_CASE = ROUND / "truncated-bgzf-scoring-file"
@@ -51,3 +54,43 @@ def test_complete_bgzf_and_multi_member_gzip_scoring_files_read_whole(name):
     got = _weights(name)
     assert got.keys() == FULL.keys()
     assert list(got.values()) == pytest.approx(list(FULL.values()), abs=1e-12)
+
+
+# ---- the oracle's repeat rule (tests/pgs_hail_oracle.py mirrors README's matching rules) -------
+
+# Rows at one locus each (position -> rows): one allele with a missing code beside an SNV row
+# holding it repeats it (session 50 pgs44, 0146d89: ``matching._distinct_rows``), as round 44's
+# REPEATS (Hail's one-allele row is ``[G, "."]`` once read: ``genotypes.with_missing_alt``); and
+# rows that repeat none.
+ORACLE_ROWS = {
+    1000: ([("G", "0"), ("G", ".")], 1),             # one allele, the plink 1.9 and plink2 missing codes
+    2000: ([("G", "."), ("G", "A")], 1),             # Hail's one-allele row beside its SNV
+    3000: ([("A", "."), ("G", "A")], 1),             # the present allele is the SNV's ALT
+    4000: ([("0", "G"), ("G", "A"), ("G", "C")], 1),  # a multi-allelic site given split, REF missing
+    5000: ([("G", "."), ("G", "GT")], 0),            # an insertion at the locus: another variant
+    6000: ([("G", ".")], 0),                         # the monomorphic row alone
+    7000: ([("G", "A"), ("G", "C")], 0),             # two alts of one site
+    8000: ([("G", "A"), ("A", "G")], 1),             # one SNV written both ways (as before)
+}
+
+
+def test_the_hail_oracle_counts_a_missing_code_row_beside_its_snv_as_the_frame_matcher_does(hl, spark):
+    """``pgs_hail_oracle.match_sites``' ``duplicate_genotype_rows`` per site equals
+    ``match_sites_frame``'s and ORACLE_ROWS' count. On 564640e the oracle counted 0 at 1000 to
+    4000 (distinct [ref, alt] pairs: 'assert [0, 0, 0, 0, 0, 0, 0, 1] == [1, 1, 1, 1, 0, 0, 0, 1]')."""
+    text = ("#pgs_id=PGS990452\n#genome_build=GRCh38\nchr_name\tchr_position\teffect_allele\tother_allele\t"
+            "effect_weight\n" + "".join(f"1\t{pos}\tG\tA\t1.0\n" for pos in ORACLE_ROWS))
+    files = [parse_scoring_file(text, source="s.txt")]
+    rows = pd.DataFrame([(pos, ref, alt) for pos, (pairs, _) in ORACLE_ROWS.items() for ref, alt in pairs],
+                        columns=["position", "ref", "alt"]).assign(contig="chr1")
+    frame = match_sites_frame(score_sites(hl, spark, files, "GRCh38"), rows, keep_ambiguous=False)
+    ht = hl.Table.from_pandas(rows.assign(position=rows["position"].astype("int32"))).add_index("_i").key_by("_i")
+    mt = hl.utils.range_matrix_table(len(rows), 1)
+    mt = mt.annotate_rows(_r=ht[hl.int64(mt.row_idx)])
+    mt = mt.key_rows_by(locus=hl.locus(mt._r.contig, mt._r.position, "GRCh38"), alleles=[mt._r.ref, mt._r.alt])
+    mt = mt.key_cols_by(s=hl.str(mt.col_idx)).select_rows().select_cols()
+    oracle = match_sites(hl, mt, score_variants_table(hl, spark, files, "GRCh38"), keep_ambiguous=False)
+    oracle = oracle.key_by().select("pos", "duplicate_genotype_rows").to_pandas().sort_values("pos")
+    want = [n for _, n in ORACLE_ROWS.values()]
+    assert frame.sort_values("pos")["duplicate_genotype_rows"].tolist() == want
+    assert oracle["duplicate_genotype_rows"].tolist() == want
