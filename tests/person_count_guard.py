@@ -360,9 +360,53 @@ def record_line_counts(text: str) -> dict[str, str]:
     return out
 
 
+def _line_name(qualified: str) -> str:
+    """``record_line_counts``' name of a count ``phenotypes.stage`` qualifies by line:
+    ``study_event_dates.drug.n_records`` -> ``drug.n_records``, ``quirks.drug_values.n_records`` ->
+    ``drug_values.n_records``."""
+    return qualified.split(".", 1)[1]
+
+
+def declared_relations(names) -> tuple[list[tuple[str, tuple[str, ...]]], list[tuple[str, tuple[str, ...]]],
+                                       list[tuple[str, tuple[str, ...]]]]:
+    """(equations, at-least sums, within pairs) the code itself declares among the phenotypes
+    lines' counts ``names`` (``record_line_counts``' names), read from ``phenotypes.stage`` rather
+    than copied (session 50 privguard: the copies in ``_rest_pairs`` / ``_AT_LEAST`` missed privacy7's
+    exposures relation, n_records 1,000 less n_below_min_dose 300 less n_dose_unknown 695 = 5):
+    ``FOLLOWUP_SUMS`` per domain and ``SAME_RECORD_COUNTS`` as equations (a follow-up line's total
+    is its parts by construction; one count in two lines), ``QUIRK_SUMS`` as totals at least their
+    parts (the exposures' n_records also holds the negative days_supply records), and
+    ``records_within`` for the quirk parts ``names`` holds. The guard's own pairs, written apart
+    (``_rest_pairs``, ``_FOLLOWUP_EQUATIONS``, ``_AT_LEAST``), stay as a floor: a relation the code
+    stops declaring is still read."""
+    from trd_spark.phenotypes.stage import FOLLOWUP_SUMS, QUIRK_SUMS, SAME_RECORD_COUNTS, records_within
+
+    quirks: dict[str, dict[str, int]] = {}
+    for name in names:
+        part, _, key = name.partition(".")
+        if part not in DOMAIN_TABLES and key:
+            quirks.setdefault(part, {})[key] = 0
+    equations = [(f"{d}.{t}", tuple(f"{d}.{p}" for p in ps)) for d in DOMAIN_TABLES for t, ps in FOLLOWUP_SUMS.items()]
+    for one, other in SAME_RECORD_COUNTS:
+        equations += [(_line_name(one), (_line_name(other),)), (_line_name(other), (_line_name(one),))]
+    at_least = [(f"{part}.{t}", tuple(f"{part}.{p}" for p in ps)) for part, sums in QUIRK_SUMS.items()
+                for t, ps in sums.items()]
+    within = [(_line_name(t), tuple(_line_name(p) for p in ps)) for t, ps in records_within(quirks)]
+    return equations, at_least, within
+
+
+def _union(*lists: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, tuple[str, ...]]]:
+    return list(dict.fromkeys(pair for pairs in lists for pair in pairs))
+
+
 def _rest_pairs(names) -> list[tuple[str, tuple[str, ...]]]:
     """The (total, parts) pairs ``small_record_rests`` reads, for the counts ``names`` of
-    ``record_line_counts``: the total holds the parts and records no line shows."""
+    ``record_line_counts``: the total holds the parts and records no line shows. The code's
+    ``records_within`` (``declared_relations``) and, written apart, the pairs below."""
+    return _union(_own_rest_pairs(names), declared_relations(names)[2])
+
+
+def _own_rest_pairs(names) -> list[tuple[str, tuple[str, ...]]]:
     pairs: list[tuple[str, tuple[str, ...]]] = []
     for domain, table in DOMAIN_TABLES.items():
         total = f"event_table_records.n_{table}_records"
@@ -480,11 +524,14 @@ def derived_record_counts(text: str) -> dict[str, int]:
     known = {k: int(v.replace(",", "")) for k, v in shown.items() if _EXACT.fullmatch(v)}
     equations = [(f"{d}.{t}", tuple(f"{d}.{p}" for p in ps)) for d in DOMAIN_TABLES for t, ps in _FOLLOWUP_EQUATIONS]
     equations += [("drug.n_records", ("drug_values.n_records",))]
+    code_equations, code_at_least, _ = declared_relations(shown)
+    equations = _union(equations, code_equations)
+    at_least = [p for p in _union(list(_AT_LEAST), code_at_least) if p not in equations]
     derived: dict[str, int] = {}
     grew = True
     while grew:
         grew = False
-        for total, parts in [*equations, *_AT_LEAST]:
+        for total, parts in [*equations, *at_least]:
             members = (total, *parts)
             if not all(k in shown for k in members):
                 continue
@@ -509,11 +556,13 @@ def derived_record_counts(text: str) -> dict[str, int]:
     # surplus of a total at least its parts (the exposures' negative days_supply records), and the
     # rest of a total less parts it holds (``_rest_pairs``: a table's records of other concepts).
     # Named apart, read only in pairs: 35 negative days_supply records beside a count of 40 are 5.
-    for total, parts in _AT_LEAST:
+    for total, parts in at_least:
         if total in known and all(p in known for p in parts) and known[total] != sum(known[p] for p in parts):
             derived[f"{total} surplus"] = known[total] - sum(known[p] for p in parts)
     for total, parts in _rest_pairs(list(shown)):
-        if total in known and all(p in known for p in parts) and known[total] != sum(known[p] for p in parts):
+        # parts of 0 leave the total itself (nothing new): not named again
+        if total in known and all(p in known for p in parts) and known[total] != sum(known[p] for p in parts) \
+                and sum(known[p] for p in parts):
             derived[f"{total} less {' + '.join(parts)}"] = known[total] - sum(known[p] for p in parts)
     return derived
 
@@ -541,4 +590,29 @@ def close_count_pairs(text: str, threshold: int = 20) -> list[str]:
                 if b - a >= threshold:
                     break
                 out.append(f"{unit} {a:,} ({first[a]!r}) and {b:,} ({first[b]!r}): {b - a}")
+    return out
+
+
+def record_counts_got(text: str) -> dict[str, int]:
+    """name -> count of every record count the reader of one run's phenotypes lines gets: shown
+    exactly (``record_line_counts``) or derived (``derived_record_counts``). The names are the same
+    in every run (the code's ``notes.record_counts_logged`` keeps its reader's counts by name)."""
+    got = {k: int(v.replace(",", "")) for k, v in record_line_counts(text).items() if _EXACT.fullmatch(v)}
+    return got | derived_record_counts(text)
+
+
+def cross_run_record_changes(texts: dict[str, str], threshold: int = 20) -> list[str]:
+    """The same record count in two runs' logs (``texts``: run -> its log; other releases, an
+    earlier run of one release) 1 to T-1 apart: the change is a count of records no line shows
+    (privacy round 7 of session 50: ``dose_form_excluded``'s n_records_antidepressants 500 in r1's
+    log and 507 in r2's gave 7 records, 1..7 persons; the code's ``prior``,
+    ``phenotypes.stage.logged_record_counts``)."""
+    got = {run: record_counts_got(text) for run, text in texts.items()}
+    runs = list(got)
+    out = []
+    for i, a in enumerate(runs):
+        for b in runs[i + 1:]:
+            for name in sorted(got[a].keys() & got[b].keys()):
+                if 0 < abs(got[a][name] - got[b][name]) < threshold:
+                    out.append(f"records {name}: {got[a][name]:,} in {a}, {got[b][name]:,} in {b}")
     return out
