@@ -62,6 +62,7 @@ import csv
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -298,6 +299,44 @@ def check_bed_size(files: PlinkFiles, n_variants: int, n_samples: int) -> None:
         raise InputDataError(f"{'shorter' if size < expected else 'longer'} than the 3-byte header and one record "
                              "per .bim variant for the .fam's samples (.bim/.fam from another fileset, or a truncated "
                              "copy?)", where=files.matrix)
+
+
+def check_pgen_counts(files: PlinkFiles, n_variants: int, n_samples: int,
+                      allele_idx_offsets: np.ndarray | None) -> None:
+    """Raise InputDataError naming the .pgen when its header's variant count is not the .pvar's
+    ``n_variants`` rows, or its sample count not the .psam's ``n_samples`` (pgenlib opens it as
+    the scoring tasks will, ``native_task._block_reader``, given those counts).
+
+    Why: a .pvar (or .pvar.zst) cut short at a line's end (an interrupted copy; a zstd stream
+    cut at a frame's end decompresses without error), or another fileset's .pvar, was read
+    against the .pgen's first rows: the variants past its end were never matched, counted as
+    not found with no word of the cause (field case round 45 short-pvar), where plink2 refuses
+    such a fileset (the .pvar's and .pgen's variant counts differ). A .psam of another sample
+    count failed inside a Spark task (pgenlib's error). The .bed's analogue is
+    ``check_bed_size``. No sample counts in the message (samples are persons). Other errors of
+    pgenlib's are not raised here."""
+    import pgenlib
+
+    kwargs: dict[str, Any] = {"raw_sample_ct": n_samples, "variant_ct": n_variants}
+    if allele_idx_offsets is not None:
+        kwargs["allele_idx_offsets"] = allele_idx_offsets
+    try:
+        with pgenlib.PgenReader(files.matrix.encode(), **kwargs):
+            pass
+    except RuntimeError as e:
+        text = str(e)
+        if "raw_variant_ct" in text:
+            found = re.search(r"contains (\d+) variants", text)
+            raise InputDataError(
+                f"the .pgen holds {found.group(1) if found else 'another number of'} variants, its .pvar "
+                f"{files.variants} {n_variants:,} rows: a .pvar cut short (an interrupted copy or decompression) or "
+                "another fileset's; copy the fileset again (plink2 refuses it too)", where=files.matrix) from None
+        if "raw_sample_ct" in text:
+            raise InputDataError(f"the .pgen holds another number of samples than its {files.samples} lists: a "
+                                 "sample file cut short or another fileset's; copy the fileset again",
+                                 where=files.matrix) from None
+        # Any other failure (a .pgen cut short past its header) is left to the scoring tasks, whose
+        # error names the dataset and pgenlib's words (tests/test_pgs_worker_errors.py).
 
 
 def psam_samples(files: PlinkFiles) -> list[str]:

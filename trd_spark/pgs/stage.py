@@ -523,6 +523,9 @@ def match_plink(hl: hl_types, cfg: Config, dataset_name: str, scoring_files: lis
     if files.format == "plink":
         pgen_engine.check_bed_size(files, int(index.frame["variant_idx"].max()) + 1 if len(index.frame) else 0,
                                    len(samples))
+    else:  # a .pgen whose header disagrees with its .pvar's rows or .psam's samples
+        pgen_engine.check_pgen_counts(files, int(index.frame["variant_idx"].max()) + 1 if len(index.frame) else 0,
+                                      len(samples), index.allele_idx_offsets)
     sites = match_sites_frame(sites, index.frame, keep_ambiguous=cfg.pgs.keep_ambiguous,
                               duplicate_variants=cfg.pgs.duplicate_variants)
     _check_build(cfg, sites, index, scoring_files, rg, files.variants)
