@@ -1,8 +1,116 @@
 """Mutation review of session 49's code (session 50, helper "review").
 
-Each test below kills mutants of 241c7d9..b1d6bac (``trd_spark/``) that the tests of session 49 let
-pass (named in each docstring; each shown failing on its mutant and passing on b1d6bac). Cheap:
-pure functions, a few files in ``tmp_path``, one tiny frame on the shared Spark session; no stage run.
+Each test kills mutants of 241c7d9..b1d6bac (``trd_spark/``) that the tests of session 49 let pass
+(named in each docstring; each shown failing on its mutant and passing on b1d6bac). Cheap: pure
+functions, a few files in ``tmp_path``, one tiny frame and one folder write on the shared Spark
+session; no stage run. Mutants were one-line changes applied in scratch copies of b1d6bac and run
+(``-x``, ``-n 0``, load 15-70 on the 2 cores) against the modules named.
+
+Modules: MOD (test_field_cases_round41_models, test_models_logistic::..._fitted_at_its_limit,
+test_models_cox::..._fitted_at_its_limit), PGS (test_field_cases_round43_pgs, test_pgs_scoring_files -k
+"comment or line or malformed or blank or agree"), STD (test_cohort_standardise,
+test_field_cases_round37_models, -k "ancestry or overall"), R40M (test_field_cases_round40_models -k
+tie_heavy, or distinct too), CMP (test_rerun_s49's first test, test_privacy_s49, test_rerun_s48; CMP+:
+all of test_rerun_s49), R43O / R42O (test_field_cases_round43_omop / ..._round42_omop, judged by reading
+their case data: a run of the chain per mutant did not fit the session); "new": a test below.
+  id   change                                                     result
+  m1   empty_cell: any 2-valued covariate read as 0/1             survived MOD; new
+  m2   empty_cell: the other value's controls not required        survived MOD; new
+       (logistic)
+  m3   empty_cell: Cox also requires a non-event at the other     survived MOD; new
+       value
+  m4   empty_cell: only the value 1 looked at                     killed: MOD
+  m5   empty_cell: Cox with every person at one value an event    survived MOD; new
+       taken as empty
+  m6   empty_cell: Cox's empty cell named a case                  killed: MOD
+  m7   prefit: the persons at the empty value kept                killed: MOD
+  m8   prefit: the covariate not dropped                          killed: MOD
+  m9   prefit note: the value left out named as the one fitted    killed: MOD
+  m10  prefit: a covariate constant among the persons kept not    survived MOD; new
+       dropped
+  m11  prefit: no case at a value: the cases counted, not the     survived MOD; new
+       controls
+  m12  prefit: min_cases among them off by one                    survived MOD; new
+  m13  prefit: too few controls among them reported as too few    survived MOD; new
+       cases
+  m14  prefit: the PGS's variance among them not checked          survived MOD; new
+  m15  prefit: the rank check's design of the model's n rows      killed: MOD
+  m16  fit_logistic: the design of n rows                         killed: MOD
+  m17  prefit: Cox's cells judged as logistic's                   killed: MOD
+  s1   difference: a failed fit's limit note read                 survived MOD; equivalent (a failed fit's z is not
+                                                                  finite: its "fit failed" note comes first)
+  s2   difference: a trMDD fit at its limit not said              survived MOD; new
+  s3   replication: the limit note not said                       killed: MOD
+  s4   meta: the limit datasets of every row of the table         killed: MOD
+  s5   meta: the note only for two limit fits                     killed: MOD
+  s6   meta_analyse: fixed k=1 tau2 NaN                           killed: MOD
+  s7   meta_analyse: random k=1 tau2 0                            killed: MOD
+  p1   a '#' first row (fast path) not looked for                 killed: PGS
+  p2   a '#' row after the first (fast path) not looked for       killed: PGS
+  p3   the note's first commented line off by one                 killed: PGS
+  p4   rows after a comment numbered as if it were not there      killed: PGS
+  p5   a comment last reads as a file cut short                   killed: PGS
+  p6   the note says onwards for one row                          survived PGS; new
+  p7   a field-count error after a comment names the wrong line   survived PGS; new
+  p8   pandas' field-count error line off by one                  survived PGS; equivalent (field counts are checked line
+                                                                  by line before pandas reads: unreachable)
+  p9   the empty-file error does not say rows were commented      killed: PGS
+  p10  one commented row not noted                                survived PGS; new
+  a1   a group of exactly T falls back                            killed: STD
+  a2   the small groups z-scored over themselves pooled           killed: STD
+  a3   a small group matched in every dataset                     killed: STD
+  a4   no fallback at all                                         killed: STD
+  a5   no WARNING                                                 killed: STD
+  t1   tie_heavy: a small group without ties flagged              survived R40M; new
+  t2   tie_heavy: exactly T persons off the tie flagged           survived R40M; new
+  t3   tie_heavy: the group alone flagged, not its score          killed: R40M
+  t4   tie_heavy: flagged across datasets                         survived R40M; new
+  t5   suppress: tie-heavy not read                               killed: R40M
+  t6   pgs_distribution: the smallest tie                         killed: R40M
+  t7   pgs_distribution: ties on unrounded values                 killed: R40M
+  c1   a phenotypes rerun marks nothing                           survived CMP; new
+  c2   a phenotypes rerun not judged                              survived CMP; new
+  c3   the exported estimates not part of the identity            survived CMP; new
+  c4   the report's shown scored persons not judged               survived CMP; new
+  c5   a marked comparison current again                          killed: CMP
+  c6   marked again (was_for_export then false)                   killed: CMP
+  c7   a comparison never for export marked as published          survived CMP; new
+  c8   was_published: a marked one not                            killed: CMP
+  c9   archive_comparison: a marked one not kept                  survived CMP; new
+  c10  inputs read after the tables                               killed: CMP+
+  c11  prior_pair_counts: an audit root not checked               killed: CMP
+  c12  prior_pair_counts: the audit roots not read                killed: CMP
+  c13  an incomplete pgs output not said                          survived CMP; equivalent in effect (an output without
+                                                                  its markers has no manifest: its run id None, out of
+                                                                  date all the same)
+  c14  mark_comparisons after every stage                         killed: CMP
+  c15  the closing WARNING after any stage                        survived CMP; low (a WARNING repeated after a run of
+                                                                  other stages for a comparison still out of date)
+  c16  run_stage does not mark                                    survived CMP; killed by test_pipeline_e2e by reading
+                                                                  (its threshold rerun's marked _disclosure.json); not run
+  o1   a box read as units                                        read: killed by R43O (4306, the box: 1.7 mg/day, trMDD)
+  o2   an amount without its unit unknown                         read: killed by R42O (its drug_strength has no unit
+                                                                  column: quetiapine 25 mg unknown)
+  o3   a concentration per any denominator unit (mg/g, mg/h)      read: R43O has no mg/g strength; new
+  o4   a concentration in any numerator unit (ug/mL)              read: killed by R43O (4305's ug read as mg:
+                                                                  n_dose_unknown 3)
+  o5   two strength rows: the smallest kept                       read: R43O has one strength row a pair; new
+  o6   daily_dose: days_supply of exactly max_days_supply unknown read: R43O's supplies are 30, 60, 3000; new
+  o7   augmentation dose with an implausible days_supply          read: killed by R43O (4312: 3 mg/day, no augmentation)
+  o8   exposure_record_counts without the days_supply limit       read: killed by R43O (4311 below: n_below_min_dose 3)
+  o9   min_dose_record_counts without the days_supply limit       read: killed by R43O (4312 below)
+  o10  trials without the days_supply limit                       read: killed by R43O (4311: trMDD)
+  o11  dose_form_ids: members excluded by code not counted        read: survives R43O (its cream is not the set's excluded
+                                                                  code 1000091); low: a count only
+  o12  dose_form_records: persons as records                      read: killed by R43O (persons 3, not 2)
+  o13  run(): the dose-form counts not asked                      read: survives (no test runs the stage with the case;
+                                                                  stage_counts is called directly); no cheap test
+  o14  drug_strength's new columns required                       read: killed by R42O (its drug_strength has the amount
+                                                                  only)
+76 written: 62 run against the modules, 35 killed, 27 survived; 14 judged by reading (o1-o14). The 8 tests
+(12 cases) below kill the 22 meaningful survivors (m1 m2 m3 m5 m10-m14 s2 p6 p7 p10 t1 t2 t4 c1-c4 c7 c9)
+and o3 o5 o6. Equivalent: s1 p8 c13. Left without a test: c15 (low), o11 (low), c16 (the e2e test's),
+o13 (needs the phenotypes stage run on a case with a dose-form set, as t8 of the session 49 review).
 """
 
 from __future__ import annotations
