@@ -83,3 +83,27 @@ def test_the_guard_reads_one_count_across_two_runs_logs():
     _, lines2 = stage_count_texts({}, q2, T, prior)
     logs = {"r1": "\n".join(STAMP + x for x in lines1.values()), "r2": "\n".join(STAMP + x for x in lines2.values())}
     assert not cross_run_record_changes(logs), (cross_run_record_changes(logs), logs)
+
+
+def test_a_small_ancestry_groups_label_is_named_only_when_it_is_a_known_group():
+    """A user's ancestry file holding per-person labels (an ID as ancestry_pred): each is a group of
+    1 person, and standardisation's small-group WARNING / manifest and the export's pgs_distribution
+    rows printed the label. Now only AoU's group labels (and the stage's "unknown") are named; the
+    rest are one ``UNNAMED_ANCESTRY``. On f804d2f neither function existed (ImportError; the WARNING
+    joined the labels as given, the export kept each row)."""
+    import numpy as np
+    import pandas as pd
+
+    from trd_spark.cohort.standardise import named_ancestry_groups
+    from trd_spark.report.tables import unnamed_small_ancestry_groups
+    from trd_spark.vocabulary import UNNAMED_ANCESTRY
+
+    assert named_ancestry_groups(["afr", "amr"]) == ["afr", "amr"]
+    assert named_ancestry_groups(["1004217", "afr", "1009932"]) == ["afr", UNNAMED_ANCESTRY]
+    rows = [("d", a, "PGS1", n, m) for a, n, m in [("1004217", f"<{T}", np.nan), ("1009932", f"<{T}", np.nan),
+                                                   ("afr", f"<{T}", np.nan), ("unknown", f"<{T}", np.nan),
+                                                   ("eur", 2500, 0.1), ("XG77", "20+", np.nan)]]
+    dist = pd.DataFrame(rows, columns=["dataset", "ancestry", "pgs_id", "n", "mean"])
+    got = unnamed_small_ancestry_groups(dist, T)
+    assert list(got["ancestry"]) == [UNNAMED_ANCESTRY, "afr", "unknown", "eur", "XG77"], got
+    assert not got.astype(str).apply(lambda c: c.str.contains("100")).any().any()

@@ -252,3 +252,13 @@ class ReplicationNote(StrEnum):
 
     SELECTED_OVER_EVERY_FIT = ("significant on its corrected p over every fit of its discovery family, hidden fits "
                                "included; the p_adjusted_discovery shown is over the shown fits only")
+
+
+# The genetic ancestry groups of the All of Us ancestry file (``ancestry_preds.tsv``'s ancestry_pred:
+# African, Admixed American, East Asian, European, Middle Eastern, South Asian; the gnomAD / HGDP-1kG
+# labels AoU's classifier predicts). A label of a group of fewer than report.small_count_threshold
+# persons is named in a log line or the report only when it is one of these: a user's file holding
+# per-person labels (an ID as the label) would otherwise print them (privacy, session 50 privguard;
+# README "Privacy"). Such groups are said as ``UNNAMED_ANCESTRY``, all of a dataset as one.
+ANCESTRY_GROUPS = frozenset({"afr", "amr", "eas", "eur", "mid", "sas"})
+UNNAMED_ANCESTRY = "other (not named)"

@@ -59,7 +59,7 @@ from pyspark.sql import types as T
 from trd_spark.cohort.frame import standardise_pgs
 from trd_spark.errors import InputDataError
 from trd_spark.logs import person_count_text
-from trd_spark.vocabulary import FitFailure
+from trd_spark.vocabulary import ANCESTRY_GROUPS, UNNAMED_ANCESTRY, FitFailure
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,13 @@ def small_ancestry_groups(sizes: dict[tuple[str, str], int], min_samples: int) -
     return small
 
 
+def named_ancestry_groups(names: Sequence[str]) -> list[str]:
+    """How a log line or manifest names ancestry groups of fewer than T persons: the labels of
+    ``vocabulary.ANCESTRY_GROUPS`` as given, any other label (a file of per-person labels, an ID
+    as the label, would print it) as one ``UNNAMED_ANCESTRY`` at the end (README "Privacy")."""
+    return [a for a in names if a in ANCESTRY_GROUPS] + ([UNNAMED_ANCESTRY] if set(names) - ANCESTRY_GROUPS else [])
+
+
 def standardise_ancestry_groups(frame: DataFrame, pgs_ids: list[str], by: str, groups: Sequence[str], *,
                                 min_samples: int) -> tuple[DataFrame, dict[str, dict]]:
     """``pgs.standardisation: ancestry``: the z-score within each (``by``, ``ancestry``) group of
@@ -322,7 +329,10 @@ def standardise_ancestry_groups(frame: DataFrame, pgs_ids: list[str], by: str, g
     every person of the dataset), as a PC fit under the threshold falls back to it (one Spark
     action counts the groups). Returns (frame, per dataset of ``groups`` its manifest
     description: ``small_groups``, the groups that fell back, and ``small_group_persons``, their
-    persons as ``logs.person_count_text``); one WARNING per dataset with such groups, naming them."""
+    persons as ``logs.person_count_text``); one WARNING per dataset with such groups, naming them.
+    Only labels of ``vocabulary.ANCESTRY_GROUPS`` are named (here, in the manifest and the WARNING):
+    any other label of such a group is said as ``UNNAMED_ANCESTRY`` (a file of per-person labels, an ID
+    as the label, would print the ID; README "Privacy")."""
     sizes = {(r[by], r["ancestry"]): int(r["count"])
              for r in frame.groupBy(by, "ancestry").count().collect()}
     small = small_ancestry_groups(sizes, min_samples)
@@ -332,12 +342,13 @@ def standardise_ancestry_groups(frame: DataFrame, pgs_ids: list[str], by: str, g
     threshold = min_samples
     for g, names in small.items():
         n = sum(sizes[(g, a)] for a in names)
+        said = named_ancestry_groups(names)
         info.setdefault(g, {"method": "ancestry", "groups": "ancestry"}).update(
-            small_groups=names, small_group_persons=person_count_text(n, threshold))
+            small_groups=said, small_group_persons=person_count_text(n, threshold))
         # The groups' persons as a label (0, <T, T+), never the count: the log is pasted into tickets.
         log.warning("dataset %s: ancestry group(s) %s of fewer than %d persons each (%s person(s)) take the "
                     "dataset's overall z-score, not one within their group (pgs.standardisation: ancestry; "
-                    "fix: pgs.standardisation: pc_adjusted or overall)", g or "?", ", ".join(names), threshold,
+                    "fix: pgs.standardisation: pc_adjusted or overall)", g or "?", ", ".join(said), threshold,
                     person_count_text(n, threshold))
     in_small = reduce(lambda a, b: a | b, [(F.col(by) == g) & (F.col("ancestry") == a)
                                             for g, names in small.items() for a in names])

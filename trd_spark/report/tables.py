@@ -33,8 +33,10 @@ from trd_spark.report.suppression import (
 from trd_spark.vocabulary import (
     ALL_DEFINITIONS,
     ANALYSED_STATUSES,
+    ANCESTRY_GROUPS,
     CONTRAST_STATUSES,
     MDD_STATUSES,
+    UNNAMED_ANCESTRY,
     DatasetFlowStep,
     FlowStep,
     HiddenEstimatesNote,
@@ -1835,6 +1837,19 @@ def corrections_over_shown(tables: dict[str, pd.DataFrame], rc: ReleaseCounts) -
     return out
 
 
+def unnamed_small_ancestry_groups(dist: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The suppressed pgs_distribution rows (``dataset, ancestry, pgs_id, n`` as a label, ...) with a
+    group of fewer than T persons (n ``<T``) named only by a label of ``vocabulary.ANCESTRY_GROUPS``
+    or the stage's own "unknown" (no ancestry, ``report.stage.pgs_distribution``): a file of
+    per-person labels (an ID as the label) would print them. The others of a (dataset, score) are
+    one row, ``UNNAMED_ANCESTRY`` (their rows are alike: n ``<T``, every statistic hidden). README
+    "Privacy"; session 50 privguard."""
+    unnamed = (dist["n"] == suppressed_label(threshold)) & ~dist["ancestry"].isin(ANCESTRY_GROUPS | {"unknown"})
+    dist = dist.copy()
+    dist.loc[unnamed, "ancestry"] = UNNAMED_ANCESTRY
+    return dist.drop_duplicates(["dataset", "ancestry", "pgs_id"]).reset_index(drop=True)
+
+
 def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFrame]:
     """The export versions of the count-bearing tables (count columns as objects): cells of
     1..threshold-1 as "<threshold", further cells hidden by the audit as "suppressed",
@@ -1941,7 +1956,7 @@ def suppress_release(rc: ReleaseCounts, threshold: int) -> dict[str, pd.DataFram
                 few = [not (isinstance(v, int) and quantile_shown(v, level, threshold)) for v in labels]
                 dist.loc[pd.Series(few, index=dist.index, dtype=bool), col] = float("nan")
         dist["n"] = pd.Series(labels, index=dist.index, dtype=object)
-        out["pgs_distribution"] = dist
+        out["pgs_distribution"] = unnamed_small_ancestry_groups(dist, threshold)
     if rc.km_curves is not None:
         km = rc.km_curves
         gone = [("km_curve_set", *k) in audit.dropped for k in zip(km["dataset"], km["definition"], km["pgs_id"])]
