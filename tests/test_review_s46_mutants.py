@@ -125,18 +125,24 @@ def test_a_ref_effect_allele_in_minimal_form_loses_the_alts_that_change_its_base
 def test_prefit_blames_the_pgs_only_for_the_fits_persons_a_duration_of_0_is_in_the_fit():
     """``models.covariates.prefit_check`` (f877c4f judges "no PGS value" on the fit's rows):
 
-    - a covariate missing for every person (pc1) leaves no fit at all: too few cases, n = 0,
-      not ``PGS_ZERO_VARIANCE`` for a PGS that has values (mutant: ``in_fit.any() and`` dropped,
+    - no person with an outcome leaves no fit at all: too few cases, n = 0, not
+      ``PGS_ZERO_VARIANCE`` for a PGS that has values (mutant: ``in_fit.any() and`` dropped,
       every score of such a model blamed on its PGS, m1); a PGS with no value for anyone there
-      is still ``PGS_ZERO_VARIANCE`` (mutant m5: the "no value in the frame" clause dropped);
+      is still ``PGS_ZERO_VARIANCE`` (mutant m5: the "no value in the frame" clause dropped).
+      (Session 46 made that model a covariate missing for every person, pc1; since 8d4e57b such
+      a covariate is dropped, noted, and the PGS fitted: asserted here too.)
     - Cox: a person with duration 0 (followed up to the day of the index, as after a death on
       that day) is in the fit (lifelines takes durations >= 0; only a negative one is left out,
       NEGATIVE_DURATION_NOTE); a PGS finite only for such persons is fitted on them, not a zero
       variance (mutant m3: ``>= 0`` -> ``> 0``: ``PGS_ZERO_VARIANCE`` with n 60)."""
-    from trd_spark.models.covariates import prefit_check
+    from trd_spark.models.covariates import EMPTY_COVARIATE_NOTE, prefit_check
 
     covariates = ["age", "sex_female", "pc1"]
-    frame = _frame(seed=47).assign(pc1=np.nan)
+    empty_pc = _frame(seed=47).assign(pc1=np.nan)
+    got = prefit_check(empty_pc, "PGS_A", covariates, outcome="case", min_cases=5)
+    assert got.failure is None and got.n == len(empty_pc) and got.covariates == ["age", "sex_female"]
+    assert any(n.startswith(EMPTY_COVARIATE_NOTE) for n in got.notes), got.notes
+    frame = _frame(seed=47).assign(case=np.nan)
     got = prefit_check(frame, "PGS_A", covariates, outcome="case", min_cases=5)
     assert (got.failure, got.n, got.n_cases) == (ModelFailure.TOO_FEW_CASES, 0, 0)
     # The same with a PGS that has no value for anyone: the PGS is named (step 1's first clause).

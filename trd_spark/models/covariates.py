@@ -199,7 +199,7 @@ def prefit_check(
     2. complete cases: persons with a missing or non-finite outcome, duration, PGS or
        covariate are left out (noted); Cox: a negative duration is left out (noted); before
        them, a covariate with no finite value for any person with an outcome (, a duration
-       >= 0) and the PGS is dropped, noted (``EMPTY_COVARIATE_NOTE``: no person would be left);
+       >= 0) is dropped, noted (``EMPTY_COVARIATE_NOTE``: no person would be left);
     3. ``outcome`` (case / event indicator) must be 0/1: anything else is a fault in the
        analysis frame, raised as ModelError (``where`` names the fitter);
     4. at least ``min_cases`` cases and (logistic) controls, or (Cox) events: else
@@ -227,11 +227,12 @@ def prefit_check(
     # PGS has nothing to adjust for, as a constant one (``is_constant``): dropped, noted. Left in, its
     # complete cases are nobody, and every fit of the dataset read n = 0, "too few cases", for a
     # dataset of thousands (a PC column empty in one replication set's rows; field case round 43).
+    # Judged on the persons with an outcome, not also the PGS: a covariate missing exactly where the
+    # PGS is finite is the PGS's failure (no value in the fit, ``PGS_ZERO_VARIANCE``), not a reason to
+    # drop the covariate and fit the PGS on persons lacking it.
     base = _finite(frame, [outcome, *([duration] if duration else [])])
     if duration is not None:
         base &= pd.to_numeric(frame[duration], errors="coerce").to_numpy(dtype=float) >= 0
-    with_pgs = base & _finite(frame, [pgs_col])
-    base = with_pgs if with_pgs.any() else base
     no_value = [c for c in covariates if base.any() and not _finite(frame, [c])[base].any()]
     covariates = [c for c in covariates if c not in no_value]
     others = [outcome, *([duration] if duration else []), *covariates]

@@ -59,6 +59,7 @@ from trd_spark.config import is_uri, local_path
 from trd_spark.errors import InputDataError
 from trd_spark.io import Fs
 from trd_spark.logs import counted
+from trd_spark.pgs.genotypes import BGZF_EOF, compression_of  # at the top: a parse ahead imports nothing
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -576,8 +577,6 @@ def _check_bgzf_end(raw: bytes, path: str) -> None:
     ``1 8247 G A 0.7247`` read as weight 0, the rows after it lost, unseen where the file has no
     ``#variants_number`` (author files; field case round 45 truncated-bgzf-scoring-file).
     A plain-gzip file cut short fails its stream's check in ``_gunzip``."""
-    from trd_spark.pgs.genotypes import BGZF_EOF, compression_of
-
     if compression_of(raw[:16]) == "bgzf" and not raw.endswith(BGZF_EOF):
         raise InputDataError("truncated BGZF file (no BGZF end-of-file block: the copy was cut short); "
                              "copy it again", where=path)
