@@ -98,7 +98,7 @@ def test_a_small_ancestry_groups_label_is_named_only_when_it_is_a_known_group():
     from trd_spark.report.tables import unnamed_small_ancestry_groups
     from trd_spark.vocabulary import UNNAMED_ANCESTRY
 
-    assert named_ancestry_groups(["afr", "amr"]) == ["afr", "amr"]
+    assert named_ancestry_groups(["afr", "AMR"]) == ["afr", "AMR"]
     assert named_ancestry_groups(["1004217", "afr", "1009932"]) == ["afr", UNNAMED_ANCESTRY]
     rows = [("d", a, "PGS1", n, m) for a, n, m in [("1004217", f"<{T}", np.nan), ("1009932", f"<{T}", np.nan),
                                                    ("afr", f"<{T}", np.nan), ("unknown", f"<{T}", np.nan),

@@ -316,9 +316,10 @@ def small_ancestry_groups(sizes: dict[tuple[str, str], int], min_samples: int) -
 
 def named_ancestry_groups(names: Sequence[str]) -> list[str]:
     """How a log line or manifest names ancestry groups of fewer than T persons: the labels of
-    ``vocabulary.ANCESTRY_GROUPS`` as given, any other label (a file of per-person labels, an ID
+    ``vocabulary.ANCESTRY_GROUPS`` (any case) as given, any other label (a file of per-person labels, an ID
     as the label, would print it) as one ``UNNAMED_ANCESTRY`` at the end (README "Privacy")."""
-    return [a for a in names if a in ANCESTRY_GROUPS] + ([UNNAMED_ANCESTRY] if set(names) - ANCESTRY_GROUPS else [])
+    named = [a for a in names if str(a).lower() in ANCESTRY_GROUPS]  # any case: 1000 Genomes' AFR, EUR
+    return named + ([UNNAMED_ANCESTRY] if len(named) < len(names) else [])
 
 
 def standardise_ancestry_groups(frame: DataFrame, pgs_ids: list[str], by: str, groups: Sequence[str], *,

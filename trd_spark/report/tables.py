@@ -1839,12 +1839,13 @@ def corrections_over_shown(tables: dict[str, pd.DataFrame], rc: ReleaseCounts) -
 
 def unnamed_small_ancestry_groups(dist: pd.DataFrame, threshold: int) -> pd.DataFrame:
     """The suppressed pgs_distribution rows (``dataset, ancestry, pgs_id, n`` as a label, ...) with a
-    group of fewer than T persons (n ``<T``) named only by a label of ``vocabulary.ANCESTRY_GROUPS``
+    group of fewer than T persons (n ``<T``) named only by a label of ``vocabulary.ANCESTRY_GROUPS`` (any case)
     or the stage's own "unknown" (no ancestry, ``report.stage.pgs_distribution``): a file of
     per-person labels (an ID as the label) would print them. The others of a (dataset, score) are
     one row, ``UNNAMED_ANCESTRY`` (their rows are alike: n ``<T``, every statistic hidden). README
     "Privacy"; session 50 privguard."""
-    unnamed = (dist["n"] == suppressed_label(threshold)) & ~dist["ancestry"].isin(ANCESTRY_GROUPS | {"unknown"})
+    known = dist["ancestry"].astype(str).str.lower().isin(ANCESTRY_GROUPS | {"unknown"})  # any case: AFR, EUR
+    unnamed = (dist["n"] == suppressed_label(threshold)) & ~known
     dist = dist.copy()
     dist.loc[unnamed, "ancestry"] = UNNAMED_ANCESTRY
     return dist.drop_duplicates(["dataset", "ancestry", "pgs_id"]).reset_index(drop=True)
