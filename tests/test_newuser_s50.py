@@ -95,3 +95,12 @@ def test_methods_state_the_kaplan_meier_censored_rule():
     html = methods_html(load_config(), {}, 25)
     assert ("Kaplan-Meier steps only with &ge; 25 events, 0 or &ge; 25 censored persons and &ge; 25 still at "
             "risk") in html
+
+
+def test_the_help_says_exit_7_is_every_release_complete_and_up_to_date():
+    """``trd-spark --help``'s exit codes come from the errors' docstrings: exit 7 said "every release
+    is complete" since session 37 made it complete and up to date (reader, session 50; on 048e101)."""
+    from trd_spark.cli import exit_codes_help
+
+    [line] = [x for x in exit_codes_help().splitlines() if "NothingToDo" in x]
+    assert line.split()[0] == "7" and "every release is complete and up to date" in line, line

@@ -139,7 +139,7 @@ class LockedError(TrdSparkError):
 
 
 class NothingToDo(TrdSparkError):
-    """``run --release latest`` found no release to run: every release is complete (not a failure)."""
+    """``run --release latest`` found no release to run: every release is complete and up to date (not a failure)."""
 
     exit_code = 7
 
