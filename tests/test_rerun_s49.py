@@ -58,21 +58,28 @@ def _disclosure(root: str) -> dict:
         return json.load(f)
 
 
+def write_comparison(root: str, *, for_export: bool = True) -> dict:
+    """A comparison of A and B under ``root`` as compare-releases publishes it (compare_releases_job's
+    record, n_both 480): pgs_correlation.tsv and its ``_disclosure.json``, returned."""
+    fs = LocalFs()
+    la, lb = Layout(root, A), Layout(root, B)
+    folder = os.path.join(root, compare.COMPARE, f"{A}_vs_{B}")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "pgs_correlation.tsv"), "w") as f:
+        f.write("dataset\tpgs_id\tn_both\tcorrelation\nd\tP1\t480\t0.99\n")
+    made = compare.disclosure(for_export, 20, compare.compared_exports(fs, la, lb),
+                              inputs=compare.compared_inputs(fs, la, lb))
+    with open(os.path.join(folder, compare.DISCLOSURE), "w") as f:
+        json.dump(made, f)
+    return made
+
+
 def test_an_out_of_date_comparison_is_marked_not_for_export_and_still_audited(tmp_path, monkeypatch, capsys):
     root = str(tmp_path / "results")
     for r in (A, B):
         _publish(root, r, {})
     fs = LocalFs()
-    la, lb = Layout(root, A), Layout(root, B)
-    # The comparison as compare-releases publishes it (compare_releases_job's record), with its n_both.
-    folder = os.path.join(root, compare.COMPARE, f"{A}_vs_{B}")
-    os.makedirs(folder)
-    with open(os.path.join(folder, "pgs_correlation.tsv"), "w") as f:
-        f.write("dataset\tpgs_id\tn_both\tcorrelation\nd\tP1\t480\t0.99\n")
-    made = compare.disclosure(True, 20, compare.compared_exports(fs, la, lb),
-                              inputs=compare.compared_inputs(fs, la, lb))
-    with open(os.path.join(folder, compare.DISCLOSURE), "w") as f:
-        json.dump(made, f)
+    made = write_comparison(root)
     assert compare.out_of_date_comparisons(fs, root) == []
 
     # B's report rerun (a figure's fix): a new run id and export manifest, the same tables and

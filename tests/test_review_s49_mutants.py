@@ -252,24 +252,10 @@ def test_one_commented_row_is_noted_and_a_later_short_row_named_by_its_own_line(
 
 def _compared(root: str, *, for_export: bool = True) -> dict:
     """A comparison of A and B under ``root`` as compare-releases records it (n_both 480), its
-    ``_disclosure.json`` returned."""
-    from test_rerun_s49 import A, B
+    ``_disclosure.json`` returned (``test_rerun_s49.write_comparison``)."""
+    from test_rerun_s49 import write_comparison
 
-    from trd_spark.layout import Layout
-    from trd_spark.releases import LocalFs
-    from trd_spark.report import compare
-
-    fs = LocalFs()
-    la, lb = Layout(root, A), Layout(root, B)
-    folder = os.path.join(root, compare.COMPARE, f"{A}_vs_{B}")
-    os.makedirs(folder)
-    with open(os.path.join(folder, "pgs_correlation.tsv"), "w") as f:
-        f.write("dataset\tpgs_id\tn_both\tcorrelation\nd\tP1\t480\t0.99\n")
-    made = compare.disclosure(for_export, 20, compare.compared_exports(fs, la, lb),
-                              inputs=compare.compared_inputs(fs, la, lb))
-    with open(os.path.join(folder, compare.DISCLOSURE), "w") as f:
-        json.dump(made, f)
-    return made
+    return write_comparison(root, for_export=for_export)
 
 
 def _report_shows(root: str, release: str, datasets: list[str]) -> None:
