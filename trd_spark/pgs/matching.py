@@ -2015,7 +2015,7 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     # Each used row holds one used site's members alone (no two sites on one row, no extra rows):
     # then a cell's offset follows from its slope (below).
     if in_site_order and not (used_site & (n_other > 0)).any() and int(used.sum()) == int(used_site.sum()):
-        rows = _used_rows(m.rows, used)
+        rows = _used_rows_imputed(m.rows, used)
         place = (np.cumsum(used) - 1)[site_row[used_site]]
         if defer and directory is not None and len(rows):
             return DeferredWeights(rows, directory, lambda: _one_site_per_row(
@@ -2057,7 +2057,53 @@ def weight_matrices(m: FrameMatches, haploid: Collection[str], directory: str | 
     weight *= w  # w, or 0.5 * w on a haploid row
     offset = np.where(eir, 2.0, 0.0)[site]
     offset *= weight  # 2w, or 0 (a sum of zeros is +0.0, as before)
-    return WeightMatrices(_used_rows(m.rows, used), slope_matrix, matrix(offset, x_offset), n_vars)
+    return WeightMatrices(_used_rows_imputed(m.rows, used), slope_matrix, matrix(offset, x_offset), n_vars)
+
+
+# Column (float64) of ``WeightMatrices.rows`` when some used row's site has more than 2 alleles
+# (``no_call_dosages``): the alt dosage that imputes the missing calls of a row no sample is called at.
+NO_CALL_DOSAGE = "no_call_dosage"
+
+
+def no_call_dosages(rows: pd.DataFrame) -> np.ndarray | None:
+    """Per genotype row of ``rows`` (a file's rows in file order: a ``VariantIndex.frame`` or the
+    rows Hail collected, split), the alt dosage that imputes a missing call where no sample is
+    called, under mean_impute: 2/k for the k alleles of the row's site, float64 (len(rows),);
+    None when every site is biallelic (1 everywhere, as before session 50). A site is a run of
+    adjacent rows with one contig, position and REF as the file writes them (``file_rows``): a
+    multi-allelic record's alts, or a site given split one row per alt (a .bed, split VCF
+    records), the grouping of ``pgen_engine.split_site_sums`` (not a BGEN's REF-last rows, whose
+    REFs differ: those keep 1). Source: plink2 --score's mean imputation gives each allele of a
+    variant with no observation the frequency 1/k (2.00a3.5, checked session 50: A>C,G,T
+    uncalled scores 0.5 copies for the REF A and for the ALT C, A>C,G 0.667 for A), where every
+    route imputed alt dosage 1 per row: an ALT effect allele 1 copy, a REF effect allele
+    2 - (k - 1) (-1 copies at A>C,G,T). Cost: one comparison of adjacent positions; the REFs and
+    contigs compared only where a position repeats."""
+    if len(rows) < 2:
+        return None
+    position, ref, _ = file_rows(rows)
+    same = position[1:] == position[:-1]  # row i + 1 continues row i's site
+    at = np.flatnonzero(same)
+    if not at.size:
+        return None
+    contig = rows["contig"].to_numpy(object)
+    same[at] = (contig[at + 1] == contig[at]) & (ref[at + 1] == ref[at])
+    if not same.any():
+        return None
+    site = np.r_[0, np.cumsum(~same)]  # per row, its site
+    k = np.bincount(site) + 1  # the site's REF and one alt per row
+    return 2.0 / k[site]
+
+
+def _used_rows_imputed(rows: pd.DataFrame, used: np.ndarray) -> pd.DataFrame:
+    """``_used_rows``, with the ``NO_CALL_DOSAGE`` column when some used row's site has more than
+    2 alleles (``no_call_dosages`` over all of ``rows``: an ALT effect allele's row alone is used
+    at its site, whose other rows still count in k)."""
+    out = _used_rows(rows, used)
+    dosage = no_call_dosages(rows) if len(out) else None
+    if dosage is not None and (picked := dosage[used]).min(initial=1.0) < 1.0:
+        out[NO_CALL_DOSAGE] = picked
+    return out
 
 
 def _used_rows(rows: pd.DataFrame, used: np.ndarray) -> pd.DataFrame:

@@ -123,12 +123,17 @@ class Task:
     # Per row (bool), when some row holds its site's REF as its alt (a BGEN written REF-last): that
     # row's alt copies of the site are 2 - its dosage (``split_site_sums``' ``sum_flip``).
     sum_flip: np.ndarray | None = None
+    # Per row (float64), when some row's site has more than 2 alleles: the alt dosage that imputes
+    # a missing call of a row no sample is called at, 2/k for the k alleles of its site (a .pgen /
+    # VCF record, or a site given split: ``pgen_engine.no_call_dosages``): plink2 --score's
+    # frequency 1/k of each allele of a variant with no observation. None: 1 on every row (k = 2).
+    no_call_dosage: np.ndarray | None = None
 
 
 # ``Task``'s row arrays, by field name (``TaskRows`` maps them from files of these names).
 _TASK_FIELDS = ("variant_idx", "allele_idx", "slope", "offset", "n_vars", "extent", "x_haploid", "male", "y_rows",
                 "dominant", "recessive", "site_group", "site_coef", "site_constant", "site_dominant", "site_recessive",
-                "sum_group", "sum_limit", "sum_site", "sum_flip")
+                "sum_group", "sum_limit", "sum_site", "sum_flip", "no_call_dosage")
 # ``Task``'s arrays given whole to every task (per sample or per group, not per row).
 _WHOLE_FIELDS = ("male", "site_constant", "site_dominant", "site_recessive", "sum_limit", "sum_site")
 
@@ -616,15 +621,19 @@ def _fill_missing_calls(read: Callable[[Task, int, int, np.ndarray], np.ndarray]
                         chunk: int, dose: np.ndarray, impute: bool) -> tuple[np.ndarray, np.ndarray]:
     """Read the task's rows lo..hi into ``dose`` (``chunk`` rows at a time) and set each missing
     call to the row's mean alt dosage over its called samples (``impute``; a row with no called
-    sample gets 1, frequency 0.5: plink2 --score's value for zero observations) or to 0, so that
+    sample gets 2/k for the k alleles of its site, ``Task.no_call_dosage``, 1 when biallelic:
+    plink2 --score's frequency 1/k of each allele for zero observations) or to 0, so that
     the block's one product includes it. Returns the missing calls as (row in the block, sample),
     in row-major (CSR) order."""
     n = dose.shape[1]
     found_r, found_j = [], []
     for c in range(lo, hi, chunk):
         part = read(task, c, min(c + chunk, hi), dose[c - lo:])
+        # A row's value when no sample is called there (plink2's frequency 1/k of no observation).
+        no_call = np.ones(len(part)) if task.no_call_dosage is None else \
+            np.array(task.no_call_dosage[c:c + len(part)], dtype=np.float64)
         y_means = None if task.y_rows is None else \
-            _drop_non_males_on_y(part, task.y_rows[c:c + len(part)], task.male)
+            _drop_non_males_on_y(part, task.y_rows[c:c + len(part)], task.male, no_call)
         # Flat positions from one pass over a 1-D mask (np.nonzero on the 2-D mask cost 3 ns per
         # entry, more than the rest of the block but the product).
         flat = np.flatnonzero(part == PGENLIB_MISSING)
@@ -635,9 +644,9 @@ def _fill_missing_calls(read: Callable[[Task, int, int, np.ndarray], np.ndarray]
             n_missing = np.bincount(r, minlength=len(part))
             n_called = n - n_missing
             called_sum = part.sum(axis=1) - PGENLIB_MISSING * n_missing
-            mean = np.divide(called_sum, n_called, out=np.ones(len(part)), where=n_called > 0)
+            mean = np.divide(called_sum, n_called, out=no_call.copy(), where=n_called > 0)
             if task.x_haploid is not None and task.male is not None:
-                _x_frequency_means(part, task.x_haploid[c:c + len(part)], task.male, n_missing, mean)
+                _x_frequency_means(part, task.x_haploid[c:c + len(part)], task.male, n_missing, mean, no_call)
             if y_means is not None:
                 mean[y_means[0]] = y_means[1]
             part.reshape(-1)[flat] = mean[r]
@@ -800,36 +809,39 @@ class _SplitSiteCheck:
 
 
 def _x_frequency_means(part: np.ndarray, x_haploid: np.ndarray, male: np.ndarray, n_missing: np.ndarray,
-                       mean: np.ndarray) -> None:
+                       mean: np.ndarray, no_call: np.ndarray | None = None) -> None:
     """Set ``mean`` (the imputed alt dosage per row of ``part``, rows x samples, missing =
     ``PGENLIB_MISSING``) of the rows flagged ``x_haploid`` that have a missing call to 2 x the
     alt frequency with a male's call one allele observation (his dosage 0 or 2 is 0 or 1 alt
     allele of 1): sum(w d) / sum(w) over the called samples, w = 1/2 for a male. plink2
     --score with the samples' sex (its --freq on X): 2 x 5/7 for males 1, 0, 1 and women 0/1,
-    1/1 where the plain mean over samples gave 7/5. Few rows (X, with a missing call)."""
+    1/1 where the plain mean over samples gave 7/5; a row with no called sample: ``no_call``'s
+    value (2/k, ``Task.no_call_dosage``; None: 1). Few rows (X, with a missing call)."""
     weight = np.where(male, 0.5, 1.0)
     for i in np.flatnonzero(x_haploid & (n_missing > 0)):
         called = part[i] != PGENLIB_MISSING
         total = weight[called].sum()
-        mean[i] = weight[called] @ part[i][called] / total if total > 0 else 1.0
+        mean[i] = weight[called] @ part[i][called] / total if total > 0 else \
+            1.0 if no_call is None else float(no_call[i])
 
 
 
 
-def _drop_non_males_on_y(part: np.ndarray, y_rows: np.ndarray, male: np.ndarray | None
-                         ) -> tuple[np.ndarray, np.ndarray] | None:
+def _drop_non_males_on_y(part: np.ndarray, y_rows: np.ndarray, male: np.ndarray | None,
+                         no_call: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """On the rows of ``part`` (rows x samples, missing = ``PGENLIB_MISSING``) flagged ``y_rows``
     (chrY), set every non-male's call (``male`` False; None: no sample is male) to 0 alt copies,
     called or missing, so that it adds nothing (``pgen_engine._ScoreRows`` takes her chrY
     offsets off) and is not a missing call; returns those rows and the mean alt dosage of their
-    called males (1 when none: plink2's frequency 0.5 for zero observations), which imputes a
+    called males (when none, ``no_call``'s value, 2/k for a k-allele site, None: 1: plink2's
+    frequency 1/k for zero observations), which imputes a
     male's missing call there; None when no row is flagged. plink2 --score skips a female's and
     an unknown-sex sample's chrY calls (ALLELE_CT 0 there) and its --freq counts males only on
     chrY (OBS_CT): checked in tests/test_field_cases_round20_sex.py. Few rows (chrY)."""
     at = np.flatnonzero(y_rows)
     if not at.size:
         return None
-    means = np.ones(at.size)
+    means = np.ones(at.size) if no_call is None else np.array(no_call[at], dtype=np.float64)
     for i, r in enumerate(at):
         row = part[r]
         if male is None:

@@ -968,6 +968,13 @@ def score(
     # (``male``, per sample, whole: ``native_task._WHOLE_FIELDS``); the weights' arrays below.
     arrays: dict[str, np.ndarray | None] = {"variant_idx": variant_idx, "allele_idx": allele_idx, "extent": extent,
                                             "x_haploid": x_haploid, "y_rows": y_placed, "male": male, **sum_arrays}
+    # A row no sample is called at: its missing calls 2/k alt copies at a k-allele site (plink2's 1/k;
+    # ``matching.no_call_dosages``, per weighted row when some row's site has more than 2 alleles).
+    from trd_spark.pgs.matching import NO_CALL_DOSAGE
+
+    if impute and NO_CALL_DOSAGE in weights.rows:
+        no_call = weights.rows[NO_CALL_DOSAGE].to_numpy(np.float64)
+        arrays["no_call_dosage"] = no_call if order is None else no_call[order]
     n_tasks = len(bounds) - 1
     rows_per_block = block_rows(n, settings.block_memory_mb)
     sample_slice = settings.sample_slice

@@ -22,9 +22,9 @@ tests/test_field_cases_round20_sex.py).
 d_v is the alt-allele dosage (``DOSAGE``: from GT, a VCF/MT dosage field or BGEN dosages)
 when the effect allele is alt, and 2 minus it when the
 effect allele is ref. A missing GT is imputed with the dataset's mean effect-allele dosage at
-that variant (``mean_impute``, plink2's default; alt dosage 1 when no sample is called, plink2's
-frequency 0.5 for zero observations; on X outside its PARs 2 x the frequency counting a male's
-call as one allele, ``genotypes.male_x_samples``) or contributes 0 (``zero``, plink2
+that variant (``mean_impute``, plink2's default; alt dosage 2/k when no sample is called at a
+site of k alleles, plink2's frequency 1/k for zero observations; on X outside its PARs 2 x the
+frequency counting a male's call as one allele, ``genotypes.male_x_samples``) or contributes 0 (``zero``, plink2
 ``no-mean-imputation``). ``n_matched`` is the score's matched variants (plink2 DENOM / 2).
 
 Each score variant contributes ``offset + slope * n_alt`` with ``slope = w, offset = 0``
@@ -80,11 +80,14 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
     from pyspark.sql import SparkSession
     from pyspark.sql import types as T
 
-    from trd_spark.pgs.matching import pandas_to_spark
+    from trd_spark.pgs.matching import NO_CALL_DOSAGE, pandas_to_spark
 
     # dominant / recessive (plink2's models, ``matching.WeightMatrices``) only when a score has them.
     models = [c for c in ("dominant", "recessive") if c in weights.columns]
     sites = "site_group" in weights.columns
+    # A row's imputed alt dosage where no sample is called, 2/k (``matching.no_call_dosages``): only
+    # when some row's site has more than 2 alleles (else 1, in ``compute_scores``).
+    no_call = [NO_CALL_DOSAGE] if NO_CALL_DOSAGE in weights.columns else []
     schema = T.StructType([
         T.StructField("contig", T.StringType(), False), T.StructField("position", T.IntegerType(), False),
         T.StructField("ref", T.StringType(), False), T.StructField("alt", T.StringType(), False),
@@ -94,6 +97,7 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
         *(T.StructField(c, T.ArrayType(T.DoubleType(), False), False) for c in models),
         *((T.StructField("site_group", T.IntegerType(), False), T.StructField("site_coef", T.DoubleType(), False))
           if sites else ()),
+        *(T.StructField(c, T.DoubleType(), False) for c in no_call),
     ])
     pdf = pd.DataFrame({
         "contig": weights["contig"].astype(object), "position": weights["position"].astype("int32"),
@@ -102,12 +106,13 @@ def weights_table(hl: hl_types, weights: pd.DataFrame, reference_genome: str) ->
            for c in ("slope", "offset", "n_vars", *models)},
         **({"site_group": weights["site_group"].astype("int32"), "site_coef": weights["site_coef"].astype("float64")}
            if sites else {}),
+        **{c: weights[c].astype("float64") for c in no_call},
     })
     # The session Hail runs on (one per process): getOrCreate returns it, never a new one.
     ht = hl.Table.from_spark(pandas_to_spark(SparkSession.builder.getOrCreate(), pdf, schema))
     return ht.key_by(locus=hl.locus(ht.contig, ht.position, reference_genome),
                      alleles=[ht.ref, ht.alt]).select("slope", "offset", "n_vars", *models,
-                                                      *(("site_group", "site_coef") if sites else ()))
+                                                      *(("site_group", "site_coef") if sites else ()), *no_call)
 
 
 def export_hard_calls(hl: hl_types, mt: hl_types.MatrixTable, rows: pd.DataFrame, output: str, *,
@@ -444,9 +449,13 @@ def compute_scores(
     rows = mt.localize_entries("_entries", "_cols")
     dosage = rows._entries.map(lambda e: e.DOSAGE)
     n_called = hl.len(dosage.filter(hl.is_defined))
-    # Mean alt dosage over called genotypes: plink2's imputation; 1 when none is called (plink2
-    # takes frequency 0.5 for a variant with zero observations, either allele 1 copy).
-    mean_alt = hl.if_else(n_called > 0, hl.sum(dosage.map(lambda d: hl.coalesce(d, 0.0))) / n_called, 1.0)
+    # Mean alt dosage over called genotypes: plink2's imputation; 2/k when none is called (plink2
+    # takes frequency 1/k for each allele of a k-allele variant with zero observations:
+    # ``matching.no_call_dosages``' column of the weights, absent when every site is biallelic: 1).
+    from trd_spark.pgs.matching import NO_CALL_DOSAGE
+
+    no_call = rows._w[NO_CALL_DOSAGE] if NO_CALL_DOSAGE in weights.row else hl.float64(1.0)
+    mean_alt = hl.if_else(n_called > 0, hl.sum(dosage.map(lambda d: hl.coalesce(d, 0.0))) / n_called, no_call)
     impute = missing_genotypes == "mean_impute"
     if impute and MALE_X in mt.col:
         # On X outside its PARs a male's call is one allele observation of the frequency, as
@@ -456,7 +465,7 @@ def compute_scores(
         w = rows._cols.map(lambda c: hl.if_else(hl.coalesce(c[MALE_X], False), 0.5, 1.0))
         called_w = hl.sum(hl.zip(dosage, w).map(lambda t: hl.if_else(hl.is_defined(t[0]), t[1], 0.0)))
         x_mean = hl.if_else(called_w > 0, hl.sum(hl.zip(dosage, w).map(lambda t: hl.coalesce(t[0], 0.0) * t[1]))
-                            / called_w, 1.0)
+                            / called_w, no_call)
         on_x = hl.literal(set(rg.x_contigs)).contains(rows.locus.contig) & ~rows.locus.in_x_par()
         mean_alt = hl.if_else(on_x, x_mean, mean_alt)
     rg = mt.locus.dtype.reference_genome
@@ -472,13 +481,13 @@ def compute_scores(
         on_y = hl.literal(set(rg.y_contigs)).contains(rows.locus.contig)
         male_called = hl.sum(hl.zip(dosage, male).map(lambda t: hl.int32(hl.is_defined(t[0]) & t[1])))
         y_mean = hl.if_else(male_called > 0, hl.sum(hl.zip(dosage, male).map(
-            lambda t: hl.if_else(t[1], hl.coalesce(t[0], 0.0), 0.0))) / male_called, 1.0)
+            lambda t: hl.if_else(t[1], hl.coalesce(t[0], 0.0), 0.0))) / male_called, no_call)
         mean_alt = hl.if_else(on_y, y_mean, mean_alt)
         skipped = male.map(lambda m: on_y & ~m)
     fill = mean_alt if impute else hl.float64(0.0)
     n_vars = rows._w.n_vars.map(hl.float64)
     # A scored row no sample has a call on (``UncalledVariants``): on chrY no male's. Its calls
-    # are all imputed (frequency 0.5 of no observation, plink2's) or zeroed; counted per score
+    # are all imputed (frequency 1/k of no observation, plink2's) or zeroed; counted per score
     # (its n_vars) and its ID kept, in this same pass (three more aggregations, no second job).
     uncalled = n_called == 0
     if chr_y:

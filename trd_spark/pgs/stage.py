@@ -180,8 +180,9 @@ def check_uncalled(r: DatasetMatches) -> None:
     besides = "" if not u.no_male_rows else \
         f" (besides the {u.no_male_rows} chrY row(s) of the no-male WARNING above)"
     log.warning("pgs: dataset %s: %d scored genotype row(s)%s have no called sample (on chrY no called male), "
-                "e.g. %s: every person's call there is missing and scored as plink2 scores it, frequency 0.5 of no "
-                "observation under mean_impute, 0 under zero; check the dataset's dosage_field and those records "
+                "e.g. %s: every person's call there is missing and scored as plink2 scores it, under mean_impute "
+                "frequency 1/k of no observation for each of a site's k alleles (0.5 when biallelic), 0 under "
+                "zero; check the dataset's dosage_field and those records "
                 "(notes.uncalled_variants: %d score variant(s) over all scores)", r.dataset, u.rows - u.no_male_rows,
                 besides, ", ".join(u.first), u.n_variants)
 
