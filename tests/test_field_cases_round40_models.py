@@ -22,6 +22,23 @@ from __future__ import annotations
 import numpy as np
 
 
+def _suppressed_distribution(dist, total: int):  # noqa: ANN001 - pandas is imported inside (runs on old commits)
+    """``dist`` (pgs_distribution rows of one dataset "d") as the export shows it at T = 20, beside a
+    release of ``total`` persons (500 TRD, 1,000 trMDD, 1,000 other MDD), keyed by (pgs_id, ancestry)."""
+    import pandas as pd
+
+    from trd_spark.report.tables import ReleaseCounts, suppress_release
+
+    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [total]})
+    counts = pd.DataFrame({"dataset": "d", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
+                           "n": [500, 1000, 1000, total - 2500]})
+    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
+                             "n": [total - 2000], "n_cases": [500]})
+    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
+                       pgs_distribution=dist, primary_definition="x")
+    return suppress_release(rc, 20)["pgs_distribution"].set_index(["pgs_id", "ancestry"])
+
+
 def test_a_pgs_far_beyond_any_normal_tail_is_one_warning_of_the_cohort_stage(spark, tmp_path, caplog):
     """200 persons, two scores: PGS900001 normal but for one person at raw 200 (mean 3, SD 2 for
     the others: z 13.9 after the overall z-score, whose SD the person inflated sevenfold),
@@ -112,7 +129,7 @@ def test_a_few_valued_score_shows_no_group_moments_that_count_its_carriers():
     P1's groups show no quantile either, P2's follow their own rule (``quantile_shown``)."""
     import pandas as pd
 
-    from trd_spark.report.tables import QUANTILE_LEVELS, ReleaseCounts, suppress_release
+    from trd_spark.report.tables import QUANTILE_LEVELS
 
     distinct_values = "n_values"  # report.tables.DISTINCT_VALUES, by name: the test runs on 75fd51b too
 
@@ -129,15 +146,7 @@ def test_a_few_valued_score_shows_no_group_moments_that_count_its_carriers():
            for r in dist[dist["pgs_id"] == "P1"].itertuples()}
     assert {a: round(c, 6) for a, c in got.items()} == carriers
 
-    total = sum(sizes.values())
-    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [total]})
-    counts = pd.DataFrame({"dataset": "d", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
-                           "n": [500, 1000, 1000, total - 2500]})
-    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
-                             "n": [total - 2000], "n_cases": [500]})
-    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
-                       pgs_distribution=dist, primary_definition="x")
-    out = suppress_release(rc, 20)["pgs_distribution"].set_index(["pgs_id", "ancestry"])
+    out = _suppressed_distribution(dist, sum(sizes.values()))
     assert out["n"].tolist() == [5000, 1000, 500] * 2  # group sizes of 20 or more: shown
     assert out.loc["P1", ["mean", "sd"]].isna().all().all(), out.loc["P1"]
     assert distinct_values not in out.columns
@@ -200,7 +209,7 @@ def test_a_tie_heavy_score_of_twenty_values_shows_no_group_statistic_that_counts
 
     import pandas as pd
 
-    from trd_spark.report.tables import QUANTILE_LEVELS, ReleaseCounts, suppress_release
+    from trd_spark.report.tables import QUANTILE_LEVELS
 
     distinct_values, largest_tie = "n_values", "n_largest_tie"  # by name: the test runs on 241c7d9 too
     rng = np.random.default_rng(49)
@@ -225,15 +234,7 @@ def test_a_tie_heavy_score_of_twenty_values_shows_no_group_statistic_that_counts
              if abs(weights[list(c)].sum() ** 2 / (weights[list(c)] ** 2).sum() - ratio) < 1e-9 * ratio]
     assert found == [tuple(range(19))]
 
-    total = sum(sizes.values())
-    flow = pd.DataFrame({"definition": ["all"], "step_order": [1], "step": ["all_persons"], "n": [total]})
-    counts = pd.DataFrame({"dataset": "d", "definition": "x", "status": ["TRD", "trMDD", "MDD_other", "non_MDD"],
-                           "n": [500, 1000, 1000, total - 2500]})
-    logistic = pd.DataFrame({"dataset": ["d"], "definition": ["x"], "contrast": ["trd_vs_nonmdd"],
-                             "n": [total - 2000], "n_cases": [500]})
-    rc = ReleaseCounts(cohort_flow=flow, cohort_counts=counts, logistic=logistic, cox=None,
-                       pgs_distribution=dist, primary_definition="x")
-    out = suppress_release(rc, 20)["pgs_distribution"].set_index(["pgs_id", "ancestry"])
+    out = _suppressed_distribution(dist, sum(sizes.values()))
     assert out["n"].tolist() == [5000, 1000, 500] * 2
     stats = ["mean", "sd", *QUANTILE_LEVELS]
     assert out.loc["P3", stats].isna().all().all(), out.loc["P3"]
