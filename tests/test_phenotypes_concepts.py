@@ -217,8 +217,8 @@ def test_shipped_concept_sets_match_the_toy_vocabulary_rows():
     ("procedure", ConceptRef(vocabulary_id="CPT4", concept_code="90870", name="ECT label"),
      {f"c{CPT4_ECT_90870}": ("Electroconvulsive therapy", "Measurement")},
      [f"concept_id {CPT4_ECT_90870} (ECT label): domain_id 'Measurement', not 'Procedure': an ETL writes its records "
-      "to measurement, which this set never reads; the chain reads no measurement, so they are missed (README 'Not "
-      "covered'): if it is the concept meant, drop it and count those records apart"]),
+      "to measurement, which this set never reads; the chain reads no measurement, so they are missed (docs/phenotypes.md, "
+      "'Concepts'): if it is the concept meant, drop it and count those records apart"]),
     # absent from concept: absent_refs' line, not this one
     ("drug", ConceptRef(concept_id=715939, name="escitalopram"), {}, []),
 ])

@@ -476,8 +476,8 @@ def _reexport_note(cfg, hidden: list[tuple]) -> str | None:
     t = cfg.report.small_count_threshold
     return (f"(this release was exported before: {showed} earlier export(s) in {EXPORT_HISTORY}/ showed a fit "
             f"hidden here; the export's audit also hides the counts that, with an earlier one's, would give a "
-            f"change of 1 to {t - 1}, so an input fix touching a few persons hides the fits it changed: README, "
-            "Privacy, 'A re-export of the same release')")
+            f"change of 1 to {t - 1}, so an input fix touching a few persons hides the fits it changed: "
+            "docs/privacy.md, 'A re-export of the same release')")
 
 
 def _other_releases_note(cfg, hidden: list[tuple]) -> str | None:
@@ -510,8 +510,8 @@ def _other_releases_note(cfg, hidden: list[tuple]) -> str | None:
     t = cfg.report.small_count_threshold
     return (f"(another release's export showed a fit hidden here: {', '.join(sorted(showed))}; the export's audit "
             f"also hides the counts that, with another release's, would give a change of 1 to {t - 1}, so a release "
-            "changing each group by a few persons since hides the fits it changed: README, Privacy, 'Two releases' "
-            "exports')")
+            "changing each group by a few persons since hides the fits it changed: docs/privacy.md, 'Two "
+            "releases' exports')")
 
 
 def _subfolders(path: str | None) -> list[str]:

@@ -864,7 +864,7 @@ class ConceptSet(_Strict):
         domain = info.data.get("domain")
         if v and domain in ("condition", "drug"):
             raise ValueError(f"a {domain} set is read in {'condition_occurrence' if domain == 'condition' else 'drug_exposure'} "
-                             "only (the diagnosis and drug rules read no other table; README \"Concepts\"): "
+                             "only (the diagnosis and drug rules read no other table; docs/phenotypes.md, \"Concepts\"): "
                              f"also_domains {v} would be read by no rule; remove it")
         return v
 

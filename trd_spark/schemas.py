@@ -1,6 +1,6 @@
 """Declared schemas of every table a stage writes, checked when the stage writes it.
 
-Columns are documented here once (README links here). Keys are given per table. Dates are
+Columns are documented here once (docs/outputs.md is generated from them). Keys are given per table. Dates are
 Spark ``DateType``; IDs are ``long`` (OMOP ``person_id``); ``sample_id`` strings in genotype
 files are the person_id as text (AoU convention) and are cast on join.
 """
@@ -414,7 +414,7 @@ DATASET_FLOW = _s(
     ("n", L, "persons after the step / with the status (a count: suppress 1-19 in exports)"),
 )
 
-# Every documented table, by stage (README's "Outputs" section is checked against this).
+# Every documented table, by stage (docs/outputs.md's "Output columns" is checked against this).
 TABLES_BY_STAGE = {
     "pgs": [PGS_SCORES, PGS_MATCH_SUMMARY, PGS_VARIANT_MATCHES],
     "phenotypes": [PERSONS, ANTIDEPRESSANT_TRIALS, PHENOTYPES, COHORT_FLOW],
@@ -425,7 +425,7 @@ assert LOGISTIC_RESULTS.names == LOGISTIC_RESULTS_COLUMNS and COX_RESULTS.names 
 
 
 def markdown() -> str:
-    """The README's column tables, generated from the declared schemas."""
+    """The column tables of docs/outputs.md ("Output columns"), generated from the declared schemas."""
     out = []
     for stage, tables in TABLES_BY_STAGE.items():
         for t in tables:

@@ -237,7 +237,7 @@ def mismatched_refs(concept_set: ConceptSet, vocab: Vocabulary) -> list[str]:
             table = DOMAIN_TABLES.get(domain, f"the {domain} domain's table")
             ours = {v: k for k, v in DOMAIN_IDS.items()}.get(domain)
             todo = (f"if it is the concept meant, move it to a set of domain {ours}" if ours else
-                    f"the chain reads no {table}, so they are missed (README 'Not covered'): if it is the concept "
+                    f"the chain reads no {table}, so they are missed (docs/phenotypes.md, 'Concepts'): if it is the concept "
                     "meant, drop it and count those records apart")
             out.append(f"concept_id {root} ({ref.name}): domain_id {domain!r}, not {want}: an ETL writes its "
                        f"records to {table}, which this set never reads; {todo}")

@@ -340,7 +340,7 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
         "Release": cfg.release,
         "Datasets": ds,
         "EHR data cutoff": str(cfg.omop.data_cutoff_date),
-        # The expansion rule of concepts.load_vocabulary / expand_concept_set (README "Concepts").
+        # The expansion rule of concepts.load_vocabulary / expand_concept_set (docs/phenotypes.md, "Concepts").
         "Concept sets": ("OMOP concepts listed in phenotypes.concept_sets, each with its descendants in the "
                          "data's concept_ancestor table (unless the set says otherwise), less the set's excluded "
                          "concepts and their descendants; descendants whose concept row has an invalid_reason "
@@ -393,7 +393,7 @@ def methods_html(cfg: Config, versions: dict, threshold: int, audited_against: l
                     "doi:10.1002/da.23135); trials strung together as OHDSI's standard drug eras; the MDD concept "
                     "set after OHDSI PhenotypeLibrary cohort 1009 (without its atypical and postpartum exclusions); "
                     "each rule, its default and the reason for it: "
-                    "trd-spark's README, 'Study rules', at the code version under Software"),
+                    "trd-spark's docs/phenotypes.md, at the code version under Software"),
         "Disclosure control": (f"counts 1-{threshold - 1} shown as &lt;{threshold}; every count of the export in one "
                                "linear system (totals, groups shared across TRD definitions, tables and models, "
                                "Kaplan-Meier steps); further counts hidden (&quot;suppressed&quot;) until linear "
@@ -819,6 +819,7 @@ def build_report(cfg: Config, t: dict[str, pd.DataFrame], versions: dict,
                                                          cfg.phenotypes.gates.genotyped_without_person, threshold)}
                        for ds, g in (dataset_gates or {}).items() if isinstance(g, dict)},
         nested_definitions=nested_definitions(cfg.phenotypes.trd_definitions),
+        beyond_sd=beyond_sd,
     )
     safe = suppress_release(rc, threshold)
     if audited is not None:
