@@ -763,14 +763,20 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
         con.executemany("INSERT INTO min_dose VALUES (?, ?)", list(tr.ingredient_min_daily_dose.items()))
     if tr.ingredient_min_daily_dose and _exists(omop_dir, "drug_strength"):
         # mg per unit of quantity (README "Exposures"): an amount in mg (or of no unit column); a
-        # liquid's mg per mL numerator (quantity: its volume, or a quantified liquid's items); not a
-        # product in a box (quantity may count boxes or units) nor any other unit: unknown.
+        # liquid's mg per mL numerator (quantity: its volume); a quantified liquid's (a denominator_value
+        # of mL) mg per item (trials.quantified_liquid_quantity items, and the larger reading under
+        # items_or_ml: the record is dropped only when that dose is below the minimum) or per mL (ml:
+        # numerator / denominator); not a product in a box (quantity may count boxes or units) nor any
+        # other unit: unknown.
         ds = _source(omop_dir, "drug_strength")
         have = {r[0].lower() for r in x(f"DESCRIBE SELECT * FROM {ds}").fetchall()}
 
         def col(c: str, sql_type: str) -> str:
             return c if c in have else f"CAST(NULL AS {sql_type})"
 
+        num, den = col('numerator_value', 'DOUBLE'), col('denominator_value', 'DOUBLE')
+        quantified = {"items": num, "ml": f"{num} / {den}",
+                      "items_or_ml": f"GREATEST({num}, {num} / {den})"}[tr.quantified_liquid_quantity]
         x(f"""CREATE TEMP TABLE strength AS
             SELECT drug_concept_id, ingredient_concept_id, MAX(CASE
                 WHEN {col('box_size', 'INTEGER')} IS NOT NULL THEN NULL
@@ -779,7 +785,8 @@ def _run(con: duckdb.DuckDBPyConnection, omop_dir: str, cfg: Config) -> tuple[st
                             THEN amount_value END
                 WHEN {col('numerator_unit_concept_id', 'BIGINT')} = {MILLIGRAM}
                      AND {col('denominator_unit_concept_id', 'BIGINT')} = {MILLILITER}
-                  THEN {col('numerator_value', 'DOUBLE')} END) AS amount
+                  THEN CASE WHEN {den} IS NULL THEN {num} WHEN {den} > 0 THEN {quantified} END
+                END) AS amount
             FROM {ds} GROUP BY 1, 2""")
     else:
         x("CREATE TEMP TABLE strength (drug_concept_id BIGINT, ingredient_concept_id BIGINT, amount DOUBLE)")

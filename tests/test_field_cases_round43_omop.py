@@ -85,11 +85,12 @@ def test_a_liquids_and_a_boxed_products_daily_dose_in_the_duckdb_twin(case_run):
 
 
 def test_the_records_below_or_of_unknown_dose_are_counted(case_run):
-    """2 below (4301, 4304's liquids), 4 unknown (4305 ug per mL, 4306 the box, 4307 grams, 4311 days_supply
-    3000); quetiapine: 1 unknown (4312). On 241c7d9: 3 below (4306, 4307, 4311), 5 unknown (4301-4305: every
-    liquid); quetiapine 1 below."""
+    """2 below (4301, 4304's liquids), 5 unknown (4303's 3 of a 60 mL bottle: 60 mg/day as bottles, 1 as mL,
+    under the default trials.quantified_liquid_quantity items_or_ml, session 51; 4305 ug per mL, 4306 the box,
+    4307 grams, 4311 days_supply 3000); quetiapine: 1 unknown (4312). On 241c7d9: 3 below (4306, 4307, 4311),
+    5 unknown (4301-4305: every liquid); quetiapine 1 below. Until session 51 4303 was a known dose (4 unknown)."""
     counts = case_run["quirks"]["antidepressant_exposures"]
-    assert (counts["n_below_min_dose"], counts["n_dose_unknown"]) == (2, 4), counts
+    assert (counts["n_below_min_dose"], counts["n_dose_unknown"]) == (2, 5), counts
     assert case_run["quirks"]["augmentation_exposures"] == {"n_below_min_dose": 0, "n_dose_unknown": 1}
 
 

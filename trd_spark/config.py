@@ -583,12 +583,21 @@ class TrialSettings(_Strict):
     # Minimum daily dose per RxNorm ingredient concept_id, in mg. An exposure whose daily dose
     # quantity x mg per unit / days_supply is known and below it forms no trial (mg per unit: a
     # drug_strength amount in mg, or a liquid's mg per mL numerator, phenotypes.stage.
-    # strength_per_unit_expr); unknown dose (no such strength, a box, another unit, no quantity
+    # strength_per_unit_exprs); unknown dose (no such strength, a box, another unit, no quantity
     # or days_supply, a days_supply above max_days_supply) counts. A key of an augmentation agent
     # (an ingredient of an augmentation_concept_set) makes a record below it no augmentation exposure
     # (e.g. quetiapine 766814: 150, against a sleep dose); a key of any other ingredient is an error
     # (_check_references). Default: none.
     ingredient_min_daily_dose: dict[int, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    # What drug_exposure.quantity counts for a QUANTIFIED liquid (a drug_strength row with a
+    # denominator_value: numerator mg per denominator mL, "60 ML sertraline 20 MG/ML" is 1,200 mg per
+    # 60 mL) in the minimum-dose rule: "items" (bottles, syringes: the OMOP reading of OHDSI
+    # DrugUtilisation and DrugExposureDiagnostics, dose quantity x numerator), "ml" (its volume, as US
+    # pharmacy data bill a liquid in mL even for a stock bottle's NDC: quantity x numerator /
+    # denominator), or "items_or_ml" (default: the release does not say; a record is below the
+    # minimum only when both readings are, of known dose only when both are at or above it, else of
+    # unknown dose: it counts, counted). phenotypes.stage.strength_per_unit_exprs.
+    quantified_liquid_quantity: Literal["items_or_ml", "items", "ml"] = "items_or_ml"
 
 
 class TrdDefinition(_Strict):

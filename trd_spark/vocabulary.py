@@ -98,7 +98,7 @@ ADMINISTRATION_DRUG_TYPE_IDS: frozenset[int] = frozenset({32818, 38000179, 38000
                                                           581373})
 
 # OMOP drug_strength units (UCUM vocabulary) of a daily dose the minimum-dose rule computes
-# (phenotypes.stage.strength_per_unit_expr; field case round 43): 8576 milligram, the unit of
+# (phenotypes.stage.strength_per_unit_exprs; field case round 43): 8576 milligram, the unit of
 # trials.ingredient_min_daily_dose, and 8587 milliliter, the unit of drug_exposure.quantity for a
 # liquid whose strength is a concentration (numerator mg per denominator mL; OHDSI DrugUtilisation's
 # "concentration formulation", DrugExposureDiagnostics' quantity check: a non-quantified liquid's

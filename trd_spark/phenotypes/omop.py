@@ -143,6 +143,7 @@ OMOP_COLUMNS: dict[str, tuple[tuple[str, T.DataType], ...]] = {
         ("amount_unit_concept_id", _L),
         ("numerator_value", T.DoubleType()),
         ("numerator_unit_concept_id", _L),
+        ("denominator_value", T.DoubleType()),
         ("denominator_unit_concept_id", _L),
         ("box_size", _I),
     ),
@@ -181,7 +182,7 @@ OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
     "concept": frozenset({"invalid_reason"}),
     # an export of the CDM's older drug_strength, or a test's, may have the amount only
     "drug_strength": frozenset({"amount_unit_concept_id", "numerator_value", "numerator_unit_concept_id",
-                                "denominator_unit_concept_id", "box_size"}),
+                                "denominator_value", "denominator_unit_concept_id", "box_size"}),
 }
 
 # Event table -> (standard concept column, source concept column). Records are recognised by

@@ -404,23 +404,28 @@ def derive_study_events(
     return out
 
 
-def strength_per_unit_expr() -> Column:
-    """mg of the ingredient per unit of drug_exposure ``quantity``, from a drug_strength row's
-    columns (``omop.OMOP_COLUMNS``), where the units make it well defined; else null (an unknown
-    dose: it counts, counted; ``trials`` module docstring). The patterns and formulas of OHDSI's
-    DrugUtilisation (DARWIN EU, "Daily dose calculation"; Burkard et al., Pharmacoepidemiol Drug
-    Saf 2024, doi:10.1002/pds.5809), restricted to milligram, the minimum's unit:
+def strength_per_unit_exprs(quantified_liquid_quantity: str = "items_or_ml") -> tuple[Column, Column]:
+    """(low, high): mg of the ingredient per unit of drug_exposure ``quantity``, from a drug_strength
+    row's columns (``omop.OMOP_COLUMNS``), where the units make it well defined; else null (an unknown
+    dose: it counts, counted; ``trials`` module docstring). low < high only for a quantified liquid
+    whose quantity may count items or mL (below); else the two are equal. The patterns and formulas
+    of OHDSI's DrugUtilisation (DARWIN EU, "Daily dose calculation"; Burkard et al., Pharmacoepidemiol
+    Drug Saf 2024, doi:10.1002/pds.5809), restricted to milligram, the minimum's unit:
 
     - a fixed amount (a tablet's 50 mg): ``amount_value`` when its unit is mg or not given (a
       release without the unit column: read as before); an amount in another unit (g, ug) is null;
-    - a concentration (a liquid's 20 mg per mL): ``numerator_value`` when its unit is mg and the
-      denominator's mL (``vocabulary.MILLIGRAM_UNIT_ID``, ``MILLILITER_UNIT_ID``). Quantity is
-      then the volume for a non-quantified liquid (denominator_value null: 20 mg per 1 mL) and
-      the number of items for a quantified one (denominator_value 60 mL: numerator 1,200 mg per
-      bottle), so quantity x numerator is the dose either way, as DrugUtilisation computes it and
-      DrugExposureDiagnostics' quantity check reads quantity (field case round 43: before, every
-      liquid was of unknown dose; quantity x numerator / denominator would read 3 bottles of 60
-      mL as 1 mg a day, a silent drop);
+    - a concentration (a liquid's 20 mg per mL): unit mg over mL (``vocabulary.MILLIGRAM_UNIT_ID``,
+      ``MILLILITER_UNIT_ID``). A non-quantified liquid (denominator_value null: ``numerator_value``
+      mg per 1 mL; its quantity is its volume, the CDM's and DrugExposureDiagnostics' reading):
+      ``numerator_value``. A quantified one (denominator_value 60 mL: numerator 1,200 mg per
+      bottle): ``trials.quantified_liquid_quantity`` says what its quantity counts; "items": the
+      numerator (mg per bottle; DrugUtilisation's quantity x numerator, field case round 43); "ml":
+      numerator / denominator (mg per mL: US pharmacy data give a liquid's quantity in mL even for
+      a stock bottle's NDC; read as bottles, 120 mL of a 60 mL bottle of 20 mg/mL over 60 days were
+      2,400 mg a day, 60 times the dose, session 51); "items_or_ml" (default): low the mg per mL, high
+      the mg per bottle (the lesser and the greater of the two when a denominator is below 1 mL), so a
+      record is below a minimum only when its dose from high is (both readings are), of unknown dose
+      when only the dose from low is (``trials._with_dose_flags``). A denominator_value <= 0 is null;
     - a product in a box (``box_size`` set, RxNorm Extension's "Box of 30"): null, as quantity may
       count its boxes or its tablets (quantity 2 boxes read as 2 tablets of 50 mg over 60 days was
       1.7 mg a day, a silent drop); a time-based strength (a patch's mg per 24 h) or any other
@@ -428,35 +433,83 @@ def strength_per_unit_expr() -> Column:
     """
     box = F.col("box_size").isNotNull()
     amount = F.when(F.coalesce(F.col("amount_unit_concept_id") == MILLIGRAM_UNIT_ID, F.lit(True)), F.col("amount_value"))
-    concentration = F.when((F.col("numerator_unit_concept_id") == MILLIGRAM_UNIT_ID)
-                           & (F.col("denominator_unit_concept_id") == MILLILITER_UNIT_ID), F.col("numerator_value"))
-    return (F.when(box, F.lit(None).cast("double"))
-            .when(F.col("amount_value").isNotNull(), amount)
-            .otherwise(concentration))
+    num, den = F.col("numerator_value"), F.col("denominator_value")
+    per_ml = num / den
+    if quantified_liquid_quantity == "items":
+        low = high = num
+    elif quantified_liquid_quantity == "ml":
+        low = high = per_ml
+    elif quantified_liquid_quantity == "items_or_ml":
+        low, high = F.least(num, per_ml), F.greatest(num, per_ml)
+    else:
+        raise ValueError(f"unknown trials.quantified_liquid_quantity {quantified_liquid_quantity!r}")
+    mg_per_ml = (F.col("numerator_unit_concept_id") == MILLIGRAM_UNIT_ID) & (F.col("denominator_unit_concept_id")
+                                                                           == MILLILITER_UNIT_ID)
+
+    def per_unit(quantified: Column) -> Column:
+        concentration = (F.when(~mg_per_ml, F.lit(None).cast("double"))
+                         .when(den.isNull(), num)
+                         .when(den > 0, quantified))
+        return (F.when(box, F.lit(None).cast("double"))
+                .when(F.col("amount_value").isNotNull(), amount)
+                .otherwise(concentration))
+
+    return per_unit(low), per_unit(high)
 
 
-def drug_strength_amounts(
-    drug_strength: DataFrame, ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float]
-) -> dict[tuple[int, int], float]:
-    """(drug_concept_id, ingredient_concept_id) -> the ingredient's mg per unit of drug_exposure
-    quantity (``strength_per_unit_expr``) for the products of the ingredients that have a minimum
-    daily dose (collected: the size of the concept set, not of the data); a pair whose strength
-    gives none is left out (its dose is unknown: it counts, counted). Several rows for one pair
-    (not allowed by the CDM) keep the largest amount.
+def drug_strength_amount_bounds(
+    drug_strength: DataFrame, ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float],
+    quantified_liquid_quantity: str = "items_or_ml",
+) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
+    """(high, low): (drug_concept_id, ingredient_concept_id) -> the ingredient's mg per unit of
+    drug_exposure quantity (``strength_per_unit_exprs``; ``high`` is ``concepts.ingredient_frame``'s
+    ``amounts``, ``low`` its ``amounts_low``, holding only the pairs whose low is below their high: a
+    quantified liquid under ``items_or_ml``) for the products of the ingredients that have a minimum
+    daily dose (collected: the size of the concept set, not of the data); a pair whose strength gives
+    none is left out (its dose is unknown: it counts, counted). Several rows for one pair (not allowed
+    by the CDM) keep the largest high and the smallest low.
     """
     drugs = sorted({r[0] for r in ingredient_rows if r[1] in min_daily_dose})
     if not drugs:
-        return {}
+        return {}, {}
+    low, high = strength_per_unit_exprs(quantified_liquid_quantity)
+    if "denominator_value" not in drug_strength.columns:  # a frame built before the column was read
+        drug_strength = drug_strength.withColumn("denominator_value", F.lit(None).cast("double"))
     rows = (
         drug_strength.where(
             F.col("drug_concept_id").isin(drugs) & F.col("ingredient_concept_id").isin(sorted(min_daily_dose))
         )
         .groupBy("drug_concept_id", "ingredient_concept_id")
-        .agg(F.max(strength_per_unit_expr()).alias("amount_value"))
+        .agg(F.max(high).alias("amount_value"), F.min(low).alias("amount_low"))
         .where(F.col("amount_value").isNotNull())
         .collect()
     )
-    return {(int(r.drug_concept_id), int(r.ingredient_concept_id)): float(r.amount_value) for r in rows}
+    highs = {(int(r.drug_concept_id), int(r.ingredient_concept_id)): float(r.amount_value) for r in rows}
+    lows = {(int(r.drug_concept_id), int(r.ingredient_concept_id)): float(r.amount_low) for r in rows
+            if r.amount_low is not None and r.amount_low < r.amount_value}
+    return highs, lows
+
+
+def drug_strength_amounts(
+    drug_strength: DataFrame, ingredient_rows: list[tuple[int, int, str]], min_daily_dose: dict[int, float],
+    quantified_liquid_quantity: str = "items_or_ml",
+) -> dict[tuple[int, int], float]:
+    """The high part of ``drug_strength_amount_bounds``: (drug_concept_id, ingredient_concept_id) ->
+    the ingredient's mg per unit of drug_exposure quantity (a quantified liquid's mg per item under
+    ``items_or_ml``)."""
+    return drug_strength_amount_bounds(drug_strength, ingredient_rows, min_daily_dose, quantified_liquid_quantity)[0]
+
+
+def dosed_ingredient_frame(spark: SparkSession, drug_strength: DataFrame, rows: list[tuple[int, int, str]],
+                           cfg: Config) -> DataFrame:
+    """``concepts.ingredient_frame`` of ``rows`` with the minimum daily doses of
+    ``trials.ingredient_min_daily_dose`` and the drug_strength amounts they need
+    (``drug_strength_amount_bounds`` under ``trials.quantified_liquid_quantity``)."""
+    trials = cfg.phenotypes.trials
+    min_dose = dict(trials.ingredient_min_daily_dose)
+    high, low = (drug_strength_amount_bounds(drug_strength, rows, min_dose, trials.quantified_liquid_quantity)
+                 if min_dose else ({}, {}))
+    return ingredient_frame(spark, rows, amounts=high or None, amounts_low=low or None, min_daily_dose=min_dose)
 
 
 def followup_events(events: dict[str, DataFrame], persons: DataFrame) -> dict[str, DataFrame]:
@@ -618,13 +671,7 @@ def trial_ingredients(spark: SparkSession, omop: dict[str, DataFrame], cfg: Conf
     ph = cfg.phenotypes
     ignored = set(ph.trials.ignored_ingredient_ids)
     trial_rows = [r for r in ingredient_map(_concept_set(cfg, ph.trials.concept_set), vocab) if r[1] not in ignored]
-    min_dose = dict(ph.trials.ingredient_min_daily_dose)
-    return ingredient_frame(
-        spark,
-        trial_rows,
-        amounts=drug_strength_amounts(omop["drug_strength"], trial_rows, min_dose) if min_dose else None,
-        min_daily_dose=min_dose,
-    )
+    return dosed_ingredient_frame(spark, omop["drug_strength"], trial_rows, cfg)
 
 
 def augmentation_ingredients(
@@ -640,8 +687,7 @@ def augmentation_ingredients(
     rows = sorted({r for name in names for r in ingredient_map(_concept_set(cfg, name), vocab)})
     if not any(r[1] in min_dose for r in rows):
         return None
-    return ingredient_frame(spark, rows, amounts=drug_strength_amounts(omop["drug_strength"], rows, min_dose),
-                            min_daily_dose=min_dose)
+    return dosed_ingredient_frame(spark, omop["drug_strength"], rows, cfg)
 
 
 def derive_trials(cfg: Config, followup_drugs: DataFrame, ingredients: DataFrame, mdd: DataFrame) -> DataFrame:

@@ -35,8 +35,10 @@ It still keeps its person out of the controls (the control rule reads every reco
 
 Minimum dose (``ingredient_min_daily_dose``, per ingredient; default none): the daily dose of a
 record is ``quantity x amount_value / days_supply`` (units dispensed x mg of ingredient per unit
-/ days; the per-unit mg from ``drug_strength``, ``stage.strength_per_unit_expr``: a tablet's
-amount in mg, a liquid's mg per mL numerator). A record whose dose is known and below the
+/ days; the per-unit mg from ``drug_strength``, ``stage.strength_per_unit_exprs``: a tablet's
+amount in mg, a liquid's mg per mL numerator, a quantified liquid's per item or per mL as
+``quantified_liquid_quantity`` says, unknown when the two readings fall on both sides of the
+minimum). A record whose dose is known and below the
 minimum is dropped before anything else (it is no exposure of a trial). A record with unknown
 dose (no usable drug_strength row for its product, e.g. an ingredient-level concept, a product
 in a box or a strength in another unit, or quantity / days_supply missing or <= 0, or
@@ -177,15 +179,25 @@ def daily_dose_expr(quantity: Column, amount_value: Column, days_supply: Column,
 def _with_dose_flags(drug_exposure: DataFrame, ingredients: DataFrame, max_days_supply: int | None = None) -> DataFrame:
     """drug_exposure x ingredient rows with ``_below_min_dose`` and ``_dose_unknown`` (booleans).
 
-    Both are false for ingredients without a minimum dose (``min_daily_dose`` null).
-    ``max_days_supply``: as ``daily_dose_expr``.
+    Both are false for ingredients without a minimum dose (``min_daily_dose`` null). Below: the dose
+    from ``amount_value`` is below the minimum. Unknown: no dose, or (``amount_value_low``, a
+    quantified liquid whose quantity may count items or mL, ``stage.strength_per_unit_exprs``) the
+    dose from amount_value is at or above the minimum and the one from amount_value_low below it:
+    the record counts as at ``at_min_dose_records`` and ``derive_ingredient_exposures``, and is
+    counted as of unknown dose, not as a dose known to reach the minimum (session 51: 120 mL of a
+    60 mL bottle of 20 mg/mL over 60 days read 2,400 mg a day, known). ``max_days_supply``: as
+    ``daily_dose_expr``.
     """
     dose = daily_dose_expr(F.col("quantity"), F.col("amount_value"), F.col("days_supply"), max_days_supply)
+    low = daily_dose_expr(F.col("quantity"), F.coalesce(F.col("amount_value_low"), F.col("amount_value")),
+                          F.col("days_supply"), max_days_supply)
     has_min = F.col("min_daily_dose").isNotNull()
+    below = F.coalesce(has_min & (dose < F.col("min_daily_dose")), F.lit(False))
     return (
         drug_exposure.join(F.broadcast(ingredients), "drug_concept_id")
-        .withColumn("_below_min_dose", F.coalesce(has_min & (dose < F.col("min_daily_dose")), F.lit(False)))
-        .withColumn("_dose_unknown", has_min & dose.isNull())
+        .withColumn("_below_min_dose", below)
+        .withColumn("_dose_unknown", has_min & (dose.isNull() | (~below & F.coalesce(low < F.col("min_daily_dose"),
+                                                                                     F.lit(False)))))
     )
 
 
